@@ -1,0 +1,115 @@
+package roster
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// Host is one machine in an inventory, owned by the source that found it.
+type Host struct {
+	ID          int64
+	InventoryID string
+	SourceID    string
+	// ExternalID is the provider's stable id (EC2 instance id, GCE id,
+	// Azure vmId, Nova server id): a rename is an update, not a new host.
+	ExternalID string
+	// Scope is the region, project, subscription or cloud the host was
+	// found in. When a scope fails, its hosts are left untouched.
+	Scope   string
+	Name    string
+	Address string
+	Enabled bool
+	// Groups are the host's direct groups, sorted, without "all".
+	Groups []string
+	// Vars are the host vars as a JSON object, kept encoded: they pass from
+	// the provider to Ansible without being decoded again.
+	Vars json.RawMessage
+	// Missing is set when the provider stopped reporting the host and its
+	// source keeps missing hosts disabled.
+	Missing bool
+	// Hash fingerprints name, address, enabled, groups and vars: a sync
+	// whose hosts hash the same as stored ones writes nothing.
+	Hash      string
+	FirstSeen time.Time
+	LastSeen  time.Time
+}
+
+// HostFilter selects hosts of one inventory. Results are ordered by name
+// then id; After continues from a cursor returned by the previous page.
+type HostFilter struct {
+	InventoryID string
+	SourceID    string
+	// Group limits the result to direct members of a group.
+	Group string
+	// Name matches host names; '*' matches any run of characters.
+	Name    string
+	Enabled *bool
+	After   string
+	Limit   int
+}
+
+// Group is a group of an inventory. Its members are the hosts that name it;
+// Children are the groups nested under it.
+type Group struct {
+	Name     string
+	Children []string
+	Vars     json.RawMessage
+	Hosts    int
+}
+
+// HostState is what the sync engine needs of a stored host to diff it.
+type HostState struct {
+	ID         int64
+	ExternalID string
+	Scope      string
+	Hash       string
+	Enabled    bool
+	Missing    bool
+}
+
+// HostChanges is the result of diffing one sync against the stored hosts of
+// its source: everything a sync writes, applied in one transaction.
+type HostChanges struct {
+	Add    []*Host
+	Update []*Host // matched by ID
+	// Remove lists host ids that disappeared (OnMissingRemove).
+	Remove []int64
+	// Disable lists host ids that disappeared (OnMissingDisable); they keep
+	// their vars, are disabled and marked missing.
+	Disable []int64
+	// Scopes lists the scopes seen successfully, to stamp their hosts'
+	// last-seen time without rewriting the hosts.
+	Scopes []string
+	// Edges are the group parent/child pairs this source produces
+	// (keyed_groups' parent_group). They replace the source's previous
+	// edges unless ReplaceEdges is false (a partial run keeps old ones too).
+	Edges        []GroupEdge
+	ReplaceEdges bool
+}
+
+// GroupEdge nests Child under Parent.
+type GroupEdge struct {
+	Parent string
+	Child  string
+}
+
+// Empty reports whether the changes write no host.
+func (c *HostChanges) Empty() bool {
+	return len(c.Add) == 0 && len(c.Update) == 0 && len(c.Remove) == 0 && len(c.Disable) == 0
+}
+
+// HostStore reads hosts and groups.
+type HostStore interface {
+	Hosts(ctx context.Context, f HostFilter) (hosts []*Host, next string, err error)
+	Host(ctx context.Context, inventoryID string, id int64) (*Host, error)
+	Groups(ctx context.Context, inventoryID string) ([]*Group, error)
+	// SetGroupVars replaces the vars of a group of an inventory.
+	SetGroupVars(ctx context.Context, inventoryID, group string, vars json.RawMessage) error
+	// WalkInventory streams every host of an inventory ordered by name, then
+	// every group that has children or vars. The *Host passed to fn is only
+	// valid during the call.
+	WalkInventory(ctx context.Context, inventoryID string, host func(*Host) error, group func(*Group) error) error
+	// HostStates returns the diff state of every host of a source.
+	HostStates(ctx context.Context, sourceID string) ([]HostState, error)
+}

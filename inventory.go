@@ -1,0 +1,45 @@
+package roster
+
+import (
+	"context"
+	"regexp"
+	"time"
+)
+
+// Inventory is a named collection of hosts and groups, filled by sources.
+type Inventory struct {
+	ID          string
+	Name        string
+	Description string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// InventoryUpdate holds the fields of a partial update; nil leaves a field as is.
+type InventoryUpdate struct {
+	Name        *string
+	Description *string
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// ValidateName checks a user-chosen name of an inventory, source or token.
+// Names appear in URLs, CLI flags and environment variables, so they are
+// kept to a conservative alphabet.
+func ValidateName(field, name string) *FieldError {
+	if !namePattern.MatchString(name) {
+		return &FieldError{Field: field, Message: "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"}
+	}
+	return nil
+}
+
+// InventoryStore persists inventories.
+type InventoryStore interface {
+	CreateInventory(ctx context.Context, inv *Inventory) error
+	// Inventory finds an inventory by id or by name.
+	Inventory(ctx context.Context, idOrName string) (*Inventory, error)
+	Inventories(ctx context.Context) ([]*Inventory, error)
+	UpdateInventory(ctx context.Context, id string, upd InventoryUpdate) (*Inventory, error)
+	// DeleteInventory deletes an inventory with its sources, hosts and runs.
+	DeleteInventory(ctx context.Context, id string) error
+}

@@ -1,0 +1,94 @@
+package roster
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Role is what an API token may do.
+type Role string
+
+const (
+	// RoleAdmin may do everything, including managing tokens.
+	RoleAdmin Role = "admin"
+	// RoleOperator manages inventories and sources and runs syncs.
+	RoleOperator Role = "operator"
+	// RoleAuditor reads everything but secrets and changes nothing.
+	RoleAuditor Role = "auditor"
+	// RoleRunner reads inventories (what Ansible needs) and, with grants,
+	// obtains credentials.
+	RoleRunner Role = "runner"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleOperator, RoleAuditor, RoleRunner:
+		return true
+	}
+	return false
+}
+
+// Token is an API token. Only a hash of its value is stored; the value is
+// shown once, when it is created.
+type Token struct {
+	ID         string
+	Name       string
+	Role       Role
+	CreatedAt  time.Time
+	ExpiresAt  *time.Time
+	LastUsedAt *time.Time
+}
+
+// Expired reports whether the token has expired at now.
+func (t *Token) Expired(now time.Time) bool { return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) }
+
+// TokenPrefix starts every token value, so that secret scanners and people
+// recognise a leaked one.
+const TokenPrefix = "rst_"
+
+// NewTokenValue returns a fresh random token value and its hash.
+func NewTokenValue() (Secret, string) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	v := TokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	return Secret(v), HashToken(Secret(v))
+}
+
+// HashToken returns the stored form of a token value. Token values are 256
+// random bits, so a fast hash is enough: there is nothing to brute-force.
+func HashToken(v Secret) string {
+	sum := sha256.Sum256([]byte(v.Reveal()))
+	return hex.EncodeToString(sum[:])
+}
+
+// TokenStore persists API tokens.
+type TokenStore interface {
+	CreateToken(ctx context.Context, t *Token, hash string) error
+	// TokenByHash finds a token by the hash of its value.
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	Tokens(ctx context.Context) ([]*Token, error)
+	DeleteToken(ctx context.Context, id string) error
+	// TouchToken records that a token was used at t.
+	TouchToken(ctx context.Context, id string, t time.Time) error
+}
+
+// Store is everything Roster persists. The SQLite and PostgreSQL
+// implementations pass one conformance suite.
+type Store interface {
+	InventoryStore
+	SourceStore
+	HostStore
+	SyncRunStore
+	TokenStore
+	// Ping checks that the store can serve requests.
+	Ping(ctx context.Context) error
+	Close() error
+}
