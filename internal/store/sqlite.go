@@ -1,0 +1,663 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/rosterhq/roster"
+)
+
+//go:embed migrations/sqlite/*.sql
+var sqliteMigrations embed.FS
+
+// SQLite is the embedded store: one file, WAL journal, one writer
+// connection (SQLite allows one writer at a time anyway; queueing in Go is
+// cheaper than busy-waiting in SQLite) and a pool of readers.
+type SQLite struct {
+	w, r *sql.DB
+	now  func() time.Time
+}
+
+var _ roster.Store = (*SQLite)(nil)
+
+// OpenSQLite opens (creating if needed) the database file at path and
+// brings its schema up to date.
+func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+	if err := ensureDir(path); err != nil {
+		return nil, err
+	}
+	pragmas := []string{
+		"busy_timeout(10000)",
+		"journal_mode(WAL)",
+		"synchronous(NORMAL)",
+		"foreign_keys(ON)",
+		"cache_size(-65536)",
+		"temp_store(MEMORY)",
+	}
+	dsn := func(extra ...string) string {
+		q := url.Values{}
+		for _, p := range append(pragmas, extra...) {
+			q.Add("_pragma", p)
+		}
+		return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	s := &SQLite{w: w, r: r, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// SetClock replaces the clock, for tests.
+func (s *SQLite) SetClock(now func() time.Time) { s.now = now }
+
+// Close implements roster.Store.
+func (s *SQLite) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping implements roster.Store.
+func (s *SQLite) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+func (s *SQLite) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	files, err := fs.Glob(sqliteMigrations, "migrations/sqlite/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		version, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", f)
+		}
+		body, err := sqliteMigrations.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		err = s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, micros(s.now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %s: %w", filepath.Base(f), err)
+		}
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// tx runs fn in a write transaction.
+func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func isUnique(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// ---- inventories
+
+const inventoryCols = `id, name, description, created_at, updated_at`
+
+func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, error) {
+	var inv roster.Inventory
+	var created, updated int64
+	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &created, &updated); err != nil {
+		return nil, err
+	}
+	inv.CreatedAt, inv.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &inv, nil
+}
+
+// CreateInventory implements roster.InventoryStore.
+func (s *SQLite) CreateInventory(ctx context.Context, inv *roster.Inventory) error {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	inv.ID, inv.CreatedAt, inv.UpdatedAt = newID(), now, now
+	_, err := s.w.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?)`,
+		inv.ID, inv.Name, inv.Description, micros(now), micros(now))
+	if isUnique(err) {
+		return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
+	}
+	return err
+}
+
+// Inventory implements roster.InventoryStore.
+func (s *SQLite) Inventory(ctx context.Context, idOrName string) (*roster.Inventory, error) {
+	inv, err := scanInventory(s.r.QueryRowContext(ctx, `SELECT `+inventoryCols+` FROM inventories WHERE id = ? OR name = ?`, idOrName, idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("inventory", idOrName)
+	}
+	return inv, err
+}
+
+// Inventories implements roster.InventoryStore.
+func (s *SQLite) Inventories(ctx context.Context) ([]*roster.Inventory, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+inventoryCols+` FROM inventories ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*roster.Inventory
+	for rows.Next() {
+		inv, err := scanInventory(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, inv)
+	}
+	return out, rows.Err()
+}
+
+// UpdateInventory implements roster.InventoryStore.
+func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.InventoryUpdate) (*roster.Inventory, error) {
+	var inv *roster.Inventory
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		inv, err = scanInventory(tx.QueryRowContext(ctx, `SELECT `+inventoryCols+` FROM inventories WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("inventory", id)
+		} else if err != nil {
+			return err
+		}
+		if upd.Name != nil {
+			inv.Name = *upd.Name
+		}
+		if upd.Description != nil {
+			inv.Description = *upd.Description
+		}
+		inv.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+		_, err = tx.ExecContext(ctx, `UPDATE inventories SET name = ?, description = ?, updated_at = ? WHERE id = ?`,
+			inv.Name, inv.Description, micros(inv.UpdatedAt), id)
+		if isUnique(err) {
+			return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
+		}
+		return err
+	})
+	return inv, err
+}
+
+// DeleteInventory implements roster.InventoryStore.
+func (s *SQLite) DeleteInventory(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE inventory_id = ?`, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM hosts WHERE inventory_id = ?`, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM inventories WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("inventory", id)
+		}
+		return nil
+	})
+}
+
+// ---- sources
+
+const sourceCols = `id, inventory_id, name, provider, config, on_missing, created_at, updated_at`
+
+func scanSource(row interface{ Scan(...any) error }) (*roster.Source, error) {
+	var src roster.Source
+	var config string
+	var created, updated int64
+	if err := row.Scan(&src.ID, &src.InventoryID, &src.Name, &src.Provider, &config, &src.OnMissing, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := unmarshalJSON(config, &src.Config); err != nil {
+		return nil, fmt.Errorf("source %s: decode config: %w", src.ID, err)
+	}
+	src.CreatedAt, src.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &src, nil
+}
+
+// CreateSource implements roster.SourceStore.
+func (s *SQLite) CreateSource(ctx context.Context, src *roster.Source) error {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	src.ID, src.CreatedAt, src.UpdatedAt = newID(), now, now
+	if src.Config == nil {
+		src.Config = map[string]any{}
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sources (`+sourceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		src.ID, src.InventoryID, src.Name, src.Provider, mustJSON(src.Config), string(src.OnMissing), micros(now), micros(now))
+	switch {
+	case isUnique(err):
+		return roster.Errorf(roster.ECONFLICT, "the inventory already has a source named %q", src.Name)
+	case isForeignKey(err):
+		return notFound("inventory", src.InventoryID)
+	}
+	return err
+}
+
+func isForeignKey(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+}
+
+// Source implements roster.SourceStore.
+func (s *SQLite) Source(ctx context.Context, id string) (*roster.Source, error) {
+	src, err := scanSource(s.r.QueryRowContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("source", id)
+	}
+	return src, err
+}
+
+// SourceByName implements roster.SourceStore.
+func (s *SQLite) SourceByName(ctx context.Context, inventoryID, name string) (*roster.Source, error) {
+	q := `SELECT ` + sourceCols + ` FROM sources WHERE name = ?`
+	args := []any{name}
+	if inventoryID != "" {
+		q += ` AND inventory_id = ?`
+		args = append(args, inventoryID)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` LIMIT 2`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var found []*roster.Source
+	for rows.Next() {
+		src, err := scanSource(rows)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, src)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		return nil, notFound("source", name)
+	case 1:
+		return found[0], nil
+	}
+	return nil, roster.Errorf(roster.ECONFLICT, "several inventories have a source named %q; name the inventory too", name)
+}
+
+// Sources implements roster.SourceStore.
+func (s *SQLite) Sources(ctx context.Context, inventoryID string) ([]*roster.Source, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE inventory_id = ? ORDER BY name`, inventoryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*roster.Source
+	for rows.Next() {
+		src, err := scanSource(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	return out, rows.Err()
+}
+
+// UpdateSource implements roster.SourceStore.
+func (s *SQLite) UpdateSource(ctx context.Context, id string, upd roster.SourceUpdate) (*roster.Source, error) {
+	var src *roster.Source
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		src, err = scanSource(tx.QueryRowContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("source", id)
+		} else if err != nil {
+			return err
+		}
+		if upd.Name != nil {
+			src.Name = *upd.Name
+		}
+		if upd.Config != nil {
+			src.Config = upd.Config
+		}
+		if upd.OnMissing != nil {
+			src.OnMissing = *upd.OnMissing
+		}
+		src.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+		_, err = tx.ExecContext(ctx, `UPDATE sources SET name = ?, config = ?, on_missing = ?, updated_at = ? WHERE id = ?`,
+			src.Name, mustJSON(src.Config), string(src.OnMissing), micros(src.UpdatedAt), id)
+		if isUnique(err) {
+			return roster.Errorf(roster.ECONFLICT, "the inventory already has a source named %q", src.Name)
+		}
+		return err
+	})
+	return src, err
+}
+
+// DeleteSource implements roster.SourceStore.
+func (s *SQLite) DeleteSource(ctx context.Context, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (SELECT id FROM hosts WHERE source_id = ?)`, id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM sources WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("source", id)
+		}
+		return nil
+	})
+}
+
+// ---- hosts and groups
+
+const hostCols = `h.id, h.inventory_id, h.source_id, h.external_id, h.scope, h.name, h.address, h.enabled, h.groups, h.vars,
+	h.missing_since, h.first_seen, h.last_seen, ss.synced_at`
+
+const hostFrom = ` FROM hosts h LEFT JOIN source_scopes ss ON ss.source_id = h.source_id AND ss.scope = h.scope`
+
+func scanHost(row interface{ Scan(...any) error }, h *roster.Host) error {
+	var groups string
+	var vars []byte
+	var missing, synced *int64
+	var first, last int64
+	if err := row.Scan(&h.ID, &h.InventoryID, &h.SourceID, &h.ExternalID, &h.Scope, &h.Name, &h.Address, &h.Enabled,
+		&groups, &vars, &missing, &first, &last, &synced); err != nil {
+		return err
+	}
+	h.Groups = h.Groups[:0]
+	if err := unmarshalJSON(groups, &h.Groups); err != nil {
+		return fmt.Errorf("host %d: decode groups: %w", h.ID, err)
+	}
+	h.Vars = vars
+	h.Missing = missing != nil
+	h.FirstSeen = fromMicros(first)
+	h.LastSeen = fromMicros(last)
+	if !h.Missing && synced != nil && *synced > last {
+		h.LastSeen = fromMicros(*synced)
+	}
+	return nil
+}
+
+// Hosts implements roster.HostStore.
+func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host, string, error) {
+	limit := pageLimit(f.Limit)
+	var where strings.Builder
+	args := []any{f.InventoryID}
+	where.WriteString(` WHERE h.inventory_id = ?`)
+	if f.SourceID != "" {
+		where.WriteString(` AND h.source_id = ?`)
+		args = append(args, f.SourceID)
+	}
+	if f.Enabled != nil {
+		where.WriteString(` AND h.enabled = ?`)
+		args = append(args, *f.Enabled)
+	}
+	switch {
+	case f.Name == "":
+	case strings.Contains(f.Name, "*"):
+		where.WriteString(` AND h.name GLOB ?`)
+		args = append(args, globPattern(f.Name))
+	default:
+		where.WriteString(` AND h.name = ?`)
+		args = append(args, f.Name)
+	}
+	if f.Group != "" {
+		where.WriteString(` AND h.id IN (SELECT host_id FROM host_groups WHERE inventory_id = ? AND group_name = ?)`)
+		args = append(args, f.InventoryID, f.Group)
+	}
+	if f.After != "" {
+		var c hostCursor
+		if err := decodeCursor(f.After, &c); err != nil {
+			return nil, "", err
+		}
+		where.WriteString(` AND (h.name > ? OR (h.name = ? AND h.id > ?))`)
+		args = append(args, c.Name, c.Name, c.ID)
+	}
+	args = append(args, limit+1)
+	rows, err := s.r.QueryContext(ctx, `SELECT `+hostCols+hostFrom+where.String()+` ORDER BY h.name, h.id LIMIT ?`, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	hosts := make([]*roster.Host, 0, min(limit, 64))
+	for rows.Next() {
+		var h roster.Host
+		if err := scanHost(rows, &h); err != nil {
+			return nil, "", err
+		}
+		hosts = append(hosts, &h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	var next string
+	if len(hosts) > limit {
+		hosts = hosts[:limit]
+		last := hosts[limit-1]
+		next = encodeCursor(hostCursor{Name: last.Name, ID: last.ID})
+	}
+	return hosts, next, nil
+}
+
+// Host implements roster.HostStore.
+func (s *SQLite) Host(ctx context.Context, inventoryID string, id int64) (*roster.Host, error) {
+	var h roster.Host
+	err := scanHost(s.r.QueryRowContext(ctx, `SELECT `+hostCols+hostFrom+` WHERE h.inventory_id = ? AND h.id = ?`, inventoryID, id), &h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("host", strconv.FormatInt(id, 10))
+	}
+	return &h, err
+}
+
+// Groups implements roster.HostStore.
+func (s *SQLite) Groups(ctx context.Context, inventoryID string) ([]*roster.Group, error) {
+	groups := make(map[string]*roster.Group)
+	get := func(name string) *roster.Group {
+		g := groups[name]
+		if g == nil {
+			g = &roster.Group{Name: name}
+			groups[name] = g
+		}
+		return g
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT group_name, count(*) FROM host_groups WHERE inventory_id = ? GROUP BY group_name`, inventoryID)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var name string
+		var n int
+		if err := rows.Scan(&name, &n); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		get(name).Hosts = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := groupStructure(ctx, s.r, inventoryID, get); err != nil {
+		return nil, err
+	}
+	out := make([]*roster.Group, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, g)
+	}
+	slices.SortFunc(out, func(a, b *roster.Group) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// groupStructure loads the children and vars of an inventory's groups.
+func groupStructure(ctx context.Context, q querier, inventoryID string, get func(string) *roster.Group) error {
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT parent, child FROM group_edges WHERE inventory_id = ? ORDER BY parent, child`, inventoryID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var parent, child string
+		if err := rows.Scan(&parent, &child); err != nil {
+			rows.Close()
+			return err
+		}
+		g := get(parent)
+		g.Children = append(g.Children, child)
+		get(child)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = q.QueryContext(ctx, `SELECT name, vars FROM group_vars WHERE inventory_id = ?`, inventoryID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var vars []byte
+		if err := rows.Scan(&name, &vars); err != nil {
+			return err
+		}
+		get(name).Vars = vars
+	}
+	return rows.Err()
+}
+
+// SetGroupVars implements roster.HostStore.
+func (s *SQLite) SetGroupVars(ctx context.Context, inventoryID, group string, vars json.RawMessage) error {
+	if len(vars) == 0 || string(vars) == "{}" || string(vars) == "null" {
+		_, err := s.w.ExecContext(ctx, `DELETE FROM group_vars WHERE inventory_id = ? AND name = ?`, inventoryID, group)
+		return err
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO group_vars (inventory_id, name, vars) VALUES (?, ?, ?)
+		ON CONFLICT (inventory_id, name) DO UPDATE SET vars = excluded.vars`, inventoryID, group, string(vars))
+	if isForeignKey(err) {
+		return notFound("inventory", inventoryID)
+	}
+	return err
+}
+
+// WalkInventory implements roster.HostStore.
+func (s *SQLite) WalkInventory(ctx context.Context, inventoryID string, host func(*roster.Host) error, group func(*roster.Group) error) error {
+	// One read transaction, so hosts and groups come from one snapshot.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT `+hostCols+hostFrom+` WHERE h.inventory_id = ? ORDER BY h.name, h.id`, inventoryID)
+	if err != nil {
+		return err
+	}
+	var h roster.Host
+	for rows.Next() {
+		if err := scanHost(rows, &h); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := host(&h); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	groups := make(map[string]*roster.Group)
+	get := func(name string) *roster.Group {
+		g := groups[name]
+		if g == nil {
+			g = &roster.Group{Name: name}
+			groups[name] = g
+		}
+		return g
+	}
+	if err := groupStructure(ctx, tx, inventoryID, get); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(groups))
+	for n := range groups {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := group(groups[n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// HostStates implements roster.HostStore.
+func (s *SQLite) HostStates(ctx context.Context, sourceID string) ([]roster.HostState, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT id, external_id, scope, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = ?`, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []roster.HostState
+	for rows.Next() {
+		var st roster.HostState
+		if err := rows.Scan(&st.ID, &st.ExternalID, &st.Scope, &st.Hash, &st.Enabled, &st.Missing); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, rows.Err()
+}

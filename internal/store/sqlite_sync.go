@@ -1,0 +1,407 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+func unmarshalJSON(s string, v any) error { return json.Unmarshal([]byte(s), v) }
+
+const runCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings`
+
+// storedScope and storedCounts are the JSON forms of a run's details.
+type storedScope struct {
+	Name       string `json:"name"`
+	Status     string `json:"status"`
+	Hosts      int    `json:"hosts"`
+	Error      string `json:"error,omitempty"`
+	DurationUS int64  `json:"duration_us"`
+}
+
+type storedCounts struct {
+	Seen      int `json:"seen"`
+	Added     int `json:"added"`
+	Updated   int `json:"updated"`
+	Removed   int `json:"removed"`
+	Disabled  int `json:"disabled"`
+	Unchanged int `json:"unchanged"`
+}
+
+func runDetails(run *roster.SyncRun) (scopes, counts, warnings string) {
+	ss := make([]storedScope, len(run.Scopes))
+	for i, sc := range run.Scopes {
+		ss[i] = storedScope{Name: sc.Name, Status: string(sc.Status), Hosts: sc.Hosts, Error: sc.Error, DurationUS: sc.Duration.Microseconds()}
+	}
+	w := run.Warnings
+	if w == nil {
+		w = []string{}
+	}
+	return mustJSON(ss), mustJSON(storedCounts(run.Counts)), mustJSON(w)
+}
+
+func scanRun(row interface{ Scan(...any) error }) (*roster.SyncRun, error) {
+	var run roster.SyncRun
+	var created int64
+	var started, finished *int64
+	var scopes, counts, warnings string
+	if err := row.Scan(&run.ID, &run.SourceID, &run.InventoryID, &run.Trigger, &run.Status, &created, &started, &finished,
+		&scopes, &counts, &run.Error, &warnings); err != nil {
+		return nil, err
+	}
+	run.CreatedAt = fromMicros(created)
+	run.StartedAt, run.FinishedAt = fromNullMicros(started), fromNullMicros(finished)
+	var ss []storedScope
+	var sc storedCounts
+	if err := errors.Join(unmarshalJSON(scopes, &ss), unmarshalJSON(counts, &sc), unmarshalJSON(warnings, &run.Warnings)); err != nil {
+		return nil, err
+	}
+	run.Counts = roster.SyncCounts(sc)
+	for _, s := range ss {
+		run.Scopes = append(run.Scopes, roster.ScopeResult{Name: s.Name, Status: roster.ScopeStatus(s.Status), Hosts: s.Hosts, Error: s.Error, Duration: time.Duration(s.DurationUS) * time.Microsecond})
+	}
+	return &run, nil
+}
+
+// CreateSyncRun implements roster.SyncRunStore.
+func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roster.SyncRun, error) {
+	for {
+		run.ID = newID()
+		run.Status = roster.SyncQueued
+		run.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+		scopes, counts, warnings := runDetails(run)
+		res, err := s.w.ExecContext(ctx, `INSERT INTO sync_runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?)
+			ON CONFLICT (source_id) WHERE status IN ('queued', 'running') DO NOTHING`,
+			run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), micros(run.CreatedAt), scopes, counts, warnings)
+		if isForeignKey(err) {
+			return nil, notFound("source", run.SourceID)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil, nil
+		}
+		active, err := scanRun(s.w.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE source_id = ? AND status IN ('queued', 'running')`, run.SourceID))
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // it finished between our insert and this read: try again
+		}
+		return active, err
+	}
+}
+
+// UpdateSyncRun implements roster.SyncRunStore.
+func (s *SQLite) UpdateSyncRun(ctx context.Context, run *roster.SyncRun) error {
+	scopes, counts, warnings := runDetails(run)
+	res, err := s.w.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, scopes = ?, counts = ?, warnings = ?
+		WHERE id = ? AND status IN ('queued', 'running')`,
+		string(run.Status), nullMicros(run.StartedAt), scopes, counts, warnings, run.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress", run.ID)
+	}
+	return nil
+}
+
+// FinishSyncRun implements roster.SyncRunStore.
+func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes *roster.HostChanges) error {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	if run.FinishedAt == nil {
+		run.FinishedAt = &now
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		scopes, counts, warnings := runDetails(run)
+		res, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, finished_at = ?, scopes = ?, counts = ?, error = ?, warnings = ?
+			WHERE id = ? AND status IN ('queued', 'running')`,
+			string(run.Status), nullMicros(run.StartedAt), nullMicros(run.FinishedAt), scopes, counts, run.Error, warnings, run.ID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress", run.ID)
+		}
+		if changes == nil {
+			return nil
+		}
+		return applyChanges(ctx, tx, run, changes, now)
+	})
+}
+
+// batch is how many rows one multi-row statement carries; SQLite allows
+// 32766 parameters per statement.
+const batch = 500
+
+func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time) error {
+	ts := micros(now)
+	if len(c.Remove) > 0 {
+		for ids := range chunks(c.Remove, batch) {
+			in, args := inList(ids)
+			if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (`+in+`)`, args...); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM hosts WHERE source_id = ? AND id IN (`+in+`)`, append([]any{run.SourceID}, args...)...); err != nil {
+				return err
+			}
+		}
+	}
+	for ids := range chunks(c.Disable, batch) {
+		in, args := inList(ids)
+		if _, err := tx.ExecContext(ctx, `UPDATE hosts SET enabled = 0, missing_since = ? WHERE source_id = ? AND id IN (`+in+`)`,
+			append([]any{ts, run.SourceID}, args...)...); err != nil {
+			return err
+		}
+	}
+	if len(c.Update) > 0 {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE hosts SET scope = ?, name = ?, address = ?, enabled = ?, groups = ?, vars = ?, hash = ?,
+			missing_since = NULL, last_seen = ? WHERE id = ? AND source_id = ?`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, h := range c.Update {
+			if _, err := stmt.ExecContext(ctx, h.Scope, h.Name, h.Address, h.Enabled, mustJSON(h.Groups), string(h.Vars), h.Hash, ts, h.ID, run.SourceID); err != nil {
+				return err
+			}
+		}
+		for hosts := range chunks(c.Update, batch) {
+			in, args := inList(hostIDs(hosts))
+			if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (`+in+`)`, args...); err != nil {
+				return err
+			}
+		}
+		if err := insertMemberships(ctx, tx, run.InventoryID, c.Update); err != nil {
+			return err
+		}
+	}
+	if len(c.Add) > 0 {
+		// The write transaction holds SQLite's only write lock, so ids
+		// handed out from the current maximum cannot collide.
+		var maxID int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM hosts`).Scan(&maxID); err != nil {
+			return err
+		}
+		for i, h := range c.Add {
+			h.ID = maxID + int64(i) + 1
+			h.InventoryID, h.SourceID = run.InventoryID, run.SourceID
+		}
+		const cols = 12
+		for hosts := range chunks(c.Add, batch) {
+			args := make([]any, 0, len(hosts)*cols)
+			for _, h := range hosts {
+				args = append(args, h.ID, h.InventoryID, h.SourceID, h.ExternalID, h.Scope, h.Name, h.Address, h.Enabled,
+					mustJSON(h.Groups), string(h.Vars), h.Hash, ts)
+			}
+			q := `INSERT INTO hosts (id, inventory_id, source_id, external_id, scope, name, address, enabled, groups, vars, hash, first_seen, last_seen) VALUES ` +
+				repeatTuple(len(hosts), `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+itoa(ts)+`)`)
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return err
+			}
+		}
+		if err := insertMemberships(ctx, tx, run.InventoryID, c.Add); err != nil {
+			return err
+		}
+	}
+	for _, scope := range c.Scopes {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO source_scopes (source_id, scope, synced_at) VALUES (?, ?, ?)
+			ON CONFLICT (source_id, scope) DO UPDATE SET synced_at = excluded.synced_at`, run.SourceID, scope, ts); err != nil {
+			return err
+		}
+	}
+	return applyEdges(ctx, tx, run, c)
+}
+
+func applyEdges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roster.HostChanges) error {
+	if c.ReplaceEdges {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM group_edges WHERE source_id = ?`, run.SourceID); err != nil {
+			return err
+		}
+	}
+	for edges := range chunks(c.Edges, batch) {
+		args := make([]any, 0, len(edges)*4)
+		for _, e := range edges {
+			args = append(args, run.InventoryID, run.SourceID, e.Parent, e.Child)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO group_edges (inventory_id, source_id, parent, child) VALUES `+
+			repeatTuple(len(edges), `(?, ?, ?, ?)`)+` ON CONFLICT DO NOTHING`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func insertMemberships(ctx context.Context, tx *sql.Tx, inventoryID string, hosts []*roster.Host) error {
+	type member struct {
+		group string
+		id    int64
+	}
+	var pending []member
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		args := make([]any, 0, len(pending)*3)
+		for _, m := range pending {
+			args = append(args, inventoryID, m.group, m.id)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO host_groups (inventory_id, group_name, host_id) VALUES `+
+			repeatTuple(len(pending), `(?, ?, ?)`)+` ON CONFLICT DO NOTHING`, args...)
+		pending = pending[:0]
+		return err
+	}
+	for _, h := range hosts {
+		for _, g := range h.Groups {
+			pending = append(pending, member{g, h.ID})
+			if len(pending) == batch*2 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
+}
+
+// SyncRun implements roster.SyncRunStore.
+func (s *SQLite) SyncRun(ctx context.Context, id string) (*roster.SyncRun, error) {
+	run, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("sync run", id)
+	}
+	return run, err
+}
+
+// SyncRuns implements roster.SyncRunStore.
+func (s *SQLite) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roster.SyncRun, string, error) {
+	limit := pageLimit(f.Limit)
+	var where []string
+	var args []any
+	if f.SourceID != "" {
+		where, args = append(where, `source_id = ?`), append(args, f.SourceID)
+	}
+	if f.InventoryID != "" {
+		where, args = append(where, `inventory_id = ?`), append(args, f.InventoryID)
+	}
+	if f.After != "" {
+		var after string
+		if err := decodeCursor(f.After, &after); err != nil {
+			return nil, "", err
+		}
+		where, args = append(where, `id < ?`), append(args, after)
+	}
+	q := `SELECT ` + runCols + ` FROM sync_runs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var runs []*roster.SyncRun
+	for rows.Next() {
+		run, err := scanRun(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		runs = append(runs, run)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	var next string
+	if len(runs) > limit {
+		runs = runs[:limit]
+		next = encodeCursor(runs[limit-1].ID)
+	}
+	return runs, next, nil
+}
+
+// AbandonSyncRuns implements roster.SyncRunStore.
+func (s *SQLite) AbandonSyncRuns(ctx context.Context, reason string) (int, error) {
+	res, err := s.w.ExecContext(ctx, `UPDATE sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE status IN ('queued', 'running')`,
+		reason, micros(s.now()))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
+
+// ---- tokens
+
+const tokenCols = `id, name, role, created_at, expires_at, last_used_at`
+
+func scanToken(row interface{ Scan(...any) error }) (*roster.Token, error) {
+	var t roster.Token
+	var created int64
+	var expires, used *int64
+	if err := row.Scan(&t.ID, &t.Name, &t.Role, &created, &expires, &used); err != nil {
+		return nil, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromMicros(created), fromNullMicros(expires), fromNullMicros(used)
+	return &t, nil
+}
+
+// CreateToken implements roster.TokenStore.
+func (s *SQLite) CreateToken(ctx context.Context, t *roster.Token, hash string) error {
+	t.ID = newID()
+	t.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens (id, name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, string(t.Role), hash, micros(t.CreatedAt), nullMicros(t.ExpiresAt))
+	if isUnique(err) {
+		return roster.Errorf(roster.ECONFLICT, "a token named %q already exists", t.Name)
+	}
+	return err
+}
+
+// TokenByHash implements roster.TokenStore.
+func (s *SQLite) TokenByHash(ctx context.Context, hash string) (*roster.Token, error) {
+	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, roster.Errorf(roster.ENOTFOUND, "token not found")
+	}
+	return t, err
+}
+
+// Tokens implements roster.TokenStore.
+func (s *SQLite) Tokens(ctx context.Context) ([]*roster.Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*roster.Token
+	for rows.Next() {
+		t, err := scanToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteToken implements roster.TokenStore.
+func (s *SQLite) DeleteToken(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? OR name = ?`, id, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("token", id)
+	}
+	return nil
+}
+
+// TouchToken implements roster.TokenStore.
+func (s *SQLite) TouchToken(ctx context.Context, id string, t time.Time) error {
+	_, err := s.w.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, micros(t), id)
+	return err
+}

@@ -1,0 +1,594 @@
+// Package storetest is the conformance suite every roster.Store
+// implementation passes: the SQLite store now, the PostgreSQL one later.
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Open returns a fresh, empty store for one test; the suite closes it.
+type Open func(t *testing.T) roster.Store
+
+// Run runs the conformance suite.
+func Run(t *testing.T, open Open) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, roster.Store)
+	}{
+		{"Inventories", testInventories},
+		{"Sources", testSources},
+		{"SyncRunExclusive", testSyncRunExclusive},
+		{"SyncRunConcurrentTrigger", testSyncRunConcurrentTrigger},
+		{"ApplyChanges", testApplyChanges},
+		{"FinishTwiceChangesNothing", testFinishTwice},
+		{"HostFilters", testHostFilters},
+		{"HostPagination", testHostPagination},
+		{"GroupsAndWalk", testGroupsAndWalk},
+		{"PartialRunKeepsEdges", testPartialRunKeepsEdges},
+		{"SyncRunHistory", testSyncRunHistory},
+		{"AbandonSyncRuns", testAbandon},
+		{"DeleteCascades", testDeleteCascades},
+		{"Tokens", testTokens},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tt.fn(t, s)
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := roster.ErrorCode(err); got != code {
+		t.Fatalf("error code = %q (%v), want %q", got, err, code)
+	}
+}
+
+func newInventory(t *testing.T, s roster.Store, name string) *roster.Inventory {
+	t.Helper()
+	inv := &roster.Inventory{Name: name}
+	must(t, s.CreateInventory(t.Context(), inv))
+	return inv
+}
+
+func newSource(t *testing.T, s roster.Store, inv *roster.Inventory, name string) *roster.Source {
+	t.Helper()
+	src := &roster.Source{InventoryID: inv.ID, Name: name, Provider: "aws", Config: map[string]any{"regions": []any{"us-east-1"}}, OnMissing: roster.OnMissingRemove}
+	must(t, s.CreateSource(t.Context(), src))
+	return src
+}
+
+func testInventories(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	if inv.ID == "" || inv.CreatedAt.IsZero() {
+		t.Fatalf("created inventory lacks id or time: %+v", inv)
+	}
+	wantCode(t, s.CreateInventory(ctx, &roster.Inventory{Name: "prod"}), roster.ECONFLICT)
+	for _, ref := range []string{inv.ID, "prod"} {
+		got, err := s.Inventory(ctx, ref)
+		must(t, err)
+		if got.ID != inv.ID || got.Name != "prod" {
+			t.Fatalf("Inventory(%q) = %+v", ref, got)
+		}
+	}
+	_, err := s.Inventory(ctx, "nope")
+	wantCode(t, err, roster.ENOTFOUND)
+	newInventory(t, s, "dev")
+	list, err := s.Inventories(ctx)
+	must(t, err)
+	if len(list) != 2 || list[0].Name != "dev" || list[1].Name != "prod" {
+		t.Fatalf("Inventories = %v, want dev, prod", names(list))
+	}
+	desc := "production"
+	upd, err := s.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{Description: &desc})
+	must(t, err)
+	if upd.Description != desc || upd.Name != "prod" {
+		t.Fatalf("updated = %+v", upd)
+	}
+	dev := "dev"
+	_, err = s.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{Name: &dev})
+	wantCode(t, err, roster.ECONFLICT)
+	_, err = s.UpdateInventory(ctx, "missing", roster.InventoryUpdate{Name: &dev})
+	wantCode(t, err, roster.ENOTFOUND)
+	must(t, s.DeleteInventory(ctx, inv.ID))
+	wantCode(t, s.DeleteInventory(ctx, inv.ID), roster.ENOTFOUND)
+}
+
+func names(invs []*roster.Inventory) []string {
+	var out []string
+	for _, i := range invs {
+		out = append(out, i.Name)
+	}
+	return out
+}
+
+func testSources(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	prod, dev := newInventory(t, s, "prod"), newInventory(t, s, "dev")
+	src := newSource(t, s, prod, "ec2")
+	wantCode(t, s.CreateSource(ctx, &roster.Source{InventoryID: prod.ID, Name: "ec2", Provider: "aws", OnMissing: roster.OnMissingRemove}), roster.ECONFLICT)
+	wantCode(t, s.CreateSource(ctx, &roster.Source{InventoryID: "missing", Name: "x", Provider: "aws", OnMissing: roster.OnMissingRemove}), roster.ENOTFOUND)
+	got, err := s.Source(ctx, src.ID)
+	must(t, err)
+	if got.Config["regions"].([]any)[0] != "us-east-1" || got.OnMissing != roster.OnMissingRemove {
+		t.Fatalf("Source = %+v", got)
+	}
+	// The same name in another inventory is fine, but then a bare name is ambiguous.
+	other := newSource(t, s, dev, "ec2")
+	_, err = s.SourceByName(ctx, "", "ec2")
+	wantCode(t, err, roster.ECONFLICT)
+	got, err = s.SourceByName(ctx, dev.ID, "ec2")
+	must(t, err)
+	if got.ID != other.ID {
+		t.Fatalf("SourceByName(dev) = %s, want %s", got.ID, other.ID)
+	}
+	_, err = s.SourceByName(ctx, "", "gce")
+	wantCode(t, err, roster.ENOTFOUND)
+
+	disable := roster.OnMissingDisable
+	upd, err := s.UpdateSource(ctx, src.ID, roster.SourceUpdate{Config: map[string]any{"regions": []any{"eu-west-1"}}, OnMissing: &disable})
+	must(t, err)
+	if upd.Config["regions"].([]any)[0] != "eu-west-1" || upd.OnMissing != disable {
+		t.Fatalf("updated = %+v", upd)
+	}
+	list, err := s.Sources(ctx, prod.ID)
+	must(t, err)
+	if len(list) != 1 || list[0].ID != src.ID {
+		t.Fatalf("Sources(prod) = %d sources", len(list))
+	}
+	must(t, s.DeleteSource(ctx, src.ID))
+	_, err = s.Source(ctx, src.ID)
+	wantCode(t, err, roster.ENOTFOUND)
+}
+
+func newRun(t *testing.T, s roster.Store, src *roster.Source) *roster.SyncRun {
+	t.Helper()
+	run := &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: roster.TriggerAPI}
+	active, err := s.CreateSyncRun(t.Context(), run)
+	must(t, err)
+	if active != nil {
+		t.Fatalf("CreateSyncRun found an active run %s", active.ID)
+	}
+	return run
+}
+
+// finish ends run as succeeded with changes.
+func finish(t *testing.T, s roster.Store, run *roster.SyncRun, c *roster.HostChanges) {
+	t.Helper()
+	now := time.Now()
+	run.StartedAt, run.Status = &now, roster.SyncSucceeded
+	must(t, s.FinishSyncRun(t.Context(), run, c))
+}
+
+func testSyncRunExclusive(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	src := newSource(t, s, newInventory(t, s, "prod"), "ec2")
+	first := newRun(t, s, src)
+	second := &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: roster.TriggerCLI}
+	active, err := s.CreateSyncRun(ctx, second)
+	must(t, err)
+	if active == nil || active.ID != first.ID {
+		t.Fatalf("second CreateSyncRun = %v, want the active run %s", active, first.ID)
+	}
+	first.Status = roster.SyncRunning
+	must(t, s.UpdateSyncRun(ctx, first))
+	active, err = s.CreateSyncRun(ctx, second)
+	must(t, err)
+	if active == nil || active.Status != roster.SyncRunning {
+		t.Fatalf("while running, CreateSyncRun = %v, want the running run", active)
+	}
+	finish(t, s, first, nil)
+	third := newRun(t, s, src) // allowed again once the first finished
+	if third.ID == first.ID {
+		t.Fatal("new run reused the id of the finished one")
+	}
+	// A finished run cannot be updated or finished again.
+	wantCode(t, s.UpdateSyncRun(ctx, first), roster.ECONFLICT)
+}
+
+func testSyncRunConcurrentTrigger(t *testing.T, s roster.Store) {
+	src := newSource(t, s, newInventory(t, s, "prod"), "ec2")
+	const n = 16
+	var wg sync.WaitGroup
+	created := make(chan string, n)
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			run := &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: roster.TriggerAPI}
+			active, err := s.CreateSyncRun(t.Context(), run)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if active == nil {
+				created <- run.ID
+			}
+		})
+	}
+	wg.Wait()
+	close(created)
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if got := len(created); got != 1 {
+		t.Fatalf("%d of %d concurrent triggers created a run, want exactly 1", got, n)
+	}
+}
+
+func host(ext, scope, name string, groups ...string) *roster.Host {
+	vars, _ := json.Marshal(map[string]any{"instance_id": ext, "n": name})
+	return &roster.Host{ExternalID: ext, Scope: scope, Name: name, Address: "10.0.0.1", Enabled: true, Groups: groups, Vars: vars, Hash: "h-" + name}
+}
+
+func states(t *testing.T, s roster.Store, src *roster.Source) map[string]roster.HostState {
+	t.Helper()
+	list, err := s.HostStates(t.Context(), src.ID)
+	must(t, err)
+	m := make(map[string]roster.HostState, len(list))
+	for _, st := range list {
+		m[st.ExternalID] = st
+	}
+	return m
+}
+
+func allHosts(t *testing.T, s roster.Store, f roster.HostFilter) []*roster.Host {
+	t.Helper()
+	var out []*roster.Host
+	for {
+		page, next, err := s.Hosts(t.Context(), f)
+		must(t, err)
+		out = append(out, page...)
+		if next == "" {
+			return out
+		}
+		f.After = next
+	}
+}
+
+func hostNames(hosts []*roster.Host) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = h.Name
+	}
+	return out
+}
+
+func testApplyChanges(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	src := newSource(t, s, inv, "ec2")
+	run := newRun(t, s, src)
+	finish(t, s, run, &roster.HostChanges{
+		Add: []*roster.Host{
+			host("i-1", "us-east-1", "web-1", "web", "prod"),
+			host("i-2", "us-east-1", "web-2", "web"),
+			host("i-3", "eu-west-1", "db-1", "db"),
+		},
+		Scopes: []string{"us-east-1", "eu-west-1"},
+	})
+	st := states(t, s, src)
+	if len(st) != 3 || st["i-1"].Hash != "h-web-1" || st["i-3"].Scope != "eu-west-1" || !st["i-2"].Enabled {
+		t.Fatalf("states after add = %+v", st)
+	}
+	h, err := s.Host(ctx, inv.ID, st["i-1"].ID)
+	must(t, err)
+	if h.Name != "web-1" || !slices.Equal(h.Groups, []string{"web", "prod"}) || h.SourceID != src.ID || h.FirstSeen.IsZero() {
+		t.Fatalf("Host = %+v", h)
+	}
+	var vars map[string]any
+	must(t, json.Unmarshal(h.Vars, &vars))
+	if vars["instance_id"] != "i-1" {
+		t.Fatalf("vars = %s", h.Vars)
+	}
+
+	// Rename i-1 (an update keeps the id), remove i-2, disable i-3.
+	renamed := host("i-1", "us-east-1", "web-01", "web")
+	renamed.ID = st["i-1"].ID
+	run = newRun(t, s, src)
+	finish(t, s, run, &roster.HostChanges{
+		Update:  []*roster.Host{renamed},
+		Remove:  []int64{st["i-2"].ID},
+		Disable: []int64{st["i-3"].ID},
+		Scopes:  []string{"us-east-1", "eu-west-1"},
+	})
+	st2 := states(t, s, src)
+	if len(st2) != 2 {
+		t.Fatalf("after remove: %d hosts, want 2", len(st2))
+	}
+	if st2["i-1"].ID != st["i-1"].ID || st2["i-1"].Hash != "h-web-01" {
+		t.Fatalf("rename changed identity or hash: %+v", st2["i-1"])
+	}
+	if d := st2["i-3"]; d.Enabled || !d.Missing {
+		t.Fatalf("disabled host = %+v, want disabled and missing", d)
+	}
+	h, err = s.Host(ctx, inv.ID, st["i-1"].ID)
+	must(t, err)
+	if h.Name != "web-01" || !slices.Equal(h.Groups, []string{"web"}) {
+		t.Fatalf("renamed host = %+v", h)
+	}
+	// Group membership followed the update: web-01 left "prod".
+	if got := hostNames(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Group: "prod"})); len(got) != 0 {
+		t.Fatalf("group prod = %v, want empty", got)
+	}
+	// An update of a missing host brings it back.
+	back := host("i-3", "eu-west-1", "db-1", "db")
+	back.ID = st["i-3"].ID
+	run = newRun(t, s, src)
+	finish(t, s, run, &roster.HostChanges{Update: []*roster.Host{back}, Scopes: []string{"eu-west-1"}})
+	if d := states(t, s, src)["i-3"]; !d.Enabled || d.Missing {
+		t.Fatalf("returning host = %+v, want enabled and not missing", d)
+	}
+}
+
+func testFinishTwice(t *testing.T, s roster.Store) {
+	inv := newInventory(t, s, "prod")
+	src := newSource(t, s, inv, "ec2")
+	run := newRun(t, s, src)
+	finish(t, s, run, nil)
+	// Finishing again must fail and, being one transaction, add nothing.
+	err := s.FinishSyncRun(t.Context(), run, &roster.HostChanges{Add: []*roster.Host{host("i-1", "r", "web-1")}})
+	wantCode(t, err, roster.ECONFLICT)
+	if n := len(states(t, s, src)); n != 0 {
+		t.Fatalf("a refused finish wrote %d hosts", n)
+	}
+}
+
+func seedHosts(t *testing.T, s roster.Store) (*roster.Inventory, *roster.Source, *roster.Source) {
+	inv := newInventory(t, s, "prod")
+	a, b := newSource(t, s, inv, "a"), newSource(t, s, inv, "b")
+	var hostsA, hostsB []*roster.Host
+	for i := range 30 {
+		h := host(fmt.Sprintf("i-a%02d", i), "us-east-1", fmt.Sprintf("web-%02d", i), "web")
+		if i%3 == 0 {
+			h.Groups = append(h.Groups, "odd[group]?")
+		}
+		h.Enabled = i%5 != 0
+		hostsA = append(hostsA, h)
+	}
+	for i := range 10 {
+		hostsB = append(hostsB, host(fmt.Sprintf("i-b%02d", i), "eu", fmt.Sprintf("db-%02d", i), "db"))
+	}
+	finish(t, s, newRun(t, s, a), &roster.HostChanges{Add: hostsA, Scopes: []string{"us-east-1"}})
+	finish(t, s, newRun(t, s, b), &roster.HostChanges{Add: hostsB, Scopes: []string{"eu"}})
+	return inv, a, b
+}
+
+func testHostFilters(t *testing.T, s roster.Store) {
+	inv, a, b := seedHosts(t, s)
+	yes, no := true, false
+	for _, tc := range []struct {
+		name string
+		f    roster.HostFilter
+		want int
+	}{
+		{"all", roster.HostFilter{}, 40},
+		{"source a", roster.HostFilter{SourceID: a.ID}, 30},
+		{"source b", roster.HostFilter{SourceID: b.ID}, 10},
+		{"group", roster.HostFilter{Group: "db"}, 10},
+		{"group with glob characters", roster.HostFilter{Group: "odd[group]?"}, 10},
+		{"enabled", roster.HostFilter{Enabled: &yes}, 34},
+		{"disabled", roster.HostFilter{Enabled: &no}, 6},
+		{"exact name", roster.HostFilter{Name: "web-07"}, 1},
+		{"prefix glob", roster.HostFilter{Name: "web-1*"}, 10},
+		{"infix glob", roster.HostFilter{Name: "*-0*"}, 20},
+		{"no match", roster.HostFilter{Name: "web-9*"}, 0},
+		{"combined", roster.HostFilter{Group: "web", Enabled: &no, Name: "web-*"}, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.f.InventoryID = inv.ID
+			tc.f.Limit = 7
+			got := allHosts(t, s, tc.f)
+			if len(got) != tc.want {
+				t.Fatalf("%d hosts (%v), want %d", len(got), hostNames(got), tc.want)
+			}
+		})
+	}
+	_, _, err := s.Hosts(t.Context(), roster.HostFilter{InventoryID: inv.ID, After: "not-a-cursor"})
+	wantCode(t, err, roster.EINVALID)
+}
+
+func testHostPagination(t *testing.T, s roster.Store) {
+	inv, _, _ := seedHosts(t, s)
+	var pages [][]string
+	f := roster.HostFilter{InventoryID: inv.ID, Limit: 12}
+	for {
+		page, next, err := s.Hosts(t.Context(), f)
+		must(t, err)
+		pages = append(pages, hostNames(page))
+		if next == "" {
+			break
+		}
+		f.After = next
+	}
+	if len(pages) != 4 || len(pages[3]) != 4 {
+		t.Fatalf("pages of 12 over 40 hosts: %v", pages)
+	}
+	all := slices.Concat(pages...)
+	if !slices.IsSorted(all) || len(slices.Compact(slices.Clone(all))) != 40 {
+		t.Fatalf("pages are not sorted by name without repeats: %v", all)
+	}
+}
+
+func testGroupsAndWalk(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	src := newSource(t, s, inv, "ec2")
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{
+		Add:          []*roster.Host{host("i-2", "r", "b-host", "env_prod"), host("i-1", "r", "a-host", "env_prod", "web"), host("i-3", "r", "c-host")},
+		Scopes:       []string{"r"},
+		Edges:        []roster.GroupEdge{{Parent: "environments", Child: "env_prod"}},
+		ReplaceEdges: true,
+	})
+	must(t, s.SetGroupVars(ctx, inv.ID, "web", json.RawMessage(`{"http_port":8080}`)))
+	groups, err := s.Groups(ctx, inv.ID)
+	must(t, err)
+	got := map[string]*roster.Group{}
+	for _, g := range groups {
+		got[g.Name] = g
+	}
+	if len(got) != 3 || got["env_prod"].Hosts != 2 || got["web"].Hosts != 1 || got["environments"].Hosts != 0 {
+		t.Fatalf("groups = %+v", groups)
+	}
+	if !slices.Equal(got["environments"].Children, []string{"env_prod"}) || string(got["web"].Vars) != `{"http_port":8080}` {
+		t.Fatalf("group structure = %+v / %s", got["environments"], got["web"].Vars)
+	}
+	var walked []string
+	var walkedGroups []string
+	must(t, s.WalkInventory(ctx, inv.ID, func(h *roster.Host) error {
+		walked = append(walked, h.Name)
+		return nil
+	}, func(g *roster.Group) error {
+		walkedGroups = append(walkedGroups, g.Name)
+		return nil
+	}))
+	if !slices.Equal(walked, []string{"a-host", "b-host", "c-host"}) {
+		t.Fatalf("walk order = %v", walked)
+	}
+	if !slices.Equal(walkedGroups, []string{"env_prod", "environments", "web"}) {
+		t.Fatalf("walked groups = %v (groups with children or vars, and children)", walkedGroups)
+	}
+	must(t, s.SetGroupVars(ctx, inv.ID, "web", json.RawMessage(`{}`)))
+	groups, err = s.Groups(ctx, inv.ID)
+	must(t, err)
+	for _, g := range groups {
+		if g.Name == "web" && len(g.Vars) != 0 {
+			t.Fatalf("emptied vars are still %s", g.Vars)
+		}
+	}
+}
+
+func testPartialRunKeepsEdges(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	src := newSource(t, s, inv, "ec2")
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Edges: []roster.GroupEdge{{Parent: "p", Child: "a"}}, ReplaceEdges: true})
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Edges: []roster.GroupEdge{{Parent: "p", Child: "b"}}, ReplaceEdges: false})
+	children := func() []string {
+		groups, err := s.Groups(ctx, inv.ID)
+		must(t, err)
+		for _, g := range groups {
+			if g.Name == "p" {
+				return g.Children
+			}
+		}
+		return nil
+	}
+	if got := children(); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("after a partial run children = %v, want a and b", got)
+	}
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Edges: []roster.GroupEdge{{Parent: "p", Child: "b"}}, ReplaceEdges: true})
+	if got := children(); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("after a full run children = %v, want b", got)
+	}
+}
+
+func testSyncRunHistory(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	src := newSource(t, s, newInventory(t, s, "prod"), "ec2")
+	var ids []string
+	for i := range 5 {
+		run := newRun(t, s, src)
+		run.Scopes = []roster.ScopeResult{{Name: "us-east-1", Status: roster.ScopeSucceeded, Hosts: i, Duration: 1500 * time.Millisecond}}
+		run.Counts = roster.SyncCounts{Seen: i, Added: i}
+		run.Warnings = []string{"w"}
+		finish(t, s, run, nil)
+		ids = append(ids, run.ID)
+	}
+	got, err := s.SyncRun(ctx, ids[2])
+	must(t, err)
+	if got.Status != roster.SyncSucceeded || got.Counts.Added != 2 || len(got.Scopes) != 1 || got.Scopes[0].Duration != 1500*time.Millisecond ||
+		got.FinishedAt == nil || got.StartedAt == nil || !slices.Equal(got.Warnings, []string{"w"}) {
+		t.Fatalf("SyncRun = %+v", got)
+	}
+	page1, next, err := s.SyncRuns(ctx, roster.SyncRunFilter{SourceID: src.ID, Limit: 3})
+	must(t, err)
+	page2, next2, err := s.SyncRuns(ctx, roster.SyncRunFilter{SourceID: src.ID, Limit: 3, After: next})
+	must(t, err)
+	if len(page1) != 3 || len(page2) != 2 || next2 != "" {
+		t.Fatalf("pages: %d, %d (next %q)", len(page1), len(page2), next2)
+	}
+	if page1[0].ID != ids[4] || page2[1].ID != ids[0] {
+		t.Fatal("runs are not newest first")
+	}
+	_, err = s.SyncRun(ctx, "missing")
+	wantCode(t, err, roster.ENOTFOUND)
+}
+
+func testAbandon(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	src := newSource(t, s, newInventory(t, s, "prod"), "ec2")
+	run := newRun(t, s, src)
+	n, err := s.AbandonSyncRuns(ctx, "process died")
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("abandoned %d runs, want 1", n)
+	}
+	got, err := s.SyncRun(ctx, run.ID)
+	must(t, err)
+	if got.Status != roster.SyncFailed || got.Error != "process died" || got.FinishedAt == nil {
+		t.Fatalf("abandoned run = %+v", got)
+	}
+	newRun(t, s, src) // the source can sync again
+}
+
+func testDeleteCascades(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv, a, _ := seedHosts(t, s)
+	must(t, s.DeleteSource(ctx, a.ID))
+	if got := len(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID})); got != 10 {
+		t.Fatalf("after deleting a source, %d hosts remain, want 10", got)
+	}
+	if got := len(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Group: "web"})); got != 0 {
+		t.Fatalf("deleted source's memberships remain: %d", got)
+	}
+	must(t, s.DeleteInventory(ctx, inv.ID))
+	groups, err := s.Groups(ctx, inv.ID)
+	must(t, err)
+	if len(groups) != 0 {
+		t.Fatalf("deleted inventory still has groups %v", groups)
+	}
+}
+
+func testTokens(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	value, hash := roster.NewTokenValue()
+	tok := &roster.Token{Name: "ci", Role: roster.RoleRunner}
+	must(t, s.CreateToken(ctx, tok, hash))
+	wantCode(t, s.CreateToken(ctx, &roster.Token{Name: "ci", Role: roster.RoleAdmin}, "other"), roster.ECONFLICT)
+	got, err := s.TokenByHash(ctx, roster.HashToken(value))
+	must(t, err)
+	if got.ID != tok.ID || got.Role != roster.RoleRunner || got.LastUsedAt != nil {
+		t.Fatalf("TokenByHash = %+v", got)
+	}
+	_, err = s.TokenByHash(ctx, roster.HashToken("rst_wrong"))
+	wantCode(t, err, roster.ENOTFOUND)
+	used := time.Now().UTC().Truncate(time.Second)
+	must(t, s.TouchToken(ctx, tok.ID, used))
+	list, err := s.Tokens(ctx)
+	must(t, err)
+	if len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(used) {
+		t.Fatalf("Tokens = %+v", list)
+	}
+	must(t, s.DeleteToken(ctx, "ci")) // by name
+	_, err = s.TokenByHash(ctx, hash)
+	wantCode(t, err, roster.ENOTFOUND)
+	wantCode(t, s.DeleteToken(ctx, tok.ID), roster.ENOTFOUND)
+}
