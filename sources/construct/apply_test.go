@@ -1,0 +1,256 @@
+package construct
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rosterhq/roster"
+)
+
+func mustParse(t testing.TB, config map[string]any) *Constructor {
+	t.Helper()
+	c, err := Parse(config)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return c
+}
+
+// TestKeyedGroupNames follows ansible-core's _add_host_to_keyed_groups
+// through the default_value, trailing_separator and leading_separator
+// combinations.
+func TestKeyedGroupNames(t *testing.T) {
+	vars := map[string]any{
+		"s": "Web", "empty": "", "null": nil, "zero": 0, "num": 7, "yes": true, "no": false,
+		"list":  []any{"a", "", nil, 2},
+		"dict":  map[string]any{"k": "v", "e": "", "n": nil, "x": 1.5},
+		"nolst": []any{}, "nodct": map[string]any{},
+	}
+	tests := []struct {
+		name    string
+		keyed   map[string]any
+		leading any // plugin-level leading_separator, nil for the default
+		want    []string
+	}{
+		{"string", map[string]any{"key": "s"}, nil, []string{"_Web"}},
+		{"string with prefix", map[string]any{"key": "s", "prefix": "p"}, nil, []string{"p_Web"}},
+		{"custom separator", map[string]any{"key": "s", "prefix": "p", "separator": "-"}, nil, []string{"p_Web"}},
+		{"no leading separator", map[string]any{"key": "s"}, false, []string{"Web"}},
+		{"no leading separator, prefix kept", map[string]any{"key": "s", "prefix": "p"}, false, []string{"p_Web"}},
+		{"per-entry leading separator", map[string]any{"key": "s", "leading_separator": false}, nil, []string{"Web"}},
+		{"empty separator", map[string]any{"key": "s", "separator": ""}, nil, []string{"Web"}},
+		{"empty string skipped", map[string]any{"key": "empty", "prefix": "p"}, nil, nil},
+		{"empty string default", map[string]any{"key": "empty", "prefix": "p", "default_value": "none"}, nil, []string{"p_none"}},
+		{"empty default value", map[string]any{"key": "empty", "prefix": "p", "default_value": ""}, nil, []string{"p_"}},
+		{"None skipped", map[string]any{"key": "null", "prefix": "p"}, nil, nil},
+		{"None default", map[string]any{"key": "null", "prefix": "p", "default_value": "none"}, nil, []string{"p_none"}},
+		{"zero skipped even with default", map[string]any{"key": "zero", "prefix": "p", "default_value": "d"}, nil, nil},
+		{"false skipped", map[string]any{"key": "no", "prefix": "p"}, nil, nil},
+		{"number", map[string]any{"key": "num", "prefix": "p"}, nil, []string{"p_7"}},
+		{"true", map[string]any{"key": "yes", "prefix": "p"}, nil, []string{"p_True"}},
+		{"list", map[string]any{"key": "list", "prefix": "p"}, nil, []string{"p_", "p_2", "p_None", "p_a"}},
+		{"list default", map[string]any{"key": "list", "prefix": "p", "default_value": "d"}, nil, []string{"p_2", "p_a", "p_d"}},
+		{"dict", map[string]any{"key": "dict", "prefix": "p"}, nil, []string{"p_e_", "p_k_v", "p_n_None", "p_x_1_5"}},
+		{"dict default", map[string]any{"key": "dict", "prefix": "p", "default_value": "d"}, nil, []string{"p_e_d", "p_k_v", "p_n_d", "p_x_1_5"}},
+		{"dict trailing false", map[string]any{"key": "dict", "prefix": "p", "trailing_separator": false}, nil, []string{"p_e", "p_k_v", "p_n", "p_x_1_5"}},
+		{"dict trailing true", map[string]any{"key": "dict", "prefix": "p", "trailing_separator": true}, nil, []string{"p_e_", "p_k_v", "p_n_None", "p_x_1_5"}},
+		{"dict separator", map[string]any{"key": "dict", "separator": ":", "trailing_separator": false}, false, []string{"e", "k_v", "n", "x_1_5"}},
+		{"empty list", map[string]any{"key": "nolst", "prefix": "p", "default_value": "d"}, nil, nil},
+		{"empty dict", map[string]any{"key": "nodct", "prefix": "p", "default_value": "d"}, nil, nil},
+		{"sanitised", map[string]any{"key": "'1st tier/web'"}, false, []string{"_st_tier_web"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := map[string]any{"keyed_groups": []any{tt.keyed}}
+			if tt.leading != nil {
+				cfg["leading_separator"] = tt.leading
+			}
+			res, err := mustParse(t, cfg).Apply(vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(res.Groups, tt.want) {
+				t.Errorf("Groups = %q, want %q", res.Groups, tt.want)
+			}
+			if len(res.Warnings) > 0 {
+				t.Errorf("Warnings = %q", res.Warnings)
+			}
+		})
+	}
+}
+
+func TestParentGroups(t *testing.T) {
+	c := mustParse(t, map[string]any{"keyed_groups": []any{
+		map[string]any{"key": "tags.Role", "prefix": "role", "parent_group": "roles"},
+		map[string]any{"key": "[tags.Role, 'db']", "parent_group": "{{ region }}-apps"},
+		map[string]any{"key": "tags.Role", "parent_group": "{{ missing }}"},
+		map[string]any{"key": "tags.Role", "prefix": "x", "parent_group": "{{ '' }}"},
+	}})
+	res, err := c.Apply(map[string]any{"tags": map[string]any{"Role": "web"}, "region": "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantGroups := []string{"_db", "_web", "role_web", "x_web"}
+	if !slices.Equal(res.Groups, wantGroups) {
+		t.Errorf("Groups = %q, want %q", res.Groups, wantGroups)
+	}
+	wantEdges := []roster.GroupEdge{{Parent: "eu_west_1_apps", Child: "_db"}, {Parent: "eu_west_1_apps", Child: "_web"}, {Parent: "roles", Child: "role_web"}}
+	if !slices.Equal(res.Edges, wantEdges) {
+		t.Errorf("Edges = %v, want %v", res.Edges, wantEdges)
+	}
+	// A parent_group that fails to render skips the whole entry, as in Ansible.
+	if len(res.Warnings) != 1 || !strings.HasPrefix(res.Warnings[0], "keyed_groups[2].parent_group: 'missing' is undefined") {
+		t.Errorf("Warnings = %q", res.Warnings)
+	}
+}
+
+// TestComposeOrder checks Ansible's order: compose entries see the host
+// vars only; groups and keyed_groups see the composed vars too, over the
+// host vars.
+func TestComposeOrder(t *testing.T) {
+	c := mustParse(t, map[string]any{
+		"compose": map[string]any{
+			"a_role":    "tags.Role | upper",
+			"b_derived": "a_role | default('unset')", // not visible: compose sees host vars only
+			"region":    "'overridden'",
+		},
+		"groups":       map[string]any{"web": "a_role == 'WEB'", "overridden": "region == 'overridden'"},
+		"keyed_groups": []any{map[string]any{"key": "a_role", "prefix": "role"}, map[string]any{"key": "region", "prefix": "r"}},
+	})
+	vars := map[string]any{"tags": map[string]any{"Role": "web"}, "region": "us-east-1"}
+	res, err := c.Apply(vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Vars["b_derived"] != "unset" || res.Vars["a_role"] != "WEB" {
+		t.Errorf("Vars = %v", res.Vars)
+	}
+	if want := []string{"overridden", "r_overridden", "role_WEB", "web"}; !slices.Equal(res.Groups, want) {
+		t.Errorf("Groups = %q, want %q", res.Groups, want)
+	}
+	if vars["region"] != "us-east-1" || len(vars) != 2 {
+		t.Errorf("Apply modified its input: %v", vars)
+	}
+}
+
+func TestStrict(t *testing.T) {
+	cfg := func(strict bool) map[string]any {
+		return map[string]any{
+			"strict":       strict,
+			"compose":      map[string]any{"ansible_host": "public_ip_address", "ok": "'x'"},
+			"groups":       map[string]any{"web": "tags.Role == 'web'"},
+			"keyed_groups": []any{map[string]any{"key": "tags.Env", "prefix": "env"}, map[string]any{"key": "tags.Name", "prefix": "name"}},
+		}
+	}
+	vars := map[string]any{"tags": map[string]any{"Name": "n1", "Env": ""}, "secret_looking_value": "hunter2"}
+
+	res, err := mustParse(t, cfg(false)).Apply(vars)
+	if err != nil {
+		t.Fatalf("non-strict Apply: %v", err)
+	}
+	if want := []string{"name_n1"}; !slices.Equal(res.Groups, want) {
+		t.Errorf("Groups = %q, want %q", res.Groups, want)
+	}
+	if res.Vars["ok"] != "x" || len(res.Vars) != 1 {
+		t.Errorf("Vars = %v", res.Vars)
+	}
+	wantWarnings := []string{
+		"compose.ansible_host: 'public_ip_address' is undefined",
+		"groups.web: 'dict object' has no attribute 'Role'",
+	}
+	if !slices.Equal(res.Warnings, wantWarnings) {
+		t.Errorf("Warnings = %q, want %q", res.Warnings, wantWarnings)
+	}
+
+	_, err = mustParse(t, cfg(true)).Apply(vars)
+	var ee *EvalError
+	if !errors.As(err, &ee) {
+		t.Fatalf("strict Apply error = %v, want *EvalError", err)
+	}
+	if ee.Field != "compose.ansible_host" || ee.Expr != "public_ip_address" {
+		t.Errorf("EvalError = %+v", ee)
+	}
+	if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "n1") {
+		t.Errorf("error leaks host values: %v", err)
+	}
+
+	// strict: a key resulting empty is an error, an empty list is not.
+	c := mustParse(t, map[string]any{"strict": true, "keyed_groups": []any{map[string]any{"key": "tags.Env"}}})
+	if _, err := c.Apply(vars); err == nil || !strings.Contains(err.Error(), "key resulted empty") {
+		t.Errorf("strict empty key error = %v", err)
+	}
+	c = mustParse(t, map[string]any{"strict": true, "keyed_groups": []any{map[string]any{"key": "[]"}, map[string]any{"key": "{}"}}})
+	if _, err := c.Apply(vars); err != nil {
+		t.Errorf("strict empty list: %v", err)
+	}
+}
+
+// TestFastPath checks that variable paths evaluated without the general
+// evaluator give identical results and errors.
+func TestFastPath(t *testing.T) {
+	paths := []string{
+		"instance_type", "placement.region", "tags.Name", "tags['Role']", "tags[\"Name\"]", "security_groups[0].group_id",
+		"security_groups.1.group_name", "security_groups[-1]", "security_groups[5]", "tags.Missing", "missing", "missing.a.b",
+		"tags.keys", "tags.Nil.x", "instance_type.upper", "instance_type[0]", "range", "tags['Missing']['x']", "placement['region'][1]",
+	}
+	vars := map[string]any{
+		"instance_type": "t3.micro", "placement": map[string]any{"region": "us-east-1"},
+		"tags":            map[string]any{"Name": "n", "Role": "r", "Nil": nil},
+		"security_groups": []any{map[string]any{"group_id": "sg-1", "group_name": "a"}, map[string]any{"group_id": "sg-2", "group_name": "b"}},
+	}
+	for _, p := range paths {
+		fast, err := compileExpr(p, false)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if _, ok := fast.(*pathNode); !ok {
+			t.Errorf("%s did not compile to a fast path (%T)", p, fast)
+		}
+		slow, err := compileExpr(p, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := &Constructor{cache: newRegexCache()}
+		fv, ferr := c.eval(&env{vars: vars, cache: c.cache}, fast)
+		sv, serr := c.eval(&env{vars: vars, cache: c.cache}, slow)
+		if pyRepr(fv) != pyRepr(sv) || (ferr == nil) != (serr == nil) || (ferr != nil && ferr.Error() != serr.Error()) {
+			t.Errorf("%s: fast (%v, %v) != general (%v, %v)", p, pyRepr(fv), ferr, pyRepr(sv), serr)
+		}
+	}
+}
+
+func TestConcurrentApply(t *testing.T) {
+	cfg := loadJSON(t, "testdata/options/awx_ec2_compat.json").(map[string]any)
+	hosts := loadJSON(t, "testdata/hosts_aws_ec2.json").([]any)
+	c := mustParse(t, cfg)
+	want := make([]string, len(hosts))
+	for i, h := range hosts {
+		res, _ := c.Apply(h.(map[string]any))
+		want[i] = pyRepr([]any{res.Vars, stringsAny(res.Groups), stringsAny(res.Warnings)})
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := (i + g) % len(hosts)
+				res, _ := c.Apply(hosts[k].(map[string]any))
+				if got := pyRepr([]any{res.Vars, stringsAny(res.Groups), stringsAny(res.Warnings)}); got != want[k] {
+					t.Errorf("concurrent result differs for host %d", k)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func stringsAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}

@@ -1,0 +1,70 @@
+// Package construct applies Ansible's "constructed" options (compose,
+// groups, keyed_groups, strict, leading_separator) to the hosts a provider
+// collected, with the semantics of ansible-core's Constructable mixin
+// (lib/ansible/plugins/inventory/__init__.py), so that users can paste the
+// options of their Ansible inventory plugin file.
+//
+// # Order
+//
+// For one host, Apply evaluates every compose entry against the host vars
+// (compose entries do not see each other, as in Ansible, where they are
+// set on the inventory host and not in the variables being templated),
+// then every groups conditional and then every keyed_groups entry, both
+// against the host vars overlaid with the composed vars.
+//
+// # Expressions
+//
+// Expressions are Jinja2, parsed by gonja and evaluated by this package's
+// interpreter with Ansible's rules:
+//
+//   - A missing variable, attribute or item is undefined. Undefined values
+//     can be tested (is defined, is undefined), defaulted (default, d) and
+//     navigated (an attribute of an undefined is undefined, as with
+//     Ansible's AnsibleUndefined); any other use, or an undefined result,
+//     is an error: with strict false the entry is skipped, with strict true
+//     Apply fails.
+//   - Results keep their type (string, int, float, bool, None, list, dict),
+//     as ansible-core 2.19's templar does for an expression. ansible-core
+//     2.14 and older turned numbers and None into strings ("16", "").
+//   - Values are Python's: == and < compare as Python does, ~ and string
+//     conversions print Python's str() (None, True, 1.0, ['a']), string
+//     literals unescape as Python's unicode-escape (\d stays \d, \2 is
+//     chr(2)), integers are 64-bit and overflow is an error.
+//   - Dicts are Go maps, which have no order: iterating over a dict (keys,
+//     items, dict2items, list, for, keyed_groups over a dict) goes in
+//     sorted key order where Python keeps insertion order.
+//   - Groups conditionals use Jinja truthiness, as ansible-core 2.14 does
+//     ("{% if cond %}"); 2.19 rejects non-boolean results.
+//
+// Filters: default (d), lower, upper, capitalize, title, trim, replace,
+// string, list, int, float, bool, abs, round, first, last, length (count),
+// join, map, select, reject, selectattr, rejectattr, unique, sort, min,
+// max, sum, reverse, items, attr, format, batch, safe, ternary, mandatory,
+// regex_replace, regex_search, regex_findall, regex_escape, split,
+// dict2items, items2dict, combine, flatten, zip, zip_longest, difference,
+// intersect, union, symmetric_difference, json_query (JMESPath), to_json,
+// to_nice_json, from_json, b64encode, b64decode, basename, dirname,
+// extract, type_debug.
+//
+// Tests: defined, undefined, none, string, number, integer, float,
+// boolean, true, false, mapping, sequence, iterable, callable, eq
+// (equalto, ==), ne (!=), lt (lessthan, <), le (<=), gt (greaterthan, >),
+// ge (>=), in, contains, sameas, odd, even, divisibleby, lower, upper,
+// match, search, regex, truthy, falsy, subset, superset, any, all.
+//
+// Functions: range (at most 100,000 items, as in Jinja's sandbox) and
+// dict. Methods of str (lower, upper, startswith, endswith, split, rsplit,
+// strip, replace, join, find, format, ...), dict (keys, values, items,
+// get) and list (index, count). lookup and query fail: expressions cannot
+// reach files, the network or the environment.
+//
+// # Sandbox
+//
+// Expressions are single expressions; keyed_groups' parent_group is a
+// template allowing only {% if %} and {% for %} (no include, import,
+// extends, macro, call or set). Each evaluation has a budget of steps
+// (loop iterations, filter work) and its strings and lists are bounded in
+// size; past either it fails like any other template error.
+//
+// A Constructor is immutable once built and safe for concurrent use.
+package construct

@@ -1,0 +1,37 @@
+package construct
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzExpression checks that no expression, however odd, panics or
+// escapes its bounds when compiled and evaluated against real host vars.
+func FuzzExpression(f *testing.F) {
+	for _, seed := range []string{
+		"tags", "tags.Name | regex_replace('-', '_')", "security_groups|json_query(\"[].group_id\")",
+		"'devel' in (tags|list)", "range(10) | map('string') | join(',')", "dict(tags | dict2items | map(attribute='key') | zip(range(3)))",
+		"state.code // 0", "placement['region'][::-1]", "'%(a)s' % tags", "tags.Name.split('-')[5]", "1 ** -1", "[1, [2]] | flatten(levels=-5)",
+		"s | regex_replace('\\\\g<x>', 'y')", "'{}'.format()", "tags | combine(none)", "x[1:2:0]", "(-9223372036854775807 - 1) // -1",
+	} {
+		f.Add(seed)
+	}
+	hosts := loadJSON(f, filepath.Join("testdata", "hosts_aws_ec2.json")).([]any)
+	f.Fuzz(func(t *testing.T, src string) {
+		n, err := compileExpr(src, false)
+		if err != nil {
+			return
+		}
+		c := &Constructor{cache: newRegexCache()}
+		for _, h := range hosts {
+			v, err := c.eval(&env{vars: h.(map[string]any), cache: c.cache}, n)
+			if err != nil && strings.HasPrefix(err.Error(), "internal error") {
+				t.Fatalf("%q: %v", src, err)
+			}
+			if s, ok := v.(string); ok && len(s) > maxOutputLen {
+				t.Fatalf("%q: result of %d bytes", src, len(s))
+			}
+		}
+	})
+}

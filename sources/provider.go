@@ -1,0 +1,60 @@
+// Package sources holds the contract between Roster's sync engine and the
+// cloud providers, and the helpers every provider shares.
+//
+// A provider only fetches and translates: it lists its scopes (regions,
+// projects, subscriptions, clouds) and, for one scope, every instance with
+// the host vars the matching Ansible inventory plugin would emit. Naming,
+// grouping, compose and the enabled flag's final say happen once, in the
+// engine and the construct step.
+package sources
+
+import (
+	"context"
+	"log/slog"
+)
+
+// Instance is one machine as a provider reports it.
+type Instance struct {
+	// ExternalID is the provider's stable id for the machine.
+	ExternalID string
+	// Hostnames holds, in the source's order of preference, the names the
+	// instance has for each hostname preference ("" where it has none).
+	// The engine takes the first non-empty one, or falls back to
+	// ExternalID and says so in the run's warnings.
+	Hostnames []string
+	// Address is the address to reach the instance at when compose does not
+	// set ansible_host: public if it has one, else private.
+	Address string
+	// Enabled is derived from the instance state (running = enabled).
+	Enabled bool
+	// Groups are groups the plugin puts every host in (aws_ec2 puts each in
+	// "aws_ec2"), before the construct step adds its own.
+	Groups []string
+	// Vars are the host vars in the Ansible plugin's shape. Values are
+	// JSON-compatible: string, bool, float64/int/int64, nil, []any,
+	// map[string]any.
+	Vars map[string]any
+}
+
+// Provider fetches instances from one configured source.
+type Provider interface {
+	// Scopes lists the units fetched independently, e.g. regions.
+	Scopes(ctx context.Context) ([]string, error)
+	// Collect returns every instance of one scope, or an error: never a
+	// partial list. A scope that fails keeps its stored hosts untouched.
+	Collect(ctx context.Context, scope string) ([]Instance, error)
+}
+
+// Driver builds providers of one kind from a source's configuration.
+type Driver interface {
+	// Name is the provider name sources use ("aws", "gcp", ...).
+	Name() string
+	// PluginNames are the Ansible plugin names a pasted plugin file may
+	// carry in its "plugin" key (e.g. "amazon.aws.aws_ec2", "aws_ec2").
+	PluginNames() []string
+	// Validate checks the provider's options. config holds no construct
+	// options. Errors are *roster.Error with fields relative to config.
+	Validate(config map[string]any) error
+	// Open returns a provider for a validated config.
+	Open(ctx context.Context, config map[string]any, log *slog.Logger) (Provider, error)
+}

@@ -1,0 +1,99 @@
+package sources
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sources/construct"
+)
+
+// Registry knows the providers a Roster build supports. A source's
+// configuration is one flat map, like an Ansible inventory plugin file: the
+// registry hands the construct options (compose, groups, keyed_groups,
+// strict, ...) to the construct step and the rest to the provider's driver.
+type Registry struct {
+	drivers map[string]Driver
+}
+
+// NewRegistry returns a registry of the given drivers.
+func NewRegistry(drivers ...Driver) *Registry {
+	r := &Registry{drivers: make(map[string]Driver, len(drivers))}
+	for _, d := range drivers {
+		r.drivers[d.Name()] = d
+	}
+	return r
+}
+
+// Names lists the provider names, sorted.
+func (r *Registry) Names() []string { return slices.Sorted(maps.Keys(r.drivers)) }
+
+// Driver returns the driver of a provider.
+func (r *Registry) Driver(name string) (Driver, error) {
+	d, ok := r.drivers[name]
+	if !ok {
+		return nil, roster.Invalid(roster.FieldError{
+			Field:   "provider",
+			Message: fmt.Sprintf("unknown provider %q; this Roster supports %s", name, strings.Join(r.Names(), ", ")),
+		})
+	}
+	return d, nil
+}
+
+// split separates a source's configuration into the provider's options and
+// the construct step's, after checking a pasted "plugin" key.
+func split(d Driver, config map[string]any) (provider, constructed map[string]any, err error) {
+	provider = make(map[string]any, len(config))
+	constructed = make(map[string]any)
+	own := construct.Keys()
+	for k, v := range config {
+		if slices.Contains(own, k) {
+			constructed[k] = v
+		} else {
+			provider[k] = v
+		}
+	}
+	return provider, constructed, SplitPlugin(provider, d)
+}
+
+// Validate checks a provider name and a source configuration; field errors
+// are named "provider" or "config.<option>".
+func (r *Registry) Validate(provider string, config map[string]any) error {
+	d, err := r.Driver(provider)
+	if err != nil {
+		return err
+	}
+	var errs roster.FieldErrors
+	popts, copts, err := split(d, config)
+	errs.Merge("config", err)
+	_, err = construct.Parse(copts)
+	errs.Merge("config", err)
+	errs.Merge("config", d.Validate(popts))
+	return errs.Err()
+}
+
+// Open prepares one sync of a source: its provider and its compiled
+// construct step.
+func (r *Registry) Open(ctx context.Context, src *roster.Source, log *slog.Logger) (Provider, *construct.Constructor, error) {
+	d, err := r.Driver(src.Provider)
+	if err != nil {
+		return nil, nil, err
+	}
+	popts, copts, err := split(d, src.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := construct.Parse(copts)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := d.Open(ctx, popts, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}
