@@ -1,0 +1,100 @@
+package aws
+
+import (
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/rosterhq/roster/sources/construct"
+)
+
+// hostnameAttrs maps the plugin's hostname preferences (EC2 filter names)
+// to the instance attribute they read.
+var hostnameAttrs = map[string]func(*types.Instance) string{
+	"dns-name":           func(i *types.Instance) string { return deref(i.PublicDnsName) },
+	"private-dns-name":   func(i *types.Instance) string { return deref(i.PrivateDnsName) },
+	"ip-address":         func(i *types.Instance) string { return deref(i.PublicIpAddress) },
+	"private-ip-address": func(i *types.Instance) string { return deref(i.PrivateIpAddress) },
+	"instance-id":        func(i *types.Instance) string { return deref(i.InstanceId) },
+	"image-id":           func(i *types.Instance) string { return deref(i.ImageId) },
+	"key-name":           func(i *types.Instance) string { return deref(i.KeyName) },
+	"subnet-id":          func(i *types.Instance) string { return deref(i.SubnetId) },
+	"vpc-id":             func(i *types.Instance) string { return deref(i.VpcId) },
+	"instance-type":      func(i *types.Instance) string { return string(i.InstanceType) },
+	"architecture":       func(i *types.Instance) string { return string(i.Architecture) },
+	"ipv6-address":       func(i *types.Instance) string { return deref(i.Ipv6Address) },
+	"availability-zone": func(i *types.Instance) string {
+		if i.Placement == nil {
+			return ""
+		}
+		return deref(i.Placement.AvailabilityZone)
+	},
+	"network-interface.addresses.association.public-ip": func(i *types.Instance) string {
+		for _, n := range i.NetworkInterfaces {
+			for _, a := range n.PrivateIpAddresses {
+				if a.Association != nil && deref(a.Association.PublicIp) != "" {
+					return *a.Association.PublicIp
+				}
+			}
+		}
+		return ""
+	},
+	"network-interface.addresses.private-ip-address": func(i *types.Instance) string {
+		for _, n := range i.NetworkInterfaces {
+			if ip := deref(n.PrivateIpAddress); ip != "" {
+				return ip
+			}
+		}
+		return ""
+	},
+}
+
+// hostnames returns the instance's name for each preference, "" where it
+// has none, in the order the source prefers them.
+func hostnames(inst *types.Instance, prefs []Hostname) []string {
+	names := make([]string, len(prefs))
+	for i, p := range prefs {
+		name := preference(inst, p.Name)
+		if name != "" && p.Prefix != "" {
+			if prefix := preference(inst, p.Prefix); prefix != "" {
+				name = prefix + p.Separator + name
+			}
+		}
+		if strings.Contains(name, ":") {
+			// The plugin sanitises names holding a colon (IPv6, tag
+			// values) like group names.
+			name = construct.SafeGroupName(name)
+		}
+		names[i] = name
+	}
+	return names
+}
+
+func preference(inst *types.Instance, p string) string {
+	if spec, ok := strings.CutPrefix(p, "tag:"); ok {
+		return tagHostname(inst, spec)
+	}
+	if f := hostnameAttrs[p]; f != nil {
+		return f(inst)
+	}
+	return ""
+}
+
+// tagHostname implements "tag:Name" (the tag's value) and
+// "tag:Name=web,Env=prod" (Key_Value of the first pair that matches).
+func tagHostname(inst *types.Instance, spec string) string {
+	for _, want := range strings.Split(spec, ",") {
+		key, value, pair := strings.Cut(want, "=")
+		for _, t := range inst.Tags {
+			if deref(t.Key) != key {
+				continue
+			}
+			switch v := deref(t.Value); {
+			case pair && v == value:
+				return key + "_" + value
+			case !pair && v != "":
+				return v
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,227 @@
+package aws
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sources"
+)
+
+// Options are the aws_ec2 plugin's options that Roster supports, with the
+// plugin's names and meanings.
+type Options struct {
+	// Regions to list instances in; empty means every region
+	// DescribeRegions returns.
+	Regions sources.StringList `json:"regions"`
+	// Filters are DescribeInstances filters (name → value or values).
+	Filters Filters `json:"filters"`
+	// IncludeFilters: an instance matching any entry is included (each
+	// entry is one more DescribeInstances query, ORed with Filters).
+	IncludeFilters []Filters `json:"include_filters"`
+	// ExcludeFilters: an instance matching any entry is left out; they win
+	// over Filters and IncludeFilters.
+	ExcludeFilters []Filters `json:"exclude_filters"`
+	// Hostnames is the preference list for a host's inventory name.
+	Hostnames []Hostname `json:"hostnames"`
+	// IAMRoleARN is a role to assume (through STS) for the lookup.
+	IAMRoleARN string `json:"iam_role_arn"`
+	// Profile names a profile of the shared AWS config files.
+	Profile string `json:"profile"`
+	// EndpointURL overrides the EC2 and STS endpoints (simulators,
+	// private endpoints).
+	EndpointURL string `json:"endpoint_url"`
+	// StrictPermissions must stay true: a region answering 403 fails as a
+	// scope and keeps its hosts, it is never read as empty.
+	StrictPermissions *bool `json:"strict_permissions"`
+	// HostvarsPrefix and HostvarsSuffix wrap every host var name.
+	HostvarsPrefix string `json:"hostvars_prefix"`
+	HostvarsSuffix string `json:"hostvars_suffix"`
+	// UseContribScriptCompatibleEC2TagKeys adds an ec2_tag_KEY var per tag,
+	// like the old ec2.py script.
+	UseContribScriptCompatibleEC2TagKeys bool `json:"use_contrib_script_compatible_ec2_tag_keys"`
+	// UseContribScriptCompatibleSanitization is not supported: group names
+	// are sanitised once, by the construct step, the way ansible-core does.
+	UseContribScriptCompatibleSanitization bool `json:"use_contrib_script_compatible_sanitization"`
+	// Concurrency bounds the regions fetched at once (Roster's own option).
+	Concurrency int `json:"concurrency"`
+}
+
+var aliases = map[string]string{
+	"aws_profile":      "profile",
+	"boto_profile":     "profile",
+	"assume_role_arn":  "iam_role_arn",
+	"aws_endpoint_url": "endpoint_url",
+	"endpoint":         "endpoint_url",
+}
+
+var secretOptions = []string{
+	"access_key", "aws_access_key", "aws_access_key_id", "ec2_access_key",
+	"secret_key", "aws_secret_key", "aws_secret_access_key", "ec2_secret_key",
+	"session_token", "aws_session_token", "aws_security_token", "security_token", "ec2_security_token",
+}
+
+// Filters maps a DescribeInstances filter name to one value or a list.
+type Filters map[string]sources.StringList
+
+// Hostname is one entry of the hostnames preference list: a preference
+// ("dns-name", "tag:Name", "tag:Name=web,Env=prod", ...) or, in the dict
+// form, a preference joined to a prefix preference with a separator.
+type Hostname struct {
+	Name      string `json:"name"`
+	Prefix    string `json:"prefix,omitempty"`
+	Separator string `json:"separator,omitempty"`
+}
+
+// UnmarshalJSON accepts a string or {name, prefix, separator}.
+func (h *Hostname) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*h = Hostname{Name: s}
+		return nil
+	}
+	type plain Hostname
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.Separator == "" {
+		p.Separator = "_"
+	}
+	*h = Hostname(p)
+	return nil
+}
+
+// defaultHostnames is the plugin's default preference list.
+var defaultHostnames = []Hostname{{Name: "dns-name"}, {Name: "private-dns-name"}}
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+
+// filterNamePattern is what EC2 filter names look like: lower-case words
+// with dots and dashes, or tag:KEY with any key.
+var filterNamePattern = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*|tag:.+)$`)
+
+// parseOptions normalises and decodes config, then checks every option,
+// collecting all field errors.
+func parseOptions(config map[string]any) (*Options, error) {
+	config = clone(config)
+	var errs roster.FieldErrors
+	errs.Merge("", sources.RejectSecrets(config, secretOptions...))
+	errs.Merge("", sources.Aliases(config, aliases))
+	for _, n := range secretOptions {
+		delete(config, n)
+	}
+	var o Options
+	if !errs.Merge("", sources.Decode(config, &o)) {
+		return nil, errs.Err()
+	}
+	for i, r := range o.Regions {
+		if !regionPattern.MatchString(r) {
+			errs.Add(fmt.Sprintf("regions[%d]", i), "%q is not an AWS region name (like us-east-1)", r)
+		}
+	}
+	if dup := firstDuplicate(o.Regions); dup != "" {
+		errs.Add("regions", "region %q is listed twice", dup)
+	}
+	checkFilters(&errs, "filters", o.Filters)
+	for i, f := range o.IncludeFilters {
+		checkFilters(&errs, fmt.Sprintf("include_filters[%d]", i), f)
+	}
+	for i, f := range o.ExcludeFilters {
+		checkFilters(&errs, fmt.Sprintf("exclude_filters[%d]", i), f)
+	}
+	for i, h := range o.Hostnames {
+		field := fmt.Sprintf("hostnames[%d]", i)
+		if h.Name == "" {
+			errs.Add(field+".name", "a hostnames entry needs a name")
+			continue
+		}
+		if err := checkPreference(h.Name); err != "" {
+			errs.Add(field, "%s", err)
+		}
+		if h.Prefix != "" {
+			if err := checkPreference(h.Prefix); err != "" {
+				errs.Add(field+".prefix", "%s", err)
+			}
+		}
+	}
+	if o.IAMRoleARN != "" && !strings.HasPrefix(o.IAMRoleARN, "arn:") {
+		errs.Add("iam_role_arn", "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+	}
+	if o.EndpointURL != "" {
+		if u, err := url.Parse(o.EndpointURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs.Add("endpoint_url", "must be an http or https URL")
+		} else if u.User != nil {
+			errs.Add("endpoint_url", "must not contain credentials")
+		}
+	}
+	if o.StrictPermissions != nil && !*o.StrictPermissions {
+		errs.Add("strict_permissions", "false is not supported: a region answering 403 keeps its hosts and marks the run partial; it is never read as empty")
+	}
+	if o.UseContribScriptCompatibleSanitization {
+		errs.Add("use_contrib_script_compatible_sanitization", "not supported: group names are sanitised the way ansible-core does; use regex_replace in keyed_groups for other spellings")
+	}
+	if o.Concurrency < 0 || o.Concurrency > 64 {
+		errs.Add("concurrency", "must be between 1 and 64 (0 for the default, %d)", sources.DefaultScopeConcurrency)
+	}
+	if len(o.Hostnames) == 0 {
+		o.Hostnames = defaultHostnames
+	}
+	return &o, errs.Err()
+}
+
+func checkFilters(errs *roster.FieldErrors, field string, f Filters) {
+	for _, name := range sortedKeys(f) {
+		if !filterNamePattern.MatchString(name) {
+			errs.Add(field+"."+name, "%q is not an EC2 filter name", name)
+		}
+		if len(f[name]) == 0 {
+			errs.Add(field+"."+name, "needs at least one value")
+		}
+	}
+}
+
+func checkPreference(p string) string {
+	if strings.HasPrefix(p, "tag:") {
+		if len(p) == len("tag:") {
+			return "tag: needs a tag key, as in tag:Name"
+		}
+		return ""
+	}
+	if _, ok := hostnameAttrs[p]; !ok {
+		return fmt.Sprintf("unknown hostname preference %q; use tag:KEY[=VALUE] or one of %s", p, strings.Join(sortedKeys(hostnameAttrs), ", "))
+	}
+	return ""
+}
+
+func firstDuplicate(list []string) string {
+	seen := make(map[string]bool, len(list))
+	for _, s := range list {
+		if seen[s] {
+			return s
+		}
+		seen[s] = true
+	}
+	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func clone(m map[string]any) map[string]any {
+	c := make(map[string]any, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
