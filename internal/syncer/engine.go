@@ -1,0 +1,458 @@
+// Package syncer runs syncs: a source's provider collects its scopes, the
+// construct step names and groups the hosts, and the result is diffed
+// against the stored hosts of the source and applied in one transaction.
+package syncer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/construct"
+)
+
+// Engine runs syncs against a store.
+type Engine struct {
+	store    roster.Store
+	registry *sources.Registry
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// New returns an engine.
+func New(store roster.Store, registry *sources.Registry, log *slog.Logger) *Engine {
+	return &Engine{store: store, registry: registry, log: log, now: time.Now}
+}
+
+// Registry returns the provider registry the engine syncs with.
+func (e *Engine) Registry() *sources.Registry { return e.registry }
+
+// Trigger records a queued run of src. When src already has a queued or
+// running run, nothing is recorded and that run is returned with
+// created=false: a source never syncs twice at once.
+func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster.SyncTrigger) (run *roster.SyncRun, created bool, err error) {
+	run = &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: trigger}
+	active, err := e.store.CreateSyncRun(ctx, run)
+	if err != nil {
+		return nil, false, err
+	}
+	if active != nil {
+		return active, false, nil
+	}
+	return run, true, nil
+}
+
+// Progress reports a running sync's advance, for displays.
+type Progress struct {
+	Scopes     int // scopes to fetch
+	ScopesDone int
+	Failed     int // scopes that failed so far
+	HostsSeen  int
+	// Scope is the scope that just finished ("" before the first).
+	Scope string
+}
+
+// maxWarnings bounds the warnings a run records.
+const maxWarnings = 20
+
+// Run executes a queued run to the end and records its outcome. The
+// returned error is the run's error (also recorded), or an error recording
+// it. progress may be nil.
+func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Progress)) error {
+	log := e.log.With("run", run.ID, "source", run.SourceID)
+	start := e.now()
+	run.StartedAt = &start
+	run.Status = roster.SyncRunning
+	if err := e.store.UpdateSyncRun(ctx, run); err != nil {
+		return fmt.Errorf("start sync run: %w", err)
+	}
+	log.Info("sync started", "trigger", run.Trigger)
+
+	changes, err := e.collect(ctx, run, log, progress)
+	switch {
+	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
+		run.Status, run.Error, changes = roster.SyncCanceled, "the sync was canceled; nothing was changed", nil
+	case err != nil:
+		run.Status, run.Error, changes = roster.SyncFailed, err.Error(), nil
+	}
+	end := e.now()
+	run.FinishedAt = &end
+	// Record the outcome even when ctx is done: a canceled run must not
+	// stay "running".
+	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if ferr := e.store.FinishSyncRun(finishCtx, run, changes); ferr != nil {
+		log.Error("recording the sync failed", "err", ferr)
+		return fmt.Errorf("record sync run: %w", ferr)
+	}
+	c := run.Counts
+	log.Info("sync finished", "status", run.Status, "duration", end.Sub(start).Round(time.Millisecond),
+		"seen", c.Seen, "added", c.Added, "updated", c.Updated, "removed", c.Removed, "disabled", c.Disabled, "unchanged", c.Unchanged,
+		"error", run.Error)
+	if run.Status == roster.SyncFailed || run.Status == roster.SyncCanceled {
+		return errors.New(run.Error)
+	}
+	return nil
+}
+
+// scopeHosts is what one successful scope produced.
+type scopeHosts struct {
+	hosts []*roster.Host
+	edges []roster.GroupEdge
+}
+
+// collect fetches and constructs every scope and diffs the result against
+// the store. It returns nil changes and an error when the run fails as a
+// whole; a failed scope only marks the run partial.
+func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Logger, progress func(Progress)) (*roster.HostChanges, error) {
+	src, err := e.store.Source(ctx, run.SourceID)
+	if err != nil {
+		return nil, fmt.Errorf("load source: %w", err)
+	}
+	provider, cons, err := e.registry.Open(ctx, src, log)
+	if err != nil {
+		return nil, fmt.Errorf("open %s provider: %s", src.Provider, userMessage(err))
+	}
+	scopes, err := provider.Scopes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(scopes) == 0 {
+		return nil, errors.New("the provider reported no scopes to sync")
+	}
+	run.Scopes = make([]roster.ScopeResult, len(scopes))
+	index := make(map[string]int, len(scopes))
+	for i, s := range scopes {
+		run.Scopes[i] = roster.ScopeResult{Name: s, Status: roster.ScopePending}
+		index[s] = i
+	}
+	if err := e.store.UpdateSyncRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("record scopes: %w", err)
+	}
+
+	var (
+		mu      sync.Mutex
+		results = make(map[string]*scopeHosts, len(scopes))
+		prog    = Progress{Scopes: len(scopes)}
+		notes   = newWarnings()
+		fatal   error // a strict construct error fails the whole run
+	)
+	if progress != nil {
+		progress(prog)
+	}
+	limit := sources.DefaultScopeConcurrency
+	if l, ok := provider.(interface{ Concurrency() int }); ok && l.Concurrency() > 0 {
+		limit = l.Concurrency()
+	}
+	sources.CollectScopes(ctx, provider, scopes, limit, func(o sources.Outcome) {
+		var sh *scopeHosts
+		err := o.Err
+		if err == nil {
+			sh, err = e.build(o.Scope, o.Instances, cons, notes)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sr := &run.Scopes[index[o.Scope]]
+		sr.Duration = o.Duration
+		prog.ScopesDone++
+		prog.Scope = o.Scope
+		switch {
+		case err == nil:
+			results[o.Scope] = sh
+			sr.Status, sr.Hosts = roster.ScopeSucceeded, len(sh.hosts)
+			prog.HostsSeen += len(sh.hosts)
+		case errors.Is(err, errStrict):
+			fatal = errors.Join(fatal, err)
+			sr.Status, sr.Error = roster.ScopeFailed, err.Error()
+			prog.Failed++
+		default:
+			sr.Status, sr.Error = roster.ScopeFailed, err.Error()
+			prog.Failed++
+			log.Warn("scope failed; its hosts are kept as they were", "scope", o.Scope, "err", err)
+		}
+		if progress != nil {
+			progress(prog)
+		}
+		if uerr := e.store.UpdateSyncRun(ctx, run); uerr != nil && ctx.Err() == nil {
+			log.Warn("recording progress failed", "err", uerr)
+		}
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	run.Warnings = notes.list()
+	if fatal != nil {
+		return nil, fatal
+	}
+	if len(results) == 0 {
+		return nil, fmt.Errorf("every scope failed (%s); nothing was changed", firstScopeError(run.Scopes))
+	}
+	states, err := e.store.HostStates(ctx, run.SourceID)
+	if err != nil {
+		return nil, fmt.Errorf("load stored hosts: %w", err)
+	}
+	changes := diff(run, src, scopes, results, states, notes)
+	run.Warnings = notes.list()
+	if len(results) < len(scopes) {
+		run.Status = roster.SyncPartial
+		run.Error = fmt.Sprintf("%d of %d scopes failed; their hosts were kept as they were", len(scopes)-len(results), len(scopes))
+	} else {
+		run.Status = roster.SyncSucceeded
+	}
+	return changes, nil
+}
+
+func firstScopeError(scopes []roster.ScopeResult) string {
+	for _, s := range scopes {
+		if s.Error != "" {
+			return s.Name + ": " + s.Error
+		}
+	}
+	return "no detail"
+}
+
+var errStrict = errors.New("strict construct error")
+
+// build names, groups and encodes the instances of one scope. It runs on
+// the scope's own goroutine, so construction overlaps with fetching.
+func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.Constructor, notes *warnings) (*scopeHosts, error) {
+	sh := &scopeHosts{hosts: make([]*roster.Host, 0, len(insts))}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for i := range insts {
+		inst := &insts[i]
+		name := firstNonEmpty(inst.Hostnames)
+		if name == "" {
+			name = inst.ExternalID
+			notes.add("no hostnames preference matched; named by id", inst.ExternalID)
+		}
+		vars := inst.Vars
+		setMagicVars(vars, name, inst.Groups)
+		res, err := cons.Apply(vars)
+		clearMagicVars(vars)
+		if err != nil {
+			return nil, fmt.Errorf("%w: host %s: %v", errStrict, inst.ExternalID, err)
+		}
+		for _, w := range res.Warnings {
+			notes.add("construct: "+w, inst.ExternalID)
+		}
+		for k, v := range res.Vars {
+			vars[k] = v
+		}
+		h := &roster.Host{
+			ExternalID: inst.ExternalID,
+			Scope:      scope,
+			Name:       name,
+			Enabled:    inst.Enabled,
+			Address:    inst.Address,
+		}
+		if a, ok := vars["ansible_host"].(string); ok && a != "" {
+			h.Address = a
+		}
+		h.Groups = mergeGroups(inst.Groups, res.Groups)
+		for _, edge := range res.Edges {
+			sh.edges = append(sh.edges, roster.GroupEdge{Parent: edge.Parent, Child: edge.Child})
+		}
+		buf.Reset()
+		if err := enc.Encode(vars); err != nil {
+			return nil, fmt.Errorf("encode host vars of %s: %w", inst.ExternalID, err)
+		}
+		h.Vars = bytes.Clone(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		h.Hash = hostHash(h)
+		sh.hosts = append(sh.hosts, h)
+		insts[i].Vars = nil // let the raw vars go as soon as they are encoded
+	}
+	return sh, nil
+}
+
+// setMagicVars adds the variables Ansible's inventory exposes to compose,
+// groups and keyed_groups expressions besides the host vars; they are not
+// host vars and are removed again before the vars are stored.
+func setMagicVars(vars map[string]any, name string, groups []string) {
+	short, _, _ := strings.Cut(name, ".")
+	names := make([]any, len(groups))
+	for i, g := range groups {
+		names[i] = g
+	}
+	vars["inventory_hostname"] = name
+	vars["inventory_hostname_short"] = short
+	vars["group_names"] = names
+}
+
+func clearMagicVars(vars map[string]any) {
+	delete(vars, "inventory_hostname")
+	delete(vars, "inventory_hostname_short")
+	delete(vars, "group_names")
+}
+
+func firstNonEmpty(names []string) string {
+	for _, n := range names {
+		if n != "" {
+			return n
+		}
+	}
+	return ""
+}
+
+func mergeGroups(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	out = append(append(out, a...), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// hostHash fingerprints everything a sync writes of a host.
+func hostHash(h *roster.Host) string {
+	s := sha256.New()
+	enabled := "0"
+	if h.Enabled {
+		enabled = "1"
+	}
+	for _, part := range []string{h.Name, h.Address, enabled, h.Scope, strings.Join(h.Groups, "\x1f")} {
+		s.Write([]byte(part))
+		s.Write([]byte{0})
+	}
+	s.Write(h.Vars)
+	return hex.EncodeToString(s.Sum(nil)[:16])
+}
+
+// diff compares what the run saw with the stored hosts of the source.
+func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[string]*scopeHosts, states []roster.HostState, notes *warnings) *roster.HostChanges {
+	stored := make(map[string]*roster.HostState, len(states))
+	for i := range states {
+		stored[states[i].ExternalID] = &states[i]
+	}
+	c := &roster.HostChanges{ReplaceEdges: len(results) == len(scopes)}
+	seen := make(map[string]bool)
+	names := make(map[string]string) // name → external id that took it
+	edges := make(map[roster.GroupEdge]bool)
+	for _, scope := range scopes { // scope order: deterministic
+		sh := results[scope]
+		if sh == nil {
+			continue
+		}
+		c.Scopes = append(c.Scopes, scope)
+		slices.SortFunc(sh.hosts, func(a, b *roster.Host) int { return strings.Compare(a.ExternalID, b.ExternalID) })
+		for _, h := range sh.hosts {
+			if seen[h.ExternalID] {
+				notes.add("reported twice (in two scopes or queries); kept the first", h.ExternalID)
+				continue
+			}
+			seen[h.ExternalID] = true
+			if owner, taken := names[h.Name]; taken {
+				notes.add(fmt.Sprintf("name %q is taken by %s; named by id", h.Name, owner), h.ExternalID)
+				h.Name = h.ExternalID
+				h.Hash = hostHash(h)
+			}
+			names[h.Name] = h.ExternalID
+			run.Counts.Seen++
+			st := stored[h.ExternalID]
+			switch {
+			case st == nil:
+				c.Add = append(c.Add, h)
+				run.Counts.Added++
+			case st.Hash != h.Hash || st.Missing:
+				h.ID = st.ID
+				c.Update = append(c.Update, h)
+				run.Counts.Updated++
+			default:
+				run.Counts.Unchanged++
+			}
+		}
+		for _, e := range sh.edges {
+			if !edges[e] {
+				edges[e] = true
+				c.Edges = append(c.Edges, e)
+			}
+		}
+	}
+	failed := make(map[string]bool)
+	for _, s := range run.Scopes {
+		if s.Status != roster.ScopeSucceeded {
+			failed[s.Name] = true
+		}
+	}
+	for i := range states {
+		st := &states[i]
+		if seen[st.ExternalID] || failed[st.Scope] {
+			continue // seen, or not seen because its scope failed: keep
+		}
+		switch {
+		case src.OnMissing == roster.OnMissingDisable && st.Missing:
+			// already disabled as missing
+		case src.OnMissing == roster.OnMissingDisable:
+			c.Disable = append(c.Disable, st.ID)
+			run.Counts.Disabled++
+		default:
+			c.Remove = append(c.Remove, st.ID)
+			run.Counts.Removed++
+		}
+	}
+	slices.SortFunc(c.Edges, func(a, b roster.GroupEdge) int {
+		return strings.Compare(a.Parent+"\x00"+a.Child, b.Parent+"\x00"+b.Child)
+	})
+	return c
+}
+
+// userMessage is err's message for a run record: field errors in full,
+// other errors as they are (they come from providers, never secrets).
+func userMessage(err error) string {
+	if fields := roster.ErrorFields(err); len(fields) > 0 {
+		return (&roster.Error{Message: "invalid configuration", Fields: fields}).Error()
+	}
+	return err.Error()
+}
+
+// warnings collects a run's warnings, grouped by message with a few
+// example hosts each, safe for concurrent use.
+type warnings struct {
+	mu    sync.Mutex
+	order []string
+	hosts map[string][]string
+	count map[string]int
+}
+
+func newWarnings() *warnings {
+	return &warnings{hosts: map[string][]string{}, count: map[string]int{}}
+}
+
+func (w *warnings) add(msg, host string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.count[msg]; !ok {
+		w.order = append(w.order, msg)
+	}
+	w.count[msg]++
+	if len(w.hosts[msg]) < 5 {
+		w.hosts[msg] = append(w.hosts[msg], host)
+	}
+}
+
+func (w *warnings) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for _, msg := range w.order {
+		if len(out) == maxWarnings {
+			break
+		}
+		n, hosts := w.count[msg], strings.Join(w.hosts[msg], ", ")
+		if n > len(w.hosts[msg]) {
+			hosts += fmt.Sprintf(", and %d more", n-len(w.hosts[msg]))
+		}
+		out = append(out, fmt.Sprintf("%s (%d hosts: %s)", msg, n, hosts))
+	}
+	return out
+}

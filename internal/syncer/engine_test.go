@@ -1,0 +1,500 @@
+package syncer_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/store"
+	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/aws"
+	"github.com/rosterhq/roster/sources/aws/awssim"
+)
+
+var fleetRegions = []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
+
+// env is one engine over a real SQLite store, syncing from a real EC2
+// simulator through the real AWS SDK.
+type env struct {
+	t      *testing.T
+	sim    *awssim.Server
+	store  *store.SQLite
+	dbPath string
+	engine *syncer.Engine
+	inv    *roster.Inventory
+	src    *roster.Source
+}
+
+func newEnv(t *testing.T, size int, config map[string]any) *env {
+	t.Helper()
+	sim := awssim.New(awssim.Options{Seed: 7, Size: size, Regions: fleetRegions})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	dbPath := filepath.Join(t.TempDir(), "roster.db")
+	st, err := store.OpenSQLite(t.Context(), dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg := sources.NewRegistry(aws.Driver{
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		MaxBackoff:  20 * time.Millisecond,
+	})
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e := &env{t: t, sim: sim, store: st, dbPath: dbPath, engine: syncer.New(st, reg, log)}
+	e.inv = &roster.Inventory{Name: "test"}
+	must(t, st.CreateInventory(t.Context(), e.inv))
+	cfg := map[string]any{"regions": toAny(fleetRegions), "endpoint_url": srv.URL}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	must(t, reg.Validate("aws", cfg))
+	e.src = &roster.Source{InventoryID: e.inv.ID, Name: "ec2", Provider: "aws", Config: cfg, OnMissing: roster.OnMissingRemove}
+	must(t, st.CreateSource(t.Context(), e.src))
+	return e
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sync runs one sync to the end and returns the recorded run.
+func (e *env) sync() *roster.SyncRun {
+	e.t.Helper()
+	return e.syncCtx(e.t.Context())
+}
+
+func (e *env) syncCtx(ctx context.Context) *roster.SyncRun {
+	e.t.Helper()
+	run, created, err := e.engine.Trigger(ctx, e.src, roster.TriggerCLI)
+	must(e.t, err)
+	if !created {
+		e.t.Fatalf("a run was already active: %s", run.ID)
+	}
+	e.engine.Run(ctx, run, nil)
+	got, err := e.store.SyncRun(context.Background(), run.ID)
+	must(e.t, err)
+	return got
+}
+
+func (e *env) hosts() map[string]*roster.Host {
+	e.t.Helper()
+	out := map[string]*roster.Host{}
+	f := roster.HostFilter{InventoryID: e.inv.ID, Limit: 1000}
+	for {
+		page, next, err := e.store.Hosts(e.t.Context(), f)
+		must(e.t, err)
+		for _, h := range page {
+			out[h.ExternalID] = h
+		}
+		if next == "" {
+			return out
+		}
+		f.After = next
+	}
+}
+
+// hostWrites is a fingerprint of every host row as stored (not as derived
+// on read), to prove a sync wrote none.
+func (e *env) hostWrites() string {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?mode=ro")
+	must(e.t, err)
+	defer db.Close()
+	var n, sum int64
+	must(e.t, db.QueryRow(`SELECT count(*), COALESCE(max(last_seen), 0) + COALESCE(sum(length(vars)), 0) FROM hosts`).Scan(&n, &sum))
+	return strconv.FormatInt(n, 10) + "/" + strconv.FormatInt(sum, 10)
+}
+
+// expected lists the fleet's instances the plugin's default state filter
+// keeps: everything but terminated and shutting-down.
+func (e *env) expected() map[string]awssim.InstanceInfo {
+	out := map[string]awssim.InstanceInfo{}
+	for _, i := range e.sim.Fleet().Instances() {
+		if i.State != "terminated" && i.State != "shutting-down" {
+			out[i.ID] = i
+		}
+	}
+	return out
+}
+
+func wantStatus(t *testing.T, run *roster.SyncRun, status roster.SyncStatus) {
+	t.Helper()
+	if run.Status != status {
+		t.Fatalf("run status = %s (error %q, scopes %+v), want %s", run.Status, run.Error, run.Scopes, status)
+	}
+}
+
+func TestFirstSyncAddsEveryInstanceThenResyncWritesNothing(t *testing.T) {
+	e := newEnv(t, 600, nil)
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	want := e.expected()
+	hosts := e.hosts()
+	if len(hosts) != len(want) || run.Counts.Added != len(want) || run.Counts.Seen != len(want) {
+		t.Fatalf("synced %d hosts (counts %+v), want %d", len(hosts), run.Counts, len(want))
+	}
+	for id, inst := range want {
+		h := hosts[id]
+		if h == nil {
+			t.Fatalf("instance %s missing", id)
+		}
+		if h.Scope != inst.Region || h.Enabled != (inst.State == "running") {
+			t.Fatalf("host %s: scope %s enabled %v; instance %s %s", id, h.Scope, h.Enabled, inst.Region, inst.State)
+		}
+		var vars map[string]any
+		must(t, json.Unmarshal(h.Vars, &vars))
+		if vars["instance_id"] != id || vars["placement"].(map[string]any)["region"] != inst.Region || !slices.Contains(h.Groups, "aws_ec2") {
+			t.Fatalf("host %s vars/groups wrong: groups %v, placement %v", id, h.Groups, vars["placement"])
+		}
+	}
+	if len(run.Scopes) != 3 {
+		t.Fatalf("scopes = %+v", run.Scopes)
+	}
+	for _, s := range run.Scopes {
+		if s.Status != roster.ScopeSucceeded || s.Hosts == 0 {
+			t.Fatalf("scope %+v", s)
+		}
+	}
+
+	before := e.hostWrites()
+	again := e.sync()
+	wantStatus(t, again, roster.SyncSucceeded)
+	if c := again.Counts; c.Unchanged != len(want) || c.Added+c.Updated+c.Removed+c.Disabled != 0 {
+		t.Fatalf("unchanged re-sync counts = %+v", c)
+	}
+	if after := e.hostWrites(); after != before {
+		t.Fatalf("an unchanged re-sync wrote host rows: %s → %s", before, after)
+	}
+}
+
+func TestRenameIsAnUpdateAndTerminatedIsRemoved(t *testing.T) {
+	e := newEnv(t, 200, map[string]any{"hostnames": []any{"tag:Name", "instance-id"}})
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hosts()
+	var renamed, gone string
+	for id, inst := range e.expected() {
+		if inst.Name == "" || inst.State != "running" {
+			continue
+		}
+		switch {
+		case renamed == "":
+			renamed = id
+		case gone == "":
+			gone = id
+		}
+	}
+	must(t, e.sim.Fleet().SetTag(renamed, "Name", "renamed-host"))
+	must(t, e.sim.Fleet().Terminate(gone))
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	if run.Counts.Updated != 1 || run.Counts.Removed != 1 || run.Counts.Added != 0 {
+		t.Fatalf("counts = %+v, want 1 updated and 1 removed", run.Counts)
+	}
+	after := e.hosts()
+	if h := after[renamed]; h == nil || h.Name != "renamed-host" || h.ID != before[renamed].ID || !h.FirstSeen.Equal(before[renamed].FirstSeen) {
+		t.Fatalf("renamed host = %+v, want the same host (id %d) renamed", h, before[renamed].ID)
+	}
+	if _, ok := after[gone]; ok {
+		t.Fatalf("terminated instance %s is still a host", gone)
+	}
+}
+
+func TestDisablePolicyKeepsVanishedHostsDisabled(t *testing.T) {
+	e := newEnv(t, 100, nil)
+	disable := roster.OnMissingDisable
+	src, err := e.store.UpdateSource(t.Context(), e.src.ID, roster.SourceUpdate{OnMissing: &disable})
+	must(t, err)
+	e.src = src
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	var gone string
+	for id, inst := range e.expected() {
+		if inst.State == "running" {
+			gone = id
+			break
+		}
+	}
+	must(t, e.sim.Fleet().Remove(gone))
+	run := e.sync()
+	if run.Counts.Disabled != 1 || run.Counts.Removed != 0 {
+		t.Fatalf("counts = %+v, want 1 disabled", run.Counts)
+	}
+	h := e.hosts()[gone]
+	if h == nil || h.Enabled || !h.Missing {
+		t.Fatalf("vanished host = %+v, want kept, disabled and missing", h)
+	}
+	if run := e.sync(); run.Counts.Disabled != 0 || run.Counts.Unchanged != len(e.expected()) {
+		t.Fatalf("a still-missing host was disabled again: %+v", run.Counts)
+	}
+}
+
+func TestFailedRegionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
+	e := newEnv(t, 300, nil)
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hosts()
+
+	e.sim.SetFaults(awssim.Faults{FailRegions: []string{"eu-west-1"}})
+	// Change an instance in the failing region and one elsewhere.
+	var inEU, inUS string
+	for id, inst := range e.expected() {
+		switch {
+		case inst.Region == "eu-west-1" && inEU == "":
+			inEU = id
+		case inst.Region == "us-east-1" && inUS == "":
+			inUS = id
+		}
+	}
+	must(t, e.sim.Fleet().Remove(inEU))
+	must(t, e.sim.Fleet().Remove(inUS))
+	run := e.sync()
+	wantStatus(t, run, roster.SyncPartial)
+	after := e.hosts()
+	if _, ok := after[inEU]; !ok {
+		t.Fatal("a host of the failed region was removed")
+	}
+	if _, ok := after[inUS]; ok {
+		t.Fatal("a vanished host of a healthy region was kept")
+	}
+	for id, h := range before {
+		if h.Scope == "eu-west-1" && after[id].Hash != h.Hash {
+			t.Fatalf("host %s of the failed region changed", id)
+		}
+	}
+	for _, s := range run.Scopes {
+		if s.Name == "eu-west-1" && (s.Status != roster.ScopeFailed || !strings.Contains(s.Error, "UnauthorizedOperation")) {
+			t.Fatalf("failed scope recorded as %+v", s)
+		}
+	}
+}
+
+func TestEveryRegionFailingChangesNothing(t *testing.T) {
+	e := newEnv(t, 100, nil)
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hostWrites()
+	e.sim.SetFaults(awssim.Faults{FailRegions: fleetRegions})
+	run := e.sync()
+	wantStatus(t, run, roster.SyncFailed)
+	if !strings.Contains(run.Error, "every scope failed") {
+		t.Fatalf("error = %q", run.Error)
+	}
+	if after := e.hostWrites(); after != before {
+		t.Fatal("a failed sync changed hosts")
+	}
+}
+
+func TestFailureMidPaginationWritesNothingOfThatRegion(t *testing.T) {
+	e := newEnv(t, 3000, nil) // about 1000 per region: some need a second page
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hosts()
+	removed := map[string]string{} // region → a removed instance
+	for _, inst := range e.expected() {
+		if removed[inst.Region] == "" {
+			removed[inst.Region] = inst.ID
+			must(t, e.sim.Fleet().Remove(inst.ID))
+		}
+	}
+	e.sim.SetFaults(awssim.Faults{FailAfterPage: 1})
+	run := e.sync()
+	after := e.hosts()
+	failed := 0
+	for _, s := range run.Scopes {
+		_, kept := after[removed[s.Name]]
+		switch s.Status {
+		case roster.ScopeFailed:
+			failed++
+			if !kept {
+				t.Errorf("region %s failed on a later page, yet its vanished host was removed", s.Name)
+			}
+			for id, h := range before {
+				if h.Scope == s.Name && (after[id] == nil || after[id].Hash != h.Hash) {
+					t.Fatalf("host %s of failed region %s changed", id, s.Name)
+				}
+			}
+		case roster.ScopeSucceeded:
+			if kept {
+				t.Errorf("region %s succeeded, yet its vanished host was kept", s.Name)
+			}
+		}
+	}
+	if failed == 0 {
+		t.Fatalf("no region needed a second page: the test proves nothing (%+v)", run.Scopes)
+	}
+}
+
+func TestThrottlingAndServerErrorsAreRetried(t *testing.T) {
+	e := newEnv(t, 300, nil)
+	e.sim.SetFaults(awssim.Faults{ThrottleEvery: 2, ErrorEvery: 5, Actions: []string{"DescribeInstances"}})
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	if run.Counts.Added != len(e.expected()) {
+		t.Fatalf("added %d, want %d", run.Counts.Added, len(e.expected()))
+	}
+	stats := e.sim.Stats()
+	if stats.Faulted("DescribeInstances", "") == 0 {
+		t.Fatal("no fault was injected: the test proves nothing")
+	}
+}
+
+func TestFiltersIncludeAndExclude(t *testing.T) {
+	e := newEnv(t, 400, map[string]any{
+		"filters":         map[string]any{"tag:Env": "prod"},
+		"include_filters": []any{map[string]any{"tag:Role": []any{"db"}}},
+		"exclude_filters": []any{map[string]any{"instance-state-name": "stopped"}},
+	})
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	want := 0
+	for _, inst := range e.expected() {
+		env, _ := inst.Tag("Env")
+		role, _ := inst.Tag("Role")
+		if (env == "prod" || role == "db") && inst.State != "stopped" {
+			want++
+		}
+	}
+	if want == 0 || run.Counts.Added != want {
+		t.Fatalf("added %d, want %d (prod or db, not stopped)", run.Counts.Added, want)
+	}
+	for _, h := range e.hosts() {
+		var vars struct {
+			Tags  map[string]string     `json:"tags"`
+			State struct{ Name string } `json:"state"`
+		}
+		must(t, json.Unmarshal(h.Vars, &vars))
+		if (vars.Tags["Env"] != "prod" && vars.Tags["Role"] != "db") || vars.State.Name == "stopped" {
+			t.Fatalf("host %s should have been filtered out: %v %s", h.Name, vars.Tags, vars.State.Name)
+		}
+	}
+}
+
+func TestHostnameFallbackIsExplicit(t *testing.T) {
+	e := newEnv(t, 300, map[string]any{"hostnames": []any{"tag:Name"}})
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	var unnamed int
+	for id, inst := range e.expected() {
+		if inst.Name == "" {
+			unnamed++
+			if h := e.hosts()[id]; h == nil || h.Name != id {
+				t.Fatalf("instance %s without a Name tag: host %+v, want it named by its id", id, h)
+			}
+		}
+	}
+	if unnamed == 0 {
+		t.Fatal("the fleet has no instance without a Name tag: the test proves nothing")
+	}
+	if !slices.ContainsFunc(run.Warnings, func(w string) bool { return strings.Contains(w, "no hostnames preference matched") }) {
+		t.Fatalf("no warning about the fallback: %q", run.Warnings)
+	}
+	// Every host has a distinct name, duplicates of Name tags included.
+	seen := map[string]bool{}
+	for _, h := range e.hosts() {
+		if seen[h.Name] {
+			t.Fatalf("two hosts named %q", h.Name)
+		}
+		seen[h.Name] = true
+	}
+}
+
+func TestStrictConstructErrorFailsTheRun(t *testing.T) {
+	e := newEnv(t, 50, nil)
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hostWrites()
+	src, err := e.store.UpdateSource(t.Context(), e.src.ID, roster.SourceUpdate{Config: mergeConfig(e.src.Config, map[string]any{
+		"strict":       true,
+		"keyed_groups": []any{map[string]any{"key": "tags.DoesNotExist", "prefix": "x"}},
+	})})
+	must(t, err)
+	e.src = src
+	run := e.sync()
+	wantStatus(t, run, roster.SyncFailed)
+	if !strings.Contains(run.Error, "keyed_groups[0].key") {
+		t.Fatalf("error %q does not name the option", run.Error)
+	}
+	if e.hostWrites() != before {
+		t.Fatal("a failed strict sync changed hosts")
+	}
+}
+
+func mergeConfig(a, b map[string]any) map[string]any {
+	out := map[string]any{}
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+func TestSecondTriggerReturnsTheActiveRun(t *testing.T) {
+	e := newEnv(t, 10, nil)
+	first, created, err := e.engine.Trigger(t.Context(), e.src, roster.TriggerAPI)
+	must(t, err)
+	second, created2, err := e.engine.Trigger(t.Context(), e.src, roster.TriggerAPI)
+	must(t, err)
+	if !created || created2 || second.ID != first.ID {
+		t.Fatalf("second trigger: created=%v id=%s, want the first run %s", created2, second.ID, first.ID)
+	}
+}
+
+func TestCanceledSyncChangesNothing(t *testing.T) {
+	e := newEnv(t, 100, nil)
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hostWrites()
+	e.sim.SetFaults(awssim.Faults{Latency: 2 * time.Second})
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	run := e.syncCtx(ctx)
+	if run.Status != roster.SyncCanceled && run.Status != roster.SyncFailed {
+		t.Fatalf("status = %s, want canceled", run.Status)
+	}
+	if e.hostWrites() != before {
+		t.Fatal("a canceled sync changed hosts")
+	}
+}
+
+func TestExpressionsSeeAnsibleMagicVars(t *testing.T) {
+	e := newEnv(t, 100, map[string]any{
+		"hostnames": []any{"instance-id"},
+		"groups":    map[string]any{"by_id": "inventory_hostname.startswith('i-') and 'aws_ec2' in group_names"},
+		"compose":   map[string]any{"short_name": "inventory_hostname_short"},
+	})
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	for _, h := range e.hosts() {
+		if !slices.Contains(h.Groups, "by_id") {
+			t.Fatalf("host %s is not in by_id: %v", h.Name, h.Groups)
+		}
+		var vars map[string]any
+		must(t, json.Unmarshal(h.Vars, &vars))
+		if vars["short_name"] != h.Name {
+			t.Fatalf("short_name = %v, want %s", vars["short_name"], h.Name)
+		}
+		if _, ok := vars["inventory_hostname"]; ok {
+			t.Fatal("the magic var inventory_hostname was stored as a host var")
+		}
+	}
+}
