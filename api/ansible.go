@@ -1,0 +1,237 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/rosterhq/roster"
+)
+
+// GetAnsibleInventory implements StrictServerInterface: the inventory in
+// the shape `ansible-inventory --list` expects from a script, streamed from
+// the store (host vars are stored encoded and copied through as they are).
+func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventoryRequestObject) (GetAnsibleInventoryResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	all := req.Params.All != nil && *req.Params.All
+	if req.Params.Host != nil {
+		return s.ansibleHost(ctx, inv, *req.Params.Host, all)
+	}
+	return ansibleList{ctx: ctx, s: s, inventoryID: inv.ID, all: all}, nil
+}
+
+func (s *Server) ansibleHost(ctx context.Context, inv *roster.Inventory, name string, all bool) (GetAnsibleInventoryResponseObject, error) {
+	hosts, _, err := s.store.Hosts(ctx, roster.HostFilter{InventoryID: inv.ID, Name: strings.ReplaceAll(name, "*", ""), Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(hosts) == 0 || hosts[0].Name != name || (!all && !hosts[0].Enabled) {
+		return nil, roster.Errorf(roster.ENOTFOUND, "inventory %q has no host %q", inv.Name, name)
+	}
+	return rawJSON(hosts[0].Vars), nil
+}
+
+// rawJSON answers with already encoded JSON.
+type rawJSON []byte
+
+func (r rawJSON) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error { return r.write(w) }
+
+func (r rawJSON) VisitSetGroupVarsResponse(w http.ResponseWriter) error { return r.write(w) }
+
+func (r rawJSON) write(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(r)
+	return err
+}
+
+// ansibleList streams the --list document.
+type ansibleList struct {
+	ctx         context.Context
+	s           *Server
+	inventoryID string
+	all         bool
+}
+
+func (a ansibleList) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", "application/json")
+	bw := bufio.NewWriterSize(w, 256<<10)
+	err := WriteAnsibleInventory(a.ctx, bw, a.s.store, a.inventoryID, a.all)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		// The status line is gone: abort the connection so the client sees
+		// a broken response, not a well-terminated truncated document.
+		a.s.log.Error("streaming an Ansible inventory failed", "inventory", a.inventoryID, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// WriteAnsibleInventory writes an inventory as Ansible's dynamic inventory
+// JSON: _meta.hostvars first (streamed), then every group with its hosts,
+// children and vars, "all" with the top-level groups, and "ungrouped" when
+// some host is in no group (an empty one makes Ansible warn).
+func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.HostStore, inventoryID string, includeDisabled bool) error {
+	members := make(map[string][]string)
+	var ungrouped []string
+	groups := make(map[string]*roster.Group)
+	first := true
+	w.WriteString(`{"_meta":{"hostvars":{`)
+	var prev string
+	err := store.WalkInventory(ctx, inventoryID, func(h *roster.Host) error {
+		if !includeDisabled && !h.Enabled {
+			return nil
+		}
+		if h.Name == prev && !first {
+			// Two sources named a host alike: Ansible has one host of that
+			// name; the first source's vars win, groups add up.
+			addMemberships(members, &ungrouped, h, true)
+			return nil
+		}
+		prev = h.Name
+		if !first {
+			w.WriteByte(',')
+		}
+		first = false
+		writeString(w, h.Name)
+		w.WriteByte(':')
+		if len(h.Vars) == 0 {
+			w.WriteString("{}")
+		} else {
+			w.Write(h.Vars)
+		}
+		addMemberships(members, &ungrouped, h, false)
+		return nil
+	}, func(g *roster.Group) error {
+		c := *g
+		c.Children = slices.Clone(g.Children)
+		c.Vars = slices.Clone(g.Vars)
+		groups[g.Name] = &c
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteString(`}}`)
+
+	// Every group: those with members and those that only nest or carry vars.
+	names := make(map[string]bool, len(members)+len(groups))
+	for n := range members {
+		names[n] = true
+	}
+	isChild := make(map[string]bool)
+	for n, g := range groups {
+		names[n] = true
+		for _, c := range g.Children {
+			isChild[c] = true
+			names[c] = true
+		}
+	}
+	delete(names, "all")
+	delete(names, "ungrouped")
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	slices.Sort(sorted)
+	var top []string
+	for _, n := range sorted {
+		if !isChild[n] {
+			top = append(top, n)
+		}
+		w.WriteByte(',')
+		writeString(w, n)
+		w.WriteString(`:{`)
+		sep := ""
+		if hosts := members[n]; len(hosts) > 0 {
+			w.WriteString(`"hosts":`)
+			writeStrings(w, hosts)
+			sep = ","
+		}
+		if g := groups[n]; g != nil {
+			if len(g.Children) > 0 {
+				w.WriteString(sep + `"children":`)
+				writeStrings(w, g.Children)
+				sep = ","
+			}
+			if len(g.Vars) > 0 {
+				w.WriteString(sep + `"vars":`)
+				w.Write(g.Vars)
+			}
+		}
+		w.WriteByte('}')
+	}
+	if len(ungrouped) > 0 {
+		top = append(top, "ungrouped")
+	}
+	w.WriteString(`,"all":{"children":`)
+	writeStrings(w, top)
+	if g := groups["all"]; g != nil && len(g.Vars) > 0 {
+		w.WriteString(`,"vars":`)
+		w.Write(g.Vars)
+	}
+	w.WriteByte('}')
+	if len(ungrouped) > 0 {
+		w.WriteString(`,"ungrouped":{"hosts":`)
+		writeStrings(w, ungrouped)
+		w.WriteByte('}')
+	}
+	w.WriteString("}\n")
+	return nil
+}
+
+func addMemberships(members map[string][]string, ungrouped *[]string, h *roster.Host, duplicate bool) {
+	if len(h.Groups) == 0 {
+		if !duplicate {
+			*ungrouped = append(*ungrouped, h.Name)
+		}
+		return
+	}
+	for _, g := range h.Groups {
+		list := members[g]
+		if duplicate && len(list) > 0 && list[len(list)-1] == h.Name {
+			continue
+		}
+		members[g] = append(list, h.Name)
+	}
+}
+
+func writeStrings(w *bufio.Writer, list []string) {
+	w.WriteByte('[')
+	for i, s := range list {
+		if i > 0 {
+			w.WriteByte(',')
+		}
+		writeString(w, s)
+	}
+	w.WriteByte(']')
+}
+
+// writeString writes s as a JSON string.
+func writeString(w *bufio.Writer, s string) {
+	if isPlain(s) {
+		w.WriteByte('"')
+		w.WriteString(s)
+		w.WriteByte('"')
+		return
+	}
+	b, _ := json.Marshal(s)
+	w.Write(b)
+}
+
+// isPlain reports whether s needs no JSON escaping.
+func isPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,73 @@
+package api
+
+import (
+	"github.com/rosterhq/roster"
+)
+
+func inventoryOut(inv *roster.Inventory) Inventory {
+	return Inventory{Id: inv.ID, Name: inv.Name, Description: inv.Description, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
+}
+
+func sourceOut(src *roster.Source) Source {
+	return Source{
+		Id:          src.ID,
+		InventoryId: src.InventoryID,
+		Name:        src.Name,
+		Provider:    src.Provider,
+		Config:      SourceConfig(src.Config),
+		OnMissing:   OnMissing(src.OnMissing),
+		CreatedAt:   src.CreatedAt,
+		UpdatedAt:   src.UpdatedAt,
+	}
+}
+
+func syncRunOut(run *roster.SyncRun) SyncRun {
+	out := SyncRun{
+		Id:          run.ID,
+		SourceId:    run.SourceID,
+		InventoryId: run.InventoryID,
+		Trigger:     SyncRunTrigger(run.Trigger),
+		Status:      SyncRunStatus(run.Status),
+		CreatedAt:   run.CreatedAt,
+		StartedAt:   run.StartedAt,
+		FinishedAt:  run.FinishedAt,
+		Scopes:      make([]ScopeResult, len(run.Scopes)),
+		Counts:      countsOut(run.Counts),
+		Error:       optional(run.Error),
+		Warnings:    nonNil(run.Warnings),
+	}
+	for i, sc := range run.Scopes {
+		out.Scopes[i] = ScopeResult{Name: sc.Name, Status: ScopeResultStatus(sc.Status), Hosts: sc.Hosts, Error: optional(sc.Error), DurationMs: sc.Duration.Milliseconds()}
+	}
+	return out
+}
+
+func hostOut(h *roster.Host) Host {
+	vars := h.Vars
+	if len(vars) == 0 {
+		vars = []byte("{}")
+	}
+	return Host{
+		Id:          h.ID,
+		InventoryId: h.InventoryID,
+		SourceId:    h.SourceID,
+		ExternalId:  h.ExternalID,
+		Scope:       h.Scope,
+		Name:        h.Name,
+		Address:     h.Address,
+		Enabled:     h.Enabled,
+		Missing:     h.Missing,
+		Groups:      nonNil(h.Groups),
+		Vars:        Vars(vars),
+		FirstSeen:   h.FirstSeen,
+		LastSeen:    h.LastSeen,
+	}
+}
+
+func tokenOut(t *roster.Token) Token {
+	return Token{Id: t.ID, Name: t.Name, Role: Role(t.Role), CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt}
+}
+
+func countsOut(c roster.SyncCounts) SyncCounts {
+	return SyncCounts{Seen: c.Seen, Added: c.Added, Updated: c.Updated, Removed: c.Removed, Disabled: c.Disabled, Unchanged: c.Unchanged}
+}

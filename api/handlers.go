@@ -1,0 +1,447 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// ---- health
+
+// GetHealth implements StrictServerInterface.
+func (s *Server) GetHealth(context.Context, GetHealthRequestObject) (GetHealthResponseObject, error) {
+	return GetHealth200JSONResponse{Status: "ok"}, nil
+}
+
+// GetReady implements StrictServerInterface.
+func (s *Server) GetReady(ctx context.Context, _ GetReadyRequestObject) (GetReadyResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "err", err)
+		return nil, roster.Errorf(roster.EUNAVAILABLE, "the database does not answer")
+	}
+	return GetReady200JSONResponse{Status: "ok"}, nil
+}
+
+// ---- inventories
+
+// ListInventories implements StrictServerInterface.
+func (s *Server) ListInventories(ctx context.Context, _ ListInventoriesRequestObject) (ListInventoriesResponseObject, error) {
+	invs, err := s.store.Inventories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := ListInventories200JSONResponse{Items: make([]Inventory, len(invs))}
+	for i, inv := range invs {
+		out.Items[i] = inventoryOut(inv)
+	}
+	return out, nil
+}
+
+// CreateInventory implements StrictServerInterface.
+func (s *Server) CreateInventory(ctx context.Context, req CreateInventoryRequestObject) (CreateInventoryResponseObject, error) {
+	inv := &roster.Inventory{Name: req.Body.Name, Description: deref(req.Body.Description)}
+	if err := validateName("name", inv.Name); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateInventory(ctx, inv); err != nil {
+		return nil, err
+	}
+	s.log.Info("inventory created", "inventory", inv.Name, "id", inv.ID, "by", actor(ctx))
+	return CreateInventory201JSONResponse(inventoryOut(inv)), nil
+}
+
+// GetInventory implements StrictServerInterface.
+func (s *Server) GetInventory(ctx context.Context, req GetInventoryRequestObject) (GetInventoryResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	return GetInventory200JSONResponse(inventoryOut(inv)), nil
+}
+
+// UpdateInventory implements StrictServerInterface.
+func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequestObject) (UpdateInventoryResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	if req.Body.Name != nil {
+		if err := validateName("name", *req.Body.Name); err != nil {
+			return nil, err
+		}
+	}
+	inv, err = s.store.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{Name: req.Body.Name, Description: req.Body.Description})
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("inventory updated", "inventory", inv.Name, "id", inv.ID, "by", actor(ctx))
+	return UpdateInventory200JSONResponse(inventoryOut(inv)), nil
+}
+
+// DeleteInventory implements StrictServerInterface.
+func (s *Server) DeleteInventory(ctx context.Context, req DeleteInventoryRequestObject) (DeleteInventoryResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteInventory(ctx, inv.ID); err != nil {
+		return nil, err
+	}
+	s.log.Info("inventory deleted", "inventory", inv.Name, "id", inv.ID, "by", actor(ctx))
+	return DeleteInventory204Response{}, nil
+}
+
+// ---- sources
+
+// ListSources implements StrictServerInterface.
+func (s *Server) ListSources(ctx context.Context, req ListSourcesRequestObject) (ListSourcesResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	srcs, err := s.store.Sources(ctx, inv.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := ListSources200JSONResponse{Items: make([]Source, len(srcs))}
+	for i, src := range srcs {
+		out.Items[i] = sourceOut(src)
+	}
+	return out, nil
+}
+
+// CreateSource implements StrictServerInterface.
+func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject) (CreateSourceResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	src := &roster.Source{
+		InventoryID: inv.ID,
+		Name:        req.Body.Name,
+		Provider:    req.Body.Provider,
+		Config:      map[string]any{},
+		OnMissing:   roster.OnMissingRemove,
+	}
+	if req.Body.Config != nil {
+		src.Config = *req.Body.Config
+	}
+	if req.Body.OnMissing != nil {
+		src.OnMissing = roster.OnMissing(*req.Body.OnMissing)
+	}
+	var errs roster.FieldErrors
+	if fe := roster.ValidateName("name", src.Name); fe != nil {
+		errs = append(errs, *fe)
+	}
+	errs.Merge("", s.engine.Registry().Validate(src.Provider, src.Config))
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateSource(ctx, src); err != nil {
+		return nil, err
+	}
+	s.log.Info("source created", "source", src.Name, "id", src.ID, "inventory", inv.Name, "provider", src.Provider, "by", actor(ctx))
+	return CreateSource201JSONResponse(sourceOut(src)), nil
+}
+
+// GetSource implements StrictServerInterface.
+func (s *Server) GetSource(ctx context.Context, req GetSourceRequestObject) (GetSourceResponseObject, error) {
+	src, err := s.store.Source(ctx, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	return GetSource200JSONResponse(sourceOut(src)), nil
+}
+
+// UpdateSource implements StrictServerInterface.
+func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject) (UpdateSourceResponseObject, error) {
+	src, err := s.store.Source(ctx, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	upd := roster.SourceUpdate{Name: req.Body.Name}
+	var errs roster.FieldErrors
+	if upd.Name != nil {
+		if fe := roster.ValidateName("name", *upd.Name); fe != nil {
+			errs = append(errs, *fe)
+		}
+	}
+	if req.Body.Config != nil {
+		upd.Config = *req.Body.Config
+		errs.Merge("", s.engine.Registry().Validate(src.Provider, upd.Config))
+	}
+	if req.Body.OnMissing != nil {
+		m := roster.OnMissing(*req.Body.OnMissing)
+		upd.OnMissing = &m
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	src, err = s.store.UpdateSource(ctx, src.ID, upd)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Info("source updated", "source", src.Name, "id", src.ID, "by", actor(ctx))
+	return UpdateSource200JSONResponse(sourceOut(src)), nil
+}
+
+// DeleteSource implements StrictServerInterface.
+func (s *Server) DeleteSource(ctx context.Context, req DeleteSourceRequestObject) (DeleteSourceResponseObject, error) {
+	src, err := s.store.Source(ctx, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.DeleteSource(ctx, src.ID); err != nil {
+		return nil, err
+	}
+	s.log.Info("source deleted", "source", src.Name, "id", src.ID, "by", actor(ctx))
+	return DeleteSource204Response{}, nil
+}
+
+// ---- syncs
+
+// TriggerSync implements StrictServerInterface.
+func (s *Server) TriggerSync(ctx context.Context, req TriggerSyncRequestObject) (TriggerSyncResponseObject, error) {
+	src, err := s.store.Source(ctx, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	run, created, err := s.engine.Trigger(ctx, src, roster.TriggerAPI)
+	if err != nil {
+		return nil, err
+	}
+	if !created {
+		return TriggerSync200JSONResponse(syncRunOut(run)), nil
+	}
+	s.log.Info("sync requested", "source", src.Name, "run", run.ID, "by", actor(ctx))
+	s.dispatch.Submit(run)
+	loc := "/api/v1/syncs/" + run.ID
+	return TriggerSync202JSONResponse{Body: syncRunOut(run), Headers: TriggerSync202ResponseHeaders{Location: &loc}}, nil
+}
+
+// ListSyncRuns implements StrictServerInterface.
+func (s *Server) ListSyncRuns(ctx context.Context, req ListSyncRunsRequestObject) (ListSyncRunsResponseObject, error) {
+	src, err := s.store.Source(ctx, req.Source)
+	if err != nil {
+		return nil, err
+	}
+	runs, next, err := s.store.SyncRuns(ctx, roster.SyncRunFilter{SourceID: src.ID, After: deref(req.Params.Cursor), Limit: derefInt(req.Params.Limit)})
+	if err != nil {
+		return nil, err
+	}
+	out := ListSyncRuns200JSONResponse{Items: make([]SyncRun, len(runs)), NextCursor: optional(next)}
+	for i, run := range runs {
+		out.Items[i] = syncRunOut(run)
+	}
+	return out, nil
+}
+
+// GetSyncRun implements StrictServerInterface.
+func (s *Server) GetSyncRun(ctx context.Context, req GetSyncRunRequestObject) (GetSyncRunResponseObject, error) {
+	run, err := s.store.SyncRun(ctx, req.Run)
+	if err != nil {
+		return nil, err
+	}
+	return GetSyncRun200JSONResponse(syncRunOut(run)), nil
+}
+
+// ---- hosts and groups
+
+// ListHosts implements StrictServerInterface.
+func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (ListHostsResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	hosts, next, err := s.store.Hosts(ctx, roster.HostFilter{
+		InventoryID: inv.ID,
+		SourceID:    deref(p.Source),
+		Group:       deref(p.Group),
+		Name:        deref(p.Name),
+		Enabled:     p.Enabled,
+		After:       deref(p.Cursor),
+		Limit:       derefInt(p.Limit),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := ListHosts200JSONResponse{Items: make([]Host, len(hosts)), NextCursor: optional(next)}
+	for i, h := range hosts {
+		out.Items[i] = hostOut(h)
+	}
+	return out, nil
+}
+
+// GetHost implements StrictServerInterface.
+func (s *Server) GetHost(ctx context.Context, req GetHostRequestObject) (GetHostResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	h, err := s.store.Host(ctx, inv.ID, req.Host)
+	if err != nil {
+		return nil, err
+	}
+	return GetHost200JSONResponse(hostOut(h)), nil
+}
+
+// ListGroups implements StrictServerInterface.
+func (s *Server) ListGroups(ctx context.Context, req ListGroupsRequestObject) (ListGroupsResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.store.Groups(ctx, inv.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := ListGroups200JSONResponse{Items: make([]Group, len(groups))}
+	for i, g := range groups {
+		out.Items[i] = Group{Name: g.Name, Children: nonNil(g.Children), Hosts: g.Hosts}
+		if len(g.Vars) > 0 {
+			v := Vars(g.Vars)
+			out.Items[i].Vars = &v
+		}
+	}
+	return out, nil
+}
+
+// SetGroupVars implements StrictServerInterface.
+func (s *Server) SetGroupVars(ctx context.Context, req SetGroupVarsRequestObject) (SetGroupVarsResponseObject, error) {
+	inv, err := s.store.Inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	if req.Group == "" || strings.TrimSpace(req.Group) != req.Group {
+		return nil, roster.Invalid(roster.FieldError{Field: "group", Message: "must be a group name"})
+	}
+	vars, err := compactObject(*req.Body)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.SetGroupVars(ctx, inv.ID, req.Group, vars); err != nil {
+		return nil, err
+	}
+	s.log.Info("group vars set", "inventory", inv.Name, "group", req.Group, "by", actor(ctx))
+	return rawJSON(vars), nil
+}
+
+// compactObject checks that raw is a JSON object and compacts it.
+func compactObject(raw json.RawMessage) (json.RawMessage, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+		return nil, roster.Invalid(roster.FieldError{Field: "body", Message: "must be a JSON object of variables"})
+	}
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encode vars: %w", err)
+	}
+	return out, nil
+}
+
+// ---- tokens
+
+// ListTokens implements StrictServerInterface.
+func (s *Server) ListTokens(ctx context.Context, _ ListTokensRequestObject) (ListTokensResponseObject, error) {
+	toks, err := s.store.Tokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := ListTokens200JSONResponse{Items: make([]Token, len(toks))}
+	for i, t := range toks {
+		out.Items[i] = tokenOut(t)
+	}
+	return out, nil
+}
+
+// CreateToken implements StrictServerInterface.
+func (s *Server) CreateToken(ctx context.Context, req CreateTokenRequestObject) (CreateTokenResponseObject, error) {
+	tok := &roster.Token{Name: req.Body.Name, Role: roster.Role(req.Body.Role)}
+	var errs roster.FieldErrors
+	if fe := roster.ValidateName("name", tok.Name); fe != nil {
+		errs = append(errs, *fe)
+	}
+	if req.Body.Ttl != nil {
+		ttl, err := time.ParseDuration(*req.Body.Ttl)
+		if err != nil || ttl <= 0 {
+			errs.Add("ttl", "must be a positive duration such as 720h")
+		} else {
+			exp := s.now().Add(ttl).UTC()
+			tok.ExpiresAt = &exp
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	value, hash := roster.NewTokenValue()
+	if err := s.store.CreateToken(ctx, tok, hash); err != nil {
+		return nil, err
+	}
+	s.log.Info("token created", "token", tok.Name, "role", tok.Role, "by", actor(ctx))
+	t := tokenOut(tok)
+	return CreateToken201JSONResponse{
+		Id: t.Id, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
+		Value: value.Reveal(), // shown to its creator, once
+	}, nil
+}
+
+// DeleteToken implements StrictServerInterface.
+func (s *Server) DeleteToken(ctx context.Context, req DeleteTokenRequestObject) (DeleteTokenResponseObject, error) {
+	if err := s.store.DeleteToken(ctx, req.Token); err != nil {
+		return nil, err
+	}
+	s.log.Info("token revoked", "token", req.Token, "by", actor(ctx))
+	return DeleteToken204Response{}, nil
+}
+
+// ---- helpers
+
+func validateName(field, name string) error {
+	if fe := roster.ValidateName(field, name); fe != nil {
+		return roster.Invalid(*fe)
+	}
+	return nil
+}
+
+func actor(ctx context.Context) string {
+	if t := TokenFrom(ctx); t != nil {
+		return t.Name
+	}
+	return ""
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func derefInt(n *int) int {
+	if n == nil {
+		return 0
+	}
+	return *n
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+

@@ -1,0 +1,65 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/rosterhq/roster"
+)
+
+// statusOf maps error codes to HTTP statuses: the one table.
+var statusOf = map[string]int{
+	roster.EINVALID:      http.StatusBadRequest,
+	roster.EUNAUTHORIZED: http.StatusUnauthorized,
+	roster.EFORBIDDEN:    http.StatusForbidden,
+	roster.ENOTFOUND:     http.StatusNotFound,
+	roster.ECONFLICT:     http.StatusConflict,
+	roster.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	roster.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	roster.EINTERNAL:     http.StatusInternalServerError,
+}
+
+// problemType is the URI naming a kind of problem.
+func problemType(code string) string { return "urn:roster:problem:" + code }
+
+// writeProblem answers with err as application/problem+json. Internal
+// errors are logged with their detail and answered with a generic message:
+// their text may hold what a client must not see.
+func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		err = roster.Errorf(roster.ETOOLARGE, "the request body is larger than %d bytes", maxErr.Limit)
+	}
+	code := roster.ErrorCode(err)
+	status, ok := statusOf[code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	if code == roster.EINTERNAL {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	p := Problem{
+		Type:   problemType(code),
+		Title:  http.StatusText(status),
+		Status: status,
+		Code:   ProblemCode(code),
+	}
+	if msg := roster.ErrorMessage(err); msg != "" {
+		p.Detail = &msg
+	}
+	if fields := roster.ErrorFields(err); len(fields) > 0 {
+		fe := make([]FieldError, len(fields))
+		for i, f := range fields {
+			fe[i] = FieldError{Field: f.Field, Message: f.Message}
+		}
+		p.Errors = &fe
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(p)
+}

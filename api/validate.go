@@ -1,0 +1,174 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+
+	"github.com/rosterhq/roster"
+)
+
+// validator checks requests against openapi.yaml before a handler sees
+// them, so that a wrong type or an unknown field is a 400 naming the field.
+type validator struct {
+	router routers.Router
+}
+
+func newValidator() (*validator, error) {
+	spec, err := GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load embedded OpenAPI spec: %w", err)
+	}
+	spec.Servers = nil // match any host the server is reached at
+	router, err := legacy.NewRouter(spec)
+	if err != nil {
+		return nil, fmt.Errorf("route OpenAPI spec: %w", err)
+	}
+	return &validator{router: router}, nil
+}
+
+func (v *validator) middleware(log func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			route, params, err := v.router.FindRoute(r)
+			if err != nil {
+				next.ServeHTTP(w, r) // unknown route or method: the mux answers
+				return
+			}
+			in := &openapi3filter.RequestValidationInput{
+				Request:    r,
+				PathParams: params,
+				Route:      route,
+				Options: &openapi3filter.Options{
+					AuthenticationFunc: openapi3filter.NoopAuthenticationFunc,
+					MultiError:         true,
+				},
+			}
+			if err := openapi3filter.ValidateRequest(r.Context(), in); err != nil {
+				log(w, r, requestError(err))
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// requestError turns kin-openapi's validation errors into field errors.
+func requestError(err error) error {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return err
+	}
+	var fields roster.FieldErrors
+	collectRequestErrors(err, &fields)
+	if len(fields) == 0 {
+		fields.Add("", "%s", err.Error())
+	}
+	return &roster.Error{Code: roster.EINVALID, Message: "the request does not match the API", Fields: fields}
+}
+
+func collectRequestErrors(err error, fields *roster.FieldErrors) {
+	if reqErr, ok := err.(*openapi3filter.RequestError); ok {
+		var inner openapi3.MultiError
+		if errors.As(reqErr.Err, &inner) {
+			for _, e := range inner {
+				collectOne(reqErr, e, fields)
+			}
+			return
+		}
+		collectOne(reqErr, reqErr.Err, fields)
+		return
+	}
+	if multi, ok := err.(openapi3.MultiError); ok {
+		for _, e := range multi {
+			collectRequestErrors(e, fields)
+		}
+		return
+	}
+	var reqErr *openapi3filter.RequestError
+	if errors.As(err, &reqErr) {
+		collectRequestErrors(reqErr, fields)
+		return
+	}
+	fields.Add("", "%s", err.Error())
+}
+
+func collectOne(reqErr *openapi3filter.RequestError, err error, fields *roster.FieldErrors) {
+	var schemaErr *openapi3.SchemaError
+	var parseErr *openapi3filter.ParseError
+	switch {
+	case errors.As(err, &schemaErr):
+		field := pointerToField(schemaErr.JSONPointer())
+		msg := schemaErr.Reason
+		if strings.HasPrefix(msg, "property ") && strings.HasSuffix(msg, " is unsupported") {
+			name := strings.TrimSuffix(strings.TrimPrefix(msg, "property "), " is unsupported")
+			name = strings.Trim(name, `"`)
+			field = joinField(field, name)
+			msg = "unknown field"
+		}
+		if strings.HasPrefix(msg, "property ") && strings.HasSuffix(msg, " is missing") {
+			name := strings.Trim(strings.TrimSuffix(strings.TrimPrefix(msg, "property "), " is missing"), `"`)
+			if !strings.HasSuffix(field, name) {
+				field = joinField(field, name)
+			}
+			msg = "is required"
+		}
+		switch {
+		case reqErr.Parameter != nil:
+			field = reqErr.Parameter.Name
+		case field == "":
+			field = "body"
+		}
+		fields.Add(field, "%s", msg)
+	case errors.As(err, &parseErr):
+		name := "body"
+		if reqErr.Parameter != nil {
+			name = reqErr.Parameter.Name
+		}
+		fields.Add(name, "cannot be parsed: %s", parseErr.Reason)
+	case reqErr.Parameter != nil:
+		fields.Add(reqErr.Parameter.Name, "%s", reasonOf(reqErr, err))
+	default:
+		fields.Add("body", "%s", reasonOf(reqErr, err))
+	}
+}
+
+func reasonOf(reqErr *openapi3filter.RequestError, err error) string {
+	if reqErr.Reason != "" {
+		return reqErr.Reason
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return "invalid"
+}
+
+// pointerToField turns ["config", "regions", "1"] into "config.regions[1]".
+func pointerToField(p []string) string {
+	var b strings.Builder
+	for _, part := range p {
+		if _, err := strconv.Atoi(part); err == nil && b.Len() > 0 {
+			b.WriteString("[" + part + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+func joinField(parent, name string) string {
+	if parent == "" {
+		return name
+	}
+	return parent + "." + name
+}
