@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/store"
+	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/aws"
+)
+
+// The scale target: 100,000 instances over 16 regions
+// (ROSTER_BENCH_SIZE overrides the size for quick runs).
+var benchSize = envInt("ROSTER_BENCH_SIZE", 100_000)
+
+func envInt(name string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(name), &n); err != nil || n <= 0 {
+		return def
+	}
+	return n
+}
+
+const (
+	benchRegions = "us-east-1,us-east-2,us-west-1,us-west-2,eu-west-1,eu-west-2,eu-west-3,eu-central-1,eu-north-1,ap-south-1,ap-northeast-1,ap-northeast-2,ap-southeast-1,ap-southeast-2,ca-central-1,sa-east-1"
+)
+
+// benchConfig is a realistic source: the aws_ec2 documentation's
+// keyed_groups, a compose and a conditional group.
+func benchConfig(simURL string) map[string]any {
+	var regions []any
+	for _, r := range strings.Split(benchRegions, ",") {
+		regions = append(regions, r)
+	}
+	return map[string]any{
+		"regions":      regions,
+		"endpoint_url": simURL,
+		"hostnames":    []any{"tag:Name", "private-dns-name"},
+		"compose":      map[string]any{"ansible_host": "private_ip_address"},
+		"groups":       map[string]any{"webservers": "tags.Role | default('') == 'web'"},
+		"keyed_groups": []any{
+			map[string]any{"prefix": "arch", "key": "architecture"},
+			map[string]any{"prefix": "tag", "key": "tags"},
+			map[string]any{"prefix": "instance_type", "key": "instance_type"},
+			map[string]any{"prefix": "security_groups", "key": `security_groups|json_query("[].group_id")`},
+			map[string]any{"prefix": "aws_region", "key": "placement.region"},
+		},
+	}
+}
+
+// simProcess runs `roster simulate aws` in its own process, so that the
+// benchmark's memory figures are Roster's alone.
+func simProcess(b *testing.B, size int) string {
+	b.Helper()
+	bin := buildBinary(b, "./cmd/roster", b.TempDir())
+	cmd := exec.Command(bin, "simulate", "aws", "--listen", "127.0.0.1:0", "--size", fmt.Sprint(size), "--regions", benchRegions)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("simulator: %v", err)
+	}
+	go io.Copy(io.Discard, stdout)
+	i := strings.LastIndex(line, " at ")
+	if i < 0 {
+		b.Fatalf("simulator said %q", line)
+	}
+	return strings.TrimSpace(line[i+4:])
+}
+
+type benchEnv struct {
+	st     *store.SQLite
+	path   string
+	engine *syncer.Engine
+	reg    *sources.Registry
+	src    *roster.Source
+}
+
+func newBenchEnv(b *testing.B, simURL string) *benchEnv {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "roster.db")
+	st, err := store.OpenSQLite(context.Background(), path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	reg := sources.NewRegistry(aws.Driver{Credentials: credentials.NewStaticCredentialsProvider(simAccessKey, simSecretKey, "")})
+	e := &benchEnv{st: st, path: path, reg: reg, engine: syncer.New(st, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	inv := &roster.Inventory{Name: "bench"}
+	if err := st.CreateInventory(context.Background(), inv); err != nil {
+		b.Fatal(err)
+	}
+	e.src = &roster.Source{InventoryID: inv.ID, Name: "ec2", Provider: "aws", Config: benchConfig(simURL), OnMissing: roster.OnMissingRemove}
+	if err := st.CreateSource(context.Background(), e.src); err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+func (e *benchEnv) sync(b *testing.B) *roster.SyncRun {
+	run, _, err := e.engine.Trigger(context.Background(), e.src, roster.TriggerCLI)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := e.engine.Run(context.Background(), run, nil); err != nil || run.Status != roster.SyncSucceeded {
+		b.Fatalf("sync %s: %v", run.Status, err)
+	}
+	return run
+}
+
+// peakHeap samples the live heap while fn runs and returns the highest
+// value seen, in MB.
+func peakHeap(fn func()) float64 {
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	var peak uint64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(sample)
+			peak = max(peak, sample[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	fn()
+	close(done)
+	wg.Wait()
+	return float64(peak) / (1 << 20)
+}
+
+// BenchmarkSync measures one source of 100,000 instances over 16 regions:
+// fetch-only (the SDK and the simulator, no Roster work: the baseline), a
+// full first sync into an empty database, and an unchanged re-sync, which
+// must write no host row.
+func BenchmarkSync(b *testing.B) {
+	simURL := simProcess(b, benchSize)
+
+	b.Run("fetch-only", func(b *testing.B) {
+		e := newBenchEnv(b, simURL)
+		defer e.st.Close()
+		var n int
+		for b.Loop() {
+			b.ReportMetric(peakHeap(func() { n = fetchOnly(b, e) }), "peak-heap-MB")
+		}
+		b.ReportMetric(float64(n), "hosts")
+	})
+	b.Run("full", func(b *testing.B) {
+		var run *roster.SyncRun
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			e := newBenchEnv(b, simURL)
+			b.StartTimer()
+			b.ReportMetric(peakHeap(func() { run = e.sync(b) }), "peak-heap-MB")
+			b.StopTimer()
+			e.st.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(run.Counts.Added), "hosts")
+	})
+	b.Run("unchanged", func(b *testing.B) {
+		e := newBenchEnv(b, simURL)
+		defer e.st.Close()
+		first := e.sync(b)
+		before := hostRowsFingerprint(b, e.path)
+		b.ResetTimer()
+		var run *roster.SyncRun
+		for b.Loop() {
+			b.ReportMetric(peakHeap(func() { run = e.sync(b) }), "peak-heap-MB")
+		}
+		b.StopTimer()
+		if run.Counts.Unchanged != first.Counts.Added || run.Counts.Added+run.Counts.Updated+run.Counts.Removed != 0 {
+			b.Fatalf("re-sync changed hosts: %+v", run.Counts)
+		}
+		if after := hostRowsFingerprint(b, e.path); after != before {
+			b.Fatalf("an unchanged re-sync wrote host rows (%s → %s)", before, after)
+		}
+		b.ReportMetric(float64(run.Counts.Unchanged), "hosts")
+	})
+}
+
+// fetchOnly is the baseline: every instance fetched and translated by the
+// provider, nothing constructed or stored.
+func fetchOnly(b *testing.B, e *benchEnv) int {
+	p, _, err := e.reg.Open(context.Background(), e.src, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	scopes, err := p.Scopes(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	sources.CollectScopes(context.Background(), p, scopes, 0, func(o sources.Outcome) {
+		if o.Err != nil {
+			b.Error(o.Err)
+		}
+		mu.Lock()
+		n += len(o.Instances)
+		mu.Unlock()
+	})
+	return n
+}
+
+func hostRowsFingerprint(b *testing.B, path string) string {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	var n, seen int64
+	if err := db.QueryRow(`SELECT count(*), COALESCE(max(last_seen), 0) + COALESCE(sum(length(vars)), 0) FROM hosts`).Scan(&n, &seen); err != nil {
+		b.Fatal(err)
+	}
+	return fmt.Sprintf("%d/%d", n, seen)
+}
+
+// BenchmarkAnsibleList measures `roster-inventory --list` (the real binary,
+// as Ansible runs it) for the 100,000-host inventory: against Roster, and,
+// as the baseline, against a static server answering the same bytes.
+func BenchmarkAnsibleList(b *testing.B) {
+	simURL := simProcess(b, benchSize)
+	e := newBenchEnv(b, simURL)
+	defer e.st.Close()
+	e.sync(b)
+	script := buildBinary(b, "./cmd/roster-inventory", b.TempDir())
+	value, hash := roster.NewTokenValue()
+	if err := e.st.CreateToken(context.Background(), &roster.Token{Name: "bench", Role: roster.RoleRunner}, hash); err != nil {
+		b.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dispatch := syncer.NewDispatcher(e.engine, 1, log)
+	defer dispatch.Close()
+	h, err := api.NewServer(api.Config{Store: e.st, Engine: e.engine, Dispatch: dispatch, Log: log}).Handler()
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	var doc bytes.Buffer
+	w := bufio.NewWriter(&doc)
+	if err := api.WriteAnsibleInventory(context.Background(), w, e.st, e.src.InventoryID, false); err != nil {
+		b.Fatal(err)
+	}
+	w.Flush()
+	static := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(doc.Bytes())
+	}))
+	defer static.Close()
+
+	run := func(b *testing.B, url string) {
+		var rss int64
+		var out int64
+		b.ReportMetric(peakHeap(func() {
+			for b.Loop() {
+				cmd := exec.Command(script, "--list")
+				cmd.Env = append(os.Environ(), "ROSTER_URL="+url, "ROSTER_TOKEN="+value.Reveal(), "ROSTER_INVENTORY=bench")
+				cw := &countWriter{}
+				cmd.Stdout = cw
+				var stderr bytes.Buffer
+				cmd.Stderr = &stderr
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("roster-inventory: %v: %s", err, stderr.String())
+				}
+				out = cw.n
+				rss = max(rss, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss)
+			}
+		}), "server-peak-heap-MB")
+		b.ReportMetric(float64(rss)/1024, "client-peak-rss-MB")
+		b.ReportMetric(float64(out)/(1<<20), "output-MB")
+		if out != int64(doc.Len()) {
+			b.Fatalf("printed %d bytes, want %d", out, doc.Len())
+		}
+	}
+	b.Run("static-baseline", func(b *testing.B) { run(b, static.URL) })
+	b.Run("roster", func(b *testing.B) { run(b, srv.URL) })
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}

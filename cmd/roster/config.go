@@ -1,0 +1,177 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is Roster's process configuration. Each setting comes from, in
+// order of precedence: a command-line flag, a ROSTER_* environment
+// variable, the YAML config file, the default.
+type Config struct {
+	// Listen is the API's address.
+	Listen string `yaml:"listen"`
+	// DataDir holds the SQLite database and local state.
+	DataDir string `yaml:"data_dir"`
+	// Database is a SQLite file path; empty means DataDir/roster.db.
+	Database string `yaml:"database"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is json or text.
+	LogFormat string `yaml:"log_format"`
+	// SyncConcurrency bounds the syncs one process runs at once.
+	SyncConcurrency int `yaml:"sync_concurrency"`
+	// MaxBodyBytes bounds API request bodies.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// setting binds one Config field to its flag, environment variable and
+// file key; the table keeps the three names of a setting together.
+type setting struct {
+	flag, env, usage string
+	ptr              any // *string, *int or *int64 into a Config
+}
+
+func (c *Config) settings() []setting {
+	return []setting{
+		{"listen", "ROSTER_LISTEN", "address the API listens on", &c.Listen},
+		{"data-dir", "ROSTER_DATA_DIR", "directory for the database and local state", &c.DataDir},
+		{"database", "ROSTER_DATABASE", "SQLite database file (default <data-dir>/roster.db)", &c.Database},
+		{"log-level", "ROSTER_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
+		{"log-format", "ROSTER_LOG_FORMAT", "json or text", &c.LogFormat},
+		{"sync-concurrency", "ROSTER_SYNC_CONCURRENCY", "syncs run at once by this process", &c.SyncConcurrency},
+		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
+	}
+}
+
+func defaultConfig() Config {
+	return Config{
+		Listen:          "127.0.0.1:8080",
+		DataDir:         defaultDataDir(),
+		LogLevel:        "info",
+		LogFormat:       "json",
+		SyncConcurrency: 4,
+		MaxBodyBytes:    1 << 20,
+	}
+}
+
+// defaultDataDir follows the XDG base directory convention.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "roster")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "share", "roster")
+	}
+	return "roster-data"
+}
+
+// addConfigFlags registers the config flags of cmd.
+func addConfigFlags(fs *pflag.FlagSet, c *Config) {
+	fs.String("config", "", "YAML config file (env ROSTER_CONFIG)")
+	for _, s := range c.settings() {
+		usage := s.usage + " (env " + s.env + ")"
+		switch p := s.ptr.(type) {
+		case *string:
+			fs.String(s.flag, *p, usage)
+		case *int:
+			fs.Int(s.flag, *p, usage)
+		case *int64:
+			fs.Int64(s.flag, *p, usage)
+		}
+	}
+}
+
+// loadConfig resolves the configuration of a command.
+func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
+	c := base
+	path, _ := cmd.Flags().GetString("config")
+	if path == "" {
+		path = os.Getenv("ROSTER_CONFIG")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("read config file: %w", err)
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(b)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	for _, s := range c.settings() {
+		v, fromEnv := os.LookupEnv(s.env)
+		f := cmd.Flags().Lookup(s.flag)
+		switch {
+		case f != nil && f.Changed:
+			v = f.Value.String()
+		case !fromEnv:
+			continue
+		}
+		if err := setValue(s.ptr, v); err != nil {
+			return c, fmt.Errorf("%s / %s: %w", s.flag, s.env, err)
+		}
+	}
+	if c.Database == "" {
+		c.Database = filepath.Join(c.DataDir, "roster.db")
+	}
+	if _, err := parseLevel(c.LogLevel); err != nil {
+		return c, err
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return c, fmt.Errorf("log format %q: must be json or text", c.LogFormat)
+	}
+	if c.SyncConcurrency < 1 {
+		return c, fmt.Errorf("sync concurrency must be at least 1")
+	}
+	return c, nil
+}
+
+
+func setValue(ptr any, v string) error {
+	switch p := ptr.(type) {
+	case *string:
+		*p = v
+	case *int:
+		var n int
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		*p = n
+	case *int64:
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			return fmt.Errorf("%q is not a number", v)
+		}
+		*p = n
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, fmt.Errorf("log level %q: must be debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// newLogger returns the process logger.
+func newLogger(c Config, w *os.File) *slog.Logger {
+	level, _ := parseLevel(c.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

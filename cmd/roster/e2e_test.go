@@ -1,0 +1,277 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/testenv"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/aws"
+	"github.com/rosterhq/roster/sources/aws/awssim"
+)
+
+// buildBinary builds a command of this module into dir.
+func buildBinary(t testing.TB, pkg, dir string) string {
+	t.Helper()
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = "../.."
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
+	}
+	return out
+}
+
+type client struct {
+	t     *testing.T
+	base  string
+	token string
+}
+
+func (c client) call(method, path string, body, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, c.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && resp.StatusCode < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			c.t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+	if resp.StatusCode >= 300 {
+		c.t.Logf("%s %s → %d %s", method, path, resp.StatusCode, b)
+	}
+	return resp.StatusCode
+}
+
+// TestEndToEndWithAnsible runs Roster the way `roster serve` does, syncs a
+// simulated EC2 fleet through the API, and checks that the real
+// ansible-inventory, reading the real roster-inventory script, sees the
+// same groups and host vars the API serves.
+func TestEndToEndWithAnsible(t *testing.T) {
+	ansibleInventory := testenv.AnsibleInventory(t)
+	bin := t.TempDir()
+	script := buildBinary(t, "./cmd/roster-inventory", bin)
+
+	sim := awssim.New(awssim.Options{Seed: 11, Size: 400, Regions: []string{"us-east-1", "us-west-2", "eu-central-1"}})
+	simURL, stopSim, err := sim.Start(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopSim()
+
+	c := defaultConfig()
+	c.Listen = "127.0.0.1:0"
+	c.DataDir = t.TempDir()
+	c.Database = filepath.Join(c.DataDir, "roster.db")
+	m := &Main{
+		Config:   c,
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry: sources.NewRegistry(aws.Driver{Credentials: credentials.NewStaticCredentialsProvider(simAccessKey, simSecretKey, "")}),
+	}
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	value, hash := roster.NewTokenValue()
+	if err := m.Store.CreateToken(t.Context(), &roster.Token{Name: "admin", Role: roster.RoleAdmin}, hash); err != nil {
+		t.Fatal(err)
+	}
+	api := client{t: t, base: m.URL + "/api/v1", token: value.Reveal()}
+
+	if code := api.call("POST", "/inventories", map[string]any{"name": "e2e"}, nil); code != 201 {
+		t.Fatalf("create inventory: %d", code)
+	}
+	var src struct{ ID string `json:"id"` }
+	code := api.call("POST", "/inventories/e2e/sources", map[string]any{
+		"name":     "ec2",
+		"provider": "aws",
+		"config": map[string]any{
+			"plugin":       "amazon.aws.aws_ec2",
+			"regions":      []string{"us-east-1", "us-west-2", "eu-central-1"},
+			"endpoint_url": simURL,
+			"hostnames":    []any{"tag:Name", "private-dns-name"},
+			"compose":      map[string]any{"ansible_host": "private_ip_address"},
+			"groups":       map[string]any{"webservers": "tags.Role | default('') == 'web'"},
+			"keyed_groups": []any{
+				map[string]any{"prefix": "tag", "key": "tags"},
+				map[string]any{"prefix": "aws_region", "key": "placement.region"},
+				map[string]any{"key": "tags['Env']", "prefix": "env", "parent_group": "environments"},
+				map[string]any{"key": `security_groups|json_query("[].group_id")`, "prefix": "security_groups"},
+			},
+		},
+	}, &src)
+	if code != 201 {
+		t.Fatalf("create source: %d", code)
+	}
+	var run struct {
+		ID     string         `json:"id"`
+		Status string         `json:"status"`
+		Counts map[string]int `json:"counts"`
+	}
+	if code := api.call("POST", "/sources/"+src.ID+"/syncs", nil, &run); code != 202 {
+		t.Fatalf("trigger: %d", code)
+	}
+	for deadline := time.Now().Add(60 * time.Second); !roster.SyncStatus(run.Status).Done(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("sync did not finish: %+v", run)
+		}
+		time.Sleep(50 * time.Millisecond)
+		api.call("GET", "/syncs/"+run.ID, nil, &run)
+	}
+	if run.Status != "succeeded" || run.Counts["added"] == 0 {
+		t.Fatalf("sync: %+v", run)
+	}
+
+	// What the API serves.
+	var served map[string]json.RawMessage
+	api.call("GET", "/inventories/e2e/ansible", nil, &served)
+
+	// What Ansible sees through the script.
+	env := append(os.Environ(),
+		"ROSTER_URL="+m.URL,
+		"ROSTER_TOKEN="+value.Reveal(),
+		"ROSTER_INVENTORY=e2e",
+		"ANSIBLE_LOCAL_TEMP="+t.TempDir(),
+		"ANSIBLE_INVENTORY_ENABLED=script",
+		"HOME="+t.TempDir(),
+	)
+	cmd := exec.Command(ansibleInventory, "-i", script, "--list", "--export")
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ansible-inventory: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "WARNING") {
+		t.Errorf("ansible-inventory warned:\n%s", stderr.String())
+	}
+	var seen map[string]json.RawMessage
+	if err := json.Unmarshal(out, &seen); err != nil {
+		t.Fatalf("ansible-inventory output: %v", err)
+	}
+
+	servedVars := hostvars(t, served)
+	seenVars := hostvars(t, seen)
+	if len(seenVars) != len(servedVars) || len(seenVars) == 0 {
+		t.Fatalf("ansible sees %d hosts, the API serves %d", len(seenVars), len(servedVars))
+	}
+	for name, vars := range servedVars {
+		if !jsonEqual(vars, seenVars[name]) {
+			t.Fatalf("host %s: ansible sees vars\n%s\nthe API serves\n%s", name, seenVars[name], vars)
+		}
+	}
+	servedGroups, seenGroups := groupHosts(t, served), groupHosts(t, seen)
+	for _, g := range []string{"webservers", "aws_ec2", "env_prod", "aws_region_us_west_2"} {
+		if len(servedGroups[g]) == 0 {
+			t.Fatalf("group %s is empty: the comparison proves little", g)
+		}
+	}
+	for g, hosts := range servedGroups {
+		if !slices.Equal(hosts, seenGroups[g]) {
+			t.Fatalf("group %s: ansible sees %v, the API serves %v", g, seenGroups[g], hosts)
+		}
+	}
+	var envs struct {
+		Children []string `json:"children"`
+	}
+	json.Unmarshal(seen["environments"], &envs)
+	if !slices.Contains(envs.Children, "env_prod") {
+		t.Fatalf("ansible does not see env_prod under environments: %s", seen["environments"])
+	}
+
+	// --host through ansible's own lookup of one host.
+	var anyHost string
+	for name := range servedVars {
+		anyHost = name
+		break
+	}
+	cmd = exec.Command(ansibleInventory, "-i", script, "--host", anyHost)
+	cmd.Env = env
+	out, err = cmd.Output()
+	if err != nil {
+		t.Fatalf("ansible-inventory --host: %v", err)
+	}
+	if !jsonEqual(out, servedVars[anyHost]) {
+		t.Fatalf("--host %s: %s", anyHost, out)
+	}
+
+	// A wrong token: ansible fails, and the script said why in one line.
+	cmd = exec.Command(script, "--list")
+	cmd.Env = append(env, "ROSTER_TOKEN=rst_wrong")
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatal("roster-inventory succeeded with a wrong token")
+	}
+	if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "token was refused") {
+		t.Fatalf("stderr = %q, want one line about the token", stderr.String())
+	}
+}
+
+func hostvars(t *testing.T, doc map[string]json.RawMessage) map[string]json.RawMessage {
+	t.Helper()
+	var meta struct {
+		Hostvars map[string]json.RawMessage `json:"hostvars"`
+	}
+	if err := json.Unmarshal(doc["_meta"], &meta); err != nil {
+		t.Fatalf("_meta: %v", err)
+	}
+	return meta.Hostvars
+}
+
+// groupHosts maps each group to its sorted direct hosts.
+func groupHosts(t *testing.T, doc map[string]json.RawMessage) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for name, raw := range doc {
+		if name == "_meta" {
+			continue
+		}
+		var g struct {
+			Hosts []string `json:"hosts"`
+		}
+		if err := json.Unmarshal(raw, &g); err != nil {
+			t.Fatalf("group %s: %v", name, err)
+		}
+		if len(g.Hosts) > 0 {
+			slices.Sort(g.Hosts)
+			out[name] = g.Hosts
+		}
+	}
+	return out
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return fmt.Sprint(x) == fmt.Sprint(y)
+}
