@@ -1,0 +1,771 @@
+package awssim
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// DefaultAccountID is the account that owns the simulated instances when
+// Options.AccountID is empty.
+const DefaultAccountID = "123456789012"
+
+// simEpoch anchors generated times, so a fleet is the same on every run.
+var simEpoch = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// ErrNoInstance is returned by Fleet mutations for an unknown instance id.
+var ErrNoInstance = errors.New("awssim: no such instance")
+
+// Instance states and their EC2 codes (the low byte of the real code).
+var stateCodes = map[string]int{
+	"pending":       0,
+	"running":       16,
+	"shutting-down": 32,
+	"terminated":    48,
+	"stopping":      64,
+	"stopped":       80,
+}
+
+// Tag is one EC2 tag.
+type Tag struct {
+	Key, Value string
+}
+
+// InstanceInfo is a snapshot of one simulated instance, for tests that
+// compute what a sync should produce.
+type InstanceInfo struct {
+	ID               string
+	ReservationID    string
+	Region           string
+	AvailabilityZone string
+	InstanceType     string
+	ImageID          string
+	Architecture     string // x86_64 or arm64
+	Platform         string // "windows" or ""
+	State            string // pending, running, stopping, stopped, shutting-down, terminated
+	Name             string // the Name tag's value; "" when the instance has none
+	PrivateIP        string // "" once terminated
+	PrivateDNS       string
+	PublicIP         string // "" unless running (or stopping/shutting-down) with a public address
+	PublicDNS        string
+	VPCID            string
+	SubnetID         string
+	LaunchTime       time.Time
+	Tags             []Tag // in the order the API returns them
+}
+
+// Tag returns the value of tag key and whether the instance has it.
+func (i InstanceInfo) Tag(key string) (string, bool) {
+	for _, t := range i.Tags {
+		if t.Key == key {
+			return t.Value, true
+		}
+	}
+	return "", false
+}
+
+// instance is the simulator's record of one instance. Every field is
+// precomputed so rendering a page is only appends.
+type instance struct {
+	seq           uint64
+	id            string
+	reservationID string
+	region        string
+	az            string
+	imageID       string
+	instanceType  string
+	arch          string
+	platform      string // "windows" or ""
+	keyName       string // "" = none
+	launchTime    time.Time
+	launchStr     string // launchTime as the API formats it
+	launchIndex   int
+	state         string
+	stateCode     string
+	reason        string // the legacy free-text reason
+	reasonCode    string // stateReason code, "" = none
+	reasonMsg     string
+
+	vpcID      string
+	subnetID   string
+	privateIP  string
+	privateDNS string
+	publicIP   string // the address the instance holds while it is running
+	publicDNS  string
+	mac        string
+	eniID      string
+	attachID   string
+	volumeID   string
+	rootDevice string
+	groups     []secGroup
+	tags       []Tag
+
+	lifecycle     string // "spot" or ""
+	spotRequestID string
+	monitoring    bool
+	ebsOptimized  bool
+	sourceDest    bool
+	cores         int
+	threads       int
+	httpTokens    string
+	hopLimit      int
+	profileArn    string
+	profileID     string
+}
+
+func (in *instance) hasPublic() bool {
+	if in.publicIP == "" {
+		return false
+	}
+	switch in.state {
+	case "running", "stopping", "shutting-down":
+		return true
+	}
+	return false
+}
+
+func (in *instance) terminated() bool { return in.state == "terminated" }
+
+func (in *instance) name() string {
+	for _, t := range in.tags {
+		if t.Key == "Name" {
+			return t.Value
+		}
+	}
+	return ""
+}
+
+func (in *instance) info() InstanceInfo {
+	info := InstanceInfo{
+		ID:               in.id,
+		ReservationID:    in.reservationID,
+		Region:           in.region,
+		AvailabilityZone: in.az,
+		InstanceType:     in.instanceType,
+		ImageID:          in.imageID,
+		Architecture:     in.arch,
+		Platform:         in.platform,
+		State:            in.state,
+		Name:             in.name(),
+		LaunchTime:       in.launchTime,
+		Tags:             slices.Clone(in.tags),
+	}
+	if !in.terminated() {
+		info.PrivateIP, info.PrivateDNS = in.privateIP, in.privateDNS
+		info.VPCID, info.SubnetID = in.vpcID, in.subnetID
+	}
+	if in.hasPublic() {
+		info.PublicIP, info.PublicDNS = in.publicIP, in.publicDNS
+	}
+	return info
+}
+
+// setState moves the instance to state, with the reason EC2 gives for it.
+func (in *instance) setState(state string, at time.Time) {
+	in.state = state
+	in.stateCode = strconv.Itoa(stateCodes[state])
+	in.reason, in.reasonCode, in.reasonMsg = "", "", ""
+	switch state {
+	case "stopping", "stopped", "shutting-down", "terminated":
+		in.reason = "User initiated (" + at.UTC().Format("2006-01-02 15:04:05") + " GMT)"
+		in.reasonCode = "Client.UserInitiatedShutdown"
+		in.reasonMsg = "Client.UserInitiatedShutdown: User initiated shutdown"
+	}
+}
+
+type secGroup struct{ id, name string }
+
+type image struct {
+	id, arch, platform string
+}
+
+// regionSet holds one region's instances, ordered by seq, and the
+// resources (VPCs, subnets, groups, images) they are placed in.
+type regionSet struct {
+	name    string
+	index   int
+	zones   []zone
+	list    []*instance
+	zoneCnt []int // addresses handed out per zone
+	ipCnt   int   // public addresses handed out
+	res     *rand.Rand
+	vpcs    []string
+	subnets map[[2]int]string
+	groups  map[int][]secGroup
+	images  []image
+}
+
+func (f *Fleet) newRegionSet(name string) *regionSet {
+	rs := &regionSet{
+		name:    name,
+		index:   len(f.order),
+		zones:   regionZones(name),
+		res:     rand.New(rand.NewPCG(uint64(f.seed), hashString(name))),
+		subnets: map[[2]int]string{},
+		groups:  map[int][]secGroup{},
+	}
+	rs.zoneCnt = make([]int, len(rs.zones))
+	for _, spec := range []struct{ arch, platform string }{
+		{"x86_64", ""}, {"x86_64", ""}, {"x86_64", ""}, {"arm64", ""}, {"arm64", ""}, {"x86_64", "windows"},
+	} {
+		rs.images = append(rs.images, image{id: "ami-0" + hex16(rs.res), arch: spec.arch, platform: spec.platform})
+	}
+	f.order = append(f.order, name)
+	f.regions[name] = rs
+	return rs
+}
+
+func (rs *regionSet) vpc(v int) string {
+	for len(rs.vpcs) <= v {
+		rs.vpcs = append(rs.vpcs, "vpc-0"+hex16(rs.res))
+	}
+	return rs.vpcs[v]
+}
+
+func (rs *regionSet) subnet(v, az int) string {
+	k := [2]int{v, az}
+	if s, ok := rs.subnets[k]; ok {
+		return s
+	}
+	s := "subnet-0" + hex16(rs.res)
+	rs.subnets[k] = s
+	return s
+}
+
+var groupNames = []string{"default", "web", "app-internal", "db-clients", "ssh-from-bastion", "monitoring", "launch-wizard-1"}
+
+func (rs *regionSet) group(v int, name string) secGroup {
+	gs, ok := rs.groups[v]
+	if !ok {
+		for _, n := range groupNames {
+			gs = append(gs, secGroup{id: "sg-0" + hex16(rs.res), name: n})
+		}
+		rs.groups[v] = gs
+	}
+	for _, g := range gs {
+		if g.name == name {
+			return g
+		}
+	}
+	return gs[0]
+}
+
+// after returns the position of the first instance whose seq is greater
+// than seq.
+func (rs *regionSet) after(seq uint64) int {
+	i, _ := slices.BinarySearchFunc(rs.list, seq+1, func(in *instance, target uint64) int {
+		return cmpSeq(in.seq, target)
+	})
+	return i
+}
+
+// Fleet is a deterministic set of simulated EC2 instances spread over
+// regions. It is safe for concurrent use; mutations are seen by the next
+// request.
+type Fleet struct {
+	mu      sync.RWMutex
+	seed    int64
+	account string
+	rng     *rand.Rand // for instances added after generation
+	order   []string   // regions in creation order
+	regions map[string]*regionSet
+	byID    map[string]*instance
+	seq     uint64
+	roleCnt map[string]int
+}
+
+// NewFleet generates size instances over regions (DefaultRegions when
+// empty), in 2-3 availability zones each. The same (seed, size, regions)
+// always gives the same fleet.
+func NewFleet(seed int64, size int, regions []string) *Fleet {
+	return newFleet(seed, size, regions, DefaultAccountID)
+}
+
+func newFleet(seed int64, size int, regions []string, account string) *Fleet {
+	if len(regions) == 0 {
+		regions = DefaultRegions
+	}
+	regions = uniq(regions)
+	f := &Fleet{
+		seed:    seed,
+		account: account,
+		rng:     rand.New(rand.NewPCG(uint64(seed), 0xadd)),
+		regions: map[string]*regionSet{},
+		byID:    map[string]*instance{},
+		roleCnt: map[string]int{},
+	}
+	for _, r := range regions {
+		f.newRegionSet(r)
+	}
+	f.generate(size, regions)
+	return f
+}
+
+// generate creates size instances in reservations of 1-3 instances. The
+// first reservations go round-robin so every region gets some; the rest
+// favour the first regions, like a real estate does.
+func (f *Fleet) generate(size int, regions []string) {
+	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
+	weights := make([]float64, len(regions))
+	total := 0.0
+	for i := range regions {
+		weights[i] = 1 / (1 + 0.25*float64(i))
+		total += weights[i]
+	}
+	for n, made := 0, 0; made < size; n++ {
+		var region string
+		if n < len(regions) {
+			region = regions[n]
+		} else {
+			x := r.Float64() * total
+			for i, w := range weights {
+				region = regions[i]
+				if x < w {
+					break
+				}
+				x -= w
+			}
+		}
+		count := 1
+		switch p := r.Float64(); {
+		case p < 0.05:
+			count = 3
+		case p < 0.15:
+			count = 2
+		}
+		count = min(count, size-made)
+		f.addReservation(r, f.regions[region], count, nil, simEpoch.Add(-time.Duration(r.Int64N(int64(730*24*time.Hour))).Truncate(time.Second)), true)
+		made += count
+	}
+}
+
+var instanceTypes = []struct {
+	name           string
+	arch           string
+	cores, threads int
+}{
+	{"t3.micro", "x86_64", 1, 2}, {"t3.small", "x86_64", 1, 2}, {"t3.medium", "x86_64", 1, 2},
+	{"t3.large", "x86_64", 1, 2}, {"m5.large", "x86_64", 1, 2}, {"m5.xlarge", "x86_64", 2, 2},
+	{"m5.2xlarge", "x86_64", 4, 2}, {"m6i.large", "x86_64", 1, 2}, {"m6i.xlarge", "x86_64", 2, 2},
+	{"c5.large", "x86_64", 1, 2}, {"c5.xlarge", "x86_64", 2, 2}, {"c6i.2xlarge", "x86_64", 4, 2},
+	{"r5.large", "x86_64", 1, 2}, {"r6i.xlarge", "x86_64", 2, 2},
+	{"t4g.small", "arm64", 2, 1}, {"t4g.medium", "arm64", 2, 1}, {"m6g.large", "arm64", 2, 1},
+	{"c7g.xlarge", "arm64", 4, 1}, {"r7g.large", "arm64", 2, 1},
+}
+
+var (
+	roles     = []string{"web", "api", "worker", "db", "cache", "queue", "bastion", "batch", "search", "monitor"}
+	teams     = []string{"platform", "payments", "search", "data", "identity", "growth"}
+	apps      = []string{"checkout", "catalog", "billing", "reporting", "auth", "storefront"}
+	costCodes = []string{"R&D / 42", "Ops & Infra / 7", "Sales <EMEA> 'north'", "Marketing \"Q3\""}
+	owners    = []string{"Jörg Müller <jorg@example.com>", "ops-team@example.com", "Zoë Ávila"}
+)
+
+// addReservation creates count instances launched together in one region.
+// tags, when non-nil, replaces the generated tags. initial instances get a
+// random state; added ones start running.
+func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Tag, launch time.Time, initial bool) []*instance {
+	reservation := "r-0" + hex16(r)
+	az := r.IntN(len(rs.zones))
+	it := instanceTypes[r.IntN(len(instanceTypes))]
+	platform := ""
+	if it.arch == "x86_64" && r.Float64() < 0.06 {
+		platform = "windows"
+	}
+	var img image
+	for _, i := range r.Perm(len(rs.images)) {
+		if rs.images[i].arch == it.arch && rs.images[i].platform == platform {
+			img = rs.images[i]
+			break
+		}
+	}
+	role := roles[r.IntN(len(roles))]
+	env := pick(r, []string{"prod", "prod", "prod", "prod", "prod", "staging", "staging", "staging", "dev", "dev"})
+	team := teams[r.IntN(len(teams))]
+	keyName := ""
+	if r.Float64() < 0.9 {
+		keyName = "ops-" + env
+	}
+	spot := platform == "" && r.Float64() < 0.05
+	profileArn, profileID := "", ""
+	if r.Float64() < 0.4 {
+		profileArn = "arn:aws:iam::" + f.account + ":instance-profile/" + role + "-" + env
+		profileID = "AIPA" + upperID(r, 17)
+	}
+	httpTokens, hop := "optional", 1
+	if r.Float64() < 0.7 {
+		httpTokens, hop = "required", 2
+	}
+	monitoring := r.Float64() < 0.1
+	rootDevice := "/dev/xvda"
+	if platform == "windows" {
+		rootDevice = "/dev/sda1"
+	}
+	var made []*instance
+	for k := range count {
+		f.seq++
+		in := &instance{
+			seq:           f.seq,
+			id:            f.newInstanceID(r),
+			reservationID: reservation,
+			region:        rs.name,
+			az:            rs.zones[az].name,
+			imageID:       img.id,
+			instanceType:  it.name,
+			arch:          it.arch,
+			platform:      platform,
+			keyName:       keyName,
+			launchTime:    launch,
+			launchStr:     launch.Format("2006-01-02T15:04:05.000Z"),
+			launchIndex:   k,
+			rootDevice:    rootDevice,
+			eniID:         "eni-0" + hex16(r),
+			attachID:      "eni-attach-0" + hex16(r),
+			volumeID:      "vol-0" + hex16(r),
+			mac:           fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", 0x02|r.IntN(4)<<2, r.IntN(256), r.IntN(256), r.IntN(256), r.IntN(256), r.IntN(256)),
+			monitoring:    monitoring,
+			ebsOptimized:  it.name[0] != 't',
+			sourceDest:    role != "bastion" || r.Float64() < 0.5,
+			cores:         it.cores,
+			threads:       it.threads,
+			httpTokens:    httpTokens,
+			hopLimit:      hop,
+			profileArn:    profileArn,
+			profileID:     profileID,
+		}
+		if spot {
+			in.lifecycle = "spot"
+			in.spotRequestID = "sir-" + lowerID(r, 8)
+		}
+		// Private address: 10.<region*10+vpc>.<zone*64 + ...>, one /18 subnet per zone.
+		c := rs.zoneCnt[az]
+		rs.zoneCnt[az]++
+		v, host := c/16000, c%16000+10
+		octet2 := (rs.index*10 + v) % 256
+		in.vpcID = rs.vpc(v)
+		in.subnetID = rs.subnet(v, az)
+		in.privateIP = fmt.Sprintf("10.%d.%d.%d", octet2, az*64+host/256, host%256)
+		in.privateDNS = fmt.Sprintf("ip-10-%d-%d-%d.%s", octet2, az*64+host/256, host%256, privateDNSSuffix(rs.name))
+		if r.Float64() < 0.6 {
+			in.publicIP = publicAddress(rs)
+			in.publicDNS = "ec2-" + dashed(in.publicIP) + "." + publicDNSSuffix(rs.name)
+		}
+		first := "app-internal"
+		switch role {
+		case "web", "api":
+			first = "web"
+		case "db", "cache":
+			first = "db-clients"
+		case "bastion":
+			first = "launch-wizard-1"
+		}
+		in.groups = []secGroup{rs.group(v, first)}
+		if r.Float64() < 0.5 {
+			in.groups = append(in.groups, rs.group(v, pick(r, []string{"ssh-from-bastion", "monitoring", "default"})))
+		}
+		if tags != nil {
+			in.tags = slices.Clone(tags)
+		} else {
+			in.tags = f.generateTags(r, rs, role, env, team)
+		}
+		state := "running"
+		if initial {
+			switch p := r.Float64(); {
+			case p < 0.80:
+			case p < 0.95:
+				state = "stopped"
+			case p < 0.965:
+				state = "pending"
+			case p < 0.975:
+				state = "stopping"
+			case p < 0.985:
+				state = "shutting-down"
+			default:
+				state = "terminated"
+			}
+		}
+		at := launch
+		if initial {
+			at = launch.Add(time.Duration(r.Int64N(int64(simEpoch.Sub(launch)) + 1)))
+		}
+		in.setState(state, at)
+		rs.list = append(rs.list, in)
+		f.byID[in.id] = in
+		made = append(made, in)
+	}
+	return made
+}
+
+func (f *Fleet) generateTags(r *rand.Rand, rs *regionSet, role, env, team string) []Tag {
+	tags := make([]Tag, 0, 7)
+	switch p := r.Float64(); {
+	case p < 0.02:
+		// No Name tag: the hostname falls back to another preference.
+	case p < 0.03 && len(f.byID) > 0:
+		// A name also used in another region (copied from an earlier instance).
+		if other := f.someInstanceOutside(r, rs.name); other != nil && other.name() != "" {
+			tags = append(tags, Tag{"Name", other.name()})
+			break
+		}
+		fallthrough
+	default:
+		f.roleCnt[role]++
+		tags = append(tags, Tag{"Name", fmt.Sprintf("%s-%04d", role, f.roleCnt[role])})
+	}
+	tags = append(tags, Tag{"Env", env}, Tag{"Role", role}, Tag{"Team", team})
+	if r.Float64() < 0.3 {
+		tags = append(tags, Tag{"Application", pick(r, apps)})
+	}
+	if r.Float64() < 0.1 {
+		tags = append(tags, Tag{"Cost Center", pick(r, costCodes)})
+	}
+	if r.Float64() < 0.1 {
+		tags = append(tags, Tag{"aws:autoscaling:groupName", role + "-" + env + "-asg"})
+	}
+	if r.Float64() < 0.03 {
+		tags = append(tags, Tag{"Owner", pick(r, owners)})
+	}
+	return tags
+}
+
+func (f *Fleet) someInstanceOutside(r *rand.Rand, region string) *instance {
+	for range 4 {
+		rs := f.regions[f.order[r.IntN(len(f.order))]]
+		if rs.name == region || len(rs.list) == 0 {
+			continue
+		}
+		return rs.list[r.IntN(len(rs.list))]
+	}
+	return nil
+}
+
+func (f *Fleet) newInstanceID(r *rand.Rand) string {
+	for {
+		id := "i-0" + hex16(r)
+		if _, dup := f.byID[id]; !dup {
+			return id
+		}
+	}
+}
+
+// publicAddress hands out a unique public IPv4 address from a pool that
+// looks like an AWS range for the region.
+func publicAddress(rs *regionSet) string {
+	pools := []int{3, 13, 18, 34, 35, 44, 52, 54}
+	var x uint32
+	for {
+		n := rs.ipCnt
+		rs.ipCnt++
+		x = uint32((rs.index/len(pools))&3)<<22 | uint32(n)&(1<<22-1)
+		x = (x*0x9E3779 + 0x5A17) & (1<<24 - 1) // a bijection on 24 bits
+		if last := x & 255; last != 0 && last != 255 {
+			break
+		}
+	}
+	return fmt.Sprintf("%d.%d.%d.%d", pools[rs.index%len(pools)], x>>16, x>>8&255, x&255)
+}
+
+// Regions returns the regions the fleet has instances in (or was created
+// with), in order.
+func (f *Fleet) Regions() []string {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return slices.Clone(f.order)
+}
+
+// Len returns the number of instances, terminated ones included.
+func (f *Fleet) Len() int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return len(f.byID)
+}
+
+// Instances returns every instance, terminated ones included, by region
+// (in Regions order) and then in the order DescribeInstances lists them.
+func (f *Fleet) Instances() []InstanceInfo {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	out := make([]InstanceInfo, 0, len(f.byID))
+	for _, name := range f.order {
+		for _, in := range f.regions[name].list {
+			out = append(out, in.info())
+		}
+	}
+	return out
+}
+
+// Instance returns one instance by id.
+func (f *Fleet) Instance(id string) (InstanceInfo, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	in, ok := f.byID[id]
+	if !ok {
+		return InstanceInfo{}, false
+	}
+	return in.info(), true
+}
+
+// mutate runs fn on instance id under the write lock.
+func (f *Fleet) mutate(id string, fn func(*instance) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in, ok := f.byID[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoInstance, id)
+	}
+	return fn(in)
+}
+
+// SetState moves an instance to state (pending, running, stopping, stopped,
+// shutting-down or terminated). A stopped or terminated instance has no
+// public address; one that runs again gets its address back.
+func (f *Fleet) SetState(id, state string) error {
+	if _, ok := stateCodes[state]; !ok {
+		return fmt.Errorf("awssim: unknown instance state %q", state)
+	}
+	return f.mutate(id, func(in *instance) error {
+		in.setState(state, time.Now())
+		return nil
+	})
+}
+
+// Terminate marks an instance terminated. Like EC2, it stays visible to
+// DescribeInstances (state "terminated", no addresses) until Remove.
+func (f *Fleet) Terminate(id string) error { return f.SetState(id, "terminated") }
+
+// Remove deletes an instance, as EC2 does about an hour after termination.
+func (f *Fleet) Remove(id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	in, ok := f.byID[id]
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrNoInstance, id)
+	}
+	rs := f.regions[in.region]
+	i := rs.after(in.seq - 1)
+	rs.list = slices.Delete(rs.list, i, i+1)
+	delete(f.byID, id)
+	return nil
+}
+
+// SetTag sets (adds or replaces) a tag; SetTag(id, "Name", x) renames.
+func (f *Fleet) SetTag(id, key, value string) error {
+	return f.mutate(id, func(in *instance) error {
+		for i := range in.tags {
+			if in.tags[i].Key == key {
+				in.tags[i].Value = value
+				return nil
+			}
+		}
+		in.tags = append(in.tags, Tag{key, value})
+		return nil
+	})
+}
+
+// DeleteTag removes a tag if the instance has it.
+func (f *Fleet) DeleteTag(id, key string) error {
+	return f.mutate(id, func(in *instance) error {
+		in.tags = slices.DeleteFunc(in.tags, func(t Tag) bool { return t.Key == key })
+		return nil
+	})
+}
+
+// Add launches a new running instance in region (one of the fleet's
+// regions or DefaultRegions). tags, when non-nil, are its tags (Name first,
+// then the others by key); otherwise tags are generated. It is listed after
+// every existing instance of its region.
+func (f *Fleet) Add(region string, tags map[string]string) (InstanceInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rs, ok := f.regions[region]
+	if !ok {
+		if !slices.Contains(DefaultRegions, region) {
+			return InstanceInfo{}, fmt.Errorf("awssim: region %q is not served", region)
+		}
+		rs = f.newRegionSet(region)
+	}
+	var tl []Tag
+	if tags != nil {
+		tl = []Tag{}
+		if v, ok := tags["Name"]; ok {
+			tl = append(tl, Tag{"Name", v})
+		}
+		keys := make([]string, 0, len(tags))
+		for k := range tags {
+			if k != "Name" {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			tl = append(tl, Tag{k, tags[k]})
+		}
+	}
+	in := f.addReservation(f.rng, rs, 1, tl, time.Now().UTC().Truncate(time.Second), false)[0]
+	return in.info(), nil
+}
+
+func hex16(r *rand.Rand) string {
+	return fmt.Sprintf("%016x", r.Uint64())
+}
+
+const (
+	upperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
+)
+
+func upperID(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = upperAlnum[r.IntN(len(upperAlnum))]
+	}
+	return string(b)
+}
+
+func lowerID(r *rand.Rand, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = lowerAlnum[r.IntN(len(lowerAlnum))]
+	}
+	return string(b)
+}
+
+func pick(r *rand.Rand, s []string) string { return s[r.IntN(len(s))] }
+
+func dashed(ip string) string {
+	b := []byte(ip)
+	for i, c := range b {
+		if c == '.' {
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}
+
+func uniq(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// hashString is FNV-1a, used to derive per-region random streams.
+func hashString(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

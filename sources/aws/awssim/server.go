@@ -1,0 +1,365 @@
+package awssim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Seed makes the fleet, the issued ids and the fault rates reproducible.
+	Seed int64
+	// Size is the number of instances generated.
+	Size int
+	// Regions the fleet spreads over; empty = DefaultRegions. Every one of
+	// them is enabled, as are DefaultRegions.
+	Regions []string
+	// AccessKeys, when not empty, are the only access key ids accepted
+	// (plus the temporary keys this server's AssumeRole issued).
+	AccessKeys []string
+	// AccountID owns the instances and answers GetCallerIdentity;
+	// empty = DefaultAccountID.
+	AccountID string
+	// Faults injected from the start; change them with SetFaults.
+	Faults Faults
+	// Fleet, when set, is served instead of one generated from Seed, Size
+	// and Regions (e.g. to share a large fleet between servers).
+	Fleet *Fleet
+	// SettleDelay is waited before every response; zero means
+	// DefaultSettleDelay, negative means none. See ClientTransport.
+	SettleDelay time.Duration
+	// Logger receives one debug line per request; nil = discard.
+	Logger *slog.Logger
+}
+
+// Server simulates EC2 (DescribeRegions, DescribeAvailabilityZones,
+// DescribeInstances) and STS (AssumeRole, GetCallerIdentity) over the Query
+// protocol on one endpoint serving every region. It is an http.Handler.
+type Server struct {
+	account string
+	fleet   *Fleet
+	catalog *regionCatalog
+	keys    map[string]bool
+	inj     *injector
+	log     *slog.Logger
+	settle  time.Duration
+
+	mu          sync.Mutex
+	issued      map[string]assumedRole // temporary access key id → role
+	assumeCalls []AssumeRoleCall
+}
+
+// New returns a server for opts.
+func New(opts Options) *Server {
+	account := opts.AccountID
+	if account == "" {
+		account = DefaultAccountID
+	}
+	fleet := opts.Fleet
+	if fleet == nil {
+		fleet = newFleet(opts.Seed, opts.Size, opts.Regions, account)
+	} else {
+		account = fleet.account
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		account: account,
+		fleet:   fleet,
+		catalog: newRegionCatalog(fleet.Regions()),
+		inj:     newInjector(opts.Seed, opts.Faults),
+		log:     log,
+		issued:  map[string]assumedRole{},
+		settle:  opts.SettleDelay,
+	}
+	if s.settle == 0 {
+		s.settle = DefaultSettleDelay
+	}
+	if len(opts.AccessKeys) > 0 {
+		s.keys = map[string]bool{}
+		for _, k := range opts.AccessKeys {
+			s.keys[k] = true
+		}
+	}
+	return s
+}
+
+// Fleet returns the served fleet; mutate it to change what requests see.
+func (s *Server) Fleet() *Fleet { return s.fleet }
+
+// AccountID returns the account that owns the instances.
+func (s *Server) AccountID() string { return s.account }
+
+// Regions returns the enabled regions, in DescribeRegions order.
+func (s *Server) Regions() []string { return slices.Clone(s.catalog.enabled) }
+
+// SetFaults replaces the injected faults and restarts their counters.
+func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
+
+// Faults returns the faults in force.
+func (s *Server) Faults() Faults { return s.inj.get() }
+
+// Stats returns a snapshot of the request counters.
+func (s *Server) Stats() Stats { return s.inj.snapshot() }
+
+// ResetStats zeroes the request counters.
+func (s *Server) ResetStats() { s.inj.reset() }
+
+// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
+// is done. url is the base endpoint for the SDK's BaseEndpoint.
+func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("awssim: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("awssim: serve", "err", err)
+		}
+	}()
+	shutdown := sync.OnceFunc(func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+		<-done
+	})
+	unhook := context.AfterFunc(ctx, shutdown)
+	return "http://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+}
+
+// request is one request being answered.
+type request struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	id     string
+	start  time.Time
+	sts    bool
+	action string
+	region string
+	akid   string
+}
+
+type handler func(*request)
+
+func (s *Server) ec2Handler(action string) handler {
+	switch action {
+	case "DescribeInstances":
+		return s.describeInstances
+	case "DescribeRegions":
+		return s.describeRegions
+	case "DescribeAvailabilityZones":
+		return s.describeAvailabilityZones
+	}
+	return nil
+}
+
+func (s *Server) stsHandler(action string) handler {
+	switch action {
+	case "AssumeRole":
+		return s.assumeRole
+	case "GetCallerIdentity":
+		return s.getCallerIdentity
+	}
+	return nil
+}
+
+func isSTSAction(a string) bool { return a == "AssumeRole" || a == "GetCallerIdentity" }
+
+// ServeHTTP answers one Query API request: authentication and region
+// checks, fault injection, then the action.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := &request{s: s, w: w, r: r, id: newRequestID(), start: time.Now()}
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		s.inj.rejected()
+		q.fail(http.StatusMethodNotAllowed, "InvalidAction", "The HTTP method "+r.Method+" is not supported.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		s.inj.rejected()
+		q.fail(http.StatusBadRequest, "MalformedQueryString", "The request could not be parsed.")
+		return
+	}
+	q.action = r.Form.Get("Action")
+	scope, authOK := parseAuth(r)
+	q.region, q.akid = scope.region, scope.akid
+	switch scope.service {
+	case "sts":
+		q.sts = true
+	case "ec2":
+	default:
+		q.sts = isSTSAction(q.action) || r.Form.Get("Version") == "2011-06-15"
+	}
+
+	switch {
+	case !authOK && q.sts:
+		s.reject(q, http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+	case !authOK:
+		s.reject(q, http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
+	case !s.keyAccepted(scope.akid) && q.sts:
+		s.reject(q, http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	case !s.keyAccepted(scope.akid):
+		s.reject(q, http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
+	case !s.catalog.isOn[q.region] && q.sts:
+		s.reject(q, http.StatusForbidden, "RegionDisabledException",
+			"STS is not activated in this region for account:"+s.account+". Your account administrator can activate STS in this region using the IAM Console.")
+	case !s.catalog.isOn[q.region]:
+		// What EC2 answers for a region the account has not opted into.
+		s.reject(q, http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
+	case q.action == "" && q.sts:
+		s.reject(q, http.StatusBadRequest, "MissingAction", "Missing Action")
+	case q.action == "":
+		s.reject(q, http.StatusBadRequest, "MissingAction", "The request must contain the parameter Action")
+	default:
+		s.dispatch(q)
+	}
+}
+
+func (s *Server) reject(q *request, status int, code, message string) {
+	s.inj.rejected()
+	q.fail(status, code, message)
+}
+
+func (s *Server) dispatch(q *request) {
+	var h handler
+	if q.sts {
+		h = s.stsHandler(q.action)
+	} else {
+		h = s.ec2Handler(q.action)
+	}
+	if h == nil {
+		msg := "The action " + q.action + " is not valid for this web service."
+		if q.sts {
+			msg = "Could not find operation " + q.action + " for version 2011-06-15"
+		}
+		s.reject(q, http.StatusBadRequest, "InvalidAction", msg)
+		return
+	}
+	latency, f := s.inj.admit(Call{q.action, q.region}, !q.sts)
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-q.r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	if f != nil {
+		q.fail(f.status, f.code, f.message)
+		return
+	}
+	if !q.sts && q.r.Form.Get("DryRun") == "true" {
+		q.fail(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
+		return
+	}
+	h(q)
+}
+
+func (s *Server) keyAccepted(akid string) bool {
+	if s.keys == nil || s.keys[akid] {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.issued[akid]
+	return ok
+}
+
+// sigScope is what the simulator reads from a SigV4 signature.
+type sigScope struct {
+	akid, date, region, service string
+}
+
+// parseAuth reads the SigV4 credential scope from the Authorization header
+// (or a presigned query). The signature itself is not verified: the
+// simulator does not know the secret keys.
+func parseAuth(r *http.Request) (sigScope, bool) {
+	var cred, signed, sig string
+	if h := r.Header.Get("Authorization"); h != "" {
+		rest, ok := strings.CutPrefix(h, "AWS4-HMAC-SHA256 ")
+		if !ok {
+			return sigScope{}, false
+		}
+		for part := range strings.SplitSeq(rest, ",") {
+			k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+			switch k {
+			case "Credential":
+				cred = v
+			case "SignedHeaders":
+				signed = v
+			case "Signature":
+				sig = v
+			}
+		}
+	} else if q := r.URL.Query(); q.Get("X-Amz-Algorithm") == "AWS4-HMAC-SHA256" {
+		cred, signed, sig = q.Get("X-Amz-Credential"), q.Get("X-Amz-SignedHeaders"), q.Get("X-Amz-Signature")
+	}
+	parts := strings.Split(cred, "/")
+	if len(parts) != 5 || parts[0] == "" || len(parts[1]) != 8 || parts[2] == "" || parts[3] == "" || parts[4] != "aws4_request" {
+		return sigScope{}, false
+	}
+	if _, err := strconv.Atoi(parts[1]); err != nil {
+		return sigScope{}, false
+	}
+	if !slices.Contains(strings.Split(signed, ";"), "host") || len(sig) != 64 || strings.Trim(sig, "0123456789abcdef") != "" {
+		return sigScope{}, false
+	}
+	return sigScope{akid: parts[0], date: parts[1], region: parts[2], service: parts[3]}, true
+}
+
+// fail answers with an error in the protocol of the request.
+func (q *request) fail(status int, code, message string) {
+	w := getW()
+	defer putW(w)
+	if q.sts {
+		typ := "Sender"
+		if status >= 500 {
+			typ = "Receiver"
+		}
+		w.stsError(typ, code, message, q.id)
+	} else {
+		w.ec2Error(code, message, q.id)
+	}
+	q.write(status, w.b, code)
+}
+
+// ok answers 200 with body.
+func (q *request) ok(body []byte) { q.write(http.StatusOK, body, "") }
+
+func (q *request) write(status int, body []byte, code string) {
+	if d := q.s.settle; d > 0 {
+		time.Sleep(d)
+	}
+	h := q.w.Header()
+	h.Set("Content-Type", "text/xml;charset=UTF-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Amzn-Requestid", q.id)
+	q.w.WriteHeader(status)
+	_, _ = q.w.Write(body)
+	q.s.log.Debug("awssim request", "action", q.action, "region", q.region, "status", status,
+		"code", code, "bytes", len(body), "duration", time.Since(q.start))
+}
+
+func newRequestID() string {
+	a, b := rand.Uint64(), rand.Uint64()
+	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
+}
