@@ -106,6 +106,7 @@ func (d Driver) Open(ctx context.Context, cfg map[string]any, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
+	awsCfg.HTTPClient = shieldBodies{awsCfg.HTTPClient}
 	if o.IAMRoleARN != "" {
 		stsClient := sts.NewFromConfig(awsCfg)
 		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, o.IAMRoleARN, func(ao *stscreds.AssumeRoleOptions) {

@@ -215,3 +215,23 @@ func TestCollectIsAllOrNothing(t *testing.T) {
 		t.Fatalf("error %q does not say what failed", err)
 	}
 }
+
+// TestNoSpuriousRetries: against a server that answers the moment it has
+// read a request (as the simulator without its settle delay does), the SDK's
+// request-body race would fail and retry a good share of calls; the
+// provider's client must not.
+func TestNoSpuriousRetries(t *testing.T) {
+	sim := awssim.New(awssim.Options{Seed: 6, Size: 6000, Regions: []string{"us-east-1"}, SettleDelay: -1})
+	p := newProvider(t, sim, map[string]any{"regions": []any{"us-east-1"}})
+	var pages int
+	for range 5 {
+		insts, err := p.Collect(t.Context(), "us-east-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages += (len(insts) + pageSize - 1) / pageSize
+	}
+	if got := sim.Stats().Calls("DescribeInstances", ""); got != pages {
+		t.Fatalf("%d DescribeInstances requests for %d pages: the SDK retried", got, pages)
+	}
+}
