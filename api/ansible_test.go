@@ -1,0 +1,97 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/store"
+)
+
+// TestAnsibleDocumentEdgeCases covers what a synced EC2 fleet never shows:
+// hosts in no group, two sources naming a host alike, disabled hosts, group
+// vars on "all", and names that need JSON escaping.
+func TestAnsibleDocumentEdgeCases(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	inv := &roster.Inventory{Name: "edge"}
+	must(t, st.CreateInventory(ctx, inv))
+	add := func(name string, hosts ...*roster.Host) {
+		src := &roster.Source{InventoryID: inv.ID, Name: name, Provider: "aws", OnMissing: roster.OnMissingRemove}
+		must(t, st.CreateSource(ctx, src))
+		run := &roster.SyncRun{SourceID: src.ID, InventoryID: inv.ID, Trigger: roster.TriggerCLI}
+		if _, err := st.CreateSyncRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		run.StartedAt, run.Status = &now, roster.SyncSucceeded
+		must(t, st.FinishSyncRun(ctx, run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"}, Edges: []roster.GroupEdge{{Parent: "parents", Child: "web"}}, ReplaceEdges: true}))
+	}
+	h := func(ext, name string, enabled bool, vars string, groups ...string) *roster.Host {
+		return &roster.Host{ExternalID: ext, Scope: "r", Name: name, Enabled: enabled, Groups: groups, Vars: json.RawMessage(vars), Hash: ext}
+	}
+	add("a",
+		h("1", "lonely", true, `{"n":1}`),
+		h("2", "shared", true, `{"from":"a"}`, "web"),
+		h("3", "stopped", false, `{}`, "web"),
+		h("4", `we"ird\name`, true, `{}`, "web"),
+	)
+	add("b", h("5", "shared", true, `{"from":"b"}`, "db"))
+	must(t, st.SetGroupVars(ctx, inv.ID, "all", json.RawMessage(`{"ntp":"pool.ntp.org"}`)))
+
+	var doc struct {
+		Meta struct {
+			Hostvars map[string]map[string]any `json:"hostvars"`
+		} `json:"_meta"`
+		All struct {
+			Children []string
+			Vars     map[string]any
+		} `json:"all"`
+		Ungrouped struct{ Hosts []string }    `json:"ungrouped"`
+		Web       struct{ Hosts []string }    `json:"web"`
+		DB        struct{ Hosts []string }    `json:"db"`
+		Parents   struct{ Children []string } `json:"parents"`
+	}
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	must(t, api.WriteAnsibleInventory(ctx, w, st, inv.ID, false))
+	must(t, w.Flush())
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, buf.String())
+	}
+	if len(doc.Meta.Hostvars) != 3 || doc.Meta.Hostvars["shared"]["from"] != "a" {
+		t.Fatalf("hostvars = %v, want lonely, shared (source a's vars) and the escaped name", doc.Meta.Hostvars)
+	}
+	if _, ok := doc.Meta.Hostvars["stopped"]; ok {
+		t.Fatal("a disabled host is listed")
+	}
+	if !slices.Equal(doc.Ungrouped.Hosts, []string{"lonely"}) {
+		t.Fatalf("ungrouped = %v", doc.Ungrouped.Hosts)
+	}
+	if !slices.Equal(doc.DB.Hosts, []string{"shared"}) || !slices.Contains(doc.Web.Hosts, "shared") || !slices.Contains(doc.Web.Hosts, `we"ird\name`) {
+		t.Fatalf("web = %v, db = %v", doc.Web.Hosts, doc.DB.Hosts)
+	}
+	if !slices.Equal(doc.Parents.Children, []string{"web"}) || slices.Contains(doc.All.Children, "web") || !slices.Contains(doc.All.Children, "parents") {
+		t.Fatalf("nesting: parents %v, all %v", doc.Parents.Children, doc.All.Children)
+	}
+	if doc.All.Vars["ntp"] != "pool.ntp.org" || !slices.Contains(doc.All.Children, "ungrouped") {
+		t.Fatalf("all = %+v", doc.All)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sources/aws/awssim"
+)
+
+// run runs the roster command line in-process.
+func run(t *testing.T, ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out, errOut bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(ctx)
+	return out.String(), errOut.String(), err
+}
+
+func TestSyncCommand(t *testing.T) {
+	sim := awssim.New(awssim.Options{Seed: 5, Size: 200, Regions: []string{"us-east-1", "eu-west-1"}})
+	url, stop, err := sim.Start(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	t.Setenv("AWS_ACCESS_KEY_ID", simAccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", simSecretKey)
+	dir := t.TempDir()
+	st, err := openStore(t.Context(), Config{Database: filepath.Join(dir, "roster.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv := &roster.Inventory{Name: "prod"}
+	if err := st.CreateInventory(t.Context(), inv); err != nil {
+		t.Fatal(err)
+	}
+	src := &roster.Source{InventoryID: inv.ID, Name: "ec2", Provider: "aws", OnMissing: roster.OnMissingRemove,
+		Config: map[string]any{"regions": []any{"us-east-1", "eu-west-1"}, "endpoint_url": url}}
+	if err := st.CreateSource(t.Context(), src); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	stdout, stderr, err := run(t, t.Context(), "sync", "--source", "ec2", "--data-dir", dir)
+	if err != nil {
+		t.Fatalf("sync: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if !regexp.MustCompile(`sync of ec2 succeeded in \S+: \d+ hosts seen; \d+ added, 0 updated, 0 removed, 0 disabled, 0 unchanged`).MatchString(stdout) {
+		t.Fatalf("summary = %q", stdout)
+	}
+	if !strings.Contains(stderr, "2/2 scopes done") {
+		t.Fatalf("progress = %q", stderr)
+	}
+	if strings.Contains(stdout+stderr, simSecretKey) {
+		t.Fatal("the AWS secret key was printed")
+	}
+
+	// One region down: exit status 3, the region's error in the summary.
+	sim.SetFaults(awssim.Faults{FailRegions: []string{"eu-west-1"}})
+	stdout, _, err = run(t, t.Context(), "sync", "--source", "ec2", "--data-dir", dir)
+	var exit exitError
+	if !errors.As(err, &exit) || exit.code != exitSyncPartial {
+		t.Fatalf("partial sync: err %v, want exit status %d", err, exitSyncPartial)
+	}
+	if !strings.Contains(stdout, "sync of ec2 partial") || !strings.Contains(stdout, "scope eu-west-1 failed: ") {
+		t.Fatalf("summary = %q", stdout)
+	}
+
+	_, _, err = run(t, t.Context(), "sync", "--source", "nope", "--data-dir", dir)
+	if roster.ErrorCode(err) != roster.ENOTFOUND {
+		t.Fatalf("unknown source: %v", err)
+	}
+}
+
+func TestTokenCommands(t *testing.T) {
+	dir := t.TempDir()
+	stdout, _, err := run(t, t.Context(), "token", "create", "--name", "ci", "--role", "runner", "--data-dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := strings.TrimSpace(stdout)
+	if !strings.HasPrefix(value, roster.TokenPrefix) {
+		t.Fatalf("token create printed %q", stdout)
+	}
+	stdout, _, err = run(t, t.Context(), "token", "list", "--data-dir", dir)
+	if err != nil || !strings.Contains(stdout, "ci") || strings.Contains(stdout, value) {
+		t.Fatalf("token list: %v\n%s", err, stdout)
+	}
+	if _, _, err := run(t, t.Context(), "token", "create", "--name", "x", "--role", "root", "--data-dir", dir); err == nil {
+		t.Fatal("an unknown role was accepted")
+	}
+	if _, _, err := run(t, t.Context(), "token", "revoke", "ci", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDemo runs the README's first command in-process twice: the second
+// run reuses the data directory and its sync finds nothing changed.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	for i, want := range []string{"0 unchanged", " 0 added"} {
+		ctx, cancel := context.WithCancel(t.Context())
+		out := &syncedBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			c := defaultConfig()
+			c.DataDir, c.Database, c.Listen = dir, filepath.Join(dir, "roster.db"), "127.0.0.1:0"
+			done <- runDemo(ctx, c, 120, out)
+		}()
+		deadline := time.Now().Add(60 * time.Second)
+		for !strings.Contains(out.String(), "Ctrl-C stops the demo") {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("run %d: the demo did not get ready:\n%s", i, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		text := out.String()
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		if !strings.Contains(text, "sync of aws-demo succeeded") || !strings.Contains(text, want) {
+			t.Fatalf("run %d output lacks %q:\n%s", i, want, text)
+		}
+		token, err := os.ReadFile(filepath.Join(dir, "demo-token"))
+		if err != nil || !strings.Contains(text, "export ROSTER_TOKEN="+strings.TrimSpace(string(token))) {
+			t.Fatalf("run %d: token file and printed token differ (%v)", i, err)
+		}
+		for _, cmd := range []string{"curl -s -H", "ansible-inventory -i " + filepath.Join(dir, "roster-inventory") + " --graph"} {
+			if !strings.Contains(text, cmd) {
+				t.Fatalf("run %d: no %q in the instructions", i, cmd)
+			}
+		}
+	}
+}
+
+type syncedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncedBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncedBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
