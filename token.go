@@ -88,6 +88,10 @@ type Store interface {
 	HostStore
 	SyncRunStore
 	TokenStore
+	CredentialStore
+	GrantStore
+	AuditStore
+	SecretBlobStore
 	// Ping checks that the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

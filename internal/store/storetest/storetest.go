@@ -36,6 +36,10 @@ func Run(t *testing.T, open Open) {
 		{"AbandonSyncRuns", testAbandon},
 		{"DeleteCascades", testDeleteCascades},
 		{"Tokens", testTokens},
+		{"Credentials", testCredentials},
+		{"Grants", testGrants},
+		{"Audit", testAudit},
+		{"SecretBlobs", testSecretBlobs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
