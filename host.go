@@ -63,6 +63,7 @@ type HostState struct {
 	ID         int64
 	ExternalID string
 	Scope      string
+	Name       string
 	Hash       string
 	Enabled    bool
 	Missing    bool

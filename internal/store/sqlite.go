@@ -646,7 +646,7 @@ func (s *SQLite) WalkInventory(ctx context.Context, inventoryID string, host fun
 
 // HostStates implements roster.HostStore.
 func (s *SQLite) HostStates(ctx context.Context, sourceID string) ([]roster.HostState, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, external_id, scope, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = ?`, sourceID)
+	rows, err := s.r.QueryContext(ctx, `SELECT id, external_id, scope, name, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = ?`, sourceID)
 	if err != nil {
 		return nil, err
 	}
@@ -654,7 +654,7 @@ func (s *SQLite) HostStates(ctx context.Context, sourceID string) ([]roster.Host
 	var out []roster.HostState
 	for rows.Next() {
 		var st roster.HostState
-		if err := rows.Scan(&st.ID, &st.ExternalID, &st.Scope, &st.Hash, &st.Enabled, &st.Missing); err != nil {
+		if err := rows.Scan(&st.ID, &st.ExternalID, &st.Scope, &st.Name, &st.Hash, &st.Enabled, &st.Missing); err != nil {
 			return nil, err
 		}
 		out = append(out, st)

@@ -108,9 +108,20 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 
 // scopeHosts is what one successful scope produced.
 type scopeHosts struct {
-	hosts []*roster.Host
+	hosts []built
 	edges []roster.GroupEdge
 }
+
+// built is one constructed host. An unchanged host (same hash as stored,
+// not missing) keeps no vars: nothing will be written for it, and letting
+// them go as soon as they are hashed keeps an unchanged re-sync small.
+type built struct {
+	*roster.Host
+	unchanged bool
+}
+
+// storedHosts indexes a source's stored hosts by external id.
+type storedHosts map[string]*roster.HostState
 
 // collect fetches and constructs every scope and diffs the result against
 // the store. It returns nil changes and an error when the run fails as a
@@ -140,6 +151,16 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Log
 	if err := e.store.UpdateSyncRun(ctx, run); err != nil {
 		return nil, fmt.Errorf("record scopes: %w", err)
 	}
+	// The stored state is read before fetching: only this run (the one
+	// active run of the source) writes the source's hosts.
+	states, err := e.store.HostStates(ctx, run.SourceID)
+	if err != nil {
+		return nil, fmt.Errorf("load stored hosts: %w", err)
+	}
+	stored := make(storedHosts, len(states))
+	for i := range states {
+		stored[states[i].ExternalID] = &states[i]
+	}
 
 	var (
 		mu      sync.Mutex
@@ -159,7 +180,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Log
 		var sh *scopeHosts
 		err := o.Err
 		if err == nil {
-			sh, err = e.build(o.Scope, o.Instances, cons, notes)
+			sh, err = e.build(o.Scope, o.Instances, cons, stored, notes)
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -198,10 +219,6 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Log
 	if len(results) == 0 {
 		return nil, fmt.Errorf("every scope failed (%s); nothing was changed", firstScopeError(run.Scopes))
 	}
-	states, err := e.store.HostStates(ctx, run.SourceID)
-	if err != nil {
-		return nil, fmt.Errorf("load stored hosts: %w", err)
-	}
 	changes := diff(run, src, scopes, results, states, notes)
 	run.Warnings = notes.list()
 	if len(results) < len(scopes) {
@@ -226,8 +243,8 @@ var errStrict = errors.New("strict construct error")
 
 // build names, groups and encodes the instances of one scope. It runs on
 // the scope's own goroutine, so construction overlaps with fetching.
-func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.Constructor, notes *warnings) (*scopeHosts, error) {
-	sh := &scopeHosts{hosts: make([]*roster.Host, 0, len(insts))}
+func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.Constructor, stored storedHosts, notes *warnings) (*scopeHosts, error) {
+	sh := &scopeHosts{hosts: make([]built, 0, len(insts))}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -269,9 +286,16 @@ func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.C
 		if err := enc.Encode(vars); err != nil {
 			return nil, fmt.Errorf("encode host vars of %s: %w", inst.ExternalID, err)
 		}
-		h.Vars = bytes.Clone(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		h.Vars = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		h.Hash = hostHash(h)
-		sh.hosts = append(sh.hosts, h)
+		st := stored[h.ExternalID]
+		unchanged := st != nil && st.Hash == h.Hash && !st.Missing
+		if unchanged {
+			h.Vars = nil
+		} else {
+			h.Vars = bytes.Clone(h.Vars)
+		}
+		sh.hosts = append(sh.hosts, built{Host: h, unchanged: unchanged})
 		insts[i].Vars = nil // let the raw vars go as soon as they are encoded
 	}
 	return sh, nil
@@ -335,41 +359,31 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 		stored[states[i].ExternalID] = &states[i]
 	}
 	c := &roster.HostChanges{ReplaceEdges: len(results) == len(scopes)}
+	failed := make(map[string]bool)
+	for _, s := range run.Scopes {
+		if s.Status != roster.ScopeSucceeded {
+			failed[s.Name] = true
+		}
+	}
+
+	// Every host seen, once, in a deterministic order.
 	seen := make(map[string]bool)
-	names := make(map[string]string) // name → external id that took it
+	var hosts []built
 	edges := make(map[roster.GroupEdge]bool)
-	for _, scope := range scopes { // scope order: deterministic
+	for _, scope := range scopes {
 		sh := results[scope]
 		if sh == nil {
 			continue
 		}
 		c.Scopes = append(c.Scopes, scope)
-		slices.SortFunc(sh.hosts, func(a, b *roster.Host) int { return strings.Compare(a.ExternalID, b.ExternalID) })
+		slices.SortFunc(sh.hosts, func(a, b built) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 		for _, h := range sh.hosts {
 			if seen[h.ExternalID] {
 				notes.add("reported twice (in two scopes or queries); kept the first", h.ExternalID)
 				continue
 			}
 			seen[h.ExternalID] = true
-			if owner, taken := names[h.Name]; taken {
-				notes.add(fmt.Sprintf("name %q is taken by %s; named by id", h.Name, owner), h.ExternalID)
-				h.Name = h.ExternalID
-				h.Hash = hostHash(h)
-			}
-			names[h.Name] = h.ExternalID
-			run.Counts.Seen++
-			st := stored[h.ExternalID]
-			switch {
-			case st == nil:
-				c.Add = append(c.Add, h)
-				run.Counts.Added++
-			case st.Hash != h.Hash || st.Missing:
-				h.ID = st.ID
-				c.Update = append(c.Update, h)
-				run.Counts.Updated++
-			default:
-				run.Counts.Unchanged++
-			}
+			hosts = append(hosts, h)
 		}
 		for _, e := range sh.edges {
 			if !edges[e] {
@@ -378,12 +392,48 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 			}
 		}
 	}
-	failed := make(map[string]bool)
-	for _, s := range run.Scopes {
-		if s.Status != roster.ScopeSucceeded {
-			failed[s.Name] = true
+
+	// Names are unique within a source. A host keeps the name it has in
+	// the store (an unchanged host always does, so it is never rewritten);
+	// so do the kept hosts of failed scopes. A host wanting a taken name is
+	// named by its id instead.
+	owner := make(map[string]string)
+	for _, st := range states {
+		if failed[st.Scope] && !seen[st.ExternalID] {
+			owner[st.Name] = st.ExternalID
 		}
 	}
+	for _, h := range hosts {
+		if st := stored[h.ExternalID]; st != nil && st.Name == h.Name {
+			if _, taken := owner[h.Name]; !taken {
+				owner[h.Name] = h.ExternalID
+			}
+		}
+	}
+	for _, h := range hosts {
+		if o, taken := owner[h.Name]; taken && o != h.ExternalID {
+			notes.add(fmt.Sprintf("name %q is taken by %s; named by id", h.Name, o), h.ExternalID)
+			h.Name = h.ExternalID
+			h.Hash = hostHash(h.Host)
+		}
+		owner[h.Name] = h.ExternalID
+		run.Counts.Seen++
+		st := stored[h.ExternalID]
+		switch {
+		case h.unchanged:
+			run.Counts.Unchanged++
+		case st == nil:
+			c.Add = append(c.Add, h.Host)
+			run.Counts.Added++
+		case st.Hash != h.Hash || st.Missing:
+			h.ID = st.ID
+			c.Update = append(c.Update, h.Host)
+			run.Counts.Updated++
+		default:
+			run.Counts.Unchanged++
+		}
+	}
+
 	for i := range states {
 		st := &states[i]
 		if seen[st.ExternalID] || failed[st.Scope] {

@@ -498,3 +498,36 @@ func TestExpressionsSeeAnsibleMagicVars(t *testing.T) {
 		}
 	}
 }
+
+func TestAnExistingHostKeepsItsNameWhenANewOneWantsIt(t *testing.T) {
+	e := newEnv(t, 60, map[string]any{"hostnames": []any{"tag:Name"}})
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	var old awssim.InstanceInfo
+	for _, inst := range e.expected() {
+		if inst.Name != "" && inst.State == "running" {
+			old = inst
+			break
+		}
+	}
+	// Several newcomers, so that some sort before the old instance's id.
+	var added []string
+	for range 6 {
+		inst, err := e.sim.Fleet().Add(old.Region, map[string]string{"Name": old.Name})
+		must(t, err)
+		added = append(added, inst.ID)
+	}
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	if run.Counts.Updated != 0 || run.Counts.Added != len(added) {
+		t.Fatalf("counts = %+v: the old host must not change", run.Counts)
+	}
+	hosts := e.hosts()
+	if hosts[old.ID].Name != old.Name {
+		t.Fatalf("the existing host was renamed to %q", hosts[old.ID].Name)
+	}
+	for _, id := range added {
+		if hosts[id].Name != id {
+			t.Fatalf("newcomer %s named %q, want its id", id, hosts[id].Name)
+		}
+	}
+}
