@@ -19,8 +19,11 @@ type Source struct {
 	// OnMissing says what a sync does with a host the provider no longer
 	// reports: remove it, or keep it disabled.
 	OnMissing OnMissing
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// CredentialID names the credential a sync obtains from the broker;
+	// empty means the provider's environment / default chain.
+	CredentialID string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // OnMissing is a source's policy for hosts that disappeared.
@@ -36,9 +39,10 @@ func (m OnMissing) Valid() bool { return m == OnMissingRemove || m == OnMissingD
 
 // SourceUpdate holds the fields of a partial update; nil leaves a field as is.
 type SourceUpdate struct {
-	Name      *string
-	Config    map[string]any
-	OnMissing *OnMissing
+	Name         *string
+	Config       map[string]any
+	OnMissing    *OnMissing
+	CredentialID *string // "" detaches the credential
 }
 
 // SourceStore persists sources.

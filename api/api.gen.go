@@ -23,6 +23,81 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AuditEventOutcome.
+const (
+	AuditEventOutcomeAllowed AuditEventOutcome = "allowed"
+	AuditEventOutcomeDenied  AuditEventOutcome = "denied"
+	AuditEventOutcomeFailed  AuditEventOutcome = "failed"
+)
+
+// Valid indicates whether the value is a known member of the AuditEventOutcome enum.
+func (e AuditEventOutcome) Valid() bool {
+	switch e {
+	case AuditEventOutcomeAllowed:
+		return true
+	case AuditEventOutcomeDenied:
+		return true
+	case AuditEventOutcomeFailed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialBackend.
+const (
+	Local CredentialBackend = "local"
+	Vault CredentialBackend = "vault"
+)
+
+// Valid indicates whether the value is a known member of the CredentialBackend enum.
+func (e CredentialBackend) Valid() bool {
+	switch e {
+	case Local:
+		return true
+	case Vault:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialType.
+const (
+	CredentialTypeAws            CredentialType = "aws"
+	CredentialTypeAzure          CredentialType = "azure"
+	CredentialTypeGcp            CredentialType = "gcp"
+	CredentialTypeOpenstack      CredentialType = "openstack"
+	CredentialTypePassword       CredentialType = "password"
+	CredentialTypeSshCertificate CredentialType = "ssh_certificate"
+	CredentialTypeSshKey         CredentialType = "ssh_key"
+	CredentialTypeToken          CredentialType = "token"
+)
+
+// Valid indicates whether the value is a known member of the CredentialType enum.
+func (e CredentialType) Valid() bool {
+	switch e {
+	case CredentialTypeAws:
+		return true
+	case CredentialTypeAzure:
+		return true
+	case CredentialTypeGcp:
+		return true
+	case CredentialTypeOpenstack:
+		return true
+	case CredentialTypePassword:
+		return true
+	case CredentialTypeSshCertificate:
+		return true
+	case CredentialTypeSshKey:
+		return true
+	case CredentialTypeToken:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OnMissing.
 const (
 	Disable OnMissing = "disable"
@@ -193,11 +268,133 @@ type AnsibleInventory struct {
 	AdditionalProperties map[string]AnsibleGroup `json:"-"`
 }
 
+// AuditEvent defines model for AuditEvent.
+type AuditEvent struct {
+	Action      string             `json:"action"`
+	Actor       string             `json:"actor"`
+	Details     *map[string]string `json:"details,omitempty"`
+	Id          string             `json:"id"`
+	InventoryId *string            `json:"inventory_id,omitempty"`
+	Outcome     AuditEventOutcome  `json:"outcome"`
+	Reason      *string            `json:"reason,omitempty"`
+	TargetId    string             `json:"target_id"`
+	TargetName  *string            `json:"target_name,omitempty"`
+	TargetType  string             `json:"target_type"`
+	Time        time.Time          `json:"time"`
+}
+
+// AuditEventOutcome defines model for AuditEvent.Outcome.
+type AuditEventOutcome string
+
+// AuditEventList defines model for AuditEventList.
+type AuditEventList struct {
+	Items      []AuditEvent `json:"items"`
+	NextCursor *string      `json:"next_cursor,omitempty"`
+}
+
+// Credential defines model for Credential.
+type Credential struct {
+	Backend     CredentialBackend `json:"backend"`
+	CreatedAt   time.Time         `json:"created_at"`
+	Description string            `json:"description"`
+
+	// Fields The non-secret fields.
+	Fields map[string]string `json:"fields"`
+	Id     string            `json:"id"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// SecretsSet The secret fields that hold a value (never the values).
+	SecretsSet []string       `json:"secrets_set"`
+	Type       CredentialType `json:"type"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+
+	// Version The secret backend's version of the secret fields.
+	Version int `json:"version"`
+}
+
+// CredentialBackend defines model for Credential.Backend.
+type CredentialBackend string
+
+// CredentialCreate defines model for CredentialCreate.
+type CredentialCreate struct {
+	Description *string `json:"description,omitempty"`
+
+	// Fields Every field of the type, secret ones included.
+	Fields map[string]string `json:"fields"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name           `json:"name"`
+	Type CredentialType `json:"type"`
+}
+
+// CredentialList defines model for CredentialList.
+type CredentialList struct {
+	Items []Credential `json:"items"`
+}
+
+// CredentialType defines model for CredentialType.
+type CredentialType string
+
+// CredentialTypeList defines model for CredentialTypeList.
+type CredentialTypeList struct {
+	Items []struct {
+		Description string `json:"description"`
+		Fields      []struct {
+			Description *string `json:"description,omitempty"`
+			Name        string  `json:"name"`
+			Required    bool    `json:"required"`
+
+			// Secret Write-only; kept in the secret backend.
+			Secret bool `json:"secret"`
+		} `json:"fields"`
+		Type CredentialType `json:"type"`
+	} `json:"items"`
+}
+
+// CredentialUpdate defines model for CredentialUpdate.
+type CredentialUpdate struct {
+	Description *string `json:"description,omitempty"`
+
+	// Fields Fields to change; an empty string clears an optional non-secret field.
+	Fields *map[string]string `json:"fields,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name *Name `json:"name,omitempty"`
+}
+
 // FieldError defines model for FieldError.
 type FieldError struct {
 	// Field A path into the request, such as `config.regions[1]`.
 	Field   string `json:"field"`
 	Message string `json:"message"`
+}
+
+// Grant defines model for Grant.
+type Grant struct {
+	CreatedAt    time.Time `json:"created_at"`
+	CredentialId string    `json:"credential_id"`
+	Id           string    `json:"id"`
+	InventoryId  string    `json:"inventory_id"`
+	TokenId      string    `json:"token_id"`
+}
+
+// GrantCreate defines model for GrantCreate.
+type GrantCreate struct {
+	// Credential A credential's id or name.
+	Credential string `json:"credential"`
+
+	// Inventory An inventory's id or name.
+	Inventory string `json:"inventory"`
+
+	// Token A token's id or name.
+	Token string `json:"token"`
+}
+
+// GrantList defines model for GrantList.
+type GrantList struct {
+	Items []Grant `json:"items"`
 }
 
 // Group defines model for Group.
@@ -283,6 +480,34 @@ type InventoryUpdate struct {
 	Name *Name `json:"name,omitempty"`
 }
 
+// IssueRequest defines model for IssueRequest.
+type IssueRequest struct {
+	// Inventory The inventory (id or name) the credential is used for.
+	Inventory string `json:"inventory"`
+
+	// Wrap Answer a single-use Vault wrapping token instead of the values.
+	Wrap *bool `json:"wrap,omitempty"`
+
+	// WrapTtl The wrapping token's lifetime (default 60s, at most 10m).
+	WrapTtl *string `json:"wrap_ttl,omitempty"`
+}
+
+// IssuedCredential defines model for IssuedCredential.
+type IssuedCredential struct {
+	Credential string `json:"credential"`
+
+	// Fields Every field, secret ones included. Absent when wrapped.
+	Fields  *map[string]string `json:"fields,omitempty"`
+	Type    CredentialType     `json:"type"`
+	Version int                `json:"version"`
+	Wrap    *struct {
+		Accessor     string    `json:"accessor"`
+		CreationTime time.Time `json:"creation_time"`
+		Token        string    `json:"token"`
+		TtlSeconds   int       `json:"ttl_seconds"`
+	} `json:"wrap,omitempty"`
+}
+
 // Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 type Name = string
 
@@ -307,6 +532,11 @@ type ProblemCode string
 // Role defines model for Role.
 type Role string
 
+// SSHCA defines model for SSHCA.
+type SSHCA struct {
+	PublicKey string `json:"public_key"`
+}
+
 // ScopeResult defines model for ScopeResult.
 type ScopeResult struct {
 	DurationMs int64   `json:"duration_ms"`
@@ -321,13 +551,42 @@ type ScopeResult struct {
 // ScopeResultStatus defines model for ScopeResult.Status.
 type ScopeResultStatus string
 
+// SignRequest defines model for SignRequest.
+type SignRequest struct {
+	// Inventory The inventory (id or name) the certificate is for.
+	Inventory string `json:"inventory"`
+
+	// Principals A subset of the credential's principals (default all).
+	Principals *[]string `json:"principals,omitempty"`
+
+	// PublicKey An OpenSSH public key (authorized_keys line).
+	PublicKey string `json:"public_key"`
+
+	// Ttl Lifetime, e.g. 10m; at most the credential's ttl (its default).
+	Ttl *string `json:"ttl,omitempty"`
+}
+
+// SignedCertificate defines model for SignedCertificate.
+type SignedCertificate struct {
+	Certificate string   `json:"certificate"`
+	Principals  []string `json:"principals"`
+	Serial      string   `json:"serial"`
+
+	// Username The remote user to log in as.
+	Username    string    `json:"username"`
+	ValidBefore time.Time `json:"valid_before"`
+}
+
 // Source defines model for Source.
 type Source struct {
 	// Config The provider's options and the constructed options, named as in the Ansible plugin.
-	Config      SourceConfig `json:"config"`
-	CreatedAt   time.Time    `json:"created_at"`
-	Id          string       `json:"id"`
-	InventoryId string       `json:"inventory_id"`
+	Config    SourceConfig `json:"config"`
+	CreatedAt time.Time    `json:"created_at"`
+
+	// Credential The id of the credential the source syncs with; absent: the provider's environment / default chain.
+	Credential  *string `json:"credential,omitempty"`
+	Id          string  `json:"id"`
+	InventoryId string  `json:"inventory_id"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
@@ -348,6 +607,9 @@ type SourceCreate struct {
 	// Config The provider's options and the constructed options, named as in the Ansible plugin.
 	Config *SourceConfig `json:"config,omitempty"`
 
+	// Credential A credential (id or name) of the provider's type: aws, gcp, azure or openstack.
+	Credential *string `json:"credential,omitempty"`
+
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
 
@@ -367,6 +629,9 @@ type SourceList struct {
 type SourceUpdate struct {
 	// Config The provider's options and the constructed options, named as in the Ansible plugin.
 	Config *SourceConfig `json:"config,omitempty"`
+
+	// Credential A credential (id or name); the empty string detaches it.
+	Credential *string `json:"credential,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
@@ -462,6 +727,9 @@ type TokenList struct {
 // Vars Ansible variables.
 type Vars = json.RawMessage
 
+// CredentialRef defines model for CredentialRef.
+type CredentialRef = string
+
 // Cursor defines model for Cursor.
 type Cursor = string
 
@@ -494,6 +762,36 @@ type Unauthorized = Problem
 
 // Unavailable An RFC 9457 problem detail.
 type Unavailable = Problem
+
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	// Actor A token name (or syncer).
+	Actor *string `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Action e.g. credential.issue
+	Action *string `form:"action,omitempty" json:"action,omitempty"`
+
+	// Target The id of what was acted on.
+	Target *string `form:"target,omitempty" json:"target,omitempty"`
+
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListGrantsParams defines parameters for ListGrants.
+type ListGrantsParams struct {
+	// Token A token's id or name.
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+
+	// Credential A credential's id or name.
+	Credential *string `form:"credential,omitempty" json:"credential,omitempty"`
+
+	// Inventory An inventory's id or name.
+	Inventory *string `form:"inventory,omitempty" json:"inventory,omitempty"`
+}
 
 // GetAnsibleInventoryParams defines parameters for GetAnsibleInventory.
 type GetAnsibleInventoryParams struct {
@@ -536,6 +834,21 @@ type ListSyncRunsParams struct {
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// CreateCredentialJSONRequestBody defines body for CreateCredential for application/json ContentType.
+type CreateCredentialJSONRequestBody = CredentialCreate
+
+// UpdateCredentialJSONRequestBody defines body for UpdateCredential for application/json ContentType.
+type UpdateCredentialJSONRequestBody = CredentialUpdate
+
+// IssueCredentialJSONRequestBody defines body for IssueCredential for application/json ContentType.
+type IssueCredentialJSONRequestBody = IssueRequest
+
+// SignSSHKeyJSONRequestBody defines body for SignSSHKey for application/json ContentType.
+type SignSSHKeyJSONRequestBody = SignRequest
+
+// CreateGrantJSONRequestBody defines body for CreateGrant for application/json ContentType.
+type CreateGrantJSONRequestBody = GrantCreate
 
 // CreateInventoryJSONRequestBody defines body for CreateInventory for application/json ContentType.
 type CreateInventoryJSONRequestBody = InventoryCreate
@@ -685,6 +998,45 @@ func (t *GetAnsibleInventory200JSONResponseBody) UnmarshalJSON(b []byte) error {
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
+	// (GET /api/v1/audit)
+	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// ListCredentialTypes The credential types and their fields; secret fields are write-only.
+	// (GET /api/v1/credential-types)
+	ListCredentialTypes(w http.ResponseWriter, r *http.Request)
+	// ListCredentials List credentials (metadata; never secret values). A runner sees those it holds a grant for.
+	// (GET /api/v1/credentials)
+	ListCredentials(w http.ResponseWriter, r *http.Request)
+	// CreateCredential Create a credential. Secret fields go to the secret backend; Roster keeps metadata only.
+	// (POST /api/v1/credentials)
+	CreateCredential(w http.ResponseWriter, r *http.Request)
+	// DeleteCredential Delete a credential, every version of its secret fields, and its grants.
+	// (DELETE /api/v1/credentials/{credential})
+	DeleteCredential(w http.ResponseWriter, r *http.Request, credential CredentialRef)
+	// GetCredential Get a credential's metadata.
+	// (GET /api/v1/credentials/{credential})
+	GetCredential(w http.ResponseWriter, r *http.Request, credential CredentialRef)
+	// UpdateCredential Change a credential. Fields not given keep their value; secret fields given replace the stored ones (check-and-set).
+	// (PATCH /api/v1/credentials/{credential})
+	UpdateCredential(w http.ResponseWriter, r *http.Request, credential CredentialRef)
+	// IssueCredential Obtain a credential's secret fields, for a token granted its use for the inventory.
+	// (POST /api/v1/credentials/{credential}/issue)
+	IssueCredential(w http.ResponseWriter, r *http.Request, credential CredentialRef)
+	// GetSSHCA The CA public key sshd must trust (TrustedUserCAKeys) for an ssh_certificate credential.
+	// (GET /api/v1/credentials/{credential}/ssh/ca)
+	GetSSHCA(w http.ResponseWriter, r *http.Request, credential CredentialRef)
+	// SignSSHKey Sign the runner's own public key with an ssh_certificate credential's CA.
+	// (POST /api/v1/credentials/{credential}/ssh/sign)
+	SignSSHKey(w http.ResponseWriter, r *http.Request, credential CredentialRef)
+	// ListGrants List grants, optionally of one token, credential or inventory.
+	// (GET /api/v1/grants)
+	ListGrants(w http.ResponseWriter, r *http.Request, params ListGrantsParams)
+	// CreateGrant Let a token use a credential for an inventory.
+	// (POST /api/v1/grants)
+	CreateGrant(w http.ResponseWriter, r *http.Request)
+	// DeleteGrant Revoke a grant.
+	// (DELETE /api/v1/grants/{grant})
+	DeleteGrant(w http.ResponseWriter, r *http.Request, grant string)
 	// ListInventories List inventories.
 	// (GET /api/v1/inventories)
 	ListInventories(w http.ResponseWriter, r *http.Request)
@@ -764,6 +1116,388 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", r.URL.Query(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "actor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "actor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "action" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "action", r.URL.Query(), &params.Action, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "action"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "action", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target", r.URL.Query(), &params.Target, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCredentialTypes operation middleware
+func (siw *ServerInterfaceWrapper) ListCredentialTypes(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCredentialTypes(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCredentials operation middleware
+func (siw *ServerInterfaceWrapper) ListCredentials(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCredentials(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCredential operation middleware
+func (siw *ServerInterfaceWrapper) CreateCredential(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCredential(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteCredential operation middleware
+func (siw *ServerInterfaceWrapper) DeleteCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "credential" -------------
+	var credential CredentialRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credential", r.PathValue("credential"), &credential, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteCredential(w, r, credential)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCredential operation middleware
+func (siw *ServerInterfaceWrapper) GetCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "credential" -------------
+	var credential CredentialRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credential", r.PathValue("credential"), &credential, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCredential(w, r, credential)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateCredential operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "credential" -------------
+	var credential CredentialRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credential", r.PathValue("credential"), &credential, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateCredential(w, r, credential)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IssueCredential operation middleware
+func (siw *ServerInterfaceWrapper) IssueCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "credential" -------------
+	var credential CredentialRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credential", r.PathValue("credential"), &credential, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IssueCredential(w, r, credential)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetSSHCA operation middleware
+func (siw *ServerInterfaceWrapper) GetSSHCA(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "credential" -------------
+	var credential CredentialRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credential", r.PathValue("credential"), &credential, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetSSHCA(w, r, credential)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SignSSHKey operation middleware
+func (siw *ServerInterfaceWrapper) SignSSHKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "credential" -------------
+	var credential CredentialRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credential", r.PathValue("credential"), &credential, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SignSSHKey(w, r, credential)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListGrants operation middleware
+func (siw *ServerInterfaceWrapper) ListGrants(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListGrantsParams
+
+	// ------------- Optional query parameter "token" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "token", r.URL.Query(), &params.Token, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "token"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "token", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "credential" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "credential", r.URL.Query(), &params.Credential, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "credential"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "inventory" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "inventory", r.URL.Query(), &params.Inventory, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "inventory"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "inventory", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListGrants(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateGrant operation middleware
+func (siw *ServerInterfaceWrapper) CreateGrant(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateGrant(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteGrant operation middleware
+func (siw *ServerInterfaceWrapper) DeleteGrant(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "grant" -------------
+	var grant string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "grant", r.PathValue("grant"), &grant, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "grant", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteGrant(w, r, grant)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // ListInventories operation middleware
 func (siw *ServerInterfaceWrapper) ListInventories(w http.ResponseWriter, r *http.Request) {
@@ -1591,6 +2325,19 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credential-types", wrapper.ListCredentialTypes)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials", wrapper.ListCredentials)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials", wrapper.CreateCredential)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/credentials/{credential}", wrapper.DeleteCredential)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials/{credential}", wrapper.GetCredential)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/credentials/{credential}", wrapper.UpdateCredential)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials/{credential}/issue", wrapper.IssueCredential)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials/{credential}/ssh/sign", wrapper.SignSSHKey)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials/{credential}/ssh/ca", wrapper.GetSSHCA)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/grants", wrapper.ListGrants)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/grants", wrapper.CreateGrant)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/grants/{grant}", wrapper.DeleteGrant)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/audit", wrapper.ListAuditEvents)
 
 	return m
 }
@@ -1608,6 +2355,1187 @@ type TooLargeApplicationProblemPlusJSONResponse Problem
 type UnauthorizedApplicationProblemPlusJSONResponse Problem
 
 type UnavailableApplicationProblemPlusJSONResponse Problem
+
+type ListAuditEventsRequestObject struct {
+	Params ListAuditEventsParams
+}
+
+type ListAuditEventsResponseObject interface {
+	VisitListAuditEventsResponse(w http.ResponseWriter) error
+}
+
+type ListAuditEvents200JSONResponse AuditEventList
+
+func (response ListAuditEvents200JSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents400ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents401ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCredentialTypesRequestObject struct {
+}
+
+type ListCredentialTypesResponseObject interface {
+	VisitListCredentialTypesResponse(w http.ResponseWriter) error
+}
+
+type ListCredentialTypes200JSONResponse CredentialTypeList
+
+func (response ListCredentialTypes200JSONResponse) VisitListCredentialTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCredentialTypes401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCredentialTypes401ApplicationProblemPlusJSONResponse) VisitListCredentialTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCredentialTypes403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListCredentialTypes403ApplicationProblemPlusJSONResponse) VisitListCredentialTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCredentialsRequestObject struct {
+}
+
+type ListCredentialsResponseObject interface {
+	VisitListCredentialsResponse(w http.ResponseWriter) error
+}
+
+type ListCredentials200JSONResponse CredentialList
+
+func (response ListCredentials200JSONResponse) VisitListCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCredentials401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListCredentials401ApplicationProblemPlusJSONResponse) VisitListCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCredentials403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListCredentials403ApplicationProblemPlusJSONResponse) VisitListCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredentialRequestObject struct {
+	Body *CreateCredentialJSONRequestBody
+}
+
+type CreateCredentialResponseObject interface {
+	VisitCreateCredentialResponse(w http.ResponseWriter) error
+}
+
+type CreateCredential201JSONResponse Credential
+
+func (response CreateCredential201JSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential400ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential401ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential403ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential409ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential413ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCredential503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential503ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCredentialRequestObject struct {
+	Credential CredentialRef `json:"credential"`
+}
+
+type DeleteCredentialResponseObject interface {
+	VisitDeleteCredentialResponse(w http.ResponseWriter) error
+}
+
+type DeleteCredential204Response struct {
+}
+
+func (response DeleteCredential204Response) VisitDeleteCredentialResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteCredential401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCredential401ApplicationProblemPlusJSONResponse) VisitDeleteCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCredential403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCredential403ApplicationProblemPlusJSONResponse) VisitDeleteCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCredential404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCredential404ApplicationProblemPlusJSONResponse) VisitDeleteCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCredential409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCredential409ApplicationProblemPlusJSONResponse) VisitDeleteCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCredential503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCredential503ApplicationProblemPlusJSONResponse) VisitDeleteCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredentialRequestObject struct {
+	Credential CredentialRef `json:"credential"`
+}
+
+type GetCredentialResponseObject interface {
+	VisitGetCredentialResponse(w http.ResponseWriter) error
+}
+
+type GetCredential200JSONResponse Credential
+
+func (response GetCredential200JSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetCredential401ApplicationProblemPlusJSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetCredential403ApplicationProblemPlusJSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetCredential404ApplicationProblemPlusJSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredentialRequestObject struct {
+	Credential CredentialRef `json:"credential"`
+	Body       *UpdateCredentialJSONRequestBody
+}
+
+type UpdateCredentialResponseObject interface {
+	VisitUpdateCredentialResponse(w http.ResponseWriter) error
+}
+
+type UpdateCredential200JSONResponse Credential
+
+func (response UpdateCredential200JSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential400ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential401ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential403ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential404ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential409ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential413ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential503ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredentialRequestObject struct {
+	Credential CredentialRef `json:"credential"`
+	Body       *IssueCredentialJSONRequestBody
+}
+
+type IssueCredentialResponseObject interface {
+	VisitIssueCredentialResponse(w http.ResponseWriter) error
+}
+
+type IssueCredential200ResponseHeaders struct {
+	CacheControl *string
+}
+
+type IssueCredential200JSONResponse struct {
+	Body    IssuedCredential
+	Headers IssueCredential200ResponseHeaders
+}
+
+func (response IssueCredential200JSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.CacheControl != nil {
+		w.Header().Set("Cache-Control", fmt.Sprint(*response.Headers.CacheControl))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredential400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential400ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredential401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential401ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredential403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential403ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredential404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential404ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredential503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential503ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSSHCARequestObject struct {
+	Credential CredentialRef `json:"credential"`
+}
+
+type GetSSHCAResponseObject interface {
+	VisitGetSSHCAResponse(w http.ResponseWriter) error
+}
+
+type GetSSHCA200JSONResponse SSHCA
+
+func (response GetSSHCA200JSONResponse) VisitGetSSHCAResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSSHCA400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response GetSSHCA400ApplicationProblemPlusJSONResponse) VisitGetSSHCAResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSSHCA401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetSSHCA401ApplicationProblemPlusJSONResponse) VisitGetSSHCAResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSSHCA403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetSSHCA403ApplicationProblemPlusJSONResponse) VisitGetSSHCAResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSSHCA404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetSSHCA404ApplicationProblemPlusJSONResponse) VisitGetSSHCAResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSSHCA503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetSSHCA503ApplicationProblemPlusJSONResponse) VisitGetSSHCAResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignSSHKeyRequestObject struct {
+	Credential CredentialRef `json:"credential"`
+	Body       *SignSSHKeyJSONRequestBody
+}
+
+type SignSSHKeyResponseObject interface {
+	VisitSignSSHKeyResponse(w http.ResponseWriter) error
+}
+
+type SignSSHKey200JSONResponse SignedCertificate
+
+func (response SignSSHKey200JSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignSSHKey400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey400ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignSSHKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey401ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignSSHKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey403ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignSSHKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey404ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignSSHKey503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey503ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrantsRequestObject struct {
+	Params ListGrantsParams
+}
+
+type ListGrantsResponseObject interface {
+	VisitListGrantsResponse(w http.ResponseWriter) error
+}
+
+type ListGrants200JSONResponse GrantList
+
+func (response ListGrants200JSONResponse) VisitListGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrants400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response ListGrants400ApplicationProblemPlusJSONResponse) VisitListGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrants401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListGrants401ApplicationProblemPlusJSONResponse) VisitListGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrants403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListGrants403ApplicationProblemPlusJSONResponse) VisitListGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrants404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListGrants404ApplicationProblemPlusJSONResponse) VisitListGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrantRequestObject struct {
+	Body *CreateGrantJSONRequestBody
+}
+
+type CreateGrantResponseObject interface {
+	VisitCreateGrantResponse(w http.ResponseWriter) error
+}
+
+type CreateGrant201JSONResponse Grant
+
+func (response CreateGrant201JSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrant400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant400ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrant401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant401ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrant403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant403ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrant404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant404ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrant409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant409ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrant413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant413ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGrantRequestObject struct {
+	Grant string `json:"grant"`
+}
+
+type DeleteGrantResponseObject interface {
+	VisitDeleteGrantResponse(w http.ResponseWriter) error
+}
+
+type DeleteGrant204Response struct {
+}
+
+func (response DeleteGrant204Response) VisitDeleteGrantResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteGrant401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGrant401ApplicationProblemPlusJSONResponse) VisitDeleteGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGrant403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGrant403ApplicationProblemPlusJSONResponse) VisitDeleteGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGrant404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGrant404ApplicationProblemPlusJSONResponse) VisitDeleteGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
 
 type ListInventoriesRequestObject struct {
 }
@@ -3424,6 +5352,45 @@ func (response GetReady503ApplicationProblemPlusJSONResponse) VisitGetReadyRespo
 
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
+	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
+	// (GET /api/v1/audit)
+	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// ListCredentialTypes The credential types and their fields; secret fields are write-only.
+	// (GET /api/v1/credential-types)
+	ListCredentialTypes(ctx context.Context, request ListCredentialTypesRequestObject) (ListCredentialTypesResponseObject, error)
+	// ListCredentials List credentials (metadata; never secret values). A runner sees those it holds a grant for.
+	// (GET /api/v1/credentials)
+	ListCredentials(ctx context.Context, request ListCredentialsRequestObject) (ListCredentialsResponseObject, error)
+	// CreateCredential Create a credential. Secret fields go to the secret backend; Roster keeps metadata only.
+	// (POST /api/v1/credentials)
+	CreateCredential(ctx context.Context, request CreateCredentialRequestObject) (CreateCredentialResponseObject, error)
+	// DeleteCredential Delete a credential, every version of its secret fields, and its grants.
+	// (DELETE /api/v1/credentials/{credential})
+	DeleteCredential(ctx context.Context, request DeleteCredentialRequestObject) (DeleteCredentialResponseObject, error)
+	// GetCredential Get a credential's metadata.
+	// (GET /api/v1/credentials/{credential})
+	GetCredential(ctx context.Context, request GetCredentialRequestObject) (GetCredentialResponseObject, error)
+	// UpdateCredential Change a credential. Fields not given keep their value; secret fields given replace the stored ones (check-and-set).
+	// (PATCH /api/v1/credentials/{credential})
+	UpdateCredential(ctx context.Context, request UpdateCredentialRequestObject) (UpdateCredentialResponseObject, error)
+	// IssueCredential Obtain a credential's secret fields, for a token granted its use for the inventory.
+	// (POST /api/v1/credentials/{credential}/issue)
+	IssueCredential(ctx context.Context, request IssueCredentialRequestObject) (IssueCredentialResponseObject, error)
+	// GetSSHCA The CA public key sshd must trust (TrustedUserCAKeys) for an ssh_certificate credential.
+	// (GET /api/v1/credentials/{credential}/ssh/ca)
+	GetSSHCA(ctx context.Context, request GetSSHCARequestObject) (GetSSHCAResponseObject, error)
+	// SignSSHKey Sign the runner's own public key with an ssh_certificate credential's CA.
+	// (POST /api/v1/credentials/{credential}/ssh/sign)
+	SignSSHKey(ctx context.Context, request SignSSHKeyRequestObject) (SignSSHKeyResponseObject, error)
+	// ListGrants List grants, optionally of one token, credential or inventory.
+	// (GET /api/v1/grants)
+	ListGrants(ctx context.Context, request ListGrantsRequestObject) (ListGrantsResponseObject, error)
+	// CreateGrant Let a token use a credential for an inventory.
+	// (POST /api/v1/grants)
+	CreateGrant(ctx context.Context, request CreateGrantRequestObject) (CreateGrantResponseObject, error)
+	// DeleteGrant Revoke a grant.
+	// (DELETE /api/v1/grants/{grant})
+	DeleteGrant(ctx context.Context, request DeleteGrantRequestObject) (DeleteGrantResponseObject, error)
 	// ListInventories List inventories.
 	// (GET /api/v1/inventories)
 	ListInventories(ctx context.Context, request ListInventoriesRequestObject) (ListInventoriesResponseObject, error)
@@ -3532,6 +5499,371 @@ type strictHandler struct {
 	ssi         StrictServerInterface
 	middlewares []StrictMiddlewareFunc
 	options     StrictHTTPServerOptions
+}
+
+// ListAuditEvents operation middleware
+func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams) {
+	var request ListAuditEventsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListAuditEvents(ctx, request.(ListAuditEventsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListAuditEvents")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
+		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListCredentialTypes operation middleware
+func (sh *strictHandler) ListCredentialTypes(w http.ResponseWriter, r *http.Request) {
+	var request ListCredentialTypesRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCredentialTypes(ctx, request.(ListCredentialTypesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCredentialTypes")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListCredentialTypesResponseObject); ok {
+		if err := validResponse.VisitListCredentialTypesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListCredentials operation middleware
+func (sh *strictHandler) ListCredentials(w http.ResponseWriter, r *http.Request) {
+	var request ListCredentialsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListCredentials(ctx, request.(ListCredentialsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListCredentials")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListCredentialsResponseObject); ok {
+		if err := validResponse.VisitListCredentialsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateCredential operation middleware
+func (sh *strictHandler) CreateCredential(w http.ResponseWriter, r *http.Request) {
+	var request CreateCredentialRequestObject
+
+	var body CreateCredentialJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCredential(ctx, request.(CreateCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateCredentialResponseObject); ok {
+		if err := validResponse.VisitCreateCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteCredential operation middleware
+func (sh *strictHandler) DeleteCredential(w http.ResponseWriter, r *http.Request, credential CredentialRef) {
+	var request DeleteCredentialRequestObject
+
+	request.Credential = credential
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteCredential(ctx, request.(DeleteCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteCredentialResponseObject); ok {
+		if err := validResponse.VisitDeleteCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetCredential operation middleware
+func (sh *strictHandler) GetCredential(w http.ResponseWriter, r *http.Request, credential CredentialRef) {
+	var request GetCredentialRequestObject
+
+	request.Credential = credential
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetCredential(ctx, request.(GetCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetCredentialResponseObject); ok {
+		if err := validResponse.VisitGetCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateCredential operation middleware
+func (sh *strictHandler) UpdateCredential(w http.ResponseWriter, r *http.Request, credential CredentialRef) {
+	var request UpdateCredentialRequestObject
+
+	request.Credential = credential
+
+	var body UpdateCredentialJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateCredential(ctx, request.(UpdateCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateCredentialResponseObject); ok {
+		if err := validResponse.VisitUpdateCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IssueCredential operation middleware
+func (sh *strictHandler) IssueCredential(w http.ResponseWriter, r *http.Request, credential CredentialRef) {
+	var request IssueCredentialRequestObject
+
+	request.Credential = credential
+
+	var body IssueCredentialJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IssueCredential(ctx, request.(IssueCredentialRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IssueCredential")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IssueCredentialResponseObject); ok {
+		if err := validResponse.VisitIssueCredentialResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetSSHCA operation middleware
+func (sh *strictHandler) GetSSHCA(w http.ResponseWriter, r *http.Request, credential CredentialRef) {
+	var request GetSSHCARequestObject
+
+	request.Credential = credential
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSSHCA(ctx, request.(GetSSHCARequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSSHCA")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetSSHCAResponseObject); ok {
+		if err := validResponse.VisitGetSSHCAResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SignSSHKey operation middleware
+func (sh *strictHandler) SignSSHKey(w http.ResponseWriter, r *http.Request, credential CredentialRef) {
+	var request SignSSHKeyRequestObject
+
+	request.Credential = credential
+
+	var body SignSSHKeyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SignSSHKey(ctx, request.(SignSSHKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SignSSHKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SignSSHKeyResponseObject); ok {
+		if err := validResponse.VisitSignSSHKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListGrants operation middleware
+func (sh *strictHandler) ListGrants(w http.ResponseWriter, r *http.Request, params ListGrantsParams) {
+	var request ListGrantsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListGrants(ctx, request.(ListGrantsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListGrants")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListGrantsResponseObject); ok {
+		if err := validResponse.VisitListGrantsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateGrant operation middleware
+func (sh *strictHandler) CreateGrant(w http.ResponseWriter, r *http.Request) {
+	var request CreateGrantRequestObject
+
+	var body CreateGrantJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateGrant(ctx, request.(CreateGrantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateGrant")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateGrantResponseObject); ok {
+		if err := validResponse.VisitCreateGrantResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteGrant operation middleware
+func (sh *strictHandler) DeleteGrant(w http.ResponseWriter, r *http.Request, grant string) {
+	var request DeleteGrantRequestObject
+
+	request.Grant = grant
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteGrant(ctx, request.(DeleteGrantRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteGrant")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteGrantResponseObject); ok {
+		if err := validResponse.VisitDeleteGrantResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
 }
 
 // ListInventories operation middleware
@@ -4172,85 +6504,120 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1rc9s4kn8Fxdsq23u0pGSyMzty3QfvPDK+yiRZOzN7dZHPhMmWhDEFcADQjuLSf79CN/gSScnvPGo/",
-	"TEUmCaC70e9uYK6DWC0yJUFaE4yvg4xrvgALGv/6IddGafcrARNrkVmhZDAO3s2BRRI+2LMYv4iYmjI7",
-	"B5ZpuBQqNyzjMxgEYSDc53/moJdBGEi+gGAc0JggDEw8hwV309tl5t4Yq4WcBatVGBzJS5BW6eUxTLsB",
-	"EMUXO4aJhCnN3Pzlohm382rN8uMgDDT8mQsNSTC2OofNYLwSC2Hb67/lM2BGfOzFMcVx9bkTmPI8tcH4",
-	"2WgUBgv+QSzyBf7l/hTS/xkWQAhpYQYaoThRuY7h6MduQhh8i1TowZ6+uBXqK/exyZQ0QKyg5DQVMdIi",
-	"VtKCxJ88y1IRcwfNMNPqPIXFf/5hHGjXtcn/ot0mBv8xrJhtSG/N8C2NoiXbyDkMmDDM8guQg2AVBj8r",
-	"fS6SBORTg2LVBcgdw7RKgS34kkllWaKYnQuDkB3JS56K5KnhcpsKxjoqCYLggEWgtdImQvoZlM2pgDQx",
-	"A/Za2bmQM3bFDYvnXM4gQehfK/uzyuWTgv9aMZPHc6aBWBQBeafUK65n8KnoeK6SpSNm6oDQzM65RAIa",
-	"0JegGY9jyCzt+G+S53autPgIT0035MbQqT0uWS4vpLqSIdNwqS4AtSF8yJyoMyWhgPWSi5Sfp09K2UOW",
-	"QAYyARkvWaLAoNhwaa5AD1C7+UncGofSiPMUXmqVZ2iOtMpAW0E6KJ6LNNEk+MLCwnQorlJ/cq350v09",
-	"V4Zs282HXHKyf5tQ/t19s6oGq/M/ILZutEeitGBI4iQRjiA8fdtAadMKDWK06UpvdwxLlpIvRFwZRBbt",
-	"76fC2IglKs4XIK2zC01ani3A8jaJHbEK7O8CM1GlRZRV3fS8r1Y53fYlgRkGPE07Pg6Dn51S+8npujYu",
-	"qPDaJvOQOePIhLQKxdqLfUiaiBsWxUpOxWygYSaUNO+fnUaOfi2uWYAxnNRU23GoI0GAVAO6EHkclm9i",
-	"/qPQEFu2gMU5aFPDqfQ1Co+hY41byUQde5wxrDApwOulwithbJsSJfblj02QlELTJM0aaDRVFyC/AE/t",
-	"vA2FsdzmZvuW++86p1Zd6PEk0WC6txekU9pJ7d25UilwiS8/WNCSp2ci6XYPM60uRQIaHcQx40wDOlUX",
-	"ABl5Bm4/Ojl8KrSxZwaI/6ZKL7gNxkHCLexbgdvaGjNzlL+lviXQy/mFtN++6OTOUsV5bFszp/zWAC+E",
-	"Me7nBt+aScVSJZ03oCFT2homnA1LPBGFZYkwuEk1OtY2qVeqTKyynje4ch+ed5ZGkQRrZKwv1WSnAryw",
-	"kOGCSSuWrMhX7rwHrsE99Y3pk4mHEHuUrQ4Gq8Wq22W3Xys0TPqaotbALSRn3N6c8xrs1rHJPXtfMNMm",
-	"Qrx236zCIM+SW4LVxS9+++vwhnWMG+tsJNwPOKjfu5jy1MC6r7JGpwX/8ArkzKnnZ6PnL8L7UKjLVm1E",
-	"4CG4tGKjuxuoco7fkPKfFUVbwL72o5v69dn+t9+wFKwFbUKWiJmwJmQ7g52Q7ZztuBBmZ38nZMZybTFg",
-	"FXbOuB/hXuMQdG25e+Tm/L/3h/v/y/c/jva/P61+Ds72T69H4bfPV3/pksM38tc+G/CvObeMM7OUMQUv",
-	"CAQ6MD7hRcaVGauyDBJvH4ScDVBL5gu3jRoW6hIliKxEbUcrKIoYqu2wSnb88w/s+xd/+4758IwlYLlI",
-	"2259rBKkdLGyTwg4GVb2bIrxfehiP0rmhEFej2BDpyF8ciUMrFJnGAPTZ2XwGKJFdkaiEw8CrduRwaTE",
-	"jeWk5tx36PSWK1bzE6ywKWxwPdoxwW/HR8yFUXKG+3ohZMLUtKD3YKuexLfFwiVwIW1IlwAfq7SxUzxZ",
-	"CEd1t5vcYn6U54mgXzqXEnQnuU+ciT4Gg7nFdb2U5BrD+jMi9g08LChiqdZCZVDRHzSsE5UiqNBR0aHt",
-	"Qqzz8gsnwXGq8qTT9ax2tyBQBjIhR8PkcQyQEMNy4fyQ0237401YuS+ETdigUNc2Ueq1w95jjLiNg2n0",
-	"D/TtKryTl9DjBWx1hW/jJjj8KxW4aUSlK1eoe1D74TZ94IssRQm9Ml14PIwrsua6+m0tAQmLjWngdDtn",
-	"pbFpvXaVEugbwy2Fzw0GCk6pxEoaq/PYQlK8CzFBmzBumKAso8/rsCzNZ0LWZKMF4F1cqbux7efFSt2S",
-	"XU7Qv6UP4bt5fXB3x40muJPX9pluXpfHd7KU8Q8qL6qK66mORjKjZkiKKLr7LblRPS+LoL/9Jpe+zNHz",
-	"mrRB18v1pA6FsgR/NbACrIZAfdnTHgId57LLsBRU27jJFX3vaFZKQ7/u8C4pK5pLRrbV2ekrbljm3HCe",
-	"9iSKpDDzzRDIPPXFB1KdD2boMElxCwmuOUxdbuXGvAsGI/fEs3JtmqSPPIWjMTNqAYzw8rtw4HZFaB96",
-	"XIEGdgGZdYbDzmGJT+ohx5855MSbuZRtt8kvVTlQYRBzGUO3LxUGVovZzGvnwmHNhBuVCl/mTnL0fGOe",
-	"puc8vuic5oprB8yt0oNdXkA9Y7XmERSQ1n3wuvH33BIWglYDaoOcPojp8CL/ePmpd+oC5MPkpqh6aB5D",
-	"oDEVmJt7StFtzJr2sdambzEe25T9wkkazNS7BXdyzR4HoTCwNm3rmldiCo7STn9w9lKxIg5iu9F3z0fz",
-	"aO+ASSWBLYBLTHBLuISiqGwGN/XKENAtdEIu4Wn6ZhqM32/GiRh8Fa5z+CVPc+jO4GOdfMBO5upKMiVj",
-	"2A47zdaG+rSA+yG0QYHKXf3I3zdWabuikyKyuORaONEy7eAiDD7sz9S+f/iHUXJwzK9+9XVLLNZDnGth",
-	"lycODcL7HLgGfZhTvayVuzp8e0SbwHYjbezZYDCI9kI21WrBIq2MBe3fk2hFzuGI3r45eceGPBPDy2dD",
-	"fG2wCovkw+oKrlphMLc2o/4DIaeqDckxrUQFG8w7lAVz4aysBjNnU6XLAMxFbVMtQCZm7OtABhOBE0lG",
-	"GDHAmQxVkymUq80aUs9IwubOXrsJnbjJYomJbJXuBxM5kT9dgl4WyJdtKRIgccJKiJckPfTpO5TeMfsH",
-	"vS0JPZhIpwjMmEWYYYrYrhPkJfYA7YUsKvJNEdttQk4Yh4iy2QsnMvL5qIjtauDJvpLp0s1AySn/1DTx",
-	"56akZ6LA7BF+mAZkXAOL+npPIrZbJD33isyvsY5tWRSrBCJHznAi3Y75JCcTMsttiO6rmk4pXVR0Qr0/",
-	"HWAZPhow36ZVELbogppISZ1RCKMTccPU1Dtcbu8wCaxzSZBnfAaJh0wylfE/cwca9UOOWcYNemYT2WqU",
-	"5DiWWcVmYBFa9wVTEg6cohWG8XMD0j3Bt85eUkPlRJYpxpKhD98eBWFwCdr4rPpgNBhhLJeBdD7aOPhm",
-	"MBp8Q2nyOUpsIVe1rXKPZ4BajThCKHmUoKUw9qj23Vpf4PPRaEM30e26iJpFlo5eIhKMUlhCdr70TZ+r",
-	"MHgxeta3QAnxsNGwhYO+2T6o6jhEDZgvFlwvPWnq7I76lDvv9n1QJ62zG5mv+jeJSwbwaK05FYz9h0qW",
-	"D09X75esmlbG2YpVa1ufPfzyXVvqXQC/g6Ptm1E0WT7VjrsR328fUfbHugHPbrBE2eXY5Cmih1MplU3o",
-	"ZatV2CXKw+ty6IrsYArkjTaZ70d83mS+Bgu86GghwjHJ4EnJ/2L7iLJ5tUlNArdBTVLZwprKwq2p+Lkw",
-	"m8kedmvKl2A3EHP0NPLU6Iz/UrbpJdgbcnzYOKHQEy1UnwwbxwhWp2gD43l77ygf+2SK2Kd/b6SIn5Bx",
-	"fEazxUCfqVq+FcM9tR5Hn7LB1TuGTjMozWqkv492H3LyrWvO21o2V9i5yi2LnIqLxuhOtpuDWYRttoOi",
-	"LTdCHzS94kszkZkG54wesIin6aDo4oxYKooeCKuy/RQuIWXUAXbgFaqQTCp6NpHOZRaSRbnEB+Ac8R99",
-	"stx/v1v0UAhpLJeompUumy24nchEGJ5lLsRJKPziRYeee1+1NC7Kfrw9dNZTmFqmcjuRuUzBGETmv5y8",
-	"RRSj/Ot/dkzNRhANMWQZTKSjYo2E3CJMO8ZF0hTjRPv77hF7ffjrTxHLtJBEmwW57C070WoRb+m19VI6",
-	"Tu/Y58D3zld2zEHBXDDWdxjJjd183Gp9vSMZp3kCJRVpE/rm52nafdTJ57nW+yGdHr6XkuNyeYNkUYvI",
-	"Ds/tDZOn26wqcmXRN+u54CtSlA011kDcCfCmYwf/ffLmNdst9Mse0knJBp3wNUrSXl3x+Y7w+5r3G2jM",
-	"qj25N9p9WfSxPpohrtrce4NchPMTBLj3YxeMiNdsHlGc1BXVsAojEhJLOMc7oaMJqOWoMPMp2WN4jf+u",
-	"hkWb9X2WDa+7jmTiArc6kemc17zDxiMzeUoWVcHzJaP0UIinrc6XRbBzQOk8n82nxBcZqpaZOgGShN+p",
-	"m/sx/GHfof6kTnC1ZlvF46YUmoob5uLAzz03cVsn+B4+7TFkKY+B8SahdrlksMjsklEVgVE7BDlAnWr+",
-	"BoJYdhv2qulffAffRsfpjUyXhXLx557orLrwiqnPpynk8xZO0y+Vixb9NWILF2mCU29L7KZQUydvmscO",
-	"VLYbXcH5/l/JDHYBUDQsblq/a1x1MqM1tHLAwk46kaddkMc71rsi6YWxPFe+Ecot2tJfMnCDL+kw/r29",
-	"x20HSPoM8xtJWf+yKvC1On1dVhwRrvkjn8I440rDa/fPqlc1vATUDMEjM0mfCaGzdF8nX2Carjot+KD7",
-	"H173EHPTvRbzYqP7fKitDe834jvvO220Rif+m0dku1oT67YQdaeW3f4KQgiPS53rij15iJSwL82tdeNR",
-	"t23E5ipNmod9aq3dRVTj79nw1+Cg6RdyNpFF8bsKkqmvm+1OlWYRvzLRmPEF/6jkgF8Z998ZxM93DIv8",
-	"8fMonMhoKlIHexSySFBq5qz2CD60HjnJQJBwuOCLM61SOONa4gCZZEpIe5brNArZYDDY29SkPpERktKA",
-	"G0whkvt1AUtIzqq/ndGPrfuVAk+EnJ0ZcIS3SkeDiTwscJ8KTCBE9GfELgDv26CLNSAZsBOINViKZzRM",
-	"cwPJmIrp5Xkryy/AsFhDAtIKnvp2DGENA3kptJILkJYNmU9GOd9LyK50HFXcTupX5Dx0nNNo2H/i6mvR",
-	"sP6Fll4/5xz/YZLUEtCqt4RV6aqasfEPh9f04waV2hqLfqVl2oKWZWp7e2W2bgf6/ME+wo2eQMiqSwS+",
-	"qGJsCfNDWNzy+rJGAXa9wiHhipVGV1OqgeyuSvEWI+pVvZqrtGyUQn2EJctUXDgGcpMU96G1U1pUdn0C",
-	"Vf9p6rububAo7ja48d9a/86V3erePedohYxYt2ijVpr5k1RUGcxUKuLbW4Uhpms3Rx50rKAjFfYlJV7q",
-	"5yy25F50Lr/a1MthxVV1ixc6xQbGMrxTpcFFyB/31cmdEdA/c8jBFLcfYPcyVp4N4xY76avoR+eS7T4f",
-	"Pd87cIyeTmT08qeqfRthHF7rXK4ibLF2pj3TaqbBmAE7LG/ZwaIEfj2R9krEUKw0ZldzkTqh85lUW93N",
-	"Iwyjw05O5vxpp5CiBV8pF9Q+UEA5omDHd/uiySjn6AoQ3tGJIsehweNLQPcdeiXaVWL2ypnDVANPlm0C",
-	"HFDLOVpJlJXno+dPAek/iYpBGMyBJ/4a2VeKluk+oKFzuWPYb8evBhsTyasvQ4BPUFaqe6OuuoS1rvAr",
-	"2diU0ixI/mn4z2/T4MtRor5V36lRPAUYsgz0Pp79KzUPaoF2sblXo/axbm96UvsNu3GFt8YXdORlo+F/",
-	"R588IktUh516+xT8NaSfQSN+ec7IsF2yJNRtgKe5TKMO6Ym7rS+fjmg9TpxQPyf4xBmhxtG7DXkhdmKV",
-	"BhYhASOnyw5Y4xSVkumSwnRu5v/u4G918JccOWBH2KeX5kC3NJMhL6Yqm/da/NlSCMNr/PcG2aKKebcl",
-	"i47pzuAvRbsTuIx70vaI9TbVXVzmvfXmeFtTArdQ43O8QPTjxjIl3TH6mIVKWqHLo0zFJQwaJzqD8fvT",
-	"plK9BAnGjIvaR+xsJh5oNOyXd+/eNoqAtBJxLPqkG1E/dl98GsxxaeT1v92Ebeu3Zm+i1jFWPEpyJdzy",
-	"c26gCJm6adWcr3mS9v2pi8zoznFi4lyn/pzreDh89vy7wWgwGjwb/3309xFGcX7+67I66mkQXq//XxAE",
-	"mPrjIhNRf4ROUO0BVXlrD7ywrU5X/x8AAP//",
+	"7D1rc9w2kn8FNbdVkvaokexks7tS3Qetkti69dpeyUmuzvKJENkzg4gDMACo8USl/36FbvA1fMxDGvlR",
+	"+eDyiASJRqPR727eDSI1TZUEac3g6G6Qcs2nYEHjX6caYpBW8OQcRu5CDCbSIrVCycHR4N0EWFQM2TFM",
+	"xExpJvkUhoNgINyYlNvJIBi4a4OjQTl6EAw0/JYJDfHgyOoMgoGJJjDlbho7T91oY7WQ48H9fTA4zbRR",
+	"uh2EUMJHexXhiJCpEbMTYKmGW6Eyw1I+LqH5LQM9r4BDb+2f+kzegrRKzztxIPIRq6CgGLwmBl6JqbDN",
+	"+d/yMTAjfu9cY4LPVd8dw4hniR0cPTs8DAZT/lFMsyn+5f4U0v8Z5EAIaWEMGqG4UJmO4Oz7dkQYvItY",
+	"6Fg9jVhr6fdusEmVNEBEqeQoERHiIlLSgsSfPE0TEXEHzUGq1XUC0//81TjQ7iov/5N2mzj4j4OS7A/o",
+	"rjl4S0/RlM3FuRUwYZjlNyCHg/tg8KPS1yKOQT41KFbdgNwxTKsE2JTPmVSWxYrZiTAI2Zm85YmInxou",
+	"t6lgrMOSIAiOWQhaK21CxJ/BszkSkMRmyF4rOxFyzGbcsGjC5RhihP61sj+qTD4p+K8VM1k0YRqIRBGQ",
+	"d0q94noMnwqP1yqeO2QmDgjN7IRLRKABfQua8SiC1NKO/yR5ZidKi9/hqfGG1Bg4tscly+SNVDMZMA23",
+	"6gaQG8LH1B11piTksN5ykfDr5Ekxe8JiSEHGIKM5ixUYPDZcmhnoIXI3/xI3x4k04jqBF1plKQpGrVLQ",
+	"VhAPiiYiiTUdfGFhaloYV8E/udZ87v6eKENSdvVHbjlJ4r4l/+zG3JcPq+tfIbLuab+IQoIhiuNYOITw",
+	"5G1tSX0z1JDRxCvd3TEsnks+FVEpEFm4v58IY0MWqyibgrROLtRxeTUFy5sodsjKV78JzISVBlLuq6Ln",
+	"fTnLh2UjCcxgwJOkZXAwOMliYX+49YRcXwuPCFUtG84jS3pN404Mloukd/1d5FNCRTKgMa7YoKuOASqz",
+	"kZri8QTp1IH3buFqBvHAQSYF/hhxkUBcQUf5Ag3cdCzZOm5mu2b2d0lf6L5P19vuC3pwpPSU28HRIOYW",
+	"9vFq0KJWVbdYuDX5kbQvQb51JUbqEFRX008Vr4RpoYyCExQ/es9hSWMtvKKiBrerkLW14nxtIJdKfxPc",
+	"ax7dAAnmnCxuUZcMBomKeNJKCpEGbiG+4nbVfVngMC27TCrEWmejRaNTct9ApMHmKslg9SOUE2jffr12",
+	"Y5xcwUnMlQHboThXoXBy3rKJSmLG2S1PMmC7Em5RAQC6YPZQv15ZjOSnpQ/Yct/fudH3wSBL47U37ha0",
+	"8ZvWuUxPRTuG+dG50da1GVULpHFgcSP80PouF2RS34ESyKAg6BqV1lbef0RO8aluOhzxxMCixFsg7in/",
+	"+Ark2E6cDfb822AL1P7DLeg54TXHtXsiyDGuJDiVPUqyGOLWU7AOuW9CbQs7W99Uv/7+rXgMBlvhfY1T",
+	"tAEDfecRkfNKYyZXN+CMc/crclCOnLrr1phyY2ZKowhyCrWTPTNHuuModb9/z7QbplKQxvLoppXV1qde",
+	"FSO91NlDjBu+oFO0l+gtbl4rlQCXJRNtMpZftLCwr2QyP2Y3kFomZJWZ+BNeIerine005+ep3Gvb5Mfg",
+	"sAvz93Gw5SBsQJ4/IZf77JnXj14qKu8kOHZ2JkxTO2f0CIsS4Nq4yyqlCRqy/YFMrU23Rrh+0JrUrTqW",
+	"cM4mrZ6wlNsJE9IqpFFv6Afke+CGhZGSIzEeahgLJc37Zx/CYZuYnYIxfAzL9TwCpHygjSJeaN5mtWyi",
+	"t5UO3i79flOLBJli+81WNT4fvgjTwlQ1wd+JnI3EfFRTpBcJocdx3o2clhfJHvdzOxLboMk9ir3PL/Ir",
+	"L6ZqTv0S1E5kPoagJpLdnAlux69Tx+r3QkNk2RSm16Bb1dkeWbiW46dFihUrycHrxMLjbIf3DG24HS+B",
+	"J06ELEJhLLeZWX7k/bjWV6u25fE41mDatxckv066tBD4aEHLgr01bZxUq1sRg8bDdMQ404CRgxuAlNzf",
+	"bj9aT+dIaGOvDBD9rcZwxw7zazoVCfTi/ULa775tpc6lTDnhawM8Fca4nz0BJCYVS5Qcg2YaUqWtYcIy",
+	"LmOPRGFZLAxuUpta13OqTKQ63EY0c9c6Nz6NbQKnnKpOTjl4hUmbE2lJkiX6ip33wNWop7oxXWfiMY49",
+	"nq3teaJqfuuH6ybL7JJHcPSs7zHp8WjUDYF1/BMF4p7GPbGWGt2QVb0LeAwqLclocwFVvONpbKaHGSZn",
+	"xmRwTqbFmpD2aJq1TAe2W2qKeyjVSi2QCcMyAzEbKd0q52aap7VEBA9KI6w0A804c/wugf3MAPvZjWfu",
+	"+dTZfaiBMiGNBV44tshB2i4Y3JNX1ibtq6u/d8ewRIzAHVu260Fl3x2agHHLpspY9uxwurdcTe7XiHGv",
+	"4j6fe92M2KpvsMMfyE6uDUjLZhOQhKQOJ+FmbuaKy7ipguS0shhQi8CYjsAZckqh5NU6oaCKbdS8Y5Mr",
+	"A5GSsWkDssMsqj4VlBAvwrc08Fgzr7yPKEdZG0W99ryjvsvP9r/7hiVgLWgTsFiMhTUB2xnuBGznascd",
+	"5Z39nYAZy7XFnAxhJ4z7J9xtfASjt9xdcu/8v/cn+//L938/3P/7h/Ln8Gr/w91h8N3z+z+1ofmN/FeX",
+	"BvjLhFt33ucyovg8AoHmi8/pItWaGascDXrtUMjxEHUkcrJqmKpblJ+kI7Y6SvM0gTZ7+vzHU/b3b//y",
+	"V+YzEBhFYpuR60jFNfeuz3lxElzZqxGmsASDKM9XCgZZNUkjcHTp84cc9akrTPOgYUV+RIB05lTE1nUQ",
+	"aO1mDObdrCwlK96sFo2uYYhVjqgVNoEew6Ppbfjp/MxJDmS1E2A3QiL39vhewfPgQ684cQFcQBvSdibO",
+	"VVKPZcdTIcmbrrkP9GaxoF86kxJ0K7ovLl6enjTZUZpdJyJC1/5Sdbcytg3SC2cCnINBudjwrGeaOAdt",
+	"5woWHOTuycZSCqdFt1NicdvIKRm4fXLgBsxk18UIxyOiRGVxq8gv6SffghRkTIaMyaIIIO7PKOjw1ec7",
+	"T6sJahhqRa8YyyfXjMo4j1ONurSiVAsZiZQnpg33DtVOMI8WlK0dw8oHSz2FJ8maIeI6DTeY4psU5MXF",
+	"S0bD2A3M2W7JzNxjTl2SsNfud2xTuV557SpgMBwPnTZ1XKhWjUVam7BdYQ3zK1xL8QqWnjoxlhCfVgJy",
+	"TTWsfnPJ9q2OdwO6S7XLjGP8bWeRkgSnyoLTtDWziiVqzIRk3LRuAAqmq2sYKb1pdkw9XOnBrq17YZrK",
+	"AlpxTqnATURjBGSZuKKnT2nshkkmfQ56PNNx87xRaJHcVE5RISXlmHFUkY9qesqOYSBvhVZy6tTng5x2",
+	"WTThQrZ7+jeMjqzjpHDcsVTB+p4odTUkcFoVMvGPfJomSMcYo26S7qM4QhYcZ57pF4AEOa3U1rSeq6RG",
+	"R50SgXLUe529FHk06KZEklHSWJ1FFuL8XoBCIWbc5DFqnzrJ0iQb1yiiAeBGAahNT9JKYau6oCvKLgqE",
+	"uJUcMT4zARtHacAwg8E9UKQwtJ6Az4uS29WO4gXdFPUYjivPITf3WtELNnJZPSHtHCPl1AL6zqyJJmCY",
+	"sJ+GSNrcahdzGZ2qLK+UWown1SJGFW06D1W03yVrteNmHllp3smkL5jouE1MbwVvhY8XEPzlgyVglQVU",
+	"p/3QgaDzTLaJ9BxrvcRU4ndDgV5YO4t+hTllW2SSkYHhaG/GDUu5duTYEY2Twkz6IZBZ4ssYSEI8mjzH",
+	"SNAanKJiNbbpmL3BLfT5PHCdpX1XR33oMRweMaOmwGhdfhfw4AvtPTwz0EAJXBzdPXO8UvXs/JZBRrSZ",
+	"Sdm0Hf1UpRUZDCIuI+hKUbdajMdeCuR+gVS4pxLhC+biDB0MEU+S666cuxnXDpi11P42ZacaFlxQfHJI",
+	"q66Oqo7jqSXID1oFqJ5z+igiyh/57QUB3+Vu2YcHAKkOyWzjQGO8NTMPPEXriDXtXVp9Y9Ht1RdixJcs",
+	"TYHCLdhIA93Ogpb4Exz/4OyFYrkziO2Gf31+OAn3jplUEtgUuMQsAsqq92QxXFX7Q0CX4AmphCfJm9Hg",
+	"6H3/mojA74NFCsc4VrthiiGGIbuYqJlkSkYrJGvR25pQf8jhfgxukC9lU3315956rzYjLDegbrkW7mi1",
+	"lHAEg4/7Y7XvL/5qlBye89m/fD7kPWUWZ1rY+YVbhi90Aa5Bn2SUlNTwhp28PfPBx91QG3s1HA7DvYCN",
+	"tJqyUCtj0Sfj7tPRCp3CEb59c/GOHfBUHNw+O8DbBrM7EX0YqcRZyxVMrE2pklHIkWpCck4zUVYMOl8L",
+	"P6RwUlaDmbCR0oWd6YzTkRYgY3PkvRgG3RiXkoQwrgDfZChLlSzWylsDqj6N2cTJa/dCjpm3fopL2SgC",
+	"HF7KS0lRRr/4osBVAsTusNLCC5SeeMcint4j9g+6WyB6eCkdIzBHLERHfsh23UGeYzXxXsDC3K0fst06",
+	"5LTigDw3e8GlDL3bP2S7GniMaeTuDRQD8FdNff3cFPiMFZg9Wh9GWxjXwMKuKtaQ7eaxpb08wGasI1sW",
+	"RiqG0KEzuJRux3wsiQmZZjZA9VWNRuQzz2uq338YYtg2HDJf8J0jNq+nvpSSaqwRRnfEjbPUaa/d3mGs",
+	"TWeSIE/5GGIPmWQq5b9lDjTqrHDEUm5QM7uUjZYLHJ9lVrExkPfWjWBKwrFjtMJ4BxlT5Phw8pJaM1zK",
+	"IpJTEPTJ27NKkPNo8Gx4ODxEWy4F6XS0o8E3w8PhNxSNnOCJzc8Vbqi7MKZiAaIFoeRZjDLC2LKKzpDW",
+	"WHS8eN+RGEu1/7tKI75A73U1W8irBnsaOSxOgb7v0jIeCmMy6H49JQOt8f7SkTmbcItWDyenlOxaBZU0",
+	"LpumTRCUyDzwHTtWGEmdLe4/LPR5eH542FMdvl5V+EIZZktx+BtJ5O8QBUgbWKr+LQHR9u4C2IO82wKO",
+	"f7Z8fK1WHx/6ZvlDZbMJFFnZdMr13O8v0jxL1DhgEmaOsWIy4JCdGZM5E8gETMMoMzyhY4/s0vMIt+KS",
+	"/kzAxppLawIifRPURAryDOKix1594j5pBCUvd3bQewqmDj44SPNzWU6Botj0HtF6kogZbJE0WkqmWsiD",
+	"xJcDfPjptrkahXBoyX3NQvuSyeOFQlLH02dFeVR1gyob3rVNq+7QE+1O186cVkn3eu5rFz7JHjkQq0eJ",
+	"7U7B8phbnp8Vvz15DS87YaRoMAPYG0UZcOJyonD36CQWAePWrQsGqU9wr+8RmSGni/2WwNh/qHi+hf3x",
+	"9uF9Xdt3Ovt9gz6ebWH+Dtpwttjny8ndE39f/kTR8sg98GyFKYrGNffB4C+rwFRtyVInasIh41UdhV3U",
+	"2MxYMV/PVq+5PGY1AyU/DGwTZnRwV/5xT5ZQAuSPqBP+93h9gfBr1PdtS6kOPhQPn3Tjv13+RNEJaRNK",
+	"eeDGE05qGx94xaFSti+sqQudAKWSu0x6RB/rapUuL8D27d7hE/GOusD9jCmjtmkvwNZ2bKc8dr0ypG4E",
+	"LVPta20BneKechtNmltJkccnFEI+1LmSEHpKQvJhtSZBfaYyadus6cmFGFk6dSHm68qlsmwsbkGimPL6",
+	"NGpoi+o0jdKQJjwCkndW+cZmhu1GE4hu9rmM9w34/LRNBdwBeQEWGnJudDK9dthWW2GaaXY5D2+rA8AW",
+	"bzNhJ5cynGmeHjF3sMK2Co18T/YXSjWcYuuzfqeXcjeT7j45nEJsJMToUrg3ZGRyCW/BVsxWb8kyYS4l",
+	"GpoQY0uAYugM9WgyijVESscs4tLt8zXZQxbcaHoRxMNL+csE2ppG5I+hx5Pt0toMcB9BzqQGHk0cve0F",
+	"l9I9T93k3Mv/cvgNLkxIxq9VZtlz5qsByOVV55RYBrJ1RlkrDHpiJtkodFkqc5HenCJRJyJ3sCbA47xH",
+	"LY8msH+qpNUqqYPT6CT6FbHcBzLEN9eWO8qsn/4FRW6kNOP+5KIyB6TYuXPu7tlq3vPD+J0xk4OId3oc",
+	"XoCl1PstEihN0EGVZdrzVyW4H0hFDjOnJ9WccGMmMZtmxjrZYCzbfef+g/gnA/r05J8wN3tEVpIttECq",
+	"6Ubb0lRXJUUjxnJ70pcyR4ukfSfZikrDSE2BonDNPH+ViGh+TBEY7zea8jnj5gZxOgInehZezJmZKO2M",
+	"8KRIt0df1KWcKg1DdsIMJr/XyhRKcenbuB6RcpS/w9Bb2yTZhRjLi4uX/4T5loRYtYTjiWVYs0ygS4iV",
+	"Q/7gFyW/cPjLM/EkZU3PZJV95KHHbt6wY9jpyUqyhtwPvU7sFzRktSBge3P3xdCZL/5cI0B3srSH/mLX",
+	"+qqauM5Eclmn+oWJqgU03fNsM25X9gvqOGi5j+mrOWPNgEIejstbmyVzpkbOMssbb1fCQpQ4sEwh648Z",
+	"UGul7fDuajOtJ44U+I5RX2iQ4DNzyNSpFH2OZCY406BqVOTK3npmApH8wR3+v4K3vyTZZY7+c1JnvhR3",
+	"LoGbRwLX0ItbPr0xrpzr1b68UVWXK0kAvSL1rDJum96EWoOYzoB9QXafRWi4gsPqVlZRu4w5ny18PebR",
+	"PUQLnYOemElXWvX8Ec1dxnfzyGwHd62TVftRPrgrHl2BzdaJ78uPqbaGOyvYJHMEI5x54uhC5uREmH60",
+	"d8c4e5B5+DTn6V3dffcFBThXovh1fUW173wtDWo+GSP+NCHNpYSTRzQXCegP/Xl9Pu6Dk3XzHFOOlWYV",
+	"1D+Eux9wSlmvKG8LRZLCTlRmWehYXEiNDJpf72EhfgdnmH83J8TU7mTG5+ZSphoMSHvMQp4kw7wDbcgS",
+	"kXdwsirdT+AWEkbdK489QxWSSUXXLiXXji+xMJN4AeJwyL73Nah+/G7eAUpIY32Cq9JFqyhuL2UsDE9T",
+	"4Bpi8qfyvG0Dfl6jaMc6LXqJ7mG+ZAIjy1RmL2UmEzAGF/NfGOmk1P9f/mfHVGQE4RArAYaX8hcMZRYo",
+	"xO94GLtjmEMWPh/u77tL7PXJv34I0VtLuJm2OVNfgG18w2mptwpf78jnOA9HFnLMQVGkX7W5fNyz63mV",
+	"zig6XGCRNqEzQT5J2r9F6MvHGi36H+pd4nK+Qg1WA8ldaev1Zq8flklVpMq856+ngq/VWVXvgiSKiqDW",
+	"74L998Wb12w35y97iCcla3jC23iSarkUvpv1Q8X7ChyzbK3c40D2PXi36AHNW3R3GrkI5ycwcB/Bt7kg",
+	"8wjjxK4oDycXIgGRhFO8Y2qrjlyO6p0/JXkc3OH/9wd5i+iHTBt0OG5Ulq7nuAkGadYi45GYPCbzYvvr",
+	"uc/SDTAT6npe1ndQfyPKXPe1IiiomjE/oJPwM3Wi3oY+7LtrP6kSXM7ZFnhQWZpzKm58JtjXpQQ/QKc9",
+	"90lyvI6o3eLLLVScy6jLCClArWx+hYNYdDLsZNMvfXfAXsXpjUzmOXPx32ygrkbCM6YunSY/n2soTS9L",
+	"FS38c8imztLEep45NilRI3feNI8cqGw3nMH1/p/DzqrDvBli3/xtz5Vd5RuPVr6R1Ion0rRz9HjFelfE",
+	"nTAWH37+amoKiyb6S6oJvT78FUcoF6Q4Lriij3wK4YwzHdy5/+77sspekr2zVSLpEiH0HZCvky6oDqH4",
+	"0smj7n9ribM3HDo/PD/JN7pLh1raTHcluvO6U680uvBjtpmoVPagW2ai7lS821+BCeHXUqW6fE8ewyXc",
+	"ms/nP9oW+rpN294YMrdq/IfwfcNEFP1Cji9l3lOiNJKpKyTbHSnNQj4z4RHjU/67kkM+M+7fFUTPdwwL",
+	"/dfiwuBShiORONjDgIU+cf+qcgk+Ni65k4Eg4eOCT6+0SuCKa4kPyDhVQtqrTCdhwIbD4V5fi8tLGSIq",
+	"DbiHyURyv25gDvFV+bcT+pF1vxLgsZDjKwMO8VbpcHgpT/K1jwQ6EEL6M8QkMWH8l+8hzisRyZ7x+fxH",
+	"lCFZdIu3/AZMrS4X/YHC9rdnbXHHUcTtIldltpLdWG33+cTR17zf5B85Mo/u4z+J44oDWnWGsEpeVRE2",
+	"/uLBHf1YIVJbIdGvNEyb47JwbS+PzFblQGeVQQfiDp/gkJUfQPuyqk1zmB9D4hJ2zr6vB2AXIxwSZqwQ",
+	"ur4ej+SuSrAaj1rAzSYqKfoPIT/CkGUiMKXKvYQA3TFNlxaFXZ+A1X+a+G4/FebB3Ro1/sH1N47sFnSG",
+	"ul/AiHTz7oRKM9+gmCKDVOextlQ4QHdtv+VB3TpbXGFfkuOl2r50ie9FZ/Krdb2clFRVlXgLLaCqVIT0",
+	"8VCe3GoB/TuDDEz+7SasO/IVxtxig8rS+tGZZLvPD5/vHTtCTy5l+OKHsisiwnhwpzN5H2LusBPtqVZj",
+	"DcZgsZL/Qii103GjL6WdiQjymY7YbCISd+i8J7XywQZhGPUQdmfONxEOyFooC3cxau+hPCRjxzfRQ5FR",
+	"vKPNQHhHjXodhQ62fwLaqP+kXHbpmMWmb4kGHs+bCDimTo4oJfGsPD98/hSQ/puwWK/mfaVomo5PnmRy",
+	"x7Cfzl8Nex3J91/GAb7As1J+83bWdlirDL88G72Fsh7ln4b+/DYNvxwm6jtgOjaKzbUDloLex5baBedB",
+	"LtAMNndy1C7S7XRPar9hm6TmU5++XsH/joZskSTKHsLd3fOoXOkzSMQv2vcatkuSpNL1w9TikB65y/Ly",
+	"3/m6v23YCdX220/sEap1tO7xC7ELqzSwEBEYOl620PtLyWROZjo3kz8y+BsZ/AVFDtkZ5uklGaor+J0g",
+	"bFVCr2r0Tivos8EQDu7w/xW8RSXxfq3lU0XjkLZjvYx191T/1pm4rTCBNdj4BHhiJ7/3hilxyFYDlTRD",
+	"m0aZiFvHrSuN0gdH7z/UmeotSDCm+PxZ5GQmds0x7OW7d29rQUCaiSgWddLepZ+7EZ9m5Tj1cPO69w5s",
+	"nWPEo0BXzC2/5ibvHWTacVV/X71B/fsPzjJDdHsiznTi28cfHRw8e/7X4eHwcPjs6G+HfztEK86//66I",
+	"jnocBHeLtd8CTPVy7omoXkIlqHKBoryVC/6wVa5Uqxcrl6lt8P2H+/8PAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

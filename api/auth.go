@@ -101,6 +101,14 @@ var allowed = map[string][]roster.Role{
 	"SetGroupVars": writers,
 
 	"ListTokens": admins, "CreateToken": admins, "DeleteToken": admins,
+
+	// Runners see the credentials they hold grants for (checked in the
+	// handlers); issuing and signing need a grant, checked by the broker.
+	"ListCredentialTypes": readers, "ListCredentials": readers, "GetCredential": readers,
+	"CreateCredential": writers, "UpdateCredential": writers, "DeleteCredential": writers,
+	"IssueCredential": readers, "SignSSHKey": readers, "GetSSHCA": readers,
+	"ListGrants": auditors, "CreateGrant": admins, "DeleteGrant": admins,
+	"ListAuditEvents": {roster.RoleAdmin, roster.RoleAuditor},
 }
 
 var public = map[string]bool{"GetHealth": true, "GetReady": true}

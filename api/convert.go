@@ -16,6 +16,7 @@ func sourceOut(src *roster.Source) Source {
 		Provider:    src.Provider,
 		Config:      SourceConfig(src.Config),
 		OnMissing:   OnMissing(src.OnMissing),
+		Credential:  optional(src.CredentialID),
 		CreatedAt:   src.CreatedAt,
 		UpdatedAt:   src.UpdatedAt,
 	}

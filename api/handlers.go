@@ -52,7 +52,7 @@ func (s *Server) CreateInventory(ctx context.Context, req CreateInventoryRequest
 	if err := s.store.CreateInventory(ctx, inv); err != nil {
 		return nil, err
 	}
-	s.log.Info("inventory created", "inventory", inv.Name, "id", inv.ID, "by", actor(ctx))
+	s.auditChange(ctx, "inventory.create", "inventory", inv.ID, inv.Name, inv.ID, nil)
 	return CreateInventory201JSONResponse(inventoryOut(inv)), nil
 }
 
@@ -80,7 +80,7 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("inventory updated", "inventory", inv.Name, "id", inv.ID, "by", actor(ctx))
+	s.auditChange(ctx, "inventory.update", "inventory", inv.ID, inv.Name, inv.ID, nil)
 	return UpdateInventory200JSONResponse(inventoryOut(inv)), nil
 }
 
@@ -93,7 +93,7 @@ func (s *Server) DeleteInventory(ctx context.Context, req DeleteInventoryRequest
 	if err := s.store.DeleteInventory(ctx, inv.ID); err != nil {
 		return nil, err
 	}
-	s.log.Info("inventory deleted", "inventory", inv.Name, "id", inv.ID, "by", actor(ctx))
+	s.auditChange(ctx, "inventory.delete", "inventory", inv.ID, inv.Name, inv.ID, nil)
 	return DeleteInventory204Response{}, nil
 }
 
@@ -140,13 +140,18 @@ func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject
 		errs = append(errs, *fe)
 	}
 	errs.Merge("", s.engine.Registry().Validate(src.Provider, src.Config))
+	if req.Body.Credential != nil && *req.Body.Credential != "" {
+		id, err := s.sourceCredential(ctx, src.Provider, *req.Body.Credential)
+		errs.Merge("credential", err)
+		src.CredentialID = id
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	if err := s.store.CreateSource(ctx, src); err != nil {
 		return nil, err
 	}
-	s.log.Info("source created", "source", src.Name, "id", src.ID, "inventory", inv.Name, "provider", src.Provider, "by", actor(ctx))
+	s.auditChange(ctx, "source.create", "source", src.ID, src.Name, inv.ID, map[string]string{"provider": src.Provider, "credential": src.CredentialID})
 	return CreateSource201JSONResponse(sourceOut(src)), nil
 }
 
@@ -180,6 +185,15 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 		m := roster.OnMissing(*req.Body.OnMissing)
 		upd.OnMissing = &m
 	}
+	if req.Body.Credential != nil {
+		id := ""
+		if *req.Body.Credential != "" {
+			var err error
+			id, err = s.sourceCredential(ctx, src.Provider, *req.Body.Credential)
+			errs.Merge("credential", err)
+		}
+		upd.CredentialID = &id
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -187,7 +201,7 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 	if err != nil {
 		return nil, err
 	}
-	s.log.Info("source updated", "source", src.Name, "id", src.ID, "by", actor(ctx))
+	s.auditChange(ctx, "source.update", "source", src.ID, src.Name, src.InventoryID, map[string]string{"credential": src.CredentialID})
 	return UpdateSource200JSONResponse(sourceOut(src)), nil
 }
 
@@ -200,7 +214,7 @@ func (s *Server) DeleteSource(ctx context.Context, req DeleteSourceRequestObject
 	if err := s.store.DeleteSource(ctx, src.ID); err != nil {
 		return nil, err
 	}
-	s.log.Info("source deleted", "source", src.Name, "id", src.ID, "by", actor(ctx))
+	s.auditChange(ctx, "source.delete", "source", src.ID, src.Name, src.InventoryID, nil)
 	return DeleteSource204Response{}, nil
 }
 
@@ -329,8 +343,21 @@ func (s *Server) SetGroupVars(ctx context.Context, req SetGroupVarsRequestObject
 	if err := s.store.SetGroupVars(ctx, inv.ID, req.Group, vars); err != nil {
 		return nil, err
 	}
-	s.log.Info("group vars set", "inventory", inv.Name, "group", req.Group, "by", actor(ctx))
+	s.auditChange(ctx, "group.vars", "group", req.Group, req.Group, inv.ID, nil)
 	return rawJSON(vars), nil
+}
+
+// sourceCredential finds the credential a source of provider syncs with:
+// it must exist and be of the provider's type.
+func (s *Server) sourceCredential(ctx context.Context, provider, ref string) (string, error) {
+	c, err := s.store.Credential(ctx, ref)
+	if err != nil {
+		return "", roster.Invalid(roster.FieldError{Message: roster.ErrorMessage(err)})
+	}
+	if string(c.Type) != provider {
+		return "", roster.Invalid(roster.FieldError{Message: fmt.Sprintf("credential %q is of type %s; a %s source needs a %s credential", c.Name, c.Type, provider, provider)})
+	}
+	return c.ID, nil
 }
 
 // compactObject checks that raw is a JSON object and compacts it.
@@ -384,7 +411,7 @@ func (s *Server) CreateToken(ctx context.Context, req CreateTokenRequestObject) 
 	if err := s.store.CreateToken(ctx, tok, hash); err != nil {
 		return nil, err
 	}
-	s.log.Info("token created", "token", tok.Name, "role", tok.Role, "by", actor(ctx))
+	s.auditChange(ctx, "token.create", "token", tok.ID, tok.Name, "", map[string]string{"role": string(tok.Role)})
 	t := tokenOut(tok)
 	return CreateToken201JSONResponse{
 		Id: t.Id, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
@@ -394,10 +421,14 @@ func (s *Server) CreateToken(ctx context.Context, req CreateTokenRequestObject) 
 
 // DeleteToken implements StrictServerInterface.
 func (s *Server) DeleteToken(ctx context.Context, req DeleteTokenRequestObject) (DeleteTokenResponseObject, error) {
-	if err := s.store.DeleteToken(ctx, req.Token); err != nil {
+	tok, err := s.tokenByRef(ctx, req.Token)
+	if err != nil {
 		return nil, err
 	}
-	s.log.Info("token revoked", "token", req.Token, "by", actor(ctx))
+	if err := s.store.DeleteToken(ctx, tok.ID); err != nil {
+		return nil, err
+	}
+	s.auditChange(ctx, "token.delete", "token", tok.ID, tok.Name, "", nil)
 	return DeleteToken204Response{}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/broker"
 	"github.com/rosterhq/roster/internal/syncer"
 )
 
@@ -23,6 +24,7 @@ type Config struct {
 	Store    roster.Store
 	Engine   *syncer.Engine
 	Dispatch *syncer.Dispatcher
+	Broker   *broker.Broker
 	Log      *slog.Logger
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
@@ -33,6 +35,7 @@ type Server struct {
 	store    roster.Store
 	engine   *syncer.Engine
 	dispatch *syncer.Dispatcher
+	broker   *broker.Broker
 	log      *slog.Logger
 	maxBody  int64
 	now      func() time.Time
@@ -43,7 +46,7 @@ var _ StrictServerInterface = (*Server)(nil)
 
 // NewServer returns a server.
 func NewServer(c Config) *Server {
-	s := &Server{store: c.Store, engine: c.Engine, dispatch: c.Dispatch, log: c.Log, maxBody: c.MaxBodyBytes, now: time.Now}
+	s := &Server{store: c.Store, engine: c.Engine, dispatch: c.Dispatch, broker: c.Broker, log: c.Log, maxBody: c.MaxBodyBytes, now: time.Now}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

@@ -137,7 +137,6 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	return c, nil
 }
 
-
 func setValue(ptr any, v string) error {
 	switch p := ptr.(type) {
 	case *string:

@@ -232,4 +232,3 @@ func firstHostName(ctx context.Context, st roster.Store, src *roster.Source) str
 	}
 	return hosts[0].Name
 }
-

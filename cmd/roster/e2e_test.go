@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/client"
 	"github.com/rosterhq/roster/internal/testenv"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
@@ -36,37 +37,21 @@ func buildBinary(t testing.TB, pkg, dir string) string {
 	return out
 }
 
-type client struct {
-	t     *testing.T
-	base  string
-	token string
-}
-
-func (c client) call(method, path string, body, out any) int {
-	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+// call sends one API request and returns its status (0 for a transport
+// error, which fails the test).
+func call(t *testing.T, c *client.Client, method, path string, body, out any) int {
+	t.Helper()
+	status, err := c.Call(t.Context(), method, path, body, out)
+	var apiErr *client.Error
+	switch {
+	case err == nil:
+		return status
+	case errors.As(err, &apiErr):
+		t.Logf("%s %s → %d %v", method, path, apiErr.Status, err)
+		return apiErr.Status
 	}
-	req, _ := http.NewRequest(method, c.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
-			c.t.Fatalf("%s %s: %v: %s", method, path, err, b)
-		}
-	}
-	if resp.StatusCode >= 300 {
-		c.t.Logf("%s %s → %d %s", method, path, resp.StatusCode, b)
-	}
-	return resp.StatusCode
+	t.Fatalf("%s %s: %v", method, path, err)
+	return 0
 }
 
 // TestEndToEndWithAnsible runs Roster the way `roster serve` does, syncs a
@@ -102,13 +87,15 @@ func TestEndToEndWithAnsible(t *testing.T) {
 	if err := m.Store.CreateToken(t.Context(), &roster.Token{Name: "admin", Role: roster.RoleAdmin}, hash); err != nil {
 		t.Fatal(err)
 	}
-	api := client{t: t, base: m.URL + "/api/v1", token: value.Reveal()}
+	api := client.New(m.URL, value)
 
-	if code := api.call("POST", "/inventories", map[string]any{"name": "e2e"}, nil); code != 201 {
+	if code := call(t, api, "POST", "/inventories", map[string]any{"name": "e2e"}, nil); code != 201 {
 		t.Fatalf("create inventory: %d", code)
 	}
-	var src struct{ ID string `json:"id"` }
-	code := api.call("POST", "/inventories/e2e/sources", map[string]any{
+	var src struct {
+		ID string `json:"id"`
+	}
+	code := call(t, api, "POST", "/inventories/e2e/sources", map[string]any{
 		"name":     "ec2",
 		"provider": "aws",
 		"config": map[string]any{
@@ -134,7 +121,7 @@ func TestEndToEndWithAnsible(t *testing.T) {
 		Status string         `json:"status"`
 		Counts map[string]int `json:"counts"`
 	}
-	if code := api.call("POST", "/sources/"+src.ID+"/syncs", nil, &run); code != 202 {
+	if code := call(t, api, "POST", "/sources/"+src.ID+"/syncs", nil, &run); code != 202 {
 		t.Fatalf("trigger: %d", code)
 	}
 	for deadline := time.Now().Add(60 * time.Second); !roster.SyncStatus(run.Status).Done(); {
@@ -142,7 +129,7 @@ func TestEndToEndWithAnsible(t *testing.T) {
 			t.Fatalf("sync did not finish: %+v", run)
 		}
 		time.Sleep(50 * time.Millisecond)
-		api.call("GET", "/syncs/"+run.ID, nil, &run)
+		call(t, api, "GET", "/syncs/"+run.ID, nil, &run)
 	}
 	if run.Status != "succeeded" || run.Counts["added"] == 0 {
 		t.Fatalf("sync: %+v", run)
@@ -150,7 +137,7 @@ func TestEndToEndWithAnsible(t *testing.T) {
 
 	// What the API serves.
 	var served map[string]json.RawMessage
-	api.call("GET", "/inventories/e2e/ansible", nil, &served)
+	call(t, api, "GET", "/inventories/e2e/ansible", nil, &served)
 
 	// What Ansible sees through the script.
 	env := append(os.Environ(),

@@ -53,6 +53,9 @@ func newRootCommand() *cobra.Command {
 		newMigrateCommand(),
 		newSimulateCommand(),
 		newInventoryCommand(),
+		newExecCommand(),
+		newCredentialCommand(),
+		newGrantCommand(),
 		newVersionCommand(),
 	)
 	return root

@@ -255,13 +255,13 @@ func (s *SQLite) DeleteInventory(ctx context.Context, id string) error {
 
 // ---- sources
 
-const sourceCols = `id, inventory_id, name, provider, config, on_missing, created_at, updated_at`
+const sourceCols = `id, inventory_id, name, provider, config, on_missing, COALESCE(credential_id, ''), created_at, updated_at`
 
 func scanSource(row interface{ Scan(...any) error }) (*roster.Source, error) {
 	var src roster.Source
 	var config string
 	var created, updated int64
-	if err := row.Scan(&src.ID, &src.InventoryID, &src.Name, &src.Provider, &config, &src.OnMissing, &created, &updated); err != nil {
+	if err := row.Scan(&src.ID, &src.InventoryID, &src.Name, &src.Provider, &config, &src.OnMissing, &src.CredentialID, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := unmarshalJSON(config, &src.Config); err != nil {
@@ -278,20 +278,29 @@ func (s *SQLite) CreateSource(ctx context.Context, src *roster.Source) error {
 	if src.Config == nil {
 		src.Config = map[string]any{}
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sources (`+sourceCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		src.ID, src.InventoryID, src.Name, src.Provider, mustJSON(src.Config), string(src.OnMissing), micros(now), micros(now))
+	_, err := s.w.ExecContext(ctx, `INSERT INTO sources (id, inventory_id, name, provider, config, on_missing, credential_id, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		src.ID, src.InventoryID, src.Name, src.Provider, mustJSON(src.Config), string(src.OnMissing), nullString(src.CredentialID), micros(now), micros(now))
 	switch {
 	case isUnique(err):
 		return roster.Errorf(roster.ECONFLICT, "the inventory already has a source named %q", src.Name)
 	case isForeignKey(err):
-		return notFound("inventory", src.InventoryID)
+		return roster.Errorf(roster.ENOTFOUND, "the inventory or the credential of the source does not exist")
 	}
 	return err
 }
 
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func isForeignKey(err error) bool {
 	var e *sqlite.Error
-	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	// An ON DELETE RESTRICT refusal is reported as a trigger constraint.
+	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_TRIGGER)
 }
 
 // Source implements roster.SourceStore.
@@ -374,11 +383,17 @@ func (s *SQLite) UpdateSource(ctx context.Context, id string, upd roster.SourceU
 		if upd.OnMissing != nil {
 			src.OnMissing = *upd.OnMissing
 		}
+		if upd.CredentialID != nil {
+			src.CredentialID = *upd.CredentialID
+		}
 		src.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		_, err = tx.ExecContext(ctx, `UPDATE sources SET name = ?, config = ?, on_missing = ?, updated_at = ? WHERE id = ?`,
-			src.Name, mustJSON(src.Config), string(src.OnMissing), micros(src.UpdatedAt), id)
-		if isUnique(err) {
+		_, err = tx.ExecContext(ctx, `UPDATE sources SET name = ?, config = ?, on_missing = ?, credential_id = ?, updated_at = ? WHERE id = ?`,
+			src.Name, mustJSON(src.Config), string(src.OnMissing), nullString(src.CredentialID), micros(src.UpdatedAt), id)
+		switch {
+		case isUnique(err):
 			return roster.Errorf(roster.ECONFLICT, "the inventory already has a source named %q", src.Name)
+		case isForeignKey(err):
+			return notFound("credential", src.CredentialID)
 		}
 		return err
 	})

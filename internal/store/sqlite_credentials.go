@@ -119,8 +119,14 @@ func (s *SQLite) UpdateCredential(ctx context.Context, id string, upd roster.Cre
 }
 
 // DeleteCredential implements roster.CredentialStore; its grants go too.
+// A credential a source syncs with is not deleted (ECONFLICT).
 func (s *SQLite) DeleteCredential(ctx context.Context, id string) error {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM credentials WHERE id = ?`, id)
+	if isForeignKey(err) {
+		var name string
+		s.r.QueryRowContext(ctx, `SELECT name FROM sources WHERE credential_id = ? LIMIT 1`, id).Scan(&name)
+		return roster.Errorf(roster.ECONFLICT, "the credential is used by source %q; detach it first", name)
+	}
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,21 @@ func testCredentials(t *testing.T, s roster.Store) {
 	if len(list) != 2 || list[0].Name != "deploy" {
 		t.Fatalf("Credentials = %d", len(list))
 	}
+	// A source syncing with the credential keeps it from being deleted.
+	src := &roster.Source{InventoryID: newInventory(t, s, "prod").ID, Name: "ec2", Provider: "aws", OnMissing: roster.OnMissingRemove, CredentialID: c.ID}
+	must(t, s.CreateSource(ctx, src))
+	got, err := s.Source(ctx, src.ID)
+	must(t, err)
+	if got.CredentialID != c.ID {
+		t.Fatalf("source credential = %q", got.CredentialID)
+	}
+	wantCode(t, s.DeleteCredential(ctx, c.ID), roster.ECONFLICT)
+	missing := "missing"
+	_, err = s.UpdateSource(ctx, src.ID, roster.SourceUpdate{CredentialID: &missing})
+	wantCode(t, err, roster.ENOTFOUND)
+	none := ""
+	_, err = s.UpdateSource(ctx, src.ID, roster.SourceUpdate{CredentialID: &none})
+	must(t, err)
 	must(t, s.DeleteCredential(ctx, c.ID))
 	_, err = s.Credential(ctx, c.ID)
 	wantCode(t, err, roster.ENOTFOUND)

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/ansibleinv"
+	"github.com/rosterhq/roster/internal/client"
+)
+
+func newExecCommand() *cobra.Command {
+	var inventory, credential, ttl string
+	cmd := &cobra.Command{
+		Use:   "exec --inventory NAME --credential NAME -- COMMAND [ARGS...]",
+		Short: "Run a command (ansible-playbook, ssh, ...) with a brokered SSH credential and the inventory",
+		Long: `Run a command with a brokered SSH credential and the dynamic inventory wired in.
+
+For an ssh_certificate credential, a fresh ed25519 key is made in memory and
+signed by the broker; for an ssh_key credential, the key is issued. The key
+(and certificate) are written to a private temporary directory, removed when
+the command ends (Ctrl-C included). The command gets:
+  ANSIBLE_INVENTORY         an inventory script for --inventory
+  ANSIBLE_PRIVATE_KEY_FILE  the key (its certificate beside it, as ssh expects)
+  ANSIBLE_REMOTE_USER       the credential's user
+  ROSTER_SSH_KEY_FILE, ROSTER_SSH_USER  the same, for scripts and plain ssh
+Reads ROSTER_URL and ROSTER_TOKEN / ROSTER_TOKEN_FILE like roster-inventory.
+The exit status is the command's.`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code, err := runExec(cmd.Context(), inventory, credential, ttl, args)
+			if err != nil {
+				return err
+			}
+			if code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&inventory, "inventory", "", "the inventory (name or id) the command works on")
+	cmd.Flags().StringVar(&credential, "credential", "", "the ssh_certificate or ssh_key credential to use")
+	cmd.Flags().StringVar(&ttl, "ttl", "", "certificate lifetime (default: the credential's)")
+	cmd.MarkFlagRequired("inventory")
+	cmd.MarkFlagRequired("credential")
+	return cmd
+}
+
+// runExec prepares the credential, runs the command and cleans up. It
+// returns the command's exit status.
+func runExec(ctx context.Context, inventory, credential, ttl string, argv []string) (int, error) {
+	getenv := func(k string) string {
+		if k == "ROSTER_INVENTORY" {
+			return inventory
+		}
+		return os.Getenv(k)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return 0, fmt.Errorf("find this program: %w", err)
+	}
+	conf, err := ansibleinv.LoadConfig(getenv, exe)
+	if err != nil {
+		return 0, err
+	}
+	api := client.New(conf.URL, conf.Token)
+
+	var cred struct {
+		Name   string            `json:"name"`
+		Type   string            `json:"type"`
+		Fields map[string]string `json:"fields"`
+	}
+	if err := api.Do(ctx, "GET", "/credentials/"+client.PathEscape(credential), nil, &cred); err != nil {
+		return 0, fmt.Errorf("credential %s: %w", credential, err)
+	}
+
+	dir, err := os.MkdirTemp("", "roster-exec-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	keyFile := filepath.Join(dir, "id_ed25519")
+	var user string
+	switch roster.CredentialType(cred.Type) {
+	case roster.CredentialSSHCertificate:
+		user, err = signedKey(ctx, api, credential, inventory, ttl, keyFile)
+	case roster.CredentialSSHKey:
+		user, err = issuedKey(ctx, api, credential, inventory, keyFile)
+	default:
+		err = fmt.Errorf("credential %s is of type %s; roster exec uses ssh_certificate and ssh_key credentials", credential, cred.Type)
+	}
+	if err != nil {
+		return 0, err
+	}
+	script := filepath.Join(dir, "inventory")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec "+shellQuote(exe)+" inventory \"$@\"\n"), 0o700); err != nil {
+		return 0, err
+	}
+
+	child := exec.Command(argv[0], argv[1:]...)
+	child.Stdin, child.Stdout, child.Stderr = os.Stdin, os.Stdout, os.Stderr
+	child.Env = append(os.Environ(),
+		"ROSTER_URL="+conf.URL,
+		"ROSTER_INVENTORY="+inventory,
+		"ROSTER_TOKEN="+conf.Token.Reveal(), // the runner's own token, for the inventory script
+		"ANSIBLE_INVENTORY="+script,
+		"ANSIBLE_PRIVATE_KEY_FILE="+keyFile,
+		"ANSIBLE_REMOTE_USER="+user,
+		"ROSTER_SSH_KEY_FILE="+keyFile,
+		"ROSTER_SSH_USER="+user,
+	)
+	// Ctrl-C goes to the whole foreground process group, the child
+	// included; relay SIGTERM (and SIGINT from kill) ourselves, and stay
+	// alive to clean up after the child ends.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	if err := child.Start(); err != nil {
+		return 0, fmt.Errorf("start %s: %w", argv[0], err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- child.Wait() }()
+	for {
+		select {
+		case sig := <-signals:
+			child.Process.Signal(sig)
+		case err := <-done:
+			return exitStatus(err), nil
+		}
+	}
+}
+
+// exitStatus is a finished command's exit status, 128+N when it died of
+// signal N, as shells report it.
+func exitStatus(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// signedKey makes an ed25519 key in memory, has the broker sign it, and
+// writes key and certificate (as id_ed25519 and id_ed25519-cert.pub, where
+// ssh looks for a key's certificate).
+func signedKey(ctx context.Context, api *client.Client, credential, inventory, ttl, keyFile string) (string, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	req := map[string]any{"inventory": inventory, "public_key": string(ssh.MarshalAuthorizedKey(sshPub))}
+	if ttl != "" {
+		req["ttl"] = ttl
+	}
+	var signed struct {
+		Certificate string `json:"certificate"`
+		Username    string `json:"username"`
+	}
+	if err := api.Do(ctx, "POST", "/credentials/"+client.PathEscape(credential)+"/ssh/sign", req, &signed); err != nil {
+		return "", fmt.Errorf("sign a key with %s: %w", credential, err)
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "roster exec")
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(keyFile+"-cert.pub", []byte(signed.Certificate+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return signed.Username, nil
+}
+
+// issuedKey fetches an ssh_key credential and writes its key, decrypted
+// (ssh cannot ask for a passphrase under Ansible).
+func issuedKey(ctx context.Context, api *client.Client, credential, inventory, keyFile string) (string, error) {
+	var issued struct {
+		Fields map[string]string `json:"fields"`
+	}
+	if err := api.Do(ctx, "POST", "/credentials/"+client.PathEscape(credential)+"/issue", map[string]any{"inventory": inventory}, &issued); err != nil {
+		return "", fmt.Errorf("issue %s: %w", credential, err)
+	}
+	key := []byte(issued.Fields["private_key"])
+	if pass := issued.Fields["passphrase"]; pass != "" {
+		raw, err := ssh.ParseRawPrivateKeyWithPassphrase(key, []byte(pass))
+		if err != nil {
+			return "", fmt.Errorf("decrypt the key of %s: the passphrase does not open it", credential)
+		}
+		block, err := ssh.MarshalPrivateKey(raw, "roster exec")
+		if err != nil {
+			return "", err
+		}
+		key = pem.EncodeToMemory(block)
+	}
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		return "", err
+	}
+	return issued.Fields["username"], nil
+}

@@ -1,0 +1,258 @@
+// Package broker is Roster's credential broker: it keeps credentials'
+// metadata in the store and their secret fields in a secret backend (Vault,
+// or the local sealed store), hands a runner exactly the credential it holds
+// a grant for, signs runners' SSH keys, and audits every issuance, refusal
+// and change. A secret is held in memory for one call only.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Broker brokers credentials.
+type Broker struct {
+	store   roster.Store
+	backend roster.SecretBackend
+	log     *slog.Logger
+	prefix  string
+	now     func() time.Time
+}
+
+// New returns a broker over store and backend.
+func New(store roster.Store, backend roster.SecretBackend, log *slog.Logger) *Broker {
+	return &Broker{store: store, backend: backend, log: log, prefix: "credentials/", now: time.Now}
+}
+
+// Backend returns the secret backend's kind ("vault" or "local").
+func (b *Broker) Backend() string { return b.backend.Kind() }
+
+// Health reports whether the secret backend can serve.
+func (b *Broker) Health(ctx context.Context) error { return b.backend.Health(ctx) }
+
+// Actor is who asks: a token, or Roster itself (a sync).
+type Actor struct {
+	Token *roster.Token // nil for Roster itself
+	Name  string        // the token's name, or "syncer"
+}
+
+// TokenActor returns the actor of an API token.
+func TokenActor(t *roster.Token) Actor { return Actor{Token: t, Name: t.Name} }
+
+// Syncer is Roster itself, obtaining a source's credential for a sync.
+var Syncer = Actor{Name: "syncer"}
+
+func (a Actor) id() string {
+	if a.Token == nil {
+		return ""
+	}
+	return a.Token.ID
+}
+
+// CredentialInput is a new credential, every field (secret ones included)
+// in Fields.
+type CredentialInput struct {
+	Name        string
+	Type        roster.CredentialType
+	Description string
+	Fields      map[string]roster.Secret
+}
+
+// Create validates and stores a new credential.
+func (b *Broker) Create(ctx context.Context, actor Actor, in CredentialInput) (*roster.Credential, error) {
+	var errs roster.FieldErrors
+	if fe := roster.ValidateName("name", in.Name); fe != nil {
+		errs = append(errs, *fe)
+	}
+	schema, ok := roster.SchemaOf(in.Type)
+	if !ok {
+		errs.Add("type", "unknown credential type %q", in.Type)
+		return nil, errs.Err()
+	}
+	plain, secrets := split(schema, in.Fields, &errs)
+	checkRequired(schema, plain, secrets, nil, &errs)
+	errs.Merge("", validateType(in.Type, plain, secrets))
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := b.store.Credential(ctx, in.Name); err == nil {
+		return nil, roster.Errorf(roster.ECONFLICT, "a credential named %q already exists", in.Name)
+	}
+	c := &roster.Credential{
+		ID:          newID(),
+		Name:        in.Name,
+		Type:        in.Type,
+		Description: in.Description,
+		Fields:      plain,
+		SecretsSet:  slices.Sorted(maps.Keys(secrets)),
+	}
+	c.Path = b.prefix + c.ID
+	if len(secrets) > 0 {
+		version, err := b.backend.PutSecrets(ctx, c.Path, secrets, 0)
+		if err != nil {
+			return nil, b.backendError("store the secret fields", err)
+		}
+		c.Version = version
+	}
+	if err := b.store.CreateCredential(ctx, c); err != nil {
+		// Do not leave secrets behind that nothing refers to.
+		if len(secrets) > 0 {
+			if derr := b.backend.DeleteSecrets(context.WithoutCancel(ctx), c.Path); derr != nil {
+				b.log.Warn("removing the secrets of a credential that could not be created failed", "path", c.Path, "err", derr)
+			}
+		}
+		return nil, err
+	}
+	b.audit(ctx, actor, "credential.create", roster.AuditAllowed, c, "", "", map[string]string{"type": string(c.Type), "secret_fields": strings.Join(c.SecretsSet, ",")})
+	return c, nil
+}
+
+// Update changes a credential. Secret fields given replace the stored ones
+// (check-and-set against the version read); others keep their value.
+func (b *Broker) Update(ctx context.Context, actor Actor, ref string, name, description *string, fields map[string]roster.Secret) (*roster.Credential, error) {
+	c, err := b.store.Credential(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	schema, _ := roster.SchemaOf(c.Type)
+	var errs roster.FieldErrors
+	if name != nil {
+		if fe := roster.ValidateName("name", *name); fe != nil {
+			errs = append(errs, *fe)
+		}
+	}
+	plainUpd, secretUpd := split(schema, fields, &errs)
+	plain := maps.Clone(c.Fields)
+	for k, v := range plainUpd {
+		if v == "" {
+			delete(plain, k)
+		} else {
+			plain[k] = v
+		}
+	}
+	checkRequired(schema, plain, secretUpd, c.SecretsSet, &errs)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	upd := roster.CredentialUpdate{Name: name, Description: description, Fields: plain}
+	if len(secretUpd) > 0 {
+		current := roster.SecretFields{}
+		if c.Version > 0 {
+			current, _, err = b.backend.GetSecrets(ctx, c.Path)
+			if err != nil {
+				return nil, b.backendError("read the stored secret fields", err)
+			}
+		}
+		maps.Copy(current, secretUpd)
+		if err := validateType(c.Type, plain, current); err != nil {
+			return nil, err
+		}
+		version, err := b.backend.PutSecrets(ctx, c.Path, current, c.Version)
+		if err != nil {
+			return nil, b.backendError("store the secret fields", err)
+		}
+		upd.Version = &version
+		upd.SecretsSet = slices.Sorted(maps.Keys(current))
+	} else if err := validateType(c.Type, plain, nil); err != nil {
+		return nil, err
+	}
+	updated, err := b.store.UpdateCredential(ctx, c.ID, upd)
+	if err != nil {
+		return nil, err
+	}
+	changed := slices.Sorted(maps.Keys(fields))
+	b.audit(ctx, actor, "credential.update", roster.AuditAllowed, updated, "", "", map[string]string{"fields": strings.Join(changed, ","), "version": fmt.Sprint(updated.Version)})
+	return updated, nil
+}
+
+// Delete removes a credential: every version of its secret fields first,
+// then its metadata and grants. A credential a source uses stays.
+func (b *Broker) Delete(ctx context.Context, actor Actor, ref string) error {
+	c, err := b.store.Credential(ctx, ref)
+	if err != nil {
+		return err
+	}
+	srcs, err := b.sourcesUsing(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if len(srcs) > 0 {
+		return roster.Errorf(roster.ECONFLICT, "credential %q is used by source %q; detach it first", c.Name, srcs[0])
+	}
+	if c.Version > 0 {
+		if err := b.backend.DeleteSecrets(ctx, c.Path); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+			return b.backendError("delete the secret fields", err)
+		}
+	}
+	if err := b.store.DeleteCredential(ctx, c.ID); err != nil {
+		return err
+	}
+	b.audit(ctx, actor, "credential.delete", roster.AuditAllowed, c, "", "", nil)
+	return nil
+}
+
+func (b *Broker) sourcesUsing(ctx context.Context, credentialID string) ([]string, error) {
+	invs, err := b.store.Inventories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, inv := range invs {
+		srcs, err := b.store.Sources(ctx, inv.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range srcs {
+			if s.CredentialID == credentialID {
+				names = append(names, inv.Name+"/"+s.Name)
+			}
+		}
+	}
+	return names, nil
+}
+
+// backendError turns a backend failure into what a caller may see: an
+// unavailable backend stays EUNAVAILABLE with its (secret-free) message;
+// anything else is logged and reported generically.
+func (b *Broker) backendError(doing string, err error) error {
+	switch roster.ErrorCode(err) {
+	case roster.EUNAVAILABLE, roster.ECONFLICT, roster.EINVALID, roster.ENOTFOUND:
+		var re *roster.Error
+		errors.As(err, &re)
+		return &roster.Error{Code: re.Code, Message: "cannot " + doing + ": " + re.Message, Fields: re.Fields}
+	}
+	b.log.Error("secret backend failed", "doing", doing, "err", err)
+	return roster.Errorf(roster.EUNAVAILABLE, "cannot %s: the secret backend failed", doing)
+}
+
+// audit records an event; when the record cannot be written the failure is
+// logged (callers that must refuse in that case use mustAudit).
+func (b *Broker) audit(ctx context.Context, actor Actor, action string, outcome roster.AuditOutcome, c *roster.Credential, inventoryID, reason string, details map[string]string) {
+	if err := b.mustAudit(ctx, actor, action, outcome, c, inventoryID, reason, details); err != nil {
+		b.log.Error("writing an audit record failed", "action", action, "err", err)
+	}
+}
+
+func (b *Broker) mustAudit(ctx context.Context, actor Actor, action string, outcome roster.AuditOutcome, c *roster.Credential, inventoryID, reason string, details map[string]string) error {
+	e := &roster.AuditEvent{
+		Actor:       actor.Name,
+		ActorID:     actor.id(),
+		Action:      action,
+		Outcome:     outcome,
+		TargetType:  "credential",
+		TargetID:    c.ID,
+		TargetName:  c.Name,
+		InventoryID: inventoryID,
+		Reason:      reason,
+		Details:     details,
+	}
+	return b.store.AppendAudit(context.WithoutCancel(ctx), e)
+}

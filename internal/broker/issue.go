@@ -1,0 +1,233 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/rosterhq/roster"
+)
+
+// Wrapping token lifetimes.
+const (
+	DefaultWrapTTL = 60 * time.Second
+	MaxWrapTTL     = 10 * time.Minute
+)
+
+// Issued is a credential handed to its grantee: all fields, or a wrapping
+// token holding them.
+type Issued struct {
+	Credential *roster.Credential
+	Fields     map[string]roster.Secret // nil when wrapped
+	Wrapped    *roster.WrappedSecret
+}
+
+// authorize finds the credential and inventory of a request and checks that
+// actor holds a grant for them. A refusal is audited.
+func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, invRef string) (*roster.Credential, *roster.Inventory, error) {
+	c, err := b.store.Credential(ctx, credRef)
+	if err != nil {
+		return nil, nil, err
+	}
+	deny := func(inventoryID, reason string) error {
+		if err := b.mustAudit(ctx, actor, action, roster.AuditDenied, c, inventoryID, reason, nil); err != nil {
+			b.log.Error("writing an audit record failed", "action", action, "err", err)
+		}
+		return roster.Errorf(roster.EFORBIDDEN, "%s", reason)
+	}
+	inv, err := b.store.Inventory(ctx, invRef)
+	if roster.ErrorCode(err) == roster.ENOTFOUND {
+		return nil, nil, deny("", fmt.Sprintf("no inventory %q", invRef))
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if actor.Token == nil {
+		return nil, nil, deny(inv.ID, "no token")
+	}
+	if r := actor.Token.Role; r != roster.RoleRunner && r != roster.RoleAdmin {
+		return nil, nil, deny(inv.ID, fmt.Sprintf("a token with role %q does not use credentials", r))
+	}
+	grants, err := b.store.Grants(ctx, roster.GrantFilter{TokenID: actor.Token.ID, CredentialID: c.ID, InventoryID: inv.ID})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(grants) == 0 {
+		return nil, nil, deny(inv.ID, fmt.Sprintf("token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, inv.Name))
+	}
+	return c, inv, nil
+}
+
+// Issue hands a credential's fields (or a wrapping token holding them) to
+// a token granted its use for an inventory. The audit record is written
+// before anything is returned: no record, no secret.
+func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string, wrap bool, wrapTTL time.Duration) (*Issued, error) {
+	c, inv, err := b.authorize(ctx, actor, "credential.issue", credRef, invRef)
+	if err != nil {
+		return nil, err
+	}
+	if c.Type == roster.CredentialSSHCertificate {
+		return nil, roster.Invalid(roster.FieldError{Field: "credential", Message: "an ssh_certificate credential signs keys: use .../ssh/sign"})
+	}
+	if wrap {
+		if wrapTTL == 0 {
+			wrapTTL = DefaultWrapTTL
+		}
+		if wrapTTL < time.Second || wrapTTL > MaxWrapTTL {
+			return nil, roster.Invalid(roster.FieldError{Field: "wrap_ttl", Message: fmt.Sprintf("must be between 1s and %s", MaxWrapTTL)})
+		}
+	}
+	fields := make(map[string]roster.Secret, len(c.Fields)+len(c.SecretsSet))
+	for k, v := range c.Fields {
+		fields[k] = roster.Secret(v)
+	}
+	info := roster.BackendInfo{}
+	if c.Version > 0 {
+		secrets, bi, err := b.backend.GetSecrets(ctx, c.Path)
+		if err != nil {
+			b.audit(ctx, actor, "credential.issue", roster.AuditFailed, c, inv.ID, roster.ErrorMessage(err), nil)
+			return nil, b.backendError("read the credential", err)
+		}
+		maps.Copy(fields, secrets)
+		info = bi
+	}
+	out := &Issued{Credential: c}
+	details := map[string]string{"version": fmt.Sprint(c.Version), "backend": b.backend.Kind(), "request_id": info.RequestID, "wrapped": fmt.Sprint(wrap)}
+	if wrap {
+		w, err := b.backend.Wrap(ctx, fields, wrapTTL)
+		if err != nil {
+			b.audit(ctx, actor, "credential.issue", roster.AuditFailed, c, inv.ID, roster.ErrorMessage(err), details)
+			return nil, b.backendError("wrap the credential", err)
+		}
+		out.Wrapped = w
+		details["wrap_ttl"] = wrapTTL.String()
+		details["wrap_accessor"] = w.Accessor
+	} else {
+		out.Fields = fields
+	}
+	if err := b.mustAudit(ctx, actor, "credential.issue", roster.AuditAllowed, c, inv.ID, "", details); err != nil {
+		b.log.Error("refusing an issuance whose audit record could not be written", "credential", c.Name, "err", err)
+		return nil, roster.Errorf(roster.EUNAVAILABLE, "the issuance cannot be audited, so it is refused")
+	}
+	return out, nil
+}
+
+// SignRequest is a runner's request for an SSH certificate.
+type SignRequest struct {
+	Credential string
+	Inventory  string
+	PublicKey  string
+	Principals []string      // empty: every principal the credential allows
+	TTL        time.Duration // zero: the credential's lifetime
+}
+
+// Signed is an issued certificate with the user it logs in as.
+type Signed struct {
+	*roster.SSHCertificate
+	Username string
+}
+
+// SignSSHKey signs a runner's public key with an ssh_certificate
+// credential's CA, within the credential's policy: the runner may ask for
+// fewer principals and a shorter lifetime, never more.
+func (b *Broker) SignSSHKey(ctx context.Context, actor Actor, req SignRequest) (*Signed, error) {
+	c, inv, err := b.authorize(ctx, actor, "credential.ssh_sign", req.Credential, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	if c.Type != roster.CredentialSSHCertificate {
+		return nil, roster.Invalid(roster.FieldError{Field: "credential", Message: fmt.Sprintf("a %s credential does not sign keys: use .../issue", c.Type)})
+	}
+	var errs roster.FieldErrors
+	pub, _, _, _, err := ssh.ParseAuthorizedKey([]byte(req.PublicKey))
+	if err != nil {
+		errs.Add("public_key", "is not an OpenSSH public key")
+	} else if _, isCert := pub.(*ssh.Certificate); isCert {
+		errs.Add("public_key", "is a certificate, not a public key")
+	}
+	allowed := principals(c.Fields)
+	want := req.Principals
+	if len(want) == 0 {
+		want = allowed
+	}
+	for i, p := range want {
+		if !slices.Contains(allowed, p) {
+			errs.Add(fmt.Sprintf("principals[%d]", i), "%q is not among the credential's principals (%s)", p, strings.Join(allowed, ", "))
+		}
+	}
+	limit := certTTL(c.Fields)
+	ttl := req.TTL
+	switch {
+	case ttl == 0:
+		ttl = limit
+	case ttl < 0 || ttl > limit:
+		errs.Add("ttl", "must be positive and at most the credential's %s", limit)
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	keyID := fmt.Sprintf("roster:%s:%s", actor.Name, inv.Name)
+	cert, err := b.backend.SignSSHKey(ctx, roster.SSHSignRequest{Role: c.Fields["role"], PublicKey: req.PublicKey, Principals: want, TTL: ttl, KeyID: keyID})
+	if err != nil {
+		b.audit(ctx, actor, "credential.ssh_sign", roster.AuditFailed, c, inv.ID, roster.ErrorMessage(err), nil)
+		return nil, b.backendError("sign the key", err)
+	}
+	details := map[string]string{
+		"serial": cert.Serial, "principals": strings.Join(cert.Principals, ","), "ttl": ttl.String(),
+		"valid_before": cert.ValidBefore.UTC().Format(time.RFC3339), "key_id": keyID, "request_id": cert.RequestID,
+		"backend": b.backend.Kind(), "public_key_fingerprint": ssh.FingerprintSHA256(pub),
+	}
+	if err := b.mustAudit(ctx, actor, "credential.ssh_sign", roster.AuditAllowed, c, inv.ID, "", details); err != nil {
+		b.log.Error("refusing a certificate whose audit record could not be written", "credential", c.Name, "err", err)
+		return nil, roster.Errorf(roster.EUNAVAILABLE, "the issuance cannot be audited, so it is refused")
+	}
+	return &Signed{SSHCertificate: cert, Username: c.Fields["username"]}, nil
+}
+
+// CAPublicKey returns the public key sshd must trust for an
+// ssh_certificate credential.
+func (b *Broker) CAPublicKey(ctx context.Context, credRef string) (string, error) {
+	c, err := b.store.Credential(ctx, credRef)
+	if err != nil {
+		return "", err
+	}
+	if c.Type != roster.CredentialSSHCertificate {
+		return "", roster.Invalid(roster.FieldError{Field: "credential", Message: "only ssh_certificate credentials have a CA"})
+	}
+	key, err := b.backend.SSHCAPublicKey(ctx, c.Fields["role"])
+	if err != nil {
+		return "", b.backendError("read the CA public key", err)
+	}
+	return key, nil
+}
+
+// ForSource obtains a source's credential for one sync, as Roster itself;
+// the use is audited like an issuance.
+func (b *Broker) ForSource(ctx context.Context, src *roster.Source) (roster.CredentialType, map[string]roster.Secret, error) {
+	c, err := b.store.Credential(ctx, src.CredentialID)
+	if err != nil {
+		return "", nil, err
+	}
+	fields := make(map[string]roster.Secret, len(c.Fields)+len(c.SecretsSet))
+	for k, v := range c.Fields {
+		fields[k] = roster.Secret(v)
+	}
+	details := map[string]string{"source": src.Name, "source_id": src.ID, "version": fmt.Sprint(c.Version), "backend": b.backend.Kind()}
+	if c.Version > 0 {
+		secrets, info, err := b.backend.GetSecrets(ctx, c.Path)
+		if err != nil {
+			b.audit(ctx, Syncer, "credential.use", roster.AuditFailed, c, src.InventoryID, roster.ErrorMessage(err), details)
+			return "", nil, b.backendError(fmt.Sprintf("read credential %q", c.Name), err)
+		}
+		maps.Copy(fields, secrets)
+		details["request_id"] = info.RequestID
+	}
+	if err := b.mustAudit(ctx, Syncer, "credential.use", roster.AuditAllowed, c, src.InventoryID, "", details); err != nil {
+		return "", nil, roster.Errorf(roster.EUNAVAILABLE, "the use of credential %q cannot be audited, so it is refused", c.Name)
+	}
+	return c.Type, fields, nil
+}
