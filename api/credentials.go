@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -113,7 +114,9 @@ func (s *Server) GetCredential(ctx context.Context, req GetCredentialRequestObje
 			return nil, err
 		}
 		if !granted[c.ID] {
-			return nil, roster.Errorf(roster.EFORBIDDEN, "token %q holds no grant of credential %q", tok.Name, c.Name)
+			reason := fmt.Sprintf("token %q holds no grant of credential %q", tok.Name, c.Name)
+			s.audit(ctx, &roster.AuditEvent{Action: "credential.read", Outcome: roster.AuditDenied, TargetType: "credential", TargetID: c.ID, TargetName: c.Name, Reason: reason})
+			return nil, roster.Errorf(roster.EFORBIDDEN, "%s", reason)
 		}
 	}
 	return GetCredential200JSONResponse(credentialOut(c, s.broker.Backend())), nil
@@ -336,13 +339,18 @@ func (s *Server) ListAuditEvents(ctx context.Context, req ListAuditEventsRequest
 	return out, nil
 }
 
-// auditChange records a configuration change made through the API. The
-// change is made already; a failure to record it is logged loudly.
+// auditChange records a configuration change made through the API.
 func (s *Server) auditChange(ctx context.Context, action, targetType, id, name, inventoryID string, details map[string]string) {
+	s.audit(ctx, &roster.AuditEvent{Action: action, Outcome: roster.AuditAllowed,
+		TargetType: targetType, TargetID: id, TargetName: name, InventoryID: inventoryID, Details: details})
+}
+
+// audit records e as done by the request's token. What it records has
+// happened already; a failure to record it is logged loudly.
+func (s *Server) audit(ctx context.Context, e *roster.AuditEvent) {
 	tok := TokenFrom(ctx)
-	e := &roster.AuditEvent{Actor: tok.Name, ActorID: tok.ID, Action: action, Outcome: roster.AuditAllowed,
-		TargetType: targetType, TargetID: id, TargetName: name, InventoryID: inventoryID, Details: details}
+	e.Actor, e.ActorID = tok.Name, tok.ID
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
-		s.log.Error("writing an audit record failed", "action", action, "target", id, "err", err)
+		s.log.Error("writing an audit record failed", "action", e.Action, "target", e.TargetID, "err", err)
 	}
 }

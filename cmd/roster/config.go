@@ -32,6 +32,27 @@ type Config struct {
 	SyncConcurrency int `yaml:"sync_concurrency"`
 	// MaxBodyBytes bounds API request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+
+	// SecretBackend is "local" (sealed in the database; the default) or
+	// "vault" (the production choice).
+	SecretBackend string `yaml:"secret_backend"`
+	// SecretKeyFile holds the local backend's AES-256 key (created 0600 on
+	// first start; default <data-dir>/secret.key). ROSTER_SECRET_KEY
+	// (base64) wins over it.
+	SecretKeyFile string `yaml:"secret_key_file"`
+
+	VaultAddr          string `yaml:"vault_addr"`
+	VaultNamespace     string `yaml:"vault_namespace"`
+	VaultCACert        string `yaml:"vault_ca_cert"`
+	VaultClientCert    string `yaml:"vault_client_cert"`
+	VaultClientKey     string `yaml:"vault_client_key"`
+	VaultTokenFile     string `yaml:"vault_token_file"`
+	VaultAppRoleMount  string `yaml:"vault_approle_mount"`
+	VaultRoleIDFile    string `yaml:"vault_role_id_file"`
+	VaultSecretIDFile  string `yaml:"vault_secret_id_file"`
+	VaultKVMount       string `yaml:"vault_kv_mount"`
+	VaultKVPrefix      string `yaml:"vault_kv_prefix"`
+	VaultSSHMount      string `yaml:"vault_ssh_mount"`
 }
 
 // setting binds one Config field to its flag, environment variable and
@@ -50,6 +71,20 @@ func (c *Config) settings() []setting {
 		{"log-format", "ROSTER_LOG_FORMAT", "json or text", &c.LogFormat},
 		{"sync-concurrency", "ROSTER_SYNC_CONCURRENCY", "syncs run at once by this process", &c.SyncConcurrency},
 		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
+		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
+		{"secret-key-file", "ROSTER_SECRET_KEY_FILE", "the local backend's key file (default <data-dir>/secret.key)", &c.SecretKeyFile},
+		{"vault-addr", "ROSTER_VAULT_ADDR", "Vault's URL", &c.VaultAddr},
+		{"vault-namespace", "ROSTER_VAULT_NAMESPACE", "Vault namespace (Enterprise)", &c.VaultNamespace},
+		{"vault-ca-cert", "ROSTER_VAULT_CA_CERT", "PEM file of the CA signing Vault's certificate", &c.VaultCACert},
+		{"vault-client-cert", "ROSTER_VAULT_CLIENT_CERT", "TLS client certificate for Vault", &c.VaultClientCert},
+		{"vault-client-key", "ROSTER_VAULT_CLIENT_KEY", "TLS client key for Vault", &c.VaultClientKey},
+		{"vault-token-file", "ROSTER_VAULT_TOKEN_FILE", "file holding a Vault token (ROSTER_VAULT_TOKEN gives the value)", &c.VaultTokenFile},
+		{"vault-approle-mount", "ROSTER_VAULT_APPROLE_MOUNT", "AppRole auth mount", &c.VaultAppRoleMount},
+		{"vault-role-id-file", "ROSTER_VAULT_ROLE_ID_FILE", "file holding the AppRole role_id (ROSTER_VAULT_ROLE_ID gives the value)", &c.VaultRoleIDFile},
+		{"vault-secret-id-file", "ROSTER_VAULT_SECRET_ID_FILE", "file holding the AppRole secret_id (ROSTER_VAULT_SECRET_ID gives the value)", &c.VaultSecretIDFile},
+		{"vault-kv-mount", "ROSTER_VAULT_KV_MOUNT", "KV v2 mount", &c.VaultKVMount},
+		{"vault-kv-prefix", "ROSTER_VAULT_KV_PREFIX", "path prefix for credentials in KV", &c.VaultKVPrefix},
+		{"vault-ssh-mount", "ROSTER_VAULT_SSH_MOUNT", "SSH secrets engine mount", &c.VaultSSHMount},
 	}
 }
 
@@ -61,6 +96,10 @@ func defaultConfig() Config {
 		LogFormat:       "json",
 		SyncConcurrency: 4,
 		MaxBodyBytes:    1 << 20,
+		SecretBackend:   "local",
+		VaultKVMount:    "secret",
+		VaultKVPrefix:   "roster",
+		VaultSSHMount:   "ssh",
 	}
 }
 
@@ -124,6 +163,18 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	}
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "roster.db")
+	}
+	if c.SecretKeyFile == "" {
+		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
+	}
+	switch c.SecretBackend {
+	case "local":
+	case "vault":
+		if c.VaultAddr == "" {
+			return c, fmt.Errorf("secret backend vault needs --vault-addr (ROSTER_VAULT_ADDR)")
+		}
+	default:
+		return c, fmt.Errorf("secret backend %q: must be local or vault", c.SecretBackend)
 	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		return c, err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/broker"
 	"github.com/rosterhq/roster/internal/store"
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources"
@@ -38,11 +39,13 @@ type Main struct {
 	Store    roster.Store
 	Engine   *syncer.Engine
 	Dispatch *syncer.Dispatcher
+	Broker   *broker.Broker
 	// URL is the API's base URL once Run has returned.
 	URL string
 
-	srv    *http.Server
-	served chan error
+	srv          *http.Server
+	served       chan error
+	closeBackend func()
 }
 
 // Run opens the store, recovers from a previous process's death, and
@@ -63,9 +66,15 @@ func (m *Main) Run(ctx context.Context) error {
 	} else if n > 0 {
 		m.Log.Warn("marked syncs cut off by the previous process as failed", "count", n)
 	}
+	backend, closeBackend, err := openBackend(ctx, m.Config, st, m.Log)
+	if err != nil {
+		return err
+	}
+	m.closeBackend = closeBackend
+	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"))
 	m.Engine = syncer.New(st, m.Registry, m.Log)
 	m.Dispatch = syncer.NewDispatcher(m.Engine, m.Config.SyncConcurrency, m.Log)
-	srv := api.NewServer(api.Config{Store: st, Engine: m.Engine, Dispatch: m.Dispatch, Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes})
+	srv := api.NewServer(api.Config{Store: st, Engine: m.Engine, Dispatch: m.Dispatch, Broker: m.Broker, Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes})
 	h, err := srv.Handler()
 	if err != nil {
 		return err
@@ -84,7 +93,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.srv.Serve(ln) }()
-	m.Log.Info("roster serving", "url", m.URL, "database", m.Config.Database)
+	m.Log.Info("roster serving", "url", m.URL, "database", m.Config.Database, "secret_backend", backend.Kind())
 	return nil
 }
 
@@ -111,6 +120,9 @@ func (m *Main) Close() error {
 	}
 	if m.Dispatch != nil {
 		m.Dispatch.Close()
+	}
+	if m.closeBackend != nil {
+		m.closeBackend()
 	}
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())
