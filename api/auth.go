@@ -113,7 +113,6 @@ var allowed = map[string][]roster.Role{
 
 var public = map[string]bool{"GetHealth": true, "GetReady": true}
 
-
 func authorize(operationID string, tok *roster.Token) error {
 	if public[operationID] {
 		return nil

@@ -475,4 +475,3 @@ func nonNil[T any](s []T) []T {
 	}
 	return s
 }
-

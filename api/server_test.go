@@ -627,4 +627,3 @@ func TestDeleteInventoryRemovesEverything(t *testing.T) {
 	wantStatus(t, f.do("GET", "/api/v1/sources/"+src.Id, f.admin, nil), http.StatusNotFound)
 	wantStatus(t, f.do("GET", "/api/v1/inventories/prod/hosts", f.admin, nil), http.StatusNotFound)
 }
-

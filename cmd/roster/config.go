@@ -41,18 +41,18 @@ type Config struct {
 	// (base64) wins over it.
 	SecretKeyFile string `yaml:"secret_key_file"`
 
-	VaultAddr          string `yaml:"vault_addr"`
-	VaultNamespace     string `yaml:"vault_namespace"`
-	VaultCACert        string `yaml:"vault_ca_cert"`
-	VaultClientCert    string `yaml:"vault_client_cert"`
-	VaultClientKey     string `yaml:"vault_client_key"`
-	VaultTokenFile     string `yaml:"vault_token_file"`
-	VaultAppRoleMount  string `yaml:"vault_approle_mount"`
-	VaultRoleIDFile    string `yaml:"vault_role_id_file"`
-	VaultSecretIDFile  string `yaml:"vault_secret_id_file"`
-	VaultKVMount       string `yaml:"vault_kv_mount"`
-	VaultKVPrefix      string `yaml:"vault_kv_prefix"`
-	VaultSSHMount      string `yaml:"vault_ssh_mount"`
+	VaultAddr         string `yaml:"vault_addr"`
+	VaultNamespace    string `yaml:"vault_namespace"`
+	VaultCACert       string `yaml:"vault_ca_cert"`
+	VaultClientCert   string `yaml:"vault_client_cert"`
+	VaultClientKey    string `yaml:"vault_client_key"`
+	VaultTokenFile    string `yaml:"vault_token_file"`
+	VaultAppRoleMount string `yaml:"vault_approle_mount"`
+	VaultRoleIDFile   string `yaml:"vault_role_id_file"`
+	VaultSecretIDFile string `yaml:"vault_secret_id_file"`
+	VaultKVMount      string `yaml:"vault_kv_mount"`
+	VaultKVPrefix     string `yaml:"vault_kv_prefix"`
+	VaultSSHMount     string `yaml:"vault_ssh_mount"`
 }
 
 // setting binds one Config field to its flag, environment variable and

@@ -284,4 +284,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-

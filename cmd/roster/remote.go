@@ -202,4 +202,3 @@ func newGrantCommand() *cobra.Command {
 	cmd.AddCommand(create, revoke)
 	return cmd
 }
-

@@ -1,0 +1,163 @@
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// process is a server child process: own process group, output in a log file.
+type process struct {
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	logFile *os.File
+	done    chan struct{} // closed when the process has exited
+	waitErr error
+	stopSig syscall.Signal // graceful stop signal
+	once    sync.Once
+}
+
+// startProcess starts cmd with its output appended to logPath. deathSig is what the
+// kernel sends the child if the test binary dies first.
+func startProcess(name string, cmd *exec.Cmd, logPath string, stopSig, deathSig syscall.Signal) (*process, error) {
+	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout = f
+	cmd.Stderr = f
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	setDeathSignal(cmd.SysProcAttr, deathSig)
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &process{name: name, cmd: cmd, logPath: logPath, logFile: f, done: make(chan struct{}), stopSig: stopSig}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends the graceful signal to the process group, then SIGKILL after grace.
+func (p *process) stop(grace time.Duration) {
+	p.once.Do(func() {
+		pgid := p.cmd.Process.Pid
+		if !p.exited() {
+			_ = syscall.Kill(-pgid, p.stopSig)
+			select {
+			case <-p.done:
+			case <-time.After(grace):
+				_ = syscall.Kill(-pgid, syscall.SIGKILL)
+				<-p.done
+			}
+		}
+		// Leftovers in the group (children of the server) go too.
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		p.logFile.Close()
+	})
+}
+
+// logs returns the process's output so far (its last maxBytes bytes).
+func (p *process) logs(maxBytes int) string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", p.logPath, err)
+	}
+	if len(b) > maxBytes {
+		b = b[len(b)-maxBytes:]
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			b = b[i+1:]
+		}
+		return "...\n" + string(b)
+	}
+	return string(b)
+}
+
+// dumpLogOnFailure writes the process's output into the test log if the test fails.
+func dumpLogOnFailure(t testing.TB, what string, p *process) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testenv: %s output (%s):\n%s", what, p.logPath, p.logs(64<<10))
+		}
+	})
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago; with pair, the
+// port after it was free too (Vault's cluster listener takes API port + 1).
+func freePort(pair bool) (int, error) {
+	var lastErr error
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !pair {
+			l.Close()
+			return port, nil
+		}
+		if port >= 65535 {
+			l.Close()
+			continue
+		}
+		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port+1))
+		l.Close()
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		l2.Close()
+		return port, nil
+	}
+	return 0, fmt.Errorf("no free port pair on 127.0.0.1: %v", lastErr)
+}
+
+// childEnv returns the environment minus variables whose names start with one of the
+// prefixes, plus extra.
+func childEnv(dropPrefixes []string, extra ...string) []string {
+	var env []string
+outer:
+	for _, kv := range os.Environ() {
+		for _, p := range dropPrefixes {
+			if strings.HasPrefix(kv, p) {
+				continue outer
+			}
+		}
+		env = append(env, kv)
+	}
+	return append(env, extra...)
+}
+
+// isExecutable reports whether path is a regular file with an execute bit.
+func isExecutable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// addrInUse reports whether a server's log says its port was taken.
+func addrInUse(log string) bool {
+	return strings.Contains(log, "address already in use") ||
+		strings.Contains(log, "Address already in use")
+}
