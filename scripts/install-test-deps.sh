@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# install-test-deps.sh: make sure the real components Roster's integration tests use
+# are on this machine (Debian 12). Idempotent; prints one summary line per dependency.
+#
+# Usage:
+#   scripts/install-test-deps.sh            ensure everything, print a summary
+#   scripts/install-test-deps.sh --env      same, but stdout carries only `export` lines
+#                                           (summary goes to stderr), for
+#                                           eval "$(scripts/install-test-deps.sh --env)"
+#   scripts/install-test-deps.sh --no-vault skip the Vault build (can combine with --env)
+#
+# Dependencies:
+#   ansible-core  (Debian)  -> ansible-inventory
+#   postgresql    (Debian)  -> initdb, pg_ctl, postgres, psql, createdb under
+#                              /usr/lib/postgresql/<major>/bin (exported as ROSTER_PG_BIN)
+#   openssh-server, openssh-client (Debian) -> sshd and ssh for the SSH certificate round trip
+#   ca-certificates (Debian)
+#   Vault 1.14.2            -> built from the Go module proxy by scripts/build-vault.sh
+#                              (exported as ROSTER_VAULT_BIN)
+# apt-get runs only when a package is missing: as root directly, otherwise through sudo.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+out=1     # fd for summary lines
+env_mode=0
+want_vault=1
+for arg in "$@"; do
+  case "$arg" in
+    --env) env_mode=1; out=2 ;;
+    --no-vault) want_vault=0 ;;
+    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-test-deps: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '%s\n' "$*" >&"$out"; }
+die() { echo "install-test-deps: $*" >&2; exit 1; }
+
+pkg_installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
+
+# Highest-versioned PostgreSQL server bin dir, e.g. /usr/lib/postgresql/15/bin.
+pg_bin_dir() {
+  local d best="" bestv=-1 v
+  for d in /usr/lib/postgresql/*/bin; do
+    [[ -x "$d/initdb" && -x "$d/pg_ctl" && -x "$d/postgres" ]] || continue
+    v=$(basename "$(dirname "$d")")
+    [[ "$v" =~ ^[0-9]+$ ]] || continue
+    if (( v > bestv )); then best=$d; bestv=$v; fi
+  done
+  [[ -n "$best" ]] && echo "$best"
+}
+
+# --- Debian packages -------------------------------------------------------------
+missing=()
+pkg_installed ca-certificates || missing+=(ca-certificates)
+{ pkg_installed ansible-core && command -v ansible-inventory >/dev/null 2>&1; } || missing+=(ansible-core)
+{ pkg_installed postgresql && [[ -n "$(pg_bin_dir)" ]]; } || missing+=(postgresql)
+{ pkg_installed openssh-server && [[ -x /usr/sbin/sshd ]]; } || missing+=(openssh-server)
+{ pkg_installed openssh-client && command -v ssh >/dev/null 2>&1; } || missing+=(openssh-client)
+
+if (( ${#missing[@]} > 0 )); then
+  command -v apt-get >/dev/null 2>&1 \
+    || die "missing ${missing[*]} and apt-get is not available; install them (Debian packages: ${missing[*]})"
+  if [[ $(id -u) -eq 0 ]]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo -n)
+  else
+    die "missing ${missing[*]}; run as root: apt-get install -y --no-install-recommends ${missing[*]}"
+  fi
+  echo "install-test-deps: installing ${missing[*]}" >&2
+  aptlog=$(mktemp "${TMPDIR:-/tmp}/roster-apt.XXXXXX")
+  apt_install() {
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+      && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+           --no-install-recommends -o Dpkg::Options::=--force-confdef \
+           -o Dpkg::Options::=--force-confold "${missing[@]}"
+  }
+  if ! apt_install >"$aptlog" 2>&1; then
+    echo "install-test-deps: apt-get failed once; retrying in 5s" >&2
+    sleep 5
+    if ! apt_install >>"$aptlog" 2>&1; then
+      tail -n 30 "$aptlog" >&2
+      rm -f "$aptlog"
+      die "could not install ${missing[*]} with apt-get (as root: apt-get install -y --no-install-recommends ${missing[*]})"
+    fi
+  fi
+  rm -f "$aptlog"
+fi
+
+# --- summary -----------------------------------------------------------------------
+pkg_installed ca-certificates || die "ca-certificates is still not installed"
+say "ca-certificates: $(pkg_version ca-certificates)"
+
+ansible_inventory=$(command -v ansible-inventory) || die "ansible-inventory not found after installing ansible-core"
+say "ansible-inventory: $ansible_inventory (ansible-core $(pkg_version ansible-core))"
+
+say "openssh: /usr/sbin/sshd ($(pkg_version openssh-server)), $(command -v ssh)"
+
+pg_bin=$(pg_bin_dir) || die "no /usr/lib/postgresql/*/bin with initdb, pg_ctl and postgres after installing postgresql"
+say "postgresql: $pg_bin (postgresql $(pkg_version "postgresql-$(basename "$(dirname "$pg_bin")")"))"
+if [[ $(id -u) -eq 0 ]] && ! getent passwd postgres >/dev/null; then
+  die "running as root but there is no 'postgres' user to run initdb as (it comes with the postgresql package)"
+fi
+
+vault_bin=""
+if (( want_vault )); then
+  # build-vault.sh prints progress on stderr and the binary path as its last stdout line.
+  vault_bin=$("$here/build-vault.sh" | tail -n 1) || die "scripts/build-vault.sh failed"
+  [[ -x "$vault_bin" ]] || die "scripts/build-vault.sh did not produce an executable ($vault_bin)"
+  say "vault: $vault_bin ($("$vault_bin" version 2>/dev/null | head -n 1))"
+fi
+
+if (( env_mode )); then
+  printf 'export ROSTER_PG_BIN=%q\n' "$pg_bin"
+  [[ -n "$vault_bin" ]] && printf 'export ROSTER_VAULT_BIN=%q\n' "$vault_bin"
+fi
+exit 0
