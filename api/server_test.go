@@ -22,11 +22,13 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/broker"
 	"github.com/rosterhq/roster/internal/store"
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/vault"
 )
 
 const simSecret = "sim-secret-key-that-must-never-be-logged"
@@ -80,7 +82,16 @@ func newFixture(t *testing.T) *fixture {
 	engine := syncer.New(st, reg, log)
 	dispatch := syncer.NewDispatcher(engine, 2, log)
 	t.Cleanup(dispatch.Close)
-	h, err := api.NewServer(api.Config{Store: st, Engine: engine, Dispatch: dispatch, Log: log, MaxBodyBytes: 64 << 10}).Handler()
+	key, err := vault.GenerateLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	backend, err := vault.NewLocal(st, key, vault.LocalOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	brk := broker.New(st, backend, log)
+	h, err := api.NewServer(api.Config{Store: st, Engine: engine, Dispatch: dispatch, Broker: brk, Log: log, MaxBodyBytes: 64 << 10}).Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
