@@ -26,6 +26,7 @@ import (
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/vault/vaulttest"
 )
 
 // sshServer is a throwaway sshd on 127.0.0.1 that accepts only user
@@ -79,6 +80,7 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 PermitRootLogin prohibit-password
+Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel VERBOSE
 `, port, write("host_key", string(pem.EncodeToMemory(block))), filepath.Join(dir, "sshd.pid"), write("ca.pub", caPublicKey)))
 	if os.Geteuid() == 0 {
@@ -126,10 +128,31 @@ func TestExecWithBrokeredSSHCertificate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stopSim()
+	u, err := user.Current()
+	must(t, err)
 
-	c := defaultConfig()
-	c.Listen, c.DataDir = "127.0.0.1:0", t.TempDir()
-	c.Database, c.SecretKeyFile = filepath.Join(c.DataDir, "roster.db"), filepath.Join(c.DataDir, "secret.key")
+	t.Run("local", func(t *testing.T) {
+		c := defaultConfig()
+		c.Listen, c.DataDir = "127.0.0.1:0", t.TempDir()
+		c.Database, c.SecretKeyFile = filepath.Join(c.DataDir, "roster.db"), filepath.Join(c.DataDir, "secret.key")
+		testExecRoundTrip(t, c, "", bin, ansible, simURL)
+	})
+	t.Run("vault", func(t *testing.T) {
+		setup := vaulttest.Configure(t, testenv.Vault(t), vaulttest.Options{AllowedUsers: []string{u.Username}})
+		c := defaultConfig()
+		c.Listen, c.DataDir = "127.0.0.1:0", t.TempDir()
+		c.Database = filepath.Join(c.DataDir, "roster.db")
+		c.SecretBackend, c.VaultAddr = "vault", setup.Server.Addr
+		c.VaultKVMount, c.VaultKVPrefix, c.VaultSSHMount, c.VaultAppRoleMount = setup.KVMount, setup.PathPrefix, setup.SSHMount, setup.AppRoleMount
+		c.VaultRoleIDFile = filepath.Join(c.DataDir, "role-id")
+		c.VaultSecretIDFile = filepath.Join(c.DataDir, "secret-id")
+		must(t, os.WriteFile(c.VaultRoleIDFile, []byte(setup.RoleID), 0o600))
+		must(t, os.WriteFile(c.VaultSecretIDFile, []byte(setup.SecretID), 0o600))
+		testExecRoundTrip(t, c, setup.SSHRole, bin, ansible, simURL)
+	})
+}
+
+func testExecRoundTrip(t *testing.T, c Config, sshRole, bin, ansible, simURL string) {
 	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: sources.NewRegistry(aws.Driver{Credentials: credentials.NewStaticCredentialsProvider(simAccessKey, simSecretKey, "")})}
 	if err := m.Run(t.Context()); err != nil {
@@ -148,7 +171,7 @@ func TestExecWithBrokeredSSHCertificate(t *testing.T) {
 		PublicKey string `json:"public_key"`
 	}
 	must(t, admin.Do(t.Context(), "POST", "/credentials", map[string]any{"name": "ops-ca", "type": "ssh_certificate",
-		"fields": map[string]string{"username": u.Username, "ttl": "10m"}}, nil))
+		"fields": map[string]string{"username": u.Username, "ttl": "10m", "role": sshRole}}, nil))
 	must(t, admin.Do(t.Context(), "GET", "/credentials/ops-ca/ssh/ca", nil, &ca))
 	sshd := startSSHD(t, ca.PublicKey)
 	var src struct{ ID string }
@@ -171,7 +194,8 @@ func TestExecWithBrokeredSSHCertificate(t *testing.T) {
 	runnerValue, hash := roster.NewTokenValue()
 	must(t, m.Store.CreateToken(t.Context(), &roster.Token{Name: "ci-runner", Role: roster.RoleRunner}, hash))
 	env := append(os.Environ(), "ROSTER_URL="+m.URL, "ROSTER_TOKEN="+runnerValue.Reveal(),
-		"ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_LOCAL_TEMP="+t.TempDir(), "HOME="+t.TempDir())
+		"ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_PIPELINING=True", "ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3",
+		"ANSIBLE_LOCAL_TEMP="+t.TempDir(), "HOME="+t.TempDir())
 	sshArgs := fmt.Sprintf(`ssh -p %d -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i "$ROSTER_SSH_KEY_FILE" "$ROSTER_SSH_USER@127.0.0.1"`, sshd.port)
 	rosterExec := func(args ...string) (string, string, int) {
 		start := time.Now()
