@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/vault"
 )
@@ -56,4 +58,30 @@ func openBackend(ctx context.Context, c Config, st roster.SecretBlobStore, log *
 		return nil, nil, err
 	}
 	return l, func() {}, nil
+}
+
+func newVaultCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "vault",
+		Short: "Help setting up Vault for Roster",
+	}
+	base := defaultConfig()
+	policy := &cobra.Command{
+		Use:   "policy",
+		Short: "Print the least-privilege Vault policy for Roster's configured mounts",
+		Example: `  roster vault policy --vault-kv-mount secret --vault-ssh-mount ssh | vault policy write roster -
+  vault write auth/approle/role/roster token_policies=roster token_ttl=1h token_max_ttl=4h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := loadConfig(cmd, base)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), vault.Policy(vault.Config{KVMount: c.VaultKVMount, PathPrefix: c.VaultKVPrefix, SSHMount: c.VaultSSHMount}))
+			return nil
+		},
+	}
+	addConfigFlags(policy.Flags(), &base)
+	cmd.AddCommand(policy)
+	return cmd
 }

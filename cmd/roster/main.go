@@ -56,6 +56,7 @@ func newRootCommand() *cobra.Command {
 		newExecCommand(),
 		newCredentialCommand(),
 		newGrantCommand(),
+		newVaultCommand(),
 		newVersionCommand(),
 	)
 	return root
