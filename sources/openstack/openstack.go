@@ -1,0 +1,271 @@
+package openstack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sources"
+)
+
+// Credential is the secret half of a cloud's authentication: the
+// identifiers (user, project, application credential id) come from the
+// cloud's configuration.
+type Credential struct {
+	Password                    roster.Secret
+	ApplicationCredentialSecret roster.Secret
+}
+
+// Credentials supply secrets at sync time, by cloud name (the credential
+// broker, or fixed ones for the demo and tests).
+type Credentials interface {
+	// Credential returns the secret of a cloud; ok is false when there is
+	// none for it.
+	Credential(ctx context.Context, cloud string) (c Credential, ok bool, err error)
+}
+
+// StaticCredentials are fixed credentials by cloud name; the key "" holds
+// the credential of any cloud not listed.
+type StaticCredentials map[string]Credential
+
+// Credential implements Credentials.
+func (s StaticCredentials) Credential(_ context.Context, cloud string) (Credential, bool, error) {
+	if c, ok := s[cloud]; ok {
+		return c, true, nil
+	}
+	c, ok := s[""]
+	return c, ok, nil
+}
+
+// Default retry settings.
+const (
+	defaultMaxRetries = 6
+	defaultMaxBackoff = 30 * time.Second
+	defaultPageSize   = 1000
+)
+
+// Driver builds OpenStack providers.
+type Driver struct {
+	// HTTPClient, when set, is used for every call (tests, proxies); the
+	// clouds' verify and cacert settings are then not applied.
+	HTTPClient *http.Client
+	// Credentials, when set, supply passwords and application credential
+	// secrets by cloud name, before clouds.yaml files and OS_* variables.
+	Credentials Credentials
+	// MaxRetries bounds the retries of one request after 413, 429, 502,
+	// 503, 504 or a network error (0: 6).
+	MaxRetries int
+	// MaxBackoff caps the wait before a retry, Retry-After included
+	// (0: 30s).
+	MaxBackoff time.Duration
+	// PageSize is the limit asked of Nova per page (0: 1000, Nova's
+	// default maximum).
+	PageSize int
+	// Getenv replaces os.Getenv for the OS_* variables (tests).
+	Getenv func(string) string
+	// ConfigDirs are the directories searched for clouds.yaml and
+	// secure.yaml; nil = ".", ~/.config/openstack, /etc/openstack.
+	ConfigDirs []string
+}
+
+// Name implements sources.Driver.
+func (Driver) Name() string { return "openstack" }
+
+// PluginNames implements sources.Driver.
+func (Driver) PluginNames() []string { return []string{"openstack.cloud.openstack", "openstack"} }
+
+// Validate implements sources.Driver.
+func (Driver) Validate(config map[string]any) error {
+	_, err := parseOptions(config)
+	return err
+}
+
+// Open implements sources.Driver. It reads the clouds' configuration and
+// secrets; it does not contact them.
+func (d Driver) Open(ctx context.Context, config map[string]any, log *slog.Logger) (sources.Provider, error) {
+	o, err := parseOptions(config)
+	if err != nil {
+		return nil, err
+	}
+	clouds, _, err := d.resolveClouds(o)
+	if err != nil {
+		return nil, err
+	}
+	p := &provider{d: d, opts: o, log: log}
+	for _, c := range clouds {
+		if err := d.secrets(ctx, c); err != nil {
+			return nil, err
+		}
+		p.clouds = append(p.clouds, &cloud{cfg: c, sessions: map[string]*session{}})
+	}
+	p.retry = newRetryPolicy(d, log)
+	return p, nil
+}
+
+type provider struct {
+	d      Driver
+	opts   *Options
+	log    *slog.Logger
+	clouds []*cloud
+	retry  *retryPolicy
+
+	mu     sync.Mutex
+	scopes map[string]*scope
+}
+
+// scope is one (cloud, region, project) to list.
+type scope struct {
+	cloud   *cloud
+	region  string
+	project projectRef
+}
+
+// Concurrency bounds the scopes fetched at once.
+func (p *provider) Concurrency() int { return p.opts.Concurrency }
+
+// Scopes implements sources.Provider: every (cloud, region, project) of
+// the source. A cloud whose regions come from its catalog, or whose
+// project is only known from its token (application credentials), is
+// authenticated here; failing that fails the sync, since its scopes are
+// unknown.
+func (p *provider) Scopes(ctx context.Context) ([]string, error) {
+	scopes := map[string]*scope{}
+	var names []string
+	for _, c := range p.clouds {
+		projects, err := p.projects(c)
+		if err != nil {
+			return nil, err
+		}
+		regions := []string(p.opts.Regions)
+		if len(regions) == 0 {
+			regions = c.cfg.regions
+		}
+		for _, proj := range projects {
+			if len(regions) == 0 || proj.label == "" {
+				s, err := c.session(ctx, p, proj)
+				if err != nil {
+					return nil, err
+				}
+				if len(regions) == 0 {
+					if regions = s.computeRegions(c.cfg.iface); len(regions) == 0 {
+						return nil, fmt.Errorf("cloud %q: the service catalog has no compute endpoint (interface %s)", c.cfg.name, ifaceOf(c.cfg))
+					}
+				}
+				if proj.label == "" {
+					proj.label = s.projectName
+				}
+			}
+			label := proj.label
+			if p.opts.AllProjects {
+				label = "*"
+			}
+			for _, r := range regions {
+				name := c.cfg.name + "/" + r + "/" + label
+				if _, dup := scopes[name]; dup {
+					continue
+				}
+				scopes[name] = &scope{cloud: c, region: r, project: proj}
+				names = append(names, name)
+			}
+		}
+	}
+	p.mu.Lock()
+	p.scopes = scopes
+	p.mu.Unlock()
+	return names, nil
+}
+
+// projects are the projects of a cloud to sync: the projects option, else
+// the cloud's own project.
+func (p *provider) projects(c *cloud) ([]projectRef, error) {
+	a := &c.cfg.auth
+	if c.cfg.usesAppCredential() {
+		if len(p.opts.Projects) > 0 {
+			return nil, fmt.Errorf("cloud %q authenticates with an application credential, which is bound to one project: remove projects", c.cfg.name)
+		}
+		return []projectRef{{}}, nil
+	}
+	if len(p.opts.Projects) > 0 {
+		out := make([]projectRef, len(p.opts.Projects))
+		for i, n := range p.opts.Projects {
+			out[i] = projectRef{name: n, label: n}
+		}
+		return out, nil
+	}
+	switch {
+	case a.projectName != "":
+		return []projectRef{{name: a.projectName, label: a.projectName}}, nil
+	case a.projectID != "":
+		return []projectRef{{id: a.projectID, label: a.projectID}}, nil
+	}
+	return []projectRef{{}}, nil // the user's default project, learnt from the token
+}
+
+// Collect implements sources.Provider: every server of one scope, or an
+// error.
+func (p *provider) Collect(ctx context.Context, name string) ([]sources.Instance, error) {
+	p.mu.Lock()
+	sc := p.scopes[name]
+	p.mu.Unlock()
+	if sc == nil {
+		return nil, fmt.Errorf("unknown scope %q", name)
+	}
+	s, err := sc.cloud.session(ctx, p, sc.project)
+	if err != nil {
+		return nil, err
+	}
+	servers, names, err := p.fetch(ctx, sc, s)
+	if err != nil {
+		return nil, err
+	}
+	return p.instances(sc, servers, names), nil
+}
+
+// instances translates one scope's servers, naming them as the plugin
+// does: by name, by id when another server of the scope has the same name
+// (or with inventory_hostname: uuid).
+func (p *provider) instances(sc *scope, servers []*novaServer, names *resourceNames) []sources.Instance {
+	count := make(map[string]int, len(servers))
+	for _, s := range servers {
+		count[s.Name]++
+	}
+	vc := &varsContext{cloud: sc.cloud.cfg.name, region: sc.region, names: names, opts: p.opts}
+	out := make([]sources.Instance, 0, len(servers))
+	for _, s := range servers {
+		if !p.opts.ShowAll && len(s.Addresses) == 0 {
+			continue // the plugin leaves out servers without an address
+		}
+		hostname := s.Name
+		if p.opts.useUUID() || count[s.Name] > 1 {
+			hostname = s.ID
+		}
+		vars, address := serverVars(s, vc)
+		inst := sources.Instance{
+			ExternalID: s.ID,
+			Hostnames:  []string{hostname},
+			Address:    address,
+			Enabled:    s.Status == "ACTIVE",
+			Vars:       vars,
+		}
+		if p.opts.legacyGroups() {
+			inst.Groups = legacyGroups(s, vc)
+		}
+		out = append(out, inst)
+	}
+	return out
+}
+
+// sortedUnique sorts s and removes duplicates and empty strings.
+func sortedUnique(s []string) []string {
+	slices.Sort(s)
+	s = slices.Compact(s)
+	if len(s) > 0 && s[0] == "" {
+		s = s[1:]
+	}
+	return s
+}

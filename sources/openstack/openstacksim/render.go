@@ -1,0 +1,190 @@
+package openstacksim
+
+import (
+	"strconv"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// jw writes JSON by appending to a buffer: the server renders pages of a
+// thousand servers, and reflection-based encoding would dominate.
+//
+// Object members are written with a key; array items with key "". The
+// writer inserts the commas.
+type jw struct {
+	b     []byte
+	stack []bool // per open container: whether it has a member yet
+}
+
+var writers = sync.Pool{New: func() any { return &jw{b: make([]byte, 0, 64<<10)} }}
+
+func getW() *jw {
+	w := writers.Get().(*jw)
+	w.b, w.stack = w.b[:0], w.stack[:0]
+	return w
+}
+
+func putW(w *jw) {
+	if cap(w.b) <= 8<<20 {
+		writers.Put(w)
+	}
+}
+
+func (w *jw) sep() {
+	if n := len(w.stack); n > 0 {
+		if w.stack[n-1] {
+			w.b = append(w.b, ',')
+		} else {
+			w.stack[n-1] = true
+		}
+	}
+}
+
+func (w *jw) key(k string) {
+	w.sep()
+	if k != "" {
+		w.b = appendString(w.b, k)
+		w.b = append(w.b, ':')
+	}
+}
+
+func (w *jw) obj(k string) {
+	w.key(k)
+	w.b = append(w.b, '{')
+	w.stack = append(w.stack, false)
+}
+
+func (w *jw) arr(k string) {
+	w.key(k)
+	w.b = append(w.b, '[')
+	w.stack = append(w.stack, false)
+}
+
+func (w *jw) endObj() { w.b = append(w.b, '}'); w.stack = w.stack[:len(w.stack)-1] }
+func (w *jw) endArr() { w.b = append(w.b, ']'); w.stack = w.stack[:len(w.stack)-1] }
+
+func (w *jw) str(k, v string) {
+	w.key(k)
+	w.b = appendString(w.b, v)
+}
+
+// strCat writes the concatenation of parts as one string, without
+// building it first.
+func (w *jw) strCat(k string, parts ...string) {
+	w.key(k)
+	w.b = append(w.b, '"')
+	for _, p := range parts {
+		w.b = appendStringBody(w.b, p)
+	}
+	w.b = append(w.b, '"')
+}
+
+// time writes t formatted with layout.
+func (w *jw) time(k string, t time.Time, layout string) {
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = t.AppendFormat(w.b, layout)
+	w.b = append(w.b, '"')
+}
+
+// strOrNull writes v, or null when v is "".
+func (w *jw) strOrNull(k, v string) {
+	if v == "" {
+		w.null(k)
+		return
+	}
+	w.str(k, v)
+}
+
+func (w *jw) int(k string, v int) {
+	w.key(k)
+	w.b = strconv.AppendInt(w.b, int64(v), 10)
+}
+
+func (w *jw) float(k string, v float64) {
+	w.key(k)
+	w.b = strconv.AppendFloat(w.b, v, 'f', 1, 64)
+}
+
+func (w *jw) bool(k string, v bool) {
+	w.key(k)
+	w.b = strconv.AppendBool(w.b, v)
+}
+
+func (w *jw) null(k string) {
+	w.key(k)
+	w.b = append(w.b, "null"...)
+}
+
+func (w *jw) strs(k string, vs []string) {
+	w.arr(k)
+	for _, v := range vs {
+		w.str("", v)
+	}
+	w.endArr()
+}
+
+const hexDigits = "0123456789abcdef"
+
+// plain marks the ASCII bytes a JSON string can hold as they are.
+var plain = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	b = appendStringBody(b, s)
+	return append(b, '"')
+}
+
+// appendStringBody appends s escaped for a JSON string, without quotes.
+func appendStringBody(b []byte, s string) []byte {
+	i := 0
+	for i < len(s) && s[i] < utf8.RuneSelf && plain[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		return append(b, s...)
+	}
+	start := 0
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if plain[c] {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(b, s[start:]...)
+}

@@ -1,0 +1,292 @@
+package openstacksim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Paths of the services under the server's base URL.
+const (
+	// IdentityPath is Keystone's versionless root; the v3 API is below it.
+	IdentityPath = "/identity"
+	computePath  = "/compute/" // + region + "/v2.1"
+	imagePath    = "/image/"   // + region + "/v2"
+)
+
+// AuthURL returns the Keystone v3 URL (a clouds.yaml auth_url) of a
+// simulator served at base, e.g. "http://127.0.0.1:5000/identity/v3".
+func AuthURL(base string) string { return strings.TrimSuffix(base, "/") + IdentityPath + "/v3" }
+
+// DefaultMaxMicroversion is the highest compute API microversion served
+// when Options.MaxMicroversion is empty (Nova 2024.1 "Caracal").
+const DefaultMaxMicroversion = "2.96"
+
+// DefaultMaxLimit is Nova's and Glance's default page size limit
+// (osapi_max_limit, api_limit_max).
+const DefaultMaxLimit = 1000
+
+// Options configure a Server.
+type Options struct {
+	// Seed makes the fleet, the ids and the fault rates reproducible.
+	Seed int64
+	// Size is the number of servers generated.
+	Size int
+	// Regions the fleet spreads over; empty = DefaultRegions.
+	Regions []string
+	// Projects the servers belong to; empty = DefaultProjects.
+	Projects []string
+	// Users who may authenticate; nil = DefaultUsers().
+	Users []User
+	// AppCredentials that may authenticate; nil = DefaultAppCredentials().
+	AppCredentials []AppCredential
+	// MaxMicroversion is the highest compute microversion served
+	// ("2.1" ... ); empty = DefaultMaxMicroversion.
+	MaxMicroversion string
+	// MaxLimit caps page sizes (0 = DefaultMaxLimit).
+	MaxLimit int
+	// TokenTTL is the life of an issued token (0 = one hour).
+	TokenTTL time.Duration
+	// Faults injected from the start; change them with SetFaults.
+	Faults Faults
+	// Fleet, when set, is served instead of one generated from Seed,
+	// Size, Regions and Projects.
+	Fleet *Fleet
+	// Logger receives one debug line per request; nil = discard. Tokens
+	// and passwords are never logged.
+	Logger *slog.Logger
+}
+
+// Server simulates Keystone v3 (token issue with passwords and
+// application credentials, a service catalog), Nova (servers/detail,
+// flavors/detail, microversions) and Glance (image list) on one HTTP
+// endpoint serving every region. It is an http.Handler.
+type Server struct {
+	seed     int64
+	fleet    *Fleet
+	inj      *injector
+	log      *slog.Logger
+	maxMinor int
+	maxLimit int
+	ttl      time.Duration
+
+	users    map[string]*userRec // by name
+	usersID  map[string]*userRec // by id
+	appCreds []*appCredRec
+
+	mu     sync.Mutex
+	tokens map[string]*token
+}
+
+// New returns a server for opts.
+func New(opts Options) *Server {
+	fleet := opts.Fleet
+	if fleet == nil {
+		fleet = NewFleet(opts.Seed, opts.Size, opts.Regions, opts.Projects)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	maxMinor := 96
+	if opts.MaxMicroversion != "" {
+		m, ok := parseMicroversion(opts.MaxMicroversion)
+		if !ok || m < 1 {
+			panic(fmt.Sprintf("openstacksim: MaxMicroversion %q is not 2.N", opts.MaxMicroversion))
+		}
+		maxMinor = m
+	}
+	s := &Server{
+		seed:     fleet.seed,
+		fleet:    fleet,
+		inj:      newInjector(opts.Seed, opts.Faults),
+		log:      log,
+		maxMinor: maxMinor,
+		maxLimit: opts.MaxLimit,
+		ttl:      opts.TokenTTL,
+		tokens:   map[string]*token{},
+	}
+	if s.maxLimit <= 0 {
+		s.maxLimit = DefaultMaxLimit
+	}
+	if s.ttl <= 0 {
+		s.ttl = time.Hour
+	}
+	users := opts.Users
+	if users == nil {
+		users = DefaultUsers()
+	}
+	apps := opts.AppCredentials
+	if apps == nil {
+		apps = DefaultAppCredentials()
+	}
+	s.initIdentity(users, apps)
+	return s
+}
+
+// Fleet returns the served fleet; mutate it to change what requests see.
+func (s *Server) Fleet() *Fleet { return s.fleet }
+
+// SetFaults replaces the injected faults and restarts their counters.
+func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
+
+// Faults returns the faults in force.
+func (s *Server) Faults() Faults { return s.inj.get() }
+
+// Stats returns a snapshot of the request counters.
+func (s *Server) Stats() Stats { return s.inj.snapshot() }
+
+// ResetStats zeroes the request counters.
+func (s *Server) ResetStats() { s.inj.reset() }
+
+// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
+// is done. url is the base URL; AuthURL(url) is what clients authenticate
+// at.
+func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, fmt.Errorf("openstacksim: listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("openstacksim: serve", "err", err)
+		}
+	}()
+	shutdown := sync.OnceFunc(func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
+			srv.Close()
+		}
+		<-done
+	})
+	unhook := context.AfterFunc(ctx, shutdown)
+	return "http://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+}
+
+// request is one request being answered.
+type request struct {
+	s      *Server
+	w      http.ResponseWriter
+	r      *http.Request
+	start  time.Time
+	op     string
+	region string
+	base   string // scheme://host of the request, for links and the catalog
+	status int
+}
+
+// ServeHTTP routes a request to Keystone, Nova or Glance.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := &request{s: s, w: w, r: r, start: time.Now(), base: baseURL(r)}
+	defer q.logLine()
+	p := r.URL.Path
+	switch {
+	case p == IdentityPath || strings.HasPrefix(p, IdentityPath+"/"):
+		s.identity(q, strings.TrimPrefix(p, IdentityPath))
+	case strings.HasPrefix(p, computePath):
+		region, rest, _ := strings.Cut(strings.TrimPrefix(p, computePath), "/")
+		if !s.regionServed(q, region) {
+			return
+		}
+		q.region = region
+		s.compute(q, "/"+rest)
+	case strings.HasPrefix(p, imagePath):
+		region, rest, _ := strings.Cut(strings.TrimPrefix(p, imagePath), "/")
+		if !s.regionServed(q, region) {
+			return
+		}
+		q.region = region
+		s.image(q, "/"+rest)
+	default:
+		q.plainError(http.StatusNotFound, "The resource could not be found.")
+	}
+}
+
+func (s *Server) regionServed(q *request, region string) bool {
+	s.fleet.mu.RLock()
+	ok := s.fleet.byRegion[region] != nil
+	s.fleet.mu.RUnlock()
+	if !ok {
+		q.plainError(http.StatusNotFound, "The resource could not be found.")
+	}
+	return ok
+}
+
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// admit applies the injected faults to an operation; it answers the fault
+// itself and returns false when there is one. fail answers in the
+// service's error format.
+func (q *request) admit(op string, fail func(status int, msg string)) bool {
+	q.op = op
+	latency, f := q.s.inj.admit(Call{Op: op, Region: q.region})
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-t.C:
+		case <-q.r.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
+	if f == nil {
+		return true
+	}
+	if f.retryAfter > 0 {
+		q.w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+	}
+	switch f.status {
+	case 413, 429:
+		fail(f.status, "This request was rate-limited.")
+	default:
+		fail(f.status, "The server is currently unavailable. Please try again at a later time.")
+	}
+	return false
+}
+
+// writeJSON answers status with a JSON body.
+func (q *request) writeJSON(status int, body []byte) {
+	h := q.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Openstack-Request-Id", "req-"+formatUUID(randomBytes()))
+	q.status = status
+	q.w.WriteHeader(status)
+	_, _ = q.w.Write(body)
+}
+
+// plainError answers an error outside any service's own format.
+func (q *request) plainError(status int, msg string) {
+	w := getW()
+	defer putW(w)
+	w.obj("")
+	w.obj("error")
+	w.int("code", status)
+	w.str("title", http.StatusText(status))
+	w.str("message", msg)
+	w.endObj()
+	w.endObj()
+	q.writeJSON(status, w.b)
+}
+
+func (q *request) logLine() {
+	q.s.log.Debug("openstacksim request", "method", q.r.Method, "path", q.r.URL.Path, "op", q.op,
+		"region", q.region, "status", q.status, "duration", time.Since(q.start))
+}

@@ -1,0 +1,382 @@
+package openstack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+
+	"github.com/gophercloud/gophercloud/v2"
+	gcopenstack "github.com/gophercloud/gophercloud/v2/openstack"
+	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
+	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
+	"github.com/gophercloud/gophercloud/v2/openstack/utils"
+	"github.com/gophercloud/gophercloud/v2/pagination"
+)
+
+// Compute microversions the provider cares about.
+const (
+	// preferredMinor is the microversion asked for when the cloud has it:
+	// the one openstacksdk's Server resource (which the plugin uses)
+	// negotiates, so that server_filters and fields behave alike.
+	preferredMinor = 96
+	// embeddedFlavorMinor embeds the flavor (original_name, vcpus, ...)
+	// in each server; below it, flavor names come from flavors/detail.
+	embeddedFlavorMinor = 47
+)
+
+// resourceNames resolves flavor and image ids to what the plugin's groups
+// and vars need.
+type resourceNames struct {
+	flavors map[string]flavors.Flavor // by id; nil from 2.47, where flavors are embedded
+	images  map[string]string         // image id → name; nil when the cloud has no image service
+}
+
+// fetch lists one scope: the compute microversion, the flavors when
+// servers do not embed them, the image names, then every server. Any
+// error fails the whole scope.
+func (p *provider) fetch(ctx context.Context, sc *scope, s *session) ([]*novaServer, *resourceNames, error) {
+	eo := gophercloud.EndpointOpts{Region: sc.region, Availability: gophercloud.Availability(ifaceOf(sc.cloud.cfg))}
+	compute, err := gcopenstack.NewComputeV2(s.pc, eo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("find the compute endpoint of region %s: %w", sc.region, explain(err))
+	}
+	maxMinor, err := maxMicroversion(ctx, compute)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the compute API version: %w", err)
+	}
+	minor := min(preferredMinor, maxMinor)
+	compute.Microversion = "2." + strconv.Itoa(minor)
+	names := &resourceNames{}
+	if minor < embeddedFlavorMinor {
+		if names.flavors, err = listFlavors(ctx, compute); err != nil {
+			return nil, nil, err
+		}
+	}
+	if names.images, err = listImages(ctx, s.pc, eo, p.log); err != nil {
+		return nil, nil, err
+	}
+	servers, err := p.listServers(ctx, compute)
+	if err != nil {
+		return nil, nil, err
+	}
+	return servers, names, nil
+}
+
+// maxMicroversion reads the compute endpoint's version document and
+// returns N of the highest microversion 2.N it serves (1 when it has no
+// microversions). gophercloud's utils.GetSupportedMicroversions hides a
+// failed request behind "microversions not supported", so the document is
+// read here.
+func maxMicroversion(ctx context.Context, compute *gophercloud.ServiceClient) (int, error) {
+	var doc struct {
+		Version  *computeVersion  `json:"version"`
+		Versions []computeVersion `json:"versions"`
+	}
+	_, err := compute.Get(ctx, compute.Endpoint, &doc, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK, http.StatusMultipleChoices}})
+	if err != nil {
+		return 0, explain(err)
+	}
+	v := doc.Version
+	for i := range doc.Versions {
+		if doc.Versions[i].ID == "v2.1" {
+			v = &doc.Versions[i]
+		}
+	}
+	if v == nil {
+		return 0, errors.New("the compute endpoint has no v2.1 version document")
+	}
+	mv := first(v.Version, v.MaxVersion)
+	if mv == "" {
+		return 1, nil
+	}
+	major, minor, err := utils.ParseMicroversion(mv)
+	if err != nil || major != 2 {
+		return 0, fmt.Errorf("unexpected compute microversion %q", mv)
+	}
+	return minor, nil
+}
+
+type computeVersion struct {
+	ID         string `json:"id"`
+	Version    string `json:"version"`
+	MaxVersion string `json:"max_version"`
+}
+
+func listFlavors(ctx context.Context, compute *gophercloud.ServiceClient) (map[string]flavors.Flavor, error) {
+	out := map[string]flavors.Flavor{}
+	err := flavors.ListDetail(compute, flavors.ListOpts{AccessType: flavors.AllAccess}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
+		list, err := flavors.ExtractFlavors(page)
+		for _, f := range list {
+			out[f.ID] = f
+		}
+		return true, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list flavors: %w", explain(err))
+	}
+	return out, nil
+}
+
+// listImages maps the ids of the images the project sees to their names.
+// A cloud without an image service in its catalog, or whose image service
+// refuses the listing (403, 404), gives no names; any other failure fails
+// the scope, so that names do not flicker between syncs.
+func listImages(ctx context.Context, pc *gophercloud.ProviderClient, eo gophercloud.EndpointOpts, log *slog.Logger) (map[string]string, error) {
+	client, err := gcopenstack.NewImageV2(pc, eo)
+	var notFound *gophercloud.ErrEndpointNotFound
+	if errors.As(err, &notFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("find the image endpoint: %w", explain(err))
+	}
+	out := map[string]string{}
+	err = images.List(client, images.ListOpts{Limit: 1000}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
+		list, err := images.ExtractImages(page)
+		for _, img := range list {
+			out[img.ID] = img.Name
+		}
+		return true, err
+	})
+	if gophercloud.ResponseCodeIs(err, http.StatusForbidden) || gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
+		log.Warn("the image service refuses to list images; host vars carry image ids without names", "err", explain(err))
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", explain(err))
+	}
+	return out, nil
+}
+
+// serverPage is one page of servers/detail.
+type serverPage struct {
+	Servers []*novaServer `json:"servers"`
+	Links   []struct {
+		Href string `json:"href"`
+		Rel  string `json:"rel"`
+	} `json:"servers_links"`
+}
+
+// maxPages guards against a server whose next links never end.
+const maxPages = 100_000
+
+// listServers pages through servers/detail with limit and marker.
+//
+// It requests each page through gophercloud's ServiceClient (token,
+// re-authentication, retries, microversion headers) but decodes the page
+// itself, straight into typed structs: gophercloud's Pager decodes every
+// page into map[string]any, and ServerPage.IsEmpty decodes it again,
+// which triples the work on large clouds.
+//
+// The next link is not followed as given: its query (marker, limit,
+// filters) is applied to the catalog's endpoint, so a proxy that rewrites
+// hosts, or a hostile link, never receives the token.
+func (p *provider) listServers(ctx context.Context, compute *gophercloud.ServiceClient) ([]*novaServer, error) {
+	base := compute.ServiceURL("servers", "detail")
+	query := url.Values{}
+	pageSize := p.d.PageSize
+	if pageSize <= 0 {
+		pageSize = defaultPageSize
+	}
+	query.Set("limit", strconv.Itoa(pageSize))
+	for k, v := range p.opts.ServerFilters {
+		params, _ := filterParams(k, v)
+		for _, kv := range params {
+			query.Add(kv[0], kv[1])
+		}
+	}
+	if p.opts.AllProjects {
+		query.Set("all_tenants", "1")
+	}
+	var out []*novaServer
+	seen := map[string]bool{}
+	markers := map[string]bool{}
+	next := base + "?" + query.Encode()
+	for range maxPages {
+		page, err := p.fetchPage(ctx, compute, next)
+		if err != nil {
+			return nil, fmt.Errorf("list servers: %w", err)
+		}
+		for _, s := range page.Servers {
+			if s.ID == "" || seen[s.ID] {
+				continue // listed on two pages while servers were created
+			}
+			seen[s.ID] = true
+			out = append(out, s)
+		}
+		href := ""
+		for _, l := range page.Links {
+			if l.Rel == "next" {
+				href = l.Href
+			}
+		}
+		if href == "" || len(page.Servers) == 0 {
+			return out, nil
+		}
+		u, err := url.Parse(href)
+		if err != nil {
+			return nil, fmt.Errorf("list servers: unparsable next link")
+		}
+		q := u.Query()
+		marker := q.Get("marker")
+		if marker == "" || markers[marker] {
+			return nil, fmt.Errorf("list servers: the next link does not advance (marker %q)", marker)
+		}
+		markers[marker] = true
+		next = base + "?" + q.Encode()
+	}
+	return nil, fmt.Errorf("list servers: more than %d pages", maxPages)
+}
+
+// fetchPage GETs and decodes one page, trying again (within the retry
+// policy) when the body breaks off.
+func (p *provider) fetchPage(ctx context.Context, compute *gophercloud.ServiceClient, u string) (*serverPage, error) {
+	for attempt := uint(1); ; attempt++ {
+		resp, err := compute.Get(ctx, u, nil, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK}, KeepResponseBody: true})
+		if err != nil {
+			return nil, explain(err)
+		}
+		buf := pageBuffers.Get().(*bytes.Buffer)
+		buf.Reset()
+		if resp.ContentLength > 0 && resp.ContentLength < 1<<30 {
+			buf.Grow(int(resp.ContentLength))
+		}
+		_, err = buf.ReadFrom(resp.Body)
+		resp.Body.Close()
+		var page *serverPage
+		if err == nil {
+			page, err = decodeServerPage(buf.Bytes())
+		}
+		if buf.Cap() <= 64<<20 {
+			pageBuffers.Put(buf)
+		}
+		if err == nil {
+			return page, nil
+		}
+		if !retryable(err) || int(attempt) > p.retry.max {
+			return nil, fmt.Errorf("read a page of servers: %w", err)
+		}
+		if werr := p.retry.wait(ctx, http.MethodGet, u, 0, nil, attempt, err); werr != nil {
+			return nil, werr
+		}
+	}
+}
+
+// pageBuffers hold page bodies while they are decoded; decoded values
+// never alias them.
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// novaServer is a server of servers/detail, with the fields the plugin's
+// host vars carry. Pointers tell absent or null fields from empty ones.
+type novaServer struct {
+	ID             string            `json:"id"`
+	Name           string            `json:"name"`
+	Status         string            `json:"status"`
+	TenantID       *string           `json:"tenant_id"`
+	UserID         *string           `json:"user_id"`
+	Metadata       map[string]string `json:"metadata"`
+	HostID         *string           `json:"hostId"`
+	Image          imageRef          `json:"image"`
+	Flavor         novaFlavor        `json:"flavor"`
+	Created        *string           `json:"created"`
+	Updated        *string           `json:"updated"`
+	Addresses      addresses         `json:"addresses"`
+	AccessIPv4     *string           `json:"accessIPv4"`
+	AccessIPv6     *string           `json:"accessIPv6"`
+	Links          []link            `json:"links"`
+	DiskConfig     *string           `json:"OS-DCF:diskConfig"`
+	Progress       *int64            `json:"progress"`
+	AZ             *string           `json:"OS-EXT-AZ:availability_zone"`
+	PinnedAZ       *string           `json:"pinned_availability_zone"`
+	ConfigDrive    *string           `json:"config_drive"`
+	KeyName        *string           `json:"key_name"`
+	LaunchedAt     *string           `json:"OS-SRV-USG:launched_at"`
+	TerminatedAt   *string           `json:"OS-SRV-USG:terminated_at"`
+	Host           *string           `json:"OS-EXT-SRV-ATTR:host"`
+	InstanceName   *string           `json:"OS-EXT-SRV-ATTR:instance_name"`
+	Hypervisor     *string           `json:"OS-EXT-SRV-ATTR:hypervisor_hostname"`
+	ReservationID  *string           `json:"OS-EXT-SRV-ATTR:reservation_id"`
+	LaunchIndex    *int64            `json:"OS-EXT-SRV-ATTR:launch_index"`
+	Hostname       *string           `json:"OS-EXT-SRV-ATTR:hostname"`
+	KernelID       *string           `json:"OS-EXT-SRV-ATTR:kernel_id"`
+	RamdiskID      *string           `json:"OS-EXT-SRV-ATTR:ramdisk_id"`
+	RootDevice     *string           `json:"OS-EXT-SRV-ATTR:root_device_name"`
+	TaskState      *string           `json:"OS-EXT-STS:task_state"`
+	VMState        *string           `json:"OS-EXT-STS:vm_state"`
+	PowerState     *int64            `json:"OS-EXT-STS:power_state"`
+	Volumes        []volume          `json:"os-extended-volumes:volumes_attached"`
+	Locked         *bool             `json:"locked"`
+	LockedReason   *string           `json:"locked_reason"`
+	Description    *string           `json:"description"`
+	Tags           []string          `json:"tags"`
+	TrustedCerts   []string          `json:"trusted_image_certificates"`
+	HostStatus     *string           `json:"host_status"`
+	SecurityGroups []securityGroup   `json:"security_groups"`
+	ServerGroups   []string          `json:"server_groups"`
+	Fault          *fault            `json:"fault"`
+	SchedulerHints json.RawMessage   `json:"OS-SCH-HNT:scheduler_hints"`
+}
+
+// novaFlavor is a server's flavor: {id, links} before 2.47, the embedded
+// flavor (original_name, vcpus, ...) from 2.47.
+type novaFlavor struct {
+	ID           *string           `json:"id"`
+	OriginalName *string           `json:"original_name"`
+	VCPUs        *int64            `json:"vcpus"`
+	RAM          *int64            `json:"ram"`
+	Disk         *int64            `json:"disk"`
+	Ephemeral    *int64            `json:"ephemeral"`
+	Swap         *int64            `json:"swap"`
+	ExtraSpecs   map[string]string `json:"extra_specs"`
+}
+
+type link struct {
+	Href string `json:"href"`
+	Rel  string `json:"rel"`
+}
+
+type volume struct {
+	ID                  string `json:"id"`
+	DeleteOnTermination *bool  `json:"delete_on_termination"`
+}
+
+type securityGroup struct {
+	Name string `json:"name"`
+}
+
+type fault struct {
+	Code    int64  `json:"code"`
+	Created string `json:"created"`
+	Message string `json:"message"`
+	Details string `json:"details,omitempty"`
+}
+
+// address is one entry of a server's addresses.
+type address struct {
+	Addr    string `json:"addr"`
+	Version int64  `json:"version"`
+	Type    string `json:"OS-EXT-IPS:type"`
+	MAC     string `json:"OS-EXT-IPS-MAC:mac_addr"`
+}
+
+// addresses keeps Nova's network order, which decides the "first"
+// floating or fixed address the plugin picks.
+type addresses []networkAddresses
+
+type networkAddresses struct {
+	network string
+	addrs   []address
+}
+
+// imageRef is a server's image: {"id": ..., "links": [...]}, or "" (ID
+// empty) for a server booted from a volume.
+type imageRef struct {
+	ID string
+}
