@@ -66,6 +66,11 @@ type Progress struct {
 // maxWarnings bounds the warnings a run records.
 const maxWarnings = 20
 
+// finishTimeout bounds the transaction that applies a run's changes and
+// records its outcome: generous, since a first sync of 100,000 hosts on a
+// busy machine writes for a while, but not unbounded.
+const finishTimeout = 10 * time.Minute
+
 // Run executes a queued run to the end and records its outcome. The
 // returned error is the run's error (also recorded), or an error recording
 // it. progress may be nil.
@@ -90,7 +95,7 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	run.FinishedAt = &end
 	// Record the outcome even when ctx is done: a canceled run must not
 	// stay "running".
-	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
 	defer cancel()
 	if ferr := e.store.FinishSyncRun(finishCtx, run, changes); ferr != nil {
 		log.Error("recording the sync failed", "err", ferr)
