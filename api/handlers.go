@@ -140,6 +140,9 @@ func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject
 		errs = append(errs, *fe)
 	}
 	errs.Merge("", s.engine.Registry().Validate(src.Provider, src.Config))
+	if err := s.checkRoutingOptions(ctx, src.Provider, src.Config, nil); err != nil {
+		return nil, err
+	}
 	if req.Body.Credential != nil && *req.Body.Credential != "" {
 		id, err := s.sourceCredential(ctx, src.Provider, *req.Body.Credential)
 		errs.Merge("credential", err)
@@ -180,6 +183,9 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 	if req.Body.Config != nil {
 		upd.Config = *req.Body.Config
 		errs.Merge("", s.engine.Registry().Validate(src.Provider, upd.Config))
+		if err := s.checkRoutingOptions(ctx, src.Provider, upd.Config, src.Config); err != nil {
+			return nil, err
+		}
 	}
 	if req.Body.OnMissing != nil {
 		m := roster.OnMissing(*req.Body.OnMissing)
@@ -345,6 +351,24 @@ func (s *Server) SetGroupVars(ctx context.Context, req SetGroupVarsRequestObject
 	}
 	s.auditChange(ctx, "group.vars", "group", req.Group, req.Group, inv.ID, nil)
 	return rawJSON(vars), nil
+}
+
+// checkRoutingOptions refuses non-admins the options that decide where a
+// source's credentials are sent: whoever sets an endpoint could collect
+// the credential.
+func (s *Server) checkRoutingOptions(ctx context.Context, provider string, config, previous map[string]any) error {
+	if TokenFrom(ctx).Role == roster.RoleAdmin {
+		return nil
+	}
+	changed := s.engine.Registry().RoutingOptions(provider, config, previous)
+	if len(changed) == 0 {
+		return nil
+	}
+	fields := make([]roster.FieldError, len(changed))
+	for i, name := range changed {
+		fields[i] = roster.FieldError{Field: "config." + name, Message: "only an admin may set or change this option: it decides where the source's credentials are sent"}
+	}
+	return &roster.Error{Code: roster.EFORBIDDEN, Message: "this change needs an admin token", Fields: fields}
 }
 
 // sourceCredential finds the credential a source of provider syncs with:

@@ -638,3 +638,23 @@ func TestDeleteInventoryRemovesEverything(t *testing.T) {
 	wantStatus(t, f.do("GET", "/api/v1/sources/"+src.Id, f.admin, nil), http.StatusNotFound)
 	wantStatus(t, f.do("GET", "/api/v1/inventories/prod/hosts", f.admin, nil), http.StatusNotFound)
 }
+
+// TestOnlyAdminsRouteCredentials: an operator may manage sources, but not
+// point one at an endpoint of their choosing, where its credential would go.
+func TestOnlyAdminsRouteCredentials(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("prod")
+	operator := f.token("operator", roster.RoleOperator)
+	r := f.do("POST", "/api/v1/inventories/prod/sources", operator, map[string]any{"name": "ec2", "provider": "aws", "config": f.awsConfig(nil)})
+	wantStatus(t, r, http.StatusForbidden)
+	if !slices.Contains(r.fields(), "config.endpoint_url") {
+		t.Fatalf("fields %v, want config.endpoint_url", r.fields())
+	}
+	src := f.source("prod", "ec2", f.awsConfig(nil)) // the admin may
+	// The operator may change other options, keeping the endpoint.
+	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": f.awsConfig(map[string]any{"hostnames": []string{"instance-id"}})}), http.StatusOK)
+	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": f.awsConfig(map[string]any{"endpoint_url": "https://attacker.example"})}), http.StatusForbidden)
+	cfg := f.awsConfig(nil)
+	delete(cfg, "endpoint_url")
+	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": cfg}), http.StatusForbidden)
+}

@@ -11,6 +11,8 @@ package sources
 import (
 	"context"
 	"log/slog"
+
+	"github.com/rosterhq/roster"
 )
 
 // Instance is one machine as a provider reports it.
@@ -30,6 +32,11 @@ type Instance struct {
 	// Groups are groups the plugin puts every host in (aws_ec2 puts each in
 	// "aws_ec2"), before the construct step adds its own.
 	Groups []string
+	// VarsPrefix and VarsSuffix wrap the names of Vars once the construct
+	// step has run, as the plugins' hostvars_prefix options do: compose,
+	// groups and keyed_groups see the plain names, composed vars stay as
+	// they are.
+	VarsPrefix, VarsSuffix string
 	// Vars are the host vars in the Ansible plugin's shape. Values are
 	// JSON-compatible: string, bool, float64/int/int64, nil, []any,
 	// map[string]any.
@@ -55,6 +62,31 @@ type Driver interface {
 	// Validate checks the provider's options. config holds no construct
 	// options. Errors are *roster.Error with fields relative to config.
 	Validate(config map[string]any) error
-	// Open returns a provider for a validated config.
-	Open(ctx context.Context, config map[string]any, log *slog.Logger) (Provider, error)
+	// Open returns a provider for a validated config and, when the source
+	// names one, its credential from the broker (nil otherwise: the
+	// provider's environment / default chain).
+	Open(ctx context.Context, config map[string]any, cred *Credential, log *slog.Logger) (Provider, error)
+}
+
+// CredentialRouter is implemented by drivers with options that decide
+// where a source's credentials are sent (endpoint overrides, token URLs,
+// files read on the server). Whoever sets them could collect the
+// credential, so only admins may set or change them.
+type CredentialRouter interface {
+	CredentialRoutingOptions() []string
+}
+
+// Credential is a source's credential, obtained from the broker for one
+// sync and held in memory for that sync only.
+type Credential struct {
+	Type   roster.CredentialType
+	Fields map[string]roster.Secret
+}
+
+// Field returns the value of a field ("" when unset).
+func (c *Credential) Field(name string) roster.Secret {
+	if c == nil {
+		return ""
+	}
+	return c.Fields[name]
 }

@@ -76,9 +76,32 @@ func (r *Registry) Validate(provider string, config map[string]any) error {
 	return errs.Err()
 }
 
-// Open prepares one sync of a source: its provider and its compiled
-// construct step.
-func (r *Registry) Open(ctx context.Context, src *roster.Source, log *slog.Logger) (Provider, *construct.Constructor, error) {
+// RoutingOptions returns the options of config that decide where the
+// provider's credentials are sent and differ from their value in previous
+// (nil for a new source).
+func (r *Registry) RoutingOptions(provider string, config, previous map[string]any) []string {
+	d, ok := r.drivers[provider]
+	if !ok {
+		return nil
+	}
+	cr, ok := d.(CredentialRouter)
+	if !ok {
+		return nil
+	}
+	var changed []string
+	for _, name := range cr.CredentialRoutingOptions() {
+		v, set := config[name]
+		old, was := previous[name]
+		if set && (!was || fmt.Sprint(v) != fmt.Sprint(old)) || !set && was {
+			changed = append(changed, name)
+		}
+	}
+	return changed
+}
+
+// Open prepares one sync of a source: its provider (with its credential,
+// nil for none) and its compiled construct step.
+func (r *Registry) Open(ctx context.Context, src *roster.Source, cred *Credential, log *slog.Logger) (Provider, *construct.Constructor, error) {
 	d, err := r.Driver(src.Provider)
 	if err != nil {
 		return nil, nil, err
@@ -91,7 +114,10 @@ func (r *Registry) Open(ctx context.Context, src *roster.Source, log *slog.Logge
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := d.Open(ctx, popts, log)
+	if cred != nil && string(cred.Type) != d.Name() {
+		return nil, nil, roster.Errorf(roster.EINVALID, "a %s source cannot sync with a %s credential", d.Name(), cred.Type)
+	}
+	p, err := d.Open(ctx, popts, cred, log)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -215,7 +215,7 @@ func BenchmarkSync(b *testing.B) {
 // fetchOnly is the baseline: every instance fetched and translated by the
 // provider, nothing constructed or stored.
 func fetchOnly(b *testing.B, e *benchEnv) int {
-	p, _, err := e.reg.Open(context.Background(), e.src, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, _, err := e.reg.Open(context.Background(), e.src, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.closeBackend = closeBackend
 	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"))
-	m.Engine = syncer.New(st, m.Registry, m.Log)
+	m.Engine = syncer.New(st, m.Registry, m.Log, syncer.WithCredentials(m.Broker))
 	m.Dispatch = syncer.NewDispatcher(m.Engine, m.Config.SyncConcurrency, m.Log)
 	srv := api.NewServer(api.Config{Store: st, Engine: m.Engine, Dispatch: m.Dispatch, Broker: m.Broker, Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes})
 	h, err := srv.Handler()

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/broker"
 	"github.com/rosterhq/roster/internal/syncer"
 )
 
@@ -54,7 +55,12 @@ were kept), 1 when the sync failed (nothing was changed).`,
 			if err != nil {
 				return err
 			}
-			engine := syncer.New(st, defaultRegistry(), log)
+			backend, closeBackend, err := openBackend(cmd.Context(), c, st, log)
+			if err != nil {
+				return err
+			}
+			defer closeBackend()
+			engine := syncer.New(st, defaultRegistry(), log, syncer.WithCredentials(broker.New(st, backend, log)))
 			run, created, err := engine.Trigger(cmd.Context(), src, roster.TriggerCLI)
 			if err != nil {
 				return err

@@ -14,6 +14,7 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/client"
 	"github.com/rosterhq/roster/internal/testenv"
+	"github.com/rosterhq/roster/sources/aws/awssim"
 	"github.com/rosterhq/roster/vault/vaulttest"
 )
 
@@ -89,10 +90,49 @@ func TestBrokerFailsClosedAndRecovers(t *testing.T) {
 		}
 	}
 
+	// A source syncing with a brokered AWS credential: the simulator
+	// accepts only the credential's key.
+	sim := awssim.New(awssim.Options{Seed: 31, Size: 40, Regions: []string{"us-east-1"}, AccessKeys: []string{"AKIDBROKERED"}})
+	simURL, stopSim, err := sim.Start(t.Context(), "127.0.0.1:0")
+	must(t, err)
+	defer stopSim()
+	must(t, admin.Do(t.Context(), "POST", "/credentials", map[string]any{"name": "aws-sim", "type": "aws",
+		"fields": map[string]string{"access_key_id": "AKIDBROKERED", "secret_access_key": "S3CR3T-aws-secret"}}, nil))
+	var src struct{ ID string }
+	must(t, admin.Do(t.Context(), "POST", "/inventories/prod/sources", map[string]any{"name": "ec2", "provider": "aws", "credential": "aws-sim",
+		"config": map[string]any{"regions": []string{"us-east-1"}, "endpoint_url": simURL}}, &src))
+	sync := func() roster.SyncRun {
+		t.Helper()
+		s, err := m.Store.Source(t.Context(), src.ID)
+		must(t, err)
+		run, _, err := m.Engine.Trigger(t.Context(), s, roster.TriggerAPI)
+		must(t, err)
+		m.Engine.Run(t.Context(), run, nil)
+		got, err := m.Store.SyncRun(t.Context(), run.ID)
+		must(t, err)
+		return *got
+	}
+	if run := sync(); run.Status != roster.SyncSucceeded || run.Counts.Added == 0 {
+		t.Fatalf("sync with the brokered credential: %s %q %+v", run.Status, run.Error, run.Counts)
+	}
+	hostsBefore, _, err := m.Store.Hosts(t.Context(), roster.HostFilter{InventoryID: run0Inventory(t, m), Limit: 1000})
+	must(t, err)
+
 	srv.Seal(t)
 	unavailable("sealed", "sealed")
+	if run := sync(); run.Status != roster.SyncFailed || !strings.Contains(run.Error, "sealed") {
+		t.Fatalf("sync with Vault sealed: %s %q, want failed naming the seal", run.Status, run.Error)
+	}
+	hostsAfter, _, err := m.Store.Hosts(t.Context(), roster.HostFilter{InventoryID: run0Inventory(t, m), Limit: 1000})
+	must(t, err)
+	if len(hostsAfter) != len(hostsBefore) {
+		t.Fatalf("a sync that could not get its credential changed hosts: %d → %d", len(hostsBefore), len(hostsAfter))
+	}
 	srv.Unseal(t)
 	waitFor(t, func() bool { s, err, _ := issue(); return err == nil && s == http.StatusOK }, "the broker to serve again after unseal")
+	if run := sync(); run.Status != roster.SyncSucceeded {
+		t.Fatalf("sync after unseal: %s %q", run.Status, run.Error)
+	}
 
 	// The audit log says what happened, without the secret.
 	var audit struct {
@@ -117,6 +157,13 @@ func TestBrokerFailsClosedAndRecovers(t *testing.T) {
 
 	srv.Stop()
 	unavailable("stopped", "unreachable")
+}
+
+func run0Inventory(t *testing.T, m *Main) string {
+	t.Helper()
+	inv, err := m.Store.Inventory(t.Context(), "prod")
+	must(t, err)
+	return inv.ID
 }
 
 func waitFor(t *testing.T, ok func() bool, what string) {

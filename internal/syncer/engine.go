@@ -26,14 +26,32 @@ import (
 type Engine struct {
 	store    roster.Store
 	registry *sources.Registry
+	creds    Credentials
 	log      *slog.Logger
 	now      func() time.Time
 }
 
-// New returns an engine.
-func New(store roster.Store, registry *sources.Registry, log *slog.Logger) *Engine {
-	return &Engine{store: store, registry: registry, log: log, now: time.Now}
+// Credentials obtains a source's credential for one sync: the credential
+// broker. The use is the broker's to audit.
+type Credentials interface {
+	ForSource(ctx context.Context, src *roster.Source) (roster.CredentialType, map[string]roster.Secret, error)
 }
+
+// New returns an engine.
+func New(store roster.Store, registry *sources.Registry, log *slog.Logger, opts ...Option) *Engine {
+	e := &Engine{store: store, registry: registry, log: log, now: time.Now}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Option configures an engine.
+type Option func(*Engine)
+
+// WithCredentials gives the engine the credential broker. Without it, a
+// sync of a source that names a credential fails.
+func WithCredentials(c Credentials) Option { return func(e *Engine) { e.creds = c } }
 
 // Registry returns the provider registry the engine syncs with.
 func (e *Engine) Registry() *sources.Registry { return e.registry }
@@ -136,7 +154,11 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Log
 	if err != nil {
 		return nil, fmt.Errorf("load source: %w", err)
 	}
-	provider, cons, err := e.registry.Open(ctx, src, log)
+	cred, err := e.credential(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	provider, cons, err := e.registry.Open(ctx, src, cred, log)
 	if err != nil {
 		return nil, fmt.Errorf("open %s provider: %s", src.Provider, userMessage(err))
 	}
@@ -235,6 +257,22 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Log
 	return changes, nil
 }
 
+// credential obtains the source's credential from the broker, if it names
+// one. A broker that cannot serve fails the run before anything is fetched.
+func (e *Engine) credential(ctx context.Context, src *roster.Source) (*sources.Credential, error) {
+	if src.CredentialID == "" {
+		return nil, nil
+	}
+	if e.creds == nil {
+		return nil, errors.New("the source names a credential, but this process has no credential broker")
+	}
+	t, fields, err := e.creds.ForSource(ctx, src)
+	if err != nil {
+		return nil, fmt.Errorf("obtain the source's credential: %s", roster.ErrorMessage(err))
+	}
+	return &sources.Credential{Type: t, Fields: fields}, nil
+}
+
 func firstScopeError(scopes []roster.ScopeResult) string {
 	for _, s := range scopes {
 		if s.Error != "" {
@@ -269,6 +307,9 @@ func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.C
 		}
 		for _, w := range res.Warnings {
 			notes.add("construct: "+w, inst.ExternalID)
+		}
+		if inst.VarsPrefix != "" || inst.VarsSuffix != "" {
+			vars = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
 		}
 		for k, v := range res.Vars {
 			vars[k] = v
@@ -324,6 +365,15 @@ func clearMagicVars(vars map[string]any) {
 	delete(vars, "inventory_hostname")
 	delete(vars, "inventory_hostname_short")
 	delete(vars, "group_names")
+}
+
+// wrapNames returns vars with every name wrapped in prefix and suffix.
+func wrapNames(vars map[string]any, prefix, suffix string) map[string]any {
+	out := make(map[string]any, len(vars))
+	for k, v := range vars {
+		out[prefix+k+suffix] = v
+	}
+	return out
 }
 
 func firstNonEmpty(names []string) string {

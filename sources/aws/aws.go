@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -61,16 +62,23 @@ func (Driver) Name() string { return "aws" }
 // PluginNames implements sources.Driver.
 func (Driver) PluginNames() []string { return []string{"amazon.aws.aws_ec2", "aws_ec2"} }
 
+// CredentialRoutingOptions implements sources.CredentialRouter: the
+// endpoint receives every signed request.
+func (Driver) CredentialRoutingOptions() []string {
+	return []string{"endpoint_url", "aws_endpoint_url", "endpoint"}
+}
+
 // Validate implements sources.Driver.
 func (Driver) Validate(config map[string]any) error {
 	_, err := parseOptions(config)
 	return err
 }
 
-// Open implements sources.Driver. It loads credentials from the
-// environment / default chain (or the named profile), wrapped in an
-// assumed role when iam_role_arn is set.
-func (d Driver) Open(ctx context.Context, cfg map[string]any, log *slog.Logger) (sources.Provider, error) {
+// Open implements sources.Driver. Credentials are the source's aws
+// credential (keys and/or a role) when it has one, else the environment /
+// default chain (or the named profile); iam_role_arn, or else the
+// credential's role_arn, is assumed on top through STS.
+func (d Driver) Open(ctx context.Context, cfg map[string]any, cred *sources.Credential, log *slog.Logger) (sources.Provider, error) {
 	o, err := parseOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -99,17 +107,25 @@ func (d Driver) Open(ctx context.Context, cfg map[string]any, log *slog.Logger) 
 	if o.EndpointURL != "" {
 		load = append(load, config.WithBaseEndpoint(o.EndpointURL))
 	}
-	if d.Credentials != nil {
+	switch {
+	case cred.Field("access_key_id") != "":
+		load = append(load, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(
+			cred.Field("access_key_id").Reveal(), cred.Field("secret_access_key").Reveal(), cred.Field("session_token").Reveal())))
+	case d.Credentials != nil:
 		load = append(load, config.WithCredentialsProvider(d.Credentials))
+	}
+	role := o.IAMRoleARN
+	if role == "" {
+		role = cred.Field("role_arn").Reveal()
 	}
 	awsCfg, err := config.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	awsCfg.HTTPClient = shieldBodies{awsCfg.HTTPClient}
-	if o.IAMRoleARN != "" {
+	if role != "" {
 		stsClient := sts.NewFromConfig(awsCfg)
-		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, o.IAMRoleARN, func(ao *stscreds.AssumeRoleOptions) {
+		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role, func(ao *stscreds.AssumeRoleOptions) {
 			ao.RoleSessionName = "roster-inventory-sync"
 		}))
 	}
@@ -186,6 +202,8 @@ func (p *provider) instance(res *types.Reservation, inst *types.Instance) source
 		Enabled:    inst.State != nil && inst.State.Name == types.InstanceStateNameRunning,
 		Groups:     []string{"aws_ec2"},
 		Vars:       hostVars(inst, res, p.opts),
+		VarsPrefix: p.opts.HostvarsPrefix,
+		VarsSuffix: p.opts.HostvarsSuffix,
 	}
 }
 

@@ -76,7 +76,7 @@ func newProvider(t *testing.T, sim *awssim.Server, config map[string]any) source
 	t.Cleanup(srv.Close)
 	config["endpoint_url"] = srv.URL
 	d := Driver{Credentials: credentials.NewStaticCredentialsProvider("AKIDBASE", "base-secret", ""), MaxBackoff: 10 * time.Millisecond}
-	p, err := d.Open(t.Context(), config, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, err := d.Open(t.Context(), config, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,5 +233,28 @@ func TestNoSpuriousRetries(t *testing.T) {
 	}
 	if got := sim.Stats().Calls("DescribeInstances", ""); got != pages {
 		t.Fatalf("%d DescribeInstances requests for %d pages: the SDK retried", got, pages)
+	}
+}
+
+func TestBrokerCredential(t *testing.T) {
+	sim := awssim.New(awssim.Options{Seed: 8, Size: 20, Regions: []string{"us-east-1"}, AccessKeys: []string{"AKIDFROMBROKER"}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	cred := &sources.Credential{Type: roster.CredentialAWS, Fields: map[string]roster.Secret{
+		"access_key_id": "AKIDFROMBROKER", "secret_access_key": "broker-secret", "role_arn": "arn:aws:iam::123456789012:role/from-credential",
+	}}
+	// The driver's own default credentials would be refused by the simulator:
+	// only the broker's keys get through.
+	d := Driver{Credentials: credentials.NewStaticCredentialsProvider("AKIDWRONG", "x", ""), MaxBackoff: 10 * time.Millisecond}
+	p, err := d.Open(t.Context(), map[string]any{"regions": []any{"us-east-1"}, "endpoint_url": srv.URL}, cred, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	insts, err := p.Collect(t.Context(), "us-east-1")
+	if err != nil || len(insts) == 0 {
+		t.Fatalf("collect with the broker's keys: %d instances, %v", len(insts), err)
+	}
+	if calls := sim.AssumeRoleCalls(); len(calls) != 1 || calls[0].RoleARN != "arn:aws:iam::123456789012:role/from-credential" {
+		t.Fatalf("AssumeRole calls = %+v, want the credential's role", calls)
 	}
 }

@@ -38,7 +38,8 @@ type Options struct {
 	// StrictPermissions must stay true: a region answering 403 fails as a
 	// scope and keeps its hosts, it is never read as empty.
 	StrictPermissions *bool `json:"strict_permissions"`
-	// HostvarsPrefix and HostvarsSuffix wrap every host var name.
+	// HostvarsPrefix and HostvarsSuffix wrap every host var name (after
+	// compose, groups and keyed_groups, which see the plain names).
 	HostvarsPrefix string `json:"hostvars_prefix"`
 	HostvarsSuffix string `json:"hostvars_suffix"`
 	// UseContribScriptCompatibleEC2TagKeys adds an ec2_tag_KEY var per tag,

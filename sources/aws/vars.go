@@ -35,13 +35,6 @@ func hostVars(inst *types.Instance, res *types.Reservation, o *Options) map[stri
 			vars["ec2_tag_"+k] = v
 		}
 	}
-	if o.HostvarsPrefix != "" || o.HostvarsSuffix != "" {
-		wrapped := make(map[string]any, len(vars))
-		for k, v := range vars {
-			wrapped[o.HostvarsPrefix+k+o.HostvarsSuffix] = v
-		}
-		vars = wrapped
-	}
 	return vars
 }
 

@@ -98,7 +98,7 @@ func BenchmarkCollect(b *testing.B) {
 	sim.ResetStats()
 	cpu0 := cpuTime()
 	for b.Loop() {
-		p, _, err := reg.Open(context.Background(), src, log)
+		p, _, err := reg.Open(context.Background(), src, nil, log)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -82,6 +82,11 @@ func (Driver) Name() string { return "gcp" }
 // PluginNames implements sources.Driver.
 func (Driver) PluginNames() []string { return []string{"google.cloud.gcp_compute", "gcp_compute"} }
 
+// CredentialRoutingOptions implements sources.CredentialRouter: the
+// Compute endpoint receives the access token, the token URI the signed
+// assertion.
+func (Driver) CredentialRoutingOptions() []string { return []string{"endpoint_url", "token_uri"} }
+
 // Validate implements sources.Driver.
 func (Driver) Validate(config map[string]any) error {
 	_, err := parseOptions(config)
@@ -90,12 +95,19 @@ func (Driver) Validate(config map[string]any) error {
 
 // Open implements sources.Driver. It reads and checks the service account
 // key; the token is fetched by the first call (Scopes).
-func (d Driver) Open(ctx context.Context, cfg map[string]any, log *slog.Logger) (sources.Provider, error) {
+func (d Driver) Open(ctx context.Context, cfg map[string]any, cred *sources.Credential, log *slog.Logger) (sources.Provider, error) {
 	o, err := parseOptions(cfg)
 	if err != nil {
 		return nil, err
 	}
-	raw, origin, err := loadKey(d.Credentials)
+	injected, origin := d.Credentials, ""
+	if sa := cred.Field("service_account_json"); sa != "" {
+		injected, origin = ServiceAccountKey(sa.Reveal()), "the source's gcp credential"
+	}
+	raw, keyOrigin, err := loadKey(injected)
+	if origin == "" {
+		origin = keyOrigin
+	}
 	if err != nil {
 		return nil, err
 	}

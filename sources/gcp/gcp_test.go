@@ -135,7 +135,7 @@ func testDriver(sim *gcpsim.Server, url string) Driver {
 func openProvider(t *testing.T, d Driver, url string, config map[string]any) sources.Provider {
 	t.Helper()
 	config["endpoint_url"] = url
-	p, err := d.Open(t.Context(), config, discard)
+	p, err := d.Open(t.Context(), config, nil, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +521,7 @@ func TestBrokenCredentialsGiveClearErrors(t *testing.T) {
 		{"EC key", edit(func(m map[string]any) { m["private_key"] = ecPEM }), "its private_key is not an RSA key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Driver{Credentials: ServiceAccountKey(tc.key)}.Open(t.Context(), cfg, discard)
+			_, err := Driver{Credentials: ServiceAccountKey(tc.key)}.Open(t.Context(), cfg, nil, discard)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want %q", err, tc.want)
 			}
@@ -536,7 +536,7 @@ func TestBrokenCredentialsGiveClearErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	strangerKey := stranger.KeyFile(url + gcpsim.TokenPath)
-	p, err := Driver{Credentials: strangerKey}.Open(t.Context(), cfg, discard)
+	p, err := Driver{Credentials: strangerKey}.Open(t.Context(), cfg, nil, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,12 +564,12 @@ func TestCredentialsFromTheEnvironment(t *testing.T) {
 	cfg := map[string]any{"projects": "roster-prod", "endpoint_url": url}
 
 	t.Setenv(credentialsEnv, "")
-	if _, err := (Driver{}).Open(t.Context(), cfg, discard); err == nil || !strings.Contains(err.Error(), "set GOOGLE_APPLICATION_CREDENTIALS") {
+	if _, err := (Driver{}).Open(t.Context(), cfg, nil, discard); err == nil || !strings.Contains(err.Error(), "set GOOGLE_APPLICATION_CREDENTIALS") {
 		t.Fatalf("no credentials: %v", err)
 	}
 	path := filepath.Join(t.TempDir(), "key.json")
 	t.Setenv(credentialsEnv, path)
-	if _, err := (Driver{}).Open(t.Context(), cfg, discard); err == nil || !strings.Contains(err.Error(), path+"): no such file or directory") {
+	if _, err := (Driver{}).Open(t.Context(), cfg, nil, discard); err == nil || !strings.Contains(err.Error(), path+"): no such file or directory") {
 		t.Fatalf("missing file: %v", err)
 	}
 	// The key file's token_uri points nowhere; the token_uri option
@@ -577,7 +577,7 @@ func TestCredentialsFromTheEnvironment(t *testing.T) {
 	if err := os.WriteFile(path, sim.ServiceAccount().KeyFile("http://127.0.0.1:9/token"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Driver{MaxBackoff: time.Millisecond}.Open(t.Context(), map[string]any{"projects": "roster-prod", "endpoint_url": url, "token_uri": url + gcpsim.TokenPath}, discard)
+	p, err := Driver{MaxBackoff: time.Millisecond}.Open(t.Context(), map[string]any{"projects": "roster-prod", "endpoint_url": url, "token_uri": url + gcpsim.TokenPath}, nil, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

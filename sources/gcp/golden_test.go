@@ -65,7 +65,7 @@ func collectConstructed(t *testing.T, sim *gcpsim.Server, url string, config map
 	if err := reg.Validate("gcp", config); err != nil {
 		t.Fatalf("the plugin file is refused: %v", err)
 	}
-	p, c, err := reg.Open(t.Context(), &roster.Source{Provider: "gcp", Config: config}, discard)
+	p, c, err := reg.Open(t.Context(), &roster.Source{Provider: "gcp", Config: config}, nil, discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func BenchmarkHostVars(b *testing.B) {
 	}
 	defer stop()
 	d := Driver{Credentials: sim.KeyFile(srvURL)}
-	p, err := d.Open(b.Context(), map[string]any{"projects": "roster-prod", "endpoint_url": srvURL}, discard)
+	p, err := d.Open(b.Context(), map[string]any{"projects": "roster-prod", "endpoint_url": srvURL}, nil, discard)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func (e *simEnv) config(opts map[string]any) map[string]any {
 
 func (e *simEnv) open(t testing.TB, config map[string]any) sources.Provider {
 	t.Helper()
-	p, err := e.driver.Open(t.Context(), config, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p, err := e.driver.Open(t.Context(), config, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,12 @@ func (Driver) Name() string { return "openstack" }
 // PluginNames implements sources.Driver.
 func (Driver) PluginNames() []string { return []string{"openstack.cloud.openstack", "openstack"} }
 
+// CredentialRoutingOptions implements sources.CredentialRouter. Secrets
+// stay bound to the auth_url they came with, so pointing a cloud elsewhere
+// leaks none; but clouds_yaml_path reads files (and their secrets) on the
+// server.
+func (Driver) CredentialRoutingOptions() []string { return []string{"clouds_yaml_path"} }
+
 // Validate implements sources.Driver.
 func (Driver) Validate(config map[string]any) error {
 	_, err := parseOptions(config)
@@ -87,10 +93,13 @@ func (Driver) Validate(config map[string]any) error {
 
 // Open implements sources.Driver. It reads the clouds' configuration and
 // secrets; it does not contact them.
-func (d Driver) Open(ctx context.Context, config map[string]any, log *slog.Logger) (sources.Provider, error) {
+func (d Driver) Open(ctx context.Context, config map[string]any, cred *sources.Credential, log *slog.Logger) (sources.Provider, error) {
 	o, err := parseOptions(config)
 	if err != nil {
 		return nil, err
+	}
+	if cred != nil {
+		d = d.withCredential(o, cred)
 	}
 	clouds, _, err := d.resolveClouds(o)
 	if err != nil {
@@ -105,6 +114,57 @@ func (d Driver) Open(ctx context.Context, config map[string]any, log *slog.Logge
 	}
 	p.retry = newRetryPolicy(d, log)
 	return p, nil
+}
+
+// withCredential makes a source's openstack credential from the broker the
+// source of its secrets. A source that describes no cloud gets one from the
+// credential's fields; otherwise the credential's secrets go to the
+// source's clouds whose auth_url is the credential's, and nowhere else.
+func (d Driver) withCredential(o *Options, cred *sources.Credential) Driver {
+	authURL := cred.Field("auth_url").Reveal()
+	if len(o.clouds) == 0 {
+		name := o.Cloud
+		if name == "" {
+			name = "openstack"
+		}
+		c := &cloudConfig{name: name}
+		a := &c.auth
+		a.authURL = authURL
+		a.username = cred.Field("username").Reveal()
+		a.userDomainName = cred.Field("user_domain_name").Reveal()
+		a.projectName = cred.Field("project_name").Reveal()
+		a.projectID = cred.Field("project_id").Reveal()
+		a.projectDomainName = cred.Field("project_domain_name").Reveal()
+		a.appCredID = cred.Field("application_credential_id").Reveal()
+		if r := cred.Field("region_name").Reveal(); r != "" {
+			c.regions = []string{r}
+		}
+		if a.appCredID != "" {
+			c.authType = "application_credential"
+		}
+		o.clouds = map[string]*cloudConfig{name: c}
+	}
+	d.Credentials = brokerCredential{authURL: authURL, cred: Credential{
+		Password:                    cred.Field("password"),
+		ApplicationCredentialSecret: cred.Field("application_credential_secret"),
+	}, clouds: o.clouds}
+	return d
+}
+
+// brokerCredential hands a broker credential's secrets to the clouds that
+// authenticate at its auth_url.
+type brokerCredential struct {
+	authURL string
+	cred    Credential
+	clouds  map[string]*cloudConfig
+}
+
+func (b brokerCredential) Credential(_ context.Context, cloud string) (Credential, bool, error) {
+	c, ok := b.clouds[cloud]
+	if !ok || !sameURL(c.auth.authURL, b.authURL) {
+		return Credential{}, false, nil
+	}
+	return b.cred, true, nil
 }
 
 type provider struct {

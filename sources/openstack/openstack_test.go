@@ -500,7 +500,7 @@ func TestBadPasswordFailsOnceAndNeverLeaks(t *testing.T) {
 	e := newSimEnv(t, openstacksim.Options{Seed: 12, Size: 20})
 	e.driver.Credentials = StaticCredentials{"sim": {Password: secretValue}}
 	var logs bytes.Buffer
-	p, err := e.driver.Open(t.Context(), e.config(map[string]any{"regions": []any{"RegionOne", "RegionTwo"}}), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	p, err := e.driver.Open(t.Context(), e.config(map[string]any{"regions": []any{"RegionOne", "RegionTwo"}}), nil, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,11 +610,11 @@ clouds:
 	if _, err := p.Collect(t.Context(), "filecloud/RegionOne/demo"); err == nil || !strings.Contains(err.Error(), "no password") {
 		t.Fatalf("file password sent to another auth_url? %v", err)
 	}
-	if _, err := e.driver.Open(t.Context(), map[string]any{"only_clouds": []any{"nope"}}, slog.Default()); err == nil || !strings.Contains(err.Error(), `"nope"`) {
+	if _, err := e.driver.Open(t.Context(), map[string]any{"only_clouds": []any{"nope"}}, nil, slog.Default()); err == nil || !strings.Contains(err.Error(), `"nope"`) {
 		t.Fatalf("unknown only_clouds: %v", err)
 	}
 	explicit := filepath.Join(t.TempDir(), "clouds.yaml")
-	if _, err := e.driver.Open(t.Context(), map[string]any{"clouds_yaml_path": []any{explicit}}, slog.Default()); err == nil || !strings.Contains(err.Error(), "does not exist") {
+	if _, err := e.driver.Open(t.Context(), map[string]any{"clouds_yaml_path": []any{explicit}}, nil, slog.Default()); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing clouds_yaml_path: %v", err)
 	}
 
@@ -671,7 +671,7 @@ func TestNoSecretInVarsOrLogs(t *testing.T) {
 	e := newSimEnv(t, openstacksim.Options{Seed: 16, Size: 60, Regions: []string{"RegionOne"}})
 	var logs bytes.Buffer
 	cfg := map[string]any{"clouds": map[string]any{"simadmin": map[string]any{"auth": e.cloudAuth("admin", "demo")}}}
-	p, err := e.driver.Open(t.Context(), cfg, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	p, err := e.driver.Open(t.Context(), cfg, nil, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
