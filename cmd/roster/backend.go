@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -48,7 +49,11 @@ func openBackend(ctx context.Context, c Config, st roster.SecretBlobStore, log *
 	if env := os.Getenv("ROSTER_SECRET_KEY"); env != "" {
 		key, err = vault.KeyFromBase64(roster.Secret(env))
 	} else {
-		key, err = vault.LoadOrCreateKeyFile(c.SecretKeyFile)
+		path := c.SecretKeyFile
+		if path == "" {
+			path = filepath.Join(c.DataDir, "secret.key")
+		}
+		key, err = vault.LoadOrCreateKeyFile(path)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("local secret backend: %w", err)

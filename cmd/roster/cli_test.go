@@ -110,7 +110,8 @@ func TestTokenCommands(t *testing.T) {
 // run reuses the data directory and its sync finds nothing changed.
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
-	for i, want := range []string{"0 unchanged", " 0 added"} {
+	var urls []string
+	for i := range 2 {
 		ctx, cancel := context.WithCancel(t.Context())
 		out := &syncedBuffer{}
 		done := make(chan error, 1)
@@ -121,6 +122,12 @@ func TestDemo(t *testing.T) {
 		}()
 		deadline := time.Now().Add(60 * time.Second)
 		for !strings.Contains(out.String(), "Ctrl-C stops the demo") {
+			select {
+			case err := <-done:
+				cancel()
+				t.Fatalf("run %d: the demo ended early: %v\n%s", i, err, out.String())
+			default:
+			}
 			if time.Now().After(deadline) {
 				cancel()
 				t.Fatalf("run %d: the demo did not get ready:\n%s", i, out.String())
@@ -128,12 +135,21 @@ func TestDemo(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		text := out.String()
+		urls = append(urls, strings.Join(regexp.MustCompile(`simulator .* at (\S+)`).FindAllString(text, -1), "\n"))
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
-		if !strings.Contains(text, "sync of aws-demo succeeded") || !strings.Contains(text, want) {
-			t.Fatalf("run %d output lacks %q:\n%s", i, want, text)
+		for _, src := range []string{"aws-demo", "gcp-demo", "openstack-demo"} {
+			line := regexp.MustCompile(`sync of ` + src + ` succeeded in \S+: (\d+) hosts seen; (\d+) added, 0 updated, 0 removed, 0 disabled, (\d+) unchanged`).FindStringSubmatch(text)
+			switch {
+			case line == nil:
+				t.Fatalf("run %d: no successful sync of %s:\n%s", i, src, text)
+			case i == 0 && (line[1] == "0" || line[2] != line[1]):
+				t.Fatalf("run %d: first sync of %s: %s", i, src, line[0])
+			case i == 1 && urls[0] == urls[1] && (line[2] != "0" || line[3] != line[1]):
+				t.Fatalf("run %d: the second run's sync of %s changed hosts: %s", i, src, line[0])
+			}
 		}
 		token, err := os.ReadFile(filepath.Join(dir, "demo-token"))
 		if err != nil || !strings.Contains(text, "export ROSTER_TOKEN="+strings.TrimSpace(string(token))) {

@@ -5,17 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/sources"
-	"github.com/rosterhq/roster/sources/aws"
+	"github.com/rosterhq/roster/internal/broker"
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/sources/gcp/gcpsim"
+	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
 
 const (
@@ -32,10 +33,12 @@ func newDemoCommand() *cobra.Command {
 	var size int
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Run Roster on embedded defaults against a simulated EC2 fleet",
-		Long: `Run Roster on embedded defaults: SQLite in a data directory, an EC2 simulator
-with a sample fleet, an inventory "demo" with an AWS source pointed at it,
-synced once, and the API on 127.0.0.1. A second run reuses the data directory.`,
+		Short: "Run Roster on embedded defaults against simulated clouds",
+		Long: `Run Roster on embedded defaults: SQLite and the local secret store in a data
+directory, EC2, Compute Engine and OpenStack simulators with sample fleets,
+an inventory "demo" with one source per cloud, each syncing with a
+credential held by the broker, synced once, and the API on 127.0.0.1.
+A second run reuses the data directory.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := loadConfig(cmd, base)
@@ -62,20 +65,13 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 	defer logFile.Close()
 	log := newLogger(c, logFile)
 
-	sim := awssim.New(awssim.Options{Seed: 1, Size: size, Regions: demoRegions, Logger: log.With("component", "awssim")})
-	simURL, stopSim, err := sim.Start(ctx, "127.0.0.1:0")
+	clouds, stop, err := startDemoClouds(ctx, size, log)
 	if err != nil {
-		return fmt.Errorf("start the EC2 simulator: %w", err)
+		return err
 	}
-	defer stopSim()
+	defer stop()
 
-	m := &Main{
-		Config: c,
-		Log:    log,
-		Registry: sources.NewRegistry(aws.Driver{
-			Credentials: credentials.NewStaticCredentialsProvider(simAccessKey, simSecretKey, ""),
-		}),
-	}
+	m := &Main{Config: c, Log: log}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		if strings.Contains(err.Error(), "address already in use") {
@@ -85,7 +81,7 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 	}
 	defer m.Close()
 
-	src, err := demoSetup(ctx, m.Store, simURL)
+	srcs, err := demoSetup(ctx, m, clouds)
 	if err != nil {
 		return err
 	}
@@ -104,20 +100,25 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 
 	fmt.Fprintf(out, "Roster demo\n\n")
 	fmt.Fprintf(out, "  API        %s (described by openapi.yaml)\n", m.URL)
-	fmt.Fprintf(out, "  data       %s (SQLite; the next run reuses it)\n", c.DataDir)
+	fmt.Fprintf(out, "  data       %s (SQLite and the local secret store; the next run reuses it)\n", c.DataDir)
 	fmt.Fprintf(out, "  log        %s\n", logPath)
-	fmt.Fprintf(out, "  simulator  EC2, %d instances in %s, at %s\n\n", sim.Fleet().Len(), strings.Join(demoRegions, ", "), simURL)
-
-	run, _, err := m.Engine.Trigger(ctx, src, roster.TriggerCLI)
-	if err != nil {
-		return err
+	for _, cl := range clouds {
+		fmt.Fprintf(out, "  simulator  %s at %s\n", cl.describe, cl.url)
 	}
-	display := newProgressDisplay(os.Stderr, src.Name)
-	m.Engine.Run(ctx, run, display.update)
-	display.done()
-	printSummary(out, src.Name, run)
-	if run.Status == roster.SyncFailed {
-		return errors.New("the demo sync failed; see " + logPath)
+	fmt.Fprintln(out)
+
+	for _, src := range srcs {
+		run, _, err := m.Engine.Trigger(ctx, src, roster.TriggerCLI)
+		if err != nil {
+			return err
+		}
+		display := newProgressDisplay(os.Stderr, src.Name)
+		m.Engine.Run(ctx, run, display.update)
+		display.done()
+		printSummary(out, src.Name, run)
+		if run.Status == roster.SyncFailed {
+			return errors.New("the demo sync of " + src.Name + " failed; see " + logPath)
+		}
 	}
 
 	api := m.URL + "/api/v1"
@@ -125,15 +126,125 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 	fmt.Fprintf(out, "Try:\n")
 	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $ROSTER_TOKEN\" %s/inventories/%s/groups\n", api, demoInventory)
 	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $ROSTER_TOKEN\" '%s/inventories/%s/hosts?group=env_prod&limit=5'\n", api, demoInventory)
-	fmt.Fprintf(out, "  curl -s -X POST -H \"Authorization: Bearer $ROSTER_TOKEN\" %s/sources/%s/syncs\n", api, src.ID)
-	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $ROSTER_TOKEN\" %s/sources/%s/syncs\n", api, src.ID)
+	fmt.Fprintf(out, "  curl -s -X POST -H \"Authorization: Bearer $ROSTER_TOKEN\" %s/sources/%s/syncs\n", api, srcs[0].ID)
+	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $ROSTER_TOKEN\" %s/credentials\n", api)
+	fmt.Fprintf(out, "  curl -s -H \"Authorization: Bearer $ROSTER_TOKEN\" %s/audit\n", api)
 	fmt.Fprintf(out, "  ansible-inventory -i %s --graph\n", script)
-	fmt.Fprintf(out, "  ansible-inventory -i %s --host %s\n", script, firstHostName(ctx, m.Store, src))
+	fmt.Fprintf(out, "  ansible-inventory -i %s --host %s\n", script, firstHostName(ctx, m.Store, srcs[0]))
 	fmt.Fprintf(out, "\nCtrl-C stops the demo.\n")
 
 	err = m.Wait(ctx)
 	fmt.Fprintln(out, "\nstopping")
 	return err
+}
+
+// demoCloud is one simulated cloud of the demo, with the source and the
+// credential that sync it.
+type demoCloud struct {
+	url      string
+	describe string
+	source   string
+	provider string
+	config   map[string]any
+	cred     broker.CredentialInput
+}
+
+// startDemoClouds starts the EC2, Compute Engine and OpenStack simulators.
+func startDemoClouds(ctx context.Context, size int, log *slog.Logger) ([]demoCloud, func(), error) {
+	var stops []func()
+	stop := func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	fail := func(what string, err error) ([]demoCloud, func(), error) {
+		stop()
+		return nil, nil, fmt.Errorf("start the %s simulator: %w", what, err)
+	}
+
+	ec2 := awssim.New(awssim.Options{Seed: 1, Size: size, Regions: demoRegions, AccessKeys: []string{simAccessKey}, Logger: log.With("component", "awssim")})
+	ec2URL, stopEC2, err := startOn(ctx, ec2.Start, "127.0.0.1:4566")
+	if err != nil {
+		return fail("EC2", err)
+	}
+	stops = append(stops, stopEC2)
+
+	gce, err := gcpsim.New(gcpsim.Options{Seed: 1, Size: size * 2 / 3, Projects: []string{"roster-demo-prod", "roster-demo-dev"}, Logger: log.With("component", "gcpsim")})
+	if err != nil {
+		return fail("Compute Engine", err)
+	}
+	gceURL, stopGCE, err := startOn(ctx, gce.Start, "127.0.0.1:4567")
+	if err != nil {
+		return fail("Compute Engine", err)
+	}
+	stops = append(stops, stopGCE)
+
+	nova := openstacksim.New(openstacksim.Options{Seed: 1, Size: size / 2, Logger: log.With("component", "openstacksim")})
+	novaURL, stopNova, err := startOn(ctx, nova.Start, "127.0.0.1:4568")
+	if err != nil {
+		return fail("OpenStack", err)
+	}
+	stops = append(stops, stopNova)
+
+	clouds := []demoCloud{
+		{
+			url: ec2URL, describe: fmt.Sprintf("EC2, %d instances in %s", ec2.Fleet().Len(), strings.Join(demoRegions, ", ")),
+			source: demoSource, provider: "aws", config: demoConfig(ec2URL),
+			cred: broker.CredentialInput{Name: "aws-demo", Type: roster.CredentialAWS, Description: "the EC2 simulator's keys",
+				Fields: map[string]roster.Secret{"access_key_id": simAccessKey, "secret_access_key": simSecretKey}},
+		},
+		{
+			url: gceURL, describe: fmt.Sprintf("Compute Engine, %d instances in %s", gce.Fleet().Len(), strings.Join(gce.Fleet().Projects(), ", ")),
+			source: "gcp-demo", provider: "gcp",
+			config: map[string]any{
+				"plugin": "google.cloud.gcp_compute", "projects": toAny(gce.Fleet().Projects()), "endpoint_url": gceURL,
+				"hostnames":    []any{"name"},
+				"keyed_groups": []any{map[string]any{"prefix": "gcp", "key": "labels"}, map[string]any{"prefix": "zone", "key": "zone"}},
+				"compose":      map[string]any{"ansible_host": "networkInterfaces[0].networkIP"},
+			},
+			cred: broker.CredentialInput{Name: "gcp-demo", Type: roster.CredentialGCP, Description: "the Compute Engine simulator's service account",
+				Fields: map[string]roster.Secret{"service_account_json": roster.Secret(gce.KeyFile(gceURL))}},
+		},
+		{
+			url: novaURL, describe: fmt.Sprintf("OpenStack, %d servers in %s", nova.Fleet().Len(), strings.Join(nova.Fleet().Regions(), ", ")),
+			source: "openstack-demo", provider: "openstack",
+			// The plugin's legacy groups keep names Ansible warns about
+			// ("flavor-m1.small"); the demo builds sanitised ones instead.
+			config: map[string]any{
+				"plugin": "openstack.cloud.openstack", "projects": []any{"demo"}, "legacy_groups": false,
+				"keyed_groups": []any{
+					map[string]any{"prefix": "os_region", "key": "openstack.cloud.region"},
+					map[string]any{"prefix": "flavor", "key": "openstack.flavor.name"},
+					map[string]any{"prefix": "meta", "key": "openstack.metadata"},
+				},
+			},
+			cred: broker.CredentialInput{Name: "openstack-demo", Type: roster.CredentialOpenStack, Description: "the OpenStack simulator's demo user",
+				Fields: map[string]roster.Secret{
+					"auth_url": roster.Secret(openstacksim.AuthURL(novaURL)), "username": openstacksim.DefaultUser, "password": openstacksim.DefaultPassword,
+					"user_domain_name": "Default", "project_name": "demo", "project_domain_name": "Default",
+				}},
+		},
+	}
+	return clouds, stop, nil
+}
+
+// startOn starts a simulator on its usual port, so that a second demo run
+// sees the same URLs (which some host vars carry, as Nova's links do), or
+// on any free port when that one is taken.
+func startOn(ctx context.Context, start func(context.Context, string) (string, func(), error), addr string) (string, func(), error) {
+	url, stop, err := start(ctx, addr)
+	if err != nil {
+		return start(ctx, "127.0.0.1:0")
+	}
+	return url, stop, nil
+}
+
+func toAny(s []string) []any {
+	out := make([]any, len(s))
+	for i, v := range s {
+		out[i] = v
+	}
+	return out
 }
 
 // demoConfig is the demo source: the aws_ec2 plugin's own documented
@@ -166,28 +277,49 @@ func demoConfig(simURL string) map[string]any {
 	}
 }
 
-// demoSetup creates the demo inventory and source, or points an existing
-// source at this run's simulator.
-func demoSetup(ctx context.Context, st roster.Store, simURL string) (*roster.Source, error) {
-	inv, err := st.Inventory(ctx, demoInventory)
+// demoActor is who the demo's setup is audited as.
+var demoActor = broker.Actor{Name: "roster-demo"}
+
+// demoSetup creates the demo inventory, one credential (kept by the broker)
+// and one source per simulated cloud, or points existing ones at this
+// run's simulators.
+func demoSetup(ctx context.Context, m *Main, clouds []demoCloud) ([]*roster.Source, error) {
+	inv, err := m.Store.Inventory(ctx, demoInventory)
 	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		inv = &roster.Inventory{Name: demoInventory, Description: "Roster demo: a simulated EC2 fleet"}
-		err = st.CreateInventory(ctx, inv)
+		inv = &roster.Inventory{Name: demoInventory, Description: "Roster demo: simulated EC2, Compute Engine and OpenStack fleets"}
+		err = m.Store.CreateInventory(ctx, inv)
 	}
 	if err != nil {
 		return nil, err
 	}
-	cfg := demoConfig(simURL)
-	src, err := st.SourceByName(ctx, inv.ID, demoSource)
-	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		src = &roster.Source{InventoryID: inv.ID, Name: demoSource, Provider: "aws", Config: cfg, OnMissing: roster.OnMissingRemove}
-		return src, st.CreateSource(ctx, src)
+	var srcs []*roster.Source
+	for _, cl := range clouds {
+		if err := m.Registry.Validate(cl.provider, cl.config); err != nil {
+			return nil, fmt.Errorf("demo source %s: %w", cl.source, err)
+		}
+		cred, err := m.Store.Credential(ctx, cl.cred.Name)
+		switch {
+		case roster.ErrorCode(err) == roster.ENOTFOUND:
+			cred, err = m.Broker.Create(ctx, demoActor, cl.cred)
+		case err == nil:
+			cred, err = m.Broker.Update(ctx, demoActor, cred.ID, nil, nil, cl.cred.Fields)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("demo credential %s: %w", cl.cred.Name, err)
+		}
+		src, err := m.Store.SourceByName(ctx, inv.ID, cl.source)
+		if roster.ErrorCode(err) == roster.ENOTFOUND {
+			src = &roster.Source{InventoryID: inv.ID, Name: cl.source, Provider: cl.provider, Config: cl.config, OnMissing: roster.OnMissingRemove, CredentialID: cred.ID}
+			err = m.Store.CreateSource(ctx, src)
+		} else if err == nil {
+			src, err = m.Store.UpdateSource(ctx, src.ID, roster.SourceUpdate{Config: cl.config, CredentialID: &cred.ID})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("demo source %s: %w", cl.source, err)
+		}
+		srcs = append(srcs, src)
 	}
-	if err != nil {
-		return nil, err
-	}
-	src.Config["endpoint_url"] = simURL
-	return st.UpdateSource(ctx, src.ID, roster.SourceUpdate{Config: src.Config})
+	return srcs, nil
 }
 
 // demoToken replaces the demo's admin token: its value is shown once, so a
@@ -226,7 +358,7 @@ func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''
 
 func firstHostName(ctx context.Context, st roster.Store, src *roster.Source) string {
 	t := true
-	hosts, _, err := st.Hosts(ctx, roster.HostFilter{InventoryID: src.InventoryID, Enabled: &t, Limit: 1})
+	hosts, _, err := st.Hosts(ctx, roster.HostFilter{InventoryID: src.InventoryID, SourceID: src.ID, Enabled: &t, Limit: 1})
 	if err != nil || len(hosts) == 0 {
 		return "NAME"
 	}

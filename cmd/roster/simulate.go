@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/sources/gcp/gcpsim"
+	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
 
 func newSimulateCommand() *cobra.Command {
@@ -17,7 +19,104 @@ func newSimulateCommand() *cobra.Command {
 		Use:   "simulate",
 		Short: "Run a cloud simulator alone (no cloud account needed)",
 	}
-	cmd.AddCommand(newSimulateAWSCommand())
+	cmd.AddCommand(newSimulateAWSCommand(), newSimulateGCPCommand(), newSimulateOpenStackCommand())
+	return cmd
+}
+
+func newSimulateGCPCommand() *cobra.Command {
+	var (
+		listen   string
+		size     int
+		projects []string
+		seed     int64
+		faults   gcpsim.Faults
+		keyFile  string
+	)
+	cmd := &cobra.Command{
+		Use:   "gcp",
+		Short: "Serve a simulated Compute Engine fleet over the Compute REST API, with an OAuth2 token endpoint",
+		Long: `Serve a simulated Compute Engine fleet (instances.aggregatedList and
+zones/*/instances) and an OAuth2 token endpoint that verifies the service
+account's signed JWT. The service account key is written to --key-file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			sim, err := gcpsim.New(gcpsim.Options{Seed: seed, Size: size, Projects: projects, Faults: faults, Logger: log})
+			if err != nil {
+				return err
+			}
+			url, stop, err := sim.Start(cmd.Context(), listen)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			if err := os.WriteFile(keyFile, sim.KeyFile(url), 0o600); err != nil {
+				return fmt.Errorf("write the service account key: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Compute Engine simulator: %d instances in projects %s at %s\n\n", sim.Fleet().Len(), strings.Join(sim.Fleet().Projects(), ", "), url)
+			fmt.Fprintf(out, "Service account key (its token endpoint is the simulator's): %s\n", keyFile)
+			fmt.Fprintf(out, "  export GOOGLE_APPLICATION_CREDENTIALS=%s\n", keyFile)
+			fmt.Fprintf(out, "or give a Roster gcp source the options  projects: %v, endpoint_url: %s\n\nCtrl-C stops it.\n", sim.Fleet().Projects(), url)
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:4567", "address to listen on")
+	f.IntVar(&size, "size", 500, "number of instances")
+	f.StringSliceVar(&projects, "projects", []string{"roster-prod", "roster-staging"}, "projects the fleet spreads over")
+	f.Int64Var(&seed, "seed", 1, "seed of the generated fleet")
+	f.StringVar(&keyFile, "key-file", "gcp-simulator-key.json", "where to write the service account key")
+	f.IntVar(&faults.ThrottleEvery, "throttle-every", 0, "answer every Nth request 429 with Retry-After")
+	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request 503")
+	f.DurationVar(&faults.Latency, "latency", 0, "delay every page by this much")
+	f.StringSliceVar(&faults.DenyProjects, "deny-projects", nil, "projects that answer 403")
+	f.IntVar(&faults.FailAfterPage, "fail-after-page", 0, "fail pages after this one")
+	return cmd
+}
+
+func newSimulateOpenStackCommand() *cobra.Command {
+	var (
+		listen   string
+		size     int
+		regions  []string
+		projects []string
+		seed     int64
+		faults   openstacksim.Faults
+	)
+	cmd := &cobra.Command{
+		Use:   "openstack",
+		Short: "Serve a simulated OpenStack cloud (Keystone v3, Nova, Glance)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			sim := openstacksim.New(openstacksim.Options{Seed: seed, Size: size, Regions: regions, Projects: projects, Faults: faults, Logger: log})
+			url, stop, err := sim.Start(cmd.Context(), listen)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "OpenStack simulator: %d servers in %s at %s\n\n", sim.Fleet().Len(), strings.Join(sim.Fleet().Regions(), ", "), url)
+			fmt.Fprintf(out, "Try it:\n  export OS_AUTH_URL=%s OS_USERNAME=%s OS_PASSWORD=%s OS_PROJECT_NAME=%s OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default\n",
+				openstacksim.AuthURL(url), openstacksim.DefaultUser, openstacksim.DefaultPassword, sim.Fleet().Projects()[0])
+			fmt.Fprintf(out, "  openstack server list\nor create a Roster openstack credential with those values.\n\nCtrl-C stops it.\n")
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:4568", "address to listen on")
+	f.IntVar(&size, "size", 500, "number of servers")
+	f.StringSliceVar(&regions, "regions", nil, "regions (default: the simulator's)")
+	f.StringSliceVar(&projects, "projects", nil, "projects (default: the simulator's)")
+	f.Int64Var(&seed, "seed", 1, "seed of the generated fleet")
+	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request 503")
+	f.IntVar(&faults.OverLimitEvery, "over-limit-every", 0, "answer every Nth request 413 with Retry-After")
+	f.DurationVar(&faults.Latency, "latency", 0, "delay every answer by this much")
+	f.StringSliceVar(&faults.DownRegions, "down-regions", nil, "regions whose endpoints answer 503")
+	f.IntVar(&faults.ExpireTokensAfter, "expire-tokens-after", 0, "refuse a token after it served this many requests")
 	return cmd
 }
 

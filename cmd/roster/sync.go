@@ -148,7 +148,12 @@ func printSummary(w io.Writer, name string, run *roster.SyncRun) {
 	if run.Error != "" {
 		fmt.Fprintf(w, "  %s\n", run.Error)
 	}
-	for _, warning := range run.Warnings {
+	const shown = 3
+	for i, warning := range run.Warnings {
+		if i == shown {
+			fmt.Fprintf(w, "  ... %d more warnings in the run record (GET /api/v1/syncs/%s)\n", len(run.Warnings)-shown, run.ID)
+			break
+		}
 		fmt.Fprintf(w, "  warning: %s\n", warning)
 	}
 }
