@@ -302,7 +302,7 @@ func selfSignedCert(t *testing.T, username string) string {
 
 func ptr[T any](v T) *T { return &v }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 )
 
 // vaultMain runs Roster on a real Vault, logging in with AppRole from files.
-func vaultMain(t *testing.T, setup *vaulttest.Setup) *Main {
+func vaultMain(t testing.TB, setup *vaulttest.Setup) *Main {
 	t.Helper()
 	c := defaultConfig()
 	c.Listen, c.DataDir = "127.0.0.1:0", t.TempDir()

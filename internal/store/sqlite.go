@@ -29,8 +29,9 @@ var sqliteMigrations embed.FS
 // connection (SQLite allows one writer at a time anyway; queueing in Go is
 // cheaper than busy-waiting in SQLite) and a pool of readers.
 type SQLite struct {
-	w, r *sql.DB
-	now  func() time.Time
+	w, r   *sql.DB
+	wq, rq *stmtCache // prepared statements of w and r
+	now    func() time.Time
 }
 
 var _ roster.Store = (*SQLite)(nil)
@@ -69,7 +70,7 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQLite{w: w, r: r, now: time.Now}
+	s := &SQLite{w: w, r: r, wq: newStmtCache(w), rq: newStmtCache(r), now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -82,17 +83,19 @@ func (s *SQLite) SetClock(now func() time.Time) { s.now = now }
 
 // Close implements roster.Store.
 func (s *SQLite) Close() error {
+	s.rq.close()
+	s.wq.close()
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
 // Ping implements roster.Store.
 func (s *SQLite) Ping(ctx context.Context) error {
 	var one int
-	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	return s.rq.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
 func (s *SQLite) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+	if _, err := s.wq.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	files, err := fs.Glob(sqliteMigrations, "migrations/sqlite/*.sql")
@@ -170,7 +173,7 @@ func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, erro
 func (s *SQLite) CreateInventory(ctx context.Context, inv *roster.Inventory) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	inv.ID, inv.CreatedAt, inv.UpdatedAt = newID(), now, now
-	_, err := s.w.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?)`,
 		inv.ID, inv.Name, inv.Description, micros(now), micros(now))
 	if isUnique(err) {
 		return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
@@ -180,7 +183,7 @@ func (s *SQLite) CreateInventory(ctx context.Context, inv *roster.Inventory) err
 
 // Inventory implements roster.InventoryStore.
 func (s *SQLite) Inventory(ctx context.Context, idOrName string) (*roster.Inventory, error) {
-	inv, err := scanInventory(s.r.QueryRowContext(ctx, `SELECT `+inventoryCols+` FROM inventories WHERE id = ? OR name = ?`, idOrName, idOrName))
+	inv, err := scanInventory(s.rq.QueryRowContext(ctx, `SELECT `+inventoryCols+` FROM inventories WHERE id = ? OR name = ?`, idOrName, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("inventory", idOrName)
 	}
@@ -189,7 +192,7 @@ func (s *SQLite) Inventory(ctx context.Context, idOrName string) (*roster.Invent
 
 // Inventories implements roster.InventoryStore.
 func (s *SQLite) Inventories(ctx context.Context) ([]*roster.Inventory, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+inventoryCols+` FROM inventories ORDER BY name`)
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+inventoryCols+` FROM inventories ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -278,7 +281,7 @@ func (s *SQLite) CreateSource(ctx context.Context, src *roster.Source) error {
 	if src.Config == nil {
 		src.Config = map[string]any{}
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO sources (id, inventory_id, name, provider, config, on_missing, credential_id, created_at, updated_at)
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO sources (id, inventory_id, name, provider, config, on_missing, credential_id, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		src.ID, src.InventoryID, src.Name, src.Provider, mustJSON(src.Config), string(src.OnMissing), nullString(src.CredentialID), micros(now), micros(now))
 	switch {
@@ -305,7 +308,7 @@ func isForeignKey(err error) bool {
 
 // Source implements roster.SourceStore.
 func (s *SQLite) Source(ctx context.Context, id string) (*roster.Source, error) {
-	src, err := scanSource(s.r.QueryRowContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE id = ?`, id))
+	src, err := scanSource(s.rq.QueryRowContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("source", id)
 	}
@@ -320,7 +323,7 @@ func (s *SQLite) SourceByName(ctx context.Context, inventoryID, name string) (*r
 		q += ` AND inventory_id = ?`
 		args = append(args, inventoryID)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` LIMIT 2`, args...)
+	rows, err := s.rq.QueryContext(ctx, q+` LIMIT 2`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -347,7 +350,7 @@ func (s *SQLite) SourceByName(ctx context.Context, inventoryID, name string) (*r
 
 // Sources implements roster.SourceStore.
 func (s *SQLite) Sources(ctx context.Context, inventoryID string) ([]*roster.Source, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE inventory_id = ? ORDER BY name`, inventoryID)
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE inventory_id = ? ORDER BY name`, inventoryID)
 	if err != nil {
 		return nil, err
 	}
@@ -483,7 +486,7 @@ func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host
 		args = append(args, c.Name, c.Name, c.ID)
 	}
 	args = append(args, limit+1)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+hostCols+hostFrom+where.String()+` ORDER BY h.name, h.id LIMIT ?`, args...)
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+hostCols+hostFrom+where.String()+` ORDER BY h.name, h.id LIMIT ?`, args...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -511,7 +514,7 @@ func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host
 // Host implements roster.HostStore.
 func (s *SQLite) Host(ctx context.Context, inventoryID string, id int64) (*roster.Host, error) {
 	var h roster.Host
-	err := scanHost(s.r.QueryRowContext(ctx, `SELECT `+hostCols+hostFrom+` WHERE h.inventory_id = ? AND h.id = ?`, inventoryID, id), &h)
+	err := scanHost(s.rq.QueryRowContext(ctx, `SELECT `+hostCols+hostFrom+` WHERE h.inventory_id = ? AND h.id = ?`, inventoryID, id), &h)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("host", strconv.FormatInt(id, 10))
 	}
@@ -529,7 +532,7 @@ func (s *SQLite) Groups(ctx context.Context, inventoryID string) ([]*roster.Grou
 		}
 		return g
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT group_name, count(*) FROM host_groups WHERE inventory_id = ? GROUP BY group_name`, inventoryID)
+	rows, err := s.rq.QueryContext(ctx, `SELECT group_name, count(*) FROM host_groups WHERE inventory_id = ? GROUP BY group_name`, inventoryID)
 	if err != nil {
 		return nil, err
 	}
@@ -596,10 +599,10 @@ func groupStructure(ctx context.Context, q querier, inventoryID string, get func
 // SetGroupVars implements roster.HostStore.
 func (s *SQLite) SetGroupVars(ctx context.Context, inventoryID, group string, vars json.RawMessage) error {
 	if len(vars) == 0 || string(vars) == "{}" || string(vars) == "null" {
-		_, err := s.w.ExecContext(ctx, `DELETE FROM group_vars WHERE inventory_id = ? AND name = ?`, inventoryID, group)
+		_, err := s.wq.ExecContext(ctx, `DELETE FROM group_vars WHERE inventory_id = ? AND name = ?`, inventoryID, group)
 		return err
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO group_vars (inventory_id, name, vars) VALUES (?, ?, ?)
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO group_vars (inventory_id, name, vars) VALUES (?, ?, ?)
 		ON CONFLICT (inventory_id, name) DO UPDATE SET vars = excluded.vars`, inventoryID, group, string(vars))
 	if isForeignKey(err) {
 		return notFound("inventory", inventoryID)
@@ -661,7 +664,7 @@ func (s *SQLite) WalkInventory(ctx context.Context, inventoryID string, host fun
 
 // HostStates implements roster.HostStore.
 func (s *SQLite) HostStates(ctx context.Context, sourceID string) ([]roster.HostState, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT id, external_id, scope, name, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = ?`, sourceID)
+	rows, err := s.rq.QueryContext(ctx, `SELECT id, external_id, scope, name, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = ?`, sourceID)
 	if err != nil {
 		return nil, err
 	}

@@ -39,7 +39,7 @@ func (s *SQLite) CreateCredential(ctx context.Context, c *roster.Credential) err
 		c.Fields = map[string]string{}
 	}
 	slices.Sort(c.SecretsSet)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO credentials (`+credentialCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.Name, string(c.Type), c.Description, mustJSON(c.Fields), mustJSON(nonNilStrings(c.SecretsSet)), c.Path, c.Version, micros(now), micros(now))
 	if isUnique(err) {
 		return roster.Errorf(roster.ECONFLICT, "a credential named %q already exists", c.Name)
@@ -56,7 +56,7 @@ func nonNilStrings(s []string) []string {
 
 // Credential implements roster.CredentialStore.
 func (s *SQLite) Credential(ctx context.Context, idOrName string) (*roster.Credential, error) {
-	c, err := scanCredential(s.r.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = ? OR name = ?`, idOrName, idOrName))
+	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = ? OR name = ?`, idOrName, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("credential", idOrName)
 	}
@@ -65,7 +65,7 @@ func (s *SQLite) Credential(ctx context.Context, idOrName string) (*roster.Crede
 
 // Credentials implements roster.CredentialStore.
 func (s *SQLite) Credentials(ctx context.Context) ([]*roster.Credential, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+credentialCols+` FROM credentials ORDER BY name`)
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+credentialCols+` FROM credentials ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -121,10 +121,10 @@ func (s *SQLite) UpdateCredential(ctx context.Context, id string, upd roster.Cre
 // DeleteCredential implements roster.CredentialStore; its grants go too.
 // A credential a source syncs with is not deleted (ECONFLICT).
 func (s *SQLite) DeleteCredential(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM credentials WHERE id = ?`, id)
+	res, err := s.wq.ExecContext(ctx, `DELETE FROM credentials WHERE id = ?`, id)
 	if isForeignKey(err) {
 		var name string
-		s.r.QueryRowContext(ctx, `SELECT name FROM sources WHERE credential_id = ? LIMIT 1`, id).Scan(&name)
+		s.rq.QueryRowContext(ctx, `SELECT name FROM sources WHERE credential_id = ? LIMIT 1`, id).Scan(&name)
 		return roster.Errorf(roster.ECONFLICT, "the credential is used by source %q; detach it first", name)
 	}
 	if err != nil {
@@ -144,7 +144,7 @@ const grantCols = `id, token_id, credential_id, inventory_id, created_at`
 func (s *SQLite) CreateGrant(ctx context.Context, g *roster.Grant) error {
 	g.ID = newID()
 	g.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?)`,
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?)`,
 		g.ID, g.TokenID, g.CredentialID, g.InventoryID, micros(g.CreatedAt))
 	switch {
 	case isUnique(err):
@@ -169,7 +169,7 @@ func (s *SQLite) Grants(ctx context.Context, f roster.GrantFilter) ([]*roster.Gr
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id`, args...)
+	rows, err := s.rq.QueryContext(ctx, q+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +189,7 @@ func (s *SQLite) Grants(ctx context.Context, f roster.GrantFilter) ([]*roster.Gr
 
 // DeleteGrant implements roster.GrantStore.
 func (s *SQLite) DeleteGrant(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM grants WHERE id = ?`, id)
+	res, err := s.wq.ExecContext(ctx, `DELETE FROM grants WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func (s *SQLite) AppendAudit(ctx context.Context, e *roster.AuditEvent) error {
 	if details == nil {
 		details = map[string]string{}
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, micros(e.Time), e.Actor, e.ActorID, e.Action, string(e.Outcome), e.TargetType, e.TargetID, e.TargetName, e.InventoryID, e.Reason, mustJSON(details))
 	return err
 }
@@ -243,7 +243,7 @@ func (s *SQLite) AuditEvents(ctx context.Context, f roster.AuditFilter) ([]*rost
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
+	rows, err := s.rq.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -299,7 +299,7 @@ func (s *SQLite) PutSecretBlob(ctx context.Context, path string, blob []byte, ca
 func (s *SQLite) SecretBlob(ctx context.Context, path string) ([]byte, int, error) {
 	var blob []byte
 	var version int
-	err := s.r.QueryRowContext(ctx, `SELECT blob, version FROM secret_blobs WHERE path = ?`, path).Scan(&blob, &version)
+	err := s.rq.QueryRowContext(ctx, `SELECT blob, version FROM secret_blobs WHERE path = ?`, path).Scan(&blob, &version)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, notFound("secret", path)
 	}
@@ -308,7 +308,7 @@ func (s *SQLite) SecretBlob(ctx context.Context, path string) ([]byte, int, erro
 
 // DeleteSecretBlob implements roster.SecretBlobStore.
 func (s *SQLite) DeleteSecretBlob(ctx context.Context, path string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM secret_blobs WHERE path = ?`, path)
+	res, err := s.wq.ExecContext(ctx, `DELETE FROM secret_blobs WHERE path = ?`, path)
 	if err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roste
 		run.Status = roster.SyncQueued
 		run.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
 		scopes, counts, warnings := runDetails(run)
-		res, err := s.w.ExecContext(ctx, `INSERT INTO sync_runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?)
+		res, err := s.wq.ExecContext(ctx, `INSERT INTO sync_runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?)
 			ON CONFLICT (source_id) WHERE status IN ('queued', 'running') DO NOTHING`,
 			run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), micros(run.CreatedAt), scopes, counts, warnings)
 		if isForeignKey(err) {
@@ -87,7 +87,7 @@ func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roste
 		if n, _ := res.RowsAffected(); n == 1 {
 			return nil, nil
 		}
-		active, err := scanRun(s.w.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE source_id = ? AND status IN ('queued', 'running')`, run.SourceID))
+		active, err := scanRun(s.wq.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE source_id = ? AND status IN ('queued', 'running')`, run.SourceID))
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // it finished between our insert and this read: try again
 		}
@@ -98,7 +98,7 @@ func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roste
 // UpdateSyncRun implements roster.SyncRunStore.
 func (s *SQLite) UpdateSyncRun(ctx context.Context, run *roster.SyncRun) error {
 	scopes, counts, warnings := runDetails(run)
-	res, err := s.w.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, scopes = ?, counts = ?, warnings = ?
+	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, scopes = ?, counts = ?, warnings = ?
 		WHERE id = ? AND status IN ('queued', 'running')`,
 		string(run.Status), nullMicros(run.StartedAt), scopes, counts, warnings, run.ID)
 	if err != nil {
@@ -270,7 +270,7 @@ func insertMemberships(ctx context.Context, tx *sql.Tx, inventoryID string, host
 
 // SyncRun implements roster.SyncRunStore.
 func (s *SQLite) SyncRun(ctx context.Context, id string) (*roster.SyncRun, error) {
-	run, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE id = ?`, id))
+	run, err := scanRun(s.rq.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("sync run", id)
 	}
@@ -299,7 +299,7 @@ func (s *SQLite) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roste
 	if len(where) > 0 {
 		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
+	rows, err := s.rq.QueryContext(ctx, q+` ORDER BY id DESC LIMIT ?`, append(args, limit+1)...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -325,7 +325,7 @@ func (s *SQLite) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roste
 
 // AbandonSyncRuns implements roster.SyncRunStore.
 func (s *SQLite) AbandonSyncRuns(ctx context.Context, reason string) (int, error) {
-	res, err := s.w.ExecContext(ctx, `UPDATE sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE status IN ('queued', 'running')`,
+	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE status IN ('queued', 'running')`,
 		reason, micros(s.now()))
 	if err != nil {
 		return 0, err
@@ -353,7 +353,7 @@ func scanToken(row interface{ Scan(...any) error }) (*roster.Token, error) {
 func (s *SQLite) CreateToken(ctx context.Context, t *roster.Token, hash string) error {
 	t.ID = newID()
 	t.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens (id, name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO tokens (id, name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		t.ID, t.Name, string(t.Role), hash, micros(t.CreatedAt), nullMicros(t.ExpiresAt))
 	if isUnique(err) {
 		return roster.Errorf(roster.ECONFLICT, "a token named %q already exists", t.Name)
@@ -363,7 +363,7 @@ func (s *SQLite) CreateToken(ctx context.Context, t *roster.Token, hash string) 
 
 // TokenByHash implements roster.TokenStore.
 func (s *SQLite) TokenByHash(ctx context.Context, hash string) (*roster.Token, error) {
-	t, err := scanToken(s.r.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	t, err := scanToken(s.rq.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, roster.Errorf(roster.ENOTFOUND, "token not found")
 	}
@@ -372,7 +372,7 @@ func (s *SQLite) TokenByHash(ctx context.Context, hash string) (*roster.Token, e
 
 // Tokens implements roster.TokenStore.
 func (s *SQLite) Tokens(ctx context.Context) ([]*roster.Token, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY name`)
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +390,7 @@ func (s *SQLite) Tokens(ctx context.Context) ([]*roster.Token, error) {
 
 // DeleteToken implements roster.TokenStore.
 func (s *SQLite) DeleteToken(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? OR name = ?`, id, id)
+	res, err := s.wq.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? OR name = ?`, id, id)
 	if err != nil {
 		return err
 	}
@@ -402,6 +402,6 @@ func (s *SQLite) DeleteToken(ctx context.Context, id string) error {
 
 // TouchToken implements roster.TokenStore.
 func (s *SQLite) TouchToken(ctx context.Context, id string, t time.Time) error {
-	_, err := s.w.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, micros(t), id)
+	_, err := s.wq.ExecContext(ctx, `UPDATE tokens SET last_used_at = ? WHERE id = ?`, micros(t), id)
 	return err
 }
