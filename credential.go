@@ -24,9 +24,14 @@ const (
 // write-only: they live in the secret backend, never in Roster's database,
 // and no read returns them.
 type FieldSpec struct {
-	Name        string
-	Secret      bool
-	Required    bool
+	Name     string
+	Secret   bool
+	Required bool
+	// Guarded fields decide where a credential's secret is sent (a
+	// Keystone URL) or what it lets a runner do (an SSH certificate's
+	// principals and lifetime): only admins may change them on an
+	// existing credential.
+	Guarded     bool
 	Description string
 }
 
@@ -53,10 +58,10 @@ var credentialSchemas = []CredentialSchema{
 		{Name: "passphrase", Secret: true, Description: "the key's passphrase, if it has one"},
 	}},
 	{CredentialSSHCertificate, "A certificate authority that signs runners' own public keys (Vault's SSH secrets engine role, or the local CA).", []FieldSpec{
-		{Name: "username", Required: true, Description: "remote user, and the default principal"},
-		{Name: "role", Description: "the SSH secrets engine role that signs (Vault backend)"},
-		{Name: "principals", Description: "comma-separated principals a certificate may carry (default: username)"},
-		{Name: "ttl", Description: "longest certificate lifetime, e.g. 30m (default 30m)"},
+		{Name: "username", Required: true, Guarded: true, Description: "remote user, and the default principal"},
+		{Name: "role", Guarded: true, Description: "the SSH secrets engine role that signs (Vault backend)"},
+		{Name: "principals", Guarded: true, Description: "comma-separated principals a certificate may carry (default: username)"},
+		{Name: "ttl", Guarded: true, Description: "longest certificate lifetime, e.g. 30m (default 30m)"},
 	}},
 	{CredentialPassword, "A user name and password.", []FieldSpec{
 		{Name: "username", Required: true},
@@ -81,7 +86,7 @@ var credentialSchemas = []CredentialSchema{
 		{Name: "subscription_id"},
 	}},
 	{CredentialOpenStack, "Keystone v3 credentials, for openstack sources.", []FieldSpec{
-		{Name: "auth_url", Required: true},
+		{Name: "auth_url", Required: true, Guarded: true, Description: "Keystone's URL; the secrets are sent there"},
 		{Name: "username"},
 		{Name: "password", Secret: true},
 		{Name: "user_domain_name"},

@@ -21,14 +21,21 @@ type InventoryUpdate struct {
 	Description *string
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+var (
+	namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	idPattern   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
 
-// ValidateName checks a user-chosen name of an inventory, source or token.
-// Names appear in URLs, CLI flags and environment variables, so they are
-// kept to a conservative alphabet.
+// ValidateName checks a user-chosen name of an inventory, source, token or
+// credential. Names appear in URLs, CLI flags and environment variables,
+// so they are kept to a conservative alphabet; and since references accept
+// an id or a name, a name may not look like an id.
 func ValidateName(field, name string) *FieldError {
-	if !namePattern.MatchString(name) {
+	switch {
+	case !namePattern.MatchString(name):
 		return &FieldError{Field: field, Message: "must be 1-63 characters of letters, digits, '.', '_' or '-', starting with a letter or digit"}
+	case idPattern.MatchString(name):
+		return &FieldError{Field: field, Message: "must not look like an id (a UUID)"}
 	}
 	return nil
 }

@@ -74,7 +74,10 @@ type TokenStore interface {
 	CreateToken(ctx context.Context, t *Token, hash string) error
 	// TokenByHash finds a token by the hash of its value.
 	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	// Token finds a token by id or name.
+	Token(ctx context.Context, idOrName string) (*Token, error)
 	Tokens(ctx context.Context) ([]*Token, error)
+	// DeleteToken deletes a token by id.
 	DeleteToken(ctx context.Context, id string) error
 	// TouchToken records that a token was used at t.
 	TouchToken(ctx context.Context, id string, t time.Time) error

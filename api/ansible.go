@@ -27,11 +27,16 @@ func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventor
 }
 
 func (s *Server) ansibleHost(ctx context.Context, inv *roster.Inventory, name string, all bool) (GetAnsibleInventoryResponseObject, error) {
-	hosts, _, err := s.store.Hosts(ctx, roster.HostFilter{InventoryID: inv.ID, Name: strings.ReplaceAll(name, "*", ""), Limit: 1})
+	f := roster.HostFilter{InventoryID: inv.ID, Name: strings.ReplaceAll(name, "*", ""), Limit: 1}
+	if !all {
+		enabled := true
+		f.Enabled = &enabled
+	}
+	hosts, _, err := s.store.Hosts(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	if len(hosts) == 0 || hosts[0].Name != name || (!all && !hosts[0].Enabled) {
+	if len(hosts) == 0 || hosts[0].Name != name {
 		return nil, roster.Errorf(roster.ENOTFOUND, "inventory %q has no host %q", inv.Name, name)
 	}
 	return rawJSON(hosts[0].Vars), nil

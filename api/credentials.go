@@ -234,16 +234,7 @@ func grantOut(g *roster.Grant) Grant {
 
 // tokenByRef finds a token by id or name.
 func (s *Server) tokenByRef(ctx context.Context, ref string) (*roster.Token, error) {
-	toks, err := s.store.Tokens(ctx)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range toks {
-		if t.ID == ref || t.Name == ref {
-			return t, nil
-		}
-	}
-	return nil, roster.Errorf(roster.ENOTFOUND, "token %q not found", ref)
+	return s.store.Token(ctx, ref)
 }
 
 // ListGrants implements StrictServerInterface.

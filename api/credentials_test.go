@@ -254,3 +254,33 @@ func TestNoSecretLeaks(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardedFields: an operator manages credentials, but may not point an
+// existing one's secret elsewhere or widen what a certificate allows.
+func TestGuardedFields(t *testing.T) {
+	f := newFixture(t)
+	operator := f.token("operator", roster.RoleOperator)
+	wantStatus(t, f.do("POST", "/api/v1/credentials", f.admin, map[string]any{"name": "os", "type": "openstack", "fields": map[string]string{
+		"auth_url": "https://keystone.example/v3", "username": "u", "password": secret("os-pw")}}), http.StatusCreated)
+	wantStatus(t, f.do("POST", "/api/v1/credentials", f.admin, map[string]any{"name": "ca", "type": "ssh_certificate", "fields": map[string]string{
+		"username": "deploy", "ttl": "10m"}}), http.StatusCreated)
+	for _, tc := range []struct{ cred, field, value string }{
+		{"os", "auth_url", "https://collector.example/v3"},
+		{"ca", "principals", "deploy,root"},
+		{"ca", "ttl", "24h"},
+	} {
+		r := f.do("PATCH", "/api/v1/credentials/"+tc.cred, operator, map[string]any{"fields": map[string]string{tc.field: tc.value}})
+		wantStatus(t, r, http.StatusForbidden)
+		if !slices.Contains(r.fields(), "fields."+tc.field) {
+			t.Fatalf("fields %v, want fields.%s", r.fields(), tc.field)
+		}
+	}
+	// Other fields are the operator's to change; an admin may change any.
+	wantStatus(t, f.do("PATCH", "/api/v1/credentials/os", operator, map[string]any{"fields": map[string]string{"project_name": "ops"}}), http.StatusOK)
+	wantStatus(t, f.do("PATCH", "/api/v1/credentials/ca", f.admin, map[string]any{"fields": map[string]string{"ttl": "5m"}}), http.StatusOK)
+	var c api.Credential
+	f.do("GET", "/api/v1/credentials/os", f.admin, nil).json(t, &c)
+	if c.Fields["auth_url"] != "https://keystone.example/v3" {
+		t.Fatalf("auth_url = %q after a refused change", c.Fields["auth_url"])
+	}
+}

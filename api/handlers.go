@@ -199,6 +199,16 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 			errs.Merge("credential", err)
 		}
 		upd.CredentialID = &id
+		// A source whose endpoint an admin set may be trusted with that
+		// admin's credential, not with any other.
+		cfg := src.Config
+		if upd.Config != nil {
+			cfg = upd.Config
+		}
+		if id != src.CredentialID && TokenFrom(ctx).Role != roster.RoleAdmin && len(s.engine.Registry().RoutingOptions(src.Provider, cfg, nil)) > 0 {
+			return nil, &roster.Error{Code: roster.EFORBIDDEN, Message: "this change needs an admin token", Fields: []roster.FieldError{{
+				Field: "credential", Message: "only an admin may change the credential of a source whose options decide where credentials are sent"}}}
+		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -240,9 +250,10 @@ func (s *Server) TriggerSync(ctx context.Context, req TriggerSyncRequestObject) 
 		return TriggerSync200JSONResponse(syncRunOut(run)), nil
 	}
 	s.log.Info("sync requested", "source", src.Name, "run", run.ID, "by", actor(ctx))
+	body := syncRunOut(run) // before Submit: the run is the dispatcher's then
 	s.dispatch.Submit(run)
 	loc := "/api/v1/syncs/" + run.ID
-	return TriggerSync202JSONResponse{Body: syncRunOut(run), Headers: TriggerSync202ResponseHeaders{Location: &loc}}, nil
+	return TriggerSync202JSONResponse{Body: body, Headers: TriggerSync202ResponseHeaders{Location: &loc}}, nil
 }
 
 // ListSyncRuns implements StrictServerInterface.

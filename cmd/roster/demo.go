@@ -113,8 +113,13 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 			return err
 		}
 		display := newProgressDisplay(os.Stderr, src.Name)
-		m.Engine.Run(ctx, run, display.update)
+		runErr := m.Engine.Run(ctx, run, display.update)
 		display.done()
+		if stored, err := m.Store.SyncRun(context.WithoutCancel(ctx), run.ID); err == nil {
+			run = stored
+		} else if runErr != nil {
+			return runErr
+		}
 		printSummary(out, src.Name, run)
 		if run.Status == roster.SyncFailed {
 			return errors.New("the demo sync of " + src.Name + " failed; see " + logPath)
@@ -325,7 +330,13 @@ func demoSetup(ctx context.Context, m *Main, clouds []demoCloud) ([]*roster.Sour
 // demoToken replaces the demo's admin token: its value is shown once, so a
 // new run needs a new one.
 func demoToken(ctx context.Context, st roster.Store) (roster.Secret, error) {
-	if err := st.DeleteToken(ctx, demoTokenName); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+	old, err := st.Token(ctx, demoTokenName)
+	switch {
+	case err == nil:
+		if err := st.DeleteToken(ctx, old.ID); err != nil {
+			return "", err
+		}
+	case roster.ErrorCode(err) != roster.ENOTFOUND:
 		return "", err
 	}
 	value, hash := roster.NewTokenValue()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -70,8 +71,14 @@ were kept), 1 when the sync failed (nothing was changed).`,
 			}
 			out := cmd.ErrOrStderr()
 			display := newProgressDisplay(out, src.Name)
-			engine.Run(cmd.Context(), run, display.update)
+			runErr := engine.Run(cmd.Context(), run, display.update)
 			display.done()
+			// What counts is what was recorded.
+			if stored, err := st.SyncRun(context.WithoutCancel(cmd.Context()), run.ID); err == nil {
+				run = stored
+			} else if runErr != nil {
+				return runErr
+			}
 			printSummary(cmd.OutOrStdout(), src.Name, run)
 			switch run.Status {
 			case roster.SyncSucceeded:

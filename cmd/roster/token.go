@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"os/user"
 	"text/tabwriter"
 	"time"
 
@@ -55,6 +58,7 @@ func newTokenCreateCommand() *cobra.Command {
 			if err := st.CreateToken(cmd.Context(), tok, hash); err != nil {
 				return err
 			}
+			auditCLI(cmd.Context(), st, "token.create", tok)
 			fmt.Fprintln(cmd.ErrOrStderr(), "Created token", tok.Name, "with role", tok.Role+". Store it now: it is not shown again.")
 			fmt.Fprintln(cmd.OutOrStdout(), value.Reveal())
 			return nil
@@ -117,9 +121,14 @@ func newTokenRevokeCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			if err := st.DeleteToken(cmd.Context(), args[0]); err != nil {
+			tok, err := st.Token(cmd.Context(), args[0])
+			if err != nil {
 				return err
 			}
+			if err := st.DeleteToken(cmd.Context(), tok.ID); err != nil {
+				return err
+			}
+			auditCLI(cmd.Context(), st, "token.delete", tok)
 			fmt.Fprintln(cmd.OutOrStdout(), "revoked", args[0])
 			return nil
 		},
@@ -133,4 +142,18 @@ func timeOrDash(t *time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// auditCLI records a token change made on the database directly, as the
+// API records its own: the audit log must show every token that exists.
+func auditCLI(ctx context.Context, st roster.AuditStore, action string, tok *roster.Token) {
+	who := "cli"
+	if u, err := user.Current(); err == nil {
+		who = "cli:" + u.Username
+	}
+	e := &roster.AuditEvent{Actor: who, Action: action, Outcome: roster.AuditAllowed, TargetType: "token", TargetID: tok.ID, TargetName: tok.Name,
+		Details: map[string]string{"role": string(tok.Role)}}
+	if err := st.AppendAudit(ctx, e); err != nil {
+		fmt.Fprintln(os.Stderr, "roster: warning: the audit record of this change could not be written:", err)
+	}
 }

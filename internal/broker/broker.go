@@ -116,7 +116,9 @@ func (b *Broker) Create(ctx context.Context, actor Actor, in CredentialInput) (*
 }
 
 // Update changes a credential. Secret fields given replace the stored ones
-// (check-and-set against the version read); others keep their value.
+// (check-and-set against the version read); others keep their value. Only
+// admins may change guarded fields (where a secret is sent, what a
+// certificate allows).
 func (b *Broker) Update(ctx context.Context, actor Actor, ref string, name, description *string, fields map[string]roster.Secret) (*roster.Credential, error) {
 	c, err := b.store.Credential(ctx, ref)
 	if err != nil {
@@ -127,6 +129,8 @@ func (b *Broker) Update(ctx context.Context, actor Actor, ref string, name, desc
 	if name != nil {
 		if fe := roster.ValidateName("name", *name); fe != nil {
 			errs = append(errs, *fe)
+		} else if other, err := b.store.Credential(ctx, *name); err == nil && other.ID != c.ID {
+			return nil, roster.Errorf(roster.ECONFLICT, "a credential named %q already exists", *name)
 		}
 	}
 	plainUpd, secretUpd := split(schema, fields, &errs)
@@ -142,20 +146,21 @@ func (b *Broker) Update(ctx context.Context, actor Actor, ref string, name, desc
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	if err := guard(actor, schema, c.Fields, plain); err != nil {
+		b.audit(ctx, actor, "credential.update", roster.AuditDenied, c, "", roster.ErrorMessage(err), nil)
+		return nil, err
+	}
 	upd := roster.CredentialUpdate{Name: name, Description: description, Fields: plain}
 	if len(secretUpd) > 0 {
-		current := roster.SecretFields{}
-		if c.Version > 0 {
-			current, _, err = b.backend.GetSecrets(ctx, c.Path)
-			if err != nil {
-				return nil, b.backendError("read the stored secret fields", err)
-			}
+		current, info, err := b.secretsOf(ctx, c)
+		if err != nil {
+			return nil, err
 		}
 		maps.Copy(current, secretUpd)
 		if err := validateType(c.Type, plain, current); err != nil {
 			return nil, err
 		}
-		version, err := b.backend.PutSecrets(ctx, c.Path, current, c.Version)
+		version, err := b.backend.PutSecrets(ctx, c.Path, current, info.Version)
 		if err != nil {
 			return nil, b.backendError("store the secret fields", err)
 		}
@@ -164,59 +169,83 @@ func (b *Broker) Update(ctx context.Context, actor Actor, ref string, name, desc
 	} else if err := validateType(c.Type, plain, nil); err != nil {
 		return nil, err
 	}
+	changed := strings.Join(slices.Sorted(maps.Keys(fields)), ",")
 	updated, err := b.store.UpdateCredential(ctx, c.ID, upd)
 	if err != nil {
+		if upd.Version != nil {
+			// The backend holds the new secret now; say so, or the next
+			// reader of the audit log cannot explain it.
+			b.audit(ctx, actor, "credential.update", roster.AuditFailed, c, "", "the secret fields were replaced but the metadata was not: "+roster.ErrorMessage(err),
+				map[string]string{"fields": changed, "version": fmt.Sprint(*upd.Version)})
+		}
 		return nil, err
 	}
-	changed := slices.Sorted(maps.Keys(fields))
-	b.audit(ctx, actor, "credential.update", roster.AuditAllowed, updated, "", "", map[string]string{"fields": strings.Join(changed, ","), "version": fmt.Sprint(updated.Version)})
+	b.audit(ctx, actor, "credential.update", roster.AuditAllowed, updated, "", "", map[string]string{"fields": changed, "version": fmt.Sprint(updated.Version)})
 	return updated, nil
 }
 
-// Delete removes a credential: every version of its secret fields first,
-// then its metadata and grants. A credential a source uses stays.
+// guard refuses non-admins a change of guarded fields.
+func guard(actor Actor, schema roster.CredentialSchema, before, after map[string]string) error {
+	if actor.Token != nil && actor.Token.Role == roster.RoleAdmin {
+		return nil
+	}
+	var fields []roster.FieldError
+	for _, f := range schema.Fields {
+		if f.Guarded && before[f.Name] != after[f.Name] {
+			fields = append(fields, roster.FieldError{Field: "fields." + f.Name, Message: "only an admin may change this field of an existing credential"})
+		}
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return &roster.Error{Code: roster.EFORBIDDEN, Message: "this change needs an admin token", Fields: fields}
+}
+
+// secretsOf reads a credential's secret fields (none when it has none).
+func (b *Broker) secretsOf(ctx context.Context, c *roster.Credential) (roster.SecretFields, roster.BackendInfo, error) {
+	if c.Version == 0 {
+		return roster.SecretFields{}, roster.BackendInfo{}, nil
+	}
+	secrets, info, err := b.backend.GetSecrets(ctx, c.Path)
+	if err != nil {
+		return nil, info, b.backendError("read the secret fields", err)
+	}
+	return secrets, info, nil
+}
+
+// fieldsOf returns every field of a credential, secret ones included.
+func (b *Broker) fieldsOf(ctx context.Context, c *roster.Credential) (map[string]roster.Secret, roster.BackendInfo, error) {
+	secrets, info, err := b.secretsOf(ctx, c)
+	if err != nil {
+		return nil, info, err
+	}
+	fields := make(map[string]roster.Secret, len(c.Fields)+len(secrets))
+	for k, v := range c.Fields {
+		fields[k] = roster.Secret(v)
+	}
+	maps.Copy(fields, secrets)
+	return fields, info, nil
+}
+
+// Delete removes a credential: its metadata and grants first (a credential
+// a source uses stays: the store refuses), then every version of its
+// secret fields.
 func (b *Broker) Delete(ctx context.Context, actor Actor, ref string) error {
 	c, err := b.store.Credential(ctx, ref)
 	if err != nil {
 		return err
 	}
-	srcs, err := b.sourcesUsing(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	if len(srcs) > 0 {
-		return roster.Errorf(roster.ECONFLICT, "credential %q is used by source %q; detach it first", c.Name, srcs[0])
-	}
-	if c.Version > 0 {
-		if err := b.backend.DeleteSecrets(ctx, c.Path); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
-			return b.backendError("delete the secret fields", err)
-		}
-	}
 	if err := b.store.DeleteCredential(ctx, c.ID); err != nil {
 		return err
 	}
 	b.audit(ctx, actor, "credential.delete", roster.AuditAllowed, c, "", "", nil)
+	if c.Version > 0 {
+		if err := b.backend.DeleteSecrets(context.WithoutCancel(ctx), c.Path); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+			// Nothing refers to them any more; an operator can remove them.
+			b.log.Error("deleting the secret fields of a deleted credential failed; remove them from the backend", "path", c.Path, "err", err)
+		}
+	}
 	return nil
-}
-
-func (b *Broker) sourcesUsing(ctx context.Context, credentialID string) ([]string, error) {
-	invs, err := b.store.Inventories(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, inv := range invs {
-		srcs, err := b.store.Sources(ctx, inv.ID)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range srcs {
-			if s.CredentialID == credentialID {
-				names = append(names, inv.Name+"/"+s.Name)
-			}
-		}
-	}
-	return names, nil
 }
 
 // backendError turns a backend failure into what a caller may see: an

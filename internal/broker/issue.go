@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -35,9 +34,7 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 		return nil, nil, err
 	}
 	deny := func(inventoryID, reason string) error {
-		if err := b.mustAudit(ctx, actor, action, roster.AuditDenied, c, inventoryID, reason, nil); err != nil {
-			b.log.Error("writing an audit record failed", "action", action, "err", err)
-		}
+		b.audit(ctx, actor, action, roster.AuditDenied, c, inventoryID, reason, nil)
 		return roster.Errorf(roster.EFORBIDDEN, "%s", reason)
 	}
 	inv, err := b.store.Inventory(ctx, invRef)
@@ -81,19 +78,10 @@ func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string,
 			return nil, roster.Invalid(roster.FieldError{Field: "wrap_ttl", Message: fmt.Sprintf("must be between 1s and %s", MaxWrapTTL)})
 		}
 	}
-	fields := make(map[string]roster.Secret, len(c.Fields)+len(c.SecretsSet))
-	for k, v := range c.Fields {
-		fields[k] = roster.Secret(v)
-	}
-	info := roster.BackendInfo{}
-	if c.Version > 0 {
-		secrets, bi, err := b.backend.GetSecrets(ctx, c.Path)
-		if err != nil {
-			b.audit(ctx, actor, "credential.issue", roster.AuditFailed, c, inv.ID, roster.ErrorMessage(err), nil)
-			return nil, b.backendError("read the credential", err)
-		}
-		maps.Copy(fields, secrets)
-		info = bi
+	fields, info, err := b.fieldsOf(ctx, c)
+	if err != nil {
+		b.audit(ctx, actor, "credential.issue", roster.AuditFailed, c, inv.ID, roster.ErrorMessage(err), nil)
+		return nil, err
 	}
 	out := &Issued{Credential: c}
 	details := map[string]string{"version": fmt.Sprint(c.Version), "backend": b.backend.Kind(), "request_id": info.RequestID, "wrapped": fmt.Sprint(wrap)}
@@ -212,20 +200,13 @@ func (b *Broker) ForSource(ctx context.Context, src *roster.Source) (roster.Cred
 	if err != nil {
 		return "", nil, err
 	}
-	fields := make(map[string]roster.Secret, len(c.Fields)+len(c.SecretsSet))
-	for k, v := range c.Fields {
-		fields[k] = roster.Secret(v)
-	}
 	details := map[string]string{"source": src.Name, "source_id": src.ID, "version": fmt.Sprint(c.Version), "backend": b.backend.Kind()}
-	if c.Version > 0 {
-		secrets, info, err := b.backend.GetSecrets(ctx, c.Path)
-		if err != nil {
-			b.audit(ctx, Syncer, "credential.use", roster.AuditFailed, c, src.InventoryID, roster.ErrorMessage(err), details)
-			return "", nil, b.backendError(fmt.Sprintf("read credential %q", c.Name), err)
-		}
-		maps.Copy(fields, secrets)
-		details["request_id"] = info.RequestID
+	fields, info, err := b.fieldsOf(ctx, c)
+	if err != nil {
+		b.audit(ctx, Syncer, "credential.use", roster.AuditFailed, c, src.InventoryID, roster.ErrorMessage(err), details)
+		return "", nil, &roster.Error{Code: roster.ErrorCode(err), Message: fmt.Sprintf("credential %q: %s", c.Name, roster.ErrorMessage(err))}
 	}
+	details["request_id"] = info.RequestID
 	if err := b.mustAudit(ctx, Syncer, "credential.use", roster.AuditAllowed, c, src.InventoryID, "", details); err != nil {
 		return "", nil, roster.Errorf(roster.EUNAVAILABLE, "the use of credential %q cannot be audited, so it is refused", c.Name)
 	}

@@ -183,7 +183,7 @@ func (s *SQLite) CreateInventory(ctx context.Context, inv *roster.Inventory) err
 
 // Inventory implements roster.InventoryStore.
 func (s *SQLite) Inventory(ctx context.Context, idOrName string) (*roster.Inventory, error) {
-	inv, err := scanInventory(s.rq.QueryRowContext(ctx, `SELECT `+inventoryCols+` FROM inventories WHERE id = ? OR name = ?`, idOrName, idOrName))
+	inv, err := scanInventory(s.rq.QueryRowContext(ctx, `SELECT `+inventoryCols+` FROM inventories WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, idOrName, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("inventory", idOrName)
 	}

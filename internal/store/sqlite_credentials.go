@@ -56,7 +56,7 @@ func nonNilStrings(s []string) []string {
 
 // Credential implements roster.CredentialStore.
 func (s *SQLite) Credential(ctx context.Context, idOrName string) (*roster.Credential, error) {
-	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = ? OR name = ?`, idOrName, idOrName))
+	c, err := scanCredential(s.rq.QueryRowContext(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, idOrName, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("credential", idOrName)
 	}
@@ -159,10 +159,10 @@ func (s *SQLite) CreateGrant(ctx context.Context, g *roster.Grant) error {
 func (s *SQLite) Grants(ctx context.Context, f roster.GrantFilter) ([]*roster.Grant, error) {
 	var where []string
 	var args []any
-	for col, v := range map[string]string{"token_id": f.TokenID, "credential_id": f.CredentialID, "inventory_id": f.InventoryID} {
-		if v != "" {
-			where = append(where, col+" = ?")
-			args = append(args, v)
+	for _, c := range []struct{ col, v string }{{"token_id", f.TokenID}, {"credential_id", f.CredentialID}, {"inventory_id", f.InventoryID}} {
+		if c.v != "" {
+			where = append(where, c.col+" = ?")
+			args = append(args, c.v)
 		}
 	}
 	q := `SELECT ` + grantCols + ` FROM grants`

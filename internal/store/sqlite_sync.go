@@ -181,14 +181,15 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 		}
 	}
 	if len(c.Add) > 0 {
-		// The write transaction holds SQLite's only write lock, so ids
-		// handed out from the current maximum cannot collide.
-		var maxID int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM hosts`).Scan(&maxID); err != nil {
+		// Reserve a block of ids from the sequence (never reused); the
+		// write transaction holds SQLite's only write lock.
+		var last int64
+		if err := tx.QueryRowContext(ctx, `UPDATE sequences SET value = value + ? WHERE name = 'hosts' RETURNING value`, len(c.Add)).Scan(&last); err != nil {
 			return err
 		}
+		first := last - int64(len(c.Add))
 		for i, h := range c.Add {
-			h.ID = maxID + int64(i) + 1
+			h.ID = first + int64(i) + 1
 			h.InventoryID, h.SourceID = run.InventoryID, run.SourceID
 		}
 		const cols = 12
@@ -370,6 +371,15 @@ func (s *SQLite) TokenByHash(ctx context.Context, hash string) (*roster.Token, e
 	return t, err
 }
 
+// Token implements roster.TokenStore.
+func (s *SQLite) Token(ctx context.Context, idOrName string) (*roster.Token, error) {
+	t, err := scanToken(s.rq.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, idOrName, idOrName))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("token", idOrName)
+	}
+	return t, err
+}
+
 // Tokens implements roster.TokenStore.
 func (s *SQLite) Tokens(ctx context.Context) ([]*roster.Token, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY name`)
@@ -390,7 +400,7 @@ func (s *SQLite) Tokens(ctx context.Context) ([]*roster.Token, error) {
 
 // DeleteToken implements roster.TokenStore.
 func (s *SQLite) DeleteToken(ctx context.Context, id string) error {
-	res, err := s.wq.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? OR name = ?`, id, id)
+	res, err := s.wq.ExecContext(ctx, `DELETE FROM tokens WHERE id = ?`, id)
 	if err != nil {
 		return err
 	}

@@ -20,18 +20,26 @@ const maxCachedStmts = 128
 
 func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}} }
 
+// stmt returns the prepared statement of query, preparing it (outside the
+// lock: preparing needs a connection, which may be a while coming) when
+// there is room; nil when there is none.
 func (c *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.stmts[query]; ok {
+	st, ok := c.stmts[query]
+	full := len(c.stmts) >= maxCachedStmts
+	c.mu.Unlock()
+	if ok || full {
 		return st, nil
-	}
-	if len(c.stmts) >= maxCachedStmts {
-		return nil, nil
 	}
 	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.stmts[query]; ok || c.stmts == nil {
+		st.Close() // another caller won the race, or the cache is closed
+		return prev, nil
 	}
 	c.stmts[query] = st
 	return st, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -18,6 +19,9 @@ type Dispatcher struct {
 	sem    chan struct{}
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	mu     sync.Mutex // guards closed and wg.Go against Close's wg.Wait
+	closed bool
 	wg     sync.WaitGroup
 }
 
@@ -28,8 +32,15 @@ func NewDispatcher(e *Engine, concurrency int, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{engine: e, log: log, sem: make(chan struct{}, max(concurrency, 1)), ctx: ctx, cancel: cancel}
 }
 
-// Submit runs a queued run in the background.
+// Submit runs a queued run in the background. After Close, the run is
+// recorded as canceled instead.
 func (d *Dispatcher) Submit(run *roster.SyncRun) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		d.engine.cancelQueued(run)
+		return
+	}
 	d.wg.Go(func() {
 		select {
 		case d.sem <- struct{}{}:
@@ -39,7 +50,7 @@ func (d *Dispatcher) Submit(run *roster.SyncRun) {
 		}
 		defer func() { <-d.sem }()
 		if err := d.engine.Run(d.ctx, run, nil); err != nil {
-			d.log.Debug("background sync ended with an error", "run", run.ID, "err", err)
+			d.log.Info("background sync ended with an error", "run", run.ID, "err", err)
 		}
 	})
 }
@@ -47,6 +58,9 @@ func (d *Dispatcher) Submit(run *roster.SyncRun) {
 // Close cancels running syncs (they record themselves as canceled, having
 // changed nothing) and waits for them.
 func (d *Dispatcher) Close() {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
 	d.cancel()
 	d.wg.Wait()
 }
@@ -54,7 +68,9 @@ func (d *Dispatcher) Close() {
 // cancelQueued records a run that never started as canceled.
 func (e *Engine) cancelQueued(run *roster.SyncRun) {
 	run.Status, run.Error = roster.SyncCanceled, "Roster shut down before the sync started; nothing was changed"
-	if err := e.store.FinishSyncRun(context.Background(), run, nil); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.store.FinishSyncRun(ctx, run, nil); err != nil {
 		e.log.Warn("recording a canceled sync failed", "run", run.ID, "err", err)
 	}
 }

@@ -98,6 +98,7 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	run.StartedAt = &start
 	run.Status = roster.SyncRunning
 	if err := e.store.UpdateSyncRun(ctx, run); err != nil {
+		e.abandon(run, log, "starting the sync could not be recorded")
 		return fmt.Errorf("start sync run: %w", err)
 	}
 	log.Info("sync started", "trigger", run.Trigger)
@@ -117,6 +118,7 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	defer cancel()
 	if ferr := e.store.FinishSyncRun(finishCtx, run, changes); ferr != nil {
 		log.Error("recording the sync failed", "err", ferr)
+		e.abandon(run, log, "the sync's changes could not be written; nothing was changed")
 		return fmt.Errorf("record sync run: %w", ferr)
 	}
 	c := run.Counts
@@ -127,6 +129,21 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		return errors.New(run.Error)
 	}
 	return nil
+}
+
+// abandon records a run that cannot be recorded normally as failed, with
+// nothing changed, so that it does not stay active and block its source.
+func (e *Engine) abandon(run *roster.SyncRun, log *slog.Logger, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	end := e.now()
+	failed := *run
+	failed.Status, failed.Error, failed.FinishedAt = roster.SyncFailed, reason, &end
+	if err := e.store.FinishSyncRun(ctx, &failed, nil); err != nil {
+		log.Error("the run stays active until the next start marks it failed", "err", err)
+		return
+	}
+	*run = failed
 }
 
 // scopeHosts is what one successful scope produced.
@@ -209,32 +226,35 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Log
 		if err == nil {
 			sh, err = e.build(o.Scope, o.Instances, cons, stored, notes)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		sr := &run.Scopes[index[o.Scope]]
-		sr.Duration = o.Duration
-		prog.ScopesDone++
-		prog.Scope = o.Scope
-		switch {
-		case err == nil:
-			results[o.Scope] = sh
-			sr.Status, sr.Hosts = roster.ScopeSucceeded, len(sh.hosts)
-			prog.HostsSeen += len(sh.hosts)
-		case errors.Is(err, errStrict):
-			fatal = errors.Join(fatal, err)
-			sr.Status, sr.Error = roster.ScopeFailed, err.Error()
-			prog.Failed++
-		default:
-			sr.Status, sr.Error = roster.ScopeFailed, err.Error()
-			prog.Failed++
-			log.Warn("scope failed; its hosts are kept as they were", "scope", o.Scope, "err", err)
-		}
-		if progress != nil {
-			progress(prog)
-		}
-		if uerr := e.store.UpdateSyncRun(ctx, run); uerr != nil && ctx.Err() == nil {
-			log.Warn("recording progress failed", "err", uerr)
-		}
+		snapshot := func() roster.SyncRun {
+			mu.Lock()
+			defer mu.Unlock()
+			sr := &run.Scopes[index[o.Scope]]
+			sr.Duration = o.Duration
+			prog.ScopesDone++
+			prog.Scope = o.Scope
+			switch {
+			case err == nil:
+				results[o.Scope] = sh
+				sr.Status, sr.Hosts = roster.ScopeSucceeded, len(sh.hosts)
+				prog.HostsSeen += len(sh.hosts)
+			case errors.Is(err, errStrict):
+				fatal = errors.Join(fatal, err)
+				sr.Status, sr.Error = roster.ScopeFailed, err.Error()
+				prog.Failed++
+			default:
+				sr.Status, sr.Error = roster.ScopeFailed, err.Error()
+				prog.Failed++
+				log.Warn("scope failed; its hosts are kept as they were", "scope", o.Scope, "err", err)
+			}
+			if progress != nil {
+				progress(prog)
+			}
+			snap := *run
+			snap.Scopes = slices.Clone(run.Scopes)
+			return snap
+		}()
+		e.recordProgress(ctx, &snapshot, log)
 	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -255,6 +275,16 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Log
 		run.Status = roster.SyncSucceeded
 	}
 	return changes, nil
+}
+
+// recordProgress saves a run's progress for watchers, best effort: a busy
+// database must not hold up the sync, which records its outcome anyway.
+func (e *Engine) recordProgress(ctx context.Context, run *roster.SyncRun, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := e.store.UpdateSyncRun(ctx, run); err != nil && ctx.Err() == nil {
+		log.Warn("recording progress failed", "err", err)
+	}
 }
 
 // credential obtains the source's credential from the broker, if it names
@@ -431,7 +461,7 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 			continue
 		}
 		c.Scopes = append(c.Scopes, scope)
-		slices.SortFunc(sh.hosts, func(a, b built) int { return strings.Compare(a.ExternalID, b.ExternalID) })
+		slices.SortStableFunc(sh.hosts, func(a, b built) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 		for _, h := range sh.hosts {
 			if seen[h.ExternalID] {
 				notes.add("reported twice (in two scopes or queries); kept the first", h.ExternalID)
@@ -454,8 +484,8 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 	// named by its id instead.
 	owner := make(map[string]string)
 	for _, st := range states {
-		if failed[st.Scope] && !seen[st.ExternalID] {
-			owner[st.Name] = st.ExternalID
+		if !seen[st.ExternalID] && (failed[st.Scope] || src.OnMissing == roster.OnMissingDisable) {
+			owner[st.Name] = st.ExternalID // kept: as is, or disabled
 		}
 	}
 	for _, h := range hosts {

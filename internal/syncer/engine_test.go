@@ -531,3 +531,33 @@ func TestAnExistingHostKeepsItsNameWhenANewOneWantsIt(t *testing.T) {
 		}
 	}
 }
+
+func TestAHostKeptDisabledKeepsItsName(t *testing.T) {
+	e := newEnv(t, 60, map[string]any{"hostnames": []any{"tag:Name", "instance-id"}})
+	disable := roster.OnMissingDisable
+	src, err := e.store.UpdateSource(t.Context(), e.src.ID, roster.SourceUpdate{OnMissing: &disable})
+	must(t, err)
+	e.src = src
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	var gone, other awssim.InstanceInfo
+	for _, inst := range e.expected() {
+		if inst.Name == "" || inst.State != "running" {
+			continue
+		}
+		if gone.ID == "" {
+			gone = inst
+		} else if other.ID == "" && inst.Name != gone.Name {
+			other = inst
+		}
+	}
+	must(t, e.sim.Fleet().Remove(gone.ID))
+	must(t, e.sim.Fleet().SetTag(other.ID, "Name", gone.Name))
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	hosts := e.hosts()
+	if h := hosts[gone.ID]; h == nil || h.Name != gone.Name || h.Enabled {
+		t.Fatalf("the vanished host = %+v, want it kept disabled under its name", h)
+	}
+	if h := hosts[other.ID]; h.Name != other.ID {
+		t.Fatalf("the renamed host took the name %q of a kept host", h.Name)
+	}
+}

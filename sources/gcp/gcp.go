@@ -85,7 +85,9 @@ func (Driver) PluginNames() []string { return []string{"google.cloud.gcp_compute
 // CredentialRoutingOptions implements sources.CredentialRouter: the
 // Compute endpoint receives the access token, the token URI the signed
 // assertion.
-func (Driver) CredentialRoutingOptions() []string { return []string{"endpoint_url", "token_uri"} }
+func (Driver) CredentialRoutingOptions() []string {
+	return []string{"endpoint_url", "endpoint", "token_uri", "token_url"}
+}
 
 // Validate implements sources.Driver.
 func (Driver) Validate(config map[string]any) error {

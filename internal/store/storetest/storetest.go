@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"Grants", testGrants},
 		{"Audit", testAudit},
 		{"SecretBlobs", testSecretBlobs},
+		{"HostIDsAreNotReused", testHostIDsAreNotReused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -591,8 +592,26 @@ func testTokens(t *testing.T, s roster.Store) {
 	if len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(used) {
 		t.Fatalf("Tokens = %+v", list)
 	}
-	must(t, s.DeleteToken(ctx, "ci")) // by name
+	byName, err := s.Token(ctx, "ci")
+	must(t, err)
+	if byName.ID != tok.ID {
+		t.Fatalf("Token(name) = %s, want %s", byName.ID, tok.ID)
+	}
+	must(t, s.DeleteToken(ctx, tok.ID))
 	_, err = s.TokenByHash(ctx, hash)
 	wantCode(t, err, roster.ENOTFOUND)
 	wantCode(t, s.DeleteToken(ctx, tok.ID), roster.ENOTFOUND)
+}
+
+func testHostIDsAreNotReused(t *testing.T, s roster.Store) {
+	inv := newInventory(t, s, "prod")
+	src := newSource(t, s, inv, "ec2")
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Add: []*roster.Host{host("i-1", "r", "a"), host("i-2", "r", "b")}, Scopes: []string{"r"}})
+	st := states(t, s, src)
+	removed := st["i-2"].ID
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Remove: []int64{removed}, Scopes: []string{"r"}})
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Add: []*roster.Host{host("i-3", "r", "c")}, Scopes: []string{"r"}})
+	if got := states(t, s, src)["i-3"].ID; got <= removed {
+		t.Fatalf("new host got id %d, at or below the removed host's %d", got, removed)
+	}
 }
