@@ -15,6 +15,7 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
+	EMETHOD       = "method_not_allowed"
 	EUNAVAILABLE  = "unavailable"
 	EINTERNAL     = "internal"
 )

@@ -64,19 +64,37 @@ type ansibleList struct {
 }
 
 func (a ansibleList) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
-	w.Header().Set("Content-Type", "application/json")
-	bw := bufio.NewWriterSize(w, 256<<10)
+	sent := &sentWriter{w: w}
+	bw := bufio.NewWriterSize(sent, 256<<10)
 	err := WriteAnsibleInventory(a.ctx, bw, a.s.store, a.inventoryID, a.all)
 	if err == nil {
 		err = bw.Flush()
 	}
-	if err != nil {
-		// The status line is gone: abort the connection so the client sees
-		// a broken response, not a well-terminated truncated document.
-		a.s.log.Error("streaming an Ansible inventory failed", "inventory", a.inventoryID, "err", err)
-		panic(http.ErrAbortHandler)
+	switch {
+	case err == nil:
+		return nil
+	case !sent.started:
+		return err // nothing is on the wire yet: the client gets a problem
 	}
-	return nil
+	// The status line is gone: abort the connection so the client sees a
+	// broken response, not a well-terminated truncated document.
+	a.s.log.Error("streaming an Ansible inventory failed", "inventory", a.inventoryID, "err", err)
+	panic(http.ErrAbortHandler)
+}
+
+// sentWriter sets the content type and remembers whether anything was
+// written to the client.
+type sentWriter struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (s *sentWriter) Write(p []byte) (int, error) {
+	if !s.started {
+		s.started = true
+		s.w.Header().Set("Content-Type", "application/json")
+	}
+	return s.w.Write(p)
 }
 
 // WriteAnsibleInventory writes an inventory as Ansible's dynamic inventory

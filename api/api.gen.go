@@ -118,14 +118,15 @@ func (e OnMissing) Valid() bool {
 
 // Defines values for ProblemCode.
 const (
-	ProblemCodeConflict     ProblemCode = "conflict"
-	ProblemCodeForbidden    ProblemCode = "forbidden"
-	ProblemCodeInternal     ProblemCode = "internal"
-	ProblemCodeInvalid      ProblemCode = "invalid"
-	ProblemCodeNotFound     ProblemCode = "not_found"
-	ProblemCodeTooLarge     ProblemCode = "too_large"
-	ProblemCodeUnauthorized ProblemCode = "unauthorized"
-	ProblemCodeUnavailable  ProblemCode = "unavailable"
+	ProblemCodeConflict         ProblemCode = "conflict"
+	ProblemCodeForbidden        ProblemCode = "forbidden"
+	ProblemCodeInternal         ProblemCode = "internal"
+	ProblemCodeInvalid          ProblemCode = "invalid"
+	ProblemCodeMethodNotAllowed ProblemCode = "method_not_allowed"
+	ProblemCodeNotFound         ProblemCode = "not_found"
+	ProblemCodeTooLarge         ProblemCode = "too_large"
+	ProblemCodeUnauthorized     ProblemCode = "unauthorized"
+	ProblemCodeUnavailable      ProblemCode = "unavailable"
 )
 
 // Valid indicates whether the value is a known member of the ProblemCode enum.
@@ -138,6 +139,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeInternal:
 		return true
 	case ProblemCodeInvalid:
+		return true
+	case ProblemCodeMethodNotAllowed:
 		return true
 	case ProblemCodeNotFound:
 		return true
@@ -3048,6 +3051,22 @@ func (response IssueCredential404ApplicationProblemPlusJSONResponse) VisitIssueC
 	return err
 }
 
+type IssueCredential413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential413ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IssueCredential503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -3249,6 +3268,22 @@ func (response SignSSHKey404ApplicationProblemPlusJSONResponse) VisitSignSSHKeyR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SignSSHKey413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey413ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6504,120 +6539,120 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7D1rc9w2kn8FNbdVkvaokexks7tS3Qetkti69dpeyUmuzvKJENkzg4gDMACo8USl/36FbvA1fMxDGvlR",
-	"+eDyiASJRqPR727eDSI1TZUEac3g6G6Qcs2nYEHjX6caYpBW8OQcRu5CDCbSIrVCycHR4N0EWFQM2TFM",
-	"xExpJvkUhoNgINyYlNvJIBi4a4OjQTl6EAw0/JYJDfHgyOoMgoGJJjDlbho7T91oY7WQ48H9fTA4zbRR",
-	"uh2EUMJHexXhiJCpEbMTYKmGW6Eyw1I+LqH5LQM9r4BDb+2f+kzegrRKzztxIPIRq6CgGLwmBl6JqbDN",
-	"+d/yMTAjfu9cY4LPVd8dw4hniR0cPTs8DAZT/lFMsyn+5f4U0v8Z5EAIaWEMGqG4UJmO4Oz7dkQYvItY",
-	"6Fg9jVhr6fdusEmVNEBEqeQoERHiIlLSgsSfPE0TEXEHzUGq1XUC0//81TjQ7iov/5N2mzj4j4OS7A/o",
-	"rjl4S0/RlM3FuRUwYZjlNyCHg/tg8KPS1yKOQT41KFbdgNwxTKsE2JTPmVSWxYrZiTAI2Zm85YmInxou",
-	"t6lgrMOSIAiOWQhaK21CxJ/BszkSkMRmyF4rOxFyzGbcsGjC5RhihP61sj+qTD4p+K8VM1k0YRqIRBGQ",
-	"d0q94noMnwqP1yqeO2QmDgjN7IRLRKABfQua8SiC1NKO/yR5ZidKi9/hqfGG1Bg4tscly+SNVDMZMA23",
-	"6gaQG8LH1B11piTksN5ykfDr5Ekxe8JiSEHGIKM5ixUYPDZcmhnoIXI3/xI3x4k04jqBF1plKQpGrVLQ",
-	"VhAPiiYiiTUdfGFhaloYV8E/udZ87v6eKENSdvVHbjlJ4r4l/+zG3JcPq+tfIbLuab+IQoIhiuNYOITw",
-	"5G1tSX0z1JDRxCvd3TEsnks+FVEpEFm4v58IY0MWqyibgrROLtRxeTUFy5sodsjKV78JzISVBlLuq6Ln",
-	"fTnLh2UjCcxgwJOkZXAwOMliYX+49YRcXwuPCFUtG84jS3pN404Mloukd/1d5FNCRTKgMa7YoKuOASqz",
-	"kZri8QTp1IH3buFqBvHAQSYF/hhxkUBcQUf5Ag3cdCzZOm5mu2b2d0lf6L5P19vuC3pwpPSU28HRIOYW",
-	"9vFq0KJWVbdYuDX5kbQvQb51JUbqEFRX008Vr4RpoYyCExQ/es9hSWMtvKKiBrerkLW14nxtIJdKfxPc",
-	"ax7dAAnmnCxuUZcMBomKeNJKCpEGbiG+4nbVfVngMC27TCrEWmejRaNTct9ApMHmKslg9SOUE2jffr12",
-	"Y5xcwUnMlQHboThXoXBy3rKJSmLG2S1PMmC7Em5RAQC6YPZQv15ZjOSnpQ/Yct/fudH3wSBL47U37ha0",
-	"8ZvWuUxPRTuG+dG50da1GVULpHFgcSP80PouF2RS34ESyKAg6BqV1lbef0RO8aluOhzxxMCixFsg7in/",
-	"+Ark2E6cDfb822AL1P7DLeg54TXHtXsiyDGuJDiVPUqyGOLWU7AOuW9CbQs7W99Uv/7+rXgMBlvhfY1T",
-	"tAEDfecRkfNKYyZXN+CMc/crclCOnLrr1phyY2ZKowhyCrWTPTNHuuModb9/z7QbplKQxvLoppXV1qde",
-	"FSO91NlDjBu+oFO0l+gtbl4rlQCXJRNtMpZftLCwr2QyP2Y3kFomZJWZ+BNeIerine005+ep3Gvb5Mfg",
-	"sAvz93Gw5SBsQJ4/IZf77JnXj14qKu8kOHZ2JkxTO2f0CIsS4Nq4yyqlCRqy/YFMrU23Rrh+0JrUrTqW",
-	"cM4mrZ6wlNsJE9IqpFFv6Afke+CGhZGSIzEeahgLJc37Zx/CYZuYnYIxfAzL9TwCpHygjSJeaN5mtWyi",
-	"t5UO3i79flOLBJli+81WNT4fvgjTwlQ1wd+JnI3EfFRTpBcJocdx3o2clhfJHvdzOxLboMk9ir3PL/Ir",
-	"L6ZqTv0S1E5kPoagJpLdnAlux69Tx+r3QkNk2RSm16Bb1dkeWbiW46dFihUrycHrxMLjbIf3DG24HS+B",
-	"J06ELEJhLLeZWX7k/bjWV6u25fE41mDatxckv066tBD4aEHLgr01bZxUq1sRg8bDdMQ404CRgxuAlNzf",
-	"bj9aT+dIaGOvDBD9rcZwxw7zazoVCfTi/ULa775tpc6lTDnhawM8Fca4nz0BJCYVS5Qcg2YaUqWtYcIy",
-	"LmOPRGFZLAxuUpta13OqTKQ63EY0c9c6Nz6NbQKnnKpOTjl4hUmbE2lJkiX6ip33wNWop7oxXWfiMY49",
-	"nq3teaJqfuuH6ybL7JJHcPSs7zHp8WjUDYF1/BMF4p7GPbGWGt2QVb0LeAwqLclocwFVvONpbKaHGSZn",
-	"xmRwTqbFmpD2aJq1TAe2W2qKeyjVSi2QCcMyAzEbKd0q52aap7VEBA9KI6w0A804c/wugf3MAPvZjWfu",
-	"+dTZfaiBMiGNBV44tshB2i4Y3JNX1ibtq6u/d8ewRIzAHVu260Fl3x2agHHLpspY9uxwurdcTe7XiHGv",
-	"4j6fe92M2KpvsMMfyE6uDUjLZhOQhKQOJ+FmbuaKy7ipguS0shhQi8CYjsAZckqh5NU6oaCKbdS8Y5Mr",
-	"A5GSsWkDssMsqj4VlBAvwrc08Fgzr7yPKEdZG0W99ryjvsvP9r/7hiVgLWgTsFiMhTUB2xnuBGznascd",
-	"5Z39nYAZy7XFnAxhJ4z7J9xtfASjt9xdcu/8v/cn+//L938/3P/7h/Ln8Gr/w91h8N3z+z+1ofmN/FeX",
-	"BvjLhFt33ucyovg8AoHmi8/pItWaGascDXrtUMjxEHUkcrJqmKpblJ+kI7Y6SvM0gTZ7+vzHU/b3b//y",
-	"V+YzEBhFYpuR60jFNfeuz3lxElzZqxGmsASDKM9XCgZZNUkjcHTp84cc9akrTPOgYUV+RIB05lTE1nUQ",
-	"aO1mDObdrCwlK96sFo2uYYhVjqgVNoEew6Ppbfjp/MxJDmS1E2A3QiL39vhewfPgQ684cQFcQBvSdibO",
-	"VVKPZcdTIcmbrrkP9GaxoF86kxJ0K7ovLl6enjTZUZpdJyJC1/5Sdbcytg3SC2cCnINBudjwrGeaOAdt",
-	"5woWHOTuycZSCqdFt1NicdvIKRm4fXLgBsxk18UIxyOiRGVxq8gv6SffghRkTIaMyaIIIO7PKOjw1ec7",
-	"T6sJahhqRa8YyyfXjMo4j1ONurSiVAsZiZQnpg33DtVOMI8WlK0dw8oHSz2FJ8maIeI6DTeY4psU5MXF",
-	"S0bD2A3M2W7JzNxjTl2SsNfud2xTuV557SpgMBwPnTZ1XKhWjUVam7BdYQ3zK1xL8QqWnjoxlhCfVgJy",
-	"TTWsfnPJ9q2OdwO6S7XLjGP8bWeRkgSnyoLTtDWziiVqzIRk3LRuAAqmq2sYKb1pdkw9XOnBrq17YZrK",
-	"AlpxTqnATURjBGSZuKKnT2nshkkmfQ56PNNx87xRaJHcVE5RISXlmHFUkY9qesqOYSBvhVZy6tTng5x2",
-	"WTThQrZ7+jeMjqzjpHDcsVTB+p4odTUkcFoVMvGPfJomSMcYo26S7qM4QhYcZ57pF4AEOa3U1rSeq6RG",
-	"R50SgXLUe529FHk06KZEklHSWJ1FFuL8XoBCIWbc5DFqnzrJ0iQb1yiiAeBGAahNT9JKYau6oCvKLgqE",
-	"uJUcMT4zARtHacAwg8E9UKQwtJ6Az4uS29WO4gXdFPUYjivPITf3WtELNnJZPSHtHCPl1AL6zqyJJmCY",
-	"sJ+GSNrcahdzGZ2qLK+UWown1SJGFW06D1W03yVrteNmHllp3smkL5jouE1MbwVvhY8XEPzlgyVglQVU",
-	"p/3QgaDzTLaJ9BxrvcRU4ndDgV5YO4t+hTllW2SSkYHhaG/GDUu5duTYEY2Twkz6IZBZ4ssYSEI8mjzH",
-	"SNAanKJiNbbpmL3BLfT5PHCdpX1XR33oMRweMaOmwGhdfhfw4AvtPTwz0EAJXBzdPXO8UvXs/JZBRrSZ",
-	"Sdm0Hf1UpRUZDCIuI+hKUbdajMdeCuR+gVS4pxLhC+biDB0MEU+S666cuxnXDpi11P42ZacaFlxQfHJI",
-	"q66Oqo7jqSXID1oFqJ5z+igiyh/57QUB3+Vu2YcHAKkOyWzjQGO8NTMPPEXriDXtXVp9Y9Ht1RdixJcs",
-	"TYHCLdhIA93Ogpb4Exz/4OyFYrkziO2Gf31+OAn3jplUEtgUuMQsAsqq92QxXFX7Q0CX4AmphCfJm9Hg",
-	"6H3/mojA74NFCsc4VrthiiGGIbuYqJlkSkYrJGvR25pQf8jhfgxukC9lU3315956rzYjLDegbrkW7mi1",
-	"lHAEg4/7Y7XvL/5qlBye89m/fD7kPWUWZ1rY+YVbhi90Aa5Bn2SUlNTwhp28PfPBx91QG3s1HA7DvYCN",
-	"tJqyUCtj0Sfj7tPRCp3CEb59c/GOHfBUHNw+O8DbBrM7EX0YqcRZyxVMrE2pklHIkWpCck4zUVYMOl8L",
-	"P6RwUlaDmbCR0oWd6YzTkRYgY3PkvRgG3RiXkoQwrgDfZChLlSzWylsDqj6N2cTJa/dCjpm3fopL2SgC",
-	"HF7KS0lRRr/4osBVAsTusNLCC5SeeMcint4j9g+6WyB6eCkdIzBHLERHfsh23UGeYzXxXsDC3K0fst06",
-	"5LTigDw3e8GlDL3bP2S7GniMaeTuDRQD8FdNff3cFPiMFZg9Wh9GWxjXwMKuKtaQ7eaxpb08wGasI1sW",
-	"RiqG0KEzuJRux3wsiQmZZjZA9VWNRuQzz2uq338YYtg2HDJf8J0jNq+nvpSSaqwRRnfEjbPUaa/d3mGs",
-	"TWeSIE/5GGIPmWQq5b9lDjTqrHDEUm5QM7uUjZYLHJ9lVrExkPfWjWBKwrFjtMJ4BxlT5Phw8pJaM1zK",
-	"IpJTEPTJ27NKkPNo8Gx4ODxEWy4F6XS0o8E3w8PhNxSNnOCJzc8Vbqi7MKZiAaIFoeRZjDLC2LKKzpDW",
-	"WHS8eN+RGEu1/7tKI75A73U1W8irBnsaOSxOgb7v0jIeCmMy6H49JQOt8f7SkTmbcItWDyenlOxaBZU0",
-	"LpumTRCUyDzwHTtWGEmdLe4/LPR5eH542FMdvl5V+EIZZktx+BtJ5O8QBUgbWKr+LQHR9u4C2IO82wKO",
-	"f7Z8fK1WHx/6ZvlDZbMJFFnZdMr13O8v0jxL1DhgEmaOsWIy4JCdGZM5E8gETMMoMzyhY4/s0vMIt+KS",
-	"/kzAxppLawIifRPURAryDOKix1594j5pBCUvd3bQewqmDj44SPNzWU6Botj0HtF6kogZbJE0WkqmWsiD",
-	"xJcDfPjptrkahXBoyX3NQvuSyeOFQlLH02dFeVR1gyob3rVNq+7QE+1O186cVkn3eu5rFz7JHjkQq0eJ",
-	"7U7B8phbnp8Vvz15DS87YaRoMAPYG0UZcOJyonD36CQWAePWrQsGqU9wr+8RmSGni/2WwNh/qHi+hf3x",
-	"9uF9Xdt3Ovt9gz6ebWH+Dtpwttjny8ndE39f/kTR8sg98GyFKYrGNffB4C+rwFRtyVInasIh41UdhV3U",
-	"2MxYMV/PVq+5PGY1AyU/DGwTZnRwV/5xT5ZQAuSPqBP+93h9gfBr1PdtS6kOPhQPn3Tjv13+RNEJaRNK",
-	"eeDGE05qGx94xaFSti+sqQudAKWSu0x6RB/rapUuL8D27d7hE/GOusD9jCmjtmkvwNZ2bKc8dr0ypG4E",
-	"LVPta20BneKechtNmltJkccnFEI+1LmSEHpKQvJhtSZBfaYyadus6cmFGFk6dSHm68qlsmwsbkGimPL6",
-	"NGpoi+o0jdKQJjwCkndW+cZmhu1GE4hu9rmM9w34/LRNBdwBeQEWGnJudDK9dthWW2GaaXY5D2+rA8AW",
-	"bzNhJ5cynGmeHjF3sMK2Co18T/YXSjWcYuuzfqeXcjeT7j45nEJsJMToUrg3ZGRyCW/BVsxWb8kyYS4l",
-	"GpoQY0uAYugM9WgyijVESscs4tLt8zXZQxbcaHoRxMNL+csE2ppG5I+hx5Pt0toMcB9BzqQGHk0cve0F",
-	"l9I9T93k3Mv/cvgNLkxIxq9VZtlz5qsByOVV55RYBrJ1RlkrDHpiJtkodFkqc5HenCJRJyJ3sCbA47xH",
-	"LY8msH+qpNUqqYPT6CT6FbHcBzLEN9eWO8qsn/4FRW6kNOP+5KIyB6TYuXPu7tlq3vPD+J0xk4OId3oc",
-	"XoCl1PstEihN0EGVZdrzVyW4H0hFDjOnJ9WccGMmMZtmxjrZYCzbfef+g/gnA/r05J8wN3tEVpIttECq",
-	"6Ubb0lRXJUUjxnJ70pcyR4ukfSfZikrDSE2BonDNPH+ViGh+TBEY7zea8jnj5gZxOgInehZezJmZKO2M",
-	"8KRIt0df1KWcKg1DdsIMJr/XyhRKcenbuB6RcpS/w9Bb2yTZhRjLi4uX/4T5loRYtYTjiWVYs0ygS4iV",
-	"Q/7gFyW/cPjLM/EkZU3PZJV95KHHbt6wY9jpyUqyhtwPvU7sFzRktSBge3P3xdCZL/5cI0B3srSH/mLX",
-	"+qqauM5Eclmn+oWJqgU03fNsM25X9gvqOGi5j+mrOWPNgEIejstbmyVzpkbOMssbb1fCQpQ4sEwh648Z",
-	"UGul7fDuajOtJ44U+I5RX2iQ4DNzyNSpFH2OZCY406BqVOTK3npmApH8wR3+v4K3vyTZZY7+c1JnvhR3",
-	"LoGbRwLX0ItbPr0xrpzr1b68UVWXK0kAvSL1rDJum96EWoOYzoB9QXafRWi4gsPqVlZRu4w5ny18PebR",
-	"PUQLnYOemElXWvX8Ec1dxnfzyGwHd62TVftRPrgrHl2BzdaJ78uPqbaGOyvYJHMEI5x54uhC5uREmH60",
-	"d8c4e5B5+DTn6V3dffcFBThXovh1fUW173wtDWo+GSP+NCHNpYSTRzQXCegP/Xl9Pu6Dk3XzHFOOlWYV",
-	"1D+Eux9wSlmvKG8LRZLCTlRmWehYXEiNDJpf72EhfgdnmH83J8TU7mTG5+ZSphoMSHvMQp4kw7wDbcgS",
-	"kXdwsirdT+AWEkbdK489QxWSSUXXLiXXji+xMJN4AeJwyL73Nah+/G7eAUpIY32Cq9JFqyhuL2UsDE9T",
-	"4Bpi8qfyvG0Dfl6jaMc6LXqJ7mG+ZAIjy1RmL2UmEzAGF/NfGOmk1P9f/mfHVGQE4RArAYaX8hcMZRYo",
-	"xO94GLtjmEMWPh/u77tL7PXJv34I0VtLuJm2OVNfgG18w2mptwpf78jnOA9HFnLMQVGkX7W5fNyz63mV",
-	"zig6XGCRNqEzQT5J2r9F6MvHGi36H+pd4nK+Qg1WA8ldaev1Zq8flklVpMq856+ngq/VWVXvgiSKiqDW",
-	"74L998Wb12w35y97iCcla3jC23iSarkUvpv1Q8X7ChyzbK3c40D2PXi36AHNW3R3GrkI5ycwcB/Bt7kg",
-	"8wjjxK4oDycXIgGRhFO8Y2qrjlyO6p0/JXkc3OH/9wd5i+iHTBt0OG5Ulq7nuAkGadYi45GYPCbzYvvr",
-	"uc/SDTAT6npe1ndQfyPKXPe1IiiomjE/oJPwM3Wi3oY+7LtrP6kSXM7ZFnhQWZpzKm58JtjXpQQ/QKc9",
-	"90lyvI6o3eLLLVScy6jLCClArWx+hYNYdDLsZNMvfXfAXsXpjUzmOXPx32ygrkbCM6YunSY/n2soTS9L",
-	"FS38c8imztLEep45NilRI3feNI8cqGw3nMH1/p/DzqrDvBli3/xtz5Vd5RuPVr6R1Ion0rRz9HjFelfE",
-	"nTAWH37+amoKiyb6S6oJvT78FUcoF6Q4Lriij3wK4YwzHdy5/+77sspekr2zVSLpEiH0HZCvky6oDqH4",
-	"0smj7n9ribM3HDo/PD/JN7pLh1raTHcluvO6U680uvBjtpmoVPagW2ai7lS821+BCeHXUqW6fE8ewyXc",
-	"ms/nP9oW+rpN294YMrdq/IfwfcNEFP1Cji9l3lOiNJKpKyTbHSnNQj4z4RHjU/67kkM+M+7fFUTPdwwL",
-	"/dfiwuBShiORONjDgIU+cf+qcgk+Ni65k4Eg4eOCT6+0SuCKa4kPyDhVQtqrTCdhwIbD4V5fi8tLGSIq",
-	"DbiHyURyv25gDvFV+bcT+pF1vxLgsZDjKwMO8VbpcHgpT/K1jwQ6EEL6M8QkMWH8l+8hzisRyZ7x+fxH",
-	"lCFZdIu3/AZMrS4X/YHC9rdnbXHHUcTtIldltpLdWG33+cTR17zf5B85Mo/u4z+J44oDWnWGsEpeVRE2",
-	"/uLBHf1YIVJbIdGvNEyb47JwbS+PzFblQGeVQQfiDp/gkJUfQPuyqk1zmB9D4hJ2zr6vB2AXIxwSZqwQ",
-	"ur4ej+SuSrAaj1rAzSYqKfoPIT/CkGUiMKXKvYQA3TFNlxaFXZ+A1X+a+G4/FebB3Ro1/sH1N47sFnSG",
-	"ul/AiHTz7oRKM9+gmCKDVOextlQ4QHdtv+VB3TpbXGFfkuOl2r50ie9FZ/Krdb2clFRVlXgLLaCqVIT0",
-	"8VCe3GoB/TuDDEz+7SasO/IVxtxig8rS+tGZZLvPD5/vHTtCTy5l+OKHsisiwnhwpzN5H2LusBPtqVZj",
-	"DcZgsZL/Qii103GjL6WdiQjymY7YbCISd+i8J7XywQZhGPUQdmfONxEOyFooC3cxau+hPCRjxzfRQ5FR",
-	"vKPNQHhHjXodhQ62fwLaqP+kXHbpmMWmb4kGHs+bCDimTo4oJfGsPD98/hSQ/puwWK/mfaVomo5PnmRy",
-	"x7Cfzl8Nex3J91/GAb7As1J+83bWdlirDL88G72Fsh7ln4b+/DYNvxwm6jtgOjaKzbUDloLex5baBedB",
-	"LtAMNndy1C7S7XRPar9hm6TmU5++XsH/joZskSTKHsLd3fOoXOkzSMQv2vcatkuSpNL1w9TikB65y/Ly",
-	"3/m6v23YCdX220/sEap1tO7xC7ELqzSwEBEYOl620PtLyWROZjo3kz8y+BsZ/AVFDtkZ5uklGaor+J0g",
-	"bFVCr2r0Tivos8EQDu7w/xW8RSXxfq3lU0XjkLZjvYx191T/1pm4rTCBNdj4BHhiJ7/3hilxyFYDlTRD",
-	"m0aZiFvHrSuN0gdH7z/UmeotSDCm+PxZ5GQmds0x7OW7d29rQUCaiSgWddLepZ+7EZ9m5Tj1cPO69w5s",
-	"nWPEo0BXzC2/5ibvHWTacVV/X71B/fsPzjJDdHsiznTi28cfHRw8e/7X4eHwcPjs6G+HfztEK86//66I",
-	"jnocBHeLtd8CTPVy7omoXkIlqHKBoryVC/6wVa5Uqxcrl6lt8P2H+/8PAAD//w==",
+	"7H1rc9w2suhfQc3dKkl7qZHsZLO7Ut0PWiWxdTdrey0nuXUtHxEie2aw4gAMAGo8Uem/n0I3+Bo+5iHN",
+	"+HHyweURCRKNRqPf3bwfRGqaKgnSmsHJ/SDlmk/Bgsa/zjXEIK3gyVsYuQsxmEiL1AolByeDdxNgUTFk",
+	"zzARM6WZ5FMYDoKBcGNSbieDYOCuDU4G5ehBMNDwWyY0xIMTqzMIBiaawJS7aew8daON1UKOBw8PweA8",
+	"00bpdhBCCR/tdYQjQqZGzE6ApRruhMoMS/m4hOa3DPS8Ag69tX/qC3kH0io978SByEesgoJi8JoY+ElM",
+	"hW3O/4aPgRnxe+caE3yu+u4YRjxL7ODk2fFxMJjyj2KaTfEv96eQ/s8gB0JIC2PQCMWlynQEF9+3I8Lg",
+	"XcRCx+ppxFpLf3CDTaqkASJKJUeJiBAXkZIWJP7kaZqIiDtojlKtbhKY/u//GAfafeXlf9JuEwf/66gk",
+	"+yO6a47e0FM0ZXNxbgVMGGb5Lcjh4CEY/Kj0jYhjkLsGxapbkHuGaZUAm/I5k8qyWDE7EQYhu5B3PBHx",
+	"ruFymwrGOiwJguCUhaC10iZE/Bk8myMBSWyG7JWyEyHHbMYNiyZcjiFG6F8p+6PK5E7Bf6WYyaIJ00Ak",
+	"ioC8U+onrsfwqfB4o+K5Q2bigNDMTrhEBBrQd6AZjyJILe34z5JndqK0+B12jTekxsCxPS5ZJm+lmsmA",
+	"abhTt4DcED6m7qgzJSGH9Y6LhN8kO8XsGYshBRmDjOYsVmDw2HBpZqCHyN38S9wcZ9KImwReaJWlKBi1",
+	"SkFbQTwomogk1nTwhYWpaWFcBf/kWvO5+3uiDEnZ1R+54ySJ+5b8ixvzUD6sbv4DkXVP+0UUEgxRHMfC",
+	"IYQnb2pL6puhhowmXununmHxXPKpiEqByMLDw0QYG7JYRdkUpHVyoY7L6ylY3kSxQ1a++k1gJqw0kPJQ",
+	"FT3vy1k+LBtJYAYDniQtg4PBWRYL+8OdJ+T6WnhEqGrZcB5Z0msad2KwXCS96+8inxIqkgGNccUGXXcM",
+	"UJmN1BSPJ0inDrx3C1cziAcOMinwx4iLBOIKOsoXaOCmY8nWcTPbNbO/S/pC93263nZf0IMjpafcDk4G",
+	"MbdwiFeDFrWqusXCrcmPpH0J8q0rMVKHoLqafqr4SZgWyig4QfGj9xyWNNbCKypqcLsKWVsrztcGcqn0",
+	"N8G94dEtkGDOyeIOdclgkKiIJ62kEGngFuJrblfdlwUO07LLpEKsdTZaNDolDw1EGmyukgxWP0I5gfbt",
+	"1ys3xskVnMRcG7AdinMVCifnLZuoJGac3fEkA7Yv4Q4VAKAL5gD165XFSH5a+oAt9/2dG/0QDLI0Xnvj",
+	"7kAbv2mdy/RUtGeYH50bbV2bUbVAGgcWN8IPre9yQSb1HSiBDAqCrlFpbeX9R+Qcn+qmwxFPDCxKvAXi",
+	"nvKPP4Ec24mzwZ5/G2yB2n+4Az0nvOa4dk8EOcaVBKeyR0kWQ9x6CtYh902obWFn65vq19+/FU/BYCu8",
+	"r3GKNmCg7zwicl5pzOT6Fpxx7n5FDsqRU3fdGlNuzExpFEFOoXayZ+ZIdxyl7vfvmXbDVArSWB7dtrLa",
+	"+tSrYqSXOnuIccMXdIr2Er3FzRulEuCyZKJNxvKrFhYOlUzmp+wWUsuErDITf8IrRF28s53m/DyVe22b",
+	"/BQcdmH+Pg62HIQNyPNn5HKfPfP60UtF5Z0Ep87OhGlq54weYVECXBt3WaU0QUO2P5KptenWCNcPWpO6",
+	"VccSztmk1TOWcjthQlqFNOoN/YB8D9ywMFJyJMZDDWOhpHn/7EM4bBOzUzCGj2G5nkeAlA+0UcQLzdus",
+	"lk30ttLB26Xfb2qRIFNsv9mqxufDF2FamKom+DuRs5GYj2qK9CIh9DjOu5HT8iLZ435uR2IbNLlHsff5",
+	"RX7lxVTNqV+C2onMpxDURLKbM8Ht+HXqWP1eaIgsm8L0BnSrOtsjC9dy/LRIsWIlOXidWHia7fCeoQ23",
+	"4yXwxImQRSiM5TYzy4+8H9f6atW2PB7HGkz79oLkN0mXFgIfLWhZsLemjZNqdSdi0HiYThhnGjBycAuQ",
+	"kvvb7Ufr6RwJbey1AaK/1Rju2GF+TacigV68X0j73bet1LmUKSd8bYCnwhj3syeAxKRiiZJj0ExDqrQ1",
+	"TFjGZeyRKCyLhcFNalPrek6ViVSH24hm7lrnxqexTeCUU9XJKQevMGlzIi1JskRfsfMeuBr1VDem60w8",
+	"xbHHs7U9T1TNb/143WSZXfIEjp71PSY9Ho26IbCOf6JA3G7cE2up0Q1Z1buAp6DSkow2F1DFO3ZjMz3O",
+	"MLkwJoO3ZFqsCWmPplnLdGD7paZ4gFKt1AKZMCwzELOR0q1ybqZ5WktE8KA0wkoz0Iwzx+8SOMwMsF/c",
+	"eOaeT53dhxooE9JY4IVjixyk7YLBPXltbdK+uvp79wxLxAjcsWX7HlT23bEJGLdsqoxlz46nB8vV5H6N",
+	"GPcq7vO5182IrfoGO/yB7OzGgLRsNgFJSOpwEm7mZq64jJsqSE4riwG1CIzpCJwhpxRKXq8TCqrYRs07",
+	"Nrk2ECkZmzYgO8yi6lNBCfEifEsDjzXzyvuIcpS1UdQrzzvqu/zs8LtvWALWgjYBi8VYWBOwveFewPau",
+	"99xR3jvcC5ixXFvMyRB2wrh/wt3GRzB6y90l987/en92+P/54e/Hh3//UP4cXh9+uD8Ovnv+8Kc2NL+W",
+	"/+rSAH+dcOvO+1xGFJ9HINB88TldpFozY5WjQa8dCjkeoo5ETlYNU3WH8pN0xFZHaZ4m0GZPv/3xnP39",
+	"27/8lfkMBEaR2GbkOlJxzb3rc16cBFf2eoQpLMEgyvOVgkFWTdIIHF36/CFHfeoa0zzQV2MnKr52LymD",
+	"rlklaSJA4nN6Y+viCN522waTcVYWnRUXV4ua17DOKufWCptAjzXSdEH8/PbCiRPkvxNgt0IiS/ebsII7",
+	"wsdjceICuIB2qe2gvFVJPcAdT4UkF7vmPvqbxYJ+6UxK0K3ovrx8eX7W5FFpdpOICP39S3Xgytg2SC+d",
+	"XfAWDArLhrs908ROaDtXMOsg91k2llJ4Mro9FYvbRp7KwO2TAzdgJrspRjjGESUqi1v1gJJ+8i1IQcZk",
+	"3ZgsigDi/jSDDgd+vvO0mqCGoVb0irHcubpUBn+cvtSlKqVayEikPDFtuHeodtJ6tKCB7RlWPlgqLzxJ",
+	"1owb12m4wSlfpyAvL18yGsZuYc72Sw7nHnM6lISDdmdkmx72k1e5AgbD8dCpWKeFvtVYpLUJ2xfWML/C",
+	"tbSxYOmpE2MJ8XklStfUzeo3l2zf6ng3oLv0vcw4xt92FilzcKosOPVbM6tYosZMSMZN6wagtLq+gZHS",
+	"m6bM1GOYHuzauhemqSygFeeUH9xENIZFlokrevqcxm6YedLntcczHTfPG8UbyXfltBfSXE4ZR735pKa8",
+	"7BkG8k5oJadOpz7KaZdFEy5ku/t/w5DJOp4Lxx1LvazviVKBQwKnVSET/8inaYJ0jIHrJuk+iXdkwZvm",
+	"mX4BSJDTSm1N6/lPanTUKREocb3XA0zhSIO+SyQZJY3VWWQhzu8FKBRixk0euPb5lCxNsnGNIhoAbhSV",
+	"2vQkrRTLqgu6ohajQIhbyQnjMxOwcZQGDNMa3ANFXkPrCfi8KLld7She0E1RT+HN8hxyc1cWvWAjP9YO",
+	"aecUKacW5XdmTTQBw4T9NETS5mu7nMvoXGV5+dRikKkWRqpo03n8ov0umbAdN/NwS/NOJn0VRcdtYnor",
+	"uDB8EIHgLx8sAassoDrthw4Evc1km0jPsdZLTCV+NxTohbWz6GyYUwpGJhkZGI72ZtywlGtHjh0hOinM",
+	"pB8CmSW+toEkxJPJcwwPrcEpKlZjm47ZG/FCR9Aj11nad3XUhx7D4QkzagqM1uV3AQ++0N7tMwMNlNXF",
+	"0Qc0xytVd89vGWREm5mUTdvRT1VakcEg4jKCrrx1q8V47KVA7hdIhXsqEb6KLs7QwRDxJLnpSsSbce2A",
+	"WUvtb1N2qrHCBcUnh7Tq6qjqOJ5agvygVYDqOadPIqL8kd9eZPBd7qt9fFSQipPMNg40BmEz88hTtI5Y",
+	"096l1TcW3V59cUd8ydK8KNyCjTTQ7SxoiT/B8Q/OXiiWO4PYfvjX58eT8OCUSSWBTYFLTC2gVHtPFsNV",
+	"tT8EdAmekEp4krweDU7e96+JCPwhWKRwDG61G6YYdxiyy4maSaZktEIGF72tCfWHHO6n4Ab5UjbVV3/p",
+	"LQJrM8JyA+qOa+GOVktdRzD4eDhWh/7if4ySw7d89i+fJPlA6caZFnZ+6Zbhq1+Aa9BnGWUqNbxhZ28u",
+	"fERyP9TGXg+Hw/AgYCOtpizUylj0ybj7dLRCp3CEb15fvmNHPBVHd8+O8LbBlE9EH4YvcdZyBRNrUypv",
+	"FHKkmpC8pZkoVQadr4UfUjgpq8FM2Ejpws50xulIC5CxOfFeDINujCtJQhhXgG8ylLpKFmvlrQGVpMZs",
+	"4uS1eyHHdFw/xZVsVAYOr+SVpNCjX3xR9SoBYndYaeEFSs+8YxFP7wn7B90tED28ko4RmBMWoiM/ZPvu",
+	"IM+xxPggYGHu1g/Zfh1yWnFAnpuD4EqG3u0fsn0NPMbccvcGigH4q6a+fm4KfMYKzAGtD6MtjGtgYVdp",
+	"a8j284DTQR51M9aRLQsjFUPo0BlcSbdjPsDEhEwzG6D6qkYj8pnnhdbvPwwxlhsOma8CzxGbF1lfSUmF",
+	"1wijO+LGWeq0127vMACnM0mQp3wMsYdMMpXy3zIHGrVbOGEpN6iZXclGHwaOzzKr2BjIe+tGMCXh1DFa",
+	"YbyDjClyfDh5Sf0armQRySkI+uzNRSXyeTJ4NjweHqMtl4J0OtrJ4Jvh8fAbClFO8MTm5wo31F0YUwUB",
+	"0YJQ8iJGGWFsWVpnSGss2mC878iWpYYA+0ojvkAfdHVgyEsJe7o7LE6Bvu/SMh4KYzLofj1lCK3x/tKR",
+	"OZtwi1YPJ6eU7FoF1Tkum6ZNEJTIPPJtPFYYSe0uHj4sNH94fnzcUzK+Xqn4Qm1mS8X4a0nk7xAFSBtY",
+	"v/4tAdH27gLYo7wFA45/tnx8rYAfH/pm+UNlBwoUWdl0yvXc7y/SPEvUOGASZo6xYobgkF0YkzkTyARM",
+	"wygzPKFjj+zS8wi34pL+TMDGmktrAiJ9E9RECvIM4qKnXn3iPpMEJS93dtB7CqYOPjhI83NZToGi2PQe",
+	"0XrmiBlskTRa6qhayIPElwN8+Om2uRqFcGjJfc1C+zrK04XqUsfTZ0XNVHWDKhvetU2r7tCOdqdrZ86r",
+	"pHsz9wUNn2SPHIjVo8T2p2B5zC3Pz4rfnrywl50xUjSYAWyYogw4cTlRuHt0EouAcevWBYPUZ73X94jM",
+	"kPPFJkxg7D9UPN/C/nj78KGu7Tud/aFBH8+2MH8HbThb7PPl5O6Jvy9/ouiD5B54tsIURTebh2Dwl1Vg",
+	"qvZpqRM14ZDxqo7CLmtsZqyYL3KrF2KespqBkh8GtgkzOrov/3ggSygB8kfUCf97vL5A+DXq+7alfgcf",
+	"ioc73fhvlz9RtEfahFIeufGEk9rGB15xqNTyC2vqQidAqeQukx7Rx7papcsLsH27d7wj3lEXuJ8xZdQ2",
+	"7QXY2o7tlceuV4bUjaBlqn2tV6BT3FNuo0lzKynyuEMh5EOdKwmhXRKSD6s1CeozlUnbZk07F2Jk6dSF",
+	"mC82l8qysbgDiWLK69OooS2q0zRKQ5rwCEjeWeW7nRm2H00guj3kMj404PPTNhVwR+QFWOjSudHJ9Nph",
+	"W8GFaabZ5Ty8rTgA+77NhJ1cyXCmeXrC3MEK28o28j05XKjfcIqtz/qdXsn9TLr75HAKsbsQo0vhwZCR",
+	"ySW8BVsxW70ly4S5kmhoQox9AoqhM9SjySjWECkds4hLt883ZA9ZcKPpRRAPr+SvE2jrJJE/hh5Ptk9r",
+	"M8B9BDmTGng0cfR2EFxJ9zy1mHMv/8vxN7gwIRm/UZllz5kvESCXV51TYm3I1hllrVpox0yyUf2yVOYi",
+	"vTlFok5E7mBNgMd541oeTeDwXEmrVVIHp9Fe9GtiuTvmoK9vLHekXGcXC5rfSGnG/VFH7Q9IE3SMwd2z",
+	"1UTpxzFIYyZHEe90UbwAS7n6W6RomqCDjMs86a9K0j+Sihxmzs+qSeTGTGI2zYx1wsRYtv/O/Qfxzwb0",
+	"+dk/YW4OiKwkW2ikVFOmtqXarkqKRozl9sQ1pZoWWf5OFBb1ipGaAoXtmoUBKhHR/JRCNt7RNOVzxs0t",
+	"4nQETlYtvJgzM1HaWe1JkZ+PzqsrOVUahuyMGcyWr9U1lPLVN4M9IW0qf4eht7aJvksxlpeXL/8J8y1J",
+	"vWrNx46FXrOuoEvqlUO+Lstgx2LKITzP9ZOUlz2TVX6TBze7mcmeYednKwkncnD0uslf0JDVwoztPeUX",
+	"g3O+5nSNEODZ0tb9i83yq4roOhPJZQ3yFyaqluh0z7PNyGDZpqjjZOZerK/mUDZDFnnAL++olsyZGjnb",
+	"L+/3XQk8UWrCMg2uPypBHZ22w+yrPbx2HIvwjaq+0DDEZ+byqVMpejXJrnC2RNUKybXD9ewKIvmje/x/",
+	"hXhCSbLLQglvSf/5UhzGBG4ea1xDkW754se4cq5X++BHVb+upBn0itSLyrht+itqfWk6UwIKsvssgs8V",
+	"HFa3soraZcz5YuGjNU/ug1poWLRjJl3pEPRHvHgZ381jvx3ctU5W7Uf56L54dAU2Wye+Lz9q2xpQrWCT",
+	"zBGMoeapqQu5mRNh+tHeHUXtQebxbs7Tu7q/7wsKoa5E8es6l2qfF1saNt0ZI/40QdOlhJPHTBcJ6A/9",
+	"eX0+7sOfdfMck5qVZhXUP4a7H3FKiq8obwtlmMJOVGZZ6FhcSK0Smh8NYiF+fmeYf64nxOTxZMbn5kqm",
+	"GgxIe8pCniTDvPFtyBKRN46yKj1M4A4SRk0zTz1DFZJJRdeuJNeOL7Ewk3gB4nDIvvdVrn78ft54Skhj",
+	"fQqt0kWHKm6vZCwMT1PgGmJywPK8MQR+1aPoAjstWpgeYEZmAiPLVGavZCYTMAYX838wlkrFBb/+vz1T",
+	"kRGEQ6w1GF7JXzFYWqAQPx9i7J5hDln4fHh46C6xV2f/+iFE9y7hZtrmfX0BtvHpqKXeKny9I5/TPOBZ",
+	"yDEHRZHg1ebycc+u51W6oPhzgUXahM4U/CRp/wSiL1BrfBngsd4lLucrVHk1kNyVGF/vMfthmVRFqsxb",
+	"DXsq+FqdVfU+S6KoOWr9HNn/vXz9iu3n/OUA8aRkDU94G09SLVvDN9F+rHhfgWOWHZ17HMi+9e8WPaB5",
+	"Z/BOIxfh/AQG7hP4NhdkHmGc2BVl+uRCJCCScIp3TN3ckctRRfWnJI+je/z/4SjvTP2YaYMOx43K0vUc",
+	"N8EgzVpkPBKTx2Rezn8z93nAAeZa3czLChLqoES58b4aBQVVM0gIdBJ+oQbY29CHfVPvnSrB5ZxtgQeV",
+	"pTmn4sbnmv1Pjg4uOC4pDY/XEbVffDCGyn8Z9TEhBaiVza9wEIteiZ1s+qXvP9irOL2WyTxnLv5TEdQ3",
+	"SXjG1KXT5OdzDaXpZamihX8O2dRZmlgxNMc2KGrkzpvmkQOV7YczuDn8c9hZ15i3W+ybv+25spl949HK",
+	"p5la8USado4er1jvi7gTxuJ7019N1WLRu39JvaLXh7/iCOWCFMcFV/SRTyGccaaje/ffQ18a2kuyd7ZK",
+	"JF0ihD4/8nXSBVU6FB9YedL9by2i9oZD5/fuJ/lGd+lQS9v1rkR3XnfqlUaXfsw2M5vKLnfLTNS9inf7",
+	"KzAh/FqqVJfvyVO4hFsTAP234kJfGWrbW0/mVo3//r5vyYiiX8jxlcy7VpRGMvWdZPsjpVnIZyY8YXzK",
+	"f1dyyGfG/buG6PmeYaH/SF0YXMlwJBIHexiw0JcGXFcuwcfGJXcyECR8XPDptVYJXHMt8QEZp0pIe53p",
+	"JAzYcDg86GuieSVDRKUB9zCZSO7XLcwhvi7/dkI/su5XAjwWcnxtwCHeKh0Or+RZvvaRQAdCSH+GmCQm",
+	"jP/gPsR5rSPZM75i4IRSKosm9ZbfgqlV/qI/UNj+BrAt7jiKuF3mqsxW0iGrDUV3HH3NO1r+kSPz5D7+",
+	"sziuOKBVZwir5FUVYeMvHt3TjxUitRUS/UrDtDkuC9f28shsVQ50liV0IO54B4es/O7al1XPmsP8FBKX",
+	"sHPxfT0AuxjhkDBjhdD1FX8kd1WC9X7UZG42UUnR4Qj5EYYsE4EpVe4lBOieabq0KOy6A1b/aeK7/VSY",
+	"B3dr1PgH1984slvQGep+ASPSzfsfKs18C2SKDFJhyNpS4Qjdtf2WB/UDbXGFfUmOl2qD1CW+F53Jr9b1",
+	"clZSVVXiLTSZqlIR0sdjeXKrBfTvDDIw+SejsFDJ1zBziy0wS+tHZ5LtPz9+fnDqCD25kuGLH8q+iwjj",
+	"0b3O5EOIucNOtKdajTUYg9VN/sOk1LDHjb6SdiYiyGc6YbOJSNyh857UyichhGHUpdidOd+mOCBroSwN",
+	"xqi9h/KYjB3fpg9FRvGONgPhHbUCdhQ62P4JaKP+s3LZpWMW28olGng8byLglHpFopTEs/L8+PkuIP03",
+	"YbFeL/yTomk6PqqSyT3Dfn7707DXkfzwZRzgSzwr5ad2Z22Htcrwy7PRW1nrUf5p6M9v0/DLYaK+x6Zj",
+	"o9i+O2Ap6ENs2l1wHuQCzWBzJ0ftIt1O96T2G7ZJaj51AuwV/O9oyBZJouxS3N2fj8qVPoNE/KJBsGH7",
+	"JEkqfUVMLQ7pkbssL/+dr/vbhp1QbfC9Y49QrWd2j1+IXVqlgYWIwNDxsoXuYkomczLTuZn8kcHfyOAv",
+	"KHLILjBPL8lQXcEvEWEzFHpVoztbQZ8NhnB0j/+v4C0qifdrLZ8qWpO0HetlrLun+rfOxG2FCazBxifA",
+	"Ezv5vTdMiUO2GqikGdo0ykTcOW5dacU+OHn/oc5U70CCMcUH1iInM7Evj2Ev3717UwsC0kxEsaiT9i79",
+	"rRvxaVaOUw83r3vvwNZbjHgU6Iq55Tfc5N2JTDuu6u+rt8B//8FZZohuT8SZTnyD+pOjo2fP/zo8Hh4P",
+	"n5387fhvx2jF+fffF9FRj4PgfrH2W4CpXs49EdVLqARVLlCUt3LBH7bKlWr1YuUyNSZ++PDw3wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -300,10 +300,20 @@ func (s *Server) CreateGrant(ctx context.Context, req CreateGrantRequestObject) 
 
 // DeleteGrant implements StrictServerInterface.
 func (s *Server) DeleteGrant(ctx context.Context, req DeleteGrantRequestObject) (DeleteGrantResponseObject, error) {
-	if err := s.store.DeleteGrant(ctx, req.Grant); err != nil {
+	// What the grant was is recorded: the audit log outlives it.
+	grants, err := s.store.Grants(ctx, roster.GrantFilter{})
+	if err != nil {
 		return nil, err
 	}
-	s.auditChange(ctx, "grant.delete", "grant", req.Grant, "", "", nil)
+	i := slices.IndexFunc(grants, func(g *roster.Grant) bool { return g.ID == req.Grant })
+	if i < 0 {
+		return nil, roster.Errorf(roster.ENOTFOUND, "grant %q not found", req.Grant)
+	}
+	g := grants[i]
+	if err := s.store.DeleteGrant(ctx, g.ID); err != nil {
+		return nil, err
+	}
+	s.auditChange(ctx, "grant.delete", "grant", g.ID, "", g.InventoryID, map[string]string{"token_id": g.TokenID, "credential_id": g.CredentialID})
 	return DeleteGrant204Response{}, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -213,11 +214,14 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	before := src
 	src, err = s.store.UpdateSource(ctx, src.ID, upd)
 	if err != nil {
 		return nil, err
 	}
-	s.auditChange(ctx, "source.update", "source", src.ID, src.Name, src.InventoryID, map[string]string{"credential": src.CredentialID})
+	s.auditChange(ctx, "source.update", "source", src.ID, src.Name, src.InventoryID, map[string]string{
+		"credential": src.CredentialID, "changed_options": strings.Join(changedKeys(before.Config, src.Config), ","),
+	})
 	return UpdateSource200JSONResponse(sourceOut(src)), nil
 }
 
@@ -393,6 +397,23 @@ func (s *Server) sourceCredential(ctx context.Context, provider, ref string) (st
 		return "", roster.Invalid(roster.FieldError{Message: fmt.Sprintf("credential %q is of type %s; a %s source needs a %s credential", c.Name, c.Type, provider, provider)})
 	}
 	return c.ID, nil
+}
+
+// changedKeys lists the keys whose values differ between two configs.
+func changedKeys(a, b map[string]any) []string {
+	var out []string
+	for k, v := range b {
+		if w, ok := a[k]; !ok || fmt.Sprint(v) != fmt.Sprint(w) {
+			out = append(out, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // compactObject checks that raw is a JSON object and compacts it.

@@ -17,6 +17,7 @@ var statusOf = map[string]int{
 	roster.ENOTFOUND:     http.StatusNotFound,
 	roster.ECONFLICT:     http.StatusConflict,
 	roster.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	roster.EMETHOD:       http.StatusMethodNotAllowed,
 	roster.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	roster.EINTERNAL:     http.StatusInternalServerError,
 }

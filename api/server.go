@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -76,6 +77,11 @@ func (s *Server) Handler() (http.Handler, error) {
 	var root http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Unknown paths and methods get problems too, not net/http's text.
 		if _, pattern := mux.Handler(r); pattern == "" {
+			if allow := allowedMethods(mux, r); len(allow) > 0 {
+				w.Header().Set("Allow", strings.Join(allow, ", "))
+				problem(w, r, roster.Errorf(roster.EMETHOD, "%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allow, ", ")))
+				return
+			}
 			problem(w, r, roster.Errorf(roster.ENOTFOUND, "no such endpoint: %s %s", r.Method, r.URL.Path))
 			return
 		}
@@ -86,6 +92,19 @@ func (s *Server) Handler() (http.Handler, error) {
 	root = s.limitBody(root)
 	root = s.recoverPanics(root)
 	return s.accessLog(root), nil
+}
+
+// allowedMethods lists the methods the mux serves on r's path.
+func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
 }
 
 func (s *Server) authorizeOperation(f StrictHandlerFunc, operationID string) StrictHandlerFunc {
@@ -155,18 +174,22 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		info := &requestInfo{}
+		defer func() { s.logRequest(r, rec, info, start) }() // aborted responses too
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info)))
-		level := slog.LevelInfo
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
-			level = slog.LevelDebug
-		}
-		attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes,
-			"duration_ms", time.Since(start).Milliseconds()}
-		if info.token != "" {
-			attrs = append(attrs, "token", info.token)
-		}
-		s.log.Log(r.Context(), level, "http request", attrs...)
 	})
+}
+
+func (s *Server) logRequest(r *http.Request, rec *statusRecorder, info *requestInfo, start time.Time) {
+	level := slog.LevelInfo
+	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		level = slog.LevelDebug
+	}
+	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes,
+		"duration_ms", time.Since(start).Milliseconds()}
+	if info.token != "" {
+		attrs = append(attrs, "token", info.token)
+	}
+	s.log.Log(r.Context(), level, "http request", attrs...)
 }
 
 // requestInfo carries what inner handlers learn back to the access log.

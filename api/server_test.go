@@ -658,3 +658,17 @@ func TestOnlyAdminsRouteCredentials(t *testing.T) {
 	delete(cfg, "endpoint_url")
 	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": cfg}), http.StatusForbidden)
 }
+
+func TestMethodNotAllowedAndRoleBeforeSchema(t *testing.T) {
+	f := newFixture(t)
+	r := f.do("PUT", "/api/v1/inventories", f.admin, map[string]any{})
+	wantStatus(t, r, http.StatusMethodNotAllowed)
+	if allow := r.header.Get("Allow"); allow != "GET, POST" {
+		t.Fatalf("Allow = %q", allow)
+	}
+	r.problem(t)
+	// A runner posting nonsense to an operator's endpoint learns it may
+	// not, not what the schema wants.
+	runner := f.token("runner", roster.RoleRunner)
+	wantStatus(t, f.do("POST", "/api/v1/inventories", runner, map[string]any{"bogus": true}), http.StatusForbidden)
+}
