@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -53,6 +55,9 @@ func openBackend(ctx context.Context, c Config, st roster.SecretBlobStore, log *
 		if path == "" {
 			path = filepath.Join(c.DataDir, "secret.key")
 		}
+		if err := keyMayBeCreated(ctx, path, st); err != nil {
+			return nil, nil, err
+		}
 		key, err = vault.LoadOrCreateKeyFile(path)
 	}
 	if err != nil {
@@ -63,6 +68,29 @@ func openBackend(ctx context.Context, c Config, st roster.SecretBlobStore, log *
 		return nil, nil, err
 	}
 	return l, func() {}, nil
+}
+
+// keyMayBeCreated refuses to let a new local key replace a missing one
+// while the database holds secrets sealed with it: they would all become
+// unreadable without a word.
+func keyMayBeCreated(ctx context.Context, path string, st roster.SecretBlobStore) error {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	sealed, ok := st.(interface {
+		HasSecretBlobs(context.Context) (bool, error)
+	})
+	if !ok {
+		return nil
+	}
+	has, err := sealed.HasSecretBlobs(ctx)
+	if err != nil {
+		return err
+	}
+	if has {
+		return fmt.Errorf("the local secret key file %s is missing, but the database holds secrets sealed with a key: restore that file (or set ROSTER_SECRET_KEY); Roster does not create a new key, which would make them unreadable", path)
+	}
+	return nil
 }
 
 func newVaultCommand() *cobra.Command {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/broker"
 	"github.com/rosterhq/roster/sources/aws/awssim"
 )
 
@@ -178,4 +181,27 @@ func (s *syncedBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestLostLocalKeyIsNotReplaced: with sealed secrets in the database, a
+// missing key file stops the start instead of being replaced silently.
+func TestLostLocalKeyIsNotReplaced(t *testing.T) {
+	c := defaultConfig()
+	c.Listen, c.DataDir = "127.0.0.1:0", t.TempDir()
+	c.Database, c.SecretKeyFile = filepath.Join(c.DataDir, "roster.db"), filepath.Join(c.DataDir, "secret.key")
+	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	must(t, m.Run(t.Context()))
+	_, err := m.Broker.Create(t.Context(), broker.Actor{Name: "test"}, broker.CredentialInput{Name: "t", Type: roster.CredentialToken, Fields: map[string]roster.Secret{"token": "x"}})
+	must(t, err)
+	m.Close()
+	must(t, os.Remove(c.SecretKeyFile))
+	m = &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err = m.Run(t.Context())
+	m.Close()
+	if err == nil || !strings.Contains(err.Error(), "restore that file") {
+		t.Fatalf("start without the key: %v", err)
+	}
+	if _, statErr := os.Stat(c.SecretKeyFile); !os.IsNotExist(statErr) {
+		t.Fatal("a new key file was created")
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -193,15 +194,15 @@ func setValue(ptr any, v string) error {
 	case *string:
 		*p = v
 	case *int:
-		var n int
-		if _, err := fmt.Sscan(v, &n); err != nil {
-			return fmt.Errorf("%q is not a number", v)
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
 		}
 		*p = n
 	case *int64:
-		var n int64
-		if _, err := fmt.Sscan(v, &n); err != nil {
-			return fmt.Errorf("%q is not a number", v)
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a whole number", v)
 		}
 		*p = n
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -74,7 +75,7 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 	m := &Main{Config: c, Log: log}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
-		if strings.Contains(err.Error(), "address already in use") {
+		if errors.Is(err, syscall.EADDRINUSE) {
 			return fmt.Errorf("%w (another Roster running? pick a free address with --listen 127.0.0.1:8081)", err)
 		}
 		return err
@@ -354,11 +355,12 @@ func writeDemoScript(dir, url, tokenFile string) (string, error) {
 	script := fmt.Sprintf(`#!/bin/sh
 # Ansible dynamic inventory for the Roster demo (written by roster demo; it
 # works while the demo runs). Elsewhere use the roster-inventory program.
-export ROSTER_URL="${ROSTER_URL:-%s}"
-export ROSTER_INVENTORY="${ROSTER_INVENTORY:-%s}"
-export ROSTER_TOKEN_FILE="${ROSTER_TOKEN_FILE:-%s}"
+[ -n "${ROSTER_URL:-}" ] || ROSTER_URL=%s
+[ -n "${ROSTER_INVENTORY:-}" ] || ROSTER_INVENTORY=%s
+[ -n "${ROSTER_TOKEN_FILE:-}" ] || ROSTER_TOKEN_FILE=%s
+export ROSTER_URL ROSTER_INVENTORY ROSTER_TOKEN_FILE
 exec %s inventory "$@"
-`, url, demoInventory, tokenFile, shellQuote(exe))
+`, shellQuote(url), shellQuote(demoInventory), shellQuote(tokenFile), shellQuote(exe))
 	if err := os.WriteFile(path, []byte(script), 0o700); err != nil {
 		return "", fmt.Errorf("write inventory script: %w", err)
 	}

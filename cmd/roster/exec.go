@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -37,12 +38,14 @@ the command ends (Ctrl-C included). The command gets:
   ANSIBLE_REMOTE_USER       the credential's user
   ROSTER_SSH_KEY_FILE, ROSTER_SSH_USER  the same, for scripts and plain ssh
 Reads ROSTER_URL and ROSTER_TOKEN / ROSTER_TOKEN_FILE like roster-inventory.
-The exit status is the command's.`,
+The exit status is the command's; roster exec's own failures exit 125, a
+command that cannot run 126, a command not found 127 (as env(1) does).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			code, err := runExec(cmd.Context(), inventory, credential, ttl, args)
 			if err != nil {
-				return err
+				fmt.Fprintln(cmd.ErrOrStderr(), "roster exec:", err)
+				return exitError{exitExecFailed}
 			}
 			if code != 0 {
 				return exitError{code}
@@ -56,6 +59,26 @@ The exit status is the command's.`,
 	cmd.MarkFlagRequired("inventory")
 	cmd.MarkFlagRequired("credential")
 	return cmd
+}
+
+// Exit statuses of roster exec's own failures, as env(1) and docker run
+// use them, apart from whatever the command exits with.
+const (
+	exitExecFailed  = 125
+	exitCannotRun   = 126
+	exitNotFound    = 127
+	tempDirFallback = "" // os.TempDir
+)
+
+// tempDir prefers the user's runtime directory (a tmpfs, private to the
+// user) for the key, over the shared temporary directory.
+func tempDir() string {
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return d
+		}
+	}
+	return tempDirFallback
 }
 
 // runExec prepares the credential, runs the command and cleans up. It
@@ -86,7 +109,7 @@ func runExec(ctx context.Context, inventory, credential, ttl string, argv []stri
 		return 0, fmt.Errorf("credential %s: %w", credential, err)
 	}
 
-	dir, err := os.MkdirTemp("", "roster-exec-")
+	dir, err := os.MkdirTemp(tempDir(), "roster-exec-")
 	if err != nil {
 		return 0, err
 	}
@@ -108,13 +131,19 @@ func runExec(ctx context.Context, inventory, credential, ttl string, argv []stri
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec "+shellQuote(exe)+" inventory \"$@\"\n"), 0o700); err != nil {
 		return 0, err
 	}
+	// The runner's token reaches the inventory script through a file, not
+	// the environment every descendant of the command inherits.
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte(conf.Token.Reveal()), 0o600); err != nil {
+		return 0, err
+	}
 
 	child := exec.Command(argv[0], argv[1:]...)
 	child.Stdin, child.Stdout, child.Stderr = os.Stdin, os.Stdout, os.Stderr
-	child.Env = append(os.Environ(),
+	child.Env = append(withoutEnv(os.Environ(), "ROSTER_TOKEN"),
 		"ROSTER_URL="+conf.URL,
 		"ROSTER_INVENTORY="+inventory,
-		"ROSTER_TOKEN="+conf.Token.Reveal(), // the runner's own token, for the inventory script
+		"ROSTER_TOKEN_FILE="+tokenFile,
 		"ANSIBLE_INVENTORY="+script,
 		"ANSIBLE_PRIVATE_KEY_FILE="+keyFile,
 		"ANSIBLE_REMOTE_USER="+user,
@@ -122,13 +151,18 @@ func runExec(ctx context.Context, inventory, credential, ttl string, argv []stri
 		"ROSTER_SSH_USER="+user,
 	)
 	// Ctrl-C goes to the whole foreground process group, the child
-	// included; relay SIGTERM (and SIGINT from kill) ourselves, and stay
-	// alive to clean up after the child ends.
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	// included; relay the other signals that end a session ourselves, and
+	// stay alive to clean up after the child ends (a hung-up terminal must
+	// not leave the key behind).
+	signals := make(chan os.Signal, 4)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
 	defer signal.Stop(signals)
 	if err := child.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", argv[0], err)
+		fmt.Fprintf(os.Stderr, "roster exec: %v\n", err)
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
+			return exitNotFound, nil
+		}
+		return exitCannotRun, nil
 	}
 	done := make(chan error, 1)
 	go func() { done <- child.Wait() }()
@@ -140,6 +174,17 @@ func runExec(ctx context.Context, inventory, credential, ttl string, argv []stri
 			return exitStatus(err), nil
 		}
 	}
+}
+
+// withoutEnv drops a variable from an environment.
+func withoutEnv(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // exitStatus is a finished command's exit status, 128+N when it died of

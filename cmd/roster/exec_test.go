@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,12 +211,15 @@ func testExecRoundTrip(t *testing.T, c Config, sshRole, bin, ansible, simURL str
 	}
 
 	// Without a grant: refused, and audited.
-	if _, stderr, code := rosterExec("true"); code == 0 || !strings.Contains(stderr, "no grant") {
-		t.Fatalf("exec without a grant: exit %d, stderr %q", code, stderr)
+	if _, stderr, code := rosterExec("true"); code != exitExecFailed || !strings.Contains(stderr, "no grant") {
+		t.Fatalf("exec without a grant: exit %d, stderr %q; want %d", code, stderr, exitExecFailed)
 	}
 	must(t, admin.Do(t.Context(), "POST", "/grants", map[string]string{"token": "ci-runner", "credential": "ops-ca", "inventory": "lab"}, nil))
 
-	out, stderr, code := rosterExec("sh", "-c", sshArgs+` echo logged-in-as-\$USER; echo key=$ROSTER_SSH_KEY_FILE`)
+	out, stderr, code := rosterExec("sh", "-c", sshArgs+` echo logged-in-as-\$USER; echo token=${ROSTER_TOKEN:-none}; echo key=$ROSTER_SSH_KEY_FILE`)
+	if !strings.Contains(out, "token=none") {
+		t.Fatalf("the runner's token is in the command's environment:\n%s", out)
+	}
 	if code != 0 || !strings.Contains(out, "logged-in-as-"+sshd.user) {
 		t.Fatalf("ssh through roster exec: exit %d\nstdout %s\nstderr %s", code, out, stderr)
 	}
@@ -232,10 +237,33 @@ func testExecRoundTrip(t *testing.T, c Config, sshRole, bin, ansible, simURL str
 	if _, _, code := rosterExec("sh", "-c", "exit 7"); code != 7 {
 		t.Fatalf("exit status %d, want 7", code)
 	}
+	if _, _, code := rosterExec("no-such-command-here"); code != exitNotFound {
+		t.Fatalf("a missing command: exit status %d, want %d", code, exitNotFound)
+	}
+
+	// Interrupted, roster exec stops the command and still removes the key.
+	cmd := exec.Command(bin, "exec", "--inventory", "lab", "--credential", "ops-ca", "--", "sh", "-c", `echo "$ROSTER_SSH_KEY_FILE"; exec sleep 60`)
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	must(t, err)
+	key := strings.TrimSpace(line)
+	if _, err := os.Stat(key); err != nil {
+		t.Fatalf("the key is not there while the command runs: %v", err)
+	}
+	must(t, cmd.Process.Signal(syscall.SIGTERM))
+	if code := exitStatus(cmd.Wait()); code != 128+int(syscall.SIGTERM) {
+		t.Fatalf("after SIGTERM: exit status %d, want %d", code, 128+int(syscall.SIGTERM))
+	}
+	if _, err := os.Stat(filepath.Dir(key)); !os.IsNotExist(err) {
+		t.Fatalf("the key directory outlived an interrupted command (%v)", err)
+	}
 
 	// A certificate signed by another CA is refused.
 	foreign := selfSignedCert(t, u.Username)
-	cmd := exec.Command("ssh", "-p", fmt.Sprint(sshd.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+	cmd = exec.Command("ssh", "-p", fmt.Sprint(sshd.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
 		"-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-i", foreign, u.Username+"@127.0.0.1", "true")
 	if err := cmd.Run(); err == nil {
 		t.Fatal("sshd accepted a certificate from a foreign CA")

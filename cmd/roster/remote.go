@@ -46,14 +46,14 @@ func parseFields(pairs []string) (map[string]string, error) {
 	for _, p := range pairs {
 		name, value, ok := strings.Cut(p, "=")
 		if !ok || name == "" {
-			return nil, fmt.Errorf("--field %q: want NAME=VALUE or NAME=@FILE", name)
+			return nil, fmt.Errorf("--field %q: want NAME=VALUE or NAME=@FILE", p)
 		}
 		if path, ok := strings.CutPrefix(value, "@"); ok {
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return nil, fmt.Errorf("--field %s: %w", name, err)
 			}
-			value = strings.TrimSuffix(string(b), "\n")
+			value = strings.TrimRight(string(b), "\r\n")
 		}
 		fields[name] = value
 	}

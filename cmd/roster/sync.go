@@ -37,7 +37,9 @@ were kept), 1 when the sync failed (nothing was changed).`,
 			if err != nil {
 				return err
 			}
-			c.LogLevel = "warn" // the progress display is the output
+			if !cmd.Flags().Changed("log-level") && os.Getenv("ROSTER_LOG_LEVEL") == "" {
+				c.LogLevel = "warn" // the progress display is the output
+			}
 			log := newLogger(c, os.Stderr)
 			st, err := openStore(cmd.Context(), c)
 			if err != nil {

@@ -26,12 +26,12 @@ import (
 
 // Config is where to find the inventory.
 type Config struct {
-	URL             string        `yaml:"url"`
-	Token           roster.Secret `yaml:"token"`
-	TokenFile       string        `yaml:"token_file"`
-	Inventory       string        `yaml:"inventory"`
-	IncludeDisabled bool          `yaml:"include_disabled"`
-	Timeout         time.Duration `yaml:"timeout"`
+	URL             string
+	Token           roster.Secret
+	TokenFile       string
+	Inventory       string
+	IncludeDisabled bool
+	Timeout         time.Duration
 }
 
 // Usage is the help text.
@@ -78,6 +78,9 @@ func LoadConfig(getenv func(string) string, exe string) (Config, error) {
 	}
 	if v := getenv("ROSTER_TOKEN_FILE"); v != "" {
 		c.TokenFile = v
+		if getenv("ROSTER_TOKEN") == "" {
+			c.Token = "" // the environment's file wins over the config file's token
+		}
 	}
 	if v := getenv("ROSTER_INVENTORY"); v != "" {
 		c.Inventory = v

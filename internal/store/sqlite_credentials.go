@@ -317,3 +317,11 @@ func (s *SQLite) DeleteSecretBlob(ctx context.Context, path string) error {
 	}
 	return nil
 }
+
+// HasSecretBlobs reports whether any sealed blob is stored, so that a
+// missing local key is not silently replaced by a new one.
+func (s *SQLite) HasSecretBlobs(ctx context.Context) (bool, error) {
+	var n int
+	err := s.rq.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM secret_blobs LIMIT 1)`).Scan(&n)
+	return n > 0, err
+}
