@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,7 +81,7 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) (
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error
-		if ok := asURLError(err, &ue); ok {
+		if errors.As(err, &ue) {
 			return 0, fmt.Errorf("cannot reach Roster: %v", ue.Err)
 		}
 		return 0, fmt.Errorf("cannot reach Roster: %v", err)
@@ -105,14 +106,6 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) (
 		}
 	}
 	return resp.StatusCode, nil
-}
-
-func asURLError(err error, target **url.Error) bool {
-	ue, ok := err.(*url.Error)
-	if ok {
-		*target = ue
-	}
-	return ok
 }
 
 // PathEscape escapes one path segment.

@@ -266,7 +266,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Log
 	if len(results) == 0 {
 		return nil, fmt.Errorf("every scope failed (%s); nothing was changed", firstScopeError(run.Scopes))
 	}
-	changes := diff(run, src, scopes, results, states, notes)
+	changes := diff(run, src, scopes, results, states, stored, notes)
 	run.Warnings = notes.list()
 	if len(results) < len(scopes) {
 		run.Status = roster.SyncPartial
@@ -438,11 +438,7 @@ func hostHash(h *roster.Host) string {
 }
 
 // diff compares what the run saw with the stored hosts of the source.
-func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[string]*scopeHosts, states []roster.HostState, notes *warnings) *roster.HostChanges {
-	stored := make(map[string]*roster.HostState, len(states))
-	for i := range states {
-		stored[states[i].ExternalID] = &states[i]
-	}
+func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[string]*scopeHosts, states []roster.HostState, stored storedHosts, notes *warnings) *roster.HostChanges {
 	c := &roster.HostChanges{ReplaceEdges: len(results) == len(scopes)}
 	failed := make(map[string]bool)
 	for _, s := range run.Scopes {
