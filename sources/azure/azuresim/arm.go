@@ -1,0 +1,374 @@
+package azuresim
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+var apiVersionPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha)?$`)
+
+// route is one ARM operation the server answers, with what the path named.
+type route struct {
+	op       string
+	rg       string // resource group, "" for subscription-wide lists
+	name     string // resource name (get, instanceView, scale set)
+	statusOK bool   // statusOnly=true is allowed
+}
+
+// matchARM maps the path segments after /subscriptions/{id} to an
+// operation. ARM matches namespaces, types and names case-insensitively.
+func matchARM(rest []string) (route, bool) {
+	eq := strings.EqualFold
+	is := func(seg []string, want ...string) bool {
+		if len(seg) != len(want) {
+			return false
+		}
+		for i, w := range want {
+			if w != "*" && !eq(seg[i], w) {
+				return false
+			}
+		}
+		return true
+	}
+	switch {
+	case is(rest, "providers", "Microsoft.Compute", "virtualMachines"):
+		return route{op: OpVMListAll, statusOK: true}, true
+	case is(rest, "providers", "Microsoft.Compute", "virtualMachineScaleSets"):
+		return route{op: OpScaleSetListAll}, true
+	case is(rest, "providers", "Microsoft.Network", "networkInterfaces"):
+		return route{op: OpNICListAll}, true
+	case is(rest, "providers", "Microsoft.Network", "publicIPAddresses"):
+		return route{op: OpPublicIPListAll}, true
+	}
+	if len(rest) < 5 || !eq(rest[0], "resourceGroups") || !eq(rest[2], "providers") {
+		return route{}, false
+	}
+	rg, tail := rest[1], rest[3:]
+	switch {
+	case is(tail, "Microsoft.Compute", "virtualMachines"):
+		return route{op: OpVMList, rg: rg}, true
+	case is(tail, "Microsoft.Compute", "virtualMachines", "*", "instanceView"):
+		return route{op: OpVMInstanceView, rg: rg, name: tail[2]}, true
+	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets"):
+		return route{op: OpScaleSetList, rg: rg}, true
+	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "virtualMachines"):
+		return route{op: OpScaleSetVMList, rg: rg, name: tail[2]}, true
+	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "networkInterfaces"):
+		return route{op: OpNICListScaleSet, rg: rg, name: tail[2]}, true
+	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "publicIPAddresses"):
+		return route{op: OpPublicIPListScale, rg: rg, name: tail[2]}, true
+	case is(tail, "Microsoft.Network", "networkInterfaces"):
+		return route{op: OpNICList, rg: rg}, true
+	case is(tail, "Microsoft.Network", "networkInterfaces", "*"):
+		return route{op: OpNICGet, rg: rg, name: tail[2]}, true
+	case is(tail, "Microsoft.Network", "publicIPAddresses"):
+		return route{op: OpPublicIPList, rg: rg}, true
+	case is(tail, "Microsoft.Network", "publicIPAddresses", "*"):
+		return route{op: OpPublicIPGet, rg: rg, name: tail[2]}, true
+	}
+	return route{}, false
+}
+
+// serveARM answers a Resource Manager request: bearer token, api-version,
+// subscription and route checks, faults, then the operation.
+func (s *Server) serveARM(q *request, segs []string) {
+	if !s.checkToken(q) {
+		return
+	}
+	query := q.r.URL.Query()
+	version := query.Get("api-version")
+	switch {
+	case version == "":
+		q.reject(http.StatusBadRequest, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
+		return
+	case !apiVersionPattern.MatchString(version):
+		q.reject(http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '"+version+"' is invalid. The supported versions are '2024-07-01,2024-11-01,2025-04-01'.")
+		return
+	}
+	if len(segs) < 2 {
+		q.reject(http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '"+version+"'.")
+		return
+	}
+	s.fleet.mu.RLock()
+	sub := s.fleet.subs[strings.ToLower(segs[1])]
+	s.fleet.mu.RUnlock()
+	if sub == nil {
+		q.reject(http.StatusNotFound, "SubscriptionNotFound", "The subscription '"+segs[1]+"' could not be found.")
+		return
+	}
+	rt, ok := matchARM(segs[2:])
+	if !ok {
+		q.reject(http.StatusNotFound, "InvalidResourceType", "The resource type '"+strings.Join(segs[2:], "/")+"' could not be found for api version '"+version+"'.")
+		return
+	}
+	if q.r.Method != http.MethodGet {
+		q.reject(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '"+q.r.Method+"'.")
+		return
+	}
+	statusOnly := strings.EqualFold(query.Get("statusOnly"), "true")
+	if statusOnly {
+		if !rt.statusOK {
+			q.reject(http.StatusBadRequest, "InvalidParameter", "The value of parameter statusOnly is invalid for this operation.")
+			return
+		}
+		rt.op = OpVMListAllStatus
+	}
+	if !q.admit(rt.op, sub.id) {
+		return
+	}
+	l := &lister{s: s, q: q, sub: sub, version: version, query: query, rt: rt}
+	s.fleet.mu.RLock()
+	defer s.fleet.mu.RUnlock()
+	if rt.rg != "" && !sub.hasGroup(rt.rg) {
+		q.armError(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '"+rt.rg+"' could not be found.")
+		return
+	}
+	switch rt.op {
+	case OpVMListAll, OpVMListAllStatus, OpVMList:
+		if f := query.Get("$filter"); f != "" {
+			q.armError(http.StatusBadRequest, "InvalidParameter", "The $filter '"+f+"' is not supported by this simulator.")
+			return
+		}
+		l.list(len(sub.vms), func(i int) uint64 { return sub.vms[i].seq }, func(i int) bool {
+			return rt.rg == "" || strings.EqualFold(sub.vms[i].rg, rt.rg)
+		}, func(w *jw, i int) { w.vmModel(sub.vms[i], statusOnly, false) })
+	case OpVMInstanceView:
+		v := sub.vm(rt.rg, rt.name)
+		if v == nil {
+			q.notFound("Microsoft.Compute/virtualMachines", rt.name, rt.rg)
+			return
+		}
+		w := getW()
+		defer putW(w)
+		w.instanceView(v)
+		q.ok(w.b)
+	case OpScaleSetListAll, OpScaleSetList:
+		l.list(len(sub.scaleSets), func(i int) uint64 { return sub.scaleSets[i].seq }, func(i int) bool {
+			return rt.rg == "" || strings.EqualFold(sub.scaleSets[i].rg, rt.rg)
+		}, func(w *jw, i int) { w.scaleSetModel(sub.scaleSets[i]) })
+	case OpScaleSetVMList, OpNICListScaleSet, OpPublicIPListScale:
+		ss := sub.scaleSet(rt.rg, rt.name)
+		if ss == nil {
+			q.notFound("Microsoft.Compute/virtualMachineScaleSets", rt.name, rt.rg)
+			return
+		}
+		if ss.flexible && rt.op == OpScaleSetVMList {
+			q.armError(http.StatusBadRequest, "OperationNotAllowed", "The operation 'List virtual machines' is not allowed on Virtual Machine Scale Set '"+ss.name+"' since it is in Flexible orchestration mode. List the virtual machines of the resource group instead.")
+			return
+		}
+		s.listScaleSet(l, ss)
+	case OpNICListAll, OpNICList:
+		l.list(len(sub.nics), func(i int) uint64 { return sub.nics[i].seq }, func(i int) bool {
+			return rt.rg == "" || strings.EqualFold(sub.nics[i].rg, rt.rg)
+		}, func(w *jw, i int) { w.nicModel(sub.nics[i]) })
+	case OpNICGet:
+		i := slices.IndexFunc(sub.nics, func(n *nic) bool { return strings.EqualFold(n.rg, rt.rg) && strings.EqualFold(n.name, rt.name) })
+		if i < 0 {
+			q.notFound("Microsoft.Network/networkInterfaces", rt.name, rt.rg)
+			return
+		}
+		w := getW()
+		defer putW(w)
+		w.nicModel(sub.nics[i])
+		q.ok(w.b)
+	case OpPublicIPListAll, OpPublicIPList:
+		l.list(len(sub.pips), func(i int) uint64 { return sub.pips[i].seq }, func(i int) bool {
+			return rt.rg == "" || strings.EqualFold(sub.pips[i].rg, rt.rg)
+		}, func(w *jw, i int) { w.pipModel(sub.pips[i]) })
+	case OpPublicIPGet:
+		i := slices.IndexFunc(sub.pips, func(p *pip) bool { return strings.EqualFold(p.rg, rt.rg) && strings.EqualFold(p.name, rt.name) })
+		if i < 0 {
+			q.notFound("Microsoft.Network/publicIPAddresses", rt.name, rt.rg)
+			return
+		}
+		w := getW()
+		defer putW(w)
+		w.pipModel(sub.pips[i])
+		q.ok(w.b)
+	}
+}
+
+func (s *Server) listScaleSet(l *lister, ss *scaleSet) {
+	vms := ss.instances
+	switch l.rt.op {
+	case OpScaleSetVMList:
+		expand := l.query.Get("$expand")
+		if expand != "" && !strings.EqualFold(expand, "instanceView") {
+			l.q.armError(http.StatusBadRequest, "InvalidParameter", "The value '"+expand+"' of parameter '$expand' is invalid. Allowed values are 'instanceView'.")
+			return
+		}
+		l.list(len(vms), func(i int) uint64 { return vms[i].seq }, nil,
+			func(w *jw, i int) { w.vmModel(vms[i], false, expand != "") })
+	case OpNICListScaleSet:
+		l.list(len(vms), func(i int) uint64 { return vms[i].seq }, nil, func(w *jw, i int) {
+			for _, n := range vms[i].nics {
+				w.nicModel(n)
+			}
+		})
+	case OpPublicIPListScale:
+		l.list(len(vms), func(i int) uint64 { return vms[i].seq }, func(i int) bool {
+			return vms[i].nics[0].ipConfigs[0].pip != nil
+		}, func(w *jw, i int) {
+			for _, n := range vms[i].nics {
+				for _, c := range n.ipConfigs {
+					if c.pip != nil {
+						w.pipModel(c.pip)
+					}
+				}
+			}
+		})
+	}
+}
+
+func (q *request) notFound(typ, name, rg string) {
+	q.armError(http.StatusNotFound, "ResourceNotFound", "The Resource '"+typ+"/"+name+"' under resource group '"+rg+"' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix")
+}
+
+func (s *subscription) hasGroup(rg string) bool {
+	if strings.EqualFold(rg, s.netGroup) {
+		return true
+	}
+	return slices.ContainsFunc(s.groups, func(g string) bool { return strings.EqualFold(g, rg) })
+}
+
+func (s *subscription) vm(rg, name string) *vm {
+	for _, v := range s.vms {
+		if strings.EqualFold(v.rg, rg) && strings.EqualFold(v.name, name) {
+			return v
+		}
+	}
+	return nil
+}
+
+func (s *subscription) scaleSet(rg, name string) *scaleSet {
+	for _, ss := range s.scaleSets {
+		if strings.EqualFold(ss.rg, rg) && strings.EqualFold(ss.name, name) {
+			return ss
+		}
+	}
+	return nil
+}
+
+// lister renders one page of a list operation.
+type lister struct {
+	s       *Server
+	q       *request
+	sub     *subscription
+	version string
+	query   url.Values
+	rt      route
+}
+
+// list answers one page of n items ordered by seq: those kept by keep (nil
+// = all), at most the page size, resuming after the $skiptoken's position.
+// The nextLink repeats the request's path and parameters with a new
+// $skiptoken, as ARM's do. Resuming by position rather than offset keeps
+// paging exact when the fleet changes between pages.
+func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render func(*jw, int)) {
+	q := l.q
+	hash := hashString(strings.ToLower(q.r.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
+	tok := pageToken{query: hash}
+	if st := l.query.Get("$skiptoken"); st != "" {
+		t, ok := decodeToken(st)
+		if !ok || t.query != hash {
+			q.armError(http.StatusBadRequest, "InvalidSkipToken", "The skip token '"+st+"' is invalid or expired.")
+			return
+		}
+		tok = t
+	}
+	if f := l.s.inj.failPage(Call{l.rt.op, l.sub.id}, tok.page+1); f != nil {
+		q.armFault(f)
+		return
+	}
+	start := searchSeq(n, seq, tok.lastSeq+1)
+	w := getW()
+	defer putW(w)
+	w.obj()
+	w.key("value")
+	w.arr()
+	count, next := 0, -1
+	for i := start; i < n; i++ {
+		if keep != nil && !keep(i) {
+			continue
+		}
+		if count == l.s.pageSize {
+			next = i
+			break
+		}
+		render(w, i)
+		count++
+	}
+	w.endArr()
+	if next >= 0 {
+		v := url.Values{}
+		v.Set("api-version", l.version)
+		for _, k := range []string{"statusOnly", "$expand"} {
+			if x := l.query.Get(k); x != "" {
+				v.Set(k, x)
+			}
+		}
+		v.Set("$skiptoken", pageToken{page: tok.page + 1, lastSeq: seq(next) - 1, query: hash}.encode())
+		w.str("nextLink", q.base()+q.r.URL.EscapedPath()+"?"+v.Encode())
+	}
+	w.endObj()
+	q.ok(w.b)
+}
+
+// searchSeq returns the first index whose seq is at least target.
+func searchSeq(n int, seq func(int) uint64, target uint64) int {
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if seq(m) < target {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
+}
+
+// pageToken is the decoded $skiptoken: the page number, where to resume
+// (the first item with a seq above lastSeq) and a hash of the request
+// path and parameters, so a token is only good for the list it came from.
+type pageToken struct {
+	page    int
+	lastSeq uint64
+	query   uint64
+}
+
+func (t pageToken) encode() string {
+	b := make([]byte, 0, 24)
+	b = append(b, 1) // version
+	b = binary.AppendUvarint(b, uint64(t.page))
+	b = binary.AppendUvarint(b, t.lastSeq)
+	b = binary.BigEndian.AppendUint64(b, t.query)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(s string) (pageToken, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) < 1 || b[0] != 1 {
+		return pageToken{}, false
+	}
+	b = b[1:]
+	page, n := binary.Uvarint(b)
+	if n <= 0 || page < 1 || page > 1<<30 {
+		return pageToken{}, false
+	}
+	b = b[n:]
+	last, n := binary.Uvarint(b)
+	if n <= 0 {
+		return pageToken{}, false
+	}
+	b = b[n:]
+	if len(b) != 8 {
+		return pageToken{}, false
+	}
+	return pageToken{page: int(page), lastSeq: last, query: binary.BigEndian.Uint64(b)}, true
+}

@@ -1,0 +1,547 @@
+package azuresim
+
+import (
+	"strconv"
+	"sync"
+	"unicode/utf8"
+)
+
+// jw writes JSON by appending to a byte slice: ARM pages of a thousand
+// VMs are rendered without reflection or intermediate maps.
+type jw struct {
+	b        []byte
+	comma    bool   // the next value in the current container needs a comma
+	afterKey bool   // a key was just written: its value needs no comma
+	stack    []bool // the enclosing containers' comma state
+}
+
+var jwPool = sync.Pool{New: func() any { return &jw{b: make([]byte, 0, 64<<10)} }}
+
+func getW() *jw {
+	w := jwPool.Get().(*jw)
+	w.b, w.comma, w.afterKey, w.stack = w.b[:0], false, false, w.stack[:0]
+	return w
+}
+
+func putW(w *jw) {
+	if cap(w.b) > 16<<20 {
+		return // let an outsized buffer go
+	}
+	jwPool.Put(w)
+}
+
+func (w *jw) sep() {
+	if w.afterKey {
+		w.afterKey = false
+		return
+	}
+	if w.comma {
+		w.b = append(w.b, ',')
+	}
+	w.comma = true
+}
+
+func (w *jw) open(c byte) {
+	w.sep()
+	w.b = append(w.b, c)
+	w.stack = append(w.stack, w.comma)
+	w.comma = false
+}
+
+func (w *jw) close(c byte) {
+	w.b = append(w.b, c)
+	w.comma = w.stack[len(w.stack)-1]
+	w.stack = w.stack[:len(w.stack)-1]
+}
+
+func (w *jw) obj()    { w.open('{') }
+func (w *jw) endObj() { w.close('}') }
+func (w *jw) arr()    { w.open('[') }
+func (w *jw) endArr() { w.close(']') }
+
+func (w *jw) key(k string) {
+	w.sep()
+	w.b = appendString(w.b, k)
+	w.b = append(w.b, ':')
+	w.afterKey = true
+}
+
+// value writers, for array items or after key.
+func (w *jw) string(s string) { w.sep(); w.b = appendString(w.b, s) }
+func (w *jw) int(n int)       { w.sep(); w.b = strconv.AppendInt(w.b, int64(n), 10) }
+func (w *jw) bool(v bool)     { w.sep(); w.b = strconv.AppendBool(w.b, v) }
+
+// field writers.
+func (w *jw) str(k, v string) { w.key(k); w.string(v) }
+
+func (w *jw) strOpt(k, v string) {
+	if v != "" {
+		w.str(k, v)
+	}
+}
+
+func (w *jw) num(k string, n int)   { w.key(k); w.int(n) }
+func (w *jw) flag(k string, v bool) { w.key(k); w.bool(v) }
+
+// ref writes k: {"id": id}, ARM's SubResource.
+func (w *jw) ref(k, id string) {
+	w.key(k)
+	w.obj()
+	w.str("id", id)
+	w.endObj()
+}
+
+func (w *jw) tags(tags []Tag) {
+	if len(tags) == 0 {
+		return
+	}
+	w.key("tags")
+	w.obj()
+	for _, t := range tags {
+		w.str(t.Key, t.Value)
+	}
+	w.endObj()
+}
+
+func (w *jw) strings(k string, list []string) {
+	if len(list) == 0 {
+		return
+	}
+	w.key(k)
+	w.arr()
+	for _, s := range list {
+		w.string(s)
+	}
+	w.endArr()
+}
+
+// appendString appends s as a JSON string (escaping quotes, backslashes
+// and control characters; invalid UTF-8 becomes U+FFFD).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
+
+// vmStatuses writes the instance view's statuses: provisioning state, then
+// power state.
+func (w *jw) vmStatuses(v *vm) {
+	w.key("statuses")
+	w.arr()
+	w.obj()
+	prov := lower(v.provisioning)
+	w.str("code", "ProvisioningState/"+prov)
+	if v.provisioning == "Failed" {
+		w.str("level", "Error")
+		w.str("displayStatus", "Provisioning failed")
+	} else {
+		w.str("level", "Info")
+		w.str("displayStatus", "Provisioning "+prov)
+		w.str("time", v.createdStr)
+	}
+	w.endObj()
+	w.obj()
+	w.str("code", "PowerState/"+v.power)
+	w.str("level", "Info")
+	w.str("displayStatus", powerDisplay[v.power])
+	w.endObj()
+	w.endArr()
+}
+
+// instanceView writes a VM's instance view object (the body of
+// .../instanceView, and properties.instanceView of a scale-set instance
+// listed with $expand=instanceView).
+func (w *jw) instanceView(v *vm) {
+	w.obj()
+	if v.ss != nil {
+		w.num("platformUpdateDomain", 0)
+		w.num("platformFaultDomain", 0)
+	}
+	if v.power == "running" {
+		w.strOpt("computerName", v.computerName)
+		if v.img.osType == "Windows" {
+			w.str("osName", "Windows Server 2022 Datacenter Azure Edition")
+			w.str("osVersion", "10.0.20348.2527")
+		} else if v.img.publisher != "" {
+			w.str("osName", lower(v.img.publisher))
+			w.str("osVersion", v.img.exact)
+		}
+	}
+	w.str("hyperVGeneration", "V2")
+	w.vmStatuses(v)
+	w.endObj()
+}
+
+// vmModel writes a VM (standalone or scale-set instance) as the compute
+// list operations return it. statusOnly gives the statusOnly=true shape:
+// identity and run-time status, no model.
+func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
+	w.obj()
+	w.str("name", v.name)
+	w.str("id", v.id())
+	w.str("type", v.typ())
+	w.str("location", v.location)
+	if statusOnly {
+		w.key("properties")
+		w.obj()
+		w.str("vmId", v.vmID)
+		w.key("instanceView")
+		w.obj()
+		w.vmStatuses(v)
+		w.endObj()
+		w.endObj()
+		w.endObj()
+		return
+	}
+	w.tags(v.tags)
+	w.strings("zones", v.zones)
+	if v.ss != nil {
+		w.str("instanceId", v.instanceID)
+		w.key("sku")
+		w.obj()
+		w.str("name", v.size)
+		w.str("tier", "Standard")
+		w.endObj()
+	}
+	if v.plan != nil {
+		w.key("plan")
+		w.obj()
+		w.str("name", v.plan.name)
+		w.str("publisher", v.plan.publisher)
+		w.str("product", v.plan.product)
+		w.endObj()
+	}
+	w.key("properties")
+	w.obj()
+	if v.ss != nil {
+		w.flag("latestModelApplied", true)
+		w.str("modelDefinitionApplied", "VirtualMachineScaleSet")
+	}
+	w.str("vmId", v.vmID)
+	if expand {
+		w.key("instanceView")
+		w.instanceView(v)
+	}
+	if v.ss == nil {
+		w.key("hardwareProfile")
+		w.obj()
+		w.str("vmSize", v.size)
+		w.endObj()
+	}
+	if v.flex != nil {
+		w.ref("virtualMachineScaleSet", v.flex.id())
+	}
+	w.storageProfile(v)
+	if v.hasOSProfile {
+		w.key("osProfile")
+		w.obj()
+		w.str("computerName", v.computerName)
+		w.str("adminUsername", v.adminUser)
+		if v.img.osType == "Windows" {
+			w.key("windowsConfiguration")
+			w.obj()
+			w.flag("provisionVMAgent", true)
+			w.flag("enableAutomaticUpdates", true)
+			w.key("patchSettings")
+			w.obj()
+			w.str("patchMode", "AutomaticByOS")
+			w.str("assessmentMode", "ImageDefault")
+			w.endObj()
+			w.endObj()
+		} else {
+			w.key("linuxConfiguration")
+			w.obj()
+			w.flag("disablePasswordAuthentication", true)
+			w.flag("provisionVMAgent", true)
+			w.key("patchSettings")
+			w.obj()
+			w.str("patchMode", "ImageDefault")
+			w.str("assessmentMode", "ImageDefault")
+			w.endObj()
+			w.endObj()
+		}
+		w.key("secrets")
+		w.arr()
+		w.endArr()
+		w.flag("allowExtensionOperations", true)
+		w.flag("requireGuestProvisionSignal", true)
+		w.endObj()
+	}
+	w.key("networkProfile")
+	w.obj()
+	w.key("networkInterfaces")
+	w.arr()
+	for _, n := range v.nics {
+		w.obj()
+		w.str("id", n.refID())
+		if v.primaryFlag {
+			w.key("properties")
+			w.obj()
+			w.flag("primary", n.primary)
+			w.endObj()
+		}
+		w.endObj()
+	}
+	w.endArr()
+	w.endObj()
+	w.key("diagnosticsProfile")
+	w.obj()
+	w.key("bootDiagnostics")
+	w.obj()
+	w.flag("enabled", true)
+	w.endObj()
+	w.endObj()
+	w.strOpt("licenseType", v.licenseType)
+	w.str("provisioningState", v.provisioning)
+	w.str("timeCreated", v.createdStr)
+	w.endObj()
+	w.endObj()
+}
+
+func (w *jw) storageProfile(v *vm) {
+	w.key("storageProfile")
+	w.obj()
+	w.key("imageReference")
+	w.obj()
+	if v.img.id != "" {
+		w.str("id", v.img.id)
+	} else {
+		w.str("publisher", v.img.publisher)
+		w.str("offer", v.img.offer)
+		w.str("sku", v.img.sku)
+		w.str("version", v.img.version)
+		w.str("exactVersion", v.img.exact)
+	}
+	w.endObj()
+	w.key("osDisk")
+	w.obj()
+	w.str("osType", v.img.osType)
+	w.str("name", v.osDisk.name)
+	w.str("createOption", "FromImage")
+	w.str("caching", "ReadWrite")
+	w.key("managedDisk")
+	w.obj()
+	w.str("storageAccountType", v.osDisk.account)
+	w.str("id", v.osDisk.id)
+	w.endObj()
+	w.str("deleteOption", "Delete")
+	w.num("diskSizeGB", v.osDisk.sizeGB)
+	w.endObj()
+	w.key("dataDisks")
+	w.arr()
+	for _, d := range v.dataDisks {
+		w.obj()
+		w.num("lun", d.lun)
+		w.str("name", d.name)
+		w.str("createOption", "Attach")
+		w.str("caching", "None")
+		w.key("managedDisk")
+		w.obj()
+		w.str("storageAccountType", d.account)
+		w.str("id", d.id)
+		w.endObj()
+		w.str("deleteOption", "Detach")
+		w.num("diskSizeGB", d.sizeGB)
+		w.flag("toBeDetached", false)
+		w.endObj()
+	}
+	w.endArr()
+	w.str("diskControllerType", "SCSI")
+	w.endObj()
+}
+
+// nicModel writes a network interface as the network list operations
+// return it.
+func (w *jw) nicModel(n *nic) {
+	id := n.id()
+	w.obj()
+	w.str("name", n.name)
+	w.str("id", id)
+	w.str("etag", `W/"`+n.guid+`"`)
+	w.str("type", "Microsoft.Network/networkInterfaces")
+	w.str("location", n.location)
+	w.key("properties")
+	w.obj()
+	w.str("provisioningState", "Succeeded")
+	w.str("resourceGuid", n.guid)
+	w.key("ipConfigurations")
+	w.arr()
+	for _, c := range n.ipConfigs {
+		w.obj()
+		w.str("name", c.name)
+		w.str("id", id+"/ipConfigurations/"+c.name)
+		w.str("etag", `W/"`+n.guid+`"`)
+		w.str("type", "Microsoft.Network/networkInterfaces/ipConfigurations")
+		w.key("properties")
+		w.obj()
+		w.str("provisioningState", "Succeeded")
+		w.str("privateIPAddress", c.privateIP)
+		w.str("privateIPAllocationMethod", "Dynamic")
+		if c.pip != nil {
+			w.ref("publicIPAddress", c.pip.id())
+		}
+		w.ref("subnet", c.subnetID)
+		w.flag("primary", c.primary)
+		w.str("privateIPAddressVersion", "IPv4")
+		w.endObj()
+		w.endObj()
+	}
+	w.endArr()
+	if n.vm == nil || n.vm.allocated() {
+		w.str("macAddress", n.mac)
+	}
+	w.flag("enableAcceleratedNetworking", n.accelerated)
+	w.flag("enableIPForwarding", false)
+	if n.nsgID != "" {
+		w.ref("networkSecurityGroup", n.nsgID)
+	}
+	w.flag("primary", n.primary)
+	if n.vm != nil {
+		w.ref("virtualMachine", n.vm.id())
+	}
+	w.str("nicType", "Standard")
+	w.endObj()
+	w.endObj()
+}
+
+// pipModel writes a public IP address as the network list operations
+// return it.
+func (w *jw) pipModel(p *pip) {
+	w.obj()
+	w.str("name", p.name)
+	w.str("id", p.id())
+	w.str("etag", `W/"`+p.guid+`"`)
+	w.str("location", p.location)
+	w.strings("zones", p.zones)
+	w.key("properties")
+	w.obj()
+	w.str("provisioningState", "Succeeded")
+	w.str("resourceGuid", p.guid)
+	w.strOpt("ipAddress", p.ipAddress())
+	w.str("publicIPAddressVersion", "IPv4")
+	if p.static {
+		w.str("publicIPAllocationMethod", "Static")
+	} else {
+		w.str("publicIPAllocationMethod", "Dynamic")
+	}
+	w.num("idleTimeoutInMinutes", 4)
+	if p.label != "" {
+		w.key("dnsSettings")
+		w.obj()
+		w.str("domainNameLabel", p.label)
+		w.str("fqdn", p.fqdn())
+		w.endObj()
+	}
+	w.key("ipTags")
+	w.arr()
+	w.endArr()
+	if p.nic != nil {
+		w.ref("ipConfiguration", p.nic.id()+"/ipConfigurations/"+p.ipc.name)
+	}
+	w.endObj()
+	w.str("type", "Microsoft.Network/publicIPAddresses")
+	w.key("sku")
+	w.obj()
+	if p.static {
+		w.str("name", "Standard")
+	} else {
+		w.str("name", "Basic")
+	}
+	w.str("tier", "Regional")
+	w.endObj()
+	w.endObj()
+}
+
+func (w *jw) scaleSetModel(ss *scaleSet) {
+	w.obj()
+	w.str("name", ss.name)
+	w.str("id", ss.id())
+	w.str("type", "Microsoft.Compute/virtualMachineScaleSets")
+	w.str("location", ss.location)
+	w.tags(ss.tags)
+	if !ss.flexible {
+		w.key("sku")
+		w.obj()
+		w.str("name", ss.size)
+		w.str("tier", "Standard")
+		w.num("capacity", len(ss.instances))
+		w.endObj()
+	}
+	w.key("properties")
+	w.obj()
+	if ss.flexible {
+		w.str("orchestrationMode", "Flexible")
+		w.num("platformFaultDomainCount", 1)
+	} else {
+		w.str("orchestrationMode", "Uniform")
+		w.flag("singlePlacementGroup", false)
+		w.key("upgradePolicy")
+		w.obj()
+		w.str("mode", "Manual")
+		w.endObj()
+		w.flag("overprovision", true)
+		w.key("virtualMachineProfile")
+		w.obj()
+		w.key("osProfile")
+		w.obj()
+		w.str("computerNamePrefix", ss.prefix)
+		w.str("adminUsername", "azureuser")
+		w.endObj()
+		w.endObj()
+	}
+	w.str("provisioningState", "Succeeded")
+	w.str("uniqueId", ss.guid)
+	w.str("timeCreated", ss.createdStr)
+	w.endObj()
+	w.endObj()
+}
+
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}

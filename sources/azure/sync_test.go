@@ -1,0 +1,331 @@
+package azure_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/store"
+	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/azure/azuresim"
+)
+
+// env is one engine over a real SQLite store, syncing an azure source
+// from the simulator through the real Azure SDK.
+type env struct {
+	t      *testing.T
+	sim    *azuresim.Server
+	store  *store.SQLite
+	dbPath string
+	engine *syncer.Engine
+	src    *roster.Source
+	inv    *roster.Inventory
+}
+
+func newEnv(t *testing.T, opts azuresim.Options, config map[string]any) *env {
+	t.Helper()
+	sim, url := startSim(t, opts)
+	dbPath := filepath.Join(t.TempDir(), "roster.db")
+	st, err := store.OpenSQLite(t.Context(), dbPath)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	reg := sources.NewRegistry(simDriver(sim))
+	e := &env{t: t, sim: sim, store: st, dbPath: dbPath, engine: syncer.New(st, reg, discard())}
+	e.inv = &roster.Inventory{Name: "test"}
+	must(t, st.CreateInventory(t.Context(), e.inv))
+	cfg := simConfig(url, sim.Fleet().Subscriptions(), config)
+	cfg["plugin"] = "azure.azcollection.azure_rm"
+	must(t, reg.Validate("azure", cfg))
+	e.src = &roster.Source{InventoryID: e.inv.ID, Name: "azure", Provider: "azure", Config: cfg, OnMissing: roster.OnMissingRemove}
+	must(t, st.CreateSource(t.Context(), e.src))
+	return e
+}
+
+func (e *env) sync() *roster.SyncRun { return e.syncCtx(e.t.Context()) }
+
+func (e *env) syncCtx(ctx context.Context) *roster.SyncRun {
+	e.t.Helper()
+	run, created, err := e.engine.Trigger(ctx, e.src, roster.TriggerCLI)
+	must(e.t, err)
+	if !created {
+		e.t.Fatalf("a run was already active: %s", run.ID)
+	}
+	e.engine.Run(ctx, run, nil)
+	got, err := e.store.SyncRun(context.Background(), run.ID)
+	must(e.t, err)
+	return got
+}
+
+func (e *env) hosts() map[string]*roster.Host {
+	e.t.Helper()
+	out := map[string]*roster.Host{}
+	f := roster.HostFilter{InventoryID: e.inv.ID, Limit: 1000}
+	for {
+		page, next, err := e.store.Hosts(e.t.Context(), f)
+		must(e.t, err)
+		for _, h := range page {
+			out[h.ExternalID] = h
+		}
+		if next == "" {
+			return out
+		}
+		f.After = next
+	}
+}
+
+// hostWrites fingerprints every host row as stored, to prove a sync wrote
+// none.
+func (e *env) hostWrites() string {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?mode=ro")
+	must(e.t, err)
+	defer db.Close()
+	var n, sum int64
+	must(e.t, db.QueryRow(`SELECT count(*), COALESCE(max(last_seen), 0) + COALESCE(sum(length(vars)), 0) FROM hosts`).Scan(&n, &sum))
+	return strconv.FormatInt(n, 10) + "/" + strconv.FormatInt(sum, 10)
+}
+
+func wantStatus(t *testing.T, run *roster.SyncRun, status roster.SyncStatus) {
+	t.Helper()
+	if run.Status != status {
+		t.Fatalf("run status = %s (error %q, scopes %+v), want %s", run.Status, run.Error, run.Scopes, status)
+	}
+}
+
+func vars(t *testing.T, h *roster.Host) map[string]any {
+	t.Helper()
+	var v map[string]any
+	must(t, json.Unmarshal(h.Vars, &v))
+	return v
+}
+
+func TestSyncSeveralSubscriptionsThenResyncWritesNothing(t *testing.T) {
+	e := newEnv(t, azuresim.Options{Seed: 21, Size: 300, ScaleSets: 9, PageSize: 40}, map[string]any{
+		"include_vmss": true,
+		"keyed_groups": []any{map[string]any{"prefix": "azure_loc", "key": "location"}},
+		"groups":       map[string]any{"running": "powerstate == 'running'"},
+	})
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	want := fleetBy(e.sim, "", true)
+	hosts := e.hosts()
+	if len(hosts) != len(want) || run.Counts.Added != len(want) {
+		t.Fatalf("synced %d hosts (counts %+v), the fleet has %d VMs", len(hosts), run.Counts, len(want))
+	}
+	if len(run.Scopes) != 3 {
+		t.Fatalf("scopes %+v, want the three subscriptions", run.Scopes)
+	}
+	instances := 0
+	for id, info := range want {
+		h := hosts[id]
+		if h == nil {
+			t.Fatalf("VM %s (%s) missing", info.Name, id)
+		}
+		v := vars(t, h)
+		if h.Scope != info.Subscription || h.Enabled != (info.PowerState == "running") || v["vmid"] != id {
+			t.Fatalf("host %s: scope %s enabled %v; VM %s %s", h.Name, h.Scope, h.Enabled, info.Subscription, info.PowerState)
+		}
+		if !slices.Contains(h.Groups, "azure_loc_"+info.Location) || slices.Contains(h.Groups, "running") != (info.PowerState == "running") {
+			t.Fatalf("host %s groups %v", h.Name, h.Groups)
+		}
+		wantAddr := info.PrivateIPs[0]
+		if len(info.PublicIPs) > 0 {
+			wantAddr = info.PublicIPs[0]
+		}
+		if h.Address != wantAddr {
+			t.Fatalf("host %s address %s, want %s", h.Name, h.Address, wantAddr)
+		}
+		if info.ScaleSet != "" {
+			instances++
+		}
+	}
+	if instances == 0 {
+		t.Fatal("no scale-set instance synced")
+	}
+
+	before := e.hostWrites()
+	again := e.sync()
+	wantStatus(t, again, roster.SyncSucceeded)
+	if c := again.Counts; c.Unchanged != len(want) || c.Added+c.Updated+c.Removed+c.Disabled != 0 {
+		t.Fatalf("unchanged re-sync counts = %+v", c)
+	}
+	if after := e.hostWrites(); after != before {
+		t.Fatalf("an unchanged re-sync wrote host rows: %s → %s", before, after)
+	}
+}
+
+func TestFailedSubscriptionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
+	e := newEnv(t, azuresim.Options{Seed: 22, Size: 150}, nil)
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hosts()
+	subs := e.sim.Fleet().Subscriptions()
+	bad, good := subs[1], subs[0]
+	var inBad, inGood string
+	for id, v := range fleetBy(e.sim, "", false) {
+		switch {
+		case v.Subscription == bad && inBad == "":
+			inBad = id
+		case v.Subscription == good && inGood == "":
+			inGood = id
+		}
+	}
+	must(t, e.sim.Fleet().Remove(inBad))
+	must(t, e.sim.Fleet().Remove(inGood))
+	e.sim.SetFaults(azuresim.Faults{FailSubscriptions: []string{bad}})
+	run := e.sync()
+	wantStatus(t, run, roster.SyncPartial)
+	after := e.hosts()
+	if _, ok := after[inBad]; !ok {
+		t.Fatal("a host of the failed subscription was removed")
+	}
+	if _, ok := after[inGood]; ok {
+		t.Fatal("a vanished host of a healthy subscription was kept")
+	}
+	for id, h := range before {
+		if h.Scope == bad && after[id].Hash != h.Hash {
+			t.Fatalf("host %s of the failed subscription changed", id)
+		}
+	}
+	for _, s := range run.Scopes {
+		if s.Name == bad && (s.Status != roster.ScopeFailed || !strings.Contains(s.Error, "AuthorizationFailed")) {
+			t.Fatalf("failed scope recorded as %+v", s)
+		}
+	}
+	// Every subscription failing changes nothing.
+	writes := e.hostWrites()
+	e.sim.SetFaults(azuresim.Faults{FailSubscriptions: subs})
+	run = e.sync()
+	wantStatus(t, run, roster.SyncFailed)
+	if e.hostWrites() != writes {
+		t.Fatal("a failed sync changed hosts")
+	}
+}
+
+func TestFailureMidPaginationWritesNothingOfThatSubscription(t *testing.T) {
+	e := newEnv(t, azuresim.Options{Seed: 23, Size: 180, PageSize: 20}, nil)
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hosts()
+	removed := map[string]string{}
+	for id, v := range fleetBy(e.sim, "", false) {
+		if removed[v.Subscription] == "" {
+			removed[v.Subscription] = id
+			must(t, e.sim.Fleet().Remove(id))
+		}
+	}
+	e.sim.SetFaults(azuresim.Faults{FailAfterPage: 2, Operations: []string{azuresim.OpVMListAll}})
+	run := e.sync()
+	after := e.hosts()
+	failed := 0
+	for _, s := range run.Scopes {
+		_, kept := after[removed[s.Name]]
+		switch s.Status {
+		case roster.ScopeFailed:
+			failed++
+			if !kept {
+				t.Errorf("subscription %s failed on a later page, yet its vanished host was removed", s.Name)
+			}
+			for id, h := range before {
+				if h.Scope == s.Name && (after[id] == nil || after[id].Hash != h.Hash) {
+					t.Fatalf("host %s of failed subscription %s changed", id, s.Name)
+				}
+			}
+		case roster.ScopeSucceeded:
+			if kept {
+				t.Errorf("subscription %s succeeded, yet its vanished host was kept", s.Name)
+			}
+		}
+	}
+	if failed == 0 {
+		t.Fatalf("no subscription needed a third page: the test proves nothing (%+v)", run.Scopes)
+	}
+}
+
+func TestThrottlingAndServerErrorsAreRetriedInASync(t *testing.T) {
+	e := newEnv(t, azuresim.Options{Seed: 24, Size: 200, PageSize: 25,
+		Faults: azuresim.Faults{ThrottleEvery: 4, RetryAfter: 2 * time.Millisecond, ErrorEvery: 9}}, nil)
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	if run.Counts.Added != 200 {
+		t.Fatalf("added %d of 200", run.Counts.Added)
+	}
+	if s := e.sim.Stats(); s.InjectedCodes["SubscriptionRequestsThrottled"] == 0 || s.Faulted("", "") < 5 {
+		t.Fatalf("injected %v: the test proves nothing", s.InjectedCodes)
+	}
+}
+
+func TestPowerAndTagChangesUpdateTheSameHosts(t *testing.T) {
+	e := newEnv(t, azuresim.Options{Seed: 25, Size: 90, ScaleSets: 6}, map[string]any{
+		"hostnames":    []any{"tags.vm_name", "default"},
+		"include_vmss": true,
+	})
+	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	before := e.hosts()
+	var stopped, renamed, gone string
+	for id, v := range fleetBy(e.sim, "", false) {
+		if v.PowerState != "running" {
+			continue
+		}
+		switch {
+		case stopped == "":
+			stopped = id
+		case renamed == "":
+			renamed = id
+		case gone == "":
+			gone = id
+		}
+	}
+	must(t, e.sim.Fleet().SetPowerState(stopped, "deallocated"))
+	must(t, e.sim.Fleet().SetTag(renamed, "vm_name", "renamed.example.net"))
+	must(t, e.sim.Fleet().Remove(gone))
+	var set azuresim.ScaleSetInfo
+	for _, s := range e.sim.Fleet().ScaleSets() {
+		if !s.Flexible {
+			set = s
+			break
+		}
+	}
+	added, err := e.sim.Fleet().AddScaleSetInstance(set.Subscription, set.Name)
+	must(t, err)
+	run := e.sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	if c := run.Counts; c.Updated != 2 || c.Removed != 1 || c.Added != 1 {
+		t.Fatalf("counts %+v, want 2 updated, 1 removed, 1 added", c)
+	}
+	after := e.hosts()
+	if h := after[stopped]; h.Enabled || h.ID != before[stopped].ID || vars(t, h)["powerstate"] != "deallocated" {
+		t.Fatalf("deallocated host %+v", h)
+	}
+	if h := after[renamed]; h.Name != "renamed.example.net" || h.ID != before[renamed].ID {
+		t.Fatalf("renamed host %s (id %d), want the same host (id %d) renamed", h.Name, h.ID, before[renamed].ID)
+	}
+	if h := after[added.VMID]; h == nil || vars(t, h)["vmss"].(map[string]any)["name"] != set.Name {
+		t.Fatalf("new scale-set instance %+v", h)
+	}
+}
+
+func TestConfigErrorsAreRecordedNotPanicked(t *testing.T) {
+	e := newEnv(t, azuresim.Options{Seed: 26, Size: 5}, nil)
+	// A stored configuration that no longer validates (e.g. written by an
+	// older Roster) fails the run with the field named.
+	cfg := map[string]any{}
+	for k, v := range e.src.Config {
+		cfg[k] = v
+	}
+	cfg["subscriptions"] = []any{"not-a-guid"}
+	src, err := e.store.UpdateSource(t.Context(), e.src.ID, roster.SourceUpdate{Config: cfg})
+	must(t, err)
+	e.src = src
+	run := e.sync()
+	wantStatus(t, run, roster.SyncFailed)
+	if !strings.Contains(run.Error, "subscriptions[0]") {
+		t.Fatalf("error %q does not name the option", run.Error)
+	}
+}
