@@ -76,6 +76,13 @@ type CredentialRouter interface {
 	CredentialRoutingOptions() []string
 }
 
+// ConstructAliaser is implemented by drivers whose plugin names the
+// constructed options differently (azure_rm's conditional_groups and
+// hostvar_expressions): the registry renames them before splitting.
+type ConstructAliaser interface {
+	ConstructAliases() map[string]string
+}
+
 // Credential is a source's credential, obtained from the broker for one
 // sync and held in memory for that sync only.
 type Credential struct {

@@ -47,6 +47,12 @@ func (r *Registry) Driver(name string) (Driver, error) {
 // split separates a source's configuration into the provider's options and
 // the construct step's, after checking a pasted "plugin" key.
 func split(d Driver, config map[string]any) (provider, constructed map[string]any, err error) {
+	if a, ok := d.(ConstructAliaser); ok {
+		config = maps.Clone(config) // never rename in the stored config
+		if err := Aliases(config, a.ConstructAliases()); err != nil {
+			return nil, nil, err
+		}
+	}
 	provider = make(map[string]any, len(config))
 	constructed = make(map[string]any)
 	own := construct.Keys()

@@ -143,7 +143,7 @@ func TestDemo(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
-		for _, src := range []string{"aws-demo", "gcp-demo", "openstack-demo"} {
+		for _, src := range []string{"aws-demo", "gcp-demo", "azure-demo", "openstack-demo"} {
 			line := regexp.MustCompile(`sync of ` + src + ` succeeded in \S+: (\d+) hosts seen; (\d+) added, 0 updated, 0 removed, 0 disabled, (\d+) unchanged`).FindStringSubmatch(text)
 			switch {
 			case line == nil:

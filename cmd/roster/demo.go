@@ -15,7 +15,13 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/broker"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/sources/azure"
+	"github.com/rosterhq/roster/sources/azure/azuresim"
+	"github.com/rosterhq/roster/sources/gcp"
+	"github.com/rosterhq/roster/sources/openstack"
 	"github.com/rosterhq/roster/sources/gcp/gcpsim"
 	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
@@ -36,7 +42,7 @@ func newDemoCommand() *cobra.Command {
 		Use:   "demo",
 		Short: "Run Roster on embedded defaults against simulated clouds",
 		Long: `Run Roster on embedded defaults: SQLite and the local secret store in a data
-directory, EC2, Compute Engine and OpenStack simulators with sample fleets,
+directory, EC2, Compute Engine, Azure and OpenStack simulators with sample fleets,
 an inventory "demo" with one source per cloud, each syncing with a
 credential held by the broker, synced once, and the API on 127.0.0.1.
 A second run reuses the data directory.`,
@@ -66,13 +72,13 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 	defer logFile.Close()
 	log := newLogger(c, logFile)
 
-	clouds, stop, err := startDemoClouds(ctx, size, log)
+	clouds, registry, stop, err := startDemoClouds(ctx, size, log)
 	if err != nil {
 		return err
 	}
 	defer stop()
 
-	m := &Main{Config: c, Log: log}
+	m := &Main{Config: c, Log: log, Registry: registry}
 	if err := m.Run(ctx); err != nil {
 		m.Close()
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -155,17 +161,19 @@ type demoCloud struct {
 	cred     broker.CredentialInput
 }
 
-// startDemoClouds starts the EC2, Compute Engine and OpenStack simulators.
-func startDemoClouds(ctx context.Context, size int, log *slog.Logger) ([]demoCloud, func(), error) {
+// startDemoClouds starts the EC2, Compute Engine, Azure and OpenStack
+// simulators. The registry's Azure driver trusts the Azure simulator's
+// throwaway CA; nothing else differs from the default.
+func startDemoClouds(ctx context.Context, size int, log *slog.Logger) ([]demoCloud, *sources.Registry, func(), error) {
 	var stops []func()
 	stop := func() {
 		for _, s := range stops {
 			s()
 		}
 	}
-	fail := func(what string, err error) ([]demoCloud, func(), error) {
+	fail := func(what string, err error) ([]demoCloud, *sources.Registry, func(), error) {
 		stop()
-		return nil, nil, fmt.Errorf("start the %s simulator: %w", what, err)
+		return nil, nil, nil, fmt.Errorf("start the %s simulator: %w", what, err)
 	}
 
 	ec2 := awssim.New(awssim.Options{Seed: 1, Size: size, Regions: demoRegions, AccessKeys: []string{simAccessKey}, Logger: log.With("component", "awssim")})
@@ -184,6 +192,13 @@ func startDemoClouds(ctx context.Context, size int, log *slog.Logger) ([]demoClo
 		return fail("Compute Engine", err)
 	}
 	stops = append(stops, stopGCE)
+
+	arm := azuresim.New(azuresim.Options{Seed: 1, Size: size / 2, ScaleSets: 1, Logger: log.With("component", "azuresim")})
+	armURL, stopARM, err := startOn(ctx, arm.Start, "127.0.0.1:4569")
+	if err != nil {
+		return fail("Azure", err)
+	}
+	stops = append(stops, stopARM)
 
 	nova := openstacksim.New(openstacksim.Options{Seed: 1, Size: size / 2, Logger: log.With("component", "openstacksim")})
 	novaURL, stopNova, err := startOn(ctx, nova.Start, "127.0.0.1:4568")
@@ -212,6 +227,18 @@ func startDemoClouds(ctx context.Context, size int, log *slog.Logger) ([]demoClo
 				Fields: map[string]roster.Secret{"service_account_json": roster.Secret(gce.KeyFile(gceURL))}},
 		},
 		{
+			url: armURL, describe: fmt.Sprintf("Azure, %d VMs in %d subscriptions", arm.Fleet().Len(), len(arm.Fleet().Subscriptions())),
+			source: "azure-demo", provider: "azure",
+			config: map[string]any{
+				"plugin": "azure.azcollection.azure_rm", "subscriptions": toAny(arm.Fleet().Subscriptions()), "include_vmss": true,
+				"authority_host": armURL, "arm_endpoint": armURL,
+				"keyed_groups":       []any{map[string]any{"prefix": "azure_loc", "key": "location"}, map[string]any{"prefix": "azure_os", "key": "os_profile.system"}},
+				"conditional_groups": map[string]any{"azure_running": "powerstate == 'running'"},
+			},
+			cred: broker.CredentialInput{Name: "azure-demo", Type: roster.CredentialAzure, Description: "the Azure simulator's service principal",
+				Fields: map[string]roster.Secret{"tenant_id": roster.Secret(arm.TenantID()), "client_id": roster.Secret(arm.ClientID()), "client_secret": roster.Secret(arm.ClientSecret())}},
+		},
+		{
 			url: novaURL, describe: fmt.Sprintf("OpenStack, %d servers in %s", nova.Fleet().Len(), strings.Join(nova.Fleet().Regions(), ", ")),
 			source: "openstack-demo", provider: "openstack",
 			// The plugin's legacy groups keep names Ansible warns about
@@ -231,7 +258,8 @@ func startDemoClouds(ctx context.Context, size int, log *slog.Logger) ([]demoClo
 				}},
 		},
 	}
-	return clouds, stop, nil
+	registry := sources.NewRegistry(aws.Driver{}, gcp.Driver{}, azure.Driver{HTTPClient: arm.Client()}, openstack.Driver{})
+	return clouds, registry, stop, nil
 }
 
 // startOn starts a simulator on its usual port, so that a second demo run
@@ -292,7 +320,7 @@ var demoActor = broker.Actor{Name: "roster-demo"}
 func demoSetup(ctx context.Context, m *Main, clouds []demoCloud) ([]*roster.Source, error) {
 	inv, err := m.Store.Inventory(ctx, demoInventory)
 	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		inv = &roster.Inventory{Name: demoInventory, Description: "Roster demo: simulated EC2, Compute Engine and OpenStack fleets"}
+		inv = &roster.Inventory{Name: demoInventory, Description: "Roster demo: simulated EC2, Compute Engine, Azure and OpenStack fleets"}
 		err = m.Store.CreateInventory(ctx, inv)
 	}
 	if err != nil {

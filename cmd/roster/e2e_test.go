@@ -18,8 +18,14 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/client"
 	"github.com/rosterhq/roster/internal/testenv"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/sources/azure"
+	"github.com/rosterhq/roster/sources/azure/azuresim"
+	"github.com/rosterhq/roster/sources/gcp"
 	"github.com/rosterhq/roster/sources/gcp/gcpsim"
+	"github.com/rosterhq/roster/sources/openstack"
 	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
 
@@ -70,6 +76,10 @@ func TestEndToEndWithAnsible(t *testing.T) {
 	gceURL, stopGCE, err := gce.Start(t.Context(), "127.0.0.1:0")
 	must(t, err)
 	defer stopGCE()
+	arm := azuresim.New(azuresim.Options{Seed: 14, Size: 120, ScaleSets: 1})
+	armURL, stopARM, err := arm.Start(t.Context(), "127.0.0.1:0")
+	must(t, err)
+	defer stopARM()
 	nova := openstacksim.New(openstacksim.Options{Seed: 13, Size: 120})
 	novaURL, stopNova, err := nova.Start(t.Context(), "127.0.0.1:0")
 	must(t, err)
@@ -79,7 +89,9 @@ func TestEndToEndWithAnsible(t *testing.T) {
 	c.Listen = "127.0.0.1:0"
 	c.DataDir = t.TempDir()
 	c.Database = filepath.Join(c.DataDir, "roster.db")
-	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		// The default drivers, the Azure one trusting the simulator's CA.
+		Registry: sources.NewRegistry(aws.Driver{}, gcp.Driver{}, azure.Driver{HTTPClient: arm.Client()}, openstack.Driver{})}
 	if err := m.Run(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +109,7 @@ func TestEndToEndWithAnsible(t *testing.T) {
 	for _, cred := range []map[string]any{
 		{"name": "aws", "type": "aws", "fields": map[string]string{"access_key_id": simAccessKey, "secret_access_key": simSecretKey}},
 		{"name": "gcp", "type": "gcp", "fields": map[string]string{"service_account_json": string(gce.KeyFile(gceURL))}},
+		{"name": "azure", "type": "azure", "fields": map[string]string{"tenant_id": arm.TenantID(), "client_id": arm.ClientID(), "client_secret": arm.ClientSecret()}},
 		{"name": "openstack", "type": "openstack", "fields": map[string]string{
 			"auth_url": openstacksim.AuthURL(novaURL), "username": openstacksim.DefaultUser, "password": openstacksim.DefaultPassword,
 			"user_domain_name": "Default", "project_name": "demo", "project_domain_name": "Default"}},
@@ -125,6 +138,13 @@ func TestEndToEndWithAnsible(t *testing.T) {
 			"hostnames":    []any{"name"},
 			"keyed_groups": []any{map[string]any{"prefix": "gcp", "key": "labels"}, map[string]any{"prefix": "status", "key": "status | lower"}},
 			"compose":      map[string]any{"ansible_host": "networkInterfaces[0].networkIP"},
+		}},
+		// A pasted azure_rm file: conditional_groups is the plugin's name.
+		{"name": "vms", "provider": "azure", "credential": "azure", "config": map[string]any{
+			"plugin": "azure.azcollection.azure_rm", "subscriptions": arm.Fleet().Subscriptions(), "include_vmss": true,
+			"authority_host": armURL, "arm_endpoint": armURL,
+			"keyed_groups":       []any{map[string]any{"prefix": "tag", "key": "tags"}, map[string]any{"prefix": "azure_loc", "key": "location"}},
+			"conditional_groups": map[string]any{"linux": "os_profile.system == 'linux'"},
 		}},
 		// The openstack plugin's legacy groups, on by default.
 		{"name": "nova", "provider": "openstack", "credential": "openstack", "config": map[string]any{
@@ -204,7 +224,7 @@ func TestEndToEndWithAnsible(t *testing.T) {
 		}
 	}
 	servedGroups, seenGroups := groupHosts(t, served), groupHosts(t, seen)
-	for _, g := range []string{"webservers", "aws_ec2", "env_prod", "aws_region_us_west_2", "status_running", "gcp_env_prod", "RegionOne", "flavor-m1.small"} {
+	for _, g := range []string{"webservers", "aws_ec2", "env_prod", "aws_region_us_west_2", "status_running", "gcp_env_prod", "RegionOne", "flavor-m1.small", "linux"} {
 		if len(servedGroups[g]) == 0 {
 			t.Fatalf("group %s is empty: the comparison proves little", g)
 		}

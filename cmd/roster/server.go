@@ -16,13 +16,14 @@ import (
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
+	"github.com/rosterhq/roster/sources/azure"
 	"github.com/rosterhq/roster/sources/gcp"
 	"github.com/rosterhq/roster/sources/openstack"
 )
 
 // defaultRegistry lists the providers this build supports.
 func defaultRegistry() *sources.Registry {
-	return sources.NewRegistry(aws.Driver{}, gcp.Driver{}, openstack.Driver{})
+	return sources.NewRegistry(aws.Driver{}, gcp.Driver{}, azure.Driver{}, openstack.Driver{})
 }
 
 // openStore opens the configured database.

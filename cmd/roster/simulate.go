@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/sources/azure/azuresim"
 	"github.com/rosterhq/roster/sources/gcp/gcpsim"
 	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
@@ -19,7 +20,7 @@ func newSimulateCommand() *cobra.Command {
 		Use:   "simulate",
 		Short: "Run a cloud simulator alone (no cloud account needed)",
 	}
-	cmd.AddCommand(newSimulateAWSCommand(), newSimulateGCPCommand(), newSimulateOpenStackCommand())
+	cmd.AddCommand(newSimulateAWSCommand(), newSimulateGCPCommand(), newSimulateAzureCommand(), newSimulateOpenStackCommand())
 	return cmd
 }
 
@@ -72,6 +73,60 @@ account's signed JWT. The service account key is written to --key-file.`,
 	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request 503")
 	f.DurationVar(&faults.Latency, "latency", 0, "delay every page by this much")
 	f.StringSliceVar(&faults.DenyProjects, "deny-projects", nil, "projects that answer 403")
+	f.IntVar(&faults.FailAfterPage, "fail-after-page", 0, "fail pages after this one")
+	return cmd
+}
+
+func newSimulateAzureCommand() *cobra.Command {
+	var (
+		listen        string
+		size          int
+		scaleSets     int
+		subscriptions []string
+		seed          int64
+		faults        azuresim.Faults
+		caFile        string
+	)
+	cmd := &cobra.Command{
+		Use:   "azure",
+		Short: "Serve simulated Azure VMs over Resource Manager and the identity platform (TLS)",
+		Long: `Serve simulated Azure virtual machines, network interfaces, public IPs and
+scale sets over Azure Resource Manager's JSON API, and the identity
+platform's client-credential token endpoint, over TLS with a throwaway CA
+written to --ca-file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			sim := azuresim.New(azuresim.Options{Seed: seed, Size: size, ScaleSets: scaleSets, Subscriptions: subscriptions, Faults: faults, Logger: log})
+			url, stop, err := sim.Start(cmd.Context(), listen)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			if err := os.WriteFile(caFile, sim.CACertificatePEM(), 0o644); err != nil {
+				return fmt.Errorf("write the CA certificate: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Azure simulator: %d VMs in subscriptions %s at %s\n\n", sim.Fleet().Len(), strings.Join(sim.Fleet().Subscriptions(), ", "), url)
+			fmt.Fprintf(out, "Its TLS certificate is signed by the CA in %s. Try it:\n", caFile)
+			fmt.Fprintf(out, "  export SSL_CERT_FILE=%s AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s AZURE_CLIENT_SECRET=%s\n", caFile, sim.TenantID(), sim.ClientID(), sim.ClientSecret())
+			fmt.Fprintf(out, "and give a Roster azure source  subscriptions: %v, authority_host: %s, arm_endpoint: %s\n", sim.Fleet().Subscriptions(), url, url)
+			fmt.Fprintf(out, "(roster serve must run with that SSL_CERT_FILE, or trust the CA some other way).\n\nCtrl-C stops it.\n")
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&listen, "listen", "127.0.0.1:4569", "address to listen on")
+	f.IntVar(&size, "size", 500, "number of VMs")
+	f.IntVar(&scaleSets, "scale-sets", 2, "number of scale sets")
+	f.StringSliceVar(&subscriptions, "subscriptions", nil, "subscription ids (default: the simulator's)")
+	f.Int64Var(&seed, "seed", 1, "seed of the generated fleet")
+	f.StringVar(&caFile, "ca-file", "azure-simulator-ca.pem", "where to write the CA certificate")
+	f.IntVar(&faults.ThrottleEvery, "throttle-every", 0, "answer every Nth request 429 with Retry-After")
+	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request with a 5xx")
+	f.DurationVar(&faults.Latency, "latency", 0, "delay every page by this much")
+	f.StringSliceVar(&faults.FailSubscriptions, "fail-subscriptions", nil, "subscriptions that answer 403")
 	f.IntVar(&faults.FailAfterPage, "fail-after-page", 0, "fail pages after this one")
 	return cmd
 }

@@ -126,6 +126,12 @@ func (Driver) PluginNames() []string { return []string{"azure.azcollection.azure
 // it splits a source's configuration.
 func (Driver) ConstructAliases() map[string]string { return maps.Clone(constructAliases) }
 
+// CredentialRoutingOptions implements sources.CredentialRouter: the
+// authority receives the client secret, Resource Manager the tokens.
+func (Driver) CredentialRoutingOptions() []string {
+	return []string{"authority_host", "arm_endpoint", "endpoint_url", "resource_manager_endpoint", "cloud_environment"}
+}
+
 // Validate implements sources.Driver.
 func (Driver) Validate(config map[string]any) error {
 	_, err := parseOptions(config)

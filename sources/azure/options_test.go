@@ -132,6 +132,26 @@ func TestConstructAliases(t *testing.T) {
 	if err := sources.Aliases(both, azure.Driver{}.ConstructAliases()); err == nil {
 		t.Fatal("an option given under both names was accepted")
 	}
+
+	// Through the registry, as a source is created: a pasted azure_rm
+	// file validates, and the stored config keeps the plugin's names.
+	reg := sources.NewRegistry(azure.Driver{})
+	pasted := map[string]any{
+		"plugin":             "azure.azcollection.azure_rm",
+		"subscriptions":      []any{"0b1f6471-1bf0-4dda-aec3-111122223333"},
+		"conditional_groups": map[string]any{"db_hosts": "'dbserver' in name"},
+		"keyed_groups":       []any{map[string]any{"prefix": "tag", "key": "tags"}},
+	}
+	if err := reg.Validate("azure", pasted); err != nil {
+		t.Fatalf("a pasted azure_rm file: %v", err)
+	}
+	if _, ok := pasted["conditional_groups"]; !ok {
+		t.Fatal("validation renamed the stored config")
+	}
+	if err := reg.Validate("azure", map[string]any{"subscriptions": []any{"0b1f6471-1bf0-4dda-aec3-111122223333"},
+		"conditional_groups": map[string]any{"x": "true"}, "groups": map[string]any{"y": "true"}}); err == nil {
+		t.Fatal("groups given under both names was accepted")
+	}
 }
 
 func TestOpenNeedsASubscriptionAndACredential(t *testing.T) {
