@@ -21,8 +21,8 @@ import (
 	"github.com/rosterhq/roster/sources/azure"
 	"github.com/rosterhq/roster/sources/azure/azuresim"
 	"github.com/rosterhq/roster/sources/gcp"
-	"github.com/rosterhq/roster/sources/openstack"
 	"github.com/rosterhq/roster/sources/gcp/gcpsim"
+	"github.com/rosterhq/roster/sources/openstack"
 	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
 
