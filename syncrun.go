@@ -40,12 +40,14 @@ type SyncRun struct {
 	SourceID    string
 	InventoryID string
 	Trigger     SyncTrigger
-	Status      SyncStatus
-	CreatedAt   time.Time
-	StartedAt   *time.Time
-	FinishedAt  *time.Time
-	Scopes      []ScopeResult
-	Counts      SyncCounts
+	// ScheduledFor is the schedule tick a scheduled run is for.
+	ScheduledFor *time.Time
+	Status       SyncStatus
+	CreatedAt    time.Time
+	StartedAt    *time.Time
+	FinishedAt   *time.Time
+	Scopes       []ScopeResult
+	Counts       SyncCounts
 	// Error says why a run failed; empty otherwise.
 	Error string
 	// Warnings are notable events that did not fail the run, such as hosts

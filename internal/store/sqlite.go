@@ -258,18 +258,24 @@ func (s *SQLite) DeleteInventory(ctx context.Context, id string) error {
 
 // ---- sources
 
-const sourceCols = `id, inventory_id, name, provider, config, on_missing, COALESCE(credential_id, ''), created_at, updated_at`
+const sourceCols = `id, inventory_id, name, provider, config, on_missing, COALESCE(credential_id, ''), schedule, schedule_jitter,
+	timeout, update_cache_timeout, next_tick, next_due, callback_hash IS NOT NULL, created_at, updated_at`
 
 func scanSource(row interface{ Scan(...any) error }) (*roster.Source, error) {
 	var src roster.Source
 	var config string
-	var created, updated int64
-	if err := row.Scan(&src.ID, &src.InventoryID, &src.Name, &src.Provider, &config, &src.OnMissing, &src.CredentialID, &created, &updated); err != nil {
+	var created, updated, jitter, timeout, cacheTimeout int64
+	var tick, due *int64
+	if err := row.Scan(&src.ID, &src.InventoryID, &src.Name, &src.Provider, &config, &src.OnMissing, &src.CredentialID,
+		&src.Schedule, &jitter, &timeout, &cacheTimeout, &tick, &due, &src.HasCallbackKey, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := unmarshalJSON(config, &src.Config); err != nil {
 		return nil, fmt.Errorf("source %s: decode config: %w", src.ID, err)
 	}
+	src.ScheduleJitter = fromDurationMicros(jitter)
+	src.Timeout, src.UpdateCacheTimeout = fromDurationMicros(timeout), fromDurationMicros(cacheTimeout)
+	src.NextSync = scheduledSync(tick, due)
 	src.CreatedAt, src.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &src, nil
 }
@@ -281,9 +287,13 @@ func (s *SQLite) CreateSource(ctx context.Context, src *roster.Source) error {
 	if src.Config == nil {
 		src.Config = map[string]any{}
 	}
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO sources (id, inventory_id, name, provider, config, on_missing, credential_id, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		src.ID, src.InventoryID, src.Name, src.Provider, mustJSON(src.Config), string(src.OnMissing), nullString(src.CredentialID), micros(now), micros(now))
+	tick, due := nextSyncMicros(src.NextSync)
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO sources (id, inventory_id, name, provider, config, on_missing, credential_id,
+		schedule, schedule_jitter, timeout, update_cache_timeout, next_tick, next_due, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		src.ID, src.InventoryID, src.Name, src.Provider, mustJSON(src.Config), string(src.OnMissing), nullString(src.CredentialID),
+		src.Schedule, durationMicros(src.ScheduleJitter), durationMicros(src.Timeout), durationMicros(src.UpdateCacheTimeout), tick, due,
+		micros(now), micros(now))
 	switch {
 	case isUnique(err):
 		return roster.Errorf(roster.ECONFLICT, "the inventory already has a source named %q", src.Name)
@@ -389,9 +399,28 @@ func (s *SQLite) UpdateSource(ctx context.Context, id string, upd roster.SourceU
 		if upd.CredentialID != nil {
 			src.CredentialID = *upd.CredentialID
 		}
+		if upd.Schedule != nil {
+			src.Schedule = *upd.Schedule
+		}
+		if upd.ScheduleJitter != nil {
+			src.ScheduleJitter = *upd.ScheduleJitter
+		}
+		if upd.Rescheduled() {
+			src.NextSync = upd.NextSync
+		}
+		if upd.Timeout != nil {
+			src.Timeout = *upd.Timeout
+		}
+		if upd.UpdateCacheTimeout != nil {
+			src.UpdateCacheTimeout = *upd.UpdateCacheTimeout
+		}
 		src.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		_, err = tx.ExecContext(ctx, `UPDATE sources SET name = ?, config = ?, on_missing = ?, credential_id = ?, updated_at = ? WHERE id = ?`,
-			src.Name, mustJSON(src.Config), string(src.OnMissing), nullString(src.CredentialID), micros(src.UpdatedAt), id)
+		tick, due := nextSyncMicros(src.NextSync)
+		_, err = tx.ExecContext(ctx, `UPDATE sources SET name = ?, config = ?, on_missing = ?, credential_id = ?,
+			schedule = ?, schedule_jitter = ?, timeout = ?, update_cache_timeout = ?, next_tick = ?, next_due = ?, updated_at = ? WHERE id = ?`,
+			src.Name, mustJSON(src.Config), string(src.OnMissing), nullString(src.CredentialID),
+			src.Schedule, durationMicros(src.ScheduleJitter), durationMicros(src.Timeout), durationMicros(src.UpdateCacheTimeout), tick, due,
+			micros(src.UpdatedAt), id)
 		switch {
 		case isUnique(err):
 			return roster.Errorf(roster.ECONFLICT, "the inventory already has a source named %q", src.Name)

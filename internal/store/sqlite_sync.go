@@ -13,7 +13,7 @@ import (
 
 func unmarshalJSON(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
-const runCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings`
+const runCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings, scheduled_for`
 
 // storedScope and storedCounts are the JSON forms of a run's details.
 type storedScope struct {
@@ -48,13 +48,14 @@ func runDetails(run *roster.SyncRun) (scopes, counts, warnings string) {
 func scanRun(row interface{ Scan(...any) error }) (*roster.SyncRun, error) {
 	var run roster.SyncRun
 	var created int64
-	var started, finished *int64
+	var started, finished, tick *int64
 	var scopes, counts, warnings string
 	if err := row.Scan(&run.ID, &run.SourceID, &run.InventoryID, &run.Trigger, &run.Status, &created, &started, &finished,
-		&scopes, &counts, &run.Error, &warnings); err != nil {
+		&scopes, &counts, &run.Error, &warnings, &tick); err != nil {
 		return nil, err
 	}
 	run.CreatedAt = fromMicros(created)
+	run.ScheduledFor = fromNullMicros(tick)
 	run.StartedAt, run.FinishedAt = fromNullMicros(started), fromNullMicros(finished)
 	var ss []storedScope
 	var sc storedCounts
@@ -75,9 +76,10 @@ func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roste
 		run.Status = roster.SyncQueued
 		run.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
 		scopes, counts, warnings := runDetails(run)
-		res, err := s.wq.ExecContext(ctx, `INSERT INTO sync_runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?)
+		res, err := s.wq.ExecContext(ctx, `INSERT INTO sync_runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?, ?)
 			ON CONFLICT (source_id) WHERE status IN ('queued', 'running') DO NOTHING`,
-			run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), micros(run.CreatedAt), scopes, counts, warnings)
+			run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), micros(run.CreatedAt), scopes, counts, warnings,
+			nullMicros(run.ScheduledFor))
 		if isForeignKey(err) {
 			return nil, notFound("source", run.SourceID)
 		}
@@ -126,6 +128,11 @@ func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress", run.ID)
+		}
+		if run.Status == roster.SyncSucceeded || run.Status == roster.SyncPartial {
+			if _, err := tx.ExecContext(ctx, `UPDATE sources SET last_synced_at = ? WHERE id = ?`, micros(*run.FinishedAt), run.SourceID); err != nil {
+				return err
+			}
 		}
 		if changes == nil {
 			return nil

@@ -38,3 +38,13 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 		t.Fatalf("after reopening: %v", err)
 	}
 }
+
+func TestSQLiteSchedulerConformance(t *testing.T) {
+	storetest.RunScheduler(t, func(t *testing.T) storetest.SchedulerStore {
+		s, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "roster.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

@@ -38,6 +38,37 @@ func fromNullMicros(us *int64) *time.Time {
 	return &t
 }
 
+// durationMicros is the stored form of a duration (negative durations are
+// markers, such as roster.DefaultJitter, and keep their sign).
+func durationMicros(d time.Duration) int64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Microseconds()
+}
+
+func fromDurationMicros(us int64) time.Duration {
+	if us < 0 {
+		return roster.DefaultJitter
+	}
+	return time.Duration(us) * time.Microsecond
+}
+
+// nextSyncMicros is the stored form of a source's next scheduled sync.
+func nextSyncMicros(n *roster.ScheduledSync) (tick, due any) {
+	if n == nil {
+		return nil, nil
+	}
+	return micros(n.Tick), micros(n.Due)
+}
+
+func scheduledSync(tick, due *int64) *roster.ScheduledSync {
+	if tick == nil || due == nil {
+		return nil
+	}
+	return &roster.ScheduledSync{Tick: fromMicros(*tick), Due: fromMicros(*due)}
+}
+
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -27,8 +27,45 @@ type Engine struct {
 	store    roster.Store
 	registry *sources.Registry
 	creds    Credentials
+	queue    Queue
+	finished []func(context.Context, *roster.SyncRun)
+	timeouts Timeouts
 	log      *slog.Logger
 	now      func() time.Time
+}
+
+// Queue hands a queued run to whichever process of the cluster works it.
+type Queue interface {
+	Enqueue(ctx context.Context, run *roster.SyncRun) error
+}
+
+// Timeouts bound how long a run may take.
+type Timeouts struct {
+	// Default applies to sources that do not set a timeout.
+	Default time.Duration
+	// Max caps every source's timeout; the job queue rescues the job of a
+	// run that outlives it (its process died) after a margin.
+	Max time.Duration
+}
+
+// DefaultTimeouts are the timeouts of an engine that is given none.
+var DefaultTimeouts = Timeouts{Default: 30 * time.Minute, Max: 2 * time.Hour}
+
+// Timeout returns the timeout a run of src gets.
+func (t Timeouts) Timeout(src *roster.Source) time.Duration {
+	d := t.Default
+	if src.Timeout > 0 {
+		d = src.Timeout
+	}
+	return min(d, t.Max)
+}
+
+// TimeoutError is the cause of a run canceled for taking longer than its
+// source's timeout.
+type TimeoutError struct{ Timeout time.Duration }
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("the sync took longer than its timeout (%s) and was canceled; nothing was changed", e.Timeout)
 }
 
 // Credentials obtains a source's credential for one sync: the credential
@@ -39,7 +76,7 @@ type Credentials interface {
 
 // New returns an engine.
 func New(store roster.Store, registry *sources.Registry, log *slog.Logger, opts ...Option) *Engine {
-	e := &Engine{store: store, registry: registry, log: log, now: time.Now}
+	e := &Engine{store: store, registry: registry, log: log, now: time.Now, timeouts: DefaultTimeouts}
 	for _, o := range opts {
 		o(e)
 	}
@@ -52,6 +89,19 @@ type Option func(*Engine)
 // WithCredentials gives the engine the credential broker. Without it, a
 // sync of a source that names a credential fails.
 func WithCredentials(c Credentials) Option { return func(e *Engine) { e.creds = c } }
+
+// WithQueue makes Trigger hand new runs to q. Without a queue, the caller
+// of Trigger runs the run itself (the CLI does).
+func WithQueue(q Queue) Option { return func(e *Engine) { e.queue = q } }
+
+// WithTimeouts sets the run timeouts.
+func WithTimeouts(t Timeouts) Option { return func(e *Engine) { e.timeouts = t } }
+
+// OnFinish adds a function called with every run the engine finished and
+// recorded (notifications, metrics). It must not block for long.
+func OnFinish(fn func(context.Context, *roster.SyncRun)) Option {
+	return func(e *Engine) { e.finished = append(e.finished, fn) }
+}
 
 // Registry returns the provider registry the engine syncs with.
 func (e *Engine) Registry() *sources.Registry { return e.registry }
@@ -67,6 +117,12 @@ func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster
 	}
 	if active != nil {
 		return active, false, nil
+	}
+	if e.queue != nil {
+		if err := e.queue.Enqueue(ctx, run); err != nil {
+			e.abandon(run, e.log.With("run", run.ID, "source", run.SourceID), "the sync could not be queued; nothing was changed")
+			return nil, false, fmt.Errorf("queue sync run: %w", err)
+		}
 	}
 	return run, true, nil
 }
@@ -94,6 +150,14 @@ const finishTimeout = 10 * time.Minute
 // it. progress may be nil.
 func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Progress)) error {
 	log := e.log.With("run", run.ID, "source", run.SourceID)
+	src, err := e.store.Source(ctx, run.SourceID)
+	if err != nil {
+		e.abandon(run, log, "the source could not be loaded")
+		return fmt.Errorf("load source: %w", err)
+	}
+	timeout := e.timeouts.Timeout(src)
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, &TimeoutError{Timeout: timeout})
+	defer cancel()
 	start := e.now()
 	run.StartedAt = &start
 	run.Status = roster.SyncRunning
@@ -103,8 +167,11 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	}
 	log.Info("sync started", "trigger", run.Trigger)
 
-	changes, err := e.collect(ctx, run, log, progress)
+	changes, err := e.collect(ctx, run, src, log, progress)
+	var timedOut *TimeoutError
 	switch {
+	case errors.As(context.Cause(ctx), &timedOut):
+		run.Status, run.Error, changes = roster.SyncCanceled, timedOut.Error(), nil
 	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
 		run.Status, run.Error, changes = roster.SyncCanceled, "the sync was canceled; nothing was changed", nil
 	case err != nil:
@@ -120,6 +187,9 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		log.Error("recording the sync failed", "err", ferr)
 		e.abandon(run, log, "the sync's changes could not be written; nothing was changed")
 		return fmt.Errorf("record sync run: %w", ferr)
+	}
+	for _, fn := range e.finished {
+		fn(finishCtx, run)
 	}
 	c := run.Counts
 	log.Info("sync finished", "status", run.Status, "duration", end.Sub(start).Round(time.Millisecond),
@@ -140,10 +210,13 @@ func (e *Engine) abandon(run *roster.SyncRun, log *slog.Logger, reason string) {
 	failed := *run
 	failed.Status, failed.Error, failed.FinishedAt = roster.SyncFailed, reason, &end
 	if err := e.store.FinishSyncRun(ctx, &failed, nil); err != nil {
-		log.Error("the run stays active until the next start marks it failed", "err", err)
+		log.Error("the run stays active until its job is retried or rescued", "err", err)
 		return
 	}
 	*run = failed
+	for _, fn := range e.finished {
+		fn(ctx, run)
+	}
 }
 
 // scopeHosts is what one successful scope produced.
@@ -166,11 +239,7 @@ type storedHosts map[string]*roster.HostState
 // collect fetches and constructs every scope and diffs the result against
 // the store. It returns nil changes and an error when the run fails as a
 // whole; a failed scope only marks the run partial.
-func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, log *slog.Logger, progress func(Progress)) (*roster.HostChanges, error) {
-	src, err := e.store.Source(ctx, run.SourceID)
-	if err != nil {
-		return nil, fmt.Errorf("load source: %w", err)
-	}
+func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.Source, log *slog.Logger, progress func(Progress)) (*roster.HostChanges, error) {
 	cred, err := e.credential(ctx, src)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,204 @@
+// Package jobs runs Roster's background work on River (riverqueue.com): a
+// cluster-wide queue of sync runs, the scheduler's periodic tick, and the
+// deliveries of notifications. River keeps the queue in Roster's own
+// database (SQLite for one process, PostgreSQL for several), elects the
+// leader that ticks the scheduler, retries failed jobs with backoff, and
+// rescues the jobs of a process that died.
+//
+// What a tick claims is decided by the store, not by River: each source's
+// next tick is a row that one transaction moves forward, so a tick runs
+// exactly once whichever node ticks and however often.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/syncer"
+)
+
+// Queue names.
+const (
+	QueueSync    = "sync"
+	QueueDefault = river.QueueDefault
+)
+
+// Store is what the workers need of the store.
+type Store interface {
+	roster.Store
+	roster.SchedulerStore
+}
+
+// Config configures a node's queue.
+type Config struct {
+	// Store is Roster's store (required).
+	Store Store
+	// SyncWorkers bounds the syncs this node runs at once.
+	SyncWorkers int
+	// ScheduleEvery is how often the leader looks for due sources: the
+	// precision of schedules.
+	ScheduleEvery time.Duration
+	// SyncAttempts is how many times a failing sync job is tried.
+	SyncAttempts int
+	// Timeouts are the engine's; the queue rescues a sync job whose node
+	// stopped once Timeouts.Max and a margin have passed.
+	Timeouts syncer.Timeouts
+	// LostAfter is how long a run may stay queued without its job before
+	// the scheduler queues it again (the process that made it died
+	// between recording it and queueing it).
+	LostAfter time.Duration
+	// Register adds more workers (notifications).
+	Register func(*river.Workers)
+	Log      *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.SyncWorkers <= 0 {
+		c.SyncWorkers = 4
+	}
+	if c.ScheduleEvery <= 0 {
+		c.ScheduleEvery = 5 * time.Second
+	}
+	if c.SyncAttempts <= 0 {
+		c.SyncAttempts = 3
+	}
+	if c.Timeouts.Max <= 0 {
+		c.Timeouts = syncer.DefaultTimeouts
+	}
+	if c.LostAfter <= 0 {
+		c.LostAfter = time.Minute
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// rescueMargin is how long past the longest allowed run a job's process
+// must be silent before its job is given to another.
+func (c *Config) rescueMargin() time.Duration {
+	return max(c.Timeouts.Max/10, 5*time.Second)
+}
+
+// client is what Queue uses of a *river.Client[TTx], whatever the driver.
+type client interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+}
+
+// Queue is one node's handle on the cluster's job queue.
+type Queue struct {
+	cfg    Config
+	client client
+	// depth counts the sync queue's jobs by state.
+	depth func(ctx context.Context) (map[string]int, error)
+	close func() error
+
+	store  Store
+	engine *syncer.Engine // set by Start
+}
+
+// newQueue builds the River client for driver-specific parts.
+func newQueue[TTx any](cfg Config, newClient func(*river.Config) (*river.Client[TTx], error)) (*Queue, error) {
+	cfg.defaults()
+	if cfg.Store == nil {
+		return nil, errors.New("job queue: no store")
+	}
+	q := &Queue{cfg: cfg, store: cfg.Store}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &syncWorker{q: q})
+	river.AddWorker(workers, &scheduleWorker{q: q})
+	if cfg.Register != nil {
+		cfg.Register(workers)
+	}
+	margin := cfg.rescueMargin()
+	every := cfg.ScheduleEvery
+	c, err := newClient(&river.Config{
+		Queues: map[string]river.QueueConfig{
+			QueueSync:    {MaxWorkers: cfg.SyncWorkers},
+			QueueDefault: {MaxWorkers: 10},
+		},
+		Workers: workers,
+		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
+			func() (river.JobArgs, *river.InsertOpts) {
+				return ScheduleArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
+			}, &river.PeriodicJobOpts{ID: "roster.schedule", RunOnStart: true})},
+		// The engine enforces each source's timeout; River's is the
+		// backstop, and a job outliving it by the margin is rescued.
+		JobTimeout:           cfg.Timeouts.Max + margin,
+		RescueStuckJobsAfter: cfg.Timeouts.Max + 2*margin,
+		MaxAttempts:          cfg.SyncAttempts,
+		Logger:               cfg.Log.With("component", "river"),
+		ErrorHandler:         &errorHandler{log: cfg.Log},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	q.client = c
+	return q, nil
+}
+
+// Start starts working jobs, with engine running the syncs. Jobs may be
+// queued before Start.
+func (q *Queue) Start(ctx context.Context, engine *syncer.Engine) error {
+	q.engine = engine
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	return nil
+}
+
+// Stop stops working jobs: syncs in progress are canceled (recorded as
+// canceled, nothing changed) and their jobs retried, by another node or
+// after the next start. It then closes the queue's database handle.
+func (q *Queue) Stop(ctx context.Context) error {
+	var errs []error
+	if q.engine != nil {
+		if err := q.client.StopAndCancel(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	if q.close != nil {
+		errs = append(errs, q.close())
+	}
+	return errors.Join(errs...)
+}
+
+// Insert queues a job (notifications use it).
+func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	return q.client.Insert(ctx, args, opts)
+}
+
+// Enqueue implements syncer.Queue: it queues the job that executes run.
+// Queueing a run twice queues one job.
+func (q *Queue) Enqueue(ctx context.Context, run *roster.SyncRun) error {
+	_, err := q.client.Insert(ctx, SyncArgs{RunID: run.ID, SourceID: run.SourceID}, nil)
+	return err
+}
+
+// Depth counts the sync queue's jobs by state (available, running,
+// retryable, scheduled, ...), for metrics.
+func (q *Queue) Depth(ctx context.Context) (map[string]int, error) { return q.depth(ctx) }
+
+// errorHandler logs what River reports of failed jobs at a level that
+// says what happened: a sync's own failure is already recorded in its run.
+type errorHandler struct{ log *slog.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.Info("job failed; River retries it with backoff while attempts remain", "kind", job.Kind, "job", job.ID,
+		"attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", err)
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, panicVal any, trace string) *river.ErrorHandlerResult {
+	h.log.Error("job panicked", "kind", job.Kind, "job", job.ID, "panic", fmt.Sprint(panicVal), "trace", trace)
+	return nil
+}

@@ -1,0 +1,295 @@
+package jobs_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/jobs"
+	"github.com/rosterhq/roster/internal/store"
+	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/aws"
+	"github.com/rosterhq/roster/sources/aws/awssim"
+)
+
+// node is one Roster process's queue, engine and store over a real SQLite
+// file, syncing from a real EC2 simulator through the AWS SDK.
+type node struct {
+	t      *testing.T
+	sim    *awssim.Server
+	simURL string
+	store  *store.SQLite
+	queue  *jobs.Queue
+	engine *syncer.Engine
+	inv    *roster.Inventory
+}
+
+func logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func newNode(t *testing.T, cfg jobs.Config) *node {
+	t.Helper()
+	sim := awssim.New(awssim.Options{Seed: 3, Size: 30, Regions: []string{"us-east-1", "eu-west-1"}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	path := filepath.Join(t.TempDir(), "roster.db")
+	st, err := store.OpenSQLite(t.Context(), path)
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+	cfg.Log, cfg.Store = logger(), st
+	q, err := jobs.OpenSQLite(t.Context(), path, cfg)
+	must(t, err)
+	reg := sources.NewRegistry(aws.Driver{Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""), MaxBackoff: 10 * time.Millisecond})
+	timeouts := cfg.Timeouts
+	if timeouts.Max == 0 {
+		timeouts = syncer.DefaultTimeouts
+	}
+	e := syncer.New(st, reg, cfg.Log, syncer.WithQueue(q), syncer.WithTimeouts(timeouts))
+	n := &node{t: t, sim: sim, simURL: srv.URL, store: st, queue: q, engine: e}
+	n.inv = &roster.Inventory{Name: "prod"}
+	must(t, st.CreateInventory(t.Context(), n.inv))
+	return n
+}
+
+func (n *node) start() {
+	must(n.t, n.queue.Start(n.t.Context(), n.engine))
+	n.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.queue.Stop(ctx); err != nil {
+			n.t.Errorf("stop queue: %v", err)
+		}
+	})
+}
+
+func (n *node) source(name string, mod func(*roster.Source)) *roster.Source {
+	src := &roster.Source{InventoryID: n.inv.ID, Name: name, Provider: "aws", OnMissing: roster.OnMissingRemove,
+		Config: map[string]any{"regions": []any{"us-east-1", "eu-west-1"}, "endpoint_url": n.simURL}}
+	if mod != nil {
+		mod(src)
+	}
+	must(n.t, n.store.CreateSource(n.t.Context(), src))
+	return src
+}
+
+// wait polls the run until it is done.
+func (n *node) wait(id string) *roster.SyncRun {
+	n.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		run, err := n.store.SyncRun(n.t.Context(), id)
+		must(n.t, err)
+		if run.Status.Done() {
+			return run
+		}
+		if time.Now().After(deadline) {
+			n.t.Fatalf("run %s still %s after 30s", id, run.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// runs returns the source's runs, oldest first.
+func (n *node) runs(src *roster.Source) []*roster.SyncRun {
+	runs, _, err := n.store.SyncRuns(n.t.Context(), roster.SyncRunFilter{SourceID: src.ID, Limit: 100})
+	must(n.t, err)
+	for i, j := 0, len(runs)-1; i < j; i, j = i+1, j-1 {
+		runs[i], runs[j] = runs[j], runs[i]
+	}
+	return runs
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTriggeredRunIsWorkedFromTheQueue(t *testing.T) {
+	n := newNode(t, jobs.Config{})
+	n.start()
+	src := n.source("ec2", nil)
+	run, created, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	if !created || run.Status != roster.SyncQueued {
+		t.Fatalf("Trigger: created=%v status=%s", created, run.Status)
+	}
+	done := n.wait(run.ID)
+	if done.Status != roster.SyncSucceeded || done.Counts.Added == 0 || done.Counts.Added != done.Counts.Seen {
+		t.Fatalf("run = %s, counts %+v, error %q; want succeeded with every host added", done.Status, done.Counts, done.Error)
+	}
+}
+
+func TestRunsQueuedBeforeStartAreWorkedAfter(t *testing.T) {
+	n := newNode(t, jobs.Config{})
+	src := n.source("ec2", nil)
+	run, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	depth, err := n.queue.Depth(t.Context())
+	must(t, err)
+	if depth["available"] != 1 {
+		t.Fatalf("before start, queue depth = %v, want 1 available", depth)
+	}
+	n.start()
+	if done := n.wait(run.ID); done.Status != roster.SyncSucceeded {
+		t.Fatalf("run = %s (%s)", done.Status, done.Error)
+	}
+}
+
+func TestScheduleTicksRunOncePerTick(t *testing.T) {
+	n := newNode(t, jobs.Config{})
+	src := n.source("ec2", func(s *roster.Source) { s.Schedule, s.ScheduleJitter = "1m", 0 })
+	other := n.source("manual", nil)
+	now := time.Now()
+
+	// The first tick plans the source's first sync; nothing runs yet.
+	res, err := n.queue.Tick(t.Context(), now)
+	must(t, err)
+	if res.Planned != 1 || res.Queued != 0 {
+		t.Fatalf("first tick = %+v, want 1 planned", res)
+	}
+	got, err := n.store.Source(t.Context(), src.ID)
+	must(t, err)
+	tick := got.NextSync.Tick
+	if !tick.After(now) || tick.Sub(now) > time.Minute {
+		t.Fatalf("next tick %v, want within a minute after %v", tick, now)
+	}
+	// Before the tick: nothing. At it: one run, however many nodes tick.
+	if res, _ := n.queue.Tick(t.Context(), tick.Add(-time.Millisecond)); res != (jobs.TickResult{}) {
+		t.Fatalf("tick before due = %+v", res)
+	}
+	var queued int
+	for range 3 {
+		res, err := n.queue.Tick(t.Context(), tick)
+		must(t, err)
+		queued += res.Queued
+	}
+	if queued != 1 {
+		t.Fatalf("three ticks at the due time queued %d runs, want 1", queued)
+	}
+	runs := n.runs(src)
+	if len(runs) != 1 || runs[0].Trigger != roster.TriggerSchedule || !runs[0].ScheduledFor.Equal(tick) {
+		t.Fatalf("runs = %+v, want one scheduled run for %v", runs, tick)
+	}
+	if len(n.runs(other)) != 0 {
+		t.Fatal("an unscheduled source ran")
+	}
+
+	// While that run is still queued, the next tick is skipped, not doubled.
+	res, err = n.queue.Tick(t.Context(), tick.Add(time.Minute))
+	must(t, err)
+	if res.Skipped != 1 || res.Queued != 0 {
+		t.Fatalf("tick while the previous run is active = %+v, want 1 skipped", res)
+	}
+	// A node that was down for an hour runs the missed schedule once, not
+	// sixty times.
+	n.start()
+	n.wait(runs[0].ID)
+	res, err = n.queue.Tick(t.Context(), tick.Add(time.Hour))
+	must(t, err)
+	if res.Queued != 1 {
+		t.Fatalf("tick after an hour = %+v, want 1 queued", res)
+	}
+	got, _ = n.store.Source(t.Context(), src.ID)
+	if !got.NextSync.Tick.After(tick.Add(time.Hour)) {
+		t.Fatalf("next tick %v is not after the hour that passed", got.NextSync.Tick)
+	}
+	for _, run := range n.runs(src) {
+		if r := n.wait(run.ID); r.Status != roster.SyncSucceeded {
+			t.Fatalf("scheduled run %s = %s (%s)", r.ID, r.Status, r.Error)
+		}
+	}
+}
+
+func TestFailedSyncIsRetriedAsANewRun(t *testing.T) {
+	n := newNode(t, jobs.Config{SyncAttempts: 2})
+	n.sim.SetFaults(awssim.Faults{FailRegions: []string{"us-east-1", "eu-west-1"}})
+	n.start()
+	src := n.source("ec2", nil)
+	first, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	if r := n.wait(first.ID); r.Status != roster.SyncFailed {
+		t.Fatalf("first attempt = %s", r.Status)
+	}
+	// River retries after its backoff (1s for the first retry); the retry
+	// is a run of its own in the history.
+	deadline := time.Now().Add(30 * time.Second)
+	for len(n.runs(src)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the failed sync was not retried")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	runs := n.runs(src)
+	second := n.wait(runs[1].ID)
+	if second.Status != roster.SyncFailed || second.Trigger != roster.TriggerAPI {
+		t.Fatalf("retry = %+v", second)
+	}
+	// Two attempts were allowed: no third run.
+	time.Sleep(2 * time.Second)
+	if got := len(n.runs(src)); got != 2 {
+		t.Fatalf("%d runs after 2 attempts, want 2", got)
+	}
+	hosts, _, err := n.store.Hosts(t.Context(), roster.HostFilter{InventoryID: n.inv.ID})
+	must(t, err)
+	if len(hosts) != 0 {
+		t.Fatalf("failed runs wrote %d hosts", len(hosts))
+	}
+}
+
+func TestRunExceedingItsTimeoutIsCanceled(t *testing.T) {
+	n := newNode(t, jobs.Config{SyncAttempts: 1})
+	n.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})
+	n.start()
+	src := n.source("ec2", func(s *roster.Source) { s.Timeout = 300 * time.Millisecond })
+	run, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	done := n.wait(run.ID)
+	if done.Status != roster.SyncCanceled || !strings.Contains(done.Error, "timeout (300ms)") {
+		t.Fatalf("run = %s %q, want canceled for its timeout", done.Status, done.Error)
+	}
+}
+
+func TestLostJobIsQueuedAgain(t *testing.T) {
+	n := newNode(t, jobs.Config{LostAfter: time.Second})
+	src := n.source("ec2", nil)
+	// A process recorded the run and died before queueing its job.
+	run := &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: roster.TriggerAPI}
+	active, err := n.store.CreateSyncRun(t.Context(), run)
+	must(t, err)
+	if active != nil {
+		t.Fatal("unexpected active run")
+	}
+	res, err := n.queue.Tick(t.Context(), time.Now())
+	must(t, err)
+	if res.Requeued != 0 {
+		t.Fatalf("a fresh queued run was requeued: %+v", res)
+	}
+	res, err = n.queue.Tick(t.Context(), time.Now().Add(2*time.Second))
+	must(t, err)
+	if res.Requeued != 1 {
+		t.Fatalf("tick = %+v, want the lost run requeued", res)
+	}
+	if res, _ = n.queue.Tick(t.Context(), time.Now().Add(2*time.Second)); res.Requeued != 0 {
+		t.Fatalf("second tick requeued again: %+v", res)
+	}
+	n.start()
+	if done := n.wait(run.ID); done.Status != roster.SyncSucceeded {
+		t.Fatalf("lost run = %s (%s)", done.Status, done.Error)
+	}
+}

@@ -1,0 +1,136 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/schedule"
+)
+
+// ScheduleArgs is the scheduler's tick, queued by River's leader every
+// Config.ScheduleEvery.
+type ScheduleArgs struct{}
+
+// Kind implements river.JobArgs.
+func (ScheduleArgs) Kind() string { return "roster.schedule" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: a missed tick is
+// not retried, the next one does its work.
+func (ScheduleArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 1}
+}
+
+type scheduleWorker struct {
+	river.WorkerDefaults[ScheduleArgs]
+	q *Queue
+}
+
+func (w *scheduleWorker) Timeout(*river.Job[ScheduleArgs]) time.Duration {
+	return max(time.Minute, 4*w.q.cfg.ScheduleEvery)
+}
+
+// batch bounds the sources one store call returns.
+const batch = 500
+
+func (w *scheduleWorker) Work(ctx context.Context, job *river.Job[ScheduleArgs]) error {
+	_, err := w.q.Tick(ctx, time.Now())
+	return err
+}
+
+// TickResult counts what one tick did.
+type TickResult struct {
+	Queued   int // scheduled runs queued
+	Skipped  int // ticks of sources that were still syncing
+	Planned  int // sources whose first tick was planned
+	Requeued int // runs found queued without a job
+}
+
+// Tick claims every source due at now and queues its run, and queues again
+// runs whose job was lost. The leader calls it every ScheduleEvery; it is
+// safe to call from several nodes at once.
+func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
+	var res TickResult
+	var errs []error
+	for {
+		due, err := q.store.DueSources(ctx, now, batch)
+		if err != nil {
+			return res, err
+		}
+		progressed := false
+		for _, src := range due {
+			claimed, err := q.claim(ctx, src, now, &res)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			progressed = progressed || claimed
+		}
+		if len(due) < batch || !progressed {
+			break
+		}
+	}
+	lost, err := q.store.QueuedSyncRuns(ctx, now.Add(-q.cfg.LostAfter), batch)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, run := range lost {
+		// Uniqueness by run makes this a no-op when the job exists.
+		r, err := q.client.Insert(ctx, SyncArgs{RunID: run.ID, SourceID: run.SourceID}, nil)
+		if err != nil {
+			errs = append(errs, err)
+		} else if !r.UniqueSkippedAsDuplicate {
+			res.Requeued++
+			q.cfg.Log.Warn("queued a sync run whose job was lost", "run", run.ID, "source", run.SourceID)
+		}
+	}
+	if res.Queued+res.Skipped+res.Planned+res.Requeued > 0 {
+		q.cfg.Log.Debug("scheduler tick", "queued", res.Queued, "skipped", res.Skipped, "planned", res.Planned, "requeued", res.Requeued)
+	}
+	return res, errors.Join(errs...)
+}
+
+// claim plans or claims one due source's tick.
+func (q *Queue) claim(ctx context.Context, src *roster.Source, now time.Time, res *TickResult) (bool, error) {
+	log := q.cfg.Log.With("source", src.ID, "name", src.Name)
+	var tick time.Time // zero: the source has no next sync planned yet
+	after := now
+	if src.NextSync != nil {
+		tick = src.NextSync.Tick
+		after = maxTime(now, tick) // ticks missed while nothing ran are skipped, not replayed
+	}
+	next, err := schedule.NextSync(src, after)
+	if err != nil {
+		// Validated when set; a schedule this build cannot read stays
+		// unplanned and is reported at every tick.
+		log.Error("the source's schedule cannot be read; it does not sync by itself", "schedule", src.Schedule, "err", err)
+		return false, nil
+	}
+	run, claimed, err := q.store.ClaimScheduledSync(ctx, src.ID, tick, next)
+	switch {
+	case err != nil || !claimed:
+		return false, err
+	case tick.IsZero():
+		res.Planned++
+	case run == nil:
+		res.Skipped++
+		log.Warn("skipped a scheduled sync: the previous sync of the source is still running", "tick", tick)
+	default:
+		res.Queued++
+		if err := q.Enqueue(ctx, run); err != nil {
+			// The run stays queued; a later tick queues it again.
+			log.Warn("queueing a scheduled sync failed; a later tick retries", "run", run.ID, "err", err)
+		}
+	}
+	return true, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,91 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/rosterhq/roster"
+)
+
+// SyncArgs is the job that executes one sync run. The run is the record
+// users see; the job is what gets it executed, retried and rescued.
+type SyncArgs struct {
+	RunID    string `json:"run_id" river:"unique"`
+	SourceID string `json:"source_id"`
+}
+
+// Kind implements river.JobArgs.
+func (SyncArgs) Kind() string { return "roster.sync" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: one job per run.
+func (SyncArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueSync, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+type syncWorker struct {
+	river.WorkerDefaults[SyncArgs]
+	q *Queue
+}
+
+// Timeout is River's backstop; the engine cancels a run at its source's
+// own timeout first.
+func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration {
+	return w.q.cfg.Timeouts.Max + w.q.cfg.rescueMargin()
+}
+
+// Work executes the job's run. A failed or canceled run is an error, so
+// River tries again (with backoff, while attempts remain); each attempt is
+// a run of its own in the source's history.
+func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
+	st, log := w.q.store, w.q.cfg.Log.With("job", job.ID, "attempt", job.Attempt)
+	run, err := st.SyncRun(ctx, job.Args.RunID)
+	if roster.ErrorCode(err) == roster.ENOTFOUND {
+		return nil // the source was deleted
+	} else if err != nil {
+		return err
+	}
+	switch {
+	case run.Status == roster.SyncQueued:
+	case run.Status == roster.SyncRunning:
+		// The job was rescued: the process running it stopped (River waits
+		// past the longest timeout first, so that run can no longer be
+		// writing). Record it as failed and sync anew.
+		end := time.Now()
+		run.Status, run.FinishedAt = roster.SyncFailed, &end
+		run.Error = "the Roster process running this sync stopped before it finished; nothing was changed"
+		if err := st.FinishSyncRun(ctx, run, nil); err != nil && roster.ErrorCode(err) != roster.ECONFLICT {
+			return err
+		}
+		log.Warn("sync cut off by a stopped process; syncing again", "run", run.ID, "source", run.SourceID)
+		if run, err = w.retry(ctx, run); run == nil || err != nil {
+			return err
+		}
+	case job.Attempt > 1 && (run.Status == roster.SyncFailed || run.Status == roster.SyncCanceled):
+		// A retry of a failed attempt.
+		if run, err = w.retry(ctx, run); run == nil || err != nil {
+			return err
+		}
+	default:
+		return nil // done already
+	}
+	if err := w.q.engine.Run(ctx, run, nil); err != nil {
+		return fmt.Errorf("run %s: %w", run.ID, err)
+	}
+	return nil
+}
+
+// retry records a new queued run like prev, or returns nil when the source
+// is syncing already (that run will do).
+func (w *syncWorker) retry(ctx context.Context, prev *roster.SyncRun) (*roster.SyncRun, error) {
+	run := &roster.SyncRun{SourceID: prev.SourceID, InventoryID: prev.InventoryID, Trigger: prev.Trigger}
+	active, err := w.q.store.CreateSyncRun(ctx, run)
+	if roster.ErrorCode(err) == roster.ENOTFOUND {
+		return nil, nil
+	} else if err != nil || active != nil {
+		return nil, err
+	}
+	return run, nil
+}
