@@ -16,6 +16,7 @@ const (
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
 	EMETHOD       = "method_not_allowed"
+	ETOOMANY      = "too_many_requests"
 	EUNAVAILABLE  = "unavailable"
 	EINTERNAL     = "internal"
 )

@@ -114,3 +114,15 @@ type HostStore interface {
 	// HostStates returns the diff state of every host of a source.
 	HostStates(ctx context.Context, sourceID string) ([]HostState, error)
 }
+
+// HostCount counts an inventory's hosts.
+type HostCount struct {
+	InventoryID, Inventory string
+	Hosts, Enabled         int
+}
+
+// StatsStore serves metrics.
+type StatsStore interface {
+	// HostCounts counts the hosts of every inventory.
+	HostCounts(ctx context.Context) ([]HostCount, error)
+}

@@ -2,6 +2,7 @@ package roster
 
 import (
 	"context"
+	"encoding/json"
 	"regexp"
 	"time"
 )
@@ -11,14 +12,19 @@ type Inventory struct {
 	ID          string
 	Name        string
 	Description string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// PrometheusSD maps hosts to Prometheus targets (the JSON of a
+	// promsd.Mapping); nil when the inventory has none.
+	PrometheusSD json.RawMessage
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // InventoryUpdate holds the fields of a partial update; nil leaves a field as is.
 type InventoryUpdate struct {
 	Name        *string
 	Description *string
+	// PrometheusSD replaces the mapping; a pointer to nil removes it.
+	PrometheusSD *json.RawMessage
 }
 
 var (

@@ -52,13 +52,22 @@ func (t *Token) Expired(now time.Time) bool { return t.ExpiresAt != nil && !now.
 // recognise a leaked one.
 const TokenPrefix = "rst_"
 
+// CallbackKeyPrefix starts every source callback key.
+const CallbackKeyPrefix = "rcb_"
+
 // NewTokenValue returns a fresh random token value and its hash.
-func NewTokenValue() (Secret, string) {
+func NewTokenValue() (Secret, string) { return newRandomSecret(TokenPrefix) }
+
+// NewCallbackKey returns a fresh random callback key and its hash
+// (HashToken's).
+func NewCallbackKey() (Secret, string) { return newRandomSecret(CallbackKeyPrefix) }
+
+func newRandomSecret(prefix string) (Secret, string) {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	v := TokenPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+	v := prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 	return Secret(v), HashToken(Secret(v))
 }
 

@@ -20,10 +20,31 @@ func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventor
 		return nil, err
 	}
 	all := req.Params.All != nil && *req.Params.All
-	if req.Params.Host != nil {
-		return s.ansibleHost(ctx, inv, *req.Params.Host, all)
+	// Ansible's reading of the inventory is its launch: sources with an
+	// update_cache_timeout are synced first when older.
+	f, err := s.fresh(ctx, inv.ID, req.Params.MaxAge, (*string)(req.Params.Stale), true)
+	if err != nil {
+		return nil, err
 	}
-	return ansibleList{ctx: ctx, s: s, inventoryID: inv.ID, all: all}, nil
+	if req.Params.Host != nil {
+		resp, err := s.ansibleHost(ctx, inv, *req.Params.Host, all)
+		if err != nil {
+			return nil, err
+		}
+		return withFreshness{resp, f}, nil
+	}
+	return withFreshness{ansibleList{ctx: ctx, s: s, inventoryID: inv.ID, all: all}, f}, nil
+}
+
+// withFreshness adds the freshness headers to an answer.
+type withFreshness struct {
+	GetAnsibleInventoryResponseObject
+	fresh freshness
+}
+
+func (r withFreshness) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
+	r.fresh.set(w.Header())
+	return r.GetAnsibleInventoryResponseObject.VisitGetAnsibleInventoryResponse(w)
 }
 
 func (s *Server) ansibleHost(ctx context.Context, inv *roster.Inventory, name string, all bool) (GetAnsibleInventoryResponseObject, error) {

@@ -125,6 +125,7 @@ const (
 	ProblemCodeMethodNotAllowed ProblemCode = "method_not_allowed"
 	ProblemCodeNotFound         ProblemCode = "not_found"
 	ProblemCodeTooLarge         ProblemCode = "too_large"
+	ProblemCodeTooManyRequests  ProblemCode = "too_many_requests"
 	ProblemCodeUnauthorized     ProblemCode = "unauthorized"
 	ProblemCodeUnavailable      ProblemCode = "unavailable"
 )
@@ -145,6 +146,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeNotFound:
 		return true
 	case ProblemCodeTooLarge:
+		return true
+	case ProblemCodeTooManyRequests:
 		return true
 	case ProblemCodeUnauthorized:
 		return true
@@ -232,22 +235,196 @@ func (e SyncRunStatus) Valid() bool {
 
 // Defines values for SyncRunTrigger.
 const (
-	Api      SyncRunTrigger = "api"
-	Callback SyncRunTrigger = "callback"
-	Cli      SyncRunTrigger = "cli"
-	Schedule SyncRunTrigger = "schedule"
+	SyncRunTriggerApi      SyncRunTrigger = "api"
+	SyncRunTriggerCallback SyncRunTrigger = "callback"
+	SyncRunTriggerCli      SyncRunTrigger = "cli"
+	SyncRunTriggerSchedule SyncRunTrigger = "schedule"
 )
 
 // Valid indicates whether the value is a known member of the SyncRunTrigger enum.
 func (e SyncRunTrigger) Valid() bool {
 	switch e {
-	case Api:
+	case SyncRunTriggerApi:
 		return true
-	case Callback:
+	case SyncRunTriggerCallback:
 		return true
-	case Cli:
+	case SyncRunTriggerCli:
 		return true
-	case Schedule:
+	case SyncRunTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookFormat.
+const (
+	WebhookFormatGeneric WebhookFormat = "generic"
+	WebhookFormatSlack   WebhookFormat = "slack"
+)
+
+// Valid indicates whether the value is a known member of the WebhookFormat enum.
+func (e WebhookFormat) Valid() bool {
+	switch e {
+	case WebhookFormatGeneric:
+		return true
+	case WebhookFormatSlack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookCreateFormat.
+const (
+	WebhookCreateFormatGeneric WebhookCreateFormat = "generic"
+	WebhookCreateFormatSlack   WebhookCreateFormat = "slack"
+)
+
+// Valid indicates whether the value is a known member of the WebhookCreateFormat enum.
+func (e WebhookCreateFormat) Valid() bool {
+	switch e {
+	case WebhookCreateFormatGeneric:
+		return true
+	case WebhookCreateFormatSlack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookDeliveryOutcome.
+const (
+	WebhookDeliveryOutcomeDelivered WebhookDeliveryOutcome = "delivered"
+	WebhookDeliveryOutcomeFailed    WebhookDeliveryOutcome = "failed"
+	WebhookDeliveryOutcomeRetrying  WebhookDeliveryOutcome = "retrying"
+	WebhookDeliveryOutcomeSkipped   WebhookDeliveryOutcome = "skipped"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryOutcome enum.
+func (e WebhookDeliveryOutcome) Valid() bool {
+	switch e {
+	case WebhookDeliveryOutcomeDelivered:
+		return true
+	case WebhookDeliveryOutcomeFailed:
+		return true
+	case WebhookDeliveryOutcomeRetrying:
+		return true
+	case WebhookDeliveryOutcomeSkipped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookEvent.
+const (
+	HostsChanged  WebhookEvent = "hosts.changed"
+	SyncFailed    WebhookEvent = "sync.failed"
+	SyncPartial   WebhookEvent = "sync.partial"
+	SyncSucceeded WebhookEvent = "sync.succeeded"
+)
+
+// Valid indicates whether the value is a known member of the WebhookEvent enum.
+func (e WebhookEvent) Valid() bool {
+	switch e {
+	case HostsChanged:
+		return true
+	case SyncFailed:
+		return true
+	case SyncPartial:
+		return true
+	case SyncSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookUpdateFormat.
+const (
+	WebhookUpdateFormatGeneric WebhookUpdateFormat = "generic"
+	WebhookUpdateFormatSlack   WebhookUpdateFormat = "slack"
+)
+
+// Valid indicates whether the value is a known member of the WebhookUpdateFormat enum.
+func (e WebhookUpdateFormat) Valid() bool {
+	switch e {
+	case WebhookUpdateFormatGeneric:
+		return true
+	case WebhookUpdateFormatSlack:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Stale.
+const (
+	StaleServe Stale = "serve"
+	StaleWait  Stale = "wait"
+)
+
+// Valid indicates whether the value is a known member of the Stale enum.
+func (e Stale) Valid() bool {
+	switch e {
+	case StaleServe:
+		return true
+	case StaleWait:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetAnsibleInventoryParamsStale.
+const (
+	GetAnsibleInventoryParamsStaleServe GetAnsibleInventoryParamsStale = "serve"
+	GetAnsibleInventoryParamsStaleWait  GetAnsibleInventoryParamsStale = "wait"
+)
+
+// Valid indicates whether the value is a known member of the GetAnsibleInventoryParamsStale enum.
+func (e GetAnsibleInventoryParamsStale) Valid() bool {
+	switch e {
+	case GetAnsibleInventoryParamsStaleServe:
+		return true
+	case GetAnsibleInventoryParamsStaleWait:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ListHostsParamsStale.
+const (
+	ListHostsParamsStaleServe ListHostsParamsStale = "serve"
+	ListHostsParamsStaleWait  ListHostsParamsStale = "wait"
+)
+
+// Valid indicates whether the value is a known member of the ListHostsParamsStale enum.
+func (e ListHostsParamsStale) Valid() bool {
+	switch e {
+	case ListHostsParamsStaleServe:
+		return true
+	case ListHostsParamsStaleWait:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetPrometheusSDParamsStale.
+const (
+	GetPrometheusSDParamsStaleServe GetPrometheusSDParamsStale = "serve"
+	GetPrometheusSDParamsStaleWait  GetPrometheusSDParamsStale = "wait"
+)
+
+// Valid indicates whether the value is a known member of the GetPrometheusSDParamsStale enum.
+func (e GetPrometheusSDParamsStale) Valid() bool {
+	switch e {
+	case GetPrometheusSDParamsStaleServe:
+		return true
+	case GetPrometheusSDParamsStaleWait:
 		return true
 	default:
 		return false
@@ -293,6 +470,22 @@ type AuditEventOutcome string
 type AuditEventList struct {
 	Items      []AuditEvent `json:"items"`
 	NextCursor *string      `json:"next_cursor,omitempty"`
+}
+
+// CallbackAccepted defines model for CallbackAccepted.
+type CallbackAccepted struct {
+	// FollowUp A run was already running; a sync is queued to follow it.
+	FollowUp bool     `json:"follow_up"`
+	Run      *SyncRun `json:"run,omitempty"`
+}
+
+// CallbackKey defines model for CallbackKey.
+type CallbackKey struct {
+	// Key Shown once.
+	Key string `json:"key"`
+
+	// Url The URL a booting host POSTs to (relative to the API's base URL).
+	Url string `json:"url"`
 }
 
 // Credential defines model for Credential.
@@ -366,6 +559,11 @@ type CredentialUpdate struct {
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
 }
+
+// Duration A duration such as `30s`, `10m`, `1h`.
+//
+// Example: 30s
+type Duration = string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -458,8 +656,11 @@ type Inventory struct {
 	Id          string    `json:"id"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
-	Name      Name      `json:"name"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Name Name `json:"name"`
+
+	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
+	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
+	UpdatedAt    time.Time            `json:"updated_at"`
 }
 
 // InventoryCreate defines model for InventoryCreate.
@@ -468,6 +669,9 @@ type InventoryCreate struct {
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
+
+	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
+	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
 }
 
 // InventoryList defines model for InventoryList.
@@ -481,6 +685,9 @@ type InventoryUpdate struct {
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
+
+	// PrometheusSd The new mapping; an empty object removes it.
+	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
 }
 
 // IssueRequest defines model for IssueRequest.
@@ -532,6 +739,25 @@ type Problem struct {
 // ProblemCode defines model for Problem.Code.
 type ProblemCode string
 
+// PrometheusSDMapping How hosts become Prometheus targets (`GET .../prometheus-sd`).
+type PrometheusSDMapping struct {
+	// AddressVar Dotted path into host vars giving the target's host (default: the host's address, i.e. ansible_host).
+	AddressVar *string `json:"address_var,omitempty"`
+
+	// Groups Only hosts in one of these groups.
+	Groups          *[]string `json:"groups,omitempty"`
+	IncludeDisabled *bool     `json:"include_disabled,omitempty"`
+
+	// Labels Label name → dotted path into host vars, e.g. `region: placement.region`.
+	Labels *map[string]string `json:"labels,omitempty"`
+
+	// Port The target's port.
+	Port *int `json:"port,omitempty"`
+
+	// PortVar Dotted path into host vars giving the port (instead of `port`).
+	PortVar *string `json:"port_var,omitempty"`
+}
+
 // Role defines model for Role.
 type Role string
 
@@ -539,6 +765,15 @@ type Role string
 type SSHCA struct {
 	PublicKey string `json:"public_key"`
 }
+
+// Schedule When the source syncs by itself: an interval (`15m`, `1h30m`; at
+// least 5s) or a cron expression (`*/15 * * * *`, `@hourly`; UTC
+// unless prefixed with `CRON_TZ=Area/City`). Empty: only on demand.
+// Interval ticks fall at a per-source offset within the interval, so
+// sources created together do not sync together.
+//
+// Example: 15m
+type Schedule = string
 
 // ScopeResult defines model for ScopeResult.
 type ScopeResult struct {
@@ -587,19 +822,42 @@ type Source struct {
 	CreatedAt time.Time    `json:"created_at"`
 
 	// Credential The id of the credential the source syncs with; absent: the provider's environment / default chain.
-	Credential  *string `json:"credential,omitempty"`
-	Id          string  `json:"id"`
-	InventoryId string  `json:"inventory_id"`
+	Credential     *string `json:"credential,omitempty"`
+	HasCallbackKey *bool   `json:"has_callback_key,omitempty"`
+	Id             string  `json:"id"`
+	InventoryId    string  `json:"inventory_id"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
+
+	// NextSyncAt When the next scheduled sync is due (with jitter).
+	NextSyncAt *time.Time `json:"next_sync_at,omitempty"`
 
 	// OnMissing What a sync does with hosts the provider stopped reporting.
 	OnMissing OnMissing `json:"on_missing"`
 
 	// Provider Example: aws
-	Provider  string    `json:"provider"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Provider string `json:"provider"`
+
+	// Schedule When the source syncs by itself: an interval (`15m`, `1h30m`; at
+	// least 5s) or a cron expression (`*/15 * * * *`, `@hourly`; UTC
+	// unless prefixed with `CRON_TZ=Area/City`). Empty: only on demand.
+	// Interval ticks fall at a per-source offset within the interval, so
+	// sources created together do not sync together.
+	//
+	//
+	// Example: 15m
+	Schedule *Schedule `json:"schedule,omitempty"`
+
+	// ScheduleJitter The jitter chosen (a duration); absent: the default, a tenth of the period, at most 5m.
+	ScheduleJitter *string `json:"schedule_jitter,omitempty"`
+
+	// Timeout The run timeout chosen (a duration); absent: the server's default.
+	Timeout *string `json:"timeout,omitempty"`
+
+	// UpdateCacheTimeout Seconds; absent or 0: reads never sync the source first.
+	UpdateCacheTimeout *int      `json:"update_cache_timeout,omitempty"`
+	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 // SourceConfig The provider's options and the constructed options, named as in the Ansible plugin.
@@ -621,6 +879,30 @@ type SourceCreate struct {
 
 	// Provider Example: aws
 	Provider string `json:"provider"`
+
+	// Schedule When the source syncs by itself: an interval (`15m`, `1h30m`; at
+	// least 5s) or a cron expression (`*/15 * * * *`, `@hourly`; UTC
+	// unless prefixed with `CRON_TZ=Area/City`). Empty: only on demand.
+	// Interval ticks fall at a per-source offset within the interval, so
+	// sources created together do not sync together.
+	//
+	//
+	// Example: 15m
+	Schedule *Schedule `json:"schedule,omitempty"`
+
+	// ScheduleJitter A duration such as `30s`, `10m`, `1h`.
+	//
+	// Example: 30s
+	ScheduleJitter *Duration `json:"schedule_jitter,omitempty"`
+
+	// Timeout A duration such as `30s`, `10m`, `1h`.
+	//
+	// Example: 30s
+	Timeout *Duration `json:"timeout,omitempty"`
+
+	// UpdateCacheTimeout Seconds (AWX's name): reads of the inventory's Ansible view sync the
+	// source first when its last successful sync is older. 0: never.
+	UpdateCacheTimeout *UpdateCacheTimeout `json:"update_cache_timeout,omitempty"`
 }
 
 // SourceList defines model for SourceList.
@@ -641,6 +923,26 @@ type SourceUpdate struct {
 
 	// OnMissing What a sync does with hosts the provider stopped reporting.
 	OnMissing *OnMissing `json:"on_missing,omitempty"`
+
+	// Schedule When the source syncs by itself: an interval (`15m`, `1h30m`; at
+	// least 5s) or a cron expression (`*/15 * * * *`, `@hourly`; UTC
+	// unless prefixed with `CRON_TZ=Area/City`). Empty: only on demand.
+	// Interval ticks fall at a per-source offset within the interval, so
+	// sources created together do not sync together.
+	//
+	//
+	// Example: 15m
+	Schedule *Schedule `json:"schedule,omitempty"`
+
+	// ScheduleJitter A duration; the empty string returns to the default.
+	ScheduleJitter *string `json:"schedule_jitter,omitempty"`
+
+	// Timeout A duration; the empty string returns to the server's default.
+	Timeout *string `json:"timeout,omitempty"`
+
+	// UpdateCacheTimeout Seconds (AWX's name): reads of the inventory's Ansible view sync the
+	// source first when its last successful sync is older. 0: never.
+	UpdateCacheTimeout *UpdateCacheTimeout `json:"update_cache_timeout,omitempty"`
 }
 
 // SyncCounts defines model for SyncCounts.
@@ -659,13 +961,16 @@ type SyncRun struct {
 	CreatedAt time.Time  `json:"created_at"`
 
 	// Error Why the run failed or was partial.
-	Error       *string       `json:"error,omitempty"`
-	FinishedAt  *time.Time    `json:"finished_at,omitempty"`
-	Id          string        `json:"id"`
-	InventoryId string        `json:"inventory_id"`
-	Scopes      []ScopeResult `json:"scopes"`
-	SourceId    string        `json:"source_id"`
-	StartedAt   *time.Time    `json:"started_at,omitempty"`
+	Error       *string    `json:"error,omitempty"`
+	FinishedAt  *time.Time `json:"finished_at,omitempty"`
+	Id          string     `json:"id"`
+	InventoryId string     `json:"inventory_id"`
+
+	// ScheduledFor The schedule tick a scheduled run is for.
+	ScheduledFor *time.Time    `json:"scheduled_for,omitempty"`
+	Scopes       []ScopeResult `json:"scopes"`
+	SourceId     string        `json:"source_id"`
+	StartedAt    *time.Time    `json:"started_at,omitempty"`
 
 	// Status `partial`: some scopes failed; their hosts were kept as they were.
 	Status   SyncRunStatus  `json:"status"`
@@ -683,6 +988,12 @@ type SyncRunTrigger string
 type SyncRunList struct {
 	Items      []SyncRun `json:"items"`
 	NextCursor *string   `json:"next_cursor,omitempty"`
+}
+
+// TargetGroup defines model for TargetGroup.
+type TargetGroup struct {
+	Labels  map[string]string `json:"labels"`
+	Targets []string          `json:"targets"`
 }
 
 // Token defines model for Token.
@@ -727,8 +1038,121 @@ type TokenList struct {
 	Items []Token `json:"items"`
 }
 
+// UpdateCacheTimeout Seconds (AWX's name): reads of the inventory's Ansible view sync the
+// source first when its last successful sync is older. 0: never.
+type UpdateCacheTimeout = int
+
 // Vars Ansible variables.
 type Vars = json.RawMessage
+
+// Webhook defines model for Webhook.
+type Webhook struct {
+	AllowInsecure    bool           `json:"allow_insecure"`
+	CreatedAt        time.Time      `json:"created_at"`
+	Enabled          bool           `json:"enabled"`
+	Events           []WebhookEvent `json:"events"`
+	Format           WebhookFormat  `json:"format"`
+	HasSigningSecret bool           `json:"has_signing_secret"`
+	Id               string         `json:"id"`
+	InventoryId      string         `json:"inventory_id"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// SourceId The one source reported; absent: every source of the inventory.
+	SourceId  *string   `json:"source_id,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+
+	// Url The URL for display: scheme://host/… (its path and query are secret).
+	Url string `json:"url"`
+}
+
+// WebhookFormat defines model for Webhook.Format.
+type WebhookFormat string
+
+// WebhookCreate defines model for WebhookCreate.
+type WebhookCreate struct {
+	AllowInsecure *bool                `json:"allow_insecure,omitempty"`
+	Enabled       *bool                `json:"enabled,omitempty"`
+	Events        []WebhookEvent       `json:"events"`
+	Format        *WebhookCreateFormat `json:"format,omitempty"`
+
+	// Inventory The inventory (id or name) whose sources are reported. Exactly one of inventory and source.
+	Inventory *string `json:"inventory,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// SigningSecret For generic webhooks: signs each request. Write-only.
+	SigningSecret *string `json:"signing_secret,omitempty"`
+
+	// Source The one source (id) reported.
+	Source *string `json:"source,omitempty"`
+
+	// Url https (http only to the loopback, or with allow_insecure). Write-only.
+	Url string `json:"url"`
+}
+
+// WebhookCreateFormat defines model for WebhookCreate.Format.
+type WebhookCreateFormat string
+
+// WebhookDelivery defines model for WebhookDelivery.
+type WebhookDelivery struct {
+	Attempt    int   `json:"attempt"`
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error A short reason for a failed attempt; never the URL.
+	Error *string `json:"error,omitempty"`
+
+	// Event `sync.failed` includes canceled and timed-out runs; `hosts.changed`: a succeeded or partial run added, updated, removed or disabled hosts.
+	Event   WebhookEvent           `json:"event"`
+	EventId string                 `json:"event_id"`
+	Id      string                 `json:"id"`
+	Outcome WebhookDeliveryOutcome `json:"outcome"`
+	RunId   string                 `json:"run_id"`
+
+	// StatusCode The endpoint's HTTP status; absent when none came.
+	StatusCode *int      `json:"status_code,omitempty"`
+	Time       time.Time `json:"time"`
+	WebhookId  string    `json:"webhook_id"`
+}
+
+// WebhookDeliveryOutcome defines model for WebhookDelivery.Outcome.
+type WebhookDeliveryOutcome string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Items      []WebhookDelivery `json:"items"`
+	NextCursor *string           `json:"next_cursor,omitempty"`
+}
+
+// WebhookEvent `sync.failed` includes canceled and timed-out runs; `hosts.changed`: a succeeded or partial run added, updated, removed or disabled hosts.
+type WebhookEvent string
+
+// WebhookList defines model for WebhookList.
+type WebhookList struct {
+	Items []Webhook `json:"items"`
+}
+
+// WebhookUpdate defines model for WebhookUpdate.
+type WebhookUpdate struct {
+	AllowInsecure *bool                `json:"allow_insecure,omitempty"`
+	Enabled       *bool                `json:"enabled,omitempty"`
+	Events        *[]WebhookEvent      `json:"events,omitempty"`
+	Format        *WebhookUpdateFormat `json:"format,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name *Name `json:"name,omitempty"`
+
+	// SigningSecret Write-only; omitted keeps it, the empty string removes it.
+	SigningSecret *string `json:"signing_secret,omitempty"`
+
+	// Url Write-only; omitted keeps the stored URL.
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookUpdateFormat defines model for WebhookUpdate.Format.
+type WebhookUpdateFormat string
 
 // CredentialRef defines model for CredentialRef.
 type CredentialRef = string
@@ -742,8 +1166,17 @@ type InventoryRef = string
 // Limit defines model for Limit.
 type Limit = int
 
+// MaxAge defines model for MaxAge.
+type MaxAge = int
+
 // SourceID defines model for SourceID.
 type SourceID = string
+
+// Stale defines model for Stale.
+type Stale string
+
+// WebhookID defines model for WebhookID.
+type WebhookID = string
 
 // Conflict An RFC 9457 problem detail.
 type Conflict = Problem
@@ -759,6 +1192,9 @@ type NotFound = Problem
 
 // TooLarge An RFC 9457 problem detail.
 type TooLarge = Problem
+
+// TooMany An RFC 9457 problem detail.
+type TooMany = Problem
 
 // Unauthorized An RFC 9457 problem detail.
 type Unauthorized = Problem
@@ -803,7 +1239,21 @@ type GetAnsibleInventoryParams struct {
 
 	// All Include disabled hosts.
 	All *bool `form:"all,omitempty" json:"all,omitempty"`
+
+	// MaxAge Seconds: sources whose last successful sync is older are synced
+	// before answering (see `stale`).
+	MaxAge *MaxAge `form:"max_age,omitempty" json:"max_age,omitempty"`
+
+	// Stale What to do when data is older than `max_age` (or a source's
+	// `update_cache_timeout`): `wait` for the syncs it triggers, at most
+	// 60 seconds, then answer with what is there; or `serve` the stale
+	// data at once (the syncs run in the background). Either way the
+	// `Age` and `Roster-Stale` headers say how old the answer is.
+	Stale *GetAnsibleInventoryParamsStale `form:"stale,omitempty" json:"stale,omitempty"`
 }
+
+// GetAnsibleInventoryParamsStale defines parameters for GetAnsibleInventory.
+type GetAnsibleInventoryParamsStale string
 
 // GetAnsibleInventory200JSONResponseBody defines parameters for GetAnsibleInventory.
 type GetAnsibleInventory200JSONResponseBody struct {
@@ -827,10 +1277,62 @@ type ListHostsParams struct {
 
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// MaxAge Seconds: sources whose last successful sync is older are synced
+	// before answering (see `stale`).
+	MaxAge *MaxAge `form:"max_age,omitempty" json:"max_age,omitempty"`
+
+	// Stale What to do when data is older than `max_age` (or a source's
+	// `update_cache_timeout`): `wait` for the syncs it triggers, at most
+	// 60 seconds, then answer with what is there; or `serve` the stale
+	// data at once (the syncs run in the background). Either way the
+	// `Age` and `Roster-Stale` headers say how old the answer is.
+	Stale *ListHostsParamsStale `form:"stale,omitempty" json:"stale,omitempty"`
 }
+
+// ListHostsParamsStale defines parameters for ListHosts.
+type ListHostsParamsStale string
+
+// GetPrometheusSDParams defines parameters for GetPrometheusSD.
+type GetPrometheusSDParams struct {
+	// MaxAge Seconds: sources whose last successful sync is older are synced
+	// before answering (see `stale`).
+	MaxAge *MaxAge `form:"max_age,omitempty" json:"max_age,omitempty"`
+
+	// Stale What to do when data is older than `max_age` (or a source's
+	// `update_cache_timeout`): `wait` for the syncs it triggers, at most
+	// 60 seconds, then answer with what is there; or `serve` the stale
+	// data at once (the syncs run in the background). Either way the
+	// `Age` and `Roster-Stale` headers say how old the answer is.
+	Stale *GetPrometheusSDParamsStale `form:"stale,omitempty" json:"stale,omitempty"`
+}
+
+// GetPrometheusSDParamsStale defines parameters for GetPrometheusSD.
+type GetPrometheusSDParamsStale string
 
 // ListSyncRunsParams defines parameters for ListSyncRuns.
 type ListSyncRunsParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListWebhooksParams defines parameters for ListWebhooks.
+type ListWebhooksParams struct {
+	// Inventory Only webhooks of this inventory (id or name), including its sources' webhooks.
+	Inventory *string `form:"inventory,omitempty" json:"inventory,omitempty"`
+
+	// Source Only webhooks of this source (id).
+	Source *string `form:"source,omitempty" json:"source,omitempty"`
+}
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// EventId Only attempts to deliver this event.
+	EventId *string `form:"event_id,omitempty" json:"event_id,omitempty"`
+
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
@@ -870,6 +1372,12 @@ type UpdateSourceJSONRequestBody = SourceUpdate
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
+
+// CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
+type CreateWebhookJSONRequestBody = WebhookCreate
+
+// UpdateWebhookJSONRequestBody defines body for UpdateWebhook for application/json ContentType.
+type UpdateWebhookJSONRequestBody = WebhookUpdate
 
 // Getter for additional properties for AnsibleInventory. Returns the specified
 // element and whether it was found
@@ -1004,6 +1512,9 @@ type ServerInterface interface {
 	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
 	// (GET /api/v1/audit)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// SourceCallback A provisioning callback: sync the key's source now.
+	// (POST /api/v1/callbacks/{key})
+	SourceCallback(w http.ResponseWriter, r *http.Request, key string)
 	// ListCredentialTypes The credential types and their fields; secret fields are write-only.
 	// (GET /api/v1/credential-types)
 	ListCredentialTypes(w http.ResponseWriter, r *http.Request)
@@ -1070,6 +1581,9 @@ type ServerInterface interface {
 	// GetHost Get a host.
 	// (GET /api/v1/inventories/{inventory}/hosts/{host})
 	GetHost(w http.ResponseWriter, r *http.Request, inventory InventoryRef, host int64)
+	// GetPrometheusSD The inventory as Prometheus HTTP service discovery targets.
+	// (GET /api/v1/inventories/{inventory}/prometheus-sd)
+	GetPrometheusSD(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params GetPrometheusSDParams)
 	// ListSources List an inventory's sources.
 	// (GET /api/v1/inventories/{inventory}/sources)
 	ListSources(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
@@ -1085,6 +1599,12 @@ type ServerInterface interface {
 	// UpdateSource Change a source's name, configuration or missing-host policy.
 	// (PATCH /api/v1/sources/{source})
 	UpdateSource(w http.ResponseWriter, r *http.Request, source SourceID)
+	// DeleteCallbackKey Remove the source's callback key.
+	// (DELETE /api/v1/sources/{source}/callback-key)
+	DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID)
+	// CreateCallbackKey Make (or replace) the source's provisioning callback key.
+	// (POST /api/v1/sources/{source}/callback-key)
+	CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID)
 	// ListSyncRuns A source's sync history, newest first.
 	// (GET /api/v1/sources/{source}/syncs)
 	ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceID, params ListSyncRunsParams)
@@ -1103,6 +1623,24 @@ type ServerInterface interface {
 	// DeleteToken Revoke a token.
 	// (DELETE /api/v1/tokens/{token})
 	DeleteToken(w http.ResponseWriter, r *http.Request, token string)
+	// ListWebhooks List webhooks, of one inventory or source when asked.
+	// (GET /api/v1/webhooks)
+	ListWebhooks(w http.ResponseWriter, r *http.Request, params ListWebhooksParams)
+	// CreateWebhook Notify a URL of the sync events of an inventory or of one source.
+	// (POST /api/v1/webhooks)
+	CreateWebhook(w http.ResponseWriter, r *http.Request)
+	// DeleteWebhook Delete a webhook, its secrets and its delivery log.
+	// (DELETE /api/v1/webhooks/{webhook})
+	DeleteWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID)
+	// GetWebhook Get a webhook.
+	// (GET /api/v1/webhooks/{webhook})
+	GetWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID)
+	// UpdateWebhook Change a webhook (admin only); omitted secret fields keep their stored values.
+	// (PATCH /api/v1/webhooks/{webhook})
+	UpdateWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID)
+	// ListWebhookDeliveries The webhook's delivery log, newest first.
+	// (GET /api/v1/webhooks/{webhook}/deliveries)
+	ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, webhook WebhookID, params ListWebhookDeliveriesParams)
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -1196,6 +1734,32 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SourceCallback operation middleware
+func (siw *ServerInterfaceWrapper) SourceCallback(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "key" -------------
+	var key string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "key", r.PathValue("key"), &key, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "key", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SourceCallback(w, r, key)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1652,6 +2216,32 @@ func (siw *ServerInterfaceWrapper) GetAnsibleInventory(w http.ResponseWriter, r 
 		return
 	}
 
+	// ------------- Optional query parameter "max_age" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_age", r.URL.Query(), &params.MaxAge, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "max_age"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "max_age", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "stale" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "stale", r.URL.Query(), &params.Stale, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "stale"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "stale", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetAnsibleInventory(w, r, inventory, params)
 	}))
@@ -1820,6 +2410,32 @@ func (siw *ServerInterfaceWrapper) ListHosts(w http.ResponseWriter, r *http.Requ
 		return
 	}
 
+	// ------------- Optional query parameter "max_age" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_age", r.URL.Query(), &params.MaxAge, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "max_age"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "max_age", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "stale" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "stale", r.URL.Query(), &params.Stale, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "stale"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "stale", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListHosts(w, r, inventory, params)
 	}))
@@ -1857,6 +2473,61 @@ func (siw *ServerInterfaceWrapper) GetHost(w http.ResponseWriter, r *http.Reques
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetHost(w, r, inventory, host)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetPrometheusSD operation middleware
+func (siw *ServerInterfaceWrapper) GetPrometheusSD(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "inventory" -------------
+	var inventory InventoryRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "inventory", r.PathValue("inventory"), &inventory, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "inventory", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetPrometheusSDParams
+
+	// ------------- Optional query parameter "max_age" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "max_age", r.URL.Query(), &params.MaxAge, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "max_age"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "max_age", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "stale" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "stale", r.URL.Query(), &params.Stale, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "stale"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "stale", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetPrometheusSD(w, r, inventory, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1987,6 +2658,58 @@ func (siw *ServerInterfaceWrapper) UpdateSource(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateSource(w, r, source)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteCallbackKey operation middleware
+func (siw *ServerInterfaceWrapper) DeleteCallbackKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "source" -------------
+	var source SourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "source", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteCallbackKey(w, r, source)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCallbackKey operation middleware
+func (siw *ServerInterfaceWrapper) CreateCallbackKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "source" -------------
+	var source SourceID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "source", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCallbackKey(w, r, source)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2157,6 +2880,212 @@ func (siw *ServerInterfaceWrapper) DeleteToken(w http.ResponseWriter, r *http.Re
 	handler.ServeHTTP(w, r)
 }
 
+// ListWebhooks operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhooks(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhooksParams
+
+	// ------------- Optional query parameter "inventory" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "inventory", r.URL.Query(), &params.Inventory, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "inventory"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "inventory", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "source" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "source", r.URL.Query(), &params.Source, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "source"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "source", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListWebhooks(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateWebhook operation middleware
+func (siw *ServerInterfaceWrapper) CreateWebhook(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateWebhook(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteWebhook operation middleware
+func (siw *ServerInterfaceWrapper) DeleteWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "webhook" -------------
+	var webhook WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook", r.PathValue("webhook"), &webhook, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteWebhook(w, r, webhook)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetWebhook operation middleware
+func (siw *ServerInterfaceWrapper) GetWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "webhook" -------------
+	var webhook WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook", r.PathValue("webhook"), &webhook, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetWebhook(w, r, webhook)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateWebhook operation middleware
+func (siw *ServerInterfaceWrapper) UpdateWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "webhook" -------------
+	var webhook WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook", r.PathValue("webhook"), &webhook, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateWebhook(w, r, webhook)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListWebhookDeliveries operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "webhook" -------------
+	var webhook WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook", r.PathValue("webhook"), &webhook, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+
+	// ------------- Optional query parameter "event_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "event_id", r.URL.Query(), &params.EventId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "event_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "event_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListWebhookDeliveries(w, r, webhook, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetHealth operation middleware
 func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Request) {
 
@@ -2317,6 +3246,9 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/sources/{source}", wrapper.DeleteSource)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/sources/{source}", wrapper.GetSource)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/sources/{source}", wrapper.UpdateSource)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/sources/{source}/callback-key", wrapper.DeleteCallbackKey)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/sources/{source}/callback-key", wrapper.CreateCallbackKey)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/callbacks/{key}", wrapper.SourceCallback)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/sources/{source}/syncs", wrapper.ListSyncRuns)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/sources/{source}/syncs", wrapper.TriggerSync)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/syncs/{run}", wrapper.GetSyncRun)
@@ -2325,6 +3257,13 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/groups", wrapper.ListGroups)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/inventories/{inventory}/groups/{group}/vars", wrapper.SetGroupVars)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/ansible", wrapper.GetAnsibleInventory)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/prometheus-sd", wrapper.GetPrometheusSD)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks", wrapper.ListWebhooks)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/webhooks", wrapper.CreateWebhook)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.DeleteWebhook)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.GetWebhook)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.UpdateWebhook)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}/deliveries", wrapper.ListWebhookDeliveries)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
@@ -2354,6 +3293,15 @@ type InvalidApplicationProblemPlusJSONResponse Problem
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
 type TooLargeApplicationProblemPlusJSONResponse Problem
+
+type TooManyResponseHeaders struct {
+	RetryAfter *int
+}
+type TooManyApplicationProblemPlusJSONResponse struct {
+	Body Problem
+
+	Headers TooManyResponseHeaders
+}
 
 type UnauthorizedApplicationProblemPlusJSONResponse Problem
 
@@ -2425,6 +3373,79 @@ func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAu
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SourceCallbackRequestObject struct {
+	Key string `json:"key"`
+}
+
+type SourceCallbackResponseObject interface {
+	VisitSourceCallbackResponse(w http.ResponseWriter) error
+}
+
+type SourceCallback202JSONResponse CallbackAccepted
+
+func (response SourceCallback202JSONResponse) VisitSourceCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SourceCallback404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response SourceCallback404ApplicationProblemPlusJSONResponse) VisitSourceCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SourceCallback429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response SourceCallback429ApplicationProblemPlusJSONResponse) VisitSourceCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SourceCallback503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response SourceCallback503ApplicationProblemPlusJSONResponse) VisitSourceCallbackResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3989,15 +5010,29 @@ type GetAnsibleInventoryResponseObject interface {
 	VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error
 }
 
-type GetAnsibleInventory200JSONResponse = GetAnsibleInventory200JSONResponseBody
+type GetAnsibleInventory200ResponseHeaders struct {
+	Age         *int
+	RosterStale *string
+}
+
+type GetAnsibleInventory200JSONResponse struct {
+	Body    GetAnsibleInventory200JSONResponseBody
+	Headers GetAnsibleInventory200ResponseHeaders
+}
 
 func (response GetAnsibleInventory200JSONResponse) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.union); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body.union); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.RosterStale != nil {
+		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4250,15 +5285,29 @@ type ListHostsResponseObject interface {
 	VisitListHostsResponse(w http.ResponseWriter) error
 }
 
-type ListHosts200JSONResponse HostList
+type ListHosts200ResponseHeaders struct {
+	Age         *int
+	RosterStale *string
+}
+
+type ListHosts200JSONResponse struct {
+	Body    HostList
+	Headers ListHosts200ResponseHeaders
+}
 
 func (response ListHosts200JSONResponse) VisitListHostsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.RosterStale != nil {
+		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -4404,6 +5453,107 @@ type GetHost404ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetHost404ApplicationProblemPlusJSONResponse) VisitGetHostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPrometheusSDRequestObject struct {
+	Inventory InventoryRef `json:"inventory"`
+	Params    GetPrometheusSDParams
+}
+
+type GetPrometheusSDResponseObject interface {
+	VisitGetPrometheusSDResponse(w http.ResponseWriter) error
+}
+
+type GetPrometheusSD200ResponseHeaders struct {
+	Age         *int
+	RosterStale *string
+}
+
+type GetPrometheusSD200JSONResponse struct {
+	Body    []TargetGroup
+	Headers GetPrometheusSD200ResponseHeaders
+}
+
+func (response GetPrometheusSD200JSONResponse) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.RosterStale != nil {
+		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPrometheusSD400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response GetPrometheusSD400ApplicationProblemPlusJSONResponse) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPrometheusSD401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetPrometheusSD401ApplicationProblemPlusJSONResponse) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPrometheusSD403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetPrometheusSD403ApplicationProblemPlusJSONResponse) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPrometheusSD404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetPrometheusSD404ApplicationProblemPlusJSONResponse) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -4853,6 +6003,140 @@ func (response UpdateSource413ApplicationProblemPlusJSONResponse) VisitUpdateSou
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCallbackKeyRequestObject struct {
+	Source SourceID `json:"source"`
+}
+
+type DeleteCallbackKeyResponseObject interface {
+	VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error
+}
+
+type DeleteCallbackKey204Response struct {
+}
+
+func (response DeleteCallbackKey204Response) VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteCallbackKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCallbackKey401ApplicationProblemPlusJSONResponse) VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCallbackKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCallbackKey403ApplicationProblemPlusJSONResponse) VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCallbackKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCallbackKey404ApplicationProblemPlusJSONResponse) VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCallbackKeyRequestObject struct {
+	Source SourceID `json:"source"`
+}
+
+type CreateCallbackKeyResponseObject interface {
+	VisitCreateCallbackKeyResponse(w http.ResponseWriter) error
+}
+
+type CreateCallbackKey201JSONResponse CallbackKey
+
+func (response CreateCallbackKey201JSONResponse) VisitCreateCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCallbackKey401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCallbackKey401ApplicationProblemPlusJSONResponse) VisitCreateCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCallbackKey403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCallbackKey403ApplicationProblemPlusJSONResponse) VisitCreateCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateCallbackKey404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCallbackKey404ApplicationProblemPlusJSONResponse) VisitCreateCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5327,6 +6611,534 @@ func (response DeleteToken404ApplicationProblemPlusJSONResponse) VisitDeleteToke
 	return err
 }
 
+type ListWebhooksRequestObject struct {
+	Params ListWebhooksParams
+}
+
+type ListWebhooksResponseObject interface {
+	VisitListWebhooksResponse(w http.ResponseWriter) error
+}
+
+type ListWebhooks200JSONResponse WebhookList
+
+func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks401ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks403ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks404ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhookRequestObject struct {
+	Body *CreateWebhookJSONRequestBody
+}
+
+type CreateWebhookResponseObject interface {
+	VisitCreateWebhookResponse(w http.ResponseWriter) error
+}
+
+type CreateWebhook201JSONResponse Webhook
+
+func (response CreateWebhook201JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook400ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook401ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook403ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook404ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook409ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook503ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhookRequestObject struct {
+	Webhook WebhookID `json:"webhook"`
+}
+
+type DeleteWebhookResponseObject interface {
+	VisitDeleteWebhookResponse(w http.ResponseWriter) error
+}
+
+type DeleteWebhook204Response struct {
+}
+
+func (response DeleteWebhook204Response) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook401ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook403ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook404ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhookRequestObject struct {
+	Webhook WebhookID `json:"webhook"`
+}
+
+type GetWebhookResponseObject interface {
+	VisitGetWebhookResponse(w http.ResponseWriter) error
+}
+
+type GetWebhook200JSONResponse Webhook
+
+func (response GetWebhook200JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook401ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook403ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook404ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhookRequestObject struct {
+	Webhook WebhookID `json:"webhook"`
+	Body    *UpdateWebhookJSONRequestBody
+}
+
+type UpdateWebhookResponseObject interface {
+	VisitUpdateWebhookResponse(w http.ResponseWriter) error
+}
+
+type UpdateWebhook200JSONResponse Webhook
+
+func (response UpdateWebhook200JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook400ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook401ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook403ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook404ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook409ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook503ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveriesRequestObject struct {
+	Webhook WebhookID `json:"webhook"`
+	Params  ListWebhookDeliveriesParams
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries403ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -5390,6 +7202,9 @@ type StrictServerInterface interface {
 	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
 	// (GET /api/v1/audit)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// SourceCallback A provisioning callback: sync the key's source now.
+	// (POST /api/v1/callbacks/{key})
+	SourceCallback(ctx context.Context, request SourceCallbackRequestObject) (SourceCallbackResponseObject, error)
 	// ListCredentialTypes The credential types and their fields; secret fields are write-only.
 	// (GET /api/v1/credential-types)
 	ListCredentialTypes(ctx context.Context, request ListCredentialTypesRequestObject) (ListCredentialTypesResponseObject, error)
@@ -5456,6 +7271,9 @@ type StrictServerInterface interface {
 	// GetHost Get a host.
 	// (GET /api/v1/inventories/{inventory}/hosts/{host})
 	GetHost(ctx context.Context, request GetHostRequestObject) (GetHostResponseObject, error)
+	// GetPrometheusSD The inventory as Prometheus HTTP service discovery targets.
+	// (GET /api/v1/inventories/{inventory}/prometheus-sd)
+	GetPrometheusSD(ctx context.Context, request GetPrometheusSDRequestObject) (GetPrometheusSDResponseObject, error)
 	// ListSources List an inventory's sources.
 	// (GET /api/v1/inventories/{inventory}/sources)
 	ListSources(ctx context.Context, request ListSourcesRequestObject) (ListSourcesResponseObject, error)
@@ -5471,6 +7289,12 @@ type StrictServerInterface interface {
 	// UpdateSource Change a source's name, configuration or missing-host policy.
 	// (PATCH /api/v1/sources/{source})
 	UpdateSource(ctx context.Context, request UpdateSourceRequestObject) (UpdateSourceResponseObject, error)
+	// DeleteCallbackKey Remove the source's callback key.
+	// (DELETE /api/v1/sources/{source}/callback-key)
+	DeleteCallbackKey(ctx context.Context, request DeleteCallbackKeyRequestObject) (DeleteCallbackKeyResponseObject, error)
+	// CreateCallbackKey Make (or replace) the source's provisioning callback key.
+	// (POST /api/v1/sources/{source}/callback-key)
+	CreateCallbackKey(ctx context.Context, request CreateCallbackKeyRequestObject) (CreateCallbackKeyResponseObject, error)
 	// ListSyncRuns A source's sync history, newest first.
 	// (GET /api/v1/sources/{source}/syncs)
 	ListSyncRuns(ctx context.Context, request ListSyncRunsRequestObject) (ListSyncRunsResponseObject, error)
@@ -5489,6 +7313,24 @@ type StrictServerInterface interface {
 	// DeleteToken Revoke a token.
 	// (DELETE /api/v1/tokens/{token})
 	DeleteToken(ctx context.Context, request DeleteTokenRequestObject) (DeleteTokenResponseObject, error)
+	// ListWebhooks List webhooks, of one inventory or source when asked.
+	// (GET /api/v1/webhooks)
+	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
+	// CreateWebhook Notify a URL of the sync events of an inventory or of one source.
+	// (POST /api/v1/webhooks)
+	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
+	// DeleteWebhook Delete a webhook, its secrets and its delivery log.
+	// (DELETE /api/v1/webhooks/{webhook})
+	DeleteWebhook(ctx context.Context, request DeleteWebhookRequestObject) (DeleteWebhookResponseObject, error)
+	// GetWebhook Get a webhook.
+	// (GET /api/v1/webhooks/{webhook})
+	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// UpdateWebhook Change a webhook (admin only); omitted secret fields keep their stored values.
+	// (PATCH /api/v1/webhooks/{webhook})
+	UpdateWebhook(ctx context.Context, request UpdateWebhookRequestObject) (UpdateWebhookResponseObject, error)
+	// ListWebhookDeliveries The webhook's delivery log, newest first.
+	// (GET /api/v1/webhooks/{webhook}/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -5555,6 +7397,32 @@ func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request,
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
 		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// SourceCallback operation middleware
+func (sh *strictHandler) SourceCallback(w http.ResponseWriter, r *http.Request, key string) {
+	var request SourceCallbackRequestObject
+
+	request.Key = key
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.SourceCallback(ctx, request.(SourceCallbackRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "SourceCallback")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(SourceCallbackResponseObject); ok {
+		if err := validResponse.VisitSourceCallbackResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -6182,6 +8050,33 @@ func (sh *strictHandler) GetHost(w http.ResponseWriter, r *http.Request, invento
 	}
 }
 
+// GetPrometheusSD operation middleware
+func (sh *strictHandler) GetPrometheusSD(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params GetPrometheusSDParams) {
+	var request GetPrometheusSDRequestObject
+
+	request.Inventory = inventory
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetPrometheusSD(ctx, request.(GetPrometheusSDRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetPrometheusSD")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetPrometheusSDResponseObject); ok {
+		if err := validResponse.VisitGetPrometheusSDResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListSources operation middleware
 func (sh *strictHandler) ListSources(w http.ResponseWriter, r *http.Request, inventory InventoryRef) {
 	var request ListSourcesRequestObject
@@ -6319,6 +8214,58 @@ func (sh *strictHandler) UpdateSource(w http.ResponseWriter, r *http.Request, so
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(UpdateSourceResponseObject); ok {
 		if err := validResponse.VisitUpdateSourceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteCallbackKey operation middleware
+func (sh *strictHandler) DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID) {
+	var request DeleteCallbackKeyRequestObject
+
+	request.Source = source
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteCallbackKey(ctx, request.(DeleteCallbackKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteCallbackKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteCallbackKeyResponseObject); ok {
+		if err := validResponse.VisitDeleteCallbackKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateCallbackKey operation middleware
+func (sh *strictHandler) CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID) {
+	var request CreateCallbackKeyRequestObject
+
+	request.Source = source
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateCallbackKey(ctx, request.(CreateCallbackKeyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateCallbackKey")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateCallbackKeyResponseObject); ok {
+		if err := validResponse.VisitCreateCallbackKeyResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -6486,6 +8433,175 @@ func (sh *strictHandler) DeleteToken(w http.ResponseWriter, r *http.Request, tok
 	}
 }
 
+// ListWebhooks operation middleware
+func (sh *strictHandler) ListWebhooks(w http.ResponseWriter, r *http.Request, params ListWebhooksParams) {
+	var request ListWebhooksRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhooks(ctx, request.(ListWebhooksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhooks")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListWebhooksResponseObject); ok {
+		if err := validResponse.VisitListWebhooksResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateWebhook operation middleware
+func (sh *strictHandler) CreateWebhook(w http.ResponseWriter, r *http.Request) {
+	var request CreateWebhookRequestObject
+
+	var body CreateWebhookJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateWebhook(ctx, request.(CreateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateWebhook")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateWebhookResponseObject); ok {
+		if err := validResponse.VisitCreateWebhookResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteWebhook operation middleware
+func (sh *strictHandler) DeleteWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID) {
+	var request DeleteWebhookRequestObject
+
+	request.Webhook = webhook
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteWebhook(ctx, request.(DeleteWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteWebhook")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteWebhookResponseObject); ok {
+		if err := validResponse.VisitDeleteWebhookResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetWebhook operation middleware
+func (sh *strictHandler) GetWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID) {
+	var request GetWebhookRequestObject
+
+	request.Webhook = webhook
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetWebhook(ctx, request.(GetWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetWebhook")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetWebhookResponseObject); ok {
+		if err := validResponse.VisitGetWebhookResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateWebhook operation middleware
+func (sh *strictHandler) UpdateWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID) {
+	var request UpdateWebhookRequestObject
+
+	request.Webhook = webhook
+
+	var body UpdateWebhookJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateWebhook(ctx, request.(UpdateWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateWebhook")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateWebhookResponseObject); ok {
+		if err := validResponse.VisitUpdateWebhookResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, webhook WebhookID, params ListWebhookDeliveriesParams) {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.Webhook = webhook
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx, request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		if err := validResponse.VisitListWebhookDeliveriesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(w http.ResponseWriter, r *http.Request) {
 	var request GetHealthRequestObject
@@ -6539,120 +8655,180 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9w2suhfQc3dKkl7qZHsZLO7Ut0PWiWxdTdrey0nuXUtHxEie2aw4gAMAGo8Uem/n0I3+Bo+5iHN",
-	"+HHyweURCRKNRqPf3bwfRGqaKgnSmsHJ/SDlmk/Bgsa/zjXEIK3gyVsYuQsxmEiL1AolByeDdxNgUTFk",
-	"zzARM6WZ5FMYDoKBcGNSbieDYOCuDU4G5ehBMNDwWyY0xIMTqzMIBiaawJS7aew8daON1UKOBw8PweA8",
-	"00bpdhBCCR/tdYQjQqZGzE6ApRruhMoMS/m4hOa3DPS8Ag69tX/qC3kH0io978SByEesgoJi8JoY+ElM",
-	"hW3O/4aPgRnxe+caE3yu+u4YRjxL7ODk2fFxMJjyj2KaTfEv96eQ/s8gB0JIC2PQCMWlynQEF9+3I8Lg",
-	"XcRCx+ppxFpLf3CDTaqkASJKJUeJiBAXkZIWJP7kaZqIiDtojlKtbhKY/u//GAfafeXlf9JuEwf/66gk",
-	"+yO6a47e0FM0ZXNxbgVMGGb5Lcjh4CEY/Kj0jYhjkLsGxapbkHuGaZUAm/I5k8qyWDE7EQYhu5B3PBHx",
-	"ruFymwrGOiwJguCUhaC10iZE/Bk8myMBSWyG7JWyEyHHbMYNiyZcjiFG6F8p+6PK5E7Bf6WYyaIJ00Ak",
-	"ioC8U+onrsfwqfB4o+K5Q2bigNDMTrhEBBrQd6AZjyJILe34z5JndqK0+B12jTekxsCxPS5ZJm+lmsmA",
-	"abhTt4DcED6m7qgzJSGH9Y6LhN8kO8XsGYshBRmDjOYsVmDw2HBpZqCHyN38S9wcZ9KImwReaJWlKBi1",
-	"SkFbQTwomogk1nTwhYWpaWFcBf/kWvO5+3uiDEnZ1R+54ySJ+5b8ixvzUD6sbv4DkXVP+0UUEgxRHMfC",
-	"IYQnb2pL6puhhowmXununmHxXPKpiEqByMLDw0QYG7JYRdkUpHVyoY7L6ylY3kSxQ1a++k1gJqw0kPJQ",
-	"FT3vy1k+LBtJYAYDniQtg4PBWRYL+8OdJ+T6WnhEqGrZcB5Z0msad2KwXCS96+8inxIqkgGNccUGXXcM",
-	"UJmN1BSPJ0inDrx3C1cziAcOMinwx4iLBOIKOsoXaOCmY8nWcTPbNbO/S/pC93263nZf0IMjpafcDk4G",
-	"MbdwiFeDFrWqusXCrcmPpH0J8q0rMVKHoLqafqr4SZgWyig4QfGj9xyWNNbCKypqcLsKWVsrztcGcqn0",
-	"N8G94dEtkGDOyeIOdclgkKiIJ62kEGngFuJrblfdlwUO07LLpEKsdTZaNDolDw1EGmyukgxWP0I5gfbt",
-	"1ys3xskVnMRcG7AdinMVCifnLZuoJGac3fEkA7Yv4Q4VAKAL5gD165XFSH5a+oAt9/2dG/0QDLI0Xnvj",
-	"7kAbv2mdy/RUtGeYH50bbV2bUbVAGgcWN8IPre9yQSb1HSiBDAqCrlFpbeX9R+Qcn+qmwxFPDCxKvAXi",
-	"nvKPP4Ec24mzwZ5/G2yB2n+4Az0nvOa4dk8EOcaVBKeyR0kWQ9x6CtYh902obWFn65vq19+/FU/BYCu8",
-	"r3GKNmCg7zwicl5pzOT6Fpxx7n5FDsqRU3fdGlNuzExpFEFOoXayZ+ZIdxyl7vfvmXbDVArSWB7dtrLa",
-	"+tSrYqSXOnuIccMXdIr2Er3FzRulEuCyZKJNxvKrFhYOlUzmp+wWUsuErDITf8IrRF28s53m/DyVe22b",
-	"/BQcdmH+Pg62HIQNyPNn5HKfPfP60UtF5Z0Ep87OhGlq54weYVECXBt3WaU0QUO2P5KptenWCNcPWpO6",
-	"VccSztmk1TOWcjthQlqFNOoN/YB8D9ywMFJyJMZDDWOhpHn/7EM4bBOzUzCGj2G5nkeAlA+0UcQLzdus",
-	"lk30ttLB26Xfb2qRIFNsv9mqxufDF2FamKom+DuRs5GYj2qK9CIh9DjOu5HT8iLZ435uR2IbNLlHsff5",
-	"RX7lxVTNqV+C2onMpxDURLKbM8Ht+HXqWP1eaIgsm8L0BnSrOtsjC9dy/LRIsWIlOXidWHia7fCeoQ23",
-	"4yXwxImQRSiM5TYzy4+8H9f6atW2PB7HGkz79oLkN0mXFgIfLWhZsLemjZNqdSdi0HiYThhnGjBycAuQ",
-	"kvvb7Ufr6RwJbey1AaK/1Rju2GF+TacigV68X0j73bet1LmUKSd8bYCnwhj3syeAxKRiiZJj0ExDqrQ1",
-	"TFjGZeyRKCyLhcFNalPrek6ViVSH24hm7lrnxqexTeCUU9XJKQevMGlzIi1JskRfsfMeuBr1VDem60w8",
-	"xbHHs7U9T1TNb/143WSZXfIEjp71PSY9Ho26IbCOf6JA3G7cE2up0Q1Z1buAp6DSkow2F1DFO3ZjMz3O",
-	"MLkwJoO3ZFqsCWmPplnLdGD7paZ4gFKt1AKZMCwzELOR0q1ybqZ5WktE8KA0wkoz0Iwzx+8SOMwMsF/c",
-	"eOaeT53dhxooE9JY4IVjixyk7YLBPXltbdK+uvp79wxLxAjcsWX7HlT23bEJGLdsqoxlz46nB8vV5H6N",
-	"GPcq7vO5182IrfoGO/yB7OzGgLRsNgFJSOpwEm7mZq64jJsqSE4riwG1CIzpCJwhpxRKXq8TCqrYRs07",
-	"Nrk2ECkZmzYgO8yi6lNBCfEifEsDjzXzyvuIcpS1UdQrzzvqu/zs8LtvWALWgjYBi8VYWBOwveFewPau",
-	"99xR3jvcC5ixXFvMyRB2wrh/wt3GRzB6y90l987/en92+P/54e/Hh3//UP4cXh9+uD8Ovnv+8Kc2NL+W",
-	"/+rSAH+dcOvO+1xGFJ9HINB88TldpFozY5WjQa8dCjkeoo5ETlYNU3WH8pN0xFZHaZ4m0GZPv/3xnP39",
-	"27/8lfkMBEaR2GbkOlJxzb3rc16cBFf2eoQpLMEgyvOVgkFWTdIIHF36/CFHfeoa0zzQV2MnKr52LymD",
-	"rlklaSJA4nN6Y+viCN522waTcVYWnRUXV4ua17DOKufWCptAjzXSdEH8/PbCiRPkvxNgt0IiS/ebsII7",
-	"wsdjceICuIB2qe2gvFVJPcAdT4UkF7vmPvqbxYJ+6UxK0K3ovrx8eX7W5FFpdpOICP39S3Xgytg2SC+d",
-	"XfAWDArLhrs908ROaDtXMOsg91k2llJ4Mro9FYvbRp7KwO2TAzdgJrspRjjGESUqi1v1gJJ+8i1IQcZk",
-	"3ZgsigDi/jSDDgd+vvO0mqCGoVb0irHcubpUBn+cvtSlKqVayEikPDFtuHeodtJ6tKCB7RlWPlgqLzxJ",
-	"1owb12m4wSlfpyAvL18yGsZuYc72Sw7nHnM6lISDdmdkmx72k1e5AgbD8dCpWKeFvtVYpLUJ2xfWML/C",
-	"tbSxYOmpE2MJ8XklStfUzeo3l2zf6ng3oLv0vcw4xt92FilzcKosOPVbM6tYosZMSMZN6wagtLq+gZHS",
-	"m6bM1GOYHuzauhemqSygFeeUH9xENIZFlokrevqcxm6YedLntcczHTfPG8UbyXfltBfSXE4ZR735pKa8",
-	"7BkG8k5oJadOpz7KaZdFEy5ku/t/w5DJOp4Lxx1LvazviVKBQwKnVSET/8inaYJ0jIHrJuk+iXdkwZvm",
-	"mX4BSJDTSm1N6/lPanTUKREocb3XA0zhSIO+SyQZJY3VWWQhzu8FKBRixk0euPb5lCxNsnGNIhoAbhSV",
-	"2vQkrRTLqgu6ohajQIhbyQnjMxOwcZQGDNMa3ANFXkPrCfi8KLld7She0E1RT+HN8hxyc1cWvWAjP9YO",
-	"aecUKacW5XdmTTQBw4T9NETS5mu7nMvoXGV5+dRikKkWRqpo03n8ov0umbAdN/NwS/NOJn0VRcdtYnor",
-	"uDB8EIHgLx8sAassoDrthw4Evc1km0jPsdZLTCV+NxTohbWz6GyYUwpGJhkZGI72ZtywlGtHjh0hOinM",
-	"pB8CmSW+toEkxJPJcwwPrcEpKlZjm47ZG/FCR9Aj11nad3XUhx7D4QkzagqM1uV3AQ++0N7tMwMNlNXF",
-	"0Qc0xytVd89vGWREm5mUTdvRT1VakcEg4jKCrrx1q8V47KVA7hdIhXsqEb6KLs7QwRDxJLnpSsSbce2A",
-	"WUvtb1N2qrHCBcUnh7Tq6qjqOJ5agvygVYDqOadPIqL8kd9eZPBd7qt9fFSQipPMNg40BmEz88hTtI5Y",
-	"096l1TcW3V59cUd8ydK8KNyCjTTQ7SxoiT/B8Q/OXiiWO4PYfvjX58eT8OCUSSWBTYFLTC2gVHtPFsNV",
-	"tT8EdAmekEp4krweDU7e96+JCPwhWKRwDG61G6YYdxiyy4maSaZktEIGF72tCfWHHO6n4Ab5UjbVV3/p",
-	"LQJrM8JyA+qOa+GOVktdRzD4eDhWh/7if4ySw7d89i+fJPlA6caZFnZ+6Zbhq1+Aa9BnGWUqNbxhZ28u",
-	"fERyP9TGXg+Hw/AgYCOtpizUylj0ybj7dLRCp3CEb15fvmNHPBVHd8+O8LbBlE9EH4YvcdZyBRNrUypv",
-	"FHKkmpC8pZkoVQadr4UfUjgpq8FM2Ejpws50xulIC5CxOfFeDINujCtJQhhXgG8ylLpKFmvlrQGVpMZs",
-	"4uS1eyHHdFw/xZVsVAYOr+SVpNCjX3xR9SoBYndYaeEFSs+8YxFP7wn7B90tED28ko4RmBMWoiM/ZPvu",
-	"IM+xxPggYGHu1g/Zfh1yWnFAnpuD4EqG3u0fsn0NPMbccvcGigH4q6a+fm4KfMYKzAGtD6MtjGtgYVdp",
-	"a8j284DTQR51M9aRLQsjFUPo0BlcSbdjPsDEhEwzG6D6qkYj8pnnhdbvPwwxlhsOma8CzxGbF1lfSUmF",
-	"1wijO+LGWeq0127vMACnM0mQp3wMsYdMMpXy3zIHGrVbOGEpN6iZXclGHwaOzzKr2BjIe+tGMCXh1DFa",
-	"YbyDjClyfDh5Sf0armQRySkI+uzNRSXyeTJ4NjweHqMtl4J0OtrJ4Jvh8fAbClFO8MTm5wo31F0YUwUB",
-	"0YJQ8iJGGWFsWVpnSGss2mC878iWpYYA+0ojvkAfdHVgyEsJe7o7LE6Bvu/SMh4KYzLofj1lCK3x/tKR",
-	"OZtwi1YPJ6eU7FoF1Tkum6ZNEJTIPPJtPFYYSe0uHj4sNH94fnzcUzK+Xqn4Qm1mS8X4a0nk7xAFSBtY",
-	"v/4tAdH27gLYo7wFA45/tnx8rYAfH/pm+UNlBwoUWdl0yvXc7y/SPEvUOGASZo6xYobgkF0YkzkTyARM",
-	"wygzPKFjj+zS8wi34pL+TMDGmktrAiJ9E9RECvIM4qKnXn3iPpMEJS93dtB7CqYOPjhI83NZToGi2PQe",
-	"0XrmiBlskTRa6qhayIPElwN8+Om2uRqFcGjJfc1C+zrK04XqUsfTZ0XNVHWDKhvetU2r7tCOdqdrZ86r",
-	"pHsz9wUNn2SPHIjVo8T2p2B5zC3Pz4rfnrywl50xUjSYAWyYogw4cTlRuHt0EouAcevWBYPUZ73X94jM",
-	"kPPFJkxg7D9UPN/C/nj78KGu7Tud/aFBH8+2MH8HbThb7PPl5O6Jvy9/ouiD5B54tsIURTebh2Dwl1Vg",
-	"qvZpqRM14ZDxqo7CLmtsZqyYL3KrF2KespqBkh8GtgkzOrov/3ggSygB8kfUCf97vL5A+DXq+7alfgcf",
-	"ioc73fhvlz9RtEfahFIeufGEk9rGB15xqNTyC2vqQidAqeQukx7Rx7papcsLsH27d7wj3lEXuJ8xZdQ2",
-	"7QXY2o7tlceuV4bUjaBlqn2tV6BT3FNuo0lzKynyuEMh5EOdKwmhXRKSD6s1CeozlUnbZk07F2Jk6dSF",
-	"mC82l8qysbgDiWLK69OooS2q0zRKQ5rwCEjeWeW7nRm2H00guj3kMj404PPTNhVwR+QFWOjSudHJ9Nph",
-	"W8GFaabZ5Ty8rTgA+77NhJ1cyXCmeXrC3MEK28o28j05XKjfcIqtz/qdXsn9TLr75HAKsbsQo0vhwZCR",
-	"ySW8BVsxW70ly4S5kmhoQox9AoqhM9SjySjWECkds4hLt883ZA9ZcKPpRRAPr+SvE2jrJJE/hh5Ptk9r",
-	"M8B9BDmTGng0cfR2EFxJ9zy1mHMv/8vxN7gwIRm/UZllz5kvESCXV51TYm3I1hllrVpox0yyUf2yVOYi",
-	"vTlFok5E7mBNgMd541oeTeDwXEmrVVIHp9Fe9GtiuTvmoK9vLHekXGcXC5rfSGnG/VFH7Q9IE3SMwd2z",
-	"1UTpxzFIYyZHEe90UbwAS7n6W6RomqCDjMs86a9K0j+Sihxmzs+qSeTGTGI2zYx1wsRYtv/O/Qfxzwb0",
-	"+dk/YW4OiKwkW2ikVFOmtqXarkqKRozl9sQ1pZoWWf5OFBb1ipGaAoXtmoUBKhHR/JRCNt7RNOVzxs0t",
-	"4nQETlYtvJgzM1HaWe1JkZ+PzqsrOVUahuyMGcyWr9U1lPLVN4M9IW0qf4eht7aJvksxlpeXL/8J8y1J",
-	"vWrNx46FXrOuoEvqlUO+Lstgx2LKITzP9ZOUlz2TVX6TBze7mcmeYednKwkncnD0uslf0JDVwoztPeUX",
-	"g3O+5nSNEODZ0tb9i83yq4roOhPJZQ3yFyaqluh0z7PNyGDZpqjjZOZerK/mUDZDFnnAL++olsyZGjnb",
-	"L+/3XQk8UWrCMg2uPypBHZ22w+yrPbx2HIvwjaq+0DDEZ+byqVMpejXJrnC2RNUKybXD9ewKIvmje/x/",
-	"hXhCSbLLQglvSf/5UhzGBG4ea1xDkW754se4cq5X++BHVb+upBn0itSLyrht+itqfWk6UwIKsvssgs8V",
-	"HFa3soraZcz5YuGjNU/ug1poWLRjJl3pEPRHvHgZ381jvx3ctU5W7Uf56L54dAU2Wye+Lz9q2xpQrWCT",
-	"zBGMoeapqQu5mRNh+tHeHUXtQebxbs7Tu7q/7wsKoa5E8es6l2qfF1saNt0ZI/40QdOlhJPHTBcJ6A/9",
-	"eX0+7sOfdfMck5qVZhXUP4a7H3FKiq8obwtlmMJOVGZZ6FhcSK0Smh8NYiF+fmeYf64nxOTxZMbn5kqm",
-	"GgxIe8pCniTDvPFtyBKRN46yKj1M4A4SRk0zTz1DFZJJRdeuJNeOL7Ewk3gB4nDIvvdVrn78ft54Skhj",
-	"fQqt0kWHKm6vZCwMT1PgGmJywPK8MQR+1aPoAjstWpgeYEZmAiPLVGavZCYTMAYX838wlkrFBb/+vz1T",
-	"kRGEQ6w1GF7JXzFYWqAQPx9i7J5hDln4fHh46C6xV2f/+iFE9y7hZtrmfX0BtvHpqKXeKny9I5/TPOBZ",
-	"yDEHRZHg1ebycc+u51W6oPhzgUXahM4U/CRp/wSiL1BrfBngsd4lLucrVHk1kNyVGF/vMfthmVRFqsxb",
-	"DXsq+FqdVfU+S6KoOWr9HNn/vXz9iu3n/OUA8aRkDU94G09SLVvDN9F+rHhfgWOWHZ17HMi+9e8WPaB5",
-	"Z/BOIxfh/AQG7hP4NhdkHmGc2BVl+uRCJCCScIp3TN3ckctRRfWnJI+je/z/4SjvTP2YaYMOx43K0vUc",
-	"N8EgzVpkPBKTx2Rezn8z93nAAeZa3czLChLqoES58b4aBQVVM0gIdBJ+oQbY29CHfVPvnSrB5ZxtgQeV",
-	"pTmn4sbnmv1Pjg4uOC4pDY/XEbVffDCGyn8Z9TEhBaiVza9wEIteiZ1s+qXvP9irOL2WyTxnLv5TEdQ3",
-	"SXjG1KXT5OdzDaXpZamihX8O2dRZmlgxNMc2KGrkzpvmkQOV7YczuDn8c9hZ15i3W+ybv+25spl949HK",
-	"p5la8USado4er1jvi7gTxuJ7019N1WLRu39JvaLXh7/iCOWCFMcFV/SRTyGccaaje/ffQ18a2kuyd7ZK",
-	"JF0ihD4/8nXSBVU6FB9YedL9by2i9oZD5/fuJ/lGd+lQS9v1rkR3XnfqlUaXfsw2M5vKLnfLTNS9inf7",
-	"KzAh/FqqVJfvyVO4hFsTAP234kJfGWrbW0/mVo3//r5vyYiiX8jxlcy7VpRGMvWdZPsjpVnIZyY8YXzK",
-	"f1dyyGfG/buG6PmeYaH/SF0YXMlwJBIHexiw0JcGXFcuwcfGJXcyECR8XPDptVYJXHMt8QEZp0pIe53p",
-	"JAzYcDg86GuieSVDRKUB9zCZSO7XLcwhvi7/dkI/su5XAjwWcnxtwCHeKh0Or+RZvvaRQAdCSH+GmCQm",
-	"jP/gPsR5rSPZM75i4IRSKosm9ZbfgqlV/qI/UNj+BrAt7jiKuF3mqsxW0iGrDUV3HH3NO1r+kSPz5D7+",
-	"sziuOKBVZwir5FUVYeMvHt3TjxUitRUS/UrDtDkuC9f28shsVQ50liV0IO54B4es/O7al1XPmsP8FBKX",
-	"sHPxfT0AuxjhkDBjhdD1FX8kd1WC9X7UZG42UUnR4Qj5EYYsE4EpVe4lBOieabq0KOy6A1b/aeK7/VSY",
-	"B3dr1PgH1984slvQGep+ASPSzfsfKs18C2SKDFJhyNpS4Qjdtf2WB/UDbXGFfUmOl2qD1CW+F53Jr9b1",
-	"clZSVVXiLTSZqlIR0sdjeXKrBfTvDDIw+SejsFDJ1zBziy0wS+tHZ5LtPz9+fnDqCD25kuGLH8q+iwjj",
-	"0b3O5EOIucNOtKdajTUYg9VN/sOk1LDHjb6SdiYiyGc6YbOJSNyh857UyichhGHUpdidOd+mOCBroSwN",
-	"xqi9h/KYjB3fpg9FRvGONgPhHbUCdhQ62P4JaKP+s3LZpWMW28olGng8byLglHpFopTEs/L8+PkuIP03",
-	"YbFeL/yTomk6PqqSyT3Dfn7707DXkfzwZRzgSzwr5ad2Z22Htcrwy7PRW1nrUf5p6M9v0/DLYaK+x6Zj",
-	"o9i+O2Ap6ENs2l1wHuQCzWBzJ0ftIt1O96T2G7ZJaj51AuwV/O9oyBZJouxS3N2fj8qVPoNE/KJBsGH7",
-	"JEkqfUVMLQ7pkbssL/+dr/vbhp1QbfC9Y49QrWd2j1+IXVqlgYWIwNDxsoXuYkomczLTuZn8kcHfyOAv",
-	"KHLILjBPL8lQXcEvEWEzFHpVoztbQZ8NhnB0j/+v4C0qifdrLZ8qWpO0HetlrLun+rfOxG2FCazBxifA",
-	"Ezv5vTdMiUO2GqikGdo0ykTcOW5dacU+OHn/oc5U70CCMcUH1iInM7Evj2Ev3717UwsC0kxEsaiT9i79",
-	"rRvxaVaOUw83r3vvwNZbjHgU6Iq55Tfc5N2JTDuu6u+rt8B//8FZZohuT8SZTnyD+pOjo2fP/zo8Hh4P",
-	"n5387fhvx2jF+fffF9FRj4PgfrH2W4CpXs49EdVLqARVLlCUt3LBH7bKlWr1YuUyNSZ++PDw3wEAAP//",
+	"7H3rcts4uuCroLSnyvIsLdtJp8+MXFO1Pu6eJDtJJ8dOT2+dVlaESUjCmAI0AGhZnXLV+bUPsLXPsA82",
+	"T7KF7wN4EUFK8i2X7erqikWCJPDhw3e/fOolcr6Qggmje8NPvRmjKVPw5+mU2X9SphPFF4ZL0Rv2Llgi",
+	"RaqJ5iJhxMwYkVnKtCFa5iphRE7gIhfXTBipViSj9uZKJCwlOk8SpvUkz7IV6dNLzYQhyxkTRApGBLtm",
+	"iqQ83R/0op5OZmxO7QTMasF6wx4Xhk2Z6t3eRr1zqQ1TF4ZmgSnGRuUsxvfauVChl0wRrmGqipgZxRsT",
+	"xfRMMK0J1VcsJROp6l9mIp/3hr/27At7UW9CM816HyM/I20UF9PerZ3Rgio6Z8aB7kyxlAnDaXbOJs0Z",
+	"fpgxkhRD9jThKZGKCDpndgLcjllQM+tFPXutN+yVo3tRT7F/5FyxtDe0EwuAqphY1DvLlZYqPIVYsBsz",
+	"TmBE7Hduodg1l7kmCzotZ/OPnKlVZTr41u5Pv/Y40AqDAku2AUExeEcIvOFzbprff0+njGj+W+saM3iu",
+	"+u6UTWiemd7w+Ogo6s3pDZ9b/Dg+gp9cuJ9RCGPf0puu8zR050eT5Uxq5k5NcVzgAJUYTBVzR2okLtlE",
+	"Ko/kXExJXzNGYm3PRrw/GImW5c3pzZhOWW2BxRqOgmu4gCm+/iG8mbgA2MmWHcQRO25fyyH/ZUYNMZKk",
+	"Eg96Sg1dO+KxW2JM+lIRWkxwJOJ8kVLDxglNZmxs+JzJ3MT7QxIvKTexJQRwFiyMNeGGGMWnU6Z0RKgh",
+	"c6nNSHx/RDTuXWTHCk9mltzMyNLOjmt7Q7ETi9ixZuqaxfhau6SRgClTQ6SlpP3yeyoXhCOFuqTJ1VTJ",
+	"XKT7A/Ijt68jS7qy90YiPrVroyIlMdLDA4BVTBwNJ5quyEwuLUzqhLAdK2BqYaTvWdj0ooIoup+wrhBR",
+	"jHq/sMuZlFdtCLPE210Y44bshDK3drBeSKEZ0mIpJhlPgAQkUhgm4E+6WGQ8oXY+hwslLzM2/69/13Zy",
+	"nyov/xdlaVfvvxyWXPIQ7+rD9/gUfrK5PLsEwAF6xcSgdxv1/iLVJU9TJp56KkZeMbGniZIZI3O6IkIa",
+	"e3LMjGuY2WtxTTOePvW87KZa2YFrywrsDE5IzJSSSscAP418mrMs1QPykzQzS+GWVJNkRsWUpTD7n6T5",
+	"iz0jTzn9n6QlzzOiGJIVmMgHKd9QhWT+c8DxUqYrC8zMTqIi6MAZVYQmCVsY7af6lorVk85USjKnYuWn",
+	"q0+IUStCp5QLQieGKRKfM6NWB6f2R+zpq6UNFbG0MqQ+rQbHslP4WdDczKTiv7Gnxg84dZEl/lSQXFwJ",
+	"uRQRUexaWmFTKsJuFpakWeEX9uRnQa8pz+hl9qQYdEpStmAiZSJZkVQyDeQBmcUACLl7CSgFQvPLjL1U",
+	"Ml/Y3wslF0wZjrQ2mfEsVUjguGFzHSDQBaegStGV/T2TGpWP7R+5pogMXUv+mx1zWz4sL//OEmOfdoso",
+	"BFQAcZpyCxCava8tqesLNWA04Yp39zRJV4LOeVLRiuKDg4xrE5NUJvmcCWORvA7L8ZwZ2gSxBZZf/V3m",
+	"jFBpAOW2ymJ/Lb/ycdNInGbUo1kWGBz1TvOUmx+vHSLX10ITBFVgw2liUG1p3EmZoTzrXH8b+pSzQl7X",
+	"GFds0LhlgMxNIuesqhzSLJNLlvbszASHPyaUZywNCEUWdFS3LNlYqm3avuzuomDUfh+vh+5zfHAi1Zxa",
+	"cc5KwAdwNSS7VbeY2zW5kbgvkd+6EiL1GVRX040Vb7gOYEZBCYo/Os9hiWMBWlHRcsMqRm2t8L3QlM9o",
+	"lll5/BS4KHKT+qQn0qLCGAnjOo21Ur0VXGimGE1X9rfgYnpiFROn3P0jZzlLrVaDbyIcyIKbyaWUGaMC",
+	"kCgXm0BysRLJeS4a6yvn2LXGv7JVc3lXeHFNf53JpQAVZtALoHuusrDw//P5G0LJpZTGSnSW3JD37y4+",
+	"aLv6vmIZNfzaCq4gv5y+f72nySXV8Nz+YCPG2qnix4OrLI0pjUXa1TMUJf0Bvwb9J+plMqFZ8FAnilHD",
+	"0jE1256wNV4ROK8o9O5E5QI6iBQHmiWKGS9E97Ynhp7UdKHZT3aMlRDgI3qsmWmxDlRnYSVTQ2ZWL6Xk",
+	"mmY5I320/tndhgsadnl7gcDTva7Jlvv+wY626Al2gN027pop7TatdZkOi/Y0caO9da1tM6pmlgbphY1w",
+	"Q+u7XKBJfQfKSUYFQtewtLby7iNyBk+14yEYRddllzXkntObN0xMzaw3PD569l30CNj+4zVTK4Srh7V9",
+	"IvIQl4JZJTPJ8pSlwVOwC7rfBdvWdra+qW793VvxEKyyQvsap2h7VlhfWoVWaj0bI/G1fyV2lhOruNg1",
+	"LqjWS6lAmLCqkZUilhZ1p8nC/v1bruwwuWBCG5pcBUlt/dPbQqQTOzuQ8Y4vaBXSSvB+CrB1RNWArVNx",
+	"ww6kyFYn5IotjLcO1olNSFQI45z7TuVeaJMfgsKufb+Lgm2ewh3Q82egcl888fqL44rSmbVOCBWEzRdm",
+	"RfARkmSMKm0vywV+oMHb70nUQlrSD7miJsjrTknq7qEZjGoSPz/ScUTi46M5/DOL7YzYDZ0vMvva50c6",
+	"xE5h7T8qhcL5mkBt74U+vqBmRrhw4qGzJ0XlVBIpJnw6UGzKpdC/Hn+Mg9LpnGlNp2yzVoATKR8IYd1L",
+	"RUM67l1kw9Lb16YN3lV/BcIbvhlU+vzw9TmtfaomXLQC506iRFIT1tcRocOL2g6cwItEhy8yDMTQbLyd",
+	"vfP5dZroWGHNw1tOtRWYDyEMIMrendA+jhWwDtUfuGKJIXM2v2QqKDJ38NudzIQBTlmsxE+vFQoPsx3O",
+	"jnjH7XjFaGbZ1PostKEm15uPvBsXfLUMLY+mqWI6vL1M0MusTdJhN4YpUZC3ph61UPKap0zBYRoSShQD",
+	"f9oVYwt0Ctn9CJ7OCVfajDVD/NuO4E4t5Hc0QePUi/dzYb7/LoidG4lyRnee8Jxrbf/s8MQTIUkmxZQp",
+	"othCKgOebCpSB0RuSMo1bFLYytR6qnQiW4yM+OW2dd75NIYYTvmpOjr56RVqs0fSEiVL8BU77yZXw57q",
+	"xrSdiYc49nC2Hs9uWfNy3F822aT7PIAxaaHknJkZy/VYp1s4ttzgix/e0sXCGx53tux0WF7qCssudpQC",
+	"+E9jRnlaKId4ZicQHuK0lOh8d0ZZvONp9MN77QrNsneT3vDXO+zPx6BJmC3JHEdU1EyEDVFsLq+ZBsdD",
+	"UCN8rXXOzlHf2hFsHeJ3LRaQ9EvxeR9YfSkaE65JrstQzQaol4oualFLbioNz+ySQUgYF9OMHeSakb/Z",
+	"8cQ+b0GDojzhQhtGC4siWqbD3NI+OTamxd1Rf++eJhmfMEuHSN9NlXx/VIaXkeOj+RZujm41AfYq7XJ2",
+	"1HWrRzXKthhiyWklCBiA1GKdvZt9v2Krb8plHlfWfdIJ07rF9wykn0sx3sWbWlEYm3dMNnZhLi2hziFd",
+	"sfpUVM54fX4bffc1ndMZ5zzIQhj1kyNk9V0+Pvj+OcmYMRAgmfIpNzoie4O9iOyN9+xR3jvYi4g2VIGz",
+	"DyIkqXvC3oZHIACC2kv2nf/z19OD/6AHvx0d/Olj+edgfPDx01H0/bPbfwmB+Z142yYWQ7io87RCiAtM",
+	"AnQ6F/WM+gbRRlocdCIzF9NBJeQRyaMVCFBwDlqofaRNyMhw/pcz8qfvXvwrcUE8BIMZmsEfiUxrdnUX",
+	"HmdFEmnGE4h2i3qJD22Menk1zimyeOlCDS32yTFEhIEBy8xkOrYvKeMW7IA5FauxD8zC9xWxSBEgpBWw",
+	"gwvGNYSVQIjl25q3V2yBAXm4ocZWzrLhJmMdalvTVvPz+WvLYoAmzxi54gLIvNuYLew2LswBPlxMLsKd",
+	"Cx2eEIvexEHrk34llw5lL1ki54yUryQYbqFJP3754wcyGAwOS0niQKfxfhPHnGI0vqaB/IAfpDEsrRha",
+	"wUVvlSQy5dceavjVPY13PSsbFgr6nibuKxHhAzYgFGOixvbm/qBbFa9P6J3IVm71HPNFkClrRvCR3fzF",
+	"jgONvQocEhqaTD6jlyy7D0d8Y1+AocH//F//m6StUI4IG0wHJEYT9pAsMpowCBTDK3GQS1qaFRZAip2y",
+	"Q+yzRfrC9y9ePH/Rnb+AL74PotjnSb8iTsX2Stwi4zTWdS6zesxVOucCfYWKuoCkPOX4l8qFYCpIqi4u",
+	"Xp2dNnn+Ir/MeDJ2AS7d574yNnTKL5IZS/NwxoLLR3LmGQz2v1wRbjTLJkMrjAOdvaYZ6cfHL5wb5fnR",
+	"PD4h1IxExqg25IXeh5hSkigpCLtZ2OPFpSD9+A+Hxy/IH/A/+/B/m8lcZav4hPz84WwkcpExrclCsQm/",
+	"YSnywPjs/N1P4w//8edTxejhGTereH9AfrRawZBIe+ikICmbU5EORuK1n6DhyZUmE5plBDjrgqmDIgVs",
+	"opmBtztHpV9WRLQcCZ/p4vRoYuSUQWZDKiHyFJi0v4ipCqUX6fjFPEQ1LhK5YOdMw/FtuGudq2o811ua",
+	"7Jj3RzU+VFip263QjcgvOLCRZS0WSyKi88tihN3KJJN5GiSGJcvzmL9gIkXLFWQHsbQ74LDFAeyZFa4m",
+	"qkEoiNV8Kp5c6yuDB6za16bxLRQXCV/QTIdgb0FtlY7JmiJpCWHxYKmD0SzbMe6oTjoaAt+7BRMXF68I",
+	"DiNXbEX6paBmH7OqoGBhXhhUJ984zdFxiOOj+UmhNjYWaUxG+txo4la4k1IZbSR2fCpYelaJ8miqmPWb",
+	"G7Zve7hrptrU1lxbWTV0FjFXYi4NI3YQMZJkcmrlCaqDGwBC9xhT7O5oR6zHwLhp19a99pnKAoIwxyS6",
+	"JqDB5b0xLBSePsOxd4xc7PLIwplOm+etyfgsezghmAM8rOlge5owcc2VFFbeIYced0kyo1wE92lG9Thx",
+	"satrbLwivd3Vab6L/Q6M9naFDqQtMoAdRrSTFdIiAjjNGekDW/47t6owHNftdsUS71L77ZpqqSajvRGA",
+	"Djym4LIYlxVw/JTCTSeW+XGVZ8a4ojDK4D2SzKRmgvRpEV2yX0cRhwkRocQwYWZF0jJTXKal+ezFPExP",
+	"MdOzhTDkgrgBmyeCGVV7BV0NBz8HskxbM4D9+y0TPBoSxWiqXUo8CkTlAQIfVdgT/jBujzVXm5MaClSJ",
+	"PLGpYd1ujpEaIWoVKTDXs9M9jPFQGhybQHOk0EbliZUs3b0IpIqUUO0j51xqDllk+bRGUhoTvFPIyl1J",
+	"8VaBLnVJqcjaLwBiVzIkdKkjMk0WEYG4SvtAEVgZRNZdiNxXRGu6Hi3C2+qkYdtH2o531/PocDqzj3xw",
+	"T7TI6AWw2k/PQ7jTnDhxd18avuBOjrQnPCcncEpqIZUpM3YbdD3L5kkPxKPw0zI0M7BoxUyuhPaJNV3c",
+	"q5Vh7fKBe/HJOxykJnquRHImc1fdpmEArQUoVfho1SzYvIt+gJabPpAnwJyFy1pvuY0ccws/kAtPwfmX",
+	"D5YTqyyg+tmPLQA6x3yy9dPpobYpz8zB947qRGFrWReVVxjcmwuC5g17mJdUkwVV9ny3BH8JrmfdMxB5",
+	"5nKsUbx4sODaQp4fT9pK7vghYD8jtKICQNWPwsyxHegg0mkHWl8xkoVU6s7gLXDf3ROwpTlrrWKT29J4",
+	"SLScWyjZdbltByLDlbP9L5limARBwXO3gitVJx1mUTo7cNNU5j5VGs2iXkJFwtoSdl3pl5r1ecHtUxnv",
+	"VUi4fQ0qoMHXLKmyk9nJyhESzathb2tiup9p1RlVlcgdtkT+ZFcm1UEYHkTI8Mmojxbk9gHcGy3xyHfw",
+	"2jTjD9C/do/t828ovEjBdfhIgfsH6mF1Cf0YlBDiInN9T2qwi4Cl5GYpCZxEXWF88JKNqQqwBXfS+x5n",
+	"QRvMwJYOUvJSlgk5/fhfnx3N4v0TIqRgZM6ogGhfNCY4tNhsB64CbQOcdghUQwS/jdYxHEKrWlyX9pEB",
+	"6cw0X5s7vq05649+3g9B1fxS7qo5BUTY1nKL/dNf/seeRl3GG4fWSy3u6cKucc3ZsjAbeY8b2o0w1Iob",
+	"3V1jbkCOhogx6IHrKg0X9f7WWZAkZMUpZkoVt1QikJke9W4OpvLAXfy7lmJwTpdvXQpWWV8sINhDjQMu",
+	"NEtyxcLG4DuR1M6chmtfQ3Mr7HGTb61a4WdUih1TJpjiieXkWZuYMaN6rPnUcvVxmU76eUzhNXmyeawt",
+	"bXKIicFWVtTzNlYGkYMtNUU7lMjd9rOzOsUEItP0IqOrIcjpczY8PLRS6OE///P/olcNoh6oSAmU0cO6",
+	"jAD1bfxsFc60Jsm52Rc4VU1dWMNtXERw43czyDp8vBPja563zaE0lbNUDK4JCg93tOZcvMbnjrvOWVnp",
+	"sDxpu5y9u7m6sd6nj4mwGORPw4D8eEMTAxEYcAjKN1iU83Xn7ilZNanFWm6yVMSt3lds1ENin9KEUaiA",
+	"B3EBA1KmqYdjGQrHZSct6PN0vwTB1qd2ZsxCk779B6NWnAEqk3JhlTKow4aRpzVk3d8w77BQVJzLthIz",
+	"DgV/YBm3lCzAooxh84VpsT7dPWClEQAxk8oQrDoFJI16a4qbwQkpK6/8fP4mCHHmy3ftcurgoR3zlwPl",
+	"tVIEoTNvGbVClb5Q3vUVXyzaim3losOcYXI99nG2TZRkIl1ILsyeJq8+fHhP8IHCSwdSFMjXST3NtxaU",
+	"ukuQuDtc2ydnVx6oQNvvVrH6qMC1arGuKoq5mW6Bxw8hNq8fjcczCtQwsml0svLuAPEo9hkJmnhjEDoU",
+	"+ZylBzI3ROVCn5AYjFADZ0+Nh4SSwrZkCYwzLoExD6yzEXFsN3K5NSkGvKNxFm1aVeMVzKlqroILpc2q",
+	"MmcfvjVoWndLpHIgeMB9u4fC495wJ1/RNiL9Y4rnW8oQu8gLD8mlqyVi5JxDSK5P841CXpoyz2tbDtv+",
+	"CaxpLRVLWzhIsNwk7CQ3qwsQrbH4GqOKqdMck9gbwXSn71+7vKx+rLQZDwaDeD8iEyXnJFZQAtvdR8E3",
+	"hsLb799dfCCHdMEPr48P4baOizL/gCTw1XLWVobAOqlcTGRzJlhs260dYjcLyYwzjV0FgNV6HddSkoni",
+	"rFbn3Z7kkUCjNqwA3qQxhhrjFSpvjdCTlpIZU/hCCtVg3CdGolFidDASI4EJWG7xRZlgwViqCSW48AKk",
+	"py4uEfjCkPwb3i0APRiJc5kxPSQxhF/HpA9aGtRk3o9I7IOxY9KvzxxXHGHg1340ErEL1o5JXzGaAlLZ",
+	"N2Dktruq6+unpXUjlUzv4/ogvwSk5ritRm5M+j7tZt/nHmljKQWJLfuHEurRSNgdc2k2hItF7s6NnEww",
+	"5NZXpv714wAy2uIBcWWzi4LGrnzPSAisVA1ztLQXjDW41yC6r0QCHAVmvqBTH4wN9X3oP3I7NWzLMCQL",
+	"qrUr+L7er4HCs1bUnTJTxpVJwU4Ih7LaPqYIw17A4gN9HcCm45JmPEKfvn9dyf8a9o4HR4MjkMoWTNAF",
+	"7w17zwdHg+eYqDWDE+vPFWyovTBF6oS4wKV4nYKtUpuyRqfu1dtl/NpSSAXTJPoSA6BcMFyoaL2vSdrR",
+	"RmD9ExA6W8YKDLjWOWt/PSZ+7/D+Mg4SWgFA4U8MSRJtq0D/wKbPhJhFCcxD1+5ji5HYFuP241q1/GdH",
+	"Rx21p3erOb1W5DVQevqdQPS3gEIGDYWwv8NJhN5dTPbQ16yH8cebx9cqgcNDzzc/VJbsB5aVz+fUanOw",
+	"v4DzJJPTiAi2tIQVA/PIa61zK0VqK/RNck0zPPZo1EIaYVdc4p+OyFRRYXSEqK+jGksp1X3t1TXqDE3A",
+	"belUg18SDuFHO1N/Lr1PUh9+umKrW5ABu49e0cbDP0qu2KqlPQNW+tu+NcPHqLdwhWTWqqUDRxKuZjqG",
+	"WF6xlWuhUQvqsWzXEreMX4HdwDKCf89ZbsGEhNWZC6/Yak8XVgXnHCWxX1ZsNX/o22Ep8Uj4Ap04npeF",
+	"etGfHNlvLnmWEc2YI7WYjTeEaqYj4Rz4ZaMN936rI/JG3V/S5wZaMczoNSMZ14alIwGLBYnCtXXxiXSE",
+	"3cCQ/civEgv5ggg3Er5uLzIU6FzDUrIAKQVMIXYSiH7HRd8S0v/u2Z+A74xErfC+6xpTp+EuDMv7uBtk",
+	"49mDkY1GoeVQzXp3z5GL7zaf5KJJhH3g2Z82P+A7JNxGvRfbkIpq9f6qfNsb/vqxSjpOMVjTMlmo7OdW",
+	"OyzDfGuYK+SyesaLA712zosTAv4S3cmK63nyuveILCBQrjOwmyim2okPPh85ryYrWLD4iGKuXLnek7Ui",
+	"xvaoLeu2Q79JJWFv26Ztd+iJdqdtZ86qLOpy5WrafZY9slOsskzSnzNDU2qo54lue3z9aAJF1wXcgE4y",
+	"UjNLxWcSdg85bpFXFty6kl/V9wi9JGfrTdmYNv8m09Uj7I9zy9zWjS2W39428OP4Eb7fghu0JMFfoMRm",
+	"n9iC0BcNouwDx8+34gzY5ufOrKFAaoQhJPMWugi5qJGZqSyDaav1fk9IzRDhDwO5CzE6/FT+uEXxLGNo",
+	"o6sj/g9wfQ3xa9j3XSBFHB5KB0+68buKBLtiyj03HmFS2/jISWiVkvHc6DrTiYAr2cuoL3SRriB3eclM",
+	"1+4dPRHtqDPcLxgzapv2kpnaju2Vx66Th9Q1rk0qfK13KOhM1CSz5la6+KGnY0LOcL8VE3pKRHIuliZC",
+	"faE86bFJ05MzMbRo1JmYq2kupCFTfs0EsCknT4OEti5O4yjFoNJJ1acAFcP6yYwlVwdUpAfah9fclcEd",
+	"orWvaQvZ/WQGrRlYXk43s/E9DQ+VQisCFEYiXiq6GBJsYxwoUuf35GCtWp0VbF3BlflI9HNh77sqH9DE",
+	"huAlKPABrIY7S1XFPOUsVoTrkQCDEoRliXIoBqyg8UuxRKqUJFTYfb5EfcgwMITAi1g6GImy8klNgPGP",
+	"gWeD9HFtmlGX6pELxWgys/i2H6FppOzk/OLouS8wQi9lbsizoltgwHYBlfAenVDWaiM+MZFs1PrbyHMB",
+	"36wgUUeitWaLEJ16cCaFUTILtlss+65+SyT3iSnou0sDTTDr5GJN8sPoHTzqIP0xlAQtYfAdi+sxkncm",
+	"kFrPDhPaaqJ4yQxWUnpEjMYPtKBxWU7lm+L098QiC5mz02qtGa1nKZnn2lhmog3pf7D/sPRnzdTZ6V/Z",
+	"Su8jWgmy1q+nJkw9lmi7LSpqPhWPx66xoEBRDMiywqI6K5TZA/d8s36QzHiyOkHXrDM0zemKUH0FMJ0w",
+	"y6vWXkwxII+p4hMRGq9GYi4VG5BTCK20wmx1Lwr+6rrHDlGa8u/Q+Nag2Z5PxcXFq78WnpqH5nrV0lBP",
+	"zPSa5YfauF455NvSDJ6YTVmA+6RcgdU3lqJKb3wQQzsx2dPk7HQr5oQGjk4z+Uscsl04QaMvS9AJ7yrs",
+	"7uDq72xCE/pGreruLh/qalIT+lC1klenU/bRTmjZqablZHor1jdzKJsuC+/Y9427shWRE3DIugbhFccT",
+	"hiBtkuC6vRLY1OdxiH21jdMT+yJcr6Kv1A3xhZl86lgKVk3UK6wuUdVCvHS4m16BKH/4Cf7dwp9Qouwm",
+	"V8I5yj9fi8EYp+t9jTsI0oFgm2nlXG8ZblPZkko4USdLfV0Z95j2ilpLkNaQgALtvgjncwWG1a2sgnYT",
+	"cX5dYcmPYoNa6zfzxES60pzld3/xJrrrfb8t1LWOVuGjfPipeHQLMltHvq/faxt0qFagieoI+FB9CPpa",
+	"DPaM626wt3tRO4B59DTn6UPd3vcVuVC3wvhdjUsFrLZymz4ZIf48TtONiON9pusI9Lv8vDsdd+7PunoO",
+	"yQtSkQro70PdD13njIrwtpaexc1M5gZTFGMMoY4PDjKuTUxSmeTQPILE4zkzdGAHXVOlYwxNXtKVHomF",
+	"YpoJc0JimmUD3/s0huhk9GYauTjI2DXLXM+Nk7Ijh5B4bSSosnSJxLmACyyNB+SHWsYj6fs2O1xo40Ll",
+	"pSr68VAzEinXdLFgVLEUDbDUR8Ta+2Xm2bzIptzH4Gc2MUTmpmh3YBfzZ/ClYhIRFFIpeQTCEHKKBiPx",
+	"CzhLCxBS49uYYE8Oqi1MISD7p9O3P8Zg3kXYzCHZ58OMawtSl6q0p8mol9FcJLNRr1HHokwGc3azkYhD",
+	"tRBjLCyxEomFRVnEBZ3pWMYFa7eMBBRv8eVi8GVECoJz2IcVoEN4Tm/GdMrikNH4JTNuAVUyucHIBlCx",
+	"WH/i/bQF+4VuID4uLWSpss/uZgx7jW7zQCptMIUnq9vaNpWn2CJ/5i29OQWj6saRF4Zm7P6ZNlSstqiv",
+	"1Ni3tgnWG65+3CRfwPmstPWxW7rmKz6dtqazulGHCDGXcHaAgNnwCI51MLz9Nu2E9fIgXFTIRyOvk/z3",
+	"i3c/kb4n7fuwMVLUNgZuAxGrBcq4Ftb3lay2YFZlE6cO271rvPuIxmffl7vVvgDz/Ay2hQcwK6+JGwhx",
+	"JLnIFzz/jhAlrM6TYi91oNRYBPJzosfhJ/j39tD3hb7PZ6MWm5nMFzunqIUKsQEyOUj6CqSXKxeCHUGY",
+	"2+WqTNLDHheYluAS/kBGaPpnXdXKv2H76cdQRVxL7SfVP8pvhnw+Ml94SkW1C/P7/9kxu2YzxghIWgdU",
+	"v61Xr8WrIJnf4iAW3axayfQr1yGqU/iD3nyOuMzZ/JIpV52QO8LUJpf587mD4PeqFDPjP8RkbpV8SNaC",
+	"1EpIq51RRRM7VdKPl+zy4A9xa+q4b4jV9f3Qc2U9tsajNSGytYehB0+l6lXbHF3hrCdODP8CJeBNTfS3",
+	"yTIv1ITfBddHkkQAwhWZ6nMIGPClw0/2n9uuKMZXqHc+Kla2sUE7uW818AETZXCFD73/wVobTvnhaUul",
+	"gpnf6DY5cGONva3wrtZzt9VUV/Zj9WJ72ch3T5N4ZsxirNMx9kfRMdb7HYKWt2AKqwZFYFlxr4GYRagq",
+	"Tgy9YgItZmUn1gUW+BuJ6kGNy9mOdWpZKcaB9787OioMTBXFc0b1SAgouUAq6hOhmZYkoQpKVcRjMDCO",
+	"sRzTuHg6jkZi7R4oqNH6E8jtmtcRUvFI9Ee9iEaX0ahH7Kbtw+LXBjv2HEP4gmIAmoyL6YCAPDMSS2ct",
+	"pcI3KIbybVKZmhFxQN5LLky10TI1hBt8AZaOEEUJJapJTKtFlAYVL3+boa3aFrq368l4cha8XWHsSjH+",
+	"ZrW4IDGsHYff2fOj2JVolc64opZMXfMErKiJxCIM2KWgSrbnUnBL68T0SXi306E7tZILN+Yxg4vLFlub",
+	"bKN7FQfzN2BKcmupooDfk4fwygZj8GPkdbErzmDCPf68dQtAXBTABxWQi+lI+AJxJc5jgz/St3wgpksd",
+	"Dwmd09+kGNCltv+PWfLM8kJs0qyBTU14ZudueZBvE1+5xG4alywngynB45zOx0pmbEyVgAdcJdlxrrI4",
+	"IoPBYL+rW+FIxABKDUzQsb2IxFdsxdJx+dsqfwkw0IzRFItDWsAbqSyvOfVrn3AwJMf4M/Z1laivoOPK",
+	"Dfja05C0N0RpwW8BCBW6VnwDBAwrgXS1ag1wPAx6ufAq7aNkJFQ7Nz5xAJRvp/d7mOqDu9lP07TiA5at",
+	"USQlraowG3fx8BP+sUWwVAVFv9FIKQ/Lwk27OTiqygdaMwNbAHf0BIfsQ1HB7esqKVGp5X9vjovQef1D",
+	"PQZq3Vsv2JIUTNcl3SPflRmk3GNfoeVMZkUxUaBHEDUExfcovMTXC2y6NjDy6QlI/ecJserGQh9fVcPG",
+	"36n+nYOryrqUVtCKCKKub3klFXH9VzE4B3Mzd+YKRbnMA9dDfkMZJDfaJ1duTl6ACvAnUPOvIs3aE2el",
+	"sooA9vUkONglVSpnBgqHhkoX3o+otabxOtlWQ6sw6PVtJV2MRsLK5bWaWcD0qJ4NyOlIQN3ubEUupTQu",
+	"noj0oRjnARfcRCTXTJGUGrpv1ytwF0eiXmB8reBqbCUVKPFZKS7qIrmowW5mI/GWXnExdQQV1iA8rfW6",
+	"ELvmMteWMLdL1Z34ePzg9TntZ1qon1+HV3N+Pn9jAWGB87Vg9lt6hcWnHXPcryN5sIZnF8Z3kR2IFug2",
+	"eGAHTb2zhfCLKghdbSm6wU+ncvHNpoVWiixXBe21MtJV5gX48ShUs146GUoUuOpFjjyVbErlgvSfHT3b",
+	"P7H8NRuJ+OWPJeGDOR5+Urm4RbM79EdTcqqY1lDXwNWzxVKddvRImCVPmP/SkCxnPGNoVSeNesxYh9my",
+	"eldCOUIjRVkUCOJ13SyP0MbiCvEDQSreEaKgH7A+tMXQ3uOfgGBJ43LZZVwAFI6vFaKuAOAEu0GAcA5n",
+	"5SGrMHfM9N8RinUr/RuJnwkzZpWLPe27g2yqIfTFH+ALOCstFZr9Ya0S/PJsdNbUcSD/PPjntmnw9RBR",
+	"10XDklFozhWRBVMH0Oa6oDxABZqxjq0UtQ11Wz3Lym3YXZJysdZ/J+P/gEMeESXKfrjtlbmxUMEXkIJb",
+	"tADSpF/0rfMVBXUtDM4Bd1NG7gdX8eMxzBPVVtJPbIiudWfuMEeTCyMVIzEAMLa0bE1HgmaKhaL0e+7u",
+	"eu5ugZED8hpSXbIcxBWvffpXNeoyF/jZIAiHn+DfLYzUJfJ+q4UTiqKEoWO9iXR31P2pE3FTIQK7k3Hf",
+	"FrWTkP/iB20TS+vfWIiD4eaxkaseaiXcSprzXvH8/SoDRdvN7WFCWB9T76x2QWyRfEqIfUWOez/pyFcU",
+	"KtFEqkKFgCY3+sp103XHqMDZKn9cU0jSORdAtoaE+m+RObiCHYtIaJYRCuYdp69Ba7g9PRLJTEoNIVe+",
+	"oXYfK8dCz2zXKMcXwp0QSi4ymlxZhJZzcOa7D5a+ctcD0T9UpGHwYHHZjF9Z5TBUgBfVXOV1UcVMrgSW",
+	"uUXVV8/k0tutRoJqEjf6f8eQ7hm7Po8xWaDvDLOzoJUV6cfwL4QAuO6sMfnnf/4fnC2dQ9XOkcCyu65H",
+	"K1b5TFmaF7gOj8SVQDoSlzFyKhfx/kkRjrYGomp/Zh+hNxKxD5PiU0FNrtiQmD+P8qOj50ku+I0vpAtX",
+	"WHR97O7N2A159fb07ODi1emzF9/bTRv18JbBsQP8dSnTFV5w9yHJNIZGmCWgYLsPLMpTA0Ebc2zsT/qx",
+	"YTcGuvKNREyNoclsbg9FvB+R5YwnM/LWQkvNpcbIx3OZXDEzOLPqP4Y1ECPlYCT+gp2OXQthzkBoNEup",
+	"rgj28ovId0d/jMh3z/4UkRc3N/vOBG8Udx35RoLd4JnkNAPckpNJRGZSyBw6adYaJ0UkXxAjyR/9duqT",
+	"kZBmxlSBWswhs5vTyodSugcKyaEcMRKZnLYbfX1b1seRYOtd4Z9Yhi06zv4eTfEYLSh+koZPVnXyDTo1",
+	"duIDqizqLMWxmaa7usJOAoLR4Sf31xYibRWfv9XACweNqNLfQxeNPfy5J/bYt3HsNhNSK/SOnuJUVgSp",
+	"ryv+oph0m4C0k9ndQWg9BCMUHfEk1PvzxEdswBMfIFHHl98p+b0acHghvU8L2X2/7NZd77dR6cfhGm2g",
+	"Ee0uZP2wFLG2UYJ/KEdvow17YcqKVu5DqHkCo2rTOb3M/S111K3Db7WNI7VgJx6K36pXtcJ89upctN2x",
+	"+kBE3p6NGaOZmf3WmW0IQx413xC/EPIuWnAMOhuTvuHXTDCthz78PmFaY3cWTBep5fLhl5AugH+yc+nn",
+	"dsTnWTl8evDgbVzPIei+AFdKDb2k2veo0WFY1d/3qYcd+E9zM7Ovt6QDwO0wMFdZb9ibGbMYHh4eP/vX",
+	"wdHgaHA8/OPRH4+AzLj3fyqSHB0Mok/rdj5LaSuXfTBc9RI4xCoXMFmzcsEZXitXqjVsK5exDXV1XBEG",
+	"U7lYHL3KtUqm0e3H2/8XAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -19,10 +19,11 @@ func TokenFrom(ctx context.Context) *roster.Token {
 }
 
 // authenticate resolves the bearer token of /api/ requests; every other
-// path (health checks) is public.
+// path (health checks) is public, and so are provisioning callbacks, whose
+// key in the path is their credential (checked by the handler).
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/api/") {
+		if !strings.HasPrefix(r.URL.Path, "/api/") || strings.HasPrefix(r.URL.Path, callbackPrefix) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -96,6 +97,14 @@ var allowed = map[string][]roster.Role{
 	"CreateSource": writers, "UpdateSource": writers, "DeleteSource": writers,
 
 	"ListSyncRuns": auditors, "GetSyncRun": auditors, "TriggerSync": writers,
+	"CreateCallbackKey": writers, "DeleteCallbackKey": writers,
+	// The callback key is the credential: checked by the handler.
+	"SourceCallback":  nil,
+	"GetPrometheusSD": readers,
+
+	// A webhook makes Roster call a URL of its maker's choosing.
+	"ListWebhooks": auditors, "GetWebhook": auditors, "ListWebhookDeliveries": auditors,
+	"CreateWebhook": admins, "UpdateWebhook": admins, "DeleteWebhook": admins,
 
 	"ListHosts": readers, "GetHost": readers, "ListGroups": readers, "GetAnsibleInventory": readers,
 	"SetGroupVars": writers,
@@ -111,7 +120,7 @@ var allowed = map[string][]roster.Role{
 	"ListAuditEvents": {roster.RoleAdmin, roster.RoleAuditor},
 }
 
-var public = map[string]bool{"GetHealth": true, "GetReady": true}
+var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallback": true}
 
 func authorize(operationID string, tok *roster.Token) error {
 	if public[operationID] {

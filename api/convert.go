@@ -1,15 +1,18 @@
 package api
 
 import (
+	"time"
+
 	"github.com/rosterhq/roster"
 )
 
 func inventoryOut(inv *roster.Inventory) Inventory {
-	return Inventory{Id: inv.ID, Name: inv.Name, Description: inv.Description, CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
+	return Inventory{Id: inv.ID, Name: inv.Name, Description: inv.Description, PrometheusSd: mappingOut(inv.PrometheusSD),
+		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
 }
 
 func sourceOut(src *roster.Source) Source {
-	return Source{
+	out := Source{
 		Id:          src.ID,
 		InventoryId: src.InventoryID,
 		Name:        src.Name,
@@ -20,22 +23,40 @@ func sourceOut(src *roster.Source) Source {
 		CreatedAt:   src.CreatedAt,
 		UpdatedAt:   src.UpdatedAt,
 	}
+	if src.Schedule != "" {
+		out.Schedule = &src.Schedule
+	}
+	if src.ScheduleJitter >= 0 {
+		out.ScheduleJitter = ptr(src.ScheduleJitter.String())
+	}
+	if src.Timeout > 0 {
+		out.Timeout = ptr(src.Timeout.String())
+	}
+	if src.UpdateCacheTimeout > 0 {
+		out.UpdateCacheTimeout = ptr(int(src.UpdateCacheTimeout / time.Second))
+	}
+	if src.NextSync != nil {
+		out.NextSyncAt = &src.NextSync.Due
+	}
+	out.HasCallbackKey = &src.HasCallbackKey
+	return out
 }
 
 func syncRunOut(run *roster.SyncRun) SyncRun {
 	out := SyncRun{
-		Id:          run.ID,
-		SourceId:    run.SourceID,
-		InventoryId: run.InventoryID,
-		Trigger:     SyncRunTrigger(run.Trigger),
-		Status:      SyncRunStatus(run.Status),
-		CreatedAt:   run.CreatedAt,
-		StartedAt:   run.StartedAt,
-		FinishedAt:  run.FinishedAt,
-		Scopes:      make([]ScopeResult, len(run.Scopes)),
-		Counts:      countsOut(run.Counts),
-		Error:       optional(run.Error),
-		Warnings:    nonNil(run.Warnings),
+		Id:           run.ID,
+		SourceId:     run.SourceID,
+		InventoryId:  run.InventoryID,
+		Trigger:      SyncRunTrigger(run.Trigger),
+		ScheduledFor: run.ScheduledFor,
+		Status:       SyncRunStatus(run.Status),
+		CreatedAt:    run.CreatedAt,
+		StartedAt:    run.StartedAt,
+		FinishedAt:   run.FinishedAt,
+		Scopes:       make([]ScopeResult, len(run.Scopes)),
+		Counts:       countsOut(run.Counts),
+		Error:        optional(run.Error),
+		Warnings:     nonNil(run.Warnings),
 	}
 	for i, sc := range run.Scopes {
 		out.Scopes[i] = ScopeResult{Name: sc.Name, Status: ScopeResultStatus(sc.Status), Hosts: sc.Hosts, Error: optional(sc.Error), DurationMs: sc.Duration.Milliseconds()}

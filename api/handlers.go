@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/schedule"
 )
 
 // ---- health
@@ -47,7 +49,12 @@ func (s *Server) ListInventories(ctx context.Context, _ ListInventoriesRequestOb
 // CreateInventory implements StrictServerInterface.
 func (s *Server) CreateInventory(ctx context.Context, req CreateInventoryRequestObject) (CreateInventoryResponseObject, error) {
 	inv := &roster.Inventory{Name: req.Body.Name, Description: deref(req.Body.Description)}
-	if err := validateName("name", inv.Name); err != nil {
+	var errs roster.FieldErrors
+	if fe := roster.ValidateName("name", inv.Name); fe != nil {
+		errs = append(errs, *fe)
+	}
+	inv.PrometheusSD = mappingIn(&errs, req.Body.PrometheusSd)
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	if err := s.store.CreateInventory(ctx, inv); err != nil {
@@ -72,12 +79,20 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 	if err != nil {
 		return nil, err
 	}
+	upd := roster.InventoryUpdate{Name: req.Body.Name, Description: req.Body.Description}
+	var errs roster.FieldErrors
 	if req.Body.Name != nil {
-		if err := validateName("name", *req.Body.Name); err != nil {
-			return nil, err
+		if fe := roster.ValidateName("name", *req.Body.Name); fe != nil {
+			errs = append(errs, *fe)
 		}
 	}
-	inv, err = s.store.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{Name: req.Body.Name, Description: req.Body.Description})
+	if req.Body.PrometheusSd != nil {
+		upd.PrometheusSD = ptr(mappingIn(&errs, req.Body.PrometheusSd))
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	inv, err = s.store.UpdateInventory(ctx, inv.ID, upd)
 	if err != nil {
 		return nil, err
 	}
@@ -89,6 +104,9 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 func (s *Server) DeleteInventory(ctx context.Context, req DeleteInventoryRequestObject) (DeleteInventoryResponseObject, error) {
 	inv, err := s.store.Inventory(ctx, req.Inventory)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.purgeWebhooks(ctx, roster.WebhookFilter{InventoryID: inv.ID}); err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteInventory(ctx, inv.ID); err != nil {
@@ -149,10 +167,27 @@ func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject
 		errs.Merge("credential", err)
 		src.CredentialID = id
 	}
+	src.ScheduleJitter = roster.DefaultJitter
+	spec, jitter, timeout, cache := scheduleFields(&errs, req.Body.Schedule, req.Body.ScheduleJitter, req.Body.Timeout, req.Body.UpdateCacheTimeout)
+	if spec != nil {
+		src.Schedule = *spec
+	}
+	if jitter != nil {
+		src.ScheduleJitter = *jitter
+	}
+	if timeout != nil {
+		src.Timeout = *timeout
+	}
+	if cache != nil {
+		src.UpdateCacheTimeout = *cache
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	if err := s.store.CreateSource(ctx, src); err != nil {
+		return nil, err
+	}
+	if err := s.planSchedule(ctx, src); err != nil {
 		return nil, err
 	}
 	s.auditChange(ctx, "source.create", "source", src.ID, src.Name, inv.ID, map[string]string{"provider": src.Provider, "credential": src.CredentialID})
@@ -211,8 +246,22 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 				Field: "credential", Message: "only an admin may change the credential of a source whose options decide where credentials are sent"}}}
 		}
 	}
+	spec, jitter, timeout, cache := scheduleFields(&errs, req.Body.Schedule, req.Body.ScheduleJitter, req.Body.Timeout, req.Body.UpdateCacheTimeout)
+	upd.Schedule, upd.ScheduleJitter, upd.Timeout, upd.UpdateCacheTimeout = spec, jitter, timeout, cache
 	if err := errs.Err(); err != nil {
 		return nil, err
+	}
+	if upd.Rescheduled() {
+		planned := *src
+		if spec != nil {
+			planned.Schedule = *spec
+		}
+		if jitter != nil {
+			planned.ScheduleJitter = *jitter
+		}
+		if upd.NextSync, err = schedule.NextSync(&planned, s.now()); err != nil {
+			return nil, roster.Invalid(roster.FieldError{Field: "schedule", Message: err.Error()})
+		}
 	}
 	before := src
 	src, err = s.store.UpdateSource(ctx, src.ID, upd)
@@ -229,6 +278,9 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 func (s *Server) DeleteSource(ctx context.Context, req DeleteSourceRequestObject) (DeleteSourceResponseObject, error) {
 	src, err := s.store.Source(ctx, req.Source)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.purgeWebhooks(ctx, roster.WebhookFilter{SourceID: src.ID}); err != nil {
 		return nil, err
 	}
 	if err := s.store.DeleteSource(ctx, src.ID); err != nil {
@@ -254,10 +306,8 @@ func (s *Server) TriggerSync(ctx context.Context, req TriggerSyncRequestObject) 
 		return TriggerSync200JSONResponse(syncRunOut(run)), nil
 	}
 	s.log.Info("sync requested", "source", src.Name, "run", run.ID, "by", actor(ctx))
-	body := syncRunOut(run) // before Submit: the run is the dispatcher's then
-	s.dispatch.Submit(run)
 	loc := "/api/v1/syncs/" + run.ID
-	return TriggerSync202JSONResponse{Body: body, Headers: TriggerSync202ResponseHeaders{Location: &loc}}, nil
+	return TriggerSync202JSONResponse{Body: syncRunOut(run), Headers: TriggerSync202ResponseHeaders{Location: &loc}}, nil
 }
 
 // ListSyncRuns implements StrictServerInterface.
@@ -295,6 +345,10 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 		return nil, err
 	}
 	p := req.Params
+	f, err := s.fresh(ctx, inv.ID, p.MaxAge, (*string)(p.Stale), false)
+	if err != nil {
+		return nil, err
+	}
 	hosts, next, err := s.store.Hosts(ctx, roster.HostFilter{
 		InventoryID: inv.ID,
 		SourceID:    deref(p.Source),
@@ -307,10 +361,11 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 	if err != nil {
 		return nil, err
 	}
-	out := ListHosts200JSONResponse{Items: make([]Host, len(hosts)), NextCursor: optional(next)}
+	out := ListHosts200JSONResponse{Body: HostList{Items: make([]Host, len(hosts)), NextCursor: optional(next)}}
 	for i, h := range hosts {
-		out.Items[i] = hostOut(h)
+		out.Body.Items[i] = hostOut(h)
 	}
+	out.Headers.Age, out.Headers.RosterStale = f.age, ptr(strconv.FormatBool(f.stale))
 	return out, nil
 }
 

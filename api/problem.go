@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/rosterhq/roster"
 )
@@ -18,6 +19,7 @@ var statusOf = map[string]int{
 	roster.ECONFLICT:     http.StatusConflict,
 	roster.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	roster.EMETHOD:       http.StatusMethodNotAllowed,
+	roster.ETOOMANY:      http.StatusTooManyRequests,
 	roster.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	roster.EINTERNAL:     http.StatusInternalServerError,
 }
@@ -59,6 +61,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	}
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
+	}
+	if secs := retryAfter(err); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)

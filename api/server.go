@@ -14,6 +14,8 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/broker"
+	"github.com/rosterhq/roster/internal/metrics"
+	"github.com/rosterhq/roster/internal/notify"
 	"github.com/rosterhq/roster/internal/syncer"
 )
 
@@ -22,34 +24,57 @@ const DefaultMaxBodyBytes = 1 << 20
 
 // Config holds what a Server needs.
 type Config struct {
-	Store    roster.Store
-	Engine   *syncer.Engine
-	Dispatch *syncer.Dispatcher
+	Store  roster.Store
+	Engine *syncer.Engine
+	// Scheduler serves callbacks and fresh reads (the store, when it is
+	// one: every Roster store is).
+	Scheduler roster.SchedulerStore
+	// FollowUps queues syncs after running ones (provisioning callbacks).
+	FollowUps FollowUps
+	// Webhooks manages notifications; nil answers their endpoints with 503.
+	Webhooks *notify.Service
 	Broker   *broker.Broker
 	Log      *slog.Logger
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
+	// Metrics, when set, times every request by route into
+	// roster_http_request_duration_seconds and serves the registry at
+	// GET MetricsPath. That endpoint takes no token, as Prometheus expects
+	// of a scrape target: operators restrict it at the network (bind a
+	// private interface, firewall it, or put a proxy in front). It serves no
+	// secret, but does name inventories and sources.
+	Metrics *metrics.Metrics
 }
+
+// MetricsPath is where the Prometheus exposition is served when
+// Config.Metrics is set.
+const MetricsPath = "/metrics"
 
 // Server implements the API.
 type Server struct {
-	store    roster.Store
-	engine   *syncer.Engine
-	dispatch *syncer.Dispatcher
-	broker   *broker.Broker
-	log      *slog.Logger
-	maxBody  int64
-	now      func() time.Time
-	touched  sync.Map // token id → time.Time of the last recorded use
+	store     roster.Store
+	engine    *syncer.Engine
+	scheduler roster.SchedulerStore
+	followUps FollowUps
+	webhooks  *notify.Service
+	broker    *broker.Broker
+	metrics   *metrics.Metrics
+	log       *slog.Logger
+	maxBody   int64
+	now       func() time.Time
+	touched   sync.Map // token id → time.Time of the last recorded use
 }
 
 var _ StrictServerInterface = (*Server)(nil)
 
 // NewServer returns a server.
 func NewServer(c Config) *Server {
-	s := &Server{store: c.Store, engine: c.Engine, dispatch: c.Dispatch, broker: c.Broker, log: c.Log, maxBody: c.MaxBodyBytes, now: time.Now}
+	s := &Server{store: c.Store, engine: c.Engine, scheduler: c.Scheduler, followUps: c.FollowUps, webhooks: c.Webhooks, broker: c.Broker, metrics: c.Metrics, log: c.Log, maxBody: c.MaxBodyBytes, now: time.Now}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.scheduler == nil {
+		s.scheduler, _ = c.Store.(roster.SchedulerStore)
 	}
 	return s
 }
@@ -91,7 +116,32 @@ func (s *Server) Handler() (http.Handler, error) {
 	root = s.authenticate(root)
 	root = s.limitBody(root)
 	root = s.recoverPanics(root)
-	return s.accessLog(root), nil
+	if s.metrics == nil {
+		return s.accessLog(root), nil
+	}
+	return s.withMetrics(mux, s.accessLog(root)), nil
+}
+
+// withMetrics times the API's requests by the route mux matches and serves
+// the metrics at GET MetricsPath, outside the API's authentication and
+// OpenAPI validation.
+func (s *Server) withMetrics(mux *http.ServeMux, api http.Handler) http.Handler {
+	api = s.metrics.Middleware(mux, api)
+	scrape := s.accessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeProblem(w, r, s.log, roster.Errorf(roster.EMETHOD, "%s is not allowed on %s (allowed: GET, HEAD)", r.Method, MetricsPath))
+			return
+		}
+		s.metrics.Handler().ServeHTTP(w, r)
+	}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == MetricsPath {
+			scrape.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 // allowedMethods lists the methods the mux serves on r's path.
@@ -181,15 +231,27 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 
 func (s *Server) logRequest(r *http.Request, rec *statusRecorder, info *requestInfo, start time.Time) {
 	level := slog.LevelInfo
-	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+	if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == MetricsPath {
 		level = slog.LevelDebug
 	}
-	attrs := []any{"method", r.Method, "path", r.URL.Path, "status", rec.status, "bytes", rec.bytes,
+	attrs := []any{"method", r.Method, "path", loggedPath(r.URL.Path), "status", rec.status, "bytes", rec.bytes,
 		"duration_ms", time.Since(start).Milliseconds()}
 	if info.token != "" {
 		attrs = append(attrs, "token", info.token)
 	}
 	s.log.Log(r.Context(), level, "http request", attrs...)
+}
+
+// callbackPrefix starts the paths whose last segment is a secret: the
+// callback key.
+const callbackPrefix = "/api/v1/callbacks/"
+
+// loggedPath is a request path fit for the log: secrets in it are hidden.
+func loggedPath(p string) string {
+	if strings.HasPrefix(p, callbackPrefix) {
+		return callbackPrefix + "{key}"
+	}
+	return p
 }
 
 // requestInfo carries what inner handlers learn back to the access log.

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,10 +20,13 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/riverqueue/river"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/internal/broker"
+	"github.com/rosterhq/roster/internal/jobs"
+	"github.com/rosterhq/roster/internal/notify"
 	"github.com/rosterhq/roster/internal/store"
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources"
@@ -44,6 +48,8 @@ type fixture struct {
 	logs   *syncBuffer
 	admin  string
 	router routers.Router
+	// secrets are more values that must not appear in the logs.
+	secrets []string
 }
 
 type syncBuffer struct {
@@ -71,7 +77,8 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(simSrv.Close)
 	f.simURL = simSrv.URL
 
-	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "roster.db"))
+	dbPath := filepath.Join(t.TempDir(), "roster.db")
+	st, err := store.OpenSQLite(t.Context(), dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +86,6 @@ func newFixture(t *testing.T) *fixture {
 	f.store = st
 	log := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	reg := sources.NewRegistry(aws.Driver{Credentials: credentials.NewStaticCredentialsProvider("AKIDAPITEST", simSecret, ""), MaxBackoff: 20 * time.Millisecond})
-	engine := syncer.New(st, reg, log)
-	dispatch := syncer.NewDispatcher(engine, 2, log)
-	t.Cleanup(dispatch.Close)
 	key, err := vault.GenerateLocalKey()
 	if err != nil {
 		t.Fatal(err)
@@ -90,8 +94,32 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	queue, err := jobs.OpenSQLite(t.Context(), dbPath, jobs.Config{Store: st, SyncWorkers: 2, Log: log,
+		Register: func(w *river.Workers) {
+			river.AddWorker(w, notify.NewWorker(st, backend, notify.WorkerOptions{Logger: log, RetryBase: 50 * time.Millisecond}))
+		},
+		Queues: map[string]int{notify.Queue: 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notifier := notify.NewNotifier(st, queue, notify.NotifierOptions{Logger: log})
+	engine := syncer.New(st, reg, log, syncer.WithQueue(queue), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
+		if err := notifier.SyncFinished(context.WithoutCancel(ctx), run); err != nil {
+			t.Errorf("notify: %v", err)
+		}
+	}))
+	if err := queue.Start(t.Context(), engine); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		queue.Stop(ctx)
+	})
 	brk := broker.New(st, backend, log)
-	h, err := api.NewServer(api.Config{Store: st, Engine: engine, Dispatch: dispatch, Broker: brk, Log: log, MaxBodyBytes: 64 << 10}).Handler()
+	h, err := api.NewServer(api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: notify.NewService(st, backend, log),
+		Broker: brk, Log: log, MaxBodyBytes: 64 << 10}).Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +138,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() {
 		logs := f.logs.String()
-		for _, secret := range []string{simSecret, f.admin} {
+		for _, secret := range append([]string{simSecret, f.admin}, f.secrets...) {
 			if strings.Contains(logs, secret) {
 				t.Errorf("a secret appears in the logs")
 			}

@@ -14,6 +14,7 @@
 #   postgresql    (Debian)  -> initdb, pg_ctl, postgres, psql, createdb under
 #                              /usr/lib/postgresql/<major>/bin (exported as ROSTER_PG_BIN)
 #   openssh-server, openssh-client (Debian) -> sshd and ssh for the SSH certificate round trip
+#   prometheus    (Debian)  -> /usr/bin/prometheus (tests run their own; the service plays no part)
 #   ca-certificates (Debian)
 #   Vault 1.14.2            -> built from the Go module proxy by scripts/build-vault.sh
 #                              (exported as ROSTER_VAULT_BIN)
@@ -60,6 +61,7 @@ pkg_installed ca-certificates || missing+=(ca-certificates)
 { pkg_installed postgresql && [[ -n "$(pg_bin_dir)" ]]; } || missing+=(postgresql)
 { pkg_installed openssh-server && [[ -x /usr/sbin/sshd ]]; } || missing+=(openssh-server)
 { pkg_installed openssh-client && command -v ssh >/dev/null 2>&1; } || missing+=(openssh-client)
+{ pkg_installed prometheus && [[ -x /usr/bin/prometheus ]]; } || missing+=(prometheus)
 
 if (( ${#missing[@]} > 0 )); then
   command -v apt-get >/dev/null 2>&1 \

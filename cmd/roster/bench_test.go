@@ -263,9 +263,7 @@ func BenchmarkAnsibleList(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	dispatch := syncer.NewDispatcher(e.engine, 1, log)
-	defer dispatch.Close()
-	h, err := api.NewServer(api.Config{Store: e.st, Engine: e.engine, Dispatch: dispatch, Log: log}).Handler()
+	h, err := api.NewServer(api.Config{Store: e.st, Engine: e.engine, Log: log}).Handler()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -31,6 +32,17 @@ type Config struct {
 	LogFormat string `yaml:"log_format"`
 	// SyncConcurrency bounds the syncs one process runs at once.
 	SyncConcurrency int `yaml:"sync_concurrency"`
+	// SyncTimeout is the run timeout of sources that set none.
+	SyncTimeout Duration `yaml:"sync_timeout"`
+	// SyncTimeoutMax caps every source's timeout. A sync job whose process
+	// died is given to another after this and a margin (a tenth of it, at
+	// least 5s) have passed.
+	SyncTimeoutMax Duration `yaml:"sync_timeout_max"`
+	// SyncAttempts is how many times a failing sync is tried (with backoff).
+	SyncAttempts int `yaml:"sync_attempts"`
+	// ScheduleEvery is how often the cluster's leader looks for scheduled
+	// syncs that are due: the precision of schedules.
+	ScheduleEvery Duration `yaml:"schedule_every"`
 	// MaxBodyBytes bounds API request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 
@@ -71,6 +83,10 @@ func (c *Config) settings() []setting {
 		{"log-level", "ROSTER_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "ROSTER_LOG_FORMAT", "json or text", &c.LogFormat},
 		{"sync-concurrency", "ROSTER_SYNC_CONCURRENCY", "syncs run at once by this process", &c.SyncConcurrency},
+		{"sync-timeout", "ROSTER_SYNC_TIMEOUT", "run timeout of sources that set none", &c.SyncTimeout},
+		{"sync-timeout-max", "ROSTER_SYNC_TIMEOUT_MAX", "the longest run timeout a source may have", &c.SyncTimeoutMax},
+		{"sync-attempts", "ROSTER_SYNC_ATTEMPTS", "tries of a failing sync (retried with backoff)", &c.SyncAttempts},
+		{"schedule-every", "ROSTER_SCHEDULE_EVERY", "how often due scheduled syncs are looked for", &c.ScheduleEvery},
 		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
 		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
 		{"secret-key-file", "ROSTER_SECRET_KEY_FILE", "the local backend's key file (default <data-dir>/secret.key)", &c.SecretKeyFile},
@@ -96,6 +112,10 @@ func defaultConfig() Config {
 		LogLevel:        "info",
 		LogFormat:       "json",
 		SyncConcurrency: 4,
+		SyncTimeout:     Duration(30 * time.Minute),
+		SyncTimeoutMax:  Duration(2 * time.Hour),
+		SyncAttempts:    3,
+		ScheduleEvery:   Duration(5 * time.Second),
 		MaxBodyBytes:    1 << 20,
 		SecretBackend:   "local",
 		VaultKVMount:    "secret",
@@ -127,6 +147,8 @@ func addConfigFlags(fs *pflag.FlagSet, c *Config) {
 			fs.Int(s.flag, *p, usage)
 		case *int64:
 			fs.Int64(s.flag, *p, usage)
+		case *Duration:
+			fs.String(s.flag, p.String(), usage)
 		}
 	}
 }
@@ -186,6 +208,17 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	if c.SyncConcurrency < 1 {
 		return c, fmt.Errorf("sync concurrency must be at least 1")
 	}
+	if c.SyncAttempts < 1 {
+		return c, fmt.Errorf("sync attempts must be at least 1")
+	}
+	switch {
+	case c.SyncTimeoutMax < Duration(time.Second):
+		return c, fmt.Errorf("sync timeout max must be at least 1s")
+	case c.SyncTimeout < Duration(time.Second) || c.SyncTimeout > c.SyncTimeoutMax:
+		return c, fmt.Errorf("sync timeout must be between 1s and the sync timeout max (%s)", c.SyncTimeoutMax)
+	case c.ScheduleEvery < Duration(time.Second):
+		return c, fmt.Errorf("schedule every must be at least 1s")
+	}
 	return c, nil
 }
 
@@ -205,7 +238,25 @@ func setValue(ptr any, v string) error {
 			return fmt.Errorf("%q is not a whole number", v)
 		}
 		*p = n
+	case *Duration:
+		return p.UnmarshalText([]byte(v))
 	}
+	return nil
+}
+
+// Duration is a time.Duration written as "30s", "10m", "2h" in flags,
+// environment variables and the config file.
+type Duration time.Duration
+
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalText implements encoding.TextUnmarshaler (YAML uses it too).
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as 30s, 10m or 2h", b)
+	}
+	*d = Duration(v)
 	return nil
 }
 

@@ -115,7 +115,7 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 	fmt.Fprintln(out)
 
 	for _, src := range srcs {
-		run, _, err := m.Engine.Trigger(ctx, src, roster.TriggerCLI)
+		run, _, err := m.Engine.Inline().Trigger(ctx, src, roster.TriggerCLI)
 		if err != nil {
 			return err
 		}

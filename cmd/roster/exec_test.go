@@ -181,7 +181,7 @@ func testExecRoundTrip(t *testing.T, c Config, sshRole, bin, ansible, simURL str
 		"regions": []string{"us-east-1"}, "endpoint_url": simURL, "hostnames": []string{"instance-id"},
 		"compose": map[string]any{"ansible_host": "'127.0.0.1'", "ansible_port": fmt.Sprint(sshd.port)},
 	}}, &src))
-	e := m.Engine
+	e := m.Engine.Inline()
 	srcObj, err := m.Store.Source(t.Context(), src.ID)
 	must(t, err)
 	run, _, err := e.Trigger(t.Context(), srcObj, roster.TriggerCLI)

@@ -9,9 +9,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/internal/broker"
+	"github.com/rosterhq/roster/internal/jobs"
+	"github.com/rosterhq/roster/internal/metrics"
+	"github.com/rosterhq/roster/internal/notify"
 	"github.com/rosterhq/roster/internal/store"
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources"
@@ -41,8 +46,10 @@ type Main struct {
 	// Set by Run.
 	Store    roster.Store
 	Engine   *syncer.Engine
-	Dispatch *syncer.Dispatcher
+	Queue    *jobs.Queue
 	Broker   *broker.Broker
+	Metrics  *metrics.Metrics
+	Webhooks *notify.Service
 	// URL is the API's base URL once Run has returned.
 	URL string
 
@@ -51,8 +58,12 @@ type Main struct {
 	closeBackend func()
 }
 
-// Run opens the store, recovers from a previous process's death, and
-// starts serving in the background. It returns once the API listens.
+// Run opens the store and the job queue, starts working jobs, and starts
+// serving in the background. It returns once the API listens.
+//
+// Syncs that a previous process left running are retried: on SQLite at
+// once (one process serves it); on PostgreSQL the queue rescues their jobs
+// once they have outlived the longest timeout, whichever node is alive.
 func (m *Main) Run(ctx context.Context) error {
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
@@ -62,22 +73,49 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Store = st
-	// One process owns a SQLite database's syncs: runs left unfinished
-	// were cut off by a crash or kill and will never finish.
-	if n, err := st.AbandonSyncRuns(ctx, "Roster stopped before the sync finished; nothing was changed"); err != nil {
-		return fmt.Errorf("recover unfinished syncs: %w", err)
-	} else if n > 0 {
-		m.Log.Warn("marked syncs cut off by the previous process as failed", "count", n)
-	}
 	backend, closeBackend, err := openBackend(ctx, m.Config, st, m.Log)
 	if err != nil {
 		return err
 	}
 	m.closeBackend = closeBackend
-	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"))
-	m.Engine = syncer.New(st, m.Registry, m.Log, syncer.WithCredentials(m.Broker))
-	m.Dispatch = syncer.NewDispatcher(m.Engine, m.Config.SyncConcurrency, m.Log)
-	srv := api.NewServer(api.Config{Store: st, Engine: m.Engine, Dispatch: m.Dispatch, Broker: m.Broker, Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes})
+	m.Webhooks = notify.NewService(st, backend, m.Log.With("component", "webhooks"))
+	timeouts := syncer.Timeouts{Default: time.Duration(m.Config.SyncTimeout), Max: time.Duration(m.Config.SyncTimeoutMax)}
+	m.Queue, err = jobs.OpenSQLite(ctx, m.Config.Database, jobs.Config{
+		Store:         st,
+		SyncWorkers:   m.Config.SyncConcurrency,
+		ScheduleEvery: time.Duration(m.Config.ScheduleEvery),
+		SyncAttempts:  m.Config.SyncAttempts,
+		Timeouts:      timeouts,
+		Register: func(w *river.Workers) {
+			river.AddWorker(w, notify.NewWorker(st, backend, notify.WorkerOptions{Logger: m.Log.With("component", "webhooks")}))
+		},
+		Queues: map[string]int{notify.Queue: 4},
+		Log:    m.Log.With("component", "jobs"),
+	})
+	if err != nil {
+		return err
+	}
+	// One process serves a SQLite database: jobs it finds running were
+	// cut off with the previous one, and are retried now.
+	if n, err := m.Queue.ReleaseRunningJobs(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		m.Log.Warn("retrying jobs cut off by the previous process", "count", n)
+	}
+	m.Metrics = newMetrics(st, m.Queue, m.Log)
+	notifier := notify.NewNotifier(st, m.Queue, notify.NotifierOptions{Logger: m.Log.With("component", "webhooks")})
+	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"), broker.WithIssuanceObserver(m.Metrics))
+	m.Engine = syncer.New(st, m.Registry, m.Log, syncer.WithCredentials(m.Broker), syncer.WithQueue(m.Queue), syncer.WithTimeouts(timeouts),
+		syncer.OnFinish(observeSync(st, m.Metrics, m.Log)), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
+			if err := notifier.SyncFinished(context.WithoutCancel(ctx), run); err != nil {
+				m.Log.Warn("queueing the webhooks of a sync failed", "run", run.ID, "err", err)
+			}
+		}))
+	if err := m.Queue.Start(ctx, m.Engine); err != nil {
+		return err
+	}
+	srv := api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
+		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes})
 	h, err := srv.Handler()
 	if err != nil {
 		return err
@@ -121,8 +159,14 @@ func (m *Main) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	if m.Dispatch != nil {
-		m.Dispatch.Close()
+	if m.Queue != nil {
+		// Running syncs are canceled (nothing changed) and their jobs
+		// retried: by another node, or by this one after its restart.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := m.Queue.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop job queue: %w", err))
+		}
 	}
 	if m.closeBackend != nil {
 		m.closeBackend()
@@ -131,4 +175,51 @@ func (m *Main) Close() error {
 		errs = append(errs, m.Store.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// newMetrics makes the process's metrics; what they count at scrape time
+// comes from the shared database, so every node reports the same truth.
+func newMetrics(st roster.StatsStore, q *jobs.Queue, log *slog.Logger) *metrics.Metrics {
+	return metrics.New(metrics.Options{
+		Log: log.With("component", "metrics"),
+		InventoryHosts: func(ctx context.Context) ([]metrics.InventoryHosts, error) {
+			counts, err := st.HostCounts(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]metrics.InventoryHosts, len(counts))
+			for i, c := range counts {
+				out[i] = metrics.InventoryHosts{Inventory: c.Inventory, Hosts: c.Hosts, Enabled: c.Enabled}
+			}
+			return out, nil
+		},
+		QueueJobs: func(ctx context.Context) ([]metrics.QueueJobs, error) {
+			depth, err := q.Depth(ctx)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]metrics.QueueJobs, 0, len(depth))
+			for state, n := range depth {
+				out = append(out, metrics.QueueJobs{State: state, Jobs: n})
+			}
+			return out, nil
+		},
+	})
+}
+
+// observeSync records finished runs in the metrics.
+func observeSync(st roster.Store, m *metrics.Metrics, log *slog.Logger) func(context.Context, *roster.SyncRun) {
+	return func(ctx context.Context, run *roster.SyncRun) {
+		src, err := st.Source(ctx, run.SourceID)
+		if err != nil {
+			log.Debug("sync metrics: source gone", "run", run.ID, "err", err)
+			return
+		}
+		inv, err := st.Inventory(ctx, run.InventoryID)
+		if err != nil {
+			log.Debug("sync metrics: inventory gone", "run", run.ID, "err", err)
+			return
+		}
+		m.ObserveSync(inv.Name, src.Name, src.Provider, run)
+	}
 }

@@ -105,7 +105,7 @@ func TestBrokerFailsClosedAndRecovers(t *testing.T) {
 		t.Helper()
 		s, err := m.Store.Source(t.Context(), src.ID)
 		must(t, err)
-		run, _, err := m.Engine.Trigger(t.Context(), s, roster.TriggerAPI)
+		run, _, err := m.Engine.Inline().Trigger(t.Context(), s, roster.TriggerAPI)
 		must(t, err)
 		m.Engine.Run(t.Context(), run, nil)
 		got, err := m.Store.SyncRun(t.Context(), run.ID)

@@ -20,16 +20,24 @@ import (
 
 // Broker brokers credentials.
 type Broker struct {
-	store   roster.Store
-	backend roster.SecretBackend
-	log     *slog.Logger
-	prefix  string
-	now     func() time.Time
+	store    roster.Store
+	backend  roster.SecretBackend
+	log      *slog.Logger
+	prefix   string
+	now      func() time.Time
+	observer IssuanceObserver // nil: none
 }
 
+// Option configures a Broker.
+type Option func(*Broker)
+
 // New returns a broker over store and backend.
-func New(store roster.Store, backend roster.SecretBackend, log *slog.Logger) *Broker {
-	return &Broker{store: store, backend: backend, log: log, prefix: "credentials/", now: time.Now}
+func New(store roster.Store, backend roster.SecretBackend, log *slog.Logger, opts ...Option) *Broker {
+	b := &Broker{store: store, backend: backend, log: log, prefix: "credentials/", now: time.Now}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
 }
 
 // Backend returns the secret backend's kind ("vault" or "local").

@@ -62,7 +62,9 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 // Issue hands a credential's fields (or a wrapping token holding them) to
 // a token granted its use for an inventory. The audit record is written
 // before anything is returned: no record, no secret.
-func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string, wrap bool, wrapTTL time.Duration) (*Issued, error) {
+func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string, wrap bool, wrapTTL time.Duration) (_ *Issued, err error) {
+	failed := false // on Roster's side: see observeIssuance
+	defer func() { b.observeIssuance(KindIssue, err, failed) }()
 	c, inv, err := b.authorize(ctx, actor, "credential.issue", credRef, invRef)
 	if err != nil {
 		return nil, err
@@ -81,6 +83,7 @@ func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string,
 	fields, info, err := b.fieldsOf(ctx, c)
 	if err != nil {
 		b.audit(ctx, actor, "credential.issue", roster.AuditFailed, c, inv.ID, roster.ErrorMessage(err), nil)
+		failed = true
 		return nil, err
 	}
 	out := &Issued{Credential: c}
@@ -89,6 +92,7 @@ func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string,
 		w, err := b.backend.Wrap(ctx, fields, wrapTTL)
 		if err != nil {
 			b.audit(ctx, actor, "credential.issue", roster.AuditFailed, c, inv.ID, roster.ErrorMessage(err), details)
+			failed = true
 			return nil, b.backendError("wrap the credential", err)
 		}
 		out.Wrapped = w
@@ -99,6 +103,7 @@ func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string,
 	}
 	if err := b.mustAudit(ctx, actor, "credential.issue", roster.AuditAllowed, c, inv.ID, "", details); err != nil {
 		b.log.Error("refusing an issuance whose audit record could not be written", "credential", c.Name, "err", err)
+		failed = true
 		return nil, roster.Errorf(roster.EUNAVAILABLE, "the issuance cannot be audited, so it is refused")
 	}
 	return out, nil
@@ -122,7 +127,9 @@ type Signed struct {
 // SignSSHKey signs a runner's public key with an ssh_certificate
 // credential's CA, within the credential's policy: the runner may ask for
 // fewer principals and a shorter lifetime, never more.
-func (b *Broker) SignSSHKey(ctx context.Context, actor Actor, req SignRequest) (*Signed, error) {
+func (b *Broker) SignSSHKey(ctx context.Context, actor Actor, req SignRequest) (_ *Signed, err error) {
+	failed := false // on Roster's side: see observeIssuance
+	defer func() { b.observeIssuance(KindSSHSign, err, failed) }()
 	c, inv, err := b.authorize(ctx, actor, "credential.ssh_sign", req.Credential, req.Inventory)
 	if err != nil {
 		return nil, err
@@ -162,6 +169,7 @@ func (b *Broker) SignSSHKey(ctx context.Context, actor Actor, req SignRequest) (
 	cert, err := b.backend.SignSSHKey(ctx, roster.SSHSignRequest{Role: c.Fields["role"], PublicKey: req.PublicKey, Principals: want, TTL: ttl, KeyID: keyID})
 	if err != nil {
 		b.audit(ctx, actor, "credential.ssh_sign", roster.AuditFailed, c, inv.ID, roster.ErrorMessage(err), nil)
+		failed = true
 		return nil, b.backendError("sign the key", err)
 	}
 	details := map[string]string{
@@ -171,6 +179,7 @@ func (b *Broker) SignSSHKey(ctx context.Context, actor Actor, req SignRequest) (
 	}
 	if err := b.mustAudit(ctx, actor, "credential.ssh_sign", roster.AuditAllowed, c, inv.ID, "", details); err != nil {
 		b.log.Error("refusing a certificate whose audit record could not be written", "credential", c.Name, "err", err)
+		failed = true
 		return nil, roster.Errorf(roster.EUNAVAILABLE, "the issuance cannot be audited, so it is refused")
 	}
 	return &Signed{SSHCertificate: cert, Username: c.Fields["username"]}, nil

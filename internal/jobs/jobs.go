@@ -54,8 +54,10 @@ type Config struct {
 	// the scheduler queues it again (the process that made it died
 	// between recording it and queueing it).
 	LostAfter time.Duration
-	// Register adds more workers (notifications).
+	// Register adds more workers (notifications), and Queues their
+	// queues (name → workers).
 	Register func(*river.Workers)
+	Queues   map[string]int
 	Log      *slog.Logger
 }
 
@@ -99,8 +101,9 @@ type Queue struct {
 	cfg    Config
 	client client
 	// depth counts the sync queue's jobs by state.
-	depth func(ctx context.Context) (map[string]int, error)
-	close func() error
+	depth   func(ctx context.Context) (map[string]int, error)
+	release func(ctx context.Context) (int, error) // SQLite only
+	close   func() error
 
 	store  Store
 	engine *syncer.Engine // set by Start
@@ -116,16 +119,21 @@ func newQueue[TTx any](cfg Config, newClient func(*river.Config) (*river.Client[
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &syncWorker{q: q})
 	river.AddWorker(workers, &scheduleWorker{q: q})
+	river.AddWorker(workers, &followUpWorker{q: q})
 	if cfg.Register != nil {
 		cfg.Register(workers)
 	}
 	margin := cfg.rescueMargin()
 	every := cfg.ScheduleEvery
+	queues := map[string]river.QueueConfig{
+		QueueSync:    {MaxWorkers: cfg.SyncWorkers},
+		QueueDefault: {MaxWorkers: 10},
+	}
+	for name, n := range cfg.Queues {
+		queues[name] = river.QueueConfig{MaxWorkers: n}
+	}
 	c, err := newClient(&river.Config{
-		Queues: map[string]river.QueueConfig{
-			QueueSync:    {MaxWorkers: cfg.SyncWorkers},
-			QueueDefault: {MaxWorkers: 10},
-		},
+		Queues:  queues,
 		Workers: workers,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
 			func() (river.JobArgs, *river.InsertOpts) {

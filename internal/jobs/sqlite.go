@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -26,6 +27,14 @@ func OpenSQLite(ctx context.Context, path string, cfg Config) (*Queue, error) {
 		return nil, err
 	}
 	queue.close = db.Close
+	queue.release = func(ctx context.Context) (int, error) {
+		res, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+		if err != nil {
+			return 0, fmt.Errorf("job queue: release running jobs: %w", err)
+		}
+		n, err := res.RowsAffected()
+		return int(n), err
+	}
 	queue.depth = func(ctx context.Context) (map[string]int, error) {
 		return countByState(ctx, db, `SELECT state, count(*) FROM river_job WHERE queue = ? GROUP BY state`, QueueSync)
 	}
@@ -96,4 +105,15 @@ func countByState(ctx context.Context, db *sql.DB, query string, args ...any) (m
 		out[state] = n
 	}
 	return out, rows.Err()
+}
+
+// ReleaseRunningJobs makes the jobs left running by a previous process on
+// this database available again, at once rather than after the rescue
+// delay. Only for SQLite, where one serving process owns the database:
+// with several processes, a running job may be another live one's.
+func (q *Queue) ReleaseRunningJobs(ctx context.Context) (int, error) {
+	if q.release == nil {
+		return 0, errors.New("job queue: releasing running jobs is for a single-process (SQLite) queue")
+	}
+	return q.release(ctx)
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/rosterhq/roster"
 )
@@ -49,6 +50,11 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	}
 	switch {
 	case run.Status == roster.SyncQueued:
+	case run.Status == roster.SyncRunning && job.Attempt == 1:
+		// Not a rescued job (River counts the attempt it rescues): the
+		// run was started outside the queue, and is that caller's.
+		log.Warn("a queued run is already running outside the queue; leaving it to its runner", "run", run.ID)
+		return nil
 	case run.Status == roster.SyncRunning:
 		// The job was rescued: the process running it stopped (River waits
 		// past the longest timeout first, so that run can no longer be
@@ -88,4 +94,53 @@ func (w *syncWorker) retry(ctx context.Context, prev *roster.SyncRun) (*roster.S
 		return nil, err
 	}
 	return run, nil
+}
+
+// FollowUpArgs is a sync of a source to queue once its running sync ends:
+// a provisioning callback that arrived after that sync listed the cloud.
+type FollowUpArgs struct {
+	SourceID string             `json:"source_id" river:"unique"`
+	Trigger  roster.SyncTrigger `json:"trigger"`
+}
+
+// Kind implements river.JobArgs.
+func (FollowUpArgs) Kind() string { return "roster.sync_follow_up" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts: one waiting follow-up
+// per source, whatever the number of callbacks.
+func (FollowUpArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
+	}}}
+}
+
+// followUpPoll is how often a follow-up looks whether the source is free.
+const followUpPoll = time.Second
+
+type followUpWorker struct {
+	river.WorkerDefaults[FollowUpArgs]
+	q *Queue
+}
+
+func (w *followUpWorker) Work(ctx context.Context, job *river.Job[FollowUpArgs]) error {
+	src, err := w.q.store.Source(ctx, job.Args.SourceID)
+	if roster.ErrorCode(err) == roster.ENOTFOUND {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	run, created, err := w.q.engine.Trigger(ctx, src, job.Args.Trigger)
+	switch {
+	case err != nil:
+		return err
+	case created || run.Status == roster.SyncQueued:
+		return nil // a run that has not listed the cloud yet
+	}
+	return river.JobSnooze(followUpPoll)
+}
+
+// SyncAfter queues a sync of the source for when its running sync ends.
+func (q *Queue) SyncAfter(ctx context.Context, sourceID string, trigger roster.SyncTrigger) error {
+	_, err := q.client.Insert(ctx, FollowUpArgs{SourceID: sourceID, Trigger: trigger}, nil)
+	return err
 }

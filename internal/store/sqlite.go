@@ -157,13 +157,17 @@ func isUnique(err error) bool {
 
 // ---- inventories
 
-const inventoryCols = `id, name, description, created_at, updated_at`
+const inventoryCols = `id, name, description, prometheus_sd, created_at, updated_at`
 
 func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, error) {
 	var inv roster.Inventory
 	var created, updated int64
-	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &created, &updated); err != nil {
+	var sd *string
+	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &created, &updated); err != nil {
 		return nil, err
+	}
+	if sd != nil {
+		inv.PrometheusSD = json.RawMessage(*sd)
 	}
 	inv.CreatedAt, inv.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &inv, nil
@@ -173,8 +177,8 @@ func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, erro
 func (s *SQLite) CreateInventory(ctx context.Context, inv *roster.Inventory) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	inv.ID, inv.CreatedAt, inv.UpdatedAt = newID(), now, now
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?)`,
-		inv.ID, inv.Name, inv.Description, micros(now), micros(now))
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), micros(now), micros(now))
 	if isUnique(err) {
 		return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
 	}
@@ -225,9 +229,12 @@ func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.Inve
 		if upd.Description != nil {
 			inv.Description = *upd.Description
 		}
+		if upd.PrometheusSD != nil {
+			inv.PrometheusSD = *upd.PrometheusSD
+		}
 		inv.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		_, err = tx.ExecContext(ctx, `UPDATE inventories SET name = ?, description = ?, updated_at = ? WHERE id = ?`,
-			inv.Name, inv.Description, micros(inv.UpdatedAt), id)
+		_, err = tx.ExecContext(ctx, `UPDATE inventories SET name = ?, description = ?, prometheus_sd = ?, updated_at = ? WHERE id = ?`,
+			inv.Name, inv.Description, nullJSON(inv.PrometheusSD), micros(inv.UpdatedAt), id)
 		if isUnique(err) {
 			return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
 		}

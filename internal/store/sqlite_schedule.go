@@ -189,3 +189,24 @@ func (s *SQLite) QueuedSyncRuns(ctx context.Context, before time.Time, limit int
 	}
 	return out, rows.Err()
 }
+
+var _ roster.StatsStore = (*SQLite)(nil)
+
+// HostCounts implements roster.StatsStore.
+func (s *SQLite) HostCounts(ctx context.Context) ([]roster.HostCount, error) {
+	rows, err := s.rq.QueryContext(ctx, `SELECT i.id, i.name, count(h.id), COALESCE(sum(h.enabled), 0)
+		FROM inventories i LEFT JOIN hosts h ON h.inventory_id = i.id GROUP BY i.id ORDER BY i.name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []roster.HostCount
+	for rows.Next() {
+		var c roster.HostCount
+		if err := rows.Scan(&c.InventoryID, &c.Inventory, &c.Hosts, &c.Enabled); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

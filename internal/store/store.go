@@ -1,6 +1,6 @@
 // Package store persists Roster's domain in SQL databases: SQLite (the
-// embedded default) and, later, PostgreSQL. Both pass the conformance suite
-// in storetest.
+// embedded default) and PostgreSQL (several processes on one database).
+// Both pass the conformance suite in storetest.
 package store
 
 import (
@@ -67,6 +67,14 @@ func scheduledSync(tick, due *int64) *roster.ScheduledSync {
 		return nil
 	}
 	return &roster.ScheduledSync{Tick: fromMicros(*tick), Due: fromMicros(*due)}
+}
+
+// nullJSON is the stored form of optional JSON: NULL when absent or null.
+func nullJSON(b json.RawMessage) any {
+	if len(b) == 0 || string(b) == "null" {
+		return nil
+	}
+	return string(b)
 }
 
 func mustJSON(v any) string {

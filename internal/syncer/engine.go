@@ -94,6 +94,14 @@ func WithCredentials(c Credentials) Option { return func(e *Engine) { e.creds = 
 // of Trigger runs the run itself (the CLI does).
 func WithQueue(q Queue) Option { return func(e *Engine) { e.queue = q } }
 
+// Inline returns an engine like e whose Trigger does not queue runs: its
+// caller runs them (the CLI and the demo, which show their progress).
+func (e *Engine) Inline() *Engine {
+	c := *e
+	c.queue = nil
+	return &c
+}
+
 // WithTimeouts sets the run timeouts.
 func WithTimeouts(t Timeouts) Option { return func(e *Engine) { e.timeouts = t } }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -8,10 +9,11 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-// SchedulerStore is a store that also serves the scheduler.
+// SchedulerStore is a store that also serves the scheduler and metrics.
 type SchedulerStore interface {
 	roster.Store
 	roster.SchedulerStore
+	roster.StatsStore
 }
 
 // RunScheduler runs the conformance suite of roster.SchedulerStore.
@@ -27,6 +29,8 @@ func RunScheduler(t *testing.T, open func(t *testing.T) SchedulerStore) {
 		{"CallbackKeys", testCallbackKeys},
 		{"SourceSyncStates", testSourceSyncStates},
 		{"QueuedSyncRuns", testQueuedSyncRuns},
+		{"InventoryPrometheusSD", testInventoryPrometheusSD},
+		{"HostCounts", testHostCounts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -348,5 +352,51 @@ func testQueuedSyncRuns(t *testing.T, s SchedulerStore) {
 	must(t, err)
 	if len(queued) != 0 {
 		t.Fatalf("QueuedSyncRuns(before it was made) = %v", queued)
+	}
+}
+
+func testInventoryPrometheusSD(t *testing.T, s SchedulerStore) {
+	ctx := t.Context()
+	mapping := json.RawMessage(`{"port":9100,"labels":{"region":"placement.region"}}`)
+	inv := &roster.Inventory{Name: "prod", PrometheusSD: mapping}
+	must(t, s.CreateInventory(ctx, inv))
+	got, err := s.Inventory(ctx, inv.ID)
+	must(t, err)
+	if string(got.PrometheusSD) != string(mapping) {
+		t.Fatalf("PrometheusSD = %s, want %s", got.PrometheusSD, mapping)
+	}
+	desc := "d"
+	got, err = s.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{Description: &desc})
+	must(t, err)
+	if string(got.PrometheusSD) != string(mapping) {
+		t.Fatalf("an update of the description changed the mapping to %s", got.PrometheusSD)
+	}
+	var none json.RawMessage
+	_, err = s.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{PrometheusSD: &none})
+	must(t, err)
+	got, err = s.Inventory(ctx, "prod")
+	must(t, err)
+	if got.PrometheusSD != nil {
+		t.Fatalf("after removing it, PrometheusSD = %s", got.PrometheusSD)
+	}
+	plain := newInventory(t, s, "dev")
+	if plain.PrometheusSD != nil {
+		t.Fatal("a new inventory has a mapping")
+	}
+}
+
+func testHostCounts(t *testing.T, s SchedulerStore) {
+	ctx := t.Context()
+	prod, dev := newInventory(t, s, "prod"), newInventory(t, s, "dev")
+	src := newSource(t, s, prod, "ec2")
+	run := newRun(t, s, src)
+	stopped := host("i-2", "us-east-1", "b")
+	stopped.Enabled = false
+	finish(t, s, run, &roster.HostChanges{Add: []*roster.Host{host("i-1", "us-east-1", "a"), stopped, host("i-3", "us-east-1", "c")}})
+	counts, err := s.HostCounts(ctx)
+	must(t, err)
+	want := []roster.HostCount{{InventoryID: dev.ID, Inventory: "dev"}, {InventoryID: prod.ID, Inventory: "prod", Hosts: 3, Enabled: 2}}
+	if len(counts) != 2 || counts[0] != want[0] || counts[1] != want[1] {
+		t.Fatalf("HostCounts = %+v, want %+v", counts, want)
 	}
 }

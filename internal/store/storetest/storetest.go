@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite every roster.Store
-// implementation passes: the SQLite store now, the PostgreSQL one later.
+// implementation passes, the SQLite store and the PostgreSQL one: Run for
+// roster.Store, RunScheduler and RunWebhooks for the stores they serve too.
 package storetest
 
 import (

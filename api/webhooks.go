@@ -1,0 +1,195 @@
+package api
+
+import (
+	"context"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/notify"
+)
+
+// ListWebhooks implements StrictServerInterface.
+func (s *Server) ListWebhooks(ctx context.Context, req ListWebhooksRequestObject) (ListWebhooksResponseObject, error) {
+	if err := s.needWebhooks(); err != nil {
+		return nil, err
+	}
+	var f roster.WebhookFilter
+	if req.Params.Inventory != nil {
+		inv, err := s.store.Inventory(ctx, *req.Params.Inventory)
+		if err != nil {
+			return nil, err
+		}
+		f.InventoryID = inv.ID
+	}
+	if req.Params.Source != nil {
+		src, err := s.store.Source(ctx, *req.Params.Source)
+		if err != nil {
+			return nil, err
+		}
+		f.SourceID = src.ID
+	}
+	hooks, err := s.webhooks.Webhooks(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := ListWebhooks200JSONResponse{Items: make([]Webhook, len(hooks))}
+	for i, w := range hooks {
+		out.Items[i] = webhookOut(w)
+	}
+	return out, nil
+}
+
+// CreateWebhook implements StrictServerInterface.
+func (s *Server) CreateWebhook(ctx context.Context, req CreateWebhookRequestObject) (CreateWebhookResponseObject, error) {
+	if err := s.needWebhooks(); err != nil {
+		return nil, err
+	}
+	b := req.Body
+	in := notify.WebhookInput{
+		Name:          b.Name,
+		InventoryID:   deref(b.Inventory),
+		SourceID:      deref(b.Source),
+		Events:        eventsIn(b.Events),
+		URL:           roster.Secret(b.Url),
+		SigningSecret: roster.Secret(deref(b.SigningSecret)),
+		AllowInsecure: b.AllowInsecure != nil && *b.AllowInsecure,
+		Disabled:      b.Enabled != nil && !*b.Enabled,
+	}
+	if b.Format != nil {
+		in.Format = roster.WebhookFormat(*b.Format)
+	}
+	w, err := s.webhooks.Create(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	s.auditChange(ctx, "webhook.create", "webhook", w.ID, w.Name, w.InventoryID, map[string]string{"url": w.URLRedacted, "source": w.SourceID})
+	return CreateWebhook201JSONResponse(webhookOut(w)), nil
+}
+
+// GetWebhook implements StrictServerInterface.
+func (s *Server) GetWebhook(ctx context.Context, req GetWebhookRequestObject) (GetWebhookResponseObject, error) {
+	if err := s.needWebhooks(); err != nil {
+		return nil, err
+	}
+	w, err := s.webhooks.Webhook(ctx, req.Webhook)
+	if err != nil {
+		return nil, err
+	}
+	return GetWebhook200JSONResponse(webhookOut(w)), nil
+}
+
+// UpdateWebhook implements StrictServerInterface.
+func (s *Server) UpdateWebhook(ctx context.Context, req UpdateWebhookRequestObject) (UpdateWebhookResponseObject, error) {
+	if err := s.needWebhooks(); err != nil {
+		return nil, err
+	}
+	b := req.Body
+	ch := notify.WebhookChange{Name: b.Name, Enabled: b.Enabled, AllowInsecure: b.AllowInsecure}
+	if b.Format != nil {
+		ch.Format = ptr(roster.WebhookFormat(*b.Format))
+	}
+	if b.Events != nil {
+		ch.Events = eventsIn(*b.Events)
+	}
+	if b.Url != nil {
+		ch.URL = ptr(roster.Secret(*b.Url))
+	}
+	if b.SigningSecret != nil {
+		ch.SigningSecret = ptr(roster.Secret(*b.SigningSecret))
+	}
+	w, err := s.webhooks.Update(ctx, req.Webhook, ch)
+	if err != nil {
+		return nil, err
+	}
+	s.auditChange(ctx, "webhook.update", "webhook", w.ID, w.Name, w.InventoryID, map[string]string{
+		"url": w.URLRedacted, "url_changed": boolString(b.Url != nil), "signing_secret_changed": boolString(b.SigningSecret != nil)})
+	return UpdateWebhook200JSONResponse(webhookOut(w)), nil
+}
+
+// DeleteWebhook implements StrictServerInterface.
+func (s *Server) DeleteWebhook(ctx context.Context, req DeleteWebhookRequestObject) (DeleteWebhookResponseObject, error) {
+	if err := s.needWebhooks(); err != nil {
+		return nil, err
+	}
+	w, err := s.webhooks.Webhook(ctx, req.Webhook)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.webhooks.Delete(ctx, w.ID); err != nil {
+		return nil, err
+	}
+	s.auditChange(ctx, "webhook.delete", "webhook", w.ID, w.Name, w.InventoryID, nil)
+	return DeleteWebhook204Response{}, nil
+}
+
+// ListWebhookDeliveries implements StrictServerInterface.
+func (s *Server) ListWebhookDeliveries(ctx context.Context, req ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error) {
+	if err := s.needWebhooks(); err != nil {
+		return nil, err
+	}
+	w, err := s.webhooks.Webhook(ctx, req.Webhook)
+	if err != nil {
+		return nil, err
+	}
+	p := req.Params
+	ds, next, err := s.webhooks.Deliveries(ctx, roster.DeliveryFilter{WebhookID: w.ID, EventID: deref(p.EventId), After: deref(p.Cursor), Limit: derefInt(p.Limit)})
+	if err != nil {
+		return nil, err
+	}
+	out := ListWebhookDeliveries200JSONResponse{Items: make([]WebhookDelivery, len(ds)), NextCursor: optional(next)}
+	for i, d := range ds {
+		out.Items[i] = WebhookDelivery{
+			Id: d.ID, WebhookId: d.WebhookID, EventId: d.EventID, Event: WebhookEvent(d.Event), RunId: d.RunID,
+			Attempt: d.Attempt, Outcome: WebhookDeliveryOutcome(d.Outcome), Error: optional(d.Error),
+			DurationMs: d.Duration.Milliseconds(), Time: d.Time,
+		}
+		if d.StatusCode != 0 {
+			out.Items[i].StatusCode = ptr(d.StatusCode)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) needWebhooks() error {
+	if s.webhooks == nil {
+		return roster.Errorf(roster.EUNAVAILABLE, "this process does not serve webhooks")
+	}
+	return nil
+}
+
+// purgeWebhooks deletes the webhooks (and their secrets) of a source or
+// inventory about to be deleted.
+func (s *Server) purgeWebhooks(ctx context.Context, f roster.WebhookFilter) error {
+	if s.webhooks == nil {
+		return nil
+	}
+	_, err := s.webhooks.Purge(ctx, f)
+	return err
+}
+
+func eventsIn(in []WebhookEvent) []roster.WebhookEvent {
+	out := make([]roster.WebhookEvent, len(in))
+	for i, e := range in {
+		out[i] = roster.WebhookEvent(e)
+	}
+	return out
+}
+
+func webhookOut(w *roster.Webhook) Webhook {
+	out := Webhook{
+		Id: w.ID, Name: w.Name, InventoryId: w.InventoryID, SourceId: optional(w.SourceID),
+		Format: WebhookFormat(w.Format), Events: make([]WebhookEvent, len(w.Events)), Enabled: w.Enabled,
+		AllowInsecure: w.AllowInsecure, Url: w.URLRedacted, HasSigningSecret: w.HasSigningSecret,
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
+	}
+	for i, e := range w.Events {
+		out.Events[i] = WebhookEvent(e)
+	}
+	return out
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
