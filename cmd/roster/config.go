@@ -24,7 +24,8 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// DataDir holds the SQLite database and local state.
 	DataDir string `yaml:"data_dir"`
-	// Database is a SQLite file path; empty means DataDir/roster.db.
+	// Database is a SQLite file path (empty: DataDir/roster.db) or a
+	// postgres:// URL; several processes may serve one PostgreSQL database.
 	Database string `yaml:"database"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
@@ -79,7 +80,7 @@ func (c *Config) settings() []setting {
 	return []setting{
 		{"listen", "ROSTER_LISTEN", "address the API listens on", &c.Listen},
 		{"data-dir", "ROSTER_DATA_DIR", "directory for the database and local state", &c.DataDir},
-		{"database", "ROSTER_DATABASE", "SQLite database file (default <data-dir>/roster.db)", &c.Database},
+		{"database", "ROSTER_DATABASE", "SQLite database file (default <data-dir>/roster.db), or a postgres:// URL", &c.Database},
 		{"log-level", "ROSTER_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
 		{"log-format", "ROSTER_LOG_FORMAT", "json or text", &c.LogFormat},
 		{"sync-concurrency", "ROSTER_SYNC_CONCURRENCY", "syncs run at once by this process", &c.SyncConcurrency},

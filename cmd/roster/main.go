@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster/internal/ansibleinv"
+	"github.com/rosterhq/roster/internal/jobs"
+	"github.com/rosterhq/roster/internal/store"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -105,8 +107,17 @@ func newMigrateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "database %s is up to date\n", c.Database)
-			return st.Close()
+			defer st.Close()
+			if pg, ok := st.(*store.Postgres); ok {
+				err = jobs.MigratePostgres(cmd.Context(), pg.Pool())
+			} else {
+				err = jobs.MigrateSQLite(cmd.Context(), c.Database)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "database %s is up to date\n", displayDatabase(c.Database))
+			return nil
 		},
 	}
 	addConfigFlags(cmd.Flags(), &base)

@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -31,9 +34,49 @@ func defaultRegistry() *sources.Registry {
 	return sources.NewRegistry(aws.Driver{}, gcp.Driver{}, azure.Driver{}, openstack.Driver{})
 }
 
+// rosterStore is what a Roster process needs of its store; both stores
+// are one.
+type rosterStore interface {
+	roster.Store
+	roster.SchedulerStore
+	roster.StatsStore
+	roster.WebhookStore
+}
+
+// isPostgres reports whether a database setting names PostgreSQL (a URL)
+// rather than a SQLite file.
+func isPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
 // openStore opens the configured database.
-func openStore(ctx context.Context, c Config) (*store.SQLite, error) {
+func openStore(ctx context.Context, c Config) (rosterStore, error) {
+	if isPostgres(c.Database) {
+		return store.OpenPostgres(ctx, c.Database)
+	}
 	return store.OpenSQLite(ctx, c.Database)
+}
+
+// openQueue opens the job queue in the store's database.
+func openQueue(ctx context.Context, c Config, st rosterStore, cfg jobs.Config) (*jobs.Queue, error) {
+	if pg, ok := st.(*store.Postgres); ok {
+		return jobs.OpenPostgres(ctx, pg.Pool(), cfg)
+	}
+	return jobs.OpenSQLite(ctx, c.Database, cfg)
+}
+
+// displayDatabase is the database setting fit for logs and output: a
+// PostgreSQL URL without its password.
+func displayDatabase(database string) string {
+	if !isPostgres(database) {
+		return database
+	}
+	u, err := url.Parse(database)
+	if err != nil {
+		return "postgres://…"
+	}
+	u.RawQuery = "" // may hold password=
+	return u.Redacted()
 }
 
 // Main is one serving Roster process: the store, the sync engine and the
@@ -80,8 +123,9 @@ func (m *Main) Run(ctx context.Context) error {
 	m.closeBackend = closeBackend
 	m.Webhooks = notify.NewService(st, backend, m.Log.With("component", "webhooks"))
 	timeouts := syncer.Timeouts{Default: time.Duration(m.Config.SyncTimeout), Max: time.Duration(m.Config.SyncTimeoutMax)}
-	m.Queue, err = jobs.OpenSQLite(ctx, m.Config.Database, jobs.Config{
+	m.Queue, err = openQueue(ctx, m.Config, st, jobs.Config{
 		Store:         st,
+		ID:            nodeID(),
 		SyncWorkers:   m.Config.SyncConcurrency,
 		ScheduleEvery: time.Duration(m.Config.ScheduleEvery),
 		SyncAttempts:  m.Config.SyncAttempts,
@@ -96,11 +140,15 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	// One process serves a SQLite database: jobs it finds running were
-	// cut off with the previous one, and are retried now.
-	if n, err := m.Queue.ReleaseRunningJobs(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		m.Log.Warn("retrying jobs cut off by the previous process", "count", n)
+	// cut off with the previous one, and are retried now. (On PostgreSQL
+	// they may be another node's; River rescues them when they outlive
+	// the longest timeout.)
+	if !isPostgres(m.Config.Database) {
+		if n, err := m.Queue.ReleaseRunningJobs(ctx); err != nil {
+			return err
+		} else if n > 0 {
+			m.Log.Warn("retrying jobs cut off by the previous process", "count", n)
+		}
 	}
 	m.Metrics = newMetrics(st, m.Queue, m.Log)
 	notifier := notify.NewNotifier(st, m.Queue, notify.NotifierOptions{Logger: m.Log.With("component", "webhooks")})
@@ -134,7 +182,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.srv.Serve(ln) }()
-	m.Log.Info("roster serving", "url", m.URL, "database", m.Config.Database, "secret_backend", backend.Kind())
+	m.Log.Info("roster serving", "url", m.URL, "database", displayDatabase(m.Config.Database), "secret_backend", backend.Kind())
 	return nil
 }
 
@@ -222,4 +270,14 @@ func observeSync(st roster.Store, m *metrics.Metrics, log *slog.Logger) func(con
 		}
 		m.ObserveSync(inv.Name, src.Name, src.Provider, run)
 	}
+}
+
+// nodeID names this process in the job queue's records: host and pid, so
+// that an operator (or a test) can tell which process holds a job.
+func nodeID() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "roster"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }

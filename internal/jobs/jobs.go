@@ -40,6 +40,9 @@ type Store interface {
 type Config struct {
 	// Store is Roster's store (required).
 	Store Store
+	// ID names this node in River's records (jobs' attempted_by, the
+	// leader); empty: River's default, the host name and start time.
+	ID string
 	// SyncWorkers bounds the syncs this node runs at once.
 	SyncWorkers int
 	// ScheduleEvery is how often the leader looks for due sources: the
@@ -133,6 +136,7 @@ func newQueue[TTx any](cfg Config, newClient func(*river.Config) (*river.Client[
 		queues[name] = river.QueueConfig{MaxWorkers: n}
 	}
 	c, err := newClient(&river.Config{
+		ID:      cfg.ID,
 		Queues:  queues,
 		Workers: workers,
 		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),

@@ -1,0 +1,303 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/client"
+	"github.com/rosterhq/roster/internal/testenv"
+	"github.com/rosterhq/roster/sources/aws/awssim"
+)
+
+// clusterNode is one `roster serve` process of the cluster test.
+type clusterNode struct {
+	name string
+	cmd  *exec.Cmd
+	url  string
+	log  string
+	done chan error
+}
+
+func (n *clusterNode) id(host string) string { return fmt.Sprintf("%s-%d", host, n.cmd.Process.Pid) }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func startNode(t *testing.T, bin, name, dsn string, env []string) *clusterNode {
+	t.Helper()
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	n := &clusterNode{name: name, url: "http://" + addr, log: filepath.Join(dir, "roster.log"), done: make(chan error, 1)}
+	logf, err := os.Create(n.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.cmd = exec.Command(bin, "serve", "--database", dsn, "--listen", addr, "--data-dir", dir,
+		"--schedule-every", "1s", "--sync-timeout", "5s", "--sync-timeout-max", "5s", "--sync-concurrency", "4",
+		"--log-format", "text", "--log-level", "info")
+	n.cmd.Env = append(os.Environ(), env...)
+	n.cmd.Stdout, n.cmd.Stderr = logf, logf
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { n.done <- n.cmd.Wait(); logf.Close() }()
+	t.Cleanup(func() {
+		n.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-n.done:
+		case <-time.After(20 * time.Second):
+			n.cmd.Process.Kill()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(n.log)
+			t.Logf("%s log (last 4 KiB):\n%s", name, tail(string(b), 4096))
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(n.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return n
+			}
+		}
+		select {
+		case err := <-n.done:
+			b, _ := os.ReadFile(n.log)
+			t.Fatalf("%s exited: %v\n%s", name, err, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready", name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// TestClusterOnPostgres runs three `roster serve` processes on one
+// PostgreSQL database, with 50 sources syncing every 5 seconds from the
+// EC2 simulator, and kills one node with SIGKILL in the middle of a sync.
+// No source may ever sync twice at once, no schedule tick may run twice,
+// every source keeps syncing on schedule, and the killed node's sync is
+// retried by the others.
+func TestClusterOnPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and three Roster processes")
+	}
+	pg := testenv.Postgres(t)
+	dsn := pg.CreateDatabase(t)
+	sim := awssim.New(awssim.Options{Seed: 41, Size: 20, Regions: []string{"us-east-1"},
+		// Syncs take a while, so that the kill finds some running.
+		Faults: awssim.Faults{Latency: 400 * time.Millisecond, Actions: []string{"DescribeInstances"}}})
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+	bin := buildBinary(t, "./cmd/roster", t.TempDir())
+	key := make([]byte, 32)
+	env := []string{"ROSTER_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
+		"AWS_ACCESS_KEY_ID=" + simAccessKey, "AWS_SECRET_ACCESS_KEY=" + simSecretKey}
+
+	var nodes []*clusterNode
+	for i := range 3 {
+		nodes = append(nodes, startNode(t, bin, fmt.Sprintf("node%d", i+1), dsn, env))
+	}
+	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--database", dsn).Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	token := roster.Secret(strings.TrimSpace(string(out)))
+	pool, err := pgxpool.New(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+
+	// Any node serves writes: the sources are made through all three.
+	const sourceCount = 50
+	var sourceIDs []string
+	for i := range sourceCount {
+		api := client.New(nodes[i%3].url, token)
+		inv := fmt.Sprintf("inv-%02d", i)
+		must(t, api.Do(t.Context(), "POST", "/inventories", map[string]any{"name": inv}, nil))
+		var src struct{ ID string }
+		must(t, api.Do(t.Context(), "POST", "/inventories/"+inv+"/sources", map[string]any{
+			"name": "ec2", "provider": "aws", "schedule": "5s", "schedule_jitter": "0s",
+			"config": map[string]any{"regions": []string{"us-east-1"}, "endpoint_url": simSrv.URL},
+		}, &src))
+		sourceIDs = append(sourceIDs, src.ID)
+	}
+	start := time.Now()
+
+	// Let the schedules run, then kill a node that is running a sync.
+	time.Sleep(12 * time.Second)
+	host, _ := os.Hostname()
+	var victim *clusterNode
+	var cutRuns []string
+	deadline := time.Now().Add(30 * time.Second)
+	for victim == nil {
+		for _, n := range nodes[1:] {
+			rows, err := pool.Query(t.Context(), `SELECT args->>'run_id' FROM river_job
+				WHERE kind = 'roster.sync' AND state = 'running' AND attempted_by[array_length(attempted_by, 1)] = $1`, n.id(host))
+			must(t, err)
+			var ids []string
+			for rows.Next() {
+				var id string
+				must(t, rows.Scan(&id))
+				ids = append(ids, id)
+			}
+			rows.Close()
+			if len(ids) > 0 {
+				victim, cutRuns = n, ids
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no node was ever seen running a sync")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	must(t, victim.cmd.Process.Signal(syscall.SIGKILL))
+	<-victim.done
+	killedAt := time.Now()
+	t.Logf("killed %s (pid %d) while it ran %d syncs, %s after the sources were made", victim.name, victim.cmd.Process.Pid, len(cutRuns), killedAt.Sub(start).Round(time.Second))
+
+	// The survivors carry on: the killed node's jobs are rescued once the
+	// longest timeout and its margin (5s + 2×5s) have passed.
+	time.Sleep(25 * time.Second)
+	api := client.New(nodes[0].url, token)
+	for _, id := range sourceIDs {
+		must(t, api.Do(t.Context(), "PATCH", "/sources/"+id, map[string]any{"schedule": ""}, nil))
+	}
+	stoppedAt := time.Now()
+	waitQuiet(t, pool)
+
+	// No source synced twice at once.
+	var overlaps int
+	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM sync_runs a JOIN sync_runs b
+		ON a.source_id = b.source_id AND a.id < b.id
+		WHERE a.started_at < COALESCE(b.finished_at, 'infinity') AND b.started_at < COALESCE(a.finished_at, 'infinity')`).Scan(&overlaps))
+	if overlaps != 0 {
+		t.Errorf("%d pairs of runs of one source overlapped", overlaps)
+	}
+	// No tick ran twice (the store's unique index makes a second run of a
+	// tick impossible; this checks nothing got around it).
+	var doubled int
+	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT source_id, scheduled_for FROM sync_runs
+		WHERE scheduled_for IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`).Scan(&doubled))
+	if doubled != 0 {
+		t.Errorf("%d ticks ran more than once", doubled)
+	}
+	// Every tick of every source ran: consecutive scheduled runs of a
+	// source are one interval apart, except where a run was cut off by
+	// the kill (ticks that fall while its job awaits rescue are skipped:
+	// a source never syncs twice at once).
+	rows, err := pool.Query(t.Context(), `SELECT source_id, scheduled_for,
+		lag(scheduled_for) OVER (PARTITION BY source_id ORDER BY scheduled_for)
+		FROM sync_runs WHERE scheduled_for IS NOT NULL ORDER BY 1, 2`)
+	must(t, err)
+	cut := map[string]bool{}
+	for _, id := range cutRuns {
+		var src string
+		must(t, pool.QueryRow(t.Context(), `SELECT source_id FROM sync_runs WHERE id = $1`, id).Scan(&src))
+		cut[src] = true
+	}
+	ticks := map[string]int{}
+	for rows.Next() {
+		var src string
+		var tick time.Time
+		var prev *time.Time
+		must(t, rows.Scan(&src, &tick, &prev))
+		ticks[src]++
+		if prev != nil && tick.Sub(*prev) != 5*time.Second && !cut[src] {
+			t.Errorf("source %s: ticks %s then %s: a tick was missed", src, prev.Format(time.RFC3339), tick.Format(time.RFC3339))
+		}
+	}
+	rows.Close()
+	minTicks := int(stoppedAt.Sub(start)/(5*time.Second)) - 2
+	for _, id := range sourceIDs {
+		if !cut[id] && ticks[id] < minTicks {
+			t.Errorf("source %s ran %d scheduled syncs in %s, want at least %d", id, ticks[id], stoppedAt.Sub(start).Round(time.Second), minTicks)
+		}
+	}
+	// Every run ended, and the runs cut off by the kill were recorded as
+	// such and synced again by another node.
+	var unfinished int
+	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM sync_runs WHERE status IN ('queued', 'running')`).Scan(&unfinished))
+	if unfinished != 0 {
+		t.Errorf("%d runs never finished", unfinished)
+	}
+	for _, id := range cutRuns {
+		var status, msg, src string
+		must(t, pool.QueryRow(t.Context(), `SELECT status, error, source_id FROM sync_runs WHERE id = $1`, id).Scan(&status, &msg, &src))
+		if status != "failed" || !strings.Contains(msg, "stopped before it finished") {
+			t.Errorf("cut-off run %s: %s %q, want failed for the stopped process", id, status, msg)
+		}
+		var after int
+		must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM sync_runs WHERE source_id = $1 AND status = 'succeeded' AND started_at > $2`,
+			src, killedAt).Scan(&after))
+		if after == 0 {
+			t.Errorf("source %s: no successful sync after its run was cut off", src)
+		}
+	}
+	// The work was shared: each surviving node ran syncs.
+	for _, n := range nodes {
+		if n == victim {
+			continue
+		}
+		var worked int
+		must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM river_job WHERE kind = 'roster.sync' AND $1 = ANY(attempted_by)`, n.id(host)).Scan(&worked))
+		if worked == 0 {
+			t.Errorf("%s ran no sync", n.name)
+		}
+	}
+	var total int
+	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM sync_runs`).Scan(&total))
+	t.Logf("%d runs in %s; %d sources cut off by the kill", total, stoppedAt.Sub(start).Round(time.Second), len(cut))
+}
+
+// waitQuiet waits until no run or sync job is pending.
+func waitQuiet(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	for {
+		var runs, jobs int
+		err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM sync_runs WHERE status IN ('queued', 'running')),
+			(SELECT count(*) FROM river_job WHERE kind = 'roster.sync' AND state IN ('available', 'running', 'retryable', 'scheduled'))`).Scan(&runs, &jobs)
+		if err == nil && runs == 0 && jobs == 0 {
+			return
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("still %d unfinished runs and %d pending sync jobs", runs, jobs)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
