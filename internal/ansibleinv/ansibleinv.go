@@ -32,6 +32,10 @@ type Config struct {
 	Inventory       string
 	IncludeDisabled bool
 	Timeout         time.Duration
+	// MaxAge, when set, asks Roster to sync sources older than this
+	// first (rounded up to whole seconds); nil leaves it to the sources'
+	// update_cache_timeout.
+	MaxAge *time.Duration
 }
 
 // Usage is the help text.
@@ -47,6 +51,7 @@ Configuration, from the environment or a YAML file (keys in brackets):
   ROSTER_INVENTORY         the inventory's name or id [inventory]
   ROSTER_INCLUDE_DISABLED  also list disabled hosts [include_disabled]
   ROSTER_TIMEOUT           request timeout, e.g. 60s [timeout]
+  ROSTER_MAX_AGE           sync sources whose data is older first, e.g. 5m [max_age]
   ROSTER_INVENTORY_CONFIG  the YAML file (default: roster-inventory.yaml beside
                            this program, then ~/.config/roster/inventory.yaml)
 The environment wins over the file.
@@ -99,6 +104,13 @@ func LoadConfig(getenv func(string) string, exe string) (Config, error) {
 		}
 		c.Timeout = d
 	}
+	if v := getenv("ROSTER_MAX_AGE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("ROSTER_MAX_AGE=%q is not a duration such as 5m", v)
+		}
+		c.MaxAge = &d
+	}
 	if c.Token == "" && c.TokenFile != "" {
 		b, err := os.ReadFile(c.TokenFile)
 		if err != nil {
@@ -144,6 +156,7 @@ func readConfigFile(path string, c *Config) error {
 		Inventory       string `yaml:"inventory"`
 		IncludeDisabled bool   `yaml:"include_disabled"`
 		Timeout         string `yaml:"timeout"`
+		MaxAge          string `yaml:"max_age"`
 	}
 	if err := yaml.Unmarshal(b, &f); err != nil {
 		return fmt.Errorf("config file %s: %w", path, err)
@@ -170,6 +183,13 @@ func readConfigFile(path string, c *Config) error {
 			return fmt.Errorf("config file %s: timeout %q is not a duration such as 60s", path, f.Timeout)
 		}
 		c.Timeout = d
+	}
+	if f.MaxAge != "" {
+		d, err := time.ParseDuration(f.MaxAge)
+		if err != nil || d < 0 {
+			return fmt.Errorf("config file %s: max_age %q is not a duration such as 5m", path, f.MaxAge)
+		}
+		c.MaxAge = &d
 	}
 	return nil
 }
@@ -214,6 +234,9 @@ func Fetch(ctx context.Context, c Config, host string, w io.Writer) error {
 	}
 	if c.IncludeDisabled {
 		q.Set("all", "true")
+	}
+	if c.MaxAge != nil {
+		q.Set("max_age", strconv.FormatInt(int64((*c.MaxAge+time.Second-1)/time.Second), 10))
 	}
 	u := base + "/api/v1/inventories/" + url.PathEscape(c.Inventory) + "/ansible"
 	if len(q) > 0 {

@@ -59,10 +59,8 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		// The job was rescued: the process running it stopped (River waits
 		// past the longest timeout first, so that run can no longer be
 		// writing). Record it as failed and sync anew.
-		end := time.Now()
-		run.Status, run.FinishedAt = roster.SyncFailed, &end
-		run.Error = "the Roster process running this sync stopped before it finished; nothing was changed"
-		if err := st.FinishSyncRun(ctx, run, nil); err != nil && roster.ErrorCode(err) != roster.ECONFLICT {
+		err := w.q.engine.Fail(ctx, run, "the Roster process running this sync stopped before it finished; nothing was changed")
+		if err != nil && roster.ErrorCode(err) != roster.ECONFLICT {
 			return err
 		}
 		log.Warn("sync cut off by a stopped process; syncing again", "run", run.ID, "source", run.SourceID)

@@ -209,6 +209,23 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	return nil
 }
 
+// Fail records an unfinished run as failed for reason, with nothing
+// changed (the job queue does, for a run whose process died), and tells
+// the OnFinish functions. A run that finished meanwhile is left as it is.
+func (e *Engine) Fail(ctx context.Context, run *roster.SyncRun, reason string) error {
+	end := e.now()
+	failed := *run
+	failed.Status, failed.Error, failed.FinishedAt = roster.SyncFailed, reason, &end
+	if err := e.store.FinishSyncRun(ctx, &failed, nil); err != nil {
+		return err
+	}
+	*run = failed
+	for _, fn := range e.finished {
+		fn(ctx, run)
+	}
+	return nil
+}
+
 // abandon records a run that cannot be recorded normally as failed, with
 // nothing changed, so that it does not stay active and block its source.
 func (e *Engine) abandon(run *roster.SyncRun, log *slog.Logger, reason string) {
