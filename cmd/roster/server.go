@@ -34,6 +34,9 @@ func defaultRegistry() *sources.Registry {
 	return sources.NewRegistry(aws.Driver{}, gcp.Driver{}, azure.Driver{}, openstack.Driver{})
 }
 
+// deliveryLogRetention is how long webhook delivery attempts are kept.
+const deliveryLogRetention = 30 * 24 * time.Hour
+
 // rosterStore is what a Roster process needs of its store; both stores
 // are one.
 type rosterStore interface {
@@ -134,7 +137,14 @@ func (m *Main) Run(ctx context.Context) error {
 			river.AddWorker(w, notify.NewWorker(st, backend, notify.WorkerOptions{Logger: m.Log.With("component", "webhooks")}))
 		},
 		Queues: map[string]int{notify.Queue: 4},
-		Log:    m.Log.With("component", "jobs"),
+		Maintenance: func(ctx context.Context) error {
+			n, err := st.PruneDeliveries(ctx, time.Now().Add(-deliveryLogRetention))
+			if n > 0 {
+				m.Log.Info("pruned the webhook delivery log", "entries", n)
+			}
+			return err
+		},
+		Log: m.Log.With("component", "jobs"),
 	})
 	if err != nil {
 		return err

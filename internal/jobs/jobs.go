@@ -57,6 +57,8 @@ type Config struct {
 	// the scheduler queues it again (the process that made it died
 	// between recording it and queueing it).
 	LostAfter time.Duration
+	// Maintenance, when set, is run hourly by one node (pruning logs).
+	Maintenance func(ctx context.Context) error
 	// Register adds more workers (notifications), and Queues their
 	// queues (name → workers).
 	Register func(*river.Workers)
@@ -123,6 +125,7 @@ func newQueue[TTx any](cfg Config, newClient func(*river.Config) (*river.Client[
 	river.AddWorker(workers, &syncWorker{q: q})
 	river.AddWorker(workers, &scheduleWorker{q: q})
 	river.AddWorker(workers, &followUpWorker{q: q})
+	river.AddWorker(workers, &maintenanceWorker{q: q})
 	if cfg.Register != nil {
 		cfg.Register(workers)
 	}
@@ -139,10 +142,14 @@ func newQueue[TTx any](cfg Config, newClient func(*river.Config) (*river.Client[
 		ID:      cfg.ID,
 		Queues:  queues,
 		Workers: workers,
-		PeriodicJobs: []*river.PeriodicJob{river.NewPeriodicJob(river.PeriodicInterval(every),
-			func() (river.JobArgs, *river.InsertOpts) {
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
 				return ScheduleArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: every}}
-			}, &river.PeriodicJobOpts{ID: "roster.schedule", RunOnStart: true})},
+			}, &river.PeriodicJobOpts{ID: "roster.schedule", RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+				return MaintenanceArgs{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: time.Hour}}
+			}, &river.PeriodicJobOpts{ID: "roster.maintenance"}),
+		},
 		// The engine enforces each source's timeout; River's is the
 		// backstop, and a job outliving it by the margin is rescued.
 		JobTimeout:           cfg.Timeouts.Max + margin,

@@ -293,3 +293,59 @@ func TestLostJobIsQueuedAgain(t *testing.T) {
 		t.Fatalf("lost run = %s (%s)", done.Status, done.Error)
 	}
 }
+
+func TestMaintenanceJobRunsTheMaintenanceFunction(t *testing.T) {
+	called := make(chan struct{}, 1)
+	n := newNode(t, jobs.Config{Maintenance: func(context.Context) error { called <- struct{}{}; return nil }})
+	n.start()
+	// River's leader queues it hourly; here it is queued by hand.
+	if _, err := n.queue.Insert(t.Context(), jobs.MaintenanceArgs{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-called:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the maintenance function did not run")
+	}
+}
+
+func TestFollowUpSyncsAfterTheRunningOne(t *testing.T) {
+	n := newNode(t, jobs.Config{})
+	n.sim.SetFaults(awssim.Faults{Latency: 500 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	n.start()
+	src := n.source("ec2", nil)
+	first, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		run, err := n.store.SyncRun(t.Context(), first.ID)
+		must(t, err)
+		if run.Status == roster.SyncRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first run never ran")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Two callbacks while it runs: one follow-up.
+	must(t, n.queue.SyncAfter(t.Context(), src.ID, roster.TriggerCallback))
+	must(t, n.queue.SyncAfter(t.Context(), src.ID, roster.TriggerCallback))
+	n.wait(first.ID)
+	deadline = time.Now().Add(30 * time.Second)
+	for len(n.runs(src)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("no follow-up sync")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	runs := n.runs(src)
+	follow := n.wait(runs[1].ID)
+	if follow.Trigger != roster.TriggerCallback || follow.Status != roster.SyncSucceeded || follow.StartedAt.Before(*runs[0].FinishedAt) {
+		t.Fatalf("follow-up = %+v", follow)
+	}
+	time.Sleep(1500 * time.Millisecond) // a second follow-up would have been queued by now
+	if got := len(n.runs(src)); got != 2 {
+		t.Fatalf("%d runs, want the first and one follow-up", got)
+	}
+}

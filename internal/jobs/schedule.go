@@ -134,3 +134,26 @@ func maxTime(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// MaintenanceArgs is the hourly housekeeping job.
+type MaintenanceArgs struct{}
+
+// Kind implements river.JobArgs.
+func (MaintenanceArgs) Kind() string { return "roster.maintenance" }
+
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (MaintenanceArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 1}
+}
+
+type maintenanceWorker struct {
+	river.WorkerDefaults[MaintenanceArgs]
+	q *Queue
+}
+
+func (w *maintenanceWorker) Work(ctx context.Context, job *river.Job[MaintenanceArgs]) error {
+	if w.q.cfg.Maintenance == nil {
+		return nil
+	}
+	return w.q.cfg.Maintenance(ctx)
+}
