@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -40,8 +41,13 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	if code == roster.EINTERNAL {
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	switch {
+	case code == roster.EINTERNAL && r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away (Ansible or Prometheus timing out a read
+		// that waited for syncs): nobody reads this answer.
+		log.Debug("request canceled by the client", "method", r.Method, "path", loggedPath(r.URL.Path))
+	case code == roster.EINTERNAL:
+		log.Error("request failed", "method", r.Method, "path", loggedPath(r.URL.Path), "err", err)
 	}
 	p := Problem{
 		Type:   problemType(code),

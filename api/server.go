@@ -184,7 +184,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				s.log.Error("handler panicked", "method", r.Method, "path", loggedPath(r.URL.Path), "panic", v, "stack", string(debug.Stack()))
 				writeProblem(w, r, s.log, roster.Errorf(roster.EINTERNAL, "internal error"))
 			}
 		}()
@@ -246,12 +246,17 @@ func (s *Server) logRequest(r *http.Request, rec *statusRecorder, info *requestI
 // callback key.
 const callbackPrefix = "/api/v1/callbacks/"
 
-// loggedPath is a request path fit for the log: secrets in it are hidden.
+// loggedPath is a request path fit for the log: the segment after any
+// "callbacks" segment (a callback key) is hidden, whatever the path's
+// shape ("//api/v1/callbacks/KEY" is redirected, and logged, too).
 func loggedPath(p string) string {
-	if strings.HasPrefix(p, callbackPrefix) {
-		return callbackPrefix + "{key}"
+	segs := strings.Split(p, "/")
+	for i := 0; i < len(segs)-1; i++ {
+		if strings.EqualFold(segs[i], "callbacks") && segs[i+1] != "" {
+			segs[i+1] = "{key}"
+		}
 	}
-	return p
+	return strings.Join(segs, "/")
 }
 
 // requestInfo carries what inner handlers learn back to the access log.
