@@ -17,7 +17,7 @@ import (
 
 // FollowUps queues a sync of a source for when its running sync ends.
 type FollowUps interface {
-	SyncAfter(ctx context.Context, sourceID string, trigger roster.SyncTrigger) error
+	SyncAfter(ctx context.Context, sourceID string, trigger roster.SyncTrigger, after time.Time) error
 }
 
 // callbackGap is the least time between two callbacks of one source.
@@ -118,13 +118,13 @@ func (s *Server) SourceCallback(ctx context.Context, req SourceCallbackRequestOb
 	if err != nil {
 		return nil, err
 	}
-	out := CallbackAccepted{Run: ptr(syncRunOut(run))}
+	out := CallbackAccepted{RunId: run.ID, Status: CallbackAcceptedStatus(run.Status)}
 	if !created && run.Status == roster.SyncRunning {
 		// That run may have listed the cloud before the host existed.
 		if s.followUps == nil {
 			return nil, roster.Errorf(roster.EUNAVAILABLE, "this process cannot queue follow-up syncs")
 		}
-		if err := s.followUps.SyncAfter(ctx, src.ID, roster.TriggerCallback); err != nil {
+		if err := s.followUps.SyncAfter(ctx, src.ID, roster.TriggerCallback, s.now()); err != nil {
 			return nil, err
 		}
 		out.FollowUp = true

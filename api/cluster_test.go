@@ -133,8 +133,13 @@ func TestProvisioningCallback(t *testing.T) {
 	wantStatus(t, r, http.StatusAccepted)
 	var acc api.CallbackAccepted
 	r.json(t, &acc)
-	if acc.Run == nil || acc.Run.Trigger != api.SyncRunTriggerCallback || acc.FollowUp {
-		t.Fatalf("callback answer = %+v", acc)
+	if acc.RunId == "" || acc.FollowUp || strings.Contains(string(r.body), "scopes") {
+		t.Fatalf("callback answer = %s", r.body)
+	}
+	var run api.SyncRun
+	f.do("GET", "/api/v1/syncs/"+acc.RunId, f.admin, nil).json(t, &run)
+	if run.Trigger != api.SyncRunTriggerCallback {
+		t.Fatalf("the callback's run has trigger %s", run.Trigger)
 	}
 	waitFor(t, "the callback's sync", func() bool {
 		runs := f.runs(src.Id)
@@ -178,7 +183,7 @@ func TestCallbackDuringARunningSyncQueuesAFollowUp(t *testing.T) {
 	wantStatus(t, r, http.StatusAccepted)
 	var acc api.CallbackAccepted
 	r.json(t, &acc)
-	if !acc.FollowUp || acc.Run == nil || acc.Run.Trigger != api.SyncRunTriggerApi {
+	if !acc.FollowUp || acc.Status != api.CallbackAcceptedStatusRunning || acc.RunId != f.runs(src.Id)[0].Id {
 		t.Fatalf("callback during a running sync = %+v, want the running run and a follow-up", acc)
 	}
 	f.sim.SetFaults(awssim.Faults{})
