@@ -205,3 +205,44 @@ func TestLostLocalKeyIsNotReplaced(t *testing.T) {
 		t.Fatal("a new key file was created")
 	}
 }
+
+func TestDatabaseSettingNeverShowsAPassword(t *testing.T) {
+	stdout, stderr, err := run(t, t.Context(), "migrate", "--database", "host=db user=roster password=s3cret", "--data-dir", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "postgres:// URL") {
+		t.Fatalf("a key=value DSN: err = %v", err)
+	}
+	if strings.Contains(stdout+stderr+err.Error(), "s3cret") {
+		t.Fatal("the password was shown")
+	}
+	for in, want := range map[string]string{
+		"postgres://roster:s3cret@db:5432/roster?sslmode=require&password=s3cret": "postgres://roster:xxxxx@db:5432/roster",
+		"POSTGRESQL://roster@db/roster":                                           "postgresql://roster@db/roster",
+		"/var/lib/roster/roster.db":                                               "/var/lib/roster/roster.db",
+	} {
+		if got := displayDatabase(in); got != want {
+			t.Errorf("displayDatabase(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestOneServerPerSQLiteDatabase: a second roster serve on the same SQLite
+// file refuses to start (it would take the first one's running jobs for
+// abandoned); once the first stops, it starts.
+func TestOneServerPerSQLiteDatabase(t *testing.T) {
+	c := defaultConfig()
+	c.Listen, c.DataDir = "127.0.0.1:0", t.TempDir()
+	c.Database, c.SecretKeyFile = filepath.Join(c.DataDir, "roster.db"), filepath.Join(c.DataDir, "secret.key")
+	first := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	must(t, first.Run(t.Context()))
+	second := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	err := second.Run(t.Context())
+	second.Close()
+	if err == nil || !strings.Contains(err.Error(), "another roster serve") {
+		first.Close()
+		t.Fatalf("second server: %v", err)
+	}
+	must(t, first.Close())
+	third := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	must(t, third.Run(t.Context()))
+	must(t, third.Close())
+}

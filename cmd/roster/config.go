@@ -188,6 +188,11 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "roster.db")
 	}
+	if !isPostgres(c.Database) && strings.Contains(c.Database, "=") {
+		// A libpq key=value string (password=... included) would be taken
+		// for a file name, and shown as one: refuse it without echoing it.
+		return c, fmt.Errorf("database: give PostgreSQL as a postgres:// URL (the password in PGPASSWORD or ~/.pgpass), or SQLite as a file path")
+	}
 	if c.SecretKeyFile == "" {
 		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
 	}

@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -49,7 +51,8 @@ type rosterStore interface {
 // isPostgres reports whether a database setting names PostgreSQL (a URL)
 // rather than a SQLite file.
 func isPostgres(database string) bool {
-	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+	d := strings.ToLower(database)
+	return strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://")
 }
 
 // openStore opens the configured database.
@@ -102,6 +105,7 @@ type Main struct {
 	srv          *http.Server
 	served       chan error
 	closeBackend func()
+	lock         *os.File // SQLite: held while serving
 }
 
 // Run opens the store and the job queue, starts working jobs, and starts
@@ -110,9 +114,14 @@ type Main struct {
 // Syncs that a previous process left running are retried: on SQLite at
 // once (one process serves it); on PostgreSQL the queue rescues their jobs
 // once they have outlived the longest timeout, whichever node is alive.
-func (m *Main) Run(ctx context.Context) error {
+func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
+	}
+	if !isPostgres(m.Config.Database) {
+		if m.lock, err = lockServing(m.Config.Database); err != nil {
+			return err
+		}
 	}
 	st, err := openStore(ctx, m.Config)
 	if err != nil {
@@ -232,6 +241,9 @@ func (m *Main) Close() error {
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())
 	}
+	if m.lock != nil {
+		m.lock.Close() // releases the lock
+	}
 	return errors.Join(errs...)
 }
 
@@ -290,4 +302,26 @@ func nodeID() string {
 		host = "roster"
 	}
 	return fmt.Sprintf("%s-%d", host, os.Getpid())
+}
+
+// lockServing makes sure one process serves a SQLite database: it holds an
+// exclusive lock on <database>.lock while it serves (the lock goes with the
+// process, however it ends). CLI commands do not take it.
+func lockServing(database string) (*os.File, error) {
+	path := database + ".lock"
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another roster serve is using %s: SQLite is served by one process (use PostgreSQL for several)", database)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return f, nil
 }
