@@ -141,4 +141,7 @@ type SchedulerStore interface {
 	// QueuedSyncRuns returns up to limit runs queued before the given time,
 	// oldest first: runs whose job may have been lost.
 	QueuedSyncRuns(ctx context.Context, before time.Time, limit int) ([]*SyncRun, error)
+	// RunningSyncRuns returns up to limit runs running since before the
+	// given time, oldest first: runs whose process and job are gone.
+	RunningSyncRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*SyncRun, error)
 }

@@ -93,6 +93,16 @@ func (c *Config) rescueMargin() time.Duration {
 	return max(c.Timeouts.Max/10, 5*time.Second)
 }
 
+// rescueAfter is how long a sync job may run before it is taken for lost.
+func (c *Config) rescueAfter() time.Duration {
+	return c.Timeouts.Max + c.rescueMargin() + c.Timeouts.Finish() + c.rescueMargin()
+}
+
+// stuckAfter is how long a run may stay running before it is taken for
+// abandoned: past the rescue of its job, and past the rescued attempt's
+// own recording of it.
+func (c *Config) stuckAfter() time.Duration { return c.rescueAfter() + 2*c.rescueMargin() }
+
 // client is what Queue uses of a *river.Client[TTx], whatever the driver.
 type client interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
@@ -151,9 +161,11 @@ func newQueue[TTx any](cfg Config, newClient func(*river.Config) (*river.Client[
 			}, &river.PeriodicJobOpts{ID: "roster.maintenance"}),
 		},
 		// The engine enforces each source's timeout; River's is the
-		// backstop, and a job outliving it by the margin is rescued.
+		// backstop. After it the engine may still be recording the
+		// outcome (Timeouts.Finish); a job silent past that and a margin
+		// is taken for its process's death and rescued.
 		JobTimeout:           cfg.Timeouts.Max + margin,
-		RescueStuckJobsAfter: cfg.Timeouts.Max + 2*margin,
+		RescueStuckJobsAfter: cfg.rescueAfter(),
 		MaxAttempts:          cfg.SyncAttempts,
 		Logger:               cfg.Log.With("component", "river"),
 		ErrorHandler:         &errorHandler{log: cfg.Log},

@@ -2,6 +2,7 @@ package jobs_test
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -32,6 +33,7 @@ type node struct {
 	queue  *jobs.Queue
 	engine *syncer.Engine
 	inv    *roster.Inventory
+	path   string
 }
 
 func logger() *slog.Logger {
@@ -59,7 +61,7 @@ func newNode(t *testing.T, cfg jobs.Config) *node {
 		timeouts = syncer.DefaultTimeouts
 	}
 	e := syncer.New(st, reg, cfg.Log, syncer.WithQueue(q), syncer.WithTimeouts(timeouts))
-	n := &node{t: t, sim: sim, simURL: srv.URL, store: st, queue: q, engine: e}
+	n := &node{t: t, sim: sim, simURL: srv.URL, store: st, queue: q, engine: e, path: path}
 	n.inv = &roster.Inventory{Name: "prod"}
 	must(t, st.CreateInventory(t.Context(), n.inv))
 	return n
@@ -240,8 +242,27 @@ func TestFailedSyncIsRetriedAsANewRun(t *testing.T) {
 	if second.Status != roster.SyncFailed || second.Trigger != roster.TriggerAPI {
 		t.Fatalf("retry = %+v", second)
 	}
-	// Two attempts were allowed: no third run.
-	time.Sleep(2 * time.Second)
+	// Two attempts were allowed: River discards the job after the
+	// second, and there is no third run.
+	db, err := sql.Open("sqlite", "file:"+n.path+"?mode=ro")
+	must(t, err)
+	defer db.Close()
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		var state string
+		var attempt, maxAttempts int
+		must(t, db.QueryRow(`SELECT state, attempt, max_attempts FROM river_job WHERE kind = 'roster.sync'`).Scan(&state, &attempt, &maxAttempts))
+		if state == "discarded" {
+			if attempt != 2 || maxAttempts != 2 {
+				t.Fatalf("job discarded after %d of %d attempts, want 2 of 2", attempt, maxAttempts)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job still %s after its attempts", state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if got := len(n.runs(src)); got != 2 {
 		t.Fatalf("%d runs after 2 attempts, want 2", got)
 	}
@@ -328,9 +349,10 @@ func TestFollowUpSyncsAfterTheRunningOne(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Two callbacks while it runs: one follow-up.
-	must(t, n.queue.SyncAfter(t.Context(), src.ID, roster.TriggerCallback))
-	must(t, n.queue.SyncAfter(t.Context(), src.ID, roster.TriggerCallback))
+	// Two calls for the same callback while it runs: one follow-up.
+	now := time.Now()
+	must(t, n.queue.SyncAfter(t.Context(), src.ID, roster.TriggerCallback, now))
+	must(t, n.queue.SyncAfter(t.Context(), src.ID, roster.TriggerCallback, now))
 	n.wait(first.ID)
 	deadline = time.Now().Add(30 * time.Second)
 	for len(n.runs(src)) < 2 {
@@ -347,5 +369,48 @@ func TestFollowUpSyncsAfterTheRunningOne(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // a second follow-up would have been queued by now
 	if got := len(n.runs(src)); got != 2 {
 		t.Fatalf("%d runs, want the first and one follow-up", got)
+	}
+}
+
+func TestRunLeftRunningWithoutAJobIsFailedByTheTick(t *testing.T) {
+	n := newNode(t, jobs.Config{})
+	n.start()
+	src := n.source("ec2", nil)
+	// A process started this run and died in its job's last attempt:
+	// River discards such a job without telling anyone.
+	run := &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: roster.TriggerSchedule}
+	active, err := n.store.CreateSyncRun(t.Context(), run)
+	must(t, err)
+	if active != nil {
+		t.Fatal("unexpected active run")
+	}
+	started := time.Now()
+	run.Status, run.StartedAt = roster.SyncRunning, &started
+	must(t, n.store.UpdateSyncRun(t.Context(), run))
+
+	// Within the longest a run may legitimately take, it is left alone.
+	res, err := n.queue.Tick(t.Context(), time.Now().Add(time.Hour))
+	must(t, err)
+	if res.Failed != 0 {
+		t.Fatalf("tick an hour later failed a run that may still be running: %+v", res)
+	}
+	res, err = n.queue.Tick(t.Context(), time.Now().Add(24*time.Hour))
+	must(t, err)
+	if res.Failed != 1 {
+		t.Fatalf("tick a day later = %+v, want the stuck run failed", res)
+	}
+	got, err := n.store.SyncRun(t.Context(), run.ID)
+	must(t, err)
+	if got.Status != roster.SyncFailed || !strings.Contains(got.Error, "stopped") {
+		t.Fatalf("stuck run = %s %q", got.Status, got.Error)
+	}
+	// The source syncs again.
+	next, created, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	if !created {
+		t.Fatal("the source is still blocked")
+	}
+	if done := n.wait(next.ID); done.Status != roster.SyncSucceeded {
+		t.Fatalf("next run = %s", done.Status)
 	}
 }

@@ -47,6 +47,7 @@ type TickResult struct {
 	Skipped  int // ticks of sources that were still syncing
 	Planned  int // sources whose first tick was planned
 	Requeued int // runs found queued without a job
+	Failed   int // runs found running long after their job could be
 }
 
 // Tick claims every source due at now and queues its run, and queues again
@@ -87,8 +88,28 @@ func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 			q.cfg.Log.Warn("queued a sync run whose job was lost", "run", run.ID, "source", run.SourceID)
 		}
 	}
-	if res.Queued+res.Skipped+res.Planned+res.Requeued > 0 {
-		q.cfg.Log.Debug("scheduler tick", "queued", res.Queued, "skipped", res.Skipped, "planned", res.Planned, "requeued", res.Requeued)
+	// A run still running long after any job could be working it (its
+	// process died in an attempt River could not retry) would block its
+	// source forever: it is recorded as failed.
+	if q.engine != nil {
+		stuck, err := q.store.RunningSyncRuns(ctx, now.Add(-q.cfg.stuckAfter()), batch)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, run := range stuck {
+			err := q.engine.Fail(ctx, run, "the Roster process running this sync stopped before it finished and the sync was not retried; nothing was changed")
+			switch {
+			case err == nil:
+				res.Failed++
+				q.cfg.Log.Warn("recorded a sync cut off by a stopped process as failed", "run", run.ID, "source", run.SourceID)
+			case roster.ErrorCode(err) != roster.ECONFLICT:
+				errs = append(errs, err)
+			}
+		}
+	}
+	if res.Queued+res.Skipped+res.Planned+res.Requeued+res.Failed > 0 {
+		q.cfg.Log.Debug("scheduler tick", "queued", res.Queued, "skipped", res.Skipped, "planned", res.Planned,
+			"requeued", res.Requeued, "failed", res.Failed)
 	}
 	return res, errors.Join(errs...)
 }

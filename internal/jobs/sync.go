@@ -96,16 +96,20 @@ func (w *syncWorker) retry(ctx context.Context, prev *roster.SyncRun) (*roster.S
 
 // FollowUpArgs is a sync of a source to queue once its running sync ends:
 // a provisioning callback that arrived after that sync listed the cloud.
+// It is done when a run of the source that started at or after After is
+// queued or running.
 type FollowUpArgs struct {
 	SourceID string             `json:"source_id" river:"unique"`
 	Trigger  roster.SyncTrigger `json:"trigger"`
+	After    time.Time          `json:"after" river:"unique"`
 }
 
 // Kind implements river.JobArgs.
 func (FollowUpArgs) Kind() string { return "roster.sync_follow_up" }
 
-// InsertOpts implements river.JobArgsWithInsertOpts: one waiting follow-up
-// per source, whatever the number of callbacks.
+// InsertOpts implements river.JobArgsWithInsertOpts: one follow-up per
+// source and time (callbacks are at most one per source every few
+// seconds).
 func (FollowUpArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
@@ -133,12 +137,18 @@ func (w *followUpWorker) Work(ctx context.Context, job *river.Job[FollowUpArgs])
 		return err
 	case created || run.Status == roster.SyncQueued:
 		return nil // a run that has not listed the cloud yet
+	case run.StartedAt != nil && !run.StartedAt.Before(job.Args.After):
+		return nil // started after the callback
+	case time.Since(job.CreatedAt) > 2*w.q.cfg.stuckAfter():
+		w.q.cfg.Log.Warn("gave up a follow-up sync: the source has been syncing for too long", "source", src.ID)
+		return nil
 	}
 	return river.JobSnooze(followUpPoll)
 }
 
-// SyncAfter queues a sync of the source for when its running sync ends.
-func (q *Queue) SyncAfter(ctx context.Context, sourceID string, trigger roster.SyncTrigger) error {
-	_, err := q.client.Insert(ctx, FollowUpArgs{SourceID: sourceID, Trigger: trigger}, nil)
+// SyncAfter queues a sync of the source that starts after the one running
+// now (after the time given).
+func (q *Queue) SyncAfter(ctx context.Context, sourceID string, trigger roster.SyncTrigger, after time.Time) error {
+	_, err := q.client.Insert(ctx, FollowUpArgs{SourceID: sourceID, Trigger: trigger, After: after.UTC()}, nil)
 	return err
 }

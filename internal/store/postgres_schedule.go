@@ -180,6 +180,13 @@ func (s *Postgres) QueuedSyncRuns(ctx context.Context, before time.Time, limit i
 	return collect(rows, err, pgScanRunRows)
 }
 
+// RunningSyncRuns implements roster.SchedulerStore.
+func (s *Postgres) RunningSyncRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*roster.SyncRun, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+pgRunCols+` FROM sync_runs WHERE status = 'running' AND started_at < $1 ORDER BY started_at LIMIT $2`,
+		startedBefore, limit)
+	return collect(rows, err, pgScanRunRows)
+}
+
 // HostCounts implements roster.StatsStore.
 func (s *Postgres) HostCounts(ctx context.Context) ([]roster.HostCount, error) {
 	rows, err := s.pool.Query(ctx, `SELECT i.id, i.name, count(h.id), count(h.id) FILTER (WHERE h.enabled)

@@ -210,3 +210,22 @@ func (s *SQLite) HostCounts(ctx context.Context) ([]roster.HostCount, error) {
 	}
 	return out, rows.Err()
 }
+
+// RunningSyncRuns implements roster.SchedulerStore.
+func (s *SQLite) RunningSyncRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*roster.SyncRun, error) {
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE status = 'running' AND started_at < ? ORDER BY started_at LIMIT ?`,
+		micros(startedBefore), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*roster.SyncRun
+	for rows.Next() {
+		run, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, run)
+	}
+	return out, rows.Err()
+}

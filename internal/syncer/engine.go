@@ -148,10 +148,17 @@ type Progress struct {
 // maxWarnings bounds the warnings a run records.
 const maxWarnings = 20
 
-// finishTimeout bounds the transaction that applies a run's changes and
-// records its outcome: generous, since a first sync of 100,000 hosts on a
-// busy machine writes for a while, but not unbounded.
-const finishTimeout = 10 * time.Minute
+// maxFinishTimeout bounds the transaction that applies a run's changes
+// and records its outcome: generous, since a first sync of 100,000 hosts
+// on a busy machine writes for a while, but not unbounded.
+const maxFinishTimeout = 10 * time.Minute
+
+// Finish bounds the recording of a run's outcome, which goes on after the
+// run's own timeout: up to maxFinishTimeout, less when runs are short
+// (half the longest run, at least 10s).
+func (t Timeouts) Finish() time.Duration {
+	return min(maxFinishTimeout, max(t.Max/2, 10*time.Second))
+}
 
 // Run executes a queued run to the end and records its outcome. The
 // returned error is the run's error (also recorded), or an error recording
@@ -189,7 +196,7 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	run.FinishedAt = &end
 	// Record the outcome even when ctx is done: a canceled run must not
 	// stay "running".
-	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timeouts.Finish())
 	defer cancel()
 	if ferr := e.store.FinishSyncRun(finishCtx, run, changes); ferr != nil {
 		log.Error("recording the sync failed", "err", ferr)

@@ -353,6 +353,19 @@ func testQueuedSyncRuns(t *testing.T, s SchedulerStore) {
 	if len(queued) != 0 {
 		t.Fatalf("QueuedSyncRuns(before it was made) = %v", queued)
 	}
+
+	// rb is running (UpdateSyncRun without a start time: give it one).
+	started := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
+	rb.StartedAt = &started
+	must(t, s.UpdateSyncRun(ctx, rb))
+	running, err := s.RunningSyncRuns(ctx, time.Now().Add(-time.Minute), 10)
+	must(t, err)
+	if len(running) != 1 || running[0].ID != rb.ID {
+		t.Fatalf("RunningSyncRuns = %v, want only %s", running, rb.ID)
+	}
+	if running, _ = s.RunningSyncRuns(ctx, started, 10); len(running) != 0 {
+		t.Fatalf("RunningSyncRuns(before it started) = %v", running)
+	}
 }
 
 func testInventoryPrometheusSD(t *testing.T, s SchedulerStore) {
