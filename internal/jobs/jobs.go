@@ -98,10 +98,22 @@ func (c *Config) rescueAfter() time.Duration {
 	return c.Timeouts.Max + c.rescueMargin() + c.Timeouts.Finish() + c.rescueMargin()
 }
 
+// River's job rescuer looks for jobs to rescue this often (a default that
+// river.Config does not expose), and only on the leader: when the leader
+// dies, a new one is elected within the leader TTL (elect interval, its
+// jitter and padding).
+const (
+	riverRescueInterval = 30 * time.Second
+	riverLeaderFailover = 5*time.Second + time.Second + 10*time.Second
+)
+
 // stuckAfter is how long a run may stay running before it is taken for
-// abandoned: past the rescue of its job, and past the rescued attempt's
-// own recording of it.
-func (c *Config) stuckAfter() time.Duration { return c.rescueAfter() + 2*c.rescueMargin() }
+// abandoned: past the rescue of its job (however late the rescuer comes
+// round, even after a leader change), and past the rescued attempt's own
+// recording of it.
+func (c *Config) stuckAfter() time.Duration {
+	return c.rescueAfter() + riverRescueInterval + riverLeaderFailover + 2*c.rescueMargin()
+}
 
 // client is what Queue uses of a *river.Client[TTx], whatever the driver.
 type client interface {
