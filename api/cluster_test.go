@@ -50,6 +50,15 @@ func TestSourceScheduleFields(t *testing.T) {
 	}
 	wantStatus(t, f.do("POST", "/api/v1/inventories/prod/sources", f.admin, map[string]any{"name": "x", "provider": "aws",
 		"config": f.awsConfig(nil), "schedule": "1s"}), http.StatusBadRequest)
+	// A jitter as long as the period would shuffle ticks: refused, also
+	// when it is the schedule that shrinks under the jitter.
+	for _, body := range []map[string]any{{"schedule_jitter": "15m"}, {"schedule": "30s"}} {
+		r = f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, body)
+		wantStatus(t, r, http.StatusBadRequest)
+		if !slices.Contains(r.fields(), "schedule_jitter") {
+			t.Errorf("PATCH %v: errors %v do not name schedule_jitter", body, r.fields())
+		}
+	}
 	r = f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"update_cache_timeout": -5})
 	wantStatus(t, r, http.StatusBadRequest)
 	if !slices.Contains(r.fields(), "update_cache_timeout") {

@@ -181,6 +181,9 @@ func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject
 	if cache != nil {
 		src.UpdateCacheTimeout = *cache
 	}
+	if err := schedule.CheckJitter(src.Schedule, src.ScheduleJitter, s.now()); err != nil {
+		errs.Add("schedule_jitter", "%s", err.Error())
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -248,17 +251,20 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 	}
 	spec, jitter, timeout, cache := scheduleFields(&errs, req.Body.Schedule, req.Body.ScheduleJitter, req.Body.Timeout, req.Body.UpdateCacheTimeout)
 	upd.Schedule, upd.ScheduleJitter, upd.Timeout, upd.UpdateCacheTimeout = spec, jitter, timeout, cache
+	planned := *src
+	if spec != nil {
+		planned.Schedule = *spec
+	}
+	if jitter != nil {
+		planned.ScheduleJitter = *jitter
+	}
+	if err := schedule.CheckJitter(planned.Schedule, planned.ScheduleJitter, s.now()); err != nil {
+		errs.Add("schedule_jitter", "%s", err.Error())
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	if upd.Rescheduled() {
-		planned := *src
-		if spec != nil {
-			planned.Schedule = *spec
-		}
-		if jitter != nil {
-			planned.ScheduleJitter = *jitter
-		}
 		if upd.NextSync, err = schedule.NextSync(&planned, s.now()); err != nil {
 			return nil, roster.Invalid(roster.FieldError{Field: "schedule", Message: err.Error()})
 		}

@@ -90,6 +90,33 @@ func (s Spec) Period(t time.Time) time.Duration {
 	return s.cron.Next(a).Sub(a)
 }
 
+// CheckJitter reports whether a chosen jitter fits the schedule: it must be
+// shorter than the shortest time between two ticks (of the next hundred,
+// for cron), or ticks would run late by more than the schedule's period
+// and come out of order. The default jitter always fits.
+func CheckJitter(spec string, jitter time.Duration, t time.Time) error {
+	if spec == "" || jitter == roster.DefaultJitter || jitter == 0 {
+		return nil
+	}
+	s, err := Parse(spec)
+	if err != nil {
+		return nil // the schedule's own error is reported
+	}
+	shortest := s.Period(t)
+	if s.cron != nil {
+		a := s.cron.Next(t)
+		for range 100 {
+			b := s.cron.Next(a)
+			shortest = min(shortest, b.Sub(a))
+			a = b
+		}
+	}
+	if jitter >= shortest {
+		return fmt.Errorf("must be shorter than the time between two ticks of the schedule (%s)", shortest)
+	}
+	return nil
+}
+
 // DefaultJitter is the jitter of a source that does not choose one: a
 // tenth of the period, at most MaxDefaultJitter.
 func (s Spec) DefaultJitter(t time.Time) time.Duration {

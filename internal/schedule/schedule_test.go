@@ -107,6 +107,31 @@ func TestJitter(t *testing.T) {
 	}
 }
 
+func TestCheckJitter(t *testing.T) {
+	for _, c := range []struct {
+		spec   string
+		jitter time.Duration
+		ok     bool
+	}{
+		{"15m", 14 * time.Minute, true},
+		{"15m", 15 * time.Minute, false},
+		{"15m", 0, true},
+		{"15m", roster.DefaultJitter, true},
+		{"", time.Hour, true},
+		{"@hourly", 59 * time.Minute, true},
+		{"@hourly", time.Hour, false},
+		// Twice a day at 09:00 and 10:00: the shortest gap is an hour,
+		// however long the other one.
+		{"0 9,10 * * *", 2 * time.Hour, false},
+		{"0 9,10 * * *", 30 * time.Minute, true},
+	} {
+		err := CheckJitter(c.spec, c.jitter, t0)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckJitter(%q, %v) = %v, want ok=%v", c.spec, c.jitter, err, c.ok)
+		}
+	}
+}
+
 func TestNextSync(t *testing.T) {
 	src := &roster.Source{ID: "s1", Schedule: "10m", ScheduleJitter: roster.DefaultJitter}
 	n, err := NextSync(src, t0)
