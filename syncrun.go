@@ -97,6 +97,10 @@ type SyncRunStore interface {
 	// queued or running run: then nothing is written and that run is
 	// returned. This is what keeps a source from syncing twice at once.
 	CreateSyncRun(ctx context.Context, run *SyncRun) (active *SyncRun, err error)
+	// StartSyncRun marks a queued run as running since run.StartedAt. Only
+	// one caller can start a run: for any other, or a run no longer
+	// queued, it returns ECONFLICT and changes nothing.
+	StartSyncRun(ctx context.Context, run *SyncRun) error
 	// UpdateSyncRun saves the progress of an unfinished run.
 	UpdateSyncRun(ctx context.Context, run *SyncRun) error
 	// FinishSyncRun applies changes (nil for none) and saves the finished

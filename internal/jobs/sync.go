@@ -75,7 +75,12 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	default:
 		return nil // done already
 	}
-	if err := w.q.engine.Run(ctx, run, nil); err != nil {
+	if err := w.q.engine.Run(ctx, run, nil); roster.ErrorCode(err) == roster.ECONFLICT && run.Status == roster.SyncQueued {
+		// Someone else started the run between our read and our start
+		// (a CLI sync, or a requeued job): it is theirs.
+		log.Warn("the run was started by another runner; leaving it to it", "run", run.ID)
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("run %s: %w", run.ID, err)
 	}
 	return nil

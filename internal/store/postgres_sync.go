@@ -69,6 +69,20 @@ func (s *Postgres) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*ros
 	}
 }
 
+// StartSyncRun implements roster.SyncRunStore.
+func (s *Postgres) StartSyncRun(ctx context.Context, run *roster.SyncRun) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sync_runs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'queued'`,
+		run.StartedAt, run.ID)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return roster.Errorf(roster.ECONFLICT, "sync run %s is not queued: it was started or finished already", run.ID)
+	}
+	run.Status = roster.SyncRunning
+	return nil
+}
+
 // UpdateSyncRun implements roster.SyncRunStore.
 func (s *Postgres) UpdateSyncRun(ctx context.Context, run *roster.SyncRun) error {
 	scopes, counts, warnings := runDetails(run)

@@ -97,6 +97,20 @@ func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roste
 	}
 }
 
+// StartSyncRun implements roster.SyncRunStore.
+func (s *SQLite) StartSyncRun(ctx context.Context, run *roster.SyncRun) error {
+	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`,
+		nullMicros(run.StartedAt), run.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return roster.Errorf(roster.ECONFLICT, "sync run %s is not queued: it was started or finished already", run.ID)
+	}
+	run.Status = roster.SyncRunning
+	return nil
+}
+
 // UpdateSyncRun implements roster.SyncRunStore.
 func (s *SQLite) UpdateSyncRun(ctx context.Context, run *roster.SyncRun) error {
 	scopes, counts, warnings := runDetails(run)

@@ -175,8 +175,10 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	defer cancel()
 	start := e.now()
 	run.StartedAt = &start
-	run.Status = roster.SyncRunning
-	if err := e.store.UpdateSyncRun(ctx, run); err != nil {
+	if err := e.store.StartSyncRun(ctx, run); err != nil {
+		if roster.ErrorCode(err) == roster.ECONFLICT {
+			return err // another runner started it: it is theirs
+		}
 		e.abandon(run, log, "starting the sync could not be recorded")
 		return fmt.Errorf("start sync run: %w", err)
 	}

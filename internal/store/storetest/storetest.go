@@ -193,8 +193,14 @@ func testSyncRunExclusive(t *testing.T, s roster.Store) {
 	if active == nil || active.ID != first.ID {
 		t.Fatalf("second CreateSyncRun = %v, want the active run %s", active, first.ID)
 	}
-	first.Status = roster.SyncRunning
-	must(t, s.UpdateSyncRun(ctx, first))
+	started := time.Now().UTC().Truncate(time.Millisecond)
+	first.StartedAt = &started
+	must(t, s.StartSyncRun(ctx, first))
+	// Only one runner starts a run.
+	wantCode(t, s.StartSyncRun(ctx, first), roster.ECONFLICT)
+	if got, err := s.SyncRun(ctx, first.ID); err != nil || got.Status != roster.SyncRunning || !got.StartedAt.Equal(started) {
+		t.Fatalf("after StartSyncRun: %+v, %v", got, err)
+	}
 	active, err = s.CreateSyncRun(ctx, second)
 	must(t, err)
 	if active == nil || active.Status != roster.SyncRunning {
@@ -205,7 +211,8 @@ func testSyncRunExclusive(t *testing.T, s roster.Store) {
 	if third.ID == first.ID {
 		t.Fatal("new run reused the id of the finished one")
 	}
-	// A finished run cannot be updated or finished again.
+	// A finished run cannot be started, updated or finished again.
+	wantCode(t, s.StartSyncRun(ctx, first), roster.ECONFLICT)
 	wantCode(t, s.UpdateSyncRun(ctx, first), roster.ECONFLICT)
 }
 
