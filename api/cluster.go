@@ -172,7 +172,8 @@ func (f freshness) set(h http.Header) {
 // (and, for a launch, than each source's update_cache_timeout): it
 // triggers syncs of the sources that are older and, unless stale is
 // "serve", waits for them (at most maxFreshWait). It returns how fresh the
-// data is then.
+// data is then. An auditor changes nothing: its reads never trigger syncs
+// (they report how stale the data is).
 func (s *Server) fresh(ctx context.Context, inventoryID string, maxAge *int, stale *string, launch bool) (freshness, error) {
 	if maxAge != nil && *maxAge < 0 {
 		return freshness{}, roster.Invalid(roster.FieldError{Field: "max_age", Message: "must not be negative"})
@@ -198,7 +199,7 @@ func (s *Server) fresh(ctx context.Context, inventoryID string, maxAge *int, sta
 	now := s.now()
 	var waitFor []string
 	for _, st := range states {
-		if !isStale(st, now) {
+		if !isStale(st, now) || (st.Active == nil && TokenFrom(ctx).Role == roster.RoleAuditor) {
 			continue
 		}
 		run := st.Active

@@ -244,6 +244,16 @@ func TestFreshReads(t *testing.T) {
 		return len(runs) == 2 && roster.SyncStatus(runs[0].Status).Done()
 	})
 	f.sim.SetFaults(awssim.Faults{})
+	// An auditor changes nothing: its stale read triggers no sync, and
+	// says the data is stale.
+	r = f.do("GET", hostsPath+"?max_age=0", f.token("auditor", roster.RoleAuditor), nil)
+	wantStatus(t, r, http.StatusOK)
+	if r.header.Get("Roster-Stale") != "true" {
+		t.Fatalf("auditor's stale read: Roster-Stale %q", r.header.Get("Roster-Stale"))
+	}
+	if n := len(f.runs(src.Id)); n != 2 {
+		t.Fatalf("an auditor's read triggered a sync (%d runs, want 2)", n)
+	}
 	wantStatus(t, f.do("GET", hostsPath+"?max_age=-1", f.admin, nil), http.StatusBadRequest)
 	wantStatus(t, f.do("GET", hostsPath+"?stale=later", f.admin, nil), http.StatusBadRequest)
 }
