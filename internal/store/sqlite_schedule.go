@@ -88,6 +88,9 @@ func sameTick(stored *int64, tick time.Time) bool {
 // SetCallbackKey implements roster.SchedulerStore.
 func (s *SQLite) SetCallbackKey(ctx context.Context, sourceID, hash string) error {
 	res, err := s.wq.ExecContext(ctx, `UPDATE sources SET callback_hash = ?, callback_at = NULL WHERE id = ?`, nullString(hash), sourceID)
+	if isUnique(err) {
+		return roster.Errorf(roster.ECONFLICT, "another source has this callback key")
+	}
 	if err != nil {
 		return err
 	}

@@ -257,6 +257,8 @@ func testCallbackKeys(t *testing.T, s SchedulerStore) {
 	wantCode(t, err, roster.ENOTFOUND)
 	must(t, s.SetCallbackKey(ctx, src.ID, "h1"))
 	wantCode(t, s.SetCallbackKey(ctx, "missing", "h2"), roster.ENOTFOUND)
+	// Keys are random, but a clash must not hand one source's key to another.
+	wantCode(t, s.SetCallbackKey(ctx, other.ID, "h1"), roster.ECONFLICT)
 	got, err := s.SourceByCallbackKey(ctx, "h1")
 	must(t, err)
 	if got.ID != src.ID || !got.HasCallbackKey {
