@@ -136,7 +136,14 @@ func (s *SQLite) TakeCallback(ctx context.Context, sourceID string, now time.Tim
 
 // SourceSyncStates implements roster.SchedulerStore.
 func (s *SQLite) SourceSyncStates(ctx context.Context, inventoryID string) ([]roster.SourceSyncState, error) {
-	rows, err := s.rq.QueryContext(ctx, `SELECT id, last_synced_at, update_cache_timeout FROM sources WHERE inventory_id = ? ORDER BY name`, inventoryID)
+	// One read transaction: a run that finishes between the two queries
+	// must not look neither active nor synced.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT id, last_synced_at, update_cache_timeout FROM sources WHERE inventory_id = ? ORDER BY name`, inventoryID)
 	if err != nil {
 		return nil, err
 	}
@@ -157,7 +164,8 @@ func (s *SQLite) SourceSyncStates(ctx context.Context, inventoryID string) ([]ro
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	runs, err := s.rq.QueryContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE inventory_id = ? AND status IN ('queued', 'running')`, inventoryID)
+	rows.Close()
+	runs, err := tx.QueryContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE inventory_id = ? AND status IN ('queued', 'running')`, inventoryID)
 	if err != nil {
 		return nil, err
 	}
