@@ -157,8 +157,9 @@ func ptr[T any](v T) *T { return &v }
 
 // freshness is how fresh an answer is, for its headers.
 type freshness struct {
-	age   *int // seconds since the least recent last sync; nil when a source never synced
-	stale bool
+	age    *int // seconds since the least recent last sync; nil when a source never synced
+	stale  bool
+	waited bool // for syncs: data read before may have changed
 }
 
 func (f freshness) set(h http.Header) {
@@ -198,6 +199,7 @@ func (s *Server) fresh(ctx context.Context, inventoryID string, maxAge *int, sta
 	}
 	now := s.now()
 	var waitFor []string
+	waited := false
 	for _, st := range states {
 		if !isStale(st, now) || (st.Active == nil && TokenFrom(ctx).Role == roster.RoleAuditor) {
 			continue
@@ -219,12 +221,13 @@ func (s *Server) fresh(ctx context.Context, inventoryID string, maxAge *int, sta
 		if err := s.waitRuns(ctx, waitFor); err != nil {
 			return freshness{}, err
 		}
+		waited = true
 		if states, err = s.scheduler.SourceSyncStates(ctx, inventoryID); err != nil {
 			return freshness{}, err
 		}
 		now = s.now()
 	}
-	var f freshness
+	f := freshness{waited: waited}
 	var oldest *time.Time
 	never := false
 	for _, st := range states {

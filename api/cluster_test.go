@@ -254,6 +254,11 @@ func TestFreshReads(t *testing.T) {
 	if n := len(f.runs(src.Id)); n != 2 {
 		t.Fatalf("an auditor's read triggered a sync (%d runs, want 2)", n)
 	}
+	// A bad cursor is refused before anything syncs.
+	wantStatus(t, f.do("GET", hostsPath+"?max_age=0&cursor=bogus", f.admin, nil), http.StatusBadRequest)
+	if n := len(f.runs(src.Id)); n != 2 {
+		t.Fatalf("a read with a bad cursor triggered a sync (%d runs, want 2)", n)
+	}
 	wantStatus(t, f.do("GET", hostsPath+"?max_age=-1", f.admin, nil), http.StatusBadRequest)
 	wantStatus(t, f.do("GET", hostsPath+"?stale=later", f.admin, nil), http.StatusBadRequest)
 }

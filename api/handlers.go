@@ -351,11 +351,7 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 		return nil, err
 	}
 	p := req.Params
-	f, err := s.fresh(ctx, inv.ID, p.MaxAge, (*string)(p.Stale), false)
-	if err != nil {
-		return nil, err
-	}
-	hosts, next, err := s.store.Hosts(ctx, roster.HostFilter{
+	filter := roster.HostFilter{
 		InventoryID: inv.ID,
 		SourceID:    deref(p.Source),
 		Group:       deref(p.Group),
@@ -363,9 +359,22 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 		Enabled:     p.Enabled,
 		After:       deref(p.Cursor),
 		Limit:       derefInt(p.Limit),
-	})
+	}
+	// The page is read first, so that a bad filter or cursor is refused
+	// before any sync is triggered; it is read again after syncs the read
+	// waited for.
+	hosts, next, err := s.store.Hosts(ctx, filter)
 	if err != nil {
 		return nil, err
+	}
+	f, err := s.fresh(ctx, inv.ID, p.MaxAge, (*string)(p.Stale), false)
+	if err != nil {
+		return nil, err
+	}
+	if f.waited {
+		if hosts, next, err = s.store.Hosts(ctx, filter); err != nil {
+			return nil, err
+		}
 	}
 	out := ListHosts200JSONResponse{Body: HostList{Items: make([]Host, len(hosts)), NextCursor: optional(next)}}
 	for i, h := range hosts {
