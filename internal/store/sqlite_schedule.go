@@ -13,8 +13,9 @@ var _ roster.SchedulerStore = (*SQLite)(nil)
 
 // DueSources implements roster.SchedulerStore.
 func (s *SQLite) DueSources(ctx context.Context, now time.Time, limit int) ([]*roster.Source, error) {
+	// NULLs (never planned) first, then by id: the same order as PostgreSQL.
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+sourceCols+` FROM sources
-		WHERE schedule <> '' AND (next_due IS NULL OR next_due <= ?) ORDER BY next_due LIMIT ?`, micros(now), limit)
+		WHERE schedule <> '' AND (next_due IS NULL OR next_due <= ?) ORDER BY next_due, id LIMIT ?`, micros(now), limit)
 	if err != nil {
 		return nil, err
 	}
