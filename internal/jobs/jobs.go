@@ -118,6 +118,7 @@ func (c *Config) stuckAfter() time.Duration {
 // client is what Queue uses of a *river.Client[TTx], whatever the driver.
 type client interface {
 	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	InsertMany(ctx context.Context, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	StopAndCancel(ctx context.Context) error
@@ -224,6 +225,19 @@ func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.Inse
 // Queueing a run twice queues one job.
 func (q *Queue) Enqueue(ctx context.Context, run *roster.SyncRun) error {
 	_, err := q.client.Insert(ctx, SyncArgs{RunID: run.ID, SourceID: run.SourceID}, nil)
+	return err
+}
+
+// enqueueMany queues the runs' jobs in one statement.
+func (q *Queue) enqueueMany(ctx context.Context, runs []*roster.SyncRun) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	params := make([]river.InsertManyParams, len(runs))
+	for i, run := range runs {
+		params[i] = river.InsertManyParams{Args: SyncArgs{RunID: run.ID, SourceID: run.SourceID}}
+	}
+	_, err := q.client.InsertMany(ctx, params)
 	return err
 }
 

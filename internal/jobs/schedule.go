@@ -62,13 +62,22 @@ func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 			return res, err
 		}
 		progressed := false
+		var runs []*roster.SyncRun
 		for _, src := range due {
-			claimed, err := q.claim(ctx, src, now, &res)
+			run, claimed, err := q.claim(ctx, src, now, &res)
 			if err != nil {
 				errs = append(errs, err)
 				continue
 			}
 			progressed = progressed || claimed
+			if run != nil {
+				runs = append(runs, run)
+			}
+		}
+		// The batch's jobs go in one insert. Should it fail, the runs stay
+		// queued and a later tick queues them again (lost jobs, below).
+		if err := q.enqueueMany(ctx, runs); err != nil {
+			q.cfg.Log.Warn("queueing scheduled syncs failed; a later tick retries", "runs", len(runs), "err", err)
 		}
 		if len(due) < batch || !progressed {
 			break
@@ -114,8 +123,9 @@ func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 	return res, errors.Join(errs...)
 }
 
-// claim plans or claims one due source's tick.
-func (q *Queue) claim(ctx context.Context, src *roster.Source, now time.Time, res *TickResult) (bool, error) {
+// claim plans or claims one due source's tick, and returns the run to
+// queue, if any.
+func (q *Queue) claim(ctx context.Context, src *roster.Source, now time.Time, res *TickResult) (*roster.SyncRun, bool, error) {
 	log := q.cfg.Log.With("source", src.ID, "name", src.Name)
 	var tick time.Time // zero: the source has no next sync planned yet
 	after := now
@@ -128,12 +138,12 @@ func (q *Queue) claim(ctx context.Context, src *roster.Source, now time.Time, re
 		// Validated when set; a schedule this build cannot read stays
 		// unplanned and is reported at every tick.
 		log.Error("the source's schedule cannot be read; it does not sync by itself", "schedule", src.Schedule, "err", err)
-		return false, nil
+		return nil, false, nil
 	}
 	run, claimed, err := q.store.ClaimScheduledSync(ctx, src.ID, tick, next)
 	switch {
 	case err != nil || !claimed:
-		return false, err
+		return nil, false, err
 	case tick.IsZero():
 		res.Planned++
 	case run == nil:
@@ -141,12 +151,9 @@ func (q *Queue) claim(ctx context.Context, src *roster.Source, now time.Time, re
 		log.Warn("skipped a scheduled sync: the previous sync of the source is still running", "tick", tick)
 	default:
 		res.Queued++
-		if err := q.Enqueue(ctx, run); err != nil {
-			// The run stays queued; a later tick queues it again.
-			log.Warn("queueing a scheduled sync failed; a later tick retries", "run", run.ID, "err", err)
-		}
+		return run, true, nil
 	}
-	return true, nil
+	return nil, true, nil
 }
 
 func maxTime(a, b time.Time) time.Time {
