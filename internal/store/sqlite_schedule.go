@@ -185,8 +185,13 @@ func (s *SQLite) SourceSyncStates(ctx context.Context, inventoryID string) ([]ro
 
 // QueuedSyncRuns implements roster.SchedulerStore.
 func (s *SQLite) QueuedSyncRuns(ctx context.Context, before time.Time, limit int) ([]*roster.SyncRun, error) {
-	rows, err := s.rq.QueryContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE status = 'queued' AND created_at < ? ORDER BY created_at LIMIT ?`,
+	return s.queryRuns(ctx, `SELECT `+runCols+` FROM sync_runs WHERE status = 'queued' AND created_at < ? ORDER BY created_at LIMIT ?`,
 		micros(before), limit)
+}
+
+// queryRuns returns the runs a query selects (runCols).
+func (s *SQLite) queryRuns(ctx context.Context, query string, args ...any) ([]*roster.SyncRun, error) {
+	rows, err := s.rq.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -225,19 +230,6 @@ func (s *SQLite) HostCounts(ctx context.Context) ([]roster.HostCount, error) {
 
 // RunningSyncRuns implements roster.SchedulerStore.
 func (s *SQLite) RunningSyncRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*roster.SyncRun, error) {
-	rows, err := s.rq.QueryContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE status = 'running' AND started_at < ? ORDER BY started_at LIMIT ?`,
+	return s.queryRuns(ctx, `SELECT `+runCols+` FROM sync_runs WHERE status = 'running' AND started_at < ? ORDER BY started_at LIMIT ?`,
 		micros(startedBefore), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*roster.SyncRun
-	for rows.Next() {
-		run, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, run)
-	}
-	return out, rows.Err()
 }
