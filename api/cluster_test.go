@@ -155,6 +155,15 @@ func TestProvisioningCallback(t *testing.T) {
 		return len(runs) == 1 && runs[0].Status == api.SyncRunStatusSucceeded
 	})
 
+	// Paths of odd shapes are redirected; none logs the key.
+	for _, p := range []string{"/api/v1/callbacks//", "/api/v1/callbacks/./", "/api/v1//callbacks/", "/api/v1/CALLBACKS/"} {
+		req, err := http.NewRequest("POST", f.url+p+key.Key, nil)
+		must(t, err)
+		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)
+		must(t, err)
+		resp.Body.Close()
+	}
+
 	// Again at once: limited per key, with Retry-After.
 	r = f.do("POST", key.Url, "", nil)
 	wantStatus(t, r, http.StatusTooManyRequests)

@@ -246,17 +246,18 @@ func (s *Server) logRequest(r *http.Request, rec *statusRecorder, info *requestI
 // callback key.
 const callbackPrefix = "/api/v1/callbacks/"
 
-// loggedPath is a request path fit for the log: the segment after any
+// loggedPath is a request path fit for the log: whatever follows a
 // "callbacks" segment (a callback key) is hidden, whatever the path's
-// shape ("//api/v1/callbacks/KEY" is redirected, and logged, too).
+// shape: "/api/v1/callbacks//KEY" and "/api/v1/callbacks/./KEY" are
+// redirected, and logged, too.
 func loggedPath(p string) string {
 	segs := strings.Split(p, "/")
-	for i := 0; i < len(segs)-1; i++ {
-		if strings.EqualFold(segs[i], "callbacks") && segs[i+1] != "" {
-			segs[i+1] = "{key}"
+	for i, seg := range segs[:len(segs)-1] {
+		if strings.EqualFold(seg, "callbacks") {
+			return strings.Join(segs[:i+1], "/") + "/{key}"
 		}
 	}
-	return strings.Join(segs, "/")
+	return p
 }
 
 // requestInfo carries what inner handlers learn back to the access log.
