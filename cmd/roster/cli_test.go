@@ -81,6 +81,14 @@ func TestSyncCommand(t *testing.T) {
 		t.Fatalf("summary = %q", stdout)
 	}
 
+	// The configured timeout applies, as on the server.
+	sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})
+	stdout, _, err = run(t, t.Context(), "sync", "--source", "ec2", "--data-dir", dir, "--sync-timeout", "1s")
+	if err == nil || !strings.Contains(stdout, "canceled") || !strings.Contains(stdout, "1s") {
+		t.Fatalf("sync past --sync-timeout: err %v, summary %q", err, stdout)
+	}
+	sim.SetFaults(awssim.Faults{})
+
 	_, _, err = run(t, t.Context(), "sync", "--source", "nope", "--data-dir", dir)
 	if roster.ErrorCode(err) != roster.ENOTFOUND {
 		t.Fatalf("unknown source: %v", err)

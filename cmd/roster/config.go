@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/rosterhq/roster/internal/syncer"
 )
 
 // Config is Roster's process configuration. Each setting comes from, in
@@ -36,8 +38,8 @@ type Config struct {
 	// SyncTimeout is the run timeout of sources that set none.
 	SyncTimeout Duration `yaml:"sync_timeout"`
 	// SyncTimeoutMax caps every source's timeout. A sync job whose process
-	// died is given to another after this and a margin (a tenth of it, at
-	// least 5s) have passed.
+	// died is given to another once no run can still be going (README:
+	// "Several nodes"). Every node, and `roster sync`, must have the same.
 	SyncTimeoutMax Duration `yaml:"sync_timeout_max"`
 	// SyncAttempts is how many times a failing sync is tried (with backoff).
 	SyncAttempts int `yaml:"sync_attempts"`
@@ -74,6 +76,11 @@ type Config struct {
 type setting struct {
 	flag, env, usage string
 	ptr              any // *string, *int or *int64 into a Config
+}
+
+// timeouts are the sync timeouts configured.
+func (c *Config) timeouts() syncer.Timeouts {
+	return syncer.Timeouts{Default: time.Duration(c.SyncTimeout), Max: time.Duration(c.SyncTimeoutMax)}
 }
 
 func (c *Config) settings() []setting {

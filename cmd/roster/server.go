@@ -134,7 +134,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.closeBackend = closeBackend
 	m.Webhooks = notify.NewService(st, backend, m.Log.With("component", "webhooks"))
-	timeouts := syncer.Timeouts{Default: time.Duration(m.Config.SyncTimeout), Max: time.Duration(m.Config.SyncTimeoutMax)}
+	timeouts := m.Config.timeouts()
 	m.Queue, err = openQueue(ctx, m.Config, st, jobs.Config{
 		Store:         st,
 		ID:            nodeID(),
