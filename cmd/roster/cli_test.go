@@ -223,6 +223,16 @@ func TestDatabaseSettingNeverShowsAPassword(t *testing.T) {
 		t.Fatal("the password was shown")
 	}
 	for in, want := range map[string]string{
+		"POSTGRESQL://roster@db/roster?sslmode=disable": "postgresql://roster@db/roster?sslmode=disable",
+		"/var/lib/roster/a=b/roster.db":                 "/var/lib/roster/a=b/roster.db",
+		"dbname=roster sslmode=disable":                 "",
+	} {
+		got, err := normalizeDatabase(in)
+		if got != want || (err != nil) != (want == "") {
+			t.Errorf("normalizeDatabase(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for in, want := range map[string]string{
 		"postgres://roster:s3cret@db:5432/roster?sslmode=require&password=s3cret": "postgres://roster:xxxxx@db:5432/roster",
 		"POSTGRESQL://roster@db/roster":                                           "postgresql://roster@db/roster",
 		"/var/lib/roster/roster.db":                                               "/var/lib/roster/roster.db",

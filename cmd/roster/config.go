@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -76,6 +77,24 @@ type Config struct {
 type setting struct {
 	flag, env, usage string
 	ptr              any // *string, *int or *int64 into a Config
+}
+
+// libpqKeyValue matches a libpq key=value connection string.
+var libpqKeyValue = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=`)
+
+// normalizeDatabase checks the database setting: a PostgreSQL URL gets
+// its scheme in lower case (the driver knows no other), and a libpq
+// key=value string, which would be taken for a file name and shown as
+// one, password included, is refused without echoing it.
+func normalizeDatabase(database string) (string, error) {
+	if isPostgres(database) {
+		i := strings.Index(database, "://")
+		return strings.ToLower(database[:i]) + database[i:], nil
+	}
+	if libpqKeyValue.MatchString(database) {
+		return "", errors.New("database: give PostgreSQL as a postgres:// URL (the password in PGPASSWORD or ~/.pgpass), or SQLite as a file path")
+	}
+	return database, nil
 }
 
 // timeouts are the sync timeouts configured.
@@ -195,10 +214,9 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "roster.db")
 	}
-	if !isPostgres(c.Database) && strings.Contains(c.Database, "=") {
-		// A libpq key=value string (password=... included) would be taken
-		// for a file name, and shown as one: refuse it without echoing it.
-		return c, fmt.Errorf("database: give PostgreSQL as a postgres:// URL (the password in PGPASSWORD or ~/.pgpass), or SQLite as a file path")
+	var err error
+	if c.Database, err = normalizeDatabase(c.Database); err != nil {
+		return c, err
 	}
 	if c.SecretKeyFile == "" {
 		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
