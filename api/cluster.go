@@ -17,7 +17,7 @@ import (
 
 // FollowUps queues a sync of a source for when its running sync ends.
 type FollowUps interface {
-	SyncAfter(ctx context.Context, sourceID string, trigger roster.SyncTrigger, after time.Time) error
+	SyncAfter(ctx context.Context, run *roster.SyncRun, trigger roster.SyncTrigger) error
 }
 
 // callbackGap is the least time between two callbacks of one source.
@@ -124,7 +124,7 @@ func (s *Server) SourceCallback(ctx context.Context, req SourceCallbackRequestOb
 		if s.followUps == nil {
 			return nil, roster.Errorf(roster.EUNAVAILABLE, "this process cannot queue follow-up syncs")
 		}
-		if err := s.followUps.SyncAfter(ctx, src.ID, roster.TriggerCallback, s.now()); err != nil {
+		if err := s.followUps.SyncAfter(ctx, run, roster.TriggerCallback); err != nil {
 			return nil, err
 		}
 		out.FollowUp = true

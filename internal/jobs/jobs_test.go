@@ -349,10 +349,9 @@ func TestFollowUpSyncsAfterTheRunningOne(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Two calls for the same callback while it runs: one follow-up.
-	now := time.Now()
-	must(t, n.queue.SyncAfter(t.Context(), src.ID, roster.TriggerCallback, now))
-	must(t, n.queue.SyncAfter(t.Context(), src.ID, roster.TriggerCallback, now))
+	// Two callbacks while it runs: one follow-up.
+	must(t, n.queue.SyncAfter(t.Context(), first, roster.TriggerCallback))
+	must(t, n.queue.SyncAfter(t.Context(), first, roster.TriggerCallback))
 	n.wait(first.ID)
 	deadline = time.Now().Add(30 * time.Second)
 	for len(n.runs(src)) < 2 {

@@ -101,20 +101,20 @@ func (w *syncWorker) retry(ctx context.Context, prev *roster.SyncRun) (*roster.S
 
 // FollowUpArgs is a sync of a source to queue once its running sync ends:
 // a provisioning callback that arrived after that sync listed the cloud.
-// It is done when a run of the source that started at or after After is
-// queued or running.
+// It is done once a run other than AfterRun is the source's active run or
+// was queued for it: that run began after AfterRun ended. (Run identity,
+// not start times: the nodes' clocks need not agree.)
 type FollowUpArgs struct {
 	SourceID string             `json:"source_id" river:"unique"`
+	AfterRun string             `json:"after_run" river:"unique"`
 	Trigger  roster.SyncTrigger `json:"trigger"`
-	After    time.Time          `json:"after" river:"unique"`
 }
 
 // Kind implements river.JobArgs.
 func (FollowUpArgs) Kind() string { return "roster.sync_follow_up" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts: one follow-up per
-// source and time (callbacks are at most one per source every few
-// seconds).
+// running run, however many callbacks come while it runs.
 func (FollowUpArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
 		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateRetryable,
@@ -140,20 +140,18 @@ func (w *followUpWorker) Work(ctx context.Context, job *river.Job[FollowUpArgs])
 	switch {
 	case err != nil:
 		return err
-	case created || run.Status == roster.SyncQueued:
-		return nil // a run that has not listed the cloud yet
-	case run.StartedAt != nil && !run.StartedAt.Before(job.Args.After):
-		return nil // started after the callback
+	case created || run.ID != job.Args.AfterRun:
+		return nil // a run that began after the one followed
 	case time.Since(job.CreatedAt) > 2*w.q.cfg.stuckAfter():
-		w.q.cfg.Log.Warn("gave up a follow-up sync: the source has been syncing for too long", "source", src.ID)
+		w.q.cfg.Log.Warn("gave up a follow-up sync: the source has been syncing for too long", "source", src.ID, "run", run.ID)
 		return nil
 	}
 	return river.JobSnooze(followUpPoll)
 }
 
-// SyncAfter queues a sync of the source that starts after the one running
-// now (after the time given).
-func (q *Queue) SyncAfter(ctx context.Context, sourceID string, trigger roster.SyncTrigger, after time.Time) error {
-	_, err := q.client.Insert(ctx, FollowUpArgs{SourceID: sourceID, Trigger: trigger, After: after.UTC()}, nil)
+// SyncAfter queues a sync of the run's source that begins after the run
+// ends.
+func (q *Queue) SyncAfter(ctx context.Context, run *roster.SyncRun, trigger roster.SyncTrigger) error {
+	_, err := q.client.Insert(ctx, FollowUpArgs{SourceID: run.SourceID, AfterRun: run.ID, Trigger: trigger}, nil)
 	return err
 }
