@@ -59,6 +59,13 @@ func TestSourceScheduleFields(t *testing.T) {
 			t.Errorf("PATCH %v: errors %v do not name schedule_jitter", body, r.fields())
 		}
 	}
+	// A source saved with such a jitter before it was checked can still
+	// be edited otherwise.
+	long := 20 * time.Minute
+	_, err := f.store.UpdateSource(t.Context(), src.Id, roster.SourceUpdate{ScheduleJitter: &long})
+	must(t, err)
+	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"timeout": "5m"}), http.StatusOK)
+	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"schedule_jitter": "30s"}), http.StatusOK)
 	r = f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"update_cache_timeout": -5})
 	wantStatus(t, r, http.StatusBadRequest)
 	if !slices.Contains(r.fields(), "update_cache_timeout") {

@@ -258,8 +258,12 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 	if jitter != nil {
 		planned.ScheduleJitter = *jitter
 	}
-	if err := schedule.CheckJitter(planned.Schedule, planned.ScheduleJitter, s.now()); err != nil {
-		errs.Add("schedule_jitter", "%s", err.Error())
+	if upd.Rescheduled() {
+		// Checked when the schedule changes only: other edits of a source
+		// saved before this check stay possible.
+		if err := schedule.CheckJitter(planned.Schedule, planned.ScheduleJitter, s.now()); err != nil {
+			errs.Add("schedule_jitter", "%s", err.Error())
+		}
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
