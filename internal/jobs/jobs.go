@@ -100,11 +100,11 @@ func (c *Config) rescueAfter() time.Duration {
 
 // River's job rescuer looks for jobs to rescue this often (a default that
 // river.Config does not expose), and only on the leader: when the leader
-// dies, a new one is elected within the leader TTL (elect interval, its
-// jitter and padding).
+// dies, its lease (elect interval plus padding: 15 s) runs out and another
+// node takes it at its next attempt (every elect interval plus jitter).
 const (
 	riverRescueInterval = 30 * time.Second
-	riverLeaderFailover = 5*time.Second + time.Second + 10*time.Second
+	riverLeaderFailover = (5*time.Second + 10*time.Second) + (5*time.Second + time.Second)
 )
 
 // stuckAfter is how long a run may stay running before it is taken for

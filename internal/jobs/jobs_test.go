@@ -387,16 +387,23 @@ func TestRunLeftRunningWithoutAJobIsFailedByTheTick(t *testing.T) {
 	run.Status, run.StartedAt = roster.SyncRunning, &started
 	must(t, n.store.UpdateSyncRun(t.Context(), run))
 
-	// Within the longest a run may legitimately take, it is left alone.
-	res, err := n.queue.Tick(t.Context(), time.Now().Add(time.Hour))
+	// Within the longest a run may legitimately take (its timeout, then
+	// the time to record its outcome), and until its job could have been
+	// rescued and retried, it is left alone; just after, it is failed.
+	longest := syncer.DefaultTimeouts.Max + syncer.DefaultTimeouts.Finish()
+	stuck := jobs.StuckAfter(jobs.Config{})
+	if stuck <= longest {
+		t.Fatalf("runs are taken for stuck after %s, before the longest legitimate run (%s)", stuck, longest)
+	}
+	res, err := n.queue.Tick(t.Context(), started.Add(stuck-time.Second))
 	must(t, err)
 	if res.Failed != 0 {
-		t.Fatalf("tick an hour later failed a run that may still be running: %+v", res)
+		t.Fatalf("tick %s after the start failed a run that may still be running: %+v", stuck-time.Second, res)
 	}
-	res, err = n.queue.Tick(t.Context(), time.Now().Add(24*time.Hour))
+	res, err = n.queue.Tick(t.Context(), started.Add(stuck+time.Second))
 	must(t, err)
 	if res.Failed != 1 {
-		t.Fatalf("tick a day later = %+v, want the stuck run failed", res)
+		t.Fatalf("tick %s after the start = %+v, want the stuck run failed", stuck+time.Second, res)
 	}
 	got, err := n.store.SyncRun(t.Context(), run.ID)
 	must(t, err)
