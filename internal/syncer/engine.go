@@ -165,14 +165,8 @@ func (t Timeouts) Finish() time.Duration {
 // it. progress may be nil.
 func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Progress)) error {
 	log := e.log.With("run", run.ID, "source", run.SourceID)
-	src, err := e.store.Source(ctx, run.SourceID)
-	if err != nil {
-		e.abandon(run, log, "the source could not be loaded")
-		return fmt.Errorf("load source: %w", err)
-	}
-	timeout := e.timeouts.Timeout(src)
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, &TimeoutError{Timeout: timeout})
-	defer cancel()
+	// The run is ours once started: only then may a failure be recorded
+	// on it.
 	start := e.now()
 	run.StartedAt = &start
 	if err := e.store.StartSyncRun(ctx, run); err != nil {
@@ -182,6 +176,14 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		e.abandon(run, log, "starting the sync could not be recorded")
 		return fmt.Errorf("start sync run: %w", err)
 	}
+	src, err := e.store.Source(ctx, run.SourceID)
+	if err != nil {
+		e.abandon(run, log, "the source could not be loaded")
+		return fmt.Errorf("load source: %w", err)
+	}
+	timeout := e.timeouts.Timeout(src)
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, &TimeoutError{Timeout: timeout})
+	defer cancel()
 	log.Info("sync started", "trigger", run.Trigger)
 
 	changes, err := e.collect(ctx, run, src, log, progress)
