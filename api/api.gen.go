@@ -6168,6 +6168,22 @@ func (response CreateCallbackKey404ApplicationProblemPlusJSONResponse) VisitCrea
 	return err
 }
 
+type CreateCallbackKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCallbackKey409ApplicationProblemPlusJSONResponse) VisitCreateCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSyncRunsRequestObject struct {
 	Source SourceID `json:"source"`
 	Params ListSyncRunsParams
@@ -8836,30 +8852,30 @@ var swaggerSpec = []string{
 	"XUoraEUEUde3vJKKuD6tGJyDuZk7c4WiXOaB64m/oQySG+2TKzcnL0AF+BOo+VeRZu2Js1JZRQD7dhIc",
 	"7JIqlTMDhUNDpQvvRtRa03idbKuhVRj0LreSLkYjYeXyWs0sYHpUzwbkdCSgbne2IhdSGhdPRPpQjPOA",
 	"C24ikmumSEoN3bfrFbiLI1EvML5WcDW2kgqU+KwUF3WRXNRgN7OReEsvuZg6ggprEJ7Wel2IXXGZa0uY",
-	"26XqTnw8vvf6nPYzLdTPr8OrOT9/eGMBYYHzrWD2W3qJxacdc9yvI3mwhmcXxneRHYgW6DZ4YAdNvbOF",
-	"8KsqCF1tKbrBT6dy8d2mhVaKLFcF7bUy0lXmBfjxIFSzXjoZShS46kWOPJVsSuWC9J8cPdk/sfw1G4n4",
-	"5Y8l4YM5Hn5WubhBszv0R1NyqpjWUNfA1bPFUp129EiYJU+Y/9KQLGc8Y2hVJ416zFiH2bJ6V0I5QiNF",
-	"WRQI4nXdLI/QxuIK8QNBKt4RoqAfsT60xdDew5+AYEnjctllXAAUjq8Voq4A4AS7QYBwDmflPqswd8z0",
-	"3xGKdSv9G4mfCTNmlYs97buDbKoh9NUf4HM4Ky0Vmv1hrRL88mx01tRxIP8y+Oe2afDtEFHXRcOSUWjO",
-	"FZEFUwfQ5rqgPEAFmrGOrRS1DXVbPcvKbdhtknKx1n8n4/+IQx4QJcp+uO2VubFQwVeQglu0ANKkX/St",
-	"8xUFdS0MzgF3U0buR1fx4yHME9VW0o9siK51Z+4wR5NzIxUjMQAwtrRsTUeCZoqFovR77u567m6BkQPy",
-	"GlJdshzEFa99+lc16jIX+NkgCIef4ecWRuoSeb/XwglFUcLQsd5Eujvq/tSJuKkQgd3JuG+L2knIf/GD",
-	"toml9W8sxMFw89jIVQ+1Em4lzXmveP5ulYGi7eZ2PyGsD6l3Vrsgtkg+JcS+Ice9n3TkKwqVaCJVoUJA",
-	"kxt96brpumNU4GyVP64pJOmcCyBbQ0L9t8gcXMGORSQ0ywgF847T16A13J4eiWQmpYaQK99Qu4+VY6Fn",
-	"tmuU4wvhTggl5xlNLi1Cyzk4890HS1+564HoHyrSMHiwuGzGL61yGCrAi2qu8rqoYiZXAsvcouqrZ3Lp",
-	"7VYjQTWJG/2/Y0j3jF2fx5gs0HeG2VnQyor0Y/gJIQCuO2tM/vmf/wdnS+dQtXMksOyu69GKVT5TluYF",
-	"rsMjcSWQjsRljJzKRbx/UoSjrYGo2p/ZR+iNROzDpPhUUJMrNiTmz6P86Ohpkgt+7QvpwhUWXR27ezN2",
-	"TV69PT07OH91+uT5D3bTRj28ZXDsAP+6kOkKL7j7kGQaQyPMElCw3QcW5amBoI05NvYn/diwawNd+UYi",
-	"psbQZDa3hyLej8hyxpMZeWuhpeZSY+TjB5lcMjM4s+o/hjUQI+VgJP6CnY5dC2HOQGg0S6kuCfbyi8iz",
-	"oz9G5NmTP0Xk+fX1vjPBG8VdR76RYNd4JjnNALfkZBKRmRQyh06atcZJEckXxEjyR7+d+mQkpJkxVaAW",
-	"c8js5rTyoZTugUJyKEeMRCan7UZf35b1YSTYelf4R5Zhi46zv0dTPEQLip+k4ZNVnXyDTo2d+IAqizpL",
-	"cWym6a6usJOAYHT42f22hUhbxefvNfDCQSOq9PfQRWMPf+6JPfZtHLvNhNQKvaPHOJUVQerbir8oJt0m",
-	"IO1kdncQWg/BCEVHPAr1/jLxERvwxAdI1PHld0p+pwYcXkjv00J23y+7ddf7bVT6cbhGG2hEuw1ZPyxF",
-	"rG2U4Bfl6G20YS9MWdHKfQg1T2BUbTqnl7m/p466dfittnGkFuzEQ/F79apWmM9enYu2O1bvicjbszFj",
-	"NDOz3zqzDWHIg+Yb4hdC3kULjkFnY9I3/IoJpvXQh98nTGvszoLpIrVcPvwS0gXwT3Yu/YMd8WVWDp8e",
-	"3Hsb1w8QdF+AK6WGXlDte9ToMKzq7/vcww78p7mZ2ddb0gHgdhiYq6w37M2MWQwPD4+f/OvgaHA0OB7+",
-	"8eiPR0Bm3Ps/F0mODgbR53U7n6W0lcs+GK56CRxilQuYrFm54AyvlSvVGraVy9iGujquCIOpXCyOXuVa",
-	"JdPo5tPN/wsAAP//",
+	"26XqTnw8vvf6nPYzLdTPr8OrOT9/eGMBYYHzPVUBqx2Ft/QSq1U7brpfPxXBop9dR6SLTkF4QbeFBFtu",
+	"6p1Nil9VBelqD9INjj2Vi+82j7RSlbkqma/Vna5yO8CPByGz9VrLUNPAlTty9KzkayoXpP/k6Mn+iWXI",
+	"2UjEL38sKSXM8fCzysUN2umhoZqSU8W0hkIIrgAu1va0o0fCLHnC/JeGZDnjGUMzPGkUcMbCzVY2cDWX",
+	"I7RqlFWEIMDXzfIIjTKucj9QsOIdIZL7EQtKWwztPfwJCNZALpddBhJApfla5eoKAE6wfQRI83BW7rNs",
+	"c8dM/x2hWDfrv5H4mTAnV7nY076dyKaiQ1/9AT6Hs9JS0tkf1irBL89GZxEeB/Ivg39umwbfDhF1bTcs",
+	"GYVuXhFZMHUAfbELygNUoBkc2UpR21C31RWt3IbdJosXmwN0Mv6POOQBUaJsoNteyhsrG3wFObtFzyBN",
+	"+kWjO1+CUNfi5hxwN6XwfnQlQh7CnlHtPf3IlutaO+cO+zU5N1IxEgMAY0vL1pQq6L5YaFa/J/uuJ/sW",
+	"GDkgryE3JstBXPHqqn9Vo5BzgZ8NgnD4GX5uYdUukfd7rbRQVDEMHetNpLujUFCdiJsKEdidjPs+qp2E",
+	"/Bc/aJvgW//GQhwMd5uNXLlRK+FW8qL3iufvVkoo2m5u9xPz+pB6Z7VtYovkU0LsG/L0+0lHvgRRiSZS",
+	"FSoEdMXRl679rjtGBc5W+eOaQpLOuQCyNSTUf4vMwXfsWERCs4xQsAc5fQ16ye3pkUhmUmqI0fIduPtY",
+	"ahaabLvOOr5y7oRQcp7R5NIitJyD9999sHSuu6aJ/qEib4MHq9Fm/NIqh6GKvajmKq+LKmZyJbAuLqq+",
+	"eiaX3tA1ElSTuNEwPIb80Ng1hozJAp1tmM4Fva9IP4afEDPg2rnG5J//+X9wtnQOZT5HAuv0uqauWBY0",
+	"ZWle4Do8Elci70hcBtWpXMT7J0X82hqIqg2dfUjfSMQ+ropPBTW5YkNi/jzKj46eJrng177yLlxh0dWx",
+	"uzdj1+TV29Ozg/NXp0+e/2A3bdTDWwbHDvCvC5mu8IK7D1mpMXTOLAEF231gUZ4aiPKYM63plJF+bNi1",
+	"gTZ+IxFTY2gym9tDEe9HZDnjyYy8tdBSc6kxVPKDTC6ZGZxZ9R/jIIiRcjASf8HWyK7nMGcgNJqlVJcE",
+	"m/9F5NnRHyPy7MmfIvL8+nrf2eyN4q6F30iwazyTnGaAW3IyichMCplD681ap6WI5AtiJPmj3059MhLS",
+	"zJgqUIs5ZHZzWvnYS/dAITmUI0Yik9N2K7Hv4/owEmy9jfwjy7BFi9rfwy8eomfFT9LwyapOvkGnxtZ9",
+	"QJVFnaU4NtP0b1fYSUAwOvzsfttCpK3i8/caqeGgEVUaguiiE4g/98Qe+zaO3WZCaoXe0WOcyoog9W0F",
+	"bBSTbhOQdjK7Owitx2yEwikehXp/mYCKDXjiIyrq+PI7Jb9Txw4vpPdpIbvvl+296w06Kg08XGcONKLd",
+	"hqwfliLWNkrwi3L0NtqwF6asaOU+hJonMKo2ndPL3N9TC946/FbbOFILduKh+L16VSvMZ6/ORdsdq/dE",
+	"5O3ZmDGamdlvnemJMORBExTxCyHvogXHoLOT6Rt+xQTTeujj9ROmNbZzwfySWvIffgnpAvgnO5f+wY74",
+	"MiuHTw/uve/rB4jSL8CVUkMvqPZNbXQYVvX3fe5hy/7T3Mzs6y3pAHA7DMxV1hv2ZsYshoeHx0/+dXA0",
+	"OBocD/949McjIDPu/Z+LrEgHg+jzup3PUtrKZR89V70EDrHKBczurFxwhtfKlWrR28pl7FtdHVeEwVQu",
+	"Fkevcq2SmnTz6eb/BQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

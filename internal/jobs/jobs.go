@@ -51,7 +51,7 @@ type Config struct {
 	// SyncAttempts is how many times a failing sync job is tried.
 	SyncAttempts int
 	// Timeouts are the engine's; the queue rescues a sync job whose node
-	// stopped once Timeouts.Max and a margin have passed.
+	// stopped once no run can still be going (rescueAfter).
 	Timeouts syncer.Timeouts
 	// LostAfter is how long a run may stay queued without its job before
 	// the scheduler queues it again (the process that made it died
