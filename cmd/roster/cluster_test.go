@@ -163,8 +163,9 @@ func TestClusterOnPostgres(t *testing.T) {
 
 	// Let the schedules run, then kill a node that is running a sync. The
 	// victim is not River's leader: the leader runs the scheduler tick,
-	// and while a new one is elected (up to about 20 s: River's leader lease, then the next election)
-	// ticks run late, and ticks missed meanwhile are coalesced into one
+	// and while a new one is elected (up to about 20 s: River's leader
+	// lease, then the next election) ticks run late, and ticks missed
+	// meanwhile are coalesced into one
 	// (README: "Schedules"), which this test would count as missed. The
 	// leader can change until the kill; whoever leads then is spared.
 	time.Sleep(12 * time.Second)
