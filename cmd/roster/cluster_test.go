@@ -108,6 +108,118 @@ func tail(s string, n int) string {
 	return s
 }
 
+// cluster is a PostgreSQL database served by several `roster serve`
+// processes, with sources syncing every 5 seconds from the EC2 simulator.
+type cluster struct {
+	nodes   []*clusterNode
+	pool    *pgxpool.Pool
+	token   roster.Secret
+	sources []string // ids
+}
+
+func newCluster(t *testing.T, nodeCount, sourceCount int) *cluster {
+	t.Helper()
+	pg := testenv.Postgres(t)
+	dsn := pg.CreateDatabase(t)
+	sim := awssim.New(awssim.Options{Seed: 41, Size: 20, Regions: []string{"us-east-1"},
+		// Syncs take a while, so that a kill finds some running.
+		Faults: awssim.Faults{Latency: 400 * time.Millisecond, Actions: []string{"DescribeInstances"}}})
+	simSrv := httptest.NewServer(sim)
+	t.Cleanup(simSrv.Close)
+	bin := buildBinary(t, "./cmd/roster", t.TempDir())
+	key := make([]byte, 32)
+	env := []string{"ROSTER_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
+		"AWS_ACCESS_KEY_ID=" + simAccessKey, "AWS_SECRET_ACCESS_KEY=" + simSecretKey}
+
+	c := &cluster{}
+	for i := range nodeCount {
+		c.nodes = append(c.nodes, startNode(t, bin, fmt.Sprintf("node%d", i+1), dsn, env))
+	}
+	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--database", dsn).Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	c.token = roster.Secret(strings.TrimSpace(string(out)))
+	if c.pool, err = pgxpool.New(t.Context(), dsn); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.pool.Close)
+
+	// Any node serves writes: the sources are made through all of them.
+	for i := range sourceCount {
+		api := client.New(c.nodes[i%nodeCount].url, c.token)
+		inv := fmt.Sprintf("inv-%02d", i)
+		must(t, api.Do(t.Context(), "POST", "/inventories", map[string]any{"name": inv}, nil))
+		var src struct{ ID string }
+		must(t, api.Do(t.Context(), "POST", "/inventories/"+inv+"/sources", map[string]any{
+			"name": "ec2", "provider": "aws", "schedule": "5s", "schedule_jitter": "0s",
+			"config": map[string]any{"regions": []string{"us-east-1"}, "endpoint_url": simSrv.URL},
+		}, &src))
+		c.sources = append(c.sources, src.ID)
+	}
+	return c
+}
+
+// leader is the node River has elected, or nil between two leaders.
+func (c *cluster) leader(t *testing.T) *clusterNode {
+	t.Helper()
+	var id string
+	if err := c.pool.QueryRow(t.Context(), `SELECT leader_id FROM river_leader`).Scan(&id); errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	for _, n := range c.nodes {
+		if n.id(host) == id {
+			return n
+		}
+	}
+	return nil
+}
+
+// stopSchedules removes every source's schedule and waits until no run or
+// sync job is pending.
+func (c *cluster) stopSchedules(t *testing.T, via *clusterNode) time.Time {
+	t.Helper()
+	api := client.New(via.url, c.token)
+	for _, id := range c.sources {
+		must(t, api.Do(t.Context(), "PATCH", "/sources/"+id, map[string]any{"schedule": ""}, nil))
+	}
+	stopped := time.Now()
+	waitQuiet(t, c.pool)
+	return stopped
+}
+
+// checkNoOverlapNoDouble fails the test if two runs of a source overlapped,
+// a tick ran twice, or a run had two sync jobs.
+func (c *cluster) checkNoOverlapNoDouble(t *testing.T) {
+	t.Helper()
+	var overlaps int
+	must(t, c.pool.QueryRow(t.Context(), `SELECT count(*) FROM sync_runs a JOIN sync_runs b
+		ON a.source_id = b.source_id AND a.id < b.id
+		WHERE a.started_at < COALESCE(b.finished_at, 'infinity') AND b.started_at < COALESCE(a.finished_at, 'infinity')`).Scan(&overlaps))
+	if overlaps != 0 {
+		t.Errorf("%d pairs of runs of one source overlapped", overlaps)
+	}
+	// No tick ran twice: one run per tick (the store's unique index; this
+	// checks nothing got around it), and no run was queued as two sync
+	// jobs (by two nodes' ticks, or a rescue and a requeue).
+	var doubled, twoJobs int
+	must(t, c.pool.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT source_id, scheduled_for FROM sync_runs
+		WHERE scheduled_for IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`).Scan(&doubled))
+	must(t, c.pool.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT args->>'run_id' FROM river_job
+		WHERE kind = 'roster.sync' GROUP BY 1 HAVING count(*) > 1) d`).Scan(&twoJobs))
+	if doubled != 0 || twoJobs != 0 {
+		t.Errorf("%d ticks ran more than once; %d runs had more than one sync job", doubled, twoJobs)
+	}
+	var unfinished int
+	must(t, c.pool.QueryRow(t.Context(), `SELECT count(*) FROM sync_runs WHERE status IN ('queued', 'running')`).Scan(&unfinished))
+	if unfinished != 0 {
+		t.Errorf("%d runs never finished", unfinished)
+	}
+}
+
 // TestClusterOnPostgres runs three `roster serve` processes on one
 // PostgreSQL database, with 50 sources syncing every 5 seconds from the
 // EC2 simulator, and kills one node with SIGKILL in the middle of a sync.
@@ -118,47 +230,8 @@ func TestClusterOnPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and three Roster processes")
 	}
-	pg := testenv.Postgres(t)
-	dsn := pg.CreateDatabase(t)
-	sim := awssim.New(awssim.Options{Seed: 41, Size: 20, Regions: []string{"us-east-1"},
-		// Syncs take a while, so that the kill finds some running.
-		Faults: awssim.Faults{Latency: 400 * time.Millisecond, Actions: []string{"DescribeInstances"}}})
-	simSrv := httptest.NewServer(sim)
-	t.Cleanup(simSrv.Close)
-	bin := buildBinary(t, "./cmd/roster", t.TempDir())
-	key := make([]byte, 32)
-	env := []string{"ROSTER_SECRET_KEY=" + base64.StdEncoding.EncodeToString(key),
-		"AWS_ACCESS_KEY_ID=" + simAccessKey, "AWS_SECRET_ACCESS_KEY=" + simSecretKey}
-
-	var nodes []*clusterNode
-	for i := range 3 {
-		nodes = append(nodes, startNode(t, bin, fmt.Sprintf("node%d", i+1), dsn, env))
-	}
-	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--database", dsn).Output()
-	if err != nil {
-		t.Fatalf("token create: %v", err)
-	}
-	token := roster.Secret(strings.TrimSpace(string(out)))
-	pool, err := pgxpool.New(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-
-	// Any node serves writes: the sources are made through all three.
-	const sourceCount = 50
-	var sourceIDs []string
-	for i := range sourceCount {
-		api := client.New(nodes[i%3].url, token)
-		inv := fmt.Sprintf("inv-%02d", i)
-		must(t, api.Do(t.Context(), "POST", "/inventories", map[string]any{"name": inv}, nil))
-		var src struct{ ID string }
-		must(t, api.Do(t.Context(), "POST", "/inventories/"+inv+"/sources", map[string]any{
-			"name": "ec2", "provider": "aws", "schedule": "5s", "schedule_jitter": "0s",
-			"config": map[string]any{"regions": []string{"us-east-1"}, "endpoint_url": simSrv.URL},
-		}, &src))
-		sourceIDs = append(sourceIDs, src.ID)
-	}
+	c := newCluster(t, 3, 50)
+	nodes, pool, sourceIDs := c.nodes, c.pool, c.sources
 	start := time.Now()
 
 	// Let the schedules run, then kill a node that is running a sync. The
@@ -174,15 +247,12 @@ func TestClusterOnPostgres(t *testing.T) {
 	var cutRuns []string
 	deadline := time.Now().Add(30 * time.Second)
 	for victim == nil {
-		var leader string
-		if err := pool.QueryRow(t.Context(), `SELECT leader_id FROM river_leader`).Scan(&leader); err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			t.Fatal(err)
-		}
+		leader := c.leader(t)
 		for _, n := range nodes {
-			if leader == "" {
+			if leader == nil {
 				break // between two leaders: look again
 			}
-			if n.id(host) == leader {
+			if n == leader {
 				continue
 			}
 			// Runs the node is in the middle of: running runs whose
@@ -245,32 +315,9 @@ func TestClusterOnPostgres(t *testing.T) {
 	// 5 s margins), when River's rescuer next looks (every 30 s): 25-55 s.
 	// Schedules stop after 30 s; waitQuiet waits for the rescue.
 	time.Sleep(30 * time.Second)
-	api := client.New(nodes[0].url, token)
-	for _, id := range sourceIDs {
-		must(t, api.Do(t.Context(), "PATCH", "/sources/"+id, map[string]any{"schedule": ""}, nil))
-	}
-	stoppedAt := time.Now()
-	waitQuiet(t, pool)
-
-	// No source synced twice at once.
-	var overlaps int
-	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM sync_runs a JOIN sync_runs b
-		ON a.source_id = b.source_id AND a.id < b.id
-		WHERE a.started_at < COALESCE(b.finished_at, 'infinity') AND b.started_at < COALESCE(a.finished_at, 'infinity')`).Scan(&overlaps))
-	if overlaps != 0 {
-		t.Errorf("%d pairs of runs of one source overlapped", overlaps)
-	}
-	// No tick ran twice: one run per tick (the store's unique index; this
-	// checks nothing got around it), and no run was queued as two sync
-	// jobs (by two nodes' ticks, or a rescue and a requeue).
-	var doubled, twoJobs int
-	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT source_id, scheduled_for FROM sync_runs
-		WHERE scheduled_for IS NOT NULL GROUP BY 1, 2 HAVING count(*) > 1) d`).Scan(&doubled))
-	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM (SELECT args->>'run_id' FROM river_job
-		WHERE kind = 'roster.sync' GROUP BY 1 HAVING count(*) > 1) d`).Scan(&twoJobs))
-	if doubled != 0 || twoJobs != 0 {
-		t.Errorf("%d ticks ran more than once; %d runs had more than one sync job", doubled, twoJobs)
-	}
+	stoppedAt := c.stopSchedules(t, nodes[0])
+	// No source synced twice at once, no tick ran twice, every run ended.
+	c.checkNoOverlapNoDouble(t)
 	// Every tick of every source ran: consecutive scheduled runs of a
 	// source are one interval apart, except where the source was still
 	// syncing at a tick (a source never syncs twice at once: that tick is
@@ -320,13 +367,8 @@ func TestClusterOnPostgres(t *testing.T) {
 			t.Errorf("source %s ran %d scheduled syncs in %s, want at least %d", id, ticks[id], stoppedAt.Sub(start).Round(time.Second), minTicks)
 		}
 	}
-	// Every run ended, the runs cut off by the kill were recorded as
-	// such, and every source the dead node held synced again elsewhere.
-	var unfinished int
-	must(t, pool.QueryRow(t.Context(), `SELECT count(*) FROM sync_runs WHERE status IN ('queued', 'running')`).Scan(&unfinished))
-	if unfinished != 0 {
-		t.Errorf("%d runs never finished", unfinished)
-	}
+	// The runs cut off by the kill were recorded as such, and every
+	// source the dead node held synced again elsewhere.
 	for _, id := range cutRuns {
 		var status, msg string
 		must(t, pool.QueryRow(t.Context(), `SELECT status, error FROM sync_runs WHERE id = $1`, id).Scan(&status, &msg))
@@ -375,4 +417,80 @@ func waitQuiet(t *testing.T, pool *pgxpool.Pool) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestClusterLeaderFailover kills the node River elected leader, the one
+// whose periodic job ticks the schedules: another node takes over, and the
+// schedules go on from it after at most the failover (River's lease, then
+// the next election), each tick still run once.
+func TestClusterLeaderFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and two Roster processes")
+	}
+	c := newCluster(t, 2, 10)
+	time.Sleep(8 * time.Second) // a few ticks under the first leader
+	leader := c.leader(t)
+	for deadline := time.Now().Add(30 * time.Second); leader == nil; leader = c.leader(t) {
+		if time.Now().After(deadline) {
+			t.Fatal("no leader was elected")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	must(t, leader.cmd.Process.Signal(syscall.SIGKILL))
+	<-leader.done
+	killedAt := time.Now()
+	var survivor *clusterNode
+	for _, n := range c.nodes {
+		if n != leader {
+			survivor = n
+		}
+	}
+	t.Logf("killed the leader %s (pid %d)", leader.name, leader.cmd.Process.Pid)
+
+	// Within the failover (about 20 s) and two more intervals, every
+	// source the dead leader did not hold has a scheduled run again.
+	const failover = 25 * time.Second
+	time.Sleep(failover + 10*time.Second)
+	if l := c.leader(t); l != survivor {
+		t.Fatalf("leader after the kill: %v, want %s", l, survivor.name)
+	}
+	var resumed int
+	must(t, c.pool.QueryRow(t.Context(), `SELECT count(DISTINCT source_id) FROM sync_runs
+		WHERE scheduled_for > $1 AND created_at < $2`, killedAt, killedAt.Add(failover+5*time.Second)).Scan(&resumed))
+	// A source whose job the dead node held waits for River's rescue
+	// (25-55 s with a 5 s longest run) before it can tick again.
+	var held int
+	must(t, c.pool.QueryRow(t.Context(), `SELECT count(DISTINCT r.source_id) FROM river_job j JOIN sync_runs r ON j.args->>'run_id' = r.id
+		WHERE j.kind = 'roster.sync' AND $1 = ANY(j.attempted_by) AND r.created_at < $2 AND COALESCE(r.finished_at, 'infinity') > $2`,
+		leader.id(mustHostname(t)), killedAt).Scan(&held))
+	if resumed < len(c.sources)-held {
+		t.Errorf("%d of %d sources ticked again within %s of the leader's death (%d were held by it)", resumed, len(c.sources), failover+5*time.Second, held)
+	}
+	// The ticks that fell in the failover ran late, once each.
+	c.stopSchedules(t, survivor)
+	c.checkNoOverlapNoDouble(t)
+	rows, err := c.pool.Query(t.Context(), `SELECT source_id, scheduled_for, created_at FROM sync_runs
+		WHERE trigger = 'schedule' AND scheduled_for BETWEEN $1 AND $2 ORDER BY 1, 2`, killedAt, killedAt.Add(failover))
+	must(t, err)
+	late := 0
+	for rows.Next() {
+		var src string
+		var tick, created time.Time
+		must(t, rows.Scan(&src, &tick, &created))
+		if created.Sub(tick) > 2*time.Second {
+			late++
+		}
+	}
+	rows.Close()
+	must(t, rows.Err())
+	t.Logf("%d scheduled runs queued late during the failover; %d sources ticked again, %d held by the dead leader", late, resumed, held)
+}
+
+func mustHostname(t *testing.T) string {
+	t.Helper()
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
