@@ -65,6 +65,7 @@ func TestSourceScheduleFields(t *testing.T) {
 	_, err := f.store.UpdateSource(t.Context(), src.Id, roster.SourceUpdate{ScheduleJitter: &long})
 	must(t, err)
 	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"timeout": "5m"}), http.StatusOK)
+	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"schedule": "15m", "timeout": "6m"}), http.StatusOK)
 	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"schedule_jitter": "30s"}), http.StatusOK)
 	r = f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"update_cache_timeout": -5})
 	wantStatus(t, r, http.StatusBadRequest)
@@ -162,8 +163,9 @@ func TestProvisioningCallback(t *testing.T) {
 		return len(runs) == 1 && runs[0].Status == api.SyncRunStatusSucceeded
 	})
 
-	// Paths of odd shapes are redirected; none logs the key.
-	for _, p := range []string{"/api/v1/callbacks//", "/api/v1/callbacks/./", "/api/v1//callbacks/", "/api/v1/CALLBACKS/"} {
+	// Paths of odd shapes (redirected, or not found, or mistyped): none
+	// logs the key.
+	for _, p := range []string{"/api/v1/callbacks//", "/api/v1/callbacks/./", "/api/v1//callbacks/", "/api/v1/CALLBACKS/", "/api/v1/callback/"} {
 		req, err := http.NewRequest("POST", f.url+p+key.Key, nil)
 		must(t, err)
 		resp, err := (&http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Do(req)

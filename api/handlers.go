@@ -258,7 +258,7 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 	if jitter != nil {
 		planned.ScheduleJitter = *jitter
 	}
-	if upd.Rescheduled() {
+	if planned.Schedule != src.Schedule || planned.ScheduleJitter != src.ScheduleJitter {
 		// Checked when the schedule changes only: other edits of a source
 		// saved before this check stay possible.
 		if err := schedule.CheckJitter(planned.Schedule, planned.ScheduleJitter, s.now()); err != nil {

@@ -248,16 +248,20 @@ const callbackPrefix = "/api/v1/callbacks/"
 
 // loggedPath is a request path fit for the log: whatever follows a
 // "callbacks" segment (a callback key) is hidden, whatever the path's
-// shape: "/api/v1/callbacks//KEY" and "/api/v1/callbacks/./KEY" are
-// redirected, and logged, too.
+// shape ("/api/v1/callbacks//KEY" and "/api/v1/callbacks/./KEY" are
+// redirected, and logged, too), and so is any segment that looks like a
+// callback key (a mistyped path).
 func loggedPath(p string) string {
 	segs := strings.Split(p, "/")
-	for i, seg := range segs[:len(segs)-1] {
-		if strings.EqualFold(seg, "callbacks") {
+	for i, seg := range segs {
+		if strings.EqualFold(seg, "callbacks") && i < len(segs)-1 {
 			return strings.Join(segs[:i+1], "/") + "/{key}"
 		}
+		if strings.HasPrefix(seg, roster.CallbackKeyPrefix) {
+			segs[i] = "{key}"
+		}
 	}
-	return p
+	return strings.Join(segs, "/")
 }
 
 // requestInfo carries what inner handlers learn back to the access log.

@@ -226,6 +226,8 @@ func TestDatabaseSettingNeverShowsAPassword(t *testing.T) {
 		"POSTGRESQL://roster@db/roster?sslmode=disable": "postgresql://roster@db/roster?sslmode=disable",
 		"/var/lib/roster/a=b/roster.db":                 "/var/lib/roster/a=b/roster.db",
 		"dbname=roster sslmode=disable":                 "",
+		"PASSWORD=x HOST=db":                            "",
+		"sslpassword=x application_name=roster":         "",
 	} {
 		got, err := normalizeDatabase(in)
 		if got != want || (err != nil) != (want == "") {

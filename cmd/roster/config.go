@@ -80,7 +80,7 @@ type setting struct {
 }
 
 // libpqKeyValue matches a libpq key=value connection string.
-var libpqKeyValue = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=`)
+var libpqKeyValue = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslpassword|sslkey|sslcert|sslrootcert|service|options|connect_timeout|application_name|target_session_attrs)\s*=`)
 
 // normalizeDatabase checks the database setting: a PostgreSQL URL gets
 // its scheme in lower case (the driver knows no other), and a libpq

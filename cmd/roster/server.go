@@ -156,11 +156,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	// One process serves a SQLite database: jobs it finds running were
-	// cut off with the previous one, and are retried now. (On PostgreSQL
-	// they may be another node's; River rescues them when they outlive
-	// the longest timeout.)
-	if !isPostgres(m.Config.Database) {
+	// One process serves a SQLite database (it holds the lock): jobs it
+	// finds running were cut off with the previous one, and are retried
+	// now. (On PostgreSQL, or where there is no lock, they may be another
+	// process's; River rescues them when they outlive the longest run.)
+	if m.lock != nil {
 		if n, err := m.Queue.ReleaseRunningJobs(ctx); err != nil {
 			return err
 		} else if n > 0 {

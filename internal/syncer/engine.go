@@ -173,7 +173,9 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		if roster.ErrorCode(err) == roster.ECONFLICT {
 			return err // another runner started it: it is theirs
 		}
-		e.abandon(run, log, "starting the sync could not be recorded")
+		// Whether the start was recorded is unknown, so the run is not
+		// ours to fail: a retry of its job, or the scheduler's checks of
+		// queued and running runs, take it from here.
 		return fmt.Errorf("start sync run: %w", err)
 	}
 	src, err := e.store.Source(ctx, run.SourceID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -559,5 +560,45 @@ func TestAHostKeptDisabledKeepsItsName(t *testing.T) {
 	}
 	if h := hosts[other.ID]; h.Name != other.ID {
 		t.Fatalf("the renamed host took the name %q of a kept host", h.Name)
+	}
+}
+
+func TestRunStartedByAnotherRunnerIsLeftToIt(t *testing.T) {
+	e := newEnv(t, 10, nil)
+	run, _, err := e.engine.Trigger(t.Context(), e.src, roster.TriggerAPI)
+	must(t, err)
+	started := time.Now()
+	other := *run
+	other.StartedAt = &started
+	must(t, e.store.StartSyncRun(t.Context(), &other)) // e.g. a CLI sync
+	if err := e.engine.Run(t.Context(), run, nil); roster.ErrorCode(err) != roster.ECONFLICT {
+		t.Fatalf("Run of a run started elsewhere: %v, want a conflict", err)
+	}
+	got, err := e.store.SyncRun(t.Context(), run.ID)
+	must(t, err)
+	if got.Status != roster.SyncRunning {
+		t.Fatalf("the other runner's run is now %s (%q)", got.Status, got.Error)
+	}
+}
+
+// sourceless is a store whose sources cannot be loaded.
+type sourceless struct{ *store.SQLite }
+
+func (sourceless) Source(context.Context, string) (*roster.Source, error) {
+	return nil, errors.New("database is gone")
+}
+
+func TestRunWhoseSourceCannotBeLoadedIsFailed(t *testing.T) {
+	e := newEnv(t, 10, nil)
+	run, _, err := e.engine.Trigger(t.Context(), e.src, roster.TriggerAPI)
+	must(t, err)
+	engine := syncer.New(sourceless{e.store}, nil, slog.New(slog.DiscardHandler))
+	if err := engine.Run(t.Context(), run, nil); err == nil {
+		t.Fatal("Run succeeded without its source")
+	}
+	got, err := e.store.SyncRun(t.Context(), run.ID)
+	must(t, err)
+	if got.Status != roster.SyncFailed || got.StartedAt == nil || !strings.Contains(got.Error, "source could not be loaded") {
+		t.Fatalf("run = %s started %v %q, want failed, not left running", got.Status, got.StartedAt, got.Error)
 	}
 }
