@@ -2,15 +2,11 @@ package syncer_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +16,7 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/store"
 	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/internal/syncer/syncertest"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/aws/awssim"
@@ -30,13 +27,8 @@ var fleetRegions = []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
 // env is one engine over a real SQLite store, syncing from a real EC2
 // simulator through the real AWS SDK.
 type env struct {
-	t      *testing.T
-	sim    *awssim.Server
-	store  *store.SQLite
-	dbPath string
-	engine *syncer.Engine
-	inv    *roster.Inventory
-	src    *roster.Source
+	*syncertest.Harness
+	sim *awssim.Server
 }
 
 func newEnv(t *testing.T, size int, config map[string]any) *env {
@@ -44,28 +36,15 @@ func newEnv(t *testing.T, size int, config map[string]any) *env {
 	sim := awssim.New(awssim.Options{Seed: 7, Size: size, Regions: fleetRegions})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	dbPath := filepath.Join(t.TempDir(), "roster.db")
-	st, err := store.OpenSQLite(t.Context(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	reg := sources.NewRegistry(aws.Driver{
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		MaxBackoff:  20 * time.Millisecond,
 	})
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &env{t: t, sim: sim, store: st, dbPath: dbPath, engine: syncer.New(st, reg, log)}
-	e.inv = &roster.Inventory{Name: "test"}
-	must(t, st.CreateInventory(t.Context(), e.inv))
 	cfg := map[string]any{"regions": toAny(fleetRegions), "endpoint_url": srv.URL}
 	for k, v := range config {
 		cfg[k] = v
 	}
-	must(t, reg.Validate("aws", cfg))
-	e.src = &roster.Source{InventoryID: e.inv.ID, Name: "ec2", Provider: "aws", Config: cfg, OnMissing: roster.OnMissingRemove}
-	must(t, st.CreateSource(t.Context(), e.src))
-	return e
+	return &env{Harness: syncertest.New(t, reg, slog.New(slog.DiscardHandler), "aws", "ec2", cfg), sim: sim}
 }
 
 func toAny(s []string) []any {
@@ -81,54 +60,6 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// sync runs one sync to the end and returns the recorded run.
-func (e *env) sync() *roster.SyncRun {
-	e.t.Helper()
-	return e.syncCtx(e.t.Context())
-}
-
-func (e *env) syncCtx(ctx context.Context) *roster.SyncRun {
-	e.t.Helper()
-	run, created, err := e.engine.Trigger(ctx, e.src, roster.TriggerCLI)
-	must(e.t, err)
-	if !created {
-		e.t.Fatalf("a run was already active: %s", run.ID)
-	}
-	e.engine.Run(ctx, run, nil)
-	got, err := e.store.SyncRun(context.Background(), run.ID)
-	must(e.t, err)
-	return got
-}
-
-func (e *env) hosts() map[string]*roster.Host {
-	e.t.Helper()
-	out := map[string]*roster.Host{}
-	f := roster.HostFilter{InventoryID: e.inv.ID, Limit: 1000}
-	for {
-		page, next, err := e.store.Hosts(e.t.Context(), f)
-		must(e.t, err)
-		for _, h := range page {
-			out[h.ExternalID] = h
-		}
-		if next == "" {
-			return out
-		}
-		f.After = next
-	}
-}
-
-// hostWrites is a fingerprint of every host row as stored (not as derived
-// on read), to prove a sync wrote none.
-func (e *env) hostWrites() string {
-	e.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?mode=ro")
-	must(e.t, err)
-	defer db.Close()
-	var n, sum int64
-	must(e.t, db.QueryRow(`SELECT count(*), COALESCE(max(last_seen), 0) + COALESCE(sum(length(vars)), 0) FROM hosts`).Scan(&n, &sum))
-	return strconv.FormatInt(n, 10) + "/" + strconv.FormatInt(sum, 10)
 }
 
 // expected lists the fleet's instances the plugin's default state filter
@@ -152,10 +83,10 @@ func wantStatus(t *testing.T, run *roster.SyncRun, status roster.SyncStatus) {
 
 func TestFirstSyncAddsEveryInstanceThenResyncWritesNothing(t *testing.T) {
 	e := newEnv(t, 600, nil)
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	want := e.expected()
-	hosts := e.hosts()
+	hosts := e.Hosts()
 	if len(hosts) != len(want) || run.Counts.Added != len(want) || run.Counts.Seen != len(want) {
 		t.Fatalf("synced %d hosts (counts %+v), want %d", len(hosts), run.Counts, len(want))
 	}
@@ -182,21 +113,21 @@ func TestFirstSyncAddsEveryInstanceThenResyncWritesNothing(t *testing.T) {
 		}
 	}
 
-	before := e.hostWrites()
-	again := e.sync()
+	before := e.HostWrites()
+	again := e.Sync()
 	wantStatus(t, again, roster.SyncSucceeded)
 	if c := again.Counts; c.Unchanged != len(want) || c.Added+c.Updated+c.Removed+c.Disabled != 0 {
 		t.Fatalf("unchanged re-sync counts = %+v", c)
 	}
-	if after := e.hostWrites(); after != before {
+	if after := e.HostWrites(); after != before {
 		t.Fatalf("an unchanged re-sync wrote host rows: %s → %s", before, after)
 	}
 }
 
 func TestRenameIsAnUpdateAndTerminatedIsRemoved(t *testing.T) {
 	e := newEnv(t, 200, map[string]any{"hostnames": []any{"tag:Name", "instance-id"}})
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	var renamed, gone string
 	for id, inst := range e.expected() {
 		if inst.Name == "" || inst.State != "running" {
@@ -211,12 +142,12 @@ func TestRenameIsAnUpdateAndTerminatedIsRemoved(t *testing.T) {
 	}
 	must(t, e.sim.Fleet().SetTag(renamed, "Name", "renamed-host"))
 	must(t, e.sim.Fleet().Terminate(gone))
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Updated != 1 || run.Counts.Removed != 1 || run.Counts.Added != 0 {
 		t.Fatalf("counts = %+v, want 1 updated and 1 removed", run.Counts)
 	}
-	after := e.hosts()
+	after := e.Hosts()
 	if h := after[renamed]; h == nil || h.Name != "renamed-host" || h.ID != before[renamed].ID || !h.FirstSeen.Equal(before[renamed].FirstSeen) {
 		t.Fatalf("renamed host = %+v, want the same host (id %d) renamed", h, before[renamed].ID)
 	}
@@ -228,10 +159,10 @@ func TestRenameIsAnUpdateAndTerminatedIsRemoved(t *testing.T) {
 func TestDisablePolicyKeepsVanishedHostsDisabled(t *testing.T) {
 	e := newEnv(t, 100, nil)
 	disable := roster.OnMissingDisable
-	src, err := e.store.UpdateSource(t.Context(), e.src.ID, roster.SourceUpdate{OnMissing: &disable})
+	src, err := e.Store.UpdateSource(t.Context(), e.Src.ID, roster.SourceUpdate{OnMissing: &disable})
 	must(t, err)
-	e.src = src
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	e.Src = src
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
 	var gone string
 	for id, inst := range e.expected() {
 		if inst.State == "running" {
@@ -240,23 +171,23 @@ func TestDisablePolicyKeepsVanishedHostsDisabled(t *testing.T) {
 		}
 	}
 	must(t, e.sim.Fleet().Remove(gone))
-	run := e.sync()
+	run := e.Sync()
 	if run.Counts.Disabled != 1 || run.Counts.Removed != 0 {
 		t.Fatalf("counts = %+v, want 1 disabled", run.Counts)
 	}
-	h := e.hosts()[gone]
+	h := e.Hosts()[gone]
 	if h == nil || h.Enabled || !h.Missing {
 		t.Fatalf("vanished host = %+v, want kept, disabled and missing", h)
 	}
-	if run := e.sync(); run.Counts.Disabled != 0 || run.Counts.Unchanged != len(e.expected()) {
+	if run := e.Sync(); run.Counts.Disabled != 0 || run.Counts.Unchanged != len(e.expected()) {
 		t.Fatalf("a still-missing host was disabled again: %+v", run.Counts)
 	}
 }
 
 func TestFailedRegionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	e := newEnv(t, 300, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 
 	e.sim.SetFaults(awssim.Faults{FailRegions: []string{"eu-west-1"}})
 	// Change an instance in the failing region and one elsewhere.
@@ -271,9 +202,9 @@ func TestFailedRegionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	}
 	must(t, e.sim.Fleet().Remove(inEU))
 	must(t, e.sim.Fleet().Remove(inUS))
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncPartial)
-	after := e.hosts()
+	after := e.Hosts()
 	if _, ok := after[inEU]; !ok {
 		t.Fatal("a host of the failed region was removed")
 	}
@@ -294,23 +225,23 @@ func TestFailedRegionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 
 func TestEveryRegionFailingChangesNothing(t *testing.T) {
 	e := newEnv(t, 100, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hostWrites()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.HostWrites()
 	e.sim.SetFaults(awssim.Faults{FailRegions: fleetRegions})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
 	if !strings.Contains(run.Error, "every scope failed") {
 		t.Fatalf("error = %q", run.Error)
 	}
-	if after := e.hostWrites(); after != before {
+	if after := e.HostWrites(); after != before {
 		t.Fatal("a failed sync changed hosts")
 	}
 }
 
 func TestFailureMidPaginationWritesNothingOfThatRegion(t *testing.T) {
 	e := newEnv(t, 3000, nil) // about 1000 per region: some need a second page
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	removed := map[string]string{} // region → a removed instance
 	for _, inst := range e.expected() {
 		if removed[inst.Region] == "" {
@@ -319,8 +250,8 @@ func TestFailureMidPaginationWritesNothingOfThatRegion(t *testing.T) {
 		}
 	}
 	e.sim.SetFaults(awssim.Faults{FailAfterPage: 1})
-	run := e.sync()
-	after := e.hosts()
+	run := e.Sync()
+	after := e.Hosts()
 	failed := 0
 	for _, s := range run.Scopes {
 		_, kept := after[removed[s.Name]]
@@ -349,7 +280,7 @@ func TestFailureMidPaginationWritesNothingOfThatRegion(t *testing.T) {
 func TestThrottlingAndServerErrorsAreRetried(t *testing.T) {
 	e := newEnv(t, 300, nil)
 	e.sim.SetFaults(awssim.Faults{ThrottleEvery: 2, ErrorEvery: 5, Actions: []string{"DescribeInstances"}})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Added != len(e.expected()) {
 		t.Fatalf("added %d, want %d", run.Counts.Added, len(e.expected()))
@@ -366,7 +297,7 @@ func TestFiltersIncludeAndExclude(t *testing.T) {
 		"include_filters": []any{map[string]any{"tag:Role": []any{"db"}}},
 		"exclude_filters": []any{map[string]any{"instance-state-name": "stopped"}},
 	})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	want := 0
 	for _, inst := range e.expected() {
@@ -379,7 +310,7 @@ func TestFiltersIncludeAndExclude(t *testing.T) {
 	if want == 0 || run.Counts.Added != want {
 		t.Fatalf("added %d, want %d (prod or db, not stopped)", run.Counts.Added, want)
 	}
-	for _, h := range e.hosts() {
+	for _, h := range e.Hosts() {
 		var vars struct {
 			Tags  map[string]string     `json:"tags"`
 			State struct{ Name string } `json:"state"`
@@ -393,13 +324,13 @@ func TestFiltersIncludeAndExclude(t *testing.T) {
 
 func TestHostnameFallbackIsExplicit(t *testing.T) {
 	e := newEnv(t, 300, map[string]any{"hostnames": []any{"tag:Name"}})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	var unnamed int
 	for id, inst := range e.expected() {
 		if inst.Name == "" {
 			unnamed++
-			if h := e.hosts()[id]; h == nil || h.Name != id {
+			if h := e.Hosts()[id]; h == nil || h.Name != id {
 				t.Fatalf("instance %s without a Name tag: host %+v, want it named by its id", id, h)
 			}
 		}
@@ -412,7 +343,7 @@ func TestHostnameFallbackIsExplicit(t *testing.T) {
 	}
 	// Every host has a distinct name, duplicates of Name tags included.
 	seen := map[string]bool{}
-	for _, h := range e.hosts() {
+	for _, h := range e.Hosts() {
 		if seen[h.Name] {
 			t.Fatalf("two hosts named %q", h.Name)
 		}
@@ -422,20 +353,20 @@ func TestHostnameFallbackIsExplicit(t *testing.T) {
 
 func TestStrictConstructErrorFailsTheRun(t *testing.T) {
 	e := newEnv(t, 50, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hostWrites()
-	src, err := e.store.UpdateSource(t.Context(), e.src.ID, roster.SourceUpdate{Config: mergeConfig(e.src.Config, map[string]any{
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.HostWrites()
+	src, err := e.Store.UpdateSource(t.Context(), e.Src.ID, roster.SourceUpdate{Config: mergeConfig(e.Src.Config, map[string]any{
 		"strict":       true,
 		"keyed_groups": []any{map[string]any{"key": "tags.DoesNotExist", "prefix": "x"}},
 	})})
 	must(t, err)
-	e.src = src
-	run := e.sync()
+	e.Src = src
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
 	if !strings.Contains(run.Error, "keyed_groups[0].key") {
 		t.Fatalf("error %q does not name the option", run.Error)
 	}
-	if e.hostWrites() != before {
+	if e.HostWrites() != before {
 		t.Fatal("a failed strict sync changed hosts")
 	}
 }
@@ -453,9 +384,9 @@ func mergeConfig(a, b map[string]any) map[string]any {
 
 func TestSecondTriggerReturnsTheActiveRun(t *testing.T) {
 	e := newEnv(t, 10, nil)
-	first, created, err := e.engine.Trigger(t.Context(), e.src, roster.TriggerAPI)
+	first, created, err := e.Engine.Trigger(t.Context(), e.Src, roster.TriggerAPI)
 	must(t, err)
-	second, created2, err := e.engine.Trigger(t.Context(), e.src, roster.TriggerAPI)
+	second, created2, err := e.Engine.Trigger(t.Context(), e.Src, roster.TriggerAPI)
 	must(t, err)
 	if !created || created2 || second.ID != first.ID {
 		t.Fatalf("second trigger: created=%v id=%s, want the first run %s", created2, second.ID, first.ID)
@@ -464,16 +395,16 @@ func TestSecondTriggerReturnsTheActiveRun(t *testing.T) {
 
 func TestCanceledSyncChangesNothing(t *testing.T) {
 	e := newEnv(t, 100, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hostWrites()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.HostWrites()
 	e.sim.SetFaults(awssim.Faults{Latency: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
-	run := e.syncCtx(ctx)
+	run := e.SyncCtx(ctx)
 	if run.Status != roster.SyncCanceled && run.Status != roster.SyncFailed {
 		t.Fatalf("status = %s, want canceled", run.Status)
 	}
-	if e.hostWrites() != before {
+	if e.HostWrites() != before {
 		t.Fatal("a canceled sync changed hosts")
 	}
 }
@@ -484,8 +415,8 @@ func TestExpressionsSeeAnsibleMagicVars(t *testing.T) {
 		"groups":    map[string]any{"by_id": "inventory_hostname.startswith('i-') and 'aws_ec2' in group_names"},
 		"compose":   map[string]any{"short_name": "inventory_hostname_short"},
 	})
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	for _, h := range e.hosts() {
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	for _, h := range e.Hosts() {
 		if !slices.Contains(h.Groups, "by_id") {
 			t.Fatalf("host %s is not in by_id: %v", h.Name, h.Groups)
 		}
@@ -502,7 +433,7 @@ func TestExpressionsSeeAnsibleMagicVars(t *testing.T) {
 
 func TestAnExistingHostKeepsItsNameWhenANewOneWantsIt(t *testing.T) {
 	e := newEnv(t, 60, map[string]any{"hostnames": []any{"tag:Name"}})
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
 	var old awssim.InstanceInfo
 	for _, inst := range e.expected() {
 		if inst.Name != "" && inst.State == "running" {
@@ -517,12 +448,12 @@ func TestAnExistingHostKeepsItsNameWhenANewOneWantsIt(t *testing.T) {
 		must(t, err)
 		added = append(added, inst.ID)
 	}
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Updated != 0 || run.Counts.Added != len(added) {
 		t.Fatalf("counts = %+v: the old host must not change", run.Counts)
 	}
-	hosts := e.hosts()
+	hosts := e.Hosts()
 	if hosts[old.ID].Name != old.Name {
 		t.Fatalf("the existing host was renamed to %q", hosts[old.ID].Name)
 	}
@@ -536,10 +467,10 @@ func TestAnExistingHostKeepsItsNameWhenANewOneWantsIt(t *testing.T) {
 func TestAHostKeptDisabledKeepsItsName(t *testing.T) {
 	e := newEnv(t, 60, map[string]any{"hostnames": []any{"tag:Name", "instance-id"}})
 	disable := roster.OnMissingDisable
-	src, err := e.store.UpdateSource(t.Context(), e.src.ID, roster.SourceUpdate{OnMissing: &disable})
+	src, err := e.Store.UpdateSource(t.Context(), e.Src.ID, roster.SourceUpdate{OnMissing: &disable})
 	must(t, err)
-	e.src = src
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
+	e.Src = src
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
 	var gone, other awssim.InstanceInfo
 	for _, inst := range e.expected() {
 		if inst.Name == "" || inst.State != "running" {
@@ -553,8 +484,8 @@ func TestAHostKeptDisabledKeepsItsName(t *testing.T) {
 	}
 	must(t, e.sim.Fleet().Remove(gone.ID))
 	must(t, e.sim.Fleet().SetTag(other.ID, "Name", gone.Name))
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	hosts := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	hosts := e.Hosts()
 	if h := hosts[gone.ID]; h == nil || h.Name != gone.Name || h.Enabled {
 		t.Fatalf("the vanished host = %+v, want it kept disabled under its name", h)
 	}
@@ -565,16 +496,16 @@ func TestAHostKeptDisabledKeepsItsName(t *testing.T) {
 
 func TestRunStartedByAnotherRunnerIsLeftToIt(t *testing.T) {
 	e := newEnv(t, 10, nil)
-	run, _, err := e.engine.Trigger(t.Context(), e.src, roster.TriggerAPI)
+	run, _, err := e.Engine.Trigger(t.Context(), e.Src, roster.TriggerAPI)
 	must(t, err)
 	started := time.Now()
 	other := *run
 	other.StartedAt = &started
-	must(t, e.store.StartSyncRun(t.Context(), &other)) // e.g. a CLI sync
-	if err := e.engine.Run(t.Context(), run, nil); roster.ErrorCode(err) != roster.ECONFLICT {
+	must(t, e.Store.StartSyncRun(t.Context(), &other)) // e.g. a CLI sync
+	if err := e.Engine.Run(t.Context(), run, nil); roster.ErrorCode(err) != roster.ECONFLICT {
 		t.Fatalf("Run of a run started elsewhere: %v, want a conflict", err)
 	}
-	got, err := e.store.SyncRun(t.Context(), run.ID)
+	got, err := e.Store.SyncRun(t.Context(), run.ID)
 	must(t, err)
 	if got.Status != roster.SyncRunning {
 		t.Fatalf("the other runner's run is now %s (%q)", got.Status, got.Error)
@@ -590,13 +521,13 @@ func (sourceless) Source(context.Context, string) (*roster.Source, error) {
 
 func TestRunWhoseSourceCannotBeLoadedIsFailed(t *testing.T) {
 	e := newEnv(t, 10, nil)
-	run, _, err := e.engine.Trigger(t.Context(), e.src, roster.TriggerAPI)
+	run, _, err := e.Engine.Trigger(t.Context(), e.Src, roster.TriggerAPI)
 	must(t, err)
-	engine := syncer.New(sourceless{e.store}, nil, slog.New(slog.DiscardHandler))
+	engine := syncer.New(sourceless{e.Store}, nil, slog.New(slog.DiscardHandler))
 	if err := engine.Run(t.Context(), run, nil); err == nil {
 		t.Fatal("Run succeeded without its source")
 	}
-	got, err := e.store.SyncRun(t.Context(), run.ID)
+	got, err := e.Store.SyncRun(t.Context(), run.ID)
 	must(t, err)
 	if got.Status != roster.SyncFailed || got.StartedAt == nil || !strings.Contains(got.Error, "source could not be loaded") {
 		t.Fatalf("run = %s started %v %q, want failed, not left running", got.Status, got.StartedAt, got.Error)

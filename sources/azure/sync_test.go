@@ -1,19 +1,14 @@
 package azure_test
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/internal/store"
-	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/internal/syncer/syncertest"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/azure/azuresim"
 )
@@ -21,76 +16,16 @@ import (
 // env is one engine over a real SQLite store, syncing an azure source
 // from the simulator through the real Azure SDK.
 type env struct {
-	t      *testing.T
-	sim    *azuresim.Server
-	store  *store.SQLite
-	dbPath string
-	engine *syncer.Engine
-	src    *roster.Source
-	inv    *roster.Inventory
+	*syncertest.Harness
+	sim *azuresim.Server
 }
 
 func newEnv(t *testing.T, opts azuresim.Options, config map[string]any) *env {
 	t.Helper()
 	sim, url := startSim(t, opts)
-	dbPath := filepath.Join(t.TempDir(), "roster.db")
-	st, err := store.OpenSQLite(t.Context(), dbPath)
-	must(t, err)
-	t.Cleanup(func() { st.Close() })
-	reg := sources.NewRegistry(simDriver(sim))
-	e := &env{t: t, sim: sim, store: st, dbPath: dbPath, engine: syncer.New(st, reg, discard())}
-	e.inv = &roster.Inventory{Name: "test"}
-	must(t, st.CreateInventory(t.Context(), e.inv))
 	cfg := simConfig(url, sim.Fleet().Subscriptions(), config)
 	cfg["plugin"] = "azure.azcollection.azure_rm"
-	must(t, reg.Validate("azure", cfg))
-	e.src = &roster.Source{InventoryID: e.inv.ID, Name: "azure", Provider: "azure", Config: cfg, OnMissing: roster.OnMissingRemove}
-	must(t, st.CreateSource(t.Context(), e.src))
-	return e
-}
-
-func (e *env) sync() *roster.SyncRun { return e.syncCtx(e.t.Context()) }
-
-func (e *env) syncCtx(ctx context.Context) *roster.SyncRun {
-	e.t.Helper()
-	run, created, err := e.engine.Trigger(ctx, e.src, roster.TriggerCLI)
-	must(e.t, err)
-	if !created {
-		e.t.Fatalf("a run was already active: %s", run.ID)
-	}
-	e.engine.Run(ctx, run, nil)
-	got, err := e.store.SyncRun(context.Background(), run.ID)
-	must(e.t, err)
-	return got
-}
-
-func (e *env) hosts() map[string]*roster.Host {
-	e.t.Helper()
-	out := map[string]*roster.Host{}
-	f := roster.HostFilter{InventoryID: e.inv.ID, Limit: 1000}
-	for {
-		page, next, err := e.store.Hosts(e.t.Context(), f)
-		must(e.t, err)
-		for _, h := range page {
-			out[h.ExternalID] = h
-		}
-		if next == "" {
-			return out
-		}
-		f.After = next
-	}
-}
-
-// hostWrites fingerprints every host row as stored, to prove a sync wrote
-// none.
-func (e *env) hostWrites() string {
-	e.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?mode=ro")
-	must(e.t, err)
-	defer db.Close()
-	var n, sum int64
-	must(e.t, db.QueryRow(`SELECT count(*), COALESCE(max(last_seen), 0) + COALESCE(sum(length(vars)), 0) FROM hosts`).Scan(&n, &sum))
-	return strconv.FormatInt(n, 10) + "/" + strconv.FormatInt(sum, 10)
+	return &env{Harness: syncertest.New(t, sources.NewRegistry(simDriver(sim)), discard(), "azure", "azure", cfg), sim: sim}
 }
 
 func wantStatus(t *testing.T, run *roster.SyncRun, status roster.SyncStatus) {
@@ -113,10 +48,10 @@ func TestSyncSeveralSubscriptionsThenResyncWritesNothing(t *testing.T) {
 		"keyed_groups": []any{map[string]any{"prefix": "azure_loc", "key": "location"}},
 		"groups":       map[string]any{"running": "powerstate == 'running'"},
 	})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	want := fleetBy(e.sim, "", true)
-	hosts := e.hosts()
+	hosts := e.Hosts()
 	if len(hosts) != len(want) || run.Counts.Added != len(want) {
 		t.Fatalf("synced %d hosts (counts %+v), the fleet has %d VMs", len(hosts), run.Counts, len(want))
 	}
@@ -151,21 +86,21 @@ func TestSyncSeveralSubscriptionsThenResyncWritesNothing(t *testing.T) {
 		t.Fatal("no scale-set instance synced")
 	}
 
-	before := e.hostWrites()
-	again := e.sync()
+	before := e.HostWrites()
+	again := e.Sync()
 	wantStatus(t, again, roster.SyncSucceeded)
 	if c := again.Counts; c.Unchanged != len(want) || c.Added+c.Updated+c.Removed+c.Disabled != 0 {
 		t.Fatalf("unchanged re-sync counts = %+v", c)
 	}
-	if after := e.hostWrites(); after != before {
+	if after := e.HostWrites(); after != before {
 		t.Fatalf("an unchanged re-sync wrote host rows: %s → %s", before, after)
 	}
 }
 
 func TestFailedSubscriptionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	e := newEnv(t, azuresim.Options{Seed: 22, Size: 150}, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	subs := e.sim.Fleet().Subscriptions()
 	bad, good := subs[1], subs[0]
 	var inBad, inGood string
@@ -180,9 +115,9 @@ func TestFailedSubscriptionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	must(t, e.sim.Fleet().Remove(inBad))
 	must(t, e.sim.Fleet().Remove(inGood))
 	e.sim.SetFaults(azuresim.Faults{FailSubscriptions: []string{bad}})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncPartial)
-	after := e.hosts()
+	after := e.Hosts()
 	if _, ok := after[inBad]; !ok {
 		t.Fatal("a host of the failed subscription was removed")
 	}
@@ -200,19 +135,19 @@ func TestFailedSubscriptionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 		}
 	}
 	// Every subscription failing changes nothing.
-	writes := e.hostWrites()
+	writes := e.HostWrites()
 	e.sim.SetFaults(azuresim.Faults{FailSubscriptions: subs})
-	run = e.sync()
+	run = e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
-	if e.hostWrites() != writes {
+	if e.HostWrites() != writes {
 		t.Fatal("a failed sync changed hosts")
 	}
 }
 
 func TestFailureMidPaginationWritesNothingOfThatSubscription(t *testing.T) {
 	e := newEnv(t, azuresim.Options{Seed: 23, Size: 180, PageSize: 20}, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	removed := map[string]string{}
 	for id, v := range fleetBy(e.sim, "", false) {
 		if removed[v.Subscription] == "" {
@@ -221,8 +156,8 @@ func TestFailureMidPaginationWritesNothingOfThatSubscription(t *testing.T) {
 		}
 	}
 	e.sim.SetFaults(azuresim.Faults{FailAfterPage: 2, Operations: []string{azuresim.OpVMListAll}})
-	run := e.sync()
-	after := e.hosts()
+	run := e.Sync()
+	after := e.Hosts()
 	failed := 0
 	for _, s := range run.Scopes {
 		_, kept := after[removed[s.Name]]
@@ -251,7 +186,7 @@ func TestFailureMidPaginationWritesNothingOfThatSubscription(t *testing.T) {
 func TestThrottlingAndServerErrorsAreRetriedInASync(t *testing.T) {
 	e := newEnv(t, azuresim.Options{Seed: 24, Size: 200, PageSize: 25,
 		Faults: azuresim.Faults{ThrottleEvery: 4, RetryAfter: 2 * time.Millisecond, ErrorEvery: 9}}, nil)
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Added != 200 {
 		t.Fatalf("added %d of 200", run.Counts.Added)
@@ -266,8 +201,8 @@ func TestPowerAndTagChangesUpdateTheSameHosts(t *testing.T) {
 		"hostnames":    []any{"tags.vm_name", "default"},
 		"include_vmss": true,
 	})
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	var stopped, renamed, gone string
 	for id, v := range fleetBy(e.sim, "", false) {
 		if v.PowerState != "running" {
@@ -294,12 +229,12 @@ func TestPowerAndTagChangesUpdateTheSameHosts(t *testing.T) {
 	}
 	added, err := e.sim.Fleet().AddScaleSetInstance(set.Subscription, set.Name)
 	must(t, err)
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if c := run.Counts; c.Updated != 2 || c.Removed != 1 || c.Added != 1 {
 		t.Fatalf("counts %+v, want 2 updated, 1 removed, 1 added", c)
 	}
-	after := e.hosts()
+	after := e.Hosts()
 	if h := after[stopped]; h.Enabled || h.ID != before[stopped].ID || vars(t, h)["powerstate"] != "deallocated" {
 		t.Fatalf("deallocated host %+v", h)
 	}
@@ -316,14 +251,14 @@ func TestConfigErrorsAreRecordedNotPanicked(t *testing.T) {
 	// A stored configuration that no longer validates (e.g. written by an
 	// older Roster) fails the run with the field named.
 	cfg := map[string]any{}
-	for k, v := range e.src.Config {
+	for k, v := range e.Src.Config {
 		cfg[k] = v
 	}
 	cfg["subscriptions"] = []any{"not-a-guid"}
-	src, err := e.store.UpdateSource(t.Context(), e.src.ID, roster.SourceUpdate{Config: cfg})
+	src, err := e.Store.UpdateSource(t.Context(), e.Src.ID, roster.SourceUpdate{Config: cfg})
 	must(t, err)
-	e.src = src
-	run := e.sync()
+	e.Src = src
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
 	if !strings.Contains(run.Error, "subscriptions[0]") {
 		t.Fatalf("error %q does not name the option", run.Error)

@@ -3,22 +3,18 @@ package gcp_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/internal/store"
-	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/internal/syncer/syncertest"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/gcp"
 	"github.com/rosterhq/roster/sources/gcp/gcpsim"
@@ -29,15 +25,10 @@ var fleetProjects = []string{"roster-prod", "roster-staging", "roster-dev"}
 // env is one engine over a real SQLite store, syncing from a real
 // Compute Engine simulator through the real Google client libraries.
 type env struct {
-	t      *testing.T
-	sim    *gcpsim.Server
-	url    string
-	store  *store.SQLite
-	dbPath string
-	engine *syncer.Engine
-	log    *lockedBuffer
-	inv    *roster.Inventory
-	src    *roster.Source
+	*syncertest.Harness
+	sim *gcpsim.Server
+	url string
+	log *lockedBuffer
 }
 
 // lockedBuffer collects the engine's log lines (written concurrently).
@@ -66,12 +57,6 @@ func newEnv(t *testing.T, size int, config map[string]any, key func(sim *gcpsim.
 	}
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
-	dbPath := filepath.Join(t.TempDir(), "roster.db")
-	st, err := store.OpenSQLite(t.Context(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	k := sim.KeyFile(srv.URL)
 	if key != nil {
 		k = key(sim, srv.URL)
@@ -79,17 +64,11 @@ func newEnv(t *testing.T, size int, config map[string]any, key func(sim *gcpsim.
 	reg := sources.NewRegistry(gcp.Driver{Credentials: k, MaxBackoff: 5 * time.Millisecond})
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := &env{t: t, sim: sim, url: srv.URL, store: st, dbPath: dbPath, engine: syncer.New(st, reg, log), log: logs}
-	e.inv = &roster.Inventory{Name: "test"}
-	must(t, st.CreateInventory(t.Context(), e.inv))
 	cfg := map[string]any{"plugin": "google.cloud.gcp_compute", "projects": toAny(fleetProjects), "endpoint_url": srv.URL}
 	for k, v := range config {
 		cfg[k] = v
 	}
-	must(t, reg.Validate("gcp", cfg))
-	e.src = &roster.Source{InventoryID: e.inv.ID, Name: "gce", Provider: "gcp", Config: cfg, OnMissing: roster.OnMissingRemove}
-	must(t, st.CreateSource(t.Context(), e.src))
-	return e
+	return &env{Harness: syncertest.New(t, reg, log, "gcp", "gce", cfg), sim: sim, url: srv.URL, log: logs}
 }
 
 func toAny(s []string) []any {
@@ -105,50 +84,6 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func (e *env) sync() *roster.SyncRun { return e.syncCtx(e.t.Context()) }
-
-func (e *env) syncCtx(ctx context.Context) *roster.SyncRun {
-	e.t.Helper()
-	run, created, err := e.engine.Trigger(ctx, e.src, roster.TriggerCLI)
-	must(e.t, err)
-	if !created {
-		e.t.Fatalf("a run was already active: %s", run.ID)
-	}
-	e.engine.Run(ctx, run, nil)
-	got, err := e.store.SyncRun(context.Background(), run.ID)
-	must(e.t, err)
-	return got
-}
-
-func (e *env) hosts() map[string]*roster.Host {
-	e.t.Helper()
-	out := map[string]*roster.Host{}
-	f := roster.HostFilter{InventoryID: e.inv.ID, Limit: 1000}
-	for {
-		page, next, err := e.store.Hosts(e.t.Context(), f)
-		must(e.t, err)
-		for _, h := range page {
-			out[h.ExternalID] = h
-		}
-		if next == "" {
-			return out
-		}
-		f.After = next
-	}
-}
-
-// hostWrites fingerprints every host row as stored, to prove a sync wrote
-// none.
-func (e *env) hostWrites() string {
-	e.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?mode=ro")
-	must(e.t, err)
-	defer db.Close()
-	var n, sum int64
-	must(e.t, db.QueryRow(`SELECT count(*), COALESCE(max(last_seen), 0) + COALESCE(sum(length(vars)), 0) FROM hosts`).Scan(&n, &sum))
-	return strconv.FormatInt(n, 10) + "/" + strconv.FormatInt(sum, 10)
 }
 
 func (e *env) fleet() map[string]gcpsim.InstanceInfo {
@@ -168,10 +103,10 @@ func wantStatus(t *testing.T, run *roster.SyncRun, status roster.SyncStatus) {
 
 func TestFirstSyncAddsEveryInstanceThenResyncWritesNothing(t *testing.T) {
 	e := newEnv(t, 450, nil, nil)
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	want := e.fleet()
-	hosts := e.hosts()
+	hosts := e.Hosts()
 	if len(hosts) != len(want) || run.Counts.Added != len(want) || run.Counts.Seen != len(want) {
 		t.Fatalf("synced %d hosts (counts %+v), want %d", len(hosts), run.Counts, len(want))
 	}
@@ -202,13 +137,13 @@ func TestFirstSyncAddsEveryInstanceThenResyncWritesNothing(t *testing.T) {
 		}
 	}
 
-	before := e.hostWrites()
-	again := e.sync()
+	before := e.HostWrites()
+	again := e.Sync()
 	wantStatus(t, again, roster.SyncSucceeded)
 	if c := again.Counts; c.Unchanged != len(want) || c.Added+c.Updated+c.Removed+c.Disabled != 0 {
 		t.Fatalf("unchanged re-sync counts = %+v", c)
 	}
-	if after := e.hostWrites(); after != before {
+	if after := e.HostWrites(); after != before {
 		t.Fatalf("an unchanged re-sync wrote host rows: %s → %s", before, after)
 	}
 	if n := e.sim.Stats().TokensIssued; n != 2 {
@@ -218,8 +153,8 @@ func TestFirstSyncAddsEveryInstanceThenResyncWritesNothing(t *testing.T) {
 
 func TestRenameIsAnUpdateStoppedIsDisabledDeletedIsRemoved(t *testing.T) {
 	e := newEnv(t, 150, map[string]any{"hostnames": []any{"name"}, "name_suffix": ".gce"}, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	// Instances whose names no other instance shares: renaming one must
 	// not hand its old name to another.
 	names := map[string]int{}
@@ -244,12 +179,12 @@ func TestRenameIsAnUpdateStoppedIsDisabledDeletedIsRemoved(t *testing.T) {
 	must(t, e.sim.Fleet().Rename(renamed, "renamed-host"))
 	must(t, e.sim.Fleet().SetStatus(stopped, "TERMINATED"))
 	must(t, e.sim.Fleet().Remove(gone))
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Updated != 2 || run.Counts.Removed != 1 || run.Counts.Added != 0 {
 		t.Fatalf("counts = %+v, want 2 updated and 1 removed", run.Counts)
 	}
-	after := e.hosts()
+	after := e.Hosts()
 	if h := after[renamed]; h == nil || h.Name != "renamed-host.gce" || h.ID != before[renamed].ID || !h.FirstSeen.Equal(before[renamed].FirstSeen) {
 		t.Fatalf("renamed host = %+v, want the same host (id %d) renamed", h, before[renamed].ID)
 	}
@@ -263,8 +198,8 @@ func TestRenameIsAnUpdateStoppedIsDisabledDeletedIsRemoved(t *testing.T) {
 
 func TestDeniedProjectKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	e := newEnv(t, 300, nil, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 
 	e.sim.SetFaults(gcpsim.Faults{DenyProjects: []string{"roster-staging"}})
 	var inStaging, inProd string
@@ -278,9 +213,9 @@ func TestDeniedProjectKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	}
 	must(t, e.sim.Fleet().Remove(inStaging))
 	must(t, e.sim.Fleet().Remove(inProd))
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncPartial)
-	after := e.hosts()
+	after := e.Hosts()
 	if _, ok := after[inStaging]; !ok {
 		t.Fatal("a host of the denied project was removed")
 	}
@@ -301,15 +236,15 @@ func TestDeniedProjectKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 
 func TestEveryProjectFailingChangesNothing(t *testing.T) {
 	e := newEnv(t, 100, nil, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hostWrites()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.HostWrites()
 	e.sim.SetFaults(gcpsim.Faults{DenyProjects: fleetProjects})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
 	if !strings.Contains(run.Error, "every scope failed") {
 		t.Fatalf("error = %q", run.Error)
 	}
-	if after := e.hostWrites(); after != before {
+	if after := e.HostWrites(); after != before {
 		t.Fatal("a failed sync changed hosts")
 	}
 }
@@ -317,7 +252,7 @@ func TestEveryProjectFailingChangesNothing(t *testing.T) {
 func TestThrottlingAndServerErrorsAreRetried(t *testing.T) {
 	e := newEnv(t, 1400, nil, nil) // the first project needs several pages
 	e.sim.SetFaults(gcpsim.Faults{ThrottleEvery: 2, ErrorEvery: 3, RetryAfter: time.Second})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Added != 1400 {
 		t.Fatalf("added %d, want 1400", run.Counts.Added)
@@ -330,8 +265,8 @@ func TestThrottlingAndServerErrorsAreRetried(t *testing.T) {
 
 func TestFailureMidPaginationWritesNothingOfThatProject(t *testing.T) {
 	e := newEnv(t, 1400, nil, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	removed := map[string]string{}
 	for _, inst := range e.sim.Fleet().Instances() {
 		if removed[inst.Project] == "" {
@@ -340,8 +275,8 @@ func TestFailureMidPaginationWritesNothingOfThatProject(t *testing.T) {
 		}
 	}
 	e.sim.SetFaults(gcpsim.Faults{FailAfterPage: 1})
-	run := e.sync()
-	after := e.hosts()
+	run := e.Sync()
+	after := e.Hosts()
 	failed := 0
 	for _, s := range run.Scopes {
 		_, kept := after[removed[s.Name]]
@@ -369,9 +304,9 @@ func TestFailureMidPaginationWritesNothingOfThatProject(t *testing.T) {
 
 func TestFiltersAndHostnameFallback(t *testing.T) {
 	e := newEnv(t, 300, map[string]any{"hostnames": []any{"labels.app"}, "filters": []any{"status = RUNNING"}}, nil)
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
-	hosts := e.hosts()
+	hosts := e.Hosts()
 	var running, unnamed int
 	for id, inst := range e.fleet() {
 		h := hosts[id]
@@ -399,20 +334,20 @@ func TestFiltersAndHostnameFallback(t *testing.T) {
 
 func TestCanceledSyncChangesNothing(t *testing.T) {
 	e := newEnv(t, 100, nil, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hostWrites()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.HostWrites()
 	e.sim.SetFaults(gcpsim.Faults{Latency: time.Minute})
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	begin := time.Now()
-	run := e.syncCtx(ctx)
+	run := e.SyncCtx(ctx)
 	if run.Status != roster.SyncCanceled && run.Status != roster.SyncFailed {
 		t.Fatalf("status = %s, want canceled", run.Status)
 	}
 	if d := time.Since(begin); d > 10*time.Second {
 		t.Fatalf("the canceled sync took %v: a page outlived it", d)
 	}
-	if e.hostWrites() != before {
+	if e.HostWrites() != before {
 		t.Fatal("a canceled sync changed hosts")
 	}
 }
@@ -474,7 +409,7 @@ func TestNoKeyMaterialInAnyLogOrRun(t *testing.T) {
 				return used
 			}
 			e := newEnv(t, 60, tc.config, key)
-			run := e.sync()
+			run := e.Sync()
 			wantStatus(t, run, tc.status)
 			if !strings.Contains(run.Error+scopeErrors(run), tc.want) {
 				t.Fatalf("run error %q, scopes %+v; want %q", run.Error, run.Scopes, tc.want)

@@ -1,20 +1,14 @@
 package openstack
 
 import (
-	"context"
-	"database/sql"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/internal/store"
-	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/internal/syncer/syncertest"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
@@ -25,27 +19,12 @@ var syncRegions = []string{"RegionOne", "RegionTwo", "RegionThree"}
 // OpenStack source from the simulator through the real gophercloud client.
 type syncEnv struct {
 	*simEnv
-	t      *testing.T
-	store  *store.SQLite
-	dbPath string
-	engine *syncer.Engine
-	inv    *roster.Inventory
-	src    *roster.Source
+	*syncertest.Harness
 }
 
 func newSyncEnv(t *testing.T, size int, options map[string]any) *syncEnv {
 	t.Helper()
 	se := newSimEnv(t, openstacksim.Options{Seed: 31, Size: size, Regions: syncRegions})
-	dbPath := filepath.Join(t.TempDir(), "roster.db")
-	st, err := store.OpenSQLite(t.Context(), dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	reg := sources.NewRegistry(se.driver)
-	e := &syncEnv{simEnv: se, t: t, store: st, dbPath: dbPath, engine: syncer.New(st, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))}
-	e.inv = &roster.Inventory{Name: "test"}
-	must(t, st.CreateInventory(t.Context(), e.inv))
 	cfg := map[string]any{
 		"plugin":   "openstack.cloud.openstack",
 		"clouds":   map[string]any{"sim": openstacksim.CloudConfig(se.base, openstacksim.DefaultUser, "demo")},
@@ -54,10 +33,8 @@ func newSyncEnv(t *testing.T, size int, options map[string]any) *syncEnv {
 	for k, v := range options {
 		cfg[k] = v
 	}
-	must(t, reg.Validate("openstack", cfg))
-	e.src = &roster.Source{InventoryID: e.inv.ID, Name: "nova", Provider: "openstack", Config: cfg, OnMissing: roster.OnMissingRemove}
-	must(t, st.CreateSource(t.Context(), e.src))
-	return e
+	h := syncertest.New(t, sources.NewRegistry(se.driver), slog.New(slog.DiscardHandler), "openstack", "nova", cfg)
+	return &syncEnv{simEnv: se, Harness: h}
 }
 
 func must(t testing.TB, err error) {
@@ -65,48 +42,6 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func (e *syncEnv) sync() *roster.SyncRun {
-	e.t.Helper()
-	run, created, err := e.engine.Trigger(e.t.Context(), e.src, roster.TriggerCLI)
-	must(e.t, err)
-	if !created {
-		e.t.Fatalf("a run was already active: %s", run.ID)
-	}
-	e.engine.Run(e.t.Context(), run, nil)
-	got, err := e.store.SyncRun(context.Background(), run.ID)
-	must(e.t, err)
-	return got
-}
-
-func (e *syncEnv) hosts() map[string]*roster.Host {
-	e.t.Helper()
-	out := map[string]*roster.Host{}
-	f := roster.HostFilter{InventoryID: e.inv.ID, Limit: 1000}
-	for {
-		page, next, err := e.store.Hosts(e.t.Context(), f)
-		must(e.t, err)
-		for _, h := range page {
-			out[h.ExternalID] = h
-		}
-		if next == "" {
-			return out
-		}
-		f.After = next
-	}
-}
-
-// hostWrites fingerprints the host rows as stored, to prove a sync wrote
-// none.
-func (e *syncEnv) hostWrites() string {
-	e.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+e.dbPath+"?mode=ro")
-	must(e.t, err)
-	defer db.Close()
-	var n, sum int64
-	must(e.t, db.QueryRow(`SELECT count(*), COALESCE(max(last_seen), 0) + COALESCE(sum(length(vars)), 0) FROM hosts`).Scan(&n, &sum))
-	return strconv.FormatInt(n, 10) + "/" + strconv.FormatInt(sum, 10)
 }
 
 // expected are the servers the source lists: every server with an
@@ -130,10 +65,10 @@ func wantStatus(t *testing.T, run *roster.SyncRun, status roster.SyncStatus) {
 
 func TestSyncAddsEveryServerThenResyncWritesNothing(t *testing.T) {
 	e := newSyncEnv(t, 500, nil)
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	want := e.expected()
-	hosts := e.hosts()
+	hosts := e.Hosts()
 	if len(hosts) != len(want) || run.Counts.Added != len(want) {
 		t.Fatalf("synced %d hosts (counts %+v), want %d", len(hosts), run.Counts, len(want))
 	}
@@ -168,21 +103,21 @@ func TestSyncAddsEveryServerThenResyncWritesNothing(t *testing.T) {
 		}
 	}
 
-	before := e.hostWrites()
-	again := e.sync()
+	before := e.HostWrites()
+	again := e.Sync()
 	wantStatus(t, again, roster.SyncSucceeded)
 	if c := again.Counts; c.Unchanged != len(want) || c.Added+c.Updated+c.Removed+c.Disabled != 0 {
 		t.Fatalf("unchanged re-sync counts = %+v", c)
 	}
-	if after := e.hostWrites(); after != before {
+	if after := e.HostWrites(); after != before {
 		t.Fatalf("an unchanged re-sync wrote host rows: %s → %s", before, after)
 	}
 }
 
 func TestSyncRenameStopAndDelete(t *testing.T) {
 	e := newSyncEnv(t, 200, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	var renamed, stopped, gone string
 	for id, s := range e.expected() {
 		if s.Status != "ACTIVE" || before[id].Name != s.Name {
@@ -201,12 +136,12 @@ func TestSyncRenameStopAndDelete(t *testing.T) {
 	must(t, fleet.Rename(renamed, "renamed-host"))
 	must(t, fleet.SetStatus(stopped, "SHUTOFF"))
 	must(t, fleet.Delete(gone))
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Updated != 2 || run.Counts.Removed != 1 || run.Counts.Added != 0 {
 		t.Fatalf("counts = %+v, want 2 updated, 1 removed", run.Counts)
 	}
-	after := e.hosts()
+	after := e.Hosts()
 	if h := after[renamed]; h == nil || h.Name != "renamed-host" || h.ID != before[renamed].ID {
 		t.Fatalf("renamed host = %+v, want host %d renamed", h, before[renamed].ID)
 	}
@@ -220,8 +155,8 @@ func TestSyncRenameStopAndDelete(t *testing.T) {
 
 func TestSyncRegionDownKeepsItsHostsAndIsPartial(t *testing.T) {
 	e := newSyncEnv(t, 300, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	var inTwo, inOne string
 	for id, s := range e.expected() {
 		switch {
@@ -234,9 +169,9 @@ func TestSyncRegionDownKeepsItsHostsAndIsPartial(t *testing.T) {
 	must(t, e.sim.Fleet().Delete(inTwo))
 	must(t, e.sim.Fleet().Delete(inOne))
 	e.sim.SetFaults(openstacksim.Faults{DownRegions: []string{"RegionTwo"}})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncPartial)
-	after := e.hosts()
+	after := e.Hosts()
 	if _, ok := after[inTwo]; !ok {
 		t.Fatal("a host of the down region was removed")
 	}
@@ -265,7 +200,7 @@ func TestSyncRegionDownKeepsItsHostsAndIsPartial(t *testing.T) {
 func TestSyncReauthenticatesMidPaginationAndRetries(t *testing.T) {
 	e := newSyncEnv(t, 400, nil)
 	e.sim.SetFaults(openstacksim.Faults{ExpireTokensAfter: 12, OverLimitEvery: 7, ErrorEvery: 5, Ops: []string{openstacksim.OpServers, openstacksim.OpImages}})
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Added != len(e.expected()) {
 		t.Fatalf("added %d, want %d", run.Counts.Added, len(e.expected()))
@@ -278,8 +213,8 @@ func TestSyncReauthenticatesMidPaginationAndRetries(t *testing.T) {
 
 func TestSyncFailureMidPaginationWritesNothingOfThatScope(t *testing.T) {
 	e := newSyncEnv(t, 600, nil)
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	before := e.hosts()
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	before := e.Hosts()
 	removed := map[string]string{} // scope → a deleted server
 	for id, s := range e.expected() {
 		scope := "sim/" + s.Region + "/" + s.Project
@@ -289,8 +224,8 @@ func TestSyncFailureMidPaginationWritesNothingOfThatScope(t *testing.T) {
 		}
 	}
 	e.sim.SetFaults(openstacksim.Faults{FailAfterPage: 1})
-	run := e.sync()
-	after := e.hosts()
+	run := e.Sync()
+	after := e.Hosts()
 	failed := 0
 	for _, s := range run.Scopes {
 		_, kept := after[removed[s.Name]]
@@ -327,9 +262,9 @@ func TestDuplicateNamesAcrossScopes(t *testing.T) {
 	must(t, err)
 	four, err := fleet.Add(openstacksim.ServerSpec{Name: "twice", Region: "RegionThree"})
 	must(t, err)
-	run := e.sync()
+	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
-	hosts := e.hosts()
+	hosts := e.Hosts()
 	// The first scope keeps the name, the second is named by id with a
 	// warning; within one scope both are named by id, as the plugin does.
 	if hosts[one.ID].Name != "shared" || hosts[two.ID].Name != two.ID || hosts[three.ID].Name != three.ID || hosts[four.ID].Name != four.ID {
@@ -345,8 +280,8 @@ func TestSyncComposeOverridesAnsibleHost(t *testing.T) {
 		"compose":      map[string]any{"ansible_host": "openstack.name ~ '.example.net'"},
 		"keyed_groups": []any{map[string]any{"key": "openstack.metadata.role", "prefix": "role"}},
 	})
-	wantStatus(t, e.sync(), roster.SyncSucceeded)
-	for _, h := range e.hosts() {
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	for _, h := range e.Hosts() {
 		var vars map[string]any
 		must(t, json.Unmarshal(h.Vars, &vars))
 		name := vars["openstack"].(map[string]any)["name"].(string)
