@@ -159,6 +159,24 @@ func isUnique(err error) bool {
 
 const inventoryCols = `id, name, description, prometheus_sd, created_at, updated_at`
 
+// collectRows scans every row of a query with scan, as collect does on
+// PostgreSQL.
+func collectRows[T any](rows *sql.Rows, err error, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, error) {
 	var inv roster.Inventory
 	var created, updated int64
@@ -197,19 +215,7 @@ func (s *SQLite) Inventory(ctx context.Context, idOrName string) (*roster.Invent
 // Inventories implements roster.InventoryStore.
 func (s *SQLite) Inventories(ctx context.Context) ([]*roster.Inventory, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+inventoryCols+` FROM inventories ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*roster.Inventory
-	for rows.Next() {
-		inv, err := scanInventory(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, inv)
-	}
-	return out, rows.Err()
+	return collectRows(rows, err, scanInventory)
 }
 
 // UpdateInventory implements roster.InventoryStore.
@@ -368,19 +374,7 @@ func (s *SQLite) SourceByName(ctx context.Context, inventoryID, name string) (*r
 // Sources implements roster.SourceStore.
 func (s *SQLite) Sources(ctx context.Context, inventoryID string) ([]*roster.Source, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+sourceCols+` FROM sources WHERE inventory_id = ? ORDER BY name`, inventoryID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*roster.Source
-	for rows.Next() {
-		src, err := scanSource(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, src)
-	}
-	return out, rows.Err()
+	return collectRows(rows, err, scanSource)
 }
 
 // UpdateSource implements roster.SourceStore.

@@ -66,19 +66,7 @@ func (s *SQLite) Credential(ctx context.Context, idOrName string) (*roster.Crede
 // Credentials implements roster.CredentialStore.
 func (s *SQLite) Credentials(ctx context.Context) ([]*roster.Credential, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+credentialCols+` FROM credentials ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*roster.Credential
-	for rows.Next() {
-		c, err := scanCredential(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collectRows(rows, err, scanCredential)
 }
 
 // UpdateCredential implements roster.CredentialStore.

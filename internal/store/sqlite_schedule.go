@@ -16,19 +16,7 @@ func (s *SQLite) DueSources(ctx context.Context, now time.Time, limit int) ([]*r
 	// NULLs (never planned) first, then by id: the same order as PostgreSQL.
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+sourceCols+` FROM sources
 		WHERE schedule <> '' AND (next_due IS NULL OR next_due <= ?) ORDER BY next_due, id LIMIT ?`, micros(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*roster.Source
-	for rows.Next() {
-		src, err := scanSource(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, src)
-	}
-	return out, rows.Err()
+	return collectRows(rows, err, scanSource)
 }
 
 // ClaimScheduledSync implements roster.SchedulerStore.
@@ -192,19 +180,7 @@ func (s *SQLite) QueuedSyncRuns(ctx context.Context, before time.Time, limit int
 // queryRuns returns the runs a query selects (runCols).
 func (s *SQLite) queryRuns(ctx context.Context, query string, args ...any) ([]*roster.SyncRun, error) {
 	rows, err := s.rq.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*roster.SyncRun
-	for rows.Next() {
-		run, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, run)
-	}
-	return out, rows.Err()
+	return collectRows(rows, err, scanRun)
 }
 
 var _ roster.StatsStore = (*SQLite)(nil)

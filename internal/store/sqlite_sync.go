@@ -404,19 +404,7 @@ func (s *SQLite) Token(ctx context.Context, idOrName string) (*roster.Token, err
 // Tokens implements roster.TokenStore.
 func (s *SQLite) Tokens(ctx context.Context) ([]*roster.Token, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+tokenCols+` FROM tokens ORDER BY name`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*roster.Token
-	for rows.Next() {
-		t, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collectRows(rows, err, scanToken)
 }
 
 // DeleteToken implements roster.TokenStore.

@@ -114,19 +114,7 @@ func (s *SQLite) WebhookSubscribers(ctx context.Context, inventoryID, sourceID s
 
 func (s *SQLite) queryWebhooks(ctx context.Context, q string, args ...any) ([]*roster.Webhook, error) {
 	rows, err := s.rq.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*roster.Webhook
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return collectRows(rows, err, scanWebhook)
 }
 
 // UpdateWebhook implements roster.WebhookStore.
