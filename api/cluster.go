@@ -198,10 +198,11 @@ func (s *Server) fresh(ctx context.Context, inventoryID string, maxAge *int, sta
 		return freshness{}, err
 	}
 	now := s.now()
+	mayTrigger := TokenFrom(ctx).Role != roster.RoleAuditor
 	var waitFor []string
 	waited := false
 	for _, st := range states {
-		if !isStale(st, now) || (st.Active == nil && TokenFrom(ctx).Role == roster.RoleAuditor) {
+		if !isStale(st, now) || (st.Active == nil && !mayTrigger) {
 			continue
 		}
 		run := st.Active
