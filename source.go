@@ -138,10 +138,8 @@ type SchedulerStore interface {
 	TakeCallback(ctx context.Context, sourceID string, now time.Time, gap time.Duration) (ok bool, wait time.Duration, err error)
 	// SourceSyncStates returns the freshness of an inventory's sources.
 	SourceSyncStates(ctx context.Context, inventoryID string) ([]SourceSyncState, error)
-	// QueuedSyncRuns returns up to limit runs queued before the given time,
-	// oldest first: runs whose job may have been lost.
+	// QueuedSyncRuns returns up to limit runs without a holder queued
+	// before the given time (and due then), oldest first: runs whose job
+	// may have been lost.
 	QueuedSyncRuns(ctx context.Context, before time.Time, limit int) ([]*SyncRun, error)
-	// RunningSyncRuns returns up to limit runs running since before the
-	// given time, oldest first: runs whose process and job are gone.
-	RunningSyncRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*SyncRun, error)
 }

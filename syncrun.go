@@ -53,6 +53,25 @@ type SyncRun struct {
 	// Warnings are notable events that did not fail the run, such as hosts
 	// named by the fallback because no hostname preference matched.
 	Warnings []string
+
+	// Attempt counts the tries of one sync: 1, then one more for each
+	// retry of a failed attempt (a run of its own, RetryOf the one before).
+	Attempt int
+	RetryOf string
+	// NotBefore, on a queued retry, is when its backoff ends.
+	NotBefore *time.Time
+	// Holder names the process working the run, and LeaseUntil is when its
+	// claim ends unless the holder renews it. A run whose lease ended is
+	// taken for abandoned (its holder died or lost the database) and may be
+	// failed by any process. A queued run has a holder only when the
+	// process that recorded it runs it itself (the CLI).
+	Holder     string
+	LeaseUntil *time.Time
+}
+
+// Expired reports whether the run's lease ended before now.
+func (r *SyncRun) Expired(now time.Time) bool {
+	return !r.Status.Done() && r.LeaseUntil != nil && r.LeaseUntil.Before(now)
 }
 
 // ScopeStatus is the state of one scope within a run.
@@ -96,19 +115,29 @@ type SyncRunStore interface {
 	// CreateSyncRun records run as queued, unless its source already has a
 	// queued or running run: then nothing is written and that run is
 	// returned. This is what keeps a source from syncing twice at once.
+	// Attempt (0 is 1), RetryOf, NotBefore, Holder and LeaseUntil are
+	// recorded as given; a second retry of the same run is ECONFLICT.
 	CreateSyncRun(ctx context.Context, run *SyncRun) (active *SyncRun, err error)
-	// StartSyncRun marks a queued run as running since run.StartedAt. Only
-	// one caller can start a run: for any other, or a run no longer
-	// queued, it returns ECONFLICT and changes nothing.
+	// StartSyncRun marks a queued run as running since run.StartedAt, held
+	// by run.Holder until run.LeaseUntil. Only one caller can start a run:
+	// for any other, a run no longer queued or a queued run another holder
+	// claimed, it returns ECONFLICT and changes nothing.
 	StartSyncRun(ctx context.Context, run *SyncRun) error
-	// UpdateSyncRun saves the progress of an unfinished run.
+	// RenewSyncRun moves the lease of a running run held by run.Holder to
+	// run.LeaseUntil. ECONFLICT: the run is no longer the holder's (it
+	// finished, or its lease ended and someone failed it).
+	RenewSyncRun(ctx context.Context, run *SyncRun) error
+	// UpdateSyncRun saves the progress of an unfinished run (its scopes,
+	// counts and warnings); a running run only for its holder.
 	UpdateSyncRun(ctx context.Context, run *SyncRun) error
 	// FinishSyncRun applies changes (nil for none) and saves the finished
-	// run, in one transaction.
+	// run, in one transaction, and stamps run.FinishedAt once the changes
+	// are written. A running run is finished only by its holder, and only
+	// while its lease lasts: otherwise ECONFLICT, and nothing is written.
 	FinishSyncRun(ctx context.Context, run *SyncRun, changes *HostChanges) error
+	// ExpireSyncRuns records as failed, for reason, up to limit unfinished
+	// runs whose lease ended before now, and returns them.
+	ExpireSyncRuns(ctx context.Context, now time.Time, reason string, limit int) ([]*SyncRun, error)
 	SyncRun(ctx context.Context, id string) (*SyncRun, error)
 	SyncRuns(ctx context.Context, f SyncRunFilter) (runs []*SyncRun, next string, err error)
-	// AbandonSyncRuns fails every unfinished run, for a process that starts
-	// after one that died mid-sync.
-	AbandonSyncRuns(ctx context.Context, reason string) (int, error)
 }

@@ -109,9 +109,8 @@ type Main struct {
 // Run opens the store and the job queue, starts working jobs, and starts
 // serving in the background. It returns once the API listens.
 //
-// Syncs that a previous process left running are retried: on SQLite at
-// once (one process serves it); on PostgreSQL the queue rescues their jobs
-// once they have outlived the longest timeout, whichever node is alive.
+// Syncs that a previous process left running are failed once their lease
+// ends (about a minute), and retried while attempts remain.
 func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
@@ -138,7 +137,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ID:            nodeID(),
 		SyncWorkers:   m.Config.SyncConcurrency,
 		ScheduleEvery: time.Duration(m.Config.ScheduleEvery),
-		SyncAttempts:  m.Config.SyncAttempts,
 		Timeouts:      timeouts,
 		Register: func(w *river.Workers) {
 			river.AddWorker(w, notify.NewWorker(st, backend, notify.WorkerOptions{Logger: m.Log.With("component", "webhooks")}))
@@ -157,9 +155,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	// One process serves a SQLite database (it holds the lock): jobs it
-	// finds running were cut off with the previous one, and are retried
-	// now. (On PostgreSQL, or where there is no lock, they may be another
-	// process's; River rescues them when they outlive the longest run.)
+	// finds running were cut off with the previous one, and are looked at
+	// again now (their runs are failed and retried once their lease ends).
+	// On PostgreSQL, or where there is no lock, they may be another
+	// process's; River rescues them when they outlive the longest run, and
+	// meanwhile the scheduler fails and retries their runs when their
+	// lease ends.
 	if m.lock != nil {
 		if n, err := m.Queue.ReleaseRunningJobs(ctx); err != nil {
 			return err
@@ -171,6 +172,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	notifier := notify.NewNotifier(st, m.Queue, notify.NotifierOptions{Logger: m.Log.With("component", "webhooks")})
 	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"), broker.WithIssuanceObserver(m.Metrics))
 	m.Engine = syncer.New(st, m.Registry, m.Log, syncer.WithCredentials(m.Broker), syncer.WithQueue(m.Queue), syncer.WithTimeouts(timeouts),
+		syncer.WithRetries(syncer.Retries{Attempts: m.Config.SyncAttempts}),
 		syncer.OnFinish(observeSync(st, m.Metrics, m.Log)), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
 			if err := notifier.SyncFinished(context.WithoutCancel(ctx), run); err != nil {
 				m.Log.Warn("queueing the webhooks of a sync failed", "run", run.ID, "err", err)

@@ -69,9 +69,12 @@ were kept), 1 when the sync failed (nothing was changed).`,
 			if err != nil {
 				return err
 			}
-			if !created {
-				return fmt.Errorf("source %s is already syncing (run %s, %s); wait for it or watch it with GET /api/v1/syncs/%s", src.Name, run.ID, run.Status, run.ID)
+			if !created && run.Status != roster.SyncQueued {
+				return fmt.Errorf("source %s is already syncing (run %s, held by %s until %s unless renewed); wait for it or watch it with GET /api/v1/syncs/%s",
+					src.Name, run.ID, run.Holder, run.LeaseUntil.Local().Format(time.TimeOnly), run.ID)
 			}
+			// A queued run (a server's, waiting for a worker or for its
+			// backoff) is run here and now: it is what was asked for.
 			out := cmd.ErrOrStderr()
 			display := newProgressDisplay(out, src.Name)
 			runErr := engine.Run(cmd.Context(), run, display.update)

@@ -48,8 +48,6 @@ type Config struct {
 	// ScheduleEvery is how often the leader looks for due sources: the
 	// precision of schedules.
 	ScheduleEvery time.Duration
-	// SyncAttempts is how many times a failing sync job is tried.
-	SyncAttempts int
 	// Timeouts are the engine's; the queue rescues a sync job whose node
 	// stopped once no run can still be going (rescueAfter).
 	Timeouts syncer.Timeouts
@@ -73,9 +71,6 @@ func (c *Config) defaults() {
 	if c.ScheduleEvery <= 0 {
 		c.ScheduleEvery = 5 * time.Second
 	}
-	if c.SyncAttempts <= 0 {
-		c.SyncAttempts = 3
-	}
 	if c.Timeouts.Max <= 0 {
 		c.Timeouts = syncer.DefaultTimeouts
 	}
@@ -96,23 +91,6 @@ func (c *Config) rescueMargin() time.Duration {
 // rescueAfter is how long a sync job may run before it is taken for lost.
 func (c *Config) rescueAfter() time.Duration {
 	return c.Timeouts.Max + c.rescueMargin() + c.Timeouts.Finish() + c.rescueMargin()
-}
-
-// River's job rescuer looks for jobs to rescue this often (a default that
-// river.Config does not expose), and only on the leader: when the leader
-// dies, its lease (elect interval plus padding: 15 s) runs out and another
-// node takes it at its next attempt (every elect interval plus jitter).
-const (
-	riverRescueInterval = 30 * time.Second
-	riverLeaderFailover = (5*time.Second + 10*time.Second) + (5*time.Second + time.Second)
-)
-
-// stuckAfter is how long a run may stay running before it is taken for
-// abandoned: past the rescue of its job (however late the rescuer comes
-// round, even after a leader change), and past the rescued attempt's own
-// recording of it.
-func (c *Config) stuckAfter() time.Duration {
-	return c.rescueAfter() + riverRescueInterval + riverLeaderFailover + 2*c.rescueMargin()
 }
 
 // client is what Queue uses of a *river.Client[TTx], whatever the driver.
@@ -179,7 +157,6 @@ func newQueue[TTx any](cfg Config, newClient func(*river.Config) (*river.Client[
 		// is taken for its process's death and rescued.
 		JobTimeout:           cfg.Timeouts.Max + margin,
 		RescueStuckJobsAfter: cfg.rescueAfter(),
-		MaxAttempts:          cfg.SyncAttempts,
 		Logger:               cfg.Log.With("component", "river"),
 		ErrorHandler:         &errorHandler{log: cfg.Log},
 	})
@@ -221,11 +198,21 @@ func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.Inse
 	return q.client.Insert(ctx, args, opts)
 }
 
-// Enqueue implements syncer.Queue: it queues the job that executes run.
-// Queueing a run twice queues one job.
+// Enqueue implements syncer.Queue: it queues the job that executes run,
+// not before run.NotBefore. Queueing a run twice queues one job.
 func (q *Queue) Enqueue(ctx context.Context, run *roster.SyncRun) error {
-	_, err := q.client.Insert(ctx, SyncArgs{RunID: run.ID, SourceID: run.SourceID}, nil)
+	_, err := q.client.Insert(ctx, SyncArgs{RunID: run.ID, SourceID: run.SourceID}, syncInsertOpts(run))
 	return err
+}
+
+// syncInsertOpts are the insert options of run's job: SyncArgs' own, and
+// the end of a retry's backoff.
+func syncInsertOpts(run *roster.SyncRun) *river.InsertOpts {
+	opts := SyncArgs{}.InsertOpts()
+	if run.NotBefore != nil {
+		opts.ScheduledAt = *run.NotBefore
+	}
+	return &opts
 }
 
 // enqueueMany queues the runs' jobs in one statement.
@@ -235,7 +222,7 @@ func (q *Queue) enqueueMany(ctx context.Context, runs []*roster.SyncRun) error {
 	}
 	params := make([]river.InsertManyParams, len(runs))
 	for i, run := range runs {
-		params[i] = river.InsertManyParams{Args: SyncArgs{RunID: run.ID, SourceID: run.SourceID}}
+		params[i] = river.InsertManyParams{Args: SyncArgs{RunID: run.ID, SourceID: run.SourceID}, InsertOpts: syncInsertOpts(run)}
 	}
 	_, err := q.client.InsertMany(ctx, params)
 	return err

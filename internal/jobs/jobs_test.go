@@ -2,7 +2,6 @@ package jobs_test
 
 import (
 	"context"
-	"database/sql"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -43,7 +42,7 @@ func logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func newNode(t *testing.T, cfg jobs.Config) *node {
+func newNode(t *testing.T, cfg jobs.Config, opts ...syncer.Option) *node {
 	t.Helper()
 	sim := awssim.New(awssim.Options{Seed: 3, Size: 30, Regions: []string{"us-east-1", "eu-west-1"}})
 	srv := httptest.NewServer(sim)
@@ -60,7 +59,7 @@ func newNode(t *testing.T, cfg jobs.Config) *node {
 	if timeouts.Max == 0 {
 		timeouts = syncer.DefaultTimeouts
 	}
-	e := syncer.New(st, reg, cfg.Log, syncer.WithQueue(q), syncer.WithTimeouts(timeouts))
+	e := syncer.New(st, reg, cfg.Log, append([]syncer.Option{syncer.WithQueue(q), syncer.WithTimeouts(timeouts)}, opts...)...)
 	n := &node{t: t, sim: sim, simURL: srv.URL, store: st, queue: q, engine: e, path: path}
 	n.inv = &roster.Inventory{Name: "prod"}
 	must(t, st.CreateInventory(t.Context(), n.inv))
@@ -219,7 +218,7 @@ func TestScheduleTicksRunOncePerTick(t *testing.T) {
 }
 
 func TestFailedSyncIsRetriedAsANewRun(t *testing.T) {
-	n := newNode(t, jobs.Config{SyncAttempts: 2})
+	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 3, Backoff: func(int) time.Duration { return 300 * time.Millisecond }}))
 	n.sim.SetFaults(awssim.Faults{FailRegions: []string{"us-east-1", "eu-west-1"}})
 	n.start()
 	src := n.source("ec2", nil)
@@ -228,43 +227,32 @@ func TestFailedSyncIsRetriedAsANewRun(t *testing.T) {
 	if r := n.wait(first.ID); r.Status != roster.SyncFailed {
 		t.Fatalf("first attempt = %s", r.Status)
 	}
-	// River retries after its backoff (1s for the first retry); the retry
-	// is a run of its own in the history.
+	// Each retry is a run of its own, after a backoff, that says which
+	// attempt it is and which run it retries; after the third attempt,
+	// there is no fourth.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(n.runs(src)) < 2 {
+	for len(n.runs(src)) < 3 || !n.runs(src)[2].Status.Done() {
 		if time.Now().After(deadline) {
-			t.Fatal("the failed sync was not retried")
+			t.Fatalf("the failed sync was not retried twice: %d runs", len(n.runs(src)))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	time.Sleep(time.Second) // a fourth attempt would be queued by now
 	runs := n.runs(src)
-	second := n.wait(runs[1].ID)
-	if second.Status != roster.SyncFailed || second.Trigger != roster.TriggerAPI {
-		t.Fatalf("retry = %+v", second)
+	if len(runs) != 3 {
+		t.Fatalf("%d runs after 3 attempts, want 3", len(runs))
 	}
-	// Two attempts were allowed: River discards the job after the
-	// second, and there is no third run.
-	db, err := sql.Open("sqlite", "file:"+n.path+"?mode=ro")
-	must(t, err)
-	defer db.Close()
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		var state string
-		var attempt, maxAttempts int
-		must(t, db.QueryRow(`SELECT state, attempt, max_attempts FROM river_job WHERE kind = 'roster.sync'`).Scan(&state, &attempt, &maxAttempts))
-		if state == "discarded" {
-			if attempt != 2 || maxAttempts != 2 {
-				t.Fatalf("job discarded after %d of %d attempts, want 2 of 2", attempt, maxAttempts)
-			}
-			break
+	for i, r := range runs {
+		want := ""
+		if i > 0 {
+			want = runs[i-1].ID
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("job still %s after its attempts", state)
+		if r.Attempt != i+1 || r.RetryOf != want || r.Status != roster.SyncFailed || r.Trigger != roster.TriggerAPI {
+			t.Fatalf("run %d = attempt %d retry of %q, %s %s", i, r.Attempt, r.RetryOf, r.Status, r.Trigger)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if got := len(n.runs(src)); got != 2 {
-		t.Fatalf("%d runs after 2 attempts, want 2", got)
+		if i > 0 && (r.NotBefore == nil || r.NotBefore.Before(*runs[i-1].FinishedAt) || r.StartedAt.Before(*r.NotBefore)) {
+			t.Fatalf("retry %d started at %v, not after its backoff (%v from %v)", i, r.StartedAt, r.NotBefore, runs[i-1].FinishedAt)
+		}
 	}
 	hosts, _, err := n.store.Hosts(t.Context(), roster.HostFilter{InventoryID: n.inv.ID})
 	must(t, err)
@@ -274,7 +262,7 @@ func TestFailedSyncIsRetriedAsANewRun(t *testing.T) {
 }
 
 func TestRunExceedingItsTimeoutIsCanceled(t *testing.T) {
-	n := newNode(t, jobs.Config{SyncAttempts: 1})
+	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 1}))
 	n.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})
 	n.start()
 	src := n.source("ec2", func(s *roster.Source) { s.Timeout = 300 * time.Millisecond })
@@ -371,52 +359,108 @@ func TestFollowUpSyncsAfterTheRunningOne(t *testing.T) {
 	}
 }
 
-func TestRunLeftRunningWithoutAJobIsFailedByTheTick(t *testing.T) {
-	n := newNode(t, jobs.Config{})
-	n.start()
-	src := n.source("ec2", nil)
-	// A process started this run and died in its job's last attempt:
-	// River discards such a job without telling anyone.
-	run := &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: roster.TriggerSchedule}
-	active, err := n.store.CreateSyncRun(t.Context(), run)
-	must(t, err)
+// abandonedRun records a run of src started by a process that then died:
+// its lease ends at leaseUntil.
+func (n *node) abandonedRun(src *roster.Source, trigger roster.SyncTrigger, leaseUntil time.Time) *roster.SyncRun {
+	n.t.Helper()
+	run := &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: trigger}
+	active, err := n.store.CreateSyncRun(n.t.Context(), run)
+	must(n.t, err)
 	if active != nil {
-		t.Fatal("unexpected active run")
+		n.t.Fatal("unexpected active run")
 	}
 	started := time.Now()
-	run.Status, run.StartedAt = roster.SyncRunning, &started
-	must(t, n.store.UpdateSyncRun(t.Context(), run))
+	run.StartedAt, run.Holder, run.LeaseUntil = &started, "dead-process", &leaseUntil
+	must(n.t, n.store.StartSyncRun(n.t.Context(), run))
+	return run
+}
 
-	// Within the longest a run may legitimately take (its timeout, then
-	// the time to record its outcome), and until its job could have been
-	// rescued and retried, it is left alone; just after, it is failed.
-	longest := syncer.DefaultTimeouts.Max + syncer.DefaultTimeouts.Finish()
-	stuck := jobs.StuckAfter(jobs.Config{})
-	if stuck <= longest {
-		t.Fatalf("runs are taken for stuck after %s, before the longest legitimate run (%s)", stuck, longest)
-	}
-	res, err := n.queue.Tick(t.Context(), started.Add(stuck-time.Second))
+func TestRunOfADeadProcessIsFailedByTheTickAndRetried(t *testing.T) {
+	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 2, Backoff: func(int) time.Duration { return 0 }}))
+	n.start()
+	src := n.source("ec2", nil)
+	leaseEnd := time.Now().Add(time.Minute)
+	run := n.abandonedRun(src, roster.TriggerSchedule, leaseEnd)
+
+	// While its lease lasts, the run is its holder's, however long ago it
+	// started; once it ends, the tick fails it and the retry syncs.
+	res, err := n.queue.Tick(t.Context(), leaseEnd.Add(-time.Second))
 	must(t, err)
 	if res.Failed != 0 {
-		t.Fatalf("tick %s after the start failed a run that may still be running: %+v", stuck-time.Second, res)
+		t.Fatalf("tick before the lease ended = %+v, want nothing failed", res)
 	}
-	res, err = n.queue.Tick(t.Context(), started.Add(stuck+time.Second))
+	res, err = n.queue.Tick(t.Context(), leaseEnd.Add(time.Second))
 	must(t, err)
 	if res.Failed != 1 {
-		t.Fatalf("tick %s after the start = %+v, want the stuck run failed", stuck+time.Second, res)
+		t.Fatalf("tick after the lease ended = %+v, want the run failed", res)
 	}
 	got, err := n.store.SyncRun(t.Context(), run.ID)
 	must(t, err)
-	if got.Status != roster.SyncFailed || !strings.Contains(got.Error, "stopped") {
-		t.Fatalf("stuck run = %s %q", got.Status, got.Error)
+	if got.Status != roster.SyncFailed || got.Error != syncer.ExpiredReason {
+		t.Fatalf("abandoned run = %s %q", got.Status, got.Error)
 	}
-	// The source syncs again.
-	next, created, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	runs := n.runs(src)
+	if len(runs) != 2 || runs[1].RetryOf != run.ID || runs[1].Attempt != 2 {
+		t.Fatalf("runs = %+v, want the abandoned run and its retry", runs)
+	}
+	if done := n.wait(runs[1].ID); done.Status != roster.SyncSucceeded {
+		t.Fatalf("retry = %s (%s)", done.Status, done.Error)
+	}
+}
+
+func TestRunOfADeadProcessIsNotRetriedPastItsAttempts(t *testing.T) {
+	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 2, Backoff: func(int) time.Duration { return 0 }}))
+	src := n.source("ec2", nil)
+	// The second attempt of a sync whose process died (say, every attempt
+	// kills its process): it is failed, and not tried a third time.
+	first := n.abandonedRun(src, roster.TriggerSchedule, time.Now().Add(-time.Hour))
+	expired, err := n.engine.Expire(t.Context(), time.Now())
 	must(t, err)
-	if !created {
-		t.Fatal("the source is still blocked")
+	if len(expired) != 1 {
+		t.Fatalf("expired %d runs, want 1", len(expired))
 	}
-	if done := n.wait(next.ID); done.Status != roster.SyncSucceeded {
-		t.Fatalf("next run = %s", done.Status)
+	runs := n.runs(src)
+	if len(runs) != 2 || runs[1].RetryOf != first.ID {
+		t.Fatalf("runs = %v", runs)
+	}
+	// The retry is taken by a process that dies too.
+	retry := runs[1]
+	started, lease := time.Now(), time.Now().Add(-time.Minute)
+	retry.StartedAt, retry.Holder, retry.LeaseUntil = &started, "dead-process-2", &lease
+	must(t, n.store.StartSyncRun(t.Context(), retry))
+	if expired, err = n.engine.Expire(t.Context(), time.Now()); err != nil || len(expired) != 1 {
+		t.Fatalf("Expire = %v, %v", expired, err)
+	}
+	runs = n.runs(src)
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want no third attempt after the second died", len(runs))
+	}
+	for _, r := range runs {
+		if r.Status != roster.SyncFailed {
+			t.Fatalf("run %s = %s, want failed", r.ID, r.Status)
+		}
+	}
+}
+
+func TestTriggerFailsARunWhoseLeaseEnded(t *testing.T) {
+	n := newNode(t, jobs.Config{})
+	n.start()
+	src := n.source("ec2", nil)
+	dead := n.abandonedRun(src, roster.TriggerCLI, time.Now().Add(-time.Second))
+	// A CLI run is its user's: it is not retried, but it no longer blocks
+	// the source either.
+	run, created, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	if !created || run.ID == dead.ID {
+		t.Fatalf("Trigger = %s created=%v, want a new run", run.ID, created)
+	}
+	if done := n.wait(run.ID); done.Status != roster.SyncSucceeded {
+		t.Fatalf("new run = %s (%s)", done.Status, done.Error)
+	}
+	if got, _ := n.store.SyncRun(t.Context(), dead.ID); got.Status != roster.SyncFailed {
+		t.Fatalf("dead run = %s", got.Status)
+	}
+	if got := len(n.runs(src)); got != 2 {
+		t.Fatalf("%d runs, want the dead one and the new one (a CLI run is not retried)", got)
 	}
 }

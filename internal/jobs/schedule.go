@@ -47,7 +47,7 @@ type TickResult struct {
 	Skipped  int // ticks of sources that were still syncing
 	Planned  int // sources whose first tick was planned
 	Requeued int // runs found queued without a job
-	Failed   int // runs found running long after their job could be
+	Failed   int // runs failed because their lease ended (their process died)
 }
 
 // Tick claims every source due at now and queues its run, and queues again
@@ -89,7 +89,7 @@ func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 	}
 	for _, run := range lost {
 		// Uniqueness by run makes this a no-op when the job exists.
-		r, err := q.client.Insert(ctx, SyncArgs{RunID: run.ID, SourceID: run.SourceID}, nil)
+		r, err := q.client.Insert(ctx, SyncArgs{RunID: run.ID, SourceID: run.SourceID}, syncInsertOpts(run))
 		if err != nil {
 			errs = append(errs, err)
 		} else if !r.UniqueSkippedAsDuplicate {
@@ -97,24 +97,14 @@ func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 			q.cfg.Log.Warn("queued a sync run whose job was lost", "run", run.ID, "source", run.SourceID)
 		}
 	}
-	// A run still running long after any job could be working it (its
-	// process died in an attempt River could not retry) would block its
-	// source forever: it is recorded as failed.
+	// A run whose lease ended (its process died) would block its source:
+	// it is recorded as failed, and retried if attempts remain.
 	if q.engine != nil {
-		stuck, err := q.store.RunningSyncRuns(ctx, now.Add(-q.cfg.stuckAfter()), batch)
+		expired, err := q.engine.Expire(ctx, now)
 		if err != nil {
 			errs = append(errs, err)
 		}
-		for _, run := range stuck {
-			err := q.engine.Fail(ctx, run, "the Roster process running this sync stopped before it finished and the sync was not retried; nothing was changed")
-			switch {
-			case err == nil:
-				res.Failed++
-				q.cfg.Log.Warn("recorded a sync cut off by a stopped process as failed", "run", run.ID, "source", run.SourceID)
-			case roster.ErrorCode(err) != roster.ECONFLICT:
-				errs = append(errs, err)
-			}
-		}
+		res.Failed += len(expired)
 	}
 	if res.Queued+res.Skipped+res.Planned+res.Requeued+res.Failed > 0 {
 		q.cfg.Log.Debug("scheduler tick", "queued", res.Queued, "skipped", res.Skipped, "planned", res.Planned,

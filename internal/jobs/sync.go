@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -22,9 +21,16 @@ type SyncArgs struct {
 func (SyncArgs) Kind() string { return "roster.sync" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts: one job per run.
+// River retries the job only when the run could not be looked at (a sync
+// that fails is tried again as a run of its own: syncer.Retries).
 func (SyncArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueSync, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueSync, MaxAttempts: syncJobAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
+
+// syncJobAttempts bounds River's tries of a sync job whose run could not
+// be read or started: with River's backoff (attempt⁴ seconds), about three
+// hours of an unavailable database.
+const syncJobAttempts = 10
 
 type syncWorker struct {
 	river.WorkerDefaults[SyncArgs]
@@ -37,9 +43,10 @@ func (w *syncWorker) Timeout(*river.Job[SyncArgs]) time.Duration {
 	return w.q.cfg.Timeouts.Max + w.q.cfg.rescueMargin()
 }
 
-// Work executes the job's run. A failed or canceled run is an error, so
-// River tries again (with backoff, while attempts remain); each attempt is
-// a run of its own in the source's history.
+// Work executes the job's run, once: a failed attempt is tried again as a
+// run of its own with a job of its own (the engine's retry policy), not by
+// River retrying this job. River retries the job only when the run could
+// not be looked at or started (the database was unavailable).
 func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	st, log := w.q.store, w.q.cfg.Log.With("job", job.ID, "attempt", job.Attempt)
 	run, err := st.SyncRun(ctx, job.Args.RunID)
@@ -48,55 +55,44 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	} else if err != nil {
 		return err
 	}
+	now := time.Now()
 	switch {
+	case run.Status == roster.SyncQueued && run.NotBefore != nil && run.NotBefore.After(now):
+		return river.JobSnooze(run.NotBefore.Sub(now)) // a retry whose backoff is not over
 	case run.Status == roster.SyncQueued:
-	case run.Status == roster.SyncRunning && job.Attempt == 1:
-		// Not a rescued job (River counts the attempt it rescues): the
-		// run was started outside the queue, and is that caller's.
-		log.Warn("a queued run is already running outside the queue; leaving it to its runner", "run", run.ID)
-		return nil
+	case run.Status == roster.SyncRunning && !run.Expired(now):
+		// Held by a live process (a CLI sync that took the queued run), or
+		// by one that died but whose lease has not ended yet (this job was
+		// released at a restart): look again when the lease ends.
+		return river.JobSnooze(run.LeaseUntil.Sub(now) + time.Second)
 	case run.Status == roster.SyncRunning:
-		// The job was rescued: the process running it stopped (River waits
-		// past the longest timeout first, so that run can no longer be
-		// writing). Record it as failed and sync anew.
-		err := w.q.engine.Fail(ctx, run, "the Roster process running this sync stopped before it finished; nothing was changed")
-		if err != nil && roster.ErrorCode(err) != roster.ECONFLICT {
-			return err
-		}
-		log.Warn("sync cut off by a stopped process; syncing again", "run", run.ID, "source", run.SourceID)
-		if run, err = w.retry(ctx, run); run == nil || err != nil {
-			return err
-		}
-	case job.Attempt > 1 && (run.Status == roster.SyncFailed || run.Status == roster.SyncCanceled):
-		// A retry of a failed attempt.
-		if run, err = w.retry(ctx, run); run == nil || err != nil {
-			return err
-		}
+		// Its process died: fail it (and every other such run), which
+		// queues its retry.
+		_, err := w.q.engine.Expire(ctx, now)
+		return err
 	default:
 		return nil // done already
 	}
-	if err := w.q.engine.Run(ctx, run, nil); roster.ErrorCode(err) == roster.ECONFLICT && run.Status == roster.SyncQueued {
+	runErr := w.q.engine.Run(ctx, run, nil)
+	if roster.ErrorCode(runErr) == roster.ECONFLICT && run.Status == roster.SyncQueued {
 		// Someone else started the run between our read and our start
 		// (a CLI sync, or a requeued job): it is theirs.
 		log.Warn("the run was started by another runner; leaving it to it", "run", run.ID)
 		return nil
-	} else if err != nil {
-		return fmt.Errorf("run %s: %w", run.ID, err)
+	}
+	if !run.Status.Done() {
+		// The outcome could not be recorded: the run stays running until
+		// its lease ends, and is then failed and retried.
+		return nil
+	}
+	// The retry is queued even while this process stops: a run canceled
+	// by the stop is tried again by the next process to start.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := w.q.engine.Retry(rctx, run); err != nil {
+		log.Warn("queueing the retry of a failed sync failed; the scheduler queues it later", "run", run.ID, "err", err)
 	}
 	return nil
-}
-
-// retry records a new queued run like prev, or returns nil when the source
-// is syncing already (that run will do).
-func (w *syncWorker) retry(ctx context.Context, prev *roster.SyncRun) (*roster.SyncRun, error) {
-	run := &roster.SyncRun{SourceID: prev.SourceID, InventoryID: prev.InventoryID, Trigger: prev.Trigger}
-	active, err := w.q.store.CreateSyncRun(ctx, run)
-	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		return nil, nil
-	} else if err != nil || active != nil {
-		return nil, err
-	}
-	return run, nil
 }
 
 // FollowUpArgs is a sync of a source to queue once its running sync ends:
@@ -142,7 +138,7 @@ func (w *followUpWorker) Work(ctx context.Context, job *river.Job[FollowUpArgs])
 		return err
 	case created || run.ID != job.Args.AfterRun:
 		return nil // a run that began after the one followed
-	case time.Since(job.CreatedAt) > 2*w.q.cfg.stuckAfter():
+	case time.Since(job.CreatedAt) > 2*w.q.cfg.rescueAfter():
 		w.q.cfg.Log.Warn("gave up a follow-up sync: the source has been syncing for too long", "source", src.ID, "run", run.ID)
 		return nil
 	}

@@ -106,8 +106,11 @@ func (e *env) finishedRun(t *testing.T, src *roster.Source, status roster.SyncSt
 	}
 	started := time.Now().UTC().Truncate(time.Millisecond)
 	finished := started.Add(1500 * time.Millisecond)
-	run.StartedAt, run.FinishedAt = &started, &finished
+	run.StartedAt = &started
 	run.Status, run.Counts, run.Error, run.Warnings = status, counts, errText, warnings
+	// The store stamps the end when it has written the run.
+	e.store.SetClock(func() time.Time { return finished })
+	defer e.store.SetClock(time.Now)
 	must(t, e.store.FinishSyncRun(ctx, run, nil))
 	got, err := e.store.SyncRun(ctx, run.ID)
 	must(t, err)

@@ -63,10 +63,7 @@ func (s *Postgres) ClaimScheduledSync(ctx context.Context, sourceID string, tick
 		}
 		r := &roster.SyncRun{ID: newID(), SourceID: sourceID, InventoryID: inventoryID, Trigger: roster.TriggerSchedule,
 			Status: roster.SyncQueued, CreatedAt: pgTime(s.now()), ScheduledFor: &tick}
-		scopes, counts, warnings := runDetails(r)
-		tag, err := tx.Exec(ctx, `INSERT INTO sync_runs (`+pgRunCols+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, '', $9, $10)
-			ON CONFLICT DO NOTHING`,
-			r.ID, r.SourceID, r.InventoryID, string(r.Trigger), string(r.Status), r.CreatedAt, scopes, counts, warnings, tick)
+		tag, err := tx.Exec(ctx, pgInsertRun(""), pgRunInsertArgs(r)...)
 		if err != nil {
 			return err
 		}
@@ -175,15 +172,9 @@ func (s *Postgres) SourceSyncStates(ctx context.Context, inventoryID string) ([]
 
 // QueuedSyncRuns implements roster.SchedulerStore.
 func (s *Postgres) QueuedSyncRuns(ctx context.Context, before time.Time, limit int) ([]*roster.SyncRun, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgRunCols+` FROM sync_runs WHERE status = 'queued' AND created_at < $1 ORDER BY created_at LIMIT $2`,
+	rows, err := s.pool.Query(ctx, `SELECT `+pgRunCols+` FROM sync_runs WHERE status = 'queued' AND holder = '' AND created_at < $1
+		AND (not_before IS NULL OR not_before < $1) ORDER BY created_at LIMIT $2`,
 		before, limit)
-	return collect(rows, err, pgScanRunRows)
-}
-
-// RunningSyncRuns implements roster.SchedulerStore.
-func (s *Postgres) RunningSyncRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*roster.SyncRun, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgRunCols+` FROM sync_runs WHERE status = 'running' AND started_at < $1 ORDER BY started_at LIMIT $2`,
-		startedBefore, limit)
 	return collect(rows, err, pgScanRunRows)
 }
 

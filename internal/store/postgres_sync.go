@@ -14,17 +14,36 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-const pgRunCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings, scheduled_for`
+const pgRunCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings, scheduled_for,
+	attempt, retry_of, not_before, holder, lease_until`
+
+// pgInsertRun is the statement that records a new run (pgRunInsertArgs),
+// doing nothing when a unique index forbids it (onConflict names it).
+func pgInsertRun(onConflict string) string {
+	return `INSERT INTO sync_runs (` + pgRunCols + `) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, '', $9, $10, $11, $12, $13, $14, $15)
+		ON CONFLICT ` + onConflict + ` DO NOTHING`
+}
+
+func pgRunInsertArgs(run *roster.SyncRun) []any {
+	scopes, counts, warnings := runDetails(run)
+	return []any{run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), run.CreatedAt, scopes, counts, warnings,
+		run.ScheduledFor, max(run.Attempt, 1), nullString(run.RetryOf), run.NotBefore, run.Holder, run.LeaseUntil}
+}
 
 func pgScanRun(row pgx.Row) (*roster.SyncRun, error) {
 	var run roster.SyncRun
 	var scopes, counts, warnings []byte
+	var retryOf *string
 	if err := row.Scan(&run.ID, &run.SourceID, &run.InventoryID, &run.Trigger, &run.Status, &run.CreatedAt, &run.StartedAt, &run.FinishedAt,
-		&scopes, &counts, &run.Error, &warnings, &run.ScheduledFor); err != nil {
+		&scopes, &counts, &run.Error, &warnings, &run.ScheduledFor, &run.Attempt, &retryOf, &run.NotBefore, &run.Holder, &run.LeaseUntil); err != nil {
 		return nil, err
 	}
 	run.CreatedAt, run.ScheduledFor = utc(run.CreatedAt), utcPtr(run.ScheduledFor)
 	run.StartedAt, run.FinishedAt = utcPtr(run.StartedAt), utcPtr(run.FinishedAt)
+	run.NotBefore, run.LeaseUntil = utcPtr(run.NotBefore), utcPtr(run.LeaseUntil)
+	if retryOf != nil {
+		run.RetryOf = *retryOf
+	}
 	var ss []storedScope
 	var sc storedCounts
 	if err := errors.Join(json.Unmarshal(scopes, &ss), json.Unmarshal(counts, &sc), json.Unmarshal(warnings, &run.Warnings)); err != nil {
@@ -47,15 +66,15 @@ func (s *Postgres) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*ros
 	for {
 		run.ID = newID()
 		run.Status = roster.SyncQueued
-		run.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-		scopes, counts, warnings := runDetails(run)
-		tag, err := s.pool.Exec(ctx, `INSERT INTO sync_runs (`+pgRunCols+`) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, '', $9, $10)
-			ON CONFLICT (source_id) WHERE status IN ('queued', 'running') DO NOTHING`,
-			run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), run.CreatedAt, scopes, counts, warnings, run.ScheduledFor)
-		if pgIsForeignKey(err) {
+		run.CreatedAt = pgTime(s.now())
+		run.Attempt = max(run.Attempt, 1)
+		tag, err := s.pool.Exec(ctx, pgInsertRun(`(source_id) WHERE status IN ('queued', 'running')`), pgRunInsertArgs(run)...)
+		switch {
+		case pgIsForeignKey(err):
 			return nil, notFound("source", run.SourceID)
-		}
-		if err != nil {
+		case pgIsUnique(err):
+			return nil, roster.Errorf(roster.ECONFLICT, "sync run %s was retried already", run.RetryOf)
+		case err != nil:
 			return nil, err
 		}
 		if tag.RowsAffected() == 1 {
@@ -71,8 +90,9 @@ func (s *Postgres) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*ros
 
 // StartSyncRun implements roster.SyncRunStore.
 func (s *Postgres) StartSyncRun(ctx context.Context, run *roster.SyncRun) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE sync_runs SET status = 'running', started_at = $1 WHERE id = $2 AND status = 'queued'`,
-		run.StartedAt, run.ID)
+	tag, err := s.pool.Exec(ctx, `UPDATE sync_runs SET status = 'running', started_at = $1, holder = $2, lease_until = $3
+		WHERE id = $4 AND status = 'queued' AND holder IN ('', $2)`,
+		run.StartedAt, run.Holder, run.LeaseUntil, run.ID)
 	if err != nil {
 		return err
 	}
@@ -83,12 +103,25 @@ func (s *Postgres) StartSyncRun(ctx context.Context, run *roster.SyncRun) error 
 	return nil
 }
 
+// RenewSyncRun implements roster.SyncRunStore.
+func (s *Postgres) RenewSyncRun(ctx context.Context, run *roster.SyncRun) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE sync_runs SET lease_until = $1 WHERE id = $2 AND status = 'running' AND holder = $3`,
+		run.LeaseUntil, run.ID, run.Holder)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return roster.Errorf(roster.ECONFLICT, "sync run %s is no longer held by %s", run.ID, run.Holder)
+	}
+	return nil
+}
+
 // UpdateSyncRun implements roster.SyncRunStore.
 func (s *Postgres) UpdateSyncRun(ctx context.Context, run *roster.SyncRun) error {
 	scopes, counts, warnings := runDetails(run)
-	tag, err := s.pool.Exec(ctx, `UPDATE sync_runs SET status = $1, started_at = $2, scopes = $3, counts = $4, warnings = $5
-		WHERE id = $6 AND status IN ('queued', 'running')`,
-		string(run.Status), run.StartedAt, scopes, counts, warnings, run.ID)
+	tag, err := s.pool.Exec(ctx, `UPDATE sync_runs SET scopes = $1, counts = $2, warnings = $3
+		WHERE id = $4 AND (status = 'queued' OR (status = 'running' AND holder = $5))`,
+		scopes, counts, warnings, run.ID, run.Holder)
 	if err != nil {
 		return err
 	}
@@ -98,44 +131,69 @@ func (s *Postgres) UpdateSyncRun(ctx context.Context, run *roster.SyncRun) error
 	return nil
 }
 
-// FinishSyncRun implements roster.SyncRunStore.
+// FinishSyncRun implements roster.SyncRunStore. The run's row is locked
+// once found held, so an expiry (ExpireSyncRuns skips locked rows) cannot
+// fail it before this transaction commits.
 func (s *Postgres) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes *roster.HostChanges) error {
-	now := s.now().UTC().Truncate(time.Microsecond)
-	if run.FinishedAt == nil {
-		run.FinishedAt = &now
-	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
+		now := pgTime(s.now())
 		// Lock the source before anything else: DeleteSource takes its
 		// row lock first too, so the two queue up instead of deadlocking
 		// (see DeleteSource). A run that synced the source records that
-		// on the source, and so takes the stronger lock of that update
-		// here rather than after the run's row: ClaimScheduledSync locks
-		// the source, then waits on the run's row (ON CONFLICT on
-		// sync_runs_active); upgrading from a key-share lock then would
-		// deadlock with it. Other runs only key-share lock the source,
-		// which lets claims and updates of other columns go on.
-		lock, args := `SELECT 1 FROM sources WHERE id = $1 FOR KEY SHARE`, []any{run.SourceID}
-		if run.Status == roster.SyncSucceeded || run.Status == roster.SyncPartial {
-			lock, args = `UPDATE sources SET last_synced_at = $2 WHERE id = $1`, append(args, pgTime(*run.FinishedAt))
+		// on the source, and so takes the lock of that update here rather
+		// than after the run's row: ClaimScheduledSync locks the source,
+		// then waits on the run's row (ON CONFLICT on sync_runs_active);
+		// upgrading from a key-share lock then would deadlock with it.
+		// Other runs only key-share lock the source, which lets claims and
+		// updates of other columns go on.
+		lock := `SELECT 1 FROM sources WHERE id = $1 FOR KEY SHARE`
+		synced := run.Status == roster.SyncSucceeded || run.Status == roster.SyncPartial
+		if synced {
+			lock = `SELECT 1 FROM sources WHERE id = $1 FOR NO KEY UPDATE`
 		}
-		if _, err := tx.Exec(ctx, lock, args...); err != nil {
+		if _, err := tx.Exec(ctx, lock, run.SourceID); err != nil {
 			return err
 		}
+		var held bool
+		err := tx.QueryRow(ctx, `SELECT COALESCE(status = 'queued' OR (holder = $2 AND lease_until >= $3), FALSE) FROM sync_runs
+			WHERE id = $1 AND status IN ('queued', 'running') FOR UPDATE`, run.ID, run.Holder, now).Scan(&held)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && !held {
+			return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress (or no longer held by this process)", run.ID)
+		} else if err != nil {
+			return err
+		}
+		if changes != nil {
+			if err := pgApplyChanges(ctx, tx, run, changes, now); err != nil {
+				return err
+			}
+		}
+		// Stamped once the hosts are written: the run's duration is the
+		// time until its changes could be read.
+		finished := pgTime(s.now())
 		scopes, counts, warnings := runDetails(run)
-		tag, err := tx.Exec(ctx, `UPDATE sync_runs SET status = $1, started_at = $2, finished_at = $3, scopes = $4, counts = $5, error = $6, warnings = $7
-			WHERE id = $8 AND status IN ('queued', 'running')`,
-			string(run.Status), run.StartedAt, run.FinishedAt, scopes, counts, run.Error, warnings, run.ID)
-		if err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE sync_runs SET status = $1, started_at = $2, finished_at = $3, scopes = $4, counts = $5, error = $6, warnings = $7
+			WHERE id = $8`,
+			string(run.Status), run.StartedAt, finished, scopes, counts, run.Error, warnings, run.ID); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
-			return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress", run.ID)
+		if synced {
+			if _, err := tx.Exec(ctx, `UPDATE sources SET last_synced_at = $2 WHERE id = $1`, run.SourceID, finished); err != nil {
+				return err
+			}
 		}
-		if changes == nil {
-			return nil
-		}
-		return pgApplyChanges(ctx, tx, run, changes, now)
+		run.FinishedAt = &finished
+		return nil
 	})
+}
+
+// ExpireSyncRuns implements roster.SyncRunStore. Runs being finished (their
+// rows locked) are skipped: their holder still holds them.
+func (s *Postgres) ExpireSyncRuns(ctx context.Context, now time.Time, reason string, limit int) ([]*roster.SyncRun, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE sync_runs SET status = 'failed', error = $1, finished_at = $2
+		WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('queued', 'running') AND lease_until < $2
+			ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED)
+		RETURNING `+pgRunCols, reason, pgTime(now), limit)
+	return collect(rows, err, pgScanRunRows)
 }
 
 // pgUpdateBatch is how many hosts one UPDATE carries: with 2.5 KB of vars
@@ -371,16 +429,6 @@ func (s *Postgres) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*ros
 		next = encodeCursor(runs[limit-1].ID)
 	}
 	return runs, next, nil
-}
-
-// AbandonSyncRuns implements roster.SyncRunStore.
-func (s *Postgres) AbandonSyncRuns(ctx context.Context, reason string) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE sync_runs SET status = 'failed', error = $1, finished_at = $2 WHERE status IN ('queued', 'running')`,
-		reason, s.now())
-	if err != nil {
-		return 0, err
-	}
-	return int(tag.RowsAffected()), nil
 }
 
 // ---- tokens

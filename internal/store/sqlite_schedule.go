@@ -47,12 +47,9 @@ func (s *SQLite) ClaimScheduledSync(ctx context.Context, sourceID string, tick t
 			Status: roster.SyncQueued, CreatedAt: s.now().UTC().Truncate(time.Microsecond)}
 		t := tick.UTC().Truncate(time.Microsecond)
 		r.ScheduledFor = &t
-		scopes, counts, warnings := runDetails(r)
 		// DO NOTHING on either unique index: the source has an active run
 		// (the tick is skipped), or the tick already ran.
-		res, err := tx.ExecContext(ctx, `INSERT INTO sync_runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?, ?)
-			ON CONFLICT DO NOTHING`,
-			r.ID, r.SourceID, r.InventoryID, string(r.Trigger), string(r.Status), micros(r.CreatedAt), scopes, counts, warnings, micros(t))
+		res, err := tx.ExecContext(ctx, insertRun(""), runInsertArgs(r)...)
 		if err != nil {
 			return err
 		}
@@ -173,8 +170,9 @@ func (s *SQLite) SourceSyncStates(ctx context.Context, inventoryID string) ([]ro
 
 // QueuedSyncRuns implements roster.SchedulerStore.
 func (s *SQLite) QueuedSyncRuns(ctx context.Context, before time.Time, limit int) ([]*roster.SyncRun, error) {
-	return s.queryRuns(ctx, `SELECT `+runCols+` FROM sync_runs WHERE status = 'queued' AND created_at < ? ORDER BY created_at LIMIT ?`,
-		micros(before), limit)
+	return s.queryRuns(ctx, `SELECT `+runCols+` FROM sync_runs WHERE status = 'queued' AND holder = '' AND created_at < ?
+		AND (not_before IS NULL OR not_before < ?) ORDER BY created_at LIMIT ?`,
+		micros(before), micros(before), limit)
 }
 
 // queryRuns returns the runs a query selects (runCols).
@@ -202,10 +200,4 @@ func (s *SQLite) HostCounts(ctx context.Context) ([]roster.HostCount, error) {
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// RunningSyncRuns implements roster.SchedulerStore.
-func (s *SQLite) RunningSyncRuns(ctx context.Context, startedBefore time.Time, limit int) ([]*roster.SyncRun, error) {
-	return s.queryRuns(ctx, `SELECT `+runCols+` FROM sync_runs WHERE status = 'running' AND started_at < ? ORDER BY started_at LIMIT ?`,
-		micros(startedBefore), limit)
 }

@@ -13,7 +13,21 @@ import (
 
 func unmarshalJSON(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
-const runCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings, scheduled_for`
+const runCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings, scheduled_for,
+	attempt, retry_of, not_before, holder, lease_until`
+
+// insertRun is the statement that records a new run (runInsertArgs),
+// doing nothing when a unique index forbids it (onConflict names it).
+func insertRun(onConflict string) string {
+	return `INSERT INTO sync_runs (` + runCols + `) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT ` + onConflict + ` DO NOTHING`
+}
+
+func runInsertArgs(run *roster.SyncRun) []any {
+	scopes, counts, warnings := runDetails(run)
+	return []any{run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), micros(run.CreatedAt), scopes, counts, warnings,
+		nullMicros(run.ScheduledFor), max(run.Attempt, 1), nullString(run.RetryOf), nullMicros(run.NotBefore), run.Holder, nullMicros(run.LeaseUntil)}
+}
 
 // storedScope and storedCounts are the JSON forms of a run's details.
 type storedScope struct {
@@ -48,15 +62,20 @@ func runDetails(run *roster.SyncRun) (scopes, counts, warnings string) {
 func scanRun(row interface{ Scan(...any) error }) (*roster.SyncRun, error) {
 	var run roster.SyncRun
 	var created int64
-	var started, finished, tick *int64
+	var started, finished, tick, notBefore, lease *int64
 	var scopes, counts, warnings string
+	var retryOf *string
 	if err := row.Scan(&run.ID, &run.SourceID, &run.InventoryID, &run.Trigger, &run.Status, &created, &started, &finished,
-		&scopes, &counts, &run.Error, &warnings, &tick); err != nil {
+		&scopes, &counts, &run.Error, &warnings, &tick, &run.Attempt, &retryOf, &notBefore, &run.Holder, &lease); err != nil {
 		return nil, err
 	}
 	run.CreatedAt = fromMicros(created)
 	run.ScheduledFor = fromNullMicros(tick)
 	run.StartedAt, run.FinishedAt = fromNullMicros(started), fromNullMicros(finished)
+	run.NotBefore, run.LeaseUntil = fromNullMicros(notBefore), fromNullMicros(lease)
+	if retryOf != nil {
+		run.RetryOf = *retryOf
+	}
 	var ss []storedScope
 	var sc storedCounts
 	if err := errors.Join(unmarshalJSON(scopes, &ss), unmarshalJSON(counts, &sc), unmarshalJSON(warnings, &run.Warnings)); err != nil {
@@ -75,15 +94,14 @@ func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roste
 		run.ID = newID()
 		run.Status = roster.SyncQueued
 		run.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-		scopes, counts, warnings := runDetails(run)
-		res, err := s.wq.ExecContext(ctx, `INSERT INTO sync_runs (`+runCols+`) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?, ?)
-			ON CONFLICT (source_id) WHERE status IN ('queued', 'running') DO NOTHING`,
-			run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), micros(run.CreatedAt), scopes, counts, warnings,
-			nullMicros(run.ScheduledFor))
-		if isForeignKey(err) {
+		run.Attempt = max(run.Attempt, 1)
+		res, err := s.wq.ExecContext(ctx, insertRun(`(source_id) WHERE status IN ('queued', 'running')`), runInsertArgs(run)...)
+		switch {
+		case isForeignKey(err):
 			return nil, notFound("source", run.SourceID)
-		}
-		if err != nil {
+		case isUnique(err):
+			return nil, roster.Errorf(roster.ECONFLICT, "sync run %s was retried already", run.RetryOf)
+		case err != nil:
 			return nil, err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
@@ -99,8 +117,9 @@ func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roste
 
 // StartSyncRun implements roster.SyncRunStore.
 func (s *SQLite) StartSyncRun(ctx context.Context, run *roster.SyncRun) error {
-	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET status = 'running', started_at = ? WHERE id = ? AND status = 'queued'`,
-		nullMicros(run.StartedAt), run.ID)
+	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET status = 'running', started_at = ?, holder = ?, lease_until = ?
+		WHERE id = ? AND status = 'queued' AND holder IN ('', ?)`,
+		nullMicros(run.StartedAt), run.Holder, nullMicros(run.LeaseUntil), run.ID, run.Holder)
 	if err != nil {
 		return err
 	}
@@ -111,12 +130,25 @@ func (s *SQLite) StartSyncRun(ctx context.Context, run *roster.SyncRun) error {
 	return nil
 }
 
+// RenewSyncRun implements roster.SyncRunStore.
+func (s *SQLite) RenewSyncRun(ctx context.Context, run *roster.SyncRun) error {
+	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET lease_until = ? WHERE id = ? AND status = 'running' AND holder = ?`,
+		nullMicros(run.LeaseUntil), run.ID, run.Holder)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return roster.Errorf(roster.ECONFLICT, "sync run %s is no longer held by %s", run.ID, run.Holder)
+	}
+	return nil
+}
+
 // UpdateSyncRun implements roster.SyncRunStore.
 func (s *SQLite) UpdateSyncRun(ctx context.Context, run *roster.SyncRun) error {
 	scopes, counts, warnings := runDetails(run)
-	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, scopes = ?, counts = ?, warnings = ?
-		WHERE id = ? AND status IN ('queued', 'running')`,
-		string(run.Status), nullMicros(run.StartedAt), scopes, counts, warnings, run.ID)
+	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET scopes = ?, counts = ?, warnings = ?
+		WHERE id = ? AND (status = 'queued' OR (status = 'running' AND holder = ?))`,
+		scopes, counts, warnings, run.ID, run.Holder)
 	if err != nil {
 		return err
 	}
@@ -126,33 +158,50 @@ func (s *SQLite) UpdateSyncRun(ctx context.Context, run *roster.SyncRun) error {
 	return nil
 }
 
-// FinishSyncRun implements roster.SyncRunStore.
+// FinishSyncRun implements roster.SyncRunStore. The write transaction
+// holds SQLite's only write lock from its start, so a run found held here
+// cannot be failed by another process before it commits.
 func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes *roster.HostChanges) error {
-	now := s.now().UTC().Truncate(time.Microsecond)
-	if run.FinishedAt == nil {
-		run.FinishedAt = &now
-	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		scopes, counts, warnings := runDetails(run)
-		res, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, finished_at = ?, scopes = ?, counts = ?, error = ?, warnings = ?
-			WHERE id = ? AND status IN ('queued', 'running')`,
-			string(run.Status), nullMicros(run.StartedAt), nullMicros(run.FinishedAt), scopes, counts, run.Error, warnings, run.ID)
-		if err != nil {
+		now := s.now().UTC().Truncate(time.Microsecond)
+		var held bool
+		err := tx.QueryRowContext(ctx, `SELECT COALESCE(status = 'queued' OR (holder = ? AND lease_until >= ?), FALSE) FROM sync_runs
+			WHERE id = ? AND status IN ('queued', 'running')`, run.Holder, micros(now), run.ID).Scan(&held)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && !held {
+			return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress (or no longer held by this process)", run.ID)
+		} else if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress", run.ID)
-		}
-		if run.Status == roster.SyncSucceeded || run.Status == roster.SyncPartial {
-			if _, err := tx.ExecContext(ctx, `UPDATE sources SET last_synced_at = ? WHERE id = ?`, micros(*run.FinishedAt), run.SourceID); err != nil {
+		if changes != nil {
+			if err := applyChanges(ctx, tx, run, changes, now); err != nil {
 				return err
 			}
 		}
-		if changes == nil {
-			return nil
+		// Stamped once the hosts are written: the run's duration is the
+		// time until its changes could be read.
+		finished := s.now().UTC().Truncate(time.Microsecond)
+		scopes, counts, warnings := runDetails(run)
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, finished_at = ?, scopes = ?, counts = ?, error = ?, warnings = ?
+			WHERE id = ?`,
+			string(run.Status), nullMicros(run.StartedAt), micros(finished), scopes, counts, run.Error, warnings, run.ID); err != nil {
+			return err
 		}
-		return applyChanges(ctx, tx, run, changes, now)
+		if run.Status == roster.SyncSucceeded || run.Status == roster.SyncPartial {
+			if _, err := tx.ExecContext(ctx, `UPDATE sources SET last_synced_at = ? WHERE id = ?`, micros(finished), run.SourceID); err != nil {
+				return err
+			}
+		}
+		run.FinishedAt = &finished
+		return nil
 	})
+}
+
+// ExpireSyncRuns implements roster.SyncRunStore.
+func (s *SQLite) ExpireSyncRuns(ctx context.Context, now time.Time, reason string, limit int) ([]*roster.SyncRun, error) {
+	rows, err := s.wq.QueryContext(ctx, `UPDATE sync_runs SET status = 'failed', error = ?, finished_at = ?
+		WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('queued', 'running') AND lease_until < ? ORDER BY lease_until LIMIT ?)
+		RETURNING `+runCols, reason, micros(now), micros(now), limit)
+	return collectRows(rows, err, scanRun)
 }
 
 // batch is how many rows one multi-row statement carries; SQLite allows
@@ -343,17 +392,6 @@ func (s *SQLite) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roste
 		next = encodeCursor(runs[limit-1].ID)
 	}
 	return runs, next, nil
-}
-
-// AbandonSyncRuns implements roster.SyncRunStore.
-func (s *SQLite) AbandonSyncRuns(ctx context.Context, reason string) (int, error) {
-	res, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET status = 'failed', error = ?, finished_at = ? WHERE status IN ('queued', 'running')`,
-		reason, micros(s.now()))
-	if err != nil {
-		return 0, err
-	}
-	n, err := res.RowsAffected()
-	return int(n), err
 }
 
 // ---- tokens

@@ -30,11 +30,14 @@ type Engine struct {
 	queue    Queue
 	finished []func(context.Context, *roster.SyncRun)
 	timeouts Timeouts
+	retries  Retries
+	holder   string
 	log      *slog.Logger
 	now      func() time.Time
 }
 
-// Queue hands a queued run to whichever process of the cluster works it.
+// Queue hands a queued run to whichever process of the cluster works it,
+// not before run.NotBefore.
 type Queue interface {
 	Enqueue(ctx context.Context, run *roster.SyncRun) error
 }
@@ -46,10 +49,27 @@ type Timeouts struct {
 	// Max caps every source's timeout; the job queue rescues the job of a
 	// run that outlives it (its process died) after a margin.
 	Max time.Duration
+	// Lease is how long a run stays held by a process that stops renewing
+	// it (it died, or lost the database) before anyone may fail it; the
+	// holder renews it every quarter of it (0: DefaultLease).
+	Lease time.Duration
+}
+
+// DefaultLease is the lease of runs when Timeouts gives none: a source
+// whose sync was cut off by a dead process syncs again about a minute
+// later, and a holder may miss three renewals in a row before it loses
+// its run.
+const DefaultLease = time.Minute
+
+func (t Timeouts) lease() time.Duration {
+	if t.Lease > 0 {
+		return t.Lease
+	}
+	return DefaultLease
 }
 
 // DefaultTimeouts are the timeouts of an engine that is given none.
-var DefaultTimeouts = Timeouts{Default: 30 * time.Minute, Max: 2 * time.Hour}
+var DefaultTimeouts = Timeouts{Default: 30 * time.Minute, Max: 2 * time.Hour, Lease: DefaultLease}
 
 // Timeout returns the timeout a run of src gets.
 func (t Timeouts) Timeout(src *roster.Source) time.Duration {
@@ -59,6 +79,10 @@ func (t Timeouts) Timeout(src *roster.Source) time.Duration {
 	}
 	return min(d, t.Max)
 }
+
+// interruptedReason is the error of a run canceled from outside: its
+// process was stopping, or the CLI was interrupted.
+const interruptedReason = "the sync was canceled; nothing was changed"
 
 // TimeoutError is the cause of a run canceled for taking longer than its
 // source's timeout.
@@ -76,7 +100,8 @@ type Credentials interface {
 
 // New returns an engine.
 func New(store roster.Store, registry *sources.Registry, log *slog.Logger, opts ...Option) *Engine {
-	e := &Engine{store: store, registry: registry, log: log, now: time.Now, timeouts: DefaultTimeouts}
+	e := &Engine{store: store, registry: registry, log: log, now: time.Now, timeouts: DefaultTimeouts, retries: DefaultRetries,
+		holder: defaultHolder()}
 	for _, o := range opts {
 		o(e)
 	}
@@ -105,6 +130,10 @@ func (e *Engine) Inline() *Engine {
 // WithTimeouts sets the run timeouts.
 func WithTimeouts(t Timeouts) Option { return func(e *Engine) { e.timeouts = t } }
 
+// WithHolder names the process in the runs it holds (default: host, pid
+// and a random suffix); it must differ between engines.
+func WithHolder(name string) Option { return func(e *Engine) { e.holder = name } }
+
 // OnFinish adds a function called with every run the engine finished and
 // recorded (notifications, metrics). It must not block for long.
 func OnFinish(fn func(context.Context, *roster.SyncRun)) Option {
@@ -117,14 +146,30 @@ func (e *Engine) Registry() *sources.Registry { return e.registry }
 // Trigger records a queued run of src. When src already has a queued or
 // running run, nothing is recorded and that run is returned with
 // created=false: a source never syncs twice at once.
+//
+// An active run whose lease ended (its process died) is failed first, so
+// that a dead process never blocks its source past its lease.
 func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster.SyncTrigger) (run *roster.SyncRun, created bool, err error) {
-	run = &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: trigger}
-	active, err := e.store.CreateSyncRun(ctx, run)
-	if err != nil {
-		return nil, false, err
-	}
-	if active != nil {
-		return active, false, nil
+	for expired := false; ; expired = true {
+		run = &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: trigger}
+		if e.queue == nil {
+			// The caller runs it: the run is this process's from the start.
+			until := e.now().Add(e.timeouts.lease())
+			run.Holder, run.LeaseUntil = e.holder, &until
+		}
+		active, err := e.store.CreateSyncRun(ctx, run)
+		if err != nil {
+			return nil, false, err
+		}
+		if active == nil {
+			break
+		}
+		if expired || !active.Expired(e.now()) {
+			return active, false, nil
+		}
+		if _, err := e.Expire(ctx, e.now()); err != nil {
+			return nil, false, err
+		}
 	}
 	if e.queue != nil {
 		if err := e.queue.Enqueue(ctx, run); err != nil {
@@ -163,57 +208,80 @@ func (t Timeouts) Finish() time.Duration {
 // Run executes a queued run to the end and records its outcome. The
 // returned error is the run's error (also recorded), or an error recording
 // it. progress may be nil.
+//
+// The run is held by this engine from its start: its lease is renewed
+// while it runs, and should the run be lost (its lease ran out and another
+// process failed it) it is canceled and nothing is written.
 func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Progress)) error {
 	log := e.log.With("run", run.ID, "source", run.SourceID)
 	// The run is ours once started: only then may a failure be recorded
 	// on it.
 	start := e.now()
-	run.StartedAt = &start
+	lease := start.Add(e.timeouts.lease())
+	run.StartedAt, run.Holder, run.LeaseUntil = &start, e.holder, &lease
 	if err := e.store.StartSyncRun(ctx, run); err != nil {
 		if roster.ErrorCode(err) == roster.ECONFLICT {
 			return err // another runner started it: it is theirs
 		}
 		// Whether the start was recorded is unknown, so the run is not
-		// ours to fail: a retry of its job, or the scheduler's checks of
-		// queued and running runs, take it from here.
+		// ours to fail: its lease ends, and whoever looks next fails it.
 		return fmt.Errorf("start sync run: %w", err)
 	}
-	src, err := e.store.Source(ctx, run.SourceID)
+	held, cancelHeld := context.WithCancelCause(ctx)
+	defer cancelHeld(nil)
+	stopRenewing := e.keepLease(held, run, cancelHeld, log)
+	defer stopRenewing()
+
+	src, err := e.store.Source(held, run.SourceID)
 	if err != nil {
+		stopRenewing()
 		e.abandon(run, log, "the source could not be loaded")
 		return fmt.Errorf("load source: %w", err)
 	}
 	timeout := e.timeouts.Timeout(src)
-	ctx, cancel := context.WithTimeoutCause(ctx, timeout, &TimeoutError{Timeout: timeout})
+	runCtx, cancel := context.WithTimeoutCause(held, timeout, &TimeoutError{Timeout: timeout})
 	defer cancel()
-	log.Info("sync started", "trigger", run.Trigger)
+	log.Info("sync started", "trigger", run.Trigger, "attempt", run.Attempt)
 
-	changes, err := e.collect(ctx, run, src, log, progress)
-	var timedOut *TimeoutError
+	changes, err := e.collect(runCtx, run, src, log, progress)
+	var (
+		timedOut *TimeoutError
+		lost     *LeaseLostError
+	)
+	cause := context.Cause(runCtx)
 	switch {
-	case errors.As(context.Cause(ctx), &timedOut):
+	case errors.As(cause, &lost):
+		run.Status, run.Error, changes = roster.SyncFailed, lost.Error(), nil
+	case errors.As(cause, &timedOut):
 		run.Status, run.Error, changes = roster.SyncCanceled, timedOut.Error(), nil
-	case errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled):
-		run.Status, run.Error, changes = roster.SyncCanceled, "the sync was canceled; nothing was changed", nil
+	case errors.Is(err, context.Canceled) || errors.Is(runCtx.Err(), context.Canceled):
+		run.Status, run.Error, changes = roster.SyncCanceled, interruptedReason, nil
 	case err != nil:
 		run.Status, run.Error, changes = roster.SyncFailed, err.Error(), nil
 	}
-	end := e.now()
-	run.FinishedAt = &end
+	// The finishing transaction holds the run until it commits; renewing
+	// would only queue behind it.
+	stopRenewing()
 	// Record the outcome even when ctx is done: a canceled run must not
 	// stay "running".
-	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.timeouts.Finish())
-	defer cancel()
+	finishCtx, cancelFinish := context.WithTimeout(context.WithoutCancel(ctx), e.timeouts.Finish())
+	defer cancelFinish()
 	if ferr := e.store.FinishSyncRun(finishCtx, run, changes); ferr != nil {
+		if roster.ErrorCode(ferr) == roster.ECONFLICT {
+			// Its lease ran out and another process failed it: the run
+			// is no longer ours to record.
+			log.Warn("the sync lost its run to another process; nothing was changed", "err", ferr)
+			return fmt.Errorf("record sync run: %w", ferr)
+		}
 		log.Error("recording the sync failed", "err", ferr)
-		e.abandon(run, log, "the sync's changes could not be written; nothing was changed")
+		e.abandon(run, log, fmt.Sprintf("the sync's changes could not be written (%s); nothing was changed", roster.ErrorMessage(ferr)))
 		return fmt.Errorf("record sync run: %w", ferr)
 	}
 	for _, fn := range e.finished {
 		fn(finishCtx, run)
 	}
 	c := run.Counts
-	log.Info("sync finished", "status", run.Status, "duration", end.Sub(start).Round(time.Millisecond),
+	log.Info("sync finished", "status", run.Status, "duration", run.FinishedAt.Sub(start).Round(time.Millisecond),
 		"seen", c.Seen, "added", c.Added, "updated", c.Updated, "removed", c.Removed, "disabled", c.Disabled, "unchanged", c.Unchanged,
 		"error", run.Error)
 	if run.Status == roster.SyncFailed || run.Status == roster.SyncCanceled {
@@ -222,33 +290,16 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	return nil
 }
 
-// Fail records an unfinished run as failed for reason, with nothing
-// changed (the job queue does, for a run whose process died), and tells
-// the OnFinish functions. A run that finished meanwhile is left as it is.
-func (e *Engine) Fail(ctx context.Context, run *roster.SyncRun, reason string) error {
-	end := e.now()
-	failed := *run
-	failed.Status, failed.Error, failed.FinishedAt = roster.SyncFailed, reason, &end
-	if err := e.store.FinishSyncRun(ctx, &failed, nil); err != nil {
-		return err
-	}
-	*run = failed
-	for _, fn := range e.finished {
-		fn(ctx, run)
-	}
-	return nil
-}
-
 // abandon records a run that cannot be recorded normally as failed, with
-// nothing changed, so that it does not stay active and block its source.
+// nothing changed, so that it does not stay active and block its source
+// (if even that fails, its lease runs out).
 func (e *Engine) abandon(run *roster.SyncRun, log *slog.Logger, reason string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	end := e.now()
 	failed := *run
-	failed.Status, failed.Error, failed.FinishedAt = roster.SyncFailed, reason, &end
+	failed.Status, failed.Error = roster.SyncFailed, reason
 	if err := e.store.FinishSyncRun(ctx, &failed, nil); err != nil {
-		log.Error("the run stays active until its job is retried or rescued", "err", err)
+		log.Error("the run stays active until its lease runs out", "err", err)
 		return
 	}
 	*run = failed
@@ -332,6 +383,11 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 		err := o.Err
 		if err == nil {
 			sh, err = e.build(o.Scope, o.Instances, cons, stored, notes)
+		}
+		if err != nil && ctx.Err() != nil {
+			// Cut off by the run's end (timeout, cancel): the scope did
+			// not finish, so it stays pending rather than failed.
+			return
 		}
 		snapshot := func() roster.SyncRun {
 			mu.Lock()

@@ -523,7 +523,8 @@ func TestRunWhoseSourceCannotBeLoadedIsFailed(t *testing.T) {
 	e := newEnv(t, 10, nil)
 	run, _, err := e.Engine.Trigger(t.Context(), e.Src, roster.TriggerAPI)
 	must(t, err)
-	engine := syncer.New(sourceless{e.Store}, nil, slog.New(slog.DiscardHandler))
+	// The same holder: the run was recorded for its recorder to run.
+	engine := syncer.New(sourceless{e.Store}, nil, slog.New(slog.DiscardHandler), syncer.WithHolder(e.Engine.Holder()))
 	if err := engine.Run(t.Context(), run, nil); err == nil {
 		t.Fatal("Run succeeded without its source")
 	}

@@ -340,8 +340,7 @@ func testQueuedSyncRuns(t *testing.T, s SchedulerStore) {
 	a, b, c := newSource(t, s, inv, "a"), newSource(t, s, inv, "b"), newSource(t, s, inv, "c")
 	ra := newRun(t, s, a)
 	rb := newRun(t, s, b)
-	rb.Status = roster.SyncRunning
-	must(t, s.UpdateSyncRun(ctx, rb))
+	start(t, s, rb, "node-a", time.Minute)
 	rc := newRun(t, s, c)
 	finish(t, s, rc, nil)
 
@@ -354,19 +353,6 @@ func testQueuedSyncRuns(t *testing.T, s SchedulerStore) {
 	must(t, err)
 	if len(queued) != 0 {
 		t.Fatalf("QueuedSyncRuns(before it was made) = %v", queued)
-	}
-
-	// rb is running (UpdateSyncRun without a start time: give it one).
-	started := time.Now().Add(-time.Hour).UTC().Truncate(time.Microsecond)
-	rb.StartedAt = &started
-	must(t, s.UpdateSyncRun(ctx, rb))
-	running, err := s.RunningSyncRuns(ctx, time.Now().Add(-time.Minute), 10)
-	must(t, err)
-	if len(running) != 1 || running[0].ID != rb.ID {
-		t.Fatalf("RunningSyncRuns = %v, want only %s", running, rb.ID)
-	}
-	if running, _ = s.RunningSyncRuns(ctx, started, 10); len(running) != 0 {
-		t.Fatalf("RunningSyncRuns(before it started) = %v", running)
 	}
 }
 

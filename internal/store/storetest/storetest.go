@@ -34,7 +34,10 @@ func Run(t *testing.T, open Open) {
 		{"GroupsAndWalk", testGroupsAndWalk},
 		{"PartialRunKeepsEdges", testPartialRunKeepsEdges},
 		{"SyncRunHistory", testSyncRunHistory},
-		{"AbandonSyncRuns", testAbandon},
+		{"RunLeases", testRunLeases},
+		{"LeaseOfAHeldQueuedRun", testLeaseOfAHeldQueuedRun},
+		{"FinishStampsAfterWriting", testFinishStampsAfterWriting},
+		{"Retries", testRetries},
 		{"DeleteCascades", testDeleteCascades},
 		{"Tokens", testTokens},
 		{"Credentials", testCredentials},
@@ -194,7 +197,8 @@ func testSyncRunExclusive(t *testing.T, s roster.Store) {
 		t.Fatalf("second CreateSyncRun = %v, want the active run %s", active, first.ID)
 	}
 	started := time.Now().UTC().Truncate(time.Millisecond)
-	first.StartedAt = &started
+	lease := started.Add(time.Minute)
+	first.StartedAt, first.Holder, first.LeaseUntil = &started, "node-a", &lease
 	must(t, s.StartSyncRun(ctx, first))
 	// Only one runner starts a run.
 	wantCode(t, s.StartSyncRun(ctx, first), roster.ECONFLICT)
@@ -543,23 +547,6 @@ func testSyncRunHistory(t *testing.T, s roster.Store) {
 	}
 	_, err = s.SyncRun(ctx, "missing")
 	wantCode(t, err, roster.ENOTFOUND)
-}
-
-func testAbandon(t *testing.T, s roster.Store) {
-	ctx := t.Context()
-	src := newSource(t, s, newInventory(t, s, "prod"), "ec2")
-	run := newRun(t, s, src)
-	n, err := s.AbandonSyncRuns(ctx, "process died")
-	must(t, err)
-	if n != 1 {
-		t.Fatalf("abandoned %d runs, want 1", n)
-	}
-	got, err := s.SyncRun(ctx, run.ID)
-	must(t, err)
-	if got.Status != roster.SyncFailed || got.Error != "process died" || got.FinishedAt == nil {
-		t.Fatalf("abandoned run = %+v", got)
-	}
-	newRun(t, s, src) // the source can sync again
 }
 
 func testDeleteCascades(t *testing.T, s roster.Store) {

@@ -1,0 +1,123 @@
+package syncer_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/internal/syncer/syncertest"
+	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/aws"
+	"github.com/rosterhq/roster/sources/aws/awssim"
+)
+
+// stallRegion answers EC2 requests signed for region only when the client
+// gives up (a region whose API hangs); the others go to the simulator.
+func stallRegion(next http.Handler, region string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.Header.Get("Authorization"), "/"+region+"/ec2/") {
+			// Once the body is read, the server notices the client
+			// hanging up (and cancels the request's context).
+			io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// newStallEnv is newEnv whose simulator hangs in one region, with an
+// engine whose options are opts.
+func newStallEnv(t *testing.T, stalled string, opts ...syncer.Option) *syncertest.Harness {
+	t.Helper()
+	sim := awssim.New(awssim.Options{Seed: 7, Size: 30, Regions: fleetRegions})
+	srv := httptest.NewServer(stallRegion(sim, stalled))
+	t.Cleanup(srv.Close)
+	reg := sources.NewRegistry(aws.Driver{
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		MaxAttempts: 1,
+	})
+	h := syncertest.New(t, reg, slog.New(slog.DiscardHandler), "aws", "ec2",
+		map[string]any{"regions": toAny(fleetRegions), "endpoint_url": srv.URL})
+	h.Engine = syncer.New(h.Store, reg, slog.New(slog.DiscardHandler), opts...)
+	return h
+}
+
+func TestTimedOutRunListsOnlyTheScopesThatFinished(t *testing.T) {
+	h := newStallEnv(t, "eu-west-1", syncer.WithTimeouts(syncer.Timeouts{Default: 2 * time.Second, Max: time.Hour}))
+	run := h.Sync()
+	if run.Status != roster.SyncCanceled || !strings.Contains(run.Error, "timeout") {
+		t.Fatalf("run = %s %q, want canceled for its timeout", run.Status, run.Error)
+	}
+	for _, sc := range run.Scopes {
+		want := roster.ScopeSucceeded
+		if sc.Name == "eu-west-1" {
+			want = roster.ScopePending // cut off, not failed: it never finished
+		}
+		if sc.Status != want || sc.Error != "" {
+			t.Fatalf("scope %s = %s %q, want %s (scopes %+v)", sc.Name, sc.Status, sc.Error, want, run.Scopes)
+		}
+	}
+	if hosts := h.Hosts(); len(hosts) != 0 {
+		t.Fatalf("a timed-out run wrote %d hosts", len(hosts))
+	}
+}
+
+func TestRunRenewsItsLease(t *testing.T) {
+	const lease = 400 * time.Millisecond
+	h := newStallEnv(t, "eu-west-1", syncer.WithTimeouts(syncer.Timeouts{Default: 2 * time.Second, Max: time.Hour, Lease: lease}))
+	// The run lasts five leases (its timeout): were it not renewed, the
+	// expiry below would take it.
+	done := make(chan *roster.SyncRun)
+	go func() { done <- h.Sync() }()
+	var expired []*roster.SyncRun
+	for deadline := time.Now().Add(1800 * time.Millisecond); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		runs, err := h.Store.ExpireSyncRuns(t.Context(), time.Now(), "expired", 10)
+		must(t, err)
+		expired = append(expired, runs...)
+	}
+	run := <-done
+	if len(expired) != 0 {
+		t.Fatalf("a live run expired: %+v", expired[0])
+	}
+	if run.Status != roster.SyncCanceled || run.LeaseUntil == nil || !run.LeaseUntil.After(run.StartedAt.Add(3*lease)) {
+		t.Fatalf("run = %s, lease until %v (started %v), want its lease renewed to its end", run.Status, run.LeaseUntil, run.StartedAt)
+	}
+}
+
+func TestRunThatLostItsLeaseStopsAndWritesNothing(t *testing.T) {
+	const lease = 400 * time.Millisecond
+	h := newStallEnv(t, "eu-west-1", syncer.WithTimeouts(syncer.Timeouts{Default: time.Minute, Max: time.Hour, Lease: lease}))
+	done := make(chan *roster.SyncRun)
+	go func() { done <- h.Sync() }()
+	// Another process takes the run for dead (as it would after the
+	// holder stalled past its lease).
+	var taken []*roster.SyncRun
+	for deadline := time.Now().Add(10 * time.Second); len(taken) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the run never started")
+		}
+		runs, err := h.Store.ExpireSyncRuns(t.Context(), time.Now().Add(time.Hour), "taken for dead", 10)
+		must(t, err)
+		taken = runs
+	}
+	select {
+	case run := <-done:
+		if run.Status != roster.SyncFailed || run.Error != "taken for dead" {
+			t.Fatalf("run = %s %q, want the expiry's record kept", run.Status, run.Error)
+		}
+	case <-time.After(10 * lease):
+		t.Fatal("the run went on after losing its lease")
+	}
+	if hosts := h.Hosts(); len(hosts) != 0 {
+		t.Fatalf("a run that lost its lease wrote %d hosts", len(hosts))
+	}
+}
