@@ -157,7 +157,7 @@ func newQueue[TTx any](cfg Config, newClient func(*river.Config) (*river.Client[
 		// is taken for its process's death and rescued.
 		JobTimeout:           cfg.Timeouts.Max + margin,
 		RescueStuckJobsAfter: cfg.rescueAfter(),
-		Logger:               cfg.Log.With("component", "river"),
+		Logger:               quietRiver(cfg.Log.With("component", "river")),
 		ErrorHandler:         &errorHandler{log: cfg.Log},
 	})
 	if err != nil {
