@@ -2,9 +2,10 @@
 // reads an inventory from Roster:
 //
 //	ROSTER_URL=http://roster:8080 ROSTER_TOKEN_FILE=~/.roster-token ROSTER_INVENTORY=prod \
-//	    ansible-inventory -i roster-inventory --graph
+//	    ansible-inventory -i /usr/local/bin/roster-inventory --graph
 //
-// Run it with --help for every setting.
+// It prints nothing unless the whole inventory arrived; any failure is one
+// line on stderr and a non-zero exit. Run it with --help for every setting.
 package main
 
 import (
