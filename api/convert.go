@@ -57,6 +57,11 @@ func syncRunOut(run *roster.SyncRun) SyncRun {
 		Counts:       countsOut(run.Counts),
 		Error:        optional(run.Error),
 		Warnings:     nonNil(run.Warnings),
+		Attempt:      max(run.Attempt, 1),
+		RetryOf:      optional(run.RetryOf),
+		NotBefore:    run.NotBefore,
+		Holder:       optional(run.Holder),
+		LeaseUntil:   run.LeaseUntil,
 	}
 	for i, sc := range run.Scopes {
 		out.Scopes[i] = ScopeResult{Name: sc.Name, Status: ScopeResultStatus(sc.Status), Hosts: sc.Hosts, Error: optional(sc.Error), DurationMs: sc.Duration.Milliseconds()}

@@ -49,7 +49,9 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-func startNode(t *testing.T, bin, name, dsn string, env []string) *clusterNode {
+// startNode starts `roster serve` on dsn; args are more flags (a flag
+// given twice takes its last value).
+func startNode(t *testing.T, bin, name, dsn string, env []string, args ...string) *clusterNode {
 	t.Helper()
 	addr := freeAddr(t)
 	dir := t.TempDir()
@@ -61,6 +63,7 @@ func startNode(t *testing.T, bin, name, dsn string, env []string) *clusterNode {
 	n.cmd = exec.Command(bin, "serve", "--database", dsn, "--listen", addr, "--data-dir", dir,
 		"--schedule-every", scheduleEvery.String(), "--sync-timeout", "5s", "--sync-timeout-max", "5s", "--sync-concurrency", "4",
 		"--log-format", "text", "--log-level", "info")
+	n.cmd.Args = append(n.cmd.Args, args...)
 	n.cmd.Env = append(os.Environ(), env...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	if err := n.cmd.Start(); err != nil {
@@ -133,7 +136,7 @@ func newCluster(t *testing.T, nodeCount, sourceCount int) *cluster {
 
 	c := &cluster{}
 	for i := range nodeCount {
-		c.nodes = append(c.nodes, startNode(t, bin, fmt.Sprintf("node%d", i+1), dsn, env))
+		c.nodes = append(c.nodes, startNode(t, bin, fmt.Sprintf("node%d", i+1), dsn, env, "--sync-lease", "5s"))
 	}
 	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--database", dsn).Output()
 	if err != nil {
@@ -313,10 +316,11 @@ func TestClusterOnPostgres(t *testing.T) {
 	t.Logf("killed %s (pid %d) while it ran %d syncs and held %d sources, %s after the sources were made",
 		victim.name, victim.cmd.Process.Pid, len(cutRuns), len(held), killedAt.Sub(start).Round(time.Second))
 
-	// The survivors carry on: the killed node's jobs are rescued once the
-	// longest run and the time to record it have passed (5 s + 10 s + two
-	// 5 s margins), when River's rescuer next looks (every 30 s): 25-55 s.
-	// Schedules stop after 30 s; waitQuiet waits for the rescue.
+	// The survivors carry on: the killed node's runs are failed when
+	// their lease (5 s) ends, and retried; its River jobs are rescued once
+	// the longest run and the time to record it have passed (5 s + 10 s +
+	// two 5 s margins), when River's rescuer next looks (every 30 s):
+	// 25-55 s. Schedules stop after 30 s; waitQuiet waits for the rescue.
 	time.Sleep(30 * time.Second)
 	stoppedAt := c.stopSchedules(t, nodes[0])
 	// No source synced twice at once, no tick ran twice, every run ended.
@@ -362,7 +366,7 @@ func TestClusterOnPostgres(t *testing.T) {
 			}
 		}
 	}
-	// Sources the dead node held wait for its jobs' rescue; the others
+	// Sources the dead node held wait for its lease to end; the others
 	// keep their schedule.
 	minTicks := int(stoppedAt.Sub(start)/(5*time.Second)) - 2
 	for _, id := range sourceIDs {
@@ -375,7 +379,7 @@ func TestClusterOnPostgres(t *testing.T) {
 	for _, id := range cutRuns {
 		var status, msg string
 		must(t, pool.QueryRow(t.Context(), `SELECT status, error FROM sync_runs WHERE id = $1`, id).Scan(&status, &msg))
-		if status != "failed" || !strings.Contains(msg, "stopped before it finished") {
+		if status != "failed" || !strings.Contains(msg, "stopped during the run") {
 			t.Errorf("cut-off run %s: %s %q, want failed for the stopped process", id, status, msg)
 		}
 	}

@@ -44,6 +44,9 @@ type Config struct {
 	SyncTimeoutMax Duration `yaml:"sync_timeout_max"`
 	// SyncAttempts is how many times a failing sync is tried (with backoff).
 	SyncAttempts int `yaml:"sync_attempts"`
+	// SyncLease is how long a sync stays held by a process that stopped
+	// renewing it (it died) before any process may fail it.
+	SyncLease Duration `yaml:"sync_lease"`
 	// ScheduleEvery is how often the cluster's leader looks for scheduled
 	// syncs that are due: the precision of schedules.
 	ScheduleEvery Duration `yaml:"schedule_every"`
@@ -99,7 +102,7 @@ func normalizeDatabase(database string) (string, error) {
 
 // timeouts are the sync timeouts configured.
 func (c *Config) timeouts() syncer.Timeouts {
-	return syncer.Timeouts{Default: time.Duration(c.SyncTimeout), Max: time.Duration(c.SyncTimeoutMax)}
+	return syncer.Timeouts{Default: time.Duration(c.SyncTimeout), Max: time.Duration(c.SyncTimeoutMax), Lease: time.Duration(c.SyncLease)}
 }
 
 func (c *Config) settings() []setting {
@@ -113,6 +116,7 @@ func (c *Config) settings() []setting {
 		{"sync-timeout", "ROSTER_SYNC_TIMEOUT", "run timeout of sources that set none", &c.SyncTimeout},
 		{"sync-timeout-max", "ROSTER_SYNC_TIMEOUT_MAX", "the longest run timeout a source may have", &c.SyncTimeoutMax},
 		{"sync-attempts", "ROSTER_SYNC_ATTEMPTS", "tries of a failing sync (retried with backoff)", &c.SyncAttempts},
+		{"sync-lease", "ROSTER_SYNC_LEASE", "how long a sync whose process died blocks its source", &c.SyncLease},
 		{"schedule-every", "ROSTER_SCHEDULE_EVERY", "how often due scheduled syncs are looked for", &c.ScheduleEvery},
 		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
 		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
@@ -142,6 +146,7 @@ func defaultConfig() Config {
 		SyncTimeout:     Duration(30 * time.Minute),
 		SyncTimeoutMax:  Duration(2 * time.Hour),
 		SyncAttempts:    3,
+		SyncLease:       Duration(syncer.DefaultLease),
 		ScheduleEvery:   Duration(5 * time.Second),
 		MaxBodyBytes:    1 << 20,
 		SecretBackend:   "local",
@@ -247,6 +252,8 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 		return c, fmt.Errorf("sync timeout max must be at least 1s")
 	case c.SyncTimeout < Duration(time.Second) || c.SyncTimeout > c.SyncTimeoutMax:
 		return c, fmt.Errorf("sync timeout must be between 1s and the sync timeout max (%s)", c.SyncTimeoutMax)
+	case c.SyncLease < Duration(2*time.Second) || c.SyncLease > Duration(time.Hour):
+		return c, fmt.Errorf("sync lease must be between 2s and 1h")
 	case c.ScheduleEvery < Duration(time.Second):
 		return c, fmt.Errorf("schedule every must be at least 1s")
 	}
