@@ -22,6 +22,7 @@ var statusOf = map[string]int{
 	roster.EMETHOD:       http.StatusMethodNotAllowed,
 	roster.ETOOMANY:      http.StatusTooManyRequests,
 	roster.EUNAVAILABLE:  http.StatusServiceUnavailable,
+	roster.EFULL:         http.StatusInsufficientStorage,
 	roster.EINTERNAL:     http.StatusInternalServerError,
 }
 
@@ -46,7 +47,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 		// The client went away (Ansible or Prometheus timing out a read
 		// that waited for syncs): nobody reads this answer.
 		log.Debug("request canceled by the client", "method", r.Method, "path", loggedPath(r.URL.Path))
-	case code == roster.EINTERNAL:
+	case code == roster.EINTERNAL || code == roster.EFULL:
 		log.Error("request failed", "method", r.Method, "path", loggedPath(r.URL.Path), "err", err)
 	}
 	p := Problem{

@@ -116,6 +116,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Registry = defaultRegistry()
 	}
 	if !isPostgres(m.Config.Database) {
+		if err := store.PrepareSQLite(m.Config.Database); err != nil {
+			return err
+		}
 		if m.lock, err = lockServing(m.Config.Database); err != nil {
 			return err
 		}

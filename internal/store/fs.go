@@ -1,17 +1,46 @@
 package store
 
 import (
-	"fmt"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/rosterhq/roster"
 )
 
-// ensureDir creates the directory that will hold the database file, private
-// to its owner: the database holds host data and token hashes.
-func ensureDir(path string) error {
+// PrepareSQLite makes sure the directory of the database file at path
+// exists, private to its owner (the database holds host data and token
+// hashes), and can be written: SQLite writes its journal beside the
+// database. Its errors are one line naming the directory.
+func PrepareSQLite(path string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create data directory %s: %w", dir, err)
+		return roster.Errorf(roster.EUNAVAILABLE, "the data directory %s cannot be created: %s", dir, reason(err))
+	}
+	f, err := os.CreateTemp(dir, ".roster-write-check-*")
+	if err != nil {
+		if isNoSpace(err) {
+			return diskFull(path, err)
+		}
+		return roster.Errorf(roster.EUNAVAILABLE, "the data directory %s cannot be written by this process: %s", dir, reason(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return roster.Errorf(roster.EUNAVAILABLE, "the database %s cannot be written by this process: %s", path, reason(err))
 	}
 	return nil
+}
+
+// reason is the operating system's words for err, without the path and
+// operation a message names already ("permission denied").
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }

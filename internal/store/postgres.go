@@ -31,7 +31,7 @@ var postgresMigrations embed.FS
 // read-modify-write updates) is made so by the database itself, with
 // unique indexes, conditional statements and row locks.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool *pgPool
 	now  func() time.Time
 }
 
@@ -66,10 +66,11 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Pos
 	if err := s.migrate(ctx, cfg.ConnConfig.Copy()); err != nil {
 		return nil, err
 	}
-	s.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
+	s.pool = &pgPool{Pool: pool, where: pgDisplayName(cfg.ConnConfig)}
 	return s, nil
 }
 
@@ -88,7 +89,13 @@ func (s *Postgres) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // Pool returns the store's connection pool, for what shares the database
 // (the job queue's River driver). The store keeps owning it: Close closes
 // it, and no one else should.
-func (s *Postgres) Pool() *pgxpool.Pool { return s.pool }
+func (s *Postgres) Pool() *pgxpool.Pool { return s.pool.Pool }
+
+// pgDisplayName names a database for messages: host, port and name, never the
+// password.
+func pgDisplayName(c *pgx.ConnConfig) string {
+	return fmt.Sprintf("postgres://%s:%d/%s", c.Host, c.Port, c.Database)
+}
 
 // migrationLock is the key of the session advisory lock held while
 // migrating ("roster" in ASCII). Advisory locks are per database.
@@ -155,7 +162,7 @@ type pgQuerier interface {
 
 // tx runs fn in a read-committed transaction.
 func (s *Postgres) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	return explainPostgres(s.pool.where, pgx.BeginFunc(ctx, s.pool, fn))
 }
 
 // pgCode returns the SQLSTATE of a PostgreSQL error, "" for other errors.

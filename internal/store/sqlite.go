@@ -29,6 +29,7 @@ var sqliteMigrations embed.FS
 // connection (SQLite allows one writer at a time anyway; queueing in Go is
 // cheaper than busy-waiting in SQLite) and a pool of readers.
 type SQLite struct {
+	path   string
 	w, r   *sql.DB
 	wq, rq *stmtCache // prepared statements of w and r
 	now    func() time.Time
@@ -39,7 +40,7 @@ var _ roster.Store = (*SQLite)(nil)
 // OpenSQLite opens (creating if needed) the database file at path and
 // brings its schema up to date.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
-	if err := ensureDir(path); err != nil {
+	if err := PrepareSQLite(path); err != nil {
 		return nil, err
 	}
 	pragmas := []string{
@@ -70,10 +71,11 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	s := &SQLite{w: w, r: r, wq: newStmtCache(w), rq: newStmtCache(r), now: time.Now}
+	s := &SQLite{path: path, w: w, r: r, now: time.Now}
+	s.wq, s.rq = newStmtCache(w, s.explain), newStmtCache(r, s.explain)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, err
+		return nil, s.explain(err)
 	}
 	return s, nil
 }
@@ -141,14 +143,17 @@ type querier interface {
 func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return s.explain(err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return s.explain(err)
 	}
-	return tx.Commit()
+	return s.explain(tx.Commit())
 }
+
+// explain says what a storage error of the database means (storage.go).
+func (s *SQLite) explain(err error) error { return explainSQLite(s.path, err) }
 
 func isUnique(err error) bool {
 	var e *sqlite.Error

@@ -11,14 +11,17 @@ import (
 // variable shape (IN lists, batches) go straight to the database once the
 // cache is full, so it cannot grow without bound.
 type stmtCache struct {
-	db    *sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	db      *sql.DB
+	explain func(error) error // the store's storage errors
+	mu      sync.Mutex
+	stmts   map[string]*sql.Stmt
 }
 
 const maxCachedStmts = 128
 
-func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, stmts: map[string]*sql.Stmt{}} }
+func newStmtCache(db *sql.DB, explain func(error) error) *stmtCache {
+	return &stmtCache{db: db, explain: explain, stmts: map[string]*sql.Stmt{}}
+}
 
 // stmt returns the prepared statement of query, preparing it (outside the
 // lock: preparing needs a connection, which may be a while coming) when
@@ -47,10 +50,13 @@ func (c *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	st, err := c.stmt(ctx, query)
+	var rows *sql.Rows
 	if err != nil || st == nil {
-		return c.db.QueryContext(ctx, query, args...)
+		rows, err = c.db.QueryContext(ctx, query, args...)
+	} else {
+		rows, err = st.QueryContext(ctx, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	return rows, c.explain(err)
 }
 
 func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
@@ -63,10 +69,13 @@ func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...a
 
 func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := c.stmt(ctx, query)
+	var res sql.Result
 	if err != nil || st == nil {
-		return c.db.ExecContext(ctx, query, args...)
+		res, err = c.db.ExecContext(ctx, query, args...)
+	} else {
+		res, err = st.ExecContext(ctx, args...)
 	}
-	return st.ExecContext(ctx, args...)
+	return res, c.explain(err)
 }
 
 func (c *stmtCache) close() {
