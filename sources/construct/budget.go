@@ -166,7 +166,7 @@ func (e *env) tick(n int) error {
 		return &LimitError{Kind: LimitSteps, Limit: maxSteps}
 	}
 	e.b.ticks++
-	if e.b.ticks&255 == 0 {
+	if e.b.ticks&15 == 0 {
 		now := time.Now()
 		if e.b.start.IsZero() {
 			e.b.start = now

@@ -413,3 +413,38 @@ func TestByteSize(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeBounds: work that builds nothing (reading, comparing, matching)
+// is bounded in time too: each of these loops stops within a second.
+func TestTimeBounds(t *testing.T) {
+	vars := budgetVars()
+	vars["pat"] = strings.Repeat("(x|y)", 3000)
+	for _, parent := range []string{
+		"{% for i in range(9000) %}{{ host_str[50000] }}{% endfor %}",
+		"{% for i in range(9000) %}{% if host_str == host_str %}{% endif %}{% endfor %}",
+		"{% for i in range(9000) %}{% if host_nested == host_nested %}{% endif %}{% endfor %}",
+		"{% for i in range(9000) %}{% if host_nested[0] in host_nested %}{% endif %}{% endfor %}",
+		"{% for i in range(9000) %}{% if host_ids is subset(host_ids) %}{% endif %}{% endfor %}",
+		"{% for i in range(9000) %}{% if host_str is match(pat) %}{% endif %}{% endfor %}",
+		"{% for i in range(9000) %}{{ host_str | regex_search(pat) }}{% endfor %}",
+		"{% for i in range(9000) %}{{ host_nested | to_json | length }}{% endfor %}",
+		"{% for i in range(9000) %}{{ 'a' | replace(host_nested, 'b') }}{% endfor %}",
+		"{% for i in range(9000) %}{{ host_str | list | length }}{% endfor %}",
+		"{% for i in range(9000) %}{{ host_str.count('x') }}{% endfor %}",
+		"{% for i in range(9000) %}{{ host_dict | dict2items | length }}{% endfor %}",
+		"{% for i in range(9000) %}{{ host_list | sort | length }}{% endfor %}",
+		"{% for i in range(9000) %}{{ host_nested | json_query('[0][0]') }}{% endfor %}",
+		"{% for i in range(9000) %}{{ host_nested | string | length }}{% endfor %}",
+		"{% for x in host_str %}{% endfor %}",
+	} {
+		c := mustParse(t, map[string]any{"keyed_groups": []any{map[string]any{"key": "'k'", "parent_group": parent}}})
+		start := time.Now()
+		_, err := c.Apply(vars)
+		if elapsed := time.Since(start); elapsed > time.Second {
+			t.Errorf("%s took %v", parent, elapsed)
+		}
+		if !IsLimit(err) {
+			t.Errorf("%s: error %v, want a limit error", parent, err)
+		}
+	}
+}

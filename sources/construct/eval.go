@@ -93,12 +93,22 @@ func (n *itemNode) eval(e *env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s, ok := obj.(string); ok { // indexing a string walks it
-		if err := e.tick(len(s) / 256); err != nil {
-			return nil, err
+	if s, ok := obj.(string); ok {
+		if i, ok := toInt(key); ok {
+			if err := e.tickIndex(s, i); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return getItem(obj, key)
+}
+
+// tickIndex charges s[i], which walks |i| characters, to the step budget.
+func (e *env) tickIndex(s string, i int64) error {
+	if i < 0 {
+		i = -i
+	}
+	return e.tick(int(min(int64(len(s)), 4*i)) / 256)
 }
 
 // pathStep is one .name or [literal] of a variable path.
@@ -124,7 +134,7 @@ func (p *pathNode) with(s pathStep) *pathNode {
 }
 
 func (p *pathNode) eval(e *env) (any, error) {
-	return p.resolve(e.lookup(p.root))
+	return p.resolve(e.lookup(p.root), e)
 }
 
 // lookupFast resolves the path against vars without an env: the fast path
@@ -132,19 +142,21 @@ func (p *pathNode) eval(e *env) (any, error) {
 func (p *pathNode) lookupFast(vars, over map[string]any) (any, error) {
 	if over != nil {
 		if v, ok := over[p.root]; ok {
-			return p.resolve(v)
+			return p.resolve(v, nil)
 		}
 	}
 	if v, ok := vars[p.root]; ok {
-		return p.resolve(v)
+		return p.resolve(v, nil)
 	}
 	if g, ok := globals[p.root]; ok {
-		return p.resolve(g)
+		return p.resolve(g, nil)
 	}
-	return p.resolve(undefName(p.root))
+	return p.resolve(undefName(p.root), nil)
 }
 
-func (p *pathNode) resolve(v any) (any, error) {
+// resolve follows the path from v. Indexing a string walks it: with an
+// env (in loops), that is charged to the step budget.
+func (p *pathNode) resolve(v any, e *env) (any, error) {
 	for i := range p.steps {
 		s := &p.steps[i]
 		switch {
@@ -158,6 +170,11 @@ func (p *pathNode) resolve(v any) (any, error) {
 			}
 			v = getAttr(v, s.key)
 		case s.isIdx:
+			if str, ok := v.(string); ok && e != nil {
+				if err := e.tickIndex(str, s.idx); err != nil {
+					return nil, err
+				}
+			}
 			var err error
 			if v, err = getItem(v, s.idx); err != nil {
 				return nil, err
@@ -1040,7 +1057,7 @@ func (t *forNode) render(e *env, b *strings.Builder) error {
 	if err := e.tickLen(seq); err != nil {
 		return err
 	}
-	items, err := iterate(seq)
+	items, err := e.iterate(seq)
 	if err != nil {
 		return err
 	}
@@ -1105,7 +1122,20 @@ func (e *env) bind(base int, key, value string, it any) []local {
 
 // iterate lists the items Python's iter() yields: list items, dict keys
 // (sorted: Go maps have no insertion order), string characters.
-func iterate(v any) ([]any, error) {
+func (e *env) iterate(v any) ([]any, error) {
+	if s, ok := v.(string); ok { // a string for each character
+		if err := e.tick(len(s) / 4); err != nil {
+			return nil, err
+		}
+		if err := e.spend(16 * int64(len(s))); err != nil {
+			return nil, err
+		}
+	}
+	return iterValues(v)
+}
+
+// iterValues is iterate without the budget.
+func iterValues(v any) ([]any, error) {
 	switch x := v.(type) {
 	case []any:
 		return x, nil

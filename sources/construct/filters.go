@@ -14,6 +14,7 @@ import (
 
 // fargs are a filter's evaluated arguments, bound to its parameter names.
 type fargs struct {
+	e    *env
 	spec *filterSpec
 	args []any
 	kw   map[string]any
@@ -46,7 +47,7 @@ func (a *fargs) str(i int, def string) (string, error) {
 	if u, ok := v.(*undefined); ok {
 		return "", u.err()
 	}
-	return pyStr(v), nil
+	return a.e.str(v)
 }
 
 func (a *fargs) boolean(i int, def bool) (bool, error) {
@@ -152,7 +153,7 @@ func (n *filterNode) eval(e *env) (any, error) {
 	if u, ok := in.(*undefined); ok && !n.spec.undefOK {
 		return nil, u.err()
 	}
-	a := fargs{spec: n.spec}
+	a := fargs{e: e, spec: n.spec}
 	if n.isConst {
 		a.args, a.kw = n.constArgs, n.constKw
 	} else if a.args, a.kw, err = evalArgs(e, n.args, n.kw); err != nil {
@@ -396,9 +397,9 @@ func fList(e *env, in any, _ *fargs) (any, error) {
 		if err := e.buildTimes(5, int64(utf8.RuneCountInString(s))); err != nil {
 			return nil, err
 		}
-		return iterate(s)
+		return e.iterate(s)
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -539,8 +540,13 @@ func fRound(_ *env, in any, a *fargs) (any, error) {
 	return nil, errorf("method must be common, ceil or floor")
 }
 
-func fFirst(_ *env, in any, _ *fargs) (any, error) {
-	items, err := iterate(in)
+func fFirst(e *env, in any, _ *fargs) (any, error) {
+	if s, ok := in.(string); ok {
+		if r, ok := runeAt(s, 0); ok {
+			return r, nil
+		}
+	}
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -550,8 +556,13 @@ func fFirst(_ *env, in any, _ *fargs) (any, error) {
 	return items[0], nil
 }
 
-func fLast(_ *env, in any, _ *fargs) (any, error) {
-	items, err := iterate(in)
+func fLast(e *env, in any, _ *fargs) (any, error) {
+	if s, ok := in.(string); ok {
+		if r, ok := runeAt(s, -1); ok {
+			return r, nil
+		}
+	}
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -578,7 +589,7 @@ func fJoin(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -650,7 +661,7 @@ func mapAttr(items []any, attr string, def any, hasDef bool) ([]any, error) {
 // fMap is Jinja's map: map(attribute='x', default=...) or
 // map('filter', args...).
 func fMap(e *env, in any, a *fargs) (any, error) {
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -676,7 +687,7 @@ func fMap(e *env, in any, a *fargs) (any, error) {
 	if !ok {
 		return nil, errorf("no filter named '%s'", name)
 	}
-	sub := fargs{spec: spec, args: a.args[1:], kw: a.kw}
+	sub := fargs{e: e, spec: spec, args: a.args[1:], kw: a.kw}
 	out := make([]any, len(items))
 	m := meter{e: e, n: 2}
 	for i, it := range items {
@@ -699,7 +710,7 @@ func fMap(e *env, in any, a *fargs) (any, error) {
 // fSelect implements select, reject, selectattr and rejectattr.
 func fSelect(reject, byAttr bool) filterFn {
 	return func(e *env, in any, a *fargs) (any, error) {
-		items, err := iterate(in)
+		items, err := e.iterate(in)
 		if err != nil {
 			return nil, err
 		}
@@ -765,7 +776,7 @@ func fUnique(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -807,7 +818,7 @@ func fSort(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -845,7 +856,7 @@ func fMinMax(sign int) filterFn {
 		if err != nil {
 			return nil, err
 		}
-		items, err := iterate(in)
+		items, err := e.iterate(in)
 		if err != nil {
 			return nil, err
 		}
@@ -874,7 +885,7 @@ func fMinMax(sign int) filterFn {
 }
 
 func fSum(e *env, in any, a *fargs) (any, error) {
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -900,7 +911,7 @@ func fReverse(e *env, in any, _ *fargs) (any, error) {
 		slices.Reverse(r)
 		return string(r), nil
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -967,7 +978,7 @@ func fBatch(e *env, in any, a *fargs) (any, error) {
 	if n <= 0 {
 		return nil, errorf("batch size must be positive")
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -1293,10 +1304,10 @@ func fFlatten(e *env, in any, a *fargs) (any, error) {
 	return out, m.done()
 }
 
-func zipLists(in any, args []any) ([][]any, error) {
+func (e *env) zipLists(in any, args []any) ([][]any, error) {
 	var lists [][]any
 	for _, v := range append([]any{in}, args...) {
-		items, err := iterate(v)
+		items, err := e.iterate(v)
 		if err != nil {
 			return nil, err
 		}
@@ -1306,7 +1317,7 @@ func zipLists(in any, args []any) ([][]any, error) {
 }
 
 func fZip(e *env, in any, a *fargs) (any, error) {
-	lists, err := zipLists(in, a.args)
+	lists, err := e.zipLists(in, a.args)
 	if err != nil {
 		return nil, err
 	}
@@ -1329,7 +1340,7 @@ func fZip(e *env, in any, a *fargs) (any, error) {
 }
 
 func fZipLongest(e *env, in any, a *fargs) (any, error) {
-	lists, err := zipLists(in, a.args)
+	lists, err := e.zipLists(in, a.args)
 	if err != nil {
 		return nil, err
 	}
@@ -1360,12 +1371,12 @@ func fZipLongest(e *env, in any, a *fargs) (any, error) {
 // of first appearance and drop duplicates.
 func fSetOp(op string) filterFn {
 	return func(e *env, in any, a *fargs) (any, error) {
-		x, err := iterate(in)
+		x, err := e.iterate(in)
 		if err != nil {
 			return nil, err
 		}
 		bv, _ := a.get(0)
-		y, err := iterate(bv)
+		y, err := e.iterate(bv)
 		if err != nil {
 			return nil, err
 		}

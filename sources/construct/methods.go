@@ -248,7 +248,7 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 		return e.replace(s, old, repl, count)
 	case "join":
 		v, _ := arg(0, "iterable")
-		items, err := iterate(v)
+		items, err := e.iterate(v)
 		if err != nil {
 			return nil, err
 		}
