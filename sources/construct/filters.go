@@ -383,11 +383,9 @@ func (e *env) replace(s, old, repl string, count int64) (string, error) {
 	if n == 0 {
 		return s, nil
 	}
+	// n ≤ len(s)+1 and len(repl) are below 2^31: the product cannot overflow.
 	if err := e.build(int64(len(s)) + n*(int64(len(repl))-int64(len(old)))); err != nil {
 		return "", err
-	}
-	if n*int64(len(repl)) > e.b.value { // n × len(repl) may overflow the sum above
-		return "", &LimitError{Kind: LimitValue, Limit: e.b.value}
 	}
 	return strings.Replace(s, old, repl, int(n)), nil
 }
@@ -1000,7 +998,7 @@ func fBatch(e *env, in any, a *fargs) (any, error) {
 		pad := int64(0)
 		if fills {
 			pad = n - int64(len(chunk))
-			if pad > 0 && fillSize+2 > (m.e.b.value-m.n)/pad {
+			if pad > 0 && fillSize+2 > (e.b.value-m.n)/pad {
 				return nil, &LimitError{Kind: LimitValue, Limit: e.b.value}
 			}
 			if err := m.add(pad * (fillSize + 2)); err != nil {

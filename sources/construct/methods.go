@@ -305,8 +305,8 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 			}
 			fill = f
 		}
-		if err := e.buildTimes(int64(len(fill)), pad); err != nil {
-			return nil, err
+		if pad > e.b.value { // (len(fill) ≤ 4: the product below cannot overflow)
+			return nil, &LimitError{Kind: LimitValue, Limit: e.b.value}
 		}
 		if err := e.build(int64(len(s)) + pad*int64(len(fill))); err != nil {
 			return nil, err
