@@ -18,6 +18,7 @@ import (
 // strict, ...) to the construct step and the rest to the provider's driver.
 type Registry struct {
 	drivers map[string]Driver
+	limits  construct.Limits // zero: the defaults
 }
 
 // NewRegistry returns a registry of the given drivers.
@@ -27,6 +28,14 @@ func NewRegistry(drivers ...Driver) *Registry {
 		r.drivers[d.Name()] = d
 	}
 	return r
+}
+
+// WithLimits returns a registry like r whose sources' expressions are held
+// to limits, on save (Validate) and in syncs (Open).
+func (r *Registry) WithLimits(limits construct.Limits) *Registry {
+	c := *r
+	c.limits = limits
+	return &c
 }
 
 // Names lists the provider names, sorted.
@@ -76,7 +85,7 @@ func (r *Registry) Validate(provider string, config map[string]any) error {
 	var errs roster.FieldErrors
 	popts, copts, err := split(d, config)
 	errs.Merge("config", err)
-	_, err = construct.Parse(copts)
+	_, err = construct.ParseWithLimits(copts, r.limits)
 	errs.Merge("config", err)
 	errs.Merge("config", d.Validate(popts))
 	return errs.Err()
@@ -116,7 +125,7 @@ func (r *Registry) Open(ctx context.Context, src *roster.Source, cred *Credentia
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := construct.Parse(copts)
+	c, err := construct.ParseWithLimits(copts, r.limits)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/sources/construct"
 )
 
 // Config is Roster's process configuration. Each setting comes from, in
@@ -52,6 +53,13 @@ type Config struct {
 	ScheduleEvery Duration `yaml:"schedule_every"`
 	// MaxBodyBytes bounds API request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ExpressionValueBytes, ExpressionHostBytes and ExpressionSyncBytes
+	// bound what compose, groups and keyed_groups expressions build: each
+	// value, each host's constructed output, each sync's (README:
+	// "Expression limits").
+	ExpressionValueBytes int64 `yaml:"expression_value_bytes"`
+	ExpressionHostBytes  int64 `yaml:"expression_host_bytes"`
+	ExpressionSyncBytes  int64 `yaml:"expression_sync_bytes"`
 
 	// SecretBackend is "local" (sealed in the database; the default) or
 	// "vault" (the production choice).
@@ -100,6 +108,11 @@ func normalizeDatabase(database string) (string, error) {
 	return database, nil
 }
 
+// expressionLimits are the expression limits configured.
+func (c *Config) expressionLimits() construct.Limits {
+	return construct.Limits{ValueBytes: c.ExpressionValueBytes, HostBytes: c.ExpressionHostBytes, SyncBytes: c.ExpressionSyncBytes}
+}
+
 // timeouts are the sync timeouts configured.
 func (c *Config) timeouts() syncer.Timeouts {
 	return syncer.Timeouts{Default: time.Duration(c.SyncTimeout), Max: time.Duration(c.SyncTimeoutMax), Lease: time.Duration(c.SyncLease)}
@@ -119,6 +132,9 @@ func (c *Config) settings() []setting {
 		{"sync-lease", "ROSTER_SYNC_LEASE", "how long a sync whose process died blocks its source", &c.SyncLease},
 		{"schedule-every", "ROSTER_SCHEDULE_EVERY", "how often due scheduled syncs are looked for", &c.ScheduleEvery},
 		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
+		{"expression-value-bytes", "ROSTER_EXPRESSION_VALUE_BYTES", "largest value an expression may build", &c.ExpressionValueBytes},
+		{"expression-host-bytes", "ROSTER_EXPRESSION_HOST_BYTES", "largest constructed output (composed vars, groups) of one host", &c.ExpressionHostBytes},
+		{"expression-sync-bytes", "ROSTER_EXPRESSION_SYNC_BYTES", "largest constructed output of one sync", &c.ExpressionSyncBytes},
 		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
 		{"secret-key-file", "ROSTER_SECRET_KEY_FILE", "the local backend's key file (default <data-dir>/secret.key)", &c.SecretKeyFile},
 		{"vault-addr", "ROSTER_VAULT_ADDR", "Vault's URL", &c.VaultAddr},
@@ -138,21 +154,24 @@ func (c *Config) settings() []setting {
 
 func defaultConfig() Config {
 	return Config{
-		Listen:          "127.0.0.1:8080",
-		DataDir:         defaultDataDir(),
-		LogLevel:        "info",
-		LogFormat:       "json",
-		SyncConcurrency: 4,
-		SyncTimeout:     Duration(30 * time.Minute),
-		SyncTimeoutMax:  Duration(2 * time.Hour),
-		SyncAttempts:    3,
-		SyncLease:       Duration(syncer.DefaultLease),
-		ScheduleEvery:   Duration(5 * time.Second),
-		MaxBodyBytes:    1 << 20,
-		SecretBackend:   "local",
-		VaultKVMount:    "secret",
-		VaultKVPrefix:   "roster",
-		VaultSSHMount:   "ssh",
+		Listen:               "127.0.0.1:8080",
+		DataDir:              defaultDataDir(),
+		LogLevel:             "info",
+		LogFormat:            "json",
+		SyncConcurrency:      4,
+		SyncTimeout:          Duration(30 * time.Minute),
+		SyncTimeoutMax:       Duration(2 * time.Hour),
+		SyncAttempts:         3,
+		SyncLease:            Duration(syncer.DefaultLease),
+		ScheduleEvery:        Duration(5 * time.Second),
+		MaxBodyBytes:         1 << 20,
+		ExpressionValueBytes: construct.DefaultValueBytes,
+		ExpressionHostBytes:  construct.DefaultHostBytes,
+		ExpressionSyncBytes:  construct.DefaultSyncBytes,
+		SecretBackend:        "local",
+		VaultKVMount:         "secret",
+		VaultKVPrefix:        "roster",
+		VaultSSHMount:        "ssh",
 	}
 }
 
@@ -256,6 +275,9 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 		return c, fmt.Errorf("sync lease must be between 2s and 1h")
 	case c.ScheduleEvery < Duration(time.Second):
 		return c, fmt.Errorf("schedule every must be at least 1s")
+	}
+	if err := c.expressionLimits().Validate(); err != nil {
+		return c, fmt.Errorf("expression limits: %w", err)
 	}
 	return c, nil
 }

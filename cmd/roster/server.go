@@ -115,6 +115,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
 	}
+	m.Registry = m.Registry.WithLimits(m.Config.expressionLimits())
 	if !isPostgres(m.Config.Database) {
 		if err := store.PrepareSQLite(m.Config.Database); err != nil {
 			return err

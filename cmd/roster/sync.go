@@ -63,7 +63,7 @@ were kept), 1 when the sync failed (nothing was changed).`,
 				return err
 			}
 			defer closeBackend()
-			engine := syncer.New(st, defaultRegistry(), log, syncer.WithCredentials(broker.New(st, backend, log)),
+			engine := syncer.New(st, defaultRegistry().WithLimits(c.expressionLimits()), log, syncer.WithCredentials(broker.New(st, backend, log)),
 				syncer.WithTimeouts(c.timeouts()))
 			run, created, err := engine.Trigger(cmd.Context(), src, roster.TriggerCLI)
 			if err != nil {

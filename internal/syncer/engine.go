@@ -369,7 +369,8 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 		results = make(map[string]*scopeHosts, len(scopes))
 		prog    = Progress{Scopes: len(scopes)}
 		notes   = newWarnings()
-		fatal   error // a strict construct error fails the whole run
+		fatal   error // a strict or over-limit construct error fails the whole run
+		batch   = cons.Batch()
 	)
 	if progress != nil {
 		progress(prog)
@@ -382,7 +383,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 		var sh *scopeHosts
 		err := o.Err
 		if err == nil {
-			sh, err = e.build(o.Scope, o.Instances, cons, stored, notes)
+			sh, err = e.build(o.Scope, o.Instances, batch, stored, notes)
 		}
 		if err != nil && ctx.Err() != nil {
 			// Cut off by the run's end (timeout, cancel): the scope did
@@ -401,7 +402,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 				results[o.Scope] = sh
 				sr.Status, sr.Hosts = roster.ScopeSucceeded, len(sh.hosts)
 				prog.HostsSeen += len(sh.hosts)
-			case errors.Is(err, errStrict):
+			case errors.Is(err, errConstruct):
 				fatal = errors.Join(fatal, err)
 				sr.Status, sr.Error = roster.ScopeFailed, err.Error()
 				prog.Failed++
@@ -424,7 +425,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	}
 	run.Warnings = notes.list()
 	if fatal != nil {
-		return nil, fatal
+		return nil, fmt.Errorf("source %q: %w", src.Name, fatal)
 	}
 	if len(results) == 0 {
 		return nil, fmt.Errorf("every scope failed (%s); nothing was changed", firstScopeError(run.Scopes))
@@ -475,11 +476,13 @@ func firstScopeError(scopes []roster.ScopeResult) string {
 	return "no detail"
 }
 
-var errStrict = errors.New("strict construct error")
+// errConstruct marks a construct error that fails the run: any error with
+// strict, an over-limit one (construct.LimitError) always.
+var errConstruct = errors.New("construct")
 
 // build names, groups and encodes the instances of one scope. It runs on
 // the scope's own goroutine, so construction overlaps with fetching.
-func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.Constructor, stored storedHosts, notes *warnings) (*scopeHosts, error) {
+func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.Batch, stored storedHosts, notes *warnings) (*scopeHosts, error) {
 	sh := &scopeHosts{hosts: make([]built, 0, len(insts))}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -496,7 +499,7 @@ func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.C
 		res, err := cons.Apply(vars)
 		clearMagicVars(vars)
 		if err != nil {
-			return nil, fmt.Errorf("%w: host %s: %v", errStrict, inst.ExternalID, err)
+			return nil, fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
 		}
 		for _, w := range res.Warnings {
 			notes.add("construct: "+w, inst.ExternalID)

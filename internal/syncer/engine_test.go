@@ -20,6 +20,7 @@ import (
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/sources/construct"
 )
 
 var fleetRegions = []string{"us-east-1", "eu-west-1", "ap-southeast-2"}
@@ -33,13 +34,20 @@ type env struct {
 
 func newEnv(t *testing.T, size int, config map[string]any) *env {
 	t.Helper()
+	return newEnvWithLimits(t, size, config, construct.Limits{})
+}
+
+// newEnvWithLimits is newEnv with the given expression limits (zero
+// fields: the defaults).
+func newEnvWithLimits(t *testing.T, size int, config map[string]any, limits construct.Limits) *env {
+	t.Helper()
 	sim := awssim.New(awssim.Options{Seed: 7, Size: size, Regions: fleetRegions})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	reg := sources.NewRegistry(aws.Driver{
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		MaxBackoff:  20 * time.Millisecond,
-	})
+	}).WithLimits(limits)
 	cfg := map[string]any{"regions": toAny(fleetRegions), "endpoint_url": srv.URL}
 	for k, v := range config {
 		cfg[k] = v

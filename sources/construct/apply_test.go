@@ -214,8 +214,8 @@ func TestFastPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := &Constructor{cache: newRegexCache()}
-		fv, ferr := c.eval(&env{vars: vars, cache: c.cache}, fast)
-		sv, serr := c.eval(&env{vars: vars, cache: c.cache}, slow)
+		fv, ferr := c.eval(c.newEnv(vars), fast)
+		sv, serr := c.eval(c.newEnv(vars), slow)
 		if pyRepr(fv) != pyRepr(sv) || (ferr == nil) != (serr == nil) || (ferr != nil && ferr.Error() != serr.Error()) {
 			t.Errorf("%s: fast (%v, %v) != general (%v, %v)", p, pyRepr(fv), ferr, pyRepr(sv), serr)
 		}

@@ -22,6 +22,7 @@ type Constructor struct {
 	strict     bool
 	leadingSep bool
 	cache      *regexCache
+	limits     Limits
 }
 
 type composeEntry struct {
@@ -66,7 +67,8 @@ type Result struct {
 }
 
 // EvalError is an error evaluating one option for a host while strict is
-// true. It names the option and its expression, never host values.
+// true, or one that went over a limit (its Err is then a *LimitError). It
+// names the option and its expression, never host values.
 type EvalError struct {
 	Field string // e.g. "compose.ansible_host", "keyed_groups[2].key"
 	Expr  string
@@ -79,14 +81,22 @@ func (e *EvalError) Error() string {
 
 func (e *EvalError) Unwrap() error { return e.Err }
 
-// Parse decodes and compiles the constructed options of a source. Errors
-// are *roster.Error with code EINVALID and one field error per problem.
+// Parse decodes and compiles the constructed options of a source under the
+// default limits. Errors are *roster.Error with code EINVALID and one field
+// error per problem.
 func Parse(config map[string]any) (*Constructor, error) {
-	return parse(config, false)
+	return parse(config, DefaultLimits(), false)
 }
 
-func parse(config map[string]any, noFast bool) (*Constructor, error) {
-	c := &Constructor{leadingSep: true, cache: newRegexCache()}
+// ParseWithLimits is Parse under the given limits (zero fields take the
+// defaults). An expression whose constant part already goes over them,
+// such as 'a' * 1000000, is refused here, before any host is seen.
+func ParseWithLimits(config map[string]any, limits Limits) (*Constructor, error) {
+	return parse(config, limits, false)
+}
+
+func parse(config map[string]any, limits Limits, noFast bool) (*Constructor, error) {
+	c := &Constructor{leadingSep: true, cache: newRegexCache(), limits: limits.orDefaults()}
 	var fe roster.FieldErrors
 	for _, k := range sortedNames(config) {
 		v := config[k]
@@ -152,11 +162,14 @@ func parseBool(v any) (bool, bool) {
 
 // exprSource compiles an option value: a string expression, or a number or
 // boolean taken as a constant (as "{{ 22 }}" would be).
-func exprSource(v any, noFast bool) (string, node, string) {
+func (c *Constructor) exprSource(v any, noFast bool) (string, node, string) {
 	switch x := v.(type) {
 	case string:
 		n, err := compileExpr(x, noFast)
 		if err != nil {
+			return x, nil, err.Error()
+		}
+		if err := c.checkConstants(n); err != nil {
 			return x, nil, err.Error()
 		}
 		return x, n, ""
@@ -200,7 +213,7 @@ func (c *Constructor) parseCompose(v any, noFast bool, fe *roster.FieldErrors) {
 			fe.Add(field, "variable name must not be empty")
 			continue
 		}
-		src, n, msg := exprSource(m[name], noFast)
+		src, n, msg := c.exprSource(m[name], noFast)
 		if msg != "" {
 			fe.Add(field, "%s", msg)
 			continue
@@ -225,7 +238,7 @@ func (c *Constructor) parseGroups(v any, noFast bool, fe *roster.FieldErrors) {
 			fe.Add(field, "group name must not be empty")
 			continue
 		}
-		src, n, msg := exprSource(m[name], noFast)
+		src, n, msg := c.exprSource(m[name], noFast)
 		if msg != "" {
 			fe.Add(field, "%s", msg)
 			continue
@@ -268,7 +281,7 @@ func (c *Constructor) parseKeyed(v any, noFast bool, fe *roster.FieldErrors) {
 			fe.Add(field+".key", "required")
 			bad = true
 		} else {
-			src, n, msg := exprSource(raw, noFast)
+			src, n, msg := c.exprSource(raw, noFast)
 			if msg != "" {
 				fe.Add(field+".key", "%s", msg)
 				bad = true
@@ -326,6 +339,9 @@ func (c *Constructor) parseKeyed(v any, noFast bool, fe *roster.FieldErrors) {
 			bad = true
 		} else if has {
 			t, err := compileTemplate(s)
+			if err == nil {
+				err = c.checkTemplateConstants(t)
+			}
 			if err != nil {
 				fe.Add(field+".parent_group", "%s", err.Error())
 				bad = true
@@ -362,7 +378,8 @@ func (c *Constructor) eval(e *env, n node) (v any, err error) {
 		}
 		return v, nil
 	}
-	e.steps, e.locals = 0, e.locals[:0]
+	e.b.reset()
+	e.locals = e.locals[:0]
 	if v, err = n.eval(e); err != nil {
 		return nil, err
 	}
@@ -383,12 +400,25 @@ func recoverEval(err *error) {
 // composed vars). vars is not modified.
 //
 // With strict false an entry whose evaluation fails is skipped and noted
-// in Result.Warnings; with strict true Apply returns an *EvalError.
+// in Result.Warnings; with strict true Apply returns an *EvalError. An
+// entry that goes over a limit (Limits) is an *EvalError whatever strict
+// says.
 func (c *Constructor) Apply(vars map[string]any) (Result, error) {
+	return c.apply(vars, nil)
+}
+
+// newEnv returns the state of one host's evaluations.
+func (c *Constructor) newEnv(vars map[string]any) *env {
+	return &env{vars: vars, cache: c.cache, b: newBudget(c.limits)}
+}
+
+func (c *Constructor) apply(vars map[string]any, batch *Batch) (Result, error) {
 	var res Result
-	e := &env{vars: vars, cache: c.cache}
+	e := c.newEnv(vars)
+	e.out = output{hostMax: c.limits.HostBytes, batch: batch, syncMax: c.limits.SyncBytes}
+	out := &e.out
 	fail := func(field, src string, err error) error {
-		if c.strict {
+		if c.strict || IsLimit(err) {
 			return &EvalError{Field: field, Expr: src, Err: err}
 		}
 		res.Warnings = append(res.Warnings, field+": "+err.Error())
@@ -398,6 +428,9 @@ func (c *Constructor) Apply(vars map[string]any) (Result, error) {
 	for i := range c.compose {
 		ce := &c.compose[i]
 		v, err := c.eval(e, ce.expr)
+		if err == nil {
+			err = out.addValue(ce.name, v)
+		}
 		if err != nil {
 			if err := fail("compose."+ce.name, ce.src, err); err != nil {
 				return Result{}, err
@@ -428,12 +461,15 @@ func (c *Constructor) Apply(vars map[string]any) (Result, error) {
 			continue
 		}
 		if ok {
+			if err := out.add(int64(len(g.name)) + 2); err != nil {
+				return Result{}, fail(g.field, g.src, err)
+			}
 			res.Groups = append(res.Groups, g.name)
 		}
 	}
 
 	for i := range c.keyed {
-		if err := c.applyKeyed(e, &c.keyed[i], &res, fail); err != nil {
+		if err := c.applyKeyed(e, &c.keyed[i], &res, out, fail); err != nil {
 			return Result{}, err
 		}
 	}
@@ -455,7 +491,7 @@ func (c *Constructor) Apply(vars map[string]any) (Result, error) {
 }
 
 // applyKeyed follows ansible-core's _add_host_to_keyed_groups.
-func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, fail func(string, string, error) error) error {
+func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, out *output, fail func(string, string, error) error) error {
 	key, err := c.eval(e, k.key)
 	if err != nil {
 		return fail(k.field+".key", k.src, err)
@@ -479,7 +515,8 @@ func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, fail func(s
 
 	parent := ""
 	if k.parent != nil {
-		e.steps, e.locals = 0, e.locals[:0]
+		e.b.reset()
+		e.locals = e.locals[:0]
 		p, err := renderSafely(e, k.parent)
 		if err != nil {
 			return fail(k.field+".parent_group", k.parentSrc, err)
@@ -487,7 +524,7 @@ func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, fail func(s
 		parent = p
 	}
 
-	g := keyedGroup{c: c, k: k, res: res, fail: fail, parent: parent, sep: k.sep}
+	g := keyedGroup{c: c, k: k, res: res, out: out, fail: fail, parent: parent, sep: k.sep}
 	leadingSep := c.leadingSep
 	if k.leadingSep != nil {
 		leadingSep = *k.leadingSep
@@ -551,6 +588,7 @@ type keyedGroup struct {
 	c      *Constructor
 	k      *keyedEntry
 	res    *Result
+	out    *output
 	fail   func(string, string, error) error
 	parent string
 	sep    string // the separator after the prefix
@@ -562,11 +600,17 @@ func (g *keyedGroup) emit(a, b, c string) error {
 	if name == "" {
 		return g.fail(g.k.field+".key", g.k.src, errorf("group name is empty"))
 	}
+	if err := g.out.add(int64(len(name)) + 2); err != nil {
+		return g.fail(g.k.field+".key", g.k.src, err)
+	}
 	g.res.Groups = append(g.res.Groups, name)
 	if g.parent != "" {
 		p := SafeGroupName(g.parent)
 		if p == name {
 			return g.fail(g.k.field+".parent_group", g.k.parentSrc, errorf("group %q cannot be its own parent", name))
+		}
+		if err := g.out.add(int64(len(p)+len(name)) + 4); err != nil {
+			return g.fail(g.k.field+".parent_group", g.k.parentSrc, err)
 		}
 		g.res.Edges = append(g.res.Edges, roster.GroupEdge{Parent: p, Child: name})
 	}

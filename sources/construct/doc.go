@@ -52,19 +52,51 @@
 // ge (>=), in, contains, sameas, odd, even, divisibleby, lower, upper,
 // match, search, regex, truthy, falsy, subset, superset, any, all.
 //
-// Functions: range (at most 100,000 items, as in Jinja's sandbox) and
-// dict. Methods of str (lower, upper, startswith, endswith, split, rsplit,
-// strip, replace, join, find, format, ...), dict (keys, values, items,
-// get) and list (index, count). lookup and query fail: expressions cannot
-// reach files, the network or the environment.
+// Functions: range (at most 100,000 items, as in Jinja's sandbox, and no
+// larger than the limit per value) and dict. Methods of str (lower, upper,
+// startswith, endswith, split, rsplit, strip, replace, join, find, format,
+// ...), dict (keys, values, items, get) and list (index, count). lookup
+// and query fail: expressions cannot reach files, the network or the
+// environment.
 //
 // # Sandbox
 //
 // Expressions are single expressions; keyed_groups' parent_group is a
 // template allowing only {% if %} and {% for %} (no include, import,
-// extends, macro, call or set). Each evaluation has a budget of steps
-// (loop iterations, filter work) and its strings and lists are bounded in
-// size; past either it fails like any other template error.
+// extends, macro, call or set).
+//
+// Every evaluation has a budget (budget.go), so that no expression can
+// exhaust the server:
+//
+//   - Bytes per value (Limits.ValueBytes, 64 KiB by default). Every
+//     producer of a string, list or dict (operators ~ + * %, literals,
+//     slices, filters, methods, range, dict, a template's output) works out
+//     the size of its result from its inputs and charges it before
+//     allocating: replace counts the occurrences, ljust and center the
+//     padding, join the parts, json_query 2^commas times its input (a
+//     multi-select may repeat it per entry). Sizes are about the length of
+//     the JSON encoding, so a list holding one large string many times is
+//     as large as it reads, and no value can hide a larger one. Producers
+//     whose result is no larger in memory than their input (sort, select,
+//     split, dict2items, ...) measure the result before returning it. Values
+//     read from the host vars are not built: passing them on is free.
+//   - Bytes per evaluation: 16 times the limit per value, all values built
+//     counted, intermediate ones included.
+//   - Steps (100,000): loop iterations, filter and method calls, and the
+//     work of reading inputs (by their size), comparing, matching (text
+//     length times pattern length) and iterating strings.
+//   - Time: 500 ms per evaluation, a backstop the other limits should make
+//     unreachable.
+//
+// Apply also counts each host's constructed output, its composed vars
+// (JSON size) and the names of its groups and parent groups, against
+// Limits.HostBytes (1 MiB), and a Batch counts a whole sync's against
+// Limits.SyncBytes (256 MiB). Going over any limit is a *LimitError, which
+// fails Apply whatever strict says (an ordinary template error is skipped
+// when strict is false): the sync fails, naming the option, and changes
+// nothing. Parse evaluates the constant parts of each expression (those
+// reading no variable, such as 'a' * 1000000) under the limits, and
+// refuses an expression whose constant part goes over them.
 //
 // A Constructor is immutable once built and safe for concurrent use.
 package construct

@@ -10,23 +10,20 @@ import (
 )
 
 // Bounds of one evaluation. Jinja's own sandbox caps range() at 100,000
-// items; the step budget bounds loops and filter work, the size bounds
-// strings and lists built by an expression.
+// items; the step budget bounds loops and the work of filters, Limits
+// bound what an evaluation builds (budget.go).
 const (
-	maxSteps     = 100_000
-	maxRange     = 100_000
-	maxOutputLen = 1 << 20
-	maxListLen   = 1 << 20
+	maxSteps = 100_000
+	maxRange = 100_000
 )
-
-var errBudget = &evalError{msg: "evaluation exceeded its step budget (runaway loop?)"}
 
 // env is the state of one evaluation.
 type env struct {
 	vars   map[string]any // host vars
 	over   map[string]any // composed vars, shadowing host vars
 	locals []local        // loop variables of templates, innermost last
-	steps  int
+	b      budget
+	out    output // the host's constructed output, counted by Apply
 	cache  *regexCache
 	// loopVar is set while rendering a template that reads "loop".
 	loopVar bool
@@ -35,14 +32,6 @@ type env struct {
 type local struct {
 	name string
 	val  any
-}
-
-func (e *env) tick(n int) error {
-	e.steps += n
-	if e.steps > maxSteps {
-		return errBudget
-	}
-	return nil
 }
 
 func (e *env) lookup(name string) any {
@@ -104,7 +93,22 @@ func (n *itemNode) eval(e *env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s, ok := obj.(string); ok {
+		if i, ok := toInt(key); ok {
+			if err := e.tickIndex(s, i); err != nil {
+				return nil, err
+			}
+		}
+	}
 	return getItem(obj, key)
+}
+
+// tickIndex charges s[i], which walks |i| characters, to the step budget.
+func (e *env) tickIndex(s string, i int64) error {
+	if i < 0 {
+		i = -i
+	}
+	return e.tick(int(min(int64(len(s)), 4*i)) / 256)
 }
 
 // pathStep is one .name or [literal] of a variable path.
@@ -130,7 +134,7 @@ func (p *pathNode) with(s pathStep) *pathNode {
 }
 
 func (p *pathNode) eval(e *env) (any, error) {
-	return p.resolve(e.lookup(p.root))
+	return p.resolve(e.lookup(p.root), e)
 }
 
 // lookupFast resolves the path against vars without an env: the fast path
@@ -138,19 +142,21 @@ func (p *pathNode) eval(e *env) (any, error) {
 func (p *pathNode) lookupFast(vars, over map[string]any) (any, error) {
 	if over != nil {
 		if v, ok := over[p.root]; ok {
-			return p.resolve(v)
+			return p.resolve(v, nil)
 		}
 	}
 	if v, ok := vars[p.root]; ok {
-		return p.resolve(v)
+		return p.resolve(v, nil)
 	}
 	if g, ok := globals[p.root]; ok {
-		return p.resolve(g)
+		return p.resolve(g, nil)
 	}
-	return p.resolve(undefName(p.root))
+	return p.resolve(undefName(p.root), nil)
 }
 
-func (p *pathNode) resolve(v any) (any, error) {
+// resolve follows the path from v. Indexing a string walks it: with an
+// env (in loops), that is charged to the step budget.
+func (p *pathNode) resolve(v any, e *env) (any, error) {
 	for i := range p.steps {
 		s := &p.steps[i]
 		switch {
@@ -164,6 +170,11 @@ func (p *pathNode) resolve(v any) (any, error) {
 			}
 			v = getAttr(v, s.key)
 		case s.isIdx:
+			if str, ok := v.(string); ok && e != nil {
+				if err := e.tickIndex(str, s.idx); err != nil {
+					return nil, err
+				}
+			}
 			var err error
 			if v, err = getItem(v, s.idx); err != nil {
 				return nil, err
@@ -238,12 +249,8 @@ func getItem(obj any, key any) (any, error) {
 		}
 	case string:
 		if i, ok := toInt(key); ok {
-			n := int64(utf8.RuneCountInString(x))
-			if i < 0 {
-				i += n
-			}
-			if i >= 0 && i < n {
-				return string([]rune(x)[i]), nil
+			if r, ok := runeAt(x, i); ok {
+				return r, nil
 			}
 			return &undefined{hint: "str object has no element " + pyStr(key)}, nil
 		}
@@ -255,6 +262,29 @@ func getItem(obj any, key any) (any, error) {
 		return getAttr(obj, k), nil
 	}
 	return &undefined{hint: "'" + typeObject(obj) + "' has no attribute " + pyRepr(key)}, nil
+}
+
+// runeAt is Python's s[i] (a negative i counts from the end), walking
+// only as far as i.
+func runeAt(s string, i int64) (string, bool) {
+	if i >= 0 {
+		for _, r := range s {
+			if i == 0 {
+				return string(r), true
+			}
+			i--
+		}
+		return "", false
+	}
+	for end := len(s); end > 0; {
+		r, size := utf8.DecodeLastRuneInString(s[:end])
+		if i == -1 {
+			return string(r), true
+		}
+		end -= size
+		i++
+	}
+	return "", false
 }
 
 type sliceNode struct {
@@ -301,9 +331,21 @@ func (n *sliceNode) eval(e *env) (any, error) {
 	if step == 0 {
 		return nil, errorf("slice step cannot be zero")
 	}
+	if err := e.tickLen(obj); err != nil {
+		return nil, err
+	}
 	switch x := obj.(type) {
 	case []any:
 		idx := sliceIndices(int64(len(x)), start, end, step, hasStart, hasEnd)
+		m := meter{e: e, n: 2}
+		for _, i := range idx {
+			if err := m.addValue(x[i]); err != nil {
+				return nil, err
+			}
+		}
+		if err := m.done(); err != nil {
+			return nil, err
+		}
 		out := make([]any, 0, len(idx))
 		for _, i := range idx {
 			out = append(out, x[i])
@@ -312,6 +354,13 @@ func (n *sliceNode) eval(e *env) (any, error) {
 	case string:
 		r := []rune(x)
 		idx := sliceIndices(int64(len(r)), start, end, step, hasStart, hasEnd)
+		var n int64
+		for _, i := range idx {
+			n += int64(utf8.RuneLen(r[i]))
+		}
+		if err := e.build(n); err != nil {
+			return nil, err
+		}
 		out := make([]rune, 0, len(idx))
 		for _, i := range idx {
 			out = append(out, r[i])
@@ -368,20 +417,25 @@ type listNode struct{ items []node }
 
 func (n *listNode) eval(e *env) (any, error) {
 	out := make([]any, len(n.items))
+	m := meter{e: e, n: 2}
 	for i, it := range n.items {
 		v, err := it.eval(e)
 		if err != nil {
 			return nil, err
 		}
+		if err := m.addValue(v); err != nil {
+			return nil, err
+		}
 		out[i] = v
 	}
-	return out, nil
+	return out, m.done()
 }
 
 type dictNode struct{ keys, vals []node }
 
 func (n *dictNode) eval(e *env) (any, error) {
 	out := make(map[string]any, len(n.keys))
+	m := meter{e: e, n: 2}
 	for i := range n.keys {
 		k, err := n.keys[i].eval(e)
 		if err != nil {
@@ -390,13 +444,23 @@ func (n *dictNode) eval(e *env) (any, error) {
 		if u, ok := k.(*undefined); ok {
 			return nil, u.err()
 		}
+		key, err := e.str(k)
+		if err != nil {
+			return nil, err
+		}
 		v, err := n.vals[i].eval(e)
 		if err != nil {
 			return nil, err
 		}
-		out[dictKey(k)] = v
+		if err := m.addValue(v); err != nil {
+			return nil, err
+		}
+		if err := m.add(int64(len(key)) + 4); err != nil {
+			return nil, err
+		}
+		out[key] = v
 	}
-	return out, nil
+	return out, m.done()
 }
 
 // dictKey turns a Python dict key into a JSON object key.
@@ -431,6 +495,9 @@ func (n *callNode) eval(e *env) (any, error) {
 	case *callable:
 		return f.fn(e, args, kw)
 	case *method:
+		if err := e.tickLen(f.recv); err != nil {
+			return nil, err
+		}
 		return callMethod(e, f, args, kw)
 	case *undefined:
 		return nil, f.err()
@@ -611,6 +678,12 @@ func (n *binNode) eval(e *env) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.tickLen(l); err != nil {
+		return nil, err
+	}
+	if err := e.tickLen(r); err != nil {
+		return nil, err
+	}
 	return binary(e, n.op, l, r)
 }
 
@@ -642,11 +715,18 @@ func binary(e *env, op binOp, l, r any) (any, error) {
 		}
 		return c >= 0, nil
 	case opConcat:
-		s := pyStr(l) + pyStr(r)
-		if len(s) > maxOutputLen {
-			return nil, errOutput
+		ls, err := e.str(l)
+		if err != nil {
+			return nil, err
 		}
-		return s, e.tick(len(s) / 256)
+		rs, err := e.str(r)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.build(int64(len(ls)) + int64(len(rs))); err != nil {
+			return nil, err
+		}
+		return ls + rs, nil
 	}
 	numeric := (isIntType(l) || isFloatType(l) || isBool(l)) && (isIntType(r) || isFloatType(r) || isBool(r))
 	if numeric {
@@ -657,18 +737,26 @@ func binary(e *env, op binOp, l, r any) (any, error) {
 		switch x := l.(type) {
 		case string:
 			if y, ok := r.(string); ok {
-				if len(x)+len(y) > maxOutputLen {
-					return nil, errOutput
+				if err := e.build(int64(len(x)) + int64(len(y))); err != nil {
+					return nil, err
 				}
-				return x + y, e.tick((len(x) + len(y)) / 256)
+				return x + y, nil
 			}
 		case []any:
 			if y, ok := r.([]any); ok {
-				if len(x)+len(y) > maxListLen {
-					return nil, errOutput
+				xs, err := e.size(x)
+				if err != nil {
+					return nil, err
+				}
+				ys, err := e.size(y)
+				if err != nil {
+					return nil, err
+				}
+				if err := e.build(xs + ys - 2); err != nil {
+					return nil, err
 				}
 				out := make([]any, 0, len(x)+len(y))
-				return append(append(out, x...), y...), e.tick((len(x) + len(y)) / 16)
+				return append(append(out, x...), y...), nil
 			}
 		}
 	case opMul:
@@ -680,13 +768,11 @@ func binary(e *env, op binOp, l, r any) (any, error) {
 		}
 	case opMod:
 		if s, ok := l.(string); ok {
-			return percentFormat(s, r)
+			return percentFormat(e, s, r)
 		}
 	}
 	return nil, errorf("unsupported operand type(s) for %s: '%s' and '%s'", opSymbols[op], typeName(l), typeName(r))
 }
-
-var errOutput = &evalError{msg: "result too large"}
 
 func seqTimes(s, n any) (any, int64, bool) {
 	switch s.(type) {
@@ -705,18 +791,16 @@ func repeat(e *env, s any, n int64) (any, error) {
 	}
 	switch x := s.(type) {
 	case string:
-		if n > 0 && int64(len(x)) > int64(maxOutputLen)/n {
-			return nil, errOutput
-		}
-		if err := e.tick(int(int64(len(x)) * n / 256)); err != nil {
+		if err := e.buildTimes(int64(len(x)), n); err != nil {
 			return nil, err
 		}
 		return strings.Repeat(x, int(n)), nil
 	case []any:
-		if n > 0 && int64(len(x)) > int64(maxListLen)/n {
-			return nil, errOutput
+		size, err := e.size(x)
+		if err != nil {
+			return nil, err
 		}
-		if err := e.tick(int(int64(len(x)) * n / 16)); err != nil {
+		if err := e.buildTimes(size-2, n); err != nil { // the items of each copy
 			return nil, err
 		}
 		out := make([]any, 0, int64(len(x))*n)
@@ -881,7 +965,7 @@ func (t *template) render(e *env) (string, error) {
 	if err := renderAll(e, &b, t.parts); err != nil {
 		return "", err
 	}
-	return b.String(), nil
+	return b.String(), e.build(int64(b.Len()))
 }
 
 func renderAll(e *env, b *strings.Builder, parts []tnode) error {
@@ -889,17 +973,26 @@ func renderAll(e *env, b *strings.Builder, parts []tnode) error {
 		if err := p.render(e, b); err != nil {
 			return err
 		}
-		if b.Len() > maxOutputLen {
-			return errOutput
-		}
 	}
+	return nil
+}
+
+// write adds s to a template's output, which is one value: it may not
+// grow past the limit per value.
+func (e *env) write(b *strings.Builder, s string) error {
+	if int64(b.Len())+int64(len(s)) > e.b.value {
+		return &LimitError{Kind: LimitValue, Limit: e.b.value}
+	}
+	b.WriteString(s)
 	return nil
 }
 
 type textNode struct{ s string }
 
 func (t *textNode) render(e *env, b *strings.Builder) error {
-	b.WriteString(t.s)
+	if err := e.write(b, t.s); err != nil {
+		return err
+	}
 	return e.tick(1)
 }
 
@@ -914,7 +1007,13 @@ func (t *outputNode) render(e *env, b *strings.Builder) error {
 		return err
 	}
 	if v != nil { // Ansible's finalize prints None as ""
-		b.WriteString(pyStr(v))
+		s, err := e.str(v)
+		if err != nil {
+			return err
+		}
+		if err := e.write(b, s); err != nil {
+			return err
+		}
 	}
 	return e.tick(1)
 }
@@ -955,7 +1054,10 @@ func (t *forNode) render(e *env, b *strings.Builder) error {
 	if err != nil {
 		return err
 	}
-	items, err := iterate(seq)
+	if err := e.tickLen(seq); err != nil {
+		return err
+	}
+	items, err := e.iterate(seq)
 	if err != nil {
 		return err
 	}
@@ -1020,7 +1122,20 @@ func (e *env) bind(base int, key, value string, it any) []local {
 
 // iterate lists the items Python's iter() yields: list items, dict keys
 // (sorted: Go maps have no insertion order), string characters.
-func iterate(v any) ([]any, error) {
+func (e *env) iterate(v any) ([]any, error) {
+	if s, ok := v.(string); ok { // a string for each character
+		if err := e.tick(len(s) / 4); err != nil {
+			return nil, err
+		}
+		if err := e.spend(16 * int64(len(s))); err != nil {
+			return nil, err
+		}
+	}
+	return iterValues(v)
+}
+
+// iterValues is iterate without the budget.
+func iterValues(v any) ([]any, error) {
 	switch x := v.(type) {
 	case []any:
 		return x, nil

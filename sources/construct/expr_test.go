@@ -33,7 +33,7 @@ func evalString(t testing.TB, src string, vars map[string]any) (any, error) {
 		return nil, err
 	}
 	c := &Constructor{cache: newRegexCache()}
-	return c.eval(&env{vars: vars, cache: c.cache}, n)
+	return c.eval(c.newEnv(vars), n)
 }
 
 func TestExpressions(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 // fargs are a filter's evaluated arguments, bound to its parameter names.
 type fargs struct {
+	e    *env
 	spec *filterSpec
 	args []any
 	kw   map[string]any
@@ -46,7 +47,7 @@ func (a *fargs) str(i int, def string) (string, error) {
 	if u, ok := v.(*undefined); ok {
 		return "", u.err()
 	}
-	return pyStr(v), nil
+	return a.e.str(v)
 }
 
 func (a *fargs) boolean(i int, def bool) (bool, error) {
@@ -152,7 +153,7 @@ func (n *filterNode) eval(e *env) (any, error) {
 	if u, ok := in.(*undefined); ok && !n.spec.undefOK {
 		return nil, u.err()
 	}
-	a := fargs{spec: n.spec}
+	a := fargs{e: e, spec: n.spec}
 	if n.isConst {
 		a.args, a.kw = n.constArgs, n.constKw
 	} else if a.args, a.kw, err = evalArgs(e, n.args, n.kw); err != nil {
@@ -170,12 +171,13 @@ func (n *filterNode) eval(e *env) (any, error) {
 			}
 		}
 	}
-	out, err := n.spec.fn(e, in, &a)
-	if s, ok := out.(string); ok && len(s) > maxOutputLen {
-		return nil, errOutput
+	if err := e.tickLen(in); err != nil {
+		return nil, err
 	}
+	out, err := n.spec.fn(e, in, &a)
 	if err != nil {
-		if _, ok := err.(*evalError); ok {
+		switch err.(type) {
+		case *evalError, *LimitError:
 			return nil, err
 		}
 		return nil, errorf("filter '%s': %v", n.name, err)
@@ -195,7 +197,7 @@ func init() {
 		"title":      {fn: fStrFunc(jinjaTitle)},
 		"trim":       {fn: fTrim, params: []string{"chars"}},
 		"replace":    {fn: fReplace, params: []string{"old", "new", "count"}},
-		"string":     {fn: func(_ *env, in any, _ *fargs) (any, error) { return pyStr(in), nil }},
+		"string":     {fn: func(e *env, in any, _ *fargs) (any, error) { return e.str(in) }},
 		"list":       {fn: fList},
 		"int":        {fn: fInt, params: []string{"default", "base"}},
 		"float":      {fn: fFloat, params: []string{"default"}},
@@ -277,8 +279,19 @@ func fDefault(_ *env, in any, a *fargs) (any, error) {
 	return in, nil
 }
 
+// fStrFunc is a filter mapping the text of its input to a string about as
+// long (case changes, path parts).
 func fStrFunc(f func(string) string) filterFn {
-	return func(_ *env, in any, _ *fargs) (any, error) { return f(pyStr(in)), nil }
+	return func(e *env, in any, _ *fargs) (any, error) {
+		s, err := e.str(in)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.build(int64(len(s))); err != nil {
+			return nil, err
+		}
+		return f(s), nil
+	}
 }
 
 func pyCapitalize(s string) string {
@@ -328,12 +341,16 @@ func pyDirname(p string) string {
 	return head
 }
 
-func fTrim(_ *env, in any, a *fargs) (any, error) {
+func fTrim(e *env, in any, a *fargs) (any, error) {
+	s, err := e.str(in) // trimming takes a part of s: nothing more is built
+	if err != nil {
+		return nil, err
+	}
 	v, ok := a.get(0)
 	if !ok || v == nil {
-		return strings.TrimFunc(pyStr(in), unicode.IsSpace), nil
+		return strings.TrimFunc(s, unicode.IsSpace), nil
 	}
-	return strings.Trim(pyStr(in), pyStr(v)), nil
+	return strings.Trim(s, pyStr(v)), nil
 }
 
 func fReplace(e *env, in any, a *fargs) (any, error) {
@@ -349,23 +366,45 @@ func fReplace(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := pyStr(in)
-	out := strings.Replace(s, old, repl, int(count))
-	if len(out) > maxOutputLen {
-		return nil, errOutput
+	s, err := e.str(in)
+	if err != nil {
+		return nil, err
 	}
-	return out, e.tick(len(out) / 256)
+	return e.replace(s, old, repl, count)
+}
+
+// replace is Python's str.replace, its result measured from the number of
+// occurrences before it is built.
+func (e *env) replace(s, old, repl string, count int64) (string, error) {
+	n := int64(strings.Count(s, old))
+	if count >= 0 && count < n {
+		n = count
+	}
+	if n == 0 {
+		return s, nil
+	}
+	// n ≤ len(s)+1 and len(repl) are below 2^31: the product cannot overflow.
+	if err := e.build(int64(len(s)) + n*(int64(len(repl))-int64(len(old)))); err != nil {
+		return "", err
+	}
+	return strings.Replace(s, old, repl, int(n)), nil
 }
 
 func fList(e *env, in any, _ *fargs) (any, error) {
-	items, err := iterate(in)
+	if s, ok := in.(string); ok { // one item per character: ['a', ...]
+		if err := e.buildTimes(5, int64(utf8.RuneCountInString(s))); err != nil {
+			return nil, err
+		}
+		return e.iterate(s)
+	}
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
 	if l, ok := in.([]any); ok {
 		items = slices.Clone(l)
 	}
-	return items, e.tick(len(items) / 16)
+	return e.charge(items)
 }
 
 // fInt is Jinja's int filter: int(value), else int(float(value)), else
@@ -499,8 +538,13 @@ func fRound(_ *env, in any, a *fargs) (any, error) {
 	return nil, errorf("method must be common, ceil or floor")
 }
 
-func fFirst(_ *env, in any, _ *fargs) (any, error) {
-	items, err := iterate(in)
+func fFirst(e *env, in any, _ *fargs) (any, error) {
+	if s, ok := in.(string); ok {
+		if r, ok := runeAt(s, 0); ok {
+			return r, nil
+		}
+	}
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -510,8 +554,13 @@ func fFirst(_ *env, in any, _ *fargs) (any, error) {
 	return items[0], nil
 }
 
-func fLast(_ *env, in any, _ *fargs) (any, error) {
-	items, err := iterate(in)
+func fLast(e *env, in any, _ *fargs) (any, error) {
+	if s, ok := in.(string); ok {
+		if r, ok := runeAt(s, -1); ok {
+			return r, nil
+		}
+	}
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -538,7 +587,7 @@ func fJoin(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -547,20 +596,35 @@ func fJoin(e *env, in any, a *fargs) (any, error) {
 			return nil, err
 		}
 	}
-	var b strings.Builder
+	parts := make([]string, len(items))
 	for i, it := range items {
 		if u, ok := it.(*undefined); ok {
 			return nil, u.err()
 		}
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(pyStr(it))
-		if b.Len() > maxOutputLen {
-			return nil, errOutput
+		if parts[i], err = e.str(it); err != nil {
+			return nil, err
 		}
 	}
-	return b.String(), e.tick(len(items)/16 + b.Len()/256)
+	return e.join(parts, sep)
+}
+
+// join is strings.Join, its result measured before it is built.
+func (e *env) join(parts []string, sep string) (string, error) {
+	m := meter{e: e}
+	for i, p := range parts {
+		if i > 0 {
+			if err := m.add(int64(len(sep))); err != nil {
+				return "", err
+			}
+		}
+		if err := m.add(int64(len(p))); err != nil {
+			return "", err
+		}
+	}
+	if err := m.done(); err != nil {
+		return "", err
+	}
+	return strings.Join(parts, sep), nil
 }
 
 // attrPath is Jinja's make_attrgetter: "a.b.0" walks getitem, with
@@ -595,7 +659,7 @@ func mapAttr(items []any, attr string, def any, hasDef bool) ([]any, error) {
 // fMap is Jinja's map: map(attribute='x', default=...) or
 // map('filter', args...).
 func fMap(e *env, in any, a *fargs) (any, error) {
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -604,7 +668,11 @@ func fMap(e *env, in any, a *fargs) (any, error) {
 	}
 	if attr, ok := a.kw["attribute"]; ok {
 		def, hasDef := a.kw["default"]
-		return mapAttr(items, pyStr(attr), def, hasDef)
+		out, err := mapAttr(items, pyStr(attr), def, hasDef)
+		if err != nil {
+			return nil, err
+		}
+		return e.charge(out)
 	}
 	if len(a.args) == 0 {
 		return nil, errorf("map requires a filter argument")
@@ -617,23 +685,30 @@ func fMap(e *env, in any, a *fargs) (any, error) {
 	if !ok {
 		return nil, errorf("no filter named '%s'", name)
 	}
-	sub := fargs{spec: spec, args: a.args[1:], kw: a.kw}
+	sub := fargs{e: e, spec: spec, args: a.args[1:], kw: a.kw}
 	out := make([]any, len(items))
+	m := meter{e: e, n: 2}
 	for i, it := range items {
 		if u, ok := it.(*undefined); ok && !spec.undefOK {
 			return nil, u.err()
 		}
+		if err := e.tickLen(it); err != nil {
+			return nil, err
+		}
 		if out[i], err = spec.fn(e, it, &sub); err != nil {
 			return nil, err
 		}
+		if err := m.addValue(out[i]); err != nil {
+			return nil, err
+		}
 	}
-	return out, nil
+	return out, m.done()
 }
 
 // fSelect implements select, reject, selectattr and rejectattr.
 func fSelect(reject, byAttr bool) filterFn {
 	return func(e *env, in any, a *fargs) (any, error) {
-		items, err := iterate(in)
+		items, err := e.iterate(in)
 		if err != nil {
 			return nil, err
 		}
@@ -681,7 +756,7 @@ func fSelect(reject, byAttr bool) filterFn {
 				out = append(out, it)
 			}
 		}
-		return out, nil
+		return e.charge(out)
 	}
 }
 
@@ -699,7 +774,7 @@ func fUnique(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -729,7 +804,7 @@ func fUnique(e *env, in any, a *fargs) (any, error) {
 			out = append(out, it)
 		}
 	}
-	return out, nil
+	return e.charge(out)
 }
 
 func fSort(e *env, in any, a *fargs) (any, error) {
@@ -741,7 +816,7 @@ func fSort(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -767,7 +842,10 @@ func fSort(e *env, in any, a *fargs) (any, error) {
 		}
 		return c
 	})
-	return out, sortErr
+	if sortErr != nil {
+		return nil, sortErr
+	}
+	return e.charge(out)
 }
 
 func fMinMax(sign int) filterFn {
@@ -776,7 +854,7 @@ func fMinMax(sign int) filterFn {
 		if err != nil {
 			return nil, err
 		}
-		items, err := iterate(in)
+		items, err := e.iterate(in)
 		if err != nil {
 			return nil, err
 		}
@@ -805,7 +883,7 @@ func fMinMax(sign int) filterFn {
 }
 
 func fSum(e *env, in any, a *fargs) (any, error) {
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
@@ -822,22 +900,25 @@ func fSum(e *env, in any, a *fargs) (any, error) {
 	return total, nil
 }
 
-func fReverse(_ *env, in any, _ *fargs) (any, error) {
+func fReverse(e *env, in any, _ *fargs) (any, error) {
 	if s, ok := in.(string); ok {
+		if err := e.build(int64(len(s))); err != nil {
+			return nil, err
+		}
 		r := []rune(s)
 		slices.Reverse(r)
 		return string(r), nil
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
 	out := slices.Clone(items)
 	slices.Reverse(out)
-	return out, nil
+	return e.charge(out)
 }
 
-func fItems(_ *env, in any, _ *fargs) (any, error) {
+func fItems(e *env, in any, _ *fargs) (any, error) {
 	switch x := in.(type) {
 	case *undefined:
 		return []any{}, nil
@@ -846,7 +927,7 @@ func fItems(_ *env, in any, _ *fargs) (any, error) {
 		for _, k := range sortedKeys(x) {
 			out = append(out, []any{k, x[k]})
 		}
-		return out, nil
+		return e.charge(out)
 	}
 	return nil, errorf("can only get item pairs from a mapping")
 }
@@ -873,17 +954,21 @@ func fAttr(_ *env, in any, a *fargs) (any, error) {
 	return undefAttr(in, name), nil
 }
 
-func fFormat(_ *env, in any, a *fargs) (any, error) {
+func fFormat(e *env, in any, a *fargs) (any, error) {
 	if len(a.args) > 0 && len(a.kw) > 0 {
 		return nil, errorf("can't handle positional and keyword arguments at the same time")
 	}
-	if len(a.kw) > 0 {
-		return percentFormat(pyStr(in), a.kw)
+	s, err := e.str(in)
+	if err != nil {
+		return nil, err
 	}
-	return percentFormat(pyStr(in), a.args)
+	if len(a.kw) > 0 {
+		return percentFormat(e, s, a.kw)
+	}
+	return percentFormat(e, s, a.args)
 }
 
-func fBatch(_ *env, in any, a *fargs) (any, error) {
+func fBatch(e *env, in any, a *fargs) (any, error) {
 	n, err := a.integer(0, 1)
 	if err != nil {
 		return nil, err
@@ -891,20 +976,42 @@ func fBatch(_ *env, in any, a *fargs) (any, error) {
 	if n <= 0 {
 		return nil, errorf("batch size must be positive")
 	}
-	items, err := iterate(in)
+	items, err := e.iterate(in)
 	if err != nil {
 		return nil, err
 	}
 	fill, hasFill := a.get(1)
+	fills := hasFill && fill != nil
+	var fillSize int64
+	if fills {
+		if fillSize, err = e.size(fill); err != nil {
+			return nil, err
+		}
+	}
 	out := []any{}
+	m := meter{e: e, n: 2}
 	for i := 0; i < len(items); i += int(n) {
-		chunk := slices.Clone(items[i:min(i+int(n), len(items))])
-		for hasFill && fill != nil && int64(len(chunk)) < n {
+		chunk := items[i:min(i+int(n), len(items))]
+		if err := m.addValue(chunk); err != nil {
+			return nil, err
+		}
+		pad := int64(0)
+		if fills {
+			pad = n - int64(len(chunk))
+			if pad > 0 && fillSize+2 > (e.b.value-m.n)/pad {
+				return nil, &LimitError{Kind: LimitValue, Limit: e.b.value}
+			}
+			if err := m.add(pad * (fillSize + 2)); err != nil {
+				return nil, err
+			}
+		}
+		chunk = slices.Clone(chunk)
+		for range pad {
 			chunk = append(chunk, fill)
 		}
 		out = append(out, chunk)
 	}
-	return out, nil
+	return out, m.done()
 }
 
 // fBool is Ansible's bool filter (to_bool).
@@ -957,7 +1064,7 @@ func fMandatory(_ *env, in any, a *fargs) (any, error) {
 	return in, nil
 }
 
-func fSplit(_ *env, in any, a *fargs) (any, error) {
+func fSplit(e *env, in any, a *fargs) (any, error) {
 	s, ok := in.(string)
 	if !ok {
 		return nil, errorf("split expects a string, got %s", typeName(in))
@@ -967,10 +1074,14 @@ func fSplit(_ *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pySplit(s, sep, maxsplit)
+	out, err := pySplit(s, sep, maxsplit)
+	if err != nil {
+		return nil, err
+	}
+	return e.charge(out)
 }
 
-func fDict2Items(_ *env, in any, a *fargs) (any, error) {
+func fDict2Items(e *env, in any, a *fargs) (any, error) {
 	m, ok := in.(map[string]any)
 	if !ok {
 		return nil, errorf("dict2items requires a dictionary, got %s instead.", typeName(in))
@@ -983,6 +1094,14 @@ func fDict2Items(_ *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each item is a dict holding a key and a value of m, and the names.
+	size, err := e.size(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.build(size + int64(len(m))*(int64(len(kn)+len(vn))+12)); err != nil {
+		return nil, err
+	}
 	out := make([]any, 0, len(m))
 	for _, k := range sortedKeys(m) {
 		out = append(out, map[string]any{kn: k, vn: m[k]})
@@ -990,7 +1109,7 @@ func fDict2Items(_ *env, in any, a *fargs) (any, error) {
 	return out, nil
 }
 
-func fItems2Dict(_ *env, in any, a *fargs) (any, error) {
+func fItems2Dict(e *env, in any, a *fargs) (any, error) {
 	l, ok := in.([]any)
 	if !ok {
 		return nil, errorf("items2dict requires a list, got %s instead.", typeName(in))
@@ -1017,9 +1136,13 @@ func fItems2Dict(_ *env, in any, a *fargs) (any, error) {
 		if !ok {
 			return nil, errorf("items2dict requires each dictionary to have the key '%s'", vn)
 		}
-		out[dictKey(k)] = v
+		key, err := e.str(k)
+		if err != nil {
+			return nil, err
+		}
+		out[key] = v
 	}
-	return out, nil
+	return e.charge(out)
 }
 
 // fCombine is Ansible's combine: later dicts win; recursive merges nested
@@ -1065,7 +1188,7 @@ func fCombine(e *env, in any, a *fargs) (any, error) {
 		}
 		out = mergeDicts(out, d, recursive, listMerge)
 	}
-	return out, nil
+	return e.charge(out)
 }
 
 func mergeDicts(x, y map[string]any, recursive bool, listMerge string) map[string]any {
@@ -1147,6 +1270,7 @@ func fFlatten(e *env, in any, a *fargs) (any, error) {
 		return nil, err
 	}
 	var out []any
+	m := meter{e: e, n: 2}
 	var walk func(l []any, levels int64) error
 	walk = func(l []any, levels int64) error {
 		if err := e.tick(len(l)); err != nil {
@@ -1162,6 +1286,9 @@ func fFlatten(e *env, in any, a *fargs) (any, error) {
 				}
 				continue
 			}
+			if err := m.addValue(it); err != nil {
+				return err
+			}
 			out = append(out, it)
 		}
 		return nil
@@ -1172,13 +1299,13 @@ func fFlatten(e *env, in any, a *fargs) (any, error) {
 	if out == nil {
 		out = []any{}
 	}
-	return out, nil
+	return out, m.done()
 }
 
-func zipLists(in any, args []any) ([][]any, error) {
+func (e *env) zipLists(in any, args []any) ([][]any, error) {
 	var lists [][]any
 	for _, v := range append([]any{in}, args...) {
-		items, err := iterate(v)
+		items, err := e.iterate(v)
 		if err != nil {
 			return nil, err
 		}
@@ -1188,13 +1315,16 @@ func zipLists(in any, args []any) ([][]any, error) {
 }
 
 func fZip(e *env, in any, a *fargs) (any, error) {
-	lists, err := zipLists(in, a.args)
+	lists, err := e.zipLists(in, a.args)
 	if err != nil {
 		return nil, err
 	}
 	n := len(lists[0])
 	for _, l := range lists {
 		n = min(n, len(l))
+	}
+	if err := e.tick(n); err != nil {
+		return nil, err
 	}
 	out := make([]any, n)
 	for i := range n {
@@ -1204,11 +1334,11 @@ func fZip(e *env, in any, a *fargs) (any, error) {
 		}
 		out[i] = row
 	}
-	return out, e.tick(n)
+	return e.charge(out)
 }
 
 func fZipLongest(e *env, in any, a *fargs) (any, error) {
-	lists, err := zipLists(in, a.args)
+	lists, err := e.zipLists(in, a.args)
 	if err != nil {
 		return nil, err
 	}
@@ -1216,6 +1346,9 @@ func fZipLongest(e *env, in any, a *fargs) (any, error) {
 	n := 0
 	for _, l := range lists {
 		n = max(n, len(l))
+	}
+	if err := e.tick(n * len(lists)); err != nil {
+		return nil, err
 	}
 	out := make([]any, n)
 	for i := range n {
@@ -1229,23 +1362,25 @@ func fZipLongest(e *env, in any, a *fargs) (any, error) {
 		}
 		out[i] = row
 	}
-	return out, e.tick(n)
+	return e.charge(out)
 }
 
 // fSetOp implements Ansible's list set operations, which keep the order
 // of first appearance and drop duplicates.
 func fSetOp(op string) filterFn {
 	return func(e *env, in any, a *fargs) (any, error) {
-		x, err := iterate(in)
+		x, err := e.iterate(in)
 		if err != nil {
 			return nil, err
 		}
 		bv, _ := a.get(0)
-		y, err := iterate(bv)
+		y, err := e.iterate(bv)
 		if err != nil {
 			return nil, err
 		}
-		if err := e.tick((len(x) + 1) * (len(y) + 1) / 16); err != nil {
+		// Each item is looked for in both inputs and in the output.
+		n := len(x) + len(y) + 1
+		if err := e.tick(min(n, maxSteps+1) * min(n, maxSteps+1) / 16); err != nil {
 			return nil, err
 		}
 		var out []any
@@ -1286,7 +1421,7 @@ func fSetOp(op string) filterFn {
 		if out == nil {
 			out = []any{}
 		}
-		return out, nil
+		return e.charge(out)
 	}
 }
 
@@ -1302,22 +1437,58 @@ func fJSONQuery(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, errorf("json_query: invalid JMESPath expression: %v", err)
 	}
+	// A multi-select ([a, b] or {x: a, y: b}) can repeat its input once
+	// per entry, and multi-selects nest: with c commas, a query builds at
+	// most 2^c times its input (reference by reference; to_string or join
+	// would then spell them all out).
+	size, err := e.size(in)
+	if err != nil {
+		return nil, err
+	}
+	if c := jmesFanout(expr); c >= 62 || size<<c > e.b.work {
+		return nil, &LimitError{Kind: LimitWork, Limit: e.b.work}
+	}
 	data := in
-	size, hasInts := jmesScan(in)
+	nodes, hasInts := jmesScan(in)
 	if hasInts {
 		data, _ = toJMESPath(in)
 	}
-	if err := e.tick(size); err != nil {
+	if err := e.tick(nodes); err != nil {
 		return nil, err
 	}
 	out, err := q.Search(data)
 	if err != nil {
 		return nil, errorf("json_query: %v", err)
 	}
+	if out, err = e.charge(out); err != nil { // first: the walks below assume a bounded result
+		return nil, err
+	}
 	if hasIntegralFloat(out) {
 		out = fromJMESPath(out)
 	}
 	return out, nil
+}
+
+// jmesFanout counts the commas of a JMESPath query outside its literals.
+func jmesFanout(q string) int {
+	n := 0
+	var quote byte
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case quote != 0 && c == '\\':
+			i++
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"' || c == '`':
+			quote = c
+		case c == ',':
+			n++
+		}
+	}
+	return n
 }
 
 // jmesScan counts the values in v and reports whether any is an integer
@@ -1455,20 +1626,43 @@ func fToNiceJSON(e *env, in any, a *fargs) (any, error) {
 	return jsonDumps(e, in, jsonStyle{indent: int(indent), itemSep: ",", ascii: true})
 }
 
-func fFromJSON(_ *env, in any, _ *fargs) (any, error) {
+func fFromJSON(e *env, in any, _ *fargs) (any, error) {
 	s, ok := in.(string)
 	if !ok {
 		return nil, errorf("the JSON object must be str, not %s", typeName(in))
 	}
-	return jsonLoads(s)
+	// Decoded values take a few times the text's bytes; the text's length
+	// bounds them before decoding, the result is measured after.
+	if err := e.build(int64(len(s))); err != nil {
+		return nil, err
+	}
+	v, err := jsonLoads(s)
+	if err != nil {
+		return nil, err
+	}
+	return e.charge(v)
 }
 
-func fB64Encode(_ *env, in any, _ *fargs) (any, error) {
-	return base64.StdEncoding.EncodeToString([]byte(pyStr(in))), nil
+func fB64Encode(e *env, in any, _ *fargs) (any, error) {
+	s, err := e.str(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.build(int64(base64.StdEncoding.EncodedLen(len(s)))); err != nil {
+		return nil, err
+	}
+	return base64.StdEncoding.EncodeToString([]byte(s)), nil
 }
 
-func fB64Decode(_ *env, in any, _ *fargs) (any, error) {
-	b, err := base64.StdEncoding.DecodeString(pyStr(in))
+func fB64Decode(e *env, in any, _ *fargs) (any, error) {
+	s, err := e.str(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.build(int64(base64.StdEncoding.DecodedLen(len(s)))); err != nil {
+		return nil, err
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		return nil, errorf("b64decode: invalid base64 input")
 	}

@@ -25,11 +25,11 @@ func FuzzExpression(f *testing.F) {
 		}
 		c := &Constructor{cache: newRegexCache()}
 		for _, h := range hosts {
-			v, err := c.eval(&env{vars: h.(map[string]any), cache: c.cache}, n)
+			v, err := c.eval(c.newEnv(h.(map[string]any)), n)
 			if err != nil && strings.HasPrefix(err.Error(), "internal error") {
 				t.Fatalf("%q: %v", src, err)
 			}
-			if s, ok := v.(string); ok && len(s) > maxOutputLen {
+			if s, ok := v.(string); ok && int64(len(s)) > DefaultValueBytes {
 				t.Fatalf("%q: result of %d bytes", src, len(s))
 			}
 		}

@@ -88,7 +88,7 @@ func TestGolden(t *testing.T) {
 			got := applyAll(t, c, hosts)
 
 			// The variable-path fast path must not change any result.
-			slow, err := parse(cfg, true)
+			slow, err := parse(cfg, DefaultLimits(), true)
 			if err != nil {
 				t.Fatalf("parse without fast path: %v", err)
 			}

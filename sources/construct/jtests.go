@@ -45,6 +45,9 @@ func (n *testNode) eval(e *env) (any, error) {
 	if u, ok := v.(*undefined); ok && !n.spec.undefOK {
 		return nil, u.err()
 	}
+	if err := e.tickLen(v); err != nil {
+		return nil, err
+	}
 	args, kw, err := evalArgs(e, n.args, n.kw)
 	if err != nil {
 		return nil, err
@@ -136,13 +139,13 @@ func init() {
 		"odd":         {fn: intTest(func(n int64) bool { return n%2 != 0 })},
 		"even":        {fn: intTest(func(n int64) bool { return n%2 == 0 })},
 		"divisibleby": {minArgs: 1, maxArgs: 1, fn: testDivisibleBy},
-		"lower": {fn: func(_ *env, v any, _ []any, _ map[string]any) (bool, error) {
-			s := pyStr(v)
-			return strings.ToLower(s) == s, nil
+		"lower": {fn: func(e *env, v any, _ []any, _ map[string]any) (bool, error) {
+			s, err := e.str(v)
+			return err == nil && strings.ToLower(s) == s, err
 		}},
-		"upper": {fn: func(_ *env, v any, _ []any, _ map[string]any) (bool, error) {
-			s := pyStr(v)
-			return strings.ToUpper(s) == s, nil
+		"upper": {fn: func(e *env, v any, _ []any, _ map[string]any) (bool, error) {
+			s, err := e.str(v)
+			return err == nil && strings.ToUpper(s) == s, err
 		}},
 		"match":  {minArgs: 1, maxArgs: 3, fn: regexTest("match")},
 		"search": {minArgs: 1, maxArgs: 3, fn: regexTest("search")},
@@ -152,14 +155,14 @@ func init() {
 			t, err := truth(v)
 			return !t, err
 		}},
-		"subset": {minArgs: 1, maxArgs: 1, fn: func(_ *env, v any, args []any, _ map[string]any) (bool, error) {
-			return subset(v, args[0])
+		"subset": {minArgs: 1, maxArgs: 1, fn: func(e *env, v any, args []any, _ map[string]any) (bool, error) {
+			return e.subset(v, args[0])
 		}},
-		"superset": {minArgs: 1, maxArgs: 1, fn: func(_ *env, v any, args []any, _ map[string]any) (bool, error) {
-			return subset(args[0], v)
+		"superset": {minArgs: 1, maxArgs: 1, fn: func(e *env, v any, args []any, _ map[string]any) (bool, error) {
+			return e.subset(args[0], v)
 		}},
-		"any": {fn: func(_ *env, v any, _ []any, _ map[string]any) (bool, error) { return anyAll(v, true) }},
-		"all": {fn: func(_ *env, v any, _ []any, _ map[string]any) (bool, error) { return anyAll(v, false) }},
+		"any": {fn: func(e *env, v any, _ []any, _ map[string]any) (bool, error) { return e.anyAll(v, true) }},
+		"all": {fn: func(e *env, v any, _ []any, _ map[string]any) (bool, error) { return e.anyAll(v, false) }},
 	}
 }
 
@@ -247,8 +250,11 @@ func regexTest(matchType string) testFn {
 				mt = pyStr(t)
 			}
 		}
-		s := pyStr(v)
-		if err := e.tick(len(s) / 64); err != nil {
+		s, err := e.str(v)
+		if err != nil {
+			return false, err
+		}
+		if err := e.regexWork(pattern, s); err != nil {
 			return false, err
 		}
 		switch mt {
@@ -276,13 +282,16 @@ func regexTest(matchType string) testFn {
 	}
 }
 
-func subset(a, b any) (bool, error) {
-	x, err := iterate(a)
+func (e *env) subset(a, b any) (bool, error) {
+	x, err := e.iterate(a)
 	if err != nil {
 		return false, err
 	}
-	y, err := iterate(b)
+	y, err := e.iterate(b)
 	if err != nil {
+		return false, err
+	}
+	if err := e.tick(min(len(x), maxSteps+1) * min(len(y), maxSteps+1) / 16); err != nil {
 		return false, err
 	}
 	for _, v := range x {
@@ -293,8 +302,8 @@ func subset(a, b any) (bool, error) {
 	return true, nil
 }
 
-func anyAll(v any, isAny bool) (bool, error) {
-	items, err := iterate(v)
+func (e *env) anyAll(v any, isAny bool) (bool, error) {
+	items, err := e.iterate(v)
 	if err != nil {
 		return false, err
 	}

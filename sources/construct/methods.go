@@ -61,13 +61,13 @@ func callMethod(e *env, m *method, args []any, kw map[string]any) (any, error) {
 			for _, k := range sortedKeys(recv) {
 				out = append(out, k)
 			}
-			return out, nil
+			return e.charge(out)
 		case "values":
 			out := make([]any, 0, len(recv))
 			for _, k := range sortedKeys(recv) {
 				out = append(out, recv[k])
 			}
-			return out, nil
+			return e.charge(out)
 		case "items":
 			return fItems(e, recv, nil)
 		case "get":
@@ -87,7 +87,7 @@ func callMethod(e *env, m *method, args []any, kw map[string]any) (any, error) {
 			for k, v := range recv {
 				out[k] = v
 			}
-			return out, nil
+			return e.charge(out)
 		}
 	case []any:
 		switch m.name {
@@ -111,7 +111,7 @@ func callMethod(e *env, m *method, args []any, kw map[string]any) (any, error) {
 			}
 			return n, nil
 		case "copy":
-			return append([]any{}, recv...), nil
+			return e.charge(append([]any{}, recv...))
 		}
 	case string:
 		return callStrMethod(e, recv, m.name, args, arg)
@@ -141,6 +141,13 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 			return 0, errorf("%s() argument must be int, not %s", name, typeName(v))
 		}
 		return x, nil
+	}
+	switch name {
+	case "lower", "upper", "casefold", "swapcase", "title", "capitalize":
+		// About as long as s.
+		if err := e.build(int64(len(s))); err != nil {
+			return nil, err
+		}
 	}
 	switch name {
 	case "lower":
@@ -190,17 +197,23 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 		if err != nil {
 			return nil, err
 		}
+		var out any
 		if name == "rsplit" && maxsplit >= 0 {
-			return pyRSplit(s, sep, maxsplit)
+			out, err = pyRSplit(s, sep, maxsplit)
+		} else {
+			out, err = pySplit(s, sep, maxsplit)
 		}
-		return pySplit(s, sep, maxsplit)
+		if err != nil {
+			return nil, err
+		}
+		return e.charge(out)
 	case "splitlines":
 		lines := strings.FieldsFunc(strings.ReplaceAll(s, "\r\n", "\n"), func(r rune) bool { return r == '\n' || r == '\r' })
 		out := make([]any, len(lines))
 		for i, l := range lines {
 			out[i] = l
 		}
-		return out, nil
+		return e.charge(out)
 	case "strip", "lstrip", "rstrip":
 		chars, has, err := strArg(0, "chars")
 		if err != nil {
@@ -232,14 +245,10 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 		if err != nil {
 			return nil, err
 		}
-		out := strings.Replace(s, old, repl, int(count))
-		if len(out) > maxOutputLen {
-			return nil, errOutput
-		}
-		return out, nil
+		return e.replace(s, old, repl, count)
 	case "join":
 		v, _ := arg(0, "iterable")
-		items, err := iterate(v)
+		items, err := e.iterate(v)
 		if err != nil {
 			return nil, err
 		}
@@ -251,11 +260,10 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 			}
 			parts[i] = str
 		}
-		out := strings.Join(parts, s)
-		if len(out) > maxOutputLen {
-			return nil, errOutput
+		if err := e.tick(len(items)); err != nil {
+			return nil, err
 		}
-		return out, e.tick(len(items))
+		return e.join(parts, s)
 	case "find", "rfind", "index", "count":
 		sub, _, err := strArg(0, "sub")
 		if err != nil {
@@ -284,10 +292,7 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 		if err != nil {
 			return nil, err
 		}
-		if width > maxOutputLen {
-			return nil, errOutput
-		}
-		pad := int(width) - utf8.RuneCountInString(s)
+		pad := width - int64(utf8.RuneCountInString(s))
 		if pad <= 0 {
 			return s, nil
 		}
@@ -295,26 +300,35 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 		if f, has, err := strArg(1, "fillchar"); err != nil {
 			return nil, err
 		} else if has {
+			if utf8.RuneCountInString(f) != 1 {
+				return nil, errorf("The fill character must be exactly one character long")
+			}
 			fill = f
+		}
+		if pad > e.b.value { // (len(fill) ≤ 4: the product below cannot overflow)
+			return nil, &LimitError{Kind: LimitValue, Limit: e.b.value}
+		}
+		if err := e.build(int64(len(s)) + pad*int64(len(fill))); err != nil {
+			return nil, err
 		}
 		switch name {
 		case "zfill":
 			if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
-				return s[:1] + strings.Repeat("0", pad) + s[1:], nil
+				return s[:1] + strings.Repeat("0", int(pad)) + s[1:], nil
 			}
-			return strings.Repeat("0", pad) + s, nil
+			return strings.Repeat("0", int(pad)) + s, nil
 		case "ljust":
-			return s + strings.Repeat(fill, pad), nil
+			return s + strings.Repeat(fill, int(pad)), nil
 		case "rjust":
-			return strings.Repeat(fill, pad) + s, nil
+			return strings.Repeat(fill, int(pad)) + s, nil
 		}
 		left := pad / 2
-		if pad%2 == 1 && int(width)%2 == 1 {
+		if pad%2 == 1 && width%2 == 1 {
 			left++
 		}
-		return strings.Repeat(fill, left) + s + strings.Repeat(fill, pad-left), nil
+		return strings.Repeat(fill, int(left)) + s + strings.Repeat(fill, int(pad-left)), nil
 	case "format":
-		return strFormat(s, args)
+		return strFormat(e, s, args)
 	}
 	return nil, errorf("method '%s' of 'str' objects is not available", name)
 }
@@ -465,17 +479,21 @@ func pyRSplit(s string, sep any, maxsplit int64) (any, error) {
 
 // strFormat is a subset of Python's str.format: {} and {0} fields with
 // no format spec.
-func strFormat(s string, args []any) (any, error) {
+func strFormat(e *env, s string, args []any) (any, error) {
 	var b strings.Builder
 	next := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '{' && i+1 < len(s) && s[i+1] == '{':
-			b.WriteByte('{')
+			if err := e.write(&b, "{"); err != nil {
+				return nil, err
+			}
 			i++
 		case c == '}' && i+1 < len(s) && s[i+1] == '}':
-			b.WriteByte('}')
+			if err := e.write(&b, "}"); err != nil {
+				return nil, err
+			}
 			i++
 		case c == '{':
 			end := strings.IndexByte(s[i:], '}')
@@ -496,13 +514,21 @@ func strFormat(s string, args []any) (any, error) {
 			if idx >= len(args) {
 				return nil, errorf("Replacement index %d out of range for positional args tuple", idx)
 			}
-			b.WriteString(pyStr(args[idx]))
+			arg, err := e.str(args[idx])
+			if err != nil {
+				return nil, err
+			}
+			if err := e.write(&b, arg); err != nil {
+				return nil, err
+			}
 			i += end
 		default:
-			b.WriteByte(c)
+			if err := e.write(&b, s[i:i+1]); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return b.String(), nil
+	return b.String(), e.build(int64(b.Len()))
 }
 
 // globals are the functions expressions may call.
@@ -555,6 +581,9 @@ func gRange(e *env, args []any, _ map[string]any) (any, error) {
 	if err := e.tick(int(n) / 16); err != nil {
 		return nil, err
 	}
+	if err := e.buildTimes(max(digits(start), digits(stop))+2, n); err != nil {
+		return nil, err
+	}
 	out := make([]any, n)
 	for i := range out {
 		out[i] = start + int64(i)*step
@@ -564,7 +593,7 @@ func gRange(e *env, args []any, _ map[string]any) (any, error) {
 
 // gDict is Python's dict(): from key=value arguments and/or a list of
 // pairs or a dict.
-func gDict(_ *env, args []any, kw map[string]any) (any, error) {
+func gDict(e *env, args []any, kw map[string]any) (any, error) {
 	out := map[string]any{}
 	if len(args) > 1 {
 		return nil, errorf("dict expected at most 1 argument, got %d", len(args))
@@ -584,7 +613,11 @@ func gDict(_ *env, args []any, kw map[string]any) (any, error) {
 				if u, ok := pair[0].(*undefined); ok {
 					return nil, u.err()
 				}
-				out[dictKey(pair[0])] = pair[1]
+				key, err := e.str(pair[0])
+				if err != nil {
+					return nil, err
+				}
+				out[key] = pair[1]
 			}
 		default:
 			return nil, errorf("'%s' object is not iterable", typeName(args[0]))
@@ -593,5 +626,5 @@ func gDict(_ *env, args []any, kw map[string]any) (any, error) {
 	for k, v := range kw {
 		out[k] = v
 	}
-	return out, nil
+	return e.charge(out)
 }

@@ -12,7 +12,7 @@ import (
 // percentFormat is Python's "fmt % args" for the common conversions
 // (%s %r %d %i %f %x %o %e %g %%) with flags, width and precision, and
 // %(name)s with a dict.
-func percentFormat(format string, args any) (any, error) {
+func percentFormat(e *env, format string, args any) (any, error) {
 	var positional []any
 	named, isDict := args.(map[string]any)
 	if l, ok := args.([]any); ok {
@@ -25,7 +25,9 @@ func percentFormat(format string, args any) (any, error) {
 	for i := 0; i < len(format); i++ {
 		c := format[i]
 		if c != '%' {
-			b.WriteByte(c)
+			if err := e.write(&b, format[i:i+1]); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		i++
@@ -63,7 +65,9 @@ func percentFormat(format string, args any) (any, error) {
 		verb := format[k]
 		i = k
 		if verb == '%' {
-			b.WriteByte('%')
+			if err := e.write(&b, "%"); err != nil {
+				return nil, err
+			}
 			continue
 		}
 		if !hasValue {
@@ -86,11 +90,17 @@ func percentFormat(format string, args any) (any, error) {
 		var s string
 		switch verb {
 		case 's':
-			s = pyStr(v)
+			var err error
+			if s, err = e.str(v); err != nil {
+				return nil, err
+			}
 			if prec >= 0 && utf8.RuneCountInString(s) > prec {
 				s = string([]rune(s)[:prec])
 			}
 		case 'r', 'a':
+			if _, err := e.str(v); err != nil { // repr is about as long as str
+				return nil, err
+			}
 			s = pyRepr(v)
 		case 'd', 'i', 'u', 'x', 'X', 'o':
 			n, ok := toInt(v)
@@ -136,6 +146,9 @@ func percentFormat(format string, args any) (any, error) {
 			return nil, errorf("unsupported format character '%c'", verb)
 		}
 		if pad := width - utf8.RuneCountInString(s); pad > 0 {
+			if int64(b.Len())+int64(len(s))+int64(pad) > e.b.value {
+				return nil, &LimitError{Kind: LimitValue, Limit: e.b.value}
+			}
 			switch {
 			case strings.Contains(flags, "-"):
 				s += strings.Repeat(" ", pad)
@@ -149,15 +162,14 @@ func percentFormat(format string, args any) (any, error) {
 				s = strings.Repeat(" ", pad) + s
 			}
 		}
-		b.WriteString(s)
-		if b.Len() > maxOutputLen {
-			return nil, errOutput
+		if err := e.write(&b, s); err != nil {
+			return nil, err
 		}
 	}
 	if !isDict && next < len(positional) {
 		return nil, errorf("not all arguments converted during string formatting")
 	}
-	return b.String(), nil
+	return b.String(), e.build(int64(b.Len()))
 }
 
 func atoiDefault(s string, def int) int {
@@ -165,7 +177,7 @@ func atoiDefault(s string, def int) int {
 		return def
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n > maxOutputLen {
+	if err != nil || n > math.MaxInt32 {
 		return def
 	}
 	return n
@@ -197,24 +209,41 @@ func jsonDumps(e *env, v any, st jsonStyle) (any, error) {
 	if err := writeJSON(e, &b, v, st, 0); err != nil {
 		return nil, err
 	}
-	return b.String(), nil
+	return b.String(), e.build(int64(b.Len()))
 }
 
+// writeJSON writes v as JSON. The text is one value: each piece is checked
+// against the limit per value before it is written (a string may grow up
+// to six times when escaped: it is checked again after).
 func writeJSON(e *env, b *strings.Builder, v any, st jsonStyle, depth int) error {
 	if err := e.tick(1); err != nil {
 		return err
 	}
-	if b.Len() > maxOutputLen {
-		return errOutput
+	if int64(b.Len()) > e.b.value {
+		return &LimitError{Kind: LimitValue, Limit: e.b.value}
 	}
 	if depth > 200 {
 		return errorf("to_json: nesting too deep")
 	}
-	newline := func(d int) {
-		if st.indent >= 0 {
-			b.WriteByte('\n')
-			b.WriteString(strings.Repeat(" ", st.indent*d))
+	newline := func(d int) error {
+		if st.indent < 0 {
+			return nil
 		}
+		if err := e.write(b, "\n"); err != nil {
+			return err
+		}
+		if int64(st.indent)*int64(d) > e.b.value-int64(b.Len()) {
+			return &LimitError{Kind: LimitValue, Limit: e.b.value}
+		}
+		b.WriteString(strings.Repeat(" ", st.indent*d))
+		return nil
+	}
+	str := func(s string) error {
+		if int64(b.Len())+int64(len(s))+2 > e.b.value {
+			return &LimitError{Kind: LimitValue, Limit: e.b.value}
+		}
+		writeJSONString(b, s, st.ascii)
+		return nil
 	}
 	switch x := v.(type) {
 	case nil:
@@ -222,7 +251,7 @@ func writeJSON(e *env, b *strings.Builder, v any, st jsonStyle, depth int) error
 	case bool:
 		b.WriteString(strconv.FormatBool(x))
 	case string:
-		writeJSONString(b, x, st.ascii)
+		return str(x)
 	case float64, float32:
 		f, _ := toFloat(x)
 		switch {
@@ -245,12 +274,16 @@ func writeJSON(e *env, b *strings.Builder, v any, st jsonStyle, depth int) error
 			if i > 0 {
 				b.WriteString(st.itemSep)
 			}
-			newline(depth + 1)
+			if err := newline(depth + 1); err != nil {
+				return err
+			}
 			if err := writeJSON(e, b, it, st, depth+1); err != nil {
 				return err
 			}
 		}
-		newline(depth)
+		if err := newline(depth); err != nil {
+			return err
+		}
 		b.WriteByte(']')
 	case map[string]any:
 		if len(x) == 0 {
@@ -262,14 +295,20 @@ func writeJSON(e *env, b *strings.Builder, v any, st jsonStyle, depth int) error
 			if i > 0 {
 				b.WriteString(st.itemSep)
 			}
-			newline(depth + 1)
-			writeJSONString(b, k, st.ascii)
+			if err := newline(depth + 1); err != nil {
+				return err
+			}
+			if err := str(k); err != nil {
+				return err
+			}
 			b.WriteString(": ")
 			if err := writeJSON(e, b, x[k], st, depth+1); err != nil {
 				return err
 			}
 		}
-		newline(depth)
+		if err := newline(depth); err != nil {
+			return err
+		}
 		b.WriteByte('}')
 	case *undefined:
 		return x.err()
@@ -323,9 +362,6 @@ func utf16Pair(r rune) (rune, rune) {
 
 // jsonLoads is Python's json.loads: integers stay integers.
 func jsonLoads(s string) (any, error) {
-	if len(s) > maxOutputLen {
-		return nil, errOutput
-	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var v any

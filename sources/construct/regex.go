@@ -1,6 +1,7 @@
 package construct
 
 import (
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -222,29 +223,106 @@ func fRegexReplace(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := pyStr(in)
-	if err := e.tick(len(s) / 64); err != nil {
+	s, err := e.str(in)
+	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	last, n := 0, int64(0)
-	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
-		if count > 0 && n >= count {
-			break
-		}
-		b.WriteString(s[last:m[0]])
-		b.Write(re.ExpandString(nil, tmpl, s, m))
-		last = m[1]
-		n++
-		if b.Len() > maxOutputLen {
-			return nil, errOutput
-		}
+	limit := -1
+	if count > 0 && count < math.MaxInt32 {
+		limit = int(count)
 	}
+	matches, err := e.findAll(re, pattern, s, limit)
+	if err != nil {
+		return nil, err
+	}
+	m := meter{e: e}
+	last := 0
+	for _, match := range matches {
+		if err := m.add(int64(match[0]-last) + expandedLen(re, tmpl, match)); err != nil {
+			return nil, err
+		}
+		last = match[1]
+	}
+	if err := m.add(int64(len(s) - last)); err != nil {
+		return nil, err
+	}
+	n := int64(len(matches))
 	if mandatory > 0 && n != mandatory {
 		return nil, errorf("'%s' should match %d times, but matches %d times", pattern, mandatory, n)
 	}
+	if err := m.done(); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	b.Grow(int(m.n))
+	var dst []byte
+	last = 0
+	for _, match := range matches {
+		b.WriteString(s[last:match[0]])
+		dst = re.ExpandString(dst[:0], tmpl, s, match)
+		b.Write(dst)
+		last = match[1]
+	}
 	b.WriteString(s[last:])
 	return b.String(), nil
+}
+
+// findAll is re.FindAllStringSubmatchIndex(s, n) within the budget: the
+// matching is charged to the step budget before it runs (the time of a
+// regular expression grows with the text times the pattern), and the
+// matches it may return to the evaluation's total, so that a pattern with
+// many groups matching everywhere cannot allocate without bound.
+func (e *env) findAll(re *regexp.Regexp, pattern, s string, n int) ([][]int, error) {
+	if err := e.regexWork(pattern, s); err != nil {
+		return nil, err
+	}
+	row := int64(re.NumSubexp()+1)*2*8 + 24 // one match: its indexes and their slice
+	most := (e.b.work-e.b.built)/row + 1
+	if n < 0 || int64(n) > most {
+		n = int(min(most, math.MaxInt32))
+	}
+	matches := re.FindAllStringSubmatchIndex(s, n)
+	if int64(len(matches)) == most {
+		return nil, &LimitError{Kind: LimitWork, Limit: e.b.work}
+	}
+	return matches, e.spend(int64(len(matches)) * row)
+}
+
+// regexWork charges matching pattern against s to the step budget.
+func (e *env) regexWork(pattern, s string) error {
+	return e.tick(int(min(int64(len(s)+1)*int64(len(pattern)+1)/4096, maxSteps+1)))
+}
+
+// expandedLen is the length of regexp.Expand's output for template (as
+// pyRepl writes it: literals, $$ and ${group}) and one match.
+func expandedLen(re *regexp.Regexp, template string, match []int) int64 {
+	var n int64
+	for i := 0; i < len(template); i++ {
+		if template[i] != '$' || i+1 >= len(template) {
+			n++
+			continue
+		}
+		if template[i+1] == '$' {
+			n++
+			i++
+			continue
+		}
+		end := strings.IndexByte(template[i:], '}')
+		if template[i+1] != '{' || end < 0 {
+			n++
+			continue
+		}
+		name := template[i+2 : i+end]
+		g, err := strconv.Atoi(name)
+		if err != nil {
+			g = re.SubexpIndex(name)
+		}
+		if g >= 0 && 2*g+1 < len(match) && match[2*g] >= 0 {
+			n += int64(match[2*g+1] - match[2*g])
+		}
+		i += end
+	}
+	return n
 }
 
 // fRegexSearch is Ansible's regex_search: the match, or the listed groups
@@ -282,8 +360,11 @@ func fRegexSearch(e *env, in any, a *fargs) (any, error) {
 			}
 		}
 	}
-	s := pyStr(in)
-	if err := e.tick(len(s) / 64); err != nil {
+	s, err := e.str(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.regexWork(pattern, s); err != nil {
 		return nil, err
 	}
 	m := re.FindStringSubmatchIndex(s)
@@ -326,12 +407,16 @@ func fRegexFindall(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := pyStr(in)
-	if err := e.tick(len(s) / 64); err != nil {
+	s, err := e.str(in)
+	if err != nil {
+		return nil, err
+	}
+	matches, err := e.findAll(re, pattern, s, -1)
+	if err != nil {
 		return nil, err
 	}
 	out := []any{}
-	for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+	for _, m := range matches {
 		group := func(i int) any {
 			if m[2*i] < 0 {
 				return ""
@@ -351,11 +436,11 @@ func fRegexFindall(e *env, in any, a *fargs) (any, error) {
 			out = append(out, row)
 		}
 	}
-	return out, nil
+	return e.charge(out)
 }
 
 // fRegexEscape is Python's re.escape.
-func fRegexEscape(_ *env, in any, a *fargs) (any, error) {
+func fRegexEscape(e *env, in any, a *fargs) (any, error) {
 	t, err := a.str(0, "python")
 	if err != nil {
 		return nil, err
@@ -363,9 +448,24 @@ func fRegexEscape(_ *env, in any, a *fargs) (any, error) {
 	if t != "python" {
 		return nil, errorf("regex_escape: only re_type='python' is supported")
 	}
+	s, err := e.str(in)
+	if err != nil {
+		return nil, err
+	}
+	const special = "()[]{}?*+-|^$\\.&~# \t\n\r\v\f"
+	n := int64(len(s))
+	for _, r := range s {
+		if strings.ContainsRune(special, r) {
+			n++
+		}
+	}
+	if err := e.build(n); err != nil {
+		return nil, err
+	}
 	var b strings.Builder
-	for _, r := range pyStr(in) {
-		if strings.ContainsRune("()[]{}?*+-|^$\\.&~# \t\n\r\v\f", r) {
+	b.Grow(int(n))
+	for _, r := range s {
+		if strings.ContainsRune(special, r) {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)

@@ -326,9 +326,15 @@ func pyRepr(v any) string {
 	return b.String()
 }
 
+// reprCap is a backstop on the text of a value: producers measure a value
+// before they convert it (env.str), so only text made outside an
+// evaluation's budget (a keyed group named after a host's list item) can
+// reach it.
+const reprCap = 1 << 20
+
 func writeRepr(b *strings.Builder, v any) {
-	if b.Len() > maxOutputLen {
-		return // callers reject oversized strings; stop building them early
+	if b.Len() > reprCap {
+		return
 	}
 	switch x := v.(type) {
 	case nil:

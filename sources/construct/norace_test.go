@@ -1,0 +1,5 @@
+//go:build !race
+
+package construct
+
+const raceEnabled = false
