@@ -261,6 +261,25 @@ func TestFailedSyncIsRetriedAsANewRun(t *testing.T) {
 	}
 }
 
+func TestFailureARetryWouldRepeatIsNotRetried(t *testing.T) {
+	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 3, Backoff: func(int) time.Duration { return 100 * time.Millisecond }}))
+	n.start()
+	// Every host fails its strict compose: the same on every try.
+	src := n.source("ec2", func(s *roster.Source) {
+		s.Config["strict"] = true
+		s.Config["compose"] = map[string]any{"x": "no_such_var + 1"}
+	})
+	run, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	if done := n.wait(run.ID); done.Status != roster.SyncFailed || !strings.Contains(done.Error, "compose.x") {
+		t.Fatalf("run = %s %q, want failed for compose.x", done.Status, done.Error)
+	}
+	time.Sleep(time.Second) // ten backoffs
+	if runs := n.runs(src); len(runs) != 1 {
+		t.Fatalf("%d runs, want the failed one and no retry", len(runs))
+	}
+}
+
 func TestRunExceedingItsTimeoutIsCanceled(t *testing.T) {
 	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 1}))
 	n.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})

@@ -8,6 +8,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/syncer"
 )
 
 // SyncArgs is the job that executes one sync run. The run is the record
@@ -80,9 +81,14 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 		log.Warn("the run was started by another runner; leaving it to it", "run", run.ID)
 		return nil
 	}
-	if !run.Status.Done() {
+	switch {
+	case !run.Status.Done():
 		// The outcome could not be recorded: the run stays running until
 		// its lease ends, and is then failed and retried.
+		return nil
+	case syncer.Permanent(runErr):
+		log.Info("the sync failed in a way a retry would repeat (its configuration or expressions); it is not retried",
+			"run", run.ID, "source", run.SourceID)
 		return nil
 	}
 	// The retry is queued even while this process stops: a run canceled

@@ -285,9 +285,25 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		"seen", c.Seen, "added", c.Added, "updated", c.Updated, "removed", c.Removed, "disabled", c.Disabled, "unchanged", c.Unchanged,
 		"error", run.Error)
 	if run.Status == roster.SyncFailed || run.Status == roster.SyncCanceled {
+		if err != nil {
+			return err // its chain says whether it is Permanent
+		}
 		return errors.New(run.Error)
 	}
 	return nil
+}
+
+// permanent marks a failure that trying again cannot mend: the source's
+// configuration, or an expression that fails or goes over its limits.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
+// Permanent reports whether a run's error (Run's) is one that a retry
+// would only repeat.
+func Permanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p)
 }
 
 // abandon records a run that cannot be recorded normally as failed, with
@@ -335,7 +351,11 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	}
 	provider, cons, err := e.registry.Open(ctx, src, cred, log)
 	if err != nil {
-		return nil, fmt.Errorf("open %s provider: %s", src.Provider, userMessage(err))
+		opened := fmt.Errorf("open %s provider: %s", src.Provider, userMessage(err))
+		if roster.ErrorCode(err) == roster.EINVALID {
+			return nil, permanent{opened}
+		}
+		return nil, opened
 	}
 	scopes, err := provider.Scopes(ctx)
 	if err != nil {
@@ -425,7 +445,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	}
 	run.Warnings = notes.list()
 	if fatal != nil {
-		return nil, fmt.Errorf("source %q: %w", src.Name, fatal)
+		return nil, permanent{fmt.Errorf("source %q: %w", src.Name, fatal)}
 	}
 	if len(results) == 0 {
 		return nil, fmt.Errorf("every scope failed (%s); nothing was changed", firstScopeError(run.Scopes))
