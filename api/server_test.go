@@ -453,6 +453,26 @@ func TestInventoryInputErrors(t *testing.T) {
 	}
 }
 
+// TestBodyParseErrorsSayWhy: a body that is not JSON, or is cut short,
+// is refused with the reason, not "cannot be parsed: ".
+func TestBodyParseErrorsSayWhy(t *testing.T) {
+	f := newFixture(t)
+	for body, want := range map[string]string{
+		`{"name": "x",`:  "ends before it is complete",
+		`{"name": "x"`:   "ends before it is complete",
+		`{"name" "x"}`:   "invalid JSON at byte",
+		`{"name": "x"}}`: "invalid JSON at byte",
+		`<html>`:         "invalid JSON at byte 1",
+	} {
+		r := f.do("POST", "/api/v1/inventories", f.admin, body)
+		wantStatus(t, r, http.StatusBadRequest)
+		p := r.problem(t)
+		if p.Errors == nil || len(*p.Errors) != 1 || (*p.Errors)[0].Field != "body" || !strings.Contains((*p.Errors)[0].Message, want) {
+			t.Errorf("body %s: problem errors %+v, want the body's reason (%q)", body, p.Errors, want)
+		}
+	}
+}
+
 func TestSourceInputErrors(t *testing.T) {
 	f := newFixture(t)
 	f.inventory("prod")

@@ -1,8 +1,12 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,6 +52,10 @@ func (v *validator) middleware(log func(http.ResponseWriter, *http.Request, erro
 				log(w, r, err)
 				return
 			}
+			if err := checkJSONBody(r); err != nil {
+				log(w, r, err)
+				return
+			}
 			in := &openapi3filter.RequestValidationInput{
 				Request:    r,
 				PathParams: params,
@@ -64,6 +72,43 @@ func (v *validator) middleware(log func(http.ResponseWriter, *http.Request, erro
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// checkJSONBody refuses a JSON body that is not exactly one JSON value
+// (cut short, malformed, or followed by more), saying why: decoders
+// downstream read the first value and ignore the rest. The body is read
+// whole (the server bounds it) and put back for them.
+func checkJSONBody(r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+		return nil
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return err // too large: answered as such
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil // the schema says whether a body is required
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v json.RawMessage
+	err = dec.Decode(&v)
+	if err == nil {
+		if _, next := dec.Token(); next != io.EOF {
+			err = fmt.Errorf("invalid JSON at byte %d: more after the end of the JSON value", dec.InputOffset()+1)
+		}
+	} else {
+		err = errors.New(decodeReason(err))
+	}
+	if err != nil {
+		return &roster.Error{Code: roster.EINVALID, Message: "the request does not match the API",
+			Fields: []roster.FieldError{{Field: "body", Message: "cannot be parsed: " + err.Error()}}}
+	}
+	return nil
 }
 
 // requestError turns kin-openapi's validation errors into field errors.
@@ -138,12 +183,48 @@ func collectOne(reqErr *openapi3filter.RequestError, err error, fields *roster.F
 		if reqErr.Parameter != nil {
 			name = reqErr.Parameter.Name
 		}
-		fields.Add(name, "cannot be parsed: %s", parseErr.Reason)
+		fields.Add(name, "cannot be parsed: %s", parseReason(parseErr))
 	case reqErr.Parameter != nil:
 		fields.Add(reqErr.Parameter.Name, "%s", reasonOf(reqErr, err))
 	default:
 		fields.Add("body", "%s", reasonOf(reqErr, err))
 	}
+}
+
+// parseReason says why a body or parameter could not be parsed: the
+// reasons of the parse error and of its causes, down to the decoder's
+// (a body cut short has no reason of its own, only a cause).
+func parseReason(pe *openapi3filter.ParseError) string {
+	var parts []string
+	for pe != nil {
+		if pe.Reason != "" {
+			parts = append(parts, pe.Reason)
+		}
+		next, ok := pe.Cause.(*openapi3filter.ParseError)
+		if !ok {
+			if pe.Cause != nil {
+				parts = append(parts, decodeReason(pe.Cause))
+			}
+			break
+		}
+		pe = next
+	}
+	if len(parts) == 0 {
+		return "it is not what its Content-Type says"
+	}
+	return strings.Join(parts, ": ")
+}
+
+// decodeReason words a decoder's error for people.
+func decodeReason(err error) string {
+	var syntax *json.SyntaxError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the JSON ends before it is complete"
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("invalid JSON at byte %d: %s", syntax.Offset, syntax.Error())
+	}
+	return err.Error()
 }
 
 func reasonOf(reqErr *openapi3filter.RequestError, err error) string {
