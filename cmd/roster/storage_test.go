@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/internal/testenv"
+)
+
+// fullDisk runs script with sh in a mount namespace of its own in which
+// dir is a tmpfs of the given size: a disk that really fills, without
+// touching the machine's. It needs root (or a user namespace).
+func fullDisk(t *testing.T, dir, size, script string) *exec.Cmd {
+	t.Helper()
+	unshare, err := exec.LookPath("unshare")
+	testenv.Need(t, "unshare (util-linux)", err)
+	if os.Geteuid() != 0 {
+		testenv.Need(t, "root, to mount a small tmpfs in a mount namespace", errors.New("not root"))
+	}
+	return exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
+		fmt.Sprintf("mount -t tmpfs -o size=%s tmpfs %s && %s", size, dir, script))
+}
+
+// TestFullDiskIsSaidWhereItIs: when the disk under the database fills,
+// the API answers 507 naming the database, the CLI says the same in one
+// line, the server stays up, and once space is freed it works again.
+func TestFullDiskIsSaidWhereItIs(t *testing.T) {
+	bin := buildBinary(t, "./cmd/roster", t.TempDir())
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	logPath := filepath.Join(t.TempDir(), "serve.log")
+	logf, err := os.Create(logPath)
+	must(t, err)
+	defer logf.Close()
+	// The token is made in the namespace before the server starts; the
+	// test reads it from the log file (outside the tmpfs).
+	serve := fullDisk(t, dir, "4m", fmt.Sprintf(
+		"%[1]s token create --name admin --role admin --data-dir %[2]s | tail -n 1 >&2 && exec %[1]s serve --data-dir %[2]s --listen %[3]s --log-format text",
+		bin, dir, addr))
+	serve.Env = append(os.Environ(), "ROSTER_SECRET_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	serve.Stdout, serve.Stderr = logf, logf
+	must(t, serve.Start())
+	done := make(chan error, 1)
+	go func() { done <- serve.Wait() }()
+	t.Cleanup(func() {
+		serve.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			serve.Process.Kill()
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("server log:\n%s", tail(string(b), 4096))
+		}
+	})
+	url := "http://" + addr
+	var token string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if resp, err := http.Get(url + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				b, _ := os.ReadFile(logPath)
+				for _, line := range strings.Split(string(b), "\n") {
+					if strings.HasPrefix(line, "rst_") && token == "" {
+						token = strings.TrimSpace(line)
+					}
+				}
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("roster serve exited: %v\n%s", err, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("roster serve not ready")
+		}
+	}
+	post := func(i int) (int, []byte) {
+		body, _ := json.Marshal(map[string]any{"name": fmt.Sprintf("inv-%d", i), "description": strings.Repeat("x", 1000)})
+		req, _ := http.NewRequest("POST", url+"/api/v1/inventories", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.Bytes()
+	}
+
+	// Fill the disk through the API until it says so.
+	db := filepath.Join(dir, "roster.db")
+	var problem struct{ Code, Detail string }
+	for i := 0; ; i++ {
+		status, body := post(i)
+		if status == http.StatusCreated {
+			if i > 5000 {
+				t.Fatal("the 4 MiB disk never filled")
+			}
+			continue
+		}
+		if status != http.StatusInsufficientStorage {
+			t.Fatalf("POST %d = %d %s, want 507 when the disk fills", i, status, body)
+		}
+		must(t, json.Unmarshal(body, &problem))
+		t.Logf("after %d inventories: %d %s", i, status, body)
+		break
+	}
+	if problem.Code != "storage_full" || !strings.Contains(problem.Detail, "full") || !strings.Contains(problem.Detail, db) {
+		t.Fatalf("problem = %+v, want storage_full naming %s", problem, db)
+	}
+
+	// The CLI in the same namespace (the server's) says it in one line.
+	var out []byte
+	for i := 0; ; i++ {
+		cli := exec.Command("nsenter", "--target", fmt.Sprint(serve.Process.Pid), "--mount", "--",
+			bin, "token", "create", "--name", fmt.Sprintf("cli-%d", i), "--role", "admin", "--data-dir", dir)
+		cli.Env = serve.Env
+		out, err = cli.CombinedOutput()
+		if err != nil {
+			break
+		}
+		if i > 100 {
+			t.Fatal("the CLI kept writing to a full disk")
+		}
+	}
+	msg := strings.TrimSpace(string(out))
+	t.Logf("roster token create on the full disk: %s", msg)
+	if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "full") || !strings.Contains(msg, db) {
+		t.Fatalf("roster token create on a full disk said:\n%s\nwant one line naming %s as full", msg, db)
+	}
+
+	// The server is still up, and once space is freed, writes work again.
+	resp, err := http.Get(url + "/readyz")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("readyz = %d on a full disk", resp.StatusCode)
+	}
+	grow := exec.Command("nsenter", "--target", fmt.Sprint(serve.Process.Pid), "--mount", "--", "mount", "-o", "remount,size=16m", dir)
+	if b, err := grow.CombinedOutput(); err != nil {
+		t.Fatalf("grow the tmpfs: %v %s", err, b)
+	}
+	if status, body := post(100000); status != http.StatusCreated {
+		t.Fatalf("after space was freed: %d %s", status, body)
+	}
+}
+
+// TestUnwritableDataDirIsOneLine: a data directory that cannot be written
+// or created (here on a read-only file system, which binds root too) is
+// one line naming it, from the server and from the CLI.
+func TestUnwritableDataDirIsOneLine(t *testing.T) {
+	bin := buildBinary(t, "./cmd/roster", t.TempDir())
+	ro := t.TempDir()
+	for _, tc := range []struct{ dataDir, want string }{
+		{ro, "the data directory " + ro + " cannot be written by this process: read-only file system"},
+		{ro + "/sub/dir", "the data directory " + ro + "/sub/dir cannot be created: read-only file system"},
+	} {
+		for _, args := range [][]string{
+			{"serve", "--listen", freeAddr(t)},
+			{"token", "create", "--name", "a", "--role", "admin"},
+		} {
+			script := fmt.Sprintf("mount -o remount,ro %s && exec %s %s --data-dir %s", ro, bin, strings.Join(args, " "), tc.dataDir)
+			cmd := fullDisk(t, ro, "1m", script)
+			out, err := cmd.CombinedOutput()
+			msg := strings.TrimSpace(string(out))
+			if err == nil || msg != "roster: "+tc.want {
+				t.Errorf("roster %s --data-dir %s: %v\n%s\nwant the one line: roster: %s", args[0], tc.dataDir, err, msg, tc.want)
+			}
+		}
+	}
+}
