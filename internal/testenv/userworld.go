@@ -98,6 +98,8 @@ func RunInChild(t *testing.T, env ...string) {
 	}
 	cmd := exec.CommandContext(t.Context(), exe, "-test.run="+strings.Join(levels, "/"), "-test.v", "-test.count=1")
 	cmd.Env = UserEnv(append(env, childVar+"="+t.Name())...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{}
+	setDeathSignal(cmd.SysProcAttr, syscall.SIGKILL) // a test binary that times out takes its child along
 	out, err := cmd.CombinedOutput()
 	switch {
 	case err != nil:
