@@ -26,6 +26,18 @@
 // SIGQUIT (PostgreSQL) from the kernel if the test binary dies without cleaning up.
 // Its output goes to a log file that is written into the test log when a test using
 // the server fails.
+//
+// # The user's world
+//
+// Development and CI machines export variables a user's machine lacks, such as
+// SSL_CERT_FILE and AWS_CA_BUNDLE, and a test can pass only because of them. Main
+// runs the package's tests in a process that never saw the variables that choose
+// trusted certificate authorities (it restarts the test binary without them), so
+// every package with tests that talk TLS or start the cloud SDKs calls it from its
+// TestMain, even if it shares no server. UserEnv is the environment for programs a
+// test starts; RunInChild runs a test again in a child process with an environment
+// of its choosing, such as an SSL_CERT_FILE naming a simulator's CA, the way a user
+// trusts one.
 package testenv
 
 import (
@@ -112,9 +124,10 @@ var shared struct {
 	pgErr    error
 }
 
-// Main runs the tests of a package and then stops the shared servers; call it from
-// TestMain. It does not return.
+// Main runs the tests of a package in the user's world and then stops the shared
+// servers; call it from TestMain. It does not return.
 func Main(m *testing.M) {
+	enterUsersWorld()
 	shared.mu.Lock()
 	shared.mainActive = true
 	shared.mu.Unlock()

@@ -122,7 +122,7 @@ func (d Driver) Open(ctx context.Context, cfg map[string]any, cred *sources.Cred
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	awsCfg.HTTPClient = shieldBodies{awsCfg.HTTPClient}
+	awsCfg.HTTPClient = shieldBodies(awsCfg.HTTPClient)
 	if role != "" {
 		stsClient := sts.NewFromConfig(awsCfg)
 		awsCfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role, func(ao *stscreds.AssumeRoleOptions) {

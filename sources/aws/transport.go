@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 )
 
 // shieldBodies wraps the SDK's HTTP client to hide the WriteTo method of
@@ -14,12 +15,22 @@ import (
 // the transport reads that as a write error and closes the connection under
 // the response (aws/aws-sdk-go-v2#1825, #2737): the call fails with "use of
 // closed network connection" and is retried after a backoff. A body that
-// only reads cannot hit that path. (The wrapper sits on the service client,
-// after config loading, so AWS_CA_BUNDLE handling still sees the SDK's own
-// client.)
-type shieldBodies struct{ next aws.HTTPClient }
+// only reads cannot hit that path.
+//
+// The wrapper goes on after config loading, so AWS_CA_BUNDLE handling still
+// sees the SDK's own client. Loading leaves the client nil unless a client
+// or a CA bundle was configured (each service client then builds its own):
+// nil gets the client a service client would build, awshttp's default.
+func shieldBodies(next aws.HTTPClient) aws.HTTPClient {
+	if next == nil {
+		next = awshttp.NewBuildableClient()
+	}
+	return bodyShield{next}
+}
 
-func (c shieldBodies) Do(r *http.Request) (*http.Response, error) {
+type bodyShield struct{ next aws.HTTPClient }
+
+func (c bodyShield) Do(r *http.Request) (*http.Response, error) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r2 := r.Clone(r.Context())
 		r2.Body = readOnlyBody{r.Body}

@@ -23,7 +23,9 @@ import (
 var fleetProjects = []string{"roster-prod", "roster-staging", "roster-dev"}
 
 // env is one engine over a real SQLite store, syncing from a real
-// Compute Engine simulator through the real Google client libraries.
+// Compute Engine simulator through the real Google client libraries, on
+// the transport a user gets: the Driver has no HTTPClient, and TestMain
+// keeps the variables that choose CAs out of the environment.
 type env struct {
 	*syncertest.Harness
 	sim *gcpsim.Server

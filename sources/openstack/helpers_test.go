@@ -16,6 +16,9 @@ import (
 // simEnv is a simulator on an httptest server and a Driver that reaches
 // it only through its Keystone URL, with the simulator's credentials
 // injected by cloud name: "sim" is the demo user, "simadmin" the admin.
+// The Driver has no HTTPClient: the syncs go through the transport a user
+// gets (and TestMain keeps the variables that choose CAs out of the
+// environment).
 type simEnv struct {
 	sim    *openstacksim.Server
 	base   string

@@ -1,0 +1,4 @@
+package testenv
+
+// TrustVariables is the list Main and UserEnv remove, for the tests.
+var TrustVariables = trustVariables
