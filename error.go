@@ -19,8 +19,8 @@ const (
 	ETOOMANY      = "too_many_requests"
 	EUNAVAILABLE  = "unavailable"
 	// EFULL: the disk that would take a change (the database's) is full.
-	EFULL = "storage_full"
-	EINTERNAL     = "internal"
+	EFULL     = "storage_full"
+	EINTERNAL = "internal"
 )
 
 // Error is an application error: a code, a message fit for the user, and for

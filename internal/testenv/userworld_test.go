@@ -84,3 +84,48 @@ func TestScriptRemovesTheTrustVariables(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryTestPackageStartsInTheUsersWorld: a package whose tests run
+// without testenv.Main would see this machine's trust variables when run
+// by hand (scripts/test.sh removes them for the whole suite).
+func TestEveryTestPackageStartsInTheUsersWorld(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasTests := map[string]bool{}
+	callsMain := map[string]bool{}
+	err = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		dir := filepath.Dir(path)
+		hasTests[dir] = true
+		if strings.Contains(string(b), "testenv.Main(m)") || (dir == filepath.Join(root, "internal", "testenv") && strings.Contains(string(b), "Main(m)")) {
+			callsMain[dir] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hasTests) < 10 {
+		t.Fatalf("found tests in only %d packages under %s", len(hasTests), root)
+	}
+	for dir := range hasTests {
+		if !callsMain[dir] {
+			rel, _ := filepath.Rel(root, dir)
+			t.Errorf("%s has tests but no TestMain calling testenv.Main", rel)
+		}
+	}
+}
