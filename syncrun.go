@@ -60,6 +60,11 @@ type SyncRun struct {
 	RetryOf string
 	// NotBefore, on a queued retry, is when its backoff ends.
 	NotBefore *time.Time
+	// NextAttempt, on a finished run, is the attempt its retry is to be,
+	// while that retry is owed and not yet recorded (0: none is owed). It
+	// is recorded with the failure, so a retry survives the death of the
+	// process that should have queued it.
+	NextAttempt int
 	// Holder names the process working the run, and LeaseUntil is when its
 	// claim ends unless the holder renews it. A run whose lease ended is
 	// taken for abandoned (its holder died or lost the database) and may be
@@ -116,7 +121,13 @@ type SyncRunStore interface {
 	// queued or running run: then nothing is written and that run is
 	// returned. This is what keeps a source from syncing twice at once.
 	// Attempt (0 is 1), RetryOf, NotBefore, Holder and LeaseUntil are
-	// recorded as given; a second retry of the same run is ECONFLICT.
+	// recorded as given.
+	//
+	// A retry (RetryOf set) settles the retry its run owed, in the same
+	// transaction, whether it is recorded or not: it is not recorded when
+	// the source has an active run (returned), nor when a newer run of the
+	// source exists or the run was retried already (ECONFLICT): a later
+	// sync supersedes it.
 	CreateSyncRun(ctx context.Context, run *SyncRun) (active *SyncRun, err error)
 	// StartSyncRun marks a queued run as running since run.StartedAt, held
 	// by run.Holder until run.LeaseUntil. Only one caller can start a run:
@@ -131,13 +142,21 @@ type SyncRunStore interface {
 	// counts and warnings); a running run only for its holder.
 	UpdateSyncRun(ctx context.Context, run *SyncRun) error
 	// FinishSyncRun applies changes (nil for none) and saves the finished
-	// run, in one transaction, and stamps run.FinishedAt once the changes
-	// are written. A running run is finished only by its holder, and only
-	// while its lease lasts: otherwise ECONFLICT, and nothing is written.
+	// run (NextAttempt included), in one transaction, and stamps
+	// run.FinishedAt once the changes are written. A running run is
+	// finished only by its holder, and only if no one failed it meanwhile
+	// (its lease ran out): otherwise ECONFLICT, and nothing is written.
 	FinishSyncRun(ctx context.Context, run *SyncRun, changes *HostChanges) error
 	// ExpireSyncRuns records as failed, for reason, up to limit unfinished
-	// runs whose lease ended before now, and returns them.
-	ExpireSyncRuns(ctx context.Context, now time.Time, reason string, limit int) ([]*SyncRun, error)
+	// runs (of one source, unless sourceID is empty) whose lease ended
+	// before now, and returns them. Each owes a retry (NextAttempt) unless
+	// the CLI ran it: a CLI run is its user's.
+	ExpireSyncRuns(ctx context.Context, now time.Time, reason, sourceID string, limit int) ([]*SyncRun, error)
+	// OwedRetries returns up to limit finished runs that owe a retry,
+	// oldest first: retries whose recording was cut off.
+	OwedRetries(ctx context.Context, limit int) ([]*SyncRun, error)
+	// SettleRetry records that run owes no retry (its attempts are spent).
+	SettleRetry(ctx context.Context, id string) error
 	SyncRun(ctx context.Context, id string) (*SyncRun, error)
 	SyncRuns(ctx context.Context, f SyncRunFilter) (runs []*SyncRun, next string, err error)
 }

@@ -88,8 +88,13 @@ func checkJSONBody(r *http.Request) error {
 	body, err := io.ReadAll(r.Body)
 	r.Body.Close()
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return err // too large: answered as such
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return err // answered as such
+	case err != nil:
+		return &roster.Error{Code: roster.EINVALID, Message: "the request body could not be read",
+			Fields: []roster.FieldError{{Field: "body", Message: "it ends before its Content-Length, or the client stopped sending it"}}}
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil // the schema says whether a body is required

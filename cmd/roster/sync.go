@@ -70,8 +70,12 @@ were kept), 1 when the sync failed (nothing was changed).`,
 				return err
 			}
 			if !created && run.Status != roster.SyncQueued {
-				return fmt.Errorf("source %s is already syncing (run %s, held by %s until %s unless renewed); wait for it or watch it with GET /api/v1/syncs/%s",
-					src.Name, run.ID, run.Holder, run.LeaseUntil.Local().Format(time.TimeOnly), run.ID)
+				held := ""
+				if run.Holder != "" && run.LeaseUntil != nil {
+					held = fmt.Sprintf(", held by %s until %s unless renewed", run.Holder, run.LeaseUntil.Local().Format(time.TimeOnly))
+				}
+				return fmt.Errorf("source %s is already syncing (run %s%s); wait for it or watch it with GET /api/v1/syncs/%s",
+					src.Name, run.ID, held, run.ID)
 			}
 			// A queued run (a server's, waiting for a worker or for its
 			// backoff) is run here and now: it is what was asked for.

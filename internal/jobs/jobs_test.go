@@ -2,12 +2,14 @@ package jobs_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -481,5 +483,144 @@ func TestTriggerFailsARunWhoseLeaseEnded(t *testing.T) {
 	}
 	if got := len(n.runs(src)); got != 2 {
 		t.Fatalf("%d runs, want the dead one and the new one (a CLI run is not retried)", got)
+	}
+}
+
+func TestRetryOwedByAFailedRunIsRecordedByTheTick(t *testing.T) {
+	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 3, Backoff: func(int) time.Duration { return 0 }}))
+	n.start()
+	src := n.source("ec2", nil)
+	// A process recorded this failure and died before it recorded the
+	// retry the failure owes.
+	failed := &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: roster.TriggerSchedule}
+	active, err := n.store.CreateSyncRun(t.Context(), failed)
+	must(t, err)
+	if active != nil {
+		t.Fatal("unexpected active run")
+	}
+	failed.Status, failed.Error, failed.NextAttempt = roster.SyncFailed, "boom", 2
+	must(t, n.store.FinishSyncRun(t.Context(), failed, nil))
+
+	res, err := n.queue.Tick(t.Context(), time.Now())
+	must(t, err)
+	if res.Retried != 1 {
+		t.Fatalf("tick = %+v, want the owed retry recorded", res)
+	}
+	runs := n.runs(src)
+	if len(runs) != 2 || runs[1].RetryOf != failed.ID || runs[1].Attempt != 2 {
+		t.Fatalf("runs = %+v, want the failure and its retry", runs)
+	}
+	if done := n.wait(runs[1].ID); done.Status != roster.SyncSucceeded {
+		t.Fatalf("retry = %s (%s)", done.Status, done.Error)
+	}
+	if res, _ = n.queue.Tick(t.Context(), time.Now()); res.Retried != 0 {
+		t.Fatalf("second tick = %+v, want nothing owed any more", res)
+	}
+}
+
+func TestSyncAskedForNowReplacesARetryWaitingForItsBackoff(t *testing.T) {
+	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 3, Backoff: func(int) time.Duration { return time.Hour }}))
+	n.sim.SetFaults(awssim.Faults{FailRegions: []string{"us-east-1", "eu-west-1"}})
+	n.start()
+	src := n.source("ec2", nil)
+	first, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerSchedule)
+	must(t, err)
+	n.wait(first.ID)
+	runs := n.runs(src)
+	if len(runs) != 2 || runs[1].Status != roster.SyncQueued || runs[1].NotBefore == nil {
+		t.Fatalf("runs = %+v, want the failure and a retry waiting an hour", runs)
+	}
+	waiting := runs[1]
+	// The schedule does not jump the queue; someone asking does.
+	if run, created, err := n.engine.Trigger(t.Context(), src, roster.TriggerSchedule); err != nil || created || run.ID != waiting.ID {
+		t.Fatalf("scheduled Trigger = %v created=%v %v, want the waiting retry", run, created, err)
+	}
+	n.sim.SetFaults(awssim.Faults{})
+	now, created, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	if !created {
+		t.Fatalf("Trigger answered the waiting retry %s, want a sync now", now.ID)
+	}
+	if done := n.wait(now.ID); done.Status != roster.SyncSucceeded {
+		t.Fatalf("sync now = %s (%s)", done.Status, done.Error)
+	}
+	got, err := n.store.SyncRun(t.Context(), waiting.ID)
+	must(t, err)
+	if got.Status != roster.SyncCanceled || !strings.Contains(got.Error, "replaced by a sync asked for by api") {
+		t.Fatalf("the waiting retry = %s %q", got.Status, got.Error)
+	}
+}
+
+func TestSyncCommandFailsOnlyItsOwnSourcesDeadRun(t *testing.T) {
+	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 3, Backoff: func(int) time.Duration { return 0 }}))
+	a, b := n.source("a", nil), n.source("b", nil)
+	gone := time.Now().Add(-time.Second)
+	deadA := n.abandonedRun(a, roster.TriggerSchedule, gone)
+	deadB := n.abandonedRun(b, roster.TriggerSchedule, gone)
+	// roster sync of a (an engine without a queue) while no server runs.
+	cli := n.engine.Inline()
+	run, created, err := cli.Trigger(t.Context(), a, roster.TriggerCLI)
+	must(t, err)
+	if !created {
+		t.Fatalf("roster sync of a got %s, want a new run", run.ID)
+	}
+	must(t, cli.Run(t.Context(), run, nil))
+	if got, _ := n.store.SyncRun(t.Context(), deadA.ID); got.Status != roster.SyncFailed {
+		t.Fatalf("a's dead run = %s", got.Status)
+	}
+	if got, _ := n.store.SyncRun(t.Context(), deadB.ID); got.Status != roster.SyncRunning {
+		t.Fatalf("b's dead run = %s, want it left to a server (which retries it)", got.Status)
+	}
+	// The server's next tick fails b's run and retries it.
+	n.start()
+	res, err := n.queue.Tick(t.Context(), time.Now())
+	must(t, err)
+	if res.Failed != 1 {
+		t.Fatalf("tick = %+v, want b's run failed", res)
+	}
+	runs := n.runs(b)
+	if len(runs) != 2 || runs[1].RetryOf != deadB.ID {
+		t.Fatalf("b's runs = %+v, want the dead run and its retry", runs)
+	}
+	if done := n.wait(runs[1].ID); done.Status != roster.SyncSucceeded {
+		t.Fatalf("b's retry = %s (%s)", done.Status, done.Error)
+	}
+	// a's dead run was superseded by the CLI's sync: no retry of it.
+	if runs := n.runs(a); len(runs) != 2 {
+		t.Fatalf("a has %d runs, want the dead one and the CLI's", len(runs))
+	}
+}
+
+// startFailsOnce is a store whose first StartSyncRun fails as a database
+// that went away would.
+type startFailsOnce struct {
+	*store.SQLite
+	failed atomic.Bool
+}
+
+func (s *startFailsOnce) StartSyncRun(ctx context.Context, run *roster.SyncRun) error {
+	if s.failed.CompareAndSwap(false, true) {
+		return errors.New("database is locked")
+	}
+	return s.SQLite.StartSyncRun(ctx, run)
+}
+
+func TestRunThatCouldNotStartIsTriedAgain(t *testing.T) {
+	n := newNode(t, jobs.Config{})
+	st := &startFailsOnce{SQLite: n.store}
+	q, err := jobs.OpenSQLite(t.Context(), n.path, jobs.Config{Store: st, Log: logger()})
+	must(t, err)
+	e := syncer.New(st, n.engine.Registry(), logger(), syncer.WithQueue(q))
+	must(t, q.Start(t.Context(), e))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		q.Stop(ctx)
+	})
+	src := n.source("ec2", nil)
+	run, _, err := e.Trigger(t.Context(), src, roster.TriggerAPI)
+	must(t, err)
+	if done := n.wait(run.ID); done.Status != roster.SyncSucceeded || !st.failed.Load() {
+		t.Fatalf("run = %s (%s), start failed first: %v", done.Status, done.Error, st.failed.Load())
 	}
 }

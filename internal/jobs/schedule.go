@@ -48,6 +48,7 @@ type TickResult struct {
 	Planned  int // sources whose first tick was planned
 	Requeued int // runs found queued without a job
 	Failed   int // runs failed because their lease ended (their process died)
+	Retried  int // retries owed by failed runs, recorded late
 }
 
 // Tick claims every source due at now and queues its run, and queues again
@@ -98,17 +99,23 @@ func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 		}
 	}
 	// A run whose lease ended (its process died) would block its source:
-	// it is recorded as failed, and retried if attempts remain.
+	// it is recorded as failed, and retried if attempts remain; so are
+	// retries whose recording was cut off.
 	if q.engine != nil {
 		expired, err := q.engine.Expire(ctx, now)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		res.Failed += len(expired)
+		retried, err := q.engine.RecordOwedRetries(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		res.Retried += retried
 	}
-	if res.Queued+res.Skipped+res.Planned+res.Requeued+res.Failed > 0 {
+	if res.Queued+res.Skipped+res.Planned+res.Requeued+res.Failed+res.Retried > 0 {
 		q.cfg.Log.Debug("scheduler tick", "queued", res.Queued, "skipped", res.Skipped, "planned", res.Planned,
-			"requeued", res.Requeued, "failed", res.Failed)
+			"requeued", res.Requeued, "failed", res.Failed, "retried", res.Retried)
 	}
 	return res, errors.Join(errs...)
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/internal/syncer"
 )
 
 // SyncArgs is the job that executes one sync run. The run is the record
@@ -61,6 +60,10 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	case run.Status == roster.SyncQueued && run.NotBefore != nil && run.NotBefore.After(now):
 		return river.JobSnooze(run.NotBefore.Sub(now)) // a retry whose backoff is not over
 	case run.Status == roster.SyncQueued:
+	case run.Status == roster.SyncRunning && run.LeaseUntil == nil:
+		// Started by a version without leases (a cluster being upgraded):
+		// the scheduler fails it once it cannot be running any more.
+		return river.JobSnooze(time.Minute)
 	case run.Status == roster.SyncRunning && !run.Expired(now):
 		// Held by a live process (a CLI sync that took the queued run), or
 		// by one that died but whose lease has not ended yet (this job was
@@ -74,31 +77,22 @@ func (w *syncWorker) Work(ctx context.Context, job *river.Job[SyncArgs]) error {
 	default:
 		return nil // done already
 	}
-	runErr := w.q.engine.Run(ctx, run, nil)
-	if roster.ErrorCode(runErr) == roster.ECONFLICT && run.Status == roster.SyncQueued {
+	err = w.q.engine.Run(ctx, run, nil)
+	switch {
+	case run.Status != roster.SyncQueued:
+		// Ran, and recorded (a failure is retried as a run of its own), or
+		// its outcome could not be recorded: the run then stays running
+		// until its lease ends, and is failed and retried.
+		return nil
+	case roster.ErrorCode(err) == roster.ECONFLICT:
 		// Someone else started the run between our read and our start
 		// (a CLI sync, or a requeued job): it is theirs.
 		log.Warn("the run was started by another runner; leaving it to it", "run", run.ID)
 		return nil
+	default:
+		// The start could not be recorded: River tries the job again.
+		return err
 	}
-	switch {
-	case !run.Status.Done():
-		// The outcome could not be recorded: the run stays running until
-		// its lease ends, and is then failed and retried.
-		return nil
-	case syncer.Permanent(runErr):
-		log.Info("the sync failed in a way a retry would repeat (its configuration or expressions); it is not retried",
-			"run", run.ID, "source", run.SourceID)
-		return nil
-	}
-	// The retry is queued even while this process stops: a run canceled
-	// by the stop is tried again by the next process to start.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if _, err := w.q.engine.Retry(rctx, run); err != nil {
-		log.Warn("queueing the retry of a failed sync failed; the scheduler queues it later", "run", run.ID, "err", err)
-	}
-	return nil
 }
 
 // FollowUpArgs is a sync of a source to queue once its running sync ends:

@@ -27,9 +27,9 @@ func PrepareSQLite(path string) error {
 	}
 	f.Close()
 	os.Remove(f.Name())
-	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
-		f.Close()
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	// Asked of the kernel, not tried: opening and closing the database
+	// file would drop the POSIX locks this process holds on it (SQLite's).
+	if err := canWrite(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return roster.Errorf(roster.EUNAVAILABLE, "the database %s cannot be written by this process: %s", path, reason(err))
 	}
 	return nil

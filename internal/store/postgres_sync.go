@@ -15,12 +15,12 @@ import (
 )
 
 const pgRunCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings, scheduled_for,
-	attempt, retry_of, not_before, holder, lease_until`
+	attempt, retry_of, not_before, holder, lease_until, next_attempt`
 
 // pgInsertRun is the statement that records a new run (pgRunInsertArgs),
 // doing nothing when a unique index forbids it (onConflict names it).
 func pgInsertRun(onConflict string) string {
-	return `INSERT INTO sync_runs (` + pgRunCols + `) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, '', $9, $10, $11, $12, $13, $14, $15)
+	return `INSERT INTO sync_runs (` + pgRunCols + `) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, '', $9, $10, $11, $12, $13, $14, $15, NULL)
 		ON CONFLICT ` + onConflict + ` DO NOTHING`
 }
 
@@ -34,9 +34,13 @@ func pgScanRun(row pgx.Row) (*roster.SyncRun, error) {
 	var run roster.SyncRun
 	var scopes, counts, warnings []byte
 	var retryOf *string
+	var next *int
 	if err := row.Scan(&run.ID, &run.SourceID, &run.InventoryID, &run.Trigger, &run.Status, &run.CreatedAt, &run.StartedAt, &run.FinishedAt,
-		&scopes, &counts, &run.Error, &warnings, &run.ScheduledFor, &run.Attempt, &retryOf, &run.NotBefore, &run.Holder, &run.LeaseUntil); err != nil {
+		&scopes, &counts, &run.Error, &warnings, &run.ScheduledFor, &run.Attempt, &retryOf, &run.NotBefore, &run.Holder, &run.LeaseUntil, &next); err != nil {
 		return nil, err
+	}
+	if next != nil {
+		run.NextAttempt = *next
 	}
 	run.CreatedAt, run.ScheduledFor = utc(run.CreatedAt), utcPtr(run.ScheduledFor)
 	run.StartedAt, run.FinishedAt = utcPtr(run.StartedAt), utcPtr(run.FinishedAt)
@@ -61,14 +65,40 @@ func pgScanRunRows(rows pgx.Rows) (*roster.SyncRun, error) { return pgScanRun(ro
 // CreateSyncRun implements roster.SyncRunStore. The partial unique index
 // sync_runs_active makes it exclusive across processes: a concurrent
 // insert for the same source waits for the first to commit, then does
-// nothing.
+// nothing. Two processes retrying one run queue up on that run's row.
 func (s *Postgres) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roster.SyncRun, error) {
 	for {
 		run.ID = newID()
 		run.Status = roster.SyncQueued
 		run.CreatedAt = pgTime(s.now())
 		run.Attempt = max(run.Attempt, 1)
-		tag, err := s.pool.Exec(ctx, pgInsertRun(`(source_id) WHERE status IN ('queued', 'running')`), pgRunInsertArgs(run)...)
+		var active *roster.SyncRun
+		inserted, superseded := false, false
+		err := s.tx(ctx, func(tx pgx.Tx) error {
+			if run.RetryOf != "" {
+				if _, err := tx.Exec(ctx, `UPDATE sync_runs SET next_attempt = NULL WHERE id = $1`, run.RetryOf); err != nil {
+					return err
+				}
+				// Ids are time-ordered: a newer run of the source (the
+				// retry itself, or any other sync) supersedes the retry.
+				err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sync_runs WHERE source_id = $1 AND id > $2)`, run.SourceID, run.RetryOf).Scan(&superseded)
+				if err != nil || superseded {
+					return err
+				}
+			}
+			tag, err := tx.Exec(ctx, pgInsertRun(`(source_id) WHERE status IN ('queued', 'running')`), pgRunInsertArgs(run)...)
+			if err != nil {
+				return err
+			}
+			if inserted = tag.RowsAffected() == 1; inserted {
+				return nil
+			}
+			active, err = pgScanRun(tx.QueryRow(ctx, `SELECT `+pgRunCols+` FROM sync_runs WHERE source_id = $1 AND status IN ('queued', 'running')`, run.SourceID))
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // it finished between our insert and this read: try again
+			}
+			return err
+		})
 		switch {
 		case pgIsForeignKey(err):
 			return nil, notFound("source", run.SourceID)
@@ -76,15 +106,13 @@ func (s *Postgres) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*ros
 			return nil, roster.Errorf(roster.ECONFLICT, "sync run %s was retried already", run.RetryOf)
 		case err != nil:
 			return nil, err
-		}
-		if tag.RowsAffected() == 1 {
+		case superseded:
+			return nil, roster.Errorf(roster.ECONFLICT, "sync run %s was retried or superseded by a newer run already", run.RetryOf)
+		case inserted:
 			return nil, nil
+		case active != nil:
+			return active, nil
 		}
-		active, err := pgScanRun(s.pool.QueryRow(ctx, `SELECT `+pgRunCols+` FROM sync_runs WHERE source_id = $1 AND status IN ('queued', 'running')`, run.SourceID))
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // it finished between our insert and this read: try again
-		}
-		return active, err
 	}
 }
 
@@ -155,8 +183,8 @@ func (s *Postgres) FinishSyncRun(ctx context.Context, run *roster.SyncRun, chang
 			return err
 		}
 		var held bool
-		err := tx.QueryRow(ctx, `SELECT COALESCE(status = 'queued' OR (holder = $2 AND lease_until >= $3), FALSE) FROM sync_runs
-			WHERE id = $1 AND status IN ('queued', 'running') FOR UPDATE`, run.ID, run.Holder, now).Scan(&held)
+		err := tx.QueryRow(ctx, `SELECT status = 'queued' OR holder = $2 FROM sync_runs
+			WHERE id = $1 AND status IN ('queued', 'running') FOR UPDATE`, run.ID, run.Holder).Scan(&held)
 		if errors.Is(err, pgx.ErrNoRows) || err == nil && !held {
 			return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress (or no longer held by this process)", run.ID)
 		} else if err != nil {
@@ -171,9 +199,9 @@ func (s *Postgres) FinishSyncRun(ctx context.Context, run *roster.SyncRun, chang
 		// time until its changes could be read.
 		finished := pgTime(s.now())
 		scopes, counts, warnings := runDetails(run)
-		if _, err := tx.Exec(ctx, `UPDATE sync_runs SET status = $1, started_at = $2, finished_at = $3, scopes = $4, counts = $5, error = $6, warnings = $7
-			WHERE id = $8`,
-			string(run.Status), run.StartedAt, finished, scopes, counts, run.Error, warnings, run.ID); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE sync_runs SET status = $1, started_at = $2, finished_at = $3, scopes = $4, counts = $5, error = $6, warnings = $7,
+			next_attempt = $8 WHERE id = $9`,
+			string(run.Status), run.StartedAt, finished, scopes, counts, run.Error, warnings, nullInt(run.NextAttempt), run.ID); err != nil {
 			return err
 		}
 		if synced {
@@ -188,12 +216,26 @@ func (s *Postgres) FinishSyncRun(ctx context.Context, run *roster.SyncRun, chang
 
 // ExpireSyncRuns implements roster.SyncRunStore. Runs being finished (their
 // rows locked) are skipped: their holder still holds them.
-func (s *Postgres) ExpireSyncRuns(ctx context.Context, now time.Time, reason string, limit int) ([]*roster.SyncRun, error) {
-	rows, err := s.pool.Query(ctx, `UPDATE sync_runs SET status = 'failed', error = $1, finished_at = $2
-		WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('queued', 'running') AND lease_until < $2
-			ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED)
-		RETURNING `+pgRunCols, reason, pgTime(now), limit)
+func (s *Postgres) ExpireSyncRuns(ctx context.Context, now time.Time, reason, sourceID string, limit int) ([]*roster.SyncRun, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE sync_runs SET status = 'failed', error = $1, finished_at = $2,
+			next_attempt = CASE WHEN trigger <> 'cli' THEN attempt + 1 END
+		WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('queued', 'running')
+			AND (lease_until < $2 OR (lease_until IS NULL AND status = 'running' AND started_at < $3))
+			AND ($4 = '' OR source_id = $4) ORDER BY lease_until LIMIT $5 FOR UPDATE SKIP LOCKED)
+		RETURNING `+pgRunCols, reason, pgTime(now), pgTime(now.Add(-legacyLease)), sourceID, limit)
 	return collect(rows, err, pgScanRunRows)
+}
+
+// OwedRetries implements roster.SyncRunStore.
+func (s *Postgres) OwedRetries(ctx context.Context, limit int) ([]*roster.SyncRun, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+pgRunCols+` FROM sync_runs WHERE next_attempt IS NOT NULL ORDER BY finished_at LIMIT $1`, limit)
+	return collect(rows, err, pgScanRunRows)
+}
+
+// SettleRetry implements roster.SyncRunStore.
+func (s *Postgres) SettleRetry(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE sync_runs SET next_attempt = NULL WHERE id = $1`, id)
+	return err
 }
 
 // pgUpdateBatch is how many hosts one UPDATE carries: with 2.5 KB of vars

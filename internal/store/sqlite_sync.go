@@ -14,12 +14,12 @@ import (
 func unmarshalJSON(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 const runCols = `id, source_id, inventory_id, trigger, status, created_at, started_at, finished_at, scopes, counts, error, warnings, scheduled_for,
-	attempt, retry_of, not_before, holder, lease_until`
+	attempt, retry_of, not_before, holder, lease_until, next_attempt`
 
 // insertRun is the statement that records a new run (runInsertArgs),
 // doing nothing when a unique index forbids it (onConflict names it).
 func insertRun(onConflict string) string {
-	return `INSERT INTO sync_runs (` + runCols + `) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?, ?, ?, ?, ?, ?, ?)
+	return `INSERT INTO sync_runs (` + runCols + `) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, '', ?, ?, ?, ?, ?, ?, ?, NULL)
 		ON CONFLICT ` + onConflict + ` DO NOTHING`
 }
 
@@ -62,12 +62,15 @@ func runDetails(run *roster.SyncRun) (scopes, counts, warnings string) {
 func scanRun(row interface{ Scan(...any) error }) (*roster.SyncRun, error) {
 	var run roster.SyncRun
 	var created int64
-	var started, finished, tick, notBefore, lease *int64
+	var started, finished, tick, notBefore, lease, next *int64
 	var scopes, counts, warnings string
 	var retryOf *string
 	if err := row.Scan(&run.ID, &run.SourceID, &run.InventoryID, &run.Trigger, &run.Status, &created, &started, &finished,
-		&scopes, &counts, &run.Error, &warnings, &tick, &run.Attempt, &retryOf, &notBefore, &run.Holder, &lease); err != nil {
+		&scopes, &counts, &run.Error, &warnings, &tick, &run.Attempt, &retryOf, &notBefore, &run.Holder, &lease, &next); err != nil {
 		return nil, err
+	}
+	if next != nil {
+		run.NextAttempt = int(*next)
 	}
 	run.CreatedAt = fromMicros(created)
 	run.ScheduledFor = fromNullMicros(tick)
@@ -88,31 +91,47 @@ func scanRun(row interface{ Scan(...any) error }) (*roster.SyncRun, error) {
 	return &run, nil
 }
 
-// CreateSyncRun implements roster.SyncRunStore.
+// CreateSyncRun implements roster.SyncRunStore. The write transaction
+// holds SQLite's only write lock: the active run it may find cannot end
+// before it is read.
 func (s *SQLite) CreateSyncRun(ctx context.Context, run *roster.SyncRun) (*roster.SyncRun, error) {
-	for {
-		run.ID = newID()
-		run.Status = roster.SyncQueued
-		run.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-		run.Attempt = max(run.Attempt, 1)
-		res, err := s.wq.ExecContext(ctx, insertRun(`(source_id) WHERE status IN ('queued', 'running')`), runInsertArgs(run)...)
-		switch {
-		case isForeignKey(err):
-			return nil, notFound("source", run.SourceID)
-		case isUnique(err):
-			return nil, roster.Errorf(roster.ECONFLICT, "sync run %s was retried already", run.RetryOf)
-		case err != nil:
-			return nil, err
+	run.ID = newID()
+	run.Status = roster.SyncQueued
+	run.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	run.Attempt = max(run.Attempt, 1)
+	var active *roster.SyncRun
+	superseded := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if run.RetryOf != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET next_attempt = NULL WHERE id = ?`, run.RetryOf); err != nil {
+				return err
+			}
+			// Ids are time-ordered: a newer run of the source (the retry
+			// itself, or any other sync) supersedes the retry.
+			err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sync_runs WHERE source_id = ? AND id > ?)`, run.SourceID, run.RetryOf).Scan(&superseded)
+			if err != nil || superseded {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, insertRun(`(source_id) WHERE status IN ('queued', 'running')`), runInsertArgs(run)...)
+		if err != nil {
+			return err
 		}
 		if n, _ := res.RowsAffected(); n == 1 {
-			return nil, nil
+			return nil
 		}
-		active, err := scanRun(s.wq.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE source_id = ? AND status IN ('queued', 'running')`, run.SourceID))
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // it finished between our insert and this read: try again
-		}
-		return active, err
+		active, err = scanRun(tx.QueryRowContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE source_id = ? AND status IN ('queued', 'running')`, run.SourceID))
+		return err
+	})
+	switch {
+	case isForeignKey(err):
+		return nil, notFound("source", run.SourceID)
+	case err != nil:
+		return nil, err
+	case superseded:
+		return nil, roster.Errorf(roster.ECONFLICT, "sync run %s was retried or superseded by a newer run already", run.RetryOf)
 	}
+	return active, nil
 }
 
 // StartSyncRun implements roster.SyncRunStore.
@@ -165,8 +184,8 @@ func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.now().UTC().Truncate(time.Microsecond)
 		var held bool
-		err := tx.QueryRowContext(ctx, `SELECT COALESCE(status = 'queued' OR (holder = ? AND lease_until >= ?), FALSE) FROM sync_runs
-			WHERE id = ? AND status IN ('queued', 'running')`, run.Holder, micros(now), run.ID).Scan(&held)
+		err := tx.QueryRowContext(ctx, `SELECT status = 'queued' OR holder = ? FROM sync_runs
+			WHERE id = ? AND status IN ('queued', 'running')`, run.Holder, run.ID).Scan(&held)
 		if errors.Is(err, sql.ErrNoRows) || err == nil && !held {
 			return roster.Errorf(roster.ECONFLICT, "sync run %s is not in progress (or no longer held by this process)", run.ID)
 		} else if err != nil {
@@ -181,9 +200,9 @@ func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes
 		// time until its changes could be read.
 		finished := s.now().UTC().Truncate(time.Microsecond)
 		scopes, counts, warnings := runDetails(run)
-		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, finished_at = ?, scopes = ?, counts = ?, error = ?, warnings = ?
-			WHERE id = ?`,
-			string(run.Status), nullMicros(run.StartedAt), micros(finished), scopes, counts, run.Error, warnings, run.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE sync_runs SET status = ?, started_at = ?, finished_at = ?, scopes = ?, counts = ?, error = ?, warnings = ?,
+			next_attempt = ? WHERE id = ?`,
+			string(run.Status), nullMicros(run.StartedAt), micros(finished), scopes, counts, run.Error, warnings, nullInt(run.NextAttempt), run.ID); err != nil {
 			return err
 		}
 		if run.Status == roster.SyncSucceeded || run.Status == roster.SyncPartial {
@@ -197,11 +216,26 @@ func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes
 }
 
 // ExpireSyncRuns implements roster.SyncRunStore.
-func (s *SQLite) ExpireSyncRuns(ctx context.Context, now time.Time, reason string, limit int) ([]*roster.SyncRun, error) {
-	rows, err := s.wq.QueryContext(ctx, `UPDATE sync_runs SET status = 'failed', error = ?, finished_at = ?
-		WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('queued', 'running') AND lease_until < ? ORDER BY lease_until LIMIT ?)
-		RETURNING `+runCols, reason, micros(now), micros(now), limit)
+func (s *SQLite) ExpireSyncRuns(ctx context.Context, now time.Time, reason, sourceID string, limit int) ([]*roster.SyncRun, error) {
+	rows, err := s.wq.QueryContext(ctx, `UPDATE sync_runs SET status = 'failed', error = ?, finished_at = ?,
+			next_attempt = CASE WHEN trigger <> 'cli' THEN attempt + 1 END
+		WHERE id IN (SELECT id FROM sync_runs WHERE status IN ('queued', 'running')
+			AND (lease_until < ? OR (lease_until IS NULL AND status = 'running' AND started_at < ?))
+			AND (? = '' OR source_id = ?) ORDER BY lease_until LIMIT ?)
+		RETURNING `+runCols, reason, micros(now), micros(now), micros(now.Add(-legacyLease)), sourceID, sourceID, limit)
 	return collectRows(rows, err, scanRun)
+}
+
+// OwedRetries implements roster.SyncRunStore.
+func (s *SQLite) OwedRetries(ctx context.Context, limit int) ([]*roster.SyncRun, error) {
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+runCols+` FROM sync_runs WHERE next_attempt IS NOT NULL ORDER BY finished_at LIMIT ?`, limit)
+	return collectRows(rows, err, scanRun)
+}
+
+// SettleRetry implements roster.SyncRunStore.
+func (s *SQLite) SettleRetry(ctx context.Context, id string) error {
+	_, err := s.wq.ExecContext(ctx, `UPDATE sync_runs SET next_attempt = NULL WHERE id = ?`, id)
+	return err
 }
 
 // batch is how many rows one multi-row statement carries; SQLite allows

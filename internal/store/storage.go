@@ -34,7 +34,8 @@ type storageError struct {
 	err  error
 }
 
-func (e *storageError) Error() string   { return e.user.Error() }
+// Error is the user's message and, for logs and the CLI, the driver's.
+func (e *storageError) Error() string   { return e.user.Error() + " (" + e.err.Error() + ")" }
 func (e *storageError) Unwrap() []error { return []error{e.user, e.err} }
 
 func newStorageError(code string, err error, format string, args ...any) error {

@@ -127,3 +127,15 @@ func globPattern(s string) string {
 func notFound(what, id string) error {
 	return roster.Errorf(roster.ENOTFOUND, "%s %q not found", what, id)
 }
+
+// legacyLease is how long a run started without a lease is held (by a
+// version before leases, in a cluster being upgraded): past the longest
+// timeout (2 hours) of those versions.
+const legacyLease = 3 * time.Hour
+
+func nullInt(n int) any {
+	if n == 0 {
+		return nil
+	}
+	return n
+}

@@ -81,7 +81,9 @@ func (t Timeouts) Timeout(src *roster.Source) time.Duration {
 }
 
 // interruptedReason is the error of a run canceled from outside: its
-// process was stopping, or the CLI was interrupted.
+// process was stopping, or the CLI was interrupted. Such a run is retried
+// like a failed one (using up an attempt: a process that keeps being
+// stopped in the middle of a sync must not retry it forever).
 const interruptedReason = "the sync was canceled; nothing was changed"
 
 // TimeoutError is the cause of a run canceled for taking longer than its
@@ -148,9 +150,11 @@ func (e *Engine) Registry() *sources.Registry { return e.registry }
 // created=false: a source never syncs twice at once.
 //
 // An active run whose lease ended (its process died) is failed first, so
-// that a dead process never blocks its source past its lease.
+// that a dead process never blocks its source past its lease; and a retry
+// waiting out its backoff gives way to a sync asked for now (by anything
+// but the schedule).
 func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster.SyncTrigger) (run *roster.SyncRun, created bool, err error) {
-	for expired := false; ; expired = true {
+	for tries := 0; ; tries++ {
 		run = &roster.SyncRun{SourceID: src.ID, InventoryID: src.InventoryID, Trigger: trigger}
 		if e.queue == nil {
 			// The caller runs it: the run is this process's from the start.
@@ -164,11 +168,22 @@ func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster
 		if active == nil {
 			break
 		}
-		if expired || !active.Expired(e.now()) {
+		now := e.now()
+		switch {
+		case tries >= 2:
 			return active, false, nil
-		}
-		if _, err := e.Expire(ctx, e.now()); err != nil {
-			return nil, false, err
+		case active.Expired(now):
+			if err := e.expire(ctx, now, src.ID); err != nil {
+				return nil, false, err
+			}
+		case trigger != roster.TriggerSchedule && active.Status == roster.SyncQueued && active.NotBefore != nil && active.NotBefore.After(now):
+			replaced := *active
+			replaced.Status, replaced.Error = roster.SyncCanceled, fmt.Sprintf("replaced by a sync asked for by %s before its backoff ended", trigger)
+			if err := e.store.FinishSyncRun(ctx, &replaced, nil); err != nil && roster.ErrorCode(err) != roster.ECONFLICT {
+				return nil, false, err // ECONFLICT: it started meanwhile, and is the answer
+			}
+		default:
+			return active, false, nil
 		}
 	}
 	if e.queue != nil {
@@ -235,7 +250,9 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	src, err := e.store.Source(held, run.SourceID)
 	if err != nil {
 		stopRenewing()
+		run.NextAttempt = e.nextAttempt(run, err)
 		e.abandon(run, log, "the source could not be loaded")
+		e.retryNow(run, log)
 		return fmt.Errorf("load source: %w", err)
 	}
 	timeout := e.timeouts.Timeout(src)
@@ -254,11 +271,14 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		run.Status, run.Error, changes = roster.SyncFailed, lost.Error(), nil
 	case errors.As(cause, &timedOut):
 		run.Status, run.Error, changes = roster.SyncCanceled, timedOut.Error(), nil
-	case errors.Is(err, context.Canceled) || errors.Is(runCtx.Err(), context.Canceled):
+	case ctx.Err() != nil:
+		// Canceled from outside: the process is stopping, or the CLI was
+		// interrupted (not an error that merely wraps context.Canceled).
 		run.Status, run.Error, changes = roster.SyncCanceled, interruptedReason, nil
 	case err != nil:
 		run.Status, run.Error, changes = roster.SyncFailed, err.Error(), nil
 	}
+	run.NextAttempt = e.nextAttempt(run, err)
 	// The finishing transaction holds the run until it commits; renewing
 	// would only queue behind it.
 	stopRenewing()
@@ -274,12 +294,16 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 			return fmt.Errorf("record sync run: %w", ferr)
 		}
 		log.Error("recording the sync failed", "err", ferr)
+		run.Status = roster.SyncFailed
+		run.NextAttempt = e.nextAttempt(run, ferr)
 		e.abandon(run, log, fmt.Sprintf("the sync's changes could not be written (%s); nothing was changed", roster.ErrorMessage(ferr)))
+		e.retryNow(run, log)
 		return fmt.Errorf("record sync run: %w", ferr)
 	}
 	for _, fn := range e.finished {
 		fn(finishCtx, run)
 	}
+	e.retryNow(run, log)
 	c := run.Counts
 	log.Info("sync finished", "status", run.Status, "duration", run.FinishedAt.Sub(start).Round(time.Millisecond),
 		"seen", c.Seen, "added", c.Added, "updated", c.Updated, "removed", c.Removed, "disabled", c.Disabled, "unchanged", c.Unchanged,

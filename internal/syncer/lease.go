@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math"
@@ -50,78 +51,68 @@ func defaultHolder() string {
 func (e *Engine) Holder() string { return e.holder }
 
 // keepLease renews run's lease every quarter lease until stop is called or
-// ctx ends. When the run is lost, lose is called with a LeaseLostError:
-// the store says the run is no longer this holder's, or the renewals
-// failed until the lease had nearly run out (the run cannot be known to be
-// ours any more, so it stops before another process may take it).
+// ctx ends. When the store says the run is no longer this holder's (its
+// lease ran out and another process failed it), lose is called with a
+// LeaseLostError. A renewal that fails otherwise (the database is busy or
+// away) is tried again at the next tick: the run goes on, and whether it
+// is still its holder's is settled when it finishes, in the transaction
+// that writes its changes.
 func (e *Engine) keepLease(ctx context.Context, run *roster.SyncRun, lose context.CancelCauseFunc, log *slog.Logger) (stop func()) {
 	lease := e.timeouts.lease()
 	every := lease / 4
-	held := *run.LeaseUntil
 	claim := roster.SyncRun{ID: run.ID, Holder: run.Holder}
-	done := make(chan struct{})
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {
-			case <-done:
-				return
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
 			until := e.now().Add(lease)
 			claim.LeaseUntil = &until
-			rctx, cancel := context.WithTimeout(ctx, every)
+			rctx, cancelRenewal := context.WithTimeout(ctx, every)
 			err := e.store.RenewSyncRun(rctx, &claim)
-			cancel()
+			cancelRenewal()
 			switch {
 			case err == nil:
-				held = until
 			case roster.ErrorCode(err) == roster.ECONFLICT:
 				lose(&LeaseLostError{Reason: "another process failed it after its lease ran out"})
 				return
 			case ctx.Err() != nil:
 				return
-			case e.now().Add(every).After(held):
-				lose(&LeaseLostError{Reason: "its lease could not be renewed: " + roster.ErrorMessage(err)})
-				return
 			default:
-				log.Warn("renewing the sync's lease failed; trying again", "err", err, "lease_until", held)
+				log.Warn("renewing the sync's lease failed; trying again", "err", err)
 			}
 		}
 	})
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(done)
+			cancel()
 			wg.Wait()
 		})
 	}
 }
 
 // Expire records as failed every unfinished run whose lease ended before
-// now (its process died), tells the OnFinish functions, and queues a
-// retry of each that the retry policy allows. It returns the runs it
-// failed.
+// now (its process died), tells the OnFinish functions, and queues the
+// retry each owes. It returns the runs it failed.
 func (e *Engine) Expire(ctx context.Context, now time.Time) ([]*roster.SyncRun, error) {
 	const batch = 100
 	var all []*roster.SyncRun
 	for {
-		runs, err := e.store.ExpireSyncRuns(ctx, now, ExpiredReason, batch)
+		runs, err := e.store.ExpireSyncRuns(ctx, now, ExpiredReason, "", batch)
 		if err != nil {
 			return all, fmt.Errorf("fail runs whose lease ended: %w", err)
 		}
 		for _, run := range runs {
-			e.log.Warn("recorded a sync cut off by a stopped process as failed", "run", run.ID, "source", run.SourceID,
-				"holder", run.Holder, "lease_until", run.LeaseUntil)
-			for _, fn := range e.finished {
-				fn(ctx, run)
-			}
+			e.expired(ctx, run)
 			if _, err := e.Retry(ctx, run); err != nil {
-				e.log.Warn("queueing the retry of a sync cut off by a stopped process failed", "run", run.ID, "err", err)
+				e.log.Warn("queueing the retry of a sync cut off by a stopped process failed; a later tick queues it", "run", run.ID, "err", err)
 			}
 		}
 		all = append(all, runs...)
@@ -129,6 +120,49 @@ func (e *Engine) Expire(ctx context.Context, now time.Time) ([]*roster.SyncRun, 
 			return all, nil
 		}
 	}
+}
+
+// expire fails the run of one source whose lease ended, for a sync asked
+// for now: that sync supersedes its retry.
+func (e *Engine) expire(ctx context.Context, now time.Time, sourceID string) error {
+	runs, err := e.store.ExpireSyncRuns(ctx, now, ExpiredReason, sourceID, 1)
+	if err != nil {
+		return fmt.Errorf("fail the run whose lease ended: %w", err)
+	}
+	for _, run := range runs {
+		e.expired(ctx, run)
+	}
+	return nil
+}
+
+func (e *Engine) expired(ctx context.Context, run *roster.SyncRun) {
+	e.log.Warn("recorded a sync cut off by a stopped process as failed", "run", run.ID, "source", run.SourceID,
+		"holder", run.Holder, "lease_until", run.LeaseUntil)
+	for _, fn := range e.finished {
+		fn(ctx, run)
+	}
+}
+
+// RecordOwedRetries queues the retries that failed runs owe but whose
+// recording was cut off (the process that failed them stopped first).
+// The scheduler calls it every tick; it returns how many it queued.
+func (e *Engine) RecordOwedRetries(ctx context.Context) (int, error) {
+	const batch = 100
+	owed, err := e.store.OwedRetries(ctx, batch)
+	if err != nil {
+		return 0, fmt.Errorf("find owed retries: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, run := range owed {
+		retry, err := e.Retry(ctx, run)
+		if err != nil {
+			errs = append(errs, err)
+		} else if retry != nil {
+			n++
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // Retries is the retry policy of runs worked by the job queue: a failed or
@@ -171,36 +205,57 @@ func WithRetries(r Retries) Option {
 	}
 }
 
-// Retry queues the next attempt of a finished run, if the policy allows:
-// only runs of the job queue are retried (a CLI run is its user's), and
-// only failed ones (or canceled by a timeout or a stopping process). It
-// returns the queued retry, or nil. A run is retried at most once, however
-// many processes ask.
-func (e *Engine) Retry(ctx context.Context, prev *roster.SyncRun) (*roster.SyncRun, error) {
-	if e.queue == nil || prev.Trigger == roster.TriggerCLI {
-		return nil, nil
-	}
-	attempt := prev.Attempt + 1
-	wait := time.Duration(0)
+// nextAttempt is the attempt a failed or canceled run's retry is to be,
+// or 0 when it is not to be retried: runs the job queue does not work
+// (a CLI run is its user's), failures a retry would only repeat, and runs
+// that used up their attempts.
+func (e *Engine) nextAttempt(run *roster.SyncRun, cause error) int {
 	switch {
-	case prev.Status == roster.SyncCanceled && prev.Error == interruptedReason:
-		attempt = prev.Attempt // not the sync's fault: the attempt is not used up
-	case prev.Status != roster.SyncFailed && prev.Status != roster.SyncCanceled:
-		return nil, nil
-	case prev.Attempt >= e.retries.Attempts:
-		e.log.Warn("the sync failed its last attempt; it is not retried", "run", prev.ID, "source", prev.SourceID,
-			"attempts", prev.Attempt)
-		return nil, nil
+	case e.queue == nil || run.Trigger == roster.TriggerCLI:
+	case run.Status != roster.SyncFailed && run.Status != roster.SyncCanceled:
+	case Permanent(cause):
+	case run.Attempt >= e.retries.Attempts:
 	default:
-		wait = e.retries.Backoff(prev.Attempt)
+		return run.Attempt + 1
 	}
-	notBefore := e.now().Add(wait).UTC().Truncate(time.Microsecond)
+	return 0
+}
+
+// retryNow queues the retry a run just finished owes, if any, whether or
+// not the caller's context is still alive (a stopping process queues the
+// retry of the run it canceled); should it fail, the scheduler queues it.
+func (e *Engine) retryNow(run *roster.SyncRun, log *slog.Logger) {
+	if run.NextAttempt == 0 || e.queue == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.Retry(ctx, run); err != nil {
+		log.Warn("queueing the retry of a failed sync failed; the scheduler queues it later", "err", err)
+	}
+}
+
+// Retry records and queues the retry prev owes (prev.NextAttempt), after
+// its backoff, and returns it; nil when none is owed, its attempts are
+// used up (prev then owes nothing), or a newer run of the source
+// superseded it. A retry is recorded once however many processes ask, in
+// the transaction that settles what prev owed. Without a queue (the CLI)
+// nothing is done: a server records it.
+func (e *Engine) Retry(ctx context.Context, prev *roster.SyncRun) (*roster.SyncRun, error) {
+	if prev.NextAttempt == 0 || e.queue == nil {
+		return nil, nil
+	}
+	if prev.NextAttempt > e.retries.Attempts {
+		e.log.Warn("the sync failed its last attempt; it is not retried", "run", prev.ID, "source", prev.SourceID, "attempts", prev.Attempt)
+		return nil, e.store.SettleRetry(ctx, prev.ID)
+	}
+	notBefore := e.now().Add(e.retries.Backoff(prev.NextAttempt - 1)).UTC().Truncate(time.Microsecond)
 	retry := &roster.SyncRun{SourceID: prev.SourceID, InventoryID: prev.InventoryID, Trigger: prev.Trigger,
-		Attempt: attempt, RetryOf: prev.ID, NotBefore: &notBefore}
+		Attempt: prev.NextAttempt, RetryOf: prev.ID, NotBefore: &notBefore}
 	active, err := e.store.CreateSyncRun(ctx, retry)
 	switch {
 	case roster.ErrorCode(err) == roster.ECONFLICT || roster.ErrorCode(err) == roster.ENOTFOUND:
-		return nil, nil // retried already, or the source is gone
+		return nil, nil // retried already or superseded, or the source is gone
 	case err != nil:
 		return nil, err
 	case active != nil:
@@ -212,6 +267,6 @@ func (e *Engine) Retry(ctx context.Context, prev *roster.SyncRun) (*roster.SyncR
 		return retry, fmt.Errorf("queue the retry: %w", err)
 	}
 	e.log.Info("the sync will be tried again", "run", retry.ID, "retry_of", prev.ID, "source", prev.SourceID,
-		"attempt", attempt, "of", e.retries.Attempts, "not_before", notBefore)
+		"attempt", retry.Attempt, "of", e.retries.Attempts, "not_before", notBefore)
 	return retry, nil
 }

@@ -1,6 +1,7 @@
 package syncer_test
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -71,16 +72,37 @@ func TestTimedOutRunListsOnlyTheScopesThatFinished(t *testing.T) {
 	}
 }
 
+// syncInBackground starts a sync of h's source and returns a channel
+// that yields the recorded run when it ends (the test's goroutine checks
+// it: nothing here may fail the test from another goroutine).
+func syncInBackground(t *testing.T, h *syncertest.Harness) <-chan *roster.SyncRun {
+	t.Helper()
+	run, created, err := h.Engine.Trigger(t.Context(), h.Src, roster.TriggerCLI)
+	must(t, err)
+	if !created {
+		t.Fatalf("a run was already active: %s", run.ID)
+	}
+	done := make(chan *roster.SyncRun, 1)
+	go func() {
+		h.Engine.Run(t.Context(), run, nil)
+		got, err := h.Store.SyncRun(context.Background(), run.ID)
+		if err != nil {
+			got = &roster.SyncRun{ID: run.ID, Error: "read back: " + err.Error()}
+		}
+		done <- got
+	}()
+	return done
+}
+
 func TestRunRenewsItsLease(t *testing.T) {
 	const lease = 400 * time.Millisecond
 	h := newStallEnv(t, "eu-west-1", syncer.WithTimeouts(syncer.Timeouts{Default: 2 * time.Second, Max: time.Hour, Lease: lease}))
 	// The run lasts five leases (its timeout): were it not renewed, the
 	// expiry below would take it.
-	done := make(chan *roster.SyncRun)
-	go func() { done <- h.Sync() }()
+	done := syncInBackground(t, h)
 	var expired []*roster.SyncRun
 	for deadline := time.Now().Add(1800 * time.Millisecond); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		runs, err := h.Store.ExpireSyncRuns(t.Context(), time.Now(), "expired", 10)
+		runs, err := h.Store.ExpireSyncRuns(t.Context(), time.Now(), "expired", "", 10)
 		must(t, err)
 		expired = append(expired, runs...)
 	}
@@ -89,35 +111,49 @@ func TestRunRenewsItsLease(t *testing.T) {
 		t.Fatalf("a live run expired: %+v", expired[0])
 	}
 	if run.Status != roster.SyncCanceled || run.LeaseUntil == nil || !run.LeaseUntil.After(run.StartedAt.Add(3*lease)) {
-		t.Fatalf("run = %s, lease until %v (started %v), want its lease renewed to its end", run.Status, run.LeaseUntil, run.StartedAt)
+		t.Fatalf("run = %s %q, lease until %v (started %v), want canceled at its timeout, its lease renewed to its end",
+			run.Status, run.Error, run.LeaseUntil, run.StartedAt)
 	}
 }
 
-func TestRunThatLostItsLeaseStopsAndWritesNothing(t *testing.T) {
+func TestRunThatLostItsLeaseStopsAtOnce(t *testing.T) {
 	const lease = 400 * time.Millisecond
-	h := newStallEnv(t, "eu-west-1", syncer.WithTimeouts(syncer.Timeouts{Default: time.Minute, Max: time.Hour, Lease: lease}))
-	done := make(chan *roster.SyncRun)
-	go func() { done <- h.Sync() }()
+	sim := awssim.New(awssim.Options{Seed: 7, Size: 30, Regions: fleetRegions,
+		Faults: awssim.Faults{Latency: 5 * time.Second, Actions: []string{"DescribeInstances"}}})
+	srv := httptest.NewServer(sim)
+	t.Cleanup(srv.Close)
+	reg := sources.NewRegistry(aws.Driver{Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})
+	h := syncertest.New(t, reg, slog.New(slog.DiscardHandler), "aws", "ec2",
+		map[string]any{"regions": toAny(fleetRegions), "endpoint_url": srv.URL})
+	h.Engine = syncer.New(h.Store, reg, slog.New(slog.DiscardHandler),
+		syncer.WithTimeouts(syncer.Timeouts{Default: time.Minute, Max: time.Hour, Lease: lease}))
+	done := syncInBackground(t, h)
 	// Another process takes the run for dead (as it would after the
-	// holder stalled past its lease).
-	var taken []*roster.SyncRun
-	for deadline := time.Now().Add(10 * time.Second); len(taken) == 0; time.Sleep(20 * time.Millisecond) {
+	// holder stalled past its lease): the holder learns it at its next
+	// renewal, and stops there rather than at the end of its fetch.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		runs, _, err := h.Store.SyncRuns(t.Context(), roster.SyncRunFilter{SourceID: h.Src.ID})
+		must(t, err)
+		if len(runs) == 1 && runs[0].Status == roster.SyncRunning {
+			break
+		}
 		if time.Now().After(deadline) {
 			t.Fatal("the run never started")
 		}
-		runs, err := h.Store.ExpireSyncRuns(t.Context(), time.Now().Add(time.Hour), "taken for dead", 10)
-		must(t, err)
-		taken = runs
 	}
+	taken, err := h.Store.ExpireSyncRuns(t.Context(), time.Now().Add(time.Hour), "taken for dead", "", 10)
+	must(t, err)
+	if len(taken) != 1 {
+		t.Fatalf("expired %d runs, want the running one", len(taken))
+	}
+	takenAt := time.Now()
 	select {
 	case run := <-done:
 		if run.Status != roster.SyncFailed || run.Error != "taken for dead" {
 			t.Fatalf("run = %s %q, want the expiry's record kept", run.Status, run.Error)
 		}
-	case <-time.After(10 * lease):
+		t.Logf("the holder stopped %s after its run was taken", time.Since(takenAt).Round(time.Millisecond))
+	case <-time.After(4 * time.Second): // the fetch alone takes 5 s
 		t.Fatal("the run went on after losing its lease")
-	}
-	if hosts := h.Hosts(); len(hosts) != 0 {
-		t.Fatalf("a run that lost its lease wrote %d hosts", len(hosts))
 	}
 }

@@ -46,17 +46,20 @@ func testRunLeases(t *testing.T, s roster.Store) {
 	must(t, s.UpdateSyncRun(ctx, run))
 
 	// While the lease lasts, nothing expires; after, the run is failed.
-	expired, err := s.ExpireSyncRuns(ctx, time.Now(), "gone", 10)
+	expired, err := s.ExpireSyncRuns(ctx, time.Now(), "gone", "", 10)
 	must(t, err)
 	if len(expired) != 0 {
 		t.Fatalf("expired a run whose lease lasts: %v", expired)
 	}
 	later := renewed.Add(time.Second)
-	expired, err = s.ExpireSyncRuns(ctx, later, "gone", 10)
+	expired, err = s.ExpireSyncRuns(ctx, later, "gone", "", 10)
 	must(t, err)
 	if len(expired) != 1 || expired[0].ID != run.ID || expired[0].Status != roster.SyncFailed || expired[0].Error != "gone" ||
 		expired[0].FinishedAt == nil || expired[0].Holder != "node-a" {
 		t.Fatalf("ExpireSyncRuns = %+v, want run %s failed", expired, run.ID)
+	}
+	if expired[0].NextAttempt != 2 {
+		t.Fatalf("an expired run of the API owes attempt %d, want 2", expired[0].NextAttempt)
 	}
 	// The holder comes back too late: nothing it writes is kept.
 	run.Status = roster.SyncSucceeded
@@ -68,7 +71,7 @@ func testRunLeases(t *testing.T, s roster.Store) {
 	if got, _ := s.SyncRun(ctx, run.ID); got.Status != roster.SyncFailed || got.Error != "gone" {
 		t.Fatalf("expired run after its holder's late finish = %s %q", got.Status, got.Error)
 	}
-	if again, _ := s.ExpireSyncRuns(ctx, later, "gone", 10); len(again) != 0 {
+	if again, _ := s.ExpireSyncRuns(ctx, later, "gone", "", 10); len(again) != 0 {
 		t.Fatalf("a failed run expired twice: %v", again)
 	}
 	newRun(t, s, src) // the source syncs again
@@ -87,15 +90,22 @@ func testLeaseOfAHeldQueuedRun(t *testing.T, s roster.Store) {
 		t.Fatalf("CreateSyncRun = %v, %v", active, err)
 	}
 	queued := newRun(t, s, newSource(t, s, inv, "b"))
+	c := newSource(t, s, inv, "c")
+	other := newRun(t, s, c)
+	start(t, s, other, "node-c", -time.Minute) // its lease ended too
 
 	taken := *held
 	taken.Holder = "node-b"
 	wantCode(t, s.StartSyncRun(ctx, &taken), roster.ECONFLICT)
 
-	expired, err := s.ExpireSyncRuns(ctx, until.Add(time.Hour), "gone", 10)
+	// One source's expiry leaves the others' runs alone.
+	expired, err := s.ExpireSyncRuns(ctx, until.Add(time.Hour), "gone", held.SourceID, 10)
 	must(t, err)
-	if len(expired) != 1 || expired[0].ID != held.ID {
-		t.Fatalf("ExpireSyncRuns = %v, want only the held run %s", expired, held.ID)
+	if len(expired) != 1 || expired[0].ID != held.ID || expired[0].NextAttempt != 0 {
+		t.Fatalf("ExpireSyncRuns(source a) = %+v, want only the held run %s, owing no retry (a CLI run)", expired, held.ID)
+	}
+	if got, _ := s.SyncRun(ctx, other.ID); got.Status != roster.SyncRunning {
+		t.Fatalf("another source's expired run = %s, want it left to the next sweep", got.Status)
 	}
 	if got, _ := s.SyncRun(ctx, queued.ID); got.Status != roster.SyncQueued {
 		t.Fatalf("a queued run without a holder = %s, want queued", got.Status)
@@ -169,4 +179,62 @@ func testRetries(t *testing.T, s roster.Store) {
 	again := &roster.SyncRun{SourceID: src.ID, InventoryID: inv.ID, Trigger: roster.TriggerSchedule, Attempt: 2, RetryOf: first.ID}
 	_, err = s.CreateSyncRun(ctx, again)
 	wantCode(t, err, roster.ECONFLICT)
+}
+
+// testLateFinishOfAnUnclaimedRun: a holder whose lease ran out while it
+// waited to finish (the database was busy) still finishes its run when
+// nobody failed it meanwhile: the lease only lets others take the run.
+func testLateFinishOfAnUnclaimedRun(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	src := newSource(t, s, inv, "ec2")
+	run := newRun(t, s, src)
+	start(t, s, run, "node-a", -time.Second)
+	run.Status = roster.SyncSucceeded
+	must(t, s.FinishSyncRun(ctx, run, &roster.HostChanges{Add: []*roster.Host{host("i-1", "r", "web-1")}, Scopes: []string{"r"}}))
+	if hosts := allHosts(t, s, roster.HostFilter{InventoryID: inv.ID}); len(hosts) != 1 {
+		t.Fatalf("%d hosts after the late finish, want 1", len(hosts))
+	}
+}
+
+// testOwedRetries: a failure records the retry it owes; recording the
+// retry settles it in the same transaction, and a newer run of the source
+// supersedes it.
+func testOwedRetries(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	a, b := newSource(t, s, inv, "a"), newSource(t, s, inv, "b")
+	failed := func(src *roster.Source) *roster.SyncRun {
+		run := newRun(t, s, src)
+		run.Status, run.Error, run.NextAttempt = roster.SyncFailed, "boom", 2
+		must(t, s.FinishSyncRun(ctx, run, nil))
+		return run
+	}
+	ra, rb := failed(a), failed(b)
+	owed, err := s.OwedRetries(ctx, 10)
+	must(t, err)
+	if len(owed) != 2 || owed[0].ID != ra.ID || owed[1].ID != rb.ID || owed[0].NextAttempt != 2 {
+		t.Fatalf("OwedRetries = %+v, want %s then %s owing attempt 2", owed, ra.ID, rb.ID)
+	}
+	// a's retry is recorded; b is synced anew before its retry is.
+	retry := &roster.SyncRun{SourceID: a.ID, InventoryID: inv.ID, Trigger: roster.TriggerAPI, Attempt: 2, RetryOf: ra.ID}
+	if active, err := s.CreateSyncRun(ctx, retry); err != nil || active != nil {
+		t.Fatalf("CreateSyncRun(retry of a) = %v, %v", active, err)
+	}
+	newer := newRun(t, s, b)
+	_, err = s.CreateSyncRun(ctx, &roster.SyncRun{SourceID: b.ID, InventoryID: inv.ID, Trigger: roster.TriggerAPI, Attempt: 2, RetryOf: rb.ID})
+	wantCode(t, err, roster.ECONFLICT)
+	if owed, _ = s.OwedRetries(ctx, 10); len(owed) != 0 {
+		t.Fatalf("OwedRetries = %+v after a retry and a newer run, want none", owed)
+	}
+	if got, _ := s.SyncRun(ctx, newer.ID); got.Status != roster.SyncQueued {
+		t.Fatalf("the newer run = %s", got.Status)
+	}
+	// Attempts used up: the caller settles what is owed.
+	finish(t, s, retry, nil)
+	rc := failed(a)
+	must(t, s.SettleRetry(ctx, rc.ID))
+	if owed, _ = s.OwedRetries(ctx, 10); len(owed) != 0 {
+		t.Fatalf("OwedRetries = %+v after SettleRetry", owed)
+	}
 }

@@ -38,6 +38,8 @@ func Run(t *testing.T, open Open) {
 		{"LeaseOfAHeldQueuedRun", testLeaseOfAHeldQueuedRun},
 		{"FinishStampsAfterWriting", testFinishStampsAfterWriting},
 		{"Retries", testRetries},
+		{"LateFinishOfAnUnclaimedRun", testLateFinishOfAnUnclaimedRun},
+		{"OwedRetries", testOwedRetries},
 		{"DeleteCascades", testDeleteCascades},
 		{"Tokens", testTokens},
 		{"Credentials", testCredentials},

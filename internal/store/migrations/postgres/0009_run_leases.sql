@@ -10,6 +10,11 @@ ALTER TABLE sync_runs ADD COLUMN attempt integer NOT NULL DEFAULT 1;
 ALTER TABLE sync_runs ADD COLUMN retry_of text COLLATE "C";
 ALTER TABLE sync_runs ADD COLUMN not_before timestamptz;
 CREATE UNIQUE INDEX sync_runs_retry_of ON sync_runs (retry_of) WHERE retry_of IS NOT NULL;
+-- next_attempt, on a finished run, is the attempt its retry is to be while
+-- that retry is owed: recorded with the failure, settled in the transaction
+-- that records the retry, so a retry is never lost to a crash in between.
+ALTER TABLE sync_runs ADD COLUMN next_attempt integer;
+CREATE INDEX sync_runs_owed ON sync_runs (finished_at) WHERE next_attempt IS NOT NULL;
 
 -- Runs left running by a version without leases: their holder may still
 -- be working them (its longest timeout was 2 hours), so their lease ends
