@@ -129,7 +129,7 @@ func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.Ho
 	first := true
 	w.WriteString(`{"_meta":{"hostvars":{`)
 	var prev string
-	err := store.WalkInventory(ctx, inventoryID, func(h *roster.Host) error {
+	_, err := store.WalkInventory(ctx, inventoryID, func(h *roster.Host) error {
 		if !includeDisabled && !h.Enabled {
 			return nil
 		}

@@ -319,7 +319,7 @@ var errWalkDone = errors.New("walk done")
 
 func (p promSD) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
 	hosts := func(yield func(*roster.Host, error) bool) {
-		err := p.s.store.WalkInventory(p.ctx, p.inventoryID, func(h *roster.Host) error {
+		_, err := p.s.store.WalkInventory(p.ctx, p.inventoryID, func(h *roster.Host) error {
 			if !yield(h, nil) {
 				return errWalkDone
 			}

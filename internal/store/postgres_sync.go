@@ -134,7 +134,7 @@ func (s *Postgres) FinishSyncRun(ctx context.Context, run *roster.SyncRun, chang
 		if changes == nil {
 			return nil
 		}
-		return pgApplyChanges(ctx, tx, run, changes, now)
+		return pgApplyChangesBumping(ctx, tx, run, changes, now)
 	})
 }
 

@@ -151,7 +151,7 @@ func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes
 		if changes == nil {
 			return nil
 		}
-		return applyChanges(ctx, tx, run, changes, now)
+		return applyChangesBumping(ctx, tx, run, changes, now)
 	})
 }
 
