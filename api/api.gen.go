@@ -1184,6 +1184,9 @@ type CredentialRef = string
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // InventoryRef defines model for InventoryRef.
 type InventoryRef = string
 
@@ -1275,6 +1278,10 @@ type GetAnsibleInventoryParams struct {
 	// data at once (the syncs run in the background). Either way the
 	// `Age` and `Roster-Stale` headers say how old the answer is.
 	Stale *GetAnsibleInventoryParamsStale `form:"stale,omitempty" json:"stale,omitempty"`
+
+	// IfNoneMatch The `ETag` of a copy of the document the client holds: while the
+	// inventory has not changed since, the answer is 304 with no body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // GetAnsibleInventoryParamsStale defines parameters for GetAnsibleInventory.
@@ -1332,6 +1339,10 @@ type GetPrometheusSDParams struct {
 	// data at once (the syncs run in the background). Either way the
 	// `Age` and `Roster-Stale` headers say how old the answer is.
 	Stale *GetPrometheusSDParamsStale `form:"stale,omitempty" json:"stale,omitempty"`
+
+	// IfNoneMatch The `ETag` of a copy of the document the client holds: while the
+	// inventory has not changed since, the answer is 304 with no body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // GetPrometheusSDParamsStale defines parameters for GetPrometheusSD.
@@ -2269,6 +2280,27 @@ func (siw *ServerInterfaceWrapper) GetAnsibleInventory(w http.ResponseWriter, r 
 		return
 	}
 
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetAnsibleInventory(w, r, inventory, params)
 	}))
@@ -2551,6 +2583,27 @@ func (siw *ServerInterfaceWrapper) GetPrometheusSD(w http.ResponseWriter, r *htt
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "stale", Err: err})
 		}
 		return
+	}
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
 	}
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -3319,6 +3372,15 @@ type InvalidApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
+type NotModifiedResponseHeaders struct {
+	Age         *int
+	ETag        *string
+	RosterStale *string
+}
+type NotModifiedResponse struct {
+	Headers NotModifiedResponseHeaders
+}
+
 type TooLargeApplicationProblemPlusJSONResponse Problem
 
 type TooManyResponseHeaders struct {
@@ -3400,6 +3462,25 @@ func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAu
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3530,6 +3611,25 @@ func (response ListCredentialTypes403ApplicationProblemPlusJSONResponse) VisitLi
 	return err
 }
 
+type ListCredentialTypes429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListCredentialTypes429ApplicationProblemPlusJSONResponse) VisitListCredentialTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCredentialsRequestObject struct {
 }
 
@@ -3579,6 +3679,25 @@ func (response ListCredentials403ApplicationProblemPlusJSONResponse) VisitListCr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCredentials429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListCredentials429ApplicationProblemPlusJSONResponse) VisitListCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3685,6 +3804,25 @@ func (response CreateCredential413ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential429ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCredential503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -3781,6 +3919,25 @@ func (response DeleteCredential409ApplicationProblemPlusJSONResponse) VisitDelet
 	return err
 }
 
+type DeleteCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCredential429ApplicationProblemPlusJSONResponse) VisitDeleteCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCredential503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -3863,6 +4020,25 @@ func (response GetCredential404ApplicationProblemPlusJSONResponse) VisitGetCrede
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetCredential429ApplicationProblemPlusJSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3982,6 +4158,25 @@ func (response UpdateCredential413ApplicationProblemPlusJSONResponse) VisitUpdat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential429ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4115,6 +4310,25 @@ func (response IssueCredential413ApplicationProblemPlusJSONResponse) VisitIssueC
 	return err
 }
 
+type IssueCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential429ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IssueCredential503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -4213,6 +4427,25 @@ func (response GetSSHCA404ApplicationProblemPlusJSONResponse) VisitGetSSHCARespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSSHCA429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetSSHCA429ApplicationProblemPlusJSONResponse) VisitGetSSHCAResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4336,6 +4569,25 @@ func (response SignSSHKey413ApplicationProblemPlusJSONResponse) VisitSignSSHKeyR
 	return err
 }
 
+type SignSSHKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey429ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignSSHKey503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -4434,6 +4686,25 @@ func (response ListGrants404ApplicationProblemPlusJSONResponse) VisitListGrantsR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrants429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListGrants429ApplicationProblemPlusJSONResponse) VisitListGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4556,6 +4827,25 @@ func (response CreateGrant413ApplicationProblemPlusJSONResponse) VisitCreateGran
 	return err
 }
 
+type CreateGrant429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant429ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteGrantRequestObject struct {
 	Grant string `json:"grant"`
 }
@@ -4620,6 +4910,25 @@ func (response DeleteGrant404ApplicationProblemPlusJSONResponse) VisitDeleteGran
 	return err
 }
 
+type DeleteGrant429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGrant429ApplicationProblemPlusJSONResponse) VisitDeleteGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListInventoriesRequestObject struct {
 }
 
@@ -4669,6 +4978,25 @@ func (response ListInventories403ApplicationProblemPlusJSONResponse) VisitListIn
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInventories429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListInventories429ApplicationProblemPlusJSONResponse) VisitListInventoriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4775,6 +5103,25 @@ func (response CreateInventory413ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInventory429ApplicationProblemPlusJSONResponse) VisitCreateInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteInventoryRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 }
@@ -4835,6 +5182,25 @@ func (response DeleteInventory404ApplicationProblemPlusJSONResponse) VisitDelete
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteInventory429ApplicationProblemPlusJSONResponse) VisitDeleteInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4905,6 +5271,25 @@ func (response GetInventory404ApplicationProblemPlusJSONResponse) VisitGetInvent
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetInventory429ApplicationProblemPlusJSONResponse) VisitGetInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5028,6 +5413,25 @@ func (response UpdateInventory413ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateInventory429ApplicationProblemPlusJSONResponse) VisitUpdateInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAnsibleInventoryRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    GetAnsibleInventoryParams
@@ -5039,6 +5443,7 @@ type GetAnsibleInventoryResponseObject interface {
 
 type GetAnsibleInventory200ResponseHeaders struct {
 	Age         *int
+	ETag        *string
 	RosterStale *string
 }
 
@@ -5057,12 +5462,31 @@ func (response GetAnsibleInventory200JSONResponse) VisitGetAnsibleInventoryRespo
 	if response.Headers.Age != nil {
 		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
 	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	if response.Headers.RosterStale != nil {
 		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetAnsibleInventory304Response = NotModifiedResponse
+
+func (response GetAnsibleInventory304Response) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RosterStale != nil {
+		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetAnsibleInventory400ApplicationProblemPlusJSONResponse struct {
@@ -5125,6 +5549,25 @@ func (response GetAnsibleInventory404ApplicationProblemPlusJSONResponse) VisitGe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnsibleInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetAnsibleInventory429ApplicationProblemPlusJSONResponse) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5195,6 +5638,25 @@ func (response ListGroups404ApplicationProblemPlusJSONResponse) VisitListGroupsR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGroups429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListGroups429ApplicationProblemPlusJSONResponse) VisitListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5303,6 +5765,25 @@ func (response SetGroupVars413ApplicationProblemPlusJSONResponse) VisitSetGroupV
 	return err
 }
 
+type SetGroupVars429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response SetGroupVars429ApplicationProblemPlusJSONResponse) VisitSetGroupVarsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListHostsRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    ListHostsParams
@@ -5404,6 +5885,25 @@ func (response ListHosts404ApplicationProblemPlusJSONResponse) VisitListHostsRes
 	return err
 }
 
+type ListHosts429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListHosts429ApplicationProblemPlusJSONResponse) VisitListHostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHostRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Host      int64        `json:"host"`
@@ -5491,6 +5991,25 @@ func (response GetHost404ApplicationProblemPlusJSONResponse) VisitGetHostRespons
 	return err
 }
 
+type GetHost429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetHost429ApplicationProblemPlusJSONResponse) VisitGetHostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPrometheusSDRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    GetPrometheusSDParams
@@ -5502,6 +6021,7 @@ type GetPrometheusSDResponseObject interface {
 
 type GetPrometheusSD200ResponseHeaders struct {
 	Age         *int
+	ETag        *string
 	RosterStale *string
 }
 
@@ -5520,12 +6040,31 @@ func (response GetPrometheusSD200JSONResponse) VisitGetPrometheusSDResponse(w ht
 	if response.Headers.Age != nil {
 		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
 	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	if response.Headers.RosterStale != nil {
 		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetPrometheusSD304Response = NotModifiedResponse
+
+func (response GetPrometheusSD304Response) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RosterStale != nil {
+		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetPrometheusSD400ApplicationProblemPlusJSONResponse struct {
@@ -5588,6 +6127,25 @@ func (response GetPrometheusSD404ApplicationProblemPlusJSONResponse) VisitGetPro
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPrometheusSD429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetPrometheusSD429ApplicationProblemPlusJSONResponse) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5658,6 +6216,25 @@ func (response ListSources404ApplicationProblemPlusJSONResponse) VisitListSource
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSources429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListSources429ApplicationProblemPlusJSONResponse) VisitListSourcesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5781,6 +6358,25 @@ func (response CreateSource413ApplicationProblemPlusJSONResponse) VisitCreateSou
 	return err
 }
 
+type CreateSource429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateSource429ApplicationProblemPlusJSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSourceRequestObject struct {
 	Source SourceID `json:"source"`
 }
@@ -5841,6 +6437,25 @@ func (response DeleteSource404ApplicationProblemPlusJSONResponse) VisitDeleteSou
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSource429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteSource429ApplicationProblemPlusJSONResponse) VisitDeleteSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5911,6 +6526,25 @@ func (response GetSource404ApplicationProblemPlusJSONResponse) VisitGetSourceRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSource429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetSource429ApplicationProblemPlusJSONResponse) VisitGetSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6034,6 +6668,25 @@ func (response UpdateSource413ApplicationProblemPlusJSONResponse) VisitUpdateSou
 	return err
 }
 
+type UpdateSource429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateSource429ApplicationProblemPlusJSONResponse) VisitUpdateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCallbackKeyRequestObject struct {
 	Source SourceID `json:"source"`
 }
@@ -6094,6 +6747,25 @@ func (response DeleteCallbackKey404ApplicationProblemPlusJSONResponse) VisitDele
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCallbackKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCallbackKey429ApplicationProblemPlusJSONResponse) VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6184,6 +6856,25 @@ func (response CreateCallbackKey409ApplicationProblemPlusJSONResponse) VisitCrea
 	return err
 }
 
+type CreateCallbackKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCallbackKey429ApplicationProblemPlusJSONResponse) VisitCreateCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSyncRunsRequestObject struct {
 	Source SourceID `json:"source"`
 	Params ListSyncRunsParams
@@ -6267,6 +6958,25 @@ func (response ListSyncRuns404ApplicationProblemPlusJSONResponse) VisitListSyncR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRuns429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRuns429ApplicationProblemPlusJSONResponse) VisitListSyncRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6365,6 +7075,25 @@ func (response TriggerSync404ApplicationProblemPlusJSONResponse) VisitTriggerSyn
 	return err
 }
 
+type TriggerSync429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response TriggerSync429ApplicationProblemPlusJSONResponse) VisitTriggerSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSyncRunRequestObject struct {
 	Run string `json:"run"`
 }
@@ -6435,6 +7164,25 @@ func (response GetSyncRun404ApplicationProblemPlusJSONResponse) VisitGetSyncRunR
 	return err
 }
 
+type GetSyncRun429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetSyncRun429ApplicationProblemPlusJSONResponse) VisitGetSyncRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTokensRequestObject struct {
 }
 
@@ -6484,6 +7232,25 @@ func (response ListTokens403ApplicationProblemPlusJSONResponse) VisitListTokensR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTokens429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListTokens429ApplicationProblemPlusJSONResponse) VisitListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6590,6 +7357,25 @@ func (response CreateToken413ApplicationProblemPlusJSONResponse) VisitCreateToke
 	return err
 }
 
+type CreateToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken429ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTokenRequestObject struct {
 	Token string `json:"token"`
 }
@@ -6650,6 +7436,25 @@ func (response DeleteToken404ApplicationProblemPlusJSONResponse) VisitDeleteToke
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteToken429ApplicationProblemPlusJSONResponse) VisitDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6720,6 +7525,25 @@ func (response ListWebhooks404ApplicationProblemPlusJSONResponse) VisitListWebho
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks429ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6826,6 +7650,25 @@ func (response CreateWebhook409ApplicationProblemPlusJSONResponse) VisitCreateWe
 	return err
 }
 
+type CreateWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook429ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWebhook503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -6906,6 +7749,25 @@ func (response DeleteWebhook404ApplicationProblemPlusJSONResponse) VisitDeleteWe
 	return err
 }
 
+type DeleteWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook429ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWebhookRequestObject struct {
 	Webhook WebhookID `json:"webhook"`
 }
@@ -6972,6 +7834,25 @@ func (response GetWebhook404ApplicationProblemPlusJSONResponse) VisitGetWebhookR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook429ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7079,6 +7960,25 @@ func (response UpdateWebhook409ApplicationProblemPlusJSONResponse) VisitUpdateWe
 	return err
 }
 
+type UpdateWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook429ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -7178,6 +8078,25 @@ func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries429ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8698,184 +9617,193 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4uuCroLSnyvIsLdu59JmRa6rWx+lJspN0cuL09NZpZUWYhCSMKUADgJbVKVedX/sAW/sM+2Dz",
-	"JFv4PoAXEaQk33LZrlTKNgmSwIcP3/3yuZfI+UIKJozuDT/3ZoymTMGvp1Nmf6RMJ4ovDJeiN+yds0SK",
-	"VBPNRcKImTEis5RpQ7TMVcKInMBFLq6YMFKtSEbtzZVIWEp0niRM60meZSvSpxeaCUOWMyaIFIwIdsUU",
-	"SXm6P+hFPZ3M2JzaCZjVgvWGPS4MmzLVu7mJeh+kNkydG5oFphgblbMY32vnQoVeMkW4hqkqYmYUb0wU",
-	"0zPBtCZUX7KUTKSqf5mJfN4b/tqzL+xFvQnNNOt9ivyMtFFcTHs3dkYLquicGQe6M8VSJgyn2Qc2ac7w",
-	"44yRpBiypwlPiVRE0DmzE+B2zIKaWS/q2Wu9Ya8c3Yt6iv0j54qlvaGdWABUxcSi3lmutFThKcSCXZtx",
-	"AiNiv3MLxa64zDVZ0Gk5m3/kTK0q08G3dn/6tceBVhgUWLINCIrBO0LgDZ9z0/z+ezplRPPfWteYwXPV",
-	"d6dsQvPM9IbHR0dRb06v+dzix/ER/MmF+zMKYexbet11nobu/GiynEnN3KkpjgscoBKDqWLuSI3EBZtI",
-	"5ZGciynpa8ZIrO3ZiPcH5FQQmqfcSLWniWI0JUbx6ZQpTYSEt4xE343QJJlRMWVESDPjYrp/QrghS8qN",
-	"tocDRmtCM/uaFVG5EFxMByPRAsE5vR7TKavBsADTURBM5wCF1y/C+IIwAmRpQRIcsSOGtNCRX2bUECNJ",
-	"KpGWpNTQNSoSuyXGpC8VocUERyLOFyk1bJzQZMbGhs+ZzE28PySxBWcM4LTHDUHKTbErEaGGzKU2I/HD",
-	"EdGIHpEdKzwlW3IzI0s7O67tDcVO7NmJNVNXLMbX2iWNBEyZGiItse6X31O5IByJ4AVNLqdK5iLdH5Af",
-	"uX0dWdKVvTcS8aldGxUpiZHkHgCsYuLYBNF0RWZyaWFSp7XtWAFTC5+rnoVNLyrorvsT1hWiu1HvF3Yx",
-	"k/KyDWGWeLsLY9yQnVDmxg7WCyk0Q3IvxSTjCVCZRArDBPxKF4uMJ9TO53Ch5EXG5v/179pO7nPl5f+i",
-	"LHns/ZfDkhEf4l19+B6fwk82l2eXADhAL5kY9G6i3l+kuuBpysRjT8XISyYshZEZI3O6siTEnhwz4xpm",
-	"9lpc0Yynjz0vu6lWPOHachs7gxMSM6Wk0jHAT6MowFmW6gH5CQkfWVJPC1OY/U/S/MWekcec/k/ScoAZ",
-	"UQzJCkzko5RvqEJO8iXgeCHTlQVmZidRkaXgjCpCk4QtjPZTfUvF6lFnKiWZU7Hy09UnxKgVoVPKBaET",
-	"wxSJPzCjVgen9o/Y01dLGyqSb2VIfVoNjmWn8LOguZlJxX9jj40fcOoiS/ypILm4FHIpIqLYlbTyrFSE",
-	"XS8sSbPyNezJz4JeUZ7Ri+xRMeiUpGzBRMpEsiKpZBrIAzKLARBy9xLQO4TmFxl7qWS+sH8vlFwwZTjS",
-	"2mTGs1QhgeOGzXWAQBecgipFV/bvmdSo32z/yBVFZOha8t/smJvyYXnxd5YY+7RbRCEDA4jTlFuA0Ox9",
-	"bUldX6gBowlXvLunSboSdM6TiuIVHxxkXJuYpDLJ50wYi+R1WI7nzNAmiC2w/OpvM2eESgMoN1UW+2v5",
-	"lU+bRuI0ox7NssDgqHdqpdcfrxwi19dCEwRVYMNpYlAzatxJmaE861x/G/qUs0Je1xhXbNC4ZYDMTSLn",
-	"rKp/0iyTS5b27MwEh18mlGcsDQhFFnRUtyzZWKpt2r7s7qJg1H4fr4fuc3xwItWcWnHOSsAHcDUku1W3",
-	"mNs1uZG4L5HfuhIi9RlUV9ONFW+4DmBGQQmKXzrPYYljAVpRUaTDKkZtrfC90JTPaJZZefwUuChyk/qB",
-	"fyeyFYr+lukmNMuYIoIxq0HaK5dsBdKX5sYL+LlmCnUXOSHsiqnVSMxpMuMCrDWUTDLGTES0hOEqt2Kc",
-	"OwGkrxO5YDoiKDJFZEmVVfr0SFh6I6ZEgsYA9HUfFFPQbCxfspKV1WXoCvVO0GFVLpxuUN+NibQ4PkaK",
-	"v848rLpiJbI1zfPEalxOMf5HznKWWnUN30Q40DsH4gspM0YFnI5cOPwPCDm5wDkveZYRLpIsT1kV0n2n",
-	"tbkJWLYaoXJI3XcP8kU5nf1BL3A+taEm19XzjaN7MDn73rCuU8Uht4riZVEFgF2Y9Ve2ap6ES7y4ZpiY",
-	"yaUAxTG4iFxlYRj+/OENoeRCSmMBZPGCvH93/lHbrekrllHDr6y6AHA8ff96T5MLquG5ELjW1m2nih8P",
-	"rrK0kjUWaVfPUID3YL8CrTPqZTKhWZCUJopRw9IxNdvStTUOHaCSqGrsxFsCmp8UB5olihmvuvS2Z0Ge",
-	"wHfRu5/sGIus8BE91sy02GSqs8DTM5NZSii5olnOSB/Nuna34YKGXd5eDPPcpmuy5b5/tKMteoL1ZbeN",
-	"u2JKu01rXabDoj1N3GhvNm3bjKpxq8HwYCPc0PouF2hS34FyklGB0DUsra28+4icwVPteAjW7nUyvYbc",
-	"c3r9hompmfWGx0dPnkUPgO0/Wo6FcPWwtk9EHuJSMO1JdRo8Bbug+22wbW1n65vq1t+9FfchoFRoX+MU",
-	"bS+A1JdWoZVaz8ZIfO1viZ3lxKqLdo0LqvVSKhDhLOO3stvSou40Wdjff8uVHSYXTGhDk8sgqa1/eluI",
-	"dGJnBzLe8gWtonEJ3s8BmQNRNWBhVtywAymy1Qm5ZItCZKsTm5AcE8Y5953KvdAm3weFXft+FwXbPIVb",
-	"oOfPQOW+euL1F8cVpTMmnhAqCJsvzIrgIyTJGFXaXpYL/ECDt9+RqIV00xe5oibI605J6u6h8ZFqEj89",
-	"0nFE4uOjOfyYxXZG7JrOF5l97dMjHWKnsPYfrdrQPGewrtDHF9TMCBdOPHRWvKicSiLFhE8Hik25FPrX",
-	"409xUDqdM63plG3WxXAi5QMhrHupaMiycBvZsHTjtungt7UaAOEN3wyq2n74+pzWPlUTLlqBcytRIqkJ",
-	"6+uI0OEebwdO4EWiw8kcBmJoNt670fn8Ok10rLDmui+n2grM+xAGEGVvT2gfxvZah+oLrlhiyJzNL5gK",
-	"iswd/HYn42yAUxYr8dNrhcL9bIez3t5yO14xmlk2tT6L0pLQjYpuXPDVMrQ8mqaK6fD2MkEvsjZJh10b",
-	"pkRB3pp61ELJK54yBYdpSChRDLyYl4wt0BVn9yN4OidcaTPWDPFvO4I7tZDf0fCPUy/ez4X54VkQOzcS",
-	"5YzuPOE519r+2hH/QIQkmRRTpohiC6kMxA9QkTogckNSrmGTwiaw1lMFxr7wHfhy2zpvfRpDDKf8VB2d",
-	"/PQKtdkjaYmSJfiKnXeTq2FPdWPazsR9HHs4Ww9nLa75lu4um2zSfe7BmLRQcs7MjOV6rNMt3Ilu8PmL",
-	"t3Sx8IbHnS07HZaXusKyix2lAP7jmFEeF8ohntkJhPs4LSU6355RFu94HP3wTrtCs+zdpDf89Rb78ylo",
-	"EmZLMscRFTUTYUMUm8srpsErEtQIX2udsw+ob+0Itg7xuxbkSfql+LyPXpVCNCZck1yXMbgNUC8VXdRi",
-	"xdxUGv7wJYNAPC6mGTvINSN/s+OJfd6CBkV5woU2jBYWRbRMh7mlfXJsTIu7o/7ePU0yPmGWDpG+myr5",
-	"4agM6iPHR/Mt3BzdagLsVdrl7KjrVg9qlG0xxJLTSnQ3AKnFOns7+37FVt+UyzyurEcCJEzrFo8/kH4u",
-	"xXgXH3ZFYWzeMdnYBRe1xLCHdMXqU1E54/X5bYyYqOmczjjnQRbCqJ8cIavv8vHBD09JxoyBsNSUT7nR",
-	"Edkb7EVkb7xnj/LewV5EtKEKnH0Ql0rdE/Y2PAJhJ9Resu/8n7+eHvwHPfjt6OBPn8pfB+ODT5+Poh+e",
-	"3PxLCMzvxNs2sRiCdJ0bGAKLYBKg07lwdtQ3iDbS4qATmbmYDiqBpkgerUCAgnPQQu3jm0JGhg9/OSN/",
-	"evb8X4kLnXIO9GbITSLTml3dBSVakUSa8QRiDKNe4gNKo15ejS6LLF66AE+LfXIMcXhgwDIzmY7tS8po",
-	"ETtgTsVq7MPh8H1FBFgECGkF7OCCcQ1hJRDCAbbm7RVbYEAebqixlbNsuMlYh9rWtNX8/OE1cbEJEBHB",
-	"BZB5tzFb2G1ccAl8uOJgh50LHZ4Qi97EQeuTfiWXDmUvWCLnjJSvJBjkokk/fvnjRzIYDA5LSeJAp/F+",
-	"E8ecYjS+ooHEjxfSGJZWDK3gordKEpnyKw81/OqexruelQ0LBX1PE/eViPABGxCKkWhjezMc9lCq4oGQ",
-	"Flw9x0QgZMqaEXxkN3+x40BjrwKHhIYmk8/oBcvuwhHf2BdgQPY//9f/JmkrlCPCBtMBidGEPSSLjCYM",
-	"wvPwShzkkpZmhQWQYqfsEPtskZfyw/PnT593J6bgi++CKPZ50q+IU7G9ErfIOI11fZBZPdItnXOBvkJF",
-	"XRgY5qa46BimgqTq/PzV2WmT5y/yi4wnYxfg0n3uK2NDp/w8mbE0D+eJuEQzZ57BFIuLFeFGs2wytMI4",
-	"0NkrmpF+fPzcuVGeHs3jE0LNSGSMakOe632I5CWJkoKw64U9XlwK0o//cHj8nPwB/9mH/9tM5ipbxSfk",
-	"549nI5GLjGlNFopN+DVLkQfGZx/e/TT++B9/PlWMHp5xs4r3B+RHqxUMibSHTgqSsjkV6WAkXvsJGp5c",
-	"ajKhWUaAsy6YOihy+yaaGXi7c1T6ZUVEy5HwKUxOjyZGThlEh6US4n2BSfuLGARWepGOn89DVOM8kQv2",
-	"gWk4vg13rXNVjed6S5Md8/6oxocKK3W7FboRlgYHNrKsxWJJRHR+UYywW5lkMk+3jAFbMJGi5QrSvlja",
-	"HebZ4gD2zApXE9UgFMRqPhWPrvWVwQNW7WvT+BaKi4QvaKZDsLegtkrHZE2RtISweLDUwWiW7Rh3VCcd",
-	"DYHv3YKJ8/NXBIdB3GW/FNTsY1YVFCzMC4Pq5BunOToOcXw0PynUxsYijclInxtN3Ap3UiqjjcSOTwVL",
-	"zypRHk0Vs35zw/ZtD3fNVJvammsrq4bOImaozKVx4a5GkkxOrTxBdXADQOgeY+7kLe2I9RgYN+3autc+",
-	"U1lAEOaYutgENLi8N0nY+PQZjr1l5GKXRxbOdNo8b03GZ9nDCcHk7mFNB9vThIkrrqSw8g459LhLkhnl",
-	"IrhPM6rHiYtdXWPjFenttk7zXex3YLS3K3QgbZEB7DCinayQFuHJac5IH9jy37lVheG4brcrlniX2m/X",
-	"VEs1Ge2NAHTgMQWXxbisgOOnFG46scyPqzwzxhWFUQbvkWQmNROkT4vokv06ijhMiAglhgkzK7LRmeIy",
-	"Lc1nz+dheor5tR1R3Thg80Qwj22voKvh4OdAbm9rard/v2WCR0MIhdeu1gEKROUBAh9V2BN+P26PNVeb",
-	"kxoKVIk8salh3W6OkRohahUpMMO20z2M8VAaHJtAc6TQRuWJlSzdvQikipRQ7SPnXEIUWWT5tEZSGhO8",
-	"VcjKbUnxVoEudUmpKMdQAMSuZEjoUkdkmiwiAnGV9oEisDKIrLsQuW+I1mznPikC3Zo+kxcsoytNGE1m",
-	"oPRYjY0SbSjgj2Z5Kg8UFamckwVVIGpyc0L0TCpTzXwFY/8FM0tmWcBSogY1IC+8zWQLklYnYdstqJ0M",
-	"dT2PjrEz+8hH90SLLlFsavspvw+3nxN7bu/zwxfcyuH3iOf5BPa+FvqZMmO3QddTlR714D4I36+GkG53",
-	"WALAUczkSmifKNTFjVsZcDmRzR+4E9+/xYFrovFKJGcyd2WYGgbdWsBVRS6omjmbd9Gv0XLTByYFhA3h",
-	"ah+03EYJYAu/lgu3wfmXD5YTqyyg+tlPLQD6kIuQguSh1onCJXxvqR4VtqN10X/lcwIJmmvsoV9SDWyD",
-	"06wlmE1wPeuegcgzl6mP4tK9BQsX+sl40lYbyg9B1kgrKg3UjinMNtuBDrNIt+cJFaNfyETQGYwG7sg7",
-	"ArY0z62VFnNbGg+JlnMLJbsut+1AZLjLhSVLphgmdVDwRK7gStXp2Mj6rJv+3KdKI2DUS6hIWFvatysg",
-	"VLOmL7h9KuO9Cqm3r0GFOvgan+C7i9UmpGpUw/jW1A4/06pzraphOGyJ/MmuTKqDMNyLMOJozMMF7X0E",
-	"d01LfPUtvFDNeAr0F95h+/wbCq9YcB0+8uHugYdYo0Q/BCWEOM9c35Ea7CKIKblZmgKnV1dYIrxkY+oF",
-	"bMGt9NiHWdAGs7alg5S8lKV02I//9cnRLN4/IUIKRuaMCoheRuOIQ4vNdu0q0DbAaYfAO0Twm2gdwyFU",
-	"rMUVax8ZkM7M+bW549uas/7k530fVM0v5bYaVkCEba0L2j/95X/sadR5vLFrvSboni7sNFecLQszmPcg",
-	"oh0MQ8e40d3FEAfkaIgYgx7FrgKDUe9vnWVtQlapYqZUcUslApn2Ue/6YCoP3MW/aykGH+jyrUspK6vU",
-	"BQR7qNnAhWZJrljYuH0rktqZo3Hli71uhT1u8q21T/yMSrFjygRTPLGcPGsTM2ZUjzWfWq4+LtNjv4xp",
-	"vyZPNo+1pU0OMTF4zIp63mYMBVXait92KJG77WdntY0JRNrpRUZXQ5DT52x4eGil0MN//uf/RS8hRHFQ",
-	"kRIoxogFRAHq2/gNK5xpTZJzsy9wqpqKsYbbuIjgxu9mYHb4eCvG1zxvm0ODKmepGFwTFO7vaM25eI3P",
-	"HXeds7JeZnnSdjl7t3PdY2FaH+NhMcifhgH58ZomBiJK4BCUb7Ao56sX3lGyalKLtVxrqYhbva/7qYfE",
-	"PuWMvC4IckDKtPtwbEbhiO2kBX2e7pcg2PrUzoxZaNK3PzAKxxmgMikXVimDan4YSVtD1v0N8w4LRcW5",
-	"bCuZ41DwBcu4pWQBFmUMmy9Mi/Xp9gE4jYCOmVSGYO0yIGnUW1PcDE5IWUnm5w9vghBnvgjcLqcOHtox",
-	"HztQpC1FEDrzllErVOkL5V1f8sWirWRbLjrMGSbXYx833ERJJtKF5MLsafLq48f3BB8ovI4gRYF8ndTT",
-	"lmtBtrsEvbvDtX2yeeWBCrT9bkVlMSuPa9WSb1UUczPdAo/vQ2xePxoPZxSoYWTT6GTl3QHiUewzLDTx",
-	"xiB0kPI5Sw9kbqDA2gmJwQg1cPbUeEgoKWxLlsA44xIY88A6GxHHdiOXK5RiAD8aZ9GmVTVewZyq5iq4",
-	"UNqsKnP24WiDpnW3RCoHgnvctzsoPO4Nt/IpbSPSP6R4vqUMsYu8cJ9culryRs45hBj7tOUo5KUp89a2",
-	"5bDtn8DK6FKxtIWDBIuWwk5yszoH0RqLyTGqmDrNMSm/ERx4+v61yzPrx0qb8WAwiPcjMlFyTmIFhdTd",
-	"fRR8Yyjf/v7d+UdySBf88Or4ECsoxkU/CkAS+Go5aytDYLVdLiayORMs2e7WDrGohWTGmcb2F8BqvY5r",
-	"KclEcVZrSIAtAtCoDSuAN2mMCcf4i8pbI/SkpWTGFL6QQnUb94mRaBSqHYzESGBCmVt8UWwaClsSSnDh",
-	"BUhPXZwl8IUh+Te8WwB6MBIfZMb0kMQQTh6TPmhp2NIgIrEPLo9Jvz5zXHGEgWz70UjELvg8Jn3FaApI",
-	"Zd+Akejuqq6vn5bWjVQyvY/rg3wZkJrjtkrLMen7NKJ9n0vlwhFiy/6hEH80EnbHXNoQ4WKRu3MjJxMM",
-	"Ifb1zX/9NIAMvXhAXPH1oiy2K0c0Eq7RA8zR0l4w1uBeg+juS3bCzBd06oPLoV4R/Udup4b9Q4ZkQbV2",
-	"bQPWG4tQeNaKulNmyjg5KRh0mOC6iJFCNzFYfKABCdh0XBKQR+jT968r+WzD3vHgaHAEUtmCCbrgvWHv",
-	"6eBo8BQTz2ZwYv25gg21F6ZInRAXuBSvU7BValNWetW9el+XX1sKw2DaR981yHDBfaHWB76ybUczivVP",
-	"QChwGVMw4FrnrP31mMi+w/vLuE6oKgtVVjHESrStAv0Dmz4TYhYlMA9dX5otRmL/lptPaz0XnhwddVQw",
-	"361y+Vqp4EAB83cC0d/V0BWuxP0znETo3cVkD33nAxh/vHl8rZ48PPR080Nl4wdgWfl8Tq02B/sLOE8y",
-	"OY2IYEtLWDHQkLzWOrdSpLZC3yTXNMNjj0Yt1wtGTir4pyMyVVQYHbkav1GNpZTqvvbqGnWGJuC2dKrB",
-	"LwmH8JOdqT+X3iepDz9fstUNyIDdR69oBuMfJZds1dLkAysXbt/g41PUW7jCOGs194EjCVd5v6y5jI1Y",
-	"asE/lu1a4pbxS7AbWEbw7znLLZiQsDpz4SVb7enCquCcoyT2y4qt5o8lhlUuRsIXHMXxvKyKjP7kCFr2",
-	"8CwjmjFHajG7cAjVWUfCOfDLdi3u/VZH5I0iy6TPsYbzjF4xknFtWDoSsFiQKFz/IZ8YSNg1DNmP/Cqx",
-	"MDGIcCPh6xAjQ4EWSywlC5BSwBRiJ4Hod1x0vyH9Z0/+BHxnJGrtG/aRPdRpuAvX8j7uBtl4cm9ko1Gu",
-	"O9T5wN1z5OLZ5pNctBqxDzz50+YHfJ+Nm6j3fBtSUe0BUZVve8NfP1VJxykGn1omC5UK3WqHZdhyDXOF",
-	"XFbPeHGg1855cULAX6I7WXE971/3HpAFBMqPBnYTxVQ78cGXI+fV5AsLFh8hzZUrP3yyVpTZHrVl3Xbo",
-	"N6kk7G3btO0OPdLutO3MWZVFXaxcjb4vskd2ilWWSfpzZmhKDfU80W2Pr4dNoMK9gBvQj0hqZqn4TMLu",
-	"Icct8uSCW1fyq/oeoZfkbL17INPm32S6eoD9cW6Zm7qxxfLbmwZ+HD/A91twg5Yk+CuU2OwTWxD6os2Y",
-	"feD46VacAZtF3Zo1FEiNMITk5EIXIec1MjOVZTBttX7xCakZIvxhILchRoefyz9uUDzLGNro6oj/Aq6v",
-	"IX4N+54FUt7hoXTwqBu/q0iwK6bcceMRJrWNj5yEVimBz42uM50IuJK9jPpCF+kKcpeXzHTt3tEj0Y46",
-	"w/2KMaO2aS+Zqe3YXnnsOnlIXePapMLXmtyCzkRNMmtupYsfejwm5Az3WzGhx0Qk52JpItRXypMemjQ9",
-	"OhNDi0adibka7UIaMuVXTACbcvI0SGjr4jSOUgwqt1R9ClABrZ/MWHJ5QEV6oH14zW0Z3CFa+5q2kN1P",
-	"ZtCageXydLO6gKfhodJuRYDCSMRLRRdDgv22A0X3/J4crFXfs4KtKyAzH4l+Lux9V7UEmvIQvAQFS4DV",
-	"cGepqpinnMWKcD0SYFCCsCxRDsWAFTR+KZZIlZKECrvPF6gPGQaGEHgRSwcjUVZyqQkw/jHwbJA+rk0z",
-	"6lI9cqEYTWYW3/YjNI2ULcefHz31BVPohcwNeVL0nAzYLqCy34MTylqtx0cmko3ahRt5LuCbFSTqSLTW",
-	"shOiUw/OpDBKZsGmnWX33u+J5D4yBX13YaCVap1crEl+GL2DRx2kP4aSoCUMvu91PUby1gRS69lhQltN",
-	"FC+ZwcpQD4jR+IEWNC7Lw3xXnP6OWGQhc3ZarZ2j9Swl81wby0y0If2P9gdLf9ZMnZ3+la30PqKVIGv9",
-	"h2rC1EOJttuiouZT8XDsGgskFMWNLCssqs1C2UBwzzfrIcmMJ6sTdM06Q9OcrgjVlwDTCbO8au3FtMjd",
-	"zYqyRGC8Gom5VGxATiG00gqz1b0o+KvrQTxEacq/Q+Nbg2Z7PhXn56/+Wnhq7pvrVUtdPTLTa5ZTauN6",
-	"5ZDvSzN4ZDZlAV406sRqIktRpTc+iKGdmOxpcna6FXNCA0enmfwlDtkunKDRZybohHcVg3dw9Xc21Ql9",
-	"o1ZFeJcPdTXdCX2oWpms0yn7YCe07LzTcjK9Feu7OZRNl4V37PtGZNmKyAk4ZF2b+YrjCUOQNklw3V4J",
-	"bFL0MMS+2pbqkX0RrvfSN+qG+MpMPnUsBasm6hVWl6hqIV463E2vQJQ//Aw/t/AnlCi7yZXwAeWfb8Vg",
-	"jNP1vsYdBOlAsM20cq63DLepbEklnKiTpb6ujHtIe0WtxUlrSECBdl+F87kCw+pWVkG7iTi/rrDkB7FB",
-	"rfXPeWQiXWk287u/eBPd9b7fFupaR6vwUT78XDy6BZmtI9+377UNOlQr0ER1BHyoPgR9LQZ7xnU32Nu9",
-	"qB3APHqc8/Sxbu/7hlyoW2H8rsalAlZbuU0fjRB/GafpRsTxPtN1BPpdft6djjv3Z109h+QFqUgF9Heh",
-	"7oeuE0hFeFtLz+JmJnODKYoxhlDHBwcZ1yYmqUxyaIZB4vGcGTqwg66o0jGGJi/pSo/EQjHNhDkhMc2y",
-	"ge/lGkN0MnozjVwcZOyKZa6HyEnZYURIvDYSVFm6ROJcwAWWxgPyopbxSPq+bRAX2rhQeamK/kLUjETK",
-	"NV0sGFUsRQMs9RGx9n6ZeTYvsin3MfiZTQyRuSnaN9jF/Bl8qZhEBIVUSh6BMIScosFI/ALO0gKE1Pi2",
-	"LNhjhGoLUwjI/un07Y8xmHcRNnNI9vk449qC1KUq7Wky6mU0F8ls1GvUsSiTwZzdbCTiUC3EGAtLrERi",
-	"YVEWcUFnOpZxwdotIwHFW3y5GHwZkYLgHPZhBegQntPrMZ2yOGQ0fsmMW0CVTG4wsgFULNafeD9twX6h",
-	"u4mPSwtZquyzuxnDXqPbPJBKG0zhyeq2tk3lKbbIn3lLr0/BqLpx5LmhGbt7pg0Vqy3qKzX2rW2C9Qay",
-	"nzbJF3A+K22K7Jau+YpPp63prG7UIULMJZwdIGA2PIJjHQxvvk87Yb08CBcV8tHI6yT//fzdT6TvSfs+",
-	"bIwUtY2B20DEaoEyriX3XSWrLZhV2ZSqw3bvGgk/oPHZ9xlvtS/APL+AbeEezMpr4gZCHEku8gXPvyNE",
-	"CavzpNgbHig1FoH8kuhx+Bl+3hz6Ptd3+WzUYjOT+WLnFLVQITZAJgdJX4H0YuVCsCMIc7tYlUl62LMD",
-	"0xJcwh/ICE3/rKta+Tdsp/0QqohrEf6o+kf5zZDPR+YLT6modmF+/z87ZtdsxhgBSeuA6rf1HrZ4FSTz",
-	"WxzEojtXK5l+5TpedQp/0GvQEZc5m18w5aoTckeY2uQyfz53EPxelWJm/IeYzK2SD8lakFoJabUzqmhi",
-	"p0r68ZJdHPwhbk0d9w2+ur4feq6sx9Z4tCZEtvZk9OCpVL1qm6MrnPXIieFfoQTcRXAsWmyTZV6oCb8L",
-	"rg8kiQCEKzLVlxAw4EuHn+2Pm64oxleodz4oVraxQTu57zXwARNlcIX3vf/BWhtO+eFpS6WCmd/oNjlw",
-	"Y429rfCu1kO41VRX9pf1YnvZmHhPk3hmzGKs0zH2UdEx1vsdgpa3YAqrBkVgWXGvgZhFqCpODL1kAi1m",
-	"ZWfZBRb4G4nqQY3L2Y51alkpxoH3nx0dFQamiuI5o3okBJRcIBX1idBMS5JQBaUq4jEYGMdYjmlcPB1H",
-	"I7F2DxTUaP0J5HbN6wipeCT6o15Eo4to1CN20/Zh8WuDHXuOIXxBMQBNxsV0QECeGYmls5ZS4RsuQ/k2",
-	"qUzNiDgg7yUXpto4mhrCDb4AS0eIooQS1SSm1SJKg4qXv83QVm1z3dv1ZDw6C96uMHalGH+zWlyQGNaO",
-	"w+/s+UHsSrRKZ1xRS6aueAJW1ERiEQbsUlAl23MpuKV1YvoovNvp0J1aybkb85DBxWUrrk220b2Kg/k7",
-	"MCW5tVRRwO/JfXhlgzH4MfK62BVnMOGehd66BSAuCuCDCsjFdCR8gbgS57FhIelbPhDTpY6HhM7pb1IM",
-	"6FLb/2OWPLG8EJtOa2BTE57ZuVse5NveVy6x68Yly8lgSvA4p/OxkhkbUyXgAVdJdpyrLI7IYDDY7+q+",
-	"OBIxgFIDE3RsLyLxJVuxdFz+bZW/BBhoxmiKxSEt4I1Ultec+rVPOBiSY/wz9nWVqK+g48oN+NrTkLQ3",
-	"RGnBbwEIFbpWfAMEDCuBdLWeDXA8DHo59yrtg2QkVDtRPnIAlG+793uY6r272U/TtOIDlq1RJCWtqjAb",
-	"d/HwM/6yRbBUBUW/00gpD8vCTbs5OKrKB1ozA1sAd/QIh+xjUcHt2yopUanlf2eOi9B5/aIeA7XurRds",
-	"SQqm65Luke/KDFLusa/Qciazopgo0COIGoLiexRe4usFNl0bGPn0CKT+y4RYdWOhj6+qYePvVP/WwVVl",
-	"XUoraEUEUde3vJKKuD6tGJyDuZk7c4WiXOaB64m/oQySG+2TKzcnL0AF+BOo+VeRZu2Js1JZRQD7dhIc",
-	"7JIqlTMDhUNDpQvvRtRa03idbKuhVRj0LreSLkYjYeXyWs0sYHpUzwbkdCSgbne2IhdSGhdPRPpQjPOA",
-	"C24ikmumSEoN3bfrFbiLI1EvML5WcDW2kgqU+KwUF3WRXNRgN7OReEsvuZg6ggprEJ7Wel2IXXGZa0uY",
-	"26XqTnw8vvf6nPYzLdTPr8OrOT9/eGMBYYHzPVUBqx2Ft/QSq1U7brpfPxXBop9dR6SLTkF4QbeFBFtu",
-	"6p1Nil9VBelqD9INjj2Vi+82j7RSlbkqma/Vna5yO8CPByGz9VrLUNPAlTty9KzkayoXpP/k6Mn+iWXI",
-	"2UjEL38sKSXM8fCzysUN2umhoZqSU8W0hkIIrgAu1va0o0fCLHnC/JeGZDnjGUMzPGkUcMbCzVY2cDWX",
-	"I7RqlFWEIMDXzfIIjTKucj9QsOIdIZL7EQtKWwztPfwJCNZALpddBhJApfla5eoKAE6wfQRI83BW7rNs",
-	"c8dM/x2hWDfrv5H4mTAnV7nY076dyKaiQ1/9AT6Hs9JS0tkf1irBL89GZxEeB/Ivg39umwbfDhF1bTcs",
-	"GYVuXhFZMHUAfbELygNUoBkc2UpR21C31RWt3IbdJosXmwN0Mv6POOQBUaJsoNteyhsrG3wFObtFzyBN",
-	"+kWjO1+CUNfi5hxwN6XwfnQlQh7CnlHtPf3IlutaO+cO+zU5N1IxEgMAY0vL1pQq6L5YaFa/J/uuJ/sW",
-	"GDkgryE3JstBXPHqqn9Vo5BzgZ8NgnD4GX5uYdUukfd7rbRQVDEMHetNpLujUFCdiJsKEdidjPs+qp2E",
-	"/Bc/aJvgW//GQhwMd5uNXLlRK+FW8qL3iufvVkoo2m5u9xPz+pB6Z7VtYovkU0LsG/L0+0lHvgRRiSZS",
-	"FSoEdMXRl679rjtGBc5W+eOaQpLOuQCyNSTUf4vMwXfsWERCs4xQsAc5fQ16ye3pkUhmUmqI0fIduPtY",
-	"ahaabLvOOr5y7oRQcp7R5NIitJyD9999sHSuu6aJ/qEib4MHq9Fm/NIqh6GKvajmKq+LKmZyJbAuLqq+",
-	"eiaX3tA1ElSTuNEwPIb80Ng1hozJAp1tmM4Fva9IP4afEDPg2rnG5J//+X9wtnQOZT5HAuv0uqauWBY0",
-	"ZWle4Do8Elci70hcBtWpXMT7J0X82hqIqg2dfUjfSMQ+ropPBTW5YkNi/jzKj46eJrng177yLlxh0dWx",
-	"uzdj1+TV29Ozg/NXp0+e/2A3bdTDWwbHDvCvC5mu8IK7D1mpMXTOLAEF231gUZ4aiPKYM63plJF+bNi1",
-	"gTZ+IxFTY2gym9tDEe9HZDnjyYy8tdBSc6kxVPKDTC6ZGZxZ9R/jIIiRcjASf8HWyK7nMGcgNJqlVJcE",
-	"m/9F5NnRHyPy7MmfIvL8+nrf2eyN4q6F30iwazyTnGaAW3IyichMCplD681ap6WI5AtiJPmj3059MhLS",
-	"zJgqUIs5ZHZzWvnYS/dAITmUI0Yik9N2K7Hv4/owEmy9jfwjy7BFi9rfwy8eomfFT9LwyapOvkGnxtZ9",
-	"QJVFnaU4NtP0b1fYSUAwOvzsfttCpK3i8/caqeGgEVUaguiiE4g/98Qe+zaO3WZCaoXe0WOcyoog9W0F",
-	"bBSTbhOQdjK7Owitx2yEwikehXp/mYCKDXjiIyrq+PI7Jb9Txw4vpPdpIbvvl+296w06Kg08XGcONKLd",
-	"hqwfliLWNkrwi3L0NtqwF6asaOU+hJonMKo2ndPL3N9TC946/FbbOFILduKh+L16VSvMZ6/ORdsdq/dE",
-	"5O3ZmDGamdlvnemJMORBExTxCyHvogXHoLOT6Rt+xQTTeujj9ROmNbZzwfySWvIffgnpAvgnO5f+wY74",
-	"MiuHTw/uve/rB4jSL8CVUkMvqPZNbXQYVvX3fe5hy/7T3Mzs6y3pAHA7DMxV1hv2ZsYshoeHx0/+dXA0",
-	"OBocD/949McjIDPu/Z+LrEgHg+jzup3PUtrKZR89V70EDrHKBczurFxwhtfKlWrR28pl7FtdHVeEwVQu",
-	"Fkevcq2SmnTz6eb/BQAA//8=",
+	"7H3tcts4tuCroLS3yvIsLcv56JmWa6rWN8l0spOk+8bu6a3byoowCUkYU4AGAC2rU6maX/sAW/sM98Hm",
+	"SbZwDsAPEaQkx3a606murlgkSAIHB+f740MvkYulFEwY3Rt96M0ZTZmCP89mzP6TMp0ovjRcit6od84S",
+	"KVJNNBcJI2bOiMxSpg3RMlcJI3IKF7m4ZsJItSYZtTfXImEp0XmSMK2neZatSZ9eaiYMWc2ZIFIwItg1",
+	"UyTl6eGgF/V0MmcLaidg1kvWG/W4MGzGVO/jx6j34oLOmnN7SxdMEzPnmlwzpbkUfjqpTPIFE+aUcEOS",
+	"ORUzpuHD8MnqCJJKpoPf10ZxMYPPv5PaMHVuaBaAUGxUzmJcln0zFXrFFOEaIGW/RvHGVDE9F0xrQvUV",
+	"S8lUqvqHmcgXvdHPPfvCXtSb0kyz3vuoMaGPUW9JFV0w43bumWIpE4bT7B2bNmd4MWckKYYcaMJTIhUR",
+	"dMHsBLgds6Rm3ot69lpv1CtH96KeYv/IuWJpb2Qn1g2pZ7nSUoWnEAt2YyYJjIj9Ti0Vu+Yy12RJZ+Vs",
+	"/pEzta5MB9/a/elX07dSsDfUJPOW71ssgg9TksjlehNZ4EeScfvnXGapHpHVnGeA9WNRYvicaiKkx6sU",
+	"j0a0sfePh0/Iips5EZJcynQ9GAu/ODxy5epeTY/szI9w6lsW6WfRutHFPHfZ52Lwntv8mi+4aX7/Bzpj",
+	"RPNfWjcyg+eq707ZlOaZ6Y1OhsOot6A3fGEPwckQfnLhfkYhqvCG3nTRrJGjUfbkS80cZSpIEhCp8phS",
+	"xRzZGotLNpXK7yYXM9LXjJFYWwIQHw7ImSA0T7mR6kATxWhKjOKzGVMWMeAtY9F3I7TDE4sycy5mh0CT",
+	"VpQbbSkAjNaEZvY1a6JyIbiYVbBlA4ILejOhM1aDYQGmYRBM5wCFV8/D+IIwAmRpQRIcsSeGtBDLn+bU",
+	"ECNJKpFgptTQDVIZuyXGpC8VocUExyLOlyk1bJLQZM4mhi+YzE18OCKxBWcM4LSnEEHKTbErEaGGLKQ2",
+	"Y/HNkGhEDzixwh9ZOKsrOztuWQpT7NSenVgzdc1ifK1d0ljAlKkh0jLEfvk9lQvCkdJf0uRqpmQu0sMB",
+	"ecHt68iKrpGQxGd2bVSkJEa+cgSwioljxUTTNZnLlYVJnai0YwVMLXyuehY2vahgLu4nrCvEXKLeT+xy",
+	"LuVVG8Ks8HYXxrghe6HMRztYL6XQDHmaFNOMJ0BlEikME/AnXS4znlA7n+OlkpcZW/z3v2s7uQ+Vl/+b",
+	"suSx99+OS2HnGO/q4x/wKfxkc3l2CYAD9IqJQe9j1PuLVJc8TZl46KkYecWEpTAyY2RB18B1UgkSD8zs",
+	"lbimGU8fel52U60IyLXlNnYGpyRmSkmlY4CfRnmHsyzVA/IWCR9ZUU8LU5j9W2n+Ys/IQ07/rbQcYE4U",
+	"Q7LiJ/JGpnzKWRpG+UJCCLJ+WKwTLmb8mgEZiGtcPbYHpSlqhxbhRh3bIRXJt2sojCnE1KOC9HY9UxVp",
+	"AU4XUr6mCuf1OZDJCkkWozI7iYrUDIRKEZokbGkQ7S+kfEPF+kFnKiVZULH209WnxKg1oTPKBaFTwxSJ",
+	"3zGj1kdn9kfsmczGvleG1KfVYNt2Cj8Kmpu5VPwX9tCHBEhPZDkgFSQXV0KuREQUu5ZWc5GKsJulpetW",
+	"kYM9+VHQa8ozepk9KAadkZQtmUiZSNagysHxRI45AG7mXgKnTmh+mbHvlMyX9vdSySVThiPDSeY8SxVS",
+	"eW7YQge4VMEuqVJ0bX/PpUZFevdHrikiQ9eS/2bHfCwflpd/Z4mxT7tFFIoAgDhNuQUIzX6oLanrCzVg",
+	"NOGKdw80SdeCLnhS0fDjo6OMaxMXZNEieR2WkwUztAliCyy/+tvMGaHSAMrHqpzxc/mV99tG4jSjHs2y",
+	"wOCod2ZF+BfXDpHra6EJgiqw4TQxqAM37qTMUJ51rr8NfcpZIcNvjCs2aNIyQOYmkQtWtTTQLJMrlvbs",
+	"zASHP6aUZywNSIYWdFS3LNlYqm3avuzuonTYfh+vh+5zfHAq1YJamdaqAUdwNSTAVreY2zW5kbgvkd+6",
+	"EiL1GVRX040Vr7kOYEZBCYo/Os9hiWMBWlExmYT1rNpa4XuhKT+jWWaVkjPgoiEx53uRrVH/ASsIzTKm",
+	"iGDMqtH2yhVbgwiqufFaTq6ZQgVOTgm7Zmo9FguazLlgaGSZZoyZiGgJw1VuZVl3AkhfJ3LJdERQbozI",
+	"iiqr+eqxsPRGzIgEtQno6yFo56DeWb5kxUur0NE1Kt+gyKtcOAWpvhtTaXF8ghR/k3lYnc2KpRvq96lV",
+	"O5114B85y1lqdVZ8E+FA7xyIL6XMGBVwOnLh8D8g5OQC57ziWUa4SLI8ZVVI953q6iZg2WqEGjJ13z3K",
+	"l+V0Dge9wPnUhppcV883ju7B5Ox7wwpfFYfcKoqXRRUAdmHWX9m6eRKu8OKGdWYuVwK05+AicpWFYfjj",
+	"u9eEkkspjQWQxQvyw/fnF9puTV+xjBp+bXUmgOPZD68ONLmkGp4LgWtj3Xaq+PHgKkt7aGORdvUMtRgP",
+	"9mtQvaNeJhOaBUlpohg1LJ1Qsytd2+DQASqJ+tZevCWg/kpxpFmimPH6W293FuQJfBe9e2vHWGSFj+iJ",
+	"ZqbFMFWdBZ6eucxSQsk1zXJG+qUxHy5o2OXdxTDPbbomW+77hR1t0RNMUPttnHNOdC7TYdFBw5XRthlV",
+	"C1+D4cFGuKH1XS7QpL4D5SSjAqFrWFpbefcReQZPteMh+DU2yfQGci/ozWsmZmbeG50MHz2J7gHbX1iO",
+	"hXD1sLZPRB7iUjDtSXUaPAX7oPttsG1jZ+ub6tbfvRV3IaBUaF/jFO0ugNSXVqGVWs8nSHztX4md5dSq",
+	"i3aNS6r1SioQ4Szjt7LbyqLuLFnav3/JlR0ml0xoQ5OrIKmtf3pXiHRiZwcy3vIFraJxCd4PAZkDUTVg",
+	"ZlfcsCMpsvUpuWLLQmSrE5uQHBPGOfedyr3QJt8Fhd34fhcF2z6FW6Dnj0DlfvXE6y+OK0pnijwlVBC2",
+	"WJo1wUdIkjGqtL0sl/iBBm//RKIW0k2f54qaIK87I6m7hxZYqkn8eKjjiMQnwwX8g2ZSdkMXy8y+9vFQ",
+	"h9gprP2FVRua5wzWFfr4kpo54cKJh86KF5VTSaSY8tlAsRmXQv988j4OSqcLpjWdse26GE6kfCCEdd8p",
+	"GrIs3EY2LB32bTr4ba0GQHjDN4Oqth++OaeNT9WEi1bg3EqUSGrC+iYidARCtAMn8CLR4WkPAzE0G+/i",
+	"6Xx+kyY6VlgL0iin2grMuxAGEGVvT2jvx/Zah+pzrlhiyIItLpkKiswd/HYv42yAUxYr8dNrhcLdbIez",
+	"3t5yO14ympl5cxalJaEbFd244KtlaHk0TRXT4e1lgl5mbZIOuzFMiYK8NfWopZLXPGUKDtOIUKIYuHKv",
+	"GFuiP9LuR/B0TrnSZqIZ4t9uBHdmIb+n4R+nXryfC/PNkyB2biXKGd17wguutf2zIwiECEkyKWZMEcWW",
+	"UhkIoqAidUDkhqRcwyaFTWCtpwqMfeE78OW2dd76NIYYTvmpOjr56RVqs0fSEiVL8BU77yZXw57qxrSd",
+	"ibs49nC27s9aXPMtfbpssk33uQNj0lLJBTNzluuJTndwJ7rB58/f0OXSGx73tux0WF7qCss+dpQC+A9j",
+	"RnlYKId4ZicQ7uK0lOh8e0ZZvONh9MNP2hWaZd9Pe6Ofb7E/74MmYbYiCxxRUTMRNkSxhbxmGrwiQY3w",
+	"ldY5e4f61p5g6xC/a5GupF+Kz4foVSlEY8I1yXUZbd0A9UrRZS1gzk2l4Q9fMYhG5GKWsaNcM/I3O57Y",
+	"5y1oUJQnXGjDaGFRRMt0mFvaJyfGtLg76u890CTjU2bpEOm7qZJvhmVkIzkZLnZwc3SrCbBXaZezo65b",
+	"3atRtsUQS84qaQQApBbr7O3s+xVbfVMu87iyGQmQMK1bPP5A+rkUk3182BWFsXnHZBMXXNSSLBHSFatP",
+	"ReWMN+e3NWKipnM645wHWQij3jpCVt/lk6NvHpOMGQOxuSmfcaMjcjA4iMjB5MAe5YOjg4hoQxU4+yA4",
+	"l7on7G14BMJOqL1k3/m/fz47+k969Mvw6Nv35Z+DydH7D8Pom0cf/y0E5u/FmzaxGCKVnRsYAotgEqDT",
+	"ucQF1DeINtLioBOZuZgNKtG2SB6tQICCc9BC7eObQkaGd395Rr598vSPxIVOOQd6M+QmkWnNru4iM61I",
+	"Is1kCoGWUS/xUbVRL69Gl0UWL12Uq8U+OYE4PDBgmblMJ/YlZbSIHbCgYj3x4XD4viICLAKEtAJ2cMG4",
+	"hrASCOEAO/P2ii0wIA831NjKWTbcZKxDbWvaan5894q42ASIiOACyLzbmB3sNi64BD5ccbDDzoUOT4hF",
+	"b+Og9Um/lCuHspcskQtGylcSDHLRpB9/9+KCDAaD41KSONJpfNjEMacYTa5pIMXnuTSGpRVDK7jorZJE",
+	"ZvzaQw2/eqDxrmdlo0JBP9DEfSUifMAGhGIk2sTeDIc9lKp4IKQFV88x4wyZsmYEH9nPX+w40MSrwCGh",
+	"ocnkM3rJsk/hiK/tCzAq/V//5/+StBXKEWGD2YDEaMIekWVGEwbheXglDnJJS7PCAkixU3aIfbZIzvnm",
+	"6dPHT7uzc/DFn4Io9nnSr4hTsb0St8g4jXW9k1k90i1dcIG+QkVdGBgm6LjoGKaCpOr8/OWzsybPX+aX",
+	"GU8mLsCl+9xXxoZO+XkyZ2keTpZxKYXOPIN5Jpdrwo1m2XRkhXGgs9c0I/345KlzozweLuJTQs1YZIxq",
+	"Q57qQ4jkJYmSgrCbpT1eXArSj/9wfPKU/AH/sw//j7nMVbaOT8mPF8/GIhcZ05osFZvyG5YiD4yfvfv+",
+	"7eTiP/98phg9fsbNOj4ckBdWKxgRaQ+dFCRlCyrSwVi88hM0PLnSZEqzjABnXTJ1VCSRTjUz8HbnqPTL",
+	"ioiWY+HzuJweTYycMYgOSyXE+wKT9hcxCKz0Ip08XYSoxnkil+wd03B8G+5a56qaLPSOJjvm/VGNDxVW",
+	"6nYrdCMsDQ5sZFmLxZKI6PyyGGG3Mslknu4YA7ZkIkXLFeS+sbQ7zLPFAeyZFa4mqkEoiNV8Jh5c6yuD",
+	"B6za16bxLRUXCV/STIdgb0FtlY7phiJpCWHxYKmD0SzbM+6oTjoaAt/3SybOz18SHAZxl/1SULOPWVVQ",
+	"sDAvDKqTr53m6DjEyXBxWqiNjUUak5E+N5q4Fe6lVEZbiR2fCZY+q0R5NFXM+s0t27c73DVTbWprrq2s",
+	"GjqLmKGykMaFuxpJMjmz8gTVwQ0AoXuCCaS3tCPWY2DctGvr3vhMZQFBmGP+ZhPQ4PLeJmHj089w7C0j",
+	"F7s8snCm0+Z5azI+yx5OCVYRGNV0sANNmLjmSgrI0jr2uEuSOeUiuE9zqieJi13dYOMV6e22TvN97Hdg",
+	"tLcrdCBtkQHsMKKdrJAW4clpzkgf2PLfuVWF4bjutiuWeJfab9dUSzUZ7Y0AdOAxBZfFuKyA46cUbjqx",
+	"zI+rPDPBFYVRBu+RZC41E6RPi+iSwzqKOEyICCWGCTMv6g4wxWVams+eLsL0FJOMO6K6ccD2iWAe20FB",
+	"V8PBz4EE59b8dv9+ywSHIwiF166oBgpE5QECH1XYE343bo8NV5uTGgpUiTyxqWHdfo6RGiFqFSkwzbjT",
+	"PYzxUBocm0BzpNBG5YmVLN29CKSKlFDtI+dcQhRZZvmsRlIaE7xVyMptSfFOgS51SakovFEAxK5kROhK",
+	"R2SWLCMCcZX2gSKwMois+xC53xCt2c19UgS6NX0mz1lG15owmsxB6bEaGyXaUMAfzfJUHikqUrkgS6pA",
+	"1OTmlOi5VKaa+QrG/ktmVsyygJVEDWpAnnubyQ4krU7CdltQOxnqeh4dY8/sIxfuiRZdotjU9lN+F24/",
+	"J/bc3ueHL7iVw+8Bz/Mp7H0t9DNlxm6DrqcqPejBvRe+Xw0h3e2wBICjmMmV0D5RqIsbtzLgciLbP/BJ",
+	"fP8WB66JxmuRPJO5q/fVMOjWAq4qckHVzNm8i36Nlps+MCkgbAhXOaHlNkoAO/i1XLgNzr98sJxYZQHV",
+	"z75vAdC7XIQUJA+1ThQu4XtL9aiwHW2K/mufE0jQXGMP/YpqYBucZi3BbILrefcMRJ65TH0Ul+4sWLjQ",
+	"TybTtipgfgiyRlpRaaCATmG22Q10mEW6O0+oGP1CJoLOYDRwR34iYEvz3EYRObel8YhoubBQsuty2w5E",
+	"hrtcWLJiimFSBwVP5BquVJ2OjazPuunPfao0Aka9hIqEtaV9uypKNWv6ktunMt6rkHr7GlSog6/xCb77",
+	"WG1CqkY1jG9D7fAzrTrXqhqGw5bIn+zKpDoIw50II47G3F/Q3gW4a1riq2/hhWrGU6C/8BO2z7+h8IoF",
+	"1+EjHz498BBrlOj7oIQQ55nrT6QG+whiSm6XpsDp1RWWCC/ZmnoBW3ArPfZ+FrTFrG3pICXfyVI67Md/",
+	"fDScx4enREjByIJRAdHLaBxxaLHdrl0F2hY47RF4hwj+MdrEcAgVa3HF2kcGpDNzfmPu+LbmrN/7ed8F",
+	"VfNLua2GFRBhWwvQ9s9++l8HGnUeb+zaLD57oAs7zTVnq8IM5j2IaAfD0DFudHdFyAEZjhBj0KPYVWUx",
+	"6v2ts6xNyCpVzJQqbqlEINM+6t0czeSRu/h3LcXgHV29cSllZam+gGAPNRu40CzJFQsbt29FUjtzNK59",
+	"VeGdsMdNvrX2iZ9RKXbMmGCKJ5aTZ21ixpzqieYzy9UnZXrs5zHt1+TJ5rG2tMkhJgaPWVHP24yhoEpb",
+	"leUOJXK//eystjGFSDu9zOh6BHL6go2Oj60Uevyvf/4XegkhioOKlEBFSqyiClDfxW9Y4UwbkpybfYFT",
+	"1VSMDdzGRQQ3fj8Ds8PHWzG+5nnbHhpUOUvF4JqgcHdHa8HFK3zupOuclUVDy5O2z9m7neseq/P6GA+L",
+	"Qf40DMiLG5oYiCiBQ1C+waKcL+H4iZJVk1ps5FpLRdzqffFTPSL2KWfkdUGQA1Km3YdjMwpHbCct6PP0",
+	"sATBzqd2bsxSk779B6NwnAEqk3JplTKo5oeRtDVkPdwy77BQVJzLtpI5DgWfs4xbShZgUcawxdK0WJ9u",
+	"H4DTCOiYS2UI1i4Dkka9NcXN4JSUlWR+fPc6CHHmi8Dtc+rgoT3zsQNF2lIEoTNvGbVGlb5Q3vUVXy7b",
+	"SrblosOcYXI98XHDTZRkIl1KLsyBJi8vLn4g+EDhdQQpCuTrpJ62XAuy3Sfo3R2u3ZPNKw9UoO13KyqL",
+	"WXlcq5Z8q6KYm+kOeHwXYvPm0bg/o0ANI5tGJyvvDhCPYp9hoYk3BqGDlC9YeiRzAwXWTkkMRqiBs6fG",
+	"I0JJYVuyBMYZl8CYB9bZiDi2G7lcoRQD+NE4izatqvEK5lQ1V8GF0mZVmbMPRxs0rbslUjkQ3OG+fYLC",
+	"495wK5/SLiL9fYrnO8oQ+8gLd8mlqyVv5IJDiLFPW45CXpoyb21XDtv+CSwPLxVLWzhIsGgp7CQ363MQ",
+	"rbGYHKOKqbPczIPBgWc/vHJ5Zv1YaTMZDAbxYUSmSi5IrKCks7uPgm8MNex/+P78ghzTJT++PjnGCopx",
+	"0XkEkAS+Ws7ayhBYbZeLqWzOBItHu7VDLGohmXGmsdEJsFqv41pKMlWc1boyYJ8ENGrDCuBNGmPCMf6i",
+	"8tYIPWkpmTOFL6RQ3cZ9YiwahWoHYzEWmFDmFl8Um4bCloQSXHgB0jMXZwl8YUT+He8WgB6MxTuZMT0i",
+	"MYSTx6QPWhr2dYhI7IPLY9KvzxxXHGEg22E0FrELPo9JXzGaAlLZN2Akuruq6+unpXUjlUwf4vogXwak",
+	"5rit0nJM+j6N6NDnUrlwhNiyf+hGEI2F3TGXNkS4WObu3MjpFEOIfZH3n98PIEMvHhBXgb4oi+3KEY2F",
+	"63YBc7S0F4w1uNcguvuSnTDzJZ354HKoV0T/kdupYaeYEVlSrV3vhM0WMhSetaLujJkyTk4KBm02uC5i",
+	"pNBNDBYfaDVjJ3ZR1heHfwAlZC4sLxP54pIp+41iba7pQwQxQStJkoxqzfRoLFZzmbGjUjvxlZE1Nojw",
+	"29aonBxVEnLG4vz5IQAHVX+sf1pWKpJYA1Ew7CeRUAEJcteuKxOEvpOzsfA4DqOnXFg0shtjJ0umeZa5",
+	"5iOXirNptnZtMCykIMeVpeTJo2/Hoh83krxihz21SucDEh/PoYzIL66rxTHUUrW/lEUEkK2h8QtL0ZLm",
+	"Uq88GTn74VUli3DUOxkMB0OQhZdM0CXvjXqPB8PBY0z3mwOd9NQMjpG9MEOegCeQS/EqBQuxNmV9Xd2r",
+	"9036uaUcDybb9F1vFhdSGeq64esJd/RB2fwEBGCXkRwDrnXO2l+P5QP2eH8ZTQu1fKG2LQa2ibZVoFdm",
+	"22dCLLoE5rHr+7TDSGwd9PH9RruPR8NhR934/erFbxRoDpSN/14g0XGVi4VrLPAEJxF6dzHZY990A8af",
+	"bB9fq+IPDz3e/lDZc8Q+8ejb7U/4pgggWOSLBbU6N+ADnBGSyVlEBFtZ0oDhoOSV1rmV9bUVzae5ppmu",
+	"0B/XtkhOK/iqIzJTVBgduUrMUY3xl0YZ7ZVq6syBIBPRmQbvMRza93am/hx7z7E+/nDF1h9BUu8+qkXf",
+	"Iv8ouWLrln40WF9y914076Pe0pUv2uiMAHKDcP0RysrY2DOoFqJlhSPLgjJ+BdYdy67/I2c5MBlgf86o",
+	"e8XWB7qw/TgXNon9suLDAfkJC0GrXIyFLwuL43lZuxq9/hF0l+JZRjRjjiFiDugIOMJYuDCLsrOQe7/V",
+	"5HmjFDbpc6y0PafXjFjuxdKxwE5pVu5zrbJ8+iZhNzDkMPKrxPLRIGiPha8WjWzfMQWyBFkSDFZ2Eoh+",
+	"J0WjJtJ/8uhb4DxjUWM9h8hO6jTfBdX5SIQGmXl0Z2SmUVQ91J/C3XPk5cn2c1x0xdn74Ee9p7uQlmqn",
+	"jqoW0hv9/L5KOs4wRNgyZagn6VY7KoPLa5gr5Kp6xosDvXHOixMCXi3dybrr1Rl07x5ZRqBIbGA3UZmw",
+	"Ex/8dsh/NaXGgtHHvXPlikqfbpTatkdzVbcI+00tGUHbtu66ow+0m207+azK0i7XrvLib2JP7ZKqLJn0",
+	"F8zQlBrqea7bTl8VnUCfAwE3oDWX1MxyCehxSShy9CJbMrjVJT+s7yn6yp5tdgtl2vy7TNf3sJ/OOfex",
+	"bnKz/PxjA59O7uH7LbhESxL/65QghzugW9Fxzz5w8ngn/MSWYQ/GqopDgDCHlPZClyLnNTI2k2UIdrXq",
+	"9Smpma/84SG3IXbHH8ofH1FczBhadusH5Tlc3zgoNWx9EiiUAA+lD0qX9hZR9sash0UUhGENUSInYVYa",
+	"LXCj60wwAi5pL6O+00Uag9zuO2a6dnv4QLSpLgD8ujHp9izxO2ZqO3xQHutOnlbXMLeZOGpNtkFH9L2m",
+	"61vvotoejik6d9JOTPEhEc85/poI+CvlkfdO+n7tTBUtPnWm6joNCGlcc1MwbKD+ABLmpvqAoxSD+kNV",
+	"zxjU8esnc5ZcHVGRHmkfJHZbhnuM1tOmrWj/kxy09mDRR92skeF5RKhAYRFmMxbxStHliNiDGIdKR/o9",
+	"OdqoIWkFc1cGaTEW/VzY+870Dq2lCF6CsjvAyriz5FXMd86iR7geCzC4QXChKIdi2BUaBxVLpEpJQoXd",
+	"50vU/wy6BeBFYLov6xHVBCr/GLhQSB/Xphl1CUu5UIwmc4tvhxGajso2+U+Hj33ZH3opc0MeFZ1TA7Yd",
+	"qE9574S1VrH0gYlqowLnVp4O+GYFlToSbTSehRjro2dSGCWzYOvZshH3l0Sif+UU9/tLAw2E6+RlQxLF",
+	"mDUkDSCNMpRMLSHxLe/rkcG3Jqhaz48T2mrC+Y4ZrId2jycAP9CC9mVRpC9LknhYrLOQfHZWrTCl9Twl",
+	"i1wby6y0If0L+w9Lf9RMPTv7K1vrQ0RDQTa6dNWEu/sStXdFXc1n4v7EASwjUpQAs6y2qMkMxTUhiKVZ",
+	"NUxmPFmfYgCDM8Qt6JpQfQUwnTLLCzdeTIsM96wo3gXGvbFYSMUG5AwCkK1wXd2Lgn+7Tt0jlNb8OzS+",
+	"Neg24TNxfv7yr4Wn7K65arUg3AMz1WbRsTauWg75sujLr5wN2g0q2t9ijZ6VqNInHxrUTnwONHl2thPz",
+	"Q4NOp5viOxyyW7hIo3tTMMjC1eHeI5Sjs1VV6Bu12tz7fKirlVXoQ9V6f51O9Hs70WU/q5aT7K12v1sh",
+	"oeky8oEbvh1gtiZyCg53QM6o6ijEQMBtEmW3Vwhbhd0PM6k2h3tgX5DrgPYbdQP9xk1cdawGqy/qRVYX",
+	"qmpRXlrdTy/CI3L8Af7dwZ9Tovg2V847lMe+VAM8Ls/7kvdQBALBWrMK3dgxXKuyhZVwtE4W/6oy7j7t",
+	"ObVGRq0hJQWa/iaDESowr259dSu2MYtXFZHiXmx6G121HphpVFpQfY0fuGs+4GMBWqh9HQ3DpOL4Q/Ho",
+	"DmS/jqxfhBf/9tD3DvYK9FFdA5+6T3zZyPyYc929Te1e9Q7gDx/mvF7U7a1fsEt9pxO1r3GvgO1ObvQH",
+	"Ywyfx4m+FdG8D30T4b7qF/fPV5w7vG4egeQgqUhlqz6F2xy7/kYVYXUj6ZSbucwNJl7HmHLQyCMbkHiy",
+	"YIYO7KBrqnSMofwrutZjsVRMM2FOSUyzbOA7VMcQzY/ebSOXRxm7ZpnrjHRa9k0SEq+NBVWW7pE4F3CB",
+	"pfGAPK/lcZO+b4bGhTYutUSqomsaNWORck2XS0YVS9FgTn0EOSSsFfm0iyJH/BCTBdjUEJmboimNXcyf",
+	"wbeOqZFQHqrkQQhDyJQcjMVP4DwvQEiNbzaFnZOotjCFBIa3Z29exGCOR9gsXKYg1xakLpPvQJNxL6O5",
+	"SObjXqM6T5ni6uyWYxGHKrzGWC5nLRILi7I0FQZXYHEqrEg1FlCSyhfBwpcRKQjO4RBWgAECC3ozoTMW",
+	"FwmODWQB1CBtKYsjophIGQZsJGwsllBm3+cC1RaKDB3Tcr3zQ7GoMNfGLy7oLB6LfvxqevRWCnb0xtL6",
+	"2AsILhBAk8fDJ2Q15xkjLm/UfRHySEQ6Fj5VhAsylyuyoMLXGoKPu8zMMlOknqM4FpdsLUUaTBj5jhm3",
+	"q1Ves8XyC6hiScGpD2YoZB5oZOWDSUPmU/vsfhbaVxhbEqiaEMwbzOoG4G2ViHZI2ntDb86Anm4deW5o",
+	"ttPAV1OLEIAPn54NSMV6h8p7jW1um2a9tfj7bTIg0LhKAzuLARvxFxZ6LWzIjTpGAPfskdk2FMZAkzNt",
+	"mDpCmG95Bse67bELerwjs34jUz7lXiT43dvS64WsuKiwhEYFAvI/z79/S/qeAh8CokhRQxS4DYypFgyH",
+	"fbY+WbreQQAp2yd2+MNcy/t7dOjIfNltI4N5fh772EO7ajZETtwh5DAoG3gZLkIUsmw45YolKNYQLG/8",
+	"OdHp+AP8+/H42tXF/JTPRi12Ypkv907rDZUYBeRzkPS1tS/XLk0kgtDXy3WZ2IzdqDDVyglGICc2Yypc",
+	"PWZgI/ejviKHelidtfxmyO8q86WnbFS70N+vwRS39qtgFDWtA7bf1oXf4mGQjexwcIs+la1s4KXr/dgp",
+	"G0PXXUeMFmxxacV70Bu4I2RtYqs/z3vIxS9LKTz+Q0wWVpiEBFdIX4fSBXOqaGKnSvrxil0e/SFuLefh",
+	"W112fT/0XFmZtPFoTcZu7U7swVOp/9g2R1dC8oGLddyDgnCf0SEWLXap/FFoUbcS1D9J+P4qSAclHdiR",
+	"ioz3OQQY+NLxB/vPx65I6Jeoxt8rFrexWTu5r8FN1eQ/hMhd40uwvpJT3njaUm1m7hGjTS7dWs12Jzyt",
+	"detvNR+Xndy9GlFWHDvQJJ4bs5zodIIdy3SMlfVHoKUumcL6fBEYttxrIO4Z+ncQQ6+YQMtf2cN9iaV0",
+	"x6J6sONythOdWlaNuSr9J8NhYfSsKM5zqsdCQNkcUlH/CM20JAlVUG4onoDRe4KFDyfF03E0Fhv3QMGO",
+	"Np9Abtq8jpCKx6I/7kU0uozGPWI3DcuzbQx27D+GkCPFADQZF7MBAXlpLFbOgk+hIqpiWkOhVKlMzbA9",
+	"ID9ILkxlfwg1hBt8AZb/EUWxQqpJTKvlCgeVSBs0/p612ngjrEoULE0nBStNwGMBZtXSBLxp2yX9x8Mn",
+	"sPINE+9h5Mv7WES4jdGWdNtsSzCdP+/te8p/7fbM3bpvVDr+NEvSBvlGjRJ8NVH+LkyUtEryXSVvpq55",
+	"Av6ERGJNI2zNVOWgCym4ZTti9iBilzOvdCqg527MfeaKlP1Ht5n9DyrxLb9Dq6RbexVl/B7eRVBIMAUr",
+	"RjEldrWLTLixszeUwpYUXYLAOsDFbCw8zyvPCHZ1Jn1gZHSl4xGhC/qLFAO60vb/CUseWTFGsZn9BEgY",
+	"U57ZuVvxwSV/TyqX2E3jkhVCYErwOKeLiZIZm1Al4AFXbn+SqyyOyGAwOOxqUT0WMYBSg/ziJJaIxFds",
+	"zdJJ+VsbxROQfTJGU6ygbQFvpLJiwplf+5SDDyPGn7Eva0h9ATtXXcc36ICc8BEKen4LQB7UtdpUIBta",
+	"4bGrP3+AwWNM37m3dtxLQlq1XfcDx4P63sRfswg+e5TPWZpWQlBka9BbSdsqzMxdPP6Af+wQO1pB6a+B",
+	"o1iZycG+CKDYHita5TOtieotgB4+wCG+KAq0ftkVlyoNmD5ZAkBovnpeDwndjLsRbEUKIcDVmEE5QGZQ",
+	"YQabQYLi6yvAA32EIErQeim8xJcPbnrtMBD0AVjP54k47cZaH25aw96vXOjBYk3LstZWUIwIorrvayoV",
+	"cc34MVYRSwvszaWKattHV2y9Q9VCN9rXBtie6wZtfk6hZHBFGrcn1EqVFQHyy82HsyCoFOoO1CkPVUr+",
+	"NKLZWrXCyfIa+sdygd5GF7eI7WxqJTGBCVM9h3YS0MwlW5NLKY2LPCR9qP19xAU3Eck1UySlhh5iJwnY",
+	"9bGod53ZqO8eW0kLKopXapm7QFhnFhyMxRt6xcXMEWxYg/C03Ot+7JrLXFvC365FdOLvyZ2XA7efaaGu",
+	"fh1erfvx3WsLCAuc33ORz9rReUOvsPmG4+6H9VMUrEnedaS66CBE8nRbnLBvu97bwvyraohRbWS/xSeu",
+	"cvG1bEJRAb9Au6omstFGo8p9AZ/uhYzXW0dAiSAXO+/dKAWfVbkg/UfDR4enVkDIxiL+7kVJiWGOxx9U",
+	"Lj6iywq6+Co5U0xrqCvk6vljKXE7eizMiifMf2nkQvWpD7Kp96PAPhRWVnEtJCK0EpVF/yD/ws1yiEYu",
+	"H/ZvKWTxjhBJv8D+GBaje/d/YoItHcpllzE70Gin1oijAoBT7FkG2gicrbvsQtEx0/9AKNbdPK8lfiYs",
+	"KahcHGjfw25bjcAv7sCfw9lq6WjhD3eVoZRnqbNmntuiz4OvblsHXy6Rdr3kLJmGFrURWTJ1pBO5ZAVl",
+	"AyrTjItupdhtR6M16kO5Db5N0QrspdQpiFzgkHtEIfjCls4nWCjoN1iiomicqUm/6PbsKxjrWsis24xt",
+	"FSsuXEWv+7APwbs/j2ei8um0yz9Bzo1UjMQAwNjSyg0lElqQF5rk19oWn1rbosDgAXkFWYZZDuKWV+f9",
+	"mxp9LAp8bhCc4w/w7w5eixLZvxY6wkJHRZHlENnYxko66gbWmYqpEJn92Yprj97NWH7yg3aJ6/dvLMTf",
+	"0oXeLxdzGLlq6Fair5QBOSie/7TKgtFuc7ubcPr71MurvclbJLcSYl9wZIlfZOQrEpZoJVWhYkETRH2F",
+	"Go0/dgWOV/n1hsKWLrgAsjgi1H+LLCBWwbGshGYZoWCPc/osNHg+0GORzKXUEM554Sx2faycb0+qb6To",
+	"GwFMCSXnGU2u7AGQC4g2cR8sgzlcJ3P/UJFyxoPF9TN+ZZXnUAMCNAMor6srZnIlsMw/mgb0XK68oXEs",
+	"qCYxtvweHUOU+/G//vlfGCoau27tMVmi8xUzV6E1KunH8C/EqNg/JjyNyb/++f9wtnQBVcjHAtsOUGPY",
+	"YmmwannK0rw4G/BIXAnSJXEZf6tyER+eFqGuGyBiNJkXvbtd9O9YxD62kM8ENbliI2L+PM6Hw8dJLviN",
+	"byQAV1h0feLuzdkNefnm7NnR+cuzR0+/sZs27uEtg2MH+OtSpmu84O5DUYUY2tmXgILtPrIYTw1EFS2Y",
+	"1nTGSD827MbEWL8gpsbQZA49oePDiKzmPJmTNxZaaiE1RlW/k8kVM4Nnc2pc3A0xUg7G4i+UZywlKcv4",
+	"NYPQ575gZiXVFcGO3BF5MvxTRJ48+jYiT29uDp2PxSju+mqPBbvBI8lpBrglp9OIzKWQOfTDr4XeRiRf",
+	"EiPJn/x26tOxwH7UHrWYQ2Y3p7UP03YPFJJJOWIsMjlrt9I7WnhPErV7++eRqf3Svob7/Cpagr2Vhk/X",
+	"dXIPNgTsBA1UXNRZkGNLzXiHCvsJCF7HH9xfO4jYVfz/GhmEkUEOelGlP5suGrN5ukIsWWmTCNpMcq3Q",
+	"Hj7Eqa8Idl92gFCxyDaBbS83iYPoZoxQKHznQbjJ5wng2YJXPoKnjl9fOcuDNlDzSkafFrrH4SmRC24g",
+	"uKrWL63ST801SkOj5G3YzHEpIu6i9D8vR++i/Xth0IqG7kOoaQPjbNOxvc7w0EnrD6C4O/itd3GsF+zK",
+	"Q/Grl73MVnL4e1Dn6u2O9jtiIvYszRnNzPyXzkxvGHKvud74hZC32YJj0Nmo/zW/ZoJpPfL5MAnTGpMs",
+	"Md+rlheNX0I6Av7qzqW/syM+z8rh04PbU+UWaL2DLJgCXCk19JJq35NQh2FVf9+H3iWjiqmz3Mzt6y2p",
+	"AXA7DMxV1hv15sYsR8fHJ4/+OBgOhoOT0Z+GfxoCWXLv/1AkjDsYRB827aCWMlcu++jO6iVwYFYuYOJ7",
+	"5YIzTFeuVGvyVy5DK8jauCKMqnKxOHqVa5VUwY/vP/7/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

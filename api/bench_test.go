@@ -85,7 +85,9 @@ func newReadBench(b *testing.B) *readBench {
 	value, hash := roster.NewTokenValue()
 	must(b, st.CreateToken(b.Context(), &roster.Token{Name: "runner", Role: roster.RoleRunner}, hash))
 	rb.token = value.Reveal()
-	h, err := api.NewServer(api.Config{Store: st, Engine: engine, Log: log}).Handler()
+	apiSrv := api.NewServer(api.Config{Store: st, Engine: engine, Log: log, DocumentDir: b.TempDir()})
+	b.Cleanup(func() { apiSrv.Close() })
+	h, err := apiSrv.Handler()
 	if err != nil {
 		b.Fatal(err)
 	}

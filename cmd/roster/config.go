@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/internal/syncer"
 )
 
@@ -49,6 +50,13 @@ type Config struct {
 	ScheduleEvery Duration `yaml:"schedule_every"`
 	// MaxBodyBytes bounds API request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// AdmitDocuments, AdmitRequests and AdmitWait are the API's admission
+	// control (api.Admission); DocumentDir is where rendered documents
+	// are kept (api.Config.DocumentDir).
+	AdmitDocuments int      `yaml:"admit_documents"`
+	AdmitRequests  int      `yaml:"admit_requests"`
+	AdmitWait      Duration `yaml:"admit_wait"`
+	DocumentDir    string   `yaml:"document_dir"`
 
 	// SecretBackend is "local" (sealed in the database; the default) or
 	// "vault" (the production choice).
@@ -115,6 +123,10 @@ func (c *Config) settings() []setting {
 		{"sync-attempts", "ROSTER_SYNC_ATTEMPTS", "tries of a failing sync (retried with backoff)", &c.SyncAttempts},
 		{"schedule-every", "ROSTER_SCHEDULE_EVERY", "how often due scheduled syncs are looked for", &c.ScheduleEvery},
 		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
+		{"admit-documents", "ROSTER_ADMIT_DOCUMENTS", "whole-inventory documents served at once (more wait, then get 429)", &c.AdmitDocuments},
+		{"admit-requests", "ROSTER_ADMIT_REQUESTS", "other API requests served at once (more wait, then get 429)", &c.AdmitRequests},
+		{"admit-wait", "ROSTER_ADMIT_WAIT", "how long a request waits for its turn before a 429", &c.AdmitWait},
+		{"document-dir", "ROSTER_DOCUMENT_DIR", "where rendered inventory documents are kept (default: the system's temporary directory)", &c.DocumentDir},
 		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
 		{"secret-key-file", "ROSTER_SECRET_KEY_FILE", "the local backend's key file (default <data-dir>/secret.key)", &c.SecretKeyFile},
 		{"vault-addr", "ROSTER_VAULT_ADDR", "Vault's URL", &c.VaultAddr},
@@ -144,6 +156,9 @@ func defaultConfig() Config {
 		SyncAttempts:    3,
 		ScheduleEvery:   Duration(5 * time.Second),
 		MaxBodyBytes:    1 << 20,
+		AdmitDocuments:  api.DefaultAdmitDocuments,
+		AdmitRequests:   api.DefaultAdmitRequests,
+		AdmitWait:       Duration(api.DefaultAdmitWait),
 		SecretBackend:   "local",
 		VaultKVMount:    "secret",
 		VaultKVPrefix:   "roster",
@@ -249,6 +264,10 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 		return c, fmt.Errorf("sync timeout must be between 1s and the sync timeout max (%s)", c.SyncTimeoutMax)
 	case c.ScheduleEvery < Duration(time.Second):
 		return c, fmt.Errorf("schedule every must be at least 1s")
+	case c.AdmitDocuments < 1 || c.AdmitRequests < 1:
+		return c, fmt.Errorf("admit documents and admit requests must be at least 1")
+	case c.AdmitWait < Duration(time.Millisecond):
+		return c, fmt.Errorf("admit wait must be at least 1ms")
 	}
 	return c, nil
 }

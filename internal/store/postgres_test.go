@@ -267,7 +267,9 @@ func TestPostgresGenerationLocks(t *testing.T) {
 			},
 			func(s *store.Postgres) error { return s.DeleteInventory(ctx, inv.ID) },
 			func(s *store.Postgres) error { return s.DeleteSource(ctx, srcs[1].ID) },
-			func(s *store.Postgres) error { return s.SetGroupVars(ctx, inv.ID, "web", json.RawMessage(`{"port":80}`)) },
+			func(s *store.Postgres) error {
+				return s.SetGroupVars(ctx, inv.ID, "web", json.RawMessage(`{"port":80}`))
+			},
 		}
 		errs := make([]error, len(writes))
 		start := make(chan struct{})

@@ -36,9 +36,21 @@ type SQLite struct {
 
 var _ roster.Store = (*SQLite)(nil)
 
+// SQLiteOption configures OpenSQLite.
+type SQLiteOption func(*sqliteOptions)
+
+type sqliteOptions struct{ readers int }
+
+// SQLiteReaders sets how many connections read at once (8 by default).
+func SQLiteReaders(n int) SQLiteOption { return func(o *sqliteOptions) { o.readers = n } }
+
 // OpenSQLite opens (creating if needed) the database file at path and
 // brings its schema up to date.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite, error) {
+	o := sqliteOptions{readers: 8}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := ensureDir(path); err != nil {
 		return nil, err
 	}
@@ -68,8 +80,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(8)
-	r.SetMaxIdleConns(8)
+	r.SetMaxOpenConns(o.readers)
+	r.SetMaxIdleConns(o.readers)
 	s := &SQLite{w: w, r: r, wq: newStmtCache(w), rq: newStmtCache(r), now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()

@@ -1,0 +1,131 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Admission bounds how many requests of each class the server serves at
+// once, so that one class cannot starve another: whole-inventory documents
+// (Ansible's --list, Prometheus SD), which are large and slow to read,
+// and every other API request. A request that finds its class full waits
+// up to Wait for a place, then is answered 429 with Retry-After. /healthz,
+// /readyz and /metrics are never limited. Zero fields take the defaults.
+type Admission struct {
+	// Documents bounds the whole-inventory documents served at once
+	// (DefaultAdmitDocuments). A slow reader holds its place until it has
+	// read its document, but no database connection.
+	Documents int
+	// Requests bounds the other API requests served at once
+	// (DefaultAdmitRequests).
+	Requests int
+	// Wait is how long a request waits for a place (DefaultAdmitWait).
+	Wait time.Duration
+}
+
+// The defaults of Admission.
+const (
+	DefaultAdmitDocuments = 32
+	DefaultAdmitRequests  = 256
+	DefaultAdmitWait      = 2 * time.Second
+)
+
+func (a Admission) withDefaults() Admission {
+	if a.Documents <= 0 {
+		a.Documents = DefaultAdmitDocuments
+	}
+	if a.Requests <= 0 {
+		a.Requests = DefaultAdmitRequests
+	}
+	if a.Wait <= 0 {
+		a.Wait = DefaultAdmitWait
+	}
+	return a
+}
+
+// gate admits up to cap(places) requests of a class at once.
+type gate struct {
+	what   string // the class, for the 429's message
+	places chan struct{}
+	wait   time.Duration
+}
+
+func newGate(what string, n int, wait time.Duration) *gate {
+	return &gate{what: what, places: make(chan struct{}, n), wait: wait}
+}
+
+// enter takes a place, waiting at most g.wait; leave gives it back.
+func (g *gate) enter(ctx context.Context) error {
+	select {
+	case g.places <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.places <- struct{}{}:
+		return nil
+	case <-t.C:
+		return &tooMany{wait: g.wait, err: roster.Errorf(roster.ETOOMANY, "the server is serving as many %s as it takes at once (%d); try again later", g.what, cap(g.places))}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *gate) leave() { <-g.places }
+
+// gates are a server's admission classes.
+type gates struct {
+	documents, requests *gate
+}
+
+func newGates(a Admission) gates {
+	a = a.withDefaults()
+	return gates{
+		documents: newGate("whole-inventory documents", a.Documents, a.Wait),
+		requests:  newGate("requests", a.Requests, a.Wait),
+	}
+}
+
+// The routes of whole-inventory documents, as the mux names them.
+const (
+	ansibleRoute      = "GET /api/v1/inventories/{inventory}/ansible"
+	prometheusSDRoute = "GET /api/v1/inventories/{inventory}/prometheus-sd"
+)
+
+// of returns the gate of a request to route (nil: never limited).
+func (g gates) of(route string, r *http.Request) *gate {
+	switch route {
+	case "GET /healthz", "GET /readyz":
+		return nil
+	case prometheusSDRoute:
+		return g.documents
+	case ansibleRoute:
+		if !r.URL.Query().Has("host") {
+			return g.documents
+		}
+	}
+	return g.requests
+}
+
+// admit serves a request once its class has a place for it.
+func (s *Server) admit(mux *http.ServeMux, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, route := mux.Handler(r)
+		g := s.gates.of(route, r)
+		if g == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := g.enter(r.Context()); err != nil {
+			writeProblem(w, r, s.log, err)
+			return
+		}
+		defer g.leave()
+		next.ServeHTTP(w, r)
+	})
+}
