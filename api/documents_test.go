@@ -233,7 +233,11 @@ func (d *docServer) finish(c *roster.HostChanges) {
 
 // get asks for path and returns the response, its body unread.
 func (d *docServer) get(ctx context.Context, path string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, "GET", d.url+path, nil)
+	return d.do(ctx, "GET", path)
+}
+
+func (d *docServer) do(ctx context.Context, method, path string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, d.url+path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +418,8 @@ func TestAdmission(t *testing.T) {
 }
 
 // TestDocumentFilesRemoved: the server's rendered documents are removed
-// once superseded and unread, and all of them by Close.
+// once superseded and unread, with their inventory, and all of them by
+// Close.
 func TestDocumentFilesRemoved(t *testing.T) {
 	d := newDocServer(t, 5, 10, 8, api.Admission{})
 	for i := range 5 {
@@ -423,6 +428,15 @@ func TestDocumentFilesRemoved(t *testing.T) {
 			t.Fatalf("GET: %d %.200s", status, body)
 		}
 		eventually(t, fmt.Sprintf("one file after %d generations", i+1), func() bool { return len(documentFiles(t, d.dir)) == 1 })
+	}
+	resp, err := d.do(t.Context(), "DELETE", "/api/v1/inventories/prod")
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE the inventory: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	eventually(t, "no file of a deleted inventory", func() bool { return len(documentFiles(t, d.dir)) == 0 })
+	if status, _, _ := d.read("/api/v1/inventories/prod/ansible"); status != http.StatusNotFound {
+		t.Fatalf("the deleted inventory's document: %d", status)
 	}
 	must(t, d.srv.Close())
 	if entries, err := os.ReadDir(d.dir); err != nil || len(entries) != 0 {
