@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -16,8 +17,11 @@ import (
 // /readyz and /metrics are never limited. Zero fields take the defaults.
 type Admission struct {
 	// Documents bounds the whole-inventory documents served at once
-	// (DefaultAdmitDocuments). A slow reader holds its place until it has
-	// read its document, but no database connection.
+	// (default: DefaultAdmitDocumentsPerCPU per CPU Go may use). Serving
+	// one costs CPU in proportion to its size, and a slow reader holds its
+	// place until it has read its document (but no database connection):
+	// more places serve more documents at once and leave less CPU to the
+	// other requests.
 	Documents int
 	// Requests bounds the other API requests served at once
 	// (DefaultAdmitRequests).
@@ -28,14 +32,14 @@ type Admission struct {
 
 // The defaults of Admission.
 const (
-	DefaultAdmitDocuments = 32
-	DefaultAdmitRequests  = 256
-	DefaultAdmitWait      = 2 * time.Second
+	DefaultAdmitDocumentsPerCPU = 3
+	DefaultAdmitRequests        = 256
+	DefaultAdmitWait            = 2 * time.Second
 )
 
 func (a Admission) withDefaults() Admission {
 	if a.Documents <= 0 {
-		a.Documents = DefaultAdmitDocuments
+		a.Documents = DefaultAdmitDocumentsPerCPU * runtime.GOMAXPROCS(0)
 	}
 	if a.Requests <= 0 {
 		a.Requests = DefaultAdmitRequests
