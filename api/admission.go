@@ -32,7 +32,7 @@ type Admission struct {
 
 // The defaults of Admission.
 const (
-	DefaultAdmitDocumentsPerCPU = 3
+	DefaultAdmitDocumentsPerCPU = 2
 	DefaultAdmitRequests        = 256
 	DefaultAdmitWait            = 2 * time.Second
 )

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -9,9 +10,12 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -28,12 +32,65 @@ import (
 	"github.com/rosterhq/roster/sources/aws/awssim"
 )
 
-// BenchmarkReadLatency measures API reads of a 20,000-host inventory
-// (a page of hosts filtered by group, and one host's vars as
-// `roster-inventory --host` asks for them): with nothing else running
-// (the baseline), and while a source of the same inventory re-syncs in a
-// loop, each sync rewriting all 20,000 hosts. It reports the p50 and p99
-// latency of 400 reads.
+// simProcessEnv, set to a fleet size, makes this test binary serve the
+// EC2 simulator instead of running tests (see simulatorProcess).
+const simProcessEnv = "ROSTER_BENCH_SIMULATOR"
+
+func TestMain(m *testing.M) {
+	if size := os.Getenv(simProcessEnv); size != "" {
+		os.Exit(serveSimulator(size))
+	}
+	os.Exit(m.Run())
+}
+
+// serveSimulator serves the benchmarks' EC2 fleet until its stdin closes
+// (its parent ended), having printed its URL.
+func serveSimulator(size string) int {
+	n, err := strconv.Atoi(size)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	sim := awssim.New(awssim.Options{Seed: 9, Size: n, Regions: []string{"us-east-1", "eu-west-1"}})
+	url, stop, err := sim.Start(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer stop()
+	fmt.Println(url)
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// simulatorProcess runs the EC2 simulator in a process of its own, as the
+// cloud is: its CPU is not counted in the server's. It returns its URL.
+func simulatorProcess(b *testing.B, size int) string {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), simProcessEnv+"="+strconv.Itoa(size))
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		stdin.Close()
+		cmd.Wait()
+	})
+	url, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("the simulator process: %v", err)
+	}
+	return strings.TrimSpace(url)
+}
+
 // readBench is a 20,000-host inventory on SQLite ("prod", synced from the
 // EC2 simulator) served by a real API server.
 type readBench struct {
@@ -45,10 +102,8 @@ type readBench struct {
 	resync func(round int)
 }
 
-func newReadBench(b *testing.B) *readBench {
-	sim := awssim.New(awssim.Options{Seed: 9, Size: 20000, Regions: []string{"us-east-1", "eu-west-1"}})
-	simSrv := httptest.NewServer(sim)
-	b.Cleanup(simSrv.Close)
+// newReadBench syncs the inventory from a simulator at simURL.
+func newReadBench(b *testing.B, simURL string) *readBench {
 	st, err := store.OpenSQLite(b.Context(), filepath.Join(b.TempDir(), "roster.db"))
 	if err != nil {
 		b.Fatal(err)
@@ -60,7 +115,7 @@ func newReadBench(b *testing.B) *readBench {
 	inv := &roster.Inventory{Name: "prod"}
 	must(b, st.CreateInventory(b.Context(), inv))
 	src := &roster.Source{InventoryID: inv.ID, Name: "ec2", Provider: "aws", OnMissing: roster.OnMissingRemove, Config: map[string]any{
-		"regions": []any{"us-east-1", "eu-west-1"}, "endpoint_url": simSrv.URL,
+		"regions": []any{"us-east-1", "eu-west-1"}, "endpoint_url": simURL,
 		"keyed_groups": []any{map[string]any{"key": "placement.region", "prefix": "region"}},
 		"compose":      map[string]any{"round": "'0'"},
 	}}
@@ -124,8 +179,16 @@ func (rb *readBench) get(ctx context.Context, client *http.Client, path string) 
 	return client.Do(req)
 }
 
+// BenchmarkReadLatency measures API reads of a 20,000-host inventory
+// (a page of hosts filtered by group, and one host's vars as
+// `roster-inventory --host` asks for them): with nothing else running
+// (the baseline), and while a source of the same inventory re-syncs in a
+// loop, each sync rewriting all 20,000 hosts. It reports the p50 and p99
+// latency of 400 reads.
 func BenchmarkReadLatency(b *testing.B) {
-	rb := newReadBench(b)
+	sim := httptest.NewServer(awssim.New(awssim.Options{Seed: 9, Size: 20000, Regions: []string{"us-east-1", "eu-west-1"}}))
+	b.Cleanup(sim.Close)
+	rb := newReadBench(b, sim.URL)
 
 	read := func(i int) time.Duration {
 		path := "/api/v1/inventories/prod/hosts?group=region_eu_west_1&limit=100"
@@ -188,14 +251,16 @@ var isolationFor = flag.Duration("read-isolation-for", 20*time.Second, "how long
 // that fetch the whole Ansible document (39 MB) back to back, 5 of them
 // reading it slowly (4 MiB/s, as over a thin link), while the inventory's
 // source re-syncs in a loop (every sync rewriting all 20,000 hosts). A
-// poller asks /readyz every 100 ms throughout.
+// poller asks /readyz every 100 ms throughout. Clients arrive at random
+// within the first second. The EC2 simulator runs in a process of its own;
+// the clients share the server's.
 //
 // It reports single-host latency (p50, p99 of the answered reads), whole
 // documents served, the 429s by class, every other failure (any other
 // status, transport errors, truncated documents) and the /readyz answers
 // that were not 200.
 func BenchmarkReadIsolation(b *testing.B) {
-	rb := newReadBench(b)
+	rb := newReadBench(b, simulatorProcess(b, 20000))
 	b.Run("baseline", func(b *testing.B) {
 		for b.Loop() {
 			rb.crowd(b, crowd{hostClients: 180})
@@ -261,10 +326,13 @@ func (rb *readBench) crowd(b *testing.B, c crowd) {
 		}
 		return n, ""
 	}
+	// Clients start at random within the first second, as they would
+	// arrive, not all in the same instant.
+	arrive := func() { sleepCtx(ctx, time.Duration(rand.Int64N(int64(time.Second)))) }
 	var wg sync.WaitGroup
 	for range c.hostClients {
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for arrive(); ctx.Err() == nil; {
 				path := "/api/v1/inventories/prod/ansible?host=" + rb.hosts[rand.IntN(len(rb.hosts))]
 				start := time.Now()
 				resp, err := rb.get(ctx, client, path)
@@ -286,7 +354,7 @@ func (rb *readBench) crowd(b *testing.B, c crowd) {
 	for i := range c.docClients + c.slowClients {
 		slow := i >= c.docClients
 		wg.Go(func() {
-			for ctx.Err() == nil {
+			for arrive(); ctx.Err() == nil; {
 				resp, err := rb.get(ctx, client, "/api/v1/inventories/prod/ansible")
 				n, fail := status(resp, err, func(r io.Reader) (int64, error) { return readDocument(ctx, r, slow) })
 				switch {
