@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -11,31 +12,46 @@ import (
 
 // Admission bounds how many requests of each class the server serves at
 // once, so that one class cannot starve another: whole-inventory documents
-// (Ansible's --list, Prometheus SD), which are large and slow to read,
-// and every other API request. A request that finds its class full waits
-// up to Wait for a place, then is answered 429 with Retry-After. /healthz,
-// /readyz and /metrics are never limited. Zero fields take the defaults.
+// (Ansible's --list, Prometheus SD), which are large, and every other API
+// request. A request that finds its class full waits up to Wait for a
+// place, then is answered 429 with Retry-After. /healthz, /readyz and
+// /metrics are never limited. Zero fields take the defaults.
+//
+// Sending a document costs CPU for every byte, so its places bound the CPU
+// documents take. A client still reading its document after SlowReader
+// reads at the pace of its network, taking little CPU: it moves to a lane
+// of slow readers, SlowReadersPerPlace times as wide, and frees its place
+// for another.
 type Admission struct {
-	// Documents bounds the whole-inventory documents served at once
-	// (default: DefaultAdmitDocumentsPerCPU per CPU Go may use). Serving
-	// one costs CPU in proportion to its size, and a slow reader holds its
-	// place until it has read its document (but no database connection):
-	// more places serve more documents at once and leave less CPU to the
-	// other requests.
+	// Documents bounds the whole-inventory documents served at once, slow
+	// readers aside (default: DefaultAdmitDocumentsPerCPU per CPU Go may
+	// use): more places serve more documents at once and leave less CPU to
+	// the other requests.
 	Documents int
 	// Requests bounds the other API requests served at once
 	// (DefaultAdmitRequests).
 	Requests int
 	// Wait is how long a request waits for a place (DefaultAdmitWait).
 	Wait time.Duration
+	// SlowReader is how long a client may read its document before it is
+	// taken for a slow reader (DefaultSlowReader).
+	SlowReader time.Duration
 }
 
 // The defaults of Admission.
 const (
-	DefaultAdmitDocumentsPerCPU = 2
+	DefaultAdmitDocumentsPerCPU = 1
 	DefaultAdmitRequests        = 256
 	DefaultAdmitWait            = 2 * time.Second
 )
+
+// SlowReadersPerPlace is how many slow document readers there may be per
+// place for documents.
+const SlowReadersPerPlace = 8
+
+// DefaultSlowReader is Admission.SlowReader's default: 39 MB (20,000
+// hosts) take a fast client well under a second.
+const DefaultSlowReader = 2 * time.Second
 
 func (a Admission) withDefaults() Admission {
 	if a.Documents <= 0 {
@@ -46,6 +62,9 @@ func (a Admission) withDefaults() Admission {
 	}
 	if a.Wait <= 0 {
 		a.Wait = DefaultAdmitWait
+	}
+	if a.SlowReader <= 0 {
+		a.SlowReader = DefaultSlowReader
 	}
 	return a
 }
@@ -85,14 +104,57 @@ func (g *gate) leave() { <-g.places }
 // gates are a server's admission classes.
 type gates struct {
 	documents, requests *gate
+	slowReaders         *gate // entered only by documents' readers, never waited for
+	slowReader          time.Duration
 }
 
 func newGates(a Admission) gates {
 	a = a.withDefaults()
 	return gates{
-		documents: newGate("whole-inventory documents", a.Documents, a.Wait),
-		requests:  newGate("requests", a.Requests, a.Wait),
+		documents:   newGate("whole-inventory documents", a.Documents, a.Wait),
+		requests:    newGate("requests", a.Requests, a.Wait),
+		slowReaders: newGate("slow document readers", SlowReadersPerPlace*a.Documents, 0),
+		slowReader:  a.SlowReader,
 	}
+}
+
+// ticket is the place a request holds.
+type ticket struct {
+	mu   sync.Mutex
+	gate *gate // nil once left
+}
+
+type ticketKey struct{}
+
+func ticketFrom(ctx context.Context) *ticket {
+	t, _ := ctx.Value(ticketKey{}).(*ticket)
+	return t
+}
+
+func (t *ticket) leave() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gate != nil {
+		t.gate.leave()
+		t.gate = nil
+	}
+}
+
+// moveTo trades the ticket's place for one of g's, when g has one free.
+func (t *ticket) moveTo(g *gate) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gate == nil || t.gate == g {
+		return false
+	}
+	select {
+	case g.places <- struct{}{}:
+	default:
+		return false
+	}
+	t.gate.leave()
+	t.gate = g
+	return true
 }
 
 // The routes of whole-inventory documents, as the mux names them.
@@ -129,7 +191,8 @@ func (s *Server) admit(mux *http.ServeMux, next http.Handler) http.Handler {
 			writeProblem(w, r, s.log, err)
 			return
 		}
-		defer g.leave()
-		next.ServeHTTP(w, r)
+		t := &ticket{gate: g}
+		defer t.leave()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ticketKey{}, t)))
 	})
 }

@@ -59,7 +59,8 @@ func (s *Server) afterSyncs(ctx context.Context, inv *roster.Inventory, f freshn
 // its generation or a later one, rendering it when needed, or with 304
 // when the client holds it.
 func (s *Server) document(ctx context.Context, inv *roster.Inventory, f freshness, key docKey, variant string, ifNoneMatch *string, render renderFunc) (documentAnswer, error) {
-	answer := documentAnswer{docs: s.docs, fresh: f, log: s.log, etag: key.etag(inv.Generation, variant)}
+	answer := documentAnswer{docs: s.docs, fresh: f, log: s.log, etag: key.etag(inv.Generation, variant),
+		ticket: ticketFrom(ctx), slowLane: s.gates.slowReaders, slowAfter: s.gates.slowReader}
 	if etagMatches(ifNoneMatch, answer.etag) {
 		return answer, nil
 	}

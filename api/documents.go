@@ -347,6 +347,11 @@ type documentAnswer struct {
 	etag  string
 	fresh freshness
 	log   *slog.Logger
+	// ticket is the request's place for documents; a reader still reading
+	// after slowAfter moves it to slowLane.
+	ticket    *ticket
+	slowLane  *gate
+	slowAfter time.Duration
 }
 
 func (a documentAnswer) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
@@ -378,6 +383,10 @@ func (a documentAnswer) write(w http.ResponseWriter) error {
 		a.log.Debug("no write deadline for a document", "err", err)
 	}
 	w.WriteHeader(http.StatusOK)
+	if a.ticket != nil {
+		slow := time.AfterFunc(a.slowAfter, func() { a.ticket.moveTo(a.slowLane) })
+		defer slow.Stop()
+	}
 	if rf, ok := w.(io.ReaderFrom); ok {
 		_, err = rf.ReadFrom(f) // the file itself reaches net/http: sendfile(2) where it can
 	} else {

@@ -355,7 +355,7 @@ func TestDocumentRenderedOncePerGeneration(t *testing.T) {
 // Retry-After and a problem, while the other class and the health checks
 // are answered.
 func TestAdmission(t *testing.T) {
-	d := newDocServer(t, 128, 256<<10, 8, api.Admission{Documents: 1, Requests: 1, Wait: 100 * time.Millisecond})
+	d := newDocServer(t, 128, 256<<10, 8, api.Admission{Documents: 1, Requests: 1, Wait: 100 * time.Millisecond, SlowReader: time.Hour})
 	wantTooMany := func(path string) {
 		t.Helper()
 		status, h, body := d.read(path)
@@ -442,4 +442,16 @@ func TestDocumentFilesRemoved(t *testing.T) {
 	if entries, err := os.ReadDir(d.dir); err != nil || len(entries) != 0 {
 		t.Fatalf("after Close the document directory holds %v (%v)", entries, err)
 	}
+}
+
+// TestSlowReaderFreesItsPlace: a client still reading its document after
+// SlowReader leaves its place to another, fast, one.
+func TestSlowReaderFreesItsPlace(t *testing.T) {
+	d := newDocServer(t, 128, 256<<10, 8, api.Admission{Documents: 1, Wait: 100 * time.Millisecond, SlowReader: 100 * time.Millisecond})
+	d.stall("/api/v1/inventories/prod/ansible")
+	// Until it is taken for a slow reader, a second document may get 429.
+	eventually(t, "a second document served beside a stalled reader", func() bool {
+		status, _, _ := d.read("/api/v1/inventories/prod/ansible")
+		return status == http.StatusOK
+	})
 }

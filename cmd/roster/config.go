@@ -123,7 +123,7 @@ func (c *Config) settings() []setting {
 		{"sync-attempts", "ROSTER_SYNC_ATTEMPTS", "tries of a failing sync (retried with backoff)", &c.SyncAttempts},
 		{"schedule-every", "ROSTER_SCHEDULE_EVERY", "how often due scheduled syncs are looked for", &c.ScheduleEvery},
 		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
-		{"admit-documents", "ROSTER_ADMIT_DOCUMENTS", "whole-inventory documents served at once, more wait then get 429 (default 2 per CPU)", &c.AdmitDocuments},
+		{"admit-documents", "ROSTER_ADMIT_DOCUMENTS", "whole-inventory documents served at once, more wait then get 429 (default 1 per CPU, slow readers aside)", &c.AdmitDocuments},
 		{"admit-requests", "ROSTER_ADMIT_REQUESTS", "other API requests served at once (more wait, then get 429)", &c.AdmitRequests},
 		{"admit-wait", "ROSTER_ADMIT_WAIT", "how long a request waits for its turn before a 429", &c.AdmitWait},
 		{"document-dir", "ROSTER_DOCUMENT_DIR", "where rendered inventory documents are kept (default: the system's temporary directory)", &c.DocumentDir},
@@ -264,7 +264,7 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	case c.ScheduleEvery < Duration(time.Second):
 		return c, fmt.Errorf("schedule every must be at least 1s")
 	case c.AdmitDocuments < 0 || c.AdmitRequests < 1:
-		return c, fmt.Errorf("admit documents must not be negative (0: 2 per CPU), admit requests must be at least 1")
+		return c, fmt.Errorf("admit documents must not be negative (0: 1 per CPU), admit requests must be at least 1")
 	case c.AdmitWait < Duration(time.Millisecond):
 		return c, fmt.Errorf("admit wait must be at least 1ms")
 	}
