@@ -258,7 +258,8 @@ var isolationFor = flag.Duration("read-isolation-for", 20*time.Second, "how long
 // It reports single-host latency (p50, p99 of the answered reads), whole
 // documents served, the 429s by class, every other failure (any other
 // status, transport errors, truncated documents) and the /readyz answers
-// that were not 200.
+// that were not 200. Two more phases run the documents and the syncs of
+// the mix each alone.
 func BenchmarkReadIsolation(b *testing.B) {
 	rb := newReadBench(b, simulatorProcess(b, 20000))
 	b.Run("baseline", func(b *testing.B) {
@@ -269,6 +270,17 @@ func BenchmarkReadIsolation(b *testing.B) {
 	b.Run("mixed", func(b *testing.B) {
 		for b.Loop() {
 			rb.crowd(b, crowd{hostClients: 180, docClients: 15, slowClients: 5, syncing: true})
+		}
+	})
+	// Each load of the mix alone, to tell where its cost comes from.
+	b.Run("documents-only", func(b *testing.B) {
+		for b.Loop() {
+			rb.crowd(b, crowd{hostClients: 180, docClients: 15, slowClients: 5})
+		}
+	})
+	b.Run("sync-only", func(b *testing.B) {
+		for b.Loop() {
+			rb.crowd(b, crowd{hostClients: 180, syncing: true})
 		}
 	})
 }
