@@ -140,21 +140,20 @@ func (t *ticket) leave() {
 	}
 }
 
-// moveTo trades the ticket's place for one of g's, when g has one free.
-func (t *ticket) moveTo(g *gate) bool {
+// moveTo trades the ticket's place for one of g's, when g has one free
+// (else it keeps its place).
+func (t *ticket) moveTo(g *gate) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.gate == nil || t.gate == g {
-		return false
+		return
 	}
 	select {
 	case g.places <- struct{}{}:
+		t.gate.leave()
+		t.gate = g
 	default:
-		return false
 	}
-	t.gate.leave()
-	t.gate = g
-	return true
 }
 
 // The routes of whole-inventory documents, as the mux names them.
