@@ -108,9 +108,10 @@ type HostStore interface {
 	// SetGroupVars replaces the vars of a group of an inventory.
 	SetGroupVars(ctx context.Context, inventoryID, group string, vars json.RawMessage) error
 	// WalkInventory streams every host of an inventory ordered by name, then
-	// every group that has children or vars. The *Host passed to fn is only
-	// valid during the call.
-	WalkInventory(ctx context.Context, inventoryID string, host func(*Host) error, group func(*Group) error) error
+	// every group that has children or vars, all from one snapshot, and
+	// returns the inventory's Generation in that snapshot. The *Host passed
+	// to fn is only valid during the call.
+	WalkInventory(ctx context.Context, inventoryID string, host func(*Host) error, group func(*Group) error) (generation int64, err error)
 	// HostStates returns the diff state of every host of a source.
 	HostStates(ctx context.Context, sourceID string) ([]HostState, error)
 }

@@ -15,8 +15,13 @@ type Inventory struct {
 	// PrometheusSD maps hosts to Prometheus targets (the JSON of a
 	// promsd.Mapping); nil when the inventory has none.
 	PrometheusSD json.RawMessage
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// Generation moves (it only grows) whenever what the inventory's
+	// whole-inventory documents show changes: its hosts, their groups and
+	// vars, group nesting and vars, its sources' names, its name and its
+	// Prometheus mapping. Readers cache documents by it.
+	Generation int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // InventoryUpdate holds the fields of a partial update; nil leaves a field as is.

@@ -12,8 +12,9 @@ import (
 )
 
 // GetAnsibleInventory implements StrictServerInterface: the inventory in
-// the shape `ansible-inventory --list` expects from a script, streamed from
-// the store (host vars are stored encoded and copied through as they are).
+// the shape `ansible-inventory --list` expects from a script, rendered once
+// per inventory generation (host vars are stored encoded and copied
+// through as they are), or one host's vars.
 func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventoryRequestObject) (GetAnsibleInventoryResponseObject, error) {
 	inv, err := s.store.Inventory(ctx, req.Inventory)
 	if err != nil {
@@ -33,7 +34,46 @@ func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventor
 		}
 		return withFreshness{resp, f}, nil
 	}
-	return withFreshness{ansibleList{ctx: ctx, s: s, inventoryID: inv.ID, all: all}, f}, nil
+	if inv, err = s.afterSyncs(ctx, inv, f); err != nil {
+		return nil, err
+	}
+	key := docKey{inventoryID: inv.ID, kind: "ansible"}
+	if all {
+		key.kind = "ansible-all"
+	}
+	return s.document(ctx, inv, f, key, "", req.Params.IfNoneMatch, func(ctx context.Context, w *bufio.Writer) (int64, error) {
+		return WriteAnsibleInventory(ctx, w, s.store, inv.ID, all)
+	})
+}
+
+// afterSyncs is inv as it is after the syncs a read waited for (they moved
+// its generation).
+func (s *Server) afterSyncs(ctx context.Context, inv *roster.Inventory, f freshness) (*roster.Inventory, error) {
+	if !f.waited {
+		return inv, nil
+	}
+	return s.store.Inventory(ctx, inv.ID)
+}
+
+// document answers with a whole-inventory document of inv rendered from
+// its generation or a later one, rendering it when needed, or with 304
+// when the client holds it.
+func (s *Server) document(ctx context.Context, inv *roster.Inventory, f freshness, key docKey, variant string, ifNoneMatch *string, render renderFunc) (documentAnswer, error) {
+	answer := documentAnswer{docs: s.docs, fresh: f, log: s.log, etag: key.etag(inv.Generation, variant),
+		ticket: ticketFrom(ctx), slowLane: s.gates.slowReaders, slowAfter: s.gates.slowReader}
+	if etagMatches(ifNoneMatch, answer.etag) {
+		return answer, nil
+	}
+	doc, err := s.docs.get(ctx, key, variant, inv.Generation, render)
+	if err != nil {
+		return documentAnswer{}, err
+	}
+	answer.doc, answer.etag = doc, key.etag(doc.generation, variant)
+	if etagMatches(ifNoneMatch, answer.etag) {
+		s.docs.release(doc)
+		answer.doc = nil
+	}
+	return answer, nil
 }
 
 // withFreshness adds the freshness headers to an answer.
@@ -76,60 +116,20 @@ func (r rawJSON) write(w http.ResponseWriter) error {
 	return err
 }
 
-// ansibleList streams the --list document.
-type ansibleList struct {
-	ctx         context.Context
-	s           *Server
-	inventoryID string
-	all         bool
-}
-
-func (a ansibleList) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
-	sent := &sentWriter{w: w}
-	bw := bufio.NewWriterSize(sent, 256<<10)
-	err := WriteAnsibleInventory(a.ctx, bw, a.s.store, a.inventoryID, a.all)
-	if err == nil {
-		err = bw.Flush()
-	}
-	switch {
-	case err == nil:
-		return nil
-	case !sent.started:
-		return err // nothing is on the wire yet: the client gets a problem
-	}
-	// The status line is gone: abort the connection so the client sees a
-	// broken response, not a well-terminated truncated document.
-	a.s.log.Error("streaming an Ansible inventory failed", "inventory", a.inventoryID, "err", err)
-	panic(http.ErrAbortHandler)
-}
-
-// sentWriter sets the content type and remembers whether anything was
-// written to the client.
-type sentWriter struct {
-	w       http.ResponseWriter
-	started bool
-}
-
-func (s *sentWriter) Write(p []byte) (int, error) {
-	if !s.started {
-		s.started = true
-		s.w.Header().Set("Content-Type", "application/json")
-	}
-	return s.w.Write(p)
-}
-
 // WriteAnsibleInventory writes an inventory as Ansible's dynamic inventory
 // JSON: _meta.hostvars first (streamed), then every group with its hosts,
 // children and vars, "all" with the top-level groups, and "ungrouped" when
-// some host is in no group (an empty one makes Ansible warn).
-func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.HostStore, inventoryID string, includeDisabled bool) error {
+// some host is in no group (an empty one makes Ansible warn). It returns
+// the inventory generation it wrote; write errors are left in w, for its
+// Flush.
+func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.HostStore, inventoryID string, includeDisabled bool) (generation int64, err error) {
 	members := make(map[string][]string)
 	var ungrouped []string
 	groups := make(map[string]*roster.Group)
 	first := true
 	w.WriteString(`{"_meta":{"hostvars":{`)
 	var prev string
-	err := store.WalkInventory(ctx, inventoryID, func(h *roster.Host) error {
+	generation, err = store.WalkInventory(ctx, inventoryID, func(h *roster.Host) error {
 		if !includeDisabled && !h.Enabled {
 			return nil
 		}
@@ -161,7 +161,7 @@ func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.Ho
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	w.WriteString(`}}`)
 
@@ -228,7 +228,7 @@ func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.Ho
 		w.WriteByte('}')
 	}
 	w.WriteString("}\n")
-	return nil
+	return generation, nil
 }
 
 func addMemberships(members map[string][]string, ungrouped *[]string, h *roster.Host, duplicate bool) {

@@ -64,7 +64,8 @@ func TestAnsibleDocumentEdgeCases(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
-	must(t, api.WriteAnsibleInventory(ctx, w, st, inv.ID, false))
+	_, err = api.WriteAnsibleInventory(ctx, w, st, inv.ID, false)
+	must(t, err)
 	must(t, w.Flush())
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, buf.String())

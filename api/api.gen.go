@@ -1201,6 +1201,9 @@ type CredentialRef = string
 // Cursor defines model for Cursor.
 type Cursor = string
 
+// IfNoneMatch defines model for IfNoneMatch.
+type IfNoneMatch = string
+
 // InventoryRef defines model for InventoryRef.
 type InventoryRef = string
 
@@ -1292,6 +1295,10 @@ type GetAnsibleInventoryParams struct {
 	// data at once (the syncs run in the background). Either way the
 	// `Age` and `Roster-Stale` headers say how old the answer is.
 	Stale *GetAnsibleInventoryParamsStale `form:"stale,omitempty" json:"stale,omitempty"`
+
+	// IfNoneMatch The `ETag` of a copy of the document the client holds: while the
+	// inventory has not changed since, the answer is 304 with no body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // GetAnsibleInventoryParamsStale defines parameters for GetAnsibleInventory.
@@ -1349,6 +1356,10 @@ type GetPrometheusSDParams struct {
 	// data at once (the syncs run in the background). Either way the
 	// `Age` and `Roster-Stale` headers say how old the answer is.
 	Stale *GetPrometheusSDParamsStale `form:"stale,omitempty" json:"stale,omitempty"`
+
+	// IfNoneMatch The `ETag` of a copy of the document the client holds: while the
+	// inventory has not changed since, the answer is 304 with no body.
+	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
 }
 
 // GetPrometheusSDParamsStale defines parameters for GetPrometheusSD.
@@ -2286,6 +2297,27 @@ func (siw *ServerInterfaceWrapper) GetAnsibleInventory(w http.ResponseWriter, r 
 		return
 	}
 
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetAnsibleInventory(w, r, inventory, params)
 	}))
@@ -2568,6 +2600,27 @@ func (siw *ServerInterfaceWrapper) GetPrometheusSD(w http.ResponseWriter, r *htt
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "stale", Err: err})
 		}
 		return
+	}
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "If-None-Match" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("If-None-Match")]; found {
+		var IfNoneMatch IfNoneMatch
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "If-None-Match", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "If-None-Match", valueList[0], &IfNoneMatch, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "If-None-Match", Err: err})
+			return
+		}
+
+		params.IfNoneMatch = &IfNoneMatch
+
 	}
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -3336,6 +3389,15 @@ type InvalidApplicationProblemPlusJSONResponse Problem
 
 type NotFoundApplicationProblemPlusJSONResponse Problem
 
+type NotModifiedResponseHeaders struct {
+	Age         *int
+	ETag        *string
+	RosterStale *string
+}
+type NotModifiedResponse struct {
+	Headers NotModifiedResponseHeaders
+}
+
 type TooLargeApplicationProblemPlusJSONResponse Problem
 
 type TooManyResponseHeaders struct {
@@ -3417,6 +3479,25 @@ func (response ListAuditEvents403ApplicationProblemPlusJSONResponse) VisitListAu
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3547,6 +3628,25 @@ func (response ListCredentialTypes403ApplicationProblemPlusJSONResponse) VisitLi
 	return err
 }
 
+type ListCredentialTypes429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListCredentialTypes429ApplicationProblemPlusJSONResponse) VisitListCredentialTypesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListCredentialsRequestObject struct {
 }
 
@@ -3596,6 +3696,25 @@ func (response ListCredentials403ApplicationProblemPlusJSONResponse) VisitListCr
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListCredentials429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListCredentials429ApplicationProblemPlusJSONResponse) VisitListCredentialsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3702,6 +3821,25 @@ func (response CreateCredential413ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential429ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCredential503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -3798,6 +3936,25 @@ func (response DeleteCredential409ApplicationProblemPlusJSONResponse) VisitDelet
 	return err
 }
 
+type DeleteCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCredential429ApplicationProblemPlusJSONResponse) VisitDeleteCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCredential503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -3880,6 +4037,25 @@ func (response GetCredential404ApplicationProblemPlusJSONResponse) VisitGetCrede
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetCredential429ApplicationProblemPlusJSONResponse) VisitGetCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -3999,6 +4175,25 @@ func (response UpdateCredential413ApplicationProblemPlusJSONResponse) VisitUpdat
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential429ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4132,6 +4327,25 @@ func (response IssueCredential413ApplicationProblemPlusJSONResponse) VisitIssueC
 	return err
 }
 
+type IssueCredential429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential429ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IssueCredential503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -4230,6 +4444,25 @@ func (response GetSSHCA404ApplicationProblemPlusJSONResponse) VisitGetSSHCARespo
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSSHCA429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetSSHCA429ApplicationProblemPlusJSONResponse) VisitGetSSHCAResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4353,6 +4586,25 @@ func (response SignSSHKey413ApplicationProblemPlusJSONResponse) VisitSignSSHKeyR
 	return err
 }
 
+type SignSSHKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey429ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignSSHKey503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -4451,6 +4703,25 @@ func (response ListGrants404ApplicationProblemPlusJSONResponse) VisitListGrantsR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGrants429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListGrants429ApplicationProblemPlusJSONResponse) VisitListGrantsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4573,6 +4844,25 @@ func (response CreateGrant413ApplicationProblemPlusJSONResponse) VisitCreateGran
 	return err
 }
 
+type CreateGrant429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant429ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteGrantRequestObject struct {
 	Grant string `json:"grant"`
 }
@@ -4637,6 +4927,25 @@ func (response DeleteGrant404ApplicationProblemPlusJSONResponse) VisitDeleteGran
 	return err
 }
 
+type DeleteGrant429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGrant429ApplicationProblemPlusJSONResponse) VisitDeleteGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListInventoriesRequestObject struct {
 }
 
@@ -4686,6 +4995,25 @@ func (response ListInventories403ApplicationProblemPlusJSONResponse) VisitListIn
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListInventories429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListInventories429ApplicationProblemPlusJSONResponse) VisitListInventoriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4792,6 +5120,25 @@ func (response CreateInventory413ApplicationProblemPlusJSONResponse) VisitCreate
 	return err
 }
 
+type CreateInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInventory429ApplicationProblemPlusJSONResponse) VisitCreateInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteInventoryRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 }
@@ -4852,6 +5199,25 @@ func (response DeleteInventory404ApplicationProblemPlusJSONResponse) VisitDelete
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteInventory429ApplicationProblemPlusJSONResponse) VisitDeleteInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4922,6 +5288,25 @@ func (response GetInventory404ApplicationProblemPlusJSONResponse) VisitGetInvent
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetInventory429ApplicationProblemPlusJSONResponse) VisitGetInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5045,6 +5430,25 @@ func (response UpdateInventory413ApplicationProblemPlusJSONResponse) VisitUpdate
 	return err
 }
 
+type UpdateInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateInventory429ApplicationProblemPlusJSONResponse) VisitUpdateInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetAnsibleInventoryRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    GetAnsibleInventoryParams
@@ -5056,6 +5460,7 @@ type GetAnsibleInventoryResponseObject interface {
 
 type GetAnsibleInventory200ResponseHeaders struct {
 	Age         *int
+	ETag        *string
 	RosterStale *string
 }
 
@@ -5074,12 +5479,31 @@ func (response GetAnsibleInventory200JSONResponse) VisitGetAnsibleInventoryRespo
 	if response.Headers.Age != nil {
 		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
 	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	if response.Headers.RosterStale != nil {
 		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetAnsibleInventory304Response = NotModifiedResponse
+
+func (response GetAnsibleInventory304Response) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RosterStale != nil {
+		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetAnsibleInventory400ApplicationProblemPlusJSONResponse struct {
@@ -5142,6 +5566,25 @@ func (response GetAnsibleInventory404ApplicationProblemPlusJSONResponse) VisitGe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetAnsibleInventory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetAnsibleInventory429ApplicationProblemPlusJSONResponse) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5212,6 +5655,25 @@ func (response ListGroups404ApplicationProblemPlusJSONResponse) VisitListGroupsR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGroups429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListGroups429ApplicationProblemPlusJSONResponse) VisitListGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5320,6 +5782,25 @@ func (response SetGroupVars413ApplicationProblemPlusJSONResponse) VisitSetGroupV
 	return err
 }
 
+type SetGroupVars429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response SetGroupVars429ApplicationProblemPlusJSONResponse) VisitSetGroupVarsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListHostsRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    ListHostsParams
@@ -5421,6 +5902,25 @@ func (response ListHosts404ApplicationProblemPlusJSONResponse) VisitListHostsRes
 	return err
 }
 
+type ListHosts429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListHosts429ApplicationProblemPlusJSONResponse) VisitListHostsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHostRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Host      int64        `json:"host"`
@@ -5508,6 +6008,25 @@ func (response GetHost404ApplicationProblemPlusJSONResponse) VisitGetHostRespons
 	return err
 }
 
+type GetHost429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetHost429ApplicationProblemPlusJSONResponse) VisitGetHostResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPrometheusSDRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    GetPrometheusSDParams
@@ -5519,6 +6038,7 @@ type GetPrometheusSDResponseObject interface {
 
 type GetPrometheusSD200ResponseHeaders struct {
 	Age         *int
+	ETag        *string
 	RosterStale *string
 }
 
@@ -5537,12 +6057,31 @@ func (response GetPrometheusSD200JSONResponse) VisitGetPrometheusSDResponse(w ht
 	if response.Headers.Age != nil {
 		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
 	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
 	if response.Headers.RosterStale != nil {
 		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
 	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
+}
+
+type GetPrometheusSD304Response = NotModifiedResponse
+
+func (response GetPrometheusSD304Response) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.ETag != nil {
+		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
+	}
+	if response.Headers.RosterStale != nil {
+		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
+	}
+	w.WriteHeader(304)
+	return nil
 }
 
 type GetPrometheusSD400ApplicationProblemPlusJSONResponse struct {
@@ -5605,6 +6144,25 @@ func (response GetPrometheusSD404ApplicationProblemPlusJSONResponse) VisitGetPro
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetPrometheusSD429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetPrometheusSD429ApplicationProblemPlusJSONResponse) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5675,6 +6233,25 @@ func (response ListSources404ApplicationProblemPlusJSONResponse) VisitListSource
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSources429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListSources429ApplicationProblemPlusJSONResponse) VisitListSourcesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5798,6 +6375,25 @@ func (response CreateSource413ApplicationProblemPlusJSONResponse) VisitCreateSou
 	return err
 }
 
+type CreateSource429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateSource429ApplicationProblemPlusJSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSourceRequestObject struct {
 	Source SourceID `json:"source"`
 }
@@ -5858,6 +6454,25 @@ func (response DeleteSource404ApplicationProblemPlusJSONResponse) VisitDeleteSou
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteSource429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteSource429ApplicationProblemPlusJSONResponse) VisitDeleteSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5928,6 +6543,25 @@ func (response GetSource404ApplicationProblemPlusJSONResponse) VisitGetSourceRes
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSource429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetSource429ApplicationProblemPlusJSONResponse) VisitGetSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6051,6 +6685,25 @@ func (response UpdateSource413ApplicationProblemPlusJSONResponse) VisitUpdateSou
 	return err
 }
 
+type UpdateSource429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateSource429ApplicationProblemPlusJSONResponse) VisitUpdateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCallbackKeyRequestObject struct {
 	Source SourceID `json:"source"`
 }
@@ -6111,6 +6764,25 @@ func (response DeleteCallbackKey404ApplicationProblemPlusJSONResponse) VisitDele
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteCallbackKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCallbackKey429ApplicationProblemPlusJSONResponse) VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6201,6 +6873,25 @@ func (response CreateCallbackKey409ApplicationProblemPlusJSONResponse) VisitCrea
 	return err
 }
 
+type CreateCallbackKey429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCallbackKey429ApplicationProblemPlusJSONResponse) VisitCreateCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSyncRunsRequestObject struct {
 	Source SourceID `json:"source"`
 	Params ListSyncRunsParams
@@ -6284,6 +6975,25 @@ func (response ListSyncRuns404ApplicationProblemPlusJSONResponse) VisitListSyncR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRuns429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRuns429ApplicationProblemPlusJSONResponse) VisitListSyncRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6382,6 +7092,25 @@ func (response TriggerSync404ApplicationProblemPlusJSONResponse) VisitTriggerSyn
 	return err
 }
 
+type TriggerSync429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response TriggerSync429ApplicationProblemPlusJSONResponse) VisitTriggerSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSyncRunRequestObject struct {
 	Run string `json:"run"`
 }
@@ -6452,6 +7181,25 @@ func (response GetSyncRun404ApplicationProblemPlusJSONResponse) VisitGetSyncRunR
 	return err
 }
 
+type GetSyncRun429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetSyncRun429ApplicationProblemPlusJSONResponse) VisitGetSyncRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTokensRequestObject struct {
 }
 
@@ -6501,6 +7249,25 @@ func (response ListTokens403ApplicationProblemPlusJSONResponse) VisitListTokensR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTokens429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListTokens429ApplicationProblemPlusJSONResponse) VisitListTokensResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6607,6 +7374,25 @@ func (response CreateToken413ApplicationProblemPlusJSONResponse) VisitCreateToke
 	return err
 }
 
+type CreateToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken429ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteTokenRequestObject struct {
 	Token string `json:"token"`
 }
@@ -6667,6 +7453,25 @@ func (response DeleteToken404ApplicationProblemPlusJSONResponse) VisitDeleteToke
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteToken429ApplicationProblemPlusJSONResponse) VisitDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6737,6 +7542,25 @@ func (response ListWebhooks404ApplicationProblemPlusJSONResponse) VisitListWebho
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks429ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6843,6 +7667,25 @@ func (response CreateWebhook409ApplicationProblemPlusJSONResponse) VisitCreateWe
 	return err
 }
 
+type CreateWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook429ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWebhook503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -6923,6 +7766,25 @@ func (response DeleteWebhook404ApplicationProblemPlusJSONResponse) VisitDeleteWe
 	return err
 }
 
+type DeleteWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteWebhook429ApplicationProblemPlusJSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWebhookRequestObject struct {
 	Webhook WebhookID `json:"webhook"`
 }
@@ -6989,6 +7851,25 @@ func (response GetWebhook404ApplicationProblemPlusJSONResponse) VisitGetWebhookR
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetWebhook429ApplicationProblemPlusJSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7096,6 +7977,25 @@ func (response UpdateWebhook409ApplicationProblemPlusJSONResponse) VisitUpdateWe
 	return err
 }
 
+type UpdateWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook429ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook503ApplicationProblemPlusJSONResponse struct {
 	UnavailableApplicationProblemPlusJSONResponse
 }
@@ -7195,6 +8095,25 @@ func (response ListWebhookDeliveries404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries429ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8715,187 +9634,197 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcts4uuCroLSnyvIsLdu59JmRa6rWx+lJspN0cuL09NZpZUWYhCSMKUADgJbVKVedX/sAW/sM+2Dz",
-	"JFv4PoAXEaQk33LZrlTKNgmSwIcP3/3yuZfI+UIKJozuDT/3ZoymTMGvp1Nmf6RMJ4ovDJeiN+yds0SK",
-	"VBPNRcKImTEis5RpQ7TMVcKInMBFLq6YMFKtSEbtzZVIWEp0niRM60meZSvSpxeaCUOWMyaIFIwIdsUU",
-	"SXm6P+hFPZ3M2JzaCZjVgvWGPS4MmzLVu7mJeh+kNkydG5oFphgblbMY32vnQoVeMkW4hqkqYmYUb0wU",
-	"0zPBtCZUX7KUTKSqf5mJfN4b/tqzL+xFvQnNNOt9ivyMtFFcTHs3dkYLquicGQe6M8VSJgyn2Qc2ac7w",
-	"44yRpBiypwlPiVRE0DmzE+B2zIKaWS/q2Wu9Ya8c3Yt6iv0j54qlvaGdWABUxcSi3lmutFThKcSCXZtx",
-	"AiNiv3MLxa64zDVZ0Gk5m3/kTK0q08G3dn/6tceBVhgUWLINCIrBO0LgDZ9z0/z+ezplRPPfWteYwXPV",
-	"d6dsQvPM9IbHR0dRb06v+dzix/ER/MmF+zMKYexbet11nobu/GiynEnN3KkpjgscoBKDqWLuSI3EBZtI",
-	"5ZGciynpa8ZIrO3ZiPcH5FQQmqfcSLWniWI0JUbx6ZQpTYSEt4xE343QJJlRMWVESDPjYrp/QrghS8qN",
-	"tocDRmtCM/uaFVG5EFxMByPRAsE5vR7TKavBsADTURBM5wCF1y/C+IIwAmRpQRIcsSOGtNCRX2bUECNJ",
-	"KpGWpNTQNSoSuyXGpC8VocUERyLOFyk1bJzQZMbGhs+ZzE28PySxBWcM4LTHDUHKTbErEaGGzKU2I/HD",
-	"EdGIHpEdKzwlW3IzI0s7O67tDcVO7NmJNVNXLMbX2iWNBEyZGiItse6X31O5IByJ4AVNLqdK5iLdH5Af",
-	"uX0dWdKVvTcS8aldGxUpiZHkHgCsYuLYBNF0RWZyaWFSp7XtWAFTC5+rnoVNLyrorvsT1hWiu1HvF3Yx",
-	"k/KyDWGWeLsLY9yQnVDmxg7WCyk0Q3IvxSTjCVCZRArDBPxKF4uMJ9TO53Ch5EXG5v/179pO7nPl5f+i",
-	"LHns/ZfDkhEf4l19+B6fwk82l2eXADhAL5kY9G6i3l+kuuBpysRjT8XISyYshZEZI3O6siTEnhwz4xpm",
-	"9lpc0Yynjz0vu6lWPOHachs7gxMSM6Wk0jHAT6MowFmW6gH5CQkfWVJPC1OY/U/S/MWekcec/k/ScoAZ",
-	"UQzJCkzko5RvqEJO8iXgeCHTlQVmZidRkaXgjCpCk4QtjPZTfUvF6lFnKiWZU7Hy09UnxKgVoVPKBaET",
-	"wxSJPzCjVgen9o/Y01dLGyqSb2VIfVoNjmWn8LOguZlJxX9jj40fcOoiS/ypILm4FHIpIqLYlbTyrFSE",
-	"XS8sSbPyNezJz4JeUZ7Ri+xRMeiUpGzBRMpEsiKpZBrIAzKLARBy9xLQO4TmFxl7qWS+sH8vlFwwZTjS",
-	"2mTGs1QhgeOGzXWAQBecgipFV/bvmdSo32z/yBVFZOha8t/smJvyYXnxd5YY+7RbRCEDA4jTlFuA0Ox9",
-	"bUldX6gBowlXvLunSboSdM6TiuIVHxxkXJuYpDLJ50wYi+R1WI7nzNAmiC2w/OpvM2eESgMoN1UW+2v5",
-	"lU+bRuI0ox7NssDgqHdqpdcfrxwi19dCEwRVYMNpYlAzatxJmaE861x/G/qUs0Je1xhXbNC4ZYDMTSLn",
-	"rKp/0iyTS5b27MwEh18mlGcsDQhFFnRUtyzZWKpt2r7s7qJg1H4fr4fuc3xwItWcWnHOSsAHcDUku1W3",
-	"mNs1uZG4L5HfuhIi9RlUV9ONFW+4DmBGQQmKXzrPYYljAVpRUaTDKkZtrfC90JTPaJZZefwUuChyk/qB",
-	"fyeyFYr+lukmNMuYIoIxq0HaK5dsBdKX5sYL+LlmCnUXOSHsiqnVSMxpMuMCrDWUTDLGTES0hOEqt2Kc",
-	"OwGkrxO5YDoiKDJFZEmVVfr0SFh6I6ZEgsYA9HUfFFPQbCxfspKV1WXoCvVO0GFVLpxuUN+NibQ4PkaK",
-	"v848rLpiJbI1zfPEalxOMf5HznKWWnUN30Q40DsH4gspM0YFnI5cOPwPCDm5wDkveZYRLpIsT1kV0n2n",
-	"tbkJWLYaoXJI3XcP8kU5nf1BL3A+taEm19XzjaN7MDn73rCuU8Uht4riZVEFgF2Y9Ve2ap6ES7y4ZpiY",
-	"yaUAxTG4iFxlYRj+/OENoeRCSmMBZPGCvH93/lHbrekrllHDr6y6AHA8ff96T5MLquG5ELjW1m2nih8P",
-	"rrK0kjUWaVfPUID3YL8CrTPqZTKhWZCUJopRw9IxNdvStTUOHaCSqGrsxFsCmp8UB5olihmvuvS2Z0Ge",
-	"wHfRu5/sGIus8BE91sy02GSqs8DTM5NZSii5olnOSB/Nuna34YKGXd5eDPPcpmuy5b5/tKMteoL1ZbeN",
-	"u2JKu01rXabDoj1N3GhvNm3bjKpxq8HwYCPc0PouF2hS34FyklGB0DUsra28+4icwVPteAjW7nUyvYbc",
-	"c3r9hompmfWGx0dPnkUPgO0/Wo6FcPWwtk9EHuJSMO1JdRo8Bbug+22wbW1n65vq1t+9FfchoFRoX+MU",
-	"bS+A1JdWoZVaz8ZIfO1viZ3lxKqLdo0LqvVSKhDhLOO3stvSou40Wdjff8uVHSYXTGhDk8sgqa1/eluI",
-	"dGJnBzLe8gWtonEJ3s8BmQNRNWBhVtywAymy1Qm5ZItCZKsTm5AcE8Y5953KvdAm3weFXft+FwXbPIVb",
-	"oOfPQOW+euL1F8cVpTMmnhAqCJsvzIrgIyTJGFXaXpYL/ECDt9+RqIV00xe5oibI605J6u6h8ZFqEj89",
-	"0nFE4uOjOfyYxXZG7JrOF5l97dMjHWKnsPYfrdrQPGewrtDHF9TMCBdOPHRWvKicSiLFhE8Hik25FPrX",
-	"409xUDqdM63plG3WxXAi5QMhrHupaMiycBvZsHTjtungt7UaAOEN3wyq2n74+pzWPlUTLlqBcytRIqkJ",
-	"6+uI0OEebwdO4EWiw8kcBmJoNt670fn8Ok10rLDmui+n2grM+xAGEGVvT2gfxvZah+oLrlhiyJzNL5gK",
-	"iswd/HYn42yAUxYr8dNrhcL9bIez3t5yO14xmlk2tT6L0pLQjYpuXPDVMrQ8mqaK6fD2MkEvsjZJh10b",
-	"pkRB3pp61ELJK54yBYdpSChRDLyYl4wt0BVn9yN4OidcaTPWDPFvO4I7tZDf0fCPUy/ez4X54VkQOzcS",
-	"5YzuPOE519r+2hH/QIQkmRRTpohiC6kMxA9QkTogckNSrmGTwiaw1lMFxr7wHfhy2zpvfRpDDKf8VB2d",
-	"/PQKtdkjaYmSJfiKnXeTq2FPdWPazsR9HHs4Ww9nLa75lu4um2zSfe7BmLRQcs7MjOV6rNMt3Ilu8PmL",
-	"t3Sx8IbHnS07HZaXusKyix2lAP7jmFEeF8ohntkJhPs4LSU6355RFu94HP3wTrtCs+zdpDf89Rb78ylo",
-	"EmZLMscRFTUTYUMUm8srpsErEtQIX2udsw+ob+0Itg7xuxbkSfql+LyPXpVCNCZck1yXMbgNUC8VXdRi",
-	"xdxUGv7wJYNAPC6mGTvINSN/s+OJfd6CBkV5woU2jBYWRbRMh7mlfXJsTIu7o/7ePU0yPmGWDpG+myr5",
-	"4agM6iPHR/Mt3BzdagLsVdrl7KjrVg9qlG0xxJLTSnQ3AKnFOns7+37FVt+UyzyurEcCJEzrFo8/kH4u",
-	"xXgXH3ZFYWzeMdnYBRe1xLCHdMXqU1E54/X5bYyYqOmczjjnQRbCqJ8cIavv8vHBD09JxoyBsNSUT7nR",
-	"Edkb7EVkb7xnj/LewV5EtKEKnH0Ql0rdE/Y2PAJhJ9Resu/8n7+eHvwHPfjt6OBPn8pfB+ODT5+Poh+e",
-	"3PxLCMzvxNs2sRiCdJ0bGAKLYBKg07lwdtQ3iDbS4qATmbmYDiqBpkgerUCAgnPQQu3jm0JGhg9/OSN/",
-	"evb8X4kLnXIO9GbITSLTml3dBSVakUSa8QRiDKNe4gNKo15ejS6LLF66AE+LfXIMcXhgwDIzmY7tS8po",
-	"ETtgTsVq7MPh8H1FBFjU00YqOmXjSZ6heQLl7eD6cUlhnRCiA7Zm9RXTYEA8bmi1laNtuMlYhxbXNN38",
-	"/OE1caEKECDBBVB9t09bmHFcrAl8uOJvh40MnaUQx97EUOuTfiWXDoMvWCLnjJSvJBjzokk/fvnjRzIY",
-	"DA5LweJAp/F+E+WcnjS+ooE8kBfSGJZW7K7gsbc6E5nyKw81/Oqexruesw0LfX1PE/eViPABGxCKgWlj",
-	"ezMcBVFq5oEIF1w9x7wg5NGaEXxkN/exY0hjrxGHZIgmz8/oBcvuwiDf2BdgfPY//9f/JmkrlCPCBtMB",
-	"idGiPSSLjCYMovXwShxkmpaEheWRYqfsEPtskabyw/PnT59356ngi++CKPZ50q9IV7G9EreIPI11fZBZ",
-	"PfAtnXOBrkNFXVQYpqq4YBmmgqTq/PzV2WlTBFjkFxlPxi7epfvcV8aGTvl5MmNpHk4bcXlnzlqDGRcX",
-	"K8KNZtlkaGVzoLNXNCP9+Pi586o8PZrHJ4SakcgY1YY81/sQ2EsSJQVh1wt7vLgUpB//4fD4OfkD/rMP",
-	"/7eZzFW2ik/Izx/PRiIXGdOaLBSb8GuWIkuMzz68+2n88T/+fKoYPTzjZhXvD8iPVkkYEmkPnRQkZXMq",
-	"0sFIvPYTNDy51GRCs4wAo10wdVCk+k00M/B257f0y4qIliPhM5qcWk2MnDIIFkslhP8Cz/YXMSasdCod",
-	"P5+HqMZ5IhfsA9NwfBveW+e5Gs/1lhY85t1TjQ8VRut2o3QjSg0ObGRZi8WSiOj8ohhhtzLJZJ5uGRK2",
-	"YCJFQxZkgbG0O+qzxR/smRWuJqpBKIjVfCoeXQksYwmsFtimAC4UFwlf0EyHYG9BbXWQyZpeaQlh8WCp",
-	"ktEs2zEMqU46GvLfuwUT5+evCA6DMMx+KbfZx6xmKFiYFwa1yzdOkXQc4vhoflJokY1FGpORPjeauBXu",
-	"pGNGG4kdnwqWnlWCPpoaZ/3mhu3bHu6aqTYtNtdWVg2dRUxYmUvjol+NJJmcWnmC6uAGgAw+xlTKW5oV",
-	"6yExbtq1da99prKAIMwxk7EJaPCAb5Kw8ekzHHvLQMYuBy2c6bR53pqMz7KHE4K53sOaSranCRNXXElh",
-	"5R1y6HGXJDPKRXCfZlSPExfKusbGK9LbbX3ou5jzwIZvV+hA2iID2GFEO1khLaKV05yRPrDlv3OrGcNx",
-	"3W5XLPEuleGuqZZaM5ofAejAYwoui2FaAT9QKdx0YpkfV3lmjCsKowzeI8lMaiZInxbBJvt1FHGYEBFK",
-	"DBNmViSnM8VlWlrTns/D9BTTbTuCvHHA5olgWtteQVfDsdCBVN/WTG//fssEj4YQGa9d6QMUiMoDBC6r",
-	"sGP8frwga543JzUUqBJ5YlPDut38JDVC1CpSYMJtp7cYw6M0+DmB5kihjcoTK1m6exFIFSmh2gfSufwo",
-	"ssjyaY2kNCZ4qwiW25LireJe6pJSUZ2hAIhdyZDQpY7INFlEBMIs7QNFnGUQWXchct8QrdnOm1LEvTVd",
-	"KC9YRleaMJrMQOmxGhsl2lDAH83yVB4oKlI5JwuqQNTk5oTomVSmmggLtv8LZpbMsoClRA1qQF54m8kW",
-	"JK1OwrZbUDsZ6noe/WRn9pGP7okWXaLY1PZTfh9eQCf23N4FiC+4lf/vEc/zCex9LRI0ZcZug65nLj3q",
-	"wX0Qvl+NKN3usASAo5jJldA+b6iLG7cy4HIimz9wJ75/iwPXROOVSM5k7qoyNQy6tfirilxQNXM276Kb",
-	"o+Wmj1MKCBvClUJouY0SwBZuLhd9g/MvHywnVllA9bOfWgD0IRcB6BhjdzbgznJVVKRgZC5dpiLQe8WM",
-	"WrlkSLCwEPcS0o8PDqxYduAu6Bi0SGc+aMIiKbas8/yUm3tL3awwXK3rHSufn+hXIhWkTlqexWnWElgn",
-	"uJ51z0DkmasagLJawGCWpW1i/0LJhGlNllJdekuxnWJ/JrWJitu8JWHytvpcxqhm41wYnnWoaDjxPU2S",
-	"jPI5kaKYHhOpJs6YqphgS5aeEIrZqFilyX7ADmMpmK4Q4herUvXzSwMLhLzcXs0T0lTsEeuEzGW7It6q",
-	"XGis8MONhqQROZnA5EGqMDOugdBu/3F471hOurJkuYaDZBRnGgtsDLrEu3Q8aStD5oeg2EUr6jKUKSpM",
-	"gtvNHROWt5c3KgblkPmpM+4RPN93PDel6Xetip07sfGQaDm3ULLrcjgGDIy7tGuyZIph/hAFp/cKrlT9",
-	"240E47pZ2X2qNDBHvYSKhLVVGHC1qmqemgW3T2W8VxEj7GvQWBN8jc8l38UiGFJjqxGjayqtn2nVcVvV",
-	"Xh22FIS7Mqmo4CQd7OdeRF7HyR4uUvQjOAVbgvpv4etsBvGgV/oOG+nfUPheg+vw4TZ3j3bFwjj6Tke3",
-	"K+o713ekC7uI+0pultnBtdoVCwsv2ZjvA1twK2vJwyxog/PEUkRKXspSB+nH//rkaBbvnxABgiCjAkLm",
-	"0QTn0GKz96QKtA1w2iHaExH8JlrHcIhPbHH420cGpLNcw9rc8W3NWX/y874PquaXcls9PqAotRaj7Z/+",
-	"8j/2NGrW3qS6Xoh2TxfWwCvOloWx1fup0dqK8YpWjuqswDkgR0PEGPRbd1W1jHp/66ylFLJ9FjOlilsq",
-	"ESjvEPWuD6bywF38u5Zi8IEu37o8xrI0YkBBgkIhXGiW5IqFXSi3IqmdiUFXvsLwVtjjJt9acMfPqBRA",
-	"pkwwxRPL07M2gWNG9VjzqeXv4zIn+8s4kGqSZfNYW9rkEBMjFkH3cJ4JqOLTVnG5w1Sx2352lniZQHin",
-	"XmR0NQSJfc6Gh4dWHj3853/+X/RFQ6wQFSmBCqBYtRagvo13usKZ1mQ6N/sCp6r5P2u4jYsIbvxubgyH",
-	"j7difM3ztjkArXKWisE1QeH+jtaci9f43HHXOSuLtJYnbZezd7sAEdSzfSSRxSB/Ggbkx2uaGIhbgkNQ",
-	"vsGinC+ZeUfJqkkt1hL8pSJu9b7YrB4S+5T2piWIphmQstZDWE8u3P2dtKDP0/0SBFuf2pkxC0369gfG",
-	"ejkzZyblwqpnUEISw7dryLq/Yd5hoag4l211mhwKvmAZt5Ss04YXsHHePsyrETY0k8oQLJgHJG3dAHhC",
-	"yvJFP394E4Q485UHdzl18NCORQAClQFTBKEzohq1QuW+UOP1JV8s2uoE5qLDsGFyPfbB6k2UZCJdSC7M",
-	"niavPn58T/CBwrcNUhTI10k9V74Wyr1LpoU7XNtXOKg8UIG2362orKDmca1aZ7CKYm6mW+DxfYjN60fj",
-	"4YwCNYxsmp+svDtAPIp9Wo8m3iyEbng+Z+mBzA2YIE9IDOaogbPax0NCSWFlsgTGmZnArAc+gIg4thu5",
-	"BLUUs0bQBYDWraoZC+ZUNVzBhdJ6VZmzD3ocNH0IJVI5ENzjvt1B4XFvuJXnchuR/iHF8y1liF3khfvk",
-	"0tU6S3LOIZDd58pHIV9gmSy5LYdt/wSW45eKpS0cJFgpF3aSm9U5iNZYwZBRxdRpjpUgGiGop+9fu+TG",
-	"fqy0GQ8Gg3g/IhMl5yRWUL3f3UfBN4aeAe/fnX8kh3TBD6+OD7FsZ1w0QQEkga+Ws7YyBJZ45mIimzPB",
-	"PgFu7RDxXEhmnGnsuQKs1uu4lpJMFGe1LhjYlwLN27ACeJPGzAOM8qm8NUJ/bUpmTOELKZRUcp8YiUZ1",
-	"5MFIjARmMbrFFxXOoZoqoQQXXoD01EXzAl8Ykn/DuwWgByPxQWZMD0kMSQsx6YOWhn00IhL7FIaY9Osz",
-	"xxVHGC65H41E7FIcYtJXjKaAVPYNmO/grur6+mlp3Ugl0/u4PsjKAqk5bivvHZO+z13b9wl8Lugltuwf",
-	"uj9EI2F3zOWqES4WuTs3cjLBQHVfVP/XTwNIC40HxFX8L2qxuxpYI+G6i8AcLe0FYw3uNYjuvk4szHxB",
-	"pz6FAYpk0X/kdmrYtGZIFlRr16tivZsNhWetqDtlpnTJScGgrQnXRSQeuvzA4gNdb8Cm41LNPEKfvn9d",
-	"SaIc9o4HR4MjkMoWTNAF7w17TwdHg6eY7TiDE+vPFWyovTBF6oS4wKV4nYKtUpuyvLDu1ZsJ/dpSjQiT",
-	"i/quK4sLIQ312/DllDs6oKx/AgLOy8iVAdc6Z+2vx+oJO7y/jB6GUsZQ2hcD+UTbKtA/sOkzIWZRAvPQ",
-	"NUPaYiQ2Dbr5tNbo48nRUUfZ/N3K5a/Vpw5UzX8nEP1d4Wbh+io8w0mE3l1M9tC324Dxx5vH15oYwENP",
-	"Nz9UdhsBlpXP59Rqc7C/gPMkk9OICLa0hBXDWclrrXMrRWor9E1yTTM89mjUcg2I5KSCfzoiU0WF0ZEr",
-	"LB3VWEqp7muvrlFnaAJuS6caPJRwCD/Zmfpz6b2T+vDzJVvdgAzYffSKDkT+UXLJVi2dZbBc5vZdZT5F",
-	"vYWrxrTW6AE4knDtHspC39j9pxZiZtmuJW4ZvwS7gWUE/56z3IIJCaszF16y1Z4urArOTUpiv6zYav5Y",
-	"11rlYiR8lVscz8tS3OhZjqBPFM8yohlzpBZzWIdQEngknCu/7BHk3m91RN6o7E36HAuHz+gVIxnXhqUj",
-	"AYsFicI1vfLpp4Rdw5D9yK8Sq2GDCDcSvvg1MhTo68VSsgApBUwhdhKIfsdFyyXSf/bkT8B3RqLWM2Qf",
-	"2UOdhrugQO/tbpCNJ/dGNho14kPtNtw9Ry6ebT7JRX8b+8CTP21+wDd3uYl6z7chFdXGI1X5tjf89VOV",
-	"dJxiiLNlslAe0612WAbH1zBXyGX1jBcHeu2cFycE/CW6kxXXi03o3gOygEDN28BuophqJz74cuS8muJj",
-	"weLj8LlyNa9P1iqB26O2rNsO/SaVhL1tm7bdoUfanbadOauyqIuVKwz5RfbITrHKMkl/zgxNqaGeJ7rt",
-	"8UXYCbRVEHADmmBJzSwVn0nYPeS4RTZmcOtKflXfI/SSnK23rGTa/JtMVw+wP84tc1M3tlh+e9PAj+MH",
-	"+H4LbtCSBH+FEpt9YgtCX/S2sw8cP92KM2CHsluzhgKpEYaQAl/oIuS8RmamsgzZrhbNPiE1Q4Q/DOQ2",
-	"xOjwc/nHDYpnGUMbXR3xX8D1NcSvYd+zQGEFeCgdPOrG7yoS7Iopd9x4hElt4yMnoVX6LnCj60wnAq5k",
-	"L6O+0EW6gtzlJTNdu3f0SLSjznC/YsyobdpLZmo7tlceu04eUte4Nqnwtc7KoDNRk8yaW+nihx6PCTnD",
-	"/VZM6DERyblYmgj1lfKkhyZNj87E0KJRZ2KuMYCQhkz5FRPAppw8DRLaujiNoxSD+kBVnwKU3esnM5Zc",
-	"HlCRHmgfXnNbBneI1r6mLWT3kxm0ZmCNRt2sYeFpeKieYBGgMBLxUtHFkGCT90ClR78nB2slH61g65JP",
-	"5iPRz4W972rjQCcogpegLA6wGu4sVRXzlLNYEa5HAgxKEJYlyqEYsILGL8USqVKSUGH3+QL1IcPAEAIv",
-	"YulgJMp6QTUBxj8Gng3Sx7VpRl1OTy4Uo8nM4tt+hKaRss/986OnviwPvZC5IU+KRqcB2wWUk3xwQlkr",
-	"MPrIRLJRMHMjzwV8s4JEHYnW+sRCdOrBmRRGySzYKbZsGf09kdxHpqDvLgz0762TizXJD6N38KiD9MdQ",
-	"ErSEwTdbr8dI3ppAaj07TGirieIlM1h/7AExGj/QgsZlEaLvitPfEYssZM5OqxWatJ6lZJ5rY5mJNqT/",
-	"0f5g6c+aqbPTv7KV3ke0EmSt6VVNmHoo0XZbVNR8Kh6OXWP+ZlFCy7LCosQxFKcE93yz6pbMeLI6Qdes",
-	"MzTN6YpQfQkwnTDLq9ZeTIsM8awofgXGq5GYS8UG5BRCK60wW92Lgr+6xtdDlKb8OzS+NWi251Nxfv7q",
-	"r4Wn5r65XrWg2iMzvWbRrjauVw75vjSDR2ZTFuBFd1isWbMUVXrjgxjaicmeJmenWzEnNHB0mslf4pDt",
-	"wgkazY2CTnhXpnoHV39nJ6fQN2qlq3f5UFenp9CHqvXvOp2yD3ZCy3ZPLSfTW7G+m0PZdFl4x77vfpdB",
-	"HQbILLfIFlUdTxiCtEmC6/ZKYGeshyH21V5oj+yLcA2/vlE3xFdm8qljKVg1Ua+wukRVC/HS4W56BaL8",
-	"4Wf4uYU/oUTZTa6EDyj/fCsGY5yu9zXuIEgHgm2mlXO9ZbhNZUsq4USdLPV1ZdxD2itqfXVaQwIKtPsq",
-	"nM8VGFa3sgraTcT5dYUlP4gNaq1p0yMT6UqHo9/9xZvorvf9tlDXOlqFj/Lh5+LRLchsHfm+fa9t0KFa",
-	"gSaqI+BD9SHoazHYM667wd7uRe0A5tHjnKePdXvfN+RC3QrjdzUuFbDaym36aIT4yzhNNyKO95muI9Dv",
-	"8vPudNy5P+vqOSQvSEUqoL8LdT90/WYqwttaehY3M5kbTFGMMYQ6PjjIuDYxSWWSQ8sVEo/nzNCBHXRF",
-	"lY4xNHlJV3okFoppJswJiWmWDXwD4Riik9GbaeTiIGNXLHOdak7KPjZC4rWRoMrSJRLnAi6wNB6QF7WM",
-	"R9L3vaq40MaFyktVNLWiZiRSruliwahiKRpgqY+ItffLzLN5kU25j8HPbGKIzE3RJMQu5s/gS8UkIiik",
-	"UvIIhCHkFA1G4hdwlhYgpMY3/8FONlRbmEJA9k+nb3+MwbyLsJlDss/HGdcWpC5VaU+TUS+juUhmo16j",
-	"jkWZDObsZiMRhypuxlhYYiUSC4uyiAs607GMC9ZuGQko3uLLxeDLiBQE57APK0CH8Jxej+mUxSGj8Utm",
-	"3AKqZHKDkQ2gYrH+xPtpC/YLPXR8XFrIUmWf3c0Y9hrd5oFU2mAKT1a3tW0qT7FF/sxben0KRtWNI88N",
-	"zdjdM22oWG1RX6mxb20TrHct/rRJvoDzWWmGZbd0zVdswdFCQ92oQ4SYSzg7QMBseATHOhjefJ92wnp5",
-	"EC4q5KOR10n++/m7n6BqK5D2fdgYKWobA7eBiNUCZVwf+LtKVlswq7L1WYft3nWvfkDjs29u32pfgHl+",
-	"AdvCPZiV18QNhDiSXOQLnn9HiBJW50m5YgmyNILlIL8kehx+hp83h765+l0+G7XYzGS+2DlFLVSIDZDJ",
-	"QdLXIr1YuRDsCMLcLlZlkh52hsG0BJfwBzJC0z/rqlb+DXu4P4Qq4vrSP6r+UX4z5POR+cJTKqpdmN//",
-	"z47ZNZsxRkDSOqD6bQ2vLV4FyfwWB7HoAddKpl+5vmqdwh90tHTEZc7mF0y56oTcEaY2ucyfzx0Ev1el",
-	"mBn/ISZzq+RDshakVkJa7Ywqmtipkn68ZBcHf4hbU8d9G7mu74eeK+uxNR6tCZGtnT89eCpVr9rm6Apn",
-	"PXJi+FcoAXcRHIsW22SZF2rC74LrA0kiAOGKTPUlBAz40uFn++OmK4rxFeqdD4qVbWzQTu57DXzARBlc",
-	"4X3vf7DWhlN+eNpSqWDmN7pNDtxYY28rvKt1qm411ZVdjL3YXra/3tMknhmzGOt0jN16dIz1foeg5S2Y",
-	"wqpBEVhW3GsgZhGqihNDL5lAi1nZv3iBBf5GonpQ43K2Y51aVopx4P1nR0eFgamieM6oHgkBJRdIRX0i",
-	"NNOSJFRBqYp4DAbGMZZjGhdPx9FIrN0DBTVafwK5XfM6Qioeif6oF9HoIhr1iN20fVj82mDHnmMIX1AM",
-	"QJNxMR0QkGdGYumspVT4tt5Qvk0qUzMiDsh7yYWptienhnCDL8DSEaIooUQ1iWm1iNKg4uVvM7RVm6n3",
-	"dj0Zj86CtyuMXSnG36wWFySGtePwO3t+ELsSrdIZV9SSqSuegBU1kViEAbsUVMn2XApuaZ2YPgrvdjp0",
-	"p1Zy7sY8ZHBx2fBtk210r+Jg/g5MSW4tVRTwe3IfXtlgDH6MvC52xRlMuDOmt24BiIsC+KACcjEdCV8g",
-	"rsR5bItJ+pYPxHSp4yGhc/qbFAO61Pb/mCVPLC/E1uYa2NSEZ3bulge57Lxx5RK7blyynAymBI9zOh8r",
-	"mbExVQIecJVkx7nK4ogMBoP9rh6fIxEDKDUwQcf2IhJfshVLx+XfVvlLgIFmjKZYHNIC3khlec2pX/uE",
-	"gyE5xj9jX1eJ+go6rtyArz0NSXtDlBb8FoBQoWvFN0DAsBJIV4PjAMfDoJdzr9I+SEZCtd/pIwdA+eaO",
-	"v4ep3rub/TRNKz5g2RpFUtKqCrNxFw8/4y9bBEtVUPQ7jZTysCzctJuDo6p8oDUzsAVwR49wyD4WFdy+",
-	"rZISlVr+d+a4CJ3XL+oxUOveesGWpGC6Luke+a7MIOUe+wotZzIriokCPYKoISi+R+Elvl5g07WBkU+P",
-	"QOq/TIhVNxb6+KoaNv5O9W8dXFXWpbSCVkQQdX3LK6mI6waMwTmYm7kzVyjKZR5cstUWZZDcaJ9cuTl5",
-	"ASrAn0DNv4o0a0+clcoqAti3k+Bgl1SpnBkoHBoqXXg3otaaxutkWw2twrhr4umikbByea1mFjA9qmcD",
-	"cjoSULc7W5ELKY2LJyJ9KMZ5wAU3Eck1UySlhu5jl13YxZGoFxhfK7gaW0kFSnxWiou6SC5qsJvZSLyl",
-	"0DQWCSqsQXha63UhdsVlDg1J26XqTnw8vvf6nPYzLdTPr8OrOT9/eGMBYYHzPVUBqx2Ft/QSq1U7brpf",
-	"PxXBop9dR6SLTkF4QbeFBFtu6p1Nil9VBelqD9INjj2Vi+82j7RSlbkqma/Vna5yO8CPByGz9VrLUNPA",
-	"lTty9Kzka9AA+8nRk/0Ty5CzkYhf/lhSSpjj4WeVixu000NDNSWnimkNhRBcAVys7WlHj4RZ8oT5Lw3J",
-	"csYz5hpWNwo4uxbS9kRizeUIrRplFSEI8HWzPEKjjKvcDxSseEeI5H7EgtIWQ3sPfwKCNZDLZZeBBFBp",
-	"vla5ugKAE2wfAdI8nJX7LNvcMdN/RyjWzfpvJH6mtQX3nvbtRDYVHfrqD/A5nJWWks7+sFYJfnk2Oovw",
-	"OJB/Gfxz2zT4doioa7thySh084rIgqkD6JBdUB6gAs3gyFaK2oa6ra5o5TbsNlm82Bygk/F/xCEPiBJl",
-	"A932Ut5Y2eAryNktegZp0i8a3fkShLoWN+eAuymF96MrEfIQ9oxq7+lHtlzX2jl32K/JuZGKkRgAGFta",
-	"tqZUQffFQrP6Pdl3Pdm3wMgBeQ25MVkO4opXV/2rGoWcC/xsEITDz/BzC6t2ibzfa6WFooph6FhvIt0d",
-	"hYLqRNxUiMDuZNz3Ue0k5L/4QdsE3/o3FuJguNts5MqNWgm3khe9Vzx/t1JC0XZzu5+Y14fUO6ttE1sk",
-	"nxJi35Cn30868iWISjSRqlAhoCuOvnTtd90xKnC2yh/XFJJ0zgWQrSGh/ltkDr5jxyISmmWEgj3I6WvQ",
-	"S25Pj0Qyk1JDjJbvwN3HUrPQZNt11vGVcyeEkvOMJpcWoeUcvP/ug6Vz3TVN9A8VeRs8WI0245dWOQxV",
-	"7EU1V3ldVDGTK4F1cVH11TO59IaukaCaxI2G4THkh8auMWRMFuhsw3Qu6H1F+jH8hJgB1841Jv/8z/+D",
-	"s6VzKPM5Elin1zV1xbKgKUvzAtfhkbgSeUfiMqhO5SLePyni19ZAVG3o7EP6RiL2cVV8KqjJFRsS8+dR",
-	"fnT0NMkFv/aVd+EKi66O3b0Zuyav3p6eHZy/On3y/Ae7aaMe3jI4doB/Xch0hRfcfchKjaFzZgko2O4D",
-	"i/LUQJTHnGlNp4z0Y8OuDbTxG4mYGkOT2dweing/IssZT2bkrYWWmkuNoZIfZHLJzODMqv8YB0GMlIOR",
-	"+Au2RnY9hzkDodEspbok2PwvIs+O/hiRZ0/+FJHn19f7zmZvFHct/EaCXeOZ5DQD3JKTSURmUsgcWm/W",
-	"Oi1FJF8QI8kf/Xbqk5GQZsZUgVrMIbOb08rHXroHCsmhHDESmZy2W4l9H9eHkWDrbeQfWYYtWtT+Hn7x",
-	"ED0rfpKGT1Z18g06NbbuA6os6izFsZmmf7vCTgKC0eFn99sWIm0Vn7/XSA0HjajSEEQXnUD8uSf22Ldx",
-	"7DYTUiv0jh7jVFYEqW8rYKOYdJuAtJPZ3UFoPWYjFE7xKNT7ywRUbMATH1FRx5ffKfmdOnZ4Ib1PC9l9",
-	"v2zvXW/QUWng4TpzoBHtNmT9sBSxtlGCX5Sjt9GGvTBlRSv3IdQ8gVG16Zxe5v6eWvDW4bfaxpFasBMP",
-	"xe/Vq1phPnt1LtruWL0nIm/PxozRzMx+60xPhCEPmqCIXwh5Fy04Bp2dTN/wKyaY1kMfr58wrbGdC+aX",
-	"1JL/8EtIF8A/2bn0D3bEl1k5fHpw731fP0CUfgGulBp6QbVvaqPDsKq/73MPW/af5mZmX29JB4DbYWCu",
-	"st6wNzNmMTw8PH7yr4OjwdHgePjHoz8eAZlx7/9cZEU6GESf1+18ltJWLvvoueolcIhVLmB2Z+WCM7xW",
-	"rlSL3lYuY9/q6rgiDKZysTh6lWuV1KSbTzf/LwAA//8=",
+	"7H3rcts4uuCroLSnyvIsLcu59JmW61StT9LTyU6S7hO7p7dOKyvCJCRhTAEaALSsTqVqfu0DbO0znAeb",
+	"J9nC9wG8iCAl+ZbuTKqrKxYJksCHD9/98rGXyMVSCiaM7o0+9uaMpkzBn2czZv9JmU4UXxouRW/UO2eJ",
+	"FKkmmouEETNnRGYp04ZomauEETmFi1xcM2GkWpOM2ptrkbCU6DxJmNbTPMvWpE8vNROGrOZMECkYEeya",
+	"KZLy9HDQi3o6mbMFtRMw6yXrjXpcGDZjqvfpU9T77oLOmnN7RxdMEzPnmlwzpbkUfjqpTPIFE+aUcEOS",
+	"ORUzpuHD8MnqCJJKpoPf10ZxMYPPv5faMHVuaBaAUGxUzmJcln0zFXrFFOEaIGW/RvHGVDE9F0xrQvUV",
+	"S8lUqvqHmcgXvdEvPfvCXtSb0kyz3oeoMaFPUW9JFV0w43buhWIpE4bT7D2bNmd4MWckKYYcaMJTIhUR",
+	"dMHsBLgds6Rm3ot69lpv1CtH96KeYn/LuWJpb2Qn1g2pF7nSUoWnEAt2YyYJjIj9Ti0Vu+Yy12RJZ+Vs",
+	"/pYzta5MB9/a/enX03dSsLfUJPOW71ssgg9TksjlehNZ4EeScfvnXGapHpHVnGeA9WNRYvicaiKkx6sU",
+	"j0a0sfdPh8/Iips5EZJcynQ9GAu/ODxy5epeT4/szI9w6lsW6WfRutHFPHfZ52Lwntv8hi+4aX7/Rzpj",
+	"RPNfWzcyg+eq707ZlOaZ6Y1OhsOot6A3fGEPwckQfnLhfkYhqvCW3nTRrJGjUfbkS80cZSpIEhCp8phS",
+	"xRzZGotLNpXK7yYXM9LXjJFYWwIQHw7ImSA0T7mR6kATxWhKjOKzGVMWMeAtY9F3I7TDE4sycy5mh0CT",
+	"VpQbbSkAjNaEZvY1a6JyIbiYVbBlA4ILejOhM1aDYQGmYRBM5wCF1y/D+IIwAmRpQRIcsSeGtBDLn+fU",
+	"ECNJKpFgptTQDVIZuyXGpC8VocUExyLOlyk1bJLQZM4mhi+YzE18OCKxBWcM4LSnEEHKTbErEaGGLKQ2",
+	"Y/HNkGhEDzixwh9ZOKsrOztuWQpT7NSenVgzdc1ifK1d0ljAlKkh0jLEfvk9lQvCkdJf0uRqpmQu0sMB",
+	"+Y7b15EVXSMhic/s2qhISYx85QhgFRPHiommazKXKwuTOlFpxwqYWvhc9SxselHBXNxPWFeIuUS9n9nl",
+	"XMqrNoRZ4e0ujHFD9kKZT3awXkqhGfI0KaYZT4DKJFIYJuBPulxmPKF2PsdLJS8ztvjvf9V2ch8rL/8X",
+	"Zclj778dl8LOMd7Vxz/iU/jJ5vLsEgAH6BUTg96nqPcnqS55mjLx2FMx8ooJS2FkxsiCroHrpBIkHpjZ",
+	"a3FNM54+9rzsploRkGvLbewMTknMlJJKxwA/jfIOZ1mqB+QdEj6yop4WpjD7d9L8yZ6Rx5z+O2k5wJwo",
+	"hmTFT+StTPmUszSM8oWEEGT9sFgnXMz4NQMyENe4emwPSlPUDi3CjTq2QyqSb9dQGFOIqUcF6e16pirS",
+	"ApwupHxDFc7rcyCTFZIsRmV2EhWpGQiVIjRJ2NIg2l9I+ZaK9aPOVEqyoGLtp6tPiVFrQmeUC0KnhikS",
+	"v2dGrY/O7I/YM5mNfa8MqU+rwbbtFH4SNDdzqfiv7LEPCZCeyHJAKkguroRciYgodi2t5iIVYTdLS9et",
+	"Igd78pOg15Rn9DJ7VAw6IylbMpEykaxBlYPjiRxzANzMvQROndD8MmPfK5kv7e+lkkumDEeGk8x5liqk",
+	"8tywhQ5wqYJdUqXo2v6eS42K9O6PXFNEhq4l/8WO+VQ+LC//yhJjn3aLKBQBAHGacgsQmv1YW1LXF2rA",
+	"aMIV7x5okq4FXfCkouHHR0cZ1yYuyKJF8josJwtmaBPEFlh+9beZM0KlAZRPVTnjl/IrH7aNxGlGPZpl",
+	"gcFR78yK8N9dO0Sur4UmCKrAhtPEoA7cuJMyQ3nWuf429ClnhQy/Ma7YoEnLAJmbRC5Y1dJAs0yuWNqz",
+	"MxMc/phSnrE0IBla0FHdsmRjqbZp+7K7i9Jh+328HrrP8cGpVAtqZVqrBhzB1ZAAW91ibtfkRuK+RH7r",
+	"SojUZ1BdTTdWvOE6gBkFJSj+6DyHJY4FaEXFZBLWs2prhe+FpvyCZplVSs6Ai4bEnB9Etkb9B6wgNMuY",
+	"IoIxq0bbK1dsDSKo5sZrOblmChU4OSXsmqn1WCxoMueCoZFlmjFmIqIlDFe5lWXdCSB9ncgl0xFBuTEi",
+	"K6qs5qvHwtIbMSMS1Cagr4egnYN6Z/mSFS+tQkfXqHyDIq9y4RSk+m5MpcXxCVL8TeZhdTYrlm6o36dW",
+	"7XTWgb/lLGep1VnxTYQDvXMgvpQyY1TA6ciFw/+AkJMLnPOKZxnhIsnylFUh3Xeqq5uAZasRasjUffco",
+	"X5bTORz0AudTG2pyXT3fOLoHk7PvDSt8VRxyqyheFlUA2IVZf2br5km4wosb1pm5XAnQnoOLyFUWhuFP",
+	"798QSi6lNBZAFi/Ijz+cX2i7NX3FMmr4tdWZAI5nP74+0OSSanguBK6Nddup4seDqyztoY1F2tUz1GI8",
+	"2K9B9Y56mUxoFiSliWLUsHRCza50bYNDB6gk6lt78ZaA+ivFkWaJYsbrb73dWZAn8F307p0dY5EVPqIn",
+	"mpkWw1R1Fnh65jJLCSXXNMsZ6ZfGfLigYZd3F8M8t+mabLnvF3a0RU8wQe23cc450blMh0UHDVdG22ZU",
+	"LXwNhgcb4YbWd7lAk/oOlJOMCoSuYWlt5d1H5AU81Y6H4NfYJNMbyL2gN2+YmJl5b3QyfPIsegBs/85y",
+	"LISrh7V9IvIQl4JpT6rT4CnYB91vg20bO1vfVLf+7q24DwGlQvsap2h3AaS+tAqt1Ho+QeJr/0rsLKdW",
+	"XbRrXFKtV1KBCGcZv5XdVhZ1Z8nS/v1rruwwuWRCG5pcBUlt/dO7QqQTOzuQ8ZYvaBWNS/B+DMgciKoB",
+	"M7vihh1Jka1PyRVbFiJbndiE5JgwzrnvVO6FNvk+KOzG97so2PYp3AI9fwIq95snXn9yXFE6U+QpoYKw",
+	"xdKsCT5CkoxRpe1lucQPNHj7HYlaSDd9mStqgrzujKTuHlpgqSbx06GOIxKfDBfwD5pJ2Q1dLDP72qdD",
+	"HWKnsPbvrNrQPGewrtDHl9TMCRdOPHRWvKicSiLFlM8Gis24FPqXkw9xUDpdMK3pjG3XxXAi5QMhrPte",
+	"0ZBl4TayYemwb9PBb2s1AMIbvhlUtf3wzTltfKomXLQC51aiRFIT1jcRoSMQoh04gReJDk97GIih2XgX",
+	"T+fzmzTRscJakEY51VZg3ocwgCh7e0L7MLbXOlRfcsUSQxZscclUUGTu4Ld7GWcDnLJYiZ9eKxTuZzuc",
+	"9faW2/GK0czMm7MoLQndqOjGBV8tQ8ujaaqYDm8vE/Qya5N02I1hShTkralHLZW85ilTcJhGhBLFwJV7",
+	"xdgS/ZF2P4Knc8qVNhPNEP92I7gzC/k9Df849eL9XJhvngWxcytRzujeE15wre2fHUEgREiSSTFjiii2",
+	"lMpAEAUVqQMiNyTlGjYpbAJrPVVg7AvfgS+3rfPWpzHEcMpP1dHJT69Qmz2SlihZgq/YeTe5GvZUN6bt",
+	"TNzHsYez9XDW4ppv6e6yyTbd5x6MSUslF8zMWa4nOt3BnegGn798S5dLb3jc27LTYXmpKyz72FEK4D+O",
+	"GeVxoRzimZ1AuI/TUqLz7Rll8Y7H0Q/vtCs0y36Y9ka/3GJ/PgRNwmxFFjiiomYibIhiC3nNNHhFghrh",
+	"a61z9h71rT3B1iF+1yJdSb8Unw/Rq1KIxoRrkusy2roB6pWiy1rAnJtKwx++YhCNyMUsY0e5ZuQvdjyx",
+	"z1vQoChPuNCG0cKiiJbpMLe0T06MaXF31N97oEnGp8zSIdJ3UyXfDMvIRnIyXOzg5uhWE2Cv0i5nR123",
+	"elCjbIshlpxV0ggASC3W2dvZ9yu2+qZc5nFlMxIgYVq3ePyB9HMpJvv4sCsKY/OOySYuuKglWSKkK1af",
+	"isoZb85va8RETed0xjkPshBGvXOErL7LJ0ffPCUZMwZic1M+40ZH5GBwEJGDyYE9ygdHBxHRhipw9kFw",
+	"LnVP2NvwCISdUHvJvvN//3J29J/06Nfh0bcfyj8Hk6MPH4fRN08+/UsIzD+It21iMUQqOzcwBBbBJECn",
+	"c4kLqG8QbaTFQScyczEbVKJtkTxagQAF56CF2sc3hYwM7//0gnz77Pm/Ehc65RzozZCbRKY1u7qLzLQi",
+	"iTSTKQRaRr3ER9VGvbwaXRZZvHRRrhb75ATi8MCAZeYyndiXlNEidsCCivXEh8Ph+4oIsKinjVR0xibT",
+	"PEPzBMrbwfXjksI6IUQH7MzqK6bBgHjc0GorR9twk7EOLa5puvnp/WviQhUgQIILoPpun3Yw47hYE/hw",
+	"xd8OGxk6SyGOvY2h1if9Sq4cBl+yRC4YKV9JMOZFk378/XcXZDAYHJeCxZFO48Mmyjk9aXJNAxk/L6Ux",
+	"LK3YXcFjb3UmMuPXHmr41QONdz1nGxX6+oEm7isR4QM2IBQD0yb2ZjgKotTMAxEuuHqOCWjIozUj+Mh+",
+	"7mPHkCZeIw7JEE2en9FLlt2FQb6xL8Ag9X/8n/9L0lYoR4QNZgMSo0V7RJYZTRhE6+GVOMg0LQkLyyPF",
+	"Ttkh9tkiV+eb58+fPu9O1sEX3wVR7POkX5GuYnslbhF5Gut6L7N64Fu64AJdh4q6qDDM13HBMkwFSdX5",
+	"+asXZ00RYJlfZjyZuHiX7nNfGRs65efJnKV5OHfGZRg6aw2mnVyuCTeaZdORlc2Bzl7TjPTjk+fOq/J0",
+	"uIhPCTVjkTGqDXmuDyGwlyRKCsJulvZ4cSlIP/7D8clz8gf8zz78P+YyV9k6PiU/XbwYi1xkTGuyVGzK",
+	"b1iKLDF+8f6Hd5OL//y3M8Xo8Qtu1vHhgHxnlYQRkfbQSUFStqAiHYzFaz9Bw5MrTaY0ywgw2iVTR0VO",
+	"6VQzA293fku/rIhoORY+rcup1cTIGYNgsVRC+C/wbH8RY8JKp9LJ80WIapwncsneMw3Ht+G9dZ6ryULv",
+	"aMFj3j3V+FBhtG43Sjei1ODARpa1WCyJiM4vixF2K5NM5umOIWFLJlI0ZEEqHEu7oz5b/MGeWeFqohqE",
+	"gljNZ+LRlcAylsBqgW0K4FJxkfAlzXQI9hbUVgeZbuiVlhAWD5YqGc2yPcOQ6qSjIf/9sGTi/PwVwWEQ",
+	"htkv5Tb7mNUMBQvzwqB2+cYpko5DnAwXp4UW2VikMRnpc6OJW+FeOma0ldjxmWDpi0rQR1PjrN/csn27",
+	"w10z1abF5trKqqGziAkrC2lc9KuRJJMzK09QHdwAkMEnmE96S7NiPSTGTbu27o3PVBYQhDmmczYBDR7w",
+	"bRI2Pv0Cx94ykLHLQQtnOm2etybjs+zhlGBRgVFNJTvQhIlrrqSApK1jj7skmVMugvs0p3qSuFDWDTZe",
+	"kd5u60Pfx5wHNny7QgfSFhnADiPayQppEa2c5oz0gS3/lVvNGI7rbrtiiXepDHdNtdSa0fwIQAceU3BZ",
+	"DNMK+IFK4aYTy/y4yjMTXFEYZfAeSeZSM0H6tAg2OayjiMOEiFBimDDzogwBU1ympTXt+SJMTzHnuCPI",
+	"GwdsnwimtR0UdDUcCx3Id25Nd/fvt0xwOILIeO1qbKBAVB4gcFmFHeP34wXZ8Lw5qaFAlcgTmxrW7ecn",
+	"qRGiVpECs447vcUYHqXBzwk0RwptVJ5YydLdi0CqSAnVPpDO5UeRZZbPaiSlMcFbRbDclhTvFPdSl5SK",
+	"OhwFQOxKRoSudERmyTIiEGZpHyjiLIPIug+R+x3Rmt28KUXcW9OF8pJldK0Jo8kclB6rsVGiDQX80SxP",
+	"5ZGiIpULsqQKRE1uTomeS2WqibBg+79kZsUsC1hJ1KAG5KW3mexA0uokbLcFtZOhrufRT/bCPnLhnmjR",
+	"JYpNbT/l9+EFdGLP7V2A+IJb+f8e8Tyfwt7XIkFTZuw26Hrm0qMe3Afh+9WI0t0OSwA4iplcCe3zhrq4",
+	"cSsDLiey/QN34vu3OHBNNF6L5IXMXfmvhkG3Fn9VkQuqZs7mXXRztNz0cUoBYUO4Qgott1EC2MHN5aJv",
+	"cP7lg+XEKguofvZDC4De5yIAHWPszgbcWa6UjBSMLKTLVAR6r5hRa5cMCRYW4l5C+vHRkRXLjtwFHYMW",
+	"6cwHTVgkxZZ1np9yc2+pmxWGq029Y+3zE/1KpILUScuzOM1aAusE1/PuGYg8c1UDUFYLGMyytE3sXyqZ",
+	"MK3JSqorbym2U+zPpTZRcZu3JEzeVp/LGNVskgvDsw4VDSd+oEmSUb4gUhTTYyLVxBlTFRNsxdJTQjEb",
+	"FUtV2Q/YYSwF0xVC/HJdqn5+aWCBkFe7q3lCmoo9YpOQuWxXxFuVC41ljrjRkDQip1OYPEgVUHjPfmb3",
+	"j8N7J3LalSXLNRwkozjTWGBj0CXepZNpW8E5PwTFLlpRl6FWU2ES3G3umLC8u7xRMSiHzE+dcY/g+b7j",
+	"uSlNvxv1Ct2JjUdEy4WFkl2XwzFgYNylXZMVUwzzhyg4vddwperfbiQY183K7lOlgTnqJVQkrK3CgCvY",
+	"VfPULLl9KuO9ihhhX4PGmuBrfC75PhbBkBpbjRjdUGn9TKuO26r26rClINyVSUUFJ+lgP/ci8jpO9nCR",
+	"ohfgFGwJ6r+Fr7MZxINe6TtspH9D4XsNrsOH29w92hUL4+g7Hd2uqO9c35Eu7CPuK7ldZgfXalcsLLxk",
+	"a74PbMGtrCUPs6AtzhNLESn5XpY6SD/+1yfDeXx4SgQIgowKCJlHE5xDi+3ekyrQtsBpj2hPRPBP0SaG",
+	"Q3xii8PfPjIgneUaNuaOb2vO+oOf931QNb+U2+rxAUWptepx/+zn/3WgUbP2JtXNiscHurAGXnO2Koyt",
+	"3k+N1laMV7RyVGcZ0gEZjhBj0G/dVdoz6v2ls5ZSyPZZzJQqbqlEoLxD1Ls5mskjd/GvWorBe7p66/IY",
+	"y/qQAQUJCoVwoVmSKxZ2odyKpHYmBl37UtY7YY+bfGvBHT+jUgCZMcEUTyxPz9oEjjnVE81nlr9Pypzs",
+	"z+NAqkmWzWNtaZNDTIxYBN3DeSagik9bae8OU8V++9lZ4mUK4Z16mdH1CCT2BRsdH1t59Pgff/8v9EVD",
+	"rBAVKYEyqFi6F6C+i3e6wpk2ZDo3+wKnqvk/G7iNiwhu/H5uDIePt2J8zfO2PQCtcpaKwTVB4f6O1oKL",
+	"1/jcSdc5KyvVlidtn7N3uwAR1LN9JJHFIH8aBuS7G5oYiFuCQ1C+waKcrxt6R8mqSS02EvylIm71vuKu",
+	"HhH7lPamJYimGZCy1kNYTy7c/Z20oM/TwxIEO5/auTFLTfr2H4z1cmbOTMqlVc+ghCSGb9eQ9XDLvMNC",
+	"UXEu2+o0ORR8yTJuKVmnDS9g47x9mFcjbGgulSFYMA9I2qYB8JSU5Yt+ev8mCHHmKw/uc+rgoT2LAAQq",
+	"A6YIQmdENWqNyn2hxusrvly21QnMRYdhw+R64oPVmyjJRLqUXJgDTV5dXPxI8IHCtw1SFMjXST1XvhbK",
+	"vU+mhTtcu1c4qDxQgbbfraisoOZxrVpnsIpibqY74PF9iM2bR+PhjAI1jGyan6y8O0A8in1ajybeLIRu",
+	"eL5g6ZHMDZggT0kM5qiBs9rHI0JJYWWyBMaZmcCsBz6AiDi2G7kEtRSzRtAFgNatqhkL5lQ1XMGF0npV",
+	"mbMPehw0fQglUjkQ3OO+3UHhcW+4ledyF5H+IcXzHWWIfeSF++TS1TpLcsEhkN3nykchX2CZLLkrh23/",
+	"BPYkkIqlLRwkWCkXdpKb9TmI1ljBkFHF1Flu5sEQ1LMfX7vkxn6stJkMBoP4MCJTJRckVlBH3N1HwTeG",
+	"xgk//nB+QY7pkh9fnxxj2c64aHcDSAJfLWdtZQgs8czFVDZnghXL3doh4rmQzDjT2F0HWK3XcS0lmSrO",
+	"aq1AsDkHmrdhBfAmjZkHGOVTeWuE/tqUzJnCF1IoqeQ+MRaN6siDsRgLzGJ0iy8qnEM1VUIJLrwA6ZmL",
+	"5gW+MCL/jncLQA/G4r3MmB6RGJIWYtIHLQ2biUQk9ikMMenXZ44rjjBc8jAai9ilOMSkrxhNAansGzDf",
+	"wV3V9fXT0rqRSqYPcX2QlQVSc9xW3jsmfZ+7dugT+FzQS2zZP7TAiMbC7pjLVSNcLHN3buR0ioHqvrPA",
+	"Lx8GkBYaD4hre1DUYnc1sMbCtViBOVraC8Ya3GsQ3X2dWJj5ks58CgMUyaJ/y+3UsD3RiCyp1q5hx2bf",
+	"IgrPWlF3xkzpkpOCQW8XrotIPHT5gcUH+hvZiV2URe3hH0AJmYOvT+SLS6bsN4q1uU4jEUSerSRJMqo1",
+	"06OxWM1lxo5K7cSX49bYlcRvW6Ncd1RJ+xqL85eHABxU/bHoblkeS2LhTcGwiUlCBWRlXrtWYJBgQc7G",
+	"wuM4jJ5yYdHIaJwsmeZZ5jreXCrOptnaOcwtpCCxmqXk2ZNvx6IfNzILY4c9tfL6AxIfz6F2za+ulcox",
+	"FPC1v5RFBJCtodsQS9GS5hL8PBk5+/F1JXV11DsZDAdDkIWXTNAl7416TwfDwVPMMZ0DnfTUDI6RvTBD",
+	"noAnkEvxOgULsTZlUWfdqzfr+qWlBhSmdPVdQyAXuBtq9eKLWHc039n8BIT5l/FCA651ztpfjzUr9nh/",
+	"GbMNBaShoDKGT4q2VaBXZttnQiy6BOaxaza2w0jsV/Xpw0aPmSfDYUezgv2aFGxUBQ/0KvhBINFx5bKF",
+	"62bxDCcRencx2WPf6QXGn2wfX2sdAQ893f5Q2ejGPvHk2+1P+E4cIFjkiwW1OjfgA5wRkslZRARbWdKA",
+	"Qcfktda5lfW1Fc2nuaaZrtAf1ytLTiv4qiMyU1QYHbny31GN8ZdGGe2VaurMgSAT0ZkGPzIc2g92pv4c",
+	"ex+yPv54xdafQFLvPqpFsyz/KLli65YmSFjUdPcGSB+i3tLVzNpoxwFyg3BNOcpy7NioqhYIaIUjy4Iy",
+	"fgXWHcuu/yNnOTAZYH/OqHvF1ge6sP04ZzaJ/bLiwwH5GauPq1yMha9FjON5WTAd/f8RtDTjWUY0Y44h",
+	"YqbxCDjCWLiAi7KdlXu/1eR5o/466XMs7z6n14xY7sXSscD2fFbuc/3ZfJIwYTcw5DDyq8Sa5SBoj4Uv",
+	"UY5s3zEFsgRZEgxWdhKIfidFdzDSf/bkW+A8Y1FjPYfITuo034Vu+piEBpl5cm9kplHJP9QUxd1z5OXZ",
+	"9nNctGLa++BHvee7kJZqe5iqFtIb/fKhSjrOMBDdMmUoYupWOypTGGqYK+SqesaLA71xzosTAl4t3cm6",
+	"6yVBdO8BWUagMnFgN1GZsBMf/H7IfzVxy4LRZ1dw5SqZn27Ud7dHc1W3CPtNLRlB27buuqOPtJttO/mi",
+	"ytIu167c5+9iT+2SqiyZ9BfM0JQa6nmu205fip9Acw0BN6AfnNTMcglorEoocvQiJze41SU/rO8p+spe",
+	"bLaoZdr8u0zXD7Cfzjn3qW5ys/z8UwOfTh7g+y24REsS/9uUIIc7oFvR5tE+cPJ0J/zEPnWPxqqKQ4Aw",
+	"h8IJhS5FzmtkbCbLQP9qqfVTUjNf+cNDbkPsjj+WPz6huJgxtOzWD8pLuL5xUGrY+ixQjgMeSh+VLu0t",
+	"ouyNWY+LKAjDGqJETsKsdPfgRteZYARc0l5GfaeLNAa53ffMdO328JFoU10A+G1j0u1Z4vfM1Hb4oDzW",
+	"nTytrmFuM3HUOruDjugbnNe33kW1PR5TdO6knZjiYyKec/w1EfA3yiMfnPT91pkqWnzqTNW1txDSuI66",
+	"YNhA/QEkzE31AUcpBlWuqp4xKB7ZT+YsuTqiIj3SPkjstgz3GK2nTVvR/ic5aO3BSqO6WYnF84hQVcwi",
+	"zGYs4pWiyxGxBzEO1Sv1e3K0UbjUCuYuhWoxFv1c2PvO9A79zAheguJOwMq4s+RVzHfOoke4HgswuEFw",
+	"oSiHYtgVGgcVS6RKSUKF3edL1P8MugXgRWC6L6te1QQq/xi4UEgf16YZdZlpuVCMJnOLb4cRmo6KNurk",
+	"+fCpLy5FL2VuyJOiXW/AtgNFUR+csNbK5D4yUW2Ufd3K0wHfrKBSR6KNbscQY330QgqjZBbsd1x2f/+S",
+	"SPRvnOL+cGmga3WdvGxIohizhqQBpFGGkqklJFPXrLIeGXxrgqr1/DihrSac75nBqnsPeALwAy1oX5be",
+	"+rIkicfFOgvJF2fVOmZaz1OyyLWxzEob0r+w/7D0J83Ui7M/s7U+RDQUZKM1XE24eyhRe1fU1XwmHk4c",
+	"wCznotCcZbVFIXAo4QpBLM3adDLjyfoUAxicIW5B14TqK4DplFleuPFiWtRRyIoScWDcG4uFVGxAziAA",
+	"2QrX1b0o+LdrDz9Cac2/Q+Nbg24TPhPn56/+XHjK7purVssOPjJTbZa2a+Oq5ZAvi778xtmg3aCi5zJW",
+	"glqJKn3yoUHtxOdAkxdnOzE/NOh0uim+xyG7hYs0WoYFgyxc8fc9Qjk6+6OFvlErCL/Ph7r6p4U+VK0q",
+	"2elEf7ATXTZRaznJ3mr3TyskNF1GPnDD96DMoBoK1HewyBlVHYUYCLhNouz2CmF/uodhJtWOhI/sC3Jt",
+	"936nbqDfuYmrjtVg9UW9yOpCVS3KS6v76UV4RI4/wr87+HNKFN/mynmP8tiXaoDH5Xlf8h6KQCBYa1ah",
+	"GzuGa1W2sBKO1sniX1fGPaQ9p9Y9qzWkpEDT32UwQgXm1a2vbsU2ZvG6IlI8iE1vo5XbIzONSt+zr/ED",
+	"980HfCxAC7Wvo2GYVBx/LB7dgezXkfWL8OLfHvrewV6BPqpr4FP3iS8bmR9zrru3qd2r3gH84eOc14u6",
+	"vfULdqnvdKL2Ne4VsN3Jjf5ojOHzONG3Ipr3oW8i3Ff94uH5inOH180jkBwkFals1V24zbHrolURVjeS",
+	"TrmZy9xg4nWMKQeNPLIBiScLZujADrqmSscYyr+iaz0WS8U0E+aUxDTLBr4tegzR/OjdNnJ5lLFrlrn+",
+	"W6dldy4h8dpYUGXpHolzARdYGg/Iy1oeN+n7DnxcaONSS6QqWvVRMxYp13S5ZFSxFA3m1EeQQ8JakU+7",
+	"KHLEDzFZgE0NkbkpWh/Zxfwb+NYxNRLKQ5U8CGEImZKDsfgZnOcFCKnxLc2wPxfVFqaQwPDu7O13MZjj",
+	"ETYLlynItQWpy+Q70GTcy2gukvm416jOU6a4OrvlWMShOsIxlstZi8TCoixNhcEVWJwKK1KNBZSk8kWw",
+	"8GVECoJzOIQVYIDAgt5M6IzFRYJjA1kANUhbyuKIKCZShgEbCRuLJTRz8LlAtYUiQ8e0XO/8UCwqzLXx",
+	"dxd0Fo9FP349PXonBTt6a2l97AUEFwigydPhM7Ka84wRlzfqvgh5JCIdC58qwgWZyxVZUOFrDcHHXWZm",
+	"mSlSz1Eci0u2liINJox8z4zb1Sqv2WL5BVSxpODUBzMUMg+0S/PBpCHzqX12Pwvta4wtCVRNCOYNZnUD",
+	"8LZKRDsk7b2lN2dAT7eOPDc022ng66lFCMCHu2cDUrHeofJeY5vbplnvZ/9hmwwINK7SJtFiwEb8hYVe",
+	"Cxtyo44RwD17ZLYNhTHQSk8bpo4Q5luewbFue+yCnu7IrN/KlE+5Fwn+6W3p9UJWXFRYQqMCAfmf5z+8",
+	"g/riQIEPAVGkqCEK3AbGVAuGw25ud5audxBAyiadHf4wGPKgDh2ZL7ttZDDPz2Mfe2xXzYbIiTuEHAZl",
+	"Ay/DRYhClg2nXLEExRqChY4/Jzodf4R/Px1fu7qYd/ls1GInlvly77TeUIlRQD4HSV9l+3Lt0kQiCH29",
+	"XJeJzdjzDFOtnGAEcmIzpsLVYwY28jDqK3Kox9VZy2+G/K4yX3rKRrUL/f0aTHFrvwpGUdM6YPtUuGpG",
+	"WE2oqGZk8TDIRnY4uEU31FY28Mp1GO2UjaG3syNGC7a4tOI96A3cEbI2sdWf5z3k4lelFB7/ISYLK0xC",
+	"giukr0PpgjlVNLFTJf14xS6P/hC3lvPwDVW7vh96rqxM2ni0JmO39sD24KnUf2yboysh+cjFOh5AQXjI",
+	"6BCLFrtU/ii0qFsJ6ncSvr8K0kFJB3akIuN9DgEGvnT80f7zqSsS+hWq8Q+KxW1s1k7ua3BTNfkPIXLf",
+	"+BKsr+SUN562VJuZe8Rok0u3VrPdCU+XReWwI522mo+hfQBUePJqRFlx7ECTeG7McqLTCfbF0zFW1h+B",
+	"lrpkCuvzRWDYcq+BuGfo30EMvWICLX+gd4BwssRSumNRPdhxOduJTi2rxlyV/rPhsDB6VhTnOdVjIaBs",
+	"Dqmof4RmWpKEKig3FE/A6D3BwoeT4uk4GouNe6BgR5tPIDdtXkdIxWPRH/ciGl1G4x6xm4bl2TYGO/Yf",
+	"Q8iRYgCajIvZgIC8NBYrZ8GnUBFVMa2hUKpUpmbYHpAfJRemsj+EGsINvgDL/4iiWCHVJKbVcoWDSqQN",
+	"Gn/PWm28EVYlCpamk4KVJuCxALNqaQLetO2S/tPhM1j5hon3MPLlfSwi3MZoS7pttiWYzl/29j3lv3V7",
+	"5m7dNyodf5olaYN8o0YJvpoo/ylMlLRK8l0lb6aueQL+hERiTSNszVTloAspuGU7YvYoYpczr3QqoOdu",
+	"zEPmipRdbreZ/Q8q8S3/hFZJt/Yqyvg9vI+gkGAKVoxiSuxqF5lw+3BvKIUtKboEgXWAi9lYeJ5XnhHs",
+	"HU76wMjoSscjQhf0VykGdKXt/xOWPLFijGIz+wmQMKY8s3O34oNL/p5ULrGbxiUrhMCU4HFOFxMlMzah",
+	"SsADrtz+JFdZHJHBYHDY1Qh9LGIApQb5xUksEYmv2Jqlk/K3NoonIPtkjKZYQdsC3khlxYQzv/YpBx9G",
+	"jD9jX9aQ+gJ2rrqOb9ABOeEjFPT8FoA8qGu1qUA2tMIjE9dcSQH+52PfcdcKFVyEGDzG9J17a8eDJKRV",
+	"m8I/cjyo74D9NYvgs0f5nKVpJQRFtga9lbStwszcxeOP+McOsaMVlP4aOIqVmRzsiwCK7bGiVT7Tmqje",
+	"AujhIxzii6JA65ddcanSgOnOEgBC8/XLekjoZtyNYCtSCAGuxgzKATKDCjPYDBIUX18BHugjBFGC1kvh",
+	"Jb58cNNrh4Ggj8B6Pk/EaTfW+nDTGvZ+5UKPFmtalrW2gmJEENV9X1OpyIJrzcUMYxWxtMDeXKqotn10",
+	"xdY7VC10o31tgO25btDm5xRKBlekcXtCrVRZESC/3Hw4C4JKoe5AnfJQpeS7Ec3WqhVOltfQP5a7zu4u",
+	"bhHb2dRKYgITpnoO7SSgmUu2JpdSGhd5SPpQ+/uIC24ikmumSEoNPcROErDrY1HvOrNR3z22khZUFK/U",
+	"MneBsM4sOBiLt/SKi5kj2LAG4Wm51/3YNZc5dKlv1yI68ffk3suB28+0UFe/Dq/W/fT+jQWEBc4/c5HP",
+	"2tF5S6+w+Ybj7of1UxSsSd51pLroIETydFucsG+73tvC/JtqiFFtZL/FJ65y8bVsQlEBv0C7qiay0Uaj",
+	"yn0Bnx6EjNdbR0CJIBc7790oBZ9VuSD9J8Mnh6dWQMjGIv7+u5ISwxyPP6pcfEKXFXTxVXKmmNZQV8jV",
+	"88dS4nb0WJgVT5j/0siF6lMfZFPvR4F9KKys4lpIRGglKov+Qf6Fm+UQjVw+7N9SyOIdIZJ+gf0xLEb3",
+	"Hv7EBFs6lMsuY3ag0U6tEUcFAKfYswy0EThb99mFomOm/4FQrLt53kj8TFhSULk40L6H3bYagV/cgT+H",
+	"s9XS0cIf7ipDKc9SZ808t0WfB1/dtg6+XCLteslZMg0taiOyZOpIJ3LJCsoGVKYZF91KsduORmvUh3Ib",
+	"fJuiFdhLqVMQucAhD4hC8IUtnU+wUNDvsERF0ThTk37R7dlXMNa1kFm3GdsqVly4il4PYR+Cd38ez0Tl",
+	"02mXf4KcG6kYiQGAsaWVG0oktCAvNMmvtS3uWtuiwOABeQ1ZhlkO4pZX5/2bGn0sCnxuEJzjj/DvDl6L",
+	"Etm/FjrCQkdFkeUQ2djGSjrqBtaZiqkQmf3ZimuP3s1YfvaDdonr928sxN/Shd4vF3MYuWroVqKvlAE5",
+	"KJ6/W2XBaLe53U84/UPq5dXe5C2SWwmxLziyxC8y8hUJS7SSqlCxoAmivkKNxh+7Aser/HpDYUsXXABZ",
+	"HBHqv0UWEKvgWFZCs4xQsMc5fRYaPB/osUjmUmoI57xwFrs+Vs63J9U3UvSNAKaEkvOMJlf2AMgFRJu4",
+	"D5bBHK6TuX+oSDnjweL6Gb+yynOoAQGaAZTX1RUzuRJY5h9NA3ouV97QOBZUkxhbfo+OIcr9+B9//y8M",
+	"FY1dt/aYLNH5ipmr0BqV9GP4F2JU7B8TnsbkH3//fzhbuoAq5GOBbQeoMWyxNFi1PGVpXpwNeCSuBOmS",
+	"uIy/VbmID0+LUNcNEDGazIve3S76dyxiH1vIZ4KaXLERMf82zofDp0ku+I1vJABXWHR94u7N2Q159fbs",
+	"xdH5q7Mnz7+xmzbu4S2DYwf461Kma7zg7kNRhRja2ZeAgu0+shhPDUQVLZjWdMZIPzbsxsRYvyCmxtBk",
+	"Dj2h48OIrOY8mZO3FlpqITVGVb+XyRUzgxdzalzcDTFSDsbiT5RnLCUpy/g1g9DnvmBmJdUVwY7cEXk2",
+	"/GNEnj35NiLPb24OnY/FKO76ao8Fu8EjyWkGuCWn04jMpZA59MOvhd5GJF8SI8kf/Xbq07HAftQetZhD",
+	"ZjentQ/Tdg8Ukkk5YiwyOWu30jta+EAStXv755Gp/dK+hvv8JlqCvZOGT9d1cg82BOwEDVRc1FmQY0vN",
+	"eIcK+wkIXscf3V87iNhV/P8aGYSRQQ56UaU/my4as3m6QixZaZMI2kxyrdAePsaprwh2X3aAULHINoFt",
+	"LzeJg+hmjFAofOdRuMnnCeDZglc+gqeOX185y6M2UPNKRp8WusfhKZELbiC4qtYvrdJPzTVKQ6PkbdjM",
+	"cSki7qL0vyxH76L9e2HQiobuQ6hpA+Ns07G9zvDYSeuPoLg7+K13cawX7MpD8auXvcxWcvh7UOfq7Y72",
+	"e2Ii9izNGc3M/NfOTG8Y8qC53viFkLfZgmPQ2aj/Db9mgmk98vkwCdMakywx36uWF41fQjoC/urOpb+3",
+	"Iz7PyuHTg9tT5RZovYcsmAJcKTX0kmrfk1CHYVV/38feJaOKqbPczO3rLakBcDsMzFXWG/XmxixHx8cn",
+	"T/51MBwMByejPw7/OASy5N7/sUgYdzCIPm7aQS1lrlz20Z3VS+DArFzAxPfKBWeYrlyp1uSvXIZWkLVx",
+	"RRhV5WJx9CrXKqmCnz58+v8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"net/http"
 	"strconv"
@@ -294,6 +296,9 @@ func (s *Server) GetPrometheusSD(ctx context.Context, req GetPrometheusSDRequest
 	if err != nil {
 		return nil, err
 	}
+	if inv, err = s.afterSyncs(ctx, inv, f); err != nil {
+		return nil, err
+	}
 	srcs, err := s.store.Sources(ctx, inv.ID)
 	if err != nil {
 		return nil, err
@@ -302,48 +307,47 @@ func (s *Server) GetPrometheusSD(ctx context.Context, req GetPrometheusSDRequest
 	for _, src := range srcs {
 		meta.Sources[src.ID] = src.Name
 	}
-	return promSD{ctx: ctx, s: s, inventoryID: inv.ID, mapping: m, meta: meta, fresh: f}, nil
-}
-
-// promSD streams the target groups.
-type promSD struct {
-	ctx         context.Context
-	s           *Server
-	inventoryID string
-	mapping     promsd.Mapping
-	meta        promsd.Meta
-	fresh       freshness
+	// The mapping and the names are read outside the render's snapshot:
+	// readers share a document only when they read the same ones.
+	variant := promSDVariant(inv.PrometheusSD, meta)
+	key := docKey{inventoryID: inv.ID, kind: "prometheus-sd"}
+	return s.document(ctx, inv, f, key, variant, req.Params.IfNoneMatch, func(ctx context.Context, w *bufio.Writer) (int64, error) {
+		var gen int64
+		hosts := func(yield func(*roster.Host, error) bool) {
+			var err error
+			gen, err = s.store.WalkInventory(ctx, inv.ID, func(h *roster.Host) error {
+				if !yield(h, nil) {
+					return errWalkDone
+				}
+				return nil
+			}, func(*roster.Group) error { return nil })
+			if err != nil && !errors.Is(err, errWalkDone) {
+				yield(nil, err)
+			}
+		}
+		res, err := promsd.Render(w, m, meta, hosts)
+		if err != nil {
+			return 0, err
+		}
+		if res.Skipped() > 0 {
+			s.log.Info("prometheus-sd left out hosts without an address or port", "inventory", meta.Inventory,
+				"no_address", res.NoAddress, "no_port", res.NoPort)
+		}
+		return gen, nil
+	})
 }
 
 var errWalkDone = errors.New("walk done")
 
-func (p promSD) VisitGetPrometheusSDResponse(w http.ResponseWriter) error {
-	hosts := func(yield func(*roster.Host, error) bool) {
-		err := p.s.store.WalkInventory(p.ctx, p.inventoryID, func(h *roster.Host) error {
-			if !yield(h, nil) {
-				return errWalkDone
-			}
-			return nil
-		}, func(*roster.Group) error { return errWalkDone })
-		if err != nil && !errors.Is(err, errWalkDone) {
-			yield(nil, err)
-		}
-	}
-	sent := &sentWriter{w: w}
-	w.Header().Set("Content-Type", "application/json")
-	p.fresh.set(w.Header())
-	res, err := promsd.Render(sent, p.mapping, p.meta, hosts)
-	if err != nil {
-		if !sent.started {
-			return err
-		}
-		panic(http.ErrAbortHandler) // a truncated document must not look complete
-	}
-	if res.Skipped() > 0 {
-		p.s.log.Info("prometheus-sd left out hosts without an address or port", "inventory", p.meta.Inventory,
-			"no_address", res.NoAddress, "no_port", res.NoPort)
-	}
-	return nil
+// promSDVariant fingerprints what a Prometheus SD document shows besides
+// the inventory's hosts: the mapping and the names of the inventory and
+// its sources.
+func promSDVariant(mapping json.RawMessage, meta promsd.Meta) string {
+	h := fnv.New64a()
+	h.Write(mapping)
+	b, _ := json.Marshal(meta) // maps marshal in key order
+	h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 36)
 }
 
 // mappingIn validates an API mapping and returns its stored JSON (nil for

@@ -112,6 +112,7 @@ func (s *Server) DeleteInventory(ctx context.Context, req DeleteInventoryRequest
 	if err := s.store.DeleteInventory(ctx, inv.ID); err != nil {
 		return nil, err
 	}
+	s.docs.forget(inv.ID)
 	s.auditChange(ctx, "inventory.delete", "inventory", inv.ID, inv.Name, inv.ID, nil)
 	return DeleteInventory204Response{}, nil
 }

@@ -1,11 +1,18 @@
 package api_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/rosterhq/roster/internal/testenv"
 )
 
 // TestMain runs the tests in the user's world: without the variables that
-// choose trusted CAs (see testenv.Main).
-func TestMain(m *testing.M) { testenv.Main(m) }
+// choose trusted CAs (see testenv.Main); or, started by a benchmark with
+// simProcessEnv, serves the EC2 simulator in a process of its own.
+func TestMain(m *testing.M) {
+	if size := os.Getenv(simProcessEnv); size != "" {
+		os.Exit(serveSimulator(size))
+	}
+	testenv.Main(m)
+}

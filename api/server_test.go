@@ -48,6 +48,8 @@ type fixture struct {
 	logs   *syncBuffer
 	admin  string
 	router routers.Router
+	// docDir holds the server's rendered documents.
+	docDir string
 	// secrets are more values that must not appear in the logs.
 	secrets []string
 }
@@ -118,8 +120,11 @@ func newFixture(t *testing.T) *fixture {
 		queue.Stop(ctx)
 	})
 	brk := broker.New(st, backend, log)
-	h, err := api.NewServer(api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: notify.NewService(st, backend, log),
-		Broker: brk, Log: log, MaxBodyBytes: 64 << 10}).Handler()
+	f.docDir = t.TempDir()
+	apiSrv := api.NewServer(api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: notify.NewService(st, backend, log),
+		Broker: brk, Log: log, MaxBodyBytes: 64 << 10, DocumentDir: f.docDir})
+	t.Cleanup(func() { apiSrv.Close() })
+	h, err := apiSrv.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +203,12 @@ func (r response) fields() []string {
 // against the OpenAPI document.
 func (f *fixture) do(method, path, token string, body any) response {
 	f.t.Helper()
+	return f.send(method, path, token, body, nil)
+}
+
+// send is do with more request headers.
+func (f *fixture) send(method, path, token string, body any, header http.Header) response {
+	f.t.Helper()
 	var rd io.Reader
 	var raw []byte
 	switch b := body.(type) {
@@ -221,6 +232,9 @@ func (f *fixture) do(method, path, token string, body any) response {
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -263,7 +263,9 @@ func BenchmarkAnsibleList(b *testing.B) {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := api.NewServer(api.Config{Store: e.st, Engine: e.engine, Log: log}).Handler()
+	apiSrv := api.NewServer(api.Config{Store: e.st, Engine: e.engine, Log: log, DocumentDir: b.TempDir()})
+	defer apiSrv.Close()
+	h, err := apiSrv.Handler()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -272,7 +274,7 @@ func BenchmarkAnsibleList(b *testing.B) {
 
 	var doc bytes.Buffer
 	w := bufio.NewWriter(&doc)
-	if err := api.WriteAnsibleInventory(context.Background(), w, e.st, e.src.InventoryID, false); err != nil {
+	if _, err := api.WriteAnsibleInventory(context.Background(), w, e.st, e.src.InventoryID, false); err != nil {
 		b.Fatal(err)
 	}
 	w.Flush()

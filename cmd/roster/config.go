@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources/construct"
 )
@@ -60,6 +61,13 @@ type Config struct {
 	ExpressionValueBytes int64 `yaml:"expression_value_bytes"`
 	ExpressionHostBytes  int64 `yaml:"expression_host_bytes"`
 	ExpressionSyncBytes  int64 `yaml:"expression_sync_bytes"`
+	// AdmitDocuments, AdmitRequests and AdmitWait are the API's admission
+	// control (api.Admission); DocumentDir is where rendered documents
+	// are kept (api.Config.DocumentDir).
+	AdmitDocuments int      `yaml:"admit_documents"`
+	AdmitRequests  int      `yaml:"admit_requests"`
+	AdmitWait      Duration `yaml:"admit_wait"`
+	DocumentDir    string   `yaml:"document_dir"`
 
 	// SecretBackend is "local" (sealed in the database; the default) or
 	// "vault" (the production choice).
@@ -135,6 +143,10 @@ func (c *Config) settings() []setting {
 		{"expression-value-bytes", "ROSTER_EXPRESSION_VALUE_BYTES", "largest value an expression may build", &c.ExpressionValueBytes},
 		{"expression-host-bytes", "ROSTER_EXPRESSION_HOST_BYTES", "largest constructed output (composed vars, groups) of one host", &c.ExpressionHostBytes},
 		{"expression-sync-bytes", "ROSTER_EXPRESSION_SYNC_BYTES", "largest constructed output of one sync", &c.ExpressionSyncBytes},
+		{"admit-documents", "ROSTER_ADMIT_DOCUMENTS", "whole-inventory documents served at once, more wait then get 429 (default 1 per CPU, slow readers aside)", &c.AdmitDocuments},
+		{"admit-requests", "ROSTER_ADMIT_REQUESTS", "other API requests served at once (more wait, then get 429)", &c.AdmitRequests},
+		{"admit-wait", "ROSTER_ADMIT_WAIT", "how long a request waits for its turn before a 429", &c.AdmitWait},
+		{"document-dir", "ROSTER_DOCUMENT_DIR", "where rendered inventory documents are kept (default: the system's temporary directory)", &c.DocumentDir},
 		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
 		{"secret-key-file", "ROSTER_SECRET_KEY_FILE", "the local backend's key file (default <data-dir>/secret.key)", &c.SecretKeyFile},
 		{"vault-addr", "ROSTER_VAULT_ADDR", "Vault's URL", &c.VaultAddr},
@@ -168,6 +180,8 @@ func defaultConfig() Config {
 		ExpressionValueBytes: construct.DefaultValueBytes,
 		ExpressionHostBytes:  construct.DefaultHostBytes,
 		ExpressionSyncBytes:  construct.DefaultSyncBytes,
+		AdmitRequests:        api.DefaultAdmitRequests,
+		AdmitWait:            Duration(api.DefaultAdmitWait),
 		SecretBackend:        "local",
 		VaultKVMount:         "secret",
 		VaultKVPrefix:        "roster",
@@ -275,6 +289,10 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 		return c, fmt.Errorf("sync lease must be between 2s and 1h")
 	case c.ScheduleEvery < Duration(time.Second):
 		return c, fmt.Errorf("schedule every must be at least 1s")
+	case c.AdmitDocuments < 0 || c.AdmitRequests < 1:
+		return c, fmt.Errorf("admit documents must not be negative (0: 1 per CPU), admit requests must be at least 1")
+	case c.AdmitWait < Duration(time.Millisecond):
+		return c, fmt.Errorf("admit wait must be at least 1ms")
 	}
 	if err := c.expressionLimits().Validate(); err != nil {
 		return c, fmt.Errorf("expression limits: %w", err)

@@ -101,6 +101,7 @@ type Main struct {
 	URL string
 
 	srv          *http.Server
+	api          *api.Server
 	served       chan error
 	closeBackend func()
 	lock         *os.File // SQLite: held while serving
@@ -185,9 +186,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.Queue.Start(ctx, m.Engine); err != nil {
 		return err
 	}
-	srv := api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
-		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes})
-	h, err := srv.Handler()
+	m.api = api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
+		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir,
+		Admission: api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)}})
+	h, err := m.api.Handler()
 	if err != nil {
 		return err
 	}
@@ -229,6 +231,9 @@ func (m *Main) Close() error {
 		if err := m.srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+	}
+	if m.api != nil {
+		errs = append(errs, m.api.Close())
 	}
 	if m.Queue != nil {
 		// Running syncs are canceled (nothing changed) and their jobs

@@ -253,7 +253,7 @@ const pgInventoryCols = `id, name, description, prometheus_sd, created_at, updat
 func pgScanInventory(row pgx.Row) (*roster.Inventory, error) {
 	var inv roster.Inventory
 	var sd []byte
-	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.CreatedAt, &inv.UpdatedAt); err != nil {
+	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.CreatedAt, &inv.UpdatedAt, &inv.Generation); err != nil {
 		return nil, err
 	}
 	if sd != nil {
@@ -268,10 +268,16 @@ func pgScanInventoryRows(rows pgx.Rows) (*roster.Inventory, error) { return pgSc
 // CreateInventory implements roster.InventoryStore.
 func (s *Postgres) CreateInventory(ctx context.Context, inv *roster.Inventory) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
-	inv.ID, inv.CreatedAt, inv.UpdatedAt = newID(), now, now
-	_, err := s.pool.Exec(ctx, `INSERT INTO inventories (`+pgInventoryCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-		inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), now, now)
-	return pgInventoryError(err, inv)
+	inv.ID, inv.CreatedAt, inv.UpdatedAt, inv.Generation = newID(), now, now, 1
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO inventories (`+pgInventoryCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), now, now)
+		if err != nil {
+			return pgInventoryError(err, inv)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO inventory_generations (inventory_id, generation) VALUES ($1, $2)`, inv.ID, inv.Generation)
+		return err
+	})
 }
 
 // pgInventoryError maps the errors of a write of inv to roster errors.
@@ -287,7 +293,7 @@ func pgInventoryError(err error, inv *roster.Inventory) error {
 
 // Inventory implements roster.InventoryStore.
 func (s *Postgres) Inventory(ctx context.Context, idOrName string) (*roster.Inventory, error) {
-	inv, err := pgScanInventory(s.pool.QueryRow(ctx, `SELECT `+pgInventoryCols+` FROM inventories WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
+	inv, err := pgScanInventory(s.pool.QueryRow(ctx, `SELECT `+pgInventorySelect+` FROM inventories WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("inventory", idOrName)
 	}
@@ -296,7 +302,7 @@ func (s *Postgres) Inventory(ctx context.Context, idOrName string) (*roster.Inve
 
 // Inventories implements roster.InventoryStore.
 func (s *Postgres) Inventories(ctx context.Context) ([]*roster.Inventory, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgInventoryCols+` FROM inventories ORDER BY name`)
+	rows, err := s.pool.Query(ctx, `SELECT `+pgInventorySelect+` FROM inventories ORDER BY name`)
 	return collect(rows, err, pgScanInventoryRows)
 }
 
@@ -305,7 +311,7 @@ func (s *Postgres) UpdateInventory(ctx context.Context, id string, upd roster.In
 	var inv *roster.Inventory
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		inv, err = pgScanInventory(tx.QueryRow(ctx, `SELECT `+pgInventoryCols+` FROM inventories WHERE id = $1 FOR UPDATE`, id))
+		inv, err = pgScanInventory(tx.QueryRow(ctx, `SELECT `+pgInventorySelect+` FROM inventories WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("inventory", id)
 		} else if err != nil {
@@ -323,7 +329,11 @@ func (s *Postgres) UpdateInventory(ctx context.Context, id string, upd roster.In
 		inv.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 		_, err = tx.Exec(ctx, `UPDATE inventories SET name = $1, description = $2, prometheus_sd = $3, updated_at = $4 WHERE id = $5`,
 			inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.UpdatedAt, id)
-		return pgInventoryError(err, inv)
+		if err != nil {
+			return pgInventoryError(err, inv)
+		}
+		inv.Generation, err = pgBumpGeneration(ctx, tx, id)
+		return err
 	})
 	return inv, err
 }
@@ -450,6 +460,12 @@ func (s *Postgres) UpdateSource(ctx context.Context, id string, upd roster.Sourc
 		} else if err != nil {
 			return err
 		}
+		if upd.Name != nil && *upd.Name != src.Name {
+			// Documents name a host's source (Prometheus's __meta_roster_source).
+			if _, err := pgBumpGeneration(ctx, tx, src.InventoryID); err != nil {
+				return err
+			}
+		}
 		if upd.Name != nil {
 			src.Name = *upd.Name
 		}
@@ -513,7 +529,11 @@ func (s *Postgres) DeleteSource(ctx context.Context, id string) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM host_groups WHERE host_id IN (SELECT id FROM hosts WHERE source_id = $1)`, id); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM sources WHERE id = $1`, id)
+		var inventoryID string
+		if err := tx.QueryRow(ctx, `DELETE FROM sources WHERE id = $1 RETURNING inventory_id`, id).Scan(&inventoryID); err != nil {
+			return err
+		}
+		_, err = pgBumpGeneration(ctx, tx, inventoryID)
 		return err
 	})
 }
@@ -696,26 +716,37 @@ func pgGroupStructure(ctx context.Context, q pgQuerier, inventoryID string, grou
 
 // SetGroupVars implements roster.HostStore.
 func (s *Postgres) SetGroupVars(ctx context.Context, inventoryID, group string, vars json.RawMessage) error {
-	if len(vars) == 0 || string(vars) == "{}" || string(vars) == "null" {
-		_, err := s.pool.Exec(ctx, `DELETE FROM group_vars WHERE inventory_id = $1 AND name = $2`, inventoryID, group)
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var err error
+		if len(vars) == 0 || string(vars) == "{}" || string(vars) == "null" {
+			_, err = tx.Exec(ctx, `DELETE FROM group_vars WHERE inventory_id = $1 AND name = $2`, inventoryID, group)
+		} else {
+			_, err = tx.Exec(ctx, `INSERT INTO group_vars (inventory_id, name, vars) VALUES ($1, $2, $3)
+				ON CONFLICT (inventory_id, name) DO UPDATE SET vars = excluded.vars`, inventoryID, group, string(vars))
+		}
+		switch {
+		case pgIsForeignKey(err):
+			return notFound("inventory", inventoryID)
+		case pgCode(err) == "22P02": // invalid_text_representation: not JSON
+			return roster.Errorf(roster.EINVALID, "the vars of group %q are not JSON", group)
+		case err != nil:
+			return err
+		}
+		_, err = pgBumpGeneration(ctx, tx, inventoryID)
 		return err
-	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO group_vars (inventory_id, name, vars) VALUES ($1, $2, $3)
-		ON CONFLICT (inventory_id, name) DO UPDATE SET vars = excluded.vars`, inventoryID, group, string(vars))
-	switch {
-	case pgIsForeignKey(err):
-		return notFound("inventory", inventoryID)
-	case pgCode(err) == "22P02": // invalid_text_representation: not JSON
-		return roster.Errorf(roster.EINVALID, "the vars of group %q are not JSON", group)
-	}
-	return err
+	})
 }
 
 // WalkInventory implements roster.HostStore.
-func (s *Postgres) WalkInventory(ctx context.Context, inventoryID string, host func(*roster.Host) error, group func(*roster.Group) error) error {
-	// One repeatable-read transaction, so hosts and groups come from one
-	// snapshot.
-	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+func (s *Postgres) WalkInventory(ctx context.Context, inventoryID string, host func(*roster.Host) error, group func(*roster.Group) error) (int64, error) {
+	// One repeatable-read transaction, so the generation, hosts and groups
+	// come from one snapshot (taken by its first statement).
+	var gen int64
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		var err error
+		if gen, err = pgInventoryGeneration(ctx, tx, inventoryID); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT `+pgHostCols+pgHostFrom+` WHERE h.inventory_id = $1 ORDER BY h.name, h.id`, inventoryID)
 		if err != nil {
 			return err
@@ -746,6 +777,7 @@ func (s *Postgres) WalkInventory(ctx context.Context, inventoryID string, host f
 		}
 		return nil
 	})
+	return gen, err
 }
 
 // HostStates implements roster.HostStore.

@@ -191,7 +191,7 @@ func (s *Postgres) FinishSyncRun(ctx context.Context, run *roster.SyncRun, chang
 			return err
 		}
 		if changes != nil {
-			if err := pgApplyChanges(ctx, tx, run, changes, now); err != nil {
+			if err := pgApplyChangesBumping(ctx, tx, run, changes, now); err != nil {
 				return err
 			}
 		}

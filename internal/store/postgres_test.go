@@ -222,6 +222,74 @@ func TestPostgresSchedulerAcrossProcesses(t *testing.T) {
 	})
 }
 
+// TestPostgresGenerationLocks races the writes that move an inventory's
+// generation, each on a pool of its own as on separate nodes: a sync
+// finishing with hosts (it holds its source's row when it bumps), the
+// inventory's deletion (it locks the inventory, then its sources), a
+// source's deletion and a group-vars write. None may deadlock; the losers
+// find what they wrote to gone.
+func TestPostgresGenerationLocks(t *testing.T) {
+	p := testenv.Postgres(t)
+	dsn := p.CreateDatabase(t)
+	nodes := make([]*store.Postgres, 4)
+	for i := range nodes {
+		nodes[i] = openPostgres(t, dsn)
+		t.Cleanup(func() { nodes[i].Close() })
+	}
+	ctx := t.Context()
+	for round := range 20 {
+		inv := &roster.Inventory{Name: fmt.Sprintf("prod-%d", round)}
+		if err := nodes[0].CreateInventory(ctx, inv); err != nil {
+			t.Fatal(err)
+		}
+		var srcs [2]*roster.Source
+		for i := range srcs {
+			srcs[i] = &roster.Source{InventoryID: inv.ID, Name: fmt.Sprintf("src-%d", i), Provider: "aws", OnMissing: roster.OnMissingRemove}
+			if err := nodes[0].CreateSource(ctx, srcs[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		run := &roster.SyncRun{SourceID: srcs[0].ID, InventoryID: inv.ID, Trigger: roster.TriggerAPI}
+		if _, err := nodes[0].CreateSyncRun(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		run.StartedAt, run.Status = &now, roster.SyncSucceeded
+		var hosts []*roster.Host
+		for i := range 200 {
+			hosts = append(hosts, &roster.Host{ExternalID: strconv.Itoa(i), Scope: "r", Name: fmt.Sprintf("h%d", i), Enabled: true,
+				Groups: []string{"web"}, Vars: json.RawMessage(`{}`), Hash: "x"})
+		}
+		writes := []func(*store.Postgres) error{
+			func(s *store.Postgres) error {
+				return s.FinishSyncRun(ctx, run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"}, ReplaceEdges: true,
+					Edges: []roster.GroupEdge{{Parent: "all_web", Child: "web"}}})
+			},
+			func(s *store.Postgres) error { return s.DeleteInventory(ctx, inv.ID) },
+			func(s *store.Postgres) error { return s.DeleteSource(ctx, srcs[1].ID) },
+			func(s *store.Postgres) error {
+				return s.SetGroupVars(ctx, inv.ID, "web", json.RawMessage(`{"port":80}`))
+			},
+		}
+		errs := make([]error, len(writes))
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, write := range writes {
+			wg.Go(func() {
+				<-start
+				errs[i] = write(nodes[i])
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if code := roster.ErrorCode(err); err != nil && code != roster.ENOTFOUND && code != roster.ECONFLICT {
+				t.Fatalf("round %d, write %d: %v", round, i, err)
+			}
+		}
+	}
+}
+
 // TestPostgresScheduleStorage checks the stored forms of the scheduling
 // fields: intervals (the default jitter a negative one), and intervals
 // set by hand in days.
@@ -459,7 +527,7 @@ func TestPostgresMatchesSQLite(t *testing.T) {
 			t.Fatal(err)
 		}
 		var st state
-		err := s.WalkInventory(ctx, inv.ID, func(h *roster.Host) error {
+		_, err := s.WalkInventory(ctx, inv.ID, func(h *roster.Host) error {
 			c := *h
 			c.Groups = slices.Clone(h.Groups)
 			c.Vars = slices.Clone(h.Vars)

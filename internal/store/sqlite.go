@@ -37,9 +37,21 @@ type SQLite struct {
 
 var _ roster.Store = (*SQLite)(nil)
 
+// SQLiteOption configures OpenSQLite.
+type SQLiteOption func(*sqliteOptions)
+
+type sqliteOptions struct{ readers int }
+
+// SQLiteReaders sets how many connections read at once (8 by default).
+func SQLiteReaders(n int) SQLiteOption { return func(o *sqliteOptions) { o.readers = n } }
+
 // OpenSQLite opens (creating if needed) the database file at path and
 // brings its schema up to date.
-func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
+func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite, error) {
+	o := sqliteOptions{readers: 8}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := PrepareSQLite(path); err != nil {
 		return nil, err
 	}
@@ -69,8 +81,8 @@ func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(8)
-	r.SetMaxIdleConns(8)
+	r.SetMaxOpenConns(o.readers)
+	r.SetMaxIdleConns(o.readers)
 	s := &SQLite{path: path, w: w, r: r, now: time.Now}
 	s.wq, s.rq = newStmtCache(w, s.explain), newStmtCache(r, s.explain)
 	if err := s.migrate(ctx); err != nil {
@@ -186,7 +198,7 @@ func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, erro
 	var inv roster.Inventory
 	var created, updated int64
 	var sd *string
-	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &created, &updated); err != nil {
+	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &created, &updated, &inv.Generation); err != nil {
 		return nil, err
 	}
 	if sd != nil {
@@ -199,18 +211,23 @@ func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, erro
 // CreateInventory implements roster.InventoryStore.
 func (s *SQLite) CreateInventory(ctx context.Context, inv *roster.Inventory) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
-	inv.ID, inv.CreatedAt, inv.UpdatedAt = newID(), now, now
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-		inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), micros(now), micros(now))
-	if isUnique(err) {
-		return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
-	}
-	return err
+	inv.ID, inv.CreatedAt, inv.UpdatedAt, inv.Generation = newID(), now, now, 1
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), micros(now), micros(now))
+		if isUnique(err) {
+			return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
+		} else if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO inventory_generations (inventory_id, generation) VALUES (?, ?)`, inv.ID, inv.Generation)
+		return err
+	})
 }
 
 // Inventory implements roster.InventoryStore.
 func (s *SQLite) Inventory(ctx context.Context, idOrName string) (*roster.Inventory, error) {
-	inv, err := scanInventory(s.rq.QueryRowContext(ctx, `SELECT `+inventoryCols+` FROM inventories WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, idOrName, idOrName))
+	inv, err := scanInventory(s.rq.QueryRowContext(ctx, `SELECT `+inventorySelect+` FROM inventories WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, idOrName, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("inventory", idOrName)
 	}
@@ -219,7 +236,7 @@ func (s *SQLite) Inventory(ctx context.Context, idOrName string) (*roster.Invent
 
 // Inventories implements roster.InventoryStore.
 func (s *SQLite) Inventories(ctx context.Context) ([]*roster.Inventory, error) {
-	rows, err := s.rq.QueryContext(ctx, `SELECT `+inventoryCols+` FROM inventories ORDER BY name`)
+	rows, err := s.rq.QueryContext(ctx, `SELECT `+inventorySelect+` FROM inventories ORDER BY name`)
 	return collectRows(rows, err, scanInventory)
 }
 
@@ -228,7 +245,7 @@ func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.Inve
 	var inv *roster.Inventory
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		inv, err = scanInventory(tx.QueryRowContext(ctx, `SELECT `+inventoryCols+` FROM inventories WHERE id = ?`, id))
+		inv, err = scanInventory(tx.QueryRowContext(ctx, `SELECT `+inventorySelect+` FROM inventories WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("inventory", id)
 		} else if err != nil {
@@ -248,7 +265,10 @@ func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.Inve
 			inv.Name, inv.Description, nullJSON(inv.PrometheusSD), micros(inv.UpdatedAt), id)
 		if isUnique(err) {
 			return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
+		} else if err != nil {
+			return err
 		}
+		inv.Generation, err = bumpGeneration(ctx, tx, id)
 		return err
 	})
 	return inv, err
@@ -393,6 +413,12 @@ func (s *SQLite) UpdateSource(ctx context.Context, id string, upd roster.SourceU
 		} else if err != nil {
 			return err
 		}
+		if upd.Name != nil && *upd.Name != src.Name {
+			// Documents name a host's source (Prometheus's __meta_roster_source).
+			if _, err := bumpGeneration(ctx, tx, src.InventoryID); err != nil {
+				return err
+			}
+		}
 		if upd.Name != nil {
 			src.Name = *upd.Name
 		}
@@ -444,14 +470,15 @@ func (s *SQLite) DeleteSource(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (SELECT id FROM hosts WHERE source_id = ?)`, id); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, `DELETE FROM sources WHERE id = ?`, id)
-		if err != nil {
+		var inventoryID string
+		err := tx.QueryRowContext(ctx, `DELETE FROM sources WHERE id = ? RETURNING inventory_id`, id).Scan(&inventoryID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("source", id)
+		} else if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return notFound("source", id)
-		}
-		return nil
+		_, err = bumpGeneration(ctx, tx, inventoryID)
+		return err
 	})
 }
 
@@ -633,26 +660,41 @@ func groupStructure(ctx context.Context, q querier, inventoryID string, get func
 
 // SetGroupVars implements roster.HostStore.
 func (s *SQLite) SetGroupVars(ctx context.Context, inventoryID, group string, vars json.RawMessage) error {
-	if len(vars) == 0 || string(vars) == "{}" || string(vars) == "null" {
-		_, err := s.wq.ExecContext(ctx, `DELETE FROM group_vars WHERE inventory_id = ? AND name = ?`, inventoryID, group)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if len(vars) == 0 || string(vars) == "{}" || string(vars) == "null" {
+			_, err = tx.ExecContext(ctx, `DELETE FROM group_vars WHERE inventory_id = ? AND name = ?`, inventoryID, group)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO group_vars (inventory_id, name, vars) VALUES (?, ?, ?)
+				ON CONFLICT (inventory_id, name) DO UPDATE SET vars = excluded.vars`, inventoryID, group, string(vars))
+		}
+		if isForeignKey(err) {
+			return notFound("inventory", inventoryID)
+		} else if err != nil {
+			return err
+		}
+		_, err = bumpGeneration(ctx, tx, inventoryID)
 		return err
-	}
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO group_vars (inventory_id, name, vars) VALUES (?, ?, ?)
-		ON CONFLICT (inventory_id, name) DO UPDATE SET vars = excluded.vars`, inventoryID, group, string(vars))
-	if isForeignKey(err) {
-		return notFound("inventory", inventoryID)
-	}
-	return err
+	})
 }
 
 // WalkInventory implements roster.HostStore.
-func (s *SQLite) WalkInventory(ctx context.Context, inventoryID string, host func(*roster.Host) error, group func(*roster.Group) error) error {
-	// One read transaction, so hosts and groups come from one snapshot.
+func (s *SQLite) WalkInventory(ctx context.Context, inventoryID string, host func(*roster.Host) error, group func(*roster.Group) error) (int64, error) {
+	// One read transaction, so the generation, hosts and groups come from
+	// one snapshot (taken by its first read).
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer tx.Rollback()
+	gen, err := inventoryGeneration(ctx, tx, inventoryID)
+	if err != nil {
+		return 0, err
+	}
+	return gen, walkInventory(ctx, tx, inventoryID, host, group)
+}
+
+func walkInventory(ctx context.Context, tx *sql.Tx, inventoryID string, host func(*roster.Host) error, group func(*roster.Group) error) error {
 	rows, err := tx.QueryContext(ctx, `SELECT `+hostCols+hostFrom+` WHERE h.inventory_id = ? ORDER BY h.name, h.id`, inventoryID)
 	if err != nil {
 		return err

@@ -192,7 +192,7 @@ func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes
 			return err
 		}
 		if changes != nil {
-			if err := applyChanges(ctx, tx, run, changes, now); err != nil {
+			if err := applyChangesBumping(ctx, tx, run, changes, now); err != nil {
 				return err
 			}
 		}

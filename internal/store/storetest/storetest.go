@@ -47,6 +47,8 @@ func Run(t *testing.T, open Open) {
 		{"Audit", testAudit},
 		{"SecretBlobs", testSecretBlobs},
 		{"HostIDsAreNotReused", testHostIDsAreNotReused},
+		{"Generation", testGeneration},
+		{"GenerationOfWalk", testGenerationOfWalk},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -471,13 +473,14 @@ func testGroupsAndWalk(t *testing.T, s roster.Store) {
 	}
 	var walked []string
 	var walkedGroups []string
-	must(t, s.WalkInventory(ctx, inv.ID, func(h *roster.Host) error {
+	_, err = s.WalkInventory(ctx, inv.ID, func(h *roster.Host) error {
 		walked = append(walked, h.Name)
 		return nil
 	}, func(g *roster.Group) error {
 		walkedGroups = append(walkedGroups, g.Name)
 		return nil
-	}))
+	})
+	must(t, err)
 	if !slices.Equal(walked, []string{"a-host", "b-host", "c-host"}) {
 		t.Fatalf("walk order = %v", walked)
 	}

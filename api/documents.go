@@ -1,0 +1,403 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// Whole-inventory documents (Ansible's --list, Prometheus SD) are rendered
+// once per inventory generation into a file and every reader is served
+// from that file: a reader holds no database connection however slowly it
+// reads, and any number of readers of a new generation cause one render.
+// A file lives while it is its slot's newest document or someone reads it;
+// a slot keeps one, so the disk used is about one document per inventory
+// and kind, plus older ones still being read.
+
+// maxRenders bounds the documents rendered at once: each holds a database
+// connection for as long as it takes (about a second per 20,000 hosts).
+const maxRenders = 2
+
+// minDocumentRate is the slowest a client may read a document, in bytes
+// per second, after its first minute.
+const minDocumentRate = 128 << 10
+
+// renderTimeout bounds one render.
+const renderTimeout = 5 * time.Minute
+
+// renderFunc writes a document and returns the inventory generation it
+// was rendered from (the generation of the snapshot it read).
+type renderFunc func(ctx context.Context, w *bufio.Writer) (generation int64, err error)
+
+// docKey names a slot: one kind of document of one inventory.
+type docKey struct {
+	inventoryID string
+	kind        string // "ansible", "ansible-all", "prometheus-sd"
+}
+
+// document is one rendered document, in a file.
+type document struct {
+	path       string
+	size       int64
+	generation int64
+	// variant is what the document depends on besides the inventory's
+	// generation, read outside its snapshot ("" for none): readers whose
+	// variant differs do not share it.
+	variant string
+	refs    int // readers, and one while it is its slot's newest; guarded by documents.mu
+}
+
+// rendering is a render in progress; whoever waits for it shares it.
+type rendering struct {
+	variant string
+	// Guarded by documents.mu: the waiters are each given a reference to
+	// doc once it is finished.
+	waiters  int
+	finished bool
+	doc      *document
+	err      error
+	done     chan struct{} // closed after finished is set
+}
+
+type docSlot struct {
+	newest  *document
+	pending *rendering
+}
+
+// documents is the store of rendered documents of a server.
+type documents struct {
+	parent  string // where the directory of the files is made
+	log     *slog.Logger
+	renders chan struct{}
+	ctx     context.Context // ends with close: renders stop
+	cancel  context.CancelFunc
+	running sync.WaitGroup
+
+	mu     sync.Mutex
+	dir    string // made on the first render
+	slots  map[docKey]*docSlot
+	closed bool
+}
+
+func newDocuments(parent string, log *slog.Logger) *documents {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &documents{parent: parent, log: log, renders: make(chan struct{}, maxRenders), ctx: ctx, cancel: cancel, slots: map[docKey]*docSlot{}}
+}
+
+// get returns the document of key rendered from generation gen or a later
+// one, with variant, rendering it when there is none. The caller releases
+// it.
+func (d *documents) get(ctx context.Context, key docKey, variant string, gen int64, render renderFunc) (*document, error) {
+	for {
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return nil, roster.Errorf(roster.EUNAVAILABLE, "the server is shutting down")
+		}
+		slot := d.slots[key]
+		if slot == nil {
+			slot = &docSlot{}
+			d.slots[key] = slot
+		}
+		if doc := slot.newest; doc != nil && doc.variant == variant && doc.generation >= gen {
+			doc.refs++
+			d.mu.Unlock()
+			return doc, nil
+		}
+		r := slot.pending
+		if r == nil || r.variant != variant {
+			r = d.start(key, slot, variant, render)
+		}
+		r.waiters++
+		d.mu.Unlock()
+
+		select {
+		case <-r.done:
+		case <-ctx.Done():
+			d.mu.Lock()
+			finished := r.finished
+			if !finished {
+				r.waiters--
+			}
+			d.mu.Unlock()
+			if finished && r.doc != nil {
+				d.release(r.doc) // it finished meanwhile: its reference was ours
+			}
+			return nil, ctx.Err()
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		if r.doc.generation >= gen {
+			return r.doc, nil
+		}
+		// That render began before the generation this reader saw.
+		d.release(r.doc)
+	}
+}
+
+// start renders a document for slot in the background; d.mu is held.
+func (d *documents) start(key docKey, slot *docSlot, variant string, render renderFunc) *rendering {
+	r := &rendering{variant: variant, done: make(chan struct{})}
+	slot.pending = r
+	d.running.Add(1)
+	go func() {
+		defer d.running.Done()
+		doc, err := d.render(key, variant, render)
+		var stale *document
+		d.mu.Lock()
+		if slot.pending == r {
+			slot.pending = nil
+		}
+		r.doc, r.err = doc, err
+		if doc != nil {
+			// The newest generation stays; a render of the same one
+			// replaces it (its variant is the one asked for last). A slot
+			// dropped meanwhile (forget, close) keeps nothing.
+			current := d.slots[key] == slot
+			if current && (slot.newest == nil || doc.generation >= slot.newest.generation) {
+				stale, slot.newest = slot.newest, doc
+				doc.refs++
+			}
+			doc.refs += r.waiters
+			if doc.refs == 0 {
+				stale = doc // nobody wants it any more
+			} else if stale != nil {
+				if stale.refs--; stale.refs > 0 {
+					stale = nil // still read: its last reader removes it
+				}
+			}
+		}
+		r.finished = true
+		d.mu.Unlock()
+		if stale != nil {
+			d.remove(stale)
+		}
+		close(r.done)
+	}()
+	return r
+}
+
+// render writes one document into a new file of the directory.
+func (d *documents) render(key docKey, variant string, render renderFunc) (*document, error) {
+	ctx, cancel := context.WithTimeout(d.ctx, renderTimeout)
+	defer cancel()
+	select {
+	case d.renders <- struct{}{}:
+		defer func() { <-d.renders }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("render the %s document of inventory %s: %w", key.kind, key.inventoryID, ctx.Err())
+	}
+	dir, err := d.directory()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(dir, key.kind+"-*.json")
+	if err != nil {
+		return nil, fmt.Errorf("create a file for the %s document of inventory %s: %w", key.kind, key.inventoryID, err)
+	}
+	counted := &countingWriter{w: f}
+	bw := bufio.NewWriterSize(counted, 256<<10)
+	gen, err := render(ctx, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("render the %s document of inventory %s: %w", key.kind, key.inventoryID, err)
+	}
+	return &document{path: f.Name(), size: counted.n, generation: gen, variant: variant}, nil
+}
+
+// directory returns the directory of the files, making it on first use.
+func (d *documents) directory() (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dir != "" {
+		return d.dir, nil
+	}
+	if d.closed {
+		return "", roster.Errorf(roster.EUNAVAILABLE, "the server is shutting down")
+	}
+	parent := d.parent
+	if parent == "" {
+		parent = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(parent, "roster-documents-")
+	if err != nil {
+		return "", fmt.Errorf("make a directory for rendered documents in %s: %w", parent, err)
+	}
+	d.dir = dir
+	return dir, nil
+}
+
+// release gives back a reference to doc; the last one removes its file.
+func (d *documents) release(doc *document) {
+	d.mu.Lock()
+	doc.refs--
+	gone := doc.refs == 0
+	d.mu.Unlock()
+	if gone {
+		d.remove(doc)
+	}
+}
+
+func (d *documents) remove(doc *document) {
+	if err := os.Remove(doc.path); err != nil && !os.IsNotExist(err) {
+		d.log.Warn("removing a rendered document failed", "path", doc.path, "err", err)
+	}
+}
+
+// forget drops the documents of an inventory (it was deleted).
+func (d *documents) forget(inventoryID string) {
+	var gone []*document
+	d.mu.Lock()
+	for key, slot := range d.slots {
+		if key.inventoryID != inventoryID {
+			continue
+		}
+		if doc := slot.newest; doc != nil {
+			if doc.refs--; doc.refs == 0 {
+				gone = append(gone, doc)
+			}
+		}
+		delete(d.slots, key)
+	}
+	d.mu.Unlock()
+	for _, doc := range gone {
+		d.remove(doc)
+	}
+}
+
+// close stops the renders and removes the directory. Documents still
+// being read are removed with it where the system allows (not on
+// Windows).
+func (d *documents) close() error {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+	d.cancel()
+	d.running.Wait()
+	d.mu.Lock()
+	dir := d.dir
+	d.slots = map[docKey]*docSlot{}
+	d.mu.Unlock()
+	if dir == "" {
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove the rendered documents in %s: %w", dir, err)
+	}
+	return nil
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// etag names a document of key at a generation and variant.
+func (key docKey) etag(gen int64, variant string) string {
+	tag := `"` + key.kind + "." + key.inventoryID + "." + strconv.FormatInt(gen, 10)
+	if variant != "" {
+		tag += "." + variant
+	}
+	return tag + `"`
+}
+
+// etagMatches reports whether an If-None-Match header names etag (the weak
+// comparison RFC 9110 asks of If-None-Match).
+func etagMatches(ifNoneMatch *string, etag string) bool {
+	if ifNoneMatch == nil {
+		return false
+	}
+	for _, tag := range strings.Split(*ifNoneMatch, ",") {
+		tag = strings.TrimSpace(tag)
+		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// documentAnswer answers with a rendered document, or with 304 when the
+// client holds it already (doc is nil then).
+type documentAnswer struct {
+	docs  *documents
+	doc   *document
+	etag  string
+	fresh freshness
+	log   *slog.Logger
+	// ticket is the request's place for documents; a reader still reading
+	// after slowAfter moves it to slowLane.
+	ticket    *ticket
+	slowLane  *gate
+	slowAfter time.Duration
+}
+
+func (a documentAnswer) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+func (a documentAnswer) VisitGetPrometheusSDResponse(w http.ResponseWriter) error { return a.write(w) }
+
+func (a documentAnswer) write(w http.ResponseWriter) error {
+	h := w.Header()
+	a.fresh.set(h)
+	h.Set("ETag", a.etag)
+	if a.doc == nil {
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	defer a.docs.release(a.doc)
+	f, err := os.Open(a.doc.path)
+	if err != nil {
+		return fmt.Errorf("open a rendered document: %w", err) // nothing is on the wire yet
+	}
+	defer f.Close()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.FormatInt(a.doc.size, 10))
+	// A reader that stalls does not hold its place for ever: it has a
+	// minute, and a second per minDocumentRate bytes.
+	deadline := time.Minute + time.Duration(a.doc.size/minDocumentRate)*time.Second
+	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(deadline)); err != nil {
+		a.log.Debug("no write deadline for a document", "err", err)
+	}
+	w.WriteHeader(http.StatusOK)
+	if a.ticket != nil {
+		slow := time.AfterFunc(a.slowAfter, func() { a.ticket.moveTo(a.slowLane) })
+		defer slow.Stop()
+	}
+	if rf, ok := w.(io.ReaderFrom); ok {
+		_, err = rf.ReadFrom(f) // the file itself reaches net/http: sendfile(2) where it can
+	} else {
+		_, err = io.Copy(w, f)
+	}
+	if err != nil {
+		// The client went away, or the file could not be read: the
+		// connection is cut, so no client takes a short body for a whole
+		// one.
+		a.log.Debug("serving a rendered document stopped", "path", a.doc.path, "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
