@@ -3,6 +3,7 @@ package api
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -217,6 +219,10 @@ func (d *documents) render(key docKey, variant string, render renderFunc) (*docu
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+			err = &roster.Error{Code: roster.EFULL, Message: fmt.Sprintf(
+				"the disk holding rendered documents (%s) is full: free space there, or give --document-dir a larger one", dir)}
+		}
 		return nil, fmt.Errorf("render the %s document of inventory %s: %w", key.kind, key.inventoryID, err)
 	}
 	return &document{path: f.Name(), size: counted.n, generation: gen, variant: variant}, nil

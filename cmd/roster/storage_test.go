@@ -184,3 +184,66 @@ func TestUnwritableDataDirIsOneLine(t *testing.T) {
 		}
 	}
 }
+
+// TestFullDocumentDiskIsSaid: when the disk holding rendered documents
+// (--document-dir) is full, a whole-document read answers 507 naming it,
+// and other reads go on.
+func TestFullDocumentDiskIsSaid(t *testing.T) {
+	bin := buildBinary(t, "./cmd/roster", t.TempDir())
+	data, docs := t.TempDir(), t.TempDir()
+	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--data-dir", data).Output()
+	must(t, err)
+	token := strings.TrimSpace(string(out))
+	addr := freeAddr(t)
+	serve := fullDisk(t, docs, "128k", fmt.Sprintf("exec %s serve --data-dir %s --document-dir %s --listen %s --log-format text", bin, data, docs, addr))
+	serve.Env = append(os.Environ(), "ROSTER_SECRET_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	var logs bytes.Buffer
+	serve.Stdout, serve.Stderr = &logs, &logs
+	must(t, serve.Start())
+	t.Cleanup(func() { serve.Process.Signal(syscall.SIGTERM); serve.Wait() })
+	url := "http://" + addr + "/api/v1"
+	call := func(method, path string, body any) (int, []byte) {
+		var r *bytes.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			r = bytes.NewReader(b)
+		} else {
+			r = bytes.NewReader(nil)
+		}
+		req, _ := http.NewRequest(method, url+path, r)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, []byte(err.Error())
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		return resp.StatusCode, b.Bytes()
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if status, _ := call("GET", "/inventories", nil); status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("roster serve not ready:\n%s", logs.String())
+		}
+	}
+	if status, body := call("POST", "/inventories", map[string]any{"name": "prod"}); status != http.StatusCreated {
+		t.Fatalf("create inventory: %d %s", status, body)
+	}
+	// Group vars of 512 KiB make a document four times the document disk.
+	if status, body := call("PUT", "/inventories/prod/groups/web/vars", map[string]any{"motd": strings.Repeat("x", 512<<10)}); status != http.StatusOK {
+		t.Fatalf("set group vars: %d %s", status, body)
+	}
+	status, body := call("GET", "/inventories/prod/ansible", nil)
+	var problem struct{ Code, Detail string }
+	json.Unmarshal(body, &problem)
+	if status != http.StatusInsufficientStorage || problem.Code != "storage_full" || !strings.Contains(problem.Detail, docs) {
+		t.Fatalf("GET ansible with a full document disk = %d %s, want 507 storage_full naming %s", status, body, docs)
+	}
+	if status, body := call("GET", "/inventories/prod/groups", nil); status != http.StatusOK {
+		t.Fatalf("another read = %d %s", status, body)
+	}
+}
