@@ -208,7 +208,13 @@ func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.Ho
 			if len(g.Vars) > 0 {
 				w.WriteString(sep + `"vars":`)
 				w.Write(g.Vars)
+				sep = ","
 			}
+		}
+		if sep == "" {
+			// Nothing to list (its hosts are disabled): Ansible's script
+			// plugin would take {} for a host named like the group.
+			w.WriteString(`"hosts":[]`)
 		}
 		w.WriteByte('}')
 	}

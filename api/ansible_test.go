@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/internal/store"
+	"github.com/rosterhq/roster/internal/testenv"
 )
 
 // TestAnsibleDocumentEdgeCases covers what a synced EC2 fleet never shows:
@@ -94,5 +97,67 @@ func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestEmptyGroupIsNotAHostToAnsible: a group left with nothing to list
+// (its only hosts disabled, under a parent) must still read as a group to
+// the real ansible-inventory: Ansible's script plugin takes a group written
+// as {} for a host of that name, which a playbook would then dial.
+func TestEmptyGroupIsNotAHostToAnsible(t *testing.T) {
+	ansible := testenv.AnsibleInventory(t)
+	ctx := t.Context()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "roster.db"))
+	must(t, err)
+	defer st.Close()
+	inv := &roster.Inventory{Name: "quiet"}
+	must(t, st.CreateInventory(ctx, inv))
+	src := &roster.Source{InventoryID: inv.ID, Name: "a", Provider: "aws", OnMissing: roster.OnMissingRemove}
+	must(t, st.CreateSource(ctx, src))
+	run := &roster.SyncRun{SourceID: src.ID, InventoryID: inv.ID, Trigger: roster.TriggerCLI}
+	if _, err := st.CreateSyncRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	run.StartedAt, run.Status = &now, roster.SyncSucceeded
+	hosts := []*roster.Host{
+		{ExternalID: "1", Scope: "r", Name: "web-1", Enabled: true, Groups: []string{"web"}, Vars: json.RawMessage(`{}`), Hash: "1"},
+		{ExternalID: "2", Scope: "r", Name: "batch-1", Enabled: false, Groups: []string{"batch"}, Vars: json.RawMessage(`{}`), Hash: "2"},
+	}
+	must(t, st.FinishSyncRun(ctx, run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"},
+		Edges: []roster.GroupEdge{{Parent: "jobs", Child: "batch"}}, ReplaceEdges: true}))
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	_, err = api.WriteAnsibleInventory(ctx, w, st, inv.ID, false)
+	must(t, err)
+	must(t, w.Flush())
+
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "doc.json"), buf.Bytes(), 0o600))
+	script := filepath.Join(dir, "inventory.sh")
+	must(t, os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = --list ] && exec cat "+filepath.Join(dir, "doc.json")+"\necho '{}'\n"), 0o700))
+	cmd := exec.Command(ansible, "-i", script, "--list")
+	cmd.Env = append(os.Environ(), "ANSIBLE_INVENTORY_UNPARSED_FAILED=true", "ANSIBLE_LOCAL_TEMP="+dir, "HOME="+dir)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ansible-inventory: %v\n%s", err, out)
+	}
+	var seen map[string]json.RawMessage
+	must(t, json.Unmarshal(out, &seen))
+	var meta struct {
+		Hostvars map[string]json.RawMessage `json:"hostvars"`
+	}
+	json.Unmarshal(seen["_meta"], &meta)
+	for group, raw := range seen {
+		var g struct{ Hosts []string }
+		json.Unmarshal(raw, &g)
+		for _, h := range g.Hosts {
+			if h != "web-1" {
+				t.Errorf("ansible-inventory lists a host %q in group %s (document %s)", h, group, buf.String())
+			}
+		}
+	}
+	if _, ok := seen["batch"]; !ok && !bytes.Contains(out, []byte(`"batch"`)) {
+		t.Errorf("the empty group batch is gone: %s", out)
 	}
 }
