@@ -526,7 +526,11 @@ func TestSyncAskedForNowReplacesARetryWaitingForItsBackoff(t *testing.T) {
 	first, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerSchedule)
 	must(t, err)
 	n.wait(first.ID)
+	// The retry is recorded just after the failure.
 	runs := n.runs(src)
+	for deadline := time.Now().Add(10 * time.Second); len(runs) < 2 && time.Now().Before(deadline); runs = n.runs(src) {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if len(runs) != 2 || runs[1].Status != roster.SyncQueued || runs[1].NotBefore == nil {
 		t.Fatalf("runs = %+v, want the failure and a retry waiting an hour", runs)
 	}
