@@ -30,15 +30,7 @@ func TestAnsibleDocumentEdgeCases(t *testing.T) {
 	inv := &roster.Inventory{Name: "edge"}
 	must(t, st.CreateInventory(ctx, inv))
 	add := func(name string, hosts ...*roster.Host) {
-		src := &roster.Source{InventoryID: inv.ID, Name: name, Provider: "aws", OnMissing: roster.OnMissingRemove}
-		must(t, st.CreateSource(ctx, src))
-		run := &roster.SyncRun{SourceID: src.ID, InventoryID: inv.ID, Trigger: roster.TriggerCLI}
-		if _, err := st.CreateSyncRun(ctx, run); err != nil {
-			t.Fatal(err)
-		}
-		now := time.Now()
-		run.StartedAt, run.Status = &now, roster.SyncSucceeded
-		must(t, st.FinishSyncRun(ctx, run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"}, Edges: []roster.GroupEdge{{Parent: "parents", Child: "web"}}, ReplaceEdges: true}))
+		syncHosts(t, st, inv, name, hosts, roster.GroupEdge{Parent: "parents", Child: "web"})
 	}
 	h := func(ext, name string, enabled bool, vars string, groups ...string) *roster.Host {
 		return &roster.Host{ExternalID: ext, Scope: "r", Name: name, Enabled: enabled, Groups: groups, Vars: json.RawMessage(vars), Hash: ext}
@@ -93,6 +85,22 @@ func TestAnsibleDocumentEdgeCases(t *testing.T) {
 	}
 }
 
+// syncHosts makes a source of inv named name and records a sync of it
+// that added hosts and the group edges.
+func syncHosts(t *testing.T, st roster.Store, inv *roster.Inventory, name string, hosts []*roster.Host, edges ...roster.GroupEdge) {
+	t.Helper()
+	ctx := t.Context()
+	src := &roster.Source{InventoryID: inv.ID, Name: name, Provider: "aws", OnMissing: roster.OnMissingRemove}
+	must(t, st.CreateSource(ctx, src))
+	run := &roster.SyncRun{SourceID: src.ID, InventoryID: inv.ID, Trigger: roster.TriggerCLI}
+	if _, err := st.CreateSyncRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	run.StartedAt, run.Status = &now, roster.SyncSucceeded
+	must(t, st.FinishSyncRun(ctx, run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"}, Edges: edges, ReplaceEdges: true}))
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -112,20 +120,10 @@ func TestEmptyGroupIsNotAHostToAnsible(t *testing.T) {
 	defer st.Close()
 	inv := &roster.Inventory{Name: "quiet"}
 	must(t, st.CreateInventory(ctx, inv))
-	src := &roster.Source{InventoryID: inv.ID, Name: "a", Provider: "aws", OnMissing: roster.OnMissingRemove}
-	must(t, st.CreateSource(ctx, src))
-	run := &roster.SyncRun{SourceID: src.ID, InventoryID: inv.ID, Trigger: roster.TriggerCLI}
-	if _, err := st.CreateSyncRun(ctx, run); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	run.StartedAt, run.Status = &now, roster.SyncSucceeded
-	hosts := []*roster.Host{
+	syncHosts(t, st, inv, "a", []*roster.Host{
 		{ExternalID: "1", Scope: "r", Name: "web-1", Enabled: true, Groups: []string{"web"}, Vars: json.RawMessage(`{}`), Hash: "1"},
 		{ExternalID: "2", Scope: "r", Name: "batch-1", Enabled: false, Groups: []string{"batch"}, Vars: json.RawMessage(`{}`), Hash: "2"},
-	}
-	must(t, st.FinishSyncRun(ctx, run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"},
-		Edges: []roster.GroupEdge{{Parent: "jobs", Child: "batch"}}, ReplaceEdges: true}))
+	}, roster.GroupEdge{Parent: "jobs", Child: "batch"})
 	var buf bytes.Buffer
 	w := bufio.NewWriter(&buf)
 	_, err = api.WriteAnsibleInventory(ctx, w, st, inv.ID, false)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +30,31 @@ func fullDisk(t *testing.T, dir, size, script string) *exec.Cmd {
 	}
 	return exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
 		fmt.Sprintf("mount -t tmpfs -o size=%s tmpfs %s && %s", size, dir, script))
+}
+
+// rawCall sends one API request as JSON and returns the status and body
+// as they came (0 and the error for a transport error): these tests read
+// problems the typed client turns into errors.
+func rawCall(base, token, method, path string, body any) (int, []byte) {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, base+path, r)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, []byte(err.Error())
+	}
+	defer resp.Body.Close()
+	var out bytes.Buffer
+	out.ReadFrom(resp.Body)
+	return resp.StatusCode, out.Bytes()
 }
 
 // TestFullDiskIsSaidWhereItIs: when the disk under the database fills,
@@ -90,16 +116,7 @@ func TestFullDiskIsSaidWhereItIs(t *testing.T) {
 		}
 	}
 	post := func(i int) (int, []byte) {
-		body, _ := json.Marshal(map[string]any{"name": fmt.Sprintf("inv-%d", i), "description": strings.Repeat("x", 1000)})
-		req, _ := http.NewRequest("POST", url+"/api/v1/inventories", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		must(t, err)
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.Bytes()
+		return rawCall(url+"/api/v1", token, "POST", "/inventories", map[string]any{"name": fmt.Sprintf("inv-%d", i), "description": strings.Repeat("x", 1000)})
 	}
 
 	// Fill the disk through the API until it says so.
@@ -202,26 +219,7 @@ func TestFullDocumentDiskIsSaid(t *testing.T) {
 	must(t, serve.Start())
 	t.Cleanup(func() { serve.Process.Signal(syscall.SIGTERM); serve.Wait() })
 	url := "http://" + addr + "/api/v1"
-	call := func(method, path string, body any) (int, []byte) {
-		var r *bytes.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			r = bytes.NewReader(b)
-		} else {
-			r = bytes.NewReader(nil)
-		}
-		req, _ := http.NewRequest(method, url+path, r)
-		req.Header.Set("Authorization", "Bearer "+token)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, []byte(err.Error())
-		}
-		defer resp.Body.Close()
-		var b bytes.Buffer
-		b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.Bytes()
-	}
+	call := func(method, path string, body any) (int, []byte) { return rawCall(url, token, method, path, body) }
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if status, _ := call("GET", "/inventories", nil); status == http.StatusOK {
 			break
