@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,16 +19,28 @@ import (
 
 // fullDisk runs script with sh in a mount namespace of its own in which
 // dir is a tmpfs of the given size: a disk that really fills, without
-// touching the machine's. It needs root (or a user namespace).
+// touching the machine's. As root it needs nothing more; otherwise it runs
+// in a user namespace of its own too (where mounting a tmpfs is allowed).
 func fullDisk(t *testing.T, dir, size, script string) *exec.Cmd {
 	t.Helper()
 	unshare, err := exec.LookPath("unshare")
 	testenv.Need(t, "unshare (util-linux)", err)
+	args := []string{"--mount", "--propagation", "private"}
 	if os.Geteuid() != 0 {
-		testenv.Need(t, "root, to mount a small tmpfs in a mount namespace", errors.New("not root"))
+		args = append([]string{"--user", "--map-root-user"}, args...)
 	}
-	return exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-c",
-		fmt.Sprintf("mount -t tmpfs -o size=%s tmpfs %s && %s", size, dir, script))
+	return exec.Command(unshare, append(args, "sh", "-c",
+		fmt.Sprintf("mount -t tmpfs -o size=%s tmpfs %s && %s", size, dir, script))...)
+}
+
+// inNamespaceOf runs a command in the mount namespace (and, when not
+// root, the user namespace) of the process pid, as fullDisk made it.
+func inNamespaceOf(pid int, name string, args ...string) *exec.Cmd {
+	ns := []string{"--target", fmt.Sprint(pid), "--mount"}
+	if os.Geteuid() != 0 {
+		ns = append(ns, "--user", "--preserve-credentials")
+	}
+	return exec.Command("nsenter", append(append(ns, "--", name), args...)...)
 }
 
 // rawCall sends one API request as JSON and returns the status and body
@@ -144,7 +155,7 @@ func TestFullDiskIsSaidWhereItIs(t *testing.T) {
 	// The CLI in the same namespace (the server's) says it in one line.
 	var out []byte
 	for i := 0; ; i++ {
-		cli := exec.Command("nsenter", "--target", fmt.Sprint(serve.Process.Pid), "--mount", "--",
+		cli := inNamespaceOf(serve.Process.Pid,
 			bin, "token", "create", "--name", fmt.Sprintf("cli-%d", i), "--role", "admin", "--data-dir", dir)
 		cli.Env = serve.Env
 		out, err = cli.CombinedOutput()
@@ -168,7 +179,7 @@ func TestFullDiskIsSaidWhereItIs(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("readyz = %d on a full disk", resp.StatusCode)
 	}
-	grow := exec.Command("nsenter", "--target", fmt.Sprint(serve.Process.Pid), "--mount", "--", "mount", "-o", "remount,size=16m", dir)
+	grow := inNamespaceOf(serve.Process.Pid, "mount", "-o", "remount,size=16m", dir)
 	if b, err := grow.CombinedOutput(); err != nil {
 		t.Fatalf("grow the tmpfs: %v %s", err, b)
 	}
