@@ -32,6 +32,7 @@ type Engine struct {
 	timeouts Timeouts
 	retries  Retries
 	holder   string
+	held     *heldRuns // the runs this engine (and its Inline copies) works now
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -103,7 +104,7 @@ type Credentials interface {
 // New returns an engine.
 func New(store roster.Store, registry *sources.Registry, log *slog.Logger, opts ...Option) *Engine {
 	e := &Engine{store: store, registry: registry, log: log, now: time.Now, timeouts: DefaultTimeouts, retries: DefaultRetries,
-		holder: defaultHolder()}
+		holder: defaultHolder(), held: &heldRuns{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -244,6 +245,8 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	}
 	held, cancelHeld := context.WithCancelCause(ctx)
 	defer cancelHeld(nil)
+	e.held.add(run)
+	defer e.held.remove(run.ID)
 	stopRenewing := e.keepLease(held, run, cancelHeld, log)
 	defer stopRenewing()
 

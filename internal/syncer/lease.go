@@ -98,11 +98,33 @@ func (e *Engine) keepLease(ctx context.Context, run *roster.SyncRun, lose contex
 	}
 }
 
+// heldRuns are the runs an engine is working, by id.
+type heldRuns struct{ m sync.Map }
+
+func (h *heldRuns) add(run *roster.SyncRun) {
+	h.m.Store(run.ID, roster.SyncRun{ID: run.ID, Holder: run.Holder})
+}
+func (h *heldRuns) remove(id string) { h.m.Delete(id) }
+
+// renew moves the leases of the runs this engine works to until: they are
+// alive, whatever their heartbeat could write lately.
+func (h *heldRuns) renew(ctx context.Context, store roster.Store, until time.Time) {
+	h.m.Range(func(_, v any) bool {
+		claim := v.(roster.SyncRun)
+		claim.LeaseUntil = &until
+		store.RenewSyncRun(ctx, &claim) // a refusal is its heartbeat's to notice
+		return true
+	})
+}
+
 // Expire records as failed every unfinished run whose lease ended before
 // now (its process died), tells the OnFinish functions, and queues the
-// retry each owes. It returns the runs it failed.
+// retry each owes. It returns the runs it failed. The runs this engine
+// works itself are renewed first: their heartbeats may have queued behind
+// another sync's long write (SQLite has one writer), but they are alive.
 func (e *Engine) Expire(ctx context.Context, now time.Time) ([]*roster.SyncRun, error) {
 	const batch = 100
+	e.held.renew(ctx, e.store, e.now().Add(e.timeouts.lease()))
 	var all []*roster.SyncRun
 	for {
 		runs, err := e.store.ExpireSyncRuns(ctx, now, ExpiredReason, "", batch)

@@ -157,3 +157,33 @@ func TestRunThatLostItsLeaseStopsAtOnce(t *testing.T) {
 		t.Fatal("the run went on after losing its lease")
 	}
 }
+
+// TestEngineDoesNotExpireItsOwnLiveRun: a run whose heartbeat could not
+// write for a while (it queued behind another sync's long write: SQLite
+// has one writer) has an ended lease in the store; the engine working it
+// knows it is alive, and its own expiry sweep leaves it alone.
+func TestEngineDoesNotExpireItsOwnLiveRun(t *testing.T) {
+	h := newStallEnv(t, "eu-west-1", syncer.WithTimeouts(syncer.Timeouts{Default: time.Second, Max: time.Hour, Lease: time.Hour}))
+	done := syncInBackground(t, h)
+	var run *roster.SyncRun
+	for deadline := time.Now().Add(10 * time.Second); run == nil; time.Sleep(10 * time.Millisecond) {
+		runs, _, err := h.Store.SyncRuns(t.Context(), roster.SyncRunFilter{SourceID: h.Src.ID})
+		must(t, err)
+		if len(runs) == 1 && runs[0].Status == roster.SyncRunning {
+			run = runs[0]
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run never started")
+		}
+	}
+	past := time.Now().Add(-time.Minute)
+	must(t, h.Store.RenewSyncRun(t.Context(), &roster.SyncRun{ID: run.ID, Holder: run.Holder, LeaseUntil: &past}))
+	expired, err := h.Engine.Expire(t.Context(), time.Now())
+	must(t, err)
+	if len(expired) != 0 {
+		t.Fatalf("the engine expired its own live run: %+v", expired[0])
+	}
+	if got := <-done; got.Status != roster.SyncCanceled || !strings.Contains(got.Error, "timeout") {
+		t.Fatalf("run = %s %q, want it to run to its own end (its timeout)", got.Status, got.Error)
+	}
+}
