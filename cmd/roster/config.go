@@ -233,7 +233,7 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 		dec := yaml.NewDecoder(strings.NewReader(string(b)))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, fmt.Errorf("config file %s: %w", path, err)
+			return c, fmt.Errorf("config file %s: %s", path, yamlReason(err))
 		}
 	}
 	for _, s := range c.settings() {
@@ -354,4 +354,21 @@ func newLogger(c Config, w *os.File) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// unknownField is yaml's words for a key Config does not have.
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
+// yamlReason is a YAML decoding error in one line, in the user's terms:
+// every problem the decoder found, an unknown key named as a setting.
+func yamlReason(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return strings.TrimPrefix(err.Error(), "yaml: ")
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = unknownField.ReplaceAllString(m, "unknown setting $1")
+	}
+	return strings.Join(msgs, "; ")
 }
