@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -245,8 +247,8 @@ var isolationFor = flag.Duration("read-isolation-for", 20*time.Second, "how long
 // reading it slowly (4 MiB/s, as over a thin link), while the inventory's
 // source re-syncs in a loop (every sync rewriting all 20,000 hosts). A
 // poller asks /readyz every 100 ms throughout. Clients arrive at random
-// within the first second. The EC2 simulator runs in a process of its own;
-// the clients share the server's.
+// within the first second. The EC2 simulator and the clients run in
+// processes of their own.
 //
 // It reports single-host latency (p50, p99 of the answered reads), whole
 // documents served, the 429s by class, every other failure (any other
@@ -284,33 +286,133 @@ type crowd struct {
 	syncing                              bool
 }
 
+// crowdSpec is what a crowd process needs to run a phase's clients.
+type crowdSpec struct {
+	URL, Token, HostsFile                string
+	HostClients, DocClients, SlowClients int
+	For                                  time.Duration
+}
+
 // crowdTally is what the clients of one phase saw.
 type crowdTally struct {
 	mu        sync.Mutex
-	hostLat   []time.Duration
-	docs      int
-	docBytes  int64
-	throttled map[string]int // class → 429s
-	failures  map[string]int // "class: what" → count
-	readyz    map[string]int // status (or error) → count
+	HostLatUS []int64        // answered single-host reads, microseconds
+	Docs      int            // whole documents read to their end
+	DocBytes  int64          //
+	Throttled map[string]int // class → 429s
+	Failures  map[string]int // "class: what" → count
+	Readyz    map[string]int // status (or error) → count
 }
 
 func (t *crowdTally) fail(class, what string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if what == "429" {
-		t.throttled[class]++
+		t.Throttled[class]++
 		return
 	}
-	t.failures[class+": "+what]++
+	t.Failures[class+": "+what]++
 }
 
+// crowd runs one phase: the clients in a process of their own, as Ansible
+// runs are (their reading and their garbage are not the server's), and
+// the syncs here, beside the server.
 func (rb *readBench) crowd(b *testing.B, c crowd) {
-	ctx, cancel := context.WithTimeout(context.Background(), *isolationFor)
+	hosts := filepath.Join(b.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte(strings.Join(rb.hosts, "\n")), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	spec, _ := json.Marshal(crowdSpec{URL: rb.url, Token: rb.token, HostsFile: hosts, HostClients: c.hostClients,
+		DocClients: c.docClients, SlowClients: c.slowClients, For: *isolationFor})
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crowdProcessEnv+"="+string(spec))
+	cmd.Stderr = os.Stderr
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	syncs := 0
+	if c.syncing {
+		for round := 1; time.Since(start) < *isolationFor; round++ {
+			rb.resync(round)
+			syncs++
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		b.Fatalf("the crowd process: %v", err)
+	}
+	elapsed := *isolationFor
+	var t crowdTally
+	if err := json.Unmarshal(out.Bytes(), &t); err != nil {
+		b.Fatalf("the crowd process's tally: %v\n%s", err, out.Bytes())
+	}
+
+	if len(t.HostLatUS) == 0 {
+		b.Fatalf("no single-host read was answered; failures: %v", t.Failures)
+	}
+	slices.Sort(t.HostLatUS)
+	ms := func(us int64) float64 { return float64(us) / 1000 }
+	b.ReportMetric(ms(t.HostLatUS[len(t.HostLatUS)/2]), "host-p50-ms")
+	b.ReportMetric(ms(t.HostLatUS[len(t.HostLatUS)*99/100]), "host-p99-ms")
+	b.ReportMetric(float64(len(t.HostLatUS))/elapsed.Seconds(), "host-reads/s")
+	b.ReportMetric(float64(t.Throttled["host"]), "host-429s")
+	if c.docClients+c.slowClients > 0 {
+		b.ReportMetric(float64(t.Docs)/elapsed.Seconds(), "docs/s")
+		b.ReportMetric(float64(t.DocBytes)/elapsed.Seconds()/(1<<20), "doc-MiB/s")
+		b.ReportMetric(float64(t.Throttled["document"]), "doc-429s")
+	}
+	failures := 0
+	for what, n := range t.Failures {
+		failures += n
+		b.Logf("%d× %s", n, what)
+	}
+	b.ReportMetric(float64(failures), "failures")
+	notReady := 0
+	for st, n := range t.Readyz {
+		if st != "200" {
+			notReady += n
+			b.Logf("/readyz answered %s %d times", st, n)
+		}
+	}
+	b.ReportMetric(float64(notReady), "readyz-not-200")
+	if c.syncing {
+		b.ReportMetric(float64(syncs), "syncs")
+	}
+	b.ReportMetric(0, "ns/op")
+}
+
+// crowdProcessEnv, set to a crowdSpec in JSON, makes this test binary run
+// a crowd's clients and print their tally instead of running tests.
+const crowdProcessEnv = "ROSTER_BENCH_CROWD"
+
+// runCrowd runs the clients of spec for spec.For and prints their tally.
+func runCrowd(specJSON string) int {
+	var spec crowdSpec
+	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	b, err := os.ReadFile(spec.HostsFile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	hosts := strings.Split(string(b), "\n")
+	ctx, cancel := context.WithTimeout(context.Background(), spec.For)
 	defer cancel()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxIdleConns: 512}}
 	defer client.CloseIdleConnections()
-	t := &crowdTally{throttled: map[string]int{}, failures: map[string]int{}, readyz: map[string]int{}}
+	get := func(ctx context.Context, path string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, "GET", spec.URL+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Bearer "+spec.Token)
+		return client.Do(req)
+	}
+	t := &crowdTally{Throttled: map[string]int{}, Failures: map[string]int{}, Readyz: map[string]int{}}
 	// status reads a response; "" when it is a 200 (whose body is
 	// consumed by read), else the failure to count.
 	status := func(resp *http.Response, err error, read func(io.Reader) (int64, error)) (int64, string) {
@@ -335,12 +437,12 @@ func (rb *readBench) crowd(b *testing.B, c crowd) {
 	// arrive, not all in the same instant.
 	arrive := func() { sleepCtx(ctx, time.Duration(rand.Int64N(int64(time.Second)))) }
 	var wg sync.WaitGroup
-	for range c.hostClients {
+	for range spec.HostClients {
 		wg.Go(func() {
 			for arrive(); ctx.Err() == nil; {
-				path := "/api/v1/inventories/prod/ansible?host=" + rb.hosts[rand.IntN(len(rb.hosts))]
+				path := "/api/v1/inventories/prod/ansible?host=" + hosts[rand.IntN(len(hosts))]
 				start := time.Now()
-				resp, err := rb.get(ctx, client, path)
+				resp, err := get(ctx, path)
 				_, fail := status(resp, err, func(r io.Reader) (int64, error) { return io.Copy(io.Discard, r) })
 				lat := time.Since(start)
 				switch {
@@ -349,18 +451,18 @@ func (rb *readBench) crowd(b *testing.B, c crowd) {
 					t.fail("host", fail)
 				default:
 					t.mu.Lock()
-					t.hostLat = append(t.hostLat, lat)
+					t.HostLatUS = append(t.HostLatUS, lat.Microseconds())
 					t.mu.Unlock()
 				}
 				sleepCtx(ctx, time.Duration(rand.Int64N(int64(time.Second))))
 			}
 		})
 	}
-	for i := range c.docClients + c.slowClients {
-		slow := i >= c.docClients
+	for i := range spec.DocClients + spec.SlowClients {
+		slow := i >= spec.DocClients
 		wg.Go(func() {
 			for arrive(); ctx.Err() == nil; {
-				resp, err := rb.get(ctx, client, "/api/v1/inventories/prod/ansible")
+				resp, err := get(ctx, "/api/v1/inventories/prod/ansible")
 				n, fail := status(resp, err, func(r io.Reader) (int64, error) { return readDocument(ctx, r, slow) })
 				switch {
 				case ctx.Err() != nil:
@@ -369,8 +471,8 @@ func (rb *readBench) crowd(b *testing.B, c crowd) {
 					sleepCtx(ctx, 100*time.Millisecond) // a 429 is retried, not hammered
 				default:
 					t.mu.Lock()
-					t.docs++
-					t.docBytes += n
+					t.Docs++
+					t.DocBytes += n
 					t.mu.Unlock()
 				}
 			}
@@ -379,66 +481,27 @@ func (rb *readBench) crowd(b *testing.B, c crowd) {
 	wg.Go(func() {
 		for ctx.Err() == nil {
 			rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			req, _ := http.NewRequestWithContext(rctx, "GET", rb.url+"/readyz", nil)
+			req, _ := http.NewRequestWithContext(rctx, "GET", spec.URL+"/readyz", nil)
 			resp, err := client.Do(req)
 			cancel()
 			switch {
 			case ctx.Err() != nil:
 			case err != nil:
-				t.readyz["error"]++ // the poller is the only writer of readyz
+				t.Readyz["error"]++ // the poller is the only writer of Readyz
 			default:
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				t.readyz[strconv.Itoa(resp.StatusCode)]++
+				t.Readyz[strconv.Itoa(resp.StatusCode)]++
 			}
 			sleepCtx(ctx, 100*time.Millisecond)
 		}
 	})
-	syncs := 0
-	if c.syncing {
-		wg.Go(func() {
-			for round := 1; ctx.Err() == nil; round++ {
-				rb.resync(round)
-				syncs++
-			}
-		})
-	}
-	start := time.Now()
 	wg.Wait()
-	elapsed := time.Since(start)
-
-	if len(t.hostLat) == 0 {
-		b.Fatalf("no single-host read was answered; failures: %v", t.failures)
+	if err := json.NewEncoder(os.Stdout).Encode(t); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
-	slices.Sort(t.hostLat)
-	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-	b.ReportMetric(ms(t.hostLat[len(t.hostLat)/2]), "host-p50-ms")
-	b.ReportMetric(ms(t.hostLat[len(t.hostLat)*99/100]), "host-p99-ms")
-	b.ReportMetric(float64(len(t.hostLat))/elapsed.Seconds(), "host-reads/s")
-	b.ReportMetric(float64(t.throttled["host"]), "host-429s")
-	if c.docClients+c.slowClients > 0 {
-		b.ReportMetric(float64(t.docs)/elapsed.Seconds(), "docs/s")
-		b.ReportMetric(float64(t.docBytes)/elapsed.Seconds()/(1<<20), "doc-MiB/s")
-		b.ReportMetric(float64(t.throttled["document"]), "doc-429s")
-	}
-	failures := 0
-	for what, n := range t.failures {
-		failures += n
-		b.Logf("%d× %s", n, what)
-	}
-	b.ReportMetric(float64(failures), "failures")
-	notReady := 0
-	for st, n := range t.readyz {
-		if st != "200" {
-			notReady += n
-			b.Logf("/readyz answered %s %d times", st, n)
-		}
-	}
-	b.ReportMetric(float64(notReady), "readyz-not-200")
-	if c.syncing {
-		b.ReportMetric(float64(syncs), "syncs")
-	}
-	b.ReportMetric(0, "ns/op")
+	return 0
 }
 
 // readDocument reads a whole Ansible document, slowly (4 MiB/s) when slow,
