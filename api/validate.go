@@ -96,24 +96,20 @@ func checkJSONBody(r *http.Request) error {
 		return &roster.Error{Code: roster.EINVALID, Message: "the request body could not be read",
 			Fields: []roster.FieldError{{Field: "body", Message: "it ends before its Content-Length, or the client stopped sending it"}}}
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil // the schema says whether a body is required
+	if len(bytes.TrimSpace(body)) == 0 || json.Valid(body) {
+		return nil // an empty body: the schema says whether one is required
 	}
+	// Not one JSON value: decode it to say why.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var v json.RawMessage
-	err = dec.Decode(&v)
-	if err == nil {
-		if _, next := dec.Token(); next != io.EOF {
-			err = fmt.Errorf("invalid JSON at byte %d: more after the end of the JSON value", dec.InputOffset()+1)
-		}
-	} else {
-		err = errors.New(decodeReason(err))
+	why := ""
+	if err := dec.Decode(&v); err != nil {
+		why = decodeReason(err)
+	} else { // one value, then more
+		why = fmt.Sprintf("invalid JSON at byte %d: more after the end of the JSON value", dec.InputOffset()+1)
 	}
-	if err != nil {
-		return &roster.Error{Code: roster.EINVALID, Message: "the request does not match the API",
-			Fields: []roster.FieldError{{Field: "body", Message: "cannot be parsed: " + err.Error()}}}
-	}
-	return nil
+	return &roster.Error{Code: roster.EINVALID, Message: "the request does not match the API",
+		Fields: []roster.FieldError{{Field: "body", Message: "cannot be parsed: " + why}}}
 }
 
 // requestError turns kin-openapi's validation errors into field errors.

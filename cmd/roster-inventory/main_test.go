@@ -26,22 +26,15 @@ import (
 	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
 
-// userEnv is the environment of a user's shell: without the CA bundle
-// variables this machine exports, any ROSTER_* or ANSIBLE_* setting, and
-// with a HOME of its own; extra is added.
+// userEnv is the environment of a user's shell: testenv.UserEnv without
+// any ROSTER_* or ANSIBLE_* setting, and with a HOME of its own; extra is
+// added.
 func userEnv(t *testing.T, extra ...string) []string {
 	t.Helper()
-	var env []string
-	for _, kv := range os.Environ() {
+	env := slices.DeleteFunc(testenv.UserEnv(), func(kv string) bool {
 		name, _, _ := strings.Cut(kv, "=")
-		switch {
-		case name == "AWS_CA_BUNDLE", name == "SSL_CERT_FILE", name == "REQUESTS_CA_BUNDLE", name == "CURL_CA_BUNDLE",
-			name == "HOME", name == "XDG_CONFIG_HOME",
-			strings.HasPrefix(name, "ROSTER_"), strings.HasPrefix(name, "ANSIBLE_"):
-			continue
-		}
-		env = append(env, kv)
-	}
+		return name == "HOME" || name == "XDG_CONFIG_HOME" || strings.HasPrefix(name, "ROSTER_") || strings.HasPrefix(name, "ANSIBLE_")
+	})
 	home := t.TempDir()
 	return append(env, append([]string{"HOME=" + home, "ANSIBLE_LOCAL_TEMP=" + filepath.Join(home, "tmp")}, extra...)...)
 }

@@ -11,9 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/rosterhq/roster/internal/testenv"
 )
 
 // TestLargeDocumentInBoundedMemory: the script checks the whole document
@@ -50,7 +50,7 @@ func TestLargeDocumentInBoundedMemory(t *testing.T) {
 		cmd.Wait()
 		t.Fatalf("roster-inventory printed nothing: %s", stderr.String())
 	}
-	hwm := peakRSS(t, cmd.Process.Pid)
+	hwm := testenv.PeakRSS(t, cmd.Process.Pid)
 	printed, _ := io.Copy(io.Discard, out)
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("roster-inventory: %v: %s", err, stderr.String())
@@ -65,24 +65,4 @@ func TestLargeDocumentInBoundedMemory(t *testing.T) {
 	if left, _ := os.ReadDir(tmp); len(left) > 0 {
 		t.Fatalf("the script left %s in its temporary directory", left[0].Name())
 	}
-}
-
-// peakRSS reads a process's peak resident set size (VmHWM) in bytes.
-func peakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", v, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no VmHWM in /proc/%d/status", pid)
-	return 0
 }

@@ -104,6 +104,17 @@ func startNode(t *testing.T, bin, name, dsn string, env []string, args ...string
 	}
 }
 
+// adminToken creates an admin token with the roster binary bin, on the
+// database its flags name (--database or --data-dir), and returns it.
+func adminToken(t *testing.T, bin string, database ...string) roster.Secret {
+	t.Helper()
+	out, err := exec.Command(bin, append([]string{"token", "create", "--name", "admin", "--role", "admin"}, database...)...).Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	return roster.Secret(strings.TrimSpace(string(out)))
+}
+
 func tail(s string, n int) string {
 	if len(s) > n {
 		return s[len(s)-n:]
@@ -138,11 +149,8 @@ func newCluster(t *testing.T, nodeCount, sourceCount int) *cluster {
 	for i := range nodeCount {
 		c.nodes = append(c.nodes, startNode(t, bin, fmt.Sprintf("node%d", i+1), dsn, env, "--sync-lease", "5s"))
 	}
-	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--database", dsn).Output()
-	if err != nil {
-		t.Fatalf("token create: %v", err)
-	}
-	c.token = roster.Secret(strings.TrimSpace(string(out)))
+	c.token = adminToken(t, bin, "--database", dsn)
+	var err error
 	if c.pool, err = pgxpool.New(t.Context(), dsn); err != nil {
 		t.Fatal(err)
 	}

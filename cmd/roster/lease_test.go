@@ -49,23 +49,8 @@ func newLeaseEnv(t *testing.T, bin, dsn string) *leaseEnv {
 	e.src = &roster.Source{InventoryID: inv.ID, Name: "ec2", Provider: "aws", OnMissing: roster.OnMissingRemove,
 		Config: map[string]any{"regions": []any{"us-east-1"}, "endpoint_url": srv.URL}}
 	must(t, st.CreateSource(t.Context(), e.src))
-	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--database", dsn).Output()
-	if err != nil {
-		t.Fatalf("token create: %v", err)
-	}
-	e.token = roster.Secret(strings.TrimSpace(string(out)))
+	e.token = adminToken(t, bin, "--database", dsn)
 	return e
-}
-
-// stopNode stops a node with SIGTERM and waits for it.
-func stopNode(t *testing.T, n *clusterNode) {
-	t.Helper()
-	must(t, n.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-n.done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not stop", n.name)
-	}
 }
 
 // runs returns the source's runs, newest first.

@@ -4,41 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/client"
+	"github.com/rosterhq/roster/internal/testenv"
 	"github.com/rosterhq/roster/sources/aws/awssim"
 )
-
-// peakRSS is a process's peak resident set size (VmHWM), in bytes.
-func peakRSS(t *testing.T, pid int) int64 {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatalf("read the server's status: %v", err)
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmHWM %q: %v", rest, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmHWM in /proc/<pid>/status")
-	return 0
-}
 
 type limitsRun struct {
 	ID         string     `json:"id"`
@@ -89,11 +66,7 @@ func TestExpressionLimitsKeepTheServerUp(t *testing.T) {
 	// source after it failed.
 	node := startNode(t, bin, "roster", db, []string{
 		"AWS_ACCESS_KEY_ID=" + simAccessKey, "AWS_SECRET_ACCESS_KEY=" + simSecretKey})
-	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--database", db).Output()
-	if err != nil {
-		t.Fatalf("token create: %v", err)
-	}
-	api := client.New(node.url, roster.Secret(strings.TrimSpace(string(out))))
+	api := client.New(node.url, adminToken(t, bin, "--database", db))
 
 	config := func(compose map[string]any) map[string]any {
 		return map[string]any{"regions": []string{"us-east-1", "eu-west-1"}, "endpoint_url": simSrv.URL, "compose": compose}
@@ -144,7 +117,7 @@ func TestExpressionLimitsKeepTheServerUp(t *testing.T) {
 	}
 	var before json.RawMessage
 	call(t, api, "GET", "/inventories/bad/ansible", nil, &before)
-	baseline := peakRSS(t, node.cmd.Process.Pid)
+	baseline := testenv.PeakRSS(t, node.cmd.Process.Pid)
 
 	// Written to read the host's name, the same expressions pass
 	// validation; each sync fails on its own.
@@ -177,7 +150,7 @@ func TestExpressionLimitsKeepTheServerUp(t *testing.T) {
 		t.Logf("%s: failed in %v", expr, took)
 	}
 
-	if rise := peakRSS(t, node.cmd.Process.Pid) - baseline; rise >= 100<<20 {
+	if rise := testenv.PeakRSS(t, node.cmd.Process.Pid) - baseline; rise >= 100<<20 {
 		t.Errorf("the server's peak RSS rose by %d MiB", rise>>20)
 	} else {
 		t.Logf("the server's peak RSS rose by %.1f MiB (from %d MiB)", float64(rise)/(1<<20), baseline>>20)

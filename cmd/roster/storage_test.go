@@ -17,6 +17,10 @@ import (
 	"github.com/rosterhq/roster/internal/testenv"
 )
 
+// zeroSecretKey gives the local secret backend a key (all zeros) through
+// the environment, so that it writes no key file to the disk under test.
+const zeroSecretKey = "ROSTER_SECRET_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
 // fullDisk runs script with sh in a mount namespace of its own in which
 // dir is a tmpfs of the given size: a disk that really fills, without
 // touching the machine's. As root it needs nothing more; otherwise it runs
@@ -84,7 +88,7 @@ func TestFullDiskIsSaidWhereItIs(t *testing.T) {
 	serve := fullDisk(t, dir, "4m", fmt.Sprintf(
 		"%[1]s token create --name admin --role admin --data-dir %[2]s | tail -n 1 >&2 && exec %[1]s serve --data-dir %[2]s --listen %[3]s --log-format text",
 		bin, dir, addr))
-	serve.Env = append(os.Environ(), "ROSTER_SECRET_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	serve.Env = append(os.Environ(), zeroSecretKey)
 	serve.Stdout, serve.Stderr = logf, logf
 	must(t, serve.Start())
 	done := make(chan error, 1)
@@ -219,12 +223,10 @@ func TestUnwritableDataDirIsOneLine(t *testing.T) {
 func TestFullDocumentDiskIsSaid(t *testing.T) {
 	bin := buildBinary(t, "./cmd/roster", t.TempDir())
 	data, docs := t.TempDir(), t.TempDir()
-	out, err := exec.Command(bin, "token", "create", "--name", "admin", "--role", "admin", "--data-dir", data).Output()
-	must(t, err)
-	token := strings.TrimSpace(string(out))
+	token := adminToken(t, bin, "--data-dir", data).Reveal()
 	addr := freeAddr(t)
 	serve := fullDisk(t, docs, "128k", fmt.Sprintf("exec %s serve --data-dir %s --document-dir %s --listen %s --log-format text", bin, data, docs, addr))
-	serve.Env = append(os.Environ(), "ROSTER_SECRET_KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	serve.Env = append(os.Environ(), zeroSecretKey)
 	var logs bytes.Buffer
 	serve.Stdout, serve.Stderr = &logs, &logs
 	must(t, serve.Start())

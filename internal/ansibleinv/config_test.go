@@ -1,6 +1,10 @@
 package ansibleinv
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,11 +182,21 @@ func TestCommandLine(t *testing.T) {
 	}
 
 	// Flags reach the request.
-	srv := answer(t, 200, "application/json", validList)
+	requests := make(chan *http.Request, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests <- r.Clone(context.Background())
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, validList)
+	}))
+	t.Cleanup(srv.Close)
 	tok := writeFile(t, filepath.Join(t.TempDir(), "tok"), testToken)
 	code, stdout, stderr = run(t, map[string]string{"ROSTER_URL": "http://127.0.0.1:1", "ROSTER_TOKEN": "", "ROSTER_INVENTORY": ""},
-		"--url", srv, "--token-file", tok, "--inventory", "prod", "--include-disabled", "--timeout=5s", "--list")
+		"--url", srv.URL, "--token-file", tok, "--inventory", "prod", "--include-disabled", "--timeout=5s", "--list")
 	if code != 0 || stdout != validList {
 		t.Fatalf("with flags: exit %d, stderr %q", code, stderr)
+	}
+	got := <-requests
+	if got.URL.Path != "/api/v1/inventories/prod/ansible" || got.URL.Query().Get("all") != "true" || got.Header.Get("Authorization") != "Bearer "+testToken {
+		t.Fatalf("with flags, the request was %s %s (authorization set: %v)", got.Method, got.URL, got.Header.Get("Authorization") != "")
 	}
 }

@@ -77,6 +77,10 @@ func Fetch(ctx context.Context, c Config, host string, w io.Writer) error {
 	if err != nil {
 		return fail(fmt.Sprintf("create a temporary file for the document: %v", err))
 	}
+	// Unlinked at once (the open file stays readable): a killed script
+	// leaves nothing behind. Where an open file cannot be unlinked
+	// (Windows), it goes when the script ends.
+	os.Remove(f.Name())
 	defer os.Remove(f.Name())
 	defer f.Close()
 	sp := &spool{body: resp.Body, file: bufio.NewWriterSize(f, 64<<10), max: c.MaxSize}

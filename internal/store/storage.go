@@ -42,6 +42,13 @@ func newStorageError(code string, err error, format string, args ...any) error {
 	return &storageError{user: roster.Errorf(code, format, args...), err: err}
 }
 
+// explained reports whether err needs no explaining: nil, or explained
+// already (a transaction's error passes its statements' way out too).
+func explained(err error) bool {
+	var se *storageError
+	return err == nil || errors.As(err, &se)
+}
+
 // isNoSpace reports an operating system's "no space left" (or quota).
 func isNoSpace(err error) bool {
 	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
@@ -50,8 +57,7 @@ func isNoSpace(err error) bool {
 // explainSQLite turns SQLite's storage errors on the database at path
 // into what a user can act on; other errors are returned as they are.
 func explainSQLite(path string, err error) error {
-	var se *storageError
-	if err == nil || errors.As(err, &se) {
+	if explained(err) {
 		return err
 	}
 	if isNoSpace(err) {
@@ -77,8 +83,7 @@ func explainSQLite(path string, err error) error {
 // explainPostgres turns PostgreSQL's storage errors into what a user can
 // act on; where names the database without its password.
 func explainPostgres(where string, err error) error {
-	var se *storageError
-	if err == nil || errors.As(err, &se) {
+	if explained(err) {
 		return err
 	}
 	var e *pgconn.PgError

@@ -1,6 +1,7 @@
 package syncer_test
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -52,6 +53,7 @@ func TestOverLimitExpressionFailsItsSyncOnly(t *testing.T) {
 	must(t, err)
 
 	runs := make([]*roster.SyncRun, 2)
+	errs := make([]error, 2)
 	var wg sync.WaitGroup
 	for i, s := range []*roster.Source{src, other} {
 		run, created, err := e.Engine.Trigger(t.Context(), s, roster.TriggerAPI)
@@ -61,11 +63,11 @@ func TestOverLimitExpressionFailsItsSyncOnly(t *testing.T) {
 		}
 		wg.Go(func() {
 			e.Engine.Run(t.Context(), run, nil)
-			runs[i], err = e.Store.SyncRun(t.Context(), run.ID)
-			must(t, err)
+			runs[i], errs[i] = e.Store.SyncRun(t.Context(), run.ID)
 		})
 	}
 	wg.Wait()
+	must(t, errors.Join(errs...))
 
 	wantStatus(t, runs[0], roster.SyncFailed)
 	for _, want := range []string{`source "ec2"`, "compose.x", "64 KiB per value (expression_value_bytes)"} {

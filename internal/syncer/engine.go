@@ -174,7 +174,7 @@ func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster
 		case tries >= 2:
 			return active, false, nil
 		case active.Expired(now):
-			if err := e.expire(ctx, now, src.ID); err != nil {
+			if _, err := e.expire(ctx, now, src.ID, 1); err != nil {
 				return nil, false, err
 			}
 		case trigger != roster.TriggerSchedule && active.Status == roster.SyncQueued && active.NotBefore != nil && active.NotBefore.After(now):
@@ -189,7 +189,7 @@ func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster
 	}
 	if e.queue != nil {
 		if err := e.queue.Enqueue(ctx, run); err != nil {
-			e.abandon(run, e.log.With("run", run.ID, "source", run.SourceID), "the sync could not be queued; nothing was changed")
+			e.abandon(run, e.log.With("run", run.ID, "source", run.SourceID), "the sync could not be queued; nothing was changed", nil)
 			return nil, false, fmt.Errorf("queue sync run: %w", err)
 		}
 	}
@@ -243,23 +243,21 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		// ours to fail: its lease ends, and whoever looks next fails it.
 		return fmt.Errorf("start sync run: %w", err)
 	}
-	held, cancelHeld := context.WithCancelCause(ctx)
-	defer cancelHeld(nil)
+	leased, loseLease := context.WithCancelCause(ctx)
+	defer loseLease(nil)
 	e.held.add(run)
 	defer e.held.remove(run.ID)
-	stopRenewing := e.keepLease(held, run, cancelHeld, log)
+	stopRenewing := e.keepLease(leased, run, loseLease, log)
 	defer stopRenewing()
 
-	src, err := e.store.Source(held, run.SourceID)
+	src, err := e.store.Source(leased, run.SourceID)
 	if err != nil {
 		stopRenewing()
-		run.NextAttempt = e.nextAttempt(run, err)
-		e.abandon(run, log, "the source could not be loaded")
-		e.retryNow(run, log)
+		e.abandon(run, log, "the source could not be loaded", err)
 		return fmt.Errorf("load source: %w", err)
 	}
 	timeout := e.timeouts.Timeout(src)
-	runCtx, cancel := context.WithTimeoutCause(held, timeout, &TimeoutError{Timeout: timeout})
+	runCtx, cancel := context.WithTimeoutCause(leased, timeout, &TimeoutError{Timeout: timeout})
 	defer cancel()
 	log.Info("sync started", "trigger", run.Trigger, "attempt", run.Attempt)
 
@@ -297,10 +295,7 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 			return fmt.Errorf("record sync run: %w", ferr)
 		}
 		log.Error("recording the sync failed", "err", ferr)
-		run.Status = roster.SyncFailed
-		run.NextAttempt = e.nextAttempt(run, ferr)
-		e.abandon(run, log, fmt.Sprintf("the sync's changes could not be written (%s); nothing was changed", roster.ErrorMessage(ferr)))
-		e.retryNow(run, log)
+		e.abandon(run, log, fmt.Sprintf("the sync's changes could not be written (%s); nothing was changed", roster.ErrorMessage(ferr)), ferr)
 		return fmt.Errorf("record sync run: %w", ferr)
 	}
 	for _, fn := range e.finished {
@@ -335,12 +330,16 @@ func Permanent(err error) bool {
 
 // abandon records a run that cannot be recorded normally as failed, with
 // nothing changed, so that it does not stay active and block its source
-// (if even that fails, its lease runs out).
-func (e *Engine) abandon(run *roster.SyncRun, log *slog.Logger, reason string) {
+// (if even that fails, its lease runs out), and queues the retry it owes
+// for cause (nil: it owes none).
+func (e *Engine) abandon(run *roster.SyncRun, log *slog.Logger, reason string, cause error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	failed := *run
-	failed.Status, failed.Error = roster.SyncFailed, reason
+	failed.Status, failed.Error, failed.NextAttempt = roster.SyncFailed, reason, 0
+	if cause != nil {
+		failed.NextAttempt = e.nextAttempt(&failed, cause)
+	}
 	if err := e.store.FinishSyncRun(ctx, &failed, nil); err != nil {
 		log.Error("the run stays active until its lease runs out", "err", err)
 		return
@@ -349,6 +348,7 @@ func (e *Engine) abandon(run *roster.SyncRun, log *slog.Logger, reason string) {
 	for _, fn := range e.finished {
 		fn(ctx, run)
 	}
+	e.retryNow(run, log)
 }
 
 // scopeHosts is what one successful scope produced.

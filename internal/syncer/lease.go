@@ -25,9 +25,8 @@ import (
 // ExpiredReason is the error of a run failed because its lease ran out.
 const ExpiredReason = "the Roster process running this sync stopped during the run (it stopped renewing its lease); nothing was changed"
 
-// LeaseLostError is the cause of a run canceled because its holder could
-// not keep it: another process failed it after its lease ran out, or the
-// lease could not be renewed before it ended.
+// LeaseLostError is the cause of a run canceled because its holder lost
+// it: another process failed it after its lease ran out.
 type LeaseLostError struct{ Reason string }
 
 func (e *LeaseLostError) Error() string {
@@ -127,42 +126,36 @@ func (e *Engine) Expire(ctx context.Context, now time.Time) ([]*roster.SyncRun, 
 	e.held.renew(ctx, e.store, e.now().Add(e.timeouts.lease()))
 	var all []*roster.SyncRun
 	for {
-		runs, err := e.store.ExpireSyncRuns(ctx, now, ExpiredReason, "", batch)
-		if err != nil {
-			return all, fmt.Errorf("fail runs whose lease ended: %w", err)
-		}
+		runs, err := e.expire(ctx, now, "", batch)
 		for _, run := range runs {
-			e.expired(ctx, run)
 			if _, err := e.Retry(ctx, run); err != nil {
 				e.log.Warn("queueing the retry of a sync cut off by a stopped process failed; a later tick queues it", "run", run.ID, "err", err)
 			}
 		}
 		all = append(all, runs...)
-		if len(runs) < batch {
-			return all, nil
+		if err != nil || len(runs) < batch {
+			return all, err
 		}
 	}
 }
 
-// expire fails the run of one source whose lease ended, for a sync asked
-// for now: that sync supersedes its retry.
-func (e *Engine) expire(ctx context.Context, now time.Time, sourceID string) error {
-	runs, err := e.store.ExpireSyncRuns(ctx, now, ExpiredReason, sourceID, 1)
+// expire fails up to limit runs (of one source, unless sourceID is empty)
+// whose lease ended before now, and tells the OnFinish functions. Trigger
+// calls it for its source alone: the sync it records supersedes the
+// retries of what it fails.
+func (e *Engine) expire(ctx context.Context, now time.Time, sourceID string, limit int) ([]*roster.SyncRun, error) {
+	runs, err := e.store.ExpireSyncRuns(ctx, now, ExpiredReason, sourceID, limit)
 	if err != nil {
-		return fmt.Errorf("fail the run whose lease ended: %w", err)
+		return nil, fmt.Errorf("fail runs whose lease ended: %w", err)
 	}
 	for _, run := range runs {
-		e.expired(ctx, run)
+		e.log.Warn("recorded a sync cut off by a stopped process as failed", "run", run.ID, "source", run.SourceID,
+			"holder", run.Holder, "lease_until", run.LeaseUntil)
+		for _, fn := range e.finished {
+			fn(ctx, run)
+		}
 	}
-	return nil
-}
-
-func (e *Engine) expired(ctx context.Context, run *roster.SyncRun) {
-	e.log.Warn("recorded a sync cut off by a stopped process as failed", "run", run.ID, "source", run.SourceID,
-		"holder", run.Holder, "lease_until", run.LeaseUntil)
-	for _, fn := range e.finished {
-		fn(ctx, run)
-	}
+	return runs, nil
 }
 
 // RecordOwedRetries queues the retries that failed runs owe but whose
@@ -187,10 +180,9 @@ func (e *Engine) RecordOwedRetries(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// Retries is the retry policy of runs worked by the job queue: a failed or
-// timed-out attempt is tried again as a new run, after a backoff, until
-// Attempts tries were made. A run canceled because its process was
-// stopping is tried again without using up an attempt.
+// Retries is the retry policy of runs worked by the job queue: a failed,
+// timed-out or interrupted attempt is tried again as a new run, after a
+// backoff, until Attempts tries were made.
 type Retries struct {
 	// Attempts is how many times a sync is tried in all (1: never again).
 	Attempts int
@@ -247,7 +239,7 @@ func (e *Engine) nextAttempt(run *roster.SyncRun, cause error) int {
 // not the caller's context is still alive (a stopping process queues the
 // retry of the run it canceled); should it fail, the scheduler queues it.
 func (e *Engine) retryNow(run *roster.SyncRun, log *slog.Logger) {
-	if run.NextAttempt == 0 || e.queue == nil {
+	if run.NextAttempt == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -35,6 +35,14 @@ func newSim() *awssim.Server {
 // simulator's key.
 func newHarness(t *testing.T, url string, d aws.Driver) *syncertest.Harness {
 	t.Helper()
+	// A user's shared config is not this machine's: its ca_bundle would
+	// make the SDK build an HTTP client and hide a missing one.
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
 	d.Credentials = credentials.NewStaticCredentialsProvider(syncKey, "secret", "")
 	return syncertest.New(t, sources.NewRegistry(d), slog.New(slog.NewTextHandler(io.Discard, nil)), "aws", "ec2",
 		map[string]any{"plugin": "amazon.aws.aws_ec2", "regions": []any{syncRegions[0], syncRegions[1]}, "endpoint_url": url})

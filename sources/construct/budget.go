@@ -3,6 +3,7 @@ package construct
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -121,10 +122,11 @@ func (e *LimitError) Error() string {
 	return "over a limit"
 }
 
-// IsLimit reports whether err is, or wraps, a *LimitError.
+// IsLimit reports whether err is, or wraps, a *LimitError. (AsType: it
+// runs for every entry skipped on every host, and allocates nothing.)
 func IsLimit(err error) bool {
-	var le *LimitError
-	return errors.As(err, &le)
+	_, ok := errors.AsType[*LimitError](err)
+	return ok
 }
 
 // byteSize prints n in the largest binary unit that divides it.
@@ -191,13 +193,25 @@ func (e *env) tickLen(v any) error {
 	return nil
 }
 
+// overValue is the error of a value larger than the limit per value.
+func (e *env) overValue() error { return &LimitError{Kind: LimitValue, Limit: e.b.value} }
+
+// room checks that n more bytes may be written to b, a value being built
+// piece by piece, under the limit per value.
+func (e *env) room(b *strings.Builder, n int64) error {
+	if n < 0 || int64(b.Len())+n > e.b.value {
+		return e.overValue()
+	}
+	return nil
+}
+
 // build charges a value of n bytes that a producer is about to build. It
 // fails, before anything is allocated, when the value would be larger
 // than the limit per value or the evaluation would build more than its
 // total.
 func (e *env) build(n int64) error {
 	if n > e.b.value || n < 0 { // n < 0: an overflowed computation
-		return &LimitError{Kind: LimitValue, Limit: e.b.value}
+		return e.overValue()
 	}
 	return e.spend(n)
 }
@@ -216,7 +230,7 @@ func (e *env) spend(n int64) error {
 // overflowing.
 func (e *env) buildTimes(unit, n int64) error {
 	if n > 0 && unit > e.b.value/n {
-		return &LimitError{Kind: LimitValue, Limit: e.b.value}
+		return e.overValue()
 	}
 	return e.build(unit * n)
 }
@@ -251,11 +265,7 @@ func (e *env) str(v any) (string, error) {
 	}
 	switch v.(type) {
 	case []any, map[string]any:
-		n, err := e.size(v)
-		if err != nil {
-			return "", err
-		}
-		if err := e.build(n); err != nil {
+		if _, err := e.charge(v); err != nil {
 			return "", err
 		}
 	}
@@ -272,7 +282,7 @@ type meter struct {
 func (m *meter) add(n int64) error {
 	m.n += n
 	if m.n > m.e.b.value || n < 0 {
-		return &LimitError{Kind: LimitValue, Limit: m.e.b.value}
+		return m.e.overValue()
 	}
 	return nil
 }
@@ -376,7 +386,10 @@ func (b *Batch) Used() int64 { return b.used.Load() }
 
 // output counts the constructed output of one host as Apply builds it:
 // each composed var and group name, against the limits per host and (with
-// a Batch) per sync.
+// a Batch) per sync. The host's total joins the sync's once, when the host
+// is done (commit) or goes over the sync's limit: the scopes of a sync
+// share that counter. Hosts constructed at once may each take the last
+// room left; they overshoot the limit per sync by at most one host each.
 type output struct {
 	host, hostMax int64
 	batch         *Batch
@@ -388,10 +401,19 @@ func (o *output) add(n int64) error {
 	if o.host > o.hostMax {
 		return &LimitError{Kind: LimitHost, Limit: o.hostMax}
 	}
-	if o.batch != nil && o.batch.used.Add(n) > o.syncMax {
+	if o.batch != nil && o.batch.used.Load()+o.host > o.syncMax {
+		o.commit()
 		return &LimitError{Kind: LimitSync, Limit: o.syncMax}
 	}
 	return nil
+}
+
+// commit adds the host's output to its sync's.
+func (o *output) commit() {
+	if o.batch != nil {
+		o.batch.used.Add(o.host)
+		o.host = 0
+	}
 }
 
 // addValue counts a composed var (its name and JSON value).

@@ -1,5 +1,7 @@
 package construct
 
+import "errors"
+
 // Constant parts of expressions, checked when a source is saved: a part
 // that reads no variable, such as 'a' * 1000000, has the same value for
 // every host, so a part that goes over a limit would fail every sync. It
@@ -90,7 +92,7 @@ func (c *Constructor) checkConstants(n node) error {
 	}
 	if isConstant(n) {
 		_, err := c.eval(c.newEnv(nil), n)
-		if le, ok := err.(*LimitError); ok && le.Kind != LimitTime {
+		if le, ok := errors.AsType[*LimitError](err); ok && le.Kind != LimitTime {
 			return err
 		}
 		return nil

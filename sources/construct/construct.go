@@ -487,6 +487,7 @@ func (c *Constructor) apply(vars map[string]any, batch *Batch) (Result, error) {
 		})
 		res.Edges = slices.Compact(res.Edges)
 	}
+	out.commit()
 	return res, nil
 }
 

@@ -980,8 +980,8 @@ func renderAll(e *env, b *strings.Builder, parts []tnode) error {
 // write adds s to a template's output, which is one value: it may not
 // grow past the limit per value.
 func (e *env) write(b *strings.Builder, s string) error {
-	if int64(b.Len())+int64(len(s)) > e.b.value {
-		return &LimitError{Kind: LimitValue, Limit: e.b.value}
+	if err := e.room(b, int64(len(s))); err != nil {
+		return err
 	}
 	b.WriteString(s)
 	return nil

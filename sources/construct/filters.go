@@ -999,7 +999,7 @@ func fBatch(e *env, in any, a *fargs) (any, error) {
 		if fills {
 			pad = n - int64(len(chunk))
 			if pad > 0 && fillSize+2 > (e.b.value-m.n)/pad {
-				return nil, &LimitError{Kind: LimitValue, Limit: e.b.value}
+				return nil, e.overValue()
 			}
 			if err := m.add(pad * (fillSize + 2)); err != nil {
 				return nil, err

@@ -306,7 +306,7 @@ func callStrMethod(e *env, s, name string, args []any, arg func(int, string) (an
 			fill = f
 		}
 		if pad > e.b.value { // (len(fill) ≤ 4: the product below cannot overflow)
-			return nil, &LimitError{Kind: LimitValue, Limit: e.b.value}
+			return nil, e.overValue()
 		}
 		if err := e.build(int64(len(s)) + pad*int64(len(fill))); err != nil {
 			return nil, err

@@ -146,8 +146,8 @@ func percentFormat(e *env, format string, args any) (any, error) {
 			return nil, errorf("unsupported format character '%c'", verb)
 		}
 		if pad := width - utf8.RuneCountInString(s); pad > 0 {
-			if int64(b.Len())+int64(len(s))+int64(pad) > e.b.value {
-				return nil, &LimitError{Kind: LimitValue, Limit: e.b.value}
+			if err := e.room(&b, int64(len(s))+int64(pad)); err != nil {
+				return nil, err
 			}
 			switch {
 			case strings.Contains(flags, "-"):
@@ -219,8 +219,8 @@ func writeJSON(e *env, b *strings.Builder, v any, st jsonStyle, depth int) error
 	if err := e.tick(1); err != nil {
 		return err
 	}
-	if int64(b.Len()) > e.b.value {
-		return &LimitError{Kind: LimitValue, Limit: e.b.value}
+	if err := e.room(b, 0); err != nil {
+		return err
 	}
 	if depth > 200 {
 		return errorf("to_json: nesting too deep")
@@ -232,15 +232,15 @@ func writeJSON(e *env, b *strings.Builder, v any, st jsonStyle, depth int) error
 		if err := e.write(b, "\n"); err != nil {
 			return err
 		}
-		if int64(st.indent)*int64(d) > e.b.value-int64(b.Len()) {
-			return &LimitError{Kind: LimitValue, Limit: e.b.value}
+		if int64(st.indent)*int64(d) > e.b.value-int64(b.Len()) { // no overflow
+			return e.overValue()
 		}
 		b.WriteString(strings.Repeat(" ", st.indent*d))
 		return nil
 	}
 	str := func(s string) error {
-		if int64(b.Len())+int64(len(s))+2 > e.b.value {
-			return &LimitError{Kind: LimitValue, Limit: e.b.value}
+		if err := e.room(b, int64(len(s))+2); err != nil {
+			return err
 		}
 		writeJSONString(b, s, st.ascii)
 		return nil
