@@ -18,7 +18,8 @@ const (
 	EMETHOD       = "method_not_allowed"
 	ETOOMANY      = "too_many_requests"
 	EUNAVAILABLE  = "unavailable"
-	// EFULL: the disk that would take a change (the database's) is full.
+	// EFULL: a disk Roster writes to (the database's, the rendered
+	// documents') is full.
 	EFULL     = "storage_full"
 	EINTERNAL = "internal"
 )

@@ -124,13 +124,6 @@ type ticket struct {
 	gate *gate // nil once left
 }
 
-type ticketKey struct{}
-
-func ticketFrom(ctx context.Context) *ticket {
-	t, _ := ctx.Value(ticketKey{}).(*ticket)
-	return t
-}
-
 func (t *ticket) leave() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -162,36 +155,32 @@ const (
 	prometheusSDRoute = "GET /api/v1/inventories/{inventory}/prometheus-sd"
 )
 
-// of returns the gate of a request to route (nil: never limited).
-func (g gates) of(route string, r *http.Request) *gate {
+// isRequest reports whether a request to route is of the requests class.
+// Health checks are never limited; whole-inventory documents take a place
+// of their own class once they have a document to send (Server.document),
+// not while they wait for syncs or a render.
+func isRequest(route string, r *http.Request) bool {
 	switch route {
-	case "GET /healthz", "GET /readyz":
-		return nil
-	case prometheusSDRoute:
-		return g.documents
+	case "GET /healthz", "GET /readyz", prometheusSDRoute:
+		return false
 	case ansibleRoute:
-		if !r.URL.Query().Has("host") {
-			return g.documents
-		}
+		return r.URL.Query().Has("host")
 	}
-	return g.requests
+	return true
 }
 
-// admit serves a request once its class has a place for it.
+// admit serves a request of the requests class once it has a place.
 func (s *Server) admit(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, route := mux.Handler(r)
-		g := s.gates.of(route, r)
-		if g == nil {
+		if _, route := mux.Handler(r); !isRequest(route, r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := g.enter(r.Context()); err != nil {
+		if err := s.gates.requests.enter(r.Context()); err != nil {
 			writeProblem(w, r, s.log, err)
 			return
 		}
-		t := &ticket{gate: g}
-		defer t.leave()
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ticketKey{}, t)))
+		defer s.gates.requests.leave()
+		next.ServeHTTP(w, r)
 	})
 }

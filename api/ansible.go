@@ -59,8 +59,8 @@ func (s *Server) afterSyncs(ctx context.Context, inv *roster.Inventory, f freshn
 // its generation or a later one, rendering it when needed, or with 304
 // when the client holds it.
 func (s *Server) document(ctx context.Context, inv *roster.Inventory, f freshness, key docKey, variant string, ifNoneMatch *string, render renderFunc) (documentAnswer, error) {
-	answer := documentAnswer{docs: s.docs, fresh: f, log: s.log, etag: key.etag(inv.Generation, variant),
-		ticket: ticketFrom(ctx), slowLane: s.gates.slowReaders, slowAfter: s.gates.slowReader}
+	answer := documentAnswer{docs: s.docs, fresh: f, etag: key.etag(inv.Generation, variant),
+		slowLane: s.gates.slowReaders, slowAfter: s.gates.slowReader}
 	if etagMatches(ifNoneMatch, answer.etag) {
 		return answer, nil
 	}
@@ -72,7 +72,14 @@ func (s *Server) document(ctx context.Context, inv *roster.Inventory, f freshnes
 	if etagMatches(ifNoneMatch, answer.etag) {
 		s.docs.release(doc)
 		answer.doc = nil
+		return answer, nil
 	}
+	// A place to send it from: places bound the CPU documents take.
+	if err := s.gates.documents.enter(ctx); err != nil {
+		s.docs.release(doc)
+		return documentAnswer{}, err
+	}
+	answer.ticket = &ticket{gate: s.gates.documents}
 	return answer, nil
 }
 

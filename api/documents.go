@@ -208,24 +208,33 @@ func (d *documents) render(key docKey, variant string, render renderFunc) (*docu
 	if err != nil {
 		return nil, fmt.Errorf("create a file for the %s document of inventory %s: %w", key.kind, key.inventoryID, err)
 	}
-	counted := &countingWriter{w: f}
-	bw := bufio.NewWriterSize(counted, 256<<10)
+	bw := bufio.NewWriterSize(f, 256<<10)
 	gen, err := render(ctx, bw)
 	if err == nil {
 		err = bw.Flush()
+	}
+	var size int64
+	if err == nil {
+		var fi os.FileInfo
+		fi, err = f.Stat()
+		if fi != nil {
+			size = fi.Size()
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-			err = &roster.Error{Code: roster.EFULL, Message: fmt.Sprintf(
-				"the disk holding rendered documents (%s) is full: free space there, or give --document-dir a larger one", dir)}
+		// The document file's own full disk (the store explains its own,
+		// as roster errors); the cause stays for the log.
+		if roster.ErrorCode(err) == roster.EINTERNAL && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) {
+			err = fmt.Errorf("%w (%w)", roster.Errorf(roster.EFULL,
+				"the disk holding rendered documents (%s) is full: free space there, or give --document-dir a larger one", dir), err)
 		}
 		return nil, fmt.Errorf("render the %s document of inventory %s: %w", key.kind, key.inventoryID, err)
 	}
-	return &document{path: f.Name(), size: counted.n, generation: gen, variant: variant}, nil
+	return &document{path: f.Name(), size: size, generation: gen, variant: variant}, nil
 }
 
 // directory returns the directory of the files, making it on first use.
@@ -310,17 +319,6 @@ func (d *documents) close() error {
 	return nil
 }
 
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
-
 // etag names a document of key at a generation and variant.
 func (key docKey) etag(gen int64, variant string) string {
 	tag := `"` + key.kind + "." + key.inventoryID + "." + strconv.FormatInt(gen, 10)
@@ -352,9 +350,8 @@ type documentAnswer struct {
 	doc   *document
 	etag  string
 	fresh freshness
-	log   *slog.Logger
-	// ticket is the request's place for documents; a reader still reading
-	// after slowAfter moves it to slowLane.
+	// ticket is the request's place for documents (nil for a 304); a
+	// reader still reading after slowAfter moves it to slowLane.
 	ticket    *ticket
 	slowLane  *gate
 	slowAfter time.Duration
@@ -367,6 +364,9 @@ func (a documentAnswer) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) 
 func (a documentAnswer) VisitGetPrometheusSDResponse(w http.ResponseWriter) error { return a.write(w) }
 
 func (a documentAnswer) write(w http.ResponseWriter) error {
+	if a.ticket != nil {
+		defer a.ticket.leave()
+	}
 	h := w.Header()
 	a.fresh.set(h)
 	h.Set("ETag", a.etag)
@@ -386,23 +386,19 @@ func (a documentAnswer) write(w http.ResponseWriter) error {
 	// minute, and a second per minDocumentRate bytes.
 	deadline := time.Minute + time.Duration(a.doc.size/minDocumentRate)*time.Second
 	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(deadline)); err != nil {
-		a.log.Debug("no write deadline for a document", "err", err)
+		a.docs.log.Debug("no write deadline for a document", "err", err)
 	}
 	w.WriteHeader(http.StatusOK)
 	if a.ticket != nil {
 		slow := time.AfterFunc(a.slowAfter, func() { a.ticket.moveTo(a.slowLane) })
 		defer slow.Stop()
 	}
-	if rf, ok := w.(io.ReaderFrom); ok {
-		_, err = rf.ReadFrom(f) // the file itself reaches net/http: sendfile(2) where it can
-	} else {
-		_, err = io.Copy(w, f)
-	}
+	_, err = io.Copy(w, f) // the file reaches net/http's ReadFrom: sendfile(2) where it can
 	if err != nil {
 		// The client went away, or the file could not be read: the
 		// connection is cut, so no client takes a short body for a whole
 		// one.
-		a.log.Debug("serving a rendered document stopped", "path", a.doc.path, "err", err)
+		a.docs.log.Debug("serving a rendered document stopped", "path", a.doc.path, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil

@@ -240,19 +240,10 @@ func (w *statusRecorder) ReadFrom(r io.Reader) (int64, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	var n int64
-	var err error
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		n, err = rf.ReadFrom(r)
-	} else {
-		n, err = io.Copy(writerOnly{w.ResponseWriter}, r)
-	}
+	n, err := io.Copy(w.ResponseWriter, r) // a file's WriteTo ends in the writer's ReadFrom
 	w.bytes += n
 	return n, err
 }
-
-// writerOnly hides every method of a writer but Write.
-type writerOnly struct{ io.Writer }
 
 // accessLog logs one line per request: never headers or bodies, which hold
 // tokens and secrets, and the path without its query.

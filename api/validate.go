@@ -192,28 +192,16 @@ func collectOne(reqErr *openapi3filter.RequestError, err error, fields *roster.F
 	}
 }
 
-// parseReason says why a body or parameter could not be parsed: the
-// reasons of the parse error and of its causes, down to the decoder's
-// (a body cut short has no reason of its own, only a cause).
+// parseReason says why a parameter could not be parsed: its reason, else
+// its cause's (JSON bodies are checked before, by checkJSONBody).
 func parseReason(pe *openapi3filter.ParseError) string {
-	var parts []string
-	for pe != nil {
-		if pe.Reason != "" {
-			parts = append(parts, pe.Reason)
-		}
-		next, ok := pe.Cause.(*openapi3filter.ParseError)
-		if !ok {
-			if pe.Cause != nil {
-				parts = append(parts, decodeReason(pe.Cause))
-			}
-			break
-		}
-		pe = next
+	switch {
+	case pe.Reason != "":
+		return pe.Reason
+	case pe.Cause != nil:
+		return decodeReason(pe.Cause)
 	}
-	if len(parts) == 0 {
-		return "it is not what its Content-Type says"
-	}
-	return strings.Join(parts, ": ")
+	return "it is not what its Content-Type says"
 }
 
 // decodeReason words a decoder's error for people.

@@ -293,7 +293,7 @@ func pgInventoryError(err error, inv *roster.Inventory) error {
 
 // Inventory implements roster.InventoryStore.
 func (s *Postgres) Inventory(ctx context.Context, idOrName string) (*roster.Inventory, error) {
-	inv, err := pgScanInventory(s.pool.QueryRow(ctx, `SELECT `+pgInventorySelect+` FROM inventories WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
+	inv, err := pgScanInventory(s.pool.QueryRow(ctx, `SELECT `+inventorySelect+` FROM inventories WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("inventory", idOrName)
 	}
@@ -302,7 +302,7 @@ func (s *Postgres) Inventory(ctx context.Context, idOrName string) (*roster.Inve
 
 // Inventories implements roster.InventoryStore.
 func (s *Postgres) Inventories(ctx context.Context) ([]*roster.Inventory, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+pgInventorySelect+` FROM inventories ORDER BY name`)
+	rows, err := s.pool.Query(ctx, `SELECT `+inventorySelect+` FROM inventories ORDER BY name`)
 	return collect(rows, err, pgScanInventoryRows)
 }
 
@@ -311,12 +311,13 @@ func (s *Postgres) UpdateInventory(ctx context.Context, id string, upd roster.In
 	var inv *roster.Inventory
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
-		inv, err = pgScanInventory(tx.QueryRow(ctx, `SELECT `+pgInventorySelect+` FROM inventories WHERE id = $1 FOR UPDATE`, id))
+		inv, err = pgScanInventory(tx.QueryRow(ctx, `SELECT `+inventorySelect+` FROM inventories WHERE id = $1 FOR UPDATE`, id))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return notFound("inventory", id)
 		} else if err != nil {
 			return err
 		}
+		shown := inventoryChangeShown(inv, upd)
 		if upd.Name != nil {
 			inv.Name = *upd.Name
 		}
@@ -332,7 +333,9 @@ func (s *Postgres) UpdateInventory(ctx context.Context, id string, upd roster.In
 		if err != nil {
 			return pgInventoryError(err, inv)
 		}
-		inv.Generation, err = pgBumpGeneration(ctx, tx, id)
+		if shown {
+			inv.Generation, err = pgBumpGeneration(ctx, tx, id)
+		}
 		return err
 	})
 	return inv, err

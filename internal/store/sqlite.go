@@ -251,6 +251,7 @@ func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.Inve
 		} else if err != nil {
 			return err
 		}
+		shown := inventoryChangeShown(inv, upd)
 		if upd.Name != nil {
 			inv.Name = *upd.Name
 		}
@@ -268,7 +269,9 @@ func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.Inve
 		} else if err != nil {
 			return err
 		}
-		inv.Generation, err = bumpGeneration(ctx, tx, id)
+		if shown {
+			inv.Generation, err = bumpGeneration(ctx, tx, id)
+		}
 		return err
 	})
 	return inv, err

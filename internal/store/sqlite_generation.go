@@ -9,10 +9,6 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-// inventorySelect is what reads of inventories select: the columns and the
-// generation.
-const inventorySelect = inventoryCols + `, COALESCE((SELECT generation FROM inventory_generations g WHERE g.inventory_id = inventories.id), 0)`
-
 // bumpGeneration moves an inventory's generation and returns the new one
 // (0 when the inventory is gone).
 func bumpGeneration(ctx context.Context, tx *sql.Tx, inventoryID string) (int64, error) {
@@ -27,39 +23,27 @@ func bumpGeneration(ctx context.Context, tx *sql.Tx, inventoryID string) (int64,
 // applyChangesBumping applies a sync's changes and moves its inventory's
 // generation when they change what the inventory's documents show.
 func applyChangesBumping(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time) error {
-	visible := !c.Empty()
-	if !visible && (c.ReplaceEdges || len(c.Edges) > 0) {
-		stored := make(map[roster.GroupEdge]bool)
+	shown, err := changesShown(c, func() ([]roster.GroupEdge, error) {
 		rows, err := tx.QueryContext(ctx, `SELECT parent, child FROM group_edges WHERE source_id = ?`, run.SourceID)
-		edges, err := collectRows(rows, err, func(row interface{ Scan(...any) error }) (roster.GroupEdge, error) {
-			var e roster.GroupEdge
-			err := row.Scan(&e.Parent, &e.Child)
-			return e, err
-		})
-		if err != nil {
-			return err
-		}
-		for _, e := range edges {
-			stored[e] = true
-		}
-		visible = edgesChange(stored, c)
-	}
-	if err := applyChanges(ctx, tx, run, c, now); err != nil {
+		return collectRows(rows, err, scanEdge)
+	})
+	if err != nil {
 		return err
 	}
-	if !visible {
-		return nil
+	if err := applyChanges(ctx, tx, run, c, now); err != nil || !shown {
+		return err
 	}
-	_, err := bumpGeneration(ctx, tx, run.InventoryID)
+	_, err = bumpGeneration(ctx, tx, run.InventoryID)
 	return err
 }
 
-// inventoryGeneration reads an inventory's generation in q's snapshot.
+// inventoryGeneration reads an inventory's generation in q's snapshot;
+// ENOTFOUND when the inventory is gone.
 func inventoryGeneration(ctx context.Context, q querier, inventoryID string) (int64, error) {
 	var gen int64
 	err := q.QueryRowContext(ctx, `SELECT generation FROM inventory_generations WHERE inventory_id = ?`, inventoryID).Scan(&gen)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
+		return 0, notFound("inventory", inventoryID)
 	}
 	return gen, err
 }

@@ -173,6 +173,12 @@ func testGenerationOfWalk(t *testing.T, s roster.Store) {
 			t.Fatalf("a walk at generation %d saw the host's vars %s; that generation committed %s", w.gen, w.vars, want)
 		}
 	}
+	// A deleted inventory has no generation: a walk of it is ENOTFOUND,
+	// not an empty document of generation 0 (which a reader that saw a
+	// later generation would render again and again).
+	must(t, s.DeleteInventory(t.Context(), inv.ID))
+	_, err := s.WalkInventory(t.Context(), inv.ID, func(*roster.Host) error { return nil }, func(*roster.Group) error { return nil })
+	wantCode(t, err, roster.ENOTFOUND)
 }
 
 func ptr[T any](v T) *T { return &v }
