@@ -37,13 +37,24 @@ func (r Role) Valid() bool {
 // Token is an API token. Only a hash of its value is stored; the value is
 // shown once, when it is created.
 type Token struct {
-	ID         string
-	Name       string
-	Role       Role
+	ID   string
+	Name string
+	Role Role
+	// Inventories, when not nil, limits the token to these inventories (by
+	// id) and what belongs to them: it sees nothing else. A nil list is
+	// no limit, except for a runner, which sees only the inventories it
+	// holds grants for. An empty, non-nil list sees no inventory.
+	Inventories []string
+	// ReadOnly limits the token to operations that change nothing.
+	ReadOnly   bool
 	CreatedAt  time.Time
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
 }
+
+// Scoped reports whether the token is limited to some inventories rather
+// than seeing every one its role may: a limited token, or a runner.
+func (t *Token) Scoped() bool { return t.Inventories != nil || t.Role == RoleRunner }
 
 // Expired reports whether the token has expired at now.
 func (t *Token) Expired(now time.Time) bool { return t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) }
@@ -69,6 +80,25 @@ func newRandomSecret(prefix string) (Secret, string) {
 	}
 	v := prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
 	return Secret(v), HashToken(Secret(v))
+}
+
+// tokenLen is the length of a token value: the prefix and 256 bits in
+// unpadded base32.
+var tokenLen = len(TokenPrefix) + base32.StdEncoding.WithPadding(base32.NoPadding).EncodedLen(32)
+
+// WellFormedToken reports whether v has the shape of a token value: the
+// prefix, then 52 characters of lower-case base32. Anything else cannot be
+// one, and is refused without a look in the store.
+func WellFormedToken(v string) bool {
+	if len(v) != tokenLen || !strings.HasPrefix(v, TokenPrefix) {
+		return false
+	}
+	for _, c := range v[len(TokenPrefix):] {
+		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // HashToken returns the stored form of a token value. Token values are 256

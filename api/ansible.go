@@ -16,7 +16,7 @@ import (
 // per inventory generation (host vars are stored encoded and copied
 // through as they are), or one host's vars.
 func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventoryRequestObject) (GetAnsibleInventoryResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}

@@ -5,18 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
 )
-
-type tokenKey struct{}
-
-// TokenFrom returns the authenticated token of a request's context.
-func TokenFrom(ctx context.Context) *roster.Token {
-	t, _ := ctx.Value(tokenKey{}).(*roster.Token)
-	return t
-}
 
 // authenticate resolves the bearer token of /api/ requests; every other
 // path (health checks) is public, and so are provisioning callbacks, whose
@@ -35,9 +28,11 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 			info.token = tok.Name
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, tok)))
+		next.ServeHTTP(w, r.WithContext(withToken(r.Context(), tok)))
 	})
 }
+
+var errBadToken = roster.Errorf(roster.EUNAUTHORIZED, "the API token is not valid (unknown or revoked)")
 
 func (s *Server) tokenOf(r *http.Request) (*roster.Token, error) {
 	h := r.Header.Get("Authorization")
@@ -48,9 +43,15 @@ func (s *Server) tokenOf(r *http.Request) (*roster.Token, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || value == "" {
 		return nil, roster.Errorf(roster.EUNAUTHORIZED, "the Authorization header must be: Bearer <token>")
 	}
-	tok, err := s.store.TokenByHash(r.Context(), roster.HashToken(roster.Secret(strings.TrimSpace(value))))
+	// A value that cannot be a token is refused as an unknown one is, and
+	// without a query: the answer says nothing of how a token looks.
+	value = strings.TrimSpace(value)
+	if !roster.WellFormedToken(value) {
+		return nil, errBadToken
+	}
+	tok, err := s.store.TokenByHash(r.Context(), roster.HashToken(roster.Secret(value)))
 	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		return nil, roster.Errorf(roster.EUNAUTHORIZED, "the API token is not valid (unknown or revoked)")
+		return nil, errBadToken
 	} else if err != nil {
 		return nil, err
 	}
@@ -122,6 +123,18 @@ var allowed = map[string][]roster.Role{
 
 var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallback": true}
 
+// global are the operations on what belongs to no inventory: a token
+// limited to inventories may not do them (it sees no token, and no
+// credential but, for a runner, those granted to it).
+var global = map[string]bool{
+	"ListTokens": true, "CreateToken": true, "DeleteToken": true,
+	"CreateCredential": true, "UpdateCredential": true, "DeleteCredential": true,
+	"ListGrants": true, "CreateGrant": true, "DeleteGrant": true,
+	"ListAuditEvents": true,
+}
+
+// authorize decides whether a token may call an operation at all: its
+// role, whether it is read-only, whether it is limited to inventories.
 func authorize(operationID string, tok *roster.Token) error {
 	if public[operationID] {
 		return nil
@@ -129,11 +142,45 @@ func authorize(operationID string, tok *roster.Token) error {
 	if tok == nil {
 		return roster.Errorf(roster.EUNAUTHORIZED, "an API token is required")
 	}
-	if !slices.Contains(allowed[operationID], tok.Role) {
+	switch {
+	case !slices.Contains(allowed[operationID], tok.Role):
 		return roster.Errorf(roster.EFORBIDDEN, "a token with role %q may not do this", tok.Role)
+	case tok.ReadOnly && !readOperations()[operationID]:
+		return roster.Errorf(roster.EFORBIDDEN, "token %q is read-only", tok.Name)
+	case tok.Inventories != nil && global[operationID]:
+		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
 	}
 	return nil
 }
+
+// authorizeRequest is authorize for a request whose path parameters are
+// known: a caller refused something it may not see gets 404, as for what
+// does not exist.
+func (s *Server) authorizeRequest(ctx context.Context, operationID string, params map[string]string) error {
+	err := authorize(operationID, TokenFrom(ctx))
+	if roster.ErrorCode(err) == roster.EFORBIDDEN {
+		if verr := s.checkVisible(ctx, params); verr != nil {
+			return verr
+		}
+	}
+	return err
+}
+
+// readOperations are the operations that change nothing: those read with
+// GET.
+var readOperations = sync.OnceValue(func() map[string]bool {
+	out := map[string]bool{}
+	spec, err := GetSwagger()
+	if err != nil {
+		panic(err) // the embedded spec is checked by every test
+	}
+	for _, item := range spec.Paths.Map() {
+		if op := item.Get; op != nil {
+			out[operationName(op.OperationID)] = true
+		}
+	}
+	return out
+})
 
 // OperationHasRoles reports whether the authorization table lists an
 // operation (by its generated method name), for tests.

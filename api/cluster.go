@@ -78,7 +78,7 @@ func scheduleFields(errs *roster.FieldErrors, spec, jitter, timeout *string, cac
 
 // CreateCallbackKey implements StrictServerInterface.
 func (s *Server) CreateCallbackKey(ctx context.Context, req CreateCallbackKeyRequestObject) (CreateCallbackKeyResponseObject, error) {
-	src, err := s.store.Source(ctx, req.Source)
+	src, err := s.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +92,7 @@ func (s *Server) CreateCallbackKey(ctx context.Context, req CreateCallbackKeyReq
 
 // DeleteCallbackKey implements StrictServerInterface.
 func (s *Server) DeleteCallbackKey(ctx context.Context, req DeleteCallbackKeyRequestObject) (DeleteCallbackKeyResponseObject, error) {
-	src, err := s.store.Source(ctx, req.Source)
+	src, err := s.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -281,7 +281,7 @@ func (s *Server) waitRuns(ctx context.Context, ids []string) error {
 
 // GetPrometheusSD implements StrictServerInterface.
 func (s *Server) GetPrometheusSD(ctx context.Context, req GetPrometheusSDRequestObject) (GetPrometheusSDResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}

@@ -128,7 +128,7 @@ func TestProvisioningCallback(t *testing.T) {
 	f.inventory("prod")
 	src := f.source("prod", "ec2", f.awsConfig(nil))
 	operator := f.token("operator", roster.RoleOperator)
-	runner := f.token("runner", roster.RoleRunner)
+	runner := f.scopedToken(&roster.Token{Name: "runner", Role: roster.RoleRunner, Inventories: []string{"prod"}})
 	wantStatus(t, f.do("POST", "/api/v1/sources/"+src.Id+"/callback-key", runner, nil), http.StatusForbidden)
 
 	r := f.do("POST", "/api/v1/sources/"+src.Id+"/callback-key", operator, nil)
@@ -289,7 +289,7 @@ func TestUpdateCacheTimeoutSyncsOnAnsibleLaunch(t *testing.T) {
 	wantStatus(t, r, http.StatusCreated)
 	var src api.Source
 	r.json(t, &src)
-	runner := f.token("runner", roster.RoleRunner)
+	runner := f.scopedToken(&roster.Token{Name: "runner", Role: roster.RoleRunner, Inventories: []string{"prod"}})
 	// Ansible reads the inventory: the source is older than its cache
 	// timeout (it never synced), so the read syncs it first.
 	r = f.do("GET", "/api/v1/inventories/prod/ansible", runner, nil)
@@ -329,7 +329,7 @@ func TestPrometheusSDLoadedByPrometheus(t *testing.T) {
 	wantStatus(t, r, http.StatusCreated)
 	src := f.source("prod", "ec2", f.awsConfig(nil))
 	f.syncAndWait(src.Id)
-	runner := f.token("prometheus", roster.RoleRunner)
+	runner := f.scopedToken(&roster.Token{Name: "prometheus", Role: roster.RoleRunner, Inventories: []string{"prod"}})
 	f.secrets = append(f.secrets, runner)
 
 	// What Roster answers...

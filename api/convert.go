@@ -1,6 +1,8 @@
 package api
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -92,7 +94,23 @@ func hostOut(h *roster.Host) Host {
 }
 
 func tokenOut(t *roster.Token) Token {
-	return Token{Id: t.ID, Name: t.Name, Role: Role(t.Role), CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt}
+	out := Token{Id: t.ID, Name: t.Name, Role: Role(t.Role), ReadOnly: t.ReadOnly, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt}
+	if t.Inventories != nil {
+		out.Inventories = ptr(slices.Clone(t.Inventories))
+	}
+	return out
+}
+
+// TokenAuditDetails is what the audit log keeps of a new token's limits.
+func TokenAuditDetails(t *roster.Token) map[string]string {
+	d := map[string]string{"role": string(t.Role)}
+	if t.Inventories != nil {
+		d["inventories"] = strings.Join(t.Inventories, ",")
+	}
+	if t.ReadOnly {
+		d["read_only"] = "true"
+	}
+	return d
 }
 
 func countsOut(c roster.SyncCounts) SyncCounts {

@@ -76,13 +76,17 @@ func (s *Server) ListCredentials(ctx context.Context, _ ListCredentialsRequestOb
 	if err != nil {
 		return nil, err
 	}
-	if tok := TokenFrom(ctx); tok.Role == roster.RoleRunner {
-		granted, err := s.grantedCredentials(ctx, tok)
+	seen := creds[:0]
+	for _, c := range creds {
+		ok, err := s.seesCredential(ctx, c.ID)
 		if err != nil {
 			return nil, err
 		}
-		creds = slices.DeleteFunc(creds, func(c *roster.Credential) bool { return !granted[c.ID] })
+		if ok {
+			seen = append(seen, c)
+		}
 	}
+	creds = seen
 	out := ListCredentials200JSONResponse{Items: make([]Credential, len(creds))}
 	for i, c := range creds {
 		out.Items[i] = credentialOut(c, s.broker.Backend())
@@ -90,36 +94,34 @@ func (s *Server) ListCredentials(ctx context.Context, _ ListCredentialsRequestOb
 	return out, nil
 }
 
-func (s *Server) grantedCredentials(ctx context.Context, tok *roster.Token) (map[string]bool, error) {
-	grants, err := s.store.Grants(ctx, roster.GrantFilter{TokenID: tok.ID})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]bool, len(grants))
-	for _, g := range grants {
-		out[g.CredentialID] = true
-	}
-	return out, nil
-}
-
 // GetCredential implements StrictServerInterface.
 func (s *Server) GetCredential(ctx context.Context, req GetCredentialRequestObject) (GetCredentialResponseObject, error) {
-	c, err := s.store.Credential(ctx, req.Credential)
+	c, err := s.grantedCredential(ctx, "credential.read", req.Credential)
 	if err != nil {
 		return nil, err
 	}
-	if tok := TokenFrom(ctx); tok.Role == roster.RoleRunner {
-		granted, err := s.grantedCredentials(ctx, tok)
-		if err != nil {
-			return nil, err
-		}
-		if !granted[c.ID] {
-			reason := fmt.Sprintf("token %q holds no grant of credential %q", tok.Name, c.Name)
-			s.audit(ctx, &roster.AuditEvent{Action: "credential.read", Outcome: roster.AuditDenied, TargetType: "credential", TargetID: c.ID, TargetName: c.Name, Reason: reason})
-			return nil, roster.Errorf(roster.EFORBIDDEN, "%s", reason)
-		}
-	}
 	return GetCredential200JSONResponse(credentialOut(c, s.broker.Backend())), nil
+}
+
+// grantedCredential finds a credential the caller may see for an action
+// on it. One it may not see answers as one that does not exist; the
+// attempt is audited as refused (README: "Audit").
+func (s *Server) grantedCredential(ctx context.Context, action, ref string) (*roster.Credential, error) {
+	c, err := s.store.Credential(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.seesCredential(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		tok := TokenFrom(ctx)
+		reason := fmt.Sprintf("token %q holds no grant of credential %q", tok.Name, c.Name)
+		s.audit(ctx, &roster.AuditEvent{Action: action, Outcome: roster.AuditDenied, TargetType: "credential", TargetID: c.ID, TargetName: c.Name, Reason: reason})
+		return nil, hidden("credential", ref)
+	}
+	return c, nil
 }
 
 // CreateCredential implements StrictServerInterface.
@@ -168,6 +170,9 @@ func (s *Server) IssueCredential(ctx context.Context, req IssueCredentialRequest
 		wrapTTL = d
 	}
 	wrap := req.Body.Wrap != nil && *req.Body.Wrap
+	if _, err := s.grantedCredential(ctx, "credential.issue", req.Credential); err != nil {
+		return nil, err
+	}
 	issued, err := s.broker.Issue(ctx, s.actor(ctx), req.Credential, req.Body.Inventory, wrap, wrapTTL)
 	if err != nil {
 		return nil, err
@@ -204,6 +209,9 @@ func (s *Server) SignSSHKey(ctx context.Context, req SignSSHKeyRequestObject) (S
 		}
 		sr.TTL = d
 	}
+	if _, err := s.grantedCredential(ctx, "credential.ssh_sign", req.Credential); err != nil {
+		return nil, err
+	}
 	cert, err := s.broker.SignSSHKey(ctx, s.actor(ctx), sr)
 	if err != nil {
 		return nil, err
@@ -219,6 +227,9 @@ func (s *Server) SignSSHKey(ctx context.Context, req SignSSHKeyRequestObject) (S
 
 // GetSSHCA implements StrictServerInterface.
 func (s *Server) GetSSHCA(ctx context.Context, req GetSSHCARequestObject) (GetSSHCAResponseObject, error) {
+	if _, err := s.grantedCredential(ctx, "credential.read", req.Credential); err != nil {
+		return nil, err
+	}
 	key, err := s.broker.CAPublicKey(ctx, req.Credential)
 	if err != nil {
 		return nil, err
@@ -232,30 +243,25 @@ func grantOut(g *roster.Grant) Grant {
 	return Grant{Id: g.ID, TokenId: g.TokenID, CredentialId: g.CredentialID, InventoryId: g.InventoryID, CreatedAt: g.CreatedAt}
 }
 
-// tokenByRef finds a token by id or name.
-func (s *Server) tokenByRef(ctx context.Context, ref string) (*roster.Token, error) {
-	return s.store.Token(ctx, ref)
-}
-
 // ListGrants implements StrictServerInterface.
 func (s *Server) ListGrants(ctx context.Context, req ListGrantsRequestObject) (ListGrantsResponseObject, error) {
 	var f roster.GrantFilter
 	if p := req.Params.Token; p != nil {
-		t, err := s.tokenByRef(ctx, *p)
+		t, err := s.token(ctx, *p)
 		if err != nil {
 			return nil, err
 		}
 		f.TokenID = t.ID
 	}
 	if p := req.Params.Credential; p != nil {
-		c, err := s.store.Credential(ctx, *p)
+		c, err := s.credential(ctx, *p)
 		if err != nil {
 			return nil, err
 		}
 		f.CredentialID = c.ID
 	}
 	if p := req.Params.Inventory; p != nil {
-		inv, err := s.store.Inventory(ctx, *p)
+		inv, err := s.inventory(ctx, *p)
 		if err != nil {
 			return nil, err
 		}
@@ -275,17 +281,20 @@ func (s *Server) ListGrants(ctx context.Context, req ListGrantsRequestObject) (L
 // CreateGrant implements StrictServerInterface.
 func (s *Server) CreateGrant(ctx context.Context, req CreateGrantRequestObject) (CreateGrantResponseObject, error) {
 	var errs roster.FieldErrors
-	tok, err := s.tokenByRef(ctx, req.Body.Token)
+	tok, err := s.token(ctx, req.Body.Token)
 	if err != nil {
 		errs.Add("token", "%s", roster.ErrorMessage(err))
 	}
-	cred, err := s.store.Credential(ctx, req.Body.Credential)
+	cred, err := s.credential(ctx, req.Body.Credential)
 	if err != nil {
 		errs.Add("credential", "%s", roster.ErrorMessage(err))
 	}
-	inv, err := s.store.Inventory(ctx, req.Body.Inventory)
+	inv, err := s.inventory(ctx, req.Body.Inventory)
 	if err != nil {
 		errs.Add("inventory", "%s", roster.ErrorMessage(err))
+	} else if tok != nil && tok.Inventories != nil && !slices.Contains(tok.Inventories, inv.ID) {
+		// It would grant nothing: the token sees no other inventory.
+		errs.Add("inventory", "token %q is limited to other inventories", tok.Name)
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -301,15 +310,10 @@ func (s *Server) CreateGrant(ctx context.Context, req CreateGrantRequestObject) 
 // DeleteGrant implements StrictServerInterface.
 func (s *Server) DeleteGrant(ctx context.Context, req DeleteGrantRequestObject) (DeleteGrantResponseObject, error) {
 	// What the grant was is recorded: the audit log outlives it.
-	grants, err := s.store.Grants(ctx, roster.GrantFilter{})
+	g, err := s.grant(ctx, req.Grant)
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(grants, func(g *roster.Grant) bool { return g.ID == req.Grant })
-	if i < 0 {
-		return nil, roster.Errorf(roster.ENOTFOUND, "grant %q not found", req.Grant)
-	}
-	g := grants[i]
 	if err := s.store.DeleteGrant(ctx, g.ID); err != nil {
 		return nil, err
 	}

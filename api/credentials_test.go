@@ -151,12 +151,17 @@ func TestBrokerAuthorizationMatrix(t *testing.T) {
 			name := fmt.Sprintf("%s-%v", role, granted)
 			tok := tokens[name]
 			mayUse := granted && (role == roster.RoleRunner || role == roster.RoleAdmin)
+			// A runner sees only the credentials it holds grants of: any
+			// other answers as absent, so that its existence cannot be probed.
+			hidden := role == roster.RoleRunner && !granted
 			check := func(what string, r response, allowed bool) {
 				t.Helper()
 				switch {
 				case allowed && (r.status < 200 || r.status > 299):
 					t.Errorf("%s as %s: %d, want success (%s)", what, name, r.status, r.body)
-				case !allowed && r.status != http.StatusForbidden:
+				case !allowed && hidden && r.status != http.StatusNotFound:
+					t.Errorf("%s as %s: %d, want 404 (%s)", what, name, r.status, r.body)
+				case !allowed && !hidden && r.status != http.StatusForbidden:
 					t.Errorf("%s as %s: %d, want 403 (%s)", what, name, r.status, r.body)
 				}
 			}
@@ -164,8 +169,9 @@ func TestBrokerAuthorizationMatrix(t *testing.T) {
 			check("issue for dev", f.do("POST", "/api/v1/credentials/key/issue", tok, map[string]any{"inventory": "dev"}), false)
 			check("sign for prod", f.do("POST", "/api/v1/credentials/ca/ssh/sign", tok, map[string]any{"inventory": "prod", "public_key": pub}), mayUse)
 			check("sign for dev", f.do("POST", "/api/v1/credentials/ca/ssh/sign", tok, map[string]any{"inventory": "dev", "public_key": pub}), false)
-			check("read metadata", f.do("GET", "/api/v1/credentials/key", tok, nil), role != roster.RoleRunner || granted)
-			check("CA public key", f.do("GET", "/api/v1/credentials/ca/ssh/ca", tok, nil), true)
+			check("read metadata", f.do("GET", "/api/v1/credentials/key", tok, nil), !hidden)
+			check("CA public key", f.do("GET", "/api/v1/credentials/ca/ssh/ca", tok, nil), !hidden)
+			hidden = false // what follows names no credential in its path
 			check("create", f.do("POST", "/api/v1/credentials", tok, map[string]any{"name": "n-" + name, "type": "token", "fields": map[string]string{"token": "x"}}),
 				role == roster.RoleAdmin || role == roster.RoleOperator)
 			check("grant", f.do("POST", "/api/v1/grants", tok, map[string]string{"token": name, "credential": "key", "inventory": "dev"}), role == roster.RoleAdmin)

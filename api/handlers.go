@@ -39,6 +39,17 @@ func (s *Server) ListInventories(ctx context.Context, _ ListInventoriesRequestOb
 	if err != nil {
 		return nil, err
 	}
+	seen := invs[:0]
+	for _, inv := range invs {
+		ok, err := s.seesInventory(ctx, inv.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			seen = append(seen, inv)
+		}
+	}
+	invs = seen
 	out := ListInventories200JSONResponse{Items: make([]Inventory, len(invs))}
 	for i, inv := range invs {
 		out.Items[i] = inventoryOut(inv)
@@ -66,7 +77,7 @@ func (s *Server) CreateInventory(ctx context.Context, req CreateInventoryRequest
 
 // GetInventory implements StrictServerInterface.
 func (s *Server) GetInventory(ctx context.Context, req GetInventoryRequestObject) (GetInventoryResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +86,7 @@ func (s *Server) GetInventory(ctx context.Context, req GetInventoryRequestObject
 
 // UpdateInventory implements StrictServerInterface.
 func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequestObject) (UpdateInventoryResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +113,7 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 
 // DeleteInventory implements StrictServerInterface.
 func (s *Server) DeleteInventory(ctx context.Context, req DeleteInventoryRequestObject) (DeleteInventoryResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +132,7 @@ func (s *Server) DeleteInventory(ctx context.Context, req DeleteInventoryRequest
 
 // ListSources implements StrictServerInterface.
 func (s *Server) ListSources(ctx context.Context, req ListSourcesRequestObject) (ListSourcesResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +149,7 @@ func (s *Server) ListSources(ctx context.Context, req ListSourcesRequestObject) 
 
 // CreateSource implements StrictServerInterface.
 func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject) (CreateSourceResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +211,7 @@ func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject
 
 // GetSource implements StrictServerInterface.
 func (s *Server) GetSource(ctx context.Context, req GetSourceRequestObject) (GetSourceResponseObject, error) {
-	src, err := s.store.Source(ctx, req.Source)
+	src, err := s.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +220,7 @@ func (s *Server) GetSource(ctx context.Context, req GetSourceRequestObject) (Get
 
 // UpdateSource implements StrictServerInterface.
 func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject) (UpdateSourceResponseObject, error) {
-	src, err := s.store.Source(ctx, req.Source)
+	src, err := s.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +298,7 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 
 // DeleteSource implements StrictServerInterface.
 func (s *Server) DeleteSource(ctx context.Context, req DeleteSourceRequestObject) (DeleteSourceResponseObject, error) {
-	src, err := s.store.Source(ctx, req.Source)
+	src, err := s.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +316,7 @@ func (s *Server) DeleteSource(ctx context.Context, req DeleteSourceRequestObject
 
 // TriggerSync implements StrictServerInterface.
 func (s *Server) TriggerSync(ctx context.Context, req TriggerSyncRequestObject) (TriggerSyncResponseObject, error) {
-	src, err := s.store.Source(ctx, req.Source)
+	src, err := s.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +334,7 @@ func (s *Server) TriggerSync(ctx context.Context, req TriggerSyncRequestObject) 
 
 // ListSyncRuns implements StrictServerInterface.
 func (s *Server) ListSyncRuns(ctx context.Context, req ListSyncRunsRequestObject) (ListSyncRunsResponseObject, error) {
-	src, err := s.store.Source(ctx, req.Source)
+	src, err := s.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +351,7 @@ func (s *Server) ListSyncRuns(ctx context.Context, req ListSyncRunsRequestObject
 
 // GetSyncRun implements StrictServerInterface.
 func (s *Server) GetSyncRun(ctx context.Context, req GetSyncRunRequestObject) (GetSyncRunResponseObject, error) {
-	run, err := s.store.SyncRun(ctx, req.Run)
+	run, err := s.syncRun(ctx, req.Run)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +362,7 @@ func (s *Server) GetSyncRun(ctx context.Context, req GetSyncRunRequestObject) (G
 
 // ListHosts implements StrictServerInterface.
 func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (ListHostsResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +402,7 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 
 // GetHost implements StrictServerInterface.
 func (s *Server) GetHost(ctx context.Context, req GetHostRequestObject) (GetHostResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +415,7 @@ func (s *Server) GetHost(ctx context.Context, req GetHostRequestObject) (GetHost
 
 // ListGroups implements StrictServerInterface.
 func (s *Server) ListGroups(ctx context.Context, req ListGroupsRequestObject) (ListGroupsResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -425,7 +436,7 @@ func (s *Server) ListGroups(ctx context.Context, req ListGroupsRequestObject) (L
 
 // SetGroupVars implements StrictServerInterface.
 func (s *Server) SetGroupVars(ctx context.Context, req SetGroupVarsRequestObject) (SetGroupVarsResponseObject, error) {
-	inv, err := s.store.Inventory(ctx, req.Inventory)
+	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -464,7 +475,7 @@ func (s *Server) checkRoutingOptions(ctx context.Context, provider string, confi
 // sourceCredential finds the credential a source of provider syncs with:
 // it must exist and be of the provider's type.
 func (s *Server) sourceCredential(ctx context.Context, provider, ref string) (string, error) {
-	c, err := s.store.Credential(ctx, ref)
+	c, err := s.credential(ctx, ref)
 	if err != nil {
 		return "", roster.Invalid(roster.FieldError{Message: roster.ErrorMessage(err)})
 	}
@@ -521,38 +532,37 @@ func (s *Server) ListTokens(ctx context.Context, _ ListTokensRequestObject) (Lis
 
 // CreateToken implements StrictServerInterface.
 func (s *Server) CreateToken(ctx context.Context, req CreateTokenRequestObject) (CreateTokenResponseObject, error) {
-	tok := &roster.Token{Name: req.Body.Name, Role: roster.Role(req.Body.Role)}
-	var errs roster.FieldErrors
-	if fe := roster.ValidateName("name", tok.Name); fe != nil {
-		errs = append(errs, *fe)
-	}
+	spec := TokenSpec{Name: req.Body.Name, Role: roster.Role(req.Body.Role), ReadOnly: req.Body.ReadOnly != nil && *req.Body.ReadOnly}
 	if req.Body.Ttl != nil {
 		ttl, err := time.ParseDuration(*req.Body.Ttl)
-		if err != nil || ttl <= 0 {
-			errs.Add("ttl", "must be a positive duration such as 720h")
-		} else {
-			exp := s.now().Add(ttl).UTC()
-			tok.ExpiresAt = &exp
+		if err != nil {
+			return nil, roster.Invalid(roster.FieldError{Field: "ttl", Message: "must be a duration such as 720h"})
 		}
+		spec.TTL = &ttl
 	}
-	if err := errs.Err(); err != nil {
+	if req.Body.Inventories != nil {
+		spec.Inventories = *req.Body.Inventories
+	}
+	tok, err := NewToken(ctx, s.store, spec, s.now(), s.tokenMaxTTL)
+	if err != nil {
 		return nil, err
 	}
 	value, hash := roster.NewTokenValue()
 	if err := s.store.CreateToken(ctx, tok, hash); err != nil {
 		return nil, err
 	}
-	s.auditChange(ctx, "token.create", "token", tok.ID, tok.Name, "", map[string]string{"role": string(tok.Role)})
+	s.auditChange(ctx, "token.create", "token", tok.ID, tok.Name, "", TokenAuditDetails(tok))
 	t := tokenOut(tok)
 	return CreateToken201JSONResponse{
 		Id: t.Id, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
+		Inventories: t.Inventories, ReadOnly: t.ReadOnly,
 		Value: value.Reveal(), // shown to its creator, once
 	}, nil
 }
 
 // DeleteToken implements StrictServerInterface.
 func (s *Server) DeleteToken(ctx context.Context, req DeleteTokenRequestObject) (DeleteTokenResponseObject, error) {
-	tok, err := s.tokenByRef(ctx, req.Token)
+	tok, err := s.token(ctx, req.Token)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,9 @@ type Config struct {
 	DocumentDir string
 	// Admission bounds the requests served at once, by class.
 	Admission Admission
+	// TokenMaxTTL bounds the lifetime of the tokens made through the API
+	// (0: none; tokens made without a TTL then never expire).
+	TokenMaxTTL time.Duration
 }
 
 // MetricsPath is where the Prometheus exposition is served when
@@ -73,8 +76,9 @@ type Server struct {
 	maxBody   int64
 	now       func() time.Time
 	touched   sync.Map // token id → time.Time of the last recorded use
-	docs      *documents
-	gates     gates
+	docs        *documents
+	gates       gates
+	tokenMaxTTL time.Duration
 }
 
 var _ StrictServerInterface = (*Server)(nil)
@@ -82,7 +86,7 @@ var _ StrictServerInterface = (*Server)(nil)
 // NewServer returns a server.
 func NewServer(c Config) *Server {
 	s := &Server{store: c.Store, engine: c.Engine, scheduler: c.Scheduler, followUps: c.FollowUps, webhooks: c.Webhooks, broker: c.Broker, metrics: c.Metrics, log: c.Log, maxBody: c.MaxBodyBytes, now: time.Now,
-		docs: newDocuments(c.DocumentDir, c.Log), gates: newGates(c.Admission)}
+		docs: newDocuments(c.DocumentDir, c.Log), gates: newGates(c.Admission), tokenMaxTTL: c.TokenMaxTTL}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -128,7 +132,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		}
 		h.ServeHTTP(w, r)
 	})
-	root = v.middleware(problem)(root)
+	root = v.middleware(s.authorizeRequest, problem)(root)
 	root = s.authenticate(root)
 	root = s.limitBody(root)
 	root = s.admit(mux, root)

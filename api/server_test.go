@@ -154,8 +154,26 @@ func newFixture(t *testing.T) *fixture {
 
 func (f *fixture) token(name string, role roster.Role) string {
 	f.t.Helper()
+	return f.scopedToken(&roster.Token{Name: name, Role: role})
+}
+
+// scopedToken stores a token made as tok says (its limits) and returns
+// its value. Inventories are given by name.
+func (f *fixture) scopedToken(tok *roster.Token) string {
+	f.t.Helper()
+	if tok.Inventories != nil {
+		ids := make([]string, len(tok.Inventories))
+		for i, ref := range tok.Inventories {
+			inv, err := f.store.Inventory(f.t.Context(), ref)
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			ids[i] = inv.ID
+		}
+		tok.Inventories = ids
+	}
 	value, hash := roster.NewTokenValue()
-	if err := f.store.CreateToken(f.t.Context(), &roster.Token{Name: name, Role: role}, hash); err != nil {
+	if err := f.store.CreateToken(f.t.Context(), tok, hash); err != nil {
 		f.t.Fatal(err)
 	}
 	return value.Reveal()
@@ -373,7 +391,7 @@ func TestRoles(t *testing.T) {
 	f := newFixture(t)
 	inv := f.inventory("prod")
 	src := f.source(inv.Name, "ec2", f.awsConfig(nil))
-	runner := f.token("runner", roster.RoleRunner)
+	runner := f.scopedToken(&roster.Token{Name: "runner", Role: roster.RoleRunner, Inventories: []string{"prod"}})
 	auditor := f.token("auditor", roster.RoleAuditor)
 	operator := f.token("operator", roster.RoleOperator)
 	for _, tc := range []struct {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +39,7 @@ func newValidator() (*validator, error) {
 	return &validator{router: router}, nil
 }
 
-func (v *validator) middleware(log func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
+func (v *validator) middleware(authorize func(context.Context, string, map[string]string) error, log func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			route, params, err := v.router.FindRoute(r)
@@ -48,7 +49,7 @@ func (v *validator) middleware(log func(http.ResponseWriter, *http.Request, erro
 			}
 			// Who may call the operation is settled before what they sent:
 			// a caller without the role gets 403, not a lesson in the schema.
-			if err := authorize(operationName(route.Operation.OperationID), TokenFrom(r.Context())); err != nil {
+			if err := authorize(r.Context(), operationName(route.Operation.OperationID), params); err != nil {
 				log(w, r, err)
 				return
 			}

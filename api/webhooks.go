@@ -14,14 +14,14 @@ func (s *Server) ListWebhooks(ctx context.Context, req ListWebhooksRequestObject
 	}
 	var f roster.WebhookFilter
 	if req.Params.Inventory != nil {
-		inv, err := s.store.Inventory(ctx, *req.Params.Inventory)
+		inv, err := s.inventory(ctx, *req.Params.Inventory)
 		if err != nil {
 			return nil, err
 		}
 		f.InventoryID = inv.ID
 	}
 	if req.Params.Source != nil {
-		src, err := s.store.Source(ctx, *req.Params.Source)
+		src, err := s.source(ctx, *req.Params.Source)
 		if err != nil {
 			return nil, err
 		}
@@ -31,6 +31,17 @@ func (s *Server) ListWebhooks(ctx context.Context, req ListWebhooksRequestObject
 	if err != nil {
 		return nil, err
 	}
+	seen := hooks[:0]
+	for _, w := range hooks {
+		ok, err := s.seesInventory(ctx, w.InventoryID)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			seen = append(seen, w)
+		}
+	}
+	hooks = seen
 	out := ListWebhooks200JSONResponse{Items: make([]Webhook, len(hooks))}
 	for i, w := range hooks {
 		out.Items[i] = webhookOut(w)
@@ -44,6 +55,25 @@ func (s *Server) CreateWebhook(ctx context.Context, req CreateWebhookRequestObje
 		return nil, err
 	}
 	b := req.Body
+	// What the caller may not see, it may not watch: refused as absent.
+	var errs roster.FieldErrors
+	if b.Inventory != nil {
+		if _, err := s.inventory(ctx, *b.Inventory); roster.ErrorCode(err) == roster.ENOTFOUND {
+			errs.Add("inventory", "%s", roster.ErrorMessage(err))
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if b.Source != nil {
+		if _, err := s.source(ctx, *b.Source); roster.ErrorCode(err) == roster.ENOTFOUND {
+			errs.Add("source", "%s", roster.ErrorMessage(err))
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
 	in := notify.WebhookInput{
 		Name:          b.Name,
 		InventoryID:   deref(b.Inventory),
@@ -70,7 +100,7 @@ func (s *Server) GetWebhook(ctx context.Context, req GetWebhookRequestObject) (G
 	if err := s.needWebhooks(); err != nil {
 		return nil, err
 	}
-	w, err := s.webhooks.Webhook(ctx, req.Webhook)
+	w, err := s.webhook(ctx, req.Webhook)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +126,11 @@ func (s *Server) UpdateWebhook(ctx context.Context, req UpdateWebhookRequestObje
 	if b.SigningSecret != nil {
 		ch.SigningSecret = ptr(roster.Secret(*b.SigningSecret))
 	}
-	w, err := s.webhooks.Update(ctx, req.Webhook, ch)
+	w, err := s.webhook(ctx, req.Webhook)
+	if err != nil {
+		return nil, err
+	}
+	w, err = s.webhooks.Update(ctx, w.ID, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +144,7 @@ func (s *Server) DeleteWebhook(ctx context.Context, req DeleteWebhookRequestObje
 	if err := s.needWebhooks(); err != nil {
 		return nil, err
 	}
-	w, err := s.webhooks.Webhook(ctx, req.Webhook)
+	w, err := s.webhook(ctx, req.Webhook)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +160,7 @@ func (s *Server) ListWebhookDeliveries(ctx context.Context, req ListWebhookDeliv
 	if err := s.needWebhooks(); err != nil {
 		return nil, err
 	}
-	w, err := s.webhooks.Webhook(ctx, req.Webhook)
+	w, err := s.webhook(ctx, req.Webhook)
 	if err != nil {
 		return nil, err
 	}

@@ -54,6 +54,10 @@ type Config struct {
 	ScheduleEvery Duration `yaml:"schedule_every"`
 	// MaxBodyBytes bounds API request bodies.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TokenMaxTTL bounds the lifetime of new API tokens; tokens made
+	// without a TTL get it. 0: no bound, and tokens without a TTL never
+	// expire.
+	TokenMaxTTL Duration `yaml:"token_max_ttl"`
 	// ExpressionValueBytes, ExpressionHostBytes and ExpressionSyncBytes
 	// bound what compose, groups and keyed_groups expressions build: each
 	// value, each host's constructed output, each sync's (README:
@@ -140,6 +144,7 @@ func (c *Config) settings() []setting {
 		{"sync-lease", "ROSTER_SYNC_LEASE", "how long a sync whose process died blocks its source", &c.SyncLease},
 		{"schedule-every", "ROSTER_SCHEDULE_EVERY", "how often due scheduled syncs are looked for", &c.ScheduleEvery},
 		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
+		{"token-max-ttl", "ROSTER_TOKEN_MAX_TTL", "longest lifetime of a new API token, and that of tokens made without one (0: no bound, no expiry)", &c.TokenMaxTTL},
 		{"expression-value-bytes", "ROSTER_EXPRESSION_VALUE_BYTES", "largest value an expression may build", &c.ExpressionValueBytes},
 		{"expression-host-bytes", "ROSTER_EXPRESSION_HOST_BYTES", "largest constructed output (composed vars, groups) of one host", &c.ExpressionHostBytes},
 		{"expression-sync-bytes", "ROSTER_EXPRESSION_SYNC_BYTES", "largest constructed output of one sync", &c.ExpressionSyncBytes},
@@ -291,6 +296,8 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 		return c, fmt.Errorf("schedule every must be at least 1s")
 	case c.AdmitDocuments < 0 || c.AdmitRequests < 1:
 		return c, fmt.Errorf("admit documents must not be negative (0: 1 per CPU), admit requests must be at least 1")
+	case c.TokenMaxTTL != 0 && c.TokenMaxTTL < Duration(time.Minute):
+		return c, fmt.Errorf("token max ttl must be 0 (no bound) or at least 1m")
 	case c.AdmitWait < Duration(time.Millisecond):
 		return c, fmt.Errorf("admit wait must be at least 1ms")
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"os"
 	"os/user"
 	"text/tabwriter"
@@ -11,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
 )
 
 func newTokenCommand() *cobra.Command {
@@ -26,6 +29,8 @@ func newTokenCreateCommand() *cobra.Command {
 	base := defaultConfig()
 	var name, role string
 	var ttl time.Duration
+	var inventories []string
+	var readOnly bool
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --role ROLE",
 		Short: "Create an API token and print it (once)",
@@ -35,25 +40,22 @@ func newTokenCreateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tok := &roster.Token{Name: name, Role: roster.Role(role)}
-			if fe := roster.ValidateName("--name", name); fe != nil {
-				return roster.Invalid(*fe)
+			spec := api.TokenSpec{Name: name, Role: roster.Role(role), ReadOnly: readOnly}
+			if cmd.Flags().Changed("ttl") {
+				spec.TTL = &ttl
 			}
-			if !tok.Role.Valid() {
-				return fmt.Errorf("--role %q: must be admin, operator, auditor or runner", role)
-			}
-			if ttl < 0 {
-				return fmt.Errorf("--ttl must be positive")
-			}
-			if ttl > 0 {
-				exp := time.Now().Add(ttl).UTC()
-				tok.ExpiresAt = &exp
+			if cmd.Flags().Changed("inventory") {
+				spec.Inventories = inventories
 			}
 			st, err := openStore(cmd.Context(), c)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
+			tok, err := api.NewToken(cmd.Context(), st, spec, time.Now(), time.Duration(c.TokenMaxTTL))
+			if err != nil {
+				return flagErrors(err, map[string]string{"name": "--name", "role": "--role", "ttl": "--ttl", "inventories": "--inventory"})
+			}
 			value, hash := roster.NewTokenValue()
 			if err := st.CreateToken(cmd.Context(), tok, hash); err != nil {
 				return err
@@ -66,7 +68,9 @@ func newTokenCreateCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "token name (unique)")
 	cmd.Flags().StringVar(&role, "role", "", "admin, operator, auditor or runner")
-	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, e.g. 720h (default: no expiry)")
+	cmd.Flags().DurationVar(&ttl, "ttl", 0, "lifetime, at least 1m, e.g. 720h (default: --token-max-ttl, or no expiry when there is none)")
+	cmd.Flags().StringArrayVar(&inventories, "inventory", nil, "limit the token to this inventory (name or id; repeat for several)")
+	cmd.Flags().BoolVar(&readOnly, "read-only", false, "limit the token to operations that change nothing")
 	cmd.MarkFlagRequired("name")
 	cmd.MarkFlagRequired("role")
 	addConfigFlags(cmd.Flags(), &base)
@@ -146,13 +150,30 @@ func timeOrDash(t *time.Time) string {
 
 // auditCLI records a token change made on the database directly, as the
 // API records its own: the audit log must show every token that exists.
+// flagErrors says a spec's field errors in the command line's words.
+func flagErrors(err error, flags map[string]string) error {
+	fields := roster.ErrorFields(err)
+	if len(fields) == 0 {
+		return err
+	}
+	msgs := make([]string, len(fields))
+	for i, f := range fields {
+		name, _, _ := strings.Cut(f.Field, "[")
+		if flag, ok := flags[name]; ok {
+			name = flag
+		}
+		msgs[i] = name + ": " + f.Message
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
 func auditCLI(ctx context.Context, st roster.AuditStore, action string, tok *roster.Token) {
 	who := "cli"
 	if u, err := user.Current(); err == nil {
 		who = "cli:" + u.Username
 	}
 	e := &roster.AuditEvent{Actor: who, Action: action, Outcome: roster.AuditAllowed, TargetType: "token", TargetID: tok.ID, TargetName: tok.Name,
-		Details: map[string]string{"role": string(tok.Role)}}
+		Details: api.TokenAuditDetails(tok)}
 	if err := st.AppendAudit(ctx, e); err != nil {
 		fmt.Fprintln(os.Stderr, "roster: warning: the audit record of this change could not be written:", err)
 	}

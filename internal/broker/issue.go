@@ -39,7 +39,10 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 	}
 	inv, err := b.store.Inventory(ctx, invRef)
 	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		return nil, nil, deny("", fmt.Sprintf("no inventory %q", invRef))
+		// Refused in the words of a refused grant: a caller must not learn
+		// which inventories exist from the answer.
+		b.audit(ctx, actor, action, roster.AuditDenied, c, "", fmt.Sprintf("no inventory %q", invRef), nil)
+		return nil, nil, roster.Errorf(roster.EFORBIDDEN, "token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, invRef)
 	} else if err != nil {
 		return nil, nil, err
 	}
@@ -54,7 +57,7 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 		return nil, nil, err
 	}
 	if len(grants) == 0 {
-		return nil, nil, deny(inv.ID, fmt.Sprintf("token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, inv.Name))
+		return nil, nil, deny(inv.ID, fmt.Sprintf("token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, invRef))
 	}
 	return c, inv, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -430,25 +431,52 @@ func (s *SQLite) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roste
 
 // ---- tokens
 
-const tokenCols = `id, name, role, created_at, expires_at, last_used_at`
+const tokenCols = `id, name, role, inventories, read_only, created_at, expires_at, last_used_at`
 
 func scanToken(row interface{ Scan(...any) error }) (*roster.Token, error) {
 	var t roster.Token
 	var created int64
 	var expires, used *int64
-	if err := row.Scan(&t.ID, &t.Name, &t.Role, &created, &expires, &used); err != nil {
+	var inventories *string
+	if err := row.Scan(&t.ID, &t.Name, &t.Role, &inventories, &t.ReadOnly, &created, &expires, &used); err != nil {
 		return nil, err
+	}
+	if inventories != nil {
+		if err := json.Unmarshal([]byte(*inventories), &t.Inventories); err != nil {
+			return nil, fmt.Errorf("token %s: inventories: %w", t.ID, err)
+		}
+		if t.Inventories == nil {
+			t.Inventories = []string{} // "[]" and "null" limit to none
+		}
 	}
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = fromMicros(created), fromNullMicros(expires), fromNullMicros(used)
 	return &t, nil
+}
+
+// tokenInventories is a token's limit to inventories as stored: NULL for
+// none.
+func tokenInventories(t *roster.Token) (*string, error) {
+	if t.Inventories == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(t.Inventories)
+	if err != nil {
+		return nil, err
+	}
+	v := string(b)
+	return &v, nil
 }
 
 // CreateToken implements roster.TokenStore.
 func (s *SQLite) CreateToken(ctx context.Context, t *roster.Token, hash string) error {
 	t.ID = newID()
 	t.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO tokens (id, name, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, string(t.Role), hash, micros(t.CreatedAt), nullMicros(t.ExpiresAt))
+	inventories, err := tokenInventories(t)
+	if err != nil {
+		return err
+	}
+	_, err = s.wq.ExecContext(ctx, `INSERT INTO tokens (id, name, role, inventories, read_only, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, string(t.Role), inventories, t.ReadOnly, hash, micros(t.CreatedAt), nullMicros(t.ExpiresAt))
 	if isUnique(err) {
 		return roster.Errorf(roster.ECONFLICT, "a token named %q already exists", t.Name)
 	}

@@ -601,6 +601,22 @@ func testTokens(t *testing.T, s roster.Store) {
 	_, err = s.TokenByHash(ctx, hash)
 	wantCode(t, err, roster.ENOTFOUND)
 	wantCode(t, s.DeleteToken(ctx, tok.ID), roster.ENOTFOUND)
+
+	// A token's limits come back as they were made: no list is no limit,
+	// an empty list sees nothing, and neither may turn into the other.
+	for _, want := range []*roster.Token{
+		{Name: "unlimited", Role: roster.RoleOperator},
+		{Name: "none", Role: roster.RoleAuditor, Inventories: []string{}, ReadOnly: true},
+		{Name: "two", Role: roster.RoleRunner, Inventories: []string{"inv-b", "inv-a"}},
+	} {
+		_, hash := roster.NewTokenValue()
+		must(t, s.CreateToken(ctx, want, hash))
+		got, err := s.TokenByHash(ctx, hash)
+		must(t, err)
+		if (got.Inventories == nil) != (want.Inventories == nil) || !slices.Equal(got.Inventories, want.Inventories) || got.ReadOnly != want.ReadOnly {
+			t.Errorf("token %s: inventories %#v read-only %v, want %#v %v", want.Name, got.Inventories, got.ReadOnly, want.Inventories, want.ReadOnly)
+		}
+	}
 }
 
 func testHostIDsAreNotReused(t *testing.T, s roster.Store) {

@@ -1,0 +1,233 @@
+package api
+
+import (
+	"context"
+	"slices"
+	"sync"
+
+	"github.com/rosterhq/roster"
+)
+
+// What a token may see (README: "Tokens"):
+//
+//   - a token made without a list of inventories, of any role but runner,
+//     sees every inventory;
+//   - a token made with one sees those inventories only, and what belongs
+//     to them (sources, runs, hosts, groups, documents, webhooks);
+//   - a runner sees the inventories it holds grants for, and those it was
+//     made with; a runner sees a credential only if it holds a grant of it.
+//
+// What a caller may not see answers exactly as what does not exist (404):
+// refusing it (403) would tell it the thing is there. What it sees but may
+// not do is refused with 403.
+
+// caller is a request's token, and what it may see once a handler asks.
+type caller struct {
+	tok *roster.Token
+
+	once   sync.Once
+	all    bool            // every inventory
+	seen   map[string]bool // else these inventory ids
+	grants []*roster.Grant // a runner's
+	err    error
+}
+
+type callerKey struct{}
+
+// TokenFrom returns the authenticated token of a request's context.
+func TokenFrom(ctx context.Context) *roster.Token {
+	if c, _ := ctx.Value(callerKey{}).(*caller); c != nil {
+		return c.tok
+	}
+	return nil
+}
+
+func withToken(ctx context.Context, tok *roster.Token) context.Context {
+	return context.WithValue(ctx, callerKey{}, &caller{tok: tok})
+}
+
+// visible finds, once per request, what the request's token may see.
+func (s *Server) visible(ctx context.Context) (*caller, error) {
+	c, _ := ctx.Value(callerKey{}).(*caller)
+	if c == nil {
+		return nil, roster.Errorf(roster.EUNAUTHORIZED, "an API token is required")
+	}
+	c.once.Do(func() {
+		tok := c.tok
+		if !tok.Scoped() {
+			c.all = true
+			return
+		}
+		c.seen = make(map[string]bool, len(tok.Inventories))
+		for _, id := range tok.Inventories {
+			c.seen[id] = true
+		}
+		if tok.Role != roster.RoleRunner {
+			return
+		}
+		c.grants, c.err = s.store.Grants(ctx, roster.GrantFilter{TokenID: tok.ID})
+		for _, g := range c.grants {
+			c.seen[g.InventoryID] = true
+		}
+	})
+	return c, c.err
+}
+
+// seesInventory reports whether the request's token may see an inventory.
+func (s *Server) seesInventory(ctx context.Context, id string) (bool, error) {
+	c, err := s.visible(ctx)
+	if err != nil {
+		return false, err
+	}
+	return c.all || c.seen[id], nil
+}
+
+// hidden is the answer about something the caller may not see: the
+// store's own for something that does not exist.
+func hidden(what, ref string) error {
+	return roster.Errorf(roster.ENOTFOUND, "%s %q not found", what, ref)
+}
+
+// inventory finds an inventory the caller may see.
+func (s *Server) inventory(ctx context.Context, ref string) (*roster.Inventory, error) {
+	inv, err := s.store.Inventory(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.seesInventory(ctx, inv.ID); err != nil || !ok {
+		return nil, orHidden(err, "inventory", ref)
+	}
+	return inv, nil
+}
+
+// source finds a source of an inventory the caller may see.
+func (s *Server) source(ctx context.Context, ref string) (*roster.Source, error) {
+	src, err := s.store.Source(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.seesInventory(ctx, src.InventoryID); err != nil || !ok {
+		return nil, orHidden(err, "source", ref)
+	}
+	return src, nil
+}
+
+// syncRun finds a run of a source the caller may see.
+func (s *Server) syncRun(ctx context.Context, id string) (*roster.SyncRun, error) {
+	run, err := s.store.SyncRun(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.seesInventory(ctx, run.InventoryID); err != nil || !ok {
+		return nil, orHidden(err, "sync run", id)
+	}
+	return run, nil
+}
+
+// credential finds a credential the caller may see: a runner, one it holds
+// a grant of; a token limited to inventories, none (credentials belong to
+// no inventory); any other, every one.
+func (s *Server) credential(ctx context.Context, ref string) (*roster.Credential, error) {
+	cred, err := s.store.Credential(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.seesCredential(ctx, cred.ID); err != nil || !ok {
+		return nil, orHidden(err, "credential", ref)
+	}
+	return cred, nil
+}
+
+func (s *Server) seesCredential(ctx context.Context, id string) (bool, error) {
+	c, err := s.visible(ctx)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case c.all:
+		return true, nil
+	case c.tok.Role == roster.RoleRunner:
+		return slices.ContainsFunc(c.grants, func(g *roster.Grant) bool { return g.CredentialID == id }), nil
+	}
+	return false, nil
+}
+
+// token finds a token the caller may see: tokens belong to no inventory,
+// so only a caller seeing every inventory sees them.
+func (s *Server) token(ctx context.Context, ref string) (*roster.Token, error) {
+	tok, err := s.store.Token(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if c, err := s.visible(ctx); err != nil || !c.all {
+		return nil, orHidden(err, "token", ref)
+	}
+	return tok, nil
+}
+
+// grant finds a grant for an inventory the caller may see.
+func (s *Server) grant(ctx context.Context, id string) (*roster.Grant, error) {
+	grants, err := s.store.Grants(ctx, roster.GrantFilter{})
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(grants, func(g *roster.Grant) bool { return g.ID == id })
+	if i < 0 {
+		return nil, hidden("grant", id)
+	}
+	if ok, err := s.seesInventory(ctx, grants[i].InventoryID); err != nil || !ok {
+		return nil, orHidden(err, "grant", id)
+	}
+	return grants[i], nil
+}
+
+// webhook finds a webhook of an inventory the caller may see.
+func (s *Server) webhook(ctx context.Context, ref string) (*roster.Webhook, error) {
+	w, err := s.webhooks.Webhook(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if ok, err := s.seesInventory(ctx, w.InventoryID); err != nil || !ok {
+		return nil, orHidden(err, "webhook", ref)
+	}
+	return w, nil
+}
+
+func orHidden(err error, what, ref string) error {
+	if err != nil {
+		return err
+	}
+	return hidden(what, ref)
+}
+
+// checkVisible answers a request the caller is refused: when what its
+// path names is hidden from the caller (or absent), 404 as for anything
+// absent, so that the refusal tells nothing. Path parameters are checked
+// from the outermost.
+func (s *Server) checkVisible(ctx context.Context, params map[string]string) error {
+	for _, p := range []struct {
+		name string
+		find func(context.Context, string) error
+	}{
+		{"inventory", func(ctx context.Context, ref string) error { _, err := s.inventory(ctx, ref); return err }},
+		{"source", func(ctx context.Context, ref string) error { _, err := s.source(ctx, ref); return err }},
+		{"run", func(ctx context.Context, ref string) error { _, err := s.syncRun(ctx, ref); return err }},
+		{"credential", func(ctx context.Context, ref string) error { _, err := s.credential(ctx, ref); return err }},
+		{"token", func(ctx context.Context, ref string) error { _, err := s.token(ctx, ref); return err }},
+		{"grant", func(ctx context.Context, ref string) error { _, err := s.grant(ctx, ref); return err }},
+		{"webhook", func(ctx context.Context, ref string) error {
+			if s.webhooks == nil {
+				return nil
+			}
+			_, err := s.webhook(ctx, ref)
+			return err
+		}},
+	} {
+		if ref, ok := params[p.name]; ok {
+			if err := p.find(ctx, ref); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
