@@ -65,17 +65,17 @@ const MetricsPath = "/metrics"
 
 // Server implements the API.
 type Server struct {
-	store     roster.Store
-	engine    *syncer.Engine
-	scheduler roster.SchedulerStore
-	followUps FollowUps
-	webhooks  *notify.Service
-	broker    *broker.Broker
-	metrics   *metrics.Metrics
-	log       *slog.Logger
-	maxBody   int64
-	now       func() time.Time
-	touched   sync.Map // token id → time.Time of the last recorded use
+	store       roster.Store
+	engine      *syncer.Engine
+	scheduler   roster.SchedulerStore
+	followUps   FollowUps
+	webhooks    *notify.Service
+	broker      *broker.Broker
+	metrics     *metrics.Metrics
+	log         *slog.Logger
+	maxBody     int64
+	now         func() time.Time
+	touched     sync.Map // token id → time.Time of the last recorded use
 	docs        *documents
 	gates       gates
 	tokenMaxTTL time.Duration

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"os"
 	"os/user"
+	"strings"
 	"text/tabwriter"
 	"time"
 
