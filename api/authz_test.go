@@ -1,0 +1,324 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
+)
+
+// A caller kind: a role, and the limits of its token.
+type callerKind struct {
+	name     string
+	role     roster.Role
+	scope    []string // inventory names; nil: not limited
+	readOnly bool
+	// granted: the token holds grants of the "seen" world's credentials
+	// for the "seen" inventory.
+	granted bool
+}
+
+func (k callerKind) scoped() bool { return k.scope != nil || k.role == roster.RoleRunner }
+
+func (k callerKind) seesInventory(name string) bool {
+	return !k.scoped() || slices.Contains(k.scope, name) || (k.role == roster.RoleRunner && k.granted && name == "seen")
+}
+
+func (k callerKind) seesCredential(name string) bool {
+	if k.role == roster.RoleRunner {
+		return k.granted && strings.HasPrefix(name, "seen-")
+	}
+	return !k.scoped()
+}
+
+// authzCall is one request of the matrix and what it names.
+type authzCall struct {
+	op           string
+	method, path string
+	body         any
+	inventory    string // the inventory what the path names belongs to
+	credential   string // the credential the path names
+	token        bool   // the path names a token
+	// useGrant: the call needs a grant of credential for inventory.
+	useGrant bool
+}
+
+// Who may call each operation, written from the README's roles table, not
+// from the code's.
+var mayCall = map[string][]roster.Role{}
+
+func init() {
+	all := []roster.Role{roster.RoleAdmin, roster.RoleOperator, roster.RoleAuditor, roster.RoleRunner}
+	seeAll := []roster.Role{roster.RoleAdmin, roster.RoleOperator, roster.RoleAuditor}
+	change := []roster.Role{roster.RoleAdmin, roster.RoleOperator}
+	admin := []roster.Role{roster.RoleAdmin}
+	for roles, ops := range map[*[]roster.Role][]string{
+		&all:    {"ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
+		&seeAll: {"ListSources", "GetSource", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
+		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
+		&admin:  {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant"},
+	} {
+		for _, op := range ops {
+			mayCall[op] = *roles
+		}
+	}
+	mayCall["ListAuditEvents"] = []roster.Role{roster.RoleAdmin, roster.RoleAuditor}
+}
+
+// Operations on what belongs to no inventory, which a token limited to
+// inventories may not do.
+var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
+
+func (k callerKind) want(c authzCall) int {
+	visible := true
+	switch {
+	case c.token:
+		visible = !k.scoped()
+	case c.credential != "":
+		visible = k.seesCredential(c.credential)
+	case c.inventory != "":
+		visible = k.seesInventory(c.inventory)
+	}
+	allowed := slices.Contains(mayCall[c.op], k.role) &&
+		(!k.readOnly || c.method == http.MethodGet) &&
+		!(k.scope != nil && slices.Contains(globalOps, c.op))
+	if c.useGrant {
+		allowed = allowed && k.granted && c.inventory == "seen" && (k.role == roster.RoleRunner || k.role == roster.RoleAdmin)
+	}
+	switch {
+	case !visible:
+		return http.StatusNotFound
+	case !allowed:
+		return http.StatusForbidden
+	}
+	return http.StatusOK // any 2xx
+}
+
+// world is an inventory and one of everything in it, made by the admin.
+type world struct {
+	inv, src, run, hook, host, ca, pw string
+}
+
+func (f *fixture) world(name string) world {
+	f.t.Helper()
+	w := world{inv: name, ca: name + "-ca", pw: name + "-pw"}
+	wantStatus(f.t, f.do("POST", "/api/v1/inventories", f.admin, map[string]any{"name": name, "prometheus_sd": map[string]any{"port": 9100}}), http.StatusCreated)
+	w.src = f.source(name, "ec2", f.awsConfig(nil)).Id
+	w.run = f.syncAndWait(w.src).Id
+	var hosts api.HostList
+	f.do("GET", "/api/v1/inventories/"+name+"/hosts?limit=1", f.admin, nil).json(f.t, &hosts)
+	if len(hosts.Items) == 0 {
+		f.t.Fatal("the sync brought no host")
+	}
+	w.host = fmt.Sprint(hosts.Items[0].Id)
+	f.credentials(w.ca, w.pw)
+	r := f.do("POST", "/api/v1/webhooks", f.admin, map[string]any{"name": name + "-hook", "inventory": name, "events": []string{"sync.failed"}, "url": "http://127.0.0.1:9/hook"})
+	wantStatus(f.t, r, http.StatusCreated)
+	var hook api.Webhook
+	r.json(f.t, &hook)
+	w.hook = hook.Id
+	return w
+}
+
+// credentials makes an SSH CA and a password credential.
+func (f *fixture) credentials(ca, pw string) {
+	f.t.Helper()
+	wantStatus(f.t, f.do("POST", "/api/v1/credentials", f.admin, map[string]any{"name": ca, "type": "ssh_certificate",
+		"fields": map[string]string{"username": "deploy"}}), http.StatusCreated)
+	wantStatus(f.t, f.do("POST", "/api/v1/credentials", f.admin, map[string]any{"name": pw, "type": "password",
+		"fields": map[string]string{"username": "deploy", "password": "hunter2"}}), http.StatusCreated)
+}
+
+func (f *fixture) grant(token, credential, inventory string) string {
+	f.t.Helper()
+	r := f.do("POST", "/api/v1/grants", f.admin, map[string]string{"token": token, "credential": credential, "inventory": inventory})
+	wantStatus(f.t, r, http.StatusCreated)
+	var g api.Grant
+	r.json(f.t, &g)
+	return g.Id
+}
+
+// TestAuthorizationMatrix calls every operation of the API as every kind
+// of caller, on what the caller may see and on what it may not: 404 for
+// the invisible (as for the absent), 403 for the visible but forbidden,
+// 2xx otherwise.
+func TestAuthorizationMatrix(t *testing.T) {
+	kinds := []callerKind{
+		{name: "admin", role: roster.RoleAdmin, granted: true},
+		{name: "operator", role: roster.RoleOperator},
+		{name: "auditor", role: roster.RoleAuditor},
+		{name: "runner", role: roster.RoleRunner, granted: true},
+		{name: "runner-ungranted", role: roster.RoleRunner},
+		{name: "admin-limited", role: roster.RoleAdmin, scope: []string{"seen", "spare"}, granted: true},
+		{name: "operator-limited", role: roster.RoleOperator, scope: []string{"seen", "spare"}},
+		{name: "auditor-limited", role: roster.RoleAuditor, scope: []string{"seen", "spare"}},
+		{name: "runner-limited", role: roster.RoleRunner, scope: []string{"seen", "spare"}, granted: true},
+		{name: "admin-read-only", role: roster.RoleAdmin, readOnly: true, granted: true},
+		{name: "runner-read-only", role: roster.RoleRunner, scope: []string{"seen", "spare"}, readOnly: true, granted: true},
+	}
+	pub := publicKey(t)
+	covered := map[string]bool{}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			f := newFixture(t)
+			worlds := map[string]world{"seen": f.world("seen"), "unseen": f.world("unseen")}
+			f.inventory("spare")
+			me := "k-" + k.name
+			tok := f.scopedToken(&roster.Token{Name: me, Role: k.role, Inventories: slices.Clone(k.scope), ReadOnly: k.readOnly})
+			if k.granted {
+				f.grant(me, "seen-ca", "seen")
+				f.grant(me, "seen-pw", "seen")
+			}
+			n := 0
+			unique := func(prefix string) string { n++; return fmt.Sprintf("%s-%d", prefix, n) }
+			var calls []authzCall
+			add := func(c authzCall) { calls = append(calls, c) }
+			// What names nothing in its path, once.
+			add(authzCall{op: "ListInventories", method: "GET", path: "/api/v1/inventories"})
+			add(authzCall{op: "CreateInventory", method: "POST", path: "/api/v1/inventories", body: map[string]any{"name": unique("inv")}})
+			add(authzCall{op: "ListCredentialTypes", method: "GET", path: "/api/v1/credential-types"})
+			add(authzCall{op: "ListCredentials", method: "GET", path: "/api/v1/credentials"})
+			add(authzCall{op: "CreateCredential", method: "POST", path: "/api/v1/credentials", body: map[string]any{"name": unique("cred"), "type": "token", "fields": map[string]string{"token": "x"}}})
+			add(authzCall{op: "ListWebhooks", method: "GET", path: "/api/v1/webhooks"})
+			add(authzCall{op: "CreateWebhook", method: "POST", path: "/api/v1/webhooks",
+				body: map[string]any{"name": unique("hook"), "inventory": "seen", "events": []string{"sync.failed"}, "url": "http://127.0.0.1:9/x"}})
+			add(authzCall{op: "ListTokens", method: "GET", path: "/api/v1/tokens"})
+			add(authzCall{op: "CreateToken", method: "POST", path: "/api/v1/tokens", body: map[string]any{"name": unique("tok"), "role": "runner"}})
+			add(authzCall{op: "ListGrants", method: "GET", path: "/api/v1/grants"})
+			add(authzCall{op: "ListAuditEvents", method: "GET", path: "/api/v1/audit"})
+			{
+				name := unique("grantee")
+				f.token(name, roster.RoleRunner)
+				add(authzCall{op: "CreateGrant", method: "POST", path: "/api/v1/grants", body: map[string]string{"token": name, "credential": "seen-pw", "inventory": "seen"}})
+			}
+			for _, wn := range []string{"seen", "unseen"} {
+				w := worlds[wn]
+				inv := "/api/v1/inventories/" + w.inv
+				for _, c := range []authzCall{
+					{op: "GetInventory", method: "GET", path: inv},
+					{op: "UpdateInventory", method: "PATCH", path: inv, body: map[string]any{"description": "x"}},
+					{op: "ListSources", method: "GET", path: inv + "/sources"},
+					{op: "CreateSource", method: "POST", path: inv + "/sources", body: map[string]any{"name": unique("src"), "provider": "aws", "config": map[string]any{"regions": []string{"us-east-1"}}}},
+					{op: "ListHosts", method: "GET", path: inv + "/hosts"},
+					{op: "GetHost", method: "GET", path: inv + "/hosts/" + w.host},
+					{op: "ListGroups", method: "GET", path: inv + "/groups"},
+					{op: "SetGroupVars", method: "PUT", path: inv + "/groups/web/vars", body: map[string]any{"x": 1}},
+					{op: "GetAnsibleInventory", method: "GET", path: inv + "/ansible"},
+					{op: "GetPrometheusSD", method: "GET", path: inv + "/prometheus-sd"},
+					{op: "GetSource", method: "GET", path: "/api/v1/sources/" + w.src},
+					{op: "UpdateSource", method: "PATCH", path: "/api/v1/sources/" + w.src, body: map[string]any{"on_missing": "disable"}},
+					{op: "TriggerSync", method: "POST", path: "/api/v1/sources/" + w.src + "/syncs"},
+					{op: "ListSyncRuns", method: "GET", path: "/api/v1/sources/" + w.src + "/syncs"},
+					{op: "CreateCallbackKey", method: "POST", path: "/api/v1/sources/" + w.src + "/callback-key"},
+					{op: "GetSyncRun", method: "GET", path: "/api/v1/syncs/" + w.run},
+					{op: "GetWebhook", method: "GET", path: "/api/v1/webhooks/" + w.hook},
+					{op: "UpdateWebhook", method: "PATCH", path: "/api/v1/webhooks/" + w.hook, body: map[string]any{"enabled": false}},
+					{op: "ListWebhookDeliveries", method: "GET", path: "/api/v1/webhooks/" + w.hook + "/deliveries"},
+				} {
+					c.inventory = wn
+					add(c)
+				}
+				for _, c := range []authzCall{
+					{op: "GetCredential", method: "GET", path: "/api/v1/credentials/" + w.pw, credential: w.pw},
+					{op: "UpdateCredential", method: "PATCH", path: "/api/v1/credentials/" + w.pw, credential: w.pw, body: map[string]any{"description": "x"}},
+					{op: "GetSSHCA", method: "GET", path: "/api/v1/credentials/" + w.ca + "/ssh/ca", credential: w.ca},
+					{op: "IssueCredential", method: "POST", path: "/api/v1/credentials/" + w.pw + "/issue", credential: w.pw, body: map[string]any{"inventory": w.inv}, useGrant: true, inventory: wn},
+					{op: "SignSSHKey", method: "POST", path: "/api/v1/credentials/" + w.ca + "/ssh/sign", credential: w.ca, body: map[string]any{"inventory": w.inv, "public_key": pub}, useGrant: true, inventory: wn},
+				} {
+					add(c)
+				}
+			}
+			// Deletions, each of something made for it.
+			for _, wn := range []string{"seen", "unseen"} {
+				w := worlds[wn]
+				victim := unique("del")
+				if wn == "seen" {
+					victim = "spare"
+				} else {
+					f.inventory(victim)
+				}
+				invOf := wn
+				if wn == "seen" {
+					invOf = "spare"
+				}
+				add(authzCall{op: "DeleteInventory", method: "DELETE", path: "/api/v1/inventories/" + victim, inventory: invOf})
+				add(authzCall{op: "DeleteSource", method: "DELETE", path: "/api/v1/sources/" + f.source(w.inv, unique("src"), f.awsConfig(nil)).Id, inventory: wn})
+				wantStatus(t, f.do("POST", "/api/v1/sources/"+w.src+"/callback-key", f.admin, nil), http.StatusCreated)
+				add(authzCall{op: "DeleteCallbackKey", method: "DELETE", path: "/api/v1/sources/" + w.src + "/callback-key", inventory: wn})
+				r := f.do("POST", "/api/v1/webhooks", f.admin, map[string]any{"name": unique("hook"), "inventory": w.inv, "events": []string{"sync.failed"}, "url": "http://127.0.0.1:9/x"})
+				wantStatus(t, r, http.StatusCreated)
+				var hook api.Webhook
+				r.json(t, &hook)
+				add(authzCall{op: "DeleteWebhook", method: "DELETE", path: "/api/v1/webhooks/" + hook.Id, inventory: wn})
+				grantee := unique("grantee")
+				f.token(grantee, roster.RoleRunner)
+				add(authzCall{op: "DeleteGrant", method: "DELETE", path: "/api/v1/grants/" + f.grant(grantee, w.pw, w.inv), inventory: wn})
+				ca, pw := unique(wn+"-ca"), unique(wn+"-pw")
+				f.credentials(ca, pw)
+				if k.granted && wn == "seen" {
+					f.grant(me, pw, "seen")
+				}
+				add(authzCall{op: "DeleteCredential", method: "DELETE", path: "/api/v1/credentials/" + pw, credential: pw})
+			}
+			victim := unique("tok")
+			f.token(victim, roster.RoleRunner)
+			add(authzCall{op: "DeleteToken", method: "DELETE", path: "/api/v1/tokens/" + victim, token: true})
+
+			for _, c := range calls {
+				covered[c.op] = true
+				r := f.do(c.method, c.path, tok, c.body)
+				want := k.want(c)
+				ok := r.status == want || (want == http.StatusOK && r.status >= 200 && r.status < 300)
+				if !ok {
+					t.Errorf("%s %s %s: %d, want %d: %s", c.op, c.method, c.path, r.status, want, r.body)
+				}
+			}
+		})
+	}
+	// Every operation of the API is in the matrix, but those that take no
+	// token.
+	spec, err := api.GetSwagger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range spec.Paths.Map() {
+		for _, op := range item.Operations() {
+			name := strings.ToUpper(op.OperationID[:1]) + op.OperationID[1:]
+			if !covered[name] && !slices.Contains([]string{"GetHealth", "GetReady", "SourceCallback"}, name) {
+				t.Errorf("operation %s is not in the authorization matrix", name)
+			}
+		}
+	}
+}
+
+// An invisible resource answers exactly as an absent one: same status,
+// same problem, but for the name asked about.
+func TestInvisibleAnswersAsAbsent(t *testing.T) {
+	f := newFixture(t)
+	f.world("unseen")
+	f.inventory("seen")
+	runner := f.scopedToken(&roster.Token{Name: "runner", Role: roster.RoleRunner, Inventories: []string{"seen"}})
+	for _, path := range []string{"/api/v1/inventories/%s/ansible", "/api/v1/inventories/%s", "/api/v1/credentials/%s-pw", "/api/v1/inventories/%s/hosts"} {
+		hiddenR := f.do("GET", fmt.Sprintf(path, "unseen"), runner, nil)
+		absentR := f.do("GET", fmt.Sprintf(path, "absent"), runner, nil)
+		if hiddenR.status != http.StatusNotFound || absentR.status != http.StatusNotFound {
+			t.Fatalf("%s: hidden %d, absent %d; want 404 for both", path, hiddenR.status, absentR.status)
+		}
+		if h, a := strings.ReplaceAll(string(hiddenR.body), "unseen", "X"), strings.ReplaceAll(string(absentR.body), "absent", "X"); h != a {
+			t.Errorf("%s: hidden answers %s, absent %s", path, h, a)
+		}
+	}
+	// Refused credential use says the same of an inventory that does not
+	// exist and of one the runner may not use.
+	f.credentials("c-ca", "c-pw")
+	f.grant("runner", "c-pw", "seen")
+	hiddenR := f.do("POST", "/api/v1/credentials/c-pw/issue", runner, map[string]any{"inventory": "unseen"})
+	absentR := f.do("POST", "/api/v1/credentials/c-pw/issue", runner, map[string]any{"inventory": "absent"})
+	if h, a := strings.ReplaceAll(string(hiddenR.body), "unseen", "X"), strings.ReplaceAll(string(absentR.body), "absent", "X"); hiddenR.status != absentR.status || h != a {
+		t.Errorf("issue for a hidden inventory: %d %s; for an absent one: %d %s", hiddenR.status, h, absentR.status, a)
+	}
+}
