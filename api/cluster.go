@@ -65,14 +65,18 @@ func scheduleFields(errs *roster.FieldErrors, spec, jitter, timeout *string, cac
 		errs.Add("timeout", "must be at least 1s")
 	}
 	if cacheTimeout != nil {
-		if *cacheTimeout < 0 {
-			errs.Add("update_cache_timeout", "must not be negative")
+		if *cacheTimeout < 0 || *cacheTimeout > MaxAgeSeconds {
+			errs.Add("update_cache_timeout", "must be between 0 and %d seconds (a year)", MaxAgeSeconds)
 		}
 		d := time.Duration(*cacheTimeout) * time.Second
 		cache = &d
 	}
 	return sched, jit, tmo, cache
 }
+
+// MaxAgeSeconds bounds max_age and update_cache_timeout: a year. In
+// seconds, so that no value that passes overflows a time.Duration.
+const MaxAgeSeconds = 365 * 24 * 60 * 60
 
 // ---- provisioning callbacks
 
@@ -178,8 +182,8 @@ func (f freshness) set(h http.Header) {
 // data is then. An auditor changes nothing: its reads never trigger syncs
 // (they report how stale the data is).
 func (s *Server) fresh(ctx context.Context, inventoryID string, maxAge *int, stale *string, launch bool) (freshness, error) {
-	if maxAge != nil && *maxAge < 0 {
-		return freshness{}, roster.Invalid(roster.FieldError{Field: "max_age", Message: "must not be negative"})
+	if maxAge != nil && (*maxAge < 0 || *maxAge > MaxAgeSeconds) {
+		return freshness{}, roster.Invalid(roster.FieldError{Field: "max_age", Message: fmt.Sprintf("must be between 0 and %d seconds (a year)", MaxAgeSeconds)})
 	}
 	bound := func(st roster.SourceSyncState) (time.Duration, bool) {
 		b, ok := time.Duration(0), false

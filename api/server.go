@@ -137,10 +137,25 @@ func (s *Server) Handler() (http.Handler, error) {
 	root = s.limitBody(root)
 	root = s.admit(mux, root)
 	root = s.recoverPanics(root)
-	if s.metrics == nil {
-		return s.accessLog(root), nil
+	if s.metrics != nil {
+		return securityHeaders(s.withMetrics(mux, s.accessLog(root))), nil
 	}
-	return s.withMetrics(mux, s.accessLog(root)), nil
+	return securityHeaders(s.accessLog(root)), nil
+}
+
+// secretAnswers are the operations whose answers hold secret material:
+// no cache, shared or the client's, may keep them.
+var secretAnswers = map[string]bool{
+	"IssueCredential": true, "SignSSHKey": true, "CreateToken": true, "CreateCallbackKey": true,
+}
+
+// securityHeaders sets what every answer carries: no browser may guess a
+// content type other than the one given (a host var is not HTML).
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // withMetrics times the API's requests by the route mux matches and serves

@@ -49,7 +49,12 @@ func (v *validator) middleware(authorize func(context.Context, string, map[strin
 			}
 			// Who may call the operation is settled before what they sent:
 			// a caller without the role gets 403, not a lesson in the schema.
-			if err := authorize(r.Context(), operationName(route.Operation.OperationID), params); err != nil {
+			op := operationName(route.Operation.OperationID)
+			if secretAnswers[op] {
+				// Set first: refusals of these are kept by no cache either.
+				w.Header().Set("Cache-Control", "no-store")
+			}
+			if err := authorize(r.Context(), op, params); err != nil {
 				log(w, r, err)
 				return
 			}
