@@ -64,8 +64,9 @@ type rosterServer struct {
 	stop   func()
 }
 
-// startRoster creates an admin and a runner token and starts `roster
-// serve` on a new data directory, as a user would.
+// startRoster creates an admin token and starts `roster serve` on a new
+// data directory, as a user would. (The runner's token is made with the
+// inventory it reads: syncOpenStackFleet.)
 func startRoster(t *testing.T, rosterBin string) *rosterServer {
 	t.Helper()
 	data := t.TempDir()
@@ -79,7 +80,7 @@ func startRoster(t *testing.T, rosterBin string) *rosterServer {
 		}
 		return roster.Secret(strings.TrimSpace(string(out)))
 	}
-	admin, runner := token("ops", "admin"), token("ansible", "runner")
+	admin := token("ops", "admin")
 
 	serve := exec.Command(rosterBin, "serve", "--data-dir", data, "--listen", "127.0.0.1:0", "--log-format", "json")
 	serve.Env = env
@@ -125,7 +126,7 @@ func startRoster(t *testing.T, rosterBin string) *rosterServer {
 				URL string `json:"url"`
 			}
 			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "roster serving" {
-				return &rosterServer{URL: line.URL, Admin: admin, Runner: runner, stop: stop}
+				return &rosterServer{URL: line.URL, Admin: admin, stop: stop}
 			}
 		}
 		select {
@@ -159,6 +160,12 @@ func syncOpenStackFleet(t *testing.T, srv *rosterServer) map[string]json.RawMess
 		}
 	}
 	do("POST", "/inventories", map[string]any{"name": "prod"}, nil)
+	// Ansible's token reads prod, and nothing else.
+	var runner struct {
+		Value string `json:"value"`
+	}
+	do("POST", "/tokens", map[string]any{"name": "ansible", "role": "runner", "inventories": []string{"prod"}}, &runner)
+	srv.Runner = roster.Secret(runner.Value)
 	do("POST", "/credentials", map[string]any{"name": "openstack", "type": "openstack", "fields": map[string]string{
 		"auth_url": openstacksim.AuthURL(novaURL), "username": openstacksim.DefaultUser, "password": openstacksim.DefaultPassword,
 		"user_domain_name": "Default", "project_name": "demo", "project_domain_name": "Default"}}, nil)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/broker"
+	"github.com/rosterhq/roster/internal/store"
 	"github.com/rosterhq/roster/sources/aws/awssim"
 )
 
@@ -111,6 +112,24 @@ func TestTokenCommands(t *testing.T) {
 	}
 	if _, _, err := run(t, t.Context(), "token", "create", "--name", "x", "--role", "root", "--data-dir", dir); err == nil {
 		t.Fatal("an unknown role was accepted")
+	}
+	// Limits: inventories that exist, and read-only.
+	if _, _, err := run(t, t.Context(), "token", "create", "--name", "x", "--role", "runner", "--inventory", "nosuch", "--data-dir", dir); err == nil ||
+		!strings.Contains(err.Error(), `--inventory: inventory "nosuch" not found`) {
+		t.Fatalf("a token limited to an inventory that does not exist: %v", err)
+	}
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(dir, "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, st.CreateInventory(t.Context(), &roster.Inventory{Name: "prod"}))
+	st.Close()
+	if _, _, err := run(t, t.Context(), "token", "create", "--name", "ro", "--role", "operator", "--inventory", "prod", "--read-only", "--ttl", "2h", "--data-dir", dir); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err = run(t, t.Context(), "token", "list", "--data-dir", dir)
+	if err != nil || !regexp.MustCompile(`(?m)^ro\s+operator\s+prod, read-only\s`).MatchString(stdout) || !regexp.MustCompile(`(?m)^ci\s+runner\s+granted inventories\s`).MatchString(stdout) {
+		t.Fatalf("token list does not show the limits: %v\n%s", err, stdout)
 	}
 	if _, _, err := run(t, t.Context(), "token", "revoke", "ci", "--data-dir", dir); err != nil {
 		t.Fatal(err)

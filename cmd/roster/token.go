@@ -97,10 +97,18 @@ func newTokenListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			invs, err := st.Inventories(cmd.Context())
+			if err != nil {
+				return err
+			}
+			names := make(map[string]string, len(invs))
+			for _, inv := range invs {
+				names[inv.ID] = inv.Name
+			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tROLE\tCREATED\tEXPIRES\tLAST USED")
+			fmt.Fprintln(w, "NAME\tROLE\tSEES\tCREATED\tEXPIRES\tLAST USED")
 			for _, t := range toks {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, t.CreatedAt.Format(time.RFC3339), timeOrDash(t.ExpiresAt), timeOrDash(t.LastUsedAt))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, tokenSees(t, names), t.CreatedAt.Format(time.RFC3339), timeOrDash(t.ExpiresAt), timeOrDash(t.LastUsedAt))
 			}
 			return w.Flush()
 		},
@@ -150,6 +158,34 @@ func timeOrDash(t *time.Time) string {
 
 // auditCLI records a token change made on the database directly, as the
 // API records its own: the audit log must show every token that exists.
+// tokenSees says what a token may see, for token list: the inventories it
+// is limited to (by name; an id when the inventory is gone), and whether it
+// is read-only.
+func tokenSees(t *roster.Token, names map[string]string) string {
+	var out string
+	switch {
+	case t.Inventories != nil:
+		shown := make([]string, len(t.Inventories))
+		for i, id := range t.Inventories {
+			if shown[i] = names[id]; shown[i] == "" {
+				shown[i] = id + " (deleted)"
+			}
+		}
+		out = strings.Join(shown, ",")
+		if out == "" {
+			out = "no inventory"
+		}
+	case t.Role == roster.RoleRunner:
+		out = "granted inventories"
+	default:
+		out = "all"
+	}
+	if t.ReadOnly {
+		out += ", read-only"
+	}
+	return out
+}
+
 // flagErrors says a spec's field errors in the command line's words.
 func flagErrors(err error, flags map[string]string) error {
 	fields := roster.ErrorFields(err)
