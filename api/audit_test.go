@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -67,7 +68,8 @@ func TestAuditFloodIsBounded(t *testing.T) {
 				}
 				inv := "prod"
 				if i < guesses {
-					inv = fmt.Sprintf("guess-%d", i)
+					// A guess as long as the body allows: stored clipped.
+					inv = fmt.Sprintf("guess-%d-%s", i, strings.Repeat("x", 4<<10))
 				}
 				status, err := post(t, f.url+"/api/v1/credentials/db/issue", flood, map[string]any{"inventory": inv})
 				switch {
@@ -95,6 +97,9 @@ func TestAuditFloodIsBounded(t *testing.T) {
 			t.Fatalf("flood record %+v", e)
 		}
 		counted += e.Count
+		if e.Reason != nil && len(*e.Reason) > 1024 {
+			t.Fatalf("a refusal record quotes %d bytes of the request", len(*e.Reason))
+		}
 	}
 	// A window is an hour of the clock: the flood may straddle two.
 	windows := int(time.Now().Truncate(time.Hour).Sub(start.Truncate(time.Hour))/time.Hour) + 1

@@ -39,7 +39,7 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 	}
 	inv, err := b.store.Inventory(ctx, invRef)
 	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		return nil, nil, deny("", fmt.Sprintf("no inventory %q", invRef))
+		return nil, nil, deny("", fmt.Sprintf("no inventory %q", clipRef(invRef)))
 	} else if err != nil {
 		return nil, nil, err
 	}
@@ -57,6 +57,19 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 		return nil, nil, deny(inv.ID, fmt.Sprintf("token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, inv.Name))
 	}
 	return c, inv, nil
+}
+
+// maxRefInReason bounds the caller's text an audit record quotes: the
+// records of a flood are bounded in number (roster.AuditLimits), and this
+// bounds their size.
+const maxRefInReason = 128
+
+// clipRef shortens a reference the caller chose for an audit reason.
+func clipRef(ref string) string {
+	if len(ref) <= maxRefInReason {
+		return ref
+	}
+	return strings.ToValidUTF8(ref[:maxRefInReason], "") + "…"
 }
 
 // Issue hands a credential's fields (or a wrapping token holding them) to
