@@ -201,6 +201,81 @@ type AuditEvent struct {
 	InventoryID string
 	Reason      string            // why it was denied or failed
 	Details     map[string]string // ttl, principals, serial, vault request/lease id, wrapped
+	// Count is how many events the record stands for: 1, but for a
+	// refusal or failure repeated identically within an aggregation
+	// window (see Aggregable), which is one record counting them; Time is
+	// then the first of them, LastTime the last.
+	Count    int64
+	LastTime time.Time
+}
+
+// Aggregable reports whether identical repeats of e may share one record.
+// Refusals and failures may: a token retrying a denied request thousands
+// of times says one thing thousands of times, and each repeat written out
+// would let anyone holding a token grow the audit log at will. What was
+// allowed (an issuance, a signature, a change) never is: every one is a
+// record of its own.
+func (e *AuditEvent) Aggregable() bool { return e.Outcome != AuditAllowed }
+
+// AuditLimits bound what refusals and failures write to the audit log.
+// Within one Window (aligned to the clock, so every node of a cluster
+// agrees) identical aggregable events of one caller are one record; a
+// caller has at most PerCaller such records per window, and its further
+// distinct ones are counted in one summary record per action and outcome.
+// A caller therefore writes at most PerCaller + a few records of
+// refusals and failures per window, however many requests it sends.
+type AuditLimits struct {
+	Window    time.Duration
+	PerCaller int
+}
+
+// The default audit limits: an hour's window keeps a record's first and
+// last time informative while a flood costs a caller about 50 records an
+// hour, whose refusals a legitimate runner never comes near.
+const (
+	DefaultAuditWindow    = time.Hour
+	DefaultAuditPerCaller = 50
+)
+
+// WithDefaults fills the zero limits with the defaults.
+func (l AuditLimits) WithDefaults() AuditLimits {
+	if l.Window <= 0 {
+		l.Window = DefaultAuditWindow
+	}
+	if l.PerCaller <= 0 {
+		l.PerCaller = DefaultAuditPerCaller
+	}
+	return l
+}
+
+// AuditRetention is how long audit records are kept; zero keeps them
+// forever. Refusals and failures may be kept for less than what was
+// allowed: the record of an issuance is what an investigation needs for
+// as long as the credential may be in use, while refusals matter mostly
+// while they are fresh, and are what a flood is made of.
+type AuditRetention struct {
+	Allowed  time.Duration
+	Failures time.Duration
+}
+
+// Purge returns what retention removes at now.
+func (r AuditRetention) Purge(now time.Time) AuditPurge {
+	var p AuditPurge
+	if r.Allowed > 0 {
+		p.AllowedBefore = now.Add(-r.Allowed)
+	}
+	if r.Failures > 0 {
+		p.FailuresBefore = now.Add(-r.Failures)
+	}
+	return p
+}
+
+// AuditPurge selects the audit records to remove: those of allowed events
+// that happened before AllowedBefore, and those of refusals and failures
+// last seen before FailuresBefore. A zero time removes none of its kind.
+type AuditPurge struct {
+	AllowedBefore  time.Time
+	FailuresBefore time.Time
 }
 
 // AuditFilter selects audit events, newest first.
@@ -214,8 +289,15 @@ type AuditFilter struct {
 
 // AuditStore persists the audit log.
 type AuditStore interface {
+	// AppendAudit records e, setting its ID, Time (when zero), Count and
+	// LastTime. An aggregable event is folded into the record of an
+	// identical one within the store's AuditLimits, whose ID it takes.
 	AppendAudit(ctx context.Context, e *AuditEvent) error
 	AuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, string, error)
+	// PurgeAudit removes the records p selects, in small batches so that
+	// writers of new records are not held up, and says how many it
+	// removed. Any number of processes may purge at once.
+	PurgeAudit(ctx context.Context, p AuditPurge) (int64, error)
 }
 
 // SecretBackend keeps credentials' secret fields and signs SSH keys: HashiCorp

@@ -336,7 +336,7 @@ func (s *Server) ListAuditEvents(ctx context.Context, req ListAuditEventsRequest
 	for i, e := range events {
 		d := nonNilMap(e.Details)
 		out.Items[i] = AuditEvent{
-			Id: e.ID, Time: e.Time, Actor: e.Actor, Action: e.Action, Outcome: AuditEventOutcome(e.Outcome),
+			Id: e.ID, Time: e.Time, LastTime: e.LastTime, Count: e.Count, Actor: e.Actor, Action: e.Action, Outcome: AuditEventOutcome(e.Outcome),
 			TargetType: e.TargetType, TargetId: e.TargetID, TargetName: optional(e.TargetName),
 			InventoryId: optional(e.InventoryID), Reason: optional(e.Reason), Details: &d,
 		}

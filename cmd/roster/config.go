@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources/construct"
@@ -73,6 +74,15 @@ type Config struct {
 	AdmitWait      Duration `yaml:"admit_wait"`
 	DocumentDir    string   `yaml:"document_dir"`
 
+	// AuditRetention is how long the audit log keeps what was allowed
+	// (issuances, signatures, changes); AuditFailureRetention how long it
+	// keeps refusals and failures, no longer. 0 keeps forever.
+	// AuditFailuresPerCaller bounds the distinct refusal and failure
+	// records one caller writes per hour (roster.AuditLimits).
+	AuditRetention         Duration `yaml:"audit_retention"`
+	AuditFailureRetention  Duration `yaml:"audit_failure_retention"`
+	AuditFailuresPerCaller int      `yaml:"audit_failures_per_caller"`
+
 	// SecretBackend is "local" (sealed in the database; the default) or
 	// "vault" (the production choice).
 	SecretBackend string `yaml:"secret_backend"`
@@ -120,6 +130,52 @@ func normalizeDatabase(database string) (string, error) {
 	return database, nil
 }
 
+// Audit retention by default: a year of issuances and changes (PCI DSS
+// 10.5.1 asks for a year of audit history, and a year covers the life of
+// most credentials an investigation would ask about), 90 days of refusals
+// and failures (the part of that history PCI DSS wants at hand; refusals
+// are what a flood is made of, and old ones explain little).
+const (
+	defaultAuditRetention        = 365 * 24 * time.Hour
+	defaultAuditFailureRetention = 90 * 24 * time.Hour
+	minAuditRetention            = 24 * time.Hour
+	maxAuditFailuresPerCaller    = 10_000
+)
+
+// auditRetention is the audit retention configured.
+func (c *Config) auditRetention() roster.AuditRetention {
+	return roster.AuditRetention{Allowed: time.Duration(c.AuditRetention), Failures: time.Duration(c.AuditFailureRetention)}
+}
+
+// auditLimits are the audit limits configured.
+func (c *Config) auditLimits() roster.AuditLimits {
+	return roster.AuditLimits{Window: roster.DefaultAuditWindow, PerCaller: c.AuditFailuresPerCaller}
+}
+
+// validateAudit checks the audit settings. A retention is 0 (forever) or
+// at least a day: a shorter one is a typo that would erase the log.
+// Refusals are kept no longer than issuances: keeping the noise and
+// dropping the record it surrounds would be backwards.
+func (c *Config) validateAudit() error {
+	keep := func(d Duration) string {
+		if d == 0 {
+			return "forever"
+		}
+		return d.String()
+	}
+	switch {
+	case c.AuditRetention < 0 || (c.AuditRetention > 0 && c.AuditRetention < Duration(minAuditRetention)):
+		return fmt.Errorf("audit retention %s: must be 0 (keep forever) or at least 1d", c.AuditRetention)
+	case c.AuditFailureRetention < 0 || (c.AuditFailureRetention > 0 && c.AuditFailureRetention < Duration(minAuditRetention)):
+		return fmt.Errorf("audit failure retention %s: must be 0 (keep forever) or at least 1d", c.AuditFailureRetention)
+	case c.AuditRetention > 0 && (c.AuditFailureRetention == 0 || c.AuditFailureRetention > c.AuditRetention):
+		return fmt.Errorf("audit failure retention (%s) must not be longer than the audit retention (%s)", keep(c.AuditFailureRetention), keep(c.AuditRetention))
+	case c.AuditFailuresPerCaller < 1 || c.AuditFailuresPerCaller > maxAuditFailuresPerCaller:
+		return fmt.Errorf("audit failures per caller must be between 1 and %d", maxAuditFailuresPerCaller)
+	}
+	return nil
+}
+
 // expressionLimits are the expression limits configured.
 func (c *Config) expressionLimits() construct.Limits {
 	return construct.Limits{ValueBytes: c.ExpressionValueBytes, HostBytes: c.ExpressionHostBytes, SyncBytes: c.ExpressionSyncBytes}
@@ -152,6 +208,9 @@ func (c *Config) settings() []setting {
 		{"admit-requests", "ROSTER_ADMIT_REQUESTS", "other API requests served at once (more wait, then get 429)", &c.AdmitRequests},
 		{"admit-wait", "ROSTER_ADMIT_WAIT", "how long a request waits for its turn before a 429", &c.AdmitWait},
 		{"document-dir", "ROSTER_DOCUMENT_DIR", "where rendered inventory documents are kept (default: the system's temporary directory)", &c.DocumentDir},
+		{"audit-retention", "ROSTER_AUDIT_RETENTION", "how long audit records of issuances and changes are kept, e.g. 365d (0: forever)", &c.AuditRetention},
+		{"audit-failure-retention", "ROSTER_AUDIT_FAILURE_RETENTION", "how long audit records of refusals and failures are kept, at most the audit retention (0: forever)", &c.AuditFailureRetention},
+		{"audit-failures-per-caller", "ROSTER_AUDIT_FAILURES_PER_CALLER", "distinct refusal records one token writes per hour; more are counted on one summary record", &c.AuditFailuresPerCaller},
 		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
 		{"secret-key-file", "ROSTER_SECRET_KEY_FILE", "the local backend's key file (default <data-dir>/secret.key)", &c.SecretKeyFile},
 		{"vault-addr", "ROSTER_VAULT_ADDR", "Vault's URL", &c.VaultAddr},
@@ -191,6 +250,10 @@ func defaultConfig() Config {
 		VaultKVMount:         "secret",
 		VaultKVPrefix:        "roster",
 		VaultSSHMount:        "ssh",
+
+		AuditRetention:         Duration(defaultAuditRetention),
+		AuditFailureRetention:  Duration(defaultAuditFailureRetention),
+		AuditFailuresPerCaller: roster.DefaultAuditPerCaller,
 	}
 }
 
@@ -301,6 +364,9 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	case c.AdmitWait < Duration(time.Millisecond):
 		return c, fmt.Errorf("admit wait must be at least 1ms")
 	}
+	if err := c.validateAudit(); err != nil {
+		return c, err
+	}
 	if err := c.expressionLimits().Validate(); err != nil {
 		return c, fmt.Errorf("expression limits: %w", err)
 	}
@@ -333,11 +399,25 @@ func setValue(ptr any, v string) error {
 // environment variables and the config file.
 type Duration time.Duration
 
-func (d Duration) String() string { return time.Duration(d).String() }
+// Whole days are written "365d" too, for retention periods.
+func (d Duration) String() string {
+	if day := Duration(24 * time.Hour); d > 0 && d%day == 0 {
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return time.Duration(d).String()
+}
 
 // UnmarshalText implements encoding.TextUnmarshaler (YAML uses it too).
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(strings.TrimSpace(string(b)))
+	s := strings.TrimSpace(string(b))
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		// Beyond 100,000 days time.Duration overflows.
+		if n, err := strconv.ParseInt(days, 10, 32); err == nil && n >= 0 && n <= 100_000 {
+			*d = Duration(time.Duration(n) * 24 * time.Hour)
+			return nil
+		}
+	}
+	v, err := time.ParseDuration(s)
 	if err != nil {
 		return fmt.Errorf("%q is not a duration such as 30s, 10m or 2h", b)
 	}

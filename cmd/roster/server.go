@@ -44,6 +44,7 @@ type rosterStore interface {
 	roster.SchedulerStore
 	roster.StatsStore
 	roster.WebhookStore
+	SetAuditLimits(roster.AuditLimits)
 }
 
 // isPostgres reports whether a database setting names PostgreSQL (a URL)
@@ -55,10 +56,42 @@ func isPostgres(database string) bool {
 
 // openStore opens the configured database.
 func openStore(ctx context.Context, c Config) (rosterStore, error) {
+	var st rosterStore
+	var err error
 	if isPostgres(c.Database) {
-		return store.OpenPostgres(ctx, c.Database)
+		st, err = store.OpenPostgres(ctx, c.Database)
+	} else {
+		st, err = store.OpenSQLite(ctx, c.Database)
 	}
-	return store.OpenSQLite(ctx, c.Database)
+	if err != nil {
+		return nil, err
+	}
+	st.SetAuditLimits(c.auditLimits())
+	return st, nil
+}
+
+// purgeAudit removes the audit records past retention and records that it
+// did, so that a gap in the log reads as policy, not as tampering. Any
+// node may run it at any time: a second purge finds nothing to remove.
+func purgeAudit(ctx context.Context, st roster.AuditStore, r roster.AuditRetention, now time.Time, log *slog.Logger) error {
+	p := r.Purge(now)
+	n, err := st.PurgeAudit(ctx, p)
+	if n == 0 {
+		return err
+	}
+	log.Info("purged the audit log", "records", n)
+	details := map[string]string{"records": fmt.Sprint(n)}
+	if !p.AllowedBefore.IsZero() {
+		details["allowed_before"] = p.AllowedBefore.UTC().Format(time.RFC3339)
+	}
+	if !p.FailuresBefore.IsZero() {
+		details["failures_before"] = p.FailuresBefore.UTC().Format(time.RFC3339)
+	}
+	if aerr := st.AppendAudit(ctx, &roster.AuditEvent{Actor: "roster", Action: "audit.purge", Outcome: roster.AuditAllowed,
+		TargetType: "audit", Details: details}); aerr != nil {
+		err = errors.Join(err, fmt.Errorf("record the audit purge: %w", aerr))
+	}
+	return err
 }
 
 // openQueue opens the job queue in the store's database.
@@ -152,7 +185,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if n > 0 {
 				m.Log.Info("pruned the webhook delivery log", "entries", n)
 			}
-			return err
+			return errors.Join(err, purgeAudit(ctx, st, m.Config.auditRetention(), time.Now(), m.Log))
 		},
 		Log: m.Log.With("component", "jobs"),
 	})

@@ -41,8 +41,8 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 	if roster.ErrorCode(err) == roster.ENOTFOUND {
 		// Refused in the words of a refused grant: a caller must not learn
 		// which inventories exist from the answer.
-		b.audit(ctx, actor, action, roster.AuditDenied, c, "", fmt.Sprintf("no inventory %q", invRef), nil)
-		return nil, nil, roster.Errorf(roster.EFORBIDDEN, "token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, invRef)
+		b.audit(ctx, actor, action, roster.AuditDenied, c, "", fmt.Sprintf("no inventory %q", clipRef(invRef)), nil)
+		return nil, nil, roster.Errorf(roster.EFORBIDDEN, "token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, clipRef(invRef))
 	} else if err != nil {
 		return nil, nil, err
 	}
@@ -57,9 +57,22 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 		return nil, nil, err
 	}
 	if len(grants) == 0 {
-		return nil, nil, deny(inv.ID, fmt.Sprintf("token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, invRef))
+		return nil, nil, deny(inv.ID, fmt.Sprintf("token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, clipRef(invRef)))
 	}
 	return c, inv, nil
+}
+
+// maxRefInReason bounds the caller's text an audit record quotes: the
+// records of a flood are bounded in number (roster.AuditLimits), and this
+// bounds their size.
+const maxRefInReason = 128
+
+// clipRef shortens a reference the caller chose for an audit reason.
+func clipRef(ref string) string {
+	if len(ref) <= maxRefInReason {
+		return ref
+	}
+	return strings.ToValidUTF8(ref[:maxRefInReason], "") + "…"
 }
 
 // Issue hands a credential's fields (or a wrapping token holding them) to

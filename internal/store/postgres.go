@@ -31,8 +31,9 @@ var postgresMigrations embed.FS
 // read-modify-write updates) is made so by the database itself, with
 // unique indexes, conditional statements and row locks.
 type Postgres struct {
-	pool *pgPool
-	now  func() time.Time
+	pool  *pgPool
+	now   func() time.Time
+	audit roster.AuditLimits
 }
 
 var _ roster.Store = (*Postgres)(nil)
@@ -62,7 +63,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Pos
 	for _, opt := range opts {
 		opt(cfg)
 	}
-	s := &Postgres{now: time.Now}
+	s := &Postgres{now: time.Now, audit: roster.AuditLimits{}.WithDefaults()}
 	if err := s.migrate(ctx, cfg.ConnConfig.Copy()); err != nil {
 		return nil, err
 	}
@@ -76,6 +77,11 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Pos
 
 // SetClock replaces the clock, for tests.
 func (s *Postgres) SetClock(now func() time.Time) { s.now = now }
+
+// SetAuditLimits sets the bounds of refusals and failures in the audit log
+// (zero fields: the defaults), before the store is used. Every process
+// sharing the database should have the same.
+func (s *Postgres) SetAuditLimits(l roster.AuditLimits) { s.audit = l.WithDefaults() }
 
 // Close implements roster.Store.
 func (s *Postgres) Close() error {

@@ -171,21 +171,95 @@ func (s *Postgres) DeleteGrant(ctx context.Context, id string) error {
 
 // ---- audit
 
-const pgAuditCols = `id, time, actor, actor_id, action, outcome, target_type, target_id, target_name, inventory_id, reason, details`
+const pgAuditCols = `id, time, actor, actor_id, action, outcome, target_type, target_id, target_name, inventory_id, reason, details, count, last_time`
 
-// AppendAudit implements roster.AuditStore.
+// AppendAudit implements roster.AuditStore. Allowed events are inserted
+// as they are; a refusal or failure counts on the record of an identical
+// one in its window, or is inserted while its caller is under the limit of
+// the window, or counts on the caller's summary record. A transaction
+// lock on the caller makes the count and the insert one step for every
+// process sharing the database, so the limit is exact.
 func (s *Postgres) AppendAudit(ctx context.Context, e *roster.AuditEvent) error {
-	e.ID = newID()
 	if e.Time.IsZero() {
-		e.Time = s.now().UTC().Truncate(time.Microsecond)
+		e.Time = s.now()
 	}
+	e.Time = pgTime(e.Time)
+	e.Count, e.LastTime = 1, e.Time
+	if !e.Aggregable() {
+		e.ID = newID()
+		return insertAuditPG(ctx, s.pool, e, nil)
+	}
+	k := auditKeysOf(e, s.audit)
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, k.lo); err != nil {
+			return err
+		}
+		if found, err := repeatAuditPG(ctx, tx, e, k.event); found || err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM audit_events WHERE agg_key >= $1 AND agg_key < $2`, k.lo, k.hi).Scan(&n); err != nil {
+			return err
+		}
+		if n < s.audit.PerCaller {
+			e.ID = newID()
+			return insertAuditPG(ctx, tx, e, k.event)
+		}
+		if found, err := repeatAuditPG(ctx, tx, e, k.summary); found || err != nil {
+			return err
+		}
+		sum := auditSummary(e, s.audit)
+		sum.ID, sum.Count, sum.LastTime = newID(), 1, e.Time
+		e.ID = sum.ID
+		return insertAuditPG(ctx, tx, sum, k.summary)
+	})
+}
+
+func insertAuditPG(ctx context.Context, q pgQuerier, e *roster.AuditEvent, aggKey any) error {
 	details := e.Details
 	if details == nil {
 		details = map[string]string{}
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO audit_events (`+pgAuditCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		e.ID, e.Time, e.Actor, e.ActorID, e.Action, string(e.Outcome), e.TargetType, e.TargetID, e.TargetName, e.InventoryID, e.Reason, mustJSON(details))
+	_, err := q.Exec(ctx, `INSERT INTO audit_events (`+pgAuditCols+`, agg_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		e.ID, e.Time, e.Actor, e.ActorID, e.Action, string(e.Outcome), e.TargetType, e.TargetID, e.TargetName, e.InventoryID, e.Reason, mustJSON(details),
+		e.Count, e.LastTime, aggKey)
 	return err
+}
+
+// repeatAuditPG counts e on the record of key, if there is one, and gives
+// e that record's id and count.
+func repeatAuditPG(ctx context.Context, tx pgx.Tx, e *roster.AuditEvent, key string) (bool, error) {
+	err := tx.QueryRow(ctx, `UPDATE audit_events SET count = count + 1, last_time = GREATEST(last_time, $1) WHERE agg_key = $2 RETURNING id, count`,
+		e.Time, key).Scan(&e.ID, &e.Count)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PurgeAudit implements roster.AuditStore.
+func (s *Postgres) PurgeAudit(ctx context.Context, p roster.AuditPurge) (int64, error) {
+	var total int64
+	for _, c := range []struct {
+		outcomes []string
+		before   time.Time
+	}{{[]string{"allowed"}, p.AllowedBefore}, {[]string{"denied", "failed"}, p.FailuresBefore}} {
+		if c.before.IsZero() {
+			continue
+		}
+		for {
+			tag, err := s.pool.Exec(ctx, `DELETE FROM audit_events WHERE id IN (
+				SELECT id FROM audit_events WHERE outcome = ANY($1) AND last_time < $2 LIMIT $3)`, c.outcomes, c.before, auditPurgeBatch)
+			if err != nil {
+				return total, err
+			}
+			total += tag.RowsAffected()
+			if tag.RowsAffected() < auditPurgeBatch {
+				break
+			}
+		}
+	}
+	return total, nil
 }
 
 // AuditEvents implements roster.AuditStore.
@@ -213,10 +287,11 @@ func (s *Postgres) AuditEvents(ctx context.Context, f roster.AuditFilter) ([]*ro
 	out, err := collect(rows, err, func(rows pgx.Rows) (*roster.AuditEvent, error) {
 		var e roster.AuditEvent
 		var details []byte
-		if err := rows.Scan(&e.ID, &e.Time, &e.Actor, &e.ActorID, &e.Action, &e.Outcome, &e.TargetType, &e.TargetID, &e.TargetName, &e.InventoryID, &e.Reason, &details); err != nil {
+		if err := rows.Scan(&e.ID, &e.Time, &e.Actor, &e.ActorID, &e.Action, &e.Outcome, &e.TargetType, &e.TargetID, &e.TargetName, &e.InventoryID, &e.Reason, &details,
+			&e.Count, &e.LastTime); err != nil {
 			return nil, err
 		}
-		e.Time = utc(e.Time)
+		e.Time, e.LastTime = utc(e.Time), utc(e.LastTime)
 		if err := json.Unmarshal(details, &e.Details); err != nil {
 			return nil, err
 		}

@@ -33,6 +33,7 @@ type SQLite struct {
 	w, r   *sql.DB
 	wq, rq *stmtCache // prepared statements of w and r
 	now    func() time.Time
+	audit  roster.AuditLimits
 }
 
 var _ roster.Store = (*SQLite)(nil)
@@ -83,7 +84,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 	}
 	r.SetMaxOpenConns(o.readers)
 	r.SetMaxIdleConns(o.readers)
-	s := &SQLite{path: path, w: w, r: r, now: time.Now}
+	s := &SQLite{path: path, w: w, r: r, now: time.Now, audit: roster.AuditLimits{}.WithDefaults()}
 	s.wq, s.rq = newStmtCache(w, s.explain), newStmtCache(r, s.explain)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
@@ -94,6 +95,10 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 
 // SetClock replaces the clock, for tests.
 func (s *SQLite) SetClock(now func() time.Time) { s.now = now }
+
+// SetAuditLimits sets the bounds of refusals and failures in the audit log
+// (zero fields: the defaults), before the store is used.
+func (s *SQLite) SetAuditLimits(l roster.AuditLimits) { s.audit = l.WithDefaults() }
 
 // Close implements roster.Store.
 func (s *SQLite) Close() error {

@@ -189,21 +189,93 @@ func (s *SQLite) DeleteGrant(ctx context.Context, id string) error {
 
 // ---- audit
 
-const auditCols = `id, time, actor, actor_id, action, outcome, target_type, target_id, target_name, inventory_id, reason, details`
+const auditCols = `id, time, actor, actor_id, action, outcome, target_type, target_id, target_name, inventory_id, reason, details, count, last_time`
 
-// AppendAudit implements roster.AuditStore.
+// AppendAudit implements roster.AuditStore. Allowed events are inserted
+// as they are; a refusal or failure counts on the record of an identical
+// one in its window, or is inserted while its caller is under the limit of
+// the window, or counts on the caller's summary record. The writer
+// transactions of SQLite run one at a time, so the limit is exact.
 func (s *SQLite) AppendAudit(ctx context.Context, e *roster.AuditEvent) error {
-	e.ID = newID()
 	if e.Time.IsZero() {
 		e.Time = s.now().UTC().Truncate(time.Microsecond)
 	}
+	e.Count, e.LastTime = 1, e.Time
+	if !e.Aggregable() {
+		e.ID = newID()
+		return insertAuditSQLite(ctx, s.wq, e, nil)
+	}
+	k := auditKeysOf(e, s.audit)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if found, err := repeatAuditSQLite(ctx, tx, e, k.event); found || err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM audit_events WHERE agg_key >= ? AND agg_key < ?`, k.lo, k.hi).Scan(&n); err != nil {
+			return err
+		}
+		if n < s.audit.PerCaller {
+			e.ID = newID()
+			return insertAuditSQLite(ctx, tx, e, k.event)
+		}
+		if found, err := repeatAuditSQLite(ctx, tx, e, k.summary); found || err != nil {
+			return err
+		}
+		sum := auditSummary(e, s.audit)
+		sum.ID, sum.Count, sum.LastTime = newID(), 1, e.Time
+		e.ID = sum.ID
+		return insertAuditSQLite(ctx, tx, sum, k.summary)
+	})
+}
+
+func insertAuditSQLite(ctx context.Context, q interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, e *roster.AuditEvent, aggKey any) error {
 	details := e.Details
 	if details == nil {
 		details = map[string]string{}
 	}
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.ID, micros(e.Time), e.Actor, e.ActorID, e.Action, string(e.Outcome), e.TargetType, e.TargetID, e.TargetName, e.InventoryID, e.Reason, mustJSON(details))
+	_, err := q.ExecContext(ctx, `INSERT INTO audit_events (`+auditCols+`, agg_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, micros(e.Time), e.Actor, e.ActorID, e.Action, string(e.Outcome), e.TargetType, e.TargetID, e.TargetName, e.InventoryID, e.Reason, mustJSON(details),
+		e.Count, micros(e.LastTime), aggKey)
 	return err
+}
+
+// repeatAuditSQLite counts e on the record of key, if there is one, and
+// gives e that record's id and count.
+func repeatAuditSQLite(ctx context.Context, tx *sql.Tx, e *roster.AuditEvent, key string) (bool, error) {
+	err := tx.QueryRowContext(ctx, `UPDATE audit_events SET count = count + 1, last_time = max(last_time, ?) WHERE agg_key = ? RETURNING id, count`,
+		micros(e.Time), key).Scan(&e.ID, &e.Count)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PurgeAudit implements roster.AuditStore.
+func (s *SQLite) PurgeAudit(ctx context.Context, p roster.AuditPurge) (int64, error) {
+	var total int64
+	for _, c := range []struct {
+		outcomes string
+		before   time.Time
+	}{{`('allowed')`, p.AllowedBefore}, {`('denied', 'failed')`, p.FailuresBefore}} {
+		if c.before.IsZero() {
+			continue
+		}
+		for {
+			res, err := s.wq.ExecContext(ctx, `DELETE FROM audit_events WHERE rowid IN (
+				SELECT rowid FROM audit_events WHERE outcome IN `+c.outcomes+` AND last_time < ? LIMIT ?)`, micros(c.before), auditPurgeBatch)
+			if err != nil {
+				return total, err
+			}
+			n, _ := res.RowsAffected()
+			total += n
+			if n < auditPurgeBatch {
+				break
+			}
+		}
+	}
+	return total, nil
 }
 
 // AuditEvents implements roster.AuditStore.
@@ -241,10 +313,12 @@ func (s *SQLite) AuditEvents(ctx context.Context, f roster.AuditFilter) ([]*rost
 		var e roster.AuditEvent
 		var t int64
 		var details string
-		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.ActorID, &e.Action, &e.Outcome, &e.TargetType, &e.TargetID, &e.TargetName, &e.InventoryID, &e.Reason, &details); err != nil {
+		var last int64
+		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.ActorID, &e.Action, &e.Outcome, &e.TargetType, &e.TargetID, &e.TargetName, &e.InventoryID, &e.Reason, &details,
+			&e.Count, &last); err != nil {
 			return nil, "", err
 		}
-		e.Time = fromMicros(t)
+		e.Time, e.LastTime = fromMicros(t), fromMicros(last)
 		if err := unmarshalJSON(details, &e.Details); err != nil {
 			return nil, "", err
 		}
