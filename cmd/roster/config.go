@@ -25,8 +25,20 @@ import (
 // order of precedence: a command-line flag, a ROSTER_* environment
 // variable, the YAML config file, the default.
 type Config struct {
-	// Listen is the API's address.
+	// Listen is the API's address. One that is not loopback needs TLS,
+	// or InsecureListen.
 	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are PEM files of the server's certificate (its
+	// chain) and key: set, the API is served over HTTPS, the pair re-read
+	// on SIGHUP.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TLSClientCA is a PEM file of the CAs that sign client certificates:
+	// set, every /api/ request needs a client certificate they signed
+	// (health checks and metrics do not).
+	TLSClientCA string `yaml:"tls_client_ca"`
+	// InsecureListen allows plain HTTP on an address that is not loopback.
+	InsecureListen bool `yaml:"insecure_listen"`
 	// DataDir holds the SQLite database and local state.
 	DataDir string `yaml:"data_dir"`
 	// Database is a SQLite file path (empty: DataDir/roster.db) or a
@@ -95,7 +107,7 @@ type Config struct {
 // file key; the table keeps the three names of a setting together.
 type setting struct {
 	flag, env, usage string
-	ptr              any // *string, *int or *int64 into a Config
+	ptr              any // *string, *int, *int64, *bool or *Duration into a Config
 }
 
 // libpqKeyValue matches a libpq key=value connection string.
@@ -129,6 +141,10 @@ func (c *Config) timeouts() syncer.Timeouts {
 func (c *Config) settings() []setting {
 	return []setting{
 		{"listen", "ROSTER_LISTEN", "address the API listens on", &c.Listen},
+		{"tls-cert", "ROSTER_TLS_CERT", "PEM file of the server's TLS certificate (and chain): serve HTTPS; re-read on SIGHUP", &c.TLSCert},
+		{"tls-key", "ROSTER_TLS_KEY", "PEM file of the TLS certificate's key", &c.TLSKey},
+		{"tls-client-ca", "ROSTER_TLS_CLIENT_CA", "PEM file of the CAs signing client certificates: /api/ then requires one (re-read on SIGHUP)", &c.TLSClientCA},
+		{"insecure-listen", "ROSTER_INSECURE_LISTEN", "allow plain HTTP on an address that is not loopback (tokens cross the network in the clear)", &c.InsecureListen},
 		{"data-dir", "ROSTER_DATA_DIR", "directory for the database and local state", &c.DataDir},
 		{"database", "ROSTER_DATABASE", "SQLite database file (default <data-dir>/roster.db), or a postgres:// URL", &c.Database},
 		{"log-level", "ROSTER_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
@@ -212,6 +228,8 @@ func addConfigFlags(fs *pflag.FlagSet, c *Config) {
 			fs.Int(s.flag, *p, usage)
 		case *int64:
 			fs.Int64(s.flag, *p, usage)
+		case *bool:
+			fs.Bool(s.flag, *p, usage)
 		case *Duration:
 			fs.String(s.flag, p.String(), usage)
 		}
@@ -258,6 +276,12 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	}
 	if c.SecretKeyFile == "" {
 		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
+	}
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return c, errors.New("TLS needs both --tls-cert and --tls-key (ROSTER_TLS_CERT, ROSTER_TLS_KEY)")
+	case c.TLSClientCA != "" && c.TLSCert == "":
+		return c, errors.New("--tls-client-ca needs TLS: give --tls-cert and --tls-key too")
 	}
 	switch c.SecretBackend {
 	case "local":
@@ -316,6 +340,12 @@ func setValue(ptr any, v string) error {
 			return fmt.Errorf("%q is not a whole number", v)
 		}
 		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*p = b
 	case *Duration:
 		return p.UnmarshalText([]byte(v))
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,7 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -101,6 +104,8 @@ type Main struct {
 	URL string
 
 	srv          *http.Server
+	tls          *serverTLS // nil: plain HTTP
+	stopReload   func()
 	api          *api.Server
 	served       chan error
 	closeBackend func()
@@ -115,6 +120,14 @@ type Main struct {
 func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
+	}
+	if err := checkListen(m.Config, m.Log); err != nil {
+		return err
+	}
+	if m.Config.TLSCert != "" {
+		if m.tls, err = newServerTLS(m.Config, m.Log); err != nil {
+			return err
+		}
 	}
 	m.Registry = m.Registry.WithLimits(m.Config.expressionLimits())
 	if !isPostgres(m.Config.Database) {
@@ -188,7 +201,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.api = api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
 		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir,
-		Admission: api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)}})
+		Admission:                api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)},
+		RequireClientCertificate: m.Config.TLSClientCA != ""})
 	h, err := m.api.Handler()
 	if err != nil {
 		return err
@@ -198,6 +212,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", m.Config.Listen, err)
 	}
 	m.URL = "http://" + ln.Addr().String()
+	if m.tls != nil {
+		m.URL = "https://" + ln.Addr().String()
+		ln = tls.NewListener(ln, m.tls.config())
+		m.stopReload = reloadOnHangup(m.tls)
+	}
 	m.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -207,8 +226,40 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.srv.Serve(ln) }()
-	m.Log.Info("roster serving", "url", m.URL, "database", displayDatabase(m.Config.Database), "secret_backend", backend.Kind())
+	m.Log.Info("roster serving", "url", m.URL, "database", displayDatabase(m.Config.Database), "secret_backend", backend.Kind(),
+		"client_certificates", m.Config.TLSClientCA != "")
 	return nil
+}
+
+// ReloadTLS reads the TLS certificate, key and client CA files again, as
+// SIGHUP does. On an error the previous ones stay in use.
+func (m *Main) ReloadTLS() error {
+	if m.tls == nil {
+		return errNoTLS
+	}
+	return m.tls.reload()
+}
+
+// reloadOnHangup reloads TLS on every SIGHUP until the returned function
+// is called.
+func reloadOnHangup(t *serverTLS) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				t.reload()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 // Wait blocks until ctx is done or the server fails.
@@ -225,6 +276,10 @@ func (m *Main) Wait(ctx context.Context) error {
 // syncs (recorded as canceled, nothing changed) and closes the store.
 func (m *Main) Close() error {
 	var errs []error
+	if m.stopReload != nil {
+		m.stopReload()
+		m.stopReload = nil
+	}
 	if m.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
