@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -113,19 +114,95 @@ type setting struct {
 // libpqKeyValue matches a libpq key=value connection string.
 var libpqKeyValue = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslpassword|sslkey|sslcert|sslrootcert|service|options|connect_timeout|application_name|target_session_attrs)\s*=`)
 
+// urlScheme matches the scheme of a URL (two letters at least: C: is a
+// Windows drive).
+var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]+):`)
+
 // normalizeDatabase checks the database setting: a PostgreSQL URL gets
-// its scheme in lower case (the driver knows no other), and a libpq
-// key=value string, which would be taken for a file name and shown as
-// one, password included, is refused without echoing it.
+// its scheme in lower case (the driver knows no other). What would be
+// shown with its password is refused without echoing it: a libpq
+// key=value string or a mistyped URL, which would be taken for a file
+// name (and shown, and created, as one), and a URL whose password holds
+// a character it must percent-encode, which the driver would read
+// differently (part of the password as the host, and show it).
 func normalizeDatabase(database string) (string, error) {
 	if isPostgres(database) {
 		i := strings.Index(database, "://")
-		return strings.ToLower(database[:i]) + database[i:], nil
+		database = strings.ToLower(database[:i]) + database[i:]
+		return database, checkPostgresURL(database)
 	}
 	if libpqKeyValue.MatchString(database) {
 		return "", errors.New("database: give PostgreSQL as a postgres:// URL (the password in PGPASSWORD or ~/.pgpass), or SQLite as a file path")
 	}
+	if m := urlScheme.FindStringSubmatch(database); m != nil {
+		return "", fmt.Errorf("database: a %s: URL is neither a SQLite file path nor a postgres:// URL (a file name with a colon: write it ./NAME)", m[1])
+	}
 	return database, nil
+}
+
+// checkPostgresURL refuses a PostgreSQL URL that Go and the driver could
+// read differently, without showing it.
+func checkPostgresURL(database string) error {
+	const hint = "percent-encode the user's and password's special characters (@ as %40, / as %2F, : as %3A, ? as %3F, # as %23), or keep the password out of the URL with PGPASSWORD or ~/.pgpass"
+	if _, err := url.Parse(database); err != nil {
+		return errors.New("database: the postgres:// URL cannot be parsed: " + hint)
+	}
+	rest := database[strings.Index(database, "://")+3:]
+	beforeQuery, _, _ := strings.Cut(rest, "?")
+	beforeQuery, _, _ = strings.Cut(beforeQuery, "#")
+	authority, path, _ := strings.Cut(beforeQuery, "/")
+	if strings.Count(authority, "@") > 1 || strings.Contains(path, "@") {
+		return errors.New("database: the postgres:// URL has more than one @: " + hint)
+	}
+	return nil
+}
+
+// databaseSecrets are the parts of a database setting no message may
+// show: a PostgreSQL URL's password, as written and decoded, and a
+// password= parameter.
+func databaseSecrets(database string) []string {
+	if !isPostgres(database) {
+		return nil
+	}
+	u, err := url.Parse(database)
+	if err != nil {
+		return nil // normalizeDatabase refused it
+	}
+	var secrets []string
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		secrets = append(secrets, pw, url.UserPassword("", pw).String()[1:])
+	}
+	for _, pw := range u.Query()["password"] {
+		if pw != "" {
+			secrets = append(secrets, pw, url.QueryEscape(pw))
+		}
+	}
+	return secrets
+}
+
+// redactedError is an error whose message has secrets blanked out; it
+// still unwraps to the original, for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactDatabase blanks the database setting's secrets out of err.
+func redactDatabase(err error, database string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range databaseSecrets(database) {
+		msg = strings.ReplaceAll(msg, s, "xxxxx")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
 }
 
 // expressionLimits are the expression limits configured.

@@ -56,10 +56,15 @@ func isPostgres(database string) bool {
 	return strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://")
 }
 
-// openStore opens the configured database.
+// openStore opens the configured database. Its errors never show the
+// database's password, whatever the driver put in them.
 func openStore(ctx context.Context, c Config) (rosterStore, error) {
 	if isPostgres(c.Database) {
-		return store.OpenPostgres(ctx, c.Database)
+		st, err := store.OpenPostgres(ctx, c.Database)
+		if err != nil {
+			return nil, redactDatabase(err, c.Database)
+		}
+		return st, nil
 	}
 	return store.OpenSQLite(ctx, c.Database)
 }
@@ -118,6 +123,7 @@ type Main struct {
 // Syncs that a previous process left running are failed once their lease
 // ends (about a minute), and retried while attempts remain.
 func (m *Main) Run(ctx context.Context) (err error) {
+	defer func() { err = redactDatabase(err, m.Config.Database) }()
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
 	}
