@@ -57,6 +57,12 @@ type Config struct {
 	// TokenMaxTTL bounds the lifetime of the tokens made through the API
 	// (0: none; tokens made without a TTL then never expire).
 	TokenMaxTTL time.Duration
+	// RequireClientCertificate refuses (401) every request that came
+	// without a verified TLS client certificate, but for /healthz,
+	// /readyz and MetricsPath, which load balancers and Prometheus reach
+	// without one. The TLS listener verifies the certificate (Roster's
+	// asks for one with tls.VerifyClientCertIfGiven).
+	RequireClientCertificate bool
 }
 
 // MetricsPath is where the Prometheus exposition is served when
@@ -79,6 +85,9 @@ type Server struct {
 	docs        *documents
 	gates       gates
 	tokenMaxTTL time.Duration
+	// clientCerts: every request but health checks needs a verified
+	// client certificate.
+	clientCerts bool
 }
 
 var _ StrictServerInterface = (*Server)(nil)
@@ -86,7 +95,7 @@ var _ StrictServerInterface = (*Server)(nil)
 // NewServer returns a server.
 func NewServer(c Config) *Server {
 	s := &Server{store: c.Store, engine: c.Engine, scheduler: c.Scheduler, followUps: c.FollowUps, webhooks: c.Webhooks, broker: c.Broker, metrics: c.Metrics, log: c.Log, maxBody: c.MaxBodyBytes, now: time.Now,
-		docs: newDocuments(c.DocumentDir, c.Log), gates: newGates(c.Admission), tokenMaxTTL: c.TokenMaxTTL}
+		docs: newDocuments(c.DocumentDir, c.Log), gates: newGates(c.Admission), tokenMaxTTL: c.TokenMaxTTL, clientCerts: c.RequireClientCertificate}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -134,6 +143,9 @@ func (s *Server) Handler() (http.Handler, error) {
 	})
 	root = v.middleware(s.authorizeRequest, problem)(root)
 	root = s.authenticate(root)
+	if s.clientCerts {
+		root = s.requireClientCertificate(root)
+	}
 	root = s.limitBody(root)
 	root = s.admit(mux, root)
 	root = s.recoverPanics(root)
@@ -200,6 +212,20 @@ func (s *Server) authorizeOperation(f StrictHandlerFunc, operationID string) Str
 		}
 		return f(ctx, w, r, req)
 	}
+}
+
+// requireClientCertificate answers 401 to a request without a verified
+// client certificate, but for the health checks (MetricsPath is served
+// before this handler).
+func (s *Server) requireClientCertificate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || (r.TLS != nil && len(r.TLS.VerifiedChains) > 0) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeProblem(w, r, s.log, roster.Errorf(roster.EUNAUTHORIZED,
+			"a TLS client certificate is required: this server takes API requests only from clients presenting a certificate its client CA signed"))
+	})
 }
 
 func (s *Server) limitBody(next http.Handler) http.Handler {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -26,8 +27,20 @@ import (
 // order of precedence: a command-line flag, a ROSTER_* environment
 // variable, the YAML config file, the default.
 type Config struct {
-	// Listen is the API's address.
+	// Listen is the API's address. One that is not loopback needs TLS,
+	// or InsecureListen.
 	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are PEM files of the server's certificate (its
+	// chain) and key: set, the API is served over HTTPS, the pair re-read
+	// on SIGHUP.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// TLSClientCA is a PEM file of the CAs that sign client certificates:
+	// set, every /api/ request needs a client certificate they signed
+	// (health checks and metrics do not).
+	TLSClientCA string `yaml:"tls_client_ca"`
+	// InsecureListen allows plain HTTP on an address that is not loopback.
+	InsecureListen bool `yaml:"insecure_listen"`
 	// DataDir holds the SQLite database and local state.
 	DataDir string `yaml:"data_dir"`
 	// Database is a SQLite file path (empty: DataDir/roster.db) or a
@@ -109,23 +122,34 @@ type Config struct {
 // file key; the table keeps the three names of a setting together.
 type setting struct {
 	flag, env, usage string
-	ptr              any // *string, *int or *int64 into a Config
+	ptr              any // *string, *int, *int64, *bool or *Duration into a Config
 }
 
 // libpqKeyValue matches a libpq key=value connection string.
 var libpqKeyValue = regexp.MustCompile(`(?i)(^|\s)(host|hostaddr|port|dbname|user|password|passfile|sslmode|sslpassword|sslkey|sslcert|sslrootcert|service|options|connect_timeout|application_name|target_session_attrs)\s*=`)
 
+// urlScheme matches the scheme of a URL (two letters at least: C: is a
+// Windows drive).
+var urlScheme = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]+):`)
+
 // normalizeDatabase checks the database setting: a PostgreSQL URL gets
-// its scheme in lower case (the driver knows no other), and a libpq
-// key=value string, which would be taken for a file name and shown as
-// one, password included, is refused without echoing it.
+// its scheme in lower case (the driver knows no other). What would be
+// shown with its password is refused without echoing it: a libpq
+// key=value string or a mistyped URL, which would be taken for a file
+// name (and shown, and created, as one), and a URL whose password holds
+// a character it must percent-encode, which the driver would read
+// differently (part of the password as the host, and show it).
 func normalizeDatabase(database string) (string, error) {
 	if isPostgres(database) {
 		i := strings.Index(database, "://")
-		return strings.ToLower(database[:i]) + database[i:], nil
+		database = strings.ToLower(database[:i]) + database[i:]
+		return database, checkPostgresURL(database)
 	}
 	if libpqKeyValue.MatchString(database) {
 		return "", errors.New("database: give PostgreSQL as a postgres:// URL (the password in PGPASSWORD or ~/.pgpass), or SQLite as a file path")
+	}
+	if m := urlScheme.FindStringSubmatch(database); m != nil {
+		return "", fmt.Errorf("database: a %s: URL is neither a SQLite file path nor a postgres:// URL (a file name with a colon: write it ./NAME)", m[1])
 	}
 	return database, nil
 }
@@ -176,6 +200,71 @@ func (c *Config) validateAudit() error {
 	return nil
 }
 
+// checkPostgresURL refuses a PostgreSQL URL that Go and the driver could
+// read differently, without showing it.
+func checkPostgresURL(database string) error {
+	const hint = "percent-encode the user's and password's special characters (@ as %40, / as %2F, : as %3A, ? as %3F, # as %23), or keep the password out of the URL with PGPASSWORD or ~/.pgpass"
+	if _, err := url.Parse(database); err != nil {
+		return errors.New("database: the postgres:// URL cannot be parsed: " + hint)
+	}
+	rest := database[strings.Index(database, "://")+3:]
+	beforeQuery, _, _ := strings.Cut(rest, "?")
+	beforeQuery, _, _ = strings.Cut(beforeQuery, "#")
+	authority, path, _ := strings.Cut(beforeQuery, "/")
+	if strings.Count(authority, "@") > 1 || strings.Contains(path, "@") {
+		return errors.New("database: the postgres:// URL has more than one @: " + hint)
+	}
+	return nil
+}
+
+// databaseSecrets are the parts of a database setting no message may
+// show: a PostgreSQL URL's password, as written and decoded, and a
+// password= parameter.
+func databaseSecrets(database string) []string {
+	if !isPostgres(database) {
+		return nil
+	}
+	u, err := url.Parse(database)
+	if err != nil {
+		return nil // normalizeDatabase refused it
+	}
+	var secrets []string
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		secrets = append(secrets, pw, url.UserPassword("", pw).String()[1:])
+	}
+	for _, pw := range u.Query()["password"] {
+		if pw != "" {
+			secrets = append(secrets, pw, url.QueryEscape(pw))
+		}
+	}
+	return secrets
+}
+
+// redactedError is an error whose message has secrets blanked out; it
+// still unwraps to the original, for errors.Is and errors.As.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactDatabase blanks the database setting's secrets out of err.
+func redactDatabase(err error, database string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range databaseSecrets(database) {
+		msg = strings.ReplaceAll(msg, s, "xxxxx")
+	}
+	if msg == err.Error() {
+		return err
+	}
+	return &redactedError{msg: msg, err: err}
+}
+
 // expressionLimits are the expression limits configured.
 func (c *Config) expressionLimits() construct.Limits {
 	return construct.Limits{ValueBytes: c.ExpressionValueBytes, HostBytes: c.ExpressionHostBytes, SyncBytes: c.ExpressionSyncBytes}
@@ -189,6 +278,10 @@ func (c *Config) timeouts() syncer.Timeouts {
 func (c *Config) settings() []setting {
 	return []setting{
 		{"listen", "ROSTER_LISTEN", "address the API listens on", &c.Listen},
+		{"tls-cert", "ROSTER_TLS_CERT", "PEM file of the server's TLS certificate (and chain): serve HTTPS; re-read on SIGHUP", &c.TLSCert},
+		{"tls-key", "ROSTER_TLS_KEY", "PEM file of the TLS certificate's key", &c.TLSKey},
+		{"tls-client-ca", "ROSTER_TLS_CLIENT_CA", "PEM file of the CAs signing client certificates: /api/ then requires one (re-read on SIGHUP)", &c.TLSClientCA},
+		{"insecure-listen", "ROSTER_INSECURE_LISTEN", "allow plain HTTP on an address that is not loopback (tokens cross the network in the clear)", &c.InsecureListen},
 		{"data-dir", "ROSTER_DATA_DIR", "directory for the database and local state", &c.DataDir},
 		{"database", "ROSTER_DATABASE", "SQLite database file (default <data-dir>/roster.db), or a postgres:// URL", &c.Database},
 		{"log-level", "ROSTER_LOG_LEVEL", "debug, info, warn or error", &c.LogLevel},
@@ -280,6 +373,8 @@ func addConfigFlags(fs *pflag.FlagSet, c *Config) {
 			fs.Int(s.flag, *p, usage)
 		case *int64:
 			fs.Int64(s.flag, *p, usage)
+		case *bool:
+			fs.Bool(s.flag, *p, usage)
 		case *Duration:
 			fs.String(s.flag, p.String(), usage)
 		}
@@ -326,6 +421,12 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	}
 	if c.SecretKeyFile == "" {
 		c.SecretKeyFile = filepath.Join(c.DataDir, "secret.key")
+	}
+	switch {
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return c, errors.New("TLS needs both --tls-cert and --tls-key (ROSTER_TLS_CERT, ROSTER_TLS_KEY)")
+	case c.TLSClientCA != "" && c.TLSCert == "":
+		return c, errors.New("--tls-client-ca needs TLS: give --tls-cert and --tls-key too")
 	}
 	switch c.SecretBackend {
 	case "local":
@@ -389,6 +490,12 @@ func setValue(ptr any, v string) error {
 			return fmt.Errorf("%q is not a whole number", v)
 		}
 		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", v)
+		}
+		*p = b
 	case *Duration:
 		return p.UnmarshalText([]byte(v))
 	}

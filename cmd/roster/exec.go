@@ -37,12 +37,14 @@ the command ends (Ctrl-C included). The command gets:
   ANSIBLE_PRIVATE_KEY_FILE  the key (its certificate beside it, as ssh expects)
   ANSIBLE_REMOTE_USER       the credential's user
   ROSTER_SSH_KEY_FILE, ROSTER_SSH_USER  the same, for scripts and plain ssh
-Reads ROSTER_URL and ROSTER_TOKEN / ROSTER_TOKEN_FILE like roster-inventory.
+Reads ROSTER_URL and ROSTER_TOKEN / ROSTER_TOKEN_FILE like roster-inventory,
+and ROSTER_CA / --ca (and a client certificate) to trust an https:// server;
+the inventory script the command runs gets the same.
 The exit status is the command's; roster exec's own failures exit 125, a
 command that cannot run 126, a command not found 127 (as env(1) does).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			code, err := runExec(cmd.Context(), inventory, credential, ttl, args)
+			code, err := runExec(cmd.Context(), inventory, credential, ttl, clientFlags(cmd), args)
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "roster exec:", err)
 				return exitError{exitExecFailed}
@@ -58,6 +60,7 @@ command that cannot run 126, a command not found 127 (as env(1) does).`,
 	cmd.Flags().StringVar(&ttl, "ttl", "", "certificate lifetime (default: the credential's)")
 	cmd.MarkFlagRequired("inventory")
 	cmd.MarkFlagRequired("credential")
+	addClientFlags(cmd)
 	return cmd
 }
 
@@ -83,7 +86,7 @@ func tempDir() string {
 
 // runExec prepares the credential, runs the command and cleans up. It
 // returns the command's exit status.
-func runExec(ctx context.Context, inventory, credential, ttl string, argv []string) (int, error) {
+func runExec(ctx context.Context, inventory, credential, ttl string, flags map[string]string, argv []string) (int, error) {
 	getenv := func(k string) string {
 		if k == "ROSTER_INVENTORY" {
 			return inventory
@@ -94,11 +97,14 @@ func runExec(ctx context.Context, inventory, credential, ttl string, argv []stri
 	if err != nil {
 		return 0, fmt.Errorf("find this program: %w", err)
 	}
-	conf, err := ansibleinv.LoadConfig(getenv, exe)
+	conf, err := ansibleinv.LoadConfig(getenv, exe, flags)
 	if err != nil {
 		return 0, err
 	}
-	api := client.New(conf.URL, conf.Token)
+	api, err := client.NewWithTLS(conf.URL, conf.Token, conf.TLS())
+	if err != nil {
+		return 0, err
+	}
 
 	var cred struct {
 		Name   string            `json:"name"`
@@ -150,6 +156,16 @@ func runExec(ctx context.Context, inventory, credential, ttl string, argv []stri
 		"ROSTER_SSH_KEY_FILE="+keyFile,
 		"ROSTER_SSH_USER="+user,
 	)
+	// The inventory script trusts the server the way this command did.
+	for _, kv := range [][2]string{{"ROSTER_CA", conf.CA}, {"ROSTER_CLIENT_CERT", conf.ClientCert}, {"ROSTER_CLIENT_KEY", conf.ClientKey}} {
+		if kv[1] != "" {
+			path, err := filepath.Abs(kv[1])
+			if err != nil {
+				return 0, err
+			}
+			child.Env = append(child.Env, kv[0]+"="+path)
+		}
+	}
 	// Ctrl-C goes to the whole foreground process group, the child
 	// included; relay the other signals that end a session ourselves, and
 	// stay alive to clean up after the child ends (a hung-up terminal must

@@ -114,7 +114,7 @@ func newMigrateCommand() *cobra.Command {
 				err = jobs.MigrateSQLite(cmd.Context(), c.Database)
 			}
 			if err != nil {
-				return err
+				return redactDatabase(err, c.Database)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "database %s is up to date\n", displayDatabase(c.Database))
 			return nil

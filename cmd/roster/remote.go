@@ -14,8 +14,9 @@ import (
 )
 
 // apiClient returns a client of the Roster server named by ROSTER_URL and
-// ROSTER_TOKEN / ROSTER_TOKEN_FILE (or roster-inventory's config file).
-func apiClient() (*client.Client, error) {
+// ROSTER_TOKEN / ROSTER_TOKEN_FILE (or roster-inventory's config file),
+// trusting what --ca / ROSTER_CA and the client certificate settings say.
+func apiClient(cmd *cobra.Command) (*client.Client, error) {
 	getenv := func(k string) string {
 		if k == "ROSTER_INVENTORY" {
 			return "-" // not needed by these commands
@@ -23,11 +24,33 @@ func apiClient() (*client.Client, error) {
 		return os.Getenv(k)
 	}
 	exe, _ := os.Executable()
-	c, err := ansibleinv.LoadConfig(getenv, exe)
+	c, err := ansibleinv.LoadConfig(getenv, exe, clientFlags(cmd))
 	if err != nil {
 		return nil, err
 	}
-	return client.New(c.URL, c.Token), nil
+	return client.NewWithTLS(c.URL, c.Token, c.TLS())
+}
+
+// addClientFlags gives a command that calls the API, and its
+// subcommands, the flags choosing how to trust the server (also
+// ROSTER_CA, ROSTER_CLIENT_CERT, ROSTER_CLIENT_KEY, and the keys ca,
+// client_cert, client_key of roster-inventory's config file).
+func addClientFlags(cmd *cobra.Command) {
+	fs := cmd.PersistentFlags()
+	fs.String("ca", "", "PEM file of the CA that signs Roster's certificate (env ROSTER_CA; default: the system's CAs)")
+	fs.String("client-cert", "", "PEM file of a TLS client certificate, for a server that asks for one (env ROSTER_CLIENT_CERT)")
+	fs.String("client-key", "", "PEM file of the client certificate's key (env ROSTER_CLIENT_KEY)")
+}
+
+// clientFlags are the client flags given on cmd's command line.
+func clientFlags(cmd *cobra.Command) map[string]string {
+	flags := map[string]string{}
+	for _, name := range ansibleinv.ClientFlags {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			flags[name] = f.Value.String()
+		}
+	}
+	return flags
 }
 
 func newCredentialCommand() *cobra.Command {
@@ -36,6 +59,7 @@ func newCredentialCommand() *cobra.Command {
 		Short: "Manage brokered credentials through the API (ROSTER_URL, ROSTER_TOKEN)",
 	}
 	cmd.AddCommand(newCredentialCreateCommand(), newCredentialListCommand(), newCredentialDeleteCommand())
+	addClientFlags(cmd)
 	return cmd
 }
 
@@ -74,7 +98,7 @@ func newCredentialCreateCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			api, err := apiClient()
+			api, err := apiClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -106,7 +130,7 @@ func newCredentialListCommand() *cobra.Command {
 		Short: "List credentials (never their secret values)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := apiClient()
+			api, err := apiClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -143,7 +167,7 @@ func newCredentialDeleteCommand() *cobra.Command {
 		Short: "Delete a credential, every version of its secrets, and its grants",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := apiClient()
+			api, err := apiClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -167,7 +191,7 @@ func newGrantCommand() *cobra.Command {
 		Short: "Let a token use a credential for an inventory",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := apiClient()
+			api, err := apiClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -192,7 +216,7 @@ func newGrantCommand() *cobra.Command {
 		Short: "Revoke a grant",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := apiClient()
+			api, err := apiClient(cmd)
 			if err != nil {
 				return err
 			}
@@ -200,5 +224,6 @@ func newGrantCommand() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(create, revoke)
+	addClientFlags(cmd)
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,7 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -54,7 +57,8 @@ func isPostgres(database string) bool {
 	return strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://")
 }
 
-// openStore opens the configured database.
+// openStore opens the configured database. Its errors never show the
+// database's password, whatever the driver put in them.
 func openStore(ctx context.Context, c Config) (rosterStore, error) {
 	var st rosterStore
 	var err error
@@ -64,7 +68,7 @@ func openStore(ctx context.Context, c Config) (rosterStore, error) {
 		st, err = store.OpenSQLite(ctx, c.Database)
 	}
 	if err != nil {
-		return nil, err
+		return nil, redactDatabase(err, c.Database)
 	}
 	st.SetAuditLimits(c.auditLimits())
 	return st, nil
@@ -134,6 +138,8 @@ type Main struct {
 	URL string
 
 	srv          *http.Server
+	tls          *serverTLS // nil: plain HTTP
+	stopReload   func()
 	api          *api.Server
 	served       chan error
 	closeBackend func()
@@ -146,8 +152,17 @@ type Main struct {
 // Syncs that a previous process left running are failed once their lease
 // ends (about a minute), and retried while attempts remain.
 func (m *Main) Run(ctx context.Context) (err error) {
+	defer func() { err = redactDatabase(err, m.Config.Database) }()
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
+	}
+	if err := checkListen(m.Config, m.Log); err != nil {
+		return err
+	}
+	if m.Config.TLSCert != "" {
+		if m.tls, err = newServerTLS(m.Config, m.Log); err != nil {
+			return err
+		}
 	}
 	m.Registry = m.Registry.WithLimits(m.Config.expressionLimits())
 	if !isPostgres(m.Config.Database) {
@@ -221,7 +236,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.api = api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
 		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir, TokenMaxTTL: time.Duration(m.Config.TokenMaxTTL),
-		Admission: api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)}})
+		Admission:                api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)},
+		RequireClientCertificate: m.Config.TLSClientCA != ""})
 	h, err := m.api.Handler()
 	if err != nil {
 		return err
@@ -231,6 +247,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", m.Config.Listen, err)
 	}
 	m.URL = "http://" + ln.Addr().String()
+	if m.tls != nil {
+		m.URL = "https://" + ln.Addr().String()
+		ln = tls.NewListener(ln, m.tls.config())
+		m.stopReload = reloadOnHangup(m.tls)
+	}
 	m.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -240,8 +261,40 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.srv.Serve(ln) }()
-	m.Log.Info("roster serving", "url", m.URL, "database", displayDatabase(m.Config.Database), "secret_backend", backend.Kind())
+	m.Log.Info("roster serving", "url", m.URL, "database", displayDatabase(m.Config.Database), "secret_backend", backend.Kind(),
+		"client_certificates", m.Config.TLSClientCA != "")
 	return nil
+}
+
+// ReloadTLS reads the TLS certificate, key and client CA files again, as
+// SIGHUP does. On an error the previous ones stay in use.
+func (m *Main) ReloadTLS() error {
+	if m.tls == nil {
+		return errNoTLS
+	}
+	return m.tls.reload()
+}
+
+// reloadOnHangup reloads TLS on every SIGHUP until the returned function
+// is called.
+func reloadOnHangup(t *serverTLS) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-hup:
+				t.reload()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
 
 // Wait blocks until ctx is done or the server fails.
@@ -258,6 +311,10 @@ func (m *Main) Wait(ctx context.Context) error {
 // syncs (recorded as canceled, nothing changed) and closes the store.
 func (m *Main) Close() error {
 	var errs []error
+	if m.stopReload != nil {
+		m.stopReload()
+		m.stopReload = nil
+	}
 	if m.srv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

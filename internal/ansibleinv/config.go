@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/client"
 )
 
 // Config is where to find the inventory.
@@ -32,6 +33,15 @@ type Config struct {
 	MaxAge *time.Duration
 	// MaxSize bounds the document in bytes.
 	MaxSize int64
+	// CA, ClientCert and ClientKey are PEM files: the authorities that
+	// sign Roster's certificate (instead of the system's), and a client
+	// certificate for a server that asks for one (see client.TLS).
+	CA, ClientCert, ClientKey string
+}
+
+// TLS is the client's TLS settings.
+func (c Config) TLS() client.TLS {
+	return client.TLS{CA: c.CA, ClientCert: c.ClientCert, ClientKey: c.ClientKey}
 }
 
 // Defaults.
@@ -77,6 +87,15 @@ func settings() []setting {
 		{key: "token", env: "ROSTER_TOKEN",
 			usage: "the API token itself",
 			set:   func(c *Config, v string) error { c.Token, c.TokenFile = roster.Secret(v), ""; return nil }},
+		{key: "ca", env: "ROSTER_CA", flag: "ca", arg: "FILE", path: true,
+			usage: "PEM file of the CA that signs Roster's certificate (default: the system's CAs)",
+			set:   func(c *Config, v string) error { c.CA = v; return nil }},
+		{key: "client_cert", env: "ROSTER_CLIENT_CERT", flag: "client-cert", arg: "FILE", path: true,
+			usage: "PEM file of a TLS client certificate, for a server that asks for one",
+			set:   func(c *Config, v string) error { c.ClientCert = v; return nil }},
+		{key: "client_key", env: "ROSTER_CLIENT_KEY", flag: "client-key", arg: "FILE", path: true,
+			usage: "PEM file of the client certificate's key",
+			set:   func(c *Config, v string) error { c.ClientKey = v; return nil }},
 		{key: "inventory", env: "ROSTER_INVENTORY", flag: "inventory", arg: "NAME",
 			usage: "the inventory's name or id (required)",
 			set:   func(c *Config, v string) error { c.Inventory = v; return nil }},
@@ -117,9 +136,22 @@ type flagValue struct {
 	flag, value string
 }
 
-// LoadConfig reads the config file, if any, then the environment.
-func LoadConfig(getenv func(string) string, exe string) (Config, error) {
-	return loadConfig(getenv, exe, "", nil)
+// ClientFlags are the settings roster's remote commands take as flags,
+// besides the environment and the config file: how to trust the server
+// and prove themselves to it.
+var ClientFlags = []string{"ca", "client-cert", "client-key"}
+
+// LoadConfig reads the config file, if any, then the environment, then
+// flags (by name, without dashes: those of ClientFlags given on roster's
+// command line).
+func LoadConfig(getenv func(string) string, exe string, flags map[string]string) (Config, error) {
+	var fv []flagValue
+	for _, name := range ClientFlags {
+		if v, ok := flags[name]; ok {
+			fv = append(fv, flagValue{flag: name, value: v})
+		}
+	}
+	return loadConfig(getenv, exe, "", fv)
 }
 
 // loadConfig builds the Config from the defaults, then the config file
@@ -212,9 +244,16 @@ func loadConfig(getenv func(string) string, exe, configFlag string, flags []flag
 	u, err := url.Parse(c.URL)
 	switch {
 	case err != nil:
-		return c, errors.New("the Roster URL (ROSTER_URL, url:, --url) cannot be parsed: give one such as http://roster.example:8080")
+		return c, errors.New("the Roster URL (ROSTER_URL, url:, --url) cannot be parsed: give one such as https://roster.example:8080")
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		return c, fmt.Errorf("the Roster URL %s is not an http(s) URL such as http://roster.example:8080", displayURL(c.URL))
+		return c, fmt.Errorf("the Roster URL %s is not an http(s) URL such as https://roster.example:8080", displayURL(c.URL))
+	}
+	if err := client.CheckURL(c.URL); err != nil {
+		return c, err
+	}
+	// The TLS files are read now, so a bad one is a settings error.
+	if _, err := client.Transport(c.TLS()); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -299,11 +338,4 @@ units:
 
 // displayURL is a URL as errors show it: without user info, query or
 // fragment, which may hold credentials.
-func displayURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(an unparsable URL)" // LoadConfig refuses those
-	}
-	u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
-	return u.String()
-}
+func displayURL(raw string) string { return client.DisplayURL(raw) }

@@ -44,7 +44,7 @@ max_age: 10m
 max_size: 256MiB
 `)
 	t.Chdir(t.TempDir())
-	c, err := LoadConfig(getenv(map[string]string{"HOME": t.TempDir()}), exe)
+	c, err := LoadConfig(getenv(map[string]string{"HOME": t.TempDir()}), exe, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestConfigPrecedence(t *testing.T) {
 	home := t.TempDir()
 	writeFile(t, filepath.Join(home, "tok-env"), "rst_env_file")
 	writeFile(t, filepath.Join(home, "tok-flag"), "rst_flag_file")
-	writeFile(t, filepath.Join(home, ".config", "roster", "inventory.yaml"), "url: http://file:1\ninventory: file\ntoken: rst_file\ntimeout: 1s\n")
+	writeFile(t, filepath.Join(home, ".config", "roster", "inventory.yaml"), "url: https://file:1\ninventory: file\ntoken: rst_file\ntimeout: 1s\n")
 	load := func(env map[string]string, flags ...flagValue) Config {
 		t.Helper()
 		env["HOME"] = home
@@ -70,12 +70,12 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 
 	c := load(map[string]string{})
-	if c.URL != "http://file:1" || c.Inventory != "file" || c.Token.Reveal() != "rst_file" || c.Timeout != time.Second {
+	if c.URL != "https://file:1" || c.Inventory != "file" || c.Token.Reveal() != "rst_file" || c.Timeout != time.Second {
 		t.Fatalf("from the user's config file: %+v", c)
 	}
 	// The environment wins over the file; its token file over the file's token.
-	c = load(map[string]string{"ROSTER_URL": "http://env:2", "ROSTER_TOKEN_FILE": "~/tok-env"})
-	if c.URL != "http://env:2" || c.Inventory != "file" || c.Token.Reveal() != "rst_env_file" {
+	c = load(map[string]string{"ROSTER_URL": "https://env:2", "ROSTER_TOKEN_FILE": "~/tok-env"})
+	if c.URL != "https://env:2" || c.Inventory != "file" || c.Token.Reveal() != "rst_env_file" {
 		t.Fatalf("environment over file: %+v", c)
 	}
 	// In one layer the token wins over the token file.
@@ -84,9 +84,9 @@ func TestConfigPrecedence(t *testing.T) {
 		t.Fatalf("token and token file in the environment: %+v", c)
 	}
 	// Flags win over both.
-	c = load(map[string]string{"ROSTER_URL": "http://env:2", "ROSTER_TOKEN": "rst_env", "ROSTER_TIMEOUT": "2s"},
-		flagValue{"url", "http://flag:3"}, flagValue{"token-file", "~/tok-flag"}, flagValue{"inventory", "flag"}, flagValue{"timeout", "3s"})
-	if c.URL != "http://flag:3" || c.Inventory != "flag" || c.Token.Reveal() != "rst_flag_file" || c.Timeout != 3*time.Second {
+	c = load(map[string]string{"ROSTER_URL": "https://env:2", "ROSTER_TOKEN": "rst_env", "ROSTER_TIMEOUT": "2s"},
+		flagValue{"url", "https://flag:3"}, flagValue{"token-file", "~/tok-flag"}, flagValue{"inventory", "flag"}, flagValue{"timeout", "3s"})
+	if c.URL != "https://flag:3" || c.Inventory != "flag" || c.Token.Reveal() != "rst_flag_file" || c.Timeout != 3*time.Second {
 		t.Fatalf("flags over environment: %+v", c)
 	}
 	if c.MaxSize != defaultMaxSize {
@@ -96,7 +96,7 @@ func TestConfigPrecedence(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	base := "url: http://roster:8080\ninventory: prod\n"
+	base := "url: https://roster:8080\ninventory: prod\n"
 	good := base + "token: rst_x\n"
 	for _, tc := range []struct {
 		name string
@@ -127,7 +127,7 @@ func TestConfigErrors(t *testing.T) {
 			for k, v := range tc.env {
 				env[k] = v
 			}
-			_, err := LoadConfig(getenv(env), "")
+			_, err := LoadConfig(getenv(env), "", nil)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 	"unicode"
+
+	"github.com/rosterhq/roster/internal/client"
 )
 
 // maxAttempts bounds the requests of one Fetch when Roster answers 429 or
@@ -57,14 +59,19 @@ func Fetch(ctx context.Context, c Config, host string, w io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	transport := http.DefaultTransport.(*http.Transport).Clone()
+	if err := client.CheckURL(c.URL); err != nil {
+		return fail(err.Error())
+	}
+	transport, err := client.Transport(c.TLS())
+	if err != nil {
+		return fail(err.Error())
+	}
 	// The document is large and mostly host vars: on loopback or a LAN,
 	// compression costs more CPU than it saves.
 	transport.DisableCompression = true
 	defer transport.CloseIdleConnections()
-	client := &http.Client{Transport: transport, CheckRedirect: sameOrigin}
 
-	resp, attempts, err := get(ctx, client, c, host)
+	resp, attempts, err := get(ctx, client.HTTPClient(transport), c, host)
 	if err != nil {
 		return fail(describeTransportError(ctx, c, err))
 	}
@@ -130,7 +137,7 @@ func requestURL(c Config, host string) string {
 // get sends the request, again after a 429 or 503 that says when to
 // retry, while the wait fits in ctx's deadline. It returns the last
 // answer and the number of requests sent.
-func get(ctx context.Context, client *http.Client, c Config, host string) (*http.Response, int, error) {
+func get(ctx context.Context, hc *http.Client, c Config, host string) (*http.Response, int, error) {
 	u := requestURL(c, host)
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -140,7 +147,7 @@ func get(ctx context.Context, client *http.Client, c Config, host string) (*http
 		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("User-Agent", "roster-inventory")
-		resp, err := client.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
 			return nil, attempt, err
 		}
@@ -196,13 +203,18 @@ func sameOrigin(req *http.Request, via []*http.Request) error {
 }
 
 func describeTransportError(ctx context.Context, c Config, err error) string {
-	var redirect *redirectError
+	var redirect *client.RedirectError
+	var plain *client.PlainHTTPError
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	var urlErr *url.Error
 	switch {
 	case errors.As(err, &redirect):
 		return fmt.Sprintf("%v, not followed so that the API token is not sent to another server: if that is Roster's address, set ROSTER_URL to it", redirect)
+	case errors.As(err, &plain):
+		return plain.Error()
+	case client.TLSHint(err) != "":
+		return fmt.Sprintf("%s (%v)", client.TLSHint(err), innerError(err))
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return fmt.Sprintf("no answer within %v (ROSTER_TIMEOUT)", c.Timeout)
 	case ctx.Err() != nil:
@@ -223,6 +235,16 @@ func describeTransportError(ctx context.Context, c Config, err error) string {
 		return urlErr.Err.Error() // never urlErr itself: it shows the URL
 	}
 	return err.Error()
+}
+
+// innerError is err without the *url.Error around it, which shows the
+// URL (and its query).
+func innerError(err error) error {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		return urlErr.Err
+	}
+	return err
 }
 
 // describeStatus says what an answer other than 200 means.

@@ -3,18 +3,24 @@ package ansibleinv
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rosterhq/roster/internal/pkitest"
 )
 
 const testToken = "rst_0123456789abcdef_secret"
@@ -248,7 +254,7 @@ func TestUnreachable(t *testing.T) {
 		mustFail(t, "http://"+addr, nil, []string{"--list"}, "connection refused")
 	})
 	t.Run("unknown host", func(t *testing.T) {
-		mustFail(t, "http://roster.invalid:8080", nil, []string{"--list"}, "cannot look up roster.invalid")
+		mustFail(t, "https://roster.invalid:8080", nil, []string{"--list"}, "cannot look up roster.invalid")
 	})
 	t.Run("credentials in the URL stay out of the message", func(t *testing.T) {
 		srv := answer(t, 401, "", "")
@@ -449,4 +455,94 @@ func TestMaxAgeIsAskedFor(t *testing.T) {
 	if code, _, stderr := run(t, map[string]string{"ROSTER_URL": srv.URL, "ROSTER_MAX_AGE": "soon"}, "--list"); code != 2 || !strings.Contains(stderr, "ROSTER_MAX_AGE") {
 		t.Fatalf("bad ROSTER_MAX_AGE: exit %d, %q", code, stderr)
 	}
+}
+
+// TestPlainHTTPIsForLoopbackOnly: with a plain http:// URL to a host that
+// is not loopback, the script refuses as a settings error (status 2)
+// before any connection; loopback stays allowed.
+func TestPlainHTTPIsForLoopbackOnly(t *testing.T) {
+	urls := []string{"http://192.0.2.1:1", "http://roster.example:8080", "http://[2001:db8::1]:1"}
+	w := pkitest.NewWitness(t)
+	if w != nil {
+		urls = append(urls, w.URL)
+	}
+	for _, u := range urls {
+		code, stdout, stderr := run(t, map[string]string{"ROSTER_URL": u}, "--list")
+		if code != 2 || stdout != "" || !strings.Contains(stderr, "refusing to send the API token over plain HTTP to ") || strings.Contains(stderr, testToken) {
+			t.Errorf("%s: exit %d, stderr %q; want status 2 and a refusal", u, code, stderr)
+		}
+	}
+	if w != nil && w.Connections() != 0 {
+		t.Fatalf("%d connections reached %s", w.Connections(), w.URL)
+	}
+	srv := answer(t, 200, "application/json", validList)
+	for _, u := range []string{srv, strings.Replace(srv, "127.0.0.1", "localhost", 1)} {
+		if code, stdout, stderr := run(t, map[string]string{"ROSTER_URL": u}, "--list"); code != 0 || stdout != validList {
+			t.Errorf("%s: exit %d, stderr %q", u, code, stderr)
+		}
+	}
+}
+
+// TestServerCertificate: the script verifies Roster's certificate against
+// the CA given as ROSTER_CA, --ca or the config file's ca (relative to
+// the file), presents a client certificate when given one, and says what
+// to do when the certificate is not trusted.
+func TestServerCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := pkitest.NewCA(t, dir, "roster")
+	pair := ca.Server(t, dir, "server", "127.0.0.1")
+	runners := pkitest.NewCA(t, dir, "runners")
+	runner := runners.Client(t, dir, "runner")
+	cert, err := tls.LoadX509KeyPair(pair.Cert, pair.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	b, _ := os.ReadFile(runners.File)
+	pool.AppendCertsFromPEM(b)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if len(r.TLS.VerifiedChains) == 0 {
+			w.Header().Set("Content-Type", "application/problem+json")
+			w.WriteHeader(http.StatusUnauthorized)
+			io.WriteString(w, `{"title":"Unauthorized","detail":"a client certificate is required"}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, validList)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.StartTLS()
+	defer srv.Close()
+	withCert := map[string]string{"ROSTER_URL": srv.URL, "ROSTER_CLIENT_CERT": runner.Cert, "ROSTER_CLIENT_KEY": runner.Key}
+
+	env := maps.Clone(withCert)
+	env["ROSTER_CA"] = ca.File
+	if code, stdout, stderr := run(t, env, "--list"); code != 0 || stdout != validList {
+		t.Fatalf("ROSTER_CA: exit %d, stderr %q", code, stderr)
+	}
+	if code, stdout, stderr := run(t, maps.Clone(withCert), "--ca", ca.File, "--list"); code != 0 || stdout != validList {
+		t.Fatalf("--ca: exit %d, stderr %q", code, stderr)
+	}
+	confDir := t.TempDir()
+	os.WriteFile(filepath.Join(confDir, "ca.pem"), must(os.ReadFile(ca.File)), 0o600)
+	conf := writeFile(t, filepath.Join(confDir, "inventory.yaml"), "url: "+srv.URL+"\nca: ca.pem\nclient_cert: "+runner.Cert+"\nclient_key: "+runner.Key+"\n")
+	if code, stdout, stderr := run(t, map[string]string{configEnv: conf}, "--list"); code != 0 || stdout != validList {
+		t.Fatalf("ca: in the config file: exit %d, stderr %q", code, stderr)
+	}
+
+	mustFail(t, srv.URL, maps.Clone(withCert), []string{"--list"}, "not signed by a CA this client trusts: name the CA's PEM file with --ca or ROSTER_CA")
+	mustFail(t, srv.URL, map[string]string{"ROSTER_CA": ca.File}, []string{"--list"}, "HTTP 401", "a client certificate is required")
+	if code, _, stderr := run(t, map[string]string{"ROSTER_URL": srv.URL, "ROSTER_CA": filepath.Join(dir, "nope.pem")}, "--list"); code != 2 || !strings.Contains(stderr, "read the CA file") {
+		t.Fatalf("a missing CA file: exit %d, stderr %q; want status 2", code, stderr)
+	}
+	if code, _, stderr := run(t, map[string]string{"ROSTER_URL": srv.URL, "ROSTER_CLIENT_CERT": runner.Cert}, "--list"); code != 2 || !strings.Contains(stderr, "both the certificate and its key") {
+		t.Fatalf("a client certificate without its key: exit %d, stderr %q; want status 2", code, stderr)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

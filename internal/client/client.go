@@ -24,9 +24,31 @@ type Client struct {
 	http  *http.Client
 }
 
-// New returns a client of the server at base.
+// New returns a client of the server at base that trusts the system's
+// certificate authorities.
 func New(base string, token roster.Secret) *Client {
-	return &Client{base: strings.TrimRight(base, "/") + "/api/v1", token: token, http: &http.Client{Timeout: 30 * time.Second}}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	return newClient(base, token, tr)
+}
+
+// NewWithTLS returns a client of the server at base that trusts what t
+// says. It refuses a base URL the token must not be sent to (see
+// CheckURL) and TLS files it cannot use, before any connection.
+func NewWithTLS(base string, token roster.Secret, t TLS) (*Client, error) {
+	if err := CheckURL(base); err != nil {
+		return nil, err
+	}
+	tr, err := Transport(t)
+	if err != nil {
+		return nil, err
+	}
+	return newClient(base, token, tr), nil
+}
+
+func newClient(base string, token roster.Secret, tr *http.Transport) *Client {
+	hc := HTTPClient(tr)
+	hc.Timeout = 30 * time.Second
+	return &Client{base: strings.TrimRight(base, "/") + "/api/v1", token: token, http: hc}
 }
 
 // Error is a problem the server answered with.
@@ -80,11 +102,18 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) (
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return 0, fmt.Errorf("cannot reach Roster: %v", ue.Err)
+		var plain *PlainHTTPError
+		var redirect *RedirectError
+		switch {
+		case errors.As(err, &plain):
+			return 0, plain
+		case errors.As(err, &redirect):
+			return 0, fmt.Errorf("%v, not followed so that the API token is not sent to another server: if that is Roster's address, set ROSTER_URL to it", redirect)
 		}
-		return 0, fmt.Errorf("cannot reach Roster: %v", err)
+		if hint := TLSHint(err); hint != "" {
+			return 0, fmt.Errorf("cannot reach Roster: %s (%v)", hint, innerError(err))
+		}
+		return 0, fmt.Errorf("cannot reach Roster: %v", innerError(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -106,6 +135,16 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) (
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// innerError is a transport error without the *url.Error around it,
+// which shows the URL (and its query).
+func innerError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // PathEscape escapes one path segment.
