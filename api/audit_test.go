@@ -46,7 +46,13 @@ func TestAuditFloodIsBounded(t *testing.T) {
 		"fields": map[string]string{"username": "app", "password": secret("flood")}}), http.StatusCreated)
 	runner := f.token("runner", roster.RoleRunner)
 	wantStatus(t, f.do("POST", "/api/v1/grants", f.admin, map[string]string{"token": "runner", "credential": "db", "inventory": "prod"}), http.StatusCreated)
+	// The flooder holds a grant of the credential for another inventory:
+	// it sees the credential, so its requests reach the broker's refusals
+	// (without it, every request would be the one 404 of a hidden
+	// credential).
+	f.inventory("stage")
 	flood := f.token("flood", roster.RoleRunner)
+	wantStatus(t, f.do("POST", "/api/v1/grants", f.admin, map[string]string{"token": "flood", "credential": "db", "inventory": "stage"}), http.StatusCreated)
 
 	issue := func() {
 		t.Helper()

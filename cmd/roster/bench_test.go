@@ -259,7 +259,7 @@ func BenchmarkAnsibleList(b *testing.B) {
 	e.sync(b)
 	script := buildBinary(b, "./cmd/roster-inventory", b.TempDir())
 	value, hash := roster.NewTokenValue()
-	if err := e.st.CreateToken(context.Background(), &roster.Token{Name: "bench", Role: roster.RoleRunner}, hash); err != nil {
+	if err := e.st.CreateToken(context.Background(), &roster.Token{Name: "bench", Role: roster.RoleRunner, Inventories: []string{e.src.InventoryID}}, hash); err != nil {
 		b.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
