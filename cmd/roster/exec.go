@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -112,6 +113,12 @@ func runExec(ctx context.Context, inventory, credential, ttl string, flags map[s
 		Fields map[string]string `json:"fields"`
 	}
 	if err := api.Do(ctx, "GET", "/credentials/"+client.PathEscape(credential), nil, &cred); err != nil {
+		var apiErr *client.Error
+		if errors.As(err, &apiErr) && apiErr.Status == http.StatusNotFound {
+			// A runner sees only the credentials it holds grants of: the
+			// server cannot say which of the two this is, but the user can.
+			return 0, fmt.Errorf("credential %s: not found, or this token holds no grant of it (an admin grants it: roster grant create --token NAME --credential %s --inventory %s)", credential, credential, inventory)
+		}
 		return 0, fmt.Errorf("credential %s: %w", credential, err)
 	}
 

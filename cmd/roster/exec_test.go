@@ -210,8 +210,9 @@ func testExecRoundTrip(t *testing.T, c Config, sshRole, bin, ansible, simURL str
 		return out.String(), errOut.String(), exitStatus(err)
 	}
 
-	// Without a grant: refused, and audited.
-	if _, stderr, code := rosterExec("true"); code != exitExecFailed || !strings.Contains(stderr, "no grant") {
+	// Without a grant: refused (the credential is hidden from the runner:
+	// the message names both causes), and audited.
+	if _, stderr, code := rosterExec("true"); code != exitExecFailed || !strings.Contains(stderr, "not found, or this token holds no grant of it") {
 		t.Fatalf("exec without a grant: exit %d, stderr %q; want %d", code, stderr, exitExecFailed)
 	}
 	must(t, admin.Do(t.Context(), "POST", "/grants", map[string]string{"token": "ci-runner", "credential": "ops-ca", "inventory": "lab"}, nil))
