@@ -322,3 +322,21 @@ func TestInvisibleAnswersAsAbsent(t *testing.T) {
 		t.Errorf("issue for a hidden inventory: %d %s; for an absent one: %d %s", hiddenR.status, h, absentR.status, a)
 	}
 }
+
+// A read-only token's reads start no sync, however stale the data: it
+// changes nothing. The same read by a runner that may write starts one.
+func TestReadOnlyReadsStartNoSync(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("prod")
+	src := f.source("prod", "ec2", f.awsConfig(nil))
+	ro := f.scopedToken(&roster.Token{Name: "ro", Role: roster.RoleRunner, Inventories: []string{"prod"}, ReadOnly: true})
+	rw := f.scopedToken(&roster.Token{Name: "rw", Role: roster.RoleRunner, Inventories: []string{"prod"}})
+	wantStatus(t, f.do("GET", "/api/v1/inventories/prod/ansible?max_age=0&stale=serve", ro, nil), http.StatusOK)
+	if runs := f.runs(src.Id); len(runs) != 0 {
+		t.Fatalf("a read-only read started %d syncs", len(runs))
+	}
+	wantStatus(t, f.do("GET", "/api/v1/inventories/prod/ansible?max_age=0&stale=serve", rw, nil), http.StatusOK)
+	if runs := f.runs(src.Id); len(runs) != 1 {
+		t.Fatalf("a runner's stale read started %d syncs, want 1", len(runs))
+	}
+}

@@ -204,7 +204,9 @@ func (s *Server) fresh(ctx context.Context, inventoryID string, maxAge *int, sta
 		return freshness{}, err
 	}
 	now := s.now()
-	mayTrigger := TokenFrom(ctx).Role != roster.RoleAuditor
+	// Auditors and read-only tokens change nothing: not even a sync.
+	tok := TokenFrom(ctx)
+	mayTrigger := tok.Role != roster.RoleAuditor && !tok.ReadOnly
 	var waitFor []string
 	waited := false
 	for _, st := range states {
