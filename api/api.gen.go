@@ -7690,6 +7690,22 @@ func (response CreateWebhook409ApplicationProblemPlusJSONResponse) VisitCreateWe
 	return err
 }
 
+type CreateWebhook413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook413ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateWebhook429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -7996,6 +8012,22 @@ func (response UpdateWebhook409ApplicationProblemPlusJSONResponse) VisitUpdateWe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook413ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9847,14 +9879,14 @@ var swaggerSpec = []string{
 	"d2/Bbsh3r89fDC6+O3/y/Cu7aZMe3jI4doi/LmW6wQvuPhRViKGdfQko2O6BxXhqIKpoybSmc0b6sWE3",
 	"Jsb6BTE1hiYL6AkdH0dkveDJgry20FJLqTGq+q1MrpgZvlhQ4+JuiJFyOBF/pjxjKUlZxq8ZhD73BTNr",
 	"qa4IduSOyLPRHyPy7MnXEXl+c3PsfCxGcddXeyLYDR5JTjPALTmbRWQhhcyhH34t9DYi+YoYSf7ot1Of",
-	"TQT2o/aoxRwyuzltfJi2e6CQTMoRE5HJebuV3tHCB5Ko3ds/jUztl/Yl3Oc30RLsjTR8tqmTe7AhYCdo",
-	"oOKizoIcW2rGO1TYT0DwOvng/tpDxK7i/5fIIIwMctCLKv3ZdNGYzdMVYslKm0TQZpJrhfboMU59RbD7",
-	"vAOEikW2CWwHuUkcRLdjhELhO4/CTT5NAM8OvPIRPHX8+sJZHrWBmlcy+rTQPY7PiFxyA8FVtX5plX5q",
-	"rlEaGiVvw2ZOShFxH6X/ZTl6H+3fC4NWNHQfQk0bGGebju11hsdOWn8Exd3Bb7OPY71gVx6KX7zsZbaS",
-	"w9+jOldvd7TfExOxZ2nBaGYWv3ZmesOQB831xi+EvM0WHMPORv3f82smmNZjnw+TMK0xyRLzvWp50fgl",
-	"pCPgr+5c+ls74tOsHD49vD1VboHWW8iCKcCVUkMvqfY9CXUYVvX3fehdMqqYOs/Nwr7ekhoAt8PAXGW9",
-	"cW9hzGp8cnL65F+Ho+FoeDr+4+iPIyBL7v0fioRxB4Pow7Yd1FLmymUf3Vm9BA7MygVMfK9ccIbpypVq",
-	"Tf7KZWgFWRtXhFFVLhZHr3Ktkir48f3H/x8AAP//",
+	"TQT2o/aoxRwyuzltfJi2e6CQTMoRE5HJebuV3tHCB5Ko3ds/jUztl/Yl3Of32RfnjTR8tqnzBzA6YOto",
+	"IPuizrMcH2sGSFT4VUBSO/ng/tpDJq8emC+hRBhK5KAXVRq66aKTmydExNKhNhGizYbXCu3RY5CJiiT4",
+	"eUcUFYtsk/AO8qs4iG4HFYXifR6F/XyaiJ8deOVDfur49YUV/bZbtHk1pk8L7eb4jMglNxC+VevIVunY",
+	"5lqxodnzNnzppBRC9zErvCxH72Nf8OKmFT7dh1CXB07bpsV7reSx0+IfwTTg4LfZx3Vf8DcPxS9+/DIf",
+	"yuHvUV0MaHfl3xPXsWdpwWhmFr925pLDkAfNJscvhPzZFhxDBBlLcsXNpjf+5X3dSHPNBNN67DNuEqY1",
+	"pnFiRlkt8xq/hHQEPOKdS39rR3yalcOnh7enyi3Qegt5NgW4UmroJdW+66EOw6r+vg+9S0YVU+e5WdjX",
+	"W1ID4HYYmKusN+4tjFmNT05On/zrcDQcDU/Hfxz9cQRkyb3/Q5GS7mAQfdi2tFrKXLns40erl8BFWrmA",
+	"qfWVC870XblSrfpfuQzNJmvjikCtysXi6FWuVZIRP77/+P8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

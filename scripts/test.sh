@@ -10,8 +10,11 @@
 #      variables that choose trusted CAs, which CI and development machines
 #      export and users' machines lack (a bug hidden by AWS_CA_BUNDLE once
 #      reached main). testenv.Main, in a package's TestMain, removes the same
-#      list when `go test` is run by hand (internal/testenv/userworld.go).
-# Extra arguments go to `go test` (e.g. -run TestEndToEnd).
+#      list when `go test` is run by hand (internal/testenv/userworld.go);
+#   5. runs every fuzz target for a short, fixed time (scripts/fuzz.sh): an
+#      input that fails one fails the build.
+# Extra arguments go to `go test` (e.g. -run TestEndToEnd), and then the
+# fuzz targets are not run: a run of some tests is not CI's.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -23,3 +26,6 @@ go vet ./...
 env -u AWS_CA_BUNDLE -u SSL_CERT_FILE -u SSL_CERT_DIR -u REQUESTS_CA_BUNDLE \
 	-u CURL_CA_BUNDLE -u NIX_SSL_CERT_FILE \
 	ROSTER_REQUIRE_INTEGRATION=1 go test -race -count=1 -timeout 45m ./... "$@"
+if [ $# -eq 0 ]; then
+	scripts/fuzz.sh
+fi

@@ -52,7 +52,17 @@ type compiler struct {
 }
 
 // parseSource lexes and parses src as a Jinja template.
-func (c *compiler) parseSource(src string) (*nodes.Template, error) {
+func (c *compiler) parseSource(src string) (_ *nodes.Template, err error) {
+	// gonja's lexer and parser panic on some text: on "0.日" (a number, a
+	// dot and a character of three bytes or more) the lexer backs up by
+	// the width of the character it peeked at, not the dot's, and slices
+	// its input out of range. Refuse such text as a syntax error rather
+	// than fail an API request with a 500 or a sync with a panic.
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("syntax error: unexpected text")
+		}
+	}()
 	if len(src) > maxSourceLen {
 		return nil, fmt.Errorf("longer than %d bytes", maxSourceLen)
 	}
