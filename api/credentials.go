@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"time"
 
@@ -76,17 +75,9 @@ func (s *Server) ListCredentials(ctx context.Context, _ ListCredentialsRequestOb
 	if err != nil {
 		return nil, err
 	}
-	seen := creds[:0]
-	for _, c := range creds {
-		ok, err := s.seesCredential(ctx, c.ID)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			seen = append(seen, c)
-		}
+	if creds, err = visibleOnly(ctx, creds, func(ctx context.Context, c *roster.Credential) (bool, error) { return s.seesCredential(ctx, c.ID) }); err != nil {
+		return nil, err
 	}
-	creds = seen
 	out := ListCredentials200JSONResponse{Items: make([]Credential, len(creds))}
 	for i, c := range creds {
 		out.Items[i] = credentialOut(c, s.broker.Backend())
@@ -96,32 +87,11 @@ func (s *Server) ListCredentials(ctx context.Context, _ ListCredentialsRequestOb
 
 // GetCredential implements StrictServerInterface.
 func (s *Server) GetCredential(ctx context.Context, req GetCredentialRequestObject) (GetCredentialResponseObject, error) {
-	c, err := s.grantedCredential(ctx, "credential.read", req.Credential)
+	c, err := s.credentialFor(ctx, "credential.read", req.Credential)
 	if err != nil {
 		return nil, err
 	}
 	return GetCredential200JSONResponse(credentialOut(c, s.broker.Backend())), nil
-}
-
-// grantedCredential finds a credential the caller may see for an action
-// on it. One it may not see answers as one that does not exist; the
-// attempt is audited as refused (README: "Audit").
-func (s *Server) grantedCredential(ctx context.Context, action, ref string) (*roster.Credential, error) {
-	c, err := s.store.Credential(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	ok, err := s.seesCredential(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		tok := TokenFrom(ctx)
-		reason := fmt.Sprintf("token %q holds no grant of credential %q", tok.Name, c.Name)
-		s.audit(ctx, &roster.AuditEvent{Action: action, Outcome: roster.AuditDenied, TargetType: "credential", TargetID: c.ID, TargetName: c.Name, Reason: reason})
-		return nil, hidden("credential", ref)
-	}
-	return c, nil
 }
 
 // CreateCredential implements StrictServerInterface.
@@ -170,7 +140,7 @@ func (s *Server) IssueCredential(ctx context.Context, req IssueCredentialRequest
 		wrapTTL = d
 	}
 	wrap := req.Body.Wrap != nil && *req.Body.Wrap
-	if _, err := s.grantedCredential(ctx, "credential.issue", req.Credential); err != nil {
+	if _, err := s.credentialFor(ctx, "credential.issue", req.Credential); err != nil {
 		return nil, err
 	}
 	issued, err := s.broker.Issue(ctx, s.actor(ctx), req.Credential, req.Body.Inventory, wrap, wrapTTL)
@@ -209,7 +179,7 @@ func (s *Server) SignSSHKey(ctx context.Context, req SignSSHKeyRequestObject) (S
 		}
 		sr.TTL = d
 	}
-	if _, err := s.grantedCredential(ctx, "credential.ssh_sign", req.Credential); err != nil {
+	if _, err := s.credentialFor(ctx, "credential.ssh_sign", req.Credential); err != nil {
 		return nil, err
 	}
 	cert, err := s.broker.SignSSHKey(ctx, s.actor(ctx), sr)
@@ -227,7 +197,7 @@ func (s *Server) SignSSHKey(ctx context.Context, req SignSSHKeyRequestObject) (S
 
 // GetSSHCA implements StrictServerInterface.
 func (s *Server) GetSSHCA(ctx context.Context, req GetSSHCARequestObject) (GetSSHCAResponseObject, error) {
-	if _, err := s.grantedCredential(ctx, "credential.read", req.Credential); err != nil {
+	if _, err := s.credentialFor(ctx, "credential.read", req.Credential); err != nil {
 		return nil, err
 	}
 	key, err := s.broker.CAPublicKey(ctx, req.Credential)

@@ -39,17 +39,9 @@ func (s *Server) ListInventories(ctx context.Context, _ ListInventoriesRequestOb
 	if err != nil {
 		return nil, err
 	}
-	seen := invs[:0]
-	for _, inv := range invs {
-		ok, err := s.seesInventory(ctx, inv.ID)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			seen = append(seen, inv)
-		}
+	if invs, err = visibleOnly(ctx, invs, func(ctx context.Context, inv *roster.Inventory) (bool, error) { return s.seesInventory(ctx, inv.ID) }); err != nil {
+		return nil, err
 	}
-	invs = seen
 	out := ListInventories200JSONResponse{Items: make([]Inventory, len(invs))}
 	for i, inv := range invs {
 		out.Items[i] = inventoryOut(inv)

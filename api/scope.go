@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -88,54 +89,83 @@ func hidden(what, ref string) error {
 	return roster.Errorf(roster.ENOTFOUND, "%s %q not found", what, ref)
 }
 
+// inInventory finds something by ref with find, and answers it only if the
+// caller may see the inventory it belongs to: what it may not see answers
+// as absent (what, ref).
+func inInventory[T any](s *Server, ctx context.Context, what, ref string, find func(context.Context, string) (T, error), inventoryOf func(T) string) (T, error) {
+	var zero T
+	v, err := find(ctx, ref)
+	if err != nil {
+		return zero, err
+	}
+	if ok, err := s.seesInventory(ctx, inventoryOf(v)); err != nil || !ok {
+		return zero, orHidden(err, what, ref)
+	}
+	return v, nil
+}
+
 // inventory finds an inventory the caller may see.
 func (s *Server) inventory(ctx context.Context, ref string) (*roster.Inventory, error) {
-	inv, err := s.store.Inventory(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := s.seesInventory(ctx, inv.ID); err != nil || !ok {
-		return nil, orHidden(err, "inventory", ref)
-	}
-	return inv, nil
+	return inInventory(s, ctx, "inventory", ref, s.store.Inventory, func(inv *roster.Inventory) string { return inv.ID })
 }
 
 // source finds a source of an inventory the caller may see.
 func (s *Server) source(ctx context.Context, ref string) (*roster.Source, error) {
-	src, err := s.store.Source(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := s.seesInventory(ctx, src.InventoryID); err != nil || !ok {
-		return nil, orHidden(err, "source", ref)
-	}
-	return src, nil
+	return inInventory(s, ctx, "source", ref, s.store.Source, func(src *roster.Source) string { return src.InventoryID })
 }
 
 // syncRun finds a run of a source the caller may see.
 func (s *Server) syncRun(ctx context.Context, id string) (*roster.SyncRun, error) {
-	run, err := s.store.SyncRun(ctx, id)
-	if err != nil {
-		return nil, err
+	return inInventory(s, ctx, "sync run", id, s.store.SyncRun, func(run *roster.SyncRun) string { return run.InventoryID })
+}
+
+// webhook finds a webhook of an inventory the caller may see.
+func (s *Server) webhook(ctx context.Context, ref string) (*roster.Webhook, error) {
+	return inInventory(s, ctx, "webhook", ref, s.webhooks.Webhook, func(w *roster.Webhook) string { return w.InventoryID })
+}
+
+// visibleOnly keeps of items those the caller may see.
+func visibleOnly[T any](ctx context.Context, items []T, sees func(context.Context, T) (bool, error)) ([]T, error) {
+	out := items[:0]
+	for _, v := range items {
+		ok, err := sees(ctx, v)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, v)
+		}
 	}
-	if ok, err := s.seesInventory(ctx, run.InventoryID); err != nil || !ok {
-		return nil, orHidden(err, "sync run", id)
-	}
-	return run, nil
+	return out, nil
 }
 
 // credential finds a credential the caller may see: a runner, one it holds
 // a grant of; a token limited to inventories, none (credentials belong to
 // no inventory); any other, every one.
 func (s *Server) credential(ctx context.Context, ref string) (*roster.Credential, error) {
-	cred, err := s.store.Credential(ctx, ref)
+	return s.credentialFor(ctx, "", ref)
+}
+
+// credentialFor is credential for an action on it (credential.read,
+// credential.issue, ...): a caller refused it is audited, as refused.
+func (s *Server) credentialFor(ctx context.Context, action, ref string) (*roster.Credential, error) {
+	c, err := s.store.Credential(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	if ok, err := s.seesCredential(ctx, cred.ID); err != nil || !ok {
-		return nil, orHidden(err, "credential", ref)
+	ok, err := s.seesCredential(ctx, c.ID)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok && action != "":
+		tok := TokenFrom(ctx)
+		reason := fmt.Sprintf("token %q holds no grant of credential %q", tok.Name, c.Name)
+		s.audit(ctx, &roster.AuditEvent{Action: action, Outcome: roster.AuditDenied, TargetType: "credential", TargetID: c.ID, TargetName: c.Name, Reason: reason})
+		fallthrough
+	case !ok:
+		return nil, hidden("credential", ref)
 	}
-	return cred, nil
+	return c, nil
 }
 
 func (s *Server) seesCredential(ctx context.Context, id string) (bool, error) {
@@ -179,18 +209,6 @@ func (s *Server) grant(ctx context.Context, id string) (*roster.Grant, error) {
 		return nil, orHidden(err, "grant", id)
 	}
 	return grants[i], nil
-}
-
-// webhook finds a webhook of an inventory the caller may see.
-func (s *Server) webhook(ctx context.Context, ref string) (*roster.Webhook, error) {
-	w, err := s.webhooks.Webhook(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	if ok, err := s.seesInventory(ctx, w.InventoryID); err != nil || !ok {
-		return nil, orHidden(err, "webhook", ref)
-	}
-	return w, nil
 }
 
 func orHidden(err error, what, ref string) error {

@@ -31,17 +31,9 @@ func (s *Server) ListWebhooks(ctx context.Context, req ListWebhooksRequestObject
 	if err != nil {
 		return nil, err
 	}
-	seen := hooks[:0]
-	for _, w := range hooks {
-		ok, err := s.seesInventory(ctx, w.InventoryID)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			seen = append(seen, w)
-		}
+	if hooks, err = visibleOnly(ctx, hooks, func(ctx context.Context, w *roster.Webhook) (bool, error) { return s.seesInventory(ctx, w.InventoryID) }); err != nil {
+		return nil, err
 	}
-	hooks = seen
 	out := ListWebhooks200JSONResponse{Items: make([]Webhook, len(hooks))}
 	for i, w := range hooks {
 		out.Items[i] = webhookOut(w)
