@@ -340,3 +340,35 @@ func TestReadOnlyReadsStartNoSync(t *testing.T) {
 		t.Fatalf("a runner's stale read started %d syncs, want 1", len(runs))
 	}
 }
+
+// What a body names is looked up as the caller sees it too: a limited
+// admin's webhook on an inventory it may not see is refused as one on an
+// inventory that does not exist, and nothing is made; a grant for an
+// inventory outside the grantee's limits, which would grant nothing, is
+// refused naming the field.
+func TestBodiesNameOnlyWhatTheCallerSees(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("seen")
+	f.inventory("unseen")
+	admin := f.scopedToken(&roster.Token{Name: "team-admin", Role: roster.RoleAdmin, Inventories: []string{"seen"}})
+	answers := map[string]string{}
+	for _, inv := range []string{"unseen", "absent"} {
+		r := f.do("POST", "/api/v1/webhooks", admin, map[string]any{"name": "w", "inventory": inv, "events": []string{"sync.failed"}, "url": "http://127.0.0.1:9/x"})
+		wantField(t, r, "inventory")
+		answers[inv] = strings.ReplaceAll(string(r.body), inv, "X")
+	}
+	if answers["unseen"] != answers["absent"] {
+		t.Fatalf("a hidden inventory is refused as %s, an absent one as %s", answers["unseen"], answers["absent"])
+	}
+	var hooks api.WebhookList
+	f.do("GET", "/api/v1/webhooks", f.admin, nil).json(t, &hooks)
+	if len(hooks.Items) != 0 {
+		t.Fatalf("refused webhooks were made: %+v", hooks.Items)
+	}
+	wantStatus(t, f.do("POST", "/api/v1/webhooks", admin, map[string]any{"name": "mine", "inventory": "seen", "events": []string{"sync.failed"}, "url": "http://127.0.0.1:9/x"}), http.StatusCreated)
+
+	f.scopedToken(&roster.Token{Name: "ci", Role: roster.RoleRunner, Inventories: []string{"seen"}})
+	f.credentials("ca", "pw")
+	wantField(t, f.do("POST", "/api/v1/grants", f.admin, map[string]string{"token": "ci", "credential": "pw", "inventory": "unseen"}), "inventory")
+	wantStatus(t, f.do("POST", "/api/v1/grants", f.admin, map[string]string{"token": "ci", "credential": "pw", "inventory": "seen"}), http.StatusCreated)
+}
