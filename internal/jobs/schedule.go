@@ -57,6 +57,23 @@ type TickResult struct {
 func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 	var res TickResult
 	var errs []error
+	// A run whose lease ended (its process died) would block its source:
+	// it is recorded as failed, and retried if attempts remain; so are
+	// retries whose recording was cut off. First, so that a source it
+	// blocked is due again in this tick, and so that no run this tick
+	// queues (and a worker may start at once) is judged by it.
+	if q.engine != nil {
+		expired, err := q.engine.Expire(ctx, now)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		res.Failed += len(expired)
+		retried, err := q.engine.RecordOwedRetries(ctx)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		res.Retried += retried
+	}
 	for {
 		due, err := q.store.DueSources(ctx, now, batch)
 		if err != nil {
@@ -97,21 +114,6 @@ func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 			res.Requeued++
 			q.cfg.Log.Warn("queued a sync run whose job was lost", "run", run.ID, "source", run.SourceID)
 		}
-	}
-	// A run whose lease ended (its process died) would block its source:
-	// it is recorded as failed, and retried if attempts remain; so are
-	// retries whose recording was cut off.
-	if q.engine != nil {
-		expired, err := q.engine.Expire(ctx, now)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		res.Failed += len(expired)
-		retried, err := q.engine.RecordOwedRetries(ctx)
-		if err != nil {
-			errs = append(errs, err)
-		}
-		res.Retried += retried
 	}
 	if res.Queued+res.Skipped+res.Planned+res.Requeued+res.Failed+res.Retried > 0 {
 		q.cfg.Log.Debug("scheduler tick", "queued", res.Queued, "skipped", res.Skipped, "planned", res.Planned,
