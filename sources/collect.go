@@ -26,6 +26,33 @@ type Outcome struct {
 // every scope has been handled or ctx is done; scopes not started by then
 // are handed over with ctx's error.
 func CollectScopes(ctx context.Context, p Provider, scopes []string, limit int, handle func(Outcome)) {
+	var mu sync.Mutex
+	insts := make(map[string][]Instance, len(scopes))
+	CollectPages(ctx, p, scopes, limit, func(scope string, page []Instance) error {
+		mu.Lock()
+		defer mu.Unlock()
+		insts[scope] = append(insts[scope], page...)
+		return nil
+	}, func(o Outcome) {
+		mu.Lock()
+		o.Instances = insts[o.Scope]
+		delete(insts, o.Scope)
+		mu.Unlock()
+		if o.Err != nil {
+			o.Instances = nil
+		}
+		handle(o)
+	})
+}
+
+// CollectPages is CollectScopes for a caller that takes the instances of a
+// scope a page at a time, so that it holds no more of them than it keeps:
+// page is called on the scope's goroutine with each page of a provider
+// that pages (PageCollector), or once with the whole scope of one that
+// does not; an error it returns ends the scope with that error. done is
+// then called once per scope, with no instances: a scope whose Outcome
+// has an error failed, and the caller drops what its pages gave.
+func CollectPages(ctx context.Context, p Provider, scopes []string, limit int, page func(scope string, insts []Instance) error, done func(Outcome)) {
 	if limit <= 0 {
 		limit = DefaultScopeConcurrency
 	}
@@ -35,14 +62,14 @@ func CollectScopes(ctx context.Context, p Provider, scopes []string, limit int, 
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			handle(Outcome{Scope: scope, Err: ctx.Err()})
+			done(Outcome{Scope: scope, Err: ctx.Err()})
 			continue
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			start := time.Now()
-			insts, err := collectOne(ctx, p, scope)
-			handle(Outcome{Scope: scope, Instances: insts, Err: err, Duration: time.Since(start)})
+			err := collectOne(ctx, p, scope, func(insts []Instance) error { return page(scope, insts) })
+			done(Outcome{Scope: scope, Err: err, Duration: time.Since(start)})
 		})
 	}
 	wg.Wait()
@@ -50,11 +77,18 @@ func CollectScopes(ctx context.Context, p Provider, scopes []string, limit int, 
 
 // collectOne turns a provider panic into the scope's error: one broken
 // response must not take the whole process down.
-func collectOne(ctx context.Context, p Provider, scope string) (insts []Instance, err error) {
+func collectOne(ctx context.Context, p Provider, scope string, page func([]Instance) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			insts, err = nil, fmt.Errorf("provider panicked: %v", r)
+			err = fmt.Errorf("provider panicked: %v", r)
 		}
 	}()
-	return p.Collect(ctx, scope)
+	if pc, ok := p.(PageCollector); ok {
+		return pc.CollectPages(ctx, scope, page)
+	}
+	insts, err := p.Collect(ctx, scope)
+	if err != nil {
+		return err
+	}
+	return page(insts)
 }

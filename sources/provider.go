@@ -52,6 +52,17 @@ type Provider interface {
 	Collect(ctx context.Context, scope string) ([]Instance, error)
 }
 
+// PageCollector is a Provider that hands a scope's instances over a page
+// at a time, as it decodes them: a sync then holds a page of raw instances
+// per scope in flight, not the scope. A scope still fails as a whole: the
+// pages handed over before an error are thrown away.
+type PageCollector interface {
+	// CollectPages calls page with each page of the scope's instances, in
+	// order, and stops at the first error, its own or page's. page may
+	// keep nothing of the slice: the provider may reuse it.
+	CollectPages(ctx context.Context, scope string, page func([]Instance) error) error
+}
+
 // Driver builds providers of one kind from a source's configuration.
 type Driver interface {
 	// Name is the provider name sources use ("aws", "gcp", ...).

@@ -72,7 +72,7 @@ func benchConfig(simURL string) map[string]any {
 
 // simProcess runs `roster simulate aws` in its own process, so that the
 // benchmark's memory figures are Roster's alone.
-func simProcess(b *testing.B, size int) string {
+func simProcess(b testing.TB, size int) string {
 	b.Helper()
 	bin := buildBinary(b, "./cmd/roster", b.TempDir())
 	cmd := exec.Command(bin, "simulate", "aws", "--listen", "127.0.0.1:0", "--size", fmt.Sprint(size), "--regions", benchRegions)

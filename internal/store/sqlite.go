@@ -61,7 +61,6 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 		"journal_mode(WAL)",
 		"synchronous(NORMAL)",
 		"foreign_keys(ON)",
-		"cache_size(-65536)",
 		"temp_store(MEMORY)",
 	}
 	dsn := func(extra ...string) string {
@@ -71,13 +70,18 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 		}
 		return "file:" + filepath.ToSlash(path) + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn()+"&_txlock=immediate")
+	// Page caches are per connection: the writer's holds a sync's dirty
+	// pages until they spill to the WAL, each reader's what it reads again.
+	// The operating system caches the file for all of them; a big private
+	// cache only multiplies the process's memory by the connections
+	// (BENCHMARKS.md, "Memory").
+	w, err := sql.Open("sqlite", dsn("cache_size(-16384)")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	r, err := sql.Open("sqlite", dsn("query_only(1)", "cache_size(-4096)"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -426,12 +426,30 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if l, ok := provider.(interface{ Concurrency() int }); ok && l.Concurrency() > 0 {
 		limit = l.Concurrency()
 	}
-	sources.CollectScopes(ctx, provider, scopes, limit, func(o sources.Outcome) {
-		var sh *scopeHosts
-		err := o.Err
-		if err == nil {
-			sh, err = e.build(o.Scope, o.Instances, batch, stored, notes)
+	// Each page is built (named, constructed, encoded) as it comes and its
+	// raw instances let go: a scope's hosts are held encoded, not as the
+	// provider's maps (BENCHMARKS.md, "Memory").
+	building := make(map[string]*scopeHosts, len(scopes))
+	page := func(scope string, insts []sources.Instance) error {
+		mu.Lock()
+		sh := building[scope]
+		if sh == nil {
+			sh = &scopeHosts{}
+			building[scope] = sh
 		}
+		mu.Unlock()
+		// Only this scope's goroutine touches sh.
+		return e.build(sh, scope, insts, batch, stored, notes)
+	}
+	sources.CollectPages(ctx, provider, scopes, limit, page, func(o sources.Outcome) {
+		mu.Lock()
+		sh := building[o.Scope]
+		delete(building, o.Scope)
+		mu.Unlock()
+		if sh == nil {
+			sh = &scopeHosts{}
+		}
+		err := o.Err
 		if err != nil && ctx.Err() != nil {
 			// Cut off by the run's end (timeout, cancel): the scope did
 			// not finish, so it stays pending rather than failed.
@@ -527,10 +545,11 @@ func firstScopeError(scopes []roster.ScopeResult) string {
 // strict, an over-limit one (construct.LimitError) always.
 var errConstruct = errors.New("construct")
 
-// build names, groups and encodes the instances of one scope. It runs on
-// the scope's own goroutine, so construction overlaps with fetching.
-func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.Batch, stored storedHosts, notes *warnings) (*scopeHosts, error) {
-	sh := &scopeHosts{hosts: make([]built, 0, len(insts))}
+// build names, groups and encodes a page of the instances of one scope,
+// adding them to sh. It runs on the scope's own goroutine, so construction
+// overlaps with fetching.
+func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, cons *construct.Batch, stored storedHosts, notes *warnings) error {
+	sh.hosts = slices.Grow(sh.hosts, len(insts))
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -546,7 +565,7 @@ func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.B
 		res, err := cons.Apply(vars)
 		clearMagicVars(vars)
 		if err != nil {
-			return nil, fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
+			return fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
 		}
 		for _, w := range res.Warnings {
 			notes.add("construct: "+w, inst.ExternalID)
@@ -573,7 +592,7 @@ func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.B
 		}
 		buf.Reset()
 		if err := enc.Encode(vars); err != nil {
-			return nil, fmt.Errorf("encode host vars of %s: %w", inst.ExternalID, err)
+			return fmt.Errorf("encode host vars of %s: %w", inst.ExternalID, err)
 		}
 		h.Vars = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 		h.Hash = hostHash(h)
@@ -587,7 +606,7 @@ func (e *Engine) build(scope string, insts []sources.Instance, cons *construct.B
 		sh.hosts = append(sh.hosts, built{Host: h, unchanged: unchanged})
 		insts[i].Vars = nil // let the raw vars go as soon as they are encoded
 	}
-	return sh, nil
+	return nil
 }
 
 // setMagicVars adds the variables Ansible's inventory exposes to compose,

@@ -38,6 +38,10 @@ const bootstrapRegion = "us-east-1"
 // pageSize is DescribeInstances' largest page.
 const pageSize = 1000
 
+// handOver is how many translated instances CollectPages hands over at a
+// time.
+const handOver = 100
+
 // defaultStates is the plugin's instance-state-name filter when the user
 // gives none: everything but terminated and shutting-down instances.
 var defaultStates = []string{"running", "pending", "stopping", "stopped"}
@@ -163,17 +167,37 @@ func (p *provider) Scopes(ctx context.Context) ([]string, error) {
 // Collect implements sources.Provider: every instance of one region that
 // matches filters or one of include_filters and none of exclude_filters.
 func (p *provider) Collect(ctx context.Context, region string) ([]sources.Instance, error) {
+	var insts []sources.Instance
+	err := p.CollectPages(ctx, region, func(page []sources.Instance) error {
+		insts = append(insts, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return insts, nil
+}
+
+var _ sources.PageCollector = (*provider)(nil)
+
+// CollectPages hands over each page of DescribeInstances as it is
+// decoded: the SDK's structures of a page are let go before the next.
+func (p *provider) CollectPages(ctx context.Context, region string, page func([]sources.Instance) error) error {
 	c := p.client(region)
 	ignore := make(map[string]bool)
 	for _, f := range p.opts.ExcludeFilters {
 		err := describe(ctx, c, f, func(_ *types.Reservation, inst *types.Instance) {
 			ignore[deref(inst.InstanceId)] = true
-		})
+		}, nil)
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
+	// Instances go to page in handfuls, as they are translated: their
+	// vars (about 19 KB of maps each) are built on at once, not held for
+	// a whole page of the API (pageSize).
 	var insts []sources.Instance
+	var pageErr error
 	for _, f := range includeFilters(p.opts) {
 		err := describe(ctx, c, f, func(res *types.Reservation, inst *types.Instance) {
 			id := deref(inst.InstanceId)
@@ -182,12 +206,26 @@ func (p *provider) Collect(ctx context.Context, region string) ([]sources.Instan
 			}
 			ignore[id] = true // an instance matching two include entries is listed once
 			insts = append(insts, p.instance(res, inst))
+			if len(insts) == handOver && pageErr == nil {
+				pageErr = page(insts)
+				insts = insts[:0]
+			}
+		}, func() error {
+			if pageErr != nil {
+				return pageErr
+			}
+			if len(insts) == 0 {
+				return nil
+			}
+			err := page(insts)
+			insts = insts[:0]
+			return err
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return insts, nil
+	return nil
 }
 
 func (p *provider) instance(res *types.Reservation, inst *types.Instance) sources.Instance {
@@ -223,7 +261,10 @@ func includeFilters(o *Options) []Filters {
 
 // describe pages through DescribeInstances for one query and calls fn for
 // each instance. An error on any page fails the whole query.
-func describe(ctx context.Context, c ec2API, f Filters, fn func(*types.Reservation, *types.Instance)) error {
+// describe calls fn with each instance DescribeInstances lists under f,
+// and pageDone (when not nil) after each page; an error of pageDone ends
+// it.
+func describe(ctx context.Context, c ec2API, f Filters, fn func(*types.Reservation, *types.Instance), pageDone func() error) error {
 	in := &ec2.DescribeInstancesInput{Filters: ec2Filters(f), MaxResults: aws.Int32(pageSize)}
 	pages := ec2.NewDescribeInstancesPaginator(c, in)
 	for pages.HasMorePages() {
@@ -235,6 +276,11 @@ func describe(ctx context.Context, c ec2API, f Filters, fn func(*types.Reservati
 			res := &out.Reservations[i]
 			for j := range res.Instances {
 				fn(res, &res.Instances[j])
+			}
+		}
+		if pageDone != nil {
+			if err := pageDone(); err != nil {
+				return err
 			}
 		}
 	}

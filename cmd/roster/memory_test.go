@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster/internal/client"
+	"github.com/rosterhq/roster/internal/testenv"
+)
+
+// memoryHosts is the fleet TestSyncMemoryIsBounded syncs: 20,000 in CI,
+// ROSTER_MEMORY_HOSTS=100000 for the scale target.
+var memoryHosts = envInt("ROSTER_MEMORY_HOSTS", 20_000)
+
+// syncMemoryBudget is the most a full sync of hosts hosts may raise a
+// server's peak RSS. It is today's figure with a margin, a guard against
+// regressions, not issue 14's target (400 MB for the whole process at
+// 100,000 hosts): measured, +229 MiB at 19,490 hosts and +681 MiB at
+// 97,487 (before paging, +395 and +1,606 MiB). What remains grows with
+// the fleet: each new host's encoded vars are held until the sync's one
+// transaction writes them (BENCHMARKS.md, "Memory").
+func syncMemoryBudget(hosts int) int64 {
+	return 128<<20 + int64(hosts)*6656 // 6.5 KiB a host
+}
+
+// TestSyncMemoryIsBounded runs a full AWS sync of memoryHosts instances in
+// a real `roster serve` (the simulator in a process of its own) and reads
+// the server's peak RSS (VmHWM) before and after: what the sync adds must
+// stay within the budget.
+func TestSyncMemoryIsBounded(t *testing.T) {
+	bin := buildBinary(t, "./cmd/roster", t.TempDir())
+	sim := simProcess(t, memoryHosts)
+	db := t.TempDir() + "/roster.db"
+	admin := adminToken(t, bin, "--database", db)
+	env := []string{"AWS_ACCESS_KEY_ID=" + simAccessKey, "AWS_SECRET_ACCESS_KEY=" + simSecretKey, "AWS_EC2_METADATA_DISABLED=true"}
+	if os.Getenv("ROSTER_MEMORY_TRACE") != "" {
+		env = append(env, "GODEBUG=gctrace=1")
+	}
+	node := startNode(t, bin, "node", db, env,
+		"--sync-timeout", "10m", "--sync-timeout-max", "10m")
+	if os.Getenv("ROSTER_MEMORY_TRACE") != "" {
+		t.Cleanup(func() { b, _ := os.ReadFile(node.log); t.Log(string(b)) })
+	}
+	api := client.New(node.url, admin)
+	call := func(method, path string, body, out any) {
+		t.Helper()
+		if err := api.Do(t.Context(), method, path, body, out); err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	call("POST", "/inventories", map[string]any{"name": "fleet"}, nil)
+	var src struct{ ID string }
+	call("POST", "/inventories/fleet/sources", map[string]any{"name": "ec2", "provider": "aws", "config": benchConfig(sim)}, &src)
+	before := testenv.PeakRSS(t, node.cmd.Process.Pid)
+	var run struct {
+		ID, Status, Error string
+		Counts            struct{ Added int }
+	}
+	call("POST", "/sources/"+src.ID+"/syncs", nil, &run)
+	for deadline := time.Now().Add(10 * time.Minute); run.Status != "succeeded"; time.Sleep(200 * time.Millisecond) {
+		if run.Status == "failed" || run.Status == "partial" || time.Now().After(deadline) {
+			t.Fatalf("sync %s: %s", run.Status, run.Error)
+		}
+		call("GET", "/syncs/"+run.ID, nil, &run)
+		if os.Getenv("ROSTER_MEMORY_TRACE") != "" {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", node.cmd.Process.Pid))
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(l, "VmRSS") || strings.HasPrefix(l, "VmHWM") {
+					t.Logf("%s %s %s", time.Now().Format("15:04:05.0"), run.Status, strings.Join(strings.Fields(l), " "))
+				}
+			}
+		}
+	}
+	after := testenv.PeakRSS(t, node.cmd.Process.Pid)
+	budget := syncMemoryBudget(memoryHosts)
+	t.Logf("%d hosts: peak RSS %d MiB before the sync, %d MiB after (+%d MiB; budget +%d MiB)",
+		run.Counts.Added, before>>20, after>>20, (after-before)>>20, budget>>20)
+	if run.Counts.Added < memoryHosts*9/10 {
+		t.Fatalf("the sync added %d hosts of %d", run.Counts.Added, memoryHosts)
+	}
+	if after-before > budget {
+		t.Fatalf("a sync of %d hosts raised the server's peak RSS by %d MiB, over its budget of %d MiB", run.Counts.Added, (after-before)>>20, budget>>20)
+	}
+}
