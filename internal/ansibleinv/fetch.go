@@ -1,7 +1,6 @@
 package ansibleinv
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,21 +89,15 @@ func Fetch(ctx context.Context, c Config, host string, w io.Writer) error {
 	os.Remove(f.Name())
 	defer os.Remove(f.Name())
 	defer f.Close()
-	sp := &spool{body: resp.Body, file: bufio.NewWriterSize(f, 64<<10), max: c.MaxSize}
-	dec := json.NewDecoder(sp)
+	sp := &spool{body: resp.Body, file: f, max: c.MaxSize}
+	sc := newScanner(sp)
 	if host == "" {
-		err = checkList(dec)
+		err = checkList(sc)
 	} else {
-		err = checkHostVars(dec)
-	}
-	if err == nil {
-		err = checkEnd(dec)
+		err = checkHostVars(sc)
 	}
 	if err != nil {
 		return fail(describeBodyError(ctx, c, sp, notJSONType(resp), host != "", err))
-	}
-	if err := sp.file.Flush(); err != nil {
-		return fail(fmt.Sprintf("keep the document in a temporary file: %v", err))
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return fail(fmt.Sprintf("read back the temporary file: %v", err))
@@ -330,11 +323,12 @@ func isJSON(mediaType string) bool {
 // errTooLarge is a document over Config.MaxSize.
 var errTooLarge = errors.New("document too large")
 
-// spool reads the answer's body for the decoder, keeping a copy in a
+// spool reads the answer's body for the scanner, keeping a copy in a
 // file and telling a failure of the body apart from one of the file.
+// (The scanner reads in large blocks: the file needs no buffer.)
 type spool struct {
 	body     io.Reader
-	file     *bufio.Writer
+	file     io.Writer
 	max, n   int64 // the limit and the bytes read
 	readErr  error // the body's failure (not io.EOF), or errTooLarge
 	writeErr error
@@ -367,7 +361,7 @@ func (s *spool) Read(p []byte) (int, error) {
 // tells a --host document.
 func describeBodyError(ctx context.Context, c Config, sp *spool, contentType string, hostVars bool, err error) string {
 	var shape *shapeError
-	var syntax *json.SyntaxError
+	var syntax *syntaxError
 	switch {
 	case sp.writeErr != nil:
 		return fmt.Sprintf("keep the document in a temporary file: %v", sp.writeErr)
@@ -390,7 +384,7 @@ func describeBodyError(ctx context.Context, c Config, sp *spool, contentType str
 	case errors.As(err, &syntax) && contentType != "":
 		return fmt.Sprintf("the answer is %s, not JSON: is ROSTER_URL Roster's address, not a proxy's or a login page?", contentType)
 	case errors.As(err, &syntax):
-		return fmt.Sprintf("the answer is not JSON: %v (at byte %d)", syntax, syntax.Offset)
+		return fmt.Sprintf("the answer is not JSON: %v (at byte %d)", syntax, syntax.offset)
 	}
 	return "the answer is not an Ansible inventory: " + err.Error()
 }
