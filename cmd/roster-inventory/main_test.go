@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -533,4 +535,194 @@ func BenchmarkFetch(b *testing.B) {
 			}
 		}
 	})
+}
+
+// recordingProxy passes requests to a server, recording each answer's
+// status and the If-None-Match it was asked with.
+type recordingProxy struct {
+	URL string
+	mu  sync.Mutex
+	log []string // "status if-none-match" or "status plain"
+}
+
+func newRecordingProxy(t *testing.T, target string) *recordingProxy {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &recordingProxy{}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		p.mu.Lock()
+		p.log = append(p.log, fmt.Sprintf("%d %s", resp.StatusCode, map[bool]string{true: "if-none-match", false: "plain"}[resp.Request.Header.Get("If-None-Match") != ""]))
+		p.mu.Unlock()
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
+}
+
+// take returns the answers recorded since the last call.
+func (p *recordingProxy) take() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	log := p.log
+	p.log = nil
+	return log
+}
+
+// TestCacheByETag: roster-inventory keeps the document in the user's
+// cache and, while Roster answers 304 to its ETag, prints the kept copy,
+// identical to what Roster serves; a change is fetched, a damaged entry
+// is ignored, each token has an entry of its own named without it, and
+// ROSTER_CACHE=off keeps nothing.
+func TestCacheByETag(t *testing.T) {
+	bin := build(t, "roster", "roster-inventory")
+	srv := startRoster(t, filepath.Join(bin, "roster"))
+	syncOpenStackFleet(t, srv)
+	proxy := newRecordingProxy(t, srv.URL)
+	script := filepath.Join(bin, "roster-inventory")
+	cacheHome := t.TempDir()
+	cacheDir := filepath.Join(cacheHome, "roster")
+	env := userEnv(t, "ROSTER_URL="+proxy.URL, "ROSTER_TOKEN="+srv.Runner.Reveal(), "ROSTER_INVENTORY=prod", "XDG_CACHE_HOME="+cacheHome)
+
+	// served is the document as the API serves it now, read past the proxy.
+	served := func() []byte {
+		t.Helper()
+		req, _ := http.NewRequest("GET", srv.URL+"/api/v1/inventories/prod/ansible", nil)
+		req.Header.Set("Authorization", "Bearer "+srv.Admin.Reveal())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET the document: %v %d", err, resp.StatusCode)
+		}
+		return b
+	}
+	list := func(env []string, wantLog ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(script, "--list")
+		cmd.Dir, cmd.Env = t.TempDir(), env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("roster-inventory --list: %v: %s", err, stderr.String())
+		}
+		if want := served(); !bytes.Equal(out, want) {
+			t.Fatalf("roster-inventory printed %d bytes, not the %d the API serves", len(out), len(want))
+		}
+		if log := proxy.take(); !slices.Equal(log, wantLog) {
+			t.Fatalf("Roster answered %q, want %q", log, wantLog)
+		}
+		return out
+	}
+	entries := func() []string {
+		t.Helper()
+		des, err := os.ReadDir(cacheDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, de := range des {
+			fi, _ := de.Info()
+			if fi.Mode().Perm() != 0o600 {
+				t.Fatalf("%s has mode %v, want 0600", de.Name(), fi.Mode())
+			}
+			b, _ := os.ReadFile(filepath.Join(cacheDir, de.Name()))
+			if strings.Contains(de.Name(), srv.Runner.Reveal()) || bytes.Contains(b, []byte(srv.Runner.Reveal())) {
+				t.Fatalf("the cache entry %s shows the token", de.Name())
+			}
+			names = append(names, filepath.Join(cacheDir, de.Name()))
+		}
+		return names
+	}
+
+	list(env, "200 plain")
+	if fi, err := os.Stat(cacheDir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("the cache directory: %v %v, want mode 0700", fi, err)
+	}
+	kept := entries()
+	if len(kept) != 1 {
+		t.Fatalf("cache entries %v, want one", kept)
+	}
+	// Unchanged: Roster answers 304 to the kept ETag, the kept copy is printed.
+	list(env, "304 if-none-match")
+	list(env, "304 if-none-match")
+
+	// A change of the inventory is fetched and replaces the entry.
+	if err := client.New(srv.URL, srv.Admin).Do(t.Context(), "PUT", "/inventories/prod/groups/all/vars", map[string]any{"ansible_user": "changed"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	out := list(env, "200 if-none-match")
+	if !bytes.Contains(out, []byte(`"changed"`)) {
+		t.Fatal("the change is not in the document printed")
+	}
+	if now := entries(); len(now) != 1 || now[0] != kept[0] {
+		t.Fatalf("cache entries %v after a change, want %v", now, kept)
+	}
+
+	// A damaged entry (a byte changed, or cut short) is not offered.
+	for _, damage := range []func(path string){
+		func(path string) {
+			f, _ := os.OpenFile(path, os.O_RDWR, 0)
+			f.WriteAt([]byte("X"), 100)
+			f.Close()
+		},
+		func(path string) { os.Truncate(path, 1000) },
+	} {
+		damage(kept[0])
+		list(env, "200 plain")
+	}
+
+	// Ten readers at once share the entry.
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	want := served()
+	for range 10 {
+		wg.Go(func() {
+			cmd := exec.Command(script, "--list")
+			cmd.Env = env
+			out, err := cmd.Output()
+			if err == nil && !bytes.Equal(out, want) {
+				err = fmt.Errorf("printed %d bytes, want %d", len(out), len(want))
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("one of ten readers at once: %v", err)
+		}
+	}
+	for _, l := range proxy.take() {
+		if l != "304 if-none-match" {
+			t.Fatalf("ten readers of an unchanged inventory: Roster answered %q", l)
+		}
+	}
+
+	// Another token has an entry of its own.
+	admin := slices.Clone(env)
+	admin = append(admin, "ROSTER_TOKEN="+srv.Admin.Reveal())
+	list(admin, "200 plain")
+	if n := len(entries()); n != 2 {
+		t.Fatalf("%d cache entries for two tokens, want 2", n)
+	}
+
+	// ROSTER_CACHE=off: no If-None-Match, nothing kept.
+	offHome := t.TempDir()
+	off := append(slices.Clone(env), "ROSTER_CACHE=off", "XDG_CACHE_HOME="+offHome)
+	list(off, "200 plain")
+	list(off, "200 plain")
+	if des, _ := os.ReadDir(offHome); len(des) != 0 {
+		t.Fatalf("ROSTER_CACHE=off left %v", des)
+	}
 }

@@ -66,6 +66,9 @@ Without --config or ROSTER_INVENTORY_CONFIG, the first of these that exists:
   $XDG_CONFIG_HOME/roster/inventory.yaml (default ~/.config/roster/inventory.yaml)
   /etc/roster/inventory.yaml
 
+The last --list document is kept in the cache directory with its ETag: while
+Roster answers that it is unchanged (304), the kept copy is printed.
+
 The document is checked before anything is printed: on any failure (Roster
 unreachable or too slow, an HTTP error, an answer that is not a whole
 inventory) stdout stays empty, stderr gets one line, and the exit status is

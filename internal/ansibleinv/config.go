@@ -37,6 +37,9 @@ type Config struct {
 	// sign Roster's certificate (instead of the system's), and a client
 	// certificate for a server that asks for one (see client.TLS).
 	CA, ClientCert, ClientKey string
+	// CacheDir keeps the last --list document of each inventory with its
+	// ETag, to ask Roster whether it changed ("": no cache).
+	CacheDir string
 }
 
 // TLS is the client's TLS settings.
@@ -60,7 +63,8 @@ type setting struct {
 	key, env, flag string
 	arg            string // the flag's value in the usage text; "" for a switch
 	usage          string
-	path           bool // a file name: ~/ is expanded; in the config file, relative to it
+	path           bool   // a file name: ~/ is expanded; in the config file, relative to it
+	keyword        string // with path: a value that is no file name
 	set            func(c *Config, v string) error
 }
 
@@ -107,6 +111,15 @@ func settings() []setting {
 					return errors.New("is not true or false")
 				}
 				c.IncludeDisabled = b
+				return nil
+			}},
+		{key: "cache", env: "ROSTER_CACHE", flag: "cache", arg: "DIR|off", path: true, keyword: "off",
+			usage: "keep the last --list document here, to print it again while Roster says it is unchanged (default $XDG_CACHE_HOME/roster, else ~/.cache/roster; off: none)",
+			set: func(c *Config, v string) error {
+				if v == "off" {
+					v = ""
+				}
+				c.CacheDir = v
 				return nil
 			}},
 		{key: "timeout", env: "ROSTER_TIMEOUT", flag: "timeout", arg: "DURATION",
@@ -158,7 +171,7 @@ func LoadConfig(getenv func(string) string, exe string, flags map[string]string)
 // (configFlag, else $ROSTER_INVENTORY_CONFIG, else the first of
 // configPaths that exists), then the environment, then the flags.
 func loadConfig(getenv func(string) string, exe, configFlag string, flags []flagValue) (Config, error) {
-	c := Config{URL: defaultURL, Timeout: defaultTimeout, MaxSize: defaultMaxSize}
+	c := Config{URL: defaultURL, Timeout: defaultTimeout, MaxSize: defaultMaxSize, CacheDir: defaultCacheDir(getenv)}
 	all := settings()
 	home := getenv("HOME")
 
@@ -189,7 +202,7 @@ func loadConfig(getenv func(string) string, exe, configFlag string, flags []flag
 			if !ok {
 				continue
 			}
-			if s.path {
+			if s.path && v != s.keyword {
 				v = expandHome(v, home)
 				if !filepath.IsAbs(v) {
 					v = filepath.Join(filepath.Dir(path), v)
@@ -206,7 +219,7 @@ func loadConfig(getenv func(string) string, exe, configFlag string, flags []flag
 		if v == "" {
 			continue
 		}
-		if s.path {
+		if s.path && v != s.keyword {
 			v = expandHome(v, home)
 		}
 		if err := s.set(&c, v); err != nil {
@@ -217,7 +230,7 @@ func loadConfig(getenv func(string) string, exe, configFlag string, flags []flag
 	for _, f := range flags {
 		i := slices.IndexFunc(all, func(s setting) bool { return s.flag == f.flag })
 		s, v := all[i], f.value
-		if s.path {
+		if s.path && v != s.keyword {
 			v = expandHome(v, home)
 		}
 		if err := s.set(&c, v); err != nil {

@@ -1,11 +1,12 @@
 package ansibleinv
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"mime"
 	"net"
@@ -71,45 +72,65 @@ func Fetch(ctx context.Context, c Config, host string, w io.Writer) error {
 	transport.DisableCompression = true
 	defer transport.CloseIdleConnections()
 
-	resp, attempts, err := get(ctx, client.HTTPClient(transport), c, host)
+	// A --list read keeps the document in the cache, and offers the kept
+	// one's ETag: on 304 it is printed as it is.
+	cacheDir := c.CacheDir
+	if host != "" {
+		cacheDir = ""
+	}
+	var entryPath string
+	var kept *cached
+	if cacheDir != "" {
+		entryPath = cacheEntryPath(cacheDir, c)
+		if kept = openCached(entryPath); kept != nil {
+			defer kept.file.Close()
+		}
+	}
+	ifNoneMatch := ""
+	if kept != nil {
+		ifNoneMatch = kept.ETag
+	}
+
+	resp, attempts, err := get(ctx, client.HTTPClient(transport), c, host, ifNoneMatch)
 	if err != nil {
 		return fail(describeTransportError(ctx, c, err))
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified && kept != nil {
+		if err := kept.writeTo(w); err != nil {
+			return fmt.Errorf("write the inventory: %w", err)
+		}
+		return nil
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fail(describeStatus(resp, host, attempts))
 	}
 
-	f, err := os.CreateTemp("", "roster-inventory-*.json")
+	f, inCache, err := spoolFile(cacheDir)
 	if err != nil {
 		return fail(fmt.Sprintf("create a temporary file for the document: %v", err))
 	}
-	// Unlinked at once (the open file stays readable): a killed script
-	// leaves nothing behind. Where an open file cannot be unlinked
-	// (Windows), it goes when the script ends.
-	os.Remove(f.Name())
-	defer os.Remove(f.Name())
+	defer os.Remove(f.Name()) // gone already once it is an entry, or unlinked
 	defer f.Close()
-	sp := &spool{body: resp.Body, file: bufio.NewWriterSize(f, 64<<10), max: c.MaxSize}
-	dec := json.NewDecoder(sp)
-	if host == "" {
-		err = checkList(dec)
-	} else {
-		err = checkHostVars(dec)
+	sp := &spool{body: resp.Body, file: f, max: c.MaxSize}
+	if inCache {
+		sp.crc = crc32.New(castagnoli)
 	}
-	if err == nil {
-		err = checkEnd(dec)
+	sc := newScanner(sp)
+	if host == "" {
+		err = checkList(sc)
+	} else {
+		err = checkHostVars(sc)
 	}
 	if err != nil {
 		return fail(describeBodyError(ctx, c, sp, notJSONType(resp), host != "", err))
 	}
-	if err := sp.file.Flush(); err != nil {
-		return fail(fmt.Sprintf("keep the document in a temporary file: %v", err))
+	if etag := resp.Header.Get("ETag"); inCache && etag != "" && !strings.HasPrefix(etag, "W/") {
+		// A cache that cannot be written is no cache: the document is
+		// printed all the same.
+		store(f, entryPath, etag, sp.n, sp.crc.Sum32())
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return fail(fmt.Sprintf("read back the temporary file: %v", err))
-	}
-	if _, err := io.Copy(w, f); err != nil {
+	if _, err := io.Copy(w, io.NewSectionReader(f, 0, sp.n)); err != nil {
 		return fmt.Errorf("write the inventory: %w", err)
 	}
 	return nil
@@ -137,7 +158,8 @@ func requestURL(c Config, host string) string {
 // get sends the request, again after a 429 or 503 that says when to
 // retry, while the wait fits in ctx's deadline. It returns the last
 // answer and the number of requests sent.
-func get(ctx context.Context, hc *http.Client, c Config, host string) (*http.Response, int, error) {
+// ifNoneMatch, when not "", is the ETag of the document the client keeps.
+func get(ctx context.Context, hc *http.Client, c Config, host, ifNoneMatch string) (*http.Response, int, error) {
 	u := requestURL(c, host)
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -147,6 +169,9 @@ func get(ctx context.Context, hc *http.Client, c Config, host string) (*http.Res
 		req.Header.Set("Authorization", "Bearer "+c.Token.Reveal())
 		req.Header.Set("Accept", "application/json")
 		req.Header.Set("User-Agent", "roster-inventory")
+		if ifNoneMatch != "" {
+			req.Header.Set("If-None-Match", ifNoneMatch)
+		}
 		resp, err := hc.Do(req)
 		if err != nil {
 			return nil, attempt, err
@@ -330,13 +355,15 @@ func isJSON(mediaType string) bool {
 // errTooLarge is a document over Config.MaxSize.
 var errTooLarge = errors.New("document too large")
 
-// spool reads the answer's body for the decoder, keeping a copy in a
+// spool reads the answer's body for the scanner, keeping a copy in a
 // file and telling a failure of the body apart from one of the file.
+// (The scanner reads in large blocks: the file needs no buffer.)
 type spool struct {
 	body     io.Reader
-	file     *bufio.Writer
-	max, n   int64 // the limit and the bytes read
-	readErr  error // the body's failure (not io.EOF), or errTooLarge
+	file     io.Writer
+	crc      hash.Hash32 // of the bytes read, when not nil
+	max, n   int64       // the limit and the bytes read
+	readErr  error       // the body's failure (not io.EOF), or errTooLarge
 	writeErr error
 }
 
@@ -355,6 +382,9 @@ func (s *spool) Read(p []byte) (int, error) {
 			s.writeErr = werr
 			return 0, werr
 		}
+		if s.crc != nil {
+			s.crc.Write(p[:k])
+		}
 	}
 	if err != nil && err != io.EOF {
 		s.readErr = err
@@ -367,7 +397,7 @@ func (s *spool) Read(p []byte) (int, error) {
 // tells a --host document.
 func describeBodyError(ctx context.Context, c Config, sp *spool, contentType string, hostVars bool, err error) string {
 	var shape *shapeError
-	var syntax *json.SyntaxError
+	var syntax *syntaxError
 	switch {
 	case sp.writeErr != nil:
 		return fmt.Sprintf("keep the document in a temporary file: %v", sp.writeErr)
@@ -390,7 +420,7 @@ func describeBodyError(ctx context.Context, c Config, sp *spool, contentType str
 	case errors.As(err, &syntax) && contentType != "":
 		return fmt.Sprintf("the answer is %s, not JSON: is ROSTER_URL Roster's address, not a proxy's or a login page?", contentType)
 	case errors.As(err, &syntax):
-		return fmt.Sprintf("the answer is not JSON: %v (at byte %d)", syntax, syntax.Offset)
+		return fmt.Sprintf("the answer is not JSON: %v (at byte %d)", syntax, syntax.offset)
 	}
 	return "the answer is not an Ansible inventory: " + err.Error()
 }

@@ -1,11 +1,18 @@
 package ansibleinv
 
 import (
+	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"strconv"
 )
+
+// The document is checked in one pass over its bytes, as it arrives:
+// the whole of it is JSON (what Ansible's json.loads takes) and it has
+// the shape Ansible's script plugin reads. No value is built: a host's
+// vars are only scanned, so the check runs near the speed of memory
+// rather than encoding/json's (which scanned each value twice).
 
 // shapeError is valid JSON that is not the document Ansible expects.
 type shapeError struct{ msg string }
@@ -16,40 +23,198 @@ func notInventory(format string, a ...any) error {
 	return &shapeError{msg: fmt.Sprintf(format, a...)}
 }
 
-// checkList reads a --list document from dec without holding more than
-// one host's vars or one group at a time: an object whose _meta.hostvars
-// maps host names to objects, and whose other members are groups,
-// objects whose hosts and children are lists of names and whose vars are
-// an object. Roster always sends _meta.hostvars; a document without it
-// (`{}`, `{"error": ...}`) would give Ansible no hosts, silently.
-func checkList(dec *json.Decoder) error {
-	meta := false
-	err := members(dec, "the document", func(name string) error {
-		if name == "_meta" {
-			meta = true
-			return checkMeta(dec)
+// syntaxError is a document that is not JSON; offset counts the bytes
+// read up to the bad one, as encoding/json's SyntaxError does.
+type syntaxError struct {
+	msg    string
+	offset int64
+}
+
+func (e *syntaxError) Error() string { return e.msg }
+
+// maxDepth bounds nesting, as encoding/json does.
+const maxDepth = 10000
+
+// scanner reads a document from r through a buffer of its own.
+type scanner struct {
+	r     io.Reader
+	buf   []byte
+	i     int   // the next byte of buf
+	off   int64 // the offset of buf[0] in the document
+	err   error // r's error once buf is used up
+	depth int
+	key   []byte // the last object key read (unescaped), reused
+}
+
+func newScanner(r io.Reader) *scanner {
+	return &scanner{r: r, buf: make([]byte, 0, 256<<10)}
+}
+
+// fill reads more of the document, reporting whether there is any.
+func (s *scanner) fill() bool {
+	if s.err != nil {
+		return false
+	}
+	s.off += int64(len(s.buf))
+	s.buf, s.i = s.buf[:0], 0
+	// Fill half the buffer at least: the body comes in small reads, and
+	// fewer, larger ones cost less downstream (the spool's writes).
+	for len(s.buf) < cap(s.buf)/2 {
+		n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+		s.buf = s.buf[:len(s.buf)+n]
+		if err != nil {
+			s.err = err
+			break
 		}
-		return checkGroup(dec, name)
+	}
+	return len(s.buf) > 0
+}
+
+// cut is the error for a document that ends inside a value.
+func (s *scanner) cut() error {
+	if s.err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return s.err
+}
+
+// next returns the next byte, consumed.
+func (s *scanner) next() (byte, error) {
+	if s.i == len(s.buf) && !s.fill() {
+		return 0, s.cut()
+	}
+	c := s.buf[s.i]
+	s.i++
+	return c, nil
+}
+
+// nonSpace returns the next byte that is not white space, consumed.
+func (s *scanner) nonSpace() (byte, error) {
+	for {
+		for s.i < len(s.buf) {
+			c := s.buf[s.i]
+			s.i++
+			if c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+				return c, nil
+			}
+		}
+		if !s.fill() {
+			return 0, s.cut()
+		}
+	}
+}
+
+func (s *scanner) invalid(c byte, context string) error {
+	return &syntaxError{msg: "invalid character " + quoteChar(c) + " " + context, offset: s.off + int64(s.i)}
+}
+
+// quoteChar formats c as encoding/json's messages do.
+func quoteChar(c byte) string {
+	if c == '\'' {
+		return `'\''`
+	}
+	if c == '"' {
+		return `'"'`
+	}
+	q := strconv.Quote(string(rune(c)))
+	return "'" + q[1:len(q)-1] + "'"
+}
+
+// checkList reads a --list document: an object whose _meta.hostvars maps
+// host names to objects, and whose other members are groups, objects
+// whose hosts and children are lists of names and whose vars are an
+// object. Roster always sends _meta.hostvars; a document without it
+// (`{}`, `{"error": ...}`) would give Ansible no hosts, silently.
+func checkList(s *scanner) error {
+	meta := false
+	c, err := s.first()
+	if err != nil {
+		return err
+	}
+	if c != '{' {
+		return s.notObject(c, "the document is %s, not an object")
+	}
+	err = s.object(func(c byte) error {
+		if string(s.key) == "_meta" {
+			meta = true
+			return s.meta(c)
+		}
+		return s.group(c, string(s.key))
 	})
 	if err == nil && !meta {
 		err = notInventory("it has no _meta.hostvars")
 	}
+	if err == nil {
+		err = s.end()
+	}
 	return err
 }
 
-func checkMeta(dec *json.Decoder) error {
+// checkHostVars reads a --host document: one object.
+func checkHostVars(s *scanner) error {
+	c, err := s.first()
+	if err != nil {
+		return err
+	}
+	if c != '{' {
+		return s.notObject(c, "it is %s, not an object")
+	}
+	if err := s.value(c); err != nil {
+		return err
+	}
+	return s.end()
+}
+
+// first returns the first byte of the document: io.EOF when it has none.
+func (s *scanner) first() (byte, error) {
+	c, err := s.nonSpace()
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return c, err
+}
+
+// notObject checks the value starting with c (which is not '{') is JSON,
+// then says what it is instead of an object.
+func (s *scanner) notObject(c byte, format string) error {
+	if err := s.value(c); err != nil {
+		return err
+	}
+	return notInventory(format, describeRaw(c))
+}
+
+// end makes sure nothing follows the document.
+func (s *scanner) end() error {
+	c, err := s.nonSpace()
+	switch {
+	case err == io.ErrUnexpectedEOF:
+		return nil
+	case err != nil:
+		return err
+	case c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n':
+		return notInventory("more than one JSON value")
+	}
+	return s.invalid(c, "after top-level value")
+}
+
+func (s *scanner) meta(c byte) error {
+	if c != '{' {
+		return s.notObject(c, "_meta is %s, not an object")
+	}
 	hostvars := false
-	err := members(dec, "_meta", func(name string) error {
-		if name != "hostvars" {
-			return dec.Decode(&json.RawMessage{})
+	err := s.object(func(c byte) error {
+		if string(s.key) != "hostvars" {
+			return s.value(c)
 		}
 		hostvars = true
-		return members(dec, "_meta.hostvars", func(host string) error {
-			kind, err := readObject(dec)
-			if err == nil && kind != "" {
-				err = notInventory("the vars of host %q are %s, not an object", host, kind)
+		if c != '{' {
+			return s.notObject(c, "_meta.hostvars is %s, not an object")
+		}
+		return s.object(func(c byte) error {
+			if c != '{' {
+				return notInventory("the vars of host %q are %s, not an object", s.key, describeRaw(c))
 			}
-			return err
+			return s.value(c)
 		})
 	})
 	if err == nil && !hostvars {
@@ -58,107 +223,330 @@ func checkMeta(dec *json.Decoder) error {
 	return err
 }
 
-func checkGroup(dec *json.Decoder, name string) error {
-	var g map[string]json.RawMessage
-	if err := dec.Decode(&g); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return notInventory("group %q is a %s, not an object", name, typeErr.Value)
+func (s *scanner) group(c byte, name string) error {
+	if c != '{' {
+		return s.notObject(c, "group "+strconv.Quote(name)+" is %s, not an object")
+	}
+	return s.object(func(c byte) error {
+		switch k := string(s.key); k {
+		case "hosts", "children":
+			if c != '[' {
+				if err := s.value(c); err != nil {
+					return err
+				}
+				return notInventory("the %s of group %q are not a list of names", k, name)
+			}
+			return s.array(func(c byte) error {
+				if c != '"' {
+					return notInventory("the %s of group %q are not a list of names", k, name)
+				}
+				return s.str(false)
+			})
+		case "vars":
+			if c != '{' {
+				if err := s.value(c); err != nil {
+					return err
+				}
+				return notInventory("the vars of group %q are not an object", name)
+			}
 		}
+		return s.value(c)
+	})
+}
+
+// object reads the members of an object whose '{' was read, calling
+// member with the first byte of each value (consumed), s.key holding the
+// member's key; member reads the rest of the value.
+func (s *scanner) object(member func(c byte) error) error {
+	if s.depth++; s.depth > maxDepth {
+		return &syntaxError{msg: "exceeded max depth", offset: s.off + int64(s.i)}
+	}
+	defer func() { s.depth-- }()
+	c, err := s.nonSpace()
+	if err != nil {
 		return err
 	}
-	if g == nil {
-		return notInventory("group %q is null, not an object", name)
+	if c == '}' {
+		return nil
 	}
-	for _, k := range []string{"hosts", "children"} {
-		raw, ok := g[k]
-		if !ok {
-			continue
+	for {
+		if c != '"' {
+			return s.invalid(c, "looking for beginning of object key string")
 		}
-		var names []string
-		if raw[0] != '[' || json.Unmarshal(raw, &names) != nil {
-			return notInventory("the %s of group %q are not a list of names", k, name)
+		if err := s.str(true); err != nil {
+			return err
+		}
+		if c, err = s.nonSpace(); err != nil {
+			return err
+		}
+		if c != ':' {
+			return s.invalid(c, "after object key")
+		}
+		if c, err = s.nonSpace(); err != nil {
+			return err
+		}
+		if err := member(c); err != nil {
+			return err
+		}
+		if c, err = s.nonSpace(); err != nil {
+			return err
+		}
+		switch c {
+		case '}':
+			return nil
+		case ',':
+		default:
+			return s.invalid(c, "after object key:value pair")
+		}
+		if c, err = s.nonSpace(); err != nil {
+			return err
 		}
 	}
-	if raw, ok := g["vars"]; ok && raw[0] != '{' {
-		return notInventory("the vars of group %q are not an object", name)
+}
+
+// array reads the elements of an array whose '[' was read, calling elem
+// with the first byte of each (consumed).
+func (s *scanner) array(elem func(c byte) error) error {
+	if s.depth++; s.depth > maxDepth {
+		return &syntaxError{msg: "exceeded max depth", offset: s.off + int64(s.i)}
+	}
+	defer func() { s.depth-- }()
+	c, err := s.nonSpace()
+	if err != nil {
+		return err
+	}
+	if c == ']' {
+		return nil
+	}
+	for {
+		if err := elem(c); err != nil {
+			return err
+		}
+		if c, err = s.nonSpace(); err != nil {
+			return err
+		}
+		switch c {
+		case ']':
+			return nil
+		case ',':
+		default:
+			return s.invalid(c, "after array element")
+		}
+		if c, err = s.nonSpace(); err != nil {
+			return err
+		}
+	}
+}
+
+// value reads one value whose first byte, c, was read.
+func (s *scanner) value(c byte) error {
+	switch {
+	case c == '{':
+		return s.object(s.value)
+	case c == '[':
+		return s.array(s.value)
+	case c == '"':
+		return s.str(false)
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number(c)
+	case c == 't':
+		return s.literal("rue")
+	case c == 'f':
+		return s.literal("alse")
+	case c == 'n':
+		return s.literal("ull")
+	}
+	return s.invalid(c, "looking for beginning of value")
+}
+
+func (s *scanner) literal(rest string) error {
+	for i := 0; i < len(rest); i++ {
+		c, err := s.next()
+		if err != nil {
+			return err
+		}
+		if c != rest[i] {
+			word := map[byte]string{'r': "true", 'a': "false", 'u': "null"}[rest[0]]
+			return s.invalid(c, fmt.Sprintf("in literal %s (expecting %s)", word, quoteChar(rest[i])))
+		}
 	}
 	return nil
 }
 
-// checkHostVars reads a --host document: one object.
-func checkHostVars(dec *json.Decoder) error {
-	kind, err := readObject(dec)
-	if err == nil && kind != "" {
-		return notInventory("it is %s, not an object", kind)
+// number reads a number whose first byte, c, was read.
+func (s *scanner) number(c byte) error {
+	var err error
+	digits := func() (int, error) { // reads digits, returning how many
+		n := 0
+		for {
+			if s.i == len(s.buf) && !s.fill() {
+				if s.err == io.EOF {
+					return n, nil // the number may end the document
+				}
+				return n, s.err
+			}
+			if d := s.buf[s.i]; d < '0' || d > '9' {
+				return n, nil
+			}
+			s.i++
+			n++
+		}
 	}
-	return err
-}
-
-// checkEnd makes sure nothing follows the document.
-func checkEnd(dec *json.Decoder) error {
-	_, err := dec.Token()
-	switch {
-	case err == io.EOF:
-		return nil
-	case err == nil:
-		return notInventory("more than one JSON value")
-	}
-	return err
-}
-
-// members reads an object, calling member with each key while the
-// decoder is at its value, which member must read.
-func members(dec *json.Decoder, what string, member func(key string) error) error {
-	tok, err := dec.Token()
-	if err != nil {
+	need := func() error { // one digit at least
+		if s.i == len(s.buf) && !s.fill() {
+			return s.cut()
+		}
+		if d := s.buf[s.i]; d < '0' || d > '9' {
+			s.i++
+			return s.invalid(d, "in numeric literal")
+		}
+		_, err := digits()
 		return err
 	}
-	if tok != json.Delim('{') {
-		return notInventory("%s is %s, not an object", what, describeToken(tok))
+	if c == '-' {
+		if c, err = s.next(); err != nil {
+			return err
+		}
+		if c < '0' || c > '9' {
+			return s.invalid(c, "in numeric literal")
+		}
 	}
-	for dec.More() {
-		key, err := dec.Token()
+	if c != '0' {
+		if _, err := digits(); err != nil {
+			return err
+		}
+	}
+	peek := func() (byte, bool) {
+		if s.i == len(s.buf) && !s.fill() {
+			return 0, false
+		}
+		return s.buf[s.i], true
+	}
+	if d, ok := peek(); ok && d == '.' {
+		s.i++
+		if err := need(); err != nil {
+			return err
+		}
+	}
+	if d, ok := peek(); ok && (d == 'e' || d == 'E') {
+		s.i++
+		if d, ok := peek(); ok && (d == '+' || d == '-') {
+			s.i++
+		}
+		if err := need(); err != nil {
+			return err
+		}
+	}
+	if s.err != nil && s.err != io.EOF {
+		return s.err
+	}
+	return nil
+}
+
+// SWAR masks: a word with every byte set to a value.
+const (
+	ones      = 0x0101010101010101
+	highs     = 0x8080808080808080
+	quotes    = '"' * ones
+	backslash = '\\' * ones
+	controls  = 0x20 * ones
+)
+
+// str reads a string whose '"' was read; with key, its text is left in
+// s.key.
+func (s *scanner) str(key bool) error {
+	if key {
+		s.key = s.key[:0]
+	}
+	escaped := false
+	for {
+		b := s.buf
+		i := s.i
+		// Eight bytes at a time while none is a quote, a backslash or a
+		// control character.
+		for ; i+8 <= len(b); i += 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			q, bs := x^quotes, x^backslash
+			if ((q-ones)&^q|(bs-ones)&^bs|(x-controls)&^x)&highs != 0 {
+				break
+			}
+		}
+		for ; i < len(b); i++ {
+			c := b[i]
+			if c == '"' || c == '\\' || c < 0x20 {
+				break
+			}
+		}
+		if key {
+			s.key = append(s.key, b[s.i:i]...)
+		}
+		s.i = i
+		if i == len(b) {
+			if !s.fill() {
+				return s.cut()
+			}
+			continue
+		}
+		c := b[i]
+		s.i++
+		switch {
+		case c == '"':
+			if key && escaped {
+				return s.unescapeKey()
+			}
+			return nil
+		case c < 0x20:
+			return s.invalid(c, "in string literal")
+		}
+		// A backslash: an escape.
+		escaped = true
+		if key {
+			s.key = append(s.key, c)
+		}
+		e, err := s.next()
 		if err != nil {
 			return err
 		}
-		if err := member(key.(string)); err != nil { // the decoder gives only strings as keys
-			return err
+		if key {
+			s.key = append(s.key, e)
+		}
+		switch e {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			for range 4 {
+				h, err := s.next()
+				if err != nil {
+					return err
+				}
+				if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+					return s.invalid(h, "in \\u hexadecimal character escape")
+				}
+				if key {
+					s.key = append(s.key, h)
+				}
+			}
+		default:
+			return s.invalid(e, "in string escape code")
 		}
 	}
-	_, err = dec.Token() // }
-	return err
 }
 
-// readObject reads one value and returns what it is if not an object
-// ("a list"), else "".
-func readObject(dec *json.Decoder) (string, error) {
-	var v json.RawMessage
-	if err := dec.Decode(&v); err != nil {
-		return "", err
+// unescapeKey turns the key read, with escapes, into its text.
+func (s *scanner) unescapeKey() error {
+	quoted := make([]byte, 0, len(s.key)+2)
+	quoted = append(append(append(quoted, '"'), s.key...), '"')
+	var text string
+	if err := json.Unmarshal(quoted, &text); err != nil {
+		return &syntaxError{msg: err.Error(), offset: s.off + int64(s.i)}
 	}
-	if v[0] != '{' {
-		return describeRaw(v[0]), nil
-	}
-	return "", nil
-}
-
-func describeToken(tok json.Token) string {
-	switch t := tok.(type) {
-	case json.Delim:
-		return describeRaw(byte(t))
-	case string:
-		return "a string"
-	case float64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return "null"
+	s.key = append(s.key[:0], text...)
+	return nil
 }
 
 func describeRaw(first byte) string {
 	switch first {
+	case '{':
+		return "an object"
 	case '[':
 		return "a list"
 	case '"':
