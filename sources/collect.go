@@ -92,3 +92,56 @@ func collectOne(ctx context.Context, p Provider, scope string, page func([]Insta
 	}
 	return page(insts)
 }
+
+// HandOver is how many translated instances a PageCollector hands over at
+// a time: their vars (maps, the largest part of a sync's memory) are built
+// on and let go a handful at a time.
+const HandOver = 100
+
+// Pager gathers a scope's instances as a provider translates them and
+// hands them to a page function HandOver at a time.
+type Pager struct {
+	page func([]Instance) error
+	buf  []Instance
+	err  error
+}
+
+// NewPager returns a Pager handing over to page.
+func NewPager(page func([]Instance) error) *Pager { return &Pager{page: page} }
+
+// Add adds one instance, handing over a full handful. After an error, its
+// own or the page function's, it drops what it is given and Err says why.
+func (p *Pager) Add(inst Instance) {
+	if p.err != nil {
+		return
+	}
+	p.buf = append(p.buf, inst)
+	if len(p.buf) >= HandOver {
+		p.Flush()
+	}
+}
+
+// Flush hands over what is gathered, and returns Err.
+func (p *Pager) Flush() error {
+	if p.err == nil && len(p.buf) > 0 {
+		p.err = p.page(p.buf)
+		clear(p.buf)
+		p.buf = p.buf[:0]
+	}
+	return p.err
+}
+
+// Err is the page function's error that stopped the pager, if any.
+func (p *Pager) Err() error { return p.err }
+
+// CollectAll is Collect for a PageCollector: every page, gathered.
+func CollectAll(ctx context.Context, pc PageCollector, scope string) ([]Instance, error) {
+	var out []Instance
+	if err := pc.CollectPages(ctx, scope, func(page []Instance) error {
+		out = append(out, page...)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -38,10 +38,6 @@ const bootstrapRegion = "us-east-1"
 // pageSize is DescribeInstances' largest page.
 const pageSize = 1000
 
-// handOver is how many translated instances CollectPages hands over at a
-// time.
-const handOver = 100
-
 // defaultStates is the plugin's instance-state-name filter when the user
 // gives none: everything but terminated and shutting-down instances.
 var defaultStates = []string{"running", "pending", "stopping", "stopped"}
@@ -167,21 +163,13 @@ func (p *provider) Scopes(ctx context.Context) ([]string, error) {
 // Collect implements sources.Provider: every instance of one region that
 // matches filters or one of include_filters and none of exclude_filters.
 func (p *provider) Collect(ctx context.Context, region string) ([]sources.Instance, error) {
-	var insts []sources.Instance
-	err := p.CollectPages(ctx, region, func(page []sources.Instance) error {
-		insts = append(insts, page...)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return insts, nil
+	return sources.CollectAll(ctx, p, region)
 }
 
 var _ sources.PageCollector = (*provider)(nil)
 
-// CollectPages hands over each page of DescribeInstances as it is
-// decoded: the SDK's structures of a page are let go before the next.
+// CollectPages hands the instances over as they are translated, a handful
+// at a time (sources.Pager).
 func (p *provider) CollectPages(ctx context.Context, region string, page func([]sources.Instance) error) error {
 	c := p.client(region)
 	ignore := make(map[string]bool)
@@ -193,11 +181,7 @@ func (p *provider) CollectPages(ctx context.Context, region string, page func([]
 			return err
 		}
 	}
-	// Instances go to page in handfuls, as they are translated: their
-	// vars (about 19 KB of maps each) are built on at once, not held for
-	// a whole page of the API (pageSize).
-	var insts []sources.Instance
-	var pageErr error
+	pager := sources.NewPager(page)
 	for _, f := range includeFilters(p.opts) {
 		err := describe(ctx, c, f, func(res *types.Reservation, inst *types.Instance) {
 			id := deref(inst.InstanceId)
@@ -205,27 +189,13 @@ func (p *provider) CollectPages(ctx context.Context, region string, page func([]
 				return
 			}
 			ignore[id] = true // an instance matching two include entries is listed once
-			insts = append(insts, p.instance(res, inst))
-			if len(insts) == handOver && pageErr == nil {
-				pageErr = page(insts)
-				insts = insts[:0]
-			}
-		}, func() error {
-			if pageErr != nil {
-				return pageErr
-			}
-			if len(insts) == 0 {
-				return nil
-			}
-			err := page(insts)
-			insts = insts[:0]
-			return err
-		})
+			pager.Add(p.instance(res, inst))
+		}, pager.Err)
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	return pager.Flush()
 }
 
 func (p *provider) instance(res *types.Reservation, inst *types.Instance) sources.Instance {

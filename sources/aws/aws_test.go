@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -256,5 +257,50 @@ func TestBrokerCredential(t *testing.T) {
 	}
 	if calls := sim.AssumeRoleCalls(); len(calls) != 1 || calls[0].RoleARN != "arn:aws:iam::123456789012:role/from-credential" {
 		t.Fatalf("AssumeRole calls = %+v, want the credential's role", calls)
+	}
+}
+
+// CollectPages hands a region over a handful at a time, through the
+// SDK's own paging (several DescribeInstances pages), in the order and
+// with the instances Collect gathers; a page function's error ends it.
+func TestCollectPagesHandsOverHandfuls(t *testing.T) {
+	sim := awssim.New(awssim.Options{Seed: 4, Size: 2600, Regions: []string{"us-east-1"}})
+	p := newProvider(t, sim, map[string]any{"regions": []any{"us-east-1"}})
+	pc, ok := p.(sources.PageCollector)
+	if !ok {
+		t.Fatal("the AWS provider does not hand instances over in pages")
+	}
+	var ids []string
+	pages := 0
+	err := pc.CollectPages(t.Context(), "us-east-1", func(page []sources.Instance) error {
+		if len(page) == 0 || len(page) > sources.HandOver {
+			t.Errorf("a page of %d instances, want 1 to %d", len(page), sources.HandOver)
+		}
+		pages++
+		for _, inst := range page {
+			ids = append(ids, inst.ExternalID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := p.Collect(t.Context(), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) < 2*1000 || len(ids) != len(all) || pages < len(all)/sources.HandOver {
+		t.Fatalf("%d instances in %d pages; Collect gave %d (want more than two API pages)", len(ids), pages, len(all))
+	}
+	for i := range all {
+		if all[i].ExternalID != ids[i] {
+			t.Fatalf("instance %d: %s by pages, %s by Collect", i, ids[i], all[i].ExternalID)
+		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	err = pc.CollectPages(t.Context(), "us-east-1", func([]sources.Instance) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("a page's error: %v after %d calls, want it after 1", err, calls)
 	}
 }

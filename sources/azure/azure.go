@@ -398,9 +398,18 @@ func vmRecords(list []*armcompute.VirtualMachine) []*vmRecord {
 // sets when include_vmss is on. Any failed request fails the whole
 // subscription: a partial list is never returned.
 func (p *provider) Collect(ctx context.Context, sub string) ([]sources.Instance, error) {
+	return sources.CollectAll(ctx, p, sub)
+}
+
+var _ sources.PageCollector = (*provider)(nil)
+
+// CollectPages lists the subscription's machines and what they reference
+// (the joins need all of it), then translates the machines a handful at a
+// time (sources.Pager).
+func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sources.Instance) error) error {
 	c, err := p.clients(sub)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	f := &fetch{power: map[string]string{}, nics: map[string]*nicRecord{}, publicIPs: map[string]*publicIPRecord{}}
 	o := p.opts
@@ -417,35 +426,35 @@ func (p *provider) Collect(ctx context.Context, sub string) ([]sources.Instance,
 		g.Go(func() error { return p.listScaleSets(gctx, c, f) })
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return err
 	}
 	if !o.allVMRGs {
 		// Listed by resource group: list the NICs of the groups the VMs'
 		// references name, then the public IPs their NICs name.
 		if err := listNICGroups(ctx, c, f); err != nil {
-			return nil, err
+			return err
 		}
 		if err := listPublicIPGroups(ctx, c, f); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if err := p.fillGaps(ctx, c, f); err != nil {
-		return nil, err
+		return err
 	}
 
-	insts := make([]sources.Instance, 0, len(f.vms)+len(f.instances))
+	pager := sources.NewPager(page)
 	for _, r := range f.vms {
 		power, ok := f.power[strings.ToLower(r.id)]
 		if !ok {
 			continue // gone between the lists (see fillGaps)
 		}
 		r.power = power
-		insts = append(insts, p.instance(r, f))
+		pager.Add(p.instance(r, f))
 	}
 	for _, r := range f.instances {
-		insts = append(insts, p.instance(r, f))
+		pager.Add(p.instance(r, f))
 	}
-	return insts, nil
+	return pager.Flush()
 }
 
 // listVMs lists the VMs of the subscription, or of each included

@@ -233,32 +233,45 @@ func (p *provider) Scopes(ctx context.Context) ([]string, error) {
 // Collect implements sources.Provider: every instance of one project that
 // the filters select (in the zones given, or all).
 func (p *provider) Collect(ctx context.Context, project string) ([]sources.Instance, error) {
-	start := time.Now()
-	out, err := p.collect(ctx, project)
-	if err != nil {
-		return nil, err
-	}
-	p.log.Debug("gcp project listed", "project", project, "instances", len(out), "duration", time.Since(start))
-	return out, nil
+	return sources.CollectAll(ctx, p, project)
 }
 
-func (p *provider) collect(ctx context.Context, project string) ([]sources.Instance, error) {
+var _ sources.PageCollector = (*provider)(nil)
+
+// CollectPages hands the instances over as they are translated, a handful
+// at a time (sources.Pager).
+func (p *provider) CollectPages(ctx context.Context, project string, page func([]sources.Instance) error) error {
+	start := time.Now()
+	n := 0
+	err := p.collect(ctx, project, func(insts []sources.Instance) error {
+		n += len(insts)
+		return page(insts)
+	})
+	if err != nil {
+		return err
+	}
+	p.log.Debug("gcp project listed", "project", project, "instances", n, "duration", time.Since(start))
+	return nil
+}
+
+func (p *provider) collect(ctx context.Context, project string, page func([]sources.Instance) error) error {
 	instances, disks, done, err := p.clients(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer done()
 	var images map[string]string
 	if disks != nil {
 		if images, err = p.bootImages(ctx, disks, project); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	var out []sources.Instance
-	add := func(list []*computepb.Instance) {
+	pager := sources.NewPager(page)
+	add := func(list []*computepb.Instance) error {
 		for _, in := range list {
-			out = append(out, p.instance(project, in, images))
+			pager.Add(p.instance(project, in, images))
 		}
+		return pager.Err()
 	}
 	if len(p.opts.Zones) == 0 {
 		req := &computepb.AggregatedListInstancesRequest{Project: project, MaxResults: proto.Uint32(pageSize)}
@@ -272,11 +285,13 @@ func (p *provider) collect(ctx context.Context, project string) ([]sources.Insta
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("list instances (aggregated): %w", explain(err))
+				return fmt.Errorf("list instances (aggregated): %w", explain(err))
 			}
-			add(pair.Value.GetInstances())
+			if err := add(pair.Value.GetInstances()); err != nil {
+				return err
+			}
 		}
-		return out, nil
+		return pager.Flush()
 	}
 	for _, zone := range p.opts.Zones {
 		req := &computepb.ListInstancesRequest{Project: project, Zone: zone, MaxResults: proto.Uint32(pageSize)}
@@ -290,12 +305,14 @@ func (p *provider) collect(ctx context.Context, project string) ([]sources.Insta
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("list instances of zone %s: %w", zone, explain(err))
+				return fmt.Errorf("list instances of zone %s: %w", zone, explain(err))
 			}
-			out = append(out, p.instance(project, in, images))
+			if err := add([]*computepb.Instance{in}); err != nil {
+				return err
+			}
 		}
 	}
-	return out, nil
+	return pager.Flush()
 }
 
 // bootImages maps each disk of the project to the name of the image it

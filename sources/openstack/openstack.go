@@ -269,33 +269,41 @@ func (p *provider) projects(c *cloud) ([]projectRef, error) {
 // Collect implements sources.Provider: every server of one scope, or an
 // error.
 func (p *provider) Collect(ctx context.Context, name string) ([]sources.Instance, error) {
+	return sources.CollectAll(ctx, p, name)
+}
+
+var _ sources.PageCollector = (*provider)(nil)
+
+// CollectPages translates the scope's servers (fetched whole: their names
+// are settled across the scope) a handful at a time (sources.Pager).
+func (p *provider) CollectPages(ctx context.Context, name string, page func([]sources.Instance) error) error {
 	p.mu.Lock()
 	sc := p.scopes[name]
 	p.mu.Unlock()
 	if sc == nil {
-		return nil, fmt.Errorf("unknown scope %q", name)
+		return fmt.Errorf("unknown scope %q", name)
 	}
 	s, err := sc.cloud.session(ctx, p, sc.project)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	servers, names, err := p.fetch(ctx, sc, s)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return p.instances(sc, servers, names), nil
+	return p.instances(sc, servers, names, page)
 }
 
 // instances translates one scope's servers, naming them as the plugin
 // does: by name, by id when another server of the scope has the same name
 // (or with inventory_hostname: uuid).
-func (p *provider) instances(sc *scope, servers []*novaServer, names *resourceNames) []sources.Instance {
+func (p *provider) instances(sc *scope, servers []*novaServer, names *resourceNames, page func([]sources.Instance) error) error {
 	count := make(map[string]int, len(servers))
 	for _, s := range servers {
 		count[s.Name]++
 	}
 	vc := &varsContext{cloud: sc.cloud.cfg.name, region: sc.region, names: names, opts: p.opts}
-	out := make([]sources.Instance, 0, len(servers))
+	pager := sources.NewPager(page)
 	for _, s := range servers {
 		if !p.opts.ShowAll && len(s.Addresses) == 0 {
 			continue // the plugin leaves out servers without an address
@@ -315,9 +323,12 @@ func (p *provider) instances(sc *scope, servers []*novaServer, names *resourceNa
 		if p.opts.legacyGroups() {
 			inst.Groups = legacyGroups(s, vc)
 		}
-		out = append(out, inst)
+		pager.Add(inst)
+		if pager.Err() != nil {
+			break
+		}
 	}
-	return out
+	return pager.Flush()
 }
 
 // sortedUnique sorts s and removes duplicates and empty strings.
