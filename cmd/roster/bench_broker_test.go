@@ -16,11 +16,17 @@ import (
 	"github.com/rosterhq/roster/vault/vaulttest"
 )
 
-// BenchmarkSSHSign compares SSH certificate issuance through Roster's
-// broker (HTTP API: token, grant check, policy, audit record, Vault's SSH
-// engine) with the same signature asked of Vault directly over HTTP, in the
-// same run against the same Vault dev server.
-func BenchmarkSSHSign(b *testing.B) {
+// brokerBench is a Roster server on a Vault dev server, with an admin and
+// a runner token, an inventory "prod", an ssh_certificate credential "ca"
+// and a password credential "db" granted to the runner for prod.
+type brokerBench struct {
+	srv    *testenv.VaultServer
+	setup  *vaulttest.Setup
+	m      *Main
+	runner *client.Client
+}
+
+func newBrokerBench(b *testing.B) *brokerBench {
 	srv := testenv.Vault(b)
 	setup := vaulttest.Configure(b, srv, vaulttest.Options{AllowedUsers: []string{"deploy"}})
 	m := vaultMain(b, setup)
@@ -33,7 +39,6 @@ func BenchmarkSSHSign(b *testing.B) {
 	if err := m.Store.CreateToken(b.Context(), &roster.Token{Name: "runner", Role: roster.RoleRunner}, hash); err != nil {
 		b.Fatal(err)
 	}
-	runner := client.New(m.URL, runnerValue)
 	for _, step := range []struct {
 		path string
 		body any
@@ -41,11 +46,47 @@ func BenchmarkSSHSign(b *testing.B) {
 		{"/inventories", map[string]any{"name": "prod"}},
 		{"/credentials", map[string]any{"name": "ca", "type": "ssh_certificate", "fields": map[string]string{"username": "deploy", "role": setup.SSHRole, "ttl": "10m"}}},
 		{"/grants", map[string]string{"token": "runner", "credential": "ca", "inventory": "prod"}},
+		{"/credentials", map[string]any{"name": "db", "type": "password", "fields": map[string]string{"username": "app", "password": "S3CR3T-db-password"}}},
+		{"/grants", map[string]string{"token": "runner", "credential": "db", "inventory": "prod"}},
 	} {
 		if err := admin.Do(b.Context(), "POST", step.path, step.body, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
+	return &brokerBench{srv: srv, setup: setup, m: m, runner: client.New(m.URL, runnerValue)}
+}
+
+// vaultDo sends one request to Vault directly with the root token and
+// decodes its JSON answer into out: the baseline's client, a keep-alive
+// http.Client.
+func (bb *brokerBench) vaultDo(b *testing.B, httpc *http.Client, method, path string, body []byte, out any) {
+	var rd *bytes.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	req, _ := http.NewRequest(method, bb.srv.Addr+"/v1/"+path, rd)
+	req.Header.Set("X-Vault-Token", bb.srv.RootToken)
+	resp, err := httpc.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("vault answered %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkSSHSign compares SSH certificate issuance through Roster's
+// broker (HTTP API: token, grant check, policy, audit record, Vault's SSH
+// engine) with the same signature asked of Vault directly over HTTP, in the
+// same run against the same Vault dev server.
+func BenchmarkSSHSign(b *testing.B) {
+	bb := newBrokerBench(b)
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	sshPub, _ := ssh.NewPublicKey(pub)
 	key := string(ssh.MarshalAuthorizedKey(sshPub))
@@ -54,21 +95,14 @@ func BenchmarkSSHSign(b *testing.B) {
 		body, _ := json.Marshal(map[string]any{"public_key": key, "valid_principals": "deploy", "ttl": "10m", "cert_type": "user"})
 		httpc := &http.Client{}
 		for b.Loop() {
-			req, _ := http.NewRequest("POST", srv.Addr+"/v1/"+setup.SSHMount+"/sign/"+setup.SSHRole, bytes.NewReader(body))
-			req.Header.Set("X-Vault-Token", srv.RootToken)
-			resp, err := httpc.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
 			var out struct {
 				Data struct {
 					SignedKey string `json:"signed_key"`
 				} `json:"data"`
 			}
-			json.NewDecoder(resp.Body).Decode(&out)
-			resp.Body.Close()
+			bb.vaultDo(b, httpc, "POST", bb.setup.SSHMount+"/sign/"+bb.setup.SSHRole, body, &out)
 			if out.Data.SignedKey == "" {
-				b.Fatalf("vault answered %s", resp.Status)
+				b.Fatal("vault signed nothing")
 			}
 		}
 	})
@@ -77,11 +111,55 @@ func BenchmarkSSHSign(b *testing.B) {
 			var out struct {
 				Certificate string `json:"certificate"`
 			}
-			if err := runner.Do(b.Context(), "POST", "/credentials/ca/ssh/sign", map[string]any{"inventory": "prod", "public_key": key}, &out); err != nil {
+			if err := bb.runner.Do(b.Context(), "POST", "/credentials/ca/ssh/sign", map[string]any{"inventory": "prod", "public_key": key}, &out); err != nil {
 				b.Fatal(err)
 			}
 			if out.Certificate == "" {
 				b.Fatal("no certificate")
+			}
+		}
+	})
+}
+
+// BenchmarkKVIssue compares issuing a password credential through Roster's
+// broker (POST /credentials/{name}/issue: token, grant check, audit record,
+// Vault KV v2 read) with a read of the same secret from Vault's KV v2
+// engine directly, in the same run against the same Vault dev server.
+//
+//	ROSTER_REQUIRE_INTEGRATION=1 go test -run '^$' -bench KVIssue -benchtime 300x -count 3 ./cmd/roster
+func BenchmarkKVIssue(b *testing.B) {
+	bb := newBrokerBench(b)
+	db, err := bb.m.Store.Credential(b.Context(), "db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The path the broker reads: the credential's, under the prefix.
+	kvPath := bb.setup.KVMount + "/data/" + bb.setup.PathPrefix + "/" + db.Path
+
+	b.Run("vault-direct", func(b *testing.B) {
+		httpc := &http.Client{}
+		for b.Loop() {
+			var out struct {
+				Data struct {
+					Data map[string]string `json:"data"`
+				} `json:"data"`
+			}
+			bb.vaultDo(b, httpc, "GET", kvPath, nil, &out)
+			if out.Data.Data["password"] != "S3CR3T-db-password" {
+				b.Fatal("vault read no password")
+			}
+		}
+	})
+	b.Run("roster-broker", func(b *testing.B) {
+		for b.Loop() {
+			var out struct {
+				Fields map[string]string `json:"fields"`
+			}
+			if err := bb.runner.Do(b.Context(), "POST", "/credentials/db/issue", map[string]any{"inventory": "prod"}, &out); err != nil {
+				b.Fatal(err)
+			}
+			if out.Fields["password"] != "S3CR3T-db-password" {
+				b.Fatal("no password")
 			}
 		}
 	})
