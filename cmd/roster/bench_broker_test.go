@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -84,41 +86,40 @@ func (bb *brokerBench) vaultDo(b *testing.B, httpc *http.Client, method, path st
 // BenchmarkSSHSign compares SSH certificate issuance through Roster's
 // broker (HTTP API: token, grant check, policy, audit record, Vault's SSH
 // engine) with the same signature asked of Vault directly over HTTP, in the
-// same run against the same Vault dev server.
+// same run against the same Vault dev server (see runPair).
+//
+//	ROSTER_REQUIRE_INTEGRATION=1 go test -run '^$' -bench SSHSign -benchtime 300x -count 3 ./cmd/roster
 func BenchmarkSSHSign(b *testing.B) {
 	bb := newBrokerBench(b)
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	sshPub, _ := ssh.NewPublicKey(pub)
 	key := string(ssh.MarshalAuthorizedKey(sshPub))
 
-	b.Run("vault-direct", func(b *testing.B) {
-		body, _ := json.Marshal(map[string]any{"public_key": key, "valid_principals": "deploy", "ttl": "10m", "cert_type": "user"})
-		httpc := &http.Client{}
-		for b.Loop() {
-			var out struct {
-				Data struct {
-					SignedKey string `json:"signed_key"`
-				} `json:"data"`
-			}
-			bb.vaultDo(b, httpc, "POST", bb.setup.SSHMount+"/sign/"+bb.setup.SSHRole, body, &out)
-			if out.Data.SignedKey == "" {
-				b.Fatal("vault signed nothing")
-			}
+	body, _ := json.Marshal(map[string]any{"public_key": key, "valid_principals": "deploy", "ttl": "10m", "cert_type": "user"})
+	httpc := &http.Client{}
+	direct := func(b *testing.B) {
+		var out struct {
+			Data struct {
+				SignedKey string `json:"signed_key"`
+			} `json:"data"`
 		}
-	})
-	b.Run("roster-broker", func(b *testing.B) {
-		for b.Loop() {
-			var out struct {
-				Certificate string `json:"certificate"`
-			}
-			if err := bb.runner.Do(b.Context(), "POST", "/credentials/ca/ssh/sign", map[string]any{"inventory": "prod", "public_key": key}, &out); err != nil {
-				b.Fatal(err)
-			}
-			if out.Certificate == "" {
-				b.Fatal("no certificate")
-			}
+		bb.vaultDo(b, httpc, "POST", bb.setup.SSHMount+"/sign/"+bb.setup.SSHRole, body, &out)
+		if out.Data.SignedKey == "" {
+			b.Fatal("vault signed nothing")
 		}
-	})
+	}
+	brokered := func(b *testing.B) {
+		var out struct {
+			Certificate string `json:"certificate"`
+		}
+		if err := bb.runner.Do(b.Context(), "POST", "/credentials/ca/ssh/sign", map[string]any{"inventory": "prod", "public_key": key}, &out); err != nil {
+			b.Fatal(err)
+		}
+		if out.Certificate == "" {
+			b.Fatal("no certificate")
+		}
+	}
+	runPair(b, direct, brokered)
 }
 
 // BenchmarkKVIssue compares issuing a password credential through Roster's
@@ -136,31 +137,66 @@ func BenchmarkKVIssue(b *testing.B) {
 	// The path the broker reads: the credential's, under the prefix.
 	kvPath := bb.setup.KVMount + "/data/" + bb.setup.PathPrefix + "/" + db.Path
 
+	httpc := &http.Client{}
+	direct := func(b *testing.B) {
+		var out struct {
+			Data struct {
+				Data map[string]string `json:"data"`
+			} `json:"data"`
+		}
+		bb.vaultDo(b, httpc, "GET", kvPath, nil, &out)
+		if out.Data.Data["password"] != "S3CR3T-db-password" {
+			b.Fatal("vault read no password")
+		}
+	}
+	brokered := func(b *testing.B) {
+		var out struct {
+			Fields map[string]string `json:"fields"`
+		}
+		if err := bb.runner.Do(b.Context(), "POST", "/credentials/db/issue", map[string]any{"inventory": "prod"}, &out); err != nil {
+			b.Fatal(err)
+		}
+		if out.Fields["password"] != "S3CR3T-db-password" {
+			b.Fatal("no password")
+		}
+	}
+	runPair(b, direct, brokered)
+}
+
+// runPair runs the baseline (vault-direct) and the call through Roster
+// (roster-broker) each on its own, then both alternately (paired): one of
+// each per iteration, reporting the median of each and the ratio of the
+// medians, so that a change of the machine's load during the run (it is
+// shared) weighs on both alike.
+func runPair(b *testing.B, direct, brokered func(*testing.B)) {
 	b.Run("vault-direct", func(b *testing.B) {
-		httpc := &http.Client{}
 		for b.Loop() {
-			var out struct {
-				Data struct {
-					Data map[string]string `json:"data"`
-				} `json:"data"`
-			}
-			bb.vaultDo(b, httpc, "GET", kvPath, nil, &out)
-			if out.Data.Data["password"] != "S3CR3T-db-password" {
-				b.Fatal("vault read no password")
-			}
+			direct(b)
 		}
 	})
 	b.Run("roster-broker", func(b *testing.B) {
 		for b.Loop() {
-			var out struct {
-				Fields map[string]string `json:"fields"`
-			}
-			if err := bb.runner.Do(b.Context(), "POST", "/credentials/db/issue", map[string]any{"inventory": "prod"}, &out); err != nil {
-				b.Fatal(err)
-			}
-			if out.Fields["password"] != "S3CR3T-db-password" {
-				b.Fatal("no password")
-			}
+			brokered(b)
 		}
 	})
+	b.Run("paired", func(b *testing.B) {
+		var d, r []time.Duration
+		for b.Loop() {
+			t0 := time.Now()
+			direct(b)
+			t1 := time.Now()
+			brokered(b)
+			d, r = append(d, t1.Sub(t0)), append(r, time.Since(t1))
+		}
+		md, mr := median(d), median(r)
+		b.ReportMetric(float64(md.Microseconds()), "direct-µs")
+		b.ReportMetric(float64(mr.Microseconds()), "broker-µs")
+		b.ReportMetric(float64(mr)/float64(md), "ratio")
+	})
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
