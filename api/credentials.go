@@ -11,6 +11,17 @@ import (
 
 func (s *Server) actor(ctx context.Context) broker.Actor { return broker.TokenActor(TokenFrom(ctx)) }
 
+// issuer is the actor of an issuance, with the grants of a runner read
+// once for the request (credentialFor read them already): the broker checks
+// its grant among them instead of asking the store again.
+func (s *Server) issuer(ctx context.Context) broker.Actor {
+	a := s.actor(ctx)
+	if c, err := s.visible(ctx); err == nil && c.tok.Role == roster.RoleRunner {
+		a.Grants = c.grants
+	}
+	return a
+}
+
 func credentialOut(c *roster.Credential, backend string) Credential {
 	return Credential{
 		Id:          c.ID,
@@ -140,10 +151,11 @@ func (s *Server) IssueCredential(ctx context.Context, req IssueCredentialRequest
 		wrapTTL = d
 	}
 	wrap := req.Body.Wrap != nil && *req.Body.Wrap
-	if _, err := s.credentialFor(ctx, "credential.issue", req.Credential); err != nil {
+	c, err := s.credentialFor(ctx, "credential.issue", req.Credential)
+	if err != nil {
 		return nil, err
 	}
-	issued, err := s.broker.Issue(ctx, s.actor(ctx), req.Credential, req.Body.Inventory, wrap, wrapTTL)
+	issued, err := s.broker.Issue(ctx, s.issuer(ctx), broker.IssueRequest{Credential: req.Credential, Found: c, Inventory: req.Body.Inventory, Wrap: wrap, WrapTTL: wrapTTL})
 	if err != nil {
 		return nil, err
 	}
@@ -179,10 +191,12 @@ func (s *Server) SignSSHKey(ctx context.Context, req SignSSHKeyRequestObject) (S
 		}
 		sr.TTL = d
 	}
-	if _, err := s.credentialFor(ctx, "credential.ssh_sign", req.Credential); err != nil {
+	c, err := s.credentialFor(ctx, "credential.ssh_sign", req.Credential)
+	if err != nil {
 		return nil, err
 	}
-	cert, err := s.broker.SignSSHKey(ctx, s.actor(ctx), sr)
+	sr.Found = c
+	cert, err := s.broker.SignSSHKey(ctx, s.issuer(ctx), sr)
 	if err != nil {
 		return nil, err
 	}

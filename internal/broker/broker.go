@@ -50,6 +50,11 @@ func (b *Broker) Health(ctx context.Context) error { return b.backend.Health(ctx
 type Actor struct {
 	Token *roster.Token // nil for Roster itself
 	Name  string        // the token's name, or "syncer"
+	// Grants, when not nil, are all the token's grants as the caller read
+	// them already in this request (the API reads a runner's to know what
+	// it may see): the broker checks a grant among them instead of asking
+	// the store again. Nil: the broker reads the grant it needs.
+	Grants []*roster.Grant
 }
 
 // TokenActor returns the actor of an API token.

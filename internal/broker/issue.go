@@ -26,12 +26,16 @@ type Issued struct {
 	Wrapped    *roster.WrappedSecret
 }
 
-// authorize finds the credential and inventory of a request and checks that
-// actor holds a grant for them. A refusal is audited.
-func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, invRef string) (*roster.Credential, *roster.Inventory, error) {
-	c, err := b.store.Credential(ctx, credRef)
-	if err != nil {
-		return nil, nil, err
+// authorize finds the credential (unless the caller found it: known) and
+// inventory of a request and checks that actor holds a grant for them. A
+// refusal is audited.
+func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef string, known *roster.Credential, invRef string) (*roster.Credential, *roster.Inventory, error) {
+	c := known
+	if c == nil {
+		var err error
+		if c, err = b.store.Credential(ctx, credRef); err != nil {
+			return nil, nil, err
+		}
 	}
 	deny := func(inventoryID, reason string) error {
 		b.audit(ctx, actor, action, roster.AuditDenied, c, inventoryID, reason, nil)
@@ -52,14 +56,26 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef, in
 	if r := actor.Token.Role; r != roster.RoleRunner && r != roster.RoleAdmin {
 		return nil, nil, deny(inv.ID, fmt.Sprintf("a token with role %q does not use credentials", r))
 	}
-	grants, err := b.store.Grants(ctx, roster.GrantFilter{TokenID: actor.Token.ID, CredentialID: c.ID, InventoryID: inv.ID})
+	held, err := b.holdsGrant(ctx, actor, c, inv)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(grants) == 0 {
+	if !held {
 		return nil, nil, deny(inv.ID, fmt.Sprintf("token %q holds no grant of credential %q for inventory %q", actor.Name, c.Name, clipRef(invRef)))
 	}
 	return c, inv, nil
+}
+
+// holdsGrant reports whether actor holds a grant of c for inv: among the
+// grants the caller read already, or else in the store.
+func (b *Broker) holdsGrant(ctx context.Context, actor Actor, c *roster.Credential, inv *roster.Inventory) (bool, error) {
+	if actor.Grants != nil {
+		return slices.ContainsFunc(actor.Grants, func(g *roster.Grant) bool {
+			return g.TokenID == actor.Token.ID && g.CredentialID == c.ID && g.InventoryID == inv.ID
+		}), nil
+	}
+	grants, err := b.store.Grants(ctx, roster.GrantFilter{TokenID: actor.Token.ID, CredentialID: c.ID, InventoryID: inv.ID})
+	return len(grants) > 0, err
 }
 
 // maxRefInReason bounds the caller's text an audit record quotes: the
@@ -75,13 +91,25 @@ func clipRef(ref string) string {
 	return strings.ToValidUTF8(ref[:maxRefInReason], "") + "…"
 }
 
+// IssueRequest is a request for a credential's fields.
+type IssueRequest struct {
+	Credential string // id or name
+	// Found is the credential as the caller found it in the store for
+	// this request (nil: the broker finds Credential).
+	Found     *roster.Credential
+	Inventory string
+	Wrap      bool          // hand a wrapping token instead of the fields
+	WrapTTL   time.Duration // zero: DefaultWrapTTL
+}
+
 // Issue hands a credential's fields (or a wrapping token holding them) to
 // a token granted its use for an inventory. The audit record is written
 // before anything is returned: no record, no secret.
-func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string, wrap bool, wrapTTL time.Duration) (_ *Issued, err error) {
+func (b *Broker) Issue(ctx context.Context, actor Actor, req IssueRequest) (_ *Issued, err error) {
 	failed := false // on Roster's side: see observeIssuance
 	defer func() { b.observeIssuance(KindIssue, err, failed) }()
-	c, inv, err := b.authorize(ctx, actor, "credential.issue", credRef, invRef)
+	wrap, wrapTTL := req.Wrap, req.WrapTTL
+	c, inv, err := b.authorize(ctx, actor, "credential.issue", req.Credential, req.Found, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +155,10 @@ func (b *Broker) Issue(ctx context.Context, actor Actor, credRef, invRef string,
 
 // SignRequest is a runner's request for an SSH certificate.
 type SignRequest struct {
-	Credential string
+	Credential string // id or name
+	// Found is the credential as the caller found it in the store for
+	// this request (nil: the broker finds Credential).
+	Found      *roster.Credential
 	Inventory  string
 	PublicKey  string
 	Principals []string      // empty: every principal the credential allows
@@ -146,7 +177,7 @@ type Signed struct {
 func (b *Broker) SignSSHKey(ctx context.Context, actor Actor, req SignRequest) (_ *Signed, err error) {
 	failed := false // on Roster's side: see observeIssuance
 	defer func() { b.observeIssuance(KindSSHSign, err, failed) }()
-	c, inv, err := b.authorize(ctx, actor, "credential.ssh_sign", req.Credential, req.Inventory)
+	c, inv, err := b.authorize(ctx, actor, "credential.ssh_sign", req.Credential, req.Found, req.Inventory)
 	if err != nil {
 		return nil, err
 	}

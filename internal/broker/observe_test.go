@@ -171,7 +171,10 @@ func TestIssuanceObserver(t *testing.T) {
 	pub := ed25519Key(t)
 	weak := rsa1024Key(t)
 	issue := func(actor broker.Actor, cred, inv string, wrap bool, ttl time.Duration) func() error {
-		return func() error { _, err := f.broker.Issue(ctx, actor, cred, inv, wrap, ttl); return err }
+		return func() error {
+			_, err := f.broker.Issue(ctx, actor, broker.IssueRequest{Credential: cred, Inventory: inv, Wrap: wrap, WrapTTL: ttl})
+			return err
+		}
 	}
 	sign := func(actor broker.Actor, req broker.SignRequest) func() error {
 		return func() error { _, err := f.broker.SignSSHKey(ctx, actor, req); return err }
@@ -297,11 +300,11 @@ func TestIssuanceMetrics(t *testing.T) {
 	f := newFixture(t, m)
 	ctx := t.Context()
 	for range 2 {
-		if _, err := f.broker.Issue(ctx, f.runner, "db", "prod", false, 0); err != nil {
+		if _, err := f.broker.Issue(ctx, f.runner, broker.IssueRequest{Credential: "db", Inventory: "prod"}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.broker.Issue(ctx, f.admin, "db", "prod", false, 0); err == nil {
+	if _, err := f.broker.Issue(ctx, f.admin, broker.IssueRequest{Credential: "db", Inventory: "prod"}); err == nil {
 		t.Fatal("an admin without a grant got the credential")
 	}
 	if _, err := f.broker.SignSSHKey(ctx, f.runner, broker.SignRequest{Credential: "ca", Inventory: "prod", PublicKey: rsa1024Key(t)}); err == nil {
