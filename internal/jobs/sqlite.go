@@ -53,7 +53,10 @@ func MigrateSQLite(ctx context.Context, path string) error {
 
 func openSQLite(ctx context.Context, path string) (*sql.DB, *riversqlite.Driver, error) {
 	q := url.Values{}
-	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+	// The store's checkpointer copies the log into the database file
+	// (internal/store/sqlite_checkpoint.go): a write of River's must not,
+	// least of all its migration at startup after a crash.
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)", "wal_autocheckpoint(0)"} {
 		q.Add("_pragma", p)
 	}
 	// Immediate transactions take the write lock when they begin, where a

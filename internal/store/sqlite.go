@@ -32,8 +32,12 @@ type SQLite struct {
 	path   string
 	w, r   *sql.DB
 	wq, rq *stmtCache // prepared statements of w and r
-	now    func() time.Time
-	audit  roster.AuditLimits
+	// stopCheckpoints ends the checkpointer (sqlite_checkpoint.go), which
+	// closes checkpointed when it has returned.
+	stopCheckpoints func()
+	checkpointed    chan struct{}
+	now             func() time.Time
+	audit           roster.AuditLimits
 }
 
 var _ roster.Store = (*SQLite)(nil)
@@ -62,6 +66,7 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 		"synchronous(NORMAL)",
 		"foreign_keys(ON)",
 		"temp_store(MEMORY)",
+		"wal_autocheckpoint(0)", // the checkpointer's job
 	}
 	dsn := func(extra ...string) string {
 		q := url.Values{}
@@ -88,8 +93,18 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 	}
 	r.SetMaxOpenConns(o.readers)
 	r.SetMaxIdleConns(o.readers)
-	s := &SQLite{path: path, w: w, r: r, now: time.Now, audit: roster.AuditLimits{}.WithDefaults()}
+	c, err := sql.Open("sqlite", dsn())
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	c.SetMaxOpenConns(1)
+	s := &SQLite{path: path, w: w, r: r, now: time.Now, audit: roster.AuditLimits{}.WithDefaults(), checkpointed: make(chan struct{})}
 	s.wq, s.rq = newStmtCache(w, s.explain), newStmtCache(r, s.explain)
+	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopCheckpoints = stop
+	go checkpointer(cctx, c, checkpointEvery, s.checkpointed)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, s.explain(err)
@@ -106,6 +121,8 @@ func (s *SQLite) SetAuditLimits(l roster.AuditLimits) { s.audit = l.WithDefaults
 
 // Close implements roster.Store.
 func (s *SQLite) Close() error {
+	s.stopCheckpoints()
+	<-s.checkpointed
 	s.rq.close()
 	s.wq.close()
 	return errors.Join(s.r.Close(), s.w.Close())

@@ -30,7 +30,29 @@ type ec2API interface {
 	DescribeRegions(context.Context, *ec2.DescribeRegionsInput, ...func(*ec2.Options)) (*ec2.DescribeRegionsOutput, error)
 }
 
-var _ ec2API = (*ec2.Client)(nil)
+// ec2Calls is the ec2API of one *ec2.Client, holding its two methods as
+// method values. The *ec2.Client itself must never be stored in an
+// interface: text/template and gonja call reflect's MethodByName, so the
+// linker keeps every exported method of every type converted to an
+// interface, and for *ec2.Client that is all ~750 EC2 operations with their
+// serializers, about 40 MB of the roster binary
+// (TestBinarySize in cmd/roster holds the bound).
+type ec2Calls struct {
+	describeInstances func(context.Context, *ec2.DescribeInstancesInput, ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error)
+	describeRegions   func(context.Context, *ec2.DescribeRegionsInput, ...func(*ec2.Options)) (*ec2.DescribeRegionsOutput, error)
+}
+
+func newEC2Calls(c *ec2.Client) ec2Calls {
+	return ec2Calls{describeInstances: c.DescribeInstances, describeRegions: c.DescribeRegions}
+}
+
+func (c ec2Calls) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, opts ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
+	return c.describeInstances(ctx, in, opts...)
+}
+
+func (c ec2Calls) DescribeRegions(ctx context.Context, in *ec2.DescribeRegionsInput, opts ...func(*ec2.Options)) (*ec2.DescribeRegionsOutput, error) {
+	return c.describeRegions(ctx, in, opts...)
+}
 
 // bootstrapRegion is where region-less calls (DescribeRegions, STS) go.
 const bootstrapRegion = "us-east-1"
@@ -139,7 +161,7 @@ type provider struct {
 }
 
 func (p *provider) client(region string) ec2API {
-	return ec2.NewFromConfig(p.cfg, func(o *ec2.Options) { o.Region = region })
+	return newEC2Calls(ec2.NewFromConfig(p.cfg, func(o *ec2.Options) { o.Region = region }))
 }
 
 // Scopes implements sources.Provider: the configured regions, or every
