@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -36,12 +34,15 @@ func TestSyncMemoryIsBounded(t *testing.T) {
 	db := t.TempDir() + "/roster.db"
 	admin := adminToken(t, bin, "--database", db)
 	env := []string{"AWS_ACCESS_KEY_ID=" + simAccessKey, "AWS_SECRET_ACCESS_KEY=" + simSecretKey, "AWS_EC2_METADATA_DISABLED=true"}
-	if os.Getenv("ROSTER_MEMORY_TRACE") != "" {
+	// ROSTER_MEMORY_TRACE=1: the collector's trace in the server's log,
+	// shown at the end, and the peak RSS at each poll of the run.
+	trace := os.Getenv("ROSTER_MEMORY_TRACE") != ""
+	if trace {
 		env = append(env, "GODEBUG=gctrace=1")
 	}
 	node := startNode(t, bin, "node", db, env,
 		"--sync-timeout", "10m", "--sync-timeout-max", "10m")
-	if os.Getenv("ROSTER_MEMORY_TRACE") != "" {
+	if trace {
 		t.Cleanup(func() { b, _ := os.ReadFile(node.log); t.Log(string(b)) })
 	}
 	api := client.New(node.url, admin)
@@ -65,13 +66,8 @@ func TestSyncMemoryIsBounded(t *testing.T) {
 			t.Fatalf("sync %s: %s", run.Status, run.Error)
 		}
 		call("GET", "/syncs/"+run.ID, nil, &run)
-		if os.Getenv("ROSTER_MEMORY_TRACE") != "" {
-			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", node.cmd.Process.Pid))
-			for _, l := range strings.Split(string(b), "\n") {
-				if strings.HasPrefix(l, "VmRSS") || strings.HasPrefix(l, "VmHWM") {
-					t.Logf("%s %s %s", time.Now().Format("15:04:05.0"), run.Status, strings.Join(strings.Fields(l), " "))
-				}
-			}
+		if trace {
+			t.Logf("%s: peak RSS %d MiB", run.Status, testenv.PeakRSS(t, node.cmd.Process.Pid)>>20)
 		}
 	}
 	after := testenv.PeakRSS(t, node.cmd.Process.Pid)

@@ -39,17 +39,7 @@ func sshPublicKey(t *testing.T) string {
 // the raw body, its content type, the Authorization header as given.
 func send(t *testing.T, method, url, auth, contentType, body string) *http.Response {
 	t.Helper()
-	var rd *strings.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	var req *http.Request
-	var err error
-	if rd != nil {
-		req, err = http.NewRequest(method, url, rd)
-	} else {
-		req, err = http.NewRequest(method, url, nil)
-	}
+	req, err := http.NewRequest(method, url, strings.NewReader(body)) // "": no body
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -267,10 +267,8 @@ func (p *provider) collect(ctx context.Context, project string, page func([]sour
 		}
 	}
 	pager := sources.NewPager(page)
-	add := func(list []*computepb.Instance) error {
-		for _, in := range list {
-			pager.Add(p.instance(project, in, images))
-		}
+	add := func(in *computepb.Instance) error {
+		pager.Add(p.instance(project, in, images))
 		return pager.Err()
 	}
 	if len(p.opts.Zones) == 0 {
@@ -287,8 +285,10 @@ func (p *provider) collect(ctx context.Context, project string, page func([]sour
 			if err != nil {
 				return fmt.Errorf("list instances (aggregated): %w", explain(err))
 			}
-			if err := add(pair.Value.GetInstances()); err != nil {
-				return err
+			for _, in := range pair.Value.GetInstances() {
+				if err := add(in); err != nil {
+					return err
+				}
 			}
 		}
 		return pager.Flush()
@@ -307,7 +307,7 @@ func (p *provider) collect(ctx context.Context, project string, page func([]sour
 			if err != nil {
 				return fmt.Errorf("list instances of zone %s: %w", zone, explain(err))
 			}
-			if err := add([]*computepb.Instance{in}); err != nil {
+			if err := add(in); err != nil {
 				return err
 			}
 		}
