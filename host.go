@@ -3,6 +3,9 @@ package roster
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"iter"
+	"slices"
 	"time"
 )
 
@@ -87,6 +90,47 @@ type HostChanges struct {
 	// edges unless ReplaceEdges is false (a partial run keeps old ones too).
 	Edges        []GroupEdge
 	ReplaceEdges bool
+	// Bodies, when set, holds the Groups and Vars of the hosts of Add and
+	// Update outside memory until they are written (a sync of a large
+	// fleet keeps them on disk): a store writes those hosts a batch at a
+	// time through Batches, never all of them at once.
+	Bodies HostBodies
+}
+
+// HostBodies keeps the bodies (Groups and Vars) of a sync's hosts until
+// they are written.
+type HostBodies interface {
+	// Load fills in the Groups and Vars of hosts.
+	Load(hosts []*Host) error
+}
+
+// Batches yields hosts (of c.Add or c.Update) n at a time with their
+// Groups and Vars in memory. With Bodies set, each batch is loaded before
+// it is yielded and its bodies let go once the yield returns, so a write
+// holds at most n hosts' bodies at once; without, hosts are yielded as
+// they are.
+func (c *HostChanges) Batches(hosts []*Host, n int) iter.Seq2[[]*Host, error] {
+	return func(yield func([]*Host, error) bool) {
+		for batch := range slices.Chunk(hosts, n) {
+			if c.Bodies == nil {
+				if !yield(batch, nil) {
+					return
+				}
+				continue
+			}
+			if err := c.Bodies.Load(batch); err != nil {
+				yield(nil, fmt.Errorf("load the bodies of %d hosts: %w", len(batch), err))
+				return
+			}
+			more := yield(batch, nil)
+			for _, h := range batch {
+				h.Groups, h.Vars = nil, nil
+			}
+			if !more {
+				return
+			}
+		}
+	}
 }
 
 // GroupEdge nests Child under Parent.

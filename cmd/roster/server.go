@@ -225,7 +225,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	notifier := notify.NewNotifier(st, m.Queue, notify.NotifierOptions{Logger: m.Log.With("component", "webhooks")})
 	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"), broker.WithIssuanceObserver(m.Metrics))
 	m.Engine = syncer.New(st, m.Registry, m.Log, syncer.WithCredentials(m.Broker), syncer.WithQueue(m.Queue), syncer.WithTimeouts(timeouts),
-		syncer.WithRetries(syncer.Retries{Attempts: m.Config.SyncAttempts}),
+		syncer.WithRetries(syncer.Retries{Attempts: m.Config.SyncAttempts}), syncer.WithSpillDir(m.Config.DocumentDir),
 		syncer.OnFinish(observeSync(st, m.Metrics, m.Log)), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
 			if err := notifier.SyncFinished(context.WithoutCancel(ctx), run); err != nil {
 				m.Log.Warn("queueing the webhooks of a sync failed", "run", run.ID, "err", err)

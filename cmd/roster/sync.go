@@ -64,7 +64,7 @@ were kept), 1 when the sync failed (nothing was changed).`,
 			}
 			defer closeBackend()
 			engine := syncer.New(st, defaultRegistry().WithLimits(c.expressionLimits()), log, syncer.WithCredentials(broker.New(st, backend, log)),
-				syncer.WithTimeouts(c.timeouts()))
+				syncer.WithTimeouts(c.timeouts()), syncer.WithSpillDir(c.DocumentDir))
 			run, created, err := engine.Trigger(cmd.Context(), src, roster.TriggerCLI)
 			if err != nil {
 				return err

@@ -261,24 +261,23 @@ func pgApplyChanges(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *rost
 		}
 	}
 	if len(c.Update) > 0 {
-		updates := lastByID(c.Update)
-		for hosts := range chunks(updates, pgUpdateBatch) {
+		for hosts, err := range c.Batches(lastByID(c.Update), pgUpdateBatch) {
+			if err != nil {
+				return err
+			}
 			if err := pgUpdateHosts(ctx, tx, run.SourceID, hosts, now); err != nil {
 				return err
 			}
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM host_groups WHERE host_id = ANY($1)`, hostIDs(updates)); err != nil {
-			return err
-		}
-		if err := pgCopyMemberships(ctx, tx, run.InventoryID, updates); err != nil {
-			return err
+			if _, err := tx.Exec(ctx, `DELETE FROM host_groups WHERE host_id = ANY($1)`, hostIDs(hosts)); err != nil {
+				return err
+			}
+			if err := pgCopyMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+				return err
+			}
 		}
 	}
 	if len(c.Add) > 0 {
-		if err := pgAddHosts(ctx, tx, run, c.Add, now); err != nil {
-			return err
-		}
-		if err := pgCopyMemberships(ctx, tx, run.InventoryID, c.Add); err != nil {
+		if err := pgAddHosts(ctx, tx, run, c, now); err != nil {
 			return err
 		}
 	}
@@ -346,25 +345,44 @@ func pgUpdateHosts(ctx context.Context, tx pgx.Tx, sourceID string, hosts []*ros
 
 var pgHostCopyCols = []string{"id", "inventory_id", "source_id", "external_id", "scope", "name", "address", "enabled", "groups", "vars", "hash", "first_seen", "last_seen"}
 
-// pgAddHosts gives the new hosts ids and copies them in.
-func pgAddHosts(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, hosts []*roster.Host, now time.Time) error {
+// pgAddBatch is how many new hosts one COPY carries when their bodies
+// are loaded a batch at a time.
+const pgAddBatch = 2000
+
+// pgAddHosts gives the new hosts of c ids and copies them and their group
+// memberships in.
+func pgAddHosts(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time) error {
 	// Take a block of ids from the sequence (never reused, and never
 	// blocking: concurrent syncs interleave, which is fine).
 	var ids []int64
-	if err := tx.QueryRow(ctx, `SELECT array_agg(nextval('host_ids')) FROM generate_series(1, $1)`, len(hosts)).Scan(&ids); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT array_agg(nextval('host_ids')) FROM generate_series(1, $1)`, len(c.Add)).Scan(&ids); err != nil {
 		return err
 	}
 	slices.Sort(ids)
-	for i, h := range hosts {
+	for i, h := range c.Add {
 		h.ID = ids[i]
 		h.InventoryID, h.SourceID = run.InventoryID, run.SourceID
 	}
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"hosts"}, pgHostCopyCols, pgx.CopyFromSlice(len(hosts), func(i int) ([]any, error) {
-		h := hosts[i]
-		return []any{h.ID, h.InventoryID, h.SourceID, h.ExternalID, h.Scope, h.Name, h.Address, h.Enabled,
-			nonNilStrings(h.Groups), hostVars(h.Vars), h.Hash, now, now}, nil
-	}))
-	return err
+	n := len(c.Add)
+	if c.Bodies != nil {
+		n = pgAddBatch
+	}
+	for hosts, err := range c.Batches(c.Add, n) {
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"hosts"}, pgHostCopyCols, pgx.CopyFromSlice(len(hosts), func(i int) ([]any, error) {
+			h := hosts[i]
+			return []any{h.ID, h.InventoryID, h.SourceID, h.ExternalID, h.Scope, h.Name, h.Address, h.Enabled,
+				nonNilStrings(h.Groups), hostVars(h.Vars), h.Hash, now, now}, nil
+		})); err != nil {
+			return err
+		}
+		if err := pgCopyMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pgCopyMemberships copies in the group memberships of hosts that have

@@ -270,19 +270,22 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 			return err
 		}
 		defer stmt.Close()
-		for _, h := range c.Update {
-			if _, err := stmt.ExecContext(ctx, h.Scope, h.Name, h.Address, h.Enabled, mustJSON(h.Groups), string(h.Vars), h.Hash, ts, h.ID, run.SourceID); err != nil {
+		for hosts, err := range c.Batches(c.Update, batch) {
+			if err != nil {
 				return err
 			}
-		}
-		for hosts := range chunks(c.Update, batch) {
+			for _, h := range hosts {
+				if _, err := stmt.ExecContext(ctx, h.Scope, h.Name, h.Address, h.Enabled, mustJSON(h.Groups), string(h.Vars), h.Hash, ts, h.ID, run.SourceID); err != nil {
+					return err
+				}
+			}
 			in, args := inList(hostIDs(hosts))
 			if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (`+in+`)`, args...); err != nil {
 				return err
 			}
-		}
-		if err := insertMemberships(ctx, tx, run.InventoryID, c.Update); err != nil {
-			return err
+			if err := insertMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+				return err
+			}
 		}
 	}
 	if len(c.Add) > 0 {
@@ -298,7 +301,10 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 			h.InventoryID, h.SourceID = run.InventoryID, run.SourceID
 		}
 		const cols = 12
-		for hosts := range chunks(c.Add, batch) {
+		for hosts, err := range c.Batches(c.Add, batch) {
+			if err != nil {
+				return err
+			}
 			args := make([]any, 0, len(hosts)*cols)
 			for _, h := range hosts {
 				args = append(args, h.ID, h.InventoryID, h.SourceID, h.ExternalID, h.Scope, h.Name, h.Address, h.Enabled,
@@ -309,9 +315,9 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
-		}
-		if err := insertMemberships(ctx, tx, run.InventoryID, c.Add); err != nil {
-			return err
+			if err := insertMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+				return err
+			}
 		}
 	}
 	for _, scope := range c.Scopes {

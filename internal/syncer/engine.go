@@ -32,6 +32,7 @@ type Engine struct {
 	timeouts Timeouts
 	retries  Retries
 	holder   string
+	spillDir string
 	held     *heldRuns // the runs this engine (and its Inline copies) works now
 	log      *slog.Logger
 	now      func() time.Time
@@ -132,6 +133,10 @@ func (e *Engine) Inline() *Engine {
 
 // WithTimeouts sets the run timeouts.
 func WithTimeouts(t Timeouts) Option { return func(e *Engine) { e.timeouts = t } }
+
+// WithSpillDir sets where a run keeps the bodies of its new and changed
+// hosts until it writes them (default: the system's temporary directory).
+func WithSpillDir(dir string) Option { return func(e *Engine) { e.spillDir = dir } }
 
 // WithHolder names the process in the runs it holds (default: host, pid
 // and a random suffix); it must differ between engines.
@@ -261,7 +266,9 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	defer cancel()
 	log.Info("sync started", "trigger", run.Trigger, "attempt", run.Attempt)
 
-	changes, err := e.collect(runCtx, run, src, log, progress)
+	bodies := newSpill(e.spillDir)
+	defer bodies.Close()
+	changes, err := e.collect(runCtx, run, src, bodies, log, progress)
 	var (
 		timedOut *TimeoutError
 		lost     *LeaseLostError
@@ -354,7 +361,7 @@ func (e *Engine) abandon(run *roster.SyncRun, log *slog.Logger, reason string, c
 // scopeHosts is what one successful scope produced.
 type scopeHosts struct {
 	hosts []built
-	edges []roster.GroupEdge
+	edges map[roster.GroupEdge]struct{}
 }
 
 // built is one constructed host. An unchanged host (same hash as stored,
@@ -371,7 +378,7 @@ type storedHosts map[string]*roster.HostState
 // collect fetches and constructs every scope and diffs the result against
 // the store. It returns nil changes and an error when the run fails as a
 // whole; a failed scope only marks the run partial.
-func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.Source, log *slog.Logger, progress func(Progress)) (*roster.HostChanges, error) {
+func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.Source, bodies *spill, log *slog.Logger, progress func(Progress)) (*roster.HostChanges, error) {
 	cred, err := e.credential(ctx, src)
 	if err != nil {
 		return nil, err
@@ -434,12 +441,12 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 		mu.Lock()
 		sh := building[scope]
 		if sh == nil {
-			sh = &scopeHosts{}
+			sh = &scopeHosts{edges: make(map[roster.GroupEdge]struct{})}
 			building[scope] = sh
 		}
 		mu.Unlock()
 		// Only this scope's goroutine touches sh.
-		return e.build(sh, scope, insts, batch, stored, notes)
+		return e.build(sh, scope, insts, batch, stored, bodies, notes)
 	}
 	sources.CollectPages(ctx, provider, scopes, limit, page, func(o sources.Outcome) {
 		mu.Lock()
@@ -495,7 +502,10 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if len(results) == 0 {
 		return nil, fmt.Errorf("every scope failed (%s); nothing was changed", firstScopeError(run.Scopes))
 	}
-	changes := diff(run, src, scopes, results, states, stored, notes)
+	changes, err := diff(run, src, scopes, results, states, stored, bodies, notes)
+	if err != nil {
+		return nil, err
+	}
 	run.Warnings = notes.list()
 	if len(results) < len(scopes) {
 		run.Status = roster.SyncPartial
@@ -548,7 +558,7 @@ var errConstruct = errors.New("construct")
 // build names, groups and encodes a page of the instances of one scope,
 // adding them to sh. It runs on the scope's own goroutine, so construction
 // overlaps with fetching.
-func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, cons *construct.Batch, stored storedHosts, notes *warnings) error {
+func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, cons *construct.Batch, stored storedHosts, bodies *spill, notes *warnings) error {
 	sh.hosts = slices.Grow(sh.hosts, len(insts))
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -588,7 +598,7 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 		}
 		h.Groups = mergeGroups(inst.Groups, res.Groups)
 		for _, edge := range res.Edges {
-			sh.edges = append(sh.edges, roster.GroupEdge{Parent: edge.Parent, Child: edge.Child})
+			sh.edges[roster.GroupEdge{Parent: edge.Parent, Child: edge.Child}] = struct{}{}
 		}
 		buf.Reset()
 		if err := enc.Encode(vars); err != nil {
@@ -599,9 +609,10 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 		st := stored[h.ExternalID]
 		unchanged := st != nil && st.Hash == h.Hash && !st.Missing
 		if unchanged {
-			h.Vars = nil
-		} else {
-			h.Vars = bytes.Clone(h.Vars)
+			// Nothing of it is written: only its name and hash are needed.
+			h.Groups, h.Vars = nil, nil
+		} else if err := bodies.keep(h); err != nil {
+			return err
 		}
 		sh.hosts = append(sh.hosts, built{Host: h, unchanged: unchanged})
 		insts[i].Vars = nil // let the raw vars go as soon as they are encoded
@@ -670,8 +681,8 @@ func hostHash(h *roster.Host) string {
 }
 
 // diff compares what the run saw with the stored hosts of the source.
-func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[string]*scopeHosts, states []roster.HostState, stored storedHosts, notes *warnings) *roster.HostChanges {
-	c := &roster.HostChanges{ReplaceEdges: len(results) == len(scopes)}
+func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[string]*scopeHosts, states []roster.HostState, stored storedHosts, bodies *spill, notes *warnings) (*roster.HostChanges, error) {
+	c := &roster.HostChanges{ReplaceEdges: len(results) == len(scopes), Bodies: bodies}
 	failed := make(map[string]bool)
 	for _, s := range run.Scopes {
 		if s.Status != roster.ScopeSucceeded {
@@ -698,7 +709,7 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 			seen[h.ExternalID] = true
 			hosts = append(hosts, h)
 		}
-		for _, e := range sh.edges {
+		for e := range sh.edges {
 			if !edges[e] {
 				edges[e] = true
 				c.Edges = append(c.Edges, e)
@@ -727,7 +738,13 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 		if o, taken := owner[h.Name]; taken && o != h.ExternalID {
 			notes.add(fmt.Sprintf("name %q is taken by %s; named by id", h.Name, o), h.ExternalID)
 			h.Name = h.ExternalID
+			// Its hash covers its body, kept on disk: read it back to
+			// hash it again (a rare case: names seldom collide).
+			if err := bodies.Load([]*roster.Host{h.Host}); err != nil {
+				return nil, err
+			}
 			h.Hash = hostHash(h.Host)
+			h.Groups, h.Vars = nil, nil
 		}
 		owner[h.Name] = h.ExternalID
 		run.Counts.Seen++
@@ -766,7 +783,7 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 	slices.SortFunc(c.Edges, func(a, b roster.GroupEdge) int {
 		return strings.Compare(a.Parent+"\x00"+a.Child, b.Parent+"\x00"+b.Child)
 	})
-	return c
+	return c, nil
 }
 
 // userMessage is err's message for a run record: field errors in full,

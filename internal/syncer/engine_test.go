@@ -6,6 +6,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -540,5 +542,81 @@ func TestRunWhoseSourceCannotBeLoadedIsFailed(t *testing.T) {
 	must(t, err)
 	if got.Status != roster.SyncFailed || got.StartedAt == nil || !strings.Contains(got.Error, "source could not be loaded") {
 		t.Fatalf("run = %s started %v %q, want failed, not left running", got.Status, got.StartedAt, got.Error)
+	}
+}
+
+// TestCollidingNamesAreNamedByIDWithTheirBodies names hosts by a tag many
+// share: all but one of each name are named by their id, with their own
+// vars and groups (kept on disk until written, read back to hash them
+// under the new name), and a re-sync writes nothing.
+func TestCollidingNamesAreNamedByIDWithTheirBodies(t *testing.T) {
+	e := newEnv(t, 300, map[string]any{"hostnames": []any{"tag:Env"}})
+	run := e.Sync()
+	wantStatus(t, run, roster.SyncSucceeded)
+	hosts := e.Hosts()
+	byID := 0
+	for id, h := range hosts {
+		var vars map[string]any
+		must(t, json.Unmarshal(h.Vars, &vars))
+		if vars["instance_id"] != id || !slices.Contains(h.Groups, "aws_ec2") {
+			t.Fatalf("host %s (named %s) has the vars of %v, groups %v", id, h.Name, vars["instance_id"], h.Groups)
+		}
+		if h.Name == id {
+			byID++
+		}
+	}
+	if byID < len(hosts)-5 {
+		t.Fatalf("%d of %d hosts named by id; the fleet has only a few Env values", byID, len(hosts))
+	}
+	before := e.HostWrites()
+	again := e.Sync()
+	wantStatus(t, again, roster.SyncSucceeded)
+	if c := again.Counts; c.Unchanged != len(hosts) || c.Updated != 0 {
+		t.Fatalf("re-sync of hosts named by id: counts %+v, want all %d unchanged", c, len(hosts))
+	}
+	if after := e.HostWrites(); after != before {
+		t.Fatal("a re-sync of hosts named by id rewrote them")
+	}
+
+	// A change to a host named by id is written: its hash covers its vars.
+	var changed string
+	for id, h := range hosts {
+		if h.Name == id {
+			changed = id
+			break
+		}
+	}
+	must(t, e.sim.Fleet().SetTag(changed, "Team", "changed-team"))
+	third := e.Sync()
+	wantStatus(t, third, roster.SyncSucceeded)
+	if c := third.Counts; c.Updated != 1 {
+		t.Fatalf("after a tag change of %s: counts %+v, want 1 updated", changed, c)
+	}
+	if h := e.Hosts()[changed]; !strings.Contains(string(h.Vars), "changed-team") || h.Name != changed {
+		t.Fatalf("host %s after its tag changed: %s %s", changed, h.Name, h.Vars)
+	}
+}
+
+// TestSpillDirectory: a run keeps its hosts' bodies under the engine's
+// spill directory and leaves nothing there; a directory it cannot write
+// fails the run with a clear error and writes no host.
+func TestSpillDirectory(t *testing.T) {
+	e := newEnv(t, 120, nil)
+	dir := t.TempDir()
+	e.Engine = syncer.New(e.Store, e.Engine.Registry(), slog.New(slog.DiscardHandler), syncer.WithSpillDir(dir))
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the run left %v in its spill directory", entries)
+	}
+
+	f := newEnv(t, 120, nil)
+	f.Engine = syncer.New(f.Store, f.Engine.Registry(), slog.New(slog.DiscardHandler), syncer.WithSpillDir(filepath.Join(dir, "absent")))
+	run := f.Sync()
+	wantStatus(t, run, roster.SyncFailed)
+	if !strings.Contains(run.Error, "keep the sync's hosts on disk") || !strings.Contains(run.Error, "absent") {
+		t.Fatalf("run error = %q, want it to say where hosts could not be kept", run.Error)
+	}
+	if n := len(f.Hosts()); n != 0 {
+		t.Fatalf("a run that could not keep its hosts wrote %d", n)
 	}
 }

@@ -28,6 +28,7 @@ func Run(t *testing.T, open Open) {
 		{"SyncRunExclusive", testSyncRunExclusive},
 		{"SyncRunConcurrentTrigger", testSyncRunConcurrentTrigger},
 		{"ApplyChanges", testApplyChanges},
+		{"BodiesWrittenABatchAtATime", testBodiesWrittenABatchAtATime},
 		{"FinishTwiceChangesNothing", testFinishTwice},
 		{"HostFilters", testHostFilters},
 		{"HostPagination", testHostPagination},
@@ -632,5 +633,98 @@ func testHostIDsAreNotReused(t *testing.T, s roster.Store) {
 	finish(t, s, newRun(t, s, src), &roster.HostChanges{Add: []*roster.Host{host("i-3", "r", "c")}, Scopes: []string{"r"}})
 	if got := states(t, s, src)["i-3"].ID; got <= removed {
 		t.Fatalf("new host got id %d, at or below the removed host's %d", got, removed)
+	}
+}
+
+// heldBodies is a roster.HostBodies keeping bodies in a map, counting how
+// many hosts have theirs in memory at once.
+type heldBodies struct {
+	bodies  map[*roster.Host]*roster.Host
+	hosts   []*roster.Host
+	loads   int
+	maxHeld int
+}
+
+func holdBodies(hosts []*roster.Host) *heldBodies {
+	b := &heldBodies{bodies: make(map[*roster.Host]*roster.Host), hosts: hosts}
+	for _, h := range hosts {
+		b.bodies[h] = &roster.Host{Groups: h.Groups, Vars: h.Vars}
+		h.Groups, h.Vars = nil, nil
+	}
+	return b
+}
+
+func (b *heldBodies) Load(hosts []*roster.Host) error {
+	b.loads++
+	for _, h := range hosts {
+		body, ok := b.bodies[h]
+		if !ok {
+			return fmt.Errorf("no body held for %s", h.ExternalID)
+		}
+		h.Groups, h.Vars = body.Groups, body.Vars
+	}
+	held := 0
+	for _, h := range b.hosts {
+		if h.Vars != nil {
+			held++
+		}
+	}
+	b.maxHeld = max(b.maxHeld, held)
+	return nil
+}
+
+// testBodiesWrittenABatchAtATime writes a sync whose host bodies are held
+// outside memory (HostChanges.Bodies, as the sync engine keeps them on
+// disk): every host is written with its body, and never all bodies are
+// in memory at once.
+func testBodiesWrittenABatchAtATime(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "big")
+	src := newSource(t, s, inv, "ec2")
+	const n = 5000
+	add := make([]*roster.Host, n)
+	for i := range add {
+		add[i] = host(fmt.Sprintf("i-%05d", i), "r", fmt.Sprintf("h-%05d", i), "all_of_them", fmt.Sprintf("g%d", i%7))
+	}
+	bodies := holdBodies(add)
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Add: add, Scopes: []string{"r"}, Bodies: bodies})
+	if bodies.loads < 2 || bodies.maxHeld == 0 || bodies.maxHeld > n/2 {
+		t.Fatalf("%d hosts were written in %d loads holding up to %d bodies at once, want batches of at most %d", n, bodies.loads, bodies.maxHeld, n/2)
+	}
+	check := func(i int, name string, groups []string) {
+		t.Helper()
+		st := states(t, s, src)[fmt.Sprintf("i-%05d", i)]
+		h, err := s.Host(ctx, inv.ID, st.ID)
+		must(t, err)
+		var vars map[string]any
+		must(t, json.Unmarshal(h.Vars, &vars))
+		if h.Name != name || !slices.Equal(h.Groups, groups) || vars["n"] != name {
+			t.Fatalf("host %d = %s %v %s, want %s %v", i, h.Name, h.Groups, h.Vars, name, groups)
+		}
+	}
+	check(0, "h-00000", []string{"all_of_them", "g0"})
+	check(n-1, "h-04999", []string{"all_of_them", "g1"})
+	if got := len(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Group: "g3"})); got != n/7 {
+		t.Fatalf("group g3 has %d hosts, want %d", got, n/7)
+	}
+
+	st := states(t, s, src)
+	upd := make([]*roster.Host, n)
+	for i := range upd {
+		ext := fmt.Sprintf("i-%05d", i)
+		upd[i] = host(ext, "r", fmt.Sprintf("u-%05d", i), "updated")
+		upd[i].ID = st[ext].ID
+	}
+	bodies = holdBodies(upd)
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Update: upd, Scopes: []string{"r"}, Bodies: bodies})
+	if bodies.loads < 2 || bodies.maxHeld == 0 || bodies.maxHeld > n/2 {
+		t.Fatalf("%d hosts were updated in %d loads holding up to %d bodies at once, want batches of at most %d", n, bodies.loads, bodies.maxHeld, n/2)
+	}
+	check(42, "u-00042", []string{"updated"})
+	if got := len(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Group: "g3"})); got != 0 {
+		t.Fatalf("group g3 has %d hosts after every host left it", got)
+	}
+	if got := len(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Group: "updated"})); got != n {
+		t.Fatalf("group updated has %d hosts, want %d", got, n)
 	}
 }
