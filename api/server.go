@@ -158,7 +158,7 @@ func (s *Server) Handler() (http.Handler, error) {
 
 // listFields are the request header fields the API reads that are lists,
 // which a client may send over several lines.
-var listFields = []string{"If-None-Match"}
+var listFields = []string{"Accept-Encoding", "If-None-Match"}
 
 // joinListFields makes each of listFields one line, its lines joined with
 // commas (RFC 9110 5.3): the generated code takes one line, and answers
