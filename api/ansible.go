@@ -41,7 +41,8 @@ func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventor
 	if all {
 		key.kind = "ansible-all"
 	}
-	return s.document(ctx, inv, f, key, "", req.Params.IfNoneMatch, func(ctx context.Context, w *bufio.Writer) (int64, error) {
+	neg := negotiation{ifNoneMatch: req.Params.IfNoneMatch, offerGzip: true, acceptsGzip: acceptsGzip(req.Params.AcceptEncoding)}
+	return s.document(ctx, inv, f, key, "", neg, func(ctx context.Context, w *bufio.Writer) (int64, error) {
 		return WriteAnsibleInventory(ctx, w, s.store, inv.ID, all)
 	})
 }
@@ -56,23 +57,41 @@ func (s *Server) afterSyncs(ctx context.Context, inv *roster.Inventory, f freshn
 }
 
 // document answers with a whole-inventory document of inv rendered from
-// its generation or a later one, rendering it when needed, or with 304
-// when the client holds it.
-func (s *Server) document(ctx context.Context, inv *roster.Inventory, f freshness, key docKey, variant string, ifNoneMatch *string, render renderFunc) (documentAnswer, error) {
-	answer := documentAnswer{docs: s.docs, fresh: f, etag: key.etag(inv.Generation, variant),
+// its generation or a later one, rendering it when needed (and its gzip
+// encoding, when offered and asked for), or with 304 when the client
+// holds it.
+func (s *Server) document(ctx context.Context, inv *roster.Inventory, f freshness, key docKey, variant string, neg negotiation, render renderFunc) (documentAnswer, error) {
+	tag := func(gen int64) string {
+		etag := key.etag(gen, variant)
+		if neg.gzip() {
+			return gzipETag(etag)
+		}
+		return etag
+	}
+	answer := documentAnswer{docs: s.docs, fresh: f, etag: tag(inv.Generation), vary: neg.offerGzip,
 		slowLane: s.gates.slowReaders, slowAfter: s.gates.slowReader}
-	if etagMatches(ifNoneMatch, answer.etag) {
+	if neg.holds(key.etag(inv.Generation, variant)) {
 		return answer, nil
 	}
 	doc, err := s.docs.get(ctx, key, variant, inv.Generation, render)
 	if err != nil {
 		return documentAnswer{}, err
 	}
-	answer.doc, answer.etag = doc, key.etag(doc.generation, variant)
-	if etagMatches(ifNoneMatch, answer.etag) {
+	answer.doc, answer.etag = doc, tag(doc.generation)
+	if neg.holds(key.etag(doc.generation, variant)) {
 		s.docs.release(doc)
 		answer.doc = nil
 		return answer, nil
+	}
+	if neg.gzip() {
+		// Encoded once per document, before taking a place to send it.
+		if answer.gz, err = s.docs.gzipped(ctx, doc); err != nil {
+			s.docs.release(doc)
+			return documentAnswer{}, err
+		}
+		if answer.gz == nil {
+			answer.etag = key.etag(doc.generation, variant) // it could not be encoded: sent as it is
+		}
 	}
 	// A place to send it from: places bound the CPU documents take.
 	if err := s.gates.documents.enter(ctx); err != nil {

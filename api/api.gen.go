@@ -1320,6 +1320,10 @@ type GetAnsibleInventoryParams struct {
 	// IfNoneMatch The `ETag` of a copy of the document the client holds: while the
 	// inventory has not changed since, the answer is 304 with no body.
 	IfNoneMatch *IfNoneMatch `json:"If-None-Match,omitempty"`
+
+	// AcceptEncoding `gzip` (or a list that takes it) asks for the `--list` document
+	// gzip-encoded. The `--host` answer is never encoded.
+	AcceptEncoding *string `json:"Accept-Encoding,omitempty"`
 }
 
 // GetAnsibleInventoryParamsStale defines parameters for GetAnsibleInventory.
@@ -2338,6 +2342,25 @@ func (siw *ServerInterfaceWrapper) GetAnsibleInventory(w http.ResponseWriter, r 
 		}
 
 		params.IfNoneMatch = &IfNoneMatch
+
+	}
+
+	// ------------- Optional header parameter "Accept-Encoding" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Accept-Encoding")]; found {
+		var AcceptEncoding string
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Accept-Encoding", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Accept-Encoding", valueList[0], &AcceptEncoding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Accept-Encoding", Err: err})
+			return
+		}
+
+		params.AcceptEncoding = &AcceptEncoding
 
 	}
 
@@ -5482,9 +5505,11 @@ type GetAnsibleInventoryResponseObject interface {
 }
 
 type GetAnsibleInventory200ResponseHeaders struct {
-	Age         *int
-	ETag        *string
-	RosterStale *string
+	Age             *int
+	ContentEncoding *string
+	ETag            *string
+	RosterStale     *string
+	Vary            *string
 }
 
 type GetAnsibleInventory200JSONResponse struct {
@@ -5502,18 +5527,33 @@ func (response GetAnsibleInventory200JSONResponse) VisitGetAnsibleInventoryRespo
 	if response.Headers.Age != nil {
 		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
 	}
+	if response.Headers.ContentEncoding != nil {
+		w.Header().Set("Content-Encoding", fmt.Sprint(*response.Headers.ContentEncoding))
+	}
 	if response.Headers.ETag != nil {
 		w.Header().Set("ETag", fmt.Sprint(*response.Headers.ETag))
 	}
 	if response.Headers.RosterStale != nil {
 		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
 	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
 }
 
-type GetAnsibleInventory304Response = NotModifiedResponse
+type GetAnsibleInventory304ResponseHeaders struct {
+	Age         *int
+	ETag        *string
+	RosterStale *string
+	Vary        *string
+}
+
+type GetAnsibleInventory304Response struct {
+	Headers GetAnsibleInventory304ResponseHeaders
+}
 
 func (response GetAnsibleInventory304Response) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) error {
 	if response.Headers.Age != nil {
@@ -5524,6 +5564,9 @@ func (response GetAnsibleInventory304Response) VisitGetAnsibleInventoryResponse(
 	}
 	if response.Headers.RosterStale != nil {
 		w.Header().Set("Roster-Stale", fmt.Sprint(*response.Headers.RosterStale))
+	}
+	if response.Headers.Vary != nil {
+		w.Header().Set("Vary", fmt.Sprint(*response.Headers.Vary))
 	}
 	w.WriteHeader(304)
 	return nil
@@ -9689,204 +9732,210 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rkts2uuCroLSnqtWzlFrtS85EXVO1fexM4j2xk+N2Jlsn8opoEpIwTQEaAGy14nLV/NoH2NpnOA82",
-	"T7KF7wN4EUFK6psTjyuVcosESeDDh+9++dBL5HIlBRNG98YfegtGU6bgz/M5s/+kTCeKrwyXojfuXbBE",
-	"ilQTzUXCiFkwIrOUaUO0zFXCiJzBRS6umTBSbUhG7c2NSFhKdJ4kTOtZnmUb0qeXmglD1gsmiBSMCHbN",
-	"FEl5ejzsRT2dLNiS2gmYzYr1xj0uDJsz1fv4Mep9847Om3N7Q5dME7PgmlwzpbkUfjqpTPIlE+aMcEOS",
-	"BRVzpuHD8MnqCJJKpoPf10ZxMYfPv5XaMHVhaBaAUGxUzmJcln0zFXrNFOEaIGW/RvHGTDG9EExrQvUV",
-	"S8lMqvqHmciXvfEvPfvCXtSb0Uyz3vuoMaGPUW9FFV0y43buhWIpE4bT7C2bNWf4bsFIUgw50oSnRCoi",
-	"6JLZCXA7ZkXNohf17LXeuFeO7kU9xf6Wc8XS3thOrBtSL3KlpQpPIRbsxkwTGBH7nVopds1lrsmKzsvZ",
-	"/C1nalOZDr61+9OvZm+kYK+pSRYt37dYBB+mJJGrzTaywI8k4/bPhcxSPSbrBc8A6yeixPAF1URIj1cp",
-	"Ho1oa++fjp6RNTcLIiS5lOlmOBF+cXjkytW9mg3szAc49R2L9LNo3ehinvvsczH4wG3+ni+5aX7/Rzpn",
-	"RPNfWzcyg+eq707ZjOaZ6Y1PR6Oot6Q3fGkPwekIfnLhfkYhqvCa3nTRrLGjUfbkS80cZSpIEhCp8phS",
-	"xRzZmohLNpPK7yYXc9LXjJFYWwIQHw+JhbNiNAVcEoTmKTdSWVjbCxNh7w2kyDbEyCtLFhSfz5myaINf",
-	"7ZsF2zgEsri04GJ+DMRqTbnREzGTCkZqQjP7tg1RuRBczIfk3JCl1IZQsmFUkf7T0+dPvxqNRscVFNsC",
-	"+5LeTOmc1QBfgNo/XwH3KAjuC4Dmq5dhvENYA9K1IBuOOBDTWojuzwtqiJEklUh4U2roFsmN3apj0peK",
-	"0GKCExHnq5QaNk1osmBTw5dM5iY+HpPYQj+2hBlOM24AN8X+RYQi8CfiqxHRiGZw8oU/+nDm13Z23LIm",
-	"ptiZxYtYM3XNYnytXdJEwJSpIdIy1n75PZULwpFjXNLkaq5kLtLjIfmG29eRNd0gQYrP7dqoSEmM/GkA",
-	"sIqJY+lE0w1ZyLWFSZ04tSMKTC18PnsWNr2oYFLuJ6wrxKSi3s/sciHlVRvCrPF2F8a4IQehzEc7WK+k",
-	"0Ax5oxSzjCdArRIpDBPwJ12tMp5QO5+TlZKXGVv+979qO7kPlZf/i7JktvffTkqh6QTv6pMf8Sn8ZHN5",
-	"dgmAA/SKiWHvY9T7s1SXPE2ZeOypABE60kTJjJEl3QD3SiVITjCzV+KaZjx97HnZTbWiJNeWa9kZnJGY",
-	"KSWVjgF+GuUmzrJUD8kbpJNkTbXnvTD7N9L82Z6Rx5z+G2k5yYIohmTFT+S1TPmMszSM8oWkERQhYLFO",
-	"SJnzawZkIK5JB7E9KE2RPbQIN+rEDqlI0F1DYUwh7g4K0tv1TFU0Bji9k/J7qnBenwKZrLBlMSqzk6hI",
-	"30CoFKFJwlYG0f6dlK+p2DzqTKUkSyo2frr6jBi1IXROuSB0Zpgi8Vtm1GZwbn/Ensls7XtlSH1aDbZt",
-	"p/CToLlZSMV/ZY99SID0RJYDUkFycSXkWkREsWtpNSCpCLtZWbpuFULYk58EvaY8o5fZo2LQOUnZiomU",
-	"iWQDKiEcT+SYQ+Bm7iVw6oTmlxn7Vsl8ZX+vlFwxZTgynGTBs1QhleeGLXWASxXskipFN/b3QmpUyPd/",
-	"5JoiMnQt+S92zMfyYXn5V5YY+7RbRKFQAIjTlFuA0OzH2pK6vlADRhOuePdIk3Qj6JInFUtBPBhkXJu4",
-	"IIsWyeuwnC6ZoU0QW2D51d9mzgiVBlA+VuWMX8qvvN81EqcZ9WiWBQZHvXOrIHxz7RC5DqEfBEMFgqWE",
-	"2SFwWjS7ZopmhIMantCMKDbLNc20vTujPMsV01bdkIKRhGaZkz0tGRFkIXNF+onMhSGTfDR6ysjpmFhJ",
-	"14mlZMaVNhHoRCABw0X763hIzoliiVSp05tSZijPNOjEROerlWJas/RPVhIj8A18Jc7CbjXXhovElHO+",
-	"ZBspnBRq10pAEUQFnBqY7pCATG+ZO80yuWapnSrN1nSjCfUzkjPCjSZyLZrIQhMEaeDo0MSgVaJxB+Zv",
-	"78ykWlKDtPOrZ71u5dOiOQClCwPbDnCJFyhyNcYVR2TaMqDYtdrErU4zgKtR8xGZm0TiA16Cd2Du2cUI",
-	"Dn9YxGJpQJy3+E51C3SNZbWmbbLuLor07ffxeuj+AevcOpfcrsmNLGHmN92jReQxp4RSfVbVFXYf7++5",
-	"Nk1yVZD04o9OgloSiwDRr9jQwgpzbf3wvdCUX9Ass9rlOYhDIXn1B5FtUJEtzzYRjKV6DFeu2AZ0Cc2N",
-	"V1dzzRRq4nJmaZnaTMSSJgsuGFrdZhljJiJawnCVW6XEU5e+TuSK6YigAhCRNVWCi7meCMs4xJxI0H+B",
-	"UR6DuQb0dCtgaCQjdjpglgEbi8qF03TruzGTFu+nyLq3pQCrfCMJqlldzggtzEV/y1nOUmIkwTcRDozL",
-	"gfhSyoxRAScmF+5MBKTVXOCc1zzLCBdJlqesCum+s0G4CVgyH6Gpg7rvDvJVOZ3jYejQa0NNrqtnHkf3",
-	"YHL2vWHNvYpDbhXFy6IKALsw69/ZpnkSrvDilrluIdcCzCDBReQqC8Pwp7ffE0oupTQWQBYvyI8/XLzT",
-	"dmv6imXU8Gur/AIcz398daTJJdXwXAhcW+u2U8WPB1dZGsgbi7SrZ6iOerBfgw0l6mUyoVmQvCaKUcPS",
-	"KTX70/QaSAKUExXng1hUwI4hxUCzRDHjFfHe/pzME/0uevfGjrHICh/RU81Mi4WxOgsvOGQpoeSaZjkj",
-	"/dK7Axc07PL+8rTnQF2TLff9nR1t0RNsiYdtnPNWdS7TYdFRw7fVthlVU22DCcJGuKH1XS7QpL4D5SSj",
-	"AqFrWFpbefcReQFPteMhOLq2yfQWci/pzfdMzM2iNz4dPXkWPQC2f2M5FsLVw9o+EXmIS8G0J9Vp8BQc",
-	"gu63wbatna1vqlt/91bch4BSoX2NU7S/AFJfWoVWar2YIvG1fyV2ljOr99s1rqjWa6lArLOM38pua4u6",
-	"82Rl//41V3aYXDGhDU2ugqS2/ul9IdKJnR3IeMsXtIrLJXg/BGQORNWAv0Rxw8AldUau2KoQ2erEJiTH",
-	"hHHOfadyL7TJ90Fht77fRcF2T+EW6PkTULnfPPH6s+OK0tmUzwgVhC1XZkPwEZJkjCptL8sVfqDB2+9I",
-	"1EIq7stcURPkdeckdffQlE41iZ+OdByR+HS0hH/Q3s1u6HKV2dc+HekQO4W1f2PVhuY5g3WFPr6iZkG4",
-	"cOKhM8dG5VQSKWZ8PlRszqXQv5y+j4PS6ZJpTedsty6GEykfCGHdt4qKADG6jWxYRnC06eW3NT4A4Q3f",
-	"DKrffvj2nLY+VRMuWoFzK1EiqQnr24jQERnTDpzAi0RH6EUYiKHZeF9d5/PbNNGxwlrUTjnVVmDehzCA",
-	"KHt7QvswRvQ6VF9yxRJDlmx5yVRQZO7gtwdZ2QOcsliJn14rFO5nO5wZ/pbb8R2jmVk0Z1FaErpR0Y0L",
-	"vlqGlkfTVDEd3l4m6GXWJumwG8OUKMhbU49aKXnNUzBI83QMJmTwyV8xtkKDtd2P4OkE4/hUM8S//Qju",
-	"3EL+QA8OTr1heW5i534W4cMmvORa2z87onmIkCSTYs4UUWwllYFoGCpSB0RuSMo1bFLYBNZ6qsDYF74D",
-	"X25b561PY4jhlJ+qo5OfXqE2eyQtUbIEX7HzbnI17KluTNuZuI9jD2fr4azFNSfh3WWTXbrPPRiTVkou",
-	"mVmwXE91uodf2A2+ePmarlbe8HiwZafD8lJXWA6xoxTAfxwzyuNCOcQzO4FwH6elROfbM8riHY+jH95p",
-	"V2iW/TDrjX+5xf68D5qE2ZoscURFzUTYEMWW8ppp8IoENcJXWufsLepbB4KtQ/yuhT6Tfik+H6NXpRCN",
-	"Cdck12X4fQPUa0VXtchHN5VGYMOaQVgpF/OMDXLNyF/seGKft6Bxsb9caONChUvLdJhb2ienxrS4O+rv",
-	"PdIk4zMGrvu+myr5alSGqJLT0XIPN0e3mgB7lXY5O+q61YMaZVsMseS8klcCQGqxzt7Ovl+x1TflMo8r",
-	"24EICdO6LeDAUnEuxYH++0JhbN4x2dRFibVkz4R0xepTUTnj7fntDH2p6ZzOOOdBFsKoN46Q1Xf5dPDV",
-	"U5IxYyDIOuVzbnREjoZHETmaHtmjfDQ4iog2VIGzD6KsqXvC3oZHICSE2kv2nf/7l/PBf9LBr6PB1+/L",
-	"P4fTwfsPo+irJx//JQTmH8TrNrEYwlOcGxgixGASoNO5TBbUN4g20uKgE5m5mA8rYdNIHq1AgIJz0ELt",
-	"A9VCRoa3f35Bvn72/F+Ji4FzDvRmOEwi05pd3YXYWpFEmukMImajXuLDo6NeXg0TjCxeunBli31yCgGV",
-	"YMAyC5lO7UvKCBI7YEnFZurjGvF9RShf1NNGKjpn01meoXkC5e3g+nFJYZ0QogP2ZvUV02BAPG5otZWj",
-	"bbjJWIcW1zTd/PT2FXGhChAgwQVQfbdPe5hxXKwJfLjib4eNDJ2lEMfexVDrk/5Orh0GX7JELhkpX0kw",
-	"5kWTfvztN+/IcDg8KQWLgU7j40AEFupJ02saSAF7KY1hacXuCh57qzOROb/2UMOvHmm86znbuNDXjzRx",
-	"X4kIH7IhoRhhOLU3w1EQpWYeiHDB1XPMSEQerRnBRw5zHzuGNPUacUiGaPL8jF6y7C4M8nv7Asw2+Mf/",
-	"+b8kbYVyRNhwPiQxWrTHZJXRhEHYJV6Jg0zTkrCwPFLslB1iny0yir56/vzp810BdPapuyCKfZ70K9JV",
-	"bK/ELSJPY11vZVYPhkuXXKDrUFEXFYZpXS5Yhqkgqbq4+O7FeVMEWOWXGU+mLt6l+9xXxoZO+UWyYGke",
-	"ToJyKafOWoP5Q5cbwo1m2WxsZXOgs9c0I/349LnzqjwdLeMzQs1EZIxqQ57rY4jQJomSgrAbCPDkUpB+",
-	"/IeT0+fkD/ifffh/LGSusk18Rn5692IicpExrclKsRm/YSmyxPjF2x/eTN/955/OFaMnL7jZxMdD8o1V",
-	"EsYEsuKkIClbUpEOJ+KVn6DhyZUmM5plBBjtiqlBkWQ808z4+FbMN8anIqLlRPg8P6dWEyPnDILFUglx",
-	"3MCz/UWMCSudSqfPlyGqcZHIFXvLNBzfhvfWea6mS72nBY9591TjQ4XRut0o3YhSgwMbWdZisSQiOr8s",
-	"RtitTDKZp3uGhK2YSNGQBbmRLO2OBG3xB3tmhauJahAKYjWfi0dXAstYAqsFtimAK8VFwlc00yHYW1Az",
-	"49W5mvOofLBUyWiWHRiGVCcdDfnvhxUTFxffERwGYZj9Um6zj1nNULAwLwxql987RdJxiNPR8qzQIhuL",
-	"NCYjfW40cSs8SMeMdhI7PhcsfVEJ+mhqnPWbO7Zvf7hrptq02FxbWTV0FjHzaCmNi341kmRybuUJqoMb",
-	"ADL4FBOMb2lWrIfEuGnX1r31mcoCgjDHvNwmoMEDvkvCxqdf4NhbBjJ2OWjhTKfN89ZkfJY9nBGsMjGu",
-	"qWRHmjBxzZUUkH134nGXJAvKRXCfFlRPExfKusXGK9LbbX3oh5jzwIZvV+hA2iID2GFEO1khLaKV05yR",
-	"PrDlv3KrGcNx3TNlQEwrPqKuqZZaM5ofAejAYwoui2FaAT9QKdx0YpkfV3lmiisKowzeI8lCaiZInxbB",
-	"Jsd1FHGYEBFKDBNmUdSlYIrLtLSmPV+G6Skmj3cEeeOA3RPB/MSjgq6GY6EDieut9Q/8+y0THI0hMl67",
-	"oisoEJUHCFxWNRm+rArQFEvuxzGy5YxzgkSBPZGnPzVEPMx1UqNNrVIGZpR3OpAxYkqD6xPIkBTaqDyx",
-	"wqa7F4GgkRKqfWydy30jqyyf16hMY4K3Cmq5LXXeKxSmLjwVtVoKgNiVjAld64jMk1VEIPISCmD40Msg",
-	"/h5C935H5Gc/B0sRCtf0qrxkGd1owmiyAD3IKnGUaEMBfzTLUzlQVKRySVZUGUyDOyN6IZWpJjmDO+CS",
-	"mTWzXGEtUakakpfejLIHlatTtf0W1E6Zup5H19kL+8g790SLelFsavspvw/HoJOEbu8VxBfcyiX4iOf5",
-	"DPa+FhyaMmO3QdeTmR714D6IKFANMt3vsASAo5jJldA+laiLQbfy5HIiuz9wJ1HgFgeuicYbkbyAxN5g",
-	"wFYtJKuaE1uxfDbvouej5aYPXQoIG8IVyWi5jRLAHp4vF5CD8y8fLCdWWUD1s+9bAPQ2FwHoGGN3NuDh",
-	"cmWCpGBkKV3yItB7xYzauPxIMLoQ9xLSjwcDK6kN3AUdg2LpLApNWCTFlnWen3Jzb6muFbasbVVk41MW",
-	"/UqkgmxKy7M4zVpi7QTXi+4ZiDxzFSFQVgvY0LK0TRNYKZkwrclaqitvPLZT7C+kNlFxm7fkUN46R5tR",
-	"zaa5MDzr0Npw4keaJBnlSyJFMT0mUk2cfVUxwdYsPSMUE1SxnJn9gB2GmfIO4pebUhv0SwOjhLzaX/MT",
-	"0lRMFNuEzCXAIt6qXGgsYcWNhjwSOZvB5EGqgOKM9jP7fxzeO5WzrsRZruEgGcWZxuIpwy7xLp3O2ooS",
-	"+iEodtGKBg11uAor4X5zxxzm/eWNio05ZJHqDIUEZ/gdz01pDd6qaelObDwmWi4tlOy6HI4BA+MuE5us",
-	"mWKYUkTBD76BK1WXdyPnuG5pdp8qbc5RL6EiYW2FCFwxtprzZsXtUxnvVcQI+xq03wRf49PLDzEShtTY",
-	"ahDplkrrZ1r15Va1V4ctBeGuTCoqOEkH+7kXkddxsocLHn0HfsKWOP9buD+bcT3oqL7DRvo3FO7Y4Dp8",
-	"BM7dA2Cx6JG+09HdwZdCgYbOlqq3i/ZyV2jNBaxprM4CfrTChgTRVRxqtQlpihF94EgCol54lhHNmEYf",
-	"H9ZAdJVUyVxRYYCYHugNgfjpXN+Rzh2ivihG06ldQovbG4C0pBtcph3dUv5B7tZlwAvdFTYML6nOaWea",
-	"FKDprSxKnagDFV8rWIKqiq4jUR+L9kllsex4bLcfEMJVOCUs0wzKCyHKrLlZyNwJCRnXpoI+2/gZwKQa",
-	"IlVCaJ88fx5Kd6A3r3DwadWsWVK7+0GRAJwwpADsh1C0oF729a7Is8OnZ7kyJd/KUg/ux//6ZLSIj0E+",
-	"wwCA0yVYNqs+v0IHHQxgIYMlvRkYk50RASoMowI2Be3JjqBB6aqMX7PGY2V5bFeHTzOjsehbVN27r57t",
-	"6XAGAO3A/wOCn5G4f4y2qTuE63YQgiHprF6yNXd8W3PW7/2874Oj+6Xc1oYVMBK0VoXvn//8v440WpW8",
-	"h2G7IvyRLizh15ytC9+DD9tA54NnMLq7TPOQjMaIcxjGcWAV46j3l86ycSFXQDF5qrhlMoECKFHvZjCX",
-	"A3fxr1qK4Vu6fu0yfctSuAF7AZTS4UKzJFcs7GS8lYTRmTp37av/74VQbvKtJan8jEp5fM4EUzyxIm7W",
-	"Jn8vqJ5qPrfi7rSsWvBpXKw1Rat50i3Bc7iKMb2gijvfHdS5auuG0GG5O2w/O4sgzSAAWq8yuhmDArtk",
-	"45MTq56d/OPv/4XRGhBNZ4k8VHzGaucA9X3iNyoCyZaK42Zf4FQ1Q24Lt3ERwY0/zKvn8PFWMk7zvO0O",
-	"0aycpWJwTc68v6O15MILKV3nrCzKXZ60Q87e7UKo0OzkY+0sBvnTMCTf3NDEQGQfHILyDRblfInkOwrm",
-	"TWqxVQJDKuJW74uL6zGxT2lvaYV4syEpq6GEzUZFQEwnLejz9LgEwd6ndmHMSpO+/ceJumj1z6RcXdLk",
-	"CoQoTHCoIevxjnmH5aTiXLZVMnMo+JJZuS2U4VkxaQdM/rcPhGwE1i2kMgTLTAJJ27aHn5GywNdPb78P",
-	"Qpz5IquHnDp46MAyGYF6mimC0PkUjNqgrauwaukrvlq1VdfMRYedz+R66tM5mijJRLqSXJgjTb579+5H",
-	"gg/UNXeBZWJr1SRqyQ6H5CK5w7V/DZDKAxVo+92KyhqDHteqlTirKOZmugce34ckvX00Hs5GVsPIpjXW",
-	"isBDxKPYJ75p4q2kGJXClywdWG1a5UKfkRiss0PnxIrHhJLC6GoJjLO6gpUbXGIRcWw3cimcKeZVoUcM",
-	"jb1Vqy7MqWrHhQulMbcyZx8WPGy61EqkciC4x327gw7k3nArR/4+Iv1Diud7yhCHyAv3yaWrlcjkkkOq",
-	"h68mEYVc42U68b4ctv0T2H5FKpa2cJBgUXDYSW42FyBaY41PRhVT57lZBIO0z3985ew//VhpMx0Oh/Fx",
-	"RGZKLkmsoGWCu4+Cbww9Yn784eIdOaErfnJ9eoKFbeOiQxggCXy1nLWVIbCaPRcz2ZwJNmdwa4ecgJpN",
-	"DRqSAav1Oq6lJDPFWa17kj3JE4HeHlgBvEljbg4GvVXeGqGFJyULpvCFFIqOuU9MRKMQ/HAiJgLzfN3i",
-	"i2YOUG+YUIILL0B67uLdgS+Myb/h3QLQw4l4KzOmxySGtJ6Y9EFLwzZLEYl9kk9M+vWZ44ojDCg+jiYi",
-	"dklAMekXTZ3sG9CC6a7q+vppafBIJdPHuD7IWwSpOW7rZBCTvs/uPPYpri4GLLbsH7r9RNgcymVzEi5W",
-	"uTs3cjbDVA7fROWX90NInI6HxHV4KdpOOCPkRHgrpJ2jpb1gv8G9BtHdV1KGma/o3Cf5QBk5+rfcTg07",
-	"uo3JimrtehNtt3qj8KwVdefMlB5qKdiZ8yr4WFVRVKLHlnB2Yu+qdkNlyQEllzIH17fIl5cMGm8Va3NN",
-	"lSIIxFxLkmRUa6bHE7FeyIwNSu3Edx7Q2IDJb1ujM0FUSYyciIuXxwAcVP2xLHVZQE6ilVcw7NeUUAF5",
-	"y9eueyKkIJHzifA4DqNnXFg0MhonS2Z5lmEvMHKpOJtlGxc/YiEFpQdYSp49+Xoi+nEj9zZ22FPrJDIk",
-	"8ckCqjv96rpGnUCJa/tLWUQA2dr5ddC45lJgPRk5//FVJbl73DsdjoYjkIVXTNAV7417T4ej4VPMwl4A",
-	"nfTUDI6RvTBHnlDYxF+lYKzWpix7rnv1/oa/tFRJw6THvuuU5kLbQ12tfJn3jj5j25+ARJgyfG7Itc5Z",
-	"++uxqssB7y+zGtZF1wOMJhZtq0An5a7PhFh0CcwT159xj5HY4u/j+612Wk9Go46+LIf1Y9mqmx9oy/KD",
-	"QKLjCsoL17jnGU4i9O5isie+qRWMP909vtYlBx56uvuhsqeXfeLJ17uf8E2HQLDIl0tqdW7AB9cZQ84j",
-	"ItjakgYMyyevtM6trK+jsqNGSX+cO0nOKviqI+cni1yB/KjG+EujjPZKNXXmQJCJ6FxDWAUc2vd2pv4c",
-	"+5AKffLhim0+gqTefVSLvoD+UXLFNi393rDs7/693t5HvZWrKrfVeQjkBuH6D5UNC1zzk2pcrBWOCHQk",
-	"uQLrjmXX/5GzHJgMsD9n1L1imyNd2H5cbAeJ/bLi4yH5Gevzq1xMhK/WjeN52VIAw2EiaPboXOaOIWIu",
-	"/hg4wkS4+KOyc597v9XkeaNDAelzbICwoNcMnKksnQjsaGrlPtfS0qfRE3YDQ44jv0qs6g+C9kT4Iv7I",
-	"9r2zfwWyJBis7CQQ/U6LRoik/+zJ18B5JqLGelxnyjrNd5HMPkSnQWae3BuZafS6CPV/cvcceXm2+xwX",
-	"XecOPvhR7/k+pKXaCauqhfTGv7yvko5zzMuwTBnK/LrVjssknxrmCrmunvHiQG+d8+KEgFdLd7LuetEc",
-	"3XtAlhGo3R3YTVQm7MSHvx/yX01ttGD0yUZcuVr/Z1sdEOzRXNctwn5TS0bQtq377ugj7WbbTr6osrTL",
-	"jSuI+7vYU7ukKksm/SUzNKWGep7rttM3qygDYyAMxoC7pYh7ocjRi6z14FaX/LC+p+gre7Hd1Ztp828y",
-	"3TzAfjrn3Me6yc3y848NfDp9gO+34BItSfxvU4Ic7YFuRUdb+8Dp073wE1tyPhqrKg4BwhxKixS6FLmo",
-	"kbG5LPNeqs0IzkjNfOUPD7kNsTv5UP74iOJixtCyWz8oL+H61kGpYeuzQMEaeCh9VLp0sIhyMGY9LqIg",
-	"DGuIEjkJs9L/hhtdZ4IRcEl7GfWdLtIY5HbfMtO126NHok11AeC3jUm3Z4nfMlPb4aPyWHfytLqGucvE",
-	"UTz9ls3AgLGiJlk0t94Fuj0eU3TupL2Y4mMinnP8NRHwN8ojH5z0/daZKlp86kzVNYAR0rjm4WDYQP0B",
-	"JMxt9QFHKQZ14KqeMSiv2k8WLLkaUJEOtA8Suy3DPUHradNWdPhJDlp7sBavbtYq8jwiVDe2CLOZiHit",
-	"6GpM7EGMQxV9/Z4Mtkr7WsHcZRQuJ6KfC3vfmd6h4x/BS1D+DFgZd5a8ivnOWfQI1xPh+gBDUeViKIZd",
-	"oXHQdcFNqLD7fIn6n0G3ALwITPdlXbiaQOUfAxcK6ePaNKMuUTMXitFkYfHtOELTEdqd7Mufj54W7YUv",
-	"ZW7Ik6IzecC2A2WDH5yw1gpJPzJRbRRG3snTAd+soFJHoq3G7hB2PXghhVEyC7Z2L4yfHz8nEv0bp7g/",
-	"XBpo0F8nL1uSKMasIWkAaZShZGoJycy1c61HBt+aoGq9OEloqwnnW2awLuUDngD8QAval8XpPi9J4nGx",
-	"zkLyxXm10p/Wi5Qsc20ss9KG9N/Zf1j6k2bqxfm/s40+RjQUZKt5Yk24eyhRe1/U1XwuHk4cwKT/ohSj",
-	"ZbVFqXwocgxBLM3qjTLjyeYMAxicIW5JN4TqK4DpjFleuPViWpQVyYoiimDcm4ilVJDspqGkYa34ZMm/",
-	"FbuWVywdo7Tm36HxrUG3CZ+Li4vv/r3wlN03V60W5nxkptos/tjGVcshnxd9+Y2zQbtBRVdyLIy2FlX6",
-	"5EOD2onPkSYvzvdifmjQ6XRTfItD9gsXaTTVCwZZuPYIB4RydHYQDH2j1jLhkA91dRgMfahad7XTif5g",
-	"J7psM9hykr3V7p9WSGi6jHzghu/SmkFxICh3YpEzqjoKMRBwl0TZ7RXCDo4Pw0yqPTsf2RfkGlP+Tt1A",
-	"v3MTVx2rweqLepHVhapalJdWD9OL8IicfIB/9/DnlCi+y5XzFuWxz9UAj8vzvuQDFIFAsNa8Qjf2DNeq",
-	"bOFWsYlWFv+qMu4h7Tm1/nKtISUFmv4ugxEqMK9ufXUrdjGLVxWR4kFselvNDh+ZaVQ6A36JH7hvPuBj",
-	"AVqofR0Nw6Ti5EPx6B5kv46sn4UX//bQ9w72CvRRXQOfuk982cr8WHDdvU3tXvUO4I8e57y+q9tbP2OX",
-	"+l4n6lDjXgHbvdzoj8YYPo0TfSeieR/6NsJ90S8enq84d3jdPALJQVKRylbdhducuD5zFWF1K+nUFTOD",
-	"xOsYUw4aeWRDEk+XzNChHXRNlY4xlH9NN3oiVoppJswZiWmWDZMFz1LFRAzR/L5C32qQsWuWuQ51Z2X/",
-	"OiHx2kRQZekeiXMBF1gaD8nLWh436fselVxo41JLpCqaWVIzESnXdLViVLEUDebUR5BDwlqRT7sscsSP",
-	"MVmAzQyRuSmag9nF/Al865gaCRWjSh6EMIRMyeFE/AzO8wKE1Pimf9jBjmoLU0hgeHP++psYzPEIm6XL",
-	"FOTagtRl8h1pMullNBfJYtJrVOcpU1yd3XIi4lBZ7RjL5WxEYmFRVqvC4AqsV4VFqiYCqlT5ulj4MiIF",
-	"wTkcwwowQGBJb6Z0zuIiwbGBLIAapC1lcUwUEynDgI2ETcQK2p34XKDaQpGhY1qud34oFhXm2vibd3Qe",
-	"T0Q/fjUbvJGCDV5bWh97AcEFAmjydPSMrBc8K6rXuS9CHolIJ8KninBBFnJNllT4WkPwcZeZWWaK1HMU",
-	"J+KSbaRIgwkj3zLjdrXKa3ZYfgFVLCk488EMhcwDDQV9MGnIfGqfPcxC+wpjSwJVE4J5g1ndALyrEtEe",
-	"SXuv6c050NOdIy8MzfYa+GpmEQLw4e7ZgFRs9ijG19jmtmn6B6Co28f3u2RAoHGVRqIWA7biLyz0WtiQ",
-	"G3WCAO7ZI7NrKIyBZpPaMDVAmO94Bse67bELerons34tUz7jXiT4p7el1wtZcVFhCY0KBOR/XvzwBsrt",
-	"AwU+BkSRooYocBsYUy0YDvsd3lm63kMAKdvYdvjDYMiDOnRkvuq2kcE8P4197LFdNVsiJ+4QchiUDbwM",
-	"FyEKWTaccsUSFGsI1v3+lOh08gH+/Xhy7epi3uWzUYudWOarg9N6Q1VHAfkcJH3R+cuNSxOJIPT1clMm",
-	"NmNXQEy1coIRyInNmApXnhzYyMOor8ihHldnLb8Z8rvKfOUpG9Uu9PdLMMWt/SoYRU3rgO1T4aoZYTWh",
-	"opqRxcMgG9nj4Bb9glvZwHeuB2+nbAzdzx0xWrLlpRXvQW/gjpC1ia3+PB8gF39XSuHxH2KytMIkJLhC",
-	"+jqULlhQRRM7VdKP1+xy8Ie4tZyHbznc9f3Qc2Vl0sajNRm7tUu8B0+l/mPbHF0JyUcu1vEACsJDRodY",
-	"tNin8kehRd1KUL+T8P1FkA5KOrAjFRnvUwgw8KWTD/afj12R0N+hGv+gWNzGZu3kvgQ3VZP/ECL3jS/B",
-	"+kpOeeNpS7WZhUeMNrl0ZzXbvfB0VVQOG+i01XwMHQWgwpNXI8qKY0eaxAtjVlOdTrFNpI6x2P4YtNQV",
-	"U1ifLwLDlnsNxD1DOxti6BUTaPkDvQOEkxWW0p2I6sGOy9lOdWpZNeaq9J+NRmUPh1JxXlA9EQLK5pCK",
-	"+kdopiVJqIJyQ/EUjN5TLHw4LZ6Oo4nYugcKdrT9BHLT5nWEVDwR/UkvotFlNOkRu2lYnm1rsGP/MYQc",
-	"KQagybiYDwnISxPh25FQqIiqmIZOJiupTM2wPSQ/Si5MZX8IdLrBF5CiIQ4GPFFNYlotVzisRNqg8fe8",
-	"1cYbYVWiYGk6KVhpAp4IMKuWJuBt2y7pPx09g5VvmXiPI1/exyLCbYy2pNtmW4Lp4mXv0FP+W7dn7teQ",
-	"o9IAq1mSNsg3apTgi4nyn8JESask31XyZuqaJ+BPSCTWNMJOZVUOupSCW7Yj5o8idjnzSqcCeuHGPGSu",
-	"SNn0eZfZ/6gS3/JPaJV0a6+ijN/D+wgKCaZgxSimxK52kQl30/eGUuLahqHXEqwDXMwnwvO88oxgK33S",
-	"B0ZG1zoeE7qkv0oxpGtt/5+y5IkVYxSb20+AhDHjmZ27FR9c8ve0condNC5ZIQSmBI9zupwqmbEpVQIe",
-	"cOX2p7nK4ogMh8NjX6qLJFJoo3Ks5ImrnIgYQKlBfnESS0TiK7Zh6bT8rY3iCcg+GaMpVtC2gDdSWTHh",
-	"3K99xsGHEePP2Jc1pL6Anauu4xt0QE74GAU9vwUgD+pabSqQDa3wyMQ1V1KA//nEN6C2QgUXIQaPMX0X",
-	"3trxIAlpWCjwk8SD+obwX7IIPnmUz3maVkJQZGvQW0nbKszMXTz5gH/sETtaQekvgaNYmcnBvgig2B0r",
-	"WuUzrYnqLYAePcIhflcUaP28Ky5VGjDdWQJAaL56WQ8J3Y67EWxNCiHA1ZhBOUBmUGEG+1KC4usrwAN9",
-	"hCBK0HopvMSXD2567TAQ9BFYz6eJOO3GWh9uWsPeL1zo0WJNy7LWVlCMCKK6b7EqFVlyrbmYY6wilhY4",
-	"mEsV1bYHV2yzR9VCN9rXBtid6wZtfs6gZHBFGrcn1EqVFQHy882HsyCoFOoO1CkPVUq+G9FsrVrhZHkN",
-	"LWW5QG+ji1vEdja1kpjAhKleQDsJaOaSbcillMZFHpI+1P4ecMFNRHLNFEmpocfYSQJ2fSLqXWe26rvH",
-	"VtKCiuKVWuYuENaZBYcT8ZpecTF3BBvWIDwt97ofu+Yyx4a/rVpEJ/6e3ns5cPuZFurq1+HVup/efm8B",
-	"YYHzz1zks3Z0XtMrbL7huPtx/RQFa5J3HakuOgiRPN0Wp41I3uZCH2xh/k01xHCr2McnrnLxpWxCUQG/",
-	"QLuqJrLVRqPKfQGfHoSM11tHQIkgFzvv3SgFn1W5IP0noyfHZ1ZAyCYi/vabkhLDHE8+qFx8RJcVdPFV",
-	"cq6Y1lBXyNXzx1LidvREmDVPmP/S2IXqUx9kU+9HgX0orKziWkhEaCUqi/5B/oWb5QiNXD7s31LI4h0h",
-	"kv4O+2NYjO49/IkJtnQol13G7ECjnVojjgoAzrBnGWgjcLbuswtFx0z/A6FYd/N8L/EzYUlB5eJI+x52",
-	"u2oEfnYH/gLOVktHC3+4qwylPEudNfPcFn0afHXbOvx8ibTrJWfJNLSojciKqYFO5IoVlA2oTDMuupVi",
-	"tx2N1qgP5Tb4NkUrsJdSpyDyDoc8IArBF3Z0PsFCQb/DEhVF40xN+kW3Z1/BWNdCZt1m7KpY8c5V9HoI",
-	"+xC8+9N4JiqfTrv8E+TCSMVIDACMLa3cUiKhBXmhSX6pbXHX2hYFBg/JK8gyzHIQt7w679/U6GNR4HOD",
-	"4Jx8gH/38FqUyP6l0BEWOiqKLIfIxi5W0lE3sM5UTIXIHM5WXHv0bsbysx+0T1y/f2Mh/pYu9H65mOPI",
-	"VUO3En2lDMhR8fzdKgtG+83tfsLpH1Ivr/Ymb5HcSoh9xpElfpGRr0hYopVUhYoFTRD1FWo0/tgVOF7l",
-	"11sKW7rkAsjimFD/LbKEWAXHshKaZYSCPc7ps9Dg+UhPRLKQUkM45ztnsetj5Xx7Un0jRd8IYEYoucho",
-	"cmUPgFxCtIn7YBnM4TqZ+4eKlDMeLK6f8SurPIcaEKAZQHldXTGTK4Fl/tE0oBdy7Q2NE0E1ibHl9/gE",
-	"otxP/vH3/8JQ0dh1a4/JCp2vmLkKrVFJP4Z/IUbF/jHlaUz+8ff/h7OlS6hCPhHYdoAaw5Yrg1XLU5bm",
-	"xdmAR+JKkC6Jy/hblYv4+KwIdd0CEaPJoujd7aJ/JyL2sYV8LqjJFRsT86dJPho9TXLBb3wjAbjCoutT",
-	"d2/Bbsh3r89fDC6+O3/y/Cu7aZMe3jI4doi/LmW6wQvuPhRViKGdfQko2O6BxXhqIKpoybSmc0b6sWE3",
-	"Jsb6BTE1hiYL6AkdH0dkveDJgry20FJLqTGq+q1MrpgZvlhQ4+JuiJFyOBF/pjxjKUlZxq8ZhD73BTNr",
-	"qa4IduSOyLPRHyPy7MnXEXl+c3PsfCxGcddXeyLYDR5JTjPALTmbRWQhhcyhH34t9DYi+YoYSf7ot1Of",
-	"TQT2o/aoxRwyuzltfJi2e6CQTMoRE5HJebuV3tHCB5Ko3ds/jUztl/Yl3Of32RfnjTR8tqnzBzA6YOto",
-	"IPuizrMcH2sGSFT4VUBSO/ng/tpDJq8emC+hRBhK5KAXVRq66aKTmydExNKhNhGizYbXCu3RY5CJiiT4",
-	"eUcUFYtsk/AO8qs4iG4HFYXifR6F/XyaiJ8deOVDfur49YUV/bZbtHk1pk8L7eb4jMglNxC+VevIVunY",
-	"5lqxodnzNnzppBRC9zErvCxH72Nf8OKmFT7dh1CXB07bpsV7reSx0+IfwTTg4LfZx3Vf8DcPxS9+/DIf",
-	"yuHvUV0MaHfl3xPXsWdpwWhmFr925pLDkAfNJscvhPzZFhxDBBlLcsXNpjf+5X3dSHPNBNN67DNuEqY1",
-	"pnFiRlkt8xq/hHQEPOKdS39rR3yalcOnh7enyi3Qegt5NgW4UmroJdW+66EOw6r+vg+9S0YVU+e5WdjX",
-	"W1ID4HYYmKusN+4tjFmNT05On/zrcDQcDU/Hfxz9cQRkyb3/Q5GS7mAQfdi2tFrKXLns40erl8BFWrmA",
-	"qfWVC870XblSrfpfuQzNJmvjikCtysXi6FWuVZIRP77/+P8DAAD//w==",
+	"7H3rjhs3uuCrENoDtHq2pFb7kjNRY4DtY3sS74ntHHdnsjiRV8WuoiROl8gaktVqxTAwv/YBFvsM58Hm",
+	"SRb8PrIuqosufXHiMYLArSpWFfnx43e/fOxFcplKwYTRvfHH3oLRmCn483zO7D8x05HiqeFS9Ma9CxZJ",
+	"EWuiuYgYMQtGZBIzbYiWmYoYkTO4yMUNE0aqNUmovbkWEYuJzqKIaT3LkmRN+vRKM2HIasEEkYIRwW6Y",
+	"IjGPj4e9oKejBVtSOwGzTllv3OPCsDlTvU+fgt6rSzqvz+0tXTJNzIJrcsOU5lL46cQyypZMmDPCDYkW",
+	"VMyZhg/DJ8sjSCyZbvy+NoqLOXz+vdSGqQtDkwYIhUZlLMRl2TdToVdMEa4BUvZrFG/MFNMLwbQmVF+z",
+	"mMykqn6YiWzZG//Ssy/sBb0ZTTTrfQhqE/oU9FKq6JIZt3MvFIuZMJwm79msPsPLBSNRPuRIEx4TqYig",
+	"S2YnwO2YlJpFL+jZa71xrxjdC3qK/S3jisW9sZ1YN6ReZEpL1TyFULBbM41gROh3KlXshstMk5TOi9n8",
+	"LWNqXZoOvrX7069nb6Vgb6iJFi3ft1gEH6Ykkul6E1ngR5Rw++dCJrEek9WCJ4D1E1Fg+IJqIqTHqxiP",
+	"RrCx909Hz8iKmwURklzJeD2cCL84PHLF6l7PBnbmA5z6lkX6WbRudD7PXfY5H7znNv/Al9zUv/8jnTOi",
+	"+a+tG5nAc+V3x2xGs8T0xqejUdBb0lu+tIfgdAQ/uXA/gyaq8IbedtGssaNR9uRLzRxlykkSEKnimFLF",
+	"HNmaiCs2k8rvJhdz0teMkVBbAhAeD4mFs2I0BlwShGYxN1JZWNsLE2HvDaRI1sTIa0sWFJ/PmbJog1/t",
+	"mwVbOwSyuLTgYn4MxGpFudETMZMKRmpCE/u2NVGZEFzMh+TckKXUhlCyZlSR/tPT50+/GY1GxyUU2wD7",
+	"kt5O6ZxVAJ+D2j9fAveoEdwXAM3XL5vxDmENSNeCbDhiT0xrIbo/L6ghRpJYIuGNqaEbJDd0qw5JXypC",
+	"8wlORJilMTVsGtFowaaGL5nMTHg8JqGFfmgJM5xm3ABu8v0LCEXgT8Q3I6IRzeDkC3/04cyv7Oy4ZU1M",
+	"sTOLF6Fm6oaF+Fq7pImAKVNDpGWs/eJ7KhOEI8e4otH1XMlMxMdD8orb15EVXSNBCs/t2qiISYj8aQCw",
+	"Colj6UTTNVnIlYVJlTi1IwpMrfl89ixsekHOpNxPWFcTkwp6P7OrhZTXbQizwttdGOOG7IUyn+xgnUqh",
+	"GfJGKWYJj4BaRVIYJuBPmqYJj6idz0mq5FXClv/9r9pO7mPp5f+iLJnt/beTQmg6wbv65Ed8Cj9ZX55d",
+	"AuAAvWZi2PsU9P4s1RWPYyYeeypAhI40UTJhZEnXwL1iCZITzOy1uKEJjx97XnZTrSjJteVadgZnJGRK",
+	"SaVDgJ9GuYmzJNZD8hbpJFlR7XkvzP6tNH+2Z+Qxp/9WWk6yIIohWfETeSNjPuMsbkb5XNJoFCFgsU5I",
+	"mfMbBmQgrEgHoT0odZG9aRFu1IkdUpKgu4bCmFzcHeSkt+uZsmgMcLqU8geqcF6fA5mssGUxKrGTKEnf",
+	"QKgUoVHEUoNofynlGyrWjzpTKcmSirWfrj4jRq0JnVMuCJ0Zpkj4nhm1HpzbH6FnMhv7XhpSnVaNbdsp",
+	"/CRoZhZS8V/ZYx8SID2B5YBUkExcC7kSAVHsRloNSCrCblNL161CCHvyk6A3lCf0KnlUDDonMUuZiJmI",
+	"1qASwvFEjjkEbuZeAqdOaH6VsO+UzFL7O1UyZcpwZDjRgiexQirPDVvqBi6Vs0uqFF3b3wupUSHf/ZEb",
+	"isjQteS/2DGfiofl1V9ZZOzTbhG5QgEgjmNuAUKTHytL6vpCBRh1uOLdI03itaBLHpUsBeFgkHBtwpws",
+	"WiSvwnK6ZIbWQWyB5Vd/yJwRKjWgfCrLGb8UX/mwbSROM+jRJGkYHPTOrYLw6sYhchVC7wRDBYLFhNkh",
+	"cFo0u2GKJoSDGh7RhCg2yzRNtL07ozzJFNNW3ZCCkYgmiZM9LRkRZCEzRfqRzIQhk2w0esrI6ZhYSdeJ",
+	"pWTGlTYB6EQgAcNF++t4SM6JYpFUsdObYmYoTzToxERnaaqY1iz+k5XECHwDX4mzsFvNteEiMsWcr9ha",
+	"CieF2rUSUARRAacGpjskINNb5k6TRK5YbKdKkxVda0L9jOSMcKOJXIk6stAIQdpwdGhk0CpRuwPzt3dm",
+	"Ui2pQdr5zbNet/Jp0RyA0oWBbQe4wAsUuWrj8iMybRmQ71pl4lanGcDVoP6IzEwk8QEvwTsw9+xiBIc/",
+	"LGKxuEGct/hOdQt0jWW1pm2y7i6K9O338XrT/T3WuXEuuV2TG1nAzG+6R4vAY04BpeqsyivsPt4/cG3q",
+	"5Con6fkfnQS1IBYNRL9kQ2tWmCvrh+81TfkFTRKrXZ6DONQkr74TyRoV2eJsE8FYrMdw5ZqtQZfQ3Hh1",
+	"NdNMoSYuZ5aWqfVELGm04IKh1W2WMGYCoiUMV5lVSjx16etIpkwHBBWAgKyoElzM9URYxiHmRIL+C4zy",
+	"GMw1oKdbAUMjGbHTAbMM2FhUJpymW92NmbR4P0XWvSkFWOUbSVDF6nJGaG4u+lvGMhYTIwm+iXBgXA7E",
+	"V1ImjAo4MZlwZ6JBWs0EznnFk4RwESVZzMqQ7jsbhJuAJfMBmjqo++4gS4vpHA+bDr021GS6fOZxdA8m",
+	"Z9/brLmXccitIn9ZUAJgF2b9O1vXT8I1Xtww1y3kSoAZpHERmUqaYfjT+x8IJVdSGgsgixfkx3cXl9pu",
+	"TV+xhBp+Y5VfgOP5j6+PNLmiGp5rAtfGuu1U8eONqywM5LVF2tUzVEc92G/AhhL0EhnRpJG8RopRw+Ip",
+	"NbvT9ApIGignKs57sagGO4YUA80ixYxXxHu7czJP9Lvo3Vs7xiIrfERPNTMtFsbyLLzgkMSEkhuaZIz0",
+	"C+8OXNCwy7vL054DdU222PdLO9qiJ9gS99s4563qXKbDoqOab6ttM8qm2hoThI1wQ6u7nKNJdQeKSQY5",
+	"QlewtLLy7iPyAp5qx0NwdG2S6Q3kXtLbH5iYm0VvfDp68ix4AGx/ZTkWwtXD2j4ReIhLwbQn1XHjKdgH",
+	"3Q/Bto2drW6qW3/3VtyHgFKifbVTtLsAUl1aiVZqvZgi8bV/RXaWM6v32zWmVOuVVCDWWcZvZbeVRd15",
+	"lNq/f82UHSZTJrSh0XUjqa1+eleIdGJnBzIe+IJWcbkA78cGmQNRtcFforhh4JI6I9cszUW2KrFpkmOa",
+	"cc59p3SvaZPvg8JufL+Lgm2fwgHo+RNQud888fqz44rS2ZTPCBWELVOzJvgIiRJGlbaXZYofqPH2OxK1",
+	"JhX3ZaaoaeR15yR299CUTjUJn450GJDwdLSEf9DezW7pMk3sa5+OdBM7hbW/smpD/ZzBupo+nlKzIFw4",
+	"8dCZY4NiKpEUMz4fKjbnUuhfTj+EjdLpkmlN52y7LoYTKR5owrrvFBUNxOgQ2bCI4GjTyw81PgDhbb7Z",
+	"qH774Ztz2vhURbhoBc5BokRUEdY3EaEjMqYdOA0vEh2hF81AbJqN99V1Pr9JEx0rrETtFFNtBeZ9CAOI",
+	"socT2ocxoleh+pIrFhmyZMsrphpF5g5+u5eVvYFT5ivx02uFwv1shzPDH7gd3zOamEV9FoUloRsV3bjG",
+	"V8um5dE4Vkw3by8T9Cppk3TYrWFK5OStrkelSt7wGAzSPB6DCRl88teMpWiwtvvReDrBOD7VDPFvN4I7",
+	"t5Df04ODU69ZnuvYuZtFeL8JL7nW9s+OaB4iJEmkmDNFFEulMhANQ0XsgMgNibmGTWo2gbWeKjD2Nd+B",
+	"L7et8+DT2MRwik9V0clPL1ebPZIWKFmAL995N7kK9pQ3pu1M3Mexh7P1cNbiipPw7rLJNt3nHoxJqZJL",
+	"ZhYs01Md7+AXdoMvXr6haeoNj3tbdjosL1WFZR87Sg78xzGjPC6Um3hmJxDu47QU6Hw4o8zf8Tj64Z12",
+	"hSbJu1lv/MsB+/Oh0STMVmSJI0pqJsKGKLaUN0yDV6RRI3ytdcbeo761J9g6xO9K6DPpF+LzMXpVctGY",
+	"cE0yXYTf10C9UjStRD66qdQCG1YMwkq5mCdskGlG/mLHE/u8BY2L/eVCGxcqXFimm7mlfXJqTIu7o/re",
+	"I00SPmPguu+7qZJvRkWIKjkdLXdwc3SrCbBXcZezo6pbPahRtsUQS85LeSUApBbr7GH2/ZKtvi6XeVzZ",
+	"DESImNZtAQeWinMp9vTf5wpj/Y5Jpi5KrCV7pklXLD8VFDPenN/W0JeKzumMcx5kTRj11hGy6i6fDr55",
+	"ShJmDARZx3zOjQ7I0fAoIEfTI3uUjwZHAdGGKnD2QZQ1dU/Y2/AIhIRQe8m+83//cj74Tzr4dTT49kPx",
+	"53A6+PBxFHzz5NO/NIH5nXjTJhZDeIpzA0OEGEwCdDqXyYL6BtFGWhx0IjMX82EpbBrJoxUIUHButFD7",
+	"QLUmI8P7P78g3z57/q/ExcA5B3o9HCaSccWu7kJsrUgizXQGEbNBL/Lh0UEvK4cJBhYvXbiyxT45hYBK",
+	"MGCZhYyn9iVFBIkdsKRiPfVxjfi+PJQv6GkjFZ2z6SxL0DyB8nbj+nFJzTohRAfszOpLpsEG8bim1ZaO",
+	"tuEmYR1aXN1089P718SFKkCABBdA9d0+7WDGcbEm8OGSvx02suksNXHsbQy1Ounv5cph8BWL5JKR4pUE",
+	"Y1406Yffvbokw+HwpBAsBjoOjxsisFBPmt7QhhSwl9IYFpfsruCxtzoTmfMbDzX86pHGu56zjXN9/UgT",
+	"95WA8CEbEooRhlN7szkKotDMGyJccPUcMxKRR2tG8JH93MeOIU29RtwkQ9R5fkKvWHIXBvmDfQFmG/zj",
+	"//xfErdCOSBsOB+SEC3aY5ImNGIQdolXwkamaUlYszyS75QdYp/NM4q+ef786fNtAXT2qbsgin2e9EvS",
+	"VWivhC0iT21d72VSDYaLl1yg61BRFxWGaV0uWIapRlJ1cfH9i/O6CJBmVwmPpi7epfvcl8Y2nfKLaMHi",
+	"rDkJyqWcOmsN5g9drQk3miWzsZXNgc7e0IT0w9PnzqvydLQMzwg1E5Ewqg15ro8hQptESgrCbiHAk0tB",
+	"+uEfTk6fkz/gf/bh/7GQmUrW4Rn56fLFRGQiYVqTVLEZv2UxssTwxft3b6eX//mnc8XoyQtu1uHxkLyy",
+	"SsKYQFacFCRmSyri4US89hM0PLrWZEaThACjTZka5EnGM82Mj2/FfGN8KiBaToTP83NqNTFyziBYLJYQ",
+	"xw0821/EmLDCqXT6fNlENS4imbL3TMPxrXlvnedqutQ7WvCYd0/VPpQbrduN0rUoNTiwgWUtFksCorOr",
+	"fITdyiiRWbxjSFjKRIyGLMiNZHF3JGiLP9gzK1xNUIFQI1bzuXh0JbCIJbBaYJsCmCouIp7SRDfB3oKa",
+	"Ga/OVZxHxYOFSkaTZM8wpCrpqMl/71ImLi6+JzgMwjD7hdxmH7OaoWDNvLBRu/zBKZKOQ5yOlme5Fllb",
+	"pDEJ6XOjiVvhXjpmsJXY8blg8YtS0Edd46ze3LJ9u8NdM9WmxWbayqpNZxEzj5bSuOhXI0ki51aeoLpx",
+	"A0AGn2KC8YFmxWpIjJt2Zd0bnyktoBHmmJdbBzR4wLdJ2Pj0Cxx7YCBjl4MWznRcP291xmfZwxnBKhPj",
+	"ikp2pAkTN1xJAdl3Jx53SbSgXDTu04LqaeRCWTfYeEl6O9SHvo85D2z4doUOpC0ygB1GtJMV4jxaOc4Y",
+	"6QNb/iu3mjEc1x1TBsS05CPqmmqhNaP5EYAOPCbnshim1eAHKoSbTizz40rPTHFFzSiD90i0kJoJ0qd5",
+	"sMlxFUUcJgSEEsOEWeR1KZjiMi6sac+XzfQUk8c7grxxwPaJYH7iUU5Xm2OhGxLXW+sf+PdbJjgaQ2S8",
+	"dkVXUCAqDhC4rCoyfFEVoC6W3I9jZMMZ5wSJHHsCT38qiLif66RCm1qlDMwo73QgY8SUBtcnkCEptFFZ",
+	"ZIVNdy8AQSMmVPvYOpf7RtIkm1eoTG2CBwW1HEqddwqFqQpPea2WHCB2JWNCVzog8ygNCEReQgEMH3rZ",
+	"iL/70L3fEfnZzcGSh8LVvSovWULXmjAaLUAPskocJdpQwB/NslgOFBWxXJKUKoNpcGdEL6Qy5SRncAdc",
+	"MbNiliusJCpVQ/LSm1F2oHJVqrbbgtopU9fz6Dp7YR+5dE+0qBf5praf8vtwDDpJ6HCvIL7gIJfgI57n",
+	"M9j7SnBozIzdBl1NZnrUg/sgokA5yHS3w9IAHMVMpoT2qURdDLqVJxcT2f6BO4kCBxy4OhqvRfQCEnsb",
+	"A7YqIVnlnNiS5bN+Fz0fLTd96FKDsCFckYyW2ygB7OD5cgE5OP/iwWJipQWUP/uhBUDvM9EAHWPszjZ4",
+	"uFyZICkYWUqXvAj0XjGj1i4/EowuxL2E9MPBwEpqA3dBh6BYOotCHRZRvmWd56fY3APVtdyWtamKrH3K",
+	"ol+JVJBNaXkWp0lLrJ3getE9A5ElriIEymoNNrQkbtMEUiUjpjVZSXXtjcd2iv2F1CbIb/OWHMqDc7QZ",
+	"1WyaCcOTDq0NJ36kSZRQviRS5NNjItbE2VcVE2zF4jNCMUEVy5nZD9hhmCnvIH61LrRBvzQwSsjr3TU/",
+	"IU3JRLFJyFwCLOKtyoTGElbcaMgjkbMZTB6kCijOaD+z+8fhvVM560qc5RoOklGcaSyeMuwS7+LprK0o",
+	"oR+CYhctadBQhyu3Eu42d8xh3l3eKNmYmyxSnaGQ4Ay/47kprMEbNS3diQ3HRMulhZJdl8MxYGDcZWKT",
+	"FVMMU4oo+MHXcKXs8q7lHFctze5Thc056EVURKytEIErxlZx3qTcPpXwXkmMsK9B+03ja3x6+T5GwiY1",
+	"thxEuqHS+pmWfbll7dVhS064S5MKck7SwX7uReR1nOzhgkcvwU/YEud/gPuzHteDjuo7bKR/Q+6ObVyH",
+	"j8C5ewAsFj3Sdzq6W/hSU6Chs6XqzaK93BVacwFrGquzgB8ttyFBdBWHWm1CmnxEHziSgKgXniREM6bR",
+	"x4c1EF0lVTJXVBggpnt6QyB+OtN3pHP7qC+K0Xhql9Di9gYgLekal2lHt5R/kNt1GfBCd4UNw0vKc9qa",
+	"JgVoepBFqRN1oOJrCUtQVdFVJOpj0T6pLJYdj+32A0K4CqeEJZpBeSFEmRU3C5k5ISHh2pTQZxM/GzCp",
+	"gkilENonz583pTvQ29c4+LRs1iyo3f2gSAOcMKQA7IdQtKBa9vWuyLPFp2e5MiXfyUIP7of/+mS0CI9B",
+	"PsMAgNMlWDbLPr9cBx0MYCGDJb0dGJOcEQEqDKMCNgXtyY6gQemqhN+w2mNFeWxXh08zo7HoW1Deu2+e",
+	"7ehwBgBtwf89gp+RuH8KNqk7hOt2EIIh6axesjF3fFt91h/8vO+Do/ulHGrDajAStFaF75///L+ONFqV",
+	"vIdhsyL8kc4t4TecrXLfgw/bQOeDZzC6u0zzkIzGiHMYxrFnFeOg95fOsnFNroB88lRxy2QaCqAEvdvB",
+	"XA7cxb9qKYbv6eqNy/QtSuE22AuglA4XmkWZYs1OxoMkjM7UuRtf/X8nhHKTby1J5WdUyONzJpjikRVx",
+	"kzb5e0H1VPO5FXenRdWCz+NirSha9ZNuCZ7DVYzpBVXc+e6gzlVbN4QOy91++9lZBGkGAdA6Teh6DArs",
+	"ko1PTqx6dvKPv/8XRmtANJ0l8lDxGaudA9R3id8oCSQbKo6bfY5T5Qy5DdzGRTRu/H5ePYePB8k49fO2",
+	"PUSzdJbywRU58/6O1pILL6R0nbOiKHdx0vY5e4eFUKHZycfaWQzyp2FIXt3SyEBkHxyC4g0W5XyJ5DsK",
+	"5nVqsVECQyriVu+Li+sxsU9pb2mFeLMhKaqhNJuN8oCYTlrQ5/FxAYKdT+3CmFSTvv3Hibpo9U+kTK9o",
+	"dA1CFCY4VJD1eMu8m+Wk/Fy2VTJzKPiSWbmtKcOzZNJuMPkfHghZC6xbSGUIlpkEkrZpDz8jRYGvn97/",
+	"0Ahx5ous7nPq4KE9y2Q01NOMEYTOp2DUGm1duVVLX/M0bauumYkOO5/J9NSnc9RRkok4lVyYI02+v7z8",
+	"keADVc1dYJnYSjWJSrLDPrlI7nDtXgOk9EAJ2n63gqLGoMe1ciXOMoq5me6Ax/chSW8ejYezkVUwsm6N",
+	"tSLwEPEo9IlvmngrKUal8CWLB1abVpnQZyQE6+zQObHCMaEkN7paAuOsrmDlBpdYQBzbDVwKZ4x5VegR",
+	"Q2Nv2aoLcyrbceFCYcwtzdmHBQ/rLrUCqRwI7nHf7qADuTcc5MjfRaR/SPF8RxliH3nhPrl0uRKZXHJI",
+	"9fDVJIIm13iRTrwrh23/BLZfkYrFLRyksSg47CQ36wsQrbHGJ6OKqfPMLBqDtM9/fO3sP/1QaTMdDofh",
+	"cUBmSi5JqKBlgruPgm8IPWJ+fHdxSU5oyk9uTk+wsG2YdwgDJIGvFrO2MgRWs+diJuszweYMbu2QE1Cx",
+	"qUFDMmC1Xse1lGSmOKt0T7IneSLQ2wMrgDdpzM3BoLfSWwO08MRkwRS+kELRMfeJiagVgh9OxERgnq9b",
+	"fN7MAeoNE0pw4TlIz128O/CFMfk3vJsDejgR72XC9JiEkNYTkj5oadhmKSChT/IJSb86c1xxgAHFx8FE",
+	"hC4JKCT9vKmTfQNaMN1VXV0/LQwesWT6GNcHeYsgNYdtnQxC0vfZncc+xdXFgIWW/UO3nwCbQ7lsTsJF",
+	"mrlzI2czTOXwTVR++TCExOlwSFyHl7zthDNCToS3Qto5WtoL9hvcaxDdfSVlmHlK5z7JB8rI0b9ldmrY",
+	"0W1MUqq160202eqNwrNW1J0zU3iopWBnzqvgY1VFXokeW8LZiV2W7YbKkgNKrmQGrm+RLa8YNN7K1+aa",
+	"KgUQiLmSJEqo1kyPJ2K1kAkbFNqJ7zygsQGT37ZaZ4KglBg5ERcvjwE4qPpjWeqigJxEK69g2K8pogLy",
+	"lm9c90RIQSLnE+FxHEbPuLBoZDROlsyyJMFeYORKcTZL1i5+xEIKSg+wmDx78u1E9MNa7m3osKfSSWRI",
+	"wpMFVHf61XWNOoES1/aXsogAsrXz66BxzaXAejJy/uPrUnL3uHc6HA1HIAunTNCU98a9p8PR8ClmYS+A",
+	"TnpqBsfIXpgjT8ht4q9jMFZrU5Q9171qf8NfWqqkYdJj33VKc6HtTV2tfJn3jj5jm5+ARJgifG7Itc5Y",
+	"++uxqsse7y+yGlZ51wOMJhZtq0An5bbPNLHoApgnrj/jDiOxxd+nDxvttJ6MRh19Wfbrx7JRN7+hLcs7",
+	"gUTHFZQXrnHPM5xE07vzyZ74plYw/nT7+EqXHHjo6faHip5e9okn325/wjcdAsEiWy6p1bkBH1xnDDkP",
+	"iGArSxowLJ+81jqzsr4Oio4aBf1x7iQ5K+GrDpyfLHAF8oMK4y+MMtor1dSZA0EmonMNYRVwaD/Ymfpz",
+	"7EMq9MnHa7b+BJJ691HN+wL6R8k1W7f0e8Oyv7v3evsQ9FJXVW6j8xDIDcL1HyoaFrjmJ+W4WCscEehI",
+	"cg3WHcuu/yNjGTAZYH/OqHvN1kc6t/242A4S+mWFx0PyM9bnV5mYCF+tG8fzoqUAhsME0OzRucwdQ8Rc",
+	"/DFwhIlw8UdF5z73fqvJ81qHAtLn2ABhQW8YOFNZPBHY0dTKfa6lpU+jJ+wWhhwHfpVY1R8E7YnwRfyR",
+	"7XtnfwqyJBis7CQQ/U7zRoik/+zJt8B5JqLCelxnyirNd5HMPkSnRmae3BuZqfW6aOr/5O458vJs+znO",
+	"u87tffCD3vNdSEu5E1ZZC+mNf/lQJh3nmJdhmTKU+XWrHRdJPhXMFXJVPuP5gd445/kJAa+W7mTd1aI5",
+	"uveALKOhdnfDbqIyYSc+/P2Q/3JqowWjTzbiytX6P9vogGCP5qpqEfabWjCCtm3ddUcfaTfbdvJFmaVd",
+	"rV1B3N/FntollVky6S+ZoTE11PNct52+WUURGANhMAbcLXncC0WOnmetN251wQ+re4q+shebXb2ZNv8m",
+	"4/UD7Kdzzn2qmtwsP/9Uw6fTB/h+Cy7RgsT/NiXI0Q7olne0tQ+cPt0JP7El56OxqvwQIMyhtEiuS5GL",
+	"ChmbyyLvpdyM4IxUzFf+8JBDiN3Jx+LHJxQXE4aW3epBeQnXNw5KBVufNRSsgYfiR6VLe4soe2PW4yIK",
+	"wrCCKIGTMEv9b7jRVSYYAJe0l1Hf6SKNjdzuO2a6dnv0SLSpKgD8tjHpcJb4HTOVHT4qjnUnT6tqmNtM",
+	"HPnT79kMDBgpNdGivvUu0O3xmKJzJ+3EFB8T8Zzjr46Av1Ee+eCk77fOVNHiU2WqrgGMkMY1DwfDBuoP",
+	"IGFuqg84SjGoA1f2jEF51X60YNH1gIp4oH2Q2KEM9wStp3Vb0f4nudHag7V4db1WkecRTXVj8zCbiQhX",
+	"iqZjYg9i2FTR1+/JYKO0rxXMXUbhciL6mbD3nekdOv4RvATlz4CVcWfJK5nvnEWPcD0Rrg8wFFXOh2LY",
+	"FRoHXRfciAq7z1eo/xl0C8CLwHRf1IWrCFT+MXChkD6uTTPqEjUzoRiNFhbfjgM0HaHdyb78+ehp3l74",
+	"SmaGPMk7kzfYdqBs8IMT1koh6UcmqrXCyFt5OuCbFVSqSLTR2B3CrgcvpDBKJo2t3XPj56cviUT/xinu",
+	"uysDDfqr5GVDEsWYNSQNII0ylEwtIZm5dq7VyOCDCarWi5OItppwvmMG61I+4AnAD7SgfVGc7suSJB4X",
+	"6ywkX5yXK/1pvYjJMtPGMittSP/S/sPinzRTL87/na31MaKhIBvNEyvC3UOJ2ruiruZz8XDiACb956UY",
+	"LavNS+VDkWMIYqlXb5QJj9ZnGMDgDHFLuiZUXwNMZ8zywo0X07ysSJIXUQTj3kQspYJkNw0lDSvFJwv+",
+	"rdiNvGbxGKU1/w6Nb210m/C5uLj4/t9zT9l9c9VyYc5HZqr14o9tXLUY8mXRl984G7QblHclx8JoK1Gm",
+	"Tz40qJ34HGny4nwn5ocGnU43xXc4ZLdwkVpTvcYgC9ceYY9Qjs4Ogk3fqLRM2OdDXR0Gmz5Urrva6UR/",
+	"sBNdtBlsOcneavdPKyTUXUY+cMN3aU2gOBCUO7HIGZQdhRgIuE2i7PYKYQfHh2Em5Z6dj+wLco0pf6du",
+	"oN+5iauK1WD1Rb3I6kJlLcpLq/vpRXhETj7Cvzv4cwoU3+bKeY/y2JdqgMfleV/yHopAQ7DWvEQ3dgzX",
+	"Km3hRrGJVhb/ujTuIe05lf5yrSElOZr+LoMRSjAvb315K7Yxi9clkeJBbHobzQ4fmWmUOgN+jR+4bz7g",
+	"YwFaqH0VDZtJxcnH/NEdyH4VWb8IL/7h0PcO9hL0UV0Dn7pPfNnI/Fhw3b1N7V71DuCPHue8XlbtrV+w",
+	"S32nE7WvcS+H7U5u9EdjDJ/Hib4V0bwPfRPhvuoXD89XnDu8ah6B5CCpSGmr7sJtTlyfuZKwupF06oqZ",
+	"QeJ1iCkHtTyyIQmnS2bo0A66oUqHGMq/oms9EalimglzRkKaJMNowZNYMRFCNL+v0JcOEnbDEteh7qzo",
+	"XyckXpsIqizdI2Em4AKLwyF5WcnjJn3fo5ILbVxqiVR5M0tqJiLmmqYpo4rFaDCnPoIcEtbyfNplniN+",
+	"jMkCbGaIzEzeHMwu5k/gW8fUSKgYVfAghCFkSg4n4mdwnucgpMY3/cMOdlRbmEICw9vzN69CMMcjbJYu",
+	"U5BrC1KXyXekyaSX0ExEi0mvVp2nSHF1dsuJCJvKaodYLmctIguLoloVBldgvSosUjURUKXK18XClxEp",
+	"CM7hGFaAAQJLejulcxbmCY41ZAHUIG0pi2OimIgZBmxEbCJSaHfic4EqC0WGjmm53vmhWJCba8NXl3Qe",
+	"TkQ/fD0bvJWCDd5YWh96AcEFAmjydPSMrBY8yavXuS9CHomIJ8KninBBFnJFllT4WkPwcZeZWWSKVHMU",
+	"J+KKraWIj4fkNSxfzmawwvmvPB0wEckYqlJK0g8xY2Pwyl7kYj6GMeFxMBGWdCimtYMM6QBM4PNNcVcd",
+	"45oIwDyqr6HOILRagMR0N4F8gxaY2ozg8/GJciUmAtJJ04S6xpK41AFM0Z45HmPEzd8yaZhG4JEN4E8E",
+	"POXSSEs7MCTvYTFFvqti2OYuS7EYzRidWEX4hv0WIFJBiRp8S98x485NmZtvsa3DYbTE9syHi+RSJbRs",
+	"9OG6TQZq++x+NvDXGL3TUJeiMTMzqZrYt9V62iEt8g29PQeOtXXkhaHJTgNfz+yuw6b36isOEWn6EFwA",
+	"RTIBOQ29hqoIxwWaNnKciSifnSFxlAYobCm+x5VxdKMANwCgGJpSQHTj1D2oY4GK9Q6VG2sY2wZx/wBU",
+	"APz0YZvCAAyx1HXWIvNGsI5FhBaZxY06QVzpvcA1F3Abt2xzXiazzg0gR1hfY+d6R9GFqZDGouOTpRkr",
+	"rtmwskN5zY9fedrc2tFSsm1rgjHQQlUbpgaI51uewbH+SPT+Qptqj23S9NBT57oc1Yl4diFPm1R8u8EV",
+	"4m2ppuNgRHPh4iAdPccASStJbXDFvpx5sszcVI8PRo3fFsS3A/arm26jRh4XJWmzVtyE/M+Ld2+hkwdg",
+	"8DGQFSsSlMgK3AaKXImzxVaqd1bcd9Btig7ZHa52GPKgvmKZpd3md5jn5zG9P7YXeEObxR1C0QrVDq8e",
+	"BohClh/EXLEINSaCLQU+JzqdfIR/P53cuJK7d/ls0OKCklm6d8WApoLGgHwOkr6fxdXaZaAFwCeu1kXN",
+	"BGw4ikKTUy1ABa2Ha7nOByB0PIxlDOWZxzWHFd9sCumQWeopG9Uuq+BrnNbBLltM0KBVwPapcIXSsFBZ",
+	"XijN4mEjG9nh4OatyFvZwPeuvXenUvhOJGtPjJZseWX1VtC8uSNkbfqaP897KITfF+pn+IeQLK2EBrnz",
+	"UBkDqqIsqKKRnSrphyt2NfhD2FopyHcz7/p+03NF0ePaoxXlsgFOaHPz4CmVlm2bo6tO+8h1gB5AM37I",
+	"wDOLFrsUFcrNBwfJ7gfL418F6VZJB3akJON9DgEGvnTy0f7zqSvJ4nu0Xz0oFrexWTu5r3GT5bxihMh9",
+	"40tj6TanvPG4pZDVwiNGm1y6tVD2Tnia5kUJBzpu9UxBsxIoHufViKKY4ZEm4cKYdKrjKXag1SH28RiD",
+	"lpoyhaU/A7DoutdASgV0ygI7pECnAugdIJykWKV7IsoHOyxmO9WxZdWYBtd/NhoVdq9CcV5QPRECKnKR",
+	"kvpHaKIliaiCSmbhFPxpU6ypOs2fDoOJ2LgHCnaw+QRy0/p1hFQ4Ef1JL6DBVTDpEbtpWPlxY7Bj/yFY",
+	"5hQD0CRczIcE5CW05MsMaB2NY8U0NElKpTIVn9mQ/Ci5MKX9IdBEy7kC8l5bGEtJNQlpuRLqsBTEh36l",
+	"81b3UYAFzxqrXkrBCu/SRGw4UTbdRqT/dPQMVr5hJzsOfOUwiwiH+IOIdwc1OysKMF287O17yh/akH9X",
+	"6Wa3Xj+l3nr1ateNfKNCCX7bVsuSHXcrG3kjYz7jnll9NVFW3b9lku+aBDB1wyNwpEUSy6VhE8QyB11K",
+	"wS3bEfNHEbuceaVTAb1wYx4yDa3oJ7/NSXRUCp37J7RKurWXUcbv4X3EmzVmd4YopoSuLJrBDs83HNso",
+	"Y9JMYSglriMh+v3BOsDFfCI8zyvOSJpkcy5IHxgZXelwTOiS/irFkK60/X/KoidWjFFsbj8BEsaMJ3bu",
+	"VnxwdSWmpUvstnbJCiEwJXic0+VUyYRNqRLwgOvkMc1UEgZkOBwe+yqAJJJCG5VhkWBc5USEAEoN8ouT",
+	"WAISXrM1i6fFb20Uj0D2SRiNsTi/BbyRyooJ537tMw4+jBB/hr5iKvW1MV3hLt/7B8pNuFADvwXOL10u",
+	"eweyoRUembjhSgpwvp343vZWqOCiicFjuPCFt3Y8SK4r1iD9LKHmbmFfE5Q+fwDheRyXottkazxtQdtK",
+	"zMxdPPmIf+wQll5C6a8x6Vj0zcE+jxzaHoZe5jOtNTBaAD16hEN8mdd+/rKLuZV6u91ZAkBovn5ZjTbf",
+	"DDgTbEVyIcCVr0I5QCZQvApb3oLi65tLAH2E+GzQeim8xFcmr3vtMMb8EVjP5wlm78ZaH8lewd6vXOjR",
+	"wtiLivlWUAwIorrv3iwVWXKtuZhjGDRWLdmbS+WF/AfXbL1DQVQ32pcd2Z5GCx3EzqAaeUkatyfUSpUl",
+	"AfLLTbW1ICj1AGhogdBUhP1uRLO1II6T5TV0q+YCvY0u/hM7ZVWq7QITpnoBnWqgT1SyJldSGhdyS/rQ",
+	"VmDABTcByTRTJKaGHmOTGtj1iag2tNpoHRFaSQuaFZTaJLgYe2cWHE7EG3rNxdwRbFiD8LTc637shssM",
+	"e4m3ahGd+Ht6750G7GdaqKtfh1frfnr/gwWEBc4/c/3gytF5Q6+xr4/j7sfVU9TY7qDrSHXRQYjk6bY4",
+	"rUX0PhN6bwvzb6rXjlvFLj5xlYmvFVny5ho52pU1kY0OPWXuC/j0IGS82pUGqo+5pBDvRsn5rMoE6T8Z",
+	"PTk+swJCMhHhd68KSgxzPPmoMvEpdAkucKrmimkNJctcqxDsUmBHT4RZ8Yj5L41dFhD1QTbVVjfY4sbK",
+	"Kq47TVBPSKHGz3KERi6fUWQpZP6OJpJ+ia13LEb3Hv7ENHaLKZZdxOxAfH6lx08JAGfYDhG0EThb99ng",
+	"pmOm/4FQrLp5fpD4mWZJQWXiSPv2mNtiwb+4A38BZ6ulWY4/3GWGUpylznKcbos+D766bR1+uUTatam0",
+	"ZBq6XwckZWqgI5mynLIBlanHRbdS7Laj0Rr1odwGH1IPB9u0dQoilzjkAVEIvrClqRLWIPsdVr/Je/Jq",
+	"0s8byfvi6LoSMus2Y1sxnEtXLPAh7EPw7s/jmSh9Ou7yT5ALIxUjIQAwtLRyQ4m0emWhSX4tm3PXsjk5",
+	"Bg/Ja0ivTTIQt7w6799Ua5GT43ON4Jx8hH938FoUyP61hhrWUMvrtzeRjW2spKMkaZWpmBKR2Z+trLA5",
+	"fDdj+dkP2iWu378xF38LF3q/WMxx4BotWIm+VGHoKH/+bkVLg93mdj/h9A+plzvYd0WbFBD7giNL/CID",
+	"X+y0QCupchUL+qvqa9Ro/LHLcbzMrzcUtngJlRiS9ZhQ/y2yhFgFx7IimiSEgj3O6bPQO/5IT0S0kFJD",
+	"OOels9j1sSmHPam+vILvMTIjlFwkNLq2B0AuIdrEfbAI5tB8DtYr91CecsYb+3Yk/Noqz029TdAMoLyu",
+	"rpjJlMAOImga0Au58obGiaCahIB5bHwCUe4n//j7f2GoaDhngikehSRF5ytmrkLXZdIP4V+IUbF/THkc",
+	"kn/8/f/hbOkSGhxMBHY0ocawZWqwIULM4iw/G/BIWArSJWERf6syER6f5aGuGyBiNFr4ihc++nciQh9b",
+	"yOeCmkyxMTF/mmSj0dMoE/zW9yiBKyy4OXX3FuyWfP/m/MXg4vvzJ8+/sZs26eEtg2OH+OtKxmu84O5D",
+	"vZZQ2/0tAAXbPbAYTw1EFS2Z1nTOSD807BbqLMQTEVJjaLSAdvPhcUBWCx4tyBsLLbWUGqOq38vompnh",
+	"C6g/AnE3xEg5nIg/U56wmMQs4TcMQp/7gpmVVNcEm/0H5NnojwF59uTbgDy/vT12PhajuGvZPxHsFo8k",
+	"pwnglpzNArKQQmaW0FVDbwOSpcRI8ke/nfpsImSlFAlzyOzmtPZh2u6BXDIpRkxEIuftVnpHCx9IonZv",
+	"/zwytV/a13Cf32fLrbfS8Nm6yh/A6IBd6YHsiyrPcnysHiBR4lcNktrJR/fXDjJ5+cB8DSXCUCIHvaDU",
+	"K1LnTSI9ISKWDrWJEG02vFZojx6DTJQkwS87oihfZJuEt5dfxUF0M6ioKd7nUdjP54n42YJXPuSnil9f",
+	"WdFvu/ujV2P6NNdujs+IXHID4VuVZo+lZpCuyyOaPQ/hSyeFELqLWeFlMXoX+4IXN63w6T6Eujxw2jYt",
+	"3mslj50W/wimAQe/9S6u+5y/eSh+9eMX+VAOf4+qYkC7K/+euI49SwtGE7P4tTOXHIY8aDY5fqHJn23B",
+	"MUSQsShT3Kx7418+VI00N0wwrcc+4yZiWmMaJ2aUVTKv8UtIR8Aj3rn093bE51k5fHp4OFVugdZ7yLPJ",
+	"wRVTQ6+o9g1VdTOsqu/72LtiVDF1npmFfb0lNQBuh4GZSnrj3sKYdHxycvrkX4ej4Wh4Ov7j6I8jIEvu",
+	"/R/zlHQHg+DjpqXVUubSZR8/Wr4ELtLSBUytL11wpu/SlXJDkdJl6GNbGZcHapUu5kevdK2UjPjpw6f/",
+	"HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

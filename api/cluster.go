@@ -317,7 +317,7 @@ func (s *Server) GetPrometheusSD(ctx context.Context, req GetPrometheusSDRequest
 	// readers share a document only when they read the same ones.
 	variant := promSDVariant(inv.PrometheusSD, meta)
 	key := docKey{inventoryID: inv.ID, kind: "prometheus-sd"}
-	return s.document(ctx, inv, f, key, variant, req.Params.IfNoneMatch, func(ctx context.Context, w *bufio.Writer) (int64, error) {
+	return s.document(ctx, inv, f, key, variant, negotiation{ifNoneMatch: req.Params.IfNoneMatch}, func(ctx context.Context, w *bufio.Writer) (int64, error) {
 		var gen int64
 		hosts := func(yield func(*roster.Host, error) bool) {
 			var err error

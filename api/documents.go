@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +59,17 @@ type document struct {
 	// variant differs do not share it.
 	variant string
 	refs    int // readers, and one while it is its slot's newest; guarded by documents.mu
+	// gz is its gzip encoding, made on the first request that accepts
+	// it; guarded by documents.mu. Its file goes with the document's.
+	gz *encoded
+}
+
+// encoded is a document's gzip encoding, in a file of its own beside it.
+type encoded struct {
+	done chan struct{} // closed once path, size and err are set
+	path string
+	size int64
+	err  error // the encoding failed: the document is served as it is
 }
 
 // rendering is a render in progress; whoever waits for it shares it.
@@ -270,10 +283,125 @@ func (d *documents) release(doc *document) {
 	}
 }
 
+// remove removes doc's files; doc has no reference left (so no encoding
+// of it is running).
 func (d *documents) remove(doc *document) {
-	if err := os.Remove(doc.path); err != nil && !os.IsNotExist(err) {
-		d.log.Warn("removing a rendered document failed", "path", doc.path, "err", err)
+	paths := []string{doc.path}
+	d.mu.Lock()
+	if doc.gz != nil && doc.gz.path != "" {
+		paths = append(paths, doc.gz.path)
 	}
+	d.mu.Unlock()
+	for _, path := range paths {
+		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+			d.log.Warn("removing a rendered document failed", "path", path, "err", err)
+		}
+	}
+}
+
+// gzipped returns doc's gzip encoding, made once per document: the first
+// request that wants it starts the encoding, which goes on whoever stops
+// waiting for it, and any number of requests wait for that one. It
+// returns nil when the encoding failed (the document is served as it
+// is); the caller holds a reference to doc.
+func (d *documents) gzipped(ctx context.Context, doc *document) (*encoded, error) {
+	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil, roster.Errorf(roster.EUNAVAILABLE, "the server is shutting down")
+	}
+	gz := doc.gz
+	if gz == nil {
+		gz = &encoded{done: make(chan struct{})}
+		doc.gz = gz
+		doc.refs++ // the encoding reads the file
+		d.running.Add(1)
+		go func() {
+			defer d.running.Done()
+			path, size, err := d.compress(doc)
+			d.mu.Lock()
+			gz.path, gz.size, gz.err = path, size, err
+			d.mu.Unlock()
+			close(gz.done)
+			d.release(doc)
+		}()
+	}
+	d.mu.Unlock()
+	select {
+	case <-gz.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if gz.err != nil {
+		return nil, nil
+	}
+	return gz, nil
+}
+
+// compress writes the gzip encoding of doc into a new file of the
+// directory, streaming: memory stays the compressor's, whatever the
+// document's size. It takes a place among the renders, which it is like
+// (seconds of CPU for a large document, once per generation).
+func (d *documents) compress(doc *document) (path string, size int64, err error) {
+	ctx, cancel := context.WithTimeout(d.ctx, renderTimeout)
+	defer cancel()
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("gzip the rendered document %s: %w", doc.path, err)
+			d.log.Warn("a rendered document is served without gzip", "err", err)
+		}
+	}()
+	select {
+	case d.renders <- struct{}{}:
+		defer func() { <-d.renders }()
+	case <-ctx.Done():
+		return "", 0, ctx.Err()
+	}
+	src, err := os.Open(doc.path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer src.Close()
+	dst, err := os.CreateTemp(filepath.Dir(doc.path), strings.TrimSuffix(filepath.Base(doc.path), ".json")+"-*.json.gz")
+	if err != nil {
+		return "", 0, err
+	}
+	bw := bufio.NewWriterSize(dst, 256<<10)
+	zw := gzip.NewWriter(bw)
+	_, err = io.Copy(zw, ctxReader{ctx, src})
+	if err == nil {
+		err = zw.Close()
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		var fi os.FileInfo
+		if fi, err = dst.Stat(); err == nil {
+			size = fi.Size()
+		}
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dst.Name())
+		return "", 0, err
+	}
+	return dst.Name(), size, nil
+}
+
+// ctxReader reads r until ctx ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // forget drops the documents of an inventory (it was deleted).
@@ -328,6 +456,11 @@ func (key docKey) etag(gen int64, variant string) string {
 	return tag + `"`
 }
 
+// gzipETag is the ETag of the gzip encoding of the document tagged etag:
+// a representation of its own (RFC 9110 8.8.3), the same name with
+// "-gzip" inside the quotes.
+func gzipETag(etag string) string { return strings.TrimSuffix(etag, `"`) + `-gzip"` }
+
 // etagMatches reports whether an If-None-Match header names etag (the weak
 // comparison RFC 9110 asks of If-None-Match).
 func etagMatches(ifNoneMatch *string, etag string) bool {
@@ -343,12 +476,60 @@ func etagMatches(ifNoneMatch *string, etag string) bool {
 	return false
 }
 
+// negotiation is what a request for a document says about the copy it
+// holds and the encodings it takes.
+type negotiation struct {
+	ifNoneMatch *string
+	// offerGzip: the endpoint offers the gzip encoding (its answers vary
+	// by Accept-Encoding); acceptsGzip: the request takes it.
+	offerGzip, acceptsGzip bool
+}
+
+// holds reports whether the client holds the document tagged etag, in
+// either encoding when gzip is offered: both are the same document.
+func (n negotiation) holds(etag string) bool {
+	return etagMatches(n.ifNoneMatch, etag) || (n.offerGzip && etagMatches(n.ifNoneMatch, gzipETag(etag)))
+}
+
+// gzip reports whether the answer is to be gzip-encoded.
+func (n negotiation) gzip() bool { return n.offerGzip && n.acceptsGzip }
+
+// acceptsGzip reports whether an Accept-Encoding header takes gzip: named
+// (or x-gzip, or *) with a weight above 0.
+func acceptsGzip(acceptEncoding *string) bool {
+	if acceptEncoding == nil {
+		return false
+	}
+	star := false
+	for _, item := range strings.Split(*acceptEncoding, ",") {
+		coding, params, _ := strings.Cut(item, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		accepted := true
+		for _, p := range strings.Split(params, ";") {
+			k, v, ok := strings.Cut(p, "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				q, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				accepted = err == nil && q > 0
+			}
+		}
+		switch coding {
+		case "gzip", "x-gzip":
+			return accepted // named: its own weight decides, whatever * says
+		case "*":
+			star = accepted
+		}
+	}
+	return star
+}
+
 // documentAnswer answers with a rendered document, or with 304 when the
 // client holds it already (doc is nil then).
 type documentAnswer struct {
 	docs  *documents
 	doc   *document
+	gz    *encoded // doc's gzip encoding, when that is the answer
 	etag  string
+	vary  bool // the answer varies by Accept-Encoding
 	fresh freshness
 	// ticket is the request's place for documents (nil for a 304); a
 	// reader still reading after slowAfter moves it to slowLane.
@@ -370,21 +551,29 @@ func (a documentAnswer) write(w http.ResponseWriter) error {
 	h := w.Header()
 	a.fresh.set(h)
 	h.Set("ETag", a.etag)
+	if a.vary {
+		h.Add("Vary", "Accept-Encoding")
+	}
 	if a.doc == nil {
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
 	defer a.docs.release(a.doc)
-	f, err := os.Open(a.doc.path)
+	path, size := a.doc.path, a.doc.size
+	if a.gz != nil {
+		path, size = a.gz.path, a.gz.size
+		h.Set("Content-Encoding", "gzip")
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("open a rendered document: %w", err) // nothing is on the wire yet
 	}
 	defer f.Close()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.FormatInt(a.doc.size, 10))
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
 	// A reader that stalls does not hold its place for ever: it has a
 	// minute, and a second per minDocumentRate bytes.
-	deadline := time.Minute + time.Duration(a.doc.size/minDocumentRate)*time.Second
+	deadline := time.Minute + time.Duration(size/minDocumentRate)*time.Second
 	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(deadline)); err != nil {
 		a.docs.log.Debug("no write deadline for a document", "err", err)
 	}
@@ -398,7 +587,7 @@ func (a documentAnswer) write(w http.ResponseWriter) error {
 		// The client went away, or the file could not be read: the
 		// connection is cut, so no client takes a short body for a whole
 		// one.
-		a.docs.log.Debug("serving a rendered document stopped", "path", a.doc.path, "err", err)
+		a.docs.log.Debug("serving a rendered document stopped", "path", path, "err", err)
 		panic(http.ErrAbortHandler)
 	}
 	return nil

@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -129,8 +131,20 @@ func TestDocumentsFollowEveryChange(t *testing.T) {
 	}
 
 	// What nobody reads any more is gone from disk (once the last
-	// handler has let go of it): one file per kind.
-	eventually(t, "one rendered document per kind", func() bool { return len(documentFiles(t, f.docDir)) <= 3 })
+	// handler has let go of it): one file per kind, and the gzip encoding
+	// of the Ansible ones (this client, Go's, asks for gzip and decodes
+	// it unseen).
+	eventually(t, "one rendered document per kind", func() bool {
+		var docs, encoded int
+		for _, path := range documentFiles(t, f.docDir) {
+			if strings.HasSuffix(path, ".gz") {
+				encoded++
+			} else {
+				docs++
+			}
+		}
+		return docs <= 3 && encoded <= 2
+	})
 }
 
 // documentFiles lists the rendered documents in a server's DocumentDir.
@@ -236,7 +250,7 @@ func (d *docServer) get(ctx context.Context, path string) (*http.Response, error
 	return d.do(ctx, "GET", path)
 }
 
-func (d *docServer) do(ctx context.Context, method, path string) (*http.Response, error) {
+func (d *docServer) do(ctx context.Context, method, path string, header ...string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, d.url+path, nil)
 	if err != nil {
 		return nil, err
@@ -244,8 +258,15 @@ func (d *docServer) do(ctx context.Context, method, path string) (*http.Response
 	if !strings.HasPrefix(path, "/readyz") && !strings.HasPrefix(path, "/healthz") {
 		req.Header.Set("Authorization", "Bearer "+d.token)
 	}
-	return http.DefaultClient.Do(req)
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Add(header[i], header[i+1])
+	}
+	return plainClient.Do(req)
 }
+
+// plainClient asks for no encoding but those its requests name (Go's
+// default transport asks for gzip, and decodes it, on its own).
+var plainClient = &http.Client{Transport: &http.Transport{DisableCompression: true}}
 
 // read asks for path and returns the status and body.
 func (d *docServer) read(path string) (int, http.Header, []byte) {
@@ -454,4 +475,168 @@ func TestSlowReaderFreesItsPlace(t *testing.T) {
 		status, _, _ := d.read("/api/v1/inventories/prod/ansible")
 		return status == http.StatusOK
 	})
+}
+
+// TestDocumentGzip: the Ansible document is offered gzip-encoded, encoded
+// once per generation however many ask at once, with an ETag of its own;
+// If-None-Match with either ETag answers 304; a request that does not
+// take gzip (none, q=0) gets the document as it is; HEAD and Range
+// requests are answered; the encoded file goes with the document.
+func TestDocumentGzip(t *testing.T) {
+	d := newDocServer(t, 200, 2000, 8, api.Admission{})
+	const path = "/api/v1/inventories/prod/ansible"
+	type answer struct {
+		status int
+		header http.Header
+		body   []byte
+	}
+	ask := func(method string, header ...string) answer {
+		t.Helper()
+		resp, err := d.do(t.Context(), method, path, header...)
+		if err != nil {
+			t.Fatalf("%s %v: %v", method, header, err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("%s %v: %v", method, header, err)
+		}
+		if v := resp.Header.Get("Vary"); v != "Accept-Encoding" {
+			t.Errorf("%s %v: Vary %q", method, header, v)
+		}
+		return answer{resp.StatusCode, resp.Header, body}
+	}
+	gunzip := func(b []byte) []byte {
+		t.Helper()
+		zr, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("gunzip: %v", err)
+		}
+		out, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("gunzip: %v", err)
+		}
+		return out
+	}
+
+	plain := ask("GET")
+	if plain.status != http.StatusOK || plain.header.Get("Content-Encoding") != "" || !json.Valid(plain.body) {
+		t.Fatalf("plain: %d, Content-Encoding %q, %.100s", plain.status, plain.header.Get("Content-Encoding"), plain.body)
+	}
+	etag := plain.header.Get("ETag")
+	gzETag := strings.TrimSuffix(etag, `"`) + `-gzip"`
+
+	// Many at once on a new generation: one encoding, all the same bytes.
+	var wg sync.WaitGroup
+	answers := make([]answer, 8)
+	for i := range answers {
+		wg.Go(func() {
+			resp, err := d.do(t.Context(), "GET", path, "Accept-Encoding", "gzip, deflate, br")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			answers[i] = answer{resp.StatusCode, resp.Header, b}
+		})
+	}
+	wg.Wait()
+	for _, a := range answers {
+		if a.status != http.StatusOK || a.header.Get("Content-Encoding") != "gzip" || a.header.Get("ETag") != gzETag ||
+			a.header.Get("Content-Length") != strconv.Itoa(len(a.body)) || !bytes.Equal(a.body, answers[0].body) {
+			t.Fatalf("gzip: %d, Content-Encoding %q, ETag %s (want %s), Content-Length %s for %d bytes",
+				a.status, a.header.Get("Content-Encoding"), a.header.Get("ETag"), gzETag, a.header.Get("Content-Length"), len(a.body))
+		}
+	}
+	if !bytes.Equal(gunzip(answers[0].body), plain.body) {
+		t.Fatal("the gzip-encoded document is not the document")
+	}
+	if len(answers[0].body) >= len(plain.body)/2 {
+		t.Fatalf("gzip: %d bytes for a document of %d", len(answers[0].body), len(plain.body))
+	}
+	if n := d.st.walks.Load(); n != 1 {
+		t.Fatalf("%d renders, want 1", n)
+	}
+	if files := documentFiles(t, d.dir); len(files) != 2 {
+		t.Fatalf("files %v, want the document and one encoding", files)
+	}
+
+	// Either ETag is the document, whichever encoding is asked for; a 304
+	// names the encoding the request would get.
+	for _, c := range []struct {
+		header   []string
+		wantETag string
+	}{
+		{[]string{"If-None-Match", etag}, etag},
+		{[]string{"If-None-Match", gzETag}, etag},
+		{[]string{"If-None-Match", etag, "Accept-Encoding", "gzip"}, gzETag},
+		{[]string{"If-None-Match", `W/` + gzETag, "Accept-Encoding", "gzip"}, gzETag},
+		{[]string{"If-None-Match", `"other", ` + gzETag, "Accept-Encoding", "gzip"}, gzETag},
+	} {
+		if a := ask("GET", c.header...); a.status != http.StatusNotModified || a.header.Get("ETag") != c.wantETag || len(a.body) != 0 {
+			t.Errorf("%v: %d, ETag %s (want 304, %s)", c.header, a.status, a.header.Get("ETag"), c.wantETag)
+		}
+	}
+	if a := ask("GET", "If-None-Match", `"other-gzip"`, "Accept-Encoding", "gzip"); a.status != http.StatusOK {
+		t.Errorf("another ETag: %d", a.status)
+	}
+
+	// What does not take gzip gets the document as it is; Accept-Encoding
+	// over two lines is one list.
+	for _, header := range [][]string{
+		{"Accept-Encoding", "gzip;q=0"},
+		{"Accept-Encoding", "identity"},
+		{"Accept-Encoding", "*;q=0.5, gzip; q=0"},
+		{"Accept-Encoding", "br", "Accept-Encoding", "deflate"},
+	} {
+		if a := ask("GET", header...); a.status != http.StatusOK || a.header.Get("Content-Encoding") != "" || a.header.Get("ETag") != etag || !bytes.Equal(a.body, plain.body) {
+			t.Errorf("%v: %d, Content-Encoding %q, ETag %s", header, a.status, a.header.Get("Content-Encoding"), a.header.Get("ETag"))
+		}
+	}
+	for _, header := range [][]string{
+		{"Accept-Encoding", "*"},
+		{"Accept-Encoding", "x-gzip"},
+		{"Accept-Encoding", "identity", "Accept-Encoding", "gzip;q=0.8"},
+	} {
+		if a := ask("GET", header...); a.status != http.StatusOK || a.header.Get("Content-Encoding") != "gzip" || !bytes.Equal(a.body, answers[0].body) {
+			t.Errorf("%v: %d, Content-Encoding %q", header, a.status, a.header.Get("Content-Encoding"))
+		}
+	}
+
+	// HEAD: the headers of GET, no body.
+	for _, c := range []struct {
+		header []string
+		body   []byte
+		etag   string
+	}{{nil, plain.body, etag}, {[]string{"Accept-Encoding", "gzip"}, answers[0].body, gzETag}} {
+		a := ask("HEAD", c.header...)
+		if a.status != http.StatusOK || a.header.Get("ETag") != c.etag || a.header.Get("Content-Length") != strconv.Itoa(len(c.body)) || len(a.body) != 0 {
+			t.Errorf("HEAD %v: %d, ETag %s, Content-Length %s (want %d)", c.header, a.status, a.header.Get("ETag"), a.header.Get("Content-Length"), len(c.body))
+		}
+	}
+	// Range: not served in part, but answered whole and right.
+	for _, c := range []struct {
+		header []string
+		body   []byte
+	}{{[]string{"Range", "bytes=0-99"}, plain.body}, {[]string{"Range", "bytes=0-99", "Accept-Encoding", "gzip"}, answers[0].body}} {
+		a := ask("GET", c.header...)
+		if a.status != http.StatusOK || !bytes.Equal(a.body, c.body) {
+			t.Errorf("GET %v: %d, %d bytes (want 200, %d)", c.header, a.status, len(a.body), len(c.body))
+		}
+	}
+
+	// A new generation: the old encoding goes with its document, and the
+	// new one is made when asked for.
+	must(t, d.st.SetGroupVars(t.Context(), d.inv.ID, "web", json.RawMessage(`{"port":443}`)))
+	next := ask("GET", "If-None-Match", gzETag, "Accept-Encoding", "gzip")
+	if next.status != http.StatusOK || next.header.Get("ETag") == gzETag || !strings.HasSuffix(next.header.Get("ETag"), `-gzip"`) ||
+		!strings.Contains(string(gunzip(next.body)), `"port":443`) {
+		t.Fatalf("after a change: %d, ETag %s", next.status, next.header.Get("ETag"))
+	}
+	eventually(t, "the old document and its encoding removed", func() bool { return len(documentFiles(t, d.dir)) == 2 })
+	must(t, d.srv.Close())
+	if entries, err := os.ReadDir(d.dir); err != nil || len(entries) != 0 {
+		t.Fatalf("after Close the document directory holds %v (%v)", entries, err)
+	}
 }

@@ -142,6 +142,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		h.ServeHTTP(w, r)
 	})
 	root = v.middleware(s.authorizeRequest, problem)(root)
+	root = joinListFields(root)
 	root = s.authenticate(root)
 	if s.clientCerts {
 		root = s.requireClientCertificate(root)
@@ -153,6 +154,24 @@ func (s *Server) Handler() (http.Handler, error) {
 		return securityHeaders(s.withMetrics(mux, s.accessLog(root))), nil
 	}
 	return securityHeaders(s.accessLog(root)), nil
+}
+
+// listFields are the request header fields the API reads that are lists,
+// which a client may send over several lines.
+var listFields = []string{"Accept-Encoding", "If-None-Match"}
+
+// joinListFields makes each of listFields one line, its lines joined with
+// commas (RFC 9110 5.3): the generated code takes one line, and answers
+// 400 to more.
+func joinListFields(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, name := range listFields {
+			if v := r.Header.Values(name); len(v) > 1 {
+				r.Header.Set(name, strings.Join(v, ", "))
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // secretAnswers are the operations whose answers hold secret material:

@@ -40,7 +40,17 @@ type Config struct {
 	// CacheDir keeps the last --list document of each inventory with its
 	// ETag, to ask Roster whether it changed ("": no cache).
 	CacheDir string
+	// Gzip says when to ask for the document gzip-encoded: GzipAuto
+	// (the default, "") when Roster is not on this machine.
+	Gzip string
 }
+
+// The values of Config.Gzip.
+const (
+	GzipAuto = "auto"
+	GzipOn   = "on"
+	GzipOff  = "off"
+)
 
 // TLS is the client's TLS settings.
 func (c Config) TLS() client.TLS {
@@ -121,6 +131,16 @@ func settings() []setting {
 				}
 				c.CacheDir = v
 				return nil
+			}},
+		{key: "gzip", env: "ROSTER_GZIP", flag: "gzip", arg: "auto|on|off",
+			usage: "ask for the document gzip-encoded: auto (the default) asks unless Roster's address is this machine's (loopback), where sending it as it is costs less",
+			set: func(c *Config, v string) error {
+				switch v {
+				case GzipAuto, GzipOn, GzipOff:
+					c.Gzip = v
+					return nil
+				}
+				return errors.New("is not auto, on or off")
 			}},
 		{key: "timeout", env: "ROSTER_TIMEOUT", flag: "timeout", arg: "DURATION",
 			usage: "give up after this long (default 60s)",

@@ -1,6 +1,7 @@
 package ansibleinv
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -67,10 +69,12 @@ func Fetch(ctx context.Context, c Config, host string, w io.Writer) error {
 	if err != nil {
 		return fail(err.Error())
 	}
-	// The document is large and mostly host vars: on loopback or a LAN,
-	// compression costs more CPU than it saves.
+	// Compression is asked for (and undone) here, not by the transport,
+	// which would ask for it always: on loopback, gunzipping costs more
+	// than the bytes it saves (BENCHMARKS.md, "Serving --list").
 	transport.DisableCompression = true
 	defer transport.CloseIdleConnections()
+	gzipped := askGzip(c)
 
 	// A --list read keeps the document in the cache, and offers the kept
 	// one's ETag: on 304 it is printed as it is.
@@ -91,7 +95,7 @@ func Fetch(ctx context.Context, c Config, host string, w io.Writer) error {
 		ifNoneMatch = kept.ETag
 	}
 
-	resp, attempts, err := get(ctx, client.HTTPClient(transport), c, host, ifNoneMatch)
+	resp, attempts, err := get(ctx, client.HTTPClient(transport), c, host, ifNoneMatch, gzipped)
 	if err != nil {
 		return fail(describeTransportError(ctx, c, err))
 	}
@@ -112,7 +116,13 @@ func Fetch(ctx context.Context, c Config, host string, w io.Writer) error {
 	}
 	defer os.Remove(f.Name()) // gone already once it is an entry, or unlinked
 	defer f.Close()
-	sp := &spool{body: resp.Body, file: f, max: c.MaxSize}
+	// The spool, the check, the limit and the cache see the document as
+	// it is, decoded.
+	body, err := decodedBody(resp)
+	if err != nil {
+		return fail(err.Error())
+	}
+	sp := &spool{body: body, file: f, max: c.MaxSize}
 	if inCache {
 		sp.crc = crc32.New(castagnoli)
 	}
@@ -158,8 +168,9 @@ func requestURL(c Config, host string) string {
 // get sends the request, again after a 429 or 503 that says when to
 // retry, while the wait fits in ctx's deadline. It returns the last
 // answer and the number of requests sent.
-// ifNoneMatch, when not "", is the ETag of the document the client keeps.
-func get(ctx context.Context, hc *http.Client, c Config, host, ifNoneMatch string) (*http.Response, int, error) {
+// ifNoneMatch, when not "", is the ETag of the document the client keeps;
+// gzipped asks for the document gzip-encoded.
+func get(ctx context.Context, hc *http.Client, c Config, host, ifNoneMatch string, gzipped bool) (*http.Response, int, error) {
 	u := requestURL(c, host)
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -171,6 +182,9 @@ func get(ctx context.Context, hc *http.Client, c Config, host, ifNoneMatch strin
 		req.Header.Set("User-Agent", "roster-inventory")
 		if ifNoneMatch != "" {
 			req.Header.Set("If-None-Match", ifNoneMatch)
+		}
+		if gzipped {
+			req.Header.Set("Accept-Encoding", "gzip")
 		}
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -191,6 +205,97 @@ func get(ctx context.Context, hc *http.Client, c Config, host, ifNoneMatch strin
 		case <-t.C:
 		}
 	}
+}
+
+// askGzip reports whether to ask for the document gzip-encoded: as
+// c.Gzip says, and by default unless Roster's host is loopback (an IP
+// address or "localhost"; a name is not looked up for this).
+func askGzip(c Config) bool {
+	switch c.Gzip {
+	case GzipOn:
+		return true
+	case GzipOff:
+		return false
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err != nil || !ip.Unmap().IsLoopback()
+}
+
+// encodingError is an answer's body that cannot be decoded.
+type encodingError struct{ err error }
+
+func (e *encodingError) Error() string {
+	return "the gzip-encoded document is damaged: " + e.err.Error()
+}
+func (e *encodingError) Unwrap() error { return e.err }
+
+// decodedBody is resp's body decoded: as it is, or gunzipped (streamed)
+// when it is gzip-encoded. Another encoding was not asked for.
+func decodedBody(resp *http.Response) (io.Reader, error) {
+	switch ce := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); ce {
+	case "", "identity":
+		return resp.Body, nil
+	case "gzip", "x-gzip":
+		return &gunzip{body: resp.Body}, nil
+	default:
+		return nil, fmt.Errorf("the answer is encoded as %q, which was not asked for", oneLine(ce, 40))
+	}
+}
+
+// gunzip decodes a gzip-encoded body, reading its header on the first
+// Read (so that an empty or foreign body is a body error, described with
+// the others). Its errors are *encodingError but for the body's own.
+type gunzip struct {
+	body io.Reader
+	zr   *gzip.Reader
+}
+
+func (g *gunzip) Read(p []byte) (int, error) {
+	if g.zr == nil {
+		cr := &countingReader{r: g.body}
+		zr, err := gzip.NewReader(cr)
+		if err != nil {
+			if cr.err != nil && cr.err != io.EOF {
+				return 0, cr.err // the body's failure
+			}
+			if cr.n == 0 {
+				return 0, io.EOF // an empty answer
+			}
+			return 0, &encodingError{err}
+		}
+		g.zr, g.body = zr, cr
+	}
+	n, err := g.zr.Read(p)
+	if err != nil && err != io.EOF {
+		if cr := g.body.(*countingReader); cr.err == nil || cr.err == io.EOF {
+			err = &encodingError{err}
+		}
+	}
+	return n, err
+}
+
+// countingReader remembers how much it read, and its reader's error.
+type countingReader struct {
+	r   io.Reader
+	n   int64
+	err error
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if err != nil {
+		c.err = err
+	}
+	return n, err
 }
 
 // retryAfter is how long a 429 or 503 answer asks the client to wait.
@@ -407,6 +512,8 @@ func describeBodyError(ctx context.Context, c Config, sp *spool, contentType str
 		return fmt.Sprintf("the document did not arrive within %v (ROSTER_TIMEOUT): %d bytes came", c.Timeout, sp.n)
 	case ctx.Err() != nil:
 		return "interrupted"
+	case errors.As(sp.readErr, new(*encodingError)):
+		return fmt.Sprintf("%v (after %d bytes of the document)", sp.readErr, sp.n)
 	case sp.readErr != nil:
 		return fmt.Sprintf("the document was cut short after %d bytes: %v", sp.n, sp.readErr)
 	case errors.As(err, &shape) && hostVars:
