@@ -613,7 +613,7 @@ func TestSpillDirectory(t *testing.T) {
 	f.Engine = syncer.New(f.Store, f.Engine.Registry(), slog.New(slog.DiscardHandler), syncer.WithSpillDir(filepath.Join(dir, "absent")))
 	run := f.Sync()
 	wantStatus(t, run, roster.SyncFailed)
-	if !strings.Contains(run.Error, "keep the sync's hosts on disk") || !strings.Contains(run.Error, "absent") {
+	if !strings.Contains(run.Error, "keep the sync's work on disk") || !strings.Contains(run.Error, "absent") {
 		t.Fatalf("run error = %q, want it to say where hosts could not be kept", run.Error)
 	}
 	if n := len(f.Hosts()); n != 0 {

@@ -1,7 +1,6 @@
 package syncer
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sources"
 )
 
 // spill keeps the bodies (groups and vars) of a run's new and changed
@@ -16,25 +16,14 @@ import (
 // holds in memory what it is building and a few bytes per host, whatever
 // the fleet's size (issue 14: 100,000 hosts' vars are ≈200 MB).
 //
-// The file is removed as soon as it is created where the system allows
-// it (its space is freed when it is closed, even by a crash), otherwise
-// when it is closed. Hosts are appended by the scopes' goroutines and read
-// back by the store a batch at a time (roster.HostChanges.Batches).
+// The file is a sources.Scratch, unlinked from the start. Hosts are
+// appended by the scopes' goroutines and read back by the store a batch
+// at a time (roster.HostChanges.Batches).
 type spill struct {
-	dir     string
-	mu      sync.Mutex
-	f       *os.File
-	w       *bufio.Writer
-	size    int64
-	at      map[*roster.Host]extent
-	removed bool
-	buf     []byte
-}
-
-// extent is where a host's body is in the file.
-type extent struct {
-	off int64
-	n   int
+	mu   sync.Mutex
+	file *sources.Scratch
+	at   map[*roster.Host]sources.Extent
+	buf  []byte
 }
 
 // newSpill returns a spill whose file is created in dir (the system's
@@ -43,7 +32,7 @@ func newSpill(dir string) *spill {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	return &spill{dir: dir, at: make(map[*roster.Host]extent)}
+	return &spill{file: sources.NewScratch(dir), at: make(map[*roster.Host]sources.Extent)}
 }
 
 // keep writes h's groups and vars to the file and lets them go from h.
@@ -51,14 +40,6 @@ func newSpill(dir string) *spill {
 func (s *spill) keep(h *roster.Host) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f == nil {
-		f, err := os.CreateTemp(s.dir, "roster-sync-*.spill")
-		if err != nil {
-			return fmt.Errorf("keep the sync's hosts on disk: %w", err)
-		}
-		s.f, s.w = f, bufio.NewWriterSize(f, 256<<10)
-		s.removed = os.Remove(f.Name()) == nil
-	}
 	b := s.buf[:0]
 	b = binary.AppendUvarint(b, uint64(len(h.Groups)))
 	for _, g := range h.Groups {
@@ -67,11 +48,11 @@ func (s *spill) keep(h *roster.Host) error {
 	}
 	b = append(b, h.Vars...)
 	s.buf = b
-	if _, err := s.w.Write(b); err != nil {
-		return fmt.Errorf("keep the sync's hosts on disk (%s): %w", s.dir, err)
+	e, err := s.file.Append(b)
+	if err != nil {
+		return err
 	}
-	s.at[h] = extent{off: s.size, n: len(b)}
-	s.size += int64(len(b))
+	s.at[h] = e
 	h.Groups, h.Vars = nil, nil
 	return nil
 }
@@ -81,19 +62,14 @@ func (s *spill) keep(h *roster.Host) error {
 func (s *spill) Load(hosts []*roster.Host) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.w != nil {
-		if err := s.w.Flush(); err != nil {
-			return fmt.Errorf("keep the sync's hosts on disk (%s): %w", s.dir, err)
-		}
-	}
 	for _, h := range hosts {
 		e, ok := s.at[h]
 		if !ok {
 			continue
 		}
-		b := make([]byte, e.n)
-		if _, err := s.f.ReadAt(b, e.off); err != nil {
-			return fmt.Errorf("read back the sync's hosts: %w", err)
+		b, err := s.file.Read(e, nil)
+		if err != nil {
+			return err
 		}
 		if err := decodeBody(h, b); err != nil {
 			return fmt.Errorf("read back host %s: %w", h.ExternalID, err)
@@ -124,19 +100,10 @@ func decodeBody(h *roster.Host, b []byte) error {
 	return nil
 }
 
-// Close releases the file; it is removed if it was not already.
+// Close releases the file.
 func (s *spill) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.f == nil {
-		return nil
-	}
-	err := s.f.Close()
-	if !s.removed {
-		if rerr := os.Remove(s.f.Name()); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	s.f, s.w, s.at = nil, nil, nil
-	return err
+	s.at = nil
+	return s.file.Close()
 }

@@ -403,9 +403,14 @@ func (p *provider) Collect(ctx context.Context, sub string) ([]sources.Instance,
 
 var _ sources.PageCollector = (*provider)(nil)
 
-// CollectPages lists the subscription's machines and what they reference
-// (the joins need all of it), then translates the machines a handful at a
-// time (sources.Pager).
+// CollectPages lists what the subscription's machines reference, then
+// translates the machines a handful at a time (sources.Pager).
+//
+// With every resource group included (the default), the power states,
+// NICs and public IPs are listed first and the VMs then a page at a time,
+// each page joined and translated as it comes: the subscription's VMs are
+// never all in memory (issue 14). Limited to resource groups, the NICs to
+// list depend on the VMs' references, so the VMs are listed whole first.
 func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sources.Instance) error) error {
 	c, err := p.clients(sub)
 	if err != nil {
@@ -415,12 +420,13 @@ func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sou
 	o := p.opts
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return p.listVMs(gctx, c, f) })
 	g.Go(func() error { return listPowerStates(gctx, c, f) })
 	if o.allVMRGs {
 		// Every resource group: the network lists can go at once.
 		g.Go(func() error { return listAllNICs(gctx, c, f) })
 		g.Go(func() error { return listAllPublicIPs(gctx, c, f) })
+	} else {
+		g.Go(func() error { return p.listVMs(gctx, c, f) })
 	}
 	if o.vmss {
 		g.Go(func() error { return p.listScaleSets(gctx, c, f) })
@@ -428,7 +434,33 @@ func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sou
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	if !o.allVMRGs {
+	pager := sources.NewPager(page)
+	translate := func(vms []*vmRecord) error {
+		if err := p.fillGaps(ctx, c, f, vms); err != nil {
+			return err
+		}
+		for _, r := range vms {
+			power, ok := f.power[strings.ToLower(r.id)]
+			if !ok {
+				continue // gone between the lists (see fillGaps)
+			}
+			r.power = power
+			pager.Add(p.instance(r, f))
+		}
+		return pager.Err()
+	}
+	if o.allVMRGs {
+		vms := c.vms.NewListAllPager(nil)
+		for vms.More() {
+			resp, err := vms.NextPage(ctx)
+			if err != nil {
+				return fmt.Errorf("list virtual machines: %w", explain(err))
+			}
+			if err := translate(vmRecords(resp.Value)); err != nil {
+				return err
+			}
+		}
+	} else {
 		// Listed by resource group: list the NICs of the groups the VMs'
 		// references name, then the public IPs their NICs name.
 		if err := listNICGroups(ctx, c, f); err != nil {
@@ -437,19 +469,9 @@ func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sou
 		if err := listPublicIPGroups(ctx, c, f); err != nil {
 			return err
 		}
-	}
-	if err := p.fillGaps(ctx, c, f); err != nil {
-		return err
-	}
-
-	pager := sources.NewPager(page)
-	for _, r := range f.vms {
-		power, ok := f.power[strings.ToLower(r.id)]
-		if !ok {
-			continue // gone between the lists (see fillGaps)
+		if err := translate(f.vms); err != nil {
+			return err
 		}
-		r.power = power
-		pager.Add(p.instance(r, f))
 	}
 	for _, r := range f.instances {
 		pager.Add(p.instance(r, f))
@@ -457,23 +479,8 @@ func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sou
 	return pager.Flush()
 }
 
-// listVMs lists the VMs of the subscription, or of each included
-// resource group.
+// listVMs lists the VMs of each included resource group.
 func (p *provider) listVMs(ctx context.Context, c *clients, f *fetch) error {
-	if p.opts.allVMRGs {
-		pager := c.vms.NewListAllPager(nil)
-		for pager.More() {
-			page, err := pager.NextPage(ctx)
-			if err != nil {
-				return fmt.Errorf("list virtual machines: %w", explain(err))
-			}
-			recs := vmRecords(page.Value)
-			f.mu.Lock()
-			f.vms = append(f.vms, recs...)
-			f.mu.Unlock()
-		}
-		return nil
-	}
 	lists := make([][]*vmRecord, len(p.opts.IncludeVMResourceGroups))
 	err := forEach(ctx, p.opts.IncludeVMResourceGroups, func(ctx context.Context, i int, rg string) error {
 		pager := c.vms.NewListPager(rg, nil)
@@ -704,12 +711,12 @@ func (p *provider) listScaleSets(ctx context.Context, c *clients, f *fetch) erro
 // did not have, a NIC or public IP the network lists did not have. A VM
 // whose instance view is gone (deleted meanwhile) is dropped; a NIC or
 // public IP that is gone is left out of the host vars.
-func (p *provider) fillGaps(ctx context.Context, c *clients, f *fetch) error {
+func (p *provider) fillGaps(ctx context.Context, c *clients, f *fetch, vms []*vmRecord) error {
 	var (
 		noPower []*vmRecord
 		nics    = map[string]string{}
 	)
-	for _, v := range f.vms {
+	for _, v := range vms {
 		if _, ok := f.power[strings.ToLower(v.id)]; !ok {
 			noPower = append(noPower, v)
 		}
@@ -751,7 +758,15 @@ func (p *provider) fillGaps(ctx context.Context, c *clients, f *fetch) error {
 		return err
 	}
 	ips := map[string]string{}
-	for _, n := range f.nics {
+	var used []*nicRecord
+	for _, v := range vms {
+		for _, ref := range v.nics {
+			if n := f.nics[strings.ToLower(ref.id)]; n != nil {
+				used = append(used, n)
+			}
+		}
+	}
+	for _, n := range used {
 		for _, c := range n.ipConfigs {
 			id := c.publicIPID
 			if _, ok := f.publicIPs[strings.ToLower(id)]; !ok && id != "" && isStandalone(id) {

@@ -274,8 +274,9 @@ func (p *provider) Collect(ctx context.Context, name string) ([]sources.Instance
 
 var _ sources.PageCollector = (*provider)(nil)
 
-// CollectPages translates the scope's servers (fetched whole: their names
-// are settled across the scope) a handful at a time (sources.Pager).
+// CollectPages lists the scope's servers whole (their names are settled
+// across the scope), keeping the raw pages on disk, then decodes and
+// translates them a handful at a time (sources.Pager).
 func (p *provider) CollectPages(ctx context.Context, name string, page func([]sources.Instance) error) error {
 	p.mu.Lock()
 	sc := p.scopes[name]
@@ -291,22 +292,20 @@ func (p *provider) CollectPages(ctx context.Context, name string, page func([]so
 	if err != nil {
 		return err
 	}
+	defer servers.Close()
 	return p.instances(sc, servers, names, page)
 }
 
 // instances translates one scope's servers, naming them as the plugin
 // does: by name, by id when another server of the scope has the same name
 // (or with inventory_hostname: uuid).
-func (p *provider) instances(sc *scope, servers []*novaServer, names *resourceNames, page func([]sources.Instance) error) error {
-	count := make(map[string]int, len(servers))
-	for _, s := range servers {
-		count[s.Name]++
-	}
+func (p *provider) instances(sc *scope, servers *serverList, names *resourceNames, page func([]sources.Instance) error) error {
+	count := servers.names
 	vc := &varsContext{cloud: sc.cloud.cfg.name, region: sc.region, names: names, opts: p.opts}
 	pager := sources.NewPager(page)
-	for _, s := range servers {
+	err := servers.each(func(s *novaServer) error {
 		if !p.opts.ShowAll && len(s.Addresses) == 0 {
-			continue // the plugin leaves out servers without an address
+			return nil // the plugin leaves out servers without an address
 		}
 		hostname := s.Name
 		if p.opts.useUUID() || count[s.Name] > 1 {
@@ -324,9 +323,10 @@ func (p *provider) instances(sc *scope, servers []*novaServer, names *resourceNa
 			inst.Groups = legacyGroups(s, vc)
 		}
 		pager.Add(inst)
-		if pager.Err() != nil {
-			break
-		}
+		return pager.Err()
+	})
+	if err != nil {
+		return err
 	}
 	return pager.Flush()
 }

@@ -3,6 +3,7 @@ package openstack
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -717,5 +718,53 @@ func TestImageServiceRefusingListsIsNotFatal(t *testing.T) {
 		if _, named := img["name"]; named || slices.ContainsFunc(in.Groups, func(g string) bool { return strings.HasPrefix(g, "image-") }) {
 			t.Fatalf("image %v, groups %v: names without an image list", img, in.Groups)
 		}
+	}
+}
+
+// TestServersAreKeptOnDiskWhileListed: a region's raw pages wait on disk
+// (the sync's scratch directory) until every server is listed, so names
+// repeated pages apart are still named by id; nothing is left behind, and
+// a directory that cannot be written fails the scope clearly.
+func TestServersAreKeptOnDiskWhileListed(t *testing.T) {
+	e := newSimEnv(t, openstacksim.Options{Seed: 5, Size: 0, Regions: []string{"RegionOne"}, Projects: []string{"demo"}})
+	fleet := e.sim.Fleet()
+	var first, last string
+	for i := range 200 { // 8 pages of 25
+		name := fmt.Sprintf("server-%03d", i)
+		if i == 0 || i == 199 {
+			name = "twin"
+		}
+		s, err := fleet.Add(openstacksim.ServerSpec{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = s.ID
+		}
+		last = s.ID
+	}
+	p := e.open(t, e.config(nil))
+	scopes, err := p.Scopes(t.Context())
+	if err != nil || len(scopes) != 1 {
+		t.Fatalf("scopes %v, %v", scopes, err)
+	}
+	dir := t.TempDir()
+	insts, err := p.Collect(sources.WithScratchDir(t.Context(), dir), scopes[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, in := range insts {
+		names[in.ExternalID] = in.Hostnames[0]
+	}
+	if len(insts) != 200 || names[first] != first || names[last] != last {
+		t.Fatalf("%d servers; the two named twin, 7 pages apart, are named %q and %q, want their ids", len(insts), names[first], names[last])
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the listing left %v in the scratch directory", entries)
+	}
+	_, err = p.Collect(sources.WithScratchDir(t.Context(), filepath.Join(dir, "absent")), scopes[0])
+	if err == nil || !strings.Contains(err.Error(), "keep the sync's work on disk") {
+		t.Fatalf("collect with a scratch directory that does not exist: %v", err)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/utils"
 	"github.com/gophercloud/gophercloud/v2/pagination"
+
+	"github.com/rosterhq/roster/sources"
 )
 
 // Compute microversions the provider cares about.
@@ -41,7 +43,7 @@ type resourceNames struct {
 // fetch lists one scope: the compute microversion, the flavors when
 // servers do not embed them, the image names, then every server. Any
 // error fails the whole scope.
-func (p *provider) fetch(ctx context.Context, sc *scope, s *session) ([]*novaServer, *resourceNames, error) {
+func (p *provider) fetch(ctx context.Context, sc *scope, s *session) (*serverList, *resourceNames, error) {
 	eo := gophercloud.EndpointOpts{Region: sc.region, Availability: gophercloud.Availability(ifaceOf(sc.cloud.cfg))}
 	compute, err := gcopenstack.NewComputeV2(s.pc, eo)
 	if err != nil {
@@ -178,7 +180,7 @@ const maxPages = 100_000
 // The next link is not followed as given: its query (marker, limit,
 // filters) is applied to the catalog's endpoint, so a proxy that rewrites
 // hosts, or a hostile link, never receives the token.
-func (p *provider) listServers(ctx context.Context, compute *gophercloud.ServiceClient) ([]*novaServer, error) {
+func (p *provider) listServers(ctx context.Context, compute *gophercloud.ServiceClient) (list *serverList, err error) {
 	base := compute.ServiceURL("servers", "detail")
 	query := url.Values{}
 	pageSize := p.d.PageSize
@@ -195,21 +197,33 @@ func (p *provider) listServers(ctx context.Context, compute *gophercloud.Service
 	if p.opts.AllProjects {
 		query.Set("all_tenants", "1")
 	}
-	var out []*novaServer
+	kept := &serverList{pages: sources.NewScratch(sources.ScratchDir(ctx)), names: map[string]int{}}
+	defer func() {
+		if err != nil {
+			kept.Close()
+		}
+	}()
+	list = kept
 	seen := map[string]bool{}
 	markers := map[string]bool{}
 	next := base + "?" + query.Encode()
 	for range maxPages {
-		page, err := p.fetchPage(ctx, compute, next)
+		var raw sources.Extent
+		page, err := p.fetchPage(ctx, compute, next, func(b []byte) (err error) {
+			raw, err = list.pages.Append(b)
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("list servers: %w", err)
 		}
+		list.extents = append(list.extents, raw)
 		for _, s := range page.Servers {
 			if s.ID == "" || seen[s.ID] {
 				continue // listed on two pages while servers were created
 			}
 			seen[s.ID] = true
-			out = append(out, s)
+			list.names[s.Name]++
+			list.count++
 		}
 		href := ""
 		for _, l := range page.Links {
@@ -218,7 +232,7 @@ func (p *provider) listServers(ctx context.Context, compute *gophercloud.Service
 			}
 		}
 		if href == "" || len(page.Servers) == 0 {
-			return out, nil
+			return list, nil
 		}
 		u, err := url.Parse(href)
 		if err != nil {
@@ -235,9 +249,51 @@ func (p *provider) listServers(ctx context.Context, compute *gophercloud.Service
 	return nil, fmt.Errorf("list servers: more than %d pages", maxPages)
 }
 
+// serverList is a scope's servers as listed: the raw pages, kept on disk
+// (a region's servers are named by whether another has the same name, so
+// none is translated before all are listed, and 100,000 decoded servers
+// are ≈700 MB), and how many servers have each name.
+type serverList struct {
+	pages   *sources.Scratch
+	extents []sources.Extent
+	names   map[string]int
+	count   int
+}
+
+// each decodes the pages again, one at a time, and calls fn for each
+// server, once, in the order listed.
+func (l *serverList) each(fn func(*novaServer) error) error {
+	seen := make(map[string]bool, l.count)
+	var buf []byte
+	for _, e := range l.extents {
+		b, err := l.pages.Read(e, buf)
+		if err != nil {
+			return err
+		}
+		buf = b
+		page, err := decodeServerPage(b)
+		if err != nil {
+			return fmt.Errorf("decode a page of servers read back: %w", err)
+		}
+		for _, s := range page.Servers {
+			if s.ID == "" || seen[s.ID] {
+				continue
+			}
+			seen[s.ID] = true
+			if err := fn(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Close releases the kept pages.
+func (l *serverList) Close() error { return l.pages.Close() }
+
 // fetchPage GETs and decodes one page, trying again (within the retry
 // policy) when the body breaks off.
-func (p *provider) fetchPage(ctx context.Context, compute *gophercloud.ServiceClient, u string) (*serverPage, error) {
+func (p *provider) fetchPage(ctx context.Context, compute *gophercloud.ServiceClient, u string, keep func(raw []byte) error) (*serverPage, error) {
 	for attempt := uint(1); ; attempt++ {
 		resp, err := compute.Get(ctx, u, nil, &gophercloud.RequestOpts{OkCodes: []int{http.StatusOK}, KeepResponseBody: true})
 		if err != nil {
@@ -253,6 +309,12 @@ func (p *provider) fetchPage(ctx context.Context, compute *gophercloud.ServiceCl
 		var page *serverPage
 		if err == nil {
 			page, err = decodeServerPage(buf.Bytes())
+		}
+		if err == nil {
+			if kerr := keep(buf.Bytes()); kerr != nil {
+				pageBuffers.Put(buf)
+				return nil, kerr
+			}
 		}
 		if buf.Cap() <= 64<<20 {
 			pageBuffers.Put(buf)
