@@ -136,7 +136,8 @@ func (s *Server) verifyAssertion(r *http.Request, assertion string) (*accessToke
 	if h.Kid != "" && h.Kid != sa.KeyID {
 		return nil, grantError("Invalid JWT Signature.")
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	// google-auth 1.x pads the signature segment; Google takes it.
+	sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[2], "="))
 	if err != nil {
 		return nil, grantError("Invalid JWT Signature.")
 	}
