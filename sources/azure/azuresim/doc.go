@@ -34,6 +34,7 @@
 //	GET  /common/discovery/instance                       instance discovery metadata
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration  token and authorize endpoints, issuer
 //	POST /{tenant}/oauth2/v2.0/token                      client-credentials grant
+//	POST /{tenant}/oauth2/token                           the same on the v1.0 endpoint (ADAL: resource=)
 //
 // One service principal is accepted (Options.TenantID, ClientID,
 // ClientSecret, or the Default constants). The token endpoint checks the

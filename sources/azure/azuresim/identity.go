@@ -24,6 +24,7 @@ var armAudiences = []string{
 //	GET  /common/discovery/instance                        instance discovery
 //	GET  /{tenant}/v2.0/.well-known/openid-configuration   tenant discovery
 //	POST /{tenant}/oauth2/v2.0/token                       client credentials
+//	POST /{tenant}/oauth2/token                            the same, v1 (ADAL: resource, not scope)
 func (s *Server) serveIdentity(q *request, segs []string) {
 	switch {
 	case len(segs) == 3 && strings.EqualFold(segs[0], "common") && strings.EqualFold(segs[1], "discovery") && strings.EqualFold(segs[2], "instance"):
@@ -40,7 +41,12 @@ func (s *Server) serveIdentity(q *request, segs []string) {
 		if !q.identityMethod(http.MethodPost) || !s.knownTenant(q, segs[0]) {
 			return
 		}
-		s.token(q)
+		s.token(q, false)
+	case len(segs) == 3 && strings.EqualFold(segs[1], "oauth2") && strings.EqualFold(segs[2], "token"):
+		if !q.identityMethod(http.MethodPost) || !s.knownTenant(q, segs[0]) {
+			return
+		}
+		s.token(q, true)
 	default:
 		s.inj.rejected()
 		q.oauthError(http.StatusNotFound, "invalid_request", 90002, "The requested path is not an endpoint of this simulator.")
@@ -140,7 +146,11 @@ func (s *Server) openIDConfiguration(q *request, tenant string) {
 // token answers the client-credentials grant: it checks the client id and
 // secret (constant-time), the grant type and that the scope is a Resource
 // Manager audience's /.default, and issues an opaque access token.
-func (s *Server) token(q *request) {
+// token answers a client-credentials grant. v1 is the Azure AD v1.0
+// endpoint ADAL (and so azure_rm's older clients) uses: the resource is
+// named by "resource" rather than a "/.default" scope, and the answer's
+// numbers are strings, with the resource and an expires_on.
+func (s *Server) token(q *request, v1 bool) {
 	r := q.r
 	r.Body = http.MaxBytesReader(q.w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
@@ -154,6 +164,12 @@ func (s *Server) token(q *request) {
 		client, secret = u, p
 	}
 	grant, scope := form.Get("grant_type"), form.Get("scope")
+	if v1 {
+		scope = form.Get("resource")
+		if scope != "" {
+			scope = strings.TrimSuffix(scope, "/") + "/.default"
+		}
+	}
 	switch {
 	case grant == "":
 		s.inj.rejected()
@@ -176,6 +192,10 @@ func (s *Server) token(q *request) {
 		s.inj.rejected()
 		q.oauthError(http.StatusUnauthorized, "invalid_client", 7000215,
 			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+s.client+"'.")
+		return
+	case scope == "" && v1:
+		s.inj.rejected()
+		q.oauthError(http.StatusBadRequest, "invalid_request", 50001, "The request body must contain the following parameter: 'resource'.")
 		return
 	case scope == "":
 		s.inj.rejected()
@@ -221,8 +241,16 @@ func (s *Server) token(q *request) {
 	defer putW(w)
 	w.obj()
 	w.str("token_type", "Bearer")
-	w.num("expires_in", secs)
-	w.num("ext_expires_in", secs)
+	if v1 {
+		w.str("expires_in", strconv.Itoa(secs))
+		w.str("ext_expires_in", strconv.Itoa(secs))
+		w.str("expires_on", strconv.FormatInt(now.Add(s.lifetime).Unix(), 10))
+		w.str("not_before", strconv.FormatInt(now.Unix(), 10))
+		w.str("resource", form.Get("resource"))
+	} else {
+		w.num("expires_in", secs)
+		w.num("ext_expires_in", secs)
+	}
 	w.str("access_token", tok)
 	w.endObj()
 	q.w.Header().Set("Cache-Control", "no-store, no-cache")
