@@ -67,6 +67,11 @@
 //	/subscriptions/S[/resourceGroups/G]/providers/Microsoft.Network/networkInterfaces[/N]
 //	/subscriptions/S[/resourceGroups/G]/providers/Microsoft.Network/publicIPAddresses[/N]
 //
+// POST /batch ({"requests": [{"name", "httpMethod": "GET", "url"}]}, at
+// most 500) serves each request as if sent alone, with the batch's token,
+// and answers {"responses": [{"name", "httpStatusCode", "headers",
+// "content", "contentLength"}]} in order, as azure_rm reads them.
+//
 // Lists answer {"value": [...], "nextLink": "..."} with at most
 // Options.PageSize items; nextLink repeats the path and parameters with
 // an opaque $skiptoken bound to that list (else 400 InvalidSkipToken).

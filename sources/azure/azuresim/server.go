@@ -212,6 +212,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveARM(q, segs)
 		return
 	}
+	if len(segs) == 1 && strings.EqualFold(segs[0], "batch") {
+		s.serveBatch(q)
+		return
+	}
 	s.serveIdentity(q, segs)
 }
 
