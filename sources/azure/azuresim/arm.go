@@ -17,6 +17,7 @@ type route struct {
 	op       string
 	rg       string // resource group, "" for subscription-wide lists
 	name     string // resource name (get, instanceView, scale set)
+	instance string // a scale set's instance id
 	statusOK bool   // statusOnly=true is allowed
 }
 
@@ -58,6 +59,10 @@ func matchARM(rest []string) (route, bool) {
 		return route{op: OpScaleSetList, rg: rg}, true
 	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "virtualMachines"):
 		return route{op: OpScaleSetVMList, rg: rg, name: tail[2]}, true
+	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "virtualMachines", "*", "instanceView"):
+		return route{op: OpScaleSetVMInstanceView, rg: rg, name: tail[2], instance: tail[4]}, true
+	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "virtualMachines", "*", "networkInterfaces"):
+		return route{op: OpNICListScaleSetVM, rg: rg, name: tail[2], instance: tail[4]}, true
 	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "networkInterfaces"):
 		return route{op: OpNICListScaleSet, rg: rg, name: tail[2]}, true
 	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "publicIPAddresses"):
@@ -151,6 +156,26 @@ func (s *Server) serveARM(q *request, segs []string) {
 		l.list(len(sub.scaleSets), func(i int) uint64 { return sub.scaleSets[i].seq }, func(i int) bool {
 			return rt.rg == "" || strings.EqualFold(sub.scaleSets[i].rg, rt.rg)
 		}, func(w *jw, i int) { w.scaleSetModel(sub.scaleSets[i]) })
+	case OpScaleSetVMInstanceView, OpNICListScaleSetVM:
+		ss := sub.scaleSet(rt.rg, rt.name)
+		if ss == nil {
+			q.notFound("Microsoft.Compute/virtualMachineScaleSets", rt.name, rt.rg)
+			return
+		}
+		i := slices.IndexFunc(ss.instances, func(v *vm) bool { return v.instanceID == rt.instance })
+		if i < 0 {
+			q.notFound("Microsoft.Compute/virtualMachineScaleSets/virtualMachines", rt.name+"/"+rt.instance, rt.rg)
+			return
+		}
+		v := ss.instances[i]
+		if rt.op == OpScaleSetVMInstanceView {
+			w := getW()
+			defer putW(w)
+			w.instanceView(v)
+			q.ok(w.b)
+			return
+		}
+		l.list(len(v.nics), func(i int) uint64 { return uint64(i) + 1 }, nil, func(w *jw, i int) { w.nicModel(v.nics[i]) })
 	case OpScaleSetVMList, OpNICListScaleSet, OpPublicIPListScale:
 		ss := sub.scaleSet(rt.rg, rt.name)
 		if ss == nil {

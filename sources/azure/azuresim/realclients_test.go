@@ -160,3 +160,71 @@ func TestBatch(t *testing.T) {
 		t.Fatalf("a batch without a token: %d", resp.StatusCode)
 	}
 }
+
+// TestScaleSetInstanceRoutes: azure_rm reads a uniform scale set's
+// instances' instance views and network interfaces one instance at a
+// time, on routes ARM serves under the instance.
+func TestScaleSetInstanceRoutes(t *testing.T) {
+	sim, base := start(t, azuresim.Options{Seed: 3, Size: 6, ScaleSets: 2})
+	resp, err := sim.Client().PostForm(base+"/"+sim.TenantID()+"/oauth2/token", url.Values{"grant_type": {"client_credentials"},
+		"client_id": {sim.ClientID()}, "client_secret": {sim.ClientSecret()}, "resource": {"https://management.azure.com/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	get := func(path string, out any) int {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := sim.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if out != nil {
+			json.NewDecoder(resp.Body).Decode(out)
+		}
+		return resp.StatusCode
+	}
+	type ided struct {
+		ID         string `json:"id"`
+		InstanceID string `json:"instanceId"`
+	}
+	var sets struct{ Value []ided }
+	found := false
+	for _, sub := range azuresim.DefaultSubscriptions {
+		if get("/subscriptions/"+sub+"/providers/Microsoft.Compute/virtualMachineScaleSets?api-version=2024-07-01", &sets) != 200 {
+			t.Fatal("list scale sets")
+		}
+		for _, ss := range sets.Value {
+			var vms struct{ Value []ided }
+			if get(ss.ID+"/virtualMachines?api-version=2024-07-01", &vms) != 200 {
+				continue // a flexible scale set lists no instances
+			}
+			for _, v := range vms.Value {
+				found = true
+				var view struct {
+					Statuses []struct{ Code string } `json:"statuses"`
+				}
+				if code := get(v.ID+"/instanceView?api-version=2024-07-01", &view); code != 200 || len(view.Statuses) == 0 {
+					t.Fatalf("instance view of %s: %d %+v", v.ID, code, view)
+				}
+				var nics struct{ Value []ided }
+				if code := get(v.ID+"/networkInterfaces?api-version=2024-05-01", &nics); code != 200 || len(nics.Value) == 0 ||
+					!strings.HasPrefix(strings.ToLower(nics.Value[0].ID), strings.ToLower(v.ID)+"/networkinterfaces/") {
+					t.Fatalf("network interfaces of %s: %d %+v", v.ID, code, nics)
+				}
+			}
+			if get(ss.ID+"/virtualMachines/no-such-instance/instanceView?api-version=2024-07-01", nil) != 404 {
+				t.Fatal("the instance view of an instance that does not exist")
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the fleet has no uniform scale-set instance: the case proves nothing")
+	}
+}
