@@ -107,6 +107,14 @@ func TestHostVarsHaveThePluginsShape(t *testing.T) {
 		if inst.Address != wantAddr {
 			t.Fatalf("%s: address %s, want %s", info.Name, inst.Address, wantAddr)
 		}
+		// The plugin sets ansible_host on the host, outside the vars its
+		// expressions see.
+		if _, ok := v["ansible_host"]; ok {
+			t.Fatalf("%s: ansible_host among the vars expressions see", info.Name)
+		}
+		if got := inst.DefaultVars["ansible_host"]; got != wantAddr {
+			t.Fatalf("%s: ansible_host %v, want %s", info.Name, got, wantAddr)
+		}
 		tags := v["tags"].(map[string]any)
 		if len(tags) != len(info.Tags) {
 			t.Fatalf("%s: tags %v, want %v", info.Name, tags, info.Tags)

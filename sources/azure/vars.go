@@ -34,12 +34,26 @@ func (p *provider) instance(r *vmRecord, f *fetch) sources.Instance {
 		id = strings.ToLower(r.id)
 	}
 	return sources.Instance{
-		ExternalID: id,
-		Hostnames:  hostnames(p.opts.hostnames, vars),
-		Address:    address,
-		Enabled:    r.power == "running",
-		Vars:       vars,
+		ExternalID:  id,
+		Hostnames:   hostnames(p.opts.hostnames, vars),
+		Address:     address,
+		Enabled:     r.power == "running",
+		Vars:        vars,
+		DefaultVars: map[string]any{"ansible_host": ansibleHost(vars)},
 	}
+}
+
+// ansibleHost is the plugin's ansible_host: the first entry of
+// public_ipv4_address, else of private_ipv4_addresses, else None. The
+// plugin sets it on the host but not in the vars its hostnames, filters,
+// compose and groups see, and compose may override it.
+func ansibleHost(vars map[string]any) any {
+	for _, k := range []string{"public_ipv4_address", "private_ipv4_addresses"} {
+		if l, _ := vars[k].([]any); len(l) > 0 {
+			return l[0]
+		}
+	}
+	return nil
 }
 
 // hostVars builds the azure_rm plugin's host vars. It also returns the
