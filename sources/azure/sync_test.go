@@ -301,19 +301,18 @@ func TestAnsibleHostIsThePlugins(t *testing.T) {
 		}
 		return out
 	}
-	first := func(v map[string]any, key string) any {
-		if l := v[key].([]any); len(l) > 0 {
-			return l[0]
+	// The plugin's: the first public IP (None when not allocated), else
+	// the first private address.
+	pluginHost := func(v map[string]any) any {
+		for _, key := range []string{"public_ipv4_address", "private_ipv4_addresses"} {
+			if l := v[key].([]any); len(l) > 0 {
+				return l[0]
+			}
 		}
 		return nil
 	}
 	t.Run("plugin default", func(t *testing.T) {
-		check(t, map[string]any{"include_vmss": true, "conditional_groups": map[string]any{"saw": "ansible_host is defined"}}, func(v map[string]any) any {
-			if a := first(v, "public_ipv4_address"); a != nil {
-				return a
-			}
-			return first(v, "private_ipv4_addresses")
-		})
+		check(t, map[string]any{"include_vmss": true, "conditional_groups": map[string]any{"saw": "ansible_host is defined"}}, pluginHost)
 	})
 	t.Run("compose wins and does not see it", func(t *testing.T) {
 		hosts := check(t, map[string]any{"include_vmss": true,
@@ -331,11 +330,6 @@ func TestAnsibleHostIsThePlugins(t *testing.T) {
 	t.Run("a failed compose leaves the plugin's", func(t *testing.T) {
 		check(t, map[string]any{"include_vmss": true, "fail_on_template_errors": false,
 			"hostvar_expressions": map[string]any{"ansible_host": "no_such_var.address"},
-		}, func(v map[string]any) any {
-			if a := first(v, "public_ipv4_address"); a != nil {
-				return a
-			}
-			return first(v, "private_ipv4_addresses")
-		})
+		}, pluginHost)
 	})
 }
