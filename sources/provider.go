@@ -43,10 +43,11 @@ type Instance struct {
 	// map[string]any.
 	Vars map[string]any
 	// DefaultVars are host vars the plugin sets on the host without
-	// showing them to hostnames, filters, compose, groups or keyed_groups
-	// (azure_rm's ansible_host). The engine adds them once the construct
-	// step has run, unless Vars or compose set the same name: a composed
-	// ansible_host wins, as in the plugin. Not wrapped by VarsPrefix.
+	// handing them to hostnames, filters or compose (azure_rm's
+	// ansible_host); groups and keyed_groups see them, as ansible-core
+	// adds the host's vars for those. The engine stores them unless Vars
+	// or compose set the same name: a composed ansible_host wins, as in
+	// the plugin. Not wrapped by VarsPrefix.
 	DefaultVars map[string]any
 }
 

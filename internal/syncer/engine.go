@@ -572,7 +572,7 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 		}
 		vars := inst.Vars
 		setMagicVars(vars, name, inst.Groups)
-		res, err := cons.Apply(vars)
+		res, err := cons.ApplyHidden(vars, inst.DefaultVars)
 		clearMagicVars(vars)
 		if err != nil {
 			return fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)

@@ -111,7 +111,7 @@ func TestHostVarsHaveThePluginsShape(t *testing.T) {
 		// The plugin sets ansible_host on the host, outside the vars its
 		// expressions see.
 		if _, ok := v["ansible_host"]; ok {
-			t.Fatalf("%s: ansible_host among the vars expressions see", info.Name)
+			t.Fatalf("%s: ansible_host among the vars hostnames and compose see", info.Name)
 		}
 		// The first public IP, even one not allocated (None), else the
 		// first private address.

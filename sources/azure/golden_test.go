@@ -165,7 +165,7 @@ func TestGolden(t *testing.T) {
 						break
 					}
 				}
-				res, err := c.Apply(inst.Vars)
+				res, err := c.ApplyHidden(inst.Vars, inst.DefaultVars)
 				g.Vars, g.Groups, g.Edges, g.Warnings = res.Vars, emptyList(res.Groups), res.Edges, res.Warnings
 				if err != nil {
 					g.Error = err.Error()

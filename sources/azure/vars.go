@@ -45,8 +45,9 @@ func (p *provider) instance(r *vmRecord, f *fetch) sources.Instance {
 
 // ansibleHost is the plugin's ansible_host: the first entry of
 // public_ipv4_address, else of private_ipv4_addresses, else None. The
-// plugin sets it on the host but not in the vars its hostnames, filters,
-// compose and groups see, and compose may override it. A public IP not
+// plugin sets it on the host but not in the vars its hostnames, filters
+// and compose see (groups and keyed_groups see it through the host's
+// vars), and compose may override it. A public IP not
 // allocated yet is a None entry of public_ipv4_address, so such a VM gets
 // None, not its private address, as with the plugin.
 func ansibleHost(vars map[string]any) any {
