@@ -24,8 +24,9 @@ type Instance struct {
 	// The engine takes the first non-empty one, or falls back to
 	// ExternalID and says so in the run's warnings.
 	Hostnames []string
-	// Address is the address to reach the instance at when compose does not
-	// set ansible_host: public if it has one, else private.
+	// Address is the address to reach the instance at when neither the
+	// host vars nor compose set ansible_host: public if it has one, else
+	// private.
 	Address string
 	// Enabled is derived from the instance state (running = enabled).
 	Enabled bool
@@ -41,6 +42,13 @@ type Instance struct {
 	// JSON-compatible: string, bool, float64/int/int64, nil, []any,
 	// map[string]any.
 	Vars map[string]any
+	// DefaultVars are host vars the plugin sets on the host without
+	// handing them to hostnames, filters or compose (azure_rm's
+	// ansible_host); groups and keyed_groups see them, as ansible-core
+	// adds the host's vars for those. The engine stores them unless Vars
+	// or compose set the same name: a composed ansible_host wins, as in
+	// the plugin. Not wrapped by VarsPrefix.
+	DefaultVars map[string]any
 }
 
 // Provider fetches instances from one configured source.

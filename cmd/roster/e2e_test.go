@@ -234,6 +234,54 @@ func TestEndToEndWithAnsible(t *testing.T) {
 			t.Fatalf("group %s: ansible sees %v, the API serves %v", g, seenGroups[g], hosts)
 		}
 	}
+	// Ansible can connect: every Azure host has the azure_rm plugin's
+	// ansible_host (its first public IPv4, else its first private one)
+	// and every OpenStack host the openstack plugin's, where Ansible
+	// reads them.
+	azureHosts := 0
+	for g, hosts := range seenGroups {
+		if !strings.HasPrefix(g, "azure_loc_") {
+			continue
+		}
+		for _, h := range hosts {
+			var v struct {
+				AnsibleHost any      `json:"ansible_host"`
+				Public      []string `json:"public_ipv4_address"`
+				Private     []string `json:"private_ipv4_addresses"`
+			}
+			if err := json.Unmarshal(seenVars[h], &v); err != nil {
+				t.Fatalf("azure host %s: %v", h, err)
+			}
+			want := v.Private[0]
+			if len(v.Public) > 0 {
+				want = v.Public[0]
+			}
+			if v.AnsibleHost != want {
+				t.Fatalf("azure host %s: ansible sees ansible_host %v, want %s", h, v.AnsibleHost, want)
+			}
+			azureHosts++
+		}
+	}
+	openstackHosts := 0
+	for _, h := range seenGroups["RegionOne"] {
+		var v struct {
+			AnsibleHost    any `json:"ansible_host"`
+			AnsibleSSHHost any `json:"ansible_ssh_host"`
+			OpenStack      any `json:"openstack"`
+		}
+		json.Unmarshal(seenVars[h], &v)
+		if v.OpenStack == nil {
+			continue // a name another source took first: its vars are that source's
+		}
+		if a, _ := v.AnsibleHost.(string); a == "" || v.AnsibleSSHHost != a {
+			t.Fatalf("openstack host %s: ansible_host %v, ansible_ssh_host %v", h, v.AnsibleHost, v.AnsibleSSHHost)
+		}
+		openstackHosts++
+	}
+	if azureHosts == 0 || openstackHosts == 0 {
+		t.Fatalf("%d azure hosts, %d openstack hosts: the check proves little", azureHosts, openstackHosts)
+	}
+
 	var envs struct {
 		Children []string `json:"children"`
 	}

@@ -576,7 +576,7 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 		}
 		vars := inst.Vars
 		setMagicVars(vars, name, inst.Groups)
-		res, err := cons.Apply(vars)
+		res, err := cons.ApplyHidden(vars, inst.DefaultVars)
 		clearMagicVars(vars)
 		if err != nil {
 			return fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
@@ -586,6 +586,11 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 		}
 		if inst.VarsPrefix != "" || inst.VarsSuffix != "" {
 			vars = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
+		}
+		for k, v := range inst.DefaultVars {
+			if _, set := vars[k]; !set {
+				vars[k] = v
+			}
 		}
 		for k, v := range res.Vars {
 			vars[k] = v
@@ -619,7 +624,7 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 			return err
 		}
 		sh.hosts = append(sh.hosts, built{Host: h, unchanged: unchanged})
-		insts[i].Vars = nil // let the raw vars go as soon as they are encoded
+		insts[i].Vars, insts[i].DefaultVars = nil, nil // let the raw vars go as soon as they are encoded
 	}
 	return nil
 }

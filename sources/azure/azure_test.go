@@ -89,8 +89,9 @@ func TestHostVarsHaveThePluginsShape(t *testing.T) {
 			t.Fatalf("%s: default_inventory_hostname %v hostnames %v, want %s", info.Name, v["default_inventory_hostname"], inst.Hostnames, dih)
 		}
 		if !slices.Equal(strs(v["private_ipv4_addresses"]), info.PrivateIPs) ||
-			!slices.Equal(strs(v["public_ipv4_address"]), info.PublicIPs) ||
-			!slices.Equal(strs(v["public_ipv4_addresses"]), info.PublicIPs) ||
+			!slices.Equal(slots(v["public_ipv4_address"]), info.PublicIPSlots) ||
+			!slices.Equal(slots(v["public_ipv4_addresses"]), info.PublicIPSlots) ||
+			!slices.Equal(allocated(v["public_ipv4_address"]), info.PublicIPs) ||
 			!slices.Equal(strs(v["public_dns_hostnames"]), info.FQDNs) {
 			t.Fatalf("%s: addresses private %v public %v dns %v, want %v %v %v", info.Name,
 				v["private_ipv4_addresses"], v["public_ipv4_address"], v["public_dns_hostnames"], info.PrivateIPs, info.PublicIPs, info.FQDNs)
@@ -106,6 +107,20 @@ func TestHostVarsHaveThePluginsShape(t *testing.T) {
 		}
 		if inst.Address != wantAddr {
 			t.Fatalf("%s: address %s, want %s", info.Name, inst.Address, wantAddr)
+		}
+		// The plugin sets ansible_host on the host, outside the vars its
+		// expressions see.
+		if _, ok := v["ansible_host"]; ok {
+			t.Fatalf("%s: ansible_host among the vars hostnames and compose see", info.Name)
+		}
+		// The first public IP, even one not allocated (None), else the
+		// first private address.
+		var wantHost any = wantAddr
+		if len(info.PublicIPSlots) > 0 && info.PublicIPSlots[0] == "" {
+			wantHost = nil
+		}
+		if got := inst.DefaultVars["ansible_host"]; got != wantHost {
+			t.Fatalf("%s: ansible_host %v, want %v", info.Name, got, wantHost)
 		}
 		tags := v["tags"].(map[string]any)
 		if len(tags) != len(info.Tags) {
@@ -218,7 +233,7 @@ func TestResourceGroupsAreListedAndJoinedAcrossGroups(t *testing.T) {
 		if !slices.Contains(groups, info.ResourceGroup) {
 			t.Fatalf("VM of group %s listed", info.ResourceGroup)
 		}
-		if !slices.Equal(strs(inst.Vars["private_ipv4_addresses"]), info.PrivateIPs) || !slices.Equal(strs(inst.Vars["public_ipv4_address"]), info.PublicIPs) {
+		if !slices.Equal(strs(inst.Vars["private_ipv4_addresses"]), info.PrivateIPs) || !slices.Equal(allocated(inst.Vars["public_ipv4_address"]), info.PublicIPs) {
 			t.Fatalf("%s: network not joined: %v %v", info.Name, inst.Vars["private_ipv4_addresses"], inst.Vars["public_ipv4_address"])
 		}
 		if strings.Contains(info.NICs[0], "/rg-network-") {
@@ -265,7 +280,7 @@ func TestScaleSetInstances(t *testing.T) {
 				inst.Vars["computer_name"] != info.ComputerName {
 				t.Fatalf("instance %s vars %v", info.Name, inst.Vars)
 			}
-			if !slices.Equal(strs(inst.Vars["private_ipv4_addresses"]), info.PrivateIPs) || !slices.Equal(strs(inst.Vars["public_ipv4_address"]), info.PublicIPs) {
+			if !slices.Equal(strs(inst.Vars["private_ipv4_addresses"]), info.PrivateIPs) || !slices.Equal(allocated(inst.Vars["public_ipv4_address"]), info.PublicIPs) {
 				t.Fatalf("instance %s: %v %v, want %v %v", info.Name, inst.Vars["private_ipv4_addresses"], inst.Vars["public_ipv4_address"], info.PrivateIPs, info.PublicIPs)
 			}
 		case info.FlexScaleSet != "":
@@ -430,7 +445,7 @@ func TestWhatTheListsMissedIsFetchedOneByOne(t *testing.T) {
 		if !ok || inst.Vars["powerstate"] != "running" || !inst.Enabled {
 			t.Fatalf("late VM %s: %+v", v.Name, inst)
 		}
-		if !slices.Equal(strs(inst.Vars["private_ipv4_addresses"]), v.PrivateIPs) || !slices.Equal(strs(inst.Vars["public_ipv4_address"]), v.PublicIPs) {
+		if !slices.Equal(strs(inst.Vars["private_ipv4_addresses"]), v.PrivateIPs) || !slices.Equal(allocated(inst.Vars["public_ipv4_address"]), v.PublicIPs) {
 			t.Fatalf("late VM %s: network %v %v, want %v %v", v.Name, inst.Vars["private_ipv4_addresses"], inst.Vars["public_ipv4_address"], v.PrivateIPs, v.PublicIPs)
 		}
 		publics += len(v.PublicIPs)
@@ -514,11 +529,21 @@ func TestStoppedVMKeepsItsHostWithoutAPublicAddress(t *testing.T) {
 		if inst.ExternalID != target.VMID {
 			continue
 		}
-		if inst.Enabled || inst.Vars["powerstate"] != "deallocated" || !slices.Equal(strs(inst.Vars["public_ipv4_address"]), after.PublicIPs) {
+		if inst.Enabled || inst.Vars["powerstate"] != "deallocated" || !slices.Equal(allocated(inst.Vars["public_ipv4_address"]), after.PublicIPs) {
 			t.Fatalf("deallocated VM: enabled %v vars %v", inst.Enabled, inst.Vars)
 		}
-		if len(after.PublicIPs) == 0 && inst.Address != after.PrivateIPs[0] {
-			t.Fatalf("address %s, want the private %s once the dynamic IP is released", inst.Address, after.PrivateIPs[0])
+		if len(after.PublicIPs) == 0 {
+			if inst.Address != after.PrivateIPs[0] {
+				t.Fatalf("address %s, want the private %s once the dynamic IP is released", inst.Address, after.PrivateIPs[0])
+			}
+			// The plugin's lists keep the released IP as None, and its
+			// ansible_host is that None.
+			if l := inst.Vars["public_ipv4_address"].([]any); len(l) != 1 || l[0] != nil {
+				t.Fatalf("public_ipv4_address %v, want [None]", l)
+			}
+			if h, ok := inst.DefaultVars["ansible_host"]; !ok || h != nil {
+				t.Fatalf("ansible_host %v (set %v), want None", h, ok)
+			}
 		}
 		return
 	}

@@ -41,15 +41,18 @@ var goldenFleet = azuresim.Options{Seed: 117, Size: 12, ScaleSets: 2, Subscripti
 var goldenCases = []string{"azure_rm_doc", "azure_rm_doc_strict", "os_groups", "awx_azure_rm"}
 
 type goldenHost struct {
-	Host     string             `json:"host"`
-	VMID     string             `json:"vmid"`
-	Address  string             `json:"address"`
-	Enabled  bool               `json:"enabled"`
-	Vars     map[string]any     `json:"vars,omitempty"`
-	Groups   []string           `json:"groups"`
-	Edges    []roster.GroupEdge `json:"edges,omitempty"`
-	Warnings []string           `json:"warnings,omitempty"`
-	Error    string             `json:"error,omitempty"`
+	Host    string `json:"host"`
+	VMID    string `json:"vmid"`
+	Address string `json:"address"`
+	Enabled bool   `json:"enabled"`
+	// AnsibleHost is the host's ansible_host once compose has run: the
+	// plugin's default or the composed one.
+	AnsibleHost any                `json:"ansible_host"`
+	Vars        map[string]any     `json:"vars,omitempty"`
+	Groups      []string           `json:"groups"`
+	Edges       []roster.GroupEdge `json:"edges,omitempty"`
+	Warnings    []string           `json:"warnings,omitempty"`
+	Error       string             `json:"error,omitempty"`
 }
 
 // splitPluginFile does what the registry is to do with a pasted azure_rm
@@ -100,17 +103,18 @@ func TestGoldenHostVars(t *testing.T) {
 	insts := collect(t, open(t, simDriver(sim), simConfig(url, goldenFleet.Subscriptions, map[string]any{"include_vmss": true})), goldenFleet.Subscriptions[0])
 	slices.SortFunc(insts, func(a, b sources.Instance) int { return strings.Compare(a.Vars["id"].(string), b.Vars["id"].(string)) })
 	type golden struct {
-		ExternalID string         `json:"external_id"`
-		Hostnames  []string       `json:"hostnames"`
-		Address    string         `json:"address"`
-		Enabled    bool           `json:"enabled"`
-		Groups     []string       `json:"groups"`
-		Vars       map[string]any `json:"vars"`
+		ExternalID  string         `json:"external_id"`
+		Hostnames   []string       `json:"hostnames"`
+		Address     string         `json:"address"`
+		Enabled     bool           `json:"enabled"`
+		Groups      []string       `json:"groups"`
+		Vars        map[string]any `json:"vars"`
+		DefaultVars map[string]any `json:"default_vars"`
 	}
 	out := make([]golden, 0, len(insts))
 	seen := map[string]bool{}
 	for _, inst := range insts {
-		out = append(out, golden{inst.ExternalID, inst.Hostnames, inst.Address, inst.Enabled, emptyList(inst.Groups), inst.Vars})
+		out = append(out, golden{inst.ExternalID, inst.Hostnames, inst.Address, inst.Enabled, emptyList(inst.Groups), inst.Vars, inst.DefaultVars})
 		seen[inst.Vars["powerstate"].(string)] = true
 		seen[inst.Vars["os_profile"].(map[string]any)["system"].(string)] = true
 		if len(inst.Vars["public_dns_hostnames"].([]any)) > 0 {
@@ -161,13 +165,19 @@ func TestGolden(t *testing.T) {
 						break
 					}
 				}
-				res, err := c.Apply(inst.Vars)
+				res, err := c.ApplyHidden(inst.Vars, inst.DefaultVars)
 				g.Vars, g.Groups, g.Edges, g.Warnings = res.Vars, emptyList(res.Groups), res.Edges, res.Warnings
 				if err != nil {
 					g.Error = err.Error()
 				}
-				if a, ok := g.Vars["ansible_host"].(string); ok && a != "" {
-					g.Address = a // as the engine does
+				// As the engine does: the plugin's ansible_host unless
+				// compose set one, and the address from it.
+				g.AnsibleHost = inst.DefaultVars["ansible_host"]
+				if a, ok := g.Vars["ansible_host"]; ok {
+					g.AnsibleHost = a
+				}
+				if a, ok := g.AnsibleHost.(string); ok && a != "" {
+					g.Address = a
 				}
 				out = append(out, g)
 			}

@@ -105,6 +105,22 @@ func strs(v any) []string {
 	return out
 }
 
+// slots reads a list of addresses in which None stands for an address
+// not allocated yet, as "".
+func slots(v any) []string { return strs(v) }
+
+// allocated reads a list of addresses, leaving out the None entries.
+func allocated(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

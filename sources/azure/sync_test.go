@@ -264,3 +264,73 @@ func TestConfigErrorsAreRecordedNotPanicked(t *testing.T) {
 		t.Fatalf("error %q does not name the option", run.Error)
 	}
 }
+
+// TestAnsibleHostIsThePlugins: without compose every host carries the
+// azure_rm plugin's ansible_host (first public IPv4, else first private)
+// in its stored vars, which the Ansible document serves as they are.
+// compose sees no ansible_host (the plugin sets it outside the vars it
+// hands to compose) while conditional groups do (ansible-core adds the
+// host's own vars for them), a composed one wins, and one that fails to compose
+// without strict leaves the plugin's.
+func TestAnsibleHostIsThePlugins(t *testing.T) {
+	opts := azuresim.Options{Seed: 31, Size: 80, ScaleSets: 2}
+	check := func(t *testing.T, config map[string]any, want func(v map[string]any) any) map[string]map[string]any {
+		t.Helper()
+		e := newEnv(t, opts, config)
+		wantStatus(t, e.Sync(), roster.SyncSucceeded)
+		out := map[string]map[string]any{}
+		public := 0
+		for _, h := range e.Hosts() {
+			v := vars(t, h)
+			got, ok := v["ansible_host"]
+			if w := want(v); !ok || got != w {
+				t.Fatalf("host %s: ansible_host %v (set %v), want %v", h.Name, got, ok, w)
+			}
+			if _, grouped := config["conditional_groups"]; grouped && !slices.Contains(h.Groups, "saw") {
+				t.Fatalf("host %s: the conditional group did not see ansible_host (groups %v)", h.Name, h.Groups)
+			}
+			if a, _ := got.(string); a != "" && h.Address != a {
+				t.Fatalf("host %s: address %s, ansible_host %s", h.Name, h.Address, a)
+			}
+			if len(v["public_ipv4_address"].([]any)) > 0 {
+				public++
+			}
+			out[h.Name] = v
+		}
+		if public == 0 || public == len(out) {
+			t.Fatalf("%d of %d hosts have a public address: the check proves little", public, len(out))
+		}
+		return out
+	}
+	// The plugin's: the first public IP (None when not allocated), else
+	// the first private address.
+	pluginHost := func(v map[string]any) any {
+		for _, key := range []string{"public_ipv4_address", "private_ipv4_addresses"} {
+			if l := v[key].([]any); len(l) > 0 {
+				return l[0]
+			}
+		}
+		return nil
+	}
+	t.Run("plugin default", func(t *testing.T) {
+		check(t, map[string]any{"include_vmss": true, "conditional_groups": map[string]any{"saw": "ansible_host is defined"}}, pluginHost)
+	})
+	t.Run("compose wins and does not see it", func(t *testing.T) {
+		hosts := check(t, map[string]any{"include_vmss": true,
+			"hostvar_expressions": map[string]any{"ansible_host": "private_ipv4_addresses | last", "saw_ansible_host": "ansible_host is defined"},
+		}, func(v map[string]any) any {
+			l := v["private_ipv4_addresses"].([]any)
+			return l[len(l)-1]
+		})
+		for name, v := range hosts {
+			if v["saw_ansible_host"] != false {
+				t.Fatalf("host %s: compose saw ansible_host (%v)", name, v["saw_ansible_host"])
+			}
+		}
+	})
+	t.Run("a failed compose leaves the plugin's", func(t *testing.T) {
+		check(t, map[string]any{"include_vmss": true, "fail_on_template_errors": false,
+			"hostvar_expressions": map[string]any{"ansible_host": "no_such_var.address"},
+		}, pluginHost)
+	})
+}

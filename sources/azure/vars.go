@@ -34,12 +34,29 @@ func (p *provider) instance(r *vmRecord, f *fetch) sources.Instance {
 		id = strings.ToLower(r.id)
 	}
 	return sources.Instance{
-		ExternalID: id,
-		Hostnames:  hostnames(p.opts.hostnames, vars),
-		Address:    address,
-		Enabled:    r.power == "running",
-		Vars:       vars,
+		ExternalID:  id,
+		Hostnames:   hostnames(p.opts.hostnames, vars),
+		Address:     address,
+		Enabled:     r.power == "running",
+		Vars:        vars,
+		DefaultVars: map[string]any{"ansible_host": ansibleHost(vars)},
 	}
+}
+
+// ansibleHost is the plugin's ansible_host: the first entry of
+// public_ipv4_address, else of private_ipv4_addresses, else None. The
+// plugin sets it on the host but not in the vars its hostnames, filters
+// and compose see (groups and keyed_groups see it through the host's
+// vars), and compose may override it. A public IP not
+// allocated yet is a None entry of public_ipv4_address, so such a VM gets
+// None, not its private address, as with the plugin.
+func ansibleHost(vars map[string]any) any {
+	for _, k := range []string{"public_ipv4_address", "private_ipv4_addresses"} {
+		if l, _ := vars[k].([]any); len(l) > 0 {
+			return l[0]
+		}
+	}
+	return nil
 }
 
 // hostVars builds the azure_rm plugin's host vars. It also returns the
@@ -88,10 +105,11 @@ func (p *provider) hostVars(r *vmRecord, f *fetch) (map[string]any, []string, []
 			if ip == nil {
 				continue
 			}
-			var addr any
+			// An address not allocated yet (a dynamic IP of a
+			// deallocated VM) is a None entry, as in the plugin.
+			addr := orNil(ip.address)
+			publicAddrs = append(publicAddrs, addr)
 			if ip.address != "" {
-				addr = ip.address
-				publicAddrs = append(publicAddrs, ip.address)
 				publicList = append(publicList, ip.address)
 			}
 			publicIPs = append(publicIPs, map[string]any{"id": c.publicIPID, "name": ip.name, "ipv4_address": addr})

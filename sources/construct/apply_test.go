@@ -254,3 +254,45 @@ func stringsAny(s []string) []any {
 	}
 	return out
 }
+
+// TestHiddenVars: vars a plugin sets on the host outside what it hands to
+// compose (azure_rm's ansible_host) are undefined to compose, seen by
+// groups and keyed_groups (ansible-core adds the host's vars for them),
+// and under the composed vars there; Result.Vars never carries them.
+func TestHiddenVars(t *testing.T) {
+	vars := map[string]any{"name": "vm1", "private": "10.0.0.4"}
+	hidden := map[string]any{"ansible_host": "20.1.2.3", "other": "x"}
+	c := mustParse(t, map[string]any{
+		"compose": map[string]any{"saw": "ansible_host is defined", "other": "'composed'"},
+		"groups":  map[string]any{"has_host": "ansible_host == '20.1.2.3'", "other_composed": "other == 'composed'"},
+		"keyed_groups": []any{
+			map[string]any{"key": "ansible_host", "prefix": "host"},
+		},
+	})
+	for _, apply := range []struct {
+		name string
+		fn   func() (Result, error)
+	}{
+		{"Constructor", func() (Result, error) { return c.ApplyHidden(vars, hidden) }},
+		{"Batch", func() (Result, error) { return c.Batch().ApplyHidden(vars, hidden) }},
+	} {
+		res, err := apply.fn()
+		if err != nil {
+			t.Fatalf("%s: %v", apply.name, err)
+		}
+		if res.Vars["saw"] != false || res.Vars["other"] != "composed" || len(res.Vars) != 2 {
+			t.Errorf("%s: composed vars %v, want saw=false (compose does not see hidden vars)", apply.name, res.Vars)
+		}
+		if want := []string{"has_host", "host_20_1_2_3", "other_composed"}; !slices.Equal(res.Groups, want) {
+			t.Errorf("%s: groups %v, want %v", apply.name, res.Groups, want)
+		}
+	}
+	if _, ok := vars["ansible_host"]; ok {
+		t.Error("ApplyHidden modified vars")
+	}
+	// Without hidden vars, as Apply.
+	res, err := c.ApplyHidden(vars, nil)
+	if err != nil || len(res.Groups) != 1 || res.Groups[0] != "other_composed" {
+		t.Errorf("no hidden vars: groups %v, err %v", res.Groups, err)
+	}
+}

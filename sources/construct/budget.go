@@ -379,7 +379,12 @@ func (c *Constructor) Batch() *Batch { return &Batch{c: c} }
 
 // Apply is Constructor.Apply, counting the host's constructed output
 // against the limit per sync as well.
-func (b *Batch) Apply(vars map[string]any) (Result, error) { return b.c.apply(vars, b) }
+func (b *Batch) Apply(vars map[string]any) (Result, error) { return b.c.apply(vars, nil, b) }
+
+// ApplyHidden is Constructor.ApplyHidden, counting as Apply does.
+func (b *Batch) ApplyHidden(vars, hidden map[string]any) (Result, error) {
+	return b.c.apply(vars, hidden, b)
+}
 
 // Used returns the bytes of constructed output counted so far.
 func (b *Batch) Used() int64 { return b.used.Load() }

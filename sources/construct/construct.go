@@ -2,6 +2,7 @@ package construct
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -404,7 +405,16 @@ func recoverEval(err *error) {
 // entry that goes over a limit (Limits) is an *EvalError whatever strict
 // says.
 func (c *Constructor) Apply(vars map[string]any) (Result, error) {
-	return c.apply(vars, nil)
+	return c.apply(vars, nil, nil)
+}
+
+// ApplyHidden is Apply for a host that also has hidden vars: vars a
+// plugin sets on the host without handing them to compose (azure_rm's
+// ansible_host). groups and keyed_groups see them under the composed
+// vars, as ansible-core's helpers add the host's own vars
+// (fetch_hostvars) to what the plugin hands them; compose does not.
+func (c *Constructor) ApplyHidden(vars, hidden map[string]any) (Result, error) {
+	return c.apply(vars, hidden, nil)
 }
 
 // newEnv returns the state of one host's evaluations.
@@ -412,7 +422,7 @@ func (c *Constructor) newEnv(vars map[string]any) *env {
 	return &env{vars: vars, cache: c.cache, b: newBudget(c.limits)}
 }
 
-func (c *Constructor) apply(vars map[string]any, batch *Batch) (Result, error) {
+func (c *Constructor) apply(vars, hidden map[string]any, batch *Batch) (Result, error) {
 	var res Result
 	e := c.newEnv(vars)
 	e.out = output{hostMax: c.limits.HostBytes, batch: batch, syncMax: c.limits.SyncBytes}
@@ -443,6 +453,12 @@ func (c *Constructor) apply(vars map[string]any, batch *Batch) (Result, error) {
 		res.Vars[ce.name] = v
 	}
 	e.over = res.Vars
+	if len(hidden) > 0 {
+		over := make(map[string]any, len(hidden)+len(res.Vars))
+		maps.Copy(over, hidden)
+		maps.Copy(over, res.Vars)
+		e.over = over
+	}
 
 	if n := len(c.groups) + 2*len(c.keyed); n > 0 {
 		res.Groups = make([]string, 0, n)

@@ -69,12 +69,15 @@ type VMInfo struct {
 	NICs []string
 	// PrivateIPs, PublicIPs and FQDNs follow the azure_rm plugin's order:
 	// the primary NIC first and, within a NIC, the primary IP
-	// configuration first. PublicIPs holds allocated addresses only.
-	PrivateIPs []string
-	PublicIPs  []string
-	FQDNs      []string
-	Tags       []Tag // in the order the API returns them
-	Created    time.Time
+	// configuration first. PublicIPs holds allocated addresses only;
+	// PublicIPSlots has an entry per attached public IP, "" for one not
+	// allocated (a dynamic IP of a deallocated VM).
+	PrivateIPs    []string
+	PublicIPs     []string
+	PublicIPSlots []string
+	FQDNs         []string
+	Tags          []Tag // in the order the API returns them
+	Created       time.Time
 }
 
 // Tag returns the value of tag key and whether the VM has it.
@@ -811,7 +814,9 @@ func (v *vm) info() VMInfo {
 			if c.pip == nil {
 				continue
 			}
-			if a := c.pip.ipAddress(); a != "" {
+			a := c.pip.ipAddress()
+			i.PublicIPSlots = append(i.PublicIPSlots, a)
+			if a != "" {
 				i.PublicIPs = append(i.PublicIPs, a)
 			}
 			if d := c.pip.fqdn(); d != "" {
