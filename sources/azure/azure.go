@@ -138,6 +138,15 @@ func (Driver) Validate(config map[string]any) error {
 	return err
 }
 
+// Warnings implements sources.Warner.
+func (Driver) Warnings(config map[string]any) []string {
+	o, err := parseOptions(config)
+	if err != nil {
+		return nil
+	}
+	return o.warnings
+}
+
 func (d Driver) getenv(k string) string {
 	if d.Getenv != nil {
 		return d.Getenv(k)
@@ -443,16 +452,22 @@ func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sou
 	}
 
 	pager := sources.NewPager(page)
+	add := func(r *vmRecord) {
+		inst := p.instance(r, f)
+		if p.opts.keep(inst.Vars) { // exclude/include_host_filters
+			pager.Add(inst)
+		}
+	}
 	for _, r := range f.vms {
 		power, ok := f.power[strings.ToLower(r.id)]
 		if !ok {
 			continue // gone between the lists (see fillGaps)
 		}
 		r.power = power
-		pager.Add(p.instance(r, f))
+		add(r)
 	}
 	for _, r := range f.instances {
-		pager.Add(p.instance(r, f))
+		add(r)
 	}
 	return pager.Flush()
 }
