@@ -100,7 +100,7 @@ func (r *Registry) Validate(provider string, config map[string]any) error {
 // Warnings lists, for a configuration Validate accepts, the options it
 // sets that have no effect in Roster (or act differently from the plugin),
 // each with the reason: the cache options, and what the provider's driver
-// reports. Nil for an invalid configuration.
+// reports. What it says of an invalid configuration is not meaningful.
 func (r *Registry) Warnings(provider string, config map[string]any) []string {
 	d, ok := r.drivers[provider]
 	if !ok {
