@@ -38,7 +38,9 @@ func TestValidate(t *testing.T) {
 		{"bad filter name", map[string]any{"filters": map[string]any{"Not A Filter": "x"}}, "filters.Not A Filter"},
 		{"empty filter values", map[string]any{"filters": map[string]any{"tag:Env": []any{}}}, "filters.tag:Env"},
 		{"bad include filter", map[string]any{"include_filters": []any{map[string]any{"BAD": "x"}}}, "include_filters[0].BAD"},
-		{"unknown hostname", map[string]any{"hostnames": []any{"dns-name", "fqdn"}}, "hostnames[1]"},
+		{"literal hostname", map[string]any{"hostnames": []any{"dns-name", "fqdn", map[string]any{"name": "instance-id", "prefix": "aws"}}}, ""},
+		{"misspelt hostname attribute", map[string]any{"hostnames": []any{"dns-name", "private_dns_name"}}, "hostnames[1]"},
+		{"network-interface hostnames", map[string]any{"hostnames": []any{"network-interface.mac-address", "network-interface.association.public-ip", "network-interface.subnet-id"}}, ""},
 		{"hostname dict without name", map[string]any{"hostnames": []any{map[string]any{"prefix": "tag:Env"}}}, "hostnames[0].name"},
 		{"bad role", map[string]any{"iam_role_arn": "ReadOnly"}, "iam_role_arn"},
 		{"bad endpoint", map[string]any{"endpoint_url": "ftp://x"}, "endpoint_url"},
@@ -227,6 +229,37 @@ func TestHostnamePreferences(t *testing.T) {
 		}
 		if !slices.Equal(inst.Hostnames, want) {
 			t.Fatalf("%s: hostnames %q, want %q", info.ID, inst.Hostnames, want)
+		}
+	}
+}
+
+// TestHostnameLiteralsAndInterfaces: text that is neither a tag nor an
+// attribute is a literal name (amazon.aws 5+), and the
+// network-interface.* preferences read the instance's interface.
+func TestHostnameLiteralsAndInterfaces(t *testing.T) {
+	sim := awssim.New(awssim.Options{Seed: 3, Size: 20, Regions: []string{"us-west-2"}})
+	p := newProvider(t, sim, map[string]any{
+		"regions": []any{"us-west-2"},
+		"hostnames": []any{
+			map[string]any{"name": "network-interface.network-interface-id", "prefix": "aws", "separator": "-"},
+			"network-interface.mac-address",
+			"network-interface.attachment.status",
+		},
+	})
+	insts, err := p.Collect(t.Context(), "us-west-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insts) == 0 {
+		t.Fatal("no instances")
+	}
+	for _, inst := range insts {
+		info, _ := sim.Fleet().Instance(inst.ExternalID)
+		h := inst.Hostnames
+		// A name holding a colon is sanitised like a group name, as the
+		// plugin does.
+		if !strings.HasPrefix(h[0], "aws-eni-") || h[1] == "" || strings.Contains(h[1], ":") || h[2] != "attached" {
+			t.Fatalf("%s: hostnames %q, want aws-eni-..., a sanitised MAC address and attached", info.ID, h)
 		}
 	}
 }

@@ -231,6 +231,10 @@ func checkFilters(errs *roster.FieldErrors, field string, f Filters) {
 	}
 }
 
+// checkPreference accepts tag:KEY[=VALUE], an instance attribute, or any
+// other text, which the plugin uses as a literal name; but text that is an
+// attribute name misspelt (dns_name for dns-name) is refused with the
+// attribute it is close to.
 func checkPreference(p string) string {
 	if strings.HasPrefix(p, "tag:") {
 		if len(p) == len("tag:") {
@@ -238,8 +242,14 @@ func checkPreference(p string) string {
 		}
 		return ""
 	}
-	if _, ok := hostnameAttrs[p]; !ok {
-		return fmt.Sprintf("unknown hostname preference %q; use tag:KEY[=VALUE] or one of %s", p, strings.Join(sortedKeys(hostnameAttrs), ", "))
+	if _, ok := hostnameAttrs[p]; ok {
+		return ""
+	}
+	if s := sources.Suggest(p, sortedKeys(hostnameAttrs)); s != "" {
+		return fmt.Sprintf("unknown hostname preference %q; did you mean %q? (other text is a literal name, as in the plugin)", p, s)
+	}
+	if strings.TrimSpace(p) == "" {
+		return "a hostname preference must not be empty"
 	}
 	return ""
 }
