@@ -39,6 +39,7 @@ func TestValidate(t *testing.T) {
 		{"empty filter values", map[string]any{"filters": map[string]any{"tag:Env": []any{}}}, "filters.tag:Env"},
 		{"bad include filter", map[string]any{"include_filters": []any{map[string]any{"BAD": "x"}}}, "include_filters[0].BAD"},
 		{"literal hostname", map[string]any{"hostnames": []any{"dns-name", "fqdn", map[string]any{"name": "instance-id", "prefix": "aws"}}}, ""},
+		{"hostname with a Jinja2 filter", map[string]any{"hostnames": []any{"tag:Name | lower"}}, "hostnames[0]"},
 		{"misspelt hostname attribute", map[string]any{"hostnames": []any{"dns-name", "private_dns_name"}}, "hostnames[1]"},
 		{"network-interface hostnames", map[string]any{"hostnames": []any{"network-interface.mac-address", "network-interface.association.public-ip", "network-interface.subnet-id"}}, ""},
 		{"hostname dict without name", map[string]any{"hostnames": []any{map[string]any{"prefix": "tag:Env"}}}, "hostnames[0].name"},

@@ -236,6 +236,9 @@ func checkFilters(errs *roster.FieldErrors, field string, f Filters) {
 // attribute name misspelt (dns_name for dns-name) is refused with the
 // attribute it is close to.
 func checkPreference(p string) string {
+	if strings.Contains(p, "|") {
+		return fmt.Sprintf("%q: Jinja2 filters in hostnames (amazon.aws 9.2) are not supported yet; name hosts by the plain preference and shape names with compose or keyed_groups", p)
+	}
 	if strings.HasPrefix(p, "tag:") {
 		if len(p) == len("tag:") {
 			return "tag: needs a tag key, as in tag:Name"
