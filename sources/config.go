@@ -49,9 +49,6 @@ func Decode(config map[string]any, into any) error {
 	if err := dec.Decode(into); err != nil {
 		errs.Merge("", decodeError(err, into))
 	}
-	if len(errs) == 0 {
-		return nil
-	}
 	return errs.Err()
 }
 
@@ -66,8 +63,9 @@ func unknownOption(name string, known []string) roster.FieldError {
 
 // Suggest returns the candidate closest to name by edit distance
 // (Levenshtein, case-insensitive, '-' and '_' alike) when it is close
-// enough to be a likely typo: at most a third of name's length, and at
-// least one edit. Ties go to the first candidate in order. "" when none is.
+// enough to be a likely typo: within a third of name's length in edits (at
+// least one edit is always allowed). Ties go to the first candidate in
+// order. "" when none is close enough.
 func Suggest(name string, candidates []string) string {
 	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
 	n := norm(name)
