@@ -13,7 +13,9 @@ func inventoryOut(inv *roster.Inventory) Inventory {
 		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
 }
 
-func sourceOut(src *roster.Source) Source {
+// sourceOut converts a source for the wire, with the warnings of its
+// options that have no effect in Roster.
+func (s *Server) sourceOut(src *roster.Source) Source {
 	out := Source{
 		Id:          src.ID,
 		InventoryId: src.InventoryID,
@@ -41,6 +43,9 @@ func sourceOut(src *roster.Source) Source {
 		out.NextSyncAt = &src.NextSync.Due
 	}
 	out.HasCallbackKey = &src.HasCallbackKey
+	if w := s.engine.Registry().Warnings(src.Provider, src.Config); len(w) > 0 {
+		out.Warnings = &w
+	}
 	return out
 }
 

@@ -134,7 +134,7 @@ func (s *Server) ListSources(ctx context.Context, req ListSourcesRequestObject) 
 	}
 	out := ListSources200JSONResponse{Items: make([]Source, len(srcs))}
 	for i, src := range srcs {
-		out.Items[i] = sourceOut(src)
+		out.Items[i] = s.sourceOut(src)
 	}
 	return out, nil
 }
@@ -198,7 +198,7 @@ func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject
 		return nil, err
 	}
 	s.auditChange(ctx, "source.create", "source", src.ID, src.Name, inv.ID, map[string]string{"provider": src.Provider, "credential": src.CredentialID})
-	return CreateSource201JSONResponse(sourceOut(src)), nil
+	return CreateSource201JSONResponse(s.sourceOut(src)), nil
 }
 
 // GetSource implements StrictServerInterface.
@@ -207,7 +207,7 @@ func (s *Server) GetSource(ctx context.Context, req GetSourceRequestObject) (Get
 	if err != nil {
 		return nil, err
 	}
-	return GetSource200JSONResponse(sourceOut(src)), nil
+	return GetSource200JSONResponse(s.sourceOut(src)), nil
 }
 
 // UpdateSource implements StrictServerInterface.
@@ -285,7 +285,7 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 	s.auditChange(ctx, "source.update", "source", src.ID, src.Name, src.InventoryID, map[string]string{
 		"credential": src.CredentialID, "changed_options": strings.Join(changedKeys(before.Config, src.Config), ","),
 	})
-	return UpdateSource200JSONResponse(sourceOut(src)), nil
+	return UpdateSource200JSONResponse(s.sourceOut(src)), nil
 }
 
 // DeleteSource implements StrictServerInterface.

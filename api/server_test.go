@@ -536,6 +536,67 @@ func TestSourceInputErrors(t *testing.T) {
 	wantStatus(t, r, http.StatusCreated)
 }
 
+// TestSourceOptionsWithNoEffect: a pasted plugin file's cache settings and
+// the like are accepted, and the source and each of its runs say they have
+// no effect; several unknown options are refused together, each with a
+// suggestion; a bad region is refused on save.
+func TestSourceOptionsWithNoEffect(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("prod")
+	src := f.source("prod", "ec2", f.awsConfig(map[string]any{
+		"plugin": "amazon.aws.aws_ec2", "cache": true, "cache_plugin": "jsonfile", "cache_timeout": 3600,
+		"allow_duplicated_hosts": true,
+	}))
+	want := []string{"option cache has no effect: ", "option cache_plugin has no effect: ", "option cache_timeout has no effect: ",
+		"option allow_duplicated_hosts has no effect: "}
+	check := func(what string, got []string) {
+		t.Helper()
+		if len(got) < len(want) {
+			t.Fatalf("%s warnings %q, want %d about options", what, got, len(want))
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(got[i], w) {
+				t.Fatalf("%s warning %d = %q, want %q...", what, i, got[i], w)
+			}
+		}
+	}
+	if src.Warnings == nil {
+		t.Fatal("the created source has no warnings")
+	}
+	check("created source", *src.Warnings)
+	var got api.Source
+	f.do("GET", "/api/v1/sources/"+src.Id, f.admin, nil).json(t, &got)
+	if got.Warnings == nil {
+		t.Fatal("the source read back has no warnings")
+	}
+	check("source", *got.Warnings)
+	run := f.syncAndWait(src.Id)
+	if run.Status != api.SyncRunStatusSucceeded {
+		t.Fatalf("run = %+v", run)
+	}
+	check("run", run.Warnings)
+
+	// Without them, no warnings.
+	r := f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"config": f.awsConfig(nil)})
+	wantStatus(t, r, http.StatusOK)
+	var updated api.Source
+	r.json(t, &updated)
+	if updated.Warnings != nil {
+		t.Fatalf("warnings %q for a config without no-effect options", *updated.Warnings)
+	}
+
+	r = f.do("POST", "/api/v1/inventories/prod/sources", f.admin, map[string]any{"name": "typos", "provider": "aws",
+		"config": f.awsConfig(map[string]any{"regoins": []string{"us-east-1"}, "keyed_group": []any{}, "hostname": []any{"dns-name"}})})
+	for _, field := range []string{"config.regoins", "config.keyed_group", "config.hostname"} {
+		wantField(t, r, field)
+	}
+	if !strings.Contains(string(r.body), `did you mean \"regions\"?`) {
+		t.Fatalf("no suggestion for regoins: %s", r.body)
+	}
+	wantField(t, f.do("POST", "/api/v1/inventories/prod/sources", f.admin, map[string]any{"name": "zero", "provider": "aws",
+		"config": f.awsConfig(map[string]any{"regions": []string{"us-east-01"}})}), "config.regions[0]")
+}
+
 func TestSyncHostsGroupsAndAnsible(t *testing.T) {
 	f := newFixture(t)
 	f.inventory("prod")

@@ -5,27 +5,100 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/sources/construct"
 )
 
 // Decode decodes a provider's options (a JSON-compatible map) into the
-// struct pointed to by into, rejecting unknown options. Errors are EINVALID
-// with fields named as in the map ("regions[1]").
+// struct pointed to by into, rejecting unknown options: every unknown key
+// is its own field error, with the closest known option when one is close
+// enough to be a likely typo. Errors are EINVALID with fields named as in
+// the map ("regions[1]").
 func Decode(config map[string]any, into any) error {
+	var errs roster.FieldErrors
+	known := OptionNames(into)
+	var unknown []string
+	for k := range config {
+		// encoding/json matches names without regard to case; so does this.
+		if !slices.ContainsFunc(known, func(n string) bool { return strings.EqualFold(n, k) }) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		candidates := append(slices.Clone(known), construct.Keys()...)
+		slices.Sort(candidates)
+		config = maps.Clone(config)
+		for _, k := range unknown {
+			delete(config, k)
+			errs = append(errs, unknownOption(k, candidates))
+		}
+	}
 	raw, err := json.Marshal(config)
 	if err != nil {
-		return roster.Invalid(roster.FieldError{Message: "options are not JSON-compatible: " + err.Error()})
+		errs = append(errs, roster.FieldError{Message: "options are not JSON-compatible: " + err.Error()})
+		return errs.Err()
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
-		return decodeError(err, into)
+		errs.Merge("", decodeError(err, into))
 	}
-	return nil
+	return errs.Err()
+}
+
+// unknownOption is the field error of an unknown option: a suggestion when
+// a known option is a likely typo of it, else the list of known options.
+func unknownOption(name string, known []string) roster.FieldError {
+	if s := Suggest(name, known); s != "" {
+		return roster.FieldError{Field: name, Message: fmt.Sprintf("unknown option; did you mean %q?", s)}
+	}
+	return roster.FieldError{Field: name, Message: "unknown option; known options are " + strings.Join(known, ", ")}
+}
+
+// Suggest returns the candidate closest to name by edit distance
+// (Levenshtein, case-insensitive, '-' and '_' alike) when it is close
+// enough to be a likely typo: within a third of name's length in edits (at
+// least one edit is always allowed). Ties go to the first candidate in
+// order. "" when none is close enough.
+func Suggest(name string, candidates []string) string {
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "-", "_") }
+	n := norm(name)
+	limit := max(1, len([]rune(n))/3)
+	best, bestDist := "", limit+1
+	for _, c := range candidates {
+		if d := editDistance(n, norm(c)); d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 func decodeError(err error, into any) error {

@@ -64,3 +64,85 @@ func SplitPlugin(config map[string]any, d Driver) error {
 		Message: fmt.Sprintf("%q is not a plugin of provider %q (expected one of %s)", v, d.Name(), strings.Join(d.PluginNames(), ", ")),
 	})
 }
+
+// NoEffect is the warning for an option Roster accepts, for pasted plugin
+// files, but does not act on: "option cache has no effect: why".
+func NoEffect(option, why string) string {
+	return fmt.Sprintf("option %s has no effect: %s", option, why)
+}
+
+// Warner is implemented by drivers that accept plugin options which have
+// no effect in Roster (or act differently): Warnings says so, one message
+// per option, for a config Validate accepts (nil otherwise).
+type Warner interface {
+	Warnings(config map[string]any) []string
+}
+
+// CacheOptions are the inventory_cache options every plugin documents.
+// Roster keeps the inventory in its database and serves it from there, so
+// they never apply.
+var CacheOptions = []string{"cache", "cache_plugin", "cache_timeout", "cache_connection", "cache_prefix"}
+
+const cacheReason = "Roster stores the inventory in its database and serves it from there; " +
+	"sync on a schedule, or set the source's update_cache_timeout to sync before reads"
+
+// takeCache removes the inventory_cache options from config (which the
+// caller owns) and returns a warning for each one that asks for something:
+// cache true, or any cache_* setting. cache must be a boolean.
+func takeCache(config map[string]any) (warnings []string, err error) {
+	var errs roster.FieldErrors
+	for _, name := range CacheOptions {
+		v, ok := config[name]
+		if !ok {
+			continue
+		}
+		delete(config, name)
+		if name == "cache" {
+			on, ok := Bool(v)
+			if !ok {
+				errs.Add(name, "must be a boolean")
+			}
+			if !on {
+				continue
+			}
+		}
+		warnings = append(warnings, NoEffect(name, cacheReason))
+	}
+	return warnings, errs.Err()
+}
+
+// Bool reads an Ansible boolean: true/false, or the strings Ansible's
+// boolean() accepts (yes, no, on, off, 1, 0, ...). ok is false for
+// anything else.
+func Bool(v any) (b, ok bool) {
+	switch x := v.(type) {
+	case bool:
+		return x, true
+	case float64:
+		if x == 0 || x == 1 {
+			return x == 1, true
+		}
+	case int:
+		if x == 0 || x == 1 {
+			return x == 1, true
+		}
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "y", "yes", "on", "1", "true", "t":
+			return true, true
+		case "n", "no", "off", "0", "false", "f", "":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// Reasons shared by the providers' warnings.
+const (
+	// SanitizationReason: use_contrib_script_compatible_sanitization.
+	SanitizationReason = "group names are sanitised the way ansible-core does (every character but letters, digits " +
+		"and _ becomes _); use regex_replace in keyed_groups for other spellings"
+	// DuplicatesReason: allow_duplicated_hosts.
+	DuplicatesReason = "an instance is one host, named by the first hostnames preference it has; an instance " +
+		"whose name is taken is named by its id, and the run says so"
+)

@@ -54,12 +54,14 @@ func (r *Registry) Driver(name string) (Driver, error) {
 }
 
 // split separates a source's configuration into the provider's options and
-// the construct step's, after checking a pasted "plugin" key.
-func split(d Driver, config map[string]any) (provider, constructed map[string]any, err error) {
+// the construct step's, after checking a pasted "plugin" key. The
+// inventory_cache options every plugin documents go to neither: warnings
+// say why they have no effect.
+func split(d Driver, config map[string]any) (provider, constructed map[string]any, warnings []string, err error) {
 	if a, ok := d.(ConstructAliaser); ok {
 		config = maps.Clone(config) // never rename in the stored config
 		if err := Aliases(config, a.ConstructAliases()); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	provider = make(map[string]any, len(config))
@@ -72,7 +74,11 @@ func split(d Driver, config map[string]any) (provider, constructed map[string]an
 			provider[k] = v
 		}
 	}
-	return provider, constructed, SplitPlugin(provider, d)
+	var errs roster.FieldErrors
+	warnings, err = takeCache(provider)
+	errs.Merge("", err)
+	errs.Merge("", SplitPlugin(provider, d))
+	return provider, constructed, warnings, errs.Err()
 }
 
 // Validate checks a provider name and a source configuration; field errors
@@ -83,12 +89,31 @@ func (r *Registry) Validate(provider string, config map[string]any) error {
 		return err
 	}
 	var errs roster.FieldErrors
-	popts, copts, err := split(d, config)
+	popts, copts, _, err := split(d, config)
 	errs.Merge("config", err)
 	_, err = construct.ParseWithLimits(copts, r.limits)
 	errs.Merge("config", err)
 	errs.Merge("config", d.Validate(popts))
 	return errs.Err()
+}
+
+// Warnings lists, for a configuration Validate accepts, the options it
+// sets that have no effect in Roster (or act differently from the plugin),
+// each with the reason: the cache options, and what the provider's driver
+// reports. What it says of an invalid configuration is not meaningful.
+func (r *Registry) Warnings(provider string, config map[string]any) []string {
+	d, ok := r.drivers[provider]
+	if !ok {
+		return nil
+	}
+	popts, _, warnings, err := split(d, config)
+	if err != nil {
+		return nil
+	}
+	if w, ok := d.(Warner); ok {
+		warnings = append(warnings, w.Warnings(popts)...)
+	}
+	return warnings
 }
 
 // RoutingOptions returns the options of config that decide where the
@@ -121,7 +146,7 @@ func (r *Registry) Open(ctx context.Context, src *roster.Source, cred *Credentia
 	if err != nil {
 		return nil, nil, err
 	}
-	popts, copts, err := split(d, src.Config)
+	popts, copts, _, err := split(d, src.Config)
 	if err != nil {
 		return nil, nil, err
 	}

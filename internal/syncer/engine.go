@@ -395,6 +395,9 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 		}
 		return nil, opened
 	}
+	// Options the source sets that have no effect in Roster head the run's
+	// warnings, so each run says so.
+	optionNotes := e.registry.Warnings(src.Provider, src.Config)
 	scopes, err := provider.Scopes(ctx)
 	if err != nil {
 		return nil, err
@@ -499,7 +502,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	run.Warnings = notes.list()
+	run.Warnings = append(slices.Clone(optionNotes), notes.list()...)
 	if fatal != nil {
 		return nil, permanent{fmt.Errorf("source %q: %w", src.Name, fatal)}
 	}
@@ -510,7 +513,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if err != nil {
 		return nil, err
 	}
-	run.Warnings = notes.list()
+	run.Warnings = append(slices.Clone(optionNotes), notes.list()...)
 	if len(results) < len(scopes) {
 		run.Status = roster.SyncPartial
 		run.Error = fmt.Sprintf("%d of %d scopes failed; their hosts were kept as they were", len(scopes)-len(results), len(scopes))

@@ -91,6 +91,26 @@ func wantStatus(t *testing.T, run *roster.SyncRun, status roster.SyncStatus) {
 	}
 }
 
+// TestOptionsWithNoEffectAreWarnedOnEveryRun: a pasted plugin file's
+// cache and strict_permissions settings are accepted, and each run says
+// they have no effect, before the per-host warnings.
+func TestOptionsWithNoEffectAreWarnedOnEveryRun(t *testing.T) {
+	e := newEnv(t, 20, map[string]any{"cache": true, "cache_plugin": "jsonfile", "strict_permissions": false})
+	for range 2 {
+		run := e.Sync()
+		wantStatus(t, run, roster.SyncSucceeded)
+		want := []string{"option cache has no effect: ", "option cache_plugin has no effect: ", "option strict_permissions has no effect: "}
+		if len(run.Warnings) < len(want) {
+			t.Fatalf("warnings %q, want the options' first", run.Warnings)
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(run.Warnings[i], w) {
+				t.Fatalf("warning %d = %q, want %q...", i, run.Warnings[i], w)
+			}
+		}
+	}
+}
+
 func TestFirstSyncAddsEveryInstanceThenResyncWritesNothing(t *testing.T) {
 	e := newEnv(t, 600, nil)
 	run := e.Sync()

@@ -54,8 +54,16 @@ func (c ec2Calls) DescribeRegions(ctx context.Context, in *ec2.DescribeRegionsIn
 	return c.describeRegions(ctx, in, opts...)
 }
 
-// bootstrapRegion is where region-less calls (DescribeRegions, STS) go.
+// bootstrapRegion is where region-less calls (DescribeRegions, STS) go
+// unless the source's region option says otherwise.
 const bootstrapRegion = "us-east-1"
+
+func (o *Options) bootstrapRegion() string {
+	if o.Region != "" {
+		return o.Region
+	}
+	return bootstrapRegion
+}
 
 // pageSize is DescribeInstances' largest page.
 const pageSize = 1000
@@ -96,6 +104,15 @@ func (Driver) Validate(config map[string]any) error {
 	return err
 }
 
+// Warnings implements sources.Warner.
+func (Driver) Warnings(config map[string]any) []string {
+	o, err := parseOptions(config)
+	if err != nil {
+		return nil
+	}
+	return o.warnings
+}
+
 // Open implements sources.Driver. Credentials are the source's aws
 // credential (keys and/or a role) when it has one, else the environment /
 // default chain (or the named profile); iam_role_arn, or else the
@@ -110,7 +127,7 @@ func (d Driver) Open(ctx context.Context, cfg map[string]any, cred *sources.Cred
 		maxAttempts = 8
 	}
 	load := []func(*config.LoadOptions) error{
-		config.WithRegion(bootstrapRegion),
+		config.WithRegion(o.bootstrapRegion()),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = maxAttempts
@@ -170,7 +187,7 @@ func (p *provider) Scopes(ctx context.Context) ([]string, error) {
 	if len(p.opts.Regions) > 0 {
 		return p.opts.Regions, nil
 	}
-	out, err := p.client(bootstrapRegion).DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	out, err := p.client(p.opts.bootstrapRegion()).DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
 	if err != nil {
 		return nil, fmt.Errorf("list regions: %w", explain(err))
 	}

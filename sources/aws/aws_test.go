@@ -38,12 +38,23 @@ func TestValidate(t *testing.T) {
 		{"bad filter name", map[string]any{"filters": map[string]any{"Not A Filter": "x"}}, "filters.Not A Filter"},
 		{"empty filter values", map[string]any{"filters": map[string]any{"tag:Env": []any{}}}, "filters.tag:Env"},
 		{"bad include filter", map[string]any{"include_filters": []any{map[string]any{"BAD": "x"}}}, "include_filters[0].BAD"},
-		{"unknown hostname", map[string]any{"hostnames": []any{"dns-name", "fqdn"}}, "hostnames[1]"},
+		{"literal hostname", map[string]any{"hostnames": []any{"dns-name", "fqdn", map[string]any{"name": "instance-id", "prefix": "aws"}}}, ""},
+		{"hostname with a Jinja2 filter", map[string]any{"hostnames": []any{"tag:Name | lower"}}, "hostnames[0]"},
+		{"misspelt hostname attribute", map[string]any{"hostnames": []any{"dns-name", "private_dns_name"}}, "hostnames[1]"},
+		{"network-interface hostnames", map[string]any{"hostnames": []any{"network-interface.mac-address", "network-interface.association.public-ip", "network-interface.subnet-id"}}, ""},
 		{"hostname dict without name", map[string]any{"hostnames": []any{map[string]any{"prefix": "tag:Env"}}}, "hostnames[0].name"},
 		{"bad role", map[string]any{"iam_role_arn": "ReadOnly"}, "iam_role_arn"},
 		{"bad endpoint", map[string]any{"endpoint_url": "ftp://x"}, "endpoint_url"},
 		{"endpoint with credentials", map[string]any{"endpoint_url": "http://user:pw@127.0.0.1:1"}, "endpoint_url"},
-		{"lenient permissions", map[string]any{"strict_permissions": false}, "strict_permissions"},
+		{"region with a leading zero", map[string]any{"regions": []any{"us-east-01"}}, "regions[0]"},
+		{"bootstrap region", map[string]any{"aws_region": "us-gov-west-1"}, ""},
+		{"bad bootstrap region", map[string]any{"region": "us-east-01"}, "region"},
+		{"one role in assume_role_arns", map[string]any{"iam_role_arns": []any{"arn:aws:iam::123456789012:role/ro"}}, ""},
+		{"two roles", map[string]any{"assume_role_arns": []any{"arn:aws:iam::1:role/a", "arn:aws:iam::2:role/b"}}, "assume_role_arns"},
+		{"role twice", map[string]any{"assume_role_arns": "arn:aws:iam::1:role/a", "iam_role_arn": "arn:aws:iam::1:role/a"}, "assume_role_arns"},
+		{"bad role in the list", map[string]any{"assume_role_arns": []any{"ReadOnly"}}, "iam_role_arn"},
+		{"every plugin option with no effect", map[string]any{"strict_permissions": false, "use_contrib_script_compatible_sanitization": true,
+			"allow_duplicated_hosts": true, "include_extra_api_calls": true, "use_ssm_inventory": true}, ""},
 		{"concurrency", map[string]any{"concurrency": 1000}, "concurrency"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +79,42 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("the error repeats a secret: %v", err)
 			}
 		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		config map[string]any
+		want   []string // the options warned about, in order
+	}{
+		{map[string]any{}, nil},
+		{map[string]any{"strict_permissions": true, "allow_duplicated_hosts": false, "use_ssm_inventory": false}, nil},
+		{map[string]any{"strict_permissions": false}, []string{"strict_permissions"}},
+		{map[string]any{"use_contrib_script_compatible_sanitization": true, "allow_duplicated_hosts": true,
+			"include_extra_api_calls": true, "use_ssm_inventory": true},
+			[]string{"use_contrib_script_compatible_sanitization", "allow_duplicated_hosts", "include_extra_api_calls", "use_ssm_inventory"}},
+		{map[string]any{"regoins": "x", "allow_duplicated_hosts": true}, nil}, // invalid: no warnings
+	} {
+		got := Driver{}.Warnings(tc.config)
+		if len(got) != len(tc.want) {
+			t.Fatalf("%v: warnings %q, want one for each of %v", tc.config, got, tc.want)
+		}
+		for i, w := range got {
+			if !strings.HasPrefix(w, "option "+tc.want[i]+" has no effect: ") {
+				t.Errorf("%v: warning %q, want one about %s", tc.config, w, tc.want[i])
+			}
+		}
+	}
+}
+
+func TestRegionOptionIsWhereRegionsAreListed(t *testing.T) {
+	sim := awssim.New(awssim.Options{Seed: 1, Size: 10, Regions: []string{"us-east-1"}})
+	p := newProvider(t, sim, map[string]any{"region": "eu-west-1"})
+	if got := p.(*provider).opts.bootstrapRegion(); got != "eu-west-1" {
+		t.Fatalf("bootstrap region %q", got)
+	}
+	if _, err := p.Scopes(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -183,6 +230,37 @@ func TestHostnamePreferences(t *testing.T) {
 		}
 		if !slices.Equal(inst.Hostnames, want) {
 			t.Fatalf("%s: hostnames %q, want %q", info.ID, inst.Hostnames, want)
+		}
+	}
+}
+
+// TestHostnameLiteralsAndInterfaces: text that is neither a tag nor an
+// attribute is a literal name (amazon.aws 5+), and the
+// network-interface.* preferences read the instance's interface.
+func TestHostnameLiteralsAndInterfaces(t *testing.T) {
+	sim := awssim.New(awssim.Options{Seed: 3, Size: 20, Regions: []string{"us-west-2"}})
+	p := newProvider(t, sim, map[string]any{
+		"regions": []any{"us-west-2"},
+		"hostnames": []any{
+			map[string]any{"name": "network-interface.network-interface-id", "prefix": "aws", "separator": "-"},
+			"network-interface.mac-address",
+			"network-interface.attachment.status",
+		},
+	})
+	insts, err := p.Collect(t.Context(), "us-west-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insts) == 0 {
+		t.Fatal("no instances")
+	}
+	for _, inst := range insts {
+		info, _ := sim.Fleet().Instance(inst.ExternalID)
+		h := inst.Hostnames
+		// A name holding a colon is sanitised like a group name, as the
+		// plugin does.
+		if !strings.HasPrefix(h[0], "aws-eni-") || h[1] == "" || strings.Contains(h[1], ":") || h[2] != "attached" {
+			t.Fatalf("%s: hostnames %q, want aws-eni-..., a sanitised MAC address and attached", info.ID, h)
 		}
 	}
 }

@@ -38,14 +38,96 @@ var hostnameAttrs = map[string]func(*types.Instance) string{
 		}
 		return ""
 	},
-	"network-interface.addresses.private-ip-address": func(i *types.Instance) string {
-		for _, n := range i.NetworkInterfaces {
-			if ip := deref(n.PrivateIpAddress); ip != "" {
+	"network-interface.addresses.private-ip-address": nicField(func(n types.InstanceNetworkInterface) string { return deref(n.PrivateIpAddress) }),
+	"network-interface.association.public-ip": nicField(func(n types.InstanceNetworkInterface) string {
+		if n.Association == nil {
+			return ""
+		}
+		return deref(n.Association.PublicIp)
+	}),
+	"network-interface.association.ip-owner-id": nicField(func(n types.InstanceNetworkInterface) string {
+		if n.Association == nil {
+			return ""
+		}
+		return deref(n.Association.IpOwnerId)
+	}),
+	"network-interface.attachment.attachment-id": nicField(func(n types.InstanceNetworkInterface) string {
+		if n.Attachment == nil {
+			return ""
+		}
+		return deref(n.Attachment.AttachmentId)
+	}),
+	"network-interface.attachment.status": nicField(func(n types.InstanceNetworkInterface) string {
+		if n.Attachment == nil {
+			return ""
+		}
+		return string(n.Attachment.Status)
+	}),
+	"network-interface.attachment.instance-id": func(i *types.Instance) string { return deref(i.InstanceId) },
+	"network-interface.availability-zone": func(i *types.Instance) string {
+		if i.Placement == nil {
+			return ""
+		}
+		return deref(i.Placement.AvailabilityZone)
+	},
+	"network-interface.description": nicField(func(n types.InstanceNetworkInterface) string { return deref(n.Description) }),
+	"network-interface.ipv6-addresses.ipv6-address": nicField(func(n types.InstanceNetworkInterface) string {
+		for _, a := range n.Ipv6Addresses {
+			if ip := deref(a.Ipv6Address); ip != "" {
 				return ip
 			}
 		}
 		return ""
+	}),
+	"network-interface.mac-address":          nicField(func(n types.InstanceNetworkInterface) string { return deref(n.MacAddress) }),
+	"network-interface.network-interface-id": nicField(func(n types.InstanceNetworkInterface) string { return deref(n.NetworkInterfaceId) }),
+	"network-interface.owner-id":             nicField(func(n types.InstanceNetworkInterface) string { return deref(n.OwnerId) }),
+	"network-interface.private-dns-name":     nicField(func(n types.InstanceNetworkInterface) string { return deref(n.PrivateDnsName) }),
+	"network-interface.status":               nicField(func(n types.InstanceNetworkInterface) string { return string(n.Status) }),
+	"network-interface.subnet-id":            nicField(func(n types.InstanceNetworkInterface) string { return deref(n.SubnetId) }),
+	"network-interface.vpc-id":               nicField(func(n types.InstanceNetworkInterface) string { return deref(n.VpcId) }),
+	"platform":                               func(i *types.Instance) string { return string(i.Platform) },
+	"hypervisor":                             func(i *types.Instance) string { return string(i.Hypervisor) },
+	"kernel-id":                              func(i *types.Instance) string { return deref(i.KernelId) },
+	"ramdisk-id":                             func(i *types.Instance) string { return deref(i.RamdiskId) },
+	"root-device-name":                       func(i *types.Instance) string { return deref(i.RootDeviceName) },
+	"root-device-type":                       func(i *types.Instance) string { return string(i.RootDeviceType) },
+	"virtualization-type":                    func(i *types.Instance) string { return string(i.VirtualizationType) },
+	"instance-lifecycle":                     func(i *types.Instance) string { return string(i.InstanceLifecycle) },
+	"spot-instance-request-id":               func(i *types.Instance) string { return deref(i.SpotInstanceRequestId) },
+	"client-token":                           func(i *types.Instance) string { return deref(i.ClientToken) },
+	"instance-state-name": func(i *types.Instance) string {
+		if i.State == nil {
+			return ""
+		}
+		return string(i.State.Name)
 	},
+	"placement-group-name": func(i *types.Instance) string {
+		if i.Placement == nil {
+			return ""
+		}
+		return deref(i.Placement.GroupName)
+	},
+	"tenancy": func(i *types.Instance) string {
+		if i.Placement == nil {
+			return ""
+		}
+		return string(i.Placement.Tenancy)
+	},
+}
+
+// nicField reads a field of the first network interface that has it; the
+// plugin reads it from every interface, which is the same for the usual
+// single-interface instance.
+func nicField(f func(types.InstanceNetworkInterface) string) func(*types.Instance) string {
+	return func(i *types.Instance) string {
+		for _, n := range i.NetworkInterfaces {
+			if v := f(n); v != "" {
+				return v
+			}
+		}
+		return ""
+	}
 }
 
 // hostnames returns the instance's name for each preference, "" where it
@@ -76,7 +158,9 @@ func preference(inst *types.Instance, p string) string {
 	if f := hostnameAttrs[p]; f != nil {
 		return f(inst)
 	}
-	return ""
+	// Neither a tag nor an attribute: the name itself, as the plugin
+	// (amazon.aws 5+) uses a literal ("aws" as a prefix, say).
+	return p
 }
 
 // tagHostname implements "tag:Name" (the tag's value) and

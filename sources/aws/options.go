@@ -30,13 +30,19 @@ type Options struct {
 	Hostnames []Hostname `json:"hostnames"`
 	// IAMRoleARN is a role to assume (through STS) for the lookup.
 	IAMRoleARN string `json:"iam_role_arn"`
+	// AssumeRoleARNs is the plugin's list of roles whose inventories are
+	// merged; Roster takes one (as iam_role_arn): one source per role.
+	AssumeRoleARNs sources.StringList `json:"assume_role_arns"`
+	// Region is where region-less calls go (DescribeRegions, STS):
+	// us-east-1 when empty; set it for GovCloud or China accounts.
+	Region string `json:"region"`
 	// Profile names a profile of the shared AWS config files.
 	Profile string `json:"profile"`
 	// EndpointURL overrides the EC2 and STS endpoints (simulators,
 	// private endpoints).
 	EndpointURL string `json:"endpoint_url"`
-	// StrictPermissions must stay true: a region answering 403 fails as a
-	// scope and keeps its hosts, it is never read as empty.
+	// StrictPermissions false has no effect: a region answering 403 fails
+	// as a scope and keeps its hosts, it is never read as empty.
 	StrictPermissions *bool `json:"strict_permissions"`
 	// HostvarsPrefix and HostvarsSuffix wrap every host var name (after
 	// compose, groups and keyed_groups, which see the plain names).
@@ -45,17 +51,30 @@ type Options struct {
 	// UseContribScriptCompatibleEC2TagKeys adds an ec2_tag_KEY var per tag,
 	// like the old ec2.py script.
 	UseContribScriptCompatibleEC2TagKeys bool `json:"use_contrib_script_compatible_ec2_tag_keys"`
-	// UseContribScriptCompatibleSanitization is not supported: group names
+	// UseContribScriptCompatibleSanitization has no effect: group names
 	// are sanitised once, by the construct step, the way ansible-core does.
 	UseContribScriptCompatibleSanitization bool `json:"use_contrib_script_compatible_sanitization"`
+	// AllowDuplicatedHosts true has no effect: an instance is one host.
+	AllowDuplicatedHosts bool `json:"allow_duplicated_hosts"`
+	// IncludeExtraAPICalls true has no effect (the persistent and events
+	// vars of amazon.aws 1.x are not fetched).
+	IncludeExtraAPICalls bool `json:"include_extra_api_calls"`
+	// UseSSMInventory true has no effect: SSM inventory is not fetched.
+	UseSSMInventory bool `json:"use_ssm_inventory"`
 	// Concurrency bounds the regions fetched at once (Roster's own option).
 	Concurrency int `json:"concurrency"`
+
+	// warnings say which options given have no effect, and why.
+	warnings []string
 }
 
 var aliases = map[string]string{
 	"aws_profile":      "profile",
 	"boto_profile":     "profile",
 	"assume_role_arn":  "iam_role_arn",
+	"iam_role_arns":    "assume_role_arns",
+	"aws_region":       "region",
+	"ec2_region":       "region",
 	"aws_endpoint_url": "endpoint_url",
 	"endpoint":         "endpoint_url",
 }
@@ -100,7 +119,9 @@ func (h *Hostname) UnmarshalJSON(b []byte) error {
 // defaultHostnames is the plugin's default preference list.
 var defaultHostnames = []Hostname{{Name: "dns-name"}, {Name: "private-dns-name"}}
 
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d{1,2}$`)
+// regionPattern is an AWS region name: a two-letter area, words, and a
+// number without a leading zero (us-east-1, us-gov-west-1, ap-southeast-4).
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[1-9][0-9]?$`)
 
 // filterNamePattern is what EC2 filter names look like: lower-case words
 // with dots and dashes, or tag:KEY with any key.
@@ -150,9 +171,6 @@ func parseOptions(config map[string]any) (*Options, error) {
 			}
 		}
 	}
-	if o.IAMRoleARN != "" && !strings.HasPrefix(o.IAMRoleARN, "arn:") {
-		errs.Add("iam_role_arn", "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
-	}
 	if o.EndpointURL != "" {
 		if u, err := url.Parse(o.EndpointURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs.Add("endpoint_url", "must be an http or https URL")
@@ -160,11 +178,34 @@ func parseOptions(config map[string]any) (*Options, error) {
 			errs.Add("endpoint_url", "must not contain credentials")
 		}
 	}
+	if o.Region != "" && !regionPattern.MatchString(o.Region) {
+		errs.Add("region", "%q is not an AWS region name (like us-east-1)", o.Region)
+	}
+	switch n := len(o.AssumeRoleARNs); {
+	case n > 0 && o.IAMRoleARN != "":
+		errs.Add("assume_role_arns", "conflicts with iam_role_arn; give one of them")
+	case n > 1:
+		errs.Add("assume_role_arns", "a source assumes one role: create a source per role (they can share an inventory)")
+	case n == 1:
+		o.IAMRoleARN = o.AssumeRoleARNs[0]
+	}
+	if o.IAMRoleARN != "" && !strings.HasPrefix(o.IAMRoleARN, "arn:") {
+		errs.Add("iam_role_arn", "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+	}
 	if o.StrictPermissions != nil && !*o.StrictPermissions {
-		errs.Add("strict_permissions", "false is not supported: a region answering 403 keeps its hosts and marks the run partial; it is never read as empty")
+		o.warn("strict_permissions", "a region answering 403 (Forbidden) fails, keeps its stored hosts and marks the run partial; it is never read as empty")
 	}
 	if o.UseContribScriptCompatibleSanitization {
-		errs.Add("use_contrib_script_compatible_sanitization", "not supported: group names are sanitised the way ansible-core does; use regex_replace in keyed_groups for other spellings")
+		o.warn("use_contrib_script_compatible_sanitization", sources.SanitizationReason)
+	}
+	if o.AllowDuplicatedHosts {
+		o.warn("allow_duplicated_hosts", sources.DuplicatesReason)
+	}
+	if o.IncludeExtraAPICalls {
+		o.warn("include_extra_api_calls", "Roster makes no per-instance calls; hosts have no persistent or events vars")
+	}
+	if o.UseSSMInventory {
+		o.warn("use_ssm_inventory", "Systems Manager inventory is not fetched; hosts have no ssm_inventory var")
 	}
 	if o.Concurrency < 0 || o.Concurrency > 64 {
 		errs.Add("concurrency", "must be between 1 and 64 (0 for the default, %d)", sources.DefaultScopeConcurrency)
@@ -173,6 +214,10 @@ func parseOptions(config map[string]any) (*Options, error) {
 		o.Hostnames = defaultHostnames
 	}
 	return &o, errs.Err()
+}
+
+func (o *Options) warn(option, why string) {
+	o.warnings = append(o.warnings, sources.NoEffect(option, why))
 }
 
 func checkFilters(errs *roster.FieldErrors, field string, f Filters) {
@@ -186,15 +231,28 @@ func checkFilters(errs *roster.FieldErrors, field string, f Filters) {
 	}
 }
 
+// checkPreference accepts tag:KEY[=VALUE], an instance attribute, or any
+// other text, which the plugin uses as a literal name; but text that is an
+// attribute name misspelt (dns_name for dns-name) is refused with the
+// attribute it is close to.
 func checkPreference(p string) string {
+	if strings.Contains(p, "|") {
+		return fmt.Sprintf("%q: Jinja2 filters in hostnames (amazon.aws 9.2) are not supported yet; name hosts by the plain preference and shape names with compose or keyed_groups", p)
+	}
 	if strings.HasPrefix(p, "tag:") {
 		if len(p) == len("tag:") {
 			return "tag: needs a tag key, as in tag:Name"
 		}
 		return ""
 	}
-	if _, ok := hostnameAttrs[p]; !ok {
-		return fmt.Sprintf("unknown hostname preference %q; use tag:KEY[=VALUE] or one of %s", p, strings.Join(sortedKeys(hostnameAttrs), ", "))
+	if _, ok := hostnameAttrs[p]; ok {
+		return ""
+	}
+	if s := sources.Suggest(p, sortedKeys(hostnameAttrs)); s != "" {
+		return fmt.Sprintf("unknown hostname preference %q; did you mean %q? (other text is a literal name, as in the plugin)", p, s)
+	}
+	if strings.TrimSpace(p) == "" {
+		return "a hostname preference must not be empty"
 	}
 	return ""
 }

@@ -138,6 +138,15 @@ func (Driver) Validate(config map[string]any) error {
 	return err
 }
 
+// Warnings implements sources.Warner.
+func (Driver) Warnings(config map[string]any) []string {
+	o, err := parseOptions(config)
+	if err != nil {
+		return nil
+	}
+	return o.warnings
+}
+
 func (d Driver) getenv(k string) string {
 	if d.Getenv != nil {
 		return d.Getenv(k)
@@ -435,6 +444,12 @@ func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sou
 		return err
 	}
 	pager := sources.NewPager(page)
+	add := func(r *vmRecord) {
+		inst := p.instance(r, f)
+		if p.opts.keep(inst.Vars) { // exclude/include_host_filters
+			pager.Add(inst)
+		}
+	}
 	translate := func(vms []*vmRecord) error {
 		if err := p.fillGaps(ctx, c, f, vms); err != nil {
 			return err
@@ -445,7 +460,7 @@ func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sou
 				continue // gone between the lists (see fillGaps)
 			}
 			r.power = power
-			pager.Add(p.instance(r, f))
+			add(r)
 		}
 		return pager.Err()
 	}
@@ -474,7 +489,7 @@ func (p *provider) CollectPages(ctx context.Context, sub string, page func([]sou
 		}
 	}
 	for _, r := range f.instances {
-		pager.Add(p.instance(r, f))
+		add(r)
 	}
 	return pager.Flush()
 }

@@ -48,6 +48,58 @@ func TestScopesAreTheSubscriptions(t *testing.T) {
 	}
 }
 
+// TestHostFiltersLeaveOutVMsAsThePluginDoes runs exclude, default and
+// include_host_filters against the simulator's fleet.
+func TestHostFiltersLeaveOutVMsAsThePluginDoes(t *testing.T) {
+	sim, url := startSim(t, azuresim.Options{Seed: 2, Size: 120, PageSize: 40})
+	sub := subs[0]
+	fleet := fleetBy(sim, sub, false)
+	loc := fleet[sortedKeys(fleet)[0]].Location
+	for _, tc := range []struct {
+		name   string
+		extra  map[string]any
+		wanted func(azuresim.VMInfo) bool
+	}{
+		{"default filters given", map[string]any{"default_host_filters": []any{`powerstate != "running"`, `provisioning_state != "succeeded"`}},
+			func(v azuresim.VMInfo) bool {
+				return v.PowerState == "running" && strings.EqualFold(v.ProvisioningState, "succeeded")
+			}},
+		{"exclude by location", map[string]any{"exclude_host_filters": []any{"location in ['" + loc + "']"}},
+			func(v azuresim.VMInfo) bool { return v.Location != loc }},
+		{"include by power, exclude by os", map[string]any{"include_host_filters": []any{"powerstate == 'running'"}, "exclude_host_filters": []any{"os_profile.system == 'windows'"}},
+			func(v azuresim.VMInfo) bool { return v.PowerState == "running" && v.OSType != "Windows" }},
+		{"an undefined var is false", map[string]any{"exclude_host_filters": []any{"no_such_var == 1"}},
+			func(azuresim.VMInfo) bool { return true }},
+		{"empty include keeps none", map[string]any{"include_host_filters": []any{}},
+			func(azuresim.VMInfo) bool { return false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			insts := collect(t, open(t, simDriver(sim), simConfig(url, subs, tc.extra)), sub)
+			got := map[string]bool{}
+			for _, inst := range insts {
+				got[inst.ExternalID] = true
+			}
+			n := 0
+			for id, v := range fleet {
+				if tc.wanted(v) != got[id] {
+					t.Errorf("%s (%s, %s, %s): kept %v", v.Name, v.PowerState, v.Location, v.OSType, got[id])
+				}
+				if tc.wanted(v) {
+					n++
+				}
+			}
+			if len(got) != n {
+				t.Fatalf("kept %d VMs, want %d", len(got), n)
+			}
+			if strings.Contains(tc.name, "filter") || strings.Contains(tc.name, " by ") {
+				if n == 0 || n == len(fleet) {
+					t.Fatalf("the fleet does not test this filter: it keeps %d of %d VMs", n, len(fleet))
+				}
+			}
+		})
+	}
+}
+
 func TestHostVarsHaveThePluginsShape(t *testing.T) {
 	sim, url := startSim(t, azuresim.Options{Seed: 2, Size: 240, PageSize: 40})
 	p := open(t, simDriver(sim), simConfig(url, subs, nil))

@@ -51,11 +51,27 @@ type Options struct {
 	// Roster lists whole subscriptions or resource groups instead of
 	// batching per-VM requests.
 	BatchFetch *bool `json:"batch_fetch"`
+	// ExcludeHostFilters leave out a VM when any of these Jinja2
+	// conditionals over its host vars is true; DefaultHostFilters are more
+	// of them, applied only when given (the plugin's default, which drops
+	// VMs not running or not provisioned, is Roster's disabled host).
+	ExcludeHostFilters []any  `json:"exclude_host_filters"`
+	DefaultHostFilters *[]any `json:"default_host_filters"`
+	// IncludeHostFilters, when given, keep only the VMs for which one of
+	// these conditionals is true (an empty list keeps none, as in the
+	// plugin).
+	IncludeHostFilters *[]any `json:"include_host_filters"`
+	// UseContribScriptCompatibleSanitization has no effect: group names
+	// are sanitised once, by the construct step, the way ansible-core does.
+	UseContribScriptCompatibleSanitization bool `json:"use_contrib_script_compatible_sanitization"`
 	// Concurrency bounds the subscriptions fetched at once (Roster's own
 	// option; 0 = sources.DefaultScopeConcurrency).
 	Concurrency int `json:"concurrency"`
 
 	hostnames []hostnameExpr
+	exclude   []hostFilter // exclude_host_filters, then default_host_filters
+	include   []hostFilter // nil: every VM
+	warnings  []string     // options given that have no effect, and why
 	allVMRGs  bool
 	vmss      bool
 	allVMSSRG bool
@@ -84,37 +100,28 @@ var secretOptions = []string{
 
 // refused are plugin options Roster does not support, with the reason.
 var refused = map[string]string{
-	"tenant":    credentialReason,
-	"tenant_id": credentialReason,
-	"client_id": credentialReason,
-	"ad_user":   credentialReason,
-	"profile":   "credential profiles (~/.azure/credentials) are not read: " + credentialReason,
-	"adfs_authority_url": "ADFS authentication is not supported; a custom Microsoft Entra authority is set with " +
-		"authority_host",
-	"cert_validation_mode": "not supported: TLS certificates are always validated",
-	"api_profile":          "not supported: Roster uses the API versions of its Azure SDK",
-	"exclude_host_filters": filterReason,
-	"include_host_filters": filterReason,
-	"default_host_filters": filterReason + "; VMs that are not running are kept disabled, and disabled hosts are left out of the Ansible inventory unless asked for",
-	"use_contrib_script_compatible_sanitization": "not supported: group names are sanitised the way ansible-core does; " +
-		"use regex_replace in keyed_groups for other spellings",
 	"include_arc_resource_groups":   "not supported: Roster syncs Azure virtual machines and scale-set instances only",
 	"include_hcivm_resource_groups": "not supported: Roster syncs Azure virtual machines and scale-set instances only",
-	"cache":                         cacheReason,
-	"cache_plugin":                  cacheReason,
-	"cache_timeout":                 cacheReason,
-	"cache_connection":              cacheReason,
-	"cache_prefix":                  cacheReason,
-	"batch_fetch_interval":          "not supported: Roster does not use the batch API (see batch_fetch)",
-	"batch_fetch_timeout":           "not supported: Roster does not use the batch API (see batch_fetch)",
+}
+
+// inert are plugin options Roster accepts and does not act on, with the
+// reason; each one given is a warning.
+var inert = map[string]string{
+	"tenant":               credentialReason,
+	"tenant_id":            credentialReason,
+	"client_id":            credentialReason,
+	"ad_user":              credentialReason,
+	"profile":              "credential profiles (~/.azure/credentials) are not read: " + credentialReason,
+	"adfs_authority_url":   "ADFS authentication is not supported; a custom Microsoft Entra authority is set with authority_host",
+	"cert_validation_mode": "TLS certificates are always validated",
+	"api_profile":          "Roster uses the API versions of its Azure SDK",
+	"batch_fetch_interval": "Roster does not use the batch API (see batch_fetch)",
+	"batch_fetch_timeout":  "Roster does not use the batch API (see batch_fetch)",
 }
 
 const (
-	credentialReason = "the service principal is not part of a source's configuration: it comes from the credential " +
-		"broker or, until a credential is attached, from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
-	filterReason = "not supported: a provider does not filter hosts; every VM is synced, and groups, compose and " +
-		"keyed_groups select them"
-	cacheReason = "not supported: Roster stores the inventory and serves it from its database; schedule syncs instead"
+	credentialReason = "the service principal is not part of a source's configuration: it comes from the source's " +
+		"credential or, without one, from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET"
 )
 
 var (
@@ -149,6 +156,13 @@ func parseOptions(config map[string]any) (*Options, error) {
 			delete(config, name)
 		}
 	}
+	var warnings []string
+	for _, name := range slices.Sorted(maps.Keys(inert)) {
+		if _, ok := config[name]; ok {
+			warnings = append(warnings, sources.NoEffect(name, inert[name]))
+			delete(config, name)
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(constructAliases)) {
 		if _, ok := config[name]; ok {
 			errs.Add(name, "the azure_rm plugin's name for the constructed option %q; give it as %q", constructAliases[name], constructAliases[name])
@@ -159,6 +173,20 @@ func parseOptions(config map[string]any) (*Options, error) {
 	var o Options
 	if !errs.Merge("", sources.Decode(config, &o)) {
 		return nil, errs.Err()
+	}
+	o.warnings = warnings
+	if o.UseContribScriptCompatibleSanitization {
+		o.warnings = append(o.warnings, sources.NoEffect("use_contrib_script_compatible_sanitization", sources.SanitizationReason))
+	}
+	o.exclude = compileFilters(&errs, "exclude_host_filters", o.ExcludeHostFilters)
+	if o.DefaultHostFilters != nil {
+		o.exclude = append(o.exclude, compileFilters(&errs, "default_host_filters", *o.DefaultHostFilters)...)
+	}
+	if o.IncludeHostFilters != nil {
+		o.include = compileFilters(&errs, "include_host_filters", *o.IncludeHostFilters)
+		if o.include == nil {
+			o.include = []hostFilter{}
+		}
 	}
 
 	seen := map[string]bool{}
@@ -283,6 +311,68 @@ func compileHostname(src string) (hostnameExpr, string) {
 		return hostnameExpr{}, strings.Join(msgs, "; ")
 	}
 	return hostnameExpr{src: src, expr: c}, ""
+}
+
+// hostFilter is one exclude/include/default_host_filters entry: a Jinja2
+// conditional over the host vars, compiled by the construct step as a
+// group condition (the plugin's "{% if cond %}true{% else %}false{% endif %}").
+type hostFilter struct {
+	cond *construct.Constructor
+}
+
+// filterGroup is the group a filter's conditional puts a matching host in.
+const filterGroup = "match"
+
+func compileFilters(errs *roster.FieldErrors, field string, list []any) []hostFilter {
+	var out []hostFilter
+	for i, src := range list {
+		if s, ok := src.(string); ok && strings.TrimSpace(s) == "" {
+			errs.Add(fmt.Sprintf("%s[%d]", field, i), "must be a Jinja2 conditional, not empty")
+			continue
+		}
+		c, err := construct.Parse(map[string]any{"groups": map[string]any{filterGroup: src}, "strict": true})
+		if err != nil {
+			var msgs []string
+			for _, f := range roster.ErrorFields(err) {
+				msgs = append(msgs, f.Message)
+			}
+			if len(msgs) == 0 {
+				msgs = append(msgs, err.Error())
+			}
+			errs.Add(fmt.Sprintf("%s[%d]", field, i), "%s", strings.Join(msgs, "; "))
+			continue
+		}
+		out = append(out, hostFilter{cond: c})
+	}
+	return out
+}
+
+// matches reports whether the conditional is true for vars; one that
+// fails to evaluate is false, as in the plugin with
+// fail_on_template_errors false.
+func (f hostFilter) matches(vars map[string]any) bool {
+	res, err := f.cond.Apply(vars)
+	return err == nil && len(res.Groups) > 0
+}
+
+// keep applies the host filters to a VM's host vars as the plugin does:
+// out when an exclude (or default) filter matches; with include filters,
+// in only when one of them matches.
+func (o *Options) keep(vars map[string]any) bool {
+	for _, f := range o.exclude {
+		if f.matches(vars) {
+			return false
+		}
+	}
+	if o.include == nil {
+		return true
+	}
+	for _, f := range o.include {
+		if f.matches(vars) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostnameVar is the compose name a hostnames expression is compiled as.

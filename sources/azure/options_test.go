@@ -51,12 +51,15 @@ func TestValidate(t *testing.T) {
 		{"secret", map[string]any{"secret": secretValue}, "secret"},
 		{"client secret", map[string]any{"client_secret": secretValue}, "client_secret"},
 		{"password", map[string]any{"password": secretValue, "ad_user": "me@example.com"}, "password"},
-		{"tenant in the source", map[string]any{"tenant": "t"}, "tenant"},
-		{"client id in the source", map[string]any{"client_id": "c"}, "client_id"},
+		{"tenant and client id in the source", map[string]any{"tenant": "t", "client_id": "c", "profile": "p", "cert_validation_mode": "ignore", "api_profile": "latest"}, ""},
 		{"cli auth", map[string]any{"auth_source": "cli"}, "auth_source"},
-		{"host filters", map[string]any{"exclude_host_filters": []any{"powerstate != 'running'"}}, "exclude_host_filters"},
-		{"default host filters", map[string]any{"default_host_filters": []any{}}, "default_host_filters"},
-		{"contrib sanitization", map[string]any{"use_contrib_script_compatible_sanitization": true}, "use_contrib_script_compatible_sanitization"},
+		{"host filters", map[string]any{"exclude_host_filters": []any{"powerstate != 'running'", "location in ['eastus']"},
+			"include_host_filters": []any{true}, "default_host_filters": []any{}}, ""},
+		{"broken exclude filter", map[string]any{"exclude_host_filters": []any{"location in ['eastus'", "ok"}}, "exclude_host_filters[0]"},
+		{"empty include filter", map[string]any{"include_host_filters": []any{" "}}, "include_host_filters[0]"},
+		{"filters not a list", map[string]any{"default_host_filters": "powerstate != 'running'"}, "default_host_filters"},
+		{"cache and batch settings", map[string]any{"batch_fetch_interval": 3, "batch_fetch_timeout": 5}, ""},
+		{"contrib sanitization", map[string]any{"use_contrib_script_compatible_sanitization": true}, ""},
 		{"arc", map[string]any{"include_arc_resource_groups": []any{"*"}}, "include_arc_resource_groups"},
 		{"unaliased constructed option", map[string]any{"conditional_groups": map[string]any{"all": true}}, "conditional_groups"},
 		{"metadata URL cloud", map[string]any{"cloud_environment": "https://management.local.azurestack.external/metadata/endpoints"}, "cloud_environment"},
@@ -88,6 +91,29 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("the error repeats a secret: %v", err)
 			}
 		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		config map[string]any
+		want   []string
+	}{
+		{map[string]any{}, nil},
+		{map[string]any{"exclude_host_filters": []any{"true"}, "batch_fetch": false}, nil},
+		{map[string]any{"tenant": "t", "client_id": "c", "batch_fetch_timeout": 5, "use_contrib_script_compatible_sanitization": true},
+			[]string{"batch_fetch_timeout", "client_id", "tenant", "use_contrib_script_compatible_sanitization"}},
+		{map[string]any{"tenant": "t", "regions": "x"}, nil}, // invalid: no warnings
+	} {
+		got := azure.Driver{}.Warnings(tc.config)
+		if len(got) != len(tc.want) {
+			t.Fatalf("%v: warnings %q, want one for each of %v", tc.config, got, tc.want)
+		}
+		for i, w := range got {
+			if !strings.HasPrefix(w, "option "+tc.want[i]+" has no effect: ") {
+				t.Errorf("warning %q, want one about %s", w, tc.want[i])
+			}
+		}
 	}
 }
 

@@ -95,6 +95,15 @@ func (Driver) Validate(config map[string]any) error {
 	return err
 }
 
+// Warnings implements sources.Warner.
+func (Driver) Warnings(config map[string]any) []string {
+	o, err := parseOptions(config)
+	if err != nil {
+		return nil
+	}
+	return o.warnings
+}
+
 // Open implements sources.Driver. It reads and checks the service account
 // key; the token is fetched by the first call (Scopes).
 func (d Driver) Open(ctx context.Context, cfg map[string]any, cred *sources.Credential, log *slog.Logger) (sources.Provider, error) {

@@ -59,11 +59,13 @@ func TestValidate(t *testing.T) {
 		{"unterminated quote", map[string]any{"projects": "my-project-1", "filters": []any{`name = "web`}}, "filters[0]"},
 		{"inline key", map[string]any{"projects": "my-project-1", "service_account_contents": `{"private_key": "SECRET-VALUE-123"}`}, "service_account_contents"},
 		{"access token", map[string]any{"projects": "my-project-1", "access_token": "SECRET-VALUE-123"}, "access_token"},
-		{"key file path", map[string]any{"projects": "my-project-1", "service_account_file": "/etc/key.json"}, "service_account_file"},
+		{"key file path", map[string]any{"projects": "my-project-1", "service_account_file": "/etc/key.json", "service_account_email": "a@b.iam.gserviceaccount.com"}, ""},
 		{"machine account", map[string]any{"projects": "my-project-1", "auth_kind": "machineaccount"}, "auth_kind"},
 		{"bad scope", map[string]any{"projects": "my-project-1", "scopes": []any{"compute"}}, "scopes[0]"},
 		{"folders", map[string]any{"projects": "my-project-1", "folders": []any{"folders/123"}}, "folders"},
-		{"contrib sanitization", map[string]any{"projects": "my-project-1", "use_contrib_script_compatible_sanitization": true}, "use_contrib_script_compatible_sanitization"},
+		{"contrib sanitization", map[string]any{"projects": "my-project-1", "use_contrib_script_compatible_sanitization": true}, ""},
+		{"zone with a leading zero", map[string]any{"projects": "my-project-1", "zones": []any{"us-central01-a"}}, "zones[0]"},
+		{"two-digit region zone", map[string]any{"projects": "my-project-1", "zones": []any{"europe-west10-b"}}, ""},
 		{"clear-text endpoint", map[string]any{"projects": "my-project-1", "endpoint_url": "http://compute.example.com"}, "endpoint_url"},
 		{"endpoint with credentials", map[string]any{"projects": "my-project-1", "endpoint_url": "https://user:pw@compute.example.com"}, "endpoint_url"},
 		{"bad token uri", map[string]any{"projects": "my-project-1", "token_uri": "ftp://x"}, "token_uri"},
@@ -92,6 +94,36 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("the error repeats a secret: %v", err)
 			}
 		})
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	base := func(kv ...any) map[string]any {
+		m := map[string]any{"projects": "my-project-1"}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		config map[string]any
+		want   []string
+	}{
+		{base(), nil},
+		{base("use_contrib_script_compatible_sanitization", false), nil},
+		{base("service_account_file", "/etc/key.json", "service_account_email", "x@y.iam.gserviceaccount.com", "use_contrib_script_compatible_sanitization", true),
+			[]string{"service_account_file", "service_account_email", "use_contrib_script_compatible_sanitization"}},
+		{map[string]any{"service_account_file": "/etc/key.json"}, nil}, // invalid (no project): no warnings
+	} {
+		got := Driver{}.Warnings(tc.config)
+		if len(got) != len(tc.want) {
+			t.Fatalf("%v: warnings %q, want one for each of %v", tc.config, got, tc.want)
+		}
+		for i, w := range got {
+			if !strings.HasPrefix(w, "option "+tc.want[i]+" has no effect: ") {
+				t.Errorf("warning %q, want one about %s", w, tc.want[i])
+			}
+		}
 	}
 }
 

@@ -39,13 +39,14 @@ type Options struct {
 	// RetrieveImageInfo sets the image host var to the boot disk's source
 	// image (one disks.aggregatedList per project).
 	RetrieveImageInfo bool `json:"retrieve_image_info"`
-	// UseContribScriptCompatibleSanitization is not supported: group names
+	// UseContribScriptCompatibleSanitization has no effect: group names
 	// are sanitised once, by the construct step, the way ansible-core does.
 	UseContribScriptCompatibleSanitization bool `json:"use_contrib_script_compatible_sanitization"`
-	// ServiceAccountFile is refused: a source does not name key files.
+	// ServiceAccountFile has no effect: a source does not name key files
+	// on the server; the key comes from the credential broker.
 	ServiceAccountFile string `json:"service_account_file"`
-	// ServiceAccountEmail only serves the machineaccount kind, which is
-	// not supported.
+	// ServiceAccountEmail has no effect: it only serves the machineaccount
+	// kind, which is not supported.
 	ServiceAccountEmail string `json:"service_account_email"`
 	// Folders would need the Resource Manager API; not supported.
 	Folders sources.StringList `json:"folders"`
@@ -58,6 +59,9 @@ type Options struct {
 	TokenURI string `json:"token_uri"`
 	// Concurrency bounds the projects fetched at once (Roster's own).
 	Concurrency int `json:"concurrency"`
+
+	// warnings say which options given have no effect, and why.
+	warnings []string
 }
 
 var aliases = map[string]string{
@@ -79,9 +83,11 @@ var (
 	// with a letter, not ending with a dash; optionally domain-scoped
 	// (example.com:my-project).
 	projectPattern = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
-	zonePattern    = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z0-9]+$`)
-	scopePattern   = regexp.MustCompile(`^https://www\.googleapis\.com/auth/[a-z0-9._-]+$`)
-	labelKey       = regexp.MustCompile(`^[\p{Ll}\p{Lo}0-9_-]{1,63}$`)
+	// zonePattern: region (area, direction and a number without a leading
+	// zero) and a zone letter, like us-central1-a or europe-west10-b.
+	zonePattern  = regexp.MustCompile(`^[a-z]+-[a-z]+[1-9][0-9]?-[a-z]$`)
+	scopePattern = regexp.MustCompile(`^https://www\.googleapis\.com/auth/[a-z0-9._-]+$`)
+	labelKey     = regexp.MustCompile(`^[\p{Ll}\p{Lo}0-9_-]{1,63}$`)
 )
 
 var hostnameKinds = []string{"public_ip", "private_ip", "name", "hostname", "labels.KEY"}
@@ -137,10 +143,10 @@ func parseOptions(config map[string]any) (*Options, error) {
 		errs.Add("auth_kind", "must be serviceaccount or application, not %q", o.AuthKind)
 	}
 	if o.ServiceAccountFile != "" {
-		errs.Add("service_account_file", "not supported: a source does not name key files; Roster reads the service account key from the credential broker or the file GOOGLE_APPLICATION_CREDENTIALS names")
+		o.warn("service_account_file", "a source does not name files on the server; Roster reads the service account key from the source's credential or, without one, the file GOOGLE_APPLICATION_CREDENTIALS names")
 	}
 	if o.ServiceAccountEmail != "" {
-		errs.Add("service_account_email", "not supported: it only serves auth_kind machineaccount")
+		o.warn("service_account_email", "it only serves auth_kind machineaccount, which Roster does not support")
 	}
 	if len(o.Folders) > 0 {
 		errs.Add("folders", "not supported yet: list the projects in projects")
@@ -151,7 +157,7 @@ func parseOptions(config map[string]any) (*Options, error) {
 		}
 	}
 	if o.UseContribScriptCompatibleSanitization {
-		errs.Add("use_contrib_script_compatible_sanitization", "not supported: group names are sanitised the way ansible-core does; use regex_replace in keyed_groups for other spellings")
+		o.warn("use_contrib_script_compatible_sanitization", sources.SanitizationReason)
 	}
 	checkEndpoint(&errs, "endpoint_url", o.EndpointURL)
 	checkEndpoint(&errs, "token_uri", o.TokenURI)
@@ -165,6 +171,10 @@ func parseOptions(config map[string]any) (*Options, error) {
 		o.Scopes = defaultScopes
 	}
 	return &o, errs.Err()
+}
+
+func (o *Options) warn(option, why string) {
+	o.warnings = append(o.warnings, sources.NoEffect(option, why))
 }
 
 // checkEndpoint accepts an https URL, or a plain http one on a loopback

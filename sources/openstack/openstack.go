@@ -91,6 +91,15 @@ func (Driver) Validate(config map[string]any) error {
 	return err
 }
 
+// Warnings implements sources.Warner.
+func (Driver) Warnings(config map[string]any) []string {
+	o, err := parseOptions(config)
+	if err != nil {
+		return nil
+	}
+	return o.warnings
+}
+
 // Open implements sources.Driver. It reads the clouds' configuration and
 // secrets; it does not contact them.
 func (d Driver) Open(ctx context.Context, config map[string]any, cred *sources.Credential, log *slog.Logger) (sources.Provider, error) {

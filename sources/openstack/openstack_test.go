@@ -21,6 +21,28 @@ import (
 
 const secretValue = "SECRET-VALUE-123"
 
+func TestWarnings(t *testing.T) {
+	for _, tc := range []struct {
+		config map[string]any
+		want   []string
+	}{
+		{map[string]any{}, nil},
+		{map[string]any{"expand_hostvars": false, "fail_on_errors": false}, nil},
+		{map[string]any{"expand_hostvars": true, "fail_on_errors": true}, []string{"expand_hostvars", "fail_on_errors"}},
+		{map[string]any{"expand_hostvars": true, "regoins": "x"}, nil}, // invalid: no warnings
+	} {
+		got := Driver{}.Warnings(tc.config)
+		if len(got) != len(tc.want) {
+			t.Fatalf("%v: warnings %q, want one for each of %v", tc.config, got, tc.want)
+		}
+		for i, w := range got {
+			if !strings.HasPrefix(w, "option "+tc.want[i]+" has no effect: ") {
+				t.Errorf("warning %q, want one about %s", w, tc.want[i])
+			}
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	auth := map[string]any{"auth_url": "https://keystone.example.com:5000/v3", "username": "roster", "user_domain_name": "Default",
 		"project_name": "ops", "project_domain_name": "Default"}
@@ -84,8 +106,7 @@ func TestValidate(t *testing.T) {
 		{"all_tenants filter", map[string]any{"server_filters": map[string]any{"all_tenants": true}}, "server_filters.all_tenants"},
 		{"object filter", map[string]any{"server_filters": map[string]any{"status": map[string]any{"a": 1}}}, "server_filters.status"},
 		{"bad hostname", map[string]any{"inventory_hostname": "fqdn"}, "inventory_hostname"},
-		{"expand hostvars", map[string]any{"expand_hostvars": true}, "expand_hostvars"},
-		{"fail on errors", map[string]any{"fail_on_errors": true}, "fail_on_errors"},
+		{"expand hostvars and fail on errors", map[string]any{"expand_hostvars": true, "fail_on_errors": true}, ""},
 		{"concurrency", map[string]any{"concurrency": 100}, "concurrency"},
 		{"legacy groups type", map[string]any{"legacy_groups": "yes"}, "legacy_groups"},
 	} {

@@ -56,14 +56,16 @@ type Options struct {
 	ShowAll bool `json:"show_all"`
 	// UseNames sets ansible_host to the server name.
 	UseNames bool `json:"use_names"`
-	// ExpandHostvars (Cinder volume lookups) is not supported.
+	// ExpandHostvars true has no effect: Cinder and Neutron are not
+	// queried per server.
 	ExpandHostvars bool `json:"expand_hostvars"`
-	// FailOnErrors true is not supported: a failed scope keeps its hosts.
+	// FailOnErrors true has no effect: a failed scope keeps its hosts.
 	FailOnErrors bool `json:"fail_on_errors"`
 	// Concurrency bounds the scopes fetched at once (Roster's own).
 	Concurrency int `json:"concurrency"`
 
-	clouds map[string]*cloudConfig // parsed Clouds plus the inline cloud
+	clouds   map[string]*cloudConfig // parsed Clouds plus the inline cloud
+	warnings []string                // options given that have no effect, and why
 }
 
 // defaultInlineCloud names the cloud of top-level auth settings.
@@ -163,10 +165,10 @@ func parseOptions(config map[string]any) (*Options, error) {
 		errs.Add("inventory_hostname", "must be name or uuid")
 	}
 	if o.ExpandHostvars {
-		errs.Add("expand_hostvars", "not supported: Roster does not query Cinder and Neutron for each server; false is the only value")
+		o.warnings = append(o.warnings, sources.NoEffect("expand_hostvars", "Roster does not query Cinder and Neutron for each server; hosts have the host vars of expand_hostvars false"))
 	}
 	if o.FailOnErrors {
-		errs.Add("fail_on_errors", "true is not supported: a cloud, region or project that fails keeps its hosts and marks the run partial; Roster never drops hosts it could not see")
+		o.warnings = append(o.warnings, sources.NoEffect("fail_on_errors", "a cloud, region or project that fails keeps its stored hosts and marks the run partial; Roster never drops hosts it could not see"))
 	}
 	if o.Concurrency < 0 || o.Concurrency > 64 {
 		errs.Add("concurrency", "must be between 1 and 64 (0 for the default, %d)", sources.DefaultScopeConcurrency)
