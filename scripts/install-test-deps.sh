@@ -11,6 +11,8 @@
 #
 # Dependencies:
 #   ansible-core  (Debian)  -> ansible-inventory
+#   ansible, python3-boto3 (Debian) -> the amazon.aws collection's aws_ec2 plugin, which
+#                              tests run side by side with Roster on the same fleet
 #   postgresql    (Debian)  -> initdb, pg_ctl, postgres, psql, createdb under
 #                              /usr/lib/postgresql/<major>/bin (exported as ROSTER_PG_BIN)
 #   openssh-server, openssh-client (Debian) -> sshd and ssh for the SSH certificate round trip
@@ -58,6 +60,8 @@ pg_bin_dir() {
 missing=()
 pkg_installed ca-certificates || missing+=(ca-certificates)
 { pkg_installed ansible-core && command -v ansible-inventory >/dev/null 2>&1; } || missing+=(ansible-core)
+pkg_installed ansible || missing+=(ansible)
+pkg_installed python3-boto3 || missing+=(python3-boto3)
 { pkg_installed postgresql && [[ -n "$(pg_bin_dir)" ]]; } || missing+=(postgresql)
 { pkg_installed openssh-server && [[ -x /usr/sbin/sshd ]]; } || missing+=(openssh-server)
 { pkg_installed openssh-client && command -v ssh >/dev/null 2>&1; } || missing+=(openssh-client)
@@ -99,6 +103,7 @@ say "ca-certificates: $(pkg_version ca-certificates)"
 
 ansible_inventory=$(command -v ansible-inventory) || die "ansible-inventory not found after installing ansible-core"
 say "ansible-inventory: $ansible_inventory (ansible-core $(pkg_version ansible-core))"
+say "ansible collections: $(pkg_version ansible), python3-boto3 $(pkg_version python3-boto3)"
 
 say "openssh: /usr/sbin/sshd ($(pkg_version openssh-server)), $(command -v ssh)"
 

@@ -450,7 +450,9 @@ func (c *Constructor) apply(vars, hidden map[string]any, batch *Batch) (Result, 
 		if res.Vars == nil {
 			res.Vars = make(map[string]any, len(c.compose))
 		}
-		res.Vars[ce.name] = v
+		// As ansible-core's default templating renders it: numbers as
+		// text (the value was measured above; its text is no larger).
+		res.Vars[ce.name] = templated(ce.src, vars, v)
 	}
 	e.over = res.Vars
 	if len(hidden) > 0 {
