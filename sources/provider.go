@@ -33,10 +33,10 @@ type Instance struct {
 	// Groups are groups the plugin puts every host in (aws_ec2 puts each in
 	// "aws_ec2"), before the construct step adds its own.
 	Groups []string
-	// VarsPrefix and VarsSuffix wrap the names of Vars once the construct
-	// step has run, as the plugins' hostvars_prefix options do: compose,
-	// groups and keyed_groups see the plain names, composed vars stay as
-	// they are.
+	// VarsPrefix and VarsSuffix wrap the names of Vars before the
+	// construct step runs, as aws_ec2's hostvars_prefix and
+	// hostvars_suffix do: compose, groups and keyed_groups see the wrapped
+	// names; composed vars are not wrapped.
 	VarsPrefix, VarsSuffix string
 	// Vars are the host vars in the Ansible plugin's shape. Values are
 	// JSON-compatible: string, bool, float64/int/int64, nil, []any,

@@ -578,6 +578,11 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 			notes.add("no hostnames preference matched; named by id", inst.ExternalID)
 		}
 		vars := inst.Vars
+		if inst.VarsPrefix != "" || inst.VarsSuffix != "" {
+			// Before construct: its expressions see the wrapped names,
+			// as in the plugin (amazon.aws's prepare_host_vars).
+			vars = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
+		}
 		setMagicVars(vars, name, inst.Groups)
 		res, err := cons.ApplyHidden(vars, inst.DefaultVars)
 		clearMagicVars(vars)
@@ -586,9 +591,6 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 		}
 		for _, w := range res.Warnings {
 			notes.add("construct: "+w, inst.ExternalID)
-		}
-		if inst.VarsPrefix != "" || inst.VarsSuffix != "" {
-			vars = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
 		}
 		for k, v := range inst.DefaultVars {
 			if _, set := vars[k]; !set {
