@@ -83,9 +83,9 @@ func TestAWSPluginParity(t *testing.T) {
 		// keyed_groups see them; composed vars stay as named.
 		{"hostvars prefix", map[string]any{
 			"hostvars_prefix": "aws_", "hostvars_suffix": "_ec2",
-			"compose":         map[string]any{"ansible_host": "aws_private_ip_address_ec2"},
-			"groups":          map[string]any{"running": "aws_state_ec2.name == 'running'"},
-			"keyed_groups":    []any{map[string]any{"prefix": "type", "key": "aws_instance_type_ec2"}},
+			"compose":      map[string]any{"ansible_host": "aws_private_ip_address_ec2"},
+			"groups":       map[string]any{"running": "aws_state_ec2.name == 'running'"},
+			"keyed_groups": []any{map[string]any{"prefix": "type", "key": "aws_instance_type_ec2"}},
 		}},
 		{"filters", map[string]any{
 			"filters":         map[string]any{"instance-state-name": "running"},
