@@ -158,6 +158,10 @@ type HostStore interface {
 	WalkInventory(ctx context.Context, inventoryID string, host func(*Host) error, group func(*Group) error) (generation int64, err error)
 	// HostStates returns the diff state of every host of a source.
 	HostStates(ctx context.Context, sourceID string) ([]HostState, error)
+	// HostNamesOfOtherSources maps the name of every host of an inventory
+	// that another source than sourceID owns to that source's name (the
+	// first by name when several own one): Ansible sees one host per name.
+	HostNamesOfOtherSources(ctx context.Context, inventoryID, sourceID string) (map[string]string, error)
 }
 
 // HostCount counts an inventory's hosts.

@@ -790,6 +790,22 @@ func (s *Postgres) WalkInventory(ctx context.Context, inventoryID string, host f
 }
 
 // HostStates implements roster.HostStore.
+// HostNamesOfOtherSources implements roster.HostStore.
+func (s *Postgres) HostNamesOfOtherSources(ctx context.Context, inventoryID, sourceID string) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT h.name, min(s.name) FROM hosts h JOIN sources s ON s.id = h.source_id
+		WHERE h.inventory_id = $1 AND h.source_id <> $2 GROUP BY h.name`, inventoryID, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string)
+	var host, source string
+	_, err = pgx.ForEachRow(rows, []any{&host, &source}, func() error {
+		out[host] = source
+		return nil
+	})
+	return out, err
+}
+
 func (s *Postgres) HostStates(ctx context.Context, sourceID string) ([]roster.HostState, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, external_id, scope, name, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = $1`, sourceID)
 	if err != nil {

@@ -769,6 +769,25 @@ func walkInventory(ctx context.Context, tx *sql.Tx, inventoryID string, host fun
 }
 
 // HostStates implements roster.HostStore.
+// HostNamesOfOtherSources implements roster.HostStore.
+func (s *SQLite) HostNamesOfOtherSources(ctx context.Context, inventoryID, sourceID string) (map[string]string, error) {
+	rows, err := s.rq.QueryContext(ctx, `SELECT h.name, min(s.name) FROM hosts h JOIN sources s ON s.id = h.source_id
+		WHERE h.inventory_id = ? AND h.source_id <> ? GROUP BY h.name`, inventoryID, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]string)
+	for rows.Next() {
+		var host, source string
+		if err := rows.Scan(&host, &source); err != nil {
+			return nil, err
+		}
+		out[host] = source
+	}
+	return out, rows.Err()
+}
+
 func (s *SQLite) HostStates(ctx context.Context, sourceID string) ([]roster.HostState, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT id, external_id, scope, name, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = ?`, sourceID)
 	if err != nil {

@@ -513,6 +513,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if err != nil {
 		return nil, err
 	}
+	e.noteNamesOfOtherSources(ctx, run, scopes, results, notes, log)
 	run.Warnings = append(slices.Clone(optionNotes), notes.list()...)
 	if len(results) < len(scopes) {
 		run.Status = roster.SyncPartial
@@ -521,6 +522,32 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 		run.Status = roster.SyncSucceeded
 	}
 	return changes, nil
+}
+
+// noteNamesOfOtherSources warns of every host of the run named like a
+// host another source of the inventory owns: Ansible's inventory has one
+// host per name, so the two would be merged there. Best effort: a store
+// that cannot answer costs the warning, not the sync.
+func (e *Engine) noteNamesOfOtherSources(ctx context.Context, run *roster.SyncRun, scopes []string, results map[string]*scopeHosts, notes *warnings, log *slog.Logger) {
+	others, err := e.store.HostNamesOfOtherSources(ctx, run.InventoryID, run.SourceID)
+	if err != nil {
+		log.Warn("checking host names against the inventory's other sources failed", "err", err)
+		return
+	}
+	if len(others) == 0 {
+		return
+	}
+	for _, scope := range scopes {
+		sh := results[scope]
+		if sh == nil {
+			continue
+		}
+		for _, h := range sh.hosts {
+			if other, ok := others[h.Name]; ok {
+				notes.add(fmt.Sprintf("named like a host of source %q in this inventory: Ansible sees one host of that name", other), h.ExternalID)
+			}
+		}
+	}
 }
 
 // recordProgress saves a run's progress for watchers, best effort: a busy

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -638,5 +639,37 @@ func TestSpillDirectory(t *testing.T) {
 	}
 	if n := len(f.Hosts()); n != 0 {
 		t.Fatalf("a run that could not keep its hosts wrote %d", n)
+	}
+}
+
+// TestNamesOfOtherSourcesAreReported: two sources of one inventory that
+// name hosts alike would be one host each in Ansible; the second sync
+// says so, naming the other source, and changes nothing of either.
+func TestNamesOfOtherSourcesAreReported(t *testing.T) {
+	e := newEnv(t, 60, nil)
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	twin := &roster.Source{InventoryID: e.Inv.ID, Name: "ec2-again", Provider: "aws", Config: e.Src.Config, OnMissing: roster.OnMissingRemove}
+	must(t, e.Store.CreateSource(t.Context(), twin))
+	run, _, err := e.Engine.Trigger(t.Context(), twin, roster.TriggerCLI)
+	must(t, err)
+	if err := e.Engine.Run(t.Context(), run, nil); err != nil {
+		t.Fatal(err)
+	}
+	run, err = e.Store.SyncRun(t.Context(), run.ID)
+	must(t, err)
+	wantStatus(t, run, roster.SyncSucceeded)
+	found := false
+	for _, w := range run.Warnings {
+		if strings.Contains(w, `named like a host of source "ec2" in this inventory`) && strings.Contains(w, fmt.Sprintf("(%d hosts", run.Counts.Added)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("a second source naming every host alike: warnings %q", run.Warnings)
+	}
+	// The first source's next sync says the same of the second.
+	again := e.Sync()
+	if !slices.ContainsFunc(again.Warnings, func(w string) bool { return strings.Contains(w, `source "ec2-again"`) }) {
+		t.Fatalf("the first source's re-sync: warnings %q", again.Warnings)
 	}
 }

@@ -6,6 +6,7 @@ package storetest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ func Run(t *testing.T, open Open) {
 		{"SyncRunConcurrentTrigger", testSyncRunConcurrentTrigger},
 		{"ApplyChanges", testApplyChanges},
 		{"BodiesWrittenABatchAtATime", testBodiesWrittenABatchAtATime},
+		{"HostNamesOfOtherSources", testHostNamesOfOtherSources},
 		{"FinishTwiceChangesNothing", testFinishTwice},
 		{"HostFilters", testHostFilters},
 		{"HostPagination", testHostPagination},
@@ -726,5 +728,26 @@ func testBodiesWrittenABatchAtATime(t *testing.T, s roster.Store) {
 	}
 	if got := len(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Group: "updated"})); got != n {
 		t.Fatalf("group updated has %d hosts, want %d", got, n)
+	}
+}
+
+func testHostNamesOfOtherSources(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	first, second := newSource(t, s, inv, "ec2"), newSource(t, s, inv, "gce")
+	elsewhere := newInventory(t, s, "dev")
+	third := newSource(t, s, elsewhere, "nova")
+	finish(t, s, newRun(t, s, first), &roster.HostChanges{Add: []*roster.Host{host("i-1", "r", "web"), host("i-2", "r", "db")}, Scopes: []string{"r"}})
+	finish(t, s, newRun(t, s, second), &roster.HostChanges{Add: []*roster.Host{host("g-1", "r", "db"), host("g-2", "r", "cache")}, Scopes: []string{"r"}})
+	finish(t, s, newRun(t, s, third), &roster.HostChanges{Add: []*roster.Host{host("n-1", "r", "web")}, Scopes: []string{"r"}})
+	got, err := s.HostNamesOfOtherSources(ctx, inv.ID, first.ID)
+	must(t, err)
+	if want := map[string]string{"db": "gce", "cache": "gce"}; !maps.Equal(got, want) {
+		t.Fatalf("names of the other sources = %v, want %v", got, want)
+	}
+	got, err = s.HostNamesOfOtherSources(ctx, elsewhere.ID, third.ID)
+	must(t, err)
+	if len(got) != 0 {
+		t.Fatalf("an inventory with one source: %v", got)
 	}
 }
