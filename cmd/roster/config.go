@@ -300,7 +300,7 @@ func (c *Config) settings() []setting {
 		{"admit-documents", "ROSTER_ADMIT_DOCUMENTS", "whole-inventory documents served at once, more wait then get 429 (default 1 per CPU, slow readers aside)", &c.AdmitDocuments},
 		{"admit-requests", "ROSTER_ADMIT_REQUESTS", "other API requests served at once (more wait, then get 429)", &c.AdmitRequests},
 		{"admit-wait", "ROSTER_ADMIT_WAIT", "how long a request waits for its turn before a 429", &c.AdmitWait},
-		{"document-dir", "ROSTER_DOCUMENT_DIR", "where rendered inventory documents, and the new hosts of a sync until it writes them, are kept (default: the system's temporary directory)", &c.DocumentDir},
+		{"document-dir", "ROSTER_DOCUMENT_DIR", "where rendered inventory documents are kept, and a running sync's scratch files: its new and changed hosts until it writes them, an OpenStack region's raw pages until all are listed (default: the system's temporary directory)", &c.DocumentDir},
 		{"audit-retention", "ROSTER_AUDIT_RETENTION", "how long audit records of issuances and changes are kept, e.g. 365d (0: forever)", &c.AuditRetention},
 		{"audit-failure-retention", "ROSTER_AUDIT_FAILURE_RETENTION", "how long audit records of refusals and failures are kept, at most the audit retention (0: forever)", &c.AuditFailureRetention},
 		{"audit-failures-per-caller", "ROSTER_AUDIT_FAILURES_PER_CALLER", "distinct refusal records one token writes per hour; more are counted on one summary record", &c.AuditFailuresPerCaller},
