@@ -48,7 +48,8 @@ type Extent struct {
 	Len int
 }
 
-// NewScratch returns a scratch file to be created in dir.
+// NewScratch returns a scratch file to be created in dir (the system's
+// temporary directory when empty, as os.CreateTemp does).
 func NewScratch(dir string) *Scratch { return &Scratch{dir: dir} }
 
 // Append writes b as a new record.

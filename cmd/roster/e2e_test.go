@@ -58,6 +58,27 @@ func call(t *testing.T, c *client.Client, method, path string, body, out any) in
 	return 0
 }
 
+// serveInProcess runs Roster as `roster serve` does, in this process, on
+// a fresh SQLite database with reg's drivers, and returns it with an
+// admin token and a client holding it. It stops with the test.
+func serveInProcess(t *testing.T, reg *sources.Registry) (*Main, roster.Secret, *client.Client) {
+	t.Helper()
+	c := defaultConfig()
+	c.Listen = "127.0.0.1:0"
+	c.DataDir = t.TempDir()
+	c.Database = filepath.Join(c.DataDir, "roster.db")
+	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: reg}
+	if err := m.Run(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	value, hash := roster.NewTokenValue()
+	if err := m.Store.CreateToken(t.Context(), &roster.Token{Name: "admin", Role: roster.RoleAdmin}, hash); err != nil {
+		t.Fatal(err)
+	}
+	return m, value, client.New(m.URL, value)
+}
+
 // TestEndToEndWithAnsible runs Roster the way `roster serve` does, syncs a
 // simulated EC2 fleet through the API, and checks that the real
 // ansible-inventory, reading the real roster-inventory script, sees the
@@ -85,22 +106,8 @@ func TestEndToEndWithAnsible(t *testing.T) {
 	must(t, err)
 	defer stopNova()
 
-	c := defaultConfig()
-	c.Listen = "127.0.0.1:0"
-	c.DataDir = t.TempDir()
-	c.Database = filepath.Join(c.DataDir, "roster.db")
-	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		// The default drivers, the Azure one trusting the simulator's CA.
-		Registry: sources.NewRegistry(aws.Driver{}, gcp.Driver{}, azure.Driver{HTTPClient: arm.Client()}, openstack.Driver{})}
-	if err := m.Run(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	value, hash := roster.NewTokenValue()
-	if err := m.Store.CreateToken(t.Context(), &roster.Token{Name: "admin", Role: roster.RoleAdmin}, hash); err != nil {
-		t.Fatal(err)
-	}
-	api := client.New(m.URL, value)
+	// The default drivers, the Azure one trusting the simulator's CA.
+	m, value, api := serveInProcess(t, sources.NewRegistry(aws.Driver{}, gcp.Driver{}, azure.Driver{HTTPClient: arm.Client()}, openstack.Driver{}))
 
 	if code := call(t, api, "POST", "/inventories", map[string]any{"name": "e2e"}, nil); code != 201 {
 		t.Fatalf("create inventory: %d", code)

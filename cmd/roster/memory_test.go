@@ -109,7 +109,8 @@ func simulateCloud(t *testing.T, bin, cloud string, size int) simulatedCloud {
 	}
 	switch cloud {
 	case "aws":
-		return simulatedCloud{provider: "aws", config: benchConfig(simProcess(t, size)),
+		// The same simulator simProcess starts, from the binary built here.
+		return simulatedCloud{provider: "aws", config: benchConfig(start("--regions", benchRegions)),
 			env: []string{"AWS_ACCESS_KEY_ID=" + simAccessKey, "AWS_SECRET_ACCESS_KEY=" + simSecretKey, "AWS_EC2_METADATA_DISABLED=true"}}
 	case "gcp":
 		projects := []any{"roster-prod", "roster-staging", "roster-dev", "roster-data"}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"maps"
 	"net/url"
 	"os"
@@ -46,16 +44,7 @@ func TestAWSPluginParity(t *testing.T) {
 	defer stopEC2()
 	dataPath := botocoreEndpoints(t, ec2URL, regions)
 
-	c := defaultConfig()
-	c.Listen = "127.0.0.1:0"
-	c.DataDir = t.TempDir()
-	c.Database = filepath.Join(c.DataDir, "roster.db")
-	m := &Main{Config: c, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Registry: sources.NewRegistry(aws.Driver{})}
-	must(t, m.Run(t.Context()))
-	defer m.Close()
-	value, hash := roster.NewTokenValue()
-	must(t, m.Store.CreateToken(t.Context(), &roster.Token{Name: "admin", Role: roster.RoleAdmin}, hash))
-	api := client.New(m.URL, value)
+	_, _, api := serveInProcess(t, sources.NewRegistry(aws.Driver{}))
 	if code := call(t, api, "POST", "/credentials", map[string]any{"name": "aws", "type": "aws",
 		"fields": map[string]string{"access_key_id": simAccessKey, "secret_access_key": simSecretKey}}, nil); code != 201 {
 		t.Fatalf("create credential: %d", code)

@@ -383,10 +383,8 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if err != nil {
 		return nil, err
 	}
-	if e.spillDir != "" {
-		// Providers that keep raw pages on disk keep them there too.
-		ctx = sources.WithScratchDir(ctx, e.spillDir)
-	}
+	// Providers that keep raw pages on disk keep them there too.
+	ctx = sources.WithScratchDir(ctx, e.spillDir)
 	provider, cons, err := e.registry.Open(ctx, src, cred, log)
 	if err != nil {
 		opened := fmt.Errorf("open %s provider: %s", src.Provider, userMessage(err))

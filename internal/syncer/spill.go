@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 
 	"github.com/rosterhq/roster"
@@ -29,9 +28,6 @@ type spill struct {
 // newSpill returns a spill whose file is created in dir (the system's
 // temporary directory when empty) on the first host kept.
 func newSpill(dir string) *spill {
-	if dir == "" {
-		dir = os.TempDir()
-	}
 	return &spill{file: sources.NewScratch(dir), at: make(map[*roster.Host]sources.Extent)}
 }
 

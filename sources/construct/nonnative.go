@@ -107,8 +107,8 @@ func (p *litParser) value(depth int) (any, bool) {
 	case c == '-' || c == '+' || c == '.' || c >= '0' && c <= '9':
 		return p.number()
 	}
-	for word, v := range map[string]any{"True": true, "False": false, "None": nil, "true": true, "false": false, "null": nil} {
-		if strings.HasPrefix(p.s[p.i:], word) {
+	for _, w := range literalWords {
+		if word, v := w.word, w.value; strings.HasPrefix(p.s[p.i:], word) {
 			end := p.i + len(word)
 			if end < len(p.s) && isIdentByte(p.s[end]) {
 				return nil, false
@@ -119,6 +119,13 @@ func (p *litParser) value(depth int) (any, bool) {
 	}
 	return nil, false
 }
+
+// literalWords are the names literal_eval takes (JSON's as ansible-core
+// maps them).
+var literalWords = []struct {
+	word  string
+	value any
+}{{"True", true}, {"False", false}, {"None", nil}, {"true", true}, {"false", false}, {"null", nil}}
 
 func isIdentByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
@@ -264,8 +271,8 @@ done:
 	if err != nil {
 		return nil, false // beyond int64, or not a number
 	}
-	if len(text) > 1 && strings.TrimLeft(strings.TrimLeft(text, "+-"), "0") != strings.TrimLeft(text, "+-") && n != 0 {
-		return nil, false // Python refuses leading zeros ("012")
+	if digits := strings.TrimLeft(text, "+-"); digits[0] == '0' && n != 0 {
+		return nil, false // Python refuses leading zeros ("012"), not "00"
 	}
 	return n, true
 }
