@@ -162,6 +162,10 @@ type HostStore interface {
 	// that another source than sourceID owns to that source's name (the
 	// first by name when several own one): Ansible sees one host per name.
 	HostNamesOfOtherSources(ctx context.Context, inventoryID, sourceID string) (map[string]string, error)
+	// HostNameConflicts lists, by name, up to limit host names of an
+	// inventory that hosts of more than one of its sources have, and
+	// how many there are in all.
+	HostNameConflicts(ctx context.Context, inventoryID string, limit int) (conflicts []NameConflict, total int, err error)
 }
 
 // HostCount counts an inventory's hosts.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -15,10 +16,13 @@ type Inventory struct {
 	// PrometheusSD maps hosts to Prometheus targets (the JSON of a
 	// promsd.Mapping); nil when the inventory has none.
 	PrometheusSD json.RawMessage
+	// NamePolicy says what Ansible's document of the inventory does with a
+	// host name that several of its sources produce.
+	NamePolicy NamePolicy
 	// Generation moves (it only grows) whenever what the inventory's
 	// whole-inventory documents show changes: its hosts, their groups and
-	// vars, group nesting and vars, its sources' names, its name and its
-	// Prometheus mapping. Readers cache documents by it.
+	// vars, group nesting and vars, its sources' names, its name, its
+	// name policy and its Prometheus mapping. Readers cache documents by it.
 	Generation int64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
@@ -30,6 +34,49 @@ type InventoryUpdate struct {
 	Description *string
 	// PrometheusSD replaces the mapping; a pointer to nil removes it.
 	PrometheusSD *json.RawMessage
+	NamePolicy   *NamePolicy
+}
+
+// NamePolicy is what an inventory does with a host name that more than one
+// of its sources produce. Ansible's inventory has one host per name, so
+// the hosts cannot all appear under it; every policy reports the
+// collisions (on the runs of the sources involved and by the store's
+// HostNameConflicts), none merges them unseen.
+type NamePolicy string
+
+const (
+	// NamesMerge does what Ansible does with two inventory sources naming
+	// one host: one host, its groups the union of theirs, its vars merged
+	// key by key with the later host's value winning (hosts ordered by
+	// when Roster first saw them). The default.
+	NamesMerge NamePolicy = "merge"
+	// NamesPrefix names every host of the inventory "<source>_<name>", so
+	// no two sources can collide and no name changes when another source
+	// gains a host; a host without ansible_host gets its own name as
+	// ansible_host, so Ansible still connects to it.
+	NamesPrefix NamePolicy = "prefix"
+	// NamesFirst keeps the host that held the name first; the later ones
+	// are left out of Ansible's document (REST reads still list them).
+	NamesFirst NamePolicy = "first"
+	// NamesFail fails a sync that would give a host a name another source
+	// of the inventory already has, changing nothing. Collisions present
+	// when the policy is chosen are shown as NamesFirst shows them.
+	NamesFail NamePolicy = "fail"
+)
+
+// NamePolicies lists the valid policies, the default first.
+var NamePolicies = []NamePolicy{NamesMerge, NamesPrefix, NamesFirst, NamesFail}
+
+// Valid reports whether p is one of NamePolicies.
+func (p NamePolicy) Valid() bool { return slices.Contains(NamePolicies, p) }
+
+// NameConflict is a host name that hosts of more than one source of an
+// inventory have.
+type NameConflict struct {
+	Name string
+	// Sources are the names of the sources with a host of that name, in
+	// the order their hosts were first seen.
+	Sources []string
 }
 
 var (

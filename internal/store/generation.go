@@ -18,10 +18,12 @@ import (
 const inventorySelect = inventoryCols + `, COALESCE((SELECT generation FROM inventory_generations g WHERE g.inventory_id = inventories.id), 0)`
 
 // inventoryChangeShown reports whether upd changes what inv's documents
-// show: its name (Prometheus's __meta_roster_inventory) or its Prometheus
-// mapping; a description shows in none.
+// show: its name (Prometheus's __meta_roster_inventory), its name policy
+// (Ansible's host names) or its Prometheus mapping; a description shows in
+// none.
 func inventoryChangeShown(inv *roster.Inventory, upd roster.InventoryUpdate) bool {
 	return upd.Name != nil && *upd.Name != inv.Name ||
+		upd.NamePolicy != nil && *upd.NamePolicy != inv.NamePolicy ||
 		upd.PrometheusSD != nil && !bytes.Equal(*upd.PrometheusSD, inv.PrometheusSD)
 }
 

@@ -254,12 +254,12 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Rows) (T, error)) ([
 
 // ---- inventories
 
-const pgInventoryCols = `id, name, description, prometheus_sd, created_at, updated_at`
+const pgInventoryCols = `id, name, description, prometheus_sd, name_policy, created_at, updated_at`
 
 func pgScanInventory(row pgx.Row) (*roster.Inventory, error) {
 	var inv roster.Inventory
 	var sd []byte
-	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.CreatedAt, &inv.UpdatedAt, &inv.Generation); err != nil {
+	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.NamePolicy, &inv.CreatedAt, &inv.UpdatedAt, &inv.Generation); err != nil {
 		return nil, err
 	}
 	if sd != nil {
@@ -275,9 +275,12 @@ func pgScanInventoryRows(rows pgx.Rows) (*roster.Inventory, error) { return pgSc
 func (s *Postgres) CreateInventory(ctx context.Context, inv *roster.Inventory) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	inv.ID, inv.CreatedAt, inv.UpdatedAt, inv.Generation = newID(), now, now, 1
+	if inv.NamePolicy == "" {
+		inv.NamePolicy = roster.NamesMerge
+	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO inventories (`+pgInventoryCols+`) VALUES ($1, $2, $3, $4, $5, $6)`,
-			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), now, now)
+		_, err := tx.Exec(ctx, `INSERT INTO inventories (`+pgInventoryCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.NamePolicy, now, now)
 		if err != nil {
 			return pgInventoryError(err, inv)
 		}
@@ -333,9 +336,12 @@ func (s *Postgres) UpdateInventory(ctx context.Context, id string, upd roster.In
 		if upd.PrometheusSD != nil {
 			inv.PrometheusSD = *upd.PrometheusSD
 		}
+		if upd.NamePolicy != nil {
+			inv.NamePolicy = *upd.NamePolicy
+		}
 		inv.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		_, err = tx.Exec(ctx, `UPDATE inventories SET name = $1, description = $2, prometheus_sd = $3, updated_at = $4 WHERE id = $5`,
-			inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.UpdatedAt, id)
+		_, err = tx.Exec(ctx, `UPDATE inventories SET name = $1, description = $2, prometheus_sd = $3, name_policy = $4, updated_at = $5 WHERE id = $6`,
+			inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.NamePolicy, inv.UpdatedAt, id)
 		if err != nil {
 			return pgInventoryError(err, inv)
 		}
@@ -789,7 +795,6 @@ func (s *Postgres) WalkInventory(ctx context.Context, inventoryID string, host f
 	return gen, err
 }
 
-// HostStates implements roster.HostStore.
 // HostNamesOfOtherSources implements roster.HostStore.
 func (s *Postgres) HostNamesOfOtherSources(ctx context.Context, inventoryID, sourceID string) (map[string]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT h.name, min(s.name) FROM hosts h JOIN sources s ON s.id = h.source_id
@@ -806,6 +811,30 @@ func (s *Postgres) HostNamesOfOtherSources(ctx context.Context, inventoryID, sou
 	return out, err
 }
 
+// HostNameConflicts implements roster.HostStore.
+func (s *Postgres) HostNameConflicts(ctx context.Context, inventoryID string, limit int) ([]roster.NameConflict, int, error) {
+	var out []roster.NameConflict
+	var total int
+	// One snapshot for the count and the list.
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM (`+strings.Replace(conflictingNames, "?", "$1", 1)+`) c`, inventoryID).Scan(&total); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, conflictSources(`$1`, `$1`, `$2`), inventoryID, limit)
+		if err != nil {
+			return err
+		}
+		var host, source string
+		_, err = pgx.ForEachRow(rows, []any{&host, &source}, func() error {
+			out = appendConflict(out, host, source)
+			return nil
+		})
+		return err
+	})
+	return out, total, err
+}
+
+// HostStates implements roster.HostStore.
 func (s *Postgres) HostStates(ctx context.Context, sourceID string) ([]roster.HostState, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, external_id, scope, name, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = $1`, sourceID)
 	if err != nil {

@@ -200,7 +200,7 @@ func isUnique(err error) bool {
 
 // ---- inventories
 
-const inventoryCols = `id, name, description, prometheus_sd, created_at, updated_at`
+const inventoryCols = `id, name, description, prometheus_sd, name_policy, created_at, updated_at`
 
 // collectRows scans every row of a query with scan, as collect does on
 // PostgreSQL.
@@ -224,7 +224,7 @@ func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, erro
 	var inv roster.Inventory
 	var created, updated int64
 	var sd *string
-	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &created, &updated, &inv.Generation); err != nil {
+	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.NamePolicy, &created, &updated, &inv.Generation); err != nil {
 		return nil, err
 	}
 	if sd != nil {
@@ -238,9 +238,12 @@ func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, erro
 func (s *SQLite) CreateInventory(ctx context.Context, inv *roster.Inventory) error {
 	now := s.now().UTC().Truncate(time.Microsecond)
 	inv.ID, inv.CreatedAt, inv.UpdatedAt, inv.Generation = newID(), now, now, 1
+	if inv.NamePolicy == "" {
+		inv.NamePolicy = roster.NamesMerge
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
-			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), micros(now), micros(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.NamePolicy, micros(now), micros(now))
 		if isUnique(err) {
 			return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
 		} else if err != nil {
@@ -287,9 +290,12 @@ func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.Inve
 		if upd.PrometheusSD != nil {
 			inv.PrometheusSD = *upd.PrometheusSD
 		}
+		if upd.NamePolicy != nil {
+			inv.NamePolicy = *upd.NamePolicy
+		}
 		inv.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		_, err = tx.ExecContext(ctx, `UPDATE inventories SET name = ?, description = ?, prometheus_sd = ?, updated_at = ? WHERE id = ?`,
-			inv.Name, inv.Description, nullJSON(inv.PrometheusSD), micros(inv.UpdatedAt), id)
+		_, err = tx.ExecContext(ctx, `UPDATE inventories SET name = ?, description = ?, prometheus_sd = ?, name_policy = ?, updated_at = ? WHERE id = ?`,
+			inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.NamePolicy, micros(inv.UpdatedAt), id)
 		if isUnique(err) {
 			return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
 		} else if err != nil {
@@ -768,7 +774,6 @@ func walkInventory(ctx context.Context, tx *sql.Tx, inventoryID string, host fun
 	return nil
 }
 
-// HostStates implements roster.HostStore.
 // HostNamesOfOtherSources implements roster.HostStore.
 func (s *SQLite) HostNamesOfOtherSources(ctx context.Context, inventoryID, sourceID string) (map[string]string, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT h.name, min(s.name) FROM hosts h JOIN sources s ON s.id = h.source_id
@@ -788,6 +793,35 @@ func (s *SQLite) HostNamesOfOtherSources(ctx context.Context, inventoryID, sourc
 	return out, rows.Err()
 }
 
+// HostNameConflicts implements roster.HostStore.
+func (s *SQLite) HostNameConflicts(ctx context.Context, inventoryID string, limit int) ([]roster.NameConflict, int, error) {
+	var out []roster.NameConflict
+	var total int
+	// One snapshot for the count and the list.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer tx.Rollback()
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (`+conflictingNames+`)`, inventoryID).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := tx.QueryContext(ctx, conflictSources(`?`, `?`, `?`), inventoryID, inventoryID, limit)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var host, source string
+		if err := rows.Scan(&host, &source); err != nil {
+			return nil, 0, err
+		}
+		out = appendConflict(out, host, source)
+	}
+	return out, total, rows.Err()
+}
+
+// HostStates implements roster.HostStore.
 func (s *SQLite) HostStates(ctx context.Context, sourceID string) ([]roster.HostState, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT id, external_id, scope, name, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = ?`, sourceID)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -31,6 +32,8 @@ func Run(t *testing.T, open Open) {
 		{"ApplyChanges", testApplyChanges},
 		{"BodiesWrittenABatchAtATime", testBodiesWrittenABatchAtATime},
 		{"HostNamesOfOtherSources", testHostNamesOfOtherSources},
+		{"HostNameConflicts", testHostNameConflicts},
+		{"NamePolicy", testNamePolicy},
 		{"FinishTwiceChangesNothing", testFinishTwice},
 		{"HostFilters", testHostFilters},
 		{"HostPagination", testHostPagination},
@@ -728,6 +731,65 @@ func testBodiesWrittenABatchAtATime(t *testing.T, s roster.Store) {
 	}
 	if got := len(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Group: "updated"})); got != n {
 		t.Fatalf("group updated has %d hosts, want %d", got, n)
+	}
+}
+
+func testHostNameConflicts(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	ec2, gce, nova := newSource(t, s, inv, "ec2"), newSource(t, s, inv, "gce"), newSource(t, s, inv, "nova")
+	elsewhere := newSource(t, s, newInventory(t, s, "dev"), "other")
+	conflicts, total, err := s.HostNameConflicts(ctx, inv.ID, 10)
+	must(t, err)
+	if total != 0 || len(conflicts) != 0 {
+		t.Fatalf("an inventory without hosts has conflicts: %d %v", total, conflicts)
+	}
+	// Sources are listed in the order their hosts were first seen (nova
+	// syncs before gce), not by name; two hosts of one source named alike
+	// are no conflict between sources.
+	finish(t, s, newRun(t, s, ec2), &roster.HostChanges{Add: []*roster.Host{host("i-1", "r", "web"), host("i-2", "r", "solo"), host("i-3", "r", "twice"), host("i-4", "r", "twice")}, Scopes: []string{"r"}})
+	finish(t, s, newRun(t, s, nova), &roster.HostChanges{Add: []*roster.Host{host("n-1", "r", "db"), host("n-2", "r", "web"), host("n-3", "r", "cache")}, Scopes: []string{"r"}})
+	finish(t, s, newRun(t, s, gce), &roster.HostChanges{Add: []*roster.Host{host("g-1", "r", "db"), host("g-2", "r", "web")}, Scopes: []string{"r"}})
+	finish(t, s, newRun(t, s, elsewhere), &roster.HostChanges{Add: []*roster.Host{host("o-1", "r", "cache")}, Scopes: []string{"r"}})
+	conflicts, total, err = s.HostNameConflicts(ctx, inv.ID, 10)
+	must(t, err)
+	want := []roster.NameConflict{{Name: "db", Sources: []string{"nova", "gce"}}, {Name: "web", Sources: []string{"ec2", "nova", "gce"}}}
+	if total != 2 || !reflect.DeepEqual(conflicts, want) {
+		t.Fatalf("conflicts = %d %+v, want 2 %+v", total, conflicts, want)
+	}
+	conflicts, total, err = s.HostNameConflicts(ctx, inv.ID, 1)
+	must(t, err)
+	if total != 2 || !reflect.DeepEqual(conflicts, want[:1]) {
+		t.Fatalf("conflicts limited to 1 = %d %+v, want 2 %+v", total, conflicts, want[:1])
+	}
+}
+
+func testNamePolicy(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	if inv.NamePolicy != roster.NamesMerge {
+		t.Fatalf("a new inventory's name policy is %q, want %q", inv.NamePolicy, roster.NamesMerge)
+	}
+	prefix := roster.NamesPrefix
+	upd, err := s.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{NamePolicy: &prefix})
+	must(t, err)
+	if upd.NamePolicy != prefix || upd.Generation <= inv.Generation {
+		t.Fatalf("after choosing %q: policy %q, generation %d -> %d (Ansible's names change: it must move)", prefix, upd.NamePolicy, inv.Generation, upd.Generation)
+	}
+	got, err := s.Inventory(ctx, "prod")
+	must(t, err)
+	if got.NamePolicy != prefix {
+		t.Fatalf("stored name policy = %q, want %q", got.NamePolicy, prefix)
+	}
+	again, err := s.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{NamePolicy: &prefix})
+	must(t, err)
+	if again.Generation != upd.Generation {
+		t.Fatalf("choosing the same policy again moved the generation %d -> %d", upd.Generation, again.Generation)
+	}
+	first := &roster.Inventory{Name: "first", NamePolicy: roster.NamesFirst}
+	must(t, s.CreateInventory(ctx, first))
+	if got, err := s.Inventory(ctx, first.ID); err != nil || got.NamePolicy != roster.NamesFirst {
+		t.Fatalf("created with policy first: %+v, %v", got, err)
 	}
 }
 
