@@ -2,8 +2,11 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -43,7 +46,21 @@ func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventor
 	}
 	neg := negotiation{ifNoneMatch: req.Params.IfNoneMatch, offerGzip: true, acceptsGzip: acceptsGzip(req.Params.AcceptEncoding)}
 	return s.document(ctx, inv, f, key, "", neg, func(ctx context.Context, w *bufio.Writer) (int64, error) {
-		return WriteAnsibleInventory(ctx, w, s.store, inv.ID, all)
+		names, err := s.hostNaming(ctx, inv)
+		if err != nil {
+			return 0, err
+		}
+		gen, err := WriteAnsibleInventory(ctx, w, s.store, inv.ID, all, names)
+		if err != nil || names.Policy != roster.NamesPrefix {
+			return gen, err
+		}
+		// The sources' names come from outside the walk's snapshot: a
+		// source renamed meanwhile makes the document older than its
+		// snapshot, to be rendered again by the next read.
+		if again, err := s.hostNaming(ctx, inv); err != nil || !maps.Equal(again.Sources, names.Sources) {
+			return gen - 1, err
+		}
+		return gen, nil
 	})
 }
 
@@ -113,20 +130,62 @@ func (r withFreshness) VisitGetAnsibleInventoryResponse(w http.ResponseWriter) e
 	return r.GetAnsibleInventoryResponseObject.VisitGetAnsibleInventoryResponse(w)
 }
 
+// ansibleHost answers `--host NAME` as the inventory's document names
+// and combines its hosts.
 func (s *Server) ansibleHost(ctx context.Context, inv *roster.Inventory, name string, all bool) (GetAnsibleInventoryResponseObject, error) {
-	f := roster.HostFilter{InventoryID: inv.ID, Name: strings.ReplaceAll(name, "*", ""), Limit: 1}
-	if !all {
-		enabled := true
-		f.Enabled = &enabled
-	}
-	hosts, _, err := s.store.Hosts(ctx, f)
+	naming, err := s.hostNaming(ctx, inv)
 	if err != nil {
 		return nil, err
 	}
-	if len(hosts) == 0 || hosts[0].Name != name {
-		return nil, roster.Errorf(roster.ENOTFOUND, "inventory %q has no host %q", inv.Name, name)
+	var enabled *bool
+	if !all {
+		enabled = ptr(true)
 	}
-	return rawJSON(hosts[0].Vars), nil
+	notFound := roster.Errorf(roster.ENOTFOUND, "inventory %q has no host %q", inv.Name, name)
+	// The hosts that may be named name: under the prefix policy, those of
+	// the source whose name prefixes it; otherwise all hosts of the name.
+	var filters []roster.HostFilter
+	if naming.Policy == roster.NamesPrefix {
+		for id, src := range naming.Sources {
+			if rest, ok := strings.CutPrefix(name, src+"_"); ok && rest != "" {
+				filters = append(filters, roster.HostFilter{InventoryID: inv.ID, SourceID: id, Name: rest, Enabled: enabled, Limit: 1})
+			}
+		}
+	} else {
+		// The hosts sharing a name are few: one per source, or more only
+		// when a plugin option allows them.
+		filters = append(filters, roster.HostFilter{InventoryID: inv.ID, Name: name, Enabled: enabled, Limit: 100})
+	}
+	var vars json.RawMessage
+	for _, f := range filters {
+		if strings.Contains(f.Name, "*") {
+			continue // '*' is the filter's wildcard; no host name has one
+		}
+		hosts, _, err := s.store.Hosts(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hosts {
+			if h.Name != f.Name || naming.name(h) != name {
+				continue
+			}
+			v, err := naming.vars(h)
+			switch {
+			case err != nil:
+				return nil, err
+			case vars == nil:
+				vars = slices.Clone(v)
+			case naming.Policy == roster.NamesMerge:
+				if vars, err = mergeVars(vars, v); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if vars == nil {
+		return nil, notFound
+	}
+	return rawJSON(vars), nil
 }
 
 // rawJSON answers with already encoded JSON.
@@ -142,42 +201,157 @@ func (r rawJSON) write(w http.ResponseWriter) error {
 	return err
 }
 
+// HostNaming is how an inventory's hosts are named in its Ansible
+// document: by its name policy, over its sources' names (by id).
+type HostNaming struct {
+	Policy  roster.NamePolicy
+	Sources map[string]string
+}
+
+// hostNaming reads the naming of inv's Ansible document.
+func (s *Server) hostNaming(ctx context.Context, inv *roster.Inventory) (HostNaming, error) {
+	n := HostNaming{Policy: inv.NamePolicy}
+	if n.Policy != roster.NamesPrefix {
+		return n, nil
+	}
+	srcs, err := s.store.Sources(ctx, inv.ID)
+	if err != nil {
+		return n, err
+	}
+	n.Sources = make(map[string]string, len(srcs))
+	for _, src := range srcs {
+		n.Sources[src.ID] = src.Name
+	}
+	return n, nil
+}
+
+// name is h's name in Ansible's document.
+func (n HostNaming) name(h *roster.Host) string {
+	if n.Policy == roster.NamesPrefix {
+		return n.Sources[h.SourceID] + "_" + h.Name
+	}
+	return h.Name
+}
+
+// vars are h's vars in Ansible's document, to be used before the next
+// host is read: under the prefix policy a host without ansible_host gets
+// its own name as one, so that Ansible still reaches it.
+func (n HostNaming) vars(h *roster.Host) (json.RawMessage, error) {
+	if len(h.Vars) == 0 {
+		h.Vars = json.RawMessage("{}")
+	}
+	if n.Policy != roster.NamesPrefix {
+		return h.Vars, nil
+	}
+	return withDefault(h.Vars, "ansible_host", h.Name)
+}
+
+// withDefault returns the JSON object vars with key set to value unless
+// it has the key already.
+func withDefault(vars json.RawMessage, key, value string) (json.RawMessage, error) {
+	if bytes.Contains(vars, []byte(`"`+key+`"`)) {
+		// The name appears: as a key of the object, or deeper down.
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(vars, &top); err != nil {
+			return nil, fmt.Errorf("host vars: %w", err)
+		}
+		if _, ok := top[key]; ok {
+			return vars, nil
+		}
+	}
+	k, _ := json.Marshal(key)
+	v, _ := json.Marshal(value)
+	out := make([]byte, 0, len(vars)+len(k)+len(v)+2)
+	out = append(append(append(append(out, '{'), k...), ':'), v...)
+	if rest := bytes.TrimSpace(vars); len(rest) > 2 {
+		out = append(append(out, ','), rest[1:]...)
+	} else {
+		out = append(out, '}')
+	}
+	return out, nil
+}
+
+// mergeVars merges the JSON objects a and b key by key, b's value winning,
+// as Ansible sets the vars of a host that two inventory sources name.
+func mergeVars(a, b json.RawMessage) (json.RawMessage, error) {
+	var into, from map[string]json.RawMessage
+	if err := json.Unmarshal(a, &into); err != nil {
+		return nil, fmt.Errorf("host vars: %w", err)
+	}
+	if err := json.Unmarshal(b, &from); err != nil {
+		return nil, fmt.Errorf("host vars: %w", err)
+	}
+	if into == nil {
+		into = from
+	} else {
+		maps.Copy(into, from)
+	}
+	if into == nil {
+		return json.RawMessage("{}"), nil
+	}
+	return json.Marshal(into)
+}
+
 // WriteAnsibleInventory writes an inventory as Ansible's dynamic inventory
 // JSON: _meta.hostvars first (streamed), then every group with its hosts,
 // children and vars, "all" with the top-level groups, and "ungrouped" when
-// some host is in no group (an empty one makes Ansible warn). It returns
-// the inventory generation it wrote; write errors are left in w, for its
-// Flush.
-func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.HostStore, inventoryID string, includeDisabled bool) (generation int64, err error) {
+// some host is in no group (an empty one makes Ansible warn). Hosts are
+// named by naming; hosts of one name are one host of Ansible's, combined
+// as the naming's policy says. It returns the inventory generation it
+// wrote; write errors are left in w, for its Flush.
+func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.HostStore, inventoryID string, includeDisabled bool, naming HostNaming) (generation int64, err error) {
 	members := make(map[string][]string)
 	var ungrouped []string
 	groups := make(map[string]*roster.Group)
 	first := true
 	w.WriteString(`{"_meta":{"hostvars":{`)
+	// The vars of the host named prev, held back while the next host may
+	// be named alike (hosts come by name): merged, they are written when
+	// the name changes.
 	var prev string
+	var pending json.RawMessage
+	flush := func() {
+		if first {
+			return
+		}
+		if len(pending) == 0 {
+			w.WriteString("{}")
+		} else {
+			w.Write(pending)
+		}
+	}
 	generation, err = store.WalkInventory(ctx, inventoryID, func(h *roster.Host) error {
 		if !includeDisabled && !h.Enabled {
 			return nil
 		}
-		if h.Name == prev && !first {
-			// Two sources named a host alike: Ansible has one host of that
-			// name; the first source's vars win, groups add up.
-			addMemberships(members, &ungrouped, h, true)
+		name := naming.name(h)
+		vars, err := naming.vars(h)
+		if err != nil {
+			return err
+		}
+		if name == prev && !first {
+			// Sources named a host alike: Ansible has one host of that
+			// name, whose groups add up and whose vars are merged
+			// (merge) or are the first host's (first, fail).
+			if naming.Policy != roster.NamesMerge {
+				return nil
+			}
+			if pending, err = mergeVars(pending, vars); err != nil {
+				return err
+			}
+			addMemberships(members, &ungrouped, name, h.Groups, true)
 			return nil
 		}
-		prev = h.Name
+		flush()
+		prev = name
 		if !first {
 			w.WriteByte(',')
 		}
 		first = false
-		writeString(w, h.Name)
+		writeString(w, name)
 		w.WriteByte(':')
-		if len(h.Vars) == 0 {
-			w.WriteString("{}")
-		} else {
-			w.Write(h.Vars)
-		}
-		addMemberships(members, &ungrouped, h, false)
+		pending = append(pending[:0], vars...)
+		addMemberships(members, &ungrouped, name, h.Groups, false)
 		return nil
 	}, func(g *roster.Group) error {
 		c := *g
@@ -189,6 +363,7 @@ func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.Ho
 	if err != nil {
 		return 0, err
 	}
+	flush()
 	w.WriteString(`}}`)
 
 	// Every group: those with members and those that only nest or carry vars.
@@ -263,19 +438,19 @@ func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.Ho
 	return generation, nil
 }
 
-func addMemberships(members map[string][]string, ungrouped *[]string, h *roster.Host, duplicate bool) {
-	if len(h.Groups) == 0 {
+func addMemberships(members map[string][]string, ungrouped *[]string, name string, groups []string, duplicate bool) {
+	if len(groups) == 0 {
 		if !duplicate {
-			*ungrouped = append(*ungrouped, h.Name)
+			*ungrouped = append(*ungrouped, name)
 		}
 		return
 	}
-	for _, g := range h.Groups {
+	for _, g := range groups {
 		list := members[g]
-		if duplicate && len(list) > 0 && list[len(list)-1] == h.Name {
+		if duplicate && len(list) > 0 && list[len(list)-1] == name {
 			continue
 		}
-		members[g] = append(list, h.Name)
+		members[g] = append(list, name)
 	}
 }
 

@@ -116,6 +116,30 @@ func (e CredentialType) Valid() bool {
 	}
 }
 
+// Defines values for NamePolicy.
+const (
+	Fail   NamePolicy = "fail"
+	First  NamePolicy = "first"
+	Merge  NamePolicy = "merge"
+	Prefix NamePolicy = "prefix"
+)
+
+// Valid indicates whether the value is a known member of the NamePolicy enum.
+func (e NamePolicy) Valid() bool {
+	switch e {
+	case Fail:
+		return true
+	case First:
+		return true
+	case Merge:
+		return true
+	case Prefix:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OnMissing.
 const (
 	Disable OnMissing = "disable"
@@ -689,6 +713,26 @@ type Inventory struct {
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
 
+	// NamePolicy What Ansible's document of the inventory (`/ansible`,
+	// `roster-inventory`) does with a host name that hosts of more than
+	// one of its sources have. Ansible has one host per name; every
+	// policy reports such names on the runs of the sources involved and
+	// at `GET .../name-conflicts`.
+	// - `merge` (default): as Ansible does with two inventory sources:
+	//   one host, in the groups of all, its vars merged key by key, the
+	//   later host's value winning (hosts ordered by when Roster first
+	//   saw them).
+	// - `prefix`: every host of the inventory is named
+	//   `<source>_<name>`; a host without `ansible_host` gets its own
+	//   name as `ansible_host`, so Ansible still reaches it.
+	// - `first`: the host that had the name first is kept, the later
+	//   ones are left out of Ansible's document (the REST host list
+	//   keeps them).
+	// - `fail`: a sync that would give a host a name another source of
+	//   the inventory has fails and changes nothing; collisions already
+	//   present are shown as `first` shows them.
+	NamePolicy NamePolicy `json:"name_policy"`
+
 	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
 	UpdatedAt    time.Time            `json:"updated_at"`
@@ -700,6 +744,26 @@ type InventoryCreate struct {
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
+
+	// NamePolicy What Ansible's document of the inventory (`/ansible`,
+	// `roster-inventory`) does with a host name that hosts of more than
+	// one of its sources have. Ansible has one host per name; every
+	// policy reports such names on the runs of the sources involved and
+	// at `GET .../name-conflicts`.
+	// - `merge` (default): as Ansible does with two inventory sources:
+	//   one host, in the groups of all, its vars merged key by key, the
+	//   later host's value winning (hosts ordered by when Roster first
+	//   saw them).
+	// - `prefix`: every host of the inventory is named
+	//   `<source>_<name>`; a host without `ansible_host` gets its own
+	//   name as `ansible_host`, so Ansible still reaches it.
+	// - `first`: the host that had the name first is kept, the later
+	//   ones are left out of Ansible's document (the REST host list
+	//   keeps them).
+	// - `fail`: a sync that would give a host a name another source of
+	//   the inventory has fails and changes nothing; collisions already
+	//   present are shown as `first` shows them.
+	NamePolicy *NamePolicy `json:"name_policy,omitempty"`
 
 	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
@@ -716,6 +780,26 @@ type InventoryUpdate struct {
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
+
+	// NamePolicy What Ansible's document of the inventory (`/ansible`,
+	// `roster-inventory`) does with a host name that hosts of more than
+	// one of its sources have. Ansible has one host per name; every
+	// policy reports such names on the runs of the sources involved and
+	// at `GET .../name-conflicts`.
+	// - `merge` (default): as Ansible does with two inventory sources:
+	//   one host, in the groups of all, its vars merged key by key, the
+	//   later host's value winning (hosts ordered by when Roster first
+	//   saw them).
+	// - `prefix`: every host of the inventory is named
+	//   `<source>_<name>`; a host without `ansible_host` gets its own
+	//   name as `ansible_host`, so Ansible still reaches it.
+	// - `first`: the host that had the name first is kept, the later
+	//   ones are left out of Ansible's document (the REST host list
+	//   keeps them).
+	// - `fail`: a sync that would give a host a name another source of
+	//   the inventory has fails and changes nothing; collisions already
+	//   present are shown as `first` shows them.
+	NamePolicy *NamePolicy `json:"name_policy,omitempty"`
 
 	// PrometheusSd The new mapping; an empty object removes it.
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
@@ -751,6 +835,63 @@ type IssuedCredential struct {
 
 // Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 type Name = string
+
+// NameConflict defines model for NameConflict.
+type NameConflict struct {
+	// Name The host name.
+	Name string `json:"name"`
+
+	// Sources The sources with a host of that name, in the order their hosts were first seen.
+	Sources []string `json:"sources"`
+}
+
+// NameConflictList defines model for NameConflictList.
+type NameConflictList struct {
+	Items []NameConflict `json:"items"`
+
+	// NamePolicy What Ansible's document of the inventory (`/ansible`,
+	// `roster-inventory`) does with a host name that hosts of more than
+	// one of its sources have. Ansible has one host per name; every
+	// policy reports such names on the runs of the sources involved and
+	// at `GET .../name-conflicts`.
+	// - `merge` (default): as Ansible does with two inventory sources:
+	//   one host, in the groups of all, its vars merged key by key, the
+	//   later host's value winning (hosts ordered by when Roster first
+	//   saw them).
+	// - `prefix`: every host of the inventory is named
+	//   `<source>_<name>`; a host without `ansible_host` gets its own
+	//   name as `ansible_host`, so Ansible still reaches it.
+	// - `first`: the host that had the name first is kept, the later
+	//   ones are left out of Ansible's document (the REST host list
+	//   keeps them).
+	// - `fail`: a sync that would give a host a name another source of
+	//   the inventory has fails and changes nothing; collisions already
+	//   present are shown as `first` shows them.
+	NamePolicy NamePolicy `json:"name_policy"`
+
+	// Total How many names collide in all (items holds up to `limit` of them).
+	Total int `json:"total"`
+}
+
+// NamePolicy What Ansible's document of the inventory (`/ansible`,
+// `roster-inventory`) does with a host name that hosts of more than
+// one of its sources have. Ansible has one host per name; every
+// policy reports such names on the runs of the sources involved and
+// at `GET .../name-conflicts`.
+//   - `merge` (default): as Ansible does with two inventory sources:
+//     one host, in the groups of all, its vars merged key by key, the
+//     later host's value winning (hosts ordered by when Roster first
+//     saw them).
+//   - `prefix`: every host of the inventory is named
+//     `<source>_<name>`; a host without `ansible_host` gets its own
+//     name as `ansible_host`, so Ansible still reaches it.
+//   - `first`: the host that had the name first is kept, the later
+//     ones are left out of Ansible's document (the REST host list
+//     keeps them).
+//   - `fail`: a sync that would give a host a name another source of
+//     the inventory has fails and changes nothing; collisions already
+//     present are shown as `first` shows them.
+type NamePolicy string
 
 // OnMissing What a sync does with hosts the provider stopped reporting.
 type OnMissing string
@@ -1376,6 +1517,12 @@ type ListHostsParams struct {
 // ListHostsParamsStale defines parameters for ListHosts.
 type ListHostsParamsStale string
 
+// ListNameConflictsParams defines parameters for ListNameConflicts.
+type ListNameConflictsParams struct {
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // GetPrometheusSDParams defines parameters for GetPrometheusSD.
 type GetPrometheusSDParams struct {
 	// MaxAge Seconds: sources whose last successful sync is older are synced
@@ -1652,7 +1799,7 @@ type ServerInterface interface {
 	// GetInventory Get an inventory.
 	// (GET /api/v1/inventories/{inventory})
 	GetInventory(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
-	// UpdateInventory Change an inventory's name or description.
+	// UpdateInventory Change an inventory's name, description, name policy or Prometheus mapping.
 	// (PATCH /api/v1/inventories/{inventory})
 	UpdateInventory(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
 	// GetAnsibleInventory The inventory in Ansible's dynamic inventory JSON (`--list`), or one host's vars (`--host`).
@@ -1670,6 +1817,9 @@ type ServerInterface interface {
 	// GetHost Get a host.
 	// (GET /api/v1/inventories/{inventory}/hosts/{host})
 	GetHost(w http.ResponseWriter, r *http.Request, inventory InventoryRef, host int64)
+	// ListNameConflicts List host names that more than one of the inventory's sources produce.
+	// (GET /api/v1/inventories/{inventory}/name-conflicts)
+	ListNameConflicts(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params ListNameConflictsParams)
 	// GetPrometheusSD The inventory as Prometheus HTTP service discovery targets.
 	// (GET /api/v1/inventories/{inventory}/prometheus-sd)
 	GetPrometheusSD(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params GetPrometheusSDParams)
@@ -2611,6 +2761,48 @@ func (siw *ServerInterfaceWrapper) GetHost(w http.ResponseWriter, r *http.Reques
 	handler.ServeHTTP(w, r)
 }
 
+// ListNameConflicts operation middleware
+func (siw *ServerInterfaceWrapper) ListNameConflicts(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "inventory" -------------
+	var inventory InventoryRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "inventory", r.PathValue("inventory"), &inventory, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "inventory", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListNameConflictsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListNameConflicts(w, r, inventory, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetPrometheusSD operation middleware
 func (siw *ServerInterfaceWrapper) GetPrometheusSD(w http.ResponseWriter, r *http.Request) {
 
@@ -3402,6 +3594,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/sources/{source}/syncs", wrapper.ListSyncRuns)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/sources/{source}/syncs", wrapper.TriggerSync)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/syncs/{run}", wrapper.GetSyncRun)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/name-conflicts", wrapper.ListNameConflicts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/hosts", wrapper.ListHosts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/hosts/{host}", wrapper.GetHost)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/groups", wrapper.ListGroups)
@@ -6100,6 +6293,112 @@ func (response GetHost429ApplicationProblemPlusJSONResponse) VisitGetHostRespons
 	return err
 }
 
+type ListNameConflictsRequestObject struct {
+	Inventory InventoryRef `json:"inventory"`
+	Params    ListNameConflictsParams
+}
+
+type ListNameConflictsResponseObject interface {
+	VisitListNameConflictsResponse(w http.ResponseWriter) error
+}
+
+type ListNameConflicts200JSONResponse NameConflictList
+
+func (response ListNameConflicts200JSONResponse) VisitListNameConflictsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNameConflicts400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response ListNameConflicts400ApplicationProblemPlusJSONResponse) VisitListNameConflictsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNameConflicts401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListNameConflicts401ApplicationProblemPlusJSONResponse) VisitListNameConflictsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNameConflicts403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListNameConflicts403ApplicationProblemPlusJSONResponse) VisitListNameConflictsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNameConflicts404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListNameConflicts404ApplicationProblemPlusJSONResponse) VisitListNameConflictsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListNameConflicts429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListNameConflicts429ApplicationProblemPlusJSONResponse) VisitListNameConflictsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetPrometheusSDRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    GetPrometheusSDParams
@@ -8337,7 +8636,7 @@ type StrictServerInterface interface {
 	// GetInventory Get an inventory.
 	// (GET /api/v1/inventories/{inventory})
 	GetInventory(ctx context.Context, request GetInventoryRequestObject) (GetInventoryResponseObject, error)
-	// UpdateInventory Change an inventory's name or description.
+	// UpdateInventory Change an inventory's name, description, name policy or Prometheus mapping.
 	// (PATCH /api/v1/inventories/{inventory})
 	UpdateInventory(ctx context.Context, request UpdateInventoryRequestObject) (UpdateInventoryResponseObject, error)
 	// GetAnsibleInventory The inventory in Ansible's dynamic inventory JSON (`--list`), or one host's vars (`--host`).
@@ -8355,6 +8654,9 @@ type StrictServerInterface interface {
 	// GetHost Get a host.
 	// (GET /api/v1/inventories/{inventory}/hosts/{host})
 	GetHost(ctx context.Context, request GetHostRequestObject) (GetHostResponseObject, error)
+	// ListNameConflicts List host names that more than one of the inventory's sources produce.
+	// (GET /api/v1/inventories/{inventory}/name-conflicts)
+	ListNameConflicts(ctx context.Context, request ListNameConflictsRequestObject) (ListNameConflictsResponseObject, error)
 	// GetPrometheusSD The inventory as Prometheus HTTP service discovery targets.
 	// (GET /api/v1/inventories/{inventory}/prometheus-sd)
 	GetPrometheusSD(ctx context.Context, request GetPrometheusSDRequestObject) (GetPrometheusSDResponseObject, error)
@@ -9134,6 +9436,33 @@ func (sh *strictHandler) GetHost(w http.ResponseWriter, r *http.Request, invento
 	}
 }
 
+// ListNameConflicts operation middleware
+func (sh *strictHandler) ListNameConflicts(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params ListNameConflictsParams) {
+	var request ListNameConflictsRequestObject
+
+	request.Inventory = inventory
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListNameConflicts(ctx, request.(ListNameConflictsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListNameConflicts")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListNameConflictsResponseObject); ok {
+		if err := validResponse.VisitListNameConflictsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetPrometheusSD operation middleware
 func (sh *strictHandler) GetPrometheusSD(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params GetPrometheusSDParams) {
 	var request GetPrometheusSDRequestObject
@@ -9739,212 +10068,223 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tcts4tuCroLS3yvIsJcv56Dst11Stb5Lpzt5O0jdOT2/dVlaESUjCmAI0AGhZnUrV/NoH2NpnuA82",
-	"T7KFcwB+iCAlObbTnUl1dcUiQRI4ODjfHx96iVyupGDC6N74Q2/BaMoU/Hk+Z/aflOlE8ZXhUvTGvQuW",
-	"SJFqorlIGDELRmSWMm2IlrlKGJEzuMjFNRNGqg3JqL25EQlLic6ThGk9y7NsQ/r0UjNhyHrBBJGCEcGu",
-	"mSIpT4+HvainkwVbUjsBs1mx3rjHhWFzpnofP0a9F+/ovDm313TJNDELrsk1U5pL4aeTyiRfMmHOCDck",
-	"WVAxZxo+DJ+sjiCpZDr4fW0UF3P4/FupDVMXhmYBCMVG5SzGZdk3U6HXTBGuAVL2axRvzBTTC8G0JlRf",
-	"sZTMpKp/mIl82Rv/0rMv7EW9Gc00672PGhP6GPVWVNElM27nnimWMmE4zd6yWXOG7xaMJMWQI014SqQi",
-	"gi6ZnQC3Y1bULHpRz17rjXvl6F7UU+xvOVcs7Y3txLoh9SxXWqrwFGLBbsw0gRGx36mVYtdc5pqs6Lyc",
-	"zd9ypjaV6eBbuz/9cvZaCvaKmmTR8n2LRfBhShK52mwjC/xIMm7/XMgs1WOyXvAMsH4iSgxfUE2E9HiV",
-	"4tGItvb+8egJWXOzIEKSS5luhhPhF4dHrlzdy9nAznyAU9+xSD+L1o0u5rnPPheDD9zmH/iSm+b3f6Rz",
-	"RjT/tXUjM3iu+u6UzWiemd74dDSKekt6w5f2EJyO4CcX7mcUogqv6E0XzRo7GmVPvtTMUaaCJAGRKo8p",
-	"VcyRrYm4ZDOp/G5yMSd9zRiJtSUA8fGQWDgrRlPAJUFonnIjlYW1vTAR9t5AimxDjLyyZEHx+Zwpizb4",
-	"1b5ZsI1DIItLCy7mx0Cs1pQbPREzqWCkJjSzb9sQlQvBxXxIzg1ZSm0IJRtGFek/Pn36+JvRaHRcQbEt",
-	"sC/pzZTOWQ3wBaj98xVwj4LgvgBovnwexjuENSBdC7LhiAMxrYXo/ryghhhJUomEN6WGbpHc2K06Jn2p",
-	"CC0mOBFxvkqpYdOEJgs2NXzJZG7i4zGJLfRjS5jhNOMGcFPsX0QoAn8ivhkRjWgGJ1/4ow9nfm1nxy1r",
-	"YoqdWbyINVPXLMbX2iVNBEyZGiItY+2X31O5IBw5xiVNruZK5iI9HpIX3L6OrOkGCVJ8btdGRUpi5E8D",
-	"gFVMHEsnmm7IQq4tTOrEqR1RYGrh89mzsOlFBZNyP2FdISYV9X5mlwspr9oQZo23uzDGDTkIZT7awXol",
-	"hWbIG6WYZTwBapVIYZiAP+lqlfGE2vmcrJS8zNjyv/9V28l9qLz8X5Qls73/dlIKTSd4V5/8iE/hJ5vL",
-	"s0sAHKBXTAx7H6Pen6W65GnKxENPBYjQkSZKZows6Qa4VypBcoKZvRTXNOPpQ8/LbqoVJbm2XMvO4IzE",
-	"TCmpdAzw0yg3cZalekheI50ka6o974XZv5bmz/aMPOT0X0vLSRZEMSQrfiKvZMpnnKVhlC8kjaAIAYt1",
-	"QsqcXzMgA3FNOojtQWmK7KFFuFEndkhFgu4aCmMKcXdQkN6uZ6qiMcDpnZQ/UIXz+hzIZIUti1GZnURF",
-	"+gZCpQhNErYyiPbvpHxFxeZBZyolWVKx8dPVZ8SoDaFzygWhM8MUid8yozaDc/sj9kxma98rQ+rTarBt",
-	"O4WfBM3NQir+K3voQwKkJ7IckAqSiysh1yIiil1LqwFJRdjNytJ1qxDCnvwk6DXlGb3MHhSDzknKVkyk",
-	"TCQbUAnheCLHHAI3cy+BUyc0v8zYd0rmK/t7peSKKcOR4SQLnqUKqTw3bKkDXKpgl1QpurG/F1KjQr7/",
-	"I9cUkaFryX+xYz6WD8vLv7LE2KfdIgqFAkCcptwChGY/1pbU9YUaMJpwxbtHmqQbQZc8qVgK4sEg49rE",
-	"BVm0SF6H5XTJDG2C2ALLr/42c0aoNIDysSpn/FJ+5f2ukTjNqEezLDA46p1bBeHFtUPkOoTeCIYKBEsJ",
-	"s0PgtGh2zRTNCAc1PKEZUWyWa5ppe3dGeZYrpq26IQUjCc0yJ3taMiLIQuaK9BOZC0Mm+Wj0mJHTMbGS",
-	"rhNLyYwrbSLQiUAChov21/GQnBPFEqlSpzelzFCeadCJic5XK8W0ZumfrCRG4Bv4SpyF3WquDReJKed8",
-	"yTZSOCnUrpWAIogKODUw3SEBmd4yd5plcs1SO1WarelGE+pnJGeEG03kWjSRhSYI0sDRoYlBq0TjDszf",
-	"3plJtaQGaec3T3rdyqdFcwBKFwa2HeASL1Dkaowrjsi0ZUCxa7WJW51mAFej5iMyN4nEB7wE78Dcs4sR",
-	"HP6wiMXSgDhv8Z3qFugay2pN22TdXRTp2+/j9dD9A9a5dS65XZMbWcLMb7pHi8hjTgml+qyqK+w+3j9w",
-	"bZrkqiDpxR+dBLUkFgGiX7GhhRXm2vrhe6EpP6NZZrXLcxCHQvLqG5FtUJEtzzYRjKV6DFeu2AZ0Cc2N",
-	"V1dzzRRq4nJmaZnaTMSSJgsuGFrdZhljJiJawnCVW6XEU5e+TuSK6YigAhCRNVWCi7meCMs4xJxI0H+B",
-	"UR6DuQb0dCtgaCQjdjpglgEbi8qF03TruzGTFu+nyLq3pQCrfCMJqlldzggtzEV/y1nOUmIkwTcRDozL",
-	"gfhSyoxRAScmF+5MBKTVXOCc1zzLCBdJlqesCum+s0G4CVgyH6Gpg7rvDvJVOZ3jYejQa0NNrqtnHkf3",
-	"YHL2vWHNvYpDbhXFy6IKALsw69/ZpnkSrvDilrluIdcCzCDBReQqC8Pwp7c/EEoupTQWQBYvyI9vLt5p",
-	"uzV9xTJq+LVVfgGO5z++PNLkkmp4LgSurXXbqeLHg6ssDeSNRdrVM1RHPdivwYYS9TKZ0CxIXhPFqGHp",
-	"lJr9aXoNJAHKiYrzQSwqYMeQYqBZopjxinhvf07miX4XvXttx1hkhY/oqWamxcJYnYUXHLKUUHJNs5yR",
-	"fundgQsadnl/edpzoK7Jlvv+zo626Am2xMM2znmrOpfpsOio4dtq24yqqbbBBGEj3ND6LhdoUt+BcpJR",
-	"gdA1LK2tvPuIPIOn2vEQHF3bZHoLuZf05gcm5mbRG5+OHj2J7gHbX1iOhXD1sLZPRB7iUjDtSXUaPAWH",
-	"oPttsG1rZ+ub6tbfvRV3IaBUaF/jFO0vgNSXVqGVWi+mSHztX4md5czq/XaNK6r1WioQ6yzjt7Lb2qLu",
-	"PFnZv3/NlR0mV0xoQ5OrIKmtf3pfiHRiZwcy3vIFreJyCd4PAZkDUTXgL1HcMHBJnZErtipEtjqxCckx",
-	"YZxz36ncC23yXVDYre93UbDdU7gFev4EVO43T7z+7LiidDblM0IFYcuV2RB8hCQZo0rby3KFH2jw9k8k",
-	"aiEV93muqAnyunOSuntoSqeaxI9HOo5IfDpawj9o72Y3dLnK7Gsfj3SIncLaX1i1oXnOYF2hj6+oWRAu",
-	"nHjozLFROZVEihmfDxWbcyn0L6fv46B0umRa0znbrYvhRMoHQlj3naIiQIxuIxuWERxtevltjQ9AeMM3",
-	"g+q3H749p61P1YSLVuDcSpRIasL6NiJ0RMa0AyfwItERehEGYmg23lfX+fw2TXSssBa1U061FZh3IQwg",
-	"yt6e0N6PEb0O1edcscSQJVteMhUUmTv47UFW9gCnLFbip9cKhbvZDmeGv+V2fM9oZhbNWZSWhG5UdOOC",
-	"r5ah5dE0VUyHt5cJepm1STrsxjAlCvLW1KNWSl7zFAzSPB2DCRl88leMrdBgbfcjeDrBOD7VDPFvP4I7",
-	"t5A/0IODU29YnpvYuZ9F+LAJL7nW9s+OaB4iJMmkmDNFFFtJZSAahorUAZEbknINmxQ2gbWeKjD2he/A",
-	"l9vWeevTGGI45afq6OSnV6jNHklLlCzBV+y8m1wNe6ob03Ym7uLYw9m6P2txzUn46bLJLt3nDoxJKyWX",
-	"zCxYrqc63cMv7AZfPH9FVytveDzYstNheakrLIfYUQrgP4wZ5WGhHOKZnUC4i9NSovPtGWXxjofRDz9p",
-	"V2iWvZn1xr/cYn/eB03CbE2WOKKiZiJsiGJLec00eEWCGuFLrXP2FvWtA8HWIX7XQp9JvxSfj9GrUojG",
-	"hGuS6zL8vgHqtaKrWuSjm0ojsGHNIKyUi3nGBrlm5C92PLHPW9C42F8utHGhwqVlOswt7ZNTY1rcHfX3",
-	"HmmS8RkD133fTZV8MypDVMnpaLmHm6NbTYC9SrucHXXd6l6Nsi2GWHJeySsBILVYZ29n36/Y6ptymceV",
-	"7UCEhGndFnBgqTiX4kD/faEwNu+YbOqixFqyZ0K6YvWpqJzx9vx2hr7UdE5nnPMgC2HUa0fI6rt8Ovjm",
-	"McmYMRBknfI5NzoiR8OjiBxNj+xRPhocRUQbqsDZB1HW1D1hb8MjEBJC7SX7zv/9y/ngP+ng19Hg2/fl",
-	"n8Pp4P2HUfTNo4//EgLzG/GqTSyG8BTnBoYIMZgE6HQukwX1DaKNtDjoRGYu5sNK2DSSRysQoOActFD7",
-	"QLWQkeHtn5+Rb588/VfiYuCcA70ZDpPItGZXdyG2ViSRZjqDiNmol/jw6KiXV8MEI4uXLlzZYp+cQkAl",
-	"GLDMQqZT+5IygsQOWFKxmfq4RnxfEcoX9bSRis7ZdJZnaJ5AeTu4flxSWCeE6IC9WX3FNBgQjxtabeVo",
-	"G24y1qHFNU03P719SVyoAgRIcAFU3+3THmYcF2sCH67422EjQ2cpxLF3MdT6pL+Xa4fBlyyRS0bKVxKM",
-	"edGkH3/34h0ZDocnpWAx0Gl8HIjAQj1pek0DKWDPpTEsrdhdwWNvdSYy59ceavjVI413PWcbF/r6kSbu",
-	"KxHhQzYkFCMMp/ZmOAqi1MwDES64eo4ZicijNSP4yGHuY8eQpl4jDskQTZ6f0UuWfQqD/MG+ALMN/vF/",
-	"/i9JW6EcETacD0mMFu0xWWU0YRB2iVfiINO0JCwsjxQ7ZYfYZ4uMom+ePn38dFcAnX3qUxDFPk/6Fekq",
-	"tlfiFpGnsa63MqsHw6VLLtB1qKiLCsO0Lhcsw1SQVF1cfP/svCkCrPLLjCdTF+/Sfe4rY0On/CJZsDQP",
-	"J0G5lFNnrcH8ocsN4UazbDa2sjnQ2WuakX58+tR5VR6PlvEZoWYiMka1IU/1MURok0RJQdgNBHhyKUg/",
-	"/sPJ6VPyB/zPPvw/FjJX2SY+Iz+9ezYRuciY1mSl2IzfsBRZYvzs7ZvX03f/+adzxejJM2428fGQvLBK",
-	"wphAVpwUJGVLKtLhRLz0EzQ8udJkRrOMAKNdMTUokoxnmhkf34r5xvhURLScCJ/n59RqYuScQbBYKiGO",
-	"G3i2v4gxYaVT6fTpMkQ1LhK5Ym+ZhuPb8N46z9V0qfe04DHvnmp8qDBatxulG1FqcGAjy1oslkRE55fF",
-	"CLuVSSbzdM+QsBUTKRqyIDeSpd2RoC3+YM+scDVRDUJBrOZz8eBKYBlLYLXANgVwpbhI+IpmOgR7C2pm",
-	"vDpXcx6VD5YqGc2yA8OQ6qSjIf+9WTFxcfE9wWEQhtkv5Tb7mNUMBQvzwqB2+YNTJB2HOB0tzwotsrFI",
-	"YzLS50YTt8KDdMxoJ7Hjc8HSZ5Wgj6bGWb+5Y/v2h7tmqk2LzbWVVUNnETOPltK46FcjSSbnVp6gOrgB",
-	"IINPMcH4lmbFekiMm3Zt3VufqSwgCHPMy20CGjzguyRsfPoZjr1lIGOXgxbOdNo8b03GZ9nDGcEqE+Oa",
-	"SnakCRPXXEkB2XcnHndJsqBcBPdpQfU0caGsW2y8Ir3d1od+iDkPbPh2hQ6kLTKAHUa0kxXSIlo5zRnp",
-	"A1v+K7eaMRzXPVMGxLTiI+qaaqk1o/kRgA48puCyGKYV8AOVwk0nlvlxlWemuKIwyuA9kiykZoL0aRFs",
-	"clxHEYcJEaHEMGEWRV0KprhMS2va02WYnmLyeEeQNw7YPRHMTzwq6Go4FjqQuN5a/8C/3zLB0Rgi47Ur",
-	"uoICUXmAwGVVk+HLqgBNseQ2Ia8+mj+ghsEfujjhQEkwvJcq5hI2md0KbaVCqkE5yPI5F2TGMzYRCVWK",
-	"Y7LwMiKXuSELeg3OSzabsQSC3TBPFUsBJIakfDZjigmTbSZipuQSNx3eehyBMjjpYZwUeX3+6oXL2HUv",
-	"HJP1YjPpEUaTxXAi0Ebpkw6KOF0ErWIrRtFEtLQTsazTA2M4EVXjJZQLgEULKZjL0t+Tf+3h7nSiWnE+",
-	"I0/ha0f9MOdUjfq3ynGYs9/popcOC6hLE0uk0Eblid1sdy8CUS61eOC0AJdd6PYtqL+6Cd4qbOi2/G+v",
-	"YKO6eFpUwykAYlcyJnStIzJPVhGB2FYoMeKDW4MU4hDO8jsi8Pu5sIpgw6bf6jnL6EbDiQVN06rJlGhD",
-	"AX80y1M5UFSkcklWVBlMNDwjeiGVqaaRg8Plkpk1swd2LVFtHZLn3lC1Bx+p8439FtRO+7ueR+fkM/vI",
-	"O/dEiwJXbGr7Kb8L16uTNW/vd8UX3Mrp+oDn+Qz2vhZ+mzJjt0HX08Ue9ODei7BVDePd77AEgKOYyZXQ",
-	"PlmrSwRqlXrKiez+wCcJW7c4cE003ojkGaROB0PiakFv1azjim25eRd9Sy03fXBYQJwTrgxJy22UAPbw",
-	"LbqQJ5x/+WA5scoCqp993wKgt7kIQMcYu7MBH6IrxGRlt6V06aFA7xUzauMyUMGsRdxLSD8eDKzcNnAX",
-	"dAyqu7PZNGGRFFvWeX7Kzb2lQlxYC7eVvY1PCvUrkQryVS3P4jRriWYUXC+6ZyDyzNXcQFktYKXM0jZd",
-	"a6VkwrQma6muvHneTrG/kNpExW3ekqV66yx4RjWb5sLwrEMvxokfaZJklC+JFMX0mEg1cRZsxQRbs/SM",
-	"UEwBxoJx9gN2GNYicBC/3JT6tl8amH3k1f66tZCmYgTaJmQuxRjxVuVWORIJA9XhkiZXcjaDyYNUAeUv",
-	"7Wf2/zi8dypnXanJXMNBMqBYQXmaYZd4l05nbWUf/RAUu2jFRgGVzgo77H5zxyzx/eWNihU/ZPPrDDaF",
-	"cINPPDelvX2raqg7sfGYaLm0ULLrcjgGDIy7XHeytlohJG1RUCM3cKUaVNDI6q7b8t2nSqt+1EuoSFhb",
-	"qQdX7q7mHltx+1TGexUxwr4GLWTB11RV/k9RY6thulsqrZ9p1Vte1V4dthSEuzKpqOAkHeznTkRex8nu",
-	"Lzz3HXhiWzIpbuFgbkZOYSjAJ2ykf0Ph8A6uw8c4fXqIMZaV0p90dHfwpVAop7NW6+2yyM465UMCNda/",
-	"AU9lYaUDExCHanhCmmJEHziSgLginmVEM6bRi4pVJl2tWjJXVBggpgf6myBCPdefSOcOUV8Uo+nULqEl",
-	"sACAtKQbXKYd3VJgQ+7WZcDP3xWYDS+pzmlnIhqg6a0sSp2oAzV1K1iCqoquI1EfyyJKZbHseGy3HxDC",
-	"1ZAlLNMMCjghyqy5WcjcCQkZ16aCPtv4GcCkGiJVgpQfPX0aSiihNy9x8GnVcFxSu7tBkQCcMGgD7Idg",
-	"N64X1v1U5NnhNUW79Hey1IP78b8+Gi3iY5DPMMTidAmWzapXtdBBBwNYyGBJbwbGZGdg/SVLRgVsClrs",
-	"HUGD4mAZv2aNx8oC5K7SoWZGY1m9qLp33zzZ06UPANqB/weElyNx/xhtU3cIiO4gBEPSWR9ma+74tuas",
-	"3/t53wVH90u5rQ0rYCRorbvfP//5fx1ptCp5H852zf0jXVjCrzlbF94dHxiD7h3PYHR3IewhGY0R59AB",
-	"cWCd6Kj3l87CfCFXQDF5qrhlMoESM1HvZjCXA3fxr1qK4Vu6fuVyqctiwwF7ARQr4kKzJFcs7Ma9lYTR",
-	"mZx47fsr7IVQbvKtRb/8jEp5fM4EUzyxIm7WJn8vqJ5qPrfi7rSsC/F5nNg1Rat50i3BK/1l0mpdpXeU",
-	"oXst3G+iw3J32H52lpmaQYi5XmV0MwYFdsnGJydWPTv5x9//C+NhIF7REnmoqY315AHq+0TIVASSLRXH",
-	"zb7AqWoO4hZu4yKCG3+YV8/h461knOZ52x0EWzlLxeCanHl3R2vJhRdSus5ZWfa8PGmHnL3bBamh2clH",
-	"M1oM8qdhSF7c0MRA7CQcgvINFuV8EepPFMyb1GKryIhUxK3el2/XY2Kf0t7SChF9Q1LWmwmbjYqQo05a",
-	"0OfpcQmCvU/twpiVJn37jxN10eqfSbm6pMkVCFGYQlJD1uMd8w7LScW5bKsV51DwObNyWyiHtmLSDpj8",
-	"bx9q2ghdXEhlCBbyBJK2bQ8/I2UJtZ/e/hCEOPNlbA85dfDQgYVIAhVLUwSh8ykYtUFbV2HV0ld8tWqr",
-	"X5qLDjufyfXUJ8w0UZKJdCW5MEeafP/u3Y8EH6hr7gIL8dbqddTSSQ7J9nKHa/8qK5UHKtD2uxWVVRw9",
-	"rlVrnVZRzM10Dzy+C0l6+2jcn42shpFNa6wVgYeIR7FPLdTEW0kxKoUvWTqw2rTKhT4jMVhnh86JFY8J",
-	"JYXR1RIYZ3UFKze4xCLi2G7kkmRTzFxDjxgae6tWXZhT1Y4LF0pjbmXOPvB62HSplUjlQHCH+/YJOpB7",
-	"w60c+fuI9Pcpnu8pQxwiL9wll67WepNLDsk0vl5HFHKNlwnb+3LY9k9ggxupWNrCQYJl12EnudlcgGiN",
-	"VVQZVUyd52YRDIM///Gls//0Y6XNdDgcxscRgVC+WGGwH95HwTeGLjw/vrl4R07oip9cn55g6eC46MEG",
-	"SAJfLWdtZQjsF8DFTDZn4sIKce2QdVGzqUHLN2C1Xse1lGSmOKv1p7IneSLQ2wMrgDdpzH7CoLfKWyO0",
-	"8KQEwwUFRMRR4T8xEY1S+8OJ8FGKbvFFuwyo6EwowYUXID13GQXAF8bk3/BuAejhRLyVGdNjEkPiVEz6",
-	"oKVhI6uIxD6NKib9+sxxxRGGbB9HExG7NKuY9Iu2WfYNaMF0V3V9/bQ0eKSS6WNcH2SGgtQct/WKiEnf",
-	"588e+yRiFwMWW/YP/ZQibL/l8mUJF6vcnRs5m2GyjG9T88v7IaSmx0PieugUjT2cEXIivBXSztHSXrDf",
-	"4F6D6O5rVcPMV3Tu06igUB/9W26nhj3zxmRFtXbdn7ab6VF41oq6c2ZKD7UU7Mx5FXw0sChq/WPTPTux",
-	"d1W7obLkgJJLmYPrW+TLSwatzYq1ubZVEQRiriVJMqo10+OJWC9kxgalduJ7O2hsceW3rdH7Iaqknk7E",
-	"xfNjAA6q/lj4uyzRJ9HKKxh2xEqogMzwa9efEpK8yPlEeByH0TMuLBoZjZMlszzLsNsauVSczbKNix+x",
-	"kILiDiwlTx59OxH9uJHdHDvsqfVqGZL4ZAH1s351fblOoIi4/aUsIoBs7fw6aFxzScaejJz/+LKSPj/u",
-	"nQ5HwxHIwism6Ir3xr3Hw9HwMea5L4BOemoGx8hemCNPKGziL1MwVmtTFpbXvXoHyV9a6tBhWmnf9aJz",
-	"yQOhvmG+kH5HJ7ftT0CqURk+N+Ra56z99Vg354D3l3kj66KvBEYTi7ZVoJNy12dCLLoE5onrgLnHSGyi",
-	"+PH9VsOyR6NRR+ebwzrebHUmCDS+eSOQ6LiS/cK1RnqCkwi9u5jsiW8bBuNPd4+v9SGChx7vfqjsmmaf",
-	"ePTt7id8WycQLPLlklqdG/DB9R6R84gItrakARMfyEutcyvr66jsWVLSH+dOkrMKvurI+cki14IgqjH+",
-	"0iijvVJNnTkQZCI61xBWAYf2vZ2pP8c+pEKffLhim48gqXcf1aLzon+UXLFNS0c9LKy8fze991Fv5er2",
-	"bfV2ArlBuA5PZUsI116mGhdrhSMCPV+uwLpj2fV/5CwHJgPszxl1r9jmSBe2HxfbQWK/rPh4SH7GDggq",
-	"FxNRz7PgZdMGDIeJoJ2mc5k7hojVDsbAESbCxR+VvRHd+60mzxs9IEifY4sJSC6x3IulE4E9Y63c55qG",
-	"+kIFhN3AkOPIrxL7JoCgPRG+TQKyfe/sX4EsCQYrOwlEv9Oi1STpP3n0LXCeiaixHtf7s07zXSSzD9Fp",
-	"kJlHd0ZmGt1EQh223D1HXp7sPsdFX7+DD37Ue7oPaan2GqtqIb3xL++rpOMc8zIsU4ZCym614zKNqoa5",
-	"Qq6rZ7w40FvnvDgh4NXSnay7XpZI9+6RZQSqowd2E5UJO/Hh74f8V5NHLRh9shFXrpvC2VaPCXs013WL",
-	"sN/UkhG0beu+O/pAu9m2k8+qLO1y40oO/y721C6pypJJf8kMTamhnue67fTtQMrAGAiDMeBuKeJeKHL0",
-	"oi5AcKtLfljfU/SVPdvum860+TeZbu5hP51z7mPd5Gb5+ccGPp3ew/dbcImWJP63KUGO9kC3omewfeD0",
-	"8V74iU1PH4xVFYcAYQ7FWwpdilzUyNhclnkv1XYPZ6RmvvKHh9yG2J18KH98RHExY2jZrR+U53B966DU",
-	"sPVJoCQQPJQ+KF06WEQ5GLMeFlEQhjVEiZyEWekwxI2uM8EIuKS9jPpOF2kMcrvvmOna7dED0aa6APDb",
-	"xqTbs8TvmKnt8FF5rDt5Wl3D3GXiKJ5+y2ZgwFhRkyyaW+8C3R6OKTp30l5M8SERzzn+mgj4G+WR9076",
-	"futMFS0+dabqWuwIaVx7djBsoP4AEua2+oCjFINKe1XPGBSw7ScLllwNqEgH2geJ3ZbhnqD1tGkrOvwk",
-	"B609WO1YN6tBeR4RqsxbhNlMRLxWdDUm9iDGoZrJfk8GW8WTrWDuMgqXE9HPhb3vTO/QU5HgJSgwB6yM",
-	"O0texXznLHqE64lwnZahbHUxFMOu0Djo+gwnVNh9vkT9z6BbAF4Epvuy8l5NoPKPgQuF9HFtmlGXqJkL",
-	"xWiysPh2HKHpCO1O9uVPR4+LBs6XMjfkUdH7PWDbgcLM905Ya6W6H5ioNkpP7+TpgG9QXqWGRFut8yHs",
-	"evBMCqNkFmyeXxg/P35JJPo3TnHfXBpqUb9OXrYkUYxZQ9IA0ihDydQSkplrmFuPDL41QdV6cZLQVhPO",
-	"d8xg5c97PAH4gRa0L8v/fVmSxMNinYXks/NqLUWtFylZ5tpYZqUN6b+z/7D0J83Us/N/Zxt9jGgoyFZ7",
-	"yppwd1+i9r6oq/lc3J84gEn/RbFLy2qLZgRQRrqoqFWvjykznmzOMIDBGeKWdEOovgKYzpjlhVsvpkVZ",
-	"kawoUwnGvYlYSgXJbhqKRtbKe5b8W7FrecXSMUpr/h0a3xp0m/C5uLj4/t8LT9ldc9Vq6dMHZqrN8ppt",
-	"XLUc8mXRl984G7QbVPR9x8Joa1GlTz40qJ34HGny7Hwv5ocGnU43xXc4ZL9wkUbbwmCQhWtAcUAoR2eP",
-	"xtA3ak0pDvlQVw/H0IeqlW07nej3dqLLRo4tJ9lb7f5phYSmy8gHbvg+uBkUB4JyJxY5o6qjEAMBd0mU",
-	"3V4h7JF5P8yk2hX1gX1BrvXn79QN9Ds3cdWxGqy+qBdZXaiqRXlp9TC9CI/IyQf4dw9/Toniu1w5b1Ee",
-	"+1IN8Lg870s+QBEIBGvNK3Rjz3CtyhZuFZtoZfEvK+Pu055T6+DXGlJSoOnvMhihAvPq1le3YhezeFkR",
-	"Ke7FprfVTvKBmUal9+LX+IG75gM+FqCF2tfRMEwqTj4Uj+5B9uvI+kV48W8Pfe9gr0Af1TXwqfvEl63M",
-	"jwXX3dvU7lXvAP7oYc7ru7q99Qt2qe91og417hWw3cuN/mCM4fM40XcimvehbyPcV/3i/vmKc4fXzSOQ",
-	"HCQVqWzVp3CbE9fJryKsbiWdumJmkHgdY8pBI49sSOLpkhk6tIOuqdIxhvKv6UZPxEoxzYQ5IzHNsmGy",
-	"4FmqmIghmt9X6FsNMnbNMtcD8KzsECgkXpsIqizdI3Eu4AJL4yF5XsvjJn3fBZQLbVxqiVRFu1BqJiLl",
-	"mq5WjCqWosGc+ghySFgr8mmXRY74MSYLsJkhMjdF+zW7mD+Bbx1TI6FiVMmDEIaQKTmciJ/BeV6AkBrf",
-	"VhF7BFJtYQoJDK/PX72IwRzv2le4TEGuLUhdJt+RJpNeRnORLCa9RnWeMsXV2S0nIg6V1Y6xXM5GJBYW",
-	"ZbUqDK7AelVYpGoioEqVr4uFLyNSEJzDMawAAwSW9GZK5ywuEhwbyAKoQdpSFsdEMZEyDNhI2ESsoKGM",
-	"zwWqLRQZOqbleueHYlFhro1fvKPzeCL68cvZ4LUUbPDK0vrYCwguEECTx6MnZL3gWVG9zn0R8khEOhE+",
-	"VYQLspBrsqTC1xqCj7vMzDJTpJ6jOBGXbCNFejwkL2H5EvqgpGT+K18NmEhkClUpJenHmLExeGEvcjEf",
-	"w5j4OJoISzoU09pBhnQAJvL5prirjnFNBPZ30VdQZxBaLUBiuptAsUELTG1G8Pn4RLkWE9HHhi3Ute7E",
-	"pQ5givbM8RQjbv6WS8M0Ao9sAX8i4CmXRlrZgSF5C4sp812hJ4shOl9hMZoxOrHK8A37LUCkkhIFfEvf",
-	"MePOTZWb77Ctw2G0xPbMh4sUUiU0xfThuiEDtX32MBv4S4zeCdSlCGZmZnUT+65aT3ukRb6iN+fAsXaO",
-	"vDA022vgy5ndddj0XnPFMSINtAbCIpmAnIZeQVWE4xJNgxxnIqpnZ0gcpQEKW4nvcWUc3Sjs7QPFiiA0",
-	"pYTo1qm7V8cCFZs9Kjc2MLYN4v4BqAD48f0uhQEYYqWvr0XmrWAdiwgtMosbdYK40nuGay7hNm7Z5qJM",
-	"ZpMbQI6wvrIkHGymlqILUyONZU8tSzPWXLNhbYeKmh+/8lW4eaalZLvWBGOgSa02TA0Qz3c8g2P9kej9",
-	"hYZqj23T9NhT56Yc1Yl4diGPQyq+3eAa8bZU03EworlwcZCOnmOApJWktrhiX848WWZuqse3Ro3fFsR3",
-	"A/arm26rRh4XFWmzUdyE/M+LN6+hkwdg8DGQFSsSVMgK3AaKXIuzxWa1n6y476HblD3IO1ztMORefcUy",
-	"X3Wb32Gen8f0/tBe4C1tFncIRStUO7x6GCEKWX6QcsUS1JgIthT4nOh08gH+/Xhy7UrufspnoxYXlMxX",
-	"B1cMCBU0BuRzkPT9LC43LgMtAj5xuSlrJmBLVxSanGoBKmgzXMt1PgCh434sYyjPPKw5rPxmKKRD5itP",
-	"2ah2WQVf47Ru7bLFBA1aB2yfClcoDQuVFYXSLB4G2cgeB7do9t7KBr53DdQ7lcI3Itt4YrRky0urt4Lm",
-	"zR0ha9PX/Hk+QCH8vlQ/4z/EZGklNMid3/hup8mCKprYqZJ+vGaXgz/ErZWCfL/4ru+HniuLHjcerSmX",
-	"ATihzc2Dp1Jatm2OrjrtA9cBugfN+D4Dzyxa7FNUqDAf3Ep2v7U8/lWQbpV0YEcqMt7nEGDgSycf7D8f",
-	"u5Isvkf71b1icRubtZP7GjdZzStGiNw1vgRLtznljacthawWHjHa5NKdhbL3wtNVUZRwoNNWzxQ0K4Hi",
-	"cV6NKIsZHmkSL4xZTXU6xQ60OsY+HmPQUldMYenPCCy67jWQUgGdssAOKdCpAHoHCCcrrNI9EdWDHZez",
-	"nerUsmpMg+s/GY1Ku1epOC+onggBFblIRf0jNNOS+Kbq8RT8aVOsqTotno6jidi6Bwp2tP0EctPmdYRU",
-	"PBH9SS+i0WU06RG7aVj5cWuwY/8xWOYUA9BkXMyHBOQltOTLHGgdTVPFNDRJWkllaj6zIflRcmEq+0Og",
-	"iZZzBRS9tjCWkmoS02ol1GEliA/9Suet7qMIC54Fq15KwUrv0kRsOVG23Uak/3j0BFa+ZSc7jnzlMIsI",
-	"t/EHEe8OCjsrSjBdPO8desrv25D/qdLNfr1+Kr31mtWug3yjRgl+21bLih13Jxt5JVM+455ZfTVR1t2/",
-	"VZLvmgQwdc0TcKQlEsulYRPEKgddSsEt2xHzBxG7nHmlUwG9cGPuMw2t7Ce/y0l0VAmd+ye0Srq1V1HG",
-	"7+FdxJsFsztjFFNiVxbNYIfna45tlDFppjSUEteREP3+YB3gYj4RnueVZ2SV5XMuSB8YGV3reEzokv4q",
-	"xZCutf1/ypJHVoxRbG4/ARLGjGd27lZ8cHUlppVL7KZxyQohMCV4nNPlVMmMTakS8IDr5DHNVRZHZDgc",
-	"HvsqgCSRQhuVY5FgXOVExABKDfKLk1giEl+xDUun5W9tFE9A9skYTbE4vwW8kcqKCed+7TMOPowYf8a+",
-	"Yir1tTFd4S7f+wfKTbhQA78Fzi9dLXsHsqEVHpm45koKcL6d+N72VqjgIsTgMVz4wls77iXXFWuQfpZQ",
-	"c7ewrwlKnz+A8DxNK9FtsjWetqRtFWbmLp58wD/2CEuvoPTXmHQs+uZgX0QO7Q5Dr/KZ1hoYLYAePcAh",
-	"flfUfv6yi7lVert9sgSA0Hz5vB5tvh1wJtiaFEKAK1+FcoDMoHgVtrwFxdc3lwD6CPHZoPVSeImvTN70",
-	"2mGM+QOwns8TzN6NtT6SvYa9X7nQg4WxlxXzraAYEUR1371ZKrLkWnMxxzBorFpyMJcqCvkPrthmj4Ko",
-	"brQvO7I7jRY6iJ1BNfKKNG5PqJUqKwLkl5tqa0FQ6QEQaIEQKsL+aUSztSCOk+U1dKvmAr2NLv4TO2XV",
-	"qu0CE6Z6AZ1qoE9UtiGXUhoXckv60FZgwAU3Eck1UySlhh5jkxrY9YmoN7Taah0RW0kLmhVU2iS4GHtn",
-	"FhxOxCt6xcXcEWxYg/C03Ot+7JrLHHuJt2oRnfh7euedBuxnWqirX4dX6356+4MFhAXOP3P94NrReUWv",
-	"sK+P4+7H9VMUbHfQdaS66CBE8nRbnDYieZsLfbCF+TfVa8etYh+fuMrF14osRXONAu2qmshWh54q9wV8",
-	"uhcyXu9KA9XHXFKId6MUfFblgvQfjR4dn1kBIZuI+LsXJSWGOZ58ULn4GLsEFzhVc8W0hpJlrlUIdimw",
-	"oyfCrHnC/JfGLguI+iCbeqsbbHFjZRXXnSZqJqRQ42c5QiOXzyiyFLJ4R4ikv8PWOxaje/d/YoLdYspl",
-	"lzE7EJ9f6/FTAcAZtkMEbQTO1l02uOmY6X8gFOtunh8kfiYsKahcHGnfHnNXLPgXd+Av4Gy1NMvxh7vK",
-	"UMqz1FmO023R58FXt63DL5dIuzaVlkxD9+uIrJga6ESuWEHZgMo046JbKXbb0WiN+lBug29TDwfbtHUK",
-	"Iu9wyD2iEHxhR1MlrEH2O6x+U/Tk1aRfNJL3xdF1LWTWbcauYjjvXLHA+7APwbs/j2ei8um0yz9BLoxU",
-	"jMQAwNjSyi0l0uqVpSb5tWzOp5bNKTB4SF5Cem2Wg7jl1Xn/pkaLnAKfGwTn5AP8u4fXokT2rzXUsIZa",
-	"Ub89RDZ2sZKOkqR1pmIqROZwtrLG5vDdjOVnP2ifuH7/xkL8LV3o/XIxx5FrtGAl+kqFoaPi+U8rWhrt",
-	"N7e7Cae/T73cwb4r2qSE2BccWeIXGflipyVaSVWoWNBfVV+hRuOPXYHjVX69pbClS6jEkG3GhPpvkSXE",
-	"KjiWldAsIxTscU6fhd7xR3oikoWUGsI53zmLXR+bctiT6ssr+B4jM0LJRUaTK3sA5BKiTdwHy2AOzedg",
-	"vXIPFSlnPNi3I+NXVnkO9TZBM4DyurpiJlcCO4igaUAv5NobGieCahID5rHxCUS5n/zj7/+FoaLxnAmm",
-	"eBKTFTpfMXMVui6Tfgz/QoyK/WPK05j84+//D2dLl9DgYCKwowk1hi1XBhsipCzNi7MBj8SVIF0Sl/G3",
-	"Khfx8VkR6roFIkaTha944aN/JyL2sYV8LqjJFRsT86dJPho9TnLBb3yPErjCoutTd2/Bbsj3r86fDS6+",
-	"P3/09Bu7aZMe3jI4doi/LmW6wQvuPtRribXd3xJQsN0Di/HUQFTRkmlN54z0Y8NuoM5COhExNYYmC2g3",
-	"Hx9HZL3gyYK8stBSS6kxqvqtTK6YGT6D+iMQd0OMlMOJ+DPlGUtJyjJ+zSD0uS+YWUt1RbDZf0SejP4Y",
-	"kSePvo3I05ubY+djMYq7lv0TwW7wSHKaAW7J2SwiCylkbgldPfQ2IvmKGEn+6LdTn02ErJUiYQ6Z3Zw2",
-	"PkzbPVBIJuWIicjkvN1K72jhPUnU7u2fR6b2S/sa7vP7bLn1Who+29T5AxgdsCs9kH1R51mOjzUDJCr8",
-	"KiCpnXxwf+0hk1cPzNdQIgwlctCLKr0iddEk0hMiYulQmwjRZsNrhfboIchERRL8siOKikW2SXgH+VUc",
-	"RLeDikLxPg/Cfj5PxM8OvPIhP3X8+sqKftvdH70a06eFdnN8RuSSGwjfqjV7rDSDdF0e0ex5G750Ugqh",
-	"+5gVnpej97EveHHTCp/uQ6jLA6dt0+K9VvLQafEPYBpw8Nvs47ov+JuH4lc/fpkP5fD3qC4GtLvy74jr",
-	"2LO0YDQzi187c8lhyL1mk+MXQv5sC44hgowlueJm0xv/8r5upLlmgmk99hk3CdMa0zgxo6yWeY1fQjoC",
-	"HvHOpb+1Iz7PyuHTw9tT5RZovYU8mwJcKTX0kmrfUFWHYVV/34feJaOKqfPcLOzrLakBcDsMzFXWG/cW",
-	"xqzGJyenj/51OBqOhqfjP47+OAKy5N7/oUhJdzCIPmxbWi1lrlz28aPVS+AirVzA1PrKBWf6rlypNhSp",
-	"XIY+trVxRaBW5WJx9CrXKsmIH99//P8BAAD//w==",
+	"7H3rbhs5uuCrENoDWJotyXIufWZkDLA+SaY7ezrpPrF7enFaWRVdRUkcl8gakmVZHQQ4v/YBFvsM58Hm",
+	"SRb8PrIuqosusZ3unGAw6LjEKpIfP373y4deJFepFEwY3Zt86C0ZjZmCf14smP1PzHSkeGq4FL1J75JF",
+	"UsSaaC4iRsySEZnETBuiZaYiRuQcHnJxy4SRakMSan/ciIjFRGdRxLSeZ0myIX16rZkwZL1kgkjBiGC3",
+	"TJGYx4NRL+jpaMlW1C7AbFLWm/S4MGzBVO/jx6D36oou6mt7S1dME7PkmtwypbkUfjmxjLIVE+accEOi",
+	"JRULpmFimLI8gsSS6cb5tVFcLGD6d1Ibpi4NTRogFBqVsRC3Zb9MhV4zRbgGSNnZKP4wV0wvBdOaUH3D",
+	"YjKXqjoxE9mqN/mlZz/YC3pzmmjWex/UFvQx6KVU0RUz7uReKBYzYThN3rF5fYVXS0aifMiJJjwmUhFB",
+	"V8wugNsxKTXLXtCzz3qTXjG6F/QU+3vGFYt7E7uwbki9yJSWqnkJoWB3ZhbBiNCfVKrYLZeZJildFKv5",
+	"e8bUprQc/Gr31K/nb6Vgb6iJli3zWyyCiSmJZLrZRhb4I0q4/edSJrGekPWSJ4D1U1Fg+JJqIqTHqxiv",
+	"RrB19k/Hz8iamyURklzLeDOaCr85vHLF7l7Ph3blQ1z6jk36VbQedL7Ofc45H3zgMX/PV9zU5/+RLhjR",
+	"/NfWg0zgvfK3YzanWWJ6k7PxOOit6B1f2UtwNoY/uXB/Bk1U4Q2966JZE0ej7M2XmjnKlJMkIFLFNaWK",
+	"ObI1FddsLpU/TS4WpK8ZI6G2BCAcjIiFs2I0BlwShGYxN1JZWNsHU2F/G0qRbIiRN5YsKL5YMGXRBmft",
+	"myXbOASyuLTkYjEAYrWm3OipmEsFIzWhif3ahqhMCC4WI3JhyEpqQyjZMKpI/+nZ86ffjMfjQQnFtsC+",
+	"onczumAVwOeg9u+XwD1uBPclQPP1y2a8Q1gD0rUgG444ENNaiO7PS2qIkSSWSHhjaugWyQ3drkPSl4rQ",
+	"fIFTEWZpTA2bRTRaspnhKyYzEw4mJLTQDy1hhtuMB8BNfn4BoQj8qfhmTDSiGdx84a8+3Pm1XR23rIkp",
+	"dm7xItRM3bIQP2u3NBWwZGqItIy1X8ynMkE4coxrGt0slMxEPBiRV9x+jqzpBglSeGH3RkVMQuRPQ4BV",
+	"SBxLJ5puyFKuLUyqxKkdUWBpzfezZ2HTC3Im5f6EfTUxqaD3M7teSnnThjBr/LkLY9yQg1Dmox2sUyk0",
+	"Q94oxTzhEVCrSArDBPyTpmnCI2rXc5oqeZ2w1X//m7aL+1D6+D8pS2Z7/+20EJpO8Vd9+iO+hVPWt2e3",
+	"ADhAb5gY9T4Gvb9Idc3jmInHXgoQoRNNlEwYWdENcK9YguQEK3stbmnC48delz1UK0pybbmWXcE5CZlS",
+	"UukQ4KdRbuIsifWIvEU6SdZUe94Lq38rzV/sHXnM5b+VlpMsiWJIVvxC3siYzzmLm1E+lzQaRQjYrBNS",
+	"FvyWARkIK9JBaC9KXWRv2oQbdWqHlCTorqEwJhd3hznp7XqnLBoDnK6k/J4qXNfnQCYrbFmMSuwiStI3",
+	"ECpFaBSx1CDaX0n5horNo65USrKiYuOXq8+JURtCF5QLQueGKRK+Y0Zthhf2j9Azma1zLw2pLqvGtu0S",
+	"fhI0M0up+K/ssS8JkJ7AckAqSCZuhFyLgCh2K60GJBVhd6ml61YhhDP5SdBbyhN6nTwqBl2QmKVMxExE",
+	"G1AJ4XoixxwBN3MfgVsnNL9O2LdKZqn9O1UyZcpwZDjRkiexQirPDVvpBi6Vs0uqFN3Yv5dSo0K+/yu3",
+	"FJGha8t/tWM+Fi/L67+xyNi33SZyhQJAHMfcAoQmP1a21DVDBRh1uOKvJ5rEG0FXPCpZCsLhMOHahDlZ",
+	"tEheheVsxQytg9gCy+/+mDUjVGpA+ViWM34pZnm/ayQuM+jRJGkYHPQurILw6tYhchVCPwiGCgSLCbND",
+	"4LZodssUTQgHNTyiCVFsnmmaaPvrnPIkU0xbdUMKRiKaJE72tGREkKXMFOlHMhOGTLPx+CkjZxNiJV0n",
+	"lpI5V9oEoBOBBAwP7V+DEbkgikVSxU5vipmhPNGgExOdpaliWrP4z1YSIzAHfhJXYY+aa8NFZIo1X7ON",
+	"FE4KtXsloAiiAk4NLHdEQKa3zJ0miVyz2C6VJmu60YT6Fck54UYTuRZ1ZKERgrTh6tDIoFWi9gus3/4y",
+	"l2pFDdLOb571upVPi+YAlC4MbLvABV6gyFUbl1+RWcuA/NQqC7c6zRCeBvVXZGYiiS94Cd6BuWc3Izj8",
+	"wyIWixvEeYvvVLdA11hWa9oW635Fkb79d3ze9PsB+9y6l9zuyY0sYOYP3aNF4DGngFJ1VeUddl/v77k2",
+	"dXKVk/T8H50EtSAWDUS/ZENrVpgr+4f5mpb8giaJ1S4vQBxqkld/EMkGFdnibhPBWKwn8OSGbUCX0Nx4",
+	"dTXTTKEmLueWlqnNVKxotOSCodVtnjBmAqIlDFeZVUo8denrSKZMBwQVgICsqRJcLPRUWMYhFkSC/guM",
+	"cgDmGtDTrYChkYzY5YBZBmwsKhNO062exlxavJ8h696WAqzyjSSoYnU5JzQ3F/09YxmLiZEEv0Q4MC4H",
+	"4mspE0YF3JhMuDvRIK1mAte85klCuIiSLGZlSPedDcItwJL5AE0d1M07zNJiOYNR06XXhppMl+88ju7B",
+	"4ux3mzX3Mg65XeQfC0oA7MKsf2Wb+k24wYdb5rqlXAswgzRuIlNJMwx/evc9oeRaSmMBZPGC/PjD5ZW2",
+	"R9NXLKGG31rlF+B48ePrE02uqYb3msC1tW+7VJy8cZeFgby2Sbt7huqoB/st2FCCXiIjmjSS10gxalg8",
+	"o2Z/ml4BSQPlRMX5IBbVYMeQYqhZpJjxinhvf07miX4XvXtrx1hkhUn0TDPTYmEsr8ILDklMKLmlScZI",
+	"v/DuwAMNp7y/PO05UNdii3O/sqMteoIt8bCDc96qzm06LDqp+bbaDqNsqq0xQTgIN7R6yjmaVE+gWGSQ",
+	"I3QFSys7774iL+CtdjwER9c2md5C7hW9+56JhVn2JmfjJ8+CB8D2V5ZjIVw9rO0bgYe4FEx7Uh033oJD",
+	"0P0YbNs62eqhuv13H8V9CCgl2le7RfsLINWtlWil1ssZEl/7r8iucm71frvHlGq9lgrEOsv4rey2tqi7",
+	"iFL7718zZYfJlAltaHTTSGqrU+8LkU7s7EDGIz/QKi4X4P3QIHMgqjb4SxQ3DFxS5+SGpbnIViU2TXJM",
+	"M865eUq/NR3yfVDYrfm7KNjuJRyBnj8BlfvNE6+/OK4onU35nFBB2Co1G4KvkChhVGn7WKY4QY23fyJR",
+	"a1JxX2aKmkZed0Fi9xua0qkm4dOxDgMSno1X8B+0d7M7ukoT+9mnY93ETmHvr6zaUL9nsK+myVNqloQL",
+	"Jx46c2xQLCWSYs4XI8UWXAr9y9n7sFE6XTGt6YLt1sVwIcULTVj3raKigRgdIxsWERxtevmxxgcgvM0/",
+	"Nqrffvj2mramqggXrcA5SpSIKsL6NiJ0RMa0A6fhQ6Ij9KIZiE2r8b66zve3aaJjhZWonWKprcC8D2EA",
+	"UfZ4QvswRvQqVF9yxSJDVmx1zVSjyNzBbw+ysjdwynwnfnmtULif43Bm+COP4ztGE7Osr6KwJHSjohvX",
+	"+GnZtD0ax4rp5uNlgl4nbZIOuzNMiZy81fWoVMlbHoNBmscTMCGDT/6GsRQN1vY8Gm8nGMdnmiH+7Udw",
+	"FxbyB3pwcOk1y3MdO/ezCB+24BXX2v6zI5qHCEkSKRZMEcVSqQxEw1AROyByQ2Ku4ZCaTWCttwqMfc2/",
+	"wMxt+zz6NjYxnGKqKjr55eVqs0fSAiUL8OUn7xZXwZ7ywbTdifu49nC3Hs5aXHESfrpsskv3uQdjkh07",
+	"S2XCo80+r/yIIz+C5LBiZskyPdPxHg5lN/jy5Ruapt5iebBJqMNkU9V0yvs6zByTn+HjWGN+J4fVxLM7",
+	"oXcft7W4Tscz6vwbj6Offp7jpEnyw7w3+eWIg33faMtma7LCESX9GIFKFFvJW6bBndOoyr7WOmPvUFE8",
+	"EN4dekMlZpv0C7l/gO6gXKYnXJNMF3kDtTNaK5pWQjbdUmoRGWsG8bBcLBI2zDQjf7XjiX3fgsYFLXOh",
+	"jYtxLkzqzWzevjkzpsVPU/3uiSYJnzOIOei7pZJvxkVsLTkbr/bwz3TrN3BWcZeXpqoUPqg1ucWCTC5K",
+	"CTEApBaz8nGOiZKToS5QelzZjqCImNZtkRKWb3ApDgw8yDXd+i8mmbnwtpa0nyYlt/xWUKx4e307Y3Yq",
+	"yrKzKnqQNWHUW0cBq6d8NvzmKUmYMRAdHvMFNzogJ6OTgJzMTuxVPhmeBEQbqsBLCeHh1L1hf4ZXIJaF",
+	"2kf2m//7l4vhv9Phr+Phn94X/xzNhu8/jINvnnz8pyYw2+WVQ52rBysaF3/ldKB2M4VLoOjSEbTfE3zJ",
+	"R/TYLwbeyCwVBuUz7tz3ZM2UC0EiVjY+xE/XYo92C207OQ+a+2DfFVA3Cd3H8j8jTZOJ6ju5xphRDImO",
+	"ZJLw2DINQpOE9GHNmLBEspQYSUKIrvIpVhVi2uokhI37JVT30AbTH/MtNuRmlAL/fNBzLVWwH55SHBYG",
+	"UxEqDDvOfw8HGIlZxi/Q4J3r1yKSnJOVVPBITIXEQBNudI6cS3rLRn41EHdtB8G3UoaM9tzHquB+c1UX",
+	"TMEIcyl8MIbO3bBuAi5uZXLLYqsWTwU1JPz21RUZjUan9tVh5BBFh6OpGJJwxRSkpDjON5gQqvPlFds1",
+	"a1kClJtrMhUkX35+u1D9hACbJAlg81YRJTBTDHE61xv7nwDzRghJqHGBNCfa+c7XHMNM+g6s9say2L4I",
+	"3AmjvPHG2i9ounaoBZtKFZvzu3CCgCxRgvJpcw3AjO37IQQlRrgvDFCc4SM7BB+E5/7QLURkZkjosGVm",
+	"n4ZkwcAeAdGA9qOAG1RvDYNwIw9gbXiSEMVotERJD5YP2wonuU3IIRjFgEX4LNIqrsF5FrhgScOUOxEN",
+	"8UgJmxtiFyrnTfgPOT7vXl1e4SQJR1jm9igPzTnlSTjxEUcYJSSzJIakAA8T6rYrMCoqz8a1X6zC3eL8",
+	"HEKsqIjzZFiXdHaO5MRyvTzoyX4iVQxkE8iKg/gcC1gEFDzAFWN8lffcAsZBvJVFB28JcWGFja7YH8Sb",
+	"NisUUBEHg+JeIHqaknmPaCOt5OSuLReLUWlJKNRbNRrtVI2r8HHhTTb9d395Qf707Pk/Exdy7uLV6tGn",
+	"kYwrbmyX0WJpqTSzOSSoBD1PDqy+Xo7KD6w05bKDLBWWM8hfAH+RWcp4Zj9SBGzaAZYlzHwaAX4vj5wP",
+	"etpIRRdsNs8S9Aageatx/7ilZhMsBOPtzRpLnrgGxlgzIpcEUsNNwjrYf91T8tO718RFBkI8Ihegq7hz",
+	"2sNr4kI7YeJSeBscZBPPa9Izd6mBdU6OGHzNIrlipPgkwRBTTfo5/yjU4aGOw0FDwDOaJWe3tCHj+qU0",
+	"hsUlNyeQDeAMC37roYaznmj81XOlghSeaOJmCQgfsREp09bmoMPCEN4QUIq751gAAFmE9izssGgtp0bN",
+	"vAG6SfOta6oJvWbJp6h139sPIO39x//5vyRuhXJA2GgxIiE6kCckTWjEIMsBn4SNqp4lYc3Sdn5Sdoh9",
+	"N0/g/eb586fPd8Wr27c+BVHs+6RfsgmE9knYoqjX9vVOJtXY83jFBUbqKOqCsDGL2sWmMtVIqi4vv3tx",
+	"URfg0+w64dHMhZd23/vS2KZbfhktWZw15xy7Cg+O2WK67vXGyiAsmU8IFQTo7C1NSD88e+6CGJ6OV1aW",
+	"MVORMKoNea4HkBBFIiUFYXeQT8GlIP3wD6dnz8kf8H/25f+xlJlKNuE5+enqxVRkImFaE+SvLEaWGL54",
+	"98Pb2dW///lCMXr6gptNOBiRV6vUbCYEktClIDFbURGPpuK1X6Dh0Y0VDJKEAKNNmRrmUsRcM+PTSVCa",
+	"wLesMDUVXvR15mdi5IKBFBJLSJtCucU9dCJCHsNx9nzVRDUuI5myd0zD9a0FS7lAkdlK7+kwYz4apDZR",
+	"7iNu9wHXgsLhwgaWtVgsCYjOrvMR9iijRGbxnhHYKRMx+o2gFAGLuxMvWtRdz6xwN0EFQo1YzRfi0U2X",
+	"ReielZzbzJap4iLiKU10E+wtqFmuTVRiNYoXC0MiTZIDo36rpKMm//2QMnF5+R3BYaBN9Qu5zb6mScIF",
+	"a+aFjTbR753503GIs/HqPLd91jZpDKj4mniF8RDLaLCT2PGFYPGLUoxl3U5a/XHH8e0Pd81Um+0101ZW",
+	"bbNYWZHeuGQTI0kiF2AK0Y0HADL4DOt5HOmMq0agumVX9r01TWkDjTDHMhh1QEPA2S4JG99+gWOPzBvo",
+	"ioeCOx3X71ud8Vn2cE6wqNOkopKdaMLELVdSgN576nHXKp9cNJ7TkupZ5DJHtth4SXo7NmTtIO8VuzMz",
+	"u0MH0hYZwA4j2skKcZ4cFGeM9IEt/40bwxRc1z0z9MSsFJLRtdRCa0anGQAdeEzOZTEquiHsohBuOrHM",
+	"jyu9M8MdNaMM/kaipdRMkD7NYzsHVRRxmBAQSgwTZpmXgWKKy7jwAT1fNdNTrNXSkVOFA3YvBMsBnOR0",
+	"tTn1qKFOTGu5If99ywTHE0hE067GmTPk5BcI7CIVGb4owlMXS47JMPHJcw1qGPwjN2Mi1UErE1XM1Udg",
+	"9ii0lQqpBuUgyRZckDlP2FREVCmOtTlWAbnODBhZiZCEzecsgthyZzCEyjuRITGfz5liwiSbqZgrucJD",
+	"h68OAlAGpz0MSyZvL968cgUy3AcnZL3cTHuE0Wg5mgr0rPkcv6o9liiWMoomopVdiGWdHhijqSi73KA6",
+	"D2xaSMFcUZzjvBBN0UVOVMvvZ+ApfOWqHxbEUaH+rXIclsjpjIiTDguoy8qOpNBGZZE9bPdbgOZaiwdO",
+	"C/BWVDy3Rv3VLfCoKN1j+d9esb1V8TQvPpcDxO5kQuhaB2QRpQGBVBKo6OVzSRopxCGc5XdE4PcLvMhj",
+	"++vRFi9ZQjcabixomlZNpkQbCvijWRbLoaIiliuSUmXQa3NO9FIqU67aAmEC18ysmb2wa4lq64i89Iaq",
+	"PfhIlW/st6F22t/1PsbivLCvXLk3WhS4/FDbb/l9uCqdrHl8mBF+4KgYo0e8z+dw9pVsl5iZ3MnzmS7u",
+	"gwhb5ayZ/S5LA3AUM5kS2udGd4lArVJPsZDdE3ySsHXEhauj8UZEL6BSSWMEeiXGvFzko2Rbrv+KvqWW",
+	"H30sdoM4J1zVr5afUQLYIyLGRRjj+osXi4WVNlCe9n0LgN5logE6xtiTbYh8cXUPrewGLvi5VEjvFTNq",
+	"4wo+gFmLuI+QfjgcWrlt6B7o0EUxDJqTMqL8yDrvT3G4RyrEubVwW9nbeLe/34lUUB7C8ixOk5bkAcH1",
+	"snsFIktciSuU1RqslEncpmulSkZMa7KW6sab5+0S+xgW4H/mLUUhji46w6hms0wYnnToxbjwE02ihPJV",
+	"KXCCMBFr4izYigm2ZvE5oVhxA+uz2gnsMCz94yB+vSn0bb81MPvIm/11ayFNyQi0TchcRQ/EW4zxEBED",
+	"1eGaRjdyPofFg1QB1abtNPtPDt+dyXlXJRCOcSkGFCuoBjfqEu/i2bytyrIfgmIXLdkooLBobofdb+1Y",
+	"lGV/eaNkxW+y+XXmdkCQ3Cfem8LevlWk293YcEK0XFko2X05HDuvx6ZBjjQFNXIDT8pBBbUiKlVbvpuq",
+	"sOoHvYiKiLVVVnLVZSvusZTbtxLeK4kR9jNoIWv8TFnl/xQ1tpwVs6XS+pWWveVl7dVhS064S4sKck7S",
+	"wX7uReR1nOzhsmGuwBPbkrh4hIO5Hu+LoQCfcJD+C7nDu3EfPjL30zN6sIqj/qSru4Mv8bYwVB7r7WAz",
+	"Z53ygeway82BpzK30oEJiENMl5AmH9EHjiQgrognCdEMwv98LSzuSsOThaLCADE90N8ECWGZ/kQ6d4j6",
+	"ohiNZ3YLLYEFAKQV3eA27eiWelZyty4Dfv6udCb4SHlNO/O+AU2Psih1og6UsC9hCaoquopEfRf+qSyW",
+	"DSb2+AEhXPQcYYlmUC8RUcYHKgI/T7g2JfTZxs8GTKogUikn58nz5035m/TuNQ4+KxuOK2HI94AiDXDC",
+	"oA2wH4LduFrH/lORZ4fXFO3S38pCD+6H//xkvAwHIJ9hiMXZCiybZa9qroMOh7CR4YreDY1JzsH6S1aM",
+	"CjgUtNg7gga1OBN+y2qvFf0+XGFhzYzGKrZB+ey+ebanSx8AtAP/D0iKQuL+Mdim7hDu20EIRqSzHNvW",
+	"2vFr9VW/9+u+D47ut3KsDavBSNDa5qZ/8fP/OsFA5YH34WxHMp8UAdu3nK1z744PjHHBwo7B6O6+EyMy",
+	"niDOoQPiwLYMQe+vnXVwm1wB+eKp4pbJNFR0C3p3w4Ucuod/01KM3tH1G1e6pKjt32AvgNqAXGgWZYo1",
+	"u3GPkjA6awHc+nZGeyGUW3xrjU2/okIeXzDBFI+siJu0yd9LqmeaL6y4OyvKMH0eJ3ZF0arfdEvwCn+Z",
+	"tFpX4R3FGP6W9k4dlrvDzrOzquMcEqN0mtDNBBTYFZucnlr17PQf//GfGA8D8YqWyEMLCwxUB6jvEyFT",
+	"Eki2VBy3+hynyin/W7iNm2g8+MO8eg4fj5Jx6vdtdxBs6S7lgyty5v1drRUXXkjpumdFl5Hiph1y944L",
+	"UkOzk49mtBjkb8OIvLqjkYHYSUwpyr9gUc73fPhEwbxOLbZqeklF3O59txQ9IfYt7S2tENE3IkV5t440",
+	"vp20oM/jQQGCvW/t0phUk779jxN10eqfSJle0+gGhChM4qog62DHupvlpPxetpVmdSj4klm5ralkRcmk",
+	"3WDyPz7UtBa6uJTKEKybDSRt2x5+ToqKpT+9+74R4sxXjT/k1sFLB9b9aigQHiMInU/BqA3aunKrlr7h",
+	"adpWLjwTHXY+k+mZT5ipoyQTcSq5MCeafHd19SPBF6qau8C695W81Uo6ySE5yu5y7V/UrPRCCdr+tIKi",
+	"aLLHtXJp8TKKuZXugcf3IUlvX42Hs5FVMLJujbUi8AjxKPQJ8Zp4KylGpfAVi4dWm1aZ0OckBOvsyDmx",
+	"MD/OG10tgXFWV7Byg0ssII7tBq60Q4z51ugRQ2Nv2aoLayrbceFBYcwtrdkHXo/qLrUCqRwI7vHcPkEH",
+	"cl84ypG/j0j/kOL5njLEIfLCfXLpcmlVueKQTOPLYwVNrvGizMi+HLZ9CuwnJxWLWzhIY5cTOEluNpcg",
+	"WmPRckYVUxeZWTaGwV/8+NrZf/qh0mY2Go3CQUAglM8lbrvfUfANoendjz9cXpFTmvLT27NTrNQf5i1P",
+	"AUlg1mLVVobA9jxczGV9JS6sEPcOWRcVmxp0WAVW63VcS0nmirNKO0h7k6cCvT2wA/iSxuwnDHorfTVA",
+	"C09MMFxQQEQcFX6Kqah1thlNhY9SdJvPu1NBAwVCCW48B+mFyygAvjAh/4K/5oAeTcU7mTA9ISEkToWk",
+	"D1oa9o0MSOjTqELSr64cdxxgyPYgmIrQpVmFpJ93qbRfQAume6qr+9/KUB/g/iAzFKTmsK01U0j6Pn92",
+	"4NP4XQxYaNk/tC8MsNuly5clXKSZuzdyPsdkGd8V7pf3IyioEo6Ia1mX99FyRsip8FZIu0ZLe8F+g2cN",
+	"ortvDQErT+nCp1FBXVz698wuDVvUTkhKtXbNFrd711J414q6C2YKD7UU7Nx5FXw0sMhb62CPW7uwq7Ld",
+	"UFlyQMm1zMD1LbLVNYNOovneXJdITPlfSxIlVGuoB7BeyoQVJRPyZHON2eb+2GqtloJS6ulUXL4cAHBQ",
+	"9ceM8qIirnQlPRg2oIyogHomt64dNCR5kYup8DgOo+dcxJidD4sl8yxJsLkpuVaczZONix+xkIKSRCwm",
+	"z578aSr6YS27OXTYU2mNNiLh6RLKVf7q2mCeQvq6/UtZRADZ2vl10Ljmkow9Gbn48XWp6MukdzYaj8Yg",
+	"C6dM0JT3Jr2no/HoKVZnWQKd9NQMrpF9sECekNvEX8dgrNam6OOie9WGzb+0lH3FtNK+a/3qkgea2nT6",
+	"vjUdjVO3p4BUoyJ8bsS1zlj757Ha3AHfL/JG1nkbJ4wmFm27QCflrmmaWHQBzFPXcHqPkdiz+OP7rf6g",
+	"T8bjjkZzhzWY22oE1NBn7geBRMd1yBGuE+EzXETTt/PFnvounTD+bPf4Sts/eOnp7peKJqX2jSd/2v2G",
+	"76IIgkW2WlGrcwM+uFZfchEQwdaWNGDiA3mtdWZlfR0ULcIK+uPcSXJewlcdOD9Z4Dr+BBXGXxhltFeq",
+	"qTMHgkxEFxrCKuDSvrcr9ffYh1To0w83bPMRJPXuq5o3Ovavkhu2aWlgi30M9m9e+z7opa5M7lYrRZAb",
+	"hGuoWHRgct3cynGxVjgi0GLtBqw7ll3/W8YyYDLA/pxR94ZtTnRu+3GxHST02woHI/IzNhxSmZiKap4F",
+	"L3okYThMAN2rncvcMUSsdjABjjAVLv6oaEXsvm81eV5ruUT6HDs6QXKJ5V4sngps0W7lPtejO6/Zwu5g",
+	"yCDwu8Q2Ra7Ki+9K5Aq1OGd/CrIkGKzsIhD9zvLOzqT/7MmfgPNMRYX1uFbbVZrvIpl9iE6NzDy5NzJT",
+	"a97V1NDS/ebIy7Pd9zhvo3vwxQ96z/chLeXWnmUtpDf55X2ZdFxgXoZlytC3wO12UqRRVTBXyHX5jucX",
+	"euue5zcEvFq6k3VXi+np3gOyjIZmJA2nicqEXfjo90P+y8mjFow+2Ygr17zofKulk72a66pF2B9qwQja",
+	"jnXfE32k02w7yRdllna9caX3fhdnardUZsmkv2KGxtRQz3PdcfruW0VgDITBGHC35HEvFDl6Xheg8agL",
+	"flg9U/SVvSjXcHTKwr/IePMA5+mccx+rJjfLzz/W8OnsAeZvwSVakPjfpgQ53gPdysUUn5093Qs/scf4",
+	"o7Gq/BIgzKF4S65LkcsKGVvIIu+l3F3pnFTMV/7ykGOI3emH4o+PKC4mDC271YvyEp5vXZQKtj5rKAkE",
+	"L8WPSpcOFlEOxqzHRRSEYQVRAidhlhr6QanKMvYEwCXtY9R3ukhjI7f7lpmu0x4/Em2qCgC/bUw6niV+",
+	"y0zlhE+Ka93J06oa5i4TR/72OzYHA0ZKTbSsH70LdHs8pujcSXsxxcdEPOf4qyPgb5RHPjjp+60zVbT4",
+	"VJmq62gnpIHCpwLYptMfQMLcVh9wlGJQaa/sGYMCrf1oyaKbIRXxUPsgsWMZ7ilaT+u2osNvcqO1B2v0",
+	"63o1KM8jmurJ52E2UxGuFU0nxF7EsKnSvz+T4VbJfyuYu4zC1VT0M2F/d6Z3aGFM8BEUmANWxp0lr2S+",
+	"cxY9wvVUgMENggtFMRTDrtA46Nr6R1TYc75G/c+gWwA+BKb7ovJeRaDyr4ELhfRxb5pRl6iZCSj0a/Ft",
+	"EKDpCO1O9uPPx099gTt6LTNDnnirT5NtB9oJPDhhrTSYeGSiWmuYsJOnA75BeZUKEtmLtWQ0ZhiWDGHX",
+	"wxdSGCWT6nK2jZ8fvyQS/RunuD9cG2pRv0petiRRjFlD0gDSKEPJ1BKSuetPX40MPpqgar08jWirCedb",
+	"ZrDy5wPeAJygBe2L8n9fliTxuFhnIfniolxLUetlTFaZNpZZaUP6V/Y/LP5JM/Xi4l/ZRg8QDQXZ6gZd",
+	"Ee4eStTeF3U1X4iHEwcw6T8vdmlZbd5CB8pI5xW1qvUxoZ3BOQYwOEPcim4I1TcA0zmzvHDrwzQvK5Lk",
+	"ZSrBuDcVK6kg2U1D0chKec+Cfyt2K29YPEFpzX9D41cb3SZ8IS4vv/vX3FN231y1XPr0kZlqvbxmG1ct",
+	"hnxZ9OU3zgbtAfkCFQILo61FmT750KB24nOiyYuLvZgfGnQ63RTf4pD9wkVqXYIbgyxc26QDQjk6WyI3",
+	"zVFppXTIRF0tk5smKle27XSiP9iNLvomt9xkb7X7Lysk1F1GPnDDt51PoDgQlDuxyBmUHYUYCLhLouz2",
+	"CmFL6odhJuUm5I/sC3Kdtn+nbqDfuYmritVg9UW9yOpCZS3KS6uH6UV4RU4/wH/38OcUKL7LlfMO5bEv",
+	"1QCP2/O+5AMUgYZgrUWJbuwZrlU6wq1iE60s/nVp3EPacyoNa1tDSnI0/V0GI5RgXj768lHsYhavSyLF",
+	"g9j0ttouPzLTKLUa/ho/cN98wMcCtFD7Kho2k4rTD/mre5D9KrJ+EV7846HvHewl6KO6Vmr/GGxnfiy5",
+	"7j6mdq96B/DHj3Nfr6r21i/Ypb7XjTrUuJfDdi83+qMxhs/jRN+JaN6Hvo1wX/WLh+crzh1eNY9gS+XS",
+	"QWGBfmfmtZpzqZug63L/KezI9+YtSbNbWam+LSv0WcWchFqi2YiEsxUzdGQH3VKlQ4z1X9ONngrXZvSc",
+	"hDRJRtGSJ7FiIoRwf1/CLx0m7JYlrkngedFCUEh8NhVUQTvkMBPwgMXhiLysJHqTvm8TyoU2LvdEqryf",
+	"KDVTEXNN05RRxWK0qFMfYg4ZbUWf1jyJfFBp+5r3Z7Ob+TM43zF3EkpKlbr5AgwhlXI0FT+Ddz0Hoets",
+	"fKJdE0GqLUwhw+HtxZtXIdjrTd59dSqullxbkBYNZ6e9hGYiWk57tfI9k62m3WIqwqa62yHW09mIyMKi",
+	"KGeF0RdY0AqrWE0FlLHyhbPwY0QKgmsYwA4wgmBF72Z0wcI8A7KGLIAapC2ncUIUE9iXWIqITUUKHWd8",
+	"slC16y1wfMzb9d4RxYLcnhu+uqKLcCr64ev58K0UbPjGMoPQSxAuUkCTp+NnZL3kSV7ezs0IiSYingqf",
+	"S8IFWfpG3ViMCCZ3qZtFKkk1iXEqrtlGingwIq9h+xIapcRk8StPh0xEMoaylZL0Q0zpGL6yD7lYTGBM",
+	"OAimwtIWxbR2kCEdgAl8QiqequNsU4ENYPQNFCKEXgyQue4WkB/QEnOfEXw+gBH6L/exowt1vT1xq0NY",
+	"or1zPMaQnL9n0jCNwCNbwJ8KeMvlmZZOYETewWaKhFho2mKIzlKsVjNBL1cR32HnAkQqKFGD8+lbZty9",
+	"KbP7Hcb3vBH5uY8nycVO6Jrp43mbLNj23cOM5K8xvKehcEVj6mZStcHvKga1R97kG3p3ASxt58hLQ5O9",
+	"Br6e21OHQ+/Vdxwi0kDvIKyiCchp6A2UTRgUaNrIcaaifHdGxFEa7BleIIir8+hGYfMfqGYEsSsFRLdu",
+	"3YN6HqjY7FHasYaxbRD3L0CJwI/vd2kUwBBLjX8tMm9F81hEaBFq3KhTxJXeC9xzAbdJyzHndTTr3ACS",
+	"iPWNJeFgVLUUXZgKaSyablmaseaajSonlBcF+ZWnzd01LSXbtScYA11stWFqiHi+4x0c669E76+0qTjZ",
+	"Nk0PPXWuy1GdiGc38rTJBmAPuEK8LdV0HIxoLlygpKPnGEFpJaktrtiXc0+WmVvq4GjU+G1BfDdgv/rx",
+	"torocVGSNmvVT8j/vPzhLbT6AAweAFmxIkGJrMDPQJErgbjYzfaTNfs9dJuiSXmHLx6GPKgzWWZpt30e",
+	"1vl5bPOP7SbeUnfxhFC0QrXDq4cBopDlBzFXLEKNiWDPgc+JTqcf4L8fT29dTd5PmTZo8VHJLD24pEBT",
+	"xWNAPgdJ3/DieuNS1ALgE9eboqgC9nxFocmpFqCC1uO5XGsEEDoexnSG8szj2suKOZtiPmSWespGtUs7",
+	"+BrIdbRPFzM4aBWwfSpcJTWsZJZXUrN42MhG9ri4eTf4Vjbwneuw3qkU/iCSjSdGK7a6tnoraN7cEbI2",
+	"fc3f5wMUwu8K9TP8Q0hWVkKD5PqNb4caLamikV0q6Ydrdj38Q9haSsg3lO+av+m9oipy7dWKctkAJ7S5",
+	"efCUas+2rdGVr33kQkEPoBk/ZGSaRYt9qg7l5oOjZPej5fGvgnSrpAMnUpLxPocAAzOdfrD/+diVhfEd",
+	"2q8eFIvb2Kxd3NfAynLiMULkvvGlsbabU9543FLpaukRo00u3VlJey88tbMNI+eX062uqUI9LdTSJdW5",
+	"GgoWcuShrq2TLswksWTamaJdRyBdawAS2pdn6HoLmyzL9qK/pSv2Il/roYfyCPXqygvsCmqOZJJwyAyF",
+	"fkjb+uhXqm6peu4WcF2RVliejArfQ2Abh7wrLlUyziL2YIEOe1yrNPccD3XcequgSRAUbfTaeeFxtndi",
+	"aUw60/EMOz/rEPvnTGD/KVNYcjeAy+Y+A6lM0KEOzPsCfXUASZD5U6yOPxWVu1esdqbj0Pu6Sf/ZeFyY",
+	"kysXfyoEVMIjJasKoYmWJKIKKgiGM3BTz7CW8Sx/OwymYus3sFsF22/gadafI6TCqehPewENroNpj1ha",
+	"iBVXtwY7qToEg7diAJqEi8WIgBqCVElmIELQOFZMQ3OyVCpTcUWPyI+SC1OOCAAq58ha3uMOY5ipJiEt",
+	"VyAelYJn0V170eqVDbDQYGO1WSlY4bSdii3f5LY3lvSfjp/BzrfMz4PAV+yziHCMm5V4L2uzD7AA0+XL",
+	"g+n0Q/vHPpUB7Ndjq9TTsl5lvpEpVCjBb9sZUHKP7OQHb2TM59xzna+W/2pURZnku+YcTN3yCPzTkcQy",
+	"hdh8tMzPVlJwy3bE4lHYmeOsnXadSzfmIdM/YYouwapBHPgvaex3ey+jjD/D+4jzbMyqDlFMCV05QoOd",
+	"1W85ti/HZLXC/+AkOyfGgdGNi8VUeJ5X3JE0yRZckD4wMrrW4YTQFf1VihFda/v/GYueWDFGsYWdAiSM",
+	"OU/s2q344Oq5zEqP2F3tkRVCYEnwOqermZIJm1El4AXXQWeWqSQMyGg0GvjqmySSQhuVYXFu3OVUhABK",
+	"DfKLk1gCEt6wDYtnxd/aKB6B7JMwGmNTDAt4I5UVEy783uccdK8Q/wx9pWLqa9K6gnm+5xaUeXERPP4I",
+	"XLhHudwkyIZWeGTilispQFk7JS7ExQoVXDQxeAzTv/RGxAfJMcfav58lxcNt7Gti4OcP3L2I41LQqGyN",
+	"Yy9oW4mZuYenH/Afe6SDlFD6ay4IFlt0sM8D8nanf5T5TGvtmRZAjx/hEl/lNde/7CKKpZ6KnywBIDRf",
+	"v6xmeWzHcQq2JrkQ4MrGoRwgEygah62mQfH1TV2APkJeBGi9FD7iOwLUneGY2/EIrOfzJJF0Y63PIKlg",
+	"71cu9GjpI0WnCkwdQVT3XdOlIiuuNRcLzC5AW/bBXCpvoDG8YZs9ChG70b7cz+70dejcdw5dAErSuL2h",
+	"VqosCZBfboq7BUGp90ZD65Gm5gefRjRbC1E5WV5Dl3gu0InvwqqxQ12lyjUwYaqX0CEK+rMlG3ItpXGR",
+	"7KQP7TyGXHATkEwzRWJq6ACbQ8GpT0W1kdxWy5bQSlrQJKTUnsSlrjiz4Ggq3tAbLhaOYMMehKflXvdj",
+	"t1xm2MO/VYvoxN+ze+/wYadpoa5+H16t++nd9xYQFjj/let2V67OG3qD/bQcdx9Ub1Fjm5GuK9VFByFA",
+	"rtvitBHRu0wc7gn8TfW4crvYJ9REZeJrJaS8qU2OdmVNZKszVpn7Aj49CBmvdoOCqn8u18q7UXI+qzJB",
+	"+k/GTwbnVkBIpiL89lVBiWGNpx9UJj6GLm8MbtVCMa2hVKBr0YPdQezoqTBrHjE/08Ql11Efu1ZtMYWt",
+	"pays4rpCBfU8L2r8Ksdo5PKJepZC5t9oIulX2PLKYnTv4W9MY5emYttFKBykvVR6a5UAcI5tSEEbgbt1",
+	"n42lOlb6bwjFqpvne4nTNEsKKhMn2rel3ZVi8cVd+Eu4Wy1NqvzlLjOU4i51lsF1R/R58NUd6+jLJdKu",
+	"Pawl09B1PiApU0MdyZTllA2oTD3doJVit12N1mAq5Q74mDpU2B6xUxC5wiEPiEIww45mZlj773dYdSrv",
+	"ha1JHzlbqSmBrkSiu8PYVYTqyhXpfAj7EHz783gmSlPHXf4JcmmkYiQEAIaWVm4pkVavLDTJr+WqPrVc",
+	"VY7BI/IastaTDMQtr877L9VaU+X4XCM4px/gv3t4LQpk/1q7EGsX5n0TmsjGLlbSUQq4ylRMicgczlbW",
+	"7Hop5U03Y/nZD9onXcZ/MRd/Cxd6v9jMIHANTqxEX6rsdZK//2nFgoP91nY/WSoPqZc72HdFmxQQ+4Ij",
+	"S/wmA19kuEArqXIVC/oa6xvUaPy1y3G8zK+3FLZ4BQVOks2EUD8XWUGsgmNZEU0SQsEe5/RZal860VMR",
+	"LaXUEM555Sx2fWyGY2+qDzP3vX3mhJLLhEY39gLIFUSbuAmLYA7NF2C9ci/lmZy8sV9Owm+s8tzUUwjN",
+	"AMrr6oqZTAns3IOmAb2Ua29onAqqSQiYxyankDxy+o//+E8MFQ0XTDDFo5Ck6HzFhHDodk76IfwXYlTs",
+	"P2Y8Dsk//uP/4WrpChqLTAV2EqLGsFVqsBFJzOIsvxvwSlgK0iVhEX+rMhEOzvNQ1y0QMRotfSEZH/07",
+	"FaGPLeQLQU2m2ISYP0+z8fhplAl+53sDwRMW3J6535bsjnz35uLF8PK7iyfPv7GHNu3hTwbHjvCvaxlv",
+	"8IH7HcoghdqebwEoOO6hxXhqIKpoxbSmC0b6oWF3UL4knoqQGkOj5creiXAQkPWSR0vyxkJLraTGqOp3",
+	"MrphZvQCyvpA3A0xUo6m4i+UJywmMUv4LYPQ575gZi3VDWFKSaUD8mz8x4A8e/KngDy/uxs4H4tRnMWu",
+	"vxS7wyvJaQK4JefzgCylkJkldNXQ24BkKTGS/NEfpz6fClmp8MMcMrs1bXyYtnshl0yKEVORyEW7ld7R",
+	"wgeSqN3XP49M7bf2Ndzn99nq7q00fL6p8gcwOgA5BIGjUtFUKs/H6gESJX7VIKmdfnD/2kMmL1+Yr6FE",
+	"GErkoBeUerTqvDmrJ0TE0qE2EaLNhtcK7fFjkImSJPhlRxTlm2yT8A7yqziIbgcVNcX7PAr7+TwRPzvw",
+	"yof8VPHrKyv6bXdd9WpMn+bazeCcyBU3EL5VabJaasLququi2fMYvnRaCKH7mBVeFqP3sS94cdMKn24i",
+	"1OWB07Zp8V4reexqE49gGnDw2+zjus/5m4fiVz9+kQ/l8PekKga0u/LvievYu7RkNDHLXztLNMCQBy3S",
+	"gDM0+bMtOEYIMhZliptNb/LL+6qR5pYJpvXEZ9xETGtM48SMskpBA5wJ6Qh4xDu3/s6O+Dw7h6lHx1Pl",
+	"Fmi9gzybHFwxNfSaat/IWDfDqvq9D71rRhVTF5lZ2s9bUgPgdhiYqaQ36S2NSSenp2dP/nk0Ho1HZ5M/",
+	"jv84BrLkvv8hr/TgYBB82La0WspceuzjR8uPwEVaeoAVK0oPnOm79KTcyKf0GPpHV8blgVqlh/nVKz0r",
+	"JSN+fP/x/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

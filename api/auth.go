@@ -94,7 +94,7 @@ var allowed = map[string][]roster.Role{
 	"ListInventories": readers, "GetInventory": readers,
 	"CreateInventory": writers, "UpdateInventory": writers, "DeleteInventory": writers,
 
-	"ListSources": auditors, "GetSource": auditors,
+	"ListSources": auditors, "GetSource": auditors, "ListNameConflicts": auditors,
 	"CreateSource": writers, "UpdateSource": writers, "DeleteSource": writers,
 
 	"ListSyncRuns": auditors, "GetSyncRun": auditors, "TriggerSync": writers,

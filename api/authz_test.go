@@ -58,7 +58,7 @@ func init() {
 	admin := []roster.Role{roster.RoleAdmin}
 	for roles, ops := range map[*[]roster.Role][]string{
 		&all:    {"ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
-		&seeAll: {"ListSources", "GetSource", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
+		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
 		&admin:  {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant"},
 	} {
@@ -202,6 +202,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					{op: "GetInventory", method: "GET", path: inv},
 					{op: "UpdateInventory", method: "PATCH", path: inv, body: map[string]any{"description": "x"}},
 					{op: "ListSources", method: "GET", path: inv + "/sources"},
+					{op: "ListNameConflicts", method: "GET", path: inv + "/name-conflicts"},
 					{op: "CreateSource", method: "POST", path: inv + "/sources", body: map[string]any{"name": unique("src"), "provider": "aws", "config": map[string]any{"regions": []string{"us-east-1"}}}},
 					{op: "ListHosts", method: "GET", path: inv + "/hosts"},
 					{op: "GetHost", method: "GET", path: inv + "/hosts/" + w.host},

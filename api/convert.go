@@ -10,7 +10,7 @@ import (
 
 func inventoryOut(inv *roster.Inventory) Inventory {
 	return Inventory{Id: inv.ID, Name: inv.Name, Description: inv.Description, PrometheusSd: mappingOut(inv.PrometheusSD),
-		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
+		NamePolicy: NamePolicy(inv.NamePolicy), CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
 }
 
 // sourceOut converts a source for the wire, with the warnings of its

@@ -51,7 +51,10 @@ func (s *Server) ListInventories(ctx context.Context, _ ListInventoriesRequestOb
 
 // CreateInventory implements StrictServerInterface.
 func (s *Server) CreateInventory(ctx context.Context, req CreateInventoryRequestObject) (CreateInventoryResponseObject, error) {
-	inv := &roster.Inventory{Name: req.Body.Name, Description: deref(req.Body.Description)}
+	inv := &roster.Inventory{Name: req.Body.Name, Description: deref(req.Body.Description), NamePolicy: roster.NamesMerge}
+	if req.Body.NamePolicy != nil {
+		inv.NamePolicy = roster.NamePolicy(*req.Body.NamePolicy)
+	}
 	var errs roster.FieldErrors
 	if fe := roster.ValidateName("name", inv.Name); fe != nil {
 		errs = append(errs, *fe)
@@ -92,6 +95,9 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 	if req.Body.PrometheusSd != nil {
 		upd.PrometheusSD = ptr(mappingIn(&errs, req.Body.PrometheusSd))
 	}
+	if req.Body.NamePolicy != nil {
+		upd.NamePolicy = ptr(roster.NamePolicy(*req.Body.NamePolicy))
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -101,6 +107,27 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 	}
 	s.auditChange(ctx, "inventory.update", "inventory", inv.ID, inv.Name, inv.ID, nil)
 	return UpdateInventory200JSONResponse(inventoryOut(inv)), nil
+}
+
+// ListNameConflicts implements StrictServerInterface.
+func (s *Server) ListNameConflicts(ctx context.Context, req ListNameConflictsRequestObject) (ListNameConflictsResponseObject, error) {
+	inv, err := s.inventory(ctx, req.Inventory)
+	if err != nil {
+		return nil, err
+	}
+	limit := 100 // openapi.yaml's default
+	if req.Params.Limit != nil {
+		limit = *req.Params.Limit
+	}
+	conflicts, total, err := s.store.HostNameConflicts(ctx, inv.ID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := ListNameConflicts200JSONResponse{Items: make([]NameConflict, len(conflicts)), Total: total, NamePolicy: NamePolicy(inv.NamePolicy)}
+	for i, c := range conflicts {
+		out.Items[i] = NameConflict{Name: c.Name, Sources: c.Sources}
+	}
+	return out, nil
 }
 
 // DeleteInventory implements StrictServerInterface.

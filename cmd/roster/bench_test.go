@@ -297,7 +297,7 @@ func BenchmarkAnsibleList(b *testing.B) {
 		b.Fatal(err)
 	}
 	w := bufio.NewWriter(f)
-	if _, err := api.WriteAnsibleInventory(context.Background(), w, e.st, e.src.InventoryID, false); err != nil {
+	if _, err := api.WriteAnsibleInventory(context.Background(), w, e.st, e.src.InventoryID, false, api.HostNaming{Policy: roster.NamesMerge}); err != nil {
 		b.Fatal(err)
 	}
 	if err := w.Flush(); err != nil {

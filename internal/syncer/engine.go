@@ -511,7 +511,9 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if err != nil {
 		return nil, err
 	}
-	e.noteNamesOfOtherSources(ctx, run, scopes, results, notes, log)
+	if err := e.noteNamesOfOtherSources(ctx, run, scopes, results, notes, log); err != nil {
+		return nil, err
+	}
 	run.Warnings = append(slices.Clone(optionNotes), notes.list()...)
 	if len(results) < len(scopes) {
 		run.Status = roster.SyncPartial
@@ -524,28 +526,65 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 
 // noteNamesOfOtherSources warns of every host of the run named like a
 // host another source of the inventory owns: Ansible's inventory has one
-// host per name, so the two would be merged there. Best effort: a store
+// host per name, and the inventory's name policy says what its document
+// makes of them. Under the fail policy such a host fails the run instead
+// (a permanent error: nothing is written). Best effort otherwise: a store
 // that cannot answer costs the warning, not the sync.
-func (e *Engine) noteNamesOfOtherSources(ctx context.Context, run *roster.SyncRun, scopes []string, results map[string]*scopeHosts, notes *warnings, log *slog.Logger) {
+func (e *Engine) noteNamesOfOtherSources(ctx context.Context, run *roster.SyncRun, scopes []string, results map[string]*scopeHosts, notes *warnings, log *slog.Logger) error {
+	inv, err := e.store.Inventory(ctx, run.InventoryID)
+	if err != nil {
+		log.Warn("reading the inventory's name policy failed", "err", err)
+		return nil
+	}
+	if inv.NamePolicy == roster.NamesPrefix {
+		return nil // every name is its source's: none collides in Ansible
+	}
 	others, err := e.store.HostNamesOfOtherSources(ctx, run.InventoryID, run.SourceID)
 	if err != nil {
+		if inv.NamePolicy == roster.NamesFail {
+			return fmt.Errorf("checking host names against the inventory's other sources (its name_policy is fail): %w", err)
+		}
 		log.Warn("checking host names against the inventory's other sources failed", "err", err)
-		return
+		return nil
 	}
 	if len(others) == 0 {
-		return
+		return nil
 	}
+	const shown = 5
+	var clashes []string
+	n := 0
 	for _, scope := range scopes {
 		sh := results[scope]
 		if sh == nil {
 			continue
 		}
 		for _, h := range sh.hosts {
-			if other, ok := others[h.Name]; ok {
-				notes.add(fmt.Sprintf("named like a host of source %q in this inventory: Ansible sees one host of that name", other), h.ExternalID)
+			other, ok := others[h.Name]
+			if !ok {
+				continue
+			}
+			n++
+			switch inv.NamePolicy {
+			case roster.NamesFail:
+				if len(clashes) < shown {
+					clashes = append(clashes, fmt.Sprintf("%q (source %q)", h.Name, other))
+				}
+			case roster.NamesFirst:
+				notes.add(fmt.Sprintf("named like a host of source %q in this inventory: Ansible sees the host that had the name first (name_policy first)", other), h.ExternalID)
+			default:
+				notes.add(fmt.Sprintf("named like a host of source %q in this inventory: Ansible sees one host of that name, the two merged (name_policy merge)", other), h.ExternalID)
 			}
 		}
 	}
+	if len(clashes) == 0 {
+		return nil
+	}
+	more := ""
+	if n > len(clashes) {
+		more = fmt.Sprintf(" and %d more", n-len(clashes))
+	}
+	return permanent{fmt.Errorf("%d hosts are named like hosts of other sources of inventory %q, whose name_policy is fail: %s%s; nothing was changed. "+
+		"Name them apart (hostnames, or a prefix in compose), or choose another name_policy", n, inv.Name, strings.Join(clashes, ", "), more)}
 }
 
 // recordProgress saves a run's progress for watchers, best effort: a busy

@@ -673,3 +673,44 @@ func TestNamesOfOtherSourcesAreReported(t *testing.T) {
 		t.Fatalf("the first source's re-sync: warnings %q", again.Warnings)
 	}
 }
+
+// TestNamePolicyFail: under the fail policy, a sync whose hosts are named
+// like another source's hosts fails, names them, and writes nothing;
+// under prefix, no name collides in Ansible and nothing is reported.
+func TestNamePolicyFail(t *testing.T) {
+	ctx := t.Context()
+	e := newEnv(t, 60, nil)
+	wantStatus(t, e.Sync(), roster.SyncSucceeded)
+	fail := roster.NamesFail
+	_, err := e.Store.UpdateInventory(ctx, e.Inv.ID, roster.InventoryUpdate{NamePolicy: &fail})
+	must(t, err)
+	twin := &roster.Source{InventoryID: e.Inv.ID, Name: "ec2-again", Provider: "aws", Config: e.Src.Config, OnMissing: roster.OnMissingRemove}
+	must(t, e.Store.CreateSource(ctx, twin))
+	syncTwin := func() *roster.SyncRun {
+		t.Helper()
+		run, _, err := e.Engine.Trigger(ctx, twin, roster.TriggerCLI)
+		must(t, err)
+		e.Engine.Run(ctx, run, nil)
+		run, err = e.Store.SyncRun(ctx, run.ID)
+		must(t, err)
+		return run
+	}
+	run := syncTwin()
+	wantStatus(t, run, roster.SyncFailed)
+	if !strings.Contains(run.Error, "hosts are named like hosts of other sources") || strings.Count(run.Error, `(source "ec2")`) != 5 ||
+		!strings.Contains(run.Error, " more; nothing was changed") || !strings.Contains(run.Error, "name_policy is fail") {
+		t.Fatalf("run error = %q", run.Error)
+	}
+	if hosts, _, err := e.Store.Hosts(ctx, roster.HostFilter{InventoryID: e.Inv.ID, SourceID: twin.ID}); err != nil || len(hosts) != 0 {
+		t.Fatalf("the failed sync wrote %d hosts (%v)", len(hosts), err)
+	}
+
+	prefix := roster.NamesPrefix
+	_, err = e.Store.UpdateInventory(ctx, e.Inv.ID, roster.InventoryUpdate{NamePolicy: &prefix})
+	must(t, err)
+	run = syncTwin()
+	wantStatus(t, run, roster.SyncSucceeded)
+	if slices.ContainsFunc(run.Warnings, func(w string) bool { return strings.Contains(w, "named like a host of source") }) {
+		t.Fatalf("under prefix no name collides, yet: %q", run.Warnings)
+	}
+}
