@@ -297,20 +297,20 @@ func (p *provider) CollectPages(ctx context.Context, name string, page func([]so
 	if err != nil {
 		return err
 	}
-	servers, names, err := p.fetch(ctx, sc, s)
+	servers, err := p.fetch(ctx, sc, s)
 	if err != nil {
 		return err
 	}
 	defer servers.Close()
-	return p.instances(sc, servers, names, page)
+	return p.instances(sc, servers, page)
 }
 
 // instances translates one scope's servers, naming them as the plugin
 // does: by name, by id when another server of the scope has the same name
 // (or with inventory_hostname: uuid).
-func (p *provider) instances(sc *scope, servers *serverList, names *resourceNames, page func([]sources.Instance) error) error {
+func (p *provider) instances(sc *scope, servers *serverList, page func([]sources.Instance) error) error {
 	count := servers.names
-	vc := &varsContext{cloud: sc.cloud.cfg.name, region: sc.region, names: names, opts: p.opts}
+	vc := &varsContext{cloud: sc.cloud.cfg.name, region: sc.region, opts: p.opts}
 	pager := sources.NewPager(page)
 	err := servers.each(func(s *novaServer) error {
 		if !p.opts.ShowAll && len(s.Addresses) == 0 {
