@@ -38,8 +38,9 @@
 //
 // A scope is a (cloud, region, project), named "cloud/region/project", or
 // "cloud/region/*" with all_projects. Regions are the regions option, else
-// the cloud's regions / region_name, else every region of its catalog
-// with a compute endpoint. Projects are the projects option, else the
+// the cloud's regions / region_name (only the first with only_clouds, as
+// the plugin's openstacksdk get_one does), else every region of its
+// catalog with a compute endpoint. Projects are the projects option, else the
 // cloud's project (from the token for application credentials). Each
 // project has its own token; scopes are fetched concurrently (concurrency,
 // default 8), each all or nothing: a failed scope keeps its hosts.

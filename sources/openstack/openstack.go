@@ -213,6 +213,13 @@ func (p *provider) Scopes(ctx context.Context) ([]string, error) {
 		regions := []string(p.opts.Regions)
 		if len(regions) == 0 {
 			regions = c.cfg.regions
+			// With only_clouds the plugin makes each cloud with
+			// openstacksdk's OpenStackConfig.get_one(cloud=NAME), which
+			// takes the first of its regions; get_all(), without
+			// only_clouds, takes every one.
+			if len(p.opts.OnlyClouds) > 0 && len(regions) > 1 {
+				regions = regions[:1]
+			}
 		}
 		for _, proj := range projects {
 			if len(regions) == 0 || proj.label == "" {

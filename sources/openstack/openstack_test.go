@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -790,5 +791,30 @@ func TestServersAreKeptOnDiskWhileListed(t *testing.T) {
 	_, err = p.Collect(sources.WithScratchDir(t.Context(), filepath.Join(dir, "absent")), scopes[0])
 	if err == nil || !strings.Contains(err.Error(), "keep the sync's work on disk") {
 		t.Fatalf("collect with a scratch directory that does not exist: %v", err)
+	}
+}
+
+// TestOnlyCloudsTakesEachCloudsFirstRegion: the plugin builds the clouds
+// of only_clouds with openstacksdk's get_one(cloud=NAME), one per cloud,
+// in its first region; without only_clouds, get_all() gives every region
+// (plugins/inventory/openstack.py, _fetch_servers). Roster's regions
+// option still picks regions explicitly.
+func TestOnlyCloudsTakesEachCloudsFirstRegion(t *testing.T) {
+	e := newSimEnv(t, openstacksim.Options{Seed: 3, Size: 20, Regions: []string{"RegionOne", "RegionTwo"}, Projects: []string{"demo"}})
+	cloud := map[string]any{"regions": []any{"RegionTwo", "RegionOne"}, "auth": e.cloudAuth("demo", "demo")}
+	for _, tc := range []struct {
+		opts map[string]any
+		want []string
+	}{
+		{map[string]any{}, []string{"sim/RegionTwo/demo", "sim/RegionOne/demo"}},
+		{map[string]any{"only_clouds": []any{"sim"}}, []string{"sim/RegionTwo/demo"}},
+		{map[string]any{"only_clouds": []any{"sim"}, "regions": []any{"RegionOne", "RegionTwo"}}, []string{"sim/RegionOne/demo", "sim/RegionTwo/demo"}},
+	} {
+		cfg := map[string]any{"clouds": map[string]any{"sim": cloud}}
+		maps.Copy(cfg, tc.opts)
+		scopes, err := e.open(t, cfg).Scopes(t.Context())
+		if err != nil || !slices.Equal(scopes, tc.want) {
+			t.Errorf("%v: scopes %v, %v; want %v", tc.opts, scopes, err, tc.want)
+		}
 	}
 }
