@@ -54,7 +54,7 @@ func newBenchEnv(b *testing.B) *simEnv {
 // BenchmarkCollect100k collects every scope (8 regions of one project,
 // 100,000 servers) through the real gophercloud client from the simulator
 // in the same process, 8 scopes at a time, as the engine does: Keystone
-// auth, catalog, version documents, image lists and every servers/detail
+// auth, catalog, version documents and every servers/detail
 // page. The simulator's rendering shares the machine's cores.
 //
 //	go test ./sources/openstack -run '^$' -bench Collect100k -benchtime 3x

@@ -158,20 +158,25 @@ func (d *decoder) server(s *novaServer) {
 	})
 }
 
-// image reads a server's image: {"id": ..., "links": ...}, or "" for a
-// server booted from a volume.
+// image reads a server's image: {"id": ..., "links": ...}, "" for a
+// server booted from a volume, or null.
 func (d *decoder) image() imageRef {
 	var ref imageRef
 	switch d.peek() {
 	case '{':
+		ref.Kind = imageObject
 		d.object(func(key []byte) {
-			if string(key) == "id" {
+			switch string(key) {
+			case "id":
 				ref.ID = d.str()
-			} else {
+			case "links":
+				ref.Links = d.links()
+			default:
 				d.skip()
 			}
 		})
 	case '"':
+		ref.Kind = imageString
 		d.str()
 	default:
 		if !d.null() {

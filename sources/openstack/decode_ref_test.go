@@ -41,18 +41,23 @@ func (a *addresses) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// UnmarshalJSON reads {"id": ...} or "".
+// UnmarshalJSON reads {"id": ..., "links": [...]}, "" or null.
 func (r *imageRef) UnmarshalJSON(b []byte) error {
 	*r = imageRef{}
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		var s *string
-		return json.Unmarshal(b, &s)
+		err := json.Unmarshal(b, &s)
+		if s != nil {
+			r.Kind = imageString
+		}
+		return err
 	}
 	var v struct {
-		ID string `json:"id"`
+		ID    string `json:"id"`
+		Links []link `json:"links"`
 	}
 	err := json.Unmarshal(b, &v)
-	r.ID = v.ID
+	r.Kind, r.ID, r.Links = imageObject, v.ID, v.Links
 	return err
 }

@@ -32,25 +32,25 @@
 // Authentication is Keystone v3 with a password (user by name and domain,
 // or by id; project by name and domain, or by id) or an application
 // credential (by id, or by name with its user). Tokens are re-issued when
-// Nova or Glance refuse them (expiry mid-pagination included).
+// Nova refuses them (expiry mid-pagination included).
 //
 // # Scopes
 //
 // A scope is a (cloud, region, project), named "cloud/region/project", or
 // "cloud/region/*" with all_projects. Regions are the regions option, else
-// the cloud's regions / region_name, else every region of its catalog
-// with a compute endpoint. Projects are the projects option, else the
+// the cloud's regions / region_name (only the first with only_clouds, as
+// the plugin's openstacksdk get_one does), else every region of its
+// catalog with a compute endpoint. Projects are the projects option, else the
 // cloud's project (from the token for application credentials). Each
 // project has its own token; scopes are fetched concurrently (concurrency,
 // default 8), each all or nothing: a failed scope keeps its hosts.
 //
 // Per scope: the compute endpoint's version document (the microversion is
-// the cloud's highest up to 2.96, as openstacksdk negotiates), flavors
-// when the cloud is older than 2.47 (servers embed theirs from 2.47),
-// Glance's image list for image names, then servers/detail paged with
-// limit and marker. Next links are not followed as given: their query is
-// applied to the catalog's endpoint, so a rewritten host never receives a
-// token. 413, 429, 502, 503, 504 and network errors are retried with
+// the cloud's highest up to 2.96, as openstacksdk negotiates), then
+// servers/detail paged with limit and marker. Like the plugin, nothing
+// else: images and flavors are what Nova embeds in each server. Next
+// links are not followed as given: their query is applied to the
+// catalog's endpoint, so a rewritten host never receives a token. 413, 429, 502, 503, 504 and network errors are retried with
 // jittered exponential backoff honouring Retry-After, bounded by
 // Driver.MaxRetries and Driver.MaxBackoff.
 //
@@ -79,16 +79,16 @@
 // Host vars:
 //
 //   - openstack: the server as openstacksdk's Server.to_dict(computed=False)
-//     gives it to the plugin: id, name, status, addresses (Nova's
-//     {network: [{addr, version, OS-EXT-IPS:type, OS-EXT-IPS-MAC:mac_addr}]}),
-//     availability_zone, flavor ({name, original_name, vcpus, ram, disk,
-//     ephemeral, swap, extra_specs}, and id before 2.47), image ({id,
-//     name}; {} when booted from a volume), metadata, tags,
-//     security_groups, key_name, project_id, user_id, created_at,
-//     updated_at, launched_at, power_state, vm_state, task_state,
-//     is_locked, host_id, the admin-only compute_host,
-//     hypervisor_hostname, instance_name, ... with null where Nova sent
-//     nothing; plus cloud: {name, region};
+//     gives it to the plugin: every Server attribute, null where Nova sent
+//     nothing (id, name, status, addresses as Nova sends them,
+//     availability_zone, metadata, tags, security_groups as Nova sends
+//     them, key_name, project_id, created_at, power_state, is_locked,
+//     the admin-only compute_host, ...); image as the whole image.v2 Image
+//     (id and properties {links}; name null, since Nova embeds none);
+//     flavor as the whole compute.v2 Flavor (from 2.47 name and id are the
+//     original_name, with the sizes; before, id only and zero sizes);
+//     attached_volumes, and again as volumes, as VolumeAttachments; plus
+//     cloud: {name, region};
 //   - ansible_host and ansible_ssh_host: the first floating address unless
 //     private, else the first fixed one (IPv4 only with only_ipv4), or the
 //     name with use_names; absent when there is none. It is also the
@@ -96,7 +96,8 @@
 //
 // Legacy groups (legacy_groups: true): the cloud, the region, cloud_region,
 // the metadata's group and its comma-separated groups, meta-KEY_VALUE per
-// metadata item, instance-ID, flavor-NAME, image-NAME, and the
+// metadata item, instance-ID, flavor-NAME ("flavor-None" before 2.47),
+// "image-None" (the plugin formats the image's null name), and the
 // availability zone with region_AZ and cloud_region_AZ. They are not
 // sanitised, as ansible-core keeps them by default.
 package openstack

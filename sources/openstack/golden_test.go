@@ -68,7 +68,9 @@ var goldenCases = []struct {
 }{
 	{"plugin_defaults", "", map[string]any{
 		"compose": map[string]any{
-			"ansible_user": "'ubuntu' if 'ubuntu' in (openstack.image.name | default('')) else 'cloud-user'",
+			// The image's name is null (Nova embeds none): default() needs
+			// its second argument to replace it, as with the plugin.
+			"ansible_user": "openstack.image.name | default('cloud-user', true)",
 			"flavor_ram":   "openstack.flavor.ram",
 		},
 		"groups": map[string]any{"shutoff": "openstack.status == 'SHUTOFF'", "has_floating_ip": "ansible_host is defined and ansible_host.startswith('172.')"},

@@ -213,6 +213,13 @@ func (p *provider) Scopes(ctx context.Context) ([]string, error) {
 		regions := []string(p.opts.Regions)
 		if len(regions) == 0 {
 			regions = c.cfg.regions
+			// With only_clouds the plugin makes each cloud with
+			// openstacksdk's OpenStackConfig.get_one(cloud=NAME), which
+			// takes the first of its regions; get_all(), without
+			// only_clouds, takes every one.
+			if len(p.opts.OnlyClouds) > 0 && len(regions) > 1 {
+				regions = regions[:1]
+			}
 		}
 		for _, proj := range projects {
 			if len(regions) == 0 || proj.label == "" {
@@ -297,20 +304,20 @@ func (p *provider) CollectPages(ctx context.Context, name string, page func([]so
 	if err != nil {
 		return err
 	}
-	servers, names, err := p.fetch(ctx, sc, s)
+	servers, err := p.fetch(ctx, sc, s)
 	if err != nil {
 		return err
 	}
 	defer servers.Close()
-	return p.instances(sc, servers, names, page)
+	return p.instances(sc, servers, page)
 }
 
 // instances translates one scope's servers, naming them as the plugin
 // does: by name, by id when another server of the scope has the same name
 // (or with inventory_hostname: uuid).
-func (p *provider) instances(sc *scope, servers *serverList, names *resourceNames, page func([]sources.Instance) error) error {
+func (p *provider) instances(sc *scope, servers *serverList, page func([]sources.Instance) error) error {
 	count := servers.names
-	vc := &varsContext{cloud: sc.cloud.cfg.name, region: sc.region, names: names, opts: p.opts}
+	vc := &varsContext{cloud: sc.cloud.cfg.name, region: sc.region, opts: p.opts}
 	pager := sources.NewPager(page)
 	err := servers.each(func(s *novaServer) error {
 		if !p.opts.ShowAll && len(s.Addresses) == 0 {

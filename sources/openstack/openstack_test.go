@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -216,21 +217,25 @@ func TestHostVarsFollowTheFleet(t *testing.T) {
 			if fl := os["flavor"].(map[string]any); fl["name"] != info.FlavorName || fl["original_name"] != info.FlavorName {
 				t.Fatalf("flavor %v, want %s", fl, info.FlavorName)
 			}
+			// The plugin's image is openstacksdk's Image of what Nova
+			// embeds: no name, and every server with an image key is in
+			// image-None (see TestServerVarsMatchOpenstacksdk).
 			img := os["image"].(map[string]any)
+			if len(img) != len(imageAttributes)+3 || img["name"] != nil || !slices.Contains(in.Groups, "image-None") {
+				t.Fatalf("image %v, groups %v", img, in.Groups)
+			}
 			switch {
 			case info.ImageID == "":
 				checked["boot from volume"]++
-				if len(img) != 0 || slices.ContainsFunc(in.Groups, func(g string) bool { return strings.HasPrefix(g, "image-") }) {
-					t.Fatalf("boot from volume: image %v, groups %v", img, in.Groups)
+				if img["id"] != nil || img["properties"] != nil {
+					t.Fatalf("boot from volume: image %v", img)
 				}
 			case info.ImageName == "":
 				checked["deleted image"]++
-				if _, has := img["name"]; has || img["id"] != info.ImageID {
-					t.Fatalf("deleted image: %v", img)
-				}
+				fallthrough
 			default:
-				if img["name"] != info.ImageName || !slices.Contains(in.Groups, "image-"+info.ImageName) {
-					t.Fatalf("image %v, groups %v, want %s", img, in.Groups, info.ImageName)
+				if img["id"] != info.ImageID || img["properties"] == nil {
+					t.Fatalf("image %v, want id %s and links", img, info.ImageID)
 				}
 			}
 			want := info.FloatingIP()
@@ -666,6 +671,10 @@ clouds:
 	}
 }
 
+// TestVersionlessAuthURLAndOldNova: before 2.47 Nova embeds the flavor
+// as {id, links}, which openstacksdk's Flavor turns into a nameless flavor
+// with zero sizes: the plugin (and Roster) do not ask flavors/detail, and
+// every server is in flavor-None.
 func TestVersionlessAuthURLAndOldNova(t *testing.T) {
 	e := newSimEnv(t, openstacksim.Options{Seed: 15, Size: 80, Regions: []string{"RegionOne"}, MaxMicroversion: "2.25"})
 	cfg := e.config(nil)
@@ -677,15 +686,15 @@ func TestVersionlessAuthURLAndOldNova(t *testing.T) {
 	for _, in := range insts {
 		info, _ := e.sim.Fleet().Server(in.ExternalID)
 		fl := in.Vars["openstack"].(map[string]any)["flavor"].(map[string]any)
-		if fl["id"] != info.FlavorID || fl["name"] != info.FlavorName || !slices.Contains(in.Groups, "flavor-"+info.FlavorName) {
-			t.Fatalf("flavor from flavors/detail = %v, want %s %s", fl, info.FlavorID, info.FlavorName)
+		if fl["id"] != info.FlavorID || fl["name"] != nil || fl["vcpus"] != int64(0) || !slices.Contains(in.Groups, "flavor-None") {
+			t.Fatalf("flavor before 2.47 = %v, groups %v, want id %s without a name", fl, in.Groups, info.FlavorID)
 		}
 		if tags := in.Vars["openstack"].(map[string]any)["tags"]; len(tags.([]any)) != 0 {
 			t.Fatalf("tags before 2.26 = %v, want []", tags)
 		}
 	}
-	if n := e.sim.Stats().Calls(openstacksim.OpFlavors, ""); n == 0 {
-		t.Fatal("flavors/detail not called for a cloud older than 2.47")
+	if n := e.sim.Stats().Calls(openstacksim.OpFlavors, ""); n != 0 {
+		t.Fatalf("flavors/detail called %d times: the plugin does not", n)
 	}
 }
 
@@ -717,11 +726,13 @@ func TestNoSecretInVarsOrLogs(t *testing.T) {
 	}
 }
 
-func TestImageServiceRefusingListsIsNotFatal(t *testing.T) {
+// TestImageServiceIsNotAsked: the plugin's image is what Nova embeds, so
+// a Glance that refuses every request changes nothing.
+func TestImageServiceIsNotAsked(t *testing.T) {
 	e := newSimEnv(t, openstacksim.Options{Seed: 17, Size: 40, Regions: []string{"RegionOne"}})
-	// Glance behind a policy that forbids listing images.
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, "/v2/images") {
+		if strings.Contains(r.URL.Path, "/image/") {
+			t.Errorf("the image service was asked %s", r.URL)
 			http.Error(w, `{"message": "Policy doesn't allow get_images to be performed.", "code": "403 Forbidden"}`, http.StatusForbidden)
 			return
 		}
@@ -730,15 +741,8 @@ func TestImageServiceRefusingListsIsNotFatal(t *testing.T) {
 	defer proxy.Close()
 	cfg := map[string]any{"clouds": map[string]any{"sim": map[string]any{"interface": "internal", "auth": e.cloudAuth("demo", "demo")}}}
 	cfg["clouds"].(map[string]any)["sim"].(map[string]any)["auth"].(map[string]any)["auth_url"] = openstacksim.AuthURL(proxy.URL)
-	insts := collectAll(t, e.open(t, cfg))["sim/RegionOne/demo"]
-	if len(insts) == 0 {
+	if insts := collectAll(t, e.open(t, cfg))["sim/RegionOne/demo"]; len(insts) == 0 {
 		t.Fatal("no servers")
-	}
-	for _, in := range insts {
-		img := in.Vars["openstack"].(map[string]any)["image"].(map[string]any)
-		if _, named := img["name"]; named || slices.ContainsFunc(in.Groups, func(g string) bool { return strings.HasPrefix(g, "image-") }) {
-			t.Fatalf("image %v, groups %v: names without an image list", img, in.Groups)
-		}
 	}
 }
 
@@ -787,5 +791,30 @@ func TestServersAreKeptOnDiskWhileListed(t *testing.T) {
 	_, err = p.Collect(sources.WithScratchDir(t.Context(), filepath.Join(dir, "absent")), scopes[0])
 	if err == nil || !strings.Contains(err.Error(), "keep the sync's work on disk") {
 		t.Fatalf("collect with a scratch directory that does not exist: %v", err)
+	}
+}
+
+// TestOnlyCloudsTakesEachCloudsFirstRegion: the plugin builds the clouds
+// of only_clouds with openstacksdk's get_one(cloud=NAME), one per cloud,
+// in its first region; without only_clouds, get_all() gives every region
+// (plugins/inventory/openstack.py, _fetch_servers). Roster's regions
+// option still picks regions explicitly.
+func TestOnlyCloudsTakesEachCloudsFirstRegion(t *testing.T) {
+	e := newSimEnv(t, openstacksim.Options{Seed: 3, Size: 20, Regions: []string{"RegionOne", "RegionTwo"}, Projects: []string{"demo"}})
+	cloud := map[string]any{"regions": []any{"RegionTwo", "RegionOne"}, "auth": e.cloudAuth("demo", "demo")}
+	for _, tc := range []struct {
+		opts map[string]any
+		want []string
+	}{
+		{map[string]any{}, []string{"sim/RegionTwo/demo", "sim/RegionOne/demo"}},
+		{map[string]any{"only_clouds": []any{"sim"}}, []string{"sim/RegionTwo/demo"}},
+		{map[string]any{"only_clouds": []any{"sim"}, "regions": []any{"RegionOne", "RegionTwo"}}, []string{"sim/RegionOne/demo", "sim/RegionTwo/demo"}},
+	} {
+		cfg := map[string]any{"clouds": map[string]any{"sim": cloud}}
+		maps.Copy(cfg, tc.opts)
+		scopes, err := e.open(t, cfg).Scopes(t.Context())
+		if err != nil || !slices.Equal(scopes, tc.want) {
+			t.Errorf("%v: scopes %v, %v; want %v", tc.opts, scopes, err, tc.want)
+		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -14,10 +13,7 @@ import (
 
 	"github.com/gophercloud/gophercloud/v2"
 	gcopenstack "github.com/gophercloud/gophercloud/v2/openstack"
-	"github.com/gophercloud/gophercloud/v2/openstack/compute/v2/flavors"
-	"github.com/gophercloud/gophercloud/v2/openstack/image/v2/images"
 	"github.com/gophercloud/gophercloud/v2/openstack/utils"
-	"github.com/gophercloud/gophercloud/v2/pagination"
 
 	"github.com/rosterhq/roster/sources"
 )
@@ -28,47 +24,24 @@ const (
 	// the one openstacksdk's Server resource (which the plugin uses)
 	// negotiates, so that server_filters and fields behave alike.
 	preferredMinor = 96
-	// embeddedFlavorMinor embeds the flavor (original_name, vcpus, ...)
-	// in each server; below it, flavor names come from flavors/detail.
-	embeddedFlavorMinor = 47
 )
 
-// resourceNames resolves flavor and image ids to what the plugin's groups
-// and vars need.
-type resourceNames struct {
-	flavors map[string]flavors.Flavor // by id; nil from 2.47, where flavors are embedded
-	images  map[string]string         // image id → name; nil when the cloud has no image service
-}
-
-// fetch lists one scope: the compute microversion, the flavors when
-// servers do not embed them, the image names, then every server. Any
-// error fails the whole scope.
-func (p *provider) fetch(ctx context.Context, sc *scope, s *session) (*serverList, *resourceNames, error) {
+// fetch lists one scope: the compute microversion, then every server. Any
+// error fails the whole scope. Like the plugin, it asks nothing else: the
+// servers' image and flavor are what Nova embeds (openstack.cloud 2.x does
+// not look names up in Glance or flavors/detail).
+func (p *provider) fetch(ctx context.Context, sc *scope, s *session) (*serverList, error) {
 	eo := gophercloud.EndpointOpts{Region: sc.region, Availability: gophercloud.Availability(ifaceOf(sc.cloud.cfg))}
 	compute, err := gcopenstack.NewComputeV2(s.pc, eo)
 	if err != nil {
-		return nil, nil, fmt.Errorf("find the compute endpoint of region %s: %w", sc.region, explain(err))
+		return nil, fmt.Errorf("find the compute endpoint of region %s: %w", sc.region, explain(err))
 	}
 	maxMinor, err := maxMicroversion(ctx, compute)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read the compute API version: %w", err)
+		return nil, fmt.Errorf("read the compute API version: %w", err)
 	}
-	minor := min(preferredMinor, maxMinor)
-	compute.Microversion = "2." + strconv.Itoa(minor)
-	names := &resourceNames{}
-	if minor < embeddedFlavorMinor {
-		if names.flavors, err = listFlavors(ctx, compute); err != nil {
-			return nil, nil, err
-		}
-	}
-	if names.images, err = listImages(ctx, s.pc, eo, p.log); err != nil {
-		return nil, nil, err
-	}
-	servers, err := p.listServers(ctx, compute)
-	if err != nil {
-		return nil, nil, err
-	}
-	return servers, names, nil
+	compute.Microversion = "2." + strconv.Itoa(min(preferredMinor, maxMinor))
+	return p.listServers(ctx, compute)
 }
 
 // maxMicroversion reads the compute endpoint's version document and
@@ -109,52 +82,6 @@ type computeVersion struct {
 	ID         string `json:"id"`
 	Version    string `json:"version"`
 	MaxVersion string `json:"max_version"`
-}
-
-func listFlavors(ctx context.Context, compute *gophercloud.ServiceClient) (map[string]flavors.Flavor, error) {
-	out := map[string]flavors.Flavor{}
-	err := flavors.ListDetail(compute, flavors.ListOpts{AccessType: flavors.AllAccess}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
-		list, err := flavors.ExtractFlavors(page)
-		for _, f := range list {
-			out[f.ID] = f
-		}
-		return true, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("list flavors: %w", explain(err))
-	}
-	return out, nil
-}
-
-// listImages maps the ids of the images the project sees to their names.
-// A cloud without an image service in its catalog, or whose image service
-// refuses the listing (403, 404), gives no names; any other failure fails
-// the scope, so that names do not flicker between syncs.
-func listImages(ctx context.Context, pc *gophercloud.ProviderClient, eo gophercloud.EndpointOpts, log *slog.Logger) (map[string]string, error) {
-	client, err := gcopenstack.NewImageV2(pc, eo)
-	var notFound *gophercloud.ErrEndpointNotFound
-	if errors.As(err, &notFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("find the image endpoint: %w", explain(err))
-	}
-	out := map[string]string{}
-	err = images.List(client, images.ListOpts{Limit: 1000}).EachPage(ctx, func(_ context.Context, page pagination.Page) (bool, error) {
-		list, err := images.ExtractImages(page)
-		for _, img := range list {
-			out[img.ID] = img.Name
-		}
-		return true, err
-	})
-	if gophercloud.ResponseCodeIs(err, http.StatusForbidden) || gophercloud.ResponseCodeIs(err, http.StatusNotFound) {
-		log.Warn("the image service refuses to list images; host vars carry image ids without names", "err", explain(err))
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list images: %w", explain(err))
-	}
-	return out, nil
 }
 
 // serverPage is one page of servers/detail.
@@ -437,8 +364,19 @@ type networkAddresses struct {
 	addrs   []address
 }
 
-// imageRef is a server's image: {"id": ..., "links": [...]}, or "" (ID
-// empty) for a server booted from a volume.
+// imageRef is a server's image: {"id": ..., "links": [...]}, "" for a
+// server booted from a volume, or nothing.
 type imageRef struct {
-	ID string
+	Kind  imageKind
+	ID    string
+	Links []link
 }
+
+// imageKind tells what Nova sent for a server's image.
+type imageKind uint8
+
+const (
+	imageAbsent imageKind = iota // no image key, or null
+	imageString                  // "" (booted from a volume)
+	imageObject                  // {"id": ..., "links": [...]}
+)

@@ -8,7 +8,6 @@ import (
 // varsContext is what host vars need besides the server.
 type varsContext struct {
 	cloud, region string
-	names         *resourceNames
 	opts          *Options
 }
 
@@ -23,7 +22,7 @@ type varsContext struct {
 //
 // It also returns that address. The conversion is direct: no reflection.
 func serverVars(s *novaServer, vc *varsContext) (map[string]any, string) {
-	srv := make(map[string]any, 56) // the 56 keys below: 64 slots, no growth
+	srv := make(map[string]any, 59) // the 59 keys below
 	srv["id"] = s.ID
 	srv["name"] = s.Name
 	srv["status"] = s.Status
@@ -32,6 +31,7 @@ func serverVars(s *novaServer, vc *varsContext) (map[string]any, string) {
 	srv["addresses"] = addressVars(s.Addresses)
 	srv["admin_password"] = nil
 	srv["attached_volumes"] = volumeVars(s.Volumes)
+	srv["volumes"] = volumeVars(s.Volumes) // attached_volumes' "aka", which to_dict repeats
 	srv["availability_zone"] = str(s.AZ)
 	srv["block_device_mapping"] = nil
 	cloud := map[string]any{"name": vc.cloud}
@@ -45,14 +45,15 @@ func serverVars(s *novaServer, vc *varsContext) (map[string]any, string) {
 	srv["description"] = str(s.Description)
 	srv["disk_config"] = str(s.DiskConfig)
 	srv["fault"] = faultVars(s.Fault)
-	srv["flavor"] = flavorVars(&s.Flavor, vc.names)
+	srv["flavor"] = flavorVars(&s.Flavor)
 	srv["flavor_id"] = nil
 	srv["has_config_drive"] = str(s.ConfigDrive)
+	srv["host"] = nil // a create-only field of the request
 	srv["host_id"] = str(s.HostID)
 	srv["host_status"] = str(s.HostStatus)
 	srv["hostname"] = str(s.Hostname)
 	srv["hypervisor_hostname"] = str(s.Hypervisor)
-	srv["image"] = imageVars(s.Image, vc.names)
+	srv["image"] = imageVars(s.Image)
 	srv["image_id"] = nil
 	srv["instance_name"] = str(s.InstanceName)
 	srv["is_locked"] = boolean(s.Locked)
@@ -66,6 +67,7 @@ func serverVars(s *novaServer, vc *varsContext) (map[string]any, string) {
 	srv["metadata"] = stringMap(s.Metadata)
 	srv["min_count"] = nil
 	srv["networks"] = nil
+	srv["personality"] = nil
 	srv["pinned_availability_zone"] = str(s.PinnedAZ)
 	srv["power_state"] = integer(s.PowerState)
 	srv["progress"] = integer(s.Progress)
@@ -142,11 +144,13 @@ func legacyGroups(s *novaServer, vc *varsContext) []string {
 		groups = append(groups, "meta-"+k+"_"+v)
 	}
 	groups = append(groups, "instance-"+s.ID)
-	if name := flavorName(&s.Flavor, vc.names); name != "" {
-		groups = append(groups, "flavor-"+name)
-	}
-	if name := imageName(s.Image, vc.names); name != "" {
-		groups = append(groups, "image-"+name)
+	// 'flavor-%s' and 'image-%s' of the dicts' name whenever the key is
+	// there, which to_dict always puts: Python formats a null name as
+	// "None". Nova embeds no image name, so every server with an image is
+	// in image-None; before 2.47 every server is in flavor-None.
+	groups = append(groups, "flavor-"+pyStr(flavorName(&s.Flavor)))
+	if s.Image.Kind != imageAbsent {
+		groups = append(groups, "image-None")
 	}
 	if az := deref(s.AZ); az != "" {
 		groups = append(groups, az)
@@ -179,14 +183,17 @@ func addressVars(as addresses) any {
 	return out
 }
 
+// volumeVars is the server's attached volumes as to_dict gives each
+// VolumeAttachment (openstack/compute/v2/volume_attachment.py): Nova sends
+// id and delete_on_termination; the other attributes are null.
 func volumeVars(vs []volume) any {
 	out := make([]any, len(vs))
 	for i, v := range vs {
-		m := map[string]any{"id": v.ID}
-		if v.DeleteOnTermination != nil {
-			m["delete_on_termination"] = *v.DeleteOnTermination
+		out[i] = map[string]any{
+			"id": v.ID, "delete_on_termination": boolean(v.DeleteOnTermination),
+			"attachment_id": nil, "bdm_id": nil, "device": nil, "location": nil,
+			"name": nil, "tag": nil, "volume_id": nil,
 		}
-		out[i] = m
 	}
 	return out
 }
@@ -202,61 +209,75 @@ func faultVars(f *fault) any {
 	return m
 }
 
-// flavorVars is the flavor with its name: the embedded flavor from 2.47
-// (name = original_name, as openstacksdk aliases it), else the flavor of
-// flavors/detail with that id, else just the id.
-func flavorVars(f *novaFlavor, names *resourceNames) any {
-	if f.OriginalName != nil {
-		m := map[string]any{
-			"name": *f.OriginalName, "original_name": *f.OriginalName,
-			"vcpus": integer(f.VCPUs), "ram": integer(f.RAM), "disk": integer(f.Disk),
-			"ephemeral": integer(f.Ephemeral), "swap": integer(f.Swap),
+// flavorVars is the server's flavor as to_dict gives openstacksdk's
+// Flavor (openstack/compute/v2/flavor.py) built from what Nova embeds:
+// from 2.47 {original_name, vcpus, ram, disk, ephemeral, swap,
+// extra_specs}, where name aliases original_name and id falls back to it;
+// before, {id, links}, so name is null and the sizes are the resource's
+// defaults (0). is_public defaults to true, extra_specs to {}; links are
+// not a Flavor attribute and are dropped.
+func flavorVars(f *novaFlavor) any {
+	name := flavorName(f)
+	id := str(f.ID)
+	if id == nil {
+		id = name
+	}
+	extra := stringMap(f.ExtraSpecs)
+	if extra == nil {
+		extra = map[string]any{}
+	}
+	return map[string]any{
+		"id": id, "name": name, "original_name": str(f.OriginalName),
+		"vcpus": intOr0(f.VCPUs), "ram": intOr0(f.RAM), "disk": intOr0(f.Disk),
+		"ephemeral": intOr0(f.Ephemeral), "swap": intOr0(f.Swap), "extra_specs": extra,
+		"is_public": true, "description": nil, "is_disabled": nil, "rxtx_factor": nil, "location": nil,
+	}
+}
+
+// flavorName is the Flavor's name: original_name (its alias), or null.
+func flavorName(f *novaFlavor) any {
+	return str(f.OriginalName)
+}
+
+// imageAttributes are the attributes of openstacksdk's image.v2 Image
+// (openstack/image/v2/image.py, with Resource's id, name and location and
+// TagMixin's tags) that stay null for the image Nova embeds in a server.
+var imageAttributes = [...]string{
+	"architecture", "checksum", "container_format", "created_at", "direct_url", "disk_format",
+	"file", "has_auto_disk_config", "hash_algo", "hash_value", "hw_cpu_cores", "hw_cpu_policy",
+	"hw_cpu_sockets", "hw_cpu_thread_policy", "hw_cpu_threads", "hw_disk_bus", "hw_machine_type",
+	"hw_qemu_guest_agent", "hw_rng_model", "hw_scsi_model", "hw_serial_port_count", "hw_video_model",
+	"hw_video_ram", "hw_vif_model", "hw_watchdog_action", "hypervisor_type", "instance_type_rxtx_factor",
+	"instance_uuid", "is_hidden", "is_hw_boot_menu_enabled", "is_hw_vif_multiqueue_enabled",
+	"is_protected", "kernel_id", "location", "locations", "metadata", "min_disk", "min_ram", "name",
+	"needs_config_drive", "needs_secure_boot", "os_admin_user", "os_command_line", "os_distro",
+	"os_require_quiesce", "os_shutdown_timeout", "os_type", "os_version", "owner", "owner_id",
+	"ramdisk_id", "schema", "size", "status", "store", "updated_at", "url", "virtual_size",
+	"visibility", "vm_mode", "vmware_adaptertype", "vmware_ostype",
+}
+
+// imageVars is the server's image as to_dict gives openstacksdk's Image
+// built from what Nova embeds: {"id", "links"} becomes every Image
+// attribute, null but id, tags ([]) and properties, where the Image keeps
+// the attributes it does not know ({"links": [...]}). Nova embeds no name,
+// so name is null. A server booted from a volume ("image": "") gets the
+// same dict with a null id and properties; without an image, null.
+func imageVars(img imageRef) any {
+	if img.Kind == imageAbsent {
+		return nil
+	}
+	m := make(map[string]any, len(imageAttributes)+3)
+	for _, k := range imageAttributes {
+		m[k] = nil
+	}
+	m["id"], m["properties"], m["tags"] = nil, nil, []any{}
+	if img.Kind == imageObject {
+		m["id"] = img.ID
+		if img.Links != nil {
+			m["properties"] = map[string]any{"links": linkVars(img.Links)}
 		}
-		if f.ExtraSpecs != nil {
-			m["extra_specs"] = stringMap(f.ExtraSpecs)
-		}
-		return m
-	}
-	id := deref(f.ID)
-	if id == "" {
-		return map[string]any{}
-	}
-	fl, ok := names.flavors[id]
-	if !ok {
-		return map[string]any{"id": id}
-	}
-	m := map[string]any{
-		"id": id, "name": fl.Name, "original_name": fl.Name, "vcpus": int64(fl.VCPUs), "ram": int64(fl.RAM),
-		"disk": int64(fl.Disk), "ephemeral": int64(fl.Ephemeral), "swap": int64(fl.Swap),
-	}
-	if fl.ExtraSpecs != nil {
-		m["extra_specs"] = stringMap(fl.ExtraSpecs)
 	}
 	return m
-}
-
-func flavorName(f *novaFlavor, names *resourceNames) string {
-	if f.OriginalName != nil {
-		return *f.OriginalName
-	}
-	return names.flavors[deref(f.ID)].Name
-}
-
-// imageVars is {id, name} (name when the image service lists the image);
-// {} for a server booted from a volume.
-func imageVars(img imageRef, names *resourceNames) any {
-	if img.ID == "" {
-		return map[string]any{}
-	}
-	m := map[string]any{"id": img.ID}
-	if name, ok := names.images[img.ID]; ok {
-		m["name"] = name
-	}
-	return m
-}
-
-func imageName(img imageRef, names *resourceNames) string {
-	return names.images[img.ID]
 }
 
 func linkVars(ls []link) any {
@@ -336,6 +357,22 @@ func boolean(p *bool) any {
 		return nil
 	}
 	return *p
+}
+
+// intOr0 is an integer attribute whose default is 0.
+func intOr0(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}
+
+// pyStr is a value as Python's str.format writes it: null is "None".
+func pyStr(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return "None"
 }
 
 func deref(p *string) string {

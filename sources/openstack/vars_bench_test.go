@@ -9,7 +9,7 @@ func BenchmarkServerVars(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	vc := &varsContext{cloud: "sim", region: "RegionOne", names: &resourceNames{}, opts: &Options{}}
+	vc := &varsContext{cloud: "sim", region: "RegionOne", opts: &Options{}}
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, s := range page.Servers {
