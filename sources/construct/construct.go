@@ -85,6 +85,13 @@ func (e *EvalError) Error() string {
 
 func (e *EvalError) Unwrap() error { return e.Err }
 
+// groupError is a group ansible-core refuses to make whatever strict says
+// (its add_group and add_child raise outside the plugin's try): a key of
+// the wrong type, an empty name, a group its own parent.
+type groupError struct{ msg string }
+
+func (e *groupError) Error() string { return e.msg }
+
 // Parse decodes and compiles the constructed options of a source under the
 // default limits. Errors are *roster.Error with code EINVALID and one field
 // error per problem.
@@ -595,8 +602,8 @@ func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, out *output
 	default:
 		// A single variable's number or boolean (True, 4, 1.5): ansible-core
 		// raises, strict or not; the inventory fails to load.
-		return &EvalError{Field: k.field + ".key", Expr: k.src, Err: errorf(
-			"invalid group name format, expected a string or a list of them or dictionary, got: %s", typeName(key))}
+		return &EvalError{Field: k.field + ".key", Expr: k.src, Err: &groupError{
+			"invalid group name format, expected a string or a list of them or dictionary, got: " + typeName(key)}}
 	}
 	return nil
 }
@@ -618,7 +625,7 @@ type keyedGroup struct {
 func (g *keyedGroup) emit(a, b, c string) error {
 	name := safeJoin(g.k.prefix, g.sep, a, b, c)
 	if name == "" {
-		return &EvalError{Field: g.k.field + ".key", Expr: g.k.src, Err: errorf("invalid empty group name")}
+		return &EvalError{Field: g.k.field + ".key", Expr: g.k.src, Err: &groupError{"invalid empty group name"}}
 	}
 	if err := g.out.add(int64(len(name)) + 2); err != nil {
 		return g.fail(g.k.field+".key", g.k.src, err)
@@ -627,7 +634,7 @@ func (g *keyedGroup) emit(a, b, c string) error {
 	if g.parent != "" {
 		p := SafeGroupName(g.parent)
 		if p == name {
-			return &EvalError{Field: g.k.field + ".parent_group", Expr: g.k.parentSrc, Err: errorf("group %q cannot be its own parent", name)}
+			return &EvalError{Field: g.k.field + ".parent_group", Expr: g.k.parentSrc, Err: &groupError{fmt.Sprintf("group %q cannot be its own parent", name)}}
 		}
 		if err := g.out.add(int64(len(p)+len(name)) + 4); err != nil {
 			return g.fail(g.k.field+".parent_group", g.k.parentSrc, err)
