@@ -40,7 +40,9 @@ type Instance struct {
 	VarsPrefix, VarsSuffix string
 	// Vars are the host vars in the Ansible plugin's shape. Values are
 	// JSON-compatible: string, bool, float64/int/int64, nil, []any,
-	// map[string]any.
+	// map[string]any, and construct.Datetime where the plugin hands
+	// templates a Python datetime (aws_ec2's launch_time); it encodes as
+	// the isoformat() text ansible-inventory prints.
 	Vars map[string]any
 	// DefaultVars are host vars the plugin sets on the host without
 	// handing them to hostnames, filters or compose (azure_rm's

@@ -2,6 +2,7 @@ package aws
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -177,8 +178,8 @@ func TestHostVarsHaveThePluginsShape(t *testing.T) {
 		if v["state"].(map[string]any)["name"] != info.State || inst.Enabled != (info.State == "running") {
 			t.Fatalf("state %v, enabled %v; instance %s", v["state"], inst.Enabled, info.State)
 		}
-		if lt := v["launch_time"].(string); !strings.HasSuffix(lt, "+00:00") {
-			t.Fatalf("launch_time %q is not in isoformat()", lt)
+		if lt, err := json.Marshal(v["launch_time"]); err != nil || !strings.HasSuffix(string(lt), `+00:00"`) {
+			t.Fatalf("launch_time %s is not in isoformat(): %v", lt, err)
 		}
 		tags := v["tags"].(map[string]any)
 		if name, ok := info.Tag("Name"); ok && (tags["Name"] != name || v["ec2_tag_Name"] != name) {

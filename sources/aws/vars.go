@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/rosterhq/roster/sources/construct"
 )
 
 // hostVars turns an SDK instance into the host vars the aws_ec2 plugin
@@ -50,7 +52,12 @@ type field struct {
 
 // toSnake converts an SDK value the way boto3 data passes through
 // camel_dict_to_snake_dict: struct fields become snake_case keys, absent
-// (nil) members are left out, enums are strings, times are ISO 8601.
+// (nil) members are left out, enums are strings. Times are datetimes, as
+// boto3 parses every timestamp member of the EC2 model (launch_time,
+// usage_operation_update_time, the attach_time of block_device_mappings[].ebs,
+// network_interfaces[].attachment and secondary_interfaces[].attachment,
+// elastic_inference_accelerator_associations[]'s association time): the
+// construct step sees Python datetimes, the stored vars their isoformat().
 func toSnake(v reflect.Value) any {
 	switch v.Kind() {
 	case reflect.Pointer, reflect.Interface:
@@ -60,7 +67,7 @@ func toSnake(v reflect.Value) any {
 		return toSnake(v.Elem())
 	case reflect.Struct:
 		if v.Type() == timeType {
-			return isoTime(v.Interface().(time.Time))
+			return construct.NewDatetime(v.Interface().(time.Time))
 		}
 		fields := structFields(v.Type())
 		m := make(map[string]any, len(fields))
@@ -101,16 +108,6 @@ func isAbsent(v reflect.Value) bool {
 		return v.Len() == 0 // unset enum
 	}
 	return false
-}
-
-// isoTime formats like Python's datetime.isoformat() for a UTC time, which
-// is how ansible-inventory prints boto3's datetimes.
-func isoTime(t time.Time) string {
-	t = t.UTC()
-	if t.Nanosecond() != 0 {
-		return t.Format("2006-01-02T15:04:05.000000+00:00")
-	}
-	return t.Format("2006-01-02T15:04:05+00:00")
 }
 
 func structFields(t reflect.Type) []field {

@@ -19,9 +19,10 @@ func mustParse(t testing.TB, config map[string]any) *Constructor {
 	return c
 }
 
-// TestKeyedGroupNames follows ansible-core's _add_host_to_keyed_groups
-// through the default_value, trailing_separator and leading_separator
-// combinations.
+// TestKeyedGroupNames compares keyed group names with ansible-core
+// 2.14.18's (Debian 12), taken by running its Constructable mixin
+// (_add_host_to_keyed_groups, strict false) on the same vars and entries.
+// fatal: ansible-core raises whatever strict says (the inventory fails).
 func TestKeyedGroupNames(t *testing.T) {
 	vars := map[string]any{
 		"s": "Web", "empty": "", "null": nil, "zero": 0, "num": 7, "yes": true, "no": false,
@@ -34,33 +35,39 @@ func TestKeyedGroupNames(t *testing.T) {
 		keyed   map[string]any
 		leading any // plugin-level leading_separator, nil for the default
 		want    []string
+		fatal   bool
 	}{
-		{"string", map[string]any{"key": "s"}, nil, []string{"_Web"}},
-		{"string with prefix", map[string]any{"key": "s", "prefix": "p"}, nil, []string{"p_Web"}},
-		{"custom separator", map[string]any{"key": "s", "prefix": "p", "separator": "-"}, nil, []string{"p_Web"}},
-		{"no leading separator", map[string]any{"key": "s"}, false, []string{"Web"}},
-		{"no leading separator, prefix kept", map[string]any{"key": "s", "prefix": "p"}, false, []string{"p_Web"}},
-		{"per-entry leading separator", map[string]any{"key": "s", "leading_separator": false}, nil, []string{"Web"}},
-		{"empty separator", map[string]any{"key": "s", "separator": ""}, nil, []string{"Web"}},
-		{"empty string skipped", map[string]any{"key": "empty", "prefix": "p"}, nil, nil},
-		{"empty string default", map[string]any{"key": "empty", "prefix": "p", "default_value": "none"}, nil, []string{"p_none"}},
-		{"empty default value", map[string]any{"key": "empty", "prefix": "p", "default_value": ""}, nil, []string{"p_"}},
-		{"None skipped", map[string]any{"key": "null", "prefix": "p"}, nil, nil},
-		{"None default", map[string]any{"key": "null", "prefix": "p", "default_value": "none"}, nil, []string{"p_none"}},
-		{"zero skipped even with default", map[string]any{"key": "zero", "prefix": "p", "default_value": "d"}, nil, nil},
-		{"false skipped", map[string]any{"key": "no", "prefix": "p"}, nil, nil},
-		{"number", map[string]any{"key": "num", "prefix": "p"}, nil, []string{"p_7"}},
-		{"true", map[string]any{"key": "yes", "prefix": "p"}, nil, []string{"p_True"}},
-		{"list", map[string]any{"key": "list", "prefix": "p"}, nil, []string{"p_", "p_2", "p_None", "p_a"}},
-		{"list default", map[string]any{"key": "list", "prefix": "p", "default_value": "d"}, nil, []string{"p_2", "p_a", "p_d"}},
-		{"dict", map[string]any{"key": "dict", "prefix": "p"}, nil, []string{"p_e_", "p_k_v", "p_n_None", "p_x_1_5"}},
-		{"dict default", map[string]any{"key": "dict", "prefix": "p", "default_value": "d"}, nil, []string{"p_e_d", "p_k_v", "p_n_d", "p_x_1_5"}},
-		{"dict trailing false", map[string]any{"key": "dict", "prefix": "p", "trailing_separator": false}, nil, []string{"p_e", "p_k_v", "p_n", "p_x_1_5"}},
-		{"dict trailing true", map[string]any{"key": "dict", "prefix": "p", "trailing_separator": true}, nil, []string{"p_e_", "p_k_v", "p_n_None", "p_x_1_5"}},
-		{"dict separator", map[string]any{"key": "dict", "separator": ":", "trailing_separator": false}, false, []string{"e", "k_v", "n", "x_1_5"}},
-		{"empty list", map[string]any{"key": "nolst", "prefix": "p", "default_value": "d"}, nil, nil},
-		{"empty dict", map[string]any{"key": "nodct", "prefix": "p", "default_value": "d"}, nil, nil},
-		{"sanitised", map[string]any{"key": "'1st tier/web'"}, false, []string{"_st_tier_web"}},
+		{"string", map[string]any{"key": "s"}, nil, []string{"_Web"}, false},
+		{"string with prefix", map[string]any{"key": "s", "prefix": "p"}, nil, []string{"p_Web"}, false},
+		{"custom separator", map[string]any{"key": "s", "prefix": "p", "separator": "-"}, nil, []string{"p_Web"}, false},
+		{"no leading separator", map[string]any{"key": "s"}, false, []string{"Web"}, false},
+		{"no leading separator, prefix kept", map[string]any{"key": "s", "prefix": "p"}, false, []string{"p_Web"}, false},
+		{"per-entry leading separator ignored", map[string]any{"key": "s", "leading_separator": false}, nil, []string{"_Web"}, false},
+		{"empty separator", map[string]any{"key": "s", "separator": ""}, nil, []string{"Web"}, false},
+		{"empty string skipped", map[string]any{"key": "empty", "prefix": "p"}, nil, nil, false},
+		{"empty string default", map[string]any{"key": "empty", "prefix": "p", "default_value": "none"}, nil, []string{"p_none"}, false},
+		{"empty default value", map[string]any{"key": "empty", "prefix": "p", "default_value": ""}, nil, []string{"p_"}, false},
+		{"None skipped", map[string]any{"key": "null", "prefix": "p"}, nil, nil, false},
+		{"None takes no default", map[string]any{"key": "null", "prefix": "p", "default_value": "none"}, nil, nil, false},
+		{"zero skipped even with default", map[string]any{"key": "zero", "prefix": "p", "default_value": "d"}, nil, nil, false},
+		{"false skipped", map[string]any{"key": "no", "prefix": "p"}, nil, nil, false},
+		{"number", map[string]any{"key": "num", "prefix": "p"}, nil, nil, true},
+		{"number expression", map[string]any{"key": "num + 1", "prefix": "p"}, nil, []string{"p_8"}, false},
+		{"true", map[string]any{"key": "yes", "prefix": "p"}, nil, nil, true},
+		{"true expression", map[string]any{"key": "num > 1", "prefix": "p"}, nil, nil, true},
+		{"list", map[string]any{"key": "list", "prefix": "p"}, nil, []string{"p_", "p_2", "p_None", "p_a"}, false},
+		{"list default", map[string]any{"key": "list", "prefix": "p", "default_value": "d"}, nil, []string{"p_2", "p_None", "p_a", "p_d"}, false},
+		{"dict", map[string]any{"key": "dict", "prefix": "p"}, nil, []string{"p_e_", "p_k_v", "p_n_None", "p_x_1_5"}, false},
+		{"dict default", map[string]any{"key": "dict", "prefix": "p", "default_value": "d"}, nil, []string{"p_e_d", "p_k_v", "p_n_None", "p_x_1_5"}, false},
+		{"dict trailing false", map[string]any{"key": "dict", "prefix": "p", "trailing_separator": false}, nil, []string{"p_e", "p_k_v", "p_n_None", "p_x_1_5"}, false},
+		{"dict trailing true", map[string]any{"key": "dict", "prefix": "p", "trailing_separator": true}, nil, []string{"p_e_", "p_k_v", "p_n_None", "p_x_1_5"}, false},
+		{"dict separator", map[string]any{"key": "dict", "separator": ":", "trailing_separator": false}, false, []string{"e", "k_v", "n_None", "x_1_5"}, false},
+		{"empty list", map[string]any{"key": "nolst", "prefix": "p", "default_value": "d"}, nil, nil, false},
+		{"empty dict", map[string]any{"key": "nodct", "prefix": "p", "default_value": "d"}, nil, nil, false},
+		{"sanitised", map[string]any{"key": "'1st tier/web'"}, false, []string{"_st_tier_web"}, false},
+		{"text that reads as a list", map[string]any{"key": `'[1, "a"]'`, "prefix": "p"}, nil, []string{"p_1", "p_a"}, false},
+		{"string filter keeps text", map[string]any{"key": `'[1, "a"]' | string`, "prefix": "p"}, nil, []string{"p__1___a__"}, false},
+		{"empty name", map[string]any{"key": "empty", "default_value": ""}, false, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -69,6 +76,13 @@ func TestKeyedGroupNames(t *testing.T) {
 				cfg["leading_separator"] = tt.leading
 			}
 			res, err := mustParse(t, cfg).Apply(vars)
+			if tt.fatal {
+				var ee *EvalError
+				if !errors.As(err, &ee) {
+					t.Fatalf("Apply = %q, %v; want an *EvalError with strict false", res.Groups, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -337,6 +337,8 @@ func sizeOf(v any, max int64) (size int64, nodes int) {
 			size += 5
 		case float64, float32:
 			size += 8
+		case Datetime:
+			size += datetimeSize
 		default:
 			if i, ok := toInt(v); ok {
 				size += digits(i)

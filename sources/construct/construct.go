@@ -29,6 +29,7 @@ type Constructor struct {
 type composeEntry struct {
 	name, src string
 	expr      node
+	text      bool // the expression is a filter making text (makesText)
 }
 
 type groupEntry struct {
@@ -40,6 +41,7 @@ type keyedEntry struct {
 	field      string // "keyed_groups[2]"
 	src        string
 	key        node
+	text       bool // the key is a filter making text (makesText)
 	prefix     string
 	sep        string
 	hasDefault bool
@@ -47,7 +49,6 @@ type keyedEntry struct {
 	trailing   *bool // trailing_separator; nil when not set
 	parent     *template
 	parentSrc  string
-	leadingSep *bool // per-entry override of the plugin-level option
 }
 
 // Result is what constructing one host produced.
@@ -68,7 +69,9 @@ type Result struct {
 }
 
 // EvalError is an error evaluating one option for a host while strict is
-// true, or one that went over a limit (its Err is then a *LimitError). It
+// true, one that went over a limit (its Err is then a *LimitError), or one
+// ansible-core raises whatever strict says (a keyed_groups key that is a
+// number or boolean, an empty group name, a group its own parent). It
 // names the option and its expression, never host values.
 type EvalError struct {
 	Field string // e.g. "compose.ansible_host", "keyed_groups[2].key"
@@ -81,6 +84,13 @@ func (e *EvalError) Error() string {
 }
 
 func (e *EvalError) Unwrap() error { return e.Err }
+
+// groupError is a group ansible-core refuses to make whatever strict says
+// (its add_group and add_child raise outside the plugin's try): a key of
+// the wrong type, an empty name, a group its own parent.
+type groupError struct{ msg string }
+
+func (e *groupError) Error() string { return e.msg }
 
 // Parse decodes and compiles the constructed options of a source under the
 // default limits. Errors are *roster.Error with code EINVALID and one field
@@ -219,7 +229,7 @@ func (c *Constructor) parseCompose(v any, noFast bool, fe *roster.FieldErrors) {
 			fe.Add(field, "%s", msg)
 			continue
 		}
-		c.compose = append(c.compose, composeEntry{name: name, src: src, expr: n})
+		c.compose = append(c.compose, composeEntry{name: name, src: src, expr: n, text: makesText(n)})
 	}
 }
 
@@ -287,7 +297,7 @@ func (c *Constructor) parseKeyed(v any, noFast bool, fe *roster.FieldErrors) {
 				fe.Add(field+".key", "%s", msg)
 				bad = true
 			}
-			k.src, k.key = src, n
+			k.src, k.key, k.text = src, n, makesText(n)
 		}
 		scalar := func(name string) (string, bool, bool) {
 			v, has := m[name]
@@ -328,14 +338,9 @@ func (c *Constructor) parseKeyed(v any, noFast bool, fe *roster.FieldErrors) {
 				bad = true
 			}
 		}
-		if v, has := m["leading_separator"]; has && v != nil {
-			b, ok := parseBool(v)
-			if !ok {
-				fe.Add(field+".leading_separator", "must be a boolean")
-				bad = true
-			}
-			k.leadingSep = &b
-		}
+		// leading_separator inside an entry is accepted and, as in
+		// ansible-core (2.14 to 2.19), ignored: only the plugin-level
+		// option counts.
 		if s, has, ok := scalar("parent_group"); !ok {
 			bad = true
 		} else if has {
@@ -402,8 +407,9 @@ func recoverEval(err *error) {
 //
 // With strict false an entry whose evaluation fails is skipped and noted
 // in Result.Warnings; with strict true Apply returns an *EvalError. An
-// entry that goes over a limit (Limits) is an *EvalError whatever strict
-// says.
+// entry that goes over a limit (Limits), and the errors ansible-core 2.14
+// raises outside its strict check (see EvalError), are an *EvalError
+// whatever strict says.
 func (c *Constructor) Apply(vars map[string]any) (Result, error) {
 	return c.apply(vars, nil, nil)
 }
@@ -452,7 +458,7 @@ func (c *Constructor) apply(vars, hidden map[string]any, batch *Batch) (Result, 
 		}
 		// As ansible-core's default templating renders it: numbers as
 		// text (the value was measured above; its text is no larger).
-		res.Vars[ce.name] = templated(ce.src, vars, v)
+		res.Vars[ce.name] = templated(ce.src, ce.text, nil, vars, v)
 	}
 	e.over = res.Vars
 	if len(hidden) > 0 {
@@ -509,17 +515,22 @@ func (c *Constructor) apply(vars, hidden map[string]any, batch *Batch) (Result, 
 	return res, nil
 }
 
-// applyKeyed follows ansible-core's _add_host_to_keyed_groups.
+// applyKeyed follows ansible-core 2.14's _add_host_to_keyed_groups. The
+// key is templated as compose entries are (templated): text, except a
+// single variable's number, boolean or None and text reading as a list,
+// dict or boolean.
 func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, out *output, fail func(string, string, error) error) error {
-	key, err := c.eval(e, k.key)
+	raw, err := c.eval(e, k.key)
 	if err != nil {
 		return fail(k.field+".key", k.src, err)
 	}
-	empty := key == nil || key == ""
-	useDefault := empty && k.hasDefault
+	key := templated(k.src, k.text, e.over, e.vars, raw)
+	useDefault := key == "" && k.hasDefault
 	truthy, _ := truth(key) // key is finalized: never undefined
 	if !truthy && !useDefault {
-		// An empty list or dict is a valid way to make no group.
+		// An empty list or dict is a valid way to make no group. None
+		// (a single variable that is null) is not, and takes no
+		// default_value: only "" does (2.19 also defaults None).
 		if c.strict {
 			if l, ok := key.([]any); ok && len(l) == 0 {
 				return nil
@@ -544,11 +555,7 @@ func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, out *output
 	}
 
 	g := keyedGroup{c: c, k: k, res: res, out: out, fail: fail, parent: parent, sep: k.sep}
-	leadingSep := c.leadingSep
-	if k.leadingSep != nil {
-		leadingSep = *k.leadingSep
-	}
-	if k.prefix == "" && !leadingSep {
+	if k.prefix == "" && !c.leadingSep {
 		g.sep = ""
 	}
 
@@ -558,12 +565,10 @@ func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, out *output
 			return g.emit(k.defValue, "", "")
 		}
 		return g.emit(x, "", "")
-	case nil:
-		return g.emit(k.defValue, "", "") // only reached with a default
 	case []any:
 		for _, it := range x {
 			name := pyStr(it)
-			if (it == nil || it == "") && k.hasDefault {
+			if it == "" && k.hasDefault {
 				name = k.defValue
 			}
 			if err := g.emit(name, "", ""); err != nil {
@@ -581,23 +586,24 @@ func (c *Constructor) applyKeyed(e *env, k *keyedEntry, res *Result, out *output
 			gval := x[gname]
 			var err error
 			switch {
-			case gval != nil && gval != "":
+			case gval != "":
 				err = g.emit(gname, k.sep, pyStr(gval))
 			case k.hasDefault:
 				err = g.emit(gname, k.sep, k.defValue)
 			case k.trailing != nil && !*k.trailing:
 				err = g.emit(gname, "", "")
 			default:
-				err = g.emit(gname, k.sep, pyStr(gval))
+				err = g.emit(gname, k.sep, "")
 			}
 			if err != nil {
 				return err
 			}
 		}
 	default:
-		// A number or boolean. ansible-core 2.19 rejects these outright;
-		// 2.14 saw their text form. Roster names the group after the text.
-		return g.emit(pyStr(x), "", "")
+		// A single variable's number or boolean (True, 4, 1.5): ansible-core
+		// raises, strict or not; the inventory fails to load.
+		return &EvalError{Field: k.field + ".key", Expr: k.src, Err: &groupError{
+			"invalid group name format, expected a string or a list of them or dictionary, got: " + typeName(key)}}
 	}
 	return nil
 }
@@ -613,11 +619,13 @@ type keyedGroup struct {
 	sep    string // the separator after the prefix
 }
 
-// emit adds the group prefix + sep + a + b + c, sanitised.
+// emit adds the group prefix + sep + a + b + c, sanitised. An empty name
+// and a group its own parent fail whatever strict says, as ansible-core's
+// add_group and add_child raise outside the plugin's try.
 func (g *keyedGroup) emit(a, b, c string) error {
 	name := safeJoin(g.k.prefix, g.sep, a, b, c)
 	if name == "" {
-		return g.fail(g.k.field+".key", g.k.src, errorf("group name is empty"))
+		return &EvalError{Field: g.k.field + ".key", Expr: g.k.src, Err: &groupError{"invalid empty group name"}}
 	}
 	if err := g.out.add(int64(len(name)) + 2); err != nil {
 		return g.fail(g.k.field+".key", g.k.src, err)
@@ -626,7 +634,7 @@ func (g *keyedGroup) emit(a, b, c string) error {
 	if g.parent != "" {
 		p := SafeGroupName(g.parent)
 		if p == name {
-			return g.fail(g.k.field+".parent_group", g.k.parentSrc, errorf("group %q cannot be its own parent", name))
+			return &EvalError{Field: g.k.field + ".parent_group", Expr: g.k.parentSrc, Err: &groupError{fmt.Sprintf("group %q cannot be its own parent", name)}}
 		}
 		if err := g.out.add(int64(len(p)+len(name)) + 4); err != nil {
 			return g.fail(g.k.field+".parent_group", g.k.parentSrc, err)

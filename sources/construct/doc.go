@@ -22,10 +22,16 @@
 //     navigated (an attribute of an undefined is undefined, as with
 //     Ansible's AnsibleUndefined); any other use, or an undefined result,
 //     is an error: with strict false the entry is skipped, with strict true
-//     Apply fails.
-//   - Results keep their type (string, int, float, bool, None, list, dict),
-//     as ansible-core 2.19's templar does for an expression. ansible-core
-//     2.14 and older turned numbers and None into strings ("16", "").
+//     Apply fails. As in ansible-core 2.14, a keyed_groups key that is a
+//     number or boolean, an empty group name and a group made its own
+//     parent fail Apply whatever strict says.
+//   - Inside an expression values keep their type (string, int, float,
+//     bool, None, list, dict, and Datetime for the timestamps a plugin
+//     hands over as Python datetimes). A compose entry's result and a
+//     keyed_groups key are then typed as ansible-core 2.14's default
+//     (non-native) templating types them (nonnative.go): text, except a
+//     single variable's number, boolean or None, and text that reads as
+//     a list, dict or boolean.
 //   - Values are Python's: == and < compare as Python does, ~ and string
 //     conversions print Python's str() (None, True, 1.0, ['a']), string
 //     literals unescape as Python's unicode-escape (\d stays \d, \2 is

@@ -216,6 +216,10 @@ func getAttr(obj any, name string) any {
 		if isListMethod(name) {
 			return &method{recv: x, name: name}
 		}
+	case Datetime:
+		if v := datetimeAttr(x, name); v != nil {
+			return v
+		}
 	}
 	return undefAttr(obj, name)
 }

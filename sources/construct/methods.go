@@ -115,6 +115,8 @@ func callMethod(e *env, m *method, args []any, kw map[string]any) (any, error) {
 		}
 	case string:
 		return callStrMethod(e, recv, m.name, args, arg)
+	case Datetime:
+		return callDatetimeMethod(e, recv, m.name, args, arg)
 	}
 	return nil, errorf("method '%s' of '%s' objects is not available", m.name, typeName(m.recv))
 }

@@ -7,20 +7,32 @@ import (
 )
 
 // templated is what ansible-core's default (non-native) templating makes
-// of a compose expression src that evaluated to v over the host vars
-// (ansible-core 2.14: Templar.template with convert_data, then
-// ansible_eval_concat; checked against it):
-//   - a template that is a single variable of the host vars ("{{ cores }}")
-//     gives a number, boolean or None as it is;
+// of an expression src (a compose entry or a keyed_groups key) that
+// evaluated to v over the variables over, then vars (ansible-core 2.14:
+// Templar.template with convert_data, then ansible_eval_concat; checked
+// against it):
+//   - a template that is a single variable ("{{ cores }}") gives a
+//     number, boolean or None as it is;
+//   - the result of a filter that makes text (string, to_json,
+//     to_nice_json: ansible-core's STRING_TYPE_FILTERS, text is true)
+//     stays text;
 //   - otherwise the value becomes text (Python's str; None as ""), and
 //     text that reads as a list, dict or boolean (Python or JSON literal
 //     syntax) becomes that value again.
 //
 // So "{{ cpu_options.core_count }}" gives "2", "{{ n + 1 }}" "5", and a
-// tag value "[1, 2]" a list, as Ansible gives them.
-func templated(src string, vars map[string]any, v any) any {
+// tag value "[1, 2]" a list, as Ansible gives them. A datetime, even a
+// single variable ("{{ launch_time }}"), gives its str()
+// ("2024-01-02 03:04:05+00:00"), and a list or dict holding one the text
+// of its repr ("[datetime.datetime(2024, 1, 2, 3, 4, 5,
+// tzinfo=tzutc())]"), which literal_eval refuses: it stays text.
+func templated(src string, text bool, over, vars map[string]any, v any) any {
 	if name, ok := bareVariable(src); ok {
-		if hv, ok := vars[name]; ok {
+		hv, ok := over[name]
+		if !ok {
+			hv, ok = vars[name]
+		}
+		if ok {
 			if _, isNum := toFloat(hv); isNum || hv == nil {
 				return hv
 			}
@@ -32,11 +44,19 @@ func templated(src string, vars map[string]any, v any) any {
 	switch x := v.(type) {
 	case nil:
 		return ""
-	case bool, []any, map[string]any:
+	case bool:
+		return x
+	case []any, map[string]any:
 		// str() then literal_eval: the same value, when every element is
-		// a literal (what host vars and expressions make).
+		// a literal (what host vars and expressions make but datetimes).
+		if holdsDatetime(x) {
+			return pyStr(x)
+		}
 		return x
 	case string:
+		if text {
+			return x
+		}
 		if strings.HasPrefix(x, "{") || strings.HasPrefix(x, "[") || x == "True" || x == "False" {
 			if lit, ok := literalEval(x); ok {
 				return lit
@@ -47,6 +67,34 @@ func templated(src string, vars map[string]any, v any) any {
 		return v
 	}
 	return pyStr(v)
+}
+
+// holdsDatetime reports whether a list or dict holds a Datetime anywhere.
+func holdsDatetime(v any) bool {
+	switch x := v.(type) {
+	case Datetime:
+		return true
+	case []any:
+		for _, it := range x {
+			if holdsDatetime(it) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, it := range x {
+			if holdsDatetime(it) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// makesText reports whether n is a filter whose result ansible-core marks
+// as text not to literal_eval (NativeJinjaText).
+func makesText(n node) bool {
+	f, ok := n.(*filterNode)
+	return ok && (f.name == "string" || f.name == "to_json" || f.name == "to_nice_json")
 }
 
 // bareVariable reports whether src is a single variable name, as

@@ -252,6 +252,8 @@ func writeJSON(e *env, b *strings.Builder, v any, st jsonStyle, depth int) error
 		b.WriteString(strconv.FormatBool(x))
 	case string:
 		return str(x)
+	case Datetime: // AnsibleJSONEncoder: isoformat()
+		return str(x.isoformat('T'))
 	case float64, float32:
 		f, _ := toFloat(x)
 		switch {

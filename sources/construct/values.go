@@ -172,6 +172,8 @@ func typeName(v any) string {
 		return "Undefined"
 	case *callable, *method:
 		return "function"
+	case Datetime:
+		return "datetime"
 	}
 	if isIntType(v) {
 		return "int"
@@ -184,8 +186,11 @@ func typeName(v any) string {
 
 // typeObject is Jinja's object description in "has no attribute" errors.
 func typeObject(v any) string {
-	if v == nil {
+	switch v.(type) {
+	case nil:
 		return "None"
+	case Datetime:
+		return "datetime.datetime object"
 	}
 	return typeName(v) + " object"
 }
@@ -230,6 +235,9 @@ func pyEqual(a, b any) (bool, error) {
 			}
 		}
 		return true, nil
+	case Datetime:
+		y, ok := b.(Datetime)
+		return ok && x.t.Equal(y.t), nil
 	}
 	if isIntType(a) || isFloatType(a) || isBool(a) {
 		if !(isIntType(b) || isFloatType(b) || isBool(b)) {
@@ -264,6 +272,11 @@ func pyCompare(a, b any) (int, error) {
 	if as, ok := a.(string); ok {
 		if bs, ok := b.(string); ok {
 			return strings.Compare(as, bs), nil
+		}
+	}
+	if ad, ok := a.(Datetime); ok {
+		if bd, ok := b.(Datetime); ok {
+			return ad.t.Compare(bd.t), nil
 		}
 	}
 	if (isIntType(a) || isFloatType(a) || isBool(a)) && (isIntType(b) || isFloatType(b) || isBool(b)) {
@@ -311,8 +324,11 @@ func cmpInt(a, b int64) int {
 
 // pyStr is Python's str(v).
 func pyStr(v any) string {
-	if s, ok := v.(string); ok {
-		return s
+	switch x := v.(type) {
+	case string:
+		return x
+	case Datetime:
+		return x.String()
 	}
 	var b strings.Builder
 	writeRepr(&b, v)
@@ -371,6 +387,8 @@ func writeRepr(b *strings.Builder, v any) {
 			writeRepr(b, x[k])
 		}
 		b.WriteByte('}')
+	case Datetime:
+		b.WriteString(x.repr())
 	case *undefined:
 		b.WriteString("AnsibleUndefined")
 	case *callable:
