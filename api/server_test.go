@@ -545,10 +545,10 @@ func TestSourceOptionsWithNoEffect(t *testing.T) {
 	f.inventory("prod")
 	src := f.source("prod", "ec2", f.awsConfig(map[string]any{
 		"plugin": "amazon.aws.aws_ec2", "cache": true, "cache_plugin": "jsonfile", "cache_timeout": 3600,
-		"allow_duplicated_hosts": true,
+		"include_extra_api_calls": true,
 	}))
 	want := []string{"option cache has no effect: ", "option cache_plugin has no effect: ", "option cache_timeout has no effect: ",
-		"option allow_duplicated_hosts has no effect: "}
+		"option include_extra_api_calls has no effect: "}
 	check := func(what string, got []string) {
 		t.Helper()
 		if len(got) < len(want) {

@@ -142,7 +142,4 @@ const (
 	// SanitizationReason: use_contrib_script_compatible_sanitization.
 	SanitizationReason = "group names are sanitised the way ansible-core does (every character but letters, digits " +
 		"and _ becomes _); use regex_replace in keyed_groups for other spellings"
-	// DuplicatesReason: allow_duplicated_hosts.
-	DuplicatesReason = "an instance is one host, named by the first hostnames preference it has; an instance " +
-		"whose name is taken is named by its id, and the run says so"
 )

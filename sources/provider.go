@@ -24,6 +24,11 @@ type Instance struct {
 	// The engine takes the first non-empty one, or falls back to
 	// ExternalID and says so in the run's warnings.
 	Hostnames []string
+	// AllNames makes the instance a host under each of its distinct
+	// Hostnames, not only the first, and lets its names be other
+	// instances' too (Ansible then sees one host of each name, their
+	// vars merged): aws_ec2's allow_duplicated_hosts.
+	AllNames bool
 	// Address is the address to reach the instance at when neither the
 	// host vars nor compose set ansible_host: public if it has one, else
 	// private.

@@ -76,6 +76,24 @@ func TestAWSPluginParity(t *testing.T) {
 			"groups":       map[string]any{"running": "aws_state_ec2.name == 'running'"},
 			"keyed_groups": []any{map[string]any{"prefix": "type", "key": "aws_instance_type_ec2"}},
 		}},
+		// Every name of every instance, and the repeated Name tags one
+		// host each in Ansible, their vars merged (the later instance's
+		// win): Roster makes a host of each name and its Ansible document
+		// merges hosts named alike (name_policy merge).
+		{"duplicated hosts", map[string]any{
+			"allow_duplicated_hosts": true,
+			"hostnames":              []any{"tag:Name", "private-ip-address", "dns-name"},
+			"compose":                map[string]any{"ansible_host": "private_ip_address", "me": "inventory_hostname"},
+			"keyed_groups":           []any{map[string]any{"prefix": "type", "key": "instance_type"}},
+		}},
+		// boto3 hands launch_time and the other timestamps over as
+		// datetimes: attributes, str() and isoformat as Python's.
+		{"datetimes", map[string]any{
+			"compose": map[string]any{"launched": "launch_time", "launch_year": "launch_time.year",
+				"launch_month": "launch_time.strftime('%Y-%m')", "launch_iso": "launch_time.isoformat()"},
+			"groups":       map[string]any{"recent": "launch_time.year >= 2023"},
+			"keyed_groups": []any{map[string]any{"prefix": "lt", "key": "launch_time"}},
+		}},
 		{"filters", map[string]any{
 			"filters":         map[string]any{"instance-state-name": "running"},
 			"exclude_filters": []any{map[string]any{"tag:Env": []any{"dev"}}},

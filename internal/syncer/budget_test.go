@@ -46,7 +46,7 @@ func TestOverLimitExpressionFailsItsSyncOnly(t *testing.T) {
 	must(t, e.Store.CreateSource(t.Context(), other))
 
 	// Not constant (it reads the host's name), so it passes validation.
-	bad := "((inventory_hostname[0] * 60000) | replace(inventory_hostname[0], inventory_hostname[0] * 60000)) | length"
+	bad := "((instance_id[0] * 60000) | replace(instance_id[0], instance_id[0] * 60000)) | length"
 	cfg := mergeConfig(e.Src.Config, map[string]any{"compose": map[string]any{"x": bad, "ansible_host": "private_ip_address"}})
 	must(t, e.Engine.Registry().Validate("aws", cfg))
 	src, err := e.Store.UpdateSource(t.Context(), e.Src.ID, roster.SourceUpdate{Config: cfg})
@@ -95,7 +95,7 @@ func TestOverLimitExpressionFailsItsSyncOnly(t *testing.T) {
 func TestSyncLimit(t *testing.T) {
 	limits := construct.Limits{ValueBytes: 64 << 10, HostBytes: 64 << 10, SyncBytes: 256 << 10}
 	// About 6 KB per host: 120 hosts make 700 KB.
-	e := newEnvWithLimits(t, 120, map[string]any{"compose": map[string]any{"blob": "(inventory_hostname ~ '/') * 300"}}, limits)
+	e := newEnvWithLimits(t, 120, map[string]any{"compose": map[string]any{"blob": "(instance_id ~ '/') * 300"}}, limits)
 	run := e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
 	if !strings.Contains(run.Error, "256 KiB per sync (expression_sync_bytes)") || !strings.Contains(run.Error, "compose.blob") {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -370,6 +371,9 @@ type scopeHosts struct {
 type built struct {
 	*roster.Host
 	unchanged bool
+	// sharesNames: the host's name may be another host's of its source
+	// too (allow_duplicated_hosts), to be one host in Ansible's document.
+	sharesNames bool
 }
 
 // storedHosts indexes a source's stored hosts by external id.
@@ -636,9 +640,12 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 	enc.SetEscapeHTML(false)
 	for i := range insts {
 		inst := &insts[i]
-		name := firstNonEmpty(inst.Hostnames)
-		if name == "" {
-			name = inst.ExternalID
+		names := []string{firstNonEmpty(inst.Hostnames)}
+		if inst.AllNames {
+			names = distinctNames(inst.Hostnames)
+		}
+		if names[0] == "" {
+			names[0] = inst.ExternalID
 			notes.add("no hostnames preference matched; named by id", inst.ExternalID)
 		}
 		vars := inst.Vars
@@ -647,60 +654,100 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 			// as in the plugin (amazon.aws's prepare_host_vars).
 			vars = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
 		}
-		setMagicVars(vars, name, inst.Groups)
-		res, err := cons.ApplyHidden(vars, inst.DefaultVars)
-		clearMagicVars(vars)
-		if err != nil {
-			return fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
-		}
-		for _, w := range res.Warnings {
-			notes.add("construct: "+w, inst.ExternalID)
-		}
-		for k, v := range inst.DefaultVars {
-			if _, set := vars[k]; !set {
-				vars[k] = v
+		for k, name := range names {
+			h := &roster.Host{ExternalID: inst.ExternalID, Scope: scope, Name: name, Enabled: inst.Enabled, Address: inst.Address}
+			v := vars
+			if k > 0 {
+				// One more host of the instance (allow_duplicated_hosts):
+				// its own id, its vars constructed again for its name.
+				h.ExternalID = inst.ExternalID + aliasSeparator + name
 			}
+			if k < len(names)-1 {
+				v = maps.Clone(vars) // construct's output goes into v
+			}
+			if err := e.buildHost(sh, h, inst, v, cons, &buf, enc, notes); err != nil {
+				return err
+			}
+			st := stored[h.ExternalID]
+			unchanged := st != nil && st.Hash == h.Hash && !st.Missing
+			if unchanged {
+				// Nothing of it is written: only its name and hash are needed.
+				h.Groups, h.Vars = nil, nil
+			} else if err := bodies.keep(h); err != nil {
+				return err
+			}
+			sh.hosts = append(sh.hosts, built{Host: h, unchanged: unchanged, sharesNames: inst.AllNames})
 		}
-		for k, v := range res.Vars {
-			vars[k] = v
-		}
-		h := &roster.Host{
-			ExternalID: inst.ExternalID,
-			Scope:      scope,
-			Name:       name,
-			Enabled:    inst.Enabled,
-			Address:    inst.Address,
-		}
-		if a, ok := vars["ansible_host"].(string); ok && a != "" {
-			h.Address = a
-		}
-		h.Groups = mergeGroups(inst.Groups, res.Groups)
-		for _, edge := range res.Edges {
-			sh.edges[roster.GroupEdge{Parent: edge.Parent, Child: edge.Child}] = struct{}{}
-		}
-		buf.Reset()
-		if err := enc.Encode(vars); err != nil {
-			return fmt.Errorf("encode host vars of %s: %w", inst.ExternalID, err)
-		}
-		h.Vars = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-		h.Hash = hostHash(h)
-		st := stored[h.ExternalID]
-		unchanged := st != nil && st.Hash == h.Hash && !st.Missing
-		if unchanged {
-			// Nothing of it is written: only its name and hash are needed.
-			h.Groups, h.Vars = nil, nil
-		} else if err := bodies.keep(h); err != nil {
-			return err
-		}
-		sh.hosts = append(sh.hosts, built{Host: h, unchanged: unchanged})
 		insts[i].Vars, insts[i].DefaultVars = nil, nil // let the raw vars go as soon as they are encoded
 	}
 	return nil
 }
 
-// setMagicVars adds the variables Ansible's inventory exposes to compose,
-// groups and keyed_groups expressions besides the host vars; they are not
-// host vars and are removed again before the vars are stored.
+// aliasSeparator joins an instance's id and one of its further names into
+// the external id of the further host an instance is under
+// allow_duplicated_hosts.
+const aliasSeparator = "@"
+
+// buildHost constructs h, a host of inst named already, from vars (which
+// it changes): its groups, composed vars, address, encoded vars and hash.
+func (e *Engine) buildHost(sh *scopeHosts, h *roster.Host, inst *sources.Instance, vars map[string]any, cons *construct.Batch, buf *bytes.Buffer, enc *json.Encoder, notes *warnings) error {
+	// compose sees the plugin's host vars only (each of the four plugins
+	// hands it those); groups and keyed_groups see the host's inventory
+	// vars as well, inventory_hostname and group_names among them
+	// (ansible-core's constructed mixin adds them there).
+	hidden := maps.Clone(inst.DefaultVars)
+	if hidden == nil {
+		hidden = make(map[string]any, 3)
+	}
+	setMagicVars(hidden, h.Name, inst.Groups)
+	res, err := cons.ApplyHidden(vars, hidden)
+	if err != nil {
+		return fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
+	}
+	for _, w := range res.Warnings {
+		notes.add("construct: "+w, inst.ExternalID)
+	}
+	for k, v := range inst.DefaultVars {
+		if _, set := vars[k]; !set {
+			vars[k] = v
+		}
+	}
+	for k, v := range res.Vars {
+		vars[k] = v
+	}
+	if a, ok := vars["ansible_host"].(string); ok && a != "" {
+		h.Address = a
+	}
+	h.Groups = mergeGroups(inst.Groups, res.Groups)
+	for _, edge := range res.Edges {
+		sh.edges[roster.GroupEdge{Parent: edge.Parent, Child: edge.Child}] = struct{}{}
+	}
+	buf.Reset()
+	if err := enc.Encode(vars); err != nil {
+		return fmt.Errorf("encode host vars of %s: %w", inst.ExternalID, err)
+	}
+	h.Vars = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	h.Hash = hostHash(h)
+	return nil
+}
+
+// distinctNames is names without the empty ones and repeats, in order;
+// [""] when none is left.
+func distinctNames(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return []string{""}
+	}
+	return out
+}
+
+// setMagicVars adds the variables Ansible's inventory exposes to groups
+// and keyed_groups expressions besides the host vars.
 func setMagicVars(vars map[string]any, name string, groups []string) {
 	short, _, _ := strings.Cut(name, ".")
 	names := make([]any, len(groups))
@@ -710,12 +757,6 @@ func setMagicVars(vars map[string]any, name string, groups []string) {
 	vars["inventory_hostname"] = name
 	vars["inventory_hostname_short"] = short
 	vars["group_names"] = names
-}
-
-func clearMagicVars(vars map[string]any) {
-	delete(vars, "inventory_hostname")
-	delete(vars, "inventory_hostname_short")
-	delete(vars, "group_names")
 }
 
 // wrapNames returns vars with every name wrapped in prefix and suffix.
@@ -795,7 +836,15 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 		}
 	}
 
-	// Names are unique within a source. A host keeps the name it has in
+	if slices.ContainsFunc(hosts, func(h built) bool { return h.sharesNames }) {
+		// Hosts of one name are merged in Ansible's document in the order
+		// of their ids, handed out in this order: the plugin's, which
+		// sorts every region's instances by id.
+		slices.SortStableFunc(hosts, func(a, b built) int { return strings.Compare(a.ExternalID, b.ExternalID) })
+	}
+
+	// Names are unique within a source, unless allow_duplicated_hosts
+	// lets instances share them. A host keeps the name it has in
 	// the store (an unchanged host always does, so it is never rewritten);
 	// so do the kept hosts of failed scopes. A host wanting a taken name is
 	// named by its id instead.
@@ -813,7 +862,9 @@ func diff(run *roster.SyncRun, src *roster.Source, scopes []string, results map[
 		}
 	}
 	for _, h := range hosts {
-		if o, taken := owner[h.Name]; taken && o != h.ExternalID {
+		if o, taken := owner[h.Name]; taken && o != h.ExternalID && h.sharesNames {
+			notes.add(fmt.Sprintf("shares its name %q with %s (allow_duplicated_hosts): Ansible sees one host, their vars merged", h.Name, o), h.ExternalID)
+		} else if taken && o != h.ExternalID {
 			notes.add(fmt.Sprintf("name %q is taken by %s; named by id", h.Name, o), h.ExternalID)
 			h.Name = h.ExternalID
 			// Its hash covers its body, kept on disk: read it back to

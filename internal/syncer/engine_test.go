@@ -441,23 +441,29 @@ func TestCanceledSyncChangesNothing(t *testing.T) {
 }
 
 func TestExpressionsSeeAnsibleMagicVars(t *testing.T) {
+	// groups and keyed_groups see the host's inventory vars; compose sees
+	// the plugin's host vars only (TestAWSPluginParity, "duplicated
+	// hosts", holds this against the real aws_ec2 plugin).
 	e := newEnv(t, 100, map[string]any{
-		"hostnames": []any{"instance-id"},
-		"groups":    map[string]any{"by_id": "inventory_hostname.startswith('i-') and 'aws_ec2' in group_names"},
-		"compose":   map[string]any{"short_name": "inventory_hostname_short"},
+		"hostnames":    []any{"instance-id"},
+		"groups":       map[string]any{"by_id": "inventory_hostname.startswith('i-') and 'aws_ec2' in group_names"},
+		"keyed_groups": []any{map[string]any{"prefix": "short", "key": "inventory_hostname_short"}},
+		"compose":      map[string]any{"short_name": "inventory_hostname_short", "id": "instance_id"},
 	})
 	wantStatus(t, e.Sync(), roster.SyncSucceeded)
 	for _, h := range e.Hosts() {
-		if !slices.Contains(h.Groups, "by_id") {
-			t.Fatalf("host %s is not in by_id: %v", h.Name, h.Groups)
+		if !slices.Contains(h.Groups, "by_id") || !slices.Contains(h.Groups, "short_"+strings.ReplaceAll(h.Name, "-", "_")) {
+			t.Fatalf("host %s is not in by_id and its short_ group: %v", h.Name, h.Groups)
 		}
 		var vars map[string]any
 		must(t, json.Unmarshal(h.Vars, &vars))
-		if vars["short_name"] != h.Name {
-			t.Fatalf("short_name = %v, want %s", vars["short_name"], h.Name)
+		if _, ok := vars["short_name"]; ok || vars["id"] != h.Name {
+			t.Fatalf("compose saw inventory_hostname_short (short_name = %v) or not instance_id (id = %v)", vars["short_name"], vars["id"])
 		}
-		if _, ok := vars["inventory_hostname"]; ok {
-			t.Fatal("the magic var inventory_hostname was stored as a host var")
+		for _, magic := range []string{"inventory_hostname", "inventory_hostname_short", "group_names"} {
+			if _, ok := vars[magic]; ok {
+				t.Fatalf("the magic var %s was stored as a host var", magic)
+			}
 		}
 	}
 }

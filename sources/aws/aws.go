@@ -245,6 +245,7 @@ func (p *provider) instance(res *types.Reservation, inst *types.Instance) source
 	return sources.Instance{
 		ExternalID: deref(inst.InstanceId),
 		Hostnames:  hostnames(inst, p.opts.Hostnames),
+		AllNames:   p.opts.AllowDuplicatedHosts,
 		Address:    address,
 		Enabled:    inst.State != nil && inst.State.Name == types.InstanceStateNameRunning,
 		Groups:     []string{"aws_ec2"},

@@ -55,7 +55,8 @@ func TestValidate(t *testing.T) {
 		{"role twice", map[string]any{"assume_role_arns": "arn:aws:iam::1:role/a", "iam_role_arn": "arn:aws:iam::1:role/a"}, "assume_role_arns"},
 		{"bad role in the list", map[string]any{"assume_role_arns": []any{"ReadOnly"}}, "iam_role_arn"},
 		{"every plugin option with no effect", map[string]any{"strict_permissions": false, "use_contrib_script_compatible_sanitization": true,
-			"allow_duplicated_hosts": true, "include_extra_api_calls": true, "use_ssm_inventory": true}, ""},
+			"include_extra_api_calls": true, "use_ssm_inventory": true}, ""},
+		{"allow_duplicated_hosts", map[string]any{"allow_duplicated_hosts": true}, ""},
 		{"concurrency", map[string]any{"concurrency": 1000}, "concurrency"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestWarnings(t *testing.T) {
 		{map[string]any{"strict_permissions": false}, []string{"strict_permissions"}},
 		{map[string]any{"use_contrib_script_compatible_sanitization": true, "allow_duplicated_hosts": true,
 			"include_extra_api_calls": true, "use_ssm_inventory": true},
-			[]string{"use_contrib_script_compatible_sanitization", "allow_duplicated_hosts", "include_extra_api_calls", "use_ssm_inventory"}},
+			[]string{"use_contrib_script_compatible_sanitization", "include_extra_api_calls", "use_ssm_inventory"}},
 		{map[string]any{"regoins": "x", "allow_duplicated_hosts": true}, nil}, // invalid: no warnings
 	} {
 		got := Driver{}.Warnings(tc.config)

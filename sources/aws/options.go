@@ -198,9 +198,6 @@ func parseOptions(config map[string]any) (*Options, error) {
 	if o.UseContribScriptCompatibleSanitization {
 		o.warn("use_contrib_script_compatible_sanitization", sources.SanitizationReason)
 	}
-	if o.AllowDuplicatedHosts {
-		o.warn("allow_duplicated_hosts", sources.DuplicatesReason)
-	}
 	if o.IncludeExtraAPICalls {
 		o.warn("include_extra_api_calls", "Roster makes no per-instance calls; hosts have no persistent or events vars")
 	}
