@@ -67,6 +67,13 @@ type Provider interface {
 	Collect(ctx context.Context, scope string) ([]Instance, error)
 }
 
+// Noter is a Provider with remarks on the sync it is opened for (what
+// it leaves out, and why), known once its Scopes are: they join the
+// run's warnings.
+type Noter interface {
+	Notes() []string
+}
+
 // PageCollector is a Provider that hands a scope's instances over a page
 // at a time, as it decodes them: a sync then holds a page of raw instances
 // per scope in flight, not the scope. A scope still fails as a whole: the

@@ -407,6 +407,9 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if len(scopes) == 0 {
 		return nil, errors.New("the provider reported no scopes to sync")
 	}
+	if n, ok := provider.(sources.Noter); ok {
+		optionNotes = append(optionNotes, n.Notes()...)
+	}
 	run.Scopes = make([]roster.ScopeResult, len(scopes))
 	index := make(map[string]int, len(scopes))
 	for i, s := range scopes {

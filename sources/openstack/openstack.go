@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,7 +186,12 @@ type provider struct {
 
 	mu     sync.Mutex
 	scopes map[string]*scope
+	// notes are remarks on the sync for its run (sources.Noter).
+	notes []string
 }
+
+// Notes implements sources.Noter.
+func (p *provider) Notes() []string { return p.notes }
 
 // scope is one (cloud, region, project) to list.
 type scope struct {
@@ -218,6 +224,8 @@ func (p *provider) Scopes(ctx context.Context) ([]string, error) {
 			// takes the first of its regions; get_all(), without
 			// only_clouds, takes every one.
 			if len(p.opts.OnlyClouds) > 0 && len(regions) > 1 {
+				p.notes = append(p.notes, fmt.Sprintf("cloud %q has the regions %s; with only_clouds, as in the plugin, only the first (%s) is synced: "+
+					"name them in regions to sync them all", c.cfg.name, strings.Join(regions, ", "), regions[0]))
 				regions = regions[:1]
 			}
 		}

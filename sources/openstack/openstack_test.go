@@ -812,9 +812,16 @@ func TestOnlyCloudsTakesEachCloudsFirstRegion(t *testing.T) {
 	} {
 		cfg := map[string]any{"clouds": map[string]any{"sim": cloud}}
 		maps.Copy(cfg, tc.opts)
-		scopes, err := e.open(t, cfg).Scopes(t.Context())
+		prov := e.open(t, cfg)
+		scopes, err := prov.Scopes(t.Context())
 		if err != nil || !slices.Equal(scopes, tc.want) {
 			t.Errorf("%v: scopes %v, %v; want %v", tc.opts, scopes, err, tc.want)
+		}
+		// A region left out is said on the run, never dropped unseen.
+		notes := prov.(sources.Noter).Notes()
+		if left := len(tc.want) == 1; left != (len(notes) == 1) ||
+			left && !strings.Contains(notes[0], `cloud "sim" has the regions RegionTwo, RegionOne; with only_clouds`) {
+			t.Errorf("%v: notes %q", tc.opts, notes)
 		}
 	}
 }
