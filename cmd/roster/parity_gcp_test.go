@@ -119,7 +119,9 @@ func TestGCPPluginParity(t *testing.T) {
 			config := maps.Clone(plugin)
 			maps.Copy(config, tc.roster)
 			config["endpoint_url"], config["token_uri"] = simURL, simURL+gcpsim.TokenPath
-			got := rosterList(t, api, strings.ReplaceAll(tc.name, " ", "-"), "gcp", "gcp", config)
+			// The plugin lists every instance; Roster's disabled hosts (not
+			// RUNNING) only when asked to.
+			got := rosterList(t, api, strings.ReplaceAll(tc.name, " ", "-"), "gcp", "gcp", config, true)
 			prefix, _ := plugin["vars_prefix"].(string)
 			suffix, _ := plugin["name_suffix"].(string)
 			hostnames, _ := plugin["hostnames"].([]any)

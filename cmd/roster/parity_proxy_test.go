@@ -78,9 +78,9 @@ func runPlugin(t *testing.T, ansibleInventory, name string, config map[string]an
 }
 
 // rosterList creates inventory inv with one source of provider from
-// config, syncs it and returns its Ansible document, disabled hosts
-// included (the plugins list them).
-func rosterList(t *testing.T, api *client.Client, inv, provider, credential string, config map[string]any) ansibleList {
+// config, syncs it and returns its Ansible document, with the disabled
+// hosts when all.
+func rosterList(t *testing.T, api *client.Client, inv, provider, credential string, config map[string]any, all bool) ansibleList {
 	t.Helper()
 	if code := call(t, api, "POST", "/inventories", map[string]any{"name": inv}, nil); code != 201 {
 		t.Fatalf("create inventory: %d", code)
@@ -92,7 +92,11 @@ func rosterList(t *testing.T, api *client.Client, inv, provider, credential stri
 	}
 	syncAndWait(t, api, src.ID)
 	var doc json.RawMessage
-	if code := call(t, api, "GET", "/inventories/"+url.PathEscape(inv)+"/ansible?all=true", nil, &doc); code != 200 {
+	path := "/inventories/" + url.PathEscape(inv) + "/ansible"
+	if all {
+		path += "?all=true"
+	}
+	if code := call(t, api, "GET", path, nil, &doc); code != 200 {
 		t.Fatalf("ansible document: %d", code)
 	}
 	return parseAnsibleList(t, doc)

@@ -224,16 +224,17 @@ func parseAnsibleList(t *testing.T, b []byte) ansibleList {
 // plugin's document (want) and Roster's (got), a few of each kind.
 func compareInventories(t *testing.T, want, got ansibleList) {
 	t.Helper()
-	comparePlugin(t, want, got, parityRules{plugin: "aws_ec2", skipVar: func(_, name string) bool { return newerThanPlugin(name) }})
+	comparePlugin(t, want, got, parityRules{plugin: "aws_ec2", skipVar: func(_, name string, _, _ any) bool { return newerThanPlugin(name) }})
 }
 
 // parityRules say how a plugin's document is compared with Roster's:
 // which differences are kept on purpose, each narrowly.
 type parityRules struct {
 	plugin string // for the failure message
-	// skipVar reports a host var (of host, in Roster's document) that
-	// differs on purpose; nil = none.
-	skipVar func(host, name string) bool
+	// skipVar reports a host var (of host) that differs on purpose, given
+	// its value in the plugin's document and in Roster's (nil where it
+	// has none); nil = none.
+	skipVar func(host, name string, plugin, roster any) bool
 	// renamed, when set, reports the hosts of a name two instances want:
 	// the plugin makes them one host (the last instance's vars over the
 	// first's), Roster names the second by its stable id. It returns the
@@ -256,7 +257,7 @@ func comparePlugin(t *testing.T, want, got ansibleList, rules parityRules) {
 	}
 	skipVar := rules.skipVar
 	if skipVar == nil {
-		skipVar = func(_, _ string) bool { return false }
+		skipVar = func(_, _ string, _, _ any) bool { return false }
 	}
 	var diffs []string
 	add := func(format string, args ...any) {
@@ -291,7 +292,7 @@ func comparePlugin(t *testing.T, want, got ansibleList, rules parityRules) {
 		}
 		wv := want.hostvars[h]
 		for _, k := range slices.Sorted(maps.Keys(wv)) {
-			if skipVar(h, k) {
+			if skipVar(h, k, wv[k], gv[k]) {
 				continue
 			}
 			if v, ok := gv[k]; !ok {
@@ -301,7 +302,7 @@ func comparePlugin(t *testing.T, want, got ansibleList, rules parityRules) {
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(gv)) {
-			if _, ok := wv[k]; !ok && !skipVar(h, k) {
+			if _, ok := wv[k]; !ok && !skipVar(h, k, nil, gv[k]) {
 				add("host %s: var %s: Roster has %v, the plugin none", h, k, short(gv[k]))
 			}
 		}
