@@ -41,7 +41,7 @@ func pluginProxy(t *testing.T, sim http.Handler, hosts ...string) []string {
 // proxyVariables are dropped from a plugin's environment before the
 // test's own are added: a NO_PROXY listing the clouds' hosts (or "*")
 // would send the plugin past the simulator, to the real cloud.
-var proxyVariables = []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "CURL_CA_BUNDLE"}
+var proxyVariables = []string{"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"}
 
 // runPlugin writes config as the plugin file name in a fresh directory
 // and returns what `ansible-inventory -i FILE --list` prints, run with
