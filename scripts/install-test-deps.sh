@@ -13,6 +13,10 @@
 #   ansible-core  (Debian)  -> ansible-inventory
 #   ansible, python3-boto3 (Debian) -> the amazon.aws collection's aws_ec2 plugin, which
 #                              tests run side by side with Roster on the same fleet
+#   python3-google-auth (Debian) -> what google.cloud's gcp_compute plugin needs, ditto
+#   python3-azure, python3-azure-cli-core, python3-adal, python3-msrestazure,
+#   python3-msrest (Debian, about 540 MB) -> what azure.azcollection's azure_rm
+#                              plugin needs, ditto
 #   postgresql    (Debian)  -> initdb, pg_ctl, postgres, psql, createdb under
 #                              /usr/lib/postgresql/<major>/bin (exported as ROSTER_PG_BIN)
 #   openssh-server, openssh-client (Debian) -> sshd and ssh for the SSH certificate round trip
@@ -31,7 +35,7 @@ for arg in "$@"; do
   case "$arg" in
     --env) env_mode=1; out=2 ;;
     --no-vault) want_vault=0 ;;
-    -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-test-deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -62,6 +66,10 @@ pkg_installed ca-certificates || missing+=(ca-certificates)
 { pkg_installed ansible-core && command -v ansible-inventory >/dev/null 2>&1; } || missing+=(ansible-core)
 pkg_installed ansible || missing+=(ansible)
 pkg_installed python3-boto3 || missing+=(python3-boto3)
+plugin_python=(python3-google-auth python3-azure python3-azure-cli-core python3-adal python3-msrestazure python3-msrest)
+for p in "${plugin_python[@]}"; do
+  pkg_installed "$p" || missing+=("$p")
+done
 { pkg_installed postgresql && [[ -n "$(pg_bin_dir)" ]]; } || missing+=(postgresql)
 { pkg_installed openssh-server && [[ -x /usr/sbin/sshd ]]; } || missing+=(openssh-server)
 { pkg_installed openssh-client && command -v ssh >/dev/null 2>&1; } || missing+=(openssh-client)
@@ -104,6 +112,10 @@ say "ca-certificates: $(pkg_version ca-certificates)"
 ansible_inventory=$(command -v ansible-inventory) || die "ansible-inventory not found after installing ansible-core"
 say "ansible-inventory: $ansible_inventory (ansible-core $(pkg_version ansible-core))"
 say "ansible collections: $(pkg_version ansible), python3-boto3 $(pkg_version python3-boto3)"
+for p in "${plugin_python[@]}"; do
+  pkg_installed "$p" || die "$p is still not installed"
+done
+say "plugin libraries: python3-google-auth $(pkg_version python3-google-auth), python3-azure $(pkg_version python3-azure), python3-adal $(pkg_version python3-adal), python3-msrestazure $(pkg_version python3-msrestazure)"
 
 say "openssh: /usr/sbin/sshd ($(pkg_version openssh-server)), $(command -v ssh)"
 

@@ -132,7 +132,7 @@ func TestHostVarsHaveThePluginsShape(t *testing.T) {
 			t.Fatalf("%s: identity vars %v", info.Name, v)
 		}
 		if v["powerstate"] != info.PowerState || v["provisioning_state"] != strings.ToLower(info.ProvisioningState) ||
-			inst.Enabled != (info.PowerState == "running") {
+			inst.Enabled != (info.PowerState == "running" && info.ProvisioningState == "Succeeded") {
 			t.Fatalf("%s: powerstate %v provisioning %v enabled %v; VM %s %s", info.Name, v["powerstate"], v["provisioning_state"], inst.Enabled, info.PowerState, info.ProvisioningState)
 		}
 		sum := sha1.Sum([]byte(info.ID))

@@ -65,8 +65,8 @@ func TestSyncSeveralSubscriptionsThenResyncWritesNothing(t *testing.T) {
 			t.Fatalf("VM %s (%s) missing", info.Name, id)
 		}
 		v := vars(t, h)
-		if h.Scope != info.Subscription || h.Enabled != (info.PowerState == "running") || v["vmid"] != id {
-			t.Fatalf("host %s: scope %s enabled %v; VM %s %s", h.Name, h.Scope, h.Enabled, info.Subscription, info.PowerState)
+		if h.Scope != info.Subscription || h.Enabled != (info.PowerState == "running" && info.ProvisioningState == "Succeeded") || v["vmid"] != id {
+			t.Fatalf("host %s: scope %s enabled %v; VM %s %s %s", h.Name, h.Scope, h.Enabled, info.Subscription, info.PowerState, info.ProvisioningState)
 		}
 		if !slices.Contains(h.Groups, "azure_loc_"+info.Location) || slices.Contains(h.Groups, "running") != (info.PowerState == "running") {
 			t.Fatalf("host %s groups %v", h.Name, h.Groups)

@@ -37,10 +37,18 @@ func (p *provider) instance(r *vmRecord, f *fetch) sources.Instance {
 		ExternalID:  id,
 		Hostnames:   hostnames(p.opts.hostnames, vars),
 		Address:     address,
-		Enabled:     r.power == "running",
+		Enabled:     enabled(r),
 		Vars:        vars,
 		DefaultVars: map[string]any{"ansible_host": ansibleHost(vars)},
 	}
+}
+
+// enabled is the opposite of the plugin's default_host_filters
+// (powerstate != "running", provisioning_state != "succeeded"): what the
+// plugin leaves out by default is a disabled host, left out of the
+// Ansible inventory unless asked for.
+func enabled(r *vmRecord) bool {
+	return r.power == "running" && strings.EqualFold(r.provisioning, "succeeded")
 }
 
 // ansibleHost is the plugin's ansible_host: the first entry of

@@ -18,6 +18,9 @@ type route struct {
 	rg       string // resource group, "" for subscription-wide lists
 	name     string // resource name (get, instanceView, scale set)
 	instance string // a scale set's instance id
+	nic      string // a scale-set instance's NIC
+	ipConfig string // and its IP configuration
+	pip      string // and that one's public IP
 	statusOK bool   // statusOnly=true is allowed
 }
 
@@ -63,6 +66,11 @@ func matchARM(rest []string) (route, bool) {
 		return route{op: OpScaleSetVMInstanceView, rg: rg, name: tail[2], instance: tail[4]}, true
 	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "virtualMachines", "*", "networkInterfaces"):
 		return route{op: OpNICListScaleSetVM, rg: rg, name: tail[2], instance: tail[4]}, true
+	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "virtualMachines", "*", "networkInterfaces", "*"):
+		return route{op: OpNICGetScaleSetVM, rg: rg, name: tail[2], instance: tail[4], nic: tail[6]}, true
+	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "virtualMachines", "*", "networkInterfaces", "*",
+		"ipConfigurations", "*", "publicIPAddresses", "*"):
+		return route{op: OpPublicIPGetScaleSetVM, rg: rg, name: tail[2], instance: tail[4], nic: tail[6], ipConfig: tail[8], pip: tail[10]}, true
 	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "networkInterfaces"):
 		return route{op: OpNICListScaleSet, rg: rg, name: tail[2]}, true
 	case is(tail, "Microsoft.Compute", "virtualMachineScaleSets", "*", "publicIPAddresses"):
@@ -156,7 +164,7 @@ func (s *Server) serveARM(q *request, segs []string) {
 		l.list(len(sub.scaleSets), func(i int) uint64 { return sub.scaleSets[i].seq }, func(i int) bool {
 			return rt.rg == "" || strings.EqualFold(sub.scaleSets[i].rg, rt.rg)
 		}, func(w *jw, i int) { w.scaleSetModel(sub.scaleSets[i]) })
-	case OpScaleSetVMInstanceView, OpNICListScaleSetVM:
+	case OpScaleSetVMInstanceView, OpNICListScaleSetVM, OpNICGetScaleSetVM, OpPublicIPGetScaleSetVM:
 		ss := sub.scaleSet(rt.rg, rt.name)
 		if ss == nil {
 			q.notFound("Microsoft.Compute/virtualMachineScaleSets", rt.name, rt.rg)
@@ -175,7 +183,33 @@ func (s *Server) serveARM(q *request, segs []string) {
 			q.ok(w.b)
 			return
 		}
-		l.list(len(v.nics), func(i int) uint64 { return uint64(i) + 1 }, nil, func(w *jw, i int) { w.nicModel(v.nics[i]) })
+		if rt.op == OpNICListScaleSetVM {
+			l.list(len(v.nics), func(i int) uint64 { return uint64(i) + 1 }, nil, func(w *jw, i int) { w.nicModel(v.nics[i]) })
+			return
+		}
+		// One NIC, or one public IP of it, by the id the instance's
+		// model and the NIC's IP configurations give (azure_rm GETs
+		// each).
+		n := v.nic(rt.nic)
+		if n == nil {
+			q.notFound("Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces", rt.name+"/"+rt.instance+"/"+rt.nic, rt.rg)
+			return
+		}
+		w := getW()
+		defer putW(w)
+		if rt.op == OpNICGetScaleSetVM {
+			w.nicModel(n)
+			q.ok(w.b)
+			return
+		}
+		p := n.publicIP(rt.ipConfig, rt.pip)
+		if p == nil {
+			q.notFound("Microsoft.Compute/virtualMachineScaleSets/virtualMachines/networkInterfaces/ipConfigurations/publicIPAddresses",
+				rt.name+"/"+rt.instance+"/"+rt.nic+"/"+rt.ipConfig+"/"+rt.pip, rt.rg)
+			return
+		}
+		w.pipModel(p)
+		q.ok(w.b)
 	case OpScaleSetVMList, OpNICListScaleSet, OpPublicIPListScale:
 		ss := sub.scaleSet(rt.rg, rt.name)
 		if ss == nil {
@@ -265,6 +299,27 @@ func (s *subscription) vm(rg, name string) *vm {
 	for _, v := range s.vms {
 		if strings.EqualFold(v.rg, rg) && strings.EqualFold(v.name, name) {
 			return v
+		}
+	}
+	return nil
+}
+
+// nic returns the VM's NIC named name, or nil.
+func (v *vm) nic(name string) *nic {
+	for _, n := range v.nics {
+		if strings.EqualFold(n.name, name) {
+			return n
+		}
+	}
+	return nil
+}
+
+// publicIP returns the public IP named name of the NIC's IP configuration
+// ipConfig, or nil.
+func (n *nic) publicIP(ipConfig, name string) *pip {
+	for _, c := range n.ipConfigs {
+		if strings.EqualFold(c.name, ipConfig) && c.pip != nil && strings.EqualFold(c.pip.name, name) {
+			return c.pip
 		}
 	}
 	return nil

@@ -64,6 +64,8 @@
 //	/subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachineScaleSets/N/virtualMachines[?$expand=instanceView]
 //	/subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachineScaleSets/N/virtualMachines/I/instanceView
 //	/subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachineScaleSets/N/virtualMachines/I/networkInterfaces
+//	/subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachineScaleSets/N/virtualMachines/I/networkInterfaces/NIC
+//	/subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachineScaleSets/N/virtualMachines/I/networkInterfaces/NIC/ipConfigurations/C/publicIPAddresses/P
 //	/subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachineScaleSets/N/networkInterfaces
 //	/subscriptions/S/resourceGroups/G/providers/Microsoft.Compute/virtualMachineScaleSets/N/publicIPAddresses
 //	/subscriptions/S[/resourceGroups/G]/providers/Microsoft.Network/networkInterfaces[/N]

@@ -28,10 +28,12 @@ const (
 	OpNICListScaleSet        = "networkInterfaces.listVirtualMachineScaleSetNetworkInterfaces"
 	OpNICListScaleSetVM      = "networkInterfaces.listVirtualMachineScaleSetVMNetworkInterfaces"
 	OpNICGet                 = "networkInterfaces.get"
+	OpNICGetScaleSetVM       = "networkInterfaces.getVirtualMachineScaleSetNetworkInterface"
 	OpPublicIPListAll        = "publicIPAddresses.listAll"
 	OpPublicIPList           = "publicIPAddresses.list"
 	OpPublicIPListScale      = "publicIPAddresses.listVirtualMachineScaleSetPublicIPAddresses"
 	OpPublicIPGet            = "publicIPAddresses.get"
+	OpPublicIPGetScaleSetVM  = "publicIPAddresses.getVirtualMachineScaleSetPublicIPAddress"
 )
 
 // isIdentity reports whether op is one of the identity endpoint's.

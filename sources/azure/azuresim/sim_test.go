@@ -442,7 +442,7 @@ func TestScaleSets(t *testing.T) {
 	if len(sets) != len(infos) {
 		t.Fatalf("%d scale sets listed, fleet has %d", len(sets), len(infos))
 	}
-	flexible, instances := 0, 0
+	flexible, instances, publicIPs := 0, 0, 0
 	for i, s := range sets {
 		info := infos[i]
 		rg := segment(*s.ID, "resourceGroups")
@@ -487,6 +487,21 @@ func TestScaleSets(t *testing.T) {
 			if !nics[strings.ToLower(*v.Properties.NetworkProfile.NetworkInterfaces[0].ID)] {
 				t.Fatalf("instance %s: NIC not in the scale set's NIC list", *v.Name)
 			}
+			// One NIC and its public IP by id, as azure_rm GETs them.
+			nicID := *v.Properties.NetworkProfile.NetworkInterfaces[0].ID
+			nic, err := n.NewInterfacesClient().GetVirtualMachineScaleSetNetworkInterface(t.Context(), rg, *s.Name, *v.InstanceID, segment(nicID, "networkInterfaces"), nil)
+			if err != nil || !strings.EqualFold(*nic.ID, nicID) {
+				t.Fatalf("instance %s: get NIC %s: %v", *v.Name, nicID, err)
+			}
+			if ipc := nic.Properties.IPConfigurations[0]; ipc.Properties.PublicIPAddress != nil {
+				pipID := *ipc.Properties.PublicIPAddress.ID
+				pip, err := n.NewPublicIPAddressesClient().GetVirtualMachineScaleSetPublicIPAddress(t.Context(), rg, *s.Name, *v.InstanceID,
+					*nic.Name, *ipc.Name, segment(pipID, "publicIPAddresses"), nil)
+				if err != nil || !strings.EqualFold(*pip.ID, pipID) {
+					t.Fatalf("instance %s: get public IP %s: %v", *v.Name, pipID, err)
+				}
+				publicIPs++
+			}
 		}
 		ipPager := n.NewPublicIPAddressesClient().NewListVirtualMachineScaleSetPublicIPAddressesPager(rg, *s.Name, nil)
 		for ipPager.More() {
@@ -495,8 +510,8 @@ func TestScaleSets(t *testing.T) {
 			}
 		}
 	}
-	if flexible == 0 || instances == 0 {
-		t.Fatalf("%d flexible sets, %d uniform instances: the test proves little", flexible, instances)
+	if flexible == 0 || instances == 0 || publicIPs == 0 {
+		t.Fatalf("%d flexible sets, %d uniform instances, %d public IPs: the test proves little", flexible, instances, publicIPs)
 	}
 }
 
