@@ -43,6 +43,12 @@ type Instance struct {
 	// hostvars_suffix do: compose, groups and keyed_groups see the wrapped
 	// names; composed vars are not wrapped.
 	VarsPrefix, VarsSuffix string
+	// ComposeSeesUnwrapped changes what the construct step sees of
+	// wrapped Vars to what gcp_compute's vars_prefix gives it: compose
+	// sees the names unwrapped (the plugin hands it the instance), groups
+	// and keyed_groups both unwrapped and wrapped (ansible-core adds the
+	// host's inventory vars there). The stored names are wrapped.
+	ComposeSeesUnwrapped bool
 	// Vars are the host vars in the Ansible plugin's shape. Values are
 	// JSON-compatible: string, bool, float64/int/int64, nil, []any,
 	// map[string]any, and construct.Datetime where the plugin hands

@@ -75,19 +75,16 @@ func TestGCPPluginParity(t *testing.T) {
 			"leading_separator": false,
 		}, nil},
 		// The plugin prefixes the host vars it sets; its compose sees the
-		// instance unprefixed, its groups and keyed_groups both. Roster's
-		// expressions all see the prefixed names (on purpose: one set of
-		// names, the stored ones, for every expression).
+		// instance unprefixed, its groups and keyed_groups both.
 		{"vars prefix", map[string]any{
-			"projects":     projects[:1],
-			"vars_prefix":  "gce_",
-			"hostnames":    []any{"private_ip"},
-			"compose":      map[string]any{"ansible_host": "networkInterfaces[0].networkIP", "where": "zone"},
-			"groups":       map[string]any{"up": "gce_status == 'RUNNING'", "eu": "where.startswith('europe')"},
-			"keyed_groups": []any{map[string]any{"prefix": "team", "key": "gce_labels.team | default('none')"}},
-		}, map[string]any{
-			"compose": map[string]any{"ansible_host": "gce_networkInterfaces[0].networkIP", "where": "gce_zone"},
-		}},
+			"projects":    projects[:1],
+			"vars_prefix": "gce_",
+			"hostnames":   []any{"private_ip"},
+			"compose":     map[string]any{"ansible_host": "networkInterfaces[0].networkIP", "where": "zone", "prefixed": "gce_zone | default('unseen')"},
+			"groups":      map[string]any{"up": "gce_status == 'RUNNING'", "eu": "where.startswith('europe')", "running": "status == 'RUNNING'"},
+			"keyed_groups": []any{map[string]any{"prefix": "team", "key": "gce_labels.team | default('none')"},
+				map[string]any{"prefix": "zone", "key": "zone"}},
+		}, nil},
 		// Every instance of these has labels: the plugin fails on one
 		// without when a labels.KEY hostname is asked for.
 		{"filters", map[string]any{

@@ -651,11 +651,17 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 			names[0] = inst.ExternalID
 			notes.add("no hostnames preference matched; named by id", inst.ExternalID)
 		}
-		vars := inst.Vars
+		// vars are what compose sees, and what is stored unless the names
+		// are wrapped for gcp_compute: then wrapped is.
+		vars, wrapped := inst.Vars, map[string]any(nil)
 		if inst.VarsPrefix != "" || inst.VarsSuffix != "" {
-			// Before construct: its expressions see the wrapped names,
-			// as in the plugin (amazon.aws's prepare_host_vars).
-			vars = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
+			if inst.ComposeSeesUnwrapped {
+				wrapped = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
+			} else {
+				// Before construct: its expressions see the wrapped
+				// names, as in the plugin (amazon.aws's prepare_host_vars).
+				vars = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
+			}
 		}
 		for k, name := range names {
 			h := &roster.Host{ExternalID: inst.ExternalID, Scope: scope, Name: name, Enabled: inst.Enabled, Address: inst.Address}
@@ -665,10 +671,16 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 				// its own id, its vars constructed again for its name.
 				h.ExternalID = inst.ExternalID + aliasSeparator + name
 			}
+			w := wrapped
 			if k < len(names)-1 {
-				v = maps.Clone(vars) // construct's output goes into v
+				// construct's output goes into the map stored
+				if w != nil {
+					w = maps.Clone(wrapped)
+				} else {
+					v = maps.Clone(vars)
+				}
 			}
-			if err := e.buildHost(sh, h, inst, v, cons, &buf, enc, notes); err != nil {
+			if err := e.buildHost(sh, h, inst, v, w, cons, &buf, enc, notes); err != nil {
 				return err
 			}
 			st := stored[h.ExternalID]
@@ -691,19 +703,25 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 // allow_duplicated_hosts.
 const aliasSeparator = "@"
 
-// buildHost constructs h, a host of inst named already, from vars (which
-// it changes): its groups, composed vars, address, encoded vars and hash.
-func (e *Engine) buildHost(sh *scopeHosts, h *roster.Host, inst *sources.Instance, vars map[string]any, cons *construct.Batch, buf *bytes.Buffer, enc *json.Encoder, notes *warnings) error {
+// buildHost constructs h, a host of inst named already, from vars:
+// its groups, composed vars, address, encoded vars and hash. Its vars are
+// stored, with the composed ones added, or vars when stored is nil (either
+// map is changed).
+func (e *Engine) buildHost(sh *scopeHosts, h *roster.Host, inst *sources.Instance, vars, stored map[string]any, cons *construct.Batch, buf *bytes.Buffer, enc *json.Encoder, notes *warnings) error {
 	// compose sees the plugin's host vars only (each of the four plugins
 	// hands it those); groups and keyed_groups see the host's inventory
 	// vars as well, inventory_hostname and group_names among them
 	// (ansible-core's constructed mixin adds them there).
 	hidden := maps.Clone(inst.DefaultVars)
 	if hidden == nil {
-		hidden = make(map[string]any, 3)
+		hidden = make(map[string]any, 3+len(stored))
 	}
+	maps.Copy(hidden, stored) // the wrapped names, for groups and keyed_groups
 	setMagicVars(hidden, h.Name, inst.Groups)
 	res, err := cons.ApplyHidden(vars, hidden)
+	if stored != nil {
+		vars = stored
+	}
 	if err != nil {
 		return fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
 	}

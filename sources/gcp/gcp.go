@@ -368,6 +368,9 @@ func (p *provider) instance(project string, in *computepb.Instance, images map[s
 		Address:    address,
 		Enabled:    in.GetStatus() == "RUNNING",
 		Vars:       hostVars(in, project, image, p.opts),
+		// vars_prefix names the stored vars; compose sees the instance.
+		VarsPrefix:           p.opts.VarsPrefix,
+		ComposeSeesUnwrapped: true,
 	}
 }
 

@@ -466,13 +466,16 @@ func TestImageInfoAndVarsPrefix(t *testing.T) {
 	sim, url := newSim(t, gcpsim.Options{Seed: 9, Size: 150, Projects: []string{"roster-prod"}})
 	p := openProvider(t, testDriver(sim, url), url, map[string]any{"projects": "roster-prod", "retrieve_image_info": true, "vars_prefix": "gce_"})
 	got := collectAll(t, p)
+	// The instance's vars go to compose unprefixed; the engine stores
+	// them under vars_prefix (TestGCPPluginParity, "vars prefix").
 	for _, info := range sim.Fleet().Instances() {
-		v := got[info.ID].Vars
-		if v["gce_image"] != info.Image || v["gce_name"] != info.Name || v["gce_project"] != "roster-prod" {
-			t.Fatalf("%s: gce_image %v (want %s), gce_name %v", info.ID, v["gce_image"], info.Image, v["gce_name"])
+		inst := got[info.ID]
+		v := inst.Vars
+		if v["image"] != info.Image || v["name"] != info.Name || v["project"] != "roster-prod" {
+			t.Fatalf("%s: image %v (want %s), name %v", info.ID, v["image"], info.Image, v["name"])
 		}
-		if _, ok := v["name"]; ok {
-			t.Fatal("an unprefixed var is left")
+		if inst.VarsPrefix != "gce_" || !inst.ComposeSeesUnwrapped {
+			t.Fatalf("%s: vars prefix %q (compose sees them unwrapped: %v), want gce_", info.ID, inst.VarsPrefix, inst.ComposeSeesUnwrapped)
 		}
 	}
 	if n := sim.Stats().Calls(gcpsim.MethodDisks, ""); n != 1 {

@@ -40,13 +40,6 @@ func hostVars(in *computepb.Instance, project, image string, o *Options) map[str
 	} else {
 		m["image"] = nil
 	}
-	if o.VarsPrefix != "" {
-		prefixed := make(map[string]any, len(m))
-		for k, v := range m {
-			prefixed[o.VarsPrefix+k] = v
-		}
-		m = prefixed
-	}
 	return m
 }
 
