@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -137,11 +141,20 @@ func TestTokenCommands(t *testing.T) {
 }
 
 // TestDemo runs the README's first command in-process twice: the second
-// run reuses the data directory and its sync finds nothing changed.
+// run reuses the data directory and its sync finds nothing changed. Then
+// once more with the simulators' usual ports taken: the demo moves them
+// and points its sources and credentials there.
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
 	var urls []string
-	for i := range 2 {
+	for i := range 3 {
+		if i == 2 {
+			for _, port := range []string{"4566", "4567", "4568", "4569"} {
+				if l, err := net.Listen("tcp", "127.0.0.1:"+port); err == nil {
+					defer l.Close()
+				}
+			}
+		}
 		ctx, cancel := context.WithCancel(t.Context())
 		out := &syncedBuffer{}
 		done := make(chan error, 1)
@@ -166,18 +179,21 @@ func TestDemo(t *testing.T) {
 		}
 		text := out.String()
 		urls = append(urls, strings.Join(regexp.MustCompile(`simulator .* at (\S+)`).FindAllString(text, -1), "\n"))
+		if i == 0 {
+			demoAnsibleHasEveryHost(t, text, filepath.Join(dir, "demo-token"))
+		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
 		for _, src := range []string{"aws-demo", "gcp-demo", "azure-demo", "openstack-demo"} {
-			line := regexp.MustCompile(`sync of ` + src + ` succeeded in \S+: (\d+) hosts seen; (\d+) added, 0 updated, 0 removed, 0 disabled, (\d+) unchanged`).FindStringSubmatch(text)
+			line := regexp.MustCompile(`sync of ` + src + ` succeeded in \S+: (\d+) hosts seen; (\d+) added, (\d+) updated, 0 removed, 0 disabled, (\d+) unchanged`).FindStringSubmatch(text)
 			switch {
 			case line == nil:
 				t.Fatalf("run %d: no successful sync of %s:\n%s", i, src, text)
-			case i == 0 && (line[1] == "0" || line[2] != line[1]):
+			case i == 0 && (line[1] == "0" || line[2] != line[1] || line[3] != "0"):
 				t.Fatalf("run %d: first sync of %s: %s", i, src, line[0])
-			case i == 1 && urls[0] == urls[1] && (line[2] != "0" || line[3] != line[1]):
+			case i == 1 && urls[0] == urls[1] && (line[2] != "0" || line[3] != "0" || line[4] != line[1]):
 				t.Fatalf("run %d: the second run's sync of %s changed hosts: %s", i, src, line[0])
 			}
 		}
@@ -190,6 +206,45 @@ func TestDemo(t *testing.T) {
 				t.Fatalf("run %d: no %q in the instructions", i, cmd)
 			}
 		}
+	}
+}
+
+// demoAnsibleHasEveryHost: the simulated clouds name machines alike, and
+// the demo's Ansible document still lists every host of every source
+// (its inventory's name_policy is prefix), the --host example among them.
+func demoAnsibleHasEveryHost(t *testing.T, text, tokenFile string) {
+	t.Helper()
+	seen := 0
+	for _, m := range regexp.MustCompile(`sync of \S+ succeeded in \S+: (\d+) hosts seen`).FindAllStringSubmatch(text, -1) {
+		n, _ := strconv.Atoi(m[1])
+		seen += n
+	}
+	api := regexp.MustCompile(`(http://\S+/api/v1)/inventories/demo/groups`).FindStringSubmatch(text)
+	example := regexp.MustCompile(`ansible-inventory -i \S+ --host (\S+)`).FindStringSubmatch(text)
+	if api == nil || example == nil {
+		t.Fatalf("the demo's instructions name no API or no --host example:\n%s", text)
+	}
+	token, err := os.ReadFile(tokenFile)
+	must(t, err)
+	req, err := http.NewRequestWithContext(t.Context(), "GET", api[1]+"/inventories/demo/ansible?all=true", nil)
+	must(t, err)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(token)))
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	var doc struct {
+		Meta struct {
+			Hostvars map[string]json.RawMessage `json:"hostvars"`
+		} `json:"_meta"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the demo's Ansible document: %d %v", resp.StatusCode, err)
+	}
+	if len(doc.Meta.Hostvars) != seen || seen == 0 {
+		t.Fatalf("the demo's Ansible document lists %d hosts; its syncs saw %d", len(doc.Meta.Hostvars), seen)
+	}
+	if _, ok := doc.Meta.Hostvars[example[1]]; !ok {
+		t.Fatalf("the --host example %q is not a host of the demo's Ansible document", example[1])
 	}
 }
 

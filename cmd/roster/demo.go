@@ -318,10 +318,17 @@ var demoActor = broker.Actor{Name: "roster-demo"}
 // and one source per simulated cloud, or points existing ones at this
 // run's simulators.
 func demoSetup(ctx context.Context, m *Main, clouds []demoCloud) ([]*roster.Source, error) {
+	// The simulated fleets name machines alike (web-03 runs in every
+	// cloud): each host is named by its source, or Ansible would see one
+	// host for each such name.
+	prefix := roster.NamesPrefix
 	inv, err := m.Store.Inventory(ctx, demoInventory)
-	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		inv = &roster.Inventory{Name: demoInventory, Description: "Roster demo: simulated EC2, Compute Engine, Azure and OpenStack fleets"}
+	switch {
+	case roster.ErrorCode(err) == roster.ENOTFOUND:
+		inv = &roster.Inventory{Name: demoInventory, Description: "Roster demo: simulated EC2, Compute Engine, Azure and OpenStack fleets", NamePolicy: prefix}
 		err = m.Store.CreateInventory(ctx, inv)
+	case err == nil && inv.NamePolicy != prefix:
+		inv, err = m.Store.UpdateInventory(ctx, inv.ID, roster.InventoryUpdate{NamePolicy: &prefix})
 	}
 	if err != nil {
 		return nil, err
@@ -403,5 +410,5 @@ func firstHostName(ctx context.Context, st roster.Store, src *roster.Source) str
 	if err != nil || len(hosts) == 0 {
 		return "NAME"
 	}
-	return hosts[0].Name
+	return src.Name + "_" + hosts[0].Name // the demo's name_policy is prefix
 }

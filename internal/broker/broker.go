@@ -197,9 +197,11 @@ func (b *Broker) Update(ctx context.Context, actor Actor, ref string, name, desc
 	return updated, nil
 }
 
-// guard refuses non-admins a change of guarded fields.
+// guard refuses non-admin tokens a change of guarded fields. Roster
+// itself (no token: the demo pointing its credentials at this run's
+// simulators) may make it.
 func guard(actor Actor, schema roster.CredentialSchema, before, after map[string]string) error {
-	if actor.Token != nil && actor.Token.Role == roster.RoleAdmin {
+	if actor.Token == nil || actor.Token.Role == roster.RoleAdmin {
 		return nil
 	}
 	var fields []roster.FieldError
