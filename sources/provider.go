@@ -115,6 +115,13 @@ type CredentialRouter interface {
 	CredentialRoutingOptions() []string
 }
 
+// StrictComposer is implemented by drivers whose plugin fails on a
+// compose error whatever strict says: openstack.cloud 2.x composes with
+// strict=True (plugins/inventory/openstack.py, _add_host).
+type StrictComposer interface {
+	StrictCompose() bool
+}
+
 // ConstructAliaser is implemented by drivers whose plugin names the
 // constructed options differently (azure_rm's conditional_groups and
 // hostvar_expressions): the registry renames them before splitting.

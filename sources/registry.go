@@ -154,6 +154,9 @@ func (r *Registry) Open(ctx context.Context, src *roster.Source, cred *Credentia
 	if err != nil {
 		return nil, nil, err
 	}
+	if sc, ok := d.(StrictComposer); ok && sc.StrictCompose() {
+		c = c.WithStrictCompose()
+	}
 	if cred != nil && string(cred.Type) != d.Name() {
 		return nil, nil, roster.Errorf(roster.EINVALID, "a %s source cannot sync with a %s credential", d.Name(), cred.Type)
 	}

@@ -17,13 +17,15 @@ func Keys() []string {
 
 // Constructor applies one source's constructed options to hosts.
 type Constructor struct {
-	compose    []composeEntry
-	groups     []groupEntry
-	keyed      []keyedEntry
-	strict     bool
-	leadingSep bool
-	cache      *regexCache
-	limits     Limits
+	compose []composeEntry
+	groups  []groupEntry
+	keyed   []keyedEntry
+	strict  bool
+	// strictCompose: a compose error fails whatever strict says.
+	strictCompose bool
+	leadingSep    bool
+	cache         *regexCache
+	limits        Limits
 }
 
 type composeEntry struct {
@@ -363,6 +365,15 @@ func (c *Constructor) parseKeyed(v any, noFast bool, fe *roster.FieldErrors) {
 // Strict reports whether the options make evaluation errors fatal.
 func (c *Constructor) Strict() bool { return c.strict }
 
+// WithStrictCompose returns c with compose errors fatal whatever strict
+// says, as in plugins that compose with strict=True (openstack.cloud 2.x);
+// groups and keyed_groups still follow strict.
+func (c *Constructor) WithStrictCompose() *Constructor {
+	cc := *c
+	cc.strictCompose = true
+	return &cc
+}
+
 // Empty reports whether the options construct nothing.
 func (c *Constructor) Empty() bool {
 	return len(c.compose) == 0 && len(c.groups) == 0 && len(c.keyed) == 0
@@ -448,6 +459,9 @@ func (c *Constructor) apply(vars, hidden map[string]any, batch *Batch) (Result, 
 			err = out.addValue(ce.name, v)
 		}
 		if err != nil {
+			if c.strictCompose {
+				return Result{}, &EvalError{Field: "compose." + ce.name, Expr: ce.src, Err: err}
+			}
 			if err := fail("compose."+ce.name, ce.src, err); err != nil {
 				return Result{}, err
 			}

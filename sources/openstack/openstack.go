@@ -74,6 +74,11 @@ type Driver struct {
 	ConfigDirs []string
 }
 
+// StrictCompose implements sources.StrictComposer: the 2.x plugin composes
+// with strict=True (plugins/inventory/openstack.py, _add_host), so a
+// compose error fails the sync whatever strict says.
+func (Driver) StrictCompose() bool { return true }
+
 // Name implements sources.Driver.
 func (Driver) Name() string { return "openstack" }
 

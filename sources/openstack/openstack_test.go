@@ -17,6 +17,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/construct"
 	"github.com/rosterhq/roster/sources/openstack/openstacksim"
 )
 
@@ -823,5 +824,32 @@ func TestOnlyCloudsTakesEachCloudsFirstRegion(t *testing.T) {
 			left && !strings.Contains(notes[0], `cloud "sim" has the regions RegionTwo, RegionOne; with only_clouds`) {
 			t.Errorf("%v: notes %q", tc.opts, notes)
 		}
+	}
+}
+
+// TestComposeIsAlwaysStrict: openstack.cloud 2.x composes with
+// strict=True (plugins/inventory/openstack.py, _add_host), so a compose
+// error fails the sync whatever strict says; groups and keyed_groups
+// still follow strict.
+func TestComposeIsAlwaysStrict(t *testing.T) {
+	e := newSimEnv(t, openstacksim.Options{Seed: 1, Size: 10, Regions: []string{"RegionOne"}})
+	reg := sources.NewRegistry(e.driver)
+	open := func(construct map[string]any) *construct.Constructor {
+		t.Helper()
+		cfg := e.config(construct)
+		cfg["strict"] = false
+		_, c, err := reg.Open(t.Context(), &roster.Source{Provider: "openstack", Config: cfg}, nil, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	vars := map[string]any{"openstack": map[string]any{"name": "web-1"}}
+	if _, err := open(map[string]any{"compose": map[string]any{"x": "nothing.here"}}).Apply(vars); err == nil || !strings.Contains(err.Error(), "compose.x") {
+		t.Fatalf("an undefined var in compose with strict false: %v, want the sync to fail", err)
+	}
+	res, err := open(map[string]any{"groups": map[string]any{"g": "nothing.here"}}).Apply(vars)
+	if err != nil || len(res.Warnings) != 1 {
+		t.Fatalf("an undefined var in groups with strict false: %v, %q, want it skipped with a warning", err, res.Warnings)
 	}
 }
