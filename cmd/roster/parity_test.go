@@ -55,6 +55,19 @@ func TestAWSPluginParity(t *testing.T) {
 		config map[string]any
 	}{
 		{"base", map[string]any{}},
+		// Errors strict: false skips, in the three option families.
+		{"not strict", map[string]any{
+			"strict":       false,
+			"compose":      map[string]any{"broken": "no_such_var.attr", "fine": "instance_id"},
+			"groups":       map[string]any{"bad": "no_such_var == 1", "good": "instance_id != ''"},
+			"keyed_groups": []any{map[string]any{"prefix": "missing", "key": "tags.NoSuchTag"}, map[string]any{"prefix": "type", "key": "instance_type"}},
+		}},
+		// The same error with strict: the plugin fails to load the
+		// inventory; Roster's sync fails and changes nothing.
+		{"strict", map[string]any{
+			"strict":  true,
+			"compose": map[string]any{"broken": "no_such_var.attr"},
+		}},
 		{"hostnames and groups", map[string]any{
 			// Names unique in the fleet: the Name tags repeat, and there
 			// Roster differs on purpose (README, "Duplicate names").
@@ -119,6 +132,14 @@ func TestAWSPluginParity(t *testing.T) {
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
 			out, err := cmd.Output()
+			if tc.name == "strict" {
+				// ansible-inventory warns and goes on without the source.
+				if !strings.Contains(stderr.String(), "Failed to parse") || !strings.Contains(stderr.String(), "no_such_var") {
+					t.Fatalf("the plugin loaded a strict inventory with a broken compose: %v\n%s", err, stderr.String())
+				}
+				syncFails(t, api, ec2URL, plugin, "no_such_var")
+				return
+			}
 			if err != nil {
 				t.Fatalf("ansible-inventory with aws_ec2: %v\n%s", err, stderr.String())
 			}
@@ -147,6 +168,38 @@ func TestAWSPluginParity(t *testing.T) {
 			got := parseAnsibleList(t, doc)
 			compareInventories(t, want, got)
 		})
+	}
+}
+
+// syncFails creates an inventory with an EC2 source of plugin's config
+// and requires its sync to fail saying why (want) and to store no host.
+func syncFails(t *testing.T, api *client.Client, ec2URL string, plugin map[string]any, want string) {
+	t.Helper()
+	if code := call(t, api, "POST", "/inventories", map[string]any{"name": "failing"}, nil); code != 201 {
+		t.Fatalf("create inventory: %d", code)
+	}
+	config := maps.Clone(plugin)
+	config["endpoint_url"] = ec2URL
+	var src struct{ ID string }
+	if code := call(t, api, "POST", "/inventories/failing/sources", map[string]any{"name": "ec2", "provider": "aws", "credential": "aws", "config": config}, &src); code != 201 {
+		t.Fatalf("create source: %d", code)
+	}
+	var run struct{ ID, Status, Error string }
+	if code := call(t, api, "POST", "/sources/"+src.ID+"/syncs", nil, &run); code != 202 {
+		t.Fatalf("trigger: %d", code)
+	}
+	for deadline := time.Now().Add(60 * time.Second); !roster.SyncStatus(run.Status).Done(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("sync did not finish: %+v", run)
+		}
+		call(t, api, "GET", "/syncs/"+run.ID, nil, &run)
+	}
+	if run.Status != "failed" || !strings.Contains(run.Error, want) {
+		t.Fatalf("sync: %+v, want it failed naming %q", run, want)
+	}
+	var hosts struct{ Items []any }
+	if code := call(t, api, "GET", "/inventories/failing/hosts", nil, &hosts); code != 200 || len(hosts.Items) != 0 {
+		t.Fatalf("the failed sync stored %d hosts (%d)", len(hosts.Items), code)
 	}
 }
 
