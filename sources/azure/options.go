@@ -116,7 +116,13 @@ var inert = map[string]string{
 	"cert_validation_mode": "TLS certificates are always validated",
 	"api_profile":          "Roster uses the API versions of its Azure SDK",
 	"batch_fetch_interval": "Roster does not use the batch API (see batch_fetch)",
-	"batch_fetch_timeout":  "Roster does not use the batch API (see batch_fetch)",
+	// A certificate's key on the server's disk is no place for a
+	// source's secret: the service principal comes from its credential.
+	"x509_certificate_path": "certificate files are not read: " + credentialReason,
+	"thumbprint":            "certificate files are not read: " + credentialReason,
+	"log_mode":              "Roster logs the sync on its own log (--log-level debug); it writes no Azure SDK log",
+	"log_path":              "Roster logs the sync on its own log (--log-level debug); it writes no Azure SDK log",
+	"batch_fetch_timeout":   "Roster does not use the batch API (see batch_fetch)",
 }
 
 const (
