@@ -152,8 +152,8 @@ func (s *Server) ansibleHost(ctx context.Context, inv *roster.Inventory, name st
 			}
 		}
 	} else {
-		// The hosts sharing a name are few: one per source, or more only
-		// when a plugin option allows them.
+		// The hosts sharing a name: one per source, or more when a plugin
+		// option allows them; read a page at a time.
 		filters = append(filters, roster.HostFilter{InventoryID: inv.ID, Name: name, Enabled: enabled, Limit: 100})
 	}
 	var vars json.RawMessage
@@ -161,25 +161,31 @@ func (s *Server) ansibleHost(ctx context.Context, inv *roster.Inventory, name st
 		if strings.Contains(f.Name, "*") {
 			continue // '*' is the filter's wildcard; no host name has one
 		}
-		hosts, _, err := s.store.Hosts(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range hosts {
-			if h.Name != f.Name || naming.name(h) != name {
-				continue
-			}
-			v, err := naming.vars(h)
-			switch {
-			case err != nil:
+		for {
+			hosts, next, err := s.store.Hosts(ctx, f)
+			if err != nil {
 				return nil, err
-			case vars == nil:
-				vars = slices.Clone(v)
-			case naming.Policy == roster.NamesMerge:
-				if vars, err = mergeVars(vars, v); err != nil {
+			}
+			for _, h := range hosts {
+				if h.Name != f.Name || naming.name(h) != name {
+					continue
+				}
+				v, err := naming.vars(h)
+				switch {
+				case err != nil:
 					return nil, err
+				case vars == nil:
+					vars = slices.Clone(v)
+				case naming.Policy == roster.NamesMerge:
+					if vars, err = mergeVars(vars, v); err != nil {
+						return nil, err
+					}
 				}
 			}
+			if next == "" || naming.Policy != roster.NamesMerge {
+				break
+			}
+			f.After = next
 		}
 	}
 	if vars == nil {
