@@ -71,7 +71,7 @@ func TestExpressionLimitsKeepTheServerUp(t *testing.T) {
 	config := func(compose map[string]any) map[string]any {
 		return map[string]any{"regions": []string{"us-east-1", "eu-west-1"}, "endpoint_url": simSrv.URL, "compose": compose}
 	}
-	healthy := map[string]any{"ansible_host": "private_ip_address", "short": "inventory_hostname.split('.')[0]"}
+	healthy := map[string]any{"ansible_host": "private_ip_address", "short": "private_dns_name.split('.')[0]"}
 	ids := map[string]string{}
 	for _, name := range []string{"bad", "good"} {
 		must(t, api.Do(t.Context(), "POST", "/inventories", map[string]any{"name": name}, nil))
@@ -119,16 +119,17 @@ func TestExpressionLimitsKeepTheServerUp(t *testing.T) {
 	call(t, api, "GET", "/inventories/bad/ansible", nil, &before)
 	baseline := testenv.PeakRSS(t, node.cmd.Process.Pid)
 
-	// Written to read the host's name, the same expressions pass
-	// validation; each sync fails on its own.
+	// Written to read a host var (compose sees the plugin's vars, not
+	// inventory_hostname), the same expressions pass validation; each
+	// sync fails on its own.
 	for _, expr := range []string{
-		"((inventory_hostname[0]*60000)|replace(inventory_hostname[0], inventory_hostname[0]*60000))|length",
-		"(inventory_hostname[0]*60000).replace(inventory_hostname[0], inventory_hostname[0]*60000)|length",
-		"inventory_hostname.ljust(1000000, inventory_hostname[0])",
-		"inventory_hostname.center(1000000, inventory_hostname[0])",
-		"(inventory_hostname[0]*60000).join(range(5000)|map('string'))|length",
-		"((inventory_hostname[0]*60000)*60000)|length",
-		"[inventory_hostname[0]*60000] * 100000",
+		"((instance_id[0]*60000)|replace(instance_id[0], instance_id[0]*60000))|length",
+		"(instance_id[0]*60000).replace(instance_id[0], instance_id[0]*60000)|length",
+		"instance_id.ljust(1000000, instance_id[0])",
+		"instance_id.center(1000000, instance_id[0])",
+		"(instance_id[0]*60000).join(range(5000)|map('string'))|length",
+		"((instance_id[0]*60000)*60000)|length",
+		"[instance_id[0]*60000] * 100000",
 	} {
 		cfg := config(map[string]any{"ansible_host": "private_ip_address", "x": expr})
 		if code := call(t, api, "PATCH", "/sources/"+ids["bad"], map[string]any{"config": cfg}, nil); code != http.StatusOK {
