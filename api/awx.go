@@ -330,11 +330,11 @@ func (q AWXScript) kind() string {
 	return k
 }
 
-// awxFlag reads one of the script's flags as AWX does: any non-empty
-// value turns it on ("0" and "false" too).
+// awxFlag reads one of the script's flags as AWX does: its last value
+// (Django's QueryDict.get), on when not empty ("0" and "false" too).
 func awxFlag(q map[string][]string, name string) bool {
 	v := q[name]
-	return len(v) > 0 && v[0] != ""
+	return len(v) > 0 && v[len(v)-1] != ""
 }
 
 // awxScript answers GET /api/v2/inventories/{id}/script/: the inventory
