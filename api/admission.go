@@ -165,6 +165,8 @@ func isRequest(route string, r *http.Request) bool {
 		return false
 	case ansibleRoute:
 		return r.URL.Query().Has("host")
+	case awxScriptRoute:
+		return r.URL.Query().Get("host") != "" // AWX reads an empty host as none
 	}
 	return true
 }

@@ -45,12 +45,20 @@ func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventor
 		key.kind = "ansible-all"
 	}
 	neg := negotiation{ifNoneMatch: req.Params.IfNoneMatch, offerGzip: true, acceptsGzip: acceptsGzip(req.Params.AcceptEncoding)}
-	return s.document(ctx, inv, f, key, "", neg, func(ctx context.Context, w *bufio.Writer) (int64, error) {
+	return s.document(ctx, inv, f, key, "", neg, s.renderNamed(inv, func(ctx context.Context, w *bufio.Writer, names HostNaming) (int64, error) {
+		return WriteAnsibleInventory(ctx, w, s.store, inv.ID, all, names)
+	}))
+}
+
+// renderNamed renders a document of inv with write, which names hosts as
+// inv's Ansible document does.
+func (s *Server) renderNamed(inv *roster.Inventory, write func(ctx context.Context, w *bufio.Writer, names HostNaming) (int64, error)) renderFunc {
+	return func(ctx context.Context, w *bufio.Writer) (int64, error) {
 		names, err := s.hostNaming(ctx, inv)
 		if err != nil {
 			return 0, err
 		}
-		gen, err := WriteAnsibleInventory(ctx, w, s.store, inv.ID, all, names)
+		gen, err := write(ctx, w, names)
 		if err != nil || names.Policy != roster.NamesPrefix {
 			return gen, err
 		}
@@ -61,7 +69,7 @@ func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventor
 			return gen - 1, err
 		}
 		return gen, nil
-	})
+	}
 }
 
 // afterSyncs is inv as it is after the syncs a read waited for (they moved
@@ -298,35 +306,36 @@ func mergeVars(a, b json.RawMessage) (json.RawMessage, error) {
 	return json.Marshal(into)
 }
 
-// WriteAnsibleInventory writes an inventory as Ansible's dynamic inventory
-// JSON: _meta.hostvars first (streamed), then every group with its hosts,
-// children and vars, "all" with the top-level groups, and "ungrouped" when
-// some host is in no group (an empty one makes Ansible warn). Hosts are
-// named by naming; hosts of one name are one host of Ansible's, combined
-// as the naming's policy says. It returns the inventory generation it
-// wrote; write errors are left in w, for its Flush.
-func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.HostStore, inventoryID string, includeDisabled bool, naming HostNaming) (generation int64, err error) {
-	members := make(map[string][]string)
-	var ungrouped []string
-	groups := make(map[string]*roster.Group)
+// namedHost is one host of Ansible's document: the hosts of one name,
+// combined as the naming says.
+type namedHost struct {
+	name string
+	// vars are its vars, valid until the walk goes on.
+	vars json.RawMessage
+	// id is the first host's of the name; enabled, whether any host of
+	// the name is.
+	id      int64
+	enabled bool
+}
+
+// inventoryGroups are the group memberships and groups a walk collects.
+type inventoryGroups struct {
+	members   map[string][]string // group → host names, in walk order
+	ungrouped []string
+	groups    map[string]*roster.Group
+}
+
+// walkNamed walks an inventory's hosts (disabled ones only with
+// includeDisabled) as Ansible's document names them: each calls host once
+// per name, in the store's order of names, with the vars of the hosts of
+// that name combined as the naming's policy says (held back while the
+// next host may be named alike: hosts come by name). It returns the
+// memberships and groups it saw and the inventory generation it read.
+func walkNamed(ctx context.Context, store roster.HostStore, inventoryID string, includeDisabled bool, naming HostNaming, each func(namedHost) error) (inventoryGroups, int64, error) {
+	g := inventoryGroups{members: make(map[string][]string), groups: make(map[string]*roster.Group)}
+	var cur namedHost
 	first := true
-	w.WriteString(`{"_meta":{"hostvars":{`)
-	// The vars of the host named prev, held back while the next host may
-	// be named alike (hosts come by name): merged, they are written when
-	// the name changes.
-	var prev string
-	var pending json.RawMessage
-	flush := func() {
-		if first {
-			return
-		}
-		if len(pending) == 0 {
-			w.WriteString("{}")
-		} else {
-			w.Write(pending)
-		}
-	}
-	generation, err = store.WalkInventory(ctx, inventoryID, func(h *roster.Host) error {
+	generation, err := store.WalkInventory(ctx, inventoryID, func(h *roster.Host) error {
 		if !includeDisabled && !h.Enabled {
 			return nil
 		}
@@ -335,63 +344,105 @@ func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.Ho
 		if err != nil {
 			return err
 		}
-		if name == prev && !first {
+		if name == cur.name && !first {
 			// Sources named a host alike: Ansible has one host of that
 			// name, whose groups add up and whose vars are merged
 			// (merge) or are the first host's (first, fail).
+			cur.enabled = cur.enabled || h.Enabled
 			if naming.Policy != roster.NamesMerge {
 				return nil
 			}
-			if pending, err = mergeVars(pending, vars); err != nil {
+			if cur.vars, err = mergeVars(cur.vars, vars); err != nil {
 				return err
 			}
-			addMemberships(members, &ungrouped, name, h.Groups, true)
+			addMemberships(g.members, &g.ungrouped, name, h.Groups, true)
 			return nil
 		}
-		flush()
-		prev = name
 		if !first {
-			w.WriteByte(',')
+			if err := each(cur); err != nil {
+				return err
+			}
 		}
 		first = false
-		writeString(w, name)
-		w.WriteByte(':')
-		pending = append(pending[:0], vars...)
-		addMemberships(members, &ungrouped, name, h.Groups, false)
+		cur = namedHost{name: name, vars: append(cur.vars[:0], vars...), id: h.ID, enabled: h.Enabled}
+		addMemberships(g.members, &g.ungrouped, name, h.Groups, false)
 		return nil
-	}, func(g *roster.Group) error {
-		c := *g
-		c.Children = slices.Clone(g.Children)
-		c.Vars = slices.Clone(g.Vars)
-		groups[g.Name] = &c
+	}, func(gr *roster.Group) error {
+		c := *gr
+		c.Children = slices.Clone(gr.Children)
+		c.Vars = slices.Clone(gr.Vars)
+		g.groups[gr.Name] = &c
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return g, 0, err
 	}
-	flush()
-	w.WriteString(`}}`)
+	if !first {
+		if err := each(cur); err != nil {
+			return g, 0, err
+		}
+	}
+	return g, generation, nil
+}
 
-	// Every group: those with members and those that only nest or carry vars.
-	names := make(map[string]bool, len(members)+len(groups))
-	for n := range members {
+// groupNames are the names of every group of g: those with members and
+// those that only nest or carry vars, sorted, without "all" and
+// "ungrouped"; isChild tells the groups some group nests.
+func (g inventoryGroups) groupNames() (sorted []string, isChild map[string]bool) {
+	names := make(map[string]bool, len(g.members)+len(g.groups))
+	for n := range g.members {
 		names[n] = true
 	}
-	isChild := make(map[string]bool)
-	for n, g := range groups {
+	isChild = make(map[string]bool)
+	for n, gr := range g.groups {
 		names[n] = true
-		for _, c := range g.Children {
+		for _, c := range gr.Children {
 			isChild[c] = true
 			names[c] = true
 		}
 	}
 	delete(names, "all")
 	delete(names, "ungrouped")
-	sorted := make([]string, 0, len(names))
+	sorted = make([]string, 0, len(names))
 	for n := range names {
 		sorted = append(sorted, n)
 	}
 	slices.Sort(sorted)
+	return sorted, isChild
+}
+
+// WriteAnsibleInventory writes an inventory as Ansible's dynamic inventory
+// JSON: _meta.hostvars first (streamed), then every group with its hosts,
+// children and vars, "all" with the top-level groups, and "ungrouped" when
+// some host is in no group (an empty one makes Ansible warn). Hosts are
+// named by naming; hosts of one name are one host of Ansible's, combined
+// as the naming's policy says. It returns the inventory generation it
+// wrote; write errors are left in w, for its Flush.
+func WriteAnsibleInventory(ctx context.Context, w *bufio.Writer, store roster.HostStore, inventoryID string, includeDisabled bool, naming HostNaming) (generation int64, err error) {
+	first := true
+	w.WriteString(`{"_meta":{"hostvars":{`)
+	walked, generation, err := walkNamed(ctx, store, inventoryID, includeDisabled, naming, func(h namedHost) error {
+		if !first {
+			w.WriteByte(',')
+		}
+		first = false
+		writeString(w, h.name)
+		w.WriteByte(':')
+		if len(h.vars) == 0 {
+			w.WriteString("{}")
+		} else {
+			w.Write(h.vars)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	w.WriteString(`}}`)
+	members, ungrouped, groups := walked.members, walked.ungrouped, walked.groups
+
+	// Every group: those with members and those that only nest or carry vars.
+	sorted, isChild := walked.groupNames()
 	var top []string
 	for _, n := range sorted {
 		if !isChild[n] {

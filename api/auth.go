@@ -43,13 +43,18 @@ func (s *Server) tokenOf(r *http.Request) (*roster.Token, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || value == "" {
 		return nil, roster.Errorf(roster.EUNAUTHORIZED, "the Authorization header must be: Bearer <token>")
 	}
+	return s.tokenByValue(r.Context(), strings.TrimSpace(value))
+}
+
+// tokenByValue finds the token whose value is value, however the request
+// carried it: an unknown, malformed, revoked or expired one is 401.
+func (s *Server) tokenByValue(ctx context.Context, value string) (*roster.Token, error) {
 	// A value that cannot be a token is refused as an unknown one is, and
 	// without a query: the answer says nothing of how a token looks.
-	value = strings.TrimSpace(value)
 	if !roster.WellFormedToken(value) {
 		return nil, errBadToken
 	}
-	tok, err := s.store.TokenByHash(r.Context(), roster.HashToken(roster.Secret(value)))
+	tok, err := s.store.TokenByHash(ctx, roster.HashToken(roster.Secret(value)))
 	if roster.ErrorCode(err) == roster.ENOTFOUND {
 		return nil, errBadToken
 	} else if err != nil {

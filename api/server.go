@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -63,6 +64,9 @@ type Config struct {
 	// without one. The TLS listener verifies the certificate (Roster's
 	// asks for one with tls.VerifyClientCertIfGiven).
 	RequireClientCertificate bool
+	// Version is Roster's, as AWX's API reports it (GET /api/v2/ping/,
+	// /api/v2/config/); empty: "devel".
+	Version string
 }
 
 // MetricsPath is where the Prometheus exposition is served when
@@ -88,6 +92,9 @@ type Server struct {
 	// clientCerts: every request but health checks needs a verified
 	// client certificate.
 	clientCerts bool
+	// version is Roster's, and node the host name of this node, for
+	// AWX's API.
+	version, node string
 }
 
 var _ StrictServerInterface = (*Server)(nil)
@@ -99,6 +106,10 @@ func NewServer(c Config) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	if s.version = c.Version; s.version == "" {
+		s.version = "devel"
+	}
+	s.node, _ = os.Hostname()
 	if s.scheduler == nil {
 		s.scheduler, _ = c.Store.(roster.SchedulerStore)
 	}
@@ -122,6 +133,7 @@ func (s *Server) Handler() (http.Handler, error) {
 		ResponseErrorHandlerFunc: problem,
 	})
 	mux := http.NewServeMux()
+	s.mountAWX(mux)
 	h := HandlerWithOptions(strict, StdHTTPServerOptions{
 		BaseRouter: mux,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -144,6 +156,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	root = v.middleware(s.authorizeRequest, problem)(root)
 	root = joinListFields(root)
 	root = s.authenticate(root)
+	root = s.serveAWX(mux, root) // AWX's API authenticates as AWX does
 	if s.clientCerts {
 		root = s.requireClientCertificate(root)
 	}

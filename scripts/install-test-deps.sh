@@ -12,7 +12,9 @@
 # Dependencies:
 #   ansible-core  (Debian)  -> ansible-inventory
 #   ansible, python3-boto3 (Debian) -> the amazon.aws collection's aws_ec2 plugin, which
-#                              tests run side by side with Roster on the same fleet
+#                              tests run side by side with Roster on the same fleet;
+#                              the awx.awx collection's controller plugin (needs nothing
+#                              more), which tests point at Roster's AWX endpoints
 #   python3-google-auth (Debian) -> what google.cloud's gcp_compute plugin needs, ditto
 #   python3-azure, python3-azure-cli-core, python3-adal, python3-msrestazure,
 #   python3-msrest (Debian, about 540 MB) -> what azure.azcollection's azure_rm

@@ -237,7 +237,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.api = api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
 		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir, TokenMaxTTL: time.Duration(m.Config.TokenMaxTTL),
 		Admission:                api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)},
-		RequireClientCertificate: m.Config.TLSClientCA != ""})
+		RequireClientCertificate: m.Config.TLSClientCA != "", Version: buildVersion()})
 	h, err := m.api.Handler()
 	if err != nil {
 		return err
