@@ -1295,7 +1295,7 @@ type WebhookCreate struct {
 	// SigningSecret For generic webhooks: signs each request. Write-only.
 	SigningSecret *string `json:"signing_secret,omitempty"`
 
-	// Source The one source (id) reported.
+	// Source The one source reported: its id, `INVENTORY/NAME` or a name only one source has.
 	Source *string `json:"source,omitempty"`
 
 	// Url https (http only to the loopback, or with allow_insecure). Write-only.
@@ -1381,8 +1381,8 @@ type Limit = int
 // MaxAge defines model for MaxAge.
 type MaxAge = int
 
-// SourceID defines model for SourceID.
-type SourceID = string
+// SourceRef defines model for SourceRef.
+type SourceRef = string
 
 // Stale defines model for Stale.
 type Stale string
@@ -1560,7 +1560,7 @@ type ListWebhooksParams struct {
 	// Inventory Only webhooks of this inventory (id or name), including its sources' webhooks.
 	Inventory *string `form:"inventory,omitempty" json:"inventory,omitempty"`
 
-	// Source Only webhooks of this source (id).
+	// Source Only webhooks of this source: its id, `INVENTORY/NAME` or a name only one source has.
 	Source *string `form:"source,omitempty" json:"source,omitempty"`
 }
 
@@ -1831,25 +1831,25 @@ type ServerInterface interface {
 	CreateSource(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
 	// DeleteSource Delete a source with its hosts and sync history.
 	// (DELETE /api/v1/sources/{source})
-	DeleteSource(w http.ResponseWriter, r *http.Request, source SourceID)
+	DeleteSource(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// GetSource Get a source.
 	// (GET /api/v1/sources/{source})
-	GetSource(w http.ResponseWriter, r *http.Request, source SourceID)
+	GetSource(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// UpdateSource Change a source's name, configuration or missing-host policy.
 	// (PATCH /api/v1/sources/{source})
-	UpdateSource(w http.ResponseWriter, r *http.Request, source SourceID)
+	UpdateSource(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// DeleteCallbackKey Remove the source's callback key.
 	// (DELETE /api/v1/sources/{source}/callback-key)
-	DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID)
+	DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// CreateCallbackKey Make (or replace) the source's provisioning callback key.
 	// (POST /api/v1/sources/{source}/callback-key)
-	CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID)
+	CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// ListSyncRuns A source's sync history, newest first.
 	// (GET /api/v1/sources/{source}/syncs)
-	ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceID, params ListSyncRunsParams)
+	ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceRef, params ListSyncRunsParams)
 	// TriggerSync Sync a source now.
 	// (POST /api/v1/sources/{source}/syncs)
-	TriggerSync(w http.ResponseWriter, r *http.Request, source SourceID)
+	TriggerSync(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(w http.ResponseWriter, r *http.Request, run string)
@@ -2938,7 +2938,7 @@ func (siw *ServerInterfaceWrapper) DeleteSource(w http.ResponseWriter, r *http.R
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -2964,7 +2964,7 @@ func (siw *ServerInterfaceWrapper) GetSource(w http.ResponseWriter, r *http.Requ
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -2990,7 +2990,7 @@ func (siw *ServerInterfaceWrapper) UpdateSource(w http.ResponseWriter, r *http.R
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3016,7 +3016,7 @@ func (siw *ServerInterfaceWrapper) DeleteCallbackKey(w http.ResponseWriter, r *h
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3042,7 +3042,7 @@ func (siw *ServerInterfaceWrapper) CreateCallbackKey(w http.ResponseWriter, r *h
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3068,7 +3068,7 @@ func (siw *ServerInterfaceWrapper) ListSyncRuns(w http.ResponseWriter, r *http.R
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3123,7 +3123,7 @@ func (siw *ServerInterfaceWrapper) TriggerSync(w http.ResponseWriter, r *http.Re
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -6767,7 +6767,7 @@ func (response CreateSource429ApplicationProblemPlusJSONResponse) VisitCreateSou
 }
 
 type DeleteSourceRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type DeleteSourceResponseObject interface {
@@ -6830,6 +6830,22 @@ func (response DeleteSource404ApplicationProblemPlusJSONResponse) VisitDeleteSou
 	return err
 }
 
+type DeleteSource409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteSource409ApplicationProblemPlusJSONResponse) VisitDeleteSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSource429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -6850,7 +6866,7 @@ func (response DeleteSource429ApplicationProblemPlusJSONResponse) VisitDeleteSou
 }
 
 type GetSourceRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type GetSourceResponseObject interface {
@@ -6919,6 +6935,22 @@ func (response GetSource404ApplicationProblemPlusJSONResponse) VisitGetSourceRes
 	return err
 }
 
+type GetSource409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response GetSource409ApplicationProblemPlusJSONResponse) VisitGetSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSource429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -6939,7 +6971,7 @@ func (response GetSource429ApplicationProblemPlusJSONResponse) VisitGetSourceRes
 }
 
 type UpdateSourceRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 	Body   *UpdateSourceJSONRequestBody
 }
 
@@ -7077,7 +7109,7 @@ func (response UpdateSource429ApplicationProblemPlusJSONResponse) VisitUpdateSou
 }
 
 type DeleteCallbackKeyRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type DeleteCallbackKeyResponseObject interface {
@@ -7140,6 +7172,22 @@ func (response DeleteCallbackKey404ApplicationProblemPlusJSONResponse) VisitDele
 	return err
 }
 
+type DeleteCallbackKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCallbackKey409ApplicationProblemPlusJSONResponse) VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCallbackKey429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -7160,7 +7208,7 @@ func (response DeleteCallbackKey429ApplicationProblemPlusJSONResponse) VisitDele
 }
 
 type CreateCallbackKeyRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type CreateCallbackKeyResponseObject interface {
@@ -7265,7 +7313,7 @@ func (response CreateCallbackKey429ApplicationProblemPlusJSONResponse) VisitCrea
 }
 
 type ListSyncRunsRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 	Params ListSyncRunsParams
 }
 
@@ -7351,6 +7399,22 @@ func (response ListSyncRuns404ApplicationProblemPlusJSONResponse) VisitListSyncR
 	return err
 }
 
+type ListSyncRuns409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRuns409ApplicationProblemPlusJSONResponse) VisitListSyncRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSyncRuns429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -7371,7 +7435,7 @@ func (response ListSyncRuns429ApplicationProblemPlusJSONResponse) VisitListSyncR
 }
 
 type TriggerSyncRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type TriggerSyncResponseObject interface {
@@ -7460,6 +7524,22 @@ func (response TriggerSync404ApplicationProblemPlusJSONResponse) VisitTriggerSyn
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TriggerSync409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response TriggerSync409ApplicationProblemPlusJSONResponse) VisitTriggerSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7914,6 +7994,22 @@ func (response ListWebhooks404ApplicationProblemPlusJSONResponse) VisitListWebho
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks409ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9550,7 +9646,7 @@ func (sh *strictHandler) CreateSource(w http.ResponseWriter, r *http.Request, in
 }
 
 // DeleteSource operation middleware
-func (sh *strictHandler) DeleteSource(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) DeleteSource(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request DeleteSourceRequestObject
 
 	request.Source = source
@@ -9576,7 +9672,7 @@ func (sh *strictHandler) DeleteSource(w http.ResponseWriter, r *http.Request, so
 }
 
 // GetSource operation middleware
-func (sh *strictHandler) GetSource(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) GetSource(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request GetSourceRequestObject
 
 	request.Source = source
@@ -9602,7 +9698,7 @@ func (sh *strictHandler) GetSource(w http.ResponseWriter, r *http.Request, sourc
 }
 
 // UpdateSource operation middleware
-func (sh *strictHandler) UpdateSource(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) UpdateSource(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request UpdateSourceRequestObject
 
 	request.Source = source
@@ -9635,7 +9731,7 @@ func (sh *strictHandler) UpdateSource(w http.ResponseWriter, r *http.Request, so
 }
 
 // DeleteCallbackKey operation middleware
-func (sh *strictHandler) DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request DeleteCallbackKeyRequestObject
 
 	request.Source = source
@@ -9661,7 +9757,7 @@ func (sh *strictHandler) DeleteCallbackKey(w http.ResponseWriter, r *http.Reques
 }
 
 // CreateCallbackKey operation middleware
-func (sh *strictHandler) CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request CreateCallbackKeyRequestObject
 
 	request.Source = source
@@ -9687,7 +9783,7 @@ func (sh *strictHandler) CreateCallbackKey(w http.ResponseWriter, r *http.Reques
 }
 
 // ListSyncRuns operation middleware
-func (sh *strictHandler) ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceID, params ListSyncRunsParams) {
+func (sh *strictHandler) ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceRef, params ListSyncRunsParams) {
 	var request ListSyncRunsRequestObject
 
 	request.Source = source
@@ -9714,7 +9810,7 @@ func (sh *strictHandler) ListSyncRuns(w http.ResponseWriter, r *http.Request, so
 }
 
 // TriggerSync operation middleware
-func (sh *strictHandler) TriggerSync(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) TriggerSync(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request TriggerSyncRequestObject
 
 	request.Source = source
@@ -10068,223 +10164,226 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rbhs5uuCrENoDWJotyXIufWZkDLA+SaY7ezrpPrF7enFaWRVdRUkcl8gakmVZHQQ4v/YBFvsM58Hm",
-	"SRb8PrIuqosusZ3unGAw6LjEKpIfP373y4deJFepFEwY3Zt86C0ZjZmCf14smP1PzHSkeGq4FL1J75JF",
-	"UsSaaC4iRsySEZnETBuiZaYiRuQcHnJxy4SRakMSan/ciIjFRGdRxLSeZ0myIX16rZkwZL1kgkjBiGC3",
-	"TJGYx4NRL+jpaMlW1C7AbFLWm/S4MGzBVO/jx6D36oou6mt7S1dME7PkmtwypbkUfjmxjLIVE+accEOi",
-	"JRULpmFimLI8gsSS6cb5tVFcLGD6d1Ibpi4NTRogFBqVsRC3Zb9MhV4zRbgGSNnZKP4wV0wvBdOaUH3D",
-	"YjKXqjoxE9mqN/mlZz/YC3pzmmjWex/UFvQx6KVU0RUz7uReKBYzYThN3rF5fYVXS0aifMiJJjwmUhFB",
-	"V8wugNsxKTXLXtCzz3qTXjG6F/QU+3vGFYt7E7uwbki9yJSWqnkJoWB3ZhbBiNCfVKrYLZeZJildFKv5",
-	"e8bUprQc/Gr31K/nb6Vgb6iJli3zWyyCiSmJZLrZRhb4I0q4/edSJrGekPWSJ4D1U1Fg+JJqIqTHqxiv",
-	"RrB19k/Hz8iamyURklzLeDOaCr85vHLF7l7Ph3blQ1z6jk36VbQedL7Ofc45H3zgMX/PV9zU5/+RLhjR",
-	"/NfWg0zgvfK3YzanWWJ6k7PxOOit6B1f2UtwNoY/uXB/Bk1U4Q2966JZE0ej7M2XmjnKlJMkIFLFNaWK",
-	"ObI1FddsLpU/TS4WpK8ZI6G2BCAcjIiFs2I0BlwShGYxN1JZWNsHU2F/G0qRbIiRN5YsKL5YMGXRBmft",
-	"myXbOASyuLTkYjEAYrWm3OipmEsFIzWhif3ahqhMCC4WI3JhyEpqQyjZMKpI/+nZ86ffjMfjQQnFtsC+",
-	"onczumAVwOeg9u+XwD1uBPclQPP1y2a8Q1gD0rUgG444ENNaiO7PS2qIkSSWSHhjaugWyQ3drkPSl4rQ",
-	"fIFTEWZpTA2bRTRaspnhKyYzEw4mJLTQDy1hhtuMB8BNfn4BoQj8qfhmTDSiGdx84a8+3Pm1XR23rIkp",
-	"dm7xItRM3bIQP2u3NBWwZGqItIy1X8ynMkE4coxrGt0slMxEPBiRV9x+jqzpBglSeGH3RkVMQuRPQ4BV",
-	"SBxLJ5puyFKuLUyqxKkdUWBpzfezZ2HTC3Im5f6EfTUxqaD3M7teSnnThjBr/LkLY9yQg1Dmox2sUyk0",
-	"Q94oxTzhEVCrSArDBPyTpmnCI2rXc5oqeZ2w1X//m7aL+1D6+D8pS2Z7/+20EJpO8Vd9+iO+hVPWt2e3",
-	"ADhAb5gY9T4Gvb9Idc3jmInHXgoQoRNNlEwYWdENcK9YguQEK3stbmnC48delz1UK0pybbmWXcE5CZlS",
-	"UukQ4KdRbuIsifWIvEU6SdZUe94Lq38rzV/sHXnM5b+VlpMsiWJIVvxC3siYzzmLm1E+lzQaRQjYrBNS",
-	"FvyWARkIK9JBaC9KXWRv2oQbdWqHlCTorqEwJhd3hznp7XqnLBoDnK6k/J4qXNfnQCYrbFmMSuwiStI3",
-	"ECpFaBSx1CDaX0n5horNo65USrKiYuOXq8+JURtCF5QLQueGKRK+Y0Zthhf2j9Azma1zLw2pLqvGtu0S",
-	"fhI0M0up+K/ssS8JkJ7AckAqSCZuhFyLgCh2K60GJBVhd6ml61YhhDP5SdBbyhN6nTwqBl2QmKVMxExE",
-	"G1AJ4XoixxwBN3MfgVsnNL9O2LdKZqn9O1UyZcpwZDjRkiexQirPDVvpBi6Vs0uqFN3Yv5dSo0K+/yu3",
-	"FJGha8t/tWM+Fi/L67+xyNi33SZyhQJAHMfcAoQmP1a21DVDBRh1uOKvJ5rEG0FXPCpZCsLhMOHahDlZ",
-	"tEheheVsxQytg9gCy+/+mDUjVGpA+ViWM34pZnm/ayQuM+jRJGkYHPQurILw6tYhchVCPwiGCgSLCbND",
-	"4LZodssUTQgHNTyiCVFsnmmaaPvrnPIkU0xbdUMKRiKaJE72tGREkKXMFOlHMhOGTLPx+CkjZxNiJV0n",
-	"lpI5V9oEoBOBBAwP7V+DEbkgikVSxU5vipmhPNGgExOdpaliWrP4z1YSIzAHfhJXYY+aa8NFZIo1X7ON",
-	"FE4KtXsloAiiAk4NLHdEQKa3zJ0miVyz2C6VJmu60YT6Fck54UYTuRZ1ZKERgrTh6tDIoFWi9gus3/4y",
-	"l2pFDdLOb571upVPi+YAlC4MbLvABV6gyFUbl1+RWcuA/NQqC7c6zRCeBvVXZGYiiS94Cd6BuWc3Izj8",
-	"wyIWixvEeYvvVLdA11hWa9oW635Fkb79d3ze9PsB+9y6l9zuyY0sYOYP3aNF4DGngFJ1VeUddl/v77k2",
-	"dXKVk/T8H50EtSAWDUS/ZENrVpgr+4f5mpb8giaJ1S4vQBxqkld/EMkGFdnibhPBWKwn8OSGbUCX0Nx4",
-	"dTXTTKEmLueWlqnNVKxotOSCodVtnjBmAqIlDFeZVUo8denrSKZMBwQVgICsqRJcLPRUWMYhFkSC/guM",
-	"cgDmGtDTrYChkYzY5YBZBmwsKhNO062exlxavJ8h696WAqzyjSSoYnU5JzQ3F/09YxmLiZEEv0Q4MC4H",
-	"4mspE0YF3JhMuDvRIK1mAte85klCuIiSLGZlSPedDcItwJL5AE0d1M07zNJiOYNR06XXhppMl+88ju7B",
-	"4ux3mzX3Mg65XeQfC0oA7MKsf2Wb+k24wYdb5rqlXAswgzRuIlNJMwx/evc9oeRaSmMBZPGC/PjD5ZW2",
-	"R9NXLKGG31rlF+B48ePrE02uqYb3msC1tW+7VJy8cZeFgby2Sbt7huqoB/st2FCCXiIjmjSS10gxalg8",
-	"o2Z/ml4BSQPlRMX5IBbVYMeQYqhZpJjxinhvf07miX4XvXtrx1hkhUn0TDPTYmEsr8ILDklMKLmlScZI",
-	"v/DuwAMNp7y/PO05UNdii3O/sqMteoIt8bCDc96qzm06LDqp+bbaDqNsqq0xQTgIN7R6yjmaVE+gWGSQ",
-	"I3QFSys7774iL+CtdjwER9c2md5C7hW9+56JhVn2JmfjJ8+CB8D2V5ZjIVw9rO0bgYe4FEx7Uh033oJD",
-	"0P0YbNs62eqhuv13H8V9CCgl2le7RfsLINWtlWil1ssZEl/7r8iucm71frvHlGq9lgrEOsv4rey2tqi7",
-	"iFL7718zZYfJlAltaHTTSGqrU+8LkU7s7EDGIz/QKi4X4P3QIHMgqjb4SxQ3DFxS5+SGpbnIViU2TXJM",
-	"M865eUq/NR3yfVDYrfm7KNjuJRyBnj8BlfvNE6+/OK4onU35nFBB2Co1G4KvkChhVGn7WKY4QY23fyJR",
-	"a1JxX2aKmkZed0Fi9xua0qkm4dOxDgMSno1X8B+0d7M7ukoT+9mnY93ETmHvr6zaUL9nsK+myVNqloQL",
-	"Jx46c2xQLCWSYs4XI8UWXAr9y9n7sFE6XTGt6YLt1sVwIcULTVj3raKigRgdIxsWERxtevmxxgcgvM0/",
-	"Nqrffvj2mramqggXrcA5SpSIKsL6NiJ0RMa0A6fhQ6Ij9KIZiE2r8b66zve3aaJjhZWonWKprcC8D2EA",
-	"UfZ4QvswRvQqVF9yxSJDVmx1zVSjyNzBbw+ysjdwynwnfnmtULif43Bm+COP4ztGE7Osr6KwJHSjohvX",
-	"+GnZtD0ax4rp5uNlgl4nbZIOuzNMiZy81fWoVMlbHoNBmscTMCGDT/6GsRQN1vY8Gm8nGMdnmiH+7Udw",
-	"FxbyB3pwcOk1y3MdO/ezCB+24BXX2v6zI5qHCEkSKRZMEcVSqQxEw1AROyByQ2Ku4ZCaTWCttwqMfc2/",
-	"wMxt+zz6NjYxnGKqKjr55eVqs0fSAiUL8OUn7xZXwZ7ywbTdifu49nC3Hs5aXHESfrpsskv3uQdjkh07",
-	"S2XCo80+r/yIIz+C5LBiZskyPdPxHg5lN/jy5Ruapt5iebBJqMNkU9V0yvs6zByTn+HjWGN+J4fVxLM7",
-	"oXcft7W4Tscz6vwbj6Offp7jpEnyw7w3+eWIg33faMtma7LCESX9GIFKFFvJW6bBndOoyr7WOmPvUFE8",
-	"EN4dekMlZpv0C7l/gO6gXKYnXJNMF3kDtTNaK5pWQjbdUmoRGWsG8bBcLBI2zDQjf7XjiX3fgsYFLXOh",
-	"jYtxLkzqzWzevjkzpsVPU/3uiSYJnzOIOei7pZJvxkVsLTkbr/bwz3TrN3BWcZeXpqoUPqg1ucWCTC5K",
-	"CTEApBaz8nGOiZKToS5QelzZjqCImNZtkRKWb3ApDgw8yDXd+i8mmbnwtpa0nyYlt/xWUKx4e307Y3Yq",
-	"yrKzKnqQNWHUW0cBq6d8NvzmKUmYMRAdHvMFNzogJ6OTgJzMTuxVPhmeBEQbqsBLCeHh1L1hf4ZXIJaF",
-	"2kf2m//7l4vhv9Phr+Phn94X/xzNhu8/jINvnnz8pyYw2+WVQ52rBysaF3/ldKB2M4VLoOjSEbTfE3zJ",
-	"R/TYLwbeyCwVBuUz7tz3ZM2UC0EiVjY+xE/XYo92C207OQ+a+2DfFVA3Cd3H8j8jTZOJ6ju5xphRDImO",
-	"ZJLw2DINQpOE9GHNmLBEspQYSUKIrvIpVhVi2uokhI37JVT30AbTH/MtNuRmlAL/fNBzLVWwH55SHBYG",
-	"UxEqDDvOfw8HGIlZxi/Q4J3r1yKSnJOVVPBITIXEQBNudI6cS3rLRn41EHdtB8G3UoaM9tzHquB+c1UX",
-	"TMEIcyl8MIbO3bBuAi5uZXLLYqsWTwU1JPz21RUZjUan9tVh5BBFh6OpGJJwxRSkpDjON5gQqvPlFds1",
-	"a1kClJtrMhUkX35+u1D9hACbJAlg81YRJTBTDHE61xv7nwDzRghJqHGBNCfa+c7XHMNM+g6s9say2L4I",
-	"3AmjvPHG2i9ounaoBZtKFZvzu3CCgCxRgvJpcw3AjO37IQQlRrgvDFCc4SM7BB+E5/7QLURkZkjosGVm",
-	"n4ZkwcAeAdGA9qOAG1RvDYNwIw9gbXiSEMVotERJD5YP2wonuU3IIRjFgEX4LNIqrsF5FrhgScOUOxEN",
-	"8UgJmxtiFyrnTfgPOT7vXl1e4SQJR1jm9igPzTnlSTjxEUcYJSSzJIakAA8T6rYrMCoqz8a1X6zC3eL8",
-	"HEKsqIjzZFiXdHaO5MRyvTzoyX4iVQxkE8iKg/gcC1gEFDzAFWN8lffcAsZBvJVFB28JcWGFja7YH8Sb",
-	"NisUUBEHg+JeIHqaknmPaCOt5OSuLReLUWlJKNRbNRrtVI2r8HHhTTb9d395Qf707Pk/Exdy7uLV6tGn",
-	"kYwrbmyX0WJpqTSzOSSoBD1PDqy+Xo7KD6w05bKDLBWWM8hfAH+RWcp4Zj9SBGzaAZYlzHwaAX4vj5wP",
-	"etpIRRdsNs8S9Aageatx/7ilZhMsBOPtzRpLnrgGxlgzIpcEUsNNwjrYf91T8tO718RFBkI8Ihegq7hz",
-	"2sNr4kI7YeJSeBscZBPPa9Izd6mBdU6OGHzNIrlipPgkwRBTTfo5/yjU4aGOw0FDwDOaJWe3tCHj+qU0",
-	"hsUlNyeQDeAMC37roYaznmj81XOlghSeaOJmCQgfsREp09bmoMPCEN4QUIq751gAAFmE9izssGgtp0bN",
-	"vAG6SfOta6oJvWbJp6h139sPIO39x//5vyRuhXJA2GgxIiE6kCckTWjEIMsBn4SNqp4lYc3Sdn5Sdoh9",
-	"N0/g/eb586fPd8Wr27c+BVHs+6RfsgmE9knYoqjX9vVOJtXY83jFBUbqKOqCsDGL2sWmMtVIqi4vv3tx",
-	"URfg0+w64dHMhZd23/vS2KZbfhktWZw15xy7Cg+O2WK67vXGyiAsmU8IFQTo7C1NSD88e+6CGJ6OV1aW",
-	"MVORMKoNea4HkBBFIiUFYXeQT8GlIP3wD6dnz8kf8H/25f+xlJlKNuE5+enqxVRkImFaE+SvLEaWGL54",
-	"98Pb2dW///lCMXr6gptNOBiRV6vUbCYEktClIDFbURGPpuK1X6Dh0Y0VDJKEAKNNmRrmUsRcM+PTSVCa",
-	"wLesMDUVXvR15mdi5IKBFBJLSJtCucU9dCJCHsNx9nzVRDUuI5myd0zD9a0FS7lAkdlK7+kwYz4apDZR",
-	"7iNu9wHXgsLhwgaWtVgsCYjOrvMR9iijRGbxnhHYKRMx+o2gFAGLuxMvWtRdz6xwN0EFQo1YzRfi0U2X",
-	"ReielZzbzJap4iLiKU10E+wtqFmuTVRiNYoXC0MiTZIDo36rpKMm//2QMnF5+R3BYaBN9Qu5zb6mScIF",
-	"a+aFjTbR753503GIs/HqPLd91jZpDKj4mniF8RDLaLCT2PGFYPGLUoxl3U5a/XHH8e0Pd81Um+0101ZW",
-	"bbNYWZHeuGQTI0kiF2AK0Y0HADL4DOt5HOmMq0agumVX9r01TWkDjTDHMhh1QEPA2S4JG99+gWOPzBvo",
-	"ioeCOx3X71ud8Vn2cE6wqNOkopKdaMLELVdSgN576nHXKp9cNJ7TkupZ5DJHtth4SXo7NmTtIO8VuzMz",
-	"u0MH0hYZwA4j2skKcZ4cFGeM9IEt/40bwxRc1z0z9MSsFJLRtdRCa0anGQAdeEzOZTEquiHsohBuOrHM",
-	"jyu9M8MdNaMM/kaipdRMkD7NYzsHVRRxmBAQSgwTZpmXgWKKy7jwAT1fNdNTrNXSkVOFA3YvBMsBnOR0",
-	"tTn1qKFOTGu5If99ywTHE0hE067GmTPk5BcI7CIVGb4owlMXS47JMPHJcw1qGPwjN2Mi1UErE1XM1Udg",
-	"9ii0lQqpBuUgyRZckDlP2FREVCmOtTlWAbnODBhZiZCEzecsgthyZzCEyjuRITGfz5liwiSbqZgrucJD",
-	"h68OAlAGpz0MSyZvL968cgUy3AcnZL3cTHuE0Wg5mgr0rPkcv6o9liiWMoomopVdiGWdHhijqSi73KA6",
-	"D2xaSMFcUZzjvBBN0UVOVMvvZ+ApfOWqHxbEUaH+rXIclsjpjIiTDguoy8qOpNBGZZE9bPdbgOZaiwdO",
-	"C/BWVDy3Rv3VLfCoKN1j+d9esb1V8TQvPpcDxO5kQuhaB2QRpQGBVBKo6OVzSRopxCGc5XdE4PcLvMhj",
-	"++vRFi9ZQjcabixomlZNpkQbCvijWRbLoaIiliuSUmXQa3NO9FIqU67aAmEC18ysmb2wa4lq64i89Iaq",
-	"PfhIlW/st6F22t/1PsbivLCvXLk3WhS4/FDbb/l9uCqdrHl8mBF+4KgYo0e8z+dw9pVsl5iZ3MnzmS7u",
-	"gwhb5ayZ/S5LA3AUM5kS2udGd4lArVJPsZDdE3ySsHXEhauj8UZEL6BSSWMEeiXGvFzko2Rbrv+KvqWW",
-	"H30sdoM4J1zVr5afUQLYIyLGRRjj+osXi4WVNlCe9n0LgN5logE6xtiTbYh8cXUPrewGLvi5VEjvFTNq",
-	"4wo+gFmLuI+QfjgcWrlt6B7o0EUxDJqTMqL8yDrvT3G4RyrEubVwW9nbeLe/34lUUB7C8ixOk5bkAcH1",
-	"snsFIktciSuU1RqslEncpmulSkZMa7KW6sab5+0S+xgW4H/mLUUhji46w6hms0wYnnToxbjwE02ihPJV",
-	"KXCCMBFr4izYigm2ZvE5oVhxA+uz2gnsMCz94yB+vSn0bb81MPvIm/11ayFNyQi0TchcRQ/EW4zxEBED",
-	"1eGaRjdyPofFg1QB1abtNPtPDt+dyXlXJRCOcSkGFCuoBjfqEu/i2bytyrIfgmIXLdkooLBobofdb+1Y",
-	"lGV/eaNkxW+y+XXmdkCQ3Cfem8LevlWk293YcEK0XFko2X05HDuvx6ZBjjQFNXIDT8pBBbUiKlVbvpuq",
-	"sOoHvYiKiLVVVnLVZSvusZTbtxLeK4kR9jNoIWv8TFnl/xQ1tpwVs6XS+pWWveVl7dVhS064S4sKck7S",
-	"wX7uReR1nOzhsmGuwBPbkrh4hIO5Hu+LoQCfcJD+C7nDu3EfPjL30zN6sIqj/qSru4Mv8bYwVB7r7WAz",
-	"Z53ygeway82BpzK30oEJiENMl5AmH9EHjiQgrognCdEMwv98LSzuSsOThaLCADE90N8ECWGZ/kQ6d4j6",
-	"ohiNZ3YLLYEFAKQV3eA27eiWelZyty4Dfv6udCb4SHlNO/O+AU2Psih1og6UsC9hCaoquopEfRf+qSyW",
-	"DSb2+AEhXPQcYYlmUC8RUcYHKgI/T7g2JfTZxs8GTKogUikn58nz5035m/TuNQ4+KxuOK2HI94AiDXDC",
-	"oA2wH4LduFrH/lORZ4fXFO3S38pCD+6H//xkvAwHIJ9hiMXZCiybZa9qroMOh7CR4YreDY1JzsH6S1aM",
-	"CjgUtNg7gga1OBN+y2qvFf0+XGFhzYzGKrZB+ey+ebanSx8AtAP/D0iKQuL+Mdim7hDu20EIRqSzHNvW",
-	"2vFr9VW/9+u+D47ut3KsDavBSNDa5qZ/8fP/OsFA5YH34WxHMp8UAdu3nK1z744PjHHBwo7B6O6+EyMy",
-	"niDOoQPiwLYMQe+vnXVwm1wB+eKp4pbJNFR0C3p3w4Ucuod/01KM3tH1G1e6pKjt32AvgNqAXGgWZYo1",
-	"u3GPkjA6awHc+nZGeyGUW3xrjU2/okIeXzDBFI+siJu0yd9LqmeaL6y4OyvKMH0eJ3ZF0arfdEvwCn+Z",
-	"tFpX4R3FGP6W9k4dlrvDzrOzquMcEqN0mtDNBBTYFZucnlr17PQf//GfGA8D8YqWyEMLCwxUB6jvEyFT",
-	"Eki2VBy3+hynyin/W7iNm2g8+MO8eg4fj5Jx6vdtdxBs6S7lgyty5v1drRUXXkjpumdFl5Hiph1y944L",
-	"UkOzk49mtBjkb8OIvLqjkYHYSUwpyr9gUc73fPhEwbxOLbZqeklF3O59txQ9IfYt7S2tENE3IkV5t440",
-	"vp20oM/jQQGCvW/t0phUk779jxN10eqfSJle0+gGhChM4qog62DHupvlpPxetpVmdSj4klm5ralkRcmk",
-	"3WDyPz7UtBa6uJTKEKybDSRt2x5+ToqKpT+9+74R4sxXjT/k1sFLB9b9aigQHiMInU/BqA3aunKrlr7h",
-	"adpWLjwTHXY+k+mZT5ipoyQTcSq5MCeafHd19SPBF6qau8C695W81Uo6ySE5yu5y7V/UrPRCCdr+tIKi",
-	"aLLHtXJp8TKKuZXugcf3IUlvX42Hs5FVMLJujbUi8AjxKPQJ8Zp4KylGpfAVi4dWm1aZ0OckBOvsyDmx",
-	"MD/OG10tgXFWV7Byg0ssII7tBq60Q4z51ugRQ2Nv2aoLayrbceFBYcwtrdkHXo/qLrUCqRwI7vHcPkEH",
-	"cl84ypG/j0j/kOL5njLEIfLCfXLpcmlVueKQTOPLYwVNrvGizMi+HLZ9CuwnJxWLWzhIY5cTOEluNpcg",
-	"WmPRckYVUxeZWTaGwV/8+NrZf/qh0mY2Go3CQUAglM8lbrvfUfANoendjz9cXpFTmvLT27NTrNQf5i1P",
-	"AUlg1mLVVobA9jxczGV9JS6sEPcOWRcVmxp0WAVW63VcS0nmirNKO0h7k6cCvT2wA/iSxuwnDHorfTVA",
-	"C09MMFxQQEQcFX6Kqah1thlNhY9SdJvPu1NBAwVCCW48B+mFyygAvjAh/4K/5oAeTcU7mTA9ISEkToWk",
-	"D1oa9o0MSOjTqELSr64cdxxgyPYgmIrQpVmFpJ93qbRfQAume6qr+9/KUB/g/iAzFKTmsK01U0j6Pn92",
-	"4NP4XQxYaNk/tC8MsNuly5clXKSZuzdyPsdkGd8V7pf3IyioEo6Ia1mX99FyRsip8FZIu0ZLe8F+g2cN",
-	"ortvDQErT+nCp1FBXVz698wuDVvUTkhKtXbNFrd711J414q6C2YKD7UU7Nx5FXw0sMhb62CPW7uwq7Ld",
-	"UFlyQMm1zMD1LbLVNYNOovneXJdITPlfSxIlVGuoB7BeyoQVJRPyZHON2eb+2GqtloJS6ulUXL4cAHBQ",
-	"9ceM8qIirnQlPRg2oIyogHomt64dNCR5kYup8DgOo+dcxJidD4sl8yxJsLkpuVaczZONix+xkIKSRCwm",
-	"z578aSr6YS27OXTYU2mNNiLh6RLKVf7q2mCeQvq6/UtZRADZ2vl10Ljmkow9Gbn48XWp6MukdzYaj8Yg",
-	"C6dM0JT3Jr2no/HoKVZnWQKd9NQMrpF9sECekNvEX8dgrNam6OOie9WGzb+0lH3FtNK+a/3qkgea2nT6",
-	"vjUdjVO3p4BUoyJ8bsS1zlj757Ha3AHfL/JG1nkbJ4wmFm27QCflrmmaWHQBzFPXcHqPkdiz+OP7rf6g",
-	"T8bjjkZzhzWY22oE1NBn7geBRMd1yBGuE+EzXETTt/PFnvounTD+bPf4Sts/eOnp7peKJqX2jSd/2v2G",
-	"76IIgkW2WlGrcwM+uFZfchEQwdaWNGDiA3mtdWZlfR0ULcIK+uPcSXJewlcdOD9Z4Dr+BBXGXxhltFeq",
-	"qTMHgkxEFxrCKuDSvrcr9ffYh1To0w83bPMRJPXuq5o3Ovavkhu2aWlgi30M9m9e+z7opa5M7lYrRZAb",
-	"hGuoWHRgct3cynGxVjgi0GLtBqw7ll3/W8YyYDLA/pxR94ZtTnRu+3GxHST02woHI/IzNhxSmZiKap4F",
-	"L3okYThMAN2rncvcMUSsdjABjjAVLv6oaEXsvm81eV5ruUT6HDs6QXKJ5V4sngps0W7lPtejO6/Zwu5g",
-	"yCDwu8Q2Ra7Ki+9K5Aq1OGd/CrIkGKzsIhD9zvLOzqT/7MmfgPNMRYX1uFbbVZrvIpl9iE6NzDy5NzJT",
-	"a97V1NDS/ebIy7Pd9zhvo3vwxQ96z/chLeXWnmUtpDf55X2ZdFxgXoZlytC3wO12UqRRVTBXyHX5jucX",
-	"euue5zcEvFq6k3VXi+np3gOyjIZmJA2nicqEXfjo90P+y8mjFow+2Ygr17zofKulk72a66pF2B9qwQja",
-	"jnXfE32k02w7yRdllna9caX3fhdnardUZsmkv2KGxtRQz3PdcfruW0VgDITBGHC35HEvFDl6Xheg8agL",
-	"flg9U/SVvSjXcHTKwr/IePMA5+mccx+rJjfLzz/W8OnsAeZvwSVakPjfpgQ53gPdysUUn5093Qs/scf4",
-	"o7Gq/BIgzKF4S65LkcsKGVvIIu+l3F3pnFTMV/7ykGOI3emH4o+PKC4mDC271YvyEp5vXZQKtj5rKAkE",
-	"L8WPSpcOFlEOxqzHRRSEYQVRAidhlhr6QanKMvYEwCXtY9R3ukhjI7f7lpmu0x4/Em2qCgC/bUw6niV+",
-	"y0zlhE+Ka93J06oa5i4TR/72OzYHA0ZKTbSsH70LdHs8pujcSXsxxcdEPOf4qyPgb5RHPjjp+60zVbT4",
-	"VJmq62gnpIHCpwLYptMfQMLcVh9wlGJQaa/sGYMCrf1oyaKbIRXxUPsgsWMZ7ilaT+u2osNvcqO1B2v0",
-	"63o1KM8jmurJ52E2UxGuFU0nxF7EsKnSvz+T4VbJfyuYu4zC1VT0M2F/d6Z3aGFM8BEUmANWxp0lr2S+",
-	"cxY9wvVUgMENggtFMRTDrtA46Nr6R1TYc75G/c+gWwA+BKb7ovJeRaDyr4ELhfRxb5pRl6iZCSj0a/Ft",
-	"EKDpCO1O9uPPx099gTt6LTNDnnirT5NtB9oJPDhhrTSYeGSiWmuYsJOnA75BeZUKEtmLtWQ0ZhiWDGHX",
-	"wxdSGCWT6nK2jZ8fvyQS/RunuD9cG2pRv0petiRRjFlD0gDSKEPJ1BKSuetPX40MPpqgar08jWirCedb",
-	"ZrDy5wPeAJygBe2L8n9fliTxuFhnIfniolxLUetlTFaZNpZZaUP6V/Y/LP5JM/Xi4l/ZRg8QDQXZ6gZd",
-	"Ee4eStTeF3U1X4iHEwcw6T8vdmlZbd5CB8pI5xW1qvUxoZ3BOQYwOEPcim4I1TcA0zmzvHDrwzQvK5Lk",
-	"ZSrBuDcVK6kg2U1D0chKec+Cfyt2K29YPEFpzX9D41cb3SZ8IS4vv/vX3FN231y1XPr0kZlqvbxmG1ct",
-	"hnxZ9OU3zgbtAfkCFQILo61FmT750KB24nOiyYuLvZgfGnQ63RTf4pD9wkVqXYIbgyxc26QDQjk6WyI3",
-	"zVFppXTIRF0tk5smKle27XSiP9iNLvomt9xkb7X7Lysk1F1GPnDDt51PoDgQlDuxyBmUHYUYCLhLouz2",
-	"CmFL6odhJuUm5I/sC3Kdtn+nbqDfuYmritVg9UW9yOpCZS3KS6uH6UV4RU4/wH/38OcUKL7LlfMO5bEv",
-	"1QCP2/O+5AMUgYZgrUWJbuwZrlU6wq1iE60s/nVp3EPacyoNa1tDSnI0/V0GI5RgXj768lHsYhavSyLF",
-	"g9j0ttouPzLTKLUa/ho/cN98wMcCtFD7Kho2k4rTD/mre5D9KrJ+EV7846HvHewl6KO6Vmr/GGxnfiy5",
-	"7j6mdq96B/DHj3Nfr6r21i/Ypb7XjTrUuJfDdi83+qMxhs/jRN+JaN6Hvo1wX/WLh+crzh1eNY9gS+XS",
-	"QWGBfmfmtZpzqZug63L/KezI9+YtSbNbWam+LSv0WcWchFqi2YiEsxUzdGQH3VKlQ4z1X9ONngrXZvSc",
-	"hDRJRtGSJ7FiIoRwf1/CLx0m7JYlrkngedFCUEh8NhVUQTvkMBPwgMXhiLysJHqTvm8TyoU2LvdEqryf",
-	"KDVTEXNN05RRxWK0qFMfYg4ZbUWf1jyJfFBp+5r3Z7Ob+TM43zF3EkpKlbr5AgwhlXI0FT+Ddz0Hoets",
-	"fKJdE0GqLUwhw+HtxZtXIdjrTd59dSqullxbkBYNZ6e9hGYiWk57tfI9k62m3WIqwqa62yHW09mIyMKi",
-	"KGeF0RdY0AqrWE0FlLHyhbPwY0QKgmsYwA4wgmBF72Z0wcI8A7KGLIAapC2ncUIUE9iXWIqITUUKHWd8",
-	"slC16y1wfMzb9d4RxYLcnhu+uqKLcCr64ev58K0UbPjGMoPQSxAuUkCTp+NnZL3kSV7ezs0IiSYingqf",
-	"S8IFWfpG3ViMCCZ3qZtFKkk1iXEqrtlGingwIq9h+xIapcRk8StPh0xEMoaylZL0Q0zpGL6yD7lYTGBM",
-	"OAimwtIWxbR2kCEdgAl8QiqequNsU4ENYPQNFCKEXgyQue4WkB/QEnOfEXw+gBH6L/exowt1vT1xq0NY",
-	"or1zPMaQnL9n0jCNwCNbwJ8KeMvlmZZOYETewWaKhFho2mKIzlKsVjNBL1cR32HnAkQqKFGD8+lbZty9",
-	"KbP7Hcb3vBH5uY8nycVO6Jrp43mbLNj23cOM5K8xvKehcEVj6mZStcHvKga1R97kG3p3ASxt58hLQ5O9",
-	"Br6e21OHQ+/Vdxwi0kDvIKyiCchp6A2UTRgUaNrIcaaifHdGxFEa7BleIIir8+hGYfMfqGYEsSsFRLdu",
-	"3YN6HqjY7FHasYaxbRD3L0CJwI/vd2kUwBBLjX8tMm9F81hEaBFq3KhTxJXeC9xzAbdJyzHndTTr3ACS",
-	"iPWNJeFgVLUUXZgKaSyablmaseaajSonlBcF+ZWnzd01LSXbtScYA11stWFqiHi+4x0c669E76+0qTjZ",
-	"Nk0PPXWuy1GdiGc38rTJBmAPuEK8LdV0HIxoLlygpKPnGEFpJaktrtiXc0+WmVvq4GjU+G1BfDdgv/rx",
-	"torocVGSNmvVT8j/vPzhLbT6AAweAFmxIkGJrMDPQJErgbjYzfaTNfs9dJuiSXmHLx6GPKgzWWZpt30e",
-	"1vl5bPOP7SbeUnfxhFC0QrXDq4cBopDlBzFXLEKNiWDPgc+JTqcf4L8fT29dTd5PmTZo8VHJLD24pEBT",
-	"xWNAPgdJ3/DieuNS1ALgE9eboqgC9nxFocmpFqCC1uO5XGsEEDoexnSG8szj2suKOZtiPmSWespGtUs7",
-	"+BrIdbRPFzM4aBWwfSpcJTWsZJZXUrN42MhG9ri4eTf4Vjbwneuw3qkU/iCSjSdGK7a6tnoraN7cEbI2",
-	"fc3f5wMUwu8K9TP8Q0hWVkKD5PqNb4caLamikV0q6Ydrdj38Q9haSsg3lO+av+m9oipy7dWKctkAJ7S5",
-	"efCUas+2rdGVr33kQkEPoBk/ZGSaRYt9qg7l5oOjZPej5fGvgnSrpAMnUpLxPocAAzOdfrD/+diVhfEd",
-	"2q8eFIvb2Kxd3NfAynLiMULkvvGlsbabU9543FLpaukRo00u3VlJey88tbMNI+eX062uqUI9LdTSJdW5",
-	"GgoWcuShrq2TLswksWTamaJdRyBdawAS2pdn6HoLmyzL9qK/pSv2Il/roYfyCPXqygvsCmqOZJJwyAyF",
-	"fkjb+uhXqm6peu4WcF2RVliejArfQ2Abh7wrLlUyziL2YIEOe1yrNPccD3XcequgSRAUbfTaeeFxtndi",
-	"aUw60/EMOz/rEPvnTGD/KVNYcjeAy+Y+A6lM0KEOzPsCfXUASZD5U6yOPxWVu1esdqbj0Pu6Sf/ZeFyY",
-	"kysXfyoEVMIjJasKoYmWJKIKKgiGM3BTz7CW8Sx/OwymYus3sFsF22/gadafI6TCqehPewENroNpj1ha",
-	"iBVXtwY7qToEg7diAJqEi8WIgBqCVElmIELQOFZMQ3OyVCpTcUWPyI+SC1OOCAAq58ha3uMOY5ipJiEt",
-	"VyAelYJn0V170eqVDbDQYGO1WSlY4bSdii3f5LY3lvSfjp/BzrfMz4PAV+yziHCMm5V4L2uzD7AA0+XL",
-	"g+n0Q/vHPpUB7Ndjq9TTsl5lvpEpVCjBb9sZUHKP7OQHb2TM59xzna+W/2pURZnku+YcTN3yCPzTkcQy",
-	"hdh8tMzPVlJwy3bE4lHYmeOsnXadSzfmIdM/YYouwapBHPgvaex3ey+jjD/D+4jzbMyqDlFMCV05QoOd",
-	"1W85ti/HZLXC/+AkOyfGgdGNi8VUeJ5X3JE0yRZckD4wMrrW4YTQFf1VihFda/v/GYueWDFGsYWdAiSM",
-	"OU/s2q344Oq5zEqP2F3tkRVCYEnwOqermZIJm1El4AXXQWeWqSQMyGg0GvjqmySSQhuVYXFu3OVUhABK",
-	"DfKLk1gCEt6wDYtnxd/aKB6B7JMwGmNTDAt4I5UVEy783uccdK8Q/wx9pWLqa9K6gnm+5xaUeXERPP4I",
-	"XLhHudwkyIZWeGTilispQFk7JS7ExQoVXDQxeAzTv/RGxAfJMcfav58lxcNt7Gti4OcP3L2I41LQqGyN",
-	"Yy9oW4mZuYenH/Afe6SDlFD6ay4IFlt0sM8D8nanf5T5TGvtmRZAjx/hEl/lNde/7CKKpZ6KnywBIDRf",
-	"v6xmeWzHcQq2JrkQ4MrGoRwgEygah62mQfH1TV2APkJeBGi9FD7iOwLUneGY2/EIrOfzJJF0Y63PIKlg",
-	"71cu9GjpI0WnCkwdQVT3XdOlIiuuNRcLzC5AW/bBXCpvoDG8YZs9ChG70b7cz+70dejcdw5dAErSuL2h",
-	"VqosCZBfboq7BUGp90ZD65Gm5gefRjRbC1E5WV5Dl3gu0InvwqqxQ12lyjUwYaqX0CEK+rMlG3ItpXGR",
-	"7KQP7TyGXHATkEwzRWJq6ACbQ8GpT0W1kdxWy5bQSlrQJKTUnsSlrjiz4Ggq3tAbLhaOYMMehKflXvdj",
-	"t1xm2MO/VYvoxN+ze+/wYadpoa5+H16t++nd9xYQFjj/let2V67OG3qD/bQcdx9Ub1Fjm5GuK9VFByFA",
-	"rtvitBHRu0wc7gn8TfW4crvYJ9REZeJrJaS8qU2OdmVNZKszVpn7Aj49CBmvdoOCqn8u18q7UXI+qzJB",
-	"+k/GTwbnVkBIpiL89lVBiWGNpx9UJj6GLm8MbtVCMa2hVKBr0YPdQezoqTBrHjE/08Ql11Efu1ZtMYWt",
-	"pays4rpCBfU8L2r8Ksdo5PKJepZC5t9oIulX2PLKYnTv4W9MY5emYttFKBykvVR6a5UAcI5tSEEbgbt1",
-	"n42lOlb6bwjFqpvne4nTNEsKKhMn2rel3ZVi8cVd+Eu4Wy1NqvzlLjOU4i51lsF1R/R58NUd6+jLJdKu",
-	"Pawl09B1PiApU0MdyZTllA2oTD3doJVit12N1mAq5Q74mDpU2B6xUxC5wiEPiEIww45mZlj773dYdSrv",
-	"ha1JHzlbqSmBrkSiu8PYVYTqyhXpfAj7EHz783gmSlPHXf4JcmmkYiQEAIaWVm4pkVavLDTJr+WqPrVc",
-	"VY7BI/IastaTDMQtr877L9VaU+X4XCM4px/gv3t4LQpk/1q7EGsX5n0TmsjGLlbSUQq4ylRMicgczlbW",
-	"7Hop5U03Y/nZD9onXcZ/MRd/Cxd6v9jMIHANTqxEX6rsdZK//2nFgoP91nY/WSoPqZc72HdFmxQQ+4Ij",
-	"S/wmA19kuEArqXIVC/oa6xvUaPy1y3G8zK+3FLZ4BQVOks2EUD8XWUGsgmNZEU0SQsEe5/RZal860VMR",
-	"LaXUEM555Sx2fWyGY2+qDzP3vX3mhJLLhEY39gLIFUSbuAmLYA7NF2C9ci/lmZy8sV9Owm+s8tzUUwjN",
-	"AMrr6oqZTAns3IOmAb2Ua29onAqqSQiYxyankDxy+o//+E8MFQ0XTDDFo5Ck6HzFhHDodk76IfwXYlTs",
-	"P2Y8Dsk//uP/4WrpChqLTAV2EqLGsFVqsBFJzOIsvxvwSlgK0iVhEX+rMhEOzvNQ1y0QMRotfSEZH/07",
-	"FaGPLeQLQU2m2ISYP0+z8fhplAl+53sDwRMW3J6535bsjnz35uLF8PK7iyfPv7GHNu3hTwbHjvCvaxlv",
-	"8IH7HcoghdqebwEoOO6hxXhqIKpoxbSmC0b6oWF3UL4knoqQGkOj5creiXAQkPWSR0vyxkJLraTGqOp3",
-	"MrphZvQCyvpA3A0xUo6m4i+UJywmMUv4LYPQ575gZi3VDWFKSaUD8mz8x4A8e/KngDy/uxs4H4tRnMWu",
-	"vxS7wyvJaQK4JefzgCylkJkldNXQ24BkKTGS/NEfpz6fClmp8MMcMrs1bXyYtnshl0yKEVORyEW7ld7R",
-	"wgeSqN3XP49M7bf2Ndzn99nq7q00fL6p8gcwOgA5BIGjUtFUKs/H6gESJX7VIKmdfnD/2kMmL1+Yr6FE",
-	"GErkoBeUerTqvDmrJ0TE0qE2EaLNhtcK7fFjkImSJPhlRxTlm2yT8A7yqziIbgcVNcX7PAr7+TwRPzvw",
-	"yof8VPHrKyv6bXdd9WpMn+bazeCcyBU3EL5VabJaasLququi2fMYvnRaCKH7mBVeFqP3sS94cdMKn24i",
-	"1OWB07Zp8V4reexqE49gGnDw2+zjus/5m4fiVz9+kQ/l8PekKga0u/LvievYu7RkNDHLXztLNMCQBy3S",
-	"gDM0+bMtOEYIMhZliptNb/LL+6qR5pYJpvXEZ9xETGtM48SMskpBA5wJ6Qh4xDu3/s6O+Dw7h6lHx1Pl",
-	"Fmi9gzybHFwxNfSaat/IWDfDqvq9D71rRhVTF5lZ2s9bUgPgdhiYqaQ36S2NSSenp2dP/nk0Ho1HZ5M/",
-	"jv84BrLkvv8hr/TgYBB82La0WspceuzjR8uPwEVaeoAVK0oPnOm79KTcyKf0GPpHV8blgVqlh/nVKz0r",
-	"JSN+fP/x/wcAAP//",
+	"7H3rcuO2muCroLQzZeksJct9yZzIdarW091Jeid9Gds5Z2eiXhEmIQnHFMADgJaVrq6aX/sAW/sM82Dn",
+	"SbbwfQAv4sWS2nYnma5Uqi0SJIEPH7775WMvkqtUCiaM7k0+9paMxkzBn2cLZv+JmY4UTw2XojfpXbBI",
+	"ilgTzUXEiFkyIpOYaUO0zFTEiJzDRS5umDBSbUhC7c2NiFhMdBZFTOt5liQb0qdXmglD1ksmiBSMCHbD",
+	"FIl5PBj1gp6OlmxF7QTMJmW9SY8LwxZM9T59CnqvLumiPre3dMU0MUuuyQ1TmkvhpxPLKFsxYU4JNyRa",
+	"UrFgGj4MnyyPILFkuvH72iguFvD5c6kNUxeGJg0QCo3KWIjLsm+mQq+ZIlwDpOzXKN6YK6aXgmlNqL5m",
+	"MZlLVf0wE9mqN/m5Z1/YC3pzmmjW+xDUJvQp6KVU0RUzbudeKBYzYThNztm8PsPLJSNRPuRIEx4TqYig",
+	"K2YnwO2YlJplL+jZa71JrxjdC3qK/S3jisW9iZ1YN6ReZEpL1TyFULBbM4tgROh3KlXshstMk5Quitn8",
+	"LWNqU5oOvrX706/nb6Vgb6iJli3ft1gEH6YkkulmG1ngR5Rw++dSJrGekPWSJ4D1U1Fg+JJqIqTHqxiP",
+	"RrC190/Hz8iamyURklzJeDOaCr84PHLF6l7Ph3bmQ5z6HYv0s2jd6Hyeu+xzPnjPbf6Rr7ipf/89XTCi",
+	"+S+tG5nAc+V3x2xOs8T0JifjcdBb0Vu+sofgZAw/uXA/gyaq8IbedtGsiaNR9uRLzRxlykkSEKnimFLF",
+	"HNmaiis2l8rvJhcL0teMkVBbAhAORsTCWTEaAy4JQrOYG6ksrO2FqbD3hlIkG2LktSULii8WTFm0wa/2",
+	"zZJtHAJZXFpysRgAsVpTbvRUzKWCkZrQxL5tQ1QmBBeLETkzZCW1IZRsGFWk//Tk+dNvxuPxoIRiW2Bf",
+	"0dsZXbAK4HNQ++dL4B43gvsCoNmKeAjsCeHGIt4pCV+//fOrt5fvzv/t+O3Zm1dhsMUorjYl/AymAk6L",
+	"HaITqpeE6YimLCZUk/Afn3wXkn6YKhn/45Pv6FoP7Z/h4NQ+br93RRWbCvsioMOBP9oeAezfuBWaMR0Q",
+	"2BvLg+xZ5ob0WaLZVITPxt+GgZ2Q3fTydDm8hBqypDfMPjkYkb/Y3xxpwVxmIiZcTwUl4bPxs9C/hJvS",
+	"tlQPH05uz5PXwoRgLkaSWCIjiqmhWywodFgQkr5UhDrYHOmpCLM0pobNIhot2czwFZOZCQcTElpsDC2j",
+	"QmgCQnKT43NAKCLjVHwzJhqPHeyz8KQQdnXtIGWWTDHYtFAzdcNCfK1d0lTAlKkh0goa/eJ7KhOEIwe9",
+	"otH1QllQD0bkFbevI2u6QQIdntm1URGTEPn1EGAVEifiEE03ZCnXFiZVYt1+cGBqzfSqZ2HTC3Km7X7C",
+	"upqYdtD7C7taSnn9+mXz+VnjbSDbLeTaDdkLZT7ZwTqVQjOUFaSYJzwC6h1JYZiAP2maJjyidj7HqZJX",
+	"CVv9979qO7mPpZf/g7Knv/ffjgsh8hjv6uP3+BR+sr48OJwWB+g1HNACBeFWDJgiM4P0I6cS3P4g2spt",
+	"NBn1PgW976S64nHMxGOvAAjIkSZKJoys6AYOfixBAIWZvRY3NOHxY8/L4oKVyAFUMINTEjKlpNJAhhz9",
+	"m3OWxHpE3iK7IWuqvQgDs38rzXf2aD3m9N9Ky5CXRDFEBT+RNzLmc87i5pOSC2yNkhgs1sl6C37DgHqE",
+	"FSErtOerrvk0LcKNOrZDSopI11AYk2sNw5xidz1T1jAATpdS/kgVzutLIJOVWS1GJXYSJSUG6JsiNIpY",
+	"ahDtL6V8Q8XmUWcqJVlRsfHT1afEqA2hC8oFoXPDFAnPmVGb4Zn9EXretLXvpSHVadWkHzuFnwTNzFIq",
+	"/gt77EMCpAeJpiCZuBZyLQKi2I20iqRUhN2mlh1YyQT25CdBbyhP6FXyqBh0RmKWMhEzEW1As4bjiYx2",
+	"BEzQvQROndD8KmHfK5ml9neqZMqU4cinoiVPYoVUnhu20g3MLeeyVCm6sb+XUqNdY/dHbigiQ9eS/2zH",
+	"fCoelld/ZZGxT7tF5HoZgDiOuQUITd5XltT1hQow6nDFu0eaxBsrWEYlDhkOhwnXJszJokXyKixnK2Zo",
+	"HcQWWH71h8wZoVIDyqeyePJz8ZUPd43EaQY9miQNg4PemdWzXt04RK5C6J1gqIexmDA7BE6LkxsIB2tG",
+	"RBOi2DzTNNH27pzyJFNMW23BKgMRTRInsloyIshSZor0I5kJQ6bZePyUkZMJsQKyk2bJnCttAlAtQXCG",
+	"i/bXYETOiGKRVLFTP2NmKE80mBaIztJUMa1Z/CcrwBH4Br4SZ2G3mmvDRWSKOV+xjRROeLVrJaBPo7Jj",
+	"dROZKaeWWOZOk0SumdVKCE3WdKMJ9TOScxCz5FrUkYVGCNKGo0Mjg8ad2h2Yv70zl2pFDdLOb571unV4",
+	"i+YAlC4MbDvABV6gyFUblx+RWcuAfNcqE7eq0BCuBvVHZGYiiQ94wd+BuWcXIzj8YRGLxQ1agMV3qlug",
+	"ayyrNW2TdXdRE2i/j9eb7u+xzq1zye2a3MgCZn7TPVoEHnMKKFVnVV5h9/H+kWtTJ1c5Sc//6CSoBbFo",
+	"IPolU2Sznl1ZP3yvacovaJJYpfQMxKEmefWdSDao/xZnmwjGYj2BK9dsA7qE5sZruZlmChV4Obe0TG2m",
+	"YkWjJRcMjZfzhDETEC1huMqsUuKpS19HMmU6IKgABGRNleBiocE8YuV+CWozMMoBWL1AvbcChjNx2OmA",
+	"dQtMVSoTTkGu7sZcWryfIevelgKszo4kqGK8OrU6n7O6/S1jGYuJkQTfRDgwLgfiKykTRgWcmEy4M9Eg",
+	"rWYC57zmSUK4iJIsZmVI953pwk3AkvkALSTUfXeYpcV0BqOmQ68NNZkun3kc3YPJ2fc2K/xlHHKryF8W",
+	"lADYhVn/wjb1k3CNF7esnku5FmA9aVxEppJmGP50/iOh5EpKYwFk8YK8f3dxqe3W9BVLqOE3VvkFOJ69",
+	"f32kyRXV8FwTuLbWbaeKH29cZeFnqC3Srp6hOurBfgOml6CXyIgmjeQ1UowaFs+o2Z2mV0DSQDlRcd6L",
+	"RTWYP6QYahYpZrwi3tudk3mi30Xv3toxFlnhI3qmmWmx05Zn4QWHJCaU3NAkY6RfOMnggoZd3l2e9hyo",
+	"a7LFvl/a0RY9wQS538Y5p1/nMh0WHdVchG2bUbZ415ggbIQbWt3lHE2qO1BMMsgRuoKllZV3H5EX8FQ7",
+	"HoK/cJtMbyH3it7+yMTCLHuTk/GTZ8EDYPsry7EQrh7W9onAQ1wKpj2pjhtPwT7ofgi2be1sdVPd+ru3",
+	"4j4ElBLtq52i3QWQ6tJKtFLr5QyJr/0rsrOcW73frjGlWq+lArHOMn4ru60t6i6i1P79S6bsMJkyoQ2N",
+	"rhtJbfXTu0KkEzs7kPHAF7SKywV4PzbIHIiqDW4WxQ0Dz94puWZpLrJViU2THNOMc+47pXtNm3wfFHbr",
+	"+10U7O4pHICePwGV+9UTr+8cV5TOpnxKqCBslZoNwUdIlDCqtL0sU/xAjbd/JlFrUnFfZoqaRl53RmJ3",
+	"D03pVJPw6ViHAQlPxiv4B+3d7Jau0sS+9ulYN7FTWPsrqzbUzxmsq+njKTVLwoUTD505NiimEkkx54uR",
+	"Ygsuhf755EPYKJ2umNZ0we7WxXAixQNNWPe9oqKBGB0iGxaBMG16+aHGByC8zTcb1W8/fHtOW5+qCBet",
+	"wDlIlIgqwvo2InQEGLUDp+FFoiOCpRmITbPxvrrO57dpomOFleCnYqqtwLwPYQBR9nBC+zBG9CpUX3LF",
+	"IkNWbHXFVKPI3MFv97KyN3DKfCV+eq1QuJ/tcGb4A7fjB0YTs6zPorAkdKOiG9f4atm0PBrHiunm7WWC",
+	"XiVtkg67NUyJnLzV9ahUyRseg0GaxxMwIYMr/5qxFA3Wdj8aTycYx2eaIf7tRnAXFvJ7enBw6jXLcx07",
+	"d7MI7zfhFdfa/tkRE0WEJIkUC6aIYqlUBoJoqIgdELkhMdewSc0msNZTBca+5jvw5bZ1HnwamxhO8akq",
+	"Ovnp5WqzR9ICJQvw5TvvJlfBnvLGtJ2J+zj2cLYezlpccRJ+vmxyl+5zD8YkO3aWyoRHm10eeY8jP4Hk",
+	"sGJmyTI90/EODmU3+OLlG5qm3mK5t0mow2RT1XTK69rPHJPv4eNYY34jm9XEszuhdx+ntThOhzPq/B2P",
+	"o59+me2kSfJu3pv8fMDGfmi0ZbM1WeGIkn6MQCWKreQN0+DOaVRlX2udsXNUFPeEd4feUAl9J/1C7h+g",
+	"OyiX6QnXJNNF+kVtj9aKppVITzeVWkTGmkEMIxeLhA0zzcif7Xhin08hfhgCjrnQxoWKFyb1ZjZvn5wZ",
+	"0+Knqb73SJOEzxnEHPTdVMk34yIkl5yMVzv4Z7r1G9iruMtLU1UKH9Sa3GJBJmelvCIAUotZ+TDHRMnJ",
+	"UBcoPa5sR1BETOu2SAnLN7gUewYe5Jpu/Y5JZi68rSV7qknJLT8VFDPent+dMTsVZdlZFT3ImjDqraOA",
+	"1V0+GX7zlCTMGAgqj/mCGx2Qo9FRQI5mR/YoHw2PAqINVeClhKhy6p6wt+ERiGWh9pJ95//++Wz473T4",
+	"y3j47Yfiz9Fs+OHjOPjmyad/aAKznV45Qrq6saJx8pdOB2o3U7g0hC4dQfs1wZt8RA+kRngjs1QYy8+4",
+	"c9+TNVMuBIlY2XgfP12LPdpNtG3nPGjug31XQN0kdB/K/4w0TSaqH+QaY0YxJDqSScJjyzQITRLShzlj",
+	"3hfJUmIkCSG6ymeqVYhpq5MQFu6nUF1DG0zf50tsSOkoBf75oOdaxmU/PKY4LAymIlQYdpzfDwcYiVnG",
+	"L9DgnevXIpKck5VUcElMhcRAE250jpxLesNGfjYQdw3ZM/ZdKUNGe+pjVXC9uaoLpmCEuRQ+GENvZ+hw",
+	"cSOTGxZbtXgqqCHh968uyWg0OraPDiOHKDocTcWQhCumIJPFcb7BhFCdT69YrlnLEqDctyZTQfLp56cL",
+	"1U8IsEmSABZvFVECX4ohTudqY/8JMN2EkIQaF0hzpJ3vfM0xzKTvwGpPLIvtg8CdMMobT6x9g6Zrh1qw",
+	"qFSxOb8NJwjIEiVg1YQIyJewz4cQlBjhujBAcYaX7BC8EJ76TfcJFqHDlpm9GpIFA3sERAPalwJuUL01",
+	"DMKNPIC14UlCFKPREiU9mD4sK5zkNiGfMIUBi/BapFVcg/MscMGShim3IxrikRI2N8ROVM6b8B9Sg85f",
+	"XVziRxKOsMztUR6ac8qTcOIjjjBKSGZJDEkBHibULVdgVFSe1GzfWIW7xfk5hFhREec5xS537xTJieV6",
+	"edCTfUWqGMgmkFwI8TkWsAgouIAzxvgq77kFjIN4K4sO3hLiwgobXbHvxJs2KxRQEQeD4lwgepqSeY9o",
+	"I63k5I4tF4tRaUoo1Fs1Gu1UjbPwceFNNv3z716Qb589/yfiQs5dvFo9+jSSccWN7TJaLC2VZgZpdhB5",
+	"6PhG0MvKUfmBlaZcdpClwnIG+QvgLzJLGc/sS4qATTvAsoSZTyPA9+WR80FPG6nogs3mWYLeADRvNa4f",
+	"l9RsgoVgvJ1ZY8kT18AYa0bkkkBquElYB/uve0p+On9dTni85gJ0FbdPO3hNXGgnfLgU3gYb2cTzmvTM",
+	"u9TAOidHDL5ikVwxUrySYIipJv2cfxTq8FDH4aAh4BnNkrMb2pC4/lIaw+KSmxPIBnCGBb/xUMOvHmm8",
+	"67lSQQqPNHFfCQgfsREp09bmoMPCEN4QUIqr51hHAVmE9ixsv2gtp0bNvAG6SfOta6oJvWLJ56h1P9oX",
+	"IO39+//5vyRuhXJA2GgxIiE6kCckTWjEIMsBr4SNqp4lYc3Sdr5Tdoh9Ns+D/ub586fP74pXt099DqLY",
+	"50m/ZBMI7ZWwRVGvretcJtXY83jFBUbqKOqCsDEZ3cWmMtVIqi4ufnhxVhfg0+wq4dHMhZd2n/vS2KZT",
+	"fhEtWZw1pyq7QhmO2WKW79XGyiAsmU8IFQTo7A1NSD88ee6CGJ6OV1aWMVORMKoNea4HmEUaKSkIu4V8",
+	"Ci4F6Yd/OD55Tv6A/9mH/8dSZirZhKfkp8sXU5GJhGlNkL+6zFMSvjh/93Z2+e9/OlOMHr/gZhMORuTV",
+	"KjWbic8XJzFbURGPpuK1n6Dh0bUVDJKEAKNNmRrmUsRcM+PTSVCawKesMDUVXvR15mdi5IKBFBJLSJtC",
+	"ucVddCJCHsNx8nzVRDUuIpmyc6bh+NaCpVygyGyld3SYMR8NUvtQ7iNu9wHXgsLhwAaWtVgsCYjOrvIR",
+	"diujRGbxjhHYKRMx+o2gogOLuxMvWtRdz6xwNUEFQo1YzRfi0U2XReielZzbzJap4iLiKU10E+wtqFmu",
+	"TVRiNYoHC0MiTZI9o36rpKMm/71Lmbi4+IHgMNCm+oXcZh/TJOGCNfPCRpvoj8786TjEyXh1mts+a4s0",
+	"BlR8TbzCuI9lNLiT2PGFYPGLUoxl3U5avXnH9u0Od81Um+0101ZWbbNYWZHeuGQTI0kiF2AK0Y0bADL4",
+	"DMuiHOiMq0agumlX1r31mdICGmGO1TPqgIaAs7skbHz6BY49MG+gKx4KznRcP291xmfZwynB2liTikp2",
+	"pAkTN1xJAXrvscddq3xy0bhPS6pnkcsc2WLjJent0JC1vbxX7NbM7AodSFtkADuMaCcrxHlyUJwx0ge2",
+	"/FduDFNwXHfM0BOzUkhG11QLrRmdZgB04DE5l8Wo6Iawi0K46cQyP670zAxX1IwyeI9ES6mZIH2ax3YO",
+	"qijiMCEglBgmzDKvpsUUl3HhA3q+aqanWOKlI6cKB9w9ESwHcJTT1ebUo4byMq1Vm/z7LRMcTyARTbtS",
+	"cc6Qkx8gsItUZPiillFdLDkkw8QnzzWoYfBHbsZEqoNWJqqYq4/A7FZoKxVSDcpBki24IHOesKmIqHJl",
+	"hdgqIFeZqy0kJGHzOYsgttwZDKFgT2RIzOdzppgwyWYq5kqucNPhrYMAlMFpD8OSyduzN69cgQz3wglZ",
+	"LzfTHmE0Wo6mAj1rPsevao8liqWMooloZSdiWacHxmgqyi43KOoDixZSMFdL5zAvRFN0kRPV8vMZeApf",
+	"Oer7BXFUqH+rHIeVdToj4qTDAuqysiMptFFZZDfb3QtceRuqvaXZW1Fx3xr1VzfBg6J0D+V/O8X2VsXT",
+	"vIZfDhC7kgmhax2QRZQGBFJJoDCazyVppBD7cJbfEIHfLfAij+2vR1u8ZAndaDixoGlaNZkSbSjgj2ZZ",
+	"LIeKiliuSEqVQa/NKdFLqUy5aguECVwxs2b2wK4lqq0j8tIbqnbgI1W+sduC2ml/1/MYi/PCPnLpnmhR",
+	"4PJNbT/l9+GqdLLm4WFG+IKDYowe8Tyfwt5Xsl1iZnInzxc6uA8ibJWzZnY7LA3AUcxkSmifG90lArVK",
+	"PcVE7v7AZwlbBxy4OhpvRPQCKpU0RqBXYszLRT5KtuX6XfQttdz0sdgN4pxwVb9abqMEsENEjIswxvkX",
+	"DxYTKy2g/NkPLQA6z0QDdIyxO9sQ+eLKJVrZDVzwc6mQ3itm1MYVfACzFnEvIf1wOLRy29Bd0KGLYhg0",
+	"J2VE+ZZ1np9icw9UiHNr4bayt/Fuf78SqaA8hOVZnCYtyQOC62X3DESWuBJXKKs1WCmTuE3XSpWMmNZk",
+	"LdW1N8/bKfYxLMDf5i1FIQ4uOsOoZrNMGJ506MU48SNNooTyVSlwgjARa+Is2IoJtmbxKaFYcQPL3NoP",
+	"2GFY+sdB/GpT6Nt+aWD2kde769ZCmpIRaJuQuYoeiLcY4yEi5uqzRtdyPofJg1QBRbvtZ3b/OLx3Judd",
+	"lUA4xqUYUKygGtyoS7yLZ/O2YtV+CIpdtGSjgHqkuR12t7ljUZbd5Y2SFb/J5teZ2wFBcp95bgp7+1at",
+	"c3diwwnRcmWhZNflcOy0HpsGOdIU1MgNXCkHFdSKqFRt+e5ThVU/6EVURKytspIrSltxj6XcPpXwXkmM",
+	"sK9BC1nja8oq/+eoseWsmC2V1s+07C0va68OW3LCXZpUkHOSDvZzLyKv42QPlw1zCZ7YlsTFAxzM9Xhf",
+	"DAX4jI30b8gd3o3r8JG5n5/Rg1Uc9Wcd3Tv4Em8LQ+Wx3g4245XK2VxjuTnwVOZWOjAB8bwOth/RB44k",
+	"IK6IJwmU3UYvKtaCdhX2yUJRYYCY7ulvgoSwTH8mndtHfVGMxjO7hJbAAgDSim5wmXZ0Sz0rebcuA37+",
+	"rnQmeEl5TnfmfQOaHmRR6kQd6ARQwhJUVXQVifou/FNZLBtM7PYDQrjoOcISzaBeIqKMD1QEfp5wbUro",
+	"s42fDZhUQaRSTs6T58+b8jfp7WscfFI2HFfCkO8BRRrghEEbYD8Eu3G1HcDnIs8dXlO0S38vCz24H/7T",
+	"k/EyHIB8hiEWJyuwbJa9qrkOOhzCQoYrejs0JjkF6y9ZMSpgU9Bi7wga1OJM+A2rPVa0TXGFhTUzGqvY",
+	"BuW9++bZji59ANAd+L9HUhQS90/BNnWHcN8OQjAineXYtuaOb6vP+oOf931wdL+UQ21YDUaC1m5B/bO/",
+	"/K8jDFQeeB/OdiTzURGwfcPZOvfu+MAYFyzsGIzubt8xIuMJ4hw6IPbsbhH0/txZB7fJFZBPnipumUxD",
+	"RbegdztcyKG7+Fctxeicrt+40iVFS4AGewHUBuRCsyhTrNmNe5CE0VkL4MZ3hdoJodzkW2ts+hkV8viC",
+	"CaZ4ZEXcpE3+XlI903xhxd1ZUYbpyzixK4pW/aRbglf4y6TVugrvKMbwt3TJ6rDc7befnVUd55AYpdOE",
+	"biagwK7Y5PjYqmfHf/+P/8R4GIhXtEQeOl9goDpAfZcImZJAsqXiuNnnOFVO+d/CbVxE48bv59Vz+HiQ",
+	"jFM/b3cHwZbOUj64Imfe39FaceGFlK5zVjQnKU7aPmfvsCA1NDv5aEaLQf40jMirWxoZ12tHzktvsCjn",
+	"ez58pmBepxZbNb2kIm71vsmKnhD7lPaWVojoG5GivFtHGt/OtMC3QgpqrZAwbhWin/NORO7hZUsEVuNB",
+	"XxqTatK3/zjpGB0FiZTpFY2uQe7CvK8Kfg/uWGqzaJUf5bZqrg5rXzIr6jVVuShZwRu8BIdHp9aiHZdS",
+	"GYKltoEKbpvQT0lR5PSn8x8bIc58ofl9Dio8tGepsIaa4jGC0LkhjNqgeSw3hOlrnqZtFcYz0WEaNJme",
+	"+RybOhYzEaeSC3OkyQ+Xl+8JPlBV9gWWyq+kulYyUPZJa3bncfc6aKUHStD2uxUUdZY9rpWrkZdRzM10",
+	"Bzy+D+F7+2g8nFmtgpF1A66VmkeIR6HPodfEG1YxkIWvWDy0CrjKhD4lIRh0R87vhSl13k5rCYwz1IJh",
+	"HLxoAXGcOnDVIGJM0UYnGtqHy4ZgmFPZ9AsXCvtvac4+VntU98IVSOVAcI/79hlqk3vDQb7/XbSAh5To",
+	"dxQ79hEx7pOxl6uxyhWH/BtfUSto8qYXlUl25bDtn8DOdVKxuIWDNDZGgZ3kZnMB0jjWOWdUMXWWmWVj",
+	"5PzZ+9fOZNQPlTaz0WgUDgIC0X8u19vdR1kZhIvw/buLS3JMU358c3KMxf3DvNksIAl8tZi1lSGwow8X",
+	"c1mfiYtExLVDokbFDAe9bYHVerXYUpK54qzSiNOe5KlABxGsAN6kMWEK4+RKbw3QKBQTjDAUEERHhf/E",
+	"VNSa4Yymwgc2usXnDa2g5wKhBBeeg/TMJSEAX5iQf8a7OaBHU3EuE6YnJIRcq5D0QbHDjp0BCX3mVUj6",
+	"1ZnjigOM8h4EUxG6zKyQ9PP+oPYNaPR0V3V1/VtJ7QNcHySTgqAdtnVzCknfp9wOfOa/CxsLLfuHRokB",
+	"9hl1KbaEizRz50bO55hf4xvJ/fxhBDVYwhFxXe7y1lvObjkV3nBp52hpL5h8cK9B2vfdJGDmKV34zCso",
+	"pUv/ltmpYXPgCUmp1q6t43bXYArPWlF3wUzh1JaCnTpHhA8gFnk3HuwubCd2WTY1KksOKLmSGXjLRba6",
+	"YtDDNV+b60eJVQLWkkQJ1RpKCKyXMmFFlYU8P11jgrrftlp3pqCUrToVFy8HABy0FmASelFEV7oqIAxb",
+	"XUZUQAmUG9eIG/LCyNlUeByH0XMuYkzoh8mSeZYk2FaWXCnO5snGhZxYSEEVIxaTZ0++nYp+WEuIDh32",
+	"VLqpjUh4vIQKl7+4hpvHkPFuf0EfVpCtnSsI7XEuL9mTkbP3r0t1Yia9k9F4NAZZOGWCprw36T0djUdP",
+	"saDLEuikp2ZwjOyFBfKE3Iz+Ogb7tjZF6xfdq7bK/rmlUizqYn3XdNflGzQ1BPWtbjpatG5/ArKTioi7",
+	"Edc6Y+2vxwJ1e7y/SDVZ552fMABZtK0C/Zp3faaJRRfAPHatvncYid2iP33Y6kT6ZDzu6E23X0+6rd5B",
+	"Da3p3gkkOq6pjnDNC5/hJJrenU/22Df2hPEnd4+vdAqEh57e/VDR19Q+8eTbu5/wjRdBsMhWK2p1bsAH",
+	"1x1MLgIi2NqSBsyVIK+1zqysr4Oiq1hBf5wHSs5L+KoD51oLXJOgoML4CzuO9ko1dRZEkInoQkMkBhza",
+	"D3am/hz7KAx9/PGabT6BpN59VH3HYuIfJdds09IqF1sf7N4m90PQS11l3a3uiyA3CNeDsWja5BrAlUNp",
+	"rXBEoCvbtesRPRX/mrEMmAywP2cHvmabI19bh/RdOAgJ/bJCaC4NPYpUJqaimprBi7ZKGEETQN9w52V3",
+	"DBELJEyAI0yFC1kqmh6791tNnte6NJE+xyZQkI9iuReLpwKb41u5z3VHz8u8sFsYMgj8KrGzkSsM4xsZ",
+	"udouLj4gBVkSDFZ2Eoh+J3kPadJ/9uRb4DxTUWE9rsl5lea74Gcf1VMjM0/ujczU+n019cB09xx5eXb3",
+	"Oc477+598IPe811IS7kbaFkL6U1+/lAmHWeYymGZMrQ6cKudFJlXFcwVcl0+4/mB3jrn+QkBR5juZN3V",
+	"+nu694Aso6F/ScNuojJhJz767ZD/cr6pBaPPT+LK9Ts63eoCZY/mumoR9ptaMIK2bd11Rx9pN9t28kWZ",
+	"pV1tXLW+38Se2iWVWTLpr5ihMTXU81y3nb5hVxFLA5EzBjw0eagMRY6elxJo3OqCH1b3FN1rL8plH52y",
+	"8M8y3jzAfjp/3qeqyc3y8081fDp5gO+34BItSPyvU4Ic74Bu5fqLz06e7oSf2Jb80VhVfggQ5lDvJdel",
+	"yEWFjC1kkSpTbsh0SirmK394yCHE7vhj8eMTiosJQ8tu9aC8hOtbB6WCrc8aqgjBQ/Gj0qW9RZS9Metx",
+	"EQVhWEGUwEmYpR6AUN2yjD0BcEl7GfWdLtLYyO2+Z6Zrt8ePRJuqAsCvG5MOZ4nfM1PZ4aPiWHfytKqG",
+	"eZeJI3/6nM3BgJFSEy3rW+9i4x6PKTp30k5M8TERzzn+6gj4K+WRD076fu1MFS0+VabqmuAJaaBWqgC2",
+	"6fQHkDC31QccpRgU5yt7xqCmaz9asuh6SEU81D6u7FCGe4zW07qtaP+T3GjtwbL+ul5AyvOIphL0eZjN",
+	"VIRrRdMJsQcxbGoO4PdkuNUlwArmLglxNRX9TNj7zvQOXY8JXoKadMDKuLPklcx3zqJHuJ4KMLhBPKIo",
+	"hmKkFhoHFYukiklEhd3nK9T/DLoF4EVgui+K9VUEKv8YuFBIH9emGXW5nZmA2sAW3wYBmo7Q7mRf/nz8",
+	"1NfEo1cyM+SJt/o02XagA8GDE9ZKT4pHJqq1Hgt38nTAN6jIUkEie7CWjMYMI5khUnv4QgqjZFKdzrbx",
+	"89PviUT/yinuuytDLepXycuWJIoxa0gaQBplKJlaQjJ3Le2rwcQHE1Stl8cRbTXhfM8MFgt9wBOAH2hB",
+	"+6Ji4O9LknhcrLOQfHFWLr+o9TImq0wby6y0If1L+w+Lf9JMvTj7F7bRA0RDQbYaSFeEu4cStXdFXc0X",
+	"4uHEAawTkNfHtKw277oDlafzIlzVkprQAeEUAxicIW5FN4Tqa4DpnFleuPVimlciSfLKlmDcm4qVVJAf",
+	"p6HOZKUiaMG/FbuR1yyeoLTm36HxrY1uE74QFxc//EvuKbtvrlqulvrITLVekbONqxZDfl/05VfOBu0G",
+	"+ZoWAmuprUWZPvnQoHbic6TJi7OdmB8adDrdFN/jkN3CRWqNhRuDLFynpT1COTq7KDd9o9J9aZ8PdXVZ",
+	"bvpQuRhupxP9wU500Wq55SR7q91/WSGh7jLygRu+U30C9YSgQopFzqDsKMRAwLskym6vEHaxfhhmUu5b",
+	"/si+INec+zfqBvqNm7iqWA1WX9SLrC5U1qK8tLqfXoRH5Pgj/LuDP6dA8btcOecoj/1eDfC4PO9L3kMR",
+	"aAjWWpToxo7hWqUt3KpP0criX5fGPaQ9p9LjtjWkJEfT32QwQgnm5a0vb8VdzOJ1SaR4EJveVqfmR2Ya",
+	"pe7EX+MH7psP+FiAFmpfRcNmUnH8MX90B7JfRdbfhRf/cOh7B3sJ+qiulTpGBtuZH0uuu7ep3aveAfzx",
+	"45zXy6q99XfsUt/pRO1r3Mthu5Mb/dEYw5dxot+JaN6Hvo1wX/WLh+crzh1eNY9gF+bSRmFNf2fmtZpz",
+	"qQGha4z/OezIt/MtSbNbWam+kyu0ZsWchFqi2YiEsxUzdGQH3VClQ4z1X9ONngrXmfSUhDRJRtGSJ7Fi",
+	"IoRwf1/1Lx0m7IYlrq/gadF1UEi8NhVUQQflMBNwgcXhiLysJHqTvu8syoU2LvdEqrwFKTVTEXNN05RR",
+	"xWK0qFMfYg4ZbUVr1zyJfFDpFJu3dLOL+RM43zF3EqpQlRoAAwwhlXI0FX8B73oOQtcM+Ui7voNUW5hC",
+	"hgMW7UgVFyZv2DoVl0uuLUiLHrXTXkIzES2nvVrFn8lWn28xFWFTqe4QS/BsRGRhUVTAwugLrIGFha+m",
+	"Aipf+Vpb+DIiBcE5DGAFGEGworczumBhngFZQxZADdKW0zghiglsZSxFxKYihSY1Plmo2igXOD7m7Xrv",
+	"iGJBbs8NX13SRTgV/fD1fPhWCjZ8Y5lB6CUIFymgydPxM7Je8iSviOe+CIkmIp4Kn0vCBVn63t5Yvwg+",
+	"7lI3i1SSahLjVFyxjRTxYERew/Il9FaJyeIXng6ZiGQMlS4l6YeY0jF8ZS9ysZjAmHAQTIWlLYpp7SBD",
+	"OgAT+IRU3FXH2aYCe8boa6hdCO0bIHPdTSDfoCXmPiP4fAAjtGzuYxMY6tqB4lKHMEV75niMITl/y6Rh",
+	"GoFHtoA/FfCUyzMt7cCInMNiioRY6PNiiM5SX+UGvFxFfIf9FiBSQYkanE/fM+POTZnd32F8z3uXn/p4",
+	"klzshEabPp63yYJtn93PSP4aw3saClc0pm4mVRv8XfWjdsibfENvz4Cl3TnywtBkp4Gv53bXYdN79RWH",
+	"iDTQbggLbwJyGnoNZRMGBZo2cpypKJ+dEXGUBtuMFwjiSkO6UdgvCKoZQexKAdGtU/egngcqNjtUg6xh",
+	"bBvE/QNQVfDTh7s0CmCIpV7BFpm3onksIrQINW7UMeJK7wWuuYDbpGWb89KbdW4AScT62pJwMKpaii5M",
+	"hTQWfboszVhzzUaVHcqLgvzC0+aGnJaS3bUmGAONb7Vhaoh4fsczONYfid6faVM9s22aHnrqXJejOhHP",
+	"LuRpkw3AbnCFeFuq6TgY0Vy4QElHzzGC0kpSW1yxL+eeLDM31cHBqPHrgvjdgP3qx9uqu8dFSdqsVT8h",
+	"//Pi3VvoDgIYPACyYkWCElmB20CRK4G42AD3szX7HXSboq95hy8ehjyoM1lmabd9Hub5ZWzzj+0m3lJ3",
+	"cYdQtEK1w6uHAaKQ5QcxVyxCjYlgm4IviU7HH+HfT8c3rozv53w2aPFRySzdu6RAU5FkQD4HSd8j42rj",
+	"UtQC4BNXm6KoAraJRaHJqRaggtbjuVw3BRA6HsZ0hvLM49rLim82xXzILPWUjWqXdvA1kOtgny5mcNAq",
+	"YPtUuEpqWMksr6Rm8bCRjexwcPMG8q1s4AfXlL1TKXwnko0nRiu2urJ6K2je3BGyNn3Nn+c9FMIfCvUz",
+	"/ENIVlZCg+T6je+gGi2popGdKumHa3Y1/EPYWkrI96Dv+n7Tc0Uh5dqjFeWyAU5oc/Pg8fVHXIerpm+5",
+	"irePXCjoATTjh4xMs2ixS9Wh3HxwkOx+sDz+VZBulXRgR0oy3pcQYOBLxx/tP5+6sjB+QPvVg2JxG5u1",
+	"k/saWFlOPEaI3De+NNZ2c8obj1sqXS09YrTJpXdW0t4JT+3XhpHzy+lW11ShnhZq6ZLqXA0FCznyUNcJ",
+	"Shdmklgy7UzRromQrvUMCe3DM3S9hU2WZXvQ39IVe5HPdd9NeYR6deUJdgU1RzJJOGSGQgulbX30K1W3",
+	"VD13C7hGSissT0aFbzuwjUPeFZcqGWcRe7BAhx2OVZp7joc6bj1V0FcIijZ67bzwONszsTQmnel4hs2i",
+	"dYgtdyaw/pQpLLkbwGFzr4FUJmhqB+Z9gb46gCTI/ClWx5+KytkrZjvTceh93aT/bDwuzMmVgz8VAirh",
+	"kZJVhdBESxJRBRUEwxm4qWdYy3iWPx0GU7F1D+xWwfYTuJv16wipcCr6015Ag6tg2iOWFmLF1a3BTqoO",
+	"weCtGIAm4WIxIqCGIFWSGYgQNI4V09DPLJXKVFzRI/JecmHKEQFA5RxZy9viYQwz1SSk5QrEo1LwLLpr",
+	"z1q9sgEWGmysNisFK5y2U7Hlm9z2xpL+0/EzWPmW+XkQ+Ip9FhEOcbMS72Vt9gEWYLp4uTedfmj/2Ocy",
+	"gN3acpXaYNarzDcyhQol+HU7A0rukTv5wRsZ8zn3XOer5b8aVVEm+a45B1M3PAL/dCSxTCH2Ky3zs5UU",
+	"3LIdsXgUduY4a6dd58KNecj0T/hEl2DVIA78lzT2u7WXUcbv4X3EeTZmVYcopoSuHKHBZuw3HDueY7Ja",
+	"4X9wkp0T48DoxsViKjzPK85ImmQLLkgfGBld63BC6Ir+IsWIrrX9f8aiJ1aMUWxhPwESxpwndu5WfHD1",
+	"XGalS+y2dskKITAleJzT1UzJhM2oEvCA66Azy1QSBmQ0Gg189U0SSaGNyrA4N65yKkIApQb5xUksAQmv",
+	"2YbFs+K3NopHIPskjMbYFMMC3khlxYQzv/Y5B90rxJ+hr1RMfU1aVzDPt+mCMi8ugsdvgQv3KJebBNnQ",
+	"Co9M3HAlBShrx8SFuFihgosmBo9h+hfeiPggOeZY+/eLpHi4hX1NDPzygbtncVwKGpWtcewFbSsxM3fx",
+	"+CP+sUM6SAmlv1Z0PCx5xG9WHsF3d75ImTG1Fqtp2ZnxI5z6y7xI+9fdrlhLS40eP1vGQPDXEkm2Q0UF",
+	"W5NcznCV6VDUkAnUpcMG2KBb+74xQIIh9QIUawov8U0H6v52TB95BO72ZfJUuvHcJ6lU8P0ro3u0DJWi",
+	"GQZmpyCq+17uUpEV15qLBSYwoLl8b0aY9+gYXrPNDrWO3WhfUejuDHloDngKjQZKAr89oVZwLcmoXwlq",
+	"HqJhYVbqB9LQDqWpIcNnktnW6lhOwdDQ7Z4LjCxwsd7YNq9SehsYPdVLaFsFTeOSDbmS0rjwetKHHiND",
+	"LrgJSKaZIjE1dIAdqwBPpqLa3W6rj0xoxT/oXFLqmeLyaZytcjQVb+g1FwtH4mENwlN/r5CyGy4zcFy1",
+	"qzadGH9y721H7Gda6LFfh9c1fzr/0QLCAufr2XFn5w29xiZfTh4YVI9RY++TrjPVRTkhaq/bDLYR0Xkm",
+	"9ndP/qoab7lV7BL/ojKh/4sLCp+h4BZ4WlaPtvp7lRk8IODDEP5qUysoXuhSxrw3KOflKhOk/2T8ZHBq",
+	"hZBkKsLvXxW0GyZ5/FFl4lPo0t/gHC4U0xoqHrpOQ9jkxI6eCrPmEfNfmrgcQepD8KqdsrBDlpWHXHOr",
+	"oJ6uRo2f5RhtdT7f0NLU/B1NTOASO3fZM9B7+DPW2GyqWHYR0QfZO5UWYSUAnGI3VdB44DTeZ3+sjpn+",
+	"K0Kx6q36UeJnmmULlYkj7bvr3pUp8pVEXMBhbGnO5clBmWcVh6+z/K/b0y+D4A4Pfq8umbO8La4l7NBt",
+	"PyApU0MdyZTlpBDIUj3NopXGt52l1iAy5Tb4kPpb2BayU9a5xCEPiELwhTuauGHNw99gta28B7gmfWSF",
+	"pWYMuhKB7zbjruJbl6446UMYreDdX8YjU/p03OWXIRdGKkZCAGBoaeWWnmpV10JZ/Vqm63PLdOUYPCKv",
+	"IVs/yUA+8xYD/6ZaS64cn2sE5/gj/LuDt6ZA9q81G7FmY94vools3MVKOkogV5mKKRGZ/dnKml0tpbzu",
+	"Zix/8YN2SRPyb8zl5SJ0oF8sZhC4xi5WBShVNDvKn/+8IsnBbnPDr05gBjwOSPj67Z9fvb18d/5vx1iO",
+	"Boo0QB0iIFZS5HrPkurPSOh5SGuB266uwJwCyF/F+kIC8FAJfAHnAnWlyvU+6Bmtr1HN8kc7P0dlmWBL",
+	"i4xXUDwm2UwI9d8iK4gDcWwxoklCKJgVnZJN7UNHeiqipZQaQmUvneGxj42GLDXwIfy+b9KcUHKR0Oja",
+	"HjK5gkge98EiUEbzBRjh3EN5lixv7EWU8Gur0Tf1a0LbhPIGBMVMpgR2RUJ7hV7KtbeXTgXVJARUZZNj",
+	"SMw5/vt//CeG4YYLJpjiUUhS9FNjsj10kif9EP6F+B/7x4zHIfn7f/w/nK09onOppgK7NFFj2Co12OQl",
+	"ZnGWHyZ4JCwFQJOwiG1WmQgHp3kY8RaIGI2WvkiPj6yeitDHbfKFoCZTbELMn6bZePw0ygS/9X2X4AoL",
+	"bk7cvSW7JT+8OXsxvPjh7Mnzb+ymTXt4y+DYEf66kvEGL7j7UGIq1HZ/C0DBdg8txlMDEVsrpjVdMNIP",
+	"DbuF0jDxVITUGBotV/ZMhIOArJc8WpI3FlpqJTVGrJ/L6JqZ0QsomQQxTcRIOZqK7yhPWExilvAbBmHl",
+	"fcHMWqprwpSSSgfk2fiPAXn25NuAPL+9HTjnklGcxa53F7vFI8lpArgl5/OALKWQmaWM1bDmgGQpMZL8",
+	"0W+nPp0KWamexBwyuzltfAi8eyCXfooRU5HIRbuzwRHPB5La3du/jNzul/Y1lOq32UbwrTR8vqnyBzBs",
+	"ADkEoaZSLVYqz8fqoSElftUgDR5/dH/tIPeXD8zXkr0YdeWgF5T63+q88a0nRMTSoTYRos1O2Art8WOQ",
+	"iZLo+PtueZsvsk3C28vb4yD6+uXdZXkfhf18mVCnO/DKxzpV8esrK/p1d7T1akyf5trN4JTIFTcQt1Zp",
+	"YFtqcOs616Jp9RC+dFwIobuYLl4Wo3exYXhx0wqf7kNoLwBO26b2e63ksSt5PIItwcFvs0sEQs7fPBS/",
+	"plEXuWYOf4+qYkB7gME9cR17lpaMJmb5S2f5CxjyoAUw8AtNTnYLjhGCjEWZ4mbTm/z8oWqkuWGCaT3x",
+	"2UwR0xpTZDFbr1IsAr+EdATc9J1LP7cjvszK4dOjw6lyC7TOIYcpB1dMDb2i2jeJ1s2wqr7vY++KUcXU",
+	"WWaW9vWW1AC4HQZmKulNektj0snx8cmTfxqNR+PRyeSP4z+OgSy593/Mq2g4GAQft625ljKXLvvA2fIl",
+	"cMOWLmA1kNIFZ14vXSk3SSpdht7clXF5vFnpYn70StdKiZ6fPnz6/wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -42,7 +43,7 @@ func newValidator() (*validator, error) {
 func (v *validator) middleware(authorize func(context.Context, string, map[string]string) error, log func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			route, params, err := v.router.FindRoute(r)
+			route, params, err := v.findRoute(r)
 			if err != nil {
 				next.ServeHTTP(w, r) // unknown route or method: the mux answers
 				return
@@ -84,6 +85,40 @@ func (v *validator) middleware(authorize func(context.Context, string, map[strin
 		})
 	}
 }
+
+// findRoute finds r's operation and path parameters as the ServeMux does.
+// The mux splits the escaped path into segments and unescapes each, so
+// that "/api/v1/sources/prod%2Faws-prod" names the source "prod/aws-prod";
+// kin-openapi's router splits the unescaped path, where that is two
+// segments and no route: the request would then reach its handler
+// without being validated. So the router is given a path in which a "/"
+// inside a segment stays escaped, and the parameters are unescaped.
+func (v *validator) findRoute(r *http.Request) (*routers.Route, map[string]string, error) {
+	if r.URL.RawPath == "" { // no segment holds an escaped "/"
+		return v.router.FindRoute(r)
+	}
+	segs := strings.Split(r.URL.EscapedPath(), "/")
+	for i, seg := range segs {
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		segs[i] = segmentEscaper.Replace(seg)
+	}
+	u := *r.URL
+	u.Path, u.RawPath = strings.Join(segs, "/"), ""
+	routed := *r
+	routed.URL = &u
+	route, params, err := v.router.FindRoute(&routed)
+	for name, value := range params {
+		if u, uerr := url.PathUnescape(value); uerr == nil {
+			params[name] = u
+		}
+	}
+	return route, params, err
+}
+
+// segmentEscaper escapes what would change a path segment's meaning.
+var segmentEscaper = strings.NewReplacer("%", "%25", "/", "%2F")
 
 // checkJSONBody refuses a JSON body that is not exactly one JSON value
 // (cut short, malformed, or followed by more), saying why: decoders
