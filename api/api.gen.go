@@ -160,17 +160,18 @@ func (e OnMissing) Valid() bool {
 
 // Defines values for ProblemCode.
 const (
-	ProblemCodeConflict         ProblemCode = "conflict"
-	ProblemCodeForbidden        ProblemCode = "forbidden"
-	ProblemCodeInternal         ProblemCode = "internal"
-	ProblemCodeInvalid          ProblemCode = "invalid"
-	ProblemCodeMethodNotAllowed ProblemCode = "method_not_allowed"
-	ProblemCodeNotFound         ProblemCode = "not_found"
-	ProblemCodeStorageFull      ProblemCode = "storage_full"
-	ProblemCodeTooLarge         ProblemCode = "too_large"
-	ProblemCodeTooManyRequests  ProblemCode = "too_many_requests"
-	ProblemCodeUnauthorized     ProblemCode = "unauthorized"
-	ProblemCodeUnavailable      ProblemCode = "unavailable"
+	ProblemCodeConflict             ProblemCode = "conflict"
+	ProblemCodeForbidden            ProblemCode = "forbidden"
+	ProblemCodeInternal             ProblemCode = "internal"
+	ProblemCodeInvalid              ProblemCode = "invalid"
+	ProblemCodeMethodNotAllowed     ProblemCode = "method_not_allowed"
+	ProblemCodeNotFound             ProblemCode = "not_found"
+	ProblemCodeStorageFull          ProblemCode = "storage_full"
+	ProblemCodeTooLarge             ProblemCode = "too_large"
+	ProblemCodeTooManyRequests      ProblemCode = "too_many_requests"
+	ProblemCodeUnauthorized         ProblemCode = "unauthorized"
+	ProblemCodeUnavailable          ProblemCode = "unavailable"
+	ProblemCodeUnsupportedMediaType ProblemCode = "unsupported_media_type"
 )
 
 // Valid indicates whether the value is a known member of the ProblemCode enum.
@@ -197,6 +198,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeUnauthorized:
 		return true
 	case ProblemCodeUnavailable:
+		return true
+	case ProblemCodeUnsupportedMediaType:
 		return true
 	default:
 		return false
@@ -1087,40 +1090,11 @@ type SourceList struct {
 	Items []Source `json:"items"`
 }
 
-// SourceUpdate defines model for SourceUpdate.
-type SourceUpdate struct {
-	// Config The provider's options and the constructed options, named as in the Ansible plugin.
-	Config *SourceConfig `json:"config,omitempty"`
-
-	// Credential A credential (id or name); the empty string detaches it.
-	Credential *string `json:"credential,omitempty"`
-
-	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
-	Name *Name `json:"name,omitempty"`
-
-	// OnMissing What a sync does with hosts the provider stopped reporting.
-	OnMissing *OnMissing `json:"on_missing,omitempty"`
-
-	// Schedule When the source syncs by itself: an interval (`15m`, `1h30m`; at
-	// least 5s) or a cron expression (`*/15 * * * *`, `@hourly`; UTC
-	// unless prefixed with `CRON_TZ=Area/City`). Empty: only on demand.
-	// Interval ticks fall at a per-source offset within the interval, so
-	// sources created together do not sync together.
-	//
-	//
-	// Example: 15m
-	Schedule *Schedule `json:"schedule,omitempty"`
-
-	// ScheduleJitter A duration shorter than the time between two ticks; the empty string returns to the default.
-	ScheduleJitter *string `json:"schedule_jitter,omitempty"`
-
-	// Timeout A duration; the empty string returns to the server's default.
-	Timeout *string `json:"timeout,omitempty"`
-
-	// UpdateCacheTimeout Seconds (AWX's name): reads of the inventory's Ansible view sync the
-	// source first when its last successful sync is older. 0: never.
-	UpdateCacheTimeout *UpdateCacheTimeout `json:"update_cache_timeout,omitempty"`
-}
+// SourceUpdate A JSON merge patch (RFC 7396) of the source: a field left out is
+// kept, `null` returns it to its default (removes a config option),
+// and `config` merges into the stored configuration key by key, into
+// nested objects too; a list replaces the old one whole.
+type SourceUpdate = json.RawMessage
 
 // SyncCounts defines model for SyncCounts.
 type SyncCounts struct {
@@ -1414,6 +1388,9 @@ type Unauthorized = Problem
 // Unavailable An RFC 9457 problem detail.
 type Unavailable = Problem
 
+// UnsupportedMediaType An RFC 9457 problem detail.
+type UnsupportedMediaType = Problem
+
 // ListAuditEventsParams defines parameters for ListAuditEvents.
 type ListAuditEventsParams struct {
 	// Actor A token name (or syncer).
@@ -1605,6 +1582,9 @@ type CreateSourceJSONRequestBody = SourceCreate
 
 // UpdateSourceJSONRequestBody defines body for UpdateSource for application/json ContentType.
 type UpdateSourceJSONRequestBody = SourceUpdate
+
+// UpdateSourceApplicationMergePatchPlusJSONRequestBody defines body for UpdateSource for application/merge-patch+json ContentType.
+type UpdateSourceApplicationMergePatchPlusJSONRequestBody = SourceUpdate
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
@@ -1835,7 +1815,7 @@ type ServerInterface interface {
 	// GetSource Get a source.
 	// (GET /api/v1/sources/{source})
 	GetSource(w http.ResponseWriter, r *http.Request, source SourceRef)
-	// UpdateSource Change a source's name, configuration or missing-host policy.
+	// UpdateSource Change a source's name, configuration, credential, schedule or missing-host policy.
 	// (PATCH /api/v1/sources/{source})
 	UpdateSource(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// DeleteCallbackKey Remove the source's callback key.
@@ -3659,6 +3639,8 @@ type UnauthorizedApplicationProblemPlusJSONResponse Problem
 
 type UnavailableApplicationProblemPlusJSONResponse Problem
 
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
+
 type ListAuditEventsRequestObject struct {
 	Params ListAuditEventsParams
 }
@@ -4067,6 +4049,22 @@ func (response CreateCredential413ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateCredential415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential415ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCredential429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -4425,6 +4423,22 @@ func (response UpdateCredential413ApplicationProblemPlusJSONResponse) VisitUpdat
 	return err
 }
 
+type UpdateCredential415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential415ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateCredential429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -4569,6 +4583,22 @@ func (response IssueCredential413ApplicationProblemPlusJSONResponse) VisitIssueC
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredential415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential415ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4832,6 +4862,22 @@ func (response SignSSHKey413ApplicationProblemPlusJSONResponse) VisitSignSSHKeyR
 	return err
 }
 
+type SignSSHKey415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey415ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignSSHKey429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -5086,6 +5132,22 @@ func (response CreateGrant413ApplicationProblemPlusJSONResponse) VisitCreateGran
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrant415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant415ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5362,6 +5424,22 @@ func (response CreateInventory413ApplicationProblemPlusJSONResponse) VisitCreate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInventory415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInventory415ApplicationProblemPlusJSONResponse) VisitCreateInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5672,6 +5750,22 @@ func (response UpdateInventory413ApplicationProblemPlusJSONResponse) VisitUpdate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateInventory415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateInventory415ApplicationProblemPlusJSONResponse) VisitUpdateInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6044,6 +6138,22 @@ func (response SetGroupVars413ApplicationProblemPlusJSONResponse) VisitSetGroupV
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGroupVars415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response SetGroupVars415ApplicationProblemPlusJSONResponse) VisitSetGroupVarsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6747,6 +6857,22 @@ func (response CreateSource413ApplicationProblemPlusJSONResponse) VisitCreateSou
 	return err
 }
 
+type CreateSource415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateSource415ApplicationProblemPlusJSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSource429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -6971,8 +7097,9 @@ func (response GetSource429ApplicationProblemPlusJSONResponse) VisitGetSourceRes
 }
 
 type UpdateSourceRequestObject struct {
-	Source SourceRef `json:"source"`
-	Body   *UpdateSourceJSONRequestBody
+	Source                            SourceRef `json:"source"`
+	JSONBody                          *UpdateSourceJSONRequestBody
+	ApplicationMergePatchPlusJSONBody *UpdateSourceApplicationMergePatchPlusJSONRequestBody
 }
 
 type UpdateSourceResponseObject interface {
@@ -7085,6 +7212,22 @@ func (response UpdateSource413ApplicationProblemPlusJSONResponse) VisitUpdateSou
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateSource415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateSource415ApplicationProblemPlusJSONResponse) VisitUpdateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7826,6 +7969,22 @@ func (response CreateToken413ApplicationProblemPlusJSONResponse) VisitCreateToke
 	return err
 }
 
+type CreateToken415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken415ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateToken429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -8147,6 +8306,22 @@ func (response CreateWebhook413ApplicationProblemPlusJSONResponse) VisitCreateWe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook415ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8477,6 +8652,22 @@ func (response UpdateWebhook413ApplicationProblemPlusJSONResponse) VisitUpdateWe
 	return err
 }
 
+type UpdateWebhook415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook415ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -8768,7 +8959,7 @@ type StrictServerInterface interface {
 	// GetSource Get a source.
 	// (GET /api/v1/sources/{source})
 	GetSource(ctx context.Context, request GetSourceRequestObject) (GetSourceResponseObject, error)
-	// UpdateSource Change a source's name, configuration or missing-host policy.
+	// UpdateSource Change a source's name, configuration, credential, schedule or missing-host policy.
 	// (PATCH /api/v1/sources/{source})
 	UpdateSource(ctx context.Context, request UpdateSourceRequestObject) (UpdateSourceResponseObject, error)
 	// DeleteCallbackKey Remove the source's callback key.
@@ -9702,13 +9893,26 @@ func (sh *strictHandler) UpdateSource(w http.ResponseWriter, r *http.Request, so
 	var request UpdateSourceRequestObject
 
 	request.Source = source
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 
-	var body UpdateSourceJSONRequestBody
-	if err := runtime.BindJSONBody(r, &body); err != nil {
-		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
-		return
+		var body UpdateSourceJSONRequestBody
+		if err := runtime.BindJSONBody(r, &body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.JSONBody = &body
+
 	}
-	request.Body = &body
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/merge-patch+json") {
+
+		var body UpdateSourceApplicationMergePatchPlusJSONRequestBody
+		if err := runtime.BindJSONBody(r, &body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.ApplicationMergePatchPlusJSONBody = &body
+
+	}
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.UpdateSource(ctx, request.(UpdateSourceRequestObject))
@@ -10164,226 +10368,237 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rcuO2muCroLQzZeksJct9yZzIdarW091Jeid9Gds5Z2eiXhEmIQnHFMADgJaVrq6aX/sAW/sM82Dn",
-	"SbbwfQAv4sWS2nYnma5Uqi0SJIEPH7775WMvkqtUCiaM7k0+9paMxkzBn2cLZv+JmY4UTw2XojfpXbBI",
-	"ilgTzUXEiFkyIpOYaUO0zFTEiJzDRS5umDBSbUhC7c2NiFhMdBZFTOt5liQb0qdXmglD1ksmiBSMCHbD",
-	"FIl5PBj1gp6OlmxF7QTMJmW9SY8LwxZM9T59CnqvLumiPre3dMU0MUuuyQ1TmkvhpxPLKFsxYU4JNyRa",
-	"UrFgGj4MnyyPILFkuvH72iguFvD5c6kNUxeGJg0QCo3KWIjLsm+mQq+ZIlwDpOzXKN6YK6aXgmlNqL5m",
-	"MZlLVf0wE9mqN/m5Z1/YC3pzmmjW+xDUJvQp6KVU0RUzbudeKBYzYThNztm8PsPLJSNRPuRIEx4TqYig",
-	"K2YnwO2YlJplL+jZa71JrxjdC3qK/S3jisW9iZ1YN6ReZEpL1TyFULBbM4tgROh3KlXshstMk5Quitn8",
-	"LWNqU5oOvrX706/nb6Vgb6iJli3ft1gEH6YkkulmG1ngR5Rw++dSJrGekPWSJ4D1U1Fg+JJqIqTHqxiP",
-	"RrC190/Hz8iamyURklzJeDOaCr84PHLF6l7Ph3bmQ5z6HYv0s2jd6Hyeu+xzPnjPbf6Rr7ipf/89XTCi",
-	"+S+tG5nAc+V3x2xOs8T0JifjcdBb0Vu+sofgZAw/uXA/gyaq8IbedtGsiaNR9uRLzRxlykkSEKnimFLF",
-	"HNmaiis2l8rvJhcL0teMkVBbAhAORsTCWTEaAy4JQrOYG6ksrO2FqbD3hlIkG2LktSULii8WTFm0wa/2",
-	"zZJtHAJZXFpysRgAsVpTbvRUzKWCkZrQxL5tQ1QmBBeLETkzZCW1IZRsGFWk//Tk+dNvxuPxoIRiW2Bf",
-	"0dsZXbAK4HNQ++dL4B43gvsCoNmKeAjsCeHGIt4pCV+//fOrt5fvzv/t+O3Zm1dhsMUorjYl/AymAk6L",
-	"HaITqpeE6YimLCZUk/Afn3wXkn6YKhn/45Pv6FoP7Z/h4NQ+br93RRWbCvsioMOBP9oeAezfuBWaMR0Q",
-	"2BvLg+xZ5ob0WaLZVITPxt+GgZ2Q3fTydDm8hBqypDfMPjkYkb/Y3xxpwVxmIiZcTwUl4bPxs9C/hJvS",
-	"tlQPH05uz5PXwoRgLkaSWCIjiqmhWywodFgQkr5UhDrYHOmpCLM0pobNIhot2czwFZOZCQcTElpsDC2j",
-	"QmgCQnKT43NAKCLjVHwzJhqPHeyz8KQQdnXtIGWWTDHYtFAzdcNCfK1d0lTAlKkh0goa/eJ7KhOEIwe9",
-	"otH1QllQD0bkFbevI2u6QQIdntm1URGTEPn1EGAVEifiEE03ZCnXFiZVYt1+cGBqzfSqZ2HTC3Km7X7C",
-	"upqYdtD7C7taSnn9+mXz+VnjbSDbLeTaDdkLZT7ZwTqVQjOUFaSYJzwC6h1JYZiAP2maJjyidj7HqZJX",
-	"CVv9979qO7mPpZf/g7Knv/ffjgsh8hjv6uP3+BR+sr48OJwWB+g1HNACBeFWDJgiM4P0I6cS3P4g2spt",
-	"NBn1PgW976S64nHMxGOvAAjIkSZKJoys6AYOfixBAIWZvRY3NOHxY8/L4oKVyAFUMINTEjKlpNJAhhz9",
-	"m3OWxHpE3iK7IWuqvQgDs38rzXf2aD3m9N9Ky5CXRDFEBT+RNzLmc87i5pOSC2yNkhgs1sl6C37DgHqE",
-	"FSErtOerrvk0LcKNOrZDSopI11AYk2sNw5xidz1T1jAATpdS/kgVzutLIJOVWS1GJXYSJSUG6JsiNIpY",
-	"ahDtL6V8Q8XmUWcqJVlRsfHT1afEqA2hC8oFoXPDFAnPmVGb4Zn9EXretLXvpSHVadWkHzuFnwTNzFIq",
-	"/gt77EMCpAeJpiCZuBZyLQKi2I20iqRUhN2mlh1YyQT25CdBbyhP6FXyqBh0RmKWMhEzEW1As4bjiYx2",
-	"BEzQvQROndD8KmHfK5ml9neqZMqU4cinoiVPYoVUnhu20g3MLeeyVCm6sb+XUqNdY/dHbigiQ9eS/2zH",
-	"fCoelld/ZZGxT7tF5HoZgDiOuQUITd5XltT1hQow6nDFu0eaxBsrWEYlDhkOhwnXJszJokXyKixnK2Zo",
-	"HcQWWH71h8wZoVIDyqeyePJz8ZUPd43EaQY9miQNg4PemdWzXt04RK5C6J1gqIexmDA7BE6LkxsIB2tG",
-	"RBOi2DzTNNH27pzyJFNMW23BKgMRTRInsloyIshSZor0I5kJQ6bZePyUkZMJsQKyk2bJnCttAlAtQXCG",
-	"i/bXYETOiGKRVLFTP2NmKE80mBaIztJUMa1Z/CcrwBH4Br4SZ2G3mmvDRWSKOV+xjRROeLVrJaBPo7Jj",
-	"dROZKaeWWOZOk0SumdVKCE3WdKMJ9TOScxCz5FrUkYVGCNKGo0Mjg8ad2h2Yv70zl2pFDdLOb571unV4",
-	"i+YAlC4MbDvABV6gyFUblx+RWcuAfNcqE7eq0BCuBvVHZGYiiQ94wd+BuWcXIzj8YRGLxQ1agMV3qlug",
-	"ayyrNW2TdXdRE2i/j9eb7u+xzq1zye2a3MgCZn7TPVoEHnMKKFVnVV5h9/H+kWtTJ1c5Sc//6CSoBbFo",
-	"IPolU2Sznl1ZP3yvacovaJJYpfQMxKEmefWdSDao/xZnmwjGYj2BK9dsA7qE5sZruZlmChV4Obe0TG2m",
-	"YkWjJRcMjZfzhDETEC1huMqsUuKpS19HMmU6IKgABGRNleBiocE8YuV+CWozMMoBWL1AvbcChjNx2OmA",
-	"dQtMVSoTTkGu7sZcWryfIevelgKszo4kqGK8OrU6n7O6/S1jGYuJkQTfRDgwLgfiKykTRgWcmEy4M9Eg",
-	"rWYC57zmSUK4iJIsZmVI953pwk3AkvkALSTUfXeYpcV0BqOmQ68NNZkun3kc3YPJ2fc2K/xlHHKryF8W",
-	"lADYhVn/wjb1k3CNF7esnku5FmA9aVxEppJmGP50/iOh5EpKYwFk8YK8f3dxqe3W9BVLqOE3VvkFOJ69",
-	"f32kyRXV8FwTuLbWbaeKH29cZeFnqC3Srp6hOurBfgOml6CXyIgmjeQ1UowaFs+o2Z2mV0DSQDlRcd6L",
-	"RTWYP6QYahYpZrwi3tudk3mi30Xv3toxFlnhI3qmmWmx05Zn4QWHJCaU3NAkY6RfOMnggoZd3l2e9hyo",
-	"a7LFvl/a0RY9wQS538Y5p1/nMh0WHdVchG2bUbZ415ggbIQbWt3lHE2qO1BMMsgRuoKllZV3H5EX8FQ7",
-	"HoK/cJtMbyH3it7+yMTCLHuTk/GTZ8EDYPsry7EQrh7W9onAQ1wKpj2pjhtPwT7ofgi2be1sdVPd+ru3",
-	"4j4ElBLtq52i3QWQ6tJKtFLr5QyJr/0rsrOcW73frjGlWq+lArHOMn4ru60t6i6i1P79S6bsMJkyoQ2N",
-	"rhtJbfXTu0KkEzs7kPHAF7SKywV4PzbIHIiqDW4WxQ0Dz94puWZpLrJViU2THNOMc+47pXtNm3wfFHbr",
-	"+10U7O4pHICePwGV+9UTr+8cV5TOpnxKqCBslZoNwUdIlDCqtL0sU/xAjbd/JlFrUnFfZoqaRl53RmJ3",
-	"D03pVJPw6ViHAQlPxiv4B+3d7Jau0sS+9ulYN7FTWPsrqzbUzxmsq+njKTVLwoUTD505NiimEkkx54uR",
-	"Ygsuhf755EPYKJ2umNZ0we7WxXAixQNNWPe9oqKBGB0iGxaBMG16+aHGByC8zTcb1W8/fHtOW5+qCBet",
-	"wDlIlIgqwvo2InQEGLUDp+FFoiOCpRmITbPxvrrO57dpomOFleCnYqqtwLwPYQBR9nBC+zBG9CpUX3LF",
-	"IkNWbHXFVKPI3MFv97KyN3DKfCV+eq1QuJ/tcGb4A7fjB0YTs6zPorAkdKOiG9f4atm0PBrHiunm7WWC",
-	"XiVtkg67NUyJnLzV9ahUyRseg0GaxxMwIYMr/5qxFA3Wdj8aTycYx2eaIf7tRnAXFvJ7enBw6jXLcx07",
-	"d7MI7zfhFdfa/tkRE0WEJIkUC6aIYqlUBoJoqIgdELkhMdewSc0msNZTBca+5jvw5bZ1HnwamxhO8akq",
-	"Ovnp5WqzR9ICJQvw5TvvJlfBnvLGtJ2J+zj2cLYezlpccRJ+vmxyl+5zD8YkO3aWyoRHm10eeY8jP4Hk",
-	"sGJmyTI90/EODmU3+OLlG5qm3mK5t0mow2RT1XTK69rPHJPv4eNYY34jm9XEszuhdx+ntThOhzPq/B2P",
-	"o59+me2kSfJu3pv8fMDGfmi0ZbM1WeGIkn6MQCWKreQN0+DOaVRlX2udsXNUFPeEd4feUAl9J/1C7h+g",
-	"OyiX6QnXJNNF+kVtj9aKppVITzeVWkTGmkEMIxeLhA0zzcif7Xhin08hfhgCjrnQxoWKFyb1ZjZvn5wZ",
-	"0+Knqb73SJOEzxnEHPTdVMk34yIkl5yMVzv4Z7r1G9iruMtLU1UKH9Sa3GJBJmelvCIAUotZ+TDHRMnJ",
-	"UBcoPa5sR1BETOu2SAnLN7gUewYe5Jpu/Y5JZi68rSV7qknJLT8VFDPent+dMTsVZdlZFT3ImjDqraOA",
-	"1V0+GX7zlCTMGAgqj/mCGx2Qo9FRQI5mR/YoHw2PAqINVeClhKhy6p6wt+ERiGWh9pJ95//++Wz473T4",
-	"y3j47Yfiz9Fs+OHjOPjmyad/aAKznV45Qrq6saJx8pdOB2o3U7g0hC4dQfs1wZt8RA+kRngjs1QYy8+4",
-	"c9+TNVMuBIlY2XgfP12LPdpNtG3nPGjug31XQN0kdB/K/4w0TSaqH+QaY0YxJDqSScJjyzQITRLShzlj",
-	"3hfJUmIkCSG6ymeqVYhpq5MQFu6nUF1DG0zf50tsSOkoBf75oOdaxmU/PKY4LAymIlQYdpzfDwcYiVnG",
-	"L9DgnevXIpKck5VUcElMhcRAE250jpxLesNGfjYQdw3ZM/ZdKUNGe+pjVXC9uaoLpmCEuRQ+GENvZ+hw",
-	"cSOTGxZbtXgqqCHh968uyWg0OraPDiOHKDocTcWQhCumIJPFcb7BhFCdT69YrlnLEqDctyZTQfLp56cL",
-	"1U8IsEmSABZvFVECX4ohTudqY/8JMN2EkIQaF0hzpJ3vfM0xzKTvwGpPLIvtg8CdMMobT6x9g6Zrh1qw",
-	"qFSxOb8NJwjIEiVg1YQIyJewz4cQlBjhujBAcYaX7BC8EJ76TfcJFqHDlpm9GpIFA3sERAPalwJuUL01",
-	"DMKNPIC14UlCFKPREiU9mD4sK5zkNiGfMIUBi/BapFVcg/MscMGShim3IxrikRI2N8ROVM6b8B9Sg85f",
-	"XVziRxKOsMztUR6ac8qTcOIjjjBKSGZJDEkBHibULVdgVFSe1GzfWIW7xfk5hFhREec5xS537xTJieV6",
-	"edCTfUWqGMgmkFwI8TkWsAgouIAzxvgq77kFjIN4K4sO3hLiwgobXbHvxJs2KxRQEQeD4lwgepqSeY9o",
-	"I63k5I4tF4tRaUoo1Fs1Gu1UjbPwceFNNv3z716Qb589/yfiQs5dvFo9+jSSccWN7TJaLC2VZgZpdhB5",
-	"6PhG0MvKUfmBlaZcdpClwnIG+QvgLzJLGc/sS4qATTvAsoSZTyPA9+WR80FPG6nogs3mWYLeADRvNa4f",
-	"l9RsgoVgvJ1ZY8kT18AYa0bkkkBquElYB/uve0p+On9dTni85gJ0FbdPO3hNXGgnfLgU3gYb2cTzmvTM",
-	"u9TAOidHDL5ikVwxUrySYIipJv2cfxTq8FDH4aAh4BnNkrMb2pC4/lIaw+KSmxPIBnCGBb/xUMOvHmm8",
-	"67lSQQqPNHFfCQgfsREp09bmoMPCEN4QUIqr51hHAVmE9ixsv2gtp0bNvAG6SfOta6oJvWLJ56h1P9oX",
-	"IO39+//5vyRuhXJA2GgxIiE6kCckTWjEIMsBr4SNqp4lYc3Sdr5Tdoh9Ns+D/ub586fP74pXt099DqLY",
-	"50m/ZBMI7ZWwRVGvretcJtXY83jFBUbqKOqCsDEZ3cWmMtVIqi4ufnhxVhfg0+wq4dHMhZd2n/vS2KZT",
-	"fhEtWZw1pyq7QhmO2WKW79XGyiAsmU8IFQTo7A1NSD88ee6CGJ6OV1aWMVORMKoNea4HmEUaKSkIu4V8",
-	"Ci4F6Yd/OD55Tv6A/9mH/8dSZirZhKfkp8sXU5GJhGlNkL+6zFMSvjh/93Z2+e9/OlOMHr/gZhMORuTV",
-	"KjWbic8XJzFbURGPpuK1n6Dh0bUVDJKEAKNNmRrmUsRcM+PTSVCawKesMDUVXvR15mdi5IKBFBJLSJtC",
-	"ucVddCJCHsNx8nzVRDUuIpmyc6bh+NaCpVygyGyld3SYMR8NUvtQ7iNu9wHXgsLhwAaWtVgsCYjOrvIR",
-	"diujRGbxjhHYKRMx+o2gogOLuxMvWtRdz6xwNUEFQo1YzRfi0U2XReielZzbzJap4iLiKU10E+wtqFmu",
-	"TVRiNYoHC0MiTZI9o36rpKMm/71Lmbi4+IHgMNCm+oXcZh/TJOGCNfPCRpvoj8786TjEyXh1mts+a4s0",
-	"BlR8TbzCuI9lNLiT2PGFYPGLUoxl3U5avXnH9u0Od81Um+0101ZWbbNYWZHeuGQTI0kiF2AK0Y0bADL4",
-	"DMuiHOiMq0agumlX1r31mdICGmGO1TPqgIaAs7skbHz6BY49MG+gKx4KznRcP291xmfZwynB2liTikp2",
-	"pAkTN1xJAXrvscddq3xy0bhPS6pnkcsc2WLjJent0JC1vbxX7NbM7AodSFtkADuMaCcrxHlyUJwx0ge2",
-	"/FduDFNwXHfM0BOzUkhG11QLrRmdZgB04DE5l8Wo6Iawi0K46cQyP670zAxX1IwyeI9ES6mZIH2ax3YO",
-	"qijiMCEglBgmzDKvpsUUl3HhA3q+aqanWOKlI6cKB9w9ESwHcJTT1ebUo4byMq1Vm/z7LRMcTyARTbtS",
-	"cc6Qkx8gsItUZPiillFdLDkkw8QnzzWoYfBHbsZEqoNWJqqYq4/A7FZoKxVSDcpBki24IHOesKmIqHJl",
-	"hdgqIFeZqy0kJGHzOYsgttwZDKFgT2RIzOdzppgwyWYq5kqucNPhrYMAlMFpD8OSyduzN69cgQz3wglZ",
-	"LzfTHmE0Wo6mAj1rPsevao8liqWMooloZSdiWacHxmgqyi43KOoDixZSMFdL5zAvRFN0kRPV8vMZeApf",
-	"Oer7BXFUqH+rHIeVdToj4qTDAuqysiMptFFZZDfb3QtceRuqvaXZW1Fx3xr1VzfBg6J0D+V/O8X2VsXT",
-	"vIZfDhC7kgmhax2QRZQGBFJJoDCazyVppBD7cJbfEIHfLfAij+2vR1u8ZAndaDixoGlaNZkSbSjgj2ZZ",
-	"LIeKiliuSEqVQa/NKdFLqUy5aguECVwxs2b2wK4lqq0j8tIbqnbgI1W+sduC2ml/1/MYi/PCPnLpnmhR",
-	"4PJNbT/l9+GqdLLm4WFG+IKDYowe8Tyfwt5Xsl1iZnInzxc6uA8ibJWzZnY7LA3AUcxkSmifG90lArVK",
-	"PcVE7v7AZwlbBxy4OhpvRPQCKpU0RqBXYszLRT5KtuX6XfQttdz0sdgN4pxwVb9abqMEsENEjIswxvkX",
-	"DxYTKy2g/NkPLQA6z0QDdIyxO9sQ+eLKJVrZDVzwc6mQ3itm1MYVfACzFnEvIf1wOLRy29Bd0KGLYhg0",
-	"J2VE+ZZ1np9icw9UiHNr4bayt/Fuf78SqaA8hOVZnCYtyQOC62X3DESWuBJXKKs1WCmTuE3XSpWMmNZk",
-	"LdW1N8/bKfYxLMDf5i1FIQ4uOsOoZrNMGJ506MU48SNNooTyVSlwgjARa+Is2IoJtmbxKaFYcQPL3NoP",
-	"2GFY+sdB/GpT6Nt+aWD2kde769ZCmpIRaJuQuYoeiLcY4yEi5uqzRtdyPofJg1QBRbvtZ3b/OLx3Judd",
-	"lUA4xqUYUKygGtyoS7yLZ/O2YtV+CIpdtGSjgHqkuR12t7ljUZbd5Y2SFb/J5teZ2wFBcp95bgp7+1at",
-	"c3diwwnRcmWhZNflcOy0HpsGOdIU1MgNXCkHFdSKqFRt+e5ThVU/6EVURKytspIrSltxj6XcPpXwXkmM",
-	"sK9BC1nja8oq/+eoseWsmC2V1s+07C0va68OW3LCXZpUkHOSDvZzLyKv42QPlw1zCZ7YlsTFAxzM9Xhf",
-	"DAX4jI30b8gd3o3r8JG5n5/Rg1Uc9Wcd3Tv4Em8LQ+Wx3g4245XK2VxjuTnwVOZWOjAB8bwOth/RB44k",
-	"IK6IJwmU3UYvKtaCdhX2yUJRYYCY7ulvgoSwTH8mndtHfVGMxjO7hJbAAgDSim5wmXZ0Sz0rebcuA37+",
-	"rnQmeEl5TnfmfQOaHmRR6kQd6ARQwhJUVXQVifou/FNZLBtM7PYDQrjoOcISzaBeIqKMD1QEfp5wbUro",
-	"s42fDZhUQaRSTs6T58+b8jfp7WscfFI2HFfCkO8BRRrghEEbYD8Eu3G1HcDnIs8dXlO0S38vCz24H/7T",
-	"k/EyHIB8hiEWJyuwbJa9qrkOOhzCQoYrejs0JjkF6y9ZMSpgU9Bi7wga1OJM+A2rPVa0TXGFhTUzGqvY",
-	"BuW9++bZji59ANAd+L9HUhQS90/BNnWHcN8OQjAineXYtuaOb6vP+oOf931wdL+UQ21YDUaC1m5B/bO/",
-	"/K8jDFQeeB/OdiTzURGwfcPZOvfu+MAYFyzsGIzubt8xIuMJ4hw6IPbsbhH0/txZB7fJFZBPnipumUxD",
-	"RbegdztcyKG7+Fctxeicrt+40iVFS4AGewHUBuRCsyhTrNmNe5CE0VkL4MZ3hdoJodzkW2ts+hkV8viC",
-	"CaZ4ZEXcpE3+XlI903xhxd1ZUYbpyzixK4pW/aRbglf4y6TVugrvKMbwt3TJ6rDc7befnVUd55AYpdOE",
-	"biagwK7Y5PjYqmfHf/+P/8R4GIhXtEQeOl9goDpAfZcImZJAsqXiuNnnOFVO+d/CbVxE48bv59Vz+HiQ",
-	"jFM/b3cHwZbOUj64Imfe39FaceGFlK5zVjQnKU7aPmfvsCA1NDv5aEaLQf40jMirWxoZ12tHzktvsCjn",
-	"ez58pmBepxZbNb2kIm71vsmKnhD7lPaWVojoG5GivFtHGt/OtMC3QgpqrZAwbhWin/NORO7hZUsEVuNB",
-	"XxqTatK3/zjpGB0FiZTpFY2uQe7CvK8Kfg/uWGqzaJUf5bZqrg5rXzIr6jVVuShZwRu8BIdHp9aiHZdS",
-	"GYKltoEKbpvQT0lR5PSn8x8bIc58ofl9Dio8tGepsIaa4jGC0LkhjNqgeSw3hOlrnqZtFcYz0WEaNJme",
-	"+RybOhYzEaeSC3OkyQ+Xl+8JPlBV9gWWyq+kulYyUPZJa3bncfc6aKUHStD2uxUUdZY9rpWrkZdRzM10",
-	"Bzy+D+F7+2g8nFmtgpF1A66VmkeIR6HPodfEG1YxkIWvWDy0CrjKhD4lIRh0R87vhSl13k5rCYwz1IJh",
-	"HLxoAXGcOnDVIGJM0UYnGtqHy4ZgmFPZ9AsXCvtvac4+VntU98IVSOVAcI/79hlqk3vDQb7/XbSAh5To",
-	"dxQ79hEx7pOxl6uxyhWH/BtfUSto8qYXlUl25bDtn8DOdVKxuIWDNDZGgZ3kZnMB0jjWOWdUMXWWmWVj",
-	"5PzZ+9fOZNQPlTaz0WgUDgIC0X8u19vdR1kZhIvw/buLS3JMU358c3KMxf3DvNksIAl8tZi1lSGwow8X",
-	"c1mfiYtExLVDokbFDAe9bYHVerXYUpK54qzSiNOe5KlABxGsAN6kMWEK4+RKbw3QKBQTjDAUEERHhf/E",
-	"VNSa4Yymwgc2usXnDa2g5wKhBBeeg/TMJSEAX5iQf8a7OaBHU3EuE6YnJIRcq5D0QbHDjp0BCX3mVUj6",
-	"1ZnjigOM8h4EUxG6zKyQ9PP+oPYNaPR0V3V1/VtJ7QNcHySTgqAdtnVzCknfp9wOfOa/CxsLLfuHRokB",
-	"9hl1KbaEizRz50bO55hf4xvJ/fxhBDVYwhFxXe7y1lvObjkV3nBp52hpL5h8cK9B2vfdJGDmKV34zCso",
-	"pUv/ltmpYXPgCUmp1q6t43bXYArPWlF3wUzh1JaCnTpHhA8gFnk3HuwubCd2WTY1KksOKLmSGXjLRba6",
-	"YtDDNV+b60eJVQLWkkQJ1RpKCKyXMmFFlYU8P11jgrrftlp3pqCUrToVFy8HABy0FmASelFEV7oqIAxb",
-	"XUZUQAmUG9eIG/LCyNlUeByH0XMuYkzoh8mSeZYk2FaWXCnO5snGhZxYSEEVIxaTZ0++nYp+WEuIDh32",
-	"VLqpjUh4vIQKl7+4hpvHkPFuf0EfVpCtnSsI7XEuL9mTkbP3r0t1Yia9k9F4NAZZOGWCprw36T0djUdP",
-	"saDLEuikp2ZwjOyFBfKE3Iz+Ogb7tjZF6xfdq7bK/rmlUizqYn3XdNflGzQ1BPWtbjpatG5/ArKTioi7",
-	"Edc6Y+2vxwJ1e7y/SDVZ552fMABZtK0C/Zp3faaJRRfAPHatvncYid2iP33Y6kT6ZDzu6E23X0+6rd5B",
-	"Da3p3gkkOq6pjnDNC5/hJJrenU/22Df2hPEnd4+vdAqEh57e/VDR19Q+8eTbu5/wjRdBsMhWK2p1bsAH",
-	"1x1MLgIi2NqSBsyVIK+1zqysr4Oiq1hBf5wHSs5L+KoD51oLXJOgoML4CzuO9ko1dRZEkInoQkMkBhza",
-	"D3am/hz7KAx9/PGabT6BpN59VH3HYuIfJdds09IqF1sf7N4m90PQS11l3a3uiyA3CNeDsWja5BrAlUNp",
-	"rXBEoCvbtesRPRX/mrEMmAywP2cHvmabI19bh/RdOAgJ/bJCaC4NPYpUJqaimprBi7ZKGEETQN9w52V3",
-	"DBELJEyAI0yFC1kqmh6791tNnte6NJE+xyZQkI9iuReLpwKb41u5z3VHz8u8sFsYMgj8KrGzkSsM4xsZ",
-	"udouLj4gBVkSDFZ2Eoh+J3kPadJ/9uRb4DxTUWE9rsl5lea74Gcf1VMjM0/ujczU+n019cB09xx5eXb3",
-	"Oc477+598IPe811IS7kbaFkL6U1+/lAmHWeYymGZMrQ6cKudFJlXFcwVcl0+4/mB3jrn+QkBR5juZN3V",
-	"+nu694Aso6F/ScNuojJhJz767ZD/cr6pBaPPT+LK9Ts63eoCZY/mumoR9ptaMIK2bd11Rx9pN9t28kWZ",
-	"pV1tXLW+38Se2iWVWTLpr5ihMTXU81y3nb5hVxFLA5EzBjw0eagMRY6elxJo3OqCH1b3FN1rL8plH52y",
-	"8M8y3jzAfjp/3qeqyc3y8081fDp5gO+34BItSPyvU4Ic74Bu5fqLz06e7oSf2Jb80VhVfggQ5lDvJdel",
-	"yEWFjC1kkSpTbsh0SirmK394yCHE7vhj8eMTiosJQ8tu9aC8hOtbB6WCrc8aqgjBQ/Gj0qW9RZS9Metx",
-	"EQVhWEGUwEmYpR6AUN2yjD0BcEl7GfWdLtLYyO2+Z6Zrt8ePRJuqAsCvG5MOZ4nfM1PZ4aPiWHfytKqG",
-	"eZeJI3/6nM3BgJFSEy3rW+9i4x6PKTp30k5M8TERzzn+6gj4K+WRD076fu1MFS0+VabqmuAJaaBWqgC2",
-	"6fQHkDC31QccpRgU5yt7xqCmaz9asuh6SEU81D6u7FCGe4zW07qtaP+T3GjtwbL+ul5AyvOIphL0eZjN",
-	"VIRrRdMJsQcxbGoO4PdkuNUlwArmLglxNRX9TNj7zvQOXY8JXoKadMDKuLPklcx3zqJHuJ4KMLhBPKIo",
-	"hmKkFhoHFYukiklEhd3nK9T/DLoF4EVgui+K9VUEKv8YuFBIH9emGXW5nZmA2sAW3wYBmo7Q7mRf/nz8",
-	"1NfEo1cyM+SJt/o02XagA8GDE9ZKT4pHJqq1Hgt38nTAN6jIUkEie7CWjMYMI5khUnv4QgqjZFKdzrbx",
-	"89PviUT/yinuuytDLepXycuWJIoxa0gaQBplKJlaQjJ3Le2rwcQHE1Stl8cRbTXhfM8MFgt9wBOAH2hB",
-	"+6Ji4O9LknhcrLOQfHFWLr+o9TImq0wby6y0If1L+w+Lf9JMvTj7F7bRA0RDQbYaSFeEu4cStXdFXc0X",
-	"4uHEAawTkNfHtKw277oDlafzIlzVkprQAeEUAxicIW5FN4Tqa4DpnFleuPVimlciSfLKlmDcm4qVVJAf",
-	"p6HOZKUiaMG/FbuR1yyeoLTm36HxrY1uE74QFxc//EvuKbtvrlqulvrITLVekbONqxZDfl/05VfOBu0G",
-	"+ZoWAmuprUWZPvnQoHbic6TJi7OdmB8adDrdFN/jkN3CRWqNhRuDLFynpT1COTq7KDd9o9J9aZ8PdXVZ",
-	"bvpQuRhupxP9wU500Wq55SR7q91/WSGh7jLygRu+U30C9YSgQopFzqDsKMRAwLskym6vEHaxfhhmUu5b",
-	"/si+INec+zfqBvqNm7iqWA1WX9SLrC5U1qK8tLqfXoRH5Pgj/LuDP6dA8btcOecoj/1eDfC4PO9L3kMR",
-	"aAjWWpToxo7hWqUt3KpP0criX5fGPaQ9p9LjtjWkJEfT32QwQgnm5a0vb8VdzOJ1SaR4EJveVqfmR2Ya",
-	"pe7EX+MH7psP+FiAFmpfRcNmUnH8MX90B7JfRdbfhRf/cOh7B3sJ+qiulTpGBtuZH0uuu7ep3aveAfzx",
-	"45zXy6q99XfsUt/pRO1r3Mthu5Mb/dEYw5dxot+JaN6Hvo1wX/WLh+crzh1eNY9gF+bSRmFNf2fmtZpz",
-	"qQGha4z/OezIt/MtSbNbWam+kyu0ZsWchFqi2YiEsxUzdGQH3VClQ4z1X9ONngrXmfSUhDRJRtGSJ7Fi",
-	"IoRwf1/1Lx0m7IYlrq/gadF1UEi8NhVUQQflMBNwgcXhiLysJHqTvu8syoU2LvdEqrwFKTVTEXNN05RR",
-	"xWK0qFMfYg4ZbUVr1zyJfFDpFJu3dLOL+RM43zF3EqpQlRoAAwwhlXI0FX8B73oOQtcM+Ui7voNUW5hC",
-	"hgMW7UgVFyZv2DoVl0uuLUiLHrXTXkIzES2nvVrFn8lWn28xFWFTqe4QS/BsRGRhUVTAwugLrIGFha+m",
-	"Aipf+Vpb+DIiBcE5DGAFGEGworczumBhngFZQxZADdKW0zghiglsZSxFxKYihSY1Plmo2igXOD7m7Xrv",
-	"iGJBbs8NX13SRTgV/fD1fPhWCjZ8Y5lB6CUIFymgydPxM7Je8iSviOe+CIkmIp4Kn0vCBVn63t5Yvwg+",
-	"7lI3i1SSahLjVFyxjRTxYERew/Il9FaJyeIXng6ZiGQMlS4l6YeY0jF8ZS9ysZjAmHAQTIWlLYpp7SBD",
-	"OgAT+IRU3FXH2aYCe8boa6hdCO0bIHPdTSDfoCXmPiP4fAAjtGzuYxMY6tqB4lKHMEV75niMITl/y6Rh",
-	"GoFHtoA/FfCUyzMt7cCInMNiioRY6PNiiM5SX+UGvFxFfIf9FiBSQYkanE/fM+POTZnd32F8z3uXn/p4",
-	"klzshEabPp63yYJtn93PSP4aw3saClc0pm4mVRv8XfWjdsibfENvz4Cl3TnywtBkp4Gv53bXYdN79RWH",
-	"iDTQbggLbwJyGnoNZRMGBZo2cpypKJ+dEXGUBtuMFwjiSkO6UdgvCKoZQexKAdGtU/egngcqNjtUg6xh",
-	"bBvE/QNQVfDTh7s0CmCIpV7BFpm3onksIrQINW7UMeJK7wWuuYDbpGWb89KbdW4AScT62pJwMKpaii5M",
-	"hTQWfboszVhzzUaVHcqLgvzC0+aGnJaS3bUmGAONb7Vhaoh4fsczONYfid6faVM9s22aHnrqXJejOhHP",
-	"LuRpkw3AbnCFeFuq6TgY0Vy4QElHzzGC0kpSW1yxL+eeLDM31cHBqPHrgvjdgP3qx9uqu8dFSdqsVT8h",
-	"//Pi3VvoDgIYPACyYkWCElmB20CRK4G42AD3szX7HXSboq95hy8ehjyoM1lmabd9Hub5ZWzzj+0m3lJ3",
-	"cYdQtEK1w6uHAaKQ5QcxVyxCjYlgm4IviU7HH+HfT8c3rozv53w2aPFRySzdu6RAU5FkQD4HSd8j42rj",
-	"UtQC4BNXm6KoAraJRaHJqRaggtbjuVw3BRA6HsZ0hvLM49rLim82xXzILPWUjWqXdvA1kOtgny5mcNAq",
-	"YPtUuEpqWMksr6Rm8bCRjexwcPMG8q1s4AfXlL1TKXwnko0nRiu2urJ6K2je3BGyNn3Nn+c9FMIfCvUz",
-	"/ENIVlZCg+T6je+gGi2popGdKumHa3Y1/EPYWkrI96Dv+n7Tc0Uh5dqjFeWyAU5oc/Pg8fVHXIerpm+5",
-	"irePXCjoATTjh4xMs2ixS9Wh3HxwkOx+sDz+VZBulXRgR0oy3pcQYOBLxx/tP5+6sjB+QPvVg2JxG5u1",
-	"k/saWFlOPEaI3De+NNZ2c8obj1sqXS09YrTJpXdW0t4JT+3XhpHzy+lW11ShnhZq6ZLqXA0FCznyUNcJ",
-	"Shdmklgy7UzRromQrvUMCe3DM3S9hU2WZXvQ39IVe5HPdd9NeYR6deUJdgU1RzJJOGSGQgulbX30K1W3",
-	"VD13C7hGSissT0aFbzuwjUPeFZcqGWcRe7BAhx2OVZp7joc6bj1V0FcIijZ67bzwONszsTQmnel4hs2i",
-	"dYgtdyaw/pQpLLkbwGFzr4FUJmhqB+Z9gb46gCTI/ClWx5+KytkrZjvTceh93aT/bDwuzMmVgz8VAirh",
-	"kZJVhdBESxJRBRUEwxm4qWdYy3iWPx0GU7F1D+xWwfYTuJv16wipcCr6015Ag6tg2iOWFmLF1a3BTqoO",
-	"weCtGIAm4WIxIqCGIFWSGYgQNI4V09DPLJXKVFzRI/JecmHKEQFA5RxZy9viYQwz1SSk5QrEo1LwLLpr",
-	"z1q9sgEWGmysNisFK5y2U7Hlm9z2xpL+0/EzWPmW+XkQ+Ip9FhEOcbMS72Vt9gEWYLp4uTedfmj/2Ocy",
-	"gN3acpXaYNarzDcyhQol+HU7A0rukTv5wRsZ8zn3XOer5b8aVVEm+a45B1M3PAL/dCSxTCH2Ky3zs5UU",
-	"3LIdsXgUduY4a6dd58KNecj0T/hEl2DVIA78lzT2u7WXUcbv4X3EeTZmVYcopoSuHKHBZuw3HDueY7Ja",
-	"4X9wkp0T48DoxsViKjzPK85ImmQLLkgfGBld63BC6Ir+IsWIrrX9f8aiJ1aMUWxhPwESxpwndu5WfHD1",
-	"XGalS+y2dskKITAleJzT1UzJhM2oEvCA66Azy1QSBmQ0Gg189U0SSaGNyrA4N65yKkIApQb5xUksAQmv",
-	"2YbFs+K3NopHIPskjMbYFMMC3khlxYQzv/Y5B90rxJ+hr1RMfU1aVzDPt+mCMi8ugsdvgQv3KJebBNnQ",
-	"Co9M3HAlBShrx8SFuFihgosmBo9h+hfeiPggOeZY+/eLpHi4hX1NDPzygbtncVwKGpWtcewFbSsxM3fx",
-	"+CP+sUM6SAmlv1Z0PCx5xG9WHsF3d75ImTG1Fqtp2ZnxI5z6y7xI+9fdrlhLS40eP1vGQPDXEkm2Q0UF",
-	"W5NcznCV6VDUkAnUpcMG2KBb+74xQIIh9QIUawov8U0H6v52TB95BO72ZfJUuvHcJ6lU8P0ro3u0DJWi",
-	"GQZmpyCq+17uUpEV15qLBSYwoLl8b0aY9+gYXrPNDrWO3WhfUejuDHloDngKjQZKAr89oVZwLcmoXwlq",
-	"HqJhYVbqB9LQDqWpIcNnktnW6lhOwdDQ7Z4LjCxwsd7YNq9SehsYPdVLaFsFTeOSDbmS0rjwetKHHiND",
-	"LrgJSKaZIjE1dIAdqwBPpqLa3W6rj0xoxT/oXFLqmeLyaZytcjQVb+g1FwtH4mENwlN/r5CyGy4zcFy1",
-	"qzadGH9y721H7Gda6LFfh9c1fzr/0QLCAufr2XFn5w29xiZfTh4YVI9RY++TrjPVRTkhaq/bDLYR0Xkm",
-	"9ndP/qoab7lV7BL/ojKh/4sLCp+h4BZ4WlaPtvp7lRk8IODDEP5qUysoXuhSxrw3KOflKhOk/2T8ZHBq",
-	"hZBkKsLvXxW0GyZ5/FFl4lPo0t/gHC4U0xoqHrpOQ9jkxI6eCrPmEfNfmrgcQepD8KqdsrBDlpWHXHOr",
-	"oJ6uRo2f5RhtdT7f0NLU/B1NTOASO3fZM9B7+DPW2GyqWHYR0QfZO5UWYSUAnGI3VdB44DTeZ3+sjpn+",
-	"K0Kx6q36UeJnmmULlYkj7bvr3pUp8pVEXMBhbGnO5clBmWcVh6+z/K/b0y+D4A4Pfq8umbO8La4l7NBt",
-	"PyApU0MdyZTlpBDIUj3NopXGt52l1iAy5Tb4kPpb2BayU9a5xCEPiELwhTuauGHNw99gta28B7gmfWSF",
-	"pWYMuhKB7zbjruJbl6446UMYreDdX8YjU/p03OWXIRdGKkZCAGBoaeWWnmpV10JZ/Vqm63PLdOUYPCKv",
-	"IVs/yUA+8xYD/6ZaS64cn2sE5/gj/LuDt6ZA9q81G7FmY94vools3MVKOkogV5mKKRGZ/dnKml0tpbzu",
-	"Zix/8YN2SRPyb8zl5SJ0oF8sZhC4xi5WBShVNDvKn/+8IsnBbnPDr05gBjwOSPj67Z9fvb18d/5vx1iO",
-	"Boo0QB0iIFZS5HrPkurPSOh5SGuB266uwJwCyF/F+kIC8FAJfAHnAnWlyvU+6Bmtr1HN8kc7P0dlmWBL",
-	"i4xXUDwm2UwI9d8iK4gDcWwxoklCKJgVnZJN7UNHeiqipZQaQmUvneGxj42GLDXwIfy+b9KcUHKR0Oja",
-	"HjK5gkge98EiUEbzBRjh3EN5lixv7EWU8Gur0Tf1a0LbhPIGBMVMpgR2RUJ7hV7KtbeXTgXVJARUZZNj",
-	"SMw5/vt//CeG4YYLJpjiUUhS9FNjsj10kif9EP6F+B/7x4zHIfn7f/w/nK09onOppgK7NFFj2Co12OQl",
-	"ZnGWHyZ4JCwFQJOwiG1WmQgHp3kY8RaIGI2WvkiPj6yeitDHbfKFoCZTbELMn6bZePw0ygS/9X2X4AoL",
-	"bk7cvSW7JT+8OXsxvPjh7Mnzb+ymTXt4y+DYEf66kvEGL7j7UGIq1HZ/C0DBdg8txlMDEVsrpjVdMNIP",
-	"DbuF0jDxVITUGBotV/ZMhIOArJc8WpI3FlpqJTVGrJ/L6JqZ0QsomQQxTcRIOZqK7yhPWExilvAbBmHl",
-	"fcHMWqprwpSSSgfk2fiPAXn25NuAPL+9HTjnklGcxa53F7vFI8lpArgl5/OALKWQmaWM1bDmgGQpMZL8",
-	"0W+nPp0KWamexBwyuzltfAi8eyCXfooRU5HIRbuzwRHPB5La3du/jNzul/Y1lOq32UbwrTR8vqnyBzBs",
-	"ADkEoaZSLVYqz8fqoSElftUgDR5/dH/tIPeXD8zXkr0YdeWgF5T63+q88a0nRMTSoTYRos1O2Art8WOQ",
-	"iZLo+PtueZsvsk3C28vb4yD6+uXdZXkfhf18mVCnO/DKxzpV8esrK/p1d7T1akyf5trN4JTIFTcQt1Zp",
-	"YFtqcOs616Jp9RC+dFwIobuYLl4Wo3exYXhx0wqf7kNoLwBO26b2e63ksSt5PIItwcFvs0sEQs7fPBS/",
-	"plEXuWYOf4+qYkB7gME9cR17lpaMJmb5S2f5CxjyoAUw8AtNTnYLjhGCjEWZ4mbTm/z8oWqkuWGCaT3x",
-	"2UwR0xpTZDFbr1IsAr+EdATc9J1LP7cjvszK4dOjw6lyC7TOIYcpB1dMDb2i2jeJ1s2wqr7vY++KUcXU",
-	"WWaW9vWW1AC4HQZmKulNektj0snx8cmTfxqNR+PRyeSP4z+OgSy593/Mq2g4GAQft625ljKXLvvA2fIl",
-	"cMOWLmA1kNIFZ14vXSk3SSpdht7clXF5vFnpYn70StdKiZ6fPnz6/wEAAP//",
+	"7L3rchs5liD8Kgh+MyGyvyRF+VLdRUVHrEZ2VXmmfBlJVb0zlV4mlAmSaCUBNoAUzXI4Yn7tA2zsM8yD",
+	"9ZNs4BwgL8wLSdmSq9yOjo6yksgEcHBw7pf3vVguV1IwYXRv8r63YDRhCv55Nmf2PwnTseIrw6XoTXqX",
+	"LJYi0URzETNiFozINGHaEC0zFTMiZ/CQi1smjFQbklL740bELCE6i2Om9SxL0w3p02vNhCHrBRNECkYE",
+	"u2WKJDwZjHpBT8cLtqR2AWazYr1JjwvD5kz1PnwIes+v6Ly+tld0yTQxC67JLVOaS+GXk8g4WzJhTgk3",
+	"JF5QMWcaJoYpyyNIIplunF8bxcUcpr+Q2jB1aWjaAKHIqIxFuC37ZSr0minCNUDKzkbxh5lieiGY1oTq",
+	"G5aQmVTViZnIlr3JLz37wV7Qm9FUs97boLagD0FvRRVdMuNO7lyxhAnDaXrBZvUVXi0YifMhR5rwhEhF",
+	"BF0yuwBux6yoWfSCnn3Wm/SK0b2gp9jfMq5Y0pvYhXVD6jxTWqrmJUSCvTPTGEZE/qRWit1ymWmyovNi",
+	"NX/LmNqUloNf7Z76xeyVFOwlNfGiZX6LRTAxJbFcbbaRBf6IU27/uZBpoidkveApYH0oCgxfUE2E9HiV",
+	"4NUIts7+8fgJWXOzIEKSa5lsRqHwm8MrV+zuxWxoVz7Epe/YpF9F60Hn69znnPPBBx7zj3zJTX3+N3TO",
+	"iOa/th5kCu+Vv52wGc1S05ucjMdBb0nf8aW9BCdj+JML92fQRBVe0nddNGviaJS9+VIzR5lykgREqrim",
+	"VDFHtkJxzWZS+dPkYk76mjESaUsAosGIWDgrRhPAJUFolnAjlYW1fRAK+9tQinRDjLyxZEHx+ZwpizY4",
+	"a98s2MYhkMWlBRfzARCrNeVGh2ImFYzUhKb2axuiMiG4mI/ImSFLqQ2hZMOoIv3HJ08ffzMejwclFNsC",
+	"+5K+m9I5qwA+B7V/vwTucSO4LwGarYiHwJ4QbizinZLoxaufn7+6en3xH8evzl4+j4ItRnG9KeFnEAq4",
+	"LXaITqleEKZjumIJoZpE//zou4j0o5WSyT8/+o6u9dD+Mxqc2tftfNdUsVDYDwEdDvzV9ghg/41HoRnT",
+	"AYGzsTzI3mVuSJ+lmoUiejL+Ngrsguyhl5fL4SPUkAW9ZfbNwYj8xf7NkRbMZCYSwnUoKImejJ9E/iPc",
+	"lI6levlwcQfevBYmBGsxkiQSGVFCDd1iQZHDgoj0pSLUweZIhyLKVgk1bBrTeMGmhi+ZzEw0mJDIYmNk",
+	"GRVCExCSmxyfA0IRGUPxzZhovHZwzsKTQjjVtYOUWTDF4NAizdQti/CzdkuhgCVTQ6QVNPrFfCoThCMH",
+	"vabxzVxZUA9G5Dm3nyNrukECHZ3ZvVGRkAj59RBgFREn4hBNN2Qh1xYmVWLdfnFgac30qmdh0wtypu3+",
+	"hH01Me2g9xd2vZDy5sWz5vuzxp+BbLeQazfkIJT5YAfrlRSaoawgxSzlMVDvWArDBPyTrlYpj6ldz/FK",
+	"yeuULf//v2q7uPelj/+Tsre/9/8dF0LkMf6qj9/gWzhlfXtwOS0O0Bu4oAUKwk8JYIrMDNKPnEpw+wfR",
+	"Vm6j6aj3Ieh9J9U1TxImHnoHQECONFEyZWRJN3DxEwkCKKzshbilKU8eel0WF6xEDqCCFZySiCkllQYy",
+	"5OjfjLM00SPyCtkNWVPtRRhY/StpvrNX6yGX/0pahrwgiiEq+IW8lAmfcZY035RcYGuUxGCzTtab81sG",
+	"1COqCFmRvV91zadpE27UsR1SUkS6hsKYXGsY5hS7652yhgFwupLyR6pwXZ8DmazMajEqtYsoKTFA3xSh",
+	"ccxWBtH+SsqXVGwedKVSkiUVG79cfUqM2hA6p1wQOjNMkeiCGbUZntk/Is+bts69NKS6rJr0Y5fwk6CZ",
+	"WUjFf2UPfUmA9CDRFCQTN0KuRUAUu5VWkZSKsHcryw6sZAJn8pOgt5Sn9Dp9UAw6IwlbMZEwEW9As4br",
+	"iYzWrUtnq5VUhiUvWcLpFQD6YVHcovaRJtE5zjm0a4i8IGeFQrAoyBVTsAjgWJr0//Xy9auAcBGKn66+",
+	"G/5pcOr0V5irRGcRv0AQAbFzs7I/SKKZSKykYRflVgq0R2h+nbLvlcxW9u+VsjMbjtw6XvA0UcjruGFL",
+	"3cDic1mDKkU39u+F1Gjd2f+VW4pXoguuP9sxH4qX5fVfWWzs224TuXYK55gk3MKPpm8qW+qaoQKMOnbh",
+	"r0eaJBsrXsclOSEaDlOuTZQzB3vVq7CcLpmhdRBbYPnd32XNCJUaUD6UhbRfilne7hqJywx6NE0bBge9",
+	"M6ttPr91t6UKodeCoTbKEsLsEKAZTnoiHGw6MU2JYrNM01TbX2eUp5li2upMFvtjmqZOcLfEVJCFzBTp",
+	"xzIThoTZePyYkZMJsWqCk+nJjCttAlCwQX2Ah/avwYicEcViqRKnhCfMUJ5qMLAQSwsU05olf7ZiLIE5",
+	"8JO4CnvUXBsuYlOs+ZptpLtcsFcCVgVU+ayGJjPllDMr4tA0lWtmdTNC0zXdaEL9iuQMhE25FnVkoTGC",
+	"tOHq0Nigiav2C6zf/jKTakkNcpBvnvS6LRkWzQEoXRjYdoELvEDBszYuvyLTlgH5qVUWbhXCITwN6q/I",
+	"zMQSX/DqjwNzz25GcPiHRSyWNOhCFt+pboGusQKHaVus+xX1ofbfjWMr9d8P2OfWveR2T25kATN/6B4t",
+	"Ao85BZSqqyrvsPt6/8i1qZOrnKTn/+gkqAWxaCD6JYNss7Whsn+Yr2nJ5zRNrWp+BkJhk9T+WqQbtAIU",
+	"d5sIxhI9gSc3bAMalebG6/qZZgrNGHJmaZnahGJJ4wUXDE24s5QxExAtYbjKrGrmqUtfx3LFdEBQDQrI",
+	"mirBxVyDkchqPxKMB8AoB2D7AyOHFbOcoccuB2x8YLBTmXBmguppzKTF+ymy7m1ZSGXCkaCKCe/Uar7O",
+	"9vi3jGUsseIBfolwYFwOxNdSpowKuDGZcHeiQWbPBK55zdOUcBGnWcLKkO47A45bgCXzAdqJqJt3mK2K",
+	"5QxGTZdeG2oyXb7zOLoHi7PfbTZ7lHHI7SL/WFACYBdm/Rvb1G/CDT7csv0u5FqADalxE5lKm2H408WP",
+	"hJJrKY0FkMUL8ub15RVIbn3FUmr4LbN/WDievXlxpMk11fBeE7i29m2XipM37rLwttQ2aXfPUCn3YL8F",
+	"A1TQS2VM00byGitGDUum1OxP0ysgaaCcaD44iEU1GIGkGGoWK2a8OaK3PyfzRL+L3r2yYyyywiR6qplp",
+	"sVaXV+EFhzQhlNzSNGOkX7gK4YGGU95fnvYcqGuxxbmDGmTREwyxhx2cc312btNh0VHNUdp2GGW7f40J",
+	"wkG4odVTztGkegLFIoMcoStYWtl59xU5h7fa8RC8pttkegu5l/Tdj0zMzaI3ORk/ehLcA7Y/txwL4eph",
+	"bd8IPMSlYNqT6qTxFhyC7nfBtq2TrR6q23/3UXwKAaVE+2q3aH8BpLq1Eq3UejFF4mv/FdtVznhsESjo",
+	"rajWa6lArLOM38pua4u683hl//1rpuwwuWJCGxrfNJLa6tT7QqQTOzuQ8Y4faBWXC/C+b5A5EFUbnE2K",
+	"Gwb+zVNyw1a5yFYlNk1yTDPOuXlKvzUd8qegsFvzd1Gw3Uu4A3r+BFTuN0+8vnNcUTrL+imhgrDlymwI",
+	"vkLilFGl7WO5wglqvP0jiVqTivssQ5Nck7CduN/QoUA1iR6PdRSQ6GS8hP+g1Z+9o8tVaj/7eKyb2Cns",
+	"/blVG+r3DPbVNPmKmgXhwomHzigdFEuJpZjx+UixOZdC/3LyNmqUTpdMazpnu3UxXEjxQhPWfa+oaCBG",
+	"d5ENi3CgNr38rsYHILzNPzaq33749pq2pqoIF63AuZMoEVeE9W1E6AizagdOw4dERxxPMxCbVuM9lp3v",
+	"b9NExworIWDFUluB+SmEAUTZuxPa+zGiV6H6jCsWG7Jky2umGkXmDn57kJW9gVPmO/HLa4XCpzkOZ4a/",
+	"43H8wGhqFvVVFJaEblR04xo/LZu2R5NEMd18vEzQ67RN0mHvDFMiJ291PWql5C1PwCDNkwmYkCGg4Yax",
+	"lXP7SG0abycYx6eaIf7tR3DnFvIHenBw6TXLcx0797MIH7bgJdfa/rMjMowISVIp5kwRxVZSGQgloiJx",
+	"QOSGJFzDITWbwFpvFRj7mn+Bmdv2eefb2MRwiqmq6OSXl6vNHkkLlCzAl5+8W1wFe8oH03YnPsW1h7t1",
+	"f9biipPw42WTXbrPJzAm2bHTlUx5vNnnlTc48gNIDktmFizTU53s4bV2gy+fvaSrlbdYHmwS6jDZVDWd",
+	"8r4OM8fkZ/gw1pjfyWE18exO6H2K21pcp7sz6vwbD6Offp7jpGn6etab/HKHg33baMtma7LEESX9GIFK",
+	"FFvKW6bBndOoyr7QOmMXqCgeCO8OvaGSAED6hdw/QHdQLtMTrkmmiySU2hmtFV1V4l3dUmoRGWsGkZxc",
+	"zFM2zDQjP9vxxL6/gihqCLvmQhsXMF+Y1JvZvH1zakyLn6b63SNNUj5jEHPQd0sl34yLwGRyMl7u4Z/p",
+	"1m/grJIuL01VKbxXa3KLBZmclbKrAEgtZuW7OSZKToa6QOlxZTuCImZat0VKWL7BpTgw8CDXdOu/mHTq",
+	"gvxacsialNzyW0Gx4u317YzZqSjLzqroQdaEUa8cBaye8snwm8ckZcZAaH3C59zogByNjgJyND2yV/lo",
+	"eBQQbagCLyXE1lP3hv0ZXoFYFmof2W/+r1/Ohv9Jh7+Oh9++Lf45mg7fvh8H3zz68E9NYLbLK8eJVw9W",
+	"NC7+yulA7WYKl4zRpSNovyf4ko/ogQQRb2SWCjMaGHfue7JmyoUgESsbH+Kna7FHu4W2nZwHzadg3xVQ",
+	"Nwndd+V/RpomE9UPco2RsxiwGMs05YllGoSmKenDmjH7jWQrYiSJILrK5+tViGmrkxA27pdQ3UMbTN/k",
+	"W2xIbCkF/vnQ71reaT86pjgsCkIRKQy+zn+PBhiPWsYv0OCd69cikpyRpVTwSIRCYqAJNzpHzgW9ZSO/",
+	"Gog+hxwi+60VQ0Z76mNVcL+5qgumYIS5FD4YQ2/nKXFxK9Nblli1OBTUkOj751dkNBod21eHsUMUHY1C",
+	"MSTRkinI53GcbzAhVOfLK7Zr1rIEKDfXJBQkX35+u1D9hACbNA1g81YRJTBTAnE61xv7nwCTbghJqXGB",
+	"NEfa+c7XHMNM+g6s9sayxL4I3Alj3fHG2i9ounaoBZtaKTbj76IJArJECVg1LQSyRuz7EQQlxrgvDFCc",
+	"4iM7BB9Ep/7QfZpJ5LBlap9GZM7AHgHRgPajgBtUbw2DcCMPYG14mhLFaLxASQ+WD9uKJrlNyKeNYcAi",
+	"fBZpFdfgPAtcsKRhyp2IhniklM0MsQuVsyb8hwSpi+eXVzhJyhGWuT3KQ3NGeRpNfMQRRgnJLE0gNcLD",
+	"hLrtCoyKylO77RercLc4P4MQKyqSPLPaZTCeIjmxXC8PerKfWCkGsgmkWEJ8jgUsAgoe4Ioxvsp7bgHj",
+	"IN7KooO3hLiwwkZX7Gvxss0KBVTEwaC4F4iepmTeI9pIKzm5a8vFfFRaEgr1Vo1GO1XjKnzweZNN/+K7",
+	"c/Ltk6d/zKPGMV6tHn0ay6TixnZ5PZaWSjOFZEOIPHR8I+hl5dyEwEpTLkfKUmE5hSwOGJaH30+XLOHU",
+	"xyRanUcmU/v1IpLTvml5xdRnWeBEeWJB0NNGKjpn01mWopsA7V6NgMG9NttmIUpvb55ZctE1cMyadbkk",
+	"qRpuUtYhF9RdKD9dvCjng95wAUqMO8A93Cku5hMmLsW9wQk3McMmBXSXflhn8Yja1yyWS0aKTxKMPdWk",
+	"nzOWQk8e6iQaNERCo71yeksb8vqfSWNYUvJ/Aj0BljHntx5qOOuRxl89uypo5JEmbpaA8BEbkTLRbY5G",
+	"LCzkDZGmuHuOZSaQd2jP2w4L43L61dRbpptU4roKm9Jrln6Mvvej/QAS5b//7/9DklYoB4SN5iMSoWd5",
+	"QlYpjRmkP+CTqFEHtBSgWQzPT8oOse/maeLfPH36+OmuQHb71scgin2f9EvGgsg+iVo0+Nq+LmRaDUpP",
+	"llxgCI+iLjobc/Vd0CpTjaTq8vKH87O6ZL/KrlMeT13cafe9L41tuuWX8YIlWXMmt6sj4rgwJkFfb6xw",
+	"wtLZhFBBgM7e0pT0o5OnLrrh8XhphRwTipRRbchTPcAk21hJQdg7SLTgUpB+9Ifjk6fkD/g/+/L/WMhM",
+	"pZvolPx0dR6KTKRMa4KM1yXmkuj84vWr6dV//vlMMXp8zs0mGozI8+XKbCY+nZ4kbEkhyemFX6Dh8Y2V",
+	"GNKUAAdeMTXMxYuZZsbnmaCYgW9ZKSsUXiZ2dmli5JyBeJJIyNRCgcY9dLJDHtxx8nTZRDUuY7liF0zD",
+	"9a1FUbkIkulS7+lJYz5MpDZR7jxudw7XosXhwgaWtVgsCYjOrvMR9ijjVGbJnqHZKyYSdChBwQuWdGdk",
+	"tOjBnlnhboIKhBqxms/Fg9s0i5g+K1K32TNXiouYr2iqm2BvQc1yNaMSxFG8WFgYaZoeGA5cJR01wfD1",
+	"ionLyx8IDgM1q18IdPY1TVIuWDMvbDSW/ujsoo5DnIyXp7lRtLZJY0D318RrkoeYTIOdxI7PBUvOS8GX",
+	"dQNq9ccdx7c/3DVTbUbZTFtZtc2UZWV947JQjCSpnIONRDceAAjnU6wac0cvXTU01S27su+taUobaIQ5",
+	"FhepAxoi0XZJ2Pj2OY69Y0JBV6AU3Omkft/qjM+yh1OCpcMmFV3tSBMmbrmSAhTiY4+7VivlovGcFlRP",
+	"Y5dSssXGS9LbXWPZDnJrsXdmanfoQNoiA9hhRDtZIcmzhpKMkT6w5b9yY5iC67pn6p6YlmI1upZaqNPo",
+	"TQOgA4/JuSyGSzfEYxTCTSeW+XGld6a4o2aUwd9IvJCaCdKnedDnoIoiDhMCQolhwizyYmNMcZkUzqGn",
+	"y2Z6ihVwOpKtcMDuhWC1hKOcrjbnJDVU32ktauW/b5ngeAIZatpV0nMWnvwCgcGkIsMXpZ7qYsldUk98",
+	"Vl2DGgb/yO2bSHXQ/EQVc+UjmD0KbaVCqkE5SLM5F2TGUxaKmCpXdYktA3KdudJLQhI2m7EYgs6dJRHq",
+	"GcWGJHw2Y4oJk25CMVNyiYcOXx0EoAyGPYxXJq/OXj539UPcBydkvdiEPcJovBiFAl1uPvmvaqgliq0Y",
+	"RdvR0i7Esk4PjFEoyr44qHkEmxZSMFdq6G7uiaawIyeq5fcz8BS+ctUPi+6oUP9WOQ4LD3WGykmHBb4W",
+	"QiyFNiqL7WG73wJX/Ydqb4L25lU8t0b91S3wTuG7d+V/ewX9VsXTvMRhDhC7kwmhax2QebwKCOSYQN04",
+	"n2TSSCEO4Sy/IwK/X0RGHvRfD8N4xlK60XBjQdO0ajIl2lDAH82yRA4VFYlckhVVBt05p0QvpDLlojYQ",
+	"P3DNzJrZC7uWqLaOyDNvqNqDj1T5xn4baqf9Xe9jkM65feXKvdGiwOWH2n7LP4UP08mad48/wg/sGXy0",
+	"ffv+9fL1K/RPkRU18YL0L747J398/O03gyrVtseICXm5b4XrUKATJhJZmkZEMZMpgUXuJClpRKTvQ3qo",
+	"52ZIwQZBKKDoHD6NcCm6yAbRRiqWuJd8kkrZkWZHhkIw4IEIFE2MlKeEgl/HcpuU+jKGMoUqP2S9kClr",
+	"SkkvKNx+96tK62p37CV6/rq303fg40LzhOXRT3l60KmHLzBD/zM6+KRTa+0ArFdkOctdiW4+k0t5r2Qt",
+	"JczkzrrajJ+U7u4H+hIFrsEdt7Elz0YIuqgRXmWqvOfR5/S5ZfomKE6giql7s3MhrbJ8OVtrP1rceaz+",
+	"0joMLcnaO0+4VdwulnjI1E3y/s41tPGA/c6wiRu0ItO44bxqhvSg9244l0P38K9aitEFXb90qWaWXG9E",
+	"fA6lehpTMCpJFuUqNyUfSv1XxOyWH30yQoPaIlzxv5afUdLdIyTMhdjj+osXi4WVNlCetpGfbUR8kYkG",
+	"6Bhj0ach9MtVTbWUHWJQZlKhXKOYURtX8QTMt8R9hPSj4dDqJ0P3QEcujGfQnJUU50fWSROKw72j4Se3",
+	"im8bNTY+7sXvRCqoj2JlM07TluwZwfWiewU7b9gCyuC2ZvbETGuylurGu6HsEvsYF+N/5i1VUe5cdYlR",
+	"zaaZMDztsP/gwo80iVPKl6XIIcJEoonz1Cgm2JolVl6AkjNY7dpOYIdh7SsH8etNYVfyWwPzprzZ34Yk",
+	"pCkZO7fppitpg3iLQU4iZq5Mc3wjZzNYPEjPUGnPTrP/5PDdqZx1lcLhGJhlwIAARSFHXWpMMp211az3",
+	"Q1C9oCVbHJQlzv0N+60dqxLtL1eXvFVNtu3O5CaIEv3Ie1P4lbbYibux0YRoubRQsvtyOHZaD86EIgEU",
+	"5NcNPClH1dSqCFV9Vm6qwnsV9GIqYtZWWszVpq64gVfcvpXyXklIsp9BS3DjZ8qmrY8x15TTwrZMN36l",
+	"5aiQspXGYUtOuEuLCnJO0sF+Polq5zjZ/aWDXUHEQUvm7h0CKeoB7xjy8hEH6b+QB3Y07sOHpn98ShsW",
+	"c9UfdXV38CXeFofNE70dbckrBfS5xnqL4JHPrdFg6uR5OXw/og8cSUBgHU9TqL6P0QJYEt412iBzRYUB",
+	"YnqgXxUyIjP9kXTuED1PMZpM7RZaAmgASEu6wW3a0S0F3eRu+xnEs3Tl88FHymvaWfgA0PROltNO1IGG",
+	"ICUsQX1IV5Go7+KflcWywcQePyCECx8lLNUMCoYiyvhIXeDnYAgp0GcbPxswqYJIpaS0R0+fNiUw03cv",
+	"cPBJ2UFSicP/BCjSAKe80LArQ1btCvKxyLMjOgD9L9/LQiHvR398NF5EA5DPMJToZAkW/HL0QK7oDoew",
+	"keGSvhsak56Cl4MsGUUjGnqmHEGDYrQpv2W114ruSa6+uGZGYzHroHx23zzZM3QFALQD/w/ICkTi/iHY",
+	"pu4Q795BCEaksx7h1trxa/VVv/Xr/hQc3W/lrrbaBntDa9Ow/tlf/ucRRuoPvK9yO5T/qMhYuOVsnXsx",
+	"fQCYi5Z3DEZ3d/EZkfEEcQ4towc2uQl6P3cWgm5yeeWLp4pbJtNQ0nCnQcV1BmmwF0BxTC40izPFmsMV",
+	"7iRhdBbDuPXN4fZCKLf41iKzfkWFPD5ngikeWxE3bZO/F1RPNZ9bcXda1CH7PMEaFUWrftMtwSv8whBc",
+	"X0QBoI27pVleRzjAYefZWdZ0BpmBepXSzQQU2CWbHB9b9ez47//13xj3BXG5lshDAxzM1ACo7xMJVhJI",
+	"tlQct/ocp8o1L7ZwGzfRePCHea8dPt5Jxqnft93B3qW7lA+uyJmf7motufBCStc9K3oUFTftkLt3t2BM",
+	"NDv5qF2qitswIs/f0di4lltyVvqCRTnf+uUjBfM6tdgqaicVcbv3vZb0hNi3tLe0QuTqiBT1DTvyWPem",
+	"Bb4jWlDriIbx2RDlnzckcy8vWiINGy/6wpiVJn37HycdozcilXJ1TeMbkLsw8bGC34MdW20WrfKr3FbO",
+	"2GHtM2ZFvaYyLyUreIOX4O5R2LWo3oVUhmCteaCC2yb0U1JU+f3p4sdGiDPfaeGQiwovHVgrr6GofoIg",
+	"dG4IozZoHssNYfqGr1ZtJfYz0WEaNJme+iSzOhYzkawkF+ZIkx+urt4QfKGq7AvsFVHJ9a5kWh2S1+/u",
+	"4/6FAEsvlKDtTysoCo17XCuX4y+jmFvpHnj8KYTv7atxf2a1CkbWDbhWah4hHkW+iIQm3rCKAVt8yZKh",
+	"VcBVJvQpicCgO3J+L8wp9XZaS2CcoRYM4+BFC4jj1IHz+CdYowCdaGgfLhuCYU1l0y88KOy/pTX7nIRR",
+	"3QtXIJUDwSc8t49Qm9wX7lRgZx8t4D4l+j3FjkNEjE/J2MvliOWSQ56ZLykXNLnsi9I8+3LY9ilKITHN",
+	"HKSxMxCcJDebS5DGsdA/o4qps8wsGjNEzt68cCajfqS0mY5Go2gQEIhydcUO3O8oK4NwEb15fXlFjumK",
+	"H9+eHGN3iyjvOQ1IArMWq7YyBPbN4mIm6ytxEbe4d0hIqpjhoMU1sFqvFltKMlOcVfrx2pscCnQQwQ7g",
+	"Sy5mCuNBS18N0CiUYPAQWKIgtMhNEYpaN6hRKHwAr9t83tcOmo4QSnDjOUjPXLIN8IUJ+Rf8NQf0KBQX",
+	"MmV6QiLIKYxIHxQ7bNwbkMhnGEakX1057jjAbIZBEIrIZSBGpJ+3CbZfQKOne6qr+9+q6jDA/UHSNAja",
+	"UVvPtAiD4b598vSPA1/6woVHRpb9Q7/UANsNuxxzwsUqc/dGzmaYR+b7Sf7ydgQRdNGIuGaXeQc+Z7cM",
+	"hTdc2jVeFN0EuVMKIFyPCwJN1CbVLmwTUt4IbCAU/ejUfltpZv6cmdnwT9Crbc1Sy82DvGiBG2J/g05R",
+	"LIHmU9cy2YQCxRZnT6YNrd+g0wvVsLpTQsXGNYix1wJaR5EnJ0/tWpoz6KNBOUl8Rwe46M3Z1fkPrhG5",
+	"twwozOss1begXZGNGHOInekqpw/DhzDcYYCREs7C8kEwv+G9A83Lt7aBk1nRuc/2hMA9+rfMogn2a5+Q",
+	"FdXaddrdbuRO4V27xTkzRYCBFOzUOYV80oLIW4Nhw3e7sKuy2VdhiOW1zCByQWTLawZttXM8cy2CsWTJ",
+	"WpI4pVpDPRMIiSxKvuTFMjRWy/BXqNYqLihlyIfi8tkAgOOiEwENiore0pUkYth9OKYC6jHdYr8dGD0i",
+	"Z6Hw9AZGz7hIsLoILJbMsjTFTt/kWnE2Szcu/MdCCkqqsYQ8efStRbhaEYbI3eRKg8sRiY4XUG73V9cD",
+	"+RjKb9i/oDU26DnOLYe2UVcLwZP0szcvSkWrJr2T0Xg0Br1kxQRd8d6k93g0Hj3G6lIL4FmeswBJsw/m",
+	"yJ9zl8aLBHwN2hR9qDT69OmSGejC+UtL2WrUi/uuD7rLcWrq0ez7bnV0zd6eAjIiiwDSEdc6Y+2fx2qZ",
+	"B3y/SG9b523oMOlBtO0Cfcy7pmkSlwpgHp+j2rDHSGzg/+HtVnPoR+NxRzfOw7pwbjUya2jG+Vog0XEd",
+	"voTrJ/sEF9H07Xyxx77XMow/2T2+0rwVXnq8+6Wi1bR949G3u9/wvXBByMuWS6o2Dh9cq0I5D4hga0sa",
+	"MD+LvNA6s3qXDooWhwX9cd5AOSvhqw6cmzNwHcuCihBW2NS0N3BQZ80F+ZTONUTFwKV9a1fq77GPiNHH",
+	"72/Y5gNoTd1X1TeRJ/5VcsM2Ld3LsQ/L/p3L3wa9lSvzvdUQF2Q44driFh3kXDfKcmS4FVQJtIi8cW37",
+	"Q/HvGcuAyQD7czb5G7Y58oW+SN+F5pDIbyuCfv/QME1lIhTVdDBe9HjDaKbAzrl2EQ+OIWJRlglwhFC4",
+	"8LGiD737vhSVz/mObX2OHekgB85yL5aEAjYLMjhG4xU1p9g7GDII/C6xzZqrUuW7qrlCUy5WYwVyPRgP",
+	"7SIQ/U7ytv6k/+TRt8B5QlFhPQNkJ1Wa75IKfIRVjcw8+mRkptZ8sKktsfvNkZcnu+9x3gz94Isf9J7u",
+	"Q1rKDZrLGmFv8svbMuk4w/Qxy5Sh74rb7aTI9qxgrpDr8h3PL/TWPc9vCDgldSfrrhYD1b17ZBkNzZQa",
+	"ThMVO7vw0e+H/Jdz3EEfcNoBV6752ulWSzp7NddV67w/1IIRtB3rvif6QKfZdpLnZZZ2vXGlQ38XZ2q3",
+	"VGbJpL9khibUUM9z3XH67oFFXBNEMRnwluVhSxQ5el6+pPGoC35YPVN0dZ6Xa9A6ZeFfZLK5h/N0vtUP",
+	"VfOny/7ZwqeTe5i/BZdoQeJ/mxLkeA90KxeDfXLyeC/8/BHK+8ELT/fZSEMP/gfjc/kNwgODAlW5IkYu",
+	"KzRwLovEqnJruVNSsUP6m0fuQimP3xd/fEBZM2Vooq/esmfwfOuWVVD9SUPZM3gpeVCidrB8czBaPiyi",
+	"IAwriBI48bTUzRTq9JaxJwAWax+jstRFVxtZ5ffMdJ32+IEIW1V6+G1j0t356ffMVE74qLjWnQyxqp7u",
+	"so/kb1+wGVg/wFBaP3oX5PhwHNX5BffiqA+JeM6DW0fA3yiDvXfS90VzZLQ1VTmy6wUqpIGS0QJ4rtNc",
+	"QLbdVlxwlKtZUPaPQmnrfrxg8c2QimSofXThXbn1Mdpt61aqw8lAo50Ju5voerk8z2CaOnHkwVahiNaK",
+	"ribE3uKoqUeKP5PhVrMUqxI4X9IyFP1M2N+d0R+avxN8BBU4gQ9yZ0MsGQ6dLRFKXICpD6JSRTEU4/XQ",
+	"LKlYLFVCYirsOV+j5mnQIeG8aaNQFKVJK9KYfw2cN6SPe9OMugzfTECJdItvgwCNVmjxsh9/On7sK4DS",
+	"a5kZ8sjbm5qsStCI5d6pcqU1zwNT5FqrmZ0CAeAb1J+qIJG9WOiHhDVCvP7wXAqjZFpdzrbZ9cOXRN+/",
+	"ZHL9+tpQe2+qtGlLBsawR6QrIAczlIktFZq5ihbVePQ7U2OtF8cxbbU8fc8M1lW+x+uDE7TcmaK46pcl",
+	"wzws1llInp+VK9VqvUjIMtPGcjptSP/K/oclP2mmzs/+jW30ANFQkK0m/BWx8r6E/H1RV/O5uD9ZAktN",
+	"5KWELZ/OO5dBkf68XmG1+jB0kTnFuAtnP1zSDaH6BmA6Y5aRbn2Y5lV10rwIMNgkQ7GUClIsNZTkrRRP",
+	"Lpi/YrfyhiUTFPX8NzR+tdHbw+fi8vKHf8sdfJ+aJZcLSz8wR64XL25jycWQL4u+fMk81J6ur6kisGbl",
+	"WpSJmw+HaqdcR5qcn+3FOdEO1ema+R6H7BciU+vs3hhY4lrdHRC+0tnGvmmOSvu7QybqanPfNFG56Hhn",
+	"4MC9kYOi130LGfDGxn9YCaPuJvPBKlgLkKYp1LOCCj0WOYOycxQDUXeJo92eMDije+JE8O3P4//Cbf1e",
+	"XV//yJa56pUASzdqZFYLK+tvXk4+TCPD+3X8Hv67hw+ruB+73FcXKAl+qU4H3J53vh+ggjREt81LRGfP",
+	"+LbSEW4VV2mVD16Uxt2nGarSobw1BidH099l9EYJ5uWjLx/FLk7zoiSP3IspcqvP/gNznFJv+a8BF78p",
+	"JuKDJ1pYRRWHm+nM8fv81T14RhXTv4iwh7tD30cklDN2QFEsNQsOtvNsFlx3H1N7GEIH8McPc9mvqmbi",
+	"LzgGYa8bdahNMoftXnEHD8ZVPk/UwU5E80EH2wj3VbP5jTMlFz9Qtepg9/7SKWPLF2fatgp/qT/tEn2Y",
+	"H8PLfBv4khy9lcztO4BDS29MH6nlBI5INF0yQ0d20C1VOsK0jDXd6FC4jtanJKJpOooXPE0UExFkZvhi",
+	"mathym5Z6trOnhZNaYXEZ6GgCjrvR5mAByyJRuRZpT4C6fuO1Fxo49KEpMpbV1MTioRruloxqliCXoQ8",
+	"qxSSD4uW4HnthUGlw3je8dNu5s8QrYApx1C8rdQ4HmAIGcijUPwFwhFyELom+kfataWl2sIUklGw1s1K",
+	"cWHyRt+huFpwbUFa9DYPeynNRLwIe7VCWUXquLPHhiJqKpsfYeWqjYgtLIrCcRiugqXjsF5cKKBgnC9R",
+	"hx8jUhBcwwB2gCEXS/puSucsypNVa8iC6bpt6acTopjAFvhSxCwUK0xXdnld1QbrIC5gurv3CCkW5Gbo",
+	"6PkVnUNS9IvZ8JUUbPjScpLIix8utEKTx+MnZL3gaV5I0s0IOUEiCYVP++GCLOSaLKnwZb9gcpdlW2T9",
+	"VPNNQ3HNNlIkgxF5AduX0HorIfNf+WrIRCwTKBArST/C7Jvhc/sQ+kfYMdEgCIWlLYpp7SBDOgAT+Nxh",
+	"PFXHFkOBLcX0DZT8hO4+UPDBLSA/oAWWDEDw+XBRaPXfxx5h1HWLxq0OYYm+nYkd8bdMGqYReGQL+KGA",
+	"t1xKcOkERuQCNlPkLkMbMENy0jtBz14REGPnAkQqKFGDw+17Zty9KcsKO3wGcBkt6T31ATi5zAp9mH30",
+	"dJPh3b57mG3/BcZDNdR7acyyTauug11l1/ZIcX1J350BP9w58tLQdK+BL2b21OHQe/UdR4g00I0O69UC",
+	"cmKSPjeDAk0bOU4oyndnRBylAQpbiphyFVXdKGwnB0XAINingOjWrbtXhwkVmz2KqNYwtg3i/gUoxvnh",
+	"7S51JPCdWUoMaCv8ySJCi1DjRh0jrvR8ZYgcbpOWY84r1ta5AeR76xtLwqVyFF2YCmks2jhamrHmmo0q",
+	"J5TX0vmVr5r7NVtKtmtPMAb6omvD1BDxfMc7ONZfid7PtKkM4DZNjzx1rstRnYhnN/K4yYBgD7hCvC3V",
+	"dByMaC5cZKmj5xhyaiWpLa7YlzNPlplb6uDOqPHbgvhuwH51P26Vq+SiJG3WigZhuZW+x+ABkBUrEpTI",
+	"CvwMFLkSuYz90T/aLLCHboPKxI4QAhhyrz5wma26PQOwzs/jFXho7/aWuosnhKIVqh1ePQwQhSw/SLhi",
+	"MWpMBLt7fE50On4P//1wfOuqX3/MtEGLd0xmq4OrPzTVFgfkc5D0rWWuNy4hMAA+cb0p6l9gF3EUmpxq",
+	"ASpoPYbNNSEBoeN+7G4ozzyssa2YsylURWYrT9modnkaX4PXPoft7MLly9DqqfSpcNULsXpgXr3QInEj",
+	"D9rj1uPQLh7yA4zYoVG+FunGU7IlW15bpRfUdu6oYJuy54nBAdrkD4XuGv0hIksr3kERhY3vzh0vqKKx",
+	"XSrpR2t2PfxD1FoyylUy7py/6b2ieHnt1Ypm2gAnNNh58Pg6M66rXNNcrsr0AxeEuge1+j6j8Sxa7FNd",
+	"Krc93Enwv7Mw/1UKbxWT4ERKAuLnkH5gpuP39j8futJWfkDj171icRuPtov7GkxazhFHiHxqfGms4ec0",
+	"P560VDRbeMRoE2p3Vq/fC0/tbMPYeQR1q1+r0G0LnXZBda7DgnkdeajrvqYLG0simXZ2bNe4S9f69ET2",
+	"5Sn67aIms7S96K/okp3naz30UB6gLmF5gV2B3LFMUw55uNC2bFuZ/UrVLVXPfQquedkSy9BR4Vt9bOOQ",
+	"9+OtlEyymN1biMUe12qVu52HOmm9VdDLC4pzetW+cFfbO7EwZjXVyRQb4usI21xNYP8rprDMdQCXzX0G",
+	"cr+gkST4BgQ6+gCSIPOvsCNFKCp3r1jtVCeRd5ST/pPxuLBFVy5+KARUPCQlkwyhqZYkpgoqRUZT8HFP",
+	"sX74NH87CkKx9RsYvYLtN/A0688RUlEo+mEvoMF1EPaIpYVYWXdrsJOqI7CWKwagSbmYjwioIUiVoHAz",
+	"NBZQTEMPQat/VfzYI/JGcmHK4QRA5RxZy1tRYug11SSi5arfo1LML/p6z1pdugEWlGysKiwFKzy+odhy",
+	"bG67ckn/8fgJ7HzLdj0IfGVGiwh38dES76JtdiAWYLp8djCdvm/n2scygP1a4ZVaz9Y7OzQyhQol+G17",
+	"Ekq+lZ384KVM+Ix7rvPVbVANySiTfNcQh6lbHoNzO5ZYjhJ7BJf52VIKbtmOmD8IO3OctdOuc+nG3Ge+",
+	"LEzRJVg1iAP/kJ4Ct/cyyvgz/BQRpo1p6BGKKZErOwmxL0re8gRzX1fYh9arAU6yc2IcGN24mIfC87zi",
+	"jqzSbM4F6QMjo2sdTQhd0l+lGNG1tv+fsviRFWMUm9spQMKY8dSu3YoPrnrOtPSIvas9skIILAle53Q5",
+	"VTJlU6oEvOC6Vk0zlUYBGY1Gg7wHQyyFNirDIuy4y1BEAEoN8ouTWAIS3bANS6bF39ooHoPskzKaYCMa",
+	"C3gjlRUTzvzeZxx0rwj/jHxFauprD7vahr41HhTVceE//ghcrEi5rCjIhlZ4ZOKWKylAWTsmLj7GChVc",
+	"NDF4TBC49EbEe0nKxxrPnyUzxW3sazLk7zxk+CxJSuGqsjX8viCMJU7oHh6/x3/skcVSug9fK3feLefF",
+	"H1YeO7g7zaXM1VpLA7WczPgBSMZVXsn/62lXTK2lzqwfLaAg+Gv5L/WTuJbJ7v5HAYbUUcvFu9sfgUCy",
+	"3VVq4osVpmxmQgHGBRdMEJBIZGkaEcVMpoRdB4y11Akspsh5XSCwE6dCwTWuNMEmZqWyhzikaK//Puzh",
+	"o7A3Ie/DnpOIwt4kFHbmDx+i3Mubi0unRDANwgu4gd1kpy7hAFr8uIqLCRotBhhA6tZUXQPXBFgeJNnQ",
+	"PHQ9CAVYNSg0q8g7e/QpiZ6Mx5HvcOX2PHr95urF61fR4NQRbftFuwrt5BIxZ5oUzcBqEgomHz2AhJJn",
+	"OQW9LlS582cfthxRJxXzmVMVavZVBvp9pE0VVw5TpiqXNqiUfLTYkGQp9I1bcq25mGOuDTpnDpac8s4/",
+	"wxu22aMIuhvtC37tLiMB7V9PoX1JSb2UaQJqUkkj+sqB84AgC7NSl6GGJktNbV4+ki+3Fq9z6qxeyDWE",
+	"WkMci0tLwMaolZr8IBlSvYBmeNAWNN2QaymNywQhfehcNOSCm4BkmimSUEMH2AcP8CQU1f6lW92pIsuR",
+	"oR9SqROTS/1ylvFRKF7SG8u0kKfBHoTnfd78wW65zMBN2q5Id2L8ySdvZmSnaSHxfh/esvHTxY8WEBY4",
+	"X++Ouzsv6Q22DnQy0aB6jRo7KnXdqS7KCQGm3UbXjYgvMnG4M/w31c7P7WKfaCuVCf0PLnt8hEWkwNOy",
+	"Pr3VNbDM4AEB74fwV1vlQW1Rl93ofY85L1eZIP1H40eDUyuEpKGIvn9e0G5Y5PF7lYkPkcvUhHs4V0xr",
+	"KEjq+pdh6yQ7OhRmzWPmZ5q4dFbqAz6r/few756Vh1zLvKCeWUmNX+UYLcM+NdbS1PwbTUzgCvsB2jvQ",
+	"u/871tjCrth2ET8KiWaVxoMlAJxiv2zovwu38VN23etY6b8jFKu+0R8lTtMsW6hMHGnfP31XUtNXEnEJ",
+	"l7Gl5Z8nB2WeVVy+zurc7kw/D4I7PPhSHYBnebNtS9gNNZkOyIqpoY7liuWkEMhSPSOolca33aXWkEXl",
+	"DvguReqw2WynrHOFQ+4RhWCGHa0hsaro77Ak3dmbF66lL+kjKyw1WtGVfA93GLsq1F258r/3YV6Db38e",
+	"/19p6qTLC0gujVSMRADAyNLKLT3Vqq6Fsvq1lt1nrWWXo/+IvICqFGkGwp03N/gv1Rr95ZehRq2O38N/",
+	"9/ANFjfla1VUrIqaN5Jpojm7+FBHhfIqRzIlCnU4T1qz64WUN91c6S9+0D4Zbf6LubBdRLn0i80MAtfx",
+	"yeoPpbJ/R/n7H1fDPNhvbTjrBFbAk4BEL179/PzV1euL/zjGsktQjATqbQGlkyJXmhZUf0Tu2X2aGtxx",
+	"dcWQFUD+qhMU4oOHSuDrqxeoK1WuNEIbe32DOpq/2vk9KgsUWyposoQiSelmQqifiywhZMnx1JimKaFg",
+	"k3QaOrUvHelQxAspNUR1XzmrZR87kFlq4LNNfEO1GaHkMqXxjb1kcglBZ27CIqZL8zlY8NxLeTY4b2xS",
+	"lvIbFgra1MgNDRvKWx/Q8Yvt0tDYoRdy7Y2toaCaRICqbHIMOWTHf/+v/8aI8WjOBFM8jsgKoyLQh83s",
+	"KZB+BP+FUDX7jylPIvL3//q/uFp7RWdShQLbt1Fj2HJlsIFTwpIsv0zwSlSK1SdREYavMhENTvOI9y0Q",
+	"MRovfDEqnwQQisiHGPO5oCZTbELMn8NsPH4cZ4K/8w3Z4AkLbk/cbwv2jvzw8ux8ePnD2aOn39hDC3v4",
+	"k8GxI/zrWiYbfOB+h1JqkbbnWwAKjntoMZ4aCC5cMq3pnJF+ZNg7KIGUhCKixtB4sbR3IhoEZL3g8YK8",
+	"tNBSS6kxueJCxjfMjM6hNBiE3xEj5SgU31GesoQkLOW3DDIg+oKZtVQ3hCkllQ7Ik/GfAvLk0bcBefru",
+	"3cB5poziLHFN/dg7vJKcpoBbcjYLyEIKmSnwjpcj8AOSrYiR5E/+OPVpKGSlShhzyOzWtPHZGu6FXPop",
+	"RoQilfN2T4Ujnvck8ruvfx6h32/ta9TfP2Bz0lfS8NmmylzApAK0FCSiSj1mqTwTrEcxlZhdgyh5/N79",
+	"aw+loXzbvhbFxgBBB72g1JJb5724PRUjloi1yR9tFspWaI8fgsaU5M4vuwt3vsk28fAgP5OD6Itnuwtf",
+	"Pwjv+jxxWzvwygduVfHrKx/7gptsewWqT3O9anBK5JIbiOCr9NQu9dx2UaVoEb4LUzsuxN99jCbPitH7",
+	"WE+8oGvFXjcRWiqATbcZHLw+9NDlbh7AiuHgt9kncCJnjh6KX2sNFAmZDn+PqjJEe1zEJ2JZ9i4tGE3N",
+	"4tfOGjEw5F6rxOAMTbEBFhwjBBmLM8XNpjf55W3VPHTLBNN64lP+YqY15pFjSmulogrOhHQEogs6t35h",
+	"R3yencPUo7tT5RZoXUCiXw6uhBp6TbXvW6+bYVX93vveNaOKqbPMLOznLakBcDsMzFTam/QWxqwmx8cn",
+	"j/44Go/Go5PJn8Z/GgNZct9/n5eacTAI3m/bkS1lLj328b7lR+A9Lj3AkjmlB86wX3pSboBWekyzxJUJ",
+	"8+PyMLnSw/zqlZ6VsqE/vP3w/wIAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

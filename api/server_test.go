@@ -594,8 +594,9 @@ func TestSourceOptionsWithNoEffect(t *testing.T) {
 	}
 	check("run", run.Warnings)
 
-	// Without them, no warnings.
-	r := f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"config": f.awsConfig(nil)})
+	// Without them (removed by a merge patch), no warnings.
+	r := f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"config": map[string]any{
+		"cache": nil, "cache_plugin": nil, "cache_timeout": nil, "include_extra_api_calls": nil}})
 	wantStatus(t, r, http.StatusOK)
 	var updated api.Source
 	r.json(t, &updated)
@@ -813,9 +814,8 @@ func TestOnlyAdminsRouteCredentials(t *testing.T) {
 	// The operator may change other options, keeping the endpoint.
 	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": f.awsConfig(map[string]any{"hostnames": []string{"instance-id"}})}), http.StatusOK)
 	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": f.awsConfig(map[string]any{"endpoint_url": "https://attacker.example"})}), http.StatusForbidden)
-	cfg := f.awsConfig(nil)
-	delete(cfg, "endpoint_url")
-	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": cfg}), http.StatusForbidden)
+	// Nor remove it (a config patch merges: left out, it is kept).
+	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": map[string]any{"endpoint_url": nil}}), http.StatusForbidden)
 }
 
 func TestMethodNotAllowedAndRoleBeforeSchema(t *testing.T) {
