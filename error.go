@@ -15,9 +15,11 @@ const (
 	EUNAUTHORIZED = "unauthorized"
 	EFORBIDDEN    = "forbidden"
 	ETOOLARGE     = "too_large"
-	EMETHOD       = "method_not_allowed"
-	ETOOMANY      = "too_many_requests"
-	EUNAVAILABLE  = "unavailable"
+	// EMEDIATYPE: a request body of a type the operation does not take.
+	EMEDIATYPE   = "unsupported_media_type"
+	EMETHOD      = "method_not_allowed"
+	ETOOMANY     = "too_many_requests"
+	EUNAVAILABLE = "unavailable"
 	// EFULL: a disk Roster writes to (the database's, the rendered
 	// documents') is full.
 	EFULL     = "storage_full"

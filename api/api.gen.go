@@ -160,17 +160,18 @@ func (e OnMissing) Valid() bool {
 
 // Defines values for ProblemCode.
 const (
-	ProblemCodeConflict         ProblemCode = "conflict"
-	ProblemCodeForbidden        ProblemCode = "forbidden"
-	ProblemCodeInternal         ProblemCode = "internal"
-	ProblemCodeInvalid          ProblemCode = "invalid"
-	ProblemCodeMethodNotAllowed ProblemCode = "method_not_allowed"
-	ProblemCodeNotFound         ProblemCode = "not_found"
-	ProblemCodeStorageFull      ProblemCode = "storage_full"
-	ProblemCodeTooLarge         ProblemCode = "too_large"
-	ProblemCodeTooManyRequests  ProblemCode = "too_many_requests"
-	ProblemCodeUnauthorized     ProblemCode = "unauthorized"
-	ProblemCodeUnavailable      ProblemCode = "unavailable"
+	ProblemCodeConflict             ProblemCode = "conflict"
+	ProblemCodeForbidden            ProblemCode = "forbidden"
+	ProblemCodeInternal             ProblemCode = "internal"
+	ProblemCodeInvalid              ProblemCode = "invalid"
+	ProblemCodeMethodNotAllowed     ProblemCode = "method_not_allowed"
+	ProblemCodeNotFound             ProblemCode = "not_found"
+	ProblemCodeStorageFull          ProblemCode = "storage_full"
+	ProblemCodeTooLarge             ProblemCode = "too_large"
+	ProblemCodeTooManyRequests      ProblemCode = "too_many_requests"
+	ProblemCodeUnauthorized         ProblemCode = "unauthorized"
+	ProblemCodeUnavailable          ProblemCode = "unavailable"
+	ProblemCodeUnsupportedMediaType ProblemCode = "unsupported_media_type"
 )
 
 // Valid indicates whether the value is a known member of the ProblemCode enum.
@@ -197,6 +198,8 @@ func (e ProblemCode) Valid() bool {
 	case ProblemCodeUnauthorized:
 		return true
 	case ProblemCodeUnavailable:
+		return true
+	case ProblemCodeUnsupportedMediaType:
 		return true
 	default:
 		return false
@@ -1087,40 +1090,11 @@ type SourceList struct {
 	Items []Source `json:"items"`
 }
 
-// SourceUpdate defines model for SourceUpdate.
-type SourceUpdate struct {
-	// Config The provider's options and the constructed options, named as in the Ansible plugin.
-	Config *SourceConfig `json:"config,omitempty"`
-
-	// Credential A credential (id or name); the empty string detaches it.
-	Credential *string `json:"credential,omitempty"`
-
-	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
-	Name *Name `json:"name,omitempty"`
-
-	// OnMissing What a sync does with hosts the provider stopped reporting.
-	OnMissing *OnMissing `json:"on_missing,omitempty"`
-
-	// Schedule When the source syncs by itself: an interval (`15m`, `1h30m`; at
-	// least 5s) or a cron expression (`*/15 * * * *`, `@hourly`; UTC
-	// unless prefixed with `CRON_TZ=Area/City`). Empty: only on demand.
-	// Interval ticks fall at a per-source offset within the interval, so
-	// sources created together do not sync together.
-	//
-	//
-	// Example: 15m
-	Schedule *Schedule `json:"schedule,omitempty"`
-
-	// ScheduleJitter A duration shorter than the time between two ticks; the empty string returns to the default.
-	ScheduleJitter *string `json:"schedule_jitter,omitempty"`
-
-	// Timeout A duration; the empty string returns to the server's default.
-	Timeout *string `json:"timeout,omitempty"`
-
-	// UpdateCacheTimeout Seconds (AWX's name): reads of the inventory's Ansible view sync the
-	// source first when its last successful sync is older. 0: never.
-	UpdateCacheTimeout *UpdateCacheTimeout `json:"update_cache_timeout,omitempty"`
-}
+// SourceUpdate A JSON merge patch (RFC 7396) of the source: a field left out is
+// kept, `null` returns it to its default (removes a config option),
+// and `config` merges into the stored configuration key by key, into
+// nested objects too; a list replaces the old one whole.
+type SourceUpdate = json.RawMessage
 
 // SyncCounts defines model for SyncCounts.
 type SyncCounts struct {
@@ -1295,7 +1269,7 @@ type WebhookCreate struct {
 	// SigningSecret For generic webhooks: signs each request. Write-only.
 	SigningSecret *string `json:"signing_secret,omitempty"`
 
-	// Source The one source (id) reported.
+	// Source The one source reported: its id, `INVENTORY/NAME` or a name only one source has.
 	Source *string `json:"source,omitempty"`
 
 	// Url https (http only to the loopback, or with allow_insecure). Write-only.
@@ -1381,8 +1355,8 @@ type Limit = int
 // MaxAge defines model for MaxAge.
 type MaxAge = int
 
-// SourceID defines model for SourceID.
-type SourceID = string
+// SourceRef defines model for SourceRef.
+type SourceRef = string
 
 // Stale defines model for Stale.
 type Stale string
@@ -1413,6 +1387,9 @@ type Unauthorized = Problem
 
 // Unavailable An RFC 9457 problem detail.
 type Unavailable = Problem
+
+// UnsupportedMediaType An RFC 9457 problem detail.
+type UnsupportedMediaType = Problem
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
 type ListAuditEventsParams struct {
@@ -1560,7 +1537,7 @@ type ListWebhooksParams struct {
 	// Inventory Only webhooks of this inventory (id or name), including its sources' webhooks.
 	Inventory *string `form:"inventory,omitempty" json:"inventory,omitempty"`
 
-	// Source Only webhooks of this source (id).
+	// Source Only webhooks of this source: its id, `INVENTORY/NAME` or a name only one source has.
 	Source *string `form:"source,omitempty" json:"source,omitempty"`
 }
 
@@ -1605,6 +1582,9 @@ type CreateSourceJSONRequestBody = SourceCreate
 
 // UpdateSourceJSONRequestBody defines body for UpdateSource for application/json ContentType.
 type UpdateSourceJSONRequestBody = SourceUpdate
+
+// UpdateSourceApplicationMergePatchPlusJSONRequestBody defines body for UpdateSource for application/merge-patch+json ContentType.
+type UpdateSourceApplicationMergePatchPlusJSONRequestBody = SourceUpdate
 
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
@@ -1831,25 +1811,25 @@ type ServerInterface interface {
 	CreateSource(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
 	// DeleteSource Delete a source with its hosts and sync history.
 	// (DELETE /api/v1/sources/{source})
-	DeleteSource(w http.ResponseWriter, r *http.Request, source SourceID)
+	DeleteSource(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// GetSource Get a source.
 	// (GET /api/v1/sources/{source})
-	GetSource(w http.ResponseWriter, r *http.Request, source SourceID)
-	// UpdateSource Change a source's name, configuration or missing-host policy.
+	GetSource(w http.ResponseWriter, r *http.Request, source SourceRef)
+	// UpdateSource Change a source's name, configuration, credential, schedule or missing-host policy.
 	// (PATCH /api/v1/sources/{source})
-	UpdateSource(w http.ResponseWriter, r *http.Request, source SourceID)
+	UpdateSource(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// DeleteCallbackKey Remove the source's callback key.
 	// (DELETE /api/v1/sources/{source}/callback-key)
-	DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID)
+	DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// CreateCallbackKey Make (or replace) the source's provisioning callback key.
 	// (POST /api/v1/sources/{source}/callback-key)
-	CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID)
+	CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// ListSyncRuns A source's sync history, newest first.
 	// (GET /api/v1/sources/{source}/syncs)
-	ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceID, params ListSyncRunsParams)
+	ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceRef, params ListSyncRunsParams)
 	// TriggerSync Sync a source now.
 	// (POST /api/v1/sources/{source}/syncs)
-	TriggerSync(w http.ResponseWriter, r *http.Request, source SourceID)
+	TriggerSync(w http.ResponseWriter, r *http.Request, source SourceRef)
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(w http.ResponseWriter, r *http.Request, run string)
@@ -2938,7 +2918,7 @@ func (siw *ServerInterfaceWrapper) DeleteSource(w http.ResponseWriter, r *http.R
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -2964,7 +2944,7 @@ func (siw *ServerInterfaceWrapper) GetSource(w http.ResponseWriter, r *http.Requ
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -2990,7 +2970,7 @@ func (siw *ServerInterfaceWrapper) UpdateSource(w http.ResponseWriter, r *http.R
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3016,7 +2996,7 @@ func (siw *ServerInterfaceWrapper) DeleteCallbackKey(w http.ResponseWriter, r *h
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3042,7 +3022,7 @@ func (siw *ServerInterfaceWrapper) CreateCallbackKey(w http.ResponseWriter, r *h
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3068,7 +3048,7 @@ func (siw *ServerInterfaceWrapper) ListSyncRuns(w http.ResponseWriter, r *http.R
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3123,7 +3103,7 @@ func (siw *ServerInterfaceWrapper) TriggerSync(w http.ResponseWriter, r *http.Re
 	_ = err
 
 	// ------------- Path parameter "source" -------------
-	var source SourceID
+	var source SourceRef
 
 	err = runtime.BindStyledParameterWithOptions("simple", "source", r.PathValue("source"), &source, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
 	if err != nil {
@@ -3659,6 +3639,8 @@ type UnauthorizedApplicationProblemPlusJSONResponse Problem
 
 type UnavailableApplicationProblemPlusJSONResponse Problem
 
+type UnsupportedMediaTypeApplicationProblemPlusJSONResponse Problem
+
 type ListAuditEventsRequestObject struct {
 	Params ListAuditEventsParams
 }
@@ -4067,6 +4049,22 @@ func (response CreateCredential413ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateCredential415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateCredential415ApplicationProblemPlusJSONResponse) VisitCreateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateCredential429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -4425,6 +4423,22 @@ func (response UpdateCredential413ApplicationProblemPlusJSONResponse) VisitUpdat
 	return err
 }
 
+type UpdateCredential415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateCredential415ApplicationProblemPlusJSONResponse) VisitUpdateCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateCredential429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -4569,6 +4583,22 @@ func (response IssueCredential413ApplicationProblemPlusJSONResponse) VisitIssueC
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IssueCredential415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response IssueCredential415ApplicationProblemPlusJSONResponse) VisitIssueCredentialResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4832,6 +4862,22 @@ func (response SignSSHKey413ApplicationProblemPlusJSONResponse) VisitSignSSHKeyR
 	return err
 }
 
+type SignSSHKey415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response SignSSHKey415ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type SignSSHKey429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -5086,6 +5132,22 @@ func (response CreateGrant413ApplicationProblemPlusJSONResponse) VisitCreateGran
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGrant415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGrant415ApplicationProblemPlusJSONResponse) VisitCreateGrantResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5362,6 +5424,22 @@ func (response CreateInventory413ApplicationProblemPlusJSONResponse) VisitCreate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateInventory415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateInventory415ApplicationProblemPlusJSONResponse) VisitCreateInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -5672,6 +5750,22 @@ func (response UpdateInventory413ApplicationProblemPlusJSONResponse) VisitUpdate
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateInventory415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateInventory415ApplicationProblemPlusJSONResponse) VisitUpdateInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6044,6 +6138,22 @@ func (response SetGroupVars413ApplicationProblemPlusJSONResponse) VisitSetGroupV
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type SetGroupVars415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response SetGroupVars415ApplicationProblemPlusJSONResponse) VisitSetGroupVarsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6747,6 +6857,22 @@ func (response CreateSource413ApplicationProblemPlusJSONResponse) VisitCreateSou
 	return err
 }
 
+type CreateSource415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateSource415ApplicationProblemPlusJSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateSource429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -6767,7 +6893,7 @@ func (response CreateSource429ApplicationProblemPlusJSONResponse) VisitCreateSou
 }
 
 type DeleteSourceRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type DeleteSourceResponseObject interface {
@@ -6830,6 +6956,22 @@ func (response DeleteSource404ApplicationProblemPlusJSONResponse) VisitDeleteSou
 	return err
 }
 
+type DeleteSource409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteSource409ApplicationProblemPlusJSONResponse) VisitDeleteSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSource429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -6850,7 +6992,7 @@ func (response DeleteSource429ApplicationProblemPlusJSONResponse) VisitDeleteSou
 }
 
 type GetSourceRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type GetSourceResponseObject interface {
@@ -6919,6 +7061,22 @@ func (response GetSource404ApplicationProblemPlusJSONResponse) VisitGetSourceRes
 	return err
 }
 
+type GetSource409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response GetSource409ApplicationProblemPlusJSONResponse) VisitGetSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSource429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -6939,8 +7097,9 @@ func (response GetSource429ApplicationProblemPlusJSONResponse) VisitGetSourceRes
 }
 
 type UpdateSourceRequestObject struct {
-	Source SourceID `json:"source"`
-	Body   *UpdateSourceJSONRequestBody
+	Source                            SourceRef `json:"source"`
+	JSONBody                          *UpdateSourceJSONRequestBody
+	ApplicationMergePatchPlusJSONBody *UpdateSourceApplicationMergePatchPlusJSONRequestBody
 }
 
 type UpdateSourceResponseObject interface {
@@ -7057,6 +7216,22 @@ func (response UpdateSource413ApplicationProblemPlusJSONResponse) VisitUpdateSou
 	return err
 }
 
+type UpdateSource415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateSource415ApplicationProblemPlusJSONResponse) VisitUpdateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateSource429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -7077,7 +7252,7 @@ func (response UpdateSource429ApplicationProblemPlusJSONResponse) VisitUpdateSou
 }
 
 type DeleteCallbackKeyRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type DeleteCallbackKeyResponseObject interface {
@@ -7140,6 +7315,22 @@ func (response DeleteCallbackKey404ApplicationProblemPlusJSONResponse) VisitDele
 	return err
 }
 
+type DeleteCallbackKey409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteCallbackKey409ApplicationProblemPlusJSONResponse) VisitDeleteCallbackKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteCallbackKey429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -7160,7 +7351,7 @@ func (response DeleteCallbackKey429ApplicationProblemPlusJSONResponse) VisitDele
 }
 
 type CreateCallbackKeyRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type CreateCallbackKeyResponseObject interface {
@@ -7265,7 +7456,7 @@ func (response CreateCallbackKey429ApplicationProblemPlusJSONResponse) VisitCrea
 }
 
 type ListSyncRunsRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 	Params ListSyncRunsParams
 }
 
@@ -7351,6 +7542,22 @@ func (response ListSyncRuns404ApplicationProblemPlusJSONResponse) VisitListSyncR
 	return err
 }
 
+type ListSyncRuns409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRuns409ApplicationProblemPlusJSONResponse) VisitListSyncRunsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListSyncRuns429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -7371,7 +7578,7 @@ func (response ListSyncRuns429ApplicationProblemPlusJSONResponse) VisitListSyncR
 }
 
 type TriggerSyncRequestObject struct {
-	Source SourceID `json:"source"`
+	Source SourceRef `json:"source"`
 }
 
 type TriggerSyncResponseObject interface {
@@ -7460,6 +7667,22 @@ func (response TriggerSync404ApplicationProblemPlusJSONResponse) VisitTriggerSyn
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TriggerSync409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response TriggerSync409ApplicationProblemPlusJSONResponse) VisitTriggerSyncResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7746,6 +7969,22 @@ func (response CreateToken413ApplicationProblemPlusJSONResponse) VisitCreateToke
 	return err
 }
 
+type CreateToken415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateToken415ApplicationProblemPlusJSONResponse) VisitCreateTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateToken429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -7918,6 +8157,22 @@ func (response ListWebhooks404ApplicationProblemPlusJSONResponse) VisitListWebho
 	return err
 }
 
+type ListWebhooks409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhooks409ApplicationProblemPlusJSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhooks429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -8051,6 +8306,22 @@ func (response CreateWebhook413ApplicationProblemPlusJSONResponse) VisitCreateWe
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateWebhook415ApplicationProblemPlusJSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8381,6 +8652,22 @@ func (response UpdateWebhook413ApplicationProblemPlusJSONResponse) VisitUpdateWe
 	return err
 }
 
+type UpdateWebhook415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateWebhook415ApplicationProblemPlusJSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook429ApplicationProblemPlusJSONResponse struct {
 	TooManyApplicationProblemPlusJSONResponse
 }
@@ -8672,7 +8959,7 @@ type StrictServerInterface interface {
 	// GetSource Get a source.
 	// (GET /api/v1/sources/{source})
 	GetSource(ctx context.Context, request GetSourceRequestObject) (GetSourceResponseObject, error)
-	// UpdateSource Change a source's name, configuration or missing-host policy.
+	// UpdateSource Change a source's name, configuration, credential, schedule or missing-host policy.
 	// (PATCH /api/v1/sources/{source})
 	UpdateSource(ctx context.Context, request UpdateSourceRequestObject) (UpdateSourceResponseObject, error)
 	// DeleteCallbackKey Remove the source's callback key.
@@ -9550,7 +9837,7 @@ func (sh *strictHandler) CreateSource(w http.ResponseWriter, r *http.Request, in
 }
 
 // DeleteSource operation middleware
-func (sh *strictHandler) DeleteSource(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) DeleteSource(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request DeleteSourceRequestObject
 
 	request.Source = source
@@ -9576,7 +9863,7 @@ func (sh *strictHandler) DeleteSource(w http.ResponseWriter, r *http.Request, so
 }
 
 // GetSource operation middleware
-func (sh *strictHandler) GetSource(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) GetSource(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request GetSourceRequestObject
 
 	request.Source = source
@@ -9602,17 +9889,30 @@ func (sh *strictHandler) GetSource(w http.ResponseWriter, r *http.Request, sourc
 }
 
 // UpdateSource operation middleware
-func (sh *strictHandler) UpdateSource(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) UpdateSource(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request UpdateSourceRequestObject
 
 	request.Source = source
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 
-	var body UpdateSourceJSONRequestBody
-	if err := runtime.BindJSONBody(r, &body); err != nil {
-		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
-		return
+		var body UpdateSourceJSONRequestBody
+		if err := runtime.BindJSONBody(r, &body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.JSONBody = &body
+
 	}
-	request.Body = &body
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/merge-patch+json") {
+
+		var body UpdateSourceApplicationMergePatchPlusJSONRequestBody
+		if err := runtime.BindJSONBody(r, &body); err != nil {
+			sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+			return
+		}
+		request.ApplicationMergePatchPlusJSONBody = &body
+
+	}
 
 	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
 		return sh.ssi.UpdateSource(ctx, request.(UpdateSourceRequestObject))
@@ -9635,7 +9935,7 @@ func (sh *strictHandler) UpdateSource(w http.ResponseWriter, r *http.Request, so
 }
 
 // DeleteCallbackKey operation middleware
-func (sh *strictHandler) DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) DeleteCallbackKey(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request DeleteCallbackKeyRequestObject
 
 	request.Source = source
@@ -9661,7 +9961,7 @@ func (sh *strictHandler) DeleteCallbackKey(w http.ResponseWriter, r *http.Reques
 }
 
 // CreateCallbackKey operation middleware
-func (sh *strictHandler) CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) CreateCallbackKey(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request CreateCallbackKeyRequestObject
 
 	request.Source = source
@@ -9687,7 +9987,7 @@ func (sh *strictHandler) CreateCallbackKey(w http.ResponseWriter, r *http.Reques
 }
 
 // ListSyncRuns operation middleware
-func (sh *strictHandler) ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceID, params ListSyncRunsParams) {
+func (sh *strictHandler) ListSyncRuns(w http.ResponseWriter, r *http.Request, source SourceRef, params ListSyncRunsParams) {
 	var request ListSyncRunsRequestObject
 
 	request.Source = source
@@ -9714,7 +10014,7 @@ func (sh *strictHandler) ListSyncRuns(w http.ResponseWriter, r *http.Request, so
 }
 
 // TriggerSync operation middleware
-func (sh *strictHandler) TriggerSync(w http.ResponseWriter, r *http.Request, source SourceID) {
+func (sh *strictHandler) TriggerSync(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request TriggerSyncRequestObject
 
 	request.Source = source
@@ -10068,223 +10368,237 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rbhs5uuCrENoDWJotyXIufWZkDLA+SaY7ezrpPrF7enFaWRVdRUkcl8gakmVZHQQ4v/YBFvsM58Hm",
-	"SRb8PrIuqosusZ3unGAw6LjEKpIfP373y4deJFepFEwY3Zt86C0ZjZmCf14smP1PzHSkeGq4FL1J75JF",
-	"UsSaaC4iRsySEZnETBuiZaYiRuQcHnJxy4SRakMSan/ciIjFRGdRxLSeZ0myIX16rZkwZL1kgkjBiGC3",
-	"TJGYx4NRL+jpaMlW1C7AbFLWm/S4MGzBVO/jx6D36oou6mt7S1dME7PkmtwypbkUfjmxjLIVE+accEOi",
-	"JRULpmFimLI8gsSS6cb5tVFcLGD6d1Ibpi4NTRogFBqVsRC3Zb9MhV4zRbgGSNnZKP4wV0wvBdOaUH3D",
-	"YjKXqjoxE9mqN/mlZz/YC3pzmmjWex/UFvQx6KVU0RUz7uReKBYzYThN3rF5fYVXS0aifMiJJjwmUhFB",
-	"V8wugNsxKTXLXtCzz3qTXjG6F/QU+3vGFYt7E7uwbki9yJSWqnkJoWB3ZhbBiNCfVKrYLZeZJildFKv5",
-	"e8bUprQc/Gr31K/nb6Vgb6iJli3zWyyCiSmJZLrZRhb4I0q4/edSJrGekPWSJ4D1U1Fg+JJqIqTHqxiv",
-	"RrB19k/Hz8iamyURklzLeDOaCr85vHLF7l7Ph3blQ1z6jk36VbQedL7Ofc45H3zgMX/PV9zU5/+RLhjR",
-	"/NfWg0zgvfK3YzanWWJ6k7PxOOit6B1f2UtwNoY/uXB/Bk1U4Q2966JZE0ej7M2XmjnKlJMkIFLFNaWK",
-	"ObI1FddsLpU/TS4WpK8ZI6G2BCAcjIiFs2I0BlwShGYxN1JZWNsHU2F/G0qRbIiRN5YsKL5YMGXRBmft",
-	"myXbOASyuLTkYjEAYrWm3OipmEsFIzWhif3ahqhMCC4WI3JhyEpqQyjZMKpI/+nZ86ffjMfjQQnFtsC+",
-	"onczumAVwOeg9u+XwD1uBPclQPP1y2a8Q1gD0rUgG444ENNaiO7PS2qIkSSWSHhjaugWyQ3drkPSl4rQ",
-	"fIFTEWZpTA2bRTRaspnhKyYzEw4mJLTQDy1hhtuMB8BNfn4BoQj8qfhmTDSiGdx84a8+3Pm1XR23rIkp",
-	"dm7xItRM3bIQP2u3NBWwZGqItIy1X8ynMkE4coxrGt0slMxEPBiRV9x+jqzpBglSeGH3RkVMQuRPQ4BV",
-	"SBxLJ5puyFKuLUyqxKkdUWBpzfezZ2HTC3Im5f6EfTUxqaD3M7teSnnThjBr/LkLY9yQg1Dmox2sUyk0",
-	"Q94oxTzhEVCrSArDBPyTpmnCI2rXc5oqeZ2w1X//m7aL+1D6+D8pS2Z7/+20EJpO8Vd9+iO+hVPWt2e3",
-	"ADhAb5gY9T4Gvb9Idc3jmInHXgoQoRNNlEwYWdENcK9YguQEK3stbmnC48delz1UK0pybbmWXcE5CZlS",
-	"UukQ4KdRbuIsifWIvEU6SdZUe94Lq38rzV/sHXnM5b+VlpMsiWJIVvxC3siYzzmLm1E+lzQaRQjYrBNS",
-	"FvyWARkIK9JBaC9KXWRv2oQbdWqHlCTorqEwJhd3hznp7XqnLBoDnK6k/J4qXNfnQCYrbFmMSuwiStI3",
-	"ECpFaBSx1CDaX0n5horNo65USrKiYuOXq8+JURtCF5QLQueGKRK+Y0Zthhf2j9Azma1zLw2pLqvGtu0S",
-	"fhI0M0up+K/ssS8JkJ7AckAqSCZuhFyLgCh2K60GJBVhd6ml61YhhDP5SdBbyhN6nTwqBl2QmKVMxExE",
-	"G1AJ4XoixxwBN3MfgVsnNL9O2LdKZqn9O1UyZcpwZDjRkiexQirPDVvpBi6Vs0uqFN3Yv5dSo0K+/yu3",
-	"FJGha8t/tWM+Fi/L67+xyNi33SZyhQJAHMfcAoQmP1a21DVDBRh1uOKvJ5rEG0FXPCpZCsLhMOHahDlZ",
-	"tEheheVsxQytg9gCy+/+mDUjVGpA+ViWM34pZnm/ayQuM+jRJGkYHPQurILw6tYhchVCPwiGCgSLCbND",
-	"4LZodssUTQgHNTyiCVFsnmmaaPvrnPIkU0xbdUMKRiKaJE72tGREkKXMFOlHMhOGTLPx+CkjZxNiJV0n",
-	"lpI5V9oEoBOBBAwP7V+DEbkgikVSxU5vipmhPNGgExOdpaliWrP4z1YSIzAHfhJXYY+aa8NFZIo1X7ON",
-	"FE4KtXsloAiiAk4NLHdEQKa3zJ0miVyz2C6VJmu60YT6Fck54UYTuRZ1ZKERgrTh6tDIoFWi9gus3/4y",
-	"l2pFDdLOb571upVPi+YAlC4MbLvABV6gyFUbl1+RWcuA/NQqC7c6zRCeBvVXZGYiiS94Cd6BuWc3Izj8",
-	"wyIWixvEeYvvVLdA11hWa9oW635Fkb79d3ze9PsB+9y6l9zuyY0sYOYP3aNF4DGngFJ1VeUddl/v77k2",
-	"dXKVk/T8H50EtSAWDUS/ZENrVpgr+4f5mpb8giaJ1S4vQBxqkld/EMkGFdnibhPBWKwn8OSGbUCX0Nx4",
-	"dTXTTKEmLueWlqnNVKxotOSCodVtnjBmAqIlDFeZVUo8denrSKZMBwQVgICsqRJcLPRUWMYhFkSC/guM",
-	"cgDmGtDTrYChkYzY5YBZBmwsKhNO062exlxavJ8h696WAqzyjSSoYnU5JzQ3F/09YxmLiZEEv0Q4MC4H",
-	"4mspE0YF3JhMuDvRIK1mAte85klCuIiSLGZlSPedDcItwJL5AE0d1M07zNJiOYNR06XXhppMl+88ju7B",
-	"4ux3mzX3Mg65XeQfC0oA7MKsf2Wb+k24wYdb5rqlXAswgzRuIlNJMwx/evc9oeRaSmMBZPGC/PjD5ZW2",
-	"R9NXLKGG31rlF+B48ePrE02uqYb3msC1tW+7VJy8cZeFgby2Sbt7huqoB/st2FCCXiIjmjSS10gxalg8",
-	"o2Z/ml4BSQPlRMX5IBbVYMeQYqhZpJjxinhvf07miX4XvXtrx1hkhUn0TDPTYmEsr8ILDklMKLmlScZI",
-	"v/DuwAMNp7y/PO05UNdii3O/sqMteoIt8bCDc96qzm06LDqp+bbaDqNsqq0xQTgIN7R6yjmaVE+gWGSQ",
-	"I3QFSys7774iL+CtdjwER9c2md5C7hW9+56JhVn2JmfjJ8+CB8D2V5ZjIVw9rO0bgYe4FEx7Uh033oJD",
-	"0P0YbNs62eqhuv13H8V9CCgl2le7RfsLINWtlWil1ssZEl/7r8iucm71frvHlGq9lgrEOsv4rey2tqi7",
-	"iFL7718zZYfJlAltaHTTSGqrU+8LkU7s7EDGIz/QKi4X4P3QIHMgqjb4SxQ3DFxS5+SGpbnIViU2TXJM",
-	"M865eUq/NR3yfVDYrfm7KNjuJRyBnj8BlfvNE6+/OK4onU35nFBB2Co1G4KvkChhVGn7WKY4QY23fyJR",
-	"a1JxX2aKmkZed0Fi9xua0qkm4dOxDgMSno1X8B+0d7M7ukoT+9mnY93ETmHvr6zaUL9nsK+myVNqloQL",
-	"Jx46c2xQLCWSYs4XI8UWXAr9y9n7sFE6XTGt6YLt1sVwIcULTVj3raKigRgdIxsWERxtevmxxgcgvM0/",
-	"Nqrffvj2mramqggXrcA5SpSIKsL6NiJ0RMa0A6fhQ6Ij9KIZiE2r8b66zve3aaJjhZWonWKprcC8D2EA",
-	"UfZ4QvswRvQqVF9yxSJDVmx1zVSjyNzBbw+ysjdwynwnfnmtULif43Bm+COP4ztGE7Osr6KwJHSjohvX",
-	"+GnZtD0ax4rp5uNlgl4nbZIOuzNMiZy81fWoVMlbHoNBmscTMCGDT/6GsRQN1vY8Gm8nGMdnmiH+7Udw",
-	"FxbyB3pwcOk1y3MdO/ezCB+24BXX2v6zI5qHCEkSKRZMEcVSqQxEw1AROyByQ2Ku4ZCaTWCttwqMfc2/",
-	"wMxt+zz6NjYxnGKqKjr55eVqs0fSAiUL8OUn7xZXwZ7ywbTdifu49nC3Hs5aXHESfrpsskv3uQdjkh07",
-	"S2XCo80+r/yIIz+C5LBiZskyPdPxHg5lN/jy5Ruapt5iebBJqMNkU9V0yvs6zByTn+HjWGN+J4fVxLM7",
-	"oXcft7W4Tscz6vwbj6Offp7jpEnyw7w3+eWIg33faMtma7LCESX9GIFKFFvJW6bBndOoyr7WOmPvUFE8",
-	"EN4dekMlZpv0C7l/gO6gXKYnXJNMF3kDtTNaK5pWQjbdUmoRGWsG8bBcLBI2zDQjf7XjiX3fgsYFLXOh",
-	"jYtxLkzqzWzevjkzpsVPU/3uiSYJnzOIOei7pZJvxkVsLTkbr/bwz3TrN3BWcZeXpqoUPqg1ucWCTC5K",
-	"CTEApBaz8nGOiZKToS5QelzZjqCImNZtkRKWb3ApDgw8yDXd+i8mmbnwtpa0nyYlt/xWUKx4e307Y3Yq",
-	"yrKzKnqQNWHUW0cBq6d8NvzmKUmYMRAdHvMFNzogJ6OTgJzMTuxVPhmeBEQbqsBLCeHh1L1hf4ZXIJaF",
-	"2kf2m//7l4vhv9Phr+Phn94X/xzNhu8/jINvnnz8pyYw2+WVQ52rBysaF3/ldKB2M4VLoOjSEbTfE3zJ",
-	"R/TYLwbeyCwVBuUz7tz3ZM2UC0EiVjY+xE/XYo92C207OQ+a+2DfFVA3Cd3H8j8jTZOJ6ju5xphRDImO",
-	"ZJLw2DINQpOE9GHNmLBEspQYSUKIrvIpVhVi2uokhI37JVT30AbTH/MtNuRmlAL/fNBzLVWwH55SHBYG",
-	"UxEqDDvOfw8HGIlZxi/Q4J3r1yKSnJOVVPBITIXEQBNudI6cS3rLRn41EHdtB8G3UoaM9tzHquB+c1UX",
-	"TMEIcyl8MIbO3bBuAi5uZXLLYqsWTwU1JPz21RUZjUan9tVh5BBFh6OpGJJwxRSkpDjON5gQqvPlFds1",
-	"a1kClJtrMhUkX35+u1D9hACbJAlg81YRJTBTDHE61xv7nwDzRghJqHGBNCfa+c7XHMNM+g6s9say2L4I",
-	"3AmjvPHG2i9ounaoBZtKFZvzu3CCgCxRgvJpcw3AjO37IQQlRrgvDFCc4SM7BB+E5/7QLURkZkjosGVm",
-	"n4ZkwcAeAdGA9qOAG1RvDYNwIw9gbXiSEMVotERJD5YP2wonuU3IIRjFgEX4LNIqrsF5FrhgScOUOxEN",
-	"8UgJmxtiFyrnTfgPOT7vXl1e4SQJR1jm9igPzTnlSTjxEUcYJSSzJIakAA8T6rYrMCoqz8a1X6zC3eL8",
-	"HEKsqIjzZFiXdHaO5MRyvTzoyX4iVQxkE8iKg/gcC1gEFDzAFWN8lffcAsZBvJVFB28JcWGFja7YH8Sb",
-	"NisUUBEHg+JeIHqaknmPaCOt5OSuLReLUWlJKNRbNRrtVI2r8HHhTTb9d395Qf707Pk/Exdy7uLV6tGn",
-	"kYwrbmyX0WJpqTSzOSSoBD1PDqy+Xo7KD6w05bKDLBWWM8hfAH+RWcp4Zj9SBGzaAZYlzHwaAX4vj5wP",
-	"etpIRRdsNs8S9Aageatx/7ilZhMsBOPtzRpLnrgGxlgzIpcEUsNNwjrYf91T8tO718RFBkI8Ihegq7hz",
-	"2sNr4kI7YeJSeBscZBPPa9Izd6mBdU6OGHzNIrlipPgkwRBTTfo5/yjU4aGOw0FDwDOaJWe3tCHj+qU0",
-	"hsUlNyeQDeAMC37roYaznmj81XOlghSeaOJmCQgfsREp09bmoMPCEN4QUIq751gAAFmE9izssGgtp0bN",
-	"vAG6SfOta6oJvWbJp6h139sPIO39x//5vyRuhXJA2GgxIiE6kCckTWjEIMsBn4SNqp4lYc3Sdn5Sdoh9",
-	"N0/g/eb586fPd8Wr27c+BVHs+6RfsgmE9knYoqjX9vVOJtXY83jFBUbqKOqCsDGL2sWmMtVIqi4vv3tx",
-	"URfg0+w64dHMhZd23/vS2KZbfhktWZw15xy7Cg+O2WK67vXGyiAsmU8IFQTo7C1NSD88e+6CGJ6OV1aW",
-	"MVORMKoNea4HkBBFIiUFYXeQT8GlIP3wD6dnz8kf8H/25f+xlJlKNuE5+enqxVRkImFaE+SvLEaWGL54",
-	"98Pb2dW///lCMXr6gptNOBiRV6vUbCYEktClIDFbURGPpuK1X6Dh0Y0VDJKEAKNNmRrmUsRcM+PTSVCa",
-	"wLesMDUVXvR15mdi5IKBFBJLSJtCucU9dCJCHsNx9nzVRDUuI5myd0zD9a0FS7lAkdlK7+kwYz4apDZR",
-	"7iNu9wHXgsLhwgaWtVgsCYjOrvMR9iijRGbxnhHYKRMx+o2gFAGLuxMvWtRdz6xwN0EFQo1YzRfi0U2X",
-	"ReielZzbzJap4iLiKU10E+wtqFmuTVRiNYoXC0MiTZIDo36rpKMm//2QMnF5+R3BYaBN9Qu5zb6mScIF",
-	"a+aFjTbR753503GIs/HqPLd91jZpDKj4mniF8RDLaLCT2PGFYPGLUoxl3U5a/XHH8e0Pd81Um+0101ZW",
-	"bbNYWZHeuGQTI0kiF2AK0Y0HADL4DOt5HOmMq0agumVX9r01TWkDjTDHMhh1QEPA2S4JG99+gWOPzBvo",
-	"ioeCOx3X71ud8Vn2cE6wqNOkopKdaMLELVdSgN576nHXKp9cNJ7TkupZ5DJHtth4SXo7NmTtIO8VuzMz",
-	"u0MH0hYZwA4j2skKcZ4cFGeM9IEt/40bwxRc1z0z9MSsFJLRtdRCa0anGQAdeEzOZTEquiHsohBuOrHM",
-	"jyu9M8MdNaMM/kaipdRMkD7NYzsHVRRxmBAQSgwTZpmXgWKKy7jwAT1fNdNTrNXSkVOFA3YvBMsBnOR0",
-	"tTn1qKFOTGu5If99ywTHE0hE067GmTPk5BcI7CIVGb4owlMXS47JMPHJcw1qGPwjN2Mi1UErE1XM1Udg",
-	"9ii0lQqpBuUgyRZckDlP2FREVCmOtTlWAbnODBhZiZCEzecsgthyZzCEyjuRITGfz5liwiSbqZgrucJD",
-	"h68OAlAGpz0MSyZvL968cgUy3AcnZL3cTHuE0Wg5mgr0rPkcv6o9liiWMoomopVdiGWdHhijqSi73KA6",
-	"D2xaSMFcUZzjvBBN0UVOVMvvZ+ApfOWqHxbEUaH+rXIclsjpjIiTDguoy8qOpNBGZZE9bPdbgOZaiwdO",
-	"C/BWVDy3Rv3VLfCoKN1j+d9esb1V8TQvPpcDxO5kQuhaB2QRpQGBVBKo6OVzSRopxCGc5XdE4PcLvMhj",
-	"++vRFi9ZQjcabixomlZNpkQbCvijWRbLoaIiliuSUmXQa3NO9FIqU67aAmEC18ysmb2wa4lq64i89Iaq",
-	"PfhIlW/st6F22t/1PsbivLCvXLk3WhS4/FDbb/l9uCqdrHl8mBF+4KgYo0e8z+dw9pVsl5iZ3MnzmS7u",
-	"gwhb5ayZ/S5LA3AUM5kS2udGd4lArVJPsZDdE3ySsHXEhauj8UZEL6BSSWMEeiXGvFzko2Rbrv+KvqWW",
-	"H30sdoM4J1zVr5afUQLYIyLGRRjj+osXi4WVNlCe9n0LgN5logE6xtiTbYh8cXUPrewGLvi5VEjvFTNq",
-	"4wo+gFmLuI+QfjgcWrlt6B7o0EUxDJqTMqL8yDrvT3G4RyrEubVwW9nbeLe/34lUUB7C8ixOk5bkAcH1",
-	"snsFIktciSuU1RqslEncpmulSkZMa7KW6sab5+0S+xgW4H/mLUUhji46w6hms0wYnnToxbjwE02ihPJV",
-	"KXCCMBFr4izYigm2ZvE5oVhxA+uz2gnsMCz94yB+vSn0bb81MPvIm/11ayFNyQi0TchcRQ/EW4zxEBED",
-	"1eGaRjdyPofFg1QB1abtNPtPDt+dyXlXJRCOcSkGFCuoBjfqEu/i2bytyrIfgmIXLdkooLBobofdb+1Y",
-	"lGV/eaNkxW+y+XXmdkCQ3Cfem8LevlWk293YcEK0XFko2X05HDuvx6ZBjjQFNXIDT8pBBbUiKlVbvpuq",
-	"sOoHvYiKiLVVVnLVZSvusZTbtxLeK4kR9jNoIWv8TFnl/xQ1tpwVs6XS+pWWveVl7dVhS064S4sKck7S",
-	"wX7uReR1nOzhsmGuwBPbkrh4hIO5Hu+LoQCfcJD+C7nDu3EfPjL30zN6sIqj/qSru4Mv8bYwVB7r7WAz",
-	"Z53ygeway82BpzK30oEJiENMl5AmH9EHjiQgrognCdEMwv98LSzuSsOThaLCADE90N8ECWGZ/kQ6d4j6",
-	"ohiNZ3YLLYEFAKQV3eA27eiWelZyty4Dfv6udCb4SHlNO/O+AU2Psih1og6UsC9hCaoquopEfRf+qSyW",
-	"DSb2+AEhXPQcYYlmUC8RUcYHKgI/T7g2JfTZxs8GTKogUikn58nz5035m/TuNQ4+KxuOK2HI94AiDXDC",
-	"oA2wH4LduFrH/lORZ4fXFO3S38pCD+6H//xkvAwHIJ9hiMXZCiybZa9qroMOh7CR4YreDY1JzsH6S1aM",
-	"CjgUtNg7gga1OBN+y2qvFf0+XGFhzYzGKrZB+ey+ebanSx8AtAP/D0iKQuL+Mdim7hDu20EIRqSzHNvW",
-	"2vFr9VW/9+u+D47ut3KsDavBSNDa5qZ/8fP/OsFA5YH34WxHMp8UAdu3nK1z744PjHHBwo7B6O6+EyMy",
-	"niDOoQPiwLYMQe+vnXVwm1wB+eKp4pbJNFR0C3p3w4Ucuod/01KM3tH1G1e6pKjt32AvgNqAXGgWZYo1",
-	"u3GPkjA6awHc+nZGeyGUW3xrjU2/okIeXzDBFI+siJu0yd9LqmeaL6y4OyvKMH0eJ3ZF0arfdEvwCn+Z",
-	"tFpX4R3FGP6W9k4dlrvDzrOzquMcEqN0mtDNBBTYFZucnlr17PQf//GfGA8D8YqWyEMLCwxUB6jvEyFT",
-	"Eki2VBy3+hynyin/W7iNm2g8+MO8eg4fj5Jx6vdtdxBs6S7lgyty5v1drRUXXkjpumdFl5Hiph1y944L",
-	"UkOzk49mtBjkb8OIvLqjkYHYSUwpyr9gUc73fPhEwbxOLbZqeklF3O59txQ9IfYt7S2tENE3IkV5t440",
-	"vp20oM/jQQGCvW/t0phUk779jxN10eqfSJle0+gGhChM4qog62DHupvlpPxetpVmdSj4klm5ralkRcmk",
-	"3WDyPz7UtBa6uJTKEKybDSRt2x5+ToqKpT+9+74R4sxXjT/k1sFLB9b9aigQHiMInU/BqA3aunKrlr7h",
-	"adpWLjwTHXY+k+mZT5ipoyQTcSq5MCeafHd19SPBF6qau8C695W81Uo6ySE5yu5y7V/UrPRCCdr+tIKi",
-	"aLLHtXJp8TKKuZXugcf3IUlvX42Hs5FVMLJujbUi8AjxKPQJ8Zp4KylGpfAVi4dWm1aZ0OckBOvsyDmx",
-	"MD/OG10tgXFWV7Byg0ssII7tBq60Q4z51ugRQ2Nv2aoLayrbceFBYcwtrdkHXo/qLrUCqRwI7vHcPkEH",
-	"cl84ypG/j0j/kOL5njLEIfLCfXLpcmlVueKQTOPLYwVNrvGizMi+HLZ9CuwnJxWLWzhIY5cTOEluNpcg",
-	"WmPRckYVUxeZWTaGwV/8+NrZf/qh0mY2Go3CQUAglM8lbrvfUfANoendjz9cXpFTmvLT27NTrNQf5i1P",
-	"AUlg1mLVVobA9jxczGV9JS6sEPcOWRcVmxp0WAVW63VcS0nmirNKO0h7k6cCvT2wA/iSxuwnDHorfTVA",
-	"C09MMFxQQEQcFX6Kqah1thlNhY9SdJvPu1NBAwVCCW48B+mFyygAvjAh/4K/5oAeTcU7mTA9ISEkToWk",
-	"D1oa9o0MSOjTqELSr64cdxxgyPYgmIrQpVmFpJ93qbRfQAume6qr+9/KUB/g/iAzFKTmsK01U0j6Pn92",
-	"4NP4XQxYaNk/tC8MsNuly5clXKSZuzdyPsdkGd8V7pf3IyioEo6Ia1mX99FyRsip8FZIu0ZLe8F+g2cN",
-	"ortvDQErT+nCp1FBXVz698wuDVvUTkhKtXbNFrd711J414q6C2YKD7UU7Nx5FXw0sMhb62CPW7uwq7Ld",
-	"UFlyQMm1zMD1LbLVNYNOovneXJdITPlfSxIlVGuoB7BeyoQVJRPyZHON2eb+2GqtloJS6ulUXL4cAHBQ",
-	"9ceM8qIirnQlPRg2oIyogHomt64dNCR5kYup8DgOo+dcxJidD4sl8yxJsLkpuVaczZONix+xkIKSRCwm",
-	"z578aSr6YS27OXTYU2mNNiLh6RLKVf7q2mCeQvq6/UtZRADZ2vl10Ljmkow9Gbn48XWp6MukdzYaj8Yg",
-	"C6dM0JT3Jr2no/HoKVZnWQKd9NQMrpF9sECekNvEX8dgrNam6OOie9WGzb+0lH3FtNK+a/3qkgea2nT6",
-	"vjUdjVO3p4BUoyJ8bsS1zlj757Ha3AHfL/JG1nkbJ4wmFm27QCflrmmaWHQBzFPXcHqPkdiz+OP7rf6g",
-	"T8bjjkZzhzWY22oE1NBn7geBRMd1yBGuE+EzXETTt/PFnvounTD+bPf4Sts/eOnp7peKJqX2jSd/2v2G",
-	"76IIgkW2WlGrcwM+uFZfchEQwdaWNGDiA3mtdWZlfR0ULcIK+uPcSXJewlcdOD9Z4Dr+BBXGXxhltFeq",
-	"qTMHgkxEFxrCKuDSvrcr9ffYh1To0w83bPMRJPXuq5o3Ovavkhu2aWlgi30M9m9e+z7opa5M7lYrRZAb",
-	"hGuoWHRgct3cynGxVjgi0GLtBqw7ll3/W8YyYDLA/pxR94ZtTnRu+3GxHST02woHI/IzNhxSmZiKap4F",
-	"L3okYThMAN2rncvcMUSsdjABjjAVLv6oaEXsvm81eV5ruUT6HDs6QXKJ5V4sngps0W7lPtejO6/Zwu5g",
-	"yCDwu8Q2Ra7Ki+9K5Aq1OGd/CrIkGKzsIhD9zvLOzqT/7MmfgPNMRYX1uFbbVZrvIpl9iE6NzDy5NzJT",
-	"a97V1NDS/ebIy7Pd9zhvo3vwxQ96z/chLeXWnmUtpDf55X2ZdFxgXoZlytC3wO12UqRRVTBXyHX5jucX",
-	"euue5zcEvFq6k3VXi+np3gOyjIZmJA2nicqEXfjo90P+y8mjFow+2Ygr17zofKulk72a66pF2B9qwQja",
-	"jnXfE32k02w7yRdllna9caX3fhdnardUZsmkv2KGxtRQz3PdcfruW0VgDITBGHC35HEvFDl6Xheg8agL",
-	"flg9U/SVvSjXcHTKwr/IePMA5+mccx+rJjfLzz/W8OnsAeZvwSVakPjfpgQ53gPdysUUn5093Qs/scf4",
-	"o7Gq/BIgzKF4S65LkcsKGVvIIu+l3F3pnFTMV/7ykGOI3emH4o+PKC4mDC271YvyEp5vXZQKtj5rKAkE",
-	"L8WPSpcOFlEOxqzHRRSEYQVRAidhlhr6QanKMvYEwCXtY9R3ukhjI7f7lpmu0x4/Em2qCgC/bUw6niV+",
-	"y0zlhE+Ka93J06oa5i4TR/72OzYHA0ZKTbSsH70LdHs8pujcSXsxxcdEPOf4qyPgb5RHPjjp+60zVbT4",
-	"VJmq62gnpIHCpwLYptMfQMLcVh9wlGJQaa/sGYMCrf1oyaKbIRXxUPsgsWMZ7ilaT+u2osNvcqO1B2v0",
-	"63o1KM8jmurJ52E2UxGuFU0nxF7EsKnSvz+T4VbJfyuYu4zC1VT0M2F/d6Z3aGFM8BEUmANWxp0lr2S+",
-	"cxY9wvVUgMENggtFMRTDrtA46Nr6R1TYc75G/c+gWwA+BKb7ovJeRaDyr4ELhfRxb5pRl6iZCSj0a/Ft",
-	"EKDpCO1O9uPPx099gTt6LTNDnnirT5NtB9oJPDhhrTSYeGSiWmuYsJOnA75BeZUKEtmLtWQ0ZhiWDGHX",
-	"wxdSGCWT6nK2jZ8fvyQS/RunuD9cG2pRv0petiRRjFlD0gDSKEPJ1BKSuetPX40MPpqgar08jWirCedb",
-	"ZrDy5wPeAJygBe2L8n9fliTxuFhnIfniolxLUetlTFaZNpZZaUP6V/Y/LP5JM/Xi4l/ZRg8QDQXZ6gZd",
-	"Ee4eStTeF3U1X4iHEwcw6T8vdmlZbd5CB8pI5xW1qvUxoZ3BOQYwOEPcim4I1TcA0zmzvHDrwzQvK5Lk",
-	"ZSrBuDcVK6kg2U1D0chKec+Cfyt2K29YPEFpzX9D41cb3SZ8IS4vv/vX3FN231y1XPr0kZlqvbxmG1ct",
-	"hnxZ9OU3zgbtAfkCFQILo61FmT750KB24nOiyYuLvZgfGnQ63RTf4pD9wkVqXYIbgyxc26QDQjk6WyI3",
-	"zVFppXTIRF0tk5smKle27XSiP9iNLvomt9xkb7X7Lysk1F1GPnDDt51PoDgQlDuxyBmUHYUYCLhLouz2",
-	"CmFL6odhJuUm5I/sC3Kdtn+nbqDfuYmritVg9UW9yOpCZS3KS6uH6UV4RU4/wH/38OcUKL7LlfMO5bEv",
-	"1QCP2/O+5AMUgYZgrUWJbuwZrlU6wq1iE60s/nVp3EPacyoNa1tDSnI0/V0GI5RgXj768lHsYhavSyLF",
-	"g9j0ttouPzLTKLUa/ho/cN98wMcCtFD7Kho2k4rTD/mre5D9KrJ+EV7846HvHewl6KO6Vmr/GGxnfiy5",
-	"7j6mdq96B/DHj3Nfr6r21i/Ypb7XjTrUuJfDdi83+qMxhs/jRN+JaN6Hvo1wX/WLh+crzh1eNY9gS+XS",
-	"QWGBfmfmtZpzqZug63L/KezI9+YtSbNbWam+LSv0WcWchFqi2YiEsxUzdGQH3VKlQ4z1X9ONngrXZvSc",
-	"hDRJRtGSJ7FiIoRwf1/CLx0m7JYlrkngedFCUEh8NhVUQTvkMBPwgMXhiLysJHqTvm8TyoU2LvdEqryf",
-	"KDVTEXNN05RRxWK0qFMfYg4ZbUWf1jyJfFBp+5r3Z7Ob+TM43zF3EkpKlbr5AgwhlXI0FT+Ddz0Hoets",
-	"fKJdE0GqLUwhw+HtxZtXIdjrTd59dSqullxbkBYNZ6e9hGYiWk57tfI9k62m3WIqwqa62yHW09mIyMKi",
-	"KGeF0RdY0AqrWE0FlLHyhbPwY0QKgmsYwA4wgmBF72Z0wcI8A7KGLIAapC2ncUIUE9iXWIqITUUKHWd8",
-	"slC16y1wfMzb9d4RxYLcnhu+uqKLcCr64ev58K0UbPjGMoPQSxAuUkCTp+NnZL3kSV7ezs0IiSYingqf",
-	"S8IFWfpG3ViMCCZ3qZtFKkk1iXEqrtlGingwIq9h+xIapcRk8StPh0xEMoaylZL0Q0zpGL6yD7lYTGBM",
-	"OAimwtIWxbR2kCEdgAl8QiqequNsU4ENYPQNFCKEXgyQue4WkB/QEnOfEXw+gBH6L/exowt1vT1xq0NY",
-	"or1zPMaQnL9n0jCNwCNbwJ8KeMvlmZZOYETewWaKhFho2mKIzlKsVjNBL1cR32HnAkQqKFGD8+lbZty9",
-	"KbP7Hcb3vBH5uY8nycVO6Jrp43mbLNj23cOM5K8xvKehcEVj6mZStcHvKga1R97kG3p3ASxt58hLQ5O9",
-	"Br6e21OHQ+/Vdxwi0kDvIKyiCchp6A2UTRgUaNrIcaaifHdGxFEa7BleIIir8+hGYfMfqGYEsSsFRLdu",
-	"3YN6HqjY7FHasYaxbRD3L0CJwI/vd2kUwBBLjX8tMm9F81hEaBFq3KhTxJXeC9xzAbdJyzHndTTr3ACS",
-	"iPWNJeFgVLUUXZgKaSyablmaseaajSonlBcF+ZWnzd01LSXbtScYA11stWFqiHi+4x0c669E76+0qTjZ",
-	"Nk0PPXWuy1GdiGc38rTJBmAPuEK8LdV0HIxoLlygpKPnGEFpJaktrtiXc0+WmVvq4GjU+G1BfDdgv/rx",
-	"torocVGSNmvVT8j/vPzhLbT6AAweAFmxIkGJrMDPQJErgbjYzfaTNfs9dJuiSXmHLx6GPKgzWWZpt30e",
-	"1vl5bPOP7SbeUnfxhFC0QrXDq4cBopDlBzFXLEKNiWDPgc+JTqcf4L8fT29dTd5PmTZo8VHJLD24pEBT",
-	"xWNAPgdJ3/DieuNS1ALgE9eboqgC9nxFocmpFqCC1uO5XGsEEDoexnSG8szj2suKOZtiPmSWespGtUs7",
-	"+BrIdbRPFzM4aBWwfSpcJTWsZJZXUrN42MhG9ri4eTf4Vjbwneuw3qkU/iCSjSdGK7a6tnoraN7cEbI2",
-	"fc3f5wMUwu8K9TP8Q0hWVkKD5PqNb4caLamikV0q6Ydrdj38Q9haSsg3lO+av+m9oipy7dWKctkAJ7S5",
-	"efCUas+2rdGVr33kQkEPoBk/ZGSaRYt9qg7l5oOjZPej5fGvgnSrpAMnUpLxPocAAzOdfrD/+diVhfEd",
-	"2q8eFIvb2Kxd3NfAynLiMULkvvGlsbabU9543FLpaukRo00u3VlJey88tbMNI+eX062uqUI9LdTSJdW5",
-	"GgoWcuShrq2TLswksWTamaJdRyBdawAS2pdn6HoLmyzL9qK/pSv2Il/roYfyCPXqygvsCmqOZJJwyAyF",
-	"fkjb+uhXqm6peu4WcF2RVliejArfQ2Abh7wrLlUyziL2YIEOe1yrNPccD3XcequgSRAUbfTaeeFxtndi",
-	"aUw60/EMOz/rEPvnTGD/KVNYcjeAy+Y+A6lM0KEOzPsCfXUASZD5U6yOPxWVu1esdqbj0Pu6Sf/ZeFyY",
-	"kysXfyoEVMIjJasKoYmWJKIKKgiGM3BTz7CW8Sx/OwymYus3sFsF22/gadafI6TCqehPewENroNpj1ha",
-	"iBVXtwY7qToEg7diAJqEi8WIgBqCVElmIELQOFZMQ3OyVCpTcUWPyI+SC1OOCAAq58ha3uMOY5ipJiEt",
-	"VyAelYJn0V170eqVDbDQYGO1WSlY4bSdii3f5LY3lvSfjp/BzrfMz4PAV+yziHCMm5V4L2uzD7AA0+XL",
-	"g+n0Q/vHPpUB7Ndjq9TTsl5lvpEpVCjBb9sZUHKP7OQHb2TM59xzna+W/2pURZnku+YcTN3yCPzTkcQy",
-	"hdh8tMzPVlJwy3bE4lHYmeOsnXadSzfmIdM/YYouwapBHPgvaex3ey+jjD/D+4jzbMyqDlFMCV05QoOd",
-	"1W85ti/HZLXC/+AkOyfGgdGNi8VUeJ5X3JE0yRZckD4wMrrW4YTQFf1VihFda/v/GYueWDFGsYWdAiSM",
-	"OU/s2q344Oq5zEqP2F3tkRVCYEnwOqermZIJm1El4AXXQWeWqSQMyGg0GvjqmySSQhuVYXFu3OVUhABK",
-	"DfKLk1gCEt6wDYtnxd/aKB6B7JMwGmNTDAt4I5UVEy783uccdK8Q/wx9pWLqa9K6gnm+5xaUeXERPP4I",
-	"XLhHudwkyIZWeGTilispQFk7JS7ExQoVXDQxeAzTv/RGxAfJMcfav58lxcNt7Gti4OcP3L2I41LQqGyN",
-	"Yy9oW4mZuYenH/Afe6SDlFD6ay4IFlt0sM8D8nanf5T5TGvtmRZAjx/hEl/lNde/7CKKpZ6KnywBIDRf",
-	"v6xmeWzHcQq2JrkQ4MrGoRwgEygah62mQfH1TV2APkJeBGi9FD7iOwLUneGY2/EIrOfzJJF0Y63PIKlg",
-	"71cu9GjpI0WnCkwdQVT3XdOlIiuuNRcLzC5AW/bBXCpvoDG8YZs9ChG70b7cz+70dejcdw5dAErSuL2h",
-	"VqosCZBfboq7BUGp90ZD65Gm5gefRjRbC1E5WV5Dl3gu0InvwqqxQ12lyjUwYaqX0CEK+rMlG3ItpXGR",
-	"7KQP7TyGXHATkEwzRWJq6ACbQ8GpT0W1kdxWy5bQSlrQJKTUnsSlrjiz4Ggq3tAbLhaOYMMehKflXvdj",
-	"t1xm2MO/VYvoxN+ze+/wYadpoa5+H16t++nd9xYQFjj/let2V67OG3qD/bQcdx9Ub1Fjm5GuK9VFByFA",
-	"rtvitBHRu0wc7gn8TfW4crvYJ9REZeJrJaS8qU2OdmVNZKszVpn7Aj49CBmvdoOCqn8u18q7UXI+qzJB",
-	"+k/GTwbnVkBIpiL89lVBiWGNpx9UJj6GLm8MbtVCMa2hVKBr0YPdQezoqTBrHjE/08Ql11Efu1ZtMYWt",
-	"pays4rpCBfU8L2r8Ksdo5PKJepZC5t9oIulX2PLKYnTv4W9MY5emYttFKBykvVR6a5UAcI5tSEEbgbt1",
-	"n42lOlb6bwjFqpvne4nTNEsKKhMn2rel3ZVi8cVd+Eu4Wy1NqvzlLjOU4i51lsF1R/R58NUd6+jLJdKu",
-	"Pawl09B1PiApU0MdyZTllA2oTD3doJVit12N1mAq5Q74mDpU2B6xUxC5wiEPiEIww45mZlj773dYdSrv",
-	"ha1JHzlbqSmBrkSiu8PYVYTqyhXpfAj7EHz783gmSlPHXf4JcmmkYiQEAIaWVm4pkVavLDTJr+WqPrVc",
-	"VY7BI/IastaTDMQtr877L9VaU+X4XCM4px/gv3t4LQpk/1q7EGsX5n0TmsjGLlbSUQq4ylRMicgczlbW",
-	"7Hop5U03Y/nZD9onXcZ/MRd/Cxd6v9jMIHANTqxEX6rsdZK//2nFgoP91nY/WSoPqZc72HdFmxQQ+4Ij",
-	"S/wmA19kuEArqXIVC/oa6xvUaPy1y3G8zK+3FLZ4BQVOks2EUD8XWUGsgmNZEU0SQsEe5/RZal860VMR",
-	"LaXUEM555Sx2fWyGY2+qDzP3vX3mhJLLhEY39gLIFUSbuAmLYA7NF2C9ci/lmZy8sV9Owm+s8tzUUwjN",
-	"AMrr6oqZTAns3IOmAb2Ua29onAqqSQiYxyankDxy+o//+E8MFQ0XTDDFo5Ck6HzFhHDodk76IfwXYlTs",
-	"P2Y8Dsk//uP/4WrpChqLTAV2EqLGsFVqsBFJzOIsvxvwSlgK0iVhEX+rMhEOzvNQ1y0QMRotfSEZH/07",
-	"FaGPLeQLQU2m2ISYP0+z8fhplAl+53sDwRMW3J6535bsjnz35uLF8PK7iyfPv7GHNu3hTwbHjvCvaxlv",
-	"8IH7HcoghdqebwEoOO6hxXhqIKpoxbSmC0b6oWF3UL4knoqQGkOj5creiXAQkPWSR0vyxkJLraTGqOp3",
-	"MrphZvQCyvpA3A0xUo6m4i+UJywmMUv4LYPQ575gZi3VDWFKSaUD8mz8x4A8e/KngDy/uxs4H4tRnMWu",
-	"vxS7wyvJaQK4JefzgCylkJkldNXQ24BkKTGS/NEfpz6fClmp8MMcMrs1bXyYtnshl0yKEVORyEW7ld7R",
-	"wgeSqN3XP49M7bf2Ndzn99nq7q00fL6p8gcwOgA5BIGjUtFUKs/H6gESJX7VIKmdfnD/2kMmL1+Yr6FE",
-	"GErkoBeUerTqvDmrJ0TE0qE2EaLNhtcK7fFjkImSJPhlRxTlm2yT8A7yqziIbgcVNcX7PAr7+TwRPzvw",
-	"yof8VPHrKyv6bXdd9WpMn+bazeCcyBU3EL5VabJaasLququi2fMYvnRaCKH7mBVeFqP3sS94cdMKn24i",
-	"1OWB07Zp8V4reexqE49gGnDw2+zjus/5m4fiVz9+kQ/l8PekKga0u/LvievYu7RkNDHLXztLNMCQBy3S",
-	"gDM0+bMtOEYIMhZliptNb/LL+6qR5pYJpvXEZ9xETGtM48SMskpBA5wJ6Qh4xDu3/s6O+Dw7h6lHx1Pl",
-	"Fmi9gzybHFwxNfSaat/IWDfDqvq9D71rRhVTF5lZ2s9bUgPgdhiYqaQ36S2NSSenp2dP/nk0Ho1HZ5M/",
-	"jv84BrLkvv8hr/TgYBB82La0WspceuzjR8uPwEVaeoAVK0oPnOm79KTcyKf0GPpHV8blgVqlh/nVKz0r",
-	"JSN+fP/x/wcAAP//",
+	"7L3rchs5liD8Kgh+MyGyvyRF+VLdRUVHrEZ2VXmmfBlJVb0zlV4mlAmSaCUBNoAUzXI4Yn7tA2zsM8yD",
+	"9ZNs4BwgL8wLSdmSq9yOjo6yksgEcHBw7pf3vVguV1IwYXRv8r63YDRhCv55Nmf2PwnTseIrw6XoTXqX",
+	"LJYi0URzETNiFozINGHaEC0zFTMiZ/CQi1smjFQbklL740bELCE6i2Om9SxL0w3p02vNhCHrBRNECkYE",
+	"u2WKJDwZjHpBT8cLtqR2AWazYr1JjwvD5kz1PnwIes+v6Ly+tld0yTQxC67JLVOaS+GXk8g4WzJhTgk3",
+	"JF5QMWcaJoYpyyNIIplunF8bxcUcpr+Q2jB1aWjaAKHIqIxFuC37ZSr0minCNUDKzkbxh5lieiGY1oTq",
+	"G5aQmVTViZnIlr3JLz37wV7Qm9FUs97boLagD0FvRRVdMuNO7lyxhAnDaXrBZvUVXi0YifMhR5rwhEhF",
+	"BF0yuwBux6yoWfSCnn3Wm/SK0b2gp9jfMq5Y0pvYhXVD6jxTWqrmJUSCvTPTGEZE/qRWit1ymWmyovNi",
+	"NX/LmNqUloNf7Z76xeyVFOwlNfGiZX6LRTAxJbFcbbaRBf6IU27/uZBpoidkveApYH0oCgxfUE2E9HiV",
+	"4NUIts7+8fgJWXOzIEKSa5lsRqHwm8MrV+zuxWxoVz7Epe/YpF9F60Hn69znnPPBBx7zj3zJTX3+N3TO",
+	"iOa/th5kCu+Vv52wGc1S05ucjMdBb0nf8aW9BCdj+JML92fQRBVe0nddNGviaJS9+VIzR5lykgREqrim",
+	"VDFHtkJxzWZS+dPkYk76mjESaUsAosGIWDgrRhPAJUFolnAjlYW1fRAK+9tQinRDjLyxZEHx+ZwpizY4",
+	"a98s2MYhkMWlBRfzARCrNeVGh2ImFYzUhKb2axuiMiG4mI/ImSFLqQ2hZMOoIv3HJ08ffzMejwclFNsC",
+	"+5K+m9I5qwA+B7V/vwTucSO4LwGarYiHwJ4QbizinZLoxaufn7+6en3xH8evzl4+j4ItRnG9KeFnEAq4",
+	"LXaITqleEKZjumIJoZpE//zou4j0o5WSyT8/+o6u9dD+Mxqc2tftfNdUsVDYDwEdDvzV9ghg/41HoRnT",
+	"AYGzsTzI3mVuSJ+lmoUiejL+Ngrsguyhl5fL4SPUkAW9ZfbNwYj8xf7NkRbMZCYSwnUoKImejJ9E/iPc",
+	"lI6levlwcQfevBYmBGsxkiQSGVFCDd1iQZHDgoj0pSLUweZIhyLKVgk1bBrTeMGmhi+ZzEw0mJDIYmNk",
+	"GRVCExCSmxyfA0IRGUPxzZhovHZwzsKTQjjVtYOUWTDF4NAizdQti/CzdkuhgCVTQ6QVNPrFfCoThCMH",
+	"vabxzVxZUA9G5Dm3nyNrukECHZ3ZvVGRkAj59RBgFREn4hBNN2Qh1xYmVWLdfnFgac30qmdh0wtypu3+",
+	"hH01Me2g9xd2vZDy5sWz5vuzxp+BbLeQazfkIJT5YAfrlRSaoawgxSzlMVDvWArDBPyTrlYpj6ldz/FK",
+	"yeuULf//v2q7uPelj/+Tsre/9/8dF0LkMf6qj9/gWzhlfXtwOS0O0Bu4oAUKwk8JYIrMDNKPnEpw+wfR",
+	"Vm6j6aj3Ieh9J9U1TxImHnoHQECONFEyZWRJN3DxEwkCKKzshbilKU8eel0WF6xEDqCCFZySiCkllQYy",
+	"5OjfjLM00SPyCtkNWVPtRRhY/StpvrNX6yGX/0pahrwgiiEq+IW8lAmfcZY035RcYGuUxGCzTtab81sG",
+	"1COqCFmRvV91zadpE27UsR1SUkS6hsKYXGsY5hS7652yhgFwupLyR6pwXZ8DmazMajEqtYsoKTFA3xSh",
+	"ccxWBtH+SsqXVGwedKVSkiUVG79cfUqM2hA6p1wQOjNMkeiCGbUZntk/Is+bts69NKS6rJr0Y5fwk6CZ",
+	"WUjFf2UPfUmA9CDRFCQTN0KuRUAUu5VWkZSKsHcryw6sZAJn8pOgt5Sn9Dp9UAw6IwlbMZEwEW9As4br",
+	"iYzWrUtnq5VUhiUvWcLpFQD6YVHcovaRJtE5zjm0a4i8IGeFQrAoyBVTsAjgWJr0//Xy9auAcBGKn66+",
+	"G/5pcOr0V5irRGcRv0AQAbFzs7I/SKKZSKykYRflVgq0R2h+nbLvlcxW9u+VsjMbjtw6XvA0UcjruGFL",
+	"3cDic1mDKkU39u+F1Gjd2f+VW4pXoguuP9sxH4qX5fVfWWzs224TuXYK55gk3MKPpm8qW+qaoQKMOnbh",
+	"r0eaJBsrXsclOSEaDlOuTZQzB3vVq7CcLpmhdRBbYPnd32XNCJUaUD6UhbRfilne7hqJywx6NE0bBge9",
+	"M6ttPr91t6UKodeCoTbKEsLsEKAZTnoiHGw6MU2JYrNM01TbX2eUp5li2upMFvtjmqZOcLfEVJCFzBTp",
+	"xzIThoTZePyYkZMJsWqCk+nJjCttAlCwQX2Ah/avwYicEcViqRKnhCfMUJ5qMLAQSwsU05olf7ZiLIE5",
+	"8JO4CnvUXBsuYlOs+ZptpLtcsFcCVgVU+ayGJjPllDMr4tA0lWtmdTNC0zXdaEL9iuQMhE25FnVkoTGC",
+	"tOHq0Nigiav2C6zf/jKTakkNcpBvnvS6LRkWzQEoXRjYdoELvEDBszYuvyLTlgH5qVUWbhXCITwN6q/I",
+	"zMQSX/DqjwNzz25GcPiHRSyWNOhCFt+pboGusQKHaVus+xX1ofbfjWMr9d8P2OfWveR2T25kATN/6B4t",
+	"Ao85BZSqqyrvsPt6/8i1qZOrnKTn/+gkqAWxaCD6JYNss7Whsn+Yr2nJ5zRNrWp+BkJhk9T+WqQbtAIU",
+	"d5sIxhI9gSc3bAMalebG6/qZZgrNGHJmaZnahGJJ4wUXDE24s5QxExAtYbjKrGrmqUtfx3LFdEBQDQrI",
+	"mirBxVyDkchqPxKMB8AoB2D7AyOHFbOcoccuB2x8YLBTmXBmguppzKTF+ymy7m1ZSGXCkaCKCe/Uar7O",
+	"9vi3jGUsseIBfolwYFwOxNdSpowKuDGZcHeiQWbPBK55zdOUcBGnWcLKkO47A45bgCXzAdqJqJt3mK2K",
+	"5QxGTZdeG2oyXb7zOLoHi7PfbTZ7lHHI7SL/WFACYBdm/Rvb1G/CDT7csv0u5FqADalxE5lKm2H408WP",
+	"hJJrKY0FkMUL8ub15RVIbn3FUmr4LbN/WDievXlxpMk11fBeE7i29m2XipM37rLwttQ2aXfPUCn3YL8F",
+	"A1TQS2VM00byGitGDUum1OxP0ysgaaCcaD44iEU1GIGkGGoWK2a8OaK3PyfzRL+L3r2yYyyywiR6qplp",
+	"sVaXV+EFhzQhlNzSNGOkX7gK4YGGU95fnvYcqGuxxbmDGmTREwyxhx2cc312btNh0VHNUdp2GGW7f40J",
+	"wkG4odVTztGkegLFIoMcoStYWtl59xU5h7fa8RC8pttkegu5l/Tdj0zMzaI3ORk/ehLcA7Y/txwL4eph",
+	"bd8IPMSlYNqT6qTxFhyC7nfBtq2TrR6q23/3UXwKAaVE+2q3aH8BpLq1Eq3UejFF4mv/FdtVznhsESjo",
+	"rajWa6lArLOM38pua4u683hl//1rpuwwuWJCGxrfNJLa6tT7QqQTOzuQ8Y4faBWXC/C+b5A5EFUbnE2K",
+	"Gwb+zVNyw1a5yFYlNk1yTDPOuXlKvzUd8qegsFvzd1Gw3Uu4A3r+BFTuN0+8vnNcUTrL+imhgrDlymwI",
+	"vkLilFGl7WO5wglqvP0jiVqTivssQ5Nck7CduN/QoUA1iR6PdRSQ6GS8hP+g1Z+9o8tVaj/7eKyb2Cns",
+	"/blVG+r3DPbVNPmKmgXhwomHzigdFEuJpZjx+UixOZdC/3LyNmqUTpdMazpnu3UxXEjxQhPWfa+oaCBG",
+	"d5ENi3CgNr38rsYHILzNPzaq33749pq2pqoIF63AuZMoEVeE9W1E6AizagdOw4dERxxPMxCbVuM9lp3v",
+	"b9NExworIWDFUluB+SmEAUTZuxPa+zGiV6H6jCsWG7Jky2umGkXmDn57kJW9gVPmO/HLa4XCpzkOZ4a/",
+	"43H8wGhqFvVVFJaEblR04xo/LZu2R5NEMd18vEzQ67RN0mHvDFMiJ291PWql5C1PwCDNkwmYkCGg4Yax",
+	"lXP7SG0abycYx6eaIf7tR3DnFvIHenBw6TXLcx0797MIH7bgJdfa/rMjMowISVIp5kwRxVZSGQgloiJx",
+	"QOSGJFzDITWbwFpvFRj7mn+Bmdv2eefb2MRwiqmq6OSXl6vNHkkLlCzAl5+8W1wFe8oH03YnPsW1h7t1",
+	"f9biipPw42WTXbrPJzAm2bHTlUx5vNnnlTc48gNIDktmFizTU53s4bV2gy+fvaSrlbdYHmwS6jDZVDWd",
+	"8r4OM8fkZ/gw1pjfyWE18exO6H2K21pcp7sz6vwbD6Offp7jpGn6etab/HKHg33baMtma7LEESX9GIFK",
+	"FFvKW6bBndOoyr7QOmMXqCgeCO8OvaGSAED6hdw/QHdQLtMTrkmmiySU2hmtFV1V4l3dUmoRGWsGkZxc",
+	"zFM2zDQjP9vxxL6/gihqCLvmQhsXMF+Y1JvZvH1zakyLn6b63SNNUj5jEHPQd0sl34yLwGRyMl7u4Z/p",
+	"1m/grJIuL01VKbxXa3KLBZmclbKrAEgtZuW7OSZKToa6QOlxZTuCImZat0VKWL7BpTgw8CDXdOu/mHTq",
+	"gvxacsialNzyW0Gx4u317YzZqSjLzqroQdaEUa8cBaye8snwm8ckZcZAaH3C59zogByNjgJyND2yV/lo",
+	"eBQQbagCLyXE1lP3hv0ZXoFYFmof2W/+r1/Ohv9Jh7+Oh9++Lf45mg7fvh8H3zz68E9NYLbLK8eJVw9W",
+	"NC7+yulA7WYKl4zRpSNovyf4ko/ogQQRb2SWCjMaGHfue7JmyoUgESsbH+Kna7FHu4W2nZwHzadg3xVQ",
+	"Nwndd+V/RpomE9UPco2RsxiwGMs05YllGoSmKenDmjH7jWQrYiSJILrK5+tViGmrkxA27pdQ3UMbTN/k",
+	"W2xIbCkF/vnQ71reaT86pjgsCkIRKQy+zn+PBhiPWsYv0OCd69cikpyRpVTwSIRCYqAJNzpHzgW9ZSO/",
+	"Gog+hxwi+60VQ0Z76mNVcL+5qgumYIS5FD4YQ2/nKXFxK9Nblli1OBTUkOj751dkNBod21eHsUMUHY1C",
+	"MSTRkinI53GcbzAhVOfLK7Zr1rIEKDfXJBQkX35+u1D9hACbNA1g81YRJTBTAnE61xv7nwCTbghJqXGB",
+	"NEfa+c7XHMNM+g6s9sayxL4I3Alj3fHG2i9ounaoBZtaKTbj76IJArJECVg1LQSyRuz7EQQlxrgvDFCc",
+	"4iM7BB9Ep/7QfZpJ5LBlap9GZM7AHgHRgPajgBtUbw2DcCMPYG14mhLFaLxASQ+WD9uKJrlNyKeNYcAi",
+	"fBZpFdfgPAtcsKRhyp2IhniklM0MsQuVsyb8hwSpi+eXVzhJyhGWuT3KQ3NGeRpNfMQRRgnJLE0gNcLD",
+	"hLrtCoyKylO77RercLc4P4MQKyqSPLPaZTCeIjmxXC8PerKfWCkGsgmkWEJ8jgUsAgoe4Ioxvsp7bgHj",
+	"IN7KooO3hLiwwkZX7Gvxss0KBVTEwaC4F4iepmTeI9pIKzm5a8vFfFRaEgr1Vo1GO1XjKnzweZNN/+K7",
+	"c/Ltk6d/zKPGMV6tHn0ay6TixnZ5PZaWSjOFZEOIPHR8I+hl5dyEwEpTLkfKUmE5hSwOGJaH30+XLOHU",
+	"xyRanUcmU/v1IpLTvml5xdRnWeBEeWJB0NNGKjpn01mWopsA7V6NgMG9NttmIUpvb55ZctE1cMyadbkk",
+	"qRpuUtYhF9RdKD9dvCjng95wAUqMO8A93Cku5hMmLsW9wQk3McMmBXSXflhn8Yja1yyWS0aKTxKMPdWk",
+	"nzOWQk8e6iQaNERCo71yeksb8vqfSWNYUvJ/Aj0BljHntx5qOOuRxl89uypo5JEmbpaA8BEbkTLRbY5G",
+	"LCzkDZGmuHuOZSaQd2jP2w4L43L61dRbpptU4roKm9Jrln6Mvvej/QAS5b//7/9DklYoB4SN5iMSoWd5",
+	"QlYpjRmkP+CTqFEHtBSgWQzPT8oOse/maeLfPH36+OmuQHb71scgin2f9EvGgsg+iVo0+Nq+LmRaDUpP",
+	"llxgCI+iLjobc/Vd0CpTjaTq8vKH87O6ZL/KrlMeT13cafe9L41tuuWX8YIlWXMmt6sj4rgwJkFfb6xw",
+	"wtLZhFBBgM7e0pT0o5OnLrrh8XhphRwTipRRbchTPcAk21hJQdg7SLTgUpB+9Ifjk6fkD/g/+/L/WMhM",
+	"pZvolPx0dR6KTKRMa4KM1yXmkuj84vWr6dV//vlMMXp8zs0mGozI8+XKbCY+nZ4kbEkhyemFX6Dh8Y2V",
+	"GNKUAAdeMTXMxYuZZsbnmaCYgW9ZKSsUXiZ2dmli5JyBeJJIyNRCgcY9dLJDHtxx8nTZRDUuY7liF0zD",
+	"9a1FUbkIkulS7+lJYz5MpDZR7jxudw7XosXhwgaWtVgsCYjOrvMR9ijjVGbJnqHZKyYSdChBwQuWdGdk",
+	"tOjBnlnhboIKhBqxms/Fg9s0i5g+K1K32TNXiouYr2iqm2BvQc1yNaMSxFG8WFgYaZoeGA5cJR01wfD1",
+	"ionLyx8IDgM1q18IdPY1TVIuWDMvbDSW/ujsoo5DnIyXp7lRtLZJY0D318RrkoeYTIOdxI7PBUvOS8GX",
+	"dQNq9ccdx7c/3DVTbUbZTFtZtc2UZWV947JQjCSpnIONRDceAAjnU6wac0cvXTU01S27su+taUobaIQ5",
+	"FhepAxoi0XZJ2Pj2OY69Y0JBV6AU3Omkft/qjM+yh1OCpcMmFV3tSBMmbrmSAhTiY4+7VivlovGcFlRP",
+	"Y5dSssXGS9LbXWPZDnJrsXdmanfoQNoiA9hhRDtZIcmzhpKMkT6w5b9yY5iC67pn6p6YlmI1upZaqNPo",
+	"TQOgA4/JuSyGSzfEYxTCTSeW+XGld6a4o2aUwd9IvJCaCdKnedDnoIoiDhMCQolhwizyYmNMcZkUzqGn",
+	"y2Z6ihVwOpKtcMDuhWC1hKOcrjbnJDVU32ktauW/b5ngeAIZatpV0nMWnvwCgcGkIsMXpZ7qYsldUk98",
+	"Vl2DGgb/yO2bSHXQ/EQVc+UjmD0KbaVCqkE5SLM5F2TGUxaKmCpXdYktA3KdudJLQhI2m7EYgs6dJRHq",
+	"GcWGJHw2Y4oJk25CMVNyiYcOXx0EoAyGPYxXJq/OXj539UPcBydkvdiEPcJovBiFAl1uPvmvaqgliq0Y",
+	"RdvR0i7Esk4PjFEoyr44qHkEmxZSMFdq6G7uiaawIyeq5fcz8BS+ctUPi+6oUP9WOQ4LD3WGykmHBb4W",
+	"QiyFNiqL7WG73wJX/Ydqb4L25lU8t0b91S3wTuG7d+V/ewX9VsXTvMRhDhC7kwmhax2QebwKCOSYQN04",
+	"n2TSSCEO4Sy/IwK/X0RGHvRfD8N4xlK60XBjQdO0ajIl2lDAH82yRA4VFYlckhVVBt05p0QvpDLlojYQ",
+	"P3DNzJrZC7uWqLaOyDNvqNqDj1T5xn4baqf9Xe9jkM65feXKvdGiwOWH2n7LP4UP08mad48/wg/sGXy0",
+	"ffv+9fL1K/RPkRU18YL0L747J398/O03gyrVtseICXm5b4XrUKATJhJZmkZEMZMpgUXuJClpRKTvQ3qo",
+	"52ZIwQZBKKDoHD6NcCm6yAbRRiqWuJd8kkrZkWZHhkIw4IEIFE2MlKeEgl/HcpuU+jKGMoUqP2S9kClr",
+	"SkkvKNx+96tK62p37CV6/rq303fg40LzhOXRT3l60KmHLzBD/zM6+KRTa+0ArFdkOctdiW4+k0t5r2Qt",
+	"JczkzrrajJ+U7u4H+hIFrsEdt7Elz0YIuqgRXmWqvOfR5/S5ZfomKE6giql7s3MhrbJ8OVtrP1rceaz+",
+	"0joMLcnaO0+4VdwulnjI1E3y/s41tPGA/c6wiRu0ItO44bxqhvSg9244l0P38K9aitEFXb90qWaWXG9E",
+	"fA6lehpTMCpJFuUqNyUfSv1XxOyWH30yQoPaIlzxv5afUdLdIyTMhdjj+osXi4WVNlCetpGfbUR8kYkG",
+	"6Bhj0ach9MtVTbWUHWJQZlKhXKOYURtX8QTMt8R9hPSj4dDqJ0P3QEcujGfQnJUU50fWSROKw72j4Se3",
+	"im8bNTY+7sXvRCqoj2JlM07TluwZwfWiewU7b9gCyuC2ZvbETGuylurGu6HsEvsYF+N/5i1VUe5cdYlR",
+	"zaaZMDztsP/gwo80iVPKl6XIIcJEoonz1Cgm2JolVl6AkjNY7dpOYIdh7SsH8etNYVfyWwPzprzZ34Yk",
+	"pCkZO7fppitpg3iLQU4iZq5Mc3wjZzNYPEjPUGnPTrP/5PDdqZx1lcLhGJhlwIAARSFHXWpMMp211az3",
+	"Q1C9oCVbHJQlzv0N+60dqxLtL1eXvFVNtu3O5CaIEv3Ie1P4lbbYibux0YRoubRQsvtyOHZaD86EIgEU",
+	"5NcNPClH1dSqCFV9Vm6qwnsV9GIqYtZWWszVpq64gVfcvpXyXklIsp9BS3DjZ8qmrY8x15TTwrZMN36l",
+	"5aiQspXGYUtOuEuLCnJO0sF+Polq5zjZ/aWDXUHEQUvm7h0CKeoB7xjy8hEH6b+QB3Y07sOHpn98ShsW",
+	"c9UfdXV38CXeFofNE70dbckrBfS5xnqL4JHPrdFg6uR5OXw/og8cSUBgHU9TqL6P0QJYEt412iBzRYUB",
+	"YnqgXxUyIjP9kXTuED1PMZpM7RZaAmgASEu6wW3a0S0F3eRu+xnEs3Tl88FHymvaWfgA0PROltNO1IGG",
+	"ICUsQX1IV5Go7+KflcWywcQePyCECx8lLNUMCoYiyvhIXeDnYAgp0GcbPxswqYJIpaS0R0+fNiUw03cv",
+	"cPBJ2UFSicP/BCjSAKe80LArQ1btCvKxyLMjOgD9L9/LQiHvR398NF5EA5DPMJToZAkW/HL0QK7oDoew",
+	"keGSvhsak56Cl4MsGUUjGnqmHEGDYrQpv2W114ruSa6+uGZGYzHroHx23zzZM3QFALQD/w/ICkTi/iHY",
+	"pu4Q795BCEaksx7h1trxa/VVv/Xr/hQc3W/lrrbaBntDa9Ow/tlf/ucRRuoPvK9yO5T/qMhYuOVsnXsx",
+	"fQCYi5Z3DEZ3d/EZkfEEcQ4towc2uQl6P3cWgm5yeeWLp4pbJtNQ0nCnQcV1BmmwF0BxTC40izPFmsMV",
+	"7iRhdBbDuPXN4fZCKLf41iKzfkWFPD5ngikeWxE3bZO/F1RPNZ9bcXda1CH7PMEaFUWrftMtwSv8whBc",
+	"X0QBoI27pVleRzjAYefZWdZ0BpmBepXSzQQU2CWbHB9b9ez47//13xj3BXG5lshDAxzM1ACo7xMJVhJI",
+	"tlQct/ocp8o1L7ZwGzfRePCHea8dPt5Jxqnft93B3qW7lA+uyJmf7motufBCStc9K3oUFTftkLt3t2BM",
+	"NDv5qF2qitswIs/f0di4lltyVvqCRTnf+uUjBfM6tdgqaicVcbv3vZb0hNi3tLe0QuTqiBT1DTvyWPem",
+	"Bb4jWlDriIbx2RDlnzckcy8vWiINGy/6wpiVJn37HycdozcilXJ1TeMbkLsw8bGC34MdW20WrfKr3FbO",
+	"2GHtM2ZFvaYyLyUreIOX4O5R2LWo3oVUhmCteaCC2yb0U1JU+f3p4sdGiDPfaeGQiwovHVgrr6GofoIg",
+	"dG4IozZoHssNYfqGr1ZtJfYz0WEaNJme+iSzOhYzkawkF+ZIkx+urt4QfKGq7AvsFVHJ9a5kWh2S1+/u",
+	"4/6FAEsvlKDtTysoCo17XCuX4y+jmFvpHnj8KYTv7atxf2a1CkbWDbhWah4hHkW+iIQm3rCKAVt8yZKh",
+	"VcBVJvQpicCgO3J+L8wp9XZaS2CcoRYM4+BFC4jj1IHz+CdYowCdaGgfLhuCYU1l0y88KOy/pTX7nIRR",
+	"3QtXIJUDwSc8t49Qm9wX7lRgZx8t4D4l+j3FjkNEjE/J2MvliOWSQ56ZLykXNLnsi9I8+3LY9ilKITHN",
+	"HKSxMxCcJDebS5DGsdA/o4qps8wsGjNEzt68cCajfqS0mY5Go2gQEIhydcUO3O8oK4NwEb15fXlFjumK",
+	"H9+eHGN3iyjvOQ1IArMWq7YyBPbN4mIm6ytxEbe4d0hIqpjhoMU1sFqvFltKMlOcVfrx2pscCnQQwQ7g",
+	"Sy5mCuNBS18N0CiUYPAQWKIgtMhNEYpaN6hRKHwAr9t83tcOmo4QSnDjOUjPXLIN8IUJ+Rf8NQf0KBQX",
+	"MmV6QiLIKYxIHxQ7bNwbkMhnGEakX1057jjAbIZBEIrIZSBGpJ+3CbZfQKOne6qr+9+q6jDA/UHSNAja",
+	"UVvPtAiD4b598vSPA1/6woVHRpb9Q7/UANsNuxxzwsUqc/dGzmaYR+b7Sf7ydgQRdNGIuGaXeQc+Z7cM",
+	"hTdc2jVeFN0EuVMKIFyPCwJN1CbVLmwTUt4IbCAU/ejUfltpZv6cmdnwT9Crbc1Sy82DvGiBG2J/g05R",
+	"LIHmU9cy2YQCxRZnT6YNrd+g0wvVsLpTQsXGNYix1wJaR5EnJ0/tWpoz6KNBOUl8Rwe46M3Z1fkPrhG5",
+	"k/dhiq5IRvgYvWHaYlAJSDB8CMPdiRspAfaW74G5De8ZaFq+lQ2cxIrOfXYnBOrRv2UWLbA/+4SsqNau",
+	"s+5243YK79otzZkpAgqkYKfOCeSTFETeCgwbvNuFXZXNvApDKq9lBpEKIlteM2ijneOVawmMJUrWksQp",
+	"1Rrql0AIZFHiJS+OobE6hr8ytdZwQSkjPhSXzxC6LhoRjr2o4C1dCSKG3YZjKqD+0i3214HRI3IWCk9f",
+	"YPSMiwSricBiySxLU+zsTa4VZ7N048J9LKSghBpLyJNH31oEqxVdiNzNrTS0HJHoeAHldX91PY+PodyG",
+	"/QtaYYNe49xwaAt1tQ88CT9786JUpGrSOxmNR2PQQ1ZM0BXvTXqPR+PRY6wmtQAe5TkJkDD7YI78OHdh",
+	"vEjAt6BN0XdKow+fLpmBrpu/tJSpRj247/qeu5ympp7Mvs9WR5fs7SkgA7IIGB1xrTPW/nmsjnnA94t0",
+	"tnXedg6THETbLtCnvGuaJvGoAObxOaoJe4zEhv0f3m41g340Hnd03zys6+ZW47KG5puvBRId19FLuP6x",
+	"T3ARTd/OF3vseyvD+JPd4yvNWuGlx7tfKlpL2zcefbv7Dd/7FoS6bLmkauPwwbUmlPOACLa2pAHzscgL",
+	"rTOrZ+mgaGlY0B/n/ZOzEr7qwLk1A9ehLKgIXYUNTXuDBnXWW5BH6VxDFAxc2rd2pf4e+wgYffz+hm0+",
+	"gJbUfVV903jiXyU3bNPSrRz7ruzfqfxt0Fu5st5bDXBBZhOuDW7RMc51nyxHglvBlEBLyBvXpj8U/56x",
+	"DJgMsD9ng79hmyNf2Iv0XSgOify2IujvDw3SVCZCUU3/4kVPN4xeCuycaxfh4BgiFmGZAEcIhQsXK/rO",
+	"u+9LUfmc79DW59iBDnLeLPdiSShgsyBzY/RdUWOKvYMhg8DvEtuquapUvouaKyzlYjNWIMeDsdAuAtHv",
+	"JG/jT/pPHn0LnCcUFdYzQHZSpfkuicBHVNXIzKNPRmZqzQab2hC73xx5ebL7HufNzw+++EHv6T6kpdyQ",
+	"uawB9ia/vC2TjjNMF7NMGfqsuN1OiuzOCuYKuS7f8fxCb93z/IaAE1J3su5q8U/du0eW0dA8qeE0UZGz",
+	"Cx/9fsh/Oacd5H+nDXDlmq2dbrWgs1dzXbXG+0MtGEHbse57og90mm0neV5madcbVyr0d3Gmdktllkz6",
+	"S2ZoQg31PNcdp+8WWMQxQdSSAe9YHqZEkaPn5Uoaj7rgh9UzRdfmebnmrFMW/kUmm3s4T+dL/VA1d7ps",
+	"ny18OrmH+VtwiRYk/rcpQY73QLdy8dcnJ4/3ws8foZwfvPB0n4009Nx/MD6X3yA8MChIlSti5LJCA+ey",
+	"SKQqt5I7JRW7o7955C6U8vh98ccHlDVThib56i17Bs+3blkF1Z80lDmDl5IHJWoHyzcHo+XDIgrCsIIo",
+	"gRNPS91LoS5vGXsCYLH2MSpLXXS1kVV+z0zXaY8fiLBVpYffNibdnZ9+z0zlhI+Ka93JEKvq6S77SP72",
+	"BZuB9QMMpfWjd0GND8dRnR9wL476kIjnPLZ1BPyNMth7J31fNEdGW1OVI7ven0IaKBEtgOc6zQVk223F",
+	"BUe5GgVlfyiUsu7HCxbfDKlIhtpHE96VWx+j3bZupTqcDDTambCbia6Xx/MMpqnzRh5cFYporehqQuwt",
+	"jpp6ovgzGW41R7EqgfMdLUPRz4T93Rn9odk7wUdQcRP4IHc2xJLh0NkSoaQFmPogClUUQzE+D82SisVS",
+	"JSSmwp7zNWqeBh0Szns2CkVRirQijfnXwHlD+rg3zajL6M0ElES3+DYI0GiFFi/78afjx77iJ72WmSGP",
+	"vL2pyaoEjVfunSpXWvE8MEWutZbZKRAAvkG9qQoS2YuFfkdYI8TnD8+lMEqm1eVsm10/fEn0/Usm16+v",
+	"DbX3pkqbtmRgDHNEugJyMEOZ2FKhmatgUY0/vzM11npxHNNWy9P3zGAd5Xu8PjhBy50piql+WTLMw2Kd",
+	"heT5WbkyrdaLhCwzbSyn04b0r+x/WPKTZur87N/YRg8QDQXZarpfESvvS8jfF3U1n4v7kyWwtEReOtjy",
+	"6bxTGRTlz+sTVqsNQ9eYU4y7cPbDJd0Qqm8ApjNmGenWh2leRSfNi/6CTTIUS6kgpVJDCd5KseSC+St2",
+	"K29YMkFRz39D41cbvT18Li4vf/i33MH3qVlyuZD0A3PkerHiNpZcDPmy6MuXzEPt6foaKgJrVK5Fmbj5",
+	"cKh2ynWkyfnZXpwT7VCdrpnvcch+ITK1Tu6NgSWutd0B4Sudbeub5qi0uztkoq629k0TlYuMdwYO3Bs5",
+	"KHrbt5ABb2z8h5Uw6m4yH6yCtf9omkL9KqjIY5EzKDtHMfB0lzja7QmDM7onTgTf/jz+L9zW79X19Y9s",
+	"mateCbB0o0ZmtbCy/ubl5MM0Mrxfx+/hv3v4sIr7sct9dYGS4JfqdMDteef7ASpIQ3TbvER09oxvKx3h",
+	"VjGVVvngRWncfZqhKh3JW2NwcjT9XUZvlGBePvryUeziNC9K8si9mCK3+uo/MMcp9ZL/GnDxm2IiPnii",
+	"hVVUcbiZzhy/z1/dg2dUMf2LCHu4O/R9REIJ+qgolpoDB9t5Nguuu4+pPQyhA/jjh7nsV1Uz8Rccg7DX",
+	"jTrUJpnDdq+4gwfjKp8n6mAnovmgg22E+6rZ/MaZkosfqFp1sFt/6ZSxxYszbVuFv9SPdok+zI/hZb7t",
+	"e0mO3kre9h2/oYU3po/UcgJHJJoumaEjO+iWKh1hWsaabnQoXAfrUxLRNB3FC54miokIMjN8cczVMGW3",
+	"LHVtZk+LJrRC4rNQUAWd9qNMwAOWRCPyrFIPgfR9B2outHFpQlLlraqpCUXCNV2tGFUsQS9CnkUKyYdF",
+	"C/C81sKg0lE87/BpN/NniFbAFGMo1lZqFA8whIzjUSj+AuEIOQhd0/wj7drQUm1hCskoWNtmpbgweWPv",
+	"UFwtuLYgLXqZh72UZiJehL1aYawiVdzZY0MRNZXJj7BS1UbEFhZFoTgMV8FScVgfLhRQIM6XpMOPESkI",
+	"rmEAO8CQiyV9N6VzFuXJqjVkwXTdtvTTCVFMYMt7KWIWihWmJ7u8rmpDdRAXML3de4QUC3IzdPT8is4h",
+	"CfrFbPhKCjZ8aTlJ5MUPF1qhyePxE7Je8DQvHOlmhJwgkYTCp/1wQRZyTZZU+DJfMLnLsi2yfqr5pqG4",
+	"ZhspksGIvIDtS2i1lZD5r3w1ZCKWCRSElaQfYfbN8Ll9CP0i7JhoEITC0hbFtHaQIR2ACXzuMJ6qY4uh",
+	"wBZi+gZKfEI3Hyjw4BaQH9ACSwQg+Hy4KLT272NPMOq6Q+NWh7BE377EjvhbJg3TCDyyBfxQwFsuJbh0",
+	"AiNyAZspcpeh7ZchOemdoGevCIixcwEiFZSoweH2PTPu3pRlhR0+A7iMlvSe+gCcXGaFvss+errJ8G7f",
+	"Pcy2/wLjoRrquzRm2aZV18GuMmt7pLi+pO/OgB/uHHlpaLrXwBcze+pw6L36jiNEGug+h/VpATkhS59w",
+	"MyjQtJHjhKJ8d0bEURqgsKWIKVdB1Y3C9nFQ9AuCfQqIbt26e3WYULHZo2hqDWPbIO5fgOKbH97uUkcC",
+	"34mlxIC2wp8sIrQINW7UMeJKz1eCyOE2aTnmvEJtnRtAvre+sSRcKkfRhamQxqJto6UZa67ZqHJCee2c",
+	"X/mquT+zpWS79gRjoA+6NkwNEc93vINj/ZXo/Uybyv5t0/TIU+e6HNWJeHYjj5sMCPaAK8TbUk3HwYjm",
+	"wkWWOnqOIadWktriin0582SZuaUO7owavy2I7wbsV/fjVnlKLkrSZq1IEJZb6XsMHgBZsSJBiazAz0CR",
+	"K5HL2A/9o80Ce+g2qEzsCCGAIffqA5fZqtszAOv8PF6Bh/Zub6m7eEIoWqHa4dXDAFHI8oOEKxajxkSw",
+	"m8fnRKfj9/DfD8e3rtr1x0wbtHjHZLY6uPpDUy1xQD4HSd9K5nrjEgID4BPXm6L+BXYNR6HJqRaggtZj",
+	"2FzTERA67sfuhvLMwxrbijmbQlVktvKUjWqXp/E1eO1z2M4uXL4MrZ5KnwpXrRCrBebVCi0SN/KgPW49",
+	"Du3iIT/AiB0a5WuRbjwlW7LltVV6QW3njgq2KXueGBygTf5Q6K7RHyKytOIdFFHY+G7c8YIqGtulkn60",
+	"ZtfDP0StJaNc5eLO+ZveK4qV116taKYNcEKDnQePrzPjusg1zeWqSj9wQah7UKvvMxrPosU+1aVy28Od",
+	"BP87C/NfpfBWMQlOpCQgfg7pB2Y6fm//86ErbeUHNH7dKxa38Wi7uK/BpOUccYTIp8aXxhp+TvPjSUtF",
+	"s4VHjDahdme1+r3w1M42jJ1HULf6tQrdttBpF1TnOiyY15GHum5rurCxJJJpZ8d2jbp0rS9PZF+eot8u",
+	"ajJL24v+ii7Zeb7WQw/lAeoSlhfYFcgdyzTlkIcLbcq2ldmvVN1S9dyn4JqVLbEMHRW+tcc2Dnk/3krJ",
+	"JIvZvYVY7HGtVrnbeaiT1lsFvbugOKdX7Qt3tb0TC2NWU51MsQG+jrCt1QT2v2IKy1oHcNncZyD3CxpH",
+	"gm9AoKMPIAky/wo7UISicveK1U51EnlHOek/GY8LW3Tl4odCQMVDUjLJEJpqSWKqoFJkNAUf9xTrhU/z",
+	"t6MgFFu/gdEr2H4DT7P+HCEVhaIf9gIaXAdhj1haiJV1twY7qToCa7liAJqUi/mIgBqCVAkKNUMjAcU0",
+	"9Ay0+lfFjz0ibyQXphxOAFTOkbW89SSGXlNNIlqu8j0qxfyir/es1aUbYEHJxqrCUrDC4xuKLcfmtiuX",
+	"9B+Pn8DOt2zXg8BXZrSIcBcfLfEu2mYHYgGmy2cH0+n7dq59LAPYr/VdqdVsvZNDI1OoUILftieh5FvZ",
+	"yQ9eyoTPuOc6X90G1ZCMMsl3DXCYuuUxOLdjieUosSdwmZ8tpeCW7Yj5g7Azx1k77TqXbsx95svCFF2C",
+	"VYM48A/pKXB7L6OMP8NPEWHamIYeoZgSubKTEPui5C1PMPd1hX1nvRrgJDsnxoHRjYt5KDzPK+7IKs3m",
+	"XJA+MDK61tGE0CX9VYoRXWv7/ymLH1kxRrG5nQIkjBlP7dqt+OCq50xLj9i72iMrhMCS4HVOl1MlUzal",
+	"SsALrkvVNFNpFJDRaDTIey7EUmijMizCjrsMRQSg1CC/OIklINEN27BkWvytjeIxyD4powk2nrGAN1JZ",
+	"MeHM733GQfeK8M/IV6Smvvawq23oW+FBUR0X/uOPwMWKlMuKgmxohUcmbrmSApS1Y+LiY6xQwUUTg8cE",
+	"gUtvRLyXpHys8fxZMlPcxr4mQ/7OQ4bPkqQUripbw+8LwljihO7h8Xv8xx5ZLKX78LVy591yXvxh5bGD",
+	"u9NcylyttTRQy8mMH4BkXOWV/L+edsXUWurE+tECCoK/lv9SP4lrmWx29j8KMKSO7m5/BALJdhepiS9W",
+	"mLKZCQUYF1wwQUAikaVpRBQzmRJ2HTDWUiewmCLndYHATpwKBde40gSblpXKHuKQop3++7CHj8LehLwP",
+	"e04iCnuTUNiZP3yIci9vLi6dEsE0CC/gBnaTnbqEA2jx4youJmi0GGAAqVtTdQ1cE2B5kGRD89D1IBRg",
+	"1aDQrCLv7NGnJHoyHke+o5Xb8+j1m6sXr19Fg1NHtO0X7Sq0k0vEnGlSNP+qSSiYfPQAEkqe5RT0ulDl",
+	"zp992HJEnVTMZ05VqNlXGej3kTZVXDlMmapc2qBS8tFiQ5KlzFK3Jdeaiznm2qBz5mDJKe/8M7xhmz2K",
+	"oLvRvuDX7jIS0O71FNqXlNRLmSagJpU0oq8cOA8IsjArdRlqaLLU1OblI/lya/E6p87qhVxDqDXEsbi0",
+	"BGyEWqnJD5Ih1QtohgdtQNMNuZbSuEwQ0ofORUMuuAlIppkiCTV0gH3wAE9CUe1XutWdKrIcGfohlTox",
+	"udQvZxkfheIlvbFMC3ka7EF43ufNH+yWywzcpO2KdCfGn3zyZkZ2mhYS7/fhLRs/XfxoAWGB8/XuuLvz",
+	"kt5g60AnEw2q16ixo1LXneqinBBg2m103Yj4IhOHO8N/U+383C72ibZSmdD/4LLHR1hECjwt69NbXQPL",
+	"DB4Q8H4If7VVHtQWddmN3veY83KVCdJ/NH40OLVCSBqK6PvnBe2GRR6/V5n4ELlMTbiHc8W0hoKkrn8Z",
+	"tk6yo0Nh1jxmfqaJS2elPuCz2n8P++5Zeci1zAvqmZXU+FWO0TLsU2MtTc2/0cQErrAfoL0Dvfu/Y40t",
+	"7IptF/GjkGhWaTxYAsAp9seG/rtwGz9l172Olf47QrHqG/1R4jTNsoXKxJH2/dJ3JTV9JRGXcBlbWv55",
+	"clDmWcXl66zO7c708yC4w4Mv1QF4ljfbtoTdUJPpgKyYGupYrlhOCoEs1TOCWml8211qDVlU7oDvUqQO",
+	"m812yjpXOOQeUQhm2NEaEquK/g5L0p29eeFa+pI+ssJSoxVdyfdwh7GrQt2VK/97H+Y1+Pbn8f+Vpk66",
+	"vIDk0kjFSAQAjCyt3NJTrepaKKtfa9l91lp2OfqPyAuoSpFmINx5c4P/Uq3RX34ZatTq+D38dw/fYHFT",
+	"vlZFxaqoeSOZJpqziw91VCivciRTolCH86Q1u15IedPNlf7iB+2T0ea/mAvbRZRLv9jMIHAdn6z+UCr7",
+	"d5S//3E1zIP91oazTmAFPAlI9OLVz89fXb2++I9jLLsExUig3hZQOilypWlB9Ufknt2nqcEdV1cMWQHk",
+	"rzpBIT54qAS+vnqBulLlSiO0sdc3qKP5q53fo7JAsaWCJksokpRuJoT6ucgSQpYcT41pmhIKNkmnoVP7",
+	"0pEORbyQUkNU95WzWvaxA5mlBj7bxDdUmxFKLlMa39hLJpcQdOYmLGK6NJ+DBc+9lGeD88YmZSm/YaGg",
+	"TY3c0LChvPUBHb/YLg2NHXoh197YGgqqSQSoyibHkEN2/Pf/+m+MGI/mTDDF44isMCoCfdjMngLpR/Bf",
+	"CFWz/5jyJCJ//6//i6u1V3QmVSiwfRs1hi1XBhs4JSzJ8ssEr0SlWH0SFWH4KhPR4DSPeN8CEaPxwhej",
+	"8kkAoYh8iDGfC2oyxSbE/DnMxuPHcSb4O9+QDZ6w4PbE/bZg78gPL8/Oh5c/nD16+o09tLCHPxkcO8K/",
+	"rmWywQfudyilFml7vgWg4LiHFuOpgeDCJdOazhnpR4a9gxJISSgiagyNF0t7J6JBQNYLHi/ISwsttZQa",
+	"kysuZHzDzOgcSoNB+B0xUo5C8R3lKUtIwlJ+yyADoi+YWUt1Q5hSUumAPBn/KSBPHn0bkKfv3g2cZ8oo",
+	"zhLX1I+9wyvJaQq4JWezgCykkJkC73g5Aj8g2YoYSf7kj1OfhkJWqoQxh8xuTRufreFeyKWfYkQoUjlv",
+	"91Q44nlPIr/7+ucR+v3Wvkb9/QM2J30lDZ9tqswFTCpAS0EiqtRjlsozwXoUU4nZNYiSx+/dv/ZQGsq3",
+	"7WtRbAwQdNALSi25dd6L21MxYolYm/zRZqFshfb4IWhMSe78srtw55tsEw8P8jM5iL54trvw9YPwrs8T",
+	"t7UDr3zgVhW/vvKxL7jJtleg+jTXqwanRC65gQi+Sk/tUs9tF1WKFuG7MLXjQvzdx2jyrBi9j/XEC7pW",
+	"7HUToaUC2HSbwcHrQw9d7uYBrBgOfpt9Aidy5uih+LXWQJGQ6fD3qCpDtMdFfCKWZe/SgtHULH7trBED",
+	"Q+61SgzO0BQbYMExQpCxOFPcbHqTX95WzUO3TDCtJz7lL2ZaYx45prRWKqrgTEhHILqgc+sXdsTn2TlM",
+	"Pbo7VW6B1gUk+uXgSqih11T7vvW6GVbV773vXTOqmDrLzMJ+3pIaALfDwEylvUlvYcxqcnx88uiPo/Fo",
+	"PDqZ/Gn8pzGQJff993mpGQeD4P22HdlS5tJjH+9bfgTe49IDLJlTeuAM+6Un5QZopcc0S1yZMD8uD5Mr",
+	"PcyvXulZKRv6w9sP/y8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -243,29 +243,42 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 	if err != nil {
 		return nil, err
 	}
-	upd := roster.SourceUpdate{Name: req.Body.Name}
-	var errs roster.FieldErrors
+	raw := req.ApplicationMergePatchPlusJSONBody
+	if raw == nil {
+		raw = req.JSONBody
+	}
+	if raw == nil {
+		return nil, roster.Invalid(roster.FieldError{Field: "body", Message: "is required: a merge patch of the source"})
+	}
+	body, errs := sourceChangeIn(*raw, src)
+	if err := errs.Err(); err != nil {
+		return nil, err
+	}
+	upd := roster.SourceUpdate{Name: body.Name}
 	if upd.Name != nil {
 		if fe := roster.ValidateName("name", *upd.Name); fe != nil {
 			errs = append(errs, *fe)
 		}
 	}
-	if req.Body.Config != nil {
-		upd.Config = *req.Body.Config
+	if body.Config != nil {
+		// The merged configuration is checked as a whole, as a new
+		// source's is, and so are the options that route credentials:
+		// those it sets, changes or removes against the stored ones.
+		upd.Config = *body.Config
 		errs.Merge("", s.engine.Registry().Validate(src.Provider, upd.Config))
 		if err := s.checkRoutingOptions(ctx, src.Provider, upd.Config, src.Config); err != nil {
 			return nil, err
 		}
 	}
-	if req.Body.OnMissing != nil {
-		m := roster.OnMissing(*req.Body.OnMissing)
+	if body.OnMissing != nil {
+		m := roster.OnMissing(*body.OnMissing)
 		upd.OnMissing = &m
 	}
-	if req.Body.Credential != nil {
+	if body.Credential != nil {
 		id := ""
-		if *req.Body.Credential != "" {
+		if *body.Credential != "" {
 			var err error
-			id, err = s.sourceCredential(ctx, src.Provider, *req.Body.Credential)
+			id, err = s.sourceCredential(ctx, src.Provider, *body.Credential)
 			errs.Merge("credential", err)
 		}
 		upd.CredentialID = &id
@@ -280,7 +293,7 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 				Field: "credential", Message: "only an admin may change the credential of a source whose options decide where credentials are sent"}}}
 		}
 	}
-	spec, jitter, timeout, cache := scheduleFields(&errs, req.Body.Schedule, req.Body.ScheduleJitter, req.Body.Timeout, req.Body.UpdateCacheTimeout)
+	spec, jitter, timeout, cache := scheduleFields(&errs, body.Schedule, body.ScheduleJitter, body.Timeout, body.UpdateCacheTimeout)
 	upd.Schedule, upd.ScheduleJitter, upd.Timeout, upd.UpdateCacheTimeout = spec, jitter, timeout, cache
 	planned := *src
 	if spec != nil {

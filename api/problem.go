@@ -19,6 +19,7 @@ var statusOf = map[string]int{
 	roster.ENOTFOUND:     http.StatusNotFound,
 	roster.ECONFLICT:     http.StatusConflict,
 	roster.ETOOLARGE:     http.StatusRequestEntityTooLarge,
+	roster.EMEDIATYPE:    http.StatusUnsupportedMediaType,
 	roster.EMETHOD:       http.StatusMethodNotAllowed,
 	roster.ETOOMANY:      http.StatusTooManyRequests,
 	roster.EUNAVAILABLE:  http.StatusServiceUnavailable,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/rosterhq/roster"
@@ -109,9 +110,68 @@ func (s *Server) inventory(ctx context.Context, ref string) (*roster.Inventory, 
 	return inInventory(s, ctx, "inventory", ref, s.store.Inventory, func(inv *roster.Inventory) string { return inv.ID })
 }
 
-// source finds a source of an inventory the caller may see.
+// source finds a source of an inventory the caller may see, by ref: its
+// id, INVENTORY/NAME (the inventory by id or name; "%2F" in a URL path),
+// or a bare NAME that one source only, of those the caller sees, has.
 func (s *Server) source(ctx context.Context, ref string) (*roster.Source, error) {
-	return inInventory(s, ctx, "source", ref, s.store.Source, func(src *roster.Source) string { return src.InventoryID })
+	return inInventory(s, ctx, "source", ref, s.findSource, func(src *roster.Source) string { return src.InventoryID })
+}
+
+// findSource resolves a source reference (see source). Names cannot hold
+// a "/" nor look like an id (roster.ValidateName), so the three forms
+// never overlap.
+func (s *Server) findSource(ctx context.Context, ref string) (*roster.Source, error) {
+	if invRef, name, ok := strings.Cut(ref, "/"); ok {
+		inv, err := s.inventory(ctx, invRef)
+		if err != nil {
+			return nil, err
+		}
+		src, err := s.store.SourceByName(ctx, inv.ID, name)
+		if roster.ErrorCode(err) == roster.ENOTFOUND {
+			return nil, roster.Errorf(roster.ENOTFOUND, "source %q not found in inventory %q", name, inv.Name)
+		}
+		return src, err
+	}
+	src, err := s.store.Source(ctx, ref)
+	if roster.ErrorCode(err) != roster.ENOTFOUND {
+		return src, err
+	}
+	src, err = s.store.SourceByName(ctx, "", ref)
+	if roster.ErrorCode(err) != roster.ECONFLICT {
+		return src, err
+	}
+	// Several inventories have a source of this name: it is ambiguous
+	// only if the caller sees more than one of them (a conflict with a
+	// source it may not see would tell it that source exists).
+	invs, err := s.store.Inventories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var found []*roster.Source
+	var names []string
+	for _, inv := range invs {
+		if ok, err := s.seesInventory(ctx, inv.ID); err != nil {
+			return nil, err
+		} else if !ok {
+			continue
+		}
+		src, err := s.store.SourceByName(ctx, inv.ID, ref)
+		switch {
+		case roster.ErrorCode(err) == roster.ENOTFOUND:
+			continue
+		case err != nil:
+			return nil, err
+		}
+		found, names = append(found, src), append(names, inv.Name)
+	}
+	switch len(found) {
+	case 0:
+		return nil, hidden("source", ref)
+	case 1:
+		return found[0], nil
+	}
+	return nil, roster.Errorf(roster.ECONFLICT, "sources named %q are in several inventories (%s): name one as INVENTORY/NAME, %q (%q in a URL path)",
+		ref, strings.Join(names, ", "), names[0]+"/"+ref, names[0]+"%2F"+ref)
 }
 
 // syncRun finds a run of a source the caller may see.

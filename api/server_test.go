@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -269,7 +270,7 @@ func (f *fixture) send(method, path, token string, body any, header http.Header)
 
 func (f *fixture) validate(req *http.Request, reqBody []byte, resp *http.Response, body []byte) {
 	f.t.Helper()
-	route, params, err := f.router.FindRoute(req)
+	route, params, err := f.router.FindRoute(routable(req))
 	if err != nil {
 		return // unknown route: nothing in the spec to check against
 	}
@@ -286,6 +287,23 @@ func (f *fixture) validate(req *http.Request, reqBody []byte, resp *http.Respons
 	if err := openapi3filter.ValidateResponse(f.t.Context(), in); err != nil {
 		f.t.Errorf("%s %s → %d does not match openapi.yaml: %v\nbody: %.500s", req.Method, req.URL.Path, resp.StatusCode, err, body)
 	}
+}
+
+// routable is req as kin-openapi's router finds its route: with an
+// escaped "/" inside a segment ("prod%2Faws-prod") kept in one segment, as
+// the server's mux keeps it.
+func routable(req *http.Request) *http.Request {
+	if req.URL.RawPath == "" {
+		return req
+	}
+	u := *req.URL
+	u.Path, u.RawPath = strings.ReplaceAll(req.URL.RawPath, "%2F", "%252F"), ""
+	if p, err := url.PathUnescape(u.Path); err == nil {
+		u.Path = p
+	}
+	out := *req
+	out.URL = &u
+	return &out
 }
 
 func wantStatus(t *testing.T, r response, status int) {
@@ -576,8 +594,9 @@ func TestSourceOptionsWithNoEffect(t *testing.T) {
 	}
 	check("run", run.Warnings)
 
-	// Without them, no warnings.
-	r := f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"config": f.awsConfig(nil)})
+	// Without them (removed by a merge patch), no warnings.
+	r := f.do("PATCH", "/api/v1/sources/"+src.Id, f.admin, map[string]any{"config": map[string]any{
+		"cache": nil, "cache_plugin": nil, "cache_timeout": nil, "include_extra_api_calls": nil}})
 	wantStatus(t, r, http.StatusOK)
 	var updated api.Source
 	r.json(t, &updated)
@@ -795,9 +814,8 @@ func TestOnlyAdminsRouteCredentials(t *testing.T) {
 	// The operator may change other options, keeping the endpoint.
 	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": f.awsConfig(map[string]any{"hostnames": []string{"instance-id"}})}), http.StatusOK)
 	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": f.awsConfig(map[string]any{"endpoint_url": "https://attacker.example"})}), http.StatusForbidden)
-	cfg := f.awsConfig(nil)
-	delete(cfg, "endpoint_url")
-	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": cfg}), http.StatusForbidden)
+	// Nor remove it (a config patch merges: left out, it is kept).
+	wantStatus(t, f.do("PATCH", "/api/v1/sources/"+src.Id, operator, map[string]any{"config": map[string]any{"endpoint_url": nil}}), http.StatusForbidden)
 }
 
 func TestMethodNotAllowedAndRoleBeforeSchema(t *testing.T) {

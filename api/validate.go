@@ -9,6 +9,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,7 +44,7 @@ func newValidator() (*validator, error) {
 func (v *validator) middleware(authorize func(context.Context, string, map[string]string) error, log func(http.ResponseWriter, *http.Request, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			route, params, err := v.router.FindRoute(r)
+			route, params, err := v.findRoute(r)
 			if err != nil {
 				next.ServeHTTP(w, r) // unknown route or method: the mux answers
 				return
@@ -62,6 +64,10 @@ func (v *validator) middleware(authorize func(context.Context, string, map[strin
 			// so it cannot be malformed: openapi.yaml promises those
 			// operations no 400 for it.
 			if route.Operation.RequestBody != nil {
+				if err := checkContentType(r, route.Operation.RequestBody.Value); err != nil {
+					log(w, r, err)
+					return
+				}
 				if err := checkJSONBody(r); err != nil {
 					log(w, r, err)
 					return
@@ -83,6 +89,96 @@ func (v *validator) middleware(authorize func(context.Context, string, map[strin
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// findRoute finds r's operation and path parameters as the ServeMux does.
+// The mux splits the escaped path into segments and unescapes each, so
+// that "/api/v1/sources/prod%2Faws-prod" names the source "prod/aws-prod";
+// kin-openapi's router splits the unescaped path, where that is two
+// segments and no route: the request would then reach its handler
+// without being validated. So the router is given a path in which a "/"
+// inside a segment stays escaped, and the parameters are unescaped.
+func (v *validator) findRoute(r *http.Request) (*routers.Route, map[string]string, error) {
+	if r.URL.RawPath == "" { // no segment holds an escaped "/"
+		return v.router.FindRoute(r)
+	}
+	segs := strings.Split(r.URL.EscapedPath(), "/")
+	for i, seg := range segs {
+		if u, err := url.PathUnescape(seg); err == nil {
+			seg = u
+		}
+		segs[i] = segmentEscaper.Replace(seg)
+	}
+	u := *r.URL
+	u.Path, u.RawPath = strings.Join(segs, "/"), ""
+	routed := *r
+	routed.URL = &u
+	route, params, err := v.router.FindRoute(&routed)
+	for name, value := range params {
+		if u, uerr := url.PathUnescape(value); uerr == nil {
+			params[name] = u
+		}
+	}
+	return route, params, err
+}
+
+// segmentEscaper escapes what would change a path segment's meaning.
+var segmentEscaper = strings.NewReplacer("%", "%25", "/", "%2F")
+
+// checkContentType answers 415, naming the header, to a body whose
+// Content-Type the operation does not take (all take JSON in UTF-8), and
+// writes the one it takes the way the generated handlers match it.
+//
+// A body sent without a Content-Type is read as JSON, when the request
+// carries a bearer token. That is safe from cross-site request forgery
+// because such a request cannot be a browser's on another site's behalf:
+// a page can make a browser send a body cross-origin without a CORS
+// preflight (a form, or fetch in no-cors mode, which may send a body with
+// no Content-Type at all), but not with an Authorization header, which is
+// not CORS-safelisted and which browsers never add by themselves for a
+// Bearer scheme (unlike cookies, Basic credentials or TLS client
+// certificates); and Roster answers no preflight (it sends no
+// Access-Control-Allow-* header). Every operation that takes a body
+// needs that bearer token (the provisioning callback, which takes none,
+// takes no body either: a test checks both). Should a credential a
+// browser sends by itself ever be accepted, this rule still holds, as it
+// asks for the Bearer header itself, not for an authenticated caller.
+func checkContentType(r *http.Request, body *openapi3.RequestBody) error {
+	var accepted []string
+	for mt := range body.Content {
+		accepted = append(accepted, mt)
+	}
+	slices.Sort(accepted)
+	send := strings.Join(accepted, " or ")
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		if scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") && body.Content["application/json"] != nil {
+			r.Header.Set("Content-Type", "application/json")
+			return nil
+		}
+		return unsupportedMediaType("is missing: send Content-Type: " + send)
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+		return unsupportedMediaType(fmt.Sprintf("%q cannot be parsed (%v): send Content-Type: %s", ct, err, send))
+	case body.Content[mt] == nil:
+		why := fmt.Sprintf("%s is not accepted here: send Content-Type: %s", mt, send)
+		if mt == "application/x-www-form-urlencoded" {
+			why += " (curl -d sends application/x-www-form-urlencoded unless given -H 'Content-Type: application/json', or --json)"
+		}
+		return unsupportedMediaType(why)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return unsupportedMediaType(fmt.Sprintf("charset %q is not accepted: JSON is sent in UTF-8 (charset=utf-8, or no charset)", cs))
+	}
+	r.Header.Set("Content-Type", mime.FormatMediaType(mt, params))
+	return nil
+}
+
+func unsupportedMediaType(why string) error {
+	return &roster.Error{Code: roster.EMEDIATYPE, Message: "the request body's type is not one this operation takes",
+		Fields: []roster.FieldError{{Field: "Content-Type", Message: why}}}
 }
 
 // checkJSONBody refuses a JSON body that is not exactly one JSON value

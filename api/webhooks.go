@@ -56,11 +56,15 @@ func (s *Server) CreateWebhook(ctx context.Context, req CreateWebhookRequestObje
 			return nil, err
 		}
 	}
+	sourceID := ""
 	if b.Source != nil {
-		if _, err := s.source(ctx, *b.Source); roster.ErrorCode(err) == roster.ENOTFOUND {
+		// Stored by id: the reference may be a name.
+		if src, err := s.source(ctx, *b.Source); roster.ErrorCode(err) == roster.ENOTFOUND {
 			errs.Add("source", "%s", roster.ErrorMessage(err))
 		} else if err != nil {
 			return nil, err
+		} else {
+			sourceID = src.ID
 		}
 	}
 	if err := errs.Err(); err != nil {
@@ -69,7 +73,7 @@ func (s *Server) CreateWebhook(ctx context.Context, req CreateWebhookRequestObje
 	in := notify.WebhookInput{
 		Name:          b.Name,
 		InventoryID:   deref(b.Inventory),
-		SourceID:      deref(b.Source),
+		SourceID:      sourceID,
 		Events:        eventsIn(b.Events),
 		URL:           roster.Secret(b.Url),
 		SigningSecret: roster.Secret(deref(b.SigningSecret)),

@@ -24,6 +24,7 @@
 #   openssh-server, openssh-client (Debian) -> sshd and ssh for the SSH certificate round trip
 #   prometheus    (Debian)  -> /usr/bin/prometheus (tests run their own; the service plays no part)
 #   ca-certificates (Debian)
+#   curl, jq      (Debian)  -> the README's examples, which cmd/roster's TestReadmeExamples runs
 #   Vault 1.14.2            -> built from the Go module proxy by scripts/build-vault.sh
 #                              (exported as ROSTER_VAULT_BIN)
 # apt-get runs only when a package is missing: as root directly, otherwise through sudo.
@@ -65,6 +66,8 @@ pg_bin_dir() {
 # --- Debian packages -------------------------------------------------------------
 missing=()
 pkg_installed ca-certificates || missing+=(ca-certificates)
+{ pkg_installed curl && command -v curl >/dev/null 2>&1; } || missing+=(curl)
+{ pkg_installed jq && command -v jq >/dev/null 2>&1; } || missing+=(jq)
 { pkg_installed ansible-core && command -v ansible-inventory >/dev/null 2>&1; } || missing+=(ansible-core)
 pkg_installed ansible || missing+=(ansible)
 pkg_installed python3-boto3 || missing+=(python3-boto3)
