@@ -79,4 +79,3 @@ func sample(typ string) any {
 	}
 	return "x"
 }
-
