@@ -3,7 +3,8 @@
 #   1. installs what the integration tests need on a fresh Debian machine
 #      (ansible-core, postgresql, a Vault 1.14.2 server built from the Go
 #      module proxy; see scripts/install-test-deps.sh),
-#   2. fails when api/api.gen.go is not what openapi.yaml generates,
+#   2. fails when api/api.gen.go or internal/client/client.gen.go is not
+#      what openapi.yaml generates,
 #   3. vets, and
 #   4. runs every test with ROSTER_REQUIRE_INTEGRATION=1: a missing
 #      dependency fails a test instead of skipping it, and without the

@@ -19,7 +19,6 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/rosterhq/roster"
-	"github.com/rosterhq/roster/internal/ansibleinv"
 	"github.com/rosterhq/roster/internal/client"
 )
 
@@ -38,14 +37,20 @@ the command ends (Ctrl-C included). The command gets:
   ANSIBLE_PRIVATE_KEY_FILE  the key (its certificate beside it, as ssh expects)
   ANSIBLE_REMOTE_USER       the credential's user
   ROSTER_SSH_KEY_FILE, ROSTER_SSH_USER  the same, for scripts and plain ssh
-Reads ROSTER_URL and ROSTER_TOKEN / ROSTER_TOKEN_FILE like roster-inventory,
-and ROSTER_CA / --ca (and a client certificate) to trust an https:// server;
-the inventory script the command runs gets the same.
+Talks to the server of the context (--context, ROSTER_CONTEXT), or of
+ROSTER_URL and ROSTER_TOKEN / ROSTER_TOKEN_FILE like roster-inventory, and
+trusts it per --ca / ROSTER_CA (and a client certificate); the inventory
+script the command runs gets the same.
 The exit status is the command's; roster exec's own failures exit 125, a
 command that cannot run 126, a command not found 127 (as env(1) does).`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			code, err := runExec(cmd.Context(), inventory, credential, ttl, clientFlags(cmd), args)
+			conn, err := resolveConnection(cmd)
+			if err != nil {
+				fmt.Fprintln(cmd.ErrOrStderr(), "roster exec:", err)
+				return exitError{exitExecFailed}
+			}
+			code, err := runExec(cmd.Context(), inventory, credential, ttl, conn, args)
 			if err != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), "roster exec:", err)
 				return exitError{exitExecFailed}
@@ -87,22 +92,12 @@ func tempDir() string {
 
 // runExec prepares the credential, runs the command and cleans up. It
 // returns the command's exit status.
-func runExec(ctx context.Context, inventory, credential, ttl string, flags map[string]string, argv []string) (int, error) {
-	getenv := func(k string) string {
-		if k == "ROSTER_INVENTORY" {
-			return inventory
-		}
-		return os.Getenv(k)
-	}
+func runExec(ctx context.Context, inventory, credential, ttl string, conf connection, argv []string) (int, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return 0, fmt.Errorf("find this program: %w", err)
 	}
-	conf, err := ansibleinv.LoadConfig(getenv, exe, flags)
-	if err != nil {
-		return 0, err
-	}
-	api, err := client.NewWithTLS(conf.URL, conf.Token, conf.TLS())
+	api, err := client.NewWithTLS(conf.URL, conf.Token, conf.TLS)
 	if err != nil {
 		return 0, err
 	}
@@ -164,7 +159,7 @@ func runExec(ctx context.Context, inventory, credential, ttl string, flags map[s
 		"ROSTER_SSH_USER="+user,
 	)
 	// The inventory script trusts the server the way this command did.
-	for _, kv := range [][2]string{{"ROSTER_CA", conf.CA}, {"ROSTER_CLIENT_CERT", conf.ClientCert}, {"ROSTER_CLIENT_KEY", conf.ClientKey}} {
+	for _, kv := range [][2]string{{"ROSTER_CA", conf.TLS.CA}, {"ROSTER_CLIENT_CERT", conf.TLS.ClientCert}, {"ROSTER_CLIENT_KEY", conf.TLS.ClientKey}} {
 		if kv[1] != "" {
 			path, err := filepath.Abs(kv[1])
 			if err != nil {

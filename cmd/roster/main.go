@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rosterhq/roster/internal/ansibleinv"
 	"github.com/rosterhq/roster/internal/jobs"
 	"github.com/rosterhq/roster/internal/store"
 )
@@ -58,9 +57,15 @@ func newRootCommand() *cobra.Command {
 		newMigrateCommand(),
 		newSimulateCommand(),
 		newInventoryCommand(),
+		newSourceCommand(),
+		newHostCommand(),
+		newGroupCommand(),
+		newRunCommand(),
 		newExecCommand(),
 		newCredentialCommand(),
 		newGrantCommand(),
+		newWebhookCommand(),
+		newContextCommand(),
 		newVaultCommand(),
 		newVersionCommand(),
 	)
@@ -122,21 +127,6 @@ func newMigrateCommand() *cobra.Command {
 	}
 	addConfigFlags(cmd.Flags(), &base)
 	return cmd
-}
-
-func newInventoryCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:                "inventory --list | --host NAME",
-		Short:              "Print an inventory for Ansible (what roster-inventory does)",
-		DisableFlagParsing: true,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			exe, _ := os.Executable()
-			if code := ansibleinv.Main(cmd.Context(), args, cmd.OutOrStdout(), cmd.ErrOrStderr(), os.Getenv, exe); code != 0 {
-				return exitError{code}
-			}
-			return nil
-		},
-	}
 }
 
 func newVersionCommand() *cobra.Command {

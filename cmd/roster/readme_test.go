@@ -88,12 +88,18 @@ func TestReadmeExamples(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(work, "site.yml"), []byte(site), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The plugin file of the command line's example.
+	plugin := "plugin: amazon.aws.aws_ec2\nregions: [us-east-1]\nkeyed_groups:\n  - prefix: tag\n    key: tags\n"
+	if err := os.WriteFile(filepath.Join(work, "aws_ec2.yml"), []byte(plugin), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	env := []string{
 		"PATH=" + wrapDir + string(os.PathListSeparator) + binDir + string(os.PathListSeparator) + os.Getenv("PATH"),
 		"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"),
 		"XDG_DATA_HOME=" + filepath.Join(home, ".local/share"),
 		"ROSTER_URL=" + node.url, "ROSTER_TOKEN=" + admin.Reveal(), "ROSTER_DATABASE=" + db,
 		"ANSIBLE_HOST_KEY_CHECKING=false", "ANSIBLE_NOCOLOR=1",
+		"STAGE_TOKEN=rst_example", // the contexts example's second server
 	}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")

@@ -2,65 +2,67 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rosterhq/roster/internal/ansibleinv"
 	"github.com/rosterhq/roster/internal/client"
 )
 
-// apiClient returns a client of the Roster server named by ROSTER_URL and
-// ROSTER_TOKEN / ROSTER_TOKEN_FILE (or roster-inventory's config file),
-// trusting what --ca / ROSTER_CA and the client certificate settings say.
-func apiClient(cmd *cobra.Command) (*client.Client, error) {
-	getenv := func(k string) string {
-		if k == "ROSTER_INVENTORY" {
-			return "-" // not needed by these commands
-		}
-		return os.Getenv(k)
-	}
-	exe, _ := os.Executable()
-	c, err := ansibleinv.LoadConfig(getenv, exe, clientFlags(cmd))
-	if err != nil {
-		return nil, err
-	}
-	return client.NewWithTLS(c.URL, c.Token, c.TLS())
-}
+// ---- credentials
 
-// addClientFlags gives a command that calls the API, and its
-// subcommands, the flags choosing how to trust the server (also
-// ROSTER_CA, ROSTER_CLIENT_CERT, ROSTER_CLIENT_KEY, and the keys ca,
-// client_cert, client_key of roster-inventory's config file).
-func addClientFlags(cmd *cobra.Command) {
-	fs := cmd.PersistentFlags()
-	fs.String("ca", "", "PEM file of the CA that signs Roster's certificate (env ROSTER_CA; default: the system's CAs)")
-	fs.String("client-cert", "", "PEM file of a TLS client certificate, for a server that asks for one (env ROSTER_CLIENT_CERT)")
-	fs.String("client-key", "", "PEM file of the client certificate's key (env ROSTER_CLIENT_KEY)")
-}
-
-// clientFlags are the client flags given on cmd's command line.
-func clientFlags(cmd *cobra.Command) map[string]string {
-	flags := map[string]string{}
-	for _, name := range ansibleinv.ClientFlags {
-		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
-			flags[name] = f.Value.String()
+var credentialColumns = columns[client.Credential]{
+	header: []string{"NAME", "ID", "TYPE", "FIELDS", "SECRETS SET", "VERSION", "BACKEND"},
+	row: func(c client.Credential) []string {
+		var fields []string
+		for k, v := range c.Fields {
+			fields = append(fields, k+"="+v)
 		}
-	}
-	return flags
+		slices.Sort(fields)
+		return []string{c.Name, c.Id, string(c.Type), strings.Join(fields, " "), strings.Join(c.SecretsSet, ","), fmt.Sprint(c.Version), string(c.Backend)}
+	},
 }
 
 func newCredentialCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "credential",
-		Short: "Manage brokered credentials through the API (ROSTER_URL, ROSTER_TOKEN)",
-	}
-	cmd.AddCommand(newCredentialCreateCommand(), newCredentialListCommand(), newCredentialDeleteCommand())
-	addClientFlags(cmd)
-	return cmd
+	return resourceCommand("credential", "Brokered credentials: list, get, create, update, delete (never their secret values)",
+		&cobra.Command{
+			Use: "list", Short: "List credentials (never their secret values)", Args: cobra.NoArgs,
+			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+				l, err := fetchList[client.Credential](func(*string) (*http.Response, error) { return c.ListCredentials(cmd.Context()) }, 0)
+				if err != nil {
+					return err
+				}
+				return printList(cmd, l, credentialColumns)
+			}),
+		},
+		&cobra.Command{
+			Use: "get CREDENTIAL", Short: "Show a credential's metadata (by name or id)", Args: cobra.ExactArgs(1),
+			ValidArgsFunction: completeCredentials,
+			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+				r, err := client.Decode[client.Credential](c.GetCredential(cmd.Context(), args[0]))
+				if err != nil {
+					return err
+				}
+				return printOne(cmd, r.Value, r.JSON, credentialColumns)
+			}),
+		},
+		credentialWriteCommand(false),
+		credentialWriteCommand(true),
+		&cobra.Command{
+			Use: "delete CREDENTIAL", Short: "Delete a credential, every version of its secrets, and its grants", Args: cobra.ExactArgs(1),
+			ValidArgsFunction: completeCredentials,
+			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+				if _, err := client.Decode[struct{}](c.DeleteCredential(cmd.Context(), args[0])); err != nil {
+					return err
+				}
+				return deleted(cmd, "credential", args[0])
+			}),
+		},
+	)
 }
 
 // parseFields reads NAME=VALUE pairs; NAME=@FILE reads the value from a
@@ -84,146 +86,375 @@ func parseFields(pairs []string) (map[string]string, error) {
 	return fields, nil
 }
 
-func newCredentialCreateCommand() *cobra.Command {
+func credentialWriteCommand(update bool) *cobra.Command {
 	var name, typ, description string
 	var pairs []string
 	cmd := &cobra.Command{
-		Use:   "create --name NAME --type TYPE --field NAME=VALUE|@FILE ...",
+		Use:   "create NAME --type TYPE --field NAME=VALUE|@FILE ...",
 		Short: "Create a credential (secret fields go to the secret backend)",
-		Example: `  roster credential create --name deploy-key --type ssh_key --field username=deploy --field private_key=@$HOME/.ssh/id_ed25519
-  roster credential create --name ops-ca --type ssh_certificate --field username=ops --field role=ops --field ttl=15m`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Example: `  roster credential create deploy-key --type ssh_key --field username=deploy --field private_key=@$HOME/.ssh/id_ed25519
+  roster credential create ops-ca --type ssh_certificate --field username=ops --field role=ops --field ttl=15m`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	if update {
+		cmd.Use, cmd.Short, cmd.Example, cmd.Args = "update CREDENTIAL [--field NAME=VALUE|@FILE ...]",
+			"Change a credential: fields not given keep their value; secret fields given replace the stored ones", "", cobra.ExactArgs(1)
+		cmd.ValidArgsFunction = completeCredentials
+	}
+	cmd.RunE = withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+		body, err := requestBody(cmd)
+		if err != nil {
+			return err
+		}
+		if len(pairs) > 0 {
 			fields, err := parseFields(pairs)
 			if err != nil {
 				return err
 			}
-			api, err := apiClient(cmd)
+			body["fields"] = fields
+		}
+		set(cmd, body, "description", "description", description)
+		var r *client.Response[client.Credential]
+		if update {
+			set(cmd, body, "name", "name", name)
+			rd, err := jsonReader(body)
 			if err != nil {
 				return err
 			}
-			var out struct {
-				ID      string `json:"id"`
-				Version int    `json:"version"`
-				Backend string `json:"backend"`
+			if r, err = client.Decode[client.Credential](c.UpdateCredentialWithBody(cmd.Context(), args[0], contentJSON, rd)); err != nil {
+				return err
 			}
-			err = api.Do(cmd.Context(), "POST", "/credentials", map[string]any{"name": name, "type": typ, "description": description, "fields": fields}, &out)
+		} else {
+			// The name as an argument, or --name as before.
+			switch {
+			case len(args) == 1 && name != "" && name != args[0]:
+				return fmt.Errorf("two names given: %s and --name %s", args[0], name)
+			case len(args) == 1:
+				body["name"] = args[0]
+			case name != "":
+				body["name"] = name
+			}
+			set(cmd, body, "type", "type", typ)
+			if _, ok := body["fields"]; !ok {
+				body["fields"] = map[string]string{}
+			}
+			rd, err := jsonReader(body)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created credential %s (%s), secret fields in the %s backend, version %d\n", name, out.ID, out.Backend, out.Version)
-			return nil
-		},
+			if r, err = client.Decode[client.Credential](c.CreateCredentialWithBody(cmd.Context(), contentJSON, rd)); err != nil {
+				return err
+			}
+		}
+		return printOne(cmd, r.Value, r.JSON, credentialColumns)
+	})
+	fs := cmd.Flags()
+	if update {
+		fs.StringVar(&name, "name", "", "a new name")
+	} else {
+		fs.StringVar(&name, "name", "", "the credential's name (or give it as the argument)")
+		fs.StringVar(&typ, "type", "", "ssh_key, ssh_certificate, password, token, aws, gcp, azure or openstack")
+		cmd.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"ssh_key", "ssh_certificate", "password", "token", "aws", "gcp", "azure", "openstack"}, cobra.ShellCompDirectiveNoFileComp))
 	}
-	cmd.Flags().StringVar(&name, "name", "", "credential name")
-	cmd.Flags().StringVar(&typ, "type", "", "ssh_key, ssh_certificate, password, token, aws, gcp, azure or openstack")
-	cmd.Flags().StringVar(&description, "description", "", "what it is for")
-	cmd.Flags().StringArrayVar(&pairs, "field", nil, "a field, NAME=VALUE or NAME=@FILE (repeat)")
-	cmd.MarkFlagRequired("name")
-	cmd.MarkFlagRequired("type")
+	fs.StringVar(&description, "description", "", "what it is for")
+	fs.StringArrayVar(&pairs, "field", nil, "a field, NAME=VALUE or NAME=@FILE (repeat)")
+	addFileFlag(cmd)
 	return cmd
 }
 
-func newCredentialListCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List credentials (never their secret values)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := apiClient(cmd)
-			if err != nil {
-				return err
-			}
-			var list struct {
-				Items []struct {
-					Name       string            `json:"name"`
-					Type       string            `json:"type"`
-					Fields     map[string]string `json:"fields"`
-					SecretsSet []string          `json:"secrets_set"`
-					Version    int               `json:"version"`
-				} `json:"items"`
-			}
-			if err := api.Do(cmd.Context(), "GET", "/credentials", nil, &list); err != nil {
-				return err
-			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "NAME\tTYPE\tFIELDS\tSECRETS SET\tVERSION")
-			for _, c := range list.Items {
-				var fields []string
-				for k, v := range c.Fields {
-					fields = append(fields, k+"="+v)
-				}
-				sort.Strings(fields)
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d\n", c.Name, c.Type, strings.Join(fields, " "), strings.Join(c.SecretsSet, ","), c.Version)
-			}
-			return w.Flush()
-		},
-	}
-}
+// ---- grants
 
-func newCredentialDeleteCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "delete NAME",
-		Short: "Delete a credential, every version of its secrets, and its grants",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := apiClient(cmd)
-			if err != nil {
-				return err
-			}
-			if err := api.Do(cmd.Context(), "DELETE", "/credentials/"+client.PathEscape(args[0]), nil, nil); err != nil {
-				return err
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), "deleted", args[0])
-			return nil
-		},
-	}
+var grantColumns = columns[client.Grant]{
+	header: []string{"ID", "TOKEN", "CREDENTIAL", "INVENTORY", "CREATED"},
+	row: func(g client.Grant) []string {
+		return []string{g.Id, g.TokenId, g.CredentialId, g.InventoryId, timeCell(&g.CreatedAt)}
+	},
 }
 
 func newGrantCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "grant",
-		Short: "Let runner tokens use credentials for inventories (through the API)",
-	}
 	var token, credential, inventory string
+	listGrants := func(cmd *cobra.Command, c *client.Client) (list[client.Grant], error) {
+		p := client.ListGrantsParams{}
+		if token != "" {
+			p.Token = &token
+		}
+		if credential != "" {
+			p.Credential = &credential
+		}
+		if inventory != "" {
+			p.Inventory = &inventory
+		}
+		return fetchList[client.Grant](func(*string) (*http.Response, error) { return c.ListGrants(cmd.Context(), &p) }, 0)
+	}
+	list := &cobra.Command{
+		Use: "list [--token NAME] [--credential NAME] [--inventory NAME]", Short: "List grants, of one token, credential or inventory when asked", Args: cobra.NoArgs,
+		RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			l, err := listGrants(cmd, c)
+			if err != nil {
+				return err
+			}
+			return printList(cmd, l, grantColumns)
+		}),
+	}
 	create := &cobra.Command{
 		Use:   "create --token NAME --credential NAME --inventory NAME",
 		Short: "Let a token use a credential for an inventory",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := apiClient(cmd)
+		RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			r, err := client.Decode[client.Grant](c.CreateGrant(cmd.Context(), client.GrantCreate{Token: token, Credential: credential, Inventory: inventory}))
 			if err != nil {
 				return err
 			}
-			var g struct {
-				ID string `json:"id"`
-			}
-			if err := api.Do(cmd.Context(), "POST", "/grants", map[string]string{"token": token, "credential": credential, "inventory": inventory}, &g); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "granted %s the use of %s for %s (grant %s)\n", token, credential, inventory, g.ID)
-			return nil
-		},
+			return printOne(cmd, r.Value, r.JSON, grantColumns)
+		}),
 	}
-	create.Flags().StringVar(&token, "token", "", "the token (name or id)")
-	create.Flags().StringVar(&credential, "credential", "", "the credential (name or id)")
-	create.Flags().StringVar(&inventory, "inventory", "", "the inventory (name or id)")
+	for _, fs := range []*cobra.Command{list, create} {
+		fs.Flags().StringVar(&token, "token", "", "the token (name or id)")
+		fs.Flags().StringVar(&credential, "credential", "", "the credential (name or id)")
+		fs.Flags().StringVar(&inventory, "inventory", "", "the inventory (name or id)")
+		fs.RegisterFlagCompletionFunc("token", completeTokens)
+		fs.RegisterFlagCompletionFunc("credential", completeCredentials)
+		fs.RegisterFlagCompletionFunc("inventory", completeInventories)
+	}
 	for _, f := range []string{"token", "credential", "inventory"} {
 		create.MarkFlagRequired(f)
 	}
-	revoke := &cobra.Command{
-		Use:   "revoke GRANT-ID",
-		Short: "Revoke a grant",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			api, err := apiClient(cmd)
+	return resourceCommand("grant", "Grants letting runner tokens use credentials for inventories: list, get, create, delete",
+		list,
+		&cobra.Command{
+			Use: "get GRANT-ID", Short: "Show a grant", Args: cobra.ExactArgs(1),
+			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+				l, err := listGrants(cmd, c)
+				if err != nil {
+					return err
+				}
+				g, raw, ok := findIn(l, args[0], func(g client.Grant) string { return g.Id }, nil)
+				if !ok {
+					return fmt.Errorf("no grant %s", args[0])
+				}
+				return printOne(cmd, g, raw, grantColumns)
+			}),
+		},
+		create,
+		&cobra.Command{
+			Use: "delete GRANT-ID", Aliases: []string{"revoke"}, Short: "Revoke a grant", Args: cobra.ExactArgs(1),
+			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+				if _, err := client.Decode[struct{}](c.DeleteGrant(cmd.Context(), args[0])); err != nil {
+					return err
+				}
+				return deleted(cmd, "grant", args[0])
+			}),
+		},
+	)
+}
+
+// ---- webhooks
+
+var webhookColumns = columns[client.Webhook]{
+	header: []string{"NAME", "ID", "FORMAT", "EVENTS", "ENABLED", "URL", "INVENTORY", "SOURCE"},
+	row: func(w client.Webhook) []string {
+		events := make([]string, len(w.Events))
+		for i, e := range w.Events {
+			events[i] = string(e)
+		}
+		return []string{w.Name, w.Id, string(w.Format), strings.Join(events, ","), fmt.Sprint(w.Enabled), w.Url, w.InventoryId, str(w.SourceId)}
+	},
+}
+
+var deliveryColumns = columns[client.WebhookDelivery]{
+	header: []string{"TIME", "EVENT", "RUN", "ATTEMPT", "OUTCOME", "STATUS", "ERROR"},
+	row: func(d client.WebhookDelivery) []string {
+		status := ""
+		if d.StatusCode != nil {
+			status = fmt.Sprint(*d.StatusCode)
+		}
+		return []string{timeCell(&d.Time), string(d.Event), d.RunId, fmt.Sprint(d.Attempt), string(d.Outcome), status, str(d.Error)}
+	},
+}
+
+func newWebhookCommand() *cobra.Command {
+	var inventory, source string
+	list := &cobra.Command{
+		Use: "list [--inventory NAME | --source SOURCE]", Short: "List webhooks", Args: cobra.NoArgs,
+		RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			p := client.ListWebhooksParams{}
+			if inventory != "" {
+				p.Inventory = &inventory
+			}
+			if source != "" {
+				s, _, err := resolveSource(cmd.Context(), c, source)
+				if err != nil {
+					return err
+				}
+				p.Source = &s.Id
+			}
+			l, err := fetchList[client.Webhook](func(*string) (*http.Response, error) { return c.ListWebhooks(cmd.Context(), &p) }, 0)
 			if err != nil {
 				return err
 			}
-			return api.Do(cmd.Context(), "DELETE", "/grants/"+client.PathEscape(args[0]), nil, nil)
-		},
+			return printList(cmd, l, webhookColumns)
+		}),
 	}
-	cmd.AddCommand(create, revoke)
-	addClientFlags(cmd)
+	list.Flags().StringVar(&inventory, "inventory", "", "only webhooks of this inventory (and its sources)")
+	list.Flags().StringVar(&source, "source", "", "only webhooks of this source")
+	list.RegisterFlagCompletionFunc("inventory", completeInventories)
+	list.RegisterFlagCompletionFunc("source", completeSources)
+	var limit int
+	deliveries := &cobra.Command{
+		Use: "deliveries WEBHOOK", Short: "A webhook's delivery log, newest first", Args: cobra.ExactArgs(1),
+		ValidArgsFunction: completeWebhooks,
+		RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+			w, _, err := resolveWebhook(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			l, err := fetchList[client.WebhookDelivery](func(cursor *string) (*http.Response, error) {
+				return c.ListWebhookDeliveries(cmd.Context(), w.Id, &client.ListWebhookDeliveriesParams{Cursor: cursor})
+			}, limit)
+			if err != nil {
+				return err
+			}
+			return printList(cmd, l, deliveryColumns)
+		}),
+	}
+	deliveries.Flags().IntVar(&limit, "limit", 50, "at most this many attempts (0: all)")
+	return resourceCommand("webhook", "Webhooks notified of sync events: list, get, create, update, delete, deliveries",
+		list,
+		&cobra.Command{
+			Use: "get WEBHOOK", Short: "Show a webhook (by name or id; never its URL's path or signing secret)", Args: cobra.ExactArgs(1),
+			ValidArgsFunction: completeWebhooks,
+			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+				w, raw, err := resolveWebhook(cmd.Context(), c, args[0])
+				if err != nil {
+					return err
+				}
+				return printOne(cmd, w, raw, webhookColumns)
+			}),
+		},
+		webhookWriteCommand(false),
+		webhookWriteCommand(true),
+		&cobra.Command{
+			Use: "delete WEBHOOK", Short: "Delete a webhook, its secrets and its delivery log", Args: cobra.ExactArgs(1),
+			ValidArgsFunction: completeWebhooks,
+			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+				w, _, err := resolveWebhook(cmd.Context(), c, args[0])
+				if err != nil {
+					return err
+				}
+				if _, err := client.Decode[struct{}](c.DeleteWebhook(cmd.Context(), w.Id)); err != nil {
+					return err
+				}
+				return deleted(cmd, "webhook", w.Id)
+			}),
+		},
+		deliveries,
+	)
+}
+
+func webhookWriteCommand(update bool) *cobra.Command {
+	var inventory, source, format, urlFile, secretFile string
+	var events []string
+	var allowInsecure, enabled bool
+	cmd := &cobra.Command{
+		Use:   "create NAME --url-file FILE --event EVENT... (--inventory NAME | --source SOURCE)",
+		Short: "Notify a URL of the sync events of an inventory or of one source (admin only)",
+		Long: `Notify a URL of the sync events of an inventory or of one source (admin only).
+
+The URL (whose path is the secret of a Slack incoming webhook) and the signing
+secret are read from files (- for stdin), never from the command line, which
+other users of the machine can read.`,
+		Example: `  roster webhook create ops-slack --inventory prod --format slack --event sync.failed --url-file slack-url.txt`,
+		Args:    cobra.ExactArgs(1),
+	}
+	if update {
+		cmd.Use, cmd.Short, cmd.Example = "update WEBHOOK", "Change a webhook (admin only); secrets not given keep their values", ""
+		cmd.ValidArgsFunction = completeWebhooks
+	}
+	readSecret := func(path string) (string, error) {
+		var b []byte
+		var err error
+		if path == "-" {
+			b, err = readAllStdin(cmd)
+		} else {
+			b, err = os.ReadFile(path)
+		}
+		return strings.TrimSpace(string(b)), err
+	}
+	cmd.RunE = withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+		body, err := requestBody(cmd)
+		if err != nil {
+			return err
+		}
+		if urlFile != "" {
+			u, err := readSecret(urlFile)
+			if err != nil {
+				return fmt.Errorf("--url-file: %w", err)
+			}
+			body["url"] = u
+		}
+		if cmd.Flags().Changed("signing-secret-file") {
+			s := ""
+			if secretFile != "" {
+				if s, err = readSecret(secretFile); err != nil {
+					return fmt.Errorf("--signing-secret-file: %w", err)
+				}
+			}
+			body["signing_secret"] = s
+		}
+		set(cmd, body, "format", "format", format)
+		set(cmd, body, "event", "events", events)
+		set(cmd, body, "allow-insecure", "allow_insecure", allowInsecure)
+		set(cmd, body, "enabled", "enabled", enabled)
+		var r *client.Response[client.Webhook]
+		if update {
+			w, _, err := resolveWebhook(cmd.Context(), c, args[0])
+			if err != nil {
+				return err
+			}
+			rd, err := jsonReader(body)
+			if err != nil {
+				return err
+			}
+			if r, err = client.Decode[client.Webhook](c.UpdateWebhookWithBody(cmd.Context(), w.Id, contentJSON, rd)); err != nil {
+				return err
+			}
+		} else {
+			body["name"] = args[0]
+			set(cmd, body, "inventory", "inventory", inventory)
+			if source != "" {
+				s, _, err := resolveSource(cmd.Context(), c, source)
+				if err != nil {
+					return err
+				}
+				body["source"] = s.Id
+			}
+			rd, err := jsonReader(body)
+			if err != nil {
+				return err
+			}
+			if r, err = client.Decode[client.Webhook](c.CreateWebhookWithBody(cmd.Context(), contentJSON, rd)); err != nil {
+				return err
+			}
+		}
+		return printOne(cmd, r.Value, r.JSON, webhookColumns)
+	})
+	fs := cmd.Flags()
+	if !update {
+		fs.StringVar(&inventory, "inventory", "", "report every source of this inventory (name or id)")
+		fs.StringVar(&source, "source", "", "report this one source (id, INVENTORY/NAME or name)")
+		cmd.RegisterFlagCompletionFunc("inventory", completeInventories)
+		cmd.RegisterFlagCompletionFunc("source", completeSources)
+	}
+	fs.StringVar(&format, "format", "", "generic (JSON events, signed) or slack")
+	fs.StringArrayVar(&events, "event", nil, "an event to report: sync.succeeded, sync.partial, sync.failed, hosts.changed (repeat)")
+	fs.StringVar(&urlFile, "url-file", "", "a file holding the URL to call (- for stdin)")
+	fs.StringVar(&secretFile, "signing-secret-file", "", "a file holding the secret generic requests are signed with (- for stdin; \"\" removes it)")
+	fs.BoolVar(&allowInsecure, "allow-insecure", false, "allow a plain http:// URL that is not loopback")
+	fs.BoolVar(&enabled, "enabled", true, "deliver events (--enabled=false pauses it)")
+	cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"generic", "slack"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("event", cobra.FixedCompletions([]string{"sync.succeeded", "sync.partial", "sync.failed", "hosts.changed"}, cobra.ShellCompDirectiveNoFileComp))
+	addFileFlag(cmd)
 	return cmd
 }
+
+func readAllStdin(cmd *cobra.Command) ([]byte, error) { return io.ReadAll(cmd.InOrStdin()) }

@@ -1,5 +1,8 @@
-// Package client is a small client of Roster's REST API for the roster
-// command's remote subcommands (exec, credential, grant).
+// Package client is the client of Roster's REST API used by the roster
+// command's remote subcommands and roster-inventory. Client carries the
+// typed client generated from openapi.yaml (client.gen.go: one method
+// per operation, the API's types) over a transport that never sends the
+// token where it must not go, and Do/Call for untyped requests.
 package client
 
 import (
@@ -17,11 +20,14 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-// Client calls one Roster server with one token.
+// Client calls one Roster server with one token. Its embedded APIClient
+// has a method per operation of openapi.yaml (c.ListInventories(ctx),
+// ...); Decode reads their answers.
 type Client struct {
-	base  string
+	base  string // the server's URL + /api/v1, for Do and Call
 	token roster.Secret
 	http  *http.Client
+	*APIClient
 }
 
 // New returns a client of the server at base that trusts the system's
@@ -48,7 +54,84 @@ func NewWithTLS(base string, token roster.Secret, t TLS) (*Client, error) {
 func newClient(base string, token roster.Secret, tr *http.Transport) *Client {
 	hc := HTTPClient(tr)
 	hc.Timeout = 30 * time.Second
-	return &Client{base: strings.TrimRight(base, "/") + "/api/v1", token: token, http: hc}
+	root := strings.TrimRight(base, "/")
+	c := &Client{base: root + "/api/v1", token: token, http: hc}
+	// NewClient fails only on an option's error; these have none.
+	c.APIClient, _ = NewClient(root, WithHTTPClient(doer{c}))
+	return c
+}
+
+// doer sends the typed client's requests as Call sends its own.
+type doer struct{ c *Client }
+
+func (d doer) Do(req *http.Request) (*http.Response, error) { return d.c.send(req) }
+
+// send sends req with the token, and says in the user's words why no
+// answer came.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	resp, err := c.http.Do(req)
+	if err == nil {
+		return resp, nil
+	}
+	var plain *PlainHTTPError
+	var redirect *RedirectError
+	switch {
+	case errors.As(err, &plain):
+		return nil, plain
+	case errors.As(err, &redirect):
+		return nil, fmt.Errorf("%v, not followed so that the API token is not sent to another server: if that is Roster's address, set ROSTER_URL to it", redirect)
+	}
+	if hint := TLSHint(err); hint != "" {
+		return nil, fmt.Errorf("cannot reach Roster: %s (%v)", hint, innerError(err))
+	}
+	return nil, fmt.Errorf("cannot reach Roster: %v", innerError(err))
+}
+
+// maxAnswer bounds an answer read into memory.
+const maxAnswer = 256 << 20
+
+// Response is a decoded answer of the typed client: the value, and the
+// JSON it was decoded from (what `-o json` prints, as the server sent it).
+type Response[T any] struct {
+	Status int
+	Value  T
+	JSON   json.RawMessage
+}
+
+// Decode reads an answer of the typed client (pass its two results): a
+// success is decoded into a T (nothing for 204), a problem becomes an
+// *Error, and err passes through.
+func Decode[T any](resp *http.Response, err error) (*Response[T], error) {
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, fmt.Errorf("read Roster's answer: %v", err)
+	}
+	if resp.StatusCode >= 300 {
+		return nil, problem(resp.StatusCode, data)
+	}
+	r := &Response[T]{Status: resp.StatusCode, JSON: data}
+	if len(data) > 0 {
+		if err := json.Unmarshal(data, &r.Value); err != nil {
+			return nil, fmt.Errorf("decode Roster's answer: %v", err)
+		}
+	}
+	return r, nil
+}
+
+// problem is the *Error an answer with status >= 300 says.
+func problem(status int, data []byte) *Error {
+	var p struct {
+		Code   string              `json:"code"`
+		Detail string              `json:"detail"`
+		Errors []roster.FieldError `json:"errors"`
+	}
+	json.Unmarshal(data, &p)
+	return &Error{Status: status, Code: p.Code, Detail: p.Detail, Fields: p.Errors}
 }
 
 // Error is a problem the server answered with.
@@ -60,7 +143,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	msg := e.Detail
+	// One line, whatever the server wrote.
+	msg := strings.Join(strings.Fields(e.Detail), " ")
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
@@ -96,24 +180,12 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) (
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
-		var plain *PlainHTTPError
-		var redirect *RedirectError
-		switch {
-		case errors.As(err, &plain):
-			return 0, plain
-		case errors.As(err, &redirect):
-			return 0, fmt.Errorf("%v, not followed so that the API token is not sent to another server: if that is Roster's address, set ROSTER_URL to it", redirect)
-		}
-		if hint := TLSHint(err); hint != "" {
-			return 0, fmt.Errorf("cannot reach Roster: %s (%v)", hint, innerError(err))
-		}
-		return 0, fmt.Errorf("cannot reach Roster: %v", innerError(err))
+		return 0, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
@@ -121,13 +193,7 @@ func (c *Client) Call(ctx context.Context, method, path string, body, out any) (
 		return resp.StatusCode, fmt.Errorf("read Roster's answer: %v", err)
 	}
 	if resp.StatusCode >= 300 {
-		var p struct {
-			Code   string              `json:"code"`
-			Detail string              `json:"detail"`
-			Errors []roster.FieldError `json:"errors"`
-		}
-		json.Unmarshal(data, &p)
-		return resp.StatusCode, &Error{Status: resp.StatusCode, Code: p.Code, Detail: p.Detail, Fields: p.Errors}
+		return resp.StatusCode, problem(resp.StatusCode, data)
 	}
 	if out != nil && len(data) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
