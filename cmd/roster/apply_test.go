@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -244,4 +245,190 @@ func lines(s string) []string {
 		}
 	}
 	return out
+}
+
+// applyFixtureTo applies applyFixture to s (after making its runner
+// token ci) and returns the file's path.
+func applyFixtureTo(t *testing.T, s *gitopsServer) string {
+	t.Helper()
+	if code := call(t, s.api, "POST", "/tokens", map[string]any{"name": "ci", "role": "runner"}, nil); code != 201 {
+		t.Fatalf("create token: %d", code)
+	}
+	dir := t.TempDir()
+	file := writeFile(t, filepath.Join(dir, "roster.yaml"), applyFixture)
+	writeFile(t, filepath.Join(dir, "hook-secret"), "s3cret-signing-key-0123\n")
+	t.Setenv("AWS_PROD_SECRET", "wJalrXUtnFEMI/K7MDENG")
+	t.Setenv("OPS_WEBHOOK_URL", "https://hooks.slack.example/services/T0/B0/XYZ")
+	s.mustRoster(t, "apply", "-f", file)
+	return file
+}
+
+// TestApplyPrune: --prune deletes what apply created and the files no
+// longer declare, and nothing it did not create.
+func TestApplyPrune(t *testing.T) {
+	isolateClientConfig(t)
+	gitopsEngines(t, func(t *testing.T, engine string) {
+		s := applyFixtureServer(t, engine)
+		file := s.file
+		// Made by hand, not by apply: a source in apply's inventory, an
+		// inventory of its own.
+		if code := call(t, s.api, "POST", "/inventories/prod/sources", map[string]any{"name": "by-hand", "provider": "aws", "config": map[string]any{"regions": []string{"us-east-1"}}}, nil); code != 201 {
+			t.Fatalf("create source by hand: %d", code)
+		}
+		if code := call(t, s.api, "POST", "/inventories", map[string]any{"name": "handmade"}, nil); code != 201 {
+			t.Fatalf("create inventory by hand: %d", code)
+		}
+		// The files now declare the inventory and the credential only.
+		docs := strings.Split(applyFixture, "\n---\n")
+		writeFile(t, file, docs[0]+"\n---\n"+docs[1])
+
+		// Without --prune nothing goes.
+		if out := s.mustRoster(t, "apply", "-f", file); strings.TrimSpace(out) != "no changes" {
+			t.Fatalf("apply without --prune:\n%s", out)
+		}
+		want := []string{"- webhook prod/audit", "- webhook prod/ops", "- grant token=ci credential=aws-prod inventory=prod", "- source prod/aws-prod"}
+		dry := s.mustRoster(t, "apply", "-f", file, "--prune", "--dry-run")
+		if got := lines(dry); strings.Join(got, "\n") != strings.Join(append(slices.Clone(want), "dry run: 4 change(s) not applied"), "\n") {
+			t.Fatalf("dry run of --prune:\n%s\nwant:\n%s", dry, strings.Join(want, "\n"))
+		}
+		if out := s.mustRoster(t, "apply", "-f", file, "--prune"); strings.Join(lines(out), "\n") != strings.Join(want, "\n") {
+			t.Fatalf("apply --prune:\n%s", out)
+		}
+		if out := s.mustRoster(t, "apply", "-f", file, "--prune"); strings.TrimSpace(out) != "no changes" {
+			t.Fatalf("second apply --prune:\n%s", out)
+		}
+		for path, want := range map[string]int{
+			"/sources/prod%2Faws-prod": 404, "/sources/prod%2Fby-hand": 200,
+			"/inventories/handmade": 200, "/inventories/prod": 200, "/credentials/aws-prod": 200,
+		} {
+			if code := call(t, s.api, "GET", path, nil, nil); code != want {
+				t.Errorf("GET %s after --prune: %d, want %d", path, code, want)
+			}
+		}
+
+		// An empty declaration prunes the credential, and keeps the
+		// inventory: it holds a source apply did not create.
+		writeFile(t, file, "# nothing\n")
+		out, err := s.roster(t, "", "apply", "-f", file, "--prune")
+		if err != nil {
+			t.Fatalf("apply --prune of nothing: %v\n%s", err, out)
+		}
+		if !strings.Contains(out, "- credential aws-prod") || !strings.Contains(out, "kept: inventory prod: it holds source prod/by-hand, which apply did not create") || strings.Contains(out, "- inventory") {
+			t.Fatalf("apply --prune of nothing:\n%s", out)
+		}
+		if code := call(t, s.api, "GET", "/inventories/prod", nil, nil); code != 200 {
+			t.Fatalf("the inventory with a hand-made source was pruned: %d", code)
+		}
+	})
+}
+
+// fixtureServer is a server the fixture was applied to.
+type fixtureServer struct {
+	*gitopsServer
+	file string
+}
+
+func applyFixtureServer(t *testing.T, engine string) fixtureServer {
+	s := serveGitops(t, engine)
+	return fixtureServer{s, applyFixtureTo(t, s)}
+}
+
+// TestExportApplyRoundTrip: export writes what apply reads; applied to
+// an empty server it makes the same configuration, and applied to the
+// server it came from it changes nothing. No secret is exported.
+func TestExportApplyRoundTrip(t *testing.T) {
+	isolateClientConfig(t)
+	gitopsEngines(t, func(t *testing.T, engine string) {
+		a := applyFixtureServer(t, engine)
+		// Something apply did not make is exported too.
+		if code := call(t, a.api, "POST", "/inventories", map[string]any{"name": "lab", "name_policy": "prefix", "description": "two lines\nof text"}, nil); code != 201 {
+			t.Fatalf("create inventory: %d", code)
+		}
+		if code := call(t, a.api, "POST", "/inventories/lab/sources", map[string]any{"name": "gce", "provider": "gcp",
+			"config": map[string]any{"projects": []string{"lab-project-1"}, "zones": []string{"europe-west1-b"}, "hostnames": []string{"name"}}, "schedule": "1h", "on_missing": "disable"}, nil); code != 201 {
+			t.Fatalf("create source: %d", code)
+		}
+		exported := a.mustRoster(t, "export")
+		for _, secret := range []string{"wJalrXUtnFEMI", "XYZ", "s3cret-signing-key", "hooks.slack.example", "managed-by"} {
+			if strings.Contains(exported, secret) {
+				t.Fatalf("export shows %q:\n%s", secret, exported)
+			}
+		}
+		for _, ref := range []string{"env: CREDENTIAL_AWS_PROD_SECRET_ACCESS_KEY", "env: WEBHOOK_PROD_OPS_URL", "env: WEBHOOK_PROD_AUDIT_SIGNING_SECRET", "source: prod/aws-prod", "on_missing: disable"} {
+			if !strings.Contains(exported, ref) {
+				t.Fatalf("export lacks %q:\n%s", ref, exported)
+			}
+		}
+		file := writeFile(t, filepath.Join(t.TempDir(), "export.yaml"), exported)
+		if out := a.mustRoster(t, "apply", "-f", file); strings.TrimSpace(out) != "no changes" {
+			t.Fatalf("apply of the export to its own server:\n%s", out)
+		}
+
+		b := serveGitops(t, engine)
+		if code := call(t, b.api, "POST", "/tokens", map[string]any{"name": "ci", "role": "runner"}, nil); code != 201 {
+			t.Fatalf("create token: %d", code)
+		}
+		t.Setenv("CREDENTIAL_AWS_PROD_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG")
+		t.Setenv("WEBHOOK_PROD_OPS_URL", "https://hooks.slack.example/services/T0/B0/XYZ")
+		t.Setenv("WEBHOOK_PROD_AUDIT_URL", "https://hooks.example.com/roster")
+		t.Setenv("WEBHOOK_PROD_AUDIT_SIGNING_SECRET", "s3cret-signing-key-0123")
+		if out := b.mustRoster(t, "apply", "-f", file); len(lines(out)) != 8 {
+			t.Fatalf("apply of the export to an empty server: want 8 creations:\n%s", out)
+		}
+		if out := b.mustRoster(t, "apply", "-f", file); strings.TrimSpace(out) != "no changes" {
+			t.Fatalf("second apply of the export:\n%s", out)
+		}
+		if again := b.mustRoster(t, "export"); again != exported {
+			t.Fatalf("export of the copy differs:\n--- first server\n%s\n--- copy\n%s", exported, again)
+		}
+	})
+}
+
+// TestApplyRefusesSecretsInFiles: a secret's value in a file is refused
+// before anything changes, and the refusal does not repeat it.
+func TestApplyRefusesSecretsInFiles(t *testing.T) {
+	isolateClientConfig(t)
+	s := serveGitops(t, "sqlite")
+	file := writeFile(t, filepath.Join(t.TempDir(), "bad.yaml"), `kind: inventory
+name: prod
+---
+kind: credential
+name: aws-prod
+type: aws
+fields:
+  access_key_id: AKIAEXAMPLE
+  secret_access_key: wJalrXUtnFEMI-literal
+`)
+	out, err := s.roster(t, "", "apply", "-f", file)
+	if err == nil || !strings.Contains(err.Error(), "field secret_access_key is secret: give a reference") {
+		t.Fatalf("apply of a literal secret: %v\n%s", err, out)
+	}
+	if strings.Contains(err.Error()+out, "wJalrXUtnFEMI-literal") {
+		t.Fatalf("the refusal repeats the secret: %v\n%s", err, out)
+	}
+	var invs struct{ Items []any }
+	call(t, s.api, "GET", "/inventories", nil, &invs)
+	if len(invs.Items) != 0 {
+		t.Fatalf("a refused apply created %d inventories", len(invs.Items))
+	}
+	// A reference to a variable that is not set names it, and changes
+	// nothing either.
+	writeFile(t, file, strings.Replace(mustRead(t, file), "wJalrXUtnFEMI-literal", "{env: ROSTER_TEST_UNSET_SECRET}", 1))
+	out, err = s.roster(t, "", "apply", "-f", file)
+	if err == nil || !strings.Contains(err.Error(), "ROSTER_TEST_UNSET_SECRET") {
+		t.Fatalf("apply with an unset variable: %v\n%s", err, out)
+	}
+	call(t, s.api, "GET", "/inventories", nil, &invs)
+	if len(invs.Items) != 0 {
+		t.Fatalf("a refused apply created %d inventories", len(invs.Items))
+	}
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
