@@ -36,6 +36,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/rosterhq/roster/sources"
 )
 
 // Limits on what Load reads, so that a wrong path (a directory of logs, a
@@ -254,15 +256,23 @@ var allowedKeys = map[string][]string{
 	KindWebhook:    {"kind", "name", "inventory", "source", "format", "events", "url", "signing_secret", "allow_insecure", "enabled"},
 }
 
-// checkKeys refuses a key of mapping n that is not allowed.
+// checkKeys refuses the keys of mapping n that are not allowed: all of
+// them at once, each with the closest allowed key when it looks like a
+// typo.
 func checkKeys(n *yaml.Node, allowed ...string) error {
+	var errs []error
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k := n.Content[i]
-		if !slices.Contains(allowed, k.Value) {
-			return fmt.Errorf("line %d: unknown field %q (known: %s)", k.Line, k.Value, strings.Join(allowed, ", "))
+		if slices.Contains(allowed, k.Value) {
+			continue
+		}
+		if s := sources.Suggest(k.Value, allowed); s != "" {
+			errs = append(errs, fmt.Errorf("line %d: unknown field %q; did you mean %q?", k.Line, k.Value, s))
+		} else {
+			errs = append(errs, fmt.Errorf("line %d: unknown field %q (known: %s)", k.Line, k.Value, strings.Join(allowed, ", ")))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // Load reads the documents of the files named: a file, a directory (its
@@ -385,12 +395,16 @@ func Parse(file string, data []byte) ([]Document, error) {
 func parseDocument(file string, n *yaml.Node) (Document, error) {
 	d := Document{Pos: Pos{File: file, Line: n.Line}}
 	fail := func(err error) (Document, error) {
-		msg := err.Error()
-		msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  ")
-		if !strings.HasPrefix(msg, "line ") {
-			return Document{}, fmt.Errorf("%s: %s", d.Pos, msg)
+		msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
+		var out []string
+		for _, m := range strings.Split(msg, "\n") {
+			if m = strings.TrimSpace(m); strings.HasPrefix(m, "line ") {
+				out = append(out, file+":"+strings.TrimPrefix(m, "line "))
+			} else {
+				out = append(out, d.Pos.String()+": "+m)
+			}
 		}
-		return Document{}, fmt.Errorf("%s:%s", file, strings.TrimPrefix(msg, "line "))
+		return Document{}, errors.New(strings.Join(out, "\n"))
 	}
 	if n.Kind != yaml.MappingNode {
 		return fail(fmt.Errorf("line %d: a document is a mapping with a kind (%s)", n.Line, strings.Join(kindOrder, ", ")))
