@@ -124,7 +124,3 @@ that apply reads. Tokens are not exported; grants name them.`,
 	addClientFlags(cmd)
 	return cmd
 }
-
-func newImportCommand() *cobra.Command {
-	return &cobra.Command{Use: "import", Hidden: true, RunE: func(*cobra.Command, []string) error { return fmt.Errorf("not yet") }}
-}
