@@ -107,6 +107,14 @@ type Driver interface {
 	Open(ctx context.Context, config map[string]any, cred *Credential, log *slog.Logger) (Provider, error)
 }
 
+// SecretHolder is implemented by drivers whose plugin options can hold
+// secrets, which the driver refuses in a source's config (they belong
+// in a credential). Each is a dotted path into the config, "*" standing
+// for any key (clouds.*.auth.password).
+type SecretHolder interface {
+	SecretOptions() []string
+}
+
 // CredentialRouter is implemented by drivers with options that decide
 // where a source's credentials are sent (endpoint overrides, token URLs,
 // files read on the server). Whoever sets them could collect the

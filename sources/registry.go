@@ -41,6 +41,15 @@ func (r *Registry) WithLimits(limits construct.Limits) *Registry {
 // Names lists the provider names, sorted.
 func (r *Registry) Names() []string { return slices.Sorted(maps.Keys(r.drivers)) }
 
+// SecretOptions lists the options of provider that hold secrets (see
+// SecretHolder), none for an unknown provider.
+func (r *Registry) SecretOptions(provider string) []string {
+	if h, ok := r.drivers[provider].(SecretHolder); ok {
+		return h.SecretOptions()
+	}
+	return nil
+}
+
 // Driver returns the driver of a provider.
 func (r *Registry) Driver(name string) (Driver, error) {
 	d, ok := r.drivers[name]

@@ -66,6 +66,9 @@ func newRootCommand() *cobra.Command {
 		newGrantCommand(),
 		newWebhookCommand(),
 		newContextCommand(),
+		newApplyCommand(),
+		newExportCommand(),
+		newImportCommand(),
 		newVaultCommand(),
 		newVersionCommand(),
 	)

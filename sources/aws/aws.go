@@ -89,6 +89,9 @@ type Driver struct {
 // Name implements sources.Driver.
 func (Driver) Name() string { return "aws" }
 
+// SecretOptions implements sources.SecretHolder.
+func (Driver) SecretOptions() []string { return slices.Clone(secretOptions) }
+
 // PluginNames implements sources.Driver.
 func (Driver) PluginNames() []string { return []string{"amazon.aws.aws_ec2", "aws_ec2"} }
 

@@ -21,6 +21,7 @@ import (
 	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -116,6 +117,9 @@ type Driver struct {
 
 // Name implements sources.Driver.
 func (Driver) Name() string { return "azure" }
+
+// SecretOptions implements sources.SecretHolder.
+func (Driver) SecretOptions() []string { return slices.Clone(secretOptions) }
 
 // PluginNames implements sources.Driver.
 func (Driver) PluginNames() []string { return []string{"azure.azcollection.azure_rm", "azure_rm"} }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,6 +79,9 @@ type Driver struct {
 
 // Name implements sources.Driver.
 func (Driver) Name() string { return "gcp" }
+
+// SecretOptions implements sources.SecretHolder.
+func (Driver) SecretOptions() []string { return slices.Clone(secretOptions) }
 
 // PluginNames implements sources.Driver.
 func (Driver) PluginNames() []string { return []string{"google.cloud.gcp_compute", "gcp_compute"} }

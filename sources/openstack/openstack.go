@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -81,6 +82,16 @@ func (Driver) StrictCompose() bool { return true }
 
 // Name implements sources.Driver.
 func (Driver) Name() string { return "openstack" }
+
+// SecretOptions implements sources.SecretHolder: the top-level
+// options, and the secret keys of the auth blocks (auth, clouds.NAME.auth).
+func (Driver) SecretOptions() []string {
+	opts := slices.Clone(secretOptions)
+	for _, k := range slices.Sorted(maps.Keys(secretAuthKeys)) {
+		opts = append(opts, "auth."+k, "clouds.*.auth."+k)
+	}
+	return opts
+}
 
 // PluginNames implements sources.Driver.
 func (Driver) PluginNames() []string { return []string{"openstack.cloud.openstack", "openstack"} }
