@@ -392,6 +392,28 @@ func (s *Server) GetSyncRun(ctx context.Context, req GetSyncRunRequestObject) (G
 
 // ---- hosts and groups
 
+// sourceOf resolves the source filter of a host listing: a source of
+// inv, by its id or its name. One of another inventory, or none, is a
+// 400 naming the parameter.
+func (s *Server) sourceOf(ctx context.Context, inv *roster.Inventory, ref *string) (string, error) {
+	if ref == nil || *ref == "" {
+		return "", nil
+	}
+	if src, err := s.store.Source(ctx, *ref); err == nil && src.InventoryID == inv.ID {
+		return src.ID, nil
+	} else if err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+		return "", err
+	}
+	src, err := s.store.SourceByName(ctx, inv.ID, *ref)
+	switch {
+	case roster.ErrorCode(err) == roster.ENOTFOUND:
+		return "", roster.Invalid(roster.FieldError{Field: "source", Message: fmt.Sprintf("inventory %s has no source %q (give its name or id)", inv.Name, *ref)})
+	case err != nil:
+		return "", err
+	}
+	return src.ID, nil
+}
+
 // ListHosts implements StrictServerInterface.
 func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (ListHostsResponseObject, error) {
 	inv, err := s.inventory(ctx, req.Inventory)
@@ -399,9 +421,13 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 		return nil, err
 	}
 	p := req.Params
+	sourceID, err := s.sourceOf(ctx, inv, p.Source)
+	if err != nil {
+		return nil, err
+	}
 	filter := roster.HostFilter{
 		InventoryID: inv.ID,
-		SourceID:    deref(p.Source),
+		SourceID:    sourceID,
 		Group:       deref(p.Group),
 		Name:        deref(p.Name),
 		Enabled:     p.Enabled,

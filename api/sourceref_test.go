@@ -56,6 +56,31 @@ func TestSourceReferences(t *testing.T) {
 	// An unescaped slash is a path of its own.
 	wantStatus(t, get(f.admin, "prod/aws-prod"), http.StatusNotFound)
 
+	// A host listing's source filter takes the source's name in the
+	// inventory, or its id; another inventory's source is a 400.
+	f.syncAndWait(src.Id)
+	var all api.HostList
+	f.do("GET", "/api/v1/inventories/prod/hosts?limit=1000", f.admin, nil).json(t, &all)
+	if len(all.Items) == 0 {
+		t.Fatal("the sync of aws-prod gave no hosts")
+	}
+	for _, q := range []string{"aws-prod", src.Id} {
+		var got api.HostList
+		r := f.do("GET", "/api/v1/inventories/prod/hosts?limit=1000&source="+q, f.admin, nil)
+		wantStatus(t, r, http.StatusOK)
+		r.json(t, &got)
+		if len(got.Items) != len(all.Items) {
+			t.Fatalf("hosts of source %s: %d, want %d", q, len(got.Items), len(all.Items))
+		}
+	}
+	var none api.HostList
+	f.do("GET", "/api/v1/inventories/prod/hosts?source=web", f.admin, nil).json(t, &none)
+	if len(none.Items) != 0 {
+		t.Fatalf("hosts of the unsynced source web: %d", len(none.Items))
+	}
+	wantField(t, f.do("GET", "/api/v1/inventories/prod/hosts?source=nope", f.admin, nil), "source")
+	wantField(t, f.do("GET", "/api/v1/inventories/stage/hosts?source="+src.Id, f.admin, nil), "source")
+
 	// Every sub-path takes the same references, and what they send is
 	// still checked against openapi.yaml.
 	ref := "prod%2Faws-prod"

@@ -368,6 +368,13 @@ func TestCLIResources(t *testing.T) {
 	cli.ok("inventory", "create", "stage")
 	cli.ok("source", "create", "stage", "ec2", "--provider", "aws", "--config", config)
 	cli.fails(`sources named "ec2" are in several inventories (prod, stage): name one as INVENTORY/NAME, "prod/ec2"`, "source", "get", "ec2")
+	// A host list's --source is the inventory's source: no ambiguity.
+	var ofSource []json.RawMessage
+	cli.json(&ofSource, "host", "list", "prod", "--source", "ec2")
+	if len(ofSource) != len(hosts) {
+		t.Fatalf("host list prod --source ec2: %d hosts, want %d", len(ofSource), len(hosts))
+	}
+	cli.fails(`inventory prod has no source "nope"`, "host", "list", "prod", "--source", "nope")
 	cli.fails("confg: unknown field", "source", "create", "prod", "x", "--provider", "aws", "-f", writeJSON(t, dir, "typo.json", map[string]any{"confg": map[string]any{}}))
 
 	// Deletes.

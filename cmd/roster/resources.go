@@ -374,11 +374,7 @@ func newHostCommand() *cobra.Command {
 				p.Name = &name
 			}
 			if source != "" {
-				s, _, err := resolveSource(cmd.Context(), c, source)
-				if err != nil {
-					return err
-				}
-				p.Source = &s.Id
+				p.Source = &source // the inventory's source, by name or id
 			}
 			if enabled != "" {
 				b, err := strconv.ParseBool(enabled)

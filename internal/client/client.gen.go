@@ -1462,7 +1462,7 @@ type ListHostsParams struct {
 	Name    *string `form:"name,omitempty" json:"name,omitempty"`
 	Enabled *bool   `form:"enabled,omitempty" json:"enabled,omitempty"`
 
-	// Source Only hosts of this source (id).
+	// Source Only hosts of this source of the inventory (its name or id).
 	Source *string `form:"source,omitempty" json:"source,omitempty"`
 
 	// Cursor The `next_cursor` of the previous page.
