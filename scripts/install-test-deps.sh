@@ -27,6 +27,12 @@
 #   curl, jq      (Debian)  -> the README's examples, which cmd/roster's TestReadmeExamples runs
 #   Vault 1.14.2            -> built from the Go module proxy by scripts/build-vault.sh
 #                              (exported as ROSTER_VAULT_BIN)
+#   OIDC test provider      -> nothing to install: the tests build it from this tree
+#                              (internal/testenv/oidcprovider, zitadel/oidc's example
+#                              provider, pinned by go.sum) with `go build`, without the
+#                              network. This script downloads its modules from the Go
+#                              module proxy and warms the build cache, so that build takes
+#                              seconds. ROSTER_OIDC_BIN, if set, names a prebuilt one.
 # apt-get runs only when a package is missing: as root directly, otherwise through sudo.
 set -euo pipefail
 
@@ -38,7 +44,7 @@ for arg in "$@"; do
   case "$arg" in
     --env) env_mode=1; out=2 ;;
     --no-vault) want_vault=0 ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,36p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-test-deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -137,6 +143,17 @@ if (( want_vault )); then
   [[ -x "$vault_bin" ]] || die "scripts/build-vault.sh did not produce an executable ($vault_bin)"
   say "vault: $vault_bin ($("$vault_bin" version 2>/dev/null | head -n 1))"
 fi
+
+# The OIDC test provider: the same build as testenv.OIDCProviderBinary's, output
+# discarded; it fetches the modules (the tests build with GOPROXY=off) and fills
+# the build cache.
+command -v go >/dev/null 2>&1 || die "the Go toolchain (go) is not on PATH; the tests build the OIDC provider with it"
+if ! oidc_out=$(cd "$here/.." && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -o /dev/null ./internal/testenv/oidcprovider 2>&1); then
+  printf '%s\n' "$oidc_out" >&2
+  die "could not build internal/testenv/oidcprovider (the OIDC test provider)"
+fi
+say "oidc test provider: internal/testenv/oidcprovider builds ($(cd "$here/.." && go list -m -f '{{.Path}} {{.Version}}' github.com/zitadel/oidc/v3))"
 
 if (( env_mode )); then
   printf 'export ROSTER_PG_BIN=%q\n' "$pg_bin"
