@@ -366,7 +366,7 @@ func (p *OIDCProvider) owns(u *url.URL) bool {
 func OIDCProviderBinary() (string, error) {
 	if p := os.Getenv(OIDCBinEnv); p != "" {
 		if !isExecutable(p) {
-			return "", fmt.Errorf("%s=%s is not an executable file", OIDCBinEnv, p)
+			return "", unavailable(oidcWhat, "%s=%s is not an executable file", OIDCBinEnv, p)
 		}
 		return p, nil
 	}
