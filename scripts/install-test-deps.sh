@@ -23,10 +23,24 @@
 #                              /usr/lib/postgresql/<major>/bin (exported as ROSTER_PG_BIN)
 #   openssh-server, openssh-client (Debian) -> sshd and ssh for the SSH certificate round trip
 #   prometheus    (Debian)  -> /usr/bin/prometheus (tests run their own; the service plays no part)
+#   slapd, ldap-utils (Debian) -> /usr/sbin/slapd with its modules (/usr/lib/ldap: back_mdb,
+#                              memberof, refint) and schemas (/etc/ldap/schema), exported as
+#                              ROSTER_SLAPD_BIN; ldapsearch & co. for looking at a test's
+#                              directory by hand. The tests run their own slapd on free ports
+#                              on 127.0.0.1; the system service plays no part. When this script
+#                              installs slapd it first creates /etc/ldap/noslapd, the Debian
+#                              package's sentinel that keeps the init script from starting it
+#                              (delete the file to run a system slapd).
 #   ca-certificates (Debian)
 #   curl, jq      (Debian)  -> the README's examples, which cmd/roster's TestReadmeExamples runs
 #   Vault 1.14.2            -> built from the Go module proxy by scripts/build-vault.sh
 #                              (exported as ROSTER_VAULT_BIN)
+#   OIDC test provider      -> nothing to install: the tests build it from this tree
+#                              (internal/testenv/oidcprovider, zitadel/oidc's example
+#                              provider, pinned by go.sum) with `go build`, without the
+#                              network. This script downloads its modules from the Go
+#                              module proxy and warms the build cache, so that build takes
+#                              seconds. ROSTER_OIDC_BIN, if set, names a prebuilt one.
 # apt-get runs only when a package is missing: as root directly, otherwise through sudo.
 set -euo pipefail
 
@@ -38,7 +52,7 @@ for arg in "$@"; do
   case "$arg" in
     --env) env_mode=1; out=2 ;;
     --no-vault) want_vault=0 ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,44p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-test-deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -79,6 +93,8 @@ done
 { pkg_installed openssh-server && [[ -x /usr/sbin/sshd ]]; } || missing+=(openssh-server)
 { pkg_installed openssh-client && command -v ssh >/dev/null 2>&1; } || missing+=(openssh-client)
 { pkg_installed prometheus && [[ -x /usr/bin/prometheus ]]; } || missing+=(prometheus)
+{ pkg_installed slapd && [[ -x /usr/sbin/slapd ]]; } || missing+=(slapd)
+{ pkg_installed ldap-utils && command -v ldapsearch >/dev/null 2>&1; } || missing+=(ldap-utils)
 
 if (( ${#missing[@]} > 0 )); then
   command -v apt-get >/dev/null 2>&1 \
@@ -91,6 +107,11 @@ if (( ${#missing[@]} > 0 )); then
     die "missing ${missing[*]}; run as root: apt-get install -y --no-install-recommends ${missing[*]}"
   fi
   echo "install-test-deps: installing ${missing[*]}" >&2
+  if [[ " ${missing[*]} " == *" slapd "* ]] && ! pkg_installed slapd; then
+    # The package's postinst starts a system slapd unless this sentinel exists.
+    "${as_root[@]}" sh -c 'mkdir -p /etc/ldap && touch /etc/ldap/noslapd' \
+      || die "could not create /etc/ldap/noslapd (keeps the slapd package from starting a system server)"
+  fi
   aptlog=$(mktemp "${TMPDIR:-/tmp}/roster-apt.XXXXXX")
   apt_install() {
     "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
@@ -124,6 +145,16 @@ say "plugin libraries: python3-google-auth $(pkg_version python3-google-auth), p
 
 say "openssh: /usr/sbin/sshd ($(pkg_version openssh-server)), $(command -v ssh)"
 
+slapd_bin=/usr/sbin/slapd
+[[ -x "$slapd_bin" ]] || die "$slapd_bin not found after installing slapd"
+for f in /usr/lib/ldap/back_mdb.so /usr/lib/ldap/memberof.so /usr/lib/ldap/refint.so /etc/ldap/schema/inetorgperson.ldif; do
+  [[ -e "$f" ]] || die "$f is missing (it comes with the slapd package)"
+done
+say "slapd: $slapd_bin (slapd $(pkg_version slapd)), $(command -v ldapsearch) (ldap-utils $(pkg_version ldap-utils))"
+if pgrep -x slapd >/dev/null 2>&1; then
+  say "slapd: note: a system slapd is running; the tests do not use it (they start their own on free ports)"
+fi
+
 pg_bin=$(pg_bin_dir) || die "no /usr/lib/postgresql/*/bin with initdb, pg_ctl and postgres after installing postgresql"
 say "postgresql: $pg_bin (postgresql $(pkg_version "postgresql-$(basename "$(dirname "$pg_bin")")"))"
 if [[ $(id -u) -eq 0 ]] && ! getent passwd postgres >/dev/null; then
@@ -138,8 +169,20 @@ if (( want_vault )); then
   say "vault: $vault_bin ($("$vault_bin" version 2>/dev/null | head -n 1))"
 fi
 
+# The OIDC test provider: the same build as testenv.OIDCProviderBinary's, output
+# discarded; it fetches the modules (the tests build with GOPROXY=off) and fills
+# the build cache.
+command -v go >/dev/null 2>&1 || die "the Go toolchain (go) is not on PATH; the tests build the OIDC provider with it"
+if ! oidc_out=$(cd "$here/.." && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -o /dev/null ./internal/testenv/oidcprovider 2>&1); then
+  printf '%s\n' "$oidc_out" >&2
+  die "could not build internal/testenv/oidcprovider (the OIDC test provider)"
+fi
+say "oidc test provider: internal/testenv/oidcprovider builds ($(cd "$here/.." && go list -m -f '{{.Path}} {{.Version}}' github.com/zitadel/oidc/v3))"
+
 if (( env_mode )); then
   printf 'export ROSTER_PG_BIN=%q\n' "$pg_bin"
+  printf 'export ROSTER_SLAPD_BIN=%q\n' "$slapd_bin"
   [[ -n "$vault_bin" ]] && printf 'export ROSTER_VAULT_BIN=%q\n' "$vault_bin"
 fi
 exit 0

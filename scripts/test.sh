@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, exactly as CI runs it (README: "make test").
 #   1. installs what the integration tests need on a fresh Debian machine
-#      (ansible-core, postgresql, a Vault 1.14.2 server built from the Go
-#      module proxy; see scripts/install-test-deps.sh),
+#      (ansible-core, postgresql, slapd, a Vault 1.14.2 server built from
+#      the Go module proxy, the modules of the OIDC test provider; see
+#      scripts/install-test-deps.sh),
 #   2. fails when api/api.gen.go or internal/client/client.gen.go is not
 #      what openapi.yaml generates,
 #   3. vets, and
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 eval "$(scripts/install-test-deps.sh --env)"
-export ROSTER_PG_BIN ROSTER_VAULT_BIN
+export ROSTER_PG_BIN ROSTER_VAULT_BIN ROSTER_SLAPD_BIN
 
 scripts/check-generated.sh
 go vet ./...

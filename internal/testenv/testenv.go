@@ -1,5 +1,7 @@
 // Package testenv gives tests the real components Roster integrates with: a Vault dev
-// server, a throwaway PostgreSQL cluster and Ansible's ansible-inventory.
+// server, a throwaway PostgreSQL cluster, Ansible's ansible-inventory, an OpenLDAP
+// slapd with a directory of the test's own (LDAP) and an OpenID Connect provider
+// (OIDC).
 //
 // # The rule for missing dependencies
 //
