@@ -46,7 +46,9 @@ type Token struct {
 	// holds grants for. An empty, non-nil list sees no inventory.
 	Inventories []string
 	// ReadOnly limits the token to operations that change nothing.
-	ReadOnly   bool
+	ReadOnly bool
+	// UserID is the user the token belongs to; "" for a service token.
+	UserID     string
 	CreatedAt  time.Time
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
