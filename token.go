@@ -136,6 +136,9 @@ type Store interface {
 	GrantStore
 	AuditStore
 	SecretBlobStore
+	UserStore
+	TeamStore
+	RoleBindingStore
 	// Ping checks that the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error
