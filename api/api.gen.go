@@ -64,16 +64,16 @@ func (e CallbackAcceptedStatus) Valid() bool {
 
 // Defines values for CredentialBackend.
 const (
-	Local CredentialBackend = "local"
-	Vault CredentialBackend = "vault"
+	CredentialBackendLocal CredentialBackend = "local"
+	CredentialBackendVault CredentialBackend = "vault"
 )
 
 // Valid indicates whether the value is a known member of the CredentialBackend enum.
 func (e CredentialBackend) Valid() bool {
 	switch e {
-	case Local:
+	case CredentialBackendLocal:
 		return true
-	case Vault:
+	case CredentialBackendVault:
 		return true
 	default:
 		return false
@@ -299,6 +299,27 @@ func (e SyncRunTrigger) Valid() bool {
 	case SyncRunTriggerCli:
 		return true
 	case SyncRunTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UserSource.
+const (
+	UserSourceLdap  UserSource = "ldap"
+	UserSourceLocal UserSource = "local"
+	UserSourceOidc  UserSource = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the UserSource enum.
+func (e UserSource) Valid() bool {
+	switch e {
+	case UserSourceLdap:
+		return true
+	case UserSourceLocal:
+		return true
+	case UserSourceOidc:
 		return true
 	default:
 		return false
@@ -1225,6 +1246,60 @@ type TokenList struct {
 // source first when its last successful sync is older. 0: never.
 type UpdateCacheTimeout = int
 
+// User defines model for User.
+type User struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// Disabled A disabled user cannot sign in.
+	Disabled    bool   `json:"disabled"`
+	DisplayName string `json:"display_name"`
+	Email       string `json:"email"`
+
+	// HasPassword The user has a local password (never shown).
+	HasPassword  bool       `json:"has_password"`
+	Id           string     `json:"id"`
+	LastSignInAt *time.Time `json:"last_sign_in_at,omitempty"`
+
+	// Name The sign-in name.
+	Name      string     `json:"name"`
+	Source    UserSource `json:"source"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// UserCreate defines model for UserCreate.
+type UserCreate struct {
+	Disabled    *bool   `json:"disabled,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+
+	// Name The sign-in name: lower-case letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit.
+	Name string `json:"name"`
+
+	// Password A local user's password, 12 to 1024 bytes. Never shown again.
+	Password *string `json:"password,omitempty"`
+
+	// Source Where the user signs in; local by default.
+	Source *UserSource `json:"source,omitempty"`
+}
+
+// UserList defines model for UserList.
+type UserList struct {
+	Items []User `json:"items"`
+}
+
+// UserSource defines model for UserSource.
+type UserSource string
+
+// UserUpdate defines model for UserUpdate.
+type UserUpdate struct {
+	Disabled    *bool   `json:"disabled,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+
+	// Password A new password for a local user, 12 to 1024 bytes.
+	Password *string `json:"password,omitempty"`
+}
+
 // Vars Ansible variables.
 type Vars = json.RawMessage
 
@@ -1589,6 +1664,12 @@ type UpdateSourceApplicationMergePatchPlusJSONRequestBody = SourceUpdate
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
 
+// CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
+type CreateUserJSONRequestBody = UserCreate
+
+// UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
+type UpdateUserJSONRequestBody = UserUpdate
+
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = WebhookCreate
 
@@ -1842,6 +1923,21 @@ type ServerInterface interface {
 	// DeleteToken Revoke a token.
 	// (DELETE /api/v1/tokens/{token})
 	DeleteToken(w http.ResponseWriter, r *http.Request, token string)
+	// ListUsers List users (never their passwords).
+	// (GET /api/v1/users)
+	ListUsers(w http.ResponseWriter, r *http.Request)
+	// CreateUser Create a user. A local user may be given a password, kept as an Argon2id hash.
+	// (POST /api/v1/users)
+	CreateUser(w http.ResponseWriter, r *http.Request)
+	// DeleteUser Delete a user with its tokens, team memberships and role bindings.
+	// (DELETE /api/v1/users/{user})
+	DeleteUser(w http.ResponseWriter, r *http.Request, user string)
+	// GetUser Get a user.
+	// (GET /api/v1/users/{user})
+	GetUser(w http.ResponseWriter, r *http.Request, user string)
+	// UpdateUser Change a user's display name, e-mail or password, or disable or enable it.
+	// (PATCH /api/v1/users/{user})
+	UpdateUser(w http.ResponseWriter, r *http.Request, user string)
 	// ListWebhooks List webhooks, of one inventory or source when asked.
 	// (GET /api/v1/webhooks)
 	ListWebhooks(w http.ResponseWriter, r *http.Request, params ListWebhooksParams)
@@ -3202,6 +3298,112 @@ func (siw *ServerInterfaceWrapper) DeleteToken(w http.ResponseWriter, r *http.Re
 	handler.ServeHTTP(w, r)
 }
 
+// ListUsers operation middleware
+func (siw *ServerInterfaceWrapper) ListUsers(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUsers(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateUser operation middleware
+func (siw *ServerInterfaceWrapper) CreateUser(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateUser(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteUser operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user" -------------
+	var user string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", r.PathValue("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteUser(w, r, user)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetUser operation middleware
+func (siw *ServerInterfaceWrapper) GetUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user" -------------
+	var user string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", r.PathValue("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetUser(w, r, user)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateUser operation middleware
+func (siw *ServerInterfaceWrapper) UpdateUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user" -------------
+	var user string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", r.PathValue("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateUser(w, r, user)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListWebhooks operation middleware
 func (siw *ServerInterfaceWrapper) ListWebhooks(w http.ResponseWriter, r *http.Request) {
 
@@ -3590,6 +3792,11 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users", wrapper.ListUsers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/users", wrapper.CreateUser)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.DeleteUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.GetUser)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.UpdateUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credential-types", wrapper.ListCredentialTypes)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials", wrapper.ListCredentials)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials", wrapper.CreateCredential)
@@ -8087,6 +8294,525 @@ func (response DeleteToken429ApplicationProblemPlusJSONResponse) VisitDeleteToke
 	return err
 }
 
+type ListUsersRequestObject struct {
+}
+
+type ListUsersResponseObject interface {
+	VisitListUsersResponse(w http.ResponseWriter) error
+}
+
+type ListUsers200JSONResponse UserList
+
+func (response ListUsers200JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers401ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers403ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers429ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRequestObject struct {
+	Body *CreateUserJSONRequestBody
+}
+
+type CreateUserResponseObject interface {
+	VisitCreateUserResponse(w http.ResponseWriter) error
+}
+
+type CreateUser201JSONResponse User
+
+func (response CreateUser201JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser400ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser401ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser403ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser409ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser415ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser429ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserRequestObject struct {
+	User string `json:"user"`
+}
+
+type DeleteUserResponseObject interface {
+	VisitDeleteUserResponse(w http.ResponseWriter) error
+}
+
+type DeleteUser204Response struct {
+}
+
+func (response DeleteUser204Response) VisitDeleteUserResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser401ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser403ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser429ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserRequestObject struct {
+	User string `json:"user"`
+}
+
+type GetUserResponseObject interface {
+	VisitGetUserResponse(w http.ResponseWriter) error
+}
+
+type GetUser200JSONResponse User
+
+func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser401ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser403ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser404ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser429ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserRequestObject struct {
+	User string `json:"user"`
+	Body *UpdateUserJSONRequestBody
+}
+
+type UpdateUserResponseObject interface {
+	VisitUpdateUserResponse(w http.ResponseWriter) error
+}
+
+type UpdateUser200JSONResponse User
+
+func (response UpdateUser200JSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser400ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser401ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser403ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser404ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser415ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhooksRequestObject struct {
 	Params ListWebhooksParams
 }
@@ -8986,6 +9712,21 @@ type StrictServerInterface interface {
 	// DeleteToken Revoke a token.
 	// (DELETE /api/v1/tokens/{token})
 	DeleteToken(ctx context.Context, request DeleteTokenRequestObject) (DeleteTokenResponseObject, error)
+	// ListUsers List users (never their passwords).
+	// (GET /api/v1/users)
+	ListUsers(ctx context.Context, request ListUsersRequestObject) (ListUsersResponseObject, error)
+	// CreateUser Create a user. A local user may be given a password, kept as an Argon2id hash.
+	// (POST /api/v1/users)
+	CreateUser(ctx context.Context, request CreateUserRequestObject) (CreateUserResponseObject, error)
+	// DeleteUser Delete a user with its tokens, team memberships and role bindings.
+	// (DELETE /api/v1/users/{user})
+	DeleteUser(ctx context.Context, request DeleteUserRequestObject) (DeleteUserResponseObject, error)
+	// GetUser Get a user.
+	// (GET /api/v1/users/{user})
+	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
+	// UpdateUser Change a user's display name, e-mail or password, or disable or enable it.
+	// (PATCH /api/v1/users/{user})
+	UpdateUser(ctx context.Context, request UpdateUserRequestObject) (UpdateUserResponseObject, error)
 	// ListWebhooks List webhooks, of one inventory or source when asked.
 	// (GET /api/v1/webhooks)
 	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
@@ -10146,6 +10887,146 @@ func (sh *strictHandler) DeleteToken(w http.ResponseWriter, r *http.Request, tok
 	}
 }
 
+// ListUsers operation middleware
+func (sh *strictHandler) ListUsers(w http.ResponseWriter, r *http.Request) {
+	var request ListUsersRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUsers(ctx, request.(ListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListUsersResponseObject); ok {
+		if err := validResponse.VisitListUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateUser operation middleware
+func (sh *strictHandler) CreateUser(w http.ResponseWriter, r *http.Request) {
+	var request CreateUserRequestObject
+
+	var body CreateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUser(ctx, request.(CreateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateUserResponseObject); ok {
+		if err := validResponse.VisitCreateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteUser operation middleware
+func (sh *strictHandler) DeleteUser(w http.ResponseWriter, r *http.Request, user string) {
+	var request DeleteUserRequestObject
+
+	request.User = user
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteUser(ctx, request.(DeleteUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteUserResponseObject); ok {
+		if err := validResponse.VisitDeleteUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetUser operation middleware
+func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, user string) {
+	var request GetUserRequestObject
+
+	request.User = user
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUser(ctx, request.(GetUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetUserResponseObject); ok {
+		if err := validResponse.VisitGetUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateUser operation middleware
+func (sh *strictHandler) UpdateUser(w http.ResponseWriter, r *http.Request, user string) {
+	var request UpdateUserRequestObject
+
+	request.User = user
+
+	var body UpdateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateUser(ctx, request.(UpdateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateUserResponseObject); ok {
+		if err := validResponse.VisitUpdateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListWebhooks operation middleware
 func (sh *strictHandler) ListWebhooks(w http.ResponseWriter, r *http.Request, params ListWebhooksParams) {
 	var request ListWebhooksRequestObject
@@ -10368,237 +11249,247 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchs5liD8Kgh+MyGyvyRF+VLdRUVHrEZ2VXmmfBlJVb0zlV4mlAmSaCUBNoAUzXI4Yn7tA2zsM8yD",
-	"9ZNs4BwgL8wLSdmSq9yOjo6yksgEcHBw7pf3vVguV1IwYXRv8r63YDRhCv55Nmf2PwnTseIrw6XoTXqX",
-	"LJYi0URzETNiFozINGHaEC0zFTMiZ/CQi1smjFQbklL740bELCE6i2Om9SxL0w3p02vNhCHrBRNECkYE",
-	"u2WKJDwZjHpBT8cLtqR2AWazYr1JjwvD5kz1PnwIes+v6Ly+tld0yTQxC67JLVOaS+GXk8g4WzJhTgk3",
-	"JF5QMWcaJoYpyyNIIplunF8bxcUcpr+Q2jB1aWjaAKHIqIxFuC37ZSr0minCNUDKzkbxh5lieiGY1oTq",
-	"G5aQmVTViZnIlr3JLz37wV7Qm9FUs97boLagD0FvRRVdMuNO7lyxhAnDaXrBZvUVXi0YifMhR5rwhEhF",
-	"BF0yuwBux6yoWfSCnn3Wm/SK0b2gp9jfMq5Y0pvYhXVD6jxTWqrmJUSCvTPTGEZE/qRWit1ymWmyovNi",
-	"NX/LmNqUloNf7Z76xeyVFOwlNfGiZX6LRTAxJbFcbbaRBf6IU27/uZBpoidkveApYH0oCgxfUE2E9HiV",
-	"4NUIts7+8fgJWXOzIEKSa5lsRqHwm8MrV+zuxWxoVz7Epe/YpF9F60Hn69znnPPBBx7zj3zJTX3+N3TO",
-	"iOa/th5kCu+Vv52wGc1S05ucjMdBb0nf8aW9BCdj+JML92fQRBVe0nddNGviaJS9+VIzR5lykgREqrim",
-	"VDFHtkJxzWZS+dPkYk76mjESaUsAosGIWDgrRhPAJUFolnAjlYW1fRAK+9tQinRDjLyxZEHx+ZwpizY4",
-	"a98s2MYhkMWlBRfzARCrNeVGh2ImFYzUhKb2axuiMiG4mI/ImSFLqQ2hZMOoIv3HJ08ffzMejwclFNsC",
-	"+5K+m9I5qwA+B7V/vwTucSO4LwGarYiHwJ4QbizinZLoxaufn7+6en3xH8evzl4+j4ItRnG9KeFnEAq4",
-	"LXaITqleEKZjumIJoZpE//zou4j0o5WSyT8/+o6u9dD+Mxqc2tftfNdUsVDYDwEdDvzV9ghg/41HoRnT",
-	"AYGzsTzI3mVuSJ+lmoUiejL+Ngrsguyhl5fL4SPUkAW9ZfbNwYj8xf7NkRbMZCYSwnUoKImejJ9E/iPc",
-	"lI6levlwcQfevBYmBGsxkiQSGVFCDd1iQZHDgoj0pSLUweZIhyLKVgk1bBrTeMGmhi+ZzEw0mJDIYmNk",
-	"GRVCExCSmxyfA0IRGUPxzZhovHZwzsKTQjjVtYOUWTDF4NAizdQti/CzdkuhgCVTQ6QVNPrFfCoThCMH",
-	"vabxzVxZUA9G5Dm3nyNrukECHZ3ZvVGRkAj59RBgFREn4hBNN2Qh1xYmVWLdfnFgac30qmdh0wtypu3+",
-	"hH01Me2g9xd2vZDy5sWz5vuzxp+BbLeQazfkIJT5YAfrlRSaoawgxSzlMVDvWArDBPyTrlYpj6ldz/FK",
-	"yeuULf//v2q7uPelj/+Tsre/9/8dF0LkMf6qj9/gWzhlfXtwOS0O0Bu4oAUKwk8JYIrMDNKPnEpw+wfR",
-	"Vm6j6aj3Ieh9J9U1TxImHnoHQECONFEyZWRJN3DxEwkCKKzshbilKU8eel0WF6xEDqCCFZySiCkllQYy",
-	"5OjfjLM00SPyCtkNWVPtRRhY/StpvrNX6yGX/0pahrwgiiEq+IW8lAmfcZY035RcYGuUxGCzTtab81sG",
-	"1COqCFmRvV91zadpE27UsR1SUkS6hsKYXGsY5hS7652yhgFwupLyR6pwXZ8DmazMajEqtYsoKTFA3xSh",
-	"ccxWBtH+SsqXVGwedKVSkiUVG79cfUqM2hA6p1wQOjNMkeiCGbUZntk/Is+bts69NKS6rJr0Y5fwk6CZ",
-	"WUjFf2UPfUmA9CDRFCQTN0KuRUAUu5VWkZSKsHcryw6sZAJn8pOgt5Sn9Dp9UAw6IwlbMZEwEW9As4br",
-	"iYzWrUtnq5VUhiUvWcLpFQD6YVHcovaRJtE5zjm0a4i8IGeFQrAoyBVTsAjgWJr0//Xy9auAcBGKn66+",
-	"G/5pcOr0V5irRGcRv0AQAbFzs7I/SKKZSKykYRflVgq0R2h+nbLvlcxW9u+VsjMbjtw6XvA0UcjruGFL",
-	"3cDic1mDKkU39u+F1Gjd2f+VW4pXoguuP9sxH4qX5fVfWWzs224TuXYK55gk3MKPpm8qW+qaoQKMOnbh",
-	"r0eaJBsrXsclOSEaDlOuTZQzB3vVq7CcLpmhdRBbYPnd32XNCJUaUD6UhbRfilne7hqJywx6NE0bBge9",
-	"M6ttPr91t6UKodeCoTbKEsLsEKAZTnoiHGw6MU2JYrNM01TbX2eUp5li2upMFvtjmqZOcLfEVJCFzBTp",
-	"xzIThoTZePyYkZMJsWqCk+nJjCttAlCwQX2Ah/avwYicEcViqRKnhCfMUJ5qMLAQSwsU05olf7ZiLIE5",
-	"8JO4CnvUXBsuYlOs+ZptpLtcsFcCVgVU+ayGJjPllDMr4tA0lWtmdTNC0zXdaEL9iuQMhE25FnVkoTGC",
-	"tOHq0Nigiav2C6zf/jKTakkNcpBvnvS6LRkWzQEoXRjYdoELvEDBszYuvyLTlgH5qVUWbhXCITwN6q/I",
-	"zMQSX/DqjwNzz25GcPiHRSyWNOhCFt+pboGusQKHaVus+xX1ofbfjWMr9d8P2OfWveR2T25kATN/6B4t",
-	"Ao85BZSqqyrvsPt6/8i1qZOrnKTn/+gkqAWxaCD6JYNss7Whsn+Yr2nJ5zRNrWp+BkJhk9T+WqQbtAIU",
-	"d5sIxhI9gSc3bAMalebG6/qZZgrNGHJmaZnahGJJ4wUXDE24s5QxExAtYbjKrGrmqUtfx3LFdEBQDQrI",
-	"mirBxVyDkchqPxKMB8AoB2D7AyOHFbOcoccuB2x8YLBTmXBmguppzKTF+ymy7m1ZSGXCkaCKCe/Uar7O",
-	"9vi3jGUsseIBfolwYFwOxNdSpowKuDGZcHeiQWbPBK55zdOUcBGnWcLKkO47A45bgCXzAdqJqJt3mK2K",
-	"5QxGTZdeG2oyXb7zOLoHi7PfbTZ7lHHI7SL/WFACYBdm/Rvb1G/CDT7csv0u5FqADalxE5lKm2H408WP",
-	"hJJrKY0FkMUL8ub15RVIbn3FUmr4LbN/WDievXlxpMk11fBeE7i29m2XipM37rLwttQ2aXfPUCn3YL8F",
-	"A1TQS2VM00byGitGDUum1OxP0ysgaaCcaD44iEU1GIGkGGoWK2a8OaK3PyfzRL+L3r2yYyyywiR6qplp",
-	"sVaXV+EFhzQhlNzSNGOkX7gK4YGGU95fnvYcqGuxxbmDGmTREwyxhx2cc312btNh0VHNUdp2GGW7f40J",
-	"wkG4odVTztGkegLFIoMcoStYWtl59xU5h7fa8RC8pttkegu5l/Tdj0zMzaI3ORk/ehLcA7Y/txwL4eph",
-	"bd8IPMSlYNqT6qTxFhyC7nfBtq2TrR6q23/3UXwKAaVE+2q3aH8BpLq1Eq3UejFF4mv/FdtVznhsESjo",
-	"rajWa6lArLOM38pua4u683hl//1rpuwwuWJCGxrfNJLa6tT7QqQTOzuQ8Y4faBWXC/C+b5A5EFUbnE2K",
-	"Gwb+zVNyw1a5yFYlNk1yTDPOuXlKvzUd8qegsFvzd1Gw3Uu4A3r+BFTuN0+8vnNcUTrL+imhgrDlymwI",
-	"vkLilFGl7WO5wglqvP0jiVqTivssQ5Nck7CduN/QoUA1iR6PdRSQ6GS8hP+g1Z+9o8tVaj/7eKyb2Cns",
-	"/blVG+r3DPbVNPmKmgXhwomHzigdFEuJpZjx+UixOZdC/3LyNmqUTpdMazpnu3UxXEjxQhPWfa+oaCBG",
-	"d5ENi3CgNr38rsYHILzNPzaq33749pq2pqoIF63AuZMoEVeE9W1E6AizagdOw4dERxxPMxCbVuM9lp3v",
-	"b9NExworIWDFUluB+SmEAUTZuxPa+zGiV6H6jCsWG7Jky2umGkXmDn57kJW9gVPmO/HLa4XCpzkOZ4a/",
-	"43H8wGhqFvVVFJaEblR04xo/LZu2R5NEMd18vEzQ67RN0mHvDFMiJ291PWql5C1PwCDNkwmYkCGg4Yax",
-	"lXP7SG0abycYx6eaIf7tR3DnFvIHenBw6TXLcx0797MIH7bgJdfa/rMjMowISVIp5kwRxVZSGQgloiJx",
-	"QOSGJFzDITWbwFpvFRj7mn+Bmdv2eefb2MRwiqmq6OSXl6vNHkkLlCzAl5+8W1wFe8oH03YnPsW1h7t1",
-	"f9biipPw42WTXbrPJzAm2bHTlUx5vNnnlTc48gNIDktmFizTU53s4bV2gy+fvaSrlbdYHmwS6jDZVDWd",
-	"8r4OM8fkZ/gw1pjfyWE18exO6H2K21pcp7sz6vwbD6Offp7jpGn6etab/HKHg33baMtma7LEESX9GIFK",
-	"FFvKW6bBndOoyr7QOmMXqCgeCO8OvaGSAED6hdw/QHdQLtMTrkmmiySU2hmtFV1V4l3dUmoRGWsGkZxc",
-	"zFM2zDQjP9vxxL6/gihqCLvmQhsXMF+Y1JvZvH1zakyLn6b63SNNUj5jEHPQd0sl34yLwGRyMl7u4Z/p",
-	"1m/grJIuL01VKbxXa3KLBZmclbKrAEgtZuW7OSZKToa6QOlxZTuCImZat0VKWL7BpTgw8CDXdOu/mHTq",
-	"gvxacsialNzyW0Gx4u317YzZqSjLzqroQdaEUa8cBaye8snwm8ckZcZAaH3C59zogByNjgJyND2yV/lo",
-	"eBQQbagCLyXE1lP3hv0ZXoFYFmof2W/+r1/Ohv9Jh7+Oh9++Lf45mg7fvh8H3zz68E9NYLbLK8eJVw9W",
-	"NC7+yulA7WYKl4zRpSNovyf4ko/ogQQRb2SWCjMaGHfue7JmyoUgESsbH+Kna7FHu4W2nZwHzadg3xVQ",
-	"Nwndd+V/RpomE9UPco2RsxiwGMs05YllGoSmKenDmjH7jWQrYiSJILrK5+tViGmrkxA27pdQ3UMbTN/k",
-	"W2xIbCkF/vnQ71reaT86pjgsCkIRKQy+zn+PBhiPWsYv0OCd69cikpyRpVTwSIRCYqAJNzpHzgW9ZSO/",
-	"Gog+hxwi+60VQ0Z76mNVcL+5qgumYIS5FD4YQ2/nKXFxK9Nblli1OBTUkOj751dkNBod21eHsUMUHY1C",
-	"MSTRkinI53GcbzAhVOfLK7Zr1rIEKDfXJBQkX35+u1D9hACbNA1g81YRJTBTAnE61xv7nwCTbghJqXGB",
-	"NEfa+c7XHMNM+g6s9sayxL4I3Alj3fHG2i9ounaoBZtaKTbj76IJArJECVg1LQSyRuz7EQQlxrgvDFCc",
-	"4iM7BB9Ep/7QfZpJ5LBlap9GZM7AHgHRgPajgBtUbw2DcCMPYG14mhLFaLxASQ+WD9uKJrlNyKeNYcAi",
-	"fBZpFdfgPAtcsKRhyp2IhniklM0MsQuVsyb8hwSpi+eXVzhJyhGWuT3KQ3NGeRpNfMQRRgnJLE0gNcLD",
-	"hLrtCoyKylO77RercLc4P4MQKyqSPLPaZTCeIjmxXC8PerKfWCkGsgmkWEJ8jgUsAgoe4Ioxvsp7bgHj",
-	"IN7KooO3hLiwwkZX7Gvxss0KBVTEwaC4F4iepmTeI9pIKzm5a8vFfFRaEgr1Vo1GO1XjKnzweZNN/+K7",
-	"c/Ltk6d/zKPGMV6tHn0ay6TixnZ5PZaWSjOFZEOIPHR8I+hl5dyEwEpTLkfKUmE5hSwOGJaH30+XLOHU",
-	"xyRanUcmU/v1IpLTvml5xdRnWeBEeWJB0NNGKjpn01mWopsA7V6NgMG9NttmIUpvb55ZctE1cMyadbkk",
-	"qRpuUtYhF9RdKD9dvCjng95wAUqMO8A93Cku5hMmLsW9wQk3McMmBXSXflhn8Yja1yyWS0aKTxKMPdWk",
-	"nzOWQk8e6iQaNERCo71yeksb8vqfSWNYUvJ/Aj0BljHntx5qOOuRxl89uypo5JEmbpaA8BEbkTLRbY5G",
-	"LCzkDZGmuHuOZSaQd2jP2w4L43L61dRbpptU4roKm9Jrln6Mvvej/QAS5b//7/9DklYoB4SN5iMSoWd5",
-	"QlYpjRmkP+CTqFEHtBSgWQzPT8oOse/maeLfPH36+OmuQHb71scgin2f9EvGgsg+iVo0+Nq+LmRaDUpP",
-	"llxgCI+iLjobc/Vd0CpTjaTq8vKH87O6ZL/KrlMeT13cafe9L41tuuWX8YIlWXMmt6sj4rgwJkFfb6xw",
-	"wtLZhFBBgM7e0pT0o5OnLrrh8XhphRwTipRRbchTPcAk21hJQdg7SLTgUpB+9Ifjk6fkD/g/+/L/WMhM",
-	"pZvolPx0dR6KTKRMa4KM1yXmkuj84vWr6dV//vlMMXp8zs0mGozI8+XKbCY+nZ4kbEkhyemFX6Dh8Y2V",
-	"GNKUAAdeMTXMxYuZZsbnmaCYgW9ZKSsUXiZ2dmli5JyBeJJIyNRCgcY9dLJDHtxx8nTZRDUuY7liF0zD",
-	"9a1FUbkIkulS7+lJYz5MpDZR7jxudw7XosXhwgaWtVgsCYjOrvMR9ijjVGbJnqHZKyYSdChBwQuWdGdk",
-	"tOjBnlnhboIKhBqxms/Fg9s0i5g+K1K32TNXiouYr2iqm2BvQc1yNaMSxFG8WFgYaZoeGA5cJR01wfD1",
-	"ionLyx8IDgM1q18IdPY1TVIuWDMvbDSW/ujsoo5DnIyXp7lRtLZJY0D318RrkoeYTIOdxI7PBUvOS8GX",
-	"dQNq9ccdx7c/3DVTbUbZTFtZtc2UZWV947JQjCSpnIONRDceAAjnU6wac0cvXTU01S27su+taUobaIQ5",
-	"FhepAxoi0XZJ2Pj2OY69Y0JBV6AU3Omkft/qjM+yh1OCpcMmFV3tSBMmbrmSAhTiY4+7VivlovGcFlRP",
-	"Y5dSssXGS9LbXWPZDnJrsXdmanfoQNoiA9hhRDtZIcmzhpKMkT6w5b9yY5iC67pn6p6YlmI1upZaqNPo",
-	"TQOgA4/JuSyGSzfEYxTCTSeW+XGld6a4o2aUwd9IvJCaCdKnedDnoIoiDhMCQolhwizyYmNMcZkUzqGn",
-	"y2Z6ihVwOpKtcMDuhWC1hKOcrjbnJDVU32ktauW/b5ngeAIZatpV0nMWnvwCgcGkIsMXpZ7qYsldUk98",
-	"Vl2DGgb/yO2bSHXQ/EQVc+UjmD0KbaVCqkE5SLM5F2TGUxaKmCpXdYktA3KdudJLQhI2m7EYgs6dJRHq",
-	"GcWGJHw2Y4oJk25CMVNyiYcOXx0EoAyGPYxXJq/OXj539UPcBydkvdiEPcJovBiFAl1uPvmvaqgliq0Y",
-	"RdvR0i7Esk4PjFEoyr44qHkEmxZSMFdq6G7uiaawIyeq5fcz8BS+ctUPi+6oUP9WOQ4LD3WGykmHBb4W",
-	"QiyFNiqL7WG73wJX/Ydqb4L25lU8t0b91S3wTuG7d+V/ewX9VsXTvMRhDhC7kwmhax2QebwKCOSYQN04",
-	"n2TSSCEO4Sy/IwK/X0RGHvRfD8N4xlK60XBjQdO0ajIl2lDAH82yRA4VFYlckhVVBt05p0QvpDLlojYQ",
-	"P3DNzJrZC7uWqLaOyDNvqNqDj1T5xn4baqf9Xe9jkM65feXKvdGiwOWH2n7LP4UP08mad48/wg/sGXy0",
-	"ffv+9fL1K/RPkRU18YL0L747J398/O03gyrVtseICXm5b4XrUKATJhJZmkZEMZMpgUXuJClpRKTvQ3qo",
-	"52ZIwQZBKKDoHD6NcCm6yAbRRiqWuJd8kkrZkWZHhkIw4IEIFE2MlKeEgl/HcpuU+jKGMoUqP2S9kClr",
-	"SkkvKNx+96tK62p37CV6/rq303fg40LzhOXRT3l60KmHLzBD/zM6+KRTa+0ArFdkOctdiW4+k0t5r2Qt",
-	"JczkzrrajJ+U7u4H+hIFrsEdt7Elz0YIuqgRXmWqvOfR5/S5ZfomKE6giql7s3MhrbJ8OVtrP1rceaz+",
-	"0joMLcnaO0+4VdwulnjI1E3y/s41tPGA/c6wiRu0ItO44bxqhvSg9244l0P38K9aitEFXb90qWaWXG9E",
-	"fA6lehpTMCpJFuUqNyUfSv1XxOyWH30yQoPaIlzxv5afUdLdIyTMhdjj+osXi4WVNlCetpGfbUR8kYkG",
-	"6Bhj0ach9MtVTbWUHWJQZlKhXKOYURtX8QTMt8R9hPSj4dDqJ0P3QEcujGfQnJUU50fWSROKw72j4Se3",
-	"im8bNTY+7sXvRCqoj2JlM07TluwZwfWiewU7b9gCyuC2ZvbETGuylurGu6HsEvsYF+N/5i1VUe5cdYlR",
-	"zaaZMDztsP/gwo80iVPKl6XIIcJEoonz1Cgm2JolVl6AkjNY7dpOYIdh7SsH8etNYVfyWwPzprzZ34Yk",
-	"pCkZO7fppitpg3iLQU4iZq5Mc3wjZzNYPEjPUGnPTrP/5PDdqZx1lcLhGJhlwIAARSFHXWpMMp211az3",
-	"Q1C9oCVbHJQlzv0N+60dqxLtL1eXvFVNtu3O5CaIEv3Ie1P4lbbYibux0YRoubRQsvtyOHZaD86EIgEU",
-	"5NcNPClH1dSqCFV9Vm6qwnsV9GIqYtZWWszVpq64gVfcvpXyXklIsp9BS3DjZ8qmrY8x15TTwrZMN36l",
-	"5aiQspXGYUtOuEuLCnJO0sF+Polq5zjZ/aWDXUHEQUvm7h0CKeoB7xjy8hEH6b+QB3Y07sOHpn98ShsW",
-	"c9UfdXV38CXeFofNE70dbckrBfS5xnqL4JHPrdFg6uR5OXw/og8cSUBgHU9TqL6P0QJYEt412iBzRYUB",
-	"YnqgXxUyIjP9kXTuED1PMZpM7RZaAmgASEu6wW3a0S0F3eRu+xnEs3Tl88FHymvaWfgA0PROltNO1IGG",
-	"ICUsQX1IV5Go7+KflcWywcQePyCECx8lLNUMCoYiyvhIXeDnYAgp0GcbPxswqYJIpaS0R0+fNiUw03cv",
-	"cPBJ2UFSicP/BCjSAKe80LArQ1btCvKxyLMjOgD9L9/LQiHvR398NF5EA5DPMJToZAkW/HL0QK7oDoew",
-	"keGSvhsak56Cl4MsGUUjGnqmHEGDYrQpv2W114ruSa6+uGZGYzHroHx23zzZM3QFALQD/w/ICkTi/iHY",
-	"pu4Q795BCEaksx7h1trxa/VVv/Xr/hQc3W/lrrbaBntDa9Ow/tlf/ucRRuoPvK9yO5T/qMhYuOVsnXsx",
-	"fQCYi5Z3DEZ3d/EZkfEEcQ4towc2uQl6P3cWgm5yeeWLp4pbJtNQ0nCnQcV1BmmwF0BxTC40izPFmsMV",
-	"7iRhdBbDuPXN4fZCKLf41iKzfkWFPD5ngikeWxE3bZO/F1RPNZ9bcXda1CH7PMEaFUWrftMtwSv8whBc",
-	"X0QBoI27pVleRzjAYefZWdZ0BpmBepXSzQQU2CWbHB9b9ez47//13xj3BXG5lshDAxzM1ACo7xMJVhJI",
-	"tlQct/ocp8o1L7ZwGzfRePCHea8dPt5Jxqnft93B3qW7lA+uyJmf7motufBCStc9K3oUFTftkLt3t2BM",
-	"NDv5qF2qitswIs/f0di4lltyVvqCRTnf+uUjBfM6tdgqaicVcbv3vZb0hNi3tLe0QuTqiBT1DTvyWPem",
-	"Bb4jWlDriIbx2RDlnzckcy8vWiINGy/6wpiVJn37HycdozcilXJ1TeMbkLsw8bGC34MdW20WrfKr3FbO",
-	"2GHtM2ZFvaYyLyUreIOX4O5R2LWo3oVUhmCteaCC2yb0U1JU+f3p4sdGiDPfaeGQiwovHVgrr6GofoIg",
-	"dG4IozZoHssNYfqGr1ZtJfYz0WEaNJme+iSzOhYzkawkF+ZIkx+urt4QfKGq7AvsFVHJ9a5kWh2S1+/u",
-	"4/6FAEsvlKDtTysoCo17XCuX4y+jmFvpHnj8KYTv7atxf2a1CkbWDbhWah4hHkW+iIQm3rCKAVt8yZKh",
-	"VcBVJvQpicCgO3J+L8wp9XZaS2CcoRYM4+BFC4jj1IHz+CdYowCdaGgfLhuCYU1l0y88KOy/pTX7nIRR",
-	"3QtXIJUDwSc8t49Qm9wX7lRgZx8t4D4l+j3FjkNEjE/J2MvliOWSQ56ZLykXNLnsi9I8+3LY9ilKITHN",
-	"HKSxMxCcJDebS5DGsdA/o4qps8wsGjNEzt68cCajfqS0mY5Go2gQEIhydcUO3O8oK4NwEb15fXlFjumK",
-	"H9+eHGN3iyjvOQ1IArMWq7YyBPbN4mIm6ytxEbe4d0hIqpjhoMU1sFqvFltKMlOcVfrx2pscCnQQwQ7g",
-	"Sy5mCuNBS18N0CiUYPAQWKIgtMhNEYpaN6hRKHwAr9t83tcOmo4QSnDjOUjPXLIN8IUJ+Rf8NQf0KBQX",
-	"MmV6QiLIKYxIHxQ7bNwbkMhnGEakX1057jjAbIZBEIrIZSBGpJ+3CbZfQKOne6qr+9+q6jDA/UHSNAja",
-	"UVvPtAiD4b598vSPA1/6woVHRpb9Q7/UANsNuxxzwsUqc/dGzmaYR+b7Sf7ydgQRdNGIuGaXeQc+Z7cM",
-	"hTdc2jVeFN0EuVMKIFyPCwJN1CbVLmwTUt4IbCAU/ejUfltpZv6cmdnwT9Crbc1Sy82DvGiBG2J/g05R",
-	"LIHmU9cy2YQCxRZnT6YNrd+g0wvVsLpTQsXGNYix1wJaR5EnJ0/tWpoz6KNBOUl8Rwe46M3Z1fkPrhG5",
-	"k/dhiq5IRvgYvWHaYlAJSDB8CMPdiRspAfaW74G5De8ZaFq+lQ2cxIrOfXYnBOrRv2UWLbA/+4SsqNau",
-	"s+5243YK79otzZkpAgqkYKfOCeSTFETeCgwbvNuFXZXNvApDKq9lBpEKIlteM2ijneOVawmMJUrWksQp",
-	"1Rrql0AIZFHiJS+OobE6hr8ytdZwQSkjPhSXzxC6LhoRjr2o4C1dCSKG3YZjKqD+0i3214HRI3IWCk9f",
-	"YPSMiwSricBiySxLU+zsTa4VZ7N048J9LKSghBpLyJNH31oEqxVdiNzNrTS0HJHoeAHldX91PY+PodyG",
-	"/QtaYYNe49xwaAt1tQ88CT9786JUpGrSOxmNR2PQQ1ZM0BXvTXqPR+PRY6wmtQAe5TkJkDD7YI78OHdh",
-	"vEjAt6BN0XdKow+fLpmBrpu/tJSpRj247/qeu5ympp7Mvs9WR5fs7SkgA7IIGB1xrTPW/nmsjnnA94t0",
-	"tnXedg6THETbLtCnvGuaJvGoAObxOaoJe4zEhv0f3m41g340Hnd03zys6+ZW47KG5puvBRId19FLuP6x",
-	"T3ARTd/OF3vseyvD+JPd4yvNWuGlx7tfKlpL2zcefbv7Dd/7FoS6bLmkauPwwbUmlPOACLa2pAHzscgL",
-	"rTOrZ+mgaGlY0B/n/ZOzEr7qwLk1A9ehLKgIXYUNTXuDBnXWW5BH6VxDFAxc2rd2pf4e+wgYffz+hm0+",
-	"gJbUfVV903jiXyU3bNPSrRz7ruzfqfxt0Fu5st5bDXBBZhOuDW7RMc51nyxHglvBlEBLyBvXpj8U/56x",
-	"DJgMsD9ng79hmyNf2Iv0XSgOify2IujvDw3SVCZCUU3/4kVPN4xeCuycaxfh4BgiFmGZAEcIhQsXK/rO",
-	"u+9LUfmc79DW59iBDnLeLPdiSShgsyBzY/RdUWOKvYMhg8DvEtuquapUvouaKyzlYjNWIMeDsdAuAtHv",
-	"JG/jT/pPHn0LnCcUFdYzQHZSpfkuicBHVNXIzKNPRmZqzQab2hC73xx5ebL7HufNzw+++EHv6T6kpdyQ",
-	"uawB9ia/vC2TjjNMF7NMGfqsuN1OiuzOCuYKuS7f8fxCb93z/IaAE1J3su5q8U/du0eW0dA8qeE0UZGz",
-	"Cx/9fsh/Oacd5H+nDXDlmq2dbrWgs1dzXbXG+0MtGEHbse57og90mm0neV5madcbVyr0d3Gmdktllkz6",
-	"S2ZoQg31PNcdp+8WWMQxQdSSAe9YHqZEkaPn5Uoaj7rgh9UzRdfmebnmrFMW/kUmm3s4T+dL/VA1d7ps",
-	"ny18OrmH+VtwiRYk/rcpQY73QLdy8dcnJ4/3ws8foZwfvPB0n4009Nx/MD6X3yA8MChIlSti5LJCA+ey",
-	"SKQqt5I7JRW7o7955C6U8vh98ccHlDVThib56i17Bs+3blkF1Z80lDmDl5IHJWoHyzcHo+XDIgrCsIIo",
-	"gRNPS91LoS5vGXsCYLH2MSpLXXS1kVV+z0zXaY8fiLBVpYffNibdnZ9+z0zlhI+Ka93JEKvq6S77SP72",
-	"BZuB9QMMpfWjd0GND8dRnR9wL476kIjnPLZ1BPyNMth7J31fNEdGW1OVI7ven0IaKBEtgOc6zQVk223F",
-	"BUe5GgVlfyiUsu7HCxbfDKlIhtpHE96VWx+j3bZupTqcDDTambCbia6Xx/MMpqnzRh5cFYporehqQuwt",
-	"jpp6ovgzGW41R7EqgfMdLUPRz4T93Rn9odk7wUdQcRP4IHc2xJLh0NkSoaQFmPogClUUQzE+D82SisVS",
-	"JSSmwp7zNWqeBh0Szns2CkVRirQijfnXwHlD+rg3zajL6M0ElES3+DYI0GiFFi/78afjx77iJ72WmSGP",
-	"vL2pyaoEjVfunSpXWvE8MEWutZbZKRAAvkG9qQoS2YuFfkdYI8TnD8+lMEqm1eVsm10/fEn0/Usm16+v",
-	"DbX3pkqbtmRgDHNEugJyMEOZ2FKhmatgUY0/vzM11npxHNNWy9P3zGAd5Xu8PjhBy50piql+WTLMw2Kd",
-	"heT5WbkyrdaLhCwzbSyn04b0r+x/WPKTZur87N/YRg8QDQXZarpfESvvS8jfF3U1n4v7kyWwtEReOtjy",
-	"6bxTGRTlz+sTVqsNQ9eYU4y7cPbDJd0Qqm8ApjNmGenWh2leRSfNi/6CTTIUS6kgpVJDCd5KseSC+St2",
-	"K29YMkFRz39D41cbvT18Li4vf/i33MH3qVlyuZD0A3PkerHiNpZcDPmy6MuXzEPt6foaKgJrVK5Fmbj5",
-	"cKh2ynWkyfnZXpwT7VCdrpnvcch+ITK1Tu6NgSWutd0B4Sudbeub5qi0uztkoq629k0TlYuMdwYO3Bs5",
-	"KHrbt5ABb2z8h5Uw6m4yH6yCtf9omkL9KqjIY5EzKDtHMfB0lzja7QmDM7onTgTf/jz+L9zW79X19Y9s",
-	"mateCbB0o0ZmtbCy/ubl5MM0Mrxfx+/hv3v4sIr7sct9dYGS4JfqdMDteef7ASpIQ3TbvER09oxvKx3h",
-	"VjGVVvngRWncfZqhKh3JW2NwcjT9XUZvlGBePvryUeziNC9K8si9mCK3+uo/MMcp9ZL/GnDxm2IiPnii",
-	"hVVUcbiZzhy/z1/dg2dUMf2LCHu4O/R9REIJ+qgolpoDB9t5Nguuu4+pPQyhA/jjh7nsV1Uz8Rccg7DX",
-	"jTrUJpnDdq+4gwfjKp8n6mAnovmgg22E+6rZ/MaZkosfqFp1sFt/6ZSxxYszbVuFv9SPdok+zI/hZb7t",
-	"e0mO3kre9h2/oYU3po/UcgJHJJoumaEjO+iWKh1hWsaabnQoXAfrUxLRNB3FC54miokIMjN8cczVMGW3",
-	"LHVtZk+LJrRC4rNQUAWd9qNMwAOWRCPyrFIPgfR9B2outHFpQlLlraqpCUXCNV2tGFUsQS9CnkUKyYdF",
-	"C/C81sKg0lE87/BpN/NniFbAFGMo1lZqFA8whIzjUSj+AuEIOQhd0/wj7drQUm1hCskoWNtmpbgweWPv",
-	"UFwtuLYgLXqZh72UZiJehL1aYawiVdzZY0MRNZXJj7BS1UbEFhZFoTgMV8FScVgfLhRQIM6XpMOPESkI",
-	"rmEAO8CQiyV9N6VzFuXJqjVkwXTdtvTTCVFMYMt7KWIWihWmJ7u8rmpDdRAXML3de4QUC3IzdPT8is4h",
-	"CfrFbPhKCjZ8aTlJ5MUPF1qhyePxE7Je8DQvHOlmhJwgkYTCp/1wQRZyTZZU+DJfMLnLsi2yfqr5pqG4",
-	"ZhspksGIvIDtS2i1lZD5r3w1ZCKWCRSElaQfYfbN8Ll9CP0i7JhoEITC0hbFtHaQIR2ACXzuMJ6qY4uh",
-	"wBZi+gZKfEI3Hyjw4BaQH9ACSwQg+Hy4KLT272NPMOq6Q+NWh7BE377EjvhbJg3TCDyyBfxQwFsuJbh0",
-	"AiNyAZspcpeh7ZchOemdoGevCIixcwEiFZSoweH2PTPu3pRlhR0+A7iMlvSe+gCcXGaFvss+errJ8G7f",
-	"Pcy2/wLjoRrquzRm2aZV18GuMmt7pLi+pO/OgB/uHHlpaLrXwBcze+pw6L36jiNEGug+h/VpATkhS59w",
-	"MyjQtJHjhKJ8d0bEURqgsKWIKVdB1Y3C9nFQ9AuCfQqIbt26e3WYULHZo2hqDWPbIO5fgOKbH97uUkcC",
-	"34mlxIC2wp8sIrQINW7UMeJKz1eCyOE2aTnmvEJtnRtAvre+sSRcKkfRhamQxqJto6UZa67ZqHJCee2c",
-	"X/mquT+zpWS79gRjoA+6NkwNEc93vINj/ZXo/Uybyv5t0/TIU+e6HNWJeHYjj5sMCPaAK8TbUk3HwYjm",
-	"wkWWOnqOIadWktriin0582SZuaUO7owavy2I7wbsV/fjVnlKLkrSZq1IEJZb6XsMHgBZsSJBiazAz0CR",
-	"K5HL2A/9o80Ce+g2qEzsCCGAIffqA5fZqtszAOv8PF6Bh/Zub6m7eEIoWqHa4dXDAFHI8oOEKxajxkSw",
-	"m8fnRKfj9/DfD8e3rtr1x0wbtHjHZLY6uPpDUy1xQD4HSd9K5nrjEgID4BPXm6L+BXYNR6HJqRaggtZj",
-	"2FzTERA67sfuhvLMwxrbijmbQlVktvKUjWqXp/E1eO1z2M4uXL4MrZ5KnwpXrRCrBebVCi0SN/KgPW49",
-	"Du3iIT/AiB0a5WuRbjwlW7LltVV6QW3njgq2KXueGBygTf5Q6K7RHyKytOIdFFHY+G7c8YIqGtulkn60",
-	"ZtfDP0StJaNc5eLO+ZveK4qV116taKYNcEKDnQePrzPjusg1zeWqSj9wQah7UKvvMxrPosU+1aVy28Od",
-	"BP87C/NfpfBWMQlOpCQgfg7pB2Y6fm//86ErbeUHNH7dKxa38Wi7uK/BpOUccYTIp8aXxhp+TvPjSUtF",
-	"s4VHjDahdme1+r3w1M42jJ1HULf6tQrdttBpF1TnOiyY15GHum5rurCxJJJpZ8d2jbp0rS9PZF+eot8u",
-	"ajJL24v+ii7Zeb7WQw/lAeoSlhfYFcgdyzTlkIcLbcq2ldmvVN1S9dyn4JqVLbEMHRW+tcc2Dnk/3krJ",
-	"JIvZvYVY7HGtVrnbeaiT1lsFvbugOKdX7Qt3tb0TC2NWU51MsQG+jrCt1QT2v2IKy1oHcNncZyD3CxpH",
-	"gm9AoKMPIAky/wo7UISicveK1U51EnlHOek/GY8LW3Tl4odCQMVDUjLJEJpqSWKqoFJkNAUf9xTrhU/z",
-	"t6MgFFu/gdEr2H4DT7P+HCEVhaIf9gIaXAdhj1haiJV1twY7qToCa7liAJqUi/mIgBqCVAkKNUMjAcU0",
-	"9Ay0+lfFjz0ibyQXphxOAFTOkbW89SSGXlNNIlqu8j0qxfyir/es1aUbYEHJxqrCUrDC4xuKLcfmtiuX",
-	"9B+Pn8DOt2zXg8BXZrSIcBcfLfEu2mYHYgGmy2cH0+n7dq59LAPYr/VdqdVsvZNDI1OoUILftieh5FvZ",
-	"yQ9eyoTPuOc6X90G1ZCMMsl3DXCYuuUxOLdjieUosSdwmZ8tpeCW7Yj5g7Azx1k77TqXbsx95svCFF2C",
-	"VYM48A/pKXB7L6OMP8NPEWHamIYeoZgSubKTEPui5C1PMPd1hX1nvRrgJDsnxoHRjYt5KDzPK+7IKs3m",
-	"XJA+MDK61tGE0CX9VYoRXWv7/ymLH1kxRrG5nQIkjBlP7dqt+OCq50xLj9i72iMrhMCS4HVOl1MlUzal",
-	"SsALrkvVNFNpFJDRaDTIey7EUmijMizCjrsMRQSg1CC/OIklINEN27BkWvytjeIxyD4powk2nrGAN1JZ",
-	"MeHM733GQfeK8M/IV6Smvvawq23oW+FBUR0X/uOPwMWKlMuKgmxohUcmbrmSApS1Y+LiY6xQwUUTg8cE",
-	"gUtvRLyXpHys8fxZMlPcxr4mQ/7OQ4bPkqQUripbw+8LwljihO7h8Xv8xx5ZLKX78LVy591yXvxh5bGD",
-	"u9NcylyttTRQy8mMH4BkXOWV/L+edsXUWurE+tECCoK/lv9SP4lrmWx29j8KMKSO7m5/BALJdhepiS9W",
-	"mLKZCQUYF1wwQUAikaVpRBQzmRJ2HTDWUiewmCLndYHATpwKBde40gSblpXKHuKQop3++7CHj8LehLwP",
-	"e04iCnuTUNiZP3yIci9vLi6dEsE0CC/gBnaTnbqEA2jx4youJmi0GGAAqVtTdQ1cE2B5kGRD89D1IBRg",
-	"1aDQrCLv7NGnJHoyHke+o5Xb8+j1m6sXr19Fg1NHtO0X7Sq0k0vEnGlSNP+qSSiYfPQAEkqe5RT0ulDl",
-	"zp992HJEnVTMZ05VqNlXGej3kTZVXDlMmapc2qBS8tFiQ5KlzFK3Jdeaiznm2qBz5mDJKe/8M7xhmz2K",
-	"oLvRvuDX7jIS0O71FNqXlNRLmSagJpU0oq8cOA8IsjArdRlqaLLU1OblI/lya/E6p87qhVxDqDXEsbi0",
-	"BGyEWqnJD5Ih1QtohgdtQNMNuZbSuEwQ0ofORUMuuAlIppkiCTV0gH3wAE9CUe1XutWdKrIcGfohlTox",
-	"udQvZxkfheIlvbFMC3ka7EF43ufNH+yWywzcpO2KdCfGn3zyZkZ2mhYS7/fhLRs/XfxoAWGB8/XuuLvz",
-	"kt5g60AnEw2q16ixo1LXneqinBBg2m103Yj4IhOHO8N/U+383C72ibZSmdD/4LLHR1hECjwt69NbXQPL",
-	"DB4Q8H4If7VVHtQWddmN3veY83KVCdJ/NH40OLVCSBqK6PvnBe2GRR6/V5n4ELlMTbiHc8W0hoKkrn8Z",
-	"tk6yo0Nh1jxmfqaJS2elPuCz2n8P++5Zeci1zAvqmZXU+FWO0TLsU2MtTc2/0cQErrAfoL0Dvfu/Y40t",
-	"7IptF/GjkGhWaTxYAsAp9seG/rtwGz9l172Olf47QrHqG/1R4jTNsoXKxJH2/dJ3JTV9JRGXcBlbWv55",
-	"clDmWcXl66zO7c708yC4w4Mv1QF4ljfbtoTdUJPpgKyYGupYrlhOCoEs1TOCWml8211qDVlU7oDvUqQO",
-	"m812yjpXOOQeUQhm2NEaEquK/g5L0p29eeFa+pI+ssJSoxVdyfdwh7GrQt2VK/97H+Y1+Pbn8f+Vpk66",
-	"vIDk0kjFSAQAjCyt3NJTrepaKKtfa9l91lp2OfqPyAuoSpFmINx5c4P/Uq3RX34ZatTq+D38dw/fYHFT",
-	"vlZFxaqoeSOZJpqziw91VCivciRTolCH86Q1u15IedPNlf7iB+2T0ea/mAvbRZRLv9jMIHAdn6z+UCr7",
-	"d5S//3E1zIP91oazTmAFPAlI9OLVz89fXb2++I9jLLsExUig3hZQOilypWlB9Ufknt2nqcEdV1cMWQHk",
-	"rzpBIT54qAS+vnqBulLlSiO0sdc3qKP5q53fo7JAsaWCJksokpRuJoT6ucgSQpYcT41pmhIKNkmnoVP7",
-	"0pEORbyQUkNU95WzWvaxA5mlBj7bxDdUmxFKLlMa39hLJpcQdOYmLGK6NJ+DBc+9lGeD88YmZSm/YaGg",
-	"TY3c0LChvPUBHb/YLg2NHXoh197YGgqqSQSoyibHkEN2/Pf/+m+MGI/mTDDF44isMCoCfdjMngLpR/Bf",
-	"CFWz/5jyJCJ//6//i6u1V3QmVSiwfRs1hi1XBhs4JSzJ8ssEr0SlWH0SFWH4KhPR4DSPeN8CEaPxwhej",
-	"8kkAoYh8iDGfC2oyxSbE/DnMxuPHcSb4O9+QDZ6w4PbE/bZg78gPL8/Oh5c/nD16+o09tLCHPxkcO8K/",
-	"rmWywQfudyilFml7vgWg4LiHFuOpgeDCJdOazhnpR4a9gxJISSgiagyNF0t7J6JBQNYLHi/ISwsttZQa",
-	"kysuZHzDzOgcSoNB+B0xUo5C8R3lKUtIwlJ+yyADoi+YWUt1Q5hSUumAPBn/KSBPHn0bkKfv3g2cZ8oo",
-	"zhLX1I+9wyvJaQq4JWezgCykkJkC73g5Aj8g2YoYSf7kj1OfhkJWqoQxh8xuTRufreFeyKWfYkQoUjlv",
-	"91Q44nlPIr/7+ucR+v3Wvkb9/QM2J30lDZ9tqswFTCpAS0EiqtRjlsozwXoUU4nZNYiSx+/dv/ZQGsq3",
-	"7WtRbAwQdNALSi25dd6L21MxYolYm/zRZqFshfb4IWhMSe78srtw55tsEw8P8jM5iL54trvw9YPwrs8T",
-	"t7UDr3zgVhW/vvKxL7jJtleg+jTXqwanRC65gQi+Sk/tUs9tF1WKFuG7MLXjQvzdx2jyrBi9j/XEC7pW",
-	"7HUToaUC2HSbwcHrQw9d7uYBrBgOfpt9Aidy5uih+LXWQJGQ6fD3qCpDtMdFfCKWZe/SgtHULH7trBED",
-	"Q+61SgzO0BQbYMExQpCxOFPcbHqTX95WzUO3TDCtJz7lL2ZaYx45prRWKqrgTEhHILqgc+sXdsTn2TlM",
-	"Pbo7VW6B1gUk+uXgSqih11T7vvW6GVbV773vXTOqmDrLzMJ+3pIaALfDwEylvUlvYcxqcnx88uiPo/Fo",
-	"PDqZ/Gn8pzGQJff993mpGQeD4P22HdlS5tJjH+9bfgTe49IDLJlTeuAM+6Un5QZopcc0S1yZMD8uD5Mr",
-	"PcyvXulZKRv6w9sP/y8AAP//",
+	"7L37chs3mij+Kij+dkvkbJOifMkkVE3Vam0n8W58WUmZ/HZDHzbUDZIYNYEeAC2acblq/joPcOo8wz7Y",
+	"PMkpfB/QF/aFpCzJSca1tROriW4AHz5898uHXiRXqRRMGN2bfOgtGY2Zgn+eLZj9T8x0pHhquBS9Se+C",
+	"RVLEmmguIkbMkhGZxEwbomWmIkbkHB5yccOEkWpDEmp/3IiIxURnUcS0nmdJsiF9eqWZMGS9ZIJIwYhg",
+	"N0yRmMeDUS/o6WjJVtQuwGxS1pv0uDBswVTv48eg9+KSLupre01XTBOz5JrcMKW5FH45sYyyFRPmlHBD",
+	"oiUVC6ZhYpiyPILEkunG+bVRXCxg+nOpDVMXhiYNEAqNyliI27JfpkKvmSJcA6TsbBR/mCuml4JpTai+",
+	"ZjGZS1WdmIls1Zv83LMf7AW9OU00670Lagv6GPRSquiKGXdyzxSLmTCcJudsXl/h5ZKRKB9ypAmPiVRE",
+	"0BWzC+B2TErNshf07LPepFeM7gU9xf6accXi3sQurBtSzzKlpWpeQijYezOLYEToTypV7IbLTJOULorV",
+	"/DVjalNaDn61e+qX89dSsFfURMuW+S0WwcSURDLdbCML/BEl3P5zKZNYT8h6yRPA+qkoMHxJNRHS41WM",
+	"VyPYOvvH4ydkzc2SCEmuZLwZTYXfHF65Yncv50O78iEufccm/SpaDzpf5z7nnA8+8Jh/4Ctu6vO/pQtG",
+	"NP+l9SATeK/87ZjNaZaY3uRkPA56K/qer+wlOBnDn1y4P4MmqvCKvu+iWRNHo+zNl5o5ypSTJCBSxTWl",
+	"ijmyNRVXbC6VP00uFqSvGSOhtgQgHIyIhbNiNAZcEoRmMTdSWVjbB1NhfxtKkWyIkdeWLCi+WDBl0QZn",
+	"7Zsl2zgEsri05GIxAGK1ptzoqZhLBSM1oYn92oaoTAguFiNyZshKakMo2TCqSP/xydPHX43H40EJxbbA",
+	"vqLvZ3TBKoDPQe3fL4F73AjuC4BmK+IhsCeEG4t4pyR8+frPL15fvjn/r+PXZ69ehMEWo7jalPAzmAq4",
+	"LXaITqheEqYjmrKYUE3Cf370bUj6Yapk/M+PvqVrPbT/DAen9nU73xVVbCrsh4AOB/5qewSw/8aj0Izp",
+	"gMDZWB5k7zI3pM8SzaYifDL+Jgzsguyhl5fL4SPUkCW9YfbNwYj8ZP/mSAvmMhMx4XoqKAmfjJ+E/iPc",
+	"lI6levlwcQfevBYmBGsxksQSGVFMDd1iQaHDgpD0pSLUweZIT0WYpTE1bBbRaMlmhq+YzEw4mJDQYmNo",
+	"GRVCExCSmxyfA0IRGafiqzHReO3gnIUnhXCqawcps2SKwaGFmqkbFuJn7ZamApZMDZFW0OgX86lMEI4c",
+	"9IpG1wtlQT0YkRfcfo6s6QYJdHhm90ZFTELk10OAVUiciEM03ZClXFuYVIl1+8WBpTXTq56FTS/Imbb7",
+	"E/bVxLSD3k/sainl9cvnzfdnjT8D2W4h127IQSjz0Q7WqRSaoawgxTzhEVDvSArDBPyTpmnCI2rXc5wq",
+	"eZWw1b/8RdvFfSh9/J+Uvf29/++4ECKP8Vd9/Bbfwinr24PLaXGAXsMFLVAQfooBU2RmkH7kVILbP4i2",
+	"chtNRr2PQe9bqa54HDPx0DsAAnKkiZIJIyu6gYsfSxBAYWUvxQ1NePzQ67K4YCVyABWs4JSETCmpNJAh",
+	"R//mnCWxHpHXyG7ImmovwsDqX0vzrb1aD7n819Iy5CVRDFHBL+SVjPmcs7j5puQCW6MkBpt1st6C3zCg",
+	"HmFFyArt/aprPk2bcKOO7ZCSItI1FMbkWsMwp9hd75Q1DIDTpZQ/UIXr+hzIZGVWi1GJXURJiQH6pgiN",
+	"IpYaRPtLKV9RsXnQlUpJVlRs/HL1KTFqQ+iCckHo3DBFwnNm1GZ4Zv8IPW/aOvfSkOqyatKPXcKPgmZm",
+	"KRX/hT30JQHSg0RTkExcC7kWAVHsRlpFUirC3qeWHVjJBM7kR0FvKE/oVfKgGHRGYpYyETMRbUCzhuuJ",
+	"jNatS2dpKpVh8SsWc3oJgH5YFLeofaRJ+AznHNo1hF6Qs0IhWBRkyhQsAjiWJv1/v3jzOiBcTMWPl98O",
+	"vx6cOv0V5irRWcQvEERA7Nyk9gdJNBOxlTTsotxKgfYIza8S9p2SWWr/TpWd2XDk1tGSJ7FCXscNW+kG",
+	"Fp/LGlQpurF/L6VG687+r9xQvBJdcP2zHfOxeFle/YVFxr7tNpFrp3COccwt/GjytrKlrhkqwKhjF/56",
+	"pEm8seJ1VJITwuEw4dqEOXOwV70Ky9mKGVoHsQWW3/1t1oxQqQHlY1lI+7mY5d2ukbjMoEeTpGFw0Duz",
+	"2uaLG3dbqhB6IxhqoywmzA4BmuGkJ8LBphPRhCg2zzRNtP11TnmSKaatzmSxP6JJ4gR3S0wFWcpMkX4k",
+	"M2HINBuPHzNyMiFWTXAyPZlzpU0ACjaoD/DQ/jUYkTOiWCRV7JTwmBnKEw0GFmJpgWJas/hPVowlMAd+",
+	"Eldhj5prw0VkijVfsY10lwv2SsCqgCqf1dBkppxyZkUcmiRyzaxuRmiyphtNqF+RnIOwKdeijiw0QpA2",
+	"XB0aGTRx1X6B9dtf5lKtqEEO8tWTXrclw6I5AKULA9sucIEXKHjWxuVXZNYyID+1ysKtQjiEp0H9FZmZ",
+	"SOILXv1xYO7ZzQgO/7CIxeIGXcjiO9Ut0DVW4DBti3W/oj7U/rtxbKX++wH73LqX3O7JjSxg5g/do0Xg",
+	"MaeAUnVV5R12X+8fuDZ1cpWT9PwfnQS1IBYNRL9kkG22NlT2D/M1LfkZTRKrmp+BUNgktb8RyQatAMXd",
+	"JoKxWE/gyTXbgEalufG6fqaZQjOGnFtapjZTsaLRkguGJtx5wpgJiJYwXGVWNfPUpa8jmTIdEFSDArKm",
+	"SnCx0GAkstqPBOMBMMoB2P7AyGHFLGfoscsBGx8Y7FQmnJmgehpzafF+hqx7WxZSmXAkqGLCO7War7M9",
+	"/jVjGYuteIBfIhwYlwPxlZQJowJuTCbcnWiQ2TOBa17zJCFcREkWszKk+86A4xZgyXyAdiLq5h1mabGc",
+	"wajp0mtDTabLdx5H92Bx9rvNZo8yDrld5B8LSgDswqz/YJv6TbjGh1u236VcC7AhNW4iU0kzDH88/4FQ",
+	"ciWlsQCyeEHevrm4BMmtr1hCDb9h9g8Lx7O3L480uaIa3msC19a+7VJx8sZdFt6W2ibt7hkq5R7sN2CA",
+	"CnqJjGjSSF4jxahh8Yya/Wl6BSQNlBPNBwexqAYjkBRDzSLFjDdH9PbnZJ7od9G713aMRVaYRM80My3W",
+	"6vIqvOCQxISSG5pkjPQLVyE80HDK+8vTngN1LbY4d1CDLHqCIfawg3Ouz85tOiw6qjlK2w6jbPevMUE4",
+	"CDe0eso5mlRPoFhkkCN0BUsrO+++Is/grXY8BK/pNpneQu4Vff8DEwuz7E1Oxo+eBPeA7S8sx0K4eljb",
+	"NwIPcSmY9qQ6brwFh6D7bbBt62Srh+r2330UdyGglGhf7RbtL4BUt1ailVovZ0h87b8iu8o5jywCBb2U",
+	"ar2WCsQ6y/it7La2qLuIUvvvXzJlh8mUCW1odN1IaqtT7wuRTuzsQMZbfqBVXC7A+6FB5kBUbXA2KW4Y",
+	"+DdPyTVLc5GtSmya5JhmnHPzlH5rOuS7oLBb83dRsN1LuAV6/ghU7ldPvL51XFE6y/opoYKwVWo2BF8h",
+	"UcKo0vaxTHGCGm//RKLWpOI+z9Ak1yRsx+43dChQTcLHYx0GJDwZr+A/aPVn7+kqTexnH491EzuFvb+w",
+	"akP9nsG+miZPqVkSLpx46IzSQbGUSIo5X4wUW3Ap9M8n78JG6XTFtKYLtlsXw4UULzRh3XeKigZidBvZ",
+	"sAgHatPLb2t8AMLb/GOj+u2Hb69pa6qKcNEKnFuJElFFWN9GhI4wq3bgNHxIdMTxNAOxaTXeY9n5/jZN",
+	"dKywEgJWLLUVmHchDCDK3p7Q3o8RvQrV51yxyJAVW10x1Sgyd/Dbg6zsDZwy34lfXisU7uY4nBn+lsfx",
+	"PaOJWdZXUVgSulHRjWv8tGzaHo1jxXTz8TJBr5I2SYe9N0yJnLzV9ahUyRseg0GaxxMwIUNAwzVjqXP7",
+	"SG0abycYx2eaIf7tR3AXFvIHenBw6TXLcx0797MIH7bgFdfa/rMjMowISRIpFkwRxVKpDIQSURE7IHJD",
+	"Yq7hkJpNYK23Cox9zb/AzG37vPVtbGI4xVRVdPLLy9Vmj6QFShbgy0/eLa6CPeWDabsTd3Ht4W7dn7W4",
+	"4iT8dNlkl+5zB8YkO3aWyoRHm31eeYsjP4LksGJmyTI90/EeXms3+OL5K5qm3mJ5sEmow2RT1XTK+zrM",
+	"HJOf4cNYY34jh9XEszuhdxe3tbhOt2fU+TceRj/9PMdJk+TNvDf5+RYH+67Rls3WZIUjSvoxApUotpI3",
+	"TIM7p1GVfal1xs5RUTwQ3h16QyUBgPQLuX+A7qBcpidck0wXSSi1M1ormlbiXd1SahEZawaRnFwsEjbM",
+	"NCN/tuOJfT+FKGoIu+ZCGxcwX5jUm9m8fXNmTIufpvrdI00SPmcQc9B3SyVfjYvAZHIyXu3hn+nWb+Cs",
+	"4i4vTVUpvFdrcosFmZyVsqsASC1m5ds5JkpOhrpA6XFlO4IiYlq3RUpYvsGlODDwINd067+YZOaC/Fpy",
+	"yJqU3PJbQbHi7fXtjNmpKMvOquhB1oRRrx0FrJ7yyfCrxyRhxkBofcwX3OiAHI2OAnI0O7JX+Wh4FBBt",
+	"qAIvJcTWU/eG/RlegVgWah/Zb/6vn8+G/02Hv4yH37wr/jmaDd99GAdfPfr4T01gtssrx4lXD1Y0Lv7S",
+	"6UDtZgqXjNGlI2i/J/iSj+iBBBFvZJYKMxoYd+57smbKhSARKxsf4qdrsUe7hbadnAfNXbDvCqibhO7b",
+	"8j8jTZOJ6nu5xshZDFiMZJLw2DINQpOE9GHNmP1GspQYSUKIrvL5ehVi2uokhI37JVT30AbTt/kWGxJb",
+	"SoF/PvS7lnfaD48pDguDqQgVBl/nv4cDjEct4xdo8M71axFJzslKKngkpkJioAk3OkfOJb1hI78aiD6H",
+	"HCL7rZQhoz31sSq431zVBVMwwlwKH4yht/OUuLiRyQ2LrVo8FdSQ8LsXl2Q0Gh3bV4eRQxQdjqZiSMIV",
+	"U5DP4zjfYEKozpdXbNesZQlQbq7JVJB8+fntQvUTAmySJIDNW0WUwEwxxOlcbex/Aky6ISShxgXSHGnn",
+	"O19zDDPpO7DaG8ti+yJwJ4x1xxtrv6Dp2qEWbCpVbM7fhxMEZIkSsGpaCGSN2PdDCEqMcF8YoDjDR3YI",
+	"PghP/aH7NJPQYcvMPg3JgoE9AqIB7UcBN6jeGgbhRh7A2vAkIYrRaImSHiwfthVOcpuQTxvDgEX4LNIq",
+	"rsF5FrhgScOUOxEN8UgJmxtiFyrnTfgPCVLnLy4ucZKEIyxze5SH5pzyJJz4iCOMEpJZEkNqhIcJddsV",
+	"GBWVp3bbL1bhbnF+DiFWVMR5ZrXLYDxFcmK5Xh70ZD+RKgayCaRYQnyOBSwCCh7gijG+yntuAeMg3sqi",
+	"g7eEuLDCRlfsG/GqzQoFVMTBoLgXiJ6mZN4j2kgrOblry8ViVFoSCvVWjUY7VeMqfPB5k03//Ntn5Jsn",
+	"T/+YR41jvFo9+jSSccWN7fJ6LC2VZgbJhhB56PhG0MvKuQmBlaZcjpSlwnIGWRwwLA+/n61YzKmPSbQ6",
+	"j4xn9utFJKd90/KKmc+ywInyxIKgp41UdMFm8yxBNwHavRoBg3ttts1ClN7ePLPkomvgmDXrcklSNdwk",
+	"rEMuqLtQfjx/Wc4HveYClBh3gHu4U1zMJ0xcinuDE25ihk0K6C79sM7iEbWvWCRXjBSfJBh7qkk/ZyyF",
+	"njzUcThoiIRGe+Xshjbk9T+XxrC45P8EegIsY8FvPNRw1iONv3p2VdDII03cLAHhIzYiZaLbHI1YWMgb",
+	"Ik1x9xzLTCDv0J63HRbG5fSrmbdMN6nEdRU2oVcs+RR97wf7ASTKf//f/4fErVAOCBstRiREz/KEpAmN",
+	"GKQ/4JOwUQe0FKBZDM9Pyg6x7+Zp4l89ffr46a5AdvvWpyCKfZ/0S8aC0D4JWzT42r7OZVINSo9XXGAI",
+	"j6IuOhtz9V3QKlONpOri4vtnZ3XJPs2uEh7NXNxp970vjW265RfRksVZcya3qyPiuDAmQV9trHDCkvmE",
+	"UEGAzt7QhPTDk6cuuuHxeGWFHDMVCaPakKd6gEm2kZKCsPeQaMGlIP3wD8cnT8kf8P/sy/+6lJlKNuEp",
+	"+fHy2VRkImFaE2S8LjGXhM/O37yeXf73n84Uo8fPuNmEgxF5sUrNZuLT6UnMVhSSnF76BRoeXVuJIUkI",
+	"cOCUqWEuXsw1Mz7PBMUMfMtKWVPhZWJnlyZGLhiIJ7GETC0UaNxDJzvkwR0nT1dNVOMikik7Zxquby2K",
+	"ykWQzFZ6T08a82EitYly53G7c7gWLQ4XNrCsxWJJQHR2lY+wRxklMov3DM1OmYjRoQQFL1jcnZHRogd7",
+	"ZoW7CSoQasRqvhAPbtMsYvqsSN1mz0wVFxFPaaKbYG9BzXI1oxLEUbxYWBhpkhwYDlwlHTXB8E3KxMXF",
+	"9wSHgZrVLwQ6+5omCResmRc2Gkt/cHZRxyFOxqvT3Cha26QxoPtr4jXJQ0ymwU5ixxeCxc9KwZd1A2r1",
+	"xx3Htz/cNVNtRtlMW1m1zZRlZX3jslCMJIlcgI1ENx4ACOczrBpzSy9dNTTVLbuy761pShtohDkWF6kD",
+	"GiLRdknY+PYzHHvLhIKuQCm403H9vtUZn2UPpwRLh00qutqRJkzccCUFKMTHHnetVspF4zktqZ5FLqVk",
+	"i42XpLfbxrId5NZi783M7tCBtEUGsMOIdrJCnGcNxRkjfWDLf+HGMAXXdc/UPTErxWp0LbVQp9GbBkAH",
+	"HpNzWQyXbojHKISbTizz40rvzHBHzSiDv5FoKTUTpE/zoM9BFUUcJgSEEsOEWebFxpjiMi6cQ09XzfQU",
+	"K+B0JFvhgN0LwWoJRzldbc5Jaqi+01rUyn/fMsHxBDLUtKuk5yw8+QUCg0lFhi9KPdXFktuknvisugY1",
+	"DP6R2zeR6qD5iSrmykcwexTaSoVUg3KQZAsuyJwnbCoiqlzVJbYKyFXmSi8JSdh8ziIIOneWRKhnFBkS",
+	"8/mcKSZMspmKuZIrPHT46iAAZXDaw3hl8vrs1QtXP8R9cELWy820RxiNlqOpQJebT/6rGmqJYimjaDta",
+	"2YVY1umBMZqKsi8Oah7BpoUUzJUaup17oinsyIlq+f0MPIWvXPXDojsq1L9VjsPCQ52hctJhga+FEEmh",
+	"jcoie9jut8BV/6Ham6C9eRXPrVF/dQu8VfjubfnfXkG/VfE0L3GYA8TuZELoWgdkEaUBgRwTqBvnk0wa",
+	"KcQhnOU3ROD3i8jIg/7rYRjPWUI3Gm4saJpWTaZEGwr4o1kWy6GiIpYrklJl0J1zSvRSKlMuagPxA1fM",
+	"rJm9sGuJauuIPPeGqj34SJVv7Lehdtrf9T4G6Tyzr1y6N1oUuPxQ22/5Xfgwnax5+/gj/MCewUfbt+/f",
+	"L968Rv8USamJlqR//u0z8sfH33w1qFJte4yYkJf7VrieCnTChCJLkpAoZjIlsMidJCWNiPR9SA/13Awp",
+	"2CCYCig6h09DXIouskG0kYrF7iWfpFJ2pNmRUyEY8EAEiiZGylNCwa9juU1CfRlDmUCVH7JeyoQ1paQX",
+	"FG6/+1WldbU79go9f93b6TvwcaF5zPLopzw96NTDF5ih/xkdfNKptXYA1iuynOW2RDefyaW8V7KWYmZy",
+	"Z11txjulu/uBvkSBa3DHbWzJsyGCLmyEV5kq73n0OX1umb4JihOoYure7FxIqyxfztbajxZ3Hqu/tA5D",
+	"S7L2zhNuFbeLJR4ydZO8v3MNbTxgvzNs4gatyDRuOK+aIT3ovR8u5NA9/IuWYnRO169cqpkl1xsRPYNS",
+	"PY0pGJUki3KVm5IPpf4rYnbLjz4ZoUFtEa74X8vPKOnuERLmQuxx/cWLxcJKGyhP28jPNiI6z0QDdIyx",
+	"6NMQ+uWqplrKDjEoc6lQrlHMqI2reALmW+I+QvrhcGj1k6F7oEMXxjNozkqK8iPrpAnF4d7S8JNbxbeN",
+	"Ghsf9+J3IhXUR7GyGadJS/aM4HrZvYKdN2wJZXBbM3sipjVZS3Xt3VB2iX2Mi/E/85aqKLeuusSoZrNM",
+	"GJ502H9w4UeaRAnlq1LkEGEi1sR5ahQTbM1iKy9AyRmsdm0nsMOw9pWD+NWmsCv5rYF5U17vb0MS0pSM",
+	"ndt005W0QbzFICcRMVemObqW8zksHqRnqLRnp9l/cvjuTM67SuFwDMwyYECAopCjLjUmns3batb7Iahe",
+	"0JItDsoS5/6G/daOVYn2l6tL3qom23ZnchNEiX7ivSn8SlvsxN3YcEK0XFko2X05HDutB2dCkQAK8usG",
+	"npSjampVhKo+KzdV4b0KehEVEWsrLeZqU1fcwCm3byW8VxKS7GfQEtz4mbJp61PMNeW0sC3TjV9pOSqk",
+	"bKVx2JIT7tKigpyTdLCfO1HtHCe7v3SwS4g4aMncvUUgRT3gHUNePuEg/RfywI7GffjQ9E9PacNirvqT",
+	"ru4OvsTb4rB5rLejLXmlgD7XWG8RPPK5NRpMnTwvh+9H9IEjCQis40kC1fcxWgBLwrtGG2ShqDBATA/0",
+	"q0JGZKY/kc4doucpRuOZ3UJLAA0AaUU3uE07uqWgm9xtP4N4lq58PvhIeU07Cx8Amt7KctqJOtAQpIQl",
+	"qA/pKhL1Xfyzslg2mNjjB4Rw4aOEJZpBwVBEGR+pC/wcDCEF+mzjZwMmVRCplJT26OnTpgRm+v4lDj4p",
+	"O0gqcfh3gCINcMoLDbsyZNWuIJ+KPDuiA9D/8p0sFPJ++MdH42U4APkMQ4lOVmDBL0cP5IrucAgbGa7o",
+	"+6ExySl4OciKUTSioWfKETQoRpvwG1Z7reie5OqLa2Y0FrMOymf31ZM9Q1cAQDvw/4CsQCTuH4Nt6g7x",
+	"7h2EYEQ66xFurR2/Vl/1O7/uu+Dofiu3tdU22Btam4b1z376/48wUn/gfZXbofxHRcbCDWfr3IvpA8Bc",
+	"tLxjMLq7i8+IjCeIc2gZPbDJTdD7UTN1R3nplYjRLdOS+w3DSyIqIJ6NLwSpaCqlCx9znSZ00174lq3a",
+	"gquXVM/yUmeNqAqrWAIlgJqSxA/3VRAhaH/QvLLOGhJ8IWZc3AlvbtDN+EIMudiVcLbTnaKZKjwYd5tu",
+	"Xz41f0ZB0fincjQV+9Ih7lq7gdvl4dcNch0oV2GhXwUdKFga+fjR+NZnOiGJXDM1jCiYM1rSIgNy9K/2",
+	"f/7loATJcpL6o6+b4gVbb8yZuyT21hzp/K4E5OSRZecn40dPyNXGMD0ir4vbU5ghcpwqnfyOnPmgt1bc",
+	"sDcgUngje47ce9qJS2hesw//BH6ZvOyyPQVNuDh1W73aFAbtvasc2AnvgmEBSf4EflXsu2QSwNq5QU/y",
+	"OLJ6XUzTRjOAfft2RRE+193qQlzB1gVtn0N0eIHLDQh8V9japJb/ubPlQlNwSS4mUMUtbBuKB+90Xbge",
+	"XA2WeShDzYVmUaZY86ndSpfvLDt149uw7nUT3OJby7n7FRVovmCCKW4xXCdtli7LhOyF52IxKyp+fp6w",
+	"yIpJs84drGpRRGBBGlsRb4fe5Ja2tB2Bd4edZ2cB8TmwGLjaEzAVr9jk+HgptTn++9/+ByOsIQPGqlPQ",
+	"ag5zIgHq+8Rcl2SLLWOiW32OU+XqUlu4jZtoPPjDBA+Hj7eSPer3bXdaVeku5YMrUuPdXa0VF94c0HXP",
+	"im6AxU075O7dLu0BHTw+P4aq4jaMyIv3NDKuuaWcl75gUc43WftEE1idWmyVj5WKuN37roZ64oQK59OE",
+	"HJERKSoJ7xDg96IFvvdoUOs9iplQkE+Xt/50Ly9bYvobL/rSmFSTvv2Ps0Oh3z+RMr2i0TVYOFDqrOD3",
+	"YMdWm40Y+VVuaxzgsPY5S7glfp3+5gZ//O3znWr5M0upDMGuLk6wqDqrT0lRT//H8x8aIc58T6NDLiq8",
+	"dGBV2ob2NTGC0Dn8jdqgIJO7nPQ1T9O2ZjaZ6HDCmUzPfDp3HYuZiFPJhTnS5PvLy7cEX6ia1QV2Zaoo",
+	"uZWc5kMq6Lj7uH/J3dILJWj70wqKlh4e18qNb8oo5la6Bx7fhdawfTXuz4FVwci6q1RvRDRCPAp9uSZN",
+	"vAsTQ6P5isVDmRlwl5+SEFynIxdhgtUbvEfUEhjnEgUXNMSrBMRx6sDF1sWo7DorE36uxJpgTWUnKzwo",
+	"PK2lNfvsv1E93qVAKgeCOzy3T1D43BdupbXtowXcp0S/p9hxiIhxl4y9XPhfrjhkdPvirUFTcFxRBG9f",
+	"Dts+RSn4tJmDNPbgg5PkZnMB0ji21GFUMXWWYWniWi7m2duXzjnTD5U2s9FoFA4CAvkkrqyQ+x1lZRAu",
+	"wrdvLi7JMU358c3JMfaRgihN1AIsksCsxaqtDIEdKrmYy/pKXG4L7h1SfysOr7liegms1qvFlpLMFWeV",
+	"zvf2Jk8FhmLADuBLLjoZMy9KXw3Q/RJjmC74fCCI100xFbW+i6Op8KkybvN5B1lo70UowY3nID1zaa3A",
+	"Fybk3/DXHNCjqTiXCdMTEkL2fkj6oNhhi/yAhD6XPyT96spxxwHmDQ6CqQhdrn9I+nlDfvsFdC+6p7q6",
+	"/636SQPcH5QnAUE7bOtOGmLY+TdPnv5x4O2OLhEhtOwfOpMH2NjfVXMhXKSZuzdyPseMbd+5+ed3I4hV",
+	"D0fEtZXOe906D+FUeBehXeN50beXO6UAAuO5INCudFLtdzoh5Y3ABqaiH57abyvNzJ8yMx9+DV1R1yyx",
+	"3DzIywO5IfY36MnIYmjzeCXjzVSg2OI8t7ShySr0VKMaVndKqNi4Vmz2WkCTRvLk5KldS3OtmnBQLsey",
+	"o9dq+Pbs8tn3IUZPOnkfpujKGYCP0WumLQaVgATDhzDcnbiREmBv+R44tvCegablm8bBSaR04esoQEg8",
+	"/Wtm0QJEj3ACJjnXw74kk7hl23ftlhbMFKF7UrBTF27h0wFF3nQTXoGFXZYdqgqTF65kBjGBIltdMWXn",
+	"yPHKNd/HYmBrSaKEag2VwiDZoCimlpeh0liHyl+ZWhPWoFR7ZiouniN0Xdw/HHvRK0O6Yn8M+/pHVIAh",
+	"/wbt0jB6RM6mwtMXGD3nIsa6XbBYMs+ShKwpBBsqzubJxgXWWkhBsVIWkyePvrEIVitvFLqbW2kdPSLh",
+	"8RIK2f8Cd5iEx1DYyv6l7CUEvcYFvKDX0VUZ8iT87O3LUjnISe9kNB6NQQ9JmaAp7016j0fj0WOs27gE",
+	"HuU5CZAw+2CB/DgPFngZgxdfm6LDo8ZoObpiBvpb/9zSEAL14L7EjFGXPcztADBJeRPTJO9oWeuLXXDc",
+	"7Smg1kCRmjHiWmes/fNYh/qA7xeJ4+u8wSumE4q2XWD01q5pmsSjApjHz1BN2GMkRHiAi0UxnUqhUeh4",
+	"NB539Lk+rL/1VovQhjbXbwQSHdc7U7hO7U9wEU3fzhd77NgNjj/ZPb7SFh1eerz7pW/zAmX2jUff7H7D",
+	"d5kHoS5brajaOHxwTYDlIiCCrS1pwMxn8lLrzOpZOiiaBxf0x8XZyHkJX3XgAogC1ws0qAhdhQ1Ne4MG",
+	"ddZbkEfpQkO8KVzad3al/h77WFN9/OGabT6CltR9VXGeI038q+SabXIct4SiQHHscFaoR2gUbcf3d0Ev",
+	"dQ00tlrNg8wmXMP5ojer6/NczrmygimB5svXDHO4puI/M5YBkwH252zw12xz5Etokr4LeiWh31Y4GJGf",
+	"sBWpysRUVBOtedE9FeOEAzvn2sUSOoaI5c4mwBGmwgVmQ3tobDyP35ei8jnfC7XPsdcrZJdb7sXiqYDN",
+	"gsyNce5FNUf2HoYMAr9LbGDq6j/6fqWuhKOLgkxBjgdjoV0Eot/JmGgfJvPk0TfAeaaiwnoGyE6qNN+l",
+	"6/nY5RqZeXRnZKbW1rep4b/7zZGXJ7vv8WtpvoX6hQdf/KD3dB/S8mOpQmFZA+xNfn5XJh1nmJhtmTJ0",
+	"NHO7nRR1FCqYK+S6fMfzC711z/MbAk5I3cm6q2W2de8eWUZDm8KG00RFzi589Nsh/+XqMSD/O22AK9fW",
+	"9HSr2au9muuqNd4fasEI2o513xN9oNNsO8lnZZZ2tXExUr+JM7VbKrNk0l8xQ2NqqOe57jh9X94iYhji",
+	"gw14x/KAYIocPS8M1njUBT+snim6Np+Vq7s7ZeHfZLy5h/N0vtSPVXOnC/nZwqeTe5i/BZdoQeJ/nRLk",
+	"eA90K5dZf3LyeC/8/AEK58ILT/fZSG6yeMViTn33hIfhc/kNwgOD0o+5IkYuKjRwIYuU5XLT1lNSsTv6",
+	"m0duQymPPxR/fERZM2Fokq/esufwfOuWVVD9SUNBUXgpflCidrB8czBaPiyiIAwriBI48bTUJxwq4Jex",
+	"JwAWax+jstRFVxtZ5XfMdJ32+IEIW1V6+HVj0u356XfMVE74qLjWnQyxqp7uso/kb5+zOVg/wFBaP3qX",
+	"PvBwHNX5AffiqA+JeM5jW0fAXymDvXfS97vmyGhrqnJk12VbSAPNGATwXKe5gGy7rbjgKFcNqOwPhaYR",
+	"/WjJoushFfFQ+2jC23LrY7Tb1q1Uh5OBRjsT9g3T9UK0nsE09bjKg6umIlwrmk6IvcVhU/cxfybDrTZk",
+	"ViVwvqPVVPQzYX93Rv8beBMfQW1r4IPc2RBLhkNnS4TiUWDqgyhUUQzF+Dw0SyoWSRX7HJ8r1DwNOiSc",
+	"92w0FUXR74o0lqcGMXXDSB/3phl1tTMyAc1HLL4NAjRaocXLfvzp+LGvrU2vZGbII29varIqQYuze6fK",
+	"laZ3D0yRa03cdgoEgG9Q2bGCRPZiod8R1giZcMNnUhglk+pyts2uH39P9P33TK7fXBlq702VNm3JwBjm",
+	"iHQF5GCGMrGlQnNXK6oaf35raqz18jiirZan75jBjgX3eH1wgpY7U5Qt/33JMA+LdRaSz87KNeC1XsZk",
+	"lWljOZ02pH9p/8NiyPg7+w+20QNEQ2GHzsql8Mti5X0J+fuiruYLcX+yBBZxyov0Wz6d9wSF9jd5JeBq",
+	"XX/oz3aKcRfOfriiG0L1NcB0ziwj3fowzevVJXl5fbBJTsVKKiheoKHYfaUtQcH8FbuR1yyeoKjnv6Hx",
+	"q43eHr4QFxff/0fu4Ltrllxu2fDAHLneFqCNJRdDfl/05ffMQ+3p+mplAqtBr0WZuPlwqHbKdaTJs7O9",
+	"OCfaoTpdM9/hkP1CZI40KRJuWgNLXBPZA8JXzqq72z1HpbHsIROJSoWF3ROV23l0Bg7cGzmAA2rzZ11C",
+	"b0r6aw9keUCzHrjJfLAKVtmlSQKVIqH2nUXOoOwcxcDTXeJotycMzuieOBF8+/P4v3Bbv1XX1z+yZa56",
+	"JcDSjRqZ1cLK+puXkw/TyPB+HX+A/+7hwyruxy731TlKgr9XpwNuzzvfD1BBGqLbFiWis2d8W+kIt8qW",
+	"tcoHL0vj7tMM5fGvOwYnR9PfZPRGCebloy8fxS5O87Ikj9yLKdJ///NwnGJ7XwIufl1MxAdPtLCKKg43",
+	"05njD/mre/CMKqb/LsIebg99H5FQgj4qiqU2/MF2ns2S6+5jag9D6AD++GEu+2XVTPw7jkHY60YdapPM",
+	"YbtX3MGDcZXPE3WwE9F80ME2wn3RbH7lTMnFD1StOlYsDEjplLGZmjNtW4W/1Pl9hT7MT+Flx64te0mO",
+	"3krednmfUMDA9a6p5QSOSDhbMUNHdtANVTrEtIw13eipSBXTTJhTEtIkGUVLnsSKiRAyM3wZ6nSYsBuW",
+	"uIbup0W7dyHx2VRQZakqCTMBD1gcjsjzSj0E0tdGpilcBm1cmpD0ZesxlSTmmqYpo4rF6EXIs0gh+TDP",
+	"S1/ltRYGmPjh+kvlvbTtZv4E0QqYYgxlUQsOhzCEjOPRVPwE4Qg5CKnxPfKx4TvVFqaQjIK1bVLFhetF",
+	"6LI+ubYgdVmZR5pMewnNRLSc9mqFsYpUcWePnYqwqSFNiJWqNiKysChKsmK4ChZlxUqsUwGlWH3xV/wY",
+	"kYLgGgawAwy5WNH3M7pgYZ6sWkMWTNdtSz+dEMVEzDAEJmJTkWJ6ssvrqmwUxQVMb/ceIcWC3Awdvrik",
+	"C0iCfjkfvpaCDV9ZThJ68cOFVmjyePyErJc8yUs0uxkhJ0jEU+HTfrggS7kmKyp8mS+Y3GXZFlk/1XzT",
+	"qbhiGyniwYi8hO1LaGoZk8UvPB0yEckYSq9L0g8x+2b4wj6Ezkx2TDgIpsLSFsW0dpAhHYAJfO4wnqpj",
+	"i1OBzTr1NRTThr55UODBLSA/oCWWCEDw+XBRuRZT0cfum5Rj7hVudQhL9I3C7Ii/ZtIwjcAjW8CfCnjL",
+	"pQSXTmBEzmEzRe4yNNg0JCe9E/TsFQExdi5ApIISNTjcvmPG3ZuyrLDDZwCX0ZLeUx+Ak8us9s7m0dNN",
+	"hnf77mG2/ZcYD9VQ36Uxyzapug52lVnbI8X1FX1/Bvxw58gLQ5O9Br6c21OHQ+/Vdxwi0vSxYiX3yd+Q",
+	"pU+4GRRo2shxpqJ8d0bEURqgsKWIKVer3I3CRq1Q9AuCfQqIbt26e3WYULHZo7ZrDWPbIO5fgOKbH9/t",
+	"UkcC3/OsxIC2wp8sIrQINW7UMeJKz1eCyOE2aTnmvBZ8nRtAvre+Zq56KVB0YSqksWiQbGnGmms2qpxQ",
+	"XjvnF95U8vVj0LOUbNeeYMzHwKX4DxHPd7yDY/2V6P2ZNpX926bpoafOdTmqE/HsRh43GRDsAVeIt6Wa",
+	"joMRzYWLLHX0HENOrSS1xRX7cu7JMnNLHdwaNX5dEN8N2C/ux63ylFyUpM1akSAst9L3GDwAsmJFghJZ",
+	"gZ+BIlcil4G1fbpZYA/dBpWJHSEEMORefeAyS7s9A7DOz+MVeGjv9pa6iyeEohWqHV49DBCFLD+IuWIR",
+	"akwE+2Z9TnQ6/gD//Xh846pdf8q0QYt3TGbpwdUfmrp2API5SPqmbVcblxAYAJ+42hT1L6DOlhOanGoB",
+	"Kmg9hs219wKh437sbijPPKyxrZizKVRFZqmnbFS7PI0vwWufw3Z27vJlaPVU+lS4aoVYLTCvVmiRuJEH",
+	"7XHrcWgXD/keRuzQKN+IZOMp2YqtrqzSC2o7d1SwTdnzxOAAbfL7QncN/xCSlRXvoIgClEiB8jhLqmhk",
+	"l0r64ZpdDf8QtpaMcpWLO+dveq8oVl57taKZNsAJDXYePL7OjOvX2jRX3n7lQQtC3YNafZ/ReBYt9qku",
+	"ldsebiX431qY/yKFt4pJcCIlAfFzSD8w0/EH+5+PXWkr36Px616xuI1H28V9CSYt54gjRO4aXxpr+DnN",
+	"j8ctFc2WHjHahNqd1er3wlM72zByHkHd6tcqdNtCp11SneuwYF5HHur6murCxhJLpp0d27XE1LUOeKF9",
+	"eYZ+u7DJLG0v+mu6Ys/ytR56KA9Ql7C8wK5A7kgmCYc8XGgIuq3MfqHqlqrnPgXXFnSFZeio8K09tnHI",
+	"+/FSJeMsYvcWYrHHtUpzt/NQx623CrpkQnFOr9oX7mp7J5bGpDMdz+z95AsdYgPJCew/ZQrLWgdw2dxn",
+	"IPcLWjSDb0Cgow8gCTJ/ih0opqJy94rVznQcekc56T8ZjwtbdOXiT4WAioekZJIhNNGSRFRBpchwBj7u",
+	"GdYLn+Vvh8FUbP0GRq9g+w08zfpzhFQ4Ff1pL6DBVTDtEUsLsbLu1mAnVYdgLVcMQJNwsRgRUEOQKkGh",
+	"ZmgkoJiG7rxW/6r4sUfkreTClMMJgMo5spY3ecbQa6pJSMtVvkelmF/09Z61unQDLCjZWFVYClZ4fKdi",
+	"y7G57col/cfjJ7DzLdv1IPCVGS0i3MZHS7yLttmBWIDp4vnBdPq+nWufygD2azJbaupe7+TQyBQqlODX",
+	"7Uko+VZ28oNXMuZz7rnOF7dBNSSjTPJdAxymbngEzu1IYjlK7L5f5mcrKbhlO2LxIOzMcdZOu86FG3Of",
+	"+bIwRZdg1SAO/EN6Ctzeyyjjz/AuIkwb09BDFFNCV3YSYl+UvOEx5r6m2OHdqwFOsnNiHBjduFhMhed5",
+	"xR1Jk2zBBekDI6NrHU4IXdFfpBjRtbb/P2PRIyvGKLawU4CEMeeJXbsVH1z1nFnpEXtfe2SFEFgSvM7p",
+	"aqZkwmZUCXjBdamaZSoJAzIajQZ5z4VICm1UhkXYcZdTEQIoNcgvTmIJSHjNNiyeFX9ro3gEsk/CaIyN",
+	"ZyzgjVRWTDjze59z0L1C/DP0Famprz3sahv6VnhQVMeF//gjcLEi5bKiIBta4ZGJG66kAGXt2De6tUIF",
+	"F00MHhMELrwR8V6S8rHG82fJTPE9gr8kQ/62Q4bP4rgUripbw+8LwljihO7h8Qf8xx5ZLKX78KVy5+1y",
+	"Xvxh5bGDu9NcylyttTRQy8mMH4BkXOaV/L+cdsXUWurE+skCCoK/lv9SP4krGW929j8KMKSO7m5/BALJ",
+	"dhepiS9WmLC5mQowLrhggoCEIkuSkChmMiXsOmCspU5gMUXO6wKBnTg1FVzjSmNsWlYqe4hDXItJ0g8/",
+	"THv4aNqbkA/TnpOIpr3JVNiZP34Mcy9vLi6dEsE0CC/gBnaTnbqEA2jx4youxmi0GGAAqVtTdQ1cE2B5",
+	"kGRD89D1YCrAqkGhWUXe2aNPSfhkPA59Ryu359Gbt5cv37wOB6eOaNsv2lVoJ5eIBdOkaP5Vk1Aw+egB",
+	"JJQ8yynodaHKrT/7sOWIOqmYz5yqULMvMtBvI22quHKYMlW5tEGl5KPFhjhLmKVuK641FwvMtUHnzMGS",
+	"U975Z3jNNnsUQXejfcGv3WUkoN3rKbQvKamXMolBTSppRF84cB4QZGFW6jLU0GSpqc3LJ/Ll1uJ1Tp3V",
+	"S7mGUGuIY3FpCdgItVKTHyRDqpfQDA/agCYbciWlcZkgpA+di4ZccBOQTDNFYmroAPvgAZ5MRbVf6VZ3",
+	"qtByZOiHVOrE5FK/nGV8NBWv6LVlWsjTYA/C8z5v/mA3XGbgJm1XpDsx/uTOmxnZaVpIvN+Ht2z8eP6D",
+	"BYQFzpe74+7OK3qNrQOdTDSoXqPGjkpdd6qLckKAabfRdSOi80wc7gz/VbXzc7vYJ9pKZUL/g8sen2AR",
+	"KfC0rE9vdQ0sM3hAwPsh/NVWeVBb1GU3et9jzstVJkj/0fjR4NQKIclUhN+9KGg3LPL4g8rEx9BlasI9",
+	"XCimNRQkdf3LsHWSHT0VZs0j5meauHRW6gM+q/33sO+elYdcy7ygnllJjV/lGC3DPjXW0tT8G01M4BL7",
+	"Ado70Lv/O9bYwq7YdhE/ColmlcaDJQCcYn9s6L8Lt/Euu+51rPQ/EYpV3+gPEqdpli1UJo6075e+K6np",
+	"C4m4gMvY0vLPk4MyzyouX2d1bnemnwfBHR78Xh2AZ3mzbUvYDTWZDkjK1FBHMmU5KQSyVM8IaqXxbXep",
+	"NWRRuQO+TZE6bDbbKetc4pB7RCGYYUdrSKwq+hssSXf29qVr6Uv6yApLjVZ0Jd/DHcauCnWXrvzvfZjX",
+	"4Nufx/9Xmjru8gKSCyMVIyEAMLS0cktPtaproax+qWX3WWvZ5eg/Ii+hKkWSgXDnzQ3+S7VGf/llqFGr",
+	"4w/w3z18g8VN+VIVFaui5o1kmmjOLj7UUaG8ypFMiUIdzpMy7STMVpb0I4y4R45kJ+hmSHaRv0l+BNCt",
+	"sqKUar2WKq5yIzyGXczIQuqeeBE0G/ksrAg29aU+6q+TpwAGj8gZSWREE7Qzr+iGXDFXNITmCB1gLjkW",
+	"ijpTCyke8diJBXVE3yZBxx/sf/ZgM/kd+FJDleUnVESTIIsJiGF05bOKlzxFxUjJhJErLmIuFrqZ/LQp",
+	"t81gH987FQCvrMXB33VOHu6wkR3skhPs0H3EhKzgHfsXkOiqsnrPzOjzhAd0oqELDiih45ciD5/H0++Q",
+	"PuY6TejG+fvZcEU5dEApWJJUvoCe/SdmShFudnCkNbtaSnndLRf/5AftU+bBfzG3QBeh3/3i6g4C1waV",
+	"i0W5FvZR/v6nNfYJ9lsbzjqBFfA4IOHL139+8fryzfl/HWMtUqjQB0VoQf2XIvckLKn+hIIM9+l/c8fV",
+	"lVhRAPmLobzQYTxUAt90qEBdqXJPyhJSAq/RceGvVn6PyorNll8mXkHl0GQzIdTPRVYQx+8MTRFNEkLB",
+	"Ue/cVtS+dKSnIlpKqSHV8dK58vvYltfyPp+C7bsMzwklFwmNru0lkyvIxHATFokOmi/Are1eyksk8cbO",
+	"vQm/ZlNBm7obo7dPeZccRkNiD2H0AOqlXPsIhKmgmoSAqmxyDIUVjv/+t//BNMpwwQRTPApJiqHCGNjJ",
+	"7CmQfgj/hfwN+48Zj0Py97/9X1ytvaJzqaYCexpTY9gqNdjVNGZxll8meCUsJbCSsMhNVZkIB6d5GugW",
+	"iBiNlr5Cq8+MnYrQ593xhaAmU2xCzJ+m2Xj8OMoEf++7FMMTFtycuN+W7D35/tXZs+HF92ePnn5lD23a",
+	"w58Mjh3hX1cy3uAD9zvUFw61Pd8CUHDcQ4vx1EDGzYppTReM9EPD3kNd0HgqQmoMjZYreyfCQUDWSx4t",
+	"ySsLLbWSGjOOz2V0zczoGdTLhZwUYqQcTcW3lCcsJjFL+A2DtOC+YGYt1TVhSkmlA/Jk/HVAnjz6JiBP",
+	"378fuHAtoziLXadr9h6vJKcJ4JaczwOylEJmCkJGy2mpAclSYiT52h+nPp0KWSmdyxwyuzVtfAqzeyE3",
+	"CRYjpiKRi/bwHUc870ncc1//POYHv7UvqTD/gB37X0vD55sqcwE/I9BSkIgqTUqk8kywHtpfYnYNouTx",
+	"B/evPUwc5dv2xcqBVg4HPSwEoX0moIhdTgFSMWKJWJv80WbZaIX2+CFoTEnu/H2bOPJNtomHBwVfOYi+",
+	"fL67G8yD8K7PY63YgVfeYFHFry987PfHx3LDiFeg+jTXqwanRK64gbQWlNidggLdydEp5VKtMEziNkzt",
+	"uBB/9zGaPC9G72M98YKuFXvdRGipADbdZnDw+tBD14B8ACuGg99mn2jinDl6KH4pwFVUKXH4e1SVIdqD",
+	"he+IZdm7tGQ0MctfOgsnwpB7LZ2IMzQFzFpwjBBkLMoUN5ve5Od3VfPQDRNM64mvgxExrbG4EtZ5qZQZ",
+	"xJmQjkDIbefWz+2Iz7NzmHp0e6rcAq1zqH6Rgyumhl5RzbzS3gyr6vc+9K4YVUydZWZpP29JDYDbYWCm",
+	"kt6ktzQmnRwfnzz642g8Go9OJl+Pvx4DWXLf/5DXX3QwCD5s25EtZS499klw5UcQUll6gHUkSw9ctEvp",
+	"CZraSw/KbYJLj2kWu2K6flyeTFJ6mN/F0rNSzaCP7z7+vwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

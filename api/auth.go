@@ -117,6 +117,8 @@ var allowed = map[string][]roster.Role{
 
 	"ListTokens": admins, "CreateToken": admins, "DeleteToken": admins,
 
+	"ListUsers": admins, "CreateUser": admins, "GetUser": admins, "UpdateUser": admins, "DeleteUser": admins,
+
 	// Runners see the credentials they hold grants for (checked in the
 	// handlers); issuing and signing need a grant, checked by the broker.
 	"ListCredentialTypes": readers, "ListCredentials": readers, "GetCredential": readers,
@@ -133,6 +135,7 @@ var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallbac
 // credential but, for a runner, those granted to it).
 var global = map[string]bool{
 	"ListTokens": true, "CreateToken": true, "DeleteToken": true,
+	"ListUsers": true, "CreateUser": true, "GetUser": true, "UpdateUser": true, "DeleteUser": true,
 	"CreateCredential": true, "UpdateCredential": true, "DeleteCredential": true,
 	"ListGrants": true, "CreateGrant": true, "DeleteGrant": true,
 	"ListAuditEvents": true,
@@ -153,7 +156,7 @@ func authorize(operationID string, tok *roster.Token) error {
 	case tok.ReadOnly && !readOperations()[operationID]:
 		return roster.Errorf(roster.EFORBIDDEN, "token %q is read-only", tok.Name)
 	case tok.Inventories != nil && global[operationID]:
-		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
+		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, users, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ type authzCall struct {
 	body         any
 	inventory    string // the inventory what the path names belongs to
 	credential   string // the credential the path names
-	token        bool   // the path names a token
+	token        bool   // the path names a token or a user
 	// useGrant: the call needs a grant of credential for inventory.
 	useGrant bool
 }
@@ -60,7 +60,8 @@ func init() {
 		&all:    {"ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
 		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
-		&admin:  {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant"},
+		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
+			"ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser"},
 	} {
 		for _, op := range ops {
 			mayCall[op] = *roles
@@ -71,7 +72,7 @@ func init() {
 
 // Operations on what belongs to no inventory, which a token limited to
 // inventories may not do.
-var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
+var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
 
 func (k callerKind) want(c authzCall) int {
 	visible := true
@@ -189,6 +190,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 			add(authzCall{op: "ListTokens", method: "GET", path: "/api/v1/tokens"})
 			add(authzCall{op: "CreateToken", method: "POST", path: "/api/v1/tokens", body: map[string]any{"name": unique("tok"), "role": "runner"}})
 			add(authzCall{op: "ListGrants", method: "GET", path: "/api/v1/grants"})
+			add(authzCall{op: "ListUsers", method: "GET", path: "/api/v1/users"})
+			add(authzCall{op: "CreateUser", method: "POST", path: "/api/v1/users", body: map[string]any{"name": unique("user"), "source": "oidc"}})
+			{
+				name := unique("user")
+				wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "source": "oidc"}), http.StatusCreated)
+				add(authzCall{op: "GetUser", method: "GET", path: "/api/v1/users/" + name, token: true})
+				add(authzCall{op: "UpdateUser", method: "PATCH", path: "/api/v1/users/" + name, body: map[string]any{"disabled": true}, token: true})
+			}
 			add(authzCall{op: "ListAuditEvents", method: "GET", path: "/api/v1/audit"})
 			{
 				name := unique("grantee")
@@ -268,6 +277,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			victim := unique("tok")
 			f.token(victim, roster.RoleRunner)
 			add(authzCall{op: "DeleteToken", method: "DELETE", path: "/api/v1/tokens/" + victim, token: true})
+			victim = unique("user")
+			wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": victim, "source": "oidc"}), http.StatusCreated)
+			add(authzCall{op: "DeleteUser", method: "DELETE", path: "/api/v1/users/" + victim, token: true})
 
 			for _, c := range calls {
 				covered[c.op] = true
