@@ -154,7 +154,10 @@ type RoleBinding struct {
 }
 
 // Validate checks the binding's kinds and role, and that a scope id is
-// given exactly when the scope is not the server.
+// given exactly when the scope is not the server. A runner is bound to
+// inventories only: on the whole server it would read as every inventory,
+// which a runner never sees, and a runner uses a credential through a
+// grant (a runner binding on a credential is an open question of issue 17).
 func (b *RoleBinding) Validate() error {
 	var fe FieldErrors
 	if !b.SubjectKind.Valid() {
@@ -174,11 +177,18 @@ func (b *RoleBinding) Validate() error {
 	case b.ScopeKind != ScopeServer && b.ScopeID == "":
 		fe.Add("scope_id", "is required for the %s scope", b.ScopeKind)
 	}
+	if b.Role == RoleRunner && b.ScopeKind == ScopeServer {
+		fe.Add("role", "a runner is bound to an inventory, not to the whole server: a runner reads only the inventories it is bound to or granted")
+	}
+	if b.Role == RoleRunner && b.ScopeKind == ScopeCredential {
+		fe.Add("role", "a runner uses a credential through a grant, not a role binding")
+	}
 	return fe.Err()
 }
 
 // RoleBindingFilter selects role bindings; empty fields match all.
 type RoleBindingFilter struct {
+	ID          string
 	SubjectKind SubjectKind
 	SubjectID   string
 	ScopeKind   ScopeKind

@@ -43,6 +43,15 @@ func TestRoleBindingValidate(t *testing.T) {
 			t.Errorf("%s: Validate = %v, want one error on %s", field, err, field)
 		}
 	}
+	// A runner is bound to inventories only.
+	for _, b := range []RoleBinding{
+		{SubjectKind: SubjectUser, SubjectID: "u", Role: RoleRunner, ScopeKind: ScopeServer},
+		{SubjectKind: SubjectTeam, SubjectID: "t", Role: RoleRunner, ScopeKind: ScopeCredential, ScopeID: "c"},
+	} {
+		if f := ErrorFields(b.Validate()); len(f) != 1 || f[0].Field != "role" {
+			t.Errorf("runner on the %s: %v, want one error on role", b.ScopeKind, f)
+		}
+	}
 	noID := RoleBinding{SubjectKind: SubjectUser, SubjectID: "u", Role: RoleAdmin, ScopeKind: ScopeCredential}
 	if f := ErrorFields(noID.Validate()); len(f) != 1 || f[0].Field != "scope_id" {
 		t.Errorf("credential scope without an id: %v", f)

@@ -281,6 +281,7 @@ func (s *Postgres) RoleBindings(ctx context.Context, f roster.RoleBindingFilter)
 	var where []string
 	var args []any
 	for _, c := range []struct{ col, v string }{
+		{"id", f.ID},
 		{"subject_kind", string(f.SubjectKind)}, {"subject_id", f.SubjectID},
 		{"scope_kind", string(f.ScopeKind)}, {"scope_id", f.ScopeID},
 	} {

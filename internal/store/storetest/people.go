@@ -298,6 +298,19 @@ func testRoleBindings(t *testing.T, s roster.Store) {
 		t.Fatalf("RoleBindings(server) = %+v, want %+v", list, server)
 	}
 
+	if got := ids(roster.RoleBindingFilter{ID: onInv.ID}); !slices.Equal(got, []string{onInv.ID}) {
+		t.Fatalf("RoleBindings(id %s) = %v", onInv.ID, got)
+	}
+	if got := ids(roster.RoleBindingFilter{ID: "no-such-binding"}); len(got) != 0 {
+		t.Fatalf("RoleBindings(an id of none) = %v", got)
+	}
+	for _, b := range []roster.RoleBinding{
+		{SubjectKind: roster.SubjectUser, SubjectID: alice.ID, Role: roster.RoleRunner, ScopeKind: roster.ScopeServer},
+		{SubjectKind: roster.SubjectUser, SubjectID: alice.ID, Role: roster.RoleRunner, ScopeKind: roster.ScopeCredential, ScopeID: cred.ID},
+	} {
+		wantCode(t, s.CreateRoleBinding(ctx, &b), roster.EINVALID)
+	}
+
 	must(t, s.DeleteRoleBinding(ctx, aliceOnInv.ID))
 	wantCode(t, s.DeleteRoleBinding(ctx, aliceOnInv.ID), roster.ENOTFOUND)
 
