@@ -89,6 +89,8 @@ var (
 	auditors = []roster.Role{roster.RoleAdmin, roster.RoleOperator, roster.RoleAuditor}
 	writers  = []roster.Role{roster.RoleAdmin, roster.RoleOperator}
 	admins   = []roster.Role{roster.RoleAdmin}
+	// peopleReaders may read users, teams and role bindings.
+	peopleReaders = []roster.Role{roster.RoleAdmin, roster.RoleAuditor}
 )
 
 // allowed says which roles may call each operation. An operation missing
@@ -117,7 +119,10 @@ var allowed = map[string][]roster.Role{
 
 	"ListTokens": admins, "CreateToken": admins, "DeleteToken": admins,
 
-	"ListUsers": admins, "CreateUser": admins, "GetUser": admins, "UpdateUser": admins, "DeleteUser": admins,
+	// People are managed by admins; auditors read them, as they read the
+	// audit log that names them.
+	"ListUsers": peopleReaders, "GetUser": peopleReaders,
+	"CreateUser": admins, "UpdateUser": admins, "DeleteUser": admins,
 
 	// Runners see the credentials they hold grants for (checked in the
 	// handlers); issuing and signing need a grant, checked by the broker.

@@ -56,18 +56,19 @@ func init() {
 	seeAll := []roster.Role{roster.RoleAdmin, roster.RoleOperator, roster.RoleAuditor}
 	change := []roster.Role{roster.RoleAdmin, roster.RoleOperator}
 	admin := []roster.Role{roster.RoleAdmin}
+	audit := []roster.Role{roster.RoleAdmin, roster.RoleAuditor} // the audit log, and people
 	for roles, ops := range map[*[]roster.Role][]string{
 		&all:    {"ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
 		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
 		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
-			"ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser"},
+			"CreateUser", "UpdateUser", "DeleteUser"},
+		&audit: {"ListAuditEvents", "ListUsers", "GetUser"},
 	} {
 		for _, op := range ops {
 			mayCall[op] = *roles
 		}
 	}
-	mayCall["ListAuditEvents"] = []roster.Role{roster.RoleAdmin, roster.RoleAuditor}
 }
 
 // Operations on what belongs to no inventory, which a token limited to
