@@ -1182,6 +1182,41 @@ type TargetGroup struct {
 	Targets []string          `json:"targets"`
 }
 
+// Team defines model for Team.
+type Team struct {
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+	Id          string    `json:"id"`
+	Name        string    `json:"name"`
+}
+
+// TeamCreate defines model for TeamCreate.
+type TeamCreate struct {
+	Description *string `json:"description,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit, not looking like an id.
+	Name string `json:"name"`
+}
+
+// TeamList defines model for TeamList.
+type TeamList struct {
+	Items []Team `json:"items"`
+}
+
+// TeamMemberAdd defines model for TeamMemberAdd.
+type TeamMemberAdd struct {
+	// User The user's id or name.
+	User string `json:"user"`
+}
+
+// TeamUpdate defines model for TeamUpdate.
+type TeamUpdate struct {
+	Description *string `json:"description,omitempty"`
+
+	// Name A new name.
+	Name *string `json:"name,omitempty"`
+}
+
 // Token defines model for Token.
 type Token struct {
 	CreatedAt time.Time  `json:"created_at"`
@@ -1661,6 +1696,15 @@ type UpdateSourceJSONRequestBody = SourceUpdate
 // UpdateSourceApplicationMergePatchPlusJSONRequestBody defines body for UpdateSource for application/merge-patch+json ContentType.
 type UpdateSourceApplicationMergePatchPlusJSONRequestBody = SourceUpdate
 
+// CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
+type CreateTeamJSONRequestBody = TeamCreate
+
+// UpdateTeamJSONRequestBody defines body for UpdateTeam for application/json ContentType.
+type UpdateTeamJSONRequestBody = TeamUpdate
+
+// AddTeamMemberJSONRequestBody defines body for AddTeamMember for application/json ContentType.
+type AddTeamMemberJSONRequestBody = TeamMemberAdd
+
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
 
@@ -1914,6 +1958,30 @@ type ServerInterface interface {
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(w http.ResponseWriter, r *http.Request, run string)
+	// ListTeams List teams.
+	// (GET /api/v1/teams)
+	ListTeams(w http.ResponseWriter, r *http.Request)
+	// CreateTeam Create a team.
+	// (POST /api/v1/teams)
+	CreateTeam(w http.ResponseWriter, r *http.Request)
+	// DeleteTeam Delete a team with its memberships and role bindings (its members stay).
+	// (DELETE /api/v1/teams/{team})
+	DeleteTeam(w http.ResponseWriter, r *http.Request, team string)
+	// GetTeam Get a team.
+	// (GET /api/v1/teams/{team})
+	GetTeam(w http.ResponseWriter, r *http.Request, team string)
+	// UpdateTeam Rename a team or change its description.
+	// (PATCH /api/v1/teams/{team})
+	UpdateTeam(w http.ResponseWriter, r *http.Request, team string)
+	// ListTeamMembers List a team's members.
+	// (GET /api/v1/teams/{team}/members)
+	ListTeamMembers(w http.ResponseWriter, r *http.Request, team string)
+	// AddTeamMember Make a user a member of a team. Adding a member twice changes nothing.
+	// (POST /api/v1/teams/{team}/members)
+	AddTeamMember(w http.ResponseWriter, r *http.Request, team string)
+	// RemoveTeamMember Remove a user from a team (the user stays).
+	// (DELETE /api/v1/teams/{team}/members/{user})
+	RemoveTeamMember(w http.ResponseWriter, r *http.Request, team string, user string)
 	// ListTokens List API tokens (never their values).
 	// (GET /api/v1/tokens)
 	ListTokens(w http.ResponseWriter, r *http.Request)
@@ -3244,6 +3312,199 @@ func (siw *ServerInterfaceWrapper) GetSyncRun(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListTeams operation middleware
+func (siw *ServerInterfaceWrapper) ListTeams(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTeams(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateTeam operation middleware
+func (siw *ServerInterfaceWrapper) CreateTeam(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateTeam(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteTeam operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteTeam(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTeam operation middleware
+func (siw *ServerInterfaceWrapper) GetTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTeam(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateTeam operation middleware
+func (siw *ServerInterfaceWrapper) UpdateTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateTeam(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListTeamMembers operation middleware
+func (siw *ServerInterfaceWrapper) ListTeamMembers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTeamMembers(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AddTeamMember operation middleware
+func (siw *ServerInterfaceWrapper) AddTeamMember(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AddTeamMember(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RemoveTeamMember operation middleware
+func (siw *ServerInterfaceWrapper) RemoveTeamMember(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "user" -------------
+	var user string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", r.PathValue("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RemoveTeamMember(w, r, team, user)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListTokens operation middleware
 func (siw *ServerInterfaceWrapper) ListTokens(w http.ResponseWriter, r *http.Request) {
 
@@ -3797,6 +4058,14 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.DeleteUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.GetUser)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.UpdateUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/teams", wrapper.ListTeams)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/teams", wrapper.CreateTeam)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/teams/{team}", wrapper.DeleteTeam)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/teams/{team}", wrapper.GetTeam)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/teams/{team}", wrapper.UpdateTeam)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/teams/{team}/members", wrapper.ListTeamMembers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/teams/{team}/members", wrapper.AddTeamMember)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/teams/{team}/members/{user}", wrapper.RemoveTeamMember)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credential-types", wrapper.ListCredentialTypes)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials", wrapper.ListCredentials)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials", wrapper.CreateCredential)
@@ -8002,6 +8271,852 @@ func (response GetSyncRun429ApplicationProblemPlusJSONResponse) VisitGetSyncRunR
 	return err
 }
 
+type ListTeamsRequestObject struct {
+}
+
+type ListTeamsResponseObject interface {
+	VisitListTeamsResponse(w http.ResponseWriter) error
+}
+
+type ListTeams200JSONResponse TeamList
+
+func (response ListTeams200JSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeams401ApplicationProblemPlusJSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeams403ApplicationProblemPlusJSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeams429ApplicationProblemPlusJSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeamRequestObject struct {
+	Body *CreateTeamJSONRequestBody
+}
+
+type CreateTeamResponseObject interface {
+	VisitCreateTeamResponse(w http.ResponseWriter) error
+}
+
+type CreateTeam201JSONResponse Team
+
+func (response CreateTeam201JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam400ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam401ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam403ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam409ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam413ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam415ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam429ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamRequestObject struct {
+	Team string `json:"team"`
+}
+
+type DeleteTeamResponseObject interface {
+	VisitDeleteTeamResponse(w http.ResponseWriter) error
+}
+
+type DeleteTeam204Response struct {
+}
+
+func (response DeleteTeam204Response) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam401ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam403ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam404ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam429ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeamRequestObject struct {
+	Team string `json:"team"`
+}
+
+type GetTeamResponseObject interface {
+	VisitGetTeamResponse(w http.ResponseWriter) error
+}
+
+type GetTeam200JSONResponse Team
+
+func (response GetTeam200JSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTeam401ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetTeam403ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeam404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetTeam404ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetTeam429ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeamRequestObject struct {
+	Team string `json:"team"`
+	Body *UpdateTeamJSONRequestBody
+}
+
+type UpdateTeamResponseObject interface {
+	VisitUpdateTeamResponse(w http.ResponseWriter) error
+}
+
+type UpdateTeam200JSONResponse Team
+
+func (response UpdateTeam200JSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam400ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam401ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam403ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam404ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam409ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam413ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam415ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam429ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembersRequestObject struct {
+	Team string `json:"team"`
+}
+
+type ListTeamMembersResponseObject interface {
+	VisitListTeamMembersResponse(w http.ResponseWriter) error
+}
+
+type ListTeamMembers200JSONResponse UserList
+
+func (response ListTeamMembers200JSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeamMembers401ApplicationProblemPlusJSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeamMembers403ApplicationProblemPlusJSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembers404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeamMembers404ApplicationProblemPlusJSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembers429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeamMembers429ApplicationProblemPlusJSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMemberRequestObject struct {
+	Team string `json:"team"`
+	Body *AddTeamMemberJSONRequestBody
+}
+
+type AddTeamMemberResponseObject interface {
+	VisitAddTeamMemberResponse(w http.ResponseWriter) error
+}
+
+type AddTeamMember200JSONResponse UserList
+
+func (response AddTeamMember200JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember400ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember401ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember403ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember404ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember413ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember415ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember429ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTeamMemberRequestObject struct {
+	Team string `json:"team"`
+	User string `json:"user"`
+}
+
+type RemoveTeamMemberResponseObject interface {
+	VisitRemoveTeamMemberResponse(w http.ResponseWriter) error
+}
+
+type RemoveTeamMember204Response struct {
+}
+
+func (response RemoveTeamMember204Response) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RemoveTeamMember401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveTeamMember401ApplicationProblemPlusJSONResponse) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTeamMember403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveTeamMember403ApplicationProblemPlusJSONResponse) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTeamMember404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveTeamMember404ApplicationProblemPlusJSONResponse) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTeamMember429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveTeamMember429ApplicationProblemPlusJSONResponse) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTokensRequestObject struct {
 }
 
@@ -9703,6 +10818,30 @@ type StrictServerInterface interface {
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(ctx context.Context, request GetSyncRunRequestObject) (GetSyncRunResponseObject, error)
+	// ListTeams List teams.
+	// (GET /api/v1/teams)
+	ListTeams(ctx context.Context, request ListTeamsRequestObject) (ListTeamsResponseObject, error)
+	// CreateTeam Create a team.
+	// (POST /api/v1/teams)
+	CreateTeam(ctx context.Context, request CreateTeamRequestObject) (CreateTeamResponseObject, error)
+	// DeleteTeam Delete a team with its memberships and role bindings (its members stay).
+	// (DELETE /api/v1/teams/{team})
+	DeleteTeam(ctx context.Context, request DeleteTeamRequestObject) (DeleteTeamResponseObject, error)
+	// GetTeam Get a team.
+	// (GET /api/v1/teams/{team})
+	GetTeam(ctx context.Context, request GetTeamRequestObject) (GetTeamResponseObject, error)
+	// UpdateTeam Rename a team or change its description.
+	// (PATCH /api/v1/teams/{team})
+	UpdateTeam(ctx context.Context, request UpdateTeamRequestObject) (UpdateTeamResponseObject, error)
+	// ListTeamMembers List a team's members.
+	// (GET /api/v1/teams/{team}/members)
+	ListTeamMembers(ctx context.Context, request ListTeamMembersRequestObject) (ListTeamMembersResponseObject, error)
+	// AddTeamMember Make a user a member of a team. Adding a member twice changes nothing.
+	// (POST /api/v1/teams/{team}/members)
+	AddTeamMember(ctx context.Context, request AddTeamMemberRequestObject) (AddTeamMemberResponseObject, error)
+	// RemoveTeamMember Remove a user from a team (the user stays).
+	// (DELETE /api/v1/teams/{team}/members/{user})
+	RemoveTeamMember(ctx context.Context, request RemoveTeamMemberRequestObject) (RemoveTeamMemberResponseObject, error)
 	// ListTokens List API tokens (never their values).
 	// (GET /api/v1/tokens)
 	ListTokens(ctx context.Context, request ListTokensRequestObject) (ListTokensResponseObject, error)
@@ -10806,6 +11945,232 @@ func (sh *strictHandler) GetSyncRun(w http.ResponseWriter, r *http.Request, run 
 	}
 }
 
+// ListTeams operation middleware
+func (sh *strictHandler) ListTeams(w http.ResponseWriter, r *http.Request) {
+	var request ListTeamsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTeams(ctx, request.(ListTeamsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTeams")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListTeamsResponseObject); ok {
+		if err := validResponse.VisitListTeamsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateTeam operation middleware
+func (sh *strictHandler) CreateTeam(w http.ResponseWriter, r *http.Request) {
+	var request CreateTeamRequestObject
+
+	var body CreateTeamJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTeam(ctx, request.(CreateTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateTeamResponseObject); ok {
+		if err := validResponse.VisitCreateTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTeam operation middleware
+func (sh *strictHandler) DeleteTeam(w http.ResponseWriter, r *http.Request, team string) {
+	var request DeleteTeamRequestObject
+
+	request.Team = team
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTeam(ctx, request.(DeleteTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteTeamResponseObject); ok {
+		if err := validResponse.VisitDeleteTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTeam operation middleware
+func (sh *strictHandler) GetTeam(w http.ResponseWriter, r *http.Request, team string) {
+	var request GetTeamRequestObject
+
+	request.Team = team
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTeam(ctx, request.(GetTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTeamResponseObject); ok {
+		if err := validResponse.VisitGetTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateTeam operation middleware
+func (sh *strictHandler) UpdateTeam(w http.ResponseWriter, r *http.Request, team string) {
+	var request UpdateTeamRequestObject
+
+	request.Team = team
+
+	var body UpdateTeamJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateTeam(ctx, request.(UpdateTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateTeamResponseObject); ok {
+		if err := validResponse.VisitUpdateTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListTeamMembers operation middleware
+func (sh *strictHandler) ListTeamMembers(w http.ResponseWriter, r *http.Request, team string) {
+	var request ListTeamMembersRequestObject
+
+	request.Team = team
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTeamMembers(ctx, request.(ListTeamMembersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTeamMembers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListTeamMembersResponseObject); ok {
+		if err := validResponse.VisitListTeamMembersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AddTeamMember operation middleware
+func (sh *strictHandler) AddTeamMember(w http.ResponseWriter, r *http.Request, team string) {
+	var request AddTeamMemberRequestObject
+
+	request.Team = team
+
+	var body AddTeamMemberJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AddTeamMember(ctx, request.(AddTeamMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddTeamMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AddTeamMemberResponseObject); ok {
+		if err := validResponse.VisitAddTeamMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RemoveTeamMember operation middleware
+func (sh *strictHandler) RemoveTeamMember(w http.ResponseWriter, r *http.Request, team string, user string) {
+	var request RemoveTeamMemberRequestObject
+
+	request.Team = team
+	request.User = user
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RemoveTeamMember(ctx, request.(RemoveTeamMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RemoveTeamMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RemoveTeamMemberResponseObject); ok {
+		if err := validResponse.VisitRemoveTeamMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListTokens operation middleware
 func (sh *strictHandler) ListTokens(w http.ResponseWriter, r *http.Request) {
 	var request ListTokensRequestObject
@@ -11249,247 +12614,255 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs3mij+Kij+dkvkbJOifMkkVE3Vam0n8W58WUmZ/HZDHzbUDZIYNYEeAC2acblq/joPcOo8wz7Y",
-	"PMkpfB/QF/aFpCzJSca1tROriW4AHz5898uHXiRXqRRMGN2bfOgtGY2Zgn+eLZj9T8x0pHhquBS9Se+C",
-	"RVLEmmguIkbMkhGZxEwbomWmIkbkHB5yccOEkWpDEmp/3IiIxURnUcS0nmdJsiF9eqWZMGS9ZIJIwYhg",
-	"N0yRmMeDUS/o6WjJVtQuwGxS1pv0uDBswVTv48eg9+KSLupre01XTBOz5JrcMKW5FH45sYyyFRPmlHBD",
-	"oiUVC6ZhYpiyPILEkunG+bVRXCxg+nOpDVMXhiYNEAqNyliI27JfpkKvmSJcA6TsbBR/mCuml4JpTai+",
-	"ZjGZS1WdmIls1Zv83LMf7AW9OU00670Lagv6GPRSquiKGXdyzxSLmTCcJudsXl/h5ZKRKB9ypAmPiVRE",
-	"0BWzC+B2TErNshf07LPepFeM7gU9xf6accXi3sQurBtSzzKlpWpeQijYezOLYEToTypV7IbLTJOULorV",
-	"/DVjalNaDn61e+qX89dSsFfURMuW+S0WwcSURDLdbCML/BEl3P5zKZNYT8h6yRPA+qkoMHxJNRHS41WM",
-	"VyPYOvvH4ydkzc2SCEmuZLwZTYXfHF65Yncv50O78iEufccm/SpaDzpf5z7nnA8+8Jh/4Ctu6vO/pQtG",
-	"NP+l9SATeK/87ZjNaZaY3uRkPA56K/qer+wlOBnDn1y4P4MmqvCKvu+iWRNHo+zNl5o5ypSTJCBSxTWl",
-	"ijmyNRVXbC6VP00uFqSvGSOhtgQgHIyIhbNiNAZcEoRmMTdSWVjbB1NhfxtKkWyIkdeWLCi+WDBl0QZn",
-	"7Zsl2zgEsri05GIxAGK1ptzoqZhLBSM1oYn92oaoTAguFiNyZshKakMo2TCqSP/xydPHX43H40EJxbbA",
-	"vqLvZ3TBKoDPQe3fL4F73AjuC4BmK+IhsCeEG4t4pyR8+frPL15fvjn/r+PXZ69ehMEWo7jalPAzmAq4",
-	"LXaITqheEqYjmrKYUE3Cf370bUj6Yapk/M+PvqVrPbT/DAen9nU73xVVbCrsh4AOB/5qewSw/8aj0Izp",
-	"gMDZWB5k7zI3pM8SzaYifDL+Jgzsguyhl5fL4SPUkCW9YfbNwYj8ZP/mSAvmMhMx4XoqKAmfjJ+E/iPc",
-	"lI6levlwcQfevBYmBGsxksQSGVFMDd1iQaHDgpD0pSLUweZIT0WYpTE1bBbRaMlmhq+YzEw4mJDQYmNo",
-	"GRVCExCSmxyfA0IRGafiqzHReO3gnIUnhXCqawcps2SKwaGFmqkbFuJn7ZamApZMDZFW0OgX86lMEI4c",
-	"9IpG1wtlQT0YkRfcfo6s6QYJdHhm90ZFTELk10OAVUiciEM03ZClXFuYVIl1+8WBpTXTq56FTS/Imbb7",
-	"E/bVxLSD3k/sainl9cvnzfdnjT8D2W4h127IQSjz0Q7WqRSaoawgxTzhEVDvSArDBPyTpmnCI2rXc5wq",
-	"eZWw1b/8RdvFfSh9/J+Uvf29/++4ECKP8Vd9/Bbfwinr24PLaXGAXsMFLVAQfooBU2RmkH7kVILbP4i2",
-	"chtNRr2PQe9bqa54HDPx0DsAAnKkiZIJIyu6gYsfSxBAYWUvxQ1NePzQ67K4YCVyABWs4JSETCmpNJAh",
-	"R//mnCWxHpHXyG7ImmovwsDqX0vzrb1aD7n819Iy5CVRDFHBL+SVjPmcs7j5puQCW6MkBpt1st6C3zCg",
-	"HmFFyArt/aprPk2bcKOO7ZCSItI1FMbkWsMwp9hd75Q1DIDTpZQ/UIXr+hzIZGVWi1GJXURJiQH6pgiN",
-	"IpYaRPtLKV9RsXnQlUpJVlRs/HL1KTFqQ+iCckHo3DBFwnNm1GZ4Zv8IPW/aOvfSkOqyatKPXcKPgmZm",
-	"KRX/hT30JQHSg0RTkExcC7kWAVHsRlpFUirC3qeWHVjJBM7kR0FvKE/oVfKgGHRGYpYyETMRbUCzhuuJ",
-	"jNatS2dpKpVh8SsWc3oJgH5YFLeofaRJ+AznHNo1hF6Qs0IhWBRkyhQsAjiWJv1/v3jzOiBcTMWPl98O",
-	"vx6cOv0V5irRWcQvEERA7Nyk9gdJNBOxlTTsotxKgfYIza8S9p2SWWr/TpWd2XDk1tGSJ7FCXscNW+kG",
-	"Fp/LGlQpurF/L6VG687+r9xQvBJdcP2zHfOxeFle/YVFxr7tNpFrp3COccwt/GjytrKlrhkqwKhjF/56",
-	"pEm8seJ1VJITwuEw4dqEOXOwV70Ky9mKGVoHsQWW3/1t1oxQqQHlY1lI+7mY5d2ukbjMoEeTpGFw0Duz",
-	"2uaLG3dbqhB6IxhqoywmzA4BmuGkJ8LBphPRhCg2zzRNtP11TnmSKaatzmSxP6JJ4gR3S0wFWcpMkX4k",
-	"M2HINBuPHzNyMiFWTXAyPZlzpU0ACjaoD/DQ/jUYkTOiWCRV7JTwmBnKEw0GFmJpgWJas/hPVowlMAd+",
-	"Eldhj5prw0VkijVfsY10lwv2SsCqgCqf1dBkppxyZkUcmiRyzaxuRmiyphtNqF+RnIOwKdeijiw0QpA2",
-	"XB0aGTRx1X6B9dtf5lKtqEEO8tWTXrclw6I5AKULA9sucIEXKHjWxuVXZNYyID+1ysKtQjiEp0H9FZmZ",
-	"SOILXv1xYO7ZzQgO/7CIxeIGXcjiO9Ut0DVW4DBti3W/oj7U/rtxbKX++wH73LqX3O7JjSxg5g/do0Xg",
-	"MaeAUnVV5R12X+8fuDZ1cpWT9PwfnQS1IBYNRL9kkG22NlT2D/M1LfkZTRKrmp+BUNgktb8RyQatAMXd",
-	"JoKxWE/gyTXbgEalufG6fqaZQjOGnFtapjZTsaLRkguGJtx5wpgJiJYwXGVWNfPUpa8jmTIdEFSDArKm",
-	"SnCx0GAkstqPBOMBMMoB2P7AyGHFLGfoscsBGx8Y7FQmnJmgehpzafF+hqx7WxZSmXAkqGLCO7War7M9",
-	"/jVjGYuteIBfIhwYlwPxlZQJowJuTCbcnWiQ2TOBa17zJCFcREkWszKk+86A4xZgyXyAdiLq5h1mabGc",
-	"wajp0mtDTabLdx5H92Bx9rvNZo8yDrld5B8LSgDswqz/YJv6TbjGh1u236VcC7AhNW4iU0kzDH88/4FQ",
-	"ciWlsQCyeEHevrm4BMmtr1hCDb9h9g8Lx7O3L480uaIa3msC19a+7VJx8sZdFt6W2ibt7hkq5R7sN2CA",
-	"CnqJjGjSSF4jxahh8Yya/Wl6BSQNlBPNBwexqAYjkBRDzSLFjDdH9PbnZJ7od9G713aMRVaYRM80My3W",
-	"6vIqvOCQxISSG5pkjPQLVyE80HDK+8vTngN1LbY4d1CDLHqCIfawg3Ouz85tOiw6qjlK2w6jbPevMUE4",
-	"CDe0eso5mlRPoFhkkCN0BUsrO+++Is/grXY8BK/pNpneQu4Vff8DEwuz7E1Oxo+eBPeA7S8sx0K4eljb",
-	"NwIPcSmY9qQ6brwFh6D7bbBt62Srh+r2330UdyGglGhf7RbtL4BUt1ailVovZ0h87b8iu8o5jywCBb2U",
-	"ar2WCsQ6y/it7La2qLuIUvvvXzJlh8mUCW1odN1IaqtT7wuRTuzsQMZbfqBVXC7A+6FB5kBUbXA2KW4Y",
-	"+DdPyTVLc5GtSmya5JhmnHPzlH5rOuS7oLBb83dRsN1LuAV6/ghU7ldPvL51XFE6y/opoYKwVWo2BF8h",
-	"UcKo0vaxTHGCGm//RKLWpOI+z9Ak1yRsx+43dChQTcLHYx0GJDwZr+A/aPVn7+kqTexnH491EzuFvb+w",
-	"akP9nsG+miZPqVkSLpx46IzSQbGUSIo5X4wUW3Ap9M8n78JG6XTFtKYLtlsXw4UULzRh3XeKigZidBvZ",
-	"sAgHatPLb2t8AMLb/GOj+u2Hb69pa6qKcNEKnFuJElFFWN9GhI4wq3bgNHxIdMTxNAOxaTXeY9n5/jZN",
-	"dKywEgJWLLUVmHchDCDK3p7Q3o8RvQrV51yxyJAVW10x1Sgyd/Dbg6zsDZwy34lfXisU7uY4nBn+lsfx",
-	"PaOJWdZXUVgSulHRjWv8tGzaHo1jxXTz8TJBr5I2SYe9N0yJnLzV9ahUyRseg0GaxxMwIUNAwzVjqXP7",
-	"SG0abycYx2eaIf7tR3AXFvIHenBw6TXLcx0797MIH7bgFdfa/rMjMowISRIpFkwRxVKpDIQSURE7IHJD",
-	"Yq7hkJpNYK23Cox9zb/AzG37vPVtbGI4xVRVdPLLy9Vmj6QFShbgy0/eLa6CPeWDabsTd3Ht4W7dn7W4",
-	"4iT8dNlkl+5zB8YkO3aWyoRHm31eeYsjP4LksGJmyTI90/EeXms3+OL5K5qm3mJ5sEmow2RT1XTK+zrM",
-	"HJOf4cNYY34jh9XEszuhdxe3tbhOt2fU+TceRj/9PMdJk+TNvDf5+RYH+67Rls3WZIUjSvoxApUotpI3",
-	"TIM7p1GVfal1xs5RUTwQ3h16QyUBgPQLuX+A7qBcpidck0wXSSi1M1ormlbiXd1SahEZawaRnFwsEjbM",
-	"NCN/tuOJfT+FKGoIu+ZCGxcwX5jUm9m8fXNmTIufpvrdI00SPmcQc9B3SyVfjYvAZHIyXu3hn+nWb+Cs",
-	"4i4vTVUpvFdrcosFmZyVsqsASC1m5ds5JkpOhrpA6XFlO4IiYlq3RUpYvsGlODDwINd067+YZOaC/Fpy",
-	"yJqU3PJbQbHi7fXtjNmpKMvOquhB1oRRrx0FrJ7yyfCrxyRhxkBofcwX3OiAHI2OAnI0O7JX+Wh4FBBt",
-	"qAIvJcTWU/eG/RlegVgWah/Zb/6vn8+G/02Hv4yH37wr/jmaDd99GAdfPfr4T01gtssrx4lXD1Y0Lv7S",
-	"6UDtZgqXjNGlI2i/J/iSj+iBBBFvZJYKMxoYd+57smbKhSARKxsf4qdrsUe7hbadnAfNXbDvCqibhO7b",
-	"8j8jTZOJ6nu5xshZDFiMZJLw2DINQpOE9GHNmP1GspQYSUKIrvL5ehVi2uokhI37JVT30AbTt/kWGxJb",
-	"SoF/PvS7lnfaD48pDguDqQgVBl/nv4cDjEct4xdo8M71axFJzslKKngkpkJioAk3OkfOJb1hI78aiD6H",
-	"HCL7rZQhoz31sSq431zVBVMwwlwKH4yht/OUuLiRyQ2LrVo8FdSQ8LsXl2Q0Gh3bV4eRQxQdjqZiSMIV",
-	"U5DP4zjfYEKozpdXbNesZQlQbq7JVJB8+fntQvUTAmySJIDNW0WUwEwxxOlcbex/Aky6ISShxgXSHGnn",
-	"O19zDDPpO7DaG8ti+yJwJ4x1xxtrv6Dp2qEWbCpVbM7fhxMEZIkSsGpaCGSN2PdDCEqMcF8YoDjDR3YI",
-	"PghP/aH7NJPQYcvMPg3JgoE9AqIB7UcBN6jeGgbhRh7A2vAkIYrRaImSHiwfthVOcpuQTxvDgEX4LNIq",
-	"rsF5FrhgScOUOxEN8UgJmxtiFyrnTfgPCVLnLy4ucZKEIyxze5SH5pzyJJz4iCOMEpJZEkNqhIcJddsV",
-	"GBWVp3bbL1bhbnF+DiFWVMR5ZrXLYDxFcmK5Xh70ZD+RKgayCaRYQnyOBSwCCh7gijG+yntuAeMg3sqi",
-	"g7eEuLDCRlfsG/GqzQoFVMTBoLgXiJ6mZN4j2kgrOblry8ViVFoSCvVWjUY7VeMqfPB5k03//Ntn5Jsn",
-	"T/+YR41jvFo9+jSSccWN7fJ6LC2VZgbJhhB56PhG0MvKuQmBlaZcjpSlwnIGWRwwLA+/n61YzKmPSbQ6",
-	"j4xn9utFJKd90/KKmc+ywInyxIKgp41UdMFm8yxBNwHavRoBg3ttts1ClN7ePLPkomvgmDXrcklSNdwk",
-	"rEMuqLtQfjx/Wc4HveYClBh3gHu4U1zMJ0xcinuDE25ihk0K6C79sM7iEbWvWCRXjBSfJBh7qkk/ZyyF",
-	"njzUcThoiIRGe+Xshjbk9T+XxrC45P8EegIsY8FvPNRw1iONv3p2VdDII03cLAHhIzYiZaLbHI1YWMgb",
-	"Ik1x9xzLTCDv0J63HRbG5fSrmbdMN6nEdRU2oVcs+RR97wf7ASTKf//f/4fErVAOCBstRiREz/KEpAmN",
-	"GKQ/4JOwUQe0FKBZDM9Pyg6x7+Zp4l89ffr46a5AdvvWpyCKfZ/0S8aC0D4JWzT42r7OZVINSo9XXGAI",
-	"j6IuOhtz9V3QKlONpOri4vtnZ3XJPs2uEh7NXNxp970vjW265RfRksVZcya3qyPiuDAmQV9trHDCkvmE",
-	"UEGAzt7QhPTDk6cuuuHxeGWFHDMVCaPakKd6gEm2kZKCsPeQaMGlIP3wD8cnT8kf8P/sy/+6lJlKNuEp",
-	"+fHy2VRkImFaE2S8LjGXhM/O37yeXf73n84Uo8fPuNmEgxF5sUrNZuLT6UnMVhSSnF76BRoeXVuJIUkI",
-	"cOCUqWEuXsw1Mz7PBMUMfMtKWVPhZWJnlyZGLhiIJ7GETC0UaNxDJzvkwR0nT1dNVOMikik7Zxquby2K",
-	"ykWQzFZ6T08a82EitYly53G7c7gWLQ4XNrCsxWJJQHR2lY+wRxklMov3DM1OmYjRoQQFL1jcnZHRogd7",
-	"ZoW7CSoQasRqvhAPbtMsYvqsSN1mz0wVFxFPaaKbYG9BzXI1oxLEUbxYWBhpkhwYDlwlHTXB8E3KxMXF",
-	"9wSHgZrVLwQ6+5omCResmRc2Gkt/cHZRxyFOxqvT3Cha26QxoPtr4jXJQ0ymwU5ixxeCxc9KwZd1A2r1",
-	"xx3Htz/cNVNtRtlMW1m1zZRlZX3jslCMJIlcgI1ENx4ACOczrBpzSy9dNTTVLbuy761pShtohDkWF6kD",
-	"GiLRdknY+PYzHHvLhIKuQCm403H9vtUZn2UPpwRLh00qutqRJkzccCUFKMTHHnetVspF4zktqZ5FLqVk",
-	"i42XpLfbxrId5NZi783M7tCBtEUGsMOIdrJCnGcNxRkjfWDLf+HGMAXXdc/UPTErxWp0LbVQp9GbBkAH",
-	"HpNzWQyXbojHKISbTizz40rvzHBHzSiDv5FoKTUTpE/zoM9BFUUcJgSEEsOEWebFxpjiMi6cQ09XzfQU",
-	"K+B0JFvhgN0LwWoJRzldbc5Jaqi+01rUyn/fMsHxBDLUtKuk5yw8+QUCg0lFhi9KPdXFktuknvisugY1",
-	"DP6R2zeR6qD5iSrmykcwexTaSoVUg3KQZAsuyJwnbCoiqlzVJbYKyFXmSi8JSdh8ziIIOneWRKhnFBkS",
-	"8/mcKSZMspmKuZIrPHT46iAAZXDaw3hl8vrs1QtXP8R9cELWy820RxiNlqOpQJebT/6rGmqJYimjaDta",
-	"2YVY1umBMZqKsi8Oah7BpoUUzJUaup17oinsyIlq+f0MPIWvXPXDojsq1L9VjsPCQ52hctJhga+FEEmh",
-	"jcoie9jut8BV/6Ham6C9eRXPrVF/dQu8VfjubfnfXkG/VfE0L3GYA8TuZELoWgdkEaUBgRwTqBvnk0wa",
-	"KcQhnOU3ROD3i8jIg/7rYRjPWUI3Gm4saJpWTaZEGwr4o1kWy6GiIpYrklJl0J1zSvRSKlMuagPxA1fM",
-	"rJm9sGuJauuIPPeGqj34SJVv7Lehdtrf9T4G6Tyzr1y6N1oUuPxQ22/5Xfgwnax5+/gj/MCewUfbt+/f",
-	"L968Rv8USamJlqR//u0z8sfH33w1qFJte4yYkJf7VrieCnTChCJLkpAoZjIlsMidJCWNiPR9SA/13Awp",
-	"2CCYCig6h09DXIouskG0kYrF7iWfpFJ2pNmRUyEY8EAEiiZGylNCwa9juU1CfRlDmUCVH7JeyoQ1paQX",
-	"FG6/+1WldbU79go9f93b6TvwcaF5zPLopzw96NTDF5ih/xkdfNKptXYA1iuynOW2RDefyaW8V7KWYmZy",
-	"Z11txjulu/uBvkSBa3DHbWzJsyGCLmyEV5kq73n0OX1umb4JihOoYure7FxIqyxfztbajxZ3Hqu/tA5D",
-	"S7L2zhNuFbeLJR4ydZO8v3MNbTxgvzNs4gatyDRuOK+aIT3ovR8u5NA9/IuWYnRO169cqpkl1xsRPYNS",
-	"PY0pGJUki3KVm5IPpf4rYnbLjz4ZoUFtEa74X8vPKOnuERLmQuxx/cWLxcJKGyhP28jPNiI6z0QDdIyx",
-	"6NMQ+uWqplrKDjEoc6lQrlHMqI2reALmW+I+QvrhcGj1k6F7oEMXxjNozkqK8iPrpAnF4d7S8JNbxbeN",
-	"Ghsf9+J3IhXUR7GyGadJS/aM4HrZvYKdN2wJZXBbM3sipjVZS3Xt3VB2iX2Mi/E/85aqKLeuusSoZrNM",
-	"GJ502H9w4UeaRAnlq1LkEGEi1sR5ahQTbM1iKy9AyRmsdm0nsMOw9pWD+NWmsCv5rYF5U17vb0MS0pSM",
-	"ndt005W0QbzFICcRMVemObqW8zksHqRnqLRnp9l/cvjuTM67SuFwDMwyYECAopCjLjUmns3batb7Iahe",
-	"0JItDsoS5/6G/daOVYn2l6tL3qom23ZnchNEiX7ivSn8SlvsxN3YcEK0XFko2X05HDutB2dCkQAK8usG",
-	"npSjampVhKo+KzdV4b0KehEVEWsrLeZqU1fcwCm3byW8VxKS7GfQEtz4mbJp61PMNeW0sC3TjV9pOSqk",
-	"bKVx2JIT7tKigpyTdLCfO1HtHCe7v3SwS4g4aMncvUUgRT3gHUNePuEg/RfywI7GffjQ9E9PacNirvqT",
-	"ru4OvsTb4rB5rLejLXmlgD7XWG8RPPK5NRpMnTwvh+9H9IEjCQis40kC1fcxWgBLwrtGG2ShqDBATA/0",
-	"q0JGZKY/kc4doucpRuOZ3UJLAA0AaUU3uE07uqWgm9xtP4N4lq58PvhIeU07Cx8Amt7KctqJOtAQpIQl",
-	"qA/pKhL1Xfyzslg2mNjjB4Rw4aOEJZpBwVBEGR+pC/wcDCEF+mzjZwMmVRCplJT26OnTpgRm+v4lDj4p",
-	"O0gqcfh3gCINcMoLDbsyZNWuIJ+KPDuiA9D/8p0sFPJ++MdH42U4APkMQ4lOVmDBL0cP5IrucAgbGa7o",
-	"+6ExySl4OciKUTSioWfKETQoRpvwG1Z7reie5OqLa2Y0FrMOymf31ZM9Q1cAQDvw/4CsQCTuH4Nt6g7x",
-	"7h2EYEQ66xFurR2/Vl/1O7/uu+Dofiu3tdU22Btam4b1z376/48wUn/gfZXbofxHRcbCDWfr3IvpA8Bc",
-	"tLxjMLq7i8+IjCeIc2gZPbDJTdD7UTN1R3nplYjRLdOS+w3DSyIqIJ6NLwSpaCqlCx9znSZ00174lq3a",
-	"gquXVM/yUmeNqAqrWAIlgJqSxA/3VRAhaH/QvLLOGhJ8IWZc3AlvbtDN+EIMudiVcLbTnaKZKjwYd5tu",
-	"Xz41f0ZB0fincjQV+9Ih7lq7gdvl4dcNch0oV2GhXwUdKFga+fjR+NZnOiGJXDM1jCiYM1rSIgNy9K/2",
-	"f/7loATJcpL6o6+b4gVbb8yZuyT21hzp/K4E5OSRZecn40dPyNXGMD0ir4vbU5ghcpwqnfyOnPmgt1bc",
-	"sDcgUngje47ce9qJS2hesw//BH6ZvOyyPQVNuDh1W73aFAbtvasc2AnvgmEBSf4EflXsu2QSwNq5QU/y",
-	"OLJ6XUzTRjOAfft2RRE+193qQlzB1gVtn0N0eIHLDQh8V9japJb/ubPlQlNwSS4mUMUtbBuKB+90Xbge",
-	"XA2WeShDzYVmUaZY86ndSpfvLDt149uw7nUT3OJby7n7FRVovmCCKW4xXCdtli7LhOyF52IxKyp+fp6w",
-	"yIpJs84drGpRRGBBGlsRb4fe5Ja2tB2Bd4edZ2cB8TmwGLjaEzAVr9jk+HgptTn++9/+ByOsIQPGqlPQ",
-	"ag5zIgHq+8Rcl2SLLWOiW32OU+XqUlu4jZtoPPjDBA+Hj7eSPer3bXdaVeku5YMrUuPdXa0VF94c0HXP",
-	"im6AxU075O7dLu0BHTw+P4aq4jaMyIv3NDKuuaWcl75gUc43WftEE1idWmyVj5WKuN37roZ64oQK59OE",
-	"HJERKSoJ7xDg96IFvvdoUOs9iplQkE+Xt/50Ly9bYvobL/rSmFSTvv2Ps0Oh3z+RMr2i0TVYOFDqrOD3",
-	"YMdWm40Y+VVuaxzgsPY5S7glfp3+5gZ//O3znWr5M0upDMGuLk6wqDqrT0lRT//H8x8aIc58T6NDLiq8",
-	"dGBV2ob2NTGC0Dn8jdqgIJO7nPQ1T9O2ZjaZ6HDCmUzPfDp3HYuZiFPJhTnS5PvLy7cEX6ia1QV2Zaoo",
-	"uZWc5kMq6Lj7uH/J3dILJWj70wqKlh4e18qNb8oo5la6Bx7fhdawfTXuz4FVwci6q1RvRDRCPAp9uSZN",
-	"vAsTQ6P5isVDmRlwl5+SEFynIxdhgtUbvEfUEhjnEgUXNMSrBMRx6sDF1sWo7DorE36uxJpgTWUnKzwo",
-	"PK2lNfvsv1E93qVAKgeCOzy3T1D43BdupbXtowXcp0S/p9hxiIhxl4y9XPhfrjhkdPvirUFTcFxRBG9f",
-	"Dts+RSn4tJmDNPbgg5PkZnMB0ji21GFUMXWWYWniWi7m2duXzjnTD5U2s9FoFA4CAvkkrqyQ+x1lZRAu",
-	"wrdvLi7JMU358c3JMfaRgihN1AIsksCsxaqtDIEdKrmYy/pKXG4L7h1SfysOr7liegms1qvFlpLMFWeV",
-	"zvf2Jk8FhmLADuBLLjoZMy9KXw3Q/RJjmC74fCCI100xFbW+i6Op8KkybvN5B1lo70UowY3nID1zaa3A",
-	"Fybk3/DXHNCjqTiXCdMTEkL2fkj6oNhhi/yAhD6XPyT96spxxwHmDQ6CqQhdrn9I+nlDfvsFdC+6p7q6",
-	"/636SQPcH5QnAUE7bOtOGmLY+TdPnv5x4O2OLhEhtOwfOpMH2NjfVXMhXKSZuzdyPseMbd+5+ed3I4hV",
-	"D0fEtZXOe906D+FUeBehXeN50beXO6UAAuO5INCudFLtdzoh5Y3ABqaiH57abyvNzJ8yMx9+DV1R1yyx",
-	"3DzIywO5IfY36MnIYmjzeCXjzVSg2OI8t7ShySr0VKMaVndKqNi4Vmz2WkCTRvLk5KldS3OtmnBQLsey",
-	"o9dq+Pbs8tn3IUZPOnkfpujKGYCP0WumLQaVgATDhzDcnbiREmBv+R44tvCegablm8bBSaR04esoQEg8",
-	"/Wtm0QJEj3ACJjnXw74kk7hl23ftlhbMFKF7UrBTF27h0wFF3nQTXoGFXZYdqgqTF65kBjGBIltdMWXn",
-	"yPHKNd/HYmBrSaKEag2VwiDZoCimlpeh0liHyl+ZWhPWoFR7ZiouniN0Xdw/HHvRK0O6Yn8M+/pHVIAh",
-	"/wbt0jB6RM6mwtMXGD3nIsa6XbBYMs+ShKwpBBsqzubJxgXWWkhBsVIWkyePvrEIVitvFLqbW2kdPSLh",
-	"8RIK2f8Cd5iEx1DYyv6l7CUEvcYFvKDX0VUZ8iT87O3LUjnISe9kNB6NQQ9JmaAp7016j0fj0WOs27gE",
-	"HuU5CZAw+2CB/DgPFngZgxdfm6LDo8ZoObpiBvpb/9zSEAL14L7EjFGXPcztADBJeRPTJO9oWeuLXXDc",
-	"7Smg1kCRmjHiWmes/fNYh/qA7xeJ4+u8wSumE4q2XWD01q5pmsSjApjHz1BN2GMkRHiAi0UxnUqhUeh4",
-	"NB539Lk+rL/1VovQhjbXbwQSHdc7U7hO7U9wEU3fzhd77NgNjj/ZPb7SFh1eerz7pW/zAmX2jUff7H7D",
-	"d5kHoS5brajaOHxwTYDlIiCCrS1pwMxn8lLrzOpZOiiaBxf0x8XZyHkJX3XgAogC1ws0qAhdhQ1Ne4MG",
-	"ddZbkEfpQkO8KVzad3al/h77WFN9/OGabT6CltR9VXGeI038q+SabXIct4SiQHHscFaoR2gUbcf3d0Ev",
-	"dQ00tlrNg8wmXMP5ojer6/NczrmygimB5svXDHO4puI/M5YBkwH252zw12xz5Etokr4LeiWh31Y4GJGf",
-	"sBWpysRUVBOtedE9FeOEAzvn2sUSOoaI5c4mwBGmwgVmQ3tobDyP35ei8jnfC7XPsdcrZJdb7sXiqYDN",
-	"gsyNce5FNUf2HoYMAr9LbGDq6j/6fqWuhKOLgkxBjgdjoV0Eot/JmGgfJvPk0TfAeaaiwnoGyE6qNN+l",
-	"6/nY5RqZeXRnZKbW1rep4b/7zZGXJ7vv8WtpvoX6hQdf/KD3dB/S8mOpQmFZA+xNfn5XJh1nmJhtmTJ0",
-	"NHO7nRR1FCqYK+S6fMfzC711z/MbAk5I3cm6q2W2de8eWUZDm8KG00RFzi589Nsh/+XqMSD/O22AK9fW",
-	"9HSr2au9muuqNd4fasEI2o513xN9oNNsO8lnZZZ2tXExUr+JM7VbKrNk0l8xQ2NqqOe57jh9X94iYhji",
-	"gw14x/KAYIocPS8M1njUBT+snim6Np+Vq7s7ZeHfZLy5h/N0vtSPVXOnC/nZwqeTe5i/BZdoQeJ/nRLk",
-	"eA90K5dZf3LyeC/8/AEK58ILT/fZSG6yeMViTn33hIfhc/kNwgOD0o+5IkYuKjRwIYuU5XLT1lNSsTv6",
-	"m0duQymPPxR/fERZM2Fokq/esufwfOuWVVD9SUNBUXgpflCidrB8czBaPiyiIAwriBI48bTUJxwq4Jex",
-	"JwAWax+jstRFVxtZ5XfMdJ32+IEIW1V6+HVj0u356XfMVE74qLjWnQyxqp7uso/kb5+zOVg/wFBaP3qX",
-	"PvBwHNX5AffiqA+JeM5jW0fAXymDvXfS97vmyGhrqnJk12VbSAPNGATwXKe5gGy7rbjgKFcNqOwPhaYR",
-	"/WjJoushFfFQ+2jC23LrY7Tb1q1Uh5OBRjsT9g3T9UK0nsE09bjKg6umIlwrmk6IvcVhU/cxfybDrTZk",
-	"ViVwvqPVVPQzYX93Rv8beBMfQW1r4IPc2RBLhkNnS4TiUWDqgyhUUQzF+Dw0SyoWSRX7HJ8r1DwNOiSc",
-	"92w0FUXR74o0lqcGMXXDSB/3phl1tTMyAc1HLL4NAjRaocXLfvzp+LGvrU2vZGbII29varIqQYuze6fK",
-	"laZ3D0yRa03cdgoEgG9Q2bGCRPZiod8R1giZcMNnUhglk+pyts2uH39P9P33TK7fXBlq702VNm3JwBjm",
-	"iHQF5GCGMrGlQnNXK6oaf35raqz18jiirZan75jBjgX3eH1wgpY7U5Qt/33JMA+LdRaSz87KNeC1XsZk",
-	"lWljOZ02pH9p/8NiyPg7+w+20QNEQ2GHzsql8Mti5X0J+fuiruYLcX+yBBZxyov0Wz6d9wSF9jd5JeBq",
-	"XX/oz3aKcRfOfriiG0L1NcB0ziwj3fowzevVJXl5fbBJTsVKKiheoKHYfaUtQcH8FbuR1yyeoKjnv6Hx",
-	"q43eHr4QFxff/0fu4Ltrllxu2fDAHLneFqCNJRdDfl/05ffMQ+3p+mplAqtBr0WZuPlwqHbKdaTJs7O9",
-	"OCfaoTpdM9/hkP1CZI40KRJuWgNLXBPZA8JXzqq72z1HpbHsIROJSoWF3ROV23l0Bg7cGzmAA2rzZ11C",
-	"b0r6aw9keUCzHrjJfLAKVtmlSQKVIqH2nUXOoOwcxcDTXeJotycMzuieOBF8+/P4v3Bbv1XX1z+yZa56",
-	"JcDSjRqZ1cLK+puXkw/TyPB+HX+A/+7hwyruxy731TlKgr9XpwNuzzvfD1BBGqLbFiWis2d8W+kIt8qW",
-	"tcoHL0vj7tMM5fGvOwYnR9PfZPRGCebloy8fxS5O87Ikj9yLKdJ///NwnGJ7XwIufl1MxAdPtLCKKg43",
-	"05njD/mre/CMKqb/LsIebg99H5FQgj4qiqU2/MF2ns2S6+5jag9D6AD++GEu+2XVTPw7jkHY60YdapPM",
-	"YbtX3MGDcZXPE3WwE9F80ME2wn3RbH7lTMnFD1StOlYsDEjplLGZmjNtW4W/1Pl9hT7MT+Flx64te0mO",
-	"3krednmfUMDA9a6p5QSOSDhbMUNHdtANVTrEtIw13eipSBXTTJhTEtIkGUVLnsSKiRAyM3wZ6nSYsBuW",
-	"uIbup0W7dyHx2VRQZakqCTMBD1gcjsjzSj0E0tdGpilcBm1cmpD0ZesxlSTmmqYpo4rF6EXIs0gh+TDP",
-	"S1/ltRYGmPjh+kvlvbTtZv4E0QqYYgxlUQsOhzCEjOPRVPwE4Qg5CKnxPfKx4TvVFqaQjIK1bVLFhetF",
-	"6LI+ubYgdVmZR5pMewnNRLSc9mqFsYpUcWePnYqwqSFNiJWqNiKysChKsmK4ChZlxUqsUwGlWH3xV/wY",
-	"kYLgGgawAwy5WNH3M7pgYZ6sWkMWTNdtSz+dEMVEzDAEJmJTkWJ6ssvrqmwUxQVMb/ceIcWC3Awdvrik",
-	"C0iCfjkfvpaCDV9ZThJ68cOFVmjyePyErJc8yUs0uxkhJ0jEU+HTfrggS7kmKyp8mS+Y3GXZFlk/1XzT",
-	"qbhiGyniwYi8hO1LaGoZk8UvPB0yEckYSq9L0g8x+2b4wj6Ezkx2TDgIpsLSFsW0dpAhHYAJfO4wnqpj",
-	"i1OBzTr1NRTThr55UODBLSA/oCWWCEDw+XBRuRZT0cfum5Rj7hVudQhL9I3C7Ii/ZtIwjcAjW8CfCnjL",
-	"pQSXTmBEzmEzRe4yNNg0JCe9E/TsFQExdi5ApIISNTjcvmPG3ZuyrLDDZwCX0ZLeUx+Ak8us9s7m0dNN",
-	"hnf77mG2/ZcYD9VQ36Uxyzapug52lVnbI8X1FX1/Bvxw58gLQ5O9Br6c21OHQ+/Vdxwi0vSxYiX3yd+Q",
-	"pU+4GRRo2shxpqJ8d0bEURqgsKWIKVer3I3CRq1Q9AuCfQqIbt26e3WYULHZo7ZrDWPbIO5fgOKbH9/t",
-	"UkcC3/OsxIC2wp8sIrQINW7UMeJKz1eCyOE2aTnmvBZ8nRtAvre+Zq56KVB0YSqksWiQbGnGmms2qpxQ",
-	"XjvnF95U8vVj0LOUbNeeYMzHwKX4DxHPd7yDY/2V6P2ZNpX926bpoafOdTmqE/HsRh43GRDsAVeIt6Wa",
-	"joMRzYWLLHX0HENOrSS1xRX7cu7JMnNLHdwaNX5dEN8N2C/ux63ylFyUpM1akSAst9L3GDwAsmJFghJZ",
-	"gZ+BIlcil4G1fbpZYA/dBpWJHSEEMORefeAyS7s9A7DOz+MVeGjv9pa6iyeEohWqHV49DBCFLD+IuWIR",
-	"akwE+2Z9TnQ6/gD//Xh846pdf8q0QYt3TGbpwdUfmrp2API5SPqmbVcblxAYAJ+42hT1L6DOlhOanGoB",
-	"Kmg9hs219wKh437sbijPPKyxrZizKVRFZqmnbFS7PI0vwWufw3Z27vJlaPVU+lS4aoVYLTCvVmiRuJEH",
-	"7XHrcWgXD/keRuzQKN+IZOMp2YqtrqzSC2o7d1SwTdnzxOAAbfL7QncN/xCSlRXvoIgClEiB8jhLqmhk",
-	"l0r64ZpdDf8QtpaMcpWLO+dveq8oVl57taKZNsAJDXYePL7OjOvX2jRX3n7lQQtC3YNafZ/ReBYt9qku",
-	"ldsebiX431qY/yKFt4pJcCIlAfFzSD8w0/EH+5+PXWkr36Px616xuI1H28V9CSYt54gjRO4aXxpr+DnN",
-	"j8ctFc2WHjHahNqd1er3wlM72zByHkHd6tcqdNtCp11SneuwYF5HHur6murCxhJLpp0d27XE1LUOeKF9",
-	"eYZ+u7DJLG0v+mu6Ys/ytR56KA9Ql7C8wK5A7kgmCYc8XGgIuq3MfqHqlqrnPgXXFnSFZeio8K09tnHI",
-	"+/FSJeMsYvcWYrHHtUpzt/NQx623CrpkQnFOr9oX7mp7J5bGpDMdz+z95AsdYgPJCew/ZQrLWgdw2dxn",
-	"IPcLWjSDb0Cgow8gCTJ/ih0opqJy94rVznQcekc56T8ZjwtbdOXiT4WAioekZJIhNNGSRFRBpchwBj7u",
-	"GdYLn+Vvh8FUbP0GRq9g+w08zfpzhFQ4Ff1pL6DBVTDtEUsLsbLu1mAnVYdgLVcMQJNwsRgRUEOQKkGh",
-	"ZmgkoJiG7rxW/6r4sUfkreTClMMJgMo5spY3ecbQa6pJSMtVvkelmF/09Z61unQDLCjZWFVYClZ4fKdi",
-	"y7G57col/cfjJ7DzLdv1IPCVGS0i3MZHS7yLttmBWIDp4vnBdPq+nWufygD2azJbaupe7+TQyBQqlODX",
-	"7Uko+VZ28oNXMuZz7rnOF7dBNSSjTPJdAxymbngEzu1IYjlK7L5f5mcrKbhlO2LxIOzMcdZOu86FG3Of",
-	"+bIwRZdg1SAO/EN6Ctzeyyjjz/AuIkwb09BDFFNCV3YSYl+UvOEx5r6m2OHdqwFOsnNiHBjduFhMhed5",
-	"xR1Jk2zBBekDI6NrHU4IXdFfpBjRtbb/P2PRIyvGKLawU4CEMeeJXbsVH1z1nFnpEXtfe2SFEFgSvM7p",
-	"aqZkwmZUCXjBdamaZSoJAzIajQZ5z4VICm1UhkXYcZdTEQIoNcgvTmIJSHjNNiyeFX9ro3gEsk/CaIyN",
-	"ZyzgjVRWTDjze59z0L1C/DP0Famprz3sahv6VnhQVMeF//gjcLEi5bKiIBta4ZGJG66kAGXt2De6tUIF",
-	"F00MHhMELrwR8V6S8rHG82fJTPE9gr8kQ/62Q4bP4rgUripbw+8LwljihO7h8Qf8xx5ZLKX78KVy5+1y",
-	"Xvxh5bGDu9NcylyttTRQy8mMH4BkXOaV/L+cdsXUWurE+skCCoK/lv9SP4krGW929j8KMKSO7m5/BALJ",
-	"dhepiS9WmLC5mQowLrhggoCEIkuSkChmMiXsOmCspU5gMUXO6wKBnTg1FVzjSmNsWlYqe4hDXItJ0g8/",
-	"THv4aNqbkA/TnpOIpr3JVNiZP34Mcy9vLi6dEsE0CC/gBnaTnbqEA2jx4youxmi0GGAAqVtTdQ1cE2B5",
-	"kGRD89D1YCrAqkGhWUXe2aNPSfhkPA59Ryu359Gbt5cv37wOB6eOaNsv2lVoJ5eIBdOkaP5Vk1Aw+egB",
-	"JJQ8yynodaHKrT/7sOWIOqmYz5yqULMvMtBvI22quHKYMlW5tEGl5KPFhjhLmKVuK641FwvMtUHnzMGS",
-	"U975Z3jNNnsUQXejfcGv3WUkoN3rKbQvKamXMolBTSppRF84cB4QZGFW6jLU0GSpqc3LJ/Ll1uJ1Tp3V",
-	"S7mGUGuIY3FpCdgItVKTHyRDqpfQDA/agCYbciWlcZkgpA+di4ZccBOQTDNFYmroAPvgAZ5MRbVf6VZ3",
-	"qtByZOiHVOrE5FK/nGV8NBWv6LVlWsjTYA/C8z5v/mA3XGbgJm1XpDsx/uTOmxnZaVpIvN+Ht2z8eP6D",
-	"BYQFzpe74+7OK3qNrQOdTDSoXqPGjkpdd6qLckKAabfRdSOi80wc7gz/VbXzc7vYJ9pKZUL/g8sen2AR",
-	"KfC0rE9vdQ0sM3hAwPsh/NVWeVBb1GU3et9jzstVJkj/0fjR4NQKIclUhN+9KGg3LPL4g8rEx9BlasI9",
-	"XCimNRQkdf3LsHWSHT0VZs0j5meauHRW6gM+q/33sO+elYdcy7ygnllJjV/lGC3DPjXW0tT8G01M4BL7",
-	"Ado70Lv/O9bYwq7YdhE/ColmlcaDJQCcYn9s6L8Lt/Euu+51rPQ/EYpV3+gPEqdpli1UJo6075e+K6np",
-	"C4m4gMvY0vLPk4MyzyouX2d1bnemnwfBHR78Xh2AZ3mzbUvYDTWZDkjK1FBHMmU5KQSyVM8IaqXxbXep",
-	"NWRRuQO+TZE6bDbbKetc4pB7RCGYYUdrSKwq+hssSXf29qVr6Uv6yApLjVZ0Jd/DHcauCnWXrvzvfZjX",
-	"4Nufx/9Xmjru8gKSCyMVIyEAMLS0cktPtaproax+qWX3WWvZ5eg/Ii+hKkWSgXDnzQ3+S7VGf/llqFGr",
-	"4w/w3z18g8VN+VIVFaui5o1kmmjOLj7UUaG8ypFMiUIdzpMy7STMVpb0I4y4R45kJ+hmSHaRv0l+BNCt",
-	"sqKUar2WKq5yIzyGXczIQuqeeBE0G/ksrAg29aU+6q+TpwAGj8gZSWREE7Qzr+iGXDFXNITmCB1gLjkW",
-	"ijpTCyke8diJBXVE3yZBxx/sf/ZgM/kd+FJDleUnVESTIIsJiGF05bOKlzxFxUjJhJErLmIuFrqZ/LQp",
-	"t81gH987FQCvrMXB33VOHu6wkR3skhPs0H3EhKzgHfsXkOiqsnrPzOjzhAd0oqELDiih45ciD5/H0++Q",
-	"PuY6TejG+fvZcEU5dEApWJJUvoCe/SdmShFudnCkNbtaSnndLRf/5AftU+bBfzG3QBeh3/3i6g4C1waV",
-	"i0W5FvZR/v6nNfYJ9lsbzjqBFfA4IOHL139+8fryzfl/HWMtUqjQB0VoQf2XIvckLKn+hIIM9+l/c8fV",
-	"lVhRAPmLobzQYTxUAt90qEBdqXJPyhJSAq/RceGvVn6PyorNll8mXkHl0GQzIdTPRVYQx+8MTRFNEkLB",
-	"Ue/cVtS+dKSnIlpKqSHV8dK58vvYltfyPp+C7bsMzwklFwmNru0lkyvIxHATFokOmi/Are1eyksk8cbO",
-	"vQm/ZlNBm7obo7dPeZccRkNiD2H0AOqlXPsIhKmgmoSAqmxyDIUVjv/+t//BNMpwwQRTPApJiqHCGNjJ",
-	"7CmQfgj/hfwN+48Zj0Py97/9X1ytvaJzqaYCexpTY9gqNdjVNGZxll8meCUsJbCSsMhNVZkIB6d5GugW",
-	"iBiNlr5Cq8+MnYrQ593xhaAmU2xCzJ+m2Xj8OMoEf++7FMMTFtycuN+W7D35/tXZs+HF92ePnn5lD23a",
-	"w58Mjh3hX1cy3uAD9zvUFw61Pd8CUHDcQ4vx1EDGzYppTReM9EPD3kNd0HgqQmoMjZYreyfCQUDWSx4t",
-	"ySsLLbWSGjOOz2V0zczoGdTLhZwUYqQcTcW3lCcsJjFL+A2DtOC+YGYt1TVhSkmlA/Jk/HVAnjz6JiBP",
-	"378fuHAtoziLXadr9h6vJKcJ4JaczwOylEJmCkJGy2mpAclSYiT52h+nPp0KWSmdyxwyuzVtfAqzeyE3",
-	"CRYjpiKRi/bwHUc870ncc1//POYHv7UvqTD/gB37X0vD55sqcwE/I9BSkIgqTUqk8kywHtpfYnYNouTx",
-	"B/evPUwc5dv2xcqBVg4HPSwEoX0moIhdTgFSMWKJWJv80WbZaIX2+CFoTEnu/H2bOPJNtomHBwVfOYi+",
-	"fL67G8yD8K7PY63YgVfeYFHFry987PfHx3LDiFeg+jTXqwanRK64gbQWlNidggLdydEp5VKtMEziNkzt",
-	"uBB/9zGaPC9G72M98YKuFXvdRGipADbdZnDw+tBD14B8ACuGg99mn2jinDl6KH4pwFVUKXH4e1SVIdqD",
-	"he+IZdm7tGQ0MctfOgsnwpB7LZ2IMzQFzFpwjBBkLMoUN5ve5Od3VfPQDRNM64mvgxExrbG4EtZ5qZQZ",
-	"xJmQjkDIbefWz+2Iz7NzmHp0e6rcAq1zqH6Rgyumhl5RzbzS3gyr6vc+9K4YVUydZWZpP29JDYDbYWCm",
-	"kt6ktzQmnRwfnzz642g8Go9OJl+Pvx4DWXLf/5DXX3QwCD5s25EtZS499klw5UcQUll6gHUkSw9ctEvp",
-	"CZraSw/KbYJLj2kWu2K6flyeTFJ6mN/F0rNSzaCP7z7+vwAAAP//",
+	"7L37chs5ejj6KiiepERumhTly+wOVVsVxfbMOBlfIsk7Jxn6sKFukMSqCXABtGiOy1X56zzAqfMMebB9",
+	"kl/h+4C+sC+8WJI9XlUqO1YT3QA+fPjul4+dSC6WUjBhdGf0sTNnNGYK/nk2Y/Y/MdOR4kvDpeiMOhcs",
+	"kiLWRHMRMWLmjMgkZtoQLVMVMSKn8JCLGyaMVGuSUPvjWkQsJjqNIqb1NE2SNenSK82EIas5E0QKRgS7",
+	"YYrEPO4NOkFHR3O2oHYBZr1knVGHC8NmTHU+fQo6Ly7prLq213TBNDFzrskNU5pL4ZcTyyhdMGFOCTck",
+	"mlMxYxomhimLI0gsma6dXxvFxQymP5faMHVhaFIDodColIW4LftlKvSKKcI1QMrORvGHqWJ6LpjWhOpr",
+	"FpOpVOWJmUgXndGvHfvBTtCZ0kSzzvugsqBPQWdJFV0w407umWIxE4bT5JxNqyu8nDMSZUOONOExkYoI",
+	"umB2AdyOWVIz7wQd+6wz6uSjO0FHsb+lXLG4M7ILa4fUs1RpqeqXEAr2wUwiGBH6k1oqdsNlqsmSzvLV",
+	"/C1lal1YDn61feqX09dSsFfURPOG+S0WwcSURHK53kQW+CNKuP3nXCaxHpHVnCeA9WORY/icaiKkx6sY",
+	"r0awcfaPh0/Iips5EZJcyXg9GAu/Obxy+e5eTvt25X1c+pZN+lU0HnS2zl3OORu85zH/zBfcVOd/S2eM",
+	"aP5b40Em8F7x2zGb0jQxndHJcBh0FvQDX9hLcDKEP7lwfwZ1VOEV/dBGs0aORtmbLzVzlCkjSUCk8mtK",
+	"FXNkayyu2FQqf5pczEhXM0ZCbQlA2BsQC2fFaAy4JAhNY26ksrC2D8bC/taXIlkTI68tWVB8NmPKog3O",
+	"2jVztnYIZHFpzsWsB8RqRbnRYzGVCkZqQhP7tTVRqRBczAbkzJCF1IZQsmZUke7jk6ePvxsOh70Cim2A",
+	"fUE/TOiMlQCfgdq/XwD3sBbcFwDNRsRDYI8INxbxTkn48vVfXry+fHP+X8evz169CIMNRnG1LuBnMBZw",
+	"W+wQnVA9J0xHdMliQjUJ//nRDyHphksl439+9ANd6b79Z9g7ta/b+a6oYmNhPwR0OPBX2yOA/TcehWZM",
+	"BwTOxvIge5e5IV2WaDYW4ZPh92FgF2QPvbhcDh+hhszpDbNv9gbkF/s3R1owlamICddjQUn4ZPgk9B/h",
+	"pnAs5cuHi9vz5jUwIViLkSSWyIhiaugGCwodFoSkKxWhDjZHeizCdBlTwyYRjeZsYviCydSEvREJLTaG",
+	"llEhNAEhucnwOSAUkXEsvhsSjdcOzll4UginunKQMnOmGBxaqJm6YSF+1m5pLGDJ1BBpBY1uPp9KBeHI",
+	"Qa9odD1TFtS9AXnB7efIiq6RQIdndm9UxCREft0HWIXEiThE0zWZy5WFSZlYN18cWFo9vepY2HSCjGm7",
+	"P2FfdUw76PzCruZSXr98Xn9/VvgzkO0Gcu2G7IUyn+xgvZRCM5QVpJgmPALqHUlhmIB/0uUy4RG16zle",
+	"KnmVsMW//FXbxX0sfPyflL39nf/rOBcij/FXffwW38Ipq9uDy2lxgF7DBc1REH6KAVNkapB+ZFSC2z+I",
+	"tnIbTQadT0HnB6mueBwzcd87AAJypImSCSMLuoaLH0sQQGFlL8UNTXh83+uyuGAlcgAVrOCUhEwpqTSQ",
+	"IUf/ppwlsR6Q18huyIpqL8LA6l9L84O9Wve5/NfSMuQ5UQxRwS/klYz5lLO4/qZkAlutJAabdbLejN8w",
+	"oB5hScgK7f2qaj51m3Cjju2QgiLSNhTGZFpDP6PYbe8UNQyA06WUP1OF6/oSyGRlVotRiV1EQYkB+qYI",
+	"jSK2NIj2l1K+omJ9ryuVkiyoWPvl6lNi1JrQGeWC0KlhioTnzKh1/8z+EXretHHuhSHlZVWkH7uEd4Km",
+	"Zi4V/43d9yUB0oNEU5BUXAu5EgFR7EZaRVIqwj4sLTuwkgmcyTtBbyhP6FVyrxh0RmK2ZCJmIlqDZg3X",
+	"ExmtW5dOl0upDItfsZjTSwD0/aK4Re0jTcJnOGffriH0gpwVCsGiIJdMwSKAY2nS/feLN68DwsVYvLv8",
+	"of+n3qnTX2GuAp1F/AJBBMTO9dL+IIlmIraShl2UWynQHqH5VcJ+VDJd2r+Xys5sOHLraM6TWCGv44Yt",
+	"dA2Lz2QNqhRd27/nUqN1Z/dXbiheiTa4/sWO+ZS/LK/+yiJj33abyLRTOMc45hZ+NHlb2lLbDCVgVLEL",
+	"fz3SJF5b8ToqyAlhv59wbcKMOdirXoblZMEMrYLYAsvv/pA1I1QqQPlUFNJ+zWd5v20kLjPo0CSpGRx0",
+	"zqy2+eLG3ZYyhN4IhtooiwmzQ4BmOOmJcLDpRDQhik1TTRNtf51SnqSKaaszWeyPaJI4wd0SU0HmMlWk",
+	"G8lUGDJOh8PHjJyMiFUTnExPplxpE4CCDeoDPLR/9QbkjCgWSRU7JTxmhvJEg4GFWFqgmNYs/rMVYwnM",
+	"gZ/EVdij5tpwEZl8zVdsLd3lgr0SsCqgymc1NJkqp5xZEYcmiVwxq5sRmqzoWhPqVySnIGzKlagiC40Q",
+	"pDVXh0YGTVyVX2D99pepVAtqkIN896TTbsmwaA5AacPApguc4wUKnpVx2RWZNAzITq20cKsQ9uFpUH1F",
+	"piaS+IJXfxyYO3YzgsM/LGKxuEYXsvhOdQN0jRU4TNNi3a+oDzX/bhxbqf6+xz437iW3e3Ijc5j5Q/do",
+	"EXjMyaFUXlVxh+3X+2euTZVcZSQ9+0crQc2JRQ3RLxhk660Npf3DfHVLfkaTxKrmZyAU1kntb0SyRitA",
+	"freJYCzWI3hyzdagUWluvK6faqbQjCGnlpap9VgsaDTngqEJd5owZgKiJQxXqVXNPHXp6kgumQ4IqkEB",
+	"WVEluJhpMBJZ7UeC8QAYZQ9sf2DksGKWM/TY5YCNDwx2KhXOTFA+jam0eD9B1r0pC6lUOBJUMuGdWs3X",
+	"2R7/lrKUxVY8wC8RDozLgfhKyoRRATcmFe5O1MjsqcA1r3iSEC6iJI1ZEdJdZ8BxC7BkPkA7EXXz9tNl",
+	"vpzeoO7Sa0NNqot3Hkd3YHH2u/VmjyIOuV1kHwsKAGzDrP9g6+pNuMaHG7bfuVwJsCHVbiJVST0M353/",
+	"TCi5ktJYAFm8IG/fXFyC5NZVLKGG3zD7h4Xj2duXR5pcUQ3v1YFrY992qTh57S5zb0tlk3b3DJVyD/Yb",
+	"MEAFnURGNKklr5Fi1LB4Qs3uNL0EkhrKieaDvVhUjRFIir5mkWLGmyM6u3MyT/Tb6N1rO8YiK0yiJ5qZ",
+	"Bmt1cRVecEhiQskNTVJGurmrEB5oOOXd5WnPgdoWm587qEEWPcEQu9/BOddn6zYdFh1VHKVNh1G0+1eY",
+	"IByEG1o+5QxNyieQLzLIELqEpaWdt1+RZ/BWMx6C13STTG8g94J++JmJmZl3RifDR0+CO8D2F5ZjIVw9",
+	"rO0bgYe4FEx7Uh3X3oJ90P0QbNs42fKhuv23H8VtCCgF2le5RbsLIOWtFWil1vMJEl/7r8iucsoji0BB",
+	"Z0m1XkkFYp1l/FZ2W1nUnUVL++/fUmWHySUT2tDoupbUlqfeFSKt2NmCjAd+oFFczsH7sUbmQFStcTYp",
+	"bhj4N0/JNVtmIluZ2NTJMfU45+Yp/FZ3yLdBYTfmb6Ng25dwAHq+Ayr31ROvHxxXlM6yfkqoIGyxNGuC",
+	"r5AoYVRp+1gucYIKb/9Molan4j5P0SRXJ2zH7jd0KFBNwsdDHQYkPBku4D9o9Wcf6GKZ2M8+Huo6dgp7",
+	"f2HVhuo9g33VTb6kZk64cOKhM0oH+VIiKaZ8NlBsxqXQv568D2ul0wXTms7Ydl0MF5K/UId1PyoqaojR",
+	"IbJhHg7UpJcfanwAwlv/Y6367YdvrmljqpJw0Qicg0SJqCSsbyJCS5hVM3BqPiRa4njqgVi3Gu+xbH1/",
+	"kyY6VlgKAcuX2gjM2xAGEGUPJ7R3Y0QvQ/U5VywyZMEWV0zViswt/HYvK3sNp8x24pfXCIXbOQ5nhj/w",
+	"OH5iNDHz6ipyS0I7KrpxtZ+WddujcayYrj9eJuhV0iTpsA+GKZGRt6oetVTyhsdgkObxCEzIENBwzdjS",
+	"uX2kNrW3E4zjE80Q/3YjuDML+T09OLj0iuW5ip27WYT3W/CCa23/2RIZRoQkiRQzpohiS6kMhBJRETsg",
+	"ckNiruGQ6k1gjbcKjH31v8DMTfs8+DbWMZx8qjI6+eVlarNH0hwlc/BlJ+8WV8Ke4sE03YnbuPZwt+7O",
+	"WlxyEn6+bLJN97kFY5IdO1nKhEfrXV55iyM/geSwYGbOUj3R8Q5eazf44vkrulx6i+XeJqEWk01Z0ynu",
+	"az9zTHaG92ON+Z0cVh3PboXebdzW/Dodzqizb9yPfvpljpMmyZtpZ/TrAQf7vtaWzVZkgSMK+jEClSi2",
+	"kDdMgzunVpV9qXXKzlFR3BPeLXpDKQGAdHO5v4fuoEymJ1yTVOdJKJUzWim6LMW7uqVUIjJWDCI5uZgl",
+	"rJ9qRv5ixxP7/hKiqCHsmgttXMB8blKvZ/P2zYkxDX6a8nePNEn4lEHMQdctlXw3zAOTyclwsYN/pl2/",
+	"gbOK27w0ZaXwTq3JDRZkclbIrgIgNZiVD3NMFJwMVYHS48pmBEXEtG6KlLB8g0uxZ+BBpulWfzHJxAX5",
+	"NeSQ1Sm5xbeCfMWb69sas1NSlp1V0YOsDqNeOwpYPuWT/nePScKMgdD6mM+40QE5GhwF5GhyZK/yUf8o",
+	"INpQBV5KiK2n7g37M7wCsSzUPrLf/H9+Pev/N+3/Nux//z7/52DSf/9xGHz36NM/1YHZLq8YJ14+WFG7",
+	"+EunAzWbKVwyRpuOoP2e4Es+ogcSRLyRWSrMaGDcue/JiikXgkSsbLyPn67BHu0W2nRyHjS3wb5LoK4T",
+	"ug/lf0aaOhPVT3KFkbMYsBjJJOGxZRqEJgnpwpox+42kS2IkCSG6yufrlYhpo5MQNu6XUN5DE0zfZlus",
+	"SWwpBP750O9K3mk3PKY4LAzGIlQYfJ39HvYwHrWIX6DBO9evRSQ5JQup4JEYC4mBJtzoDDnn9IYN/Gog",
+	"+hxyiOy3lgwZ7amPVcH9ZqoumIIR5lL4YAy9mafExY1Mblhs1eKxoIaEP764JIPB4Ni+2o8couhwMBZ9",
+	"Ei6Ygnwex/l6I0J1trx8u2YlC4Byc43GgmTLz24Xqp8QYJMkAWzeKqIEZoohTudqbf8TYNINIQk1LpDm",
+	"SDvf+YpjmEnXgdXeWBbbF4E7Yaw73lj7BU1XDrVgU0vFpvxDOEJAFigBK6eFQNaIfT+EoMQI94UBihN8",
+	"ZIfgg/DUH7pPMwkdtkzs05DMGNgjIBrQfhRwg+qNYRBu5AGsDU8SohiN5ijpwfJhW+Eoswn5tDEMWITP",
+	"Iq3iGpxngQuWNEy5E9EQj5SwqSF2oXJah/+QIHX+4uISJ0k4wjKzR3loTilPwpGPOMIoIZkmMaRGeJhQ",
+	"t12BUVFZarf9YhnuFuenEGJFRZxlVrsMxlMkJ5brZUFP9hNLxUA2gRRLiM+xgEVAwQNcMcZXec8tYBzE",
+	"W1l08JYQF1ZY64p9I141WaGAijgY5PcC0dMUzHtEG2klJ3dtuZgNCktCod6q0Winql2FDz6vs+mf//CM",
+	"fP/k6R+zqHGMV6tGn0YyLrmxXV6PpaXSTCDZECIPHd8IOmkxNyGw0pTLkbJUWE4giwOGZeH3kwWLOfUx",
+	"iVbnkfHEfj2P5LRvWl4x8VkWOFGWWBB0tJGKzthkmiboJkC7Vy1gcK/1tlmI0tuZZxZcdDUcs2JdLkiq",
+	"hpuEtcgFVRfKu/OXxXzQay5AiXEHuIM7xcV8wsSFuDc44TpmWKeAbtMPqyweUfuKRXLBSP5JgrGnmnQz",
+	"xpLryX0dh72aSGi0V05uaE1e/3NpDIsL/k+gJ8AyZvzGQw1nPdL4q2dXOY080sTNEhA+YANSJLr10Yi5",
+	"hbwm0hR3z7HMBPIO7XnbfmFcTr+aeMt0nUpcVWETesWSz9H3frYfQKL89//3/yNxI5QDwgazAQnRszwi",
+	"y4RGDNIf8ElYqwNaClAvhmcnZYfYd7M08e+ePn38dFsgu33rcxDFvk+6BWNBaJ+EDRp8ZV/nMikHpccL",
+	"LjCER1EXnY25+i5olalaUnVx8dOzs6pkv0yvEh5NXNxp+70vjK275RfRnMVpfSa3qyPiuDAmQV+trXDC",
+	"kumIUEGAzt7QhHTDk6cuuuHxcGGFHDMWCaPakKe6h0m2kZKCsA+QaMGlIN3wD8cnT8kf8P/sy/86l6lK",
+	"1uEpeXf5bCxSkTCtCTJel5hLwmfnb15PLv/7z2eK0eNn3KzD3oC8WCzNeuTT6UnMFhSSnF76BRoeXVuJ",
+	"IUkIcOAlU/1MvJhqZnyeCYoZ+JaVssbCy8TOLk2MnDEQT2IJmVoo0LiHTnbIgjtOni7qqMZFJJfsnGm4",
+	"vpUoKhdBMlnoHT1pzIeJVCbKnMfNzuFKtDhc2MCyFoslAdHpVTbCHmWUyDTeMTR7yUSMDiUoeMHi9oyM",
+	"Bj3YMyvcTVCCUC1W85m4d5tmHtNnReome+ZScRHxJU10HewtqFmmZpSCOPIXcwsjTZI9w4HLpKMiGL5Z",
+	"MnFx8RPBYaBmdXOBzr6mScIFq+eFtcbSn51d1HGIk+HiNDOKVjZpDOj+mnhNch+TabCV2PGZYPGzQvBl",
+	"1YBa/nHL8e0Od81Uk1E21VZWbTJlWVnfuCwUI0kiZ2Aj0bUHAML5BKvGHOilK4emumWX9r0xTWEDtTDH",
+	"4iJVQEMk2jYJG99+hmMPTChoC5SCOx1X71uV8Vn2cEqwdNiopKsdacLEDVdSgEJ87HHXaqVc1J7TnOpJ",
+	"5FJKNth4QXo7NJZtL7cW+2AmdocOpA0ygB1GtJMV4ixrKE4Z6QJb/is3him4rjum7olJIVajbam5Oo3e",
+	"NAA68JiMy2K4dE08Ri7ctGKZH1d4Z4I7qkcZ/I1Ec6mZIF2aBX32yijiMCEglBgmzDwrNsYUl3HuHHq6",
+	"qKenWAGnJdkKB2xfCFZLOMroan1OUk31ncaiVv77lgkOR5Chpl0lPWfhyS4QGExKMnxe6qkqlhySeuKz",
+	"6mrUMPhHZt9EqoPmJ6qYKx/B7FFoKxVSDcpBks64IFOesLGIqHJVl9giIFepK70kJGHTKYsg6NxZEqGe",
+	"UWRIzKdTppgwyXospkou8NDhq70AlMFxB+OVyeuzVy9c/RD3wRFZzdfjDmE0mg/GAl1uPvmvbKglii0Z",
+	"RdvRwi7Esk4PjMFYFH1xUPMINi2kYK7U0GHuibqwIyeqZfcz8BS+dNX3i+4oUf9GOQ4LD7WGykmHBb4W",
+	"QiSFNiqN7GG73wJX/Ydqb4L25lU8t1r91S3woPDdQ/nfTkG/ZfE0K3GYAcTuZEToSgdkFi0DAjkmUDfO",
+	"J5nUUoh9OMvviMDvFpGRBf1XwzCes4SuNdxY0DStmkyJNhTwR7M0ln1FRSwXZEmVQXfOKdFzqUyxqA3E",
+	"D1wxs2L2wq4kqq0D8twbqnbgI2W+sduGmml/2/sYpPPMvnLp3mhQ4LJDbb7lt+HDdLLm4fFH+IEdg482",
+	"b9+/X7x5jf4psqQmmpPu+Q/PyB8ff/9dr0y17TFiQl7mW+F6LNAJE4o0SUKimEmVwCJ3khQ0ItL1IT3U",
+	"czOkYL1gLKDoHD4NcSk6zwbRRioWu5d8kkrRkWZHjoVgwAMRKJoYKU8JBb+O5TYJ9WUMZQJVfshqLhNW",
+	"l5KeU7jd7leZ1lXu2Cv0/LVvp+vAx4XmMcuin7L0oFMPX2CG/md08Emn1toBWK/IcpZDiW42k0t5L2Ut",
+	"xcxkzrrKjLdKd3cDfYECV+CO29iQZ0MEXVgLryJV3vHoM/rcMH0dFEdQxdS92bqQRlm+mK21Gy1uPVZ/",
+	"aR2GFmTtrSfcKG7nS9xn6jp5f+samnjAbmdYxw0akWlYc14VQ3rQ+dCfyb57+FctxeCcrl65VDNLrtci",
+	"egalempTMEpJFsUqNwUfSvVXxOyGH30yQo3aIlzxv4afUdLdISTMhdjj+vMX84UVNlCctpafrUV0nooa",
+	"6Bhj0acm9MtVTbWUHWJQplKhXKOYUWtX8QTMt8R9hHTDft/qJ333QIcujKdXn5UUZUfWShPywz3Q8JNZ",
+	"xTeNGmsf9+J3IhXUR7GyGadJQ/aM4HrevoKtN2wOZXAbM3sipjVZSXXt3VB2iV2Mi/E/84aqKAdXXWJU",
+	"s0kqDE9a7D+48CNNooTyRSFyiDARa+I8NYoJtmKxlReg5AxWu7YT2GFY+8pB/Gqd25X81sC8Ka93tyEJ",
+	"aQrGzk266UraIN5ikJOImCvTHF3L6RQWD9IzVNqz0+w+OXx3IqdtpXA4BmYZMCBAUchBmxoTT6ZNNev9",
+	"EFQvaMEWB2WJM3/DbmvHqkS7y9UFb1Wdbbs1uQmiRD/z3uR+pQ124m5sOCJaLiyU7L4cjp1WgzOhSAAF",
+	"+XUNT4pRNZUqQmWflZsq914FnYiKiDWVFnO1qUtu4CW3byW8UxCS7GfQElz7maJp63PMNcW0sA3TjV9p",
+	"MSqkaKVx2JIR7sKigoyTtLCfW1HtHCe7u3SwS4g4aMjcPSCQohrwjiEvn3GQ/gtZYEftPhhdfBUZbYdm",
+	"g23JmLf7u99sr7sIjg8gdMCyOzsm4dcM4iliZyb3K/vu8U4u8iY43cbNA3w63KRiX38FOepncbzniaW6",
+	"SViyv+xZTwA+1rTC+80325RUBFtlm9h6+NX1+1yUz7/xWL1Zfxav3iKI8qbECx7rzfBqXuqYwTUWWIUQ",
+	"nMz9BL4NnvW/8CO6IIIKiKTlSQLtNjA8CHtAuM46ZKaoMCA97RlIASnQqf5MwWYfw45iNJ7YLTREzAGQ",
+	"FnSN27SjGyo4yu0GcwhgayPZ8JHimrbTbbu+gwh3K+pAB6AClqABRJeRqOsSHpTFst7IHj8ghIsXJyzR",
+	"DCoEI8r40HwQ4MHymaPPJn7WYFIJkQr3+dHTp3UVC+iHlzj4pOgRLSXe3AKK1MApqyzu6g6W2wB9LvJs",
+	"CQdCh+uPMrfAdcM/PhrOwx4oZBg7eLIAl10xXCizbPX7sJH+gn7oG5OcgluTLBhFqzm6oh1Bg+rTCb9h",
+	"ldfydmmuoYBmRmP1+jItfrJjrBoAaAv+75EGjMT9U7BJ3SHBpYUQDEhrAdKNtePXqqt+79d9K4KE28qh",
+	"kkSNgbGxS2D37Jf/+whTc3o+OGEzd+coT1G64WyVhS34iE+XHuMYjG5v2zUgwxHiHLpC9uxqFXTeOVnn",
+	"FsT2Uoj4hi3Z/YbxZBEVEMDKZ4KUTBOFCx9zvUzournSNVs0ZVPMqZ5ktQ0bxTgIfqAEisgSP9yXPYUs",
+	"nV79ylqLxvCZmHBxK7y5xhjDZ6LPxbYM063+U81U7rK83foaxVPzZxTknb5KR1MyKO8Tn2E3cJgqVrXA",
+	"t6BciYV+F7SgYGHk40fDg890RBK5YqofUbBfNqh6ATn6V/s//7JXRnRRS3j0p7oA4cYbc+YuiVN+/MCA",
+	"nDyy7NwqHeRqbZgekNf57cntjhlOFU5+i9ISdFaKG/YGRArvVcuQe0fHUAHNKw6hX8ARm9VZt6egCRen",
+	"bqtX69yDtbPmaye8DYYFJPkz+FW+74INEItlBx3J46gTdJKYLmvtfvbtw7TSL3W32hDXargZbZ9COkiO",
+	"yzUIfFvYWqcv/6W1x0pdNFkmJlDFLWxrqoVv9VW6pns1rjioO8+FZlGqWP2pHaTLt9aZu/F9l3e6CW7x",
+	"jf0b/IpyNJ8xwRS3GK6TJtO2ZUL2wnMxm+Qlfr9MHHTJh1HlDla1yEMuIW81D7DF8JGGPtQtkbb7nWdr",
+	"x4ApsBi42iPwDS3Y6Ph4LrU5/vv//C+mVEDKm1WnoLckJkED1HdJsijIFhveA7f6DKeK5eQ2cBs3UXvw",
+	"+wkeDh8Pkj2q9217HmXhLmWDS1Lj7V2tBRfeHNB2z/L2n/lN2+fuHZbnhB5dnxBHVX4bBuTFBxoZ181W",
+	"TgtfsCjnuyp+pgmsSi026kVLRdzufRtTPXJChQtigKSwAclLh28R4HeiBb7ZcFBpNoypj5BAm/X6dS/P",
+	"G5J4ai/63JilJl37H2eHwkCfRMrlFY2uwcKBUmcJv3tbtlpvxMiuclOnEIe1z1nCLfFrDTCpCcA5PMGx",
+	"kjA3l8oQbOPkBItydMopyRtovDv/uRbizDcx2+eiwkt7lqGu6VcVIwhdhI9RaxRkMh+zvubLZVP3qlS0",
+	"eN1Nqie+fkMVi5mIl5ILc6TJT5eXbwm+UDarC2zDVlJyS0UM9imZ5e7j7jW2Cy8UoO1PK8h7+HhcK3a6",
+	"KqKYW+kOeHwbWsPm1bg7j3UJI6uxEXotogHiUejrs2niYxYwF4IvWNyXqYH4mFMSQqzEwIWUYbkWHwJh",
+	"CYyLgYCYEwhQC4jj1IELpo1R2XVWJvxcgTXBmopRFfAgD60orNmn+w6qAW45UjkQ3OK5fYbC575wkNa2",
+	"ixZwlxL9jmLHPiLGbTL2YqcPueBQwsFXaw7qomHzqpe7ctjmKQrR5vUcpLbpJpwkN+sLkMaxhxajiqmz",
+	"FGuRV5Kvz96+dM6Zbqi0mQwGg7AXEEggc3XE3O8oK4NwEb59c3FJjumSH9+cHGPjOAjLRi3AIgnMmq/a",
+	"yhDYkpaLqayuxCWz4d4h17/k8JoqpufAar1abCnJVHEmYitsOeHQ3uSxwNgr2AF8yaUjYKpV4asBul9i",
+	"jMsHnw9E7bspxqLSaHUwFj43zm0+axkN/fwIJbjxDKRnLo8d+MKI/Bv+mgF6MBbnMmF6REIo1xGSLih2",
+	"4AzrBST0xTtC0i2vHHccYKJwLxiL0BX3CElXMRoDUtkvoHvRPdXl/W8UTOvh/qAeEQjaYVM74hDzTL5/",
+	"8vSPPW93dJlHoWX/oQVnMBb2xFz5JsLFMnX3Rk6nWKLBt2r/9f0AklPCAXF95LPm1s5DOBbeRWjXeJ43",
+	"6uZOKYBMGC4I9CcelRscj0hxI7CBseiGp/bbSjPz59RM+3+CNsgrllhuHmT1wNwQ+xs0YWUx9HW9kvF6",
+	"LFBscZ5bWtNVGZooUg2rOyVUrF3vRXstoCsreXLy1K6lvjhV2CvWX9rSXDl8e3b57KcQw6WdvA9TtCUJ",
+	"wcfoNdMWgwpAguF9GO5O3EgJsLd8DxxbeM9A0/JdIuEklnTmC6dADgz9W2rRAkSPcAQmOXR5hQWZxC3b",
+	"vmu3NGMmj9WVgp26cAuf/yuyLrvwCizssuhQVZitdCVTCAIW6eKKKTtHhlfUgKMSq/+tJIkSqjWUBoTs",
+	"orx6YlZ3TmPhOX9lKl2Xg0KxqbG4eI7QdYk+cOx5cxzpqnsyjlhGBRjyb9AuDaMH5GwsPH2B0VMuYizU",
+	"B4sl0zRJyIpCdLHibJqsXSS9hRRUJ2YxefLoe4tglXpmobu5pV7xAxIez6FzxW9wh0l4DJXs7F/KXkLQ",
+	"a1zAC3odXVkxT8LP3r4s1H8ddU4Gw8EQ9JAlE3TJO6PO48Fw8BgLtc6BR3lOAiTMPpghP86CBV7G4MXX",
+	"Jm/pqjE8li6YgYb2vzZ0gEE9uCsxRdyVC+B2AJikvIlplLWwrTTCzznu5hRQXCTPxRpwrVPW/HkMNdzj",
+	"+3mliFXW0Rnzh0XTLjBcc9s0deJRDszjZ6gm7DASIjzAxaKYXkqhUeh4NBy2NLbfr6H9Rk/gmr72bwQS",
+	"HdcsV1jx/1PQeYKLqPt2tthjx25w/Mn28e+KtQbhpcfbX/ohq0ho33j0/fY3LqV8RQUqAjpdLKhaO3xw",
+	"Xb/lLCCCrSxpwFIH5KXWqdWzdJB3C8/pj4uzkdMCvurABRAFrvlvUBK6chua9gYN6qy3II/SmYYAc7i0",
+	"7+1K/T32weX6+OM1W38CLan9quI8R5r4V8k1W2c4bglFjuLY0jBXj9Ao2ozv74PO0nXMKU/7GmQ2IXH3",
+	"eTNm19i9mGRpBVMC3davGSZtjsV/piwFJgPsz9ngr9n6yNfMJV0X5U5Cv62wNyC/YO9hlYqxKFdW4Hm7",
+	"ZEwMCOycKxdL6Bgi1jccAUcYC5eJAf3ggeK770tR+pxvftzl2NwZyklY7sXisYDNgsyNiS15+Vb2AYb0",
+	"Ar9L7FjsCr76BsWuZquLglyCHA/GQrsIRL+TIdE+TObJo++B84xFifX0kJ2Uab7Lz/XJChUy8+jWyEyl",
+	"j3cNofG/OfLyZPs9fi3ND1CwdO+LH3Se7kJa3hVKkhY1wM7o1/dF0nGGlRgsU4YWhm63o7xwSglzhVwV",
+	"73h2oTfueXZDwAmpW1l3ua6+7twhy6jpS1pzmqjI2YUPfj/kv1guCuR/pw1w5foYn250d7ZXc1W2xvtD",
+	"zRlB07HueqL3dJpNJ/msyNKu1i5G6ndxpnZLRZZMugtmaEwN9TzXHadvxJ1HDEN8sAHvWBYQTJGjZ5UA",
+	"a48654flM0XX5rNiOwenLPybjNd3cJ7Ol/qpbO50IT8b+HRyB/M34BLNSfzXKUEOd0C3Yl+FJyePd8LP",
+	"n6FSNrzwdJeNZCaLVyzm1LdLuR8+l90gPDCo9ZopYuSiRANnMq9RUOzSfEpKdkd/88ghlPL4Y/7HJ5Q1",
+	"E4Ym+fItew7PN25ZCdWf1FQQhpfieyVqe8s3e6Pl/SIKwrCEKIETT525Imt5UcSeAFisfYzKUhtdrWWV",
+	"PzLTdtrDeyJsZenh68akw/npj8yUTvgov9atDLGsnm6zj2Rvn7MpWD/AUFo9epc+cH8c1fkBd+Ko94l4",
+	"zmNbRcCvlMHeOen7pjky2prKHNm11RfSQPcVATzXaS4g224qLjjKlf8q+kOhS0w3mrPouk9F3Nc+mvBQ",
+	"bn2MdtuqlWp/MlBrZ8JGgbpaedozmLqmdllw1ViEK0WXI2JvcVjXbtCfSX+j76BVCZzvaDEW3VTY353R",
+	"/wbexEdQzB74IHc2xILh0NkSoVocmPogClXkQzE+D82SikVSxT7H5wo1T4MOCec9G4xFXuW/JI1lqUFM",
+	"3TDSxb1pRl2xnFRAtyGLb70AjVZo8bIffzp87Ivp0yuZGvLI25vqrErQ0/DOqXKpy+U9U+RK18atAgHg",
+	"G5RyLSGRvVjod4Q1QiZc/5kURsmkvJxNs+unb4m+f8vk+s2VofbelGnThgyMYY5IV0AOZigTWyo0dcXh",
+	"yvHnB1NjrefHEW20PP3IDLYoucPrgxM03Jm8T8G3JcPcL9ZZSD47KzZ90Hoek0WqjeV02pDupf0PiyHj",
+	"7+w/2Fr3EA2FHTop9r4oipV3JeTvirqaz8TdyRJYtS3rymH5dNYEGPpdZaW/y408oCHjKcZdOPvhgq4J",
+	"1dcA0ymzjHTjwzQrUJlk/TTAJjkWC6mgeIGG7halPiQ581fsRl6zeISinv+Gxq/Wenv4TFxc/PQfmYPv",
+	"tllysUfLPXPkah+QJpacD/m26Mu3zEPt6fryhALLv69Ekbj5cKhmynWkybOznTgn2qFaXTM/4pDdQmQq",
+	"RY1qA0tc1+g9wlfOyrvbPkepk/Q+E4lShYXtExX797QGDtwZOYADavJnXUIzWvq1B7Lco1kP3GQ+WAXL",
+	"atMkgdKwUOzSImdQdI5i4Ok2cbTdEwZndEecCL79ZfxfuK3fq+vrH9kyV74SYOlGjcxqYUX9zcvJ+2lk",
+	"eL+OP8J/d/Bh5fdjm/vqHCXBb9XpgNvzzvc9VJCa6LZZgejsGN9WOMKNsmWN8sHLwri7NEN5/GuPwcnQ",
+	"9HcZvVGAefHoi0exjdO8LMgjd2KK9N//Mhwn395DwMXXxUR88EQDqyjjcD2dOf6YvboDzyhj+jcR9nA4",
+	"9H1EQgH6qChCEIJP8drIs5lz3X5MzWEILcAf3s9lvyybib/hGISdbtS+NskMtjvFHdwbV/kyUQdbEc0H",
+	"HWwi3INm85UzJRc/ULbqWLEwIIVTxu6JzrRtFf48+44s0If5ObzsmGKeX0GO3kjednmfUMDANauq5AQO",
+	"SDhZMEMHdtANVTrEtIwVXeuxWCqmmTCnJKRJMojmPIkVEyFkZvgy1Mt+wm5YQmZKpkt96tgBF0RIfDYW",
+	"VFmqSsJUwAMWhwPyvFQPgXS1kcslXAZtXJqQ9H0qMJUk5poul4wqFqMXIcsiheTDLC99kdVa6GHih2so",
+	"lzXPt5v5M0QrYIoxlEXNORzCEDKOB2PxC4QjZCCkBtZ0pIkFFrwf9vuQjIK1bZaKC9d81GV9cm1B6rIy",
+	"jzQZdxKaimg+7lQKY+Wp4s4eOxZhXQeqECtVrUVkYZGXZMVwFSzKipVYxwJKsfrir/gxIgXBNfRgBxhy",
+	"saAfJnTGwixZtYIsmK7blH46IoqJmGEITMTGYonpyS6vq7RRFBcwvd17hBQLMjN0+OKSziAJ+uW0/1oK",
+	"1n9lOUnoxQ8XWqHJ4+ETsprzJCvR7GaEnCARj4VP++GCzOWKLKjwZb5gcpdlm2f9lPNNx+KKraWIewPy",
+	"ErYvoYttTGa/8WWfiUjGUHpdkm6I2Tf9F/YhtGKzY8JeMBaWtiimtYMMaQFM4HOH8VQdWxwL7M6rr6GY",
+	"NjTKhAIPbgHZAc2xRACCz4eLypUYiy6226Ucc69wq31You8MaEf8LZWGaQQe2QD+WMBbLiW4cAIDcg6b",
+	"yXOXoaOuIRnpHaFnLw+IsXMBIuWUqMbh9iMz7t4UZYUtPgO4jJb0nvoAnExmtXc2i56uM7zbd/ez7b/E",
+	"eKia+i61WbZJ2XWwrczaDimur+iHM+CHW0deGJrsNPDl1J46HHqnuuMQkaaLFSu5T/6GLH3CTS9H01qO",
+	"MxbFuzMgjtIAhS1ETLla5W4UdmaGol8Q7JNDdOPW3anDhIr1DrVdKxjbBHH/AhTf/PR+mzoS+CaHBQa0",
+	"Ef5kEaFBqHGjjhFXOr4SRAa3UcMxZ7Xgq9wA8r31NXPVS4GiC1MijXlHdEszVlyzQemEsto5v/G6kq+f",
+	"go6lZNv2BGM+BS7Fv494vuUdHOuvROcvtK7s3yZNDz11rspRrYhnN/K4zoBgD7hEvC3VdByMaC5cZKmj",
+	"5xhyaiWpDa7YlVNPlplbau9g1Pi6IL4dsA/ux43ylFwUpM1KkSAst9L1GNwDsmJFggJZgZ+BIpcil4G1",
+	"fb5ZYAfdBpWJLSEEMOROfeAyXbZ7BmCdX8YrcN/e7Q11F08IRStUO7x6GCAKWX4Qc8Ui1JgINsr7kuh0",
+	"/BH+++n4xlW7/pxpgwbvmEyXe1d/qOvaAcjnIOm7NF6tXUIgdkq7Wuf1L6DOlhOanGoBKmg1hs318wOh",
+	"427sbijP3K+xLZ+zLlRFpktP2ah2eRoPwWtfwnZ27vJlaPlUulS4aoVYLTCrVmiRuJYH7XDrcWgbD/kJ",
+	"RmzRKN+IZO0p2QK69rm+OdxRwSZlzxODPbTJn3LdNfxDSBZWvIMiClAiBcrjzKmikV0q6YYrdtX/Q9hY",
+	"MspVLm6dv+69vFh55dWSZloDJzTYefD4OjOuQXPdXFn7lXstCHUHavVdRuNZtNilulRmezhI8D9YmH+Q",
+	"whvFJDiRgoD4JaQfmOn4o/3Pp7a0lZ/Q+HWnWNzEo+3iHoJJizniCJHbxpfaGn5O88NOuzVS7dwjRpNQ",
+	"u7Va/U54amfrR84jqBv9Wrlum+u0c6ozHRbM68hDXV9TndtYYsm0s2O7lpi60gEvtC9P0G8X1pml7UV/",
+	"TRfsWbbWfQ/lHuoSFhfYFsgdySThkIcLDUE3ldkHqm6peuZTcG1BF1iGjgrf2mMTh7wfb6lknEbszkIs",
+	"drhWy8zt3Ndx462CLplQnNOr9rm72t6JuTHLiY4n9n7ymQ6xgeQI9r9kCstaB3DZ3Gcg9wt6soNvQKCj",
+	"DyAJMv8SO1CMRenu5aud6Dj0jnLSfTIc5rbo0sUfCwEVD0nBJENooiWJqIJKkeEEfNwTrBc+yd4Og7HY",
+	"+A2MXsHmG3ia1ecIqXAsuuNOQIOrYNwhlhZiZd2NwU6qDsFarhiAJuFiNiCghiBVgkLN0EhAMQ3dea3+",
+	"VfJjD8hbyYUphhMAlXNkLWvyjKHXVJOQFqt8Dwoxv+jrPWt06QZYULK2qrAULPf4jsWGY3PTlUu6j4dP",
+	"YOcbtute4CszWkQ4xEdLvIu23oGYg+ni+d50+q6da5/LAHZrMgv3Eaw+NZ0caplCiRJ83Z6Egm9lKz94",
+	"JWM+5Z7rPLgNyiEZRZLvGuAwdcMjcG5HEstRAmKUzLgLKbhlO2J2L+zMcdZWu86FG3OX+bIwRZtgVSMO",
+	"/EN6Ctzeiyjjz/A2Ikxr09BDFFNCV3YSYl+UvOEx5r4uscO7VwOcZOfEODC6cTEbC8/z8juyTNIZF6QL",
+	"jIyudDgidEF/k2JAV9r+/4RFj6wYo9jMTgESxpQndu1WfHDVcyaFR+xD5ZEVQmBJ8Dqni4mSCZtQJeAF",
+	"16VqkqokDMhgMOhlPRciKbRRKRZhx12ORQig1CC/OIklIOE1W7N4kv+tjeIRyD4JozE2nrGAN1JZMeHM",
+	"733KQfcK8c/QV6Smvvawq23oW+FBUR0X/uOPwMWKFMuKgmxohUcmbriSApS1Y9/o1goVXNQxeEwQuPBG",
+	"xDtJyscaz18kM8X3CH5Ihvx9hwyfxXEhXFU2ht/nhLHACd3D44/4jx2yWAr34aFy52E5L/6wstjB7Wku",
+	"Ra7WWBqo4WSG90AyLrNK/g+nXTK1FjqxfraAguCv5L9UT+JKxuut/Y8CDKmj29sfgUCy2UVq5IsVJmxq",
+	"xgKMCy6YICChSJMkJIqZVAm7DhhrqRNYTJHzukBgJ06NBde40hiblhXKHuIQ12KSdMOP4w4+GndG5OO4",
+	"4ySicWc0FnbmT5/CzMubiUunRDANwgu4gd1kpy7hAFr8uIqLMRotehhA6tZUXgPXBFgeJNnQLHQ9GAuw",
+	"alBoVpF19uhSEj4ZDkPf0crtefDm7eXLN6/D3qkj2vaLdhXaySVixjTJm39VJBRMProHCSXLcgo6bahy",
+	"8GfvtxxRKxXzmVMlavYgA/0+0qbyK4cpU6VLG5RKPlpsiNOEWeq24FpzMcNcG3TO7C05ZZ1/+tdsvUMR",
+	"dDfaF/zaXkYC2r2eQvuSgnopkxjUpIJG9MCBs4AgC7NCl6GaJkt1bV4+ky83Fq9z6qyeyxWEWkMci0tL",
+	"wEaopZr8IBlSPYdmeNAGNFmTKymNywQhXehc1OeCm4CkmikSU0N72AcP8GQsyv1KN7pThZYjQz+kQicm",
+	"l/rlLOODsXhFry3TQp4GexCe93nzB7vhMgU3abMi3YrxJ7fezMhO00Di/T68ZePd+c8WEBY4D3fH3Z1X",
+	"9BpbBzqZqFe+RrUdldruVBvlhADTdqPrWkTnqdjfGf5VtfNzu9gl2kqlQv+Dyx6fYRHJ8bSoT290DSwy",
+	"eEDAuyH85VZ5UFvUZTd632PGy1UqSPfR8FHv1AohyViEP77IaTcs8vijSsWn0GVqwj2cKaY1FCR1/cuw",
+	"dZIdPRZmxSPmZxq5dFbqAz7L/few756Vh1zLvKCaWUmNX+UQLcM+NdbS1OwbdUzgEvsB2jvQufs7VtvC",
+	"Lt92Hj8KiWalxoMFAJxif2zovwu38Ta77rWs9D8RimXf6M8Sp6mXLVQqjrTvl74tqemBRFzAZWxo+efJ",
+	"QZFn5ZevtTq3O9Mvg+AOD75VB+BZ1mzbEnZDTaoDsmSqryO5ZBkpBLJUzQhqpPFNd6kxZFG5Az6kSJ1h",
+	"dNESfhgvuHAFqLGlvYZS1dBKHV49BUWBUBzYmo1jxYxLmO4OsdFOsKXJJKOL32VtO4B3EYOshrW9np2F",
+	"yB3Z4uynv4yvEDb1UMDu6yxgB5hah6ibdOf4o/3PDj6+DIcfitSxDMK5u85las35Emm1kgkjV1zEXMw0",
+	"6RaGWDa17tUTkSYZoh74wzu/yxCbB5j0Lac+NN2VHcQC+2p9ifWyfGByDrB7nm5bMbs7ZilfxgvThobe",
+	"B1NAxwcPzNeefAsV6RyplFmmOPp7swPeg00dOxraahi0WPTKjbtDZH2nmWqLx3RL/QeJwfSU0O36aySn",
+	"tQL6WRzn+HKHBBUnOIvj+6ap29C0fG5g3kO/EV1I1yzxoXTBl6Ce4G2h7izc+RA59fIKOYtjdMG5n9Cs",
+	"uxkhsj9tPf5oB7ZqBOhE3bg3O3qrv92mB+BYdgfmCoYC4+tmV8pK/rr3tdHG2hxdRIZd5rNbONz2Ja+Z",
+	"2MLOcchdip12hi0WK+yo8zs0WZ29fYmr16SLbqBCk+EyMrrD2GrNcq2v7oRV2m9/IXtWPnXcZtciF0Yq",
+	"RkIAYEiEXG3EaIA1NgvUeDCDfdE+Dhn6D8hLqMiapODY9KE2/ktZmdbKZahQq+OP8N9dbGbZTXnoCIQd",
+	"gbImynU0ZysHbO7Ot8ECCxRqf56EPLmNJb3TX1C3RIZkF/m75EcA3TIrWlKtV1LFjaJRCzN6p+9MbYNG",
+	"u1+EFcGmHlwrX6lrxSLmgJyRREY0QcF+QdfkirmCuTRD6ADrKGKR9DM1k+IRj51Y0KqXwaMdFDFkM9kd",
+	"eHDNsOyEctcMspgAlbFWP81+Tpl6sA/vnApcOnXy23bK4A4P0pTt0LvRXLc4Ze6YGX0Zp0wrGjqnTAEd",
+	"H6yEXybLxSF9zPUyoWuX68L6C8qh+2/OkqTyzSPsP7FKEOFmC0dasau5lNftcvEvftAuJU79F7Poy7zs",
+	"QTe/ur2AYBEDLmbFPnBH2fuf19Q62G1tOOsIVsDjgIQvX//lxevLN+f/dYx9eKA7Bbi7QP2XIouinVP9",
+	"GcVI7zL23B1Xm3cgB/JDkGiuw3ioBL7hdo66UmVRxHMoh3WNQbv+amX3qKjY1ET8ARqNCPVzkQXUsHCG",
+	"pogmCaGQpOJCtiH670iPRTSXUkOZr0uXxtJdzaWGXN+5Lz+ooWYGehMuEhpd20smF1CFxE2YF/nQfAYp",
+	"He6lrDw4F8VvXdHomokYKniNBS33undpwRDEqHw4OmYCQ9MOF/2u53Lls2/GgmoSAqqy0TEUFT3++//8",
+	"L5YQC2dMMMWjkCwxTR6Tmpk9BdIN4b9Qu8T+Y8LjkPz9f/5/XK29olOpxrCGNaHGsMXSBBA9H7M4zS4T",
+	"vBIWireRMK/LplIR9k6zEmgbIGI0mvvuRL4q3FiEvuYUnwlqUsVGxPx5nA6Hj6NU8A/2ZSliDU9YcHPi",
+	"fpuzD+SnV2fP+hc/nT16+p09tHEHfzI4doB/Xcl4jQ/c79BbK9T2fHNAwXH3LcZTA9VmFkxrOmOkGxr2",
+	"AXrixGMRUmNoNF/YOxH2ArKa82hOXlloqYXUWG3vXEbXzAyeQa8oqMdCjJSDsfiB8oTFJGYJv2FQEq8r",
+	"mFlJdU2YUlLpgDwZ/ikgTx59H5CnHz70XKqiUZzFILiPBfuAV5LTBHBLTqcBmUshUwXp0sWSbAFJl8RI",
+	"8id/nPp0LGSpbRRzyOzWtPbl+9wLmUkwHzEWiZw1p6454nlH4p77+pcxP/itPZSB+f2ZLILO010g9k7Q",
+	"G8oTK/ttMLjX0vDpusxcIMYeaClIRKUGvVJ5Jlgta1FgdjWi5PFH968dTBzF2/Zg5UArh4MeFkHVvgqW",
+	"iF18FVIxYolYk/zRZNlohPbwPmhMQe78tk0c2SabxMO9Eg8dRF8+394J+V5415exVmzBK2+wKOPXAx/7",
+	"9vhYZhjxClSXZnpV75TIBTdQ0gUldqegXDO2dE4pV2YIwyQOYWrHufi7i9HkeT56F+uJF3St2OsmQksF",
+	"sOkmg4PXh+67/8k9WDEc/Na7ZNJnzNFD8aH4fF6h1+HvUVmGaE6UvyWWZe/SnNHEzH9rbRoCQ+60bQjO",
+	"UJcsbsExQJCxKFXcrDujX9+XzUM3TDCtR74GbMS0xsLiWOO41GIDZ0I6AunmrVs/tyO+zM5h6sHhVLkB",
+	"WudQ+TUDV0wNvaKaeaW9Hlbl733sXDGqmDpLzdx+3pIaALfDwFQlnVFnbsxydHx88uiPg+FgODgZ/Wn4",
+	"pyGQJff9j1nvEQeD4OOmHdlS5sJjXwCq+AjSiQsPsIdK4YGLdik8QVN74UGhSm3xMeT+lsZlhVQKD7O7",
+	"WHhWqJf96f2n/xMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -123,6 +123,8 @@ var allowed = map[string][]roster.Role{
 	// audit log that names them.
 	"ListUsers": peopleReaders, "GetUser": peopleReaders,
 	"CreateUser": admins, "UpdateUser": admins, "DeleteUser": admins,
+	"ListTeams": peopleReaders, "GetTeam": peopleReaders, "ListTeamMembers": peopleReaders,
+	"CreateTeam": admins, "UpdateTeam": admins, "DeleteTeam": admins, "AddTeamMember": admins, "RemoveTeamMember": admins,
 
 	// Runners see the credentials they hold grants for (checked in the
 	// handlers); issuing and signing need a grant, checked by the broker.
@@ -141,6 +143,8 @@ var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallbac
 var global = map[string]bool{
 	"ListTokens": true, "CreateToken": true, "DeleteToken": true,
 	"ListUsers": true, "CreateUser": true, "GetUser": true, "UpdateUser": true, "DeleteUser": true,
+	"ListTeams": true, "CreateTeam": true, "GetTeam": true, "UpdateTeam": true, "DeleteTeam": true,
+	"ListTeamMembers": true, "AddTeamMember": true, "RemoveTeamMember": true,
 	"CreateCredential": true, "UpdateCredential": true, "DeleteCredential": true,
 	"ListGrants": true, "CreateGrant": true, "DeleteGrant": true,
 	"ListAuditEvents": true,
@@ -161,7 +165,7 @@ func authorize(operationID string, tok *roster.Token) error {
 	case tok.ReadOnly && !readOperations()[operationID]:
 		return roster.Errorf(roster.EFORBIDDEN, "token %q is read-only", tok.Name)
 	case tok.Inventories != nil && global[operationID]:
-		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, users, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
+		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, users, teams, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
 	}
 	return nil
 }

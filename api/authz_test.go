@@ -42,7 +42,7 @@ type authzCall struct {
 	body         any
 	inventory    string // the inventory what the path names belongs to
 	credential   string // the credential the path names
-	token        bool   // the path names a token or a user
+	token        bool   // the path names a token, a user or a team
 	// useGrant: the call needs a grant of credential for inventory.
 	useGrant bool
 }
@@ -62,8 +62,8 @@ func init() {
 		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
 		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
-			"CreateUser", "UpdateUser", "DeleteUser"},
-		&audit: {"ListAuditEvents", "ListUsers", "GetUser"},
+			"CreateUser", "UpdateUser", "DeleteUser", "CreateTeam", "UpdateTeam", "DeleteTeam", "AddTeamMember", "RemoveTeamMember"},
+		&audit: {"ListAuditEvents", "ListUsers", "GetUser", "ListTeams", "GetTeam", "ListTeamMembers"},
 	} {
 		for _, op := range ops {
 			mayCall[op] = *roles
@@ -73,7 +73,8 @@ func init() {
 
 // Operations on what belongs to no inventory, which a token limited to
 // inventories may not do.
-var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
+var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser",
+	"ListTeams", "CreateTeam", "GetTeam", "UpdateTeam", "DeleteTeam", "ListTeamMembers", "AddTeamMember", "RemoveTeamMember", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
 
 func (k callerKind) want(c authzCall) int {
 	visible := true
@@ -199,6 +200,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 				add(authzCall{op: "GetUser", method: "GET", path: "/api/v1/users/" + name, token: true})
 				add(authzCall{op: "UpdateUser", method: "PATCH", path: "/api/v1/users/" + name, body: map[string]any{"disabled": true}, token: true})
 			}
+			add(authzCall{op: "ListTeams", method: "GET", path: "/api/v1/teams"})
+			add(authzCall{op: "CreateTeam", method: "POST", path: "/api/v1/teams", body: map[string]any{"name": unique("team")}})
+			{
+				team, joiner, leaver := unique("team"), unique("user"), unique("user")
+				wantStatus(t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": team}), http.StatusCreated)
+				for _, u := range []string{joiner, leaver} {
+					wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": u, "source": "oidc"}), http.StatusCreated)
+				}
+				wantStatus(t, f.do("POST", "/api/v1/teams/"+team+"/members", f.admin, map[string]any{"user": leaver}), http.StatusOK)
+				add(authzCall{op: "GetTeam", method: "GET", path: "/api/v1/teams/" + team, token: true})
+				add(authzCall{op: "UpdateTeam", method: "PATCH", path: "/api/v1/teams/" + team, body: map[string]any{"description": "x"}, token: true})
+				add(authzCall{op: "ListTeamMembers", method: "GET", path: "/api/v1/teams/" + team + "/members", token: true})
+				add(authzCall{op: "AddTeamMember", method: "POST", path: "/api/v1/teams/" + team + "/members", body: map[string]any{"user": joiner}, token: true})
+				add(authzCall{op: "RemoveTeamMember", method: "DELETE", path: "/api/v1/teams/" + team + "/members/" + leaver, token: true})
+			}
 			add(authzCall{op: "ListAuditEvents", method: "GET", path: "/api/v1/audit"})
 			{
 				name := unique("grantee")
@@ -281,6 +297,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			victim = unique("user")
 			wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": victim, "source": "oidc"}), http.StatusCreated)
 			add(authzCall{op: "DeleteUser", method: "DELETE", path: "/api/v1/users/" + victim, token: true})
+			victim = unique("team")
+			wantStatus(t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": victim}), http.StatusCreated)
+			add(authzCall{op: "DeleteTeam", method: "DELETE", path: "/api/v1/teams/" + victim, token: true})
 
 			for _, c := range calls {
 				covered[c.op] = true
