@@ -230,6 +230,45 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for RoleBindingSubjectKind.
+const (
+	RoleBindingSubjectKindTeam RoleBindingSubjectKind = "team"
+	RoleBindingSubjectKindUser RoleBindingSubjectKind = "user"
+)
+
+// Valid indicates whether the value is a known member of the RoleBindingSubjectKind enum.
+func (e RoleBindingSubjectKind) Valid() bool {
+	switch e {
+	case RoleBindingSubjectKindTeam:
+		return true
+	case RoleBindingSubjectKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RoleBindingScope.
+const (
+	RoleBindingScopeCredential RoleBindingScope = "credential"
+	RoleBindingScopeInventory  RoleBindingScope = "inventory"
+	RoleBindingScopeServer     RoleBindingScope = "server"
+)
+
+// Valid indicates whether the value is a known member of the RoleBindingScope enum.
+func (e RoleBindingScope) Valid() bool {
+	switch e {
+	case RoleBindingScopeCredential:
+		return true
+	case RoleBindingScopeInventory:
+		return true
+	case RoleBindingScopeServer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScopeResultStatus.
 const (
 	ScopeResultStatusFailed    ScopeResultStatus = "failed"
@@ -957,6 +996,52 @@ type PrometheusSDMapping struct {
 // Role defines model for Role.
 type Role string
 
+// RoleBinding defines model for RoleBinding.
+type RoleBinding struct {
+	CreatedAt   time.Time              `json:"created_at"`
+	Id          string                 `json:"id"`
+	Role        Role                   `json:"role"`
+	Scope       RoleBindingScope       `json:"scope"`
+	SubjectId   string                 `json:"subject_id"`
+	SubjectKind RoleBindingSubjectKind `json:"subject_kind"`
+
+	// SubjectName The user's or team's name.
+	SubjectName string `json:"subject_name"`
+
+	// TargetId The inventory's or credential's id; absent for the server.
+	TargetId *string `json:"target_id,omitempty"`
+
+	// TargetName The inventory's or credential's name; absent for the server.
+	TargetName *string `json:"target_name,omitempty"`
+}
+
+// RoleBindingSubjectKind defines model for RoleBinding.SubjectKind.
+type RoleBindingSubjectKind string
+
+// RoleBindingCreate defines model for RoleBindingCreate.
+type RoleBindingCreate struct {
+	// Role admin, operator or auditor over any scope; runner over an inventory only.
+	Role  Role             `json:"role"`
+	Scope RoleBindingScope `json:"scope"`
+
+	// Target The inventory's or credential's id or name; absent for the server.
+	Target *string `json:"target,omitempty"`
+
+	// Team The team's id or name (or give user).
+	Team *string `json:"team,omitempty"`
+
+	// User The user's id or name (or give team).
+	User *string `json:"user,omitempty"`
+}
+
+// RoleBindingList defines model for RoleBindingList.
+type RoleBindingList struct {
+	Items []RoleBinding `json:"items"`
+}
+
+// RoleBindingScope defines model for RoleBindingScope.
+type RoleBindingScope string
+
 // SSHCA defines model for SSHCA.
 type SSHCA struct {
 	PublicKey string `json:"public_key"`
@@ -1633,6 +1718,21 @@ type GetPrometheusSDParams struct {
 // GetPrometheusSDParamsStale defines parameters for GetPrometheusSD.
 type GetPrometheusSDParamsStale string
 
+// ListRoleBindingsParams defines parameters for ListRoleBindings.
+type ListRoleBindingsParams struct {
+	// User Only the bindings of this user (id or name).
+	User *string `form:"user,omitempty" json:"user,omitempty"`
+
+	// Team Only the bindings of this team (id or name).
+	Team *string `form:"team,omitempty" json:"team,omitempty"`
+
+	// Scope Only the bindings over this kind of scope.
+	Scope *RoleBindingScope `form:"scope,omitempty" json:"scope,omitempty"`
+
+	// Target Only the bindings over this inventory or credential (id or name); needs scope inventory or credential.
+	Target *string `form:"target,omitempty" json:"target,omitempty"`
+}
+
 // ListSyncRunsParams defines parameters for ListSyncRuns.
 type ListSyncRunsParams struct {
 	// Cursor The `next_cursor` of the previous page.
@@ -1689,6 +1789,9 @@ type SetGroupVarsJSONRequestBody = Vars
 
 // CreateSourceJSONRequestBody defines body for CreateSource for application/json ContentType.
 type CreateSourceJSONRequestBody = SourceCreate
+
+// CreateRoleBindingJSONRequestBody defines body for CreateRoleBinding for application/json ContentType.
+type CreateRoleBindingJSONRequestBody = RoleBindingCreate
 
 // UpdateSourceJSONRequestBody defines body for UpdateSource for application/json ContentType.
 type UpdateSourceJSONRequestBody = SourceUpdate
@@ -1934,6 +2037,15 @@ type ServerInterface interface {
 	// CreateSource Add a source to an inventory.
 	// (POST /api/v1/inventories/{inventory}/sources)
 	CreateSource(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
+	// ListRoleBindings List role bindings, optionally of one user or team, or over one scope.
+	// (GET /api/v1/role-bindings)
+	ListRoleBindings(w http.ResponseWriter, r *http.Request, params ListRoleBindingsParams)
+	// CreateRoleBinding Give a user, or every member of a team, a role over the server, an inventory or a credential.
+	// (POST /api/v1/role-bindings)
+	CreateRoleBinding(w http.ResponseWriter, r *http.Request)
+	// DeleteRoleBinding Delete a role binding.
+	// (DELETE /api/v1/role-bindings/{binding})
+	DeleteRoleBinding(w http.ResponseWriter, r *http.Request, binding string)
 	// DeleteSource Delete a source with its hosts and sync history.
 	// (DELETE /api/v1/sources/{source})
 	DeleteSource(w http.ResponseWriter, r *http.Request, source SourceRef)
@@ -3075,6 +3187,118 @@ func (siw *ServerInterfaceWrapper) CreateSource(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// ListRoleBindings operation middleware
+func (siw *ServerInterfaceWrapper) ListRoleBindings(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRoleBindingsParams
+
+	// ------------- Optional query parameter "user" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "user", r.URL.Query(), &params.User, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "user"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "team" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "team", r.URL.Query(), &params.Team, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "team"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", r.URL.Query(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "scope"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "scope", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target", r.URL.Query(), &params.Target, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListRoleBindings(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateRoleBinding operation middleware
+func (siw *ServerInterfaceWrapper) CreateRoleBinding(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateRoleBinding(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteRoleBinding operation middleware
+func (siw *ServerInterfaceWrapper) DeleteRoleBinding(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "binding" -------------
+	var binding string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "binding", r.PathValue("binding"), &binding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "binding", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteRoleBinding(w, r, binding)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DeleteSource operation middleware
 func (siw *ServerInterfaceWrapper) DeleteSource(w http.ResponseWriter, r *http.Request) {
 
@@ -4066,6 +4290,9 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/teams/{team}/members", wrapper.ListTeamMembers)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/teams/{team}/members", wrapper.AddTeamMember)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/teams/{team}/members/{user}", wrapper.RemoveTeamMember)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/role-bindings", wrapper.ListRoleBindings)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/role-bindings", wrapper.CreateRoleBinding)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/role-bindings/{binding}", wrapper.DeleteRoleBinding)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credential-types", wrapper.ListCredentialTypes)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials", wrapper.ListCredentials)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials", wrapper.CreateCredential)
@@ -7354,6 +7581,331 @@ type CreateSource429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateSource429ApplicationProblemPlusJSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindingsRequestObject struct {
+	Params ListRoleBindingsParams
+}
+
+type ListRoleBindingsResponseObject interface {
+	VisitListRoleBindingsResponse(w http.ResponseWriter) error
+}
+
+type ListRoleBindings200JSONResponse RoleBindingList
+
+func (response ListRoleBindings200JSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings400ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings401ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings403ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings404ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings429ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBindingRequestObject struct {
+	Body *CreateRoleBindingJSONRequestBody
+}
+
+type CreateRoleBindingResponseObject interface {
+	VisitCreateRoleBindingResponse(w http.ResponseWriter) error
+}
+
+type CreateRoleBinding201JSONResponse RoleBinding
+
+func (response CreateRoleBinding201JSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding400ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding401ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding403ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding409ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding413ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding415ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding429ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRoleBindingRequestObject struct {
+	Binding string `json:"binding"`
+}
+
+type DeleteRoleBindingResponseObject interface {
+	VisitDeleteRoleBindingResponse(w http.ResponseWriter) error
+}
+
+type DeleteRoleBinding204Response struct {
+}
+
+func (response DeleteRoleBinding204Response) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteRoleBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRoleBinding401ApplicationProblemPlusJSONResponse) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRoleBinding403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRoleBinding403ApplicationProblemPlusJSONResponse) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRoleBinding404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRoleBinding404ApplicationProblemPlusJSONResponse) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRoleBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRoleBinding429ApplicationProblemPlusJSONResponse) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -10794,6 +11346,15 @@ type StrictServerInterface interface {
 	// CreateSource Add a source to an inventory.
 	// (POST /api/v1/inventories/{inventory}/sources)
 	CreateSource(ctx context.Context, request CreateSourceRequestObject) (CreateSourceResponseObject, error)
+	// ListRoleBindings List role bindings, optionally of one user or team, or over one scope.
+	// (GET /api/v1/role-bindings)
+	ListRoleBindings(ctx context.Context, request ListRoleBindingsRequestObject) (ListRoleBindingsResponseObject, error)
+	// CreateRoleBinding Give a user, or every member of a team, a role over the server, an inventory or a credential.
+	// (POST /api/v1/role-bindings)
+	CreateRoleBinding(ctx context.Context, request CreateRoleBindingRequestObject) (CreateRoleBindingResponseObject, error)
+	// DeleteRoleBinding Delete a role binding.
+	// (DELETE /api/v1/role-bindings/{binding})
+	DeleteRoleBinding(ctx context.Context, request DeleteRoleBindingRequestObject) (DeleteRoleBindingResponseObject, error)
 	// DeleteSource Delete a source with its hosts and sync history.
 	// (DELETE /api/v1/sources/{source})
 	DeleteSource(ctx context.Context, request DeleteSourceRequestObject) (DeleteSourceResponseObject, error)
@@ -11716,6 +12277,89 @@ func (sh *strictHandler) CreateSource(w http.ResponseWriter, r *http.Request, in
 	}
 }
 
+// ListRoleBindings operation middleware
+func (sh *strictHandler) ListRoleBindings(w http.ResponseWriter, r *http.Request, params ListRoleBindingsParams) {
+	var request ListRoleBindingsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRoleBindings(ctx, request.(ListRoleBindingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRoleBindings")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListRoleBindingsResponseObject); ok {
+		if err := validResponse.VisitListRoleBindingsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateRoleBinding operation middleware
+func (sh *strictHandler) CreateRoleBinding(w http.ResponseWriter, r *http.Request) {
+	var request CreateRoleBindingRequestObject
+
+	var body CreateRoleBindingJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateRoleBinding(ctx, request.(CreateRoleBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateRoleBinding")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateRoleBindingResponseObject); ok {
+		if err := validResponse.VisitCreateRoleBindingResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteRoleBinding operation middleware
+func (sh *strictHandler) DeleteRoleBinding(w http.ResponseWriter, r *http.Request, binding string) {
+	var request DeleteRoleBindingRequestObject
+
+	request.Binding = binding
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteRoleBinding(ctx, request.(DeleteRoleBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteRoleBinding")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteRoleBindingResponseObject); ok {
+		if err := validResponse.VisitDeleteRoleBindingResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DeleteSource operation middleware
 func (sh *strictHandler) DeleteSource(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request DeleteSourceRequestObject
@@ -12614,255 +13258,266 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs5ejj6KiiepERumhTly+wOVVsVxfbMOBlfIsk7Jxn6sKFukMSqCXABtGiOy1X56zzAqfMMebB9",
-	"kl/h+4C+sC+8WJI9XlUqO1YT3QA+fPjul4+dSC6WUjBhdGf0sTNnNGYK/nk2Y/Y/MdOR4kvDpeiMOhcs",
-	"kiLWRHMRMWLmjMgkZtoQLVMVMSKn8JCLGyaMVGuSUPvjWkQsJjqNIqb1NE2SNenSK82EIas5E0QKRgS7",
-	"YYrEPO4NOkFHR3O2oHYBZr1knVGHC8NmTHU+fQo6Ly7prLq213TBNDFzrskNU5pL4ZcTyyhdMGFOCTck",
-	"mlMxYxomhimLI0gsma6dXxvFxQymP5faMHVhaFIDodColIW4LftlKvSKKcI1QMrORvGHqWJ6LpjWhOpr",
-	"FpOpVOWJmUgXndGvHfvBTtCZ0kSzzvugsqBPQWdJFV0w407umWIxE4bT5JxNqyu8nDMSZUOONOExkYoI",
-	"umB2AdyOWVIz7wQd+6wz6uSjO0FHsb+lXLG4M7ILa4fUs1RpqeqXEAr2wUwiGBH6k1oqdsNlqsmSzvLV",
-	"/C1lal1YDn61feqX09dSsFfURPOG+S0WwcSURHK53kQW+CNKuP3nXCaxHpHVnCeA9WORY/icaiKkx6sY",
-	"r0awcfaPh0/Iips5EZJcyXg9GAu/Obxy+e5eTvt25X1c+pZN+lU0HnS2zl3OORu85zH/zBfcVOd/S2eM",
-	"aP5b40Em8F7x2zGb0jQxndHJcBh0FvQDX9hLcDKEP7lwfwZ1VOEV/dBGs0aORtmbLzVzlCkjSUCk8mtK",
-	"FXNkayyu2FQqf5pczEhXM0ZCbQlA2BsQC2fFaAy4JAhNY26ksrC2D8bC/taXIlkTI68tWVB8NmPKog3O",
-	"2jVztnYIZHFpzsWsB8RqRbnRYzGVCkZqQhP7tTVRqRBczAbkzJCF1IZQsmZUke7jk6ePvxsOh70Cim2A",
-	"fUE/TOiMlQCfgdq/XwD3sBbcFwDNRsRDYI8INxbxTkn48vVfXry+fHP+X8evz169CIMNRnG1LuBnMBZw",
-	"W+wQnVA9J0xHdMliQjUJ//nRDyHphksl439+9ANd6b79Z9g7ta/b+a6oYmNhPwR0OPBX2yOA/TcehWZM",
-	"BwTOxvIge5e5IV2WaDYW4ZPh92FgF2QPvbhcDh+hhszpDbNv9gbkF/s3R1owlamICddjQUn4ZPgk9B/h",
-	"pnAs5cuHi9vz5jUwIViLkSSWyIhiaugGCwodFoSkKxWhDjZHeizCdBlTwyYRjeZsYviCydSEvREJLTaG",
-	"llEhNAEhucnwOSAUkXEsvhsSjdcOzll4UginunKQMnOmGBxaqJm6YSF+1m5pLGDJ1BBpBY1uPp9KBeHI",
-	"Qa9odD1TFtS9AXnB7efIiq6RQIdndm9UxCREft0HWIXEiThE0zWZy5WFSZlYN18cWFo9vepY2HSCjGm7",
-	"P2FfdUw76PzCruZSXr98Xn9/VvgzkO0Gcu2G7IUyn+xgvZRCM5QVpJgmPALqHUlhmIB/0uUy4RG16zle",
-	"KnmVsMW//FXbxX0sfPyflL39nf/rOBcij/FXffwW38Ipq9uDy2lxgF7DBc1REH6KAVNkapB+ZFSC2z+I",
-	"tnIbTQadT0HnB6mueBwzcd87AAJypImSCSMLuoaLH0sQQGFlL8UNTXh83+uyuGAlcgAVrOCUhEwpqTSQ",
-	"IUf/ppwlsR6Q18huyIpqL8LA6l9L84O9Wve5/NfSMuQ5UQxRwS/klYz5lLO4/qZkAlutJAabdbLejN8w",
-	"oB5hScgK7f2qaj51m3Cjju2QgiLSNhTGZFpDP6PYbe8UNQyA06WUP1OF6/oSyGRlVotRiV1EQYkB+qYI",
-	"jSK2NIj2l1K+omJ9ryuVkiyoWPvl6lNi1JrQGeWC0KlhioTnzKh1/8z+EXretHHuhSHlZVWkH7uEd4Km",
-	"Zi4V/43d9yUB0oNEU5BUXAu5EgFR7EZaRVIqwj4sLTuwkgmcyTtBbyhP6FVyrxh0RmK2ZCJmIlqDZg3X",
-	"ExmtW5dOl0upDItfsZjTSwD0/aK4Re0jTcJnOGffriH0gpwVCsGiIJdMwSKAY2nS/feLN68DwsVYvLv8",
-	"of+n3qnTX2GuAp1F/AJBBMTO9dL+IIlmIraShl2UWynQHqH5VcJ+VDJd2r+Xys5sOHLraM6TWCGv44Yt",
-	"dA2Lz2QNqhRd27/nUqN1Z/dXbiheiTa4/sWO+ZS/LK/+yiJj33abyLRTOMc45hZ+NHlb2lLbDCVgVLEL",
-	"fz3SJF5b8ToqyAlhv59wbcKMOdirXoblZMEMrYLYAsvv/pA1I1QqQPlUFNJ+zWd5v20kLjPo0CSpGRx0",
-	"zqy2+eLG3ZYyhN4IhtooiwmzQ4BmOOmJcLDpRDQhik1TTRNtf51SnqSKaaszWeyPaJI4wd0SU0HmMlWk",
-	"G8lUGDJOh8PHjJyMiFUTnExPplxpE4CCDeoDPLR/9QbkjCgWSRU7JTxmhvJEg4GFWFqgmNYs/rMVYwnM",
-	"gZ/EVdij5tpwEZl8zVdsLd3lgr0SsCqgymc1NJkqp5xZEYcmiVwxq5sRmqzoWhPqVySnIGzKlagiC40Q",
-	"pDVXh0YGTVyVX2D99pepVAtqkIN896TTbsmwaA5AacPApguc4wUKnpVx2RWZNAzITq20cKsQ9uFpUH1F",
-	"piaS+IJXfxyYO3YzgsM/LGKxuEYXsvhOdQN0jRU4TNNi3a+oDzX/bhxbqf6+xz437iW3e3Ijc5j5Q/do",
-	"EXjMyaFUXlVxh+3X+2euTZVcZSQ9+0crQc2JRQ3RLxhk660Npf3DfHVLfkaTxKrmZyAU1kntb0SyRitA",
-	"freJYCzWI3hyzdagUWluvK6faqbQjCGnlpap9VgsaDTngqEJd5owZgKiJQxXqVXNPHXp6kgumQ4IqkEB",
-	"WVEluJhpMBJZ7UeC8QAYZQ9sf2DksGKWM/TY5YCNDwx2KhXOTFA+jam0eD9B1r0pC6lUOBJUMuGdWs3X",
-	"2R7/lrKUxVY8wC8RDozLgfhKyoRRATcmFe5O1MjsqcA1r3iSEC6iJI1ZEdJdZ8BxC7BkPkA7EXXz9tNl",
-	"vpzeoO7Sa0NNqot3Hkd3YHH2u/VmjyIOuV1kHwsKAGzDrP9g6+pNuMaHG7bfuVwJsCHVbiJVST0M353/",
-	"TCi5ktJYAFm8IG/fXFyC5NZVLKGG3zD7h4Xj2duXR5pcUQ3v1YFrY992qTh57S5zb0tlk3b3DJVyD/Yb",
-	"MEAFnURGNKklr5Fi1LB4Qs3uNL0EkhrKieaDvVhUjRFIir5mkWLGmyM6u3MyT/Tb6N1rO8YiK0yiJ5qZ",
-	"Bmt1cRVecEhiQskNTVJGurmrEB5oOOXd5WnPgdoWm587qEEWPcEQu9/BOddn6zYdFh1VHKVNh1G0+1eY",
-	"IByEG1o+5QxNyieQLzLIELqEpaWdt1+RZ/BWMx6C13STTG8g94J++JmJmZl3RifDR0+CO8D2F5ZjIVw9",
-	"rO0bgYe4FEx7Uh3X3oJ90P0QbNs42fKhuv23H8VtCCgF2le5RbsLIOWtFWil1vMJEl/7r8iucsoji0BB",
-	"Z0m1XkkFYp1l/FZ2W1nUnUVL++/fUmWHySUT2tDoupbUlqfeFSKt2NmCjAd+oFFczsH7sUbmQFStcTYp",
-	"bhj4N0/JNVtmIluZ2NTJMfU45+Yp/FZ3yLdBYTfmb6Ng25dwAHq+Ayr31ROvHxxXlM6yfkqoIGyxNGuC",
-	"r5AoYVRp+1gucYIKb/9Molan4j5P0SRXJ2zH7jd0KFBNwsdDHQYkPBku4D9o9Wcf6GKZ2M8+Huo6dgp7",
-	"f2HVhuo9g33VTb6kZk64cOKhM0oH+VIiKaZ8NlBsxqXQv568D2ul0wXTms7Ydl0MF5K/UId1PyoqaojR",
-	"IbJhHg7UpJcfanwAwlv/Y6367YdvrmljqpJw0Qicg0SJqCSsbyJCS5hVM3BqPiRa4njqgVi3Gu+xbH1/",
-	"kyY6VlgKAcuX2gjM2xAGEGUPJ7R3Y0QvQ/U5VywyZMEWV0zViswt/HYvK3sNp8x24pfXCIXbOQ5nhj/w",
-	"OH5iNDHz6ipyS0I7KrpxtZ+WddujcayYrj9eJuhV0iTpsA+GKZGRt6oetVTyhsdgkObxCEzIENBwzdjS",
-	"uX2kNrW3E4zjE80Q/3YjuDML+T09OLj0iuW5ip27WYT3W/CCa23/2RIZRoQkiRQzpohiS6kMhBJRETsg",
-	"ckNiruGQ6k1gjbcKjH31v8DMTfs8+DbWMZx8qjI6+eVlarNH0hwlc/BlJ+8WV8Ke4sE03YnbuPZwt+7O",
-	"WlxyEn6+bLJN97kFY5IdO1nKhEfrXV55iyM/geSwYGbOUj3R8Q5eazf44vkrulx6i+XeJqEWk01Z0ynu",
-	"az9zTHaG92ON+Z0cVh3PboXebdzW/Dodzqizb9yPfvpljpMmyZtpZ/TrAQf7vtaWzVZkgSMK+jEClSi2",
-	"kDdMgzunVpV9qXXKzlFR3BPeLXpDKQGAdHO5v4fuoEymJ1yTVOdJKJUzWim6LMW7uqVUIjJWDCI5uZgl",
-	"rJ9qRv5ixxP7/hKiqCHsmgttXMB8blKvZ/P2zYkxDX6a8nePNEn4lEHMQdctlXw3zAOTyclwsYN/pl2/",
-	"gbOK27w0ZaXwTq3JDRZkclbIrgIgNZiVD3NMFJwMVYHS48pmBEXEtG6KlLB8g0uxZ+BBpulWfzHJxAX5",
-	"NeSQ1Sm5xbeCfMWb69sas1NSlp1V0YOsDqNeOwpYPuWT/nePScKMgdD6mM+40QE5GhwF5GhyZK/yUf8o",
-	"INpQBV5KiK2n7g37M7wCsSzUPrLf/H9+Pev/N+3/Nux//z7/52DSf/9xGHz36NM/1YHZLq8YJ14+WFG7",
-	"+EunAzWbKVwyRpuOoP2e4Es+ogcSRLyRWSrMaGDcue/JiikXgkSsbLyPn67BHu0W2nRyHjS3wb5LoK4T",
-	"ug/lf0aaOhPVT3KFkbMYsBjJJOGxZRqEJgnpwpox+42kS2IkCSG6yufrlYhpo5MQNu6XUN5DE0zfZlus",
-	"SWwpBP750O9K3mk3PKY4LAzGIlQYfJ39HvYwHrWIX6DBO9evRSQ5JQup4JEYC4mBJtzoDDnn9IYN/Gog",
-	"+hxyiOy3lgwZ7amPVcH9ZqoumIIR5lL4YAy9mafExY1Mblhs1eKxoIaEP764JIPB4Ni+2o8couhwMBZ9",
-	"Ei6Ygnwex/l6I0J1trx8u2YlC4Byc43GgmTLz24Xqp8QYJMkAWzeKqIEZoohTudqbf8TYNINIQk1LpDm",
-	"SDvf+YpjmEnXgdXeWBbbF4E7Yaw73lj7BU1XDrVgU0vFpvxDOEJAFigBK6eFQNaIfT+EoMQI94UBihN8",
-	"ZIfgg/DUH7pPMwkdtkzs05DMGNgjIBrQfhRwg+qNYRBu5AGsDU8SohiN5ijpwfJhW+Eoswn5tDEMWITP",
-	"Iq3iGpxngQuWNEy5E9EQj5SwqSF2oXJah/+QIHX+4uISJ0k4wjKzR3loTilPwpGPOMIoIZkmMaRGeJhQ",
-	"t12BUVFZarf9YhnuFuenEGJFRZxlVrsMxlMkJ5brZUFP9hNLxUA2gRRLiM+xgEVAwQNcMcZXec8tYBzE",
-	"W1l08JYQF1ZY64p9I141WaGAijgY5PcC0dMUzHtEG2klJ3dtuZgNCktCod6q0Winql2FDz6vs+mf//CM",
-	"fP/k6R+zqHGMV6tGn0YyLrmxXV6PpaXSTCDZECIPHd8IOmkxNyGw0pTLkbJUWE4giwOGZeH3kwWLOfUx",
-	"iVbnkfHEfj2P5LRvWl4x8VkWOFGWWBB0tJGKzthkmiboJkC7Vy1gcK/1tlmI0tuZZxZcdDUcs2JdLkiq",
-	"hpuEtcgFVRfKu/OXxXzQay5AiXEHuIM7xcV8wsSFuDc44TpmWKeAbtMPqyweUfuKRXLBSP5JgrGnmnQz",
-	"xpLryX0dh72aSGi0V05uaE1e/3NpDIsL/k+gJ8AyZvzGQw1nPdL4q2dXOY080sTNEhA+YANSJLr10Yi5",
-	"hbwm0hR3z7HMBPIO7XnbfmFcTr+aeMt0nUpcVWETesWSz9H3frYfQKL89//3/yNxI5QDwgazAQnRszwi",
-	"y4RGDNIf8ElYqwNaClAvhmcnZYfYd7M08e+ePn38dFsgu33rcxDFvk+6BWNBaJ+EDRp8ZV/nMikHpccL",
-	"LjCER1EXnY25+i5olalaUnVx8dOzs6pkv0yvEh5NXNxp+70vjK275RfRnMVpfSa3qyPiuDAmQV+trXDC",
-	"kumIUEGAzt7QhHTDk6cuuuHxcGGFHDMWCaPakKe6h0m2kZKCsA+QaMGlIN3wD8cnT8kf8P/sy/86l6lK",
-	"1uEpeXf5bCxSkTCtCTJel5hLwmfnb15PLv/7z2eK0eNn3KzD3oC8WCzNeuTT6UnMFhSSnF76BRoeXVuJ",
-	"IUkIcOAlU/1MvJhqZnyeCYoZ+JaVssbCy8TOLk2MnDEQT2IJmVoo0LiHTnbIgjtOni7qqMZFJJfsnGm4",
-	"vpUoKhdBMlnoHT1pzIeJVCbKnMfNzuFKtDhc2MCyFoslAdHpVTbCHmWUyDTeMTR7yUSMDiUoeMHi9oyM",
-	"Bj3YMyvcTVCCUC1W85m4d5tmHtNnReome+ZScRHxJU10HewtqFmmZpSCOPIXcwsjTZI9w4HLpKMiGL5Z",
-	"MnFx8RPBYaBmdXOBzr6mScIFq+eFtcbSn51d1HGIk+HiNDOKVjZpDOj+mnhNch+TabCV2PGZYPGzQvBl",
-	"1YBa/nHL8e0Od81Uk1E21VZWbTJlWVnfuCwUI0kiZ2Aj0bUHAML5BKvGHOilK4emumWX9r0xTWEDtTDH",
-	"4iJVQEMk2jYJG99+hmMPTChoC5SCOx1X71uV8Vn2cEqwdNiopKsdacLEDVdSgEJ87HHXaqVc1J7TnOpJ",
-	"5FJKNth4QXo7NJZtL7cW+2AmdocOpA0ygB1GtJMV4ixrKE4Z6QJb/is3him4rjum7olJIVajbam5Oo3e",
-	"NAA68JiMy2K4dE08Ri7ctGKZH1d4Z4I7qkcZ/I1Ec6mZIF2aBX32yijiMCEglBgmzDwrNsYUl3HuHHq6",
-	"qKenWAGnJdkKB2xfCFZLOMroan1OUk31ncaiVv77lgkOR5Chpl0lPWfhyS4QGExKMnxe6qkqlhySeuKz",
-	"6mrUMPhHZt9EqoPmJ6qYKx/B7FFoKxVSDcpBks64IFOesLGIqHJVl9giIFepK70kJGHTKYsg6NxZEqGe",
-	"UWRIzKdTppgwyXospkou8NDhq70AlMFxB+OVyeuzVy9c/RD3wRFZzdfjDmE0mg/GAl1uPvmvbKglii0Z",
-	"RdvRwi7Esk4PjMFYFH1xUPMINi2kYK7U0GHuibqwIyeqZfcz8BS+dNX3i+4oUf9GOQ4LD7WGykmHBb4W",
-	"QiSFNiqN7GG73wJX/Ydqb4L25lU8t1r91S3woPDdQ/nfTkG/ZfE0K3GYAcTuZEToSgdkFi0DAjkmUDfO",
-	"J5nUUoh9OMvviMDvFpGRBf1XwzCes4SuNdxY0DStmkyJNhTwR7M0ln1FRSwXZEmVQXfOKdFzqUyxqA3E",
-	"D1wxs2L2wq4kqq0D8twbqnbgI2W+sduGmml/2/sYpPPMvnLp3mhQ4LJDbb7lt+HDdLLm4fFH+IEdg482",
-	"b9+/X7x5jf4psqQmmpPu+Q/PyB8ff/9dr0y17TFiQl7mW+F6LNAJE4o0SUKimEmVwCJ3khQ0ItL1IT3U",
-	"czOkYL1gLKDoHD4NcSk6zwbRRioWu5d8kkrRkWZHjoVgwAMRKJoYKU8JBb+O5TYJ9WUMZQJVfshqLhNW",
-	"l5KeU7jd7leZ1lXu2Cv0/LVvp+vAx4XmMcuin7L0oFMPX2CG/md08Emn1toBWK/IcpZDiW42k0t5L2Ut",
-	"xcxkzrrKjLdKd3cDfYECV+CO29iQZ0MEXVgLryJV3vHoM/rcMH0dFEdQxdS92bqQRlm+mK21Gy1uPVZ/",
-	"aR2GFmTtrSfcKG7nS9xn6jp5f+samnjAbmdYxw0akWlYc14VQ3rQ+dCfyb57+FctxeCcrl65VDNLrtci",
-	"egalempTMEpJFsUqNwUfSvVXxOyGH30yQo3aIlzxv4afUdLdISTMhdjj+vMX84UVNlCctpafrUV0nooa",
-	"6Bhj0acm9MtVTbWUHWJQplKhXKOYUWtX8QTMt8R9hHTDft/qJ333QIcujKdXn5UUZUfWShPywz3Q8JNZ",
-	"xTeNGmsf9+J3IhXUR7GyGadJQ/aM4HrevoKtN2wOZXAbM3sipjVZSXXt3VB2iV2Mi/E/84aqKAdXXWJU",
-	"s0kqDE9a7D+48CNNooTyRSFyiDARa+I8NYoJtmKxlReg5AxWu7YT2GFY+8pB/Gqd25X81sC8Ka93tyEJ",
-	"aQrGzk266UraIN5ikJOImCvTHF3L6RQWD9IzVNqz0+w+OXx3IqdtpXA4BmYZMCBAUchBmxoTT6ZNNev9",
-	"EFQvaMEWB2WJM3/DbmvHqkS7y9UFb1Wdbbs1uQmiRD/z3uR+pQ124m5sOCJaLiyU7L4cjp1WgzOhSAAF",
-	"+XUNT4pRNZUqQmWflZsq914FnYiKiDWVFnO1qUtu4CW3byW8UxCS7GfQElz7maJp63PMNcW0sA3TjV9p",
-	"MSqkaKVx2JIR7sKigoyTtLCfW1HtHCe7u3SwS4g4aMjcPSCQohrwjiEvn3GQ/gtZYEftPhhdfBUZbYdm",
-	"g23JmLf7u99sr7sIjg8gdMCyOzsm4dcM4iliZyb3K/vu8U4u8iY43cbNA3w63KRiX38FOepncbzniaW6",
-	"SViyv+xZTwA+1rTC+80325RUBFtlm9h6+NX1+1yUz7/xWL1Zfxav3iKI8qbECx7rzfBqXuqYwTUWWIUQ",
-	"nMz9BL4NnvW/8CO6IIIKiKTlSQLtNjA8CHtAuM46ZKaoMCA97RlIASnQqf5MwWYfw45iNJ7YLTREzAGQ",
-	"FnSN27SjGyo4yu0GcwhgayPZ8JHimrbTbbu+gwh3K+pAB6AClqABRJeRqOsSHpTFst7IHj8ghIsXJyzR",
-	"DCoEI8r40HwQ4MHymaPPJn7WYFIJkQr3+dHTp3UVC+iHlzj4pOgRLSXe3AKK1MApqyzu6g6W2wB9LvJs",
-	"CQdCh+uPMrfAdcM/PhrOwx4oZBg7eLIAl10xXCizbPX7sJH+gn7oG5OcgluTLBhFqzm6oh1Bg+rTCb9h",
-	"ldfydmmuoYBmRmP1+jItfrJjrBoAaAv+75EGjMT9U7BJ3SHBpYUQDEhrAdKNtePXqqt+79d9K4KE28qh",
-	"kkSNgbGxS2D37Jf/+whTc3o+OGEzd+coT1G64WyVhS34iE+XHuMYjG5v2zUgwxHiHLpC9uxqFXTeOVnn",
-	"FsT2Uoj4hi3Z/YbxZBEVEMDKZ4KUTBOFCx9zvUzournSNVs0ZVPMqZ5ktQ0bxTgIfqAEisgSP9yXPYUs",
-	"nV79ylqLxvCZmHBxK7y5xhjDZ6LPxbYM063+U81U7rK83foaxVPzZxTknb5KR1MyKO8Tn2E3cJgqVrXA",
-	"t6BciYV+F7SgYGHk40fDg890RBK5YqofUbBfNqh6ATn6V/s//7JXRnRRS3j0p7oA4cYbc+YuiVN+/MCA",
-	"nDyy7NwqHeRqbZgekNf57cntjhlOFU5+i9ISdFaKG/YGRArvVcuQe0fHUAHNKw6hX8ARm9VZt6egCRen",
-	"bqtX69yDtbPmaye8DYYFJPkz+FW+74INEItlBx3J46gTdJKYLmvtfvbtw7TSL3W32hDXargZbZ9COkiO",
-	"yzUIfFvYWqcv/6W1x0pdNFkmJlDFLWxrqoVv9VW6pns1rjioO8+FZlGqWP2pHaTLt9aZu/F9l3e6CW7x",
-	"jf0b/IpyNJ8xwRS3GK6TJtO2ZUL2wnMxm+Qlfr9MHHTJh1HlDla1yEMuIW81D7DF8JGGPtQtkbb7nWdr",
-	"x4ApsBi42iPwDS3Y6Ph4LrU5/vv//C+mVEDKm1WnoLckJkED1HdJsijIFhveA7f6DKeK5eQ2cBs3UXvw",
-	"+wkeDh8Pkj2q9217HmXhLmWDS1Lj7V2tBRfeHNB2z/L2n/lN2+fuHZbnhB5dnxBHVX4bBuTFBxoZ181W",
-	"TgtfsCjnuyp+pgmsSi026kVLRdzufRtTPXJChQtigKSwAclLh28R4HeiBb7ZcFBpNoypj5BAm/X6dS/P",
-	"G5J4ai/63JilJl37H2eHwkCfRMrlFY2uwcKBUmcJv3tbtlpvxMiuclOnEIe1z1nCLfFrDTCpCcA5PMGx",
-	"kjA3l8oQbOPkBItydMopyRtovDv/uRbizDcx2+eiwkt7lqGu6VcVIwhdhI9RaxRkMh+zvubLZVP3qlS0",
-	"eN1Nqie+fkMVi5mIl5ILc6TJT5eXbwm+UDarC2zDVlJyS0UM9imZ5e7j7jW2Cy8UoO1PK8h7+HhcK3a6",
-	"KqKYW+kOeHwbWsPm1bg7j3UJI6uxEXotogHiUejrs2niYxYwF4IvWNyXqYH4mFMSQqzEwIWUYbkWHwJh",
-	"CYyLgYCYEwhQC4jj1IELpo1R2XVWJvxcgTXBmopRFfAgD60orNmn+w6qAW45UjkQ3OK5fYbC575wkNa2",
-	"ixZwlxL9jmLHPiLGbTL2YqcPueBQwsFXaw7qomHzqpe7ctjmKQrR5vUcpLbpJpwkN+sLkMaxhxajiqmz",
-	"FGuRV5Kvz96+dM6Zbqi0mQwGg7AXEEggc3XE3O8oK4NwEb59c3FJjumSH9+cHGPjOAjLRi3AIgnMmq/a",
-	"yhDYkpaLqayuxCWz4d4h17/k8JoqpufAar1abCnJVHEmYitsOeHQ3uSxwNgr2AF8yaUjYKpV4asBul9i",
-	"jMsHnw9E7bspxqLSaHUwFj43zm0+axkN/fwIJbjxDKRnLo8d+MKI/Bv+mgF6MBbnMmF6REIo1xGSLih2",
-	"4AzrBST0xTtC0i2vHHccYKJwLxiL0BX3CElXMRoDUtkvoHvRPdXl/W8UTOvh/qAeEQjaYVM74hDzTL5/",
-	"8vSPPW93dJlHoWX/oQVnMBb2xFz5JsLFMnX3Rk6nWKLBt2r/9f0AklPCAXF95LPm1s5DOBbeRWjXeJ43",
-	"6uZOKYBMGC4I9CcelRscj0hxI7CBseiGp/bbSjPz59RM+3+CNsgrllhuHmT1wNwQ+xs0YWUx9HW9kvF6",
-	"LFBscZ5bWtNVGZooUg2rOyVUrF3vRXstoCsreXLy1K6lvjhV2CvWX9rSXDl8e3b57KcQw6WdvA9TtCUJ",
-	"wcfoNdMWgwpAguF9GO5O3EgJsLd8DxxbeM9A0/JdIuEklnTmC6dADgz9W2rRAkSPcAQmOXR5hQWZxC3b",
-	"vmu3NGMmj9WVgp26cAuf/yuyLrvwCizssuhQVZitdCVTCAIW6eKKKTtHhlfUgKMSq/+tJIkSqjWUBoTs",
-	"orx6YlZ3TmPhOX9lKl2Xg0KxqbG4eI7QdYk+cOx5cxzpqnsyjlhGBRjyb9AuDaMH5GwsPH2B0VMuYizU",
-	"B4sl0zRJyIpCdLHibJqsXSS9hRRUJ2YxefLoe4tglXpmobu5pV7xAxIez6FzxW9wh0l4DJXs7F/KXkLQ",
-	"a1zAC3odXVkxT8LP3r4s1H8ddU4Gw8EQ9JAlE3TJO6PO48Fw8BgLtc6BR3lOAiTMPpghP86CBV7G4MXX",
-	"Jm/pqjE8li6YgYb2vzZ0gEE9uCsxRdyVC+B2AJikvIlplLWwrTTCzznu5hRQXCTPxRpwrVPW/HkMNdzj",
-	"+3mliFXW0Rnzh0XTLjBcc9s0deJRDszjZ6gm7DASIjzAxaKYXkqhUeh4NBy2NLbfr6H9Rk/gmr72bwQS",
-	"HdcsV1jx/1PQeYKLqPt2tthjx25w/Mn28e+KtQbhpcfbX/ohq0ho33j0/fY3LqV8RQUqAjpdLKhaO3xw",
-	"Xb/lLCCCrSxpwFIH5KXWqdWzdJB3C8/pj4uzkdMCvurABRAFrvlvUBK6chua9gYN6qy3II/SmYYAc7i0",
-	"7+1K/T32weX6+OM1W38CLan9quI8R5r4V8k1W2c4bglFjuLY0jBXj9Ao2ozv74PO0nXMKU/7GmQ2IXH3",
-	"eTNm19i9mGRpBVMC3davGSZtjsV/piwFJgPsz9ngr9n6yNfMJV0X5U5Cv62wNyC/YO9hlYqxKFdW4Hm7",
-	"ZEwMCOycKxdL6Bgi1jccAUcYC5eJAf3ggeK770tR+pxvftzl2NwZyklY7sXisYDNgsyNiS15+Vb2AYb0",
-	"Ar9L7FjsCr76BsWuZquLglyCHA/GQrsIRL+TIdE+TObJo++B84xFifX0kJ2Uab7Lz/XJChUy8+jWyEyl",
-	"j3cNofG/OfLyZPs9fi3ND1CwdO+LH3Se7kJa3hVKkhY1wM7o1/dF0nGGlRgsU4YWhm63o7xwSglzhVwV",
-	"73h2oTfueXZDwAmpW1l3ua6+7twhy6jpS1pzmqjI2YUPfj/kv1guCuR/pw1w5foYn250d7ZXc1W2xvtD",
-	"zRlB07HueqL3dJpNJ/msyNKu1i5G6ndxpnZLRZZMugtmaEwN9TzXHadvxJ1HDEN8sAHvWBYQTJGjZ5UA",
-	"a48654flM0XX5rNiOwenLPybjNd3cJ7Ol/qpbO50IT8b+HRyB/M34BLNSfzXKUEOd0C3Yl+FJyePd8LP",
-	"n6FSNrzwdJeNZCaLVyzm1LdLuR8+l90gPDCo9ZopYuSiRANnMq9RUOzSfEpKdkd/88ghlPL4Y/7HJ5Q1",
-	"E4Ym+fItew7PN25ZCdWf1FQQhpfieyVqe8s3e6Pl/SIKwrCEKIETT525Imt5UcSeAFisfYzKUhtdrWWV",
-	"PzLTdtrDeyJsZenh68akw/npj8yUTvgov9atDLGsnm6zj2Rvn7MpWD/AUFo9epc+cH8c1fkBd+Ko94l4",
-	"zmNbRcCvlMHeOen7pjky2prKHNm11RfSQPcVATzXaS4g224qLjjKlf8q+kOhS0w3mrPouk9F3Nc+mvBQ",
-	"bn2MdtuqlWp/MlBrZ8JGgbpaedozmLqmdllw1ViEK0WXI2JvcVjXbtCfSX+j76BVCZzvaDEW3VTY353R",
-	"/wbexEdQzB74IHc2xILh0NkSoVocmPogClXkQzE+D82SikVSxT7H5wo1T4MOCec9G4xFXuW/JI1lqUFM",
-	"3TDSxb1pRl2xnFRAtyGLb70AjVZo8bIffzp87Ivp0yuZGvLI25vqrErQ0/DOqXKpy+U9U+RK18atAgHg",
-	"G5RyLSGRvVjod4Q1QiZc/5kURsmkvJxNs+unb4m+f8vk+s2VofbelGnThgyMYY5IV0AOZigTWyo0dcXh",
-	"yvHnB1NjrefHEW20PP3IDLYoucPrgxM03Jm8T8G3JcPcL9ZZSD47KzZ90Hoek0WqjeV02pDupf0PiyHj",
-	"7+w/2Fr3EA2FHTop9r4oipV3JeTvirqaz8TdyRJYtS3rymH5dNYEGPpdZaW/y408oCHjKcZdOPvhgq4J",
-	"1dcA0ymzjHTjwzQrUJlk/TTAJjkWC6mgeIGG7halPiQ581fsRl6zeISinv+Gxq/Wenv4TFxc/PQfmYPv",
-	"tllysUfLPXPkah+QJpacD/m26Mu3zEPt6fryhALLv69Ekbj5cKhmynWkybOznTgn2qFaXTM/4pDdQmQq",
-	"RY1qA0tc1+g9wlfOyrvbPkepk/Q+E4lShYXtExX797QGDtwZOYADavJnXUIzWvq1B7Lco1kP3GQ+WAXL",
-	"atMkgdKwUOzSImdQdI5i4Ok2cbTdEwZndEecCL79ZfxfuK3fq+vrH9kyV74SYOlGjcxqYUX9zcvJ+2lk",
-	"eL+OP8J/d/Bh5fdjm/vqHCXBb9XpgNvzzvc9VJCa6LZZgejsGN9WOMKNsmWN8sHLwri7NEN5/GuPwcnQ",
-	"9HcZvVGAefHoi0exjdO8LMgjd2KK9N//Mhwn395DwMXXxUR88EQDqyjjcD2dOf6YvboDzyhj+jcR9nA4",
-	"9H1EQgH6qChCEIJP8drIs5lz3X5MzWEILcAf3s9lvyybib/hGISdbtS+NskMtjvFHdwbV/kyUQdbEc0H",
-	"HWwi3INm85UzJRc/ULbqWLEwIIVTxu6JzrRtFf48+44s0If5ObzsmGKeX0GO3kjednmfUMDANauq5AQO",
-	"SDhZMEMHdtANVTrEtIwVXeuxWCqmmTCnJKRJMojmPIkVEyFkZvgy1Mt+wm5YQmZKpkt96tgBF0RIfDYW",
-	"VFmqSsJUwAMWhwPyvFQPgXS1kcslXAZtXJqQ9H0qMJUk5poul4wqFqMXIcsiheTDLC99kdVa6GHih2so",
-	"lzXPt5v5M0QrYIoxlEXNORzCEDKOB2PxC4QjZCCkBtZ0pIkFFrwf9vuQjIK1bZaKC9d81GV9cm1B6rIy",
-	"jzQZdxKaimg+7lQKY+Wp4s4eOxZhXQeqECtVrUVkYZGXZMVwFSzKipVYxwJKsfrir/gxIgXBNfRgBxhy",
-	"saAfJnTGwixZtYIsmK7blH46IoqJmGEITMTGYonpyS6vq7RRFBcwvd17hBQLMjN0+OKSziAJ+uW0/1oK",
-	"1n9lOUnoxQ8XWqHJ4+ETsprzJCvR7GaEnCARj4VP++GCzOWKLKjwZb5gcpdlm2f9lPNNx+KKraWIewPy",
-	"ErYvoYttTGa/8WWfiUjGUHpdkm6I2Tf9F/YhtGKzY8JeMBaWtiimtYMMaQFM4HOH8VQdWxwL7M6rr6GY",
-	"NjTKhAIPbgHZAc2xRACCz4eLypUYiy6226Ucc69wq31You8MaEf8LZWGaQQe2QD+WMBbLiW4cAIDcg6b",
-	"yXOXoaOuIRnpHaFnLw+IsXMBIuWUqMbh9iMz7t4UZYUtPgO4jJb0nvoAnExmtXc2i56uM7zbd/ez7b/E",
-	"eKia+i61WbZJ2XWwrczaDimur+iHM+CHW0deGJrsNPDl1J46HHqnuuMQkaaLFSu5T/6GLH3CTS9H01qO",
-	"MxbFuzMgjtIAhS1ETLla5W4UdmaGol8Q7JNDdOPW3anDhIr1DrVdKxjbBHH/AhTf/PR+mzoS+CaHBQa0",
-	"Ef5kEaFBqHGjjhFXOr4SRAa3UcMxZ7Xgq9wA8r31NXPVS4GiC1MijXlHdEszVlyzQemEsto5v/G6kq+f",
-	"go6lZNv2BGM+BS7Fv494vuUdHOuvROcvtK7s3yZNDz11rspRrYhnN/K4zoBgD7hEvC3VdByMaC5cZKmj",
-	"5xhyaiWpDa7YlVNPlplbau9g1Pi6IL4dsA/ux43ylFwUpM1KkSAst9L1GNwDsmJFggJZgZ+BIpcil4G1",
-	"fb5ZYAfdBpWJLSEEMOROfeAyXbZ7BmCdX8YrcN/e7Q11F08IRStUO7x6GCAKWX4Qc8Ui1JgINsr7kuh0",
-	"/BH+++n4xlW7/pxpgwbvmEyXe1d/qOvaAcjnIOm7NF6tXUIgdkq7Wuf1L6DOlhOanGoBKmg1hs318wOh",
-	"427sbijP3K+xLZ+zLlRFpktP2ah2eRoPwWtfwnZ27vJlaPlUulS4aoVYLTCrVmiRuJYH7XDrcWgbD/kJ",
-	"RmzRKN+IZO0p2QK69rm+OdxRwSZlzxODPbTJn3LdNfxDSBZWvIMiClAiBcrjzKmikV0q6YYrdtX/Q9hY",
-	"MspVLm6dv+69vFh55dWSZloDJzTYefD4OjOuQXPdXFn7lXstCHUHavVdRuNZtNilulRmezhI8D9YmH+Q",
-	"whvFJDiRgoD4JaQfmOn4o/3Pp7a0lZ/Q+HWnWNzEo+3iHoJJizniCJHbxpfaGn5O88NOuzVS7dwjRpNQ",
-	"u7Va/U54amfrR84jqBv9Wrlum+u0c6ozHRbM68hDXV9TndtYYsm0s2O7lpi60gEvtC9P0G8X1pml7UV/",
-	"TRfsWbbWfQ/lHuoSFhfYFsgdySThkIcLDUE3ldkHqm6peuZTcG1BF1iGjgrf2mMTh7wfb6lknEbszkIs",
-	"drhWy8zt3Ndx462CLplQnNOr9rm72t6JuTHLiY4n9n7ymQ6xgeQI9r9kCstaB3DZ3Gcg9wt6soNvQKCj",
-	"DyAJMv8SO1CMRenu5aud6Dj0jnLSfTIc5rbo0sUfCwEVD0nBJENooiWJqIJKkeEEfNwTrBc+yd4Og7HY",
-	"+A2MXsHmG3ia1ecIqXAsuuNOQIOrYNwhlhZiZd2NwU6qDsFarhiAJuFiNiCghiBVgkLN0EhAMQ3dea3+",
-	"VfJjD8hbyYUphhMAlXNkLWvyjKHXVJOQFqt8Dwoxv+jrPWt06QZYULK2qrAULPf4jsWGY3PTlUu6j4dP",
-	"YOcbtute4CszWkQ4xEdLvIu23oGYg+ni+d50+q6da5/LAHZrMgv3Eaw+NZ0caplCiRJ83Z6Egm9lKz94",
-	"JWM+5Z7rPLgNyiEZRZLvGuAwdcMjcG5HEstRAmKUzLgLKbhlO2J2L+zMcdZWu86FG3OX+bIwRZtgVSMO",
-	"/EN6Ctzeiyjjz/A2Ikxr09BDFFNCV3YSYl+UvOEx5r4uscO7VwOcZOfEODC6cTEbC8/z8juyTNIZF6QL",
-	"jIyudDgidEF/k2JAV9r+/4RFj6wYo9jMTgESxpQndu1WfHDVcyaFR+xD5ZEVQmBJ8Dqni4mSCZtQJeAF",
-	"16VqkqokDMhgMOhlPRciKbRRKRZhx12ORQig1CC/OIklIOE1W7N4kv+tjeIRyD4JozE2nrGAN1JZMeHM",
-	"733KQfcK8c/QV6Smvvawq23oW+FBUR0X/uOPwMWKFMuKgmxohUcmbriSApS1Y9/o1goVXNQxeEwQuPBG",
-	"xDtJyscaz18kM8X3CH5Ihvx9hwyfxXEhXFU2ht/nhLHACd3D44/4jx2yWAr34aFy52E5L/6wstjB7Wku",
-	"Ra7WWBqo4WSG90AyLrNK/g+nXTK1FjqxfraAguCv5L9UT+JKxuut/Y8CDKmj29sfgUCy2UVq5IsVJmxq",
-	"xgKMCy6YICChSJMkJIqZVAm7DhhrqRNYTJHzukBgJ06NBde40hiblhXKHuIQ12KSdMOP4w4+GndG5OO4",
-	"4ySicWc0FnbmT5/CzMubiUunRDANwgu4gd1kpy7hAFr8uIqLMRotehhA6tZUXgPXBFgeJNnQLHQ9GAuw",
-	"alBoVpF19uhSEj4ZDkPf0crtefDm7eXLN6/D3qkj2vaLdhXaySVixjTJm39VJBRMProHCSXLcgo6bahy",
-	"8GfvtxxRKxXzmVMlavYgA/0+0qbyK4cpU6VLG5RKPlpsiNOEWeq24FpzMcNcG3TO7C05ZZ1/+tdsvUMR",
-	"dDfaF/zaXkYC2r2eQvuSgnopkxjUpIJG9MCBs4AgC7NCl6GaJkt1bV4+ky83Fq9z6qyeyxWEWkMci0tL",
-	"wEaopZr8IBlSPYdmeNAGNFmTKymNywQhXehc1OeCm4CkmikSU0N72AcP8GQsyv1KN7pThZYjQz+kQicm",
-	"l/rlLOODsXhFry3TQp4GexCe93nzB7vhMgU3abMi3YrxJ7fezMhO00Di/T68ZePd+c8WEBY4D3fH3Z1X",
-	"9BpbBzqZqFe+RrUdldruVBvlhADTdqPrWkTnqdjfGf5VtfNzu9gl2kqlQv+Dyx6fYRHJ8bSoT290DSwy",
-	"eEDAuyH85VZ5UFvUZTd632PGy1UqSPfR8FHv1AohyViEP77IaTcs8vijSsWn0GVqwj2cKaY1FCR1/cuw",
-	"dZIdPRZmxSPmZxq5dFbqAz7L/few756Vh1zLvKCaWUmNX+UQLcM+NdbS1OwbdUzgEvsB2jvQufs7VtvC",
-	"Lt92Hj8KiWalxoMFAJxif2zovwu38Ta77rWs9D8RimXf6M8Sp6mXLVQqjrTvl74tqemBRFzAZWxo+efJ",
-	"QZFn5ZevtTq3O9Mvg+AOD75VB+BZ1mzbEnZDTaoDsmSqryO5ZBkpBLJUzQhqpPFNd6kxZFG5Az6kSJ1h",
-	"dNESfhgvuHAFqLGlvYZS1dBKHV49BUWBUBzYmo1jxYxLmO4OsdFOsKXJJKOL32VtO4B3EYOshrW9np2F",
-	"yB3Z4uynv4yvEDb1UMDu6yxgB5hah6ibdOf4o/3PDj6+DIcfitSxDMK5u85las35Emm1kgkjV1zEXMw0",
-	"6RaGWDa17tUTkSYZoh74wzu/yxCbB5j0Lac+NN2VHcQC+2p9ifWyfGByDrB7nm5bMbs7ZilfxgvThobe",
-	"B1NAxwcPzNeefAsV6RyplFmmOPp7swPeg00dOxraahi0WPTKjbtDZH2nmWqLx3RL/QeJwfSU0O36aySn",
-	"tQL6WRzn+HKHBBUnOIvj+6ap29C0fG5g3kO/EV1I1yzxoXTBl6Ce4G2h7izc+RA59fIKOYtjdMG5n9Cs",
-	"uxkhsj9tPf5oB7ZqBOhE3bg3O3qrv92mB+BYdgfmCoYC4+tmV8pK/rr3tdHG2hxdRIZd5rNbONz2Ja+Z",
-	"2MLOcchdip12hi0WK+yo8zs0WZ29fYmr16SLbqBCk+EyMrrD2GrNcq2v7oRV2m9/IXtWPnXcZtciF0Yq",
-	"RkIAYEiEXG3EaIA1NgvUeDCDfdE+Dhn6D8hLqMiapODY9KE2/ktZmdbKZahQq+OP8N9dbGbZTXnoCIQd",
-	"gbImynU0ZysHbO7Ot8ECCxRqf56EPLmNJb3TX1C3RIZkF/m75EcA3TIrWlKtV1LFjaJRCzN6p+9MbYNG",
-	"u1+EFcGmHlwrX6lrxSLmgJyRREY0QcF+QdfkirmCuTRD6ADrKGKR9DM1k+IRj51Y0KqXwaMdFDFkM9kd",
-	"eHDNsOyEctcMspgAlbFWP81+Tpl6sA/vnApcOnXy23bK4A4P0pTt0LvRXLc4Ze6YGX0Zp0wrGjqnTAEd",
-	"H6yEXybLxSF9zPUyoWuX68L6C8qh+2/OkqTyzSPsP7FKEOFmC0dasau5lNftcvEvftAuJU79F7Poy7zs",
-	"QTe/ur2AYBEDLmbFPnBH2fuf19Q62G1tOOsIVsDjgIQvX//lxevLN+f/dYx9eKA7Bbi7QP2XIouinVP9",
-	"GcVI7zL23B1Xm3cgB/JDkGiuw3ioBL7hdo66UmVRxHMoh3WNQbv+amX3qKjY1ET8ARqNCPVzkQXUsHCG",
-	"pogmCaGQpOJCtiH670iPRTSXUkOZr0uXxtJdzaWGXN+5Lz+ooWYGehMuEhpd20smF1CFxE2YF/nQfAYp",
-	"He6lrDw4F8VvXdHomokYKniNBS33undpwRDEqHw4OmYCQ9MOF/2u53Lls2/GgmoSAqqy0TEUFT3++//8",
-	"L5YQC2dMMMWjkCwxTR6Tmpk9BdIN4b9Qu8T+Y8LjkPz9f/5/XK29olOpxrCGNaHGsMXSBBA9H7M4zS4T",
-	"vBIWireRMK/LplIR9k6zEmgbIGI0mvvuRL4q3FiEvuYUnwlqUsVGxPx5nA6Hj6NU8A/2ZSliDU9YcHPi",
-	"fpuzD+SnV2fP+hc/nT16+p09tHEHfzI4doB/Xcl4jQ/c79BbK9T2fHNAwXH3LcZTA9VmFkxrOmOkGxr2",
-	"AXrixGMRUmNoNF/YOxH2ArKa82hOXlloqYXUWG3vXEbXzAyeQa8oqMdCjJSDsfiB8oTFJGYJv2FQEq8r",
-	"mFlJdU2YUlLpgDwZ/ikgTx59H5CnHz70XKqiUZzFILiPBfuAV5LTBHBLTqcBmUshUwXp0sWSbAFJl8RI",
-	"8id/nPp0LGSpbRRzyOzWtPbl+9wLmUkwHzEWiZw1p6454nlH4p77+pcxP/itPZSB+f2ZLILO010g9k7Q",
-	"G8oTK/ttMLjX0vDpusxcIMYeaClIRKUGvVJ5Jlgta1FgdjWi5PFH968dTBzF2/Zg5UArh4MeFkHVvgqW",
-	"iF18FVIxYolYk/zRZNlohPbwPmhMQe78tk0c2SabxMO9Eg8dRF8+394J+V5415exVmzBK2+wKOPXAx/7",
-	"9vhYZhjxClSXZnpV75TIBTdQ0gUldqegXDO2dE4pV2YIwyQOYWrHufi7i9HkeT56F+uJF3St2OsmQksF",
-	"sOkmg4PXh+67/8k9WDEc/Na7ZNJnzNFD8aH4fF6h1+HvUVmGaE6UvyWWZe/SnNHEzH9rbRoCQ+60bQjO",
-	"UJcsbsExQJCxKFXcrDujX9+XzUM3TDCtR74GbMS0xsLiWOO41GIDZ0I6AunmrVs/tyO+zM5h6sHhVLkB",
-	"WudQ+TUDV0wNvaKaeaW9Hlbl733sXDGqmDpLzdx+3pIaALfDwFQlnVFnbsxydHx88uiPg+FgODgZ/Wn4",
-	"pyGQJff9j1nvEQeD4OOmHdlS5sJjXwCq+AjSiQsPsIdK4YGLdik8QVN74UGhSm3xMeT+lsZlhVQKD7O7",
-	"WHhWqJf96f2n/xMAAP//",
+	"7L37cts4mij+Kij9dsvSLCU7t55puaZqPel0d3Y7l7Wdmd9uq48Ik5CEMQVoANCKOpWq/es8wKnzDPtg",
+	"8ySn8H0ACUokdYntpDOurZ2OKZC4fffrh04i5wspmDC6M/zQmTGaMgX/PJsy+5+U6UTxheFSdIadC5ZI",
+	"kWqiuUgYMTNGZJYybYiWuUoYkRN4yMUNE0aqFcmo/XElEpYSnScJ03qSZ9mKdOmVZsKQ5YwJIgUjgt0w",
+	"RVKe9gadqKOTGZtTuwCzWrDOsMOFYVOmOh8/Rp0Xl3S6ubbXdM40MTOuyQ1Tmkvhl5PKJJ8zYU4JNySZ",
+	"UTFlGiaGKcMRJJVM186vjeJiCtOfS22YujA0qzmh2Kicxbgt+2Uq9JIpwjWclJ2N4g8TxfRMMK0J1dcs",
+	"JROpqhMzkc87w5879oOdqDOhmWadX6KNBX2MOguq6JwZd3PPFUuZMJxm52yyucLLGSNJMeRIE54SqYig",
+	"c2YXwO2YBTWzTtSxzzrDTjm6E3UU+1vOFUs7Q7uw9pN6nistVf0SYsHem3ECI2J/UwvFbrjMNVnQabma",
+	"v+VMrYLl4Ffbp345eS0Fe0VNMmuY30IRTExJIherdWCBP5KM23/OZJbqIVnOeAZQPxIlhM+oJkJ6uEoR",
+	"NaK1u39y8pQsuZkRIcmVTFeDkfCbQ5Qrd/dy0rcr7+PSt2zSr6Lxoot17nLPxeA9r/knPudmc/63dMqI",
+	"5r82XmQG74XfTtmE5pnpDB+dnESdOX3P5xYJHp3An1y4P6M6qvCKvm+jWUNHoyzmS80cZSpIEhCpEk2p",
+	"Yo5sjcQVm0jlb5OLKelqxkisLQGIewNiz1kxmgIsCULzlBup7FnbByNhf+tLka2IkdeWLCg+nTJlwQZn",
+	"7ZoZWzkAsrA042LaA2K1pNzokZhIBSM1oZn92oqoXAgupgNyZshcakMoWTGqSPfJo2dPvjk5OekFILZ2",
+	"7HP6fkynrHLwxVH794PjPqk97gs4zUbAw8MeEm4s4J2S+OXrP794ffnm/D+PX5+9ehFHa4ziahXAZzQS",
+	"gC12iM6onhGmE7pgKaGaxP/8+PuYdOOFkuk/P/6eLnXf/jPundrX7XxXVLGRsB8COhx51PYAYP+NV6EZ",
+	"0xGBu7E8yOIyN6TLMs1GIn568m0c2QXZSw+Xy+Ej1JAZvWH2zd6A/MX+zZEWTGQuUsL1SFASPz15GvuP",
+	"cBNcSxX5cHF7Yl4DE4K1GElSiYwopYausaDYQUFMulIR6s7mSI9EnC9Satg4ocmMjQ2fM5mbuDcksYXG",
+	"2DIqPE0ASG4KeI4IRWAciW9OiEa0g3sWnhTCrS7dSZkZUwwuLdZM3bAYP2u3NBKwZGqItIJGt5xP5YJw",
+	"5KBXNLmeKnvUvQF5we3nyJKukEDHZ3ZvVKQkRn7dh7OKiRNxiKYrMpNLeyZVYt2MOLC0enrVsWfTiQqm",
+	"7f6EfdUx7ajzF3Y1k/L65Xf1+LPEn4FsN5BrN2QvkPloB+uFFJqhrCDFJOMJUO9ECsME/JMuFhlPqF3P",
+	"8ULJq4zN/+Wv2i7uQ/Dxf1IW+zv/33EpRB7jr/r4Lb6FU25uD5DTwgC9BgQtQRB+SgFSZG6QfhRUgts/",
+	"iLZyG80GnY9R53uprniaMnHfOwACcqSJkhkjc7oCxE8lCKCwspfihmY8ve91WViwEjkcFazglMRMKak0",
+	"kCFH/yacZakekNfIbsiSai/CwOpfS/O9Ra37XP5raRnyjCiGoOAX8kqmfMJZWo8phcBWK4nBZp2sN+U3",
+	"DKhHXBGyYotfm5pP3SbcqGM7JFBE2obCmEJr6BcUu+2dUMOAc7qU8ieqcF2fA5iszGohKrOLCJQYoG+K",
+	"0CRhC4NgfynlKypW97pSKcmcipVfrj4lRq0InVIuCJ0Ypkh8zoxa9c/sH7HnTWv3HgypLmtD+rFLeCdo",
+	"bmZS8V/ZfSMJkB4kmoLk4lrIpYiIYjfSKpJSEfZ+YdmBlUzgTt4JekN5Rq+ye4WgM5KyBRMpE8kKNGtA",
+	"T2S0bl06XyykMix9xVJOL+Gg7xfELWgfaRI/xzn7dg2xF+SsUAgWBblgChYBHEuT7r9dvHkdES5G4t3l",
+	"9/0/9E6d/gpzBXQW4QsEERA7Vwv7gySaidRKGnZRbqVAe4TmVxn7Qcl8Yf9eKDuz4citkxnPUoW8jhs2",
+	"1zUsvpA1qFJ0Zf+eSY3Wnd1fuaGIEm3n+mc75mP5srz6K0uMfdttotBO4R7TlNvzo9nbypbaZqgcxiZ0",
+	"4a9HmqQrK14ngZwQ9/sZ1yYumINF9epZjufM0M0jtofld3/ImvFUNg7lYyik/VzO8su2kbjMqEOzrGZw",
+	"1Dmz2uaLG4ct1RN6IxhqoywlzA4BmuGkJ8LBppPQjCg2yTXNtP11QnmWK6atzmShP6FZ5gR3S0wFmclc",
+	"kW4ic2HIKD85ecLIoyGxaoKT6cmEK20iULBBfYCH9q/egJwRxRKpUqeEp8xQnmkwsBBLCxTTmqV/tGIs",
+	"gTnwk7gKe9VcGy4SU675iq2kQy7YKwGrAqp8VkOTuXLKmRVxaJbJJbO6GaHZkq40oX5FcgLCplyKTWCh",
+	"CR5pDerQxKCJa+MXWL/9ZSLVnBrkIN887bRbMiyYw6G0QWATApdwgYLnxrgCRcYNA4pbqyzcKoR9eBpt",
+	"viJzk0h8was/7pg7djOCwz8sYLG0Rhey8E51w+kaK3CYpsW6X1Efav7dOLay+fse+1zDS2735EaWZ+Yv",
+	"3YNF5CGnPKXqqsIdtqP3T1ybTXJVkPTiH60EtSQWNUQ/MMjWWxsq+4f56pb8nGaZVc3PQCisk9rfiGyF",
+	"VoASt4lgLNVDeHLNVqBRaW68rp9rptCMISeWlqnVSMxpMuOCoQl3kjFmIqIlDFe5Vc08denqRC6Yjgiq",
+	"QRFZUiW4mGowElntR4LxABhlD2x/YOSwYpYz9NjlgI0PDHYqF85MUL2NibRwP0bWvS4LqVw4ElQx4Z1a",
+	"zdfZHv+Ws5ylVjzALxEOjMsd8ZWUGaMCMCYXDidqZPZc4JqXPMsIF0mWpyw86a4z4LgFWDIfoZ2Iunn7",
+	"+aJcTm9Qh/TaUJPrEOdxdAcWZ79bb/YIYcjtovhYFBxgG2T9O1ttYsI1Plyz/c7kUoANqXYTucrqz/Dd",
+	"+U+EkispjT0gCxfk7ZuLS5Dcuopl1PAbZv+w53j29uWRJldUw3t1x7W2b7tUnLx2l6W3ZWOTdvcMlXJ/",
+	"7DdggIo6mUxoVkteE8WoYemYmt1peuVIaignmg/2YlE1RiAp+polihlvjujszsk80W+jd6/tGAusMIke",
+	"a2YarNXhKrzgkKWEkhua5Yx0S1chPNBwy7vL054DtS22vHdQgyx4giF2v4tzrs/WbTooOtpwlDZdRmj3",
+	"32CCcBFuaPWWCzCp3kC5yKgA6AqUVnbejiLP4a1mOASv6TqZXgPuOX3/ExNTM+sMH508fhrdAbS/sBwL",
+	"z9WftX0j8icuBdOeVKe1WLAPuB8CbWs3W71Ut//2q7gNASWgfRtYtLsAUt1aQCu1no2R+Np/JXaVE55Y",
+	"AIo6C6r1UioQ6yzjt7Lb0oLuNFnYf/+aKztMLpjQhibXtaS2OvWuJ9IKnS3AeOAHGsXl8ng/1MgcCKo1",
+	"zibFDQP/5im5ZotCZKsSmzo5ph7m3DzBb3WXfBsUdm3+Ngq2fQkHgOc7oHJfPPH63nFF6Szrp4QKwuYL",
+	"syL4CkkyRpW2j+UCJ9jg7Z9I1OpU3O9yNMnVCdup+w0dClST+MmJjiMSPzqZw3/Q6s/e0/kis599cqLr",
+	"2Cns/YVVGzbxDPZVN/mCmhnhwomHzigdlUtJpJjw6UCxKZdC//zol7hWOp0zremUbdfFcCHlC3VQ94Oi",
+	"ooYYHSIbluFATXr5ocYHILz1P9aq3374+prWpqoIF42Hc5AokVSE9XVAaAmzaj6cmg+Jljie+kOsW433",
+	"WLa+v04THSushICVS208zNsQBhBkDye0d2NEr57qd1yxxJA5m18xVSsyt/DbvazsNZyy2IlfXuMp3M51",
+	"ODP8gdfxI6OZmW2uorQktIOiG1f7aVm3PZqmiun662WCXmVNkg57b5gSBXnb1KMWSt7wFAzSPB2CCRkC",
+	"Gq4ZWzi3j9SmFjvBOD7WDOFvN4I7tSe/pwcHl75hed6Ezt0swvsteM61tv9siQwjQpJMiilTRLGFVAZC",
+	"iahI3SFyQ1Ku4ZLqTWCNWAXGvvpfYOamfR6MjXUMp5yqCk5+eYXa7IG0BMny+Iqbd4urQE94MU04cRto",
+	"D7h1d9biipPw02WTbbrPLRiT7NjxQmY8We3yylsc+REkhzkzM5brsU538Fq7wRffvaKLhbdY7m0SajHZ",
+	"VDWdcF/7mWOKO7wfa8xv5LLqeHbr6d0GtpbodDijLr5xP/rp57lOmmVvJp3hzwdc7C+1tmy2JHMcEejH",
+	"eKhEsbm8YRrcObWq7Eutc3aOiuKe592iN1QSAEi3lPt76A4qZHrCNcl1mYSycUdLRReVeFe3lI2IjCWD",
+	"SE4uphnr55qRP9vxxL6/gChqCLvmQhsXMF+a1OvZvH1zbEyDn6b63SNNMj5hEHPQdUsl35yUgcnk0cl8",
+	"B/9Mu34Dd5W2eWmqSuGdWpMbLMjkLMiugkNqMCsf5pgInAybAqWHlfUIioRp3RQpYfkGl2LPwINC0938",
+	"xWRjF+TXkENWp+SGb0XlitfXtzVmp6IsO6uiP7I6iHrtKGD1lh/1v3lCMmYMhNanfMqNjsjR4CgiR+Mj",
+	"i8pH/aOIaEMVeCkhtp66N+zP8ArEslD7yH7zf/181v8v2v/1pP/tL+U/B+P+Lx9Oom8ef/ynumO2ywvj",
+	"xKsXK2oXf+l0oGYzhUvGaNMRtN8TfMlH9ECCiDcyS4UZDYw79z1ZMuVCkIiVjffx0zXYo91Cm27OH81t",
+	"sO/KUdcJ3YfyPyNNnYnqR7nEyFkMWExklvHUMg1Cs4x0Yc2Y/UbyBTGSxBBd5fP1KsS00UkIG/dLqO6h",
+	"6UzfFlusSWwJAv986PdG3mk3PqY4LI5GIlYYfF38HvcwHjWEL9DgnevXApKckLlU8EiMhMRAE250AZwz",
+	"esMGfjUQfQ45RPZbC4aM9tTHquB+C1UXTMF45lL4YAy9nqfExY3Mblhq1eKRoIbEP7y4JIPB4Ni+2k8c",
+	"oOh4MBJ9Es+Zgnwex/l6Q0J1sbxyu2Ypg4Nycw1HghTLL7AL1U8IsMmyCDZvFVECM6UQp3O1sv+JMOmG",
+	"kIwaF0hzpJ3vfMkxzKTrjtViLEvti8CdMNYdMdZ+QdOlAy3Y1EKxCX8fD/EgA0rAqmkhkDVi348hKDHB",
+	"fWGA4hgf2SH4ID71l+7TTGIHLWP7NCZTBvYIiAa0HwXYoHptGIQb+QPWhmcZUYwmM5T0YPmwrXhY2IR8",
+	"2hgGLMJnkVZxDc6zyAVLGqbcjWiIR8rYxBC7UDmpg39IkDp/cXGJk2Qcz7KwR/nTnFCexUMfcYRRQjLP",
+	"UkiN8GdC3XYFRkUVqd32i9VztzA/gRArKtIis9plMJ4iObFcrwh6sp9YKAayCaRYQnyOPVg8KHiAK8b4",
+	"Ku+5BYiDeCsLDt4S4sIKa12xb8SrJisUUBF3BiVeIHiawLxHtJFWcnJoy8V0ECwJhXqrRqOdqnYVPvi8",
+	"zqZ//v1z8u3TZ78vosYxXm0z+jSRacWN7fJ6LC2VZgzJhhB56PhG1MnD3ITISlMuR8pSYTmGLA4YVoTf",
+	"j+cs5dTHJFqdR6Zj+/UyktO+aXnF2GdZ4ERFYkHU0UYqOmXjSZ6hmwDtXrUHg3utt81ClN7OPDNw0dVw",
+	"zA3rciCpGm4y1iIXbLpQ3p2/DPNBr7kAJcZd4A7uFBfzCRMHcW9ww3XMsE4B3aYfbrJ4BO0rlsg5I+Un",
+	"CcaeatItGEupJ/d1GvdqIqHRXjm+oTV5/d9JY1ga+D+BngDLmPIbf2o465HGXz27KmnkkSZulojwARuQ",
+	"kOjWRyOWFvKaSFPcPccyE8g7tOdt+4VxOf1q7C3TdSrxpgqb0SuWfYq+95P9ABLlv//v/0PSxlOOCBtM",
+	"ByRGz/KQLDKaMEh/wCdxrQ5oKUC9GF7clB1i3y3SxL959uzJs22B7PatTwEU+z7pBsaC2D6JGzT4jX2d",
+	"y6walJ7OucAQHkVddDbm6rugVaZqSZX9zp+4SB3ufbqRusEIrWS2VReHPYVOjm2D3cIvYLx9MYfzaXKC",
+	"+J8tZQvPLtdQo8IwOq89I/9eszZov3AEKSb2I0e6xYEdxvy3l7SQat3HfkpcYZkiTR1SFNsmal5z21Qo",
+	"3u86WZ0VvnLWlZtZO08HGqXvaEs4Q3DvB1nkPSDuZiNFkNwwigK2RcQjG2Qr+soYkDMqVgT2c0oQ9/zj",
+	"QL6UIlsNPgnc8YoPASRvK90LoCx61FNShPnysxCFD1K3RYx6rgZI14ZMdZ+zM+1g46xA1BYgug3LRkhE",
+	"D3dNbFxxGNwJ91IJT6nErdSRrYuLH5+fbW5tkV9lPBm7lIL2gwzG1q34IpmxNK8v0uFKRDkFC+tbXK2s",
+	"3smyyRBRwTB1QzPSjR89c4FrT07mVn81I5Exqg15pntYPyFRUhD2HnLouBSkG//u+NEz8jv8P/vyv85k",
+	"rrJVfEreXT4fiVxkTGuCOpWruUDi5+dvXo8v/+uPZ4rR4+fcrOLegLyYL8xq6CulkJTNKeSvvvQLNDy5",
+	"tspglhFQrhZM9QvNcaKZ8SmEqEHiW1aBHglv7nBUjRg5ZaB5phKScFFXdQ+dWljE7T16Nq9DHYCOc6ZB",
+	"MtsIkHXBgeO53jFIgvkIwI2Jirig5rifjUQgkMUiqzVYKImIzq+KEUCJMpmnO2bdLBjilGUZScJY2p5s",
+	"12Di9HoI7iaqnFAtVPOpuHd3VRmuTbhudFUtFBcJX9BM1529PWpWWJAqJL98sXQe0SzbM9OjSjo2dP43",
+	"CyYuLn4kOAwsaN1SV7evaZJxweoZQq0f7Cfn8nLC/6OT+Wnh79rYpDFg1tXEGwn38YZFW4kdnwqWPg/i",
+	"6jfl5eqPW65v93PXTDX52yyzbJbxFJtL4xIMjSSZnIL5W9deANhdxlgQ7MAAjGrWgVt2Zd9r0wQbqD1z",
+	"rBu1edAQZLyNLePbz3HsgblibTGwgNPpJr5tMj7LHrysNayY4Y40YeKGKynA1nnsYZckM8pF7T3NqB4n",
+	"LltwjY0HivmhYcp7RSyw92Zsd+iOtEEGsMOIdrJCWiSEpjkjXWDLf+XGODlxx6xsMQ7C8NqWWlpKMVAC",
+	"Dh14TMFlMROmJtSuFG5aocyPC94Z447qQQZ/I8lMaiZIlxbx/L0qiDhIiAglhgkzK+pIMsVlWvr9n83r",
+	"6SkWN2vJo8UB2xeCwudRQVfr5fmawmqN9QoLvUMqcjKE5GPtiqQ6432BQGALr5hnyip+m2LJIVmFPmG6",
+	"xsIG/yhcV0h10LNAFXOVgZi9Cm2lQqrB7pPlUy7IhGdsJBKqXEE9No/IVe6q6glJ2GTCEsgnck4iKFWX",
+	"GJLyyYQpJky2GomJknO8dPhqLwI736iDqSjk9dmrF640lPvgkCxnq1GHMJrMBiOB0RQ+r7vqgyOKLRhF",
+	"t8DcLsSyTn8Yg5EIwyygnB1sWkjBXBW5wzzPdRGlTlQr8DPyFL6C6vsF7lWof6MchzXlWqOgpYMCX+Ym",
+	"kUIblSf2st1vkSvsRrX3LnrPGd5brWnSLfCgzIxD+d9O+RxV8bSoXlsciN3JkNCljsg0WUQE0gehJKjP",
+	"H6ylEPtwlt8Qgd/NkFTkc20ak75jGV1pwFjQNK2aTIk2FOBHszyVfUVFKudkQZVBT/0p0TOpTFivDELD",
+	"rphZMouwS4lq64B8530QO/CRKt/YbUPNtL/tfYy/fG5fuXRvNChwxaU2Y/ltGHGcrHm4/QY/sGNc6Tr2",
+	"/dvFm9cYekAW1CQz0j3//jn5/ZNvv+lVqba9Rsy1LtzmXI8E+tdjkWdZTBQzuRJYv1SSQCMiXR+tST03",
+	"QwrWi0YC6oni0xiXostEP22kYql7yecfhjESduRICAY8EA9FEyPlKaHgsrfcJqO+Qq3MoIAbWc5kxuqq",
+	"jZQUbjf8qtK6DRx7hUEd7dvpuuPjQvOUFYGtRebnqT9fYIb+Z4zdkE6ttQOwFJ3lLIcS3WImZ5atJKSm",
+	"zBRxGBsz3ird3e3oAwq8ce64jTV5Nsaji2vPK6TKO159QZ8bpq87xSEUqHZvti6kUZYPE3F3o8Wt1+qR",
+	"1kFoIGtvveFGcbtc4j5T18n7W9fQxAN2u8M6btAITCc197XhI4067/tT2XcP/6qlGJzT5SuXRWzJ9Uok",
+	"z6EKW212XSV/LixgFrjHN39FyG740eeZ1agtwtV1bfgZJd0don1d9hSuv3yxXFiwgXDaWn62Esl5LmpO",
+	"xxgLPjVRva4gtqXsEF44kQrlGsWMWrliVmC+Je4jpBv3+1Y/6bsHOnYRmr36hNOkuLJWmlBe7oGGn8Iq",
+	"vm7UWPmQRr8TqaD0lZXNOM0aEiMF17P2FWzFsBlUOG9M2kyY1mQp1bWPMLBL7GLIo/+ZNxS8OrigHqOa",
+	"jXNheNZi/8GFH2mSZJTPg6BQwkSqifPUKCbYkqVWXoBqYtjIwE5gh2FZQ3fiV6vSruS3BuZNeb27DUlI",
+	"Exg71+mmq1aGcIvxqyJhrgJ/ci0nE1g8SM9QRNVOs/vk8N2xnLRVOeMYc2vAgAD1fgdtakw6njS1I/FD",
+	"UL2ggS0OKs4X/obd1o4F53aXqwNvVZ1tuzVvFRIAPhFvSr/SGjtxGBsPiZZzhg57D2Onm3H3UP+Fgvy6",
+	"gidhwORGgbiqz8pNVXqvok5CRcKaqka6tgOVCJ8Ft29lvBMISfYzaAmu/Uxo2voUc02Y8btmuvErDQP+",
+	"QiuNg5aCcAeLigpO0sJ+bkW1c5zs7jJ9LyEUo6EowwExcpu5TBjN+AkX6b9QxOzV7sMFeXz2ZOVDE323",
+	"RA/Z/d1vIu9d5D1FEDpg2Z0dk/FrBvEUqTOT+5V982QnF3nTOd0G5gE8HW5Ssa+/gvIjZ2m6543tEWC0",
+	"3U8MH2ta4f2mEq9LKoIti01svfzN9fs0w0/HeCzMrz+JV28RRHlTTh1P9XrmDK80Q+Iaa2dDCE7hfgLf",
+	"Bi9aG/kRXerD9jDxRTPIZfKFfblrmkamigoD0tOegRRQ3SLXnyjY7GPYUYymY7uFhhA+OKQ5xbBEcMg1",
+	"FOfdOY63hWS7+LxyTdvptl3fQYS7FXSguVsAJWgA0VUg6rpcNmWhrDe01w8A4VKBCMs0g+LvCDI+6woE",
+	"eLB8luCzDp81kFQBpACfHz97VleMhr5/iYMfhR7RSk7lLYBIzTkVTSNcSdlqh7dPBZ4t4UDocP1Blha4",
+	"bvz7xyezuAcKGcYOPpqDyy4MFyosW/0+bKQ/p+/7xmSn4NYkc0bRao6uaEfQoLFAxm/YxmtlJ0zXK0Yz",
+	"o7ExSZUWP90xVg0OaAv871HhAYn7x2idukPuYgshGJDW2tJra8evba76F7/uWxEk3FYOlSRqDIyNDWC7",
+	"Z3/5/10QfM8HJ6ynZR6V2ac3nC2LsAUf8ekyHx2D0e0dGQfkZIgwh66QPRsWRp13Tta5BbG9kv2zZkt2",
+	"v2E8WUIFBLDyqSAV00SA8CnXi4yumpsYsHlTotyM6nFRtrZRjIPgB0qgPjjxw31Fa0jA7NWvrLUeGJ+K",
+	"MRe3wptrjDF8KvpcbCsesNV/qpkqXZa3WzopvDV/R1HZxLFyNRWD8j7xGXYDh6limxb4FpCrsNBvohYQ",
+	"DEY+eXxy8J0OSSaXTPUTCvbLBlUvIkf/av/nX/YqdhFqCY//UBcg3IgxZw5JnPLjB0bk0WPLzq3SQa5W",
+	"hukBeV1iT2l3LGAquPktSkvUWSpu2BsQKbxXrQDuHR1DAZhvOIT+Ao7YooWGvQVNuDh1W71alR6snTVf",
+	"O+FtMCwgyZ/Ar8p9BzZA7IMQdSRPk07UyVK6qLX72bcP00o/F261Aa7VcAvaPoF0kBKWawD4tqC1Tl/+",
+	"c2v7rLposkJMoIrbs61pBLHVV+n6qda44qClCBeaJbli9bd2kC7fWkL0xrfU3wkT3OIbW/P4FZVgPmWC",
+	"KW4hXGdNpm3LhCzCczEdl9XbP08cdMWHsckdrGpRhlxCSYIywBbDR4psoqqU2RJpu999tjaDmQCLAdQe",
+	"gm9ozobHxzOpzfHf//t/MKUCspmtOgVtg7G+BZx6b7CXbLHmPXCrL2AqrBS6Btu4idqL30/wcPB4kOyx",
+	"iW/bU+QDXCoGV6TG20OtORfeHNCGZ2Vn5xLT9sG9w/Kc0KPrE+KoKrFhQF68p4lxjcrlJPiCBTnfMPcT",
+	"TWCb1GKtFYBUxO3ed6jWQydUuCAGSAobkLIrxBYBfida4PvIRxt95DH1EVJgizbu7uVZQxJPLaLPjFlo",
+	"0rX/cXYoDPTJpFxc0eQaLBwodVbgu7dlq/VGjAKVm5pAOaj9jmXcEr/WAJOaAJzDExw3EuZmUhmCHfqc",
+	"YFGNTjklZW+kd+c/1Z448/0p90FUeGnPDgM1rQhTPEIX4WPUCgWZwsesr/li0dSYMBctXneT67EvzbMJ",
+	"xUykC8mFOdLkx8vLtwRfqJrVBXbYrCi5lfo0+1RDdPi4e/uE4IXgtP1tRWV7Ng9rYRPDEMTcSneA49vQ",
+	"GtZR4+481hWI3IyN0CuRDBCOYl96UxMfs4C5EHzO0r7MDcTHnJIYYiUGLqQMK3H5EAhLYFwMBMScQIBa",
+	"RBynjlwwbYrKrrMy4ecC1gRrCqMq4EEZWhGs2af7DjYD3Eqgckdwi/f2CQqf+8JBWtsuWsBdSvQ7ih37",
+	"iBi3ydjDJk5yzqE6jy/EH9VFw5YFjXflsM1TBNHm9Ryktp8y3CQ3qwuQxrE9IqOKqbMc20xsJF+fvX3p",
+	"nDPdWGkzHgwGcS8ikEDmSkS631FWBuEifvvm4pIc0wU/vnl0jD1BISwbtQALJDBruWorQ2C3cS4mcnMl",
+	"LpkN9w65/hWH10QxPQNW69ViS0kmijORWmHLCYcWk0cCY69gB/All46AqVbBVyN0v6QYlw8+H4jad1OM",
+	"xEYP7cFI+Nw4t3kv3GGrVkIJbrw40jOXxw58YUj+hL8WBz0YiXOZMT0kMdSGiUkXFDtwhvUiEvtSMTHp",
+	"VleOO44wUbgXjUTsKsnEpKsYTQGo7BfQveie6ur+12ph9nB/UGoOBO24qdN8jHkm3z599vuetzu6zKPY",
+	"sv/YHmc0EvbGXGU+wsUid3gjJxMs0UBiLGz38y8DSE6JB+SlG+4r6jkP4Uh4F6Fdo6uzQK5kyp1SAJkw",
+	"XBBoPT+s9q4fknAjsIGR6Man9ttKM/PH3Ez6f4AO90uWWW4eFaUe3RD7G/TXZim07L6S6WokUGxxnlta",
+	"0zAf+uNSDas7hfo++FWLFtBwmzx99Myupb7uYNwLS+tt6Zsfvz27fP5jjOHSTt6HKdqShOBj9JppC0HB",
+	"IcHwPgx3N26khLO3fA8cW4hnoGn5BsBwEws69YVTIAeG/i23YAGiRzwEkxy6vOJAJnHLtu/aLU2ZKWN1",
+	"pWCnLtzC5/+KooE6vAILuwwdqgqzla5kDkHAIp9fMWXnKOCKGnBUYmHXpSRJRrWGqq+QXVQWxi1Kimqs",
+	"KepRZqOhfhTUERyJi+/wdF2iD1x72fdMusLNjCOUUQGG/Bu0S8PoATkbCU9fYPSEixRrsMJiySTPMrKk",
+	"EF2sOJtkKxdJb08KCs+zlDx9/K0FsI1SlbHD3PjcagD9s4lhKh6Q+HgGTYl+BRwm8TEUKbV/KYuEoNe4",
+	"gBf0OrqKkZ6En719GZT2HnYeDU4GJ6CHLJigC94Zdp4MTgZPsAb3DHiU5yRAwuwDV5+qCBZ4mYIXX5uy",
+	"W7fG8Fg6Z4YpDQ6B2uZeZSkoC6WuXAC3A8Ak5U1Mw6I7OYoJtTLy+hRQXKTMxRpwrXPW/HkMNdzj+2Wl",
+	"iGXRrB/zh0XTLlxxry3T1IlH5WEeP0c1YYeREOEBLhbF9EIKjULH45MTl41nnJ6wToChy1WxxN0atIPE",
+	"DULEekVLJDquD7qw4v/HqPMUF1H37WKxx47d4PhH28e/C8vIwktPtr/0fVFs1r7x+Nvtb1xK+YoKVAR0",
+	"Pp9TtXLwADhCMjmNiGBLSxqw1AF5qXVu9SwdIaOirgQx0h8XZyMnAbzqyAUQRa6ve1QRukobmvYGDeqs",
+	"tyCP0qmGAHNA2l/sSj0e++Byffzhmq0+gpbUjqo4z5Em/lVyzVYFjFtCUYI4dqst1SM0ijbD+y9RZ+Ga",
+	"oVWnfQ0ym5C4+7LPPtfrlVm6VjC1LAiCZiFpcyT+I2c5MBlgf84Gf81WR74cOum6KHcS+23FvQH5C7aV",
+	"V7kYiWplBV52wsfEgMjOuXSxhI4hYunaIXCEkXCZGPYnpPju+1JUPuf72nc59u2HchKWe7F0JGCzIHNj",
+	"YktZmZu9hyG9yO8Sm9G7Wt6+97wrx+2iIBcgx4Ox0C4Cwe/RCdE+TObp42+B84xEhfX0kJ1Uab7Lz/XJ",
+	"Chtk5vGtkRk/x5mrzlFHaPxvjrw83Y7Hr6X5HmpR7434UefZLqTlXVBtOtQAO8OffwlJxxlWYrBMGbrT",
+	"ut0Oy8IpFcgVchnieIHQa3heYAg4IXUr6662TNGdO2QZNS2na24TFTm78MFvh/yH5aJA/nfaAFeuRf3p",
+	"WuN+i5rLqjXeX2rJCJquddcbvafbbLrJ5yFLu1q5GKnfxJ3aLYUsmXTnzNCUGup5rrtObAjVCyKGIT7Y",
+	"gHesCAimyNGLSoC1V13yw+qdomvzedipxykLf5Lp6g7u0/lSP1bNnS7kZw2eHt3B/A2wREsS/2VKkCc7",
+	"gFvYMufpoyc7wedP0AQBXni2y0YKk8UrlnLqO2HdD58rMAgvDGq9FooYuajQwKksaxSEDfhPScXu6DGP",
+	"HEIpjz+Uf3xEWTNjaJKvYtl38HwNyyqg/rSmODy8lN4rUdtbvtkbLO8XUPAMK4ASOfHUmSuKbkYh9ETA",
+	"Yu1jVJba6Gotq/yBmbbbPrknwlaVHr5sSDqcn/7ATOWGj0q0bmWIVfV0m32kePucTcD6AYbSzat36QP3",
+	"x1GdH3AnjnqfgOc8tpsA+IUy2DsnfV81R0ZbU5Ujf4+sWEgDNfkF8FynuYBsu6644ChX/iv0h0IDsG4y",
+	"Y8l1n4q0r3004aHc+hjttptWqv3JQK2dCXvA6s3K057B1PUrLYKrRiJeKroYEovFcV0nWX8n/bWWslYl",
+	"cL6j+Uh0c2F/d0b/G3gTH0Exe+CD3NkQA8OhsyVCtTgw9UEUqiiHYnwemiUVS6RKfY7PFWqeBh0Szns2",
+	"GImyyn9FGitSg5i6YaSLe9OMumI5uYBGchbeehEardDiZT/+7OSJL6ZPr2RuyGNvb6qzKkG72junypUG",
+	"xvdMkTca8m4VCADeoJRrBYgsYqHfEdYImXD951IYJbPqctbNrh+/Jvr+NZPrN1eGWryp0qY1GRjDHJGu",
+	"gBzMUCa2VMh3ganGnx9MjbWeHSe00fL0AzPYouQO0QcnaMCZsk/B1yXD3C/U2ZN8fhY2fdB6lpJ5ro3l",
+	"dNqQ7qX9D0sh4+/s39lK9xAMhR06DntfhGLlXQn5u4Ku5lNxd7IEVm0runJYPl30d4dWhkXp72ojD+i1",
+	"e4pxF85+OKcrQvU1nOmEWUa69mFaFKjMin4aYJMciblUULxAQ3eLSh+SkvkrdiOvWTpEUc9/Q+NXa709",
+	"fCouLn7898LBd9ssOezRcs8cebMPSBNLLod8XfTla+ah9nZ9eUKB5d+XIiRuPhyqmXIdafL8bCfOiXao",
+	"VtfMDzhktxCZjaJGtYElUElhr/CVs6b+cU1zJKFIvs9EolJhYftEYf+e1sCBOyMHcEFN/qxL6DNOv/RA",
+	"lns064GbzAerYFltmmVQGhaKXVrgjELnKAaebhNH2z1hcEd3xIng25/H/4Xb+q26vv6RLXNVlABLN2pk",
+	"VgsL9TcvJ++nkSF+HX+A/+7gwyrxY5v76hwlwa/V6YDb8873PVSQmui2aUB0doxvC65wrWxZo3zwMhh3",
+	"l2YoD3/tMTgFmP4mozeCMw+vPryKbZzmZSCP3Ikp0n//83CccnsPARdfFhPxwRMNrKIKw/V05vhD8eoO",
+	"PKMK6V9F2MPhp+8jEsL+3qAoQhCCT/Fay7OZcd1+Tc1hCC2Hf3I/yH5ZNRN/xTEIO2HUvjbJ4mx3iju4",
+	"N67yeaIOtgKaDzpYB7gHzeYLZ0oufqBq1bFiYUSCW8buic60bRX+MvuOzNGH+Sm87Jhinl8gR68lb7u8",
+	"Tyhg4JpVbeQEDkg8njNDB3bQDVU6xrSMJV3pkVgoppkwpySmWTZIZjxLFRMxZGb4MtSLfsZuWEamSuYL",
+	"ferYARdESHw2ElRZqkriXMADlsYD8l2lHgLpaiMXC0AGbVyakPR9KjCVJOWaLhaMKpaiF6HIIoXkwyIv",
+	"fV7UWuhh4odrKFc0z7eb+SNEK2CKMZRFLTkcniFkHA9G4i8QjlAcITWwpiNN7GHB+3G/D8koWNtmobhw",
+	"zUdd1ifX9khdVuaRJqNORnORzEadjcJYZaq4s8eORFzXgSrGSlUrkdizKEuyYrgKFmXFSqwjAaVYffFX",
+	"/BiRguAaerADDLmY0/djOmVxkay6ASyYrtuUfjokiomUYQhMwkZigenJLq+rslEUFzC93XuEFIsKM3T8",
+	"4pJOIQn65aT/WgrWf2U5SezFDxdaocmTk6dkOeNZUaLZzQg5QSIdCZ/2wwWZySWZU+HLfMHkLsu2zPqp",
+	"5puOxBVbSZH2BuQlbF9CF9uUTH/liz4TiUyh9Lok3Rizb/ov7ENoxWbHxL1oJCxtUUxrdzKk5WAinzuM",
+	"t+rY4khgd159DcW0oVEmFHhwCyguaIYlAvD4fLioXIqR6GK7Xcox9wq32ocl+s6AdsTfcmmYxsMja4c/",
+	"EvCWSwkObmBAzmEzZe4ydNQ1pCC9Q/TslQExdi4ApJIS1TjcfmDG4U0oK2zxGQAyWtJ76gNwCpnV4mwR",
+	"PV1neLfv7mfbf4nxUDX1XWqzbLOq62BbmbUdUlxf0fdnwA+3jrwwNNtp4MuJvXW49M7mjmMEmi5WrOQ+",
+	"+Ruy9Ak3vRJMaznOSIS4MyCO0gCFDSKmXK1yNwo7M0PRLwj2KU90Devu1GFCxWqH2q4bENt04v4FKL75",
+	"8Zdt6kjkmxwGDGgt/MkCQoNQ40YdI6x0fCWI4tyGDddc1ILf5AaQ762vmateChRdmAppLDuiW5qx5JoN",
+	"KjdU1M75ldeVfP0YdSwl27YnGPMxcin+fYTzLe/gWI8SnT/TurJ/6zQ99tR5U45qBTy7kSd1BgR7wRXi",
+	"bamm42BEc+EiSx09x5BTK0mtccWunHiyzNxSeweDxpd14tsP9sH9uFaekotA2twoEoTlVroegntAVqxI",
+	"EJAV+BkociVyGVjbp5sFdtBtUJnYEkIAQ+7UBy7zRbtnANb5ebwC9+3dXlN38YZQtEK1w6uHEYKQ5Qcp",
+	"VyxBjYlgo7zPCU7HH+C/H49vXLXrT5k2avCOyXyxd/WHuq4dAHzuJH2XxquVSwjETmlXq7L+BdTZckKT",
+	"Uy1ABd2MYXP9/EDouBu7G8oz92tsK+esC1WR+cJTNqpdnsZD8NrnsJ2du3wZWr2VLhWuWiFWCyyqFVog",
+	"ruVBO2A9Dm3jIT/CiC0a5RuRrTwlm0PXPtc3hzsq2KTseWKwhzb5Y6m7xr+LydyKd1BEAUqkQHmcGVU0",
+	"sUsl3XjJrvq/ixtLRrnKxa3z171XFivfeLWimdacExrs/PH4OjOuQXPdXEX7lXstCHUHavVdRuNZsNil",
+	"ulRhezhI8D9YmH+QwhvFJLiRQED8HNIPzHT8wf7nY1vayo9o/LpTKG7i0XZxD8GkYY44nshtw0ttDT+n",
+	"+WGn3RqpduYBo0mo3Vqtfic4tbP1E+cR1I1+rVK3LXXaGdWFDgvmdeShrq+pLm0sqWTa2bFdS0y90QEv",
+	"ti+P0W8X15mlLaK/pnP2vFjrvpdyD3UJwwW2BXInMss45OFCQ9B1ZfaBqluqXvgUXFvQOZaho8K39liH",
+	"Ie/HWyiZ5gm7sxCLHdBqUbid+zptxCrokgnFOb1qX7qrLU7MjFmMdTq2+MmnOsYGkkPY/4IpLGsdAbK5",
+	"z0DuF/RkB9+AQEcfnCTI/AvsQDESFdwrVzvWaewd5aT79OSktEVXEH8kBFQ8JIFJhtBMS5JQBZUi4zH4",
+	"uMdYL3xcvB1HI7H2Gxi9ovU38DY3n+NJxSPRHXUiGl1Fow6xtBAr664NdlJ1DNZyxeBoMi6mAwJqCFIl",
+	"KNQMjQQU09Cd1+pfFT/2gLyVXJgwnAConCNrRZNnDL2mmsQ0rPI9CGJ+0dd71ujSjbCgZG1VYSlY6fEd",
+	"iTXH5rorl3SfnDyFna/ZrnuRr8xoAeEQHy3xLtp6B2J5TBff7U2n79q59qkMYLcms4CPYPWp6eRQyxQq",
+	"lODL9iQEvpWt/OCVTPmEe67z4DaohmSEJN81wGHqhifg3E4klqMEwKiYcedScMt2xPRe2JnjrK12nQs3",
+	"5i7zZWGKNsGqRhz4h/QUuL2HIOPv8DYiTGvT0GMUU2JXdhJiX5S84Snmvi6ww7tXA5xk58Q4MLpxMR0J",
+	"z/NKHFlk+ZQL0gVGRpc6HhI6p79KMaBLbf9/zJLHVoxRbGqnAAljwjO7dis+uOo54+ARe7/xyAohsCR4",
+	"ndP5WMmMjakS8ILrUjXOVRZHZDAY9IqeC4kU2qgci7DjLkcihqPUIL84iSUi8TVbsXRc/q2N4gnIPhmj",
+	"KTaesQdvpLJiwpnf+4SD7hXjn7GvSE197WFX29C3woOiOi78x1+BixUJy4qCbGiFRyZuuJIClLVj3+jW",
+	"ChVc1DF4TBC48EbEO0nKxxrPnyUzxfcIfkiG/G2HDJ+laRCuKhvD70vCGHBCi/z9Kw4daVrMIumcC1cY",
+	"A1vtaCihAS1e7CeI/8Qpdkuk+ELoLSTn4TiHwYlUqZXCrfRlaaTrCj4kQhbthSwBKKDFMjmIw10xQ7pY",
+	"uh/WhQmcJGUJTxlEnmJB996g1sRiF/Mnv+1dnDSWAhaL9z4I6KEdduxs8kTYgft5a5onNYzOd5rUDvzk",
+	"SbGXI9fkmgu8okQuGosLwI+VOdsoUHAJF/DinksqeadUlZYFweGcuvZUsLKmNz6ho8hdmtmC82kTBv3J",
+	"RERmadkV40ERKcXGCo2qq6IAmCwVIBdGLVkog+6xHt49HbVDq2mta9E71ca88GWQoSzeejsfIzoHb3RQ",
+	"1Jxr7Nm0TsSBpA5L44v0/VUxyNn1fSrLDJJuMRQbnwFJdvbqyixS+YJmLipbS4zDD2eqJNeXn841NAAJ",
+	"i/LPlMynM58L3sP4W03nxdETs+S+M5c3xg8a5K4A+O9I+Apm+DwSWLjFh+zgL0uq+oHfMEIBe4EeYEVQ",
+	"jNHAfm1IKijSlgInERujNQSuYlEdNWmSyY4/uH/tkGC8jjIPKcZY9Dyk/g2UvE3+C3hsmyfzqkKs9q9f",
+	"4eTz4w/4jx3uO1BNH4roHwgbTm8q0ni2Z5yHBqbGKp0NN3NyD9r7ZdFU6+G2K1EP/lBuw1aIx7+Ril5D",
+	"OGS62tqKNMLsFrq9EynYBtcbug593fCMTcxIgJ/PxfVGJBZ5lsVEMZMrqyvjWCv9QfACGsFcTp6zbI4E",
+	"17jSFPsHBxXIcYjr9k668YdRBx+NOkPyYdRxxslRZzgSduaPH+Mi4LKwXFqlTIMdEWRgN9mpy/2Fbpuu",
+	"+HmKQq6TJd2aqmvgmoDYA/nutMgijUYCHIwU+sYVTfa6lMRPT05i31zW7Xnw5u3lyzev496p49z2i3YV",
+	"2pkIxZRpUvbh3RBasQ7APRgLi4IDUacNVA7+7P1WBm2lYr6IQYWaPZgjfxsVDEqUw+oFFaSNKtXXLTSk",
+	"uZWiFZlzrbmYYto7xkltNWKuS05FE87+NVvt0I/Ijfa1d7dXdLPkLD2FToKBp0dmKXgsAufEAwcuYvPt",
+	"mQUNP2v6ndZ1XPxEvtxYR9p5lvRMLiHrEeyJLkNYimy11h4LJEOqZ9CXGjryZytyJaVxSdmkC01E+1xw",
+	"E6HJJ6WG9rAlNcDJSMRv31xckoZGsbHlyNCaNGiK6qowuCCVwUi8oteWaSFPgz0Iz/u8J5LdcJlDxGKz",
+	"T6sV4h/del9RO00Diff78E7Gd+c/2YOwh/OAOw53XtFr7OLtZKJeFY1qm5u24VQb5YRcr/b4h5VIznOx",
+	"f1zqF9VZ2+1il8QHlQv9Dy57fIJzsoTTUJ9ea+AdMngAwLsh/NWu1eDNdIVGfBhgwctVLkj38cnj3qkV",
+	"QrKRiH94UdJuWOTxB5WLj7ErmgJ4OFVMa+gN4FoJYxdTO3ok0PbtZhq6yjLU515VW2FjC2wrD7nu1dFm",
+	"kRNq/CpPMEjDV6mxNLX4Rh0TuMTW3BYHOnePY7XdpMttl6lcUPOh0gM8OIBTMmOKoQMDsPE2G2C3rPQ/",
+	"8BSrYYo/SZymXrZQuTjSlpPtUl/ggURcADI2dN/25CDkWSXytTbKcXf6eQDcwcHXalo/QxKKkK4NNbmO",
+	"yIKpPrrZPSkEsrSZnN9I45twqdHmrtwFH2JvN4zODwx5gVebQ11qI04uYbo7hEY7wZZ+7+Cx+g2WmYbz",
+	"bvfB16k5lxgAcxe2OPvpz+M0hk09eIu/zFrSAKlb3LsAzMcf7H928PEVMPzgzGXFCZfuOlc0YcYXSKsr",
+	"gT6kGwyxbGrVqyciTTJE/eGf3DkuQ5oMQNLXnIXchCs7iAX21fpuR1X5wJQcYPeSOW11pe+YpXweL0wb",
+	"GHofTACODx6YL70ODhSHdqRSFkWb0N9bXPAebOrY0dBWw6CFoldu3B0C6zvNVFs0rFvqP0g6lKeEbtdf",
+	"IjmtFdDP0rSElzskqDjBWZreN03dBqbVewPzngsVnkvXt/yhitjnoJ7gbaHuLjYCPgfkLE3RBed+QrPu",
+	"eoTI/rT1+IMd2KoRoBN1DW929FZ/vf3HwLHsLszV7scUmQKlrOSve18abawtl4PAsMt8LqXoQNsXJE61",
+	"s3Mccpdip51hi8UKm1v+Bk1WZ29fEpee1kU3EFYyvaFZzqrA6C5jqzXLdaG9E1Zpv/2Z7Fnl1GmbXYtc",
+	"GKkYieEAYyLkci1GA6yxRaDGgxnss7ZUK8B/QF5Cc4QsB8emD7XxXyo6Jmwgwwa1Ov4A/93FZlZgykNz",
+	"TmzOiVfRQHO2csDmRtlrLDCgUPvzJOTJbSzpnf6MuiUyJMwH+g3yIzjdKitaUK2XUqWNolELM3qn70xt",
+	"s5/+PKwINvXgWvlCXSsWMAfkjGQyoRkK9nO6IlfM9a6gBUBHWNIc+xWdqakUj3nqxIJWvQwe7aCIIZsp",
+	"cODBNcOKGypdM8hiIlTGWv00+zll6o/95M6pwKVTJ79upwzu8CBN2Q69G811i1PmjpnR53HKtIKhc8oE",
+	"4PhgJfw8WS4O6FOuFxlduVwX1p9TnkGFzYIlSeX7uEE6ORTsJNxs4UhLdjWT8rpdLv6LH7RLIRv/xSL6",
+	"skxTD+umRATriXExDVsyHxXvN9VM4UE3vX1Lz2ysDWcdwgp4GpH45es/v3h9+eb8P4+xJSZk1oO7C9R/",
+	"KNiBgYQzqj+hL8Bdxp6762rzDpSH/BAkWuow/lQiX7WlUmHBRxHPoDLtNQbtetQq8Ki5bgtE/BW1VtwL",
+	"ZA7l5JyhKaFZRigkqbiQbYj+O9Ijkcyk1FBx99KlsXSXM6kh13fmK4FrKF+H3oSLjCbXFsnkHAoCugnL",
+	"enuaTyGlw71UdOrhIvzWFU2umUihmO5IhFUmjrRPC4YgRuXD0TETGPrnueh3PZNLn30zElSTGECVDY+h",
+	"vv/x3//7f7CabzxlgimexGSBafKY1MzsLZBuDP+FMoL2H2OexuTv//1/cbUWRSdSjQQW0qDGsPnCRBA9",
+	"n7I0L5AJXomDOsokLkskq1zEvdOiGvHaETGazIqyYa5A80jEvvwrnwpqcsWGxPxxlJ+cPElywd/bl6VI",
+	"NTxh0c0j99uMvSc/vjp73r/48ezxs2/spY06+JPBsQP860qmK3zgfoc2t7G291seFFx330I8NVD4cc60",
+	"plNGurFh76E9ZToSMTWGJrO5xYm4F5HljCcz8sqelppLjYWvz2VyzczgObRthdKIxEg5GInvKc9YSlKW",
+	"8RsG1am7gpmlVNeEKSWVjsjTkz9E5OnjbyPy7P37nktVNIqzFAT3kWDvESU5zQC25GQSkZkUMleQLh1W",
+	"R45IviBGkj/469SnIyErHVyZA2a3ppWvpO1eKEyC5YiRyOS0OXXNEc87Evfc1z+P+cFv7aEi42/PZBF1",
+	"nu1yYu8EvaE8s7LfGoN7LQ2frKrMBWLsgZaCRLReUsgxwc2yFgGzqxEljz+4f+1g4gix7cHKgVYOd3rY",
+	"j0D7grQidfFVSMWIJWJN8keTZaPxtE/ug8YEcufXbeIoNtkkHu6VeOhO9OV3na12invhXZ/HWrEFrrzB",
+	"ogpfD3zs6+NjhWHEK1BdWuhVvVMi59xASReU2J2Ccs3YwjmlXJkhDJM4hKkdl+LvLkaT78rRu1hPvKBr",
+	"xV43EVoqgE03GRy8PnTfrQjvwYrhzm+1SyZ9wRz9KT7UqC2bZTj4ParKEM2J8rfEsiwuzRjNzOzX1v59",
+	"MOROO/jhDHXJ4vY4BnhkLMkVN6vO8OdfquahGyaY1kPfjiFhWmMtTmw3Uul2hzMhHYF089atn9sRn2fn",
+	"MPXgcKrccFrn0IShOK6UGnpFNfNKe/1ZVb/3oXPFqGLqLDcz+3lLarD0KUJgrrLOsDMzZjE8Pn70+PeD",
+	"k8HJ4NHwDyd/OAGy5L7/oWgD6M4g+rBuR7aUOXjsC0CFjyCdOHiA7QyDBy7aJXiCpvbgQdAwInwMub+V",
+	"cUUhleBhgYvBs6B1zcdfPv6/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -125,6 +125,7 @@ var allowed = map[string][]roster.Role{
 	"CreateUser": admins, "UpdateUser": admins, "DeleteUser": admins,
 	"ListTeams": peopleReaders, "GetTeam": peopleReaders, "ListTeamMembers": peopleReaders,
 	"CreateTeam": admins, "UpdateTeam": admins, "DeleteTeam": admins, "AddTeamMember": admins, "RemoveTeamMember": admins,
+	"ListRoleBindings": peopleReaders, "CreateRoleBinding": admins, "DeleteRoleBinding": admins,
 
 	// Runners see the credentials they hold grants for (checked in the
 	// handlers); issuing and signing need a grant, checked by the broker.
@@ -145,6 +146,7 @@ var global = map[string]bool{
 	"ListUsers": true, "CreateUser": true, "GetUser": true, "UpdateUser": true, "DeleteUser": true,
 	"ListTeams": true, "CreateTeam": true, "GetTeam": true, "UpdateTeam": true, "DeleteTeam": true,
 	"ListTeamMembers": true, "AddTeamMember": true, "RemoveTeamMember": true,
+	"ListRoleBindings": true, "CreateRoleBinding": true, "DeleteRoleBinding": true,
 	"CreateCredential": true, "UpdateCredential": true, "DeleteCredential": true,
 	"ListGrants": true, "CreateGrant": true, "DeleteGrant": true,
 	"ListAuditEvents": true,
@@ -165,7 +167,7 @@ func authorize(operationID string, tok *roster.Token) error {
 	case tok.ReadOnly && !readOperations()[operationID]:
 		return roster.Errorf(roster.EFORBIDDEN, "token %q is read-only", tok.Name)
 	case tok.Inventories != nil && global[operationID]:
-		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, users, teams, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
+		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, people, role bindings, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
 	}
 	return nil
 }

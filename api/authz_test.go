@@ -42,7 +42,7 @@ type authzCall struct {
 	body         any
 	inventory    string // the inventory what the path names belongs to
 	credential   string // the credential the path names
-	token        bool   // the path names a token, a user or a team
+	token        bool   // the path names a token, a user, a team or a role binding
 	// useGrant: the call needs a grant of credential for inventory.
 	useGrant bool
 }
@@ -62,8 +62,9 @@ func init() {
 		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
 		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
-			"CreateUser", "UpdateUser", "DeleteUser", "CreateTeam", "UpdateTeam", "DeleteTeam", "AddTeamMember", "RemoveTeamMember"},
-		&audit: {"ListAuditEvents", "ListUsers", "GetUser", "ListTeams", "GetTeam", "ListTeamMembers"},
+			"CreateUser", "UpdateUser", "DeleteUser", "CreateTeam", "UpdateTeam", "DeleteTeam", "AddTeamMember", "RemoveTeamMember",
+			"CreateRoleBinding", "DeleteRoleBinding"},
+		&audit: {"ListAuditEvents", "ListUsers", "GetUser", "ListTeams", "GetTeam", "ListTeamMembers", "ListRoleBindings"},
 	} {
 		for _, op := range ops {
 			mayCall[op] = *roles
@@ -74,7 +75,8 @@ func init() {
 // Operations on what belongs to no inventory, which a token limited to
 // inventories may not do.
 var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser",
-	"ListTeams", "CreateTeam", "GetTeam", "UpdateTeam", "DeleteTeam", "ListTeamMembers", "AddTeamMember", "RemoveTeamMember", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
+	"ListTeams", "CreateTeam", "GetTeam", "UpdateTeam", "DeleteTeam", "ListTeamMembers", "AddTeamMember", "RemoveTeamMember",
+	"ListRoleBindings", "CreateRoleBinding", "DeleteRoleBinding", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
 
 func (k callerKind) want(c authzCall) int {
 	visible := true
@@ -215,6 +217,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				add(authzCall{op: "AddTeamMember", method: "POST", path: "/api/v1/teams/" + team + "/members", body: map[string]any{"user": joiner}, token: true})
 				add(authzCall{op: "RemoveTeamMember", method: "DELETE", path: "/api/v1/teams/" + team + "/members/" + leaver, token: true})
 			}
+			add(authzCall{op: "ListRoleBindings", method: "GET", path: "/api/v1/role-bindings"})
+			{
+				name := unique("user")
+				wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "source": "oidc"}), http.StatusCreated)
+				add(authzCall{op: "CreateRoleBinding", method: "POST", path: "/api/v1/role-bindings", body: map[string]any{"user": name, "role": "auditor", "scope": "server"}})
+			}
 			add(authzCall{op: "ListAuditEvents", method: "GET", path: "/api/v1/audit"})
 			{
 				name := unique("grantee")
@@ -300,6 +308,15 @@ func TestAuthorizationMatrix(t *testing.T) {
 			victim = unique("team")
 			wantStatus(t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": victim}), http.StatusCreated)
 			add(authzCall{op: "DeleteTeam", method: "DELETE", path: "/api/v1/teams/" + victim, token: true})
+			{
+				team := unique("team")
+				wantStatus(t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": team}), http.StatusCreated)
+				r := f.do("POST", "/api/v1/role-bindings", f.admin, map[string]any{"team": team, "role": "operator", "scope": "inventory", "target": "seen"})
+				wantStatus(t, r, http.StatusCreated)
+				var b api.RoleBinding
+				r.json(t, &b)
+				add(authzCall{op: "DeleteRoleBinding", method: "DELETE", path: "/api/v1/role-bindings/" + b.Id, token: true})
+			}
 
 			for _, c := range calls {
 				covered[c.op] = true

@@ -295,6 +295,7 @@ func (s *Server) checkVisible(ctx context.Context, params map[string]string) err
 		{"team", func(ctx context.Context, ref string) error { _, err := s.team(ctx, ref); return err }},
 		{"user", func(ctx context.Context, ref string) error { _, err := s.user(ctx, ref); return err }},
 		{"grant", func(ctx context.Context, ref string) error { _, err := s.grant(ctx, ref); return err }},
+		{"binding", func(ctx context.Context, ref string) error { _, err := s.roleBinding(ctx, ref); return err }},
 		{"webhook", func(ctx context.Context, ref string) error {
 			if s.webhooks == nil {
 				return nil
