@@ -46,7 +46,9 @@ type Token struct {
 	// holds grants for. An empty, non-nil list sees no inventory.
 	Inventories []string
 	// ReadOnly limits the token to operations that change nothing.
-	ReadOnly   bool
+	ReadOnly bool
+	// UserID is the user the token belongs to; "" for a service token.
+	UserID     string
 	CreatedAt  time.Time
 	ExpiresAt  *time.Time
 	LastUsedAt *time.Time
@@ -134,6 +136,9 @@ type Store interface {
 	GrantStore
 	AuditStore
 	SecretBlobStore
+	UserStore
+	TeamStore
+	RoleBindingStore
 	// Ping checks that the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

@@ -64,16 +64,16 @@ func (e CallbackAcceptedStatus) Valid() bool {
 
 // Defines values for CredentialBackend.
 const (
-	Local CredentialBackend = "local"
-	Vault CredentialBackend = "vault"
+	CredentialBackendLocal CredentialBackend = "local"
+	CredentialBackendVault CredentialBackend = "vault"
 )
 
 // Valid indicates whether the value is a known member of the CredentialBackend enum.
 func (e CredentialBackend) Valid() bool {
 	switch e {
-	case Local:
+	case CredentialBackendLocal:
 		return true
-	case Vault:
+	case CredentialBackendVault:
 		return true
 	default:
 		return false
@@ -230,6 +230,45 @@ func (e Role) Valid() bool {
 	}
 }
 
+// Defines values for RoleBindingSubjectKind.
+const (
+	RoleBindingSubjectKindTeam RoleBindingSubjectKind = "team"
+	RoleBindingSubjectKindUser RoleBindingSubjectKind = "user"
+)
+
+// Valid indicates whether the value is a known member of the RoleBindingSubjectKind enum.
+func (e RoleBindingSubjectKind) Valid() bool {
+	switch e {
+	case RoleBindingSubjectKindTeam:
+		return true
+	case RoleBindingSubjectKindUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RoleBindingScope.
+const (
+	RoleBindingScopeCredential RoleBindingScope = "credential"
+	RoleBindingScopeInventory  RoleBindingScope = "inventory"
+	RoleBindingScopeServer     RoleBindingScope = "server"
+)
+
+// Valid indicates whether the value is a known member of the RoleBindingScope enum.
+func (e RoleBindingScope) Valid() bool {
+	switch e {
+	case RoleBindingScopeCredential:
+		return true
+	case RoleBindingScopeInventory:
+		return true
+	case RoleBindingScopeServer:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ScopeResultStatus.
 const (
 	ScopeResultStatusFailed    ScopeResultStatus = "failed"
@@ -299,6 +338,27 @@ func (e SyncRunTrigger) Valid() bool {
 	case SyncRunTriggerCli:
 		return true
 	case SyncRunTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UserSource.
+const (
+	UserSourceLdap  UserSource = "ldap"
+	UserSourceLocal UserSource = "local"
+	UserSourceOidc  UserSource = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the UserSource enum.
+func (e UserSource) Valid() bool {
+	switch e {
+	case UserSourceLdap:
+		return true
+	case UserSourceLocal:
+		return true
+	case UserSourceOidc:
 		return true
 	default:
 		return false
@@ -936,6 +996,52 @@ type PrometheusSDMapping struct {
 // Role defines model for Role.
 type Role string
 
+// RoleBinding defines model for RoleBinding.
+type RoleBinding struct {
+	CreatedAt   time.Time              `json:"created_at"`
+	Id          string                 `json:"id"`
+	Role        Role                   `json:"role"`
+	Scope       RoleBindingScope       `json:"scope"`
+	SubjectId   string                 `json:"subject_id"`
+	SubjectKind RoleBindingSubjectKind `json:"subject_kind"`
+
+	// SubjectName The user's or team's name.
+	SubjectName string `json:"subject_name"`
+
+	// TargetId The inventory's or credential's id; absent for the server.
+	TargetId *string `json:"target_id,omitempty"`
+
+	// TargetName The inventory's or credential's name; absent for the server.
+	TargetName *string `json:"target_name,omitempty"`
+}
+
+// RoleBindingSubjectKind defines model for RoleBinding.SubjectKind.
+type RoleBindingSubjectKind string
+
+// RoleBindingCreate defines model for RoleBindingCreate.
+type RoleBindingCreate struct {
+	// Role admin, operator or auditor over any scope; runner over an inventory only.
+	Role  Role             `json:"role"`
+	Scope RoleBindingScope `json:"scope"`
+
+	// Target The inventory's or credential's id or name; absent for the server.
+	Target *string `json:"target,omitempty"`
+
+	// Team The team's id or name (or give user).
+	Team *string `json:"team,omitempty"`
+
+	// User The user's id or name (or give team).
+	User *string `json:"user,omitempty"`
+}
+
+// RoleBindingList defines model for RoleBindingList.
+type RoleBindingList struct {
+	Items []RoleBinding `json:"items"`
+}
+
+// RoleBindingScope defines model for RoleBindingScope.
+type RoleBindingScope string
+
 // SSHCA defines model for SSHCA.
 type SSHCA struct {
 	PublicKey string `json:"public_key"`
@@ -1161,6 +1267,41 @@ type TargetGroup struct {
 	Targets []string          `json:"targets"`
 }
 
+// Team defines model for Team.
+type Team struct {
+	CreatedAt   time.Time `json:"created_at"`
+	Description string    `json:"description"`
+	Id          string    `json:"id"`
+	Name        string    `json:"name"`
+}
+
+// TeamCreate defines model for TeamCreate.
+type TeamCreate struct {
+	Description *string `json:"description,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit, not looking like an id.
+	Name string `json:"name"`
+}
+
+// TeamList defines model for TeamList.
+type TeamList struct {
+	Items []Team `json:"items"`
+}
+
+// TeamMemberAdd defines model for TeamMemberAdd.
+type TeamMemberAdd struct {
+	// User The user's id or name.
+	User string `json:"user"`
+}
+
+// TeamUpdate defines model for TeamUpdate.
+type TeamUpdate struct {
+	Description *string `json:"description,omitempty"`
+
+	// Name A new name.
+	Name *string `json:"name,omitempty"`
+}
+
 // Token defines model for Token.
 type Token struct {
 	CreatedAt time.Time  `json:"created_at"`
@@ -1224,6 +1365,60 @@ type TokenList struct {
 // UpdateCacheTimeout Seconds (AWX's name): reads of the inventory's Ansible view sync the
 // source first when its last successful sync is older. 0: never.
 type UpdateCacheTimeout = int
+
+// User defines model for User.
+type User struct {
+	CreatedAt time.Time `json:"created_at"`
+
+	// Disabled A disabled user cannot sign in.
+	Disabled    bool   `json:"disabled"`
+	DisplayName string `json:"display_name"`
+	Email       string `json:"email"`
+
+	// HasPassword The user has a local password (never shown).
+	HasPassword  bool       `json:"has_password"`
+	Id           string     `json:"id"`
+	LastSignInAt *time.Time `json:"last_sign_in_at,omitempty"`
+
+	// Name The sign-in name.
+	Name      string     `json:"name"`
+	Source    UserSource `json:"source"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+// UserCreate defines model for UserCreate.
+type UserCreate struct {
+	Disabled    *bool   `json:"disabled,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+
+	// Name The sign-in name: lower-case letters, digits, '.', '_', '@', '+' or '-', starting with a letter or digit.
+	Name string `json:"name"`
+
+	// Password A local user's password, 12 to 1024 bytes. Never shown again.
+	Password *string `json:"password,omitempty"`
+
+	// Source Where the user signs in; local by default.
+	Source *UserSource `json:"source,omitempty"`
+}
+
+// UserList defines model for UserList.
+type UserList struct {
+	Items []User `json:"items"`
+}
+
+// UserSource defines model for UserSource.
+type UserSource string
+
+// UserUpdate defines model for UserUpdate.
+type UserUpdate struct {
+	Disabled    *bool   `json:"disabled,omitempty"`
+	DisplayName *string `json:"display_name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+
+	// Password A new password for a local user, 12 to 1024 bytes.
+	Password *string `json:"password,omitempty"`
+}
 
 // Vars Ansible variables.
 type Vars = json.RawMessage
@@ -1523,6 +1718,21 @@ type GetPrometheusSDParams struct {
 // GetPrometheusSDParamsStale defines parameters for GetPrometheusSD.
 type GetPrometheusSDParamsStale string
 
+// ListRoleBindingsParams defines parameters for ListRoleBindings.
+type ListRoleBindingsParams struct {
+	// User Only the bindings of this user (id or name).
+	User *string `form:"user,omitempty" json:"user,omitempty"`
+
+	// Team Only the bindings of this team (id or name).
+	Team *string `form:"team,omitempty" json:"team,omitempty"`
+
+	// Scope Only the bindings over this kind of scope.
+	Scope *RoleBindingScope `form:"scope,omitempty" json:"scope,omitempty"`
+
+	// Target Only the bindings over this inventory or credential (id or name); needs scope inventory or credential.
+	Target *string `form:"target,omitempty" json:"target,omitempty"`
+}
+
 // ListSyncRunsParams defines parameters for ListSyncRuns.
 type ListSyncRunsParams struct {
 	// Cursor The `next_cursor` of the previous page.
@@ -1580,14 +1790,32 @@ type SetGroupVarsJSONRequestBody = Vars
 // CreateSourceJSONRequestBody defines body for CreateSource for application/json ContentType.
 type CreateSourceJSONRequestBody = SourceCreate
 
+// CreateRoleBindingJSONRequestBody defines body for CreateRoleBinding for application/json ContentType.
+type CreateRoleBindingJSONRequestBody = RoleBindingCreate
+
 // UpdateSourceJSONRequestBody defines body for UpdateSource for application/json ContentType.
 type UpdateSourceJSONRequestBody = SourceUpdate
 
 // UpdateSourceApplicationMergePatchPlusJSONRequestBody defines body for UpdateSource for application/merge-patch+json ContentType.
 type UpdateSourceApplicationMergePatchPlusJSONRequestBody = SourceUpdate
 
+// CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
+type CreateTeamJSONRequestBody = TeamCreate
+
+// UpdateTeamJSONRequestBody defines body for UpdateTeam for application/json ContentType.
+type UpdateTeamJSONRequestBody = TeamUpdate
+
+// AddTeamMemberJSONRequestBody defines body for AddTeamMember for application/json ContentType.
+type AddTeamMemberJSONRequestBody = TeamMemberAdd
+
 // CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
 type CreateTokenJSONRequestBody = TokenCreate
+
+// CreateUserJSONRequestBody defines body for CreateUser for application/json ContentType.
+type CreateUserJSONRequestBody = UserCreate
+
+// UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
+type UpdateUserJSONRequestBody = UserUpdate
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = WebhookCreate
@@ -1809,6 +2037,15 @@ type ServerInterface interface {
 	// CreateSource Add a source to an inventory.
 	// (POST /api/v1/inventories/{inventory}/sources)
 	CreateSource(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
+	// ListRoleBindings List role bindings, optionally of one user or team, or over one scope.
+	// (GET /api/v1/role-bindings)
+	ListRoleBindings(w http.ResponseWriter, r *http.Request, params ListRoleBindingsParams)
+	// CreateRoleBinding Give a user, or every member of a team, a role over the server, an inventory or a credential.
+	// (POST /api/v1/role-bindings)
+	CreateRoleBinding(w http.ResponseWriter, r *http.Request)
+	// DeleteRoleBinding Delete a role binding.
+	// (DELETE /api/v1/role-bindings/{binding})
+	DeleteRoleBinding(w http.ResponseWriter, r *http.Request, binding string)
 	// DeleteSource Delete a source with its hosts and sync history.
 	// (DELETE /api/v1/sources/{source})
 	DeleteSource(w http.ResponseWriter, r *http.Request, source SourceRef)
@@ -1833,6 +2070,30 @@ type ServerInterface interface {
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(w http.ResponseWriter, r *http.Request, run string)
+	// ListTeams List teams.
+	// (GET /api/v1/teams)
+	ListTeams(w http.ResponseWriter, r *http.Request)
+	// CreateTeam Create a team.
+	// (POST /api/v1/teams)
+	CreateTeam(w http.ResponseWriter, r *http.Request)
+	// DeleteTeam Delete a team with its memberships and role bindings (its members stay).
+	// (DELETE /api/v1/teams/{team})
+	DeleteTeam(w http.ResponseWriter, r *http.Request, team string)
+	// GetTeam Get a team.
+	// (GET /api/v1/teams/{team})
+	GetTeam(w http.ResponseWriter, r *http.Request, team string)
+	// UpdateTeam Rename a team or change its description.
+	// (PATCH /api/v1/teams/{team})
+	UpdateTeam(w http.ResponseWriter, r *http.Request, team string)
+	// ListTeamMembers List a team's members.
+	// (GET /api/v1/teams/{team}/members)
+	ListTeamMembers(w http.ResponseWriter, r *http.Request, team string)
+	// AddTeamMember Make a user a member of a team. Adding a member twice changes nothing.
+	// (POST /api/v1/teams/{team}/members)
+	AddTeamMember(w http.ResponseWriter, r *http.Request, team string)
+	// RemoveTeamMember Remove a user from a team (the user stays).
+	// (DELETE /api/v1/teams/{team}/members/{user})
+	RemoveTeamMember(w http.ResponseWriter, r *http.Request, team string, user string)
 	// ListTokens List API tokens (never their values).
 	// (GET /api/v1/tokens)
 	ListTokens(w http.ResponseWriter, r *http.Request)
@@ -1842,6 +2103,21 @@ type ServerInterface interface {
 	// DeleteToken Revoke a token.
 	// (DELETE /api/v1/tokens/{token})
 	DeleteToken(w http.ResponseWriter, r *http.Request, token string)
+	// ListUsers List users (never their passwords).
+	// (GET /api/v1/users)
+	ListUsers(w http.ResponseWriter, r *http.Request)
+	// CreateUser Create a user. A local user may be given a password, kept as an Argon2id hash.
+	// (POST /api/v1/users)
+	CreateUser(w http.ResponseWriter, r *http.Request)
+	// DeleteUser Delete a user with its tokens, team memberships and role bindings.
+	// (DELETE /api/v1/users/{user})
+	DeleteUser(w http.ResponseWriter, r *http.Request, user string)
+	// GetUser Get a user.
+	// (GET /api/v1/users/{user})
+	GetUser(w http.ResponseWriter, r *http.Request, user string)
+	// UpdateUser Change a user's display name, e-mail or password, or disable or enable it.
+	// (PATCH /api/v1/users/{user})
+	UpdateUser(w http.ResponseWriter, r *http.Request, user string)
 	// ListWebhooks List webhooks, of one inventory or source when asked.
 	// (GET /api/v1/webhooks)
 	ListWebhooks(w http.ResponseWriter, r *http.Request, params ListWebhooksParams)
@@ -2911,6 +3187,118 @@ func (siw *ServerInterfaceWrapper) CreateSource(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// ListRoleBindings operation middleware
+func (siw *ServerInterfaceWrapper) ListRoleBindings(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListRoleBindingsParams
+
+	// ------------- Optional query parameter "user" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "user", r.URL.Query(), &params.User, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "user"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "team" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "team", r.URL.Query(), &params.Team, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "team"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "scope" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "scope", r.URL.Query(), &params.Scope, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "scope"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "scope", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target", r.URL.Query(), &params.Target, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListRoleBindings(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateRoleBinding operation middleware
+func (siw *ServerInterfaceWrapper) CreateRoleBinding(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateRoleBinding(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteRoleBinding operation middleware
+func (siw *ServerInterfaceWrapper) DeleteRoleBinding(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "binding" -------------
+	var binding string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "binding", r.PathValue("binding"), &binding, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "binding", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteRoleBinding(w, r, binding)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DeleteSource operation middleware
 func (siw *ServerInterfaceWrapper) DeleteSource(w http.ResponseWriter, r *http.Request) {
 
@@ -3148,6 +3536,199 @@ func (siw *ServerInterfaceWrapper) GetSyncRun(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListTeams operation middleware
+func (siw *ServerInterfaceWrapper) ListTeams(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTeams(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateTeam operation middleware
+func (siw *ServerInterfaceWrapper) CreateTeam(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateTeam(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteTeam operation middleware
+func (siw *ServerInterfaceWrapper) DeleteTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteTeam(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetTeam operation middleware
+func (siw *ServerInterfaceWrapper) GetTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetTeam(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateTeam operation middleware
+func (siw *ServerInterfaceWrapper) UpdateTeam(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateTeam(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListTeamMembers operation middleware
+func (siw *ServerInterfaceWrapper) ListTeamMembers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListTeamMembers(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AddTeamMember operation middleware
+func (siw *ServerInterfaceWrapper) AddTeamMember(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AddTeamMember(w, r, team)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RemoveTeamMember operation middleware
+func (siw *ServerInterfaceWrapper) RemoveTeamMember(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "team" -------------
+	var team string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "team", r.PathValue("team"), &team, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "team", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "user" -------------
+	var user string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", r.PathValue("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RemoveTeamMember(w, r, team, user)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListTokens operation middleware
 func (siw *ServerInterfaceWrapper) ListTokens(w http.ResponseWriter, r *http.Request) {
 
@@ -3193,6 +3774,112 @@ func (siw *ServerInterfaceWrapper) DeleteToken(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.DeleteToken(w, r, token)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListUsers operation middleware
+func (siw *ServerInterfaceWrapper) ListUsers(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUsers(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateUser operation middleware
+func (siw *ServerInterfaceWrapper) CreateUser(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateUser(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteUser operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user" -------------
+	var user string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", r.PathValue("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteUser(w, r, user)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetUser operation middleware
+func (siw *ServerInterfaceWrapper) GetUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user" -------------
+	var user string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", r.PathValue("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetUser(w, r, user)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateUser operation middleware
+func (siw *ServerInterfaceWrapper) UpdateUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "user" -------------
+	var user string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "user", r.PathValue("user"), &user, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "user", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateUser(w, r, user)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3590,6 +4277,22 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users", wrapper.ListUsers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/users", wrapper.CreateUser)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.DeleteUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.GetUser)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.UpdateUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/teams", wrapper.ListTeams)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/teams", wrapper.CreateTeam)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/teams/{team}", wrapper.DeleteTeam)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/teams/{team}", wrapper.GetTeam)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/teams/{team}", wrapper.UpdateTeam)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/teams/{team}/members", wrapper.ListTeamMembers)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/teams/{team}/members", wrapper.AddTeamMember)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/teams/{team}/members/{user}", wrapper.RemoveTeamMember)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/role-bindings", wrapper.ListRoleBindings)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/role-bindings", wrapper.CreateRoleBinding)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/role-bindings/{binding}", wrapper.DeleteRoleBinding)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credential-types", wrapper.ListCredentialTypes)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/credentials", wrapper.ListCredentials)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/credentials", wrapper.CreateCredential)
@@ -6892,6 +7595,331 @@ func (response CreateSource429ApplicationProblemPlusJSONResponse) VisitCreateSou
 	return err
 }
 
+type ListRoleBindingsRequestObject struct {
+	Params ListRoleBindingsParams
+}
+
+type ListRoleBindingsResponseObject interface {
+	VisitListRoleBindingsResponse(w http.ResponseWriter) error
+}
+
+type ListRoleBindings200JSONResponse RoleBindingList
+
+func (response ListRoleBindings200JSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings400ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings401ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings403ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings404ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListRoleBindings429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListRoleBindings429ApplicationProblemPlusJSONResponse) VisitListRoleBindingsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBindingRequestObject struct {
+	Body *CreateRoleBindingJSONRequestBody
+}
+
+type CreateRoleBindingResponseObject interface {
+	VisitCreateRoleBindingResponse(w http.ResponseWriter) error
+}
+
+type CreateRoleBinding201JSONResponse RoleBinding
+
+func (response CreateRoleBinding201JSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding400ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding401ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding403ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding409ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding413ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding415ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateRoleBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateRoleBinding429ApplicationProblemPlusJSONResponse) VisitCreateRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRoleBindingRequestObject struct {
+	Binding string `json:"binding"`
+}
+
+type DeleteRoleBindingResponseObject interface {
+	VisitDeleteRoleBindingResponse(w http.ResponseWriter) error
+}
+
+type DeleteRoleBinding204Response struct {
+}
+
+func (response DeleteRoleBinding204Response) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteRoleBinding401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRoleBinding401ApplicationProblemPlusJSONResponse) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRoleBinding403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRoleBinding403ApplicationProblemPlusJSONResponse) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRoleBinding404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRoleBinding404ApplicationProblemPlusJSONResponse) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteRoleBinding429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteRoleBinding429ApplicationProblemPlusJSONResponse) VisitDeleteRoleBindingResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteSourceRequestObject struct {
 	Source SourceRef `json:"source"`
 }
@@ -7795,6 +8823,852 @@ func (response GetSyncRun429ApplicationProblemPlusJSONResponse) VisitGetSyncRunR
 	return err
 }
 
+type ListTeamsRequestObject struct {
+}
+
+type ListTeamsResponseObject interface {
+	VisitListTeamsResponse(w http.ResponseWriter) error
+}
+
+type ListTeams200JSONResponse TeamList
+
+func (response ListTeams200JSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeams401ApplicationProblemPlusJSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeams403ApplicationProblemPlusJSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeams429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeams429ApplicationProblemPlusJSONResponse) VisitListTeamsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeamRequestObject struct {
+	Body *CreateTeamJSONRequestBody
+}
+
+type CreateTeamResponseObject interface {
+	VisitCreateTeamResponse(w http.ResponseWriter) error
+}
+
+type CreateTeam201JSONResponse Team
+
+func (response CreateTeam201JSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam400ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam401ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam403ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam409ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam413ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam415ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateTeam429ApplicationProblemPlusJSONResponse) VisitCreateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeamRequestObject struct {
+	Team string `json:"team"`
+}
+
+type DeleteTeamResponseObject interface {
+	VisitDeleteTeamResponse(w http.ResponseWriter) error
+}
+
+type DeleteTeam204Response struct {
+}
+
+func (response DeleteTeam204Response) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam401ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam403ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam404ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteTeam429ApplicationProblemPlusJSONResponse) VisitDeleteTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeamRequestObject struct {
+	Team string `json:"team"`
+}
+
+type GetTeamResponseObject interface {
+	VisitGetTeamResponse(w http.ResponseWriter) error
+}
+
+type GetTeam200JSONResponse Team
+
+func (response GetTeam200JSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetTeam401ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetTeam403ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeam404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetTeam404ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetTeam429ApplicationProblemPlusJSONResponse) VisitGetTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeamRequestObject struct {
+	Team string `json:"team"`
+	Body *UpdateTeamJSONRequestBody
+}
+
+type UpdateTeamResponseObject interface {
+	VisitUpdateTeamResponse(w http.ResponseWriter) error
+}
+
+type UpdateTeam200JSONResponse Team
+
+func (response UpdateTeam200JSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam400ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam401ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam403ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam404ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam409ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam413ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam415ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateTeam429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateTeam429ApplicationProblemPlusJSONResponse) VisitUpdateTeamResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembersRequestObject struct {
+	Team string `json:"team"`
+}
+
+type ListTeamMembersResponseObject interface {
+	VisitListTeamMembersResponse(w http.ResponseWriter) error
+}
+
+type ListTeamMembers200JSONResponse UserList
+
+func (response ListTeamMembers200JSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeamMembers401ApplicationProblemPlusJSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeamMembers403ApplicationProblemPlusJSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembers404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeamMembers404ApplicationProblemPlusJSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListTeamMembers429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListTeamMembers429ApplicationProblemPlusJSONResponse) VisitListTeamMembersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMemberRequestObject struct {
+	Team string `json:"team"`
+	Body *AddTeamMemberJSONRequestBody
+}
+
+type AddTeamMemberResponseObject interface {
+	VisitAddTeamMemberResponse(w http.ResponseWriter) error
+}
+
+type AddTeamMember200JSONResponse UserList
+
+func (response AddTeamMember200JSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember400ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember401ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember403ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember404ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember413ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember415ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type AddTeamMember429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response AddTeamMember429ApplicationProblemPlusJSONResponse) VisitAddTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTeamMemberRequestObject struct {
+	Team string `json:"team"`
+	User string `json:"user"`
+}
+
+type RemoveTeamMemberResponseObject interface {
+	VisitRemoveTeamMemberResponse(w http.ResponseWriter) error
+}
+
+type RemoveTeamMember204Response struct {
+}
+
+func (response RemoveTeamMember204Response) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type RemoveTeamMember401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveTeamMember401ApplicationProblemPlusJSONResponse) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTeamMember403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveTeamMember403ApplicationProblemPlusJSONResponse) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTeamMember404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveTeamMember404ApplicationProblemPlusJSONResponse) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RemoveTeamMember429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response RemoveTeamMember429ApplicationProblemPlusJSONResponse) VisitRemoveTeamMemberResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListTokensRequestObject struct {
 }
 
@@ -8073,6 +9947,525 @@ type DeleteToken429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response DeleteToken429ApplicationProblemPlusJSONResponse) VisitDeleteTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsersRequestObject struct {
+}
+
+type ListUsersResponseObject interface {
+	VisitListUsersResponse(w http.ResponseWriter) error
+}
+
+type ListUsers200JSONResponse UserList
+
+func (response ListUsers200JSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers401ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers403ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListUsers429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListUsers429ApplicationProblemPlusJSONResponse) VisitListUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUserRequestObject struct {
+	Body *CreateUserJSONRequestBody
+}
+
+type CreateUserResponseObject interface {
+	VisitCreateUserResponse(w http.ResponseWriter) error
+}
+
+type CreateUser201JSONResponse User
+
+func (response CreateUser201JSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser400ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser401ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser403ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser409ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser413ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser415ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateUser429ApplicationProblemPlusJSONResponse) VisitCreateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUserRequestObject struct {
+	User string `json:"user"`
+}
+
+type DeleteUserResponseObject interface {
+	VisitDeleteUserResponse(w http.ResponseWriter) error
+}
+
+type DeleteUser204Response struct {
+}
+
+func (response DeleteUser204Response) VisitDeleteUserResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser401ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser403ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser404ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteUser429ApplicationProblemPlusJSONResponse) VisitDeleteUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUserRequestObject struct {
+	User string `json:"user"`
+}
+
+type GetUserResponseObject interface {
+	VisitGetUserResponse(w http.ResponseWriter) error
+}
+
+type GetUser200JSONResponse User
+
+func (response GetUser200JSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser401ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser403ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser404ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetUser429ApplicationProblemPlusJSONResponse) VisitGetUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUserRequestObject struct {
+	User string `json:"user"`
+	Body *UpdateUserJSONRequestBody
+}
+
+type UpdateUserResponseObject interface {
+	VisitUpdateUserResponse(w http.ResponseWriter) error
+}
+
+type UpdateUser200JSONResponse User
+
+func (response UpdateUser200JSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser400ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser401ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser403ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser404ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser413ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser415ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateUser429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateUser429ApplicationProblemPlusJSONResponse) VisitUpdateUserResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -8953,6 +11346,15 @@ type StrictServerInterface interface {
 	// CreateSource Add a source to an inventory.
 	// (POST /api/v1/inventories/{inventory}/sources)
 	CreateSource(ctx context.Context, request CreateSourceRequestObject) (CreateSourceResponseObject, error)
+	// ListRoleBindings List role bindings, optionally of one user or team, or over one scope.
+	// (GET /api/v1/role-bindings)
+	ListRoleBindings(ctx context.Context, request ListRoleBindingsRequestObject) (ListRoleBindingsResponseObject, error)
+	// CreateRoleBinding Give a user, or every member of a team, a role over the server, an inventory or a credential.
+	// (POST /api/v1/role-bindings)
+	CreateRoleBinding(ctx context.Context, request CreateRoleBindingRequestObject) (CreateRoleBindingResponseObject, error)
+	// DeleteRoleBinding Delete a role binding.
+	// (DELETE /api/v1/role-bindings/{binding})
+	DeleteRoleBinding(ctx context.Context, request DeleteRoleBindingRequestObject) (DeleteRoleBindingResponseObject, error)
 	// DeleteSource Delete a source with its hosts and sync history.
 	// (DELETE /api/v1/sources/{source})
 	DeleteSource(ctx context.Context, request DeleteSourceRequestObject) (DeleteSourceResponseObject, error)
@@ -8977,6 +11379,30 @@ type StrictServerInterface interface {
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(ctx context.Context, request GetSyncRunRequestObject) (GetSyncRunResponseObject, error)
+	// ListTeams List teams.
+	// (GET /api/v1/teams)
+	ListTeams(ctx context.Context, request ListTeamsRequestObject) (ListTeamsResponseObject, error)
+	// CreateTeam Create a team.
+	// (POST /api/v1/teams)
+	CreateTeam(ctx context.Context, request CreateTeamRequestObject) (CreateTeamResponseObject, error)
+	// DeleteTeam Delete a team with its memberships and role bindings (its members stay).
+	// (DELETE /api/v1/teams/{team})
+	DeleteTeam(ctx context.Context, request DeleteTeamRequestObject) (DeleteTeamResponseObject, error)
+	// GetTeam Get a team.
+	// (GET /api/v1/teams/{team})
+	GetTeam(ctx context.Context, request GetTeamRequestObject) (GetTeamResponseObject, error)
+	// UpdateTeam Rename a team or change its description.
+	// (PATCH /api/v1/teams/{team})
+	UpdateTeam(ctx context.Context, request UpdateTeamRequestObject) (UpdateTeamResponseObject, error)
+	// ListTeamMembers List a team's members.
+	// (GET /api/v1/teams/{team}/members)
+	ListTeamMembers(ctx context.Context, request ListTeamMembersRequestObject) (ListTeamMembersResponseObject, error)
+	// AddTeamMember Make a user a member of a team. Adding a member twice changes nothing.
+	// (POST /api/v1/teams/{team}/members)
+	AddTeamMember(ctx context.Context, request AddTeamMemberRequestObject) (AddTeamMemberResponseObject, error)
+	// RemoveTeamMember Remove a user from a team (the user stays).
+	// (DELETE /api/v1/teams/{team}/members/{user})
+	RemoveTeamMember(ctx context.Context, request RemoveTeamMemberRequestObject) (RemoveTeamMemberResponseObject, error)
 	// ListTokens List API tokens (never their values).
 	// (GET /api/v1/tokens)
 	ListTokens(ctx context.Context, request ListTokensRequestObject) (ListTokensResponseObject, error)
@@ -8986,6 +11412,21 @@ type StrictServerInterface interface {
 	// DeleteToken Revoke a token.
 	// (DELETE /api/v1/tokens/{token})
 	DeleteToken(ctx context.Context, request DeleteTokenRequestObject) (DeleteTokenResponseObject, error)
+	// ListUsers List users (never their passwords).
+	// (GET /api/v1/users)
+	ListUsers(ctx context.Context, request ListUsersRequestObject) (ListUsersResponseObject, error)
+	// CreateUser Create a user. A local user may be given a password, kept as an Argon2id hash.
+	// (POST /api/v1/users)
+	CreateUser(ctx context.Context, request CreateUserRequestObject) (CreateUserResponseObject, error)
+	// DeleteUser Delete a user with its tokens, team memberships and role bindings.
+	// (DELETE /api/v1/users/{user})
+	DeleteUser(ctx context.Context, request DeleteUserRequestObject) (DeleteUserResponseObject, error)
+	// GetUser Get a user.
+	// (GET /api/v1/users/{user})
+	GetUser(ctx context.Context, request GetUserRequestObject) (GetUserResponseObject, error)
+	// UpdateUser Change a user's display name, e-mail or password, or disable or enable it.
+	// (PATCH /api/v1/users/{user})
+	UpdateUser(ctx context.Context, request UpdateUserRequestObject) (UpdateUserResponseObject, error)
 	// ListWebhooks List webhooks, of one inventory or source when asked.
 	// (GET /api/v1/webhooks)
 	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
@@ -9836,6 +12277,89 @@ func (sh *strictHandler) CreateSource(w http.ResponseWriter, r *http.Request, in
 	}
 }
 
+// ListRoleBindings operation middleware
+func (sh *strictHandler) ListRoleBindings(w http.ResponseWriter, r *http.Request, params ListRoleBindingsParams) {
+	var request ListRoleBindingsRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListRoleBindings(ctx, request.(ListRoleBindingsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListRoleBindings")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListRoleBindingsResponseObject); ok {
+		if err := validResponse.VisitListRoleBindingsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateRoleBinding operation middleware
+func (sh *strictHandler) CreateRoleBinding(w http.ResponseWriter, r *http.Request) {
+	var request CreateRoleBindingRequestObject
+
+	var body CreateRoleBindingJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateRoleBinding(ctx, request.(CreateRoleBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateRoleBinding")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateRoleBindingResponseObject); ok {
+		if err := validResponse.VisitCreateRoleBindingResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteRoleBinding operation middleware
+func (sh *strictHandler) DeleteRoleBinding(w http.ResponseWriter, r *http.Request, binding string) {
+	var request DeleteRoleBindingRequestObject
+
+	request.Binding = binding
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteRoleBinding(ctx, request.(DeleteRoleBindingRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteRoleBinding")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteRoleBindingResponseObject); ok {
+		if err := validResponse.VisitDeleteRoleBindingResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // DeleteSource operation middleware
 func (sh *strictHandler) DeleteSource(w http.ResponseWriter, r *http.Request, source SourceRef) {
 	var request DeleteSourceRequestObject
@@ -10065,6 +12589,232 @@ func (sh *strictHandler) GetSyncRun(w http.ResponseWriter, r *http.Request, run 
 	}
 }
 
+// ListTeams operation middleware
+func (sh *strictHandler) ListTeams(w http.ResponseWriter, r *http.Request) {
+	var request ListTeamsRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTeams(ctx, request.(ListTeamsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTeams")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListTeamsResponseObject); ok {
+		if err := validResponse.VisitListTeamsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateTeam operation middleware
+func (sh *strictHandler) CreateTeam(w http.ResponseWriter, r *http.Request) {
+	var request CreateTeamRequestObject
+
+	var body CreateTeamJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateTeam(ctx, request.(CreateTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateTeamResponseObject); ok {
+		if err := validResponse.VisitCreateTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteTeam operation middleware
+func (sh *strictHandler) DeleteTeam(w http.ResponseWriter, r *http.Request, team string) {
+	var request DeleteTeamRequestObject
+
+	request.Team = team
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteTeam(ctx, request.(DeleteTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteTeamResponseObject); ok {
+		if err := validResponse.VisitDeleteTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetTeam operation middleware
+func (sh *strictHandler) GetTeam(w http.ResponseWriter, r *http.Request, team string) {
+	var request GetTeamRequestObject
+
+	request.Team = team
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetTeam(ctx, request.(GetTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetTeamResponseObject); ok {
+		if err := validResponse.VisitGetTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateTeam operation middleware
+func (sh *strictHandler) UpdateTeam(w http.ResponseWriter, r *http.Request, team string) {
+	var request UpdateTeamRequestObject
+
+	request.Team = team
+
+	var body UpdateTeamJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateTeam(ctx, request.(UpdateTeamRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateTeam")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateTeamResponseObject); ok {
+		if err := validResponse.VisitUpdateTeamResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListTeamMembers operation middleware
+func (sh *strictHandler) ListTeamMembers(w http.ResponseWriter, r *http.Request, team string) {
+	var request ListTeamMembersRequestObject
+
+	request.Team = team
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListTeamMembers(ctx, request.(ListTeamMembersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListTeamMembers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListTeamMembersResponseObject); ok {
+		if err := validResponse.VisitListTeamMembersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// AddTeamMember operation middleware
+func (sh *strictHandler) AddTeamMember(w http.ResponseWriter, r *http.Request, team string) {
+	var request AddTeamMemberRequestObject
+
+	request.Team = team
+
+	var body AddTeamMemberJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.AddTeamMember(ctx, request.(AddTeamMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "AddTeamMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(AddTeamMemberResponseObject); ok {
+		if err := validResponse.VisitAddTeamMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RemoveTeamMember operation middleware
+func (sh *strictHandler) RemoveTeamMember(w http.ResponseWriter, r *http.Request, team string, user string) {
+	var request RemoveTeamMemberRequestObject
+
+	request.Team = team
+	request.User = user
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RemoveTeamMember(ctx, request.(RemoveTeamMemberRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RemoveTeamMember")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RemoveTeamMemberResponseObject); ok {
+		if err := validResponse.VisitRemoveTeamMemberResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListTokens operation middleware
 func (sh *strictHandler) ListTokens(w http.ResponseWriter, r *http.Request) {
 	var request ListTokensRequestObject
@@ -10139,6 +12889,146 @@ func (sh *strictHandler) DeleteToken(w http.ResponseWriter, r *http.Request, tok
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(DeleteTokenResponseObject); ok {
 		if err := validResponse.VisitDeleteTokenResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListUsers operation middleware
+func (sh *strictHandler) ListUsers(w http.ResponseWriter, r *http.Request) {
+	var request ListUsersRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListUsers(ctx, request.(ListUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListUsersResponseObject); ok {
+		if err := validResponse.VisitListUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateUser operation middleware
+func (sh *strictHandler) CreateUser(w http.ResponseWriter, r *http.Request) {
+	var request CreateUserRequestObject
+
+	var body CreateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateUser(ctx, request.(CreateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateUserResponseObject); ok {
+		if err := validResponse.VisitCreateUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteUser operation middleware
+func (sh *strictHandler) DeleteUser(w http.ResponseWriter, r *http.Request, user string) {
+	var request DeleteUserRequestObject
+
+	request.User = user
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteUser(ctx, request.(DeleteUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteUserResponseObject); ok {
+		if err := validResponse.VisitDeleteUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetUser operation middleware
+func (sh *strictHandler) GetUser(w http.ResponseWriter, r *http.Request, user string) {
+	var request GetUserRequestObject
+
+	request.User = user
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetUser(ctx, request.(GetUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetUserResponseObject); ok {
+		if err := validResponse.VisitGetUserResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateUser operation middleware
+func (sh *strictHandler) UpdateUser(w http.ResponseWriter, r *http.Request, user string) {
+	var request UpdateUserRequestObject
+
+	request.User = user
+
+	var body UpdateUserJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateUser(ctx, request.(UpdateUserRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateUser")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateUserResponseObject); ok {
+		if err := validResponse.VisitUpdateUserResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -10368,237 +13258,266 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rchs5liD8Kgh+MyGyvyRF+VLdRUVHrEZ2VXmmfBlJVb0zlV4mlAmSaCUBNoAUzXI4Yn7tA2zsM8yD",
-	"9ZNs4BwgL8wLSdmSq9yOjo6yksgEcHBw7pf3vVguV1IwYXRv8r63YDRhCv55Nmf2PwnTseIrw6XoTXqX",
-	"LJYi0URzETNiFozINGHaEC0zFTMiZ/CQi1smjFQbklL740bELCE6i2Om9SxL0w3p02vNhCHrBRNECkYE",
-	"u2WKJDwZjHpBT8cLtqR2AWazYr1JjwvD5kz1PnwIes+v6Ly+tld0yTQxC67JLVOaS+GXk8g4WzJhTgk3",
-	"JF5QMWcaJoYpyyNIIplunF8bxcUcpr+Q2jB1aWjaAKHIqIxFuC37ZSr0minCNUDKzkbxh5lieiGY1oTq",
-	"G5aQmVTViZnIlr3JLz37wV7Qm9FUs97boLagD0FvRRVdMuNO7lyxhAnDaXrBZvUVXi0YifMhR5rwhEhF",
-	"BF0yuwBux6yoWfSCnn3Wm/SK0b2gp9jfMq5Y0pvYhXVD6jxTWqrmJUSCvTPTGEZE/qRWit1ymWmyovNi",
-	"NX/LmNqUloNf7Z76xeyVFOwlNfGiZX6LRTAxJbFcbbaRBf6IU27/uZBpoidkveApYH0oCgxfUE2E9HiV",
-	"4NUIts7+8fgJWXOzIEKSa5lsRqHwm8MrV+zuxWxoVz7Epe/YpF9F60Hn69znnPPBBx7zj3zJTX3+N3TO",
-	"iOa/th5kCu+Vv52wGc1S05ucjMdBb0nf8aW9BCdj+JML92fQRBVe0nddNGviaJS9+VIzR5lykgREqrim",
-	"VDFHtkJxzWZS+dPkYk76mjESaUsAosGIWDgrRhPAJUFolnAjlYW1fRAK+9tQinRDjLyxZEHx+ZwpizY4",
-	"a98s2MYhkMWlBRfzARCrNeVGh2ImFYzUhKb2axuiMiG4mI/ImSFLqQ2hZMOoIv3HJ08ffzMejwclFNsC",
-	"+5K+m9I5qwA+B7V/vwTucSO4LwGarYiHwJ4QbizinZLoxaufn7+6en3xH8evzl4+j4ItRnG9KeFnEAq4",
-	"LXaITqleEKZjumIJoZpE//zou4j0o5WSyT8/+o6u9dD+Mxqc2tftfNdUsVDYDwEdDvzV9ghg/41HoRnT",
-	"AYGzsTzI3mVuSJ+lmoUiejL+Ngrsguyhl5fL4SPUkAW9ZfbNwYj8xf7NkRbMZCYSwnUoKImejJ9E/iPc",
-	"lI6levlwcQfevBYmBGsxkiQSGVFCDd1iQZHDgoj0pSLUweZIhyLKVgk1bBrTeMGmhi+ZzEw0mJDIYmNk",
-	"GRVCExCSmxyfA0IRGUPxzZhovHZwzsKTQjjVtYOUWTDF4NAizdQti/CzdkuhgCVTQ6QVNPrFfCoThCMH",
-	"vabxzVxZUA9G5Dm3nyNrukECHZ3ZvVGRkAj59RBgFREn4hBNN2Qh1xYmVWLdfnFgac30qmdh0wtypu3+",
-	"hH01Me2g9xd2vZDy5sWz5vuzxp+BbLeQazfkIJT5YAfrlRSaoawgxSzlMVDvWArDBPyTrlYpj6ldz/FK",
-	"yeuULf//v2q7uPelj/+Tsre/9/8dF0LkMf6qj9/gWzhlfXtwOS0O0Bu4oAUKwk8JYIrMDNKPnEpw+wfR",
-	"Vm6j6aj3Ieh9J9U1TxImHnoHQECONFEyZWRJN3DxEwkCKKzshbilKU8eel0WF6xEDqCCFZySiCkllQYy",
-	"5OjfjLM00SPyCtkNWVPtRRhY/StpvrNX6yGX/0pahrwgiiEq+IW8lAmfcZY035RcYGuUxGCzTtab81sG",
-	"1COqCFmRvV91zadpE27UsR1SUkS6hsKYXGsY5hS7652yhgFwupLyR6pwXZ8DmazMajEqtYsoKTFA3xSh",
-	"ccxWBtH+SsqXVGwedKVSkiUVG79cfUqM2hA6p1wQOjNMkeiCGbUZntk/Is+bts69NKS6rJr0Y5fwk6CZ",
-	"WUjFf2UPfUmA9CDRFCQTN0KuRUAUu5VWkZSKsHcryw6sZAJn8pOgt5Sn9Dp9UAw6IwlbMZEwEW9As4br",
-	"iYzWrUtnq5VUhiUvWcLpFQD6YVHcovaRJtE5zjm0a4i8IGeFQrAoyBVTsAjgWJr0//Xy9auAcBGKn66+",
-	"G/5pcOr0V5irRGcRv0AQAbFzs7I/SKKZSKykYRflVgq0R2h+nbLvlcxW9u+VsjMbjtw6XvA0UcjruGFL",
-	"3cDic1mDKkU39u+F1Gjd2f+VW4pXoguuP9sxH4qX5fVfWWzs224TuXYK55gk3MKPpm8qW+qaoQKMOnbh",
-	"r0eaJBsrXsclOSEaDlOuTZQzB3vVq7CcLpmhdRBbYPnd32XNCJUaUD6UhbRfilne7hqJywx6NE0bBge9",
-	"M6ttPr91t6UKodeCoTbKEsLsEKAZTnoiHGw6MU2JYrNM01TbX2eUp5li2upMFvtjmqZOcLfEVJCFzBTp",
-	"xzIThoTZePyYkZMJsWqCk+nJjCttAlCwQX2Ah/avwYicEcViqRKnhCfMUJ5qMLAQSwsU05olf7ZiLIE5",
-	"8JO4CnvUXBsuYlOs+ZptpLtcsFcCVgVU+ayGJjPllDMr4tA0lWtmdTNC0zXdaEL9iuQMhE25FnVkoTGC",
-	"tOHq0Nigiav2C6zf/jKTakkNcpBvnvS6LRkWzQEoXRjYdoELvEDBszYuvyLTlgH5qVUWbhXCITwN6q/I",
-	"zMQSX/DqjwNzz25GcPiHRSyWNOhCFt+pboGusQKHaVus+xX1ofbfjWMr9d8P2OfWveR2T25kATN/6B4t",
-	"Ao85BZSqqyrvsPt6/8i1qZOrnKTn/+gkqAWxaCD6JYNss7Whsn+Yr2nJ5zRNrWp+BkJhk9T+WqQbtAIU",
-	"d5sIxhI9gSc3bAMalebG6/qZZgrNGHJmaZnahGJJ4wUXDE24s5QxExAtYbjKrGrmqUtfx3LFdEBQDQrI",
-	"mirBxVyDkchqPxKMB8AoB2D7AyOHFbOcoccuB2x8YLBTmXBmguppzKTF+ymy7m1ZSGXCkaCKCe/Uar7O",
-	"9vi3jGUsseIBfolwYFwOxNdSpowKuDGZcHeiQWbPBK55zdOUcBGnWcLKkO47A45bgCXzAdqJqJt3mK2K",
-	"5QxGTZdeG2oyXb7zOLoHi7PfbTZ7lHHI7SL/WFACYBdm/Rvb1G/CDT7csv0u5FqADalxE5lKm2H408WP",
-	"hJJrKY0FkMUL8ub15RVIbn3FUmr4LbN/WDievXlxpMk11fBeE7i29m2XipM37rLwttQ2aXfPUCn3YL8F",
-	"A1TQS2VM00byGitGDUum1OxP0ysgaaCcaD44iEU1GIGkGGoWK2a8OaK3PyfzRL+L3r2yYyyywiR6qplp",
-	"sVaXV+EFhzQhlNzSNGOkX7gK4YGGU95fnvYcqGuxxbmDGmTREwyxhx2cc312btNh0VHNUdp2GGW7f40J",
-	"wkG4odVTztGkegLFIoMcoStYWtl59xU5h7fa8RC8pttkegu5l/Tdj0zMzaI3ORk/ehLcA7Y/txwL4eph",
-	"bd8IPMSlYNqT6qTxFhyC7nfBtq2TrR6q23/3UXwKAaVE+2q3aH8BpLq1Eq3UejFF4mv/FdtVznhsESjo",
-	"rajWa6lArLOM38pua4u683hl//1rpuwwuWJCGxrfNJLa6tT7QqQTOzuQ8Y4faBWXC/C+b5A5EFUbnE2K",
-	"Gwb+zVNyw1a5yFYlNk1yTDPOuXlKvzUd8qegsFvzd1Gw3Uu4A3r+BFTuN0+8vnNcUTrL+imhgrDlymwI",
-	"vkLilFGl7WO5wglqvP0jiVqTivssQ5Nck7CduN/QoUA1iR6PdRSQ6GS8hP+g1Z+9o8tVaj/7eKyb2Cns",
-	"/blVG+r3DPbVNPmKmgXhwomHzigdFEuJpZjx+UixOZdC/3LyNmqUTpdMazpnu3UxXEjxQhPWfa+oaCBG",
-	"d5ENi3CgNr38rsYHILzNPzaq33749pq2pqoIF63AuZMoEVeE9W1E6AizagdOw4dERxxPMxCbVuM9lp3v",
-	"b9NExworIWDFUluB+SmEAUTZuxPa+zGiV6H6jCsWG7Jky2umGkXmDn57kJW9gVPmO/HLa4XCpzkOZ4a/",
-	"43H8wGhqFvVVFJaEblR04xo/LZu2R5NEMd18vEzQ67RN0mHvDFMiJ291PWql5C1PwCDNkwmYkCGg4Yax",
-	"lXP7SG0abycYx6eaIf7tR3DnFvIHenBw6TXLcx0797MIH7bgJdfa/rMjMowISVIp5kwRxVZSGQgloiJx",
-	"QOSGJFzDITWbwFpvFRj7mn+Bmdv2eefb2MRwiqmq6OSXl6vNHkkLlCzAl5+8W1wFe8oH03YnPsW1h7t1",
-	"f9biipPw42WTXbrPJzAm2bHTlUx5vNnnlTc48gNIDktmFizTU53s4bV2gy+fvaSrlbdYHmwS6jDZVDWd",
-	"8r4OM8fkZ/gw1pjfyWE18exO6H2K21pcp7sz6vwbD6Offp7jpGn6etab/HKHg33baMtma7LEESX9GIFK",
-	"FFvKW6bBndOoyr7QOmMXqCgeCO8OvaGSAED6hdw/QHdQLtMTrkmmiySU2hmtFV1V4l3dUmoRGWsGkZxc",
-	"zFM2zDQjP9vxxL6/gihqCLvmQhsXMF+Y1JvZvH1zakyLn6b63SNNUj5jEHPQd0sl34yLwGRyMl7u4Z/p",
-	"1m/grJIuL01VKbxXa3KLBZmclbKrAEgtZuW7OSZKToa6QOlxZTuCImZat0VKWL7BpTgw8CDXdOu/mHTq",
-	"gvxacsialNzyW0Gx4u317YzZqSjLzqroQdaEUa8cBaye8snwm8ckZcZAaH3C59zogByNjgJyND2yV/lo",
-	"eBQQbagCLyXE1lP3hv0ZXoFYFmof2W/+r1/Ohv9Jh7+Oh9++Lf45mg7fvh8H3zz68E9NYLbLK8eJVw9W",
-	"NC7+yulA7WYKl4zRpSNovyf4ko/ogQQRb2SWCjMaGHfue7JmyoUgESsbH+Kna7FHu4W2nZwHzadg3xVQ",
-	"Nwndd+V/RpomE9UPco2RsxiwGMs05YllGoSmKenDmjH7jWQrYiSJILrK5+tViGmrkxA27pdQ3UMbTN/k",
-	"W2xIbCkF/vnQ71reaT86pjgsCkIRKQy+zn+PBhiPWsYv0OCd69cikpyRpVTwSIRCYqAJNzpHzgW9ZSO/",
-	"Gog+hxwi+60VQ0Z76mNVcL+5qgumYIS5FD4YQ2/nKXFxK9Nblli1OBTUkOj751dkNBod21eHsUMUHY1C",
-	"MSTRkinI53GcbzAhVOfLK7Zr1rIEKDfXJBQkX35+u1D9hACbNA1g81YRJTBTAnE61xv7nwCTbghJqXGB",
-	"NEfa+c7XHMNM+g6s9sayxL4I3Alj3fHG2i9ounaoBZtaKTbj76IJArJECVg1LQSyRuz7EQQlxrgvDFCc",
-	"4iM7BB9Ep/7QfZpJ5LBlap9GZM7AHgHRgPajgBtUbw2DcCMPYG14mhLFaLxASQ+WD9uKJrlNyKeNYcAi",
-	"fBZpFdfgPAtcsKRhyp2IhniklM0MsQuVsyb8hwSpi+eXVzhJyhGWuT3KQ3NGeRpNfMQRRgnJLE0gNcLD",
-	"hLrtCoyKylO77RercLc4P4MQKyqSPLPaZTCeIjmxXC8PerKfWCkGsgmkWEJ8jgUsAgoe4Ioxvsp7bgHj",
-	"IN7KooO3hLiwwkZX7Gvxss0KBVTEwaC4F4iepmTeI9pIKzm5a8vFfFRaEgr1Vo1GO1XjKnzweZNN/+K7",
-	"c/Ltk6d/zKPGMV6tHn0ay6TixnZ5PZaWSjOFZEOIPHR8I+hl5dyEwEpTLkfKUmE5hSwOGJaH30+XLOHU",
-	"xyRanUcmU/v1IpLTvml5xdRnWeBEeWJB0NNGKjpn01mWopsA7V6NgMG9NttmIUpvb55ZctE1cMyadbkk",
-	"qRpuUtYhF9RdKD9dvCjng95wAUqMO8A93Cku5hMmLsW9wQk3McMmBXSXflhn8Yja1yyWS0aKTxKMPdWk",
-	"nzOWQk8e6iQaNERCo71yeksb8vqfSWNYUvJ/Aj0BljHntx5qOOuRxl89uypo5JEmbpaA8BEbkTLRbY5G",
-	"LCzkDZGmuHuOZSaQd2jP2w4L43L61dRbpptU4roKm9Jrln6Mvvej/QAS5b//7/9DklYoB4SN5iMSoWd5",
-	"QlYpjRmkP+CTqFEHtBSgWQzPT8oOse/maeLfPH36+OmuQHb71scgin2f9EvGgsg+iVo0+Nq+LmRaDUpP",
-	"llxgCI+iLjobc/Vd0CpTjaTq8vKH87O6ZL/KrlMeT13cafe9L41tuuWX8YIlWXMmt6sj4rgwJkFfb6xw",
-	"wtLZhFBBgM7e0pT0o5OnLrrh8XhphRwTipRRbchTPcAk21hJQdg7SLTgUpB+9Ifjk6fkD/g/+/L/WMhM",
-	"pZvolPx0dR6KTKRMa4KM1yXmkuj84vWr6dV//vlMMXp8zs0mGozI8+XKbCY+nZ4kbEkhyemFX6Dh8Y2V",
-	"GNKUAAdeMTXMxYuZZsbnmaCYgW9ZKSsUXiZ2dmli5JyBeJJIyNRCgcY9dLJDHtxx8nTZRDUuY7liF0zD",
-	"9a1FUbkIkulS7+lJYz5MpDZR7jxudw7XosXhwgaWtVgsCYjOrvMR9ijjVGbJnqHZKyYSdChBwQuWdGdk",
-	"tOjBnlnhboIKhBqxms/Fg9s0i5g+K1K32TNXiouYr2iqm2BvQc1yNaMSxFG8WFgYaZoeGA5cJR01wfD1",
-	"ionLyx8IDgM1q18IdPY1TVIuWDMvbDSW/ujsoo5DnIyXp7lRtLZJY0D318RrkoeYTIOdxI7PBUvOS8GX",
-	"dQNq9ccdx7c/3DVTbUbZTFtZtc2UZWV947JQjCSpnIONRDceAAjnU6wac0cvXTU01S27su+taUobaIQ5",
-	"FhepAxoi0XZJ2Pj2OY69Y0JBV6AU3Omkft/qjM+yh1OCpcMmFV3tSBMmbrmSAhTiY4+7VivlovGcFlRP",
-	"Y5dSssXGS9LbXWPZDnJrsXdmanfoQNoiA9hhRDtZIcmzhpKMkT6w5b9yY5iC67pn6p6YlmI1upZaqNPo",
-	"TQOgA4/JuSyGSzfEYxTCTSeW+XGld6a4o2aUwd9IvJCaCdKnedDnoIoiDhMCQolhwizyYmNMcZkUzqGn",
-	"y2Z6ihVwOpKtcMDuhWC1hKOcrjbnJDVU32ktauW/b5ngeAIZatpV0nMWnvwCgcGkIsMXpZ7qYsldUk98",
-	"Vl2DGgb/yO2bSHXQ/EQVc+UjmD0KbaVCqkE5SLM5F2TGUxaKmCpXdYktA3KdudJLQhI2m7EYgs6dJRHq",
-	"GcWGJHw2Y4oJk25CMVNyiYcOXx0EoAyGPYxXJq/OXj539UPcBydkvdiEPcJovBiFAl1uPvmvaqgliq0Y",
-	"RdvR0i7Esk4PjFEoyr44qHkEmxZSMFdq6G7uiaawIyeq5fcz8BS+ctUPi+6oUP9WOQ4LD3WGykmHBb4W",
-	"QiyFNiqL7WG73wJX/Ydqb4L25lU8t0b91S3wTuG7d+V/ewX9VsXTvMRhDhC7kwmhax2QebwKCOSYQN04",
-	"n2TSSCEO4Sy/IwK/X0RGHvRfD8N4xlK60XBjQdO0ajIl2lDAH82yRA4VFYlckhVVBt05p0QvpDLlojYQ",
-	"P3DNzJrZC7uWqLaOyDNvqNqDj1T5xn4baqf9Xe9jkM65feXKvdGiwOWH2n7LP4UP08mad48/wg/sGXy0",
-	"ffv+9fL1K/RPkRU18YL0L747J398/O03gyrVtseICXm5b4XrUKATJhJZmkZEMZMpgUXuJClpRKTvQ3qo",
-	"52ZIwQZBKKDoHD6NcCm6yAbRRiqWuJd8kkrZkWZHhkIw4IEIFE2MlKeEgl/HcpuU+jKGMoUqP2S9kClr",
-	"SkkvKNx+96tK62p37CV6/rq303fg40LzhOXRT3l60KmHLzBD/zM6+KRTa+0ArFdkOctdiW4+k0t5r2Qt",
-	"JczkzrrajJ+U7u4H+hIFrsEdt7Elz0YIuqgRXmWqvOfR5/S5ZfomKE6giql7s3MhrbJ8OVtrP1rceaz+",
-	"0joMLcnaO0+4VdwulnjI1E3y/s41tPGA/c6wiRu0ItO44bxqhvSg9244l0P38K9aitEFXb90qWaWXG9E",
-	"fA6lehpTMCpJFuUqNyUfSv1XxOyWH30yQoPaIlzxv5afUdLdIyTMhdjj+osXi4WVNlCetpGfbUR8kYkG",
-	"6Bhj0ach9MtVTbWUHWJQZlKhXKOYURtX8QTMt8R9hPSj4dDqJ0P3QEcujGfQnJUU50fWSROKw72j4Se3",
-	"im8bNTY+7sXvRCqoj2JlM07TluwZwfWiewU7b9gCyuC2ZvbETGuylurGu6HsEvsYF+N/5i1VUe5cdYlR",
-	"zaaZMDztsP/gwo80iVPKl6XIIcJEoonz1Cgm2JolVl6AkjNY7dpOYIdh7SsH8etNYVfyWwPzprzZ34Yk",
-	"pCkZO7fppitpg3iLQU4iZq5Mc3wjZzNYPEjPUGnPTrP/5PDdqZx1lcLhGJhlwIAARSFHXWpMMp211az3",
-	"Q1C9oCVbHJQlzv0N+60dqxLtL1eXvFVNtu3O5CaIEv3Ie1P4lbbYibux0YRoubRQsvtyOHZaD86EIgEU",
-	"5NcNPClH1dSqCFV9Vm6qwnsV9GIqYtZWWszVpq64gVfcvpXyXklIsp9BS3DjZ8qmrY8x15TTwrZMN36l",
-	"5aiQspXGYUtOuEuLCnJO0sF+Polq5zjZ/aWDXUHEQUvm7h0CKeoB7xjy8hEH6b+QB3Y07sOHpn98ShsW",
-	"c9UfdXV38CXeFofNE70dbckrBfS5xnqL4JHPrdFg6uR5OXw/og8cSUBgHU9TqL6P0QJYEt412iBzRYUB",
-	"YnqgXxUyIjP9kXTuED1PMZpM7RZaAmgASEu6wW3a0S0F3eRu+xnEs3Tl88FHymvaWfgA0PROltNO1IGG",
-	"ICUsQX1IV5Go7+KflcWywcQePyCECx8lLNUMCoYiyvhIXeDnYAgp0GcbPxswqYJIpaS0R0+fNiUw03cv",
-	"cPBJ2UFSicP/BCjSAKe80LArQ1btCvKxyLMjOgD9L9/LQiHvR398NF5EA5DPMJToZAkW/HL0QK7oDoew",
-	"keGSvhsak56Cl4MsGUUjGnqmHEGDYrQpv2W114ruSa6+uGZGYzHroHx23zzZM3QFALQD/w/ICkTi/iHY",
-	"pu4Q795BCEaksx7h1trxa/VVv/Xr/hQc3W/lrrbaBntDa9Ow/tlf/ucRRuoPvK9yO5T/qMhYuOVsnXsx",
-	"fQCYi5Z3DEZ3d/EZkfEEcQ4towc2uQl6P3cWgm5yeeWLp4pbJtNQ0nCnQcV1BmmwF0BxTC40izPFmsMV",
-	"7iRhdBbDuPXN4fZCKLf41iKzfkWFPD5ngikeWxE3bZO/F1RPNZ9bcXda1CH7PMEaFUWrftMtwSv8whBc",
-	"X0QBoI27pVleRzjAYefZWdZ0BpmBepXSzQQU2CWbHB9b9ez47//13xj3BXG5lshDAxzM1ACo7xMJVhJI",
-	"tlQct/ocp8o1L7ZwGzfRePCHea8dPt5Jxqnft93B3qW7lA+uyJmf7motufBCStc9K3oUFTftkLt3t2BM",
-	"NDv5qF2qitswIs/f0di4lltyVvqCRTnf+uUjBfM6tdgqaicVcbv3vZb0hNi3tLe0QuTqiBT1DTvyWPem",
-	"Bb4jWlDriIbx2RDlnzckcy8vWiINGy/6wpiVJn37HycdozcilXJ1TeMbkLsw8bGC34MdW20WrfKr3FbO",
-	"2GHtM2ZFvaYyLyUreIOX4O5R2LWo3oVUhmCteaCC2yb0U1JU+f3p4sdGiDPfaeGQiwovHVgrr6GofoIg",
-	"dG4IozZoHssNYfqGr1ZtJfYz0WEaNJme+iSzOhYzkawkF+ZIkx+urt4QfKGq7AvsFVHJ9a5kWh2S1+/u",
-	"4/6FAEsvlKDtTysoCo17XCuX4y+jmFvpHnj8KYTv7atxf2a1CkbWDbhWah4hHkW+iIQm3rCKAVt8yZKh",
-	"VcBVJvQpicCgO3J+L8wp9XZaS2CcoRYM4+BFC4jj1IHz+CdYowCdaGgfLhuCYU1l0y88KOy/pTX7nIRR",
-	"3QtXIJUDwSc8t49Qm9wX7lRgZx8t4D4l+j3FjkNEjE/J2MvliOWSQ56ZLykXNLnsi9I8+3LY9ilKITHN",
-	"HKSxMxCcJDebS5DGsdA/o4qps8wsGjNEzt68cCajfqS0mY5Go2gQEIhydcUO3O8oK4NwEb15fXlFjumK",
-	"H9+eHGN3iyjvOQ1IArMWq7YyBPbN4mIm6ytxEbe4d0hIqpjhoMU1sFqvFltKMlOcVfrx2pscCnQQwQ7g",
-	"Sy5mCuNBS18N0CiUYPAQWKIgtMhNEYpaN6hRKHwAr9t83tcOmo4QSnDjOUjPXLIN8IUJ+Rf8NQf0KBQX",
-	"MmV6QiLIKYxIHxQ7bNwbkMhnGEakX1057jjAbIZBEIrIZSBGpJ+3CbZfQKOne6qr+9+q6jDA/UHSNAja",
-	"UVvPtAiD4b598vSPA1/6woVHRpb9Q7/UANsNuxxzwsUqc/dGzmaYR+b7Sf7ydgQRdNGIuGaXeQc+Z7cM",
-	"hTdc2jVeFN0EuVMKIFyPCwJN1CbVLmwTUt4IbCAU/ejUfltpZv6cmdnwT9Crbc1Sy82DvGiBG2J/g05R",
-	"LIHmU9cy2YQCxRZnT6YNrd+g0wvVsLpTQsXGNYix1wJaR5EnJ0/tWpoz6KNBOUl8Rwe46M3Z1fkPrhG5",
-	"k/dhiq5IRvgYvWHaYlAJSDB8CMPdiRspAfaW74G5De8ZaFq+lQ2cxIrOfXYnBOrRv2UWLbA/+4SsqNau",
-	"s+5243YK79otzZkpAgqkYKfOCeSTFETeCgwbvNuFXZXNvApDKq9lBpEKIlteM2ijneOVawmMJUrWksQp",
-	"1Rrql0AIZFHiJS+OobE6hr8ytdZwQSkjPhSXzxC6LhoRjr2o4C1dCSKG3YZjKqD+0i3214HRI3IWCk9f",
-	"YPSMiwSricBiySxLU+zsTa4VZ7N048J9LKSghBpLyJNH31oEqxVdiNzNrTS0HJHoeAHldX91PY+PodyG",
-	"/QtaYYNe49xwaAt1tQ88CT9786JUpGrSOxmNR2PQQ1ZM0BXvTXqPR+PRY6wmtQAe5TkJkDD7YI78OHdh",
-	"vEjAt6BN0XdKow+fLpmBrpu/tJSpRj247/qeu5ympp7Mvs9WR5fs7SkgA7IIGB1xrTPW/nmsjnnA94t0",
-	"tnXedg6THETbLtCnvGuaJvGoAObxOaoJe4zEhv0f3m41g340Hnd03zys6+ZW47KG5puvBRId19FLuP6x",
-	"T3ARTd/OF3vseyvD+JPd4yvNWuGlx7tfKlpL2zcefbv7Dd/7FoS6bLmkauPwwbUmlPOACLa2pAHzscgL",
-	"rTOrZ+mgaGlY0B/n/ZOzEr7qwLk1A9ehLKgIXYUNTXuDBnXWW5BH6VxDFAxc2rd2pf4e+wgYffz+hm0+",
-	"gJbUfVV903jiXyU3bNPSrRz7ruzfqfxt0Fu5st5bDXBBZhOuDW7RMc51nyxHglvBlEBLyBvXpj8U/56x",
-	"DJgMsD9ng79hmyNf2Iv0XSgOify2IujvDw3SVCZCUU3/4kVPN4xeCuycaxfh4BgiFmGZAEcIhQsXK/rO",
-	"u+9LUfmc79DW59iBDnLeLPdiSShgsyBzY/RdUWOKvYMhg8DvEtuquapUvouaKyzlYjNWIMeDsdAuAtHv",
-	"JG/jT/pPHn0LnCcUFdYzQHZSpfkuicBHVNXIzKNPRmZqzQab2hC73xx5ebL7HufNzw+++EHv6T6kpdyQ",
-	"uawB9ia/vC2TjjNMF7NMGfqsuN1OiuzOCuYKuS7f8fxCb93z/IaAE1J3su5q8U/du0eW0dA8qeE0UZGz",
-	"Cx/9fsh/Oacd5H+nDXDlmq2dbrWgs1dzXbXG+0MtGEHbse57og90mm0neV5madcbVyr0d3Gmdktllkz6",
-	"S2ZoQg31PNcdp+8WWMQxQdSSAe9YHqZEkaPn5Uoaj7rgh9UzRdfmebnmrFMW/kUmm3s4T+dL/VA1d7ps",
-	"ny18OrmH+VtwiRYk/rcpQY73QLdy8dcnJ4/3ws8foZwfvPB0n4009Nx/MD6X3yA8MChIlSti5LJCA+ey",
-	"SKQqt5I7JRW7o7955C6U8vh98ccHlDVThib56i17Bs+3blkF1Z80lDmDl5IHJWoHyzcHo+XDIgrCsIIo",
-	"gRNPS91LoS5vGXsCYLH2MSpLXXS1kVV+z0zXaY8fiLBVpYffNibdnZ9+z0zlhI+Ka93JEKvq6S77SP72",
-	"BZuB9QMMpfWjd0GND8dRnR9wL476kIjnPLZ1BPyNMth7J31fNEdGW1OVI7ven0IaKBEtgOc6zQVk223F",
-	"BUe5GgVlfyiUsu7HCxbfDKlIhtpHE96VWx+j3bZupTqcDDTambCbia6Xx/MMpqnzRh5cFYporehqQuwt",
-	"jpp6ovgzGW41R7EqgfMdLUPRz4T93Rn9odk7wUdQcRP4IHc2xJLh0NkSoaQFmPogClUUQzE+D82SisVS",
-	"JSSmwp7zNWqeBh0Szns2CkVRirQijfnXwHlD+rg3zajL6M0ElES3+DYI0GiFFi/78afjx77iJ72WmSGP",
-	"vL2pyaoEjVfunSpXWvE8MEWutZbZKRAAvkG9qQoS2YuFfkdYI8TnD8+lMEqm1eVsm10/fEn0/Usm16+v",
-	"DbX3pkqbtmRgDHNEugJyMEOZ2FKhmatgUY0/vzM11npxHNNWy9P3zGAd5Xu8PjhBy50piql+WTLMw2Kd",
-	"heT5WbkyrdaLhCwzbSyn04b0r+x/WPKTZur87N/YRg8QDQXZarpfESvvS8jfF3U1n4v7kyWwtEReOtjy",
-	"6bxTGRTlz+sTVqsNQ9eYU4y7cPbDJd0Qqm8ApjNmGenWh2leRSfNi/6CTTIUS6kgpVJDCd5KseSC+St2",
-	"K29YMkFRz39D41cbvT18Li4vf/i33MH3qVlyuZD0A3PkerHiNpZcDPmy6MuXzEPt6foaKgJrVK5Fmbj5",
-	"cKh2ynWkyfnZXpwT7VCdrpnvcch+ITK1Tu6NgSWutd0B4Sudbeub5qi0uztkoq629k0TlYuMdwYO3Bs5",
-	"KHrbt5ABb2z8h5Uw6m4yH6yCtf9omkL9KqjIY5EzKDtHMfB0lzja7QmDM7onTgTf/jz+L9zW79X19Y9s",
-	"mateCbB0o0ZmtbCy/ubl5MM0Mrxfx+/hv3v4sIr7sct9dYGS4JfqdMDteef7ASpIQ3TbvER09oxvKx3h",
-	"VjGVVvngRWncfZqhKh3JW2NwcjT9XUZvlGBePvryUeziNC9K8si9mCK3+uo/MMcp9ZL/GnDxm2IiPnii",
-	"hVVUcbiZzhy/z1/dg2dUMf2LCHu4O/R9REIJ+qgolpoDB9t5Nguuu4+pPQyhA/jjh7nsV1Uz8Rccg7DX",
-	"jTrUJpnDdq+4gwfjKp8n6mAnovmgg22E+6rZ/MaZkosfqFp1sFt/6ZSxxYszbVuFv9SPdok+zI/hZb7t",
-	"e0mO3kre9h2/oYU3po/UcgJHJJoumaEjO+iWKh1hWsaabnQoXAfrUxLRNB3FC54miokIMjN8cczVMGW3",
-	"LHVtZk+LJrRC4rNQUAWd9qNMwAOWRCPyrFIPgfR9B2outHFpQlLlraqpCUXCNV2tGFUsQS9CnkUKyYdF",
-	"C/C81sKg0lE87/BpN/NniFbAFGMo1lZqFA8whIzjUSj+AuEIOQhd0/wj7drQUm1hCskoWNtmpbgweWPv",
-	"UFwtuLYgLXqZh72UZiJehL1aYawiVdzZY0MRNZXJj7BS1UbEFhZFoTgMV8FScVgfLhRQIM6XpMOPESkI",
-	"rmEAO8CQiyV9N6VzFuXJqjVkwXTdtvTTCVFMYMt7KWIWihWmJ7u8rmpDdRAXML3de4QUC3IzdPT8is4h",
-	"CfrFbPhKCjZ8aTlJ5MUPF1qhyePxE7Je8DQvHOlmhJwgkYTCp/1wQRZyTZZU+DJfMLnLsi2yfqr5pqG4",
-	"ZhspksGIvIDtS2i1lZD5r3w1ZCKWCRSElaQfYfbN8Ll9CP0i7JhoEITC0hbFtHaQIR2ACXzuMJ6qY4uh",
-	"wBZi+gZKfEI3Hyjw4BaQH9ACSwQg+Hy4KLT272NPMOq6Q+NWh7BE377EjvhbJg3TCDyyBfxQwFsuJbh0",
-	"AiNyAZspcpeh7ZchOemdoGevCIixcwEiFZSoweH2PTPu3pRlhR0+A7iMlvSe+gCcXGaFvss+errJ8G7f",
-	"Pcy2/wLjoRrquzRm2aZV18GuMmt7pLi+pO/OgB/uHHlpaLrXwBcze+pw6L36jiNEGug+h/VpATkhS59w",
-	"MyjQtJHjhKJ8d0bEURqgsKWIKVdB1Y3C9nFQ9AuCfQqIbt26e3WYULHZo2hqDWPbIO5fgOKbH97uUkcC",
-	"34mlxIC2wp8sIrQINW7UMeJKz1eCyOE2aTnmvEJtnRtAvre+sSRcKkfRhamQxqJto6UZa67ZqHJCee2c",
-	"X/mquT+zpWS79gRjoA+6NkwNEc93vINj/ZXo/Uybyv5t0/TIU+e6HNWJeHYjj5sMCPaAK8TbUk3HwYjm",
-	"wkWWOnqOIadWktriin0582SZuaUO7owavy2I7wbsV/fjVnlKLkrSZq1IEJZb6XsMHgBZsSJBiazAz0CR",
-	"K5HL2A/9o80Ce+g2qEzsCCGAIffqA5fZqtszAOv8PF6Bh/Zub6m7eEIoWqHa4dXDAFHI8oOEKxajxkSw",
-	"m8fnRKfj9/DfD8e3rtr1x0wbtHjHZLY6uPpDUy1xQD4HSd9K5nrjEgID4BPXm6L+BXYNR6HJqRaggtZj",
-	"2FzTERA67sfuhvLMwxrbijmbQlVktvKUjWqXp/E1eO1z2M4uXL4MrZ5KnwpXrRCrBebVCi0SN/KgPW49",
-	"Du3iIT/AiB0a5WuRbjwlW7LltVV6QW3njgq2KXueGBygTf5Q6K7RHyKytOIdFFHY+G7c8YIqGtulkn60",
-	"ZtfDP0StJaNc5eLO+ZveK4qV116taKYNcEKDnQdPS/13rL2OBaCVbzHXtBBXcvqBq0Xdg859n6F6Fmf2",
-	"KT2VGybupBXcWdL/KqK3ylBwIiXp8XOIRjDT8Xv7nw9dOS0/oGXsXrG4jYHbxX2NNC0nkCNEPjW+NBb4",
-	"c2ohT1rKnS08YrRJvDtL2e+Fp3a2YezchbrV6VUovgW3WVCdK7hge0cG61qx6cIAk0imnZHbdfHStaY9",
-	"kX15ik69qMlmbS/6K7pk5/laDz2UByhaWF5gV5R3LNOUQ5Iu9DDb1nS/UnVL1XOHg+tktsQadVT4vh/b",
-	"OOSdfCslkyxm9xZ/sce1WuU+6aFOWm8VNPaCyp1e7y982fZOLIxZTXUyxe74OsKeVxPY/4oprHkdwGVz",
-	"n4HEMOgqCY4DgV5AgCQoBCtsTxGKyt0rVjvVSeS96KT/ZDwuDNWVix8KAeUQScleQ2iqJYmpgjKS0RQc",
-	"4FMsJj7N346CUGz9BhaxYPsNPM36c4RUFIp+2AtocB2EPWJpIZbd3RrsRO4ITOmKAWhSLuYjAjoKUiWo",
-	"4gxdBhTT0FDQKmcVJ/eIvJFcmHKsAVA5R9byvpQYl001iWi5BPioFBCMjuCzVn9vgNUmG0sOS8EKd3Ao",
-	"trye235e0n88fgI73zJsDwJfttEiwl0cuMT7b5u9iwWYLp8dTKfv2/P2sQxgv754pT609TYPjUyhQgl+",
-	"226GkuNlJz94KRM+457rfPUpVOM1yiTfdcdh6pbH4PmOJdaqxIbBZX62lIJbtiPmD8LOHGftNPpcujH3",
-	"mUwLU3QJVg3iwD+kG8HtvYwy/gw/RfhpY456hGJK5GpSQmCMkrc8wcTYFTal9WqAk+ycGAcWOS7mofA8",
-	"r7gjqzSbc0H6wMjoWkcTQpf0VylGdK3t/6csfmTFGMXmdgqQMGY8tWu34oMrrTMtPWLvao+sEAJLgtc5",
-	"XU6VTNmUKgEvuBZW00ylUUBGo9Egb8gQS6GNyrBCO+4yFBGAUoP84iSWgEQ3bMOSafG3NorHIPukjCbY",
-	"lcYC3khlxYQzv/cZB90rwj8jX66a+sLErvCh75MHFXdcbJA/AhdIUq45CrKhFR6ZuOVKClDWjokLnrFC",
-	"BRdNDB6zBy69EfFeMvaxAPRnSVtxG/uaKfk7jyc+S5JSLKtsjc0vCGOJE7qHx+/xH3ukuJTuw9eynndL",
-	"iPGHlQcW7s6BKXO11rpBLSczfgCScZWX+f962hVTa6lN60cLKAj+WnJM/SSuZbLZ2RwpwHg7urs3Eggk",
-	"2y2mJr6SYcpmJhRgXHCRBgGJRJamEVHMZErYdcBYS53AYoqc10UJO3EqFFzjShPsaFaqiYhDil7778Me",
-	"Pgp7E/I+7DmJKOxNQmFn/vAhyl3Aubh0SgTTILyAj9hNduqyEaD/jyvHmKDRYoDRpW5N1TVwTYDlQQYO",
-	"zePag1CAVYNCJ4u87UefkujJeBz5dlduz6PXb65evH4VDU4d0bZftKvQTi4Rc6ZJ0RmsJqFgZtIDSCh5",
-	"ClTQ60KVO3/2YWsVdVIxn1ZVoWZfZaDfR05VceUwn6pyaYNKPUiLDUmWQgzBkmvNxRwTcdA5c7DklLcF",
-	"Gt6wzR4V0t1oXw1sd40J6AV7Cr1NSuqlTBNQk0oa0VcOnEcLWZiVWhA1dGBq6gHzkXy5tbKdU2f1Qq4h",
-	"DhuCXFzOAnZJrRTsB8mQ6gV0yoMeoemGXEtpXJoI6UNboyEX3AQk00yRhBo6wCZ5gCehqDYz3WpdFVmO",
-	"DM2SSm2aXF6Ys4yPQvGS3limhTwN9iA87/PmD3bLZQZu0nZFuhPjTz55pyM7TQuJ9/vwlo2fLn60gLDA",
-	"+Xp33N15SW+wr6CTiQbVa9TYbqnrTnVRTog+7Ta6bkR8kYnDneG/qV5/bhf7RFupTOh/cNnjIywiBZ6W",
-	"9emtloJlBg8IeD+Ev9pHDwqPutRH73vMebnKBOk/Gj8anFohJA1F9P3zgnbDIo/fq0x8iFwaJ9zDuWJa",
-	"Q7VS19wM+yrZ0aEwax4zP9PE5bpSHw1abc6HTfmsPOT66QX1tEtq/CrHaBn2ebOWpubfaGICV9gs0N6B",
-	"3v3fscb+dsW2i+BSyEKrdCUsAeAUm2dDc164jZ+yJV/HSv8doVj1jf4ocZpm2UJl4kj7Zuq7Mp6+kohL",
-	"uIwt/QA9OSjzrOLydZbudmf6eRDc4cGX6gA8yztxW8JuqMl0QFZMDXUsVywnhUCW6ulCrTS+7S61hiwq",
-	"d8B3qWCHnWg7ZZ0rHHKPKAQz7OgbiSVHf4f16s7evHD9fkkfWWGpC4uuJIO4w9hVvu7K1Qa+D/MafPvz",
-	"+P9KUyddXkByaaRiJAIARpZWbumpVnUtlNWvhe4+a6G7HP1H5AWUrEgzEO68ucF/qdYFML8MNWp1/B7+",
-	"u4dvsLgpX0umYsnUvMtME83ZxYc6ypdXOZIpUajDedKaXS+kvOnmSn/xg/ZJd/NfzIXtcu5WvplB4NpB",
-	"Wf2hVBPwKH//4wqcB/utDWedwAp4EpDoxaufn7+6en3xH8dYkwkqlWC6mf2AFLnStKD6I3LP7tPU4I6r",
-	"K4asAPJXnaAQHzxUAl98vUBdqXKlEXrc6xvU0fzVzu9RWaDYUkGTJVRQSjcTQv1cZAkhS46nxjRNCQWb",
-	"pNPQqX3pSIciXkipIar7ylkt+9iezFIDn23iu63NCCWXKY1v7CWTSwg6cxMWMV2az8GC517KU8V5Ywez",
-	"lN+wUNCmLm9o2FDe+oCOX+ylhsYOvZBrb2wNBdUkAlRlk2PIITv++3/9N0aMR3MmmOJxRFYYFYE+bGZP",
-	"gfQj+C+Eqtl/THkSkb//1//F1dorOpMqFNjbjRrDliuD3Z0SlmT5ZYJXolKsPomKMHyViWhwmke8b4GI",
-	"0XjhK1X5JIBQRD7EmM8FNZliE2L+HGbj8eM4E/yd79YGT1hwe+J+W7B35IeXZ+fDyx/OHj39xh5a2MOf",
-	"DI4d4V/XMtngA/c71FmLtD3fAlBw3EOL8dRAcOGSaU3njPQjw95BfaQkFBE1hsaLpb0T0SAg6wWPF+Sl",
-	"hZZaSo3JFRcyvmFmdA51wyD8jhgpR6H4jvKUJSRhKb9lkAHRF8yspbohTCmpdECejP8UkCePvg3I03fv",
-	"Bs4zZRRniev4x97hleQ0BdySs1lAFlLITIF3vByBH5BsRYwkf/LHqU9DISslxJhDZremjc/WcC/k0k8x",
-	"IhSpnLd7KhzxvCeR33398wj9fmtfo/7+ATuXvpKGzzZV5gImFaClIBFVijVL5ZlgPYqpxOwaRMnj9+5f",
-	"eygN5dv2tWI2Bgg66AWlft06b9TtqRixRKxN/mizULZCe/wQNKYkd37ZLbrzTbaJhwf5mRxEXzzbXRX7",
-	"QXjX54nb2oFXPnCril9f+dgX3IHbK1B9mutVg1Mil9xABF+l4XapIbeLKkWL8F2Y2nEh/u5jNHlWjN7H",
-	"euIFXSv2uonQUgFsus3g4PWhhy538wBWDAe/zT6BEzlz9FD8WmugSMh0+HtUlSHa4yI+Ecuyd2nBaGoW",
-	"v3bWiIEh91olBmdoig2w4BghyFicKW42vckvb6vmoVsmmNYTn/IXM60xjxxTWisVVXAmpCMQXdC59Qs7",
-	"4vPsHKYe3Z0qt0DrAhL9cnAl1NBrqn1Te90Mq+r33veuGVVMnWVmYT9vSQ2A22FgptLepLcwZjU5Pj55",
-	"9MfReDQenUz+NP7TGMiS+/77vNSMg0HwftuObClz6bGP9y0/Au9x6QGWzCk9cIb90pNyd7TSY5olrkyY",
-	"H5eHyZUe5lev9KyUDf3h7Yf/FwAA//8=",
+	"7L37cts4mij+Kij9dsvSLCU7t55puaZqPel0d3Y7l7Wdmd9uq48Ik5CEMQVoANCKOpWq/es8wKnzDPtg",
+	"8ySn8H0ACUokdYntpDOurZ2OKZC4fffrh04i5wspmDC6M/zQmTGaMgX/PJsy+5+U6UTxheFSdIadC5ZI",
+	"kWqiuUgYMTNGZJYybYiWuUoYkRN4yMUNE0aqFcmo/XElEpYSnScJ03qSZ9mKdOmVZsKQ5YwJIgUjgt0w",
+	"RVKe9gadqKOTGZtTuwCzWrDOsMOFYVOmOh8/Rp0Xl3S6ubbXdM40MTOuyQ1Tmkvhl5PKJJ8zYU4JNySZ",
+	"UTFlGiaGKcMRJJVM186vjeJiCtOfS22YujA0qzmh2Kicxbgt+2Uq9JIpwjWclJ2N4g8TxfRMMK0J1dcs",
+	"JROpqhMzkc87w5879oOdqDOhmWadX6KNBX2MOguq6JwZd3PPFUuZMJxm52yyucLLGSNJMeRIE54SqYig",
+	"c2YXwO2YBTWzTtSxzzrDTjm6E3UU+1vOFUs7Q7uw9pN6nistVf0SYsHem3ECI2J/UwvFbrjMNVnQabma",
+	"v+VMrYLl4Ffbp345eS0Fe0VNMmuY30IRTExJIherdWCBP5KM23/OZJbqIVnOeAZQPxIlhM+oJkJ6uEoR",
+	"NaK1u39y8pQsuZkRIcmVTFeDkfCbQ5Qrd/dy0rcr7+PSt2zSr6Lxoot17nLPxeA9r/knPudmc/63dMqI",
+	"5r82XmQG74XfTtmE5pnpDB+dnESdOX3P5xYJHp3An1y4P6M6qvCKvm+jWUNHoyzmS80cZSpIEhCpEk2p",
+	"Yo5sjcQVm0jlb5OLKelqxkisLQGIewNiz1kxmgIsCULzlBup7FnbByNhf+tLka2IkdeWLCg+nTJlwQZn",
+	"7ZoZWzkAsrA042LaA2K1pNzokZhIBSM1oZn92oqoXAgupgNyZshcakMoWTGqSPfJo2dPvjk5OekFILZ2",
+	"7HP6fkynrHLwxVH794PjPqk97gs4zUbAw8MeEm4s4J2S+OXrP794ffnm/D+PX5+9ehFHa4ziahXAZzQS",
+	"gC12iM6onhGmE7pgKaGaxP/8+PuYdOOFkuk/P/6eLnXf/jPundrX7XxXVLGRsB8COhx51PYAYP+NV6EZ",
+	"0xGBu7E8yOIyN6TLMs1GIn568m0c2QXZSw+Xy+Ej1JAZvWH2zd6A/MX+zZEWTGQuUsL1SFASPz15GvuP",
+	"cBNcSxX5cHF7Yl4DE4K1GElSiYwopYausaDYQUFMulIR6s7mSI9EnC9Satg4ocmMjQ2fM5mbuDcksYXG",
+	"2DIqPE0ASG4KeI4IRWAciW9OiEa0g3sWnhTCrS7dSZkZUwwuLdZM3bAYP2u3NBKwZGqItIJGt5xP5YJw",
+	"5KBXNLmeKnvUvQF5we3nyJKukEDHZ3ZvVKQkRn7dh7OKiRNxiKYrMpNLeyZVYt2MOLC0enrVsWfTiQqm",
+	"7f6EfdUx7ajzF3Y1k/L65Xf1+LPEn4FsN5BrN2QvkPloB+uFFJqhrCDFJOMJUO9ECsME/JMuFhlPqF3P",
+	"8ULJq4zN/+Wv2i7uQ/Dxf1IW+zv/33EpRB7jr/r4Lb6FU25uD5DTwgC9BgQtQRB+SgFSZG6QfhRUgts/",
+	"iLZyG80GnY9R53uprniaMnHfOwACcqSJkhkjc7oCxE8lCKCwspfihmY8ve91WViwEjkcFazglMRMKak0",
+	"kCFH/yacZakekNfIbsiSai/CwOpfS/O9Ra37XP5raRnyjCiGoOAX8kqmfMJZWo8phcBWK4nBZp2sN+U3",
+	"DKhHXBGyYotfm5pP3SbcqGM7JFBE2obCmEJr6BcUu+2dUMOAc7qU8ieqcF2fA5iszGohKrOLCJQYoG+K",
+	"0CRhC4NgfynlKypW97pSKcmcipVfrj4lRq0InVIuCJ0Ypkh8zoxa9c/sH7HnTWv3HgypLmtD+rFLeCdo",
+	"bmZS8V/ZfSMJkB4kmoLk4lrIpYiIYjfSKpJSEfZ+YdmBlUzgTt4JekN5Rq+ye4WgM5KyBRMpE8kKNGtA",
+	"T2S0bl06XyykMix9xVJOL+Gg7xfELWgfaRI/xzn7dg2xF+SsUAgWBblgChYBHEuT7r9dvHkdES5G4t3l",
+	"9/0/9E6d/gpzBXQW4QsEERA7Vwv7gySaidRKGnZRbqVAe4TmVxn7Qcl8Yf9eKDuz4citkxnPUoW8jhs2",
+	"1zUsvpA1qFJ0Zf+eSY3Wnd1fuaGIEm3n+mc75mP5srz6K0uMfdttotBO4R7TlNvzo9nbypbaZqgcxiZ0",
+	"4a9HmqQrK14ngZwQ9/sZ1yYumINF9epZjufM0M0jtofld3/ImvFUNg7lYyik/VzO8su2kbjMqEOzrGZw",
+	"1Dmz2uaLG4ct1RN6IxhqoywlzA4BmuGkJ8LBppPQjCg2yTXNtP11QnmWK6atzmShP6FZ5gR3S0wFmclc",
+	"kW4ic2HIKD85ecLIoyGxaoKT6cmEK20iULBBfYCH9q/egJwRxRKpUqeEp8xQnmkwsBBLCxTTmqV/tGIs",
+	"gTnwk7gKe9VcGy4SU675iq2kQy7YKwGrAqp8VkOTuXLKmRVxaJbJJbO6GaHZkq40oX5FcgLCplyKTWCh",
+	"CR5pDerQxKCJa+MXWL/9ZSLVnBrkIN887bRbMiyYw6G0QWATApdwgYLnxrgCRcYNA4pbqyzcKoR9eBpt",
+	"viJzk0h8was/7pg7djOCwz8sYLG0Rhey8E51w+kaK3CYpsW6X1Efav7dOLay+fse+1zDS2735EaWZ+Yv",
+	"3YNF5CGnPKXqqsIdtqP3T1ybTXJVkPTiH60EtSQWNUQ/MMjWWxsq+4f56pb8nGaZVc3PQCisk9rfiGyF",
+	"VoASt4lgLNVDeHLNVqBRaW68rp9rptCMISeWlqnVSMxpMuOCoQl3kjFmIqIlDFe5Vc08denqRC6Yjgiq",
+	"QRFZUiW4mGowElntR4LxABhlD2x/YOSwYpYz9NjlgI0PDHYqF85MUL2NibRwP0bWvS4LqVw4ElQx4Z1a",
+	"zdfZHv+Ws5ylVjzALxEOjMsd8ZWUGaMCMCYXDidqZPZc4JqXPMsIF0mWpyw86a4z4LgFWDIfoZ2Iunn7",
+	"+aJcTm9Qh/TaUJPrEOdxdAcWZ79bb/YIYcjtovhYFBxgG2T9O1ttYsI1Plyz/c7kUoANqXYTucrqz/Dd",
+	"+U+EkispjT0gCxfk7ZuLS5Dcuopl1PAbZv+w53j29uWRJldUw3t1x7W2b7tUnLx2l6W3ZWOTdvcMlXJ/",
+	"7DdggIo6mUxoVkteE8WoYemYmt1peuVIaignmg/2YlE1RiAp+polihlvjujszsk80W+jd6/tGAusMIke",
+	"a2YarNXhKrzgkKWEkhua5Yx0S1chPNBwy7vL054DtS22vHdQgyx4giF2v4tzrs/WbTooOtpwlDZdRmj3",
+	"32CCcBFuaPWWCzCp3kC5yKgA6AqUVnbejiLP4a1mOASv6TqZXgPuOX3/ExNTM+sMH508fhrdAbS/sBwL",
+	"z9WftX0j8icuBdOeVKe1WLAPuB8CbWs3W71Ut//2q7gNASWgfRtYtLsAUt1aQCu1no2R+Np/JXaVE55Y",
+	"AIo6C6r1UioQ6yzjt7Lb0oLuNFnYf/+aKztMLpjQhibXtaS2OvWuJ9IKnS3AeOAHGsXl8ng/1MgcCKo1",
+	"zibFDQP/5im5ZotCZKsSmzo5ph7m3DzBb3WXfBsUdm3+Ngq2fQkHgOc7oHJfPPH63nFF6Szrp4QKwuYL",
+	"syL4CkkyRpW2j+UCJ9jg7Z9I1OpU3O9yNMnVCdup+w0dClST+MmJjiMSPzqZw3/Q6s/e0/kis599cqLr",
+	"2Cns/YVVGzbxDPZVN/mCmhnhwomHzigdlUtJpJjw6UCxKZdC//zol7hWOp0zremUbdfFcCHlC3VQ94Oi",
+	"ooYYHSIbluFATXr5ocYHILz1P9aq3374+prWpqoIF42Hc5AokVSE9XVAaAmzaj6cmg+Jljie+kOsW433",
+	"WLa+v04THSushICVS208zNsQBhBkDye0d2NEr57qd1yxxJA5m18xVSsyt/DbvazsNZyy2IlfXuMp3M51",
+	"ODP8gdfxI6OZmW2uorQktIOiG1f7aVm3PZqmiun662WCXmVNkg57b5gSBXnb1KMWSt7wFAzSPB2CCRkC",
+	"Gq4ZWzi3j9SmFjvBOD7WDOFvN4I7tSe/pwcHl75hed6Ezt0swvsteM61tv9siQwjQpJMiilTRLGFVAZC",
+	"iahI3SFyQ1Ku4ZLqTWCNWAXGvvpfYOamfR6MjXUMp5yqCk5+eYXa7IG0BMny+Iqbd4urQE94MU04cRto",
+	"D7h1d9biipPw02WTbbrPLRiT7NjxQmY8We3yylsc+REkhzkzM5brsU538Fq7wRffvaKLhbdY7m0SajHZ",
+	"VDWdcF/7mWOKO7wfa8xv5LLqeHbr6d0GtpbodDijLr5xP/rp57lOmmVvJp3hzwdc7C+1tmy2JHMcEejH",
+	"eKhEsbm8YRrcObWq7Eutc3aOiuKe592iN1QSAEi3lPt76A4qZHrCNcl1mYSycUdLRReVeFe3lI2IjCWD",
+	"SE4uphnr55qRP9vxxL6/gChqCLvmQhsXMF+a1OvZvH1zbEyDn6b63SNNMj5hEHPQdUsl35yUgcnk0cl8",
+	"B/9Mu34Dd5W2eWmqSuGdWpMbLMjkLMiugkNqMCsf5pgInAybAqWHlfUIioRp3RQpYfkGl2LPwINC0938",
+	"xWRjF+TXkENWp+SGb0XlitfXtzVmp6IsO6uiP7I6iHrtKGD1lh/1v3lCMmYMhNanfMqNjsjR4CgiR+Mj",
+	"i8pH/aOIaEMVeCkhtp66N+zP8ArEslD7yH7zf/181v8v2v/1pP/tL+U/B+P+Lx9Oom8ef/ynumO2ywvj",
+	"xKsXK2oXf+l0oGYzhUvGaNMRtN8TfMlH9ECCiDcyS4UZDYw79z1ZMuVCkIiVjffx0zXYo91Cm27OH81t",
+	"sO/KUdcJ3YfyPyNNnYnqR7nEyFkMWExklvHUMg1Cs4x0Yc2Y/UbyBTGSxBBd5fP1KsS00UkIG/dLqO6h",
+	"6UzfFlusSWwJAv986PdG3mk3PqY4LI5GIlYYfF38HvcwHjWEL9DgnevXApKckLlU8EiMhMRAE250AZwz",
+	"esMGfjUQfQ45RPZbC4aM9tTHquB+C1UXTMF45lL4YAy9nqfExY3Mblhq1eKRoIbEP7y4JIPB4Ni+2k8c",
+	"oOh4MBJ9Es+Zgnwex/l6Q0J1sbxyu2Ypg4Nycw1HghTLL7AL1U8IsMmyCDZvFVECM6UQp3O1sv+JMOmG",
+	"kIwaF0hzpJ3vfMkxzKTrjtViLEvti8CdMNYdMdZ+QdOlAy3Y1EKxCX8fD/EgA0rAqmkhkDVi348hKDHB",
+	"fWGA4hgf2SH4ID71l+7TTGIHLWP7NCZTBvYIiAa0HwXYoHptGIQb+QPWhmcZUYwmM5T0YPmwrXhY2IR8",
+	"2hgGLMJnkVZxDc6zyAVLGqbcjWiIR8rYxBC7UDmpg39IkDp/cXGJk2Qcz7KwR/nTnFCexUMfcYRRQjLP",
+	"UkiN8GdC3XYFRkUVqd32i9VztzA/gRArKtIis9plMJ4iObFcrwh6sp9YKAayCaRYQnyOPVg8KHiAK8b4",
+	"Ku+5BYiDeCsLDt4S4sIKa12xb8SrJisUUBF3BiVeIHiawLxHtJFWcnJoy8V0ECwJhXqrRqOdqnYVPvi8",
+	"zqZ//v1z8u3TZ78vosYxXm0z+jSRacWN7fJ6LC2VZgzJhhB56PhG1MnD3ITISlMuR8pSYTmGLA4YVoTf",
+	"j+cs5dTHJFqdR6Zj+/UyktO+aXnF2GdZ4ERFYkHU0UYqOmXjSZ6hmwDtXrUHg3utt81ClN7OPDNw0dVw",
+	"zA3rciCpGm4y1iIXbLpQ3p2/DPNBr7kAJcZd4A7uFBfzCRMHcW9ww3XMsE4B3aYfbrJ4BO0rlsg5I+Un",
+	"CcaeatItGEupJ/d1GvdqIqHRXjm+oTV5/d9JY1ga+D+BngDLmPIbf2o465HGXz27KmnkkSZulojwARuQ",
+	"kOjWRyOWFvKaSFPcPccyE8g7tOdt+4VxOf1q7C3TdSrxpgqb0SuWfYq+95P9ABLlv//v/0PSxlOOCBtM",
+	"ByRGz/KQLDKaMEh/wCdxrQ5oKUC9GF7clB1i3y3SxL959uzJs22B7PatTwEU+z7pBsaC2D6JGzT4jX2d",
+	"y6walJ7OucAQHkVddDbm6rugVaZqSZX9zp+4SB3ufbqRusEIrWS2VReHPYVOjm2D3cIvYLx9MYfzaXKC",
+	"+J8tZQvPLtdQo8IwOq89I/9eszZov3AEKSb2I0e6xYEdxvy3l7SQat3HfkpcYZkiTR1SFNsmal5z21Qo",
+	"3u86WZ0VvnLWlZtZO08HGqXvaEs4Q3DvB1nkPSDuZiNFkNwwigK2RcQjG2Qr+soYkDMqVgT2c0oQ9/zj",
+	"QL6UIlsNPgnc8YoPASRvK90LoCx61FNShPnysxCFD1K3RYx6rgZI14ZMdZ+zM+1g46xA1BYgug3LRkhE",
+	"D3dNbFxxGNwJ91IJT6nErdSRrYuLH5+fbW5tkV9lPBm7lIL2gwzG1q34IpmxNK8v0uFKRDkFC+tbXK2s",
+	"3smyyRBRwTB1QzPSjR89c4FrT07mVn81I5Exqg15pntYPyFRUhD2HnLouBSkG//u+NEz8jv8P/vyv85k",
+	"rrJVfEreXT4fiVxkTGuCOpWruUDi5+dvXo8v/+uPZ4rR4+fcrOLegLyYL8xq6CulkJTNKeSvvvQLNDy5",
+	"tspglhFQrhZM9QvNcaKZ8SmEqEHiW1aBHglv7nBUjRg5ZaB5phKScFFXdQ+dWljE7T16Nq9DHYCOc6ZB",
+	"MtsIkHXBgeO53jFIgvkIwI2Jirig5rifjUQgkMUiqzVYKImIzq+KEUCJMpmnO2bdLBjilGUZScJY2p5s",
+	"12Di9HoI7iaqnFAtVPOpuHd3VRmuTbhudFUtFBcJX9BM1529PWpWWJAqJL98sXQe0SzbM9OjSjo2dP43",
+	"CyYuLn4kOAwsaN1SV7evaZJxweoZQq0f7Cfn8nLC/6OT+Wnh79rYpDFg1tXEGwn38YZFW4kdnwqWPg/i",
+	"6jfl5eqPW65v93PXTDX52yyzbJbxFJtL4xIMjSSZnIL5W9deANhdxlgQ7MAAjGrWgVt2Zd9r0wQbqD1z",
+	"rBu1edAQZLyNLePbz3HsgblibTGwgNPpJr5tMj7LHrysNayY4Y40YeKGKynA1nnsYZckM8pF7T3NqB4n",
+	"LltwjY0HivmhYcp7RSyw92Zsd+iOtEEGsMOIdrJCWiSEpjkjXWDLf+XGODlxx6xsMQ7C8NqWWlpKMVAC",
+	"Dh14TMFlMROmJtSuFG5aocyPC94Z447qQQZ/I8lMaiZIlxbx/L0qiDhIiAglhgkzK+pIMsVlWvr9n83r",
+	"6SkWN2vJo8UB2xeCwudRQVfr5fmawmqN9QoLvUMqcjKE5GPtiqQ6432BQGALr5hnyip+m2LJIVmFPmG6",
+	"xsIG/yhcV0h10LNAFXOVgZi9Cm2lQqrB7pPlUy7IhGdsJBKqXEE9No/IVe6q6glJ2GTCEsgnck4iKFWX",
+	"GJLyyYQpJky2GomJknO8dPhqLwI736iDqSjk9dmrF640lPvgkCxnq1GHMJrMBiOB0RQ+r7vqgyOKLRhF",
+	"t8DcLsSyTn8Yg5EIwyygnB1sWkjBXBW5wzzPdRGlTlQr8DPyFL6C6vsF7lWof6MchzXlWqOgpYMCX+Ym",
+	"kUIblSf2st1vkSvsRrX3LnrPGd5brWnSLfCgzIxD+d9O+RxV8bSoXlsciN3JkNCljsg0WUQE0gehJKjP",
+	"H6ylEPtwlt8Qgd/NkFTkc20ak75jGV1pwFjQNK2aTIk2FOBHszyVfUVFKudkQZVBT/0p0TOpTFivDELD",
+	"rphZMouwS4lq64B8530QO/CRKt/YbUPNtL/tfYy/fG5fuXRvNChwxaU2Y/ltGHGcrHm4/QY/sGNc6Tr2",
+	"/dvFm9cYekAW1CQz0j3//jn5/ZNvv+lVqba9Rsy1LtzmXI8E+tdjkWdZTBQzuRJYv1SSQCMiXR+tST03",
+	"QwrWi0YC6oni0xiXostEP22kYql7yecfhjESduRICAY8EA9FEyPlKaHgsrfcJqO+Qq3MoIAbWc5kxuqq",
+	"jZQUbjf8qtK6DRx7hUEd7dvpuuPjQvOUFYGtRebnqT9fYIb+Z4zdkE6ttQOwFJ3lLIcS3WImZ5atJKSm",
+	"zBRxGBsz3ird3e3oAwq8ce64jTV5Nsaji2vPK6TKO159QZ8bpq87xSEUqHZvti6kUZYPE3F3o8Wt1+qR",
+	"1kFoIGtvveFGcbtc4j5T18n7W9fQxAN2u8M6btAITCc197XhI4067/tT2XcP/6qlGJzT5SuXRWzJ9Uok",
+	"z6EKW212XSV/LixgFrjHN39FyG740eeZ1agtwtV1bfgZJd0don1d9hSuv3yxXFiwgXDaWn62Esl5LmpO",
+	"xxgLPjVRva4gtqXsEF44kQrlGsWMWrliVmC+Je4jpBv3+1Y/6bsHOnYRmr36hNOkuLJWmlBe7oGGn8Iq",
+	"vm7UWPmQRr8TqaD0lZXNOM0aEiMF17P2FWzFsBlUOG9M2kyY1mQp1bWPMLBL7GLIo/+ZNxS8OrigHqOa",
+	"jXNheNZi/8GFH2mSZJTPg6BQwkSqifPUKCbYkqVWXoBqYtjIwE5gh2FZQ3fiV6vSruS3BuZNeb27DUlI",
+	"Exg71+mmq1aGcIvxqyJhrgJ/ci0nE1g8SM9QRNVOs/vk8N2xnLRVOeMYc2vAgAD1fgdtakw6njS1I/FD",
+	"UL2ggS0OKs4X/obd1o4F53aXqwNvVZ1tuzVvFRIAPhFvSr/SGjtxGBsPiZZzhg57D2Onm3H3UP+Fgvy6",
+	"gidhwORGgbiqz8pNVXqvok5CRcKaqka6tgOVCJ8Ft29lvBMISfYzaAmu/Uxo2voUc02Y8btmuvErDQP+",
+	"QiuNg5aCcAeLigpO0sJ+bkW1c5zs7jJ9LyEUo6EowwExcpu5TBjN+AkX6b9QxOzV7sMFeXz2ZOVDE323",
+	"RA/Z/d1vIu9d5D1FEDpg2Z0dk/FrBvEUqTOT+5V982QnF3nTOd0G5gE8HW5Ssa+/gvIjZ2m6543tEWC0",
+	"3U8MH2ta4f2mEq9LKoIti01svfzN9fs0w0/HeCzMrz+JV28RRHlTTh1P9XrmDK80Q+Iaa2dDCE7hfgLf",
+	"Bi9aG/kRXerD9jDxRTPIZfKFfblrmkamigoD0tOegRRQ3SLXnyjY7GPYUYymY7uFhhA+OKQ5xbBEcMg1",
+	"FOfdOY63hWS7+LxyTdvptl3fQYS7FXSguVsAJWgA0VUg6rpcNmWhrDe01w8A4VKBCMs0g+LvCDI+6woE",
+	"eLB8luCzDp81kFQBpACfHz97VleMhr5/iYMfhR7RSk7lLYBIzTkVTSNcSdlqh7dPBZ4t4UDocP1Blha4",
+	"bvz7xyezuAcKGcYOPpqDyy4MFyosW/0+bKQ/p+/7xmSn4NYkc0bRao6uaEfQoLFAxm/YxmtlJ0zXK0Yz",
+	"o7ExSZUWP90xVg0OaAv871HhAYn7x2idukPuYgshGJDW2tJra8evba76F7/uWxEk3FYOlSRqDIyNDWC7",
+	"Z3/5/10QfM8HJ6ynZR6V2ac3nC2LsAUf8ekyHx2D0e0dGQfkZIgwh66QPRsWRp13Tta5BbG9kv2zZkt2",
+	"v2E8WUIFBLDyqSAV00SA8CnXi4yumpsYsHlTotyM6nFRtrZRjIPgB0qgPjjxw31Fa0jA7NWvrLUeGJ+K",
+	"MRe3wptrjDF8KvpcbCsesNV/qpkqXZa3WzopvDV/R1HZxLFyNRWD8j7xGXYDh6limxb4FpCrsNBvohYQ",
+	"DEY+eXxy8J0OSSaXTPUTCvbLBlUvIkf/av/nX/YqdhFqCY//UBcg3IgxZw5JnPLjB0bk0WPLzq3SQa5W",
+	"hukBeV1iT2l3LGAquPktSkvUWSpu2BsQKbxXrQDuHR1DAZhvOIT+Ao7YooWGvQVNuDh1W71alR6snTVf",
+	"O+FtMCwgyZ/Ar8p9BzZA7IMQdSRPk07UyVK6qLX72bcP00o/F261Aa7VcAvaPoF0kBKWawD4tqC1Tl/+",
+	"c2v7rLposkJMoIrbs61pBLHVV+n6qda44qClCBeaJbli9bd2kC7fWkL0xrfU3wkT3OIbW/P4FZVgPmWC",
+	"KW4hXGdNpm3LhCzCczEdl9XbP08cdMWHsckdrGpRhlxCSYIywBbDR4psoqqU2RJpu999tjaDmQCLAdQe",
+	"gm9ozobHxzOpzfHf//t/MKUCspmtOgVtg7G+BZx6b7CXbLHmPXCrL2AqrBS6Btu4idqL30/wcPB4kOyx",
+	"iW/bU+QDXCoGV6TG20OtORfeHNCGZ2Vn5xLT9sG9w/Kc0KPrE+KoKrFhQF68p4lxjcrlJPiCBTnfMPcT",
+	"TWCb1GKtFYBUxO3ed6jWQydUuCAGSAobkLIrxBYBfida4PvIRxt95DH1EVJgizbu7uVZQxJPLaLPjFlo",
+	"0rX/cXYoDPTJpFxc0eQaLBwodVbgu7dlq/VGjAKVm5pAOaj9jmXcEr/WAJOaAJzDExw3EuZmUhmCHfqc",
+	"YFGNTjklZW+kd+c/1Z448/0p90FUeGnPDgM1rQhTPEIX4WPUCgWZwsesr/li0dSYMBctXneT67EvzbMJ",
+	"xUykC8mFOdLkx8vLtwRfqJrVBXbYrCi5lfo0+1RDdPi4e/uE4IXgtP1tRWV7Ng9rYRPDEMTcSneA49vQ",
+	"GtZR4+481hWI3IyN0CuRDBCOYl96UxMfs4C5EHzO0r7MDcTHnJIYYiUGLqQMK3H5EAhLYFwMBMScQIBa",
+	"RBynjlwwbYrKrrMy4ecC1gRrCqMq4EEZWhGs2af7DjYD3Eqgckdwi/f2CQqf+8JBWtsuWsBdSvQ7ih37",
+	"iBi3ydjDJk5yzqE6jy/EH9VFw5YFjXflsM1TBNHm9Ryktp8y3CQ3qwuQxrE9IqOKqbMc20xsJF+fvX3p",
+	"nDPdWGkzHgwGcS8ikEDmSkS631FWBuEifvvm4pIc0wU/vnl0jD1BISwbtQALJDBruWorQ2C3cS4mcnMl",
+	"LpkN9w65/hWH10QxPQNW69ViS0kmijORWmHLCYcWk0cCY69gB/All46AqVbBVyN0v6QYlw8+H4jad1OM",
+	"xEYP7cFI+Nw4t3kv3GGrVkIJbrw40jOXxw58YUj+hL8WBz0YiXOZMT0kMdSGiUkXFDtwhvUiEvtSMTHp",
+	"VleOO44wUbgXjUTsKsnEpKsYTQGo7BfQveie6ur+12ph9nB/UGoOBO24qdN8jHkm3z599vuetzu6zKPY",
+	"sv/YHmc0EvbGXGU+wsUid3gjJxMs0UBiLGz38y8DSE6JB+SlG+4r6jkP4Uh4F6Fdo6uzQK5kyp1SAJkw",
+	"XBBoPT+s9q4fknAjsIGR6Man9ttKM/PH3Ez6f4AO90uWWW4eFaUe3RD7G/TXZim07L6S6WokUGxxnlta",
+	"0zAf+uNSDas7hfo++FWLFtBwmzx99Myupb7uYNwLS+tt6Zsfvz27fP5jjOHSTt6HKdqShOBj9JppC0HB",
+	"IcHwPgx3N26khLO3fA8cW4hnoGn5BsBwEws69YVTIAeG/i23YAGiRzwEkxy6vOJAJnHLtu/aLU2ZKWN1",
+	"pWCnLtzC5/+KooE6vAILuwwdqgqzla5kDkHAIp9fMWXnKOCKGnBUYmHXpSRJRrWGqq+QXVQWxi1Kimqs",
+	"KepRZqOhfhTUERyJi+/wdF2iD1x72fdMusLNjCOUUQGG/Bu0S8PoATkbCU9fYPSEixRrsMJiySTPMrKk",
+	"EF2sOJtkKxdJb08KCs+zlDx9/K0FsI1SlbHD3PjcagD9s4lhKh6Q+HgGTYl+BRwm8TEUKbV/KYuEoNe4",
+	"gBf0OrqKkZ6En719GZT2HnYeDU4GJ6CHLJigC94Zdp4MTgZPsAb3DHiU5yRAwuwDV5+qCBZ4mYIXX5uy",
+	"W7fG8Fg6Z4YpDQ6B2uZeZSkoC6WuXAC3A8Ak5U1Mw6I7OYoJtTLy+hRQXKTMxRpwrXPW/HkMNdzj+2Wl",
+	"iGXRrB/zh0XTLlxxry3T1IlH5WEeP0c1YYeREOEBLhbF9EIKjULH45MTl41nnJ6wToChy1WxxN0atIPE",
+	"DULEekVLJDquD7qw4v/HqPMUF1H37WKxx47d4PhH28e/C8vIwktPtr/0fVFs1r7x+Nvtb1xK+YoKVAR0",
+	"Pp9TtXLwADhCMjmNiGBLSxqw1AF5qXVu9SwdIaOirgQx0h8XZyMnAbzqyAUQRa6ve1QRukobmvYGDeqs",
+	"tyCP0qmGAHNA2l/sSj0e++Byffzhmq0+gpbUjqo4z5Em/lVyzVYFjFtCUYI4dqst1SM0ijbD+y9RZ+Ga",
+	"oVWnfQ0ym5C4+7LPPtfrlVm6VjC1LAiCZiFpcyT+I2c5MBlgf84Gf81WR74cOum6KHcS+23FvQH5C7aV",
+	"V7kYiWplBV52wsfEgMjOuXSxhI4hYunaIXCEkXCZGPYnpPju+1JUPuf72nc59u2HchKWe7F0JGCzIHNj",
+	"YktZmZu9hyG9yO8Sm9G7Wt6+97wrx+2iIBcgx4Ox0C4Cwe/RCdE+TObp42+B84xEhfX0kJ1Uab7Lz/XJ",
+	"Chtk5vGtkRk/x5mrzlFHaPxvjrw83Y7Hr6X5HmpR7434UefZLqTlXVBtOtQAO8OffwlJxxlWYrBMGbrT",
+	"ut0Oy8IpFcgVchnieIHQa3heYAg4IXUr6662TNGdO2QZNS2na24TFTm78MFvh/yH5aJA/nfaAFeuRf3p",
+	"WuN+i5rLqjXeX2rJCJquddcbvafbbLrJ5yFLu1q5GKnfxJ3aLYUsmXTnzNCUGup5rrtObAjVCyKGIT7Y",
+	"gHesCAimyNGLSoC1V13yw+qdomvzedipxykLf5Lp6g7u0/lSP1bNnS7kZw2eHt3B/A2wREsS/2VKkCc7",
+	"gFvYMufpoyc7wedP0AQBXni2y0YKk8UrlnLqO2HdD58rMAgvDGq9FooYuajQwKksaxSEDfhPScXu6DGP",
+	"HEIpjz+Uf3xEWTNjaJKvYtl38HwNyyqg/rSmODy8lN4rUdtbvtkbLO8XUPAMK4ASOfHUmSuKbkYh9ETA",
+	"Yu1jVJba6Gotq/yBmbbbPrknwlaVHr5sSDqcn/7ATOWGj0q0bmWIVfV0m32kePucTcD6AYbSzat36QP3",
+	"x1GdH3AnjnqfgOc8tpsA+IUy2DsnfV81R0ZbU5Ujf4+sWEgDNfkF8FynuYBsu6644ChX/iv0h0IDsG4y",
+	"Y8l1n4q0r3004aHc+hjttptWqv3JQK2dCXvA6s3K057B1PUrLYKrRiJeKroYEovFcV0nWX8n/bWWslYl",
+	"cL6j+Uh0c2F/d0b/G3gTH0Exe+CD3NkQA8OhsyVCtTgw9UEUqiiHYnwemiUVS6RKfY7PFWqeBh0Szns2",
+	"GImyyn9FGitSg5i6YaSLe9OMumI5uYBGchbeehEardDiZT/+7OSJL6ZPr2RuyGNvb6qzKkG72junypUG",
+	"xvdMkTca8m4VCADeoJRrBYgsYqHfEdYImXD951IYJbPqctbNrh+/Jvr+NZPrN1eGWryp0qY1GRjDHJGu",
+	"gBzMUCa2VMh3ganGnx9MjbWeHSe00fL0AzPYouQO0QcnaMCZsk/B1yXD3C/U2ZN8fhY2fdB6lpJ5ro3l",
+	"dNqQ7qX9D0sh4+/s39lK9xAMhR06DntfhGLlXQn5u4Ku5lNxd7IEVm0runJYPl30d4dWhkXp72ojD+i1",
+	"e4pxF85+OKcrQvU1nOmEWUa69mFaFKjMin4aYJMciblUULxAQ3eLSh+SkvkrdiOvWTpEUc9/Q+NXa709",
+	"fCouLn7898LBd9ssOezRcs8cebMPSBNLLod8XfTla+ah9nZ9eUKB5d+XIiRuPhyqmXIdafL8bCfOiXao",
+	"VtfMDzhktxCZjaJGtYElUElhr/CVs6b+cU1zJKFIvs9EolJhYftEYf+e1sCBOyMHcEFN/qxL6DNOv/RA",
+	"lns064GbzAerYFltmmVQGhaKXVrgjELnKAaebhNH2z1hcEd3xIng25/H/4Xb+q26vv6RLXNVlABLN2pk",
+	"VgsL9TcvJ++nkSF+HX+A/+7gwyrxY5v76hwlwa/V6YDb8873PVSQmui2aUB0doxvC65wrWxZo3zwMhh3",
+	"l2YoD3/tMTgFmP4mozeCMw+vPryKbZzmZSCP3Ikp0n//83CccnsPARdfFhPxwRMNrKIKw/V05vhD8eoO",
+	"PKMK6V9F2MPhp+8jEsL+3qAoQhCCT/Fay7OZcd1+Tc1hCC2Hf3I/yH5ZNRN/xTEIO2HUvjbJ4mx3iju4",
+	"N67yeaIOtgKaDzpYB7gHzeYLZ0oufqBq1bFiYUSCW8buic60bRX+MvuOzNGH+Sm87Jhinl8gR68lb7u8",
+	"Tyhg4JpVbeQEDkg8njNDB3bQDVU6xrSMJV3pkVgoppkwpySmWTZIZjxLFRMxZGb4MtSLfsZuWEamSuYL",
+	"ferYARdESHw2ElRZqkriXMADlsYD8l2lHgLpaiMXC0AGbVyakPR9KjCVJOWaLhaMKpaiF6HIIoXkwyIv",
+	"fV7UWuhh4odrKFc0z7eb+SNEK2CKMZRFLTkcniFkHA9G4i8QjlAcITWwpiNN7GHB+3G/D8koWNtmobhw",
+	"zUdd1ifX9khdVuaRJqNORnORzEadjcJYZaq4s8eORFzXgSrGSlUrkdizKEuyYrgKFmXFSqwjAaVYffFX",
+	"/BiRguAaerADDLmY0/djOmVxkay6ASyYrtuUfjokiomUYQhMwkZigenJLq+rslEUFzC93XuEFIsKM3T8",
+	"4pJOIQn65aT/WgrWf2U5SezFDxdaocmTk6dkOeNZUaLZzQg5QSIdCZ/2wwWZySWZU+HLfMHkLsu2zPqp",
+	"5puOxBVbSZH2BuQlbF9CF9uUTH/liz4TiUyh9Lok3Rizb/ov7ENoxWbHxL1oJCxtUUxrdzKk5WAinzuM",
+	"t+rY4khgd159DcW0oVEmFHhwCyguaIYlAvD4fLioXIqR6GK7Xcox9wq32ocl+s6AdsTfcmmYxsMja4c/",
+	"EvCWSwkObmBAzmEzZe4ydNQ1pCC9Q/TslQExdi4ApJIS1TjcfmDG4U0oK2zxGQAyWtJ76gNwCpnV4mwR",
+	"PV1neLfv7mfbf4nxUDX1XWqzbLOq62BbmbUdUlxf0fdnwA+3jrwwNNtp4MuJvXW49M7mjmMEmi5WrOQ+",
+	"+Ruy9Ak3vRJMaznOSIS4MyCO0gCFDSKmXK1yNwo7M0PRLwj2KU90Devu1GFCxWqH2q4bENt04v4FKL75",
+	"8Zdt6kjkmxwGDGgt/MkCQoNQ40YdI6x0fCWI4tyGDddc1ILf5AaQ762vmateChRdmAppLDuiW5qx5JoN",
+	"KjdU1M75ldeVfP0YdSwl27YnGPMxcin+fYTzLe/gWI8SnT/TurJ/6zQ99tR5U45qBTy7kSd1BgR7wRXi",
+	"bamm42BEc+EiSx09x5BTK0mtccWunHiyzNxSeweDxpd14tsP9sH9uFaekotA2twoEoTlVroegntAVqxI",
+	"EJAV+BkociVyGVjbp5sFdtBtUJnYEkIAQ+7UBy7zRbtnANb5ebwC9+3dXlN38YZQtEK1w6uHEYKQ5Qcp",
+	"VyxBjYlgo7zPCU7HH+C/H49vXLXrT5k2avCOyXyxd/WHuq4dAHzuJH2XxquVSwjETmlXq7L+BdTZckKT",
+	"Uy1ABd2MYXP9/EDouBu7G8oz92tsK+esC1WR+cJTNqpdnsZD8NrnsJ2du3wZWr2VLhWuWiFWCyyqFVog",
+	"ruVBO2A9Dm3jIT/CiC0a5RuRrTwlm0PXPtc3hzsq2KTseWKwhzb5Y6m7xr+LydyKd1BEAUqkQHmcGVU0",
+	"sUsl3XjJrvq/ixtLRrnKxa3z171XFivfeLWimdacExrs/PE01H/H2utYAFr57s11Cyl6s9xrtag70Lnv",
+	"MlTPwswupacKw8RBWsHBkv6DiN4oQ8GNBNLj5xCNYKbjD/Y/H9tyWn5Ey9idQnETA7eLe4g0DRPI8URu",
+	"G15qC/w5tRDb8NaIvDMPGE0S79ZS9jvBqZ2tnzh3oW50epWKb8ltZlQXCi7Y3pHBuqanujTApJJpZ+R2",
+	"/TL1Rnu82L48RqdeXGeztoj+ms7Z82Kt+17KPRQtDBfYFuWdyCzjkKQL3ULXNd0Hqm6peuFwcD1D51ij",
+	"jgrf92MdhryTb6FkmifszuIvdkCrReGT7uu0EaughSZU7vR6f+nLtjgxM2Yx1unY4ief6hi7Sw5h/wum",
+	"sOZ1BMjmPgOJYdCwHRwHAr2AcJKgECywPcVIVHCvXO1Yp7H3opPu05OT0lBdQfyREFAOkQT2GkIzLUlC",
+	"FZSRjMfgAB9jMfFx8XYcjcTab2ARi9bfwNvcfI4nFY9Ed9SJaHQVjTrE0kIsu7s22IncMZjSFYOjybiY",
+	"DgjoKEiVoIozdBlQTEPrXqucVZzcA/JWcmHCWAOgco6sFR2gMS6bahLTsAT4IAgIRkfwWaO/N8Jqk7Ul",
+	"h6VgpTt4JNa8nut+XtJ9cvIUdr5m2O5FvmyjBYRDHLjE+2/rvYvlMV18tzedvmvP26cygN060AI+gkmo",
+	"ps1DLVOoUIIv280QOF628oNXMuUT7rnOg0+hGq8RknzXHYepG56A5zuRWKsSAKNi451LwS3bEdN7YWeO",
+	"s7YafS7cmLtMpoUp2gSrGnHgH9KN4PYegoy/w9sIP63NUY9RTIldTUoIjFHyhqeYGLvA9u9eDXCSnRPj",
+	"wCLHxXQkPM8rcWSR5VMuSBcYGV3qeEjonP4qxYAutf3/MUseWzFGsamdAiSMCc/s2q344ErrjINH7P3G",
+	"IyuEwJLgdU7nYyUzNqZKwAuuhdU4V1kckcFg0CsaMiRSaKNyrNCOuxyJGI5Sg/ziJJaIxNdsxdJx+bc2",
+	"iicg+2SMptiVxh68kcqKCWd+7xMOuleMf8a+XDX1hYld4UPfJw8q7rjYIH8FLpAkrDkKsqEVHpm44UoK",
+	"UNaOfRdcK1RwUcfgMXvgwhsR7yRjHwtAf5a0Fd9A+CFT8rcdT3yWpkEsq2yMzS8JY8AJLfL3rzi0q2kx",
+	"i6RzLlzVDOzDo6G+BvR/sZ8g/hOn2EqR4guhK5Gch+McBidSpVYKt9KXpZGuZfiQCFn0HrIEoIAWy+Qg",
+	"SHfFDOliXX9YF2Z3kpQlPGUQlorV3nuDWhOLXcyf/LZ38eBYClgs3jsooMF22M6zyRNhB+7nymme1DA6",
+	"32lSO/CTJ8VGj1yTay7wihK5aKw8AD9W5myjQMElXMCLey6p5J1SVfoZBIdz6npXwcqa3viEdiN3aWYL",
+	"zqdNGPQnExGZpWXLjAdFpBQbKzSqrsQCYLJUgFwY0mShDFrLenj3dNQOrea8roX2VLv2wpdBhrJ46+18",
+	"jOgcXNVBxXOusaHTOhEHkjosjS/SN1/FCGjXFKqsQUi6xVDsigYk2dmrK7NI5auduZBtLTFIP5ypknlf",
+	"fjrX0B0krNg/UzKfznyieA+DczWdF0dPzJL7tl3eGD9okLsC4L8j4SuY4fNIYOEWH1KHvyyp6gd+wwgF",
+	"7AV6gOVCMYADm7khqaBIWwqcRGyM1hC4ikV11KRJJjv+4P61Q/bxOso85B9jRfSQ+jdQ8jb5L+CxbZ7M",
+	"qwqx2r+4hZPPjz/gP3a470A1faiwfyBsOL2pyPHZno4eGpgaS3g23MzJPWjvl0XHrYfbrkQ9+EO5DVsh",
+	"Hv9GnnoN4ZDpamuf0ghTX+j2NqVgG1zv9jr0RcUzNjEjAX4+F/QbkVjkWRYTxUyurK6MY630B8ELaARz",
+	"CXvOsjkSXONKU2wuHJQnxyGuFTzpxh9GHXw06gzJh1HHGSdHneFI2Jk/foyLaMzCcmmVMg12RJCB3WSn",
+	"LjEYWnG6yugpCrlOlnRrqq6BawJiDyTD0yLFNBoJcDBSaCpXdODrUhI/PTmJfedZt+fBm7eXL9+8jnun",
+	"jnPbL9pVaGciFFOmSdmkd0NoxSIB92AsLKoRRJ02UDn4s/dbNrSVivkKBxVq9mCO/G2UNyhRDksbVJA2",
+	"qpRmt9CQ5hmE88651lxMMSce46S2GjHXJaeiQ2f/mq12aFbkRvvCvNvLvVlylp5Cm8HA0yOzFDwWgXPi",
+	"gQMXgfv2zIJuoDXNUOvaMX4iX24sMu08S3oml5ASCfZElz4sRbZa650FkiHVM2haDe36sxW5ktK4jG3S",
+	"hQ6jfS64idDkk1JDe9ivGuBkJOK3by4uSUMX2dhyZOhbGnRMdSUaXJDKYCRe0WvLtJCnwR6E533eE8lu",
+	"uMwhYrHZp9UK8Y9uvemonaaBxPt9eCfju/Of7EHYw3nAHYc7r+g1tvh2MlGvika1nU/bcKqNckIiWHv8",
+	"w0ok57nYPy71i2q77XaxS+KDyoX+B5c9PsE5WcJpqE+vdfcOGTwA4N0Q/mpLa/BmuiokPgyw4OUqF6T7",
+	"+ORx79QKIdlIxD+8KGk3LPL4g8rFx9hVVAE8nCqmNTQOcH2GscWpHT0SaPt2Mw1d2RnqE7OqfbKxP7aV",
+	"h1xr62izAgo1fpUnGKThS9hYmlp8o44JXGLfbosDnbvHsdpW0+W2yzwvKAhRaRAeHMApmTHF0IEB2Hib",
+	"3bFbVvofeIrVMMWfJE5TL1uoXBxpy8l2KT7wQCIuABkbWnN7chDyrBL5WrvouDv9PADu4OBrNa2fIQlF",
+	"SNeGmlxHZMFUH93snhQCWdrM3G+k8U241GhzV+6CD7G3G0bnB4a8wKvNoS61ESeXMN0dQqOdYEszePBY",
+	"/QZrUMN5t/vg69ScSwyAuQtbnP3053Eaw6YevMVfZqFpgNQt7l0A5uMP9j87+PgKGH5w5rLihEt3nauo",
+	"MOMLpNWVQB8sFOCLLmhDV716ItIkQ9Qf/smd4zKkyQAkfc1ZyE24soNYYF+tb4VUlQ9MyQF2r6fTVnT6",
+	"jlnK5/HCtIGh98EE4PjggfnSi+RAbRRHKmVR0Qn9vcUF78Gmjh0NbTUMWih65cbdIbC+00y1RcO6pf6D",
+	"pEN5Suh2/SWS01oB/SxNS3i5Q4KKE5yl6X3T1G1gWr03MO+5UOG5dE3NH0qMfQ7qCd4W6u5iI+BzQM7S",
+	"FF1w7ic0665HiOxPW48/2IGtGgE6UdfwZkdv9dfbnAwcy+7CXGF/TJEpUMpK/rr3pdHG2nI5CAy7zOdS",
+	"ig60fUHiVDs7xyF3KXbaGbZYrLDz5W/QZHX29iVx6WlddANhmdMbmuWsCozuMrZas1yL2jthlfbbn8me",
+	"VU6dttm1yIWRipEYDjAmQi7XYjTAGlsEajyYwT5rv7UC/AfkJXROyHJwbPpQG/+lop3CBjJsUKvjD/Df",
+	"XWxmBaY8dO7Ezp14FQ00ZysHbO6ivcYCAwq1P09CntzGkt7pz6hbIkPCfKDfID+C062yogXVeilV2iga",
+	"tTCjd/rO1Db76c/DimBTD66VL9S1YgFzQM5IJhOaoWA/pytyxVxjC1oAdIT1zrGZ0ZmaSvGYp04saNXL",
+	"4NEOihiymQIHHlwzrLih0jWDLCZCZazVT7OfU6b+2E/unApcOnXy63bK4A4P0pTt0LvRXLc4Ze6YGX0e",
+	"p0wrGDqnTACOD1bCz5Pl4oA+5XqR0ZXLdWH9OeUZVNgsWJJUvskbpJNDwU7CzRaOtGRXMymv2+Xiv/hB",
+	"uxSy8V8soi/Duvpl3ZSIYD0xLqZhv+aj4v2mmik8aLW3b+mZjbXhrENYAU8jEr98/ecXry/fnP/nMfbL",
+	"hMx6bAUgXM0NF0g4o/oT+gLcZey5u64270B5yA9BoqUO408l8lVbKhUWfBTxDCrTXmPQrketAo+a67ZA",
+	"xF9Ra8W9QOZQTs4ZmhKaZYRCkooL2YbovyM9EslMSg0Vdy9dGkt3OZMacn1nvhK4hvJ16E24yGhybZFM",
+	"zqEgoJuwrLen+RRSOtxLRRsfLsJvXdHkmokUiumORFhl4kj7tGAIYlQ+HB0zgaG5not+1zO59Nk3I0E1",
+	"iQFU2fAY6vsf//2//wer+cZTJpjiSUwWmCaPSc3M3gLpxvBfKCNo/zHmaUz+/t//F1drUXQi1UhgIQ1q",
+	"DJsvTATR8ylL8wKZ4JU4qKNM4rJEsspF3DstqhGvHRGjyawoG+YKNI9E7Mu/8qmgJldsSMwfR/nJyZMk",
+	"F/y9fVmKVMMTFt08cr/N2Hvy46uz5/2LH88eP/vGXtqogz8ZHDvAv65kusIH7nfogRtre7/lQcF19y3E",
+	"UwOFH+dMazplpBsb9h56V6YjEVNjaDKbW5yIexFZzngyI6/saam51Fj4+lwm18wMnkNPVyiNSIyUg5H4",
+	"nvKMpSRlGb9hUJ26K5hZSnVNmFJS6Yg8PflDRJ4+/jYiz96/77lURaM4S0FwHwn2HlGS0wxgS04mEZlJ",
+	"IXMF6dJhdeSI5AtiJPmDv059OhKy0t6VOWB2a1r5StruhcIkWI4YiUxOm1PXHPG8I3HPff3zmB/81h4q",
+	"Mv72TBZR59kuJ/ZO0BvKMyv7rTG419LwyarKXCDGHmgpSETrJYUcE9wsaxEwuxpR8viD+9cOJo4Q2x6s",
+	"HGjlcKeH/Qi0L0grUhdfhVSMWCLWJH80WTYaT/vkPmhMIHd+3SaOYpNN4uFeiYfuRF9+19lqp7gX3vV5",
+	"rBVb4MobLKrw9cDHvj4+VhhGvALVpYVe1Tslcs4NlHRBid0pKNeMLZxTypUZwjCJQ5jacSn+7mI0+a4c",
+	"vYv1xAu6Vux1E6GlAth0k8HB60P33YrwHqwY7vxWu2TSF8zRn+JDjdqyWYaD36OqDNGcKH9LLMvi0ozR",
+	"zMx+be3fB0PutIMfzlCXLG6PY4BHxpJccbPqDH/+pWoeumGCaT307RgSpjXW4sR2I5VudzgT0hFIN2/d",
+	"+rkd8Xl2DlMPDqfKDad1Dk0YiuNKqaFXVDOvtNefVfV7HzpXjCqmznIzs5+3pAZLnyIE5irrDDszYxbD",
+	"4+NHj38/OBmcDB4N/3DyhxMgS+77H4o2gO4Mog/rdmRLmYPHvgBU+AjSiYMH2M4weOCiXYInaGoPHgQN",
+	"I8LHkPtbGVcUUgkeFrgYPAta13z85eP/CwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -89,6 +89,8 @@ var (
 	auditors = []roster.Role{roster.RoleAdmin, roster.RoleOperator, roster.RoleAuditor}
 	writers  = []roster.Role{roster.RoleAdmin, roster.RoleOperator}
 	admins   = []roster.Role{roster.RoleAdmin}
+	// peopleReaders may read users, teams and role bindings.
+	peopleReaders = []roster.Role{roster.RoleAdmin, roster.RoleAuditor}
 )
 
 // allowed says which roles may call each operation. An operation missing
@@ -117,6 +119,14 @@ var allowed = map[string][]roster.Role{
 
 	"ListTokens": admins, "CreateToken": admins, "DeleteToken": admins,
 
+	// People are managed by admins; auditors read them, as they read the
+	// audit log that names them.
+	"ListUsers": peopleReaders, "GetUser": peopleReaders,
+	"CreateUser": admins, "UpdateUser": admins, "DeleteUser": admins,
+	"ListTeams": peopleReaders, "GetTeam": peopleReaders, "ListTeamMembers": peopleReaders,
+	"CreateTeam": admins, "UpdateTeam": admins, "DeleteTeam": admins, "AddTeamMember": admins, "RemoveTeamMember": admins,
+	"ListRoleBindings": peopleReaders, "CreateRoleBinding": admins, "DeleteRoleBinding": admins,
+
 	// Runners see the credentials they hold grants for (checked in the
 	// handlers); issuing and signing need a grant, checked by the broker.
 	"ListCredentialTypes": readers, "ListCredentials": readers, "GetCredential": readers,
@@ -133,6 +143,10 @@ var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallbac
 // credential but, for a runner, those granted to it).
 var global = map[string]bool{
 	"ListTokens": true, "CreateToken": true, "DeleteToken": true,
+	"ListUsers": true, "CreateUser": true, "GetUser": true, "UpdateUser": true, "DeleteUser": true,
+	"ListTeams": true, "CreateTeam": true, "GetTeam": true, "UpdateTeam": true, "DeleteTeam": true,
+	"ListTeamMembers": true, "AddTeamMember": true, "RemoveTeamMember": true,
+	"ListRoleBindings": true, "CreateRoleBinding": true, "DeleteRoleBinding": true,
 	"CreateCredential": true, "UpdateCredential": true, "DeleteCredential": true,
 	"ListGrants": true, "CreateGrant": true, "DeleteGrant": true,
 	"ListAuditEvents": true,
@@ -153,7 +167,7 @@ func authorize(operationID string, tok *roster.Token) error {
 	case tok.ReadOnly && !readOperations()[operationID]:
 		return roster.Errorf(roster.EFORBIDDEN, "token %q is read-only", tok.Name)
 	case tok.Inventories != nil && global[operationID]:
-		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
+		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, people, role bindings, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ type authzCall struct {
 	body         any
 	inventory    string // the inventory what the path names belongs to
 	credential   string // the credential the path names
-	token        bool   // the path names a token
+	token        bool   // the path names a token, a user, a team or a role binding
 	// useGrant: the call needs a grant of credential for inventory.
 	useGrant bool
 }
@@ -56,22 +56,27 @@ func init() {
 	seeAll := []roster.Role{roster.RoleAdmin, roster.RoleOperator, roster.RoleAuditor}
 	change := []roster.Role{roster.RoleAdmin, roster.RoleOperator}
 	admin := []roster.Role{roster.RoleAdmin}
+	audit := []roster.Role{roster.RoleAdmin, roster.RoleAuditor} // the audit log, and people
 	for roles, ops := range map[*[]roster.Role][]string{
 		&all:    {"ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
 		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
-		&admin:  {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant"},
+		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
+			"CreateUser", "UpdateUser", "DeleteUser", "CreateTeam", "UpdateTeam", "DeleteTeam", "AddTeamMember", "RemoveTeamMember",
+			"CreateRoleBinding", "DeleteRoleBinding"},
+		&audit: {"ListAuditEvents", "ListUsers", "GetUser", "ListTeams", "GetTeam", "ListTeamMembers", "ListRoleBindings"},
 	} {
 		for _, op := range ops {
 			mayCall[op] = *roles
 		}
 	}
-	mayCall["ListAuditEvents"] = []roster.Role{roster.RoleAdmin, roster.RoleAuditor}
 }
 
 // Operations on what belongs to no inventory, which a token limited to
 // inventories may not do.
-var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
+var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser",
+	"ListTeams", "CreateTeam", "GetTeam", "UpdateTeam", "DeleteTeam", "ListTeamMembers", "AddTeamMember", "RemoveTeamMember",
+	"ListRoleBindings", "CreateRoleBinding", "DeleteRoleBinding", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
 
 func (k callerKind) want(c authzCall) int {
 	visible := true
@@ -189,6 +194,35 @@ func TestAuthorizationMatrix(t *testing.T) {
 			add(authzCall{op: "ListTokens", method: "GET", path: "/api/v1/tokens"})
 			add(authzCall{op: "CreateToken", method: "POST", path: "/api/v1/tokens", body: map[string]any{"name": unique("tok"), "role": "runner"}})
 			add(authzCall{op: "ListGrants", method: "GET", path: "/api/v1/grants"})
+			add(authzCall{op: "ListUsers", method: "GET", path: "/api/v1/users"})
+			add(authzCall{op: "CreateUser", method: "POST", path: "/api/v1/users", body: map[string]any{"name": unique("user"), "source": "oidc"}})
+			{
+				name := unique("user")
+				wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "source": "oidc"}), http.StatusCreated)
+				add(authzCall{op: "GetUser", method: "GET", path: "/api/v1/users/" + name, token: true})
+				add(authzCall{op: "UpdateUser", method: "PATCH", path: "/api/v1/users/" + name, body: map[string]any{"disabled": true}, token: true})
+			}
+			add(authzCall{op: "ListTeams", method: "GET", path: "/api/v1/teams"})
+			add(authzCall{op: "CreateTeam", method: "POST", path: "/api/v1/teams", body: map[string]any{"name": unique("team")}})
+			{
+				team, joiner, leaver := unique("team"), unique("user"), unique("user")
+				wantStatus(t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": team}), http.StatusCreated)
+				for _, u := range []string{joiner, leaver} {
+					wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": u, "source": "oidc"}), http.StatusCreated)
+				}
+				wantStatus(t, f.do("POST", "/api/v1/teams/"+team+"/members", f.admin, map[string]any{"user": leaver}), http.StatusOK)
+				add(authzCall{op: "GetTeam", method: "GET", path: "/api/v1/teams/" + team, token: true})
+				add(authzCall{op: "UpdateTeam", method: "PATCH", path: "/api/v1/teams/" + team, body: map[string]any{"description": "x"}, token: true})
+				add(authzCall{op: "ListTeamMembers", method: "GET", path: "/api/v1/teams/" + team + "/members", token: true})
+				add(authzCall{op: "AddTeamMember", method: "POST", path: "/api/v1/teams/" + team + "/members", body: map[string]any{"user": joiner}, token: true})
+				add(authzCall{op: "RemoveTeamMember", method: "DELETE", path: "/api/v1/teams/" + team + "/members/" + leaver, token: true})
+			}
+			add(authzCall{op: "ListRoleBindings", method: "GET", path: "/api/v1/role-bindings"})
+			{
+				name := unique("user")
+				wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "source": "oidc"}), http.StatusCreated)
+				add(authzCall{op: "CreateRoleBinding", method: "POST", path: "/api/v1/role-bindings", body: map[string]any{"user": name, "role": "auditor", "scope": "server"}})
+			}
 			add(authzCall{op: "ListAuditEvents", method: "GET", path: "/api/v1/audit"})
 			{
 				name := unique("grantee")
@@ -268,6 +302,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 			victim := unique("tok")
 			f.token(victim, roster.RoleRunner)
 			add(authzCall{op: "DeleteToken", method: "DELETE", path: "/api/v1/tokens/" + victim, token: true})
+			victim = unique("user")
+			wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": victim, "source": "oidc"}), http.StatusCreated)
+			add(authzCall{op: "DeleteUser", method: "DELETE", path: "/api/v1/users/" + victim, token: true})
+			victim = unique("team")
+			wantStatus(t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": victim}), http.StatusCreated)
+			add(authzCall{op: "DeleteTeam", method: "DELETE", path: "/api/v1/teams/" + victim, token: true})
+			{
+				team := unique("team")
+				wantStatus(t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": team}), http.StatusCreated)
+				r := f.do("POST", "/api/v1/role-bindings", f.admin, map[string]any{"team": team, "role": "operator", "scope": "inventory", "target": "seen"})
+				wantStatus(t, r, http.StatusCreated)
+				var b api.RoleBinding
+				r.json(t, &b)
+				add(authzCall{op: "DeleteRoleBinding", method: "DELETE", path: "/api/v1/role-bindings/" + b.Id, token: true})
+			}
 
 			for _, c := range calls {
 				covered[c.op] = true

@@ -292,7 +292,10 @@ func (s *Server) checkVisible(ctx context.Context, params map[string]string) err
 		{"run", func(ctx context.Context, ref string) error { _, err := s.syncRun(ctx, ref); return err }},
 		{"credential", func(ctx context.Context, ref string) error { _, err := s.credential(ctx, ref); return err }},
 		{"token", func(ctx context.Context, ref string) error { _, err := s.token(ctx, ref); return err }},
+		{"team", func(ctx context.Context, ref string) error { _, err := s.team(ctx, ref); return err }},
+		{"user", func(ctx context.Context, ref string) error { _, err := s.user(ctx, ref); return err }},
 		{"grant", func(ctx context.Context, ref string) error { _, err := s.grant(ctx, ref); return err }},
+		{"binding", func(ctx context.Context, ref string) error { _, err := s.roleBinding(ctx, ref); return err }},
 		{"webhook", func(ctx context.Context, ref string) error {
 			if s.webhooks == nil {
 				return nil

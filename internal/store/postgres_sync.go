@@ -493,11 +493,11 @@ func (s *Postgres) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*ros
 
 // ---- tokens
 
-const pgTokenCols = `id, name, role, inventories, read_only, created_at, expires_at, last_used_at`
+const pgTokenCols = `id, name, role, inventories, read_only, coalesce(user_id, ''), created_at, expires_at, last_used_at`
 
 func pgScanToken(row pgx.Row) (*roster.Token, error) {
 	var t roster.Token
-	if err := row.Scan(&t.ID, &t.Name, &t.Role, &t.Inventories, &t.ReadOnly, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt); err != nil {
+	if err := row.Scan(&t.ID, &t.Name, &t.Role, &t.Inventories, &t.ReadOnly, &t.UserID, &t.CreatedAt, &t.ExpiresAt, &t.LastUsedAt); err != nil {
 		return nil, err
 	}
 	t.CreatedAt, t.ExpiresAt, t.LastUsedAt = utc(t.CreatedAt), utcPtr(t.ExpiresAt), utcPtr(t.LastUsedAt)
@@ -510,8 +510,11 @@ func pgScanTokenRows(rows pgx.Rows) (*roster.Token, error) { return pgScanToken(
 func (s *Postgres) CreateToken(ctx context.Context, t *roster.Token, hash string) error {
 	t.ID = newID()
 	t.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
-	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, name, role, inventories, read_only, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		t.ID, t.Name, string(t.Role), t.Inventories, t.ReadOnly, hash, t.CreatedAt, t.ExpiresAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO tokens (id, name, role, inventories, read_only, user_id, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		t.ID, t.Name, string(t.Role), t.Inventories, t.ReadOnly, nullString(t.UserID), hash, t.CreatedAt, t.ExpiresAt)
+	if pgIsForeignKey(err) {
+		return notFound("user", t.UserID)
+	}
 	if pgIsUnique(err) {
 		return roster.Errorf(roster.ECONFLICT, "a token named %q already exists", t.Name)
 	}

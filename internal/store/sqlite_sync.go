@@ -437,15 +437,18 @@ func (s *SQLite) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roste
 
 // ---- tokens
 
-const tokenCols = `id, name, role, inventories, read_only, created_at, expires_at, last_used_at`
+const tokenCols = `id, name, role, inventories, read_only, user_id, created_at, expires_at, last_used_at`
 
 func scanToken(row interface{ Scan(...any) error }) (*roster.Token, error) {
 	var t roster.Token
 	var created int64
 	var expires, used *int64
-	var inventories *string
-	if err := row.Scan(&t.ID, &t.Name, &t.Role, &inventories, &t.ReadOnly, &created, &expires, &used); err != nil {
+	var inventories, user *string
+	if err := row.Scan(&t.ID, &t.Name, &t.Role, &inventories, &t.ReadOnly, &user, &created, &expires, &used); err != nil {
 		return nil, err
+	}
+	if user != nil {
+		t.UserID = *user
 	}
 	if inventories != nil {
 		if err := json.Unmarshal([]byte(*inventories), &t.Inventories); err != nil {
@@ -481,8 +484,11 @@ func (s *SQLite) CreateToken(ctx context.Context, t *roster.Token, hash string) 
 	if err != nil {
 		return err
 	}
-	_, err = s.wq.ExecContext(ctx, `INSERT INTO tokens (id, name, role, inventories, read_only, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.Name, string(t.Role), inventories, t.ReadOnly, hash, micros(t.CreatedAt), nullMicros(t.ExpiresAt))
+	_, err = s.wq.ExecContext(ctx, `INSERT INTO tokens (id, name, role, inventories, read_only, user_id, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.Name, string(t.Role), inventories, t.ReadOnly, nullString(t.UserID), hash, micros(t.CreatedAt), nullMicros(t.ExpiresAt))
+	if isForeignKey(err) {
+		return notFound("user", t.UserID)
+	}
 	if isUnique(err) {
 		return roster.Errorf(roster.ECONFLICT, "a token named %q already exists", t.Name)
 	}

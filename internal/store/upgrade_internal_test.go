@@ -58,7 +58,8 @@ INSERT INTO grants (id, token_id, credential_id, inventory_id, created_at) VALUE
 
 // checkUpgradedTokens: a runner that held no grant keeps the inventories
 // of the day (and no later one); one with grants and every other role keep
-// no list, so the runner sees its grants' inventories only.
+// no list, so the runner sees its grants' inventories only. Every token of
+// the day is a service token (no user), and the grant is still there.
 func checkUpgradedTokens(t *testing.T, s roster.Store) {
 	t.Helper()
 	ctx := t.Context()
@@ -72,6 +73,16 @@ func checkUpgradedTokens(t *testing.T, s roster.Store) {
 		if (got == nil) != (want == nil) || !slices.Equal(got, want) || tok.ReadOnly {
 			t.Errorf("token %s after the upgrade: inventories %#v read-only %v, want %#v", name, tok.Inventories, tok.ReadOnly, want)
 		}
+		if tok.UserID != "" {
+			t.Errorf("token %s after the upgrade belongs to user %q, want a service token", name, tok.UserID)
+		}
+	}
+	grants, err := s.Grants(ctx, roster.GrantFilter{TokenID: "t-granted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(grants) != 1 || grants[0].ID != "g-1" {
+		t.Errorf("grants of t-granted after the upgrade: %+v", grants)
 	}
 }
 
