@@ -25,10 +25,18 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeProblem(w, r, s.log, err)
 			return
 		}
+		c, err := s.callerOf(r.Context(), tok)
+		if err != nil {
+			writeProblem(w, r, s.log, err)
+			return
+		}
 		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 			info.token = tok.Name
+			if c.user != nil {
+				info.user = c.user.Name
+			}
 		}
-		next.ServeHTTP(w, r.WithContext(withToken(r.Context(), tok)))
+		next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
 	})
 }
 
@@ -175,14 +183,36 @@ func authorize(operationID string, tok *roster.Token) error {
 // authorizeRequest is authorize for a request whose path parameters are
 // known: a caller refused something it may not see gets 404, as for what
 // does not exist.
+//
+// A user acts with the views that allow the operation (caller.go): what
+// its path names must be theirs. What they do not see but another of the
+// user's views does is refused with 403, not hidden.
 func (s *Server) authorizeRequest(ctx context.Context, operationID string, params map[string]string) error {
-	err := authorize(operationID, TokenFrom(ctx))
+	err := authorizeCaller(ctx, operationID)
 	if roster.ErrorCode(err) == roster.EFORBIDDEN {
 		if verr := s.checkVisible(ctx, params); verr != nil {
 			return verr
 		}
 	}
-	return err
+	c := callerFrom(ctx)
+	if err != nil || c == nil || c.user == nil || len(params) == 0 {
+		return err
+	}
+	verr := s.checkVisible(ctx, params)
+	if roster.ErrorCode(verr) != roster.ENOTFOUND {
+		return verr
+	}
+	c.mu.Lock()
+	c.full = true
+	c.mu.Unlock()
+	ferr := s.checkVisible(ctx, params)
+	c.mu.Lock()
+	c.full = false
+	c.mu.Unlock()
+	if ferr == nil {
+		return roster.Errorf(roster.EFORBIDDEN, "user %q may not do this here: no role binding of the user or of its teams allows it on what the path names", c.user.Name)
+	}
+	return verr
 }
 
 // readOperations are the operations that change nothing: those read with

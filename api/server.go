@@ -239,7 +239,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 
 func (s *Server) authorizeOperation(f StrictHandlerFunc, operationID string) StrictHandlerFunc {
 	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, req any) (any, error) {
-		if err := authorize(operationID, TokenFrom(ctx)); err != nil {
+		if err := authorizeCaller(ctx, operationID); err != nil {
 			return nil, err
 		}
 		return f(ctx, w, r, req)
@@ -341,6 +341,9 @@ func (s *Server) logRequest(r *http.Request, rec *statusRecorder, info *requestI
 	}
 	attrs := []any{"method", r.Method, "path", loggedPath(r.URL.Path), "status", rec.status, "bytes", rec.bytes,
 		"duration_ms", time.Since(start).Milliseconds()}
+	if info.user != "" {
+		attrs = append(attrs, "user", info.user)
+	}
 	if info.token != "" {
 		attrs = append(attrs, "token", info.token)
 	}
@@ -372,6 +375,7 @@ func loggedPath(p string) string {
 // requestInfo carries what inner handlers learn back to the access log.
 type requestInfo struct {
 	token string
+	user  string
 }
 
 type requestInfoKey struct{}

@@ -1312,6 +1312,9 @@ type Token struct {
 	// ReadOnly The token may only read.
 	ReadOnly bool `json:"read_only"`
 	Role     Role `json:"role"`
+
+	// UserId The id of the user the token belongs to; absent for a service token. A user's token does what its user may and what its own role and limits allow, no more.
+	UserId *string `json:"user_id,omitempty"`
 }
 
 // TokenCreate defines model for TokenCreate.
@@ -1328,6 +1331,9 @@ type TokenCreate struct {
 
 	// Ttl Lifetime as a Go duration (`720h`), at least 1m and at most the server's --token-max-ttl; none means it never expires, or lives --token-max-ttl when the server sets one.
 	Ttl *string `json:"ttl,omitempty"`
+
+	// User Make the token a user's (its id or name): it then does what the user's role bindings and those of its teams allow, cut to the token's role, inventories and read-only flag, and stops working when the user is disabled or deleted. Without it the token is a service token.
+	User *string `json:"user,omitempty"`
 }
 
 // TokenCreated defines model for TokenCreated.
@@ -1346,6 +1352,9 @@ type TokenCreated struct {
 	// ReadOnly The token may only read.
 	ReadOnly bool `json:"read_only"`
 	Role     Role `json:"role"`
+
+	// UserId The id of the user the token belongs to; absent for a service token. A user's token does what its user may and what its own role and limits allow, no more.
+	UserId *string `json:"user_id,omitempty"`
 
 	// Value The token. Shown once.
 	Value string `json:"value"`
