@@ -139,6 +139,8 @@ type Store interface {
 	UserStore
 	TeamStore
 	RoleBindingStore
+	SessionStore
+	SignInLimiterStore
 	// Ping checks that the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

@@ -71,6 +71,9 @@ func (s *Postgres) UpdateUser(ctx context.Context, id string, upd roster.UserUpd
 		u.UpdatedAt = pgTime(s.now())
 		_, err = tx.Exec(ctx, `UPDATE users SET display_name = $1, email = $2, password_hash = $3, disabled = $4, updated_at = $5 WHERE id = $6`,
 			u.DisplayName, u.Email, nullString(u.PasswordHash.Reveal()), u.Disabled, u.UpdatedAt, id)
+		if err == nil && endsSessions(u, upd) {
+			_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
+		}
 		return err
 	})
 	return u, err

@@ -75,9 +75,18 @@ func (s *SQLite) UpdateUser(ctx context.Context, id string, upd roster.UserUpdat
 		u.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 		_, err = tx.ExecContext(ctx, `UPDATE users SET display_name = ?, email = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE id = ?`,
 			u.DisplayName, u.Email, nullString(u.PasswordHash.Reveal()), u.Disabled, micros(u.UpdatedAt), id)
+		if err == nil && endsSessions(u, upd) {
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id)
+		}
 		return err
 	})
 	return u, err
+}
+
+// endsSessions reports whether an update ends the user's sessions: it
+// disables the user, or sets or removes its password.
+func endsSessions(u *roster.User, upd roster.UserUpdate) bool {
+	return u.Disabled || upd.PasswordHash != nil
 }
 
 func applyUserUpdate(u *roster.User, upd roster.UserUpdate) {

@@ -52,6 +52,8 @@ func Run(t *testing.T, open Open) {
 		{"UserTokens", testUserTokens},
 		{"Teams", testTeams},
 		{"RoleBindings", testRoleBindings},
+		{"Sessions", testSessions},
+		{"SignInFailures", testSignInFailures},
 		{"Credentials", testCredentials},
 		{"Grants", testGrants},
 		{"Audit", testAudit},
