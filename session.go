@@ -2,6 +2,10 @@ package roster
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
 	"time"
 )
 
@@ -15,16 +19,19 @@ func NewSessionValue() (Secret, string) { return newRandomSecret(SessionPrefix) 
 // CSRFPrefix starts every session's CSRF token.
 const CSRFPrefix = "rsc_"
 
-// NewCSRFToken returns a fresh random CSRF token and its hash.
-func NewCSRFToken() (Secret, string) { return newRandomSecret(CSRFPrefix) }
+// SessionCSRFToken returns the CSRF token of the session whose cookie
+// value is session: an HMAC of the value, so that it can be handed again
+// (GET /api/v1/me) without being stored, and cannot be made without the
+// cookie, which a script of another site never reads.
+func SessionCSRFToken(session Secret) Secret {
+	m := hmac.New(sha256.New, []byte(session.Reveal()))
+	m.Write([]byte("roster session csrf"))
+	return Secret(CSRFPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(m.Sum(nil))))
+}
 
-// WellFormedSecret reports whether v has the shape of a value made with
-// prefix (a token's shape, under another prefix).
-func WellFormedSecret(prefix, v string) bool {
-	if len(prefix) != len(TokenPrefix) || len(v) < len(prefix) || v[:len(prefix)] != prefix {
-		return false
-	}
-	return WellFormedToken(TokenPrefix + v[len(prefix):])
+// WellFormedSession reports whether v has the shape of a session value.
+func WellFormedSession(v string) bool {
+	return strings.HasPrefix(v, SessionPrefix) && WellFormedToken(TokenPrefix+v[len(SessionPrefix):])
 }
 
 // Session is a user signed in, usually a browser holding a cookie whose

@@ -116,6 +116,24 @@ func (e CredentialType) Valid() bool {
 	}
 }
 
+// Defines values for MeMethod.
+const (
+	MeMethodSession MeMethod = "session"
+	MeMethodToken   MeMethod = "token"
+)
+
+// Valid indicates whether the value is a known member of the MeMethod enum.
+func (e MeMethod) Valid() bool {
+	switch e {
+	case MeMethodSession:
+		return true
+	case MeMethodToken:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NamePolicy.
 const (
 	Fail   NamePolicy = "fail"
@@ -895,6 +913,30 @@ type IssuedCredential struct {
 		TtlSeconds   int       `json:"ttl_seconds"`
 	} `json:"wrap,omitempty"`
 }
+
+// Login defines model for Login.
+type Login struct {
+	// Name The user's sign-in name.
+	Name     string  `json:"name"`
+	Password *string `json:"password,omitempty"`
+}
+
+// Me defines model for Me.
+type Me struct {
+	// CsrfToken A session's CSRF token: send it as `X-CSRF-Token` with every request of the session that changes anything.
+	CsrfToken *string `json:"csrf_token,omitempty"`
+
+	// ExpiresAt When a session ends however active (it ends sooner when idle).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Method How the request was authenticated.
+	Method MeMethod `json:"method"`
+	Token  *Token   `json:"token,omitempty"`
+	User   *User    `json:"user,omitempty"`
+}
+
+// MeMethod How the request was authenticated.
+type MeMethod string
 
 // Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 type Name = string
@@ -1772,6 +1814,9 @@ type ListWebhookDeliveriesParams struct {
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// LoginJSONRequestBody defines body for Login for application/json ContentType.
+type LoginJSONRequestBody = Login
+
 // CreateCredentialJSONRequestBody defines body for CreateCredential for application/json ContentType.
 type CreateCredentialJSONRequestBody = CredentialCreate
 
@@ -1965,6 +2010,12 @@ type ServerInterface interface {
 	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
 	// (GET /api/v1/audit)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// Login Sign in with a local user's name and password, starting a session.
+	// (POST /api/v1/auth/login)
+	Login(w http.ResponseWriter, r *http.Request)
+	// Logout End the session the request comes with, and clear its cookie.
+	// (POST /api/v1/auth/logout)
+	Logout(w http.ResponseWriter, r *http.Request)
 	// SourceCallback A provisioning callback: sync the key's source now.
 	// (POST /api/v1/callbacks/{key})
 	SourceCallback(w http.ResponseWriter, r *http.Request, key string)
@@ -2046,6 +2097,9 @@ type ServerInterface interface {
 	// CreateSource Add a source to an inventory.
 	// (POST /api/v1/inventories/{inventory}/sources)
 	CreateSource(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
+	// GetMe Who the request comes from, and for a session its CSRF token.
+	// (GET /api/v1/me)
+	GetMe(w http.ResponseWriter, r *http.Request)
 	// ListRoleBindings List role bindings, optionally of one user or team, or over one scope.
 	// (GET /api/v1/role-bindings)
 	ListRoleBindings(w http.ResponseWriter, r *http.Request, params ListRoleBindingsParams)
@@ -2238,6 +2292,34 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// Login operation middleware
+func (siw *ServerInterfaceWrapper) Login(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.Login(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// Logout operation middleware
+func (siw *ServerInterfaceWrapper) Logout(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.Logout(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3187,6 +3269,20 @@ func (siw *ServerInterfaceWrapper) CreateSource(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CreateSource(w, r, inventory)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMe operation middleware
+func (siw *ServerInterfaceWrapper) GetMe(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMe(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4286,6 +4382,9 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/login", wrapper.Login)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/logout", wrapper.Logout)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/me", wrapper.GetMe)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users", wrapper.ListUsers)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/users", wrapper.CreateUser)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.DeleteUser)
@@ -4428,6 +4527,227 @@ type ListAuditEvents429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAuditEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LoginRequestObject struct {
+	Body *LoginJSONRequestBody
+}
+
+type LoginResponseObject interface {
+	VisitLoginResponse(w http.ResponseWriter) error
+}
+
+type Login200ResponseHeaders struct {
+	SetCookie *string
+}
+
+type Login200JSONResponse struct {
+	Body    Me
+	Headers Login200ResponseHeaders
+}
+
+func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response Login403ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response Login413ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response Login415ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutRequestObject struct {
+}
+
+type LogoutResponseObject interface {
+	VisitLogoutResponse(w http.ResponseWriter) error
+}
+
+type Logout204ResponseHeaders struct {
+	SetCookie *string
+}
+
+type Logout204Response struct {
+	Headers Logout204ResponseHeaders
+}
+
+func (response Logout204Response) VisitLogoutResponse(w http.ResponseWriter) error {
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type Logout400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response Logout400ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response Logout401ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response Logout403ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response Logout429ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -7590,6 +7910,62 @@ type CreateSource429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateSource429ApplicationProblemPlusJSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMeRequestObject struct {
+}
+
+type GetMeResponseObject interface {
+	VisitGetMeResponse(w http.ResponseWriter) error
+}
+
+type GetMe200JSONResponse Me
+
+func (response GetMe200JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe429ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -11274,6 +11650,12 @@ type StrictServerInterface interface {
 	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
 	// (GET /api/v1/audit)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// Login Sign in with a local user's name and password, starting a session.
+	// (POST /api/v1/auth/login)
+	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// Logout End the session the request comes with, and clear its cookie.
+	// (POST /api/v1/auth/logout)
+	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
 	// SourceCallback A provisioning callback: sync the key's source now.
 	// (POST /api/v1/callbacks/{key})
 	SourceCallback(ctx context.Context, request SourceCallbackRequestObject) (SourceCallbackResponseObject, error)
@@ -11355,6 +11737,9 @@ type StrictServerInterface interface {
 	// CreateSource Add a source to an inventory.
 	// (POST /api/v1/inventories/{inventory}/sources)
 	CreateSource(ctx context.Context, request CreateSourceRequestObject) (CreateSourceResponseObject, error)
+	// GetMe Who the request comes from, and for a session its CSRF token.
+	// (GET /api/v1/me)
+	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
 	// ListRoleBindings List role bindings, optionally of one user or team, or over one scope.
 	// (GET /api/v1/role-bindings)
 	ListRoleBindings(ctx context.Context, request ListRoleBindingsRequestObject) (ListRoleBindingsResponseObject, error)
@@ -11520,6 +11905,61 @@ func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request,
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
 		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// Login operation middleware
+func (sh *strictHandler) Login(w http.ResponseWriter, r *http.Request) {
+	var request LoginRequestObject
+
+	var body LoginJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.Login(ctx, request.(LoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Login")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LoginResponseObject); ok {
+		if err := validResponse.VisitLoginResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// Logout operation middleware
+func (sh *strictHandler) Logout(w http.ResponseWriter, r *http.Request) {
+	var request LogoutRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.Logout(ctx, request.(LogoutRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Logout")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LogoutResponseObject); ok {
+		if err := validResponse.VisitLogoutResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -12279,6 +12719,30 @@ func (sh *strictHandler) CreateSource(w http.ResponseWriter, r *http.Request, in
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateSourceResponseObject); ok {
 		if err := validResponse.VisitCreateSourceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetMe operation middleware
+func (sh *strictHandler) GetMe(w http.ResponseWriter, r *http.Request) {
+	var request GetMeRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMe(ctx, request.(GetMeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMe")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMeResponseObject); ok {
+		if err := validResponse.VisitGetMeResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -13267,270 +13731,282 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4njD6Kiid7ytLs5Ts3Hq65Zqq9aTT3dntXNZ2Zs5uq48Ik5CEMQVoANCKOpWq/es8wKnzDPtg",
-	"8yRf4fcDSFAiqUtsJ51xbe10TIHE7Xe/fugkcr6QggmjO8MPnRmjKVPwz7Mps/9JmU4UXxguRWfYuWCJ",
-	"FKkmmouEETNjRGYp04ZomauEETmBh1zcMGGkWpGM2h9XImEp0XmSMK0neZatSJdeaSYMWc6YIFIwItgN",
-	"UyTlaW/QiTo6mbE5tQswqwXrDDtcGDZlqvPxY9R5cUmnm2t7TedMEzPjmtwwpbkUfjmpTPI5E+aUcEOS",
-	"GRVTpmFimDIcQVLJdO382igupjD9udSGqQtDs5oTio3KWYzbsl+mQi+ZIlzDSdnZKP4wUUzPBNOaUH3N",
-	"UjKRqjoxE/m8M/ylYz/YiToTmmnW+TXaWNDHqLOgis6ZcTf3XLGUCcNpds4mmyu8nDGSFEOONOEpkYoI",
-	"Omd2AdyOWVAz60Qd+6wz7JSjO1FHsb/nXLG0M7QLaz+p57nSUtUvIRbsvRknMCL2N7VQ7IbLXJMFnZar",
-	"+XvO1CpYDn61feqXk9dSsFfUJLOG+S0UwcSUJHKxWgcW+CPJuP3nTGapHpLljGcA9SNRQviMaiKkh6sU",
-	"USNau/snJ0/JkpsZEZJcyXQ1GAm/OUS5cncvJ3278j4ufcsm/SoaL7pY5y73XAze85p/5nNuNud/S6eM",
-	"aP5b40Vm8F747ZRNaJ6ZzvDRyUnUmdP3fG6R4NEJ/MmF+zOqowqv6Ps2mjV0NMpivtTMUaaCJAGRKtGU",
-	"KubI1khcsYlU/ja5mJKuZozE2hKAuDcg9pwVoynAkiA0T7mRyp61fTAS9re+FNmKGHltyYLi0ylTFmxw",
-	"1q6ZsZUDIAtLMy6mPSBWS8qNHomJVDBSE5rZr62IyoXgYjogZ4bMpTaEkhWjinSfPHr25JuTk5NeAGJr",
-	"xz6n78d0yioHXxy1fz847pPa476A02wEPDzsIeHGAt4piV++/suL15dvzv/z+PXZqxdxtMYorlYBfEYj",
-	"Adhih+iM6hlhOqELlhKqSfy/H/8Qk268UDL9349/oEvdt/+Me6f2dTvfFVVsJOyHgA5HHrU9ANh/41Vo",
-	"xnRE4G4sD7K4zA3pskyzkYifnnwXR3ZB9tLD5XL4CDVkRm+YfbM3IH+1f3OkBROZi5RwPRKUxE9Pnsb+",
-	"I9wE11JFPlzcnpjXwIRgLUaSVCIjSqmhaywodlAQk65UhLqzOdIjEeeLlBo2TmgyY2PD50zmJu4NSWyh",
-	"MbaMCk8TAJKbAp4jQhEYR+KbE6IR7eCehSeFcKtLd1JmxhSDS4s1Uzcsxs/aLY0ELJkaIq2g0S3nU7kg",
-	"HDnoFU2up8oedW9AXnD7ObKkKyTQ8ZndGxUpiZFf9+GsYuJEHKLpiszk0p5JlVg3Iw4srZ5edezZdKKC",
-	"abs/YV91TDvq/JVdzaS8fvl9Pf4s8Wcg2w3k2g3ZC2Q+2sF6IYVmKCtIMcl4AtQ7kcIwAf+ki0XGE2rX",
-	"c7xQ8ipj83/5m7aL+xB8/H8pi/2d/+u4FCKP8Vd9/Bbfwik3twfIaWGAXgOCliAIP6UAKTI3SD8KKsHt",
-	"H0RbuY1mg87HqPODVFc8TZm47x0AATnSRMmMkTldAeKnEgRQWNlLcUMznt73uiwsWIkcjgpWcEpippRU",
-	"GsiQo38TzrJUD8hrZDdkSbUXYWD1r6X5waLWfS7/tbQMeUYUQ1DwC3klUz7hLK3HlEJgq5XEYLNO1pvy",
-	"GwbUI64IWbHFr03Np24TbtSxHRIoIm1DYUyhNfQLit32TqhhwDldSvkzVbiuzwFMVma1EJXZRQRKDNA3",
-	"RWiSsIVBsL+U8hUVq3tdqZRkTsXKL1efEqNWhE4pF4RODFMkPmdGrfpn9o/Y86a1ew+GVJe1If3YJbwT",
-	"NDczqfhv7L6RBEgPEk1BcnEt5FJERLEbaRVJqQh7v7DswEomcCfvBL2hPKNX2b1C0BlJ2YKJlIlkBZo1",
-	"oCcyWrcunS8WUhmWvmIpp5dw0PcL4ha0jzSJn+OcfbuG2AtyVigEi4JcMAWLAI6lSfffLt68jggXI/Hu",
-	"8of+t71Tp7/CXAGdRfgCQQTEztXC/iCJZiK1koZdlFsp0B6h+VXGflQyX9i/F8rObDhy62TGs1Qhr+OG",
-	"zXUNiy9kDaoUXdm/Z1KjdWf3V24ookTbuf7FjvlYviyv/sYSY992myi0U7jHNOX2/Gj2trKlthkqh7EJ",
-	"XfjrkSbpyorXSSAnxP1+xrWJC+ZgUb16luM5M3TziO1h+d0fsmY8lY1D+RgKab+Us/y6bSQuM+rQLKsZ",
-	"HHXOrLb54sZhS/WE3giG2ihLCbNDgGY46YlwsOkkNCOKTXJNM21/nVCe5YppqzNZ6E9oljnB3RJTQWYy",
-	"V6SbyFwYMspPTp4w8mhIrJrgZHoy4UqbCBRsUB/gof2rNyBnRLFEqtQp4SkzlGcaDCzE0gLFtGbpn6wY",
-	"S2AO/CSuwl4114aLxJRrvmIr6ZAL9krAqoAqn9XQZK6ccmZFHJplcsmsbkZotqQrTahfkZyAsCmXYhNY",
-	"aIJHWoM6NDFo4tr4BdZvf5lINacGOcg3TzvtlgwL5nAobRDYhMAlXKDguTGuQJFxw4Di1ioLtwphH55G",
-	"m6/I3CQSX/Dqjzvmjt2M4PAPC1gsrdGFLLxT3XC6xgocpmmx7lfUh5p/N46tbP6+xz7X8JLbPbmR5Zn5",
-	"S/dgEXnIKU+puqpwh+3o/TPXZpNcFSS9+EcrQS2JRQ3RDwyy9daGyv5hvrolP6dZZlXzMxAK66T2NyJb",
-	"oRWgxG0iGEv1EJ5csxVoVJobr+vnmik0Y8iJpWVqNRJzmsy4YGjCnWSMmYhoCcNVblUzT126OpELpiOC",
-	"alBEllQJLqYajERW+5FgPABG2QPbHxg5rJjlDD12OWDjA4OdyoUzE1RvYyIt3I+Rda/LQioXjgRVTHin",
-	"VvN1tse/5yxnqRUP8EuEA+NyR3wlZcaoAIzJhcOJGpk9F7jmJc8ywkWS5SkLT7rrDDhuAZbMR2gnom7e",
-	"fr4ol9Mb1CG9NtTkOsR5HN2Bxdnv1ps9Qhhyuyg+FgUH2AZZ/85Wm5hwjQ/XbL8zuRRgQ6rdRK6y+jN8",
-	"d/4zoeRKSmMPyMIFefvm4hIkt65iGTX8htk/7DmevX15pMkV1fBe3XGt7dsuFSev3WXpbdnYpN09Q6Xc",
-	"H/sNGKCiTiYTmtWS10Qxalg6pmZ3ml45khrKieaDvVhUjRFIir5miWLGmyM6u3MyT/Tb6N1rO8YCK0yi",
-	"x5qZBmt1uAovOGQpoeSGZjkj3dJVCA803PLu8rTnQG2LLe8d1CALnmCI3e/inOuzdZsOio42HKVNlxHa",
-	"/TeYIFyEG1q95QJMqjdQLjIqALoCpZWdt6PIc3irGQ7Ba7pOpteAe07f/8zE1Mw6w0cnj59GdwDtLyzH",
-	"wnP1Z23fiPyJS8G0J9VpLRbsA+6HQNvazVYv1e2//SpuQ0AJaN8GFu0ugFS3FtBKrWdjJL72X4ld5YQn",
-	"FoCizoJqvZQKxDrL+K3strSgO00W9t+/5coOkwsmtKHJdS2prU6964m0QmcLMB74gUZxuTzeDzUyB4Jq",
-	"jbNJccPAv3lKrtmiENmqxKZOjqmHOTdP8FvdJd8GhV2bv42CbV/CAeD5DqjcF0+8fnBcUTrL+imhgrD5",
-	"wqwIvkKSjFGl7WO5wAk2ePsnErU6Fff7HE1ydcJ26n5DhwLVJH5youOIxI9O5vAftPqz93S+yOxnn5zo",
-	"OnYKe39h1YZNPIN91U2+oGZGuHDioTNKR+VSEikmfDpQbMql0L88+jWulU7nTGs6Zdt1MVxI+UId1P2o",
-	"qKghRofIhmU4UJNefqjxAQhv/Y+16rcfvr6mtakqwkXj4RwkSiQVYX0dEFrCrJoPp+ZDoiWOp/4Q61bj",
-	"PZat76/TRMcKKyFg5VIbD/M2hAEE2cMJ7d0Y0aun+j1XLDFkzuZXTNWKzC38di8rew2nLHbil9d4Crdz",
-	"Hc4Mf+B1/MRoZmabqygtCe2g6MbVflrWbY+mqWK6/nqZoFdZk6TD3humREHeNvWohZI3PAWDNE+HYEKG",
-	"gIZrxhbO7SO1qcVOMI6PNUP4243gTu3J7+nBwaVvWJ43oXM3i/B+C55zre0/WyLDiJAkk2LKFFFsIZWB",
-	"UCIqUneI3JCUa7ikehNYI1aBsa/+F5i5aZ8HY2MdwymnqoKTX16hNnsgLUGyPL7i5t3iKtATXkwTTtwG",
-	"2gNu3Z21uOIk/HTZZJvucwvGJDt2vJAZT1a7vPIWR34EyWHOzIzleqzTHbzWbvDF96/oYuEtlnubhFpM",
-	"NlVNJ9zXfuaY4g7vxxrzO7msOp7denq3ga0lOh3OqItv3I9++nmuk2bZm0ln+MsBF/trrS2bLckcRwT6",
-	"MR4qUWwub5gGd06tKvtS65ydo6K453m36A2VBADSLeX+HrqDCpmecE1yXSahbNzRUtFFJd7VLWUjImPJ",
-	"IJKTi2nG+rlm5C92PLHvLyCKGsKuudDGBcyXJvV6Nm/fHBvT4KepfvdIk4xPGMQcdN1SyTcnZWAyeXQy",
-	"38E/067fwF2lbV6aqlJ4p9bkBgsyOQuyq+CQGszKhzkmAifDpkDpYWU9giJhWjdFSli+waXYM/Cg0HQ3",
-	"fzHZ2AX5NeSQ1Sm54VtRueL19W2N2akoy86q6I+sDqJeOwpYveVH/W+ekIwZA6H1KZ9yoyNyNDiKyNH4",
-	"yKLyUf8oItpQBV5KiK2n7g37M7wCsSzUPrLf/H9+Oev/F+3/dtL/7tfyn4Nx/9cPJ9E3jz/+r7pjtssL",
-	"48SrFytqF3/pdKBmM4VLxmjTEbTfE3zJR/RAgog3MkuFGQ2MO/c9WTLlQpCIlY338dM12KPdQptuzh/N",
-	"bbDvylHXCd2H8j8jTZ2J6ie5xMhZDFhMZJbx1DINQrOMdGHNmP1G8gUxksQQXeXz9SrEtNFJCBv3S6ju",
-	"oelM3xZbrElsCQL/fOj3Rt5pNz6mOCyORiJWGHxd/B73MB41hC/Q4J3r1wKSnJC5VPBIjITEQBNudAGc",
-	"M3rDBn41EH0OOUT2WwuGjPbUx6rgfgtVF0zBeOZS+GAMvZ6nxMWNzG5YatXikaCGxD++uCSDweDYvtpP",
-	"HKDoeDASfRLPmYJ8Hsf5ekNCdbG8crtmKYODcnMNR4IUyy+wC9VPCLDJsgg2bxVRAjOlEKdztbL/iTDp",
-	"hpCMGhdIc6Sd73zJMcyk647VYixL7YvAnTDWHTHWfkHTpQMt2NRCsQl/Hw/xIANKwKppIZA1Yt+PISgx",
-	"wX1hgOIYH9kh+CA+9Zfu00xiBy1j+zQmUwb2CIgGtB8F2KB6bRiEG/kD1oZnGVGMJjOU9GD5sK14WNiE",
-	"fNoYBizCZ5FWcQ3Os8gFSxqm3I1oiEfK2MQQu1A5qYN/SJA6f3FxiZNkHM+ysEf505xQnsVDH3GEUUIy",
-	"z1JIjfBnQt12BUZFFand9ovVc7cwP4EQKyrSIrPaZTCeIjmxXK8IerKfWCgGsgmkWEJ8jj1YPCh4gCvG",
-	"+CrvuQWIg3grCw7eEuLCCmtdsW/EqyYrFFARdwYlXiB4msC8R7SRVnJyaMvFdBAsCYV6q0ajnap2FT74",
-	"vM6mf/7Dc/Ld02d/LKLGMV5tM/o0kWnFje3yeiwtlWYMyYYQeej4RtTJw9yEyEpTLkfKUmE5hiwOGFaE",
-	"34/nLOXUxyRanUemY/v1MpLTvml5xdhnWeBERWJB1NFGKjpl40meoZsA7V61B4N7rbfNQpTezjwzcNHV",
-	"cMwN63IgqRpuMtYiF2y6UN6dvwzzQa+5ACXGXeAO7hQX8wkTB3FvcMN1zLBOAd2mH26yeATtK5bIOSPl",
-	"JwnGnmrSLRhLqSf3dRr3aiKh0V45vqE1ef3fS2NYGvg/gZ4Ay5jyG39qOOuRxl89uypp5JEmbpaI8AEb",
-	"kJDo1kcjlhbymkhT3D3HMhPIO7TnbfuFcTn9auwt03Uq8aYKm9Erln2Kvvez/QAS5X/8v/8fSRtPOSJs",
-	"MB2QGD3LQ7LIaMIg/QGfxLU6oKUA9WJ4cVN2iH23SBP/5tmzJ8+2BbLbtz4FUOz7pBsYC2L7JG7Q4Df2",
-	"dS6zalB6OucCQ3gUddHZmKvvglaZqiVV9jt/5iJ1uPfpRuoGI7SS2VZdHPYUOjm2DXYLv4Dx9sUczqfJ",
-	"CeJ/tpQtPLtcQ40Kw+i89oz8e83aoP3CEaSY2I8c6RYHdhjz317SQqp1H/spcYVlijR1SFFsm6h5zW1T",
-	"oXi/62R1VvjKWVduZu08HWiUvqMt4QzBvR9kkfeAuJuNFEFywygK2BYRj2yQregrY0DOqFgR2M8pQdzz",
-	"jwP5UopsNfgkcMcrPgSQvK10L4Cy6FFPSRHmy89CFD5I3RYx6rkaIF0bMtV9zs60g42zAlFbgOg2LBsh",
-	"ET3cNbFxxWFwJ9xLJTylErdSR7YuLn56fra5tUV+lfFk7FIK2g8yGFu34otkxtK8vkiHKxHlFCysb3G1",
-	"snonyyZDRAXD1A3NSDd+9MwFrj05mVv91YxExqg25JnuYf2ERElB2HvIoeNSkG78h+NHz8gf8P/sy/86",
-	"k7nKVvEpeXf5fCRykTGtCepUruYCiZ+fv3k9vvyvP50pRo+fc7OKewPyYr4wq6GvlEJSNqeQv/rSL9Dw",
-	"5Noqg1lGQLlaMNUvNMeJZsanEKIGiW9ZBXokvLnDUTVi5JSB5plKSMJFXdU9dGphEbf36Nm8DnUAOs6Z",
-	"BslsI0DWBQeO53rHIAnmIwA3JirigprjfjYSgUAWi6zWYKEkIjq/KkYAJcpknu6YdbNgiFOWZSQJY2l7",
-	"sl2DidPrIbibqHJCtVDNp+Le3VVluDbhutFVtVBcJHxBM1139vaoWWFBqpD88sXSeUSzbM9Mjyrp2ND5",
-	"3yyYuLj4ieAwsKB1S13dvqZJxgWrZwi1frCfncvLCf+PTuanhb9rY5PGgFlXE28k3McbFm0ldnwqWPo8",
-	"iKvflJerP265vt3PXTPV5G+zzLJZxlNsLo1LMDSSZHIK5m9dewFgdxljQbADAzCqWQdu2ZV9r00TbKD2",
-	"zLFu1OZBQ5DxNraMbz/HsQfmirXFwAJOp5v4tsn4LHvwstawYoY70oSJG66kAFvnsYddkswoF7X3NKN6",
-	"nLhswTU2Hijmh4Yp7xWxwN6bsd2hO9IGGcAOI9rJCmmREJrmjHSBLf+NG+PkxB2zssU4CMNrW2ppKcVA",
-	"CTh04DEFl8VMmJpQu1K4aYUyPy54Z4w7qgcZ/I0kM6mZIF1axPP3qiDiICEilBgmzKyoI8kUl2np9382",
-	"r6enWNysJY8WB2xfCAqfRwVdrZfnawqrNdYrLPQOqcjJEJKPtSuS6oz3BQKBLbxinimr+G2KJYdkFfqE",
-	"6RoLG/yjcF0h1UHPAlXMVQZi9iq0lQqpBrtPlk+5IBOesZFIqHIF9dg8Ile5q6onJGGTCUsgn8g5iaBU",
-	"XWJIyicTppgw2WokJkrO8dLhq70I7HyjDqaikNdnr1640lDug0OynK1GHcJoMhuMBEZT+Lzuqg+OKLZg",
-	"FN0Cc7sQyzr9YQxGIgyzgHJ2sGkhBXNV5A7zPNdFlDpRrcDPyFP4CqrvF7hXof6NchzWlGuNgpYOCnyZ",
-	"m0QKbVSe2Mt2v0WusBvV3rvoPWd4b7WmSbfAgzIzDuV/O+VzVMXTonptcSB2J0NClzoi02QREUgfhJKg",
-	"Pn+wlkLsw1l+RwR+N0NSkc+1aUz6nmV0pQFjQdO0ajIl2lCAH83yVPYVFamckwVVBj31p0TPpDJhvTII",
-	"DbtiZskswi4lqq0D8r33QezAR6p8Y7cNNdP+tvcx/vK5feXSvdGgwBWX2ozlt2HEcbLm4fYb/MCOcaXr",
-	"2PdvF29eY+gBWVCTzEj3/Ifn5I9PvvumV6Xa9hox17pwm3M9Euhfj0WeZTFRzORKYP1SSQKNiHR9tCb1",
-	"3AwpWC8aCagnik9jXIouE/20kYql7iWffxjGSNiRIyEY8EA8FE2MlKeEgsvecpuM+gq1MoMCbmQ5kxmr",
-	"qzZSUrjd8KtK6zZw7BUGdbRvp+uOjwvNU1YEthaZn6f+fIEZ+p8xdkM6tdYOwFJ0lrMcSnSLmZxZtpKQ",
-	"mjJTxGFszHirdHe3ow8o8Ma54zbW5NkYjy6uPa+QKu949QV9bpi+7hSHUKDavdm6kEZZPkzE3Y0Wt16r",
-	"R1oHoYGsvfWGG8Xtcon7TF0n729dQxMP2O0O67hBIzCd1NzXho806rzvT2XfPfyblmJwTpevXBaxJdcr",
-	"kTyHKmy12XWV/LmwgFngHt/8FSG74UefZ1ajtghX17XhZ5R0d4j2ddlTuP7yxXJhwQbCaWv52Uok57mo",
-	"OR1jLPjURPW6gtiWskN44UQqlGsUM2rlilmB+Za4j5Bu3O9b/aTvHujYRWj26hNOk+LKWmlCebkHGn4K",
-	"q/i6UWPlQxr9TqSC0ldWNuM0a0iMFFzP2lewFcNmUOG8MWkzYVqTpVTXPsLALrGLIY/+Z95Q8OrggnqM",
-	"ajbOheFZi/0HF36kSZJRPg+CQgkTqSbOU6OYYEuWWnkBqolhIwM7gR2GZQ3diV+tSruS3xqYN+X17jYk",
-	"IU1g7Fynm65aGcItxq+KhLkK/Mm1nExg8SA9QxFVO83uk8N3x3LSVuWMY8ytAQMC1PsdtKkx6XjS1I7E",
-	"D0H1gga2OKg4X/gbdls7FpzbXa4OvFV1tu3WvFVIAPhEvCn9SmvsxGFsPCRazhk67D2MnW7G3UP9Fwry",
-	"6wqehAGTGwXiqj4rN1XpvYo6CRUJa6oa6doOVCJ8Fty+lfFOICTZz6AluPYzoWnrU8w1YcbvmunGrzQM",
-	"+AutNA5aCsIdLCoqOEkL+7kV1c5xsrvL9L2EUIyGogwHxMht5jJhNOMnXKT/QhGzV7sPF+Tx2ZOVD030",
-	"3RI9ZPd3v4m8d5H3FEHogGV3dkzGrxnEU6TOTO5X9s2TnVzkTed0G5gH8HS4ScW+/grKj5yl6Z43tkeA",
-	"0XY/MXysaYX3m0q8LqkItiw2sfXyN9fv0ww/HeOxML/+JF69RRDlTTl1PNXrmTO80gyJa6ydDSE4hfsJ",
-	"fBu8aG3kR3SpD9vDxBfNIJfJF/blrmkamSoqDEhPewZSQHWLXH+iYLOPYUcxmo7tFhpC+OCQ5hTDEsEh",
-	"11Ccd484Xos0zZGuheMcoxOKRVyxTIqpDq9pgi10mLrhiRs2IGcej/E1zHXB69H4TbsdKtLyqVwKbGlj",
-	"n8Jlu6LplqCCxjrYq8aEizMsz3Y7/7FrPYgBtaIANKkLzhANObqKDF2Xk6cstvSGFowBsF1KE2GZZlDE",
-	"HkHfZ4+BIgIW3BIN1vGsBiMqCBHQpcfPntUV1aHvX+LgR6Fnt5IbegugXnNORfMLVxq32qnu05GgNawJ",
-	"Hcc/ytKS2I3/+PhkFvdAscQYyEdzgNcw7Kmw0PX7sJH+nL7vG5OdgnuWzBlF6z+61B1hhgYJGb9hG6+V",
-	"HT1dzxvNjMYGK1We8nTnQN5X9JoFB009snaxZ15h6QYwBKNRicCm5NGArVcYFOs9sFIX2aqG0XmBwklu",
-	"vAUz7F8VVSDVfqLsWTjJ6DSCZ9rIRWk+Kc4D6AjXRbkmEMFYxgxLB+SvRRuvKqNZJ1XVQ6xDgHrHF4DZ",
-	"FiqyR70PZPUfo3VeD5msLWxhQForja+tHb+2uepf/bpvRax0WzlUrqwxNze2A+6e/fX/dikRPR+qsp6k",
-	"e1TmIt9wtiyCWHz8r8uDdeKGbu/POSAnQ8RcdIzt2b4y6rxzGHkLSlwlF2zNs+BRAnAkoQLCmflUkIqh",
-	"KiCbKdeLjK6aW1qweVPa5IzqcVHEuFGoh1AYSqBaPPHDfX1zSMft1a+stTocn4oxF7ciqdWY5vhU9LnY",
-	"VkpiqzddM1U6sG+3kFZ4a/6OorKlZ+VqKu6FfaJ17AYOU8w3/TEtIFehw99ELSAYjHzy+OTgOx2STC6Z",
-	"6icUrNkNin9Ejv7V/s+/7FX6JNQZH39bFy7eiDFnDkkcm/UDI/LoseWhVgUlVyvD9IC8LrGntEIXMBXc",
-	"/BYVNuosFTfsDQhm3sdaAPeObsIAzDfcg38Ft3zBte0taMLFqdvq1ar0Z+5sB7ET3gbDApL8Cfyq3Hdg",
-	"EcauGFFH8jTpRJ0spYtaK7B9+zAbxefCrTbAFWxZ0nbUDEtYrgHg24LWOuvJX1qbqdXFFhZiAlXcnm1N",
-	"W5CtnmvXXbfGMQsNZrjQLMkVq7+1gyw7rQVlrQy0Oya4xTc2avIrKsF8ygRT3EK4zpocHZYJWYTnYjou",
-	"a/l/nqj4ikdrkztYBa0MwIUCFWW4NQYTFbllVSmzJe56v/tsbQ00ARYDqD0ET+GcDY+PZ1Kb43/89/+g",
-	"Age57VZtgibSWO0ETr23nwFlzZfkVl/AVFg3dg22cRO1F7+f4OHg8SDZYxPfthdMCHCpGFyRGm8PteZc",
-	"eKNKG56Vfb5LTNsH9w7LekP/vk+PpKrEhgF58Z4mxrWtt5p+8QXQ1F375E80iG5Si7XGEFIRt3vfr1wP",
-	"nVDhQlogRXBAyh4hWwT4nWjBELuCpxGJX77+y4vXl2/O//P49dmrFzEmwkJCdNHU3708a0jpqkX0mTEL",
-	"Tbr2P86ah0aTTMrFFU2uwU6EUmcFvntbtlpvxChQuaklmIPa71nGLfFrDTeqCcc6PN11I31yJpUh2K/R",
-	"CRbVWKVTUnbKenf+c+2JM9+tdB9EhZf27DdR05gyxSN08V5GrVCQKSIO9DVfLJraVOaiJQbD5HrsCzVt",
-	"QjET6UJyYY40+eny8i3BF6pOFoH9VitKbqVa0T61MR0+7t5MI3ghOG1/W1HZrM/DWtjSMgQxt9Id4Pg2",
-	"tIZ11Li7+IUKRG5GyuiVSAYIR7EvxKqJj2BBuyyfs7QvcwPRUqckhsiZgQswxLpsPiDGEhgXEQMRSBCu",
-	"GBHHqSMXWo3GVm9lws8FrAnWFMbYwIMy0CZYs0/+HmyGO5ZA5Y7gFu/tExQ+94WDtLZdtIC7lOh3FDv2",
-	"ETFuk7GHLb3knEOtJt+WIaqLjS7LW+/KYZunCHIP6jlIbXdtuEluVhcgjWOzTEYVU2c5Nh3ZSMU/e/vS",
-	"+SO6sdJmPBgM4l5EIJ3QFQx1v6OsDMJF/PbNxSU5pgt+fPPoGDvEQpA+agEWSGDWctVWhsDe81xM5OZK",
-	"XGoj7h0qP1ScMRPF9AxYrVeLLSWZKM5EaoUtJxxaTB4JjMSDHcCXXHIKJt4FX43QiZVilgZ4ziCHw00x",
-	"Ehsd1Qcj4TMl3ea9cIeNewkluPHiSM9cVQPgC0PyZ/y1OOjBSJzLjOkhiaFSUEy6oNiBS7EXkdgXDopJ",
-	"t7py3HGEaeO9aCRiV1coJt3CbWW/gE5a91RX979WGbWH+4PCgyBox3SxyHgCiz925f3+5W9a2nX6uo09",
-	"b3d0eWixZf+xPc5oJOyNuTqNhItF7vBGTiZYsIPEWObwl18HkKoUD8hLN9zXV3R+1pHwjla7Rld1g1zJ",
-	"lDulAPKiuCDvLn/ofzsk8XMpDBOmf4k5iMFGYAMj0Y1P7beVZuZPuZn0v40J12TJMsvNo6Lwpxtif4Nu",
-	"6yyFBu5XMl2NBIotzrtHq5PG+AoFsLKrO4VqT/hVixboAXz66JldS30VyrgXFlqcMZpCcai06J0J4cya",
-	"QRWa+O3Z5fOfYgyed/I+TNGWMgYfo9dMWwgKDgmG92G4u3EjJZy95Xvg2EI8A03Lt4OGm1jQqS+jAxlR",
-	"9O+5BQsQPeIhmOTQ5RUHMolbtn3XbmnKTBm5LQU7dcE3PhtcFO304RVY2GXollaYu3YlcwgJF/n8iik7",
-	"RwFX1ICjEsv8LiVJMqo11ACGXLOyTHJRYFZjhVmPMnG/n3Ft4uL3KKgqORIX3+PpurQvuPayC550ZbwZ",
-	"RyijAgz5N2iXhtEDcjYSnr7A6AkXKVbkhcWSSZ5lZEkh1lxxNslWLq/CnhS0IWApefr4OwtgG4VLY4e5",
-	"8bnVAPpnE8NUPCDx8QxaVP0GOEziYyhZa/9SFglBr3HhT+h1dPVDPQk/e/syKPQ+7DwanAxOQA9ZMEEX",
-	"vDPsPBmcDJ5gRfYZ8CjPSYCE2QeuWlkRcvEyhVgIbcre7RqDpemcGaY0OARqW72VhcEslLriEdwOAJOU",
-	"NzENi171KCbUysjrU0CpmTIzb8C1zlnz5zHwdI/vl+FPEO4AfdMxm1w07cKVetsyTZ14VB7m8XNUE3YY",
-	"CXEy4GJRTC+k0Ch0PD45cbmZxukJ6wQYep4VS9ytXT9I3CBErNc3RaLjuuILK/5/jDpPcRF13y4We+zY",
-	"DY5/tH38u7CoMLz0ZPtLPxSlh+0bj7/b/sallK+oQEVA5/M5VSsHD4AjJJPTiAi2tKQBC1+Ql1rnVs/S",
-	"ETIq6gpSI/1x0UpyEsCrjlwYVuS6/G9GwDg5wxs0qLPegjxKpxrSDQBpf7Ur9XjsUw308YdrtvoIWlI7",
-	"quI8R5r4V8k1WxUwbglFCeLYu7hUj9Ao2gzvv0adhWuNV532NchsQuLuMff0mkEh9bU6PV0rmFoWBCHU",
-	"kMI7Ev+RsxyYDLA/Z4O/ZqsjXxyfdF3OA4n9tuLegEC6EwSOjkS1zgYvSoS7tKLIzrl0kaWOIWIh4yFw",
-	"hJFweTn2J6T47vtSVD7nkk1IlxuIdoTiIpZ7sXQkYLMgc2OaU1mnnb2HIb3I73Iirc7oKrs/99eMxdld",
-	"TOwC5HgwFtpFIPg9OiHah8k8ffwdcJ6RqLCeHrKTKs132do+dWWDzDy+NTLj5zhztVrqCI3/zZGXp9vx",
-	"+LU0P0Bl8r0RP+o824W0vAtqj4caYGf4y68h6TjDuhyWKUOvYrfbYVlGpwK5Qi5DHC8Qeg3PCwwBJ6Ru",
-	"Zd3VBjq6c4cso6YBec1toiJnFz74/ZD/sHgYyP9OG+AKiz3oUxI2nEbUXFat8f5SS0bQdK273ug93WbT",
-	"TT4PWdrVysVI/S7u1G4pZMmkO2eGptRQz3PddWJ7sF4Qdw1R1hjlWoRVU+ToRV3I2qsu+WH1TtG1+Tzs",
-	"2+SUhT/LdHUH9+l8qR+r5k4X8rMGT4/uYP4GWKIlif8yJciTHcAtbKD09NGTneDzZ2iJAS8822Ujhcni",
-	"FUs59X3R7ofPFRiEFwaVfwtFjFxUaOBUlhUr4LnlZUykp6Rid/SYRw6hlMcfyj8+oqyZMTTJV7Hse3i+",
-	"hmUVUH9a0yrAhZLfK5TtK9/sDZb3Cyh4hhVAiZx46swVRW+rEHow7N8+RmWpja7WssofmWm77ZN7ImxV",
-	"6eHLhqTD+emPzFRu+KhE61aGWFVPt9lHirfP2QSsH2Ao3bx6lz5wfxzV+QF34qj3CXjOY7sJgF8og71z",
-	"0vdVc2S0NVU58g/IioU00KFBAM91mgvItuuKC45yxeBCfyi0g+smM5Zc96lI+9pHEx7KrY/Rbrtppdqf",
-	"DNTambAjsN6sQ+4ZTF332iK4aiTipaKLIbFYHNf1FfZ30l9rMGxVAuc7mo9ENxf2d2f0v4E38RG0NgA+",
-	"yJ0NMTAcOlsi1A4EUx9EoYpyKMbnoVlSsUSq1Of4XKHmadAh4bxng5Eoez5UpLEiNYipG0a6uDfNqMum",
-	"ywW0FbTw1ovQaIUWL/vxZydPfGsFeiVzQx57e1OdVQmaF985Va60s75nirzRnnmrQADwBoV9K0BkEQv9",
-	"jrBGyITrP5fCKJlVl7Nudv34NdH3r5lcv7ky1OJNlTatycAY5oh0BeRglvr8+aInUDX+/GBqrPXsOKGN",
-	"lqcfmcGGNXeIPjhBA86UXSu+LhnmfqHOnuTzs7AFiNazlMxzbSyn04Z0L+1/WAoZf2f/zla6h2Ao7NBx",
-	"2AklFCvvSsjfFXQ1n4q7kyWwhl/RowXrU7gaAdDYsigEX23rAp2XTzHuwtkPoeqFvoYznTDLSNc+TIty",
-	"pVnRXQVskiMBJTDIGYS5W7E+vIuC+St2I69ZOkRRz39D41drvT18Ki4ufvr3wsF32yw57Nhzzxx5sytM",
-	"E0suh3xd9OVr5qH2dn2xSoHNAJYiJG4+HKqZch1p8vxsJ86JdqhW18yPOGS3EJmNEle1gSVQSWGv8JWz",
-	"pm6CTXMkoUi+z0SiUmFh+0RhN6fWwIE7IwdwQU3+rEvoOk+/9ECWezTrgZvMB6tgkXWaZVAoGEqfWuCM",
-	"QucoBp5uE0fbPWFwR3fEieDbn8f/hdv6vbq+/pktc1WUAEs3amRWCwv1Ny8n76eRIX4df4D/7uDDKvFj",
-	"m/vqHCXBr9XpgNvzzvc9VJCa6LZpQHR2jG8LrnCt+FujfPAyGHeXZigPf+0xOAWY/i6jN4IzD68+vIpt",
-	"nOZlII/ciSnSf//zcJxyew8BF18WE/HBEw2sogrD9XTm+EPx6g48owrpX0XYw+Gn7yMSwm7voChCEIJP",
-	"8VrLs5lx3X5NzWEILYd/cj/Iflk1E3/FMQg7YdS+NsnibHeKO7g3rvJ5og62ApoPOlgHuAfN5gtnSi5+",
-	"oGrVsWJhRIJbxl6azrRtFf4y+47M0Yf5KbzsmGKeXyBHryVvu7xPKGDgWpdt5AQOSDyeM0MHdtANVTrG",
-	"tIwlXemRWCimmTCnJKZZNkhmPEsVEzFkZvii5It+xm5YRqZK5gt96tgBF0RIfDYSVFmqSuJcwAOWxgPy",
-	"faUeAulqIxcLQAZtXJqQ9F1LMJUk5ZouFowqlqIXocgiheTDIi99XtRa6GHih2svOBKuQY/dzJ8gWgFT",
-	"jKEsasnh8Awh43gwEn+FcITiCKmBNR1pYg8L3o/7fUhGwdo2C8WFa0Xrsj65tkfqsjKPNBl1MpqLZDbq",
-	"bBTGKlPFnT12JOK6fmQxVqpaicSeRVmSFcNVsCgrVmIdCSjF6ou/4seIFATX0IMdYMjFnL4f0ymLi2TV",
-	"DWDBdN2m9NMhUUykDENgEjYSC0xPdnldlY2iuIDp7d4jpFhUmKHjF5d0CknQLyf911Kw/ivLSWIvfrjQ",
-	"Ck2enDwlyxnPikLXbkbICRLpSPi0Hy7ITC7JnApf5gsmd1m2ZdZPNd90JK7YSoq0NyAvYfsSehqnZPob",
-	"X/SZSGQKhfgl6caYfdN/YR9CYz47Ju5FI2Fpi2Jau5MhLQcT+dxhvFXHFkcCezXrayhJDm1TocCDW0Bx",
-	"QTMsEYDH58NF5VKMRBebL1OOuVe41T4s0feJtCP+nkvDNB4eWTv8kYC3XEpwcAMDcg6bKXOXob+yIQXp",
-	"HaJnrwyIsXMBIJWUqMbh9iMzDm9CWWGLzwCQ0ZLeUx+AU8isFmeL6Ok6w7t9dz/b/kuMh6qp71KbZZtV",
-	"XQfbyqztkOL6ir4/A364deSFodlOA19O7K3DpXc2dxwj0HSxYiX3yd+QpU+46ZVgWstxRiLEnQFxlAYo",
-	"bBAx5Sq+u1HYpxuKfkGwT3mia1h3pw4TKlY71HbdgNimE/cvQPHNj79uU0ci3/IyYEBr4U8WEBqEGjfq",
-	"GGGl4ytBFOc2bLjmooL8JjeAfG99zVz1UqDowlRIY9kf39KMJddsULmhonbOb7yu5OvHqGMp2bY9wZiP",
-	"kUvx7yOcb3kHx3qU6PyF1pX9W6fpsafOm3JUK+DZjTypMyDYC64Qb0s1HQcjmgsXWeroOYacWklqjSt2",
-	"5cSTZeaW2jsYNL6sE99+sA/ux7XylFwE0uZGkSAst9L1ENwDsmJFgoCswM9AkSuRy8DaPt0ssINug8rE",
-	"lhACGHKnPnCZL9o9A7DOz+MVuG/v9pq6izeEohWqHV49jBCELD9IuWIJakwE2yZ+TnA6/gD//Xh846pd",
-	"f8q0UYN3TOaLvas/1HXtAOBzJ+l7dl6tXEIg9s27WpX1L6DOlhOanGoBKuhmDJvr7ghCx93Y3VCeuV9j",
-	"WzlnXaiKzBeeslHt8jQegtc+h+3s3OXL0OqtdKlw1QqxWmBRrdACcS0P2gHrcWgbD/kJRmzRKN+IbOUp",
-	"2Rx6OLq+OdxRwSZlzxODPbTJn0rdNf5DTOZWvIMiClAiBcrjzKiiiV0q6cZLdtX/Q9xYMspVLm6dv+69",
-	"slj5xqsVzbTmnNBg54+nof471l7HAtDK9/KuW0jRm+Veq0Xdgc59l6F6FmZ2KT1VGCYO0goOlvQfRPRG",
-	"GQpuJJAeP4doBDMdf7D/+diW0/ITWsbuFIqbGLhd3EOkaZhAjidy2/BSW+DPqYXYlLlG5J15wGiSeLeW",
-	"st8JTu1s/cS5C3Wj06tUfEtuM6O6UHDB9o4MtuimWhhgUsm0M3K7rqN6oz1ebF8eo1MvrrNZW0R/Tefs",
-	"ebHWfS/lHooWhgtsi/JOZJZxSNKFnqvrmu4DVbdUvXA4uM6rc6xRR4Xv+7EOQ97Jt1AyzRN2Z/EXO6DV",
-	"ovBJ93XaiFXQQhMqd3q9v/RlW5yYGbMY63Rs8ZNPdYzdJYew/wVTWPM6wk6n+BlIDIP2/eA4EOgFhJME",
-	"hWCB7SlGooJ75WrHOo29F510n56clIbqCuKPhIByiCSw1xCaaUkSqqCMZDwGB/gYi4mPi7fjaCTWfgOL",
-	"WLT+Bt7m5nM8qXgkuqNORKOraNQhlhZi2d21wU7kjsGUrhgcTcbFdEBAR0GqBFWcocuAYhoaIFvlrOLk",
-	"HpC3kgsTxhoAlXNkregH7rrZahLTsAT4IAgIRkfwWaO/N8Jqk7Ulh6VgpTt4JNa8nut+XtJ9cvIUdr5m",
-	"2O5FvmyjBYRDHLjE+2/rvYvlMV18vzedvmvP26cygN060AI+gkmops1DLVOoUIIv280QOF628oNXMuUT",
-	"7rnOg0+hGq8RknzXHcf1hk65TiTWqgTAqNh451Jwy3bE9F7YmeOsrUafCzfmLpNpYYo2wapGHPindCO4",
-	"vYcg4+/wNsJPa3PUYxRTYleTEgJjlLzhKSbGLrCJvlcDnGTnxDiwyHExHQnP80ocWWT5lAvSBUZGlzoe",
-	"Ejqnv0kxoEtt/3/MksdWjFFsaqcACWPCM7t2Kz640jrj4BF7v/HICiGwJHid0/lYyYyNqRLwgmthNc5V",
-	"FkdkMBj0ioYMiRTaqBwrtOMuRyKGo9QgvziJJSLxNVuxdFz+rY3iCcg+GaMpdqWxB2+ksmLCmd/7hIPu",
-	"FeOfsS9XTX1hYlf40PfJg4o7LjbIX4ELJAlrjoJsaIVHJm64kgKUtWPfBdcKFVzUMXjMHrjwRsQ7ydjH",
-	"AtCfJW3FNxB+yJT8fccTn6VpEMsqG2PzS8IYcEKL/P0rDu1qWswi6ZwLVzUD+/BoqK8B/V/sJ4j/xCm2",
-	"UqT4QuhKJOfhOIfBiVSplcKt9GVppGsZPiRCFr2HLAEooMUyOQjSXTFDuljXH9aF2Z0kZQlPGYSlYrX3",
-	"3qDWxGIX82e/7V08OJYCFov3DgposB2282zyRNiB+7lymic1jM53mtQO/ORJsdEj1+SaC7yiRC4aKw/A",
-	"j5U52yhQcAkX8OKeSyp5p1SVfgbB4Zy63lWwsqY3PqHdyF2a2YLzaRMG/clERGZp2TLjQREpxcYKjaor",
-	"sQCYLBUgF4Y0WSiD1rIe3j0dtUOrOa9roT3Vrr3wZZChLN56Ox8jOgdXdVDxnGts6LROxIGkDkvji/TN",
-	"VzEC2jWFKmsQkm4xFLuiAUl29urKLFL5amcuZFtLDNIPZ6pk3pefzjV0Bwkr9s+UzKcznyjew+BcTefF",
-	"0ROz5L5tlzfGDxrkrgD470j4Cmb4PBJYuMWH1OEvS6r6kd8wQgF7gR5guVAM4MBmbkgqKNKWAicRG6M1",
-	"BK5iUR01aZLJjj+4f+2QfbyOMg/5x1gRPaT+DZS8Tf4LeGybJ/OqQqz2L27h5PPjD/iPHe47UE0fKuwf",
-	"CBtObypyfLano4cGpsYSng03c3IP2vtl0XHr4bYrUQ/+UG7DVojHv5GnXkM4ZLra2qc0wtQXur1NKdgG",
-	"17u9Dn1R8YxNzEiAn88F/UYkFnmWxUQxkyurK+NYK/1B8AIawVzCnrNsjgTXuNIUmwsH5clxiGsFT7rx",
-	"h1EHH406Q/Jh1HHGyVFnOBJ25o8f4yIas7BcWqVMgx0RZGA32alLDIZWnK4yeopCrpMl3Zqqa+CagNgD",
-	"yfC0SDGNRgIcjBSayhUd+LqUxE9PTmLfedbtefDm7eXLN6/j3qnj3PaLdhXamQjFlGlSNundEFqxSMA9",
-	"GAuLagRRpw1UDv7s/ZYNbaVivsJBhZo9mCN/H+UNSpTD0gYVpI0qpdktNKR5BuG8c641F1PMicc4qa1G",
-	"zHXJqejQ2b9mqx2aFbnRvjDv9nJvlpylp9BmMPD0yCwFj0XgnHjgwEXgvj2zoBtoTTPUunaMn8iXG4tM",
-	"O8+SnsklpESCPdGlD0uRrdZ6Z4FkSPUMmlZDu/5sRa6kNC5jm3Shw2ifC24iNPmk1NAe9qsGOBmJ+O2b",
-	"i0vS0EU2thwZ+pYGHVNdiQYXpDIYiVf02jIt5GmwB+F5n/dEshsuc4hYbPZptUL8o1tvOmqnaSDxfh/e",
-	"yfju/Gd7EPZwHnDH4c4reo0tvp1M1KuiUW3n0zacaqOckAjWHv+wEsl5LvaPS/2i2m67XeyS+KByof/J",
-	"ZY9PcE6WcBrq02vdvUMGDwB4N4S/2tIavJmuCokPAyx4ucoF6T4+edw7tUJINhLxjy9K2g2LPP6gcvEx",
-	"dhVVAA+nimkNjQNcn2FscWpHjwTavt1MQ1d2hvrErGqfbOyPbeUh19o62qyAQo1f5QkGafgSNpamFt+o",
-	"YwKX2Lfb4kDn7nGsttV0ue0yzwsKQlQahAcHcEpmTDF0YAA23mZ37JaV/geeYjVM8WeJ09TLFioXR9py",
-	"sl2KDzyQiAtAxobW3J4chDyrRL7WLjruTj8PgDs4+FpN62dIQhHStaEm1xFZMNVHN7snhUCWNjP3G2l8",
-	"Ey412tyVu+BD7O2G0fmBIS/wanOoS23EySVMd4fQaCfY0gwePFa/wxrUcN7tPvg6NecSA2DuwhZnP/15",
-	"nMawqQdv8ZdZaBogdYt7F4D5+IP9zw4+vgKGH5y5rDjh0l3nKirM+AJpdSXQBwsF+KIL2tBVr56INMkQ",
-	"9Yd/cue4DGkyAElfcxZyE67sIBbYV+tbIVXlA1NygN3r6bQVnb5jlvJ5vDBtYOh9MAE4PnhgvvQiOVAb",
-	"xZFKWVR0Qn9vccF7sKljR0NbDYMWil65cXcIrO80U23RsG6p/yTpUJ4Sul1/ieS0VkA/S9MSXu6QoOIE",
-	"Z2l63zR1G5hW7w3Mey5UeC5dU/OHEmOfg3qCt4W6u9gI+ByQszRFF5z7Cc266xEi+9PW4w92YKtGgE7U",
-	"NbzZ0Vv99TYnA8eyuzBX2B9TZAqUspK/7n1ptLG2XA4Cwy7zuZSiA21fkDjVzs5xyF2KnXaGLRYr7Hz5",
-	"OzRZnb19SVx6WhfdQFjm9IZmOasCo7uMrdYs16L2Tlil/fZnsmeVU6dtdi1yYaRiJIYDjImQy7UYDbDG",
-	"FoEaD2awz9pvrQD/AXkJnROyHBybPtTGf6lop7CBDBvU6vgD/HcXm1mBKQ+dO7FzJ15FA83ZygGbu2iv",
-	"scCAQu3Pk5Ant7Gkd/oz6pbIkDAf6HfIj+B0q6xoQbVeSpU2ikYtzOidvjO1zX7687Ai2NSDa+ULda1Y",
-	"wByQM5LJhGYo2M/pilwx19iCFgAdYb1zbGZ0pqZSPOapEwta9TJ4tIMihmymwIEH1wwrbqh0zSCLiVAZ",
-	"a/XT7OeUqT/2kzunApdOnfy6nTK4w4M0ZTv0bjTXLU6ZO2ZGn8cp0wqGzikTgOODlfDzZLk4oE+5XmR0",
-	"5XJdWH9OeQYVNguWJJVv8gbp5FCwk3CzhSMt2dVMyut2ufivftAuhWz8F4voy7Cuflk3JSJYT4yLadiv",
-	"+ah4v6lmCg9a7e1bemZjbTjrEFbA04jEL1//5cXryzfn/3mM/TIhsx5bAQhXc8MFEs6o/oS+AHcZe+6u",
-	"q807UB7yQ5BoqcP4U4l81ZZKhQUfRTyDyrTXGLTrUavAo+a6LRDxV9RacS+QOZSTc4amhGYZoZCk4kK2",
-	"IfrvSI9EMpNSQ8XdS5fG0l3OpIZc35mvBK6hfB16Ey4ymlxbJJNzKAjoJizr7Wk+hZQO91LRxoeL8FtX",
-	"NLlmIoViuiMRVpk40j4tGIIYlQ9Hx0xgaK7not/1TC599s1IUE1iAFU2PIb6/sf/+O//wWq+8ZQJpngS",
-	"kwWmyWNSM7O3QLox/BfKCNp/jHkak3/89/+Pq7UoOpFqJLCQBjWGzRcmguj5lKV5gUzwShzUUSZxWSJZ",
-	"5SLunRbViNeOiNFkVpQNcwWaRyL25V/5VFCTKzYk5k+j/OTkSZIL/t6+LEWq4QmLbh6532bsPfnp1dnz",
-	"/sVPZ4+ffWMvbdTBnwyOHeBfVzJd4QP3O/TAjbW93/Kg4Lr7FuKpgcKPc6Y1nTLSjQ17D70r05GIqTE0",
-	"mc0tTsS9iCxnPJmRV/a01FxqLHx9LpNrZgbPoacrlEYkRsrBSPxAecZSkrKM3zCoTt0VzCyluiZMKal0",
-	"RJ6efBuRp4+/i8iz9+97LlXRKM5SENxHgr1HlOQ0A9iSk0lEZlLIXEG6dFgdOSL5ghhJvvXXqU9HQlba",
-	"uzIHzG5NK19J271QmATLESORyWlz6pojnnck7rmvfx7zg9/aQ0XG35/JIuo82+XE3gl6Q3lmZb81Bvda",
-	"Gj5ZVZkLxNgDLQWJaL2kkGOCm2UtAmZXI0oef3D/2sHEEWLbg5UDrRzu9LAfgfYFaUXq4quQihFLxJrk",
-	"jybLRuNpn9wHjQnkzq/bxFFsskk83Cvx0J3oy+87W+0U98K7Po+1YgtceYNFFb4e+NjXx8cKw4hXoLq0",
-	"0Kt6p0TOuYGSLiixOwXlmrGFc0q5MkMYJnEIUzsuxd9djCbfl6N3sZ54QdeKvW4itFQAm24yOHh96L5b",
-	"Ed6DFcOd32qXTPqCOfpTfKhRWzbLcPB7VJUhmhPlb4llWVyaMZqZ2W+t/ftgyJ128MMZ6pLF7XEM8MhY",
-	"kituVp3hL79WzUM3TDCth74dQ8K0xlqc2G6k0u0OZ0I6AunmrVs/tyM+z85h6sHhVLnhtM6hCUNxXCk1",
-	"9Ipq5pX2+rOqfu9D54pRxdRZbmb285bUYOlThMBcZZ1hZ2bMYnh8/OjxHwcng5PBo+G3J9+eAFly3/9Q",
-	"tAF0ZxB9WLcjW8ocPPYFoMJHkE4cPMB2hsEDF+0SPEFTe/AgaBgRPobc38q4opBK8LDAxeBZ0Lrm468f",
-	"/08AAAD//w==",
+	"7L37cuM2mjj6Kiid35alWUp23zIZuaZqPZ1O0jvpy9ruZHejHBEmIQljCtAAoNVKV1ftX+cBTp1n2Aeb",
+	"JzmF7wNIUCKpS9vuTsa1tZM2BRK373790EnkfCEFE0Z3hh86M0ZTpuCfZ1Nm/5MynSi+MFyKzrBzwRIp",
+	"Uk00FwkjZsaIzFKmDdEyVwkjcgIPubhhwki1Ihm1P65EwlKi8yRhWk/yLFuRLr3STBiynDFBpGBEsBum",
+	"SMrT3qATdXQyY3NqF2BWC9YZdrgwbMpU5+PHqPPikk431/aazpkmZsY1uWFKcyn8clKZ5HMmzCnhhiQz",
+	"KqZMw8QwZTiCpJLp2vm1UVxMYfpzqQ1TF4ZmNScUG5WzGLdlv0yFXjJFuIaTsrNR/GGimJ4JpjWh+pql",
+	"ZCJVdWIm8nln+HPHfrATdSY006zzS7SxoI9RZ0EVnTPjbu65YikThtPsnE02V3g5YyQphhxpwlMiFRF0",
+	"zuwCuB2zoGbWiTr2WWfYKUd3oo5if8+5YmlnaBfWflLPc6Wlql9CLNh7M05gROxvaqHYDZe5Jgs6LVfz",
+	"95ypVbAc/Gr71C8nr6Vgr6hJZg3zWyiCiSlJ5GK1DizwR5Jx+8+ZzFI9JMsZzwDqR6KE8BnVREgPVymi",
+	"RrR2909OnpIlNzMiJLmS6WowEn5ziHLl7l5O+nblfVz6lk36VTRedLHOXe65GLznNf/A59xszv+WThnR",
+	"/NfGi8zgvfDbKZvQPDOd4aOTk6gzp+/53CLBoxP4kwv3Z1RHFV7R9200a+holMV8qZmjTAVJAiJVoilV",
+	"zJGtkbhiE6n8bXIxJV3NGIm1JQBxb0DsOStGU4AlQWieciOVPWv7YCTsb30pshUx8tqSBcWnU6Ys2OCs",
+	"XTNjKwdAFpZmXEx7QKyWlBs9EhOpYKQmNLNfWxGVC8HFdEDODJlLbQglK0YV6T559OzJVycnJ70AxNaO",
+	"fU7fj+mUVQ6+OGr/fnDcJ7XHfQGn2Qh4eNhDwo0FvFMSv3z944vXl2/O/+v49dmrF3G0xiiuVgF8RiMB",
+	"2GKH6IzqGWE6oQuWEqpJ/C+Pv41JN14omf7L42/pUvftP+PeqX3dzndFFRsJ+yGgw5FHbQ8A9t94FZox",
+	"HRG4G8uDLC5zQ7os02wk4qcnf4ojuyB76eFyOXyEGjKjN8y+2RuQn+zfHGnBROYiJVyPBCXx05Onsf8I",
+	"N8G1VJEPF7cn5jUwIViLkSSVyIhSaugaC4odFMSkKxWh7myO9EjE+SKlho0TmszY2PA5k7mJe0MSW2iM",
+	"LaPC0wSA5KaA54hQBMaR+OqEaEQ7uGfhSSHc6tKdlJkxxeDSYs3UDYvxs3ZLIwFLpoZIK2h0y/lULghH",
+	"DnpFk+upskfdG5AX3H6OLOkKCXR8ZvdGRUpi5Nd9OKuYOBGHaLoiM7m0Z1Il1s2IA0urp1cdezadqGDa",
+	"7k/YVx3Tjjo/sauZlNcvv6nHnyX+DGS7gVy7IXuBzEc7WC+k0AxlBSkmGU+AeidSGCbgn3SxyHhC7XqO",
+	"F0peZWz+r3/TdnEfgo//H2Wxv/N/HZdC5DH+qo/f4ls45eb2ADktDNBrQNASBOGnFCBF5gbpR0EluP2D",
+	"aCu30WzQ+Rh1vpXqiqcpE/e9AyAgR5oomTEypytA/FSCAAoreyluaMbT+16XhQUrkcNRwQpOScyUkkoD",
+	"GXL0b8JZluoBeY3shiyp9iIMrP61NN9a1LrP5b+WliHPiGIICn4hr2TKJ5yl9ZhSCGy1khhs1sl6U37D",
+	"gHrEFSErtvi1qfnUbcKNOrZDAkWkbSiMKbSGfkGx294JNQw4p0spf6AK1/U5gMnKrBaiMruIQIkB+qYI",
+	"TRK2MAj2l1K+omJ1ryuVksypWPnl6lNi1IrQKeWC0IlhisTnzKhV/8z+EXvetHbvwZDqsjakH7uEd4Lm",
+	"ZiYV/5XdN5IA6UGiKUguroVciogodiOtIikVYe8Xlh1YyQTu5J2gN5Rn9Cq7Vwg6IylbMJEykaxAswb0",
+	"REbr1qXzxUIqw9JXLOX0Eg76fkHcgvaRJvFznLNv1xB7Qc4KhWBRkAumYBHAsTTp/vvFm9cR4WIk3l1+",
+	"2/+6d+r0V5groLMIXyCIgNi5WtgfJNFMpFbSsItyKwXaIzS/yth3SuYL+/dC2ZkNR26dzHiWKuR13LC5",
+	"rmHxhaxBlaIr+/dMarTu7P7KDUWUaDvXH+2Yj+XL8upvLDH2bbeJQjuFe0xTbs+PZm8rW2qboXIYm9CF",
+	"vx5pkq6seJ0EckLc72dcm7hgDhbVq2c5njNDN4/YHpbf/SFrxlPZOJSPoZD2cznLL9tG4jKjDs2ymsFR",
+	"58xqmy9uHLZUT+iNYKiNspQwOwRohpOeCAebTkIzotgk1zTT9tcJ5VmumLY6k4X+hGaZE9wtMRVkJnNF",
+	"uonMhSGj/OTkCSOPhsSqCU6mJxOutIlAwQb1AR7av3oDckYUS6RKnRKeMkN5psHAQiwtUExrlv7ZirEE",
+	"5sBP4irsVXNtuEhMueYrtpIOuWCvBKwKqPJZDU3myilnVsShWSaXzOpmhGZLutKE+hXJCQibcik2gYUm",
+	"eKQ1qEMTgyaujV9g/faXiVRzapCDfPW0027JsGAOh9IGgU0IXMIFCp4b4woUGTcMKG6tsnCrEPbhabT5",
+	"isxNIvEFr/64Y+7YzQgO/7CAxdIaXcjCO9UNp2uswGGaFut+RX2o+Xfj2Mrm73vscw0vud2TG1memb90",
+	"DxaRh5zylKqrCnfYjt4/cG02yVVB0ot/tBLUkljUEP3AIFtvbajsH+arW/JzmmVWNT8DobBOan8jshVa",
+	"AUrcJoKxVA/hyTVbgUalufG6fq6ZQjOGnFhaplYjMafJjAuGJtxJxpiJiJYwXOVWNfPUpasTuWA6IqgG",
+	"RWRJleBiqsFIZLUfCcYDYJQ9sP2BkcOKWc7QY5cDNj4w2KlcODNB9TYm0sL9GFn3uiykcuFIUMWEd2o1",
+	"X2d7/HvOcpZa8QC/RDgwLnfEV1JmjArAmFw4nKiR2XOBa17yLCNcJFmesvCku86A4xZgyXyEdiLq5u3n",
+	"i3I5vUEd0mtDTa5DnMfRHVic/W692SOEIbeL4mNRcIBtkPVXttrEhGt8uGb7ncmlABtS7SZyldWf4bvz",
+	"HwglV1Iae0AWLsjbNxeXILl1Fcuo4TfM/mHP8eztyyNNrqiG9+qOa23fdqk4ee0uS2/Lxibt7hkq5f7Y",
+	"b8AAFXUymdCslrwmilHD0jE1u9P0ypHUUE40H+zFomqMQFL0NUsUM94c0dmdk3mi30bvXtsxFlhhEj3W",
+	"zDRYq8NVeMEhSwklNzTLGemWrkJ4oOGWd5enPQdqW2x576AGWfAEQ+x+F+dcn63bdFB0tOEobbqM0O6/",
+	"wQThItzQ6i0XYFK9gXKRUQHQFSit7LwdRZ7DW81wCF7TdTK9Btxz+v4HJqZm1hk+Onn8NLoDaH9hORae",
+	"qz9r+0bkT1wKpj2pTmuxYB9wPwTa1m62eqlu/+1XcRsCSkD7NrBodwGkurWAVmo9GyPxtf9K7ConPLEA",
+	"FHUWVOulVCDWWcZvZbelBd1psrD//jVXdphcMKENTa5rSW116l1PpBU6W4DxwA80isvl8X6okTkQVGuc",
+	"TYobBv7NU3LNFoXIViU2dXJMPcy5eYLf6i75Nijs2vxtFGz7Eg4Az3dA5b544vWt44rSWdZPCRWEzRdm",
+	"RfAVkmSMKm0fywVOsMHbP5Go1am43+RokqsTtlP3GzoUqCbxkxMdRyR+dDKH/6DVn72n80VmP/vkRNex",
+	"U9j7C6s2bOIZ7Ktu8gU1M8KFEw+dUToql5JIMeHTgWJTLoX++dEvca10Omda0ynbrovhQsoX6qDuO0VF",
+	"DTE6RDYsw4Ga9PJDjQ9AeOt/rFW//fD1Na1NVREuGg/nIFEiqQjr64DQEmbVfDg1HxItcTz1h1i3Gu+x",
+	"bH1/nSY6VlgJASuX2niYtyEMIMgeTmjvxohePdVvuGKJIXM2v2KqVmRu4bd7WdlrOGWxE7+8xlO4netw",
+	"ZvgDr+N7RjMz21xFaUloB0U3rvbTsm57NE0V0/XXywS9ypokHfbeMCUK8rapRy2UvOEpGKR5OgQTMgQ0",
+	"XDO2cG4fqU0tdoJxfKwZwt9uBHdqT35PDw4ufcPyvAmdu1mE91vwnGtt/9kSGUaEJJkUU6aIYgupDIQS",
+	"UZG6Q+SGpFzDJdWbwBqxCox99b/AzE37PBgb6xhOOVUVnPzyCrXZA2kJkuXxFTfvFleBnvBimnDiNtAe",
+	"cOvurMUVJ+GnyybbdJ9bMCbZseOFzHiy2uWVtzjyI0gOc2ZmLNdjne7gtXaDL755RRcLb7Hc2yTUYrKp",
+	"ajrhvvYzxxR3eD/WmN/IZdXx7NbTuw1sLdHpcEZdfON+9NPPc500y95MOsOfD7jYX2pt2WxJ5jgi0I/x",
+	"UIlic3nDNLhzalXZl1rn7BwVxT3Pu0VvqCQAkG4p9/fQHVTI9IRrkusyCWXjjpaKLirxrm4pGxEZSwaR",
+	"nFxMM9bPNSM/2vHEvr+AKGoIu+ZCGxcwX5rU69m8fXNsTIOfpvrdI00yPmEQc9B1SyVfnZSByeTRyXwH",
+	"/0y7fgN3lbZ5aapK4Z1akxssyOQsyK6CQ2owKx/mmAicDJsCpYeV9QiKhGndFClh+QaXYs/Ag0LT3fzF",
+	"ZGMX5NeQQ1an5IZvReWK19e3NWanoiw7q6I/sjqI+kFOudgT7T3V3MSJXINiovlU9Lko9PyQED/+uuY0",
+	"CwP4dqptL5kb9kZkKww5b1BQi0/W7foVq8EcrSbjRgOGZtqe4ZEmzy/Ov0WcH0IkHegOmsT/2be/9C/t",
+	"LzFmG0CwQBHIWji64Evo6fMZgVSsIBa6lgJiSKV2gtd6ugX4zv1HmUg1mcklw9BYcBV3ucHnWkrBFCIm",
+	"TzMG5GhHrYqZmazRSL+Xy9DQiEEGuZlheJdBzC+yCR2su8XWejGKC2ijCnDGIJJqjJdtG/xO16Cd208d",
+	"bLyuhe5H/a+ekIwZA8kmKZ9yoyNyNDiKyNH4yDK3o/5RRLShCvz2cP/UvWF/hlcguovaR/ab//fPZ/3/",
+	"pv1fT/p/+qX852Dc/+XDSfTV44//p+4m7PLCzIldURMCCRoNdy49qU1r1n5P8CUf4wYpU97tIhXm+DDu",
+	"AlrIkikXlEestriP57rBQ+MW2nRz/mhuQ6CtHHWdGnqoRGikqTPaWmSCWHIM4U1klvHUilGEZplFYzbH",
+	"cEVN8gUxksQQb+gzWCviRaPbHDbul1DdQ9OZvi22WJPqFYTC+mSIjUzsbnxMcVgcjUSsMB2h+D3uYYR2",
+	"CF9g03LBEBaQ5ITMpYJHYiQkhl5xowvgnNEbNvCrgXwMyKqz31owFD1PffQW7rcw/oBzBM9cCh+epNcz",
+	"97i4kdkNSwkV6UhQQ+LvXlySwWBwbF/tJw5QdDwYiT6J50xBhpuTBXtDyyT88srtmqUMDsrNNRwJUiy/",
+	"wC40yEDIWZZFsPkbqjSBmVKIXLta2f9EmIZGSEaNCy070i6aZMkx8KrrjtViLEvti8AWMPsDMdZ+QdOl",
+	"Ay3Y1EKxCX8fDx1nKykBqyZKQR6VfT+GMN0E94Uhu2N8ZIfgg/jUX7pPvIodtIzt05hMGVjoID7WfhRg",
+	"w7LcyjAIwPMHrA3PMqIYTWao+8DyYVvxsLCS+kRKDOGFzyKt4hrcyZELHzZMuRvREKGXsYkhdqFyUgf/",
+	"kDJ4/uLiEifJOJ5lYaH1pzmhPIuHPgYP4+ZknqWQLOTPhLrtCowTLIod2C9Wz93C/ASCDqlIC8nC5fSe",
+	"IjmxfLcIA7SfWCgG0jokHUPEmj1YPCh4gCvGiEPPyAHiIALRgoO3DbpA21q2/ka8arLLAhVxZ1DiBYKn",
+	"CQzeRBtpdQmHtk5Y8ktCNbcTdZzltnYVPh2jzst1/u1z8qenz/5Y5FFgBOdmPHYi00pgh8t0s7RUmjGk",
+	"30IsruMbUScPs3VA4HJZg5YKyzHkNcGwIiFlPGcppz5KF2WVsf16Gdts37S8YuzzjnCiItUm6mgjFZ2y",
+	"8STP0HGGluDag8G91nsrIG51Z54ZOK1rOOaGvyXQ3Qw3GWuRCzZl8nfnL8MM6WsuQK13F7iDg9FFQcPE",
+	"QSQo3HAdM6wzyWxTnTZZPIL2FUvknJHykwSjsTXpFoyltBz1dRr3anID0II/vqE1lS6+kcawNIgIAHoC",
+	"LGPKb/yp4axHGn/17KqkkUeauFkiwgdsQEKiWx+fW/qMamKvcfccC68g79Cet+0X2OgsDmPvq6kzEm0a",
+	"dTJ6xbJPsYD8YD+ARPkf/8//S9LGU44IG0wHJMZYiyFZZDRhkBCET+Jaq4ilAPVieHFTdohTqzGV46tn",
+	"z54825baYd/6FECx75NuYD6L7ZO4waa1sa9zmVXTNNI5FxjUpqjLV8DqFS6Mm6laUmW/8xcuUod7n+62",
+	"aXDLKJlttU7BnkK337bBbuEXMN6+mMP5NLkF/c+WsoVnB2pv1DGMzmvPyL+31VAjFbEfOdItIR1hFkx7",
+	"kRep1qNOTokrtVQUboCk3baJmtfcNhWK97tOVueXqpx15WbWztOBRulN3RLgE9z7QT4qD4i7eQ0QJDfc",
+	"BIBtEfHIBvm7vlYMmIrEisB+Tgninn8cyJdSZKvBJ4E7XvEhgOS9B3sBlEWPekqKMF9+FvJSQOq2iFHP",
+	"1bytqRGZ6j5nZ9rB6l+BqC1AdBuWjZCIHu6s27jiMNwZ7qUSsFWJ5KojWxcX3z8/29zaIr/KeDJ2STbt",
+	"BxmMrVvxRTJjaV5ftsYVTXMKFlZ8uVpZvZNlkyGigmHqhmakGz965kI5n5zMrf5qRiJjVBvyTPewokii",
+	"pCDsPWSVcilIN/7D8aNn5A/4f/blf5vJXGWr+JS8u3w+ErnImNYEdSpXhYTEz8/fvB5f/vefzxSjx8+5",
+	"WcW9AXkxX5jV0NcOIimbU8jofukXaHhybZXBLCOgXC2Y6hea40Qz45NqUYPEt6wCPRLe3OGoGjFyykDz",
+	"TCWkpaOu6h46tbCIZH30bF6HOgAd50yDZLYRMu7CZcdzvWPYEPMxsRsTFZFyzZFwG6lxIItFVmuwUBIR",
+	"nV8VI4ASZTJPd8xDWzDEKcsykoSxtD39tMHE6fUQ3E1UOaFaqOZTce8O3DKBgXDd6LxdKC4SvqCZrnWq",
+	"5FcWFp0FqULyyxdLdyrNsj1zn6qkY0Pnf7Ng4uLie4LDwILWLXV1+5omGResniHUeoZ/cE5gJ/w/Opmf",
+	"Fh7gjU0aA2ZdTbyRcB//cLSV2PGpYOnzINNkU16u/rjl+nY/d81UkwfaMstmGU+xuTQu5dZIkskpmL91",
+	"7QWA3WWMJfIODEmq5uG4ZVf2vTZNsIHaM8dKapsHDWH329gyvv0cxx6YPdkWFQ44nW7i2ybjs+zBy1rD",
+	"ihnuSBMmbriSAmydxx52STKjXNTe04zqceLyZ9fYeKCYHxq4v1cMD3tvxnaHzb5UsASz94ZoJyukRYp0",
+	"mjPSBbb8N26MkxN3rFMgxkFgattSS0sphg7BoQOPKbgs5obVBJ+Wwk0rlPlxwTtj3FE9yOBvJJlJzQTp",
+	"0iLDpVcFEQcJEaHEMGFmRWVVprhMy0iYZ/N6eorl/loyy3HA9oWg8HlU0NV6eb6m1GBjBc9C75CKnAwh",
+	"HV+7ssHOeF8gENjCK+aZsq7lplhySJ6tLyFQY2GDfxSuK6Q66FmgirlaWcxehbZSIdVg98nyKRdkwjM2",
+	"EglVrsQkm0fkKnd1JoUkbDJhCWTYOScRFG9MDEn5ZMIUEyZbjcREyTleOny1F4Gdb9TB5Czy+uzVC1cs",
+	"zX1wSJaz1ahDGE1mg5HA+CJf6aDqgyOKLRhFt8DcLsSyTn8Yg5EIA4+gwCNsWkjBXF3FwzzPdTHWPsjE",
+	"42fkKXwF1fcLZa1Q/0Y5DqsstuYFSAcFvvBTIoU2Kk/sZbvfIlfqkGrvXfSeM7y3WtOkW+BBuUqH8r+d",
+	"Mpyq4mlRz7k4ELuTIaFLHZFpsogIJNRCkVyfUVtLIfbhLL8hAr+bIanIcNw0Jn3DMrrSgLGgaVo1mRJt",
+	"KMCPZnkq+4qKVM7JgiqDnvpTomdSmbCCHwRLXjGzZBZhlxLV1gH5xvsgduAjVb6x24aaaX9rHBG889y+",
+	"cuneaAo985fajOW3YcRxsubh9hv8wI6R1uvY9+8Xb15j6AFZUJPMSPf82+fkj0/+9FWvSrXtNWL1gcJt",
+	"zvVIoH89FnmWxUQxkyuBFX0lCTQi0vXxy9RzM6RgvWgkoMIuPo1xKbpMfdVGKpa6l3xGbhgjYUeOhGDA",
+	"A/FQNDFSnhIKLnvLbTLqazbLDEoakuVMZqyu/k5J4XbDryqt28CxVxjU0b6drjs+LjRPWRHqXeRCn/rz",
+	"BWbof8bYDenUWjsAizNCMOWBRLeYyZllKynaKTNFHMbGjLdKd3c7+oACb5w7bmNNno3x6OLa8wqp8o5X",
+	"X9DnhunrTnEIJdvdm60LaZTlw9T03Whx67V6pHUQGsjaW2+4Udwul7jP1HXy/tY1NPGA3e6wjhs0AtNJ",
+	"zX1t+Eijzvv+VPbdw79pKQbndPnK5dVbcr0SyXOoS1ibb1rJKA1L+gXu8c1fEbIbfvSZlzVqi3CVjht+",
+	"Rkl3h/h3l0+I6y9fLBcWbCCctpafrURynoua0zHGgk9NVK8rEW8pO4QXTqRCuUYxo1auvBuYb4n7COnG",
+	"/b7VT/rugY5dhGavPgU7Ka6slSaUl3ug4aewiq8bNVY+pNHvRCqI07ayGadZQ6qw4HrWvoKtGDaDmv+N",
+	"acwJ05ospbr2EQZ2iV0MefQ/84YScAeXmGRUs3EuDM9a7D+48CNNkozyeRAUinH0zlOjmGBLllp5Aerr",
+	"YWsPO4EdhoU+3YlfrUq7kt8amDfl9e42JCFNYOxcp5uufh/CLcavioS5nhTJtZxMYPEgPUNZYTvN7pPD",
+	"d8dy0lb3j2PMrQEDAlTAHrSpMel40tSgxw9B9YIGtjjowVD4G3ZbO5Zg3F2uDrxVdbbt1kxuSAD4RLwp",
+	"/Upr7MRhbDwkWs4ZOuw9jJ1uxt1DRSQK8usKnoQBkxslE6s+KzdV6b2KOgkVCWuqo+oacVQifBbcvpXx",
+	"TiAk2c+gJbj2M6Fp61PMNWEO/Jrpxq80DPgLrTQOWgrCHSwqKjhJC/u5FdXOcbK7y32/hFCMhjIlB8TI",
+	"bWb3YTTjJ1yk/0IRs1e7Dxfk8dnT9w9Nfd8SPWT3d7+p7XeR9xRB6IBld3ZMxq8ZxFOka8mBXz3ZyUXe",
+	"dE63gXkAT4ebVOzrr6Agz1ma7nljewQYbfcTw8eaVni/yfXrkopgy7rM0PrL31y/TxD8dIyv5lUexqu3",
+	"CKK8KaeOp3o9c4ZX2oNxjdXkIQSncD9h7mbR7MuP6FIftoeJL5pBLpMvdc1dG0EyVVQYkJ72DKSAei+5",
+	"/kTBZh/DjmI0HUvI8v3Q1AIJSmPDNu3ohnLVe8TxWqRpjnQtHOcYnVAs4oplUkx1eE0TbCrF1A1P3LAB",
+	"OfN4jK9hrgtej8Zv2u1QkZZP5VJgkyf7FC7btRGwBBU01sFeVVdcnGF5ttv5j13rQQyoFQWgbWNwhmjI",
+	"0VVk6LqcPGWxpTe0YAyA7VKaCMs0g7YOCPo+ewwUEbDglmiwjmc1GFFBiIAuPX72rC4hmr5/iYMfhZ7d",
+	"Sm7oLYB6zTkV7WB0mELuD+XTkaA1rAkdx9/J0pLYjf/4+GQW90CxxBjIR3OA1zDsqbDQ9fuwkf6cvu8b",
+	"k52Ce5bMGUXrP7rUHWGGliEZv2Ebr5U9bl0XKM2MxpZDVZ7ydOdA3lf0mgUHTT2ydrGLZGHpBjAEo1GJ",
+	"wKbk0YCtVxgU6z2wUhfZqobReYHCSW68BTPs6BZVINV+ouziOcnoNIJn2shFaT4pzgPoCNdFATMQwVjG",
+	"DEsH5KeisV2V0ayTquoh1iFAveMLwGwLFdmjAo5P81/n9ZDJ2sIWBqS19v7a2vFrm6v+xa/7VsRKX7Hg",
+	"QLmyxtzc2CC7e/bTf7qUiJ4PVVlP0j0qc5FvOFsWQSw+/tflwTpxQ7d3rB2QkyFiLjrG9mzoGnXeOYy8",
+	"BSWukgu25lnwKAE4klAB4cx8KkjFUBWQzZTrRUZXzU1e2LwpbXJG9TisalIv1EMoDCXQP4H44b7iP6Tj",
+	"9upX1lovkU/FmItbkdRqTHNrtV0aSknsUpWjdGDfbmm58Nb8HUVlk9vK1VTcC/tE69gNHKaYb/pjWkCu",
+	"Qoe/ilpAMBj55PHJwXc6JJlcMtVPKFizGxT/iBz9m/2ff92r9MledYDW0ReRxLFZPzAijx5bHmpVUHK1",
+	"MkwPyOsSe0ordAFTwc3vXWkoBO4d3YQBmG+4B38Ct3zBte0taMLFqdvq1ar0Z+5sB7ET3gbDwqo5h/Or",
+	"ct+BRRj7xEQdydOkE3WylC5qrcD27cNsFJ8Lt9oAV7BlSdtRMyxhuQaAbwta66wnP7a2F6yLLSzEBKq4",
+	"PduaRjlbPdeu33SNYxZaLnGhWZIrVn9rB1l2WkssWxlod0xwi29sXeZXVIL5lAmmuIVwnTU5OiwTsgjP",
+	"xXRcdrf4PFHxFY/WJnewCloZgAsFKspwawwmKnLLqlJmS9z1fvfZ2ixrAiwGUHsInsI5Gx4fz6Q2x//4",
+	"n/9FBQ5y263aBG3VsdoJnHpvPwPKmi/Jrb6AqbCS8hps4yZqL34/wcPB40Gyxya+bS+YEOBSMbgiNd4e",
+	"as258EaVNjwrO9+XmLYP7h2W9Yb+fZ8eSVWJDQPy4j1NDCRjoqZffAE0dddQ/BMNopvUYq1VilTE7d53",
+	"8NdDJ1S4kBZIERyQsmvOFgF+J1owxD75aUTil69/fPH68s35fx2/Pnv1IsZEWEiIdqmqxcuzhpSuWkSf",
+	"GbPQpGv/46x5aDTJpFxc0eQa7EQodVbgu7dlq/VGjAKVm5rkOaj9hmXcEr/WcKOacKzD01030idnUhmC",
+	"HUydYFGNVTolZe+4d+c/1BeX9P1790FUeGnPDiw1rVpTPEIX72XUCgWZIuJAX/PFoqlxay5aYjBMrse+",
+	"UNMmFDORLiQX5kiT7y8v3xJ8oepkEdiBuKLkVqoV7VMt1uHj7u1lgheC0/a3FZXtKz2shU1eQxBzK90B",
+	"jm9Da1hHjbuLX6hA5GakjF6JZIBwFPvSxJr4CBa0y/I5S/syNxAtdUpiiJwZuABDrMvmA2IsgXERMRCB",
+	"BOGKEXGcOnKh1Whs9VYm/FzAmmBNYYwNPCgDbYI1++TvwWa4YwlU7ghu8d4+QeFzXzhIa9tFC7hLiX5H",
+	"sWMfEeM2GXvY5E7OOdRq8o1KorrY6LLg+64ctnmKIPegnoPU9puHm+RmdQHSOLaPZVQxdZZjG56NVPyz",
+	"ty+dP6IbK23Gg8Eg7kUE0gldwVD3O8rKIFzEb99cXJJjuuDHN4+OsWcyBOmjFmCBBGYtV21lCIxshqoc",
+	"z6W85k1GMVe4I4Exa3PR3MyOMznlIgbf05DE4/H3Ups+rnXs3o6xjs7lDxeR38baT4uMcgFsCDvUYx3l",
+	"Sg1llG24qS8ZTbpCGvLdi8semefg9BTpWjXqKCw8XSlhTbpwwrATONHvXpSbnDNw64mUQKm6IrVTg0Sn",
+	"+JQLCH71tZ9BAhMkPnMlFIAJxWTGaMoU4VMhlQtxwDMFj6s9bvzTa1nDTu1RlpdIF/yvzBInkOUncvP+",
+	"XIYqgjAU8Kj41CaK6RlITN66YTc5UZyJ1MrMTsa3BHkkMKASNg9fcjlGmD8ZfDVCX2SKyTbgAIVUHDfF",
+	"SKQrQec8CdTjkfAJr+7Ii7OEjuSEEoTfAjMqJzskf8FfC3wZjMS5zJiFRij4FJMu6OcAJ72IxL7+U0y6",
+	"1ZXjjiPM/u9FIxG78lAx6RbeR/sF9LW7p7q6/7UCtz3cH9SPBH0ppotFZkGaS3HsqjT+69+0hZGuL7/Z",
+	"8+Zjl04YWykutscZjYS9MVduk3CxyB35k5MJ1l0hMVar/PmXAWScxQPy0g33ZTId+oyE95fbNbriKeRK",
+	"ptzpdpDexgV5d/lt/+shiZ9LYZgw/UtMJQ02AhsYiW58ar+tNDN/zs2k/3VMuCZLllnciYr6rW6I/U2x",
+	"Sa5Z2rN4fyXT1Uig9OmctLQ6aYyvUAAru7pTKNqFX7WIgY7cp4+e2bXUFxONe2G9TIeXPkvYDoCodEtA",
+	"BiMRvz27fP59jDkQTm2DKdoy/+Bj9JppC0HBIcHwPgx3N26khLO34gv4JxHPQGH2fe7hJhZ06kkgJLbR",
+	"v+cWLECCjIdgWUXPZRyIlm7Z9l27pSkzZQC+FOzUxVD5pH7hCv1qA6/Awi7D6AKFKYhXMofIfpHPr5iy",
+	"cxRwRQ34m7Fa81KSJKNaQylnSBksq10XdYI1Fgr2KBP3+xnXJi5+j4LioCNx8Q2ersveg2sv23tKV42d",
+	"cYQyKsAfc4PuBRg9IGcj4ekLjJ5wkWJhZVgsmeRZRpYUUgYUZ5Ns5dJj7ElBfxWWkqeP/2QBbKP+bOww",
+	"Nz63ilz/bGKYigckPp5B771fAYdJfAyVh+1fyiIhqKcuig2dx64MrCfhZ29fBh0shp1Hg5PBCaiTCybo",
+	"gneGnSeDk8ETLKw/A1GjZNIpB3nKFZ0rImdephDSos2ZHfHCK/wLquicGaY0+HVqe1iW9d0slLoaIMDE",
+	"wLJY8jCaYClLlPZqVZ31KaBiUJlgOeBa56z588gT9/h+GcUGUSvQqwGLAoimXbiKfVumqZNyy8M8fo7a",
+	"3g4jIdwJPGWK6YUUGmXHxycnLsXWOHVvnQBDM8diiW1Sd3nloDiBELFephaJjj0o1CwgzfwpLqLu28Vi",
+	"jx27wfGPto9/F9aGhpeebH/p26KCtH3j8Z+2v3Ep5SsqUJ/T+XxO1crBA+CIlf8iItjSkgasX0Jeap1b",
+	"dVlHyKioqyuO9McFnclJAK86ctF0EaKK3gxkcnKGt0tRZ4QHtYJONWSNANL+Yle6KWyDnusabtb1f9JB",
+	"KxQnt3e/N2bxRlhadkHn7IIb9ucf6PuIXIC2WcjnvYIR1snJA+IaH1Ge2be4LiXhpyePIrKcYZW8wpvL",
+	"3iNjU0RIE4UhWWCudDVQvH9vQL5Fy51zxbs68y68dwHNXCAfJcI/sCIzLDn4EaVO91sXHmHyGV6akNhN",
+	"ArJ1qaFXVLMecFDkjjBdZCl8DSknkDQH45ZcpHLp0skshrhWBjNGFJ/OTLmror5vQXThFtGowLT5i0xX",
+	"t4bZ+O2PVZuF89vfGTl5xepICJZec3FFKGfBzBfM9HfXOQetdPfjF0yTHj3ZiSb9AKXv4YVnu6yrkGlf",
+	"WZHWdwTbnwI660Rn+PMvIT28wFiwIoAlDDhxTRjSIPKkCHgpaE6VjplZPRlzwXsNdKxQAec0ZX4pKHo4",
+	"mlE0kJIWBUn36clJrxbT7EQboP+0JnAQoVXm5pPANcJe/Njz6bcJt4fz0hdV5lFpimU1QCyp56wp9phQ",
+	"7i7wvBlsfL6kPv5wzVYfAXTaBVXkskea+FfJNVsVEp4Vk0sB75qtOuv0su32fokaAPc1WCyE9K3RoCMD",
+	"W3lOGdYNuWZsYRUwyAODOiQj8R85y0HFAuXPBRJcs9WR7/BDui5xk8R+W3FvQFz/M5WLkagWC+NFnxOX",
+	"Gx3ZOZcuPcapg9iNYQj60Ei45GL7E+o77vtSVD7nMmahsdqcrrBCmtXdWDoSsFmwOGGudtlsBiQClvYi",
+	"v8uJzDK5dO1pnvtr3uD89hSNhEUgH390QrSP9fXMeiQq3LqHylSVJLiSMz7/doM0PL41rujnOHMF5+p4",
+	"pP/NCddPt2Pea2m+hfYqe6Nq1Hm2CzF4FzRQaWMUZ1hczCK6hQMPj8OyFmAFcoVchiheIPQanhcYApFU",
+	"ulVxrfbF1J07lHCqUzUpTSge24UPfjvKT1gBFaxfTgXgCitW6VPf4hT/BNRcVkMK/KWWalDTte56o/d0",
+	"m003+TxU6K5WLtD7N3GndkuhQkq6c2aoVXW8xumuE7v+9oLkMUgVw1SdIjeMoj5bFLeuveqSH1bvFOOz",
+	"noftWO9C6SkncAFhO+k/j+5g/gZYoiWJ/zJlvpMdwC3sAvklKzeH8rkCg/DCoH1BYYYkFxUaOJVl2S14",
+	"bnkZE+kpqXjdPOaRQyjl8Yfyj48oa2YM4wqqWPYNPF/Dsm36zjcuH+5eoWxf+WZvsLxfQMEzrABK5MRT",
+	"Z6wvGnSG0IMKkH2MpsI2ulrLKr9jpu22T+6JsFWlhy8bkg7np98xU7nhoxKtWxliVT3d5h0o3j5nE7D9",
+	"g5tw8+pdDuT9cVQXzHTPFsXtgOfCzjYB8AtlsHdO+n7XHBk9LVWO/C2yYiENtJkSwHOd5gKy7brigqNc",
+	"RdswqAt62naTGUuu+1Skfe1TIg7l1sfotdy0Uu1PBlodPRvNVDyDcRuHjbnIz7SIEB+JeKnoYkgsFseE",
+	"Es3FNGP9XDPyIxQc9nfSt+MWECuBxleZpS5yYj4S3VzY352f5AbexEfQnwn4IHcetMBt5jxpUAAZHF2Q",
+	"SiPKoZhkgE45xRKpUp+ofIWap0F3vIsdGYxE2biqIo0V+c1M3TDSxb1pRl1JgFxAb2QLb70IjVZo8bIf",
+	"f3byxPeHolcyN+SxtzfVWZVe2vu+c6oMs/gmR/dMkWHudB+BAOANuhNUgGjNvA7p/P3nUhgls+pyfktG",
+	"873p+++ZXL+5MtTiTZU2rcnAmKuBdAXkYJb6IkBFY8NqEt3B1Fjr2XFCGy1P3zGDXffuEH1wggacKVtv",
+	"/b5kmPuFOnuSz8/CPmZaz1KMBzbK/m/30v6HpVC24OyvbKV7CIbCDh2H7dxCsfKuhPxdQVfzqbg7WQIL",
+	"EReN5rDIlit0VA15rvamkxlPVqcYdejsh1C6S1/DmU6YZaRrH6ZFzfWsaBEHNsmRgDpe5AxiP6xYH95F",
+	"wfwVu5HXLB2iqOe/ofGrtd4ePhUXF9//tXDw3TZLDtsO3jNH3mxt18SSyyG/L/rye+ahEIfhKm4L7Gi0",
+	"FCFx88HAzZTrSJPnZztxTrRDtbpmvsMhuwWIbtTprA2rhHJQewVvnjW1RG6aIwlF8n0mEpUyUdsnCltS",
+	"tgYO3Bk5gAtq8mdZMuCNjf+0Esamm8yHamKnGJpl0O0A6rdb4IxC5yimXWwTR9s9YXBHd8SJ4Nufx/+F",
+	"2/qtur7+mS1zVZQASzdqZFYLC/U3Lyfvp5Ehfh1/gP/u4MMq8WOb++ocJcHfq9MBt+ed73uoIDXRbdOA",
+	"6OwY3xZc4VoF20b54GUw7i7NUB7+2mNwCjD9TUZvBGceXn14Fds4zctAHrkTU6T//ufhOOX2HgIuviwm",
+	"4oMnGlhFFYbr6czxh+LVHXhGFdJ/F2EPh5++j0gITt8nzusywXkty3TGdfs1NYchtBz+yf0g+2XVTPw7",
+	"jkHYCaP2tUkWZ7tT3MG9cZXPE3WwFdB80ME6wD1oNl84U3LxA1WrjhULIxLcMjYEd6Ztq/CXuedkjj7M",
+	"T+FlxxSz3AM5eq0Cjat6AFWYXP/VjYz4AYnHc2bowA66oUrHmJaxpCs9EgvFNBPmlMQ0ywbJjGepYiKG",
+	"zAzfWWXRz9gNy8hUyXyhTx074IIIic9GgipIkoxzAQ9YGg/IN5WiTqSrjVwsABm0cUmy0rdew1SSlGu6",
+	"WEA6FHoRihoKkHpfFNeZF2mhPUz8cD2SR8J1GbSb+TNEK2CBDajtXnI4PEOotzEYiZ8gHKE4QmpgTUea",
+	"2MOC9+N+H5JRsEDfQnHh+um7mgdc2yN1NQmONBl1MpqLZDbqbFT3LAulOHvsSMR1TVVjLLe5Eok9i7Ku",
+	"PIarYGV5LCc/ElBP3lewx48RKQiuoQc7wJCLOX0/plMWF6UaNoAFi1U0FV8YEsVEyjAEJmEjscDiHC6r",
+	"ubJRFBewuIv3CCkWlQVvXlzSKZQAeTnpv5aC9V9ZThIXdXuoi1l5cvKULGc8K7p1uBlTLLMzEj7thwsy",
+	"k0syp8LXKoXJXY2JMuunmqI7EldsJUXaG5CXsH05mcAOp7/yRZ+JRKbQTUiSbozZN/0X9iF0F7Zj4l40",
+	"Epa2KKa1OxnScjCRr5yBt+rY4kgA5FF9DX1VoPc7VKlyCyguaIYFcvD4fLioXIqRgMIYWBkJmm7DVvuw",
+	"RN/s2o74ey4N065G0drhjwS85QpiBDcwIOewmbJyh4L7IAXpHaJnrwyIgaRnC0glJapxuH3HjMObUFbY",
+	"4jMAZLSk99QH4BQyq8XZInq6zvBu393Ptv8S46FqitTV1pjIqq6DbbVidyjw8Iq+PwN+uHXkhaHZTgNf",
+	"Tuytw6V3NnccI9B0sew296VPoEYN4aZXgmktxxmJEHcGxFEaoLBBxJRrW+NGAWzAgWKwT3mia1h3pw4T",
+	"KlY7FKjfgNimE/cvQAXxj79sU0ci37c7YEBr4U8WEBqEGjfqGGGl4+sgFec2bLjmog3OJjeAaif6mrkS",
+	"7EDRhamQxqIAKNTLWXK9loFfFAD8ldfVrf8YdSwl27YnGPMxcgVu+gjnW97BsR4lOj/SutrF6zQ99tR5",
+	"U47amqD9pM6AYC+4Qrwt1XQcjGguXGSpo+cYcmolqTWu2JUTT5aZW2rvYND4sk78t5v5fo8afbXGNheB",
+	"tLlRIg+LjXU9BPeArFiRICAr8DNQ5ErkMrC2TzcL7KDboDKxJYQAhtypD1zmi3bPAKzz83gF7tu7vabu",
+	"4g0VZWq4lWhRPYwQhCw/SLliCWpMBHs/f05wOv4A//14fONadnzKtFGDd0zmi72rP9S1HgPgcyfpG49f",
+	"rVxCIDb/vVqV1Z+gyqQTmpxqASroZgyba1ENQsfd2N1QnrlfY1s5Z12oiswXnrJR7fI0HoLXPoft7Nzl",
+	"y9DqrXSpcCWXseRxUXLZAnEtD9oB63FoGw/5HkZs0SjfiGzlKdkcGlG75n/cUcEmZc8Tgz20ye9L3TX+",
+	"Q0zmVrzDwsRQJF1OoNopTexSSTdesqv+H+LGgomu/ULr/HXvlR1XNl6taKY154QGO388DU1ssIEMdrFQ",
+	"hKeNGygazN1rrcQ70LnvMlTPwswuhRcLw8RBWsHBkv6DiN4oQ8GNBNLj5xCNYKbjD/Y/H9tyWr5Hy9id",
+	"QnETA7eLe4g0DRPI8URuG15qy9s6tZCnDeXOZh4wmiTerf14doJTO1s/ce5C3ej0KhXfktvMqC4UXLC9",
+	"I4MtWsIXBphUMu2M3K51ut7o8Rvbl8fo1IvrbNYW0V/TOXterHXfS7mHkr3hAtuivBOZZRySdKFx/Lqm",
+	"+0DVLVUvHA6uffwca9RR4ZuXrcOQd/ItlEzzhN1Z/MUOaLUofNJ9nTZiFfQBh7rVXu8vfdkWJ2bGLMY6",
+	"HVv85FMdY4vsIex/wRR2fIiwXTt+BhLD6BXLNDgOBHoB4SRBIVhg4d+RqOBeudqxTmPvRYd6naWhuoL4",
+	"IyGgHCIJ7DWEZlqShCooohyPwQE+dq0xirfjaCTWfgOLWLT+Bt7m5nM8qXgkuqNORKOraNQhlhZiWeS1",
+	"wU7kjsGUrhgcTcbFdEBAR0GqBD0MRFGOWCpilbOKk3tA3kouTBhrAFTOkTXqi3O5lvyaxDRsgDEIAoLR",
+	"EXzW6O+NsNpkbcF9KVjpDh6JNa/nup+XdJ+cPIWdrxm2e5Ev22gB4RAHLvH+23rvYnlMF9/sTafv2vP2",
+	"qQxgtzb6gI9gEqrpVVXLFCqU4Mt2MwSOl6384JVM+YR7rvPgU6jGa4Qk37X4Y+qGJ+D5TiTWqgTAqNh4",
+	"51Jwy3bE9F7YmeOsrUafCzfmLpNpYYo2wapGHPindCO4vYcg4+/wNsJPa3PUYxRTYleTEgJjlLzhKSbG",
+	"wrDSs+EkOyfGgUWOi+lIeJ5X4sgiy6dckC4wMrrU8ZDQOf1VigFdavv/Y5Y8tmKMYlM7BUgYE57ZtVvx",
+	"wZXWGQeP2PuNR1YIgSXB65zOx0pmbEyVgBdcH85xrrI4IoPBoOzCkEihjcqxPwnuciRiOEoN8ouTWCIS",
+	"X7MVS8fl39oonoDskzGaYms9e/BGKismnPm9TzjoXjH+Gfty1dQXJnaFD32zX6i442KD/BW4QJKw5ijI",
+	"hlZ4ZOKGKylAWTv2rfytUMFFHYPH7IELb0S8k4x9LAD9WdJW3MYeMiV/4/HEZ2kaxLLKxtj8kjAGnHDO",
+	"2qx2r1jn3jt1gN2AZhlTn8DIDj/Nn2ayplWAJSEY1IiVgnxTAUtVgp40rW0DLJ3tX3Hoi9digUrn0GxG",
+	"pMQ1/NNQygQazdlPEP+JU2y9TfGF0GtLzsNxjlgmUqVW4bGCrmVHrq/NkAhZbNbS2uIgrTwB8dArZkgX",
+	"GwjBujCRlqQs4SmDCGAsrF/X84JrYxfzF7/tXZxl9viLxXtfELTwCdu/Nzl97MD9vGbNkxpG5ztNagd+",
+	"8qTYGJxrcs0FXlEiF41FHuDHypxtuBZcwgW8uOeSSjFFqkrriOBwTl2TTFhZ0xuf0NfsLi2awfm0yd3+",
+	"ZCIis7TszfWg85USeoVG1VWzAEyWCpALo8cslNlfCnj3RNQOraYXr0VRvaeJsV9GQyl8GcRVi7fepMqI",
+	"ziEqICguzzV2jlznl0BSh6WdS/pm/Rhs7rpPluUeSbcYiu1XgSQ710BlFql8YTkXHa8l5kOEM1WKHJSf",
+	"zjU0YgmbI8yUzKczn5PfwzhoaH7mjp6YJff9Qb3fY9Ag4gbAf0dybjDD5xF2wy0+ZGl/WQLsd/yGEQrY",
+	"C/QAK7NirAx2jUVSQZG2FDiJ2BitIXAVi+qoSZNMdvzB/WuHRO91lHlI9cbi8yH1b6DkbfJfwGPbnMZX",
+	"FWK1fx0Rpwodf8B/7HDfgRXgoZnBgbDhVNQinWp75n9oy2usltpwMyf3YCi5LJqbPdx2JcDEH8ptmGXx",
+	"+DdKAtQQDpmutjZEjzDLiG7vhw5m2PW28kNfvz1jEzMS4FJ18dURiUWeZTFRzOTK6so41kp/ECeC9kaX",
+	"G+mMyCPBNa40JVz4Ni5YCR6H5AjupBt/GHXw0agzJB9GHWcHHnWGI2Fn/vgxLgJfCyOxVco0mGxBBnaT",
+	"nbocbOj57YrQpyjkOlnSram6Bq4JiD1Qd4AW2bzRSIAvl0L/vqLZYZeS+OnJSexb3Ls9D968vXz55nXc",
+	"O3Wc237RrkI7a6yYMu3zcevssliP4R7sskXhh6jTBioHf/Z+K7S2UjFfTKJCzR4sv7+NShIlymEViQrS",
+	"RpUq+BYa0jyDyOk515qLKZYfwJC0rfbidcmpaIbav2arHfpCudG+BvL2ynqWnKWnYBEOnGoyS8E5FPiB",
+	"HjhwkSNhzyxovFrTd7au8+Un8uXGet7Oiadncimw2bnl0ZipLUW2WmtTBpIh1bMBORuJiWJ6lq3IlZTG",
+	"JceTLjRz7XPBTYQmn5Qa2rMbFggnIxG/fXNxSRoa9saWI0OL2KA5rauG4eKBBiPxil5jK2nL02APwvM+",
+	"7/RlN1zmEBza7D5shfhHt97f1U7TQOL9Prw/9935D/Yg7OE84I7DnVf0mkFpAicT9apoVNtktg2n2ign",
+	"5Ny1h5qsRHKei/1DgPfOWblL07rbxS45JioX+p9c9vgEP3AJp6E+HVnED1wVAYMHALwbwl/tHg7eTFfw",
+	"xUdcFrxc5YJ0H5887p1aISQbifi7FyXthkUef1C5+Bi74jWAh1PFtIYeDa6lM3aTtaNHAm3fbqahq/BD",
+	"fQ5ctSU5tiK38pDrIh5tFpuhxq/yBONhfLUgS1OLb9QxgUtskW5xoHP3OFbb1bvcdplSB7U3Kr3YgwM4",
+	"JTOmGDowABtvsxF5y0r/A0+xGhH6g8Rp6mULlYsjbTnZLnUeHkjEBSBjQxd0Tw5CnlUiX2vDInennwfA",
+	"HRz8Xk3rZ0hCEdK1oSbXEVkw1Uc3uyeFQJY2iyQ00vgmXGq0uSt3wYfY2w2j8wNDXuDV5lCX2oiTS5ju",
+	"DqHRTrCl7z54rH6D5b7hvNt98HVqziUGwNyFLc5++vM4jWFTD97iL7OmN0DqFvcuAPPxB/ufHXx8BQw/",
+	"OHNZccKlu84Vr5jxBdLqSqAP1mTw9S20oatePRFpkiHqD//kznEZMpIAkn7PCd9NuLKDWGBfre86VZUP",
+	"TMkBdi9d1Fbf+45ZyufxwrSBoffBBOD44IH50usRQRkaRyplUTwL/b3FBe/Bpo4dDW01DFooeuXG3SGw",
+	"vtNMtUXDuqX+k2SeeUrodv0lktNaAf0sTUt4uUOCihOcpel909RtYFq9NzDvuVDhuXT94x+quX0O6gne",
+	"FuruYiPgc0DO0hRdcO4nNOuuR4jsT1uPP9iBrRoBOlHX8GZHb/Xvtw8cOJbdhbkeCpgiU6CUlfx170uj",
+	"jbWViRAYdpnPpRQdaPuCxKl2do5D7lLstDNssVhhk9HfoMnq7O1L4tLTuugGwoqyNzTLWRUY3WVstWa5",
+	"bsB3wirttz+TPaucOm2za5ELIxUjMRxgTIRcrsVogDW2CNR4MIN91tZ2BfgPyEtoUpHl4Nj0oTb+S0Xn",
+	"ig1k2KBWxx/gv7vYzApMeWiSik1SNzKBQ5qzlQM2NyxfY4EBhdqfJyFPbmNJ7/Rn1C2RIWE+0G+QH8Hp",
+	"VlnRgmq9lCptFI1amNE7fWdqm/3052FFsKkH18oX6lqxgDkgZySTCc1QsJ/TFblirocILQA6wtLy2Dfq",
+	"TE2leMxTJxa06mXwaAdFDNlMgQMPrhlW3FDpmkEWE6Ey1uqn2c8pU3/sJ3dOBS6dOvn7dsrgDg/SlO3Q",
+	"u9Fctzhl7pgZfR6nTCsYOqdMAI4PVsLPk+XigD7lepHRlct1Yf055RkUMy1YklS+nx6kk0NtVMLNFo60",
+	"ZFczKa/b5eKf/KBdCtn4LxbRl2ELg7JuSkSwdBsX07A19lHxflPNFB50Ndy39MzG2nDWIayApxGJX77+",
+	"8cXryzfn/3WMrUkhsx67LghXc8MFEs6o/oQWDHcZe+6uq807UB7yQ5BoqcP4U4l81ZZKhQUfRTyDIsDX",
+	"GLTrUavAo+a6LRDxV9RacS+QOVTuc4amhGYZoZCk4kK2IfrvSI9EMpNSQ3HjS5fG0l3OpIZc35kvuq6h",
+	"UiB6Ey4ymlxbJJNzqL3oJixLG2o+hZQO91LRMYmL8FtXNLlmIoW6xSMRVpk40j4tGIIYlQ9Hx0xg6GPo",
+	"ot/1TC599s1IUE1iAFU2PIZWCsf/+J//xcLJ8ZQJpngSkwWmyWNSM7O3QLox/BcqNtp/jHkak3/8z/+H",
+	"q7UoOpFqJLCQBjWGzRcmguj5lKV5gUzwShyUrCZxWY1a5SLunRaFn9eOiNFkVtZIw1rYIxH7Srt8KqjJ",
+	"FRsS8+dRfnLyJMkFf29fliLV8IRFN4/cbzP2nnz/6ux5/+L7s8fPvrKXNurgTwbHDvCvK5mu8IH7HdoN",
+	"x9reb3lQcN19C/HUQI3NOdOaThnpxoa9hzah6UjE1BiazOYWJ+JeRJYznszIK3taai411hg/l8k1M4Pn",
+	"0D4XqlASI+VgJL6lPGMpSVnGbxgUAu8KZpZSXROmlFQ6Ik9Pvo7I08d/isiz9+97LlXRKM5SENxHgr1H",
+	"lOQ0A9iSk0lEZlLIXEG6dFiIOiL5ghhJvvbXqU9HQlY66TIHzG5NK1+03L1QmATLESORyWlz6pojnnck",
+	"7rmvfx7zg9/aQ/HL357JIuo82+XE3gl6Q3lmZb81BvdaGj5ZVZkLxNgDLQWJaL2kkGOCm2UtAmZXI0oe",
+	"f3D/2sHEEWLbg5UDrRzu9LD1g/a1f0Xq4quQihFLxJrkjybLRuNpn9wHjQnkzt+3iaPYZJN4uFfioTvR",
+	"l990ttop7oV3fR5rxRa48gaLKnw98LHfHx8rDCNegerSQq/qnRI55wZKuqDE7hSUa8YWzinlygxhmMQh",
+	"TO24FH93MZp8U47exXriBV0r9rqJ0FIBbLrJ4OD1ofvu+ngPVgx3fqtdMukL5uhP8aFGbdmXxMHvUVWG",
+	"aE6UvyWWZXFpxmhmZr+2tkqEIXfaLBFnqEsWt8cxwCNjSa64WXWGP/9SNQ/dMMG0HvrOFwnTGmtxYmeX",
+	"SmNBnAnpCKSbt2793I74PDuHqQeHU+WG0zqHfhfFcaXU0CuqmVfa68+q+r0PnStGFVNnuZnZz1ua5OrP",
+	"P5fymjN4aGeFeqgIlrnKOsPOzJjF8Pj40eM/Dk4GJ4NHw69Pvj4BWuUm/VC0YXQHE31YNy5bch089lWh",
+	"wkeQYxw8wHaSwQMXAhM8Qft78ADq5Qd/Bw08qsNS12PXjyuqrQQPC4QNngWthD7+8vH/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

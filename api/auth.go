@@ -20,6 +20,35 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		r = withClient(r)
+		if r.URL.Path == loginPath {
+			// Signing in takes no credential but the password; a
+			// browser's cross-origin post may not sign it in as
+			// someone else (login CSRF).
+			if err := s.crossOrigin.Check(r); err != nil {
+				writeProblem(w, r, s.log, roster.Errorf(roster.EFORBIDDEN, "a cross-origin request may not sign in"))
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") == "" {
+			c, ok, err := s.sessionOf(r)
+			if ok {
+				if err == nil {
+					err = s.checkCSRF(r, c)
+				}
+				if err != nil {
+					writeProblem(w, r, s.log, err)
+					return
+				}
+				if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+					info.user = c.user.Name
+				}
+				next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
+				return
+			}
+		}
 		tok, err := s.tokenOf(r)
 		if err != nil {
 			writeProblem(w, r, s.log, err)
@@ -106,6 +135,10 @@ var (
 var allowed = map[string][]roster.Role{
 	"GetHealth": nil, "GetReady": nil,
 
+	// Signing in takes no token; anyone signed in may see who it is and
+	// sign out (anyCaller).
+	"Login": nil, "GetMe": readers, "Logout": readers,
+
 	"ListInventories": readers, "GetInventory": readers,
 	"CreateInventory": writers, "UpdateInventory": writers, "DeleteInventory": writers,
 
@@ -144,7 +177,11 @@ var allowed = map[string][]roster.Role{
 	"ListAuditEvents": {roster.RoleAdmin, roster.RoleAuditor},
 }
 
-var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallback": true}
+var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallback": true, "Login": true}
+
+// anyCaller are the operations every authenticated caller may call,
+// whatever its role or bindings: about itself.
+var anyCaller = map[string]bool{"GetMe": true, "Logout": true}
 
 // global are the operations on what belongs to no inventory: a token
 // limited to inventories may not do them (it sees no token, and no

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -64,6 +65,10 @@ type Config struct {
 	// without one. The TLS listener verifies the certificate (Roster's
 	// asks for one with tls.VerifyClientCertIfGiven).
 	RequireClientCertificate bool
+	// SessionIdleTimeout ends a session unused this long (0:
+	// DefaultSessionIdleTimeout); SessionMaxAge ends any session this
+	// long after sign-in (0: DefaultSessionMaxAge).
+	SessionIdleTimeout, SessionMaxAge time.Duration
 	// Version is Roster's, as AWX's API reports it (GET /api/v2/ping/,
 	// /api/v2/config/); empty: "devel".
 	Version string
@@ -92,6 +97,11 @@ type Server struct {
 	// clientCerts: every request but health checks needs a verified
 	// client certificate.
 	clientCerts bool
+	// sessionIdle and sessionMaxAge end sessions; kdf bounds the
+	// password hashes computed at once.
+	sessionIdle, sessionMaxAge time.Duration
+	kdf                        chan struct{}
+	crossOrigin                *http.CrossOriginProtection
 	// version is Roster's, and node the host name of this node, for
 	// AWX's API.
 	version, node string
@@ -106,6 +116,15 @@ func NewServer(c Config) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	s.sessionIdle, s.sessionMaxAge = c.SessionIdleTimeout, c.SessionMaxAge
+	if s.sessionIdle <= 0 {
+		s.sessionIdle = DefaultSessionIdleTimeout
+	}
+	if s.sessionMaxAge <= 0 {
+		s.sessionMaxAge = DefaultSessionMaxAge
+	}
+	s.kdf = make(chan struct{}, runtime.GOMAXPROCS(0))
+	s.crossOrigin = http.NewCrossOriginProtection()
 	if s.version = c.Version; s.version == "" {
 		s.version = "devel"
 	}
@@ -191,6 +210,7 @@ func joinListFields(next http.Handler) http.Handler {
 // no cache, shared or the client's, may keep them.
 var secretAnswers = map[string]bool{
 	"IssueCredential": true, "SignSSHKey": true, "CreateToken": true, "CreateCallbackKey": true,
+	"Login": true, "GetMe": true, // a session's CSRF token
 }
 
 // securityHeaders sets what every answer carries: no browser may guess a

@@ -98,6 +98,13 @@ func purgeAudit(ctx context.Context, st roster.AuditStore, r roster.AuditRetenti
 	return err
 }
 
+// purgeSessions deletes the sessions past their absolute end and the
+// sign-in failure counts of windows long over.
+func purgeSessions(ctx context.Context, st roster.Store, now time.Time) error {
+	_, err := st.DeleteExpiredSessions(ctx, now)
+	return errors.Join(err, st.PurgeSignInFailures(ctx, now.Add(-24*time.Hour)))
+}
+
 // openQueue opens the job queue in the store's database.
 func openQueue(ctx context.Context, c Config, st rosterStore, cfg jobs.Config) (*jobs.Queue, error) {
 	if pg, ok := st.(*store.Postgres); ok {
@@ -200,7 +207,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if n > 0 {
 				m.Log.Info("pruned the webhook delivery log", "entries", n)
 			}
-			return errors.Join(err, purgeAudit(ctx, st, m.Config.auditRetention(), time.Now(), m.Log))
+			return errors.Join(err, purgeAudit(ctx, st, m.Config.auditRetention(), time.Now(), m.Log), purgeSessions(ctx, st, time.Now()))
 		},
 		Log: m.Log.With("component", "jobs"),
 	})
@@ -236,6 +243,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.api = api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
 		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir, TokenMaxTTL: time.Duration(m.Config.TokenMaxTTL),
+		SessionIdleTimeout: time.Duration(m.Config.SessionIdleTimeout), SessionMaxAge: time.Duration(m.Config.SessionMaxAge),
 		Admission:                api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)},
 		RequireClientCertificate: m.Config.TLSClientCA != "", Version: buildVersion()})
 	h, err := m.api.Handler()

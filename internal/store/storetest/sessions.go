@@ -9,8 +9,8 @@ import (
 
 func newSession(t *testing.T, s roster.Store, u *roster.User, now time.Time) (*roster.Session, string) {
 	t.Helper()
-	_, hash := roster.NewSessionValue()
-	_, csrf := roster.NewCSRFToken()
+	v, hash := roster.NewSessionValue()
+	csrf := roster.HashToken(roster.SessionCSRFToken(v))
 	ss := &roster.Session{UserID: u.ID, CSRFHash: csrf, Method: "password", Address: "192.0.2.1",
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(12 * time.Hour)}
 	must(t, s.CreateSession(t.Context(), ss, hash))

@@ -1,0 +1,326 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/password"
+)
+
+// Session defaults (flags --session-idle-timeout, --session-max-age).
+const (
+	DefaultSessionIdleTimeout = 30 * time.Minute
+	DefaultSessionMaxAge      = 12 * time.Hour
+)
+
+// Session cookies: the __Host- prefix makes browsers take the cookie only
+// when Secure, with Path=/ and no Domain, set by this very host; it needs
+// TLS, so a server on plain HTTP (loopback, or behind a proxy that
+// terminates TLS) names it without the prefix.
+const (
+	sessionCookieTLS   = "__Host-roster_session"
+	sessionCookiePlain = "roster_session"
+	// CSRFHeader carries a session's CSRF token on requests that change
+	// anything.
+	CSRFHeader = "X-CSRF-Token"
+)
+
+const loginPath = "/api/v1/auth/login"
+
+// Brute-force limits: failed sign-ins per window, counted in the
+// database (every node counts the same). Past a limit, sign-in is refused
+// (429) until the window ends, whatever the password.
+const (
+	signInWindow          = 15 * time.Minute
+	maxFailsAccountAddr   = 5
+	maxFailsAccount       = 30
+	maxFailsAddress       = 100
+	kdfWait               = 2 * time.Second
+	errSignInFailedString = "the name or the password is wrong"
+)
+
+var errSignInFailed = roster.Errorf(roster.EUNAUTHORIZED, errSignInFailedString)
+
+func sessionCookieName(r *http.Request) string {
+	if r.TLS != nil {
+		return sessionCookieTLS
+	}
+	return sessionCookiePlain
+}
+
+// client is what the authenticate middleware keeps of the request for
+// handlers that need it: its address and whether it came over TLS.
+type client struct {
+	addr string // the peer's IP address
+	tls  bool
+}
+
+type clientKey struct{}
+
+func clientFrom(ctx context.Context) client {
+	c, _ := ctx.Value(clientKey{}).(client)
+	return c
+}
+
+func withClient(r *http.Request) *http.Request {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return r.WithContext(context.WithValue(r.Context(), clientKey{}, client{addr: host, tls: r.TLS != nil}))
+}
+
+// addressKey is the brute-force key of an address: an IPv4 address, or
+// the /64 of an IPv6 one (one host usually holds a whole /64).
+func addressKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if ip.Is4() || ip.Is4In6() {
+		return ip.Unmap().String()
+	}
+	p, _ := ip.Prefix(64)
+	return p.String()
+}
+
+// sessionOf finds the session of a request's cookie, and its caller. ok
+// is false when the request carries no session cookie.
+func (s *Server) sessionOf(r *http.Request) (c *caller, ok bool, err error) {
+	ck, err := r.Cookie(sessionCookieName(r))
+	if err != nil || ck.Value == "" {
+		return nil, false, nil
+	}
+	bad := roster.Errorf(roster.EUNAUTHORIZED, "the session is not valid (signed out, ended or expired): sign in again")
+	if !roster.WellFormedSession(ck.Value) {
+		return nil, true, bad
+	}
+	ctx := r.Context()
+	value := roster.Secret(ck.Value)
+	ss, err := s.store.SessionByHash(ctx, roster.HashToken(value))
+	if roster.ErrorCode(err) == roster.ENOTFOUND {
+		return nil, true, bad
+	} else if err != nil {
+		return nil, true, err
+	}
+	now := s.now()
+	if !now.Before(ss.ExpiresAt) || now.Sub(ss.LastSeenAt) > s.sessionIdle {
+		if err := s.store.DeleteSession(context.WithoutCancel(ctx), ss.ID); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+			s.log.Warn("deleting an ended session failed", "err", err)
+		}
+		return nil, true, bad
+	}
+	u, err := s.store.User(ctx, ss.UserID)
+	if roster.ErrorCode(err) == roster.ENOTFOUND {
+		return nil, true, bad
+	} else if err != nil {
+		return nil, true, err
+	}
+	if u.Disabled {
+		return nil, true, bad
+	}
+	c, err = s.userCaller(ctx, u, nil, methodSession)
+	if err != nil {
+		return nil, true, err
+	}
+	c.session, c.sessionValue = ss, value
+	s.touchSession(ss, now)
+	return c, true, nil
+}
+
+// touchSession records a session's use at most once a minute, as touch
+// does a token's: the idle timeout is thus exact to a minute.
+func (s *Server) touchSession(ss *roster.Session, now time.Time) {
+	key := "session:" + ss.ID
+	if last, ok := s.touched.Load(key); ok && now.Sub(last.(time.Time)) < time.Minute {
+		return
+	}
+	s.touched.Store(key, now)
+	ss.LastSeenAt = now
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.store.TouchSession(ctx, ss.ID, now); err != nil {
+			s.log.Warn("recording session use failed", "err", err)
+		}
+	}()
+}
+
+// checkCSRF guards a cookie-authenticated request that may change
+// something: it must be same-origin as browsers tell
+// (http.CrossOriginProtection: Sec-Fetch-Site, Origin) and carry the
+// session's CSRF token, which only a page that read it from Roster has.
+func (s *Server) checkCSRF(r *http.Request, c *caller) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return nil
+	}
+	if err := s.crossOrigin.Check(r); err != nil {
+		return roster.Errorf(roster.EFORBIDDEN, "a cross-origin request may not use the session")
+	}
+	got := roster.HashToken(roster.Secret(r.Header.Get(CSRFHeader)))
+	if r.Header.Get(CSRFHeader) == "" || subtle.ConstantTimeCompare([]byte(got), []byte(c.session.CSRFHash)) != 1 {
+		return roster.Errorf(roster.EFORBIDDEN, "missing or wrong CSRF token: send the session's token (from sign-in or GET /api/v1/me) in %s", CSRFHeader)
+	}
+	return nil
+}
+
+// sessionCookie is the Set-Cookie value of a session (value "" and
+// maxAge < 0: clear it).
+func sessionCookie(tls bool, value roster.Secret, maxAge time.Duration) string {
+	ck := &http.Cookie{Name: sessionCookiePlain, Value: value.Reveal(), Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: tls}
+	if tls {
+		ck.Name = sessionCookieTLS
+	}
+	if maxAge < 0 {
+		ck.MaxAge = -1
+	} else {
+		ck.MaxAge = int(maxAge / time.Second)
+	}
+	return ck.String()
+}
+
+// Login implements StrictServerInterface.
+func (s *Server) Login(ctx context.Context, req LoginRequestObject) (LoginResponseObject, error) {
+	cl := clientFrom(ctx)
+	name := strings.ToLower(req.Body.Name)
+	pw := roster.Secret(deref(req.Body.Password))
+	now := s.now()
+	window := now.Truncate(signInWindow)
+	addr := addressKey(cl.addr)
+	keys := []string{"account:local:" + name, "address:" + addr, "account_address:local:" + name + "|" + addr}
+	counts, err := s.store.SignInFailures(ctx, window, keys...)
+	if err != nil {
+		return nil, err
+	}
+	if counts[keys[0]] >= maxFailsAccount || counts[keys[1]] >= maxFailsAddress || counts[keys[2]] >= maxFailsAccountAddr {
+		s.auditSignIn(ctx, roster.AuditDenied, nil, name, cl, "too many failed sign-ins")
+		return nil, &tooMany{wait: window.Add(signInWindow).Sub(now),
+			err: roster.Errorf(roster.ETOOMANY, "too many failed sign-ins: try again later")}
+	}
+	// The KDF takes memory and a core: a bounded number run at once.
+	wait := time.NewTimer(kdfWait)
+	defer wait.Stop()
+	select {
+	case s.kdf <- struct{}{}:
+		defer func() { <-s.kdf }()
+	case <-wait.C:
+		return nil, &tooMany{wait: time.Second, err: roster.Errorf(roster.ETOOMANY, "too many sign-ins at once: try again")}
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	u, err := s.store.User(ctx, name)
+	if err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+		return nil, err
+	}
+	stored := ""
+	if u != nil && u.Source == roster.UserLocal {
+		stored = u.PasswordHash.Reveal()
+	}
+	// An unknown user, an external one or one without a password costs
+	// a verification as well (Verify of "" does a dummy one): the time
+	// taken does not tell which names exist.
+	match, err := password.Verify(pw, stored)
+	if err != nil {
+		s.log.Error("a stored password hash is malformed", "user", u.Name, "err", err)
+		match = false
+	}
+	if !match || u.Disabled {
+		if err := s.store.AddSignInFailure(context.WithoutCancel(ctx), window, keys...); err != nil {
+			return nil, err
+		}
+		s.auditSignIn(ctx, roster.AuditDenied, u, name, cl, "wrong name or password, or user disabled")
+		return nil, errSignInFailed
+	}
+	if password.NeedsRehash(stored, password.Default) {
+		if h, err := password.Hash(pw); err == nil {
+			hs := roster.Secret(h)
+			if _, err := s.store.UpdateUser(ctx, u.ID, roster.UserUpdate{PasswordHash: &hs}); err != nil {
+				s.log.Warn("rehashing a password failed", "user", u.Name, "err", err)
+			}
+		}
+	}
+	value, hash := roster.NewSessionValue()
+	csrf := roster.SessionCSRFToken(value)
+	ss := &roster.Session{UserID: u.ID, CSRFHash: roster.HashToken(csrf), Method: "password", Address: cl.addr,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMaxAge)}
+	if err := s.store.CreateSession(ctx, ss, hash); err != nil {
+		return nil, err
+	}
+	if err := s.store.RecordSignIn(ctx, u.ID, now); err != nil {
+		s.log.Warn("recording a sign-in failed", "user", u.Name, "err", err)
+	}
+	s.auditSignIn(ctx, roster.AuditAllowed, u, name, cl, "")
+	out := userOut(u)
+	cookie := sessionCookie(cl.tls, value, s.sessionMaxAge)
+	return Login200JSONResponse{
+		Body:    Me{Method: MeMethodSession, User: &out, CsrfToken: ptr(csrf.Reveal()), ExpiresAt: &ss.ExpiresAt},
+		Headers: Login200ResponseHeaders{SetCookie: &cookie},
+	}, nil
+}
+
+// auditSignIn records a sign-in, allowed or refused (refusals aggregate).
+func (s *Server) auditSignIn(ctx context.Context, outcome roster.AuditOutcome, u *roster.User, name string, cl client, reason string) {
+	e := &roster.AuditEvent{Actor: name, Action: "auth.sign_in", Outcome: outcome, TargetType: "user", TargetName: clip(name),
+		Reason: reason, Details: map[string]string{"method": "password", "address": cl.addr}}
+	if u != nil {
+		e.TargetID = u.ID
+		e.Details["actor_user"], e.Details["actor_user_id"] = u.Name, u.ID
+	}
+	e.Actor = clip(e.Actor)
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("writing an audit record failed", "action", e.Action, "err", err)
+	}
+}
+
+// clip bounds a name the caller typed, for the audit log.
+func clip(s string) string {
+	if len(s) > 128 {
+		return s[:128]
+	}
+	return s
+}
+
+// Logout implements StrictServerInterface.
+func (s *Server) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResponseObject, error) {
+	c := callerFrom(ctx)
+	if c == nil || c.session == nil {
+		return nil, roster.Errorf(roster.EINVALID, "this request holds no session to end (it was made with an API token: delete the token to revoke it)")
+	}
+	if err := s.store.DeleteSession(ctx, c.session.ID); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+		return nil, err
+	}
+	s.auditChange(ctx, "auth.sign_out", "user", c.user.ID, c.user.Name, "", nil)
+	cookie := sessionCookie(clientFrom(ctx).tls, "", -1)
+	return Logout204Response{Headers: Logout204ResponseHeaders{SetCookie: &cookie}}, nil
+}
+
+// GetMe implements StrictServerInterface.
+func (s *Server) GetMe(ctx context.Context, _ GetMeRequestObject) (GetMeResponseObject, error) {
+	c := callerFrom(ctx)
+	if c == nil {
+		return nil, errors.New("no caller")
+	}
+	out := GetMe200JSONResponse{Method: MeMethodToken}
+	if c.user != nil {
+		u := userOut(c.user)
+		out.User = &u
+	}
+	if c.tok != nil {
+		t := tokenOut(c.tok)
+		out.Token = &t
+	}
+	if c.session != nil {
+		out.Method = MeMethodSession
+		out.CsrfToken = ptr(roster.SessionCSRFToken(c.sessionValue).Reveal())
+		out.ExpiresAt = &c.session.ExpiresAt
+	}
+	return out, nil
+}
