@@ -1817,6 +1817,9 @@ type ListWebhookDeliveriesParams struct {
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = Login
 
+// CreateLoginTokenJSONRequestBody defines body for CreateLoginToken for application/json ContentType.
+type CreateLoginTokenJSONRequestBody = Login
+
 // CreateCredentialJSONRequestBody defines body for CreateCredential for application/json ContentType.
 type CreateCredentialJSONRequestBody = CredentialCreate
 
@@ -2013,9 +2016,12 @@ type ServerInterface interface {
 	// Login Sign in with a local user's name and password, starting a session.
 	// (POST /api/v1/auth/login)
 	Login(w http.ResponseWriter, r *http.Request)
-	// Logout End the session the request comes with, and clear its cookie.
+	// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
 	// (POST /api/v1/auth/logout)
 	Logout(w http.ResponseWriter, r *http.Request)
+	// CreateLoginToken Sign in with a local user's name and password, for a token of the user's (`roster login`).
+	// (POST /api/v1/auth/token)
+	CreateLoginToken(w http.ResponseWriter, r *http.Request)
 	// SourceCallback A provisioning callback: sync the key's source now.
 	// (POST /api/v1/callbacks/{key})
 	SourceCallback(w http.ResponseWriter, r *http.Request, key string)
@@ -2320,6 +2326,20 @@ func (siw *ServerInterfaceWrapper) Logout(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Logout(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateLoginToken operation middleware
+func (siw *ServerInterfaceWrapper) CreateLoginToken(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateLoginToken(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4383,6 +4403,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/login", wrapper.Login)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/token", wrapper.CreateLoginToken)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/logout", wrapper.Logout)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/me", wrapper.GetMe)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users", wrapper.ListUsers)
@@ -4748,6 +4769,127 @@ type Logout429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response Logout429ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginTokenRequestObject struct {
+	Body *CreateLoginTokenJSONRequestBody
+}
+
+type CreateLoginTokenResponseObject interface {
+	VisitCreateLoginTokenResponse(w http.ResponseWriter) error
+}
+
+type CreateLoginToken201JSONResponse TokenCreated
+
+func (response CreateLoginToken201JSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken400ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken401ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken403ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken413ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken415ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken429ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -11653,9 +11795,12 @@ type StrictServerInterface interface {
 	// Login Sign in with a local user's name and password, starting a session.
 	// (POST /api/v1/auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
-	// Logout End the session the request comes with, and clear its cookie.
+	// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
 	// (POST /api/v1/auth/logout)
 	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
+	// CreateLoginToken Sign in with a local user's name and password, for a token of the user's (`roster login`).
+	// (POST /api/v1/auth/token)
+	CreateLoginToken(ctx context.Context, request CreateLoginTokenRequestObject) (CreateLoginTokenResponseObject, error)
 	// SourceCallback A provisioning callback: sync the key's source now.
 	// (POST /api/v1/callbacks/{key})
 	SourceCallback(ctx context.Context, request SourceCallbackRequestObject) (SourceCallbackResponseObject, error)
@@ -11960,6 +12105,37 @@ func (sh *strictHandler) Logout(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(LogoutResponseObject); ok {
 		if err := validResponse.VisitLogoutResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateLoginToken operation middleware
+func (sh *strictHandler) CreateLoginToken(w http.ResponseWriter, r *http.Request) {
+	var request CreateLoginTokenRequestObject
+
+	var body CreateLoginTokenJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateLoginToken(ctx, request.(CreateLoginTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateLoginToken")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateLoginTokenResponseObject); ok {
+		if err := validResponse.VisitCreateLoginTokenResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -13731,282 +13907,286 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cuM2mjj6Kiid35alWUp23zIZuaZqPZ1O0jvpy9ruZHejHBEmIQljCtAAoNVKV1ftX+cBTp1n2Aeb",
-	"JzmF7wNIUCKpS9vuTsa1tZM2BRK373790EnkfCEFE0Z3hh86M0ZTpuCfZ1Nm/5MynSi+MFyKzrBzwRIp",
-	"Uk00FwkjZsaIzFKmDdEyVwkjcgIPubhhwki1Ihm1P65EwlKi8yRhWk/yLFuRLr3STBiynDFBpGBEsBum",
-	"SMrT3qATdXQyY3NqF2BWC9YZdrgwbMpU5+PHqPPikk431/aazpkmZsY1uWFKcyn8clKZ5HMmzCnhhiQz",
-	"KqZMw8QwZTiCpJLp2vm1UVxMYfpzqQ1TF4ZmNScUG5WzGLdlv0yFXjJFuIaTsrNR/GGimJ4JpjWh+pql",
-	"ZCJVdWIm8nln+HPHfrATdSY006zzS7SxoI9RZ0EVnTPjbu65YikThtPsnE02V3g5YyQphhxpwlMiFRF0",
-	"zuwCuB2zoGbWiTr2WWfYKUd3oo5if8+5YmlnaBfWflLPc6Wlql9CLNh7M05gROxvaqHYDZe5Jgs6LVfz",
-	"95ypVbAc/Gr71C8nr6Vgr6hJZg3zWyiCiSlJ5GK1DizwR5Jx+8+ZzFI9JMsZzwDqR6KE8BnVREgPVymi",
-	"RrR2909OnpIlNzMiJLmS6WowEn5ziHLl7l5O+nblfVz6lk36VTRedLHOXe65GLznNf/A59xszv+WThnR",
-	"/NfGi8zgvfDbKZvQPDOd4aOTk6gzp+/53CLBoxP4kwv3Z1RHFV7R9200a+holMV8qZmjTAVJAiJVoilV",
-	"zJGtkbhiE6n8bXIxJV3NGIm1JQBxb0DsOStGU4AlQWieciOVPWv7YCTsb30pshUx8tqSBcWnU6Ys2OCs",
-	"XTNjKwdAFpZmXEx7QKyWlBs9EhOpYKQmNLNfWxGVC8HFdEDODJlLbQglK0YV6T559OzJVycnJ70AxNaO",
-	"fU7fj+mUVQ6+OGr/fnDcJ7XHfQGn2Qh4eNhDwo0FvFMSv3z944vXl2/O/+v49dmrF3G0xiiuVgF8RiMB",
-	"2GKH6IzqGWE6oQuWEqpJ/C+Pv41JN14omf7L42/pUvftP+PeqX3dzndFFRsJ+yGgw5FHbQ8A9t94FZox",
-	"HRG4G8uDLC5zQ7os02wk4qcnf4ojuyB76eFyOXyEGjKjN8y+2RuQn+zfHGnBROYiJVyPBCXx05Onsf8I",
-	"N8G1VJEPF7cn5jUwIViLkSSVyIhSaugaC4odFMSkKxWh7myO9EjE+SKlho0TmszY2PA5k7mJe0MSW2iM",
-	"LaPC0wSA5KaA54hQBMaR+OqEaEQ7uGfhSSHc6tKdlJkxxeDSYs3UDYvxs3ZLIwFLpoZIK2h0y/lULghH",
-	"DnpFk+upskfdG5AX3H6OLOkKCXR8ZvdGRUpi5Nd9OKuYOBGHaLoiM7m0Z1Il1s2IA0urp1cdezadqGDa",
-	"7k/YVx3Tjjo/sauZlNcvv6nHnyX+DGS7gVy7IXuBzEc7WC+k0AxlBSkmGU+AeidSGCbgn3SxyHhC7XqO",
-	"F0peZWz+r3/TdnEfgo//H2Wxv/N/HZdC5DH+qo/f4ls45eb2ADktDNBrQNASBOGnFCBF5gbpR0EluP2D",
-	"aCu30WzQ+Rh1vpXqiqcpE/e9AyAgR5oomTEypytA/FSCAAoreyluaMbT+16XhQUrkcNRwQpOScyUkkoD",
-	"GXL0b8JZluoBeY3shiyp9iIMrP61NN9a1LrP5b+WliHPiGIICn4hr2TKJ5yl9ZhSCGy1khhs1sl6U37D",
-	"gHrEFSErtvi1qfnUbcKNOrZDAkWkbSiMKbSGfkGx294JNQw4p0spf6AK1/U5gMnKrBaiMruIQIkB+qYI",
-	"TRK2MAj2l1K+omJ1ryuVksypWPnl6lNi1IrQKeWC0IlhisTnzKhV/8z+EXvetHbvwZDqsjakH7uEd4Lm",
-	"ZiYV/5XdN5IA6UGiKUguroVciogodiOtIikVYe8Xlh1YyQTu5J2gN5Rn9Cq7Vwg6IylbMJEykaxAswb0",
-	"REbr1qXzxUIqw9JXLOX0Eg76fkHcgvaRJvFznLNv1xB7Qc4KhWBRkAumYBHAsTTp/vvFm9cR4WIk3l1+",
-	"2/+6d+r0V5groLMIXyCIgNi5WtgfJNFMpFbSsItyKwXaIzS/yth3SuYL+/dC2ZkNR26dzHiWKuR13LC5",
-	"rmHxhaxBlaIr+/dMarTu7P7KDUWUaDvXH+2Yj+XL8upvLDH2bbeJQjuFe0xTbs+PZm8rW2qboXIYm9CF",
-	"vx5pkq6seJ0EckLc72dcm7hgDhbVq2c5njNDN4/YHpbf/SFrxlPZOJSPoZD2cznLL9tG4jKjDs2ymsFR",
-	"58xqmy9uHLZUT+iNYKiNspQwOwRohpOeCAebTkIzotgk1zTT9tcJ5VmumLY6k4X+hGaZE9wtMRVkJnNF",
-	"uonMhSGj/OTkCSOPhsSqCU6mJxOutIlAwQb1AR7av3oDckYUS6RKnRKeMkN5psHAQiwtUExrlv7ZirEE",
-	"5sBP4irsVXNtuEhMueYrtpIOuWCvBKwKqPJZDU3myilnVsShWSaXzOpmhGZLutKE+hXJCQibcik2gYUm",
-	"eKQ1qEMTgyaujV9g/faXiVRzapCDfPW0027JsGAOh9IGgU0IXMIFCp4b4woUGTcMKG6tsnCrEPbhabT5",
-	"isxNIvEFr/64Y+7YzQgO/7CAxdIaXcjCO9UNp2uswGGaFut+RX2o+Xfj2Mrm73vscw0vud2TG1memb90",
-	"DxaRh5zylKqrCnfYjt4/cG02yVVB0ot/tBLUkljUEP3AIFtvbajsH+arW/JzmmVWNT8DobBOan8jshVa",
-	"AUrcJoKxVA/hyTVbgUalufG6fq6ZQjOGnFhaplYjMafJjAuGJtxJxpiJiJYwXOVWNfPUpasTuWA6IqgG",
-	"RWRJleBiqsFIZLUfCcYDYJQ9sP2BkcOKWc7QY5cDNj4w2KlcODNB9TYm0sL9GFn3uiykcuFIUMWEd2o1",
-	"X2d7/HvOcpZa8QC/RDgwLnfEV1JmjArAmFw4nKiR2XOBa17yLCNcJFmesvCku86A4xZgyXyEdiLq5u3n",
-	"i3I5vUEd0mtDTa5DnMfRHVic/W692SOEIbeL4mNRcIBtkPVXttrEhGt8uGb7ncmlABtS7SZyldWf4bvz",
-	"HwglV1Iae0AWLsjbNxeXILl1Fcuo4TfM/mHP8eztyyNNrqiG9+qOa23fdqk4ee0uS2/Lxibt7hkq5f7Y",
-	"b8AAFXUymdCslrwmilHD0jE1u9P0ypHUUE40H+zFomqMQFL0NUsUM94c0dmdk3mi30bvXtsxFlhhEj3W",
-	"zDRYq8NVeMEhSwklNzTLGemWrkJ4oOGWd5enPQdqW2x576AGWfAEQ+x+F+dcn63bdFB0tOEobbqM0O6/",
-	"wQThItzQ6i0XYFK9gXKRUQHQFSit7LwdRZ7DW81wCF7TdTK9Btxz+v4HJqZm1hk+Onn8NLoDaH9hORae",
-	"qz9r+0bkT1wKpj2pTmuxYB9wPwTa1m62eqlu/+1XcRsCSkD7NrBodwGkurWAVmo9GyPxtf9K7ConPLEA",
-	"FHUWVOulVCDWWcZvZbelBd1psrD//jVXdphcMKENTa5rSW116l1PpBU6W4DxwA80isvl8X6okTkQVGuc",
-	"TYobBv7NU3LNFoXIViU2dXJMPcy5eYLf6i75Nijs2vxtFGz7Eg4Az3dA5b544vWt44rSWdZPCRWEzRdm",
-	"RfAVkmSMKm0fywVOsMHbP5Go1am43+RokqsTtlP3GzoUqCbxkxMdRyR+dDKH/6DVn72n80VmP/vkRNex",
-	"U9j7C6s2bOIZ7Ktu8gU1M8KFEw+dUToql5JIMeHTgWJTLoX++dEvca10Omda0ynbrovhQsoX6qDuO0VF",
-	"DTE6RDYsw4Ga9PJDjQ9AeOt/rFW//fD1Na1NVREuGg/nIFEiqQjr64DQEmbVfDg1HxItcTz1h1i3Gu+x",
-	"bH1/nSY6VlgJASuX2niYtyEMIMgeTmjvxohePdVvuGKJIXM2v2KqVmRu4bd7WdlrOGWxE7+8xlO4netw",
-	"ZvgDr+N7RjMz21xFaUloB0U3rvbTsm57NE0V0/XXywS9ypokHfbeMCUK8rapRy2UvOEpGKR5OgQTMgQ0",
-	"XDO2cG4fqU0tdoJxfKwZwt9uBHdqT35PDw4ufcPyvAmdu1mE91vwnGtt/9kSGUaEJJkUU6aIYgupDIQS",
-	"UZG6Q+SGpFzDJdWbwBqxCox99b/AzE37PBgb6xhOOVUVnPzyCrXZA2kJkuXxFTfvFleBnvBimnDiNtAe",
-	"cOvurMUVJ+GnyybbdJ9bMCbZseOFzHiy2uWVtzjyI0gOc2ZmLNdjne7gtXaDL755RRcLb7Hc2yTUYrKp",
-	"ajrhvvYzxxR3eD/WmN/IZdXx7NbTuw1sLdHpcEZdfON+9NPPc500y95MOsOfD7jYX2pt2WxJ5jgi0I/x",
-	"UIlic3nDNLhzalXZl1rn7BwVxT3Pu0VvqCQAkG4p9/fQHVTI9IRrkusyCWXjjpaKLirxrm4pGxEZSwaR",
-	"nFxMM9bPNSM/2vHEvr+AKGoIu+ZCGxcwX5rU69m8fXNsTIOfpvrdI00yPmEQc9B1SyVfnZSByeTRyXwH",
-	"/0y7fgN3lbZ5aapK4Z1akxssyOQsyK6CQ2owKx/mmAicDJsCpYeV9QiKhGndFClh+QaXYs/Ag0LT3fzF",
-	"ZGMX5NeQQ1an5IZvReWK19e3NWanoiw7q6I/sjqI+kFOudgT7T3V3MSJXINiovlU9Lko9PyQED/+uuY0",
-	"CwP4dqptL5kb9kZkKww5b1BQi0/W7foVq8EcrSbjRgOGZtqe4ZEmzy/Ov0WcH0IkHegOmsT/2be/9C/t",
-	"LzFmG0CwQBHIWji64Evo6fMZgVSsIBa6lgJiSKV2gtd6ugX4zv1HmUg1mcklw9BYcBV3ucHnWkrBFCIm",
-	"TzMG5GhHrYqZmazRSL+Xy9DQiEEGuZlheJdBzC+yCR2su8XWejGKC2ijCnDGIJJqjJdtG/xO16Cd208d",
-	"bLyuhe5H/a+ekIwZA8kmKZ9yoyNyNDiKyNH4yDK3o/5RRLShCvz2cP/UvWF/hlcguovaR/ab//fPZ/3/",
-	"pv1fT/p/+qX852Dc/+XDSfTV44//p+4m7PLCzIldURMCCRoNdy49qU1r1n5P8CUf4wYpU97tIhXm+DDu",
-	"AlrIkikXlEestriP57rBQ+MW2nRz/mhuQ6CtHHWdGnqoRGikqTPaWmSCWHIM4U1klvHUilGEZplFYzbH",
-	"cEVN8gUxksQQb+gzWCviRaPbHDbul1DdQ9OZvi22WJPqFYTC+mSIjUzsbnxMcVgcjUSsMB2h+D3uYYR2",
-	"CF9g03LBEBaQ5ITMpYJHYiQkhl5xowvgnNEbNvCrgXwMyKqz31owFD1PffQW7rcw/oBzBM9cCh+epNcz",
-	"97i4kdkNSwkV6UhQQ+LvXlySwWBwbF/tJw5QdDwYiT6J50xBhpuTBXtDyyT88srtmqUMDsrNNRwJUiy/",
-	"wC40yEDIWZZFsPkbqjSBmVKIXLta2f9EmIZGSEaNCy070i6aZMkx8KrrjtViLEvti8AWMPsDMdZ+QdOl",
-	"Ay3Y1EKxCX8fDx1nKykBqyZKQR6VfT+GMN0E94Uhu2N8ZIfgg/jUX7pPvIodtIzt05hMGVjoID7WfhRg",
-	"w7LcyjAIwPMHrA3PMqIYTWao+8DyYVvxsLCS+kRKDOGFzyKt4hrcyZELHzZMuRvREKGXsYkhdqFyUgf/",
-	"kDJ4/uLiEifJOJ5lYaH1pzmhPIuHPgYP4+ZknqWQLOTPhLrtCowTLIod2C9Wz93C/ASCDqlIC8nC5fSe",
-	"IjmxfLcIA7SfWCgG0jokHUPEmj1YPCh4gCvGiEPPyAHiIALRgoO3DbpA21q2/ka8arLLAhVxZ1DiBYKn",
-	"CQzeRBtpdQmHtk5Y8ktCNbcTdZzltnYVPh2jzst1/u1z8qenz/5Y5FFgBOdmPHYi00pgh8t0s7RUmjGk",
-	"30IsruMbUScPs3VA4HJZg5YKyzHkNcGwIiFlPGcppz5KF2WVsf16Gdts37S8YuzzjnCiItUm6mgjFZ2y",
-	"8STP0HGGluDag8G91nsrIG51Z54ZOK1rOOaGvyXQ3Qw3GWuRCzZl8nfnL8MM6WsuQK13F7iDg9FFQcPE",
-	"QSQo3HAdM6wzyWxTnTZZPIL2FUvknJHykwSjsTXpFoyltBz1dRr3anID0II/vqE1lS6+kcawNIgIAHoC",
-	"LGPKb/yp4axHGn/17KqkkUeauFkiwgdsQEKiWx+fW/qMamKvcfccC68g79Cet+0X2OgsDmPvq6kzEm0a",
-	"dTJ6xbJPsYD8YD+ARPkf/8//S9LGU44IG0wHJMZYiyFZZDRhkBCET+Jaq4ilAPVieHFTdohTqzGV46tn",
-	"z54825baYd/6FECx75NuYD6L7ZO4waa1sa9zmVXTNNI5FxjUpqjLV8DqFS6Mm6laUmW/8xcuUod7n+62",
-	"aXDLKJlttU7BnkK337bBbuEXMN6+mMP5NLkF/c+WsoVnB2pv1DGMzmvPyL+31VAjFbEfOdItIR1hFkx7",
-	"kRep1qNOTokrtVQUboCk3baJmtfcNhWK97tOVueXqpx15WbWztOBRulN3RLgE9z7QT4qD4i7eQ0QJDfc",
-	"BIBtEfHIBvm7vlYMmIrEisB+Tgninn8cyJdSZKvBJ4E7XvEhgOS9B3sBlEWPekqKMF9+FvJSQOq2iFHP",
-	"1bytqRGZ6j5nZ9rB6l+BqC1AdBuWjZCIHu6s27jiMNwZ7qUSsFWJ5KojWxcX3z8/29zaIr/KeDJ2STbt",
-	"BxmMrVvxRTJjaV5ftsYVTXMKFlZ8uVpZvZNlkyGigmHqhmakGz965kI5n5zMrf5qRiJjVBvyTPewokii",
-	"pCDsPWSVcilIN/7D8aNn5A/4f/blf5vJXGWr+JS8u3w+ErnImNYEdSpXhYTEz8/fvB5f/vefzxSjx8+5",
-	"WcW9AXkxX5jV0NcOIimbU8jofukXaHhybZXBLCOgXC2Y6hea40Qz45NqUYPEt6wCPRLe3OGoGjFyykDz",
-	"TCWkpaOu6h46tbCIZH30bF6HOgAd50yDZLYRMu7CZcdzvWPYEPMxsRsTFZFyzZFwG6lxIItFVmuwUBIR",
-	"nV8VI4ASZTJPd8xDWzDEKcsykoSxtD39tMHE6fUQ3E1UOaFaqOZTce8O3DKBgXDd6LxdKC4SvqCZrnWq",
-	"5FcWFp0FqULyyxdLdyrNsj1zn6qkY0Pnf7Ng4uLie4LDwILWLXV1+5omGResniHUeoZ/cE5gJ/w/Opmf",
-	"Fh7gjU0aA2ZdTbyRcB//cLSV2PGpYOnzINNkU16u/rjl+nY/d81UkwfaMstmGU+xuTQu5dZIkskpmL91",
-	"7QWA3WWMJfIODEmq5uG4ZVf2vTZNsIHaM8dKapsHDWH329gyvv0cxx6YPdkWFQ44nW7i2ybjs+zBy1rD",
-	"ihnuSBMmbriSAmydxx52STKjXNTe04zqceLyZ9fYeKCYHxq4v1cMD3tvxnaHzb5UsASz94ZoJyukRYp0",
-	"mjPSBbb8N26MkxN3rFMgxkFgattSS0sphg7BoQOPKbgs5obVBJ+Wwk0rlPlxwTtj3FE9yOBvJJlJzQTp",
-	"0iLDpVcFEQcJEaHEMGFmRWVVprhMy0iYZ/N6eorl/loyy3HA9oWg8HlU0NV6eb6m1GBjBc9C75CKnAwh",
-	"HV+7ssHOeF8gENjCK+aZsq7lplhySJ6tLyFQY2GDfxSuK6Q66FmgirlaWcxehbZSIdVg98nyKRdkwjM2",
-	"EglVrsQkm0fkKnd1JoUkbDJhCWTYOScRFG9MDEn5ZMIUEyZbjcREyTleOny1F4Gdb9TB5Czy+uzVC1cs",
-	"zX1wSJaz1ahDGE1mg5HA+CJf6aDqgyOKLRhFt8DcLsSyTn8Yg5EIA4+gwCNsWkjBXF3FwzzPdTHWPsjE",
-	"42fkKXwF1fcLZa1Q/0Y5DqsstuYFSAcFvvBTIoU2Kk/sZbvfIlfqkGrvXfSeM7y3WtOkW+BBuUqH8r+d",
-	"Mpyq4mlRz7k4ELuTIaFLHZFpsogIJNRCkVyfUVtLIfbhLL8hAr+bIanIcNw0Jn3DMrrSgLGgaVo1mRJt",
-	"KMCPZnkq+4qKVM7JgiqDnvpTomdSmbCCHwRLXjGzZBZhlxLV1gH5xvsgduAjVb6x24aaaX9rHBG889y+",
-	"cuneaAo985fajOW3YcRxsubh9hv8wI6R1uvY9+8Xb15j6AFZUJPMSPf82+fkj0/+9FWvSrXtNWL1gcJt",
-	"zvVIoH89FnmWxUQxkyuBFX0lCTQi0vXxy9RzM6RgvWgkoMIuPo1xKbpMfdVGKpa6l3xGbhgjYUeOhGDA",
-	"A/FQNDFSnhIKLnvLbTLqazbLDEoakuVMZqyu/k5J4XbDryqt28CxVxjU0b6drjs+LjRPWRHqXeRCn/rz",
-	"BWbof8bYDenUWjsAizNCMOWBRLeYyZllKynaKTNFHMbGjLdKd3c7+oACb5w7bmNNno3x6OLa8wqp8o5X",
-	"X9DnhunrTnEIJdvdm60LaZTlw9T03Whx67V6pHUQGsjaW2+4Udwul7jP1HXy/tY1NPGA3e6wjhs0AtNJ",
-	"zX1t+Eijzvv+VPbdw79pKQbndPnK5dVbcr0SyXOoS1ibb1rJKA1L+gXu8c1fEbIbfvSZlzVqi3CVjht+",
-	"Rkl3h/h3l0+I6y9fLBcWbCCctpafrURynoua0zHGgk9NVK8rEW8pO4QXTqRCuUYxo1auvBuYb4n7COnG",
-	"/b7VT/rugY5dhGavPgU7Ka6slSaUl3ug4aewiq8bNVY+pNHvRCqI07ayGadZQ6qw4HrWvoKtGDaDmv+N",
-	"acwJ05ospbr2EQZ2iV0MefQ/84YScAeXmGRUs3EuDM9a7D+48CNNkozyeRAUinH0zlOjmGBLllp5Aerr",
-	"YWsPO4EdhoU+3YlfrUq7kt8amDfl9e42JCFNYOxcp5uufh/CLcavioS5nhTJtZxMYPEgPUNZYTvN7pPD",
-	"d8dy0lb3j2PMrQEDAlTAHrSpMel40tSgxw9B9YIGtjjowVD4G3ZbO5Zg3F2uDrxVdbbt1kxuSAD4RLwp",
-	"/Upr7MRhbDwkWs4ZOuw9jJ1uxt1DRSQK8usKnoQBkxslE6s+KzdV6b2KOgkVCWuqo+oacVQifBbcvpXx",
-	"TiAk2c+gJbj2M6Fp61PMNWEO/Jrpxq80DPgLrTQOWgrCHSwqKjhJC/u5FdXOcbK7y32/hFCMhjIlB8TI",
-	"bWb3YTTjJ1yk/0IRs1e7Dxfk8dnT9w9Nfd8SPWT3d7+p7XeR9xRB6IBld3ZMxq8ZxFOka8mBXz3ZyUXe",
-	"dE63gXkAT4ebVOzrr6Agz1ma7nljewQYbfcTw8eaVni/yfXrkopgy7rM0PrL31y/TxD8dIyv5lUexqu3",
-	"CKK8KaeOp3o9c4ZX2oNxjdXkIQSncD9h7mbR7MuP6FIftoeJL5pBLpMvdc1dG0EyVVQYkJ72DKSAei+5",
-	"/kTBZh/DjmI0HUvI8v3Q1AIJSmPDNu3ohnLVe8TxWqRpjnQtHOcYnVAs4oplUkx1eE0TbCrF1A1P3LAB",
-	"OfN4jK9hrgtej8Zv2u1QkZZP5VJgkyf7FC7btRGwBBU01sFeVVdcnGF5ttv5j13rQQyoFQWgbWNwhmjI",
-	"0VVk6LqcPGWxpTe0YAyA7VKaCMs0g7YOCPo+ewwUEbDglmiwjmc1GFFBiIAuPX72rC4hmr5/iYMfhZ7d",
-	"Sm7oLYB6zTkV7WB0mELuD+XTkaA1rAkdx9/J0pLYjf/4+GQW90CxxBjIR3OA1zDsqbDQ9fuwkf6cvu8b",
-	"k52Ce5bMGUXrP7rUHWGGliEZv2Ebr5U9bl0XKM2MxpZDVZ7ydOdA3lf0mgUHTT2ydrGLZGHpBjAEo1GJ",
-	"wKbk0YCtVxgU6z2wUhfZqobReYHCSW68BTPs6BZVINV+ouziOcnoNIJn2shFaT4pzgPoCNdFATMQwVjG",
-	"DEsH5KeisV2V0ayTquoh1iFAveMLwGwLFdmjAo5P81/n9ZDJ2sIWBqS19v7a2vFrm6v+xa/7VsRKX7Hg",
-	"QLmyxtzc2CC7e/bTf7qUiJ4PVVlP0j0qc5FvOFsWQSw+/tflwTpxQ7d3rB2QkyFiLjrG9mzoGnXeOYy8",
-	"BSWukgu25lnwKAE4klAB4cx8KkjFUBWQzZTrRUZXzU1e2LwpbXJG9TisalIv1EMoDCXQP4H44b7iP6Tj",
-	"9upX1lovkU/FmItbkdRqTHNrtV0aSknsUpWjdGDfbmm58Nb8HUVlk9vK1VTcC/tE69gNHKaYb/pjWkCu",
-	"Qoe/ilpAMBj55PHJwXc6JJlcMtVPKFizGxT/iBz9m/2ff92r9MledYDW0ReRxLFZPzAijx5bHmpVUHK1",
-	"MkwPyOsSe0ordAFTwc3vXWkoBO4d3YQBmG+4B38Ct3zBte0taMLFqdvq1ar0Z+5sB7ET3gbDwqo5h/Or",
-	"ct+BRRj7xEQdydOkE3WylC5qrcD27cNsFJ8Lt9oAV7BlSdtRMyxhuQaAbwta66wnP7a2F6yLLSzEBKq4",
-	"PduaRjlbPdeu33SNYxZaLnGhWZIrVn9rB1l2WkssWxlod0xwi29sXeZXVIL5lAmmuIVwnTU5OiwTsgjP",
-	"xXRcdrf4PFHxFY/WJnewCloZgAsFKspwawwmKnLLqlJmS9z1fvfZ2ixrAiwGUHsInsI5Gx4fz6Q2x//4",
-	"n/9FBQ5y263aBG3VsdoJnHpvPwPKmi/Jrb6AqbCS8hps4yZqL34/wcPB40Gyxya+bS+YEOBSMbgiNd4e",
-	"as258EaVNjwrO9+XmLYP7h2W9Yb+fZ8eSVWJDQPy4j1NDCRjoqZffAE0dddQ/BMNopvUYq1VilTE7d53",
-	"8NdDJ1S4kBZIERyQsmvOFgF+J1owxD75aUTil69/fPH68s35fx2/Pnv1IsZEWEiIdqmqxcuzhpSuWkSf",
-	"GbPQpGv/46x5aDTJpFxc0eQa7EQodVbgu7dlq/VGjAKVm5rkOaj9hmXcEr/WcKOacKzD01030idnUhmC",
-	"HUydYFGNVTolZe+4d+c/1BeX9P1790FUeGnPDiw1rVpTPEIX72XUCgWZIuJAX/PFoqlxay5aYjBMrse+",
-	"UNMmFDORLiQX5kiT7y8v3xJ8oepkEdiBuKLkVqoV7VMt1uHj7u1lgheC0/a3FZXtKz2shU1eQxBzK90B",
-	"jm9Da1hHjbuLX6hA5GakjF6JZIBwFPvSxJr4CBa0y/I5S/syNxAtdUpiiJwZuABDrMvmA2IsgXERMRCB",
-	"BOGKEXGcOnKh1Whs9VYm/FzAmmBNYYwNPCgDbYI1++TvwWa4YwlU7ghu8d4+QeFzXzhIa9tFC7hLiX5H",
-	"sWMfEeM2GXvY5E7OOdRq8o1KorrY6LLg+64ctnmKIPegnoPU9puHm+RmdQHSOLaPZVQxdZZjG56NVPyz",
-	"ty+dP6IbK23Gg8Eg7kUE0gldwVD3O8rKIFzEb99cXJJjuuDHN4+OsWcyBOmjFmCBBGYtV21lCIxshqoc",
-	"z6W85k1GMVe4I4Exa3PR3MyOMznlIgbf05DE4/H3Ups+rnXs3o6xjs7lDxeR38baT4uMcgFsCDvUYx3l",
-	"Sg1llG24qS8ZTbpCGvLdi8semefg9BTpWjXqKCw8XSlhTbpwwrATONHvXpSbnDNw64mUQKm6IrVTg0Sn",
-	"+JQLCH71tZ9BAhMkPnMlFIAJxWTGaMoU4VMhlQtxwDMFj6s9bvzTa1nDTu1RlpdIF/yvzBInkOUncvP+",
-	"XIYqgjAU8Kj41CaK6RlITN66YTc5UZyJ1MrMTsa3BHkkMKASNg9fcjlGmD8ZfDVCX2SKyTbgAIVUHDfF",
-	"SKQrQec8CdTjkfAJr+7Ii7OEjuSEEoTfAjMqJzskf8FfC3wZjMS5zJiFRij4FJMu6OcAJ72IxL7+U0y6",
-	"1ZXjjiPM/u9FIxG78lAx6RbeR/sF9LW7p7q6/7UCtz3cH9SPBH0ppotFZkGaS3HsqjT+69+0hZGuL7/Z",
-	"8+Zjl04YWykutscZjYS9MVduk3CxyB35k5MJ1l0hMVar/PmXAWScxQPy0g33ZTId+oyE95fbNbriKeRK",
-	"ptzpdpDexgV5d/lt/+shiZ9LYZgw/UtMJQ02AhsYiW58ar+tNDN/zs2k/3VMuCZLllnciYr6rW6I/U2x",
-	"Sa5Z2rN4fyXT1Uig9OmctLQ6aYyvUAAru7pTKNqFX7WIgY7cp4+e2bXUFxONe2G9TIeXPkvYDoCodEtA",
-	"BiMRvz27fP59jDkQTm2DKdoy/+Bj9JppC0HBIcHwPgx3N26khLO34gv4JxHPQGH2fe7hJhZ06kkgJLbR",
-	"v+cWLECCjIdgWUXPZRyIlm7Z9l27pSkzZQC+FOzUxVD5pH7hCv1qA6/Awi7D6AKFKYhXMofIfpHPr5iy",
-	"cxRwRQ34m7Fa81KSJKNaQylnSBksq10XdYI1Fgr2KBP3+xnXJi5+j4LioCNx8Q2ersveg2sv23tKV42d",
-	"cYQyKsAfc4PuBRg9IGcj4ekLjJ5wkWJhZVgsmeRZRpYUUgYUZ5Ns5dJj7ElBfxWWkqeP/2QBbKP+bOww",
-	"Nz63ilz/bGKYigckPp5B771fAYdJfAyVh+1fyiIhqKcuig2dx64MrCfhZ29fBh0shp1Hg5PBCaiTCybo",
-	"gneGnSeDk8ETLKw/A1GjZNIpB3nKFZ0rImdephDSos2ZHfHCK/wLquicGaY0+HVqe1iW9d0slLoaIMDE",
-	"wLJY8jCaYClLlPZqVZ31KaBiUJlgOeBa56z588gT9/h+GcUGUSvQqwGLAoimXbiKfVumqZNyy8M8fo7a",
-	"3g4jIdwJPGWK6YUUGmXHxycnLsXWOHVvnQBDM8diiW1Sd3nloDiBELFephaJjj0o1CwgzfwpLqLu28Vi",
-	"jx27wfGPto9/F9aGhpeebH/p26KCtH3j8Z+2v3Ep5SsqUJ/T+XxO1crBA+CIlf8iItjSkgasX0Jeap1b",
-	"dVlHyKioqyuO9McFnclJAK86ctF0EaKK3gxkcnKGt0tRZ4QHtYJONWSNANL+Yle6KWyDnusabtb1f9JB",
-	"KxQnt3e/N2bxRlhadkHn7IIb9ucf6PuIXIC2WcjnvYIR1snJA+IaH1Ge2be4LiXhpyePIrKcYZW8wpvL",
-	"3iNjU0RIE4UhWWCudDVQvH9vQL5Fy51zxbs68y68dwHNXCAfJcI/sCIzLDn4EaVO91sXHmHyGV6akNhN",
-	"ArJ1qaFXVLMecFDkjjBdZCl8DSknkDQH45ZcpHLp0skshrhWBjNGFJ/OTLmror5vQXThFtGowLT5i0xX",
-	"t4bZ+O2PVZuF89vfGTl5xepICJZec3FFKGfBzBfM9HfXOQetdPfjF0yTHj3ZiSb9AKXv4YVnu6yrkGlf",
-	"WZHWdwTbnwI660Rn+PMvIT28wFiwIoAlDDhxTRjSIPKkCHgpaE6VjplZPRlzwXsNdKxQAec0ZX4pKHo4",
-	"mlE0kJIWBUn36clJrxbT7EQboP+0JnAQoVXm5pPANcJe/Njz6bcJt4fz0hdV5lFpimU1QCyp56wp9phQ",
-	"7i7wvBlsfL6kPv5wzVYfAXTaBVXkskea+FfJNVsVEp4Vk0sB75qtOuv0su32fokaAPc1WCyE9K3RoCMD",
-	"W3lOGdYNuWZsYRUwyAODOiQj8R85y0HFAuXPBRJcs9WR7/BDui5xk8R+W3FvQFz/M5WLkagWC+NFnxOX",
-	"Gx3ZOZcuPcapg9iNYQj60Ei45GL7E+o77vtSVD7nMmahsdqcrrBCmtXdWDoSsFmwOGGudtlsBiQClvYi",
-	"v8uJzDK5dO1pnvtr3uD89hSNhEUgH390QrSP9fXMeiQq3LqHylSVJLiSMz7/doM0PL41rujnOHMF5+p4",
-	"pP/NCddPt2Pea2m+hfYqe6Nq1Hm2CzF4FzRQaWMUZ1hczCK6hQMPj8OyFmAFcoVchiheIPQanhcYApFU",
-	"ulVxrfbF1J07lHCqUzUpTSge24UPfjvKT1gBFaxfTgXgCitW6VPf4hT/BNRcVkMK/KWWalDTte56o/d0",
-	"m003+TxU6K5WLtD7N3GndkuhQkq6c2aoVXW8xumuE7v+9oLkMUgVw1SdIjeMoj5bFLeuveqSH1bvFOOz",
-	"noftWO9C6SkncAFhO+k/j+5g/gZYoiWJ/zJlvpMdwC3sAvklKzeH8rkCg/DCoH1BYYYkFxUaOJVl2S14",
-	"bnkZE+kpqXjdPOaRQyjl8Yfyj48oa2YM4wqqWPYNPF/Dsm36zjcuH+5eoWxf+WZvsLxfQMEzrABK5MRT",
-	"Z6wvGnSG0IMKkH2MpsI2ulrLKr9jpu22T+6JsFWlhy8bkg7np98xU7nhoxKtWxliVT3d5h0o3j5nE7D9",
-	"g5tw8+pdDuT9cVQXzHTPFsXtgOfCzjYB8AtlsHdO+n7XHBk9LVWO/C2yYiENtJkSwHOd5gKy7brigqNc",
-	"RdswqAt62naTGUuu+1Skfe1TIg7l1sfotdy0Uu1PBlodPRvNVDyDcRuHjbnIz7SIEB+JeKnoYkgsFseE",
-	"Es3FNGP9XDPyIxQc9nfSt+MWECuBxleZpS5yYj4S3VzY352f5AbexEfQnwn4IHcetMBt5jxpUAAZHF2Q",
-	"SiPKoZhkgE45xRKpUp+ofIWap0F3vIsdGYxE2biqIo0V+c1M3TDSxb1pRl1JgFxAb2QLb70IjVZo8bIf",
-	"f3byxPeHolcyN+SxtzfVWZVe2vu+c6oMs/gmR/dMkWHudB+BAOANuhNUgGjNvA7p/P3nUhgls+pyfktG",
-	"873p+++ZXL+5MtTiTZU2rcnAmKuBdAXkYJb6IkBFY8NqEt3B1Fjr2XFCGy1P3zGDXffuEH1wggacKVtv",
-	"/b5kmPuFOnuSz8/CPmZaz1KMBzbK/m/30v6HpVC24OyvbKV7CIbCDh2H7dxCsfKuhPxdQVfzqbg7WQIL",
-	"EReN5rDIlit0VA15rvamkxlPVqcYdejsh1C6S1/DmU6YZaRrH6ZFzfWsaBEHNsmRgDpe5AxiP6xYH95F",
-	"wfwVu5HXLB2iqOe/ofGrtd4ePhUXF9//tXDw3TZLDtsO3jNH3mxt18SSyyG/L/rye+ahEIfhKm4L7Gi0",
-	"FCFx88HAzZTrSJPnZztxTrRDtbpmvsMhuwWIbtTprA2rhHJQewVvnjW1RG6aIwlF8n0mEpUyUdsnCltS",
-	"tgYO3Bk5gAtq8mdZMuCNjf+0Esamm8yHamKnGJpl0O0A6rdb4IxC5yimXWwTR9s9YXBHd8SJ4Nufx/+F",
-	"2/qtur7+mS1zVZQASzdqZFYLC/U3Lyfvp5Ehfh1/gP/u4MMq8WOb++ocJcHfq9MBt+ed73uoIDXRbdOA",
-	"6OwY3xZc4VoF20b54GUw7i7NUB7+2mNwCjD9TUZvBGceXn14Fds4zctAHrkTU6T//ufhOOX2HgIuviwm",
-	"4oMnGlhFFYbr6czxh+LVHXhGFdJ/F2EPh5++j0gITt8nzusywXkty3TGdfs1NYchtBz+yf0g+2XVTPw7",
-	"jkHYCaP2tUkWZ7tT3MG9cZXPE3WwFdB80ME6wD1oNl84U3LxA1WrjhULIxLcMjYEd6Ztq/CXuedkjj7M",
-	"T+FlxxSz3AM5eq0Cjat6AFWYXP/VjYz4AYnHc2bowA66oUrHmJaxpCs9EgvFNBPmlMQ0ywbJjGepYiKG",
-	"zAzfWWXRz9gNy8hUyXyhTx074IIIic9GgipIkoxzAQ9YGg/IN5WiTqSrjVwsABm0cUmy0rdew1SSlGu6",
-	"WEA6FHoRihoKkHpfFNeZF2mhPUz8cD2SR8J1GbSb+TNEK2CBDajtXnI4PEOotzEYiZ8gHKE4QmpgTUea",
-	"2MOC9+N+H5JRsEDfQnHh+um7mgdc2yN1NQmONBl1MpqLZDbqbFT3LAulOHvsSMR1TVVjLLe5Eok9i7Ku",
-	"PIarYGV5LCc/ElBP3lewx48RKQiuoQc7wJCLOX0/plMWF6UaNoAFi1U0FV8YEsVEyjAEJmEjscDiHC6r",
-	"ubJRFBewuIv3CCkWlQVvXlzSKZQAeTnpv5aC9V9ZThIXdXuoi1l5cvKULGc8K7p1uBlTLLMzEj7thwsy",
-	"k0syp8LXKoXJXY2JMuunmqI7EldsJUXaG5CXsH05mcAOp7/yRZ+JRKbQTUiSbozZN/0X9iF0F7Zj4l40",
-	"Epa2KKa1OxnScjCRr5yBt+rY4kgA5FF9DX1VoPc7VKlyCyguaIYFcvD4fLioXIqRgMIYWBkJmm7DVvuw",
-	"RN/s2o74ey4N065G0drhjwS85QpiBDcwIOewmbJyh4L7IAXpHaJnrwyIgaRnC0glJapxuH3HjMObUFbY",
-	"4jMAZLSk99QH4BQyq8XZInq6zvBu393Ptv8S46FqitTV1pjIqq6DbbVidyjw8Iq+PwN+uHXkhaHZTgNf",
-	"Tuytw6V3NnccI9B0sew296VPoEYN4aZXgmktxxmJEHcGxFEaoLBBxJRrW+NGAWzAgWKwT3mia1h3pw4T",
-	"KlY7FKjfgNimE/cvQAXxj79sU0ci37c7YEBr4U8WEBqEGjfqGGGl4+sgFec2bLjmog3OJjeAaif6mrkS",
-	"7EDRhamQxqIAKNTLWXK9loFfFAD8ldfVrf8YdSwl27YnGPMxcgVu+gjnW97BsR4lOj/SutrF6zQ99tR5",
-	"U47amqD9pM6AYC+4Qrwt1XQcjGguXGSpo+cYcmolqTWu2JUTT5aZW2rvYND4sk78t5v5fo8afbXGNheB",
-	"tLlRIg+LjXU9BPeArFiRICAr8DNQ5ErkMrC2TzcL7KDboDKxJYQAhtypD1zmi3bPAKzz83gF7tu7vabu",
-	"4g0VZWq4lWhRPYwQhCw/SLliCWpMBHs/f05wOv4A//14fONadnzKtFGDd0zmi72rP9S1HgPgcyfpG49f",
-	"rVxCIDb/vVqV1Z+gyqQTmpxqASroZgyba1ENQsfd2N1QnrlfY1s5Z12oiswXnrJR7fI0HoLXPoft7Nzl",
-	"y9DqrXSpcCWXseRxUXLZAnEtD9oB63FoGw/5HkZs0SjfiGzlKdkcGlG75n/cUcEmZc8Tgz20ye9L3TX+",
-	"Q0zmVrzDwsRQJF1OoNopTexSSTdesqv+H+LGgomu/ULr/HXvlR1XNl6taKY154QGO388DU1ssIEMdrFQ",
-	"hKeNGygazN1rrcQ70LnvMlTPwswuhRcLw8RBWsHBkv6DiN4oQ8GNBNLj5xCNYKbjD/Y/H9tyWr5Hy9id",
-	"QnETA7eLe4g0DRPI8URuG15qy9s6tZCnDeXOZh4wmiTerf14doJTO1s/ce5C3ej0KhXfktvMqC4UXLC9",
-	"I4MtWsIXBphUMu2M3K51ut7o8Rvbl8fo1IvrbNYW0V/TOXterHXfS7mHkr3hAtuivBOZZRySdKFx/Lqm",
-	"+0DVLVUvHA6uffwca9RR4ZuXrcOQd/ItlEzzhN1Z/MUOaLUofNJ9nTZiFfQBh7rVXu8vfdkWJ2bGLMY6",
-	"HVv85FMdY4vsIex/wRR2fIiwXTt+BhLD6BXLNDgOBHoB4SRBIVhg4d+RqOBeudqxTmPvRYd6naWhuoL4",
-	"IyGgHCIJ7DWEZlqShCooohyPwQE+dq0xirfjaCTWfgOLWLT+Bt7m5nM8qXgkuqNORKOraNQhlhZiWeS1",
-	"wU7kjsGUrhgcTcbFdEBAR0GqBD0MRFGOWCpilbOKk3tA3kouTBhrAFTOkTXqi3O5lvyaxDRsgDEIAoLR",
-	"EXzW6O+NsNpkbcF9KVjpDh6JNa/nup+XdJ+cPIWdrxm2e5Ev22gB4RAHLvH+23rvYnlMF9/sTafv2vP2",
-	"qQxgtzb6gI9gEqrpVVXLFCqU4Mt2MwSOl6384JVM+YR7rvPgU6jGa4Qk37X4Y+qGJ+D5TiTWqgTAqNh4",
-	"51Jwy3bE9F7YmeOsrUafCzfmLpNpYYo2wapGHPindCO4vYcg4+/wNsJPa3PUYxRTYleTEgJjlLzhKSbG",
-	"wrDSs+EkOyfGgUWOi+lIeJ5X4sgiy6dckC4wMrrU8ZDQOf1VigFdavv/Y5Y8tmKMYlM7BUgYE57ZtVvx",
-	"wZXWGQeP2PuNR1YIgSXB65zOx0pmbEyVgBdcH85xrrI4IoPBoOzCkEihjcqxPwnuciRiOEoN8ouTWCIS",
-	"X7MVS8fl39oonoDskzGaYms9e/BGKismnPm9TzjoXjH+Gfty1dQXJnaFD32zX6i442KD/BW4QJKw5ijI",
-	"hlZ4ZOKGKylAWTv2rfytUMFFHYPH7IELb0S8k4x9LAD9WdJW3MYeMiV/4/HEZ2kaxLLKxtj8kjAGnHDO",
-	"2qx2r1jn3jt1gN2AZhlTn8DIDj/Nn2ayplWAJSEY1IiVgnxTAUtVgp40rW0DLJ3tX3Hoi9digUrn0GxG",
-	"pMQ1/NNQygQazdlPEP+JU2y9TfGF0GtLzsNxjlgmUqVW4bGCrmVHrq/NkAhZbNbS2uIgrTwB8dArZkgX",
-	"GwjBujCRlqQs4SmDCGAsrF/X84JrYxfzF7/tXZxl9viLxXtfELTwCdu/Nzl97MD9vGbNkxpG5ztNagd+",
-	"8qTYGJxrcs0FXlEiF41FHuDHypxtuBZcwgW8uOeSSjFFqkrriOBwTl2TTFhZ0xuf0NfsLi2awfm0yd3+",
-	"ZCIis7TszfWg85USeoVG1VWzAEyWCpALo8cslNlfCnj3RNQOraYXr0VRvaeJsV9GQyl8GcRVi7fepMqI",
-	"ziEqICguzzV2jlznl0BSh6WdS/pm/Rhs7rpPluUeSbcYiu1XgSQ710BlFql8YTkXHa8l5kOEM1WKHJSf",
-	"zjU0YgmbI8yUzKczn5PfwzhoaH7mjp6YJff9Qb3fY9Ag4gbAf0dybjDD5xF2wy0+ZGl/WQLsd/yGEQrY",
-	"C/QAK7NirAx2jUVSQZG2FDiJ2BitIXAVi+qoSZNMdvzB/WuHRO91lHlI9cbi8yH1b6DkbfJfwGPbnMZX",
-	"FWK1fx0Rpwodf8B/7HDfgRXgoZnBgbDhVNQinWp75n9oy2usltpwMyf3YCi5LJqbPdx2JcDEH8ptmGXx",
-	"+DdKAtQQDpmutjZEjzDLiG7vhw5m2PW28kNfvz1jEzMS4FJ18dURiUWeZTFRzOTK6so41kp/ECeC9kaX",
-	"G+mMyCPBNa40JVz4Ni5YCR6H5AjupBt/GHXw0agzJB9GHWcHHnWGI2Fn/vgxLgJfCyOxVco0mGxBBnaT",
-	"nbocbOj57YrQpyjkOlnSram6Bq4JiD1Qd4AW2bzRSIAvl0L/vqLZYZeS+OnJSexb3Ls9D968vXz55nXc",
-	"O3Wc237RrkI7a6yYMu3zcevssliP4R7sskXhh6jTBioHf/Z+K7S2UjFfTKJCzR4sv7+NShIlymEViQrS",
-	"RpUq+BYa0jyDyOk515qLKZYfwJC0rfbidcmpaIbav2arHfpCudG+BvL2ynqWnKWnYBEOnGoyS8E5FPiB",
-	"HjhwkSNhzyxovFrTd7au8+Un8uXGet7Oiadncimw2bnl0ZipLUW2WmtTBpIh1bMBORuJiWJ6lq3IlZTG",
-	"JceTLjRz7XPBTYQmn5Qa2rMbFggnIxG/fXNxSRoa9saWI0OL2KA5rauG4eKBBiPxil5jK2nL02APwvM+",
-	"7/RlN1zmEBza7D5shfhHt97f1U7TQOL9Prw/9935D/Yg7OE84I7DnVf0mkFpAicT9apoVNtktg2n2ign",
-	"5Ny1h5qsRHKei/1DgPfOWblL07rbxS45JioX+p9c9vgEP3AJp6E+HVnED1wVAYMHALwbwl/tHg7eTFfw",
-	"xUdcFrxc5YJ0H5887p1aISQbifi7FyXthkUef1C5+Bi74jWAh1PFtIYeDa6lM3aTtaNHAm3fbqahq/BD",
-	"fQ5ctSU5tiK38pDrIh5tFpuhxq/yBONhfLUgS1OLb9QxgUtskW5xoHP3OFbb1bvcdplSB7U3Kr3YgwM4",
-	"JTOmGDowABtvsxF5y0r/A0+xGhH6g8Rp6mULlYsjbTnZLnUeHkjEBSBjQxd0Tw5CnlUiX2vDInennwfA",
-	"HRz8Xk3rZ0hCEdK1oSbXEVkw1Uc3uyeFQJY2iyQ00vgmXGq0uSt3wYfY2w2j8wNDXuDV5lCX2oiTS5ju",
-	"DqHRTrCl7z54rH6D5b7hvNt98HVqziUGwNyFLc5++vM4jWFTD97iL7OmN0DqFvcuAPPxB/ufHXx8BQw/",
-	"OHNZccKlu84Vr5jxBdLqSqAP1mTw9S20oatePRFpkiHqD//kznEZMpIAkn7PCd9NuLKDWGBfre86VZUP",
-	"TMkBdi9d1Fbf+45ZyufxwrSBoffBBOD44IH50usRQRkaRyplUTwL/b3FBe/Bpo4dDW01DFooeuXG3SGw",
-	"vtNMtUXDuqX+k2SeeUrodv0lktNaAf0sTUt4uUOCihOcpel909RtYFq9NzDvuVDhuXT94x+quX0O6gne",
-	"FuruYiPgc0DO0hRdcO4nNOuuR4jsT1uPP9iBrRoBOlHX8GZHb/Xvtw8cOJbdhbkeCpgiU6CUlfx170uj",
-	"jbWViRAYdpnPpRQdaPuCxKl2do5D7lLstDNssVhhk9HfoMnq7O1L4tLTuugGwoqyNzTLWRUY3WVstWa5",
-	"bsB3wirttz+TPaucOm2za5ELIxUjMRxgTIRcrsVogDW2CNR4MIN91tZ2BfgPyEtoUpHl4Nj0oTb+S0Xn",
-	"ig1k2KBWxx/gv7vYzApMeWiSik1SNzKBQ5qzlQM2NyxfY4EBhdqfJyFPbmNJ7/Rn1C2RIWE+0G+QH8Hp",
-	"VlnRgmq9lCptFI1amNE7fWdqm/3052FFsKkH18oX6lqxgDkgZySTCc1QsJ/TFblirocILQA6wtLy2Dfq",
-	"TE2leMxTJxa06mXwaAdFDNlMgQMPrhlW3FDpmkEWE6Ey1uqn2c8pU3/sJ3dOBS6dOvn7dsrgDg/SlO3Q",
-	"u9Fctzhl7pgZfR6nTCsYOqdMAI4PVsLPk+XigD7lepHRlct1Yf055RkUMy1YklS+nx6kk0NtVMLNFo60",
-	"ZFczKa/b5eKf/KBdCtn4LxbRl2ELg7JuSkSwdBsX07A19lHxflPNFB50Ndy39MzG2nDWIayApxGJX77+",
-	"8cXryzfn/3WMrUkhsx67LghXc8MFEs6o/oQWDHcZe+6uq807UB7yQ5BoqcP4U4l81ZZKhQUfRTyDIsDX",
-	"GLTrUavAo+a6LRDxV9RacS+QOVTuc4amhGYZoZCk4kK2IfrvSI9EMpNSQ3HjS5fG0l3OpIZc35kvuq6h",
-	"UiB6Ey4ymlxbJJNzqL3oJixLG2o+hZQO91LRMYmL8FtXNLlmIoW6xSMRVpk40j4tGIIYlQ9Hx0xg6GPo",
-	"ot/1TC599s1IUE1iAFU2PIZWCsf/+J//xcLJ8ZQJpngSkwWmyWNSM7O3QLox/BcqNtp/jHkak3/8z/+H",
-	"q7UoOpFqJLCQBjWGzRcmguj5lKV5gUzwShyUrCZxWY1a5SLunRaFn9eOiNFkVtZIw1rYIxH7Srt8KqjJ",
-	"FRsS8+dRfnLyJMkFf29fliLV8IRFN4/cbzP2nnz/6ux5/+L7s8fPvrKXNurgTwbHDvCvK5mu8IH7HdoN",
-	"x9reb3lQcN19C/HUQI3NOdOaThnpxoa9hzah6UjE1BiazOYWJ+JeRJYznszIK3taai411hg/l8k1M4Pn",
-	"0D4XqlASI+VgJL6lPGMpSVnGbxgUAu8KZpZSXROmlFQ6Ik9Pvo7I08d/isiz9+97LlXRKM5SENxHgr1H",
-	"lOQ0A9iSk0lEZlLIXEG6dFiIOiL5ghhJvvbXqU9HQlY66TIHzG5NK1+03L1QmATLESORyWlz6pojnnck",
-	"7rmvfx7zg9/aQ/HL357JIuo82+XE3gl6Q3lmZb81BvdaGj5ZVZkLxNgDLQWJaL2kkGOCm2UtAmZXI0oe",
-	"f3D/2sHEEWLbg5UDrRzu9LD1g/a1f0Xq4quQihFLxJrkjybLRuNpn9wHjQnkzt+3iaPYZJN4uFfioTvR",
-	"l990ttop7oV3fR5rxRa48gaLKnw98LHfHx8rDCNegerSQq/qnRI55wZKuqDE7hSUa8YWzinlygxhmMQh",
-	"TO24FH93MZp8U47exXriBV0r9rqJ0FIBbLrJ4OD1ofvu+ngPVgx3fqtdMukL5uhP8aFGbdmXxMHvUVWG",
-	"aE6UvyWWZXFpxmhmZr+2tkqEIXfaLBFnqEsWt8cxwCNjSa64WXWGP/9SNQ/dMMG0HvrOFwnTGmtxYmeX",
-	"SmNBnAnpCKSbt2793I74PDuHqQeHU+WG0zqHfhfFcaXU0CuqmVfa68+q+r0PnStGFVNnuZnZz1ua5OrP",
-	"P5fymjN4aGeFeqgIlrnKOsPOzJjF8Pj40eM/Dk4GJ4NHw69Pvj4BWuUm/VC0YXQHE31YNy5bch089lWh",
-	"wkeQYxw8wHaSwQMXAhM8Qft78ADq5Qd/Bw08qsNS12PXjyuqrQQPC4QNngWthD7+8vH/DwAA//8=",
+	"7L3rcttGuij6Kl08e5fIGZCSb5mEqqnaGsdOvCe2syU52WuHOUQLaJI9Ars53Q3RjMtV69d5gFPnGdaD",
+	"zZOc6u/rBhokAF4syU5GtWpNLLCBvn3364dOIucLKZgwujP80JkxmjIF/zybMvuflOlE8YXhUnSGnQuW",
+	"SJFqorlIGDEzRmSWMm2IlrlKGJETeMjFDRNGqhXJqP1xJRKWEp0nCdN6kmfZinTplWbCkOWMCSIFI4Ld",
+	"MEVSnvYGnaijkxmbU7sAs1qwzrDDhWFTpjofP0adF5d0urm2N3TONDEzrskNU5pL4ZeTyiSfM2FOCTck",
+	"mVExZRomhinDESSVTNfOr43iYgrTn0ttmLowNKs5odionMW4LftlKvSSKcI1nJSdjeIPE8X0TDCtCdXX",
+	"LCUTqaoTM5HPO8NfOvaDnagzoZlmnV+jjQV9jDoLquicGXdzzxVLmTCcZudssrnCyxkjSTHkSBOeEqmI",
+	"oHNmF8DtmAU1s07Usc86w045uhN1FPtnzhVLO0O7sPaTep4rLVX9EmLB3ptxAiNif1MLxW64zDVZ0Gm5",
+	"mn/mTK2C5eBX26d+NXkjBXtNTTJrmN9CEUxMSSIXq3VggT+SjNt/zmSW6iFZzngGUD8SJYTPqCZCerhK",
+	"ETWitbt/cvKULLmZESHJlUxXg5Hwm0OUK3f3atK3K+/j0rds0q+i8aKLde5yz8XgPa/5Bz7nZnP+H+mU",
+	"Ec1/a7zIDN4Lv52yCc0z0xk+OjmJOnP6ns8tEjw6gT+5cH9GdVThNX3fRrOGjkZZzJeaOcpUkCQgUiWa",
+	"UsUc2RqJKzaRyt8mF1PS1YyRWFsCEPcGxJ6zYjQFWBKE5ik3Utmztg9Gwv7WlyJbESOvLVlQfDplyoIN",
+	"zto1M7ZyAGRhacbFtAfEakm50SMxkQpGakIz+7UVUbkQXEwH5MyQudSGULJiVJHuk0fPnnx1cnLSC0Bs",
+	"7djn9P2YTlnl4Iuj9u8Hx31Se9wXcJqNgIeHPSTcWMA7JfGrNz+9eHP59vw/jt+cvX4RR2uM4moVwGc0",
+	"EoAtdojOqJ4RphO6YCmhmsT//fHLmHTjhZLpf3/8ki513/4z7p3a1+18V1SxkbAfAjocedT2AGD/jVeh",
+	"GdMRgbuxPMjiMjekyzLNRiJ+evJNHNkF2UsPl8vhI9SQGb1h9s3egPxs/+ZICyYyFynheiQoiZ+ePI39",
+	"R7gJrqWKfLi4PTGvgQnBWowkqURGlFJD11hQ7KAgJl2pCHVnc6RHIs4XKTVsnNBkxsaGz5nMTdwbkthC",
+	"Y2wZFZ4mACQ3BTxHhCIwjsRXJ0Qj2sE9C08K4VaX7qTMjCkGlxZrpm5YjJ+1WxoJWDI1RFpBo1vOp3JB",
+	"OHLQK5pcT5U96t6AvOD2c2RJV0ig4zO7NypSEiO/7sNZxcSJOETTFZnJpT2TKrFuRhxYWj296tiz6UQF",
+	"03Z/wr7qmHbU+ZldzaS8fvVtPf4s8Wcg2w3k2g3ZC2Q+2sF6IYVmKCtIMcl4AtQ7kcIwAf+ki0XGE2rX",
+	"c7xQ8ipj8z//Q9vFfQg+/t+Uxf7O/3VcCpHH+Ks+/hHfwik3twfIaWGAXgOCliAIP6UAKTI3SD8KKsHt",
+	"H0RbuY1mg87HqPNSqiuepkzc9w6AgBxpomTGyJyuAPFTCQIorOyVuKEZT+97XRYWrEQORwUrOCUxU0oq",
+	"DWTI0b8JZ1mqB+QNshuypNqLMLD6N9K8tKh1n8t/Iy1DnhHFEBT8Ql7LlE84S+sxpRDYaiUx2KyT9ab8",
+	"hgH1iCtCVmzxa1PzqduEG3VshwSKSNtQGFNoDf2CYre9E2oYcE6XUv5AFa7rcwCTlVktRGV2EYESA/RN",
+	"EZokbGEQ7C+lfE3F6l5XKiWZU7Hyy9WnxKgVoVPKBaETwxSJz5lRq/6Z/SP2vGnt3oMh1WVtSD92Ce8E",
+	"zc1MKv4bu28kAdKDRFOQXFwLuRQRUexGWkVSKsLeLyw7sJIJ3Mk7QW8oz+hVdq8QdEZStmAiZSJZgWYN",
+	"6ImM1q1L54uFVIalr1nK6SUc9P2CuAXtI03i5zhn364h9oKcFQrBoiAXTMEigGNp0v2fF2/fRISLkXh3",
+	"+bL/de/U6a8wV0BnEb5AEAGxc7WwP0iimUitpGEX5VYKtEdofpWx75TMF/bvhbIzG47cOpnxLFXI67hh",
+	"c13D4gtZgypFV/bvmdRo3dn9lRuKKNF2rj/ZMR/Ll+XVP1hi7NtuE4V2CveYptyeH81+rGypbYbKYWxC",
+	"F/56pEm6suJ1EsgJcb+fcW3igjlYVK+e5XjODN08YntYfveHrBlPZeNQPoZC2i/lLL9uG4nLjDo0y2oG",
+	"R50zq22+uHHYUj2ht4KhNspSwuwQoBlOeiIcbDoJzYhik1zTTNtfJ5RnuWLa6kwW+hOaZU5wt8RUkJnM",
+	"FekmMheGjPKTkyeMPBoSqyY4mZ5MuNImAgUb1Ad4aP/qDcgZUSyRKnVKeMoM5ZkGAwuxtEAxrVn6VyvG",
+	"EpgDP4mrsFfNteEiMeWar9hKOuSCvRKwKqDKZzU0mSunnFkRh2aZXDKrmxGaLelKE+pXJCcgbMql2AQW",
+	"muCR1qAOTQyauDZ+gfXbXyZSzalBDvLV0067JcOCORxKGwQ2IXAJFyh4bowrUGTcMKC4tcrCrULYh6fR",
+	"5isyN4nEF7z64465YzcjOPzDAhZLa3QhC+9UN5yusQKHaVqs+xX1oebfjWMrm7/vsc81vOR2T25keWb+",
+	"0j1YRB5yylOqrircYTt6/8C12SRXBUkv/tFKUEtiUUP0A4NsvbWhsn+Yr27Jz2mWWdX8DITCOqn9rchW",
+	"aAUocZsIxlI9hCfXbAUalebG6/q5ZgrNGHJiaZlajcScJjMuGJpwJxljJiJawnCVW9XMU5euTuSC6Yig",
+	"GhSRJVWCi6kGI5HVfiQYD4BR9sD2B0YOK2Y5Q49dDtj4wGCncuHMBNXbmEgL92Nk3euykMqFI0EVE96p",
+	"1Xyd7fGfOctZasUD/BLhwLjcEV9JmTEqAGNy4XCiRmbPBa55ybOMcJFkecrCk+46A45bgCXzEdqJqJu3",
+	"ny/K5fQGdUivDTW5DnEeR3dgcfa79WaPEIbcLoqPRcEBtkHW39lqExOu8eGa7XcmlwJsSLWbyFVWf4bv",
+	"zn8glFxJaewBWbggP769uATJratYRg2/YfYPe45nP7460uSKaniv7rjW9m2XipPX7rL0tmxs0u6eoVLu",
+	"j/0GDFBRJ5MJzWrJa6IYNSwdU7M7Ta8cSQ3lRPPBXiyqxggkRV+zRDHjzRGd3TmZJ/pt9O6NHWOBFSbR",
+	"Y81Mg7U6XIUXHLKUUHJDs5yRbukqhAcabnl3edpzoLbFlvcOapAFTzDE7ndxzvXZuk0HRUcbjtKmywjt",
+	"/htMEC7CDa3ecgEm1RsoFxkVAF2B0srO21HkObzVDIfgNV0n02vAPafvf2Biamad4aOTx0+jO4D2F5Zj",
+	"4bn6s7ZvRP7EpWDak+q0Fgv2AfdDoG3tZquX6vbffhW3IaAEtG8Di3YXQKpbC2il1rMxEl/7r8SucsIT",
+	"C0BRZ0G1XkoFYp1l/FZ2W1rQnSYL++/fcmWHyQUT2tDkupbUVqfe9URaobMFGA/8QKO4XB7vhxqZA0G1",
+	"xtmkuGHg3zwl12xRiGxVYlMnx9TDnJsn+K3ukm+Dwq7N30bBti/hAPB8B1TuiydeLx1XlM6yfkqoIGy+",
+	"MCuCr5AkY1Rp+1gucIIN3v6JRK1Oxf02R5NcnbCdut/QoUA1iZ+c6Dgi8aOTOfwHrf7sPZ0vMvvZJye6",
+	"jp3C3l9YtWETz2BfdZMvqJkRLpx46IzSUbmURIoJnw4Um3Ip9C+Pfo1rpdM505pO2XZdDBdSvlAHdd8p",
+	"KmqI0SGyYRkO1KSXH2p8AMJb/2Ot+u2Hr69pbaqKcNF4OAeJEklFWF8HhJYwq+bDqfmQaInjqT/EutV4",
+	"j2Xr++s00bHCSghYudTGw7wNYQBB9nBCezdG9OqpfssVSwyZs/kVU7Uicwu/3cvKXsMpi5345TWewu1c",
+	"hzPDH3gd3zOamdnmKkpLQjsounG1n5Z126Npqpiuv14m6FXWJOmw94YpUZC3TT1qoeQNT8EgzdMhmJAh",
+	"oOGasYVz+0htarETjONjzRD+diO4U3vye3pwcOkbludN6NzNIrzfgudca/vPlsgwIiTJpJgyRRRbSGUg",
+	"lIiK1B0iNyTlGi6p3gTWiFVg7Kv/BWZu2ufB2FjHcMqpquDkl1eozR5IS5Asj6+4ebe4CvSEF9OEE7eB",
+	"9oBbd2ctrjgJP1022ab73IIxyY4dL2TGk9Uur/yIIz+C5DBnZsZyPdbpDl5rN/ji29d0sfAWy71NQi0m",
+	"m6qmE+5rP3NMcYf3Y435nVxWHc9uPb3bwNYSnQ5n1MU37kc//TzXSbPs7aQz/OWAi/211pbNlmSOIwL9",
+	"GA+VKDaXN0yDO6dWlX2ldc7OUVHc87xb9IZKAgDplnJ/D91BhUxPuCa5LpNQNu5oqeiiEu/qlrIRkbFk",
+	"EMnJxTRj/Vwz8pMdT+z7C4iihrBrLrRxAfOlSb2ezds3x8Y0+Gmq3z3SJOMTBjEHXbdU8tVJGZhMHp3M",
+	"d/DPtOs3cFdpm5emqhTeqTW5wYJMzoLsKjikBrPyYY6JwMmwKVB6WFmPoEiY1k2REpZvcCn2DDwoNN3N",
+	"X0w2dkF+DTlkdUpu+FZUrnh9fVtjdirKsrMq+iOrg6gf5JSLPdHeU81NnMg1KCaaT0Wfi0LPDwnx469r",
+	"TrMwgG+n2vaSuWFvRbbCkPMGBbX4ZN2uX7MazNFqMm40YGim7RkeafL84vwl4vwQIulAd9Ak/t99+0v/",
+	"0v4SY7YBBAsUgayFowu+hJ4+nxFIxQpioWspIIZUaid4radbgO/cf5SJVJOZXDIMjQVXcZcbfK6lFEwh",
+	"YvI0Y0COdtSqmJnJGo30e7kMDY0YZJCbGYZ3GcT8IpvQwbpbbK0Xo7iANqoAZwwiqcZ42bbB73QN2rn9",
+	"1MHGm1roftT/6gnJmDGQbJLyKTc6IkeDo4gcjY8sczvqH0VEG6rAbw/3T90b9md4BaK7qH1kv/l//3LW",
+	"/z+0/9tJ/5tfy38Oxv1fP5xEXz3++N/qbsIuL8yc2BU1IZCg0XDn0pPatGbt9wRf8jFukDLl3S5SYY4P",
+	"4y6ghSyZckF5xGqL+3iuGzw0bqFNN+eP5jYE2spR16mhh0qERpo6o61FJoglxxDeRGYZT60YRWiWWTRm",
+	"cwxX1CRfECNJDPGGPoO1Il40us1h434J1T00nemPxRZrUr2CUFifDLGRid2NjykOi6ORiBWmIxS/xz2M",
+	"0A7hC2xaLhjCApKckLlU8EiMhMTQK250AZwzesMGfjWQjwFZdfZbC4ai56mP3sL9FsYfcI7gmUvhw5P0",
+	"euYeFzcyu2EpoSIdCWpI/N2LSzIYDI7tq/3EAYqOByPRJ/GcKchwc7Jgb2iZhF9euV2zlMFBubmGI0GK",
+	"5RfYhQYZCDnLsgg2f0OVJjBTCpFrVyv7nwjT0AjJqHGhZUfaRZMsOQZedd2xWoxlqX0R2AJmfyDG2i9o",
+	"unSgBZtaKDbh7+Oh42wlJWDVRCnIo7LvxxCmm+C+MGR3jI/sEHwQn/pL94lXsYOWsX0akykDCx3Ex9qP",
+	"AmxYllsZBgF4/oC14VlGFKPJDHUfWD5sKx4WVlKfSIkhvPBZpFVcgzs5cuHDhil3Ixoi9DI2McQuVE7q",
+	"4B9SBs9fXFziJBnHsywstP40J5Rn8dDH4GHcnMyzFJKF/JlQt12BcYJFsQP7xeq5W5ifQNAhFWkhWbic",
+	"3lMkJ5bvFmGA9hMLxUBah6RjiFizB4sHBQ9wxRhx6Bk5QBxEIFpw8LZBF2hby9bfitdNdlmgIu4MSrxA",
+	"8DSBwZtoI60u4dDWCUt+SajmdqKOs9zWrsKnY9R5uc5fPiffPH32lyKPAiM4N+OxE5lWAjtcppulpdKM",
+	"If0WYnEd34g6eZitAwKXyxq0VFiOIa8JhhUJKeM5Szn1Ubooq4zt18vYZvum5RVjn3eEExWpNlFHG6no",
+	"lI0neYaOM7QE1x4M7rXeWwFxqzvzzMBpXcMxN/wtge5muMlYi1ywKZO/O38VZkhfcwFqvbvAHRyMLgoa",
+	"Jg4iQeGG65hhnUlmm+q0yeIRtK9YIueMlJ8kGI2tSbdgLKXlqK/TuFeTG4AW/PENral08a00hqVBRADQ",
+	"E2AZU37jTw1nPdL4q2dXJY080sTNEhE+YAMSEt36+NzSZ1QTe42751h4BXmH9rxtv8BGZ3EYe19NnZFo",
+	"06iT0SuWfYoF5Af7ASTK//p//l+SNp5yRNhgOiAxxloMySKjCYOEIHwS11pFLAWoF8OLm7JDnFqNqRxf",
+	"PXv25Nm21A771qcAin2fdAPzWWyfxA02rY19ncusmqaRzrnAoDZFXb4CVq9wYdxM1ZIq+52/cZE63Pt0",
+	"t02DW0bJbKt1CvYUuv22DXYLv4Dx9sUczqfJLeh/tpQtPDtQe6OOYXRee0b+va2GGqmI/ciRbgnpCLNg",
+	"2ou8SLUedXJKXKmlonADJO22TdS85rapULzfdbI6v1TlrCs3s3aeDjRKb+qWAJ/g3g/yUXlA3M1rgCC5",
+	"4SYAbIuIRzbI3/W1YsBUJFYE9nNKEPf840C+lCJbDT4J3PGKDwEk7z3YC6AsetRTUoT58rOQlwJSt0WM",
+	"eq7mbU2NyFT3OTvTDlb/CkRtAaLbsGyERPRwZ93GFYfhznAvlYCtSiRXHdm6uPj++dnm1hb5VcaTsUuy",
+	"aT/IYGzdii+SGUvz+rI1rmiaU7Cw4svVyuqdLJsMERUMUzc0I9340TMXyvnkZG71VzMSGaPakGe6hxVF",
+	"EiUFYe8hq5RLQbrxn44fPSN/wv+zL/+PmcxVtopPybvL5yORi4xpTVCnclVISPz8/O2b8eX/+euZYvT4",
+	"OTeruDcgL+YLsxr62kEkZXMKGd2v/AINT66tMphlBJSrBVP9QnOcaGZ8Ui1qkPiWVaBHwps7HFUjRk4Z",
+	"aJ6phLR01FXdQ6cWFpGsj57N61AHoOOcaZDMNkLGXbjseK53DBtiPiZ2Y6IiUq45Em4jNQ5kschqDRZK",
+	"IqLzq2IEUKJM5umOeWgLhjhlWUaSMJa2p582mDi9HoK7iSonVAvVfCru3YFbJjAQrhudtwvFRcIXNNO1",
+	"TpX8ysKisyBVSH75YulOpVm2Z+5TlXRs6PxvF0xcXHxPcBhY0Lqlrm5f0yTjgtUzhFrP8A/OCeyE/0cn",
+	"89PCA7yxSWPArKuJNxLu4x+OthI7PhUsfR5kmmzKy9Uft1zf7ueumWryQFtm2SzjKTaXxqXcGkkyOQXz",
+	"t669ALC7jLFE3oEhSdU8HLfsyr7Xpgk2UHvmWElt86Ah7H4bW8a3n+PYA7Mn26LCAafTTXzbZHyWPXhZ",
+	"a1gxwx1pwsQNV1KArfPYwy5JZpSL2nuaUT1OXP7sGhsPFPNDA/f3iuFh783Y7rDZlwqWYPbeEO1khbRI",
+	"kU5zRrrAlv/BjXFy4o51CsQ4CExtW2ppKcXQITh04DEFl8XcsJrg01K4aYUyPy54Z4w7qgcZ/I0kM6mZ",
+	"IF1aZLj0qiDiICEilBgmzKyorMoUl2kZCfNsXk9PsdxfS2Y5Dti+EBQ+jwq6Wi/P15QabKzgWegdUpGT",
+	"IaTja1c22BnvCwQCW3jFPFPWtdwUSw7Js/UlBGosbPCPwnWFVAc9C1QxVyuL2avQViqkGuw+WT7lgkx4",
+	"xkYiocqVmGTziFzlrs6kkIRNJiyBDDvnJILijYkhKZ9MmGLCZKuRmCg5x0uHr/YisPONOpicRd6cvX7h",
+	"iqW5Dw7JcrYadQijyWwwEhhf5CsdVH1wRLEFo+gWmNuFWNbpD2MwEmHgERR4hE0LKZirq3iY57kuxtoH",
+	"mXj8jDyFr6D6fqGsFerfKMdhlcXWvADpoMAXfkqk0Eblib1s91vkSh1S7b2L3nOG91ZrmnQLPChX6VD+",
+	"t1OGU1U8Leo5FwdidzIkdKkjMk0WEYGEWiiS6zNqaynEPpzld0TgdzMkFRmOm8akb1lGVxowFjRNqyZT",
+	"og0F+NEsT2VfUZHKOVlQZdBTf0r0TCoTVvCDYMkrZpbMIuxSoto6IN96H8QOfKTKN3bbUDPtb40jgnee",
+	"21cu3RtNoWf+Upux/DaMOE7WPNx+gx/YMdJ6Hfv+58XbNxh6QBbUJDPSPX/5nPzlyTdf9apU214jVh8o",
+	"3OZcjwT612ORZ1lMFDO5EljRV5JAIyJdH79MPTdDCtaLRgIq7OLTGJeiy9RXbaRiqXvJZ+SGMRJ25EgI",
+	"BjwQD0UTI+UpoeCyt9wmo75ms8ygpCFZzmTG6urvlBRuN/yq0roNHHuNQR3t2+m64+NC85QVod5FLvSp",
+	"P19ghv5njN2QTq21A7A4IwRTHkh0i5mcWbaSop0yU8RhbMx4q3R3t6MPKPDGueM21uTZGI8urj2vkCrv",
+	"ePUFfW6Yvu4Uh1Cy3b3ZupBGWT5MTd+NFrdeq0daB6GBrL31hhvF7XKJ+0xdJ+9vXUMTD9jtDuu4QSMw",
+	"ndTc14aPNOq8709l3z38h5ZicE6Xr11evSXXK5E8h7qEtfmmlYzSsKRf4B7f/BUhu+FHn3lZo7YIV+m4",
+	"4WeUdHeIf3f5hLj+8sVyYcEGwmlr+dlKJOe5qDkdYyz41ET1uhLxlrJDeOFEKpRrFDNq5cq7gfmWuI+Q",
+	"btzvW/2k7x7o2EVo9upTsJPiylppQnm5Bxp+Cqv4ulFj5UMa/U6kgjhtK5txmjWkCguuZ+0r2IphM6j5",
+	"35jGnDCtyVKqax9hYJfYxZBH/zNvKAF3cIlJRjUb58LwrMX+gws/0iTJKJ8HQaEYR+88NYoJtmSplReg",
+	"vh629rAT2GFY6NOd+NWqtCv5rYF5U17vbkMS0gTGznW66er3Idxi/KpImOtJkVzLyQQWD9IzlBW20+w+",
+	"OXx3LCdtdf84xtwaMCBABexBmxqTjidNDXr8EFQvaGCLgx4Mhb9ht7VjCcbd5erAW1Vn227N5IYEgE/E",
+	"m9KvtMZOHMbGQ6LlnKHD3sPY6WbcPVREoiC/ruBJGDC5UTKx6rNyU5Xeq6iTUJGwpjqqrhFHJcJnwe1b",
+	"Ge8EQpL9DFqCaz8TmrY+xVwT5sCvmW78SsOAv9BK46ClINzBoqKCk7Swn1tR7Rwnu7vc90sIxWgoU3JA",
+	"jNxmdh9GM37CRfovFDF7tftwQR6fPX3/0NT3LdFDdn/3m9p+F3lPEYQOWHZnx2T8mkE8RbqWHPjVk51c",
+	"5E3ndBuYB/B0uEnFvv4aCvKcpemeN7ZHgNF2PzF8rGmF95tcvy6pCLasywytv/zN9fsEwU/H+Gpe5WG8",
+	"eosgypty6niq1zNneKU9GNdYTR5CcAr3E+ZuFs2+/Igu9WF7mPiiGeQy+VLX3LURJFNFhQHpac9ACqj3",
+	"kutPFGz2MewoRtOxhCzfD00tkKA0NmzTjm4oV71HHK9FmuZI18JxjtEJxSKuWCbFVIfXNMGmUkzd8MQN",
+	"G5Azj8f4Gua64PVo/KbdDhVp+VQuBTZ5sk/hsl0bAUtQQWMd7FV1xcUZlme7nf/YtR7EgFpRANo2BmeI",
+	"hhxdRYauy8lTFlt6QwvGANgupYmwTDNo64Cg77PHQBEBC26JBut4VoMRFYQI6NLjZ8/qEqLp+1c4+FHo",
+	"2a3kht4CqNecU9EORocp5P5QPh0JWsOa0HH8nSwtid34L49PZnEPFEuMgXw0B3gNw54KC12/Dxvpz+n7",
+	"vjHZKbhnyZxRtP6jS90RZmgZkvEbtvFa2ePWdYHSzGhsOVTlKU93DuR9Ta9ZcNDUI2sXu0gWlm4AQzAa",
+	"lQhsSh4N2HqFQbHeAyt1ka1qGJ0XKJzkxlsww45uUQVS7SfKLp6TjE4jeKaNXJTmk+I8gI5wXRQwAxGM",
+	"ZcywdEB+LhrbVRnNOqmqHmIdAtQ7vgDMtlCRPSrg+DT/dV4PmawtbGFAWmvvr60dv7a56l/9um9FrPQV",
+	"Cw6UK2vMzY0NsrtnP/9vlxLR86Eq60m6R2Uu8g1nyyKIxcf/ujxYJ27o9o61A3IyRMxFx9ieDV2jzjuH",
+	"kbegxFVywdY8Cx4lAEcSKiCcmU8FqRiqArKZcr3I6Kq5yQubN6VNzqgeh1VN6oV6CIWhBPonED/cV/yH",
+	"dNxe/cpa6yXyqRhzcSuSWo1pbq22S0MpiV2qcpQO7NstLRfemr+jqGxyW7mainthn2gdu4HDFPNNf0wL",
+	"yFXo8FdRCwgGI588Pjn4Tockk0um+gkFa3aD4h+Ro/9h/+fPe5U+2asO0Dr6IpI4NusHRuTRY8tDrQpK",
+	"rlaG6QF5U2JPaYUuYCq4+b0rDYXAvaObMADzDffgz+CWL7i2vQVNuDh1W71alf7Mne0gdsLbYFhYNedw",
+	"flXuO7AIY5+YqCN5mnSiTpbSRa0V2L59mI3ic+FWG+AKtixpO2qGJSzXAPBtQWud9eSn1vaCdbGFhZhA",
+	"FbdnW9MoZ6vn2vWbrnHMQsslLjRLcsXqb+0gy05riWUrA+2OCW7xja3L/IpKMJ8ywRS3EK6zJkeHZUIW",
+	"4bmYjsvuFp8nKr7i0drkDlZBKwNwoUBFGW6NwURFbllVymyJu97vPlubZU2AxQBqD8FTOGfD4+OZ1Ob4",
+	"X//5X6jAQW67VZugrTpWO4FT7+1nQFnzJbnVFzAVVlJeg23cRO3F7yd4OHg8SPbYxLftBRMCXCoGV6TG",
+	"20OtORfeqNKGZ2Xn+xLT9sG9w7Le0L/v0yOpKrFhQF68p4mBZEzU9IsvgKbuGop/okF0k1qstUqRirjd",
+	"+w7+euiEChfSAimCA1J2zdkiwO9EC4bYJz+NSPzqzU8v3ly+Pf+P4zdnr1/EmAgLCdEuVbV4edaQ0lWL",
+	"6DNjFpp07X+cNQ+NJpmUiyuaXIOdCKXOCnz3tmy13ohRoHJTkzwHtd+yjFvi1xpuVBOOdXi660b65Ewq",
+	"Q7CDqRMsqrFKp6TsHffu/If64pK+f+8+iAov7dmBpaZVa4pH6OK9jFqhIFNEHOhrvlg0NW7NRUsMhsn1",
+	"2Bdq2oRiJtKF5MIcafL95eWPBF+oOlkEdiCuKLmVakX7VIt1+Lh7e5ngheC0/W1FZftKD2thk9cQxNxK",
+	"d4Dj29Aa1lHj7uIXKhC5GSmjVyIZIBzFvjSxJj6CBe2yfM7SvswNREudkhgiZwYuwBDrsvmAGEtgXEQM",
+	"RCBBuGJEHKeOXGg1Glu9lQk/F7AmWFMYYwMPykCbYM0++XuwGe5YApU7glu8t09Q+NwXDtLadtEC7lKi",
+	"31Hs2EfEuE3GHja5k3MOtZp8o5KoLja6LPi+K4dtniLIPajnILX95uEmuVldgDSO7WMZVUyd5diGZyMV",
+	"/+zHV84f0Y2VNuPBYBD3IgLphK5gqPsdZWUQLuIf315ckmO64Mc3j46xZzIE6aMWYIEEZi1XbWUIjGyG",
+	"qhzPpbzmTUYxV7gjgTFrc9HczI4zOeUiBt/TkMTj8fdSmz6udezejrGOzuUPF5HfxtpPi4xyAWwIO9Rj",
+	"HeVKDWWUbbipLxlNukIa8t2Lyx6Z5+D0FOlaNeooLDxdKWFNunDCsBM40e9elJucM3DriZRAqboitVOD",
+	"RKf4lAsIfvW1n0ECEyQ+cyUUgAnFZMZoyhThUyGVC3HAMwWPqz1u/NNrWcNO7VGWl0gX/O/MEieQ5Sdy",
+	"8/5chiqCMBTwqPjUJorpGUhM3rphNzlRnInUysxOxrcEeSQwoBI2D19yOUaYPxl8NUJfZIrJNuAAhVQc",
+	"N8VIpCtB5zwJ1OOR8Amv7siLs4SO5IQShN8CMyonOyR/w18LfBmMxLnMmIVGKPgUky7o5wAnvYjEvv5T",
+	"TLrVleOOI8z+70UjEbvyUDHpFt5H+wX0tbunurr/tQK3Pdwf1I8EfSmmi0VmQZpLceyqNP75H9rCSNeX",
+	"3+x587FLJ4ytFBfb44xGwt6YK7dJuFjkjvzJyQTrrpAYq1X+8usAMs7iAXnlhvsymQ59RsL7y+0aXfEU",
+	"ciVT7nQ7SG/jgry7fNn/ekji51IYJkz/ElNJg43ABkaiG5/abyvNzF9zM+l/HROuyZJlFneion6rG2J/",
+	"U2ySa5b2LN5fyXQ1Eih9OictrU4a4ysUwMqu7hSKduFXLWKgI/fpo2d2LfXFRONeWC/T4aXPErYDICrd",
+	"EpDBSMQ/nl0+/z7GHAintsEUbZl/8DF6zbSFoOCQYHgfhrsbN1LC2VvxBfyTiGegMPs+93ATCzr1JBAS",
+	"2+g/cwsWIEHGQ7CsoucyDkRLt2z7rt3SlJkyAF8KdupiqHxSv3CFfrWBV2Bhl2F0gcIUxCuZQ2S/yOdX",
+	"TNk5CriiBvzNWK15KUmSUa2hlDOkDJbVros6wRoLBXuUifv9jGsTF79HQXHQkbj4Fk/XZe/BtZftPaWr",
+	"xs44QhkV4I+5QfcCjB6Qs5Hw9AVGT7hIsbAyLJZM8iwjSwopA4qzSbZy6TH2pKC/CkvJ08ffWADbqD8b",
+	"O8yNz60i1z+bGKbiAYmPZ9B77zfAYRIfQ+Vh+5eySAjqqYtiQ+exKwPrSfjZj6+CDhbDzqPByeAE1MkF",
+	"E3TBO8POk8HJ4AkW1p+BqFEy6ZSDPOWKzhWRM69SCGnR5syOeOEV/gVVdM4MUxr8OrU9LMv6bhZKXQ0Q",
+	"YGJgWSx5GE2wlCVKe7WqzvoUUDGoTLAccK1z1vx55Il7fL+MYoOoFejVgEUBRNMuXMW+LdPUSbnlYR4/",
+	"R21vh5EQ7gSeMsX0QgqNsuPjkxOXYmucurdOgKGZY7HENqm7vHJQnECIWC9Ti0THHhRqFpBm/hQXUfft",
+	"YrHHjt3g+Efbx78La0PDS0+2v/SyqCBt33j8zfY3LqV8TQXqczqfz6laOXgAHLHyX0QEW1rSgPVLyCut",
+	"c6su6wgZFXV1xZH+uKAzOQngVUcumi5CVNGbgUxOzvB2KeqM8KBW0KmGrBFA2l/tSjeFbdBzXcPNuv5P",
+	"OmiF4uT27vfGLN4KS8su6JxdcMP++gN9H5EL0DYL+bxXMMI6OXlAXOMjyjP7FtelJPz05FFEljOskld4",
+	"c9l7ZGyKCGmiMCQLzJWuBor37w3IS7TcOVe8qzPvwnsX0MwF8lEi/AMrMsOSgx9R6nS/deERJp/hpQmJ",
+	"3SQgW5caekU16wEHRe4I00WWwteQcgJJczBuyUUqly6dzGKIa2UwY0Tx6cyUuyrq+xZEF24RjQpMm7/J",
+	"dHVrmI3f/li1WTi//Z2Rk9esjoRg6TUXV4RyFsx8wUx/d51z0Ep3P37BNOnRk51o0g9Q+h5eeLbLugqZ",
+	"9rUVaX1HsP0poLNOdIa//BrSwwuMBSsCWMKAE9eEIQ0iT4qAl4LmVOmYmdWTMRe810DHKq2crHqNYgeI",
+	"sz4PRPuQTtIFTu4NJPjx2Glf5Kwa1umTBhS7kdcsxTjpJV2R7tOTkx5UOAWt0X3cW5A2ENiufwOjntbE",
+	"IyISyNx8EhZE2OIfW0n9PtHhcBb9osqTKr22rGLpm+aIFE8JpXl3blK5uw4DlB0ohK/vALZFW64GqNUt",
+	"9rGuRtxBBi2FZ6IRsk9Ma+hhsTFasPEC7Mu1YxZZgW0QiU0Tq3vpIociKgLG3SgIGbfSXNfHo6/Fkju1",
+	"yqpCzs7msjG8U7F+ZxbRNtEDvfLAiS5dt7PPzOoe3dqklSDuNqZ3Wo0u10Ew9gPP+rw8C73ENbhFugET",
+	"4cK1dWgkCj6JWx9/uGarj0AZ2rVnFP2PNPGvkmu2KtROq7uXWuc1W3XWIbuN9v8aNdClN2BGFdL3a4Q2",
+	"MWzlxfewmNE1YwtLUCA5FYojjcT/ylkOdh+wSLnzumarI992jHRdNjmJ/bbi3oC4powqFyNRrWDIi+ZL",
+	"rmBDZOdcupw9Z6PCFjFDMNKMhKt4YH9C6ui+L0Xlcy6NH7o9zukKyzZmXBuWjgRsFszgWECi7IAFagpL",
+	"e5Hf5URmmVy6nlnP/TVvqCP2FI2ERaBy8eiEaJ+A4DWIkaioED208FQppquD5YsCbNCvx7dGv/wcZ64K",
+	"Zh0N8785SvV0O5K+keYl9HzaG6ujzrNdqNS7oKtTGyU4w4qHludZOPDwOCwLlFYgV8hliOIFQq/heYEh",
+	"EN6pW61p1Wa9unOHald1qiZLDursduGD349FJizLDCZ5Z5fgCsvo6VPfdxn/BNRcVuOc/KWWtpmma931",
+	"Ru/pNptu8nloZbpaueyT38Wd2i2FVjLSnTNDU2qoN4O568RW5L0goxXyVzF/sEhYpWhkKyru1151yQ/r",
+	"xNPnYY/ouxBPywlclOo9S6rBButhiZYk/ssURk92ALewNe2XLL0eyucKDMILg54qhW+EXFRo4FSWtQDh",
+	"ueVlTKSnpBIK4DGPHEIpjz+Uf3xEWTNjGOxUxbJv4fkalm2zlnzrknTvFcr2lW/2Bsv7BRQ8wwqgRE48",
+	"dR7EomtwCD0Y42Ifo/+ija7WssrvmGm77ZN7ImxV6eHLhqTD+el3zFRu+KhE61aGWFVPt7ksi7fP2QQc",
+	"khC7sHn1LjH7/jiqi7C8ZzfHdsBzsbCbAPiFMtg7J31/aI6M7t8qR36JrFhIA73vBPBcp7mAbLuuuOAo",
+	"V2Y7jDSFRtvdZMaS6z4VaV/7PK1DufUxhlJsWqn2JwOt3ueNDk+ewbiNw8ZcOHpapK2MRLxUdDEkFotj",
+	"QonmYpqxfq4Z+QmqoPs76dtxCwjgAhOeVQlcONd8JLq5sL87q/UNvImPoGkc8EHu3PqBL9+596EqO3jf",
+	"Ib9PlEMx8wkjBRRLpEp99YQr1DwNGnpdQNtgJMpuehVprCi6wNQNI13cm2bU1SnJBTRst/DWi9BohRYv",
+	"+/FnJ0980zp6JXNDHnt7U51V6ZW97zunyjCL77x2zxQZ5k73EQgA3qBlSgWI1pxzUGOk/1wKo2RWXc7v",
+	"yeW2N33/I5Prt1eGWryp0qY1GTh0DYAczFLvCyu6rVYzew+mxlrPjhPaaHn6jhlsBXqH6IMTNOBM2Q/w",
+	"jyXD3C/U2ZN8fhY2V9R6lmKSglH2f7uX9j8shVoqZ39nK91DMBR26DjsMRmKlXcl5O8KuppPxd3JElgd",
+	"veh+iZX/XPW1ah5GtWGmzHiyOsVQaGc/hHqC+hrOdMIsI137MC0aQWRF30qwSY4EFBckZxCQZsX68C4K",
+	"5u9CSYYo6vlvaPxqrbeHT8XFxfd/Lxx8t82Sw16o98yRN/ttNrHkcsgfi778kXkoONpdGwCBbdaWIiRu",
+	"PkOhmXIdafL8bCfOiXaoVtfMdzhkt6j1jeLBtbHeLmBlj4jys6Y+7U1zJKFIvs9EolK7bvtEYZ/c1sCB",
+	"OyMHcEFN/ixLBryx8d9Wwth0k/n4cWxfRbMMWrBAUwkLnFHoHMVcsG3iaLsnDO7ojjgRfPvz+L9wW79X",
+	"19e/s2WuihJg6UaNzGphof7m5eT9NDLEr+MP8N8dfFglfmxzX52jJPhHdTrg9rzzfQ8VpCa6bRoQnR3j",
+	"24IrXCur3SgfvArG3aUZysNfewxOAaa/y+iN4MzDqw+vYhuneRXII3diivTf/zwcp9zeQ8DFl8VEfPBE",
+	"A6uownA9nTn+ULy6A8+oQvofIuzh8NP3EQnB6ZdZBkXVhbXU9xnX7dfUHIbQcvgn94Psl1Uz8R84BmEn",
+	"jNrXJlmc7U5xB/fGVT5P1MFWQPNBB+sA96DZfOFMycUPVK06ViyMSHDLEaawoGnbKvxlQQwyRx/mp/Cy",
+	"Y4qlNwI5eq0slivFAqXhXFPojTIdAxKP58zQgR10Q5WOMS1jSVd6JBaKaSbMKYlplg2SGc9SxUQMmRm+",
+	"3dOin7EblpGpkvlCnzp2wAUREp+NBFWQuR3nAh6wNB6QbyuV5khXG7lYADJo4zL3pe8HiakkKdd0sYBk",
+	"SvQiFIVdoB5IUfFrXuSq9zDxwzVuHwnX+tRu5q8QrYBVf6DhRMnh8AwhDXUwEj9DOEJxhNTAmo40sYcF",
+	"78f9PiSjYNXQheICz2buCrFwyHl1hVKONBl1MpqLZDbqbJQcLqs3OXvsSMR1nZ5jrAG8Eok9i7LZBYar",
+	"YLsL7HExEtDkwrfVwI8RKQiuoQc7wJCLOX0/plMWF/VjNoAFK+g0VYQZEsVEyjAEJmEjscCKQa7UQmWj",
+	"KC5gxSnvEVIsKqtwvbikU6hL9GrSfyMF67+2nCQuion5VMsnJ0/JcsazooWQmzHF2l8j4dN+uCAzuSRz",
+	"KnwBZZjcFb4ps36qdQNG4oqtpEh7A/IKti8nE9jh9De+6DORyBRanEnSjTH7pv/CPoSW53ZM3ItGwtIW",
+	"xbR2J0NaDiby5XzwVh1bHAmAPKqvodkT4QazFP0CiguaYdUuPD4fLiqXYiSgWg+Wa5OCua32YYm+A78d",
+	"8c9cGqZd4bS1wx8JeMtV6QluYEDOYTNlOSEF90EK0jtEz14ZEAOVGCwglZSoxuH2HTMOb0JZYYvPAJDR",
+	"kt5TH4BTyKwWZ4vo6TrDu313P9v+K4yHqqmcWVv4Jqu6DrYVsN6h6sxr+v4M+OHWkReGZjsNfDWxtw6X",
+	"3tnccYxA08VeANzXY4LCWYSbXgmmtRxnJELcGRBHaYDCBhFTrpeWGwWwAQeKwT7lia5h3Z06TKhY7dA1",
+	"YwNim07cvwBtDT7+uk0dAYboUx8dA1oLf7KA0CDUuFHHCCsdX5ytOLdhwzUXvbk2uQGUYNLXzPWFAIou",
+	"TIU0FlWJoYjXkuu1siBFVdLfeF0zjY9Rx1KybXuCMR8jV3Wrj3C+5R0c61Gi8xOtK6i+TtNjT5035ait",
+	"5R2e1BkQ7AVXiLelmo6DEc2Fiyx19BxDTq0ktcYVu3LiyTJzS+0dDBpf1on/futm3KNGXy38z0UgbW7U",
+	"7cQKiF0PwT0gK1YkCMgK/AwUuRK5DKzt080CO+g2qExsCSGAIXfqA5f5ot0zAOv8PF6B+/Zur6m7eENF",
+	"7SxuJVpUDyMEIcsPUq5YghoTwYb0nxOcjj/Afz8e37g+Qp8ybdTgHZP5Yu/qD3X9EAH43EkqRq7Zwlgw",
+	"QyKKtWSuVmVJOih964Qmp1qACroZw+b65oPQcTd2N5Rn7tfYVs5ZF6oi84WnbFS7PI2H4LXPYTs7d/ky",
+	"tHorXSpcHXisw17UgbdAXMuDdsB6HNrGQ76HEVs0yrciW3lKNofu+K4jKXdUsEnZ88RgD23y+1J3jf8U",
+	"k7kV77BaOnRukBMowUwTu1TSjZfsqv+nuLGKq+sJ0zp/3XtlG6iNVyuaac05ocHOH09DZy3saoWtdRTh",
+	"aeMGiq6X91rA9Q507rsM1bMws0s12MIwcZBWcLCk/yCiN8pQcCOB9Pg5RCOY6fiD/c/HtpyW79EydqdQ",
+	"3MTA7eIeIk3DBHI8kduGl9qa204t5GlDubOZB4wmiXdrk7Cd4NTO1k+cu1A3Or1KxbfkNjOqCwUXbO/I",
+	"YKH4qGVEhQEmlUw7I7eZMV0USg5xNrYvj9GpF9fZrC2iv6Fz9rxY676Xcg91xMMFtkV5JzLLOCTp2m1v",
+	"VC96oOqWqhcOB/RUkjnWqKPCd1RchyHv5FsomeYJu7P4ix3QalH4pPs6bcQqCwpYTN/r/aUv2+LEzJjF",
+	"WKdji598qmPs2z+E/S+YwjY0ESCb+wwkhtErlmlwHAj0AsJJgkKwwGrkI1HBvXK1Y53G3osOJYBLQ3UF",
+	"8UdCQDlEEthrCM20JAlVUNk9HoMDfOz69RRvx9FIrP0GFrFo/Q28zc3neFLxSHRHnYhGV9GoQywtxJKt",
+	"a4OdyB2DKV0xOJqMi+mAgI6CVAkaq4iiRrpUxCpnFSf3gPwouTBhrAFQOUfWqC/OhXHZVJOYhl15BkFA",
+	"MDqCzxr9vRFWm6ztAiIFK93BI7Hm9Vz385Luk5OnsPM1w3Yv8mUbLSAc4sAl3n9b710sj+ni273p9F17",
+	"3j6VAezUTu4S8BFMQjUN9GqZQoUSfNluhsDxspUfvJYpn3DPdR58CtV4jZDku76jrjx7ynUisVYlAEbF",
+	"xjuXglu2I6b3ws4cZ201+ly4MXeZTAtTtAlWNeLAv6Ubwe09BBl/h7cRflqbox6jmBK7mpQQGKPkDU8x",
+	"MRaGlZ4NJ9k5MQ4sclxMR8LzvBJHFlk+5YJ0gZHRpY6HhM7pb1IM6FLb/x+z5LEVYxSb2ilAwpjwzK7d",
+	"ig+utM44eMTebzyyQggsCV7ndD5WMmNjqgS84JoDj3OVxREZDAZla5hECm1Ujk2TcJcjEcNRapBfnMQS",
+	"kfiarVg6Lv/WRvEEZJ+M0RT7fdqDN1JZMeHM733CQfeK8c/Yl6umvjCxK3zoO5BDxR0XG+SvwAWShDVH",
+	"QTa0wiMTN1xJAcraMXHBM1ao4KKOwWP2wIU3It5Jxj4WgP4saStuYw+Zkr/zeOKzNA1iWWVjbH5JGANO",
+	"OGdtVrvXrHPv7YPAbkCzjKlPYGSHn+bPM1nTaMSSEAxqxEpBviWJpSpBo6zWtgGWzvavODTrbLFApXPo",
+	"gCVS4rqQaihlAt0v7SeI/8QphCJi2xpd8dqS83CcI5aJVKlVeKyga9mRa7Y1JEIWm7W0tjhIK09APPSK",
+	"GdLFrmawLkykJSlLeMogAhgL6/cGtdYsu5i/+W3v4iyzx18s3vuCoCtJt6x90Oj0sQP385o1T2oYne80",
+	"qR34yZPegNGCa3LNBV5RIheNRR7gx8qcbbgWXMIFvLjnkkoxRapK64jgcE5d515YWdMbn9Bs8S4tmsH5",
+	"tMnd/mQiIrO0bBj4oPOVEnqFRtVVs/D9hSzOYPSYhTL7SwHvnojaodX04rUoqvc0MfbLaCiFL4O4avHW",
+	"m1QZ0TlEBQTF5bnGdrbr/BJI6rC0czkE8MHmriVuWe6RdIuh2BMaSLJzDVRmkcoXlnPR8VpiPkQ4U6XI",
+	"QfnpXEMjlrA5wkzJfDrzOfk9jIOGllLu6IlZct+02Ps9mlo2BcB/R3JuMMPnEXbDLT5kaX9ZAux3/Ia5",
+	"Bn9AD7AyK8bKYO8/JBUUaUuBk4iN0RoCV7Gojpo0yWTHH9y/dkj0XkeZh1RvLD4fUv8GSt4m/wU8ts1p",
+	"fFUhVvvXEXGq0PEH/McO9x1YAR6aGRwIG05FLdKptmf+h7a8xmqpDTdzcg+GksuiudnDbVcCTPyh3IZZ",
+	"Fo9/oyRADeGQKZoLMUdhztSUERhPuucvn5O/PPnmq16EWUZUj0QcggSM7sPoP1vwiAmYYdeAJh76+u0Z",
+	"m5iRAJeqi6+OSCzyLIuJYiZXVlfGsVb6gzgRtDe63EhnRB4JrnGlKeHCt3HBSvA4JEdwJ934w6iDj0ad",
+	"Ifkw6jg78KgzHAk788ePcRH4WhiJrVKmwWQLMrCb7NTlYFPFRsIVoU9RyHWypFtTdQ1cExB7oO4ALbJ5",
+	"o5EAXy6F/n1Fs8MuJfHTk5PYSuJWInV7Hrz98fLV2zdx79RxbvtFuwrtrLFiyrTPx62zy2I9hnuwyxaF",
+	"H6JOG6gc/Nn7rdDaSsV8MYkKNXuw/P4+KkmUKIdVJCpIG1Wq4FtoSPMMIqfnXGsuplh+AEPSttqL1yWn",
+	"ohlq/5qtdugL5Ub7GsjbK+tZcpaegkU4cKrJLAXnUOAHeuDARY6EPbOg8WpN39m6zpefyJcb63k7Jx52",
+	"QuYC7YkuU1uKbLXWpgwkQ6pnA3I2EhPF9CxbkSspjUuOJ11o5trngpsITT4pNbRnNywQTkai2rZ6rWFv",
+	"bDkytIgNmtO6ahguHmgwEq/pNfa3tzwN9iA87/NOX3bDZQ7Boc3uw1aIf3Tr/V3tNA0k3u/D+3Pfnf9g",
+	"D8IezgPuONx5Ta8ZlCZwMlGvika1TWbbcKqNckLOXXuoyUok57nYPwR475yVuzStu13skmOicqH/zWWP",
+	"T/ADl3Aa6tORRfzAVREweADAuyH81e7h4M10BV98xGXBy1UuSPfxyePeqRVCspGIv3tR0m5Y5PEHlYuP",
+	"sSteA3g4VUxr6NHgWjpjN1k7eiTQ9u1mGroKP9TnwFVbkmMrcisPuS7i0WaxGWr8Kk8wHsZXC7I0tfhG",
+	"HRO4xBbpFgc6d49jtV29y22XKXVQe6PSiz04gFMyY4qhAwOw8TYbkbes9H/hKVYjQn+QOE29bKFycaQt",
+	"J9ulzsMDibgAZGzogu7JQcizSuRrbVjk7vTzALiDgz+qaf0MSShCujbU5DoiC6b66Gb3pBDI0maRhEYa",
+	"34RLjTZ35S74EHu7YXR+YMgLvNoc6lIbcXIJ090hNNoJtvTdB4/V77DcN5x3uw++Ts25xACYu7DF2U9/",
+	"HqcxbOrBW/xl1vQGSN3i3gVgPv5g/7ODj6+A4QdnLitOuHTXueIVM75AWl0J9MGaDL6+hTZ01asnIk0y",
+	"RP3hn9w5LkNGEkDSHznhuwlXdhAL7Kv1Xaeq8oEpOcDupYva6nvfMUv5PF6YNjD0PpgAHB88MF96PSIo",
+	"Q+NIpSyKZ6G/t7jgPdjUsaOhrYZBC0Wv3bg7BNZ3mqm2aFi31H+TzDNPCd2uv0RyWiugn6VpCS93SFBx",
+	"grM0vW+aug1Mq/cG5j0XKjyXrn/8QzW3z0E9wdtC3V1sBHwOyFmaogvO/YRm3fUIkf1p6/EHO7BVI0An",
+	"6hre7Oit/uP2gQPHsrsw10MBU2QKlLKSv+59abSxtjIRAsMu87mUogNtX5A41c7Occhdip12hi0WK2wy",
+	"+js0WZ39+Iq49LQuuoGwouwNzXJWBUZ3GVutWa4b8J2wSvvtz2TPKqdO2+xa5MJIxUgMBxgTIZdrMRpg",
+	"jS0CNR7MYJ+1tV0B/gPyCppUZDk4Nn2ojf9S0bliAxk2qNXxB/jvLjazAlMemqRik9SNTOCQ5mzlgM0N",
+	"y9dYYECh9udJyJPbWNI7/Rl1S2RImA/0O+RHcLpVVrSgWi+lShtFoxZm9E7fmdpmP/15WBFs6sG18oW6",
+	"VixgDsgZyWRCMxTs53RFrpjrIUILgI6wtDz2jTpTUyke89SJBa16GTzaQRFDNlPgwINrhhU3VLpmkMVE",
+	"qIy1+mn2c8rUH/vJnVOBS6dO/rGdMrjDgzRlO/RuNNctTpk7ZkafxynTCobOKROA44OV8PNkuTigT7le",
+	"ZHTlcl1Yf055BsVMC5Ykle+nB+nkUBuVcLOFIy3Z1UzK63a5+Gc/aJdCNv6LRfRl2MKgrJsSESzdxsU0",
+	"bI19VLzfVDOFB10N9y09s7E2nHUIK+BpROJXb3568eby7fl/HGNrUsisx64LwtXccIGEM6o/oQXDXcae",
+	"u+tq8w6Uh/wQJFrqMP5UIl+1pVJhwUcRz6AI8DUG7XrUKvCouW4LRPwVtVbcC2QOlfucoSmhWUYoJKm4",
+	"kG2I/jvSI5HMpNRQ3PjSpbF0lzOpIdd35ouua6gUiN6Ei4wm1xbJ5BxqL7oJy9KGmk8hpcO9VHRM4iL8",
+	"1hVNrplIoW7xSIRVJo60TwuGIEblw9ExExj6GLrodz2TS599MxJUkxhAlQ2PoZXC8b/+87+wcHI8ZYIp",
+	"nsRkgWnymNTM7C2Qbgz/hYqN9h9jnsbkX//5/+FqLYpOpBoJLKRBjWHzhYkgej5laV4gE7wSByWrSVxW",
+	"o1a5iHunReHntSNiNJmVNdKwFvZIxL7SLp8KanLFhsT8dZSfnDxJcsHf25elSDU8YdHNI/fbjL0n378+",
+	"e96/+P7s8bOv7KWNOviTwbED/OtKpit84H6HdsOxtvdbHhRcd99CPDVQY3POtKZTRrqxYe+hTWg6EjE1",
+	"hiazucWJuBeR5YwnM/LanpaaS401xs9lcs3M4Dm0z4UqlMRIORiJl5RnLCUpy/gNg0LgXcHMUqprwpSS",
+	"Skfk6cnXEXn6+JuIPHv/vudSFY3iLAXBfSTYe0RJTjOALTmZRGQmhcwVpEuHhagjki+IkeRrf536dCRk",
+	"pZMuc8Ds1rTyRcvdC4VJsBwxEpmcNqeuOeJ5R+Ke+/rnMT/4rT0Uv/z9mSyizrNdTuydoDeUZ1b2W2Nw",
+	"b6Thk1WVuUCMPdBSkIjWSwo5JrhZ1iJgdjWi5PEH968dTBwhtj1YOdDK4U4PWz9oX/tXpC6+CqkYsUSs",
+	"Sf5osmw0nvbJfdCYQO78Y5s4ik02iYd7JR66E331bWerneJeeNfnsVZsgStvsKjC1wMf++PxscIw4hWo",
+	"Li30qt4pkXNuoKQLSuxOQblmbOGcUq7MEIZJHMLUjkvxdxejybfl6F2sJ17QtWKvmwgtFcCmmwwOXh+6",
+	"766P92DFcOe32iWTvmCO/hQfatSWfUkc/B5VZYjmRPlbYlkWl2aMZmb2W2urRBhyp80ScYa6ZHF7HAM8",
+	"MpbkiptVZ/jLr1Xz0A0TTOuh73yRMK2xFid2dqk0FsSZkI5Aunnr1s/tiM+zc5h6cDhVbjitc+h3URxX",
+	"Sg29opp5pb3+rKrf+9C5YlQxdZabmf28pUmu/vxzKa85g4d2VqiHimCZq6wz7MyMWQyPjx89/svgZHAy",
+	"eDT8+uTrE6BVbtIPRRtGdzDRh3XjsiXXwWNfFSp8BDnGwQNsJxk8cCEwwRO0vwcPoF5+8HfQwKM6LHU9",
+	"dv24otpK8LBA2OBZ0Ero468f//8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

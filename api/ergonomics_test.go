@@ -77,7 +77,7 @@ func TestBodiesNeedABearerToken(t *testing.T) {
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			public := op.Security != nil && len(*op.Security) == 0
-			if public && op.RequestBody != nil && path != "/api/v1/auth/login" {
+			if public && op.RequestBody != nil && path != "/api/v1/auth/login" && path != "/api/v1/auth/token" {
 				t.Errorf("%s %s takes a body without a token: a body without a Content-Type must not be read as JSON there", method, path)
 			}
 		}

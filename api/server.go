@@ -211,6 +211,7 @@ func joinListFields(next http.Handler) http.Handler {
 var secretAnswers = map[string]bool{
 	"IssueCredential": true, "SignSSHKey": true, "CreateToken": true, "CreateCallbackKey": true,
 	"Login": true, "GetMe": true, // a session's CSRF token
+	"CreateLoginToken": true,
 }
 
 // securityHeaders sets what every answer carries: no browser may guess a

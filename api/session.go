@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -32,7 +34,10 @@ const (
 	CSRFHeader = "X-CSRF-Token"
 )
 
-const loginPath = "/api/v1/auth/login"
+const (
+	loginPath      = "/api/v1/auth/login"
+	loginTokenPath = "/api/v1/auth/token"
+)
 
 // Brute-force limits: failed sign-ins per window, counted in the
 // database (every node counts the same). Past a limit, sign-in is refused
@@ -187,11 +192,12 @@ func sessionCookie(tls bool, value roster.Secret, maxAge time.Duration) string {
 	return ck.String()
 }
 
-// Login implements StrictServerInterface.
-func (s *Server) Login(ctx context.Context, req LoginRequestObject) (LoginResponseObject, error) {
+// checkPassword signs a local user in with its password, or refuses,
+// always in the same words; past the brute-force limits it refuses before
+// looking, with 429.
+func (s *Server) checkPassword(ctx context.Context, name string, pw roster.Secret) (*roster.User, error) {
 	cl := clientFrom(ctx)
-	name := strings.ToLower(req.Body.Name)
-	pw := roster.Secret(deref(req.Body.Password))
+	name = strings.ToLower(name)
 	now := s.now()
 	window := now.Truncate(signInWindow)
 	addr := addressKey(cl.addr)
@@ -247,6 +253,20 @@ func (s *Server) Login(ctx context.Context, req LoginRequestObject) (LoginRespon
 			}
 		}
 	}
+	if err := s.store.RecordSignIn(ctx, u.ID, now); err != nil {
+		s.log.Warn("recording a sign-in failed", "user", u.Name, "err", err)
+	}
+	s.auditSignIn(ctx, roster.AuditAllowed, u, name, cl, "")
+	return u, nil
+}
+
+// Login implements StrictServerInterface.
+func (s *Server) Login(ctx context.Context, req LoginRequestObject) (LoginResponseObject, error) {
+	u, err := s.checkPassword(ctx, req.Body.Name, roster.Secret(deref(req.Body.Password)))
+	if err != nil {
+		return nil, err
+	}
+	cl, now := clientFrom(ctx), s.now()
 	value, hash := roster.NewSessionValue()
 	csrf := roster.SessionCSRFToken(value)
 	ss := &roster.Session{UserID: u.ID, CSRFHash: roster.HashToken(csrf), Method: "password", Address: cl.addr,
@@ -254,16 +274,62 @@ func (s *Server) Login(ctx context.Context, req LoginRequestObject) (LoginRespon
 	if err := s.store.CreateSession(ctx, ss, hash); err != nil {
 		return nil, err
 	}
-	if err := s.store.RecordSignIn(ctx, u.ID, now); err != nil {
-		s.log.Warn("recording a sign-in failed", "user", u.Name, "err", err)
-	}
-	s.auditSignIn(ctx, roster.AuditAllowed, u, name, cl, "")
 	out := userOut(u)
 	cookie := sessionCookie(cl.tls, value, s.sessionMaxAge)
 	return Login200JSONResponse{
 		Body:    Me{Method: MeMethodSession, User: &out, CsrfToken: ptr(csrf.Reveal()), ExpiresAt: &ss.ExpiresAt},
 		Headers: Login200ResponseHeaders{SetCookie: &cookie},
 	}, nil
+}
+
+// CreateLoginToken implements StrictServerInterface.
+func (s *Server) CreateLoginToken(ctx context.Context, req CreateLoginTokenRequestObject) (CreateLoginTokenResponseObject, error) {
+	u, err := s.checkPassword(ctx, req.Body.Name, roster.Secret(deref(req.Body.Password)))
+	if err != nil {
+		return nil, err
+	}
+	ttl := s.sessionMaxAge
+	if s.tokenMaxTTL > 0 && s.tokenMaxTTL < ttl {
+		ttl = s.tokenMaxTTL
+	}
+	var suffix [4]byte
+	rand.Read(suffix[:])
+	tok, err := NewToken(ctx, s.store, TokenSpec{Name: loginTokenName(u.Name, hex.EncodeToString(suffix[:])), Role: roster.RoleAdmin, TTL: &ttl}, s.now(), 0)
+	if err != nil {
+		return nil, err
+	}
+	// Role admin is no ceiling: the token does what its user may.
+	tok.UserID = u.ID
+	value, hash := roster.NewTokenValue()
+	if err := s.store.CreateToken(ctx, tok, hash); err != nil {
+		return nil, err
+	}
+	e := &roster.AuditEvent{Actor: u.Name, Action: "token.create", Outcome: roster.AuditAllowed, TargetType: "token", TargetID: tok.ID, TargetName: tok.Name,
+		Details: TokenAuditDetails(tok)}
+	e.Details["actor_user"], e.Details["actor_user_id"], e.Details["actor_method"] = u.Name, u.ID, "password"
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("writing an audit record failed", "action", e.Action, "err", err)
+	}
+	t := tokenOut(tok)
+	return CreateLoginToken201JSONResponse{
+		Id: t.Id, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, ReadOnly: t.ReadOnly, UserId: t.UserId,
+		Value: value.Reveal(), // shown once
+	}, nil
+}
+
+// loginTokenName names a sign-in's token: login-USER-RANDOM, the user's
+// name cut to what a token name may hold.
+func loginTokenName(user, suffix string) string {
+	b := []byte(user)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return "login-" + string(b) + "-" + suffix
 }
 
 // auditSignIn records a sign-in, allowed or refused (refusals aggregate).
@@ -291,8 +357,16 @@ func clip(s string) string {
 // Logout implements StrictServerInterface.
 func (s *Server) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResponseObject, error) {
 	c := callerFrom(ctx)
+	if c != nil && c.session == nil && c.user != nil {
+		// A user's token: revoked, as the user signs out.
+		if err := s.store.DeleteToken(ctx, c.tok.ID); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+			return nil, err
+		}
+		s.auditChange(ctx, "token.delete", "token", c.tok.ID, c.tok.Name, "", nil)
+		return Logout204Response{}, nil
+	}
 	if c == nil || c.session == nil {
-		return nil, roster.Errorf(roster.EINVALID, "this request holds no session to end (it was made with an API token: delete the token to revoke it)")
+		return nil, roster.Errorf(roster.EINVALID, "this request holds no session to end, and its token is a service token: an admin deletes it (DELETE /api/v1/tokens/{token})")
 	}
 	if err := s.store.DeleteSession(ctx, c.session.ID); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
 		return nil, err

@@ -247,3 +247,30 @@ func TestSignInLimits(t *testing.T) {
 		t.Errorf("failure counts %v", counts)
 	}
 }
+
+// A user trades its password for a token of its own (roster login), which
+// acts as the user and is revoked by signing out.
+func TestLoginToken(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	wantStatus(t, f.do("POST", "/api/v1/auth/token", "", map[string]any{"name": "alice", "password": "a wrong password, long"}), http.StatusUnauthorized)
+	r := f.do("POST", "/api/v1/auth/token", "", map[string]any{"name": "alice", "password": alicePassword})
+	wantStatus(t, r, http.StatusCreated)
+	var created api.TokenCreated
+	r.json(t, &created)
+	f.secrets = append(f.secrets, created.Value)
+	if created.UserId == nil || created.ExpiresAt == nil || time.Until(*created.ExpiresAt) > api.DefaultSessionMaxAge || !strings.HasPrefix(created.Name, "login-alice-") {
+		t.Fatalf("login token %+v", created)
+	}
+	var me api.Me
+	f.do("GET", "/api/v1/me", created.Value, nil).json(t, &me)
+	if me.Method != api.MeMethodToken || me.User == nil || me.User.Name != "alice" || me.CsrfToken != nil {
+		t.Fatalf("GET /me of a login token: %+v", me)
+	}
+	// An operator: it changes inventories, makes no token.
+	wantStatus(t, f.do("POST", "/api/v1/inventories", created.Value, map[string]any{"name": "a"}), http.StatusCreated)
+	wantStatus(t, f.do("POST", "/api/v1/tokens", created.Value, map[string]any{"name": "t", "role": "runner"}), http.StatusForbidden)
+
+	wantStatus(t, f.do("POST", "/api/v1/auth/logout", created.Value, nil), http.StatusNoContent)
+	wantStatus(t, f.do("GET", "/api/v1/me", created.Value, nil), http.StatusUnauthorized)
+}

@@ -1811,6 +1811,9 @@ type ListWebhookDeliveriesParams struct {
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = Login
 
+// CreateLoginTokenJSONRequestBody defines body for CreateLoginToken for application/json ContentType.
+type CreateLoginTokenJSONRequestBody = Login
+
 // CreateCredentialJSONRequestBody defines body for CreateCredential for application/json ContentType.
 type CreateCredentialJSONRequestBody = CredentialCreate
 
@@ -2096,12 +2099,30 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/auth/login (the `Login` operationId).
 	Login(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Logout End the session the request comes with, and clear its cookie.
+	// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
 	//
-	// A request made with a token has no session to end (400).
+	// A session ends; a token of a user's is deleted (what `roster logout` does). A service token is not revoked this way (400): an admin deletes it.
 	//
 	// Corresponds with POST /api/v1/auth/logout (the `Logout` operationId).
 	Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateLoginTokenWithBody Sign in with a local user's name and password, for a token of the user's (`roster login`).
+	//
+	// As `POST /api/v1/auth/login` (same answers on failure, same limits), but answers a token of the user's, not a session: it acts as its user, lives --session-max-age (at most --token-max-ttl) and ends with its user or with `POST /api/v1/auth/logout`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/auth/token (the `CreateLoginToken` operationId).
+	CreateLoginTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateLoginToken Sign in with a local user's name and password, for a token of the user's (`roster login`).
+	//
+	// As `POST /api/v1/auth/login` (same answers on failure, same limits), but answers a token of the user's, not a session: it acts as its user, lives --session-max-age (at most --token-max-ttl) and ends with its user or with `POST /api/v1/auth/logout`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/auth/token (the `CreateLoginToken` operationId).
+	CreateLoginToken(ctx context.Context, body CreateLoginTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// SourceCallback A provisioning callback: sync the key's source now.
 	//
@@ -2817,13 +2838,51 @@ func (c *APIClient) Login(ctx context.Context, body LoginJSONRequestBody, reqEdi
 	return c.Client.Do(req)
 }
 
-// Logout End the session the request comes with, and clear its cookie.
+// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
 //
-// A request made with a token has no session to end (400).
+// A session ends; a token of a user's is deleted (what `roster logout` does). A service token is not revoked this way (400): an admin deletes it.
 //
 // Corresponds with POST /api/v1/auth/logout (the `Logout` operationId).
 func (c *APIClient) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLogoutRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateLoginTokenWithBody Sign in with a local user's name and password, for a token of the user's (`roster login`).
+//
+// As `POST /api/v1/auth/login` (same answers on failure, same limits), but answers a token of the user's, not a session: it acts as its user, lives --session-max-age (at most --token-max-ttl) and ends with its user or with `POST /api/v1/auth/logout`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/auth/token (the `CreateLoginToken` operationId).
+func (c *APIClient) CreateLoginTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateLoginTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateLoginToken Sign in with a local user's name and password, for a token of the user's (`roster login`).
+//
+// As `POST /api/v1/auth/login` (same answers on failure, same limits), but answers a token of the user's, not a session: it acts as its user, lives --session-max-age (at most --token-max-ttl) and ends with its user or with `POST /api/v1/auth/logout`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/auth/token (the `CreateLoginToken` operationId).
+func (c *APIClient) CreateLoginToken(ctx context.Context, body CreateLoginTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateLoginTokenRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4489,6 +4548,46 @@ func NewLogoutRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewCreateLoginTokenRequest calls the generic CreateLoginToken builder with application/json body
+func NewCreateLoginTokenRequest(server string, body CreateLoginTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateLoginTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateLoginTokenRequestWithBody constructs an http.Request for the CreateLoginToken method, with any body, and a specified content type
+func NewCreateLoginTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/token")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -7367,14 +7466,32 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/auth/login (the `Login` operationId).
 	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
 
-	// LogoutWithResponse End the session the request comes with, and clear its cookie.
+	// LogoutWithResponse End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
 	//
-	// A request made with a token has no session to end (400).
+	// A session ends; a token of a user's is deleted (what `roster logout` does). A service token is not revoked this way (400): an admin deletes it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /api/v1/auth/logout (the `Logout` operationId).
 	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
+
+	// CreateLoginTokenWithBodyWithResponse Sign in with a local user's name and password, for a token of the user's (`roster login`).
+	//
+	// As `POST /api/v1/auth/login` (same answers on failure, same limits), but answers a token of the user's, not a session: it acts as its user, lives --session-max-age (at most --token-max-ttl) and ends with its user or with `POST /api/v1/auth/logout`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/token (the `CreateLoginToken` operationId).
+	CreateLoginTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateLoginTokenResponse, error)
+
+	// CreateLoginTokenWithResponse Sign in with a local user's name and password, for a token of the user's (`roster login`).
+	//
+	// As `POST /api/v1/auth/login` (same answers on failure, same limits), but answers a token of the user's, not a session: it acts as its user, lives --session-max-age (at most --token-max-ttl) and ends with its user or with `POST /api/v1/auth/logout`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/token (the `CreateLoginToken` operationId).
+	CreateLoginTokenWithResponse(ctx context.Context, body CreateLoginTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateLoginTokenResponse, error)
 
 	// SourceCallbackWithResponse A provisioning callback: sync the key's source now.
 	//
@@ -8368,6 +8485,96 @@ func (r LogoutResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r LogoutResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateLoginTokenResponse429Headers the declared response headers of an HTTP 429 response for CreateLoginToken
+type CreateLoginTokenResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateLoginTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TokenCreated
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateLoginTokenResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateLoginTokenResponse) GetJSON201() *TokenCreated {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateLoginTokenResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateLoginTokenResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateLoginTokenResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateLoginTokenResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateLoginTokenResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateLoginTokenResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateLoginTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateLoginTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateLoginTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateLoginTokenResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13707,9 +13914,9 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 	return ParseLoginResponse(rsp)
 }
 
-// LogoutWithResponse End the session the request comes with, and clear its cookie.
+// LogoutWithResponse End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
 //
-// A request made with a token has no session to end (400).
+// A session ends; a token of a user's is deleted (what `roster logout` does). A service token is not revoked this way (400): an admin deletes it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -13720,6 +13927,36 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseLogoutResponse(rsp)
+}
+
+// CreateLoginTokenWithBodyWithResponse Sign in with a local user's name and password, for a token of the user's (`roster login`).
+//
+// As `POST /api/v1/auth/login` (same answers on failure, same limits), but answers a token of the user's, not a session: it acts as its user, lives --session-max-age (at most --token-max-ttl) and ends with its user or with `POST /api/v1/auth/logout`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/token (the `CreateLoginToken` operationId).
+func (c *ClientWithResponses) CreateLoginTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateLoginTokenResponse, error) {
+	rsp, err := c.CreateLoginTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateLoginTokenResponse(rsp)
+}
+
+// CreateLoginTokenWithResponse Sign in with a local user's name and password, for a token of the user's (`roster login`).
+//
+// As `POST /api/v1/auth/login` (same answers on failure, same limits), but answers a token of the user's, not a session: it acts as its user, lives --session-max-age (at most --token-max-ttl) and ends with its user or with `POST /api/v1/auth/logout`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/token (the `CreateLoginToken` operationId).
+func (c *ClientWithResponses) CreateLoginTokenWithResponse(ctx context.Context, body CreateLoginTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateLoginTokenResponse, error) {
+	rsp, err := c.CreateLoginToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateLoginTokenResponse(rsp)
 }
 
 // SourceCallbackWithResponse A provisioning callback: sync the key's source now.
@@ -15186,6 +15423,87 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 		response.Headers204 = &headers
 	case rsp.StatusCode == 429:
 		var headers LogoutResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateLoginTokenResponse parses an HTTP response from a CreateLoginTokenWithResponse call
+func ParseCreateLoginTokenResponse(rsp *http.Response) (*CreateLoginTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateLoginTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TokenCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateLoginTokenResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
