@@ -141,6 +141,7 @@ type Store interface {
 	RoleBindingStore
 	SessionStore
 	SignInLimiterStore
+	SignInFlowStore
 	// Ping checks that the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

@@ -98,11 +98,13 @@ func purgeAudit(ctx context.Context, st roster.AuditStore, r roster.AuditRetenti
 	return err
 }
 
-// purgeSessions deletes the sessions past their absolute end and the
-// sign-in failure counts of windows long over.
+// purgeSessions deletes the sessions past their absolute end, the
+// sign-ins under way that expired and the sign-in failure counts of
+// windows long over.
 func purgeSessions(ctx context.Context, st roster.Store, now time.Time) error {
 	_, err := st.DeleteExpiredSessions(ctx, now)
-	return errors.Join(err, st.PurgeSignInFailures(ctx, now.Add(-24*time.Hour)))
+	_, ferr := st.DeleteExpiredSignInFlows(ctx, now)
+	return errors.Join(err, ferr, st.PurgeSignInFailures(ctx, now.Add(-24*time.Hour)))
 }
 
 // openQueue opens the job queue in the store's database.

@@ -54,6 +54,8 @@ func Run(t *testing.T, open Open) {
 		{"RoleBindings", testRoleBindings},
 		{"Sessions", testSessions},
 		{"SignInFailures", testSignInFailures},
+		{"ExternalUsers", testExternalUsers},
+		{"SignInFlows", testSignInFlows},
 		{"Credentials", testCredentials},
 		{"Grants", testGrants},
 		{"Audit", testAudit},
