@@ -64,3 +64,10 @@ type SignInFlowStore interface {
 	// DeleteExpiredSignInFlows deletes the flows that ended before t.
 	DeleteExpiredSignInFlows(ctx context.Context, t time.Time) (int64, error)
 }
+
+// NewDeviceCode returns a fresh random device code (256 bits), the secret
+// a command line polls a device sign-in with, and its hash.
+func NewDeviceCode() (Secret, string) { return newRandomSecret(DeviceCodePrefix) }
+
+// DeviceCodePrefix starts every device code.
+const DeviceCodePrefix = "rsd_"

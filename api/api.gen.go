@@ -116,6 +116,21 @@ func (e CredentialType) Valid() bool {
 	}
 }
 
+// Defines values for DeviceSignInPendingStatus.
+const (
+	DeviceSignInPendingStatusPending DeviceSignInPendingStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DeviceSignInPendingStatus enum.
+func (e DeviceSignInPendingStatus) Valid() bool {
+	switch e {
+	case DeviceSignInPendingStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeMethod.
 const (
 	MeMethodSession MeMethod = "session"
@@ -302,6 +317,27 @@ func (e ScopeResultStatus) Valid() bool {
 	case ScopeResultStatusPending:
 		return true
 	case ScopeResultStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderKind.
+const (
+	SignInProviderKindLdap  SignInProviderKind = "ldap"
+	SignInProviderKindLocal SignInProviderKind = "local"
+	SignInProviderKindOidc  SignInProviderKind = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderKind enum.
+func (e SignInProviderKind) Valid() bool {
+	switch e {
+	case SignInProviderKindLdap:
+		return true
+	case SignInProviderKindLocal:
+		return true
+	case SignInProviderKindOidc:
 		return true
 	default:
 		return false
@@ -696,6 +732,43 @@ type CredentialUpdate struct {
 	Name *Name `json:"name,omitempty"`
 }
 
+// DeviceSignIn defines model for DeviceSignIn.
+type DeviceSignIn struct {
+	// DeviceCode The command line's secret: poll with it.
+	DeviceCode string `json:"device_code"`
+
+	// ExpiresIn Seconds until the sign-in ends unapproved.
+	ExpiresIn int `json:"expires_in"`
+
+	// Interval Seconds to wait between polls.
+	Interval int `json:"interval"`
+
+	// UserCode What the person checks in the browser, e.g. `WDJB-MJHT`.
+	UserCode                string `json:"user_code"`
+	VerificationUri         string `json:"verification_uri"`
+	VerificationUriComplete string `json:"verification_uri_complete"`
+}
+
+// DeviceSignInPending defines model for DeviceSignInPending.
+type DeviceSignInPending struct {
+	Interval int                       `json:"interval"`
+	Status   DeviceSignInPendingStatus `json:"status"`
+}
+
+// DeviceSignInPendingStatus defines model for DeviceSignInPending.Status.
+type DeviceSignInPendingStatus string
+
+// DeviceSignInPoll defines model for DeviceSignInPoll.
+type DeviceSignInPoll struct {
+	DeviceCode string `json:"device_code"`
+}
+
+// DeviceSignInStart defines model for DeviceSignInStart.
+type DeviceSignInStart struct {
+	// Provider The OpenID Connect provider the person signs in with.
+	Provider string `json:"provider"`
+}
+
 // Duration A duration such as `30s`, `10m`, `1h`.
 //
 // Example: 30s
@@ -919,6 +992,9 @@ type Login struct {
 	// Name The user's sign-in name.
 	Name     string  `json:"name"`
 	Password *string `json:"password,omitempty"`
+
+	// Provider Where the name and password are checked: `local` (the default) or the name of an LDAP / Active Directory server of the config (see GET /api/v1/auth/providers).
+	Provider *string `json:"provider,omitempty"`
 }
 
 // Me defines model for Me.
@@ -1111,6 +1187,26 @@ type ScopeResult struct {
 
 // ScopeResultStatus defines model for ScopeResult.Status.
 type ScopeResultStatus string
+
+// SignInProvider defines model for SignInProvider.
+type SignInProvider struct {
+	// Kind `local` and `ldap` take a name and password (POST /api/v1/auth/login with `provider`); `oidc` signs in through the browser.
+	Kind SignInProviderKind `json:"kind"`
+
+	// Name `local`, or the provider's name in the config.
+	Name string `json:"name"`
+
+	// StartUrl An OpenID Connect provider's sign-in start (GET it in a browser).
+	StartUrl *string `json:"start_url,omitempty"`
+}
+
+// SignInProviderKind `local` and `ldap` take a name and password (POST /api/v1/auth/login with `provider`); `oidc` signs in through the browser.
+type SignInProviderKind string
+
+// SignInProviderList defines model for SignInProviderList.
+type SignInProviderList struct {
+	Items []SignInProvider `json:"items"`
+}
 
 // SignRequest defines model for SignRequest.
 type SignRequest struct {
@@ -1655,6 +1751,20 @@ type ListAuditEventsParams struct {
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// FinishOIDCSignInParams defines parameters for FinishOIDCSignIn.
+type FinishOIDCSignInParams struct {
+	Code             *string `form:"code,omitempty" json:"code,omitempty"`
+	State            *string `form:"state,omitempty" json:"state,omitempty"`
+	Error            *string `form:"error,omitempty" json:"error,omitempty"`
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+}
+
+// StartOIDCSignInParams defines parameters for StartOIDCSignIn.
+type StartOIDCSignInParams struct {
+	// ReturnTo Where to go once signed in, a path of this server (default `/api/v1/me`).
+	ReturnTo *string `form:"return_to,omitempty" json:"return_to,omitempty"`
+}
+
 // ListGrantsParams defines parameters for ListGrants.
 type ListGrantsParams struct {
 	// Token A token's id or name.
@@ -1813,6 +1923,12 @@ type ListWebhookDeliveriesParams struct {
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// StartDeviceSignInJSONRequestBody defines body for StartDeviceSignIn for application/json ContentType.
+type StartDeviceSignInJSONRequestBody = DeviceSignInStart
+
+// FinishDeviceSignInJSONRequestBody defines body for FinishDeviceSignIn for application/json ContentType.
+type FinishDeviceSignInJSONRequestBody = DeviceSignInPoll
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = Login
@@ -2013,12 +2129,27 @@ type ServerInterface interface {
 	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
 	// (GET /api/v1/audit)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// StartDeviceSignIn Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+	// (POST /api/v1/auth/device)
+	StartDeviceSignIn(w http.ResponseWriter, r *http.Request)
+	// FinishDeviceSignIn Poll a device sign-in; once approved, answers a token of the user's (once).
+	// (POST /api/v1/auth/device/token)
+	FinishDeviceSignIn(w http.ResponseWriter, r *http.Request)
 	// Login Sign in with a local user's name and password, starting a session.
 	// (POST /api/v1/auth/login)
 	Login(w http.ResponseWriter, r *http.Request)
 	// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
 	// (POST /api/v1/auth/logout)
 	Logout(w http.ResponseWriter, r *http.Request)
+	// FinishOIDCSignIn Where an OpenID Connect provider sends the browser back; starts the session.
+	// (GET /api/v1/auth/oidc/{provider}/callback)
+	FinishOIDCSignIn(w http.ResponseWriter, r *http.Request, provider string, params FinishOIDCSignInParams)
+	// StartOIDCSignIn Send the browser to an OpenID Connect provider to sign in (authorization code flow with PKCE).
+	// (GET /api/v1/auth/oidc/{provider}/start)
+	StartOIDCSignIn(w http.ResponseWriter, r *http.Request, provider string, params StartOIDCSignInParams)
+	// ListSignInProviders The ways to sign in to this server (local, LDAP directories, OpenID Connect providers).
+	// (GET /api/v1/auth/providers)
+	ListSignInProviders(w http.ResponseWriter, r *http.Request)
 	// CreateLoginToken Sign in with a local user's name and password, for a token of the user's (`roster login`).
 	// (POST /api/v1/auth/token)
 	CreateLoginToken(w http.ResponseWriter, r *http.Request)
@@ -2307,6 +2438,34 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 	handler.ServeHTTP(w, r)
 }
 
+// StartDeviceSignIn operation middleware
+func (siw *ServerInterfaceWrapper) StartDeviceSignIn(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartDeviceSignIn(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FinishDeviceSignIn operation middleware
+func (siw *ServerInterfaceWrapper) FinishDeviceSignIn(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FinishDeviceSignIn(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // Login operation middleware
 func (siw *ServerInterfaceWrapper) Login(w http.ResponseWriter, r *http.Request) {
 
@@ -2326,6 +2485,143 @@ func (siw *ServerInterfaceWrapper) Logout(w http.ResponseWriter, r *http.Request
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.Logout(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FinishOIDCSignIn operation middleware
+func (siw *ServerInterfaceWrapper) FinishOIDCSignIn(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "provider" -------------
+	var provider string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", r.PathValue("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "provider", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FinishOIDCSignInParams
+
+	// ------------- Optional query parameter "code" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code", r.URL.Query(), &params.Code, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "code"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "code", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "error" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error", r.URL.Query(), &params.Error, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "error"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "error", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "error_description" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error_description", r.URL.Query(), &params.ErrorDescription, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "error_description"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "error_description", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FinishOIDCSignIn(w, r, provider, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartOIDCSignIn operation middleware
+func (siw *ServerInterfaceWrapper) StartOIDCSignIn(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "provider" -------------
+	var provider string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", r.PathValue("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "provider", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StartOIDCSignInParams
+
+	// ------------- Optional query parameter "return_to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "return_to", r.URL.Query(), &params.ReturnTo, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "return_to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "return_to", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartOIDCSignIn(w, r, provider, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSignInProviders operation middleware
+func (siw *ServerInterfaceWrapper) ListSignInProviders(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSignInProviders(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4404,6 +4700,11 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/login", wrapper.Login)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/token", wrapper.CreateLoginToken)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auth/providers", wrapper.ListSignInProviders)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auth/oidc/{provider}/start", wrapper.StartOIDCSignIn)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auth/oidc/{provider}/callback", wrapper.FinishOIDCSignIn)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/device", wrapper.StartDeviceSignIn)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/device/token", wrapper.FinishDeviceSignIn)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/logout", wrapper.Logout)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/me", wrapper.GetMe)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users", wrapper.ListUsers)
@@ -4562,6 +4863,230 @@ func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAu
 	return err
 }
 
+type StartDeviceSignInRequestObject struct {
+	Body *StartDeviceSignInJSONRequestBody
+}
+
+type StartDeviceSignInResponseObject interface {
+	VisitStartDeviceSignInResponse(w http.ResponseWriter) error
+}
+
+type StartDeviceSignIn200JSONResponse DeviceSignIn
+
+func (response StartDeviceSignIn200JSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignIn400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response StartDeviceSignIn400ApplicationProblemPlusJSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignIn413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response StartDeviceSignIn413ApplicationProblemPlusJSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignIn415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response StartDeviceSignIn415ApplicationProblemPlusJSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignIn429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response StartDeviceSignIn429ApplicationProblemPlusJSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignInRequestObject struct {
+	Body *FinishDeviceSignInJSONRequestBody
+}
+
+type FinishDeviceSignInResponseObject interface {
+	VisitFinishDeviceSignInResponse(w http.ResponseWriter) error
+}
+
+type FinishDeviceSignIn201JSONResponse TokenCreated
+
+func (response FinishDeviceSignIn201JSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn202JSONResponse DeviceSignInPending
+
+func (response FinishDeviceSignIn202JSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn400ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn403ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn404ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn413ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn415ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn429ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type LoginRequestObject struct {
 	Body *LoginJSONRequestBody
 }
@@ -4642,6 +5167,22 @@ func (response Login403ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 	return err
 }
 
+type Login409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response Login409ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type Login413ApplicationProblemPlusJSONResponse struct {
 	TooLargeApplicationProblemPlusJSONResponse
 }
@@ -4689,6 +5230,22 @@ func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w 
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response Login503ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -4783,6 +5340,248 @@ func (response Logout429ApplicationProblemPlusJSONResponse) VisitLogoutResponse(
 	return err
 }
 
+type FinishOIDCSignInRequestObject struct {
+	Provider string `json:"provider"`
+	Params   FinishOIDCSignInParams
+}
+
+type FinishOIDCSignInResponseObject interface {
+	VisitFinishOIDCSignInResponse(w http.ResponseWriter) error
+}
+
+type FinishOIDCSignIn302ResponseHeaders struct {
+	Location  *string
+	SetCookie *string
+}
+
+type FinishOIDCSignIn302Response struct {
+	Headers FinishOIDCSignIn302ResponseHeaders
+}
+
+func (response FinishOIDCSignIn302Response) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type FinishOIDCSignIn400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn400ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn401ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn403ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn404ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn409ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn503ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOIDCSignInRequestObject struct {
+	Provider string `json:"provider"`
+	Params   StartOIDCSignInParams
+}
+
+type StartOIDCSignInResponseObject interface {
+	VisitStartOIDCSignInResponse(w http.ResponseWriter) error
+}
+
+type StartOIDCSignIn302ResponseHeaders struct {
+	Location  *string
+	SetCookie *string
+}
+
+type StartOIDCSignIn302Response struct {
+	Headers StartOIDCSignIn302ResponseHeaders
+}
+
+func (response StartOIDCSignIn302Response) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type StartOIDCSignIn400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response StartOIDCSignIn400ApplicationProblemPlusJSONResponse) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOIDCSignIn404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response StartOIDCSignIn404ApplicationProblemPlusJSONResponse) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOIDCSignIn429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response StartOIDCSignIn429ApplicationProblemPlusJSONResponse) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOIDCSignIn503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StartOIDCSignIn503ApplicationProblemPlusJSONResponse) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSignInProvidersRequestObject struct {
+}
+
+type ListSignInProvidersResponseObject interface {
+	VisitListSignInProvidersResponse(w http.ResponseWriter) error
+}
+
+type ListSignInProviders200JSONResponse SignInProviderList
+
+func (response ListSignInProviders200JSONResponse) VisitListSignInProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateLoginTokenRequestObject struct {
 	Body *CreateLoginTokenJSONRequestBody
 }
@@ -4853,6 +5652,22 @@ func (response CreateLoginToken403ApplicationProblemPlusJSONResponse) VisitCreat
 	return err
 }
 
+type CreateLoginToken409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken409ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreateLoginToken413ApplicationProblemPlusJSONResponse struct {
 	TooLargeApplicationProblemPlusJSONResponse
 }
@@ -4900,6 +5715,22 @@ func (response CreateLoginToken429ApplicationProblemPlusJSONResponse) VisitCreat
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken503ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11792,12 +12623,27 @@ type StrictServerInterface interface {
 	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
 	// (GET /api/v1/audit)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// StartDeviceSignIn Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+	// (POST /api/v1/auth/device)
+	StartDeviceSignIn(ctx context.Context, request StartDeviceSignInRequestObject) (StartDeviceSignInResponseObject, error)
+	// FinishDeviceSignIn Poll a device sign-in; once approved, answers a token of the user's (once).
+	// (POST /api/v1/auth/device/token)
+	FinishDeviceSignIn(ctx context.Context, request FinishDeviceSignInRequestObject) (FinishDeviceSignInResponseObject, error)
 	// Login Sign in with a local user's name and password, starting a session.
 	// (POST /api/v1/auth/login)
 	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
 	// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
 	// (POST /api/v1/auth/logout)
 	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
+	// FinishOIDCSignIn Where an OpenID Connect provider sends the browser back; starts the session.
+	// (GET /api/v1/auth/oidc/{provider}/callback)
+	FinishOIDCSignIn(ctx context.Context, request FinishOIDCSignInRequestObject) (FinishOIDCSignInResponseObject, error)
+	// StartOIDCSignIn Send the browser to an OpenID Connect provider to sign in (authorization code flow with PKCE).
+	// (GET /api/v1/auth/oidc/{provider}/start)
+	StartOIDCSignIn(ctx context.Context, request StartOIDCSignInRequestObject) (StartOIDCSignInResponseObject, error)
+	// ListSignInProviders The ways to sign in to this server (local, LDAP directories, OpenID Connect providers).
+	// (GET /api/v1/auth/providers)
+	ListSignInProviders(ctx context.Context, request ListSignInProvidersRequestObject) (ListSignInProvidersResponseObject, error)
 	// CreateLoginToken Sign in with a local user's name and password, for a token of the user's (`roster login`).
 	// (POST /api/v1/auth/token)
 	CreateLoginToken(ctx context.Context, request CreateLoginTokenRequestObject) (CreateLoginTokenResponseObject, error)
@@ -12057,6 +12903,68 @@ func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request,
 	}
 }
 
+// StartDeviceSignIn operation middleware
+func (sh *strictHandler) StartDeviceSignIn(w http.ResponseWriter, r *http.Request) {
+	var request StartDeviceSignInRequestObject
+
+	var body StartDeviceSignInJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StartDeviceSignIn(ctx, request.(StartDeviceSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartDeviceSignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StartDeviceSignInResponseObject); ok {
+		if err := validResponse.VisitStartDeviceSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FinishDeviceSignIn operation middleware
+func (sh *strictHandler) FinishDeviceSignIn(w http.ResponseWriter, r *http.Request) {
+	var request FinishDeviceSignInRequestObject
+
+	var body FinishDeviceSignInJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FinishDeviceSignIn(ctx, request.(FinishDeviceSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FinishDeviceSignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FinishDeviceSignInResponseObject); ok {
+		if err := validResponse.VisitFinishDeviceSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Login operation middleware
 func (sh *strictHandler) Login(w http.ResponseWriter, r *http.Request) {
 	var request LoginRequestObject
@@ -12105,6 +13013,84 @@ func (sh *strictHandler) Logout(w http.ResponseWriter, r *http.Request) {
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(LogoutResponseObject); ok {
 		if err := validResponse.VisitLogoutResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FinishOIDCSignIn operation middleware
+func (sh *strictHandler) FinishOIDCSignIn(w http.ResponseWriter, r *http.Request, provider string, params FinishOIDCSignInParams) {
+	var request FinishOIDCSignInRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FinishOIDCSignIn(ctx, request.(FinishOIDCSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FinishOIDCSignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FinishOIDCSignInResponseObject); ok {
+		if err := validResponse.VisitFinishOIDCSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StartOIDCSignIn operation middleware
+func (sh *strictHandler) StartOIDCSignIn(w http.ResponseWriter, r *http.Request, provider string, params StartOIDCSignInParams) {
+	var request StartOIDCSignInRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StartOIDCSignIn(ctx, request.(StartOIDCSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartOIDCSignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StartOIDCSignInResponseObject); ok {
+		if err := validResponse.VisitStartOIDCSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSignInProviders operation middleware
+func (sh *strictHandler) ListSignInProviders(w http.ResponseWriter, r *http.Request) {
+	var request ListSignInProvidersRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSignInProviders(ctx, request.(ListSignInProvidersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSignInProviders")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSignInProvidersResponseObject); ok {
+		if err := validResponse.VisitListSignInProvidersResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -13907,286 +14893,307 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcttGuij6Kl08e5fIGZCSb5mEqqnaGsdOvCe2syU52WuHOUQLaJI9Ars53Q3RjMtV69d5gFPnGdaD",
-	"zZOc6u/rBhokAF4syU5GtWpNLLCBvn3364dOIucLKZgwujP80JkxmjIF/zybMvuflOlE8YXhUnSGnQuW",
-	"SJFqorlIGDEzRmSWMm2IlrlKGJETeMjFDRNGqhXJqP1xJRKWEp0nCdN6kmfZinTplWbCkOWMCSIFI4Ld",
-	"MEVSnvYGnaijkxmbU7sAs1qwzrDDhWFTpjofP0adF5d0urm2N3TONDEzrskNU5pL4ZeTyiSfM2FOCTck",
-	"mVExZRomhinDESSVTNfOr43iYgrTn0ttmLowNKs5odionMW4LftlKvSSKcI1nJSdjeIPE8X0TDCtCdXX",
-	"LCUTqaoTM5HPO8NfOvaDnagzoZlmnV+jjQV9jDoLquicGXdzzxVLmTCcZudssrnCyxkjSTHkSBOeEqmI",
-	"oHNmF8DtmAU1s07Usc86w045uhN1FPtnzhVLO0O7sPaTep4rLVX9EmLB3ptxAiNif1MLxW64zDVZ0Gm5",
-	"mn/mTK2C5eBX26d+NXkjBXtNTTJrmN9CEUxMSSIXq3VggT+SjNt/zmSW6iFZzngGUD8SJYTPqCZCerhK",
-	"ETWitbt/cvKULLmZESHJlUxXg5Hwm0OUK3f3atK3K+/j0rds0q+i8aKLde5yz8XgPa/5Bz7nZnP+H+mU",
-	"Ec1/a7zIDN4Lv52yCc0z0xk+OjmJOnP6ns8tEjw6gT+5cH9GdVThNX3fRrOGjkZZzJeaOcpUkCQgUiWa",
-	"UsUc2RqJKzaRyt8mF1PS1YyRWFsCEPcGxJ6zYjQFWBKE5ik3Utmztg9Gwv7WlyJbESOvLVlQfDplyoIN",
-	"zto1M7ZyAGRhacbFtAfEakm50SMxkQpGakIz+7UVUbkQXEwH5MyQudSGULJiVJHuk0fPnnx1cnLSC0Bs",
-	"7djn9P2YTlnl4Iuj9u8Hx31Se9wXcJqNgIeHPSTcWMA7JfGrNz+9eHP59vw/jt+cvX4RR2uM4moVwGc0",
-	"EoAtdojOqJ4RphO6YCmhmsT//fHLmHTjhZLpf3/8ki513/4z7p3a1+18V1SxkbAfAjocedT2AGD/jVeh",
-	"GdMRgbuxPMjiMjekyzLNRiJ+evJNHNkF2UsPl8vhI9SQGb1h9s3egPxs/+ZICyYyFynheiQoiZ+ePI39",
-	"R7gJrqWKfLi4PTGvgQnBWowkqURGlFJD11hQ7KAgJl2pCHVnc6RHIs4XKTVsnNBkxsaGz5nMTdwbkthC",
-	"Y2wZFZ4mACQ3BTxHhCIwjsRXJ0Qj2sE9C08K4VaX7qTMjCkGlxZrpm5YjJ+1WxoJWDI1RFpBo1vOp3JB",
-	"OHLQK5pcT5U96t6AvOD2c2RJV0ig4zO7NypSEiO/7sNZxcSJOETTFZnJpT2TKrFuRhxYWj296tiz6UQF",
-	"03Z/wr7qmHbU+ZldzaS8fvVtPf4s8Wcg2w3k2g3ZC2Q+2sF6IYVmKCtIMcl4AtQ7kcIwAf+ki0XGE2rX",
-	"c7xQ8ipj8z//Q9vFfQg+/t+Uxf7O/3VcCpHH+Ks+/hHfwik3twfIaWGAXgOCliAIP6UAKTI3SD8KKsHt",
-	"H0RbuY1mg87HqPNSqiuepkzc9w6AgBxpomTGyJyuAPFTCQIorOyVuKEZT+97XRYWrEQORwUrOCUxU0oq",
-	"DWTI0b8JZ1mqB+QNshuypNqLMLD6N9K8tKh1n8t/Iy1DnhHFEBT8Ql7LlE84S+sxpRDYaiUx2KyT9ab8",
-	"hgH1iCtCVmzxa1PzqduEG3VshwSKSNtQGFNoDf2CYre9E2oYcE6XUv5AFa7rcwCTlVktRGV2EYESA/RN",
-	"EZokbGEQ7C+lfE3F6l5XKiWZU7Hyy9WnxKgVoVPKBaETwxSJz5lRq/6Z/SP2vGnt3oMh1WVtSD92Ce8E",
-	"zc1MKv4bu28kAdKDRFOQXFwLuRQRUexGWkVSKsLeLyw7sJIJ3Mk7QW8oz+hVdq8QdEZStmAiZSJZgWYN",
-	"6ImM1q1L54uFVIalr1nK6SUc9P2CuAXtI03i5zhn364h9oKcFQrBoiAXTMEigGNp0v2fF2/fRISLkXh3",
-	"+bL/de/U6a8wV0BnEb5AEAGxc7WwP0iimUitpGEX5VYKtEdofpWx75TMF/bvhbIzG47cOpnxLFXI67hh",
-	"c13D4gtZgypFV/bvmdRo3dn9lRuKKNF2rj/ZMR/Ll+XVP1hi7NtuE4V2CveYptyeH81+rGypbYbKYWxC",
-	"F/56pEm6suJ1EsgJcb+fcW3igjlYVK+e5XjODN08YntYfveHrBlPZeNQPoZC2i/lLL9uG4nLjDo0y2oG",
-	"R50zq22+uHHYUj2ht4KhNspSwuwQoBlOeiIcbDoJzYhik1zTTNtfJ5RnuWLa6kwW+hOaZU5wt8RUkJnM",
-	"FekmMheGjPKTkyeMPBoSqyY4mZ5MuNImAgUb1Ad4aP/qDcgZUSyRKnVKeMoM5ZkGAwuxtEAxrVn6VyvG",
-	"EpgDP4mrsFfNteEiMeWar9hKOuSCvRKwKqDKZzU0mSunnFkRh2aZXDKrmxGaLelKE+pXJCcgbMql2AQW",
-	"muCR1qAOTQyauDZ+gfXbXyZSzalBDvLV0067JcOCORxKGwQ2IXAJFyh4bowrUGTcMKC4tcrCrULYh6fR",
-	"5isyN4nEF7z64465YzcjOPzDAhZLa3QhC+9UN5yusQKHaVqs+xX1oebfjWMrm7/vsc81vOR2T25keWb+",
-	"0j1YRB5yylOqrircYTt6/8C12SRXBUkv/tFKUEtiUUP0A4NsvbWhsn+Yr27Jz2mWWdX8DITCOqn9rchW",
-	"aAUocZsIxlI9hCfXbAUalebG6/q5ZgrNGHJiaZlajcScJjMuGJpwJxljJiJawnCVW9XMU5euTuSC6Yig",
-	"GhSRJVWCi6kGI5HVfiQYD4BR9sD2B0YOK2Y5Q49dDtj4wGCncuHMBNXbmEgL92Nk3euykMqFI0EVE96p",
-	"1Xyd7fGfOctZasUD/BLhwLjcEV9JmTEqAGNy4XCiRmbPBa55ybOMcJFkecrCk+46A45bgCXzEdqJqJu3",
-	"ny/K5fQGdUivDTW5DnEeR3dgcfa79WaPEIbcLoqPRcEBtkHW39lqExOu8eGa7XcmlwJsSLWbyFVWf4bv",
-	"zn8glFxJaewBWbggP769uATJratYRg2/YfYPe45nP7460uSKaniv7rjW9m2XipPX7rL0tmxs0u6eoVLu",
-	"j/0GDFBRJ5MJzWrJa6IYNSwdU7M7Ta8cSQ3lRPPBXiyqxggkRV+zRDHjzRGd3TmZJ/pt9O6NHWOBFSbR",
-	"Y81Mg7U6XIUXHLKUUHJDs5yRbukqhAcabnl3edpzoLbFlvcOapAFTzDE7ndxzvXZuk0HRUcbjtKmywjt",
-	"/htMEC7CDa3ecgEm1RsoFxkVAF2B0srO21HkObzVDIfgNV0n02vAPafvf2Biamad4aOTx0+jO4D2F5Zj",
-	"4bn6s7ZvRP7EpWDak+q0Fgv2AfdDoG3tZquX6vbffhW3IaAEtG8Di3YXQKpbC2il1rMxEl/7r8SucsIT",
-	"C0BRZ0G1XkoFYp1l/FZ2W1rQnSYL++/fcmWHyQUT2tDkupbUVqfe9URaobMFGA/8QKO4XB7vhxqZA0G1",
-	"xtmkuGHg3zwl12xRiGxVYlMnx9TDnJsn+K3ukm+Dwq7N30bBti/hAPB8B1TuiydeLx1XlM6yfkqoIGy+",
-	"MCuCr5AkY1Rp+1gucIIN3v6JRK1Oxf02R5NcnbCdut/QoUA1iZ+c6Dgi8aOTOfwHrf7sPZ0vMvvZJye6",
-	"jp3C3l9YtWETz2BfdZMvqJkRLpx46IzSUbmURIoJnw4Um3Ip9C+Pfo1rpdM505pO2XZdDBdSvlAHdd8p",
-	"KmqI0SGyYRkO1KSXH2p8AMJb/2Ot+u2Hr69pbaqKcNF4OAeJEklFWF8HhJYwq+bDqfmQaInjqT/EutV4",
-	"j2Xr++s00bHCSghYudTGw7wNYQBB9nBCezdG9OqpfssVSwyZs/kVU7Uicwu/3cvKXsMpi5345TWewu1c",
-	"hzPDH3gd3zOamdnmKkpLQjsounG1n5Z126Npqpiuv14m6FXWJOmw94YpUZC3TT1qoeQNT8EgzdMhmJAh",
-	"oOGasYVz+0htarETjONjzRD+diO4U3vye3pwcOkbludN6NzNIrzfgudca/vPlsgwIiTJpJgyRRRbSGUg",
-	"lIiK1B0iNyTlGi6p3gTWiFVg7Kv/BWZu2ufB2FjHcMqpquDkl1eozR5IS5Asj6+4ebe4CvSEF9OEE7eB",
-	"9oBbd2ctrjgJP1022ab73IIxyY4dL2TGk9Uur/yIIz+C5DBnZsZyPdbpDl5rN/ji29d0sfAWy71NQi0m",
-	"m6qmE+5rP3NMcYf3Y435nVxWHc9uPb3bwNYSnQ5n1MU37kc//TzXSbPs7aQz/OWAi/211pbNlmSOIwL9",
-	"GA+VKDaXN0yDO6dWlX2ldc7OUVHc87xb9IZKAgDplnJ/D91BhUxPuCa5LpNQNu5oqeiiEu/qlrIRkbFk",
-	"EMnJxTRj/Vwz8pMdT+z7C4iihrBrLrRxAfOlSb2ezds3x8Y0+Gmq3z3SJOMTBjEHXbdU8tVJGZhMHp3M",
-	"d/DPtOs3cFdpm5emqhTeqTW5wYJMzoLsKjikBrPyYY6JwMmwKVB6WFmPoEiY1k2REpZvcCn2DDwoNN3N",
-	"X0w2dkF+DTlkdUpu+FZUrnh9fVtjdirKsrMq+iOrg6gf5JSLPdHeU81NnMg1KCaaT0Wfi0LPDwnx469r",
-	"TrMwgG+n2vaSuWFvRbbCkPMGBbX4ZN2uX7MazNFqMm40YGim7RkeafL84vwl4vwQIulAd9Ak/t99+0v/",
-	"0v4SY7YBBAsUgayFowu+hJ4+nxFIxQpioWspIIZUaid4radbgO/cf5SJVJOZXDIMjQVXcZcbfK6lFEwh",
-	"YvI0Y0COdtSqmJnJGo30e7kMDY0YZJCbGYZ3GcT8IpvQwbpbbK0Xo7iANqoAZwwiqcZ42bbB73QN2rn9",
-	"1MHGm1roftT/6gnJmDGQbJLyKTc6IkeDo4gcjY8sczvqH0VEG6rAbw/3T90b9md4BaK7qH1kv/l//3LW",
-	"/z+0/9tJ/5tfy38Oxv1fP5xEXz3++N/qbsIuL8yc2BU1IZCg0XDn0pPatGbt9wRf8jFukDLl3S5SYY4P",
-	"4y6ghSyZckF5xGqL+3iuGzw0bqFNN+eP5jYE2spR16mhh0qERpo6o61FJoglxxDeRGYZT60YRWiWWTRm",
-	"cwxX1CRfECNJDPGGPoO1Il40us1h434J1T00nemPxRZrUr2CUFifDLGRid2NjykOi6ORiBWmIxS/xz2M",
-	"0A7hC2xaLhjCApKckLlU8EiMhMTQK250AZwzesMGfjWQjwFZdfZbC4ai56mP3sL9FsYfcI7gmUvhw5P0",
-	"euYeFzcyu2EpoSIdCWpI/N2LSzIYDI7tq/3EAYqOByPRJ/GcKchwc7Jgb2iZhF9euV2zlMFBubmGI0GK",
-	"5RfYhQYZCDnLsgg2f0OVJjBTCpFrVyv7nwjT0AjJqHGhZUfaRZMsOQZedd2xWoxlqX0R2AJmfyDG2i9o",
-	"unSgBZtaKDbh7+Oh42wlJWDVRCnIo7LvxxCmm+C+MGR3jI/sEHwQn/pL94lXsYOWsX0akykDCx3Ex9qP",
-	"AmxYllsZBgF4/oC14VlGFKPJDHUfWD5sKx4WVlKfSIkhvPBZpFVcgzs5cuHDhil3Ixoi9DI2McQuVE7q",
-	"4B9SBs9fXFziJBnHsywstP40J5Rn8dDH4GHcnMyzFJKF/JlQt12BcYJFsQP7xeq5W5ifQNAhFWkhWbic",
-	"3lMkJ5bvFmGA9hMLxUBah6RjiFizB4sHBQ9wxRhx6Bk5QBxEIFpw8LZBF2hby9bfitdNdlmgIu4MSrxA",
-	"8DSBwZtoI60u4dDWCUt+SajmdqKOs9zWrsKnY9R5uc5fPiffPH32lyKPAiM4N+OxE5lWAjtcppulpdKM",
-	"If0WYnEd34g6eZitAwKXyxq0VFiOIa8JhhUJKeM5Szn1Ubooq4zt18vYZvum5RVjn3eEExWpNlFHG6no",
-	"lI0neYaOM7QE1x4M7rXeWwFxqzvzzMBpXcMxN/wtge5muMlYi1ywKZO/O38VZkhfcwFqvbvAHRyMLgoa",
-	"Jg4iQeGG65hhnUlmm+q0yeIRtK9YIueMlJ8kGI2tSbdgLKXlqK/TuFeTG4AW/PENral08a00hqVBRADQ",
-	"E2AZU37jTw1nPdL4q2dXJY080sTNEhE+YAMSEt36+NzSZ1QTe42751h4BXmH9rxtv8BGZ3EYe19NnZFo",
-	"06iT0SuWfYoF5Af7ASTK//p//l+SNp5yRNhgOiAxxloMySKjCYOEIHwS11pFLAWoF8OLm7JDnFqNqRxf",
-	"PXv25Nm21A771qcAin2fdAPzWWyfxA02rY19ncusmqaRzrnAoDZFXb4CVq9wYdxM1ZIq+52/cZE63Pt0",
-	"t02DW0bJbKt1CvYUuv22DXYLv4Dx9sUczqfJLeh/tpQtPDtQe6OOYXRee0b+va2GGqmI/ciRbgnpCLNg",
-	"2ou8SLUedXJKXKmlonADJO22TdS85rapULzfdbI6v1TlrCs3s3aeDjRKb+qWAJ/g3g/yUXlA3M1rgCC5",
-	"4SYAbIuIRzbI3/W1YsBUJFYE9nNKEPf840C+lCJbDT4J3PGKDwEk7z3YC6AsetRTUoT58rOQlwJSt0WM",
-	"eq7mbU2NyFT3OTvTDlb/CkRtAaLbsGyERPRwZ93GFYfhznAvlYCtSiRXHdm6uPj++dnm1hb5VcaTsUuy",
-	"aT/IYGzdii+SGUvz+rI1rmiaU7Cw4svVyuqdLJsMERUMUzc0I9340TMXyvnkZG71VzMSGaPakGe6hxVF",
-	"EiUFYe8hq5RLQbrxn44fPSN/wv+zL/+PmcxVtopPybvL5yORi4xpTVCnclVISPz8/O2b8eX/+euZYvT4",
-	"OTeruDcgL+YLsxr62kEkZXMKGd2v/AINT66tMphlBJSrBVP9QnOcaGZ8Ui1qkPiWVaBHwps7HFUjRk4Z",
-	"aJ6phLR01FXdQ6cWFpGsj57N61AHoOOcaZDMNkLGXbjseK53DBtiPiZ2Y6IiUq45Em4jNQ5kschqDRZK",
-	"IqLzq2IEUKJM5umOeWgLhjhlWUaSMJa2p582mDi9HoK7iSonVAvVfCru3YFbJjAQrhudtwvFRcIXNNO1",
-	"TpX8ysKisyBVSH75YulOpVm2Z+5TlXRs6PxvF0xcXHxPcBhY0Lqlrm5f0yTjgtUzhFrP8A/OCeyE/0cn",
-	"89PCA7yxSWPArKuJNxLu4x+OthI7PhUsfR5kmmzKy9Uft1zf7ueumWryQFtm2SzjKTaXxqXcGkkyOQXz",
-	"t669ALC7jLFE3oEhSdU8HLfsyr7Xpgk2UHvmWElt86Ah7H4bW8a3n+PYA7Mn26LCAafTTXzbZHyWPXhZ",
-	"a1gxwx1pwsQNV1KArfPYwy5JZpSL2nuaUT1OXP7sGhsPFPNDA/f3iuFh783Y7rDZlwqWYPbeEO1khbRI",
-	"kU5zRrrAlv/BjXFy4o51CsQ4CExtW2ppKcXQITh04DEFl8XcsJrg01K4aYUyPy54Z4w7qgcZ/I0kM6mZ",
-	"IF1aZLj0qiDiICEilBgmzKyorMoUl2kZCfNsXk9PsdxfS2Y5Dti+EBQ+jwq6Wi/P15QabKzgWegdUpGT",
-	"IaTja1c22BnvCwQCW3jFPFPWtdwUSw7Js/UlBGosbPCPwnWFVAc9C1QxVyuL2avQViqkGuw+WT7lgkx4",
-	"xkYiocqVmGTziFzlrs6kkIRNJiyBDDvnJILijYkhKZ9MmGLCZKuRmCg5x0uHr/YisPONOpicRd6cvX7h",
-	"iqW5Dw7JcrYadQijyWwwEhhf5CsdVH1wRLEFo+gWmNuFWNbpD2MwEmHgERR4hE0LKZirq3iY57kuxtoH",
-	"mXj8jDyFr6D6fqGsFerfKMdhlcXWvADpoMAXfkqk0Eblib1s91vkSh1S7b2L3nOG91ZrmnQLPChX6VD+",
-	"t1OGU1U8Leo5FwdidzIkdKkjMk0WEYGEWiiS6zNqaynEPpzld0TgdzMkFRmOm8akb1lGVxowFjRNqyZT",
-	"og0F+NEsT2VfUZHKOVlQZdBTf0r0TCoTVvCDYMkrZpbMIuxSoto6IN96H8QOfKTKN3bbUDPtb40jgnee",
-	"21cu3RtNoWf+Upux/DaMOE7WPNx+gx/YMdJ6Hfv+58XbNxh6QBbUJDPSPX/5nPzlyTdf9apU214jVh8o",
-	"3OZcjwT612ORZ1lMFDO5EljRV5JAIyJdH79MPTdDCtaLRgIq7OLTGJeiy9RXbaRiqXvJZ+SGMRJ25EgI",
-	"BjwQD0UTI+UpoeCyt9wmo75ms8ygpCFZzmTG6urvlBRuN/yq0roNHHuNQR3t2+m64+NC85QVod5FLvSp",
-	"P19ghv5njN2QTq21A7A4IwRTHkh0i5mcWbaSop0yU8RhbMx4q3R3t6MPKPDGueM21uTZGI8urj2vkCrv",
-	"ePUFfW6Yvu4Uh1Cy3b3ZupBGWT5MTd+NFrdeq0daB6GBrL31hhvF7XKJ+0xdJ+9vXUMTD9jtDuu4QSMw",
-	"ndTc14aPNOq8709l3z38h5ZicE6Xr11evSXXK5E8h7qEtfmmlYzSsKRf4B7f/BUhu+FHn3lZo7YIV+m4",
-	"4WeUdHeIf3f5hLj+8sVyYcEGwmlr+dlKJOe5qDkdYyz41ET1uhLxlrJDeOFEKpRrFDNq5cq7gfmWuI+Q",
-	"btzvW/2k7x7o2EVo9upTsJPiylppQnm5Bxp+Cqv4ulFj5UMa/U6kgjhtK5txmjWkCguuZ+0r2IphM6j5",
-	"35jGnDCtyVKqax9hYJfYxZBH/zNvKAF3cIlJRjUb58LwrMX+gws/0iTJKJ8HQaEYR+88NYoJtmSplReg",
-	"vh629rAT2GFY6NOd+NWqtCv5rYF5U17vbkMS0gTGznW66er3Idxi/KpImOtJkVzLyQQWD9IzlBW20+w+",
-	"OXx3LCdtdf84xtwaMCBABexBmxqTjidNDXr8EFQvaGCLgx4Mhb9ht7VjCcbd5erAW1Vn227N5IYEgE/E",
-	"m9KvtMZOHMbGQ6LlnKHD3sPY6WbcPVREoiC/ruBJGDC5UTKx6rNyU5Xeq6iTUJGwpjqqrhFHJcJnwe1b",
-	"Ge8EQpL9DFqCaz8TmrY+xVwT5sCvmW78SsOAv9BK46ClINzBoqKCk7Swn1tR7Rwnu7vc90sIxWgoU3JA",
-	"jNxmdh9GM37CRfovFDF7tftwQR6fPX3/0NT3LdFDdn/3m9p+F3lPEYQOWHZnx2T8mkE8RbqWHPjVk51c",
-	"5E3ndBuYB/B0uEnFvv4aCvKcpemeN7ZHgNF2PzF8rGmF95tcvy6pCLasywytv/zN9fsEwU/H+Gpe5WG8",
-	"eosgypty6niq1zNneKU9GNdYTR5CcAr3E+ZuFs2+/Igu9WF7mPiiGeQy+VLX3LURJFNFhQHpac9ACqj3",
-	"kutPFGz2MewoRtOxhCzfD00tkKA0NmzTjm4oV71HHK9FmuZI18JxjtEJxSKuWCbFVIfXNMGmUkzd8MQN",
-	"G5Azj8f4Gua64PVo/KbdDhVp+VQuBTZ5sk/hsl0bAUtQQWMd7FV1xcUZlme7nf/YtR7EgFpRANo2BmeI",
-	"hhxdRYauy8lTFlt6QwvGANgupYmwTDNo64Cg77PHQBEBC26JBut4VoMRFYQI6NLjZ8/qEqLp+1c4+FHo",
-	"2a3kht4CqNecU9EORocp5P5QPh0JWsOa0HH8nSwtid34L49PZnEPFEuMgXw0B3gNw54KC12/Dxvpz+n7",
-	"vjHZKbhnyZxRtP6jS90RZmgZkvEbtvFa2ePWdYHSzGhsOVTlKU93DuR9Ta9ZcNDUI2sXu0gWlm4AQzAa",
-	"lQhsSh4N2HqFQbHeAyt1ka1qGJ0XKJzkxlsww45uUQVS7SfKLp6TjE4jeKaNXJTmk+I8gI5wXRQwAxGM",
-	"ZcywdEB+LhrbVRnNOqmqHmIdAtQ7vgDMtlCRPSrg+DT/dV4PmawtbGFAWmvvr60dv7a56l/9um9FrPQV",
-	"Cw6UK2vMzY0NsrtnP/9vlxLR86Eq60m6R2Uu8g1nyyKIxcf/ujxYJ27o9o61A3IyRMxFx9ieDV2jzjuH",
-	"kbegxFVywdY8Cx4lAEcSKiCcmU8FqRiqArKZcr3I6Kq5yQubN6VNzqgeh1VN6oV6CIWhBPonED/cV/yH",
-	"dNxe/cpa6yXyqRhzcSuSWo1pbq22S0MpiV2qcpQO7NstLRfemr+jqGxyW7mainthn2gdu4HDFPNNf0wL",
-	"yFXo8FdRCwgGI588Pjn4Tockk0um+gkFa3aD4h+Ro/9h/+fPe5U+2asO0Dr6IpI4NusHRuTRY8tDrQpK",
-	"rlaG6QF5U2JPaYUuYCq4+b0rDYXAvaObMADzDffgz+CWL7i2vQVNuDh1W71alf7Mne0gdsLbYFhYNedw",
-	"flXuO7AIY5+YqCN5mnSiTpbSRa0V2L59mI3ic+FWG+AKtixpO2qGJSzXAPBtQWud9eSn1vaCdbGFhZhA",
-	"FbdnW9MoZ6vn2vWbrnHMQsslLjRLcsXqb+0gy05riWUrA+2OCW7xja3L/IpKMJ8ywRS3EK6zJkeHZUIW",
-	"4bmYjsvuFp8nKr7i0drkDlZBKwNwoUBFGW6NwURFbllVymyJu97vPlubZU2AxQBqD8FTOGfD4+OZ1Ob4",
-	"X//5X6jAQW67VZugrTpWO4FT7+1nQFnzJbnVFzAVVlJeg23cRO3F7yd4OHg8SPbYxLftBRMCXCoGV6TG",
-	"20OtORfeqNKGZ2Xn+xLT9sG9w7Le0L/v0yOpKrFhQF68p4mBZEzU9IsvgKbuGop/okF0k1qstUqRirjd",
-	"+w7+euiEChfSAimCA1J2zdkiwO9EC4bYJz+NSPzqzU8v3ly+Pf+P4zdnr1/EmAgLCdEuVbV4edaQ0lWL",
-	"6DNjFpp07X+cNQ+NJpmUiyuaXIOdCKXOCnz3tmy13ohRoHJTkzwHtd+yjFvi1xpuVBOOdXi660b65Ewq",
-	"Q7CDqRMsqrFKp6TsHffu/If64pK+f+8+iAov7dmBpaZVa4pH6OK9jFqhIFNEHOhrvlg0NW7NRUsMhsn1",
-	"2Bdq2oRiJtKF5MIcafL95eWPBF+oOlkEdiCuKLmVakX7VIt1+Lh7e5ngheC0/W1FZftKD2thk9cQxNxK",
-	"d4Dj29Aa1lHj7uIXKhC5GSmjVyIZIBzFvjSxJj6CBe2yfM7SvswNREudkhgiZwYuwBDrsvmAGEtgXEQM",
-	"RCBBuGJEHKeOXGg1Glu9lQk/F7AmWFMYYwMPykCbYM0++XuwGe5YApU7glu8t09Q+NwXDtLadtEC7lKi",
-	"31Hs2EfEuE3GHja5k3MOtZp8o5KoLja6LPi+K4dtniLIPajnILX95uEmuVldgDSO7WMZVUyd5diGZyMV",
-	"/+zHV84f0Y2VNuPBYBD3IgLphK5gqPsdZWUQLuIf315ckmO64Mc3j46xZzIE6aMWYIEEZi1XbWUIjGyG",
-	"qhzPpbzmTUYxV7gjgTFrc9HczI4zOeUiBt/TkMTj8fdSmz6udezejrGOzuUPF5HfxtpPi4xyAWwIO9Rj",
-	"HeVKDWWUbbipLxlNukIa8t2Lyx6Z5+D0FOlaNeooLDxdKWFNunDCsBM40e9elJucM3DriZRAqboitVOD",
-	"RKf4lAsIfvW1n0ECEyQ+cyUUgAnFZMZoyhThUyGVC3HAMwWPqz1u/NNrWcNO7VGWl0gX/O/MEieQ5Sdy",
-	"8/5chiqCMBTwqPjUJorpGUhM3rphNzlRnInUysxOxrcEeSQwoBI2D19yOUaYPxl8NUJfZIrJNuAAhVQc",
-	"N8VIpCtB5zwJ1OOR8Amv7siLs4SO5IQShN8CMyonOyR/w18LfBmMxLnMmIVGKPgUky7o5wAnvYjEvv5T",
-	"TLrVleOOI8z+70UjEbvyUDHpFt5H+wX0tbunurr/tQK3Pdwf1I8EfSmmi0VmQZpLceyqNP75H9rCSNeX",
-	"3+x587FLJ4ytFBfb44xGwt6YK7dJuFjkjvzJyQTrrpAYq1X+8usAMs7iAXnlhvsymQ59RsL7y+0aXfEU",
-	"ciVT7nQ7SG/jgry7fNn/ekji51IYJkz/ElNJg43ABkaiG5/abyvNzF9zM+l/HROuyZJlFneion6rG2J/",
-	"U2ySa5b2LN5fyXQ1Eih9OictrU4a4ysUwMqu7hSKduFXLWKgI/fpo2d2LfXFRONeWC/T4aXPErYDICrd",
-	"EpDBSMQ/nl0+/z7GHAintsEUbZl/8DF6zbSFoOCQYHgfhrsbN1LC2VvxBfyTiGegMPs+93ATCzr1JBAS",
-	"2+g/cwsWIEHGQ7CsoucyDkRLt2z7rt3SlJkyAF8KdupiqHxSv3CFfrWBV2Bhl2F0gcIUxCuZQ2S/yOdX",
-	"TNk5CriiBvzNWK15KUmSUa2hlDOkDJbVros6wRoLBXuUifv9jGsTF79HQXHQkbj4Fk/XZe/BtZftPaWr",
-	"xs44QhkV4I+5QfcCjB6Qs5Hw9AVGT7hIsbAyLJZM8iwjSwopA4qzSbZy6TH2pKC/CkvJ08ffWADbqD8b",
-	"O8yNz60i1z+bGKbiAYmPZ9B77zfAYRIfQ+Vh+5eySAjqqYtiQ+exKwPrSfjZj6+CDhbDzqPByeAE1MkF",
-	"E3TBO8POk8HJ4AkW1p+BqFEy6ZSDPOWKzhWRM69SCGnR5syOeOEV/gVVdM4MUxr8OrU9LMv6bhZKXQ0Q",
-	"YGJgWSx5GE2wlCVKe7WqzvoUUDGoTLAccK1z1vx55Il7fL+MYoOoFejVgEUBRNMuXMW+LdPUSbnlYR4/",
-	"R21vh5EQ7gSeMsX0QgqNsuPjkxOXYmucurdOgKGZY7HENqm7vHJQnECIWC9Ti0THHhRqFpBm/hQXUfft",
-	"YrHHjt3g+Efbx78La0PDS0+2v/SyqCBt33j8zfY3LqV8TQXqczqfz6laOXgAHLHyX0QEW1rSgPVLyCut",
-	"c6su6wgZFXV1xZH+uKAzOQngVUcumi5CVNGbgUxOzvB2KeqM8KBW0KmGrBFA2l/tSjeFbdBzXcPNuv5P",
-	"OmiF4uT27vfGLN4KS8su6JxdcMP++gN9H5EL0DYL+bxXMMI6OXlAXOMjyjP7FtelJPz05FFEljOskld4",
-	"c9l7ZGyKCGmiMCQLzJWuBor37w3IS7TcOVe8qzPvwnsX0MwF8lEi/AMrMsOSgx9R6nS/deERJp/hpQmJ",
-	"3SQgW5caekU16wEHRe4I00WWwteQcgJJczBuyUUqly6dzGKIa2UwY0Tx6cyUuyrq+xZEF24RjQpMm7/J",
-	"dHVrmI3f/li1WTi//Z2Rk9esjoRg6TUXV4RyFsx8wUx/d51z0Ep3P37BNOnRk51o0g9Q+h5eeLbLugqZ",
-	"9rUVaX1HsP0poLNOdIa//BrSwwuMBSsCWMKAE9eEIQ0iT4qAl4LmVOmYmdWTMRe810DHKq2crHqNYgeI",
-	"sz4PRPuQTtIFTu4NJPjx2Glf5Kwa1umTBhS7kdcsxTjpJV2R7tOTkx5UOAWt0X3cW5A2ENiufwOjntbE",
-	"IyISyNx8EhZE2OIfW0n9PtHhcBb9osqTKr22rGLpm+aIFE8JpXl3blK5uw4DlB0ohK/vALZFW64GqNUt",
-	"9rGuRtxBBi2FZ6IRsk9Ma+hhsTFasPEC7Mu1YxZZgW0QiU0Tq3vpIociKgLG3SgIGbfSXNfHo6/Fkju1",
-	"yqpCzs7msjG8U7F+ZxbRNtEDvfLAiS5dt7PPzOoe3dqklSDuNqZ3Wo0u10Ew9gPP+rw8C73ENbhFugET",
-	"4cK1dWgkCj6JWx9/uGarj0AZ2rVnFP2PNPGvkmu2KtROq7uXWuc1W3XWIbuN9v8aNdClN2BGFdL3a4Q2",
-	"MWzlxfewmNE1YwtLUCA5FYojjcT/ylkOdh+wSLnzumarI992jHRdNjmJ/bbi3oC4powqFyNRrWDIi+ZL",
-	"rmBDZOdcupw9Z6PCFjFDMNKMhKt4YH9C6ui+L0Xlcy6NH7o9zukKyzZmXBuWjgRsFszgWECi7IAFagpL",
-	"e5Hf5URmmVy6nlnP/TVvqCP2FI2ERaBy8eiEaJ+A4DWIkaioED208FQppquD5YsCbNCvx7dGv/wcZ64K",
-	"Zh0N8785SvV0O5K+keYl9HzaG6ujzrNdqNS7oKtTGyU4w4qHludZOPDwOCwLlFYgV8hliOIFQq/heYEh",
-	"EN6pW61p1Wa9unOHald1qiZLDursduGD349FJizLDCZ5Z5fgCsvo6VPfdxn/BNRcVuOc/KWWtpmma931",
-	"Ru/pNptu8nloZbpaueyT38Wd2i2FVjLSnTNDU2qoN4O568RW5L0goxXyVzF/sEhYpWhkKyru1151yQ/r",
-	"xNPnYY/ouxBPywlclOo9S6rBButhiZYk/ssURk92ALewNe2XLL0eyucKDMILg54qhW+EXFRo4FSWtQDh",
-	"ueVlTKSnpBIK4DGPHEIpjz+Uf3xEWTNjGOxUxbJv4fkalm2zlnzrknTvFcr2lW/2Bsv7BRQ8wwqgRE48",
-	"dR7EomtwCD0Y42Ifo/+ija7WssrvmGm77ZN7ImxV6eHLhqTD+el3zFRu+KhE61aGWFVPt7ksi7fP2QQc",
-	"khC7sHn1LjH7/jiqi7C8ZzfHdsBzsbCbAPiFMtg7J31/aI6M7t8qR36JrFhIA73vBPBcp7mAbLuuuOAo",
-	"V2Y7jDSFRtvdZMaS6z4VaV/7PK1DufUxhlJsWqn2JwOt3ueNDk+ewbiNw8ZcOHpapK2MRLxUdDEkFotj",
-	"QonmYpqxfq4Z+QmqoPs76dtxCwjgAhOeVQlcONd8JLq5sL87q/UNvImPoGkc8EHu3PqBL9+596EqO3jf",
-	"Ib9PlEMx8wkjBRRLpEp99YQr1DwNGnpdQNtgJMpuehVprCi6wNQNI13cm2bU1SnJBTRst/DWi9BohRYv",
-	"+/FnJ0980zp6JXNDHnt7U51V6ZW97zunyjCL77x2zxQZ5k73EQgA3qBlSgWI1pxzUGOk/1wKo2RWXc7v",
-	"yeW2N33/I5Prt1eGWryp0qY1GTh0DYAczFLvCyu6rVYzew+mxlrPjhPaaHn6jhlsBXqH6IMTNOBM2Q/w",
-	"jyXD3C/U2ZN8fhY2V9R6lmKSglH2f7uX9j8shVoqZ39nK91DMBR26DjsMRmKlXcl5O8KuppPxd3JElgd",
-	"veh+iZX/XPW1ah5GtWGmzHiyOsVQaGc/hHqC+hrOdMIsI137MC0aQWRF30qwSY4EFBckZxCQZsX68C4K",
-	"5u9CSYYo6vlvaPxqrbeHT8XFxfd/Lxx8t82Sw16o98yRN/ttNrHkcsgfi778kXkoONpdGwCBbdaWIiRu",
-	"PkOhmXIdafL8bCfOiXaoVtfMdzhkt6j1jeLBtbHeLmBlj4jys6Y+7U1zJKFIvs9EolK7bvtEYZ/c1sCB",
-	"OyMHcEFN/ixLBryx8d9Wwth0k/n4cWxfRbMMWrBAUwkLnFHoHMVcsG3iaLsnDO7ojjgRfPvz+L9wW79X",
-	"19e/s2WuihJg6UaNzGphof7m5eT9NDLEr+MP8N8dfFglfmxzX52jJPhHdTrg9rzzfQ8VpCa6bRoQnR3j",
-	"24IrXCur3SgfvArG3aUZysNfewxOAaa/y+iN4MzDqw+vYhuneRXII3diivTf/zwcp9zeQ8DFl8VEfPBE",
-	"A6uownA9nTn+ULy6A8+oQvofIuzh8NP3EQnB6ZdZBkXVhbXU9xnX7dfUHIbQcvgn94Psl1Uz8R84BmEn",
-	"jNrXJlmc7U5xB/fGVT5P1MFWQPNBB+sA96DZfOFMycUPVK06ViyMSHDLEaawoGnbKvxlQQwyRx/mp/Cy",
-	"Y4qlNwI5eq0slivFAqXhXFPojTIdAxKP58zQgR10Q5WOMS1jSVd6JBaKaSbMKYlplg2SGc9SxUQMmRm+",
-	"3dOin7EblpGpkvlCnzp2wAUREp+NBFWQuR3nAh6wNB6QbyuV5khXG7lYADJo4zL3pe8HiakkKdd0sYBk",
-	"SvQiFIVdoB5IUfFrXuSq9zDxwzVuHwnX+tRu5q8QrYBVf6DhRMnh8AwhDXUwEj9DOEJxhNTAmo40sYcF",
-	"78f9PiSjYNXQheICz2buCrFwyHl1hVKONBl1MpqLZDbqbJQcLqs3OXvsSMR1nZ5jrAG8Eok9i7LZBYar",
-	"YLsL7HExEtDkwrfVwI8RKQiuoQc7wJCLOX0/plMWF/VjNoAFK+g0VYQZEsVEyjAEJmEjscCKQa7UQmWj",
-	"KC5gxSnvEVIsKqtwvbikU6hL9GrSfyMF67+2nCQuion5VMsnJ0/JcsazooWQmzHF2l8j4dN+uCAzuSRz",
-	"KnwBZZjcFb4ps36qdQNG4oqtpEh7A/IKti8nE9jh9De+6DORyBRanEnSjTH7pv/CPoSW53ZM3ItGwtIW",
-	"xbR2J0NaDiby5XzwVh1bHAmAPKqvodkT4QazFP0CiguaYdUuPD4fLiqXYiSgWg+Wa5OCua32YYm+A78d",
-	"8c9cGqZd4bS1wx8JeMtV6QluYEDOYTNlOSEF90EK0jtEz14ZEAOVGCwglZSoxuH2HTMOb0JZYYvPAJDR",
-	"kt5TH4BTyKwWZ4vo6TrDu313P9v+K4yHqqmcWVv4Jqu6DrYVsN6h6sxr+v4M+OHWkReGZjsNfDWxtw6X",
-	"3tnccYxA08VeANzXY4LCWYSbXgmmtRxnJELcGRBHaYDCBhFTrpeWGwWwAQeKwT7lia5h3Z06TKhY7dA1",
-	"YwNim07cvwBtDT7+uk0dAYboUx8dA1oLf7KA0CDUuFHHCCsdX5ytOLdhwzUXvbk2uQGUYNLXzPWFAIou",
-	"TIU0FlWJoYjXkuu1siBFVdLfeF0zjY9Rx1KybXuCMR8jV3Wrj3C+5R0c61Gi8xOtK6i+TtNjT5035ait",
-	"5R2e1BkQ7AVXiLelmo6DEc2Fiyx19BxDTq0ktcYVu3LiyTJzS+0dDBpf1on/futm3KNGXy38z0UgbW7U",
-	"7cQKiF0PwT0gK1YkCMgK/AwUuRK5DKzt080CO+g2qExsCSGAIXfqA5f5ot0zAOv8PF6B+/Zur6m7eENF",
-	"7SxuJVpUDyMEIcsPUq5YghoTwYb0nxOcjj/Afz8e37g+Qp8ybdTgHZP5Yu/qD3X9EAH43EkqRq7Zwlgw",
-	"QyKKtWSuVmVJOih964Qmp1qACroZw+b65oPQcTd2N5Rn7tfYVs5ZF6oi84WnbFS7PI2H4LXPYTs7d/ky",
-	"tHorXSpcHXisw17UgbdAXMuDdsB6HNrGQ76HEVs0yrciW3lKNofu+K4jKXdUsEnZ88RgD23y+1J3jf8U",
-	"k7kV77BaOnRukBMowUwTu1TSjZfsqv+nuLGKq+sJ0zp/3XtlG6iNVyuaac05ocHOH09DZy3saoWtdRTh",
-	"aeMGiq6X91rA9Q507rsM1bMws0s12MIwcZBWcLCk/yCiN8pQcCOB9Pg5RCOY6fiD/c/HtpyW79EydqdQ",
-	"3MTA7eIeIk3DBHI8kduGl9qa204t5GlDubOZB4wmiXdrk7Cd4NTO1k+cu1A3Or1KxbfkNjOqCwUXbO/I",
-	"YKH4qGVEhQEmlUw7I7eZMV0USg5xNrYvj9GpF9fZrC2iv6Fz9rxY676Xcg91xMMFtkV5JzLLOCTp2m1v",
-	"VC96oOqWqhcOB/RUkjnWqKPCd1RchyHv5FsomeYJu7P4ix3QalH4pPs6bcQqCwpYTN/r/aUv2+LEzJjF",
-	"WKdji598qmPs2z+E/S+YwjY0ESCb+wwkhtErlmlwHAj0AsJJgkKwwGrkI1HBvXK1Y53G3osOJYBLQ3UF",
-	"8UdCQDlEEthrCM20JAlVUNk9HoMDfOz69RRvx9FIrP0GFrFo/Q28zc3neFLxSHRHnYhGV9GoQywtxJKt",
-	"a4OdyB2DKV0xOJqMi+mAgI6CVAkaq4iiRrpUxCpnFSf3gPwouTBhrAFQOUfWqC/OhXHZVJOYhl15BkFA",
-	"MDqCzxr9vRFWm6ztAiIFK93BI7Hm9Vz385Luk5OnsPM1w3Yv8mUbLSAc4sAl3n9b710sj+ni273p9F17",
-	"3j6VAezUTu4S8BFMQjUN9GqZQoUSfNluhsDxspUfvJYpn3DPdR58CtV4jZDku76jrjx7ynUisVYlAEbF",
-	"xjuXglu2I6b3ws4cZ201+ly4MXeZTAtTtAlWNeLAv6Ubwe09BBl/h7cRflqbox6jmBK7mpQQGKPkDU8x",
-	"MRaGlZ4NJ9k5MQ4sclxMR8LzvBJHFlk+5YJ0gZHRpY6HhM7pb1IM6FLb/x+z5LEVYxSb2ilAwpjwzK7d",
-	"ig+utM44eMTebzyyQggsCV7ndD5WMmNjqgS84JoDj3OVxREZDAZla5hECm1Ujk2TcJcjEcNRapBfnMQS",
-	"kfiarVg6Lv/WRvEEZJ+M0RT7fdqDN1JZMeHM733CQfeK8c/Yl6umvjCxK3zoO5BDxR0XG+SvwAWShDVH",
-	"QTa0wiMTN1xJAcraMXHBM1ao4KKOwWP2wIU3It5Jxj4WgP4saStuYw+Zkr/zeOKzNA1iWWVjbH5JGANO",
-	"OGdtVrvXrHPv7YPAbkCzjKlPYGSHn+bPM1nTaMSSEAxqxEpBviWJpSpBo6zWtgGWzvavODTrbLFApXPo",
-	"gCVS4rqQaihlAt0v7SeI/8QphCJi2xpd8dqS83CcI5aJVKlVeKyga9mRa7Y1JEIWm7W0tjhIK09APPSK",
-	"GdLFrmawLkykJSlLeMogAhgL6/cGtdYsu5i/+W3v4iyzx18s3vuCoCtJt6x90Oj0sQP385o1T2oYne80",
-	"qR34yZPegNGCa3LNBV5RIheNRR7gx8qcbbgWXMIFvLjnkkoxRapK64jgcE5d515YWdMbn9Bs8S4tmsH5",
-	"tMnd/mQiIrO0bBj4oPOVEnqFRtVVs/D9hSzOYPSYhTL7SwHvnojaodX04rUoqvc0MfbLaCiFL4O4avHW",
-	"m1QZ0TlEBQTF5bnGdrbr/BJI6rC0czkE8MHmriVuWe6RdIuh2BMaSLJzDVRmkcoXlnPR8VpiPkQ4U6XI",
-	"QfnpXEMjlrA5wkzJfDrzOfk9jIOGllLu6IlZct+02Ps9mlo2BcB/R3JuMMPnEXbDLT5kaX9ZAux3/Ia5",
-	"Bn9AD7AyK8bKYO8/JBUUaUuBk4iN0RoCV7Gojpo0yWTHH9y/dkj0XkeZh1RvLD4fUv8GSt4m/wU8ts1p",
-	"fFUhVvvXEXGq0PEH/McO9x1YAR6aGRwIG05FLdKptmf+h7a8xmqpDTdzcg+GksuiudnDbVcCTPyh3IZZ",
-	"Fo9/oyRADeGQKZoLMUdhztSUERhPuucvn5O/PPnmq16EWUZUj0QcggSM7sPoP1vwiAmYYdeAJh76+u0Z",
-	"m5iRAJeqi6+OSCzyLIuJYiZXVlfGsVb6gzgRtDe63EhnRB4JrnGlKeHCt3HBSvA4JEdwJ934w6iDj0ad",
-	"Ifkw6jg78KgzHAk788ePcRH4WhiJrVKmwWQLMrCb7NTlYFPFRsIVoU9RyHWypFtTdQ1cExB7oO4ALbJ5",
-	"o5EAXy6F/n1Fs8MuJfHTk5PYSuJWInV7Hrz98fLV2zdx79RxbvtFuwrtrLFiyrTPx62zy2I9hnuwyxaF",
-	"H6JOG6gc/Nn7rdDaSsV8MYkKNXuw/P4+KkmUKIdVJCpIG1Wq4FtoSPMMIqfnXGsuplh+AEPSttqL1yWn",
-	"ohlq/5qtdugL5Ub7GsjbK+tZcpaegkU4cKrJLAXnUOAHeuDARY6EPbOg8WpN39m6zpefyJcb63k7Jx52",
-	"QuYC7YkuU1uKbLXWpgwkQ6pnA3I2EhPF9CxbkSspjUuOJ11o5trngpsITT4pNbRnNywQTkai2rZ6rWFv",
-	"bDkytIgNmtO6ahguHmgwEq/pNfa3tzwN9iA87/NOX3bDZQ7Boc3uw1aIf3Tr/V3tNA0k3u/D+3Pfnf9g",
-	"D8IezgPuONx5Ta8ZlCZwMlGvika1TWbbcKqNckLOXXuoyUok57nYPwR475yVuzStu13skmOicqH/zWWP",
-	"T/ADl3Aa6tORRfzAVREweADAuyH81e7h4M10BV98xGXBy1UuSPfxyePeqRVCspGIv3tR0m5Y5PEHlYuP",
-	"sSteA3g4VUxr6NHgWjpjN1k7eiTQ9u1mGroKP9TnwFVbkmMrcisPuS7i0WaxGWr8Kk8wHsZXC7I0tfhG",
-	"HRO4xBbpFgc6d49jtV29y22XKXVQe6PSiz04gFMyY4qhAwOw8TYbkbes9H/hKVYjQn+QOE29bKFycaQt",
-	"J9ulzsMDibgAZGzogu7JQcizSuRrbVjk7vTzALiDgz+qaf0MSShCujbU5DoiC6b66Gb3pBDI0maRhEYa",
-	"34RLjTZ35S74EHu7YXR+YMgLvNoc6lIbcXIJ090hNNoJtvTdB4/V77DcN5x3uw++Ts25xACYu7DF2U9/",
-	"HqcxbOrBW/xl1vQGSN3i3gVgPv5g/7ODj6+A4QdnLitOuHTXueIVM75AWl0J9MGaDL6+hTZ01asnIk0y",
-	"RP3hn9w5LkNGEkDSHznhuwlXdhAL7Kv1Xaeq8oEpOcDupYva6nvfMUv5PF6YNjD0PpgAHB88MF96PSIo",
-	"Q+NIpSyKZ6G/t7jgPdjUsaOhrYZBC0Wv3bg7BNZ3mqm2aFi31H+TzDNPCd2uv0RyWiugn6VpCS93SFBx",
-	"grM0vW+aug1Mq/cG5j0XKjyXrn/8QzW3z0E9wdtC3V1sBHwOyFmaogvO/YRm3fUIkf1p6/EHO7BVI0An",
-	"6hre7Oit/uP2gQPHsrsw10MBU2QKlLKSv+59abSxtjIRAsMu87mUogNtX5A41c7Occhdip12hi0WK2wy",
-	"+js0WZ39+Iq49LQuuoGwouwNzXJWBUZ3GVutWa4b8J2wSvvtz2TPKqdO2+xa5MJIxUgMBxgTIZdrMRpg",
-	"jS0CNR7MYJ+1tV0B/gPyCppUZDk4Nn2ojf9S0bliAxk2qNXxB/jvLjazAlMemqRik9SNTOCQ5mzlgM0N",
-	"y9dYYECh9udJyJPbWNI7/Rl1S2RImA/0O+RHcLpVVrSgWi+lShtFoxZm9E7fmdpmP/15WBFs6sG18oW6",
-	"VixgDsgZyWRCMxTs53RFrpjrIUILgI6wtDz2jTpTUyke89SJBa16GTzaQRFDNlPgwINrhhU3VLpmkMVE",
-	"qIy1+mn2c8rUH/vJnVOBS6dO/rGdMrjDgzRlO/RuNNctTpk7ZkafxynTCobOKROA44OV8PNkuTigT7le",
-	"ZHTlcl1Yf055BsVMC5Ykle+nB+nkUBuVcLOFIy3Z1UzK63a5+Gc/aJdCNv6LRfRl2MKgrJsSESzdxsU0",
-	"bI19VLzfVDOFB10N9y09s7E2nHUIK+BpROJXb3568eby7fl/HGNrUsisx64LwtXccIGEM6o/oQXDXcae",
-	"u+tq8w6Uh/wQJFrqMP5UIl+1pVJhwUcRz6AI8DUG7XrUKvCouW4LRPwVtVbcC2QOlfucoSmhWUYoJKm4",
-	"kG2I/jvSI5HMpNRQ3PjSpbF0lzOpIdd35ouua6gUiN6Ei4wm1xbJ5BxqL7oJy9KGmk8hpcO9VHRM4iL8",
-	"1hVNrplIoW7xSIRVJo60TwuGIEblw9ExExj6GLrodz2TS599MxJUkxhAlQ2PoZXC8b/+87+wcHI8ZYIp",
-	"nsRkgWnymNTM7C2Qbgz/hYqN9h9jnsbkX//5/+FqLYpOpBoJLKRBjWHzhYkgej5laV4gE7wSByWrSVxW",
-	"o1a5iHunReHntSNiNJmVNdKwFvZIxL7SLp8KanLFhsT8dZSfnDxJcsHf25elSDU8YdHNI/fbjL0n378+",
-	"e96/+P7s8bOv7KWNOviTwbED/OtKpit84H6HdsOxtvdbHhRcd99CPDVQY3POtKZTRrqxYe+hTWg6EjE1",
-	"hiazucWJuBeR5YwnM/LanpaaS401xs9lcs3M4Dm0z4UqlMRIORiJl5RnLCUpy/gNg0LgXcHMUqprwpSS",
-	"Skfk6cnXEXn6+JuIPHv/vudSFY3iLAXBfSTYe0RJTjOALTmZRGQmhcwVpEuHhagjki+IkeRrf536dCRk",
-	"pZMuc8Ds1rTyRcvdC4VJsBwxEpmcNqeuOeJ5R+Ke+/rnMT/4rT0Uv/z9mSyizrNdTuydoDeUZ1b2W2Nw",
-	"b6Thk1WVuUCMPdBSkIjWSwo5JrhZ1iJgdjWi5PEH968dTBwhtj1YOdDK4U4PWz9oX/tXpC6+CqkYsUSs",
-	"Sf5osmw0nvbJfdCYQO78Y5s4ik02iYd7JR66E331bWerneJeeNfnsVZsgStvsKjC1wMf++PxscIw4hWo",
-	"Li30qt4pkXNuoKQLSuxOQblmbOGcUq7MEIZJHMLUjkvxdxejybfl6F2sJ17QtWKvmwgtFcCmmwwOXh+6",
-	"766P92DFcOe32iWTvmCO/hQfatSWfUkc/B5VZYjmRPlbYlkWl2aMZmb2W2urRBhyp80ScYa6ZHF7HAM8",
-	"MpbkiptVZ/jLr1Xz0A0TTOuh73yRMK2xFid2dqk0FsSZkI5Aunnr1s/tiM+zc5h6cDhVbjitc+h3URxX",
-	"Sg29opp5pb3+rKrf+9C5YlQxdZabmf28pUmu/vxzKa85g4d2VqiHimCZq6wz7MyMWQyPjx89/svgZHAy",
-	"eDT8+uTrE6BVbtIPRRtGdzDRh3XjsiXXwWNfFSp8BDnGwQNsJxk8cCEwwRO0vwcPoF5+8HfQwKM6LHU9",
-	"dv24otpK8LBA2OBZ0Ero468f//8AAAD//w==",
+	"7L3rcttImiD6Khk8uyFyBqTkW00VFR2xatkue9q3teSunW3WIVJAkswWmMnOTIhmORwxv84DnDjPsA82",
+	"T3Iivy8TSJAAeLEkV7kdE9NlEQnk7btfP3USOV9IwYTRneGnzozRlCn459mU2f+kTCeKLwyXojPsXLBE",
+	"ilQTzUXCiJkxIrOUaUO0zFXCiJzAj1zcMGGkWpGM2ocrkbCU6DxJmNaTPMtWpEuvNBOGLGdMECkYEeyG",
+	"KZLytDfoRB2dzNic2gWY1YJ1hh0uDJsy1fn8Oeo8u6TTzbW9oXOmiZlxTW6Y0lwKv5xUJvmcCXNKuCHJ",
+	"jIop0zAxTBmOIKlkunZ+bRQXU5j+vdSGqQtDs5oTio3KWYzbsl+mQi+ZIlzDSdnZKD6YKKZngmlNqL5m",
+	"KZlIVZ2YiXzeGf6tYz/YiToTmmnW+TXaWNDnqLOgis6ZcTd3rljKhOE0e88mmyu8nDGSFEOONOEpkYoI",
+	"Omd2AdyOWVAz60Qd+1tn2ClHd6KOYv/IuWJpZ2gX1n5S57nSUtUvIRbsoxknMCL2N7VQ7IbLXJMFnZar",
+	"+UfO1CpYDn61feqXkzdSsNfUJLOG+S0UwcSUJHKxWgcW+CPJuP3nTGapHpLljGcA9SNRQviMaiKkh6sU",
+	"USNau/tHJ4/JkpsZEZJcyXQ1GAm/OUS5cncvJ3278j4ufcsm/SoaL7pY5y73XAze85pf8Tk3m/O/o1NG",
+	"NP+t8SIzeC/8dsomNM9MZ/jg5CTqzOlHPrdI8OAE/uTC/RnVUYXX9GMbzRo6GmUxX2rmKFNBkoBIlWhK",
+	"FXNkaySu2EQqf5tcTElXM0ZibQlA3BsQe86K0RRgSRCap9xIZc/a/jAS9llfimxFjLy2ZEHx6ZQpCzY4",
+	"a9fM2MoBkIWlGRfTHhCrJeVGj8REKhipCc3s11ZE5UJwMR2QM0PmUhtCyYpRRbqPHjx59MPJyUkvALG1",
+	"Y5/Tj2M6ZZWDL47avx8c90ntcV/AaTYCHh72kHBjAe+UxC/f/PXZm8u37//j+M3Z62dxtMYorlYBfEYj",
+	"Adhih+iM6hlhOqELlhKqSfzfHz6PSTdeKJn+94fP6VL37T/j3ql93c53RRUbCfshoMORR20PAPbfeBWa",
+	"MR0RuBvLgywuc0O6LNNsJOLHJz/FkV2QvfRwuRw+Qg2Z0Rtm3+wNyC/2b460YCJzkRKuR4KS+PHJ49h/",
+	"hJvgWqrIh4vbE/MamBCsxUiSSmREKTV0jQXFDgpi0pWKUHc2R3ok4nyRUsPGCU1mbGz4nMncxL0hiS00",
+	"xpZR4WkCQHJTwHNEKALjSPxwQjSiHdyz8KQQbnXpTsrMmGJwabFm6obF+Fm7pZGAJVNDpBU0uuV8KheE",
+	"Iwe9osn1VNmj7g3IM24/R5Z0hQQ6PrN7oyIlMfLrPpxVTJyIQzRdkZlc2jOpEutmxIGl1dOrjj2bTlQw",
+	"bfcn7KuOaUedX9jVTMrrl0/r8WeJj4FsN5BrN2QvkPlsB+uFFJqhrCDFJOMJUO9ECsME/JMuFhlPqF3P",
+	"8ULJq4zN//Xv2i7uU/Dx/6Ys9nf+r+NSiDzGp/r4Hb6FU25uD5DTwgC9BgQtQRAepQApMjdIPwoqwe0f",
+	"RFu5jWaDzueo81yqK56mTNz3DoCAHGmiZMbInK4A8VMJAiis7KW4oRlP73tdFhasRA5HBSs4JTFTSioN",
+	"ZMjRvwlnWaoH5A2yG7Kk2oswsPo30jy3qHWfy38jLUOeEcUQFPxCXsuUTzhL6zGlENhqJTHYrJP1pvyG",
+	"AfWIK0JWbPFrU/Op24QbdWyHBIpI21AYU2gN/YJit70TahhwTpdSvqIK1/U1gMnKrBaiMruIQIkB+qYI",
+	"TRK2MAj2l1K+pmJ1ryuVksypWPnl6lNi1IrQKeWC0IlhisTvmVGr/pn9I/a8ae3egyHVZW1IP3YJHwTN",
+	"zUwq/hu7byQB0oNEU5BcXAu5FBFR7EZaRVIqwj4uLDuwkgncyQdBbyjP6FV2rxB0RlK2YCJlIlmBZg3o",
+	"iYzWrUvni4VUhqWvWcrpJRz0/YK4Be0jTeJznLNv1xB7Qc4KhWBRkAumYBHAsTTp/vvF2zcR4WIkPlw+",
+	"7//YO3X6K8wV0FmELxBEQOxcLewDSTQTqZU07KLcSoH2CM2vMvazkvnC/r1QdmbDkVsnM56lCnkdN2yu",
+	"a1h8IWtQpejK/j2TGq07u79yQxEl2s71r3bM5/JlefV3lhj7tttEoZ3CPaYpt+dHs3eVLbXNUDmMTejC",
+	"p0eapCsrXieBnBD3+xnXJi6Yg0X16lmO58zQzSO2h+V3f8ia8VQ2DuVzKKT9rZzl120jcZlRh2ZZzeCo",
+	"c2a1zWc3DluqJ/RWMNRGWUqYHQI0w0lPhINNJ6EZUWySa5pp+3RCeZYrpq3OZKE/oVnmBHdLTAWZyVyR",
+	"biJzYcgoPzl5xMiDIbFqgpPpyYQrbSJQsEF9gB/tX70BOSOKJVKlTglPmaE802BgIZYWKKY1S/9kxVgC",
+	"c+AncRX2qrk2XCSmXPMVW0mHXLBXAlYFVPmshiZz5ZQzK+LQLJNLZnUzQrMlXWlC/YrkBIRNuRSbwEIT",
+	"PNIa1KGJQRPXxhNYv30ykWpODXKQHx532i0ZFszhUNogsAmBS7hAwXNjXIEi44YBxa1VFm4Vwj78Gm2+",
+	"InOTSHzBqz/umDt2M4LDPyxgsbRGF7LwTnXD6RorcJimxbqnqA81PzeOrWw+32Ofa3jJ7Z7cyPLM/KV7",
+	"sIg85JSnVF1VuMN29H7FtdkkVwVJL/7RSlBLYlFD9AODbL21obJ/mK9uyec0y6xqfgZCYZ3U/lZkK7QC",
+	"lLhNBGOpHsIv12wFGpXmxuv6uWYKzRhyYmmZWo3EnCYzLhiacCcZYyYiWsJwlVvVzFOXrk7kgumIoBoU",
+	"kSVVgoupBiOR1X4kGA+AUfbA9gdGDitmOUOPXQ7Y+MBgp3LhzATV25hIC/djZN3rspDKhSNBFRPeqdV8",
+	"ne3xHznLWWrFA/wS4cC43BFfSZkxKgBjcuFwokZmzwWuecmzjHCRZHnKwpPuOgOOW4Al8xHaiaibt58v",
+	"yuX0BnVIrw01uQ5xHkd3YHH2u/VmjxCG3C6Kj0XBAbZB1l/YahMTrvHHNdvvTC4F2JBqN5GrrP4MP7x/",
+	"RSi5ktLYA7JwQd69vbgEya2rWEYNv2H2D3uOZ+9eHmlyRTW8V3dca/u2S8XJa3dZels2Nml3z1Ap98d+",
+	"AwaoqJPJhGa15DVRjBqWjqnZnaZXjqSGcqL5YC8WVWMEkqKvWaKY8eaIzu6czBP9Nnr3xo6xwAqT6LFm",
+	"psFaHa7CCw5ZSii5oVnOSLd0FcIPGm55d3nac6C2xZb3DmqQBU8wxO53cc712bpNB0VHG47SpssI7f4b",
+	"TBAuwg2t3nIBJtUbKBcZFQBdgdLKzttR5BzeaoZD8Jquk+k14J7Tj6+YmJpZZ/jg5OHj6A6g/ZnlWHiu",
+	"/qztG5E/cSmY9qQ6rcWCfcD9EGhbu9nqpbr9t1/FbQgoAe3bwKLdBZDq1gJaqfVsjMTX/iuxq5zwxAJQ",
+	"1FlQrZdSgVhnGb+V3ZYWdKfJwv77t1zZYXLBhDY0ua4ltdWpdz2RVuhsAcYDP9AoLpfH+6lG5kBQrXE2",
+	"KW4Y+DdPyTVbFCJbldjUyTH1MOfmCZ7VXfJtUNi1+dso2PYlHACeH4DK/e6J13PHFaWzrJ8SKgibL8yK",
+	"4CskyRhV2v4sFzjBBm//QqJWp+I+ZTc8YRd8Kl6KOiywT8eJTFlDDIycz6lIScYFO9IOXIdkIbMM/ZQV",
+	"4bs8HDSu6jEXzfFRuTA8QyzgU9HngjD8mS4WSt5UaHyg+dt/qhuaNX/YSIgJIFfMLBkTsFpd/zGrMjVs",
+	"/xevey2Y0lKQZMaSa134VZVcaqYiwgbTAYl/efrvf+6//vcXl/GgQeBAIsqlGOeK1wLU+qCxveiMGbZd",
+	"0QzvMdxUzcxt81TuLTjpX7cA1jsmUrusTTIe3NXm4W+qRwv3oa1aUaEM7b5GmWV7U5EKdoRU5OGP0R5X",
+	"sm1tF4Yqs+fiLIrwlDUEjr1dMPHyKTmXQrDEED84hGeLdADOFo8t1Ab7++HRtu0V09fuLUc/QJ2Gn7pn",
+	"6MWkmsSPTnQckfjByRz+g65G9pFaoOwMO49OdB1KAcF9phTaYdZMDPZZ3eQLakmWcDqp84RF5VISKSZ8",
+	"OlBsyqXQf3vwaz06z5nWdLoDXuJCyhfqDutnRUWNBHSIQlrGIDYZAw+1eIK0V/+w1ubnh6+vaW2qikbT",
+	"eDgH6S9JxUKwDggtsZ3Nh1PzIdESPFh/iHWr8WESre+vC2JO/q7EnZZLbTzM29BAEGQPl+7uxnNXPdWn",
+	"XFnKN2fzK6YauH+jkL+Xa69GPC924pfXeAq3cx3O93fgdbxgNDOzzVWU/HknZlz7aVm3PZqmiun662WC",
+	"XmVN6hX7aJgSBXnb5HueLQEyDcFvBVFU14wtnK9Z6nqRFTxyY80Q/nYjuFN78nu6jXHpG+6uOkF3FzfU",
+	"fguec62dpNYUjkqEJJkUU6aIYgupDMQvWiUAD5EbknINl1Rvd2/EKvAw1D+BmZv2eTA21jGccqoqOPnl",
+	"FbY6D6QlSJbHV9y8W1wFesKLacKJ20B7wK27c1FVIhO+XDbZZnC5BQu2HTteyIwnq11eeYcjP4PkMGdm",
+	"xnI91ukOoTJu8MXT13Sx8G6Sve3QLXbiqnkl3Nd+NuDiDu/HBPwHuaw6nt16ereBrSU6Hc6oi2/cj1Hs",
+	"61wnzbK3k87wbwdc7K+1DjS2JHMcERjl8FCJYnN5wzSYsWrtZy+1ztl7VBT3PO8WvaGSdUS6pdzfQx90",
+	"IdMTrkmuy8y3jTtaKrqoBNm7pWyEgS0ZhI9zMc1YP9eM/NWOJ/b9BaRuQK4HF9q4LJ3Sj1fP5u2bY2Ma",
+	"nMPV7x5pkvEJg0Cnrlsq+eGkzIYgD07mOziF2/UbuKu0zTVcVQrv1IXV4LYiZ0FKJxxSgy/rMG9o4Nnc",
+	"FCg9rKyHbSVM66bwLMs3uBR7RjsVmu7mE5ONXWRxQ+JqnZIbvhWVK15f39ZAwYqy7FwZ/sjqIOqVnKIF",
+	"ew+091RzEydyDYqJt3Z7PX+LXTHwum2n2vaSuWFvRbbCPBeksA2Wwl9mTGHUCyhJVsb3c0GAD5i8WTok",
+	"MQROxJhj5PC3R1yIDLyLaX2vnp69I8fkLIHQD1TBLYVzIfCOqqCVDTMEf352SY7pgh/fPDimuZkd+9Vi",
+	"9MB+NlcnPRXnVXelr1kNWdBqMm60zmimLYAcaXJ+8f45ErQhxCaDYqRJ/L/69kn/0j6J0S8C4VdFakAR",
+	"OgBfwtgJn2NNxQqyS1r9KNTU3p6wJN19FJwnM7lkmGwAN9DlBn/XUgqmkOrwNGNwuDuqjMzMZI26/UIu",
+	"Qysqhm3lZoYBswbJWpGf7RDZLbbWL1xcQBvJgzP2npttgz/oGpri9lMHG29qUfdB/4dHJGPGQPpeyqfc",
+	"6IgcDY4icjQ+slhw1D+KiDZUQSQU3D91b9jH8ArEy1L7k/3m//23s/7/pv3fTvo//Vr+czDu//rpJPrh",
+	"4ef/VncTdnlhLtqudAdCsxqtki7hs80koP2e4Es+ahiSUL0/TCrnXuAuRJAsLW0BtZhYVXifWKAGn7db",
+	"aNPN+aO5DWm9ctR1Ovah4q6Rps4ibZEJsnMwKSKRWcZTKyMSmmUWjdkcA8A1yRfESBJDBLevCVCRnRoD",
+	"kWDjfgnVPTSd6btiizXO0SC5wKeXbdS26MbHFIfF0UjEChO8iudxD3NeQvgCfuLCyywgyQmZS+BTVIyE",
+	"xGBWbnQBnDN6wwZ+NZDhBnnK9lsLhnL1qY+Hxf0Wli3w/OCZS+EDPvV6LjQXNzK7YanlkCNBDYkt2xoM",
+	"Bsf21X7iAEXHg5Hok3jOFOQMe0Y5tEzCL6/crlnK4KDcXMORIMXyC+xCaxMw2SyLYPM3VGkCM6UQC3y1",
+	"sv+JMLGXkIwaF6x7pF183pJjKGvXHavFWJbaF4EtYD4dYqz9gqZLB1qwqYViE/4xHjrOVlICVk09hcxU",
+	"+34MiQ8J7guTIMb4kx2CP8Sn/tJ9KmvsoGVsf43JlIH5ETIO7EdRTtFrwyCk2R+wNjzLiGI0maFiB8uH",
+	"bcXDwgTsU9PTUoRBWsU1BOhELiHDMOVuRINIlLGJIXahclIH/yAgvX92cYmTZBzPsjA/+9OcUJ7FQx/V",
+	"jJHIMs9SSL/0Z0K9WIaR10X5GPvF6rlbmJ9AGLeV4bxk4aoknCI5sXy3CKy2n1goBqoIlHGAGGB7sHhQ",
+	"8AOuGGO4PSMHiIOYbgsO3vDpUhdq2fpb8brJ6AxUxJ1BiRcIniaw5hNtpFWUHNo6YckvCXX4TtRxZuna",
+	"VfgEtzoX3vvn5+Snx0/+rchMw5j4zQwXHwngZ3a5w5aWSjOGggaQ3eD4RtTJw/xHELhcHralwnIMmaIw",
+	"rEjxG89ZyqnPe0BZZWy/XmaL2Dctrxj7TE6cqEhejDraSEWnbDzJs8zHSIiGwGfca70rBjIBduaZgUe+",
+	"hmNuOJMCxdRwk7EWuWBTJv/w/mVYc+KaC7BZuAvcwXvq8kpg4iC2vjFco87etE0v3GTxCNpXLJFzRspP",
+	"Esxv0aRbMJbSLNbXadyrybZC98T4htYodk+lMSwNwh2AngDLmPIbf2o465HGp55dlTTySBM3S0T4gA1I",
+	"SHTrMx5Kh1hNNgvunmMpK+Qd2vO2/ULFnTll7B1RdRawTYtVRq9Y9iXmnVf2A0iU/+v/+X9J2njKPiwM",
+	"A0mGZJHRhEGKJf4S15p8LAWoF8OLm7JDnF6MyXE/PHny6Mm2ZDn71pcAin2fdAPbYGx/iRsMdhv7ei+z",
+	"auJbOof4MswXxgwwrAfkEmMqYUXlZdjv/Jk3hJod4pNq8DkpmW01vcGeQp/mtsFu4Rcw3r6Yw/k0+Tz9",
+	"Y0vZwrMDtTfqGEbntWfk39tqhZKK2I8c6ZZ4lTCvsL1sllTrITWnxBWvK0rhgA2obaLmNbdNheL9rpPV",
+	"Od0qZ125mbXzdKBRuoq3RC8F936QA84D4m4uEQTJDR8IYFtEPLJBRQRffQtMRWJFYD+nBHHP/xzIl1Jk",
+	"q8EXgTte8SGA5F0jewGURY96SoowX34WMv1A6raIUc/VvK2pEZnqPmdn2sGlUYGoLUB0G5aNkIge7onc",
+	"uOIwgQTupRKNVglTqyNbFxcvzs82t7bIrzKejF3a4paI1HJs3YovkhlL8/pCYK4MpVOwsIbW1crqnSyb",
+	"DBEVMMyYdOMHT1yc6qOTudVfzUhkjGpDnuge1mhKlBSEfYQ8fS4F6cb/cvzgCfkX/D/78v+YyVxlq/iU",
+	"fLg8H4lcZExrgjqVq+tE4vP3b9+ML//3n84Uo8fn3Kzi3oA8my/MauirsZGUzSnUyHjpF2h4cm2VwSwj",
+	"oFwtmOoXmuNEM+PLFKAGiW9ZBXokvLnDUTVi5JSB5plKKPSBuqr70amFRZjugyfzOtQB6HjPNEhmG+kH",
+	"LhZ4PNc7xkQxH/C7MVERBtgc5reRbAyyWGS1BgslEdH5VTECKFEm83THzF4fum5ZRpIwlrYn9DeYOL0e",
+	"gruJKidUC9UY2x54eNYSfp34sFZ/1blzoPJbltJFDBVbSoND4Afqvnt7seaiyeTUhY2T2Kvoce+UxJKn",
+	"SVwGlpuZkvl0FuZLhHo7JuNGHbsAKw3yNKmlDfXX5/YQeS9UEPmHddNE4GtqukNlxrXpzWeiKYI+8N/B",
+	"+6RrNTbMwad+lzuQfXfhcD/bL/Y2CP8aqBxO++2H7j0iokxDJFw3RkMsFBcJX9BM1zry8itL/7wXMhQz",
+	"yhfL+ASaZXtmMFfZVS1IXVy8IDgMrLbd0j5kX9OQaFUvhNSGWrxyURVO4XxwMj8tQio2NmkMuBJ04cHd",
+	"J+Ai2spg+VSw9DzIF93U0aoPt1zf7ueumWoK6bACWrNeodhcGlc4w0iSySngsa5P4qIZT8dY6PbAGL9q",
+	"Nq1bdmXfa9MEG6g9c6yHunnQQPW2UgR4+xzHHlgDoS3NAnA63cS3TWHL8hIv3w/XyTkTN1xJAfb1Yw+7",
+	"JJlRLmrvaUb1OHFVMNZEx8AYdGgmzF5BceyjGdsdNvvvwfvAPhqinXyaFoVO0pyRLnDZv3NjHFfZsdqQ",
+	"GAeR3m1LLa3za5EipWSHGd410dylQN0KZX5c8M4Yd1QPMviMJDOpmSBdWqSM9aog4iAhIpQYJsysqI/O",
+	"FJdpGVr2ZF5PT7Fob0t9GBywfSGo8BwVdLVeh6wpGNyYwlroulKRkyEU1dGu+L9zGBUIBP6XikmwrE5d",
+	"k+96QLUMXwioxqoL/9BrcT3gzaKKuYqXzF6FtpoI1WBrzHIrPk54xkYiocoVimbziFzlrlq0kIRNJlbu",
+	"4oVjEkowJ4akfDJhigmTrUZiouQcLx2+2ovAtjzqYIo1eXP2+pkreeo+OCTL2WrUIYwms8FIYMCer1dU",
+	"9fsSxRaMoitqbhdiWac/jMFIhJF8UKYZNi2kYK468mHRDnVJCz6wyeNn5Cl8BdX3iw2vUP9GOQ5rJbcm",
+	"2kgHBb58YyKFNipP7GW7Z5ErWEyL/GnvrcV7qzWHuwUelPx3KP/bKWWwKp4WXRmKA7E7GRK61BGZJouI",
+	"QFkMKHXv62LUUoh9OMsfiMDvZrwsUoY3DZhPWUZXGjAWrBvkakWo1b4AfjTLU9lXVKRyThZWI4PokFOi",
+	"Z1KZsA4vRB/7mgBmKdFUMiBPvd9rBz5S5Ru7baiZ9rfGrsE75/aVS/dGU7hjWyo2wvit6I8oa36B3ggf",
+	"2DF1YR37/v3i7RsMdyELapIZ6b5/fk7+7dFPP/SqVNteI9YQKkI1uB4JjOmIRZ5lMVHM5EpgXX5JAo2I",
+	"dH1CAPXcDClYLxoJsJbgrzEuRZe55NpIxVL3kk9xD+Ny7MiREAx4IB6KJkbKU0IhTMRym4z6zgsyg8LE",
+	"ZDmTGauroldSuN3wq0rrNnDsNQYStW+n646PC81TVuROFBVNTv35AjP0jzFeSDq11g7AEssuOvkgolvM",
+	"5Iw/lUIrKTNF7M/GjLdKd3c7+oACb5w7bmNNno3x6OLa8wqp8o5XX9DnhunrTnEIjVfcm60LaZTlw1oP",
+	"u9Hi1mv1SOsgNJC1t95wo7hdLnGfqevk/a1raOIBu91hHTdoBKaTmvva8MtHnY/9qey7H/+upRi8p8vX",
+	"rlCFJdcrkZxDdeHaBO5KinZYmDcIydh8ipDd8NCnMteoLcL1K2h4jJLuDgklLkEX11++WC4s2EA4bS0/",
+	"W4nkfV5TVYkaY8GnJpLcNXqxlB1CWidSoVyjmFErV6QVXAbEfYR0437f6id994OOXVRwr76mQVJcWStN",
+	"KC/3QMNP4YlZN2qsfBit34lUkBtgZTNOs4bce8H1rH0FWzFsBp17GusCJExrspTq2ke12CV2MczWP+YN",
+	"hVwPLhTNqGZjKHTVYv/BhR9pkmSUz4NAZF8QC7yDigm2ZKmVF6BKLjboshPYYViu25341aq0K/mtgXlT",
+	"Xu9uQxLSBMbOdbrpqvAi3GLMtEiY6yyVXMvJBBYP0jM0B7DT7D45fHcsJ23VeznGeRswIEAfi0GbGpOO",
+	"J01t9vwQVC9oYIuDTkqFv2G3tWMh5d3l6sBDWmfbbi2NAD6oL8Sb0pe5xk4cxsZDouWcYZCIh7HTzVwP",
+	"qGtIQX5dwS+hs2+j8HHVT+qmKj2mUSehImFN1dBdO61KVNmC27cy3gmEJPsZtATXfiY0bX2JuSYsKrFm",
+	"uvErDYNMQyuNg5aCcAeLigpO0sJ+bkW1c5zs7opJXEL4T0PdnwPiMjfTZTGC9gsu0n+hiBOt3YcLLPrq",
+	"9TAOrSWxJWLN7u9+a0XcRa5dBOEqlt3ZMRm/ZhDDk+5d5a7R8WbP6TYwD+DpcJOKff01VLg6S9M9b2yP",
+	"oLbtfmL4WNMK77daxbqkItiyLtW6/vI31++TUr8c46u5vIfx6i2CKG/K4+SpXs/W4pUmn1xjTxgI+yrc",
+	"T5gvXLTs9CO61IeKYrKVZpA/5xtWcNcMmEwVFQakpz0DKaCAUq6/ULDZx7CjGE3HEtLmPzU1MoQGF7BN",
+	"O7qh6cQeseNQp7UxurpwnGN0QrGIK5ZJMdXhNU2wNSRTNzxxwwbkzOMxvob5VXg9Gr9pt0NFWv4qlwJb",
+	"NWLJ37n9DfKOLEEFjXWwVxkjF9tanu12/mPXehADakUBaL4cnCEacnQVGbouD1RZbOkNLRgDYLs0OsIy",
+	"zaA5E4K+z1gERQQsuCUarONZDUZUECKgSw+fPKlLwqcfX+LgB6Fnt5KPfAugXnNORVM3HZYt8Ify5UjQ",
+	"GtaEjuOfZWlJ7Mb/9vBkFvdAscS42wdzgNcw7Kmw0PX7sJH+nH7sG5OdgnuWzBlF6z+61B1hhlDCjN+w",
+	"jdfKTvWukIVmRmPjwCpPebxz8Phres2Cg6YeWbvYC7qwdAMYgtGoRGBT8mjA1isMxPYeWKmLDGnD6LxA",
+	"4SQ33oIZ9mWNKpBqP1H24p5kdBrBb9rIRWk+Kc4D6AjXRUVAEMFYxgxLB+SXoj1tldGsk6rqIdYhQL3j",
+	"C8BsCxXZo6SULy2xzushe7qFLQxIawedtbXj1zZX/atf962Ilb5KxoFyZY25ubHaevfsl//lgm57PlRl",
+	"PTH8qMx/v+FsWQSx+Jhzl3vtxA3d3nd+QE6GiLnoGNuzLXvU+aDrQqUPUuIq+YdrngWPEoAjCRUQQs+n",
+	"glQMVQHZTLleZHTV3KqNzZtSdWdUj8MyQfVCPYTCUAKR00GEtwssskDcq19ZawFSPhVjLm5FUqsxza0V",
+	"S2ooX7JLJZjSgX27tRrDW/N3FJWt6itXU3Ev7BOtYzdwmGK+6Y9pAbkKHf4hagHBYOSjhycH3+mQZHLJ",
+	"VD+hYM1uUPwjcvQ/7P/8617ldvYqrLWOvogkjs36gRF58NDyUKuCkquVYXpA3pTYU1qhC5gKbv6A0l0l",
+	"cO/oJgzAfMM9WFb7Alrg0zRO3VavVqU/c2c7iJ3wNhgWVmo6nF+V+w4swj7BBDJLXJ5JnRXYvn2YjeJr",
+	"4VYb4Aq2LGk7aoYlLNcA8G1Ba5315K+tTYLrYgsLMYEqbs+2pt3dVs/1L+xqJuV1jWMWGidyoVmSK1Z/",
+	"awdZdlprllsZaHdMcItvbEDqV1SC+ZQJpriFcJ01OTosE7IIz8V0XPao+jpR8RWP1iZ3sApaGYALRVHK",
+	"cGsMJiryGatSZkvc9X732drycgIsBlB7CJ7CORseH8+kNsf/9Z//BxU4qKdg1aZ/5Ha9UGEHTr23nwFl",
+	"zZfkVl/AVFiafA22cRO1F7+f4OHg8SDZYxPfthfpCHCpGFyRGm8PteZceKNKG54VywgwbR/cOyzrDf37",
+	"PiWXqhIbBuTZR5oYSABGTb/4Amjq8MoXRxhvUou1hmdSEbd7ssSD1UMnVLiQFkgRHJCy990WAX4nWjAk",
+	"aCGJSPzyzV+fvbl8+/4/jt+cvX4WY/I1ViMV7nTcy7OGlK5aRJ8Zs9Cka//jrHloNMmkXFzR5BrsRCh1",
+	"VuC7t2Wr9UaMApWbWt06qH3KMm6JX2u4UU041uEp1hvpkzOpDME+5E6wqMYqnZKyA+yH96/qC5r6Lvz7",
+	"ICq8tGdLo5qG6ykeoYv3MmqFgkwRcaCv+WLR1H49Fy0xGCbXLU30mEgXkgtzpMmLy8t3BF+oOlnALplU",
+	"ldxKhax9yi87fNy9X1PwQnDa/raisgm1h7WwVXsIYm6lO8DxbWgN66hxd/ELFYjcjJTRK5EMEI5iX+tb",
+	"Ex/BgnZZPmdpX+YGoqVOSQyRMwMXYIi1AH1AjCUwLiIGIpAgXDEijlNHLrQaja3eyoSfC1gTrCmMsYEf",
+	"ykCbYM2+4MBgM9yxBCp3BLd4b1+g8LkvHKS17aIF3KVEv6PYsY+IcZuMPWxVK+cc6oP5zj9RXWx02UFh",
+	"Vw7bPEWQe1DPQT7XlXiHm+RmdQHSODaBZ1QxdZZjX6uNVPyzdy+dP6IbK23Gg8Eg7kUE0gldkVr3HGVl",
+	"EC7iSikMeKwhSB+1AAskMGu5aitDYGQzVII5l/KaNxnFXLGYBMaszVWW3YjB9zQk8Xj8QmrTx7WO3dsx",
+	"1m66fHUR+W2sPVpklAtgQ+DKdLW7K3W7fWPX+jLlpCukIT8/u+yReQ5OT5GuVUCPwmLnlbLppAsnjAVE",
+	"7ImG5d/nDNx6IiVQHrFI7dQg0Sk+5QKCX329cZDABInPXAkFYEIxmTGaMkX4VEjlQhzwTMHjao8b//Ra",
+	"1rBTe5TlJdIF/wuzxAlk+YncvD+XoYogDEVjKj61iWJ6BhKTt27YTU4UZyK1MrOT8S1BHgkMqITNw5dc",
+	"jhHmTwZfjdAXmWKyDThAIRXHTTES6UrQOU8C9XgkfMKrO/LiLAVjqSaUIPwWmFE52SH5Mz4t8GUwEu9l",
+	"xiw0QpGxmHRBPwc46UUk9jXHYtKtrhx3HGH2fy8aidiVJItJt/A+2i+gr939qqv7Xyuq3MP9Qc1S0Jdi",
+	"ulhkrs/tsasM+q9/1xZGur7ka8+bj106YWylOCiME42EvTFX4pVwscgd+ZOTCdb6ITFWSP3brwPIOIsH",
+	"5KUb7kuzOvQZCe8vt2t0xVPIlUy50+0gvY0L8uHyef/HIYnPpTBMmP4lppIGG4ENjEQ3PrXfVpqZP+Vm",
+	"0v8xJlyTJcss7kRFzWA3xD5TbJJrlvYs3l/JdDUSKH06Jy2tThrjKxTAyq7uFArF4VctYqAj9/GDJ3Yt",
+	"9QVs415Yo9Xhpc8StgMgKt0SkMFIxO/OLs9fxJgD4dQ2mKIt8w8+Rq+ZthAUHBIM78Nwd+NGSjh7K76A",
+	"fxLxDBRml/2NN7GgU08CIbGN/iO3YAESZDwEyyp6LuNAtHTLtu/aLU2ZKQPwpWCnLobKJ/ULV1xaG3gF",
+	"FnYZRhcoTEG8kjlE9ot8foXtMwq4ogb8zVghfClJklGtoXw4pAyWFdaL2tQai1N7lIn7/YxrExfPo6Ag",
+	"7UhcPMXTddl7cO1lv1zpOgAwjlBGsRrSDboXYPSAnI2Epy8wesJFisW8YbFkkmcZNOrW5EpxNslWLj3G",
+	"nhQ0LGIpefzwJwtgGzWPY4e58XuryPXPJoapeEDi4xk0s/zNFbc6hmrX9i9lkRDUUxfFhs5jV3rYk/Cz",
+	"dy+DljDDzoPByeAE1MkFE3TBO8POo8HJ4BE2c5iBqFEy6ZSDPOUKHRaRMy9TCGnR5syOeOYV/gVVdM4M",
+	"Uxr8OrVNYcuaghZKXQ0QYGJgWSx5GE2wfCpKe7WqzvoUUDGoTLAccK1z1vx55Il7fL+MYoOoFegPgkUB",
+	"RNMuXJXILdPUSbnlYR6fo7a3w0gIdwJPmWJ6IYVG2fHhyYlLsTVO3VsnwNAdtVhim9RdXjkoTiBErJdG",
+	"RqJjDwo1C0gzf4yLqPt2sdhjx25w/IPt4z+E9cjhpUfbX3peVC23bzz8afsbl1K+pgL1OZ3P51StHDwA",
+	"jlj5LyKCLS1pwPol5KXWuVWXdYSMirpa9kh/XNCZnATwqiMXTRchqujNQCYnZ3i7FHVGeFAr6FRD1ggg",
+	"7a92pRVhG9u3g6LrWtiuRb/M6MJq9pbukLdWUCIPByeQEwqRTTQUnXChyLh+/OHhj72hE0vnc4y0FMwV",
+	"3I8bm/PHQAU2njs6V7T8tyJ00OQdKk6A4lZp9w5DmnrEgyy5sH+ClFVU9QgWu5BZput0FNw96kauE1Ic",
+	"dMIHbalKF6H3fdgMv4M2AKbNn2W6ujVE3Oy3/7lqbnAu9zujBJU91tCBC0zlOnXZzQBF9swsO9RBgNkh",
+	"tOHBo52Q9hX0I4AXnuxCTAqh77WV+XwPuv1JhFPfO8O//RoSDDgRaFqI8SJFmaEAErHYkAd3D7aVaoxW",
+	"xUfujnpnv6+1dMXLCypgZo1E4LhoTOVJQRWCn0Py6j2D8DuZZbtB8INbm78SVlkDwWd4+g6Ei3DPNeB9",
+	"ePLwbk7EFWCtWdgbaTxopGTFzCkQMIzWcSQ89qVwY+IaDR7IhfdmqCePt7/xRprn0F3kj4vM7+DEPWFz",
+	"KH2KWcP+biIn91vdB8EnSIE40qRrR++CuJnv21jPvM+KWdasbt0XxizeCquJXNA5u+CG/ekV/RiRC7AV",
+	"F9a1XsEW66xcA+L6gFKe2be4Lu1Yj08eRGQ5w7rKRSwW+4hqqSJCmigMqAZno6tg5qNzBuQ5+t3cKbrO",
+	"RC45ZwHt/yCbNMI/sIcHlvUtHyKfd8+68BOmjqPIJWRaFNFNqaFXVLMe6L+o28J0kdXPahQxAinvMG7J",
+	"RSqXLhncyrelAKL4dGbKXW2IBth9825oKX77nkWA16yW8UPhVBcVjFYSmPmCmf7uFuNBq9b0+XesUZzs",
+	"QGHCXny/ZwIYdZ7scgAfgnZNrRIQhosXMa5hTOpGqe4gJrYgbLvRShff30AsKx1GT0PSXGStWIKFWR+k",
+	"C8p+IHHJHIxMTIPlsZL54fMKFbuR1yzFVKolXZHu45OTHhTeB8Oy+7h3Mm1QCbv+DbR9XKO0IabJ3HwR",
+	"qkUkyRhV2OH0j4lzh2vxz6qMr9ICNpHzopejSPGU0ODnzk0qd9chV3egEL6+A9hKnibHn7zS+vm4qPNQ",
+	"GuBq7tFQw9BvdeVslaBDcO2VhaC+u5MJIHEP9WDfjB1kWXIZ5D/5T2VcACDL9ZqQro9MBFmEZE5TtOrh",
+	"+B6ahLn2/VK9dBTkcEEIoSm9Yq4lJJaMcQVfwhqUjM5923u9iTSos7x9+fS80FjWzJFgnltQMyutc0H5",
+	"0SrPDLFgW4r1p1rDHwTPNHzm8clPP+z8Ibjhpi/VhV03fQjDoG7rQ+NqFYbaj9bmtW8YJx+h+tQgQpxC",
+	"b1isVzY2Ml6jc68kyi1VkWXTxf5PI3rsq3vtK6vcqjTwi3P1NlruNNSLCtptQC2mU5QLdEi2DyCw8JFG",
+	"6lqqVIql0Pd9nQiivoFRhP2M30B5SaCwYMO54n7tnv7C+yVlHhDQLSrfjCqbRf5htwxYMBgMCq4QW6WL",
+	"JzN/FKXmB3Zihp6pGuSpMVZ+HapZm8sjyVSiCq09BYjAD+mr2HLtnYpFW4s4jLdocsQUh9BIAU8e/3gg",
+	"sbqswsVdkSiEoiN9h0RqX+rxVVUJ5gQ3jy1GtpESI32uatmjBH0ZYJOeZHKJgt67v5w/28Uk47+sWz2k",
+	"1SY1unOHynhNh50a5TzMVyy2MGg9afvKkq50eIaelnlkBE0uIq+enr0jSC5dUEvDfehdjnjDTr1GonVL",
+	"VFlXozqJVFwKb7yK0GyFxUB6WKK/1UiHtZcK+gr1C2hiSa4uKo9ERZkFNwoKLdApI11fxWGtAoMLRrBk",
+	"2kWnuRomPhS/fmdW99yk4mjCBgsQJsp/dRPT/dnoQ0mxxUj/3Vb0rduKMIGj1specZdtc5R5CUsff7pm",
+	"q89AftoDW9Arbxmze5Vcs1UhiFSFp2u2apWbagSQeuL3BiIchcQdo//9mq287h7WGb9mbGGpFtSNg7rl",
+	"I/E/c5ZDSBYEi7nzumYrq9ljrFrXFXokcSFz9gYEarxCtayRqDYX4UUvfldLNbJzLl05LRc+hh3DhyAh",
+	"j4QrRmofIQl235ei8jlXYZN0uYEST9BRJePasHQkYLMQoYq1XYtm3+iDYGkv8rucyCyTSzC6jcS5v+YN",
+	"X4M9RSNhEeg5eHDiXWik690DI1HxD/Qw+GpNuMYS9d6Os0Ekb89t6Oc4cw1qap2Z7tngjyfqnaHYYBmr",
+	"hQMPj8Oyd1AFcoVchiheIPQanhcYApnX7WLceTH4coXVTe9MjKtO1STGoUPOLnzwxwmWCjumQbSsczpy",
+	"hR0u9KkLaHJ/AmouqymI/lLLsKmma931Ru/pNptu8jwMALtaucIwf4g7tVsKA9hId84MTamhPkLNXSfU",
+	"iEJ/ia+zyCCVQWpW1pKjLqzMN8OsveqoIWgFRcTyMO9IBi4ncAnk9ywOBxushyVakvjvEu/vVeItMAgv",
+	"DFpsF2HL5KJCA6eybNMBv1texkR6SipZOh7zyCGU8vhT+cdnlDUzhnmIVSx7Cr+vYdk2L+VTVz/vmzKE",
+	"3zOg4BlWACVy4qkL7vclEisc1Ln5jC/U2UZXa1nlz8y03fbJPRG2qvTw+4akw/npz8xUbvioROtWhlhV",
+	"T7dlExRvv2cTyBWAtKLNq3c1E++Po7rk53uOYdoOeC5NfRMA/0l9gN82R8bMjCpHfo6sWEhDpvyGCeC5",
+	"TnMB2XZdccFRrgNemAQuBdOkm8xYct2nIu1rX0LpUG59jFlOm1aq/clAa2jpRvN1z2DcxmFjrlJEWlSU",
+	"GYl4qehiSCwWxxD6LqYZ6+eakb+C987fSd+OW0BuJZjwrErgMi3nI9HNhX3uTOM38Cb+FPd8dCp3GTdB",
+	"mo3LvIGGiZAYA6W3RDkUixJhEo9iiVSpL2x6hZqnQWuyyzUdjMQvZeXkUBor6qEydcNIF/emGXUlhHOh",
+	"GE1mFt56ERqt0OJlP/7k5BFsjAtCr2RuyMMiZLvGqvTS3vedU2WYxeX13jdFhrnTfQQCgDfoZlwBojVP",
+	"LJT/7Z9LYZTM2t2x31SMx7dMrt9eGch5qNKmNRk4dA2AHMxS73CDZ5tF9w6mxlrPjhPaaHn6mZmLixfn",
+	"Z3fqB4YJGnBmkV9lPEEHxbcE4/cLdfYkz8+CwyRaz1KMwzTK/m/30v6HpVDm+OwvbKV7CIbCDh0nTBlM",
+	"e6zqNXcl5O8KuppPxd3JEti4kIuEL3w6bOYbI1RLpFSweSEznqxOsUqBsx9Cqw99DWc6YZaRrn2YFj1a",
+	"/RQR2iRHAvp+kDMfYlS5i4L5uxDuIYp6/hsav1rr7eFTcXHx4i+Fg++2WbKd4CtxZHSyn5cH1ciSyyHf",
+	"Fn35lnkoONpdh04BHnO5FCFx88VDminXkSbnZztxTrRDtbpmfsYhuxWU2OjrVVuGwUXF7FHs4ay6u+1z",
+	"JKFIvs9EotJWYvtEZfnVLYEDd0YO4ILaAsy8sfGfVsLYdJP50g7YWZ5mGXRHhmwNC5xR6BzFMk3bxNF2",
+	"Txjc0R1xIvj21/F/4bb+qK6vf2bLXBUlwNKNGpnVwkL9zcvJ+2lkiF/Hn+C/O/iwSvzY5r56j5Lgt+p0",
+	"wO155/seKkhNdNs0IDo7xrcFV7jW8a5RPngZjLtLM5SHv/YYnAJM/5DRG8GZh1cfXsU2TvMykEfuxBTp",
+	"v/91OE65ve8BF78vJuKDJxpYRRWG6+nM8afi1R14RhXSv4mwh8NP30ckBKdfpjIUBVHXqlLOuG6/puYw",
+	"hJbDP7kfZL+smom/4RiEnTBqX5tkcbY7xR3cG1f5OlEHWwHNBx2sA9x3zeZ3zpRc/EDVqmPFwogEtxxh",
+	"Cguatq3CX9aq9VUOvoSXHVOsituY3uxb2ULXhhjTRzYq6A5IPJ4zQwd20A1VOsa0jCVd6ZFYKKaZMKck",
+	"plk2SGY8SxUTMWRm+E7si37GbljmijucOnbABRESfxsJqqAsU5wL+IGl8YA8rTSBIF1t5GIByKCNK6op",
+	"lXuIqSQp13SxgCIm6EUoai5DMnZRjH9eFKLqYeIHmxgiczMSuciY1rCZP0G0Ahbkhl6wJYfDM4TyL4OR",
+	"+AXCEYojpAbWdKSJPSx4P+73IRkFG/osFBd4NnNXI5lDrRlXw/hIk1Eno7lIZqPORjewsrC6s8eORIxU",
+	"YpzQZMbGBjvbxlhbYyUSexZlH1oMV8FOtNh+diSg/6zveIsfI1IQXEMPdoAhF3P6cUynLC5KO28ACxa3",
+	"birWPCSKiZQpV2xkJBZYzNtVQa1s1KWwQzF47xFSLCoL5D+7pFMoGf5y0n8jBeu/tpwkLur8+3zORyeP",
+	"yXLGs6K7t5sxxbL8I+HTfrggM7kkcyp8bzOY3NWkLrN+qkXBRuKKraRIewPyErYvJxPY4fQ3vugzkcgU",
+	"SqdI0o0x+6b/zP7IxXQIY+JeNBKWtiimfRkW0nIwka+0jbfq2OJIYM1IfQ192Ak3mArpF1Bc0AwL6uPx",
+	"+XBRuRQjAYW0sZOCFMxttQ9LtDjHU4xh+kcuDdOup8Ha4Y8EvOUKaAc3MCDvYTNlpW8F90EK0jtEz14Z",
+	"EANl1iwglZSoxuH2MzMOb0JZYYvPAJDRkt5TH4BTyKwWZ4vo6TrDu313P9v+S4yHqmlqU1uTOqu6Drb1",
+	"ltuhIPRr+vEM+OHWkReGZjsNfDmxtw6X3tnccYxA08U2ndyXSoea9oSbXgmmtRxnJELcwZJEjoTGQcSU",
+	"a3PvRgFswIFisE95omtYd6cOEypWOzS03YDYphP3L0DH0c+/blNHgCH61EfHgNbCnywgNAg1btQxwkrH",
+	"900ozm3YcM1F2/xNbgDV0fU1cy1bsSiJqZDGomEY1Ndfcr1W06JoGPQbr+tz+znqWEq2bU8w5nPkCuL3",
+	"Ec63vINjPUp0/krreh2u0/TYU+dNOWprqY5HdQYEe8EV4m2ppuNgRHPhIksdPceQUytJrXHFrpx4sszc",
+	"UnsHg8bv68T/iQo1fVnmZSlbcRFImxstdbA5SddDcA/IihUJArICj4EiVyKXgbV9uVlgB90GlYktIQQw",
+	"5E594DJftHsGYJ1fxytw397tNXXX1fLzhXG5lWhRPYwQhCw/cFW1QCKDar36a4LT8Sf47+fjG9fi+0um",
+	"jRq8YzJf7F39Ia/R3gH43EkqRq7ZwlgwQyKKBWuuVmW3COhK5YQmp1qACroZw8YQc0DouBu7G8oz92ts",
+	"K+esC1WR+cJTNqpdnsb34LWvYTt77/JlaPVWulS4Fo3YIrFo0WiBuJYH7YD1OLSNh7yAEVs0yrciW3lK",
+	"NmfzKyg25QrVwSaalD1PDPbQJl+Uumv8LzGZW/EOGxlCU1U5ge5oNLFLJd14ya76/9JcEc+1a26dv7b8",
+	"Z9GhfePVimZac05osCvq+NU3vceG89j1WhGeNm7A9dm+595Kd6Bz32WonoWZXRo1FYaJg7SCgyX97yJ6",
+	"owwFNxJIj19DNIKZjj/Z/3xuy2l5gZaxO4XiJgZuF/c90jRMIMcTuW14qW2H59RCnjaUO5t5wGiSeLf2",
+	"798JTu1s/cS5C3VbTV+n+JbcZkZ1oeCC7R0ZLBT9t4yoMMCkkmln5DYzposuKCHOxvblMTr14jqbtUX0",
+	"N3TOzou17nsp99DiL1xgW5R3IrOMQ5Ku3fZG9aLvVN1S9cLhgJ5KMscadRQ9LevCT1HETJOFkmmesDuL",
+	"v9gBrRaFT7qv09Y+BNjn0uv9pS/b4sTMmMVYp2OLn3yqY+jCq4ew/wVT2CE6wtYA+BlIDKNXLNPgOBDo",
+	"BYSTBIVggVWzR6KCe+VqxzqNvRcdWm+UhuoK4o+EgHKIJLDXEJppSRKqoOliPAYH+Ni10i7ejqORWHsG",
+	"FrFo/Q28zc3f8aTikeiOOhGNrqJRh1haiHVh1wY7kTsGU7picDQZF9MBAR0FqRL0PBZFAySpiFXOKk7u",
+	"AXknuTBhrAFQOUfWqC/OhXHZVJO4Uil5EAQEoyP4rNHfG2G1ydoGvVKw0h08Emtez3U/L+k+OnkMO18z",
+	"bPciX7bRAsIhDlzi/bf13sXymC6e7k2n79rz9qUMgBs211uL7wI+gknI0kLfP14p2hi3VKEEv283Q+B4",
+	"2coPXsuUT7jnOt99CtV4jZDkkxeXl++Ktkgp14nEWpUAGBUb71wKbtmOmN4LO3Octb1euxtzl8m0MEWb",
+	"YFUjDvxTuhHc3kOQ8Xd4G+GntTnqMYopsatJudaFCLP3Ss+Gk+ycGAcWOS6mI+F5XokjiyyfckG6wMjo",
+	"UsdDQuf0NykGdKnt/49Z8tCKMYpN7RQgYUx4ZtduxQdXWmcc/MQ+bvxkhRBYErzO6XysZMbGVAl4QaQL",
+	"KwCMc5XFERkMBr2gHbLQRuXYzxx3ORIxHKUG+cVJLBGJr9mKpePyb20UT0D2yRi1+sBYM3vwRiorJpz5",
+	"vU846F4x/hn7ctXUFyZ2hQ/Rp+Eq7rjYoLKNAwSShDVHQTa0wiMTN1xJAcraMfHdQZIZ5aKOwWP2wIU3",
+	"It5Jxj4WgP4qaStuY98zJf/g8cRnaRrEssrG2PySMAaccM7arHavWefee4OC3YBmGVNfwMgOP81fZrKm",
+	"wZ8lIRjUiJWCfCslS1WCLritbQMsne1fcWjZ3GKBSufQ3lakWHRMKg2lTKxKTOwniP/EKYQiYrtIXfHa",
+	"kvfhOEcsE6lSq/BYQdeyI9fiZUiELDZraW1xkK7F3pysmCFd2CCuCxNpScoSnjKIAMbC+r1BrTXLLubP",
+	"ftu7OMugZY9fvPcFQeuTbln7oNHpYwfu5zVrnhRaCu4yqR34xZPegNGCa3LNBV5RIheNRR7gYWXONlwL",
+	"LuECXtxzSaWYIlWldURwOKdEQMsJWFnTG40nCML/VytYEZxPm9ztTyYiMkstxkCc9XdzZiChV2hUXTUL",
+	"38TI4gxGj1kos08KePdE1A6tphevRVF9pImxX0ZDKXwZxFWLt96kynwn0qC4PNfkym54nV8CSR2Wdi6H",
+	"AD7Y3PWyKss9km4xFGyWSJKda6Ayi1S+sJyLjtcS8yHCmSpFDspP5xoasYTNEWZK5tOZz8nvYRw09K1y",
+	"R0/MkrueK8T7PZr6QgXAf0dybjDD1xF2wy1+z9L+fQmwP/Mb5hprAz3AyqwYK4M9t5FUUKQtBU4iNkZr",
+	"CFzFojpq0iSTHX9y/9oh0XsdZb6nemPx+ZD6N1DyNvkv4LFtTuOrCrHav46IU4WOP+E/drjvwArwvZnB",
+	"gbDhVNQinWp75n9oy2usltpwMyf3YCi5LJqbfb/tSoCJP5TbMMvi8W+UBKghHDJFcyHmKMyZmjIC40n3",
+	"/fNz8m+PfvqhF2GWEdUjEYcgAaP7MPpfLXjEBMywa0ATD3399oxNzEiAS9XFV0ckFnmWxQQ7Cdt1wFgr",
+	"/UGcCNobXW6kMyKPBNe40pRw4du4YCV4HJIjuJNu/GnUwZ9GnSH5NOo4O/CoMxwJO/Pnz3ER+FoYia1S",
+	"psFkCzKwm+zU5WBTxUbCFaFPUch1sqRbU3UNXBMQe6DuAC2yeaORAF8uhf59RbPDLiXx45OT2EriViJ1",
+	"ex68fXf58u2buHfqOLf9ol2FdtZYMWXa5+PW2WWxHsM92GWLwg9Rpw1UDv7s/VZobaVivphEhZp9t/z+",
+	"MSpJlCiHVSQqSBtVquBbaEjzDCKn51xrLqZYfgBD0rbai9clp6IZav+arXboC+VG+xrI2yvrWXKWnoJF",
+	"OHCqySwF51DgB/rOgYscCXtmQePVmr6zdZ0vv5AvN9bzdk48bLfMBdoTXaa2FNlqrU0ZSIZUzwbkbCQm",
+	"iulZtiJXUhqXHE+60My1zwU3EZp8Umpoz25YIJyMRLU39lrD3thyZGgRGzSnddUwXDzQYCRe02vLtJCn",
+	"wR6E533e6ctuuMwhOLTZfdgK8Q9uvb+rnaaBxPt9eH/uh/ev7EHYw/mOOw53XtNrBqUJnEzUq6JRbZPZ",
+	"Npxqo5yQc9cearISyftc7B8CvHfOyl2a1t0udskxUbnQ/+Syxxf4gUs4DfXpyCJ+4KoIGDwA4N0Q/mr3",
+	"cPBmuoIvPuKy4OUqF6T78ORh79QKIdlIxD8/K2k3LPL4k8rF59gVrwE8nCqmNfRocC2dsZusHT0SaPt2",
+	"Mw1dhR/qc+CqLcmxFbmVh1wX8Wiz2Aw1fpUnGA/jqwVZmlp8o44JXGKLdIsDnbvHsdqu3uW2y5Q6qL1R",
+	"6cUeHMApmTHF0IEB2HibjchbVvo/8RSrEaGvJE5TL1uoXBxpy8l2qfPwnURcADI2dEH35CDkWSXytTYs",
+	"cnf6dQDcwcG3alo/QxKKkK4NNbmOyIKpPrrZPSkEsrRZJKGRxjfhUqPNXbkLPsTebhidHxjyAq82h7rU",
+	"RpxcwnR3CI12gi1998Fj9Qcs9w3n3e6Dr1NzLjEA5i5scfbTX8dpDJv67i3+fdb0Bkjd4t4FYD7+ZP+z",
+	"g4+vgOHvzlxWnHDprnPFK2Z8gbS6EuiDNRl8fQtt6KpXT0SaZIj6wz+5c1yGjCSApG854bsJV3YQC+yr",
+	"9V2nqvKBKTnA7qWL2up73zFL+TpemDYw9D6YABy/e2B+7/WIoAyNI5WyKJ6F/t7igvdgU8eOhrYaBi0U",
+	"vXbj7hBYP2im2qJh3VL/STLPPCV0u/49ktNaAf0sTUt4uUOCihOcpel909RtYFq9NzDvuVDhuXT9479X",
+	"c/sa1BO8LdTdxUbA54CcpSm64NwjNOuuR4jsT1uPP9mBrRoBOlHX8GZHb/W32wcOHMvuwlwPBUyRKVDK",
+	"Sv6693ujjbWViRAYdpnPpRQdaPuCxKl2do5D7lLstDNssVhhk9E/oMnq7N1L4tLTuugGwoqyNzTLWRUY",
+	"3WVstWa5bsB3wirtt7+SPaucOm2za5ELIxUjMRxgTIRcrsVogDW2CNT4bgb7qq3tCvAfkJfQpCLLwbHp",
+	"Q238l4rOFRvIsEGtjj/Bf3exmRWY8r1JKjZJ3cgEDmnOVg7Y3LB8jQUGFGp/noQ8uY0lfdBfUbdEhoT5",
+	"QH9AfgSnW2VFC6r1Uqq0UTRqYUYf9J2pbfbTX4cVwaa+u1Z+p64VC5gDckYymdAMBfs5XZEr5nqI0AKg",
+	"Iywtj32jztRUioc8dWJBq14GP+2giCGbKXDgu2uGFTdUumaQxUSojLX6afZzytQf+8mdU4FLp05+204Z",
+	"3OFBmrIdejea6xanzB0zo6/jlGkFQ+eUCcDxu5Xw62S5OKBPuV5kdOVyXVh/TnkGxUwLliSV76cH6eRQ",
+	"G5Vws4UjLdnVTMrrdrn4Fz9ol0I2/otF9GXYwqCsmxIRLN3GxTRsjX1UvN9UM4UHXQ33LT2zsTacdQgr",
+	"4GlE4pdv/vrszeXb9/9xjK1JIbMeuy4IV3PDBRLOqP6CFgx3GXvurqvNO1Ae8vcg0VKH8acS+aotlQoL",
+	"Pop4BkWArzFo16NWgUfNdVsg4q+oteJeIHOo3OcMTQnNMkIhScWFbEP035EeiWQmpYbixpcujaW7nEkN",
+	"ub4zX3RdQ6VA9CZcZDS5tkgm51B70U1YljbUfAopHe6lomMSF+G3rmhyzUQKdYtHIqwycaR9WjAEMSof",
+	"jo6ZwNDH0EW/65lc+uybkaCaxACqbHgMrRSO/+s//w8WTo6nTDDFk5gsME0ek5qZvQXSjeG/ULHR/mPM",
+	"05j813/+f7hai6ITqUYCC2lQY9h8YSKInk9ZmhfIBK/EQclqEpfVqFUu4t5pUfh57YgYTWZljTSshT0S",
+	"sa+0y6eCmlyxITF/GuUnJ4+SXPCP9mUpUg2/sOjmgXs2Yx/Ji9dn5/2LF2cPn/xgL23UwUcGxw7wryuZ",
+	"rvAH9xzaDcfa3m95UHDdfQvx1ECNzTnTmk4Z6caGfYQ2oelIxNQYmszmFifiXkSWM57MyGt7WmouNdYY",
+	"fy+Ta2YG59A+F6pQEiPlYCSeU56xlKQs4zcMCoF3BTNLqa4JU0oqHZHHJz9G5PHDnyLy5OPHnktVNIqz",
+	"FAT3kWAfESU5zQC25GQSkZkUMleQLh0Woo5IviBGkh/9derTkZCVTrrMAbNb08oXLXcvFCbBcsRIZHLa",
+	"nLrmiOcdiXvu61/H/OC39r345R/PZBF1nuxyYh8EvaE8s7LfGoN7Iw2frKrMBWLsgZaCRLReUsgxwc2y",
+	"FgGzqxEljz+5f+1g4gix7buVA60c7vSw9YP2tX9F6uKrkIoRS8Sa5I8my0bjaZ/cB40J5M5v28RRbLJJ",
+	"PNwr8dCd6Munna12invhXV/HWrEFrrzBogpf3/nYt8fHCsOIV6C6tNCreqdEzrmBki4osTsF5ZqxhXNK",
+	"uTJDGCZxCFM7LsXfXYwmT8vRu1hPvKBrxV43EVoqgE03GRy8PnTfXR/vwYrhzm+1SyZ9wRz9KX6vUVv2",
+	"JXHwe1SVIZoT5W+JZVlcmjGamdlvra0SYcidNkvEGeqSxe1xDPDIWJIrblad4d9+rZqHbphgWg9954uE",
+	"aY21OLGzS6WxIM6EdATSzVu3/t6O+Do7h6kHh1PlhtN6D/0uiuNKqaFXVDOvtNefVfV7nzpXjCqmznIz",
+	"s5+3NMnVnz+X8poz+NHOCvVQESxzlXWGnZkxi+Hx8YOH/zY4GZwMHgx/PPnxBGiVm/RT0YbRHUz0ad24",
+	"bMl18LOvChX+BDnGwQ/YTjL4wYXABL+g/T34AerlB38HDTyqw1LXY9ePK6qtBD8WCBv8FrQS+vzr5/8/",
+	"AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -21,7 +21,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		r = withClient(r)
-		if r.URL.Path == loginPath || r.URL.Path == loginTokenPath {
+		if signInPath(r.URL.Path) {
 			// Signing in takes no credential but the password; a
 			// browser's cross-origin post may not sign it in as
 			// someone else (login CSRF).
@@ -138,6 +138,7 @@ var allowed = map[string][]roster.Role{
 	// Signing in takes no token; anyone signed in may see who it is and
 	// sign out (anyCaller).
 	"Login": nil, "CreateLoginToken": nil, "GetMe": readers, "Logout": readers,
+	"ListSignInProviders": nil, "StartOIDCSignIn": nil, "FinishOIDCSignIn": nil, "StartDeviceSignIn": nil, "FinishDeviceSignIn": nil,
 
 	"ListInventories": readers, "GetInventory": readers,
 	"CreateInventory": writers, "UpdateInventory": writers, "DeleteInventory": writers,
@@ -177,7 +178,8 @@ var allowed = map[string][]roster.Role{
 	"ListAuditEvents": {roster.RoleAdmin, roster.RoleAuditor},
 }
 
-var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallback": true, "Login": true, "CreateLoginToken": true}
+var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallback": true, "Login": true, "CreateLoginToken": true,
+	"ListSignInProviders": true, "StartOIDCSignIn": true, "FinishOIDCSignIn": true, "StartDeviceSignIn": true, "FinishDeviceSignIn": true}
 
 // anyCaller are the operations every authenticated caller may call,
 // whatever its role or bindings: about itself.

@@ -72,6 +72,14 @@ type Config struct {
 	// Version is Roster's, as AWX's API reports it (GET /api/v2/ping/,
 	// /api/v2/config/); empty: "devel".
 	Version string
+	// Directories are the LDAP / Active Directory servers users may sign
+	// in with (POST /api/v1/auth/login with their name as provider).
+	Directories []Directory
+	// OIDC are the OpenID Connect providers users may sign in with.
+	OIDC []OIDCProvider
+	// PublicURL is the server's URL as browsers reach it: where a device
+	// sign-in sends the person (PublicURL + /auth/device).
+	PublicURL string
 }
 
 // MetricsPath is where the Prometheus exposition is served when
@@ -101,6 +109,9 @@ type Server struct {
 	// password hashes computed at once.
 	sessionIdle, sessionMaxAge time.Duration
 	kdf                        chan struct{}
+	directories                map[string]*Directory
+	oidc                       map[string]*OIDCProvider
+	publicURL                  string
 	crossOrigin                *http.CrossOriginProtection
 	// version is Roster's, and node the host name of this node, for
 	// AWX's API.
@@ -124,6 +135,15 @@ func NewServer(c Config) *Server {
 		s.sessionMaxAge = DefaultSessionMaxAge
 	}
 	s.kdf = make(chan struct{}, runtime.GOMAXPROCS(0))
+	s.directories = map[string]*Directory{}
+	for i := range c.Directories {
+		s.directories[c.Directories[i].Name] = &c.Directories[i]
+	}
+	s.oidc = map[string]*OIDCProvider{}
+	for i := range c.OIDC {
+		s.oidc[c.OIDC[i].Name] = &c.OIDC[i]
+	}
+	s.publicURL = strings.TrimRight(c.PublicURL, "/")
 	s.crossOrigin = http.NewCrossOriginProtection()
 	if s.version = c.Version; s.version == "" {
 		s.version = "devel"
@@ -153,6 +173,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	})
 	mux := http.NewServeMux()
 	s.mountAWX(mux)
+	mux.HandleFunc("GET "+DevicePath, s.serveDevicePage)
+	mux.HandleFunc("POST "+DevicePath, s.serveDevicePage)
 	h := HandlerWithOptions(strict, StdHTTPServerOptions{
 		BaseRouter: mux,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -211,7 +233,7 @@ func joinListFields(next http.Handler) http.Handler {
 var secretAnswers = map[string]bool{
 	"IssueCredential": true, "SignSSHKey": true, "CreateToken": true, "CreateCallbackKey": true,
 	"Login": true, "GetMe": true, // a session's CSRF token
-	"CreateLoginToken": true,
+	"CreateLoginToken": true, "StartDeviceSignIn": true, "FinishDeviceSignIn": true, "StartOIDCSignIn": true, "FinishOIDCSignIn": true,
 }
 
 // securityHeaders sets what every answer carries: no browser may guess a

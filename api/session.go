@@ -6,9 +6,11 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,10 +36,15 @@ const (
 	CSRFHeader = "X-CSRF-Token"
 )
 
-const (
-	loginPath      = "/api/v1/auth/login"
-	loginTokenPath = "/api/v1/auth/token"
-)
+// signInPath reports whether a path signs in: it takes no credential
+// but what it is sent (a password, a provider's code, a device code).
+func signInPath(p string) bool {
+	switch p {
+	case "/api/v1/auth/login", "/api/v1/auth/token", "/api/v1/auth/providers", "/api/v1/auth/device", "/api/v1/auth/device/token":
+		return true
+	}
+	return strings.HasPrefix(p, oidcPrefix)
+}
 
 // Brute-force limits: failed sign-ins per window, counted in the
 // database (every node counts the same). Past a limit, sign-in is refused
@@ -65,6 +72,12 @@ func sessionCookieName(r *http.Request) string {
 type client struct {
 	addr string // the peer's IP address
 	tls  bool
+	// flowCookie is the state of the OIDC sign-in this browser started,
+	// if any.
+	flowCookie string
+	// base is the URL the request was sent to, without its path (a
+	// server without a public URL tells the device page's address by it).
+	base string
 }
 
 type clientKey struct{}
@@ -79,7 +92,14 @@ func withClient(r *http.Request) *http.Request {
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return r.WithContext(context.WithValue(r.Context(), clientKey{}, client{addr: host, tls: r.TLS != nil}))
+	cl := client{addr: host, tls: r.TLS != nil, base: "http://" + r.Host}
+	if cl.tls {
+		cl.base = "https://" + r.Host
+	}
+	if ck, err := r.Cookie(flowCookieName(cl.tls)); err == nil && len(ck.Value) <= 256 {
+		cl.flowCookie = ck.Value
+	}
+	return r.WithContext(context.WithValue(r.Context(), clientKey{}, cl))
 }
 
 // addressKey is the brute-force key of an address: an IPv4 address, or
@@ -131,7 +151,7 @@ func (s *Server) sessionOf(r *http.Request) (c *caller, ok bool, err error) {
 	if u.Disabled {
 		return nil, true, bad
 	}
-	c, err = s.userCaller(ctx, u, nil, methodSession)
+	c, err = s.userCaller(ctx, u, nil, ss.Method)
 	if err != nil {
 		return nil, true, err
 	}
@@ -192,102 +212,162 @@ func sessionCookie(tls bool, value roster.Secret, maxAge time.Duration) string {
 	return ck.String()
 }
 
-// checkPassword signs a local user in with its password, or refuses,
-// always in the same words; past the brute-force limits it refuses before
-// looking, with 429.
-func (s *Server) checkPassword(ctx context.Context, name string, pw roster.Secret) (*roster.User, error) {
+// checkPassword signs a user in with its name and password: a local
+// user (provider "" or "local"), or a user of a directory of the config.
+// It refuses always in the same words; past the brute-force limits it
+// refuses before looking, with 429. It returns the user and the sign-in
+// method, as sessions and the audit log name it.
+func (s *Server) checkPassword(ctx context.Context, provider, name string, pw roster.Secret) (*roster.User, string, error) {
+	var dir *Directory
+	switch provider {
+	case "", "local":
+		provider = "local"
+	default:
+		if dir = s.directories[provider]; dir == nil {
+			return nil, "", roster.Invalid(roster.FieldError{Field: "provider", Message: fmt.Sprintf("no directory %q: local or a directory of the config (GET /api/v1/auth/providers)", clip(provider))})
+		}
+	}
+	method := "password"
+	if dir != nil {
+		method = "ldap:" + dir.Name
+	}
 	cl := clientFrom(ctx)
 	name = strings.ToLower(name)
 	now := s.now()
 	window := now.Truncate(signInWindow)
 	addr := addressKey(cl.addr)
-	keys := []string{"account:local:" + name, "address:" + addr, "account_address:local:" + name + "|" + addr}
+	account := provider + ":" + name
+	if dir != nil {
+		account = "ldap:" + account
+	}
+	keys := []string{"account:" + account, "address:" + addr, "account_address:" + account + "|" + addr}
 	counts, err := s.store.SignInFailures(ctx, window, keys...)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if counts[keys[0]] >= maxFailsAccount || counts[keys[1]] >= maxFailsAddress || counts[keys[2]] >= maxFailsAccountAddr {
-		s.auditSignIn(ctx, roster.AuditDenied, nil, name, cl, "too many failed sign-ins")
-		return nil, &tooMany{wait: window.Add(signInWindow).Sub(now),
+		s.auditSignIn(ctx, roster.AuditDenied, nil, name, method, cl, "too many failed sign-ins")
+		return nil, "", &tooMany{wait: window.Add(signInWindow).Sub(now),
 			err: roster.Errorf(roster.ETOOMANY, "too many failed sign-ins: try again later")}
 	}
-	// The KDF takes memory and a core: a bounded number run at once.
+	// The KDF takes memory and a core, a directory's bind a connection:
+	// a bounded number run at once.
 	wait := time.NewTimer(kdfWait)
 	defer wait.Stop()
 	select {
 	case s.kdf <- struct{}{}:
 		defer func() { <-s.kdf }()
 	case <-wait.C:
-		return nil, &tooMany{wait: time.Second, err: roster.Errorf(roster.ETOOMANY, "too many sign-ins at once: try again")}
+		return nil, "", &tooMany{wait: time.Second, err: roster.Errorf(roster.ETOOMANY, "too many sign-ins at once: try again")}
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, "", ctx.Err()
 	}
-	u, err := s.store.User(ctx, name)
-	if err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
-		return nil, err
-	}
-	stored := ""
-	if u != nil && u.Source == roster.UserLocal {
-		stored = u.PasswordHash.Reveal()
-	}
-	// An unknown user, an external one or one without a password costs
-	// a verification as well (Verify of "" does a dummy one): the time
-	// taken does not tell which names exist.
-	match, err := password.Verify(pw, stored)
-	if err != nil {
-		s.log.Error("a stored password hash is malformed", "user", u.Name, "err", err)
-		match = false
-	}
-	if !match || u.Disabled {
+	fail := func(u *roster.User, reason string) (*roster.User, string, error) {
 		if err := s.store.AddSignInFailure(context.WithoutCancel(ctx), window, keys...); err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		s.auditSignIn(ctx, roster.AuditDenied, u, name, cl, "wrong name or password, or user disabled")
-		return nil, errSignInFailed
+		s.auditSignIn(ctx, roster.AuditDenied, u, name, method, cl, reason)
+		return nil, "", errSignInFailed
 	}
-	if password.NeedsRehash(stored, password.Default) {
-		if h, err := password.Hash(pw); err == nil {
-			hs := roster.Secret(h)
-			if _, err := s.store.UpdateUser(ctx, u.ID, roster.UserUpdate{PasswordHash: &hs}); err != nil {
-				s.log.Warn("rehashing a password failed", "user", u.Name, "err", err)
+	var u *roster.User
+	if dir != nil {
+		id, err := dir.Auth.Authenticate(ctx, name, pw)
+		switch {
+		case roster.ErrorCode(err) == roster.EUNAUTHORIZED:
+			return fail(nil, "wrong name or password")
+		case err != nil:
+			// The directory is down or refuses Roster: nobody gets in,
+			// and it is not the person's failure.
+			s.auditSignIn(ctx, roster.AuditFailed, nil, name, method, cl, roster.ErrorMessage(err))
+			if roster.ErrorCode(err) == roster.EUNAVAILABLE {
+				return nil, "", roster.Errorf(roster.EUNAVAILABLE, "%s: sign in later, or as a local user", roster.ErrorMessage(err))
+			}
+			return nil, "", err
+		}
+		if u, err = s.signInExternal(ctx, id, dir.Teams); err != nil {
+			s.auditSignIn(ctx, roster.AuditDenied, nil, name, method, cl, roster.ErrorMessage(err))
+			return nil, "", err
+		}
+		if u.Disabled {
+			return fail(u, "user disabled")
+		}
+	} else {
+		u, err = s.store.User(ctx, name)
+		if err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+			return nil, "", err
+		}
+		stored := ""
+		if u != nil && u.Source == roster.UserLocal {
+			stored = u.PasswordHash.Reveal()
+		}
+		// An unknown user, an external one or one without a password
+		// costs a verification as well (Verify of "" does a dummy one):
+		// the time taken does not tell which names exist.
+		match, err := password.Verify(pw, stored)
+		if err != nil {
+			s.log.Error("a stored password hash is malformed", "user", u.Name, "err", err)
+			match = false
+		}
+		if !match || u.Disabled {
+			return fail(u, "wrong name or password, or user disabled")
+		}
+		if password.NeedsRehash(stored, password.Default) {
+			if h, err := password.Hash(pw); err == nil {
+				hs := roster.Secret(h)
+				if _, err := s.store.UpdateUser(ctx, u.ID, roster.UserUpdate{PasswordHash: &hs}); err != nil {
+					s.log.Warn("rehashing a password failed", "user", u.Name, "err", err)
+				}
 			}
 		}
 	}
 	if err := s.store.RecordSignIn(ctx, u.ID, now); err != nil {
 		s.log.Warn("recording a sign-in failed", "user", u.Name, "err", err)
 	}
-	s.auditSignIn(ctx, roster.AuditAllowed, u, name, cl, "")
-	return u, nil
+	s.auditSignIn(ctx, roster.AuditAllowed, u, name, method, cl, "")
+	return u, method, nil
 }
 
 // Login implements StrictServerInterface.
 func (s *Server) Login(ctx context.Context, req LoginRequestObject) (LoginResponseObject, error) {
-	u, err := s.checkPassword(ctx, req.Body.Name, roster.Secret(deref(req.Body.Password)))
+	u, method, err := s.checkPassword(ctx, deref(req.Body.Provider), req.Body.Name, roster.Secret(deref(req.Body.Password)))
 	if err != nil {
 		return nil, err
 	}
+	me, cookie, err := s.startSession(ctx, u, method)
+	if err != nil {
+		return nil, err
+	}
+	return Login200JSONResponse{Body: me, Headers: Login200ResponseHeaders{SetCookie: &cookie}}, nil
+}
+
+// startSession starts a session of u, signed in by method, and returns
+// what GET /me says of it and its Set-Cookie value.
+func (s *Server) startSession(ctx context.Context, u *roster.User, method string) (Me, string, error) {
 	cl, now := clientFrom(ctx), s.now()
 	value, hash := roster.NewSessionValue()
 	csrf := roster.SessionCSRFToken(value)
-	ss := &roster.Session{UserID: u.ID, CSRFHash: roster.HashToken(csrf), Method: "password", Address: cl.addr,
+	ss := &roster.Session{UserID: u.ID, CSRFHash: roster.HashToken(csrf), Method: method, Address: cl.addr,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMaxAge)}
 	if err := s.store.CreateSession(ctx, ss, hash); err != nil {
-		return nil, err
+		return Me{}, "", err
 	}
 	out := userOut(u)
 	cookie := sessionCookie(cl.tls, value, s.sessionMaxAge)
-	return Login200JSONResponse{
-		Body:    Me{Method: MeMethodSession, User: &out, CsrfToken: ptr(csrf.Reveal()), ExpiresAt: &ss.ExpiresAt},
-		Headers: Login200ResponseHeaders{SetCookie: &cookie},
-	}, nil
+	return Me{Method: MeMethodSession, User: &out, CsrfToken: ptr(csrf.Reveal()), ExpiresAt: &ss.ExpiresAt}, cookie, nil
 }
 
 // CreateLoginToken implements StrictServerInterface.
 func (s *Server) CreateLoginToken(ctx context.Context, req CreateLoginTokenRequestObject) (CreateLoginTokenResponseObject, error) {
-	u, err := s.checkPassword(ctx, req.Body.Name, roster.Secret(deref(req.Body.Password)))
+	u, method, err := s.checkPassword(ctx, deref(req.Body.Provider), req.Body.Name, roster.Secret(deref(req.Body.Password)))
 	if err != nil {
 		return nil, err
 	}
+	return s.loginToken(ctx, u, method)
+}
+
+// loginToken makes a token of u's for the command line, signed in by
+// method.
+func (s *Server) loginToken(ctx context.Context, u *roster.User, method string) (CreateLoginTokenResponseObject, error) {
 	ttl := s.sessionMaxAge
 	if s.tokenMaxTTL > 0 && s.tokenMaxTTL < ttl {
 		ttl = s.tokenMaxTTL
@@ -306,7 +386,7 @@ func (s *Server) CreateLoginToken(ctx context.Context, req CreateLoginTokenReque
 	}
 	e := &roster.AuditEvent{Actor: u.Name, Action: "token.create", Outcome: roster.AuditAllowed, TargetType: "token", TargetID: tok.ID, TargetName: tok.Name,
 		Details: TokenAuditDetails(tok)}
-	e.Details["actor_user"], e.Details["actor_user_id"], e.Details["actor_method"] = u.Name, u.ID, "password"
+	e.Details["actor_user"], e.Details["actor_user_id"], e.Details["actor_method"] = u.Name, u.ID, method
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("writing an audit record failed", "action", e.Action, "err", err)
 	}
@@ -333,9 +413,9 @@ func loginTokenName(user, suffix string) string {
 }
 
 // auditSignIn records a sign-in, allowed or refused (refusals aggregate).
-func (s *Server) auditSignIn(ctx context.Context, outcome roster.AuditOutcome, u *roster.User, name string, cl client, reason string) {
+func (s *Server) auditSignIn(ctx context.Context, outcome roster.AuditOutcome, u *roster.User, name, method string, cl client, reason string) {
 	e := &roster.AuditEvent{Actor: name, Action: "auth.sign_in", Outcome: outcome, TargetType: "user", TargetName: clip(name),
-		Reason: reason, Details: map[string]string{"method": "password", "address": cl.addr}}
+		Reason: reason, Details: map[string]string{"method": method, "address": cl.addr}}
 	if u != nil {
 		e.TargetID = u.ID
 		e.Details["actor_user"], e.Details["actor_user_id"] = u.Name, u.ID
@@ -397,4 +477,19 @@ func (s *Server) GetMe(ctx context.Context, _ GetMeRequestObject) (GetMeResponse
 		out.ExpiresAt = &c.session.ExpiresAt
 	}
 	return out, nil
+}
+
+// constantTimeEqual compares two strings a caller sent and Roster keeps
+// in time that does not tell where they differ.
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

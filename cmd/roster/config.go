@@ -120,6 +120,14 @@ type Config struct {
 	VaultKVMount      string `yaml:"vault_kv_mount"`
 	VaultKVPrefix     string `yaml:"vault_kv_prefix"`
 	VaultSSHMount     string `yaml:"vault_ssh_mount"`
+
+	// PublicURL is Roster's URL as browsers reach it (behind a proxy,
+	// the proxy's): OpenID Connect providers send browsers back to it.
+	PublicURL string `yaml:"public_url"`
+	// LDAP and OIDC are the directories and identity providers users
+	// sign in with (config file only; README "Signing in").
+	LDAP []ldapSetting `yaml:"ldap"`
+	OIDC []oidcSetting `yaml:"oidc"`
 }
 
 // setting binds one Config field to its flag, environment variable and
@@ -300,6 +308,7 @@ func (c *Config) settings() []setting {
 		{"token-max-ttl", "ROSTER_TOKEN_MAX_TTL", "longest lifetime of a new API token, and that of tokens made without one (0: no bound, no expiry)", &c.TokenMaxTTL},
 		{"session-idle-timeout", "ROSTER_SESSION_IDLE_TIMEOUT", "end a sign-in session unused this long", &c.SessionIdleTimeout},
 		{"session-max-age", "ROSTER_SESSION_MAX_AGE", "end a sign-in session this long after sign-in, however active", &c.SessionMaxAge},
+		{"public-url", "ROSTER_PUBLIC_URL", "Roster's URL as browsers reach it, e.g. https://roster.example:8443 (needed with OpenID Connect sign-in)", &c.PublicURL},
 		{"expression-value-bytes", "ROSTER_EXPRESSION_VALUE_BYTES", "largest value an expression may build", &c.ExpressionValueBytes},
 		{"expression-host-bytes", "ROSTER_EXPRESSION_HOST_BYTES", "largest constructed output (composed vars, groups) of one host", &c.ExpressionHostBytes},
 		{"expression-sync-bytes", "ROSTER_EXPRESSION_SYNC_BYTES", "largest constructed output of one sync", &c.ExpressionSyncBytes},
@@ -477,6 +486,9 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	}
 	if err := c.validateAudit(); err != nil {
 		return c, err
+	}
+	if err := c.validateSignIn(); err != nil {
+		return c, fmt.Errorf("sign-in: %w", err)
 	}
 	if err := c.expressionLimits().Validate(); err != nil {
 		return c, fmt.Errorf("expression limits: %w", err)

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -108,20 +109,28 @@ func promptPassword(cmd *cobra.Command, name string) (string, error) {
 }
 
 func newLoginCommand() *cobra.Command {
-	var server, name, passwordFile, ca, clientCert, clientKey string
+	var server, name, passwordFile, ca, clientCert, clientKey, provider, sso string
 	cmd := &cobra.Command{
-		Use:   "login [--context NAME] [--server URL] [--user NAME] [--password-file FILE|-]",
-		Short: "Sign in as a local user and keep a short-lived token of yours in a context",
-		Long: `Signs in to Roster with a local user's name and password and keeps the
-token the server gives in the context (--context, ROSTER_CONTEXT, the current
-context, else "default"): in the context's token file if it names one, else in
-the contexts file, both readable by you only. The token acts as you, with what
-your role bindings and teams allow, and ends at the server's session age
-(--session-max-age, 12h by default), when you are disabled, or with roster
-logout. The password is asked on the terminal, or read from --password-file;
-never from a flag.`,
+		Use:   "login [--context NAME] [--server URL] [--user NAME] [--provider DIRECTORY | --sso PROVIDER]",
+		Short: "Sign in and keep a short-lived token of yours in a context",
+		Long: `Signs in to Roster and keeps the token the server gives in the context
+(--context, ROSTER_CONTEXT, the current context, else "default"): in the
+context's token file if it names one, else in the contexts file, both readable
+by you only. The token acts as you, with what your role bindings and teams
+allow, and ends at the server's session age (--session-max-age, 12h by
+default), when you are disabled, or with roster logout.
+
+With a name and password: a local user's, or with --provider a user of an
+LDAP / Active Directory server of the server's config. The password is asked on
+the terminal, or read from --password-file; never from a flag.
+
+With --sso PROVIDER: through an OpenID Connect provider, in a browser. The
+command prints a link and a code; open the link anywhere, sign in, check the
+code and approve; the command waits for it (10 minutes at most).`,
 		Example: `  roster login --server https://roster.example:8443 --user alice
   roster login --context prod --user alice --password-file - < alice.pw
+  roster login --provider corp-ad --user alice
+  roster login --sso corp
   roster inventory list
   roster logout`,
 		Args: cobra.NoArgs,
@@ -155,31 +164,57 @@ never from a flag.`,
 					*kv.dst = kv.v
 				}
 			}
-			if name == "" {
-				u, err := user.Current()
-				if err != nil {
-					return errors.New("give --user NAME")
-				}
-				name = strings.ToLower(u.Username)
-			}
-			var pw string
-			if passwordFile != "" {
-				pw, err = readPassword(cmd, passwordFile)
-			} else {
-				pw, err = promptPassword(cmd, name)
-			}
-			if err != nil {
-				return err
-			}
 			anon, err := client.NewWithTLS(c.Server, "", contextTLS(c, path))
 			if err != nil {
 				return err
 			}
-			r, err := client.Decode[client.TokenCreated](anon.CreateLoginToken(cmd.Context(), client.Login{Name: name, Password: &pw}))
-			if err != nil {
-				return err
+			var tok client.TokenCreated
+			if sso != "" {
+				if provider != "" || passwordFile != "" || name != "" {
+					return errors.New("--sso signs in through the browser: no --user, --provider or --password-file with it")
+				}
+				if tok, err = deviceSignIn(cmd, anon, sso); err != nil {
+					return err
+				}
+				// Who approved it: the token says.
+				mine, err := client.NewWithTLS(c.Server, roster.Secret(tok.Value), contextTLS(c, path))
+				if err != nil {
+					return err
+				}
+				me, err := client.Decode[client.Me](mine.GetMe(cmd.Context()))
+				if err != nil {
+					return err
+				}
+				if name = "you"; me.Value.User != nil {
+					name = me.Value.User.Name
+				}
+			} else {
+				if name == "" {
+					u, err := user.Current()
+					if err != nil {
+						return errors.New("give --user NAME")
+					}
+					name = strings.ToLower(u.Username)
+				}
+				var pw string
+				if passwordFile != "" {
+					pw, err = readPassword(cmd, passwordFile)
+				} else {
+					pw, err = promptPassword(cmd, name)
+				}
+				if err != nil {
+					return err
+				}
+				body := client.Login{Name: name, Password: &pw}
+				if provider != "" {
+					body.Provider = &provider
+				}
+				r, err := client.Decode[client.TokenCreated](anon.CreateLoginToken(cmd.Context(), body))
+				if err != nil {
+					return err
+				}
+				tok = r.Value
 			}
-			tok := r.Value
 			if file := contextTokenFile(c, path); file != "" {
 				if err := writeSecretFile(file, []byte(tok.Value+"\n")); err != nil {
 					return fmt.Errorf("write the token file: %w", err)
@@ -210,11 +245,45 @@ never from a flag.`,
 	fs.StringVar(&server, "server", "", "Roster's base URL, kept in the context (needed for a new context)")
 	fs.StringVar(&name, "user", "", "your Roster user name (default: your login name)")
 	fs.StringVar(&passwordFile, "password-file", "", "a file holding the password on its first line (- for stdin; default: ask on the terminal)")
+	fs.StringVar(&provider, "provider", "", "the LDAP / Active Directory server of the server's config that checks the password (default: a local user)")
+	fs.StringVar(&sso, "sso", "", "sign in with this OpenID Connect provider of the server's config, in a browser")
 	fs.StringVar(&ca, "ca", "", "PEM file of the CA that signs Roster's certificate, kept in the context")
 	fs.StringVar(&clientCert, "client-cert", "", "PEM file of a TLS client certificate, kept in the context")
 	fs.StringVar(&clientKey, "client-key", "", "PEM file of the client certificate's key, kept in the context")
 	cmd.RegisterFlagCompletionFunc("context", completeContexts)
 	return cmd
+}
+
+// deviceSignIn signs the command line in through the browser: it starts
+// a device sign-in, shows the person where to approve it, and polls until
+// it is approved, denied or over.
+func deviceSignIn(cmd *cobra.Command, c *client.Client, provider string) (client.TokenCreated, error) {
+	ctx := cmd.Context()
+	start, err := client.Decode[client.DeviceSignIn](c.StartDeviceSignIn(ctx, client.DeviceSignInStart{Provider: provider}))
+	if err != nil {
+		return client.TokenCreated{}, err
+	}
+	d := start.Value
+	fmt.Fprintf(cmd.ErrOrStderr(), "Open %s in a browser, sign in and approve the code %s\n(or open %s and type the code). Waiting...\n", d.VerificationUriComplete, d.UserCode, d.VerificationUri)
+	every := time.Duration(max(d.Interval, 1)) * time.Second
+	deadline := time.Now().Add(time.Duration(d.ExpiresIn) * time.Second)
+	for {
+		select {
+		case <-ctx.Done():
+			return client.TokenCreated{}, ctx.Err()
+		case <-time.After(every):
+		}
+		r, err := client.Decode[client.TokenCreated](c.FinishDeviceSignIn(ctx, client.DeviceSignInPoll{DeviceCode: d.DeviceCode}))
+		if err != nil {
+			return client.TokenCreated{}, err
+		}
+		if r.Status == http.StatusCreated {
+			return r.Value, nil
+		}
+		if time.Now().After(deadline) {
+			return client.TokenCreated{}, errors.New("the sign-in was not approved in time: run roster login again")
+		}
+	}
 }
 
 func newLogoutCommand() *cobra.Command {

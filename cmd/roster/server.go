@@ -243,7 +243,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.Queue.Start(ctx, m.Engine); err != nil {
 		return err
 	}
-	m.api = api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
+	dirs, oidcProviders, err := m.Config.signInProviders()
+	if err != nil {
+		return fmt.Errorf("sign-in: %w", err)
+	}
+	m.api = api.NewServer(api.Config{Directories: dirs, OIDC: oidcProviders, PublicURL: m.Config.PublicURL,Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
 		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir, TokenMaxTTL: time.Duration(m.Config.TokenMaxTTL),
 		SessionIdleTimeout: time.Duration(m.Config.SessionIdleTimeout), SessionMaxAge: time.Duration(m.Config.SessionMaxAge),
 		Admission:                api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)},

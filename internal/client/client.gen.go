@@ -110,6 +110,21 @@ func (e CredentialType) Valid() bool {
 	}
 }
 
+// Defines values for DeviceSignInPendingStatus.
+const (
+	DeviceSignInPendingStatusPending DeviceSignInPendingStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DeviceSignInPendingStatus enum.
+func (e DeviceSignInPendingStatus) Valid() bool {
+	switch e {
+	case DeviceSignInPendingStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeMethod.
 const (
 	MeMethodSession MeMethod = "session"
@@ -296,6 +311,27 @@ func (e ScopeResultStatus) Valid() bool {
 	case ScopeResultStatusPending:
 		return true
 	case ScopeResultStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderKind.
+const (
+	SignInProviderKindLdap  SignInProviderKind = "ldap"
+	SignInProviderKindLocal SignInProviderKind = "local"
+	SignInProviderKindOidc  SignInProviderKind = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderKind enum.
+func (e SignInProviderKind) Valid() bool {
+	switch e {
+	case SignInProviderKindLdap:
+		return true
+	case SignInProviderKindLocal:
+		return true
+	case SignInProviderKindOidc:
 		return true
 	default:
 		return false
@@ -690,6 +726,43 @@ type CredentialUpdate struct {
 	Name *Name `json:"name,omitempty"`
 }
 
+// DeviceSignIn defines model for DeviceSignIn.
+type DeviceSignIn struct {
+	// DeviceCode The command line's secret: poll with it.
+	DeviceCode string `json:"device_code"`
+
+	// ExpiresIn Seconds until the sign-in ends unapproved.
+	ExpiresIn int `json:"expires_in"`
+
+	// Interval Seconds to wait between polls.
+	Interval int `json:"interval"`
+
+	// UserCode What the person checks in the browser, e.g. `WDJB-MJHT`.
+	UserCode                string `json:"user_code"`
+	VerificationUri         string `json:"verification_uri"`
+	VerificationUriComplete string `json:"verification_uri_complete"`
+}
+
+// DeviceSignInPending defines model for DeviceSignInPending.
+type DeviceSignInPending struct {
+	Interval int                       `json:"interval"`
+	Status   DeviceSignInPendingStatus `json:"status"`
+}
+
+// DeviceSignInPendingStatus defines model for DeviceSignInPending.Status.
+type DeviceSignInPendingStatus string
+
+// DeviceSignInPoll defines model for DeviceSignInPoll.
+type DeviceSignInPoll struct {
+	DeviceCode string `json:"device_code"`
+}
+
+// DeviceSignInStart defines model for DeviceSignInStart.
+type DeviceSignInStart struct {
+	// Provider The OpenID Connect provider the person signs in with.
+	Provider string `json:"provider"`
+}
+
 // Duration A duration such as `30s`, `10m`, `1h`.
 //
 // Example: 30s
@@ -913,6 +986,9 @@ type Login struct {
 	// Name The user's sign-in name.
 	Name     string  `json:"name"`
 	Password *string `json:"password,omitempty"`
+
+	// Provider Where the name and password are checked: `local` (the default) or the name of an LDAP / Active Directory server of the config (see GET /api/v1/auth/providers).
+	Provider *string `json:"provider,omitempty"`
 }
 
 // Me defines model for Me.
@@ -1105,6 +1181,26 @@ type ScopeResult struct {
 
 // ScopeResultStatus defines model for ScopeResult.Status.
 type ScopeResultStatus string
+
+// SignInProvider defines model for SignInProvider.
+type SignInProvider struct {
+	// Kind `local` and `ldap` take a name and password (POST /api/v1/auth/login with `provider`); `oidc` signs in through the browser.
+	Kind SignInProviderKind `json:"kind"`
+
+	// Name `local`, or the provider's name in the config.
+	Name string `json:"name"`
+
+	// StartUrl An OpenID Connect provider's sign-in start (GET it in a browser).
+	StartUrl *string `json:"start_url,omitempty"`
+}
+
+// SignInProviderKind `local` and `ldap` take a name and password (POST /api/v1/auth/login with `provider`); `oidc` signs in through the browser.
+type SignInProviderKind string
+
+// SignInProviderList defines model for SignInProviderList.
+type SignInProviderList struct {
+	Items []SignInProvider `json:"items"`
+}
 
 // SignRequest defines model for SignRequest.
 type SignRequest struct {
@@ -1649,6 +1745,20 @@ type ListAuditEventsParams struct {
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// FinishOIDCSignInParams defines parameters for FinishOIDCSignIn.
+type FinishOIDCSignInParams struct {
+	Code             *string `form:"code,omitempty" json:"code,omitempty"`
+	State            *string `form:"state,omitempty" json:"state,omitempty"`
+	Error            *string `form:"error,omitempty" json:"error,omitempty"`
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+}
+
+// StartOIDCSignInParams defines parameters for StartOIDCSignIn.
+type StartOIDCSignInParams struct {
+	// ReturnTo Where to go once signed in, a path of this server (default `/api/v1/me`).
+	ReturnTo *string `form:"return_to,omitempty" json:"return_to,omitempty"`
+}
+
 // ListGrantsParams defines parameters for ListGrants.
 type ListGrantsParams struct {
 	// Token A token's id or name.
@@ -1807,6 +1917,12 @@ type ListWebhookDeliveriesParams struct {
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// StartDeviceSignInJSONRequestBody defines body for StartDeviceSignIn for application/json ContentType.
+type StartDeviceSignInJSONRequestBody = DeviceSignInStart
+
+// FinishDeviceSignInJSONRequestBody defines body for FinishDeviceSignIn for application/json ContentType.
+type FinishDeviceSignInJSONRequestBody = DeviceSignInPoll
 
 // LoginJSONRequestBody defines body for Login for application/json ContentType.
 type LoginJSONRequestBody = Login
@@ -2081,6 +2197,38 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/audit (the `ListAuditEvents` operationId).
 	ListAuditEvents(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// StartDeviceSignInWithBody Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+	//
+	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/auth/device (the `StartDeviceSignIn` operationId).
+	StartDeviceSignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartDeviceSignIn Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+	//
+	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/auth/device (the `StartDeviceSignIn` operationId).
+	StartDeviceSignIn(ctx context.Context, body StartDeviceSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FinishDeviceSignInWithBody Poll a device sign-in; once approved, answers a token of the user's (once).
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/auth/device/token (the `FinishDeviceSignIn` operationId).
+	FinishDeviceSignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FinishDeviceSignIn Poll a device sign-in; once approved, answers a token of the user's (once).
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/auth/device/token (the `FinishDeviceSignIn` operationId).
+	FinishDeviceSignIn(ctx context.Context, body FinishDeviceSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// LoginWithBody Sign in with a local user's name and password, starting a session.
 	//
 	// Answers a session cookie (HttpOnly, SameSite=Lax, Secure over TLS) and the session's CSRF token. Every failure is the same 401, whether the user exists or not, is disabled, or has no password. Failed sign-ins are limited per account, per address and per account and address (counted by every node in the database): past the limit, 429 with `Retry-After` until the window ends, even with the right password.
@@ -2105,6 +2253,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/auth/logout (the `Logout` operationId).
 	Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// FinishOIDCSignIn Where an OpenID Connect provider sends the browser back; starts the session.
+	//
+	// The state must be the one this browser's sign-in cookie holds, and is used once. The user is the one linked to the provider's subject, else made (or linked) on this first sign-in; its teams are set from the groups claim by the provider's team mappings.
+	//
+	// Corresponds with GET /api/v1/auth/oidc/{provider}/callback (the `FinishOIDCSignIn` operationId).
+	FinishOIDCSignIn(ctx context.Context, provider string, params *FinishOIDCSignInParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// StartOIDCSignIn Send the browser to an OpenID Connect provider to sign in (authorization code flow with PKCE).
+	//
+	// Answers a redirect to the provider and a short-lived cookie that binds the sign-in to this browser. After the provider, the browser comes back to `.../callback`, which starts a session and sends it to `return_to`.
+	//
+	// Corresponds with GET /api/v1/auth/oidc/{provider}/start (the `StartOIDCSignIn` operationId).
+	StartOIDCSignIn(ctx context.Context, provider string, params *StartOIDCSignInParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSignInProviders The ways to sign in to this server (local, LDAP directories, OpenID Connect providers).
+	//
+	// Corresponds with GET /api/v1/auth/providers (the `ListSignInProviders` operationId).
+	ListSignInProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateLoginTokenWithBody Sign in with a local user's name and password, for a token of the user's (`roster login`).
 	//
@@ -2800,6 +2967,78 @@ func (c *APIClient) ListAuditEvents(ctx context.Context, params *ListAuditEvents
 	return c.Client.Do(req)
 }
 
+// StartDeviceSignInWithBody Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+//
+// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/auth/device (the `StartDeviceSignIn` operationId).
+func (c *APIClient) StartDeviceSignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartDeviceSignInRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartDeviceSignIn Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+//
+// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/auth/device (the `StartDeviceSignIn` operationId).
+func (c *APIClient) StartDeviceSignIn(ctx context.Context, body StartDeviceSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartDeviceSignInRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FinishDeviceSignInWithBody Poll a device sign-in; once approved, answers a token of the user's (once).
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/auth/device/token (the `FinishDeviceSignIn` operationId).
+func (c *APIClient) FinishDeviceSignInWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFinishDeviceSignInRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FinishDeviceSignIn Poll a device sign-in; once approved, answers a token of the user's (once).
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/auth/device/token (the `FinishDeviceSignIn` operationId).
+func (c *APIClient) FinishDeviceSignIn(ctx context.Context, body FinishDeviceSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFinishDeviceSignInRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // LoginWithBody Sign in with a local user's name and password, starting a session.
 //
 // Answers a session cookie (HttpOnly, SameSite=Lax, Secure over TLS) and the session's CSRF token. Every failure is the same 401, whether the user exists or not, is disabled, or has no password. Failed sign-ins are limited per account, per address and per account and address (counted by every node in the database): past the limit, 429 with `Retry-After` until the window ends, even with the right password.
@@ -2845,6 +3084,55 @@ func (c *APIClient) Login(ctx context.Context, body LoginJSONRequestBody, reqEdi
 // Corresponds with POST /api/v1/auth/logout (the `Logout` operationId).
 func (c *APIClient) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewLogoutRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// FinishOIDCSignIn Where an OpenID Connect provider sends the browser back; starts the session.
+//
+// The state must be the one this browser's sign-in cookie holds, and is used once. The user is the one linked to the provider's subject, else made (or linked) on this first sign-in; its teams are set from the groups claim by the provider's team mappings.
+//
+// Corresponds with GET /api/v1/auth/oidc/{provider}/callback (the `FinishOIDCSignIn` operationId).
+func (c *APIClient) FinishOIDCSignIn(ctx context.Context, provider string, params *FinishOIDCSignInParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewFinishOIDCSignInRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// StartOIDCSignIn Send the browser to an OpenID Connect provider to sign in (authorization code flow with PKCE).
+//
+// Answers a redirect to the provider and a short-lived cookie that binds the sign-in to this browser. After the provider, the browser comes back to `.../callback`, which starts a session and sends it to `return_to`.
+//
+// Corresponds with GET /api/v1/auth/oidc/{provider}/start (the `StartOIDCSignIn` operationId).
+func (c *APIClient) StartOIDCSignIn(ctx context.Context, provider string, params *StartOIDCSignInParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewStartOIDCSignInRequest(c.Server, provider, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSignInProviders The ways to sign in to this server (local, LDAP directories, OpenID Connect providers).
+//
+// Corresponds with GET /api/v1/auth/providers (the `ListSignInProviders` operationId).
+func (c *APIClient) ListSignInProviders(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSignInProvidersRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -4485,6 +4773,86 @@ func NewListAuditEventsRequest(server string, params *ListAuditEventsParams) (*h
 	return req, nil
 }
 
+// NewStartDeviceSignInRequest calls the generic StartDeviceSignIn builder with application/json body
+func NewStartDeviceSignInRequest(server string, body StartDeviceSignInJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewStartDeviceSignInRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewStartDeviceSignInRequestWithBody constructs an http.Request for the StartDeviceSignIn method, with any body, and a specified content type
+func NewStartDeviceSignInRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/device")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewFinishDeviceSignInRequest calls the generic FinishDeviceSignIn builder with application/json body
+func NewFinishDeviceSignInRequest(server string, body FinishDeviceSignInJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewFinishDeviceSignInRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewFinishDeviceSignInRequestWithBody constructs an http.Request for the FinishDeviceSignIn method, with any body, and a specified content type
+func NewFinishDeviceSignInRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/device/token")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewLoginRequest calls the generic Login builder with application/json body
 func NewLoginRequest(server string, body LoginJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4545,6 +4913,191 @@ func NewLogoutRequest(server string) (*http.Request, error) {
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewFinishOIDCSignInRequest constructs an http.Request for the FinishOIDCSignIn method
+func NewFinishOIDCSignInRequest(server string, provider string, params *FinishOIDCSignInParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/oidc/%s/callback", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Code != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "code", *params.Code, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Error != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error", *params.Error, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ErrorDescription != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "error_description", *params.ErrorDescription, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewStartOIDCSignInRequest constructs an http.Request for the StartOIDCSignIn method
+func NewStartOIDCSignInRequest(server string, provider string, params *StartOIDCSignInParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "provider", provider, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/oidc/%s/start", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.ReturnTo != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "return_to", *params.ReturnTo, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListSignInProvidersRequest constructs an http.Request for the ListSignInProviders method
+func NewListSignInProvidersRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/providers")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -7448,6 +8001,38 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/audit (the `ListAuditEvents` operationId).
 	ListAuditEventsWithResponse(ctx context.Context, params *ListAuditEventsParams, reqEditors ...RequestEditorFn) (*ListAuditEventsResponse, error)
 
+	// StartDeviceSignInWithBodyWithResponse Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+	//
+	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/device (the `StartDeviceSignIn` operationId).
+	StartDeviceSignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartDeviceSignInResponse, error)
+
+	// StartDeviceSignInWithResponse Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+	//
+	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/device (the `StartDeviceSignIn` operationId).
+	StartDeviceSignInWithResponse(ctx context.Context, body StartDeviceSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*StartDeviceSignInResponse, error)
+
+	// FinishDeviceSignInWithBodyWithResponse Poll a device sign-in; once approved, answers a token of the user's (once).
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/device/token (the `FinishDeviceSignIn` operationId).
+	FinishDeviceSignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FinishDeviceSignInResponse, error)
+
+	// FinishDeviceSignInWithResponse Poll a device sign-in; once approved, answers a token of the user's (once).
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/device/token (the `FinishDeviceSignIn` operationId).
+	FinishDeviceSignInWithResponse(ctx context.Context, body FinishDeviceSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*FinishDeviceSignInResponse, error)
+
 	// LoginWithBodyWithResponse Sign in with a local user's name and password, starting a session.
 	//
 	// Answers a session cookie (HttpOnly, SameSite=Lax, Secure over TLS) and the session's CSRF token. Every failure is the same 401, whether the user exists or not, is disabled, or has no password. Failed sign-ins are limited per account, per address and per account and address (counted by every node in the database): past the limit, 429 with `Retry-After` until the window ends, even with the right password.
@@ -7474,6 +8059,31 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/auth/logout (the `Logout` operationId).
 	LogoutWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*LogoutResponse, error)
+
+	// FinishOIDCSignInWithResponse Where an OpenID Connect provider sends the browser back; starts the session.
+	//
+	// The state must be the one this browser's sign-in cookie holds, and is used once. The user is the one linked to the provider's subject, else made (or linked) on this first sign-in; its teams are set from the groups claim by the provider's team mappings.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/oidc/{provider}/callback (the `FinishOIDCSignIn` operationId).
+	FinishOIDCSignInWithResponse(ctx context.Context, provider string, params *FinishOIDCSignInParams, reqEditors ...RequestEditorFn) (*FinishOIDCSignInResponse, error)
+
+	// StartOIDCSignInWithResponse Send the browser to an OpenID Connect provider to sign in (authorization code flow with PKCE).
+	//
+	// Answers a redirect to the provider and a short-lived cookie that binds the sign-in to this browser. After the provider, the browser comes back to `.../callback`, which starts a session and sends it to `return_to`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/oidc/{provider}/start (the `StartOIDCSignIn` operationId).
+	StartOIDCSignInWithResponse(ctx context.Context, provider string, params *StartOIDCSignInParams, reqEditors ...RequestEditorFn) (*StartOIDCSignInResponse, error)
+
+	// ListSignInProvidersWithResponse The ways to sign in to this server (local, LDAP directories, OpenID Connect providers).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/auth/providers (the `ListSignInProviders` operationId).
+	ListSignInProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSignInProvidersResponse, error)
 
 	// CreateLoginTokenWithBodyWithResponse Sign in with a local user's name and password, for a token of the user's (`roster login`).
 	//
@@ -8318,6 +8928,179 @@ func (r ListAuditEventsResponse) ContentType() string {
 	return ""
 }
 
+// StartDeviceSignInResponse429Headers the declared response headers of an HTTP 429 response for StartDeviceSignIn
+type StartDeviceSignInResponse429Headers struct {
+	RetryAfter *int
+}
+
+type StartDeviceSignInResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeviceSignIn
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StartDeviceSignInResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r StartDeviceSignInResponse) GetJSON200() *DeviceSignIn {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StartDeviceSignInResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r StartDeviceSignInResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r StartDeviceSignInResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StartDeviceSignInResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r StartDeviceSignInResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartDeviceSignInResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartDeviceSignInResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartDeviceSignInResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// FinishDeviceSignInResponse429Headers the declared response headers of an HTTP 429 response for FinishDeviceSignIn
+type FinishDeviceSignInResponse429Headers struct {
+	RetryAfter *int
+}
+
+type FinishDeviceSignInResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *TokenCreated
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *DeviceSignInPending
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *FinishDeviceSignInResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r FinishDeviceSignInResponse) GetJSON201() *TokenCreated {
+	return r.JSON201
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r FinishDeviceSignInResponse) GetJSON202() *DeviceSignInPending {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r FinishDeviceSignInResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r FinishDeviceSignInResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r FinishDeviceSignInResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r FinishDeviceSignInResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r FinishDeviceSignInResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r FinishDeviceSignInResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r FinishDeviceSignInResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FinishDeviceSignInResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FinishDeviceSignInResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FinishDeviceSignInResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // LoginResponse200Headers the declared response headers of an HTTP 200 response for Login
 type LoginResponse200Headers struct {
 	SetCookie *string
@@ -8339,12 +9122,16 @@ type LoginResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers200 the parsed response headers for an HTTP 200 response
 	Headers200 *LoginResponse200Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -8371,6 +9158,11 @@ func (r LoginResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r LoginResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r LoginResponse) GetApplicationproblemJSON413() *TooLarge {
 	return r.ApplicationproblemJSON413
@@ -8384,6 +9176,11 @@ func (r LoginResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r LoginResponse) GetApplicationproblemJSON429() *TooMany {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r LoginResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -8491,6 +9288,208 @@ func (r LogoutResponse) ContentType() string {
 	return ""
 }
 
+// FinishOIDCSignInResponse302Headers the declared response headers of an HTTP 302 response for FinishOIDCSignIn
+type FinishOIDCSignInResponse302Headers struct {
+	Location  *string
+	SetCookie *string
+}
+
+type FinishOIDCSignInResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *FinishOIDCSignInResponse302Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r FinishOIDCSignInResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r FinishOIDCSignInResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r FinishOIDCSignInResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r FinishOIDCSignInResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r FinishOIDCSignInResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r FinishOIDCSignInResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r FinishOIDCSignInResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r FinishOIDCSignInResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r FinishOIDCSignInResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r FinishOIDCSignInResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// StartOIDCSignInResponse302Headers the declared response headers of an HTTP 302 response for StartOIDCSignIn
+type StartOIDCSignInResponse302Headers struct {
+	Location  *string
+	SetCookie *string
+}
+
+// StartOIDCSignInResponse429Headers the declared response headers of an HTTP 429 response for StartOIDCSignIn
+type StartOIDCSignInResponse429Headers struct {
+	RetryAfter *int
+}
+
+type StartOIDCSignInResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers302 the parsed response headers for an HTTP 302 response
+	Headers302 *StartOIDCSignInResponse302Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *StartOIDCSignInResponse429Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r StartOIDCSignInResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r StartOIDCSignInResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r StartOIDCSignInResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r StartOIDCSignInResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r StartOIDCSignInResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r StartOIDCSignInResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r StartOIDCSignInResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r StartOIDCSignInResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type ListSignInProvidersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *SignInProviderList
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSignInProvidersResponse) GetJSON200() *SignInProviderList {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSignInProvidersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSignInProvidersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSignInProvidersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSignInProvidersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // CreateLoginTokenResponse429Headers the declared response headers of an HTTP 429 response for CreateLoginToken
 type CreateLoginTokenResponse429Headers struct {
 	RetryAfter *int
@@ -8507,12 +9506,16 @@ type CreateLoginTokenResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *TooLarge
 	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
 	ApplicationproblemJSON415 *UnsupportedMediaType
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateLoginTokenResponse429Headers
 }
@@ -8537,6 +9540,11 @@ func (r CreateLoginTokenResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
 }
 
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateLoginTokenResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
 func (r CreateLoginTokenResponse) GetApplicationproblemJSON413() *TooLarge {
 	return r.ApplicationproblemJSON413
@@ -8550,6 +9558,11 @@ func (r CreateLoginTokenResponse) GetApplicationproblemJSON415() *UnsupportedMed
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
 func (r CreateLoginTokenResponse) GetApplicationproblemJSON429() *TooMany {
 	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateLoginTokenResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
 }
 
 // GetBody returns the raw response body bytes
@@ -13884,6 +14897,62 @@ func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, p
 	return ParseListAuditEventsResponse(rsp)
 }
 
+// StartDeviceSignInWithBodyWithResponse Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+//
+// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/device (the `StartDeviceSignIn` operationId).
+func (c *ClientWithResponses) StartDeviceSignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*StartDeviceSignInResponse, error) {
+	rsp, err := c.StartDeviceSignInWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartDeviceSignInResponse(rsp)
+}
+
+// StartDeviceSignInWithResponse Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+//
+// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/device (the `StartDeviceSignIn` operationId).
+func (c *ClientWithResponses) StartDeviceSignInWithResponse(ctx context.Context, body StartDeviceSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*StartDeviceSignInResponse, error) {
+	rsp, err := c.StartDeviceSignIn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartDeviceSignInResponse(rsp)
+}
+
+// FinishDeviceSignInWithBodyWithResponse Poll a device sign-in; once approved, answers a token of the user's (once).
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/device/token (the `FinishDeviceSignIn` operationId).
+func (c *ClientWithResponses) FinishDeviceSignInWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FinishDeviceSignInResponse, error) {
+	rsp, err := c.FinishDeviceSignInWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFinishDeviceSignInResponse(rsp)
+}
+
+// FinishDeviceSignInWithResponse Poll a device sign-in; once approved, answers a token of the user's (once).
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/device/token (the `FinishDeviceSignIn` operationId).
+func (c *ClientWithResponses) FinishDeviceSignInWithResponse(ctx context.Context, body FinishDeviceSignInJSONRequestBody, reqEditors ...RequestEditorFn) (*FinishDeviceSignInResponse, error) {
+	rsp, err := c.FinishDeviceSignIn(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFinishDeviceSignInResponse(rsp)
+}
+
 // LoginWithBodyWithResponse Sign in with a local user's name and password, starting a session.
 //
 // Answers a session cookie (HttpOnly, SameSite=Lax, Secure over TLS) and the session's CSRF token. Every failure is the same 401, whether the user exists or not, is disabled, or has no password. Failed sign-ins are limited per account, per address and per account and address (counted by every node in the database): past the limit, 429 with `Retry-After` until the window ends, even with the right password.
@@ -13927,6 +14996,49 @@ func (c *ClientWithResponses) LogoutWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseLogoutResponse(rsp)
+}
+
+// FinishOIDCSignInWithResponse Where an OpenID Connect provider sends the browser back; starts the session.
+//
+// The state must be the one this browser's sign-in cookie holds, and is used once. The user is the one linked to the provider's subject, else made (or linked) on this first sign-in; its teams are set from the groups claim by the provider's team mappings.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/oidc/{provider}/callback (the `FinishOIDCSignIn` operationId).
+func (c *ClientWithResponses) FinishOIDCSignInWithResponse(ctx context.Context, provider string, params *FinishOIDCSignInParams, reqEditors ...RequestEditorFn) (*FinishOIDCSignInResponse, error) {
+	rsp, err := c.FinishOIDCSignIn(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseFinishOIDCSignInResponse(rsp)
+}
+
+// StartOIDCSignInWithResponse Send the browser to an OpenID Connect provider to sign in (authorization code flow with PKCE).
+//
+// Answers a redirect to the provider and a short-lived cookie that binds the sign-in to this browser. After the provider, the browser comes back to `.../callback`, which starts a session and sends it to `return_to`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/oidc/{provider}/start (the `StartOIDCSignIn` operationId).
+func (c *ClientWithResponses) StartOIDCSignInWithResponse(ctx context.Context, provider string, params *StartOIDCSignInParams, reqEditors ...RequestEditorFn) (*StartOIDCSignInResponse, error) {
+	rsp, err := c.StartOIDCSignIn(ctx, provider, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseStartOIDCSignInResponse(rsp)
+}
+
+// ListSignInProvidersWithResponse The ways to sign in to this server (local, LDAP directories, OpenID Connect providers).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/auth/providers (the `ListSignInProviders` operationId).
+func (c *ClientWithResponses) ListSignInProvidersWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListSignInProvidersResponse, error) {
+	rsp, err := c.ListSignInProviders(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSignInProvidersResponse(rsp)
 }
 
 // CreateLoginTokenWithBodyWithResponse Sign in with a local user's name and password, for a token of the user's (`roster login`).
@@ -15272,6 +16384,161 @@ func ParseListAuditEventsResponse(rsp *http.Response) (*ListAuditEventsResponse,
 	return response, nil
 }
 
+// ParseStartDeviceSignInResponse parses an HTTP response from a StartDeviceSignInWithResponse call
+func ParseStartDeviceSignInResponse(rsp *http.Response) (*StartDeviceSignInResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartDeviceSignInResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeviceSignIn
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers StartDeviceSignInResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseFinishDeviceSignInResponse parses an HTTP response from a FinishDeviceSignInWithResponse call
+func ParseFinishDeviceSignInResponse(rsp *http.Response) (*FinishDeviceSignInResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FinishDeviceSignInResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest TokenCreated
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest DeviceSignInPending
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers FinishDeviceSignInResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseLoginResponse parses an HTTP response from a LoginWithResponse call
 func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15314,6 +16581,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15334,6 +16608,13 @@ func ParseLoginResponse(rsp *http.Response) (*LoginResponse, error) {
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
@@ -15436,6 +16717,196 @@ func ParseLogoutResponse(rsp *http.Response) (*LogoutResponse, error) {
 	return response, nil
 }
 
+// ParseFinishOIDCSignInResponse parses an HTTP response from a FinishOIDCSignInWithResponse call
+func ParseFinishOIDCSignInResponse(rsp *http.Response) (*FinishOIDCSignInResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &FinishOIDCSignInResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers FinishOIDCSignInResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers302 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseStartOIDCSignInResponse parses an HTTP response from a StartOIDCSignInWithResponse call
+func ParseStartOIDCSignInResponse(rsp *http.Response) (*StartOIDCSignInResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &StartOIDCSignInResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 302:
+		var headers StartOIDCSignInResponse302Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Set-Cookie"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Set-Cookie", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.SetCookie = &value
+		}
+		response.Headers302 = &headers
+	case rsp.StatusCode == 429:
+		var headers StartOIDCSignInResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSignInProvidersResponse parses an HTTP response from a ListSignInProvidersWithResponse call
+func ParseListSignInProvidersResponse(rsp *http.Response) (*ListSignInProvidersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSignInProvidersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest SignInProviderList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseCreateLoginTokenResponse parses an HTTP response from a CreateLoginTokenWithResponse call
 func ParseCreateLoginTokenResponse(rsp *http.Response) (*CreateLoginTokenResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15478,6 +16949,13 @@ func ParseCreateLoginTokenResponse(rsp *http.Response) (*CreateLoginTokenRespons
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest TooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -15498,6 +16976,13 @@ func ParseCreateLoginTokenResponse(rsp *http.Response) (*CreateLoginTokenRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
 
 	}
 
