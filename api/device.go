@@ -18,7 +18,7 @@ import (
 const (
 	// DevicePath is the page where a person approves a device sign-in.
 	DevicePath       = "/auth/device"
-	devicePollEvery  = 5 // seconds
+	devicePollEvery  = 5                      // seconds
 	userCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ" // no vowels: no words; no look-alikes
 )
 
