@@ -132,7 +132,7 @@ func TestSessions(t *testing.T) {
 	f.do("GET", "/api/v1/audit?action=inventory.create", f.admin, nil).json(t, &events)
 	var byAlice int
 	for _, e := range events.Items {
-		if e.Actor == "alice" && (*e.Details)["actor_method"] == "session" && (*e.Details)["actor_user"] == "alice" {
+		if e.Actor == "alice" && (*e.Details)["actor_method"] == "password" && (*e.Details)["actor_user"] == "alice" {
 			byAlice++
 		}
 	}
