@@ -29,7 +29,13 @@ type session struct {
 
 func (f *fixture) login(name, password string) (response, session) {
 	f.t.Helper()
-	r := f.do("POST", "/api/v1/auth/login", "", map[string]any{"name": name, "password": password})
+	return f.loginAs(map[string]any{"name": name, "password": password})
+}
+
+// loginAs signs in with body; a refused sign-in gives no session.
+func (f *fixture) loginAs(body map[string]any) (response, session) {
+	f.t.Helper()
+	r := f.do("POST", "/api/v1/auth/login", "", body)
 	var ss session
 	if r.status != http.StatusOK {
 		return r, ss

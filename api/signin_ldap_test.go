@@ -139,24 +139,11 @@ func problemDetail(t *testing.T, r response) string {
 	return *p.Detail
 }
 
-// loginWith signs in with body and returns the session.
+// loginWith signs in with body, which must succeed.
 func (f *fixture) loginWith(body map[string]any) (response, session) {
 	f.t.Helper()
-	r := f.do("POST", "/api/v1/auth/login", "", body)
+	r, ss := f.loginAs(body)
 	wantStatus(f.t, r, http.StatusOK)
-	var ss session
-	for _, c := range (&http.Response{Header: r.header}).Cookies() {
-		if c.Name == "roster_session" {
-			ss.cookie = c.Name + "=" + c.Value
-			f.secrets = append(f.secrets, c.Value)
-		}
-	}
-	var me api.Me
-	r.json(f.t, &me)
-	if me.CsrfToken == nil || ss.cookie == "" {
-		f.t.Fatalf("signing in answered no cookie or CSRF token: %v %s", r.header, r.body)
-	}
-	ss.csrf = *me.CsrfToken
 	return r, ss
 }
 

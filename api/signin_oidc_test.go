@@ -264,4 +264,3 @@ func mustURL(t *testing.T, s string) *url.URL {
 	}
 	return u
 }
-

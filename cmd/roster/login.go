@@ -37,34 +37,13 @@ func loginTarget(cmd *cobra.Command, f *contextsFile) string {
 // contextTLS is how a context trusts its server, its files resolved as
 // resolveConnection resolves them.
 func contextTLS(c *cliContext, path string) client.TLS {
-	dir := filepath.Dir(path)
-	home, _ := os.UserHomeDir()
-	in := func(p string) string {
-		if p == "" {
-			return ""
-		}
-		p = expandHome(p, home)
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		return p
-	}
+	in := contextFiles(path)
 	return client.TLS{CA: in(c.CA), ClientCert: in(c.ClientCert), ClientKey: in(c.ClientKey)}
 }
 
-// contextTokenFile is the absolute path of a context's token file, "" if
-// it keeps its token in the contexts file.
-func contextTokenFile(c *cliContext, path string) string {
-	if c.TokenFile == "" {
-		return ""
-	}
-	home, _ := os.UserHomeDir()
-	p := expandHome(c.TokenFile, home)
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(filepath.Dir(path), p)
-	}
-	return p
-}
+// contextTokenFile is the path of a context's token file, "" if it keeps
+// its token in the contexts file.
+func contextTokenFile(c *cliContext, path string) string { return contextFiles(path)(c.TokenFile) }
 
 // writeSecretFile replaces a file with data, readable by its owner only.
 func writeSecretFile(path string, data []byte) error {
