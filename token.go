@@ -139,6 +139,9 @@ type Store interface {
 	UserStore
 	TeamStore
 	RoleBindingStore
+	SessionStore
+	SignInLimiterStore
+	SignInFlowStore
 	// Ping checks that the store can serve requests.
 	Ping(ctx context.Context) error
 	Close() error

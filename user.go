@@ -28,6 +28,13 @@ type User struct {
 	DisplayName string
 	Email       string
 	Source      UserSource
+	// Provider and ExternalID link an external user to the person an
+	// identity provider or directory of Roster's config vouches for
+	// (ExternalIdentity.Provider and Subject); both are "" for a local
+	// user, and for an external user made ahead of its first sign-in,
+	// which links it.
+	Provider   string
+	ExternalID string
 	// PasswordHash is the PHC string of a local user's password (package
 	// internal/password); "" when the user has none. It is never sent to
 	// a client, and it is a Secret so that no log line can show it.
@@ -47,6 +54,10 @@ type UserUpdate struct {
 	// PasswordHash replaces the hash; a pointer to "" removes it.
 	PasswordHash *Secret
 	Disabled     *bool
+	// Provider and ExternalID link the user to an external identity
+	// (both or neither).
+	Provider   *string
+	ExternalID *string
 }
 
 var userNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._@+-]{0,127}$`)
@@ -72,6 +83,8 @@ type UserStore interface {
 	// User finds a user by id or name.
 	User(ctx context.Context, idOrName string) (*User, error)
 	Users(ctx context.Context) ([]*User, error)
+	// UserByExternalID finds the user linked to a provider's subject.
+	UserByExternalID(ctx context.Context, provider, externalID string) (*User, error)
 	UpdateUser(ctx context.Context, id string, upd UserUpdate) (*User, error)
 	// DeleteUser deletes a user with its tokens, team memberships and role
 	// bindings.

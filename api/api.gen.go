@@ -116,6 +116,39 @@ func (e CredentialType) Valid() bool {
 	}
 }
 
+// Defines values for DeviceSignInPendingStatus.
+const (
+	DeviceSignInPendingStatusPending DeviceSignInPendingStatus = "pending"
+)
+
+// Valid indicates whether the value is a known member of the DeviceSignInPendingStatus enum.
+func (e DeviceSignInPendingStatus) Valid() bool {
+	switch e {
+	case DeviceSignInPendingStatusPending:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MeMethod.
+const (
+	MeMethodSession MeMethod = "session"
+	MeMethodToken   MeMethod = "token"
+)
+
+// Valid indicates whether the value is a known member of the MeMethod enum.
+func (e MeMethod) Valid() bool {
+	switch e {
+	case MeMethodSession:
+		return true
+	case MeMethodToken:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NamePolicy.
 const (
 	Fail   NamePolicy = "fail"
@@ -284,6 +317,27 @@ func (e ScopeResultStatus) Valid() bool {
 	case ScopeResultStatusPending:
 		return true
 	case ScopeResultStatusSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SignInProviderKind.
+const (
+	SignInProviderKindLdap  SignInProviderKind = "ldap"
+	SignInProviderKindLocal SignInProviderKind = "local"
+	SignInProviderKindOidc  SignInProviderKind = "oidc"
+)
+
+// Valid indicates whether the value is a known member of the SignInProviderKind enum.
+func (e SignInProviderKind) Valid() bool {
+	switch e {
+	case SignInProviderKindLdap:
+		return true
+	case SignInProviderKindLocal:
+		return true
+	case SignInProviderKindOidc:
 		return true
 	default:
 		return false
@@ -678,6 +732,43 @@ type CredentialUpdate struct {
 	Name *Name `json:"name,omitempty"`
 }
 
+// DeviceSignIn defines model for DeviceSignIn.
+type DeviceSignIn struct {
+	// DeviceCode The command line's secret: poll with it.
+	DeviceCode string `json:"device_code"`
+
+	// ExpiresIn Seconds until the sign-in ends unapproved.
+	ExpiresIn int `json:"expires_in"`
+
+	// Interval Seconds to wait between polls.
+	Interval int `json:"interval"`
+
+	// UserCode What the person checks in the browser, e.g. `WDJB-MJHT`.
+	UserCode                string `json:"user_code"`
+	VerificationUri         string `json:"verification_uri"`
+	VerificationUriComplete string `json:"verification_uri_complete"`
+}
+
+// DeviceSignInPending defines model for DeviceSignInPending.
+type DeviceSignInPending struct {
+	Interval int                       `json:"interval"`
+	Status   DeviceSignInPendingStatus `json:"status"`
+}
+
+// DeviceSignInPendingStatus defines model for DeviceSignInPending.Status.
+type DeviceSignInPendingStatus string
+
+// DeviceSignInPoll defines model for DeviceSignInPoll.
+type DeviceSignInPoll struct {
+	DeviceCode string `json:"device_code"`
+}
+
+// DeviceSignInStart defines model for DeviceSignInStart.
+type DeviceSignInStart struct {
+	// Provider The OpenID Connect provider the person signs in with.
+	Provider string `json:"provider"`
+}
+
 // Duration A duration such as `30s`, `10m`, `1h`.
 //
 // Example: 30s
@@ -896,6 +987,33 @@ type IssuedCredential struct {
 	} `json:"wrap,omitempty"`
 }
 
+// Login defines model for Login.
+type Login struct {
+	// Name The user's sign-in name.
+	Name     string  `json:"name"`
+	Password *string `json:"password,omitempty"`
+
+	// Provider Where the name and password are checked: `local` (the default) or the name of an LDAP / Active Directory server of the config (see GET /api/v1/auth/providers).
+	Provider *string `json:"provider,omitempty"`
+}
+
+// Me defines model for Me.
+type Me struct {
+	// CsrfToken A session's CSRF token: send it as `X-CSRF-Token` with every request of the session that changes anything.
+	CsrfToken *string `json:"csrf_token,omitempty"`
+
+	// ExpiresAt When a session ends however active (it ends sooner when idle).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+
+	// Method How the request was authenticated.
+	Method MeMethod `json:"method"`
+	Token  *Token   `json:"token,omitempty"`
+	User   *User    `json:"user,omitempty"`
+}
+
+// MeMethod How the request was authenticated.
+type MeMethod string
+
 // Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 type Name = string
 
@@ -1069,6 +1187,26 @@ type ScopeResult struct {
 
 // ScopeResultStatus defines model for ScopeResult.Status.
 type ScopeResultStatus string
+
+// SignInProvider defines model for SignInProvider.
+type SignInProvider struct {
+	// Kind `local` and `ldap` take a name and password (POST /api/v1/auth/login with `provider`); `oidc` signs in through the browser.
+	Kind SignInProviderKind `json:"kind"`
+
+	// Name `local`, or the provider's name in the config.
+	Name string `json:"name"`
+
+	// StartUrl An OpenID Connect provider's sign-in start (GET it in a browser).
+	StartUrl *string `json:"start_url,omitempty"`
+}
+
+// SignInProviderKind `local` and `ldap` take a name and password (POST /api/v1/auth/login with `provider`); `oidc` signs in through the browser.
+type SignInProviderKind string
+
+// SignInProviderList defines model for SignInProviderList.
+type SignInProviderList struct {
+	Items []SignInProvider `json:"items"`
+}
 
 // SignRequest defines model for SignRequest.
 type SignRequest struct {
@@ -1318,6 +1456,9 @@ type Token struct {
 	// ReadOnly The token may only read.
 	ReadOnly bool `json:"read_only"`
 	Role     Role `json:"role"`
+
+	// UserId The id of the user the token belongs to; absent for a service token. A user's token does what its user may and what its own role and limits allow, no more.
+	UserId *string `json:"user_id,omitempty"`
 }
 
 // TokenCreate defines model for TokenCreate.
@@ -1334,6 +1475,9 @@ type TokenCreate struct {
 
 	// Ttl Lifetime as a Go duration (`720h`), at least 1m and at most the server's --token-max-ttl; none means it never expires, or lives --token-max-ttl when the server sets one.
 	Ttl *string `json:"ttl,omitempty"`
+
+	// User Make the token a user's (its id or name): it then does what the user's role bindings and those of its teams allow, cut to the token's role, inventories and read-only flag, and stops working when the user is disabled or deleted. Without it the token is a service token.
+	User *string `json:"user,omitempty"`
 }
 
 // TokenCreated defines model for TokenCreated.
@@ -1352,6 +1496,9 @@ type TokenCreated struct {
 	// ReadOnly The token may only read.
 	ReadOnly bool `json:"read_only"`
 	Role     Role `json:"role"`
+
+	// UserId The id of the user the token belongs to; absent for a service token. A user's token does what its user may and what its own role and limits allow, no more.
+	UserId *string `json:"user_id,omitempty"`
 
 	// Value The token. Shown once.
 	Value string `json:"value"`
@@ -1604,6 +1751,20 @@ type ListAuditEventsParams struct {
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// FinishOIDCSignInParams defines parameters for FinishOIDCSignIn.
+type FinishOIDCSignInParams struct {
+	Code             *string `form:"code,omitempty" json:"code,omitempty"`
+	State            *string `form:"state,omitempty" json:"state,omitempty"`
+	Error            *string `form:"error,omitempty" json:"error,omitempty"`
+	ErrorDescription *string `form:"error_description,omitempty" json:"error_description,omitempty"`
+}
+
+// StartOIDCSignInParams defines parameters for StartOIDCSignIn.
+type StartOIDCSignInParams struct {
+	// ReturnTo Where to go once signed in, a path of this server (default `/api/v1/me`).
+	ReturnTo *string `form:"return_to,omitempty" json:"return_to,omitempty"`
+}
+
 // ListGrantsParams defines parameters for ListGrants.
 type ListGrantsParams struct {
 	// Token A token's id or name.
@@ -1762,6 +1923,18 @@ type ListWebhookDeliveriesParams struct {
 	// Limit Page size.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// StartDeviceSignInJSONRequestBody defines body for StartDeviceSignIn for application/json ContentType.
+type StartDeviceSignInJSONRequestBody = DeviceSignInStart
+
+// FinishDeviceSignInJSONRequestBody defines body for FinishDeviceSignIn for application/json ContentType.
+type FinishDeviceSignInJSONRequestBody = DeviceSignInPoll
+
+// LoginJSONRequestBody defines body for Login for application/json ContentType.
+type LoginJSONRequestBody = Login
+
+// CreateLoginTokenJSONRequestBody defines body for CreateLoginToken for application/json ContentType.
+type CreateLoginTokenJSONRequestBody = Login
 
 // CreateCredentialJSONRequestBody defines body for CreateCredential for application/json ContentType.
 type CreateCredentialJSONRequestBody = CredentialCreate
@@ -1956,6 +2129,30 @@ type ServerInterface interface {
 	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
 	// (GET /api/v1/audit)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// StartDeviceSignIn Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+	// (POST /api/v1/auth/device)
+	StartDeviceSignIn(w http.ResponseWriter, r *http.Request)
+	// FinishDeviceSignIn Poll a device sign-in; once approved, answers a token of the user's (once).
+	// (POST /api/v1/auth/device/token)
+	FinishDeviceSignIn(w http.ResponseWriter, r *http.Request)
+	// Login Sign in with a local user's name and password, starting a session.
+	// (POST /api/v1/auth/login)
+	Login(w http.ResponseWriter, r *http.Request)
+	// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
+	// (POST /api/v1/auth/logout)
+	Logout(w http.ResponseWriter, r *http.Request)
+	// FinishOIDCSignIn Where an OpenID Connect provider sends the browser back; starts the session.
+	// (GET /api/v1/auth/oidc/{provider}/callback)
+	FinishOIDCSignIn(w http.ResponseWriter, r *http.Request, provider string, params FinishOIDCSignInParams)
+	// StartOIDCSignIn Send the browser to an OpenID Connect provider to sign in (authorization code flow with PKCE).
+	// (GET /api/v1/auth/oidc/{provider}/start)
+	StartOIDCSignIn(w http.ResponseWriter, r *http.Request, provider string, params StartOIDCSignInParams)
+	// ListSignInProviders The ways to sign in to this server (local, LDAP directories, OpenID Connect providers).
+	// (GET /api/v1/auth/providers)
+	ListSignInProviders(w http.ResponseWriter, r *http.Request)
+	// CreateLoginToken Sign in with a local user's name and password, for a token of the user's (`roster login`).
+	// (POST /api/v1/auth/token)
+	CreateLoginToken(w http.ResponseWriter, r *http.Request)
 	// SourceCallback A provisioning callback: sync the key's source now.
 	// (POST /api/v1/callbacks/{key})
 	SourceCallback(w http.ResponseWriter, r *http.Request, key string)
@@ -2037,6 +2234,9 @@ type ServerInterface interface {
 	// CreateSource Add a source to an inventory.
 	// (POST /api/v1/inventories/{inventory}/sources)
 	CreateSource(w http.ResponseWriter, r *http.Request, inventory InventoryRef)
+	// GetMe Who the request comes from, and for a session its CSRF token.
+	// (GET /api/v1/me)
+	GetMe(w http.ResponseWriter, r *http.Request)
 	// ListRoleBindings List role bindings, optionally of one user or team, or over one scope.
 	// (GET /api/v1/role-bindings)
 	ListRoleBindings(w http.ResponseWriter, r *http.Request, params ListRoleBindingsParams)
@@ -2229,6 +2429,213 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartDeviceSignIn operation middleware
+func (siw *ServerInterfaceWrapper) StartDeviceSignIn(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartDeviceSignIn(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FinishDeviceSignIn operation middleware
+func (siw *ServerInterfaceWrapper) FinishDeviceSignIn(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FinishDeviceSignIn(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// Login operation middleware
+func (siw *ServerInterfaceWrapper) Login(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.Login(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// Logout operation middleware
+func (siw *ServerInterfaceWrapper) Logout(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.Logout(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// FinishOIDCSignIn operation middleware
+func (siw *ServerInterfaceWrapper) FinishOIDCSignIn(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "provider" -------------
+	var provider string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", r.PathValue("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "provider", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params FinishOIDCSignInParams
+
+	// ------------- Optional query parameter "code" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "code", r.URL.Query(), &params.Code, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "code"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "code", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "state" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "state", r.URL.Query(), &params.State, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "state"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "state", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "error" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error", r.URL.Query(), &params.Error, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "error"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "error", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "error_description" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "error_description", r.URL.Query(), &params.ErrorDescription, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "error_description"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "error_description", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.FinishOIDCSignIn(w, r, provider, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartOIDCSignIn operation middleware
+func (siw *ServerInterfaceWrapper) StartOIDCSignIn(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "provider" -------------
+	var provider string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "provider", r.PathValue("provider"), &provider, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "provider", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params StartOIDCSignInParams
+
+	// ------------- Optional query parameter "return_to" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "return_to", r.URL.Query(), &params.ReturnTo, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "return_to"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "return_to", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartOIDCSignIn(w, r, provider, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSignInProviders operation middleware
+func (siw *ServerInterfaceWrapper) ListSignInProviders(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSignInProviders(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateLoginToken operation middleware
+func (siw *ServerInterfaceWrapper) CreateLoginToken(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateLoginToken(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3178,6 +3585,20 @@ func (siw *ServerInterfaceWrapper) CreateSource(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.CreateSource(w, r, inventory)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetMe operation middleware
+func (siw *ServerInterfaceWrapper) GetMe(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetMe(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4277,6 +4698,15 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/login", wrapper.Login)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/token", wrapper.CreateLoginToken)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auth/providers", wrapper.ListSignInProviders)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auth/oidc/{provider}/start", wrapper.StartOIDCSignIn)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auth/oidc/{provider}/callback", wrapper.FinishOIDCSignIn)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/device", wrapper.StartDeviceSignIn)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/device/token", wrapper.FinishDeviceSignIn)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/auth/logout", wrapper.Logout)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/me", wrapper.GetMe)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/users", wrapper.ListUsers)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/users", wrapper.CreateUser)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/users/{user}", wrapper.DeleteUser)
@@ -4429,6 +4859,878 @@ func (response ListAuditEvents429ApplicationProblemPlusJSONResponse) VisitListAu
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignInRequestObject struct {
+	Body *StartDeviceSignInJSONRequestBody
+}
+
+type StartDeviceSignInResponseObject interface {
+	VisitStartDeviceSignInResponse(w http.ResponseWriter) error
+}
+
+type StartDeviceSignIn200JSONResponse DeviceSignIn
+
+func (response StartDeviceSignIn200JSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignIn400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response StartDeviceSignIn400ApplicationProblemPlusJSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignIn413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response StartDeviceSignIn413ApplicationProblemPlusJSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignIn415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response StartDeviceSignIn415ApplicationProblemPlusJSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartDeviceSignIn429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response StartDeviceSignIn429ApplicationProblemPlusJSONResponse) VisitStartDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignInRequestObject struct {
+	Body *FinishDeviceSignInJSONRequestBody
+}
+
+type FinishDeviceSignInResponseObject interface {
+	VisitFinishDeviceSignInResponse(w http.ResponseWriter) error
+}
+
+type FinishDeviceSignIn201JSONResponse TokenCreated
+
+func (response FinishDeviceSignIn201JSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn202JSONResponse DeviceSignInPending
+
+func (response FinishDeviceSignIn202JSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn400ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn403ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn404ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn413ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn415ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishDeviceSignIn429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response FinishDeviceSignIn429ApplicationProblemPlusJSONResponse) VisitFinishDeviceSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LoginRequestObject struct {
+	Body *LoginJSONRequestBody
+}
+
+type LoginResponseObject interface {
+	VisitLoginResponse(w http.ResponseWriter) error
+}
+
+type Login200ResponseHeaders struct {
+	SetCookie *string
+}
+
+type Login200JSONResponse struct {
+	Body    Me
+	Headers Login200ResponseHeaders
+}
+
+func (response Login200JSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response Login400ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response Login401ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response Login403ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response Login409ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response Login413ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response Login415ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response Login429ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Login503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response Login503ApplicationProblemPlusJSONResponse) VisitLoginResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type LogoutRequestObject struct {
+}
+
+type LogoutResponseObject interface {
+	VisitLogoutResponse(w http.ResponseWriter) error
+}
+
+type Logout204ResponseHeaders struct {
+	SetCookie *string
+}
+
+type Logout204Response struct {
+	Headers Logout204ResponseHeaders
+}
+
+func (response Logout204Response) VisitLogoutResponse(w http.ResponseWriter) error {
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(204)
+	return nil
+}
+
+type Logout400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response Logout400ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response Logout401ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response Logout403ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type Logout429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response Logout429ApplicationProblemPlusJSONResponse) VisitLogoutResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignInRequestObject struct {
+	Provider string `json:"provider"`
+	Params   FinishOIDCSignInParams
+}
+
+type FinishOIDCSignInResponseObject interface {
+	VisitFinishOIDCSignInResponse(w http.ResponseWriter) error
+}
+
+type FinishOIDCSignIn302ResponseHeaders struct {
+	Location  *string
+	SetCookie *string
+}
+
+type FinishOIDCSignIn302Response struct {
+	Headers FinishOIDCSignIn302ResponseHeaders
+}
+
+func (response FinishOIDCSignIn302Response) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type FinishOIDCSignIn400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn400ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn401ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn403ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn404ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn409ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FinishOIDCSignIn503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response FinishOIDCSignIn503ApplicationProblemPlusJSONResponse) VisitFinishOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOIDCSignInRequestObject struct {
+	Provider string `json:"provider"`
+	Params   StartOIDCSignInParams
+}
+
+type StartOIDCSignInResponseObject interface {
+	VisitStartOIDCSignInResponse(w http.ResponseWriter) error
+}
+
+type StartOIDCSignIn302ResponseHeaders struct {
+	Location  *string
+	SetCookie *string
+}
+
+type StartOIDCSignIn302Response struct {
+	Headers StartOIDCSignIn302ResponseHeaders
+}
+
+func (response StartOIDCSignIn302Response) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+	if response.Headers.Location != nil {
+		w.Header().Set("Location", fmt.Sprint(*response.Headers.Location))
+	}
+	if response.Headers.SetCookie != nil {
+		w.Header().Set("Set-Cookie", fmt.Sprint(*response.Headers.SetCookie))
+	}
+	w.WriteHeader(302)
+	return nil
+}
+
+type StartOIDCSignIn400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response StartOIDCSignIn400ApplicationProblemPlusJSONResponse) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOIDCSignIn404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response StartOIDCSignIn404ApplicationProblemPlusJSONResponse) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOIDCSignIn429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response StartOIDCSignIn429ApplicationProblemPlusJSONResponse) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type StartOIDCSignIn503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response StartOIDCSignIn503ApplicationProblemPlusJSONResponse) VisitStartOIDCSignInResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSignInProvidersRequestObject struct {
+}
+
+type ListSignInProvidersResponseObject interface {
+	VisitListSignInProvidersResponse(w http.ResponseWriter) error
+}
+
+type ListSignInProviders200JSONResponse SignInProviderList
+
+func (response ListSignInProviders200JSONResponse) VisitListSignInProvidersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginTokenRequestObject struct {
+	Body *CreateLoginTokenJSONRequestBody
+}
+
+type CreateLoginTokenResponseObject interface {
+	VisitCreateLoginTokenResponse(w http.ResponseWriter) error
+}
+
+type CreateLoginToken201JSONResponse TokenCreated
+
+func (response CreateLoginToken201JSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken400ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken401ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken403ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken409ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken413ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken415ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken429ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateLoginToken503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateLoginToken503ApplicationProblemPlusJSONResponse) VisitCreateLoginTokenResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7581,6 +8883,62 @@ type CreateSource429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response CreateSource429ApplicationProblemPlusJSONResponse) VisitCreateSourceResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMeRequestObject struct {
+}
+
+type GetMeResponseObject interface {
+	VisitGetMeResponse(w http.ResponseWriter) error
+}
+
+type GetMe200JSONResponse Me
+
+func (response GetMe200JSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe401ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetMe429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetMe429ApplicationProblemPlusJSONResponse) VisitGetMeResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -11265,6 +12623,30 @@ type StrictServerInterface interface {
 	// ListAuditEvents The audit log, newest first. Issuances, refusals and every change of credentials, grants, tokens, inventories and sources; never a secret.
 	// (GET /api/v1/audit)
 	ListAuditEvents(ctx context.Context, request ListAuditEventsRequestObject) (ListAuditEventsResponseObject, error)
+	// StartDeviceSignIn Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
+	// (POST /api/v1/auth/device)
+	StartDeviceSignIn(ctx context.Context, request StartDeviceSignInRequestObject) (StartDeviceSignInResponseObject, error)
+	// FinishDeviceSignIn Poll a device sign-in; once approved, answers a token of the user's (once).
+	// (POST /api/v1/auth/device/token)
+	FinishDeviceSignIn(ctx context.Context, request FinishDeviceSignInRequestObject) (FinishDeviceSignInResponseObject, error)
+	// Login Sign in with a local user's name and password, starting a session.
+	// (POST /api/v1/auth/login)
+	Login(ctx context.Context, request LoginRequestObject) (LoginResponseObject, error)
+	// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
+	// (POST /api/v1/auth/logout)
+	Logout(ctx context.Context, request LogoutRequestObject) (LogoutResponseObject, error)
+	// FinishOIDCSignIn Where an OpenID Connect provider sends the browser back; starts the session.
+	// (GET /api/v1/auth/oidc/{provider}/callback)
+	FinishOIDCSignIn(ctx context.Context, request FinishOIDCSignInRequestObject) (FinishOIDCSignInResponseObject, error)
+	// StartOIDCSignIn Send the browser to an OpenID Connect provider to sign in (authorization code flow with PKCE).
+	// (GET /api/v1/auth/oidc/{provider}/start)
+	StartOIDCSignIn(ctx context.Context, request StartOIDCSignInRequestObject) (StartOIDCSignInResponseObject, error)
+	// ListSignInProviders The ways to sign in to this server (local, LDAP directories, OpenID Connect providers).
+	// (GET /api/v1/auth/providers)
+	ListSignInProviders(ctx context.Context, request ListSignInProvidersRequestObject) (ListSignInProvidersResponseObject, error)
+	// CreateLoginToken Sign in with a local user's name and password, for a token of the user's (`roster login`).
+	// (POST /api/v1/auth/token)
+	CreateLoginToken(ctx context.Context, request CreateLoginTokenRequestObject) (CreateLoginTokenResponseObject, error)
 	// SourceCallback A provisioning callback: sync the key's source now.
 	// (POST /api/v1/callbacks/{key})
 	SourceCallback(ctx context.Context, request SourceCallbackRequestObject) (SourceCallbackResponseObject, error)
@@ -11346,6 +12728,9 @@ type StrictServerInterface interface {
 	// CreateSource Add a source to an inventory.
 	// (POST /api/v1/inventories/{inventory}/sources)
 	CreateSource(ctx context.Context, request CreateSourceRequestObject) (CreateSourceResponseObject, error)
+	// GetMe Who the request comes from, and for a session its CSRF token.
+	// (GET /api/v1/me)
+	GetMe(ctx context.Context, request GetMeRequestObject) (GetMeResponseObject, error)
 	// ListRoleBindings List role bindings, optionally of one user or team, or over one scope.
 	// (GET /api/v1/role-bindings)
 	ListRoleBindings(ctx context.Context, request ListRoleBindingsRequestObject) (ListRoleBindingsResponseObject, error)
@@ -11511,6 +12896,232 @@ func (sh *strictHandler) ListAuditEvents(w http.ResponseWriter, r *http.Request,
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(ListAuditEventsResponseObject); ok {
 		if err := validResponse.VisitListAuditEventsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StartDeviceSignIn operation middleware
+func (sh *strictHandler) StartDeviceSignIn(w http.ResponseWriter, r *http.Request) {
+	var request StartDeviceSignInRequestObject
+
+	var body StartDeviceSignInJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StartDeviceSignIn(ctx, request.(StartDeviceSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartDeviceSignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StartDeviceSignInResponseObject); ok {
+		if err := validResponse.VisitStartDeviceSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FinishDeviceSignIn operation middleware
+func (sh *strictHandler) FinishDeviceSignIn(w http.ResponseWriter, r *http.Request) {
+	var request FinishDeviceSignInRequestObject
+
+	var body FinishDeviceSignInJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FinishDeviceSignIn(ctx, request.(FinishDeviceSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FinishDeviceSignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FinishDeviceSignInResponseObject); ok {
+		if err := validResponse.VisitFinishDeviceSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// Login operation middleware
+func (sh *strictHandler) Login(w http.ResponseWriter, r *http.Request) {
+	var request LoginRequestObject
+
+	var body LoginJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.Login(ctx, request.(LoginRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Login")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LoginResponseObject); ok {
+		if err := validResponse.VisitLoginResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// Logout operation middleware
+func (sh *strictHandler) Logout(w http.ResponseWriter, r *http.Request) {
+	var request LogoutRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.Logout(ctx, request.(LogoutRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "Logout")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(LogoutResponseObject); ok {
+		if err := validResponse.VisitLogoutResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// FinishOIDCSignIn operation middleware
+func (sh *strictHandler) FinishOIDCSignIn(w http.ResponseWriter, r *http.Request, provider string, params FinishOIDCSignInParams) {
+	var request FinishOIDCSignInRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.FinishOIDCSignIn(ctx, request.(FinishOIDCSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "FinishOIDCSignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(FinishOIDCSignInResponseObject); ok {
+		if err := validResponse.VisitFinishOIDCSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// StartOIDCSignIn operation middleware
+func (sh *strictHandler) StartOIDCSignIn(w http.ResponseWriter, r *http.Request, provider string, params StartOIDCSignInParams) {
+	var request StartOIDCSignInRequestObject
+
+	request.Provider = provider
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.StartOIDCSignIn(ctx, request.(StartOIDCSignInRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "StartOIDCSignIn")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(StartOIDCSignInResponseObject); ok {
+		if err := validResponse.VisitStartOIDCSignInResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSignInProviders operation middleware
+func (sh *strictHandler) ListSignInProviders(w http.ResponseWriter, r *http.Request) {
+	var request ListSignInProvidersRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSignInProviders(ctx, request.(ListSignInProvidersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSignInProviders")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSignInProvidersResponseObject); ok {
+		if err := validResponse.VisitListSignInProvidersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateLoginToken operation middleware
+func (sh *strictHandler) CreateLoginToken(w http.ResponseWriter, r *http.Request) {
+	var request CreateLoginTokenRequestObject
+
+	var body CreateLoginTokenJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateLoginToken(ctx, request.(CreateLoginTokenRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateLoginToken")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateLoginTokenResponseObject); ok {
+		if err := validResponse.VisitCreateLoginTokenResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -12270,6 +13881,30 @@ func (sh *strictHandler) CreateSource(w http.ResponseWriter, r *http.Request, in
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(CreateSourceResponseObject); ok {
 		if err := validResponse.VisitCreateSourceResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetMe operation middleware
+func (sh *strictHandler) GetMe(w http.ResponseWriter, r *http.Request) {
+	var request GetMeRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetMe(ctx, request.(GetMeRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetMe")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetMeResponseObject); ok {
+		if err := validResponse.VisitGetMeResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -13258,266 +14893,307 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cts4mij+Kij9dsvSLCU7t55puaZqPel0d3Y7l7Wdmd9uq48Ik5CEMQVoANCKOpWq/es8wKnzDPtg",
-	"8ySn8H0ACUokdYntpDOurZ2OKZC4fffrh04i5wspmDC6M/zQmTGaMgX/PJsy+5+U6UTxheFSdIadC5ZI",
-	"kWqiuUgYMTNGZJYybYiWuUoYkRN4yMUNE0aqFcmo/XElEpYSnScJ03qSZ9mKdOmVZsKQ5YwJIgUjgt0w",
-	"RVKe9gadqKOTGZtTuwCzWrDOsMOFYVOmOh8/Rp0Xl3S6ubbXdM40MTOuyQ1Tmkvhl5PKJJ8zYU4JNySZ",
-	"UTFlGiaGKcMRJJVM186vjeJiCtOfS22YujA0qzmh2Kicxbgt+2Uq9JIpwjWclJ2N4g8TxfRMMK0J1dcs",
-	"JROpqhMzkc87w5879oOdqDOhmWadX6KNBX2MOguq6JwZd3PPFUuZMJxm52yyucLLGSNJMeRIE54SqYig",
-	"c2YXwO2YBTWzTtSxzzrDTjm6E3UU+1vOFUs7Q7uw9pN6nistVf0SYsHem3ECI2J/UwvFbrjMNVnQabma",
-	"v+VMrYLl4Ffbp345eS0Fe0VNMmuY30IRTExJIherdWCBP5KM23/OZJbqIVnOeAZQPxIlhM+oJkJ6uEoR",
-	"NaK1u39y8pQsuZkRIcmVTFeDkfCbQ5Qrd/dy0rcr7+PSt2zSr6Lxoot17nLPxeA9r/knPudmc/63dMqI",
-	"5r82XmQG74XfTtmE5pnpDB+dnESdOX3P5xYJHp3An1y4P6M6qvCKvm+jWUNHoyzmS80cZSpIEhCpEk2p",
-	"Yo5sjcQVm0jlb5OLKelqxkisLQGIewNiz1kxmgIsCULzlBup7FnbByNhf+tLka2IkdeWLCg+nTJlwQZn",
-	"7ZoZWzkAsrA042LaA2K1pNzokZhIBSM1oZn92oqoXAgupgNyZshcakMoWTGqSPfJo2dPvjk5OekFILZ2",
-	"7HP6fkynrHLwxVH794PjPqk97gs4zUbAw8MeEm4s4J2S+OXrP794ffnm/D+PX5+9ehFHa4ziahXAZzQS",
-	"gC12iM6onhGmE7pgKaGaxP/8+PuYdOOFkuk/P/6eLnXf/jPundrX7XxXVLGRsB8COhx51PYAYP+NV6EZ",
-	"0xGBu7E8yOIyN6TLMs1GIn568m0c2QXZSw+Xy+Ej1JAZvWH2zd6A/MX+zZEWTGQuUsL1SFASPz15GvuP",
-	"cBNcSxX5cHF7Yl4DE4K1GElSiYwopYausaDYQUFMulIR6s7mSI9EnC9Satg4ocmMjQ2fM5mbuDcksYXG",
-	"2DIqPE0ASG4KeI4IRWAciW9OiEa0g3sWnhTCrS7dSZkZUwwuLdZM3bAYP2u3NBKwZGqItIJGt5xP5YJw",
-	"5KBXNLmeKnvUvQF5we3nyJKukEDHZ3ZvVKQkRn7dh7OKiRNxiKYrMpNLeyZVYt2MOLC0enrVsWfTiQqm",
-	"7f6EfdUx7ajzF3Y1k/L65Xf1+LPEn4FsN5BrN2QvkPloB+uFFJqhrCDFJOMJUO9ECsME/JMuFhlPqF3P",
-	"8ULJq4zN/+Wv2i7uQ/Dxf1IW+zv/33EpRB7jr/r4Lb6FU25uD5DTwgC9BgQtQRB+SgFSZG6QfhRUgts/",
-	"iLZyG80GnY9R53uprniaMnHfOwACcqSJkhkjc7oCxE8lCKCwspfihmY8ve91WViwEjkcFazglMRMKak0",
-	"kCFH/yacZakekNfIbsiSai/CwOpfS/O9Ra37XP5raRnyjCiGoOAX8kqmfMJZWo8phcBWK4nBZp2sN+U3",
-	"DKhHXBGyYotfm5pP3SbcqGM7JFBE2obCmEJr6BcUu+2dUMOAc7qU8ieqcF2fA5iszGohKrOLCJQYoG+K",
-	"0CRhC4NgfynlKypW97pSKcmcipVfrj4lRq0InVIuCJ0Ypkh8zoxa9c/sH7HnTWv3HgypLmtD+rFLeCdo",
-	"bmZS8V/ZfSMJkB4kmoLk4lrIpYiIYjfSKpJSEfZ+YdmBlUzgTt4JekN5Rq+ye4WgM5KyBRMpE8kKNGtA",
-	"T2S0bl06XyykMix9xVJOL+Gg7xfELWgfaRI/xzn7dg2xF+SsUAgWBblgChYBHEuT7r9dvHkdES5G4t3l",
-	"9/0/9E6d/gpzBXQW4QsEERA7Vwv7gySaidRKGnZRbqVAe4TmVxn7Qcl8Yf9eKDuz4citkxnPUoW8jhs2",
-	"1zUsvpA1qFJ0Zf+eSY3Wnd1fuaGIEm3n+mc75mP5srz6K0uMfdttotBO4R7TlNvzo9nbypbaZqgcxiZ0",
-	"4a9HmqQrK14ngZwQ9/sZ1yYumINF9epZjufM0M0jtofld3/ImvFUNg7lYyik/VzO8su2kbjMqEOzrGZw",
-	"1Dmz2uaLG4ct1RN6IxhqoywlzA4BmuGkJ8LBppPQjCg2yTXNtP11QnmWK6atzmShP6FZ5gR3S0wFmclc",
-	"kW4ic2HIKD85ecLIoyGxaoKT6cmEK20iULBBfYCH9q/egJwRxRKpUqeEp8xQnmkwsBBLCxTTmqV/tGIs",
-	"gTnwk7gKe9VcGy4SU675iq2kQy7YKwGrAqp8VkOTuXLKmRVxaJbJJbO6GaHZkq40oX5FcgLCplyKTWCh",
-	"CR5pDerQxKCJa+MXWL/9ZSLVnBrkIN887bRbMiyYw6G0QWATApdwgYLnxrgCRcYNA4pbqyzcKoR9eBpt",
-	"viJzk0h8was/7pg7djOCwz8sYLG0Rhey8E51w+kaK3CYpsW6X1Efav7dOLay+fse+1zDS2735EaWZ+Yv",
-	"3YNF5CGnPKXqqsIdtqP3T1ybTXJVkPTiH60EtSQWNUQ/MMjWWxsq+4f56pb8nGaZVc3PQCisk9rfiGyF",
-	"VoASt4lgLNVDeHLNVqBRaW68rp9rptCMISeWlqnVSMxpMuOCoQl3kjFmIqIlDFe5Vc08denqRC6Yjgiq",
-	"QRFZUiW4mGowElntR4LxABhlD2x/YOSwYpYz9NjlgI0PDHYqF85MUL2NibRwP0bWvS4LqVw4ElQx4Z1a",
-	"zdfZHv+Ws5ylVjzALxEOjMsd8ZWUGaMCMCYXDidqZPZc4JqXPMsIF0mWpyw86a4z4LgFWDIfoZ2Iunn7",
-	"+aJcTm9Qh/TaUJPrEOdxdAcWZ79bb/YIYcjtovhYFBxgG2T9O1ttYsI1Plyz/c7kUoANqXYTucrqz/Dd",
-	"+U+EkispjT0gCxfk7ZuLS5Dcuopl1PAbZv+w53j29uWRJldUw3t1x7W2b7tUnLx2l6W3ZWOTdvcMlXJ/",
-	"7DdggIo6mUxoVkteE8WoYemYmt1peuVIaignmg/2YlE1RiAp+polihlvjujszsk80W+jd6/tGAusMIke",
-	"a2YarNXhKrzgkKWEkhua5Yx0S1chPNBwy7vL054DtS22vHdQgyx4giF2v4tzrs/WbTooOtpwlDZdRmj3",
-	"32CCcBFuaPWWCzCp3kC5yKgA6AqUVnbejiLP4a1mOASv6TqZXgPuOX3/ExNTM+sMH508fhrdAbS/sBwL",
-	"z9WftX0j8icuBdOeVKe1WLAPuB8CbWs3W71Ut//2q7gNASWgfRtYtLsAUt1aQCu1no2R+Np/JXaVE55Y",
-	"AIo6C6r1UioQ6yzjt7Lb0oLuNFnYf/+aKztMLpjQhibXtaS2OvWuJ9IKnS3AeOAHGsXl8ng/1MgcCKo1",
-	"zibFDQP/5im5ZotCZKsSmzo5ph7m3DzBb3WXfBsUdm3+Ngq2fQkHgOc7oHJfPPH63nFF6Szrp4QKwuYL",
-	"syL4CkkyRpW2j+UCJ9jg7Z9I1OpU3O9yNMnVCdup+w0dClST+MmJjiMSPzqZw3/Q6s/e0/kis599cqLr",
-	"2Cns/YVVGzbxDPZVN/mCmhnhwomHzigdlUtJpJjw6UCxKZdC//zol7hWOp0zremUbdfFcCHlC3VQ94Oi",
-	"ooYYHSIbluFATXr5ocYHILz1P9aq3374+prWpqoIF42Hc5AokVSE9XVAaAmzaj6cmg+Jljie+kOsW433",
-	"WLa+v04THSushICVS208zNsQBhBkDye0d2NEr57qd1yxxJA5m18xVSsyt/DbvazsNZyy2IlfXuMp3M51",
-	"ODP8gdfxI6OZmW2uorQktIOiG1f7aVm3PZqmiun662WCXmVNkg57b5gSBXnb1KMWSt7wFAzSPB2CCRkC",
-	"Gq4ZWzi3j9SmFjvBOD7WDOFvN4I7tSe/pwcHl75hed6Ezt0swvsteM61tv9siQwjQpJMiilTRLGFVAZC",
-	"iahI3SFyQ1Ku4ZLqTWCNWAXGvvpfYOamfR6MjXUMp5yqCk5+eYXa7IG0BMny+Iqbd4urQE94MU04cRto",
-	"D7h1d9biipPw02WTbbrPLRiT7NjxQmY8We3yylsc+REkhzkzM5brsU538Fq7wRffvaKLhbdY7m0SajHZ",
-	"VDWdcF/7mWOKO7wfa8xv5LLqeHbr6d0GtpbodDijLr5xP/rp57lOmmVvJp3hzwdc7C+1tmy2JHMcEejH",
-	"eKhEsbm8YRrcObWq7Eutc3aOiuKe592iN1QSAEi3lPt76A4qZHrCNcl1mYSycUdLRReVeFe3lI2IjCWD",
-	"SE4uphnr55qRP9vxxL6/gChqCLvmQhsXMF+a1OvZvH1zbEyDn6b63SNNMj5hEHPQdUsl35yUgcnk0cl8",
-	"B/9Mu34Dd5W2eWmqSuGdWpMbLMjkLMiugkNqMCsf5pgInAybAqWHlfUIioRp3RQpYfkGl2LPwINC0938",
-	"xWRjF+TXkENWp+SGb0XlitfXtzVmp6IsO6uiP7I6iHrtKGD1lh/1v3lCMmYMhNanfMqNjsjR4CgiR+Mj",
-	"i8pH/aOIaEMVeCkhtp66N+zP8ArEslD7yH7zf/181v8v2v/1pP/tL+U/B+P+Lx9Oom8ef/ynumO2ywvj",
-	"xKsXK2oXf+l0oGYzhUvGaNMRtN8TfMlH9ECCiDcyS4UZDYw79z1ZMuVCkIiVjffx0zXYo91Cm27OH81t",
-	"sO/KUdcJ3YfyPyNNnYnqR7nEyFkMWExklvHUMg1Cs4x0Yc2Y/UbyBTGSxBBd5fP1KsS00UkIG/dLqO6h",
-	"6UzfFlusSWwJAv986PdG3mk3PqY4LI5GIlYYfF38HvcwHjWEL9DgnevXApKckLlU8EiMhMRAE250AZwz",
-	"esMGfjUQfQ45RPZbC4aM9tTHquB+C1UXTMF45lL4YAy9nqfExY3Mblhq1eKRoIbEP7y4JIPB4Ni+2k8c",
-	"oOh4MBJ9Es+Zgnwex/l6Q0J1sbxyu2Ypg4Nycw1HghTLL7AL1U8IsMmyCDZvFVECM6UQp3O1sv+JMOmG",
-	"kIwaF0hzpJ3vfMkxzKTrjtViLEvti8CdMNYdMdZ+QdOlAy3Y1EKxCX8fD/EgA0rAqmkhkDVi348hKDHB",
-	"fWGA4hgf2SH4ID71l+7TTGIHLWP7NCZTBvYIiAa0HwXYoHptGIQb+QPWhmcZUYwmM5T0YPmwrXhY2IR8",
-	"2hgGLMJnkVZxDc6zyAVLGqbcjWiIR8rYxBC7UDmpg39IkDp/cXGJk2Qcz7KwR/nTnFCexUMfcYRRQjLP",
-	"UkiN8GdC3XYFRkUVqd32i9VztzA/gRArKtIis9plMJ4iObFcrwh6sp9YKAayCaRYQnyOPVg8KHiAK8b4",
-	"Ku+5BYiDeCsLDt4S4sIKa12xb8SrJisUUBF3BiVeIHiawLxHtJFWcnJoy8V0ECwJhXqrRqOdqnYVPvi8",
-	"zqZ//v1z8u3TZ78vosYxXm0z+jSRacWN7fJ6LC2VZgzJhhB56PhG1MnD3ITISlMuR8pSYTmGLA4YVoTf",
-	"j+cs5dTHJFqdR6Zj+/UyktO+aXnF2GdZ4ERFYkHU0UYqOmXjSZ6hmwDtXrUHg3utt81ClN7OPDNw0dVw",
-	"zA3rciCpGm4y1iIXbLpQ3p2/DPNBr7kAJcZd4A7uFBfzCRMHcW9ww3XMsE4B3aYfbrJ4BO0rlsg5I+Un",
-	"CcaeatItGEupJ/d1GvdqIqHRXjm+oTV5/d9JY1ga+D+BngDLmPIbf2o465HGXz27KmnkkSZulojwARuQ",
-	"kOjWRyOWFvKaSFPcPccyE8g7tOdt+4VxOf1q7C3TdSrxpgqb0SuWfYq+95P9ABLlv//v/0PSxlOOCBtM",
-	"ByRGz/KQLDKaMEh/wCdxrQ5oKUC9GF7clB1i3y3SxL959uzJs22B7PatTwEU+z7pBsaC2D6JGzT4jX2d",
-	"y6walJ7OucAQHkVddDbm6rugVaZqSZX9zp+4SB3ufbqRusEIrWS2VReHPYVOjm2D3cIvYLx9MYfzaXKC",
-	"+J8tZQvPLtdQo8IwOq89I/9eszZov3AEKSb2I0e6xYEdxvy3l7SQat3HfkpcYZkiTR1SFNsmal5z21Qo",
-	"3u86WZ0VvnLWlZtZO08HGqXvaEs4Q3DvB1nkPSDuZiNFkNwwigK2RcQjG2Qr+soYkDMqVgT2c0oQ9/zj",
-	"QL6UIlsNPgnc8YoPASRvK90LoCx61FNShPnysxCFD1K3RYx6rgZI14ZMdZ+zM+1g46xA1BYgug3LRkhE",
-	"D3dNbFxxGNwJ91IJT6nErdSRrYuLH5+fbW5tkV9lPBm7lIL2gwzG1q34IpmxNK8v0uFKRDkFC+tbXK2s",
-	"3smyyRBRwTB1QzPSjR89c4FrT07mVn81I5Exqg15pntYPyFRUhD2HnLouBSkG//u+NEz8jv8P/vyv85k",
-	"rrJVfEreXT4fiVxkTGuCOpWruUDi5+dvXo8v/+uPZ4rR4+fcrOLegLyYL8xq6CulkJTNKeSvvvQLNDy5",
-	"tspglhFQrhZM9QvNcaKZ8SmEqEHiW1aBHglv7nBUjRg5ZaB5phKScFFXdQ+dWljE7T16Nq9DHYCOc6ZB",
-	"MtsIkHXBgeO53jFIgvkIwI2Jirig5rifjUQgkMUiqzVYKImIzq+KEUCJMpmnO2bdLBjilGUZScJY2p5s",
-	"12Di9HoI7iaqnFAtVPOpuHd3VRmuTbhudFUtFBcJX9BM1529PWpWWJAqJL98sXQe0SzbM9OjSjo2dP43",
-	"CyYuLn4kOAwsaN1SV7evaZJxweoZQq0f7Cfn8nLC/6OT+Wnh79rYpDFg1tXEGwn38YZFW4kdnwqWPg/i",
-	"6jfl5eqPW65v93PXTDX52yyzbJbxFJtL4xIMjSSZnIL5W9deANhdxlgQ7MAAjGrWgVt2Zd9r0wQbqD1z",
-	"rBu1edAQZLyNLePbz3HsgblibTGwgNPpJr5tMj7LHrysNayY4Y40YeKGKynA1nnsYZckM8pF7T3NqB4n",
-	"LltwjY0HivmhYcp7RSyw92Zsd+iOtEEGsMOIdrJCWiSEpjkjXWDLf+XGODlxx6xsMQ7C8NqWWlpKMVAC",
-	"Dh14TMFlMROmJtSuFG5aocyPC94Z447qQQZ/I8lMaiZIlxbx/L0qiDhIiAglhgkzK+pIMsVlWvr9n83r",
-	"6SkWN2vJo8UB2xeCwudRQVfr5fmawmqN9QoLvUMqcjKE5GPtiqQ6432BQGALr5hnyip+m2LJIVmFPmG6",
-	"xsIG/yhcV0h10LNAFXOVgZi9Cm2lQqrB7pPlUy7IhGdsJBKqXEE9No/IVe6q6glJ2GTCEsgnck4iKFWX",
-	"GJLyyYQpJky2GomJknO8dPhqLwI736iDqSjk9dmrF640lPvgkCxnq1GHMJrMBiOB0RQ+r7vqgyOKLRhF",
-	"t8DcLsSyTn8Yg5EIwyygnB1sWkjBXBW5wzzPdRGlTlQr8DPyFL6C6vsF7lWof6MchzXlWqOgpYMCX+Ym",
-	"kUIblSf2st1vkSvsRrX3LnrPGd5brWnSLfCgzIxD+d9O+RxV8bSoXlsciN3JkNCljsg0WUQE0gehJKjP",
-	"H6ylEPtwlt8Qgd/NkFTkc20ak75jGV1pwFjQNK2aTIk2FOBHszyVfUVFKudkQZVBT/0p0TOpTFivDELD",
-	"rphZMouwS4lq64B8530QO/CRKt/YbUPNtL/tfYy/fG5fuXRvNChwxaU2Y/ltGHGcrHm4/QY/sGNc6Tr2",
-	"/dvFm9cYekAW1CQz0j3//jn5/ZNvv+lVqba9Rsy1LtzmXI8E+tdjkWdZTBQzuRJYv1SSQCMiXR+tST03",
-	"QwrWi0YC6oni0xiXostEP22kYql7yecfhjESduRICAY8EA9FEyPlKaHgsrfcJqO+Qq3MoIAbWc5kxuqq",
-	"jZQUbjf8qtK6DRx7hUEd7dvpuuPjQvOUFYGtRebnqT9fYIb+Z4zdkE6ttQOwFJ3lLIcS3WImZ5atJKSm",
-	"zBRxGBsz3ird3e3oAwq8ce64jTV5Nsaji2vPK6TKO159QZ8bpq87xSEUqHZvti6kUZYPE3F3o8Wt1+qR",
-	"1kFoIGtvveFGcbtc4j5T18n7W9fQxAN2u8M6btAITCc197XhI4067/tT2XcP/6qlGJzT5SuXRWzJ9Uok",
-	"z6EKW212XSV/LixgFrjHN39FyG740eeZ1agtwtV1bfgZJd0don1d9hSuv3yxXFiwgXDaWn62Esl5LmpO",
-	"xxgLPjVRva4gtqXsEF44kQrlGsWMWrliVmC+Je4jpBv3+1Y/6bsHOnYRmr36hNOkuLJWmlBe7oGGn8Iq",
-	"vm7UWPmQRr8TqaD0lZXNOM0aEiMF17P2FWzFsBlUOG9M2kyY1mQp1bWPMLBL7GLIo/+ZNxS8OrigHqOa",
-	"jXNheNZi/8GFH2mSZJTPg6BQwkSqifPUKCbYkqVWXoBqYtjIwE5gh2FZQ3fiV6vSruS3BuZNeb27DUlI",
-	"Exg71+mmq1aGcIvxqyJhrgJ/ci0nE1g8SM9QRNVOs/vk8N2xnLRVOeMYc2vAgAD1fgdtakw6njS1I/FD",
-	"UL2ggS0OKs4X/obd1o4F53aXqwNvVZ1tuzVvFRIAPhFvSr/SGjtxGBsPiZZzhg57D2Onm3H3UP+Fgvy6",
-	"gidhwORGgbiqz8pNVXqvok5CRcKaqka6tgOVCJ8Ft29lvBMISfYzaAmu/Uxo2voUc02Y8btmuvErDQP+",
-	"QiuNg5aCcAeLigpO0sJ+bkW1c5zs7jJ9LyEUo6EowwExcpu5TBjN+AkX6b9QxOzV7sMFeXz2ZOVDE323",
-	"RA/Z/d1vIu9d5D1FEDpg2Z0dk/FrBvEUqTOT+5V982QnF3nTOd0G5gE8HW5Ssa+/gvIjZ2m6543tEWC0",
-	"3U8MH2ta4f2mEq9LKoIti01svfzN9fs0w0/HeCzMrz+JV28RRHlTTh1P9XrmDK80Q+Iaa2dDCE7hfgLf",
-	"Bi9aG/kRXerD9jDxRTPIZfKFfblrmkamigoD0tOegRRQ3SLXnyjY7GPYUYymY7uFhhA+OKQ5xbBEcMg1",
-	"FOfdOY63hWS7+LxyTdvptl3fQYS7FXSguVsAJWgA0VUg6rpcNmWhrDe01w8A4VKBCMs0g+LvCDI+6woE",
-	"eLB8luCzDp81kFQBpACfHz97VleMhr5/iYMfhR7RSk7lLYBIzTkVTSNcSdlqh7dPBZ4t4UDocP1Blha4",
-	"bvz7xyezuAcKGcYOPpqDyy4MFyosW/0+bKQ/p+/7xmSn4NYkc0bRao6uaEfQoLFAxm/YxmtlJ0zXK0Yz",
-	"o7ExSZUWP90xVg0OaAv871HhAYn7x2idukPuYgshGJDW2tJra8evba76F7/uWxEk3FYOlSRqDIyNDWC7",
-	"Z3/5/10QfM8HJ6ynZR6V2ac3nC2LsAUf8ekyHx2D0e0dGQfkZIgwh66QPRsWRp13Tta5BbG9kv2zZkt2",
-	"v2E8WUIFBLDyqSAV00SA8CnXi4yumpsYsHlTotyM6nFRtrZRjIPgB0qgPjjxw31Fa0jA7NWvrLUeGJ+K",
-	"MRe3wptrjDF8KvpcbCsesNV/qpkqXZa3WzopvDV/R1HZxLFyNRWD8j7xGXYDh6limxb4FpCrsNBvohYQ",
-	"DEY+eXxy8J0OSSaXTPUTCvbLBlUvIkf/av/nX/YqdhFqCY//UBcg3IgxZw5JnPLjB0bk0WPLzq3SQa5W",
-	"hukBeV1iT2l3LGAquPktSkvUWSpu2BsQKbxXrQDuHR1DAZhvOIT+Ao7YooWGvQVNuDh1W71alR6snTVf",
-	"O+FtMCwgyZ/Ar8p9BzZA7IMQdSRPk07UyVK6qLX72bcP00o/F261Aa7VcAvaPoF0kBKWawD4tqC1Tl/+",
-	"c2v7rLposkJMoIrbs61pBLHVV+n6qda44qClCBeaJbli9bd2kC7fWkL0xrfU3wkT3OIbW/P4FZVgPmWC",
-	"KW4hXGdNpm3LhCzCczEdl9XbP08cdMWHsckdrGpRhlxCSYIywBbDR4psoqqU2RJpu999tjaDmQCLAdQe",
-	"gm9ozobHxzOpzfHf//t/MKUCspmtOgVtg7G+BZx6b7CXbLHmPXCrL2AqrBS6Btu4idqL30/wcPB4kOyx",
-	"iW/bU+QDXCoGV6TG20OtORfeHNCGZ2Vn5xLT9sG9w/Kc0KPrE+KoKrFhQF68p4lxjcrlJPiCBTnfMPcT",
-	"TWCb1GKtFYBUxO3ed6jWQydUuCAGSAobkLIrxBYBfida4PvIRxt95DH1EVJgizbu7uVZQxJPLaLPjFlo",
-	"0rX/cXYoDPTJpFxc0eQaLBwodVbgu7dlq/VGjAKVm5pAOaj9jmXcEr/WAJOaAJzDExw3EuZmUhmCHfqc",
-	"YFGNTjklZW+kd+c/1Z448/0p90FUeGnPDgM1rQhTPEIX4WPUCgWZwsesr/li0dSYMBctXneT67EvzbMJ",
-	"xUykC8mFOdLkx8vLtwRfqJrVBXbYrCi5lfo0+1RDdPi4e/uE4IXgtP1tRWV7Ng9rYRPDEMTcSneA49vQ",
-	"GtZR4+481hWI3IyN0CuRDBCOYl96UxMfs4C5EHzO0r7MDcTHnJIYYiUGLqQMK3H5EAhLYFwMBMScQIBa",
-	"RBynjlwwbYrKrrMy4ecC1gRrCqMq4EEZWhGs2af7DjYD3Eqgckdwi/f2CQqf+8JBWtsuWsBdSvQ7ih37",
-	"iBi3ydjDJk5yzqE6jy/EH9VFw5YFjXflsM1TBNHm9Ryktp8y3CQ3qwuQxrE9IqOKqbMc20xsJF+fvX3p",
-	"nDPdWGkzHgwGcS8ikEDmSkS631FWBuEifvvm4pIc0wU/vnl0jD1BISwbtQALJDBruWorQ2C3cS4mcnMl",
-	"LpkN9w65/hWH10QxPQNW69ViS0kmijORWmHLCYcWk0cCY69gB/All46AqVbBVyN0v6QYlw8+H4jad1OM",
-	"xEYP7cFI+Nw4t3kv3GGrVkIJbrw40jOXxw58YUj+hL8WBz0YiXOZMT0kMdSGiUkXFDtwhvUiEvtSMTHp",
-	"VleOO44wUbgXjUTsKsnEpKsYTQGo7BfQveie6ur+12ph9nB/UGoOBO24qdN8jHkm3z599vuetzu6zKPY",
-	"sv/YHmc0EvbGXGU+wsUid3gjJxMs0UBiLGz38y8DSE6JB+SlG+4r6jkP4Uh4F6Fdo6uzQK5kyp1SAJkw",
-	"XBBoPT+s9q4fknAjsIGR6Man9ttKM/PH3Ez6f4AO90uWWW4eFaUe3RD7G/TXZim07L6S6WokUGxxnlta",
-	"0zAf+uNSDas7hfo++FWLFtBwmzx99Myupb7uYNwLS+tt6Zsfvz27fP5jjOHSTt6HKdqShOBj9JppC0HB",
-	"IcHwPgx3N26khLO3fA8cW4hnoGn5BsBwEws69YVTIAeG/i23YAGiRzwEkxy6vOJAJnHLtu/aLU2ZKWN1",
-	"pWCnLtzC5/+KooE6vAILuwwdqgqzla5kDkHAIp9fMWXnKOCKGnBUYmHXpSRJRrWGqq+QXVQWxi1Kimqs",
-	"KepRZqOhfhTUERyJi+/wdF2iD1x72fdMusLNjCOUUQGG/Bu0S8PoATkbCU9fYPSEixRrsMJiySTPMrKk",
-	"EF2sOJtkKxdJb08KCs+zlDx9/K0FsI1SlbHD3PjcagD9s4lhKh6Q+HgGTYl+BRwm8TEUKbV/KYuEoNe4",
-	"gBf0OrqKkZ6En719GZT2HnYeDU4GJ6CHLJigC94Zdp4MTgZPsAb3DHiU5yRAwuwDV5+qCBZ4mYIXX5uy",
-	"W7fG8Fg6Z4YpDQ6B2uZeZSkoC6WuXAC3A8Ak5U1Mw6I7OYoJtTLy+hRQXKTMxRpwrXPW/HkMNdzj+2Wl",
-	"iGXRrB/zh0XTLlxxry3T1IlH5WEeP0c1YYeREOEBLhbF9EIKjULH45MTl41nnJ6wToChy1WxxN0atIPE",
-	"DULEekVLJDquD7qw4v/HqPMUF1H37WKxx47d4PhH28e/C8vIwktPtr/0fVFs1r7x+Nvtb1xK+YoKVAR0",
-	"Pp9TtXLwADhCMjmNiGBLSxqw1AF5qXVu9SwdIaOirgQx0h8XZyMnAbzqyAUQRa6ve1QRukobmvYGDeqs",
-	"tyCP0qmGAHNA2l/sSj0e++Byffzhmq0+gpbUjqo4z5Em/lVyzVYFjFtCUYI4dqst1SM0ijbD+y9RZ+Ga",
-	"oVWnfQ0ym5C4+7LPPtfrlVm6VjC1LAiCZiFpcyT+I2c5MBlgf84Gf81WR74cOum6KHcS+23FvQH5C7aV",
-	"V7kYiWplBV52wsfEgMjOuXSxhI4hYunaIXCEkXCZGPYnpPju+1JUPuf72nc59u2HchKWe7F0JGCzIHNj",
-	"YktZmZu9hyG9yO8Sm9G7Wt6+97wrx+2iIBcgx4Ox0C4Cwe/RCdE+TObp42+B84xEhfX0kJ1Uab7Lz/XJ",
-	"Chtk5vGtkRk/x5mrzlFHaPxvjrw83Y7Hr6X5HmpR7434UefZLqTlXVBtOtQAO8OffwlJxxlWYrBMGbrT",
-	"ut0Oy8IpFcgVchnieIHQa3heYAg4IXUr6662TNGdO2QZNS2na24TFTm78MFvh/yH5aJA/nfaAFeuRf3p",
-	"WuN+i5rLqjXeX2rJCJquddcbvafbbLrJ5yFLu1q5GKnfxJ3aLYUsmXTnzNCUGup5rrtObAjVCyKGIT7Y",
-	"gHesCAimyNGLSoC1V13yw+qdomvzedipxykLf5Lp6g7u0/lSP1bNnS7kZw2eHt3B/A2wREsS/2VKkCc7",
-	"gFvYMufpoyc7wedP0AQBXni2y0YKk8UrlnLqO2HdD58rMAgvDGq9FooYuajQwKksaxSEDfhPScXu6DGP",
-	"HEIpjz+Uf3xEWTNjaJKvYtl38HwNyyqg/rSmODy8lN4rUdtbvtkbLO8XUPAMK4ASOfHUmSuKbkYh9ETA",
-	"Yu1jVJba6Gotq/yBmbbbPrknwlaVHr5sSDqcn/7ATOWGj0q0bmWIVfV0m32kePucTcD6AYbSzat36QP3",
-	"x1GdH3AnjnqfgOc8tpsA+IUy2DsnfV81R0ZbU5Ujf4+sWEgDNfkF8FynuYBsu6644ChX/iv0h0IDsG4y",
-	"Y8l1n4q0r3004aHc+hjttptWqv3JQK2dCXvA6s3K057B1PUrLYKrRiJeKroYEovFcV0nWX8n/bWWslYl",
-	"cL6j+Uh0c2F/d0b/G3gTH0Exe+CD3NkQA8OhsyVCtTgw9UEUqiiHYnwemiUVS6RKfY7PFWqeBh0Szns2",
-	"GImyyn9FGitSg5i6YaSLe9OMumI5uYBGchbeehEardDiZT/+7OSJL6ZPr2RuyGNvb6qzKkG72junypUG",
-	"xvdMkTca8m4VCADeoJRrBYgsYqHfEdYImXD951IYJbPqctbNrh+/Jvr+NZPrN1eGWryp0qY1GRjDHJGu",
-	"gBzMUCa2VMh3ganGnx9MjbWeHSe00fL0AzPYouQO0QcnaMCZsk/B1yXD3C/U2ZN8fhY2fdB6lpJ5ro3l",
-	"dNqQ7qX9D0sh4+/s39lK9xAMhR06DntfhGLlXQn5u4Ku5lNxd7IEVm0runJYPl30d4dWhkXp72ojD+i1",
-	"e4pxF85+OKcrQvU1nOmEWUa69mFaFKjMin4aYJMciblUULxAQ3eLSh+SkvkrdiOvWTpEUc9/Q+NXa709",
-	"fCouLn7898LBd9ssOezRcs8cebMPSBNLLod8XfTla+ah9nZ9eUKB5d+XIiRuPhyqmXIdafL8bCfOiXao",
-	"VtfMDzhktxCZjaJGtYElUElhr/CVs6b+cU1zJKFIvs9EolJhYftEYf+e1sCBOyMHcEFN/qxL6DNOv/RA",
-	"lns064GbzAerYFltmmVQGhaKXVrgjELnKAaebhNH2z1hcEd3xIng25/H/4Xb+q26vv6RLXNVlABLN2pk",
-	"VgsL9TcvJ++nkSF+HX+A/+7gwyrxY5v76hwlwa/V6YDb8873PVSQmui2aUB0doxvC65wrWxZo3zwMhh3",
-	"l2YoD3/tMTgFmP4mozeCMw+vPryKbZzmZSCP3Ikp0n//83CccnsPARdfFhPxwRMNrKIKw/V05vhD8eoO",
-	"PKMK6V9F2MPhp+8jEsL+3qAoQhCCT/Fay7OZcd1+Tc1hCC2Hf3I/yH5ZNRN/xTEIO2HUvjbJ4mx3iju4",
-	"N67yeaIOtgKaDzpYB7gHzeYLZ0oufqBq1bFiYUSCW8buic60bRX+MvuOzNGH+Sm87Jhinl8gR68lb7u8",
-	"Tyhg4JpVbeQEDkg8njNDB3bQDVU6xrSMJV3pkVgoppkwpySmWTZIZjxLFRMxZGb4MtSLfsZuWEamSuYL",
-	"ferYARdESHw2ElRZqkriXMADlsYD8l2lHgLpaiMXC0AGbVyakPR9KjCVJOWaLhaMKpaiF6HIIoXkwyIv",
-	"fV7UWuhh4odrKFc0z7eb+SNEK2CKMZRFLTkcniFkHA9G4i8QjlAcITWwpiNN7GHB+3G/D8koWNtmobhw",
-	"zUdd1ifX9khdVuaRJqNORnORzEadjcJYZaq4s8eORFzXgSrGSlUrkdizKEuyYrgKFmXFSqwjAaVYffFX",
-	"/BiRguAaerADDLmY0/djOmVxkay6ASyYrtuUfjokiomUYQhMwkZigenJLq+rslEUFzC93XuEFIsKM3T8",
-	"4pJOIQn65aT/WgrWf2U5SezFDxdaocmTk6dkOeNZUaLZzQg5QSIdCZ/2wwWZySWZU+HLfMHkLsu2zPqp",
-	"5puOxBVbSZH2BuQlbF9CF9uUTH/liz4TiUyh9Lok3Rizb/ov7ENoxWbHxL1oJCxtUUxrdzKk5WAinzuM",
-	"t+rY4khgd159DcW0oVEmFHhwCyguaIYlAvD4fLioXIqR6GK7Xcox9wq32ocl+s6AdsTfcmmYxsMja4c/",
-	"EvCWSwkObmBAzmEzZe4ydNQ1pCC9Q/TslQExdi4ApJIS1TjcfmDG4U0oK2zxGQAyWtJ76gNwCpnV4mwR",
-	"PV1neLfv7mfbf4nxUDX1XWqzbLOq62BbmbUdUlxf0fdnwA+3jrwwNNtp4MuJvXW49M7mjmMEmi5WrOQ+",
-	"+Ruy9Ak3vRJMaznOSIS4MyCO0gCFDSKmXK1yNwo7M0PRLwj2KU90Devu1GFCxWqH2q4bENt04v4FKL75",
-	"8Zdt6kjkmxwGDGgt/MkCQoNQ40YdI6x0fCWI4tyGDddc1ILf5AaQ762vmateChRdmAppLDuiW5qx5JoN",
-	"KjdU1M75ldeVfP0YdSwl27YnGPMxcin+fYTzLe/gWI8SnT/TurJ/6zQ99tR5U45qBTy7kSd1BgR7wRXi",
-	"bamm42BEc+EiSx09x5BTK0mtccWunHiyzNxSeweDxpd14tsP9sH9uFaekotA2twoEoTlVroegntAVqxI",
-	"EJAV+BkociVyGVjbp5sFdtBtUJnYEkIAQ+7UBy7zRbtnANb5ebwC9+3dXlN38YZQtEK1w6uHEYKQ5Qcp",
-	"VyxBjYlgo7zPCU7HH+C/H49vXLXrT5k2avCOyXyxd/WHuq4dAHzuJH2XxquVSwjETmlXq7L+BdTZckKT",
-	"Uy1ABd2MYXP9/EDouBu7G8oz92tsK+esC1WR+cJTNqpdnsZD8NrnsJ2du3wZWr2VLhWuWiFWCyyqFVog",
-	"ruVBO2A9Dm3jIT/CiC0a5RuRrTwlm0PXPtc3hzsq2KTseWKwhzb5Y6m7xr+LydyKd1BEAUqkQHmcGVU0",
-	"sUsl3XjJrvq/ixtLRrnKxa3z171XFivfeLWimdacExrs/PE01H/H2utYAFr57s11Cyl6s9xrtag70Lnv",
-	"MlTPwswupacKw8RBWsHBkv6DiN4oQ8GNBNLj5xCNYKbjD/Y/H9tyWn5Ey9idQnETA7eLe4g0DRPI8URu",
-	"G15qC/w5tRDb8NaIvDMPGE0S79ZS9jvBqZ2tnzh3oW50epWKb8ltZlQXCi7Y3pHBuqanujTApJJpZ+R2",
-	"/TL1Rnu82L48RqdeXGeztoj+ms7Z82Kt+17KPRQtDBfYFuWdyCzjkKQL3ULXNd0Hqm6peuFwcD1D51ij",
-	"jgrf92MdhryTb6FkmifszuIvdkCrReGT7uu0EaughSZU7vR6f+nLtjgxM2Yx1unY4ief6hi7Sw5h/wum",
-	"sOZ1BMjmPgOJYdCwHRwHAr2AcJKgECywPcVIVHCvXO1Yp7H3opPu05OT0lBdQfyREFAOkQT2GkIzLUlC",
-	"FZSRjMfgAB9jMfFx8XYcjcTab2ARi9bfwNvcfI4nFY9Ed9SJaHQVjTrE0kIsu7s22IncMZjSFYOjybiY",
-	"DgjoKEiVoIozdBlQTEPrXqucVZzcA/JWcmHCWAOgco6sFR2gMS6bahLTsAT4IAgIRkfwWaO/N8Jqk7Ul",
-	"h6VgpTt4JNa8nut+XtJ9cvIUdr5m2O5FvmyjBYRDHLjE+2/rvYvlMV18tzedvmvP26cygN060AI+gkmo",
-	"ps1DLVOoUIIv280QOF628oNXMuUT7rnOg0+hGq8RknzXHYepG56A5zuRWKsSAKNi451LwS3bEdN7YWeO",
-	"s7YafS7cmLtMpoUp2gSrGnHgH9KN4PYegoy/w9sIP63NUY9RTIldTUoIjFHyhqeYGLvA9u9eDXCSnRPj",
-	"wCLHxXQkPM8rcWSR5VMuSBcYGV3qeEjonP4qxYAutf3/MUseWzFGsamdAiSMCc/s2q344ErrjINH7P3G",
-	"IyuEwJLgdU7nYyUzNqZKwAuuhdU4V1kckcFg0CsaMiRSaKNyrNCOuxyJGI5Sg/ziJJaIxNdsxdJx+bc2",
-	"iicg+2SMptiVxh68kcqKCWd+7xMOuleMf8a+XDX1hYld4UPfJw8q7rjYIH8FLpAkrDkKsqEVHpm44UoK",
-	"UNaOfRdcK1RwUcfgMXvgwhsR7yRjHwtAf5a0Fd9A+CFT8rcdT3yWpkEsq2yMzS8JY8AJLfL3rzi0q2kx",
-	"i6RzLlzVDOzDo6G+BvR/sZ8g/hOn2EqR4guhK5Gch+McBidSpVYKt9KXpZGuZfiQCFn0HrIEoIAWy+Qg",
-	"SHfFDOliXX9YF2Z3kpQlPGUQlorV3nuDWhOLXcyf/LZ38eBYClgs3jsooMF22M6zyRNhB+7nymme1DA6",
-	"32lSO/CTJ8VGj1yTay7wihK5aKw8AD9W5myjQMElXMCLey6p5J1SVfoZBIdz6npXwcqa3viEdiN3aWYL",
-	"zqdNGPQnExGZpWXLjAdFpBQbKzSqrsQCYLJUgFwY0mShDFrLenj3dNQOrea8roX2VLv2wpdBhrJ46+18",
-	"jOgcXNVBxXOusaHTOhEHkjosjS/SN1/FCGjXFKqsQUi6xVDsigYk2dmrK7NI5auduZBtLTFIP5ypknlf",
-	"fjrX0B0krNg/UzKfznyieA+DczWdF0dPzJL7tl3eGD9okLsC4L8j4SuY4fNIYOEWH1KHvyyp6gd+wwgF",
-	"7AV6gOVCMYADm7khqaBIWwqcRGyM1hC4ikV11KRJJjv+4P61Q/bxOso85B9jRfSQ+jdQ8jb5L+CxbZ7M",
-	"qwqx2r+4hZPPjz/gP3a470A1faiwfyBsOL2pyPHZno4eGpgaS3g23MzJPWjvl0XHrYfbrkQ9+EO5DVsh",
-	"Hv9GnnoN4ZDpamuf0ghTX+j2NqVgG1zv9jr0RcUzNjEjAX4+F/QbkVjkWRYTxUyurK6MY630B8ELaARz",
-	"CXvOsjkSXONKU2wuHJQnxyGuFTzpxh9GHXw06gzJh1HHGSdHneFI2Jk/foyLaMzCcmmVMg12RJCB3WSn",
-	"LjEYWnG6yugpCrlOlnRrqq6BawJiDyTD0yLFNBoJcDBSaCpXdODrUhI/PTmJfedZt+fBm7eXL9+8jnun",
-	"jnPbL9pVaGciFFOmSdmkd0NoxSIB92AsLKoRRJ02UDn4s/dbNrSVivkKBxVq9mCO/G2UNyhRDksbVJA2",
-	"qpRmt9CQ5hmE88651lxMMSce46S2GjHXJaeiQ2f/mq12aFbkRvvCvNvLvVlylp5Cm8HA0yOzFDwWgXPi",
-	"gQMXgfv2zIJuoDXNUOvaMX4iX24sMu08S3oml5ASCfZElz4sRbZa650FkiHVM2haDe36sxW5ktK4jG3S",
-	"hQ6jfS64idDkk1JDe9ivGuBkJOK3by4uSUMX2dhyZOhbGnRMdSUaXJDKYCRe0WvLtJCnwR6E533eE8lu",
-	"uMwhYrHZp9UK8Y9uvemonaaBxPt9eCfju/Of7EHYw3nAHYc7r+g1tvh2MlGvika1nU/bcKqNckIiWHv8",
-	"w0ok57nYPy71i2q77XaxS+KDyoX+B5c9PsE5WcJpqE+vdfcOGTwA4N0Q/mpLa/BmuiokPgyw4OUqF6T7",
-	"+ORx79QKIdlIxD+8KGk3LPL4g8rFx9hVVAE8nCqmNTQOcH2GscWpHT0SaPt2Mw1d2RnqE7OqfbKxP7aV",
-	"h1xr62izAgo1fpUnGKThS9hYmlp8o44JXGLfbosDnbvHsdpW0+W2yzwvKAhRaRAeHMApmTHF0IEB2Hib",
-	"3bFbVvofeIrVMMWfJE5TL1uoXBxpy8l2KT7wQCIuABkbWnN7chDyrBL5WrvouDv9PADu4OBrNa2fIQlF",
-	"SNeGmlxHZMFUH93snhQCWdrM3G+k8U241GhzV+6CD7G3G0bnB4a8wKvNoS61ESeXMN0dQqOdYEszePBY",
-	"/QZrUMN5t/vg69ScSwyAuQtbnP3053Eaw6YevMVfZqFpgNQt7l0A5uMP9j87+PgKGH5w5rLihEt3nauo",
-	"MOMLpNWVQB8sFOCLLmhDV716ItIkQ9Qf/smd4zKkyQAkfc1ZyE24soNYYF+tb4VUlQ9MyQF2r6fTVnT6",
-	"jlnK5/HCtIGh98EE4PjggfnSi+RAbRRHKmVR0Qn9vcUF78Gmjh0NbTUMWih65cbdIbC+00y1RcO6pf6D",
-	"pEN5Suh2/SWS01oB/SxNS3i5Q4KKE5yl6X3T1G1gWr03MO+5UOG5dE3NH0qMfQ7qCd4W6u5iI+BzQM7S",
-	"FF1w7ic0665HiOxPW48/2IGtGgE6UdfwZkdv9dfbnAwcy+7CXGF/TJEpUMpK/rr3pdHG2nI5CAy7zOdS",
-	"ig60fUHiVDs7xyF3KXbaGbZYrLDz5W/QZHX29iVx6WlddANhmdMbmuWsCozuMrZas1yL2jthlfbbn8me",
-	"VU6dttm1yIWRipEYDjAmQi7XYjTAGlsEajyYwT5rv7UC/AfkJXROyHJwbPpQG/+lop3CBjJsUKvjD/Df",
-	"XWxmBaY8dO7Ezp14FQ00ZysHbO6ivcYCAwq1P09CntzGkt7pz6hbIkPCfKDfID+C062yogXVeilV2iga",
-	"tTCjd/rO1Db76c/DimBTD66VL9S1YgFzQM5IJhOaoWA/pytyxVxjC1oAdIT1zrGZ0ZmaSvGYp04saNXL",
-	"4NEOihiymQIHHlwzrLih0jWDLCZCZazVT7OfU6b+2E/unApcOnXy63bK4A4P0pTt0LvRXLc4Ze6YGX0e",
-	"p0wrGDqnTACOD1bCz5Pl4oA+5XqR0ZXLdWH9OeUZVNgsWJJUvskbpJNDwU7CzRaOtGRXMymv2+Xiv/hB",
-	"uxSy8V8soi/Duvpl3ZSIYD0xLqZhv+aj4v2mmik8aLW3b+mZjbXhrENYAU8jEr98/ecXry/fnP/nMfbL",
-	"hMx6bAUgXM0NF0g4o/oT+gLcZey5u64270B5yA9BoqUO408l8lVbKhUWfBTxDCrTXmPQrketAo+a67ZA",
-	"xF9Ra8W9QOZQTs4ZmhKaZYRCkooL2YbovyM9EslMSg0Vdy9dGkt3OZMacn1nvhK4hvJ16E24yGhybZFM",
-	"zqEgoJuwrLen+RRSOtxLRRsfLsJvXdHkmokUiumORFhl4kj7tGAIYlQ+HB0zgaG5not+1zO59Nk3I0E1",
-	"iQFU2fAY6vsf//2//wer+cZTJpjiSUwWmCaPSc3M3gLpxvBfKCNo/zHmaUz+/t//F1drUXQi1UhgIQ1q",
-	"DJsvTATR8ylL8wKZ4JU4qKNM4rJEsspF3DstqhGvHRGjyawoG+YKNI9E7Mu/8qmgJldsSMwfR/nJyZMk",
-	"F/y9fVmKVMMTFt08cr/N2Hvy46uz5/2LH88eP/vGXtqogz8ZHDvAv65kusIH7nfogRtre7/lQcF19y3E",
-	"UwOFH+dMazplpBsb9h56V6YjEVNjaDKbW5yIexFZzngyI6/saam51Fj4+lwm18wMnkNPVyiNSIyUg5H4",
-	"nvKMpSRlGb9hUJ26K5hZSnVNmFJS6Yg8PflDRJ4+/jYiz96/77lURaM4S0FwHwn2HlGS0wxgS04mEZlJ",
-	"IXMF6dJhdeSI5AtiJPmDv059OhKy0t6VOWB2a1r5StruhcIkWI4YiUxOm1PXHPG8I3HPff3zmB/81h4q",
-	"Mv72TBZR59kuJ/ZO0BvKMyv7rTG419LwyarKXCDGHmgpSETrJYUcE9wsaxEwuxpR8viD+9cOJo4Q2x6s",
-	"HGjlcKeH/Qi0L0grUhdfhVSMWCLWJH80WTYaT/vkPmhMIHd+3SaOYpNN4uFeiYfuRF9+19lqp7gX3vV5",
-	"rBVb4MobLKrw9cDHvj4+VhhGvALVpYVe1Tslcs4NlHRBid0pKNeMLZxTypUZwjCJQ5jacSn+7mI0+a4c",
-	"vYv1xAu6Vux1E6GlAth0k8HB60P33YrwHqwY7vxWu2TSF8zRn+JDjdqyWYaD36OqDNGcKH9LLMvi0ozR",
-	"zMx+be3fB0PutIMfzlCXLG6PY4BHxpJccbPqDH/+pWoeumGCaT307RgSpjXW4sR2I5VudzgT0hFIN2/d",
-	"+rkd8Xl2DlMPDqfKDad1Dk0YiuNKqaFXVDOvtNefVfV7HzpXjCqmznIzs5+3pAZLnyIE5irrDDszYxbD",
-	"4+NHj38/OBmcDB4N/3DyhxMgS+77H4o2gO4Mog/rdmRLmYPHvgBU+AjSiYMH2M4weOCiXYInaGoPHgQN",
-	"I8LHkPtbGVcUUgkeFrgYPAta13z85eP/CwAA//8=",
+	"7L3rcttImiD6Khk8uyFyBqTkW00VFR2xatkue9q3teSunW3WIVJAkswWmMnOTIhmORwxv84DnDjPsA82",
+	"T3Iivy8TSJAAeLEkV7kdE9NlEQnk7btfP3USOV9IwYTRneGnzozRlCn459mU2f+kTCeKLwyXojPsXLBE",
+	"ilQTzUXCiJkxIrOUaUO0zFXCiJzAj1zcMGGkWpGM2ocrkbCU6DxJmNaTPMtWpEuvNBOGLGdMECkYEeyG",
+	"KZLytDfoRB2dzNic2gWY1YJ1hh0uDJsy1fn8Oeo8u6TTzbW9oXOmiZlxTW6Y0lwKv5xUJvmcCXNKuCHJ",
+	"jIop0zAxTBmOIKlkunZ+bRQXU5j+vdSGqQtDs5oTio3KWYzbsl+mQi+ZIlzDSdnZKD6YKKZngmlNqL5m",
+	"KZlIVZ2YiXzeGf6tYz/YiToTmmnW+TXaWNDnqLOgis6ZcTd3rljKhOE0e88mmyu8nDGSFEOONOEpkYoI",
+	"Omd2AdyOWVAz60Qd+1tn2ClHd6KOYv/IuWJpZ2gX1n5S57nSUtUvIRbsoxknMCL2N7VQ7IbLXJMFnZar",
+	"+UfO1CpYDn61feqXkzdSsNfUJLOG+S0UwcSUJHKxWgcW+CPJuP3nTGapHpLljGcA9SNRQviMaiKkh6sU",
+	"USNau/tHJ4/JkpsZEZJcyXQ1GAm/OUS5cncvJ3278j4ufcsm/SoaL7pY5y73XAze85pf8Tk3m/O/o1NG",
+	"NP+t8SIzeC/8dsomNM9MZ/jg5CTqzOlHPrdI8OAE/uTC/RnVUYXX9GMbzRo6GmUxX2rmKFNBkoBIlWhK",
+	"FXNkaySu2EQqf5tcTElXM0ZibQlA3BsQe86K0RRgSRCap9xIZc/a/jAS9llfimxFjLy2ZEHx6ZQpCzY4",
+	"a9fM2MoBkIWlGRfTHhCrJeVGj8REKhipCc3s11ZE5UJwMR2QM0PmUhtCyYpRRbqPHjx59MPJyUkvALG1",
+	"Y5/Tj2M6ZZWDL47avx8c90ntcV/AaTYCHh72kHBjAe+UxC/f/PXZm8u37//j+M3Z62dxtMYorlYBfEYj",
+	"Adhih+iM6hlhOqELlhKqSfzfHz6PSTdeKJn+94fP6VL37T/j3ql93c53RRUbCfshoMORR20PAPbfeBWa",
+	"MR0RuBvLgywuc0O6LNNsJOLHJz/FkV2QvfRwuRw+Qg2Z0Rtm3+wNyC/2b460YCJzkRKuR4KS+PHJ49h/",
+	"hJvgWqrIh4vbE/MamBCsxUiSSmREKTV0jQXFDgpi0pWKUHc2R3ok4nyRUsPGCU1mbGz4nMncxL0hiS00",
+	"xpZR4WkCQHJTwHNEKALjSPxwQjSiHdyz8KQQbnXpTsrMmGJwabFm6obF+Fm7pZGAJVNDpBU0uuV8KheE",
+	"Iwe9osn1VNmj7g3IM24/R5Z0hQQ6PrN7oyIlMfLrPpxVTJyIQzRdkZlc2jOpEutmxIGl1dOrjj2bTlQw",
+	"bfcn7KuOaUedX9jVTMrrl0/r8WeJj4FsN5BrN2QvkPlsB+uFFJqhrCDFJOMJUO9ECsME/JMuFhlPqF3P",
+	"8ULJq4zN//Xv2i7uU/Dx/6Ys9nf+r+NSiDzGp/r4Hb6FU25uD5DTwgC9BgQtQRAepQApMjdIPwoqwe0f",
+	"RFu5jWaDzueo81yqK56mTNz3DoCAHGmiZMbInK4A8VMJAiis7KW4oRlP73tdFhasRA5HBSs4JTFTSioN",
+	"ZMjRvwlnWaoH5A2yG7Kk2oswsPo30jy3qHWfy38jLUOeEcUQFPxCXsuUTzhL6zGlENhqJTHYrJP1pvyG",
+	"AfWIK0JWbPFrU/Op24QbdWyHBIpI21AYU2gN/YJit70TahhwTpdSvqIK1/U1gMnKrBaiMruIQIkB+qYI",
+	"TRK2MAj2l1K+pmJ1ryuVksypWPnl6lNi1IrQKeWC0IlhisTvmVGr/pn9I/a8ae3egyHVZW1IP3YJHwTN",
+	"zUwq/hu7byQB0oNEU5BcXAu5FBFR7EZaRVIqwj4uLDuwkgncyQdBbyjP6FV2rxB0RlK2YCJlIlmBZg3o",
+	"iYzWrUvni4VUhqWvWcrpJRz0/YK4Be0jTeJznLNv1xB7Qc4KhWBRkAumYBHAsTTp/vvF2zcR4WIkPlw+",
+	"7//YO3X6K8wV0FmELxBEQOxcLewDSTQTqZU07KLcSoH2CM2vMvazkvnC/r1QdmbDkVsnM56lCnkdN2yu",
+	"a1h8IWtQpejK/j2TGq07u79yQxEl2s71r3bM5/JlefV3lhj7tttEoZ3CPaYpt+dHs3eVLbXNUDmMTejC",
+	"p0eapCsrXieBnBD3+xnXJi6Yg0X16lmO58zQzSO2h+V3f8ia8VQ2DuVzKKT9rZzl120jcZlRh2ZZzeCo",
+	"c2a1zWc3DluqJ/RWMNRGWUqYHQI0w0lPhINNJ6EZUWySa5pp+3RCeZYrpq3OZKE/oVnmBHdLTAWZyVyR",
+	"biJzYcgoPzl5xMiDIbFqgpPpyYQrbSJQsEF9gB/tX70BOSOKJVKlTglPmaE802BgIZYWKKY1S/9kxVgC",
+	"c+AncRX2qrk2XCSmXPMVW0mHXLBXAlYFVPmshiZz5ZQzK+LQLJNLZnUzQrMlXWlC/YrkBIRNuRSbwEIT",
+	"PNIa1KGJQRPXxhNYv30ykWpODXKQHx532i0ZFszhUNogsAmBS7hAwXNjXIEi44YBxa1VFm4Vwj78Gm2+",
+	"InOTSHzBqz/umDt2M4LDPyxgsbRGF7LwTnXD6RorcJimxbqnqA81PzeOrWw+32Ofa3jJ7Z7cyPLM/KV7",
+	"sIg85JSnVF1VuMN29H7FtdkkVwVJL/7RSlBLYlFD9AODbL21obJ/mK9uyec0y6xqfgZCYZ3U/lZkK7QC",
+	"lLhNBGOpHsIv12wFGpXmxuv6uWYKzRhyYmmZWo3EnCYzLhiacCcZYyYiWsJwlVvVzFOXrk7kgumIoBoU",
+	"kSVVgoupBiOR1X4kGA+AUfbA9gdGDitmOUOPXQ7Y+MBgp3LhzATV25hIC/djZN3rspDKhSNBFRPeqdV8",
+	"ne3xHznLWWrFA/wS4cC43BFfSZkxKgBjcuFwokZmzwWuecmzjHCRZHnKwpPuOgOOW4Al8xHaiaibt58v",
+	"yuX0BnVIrw01uQ5xHkd3YHH2u/VmjxCG3C6Kj0XBAbZB1l/YahMTrvHHNdvvTC4F2JBqN5GrrP4MP7x/",
+	"RSi5ktLYA7JwQd69vbgEya2rWEYNv2H2D3uOZ+9eHmlyRTW8V3dca/u2S8XJa3dZels2Nml3z1Ap98d+",
+	"AwaoqJPJhGa15DVRjBqWjqnZnaZXjqSGcqL5YC8WVWMEkqKvWaKY8eaIzu6czBP9Nnr3xo6xwAqT6LFm",
+	"psFaHa7CCw5ZSii5oVnOSLd0FcIPGm55d3nac6C2xZb3DmqQBU8wxO53cc712bpNB0VHG47SpssI7f4b",
+	"TBAuwg2t3nIBJtUbKBcZFQBdgdLKzttR5BzeaoZD8Jquk+k14J7Tj6+YmJpZZ/jg5OHj6A6g/ZnlWHiu",
+	"/qztG5E/cSmY9qQ6rcWCfcD9EGhbu9nqpbr9t1/FbQgoAe3bwKLdBZDq1gJaqfVsjMTX/iuxq5zwxAJQ",
+	"1FlQrZdSgVhnGb+V3ZYWdKfJwv77t1zZYXLBhDY0ua4ltdWpdz2RVuhsAcYDP9AoLpfH+6lG5kBQrXE2",
+	"KW4Y+DdPyTVbFCJbldjUyTH1MOfmCZ7VXfJtUNi1+dso2PYlHACeH4DK/e6J13PHFaWzrJ8SKgibL8yK",
+	"4CskyRhV2v4sFzjBBm//QqJWp+I+ZTc8YRd8Kl6KOiywT8eJTFlDDIycz6lIScYFO9IOXIdkIbMM/ZQV",
+	"4bs8HDSu6jEXzfFRuTA8QyzgU9HngjD8mS4WSt5UaHyg+dt/qhuaNX/YSIgJIFfMLBkTsFpd/zGrMjVs",
+	"/xevey2Y0lKQZMaSa134VZVcaqYiwgbTAYl/efrvf+6//vcXl/GgQeBAIsqlGOeK1wLU+qCxveiMGbZd",
+	"0QzvMdxUzcxt81TuLTjpX7cA1jsmUrusTTIe3NXm4W+qRwv3oa1aUaEM7b5GmWV7U5EKdoRU5OGP0R5X",
+	"sm1tF4Yqs+fiLIrwlDUEjr1dMPHyKTmXQrDEED84hGeLdADOFo8t1Ab7++HRtu0V09fuLUc/QJ2Gn7pn",
+	"6MWkmsSPTnQckfjByRz+g65G9pFaoOwMO49OdB1KAcF9phTaYdZMDPZZ3eQLakmWcDqp84RF5VISKSZ8",
+	"OlBsyqXQf3vwaz06z5nWdLoDXuJCyhfqDutnRUWNBHSIQlrGIDYZAw+1eIK0V/+w1ubnh6+vaW2qikbT",
+	"eDgH6S9JxUKwDggtsZ3Nh1PzIdESPFh/iHWr8WESre+vC2JO/q7EnZZLbTzM29BAEGQPl+7uxnNXPdWn",
+	"XFnKN2fzK6YauH+jkL+Xa69GPC924pfXeAq3cx3O93fgdbxgNDOzzVWU/HknZlz7aVm3PZqmiun662WC",
+	"XmVN6hX7aJgSBXnb5HueLQEyDcFvBVFU14wtnK9Z6nqRFTxyY80Q/nYjuFN78nu6jXHpG+6uOkF3FzfU",
+	"fguec62dpNYUjkqEJJkUU6aIYgupDMQvWiUAD5EbknINl1Rvd2/EKvAw1D+BmZv2eTA21jGccqoqOPnl",
+	"FbY6D6QlSJbHV9y8W1wFesKLacKJ20B7wK27c1FVIhO+XDbZZnC5BQu2HTteyIwnq11eeYcjP4PkMGdm",
+	"xnI91ukOoTJu8MXT13Sx8G6Sve3QLXbiqnkl3Nd+NuDiDu/HBPwHuaw6nt16ereBrSU6Hc6oi2/cj1Hs",
+	"61wnzbK3k87wbwdc7K+1DjS2JHMcERjl8FCJYnN5wzSYsWrtZy+1ztl7VBT3PO8WvaGSdUS6pdzfQx90",
+	"IdMTrkmuy8y3jTtaKrqoBNm7pWyEgS0ZhI9zMc1YP9eM/NWOJ/b9BaRuQK4HF9q4LJ3Sj1fP5u2bY2Ma",
+	"nMPV7x5pkvEJg0Cnrlsq+eGkzIYgD07mOziF2/UbuKu0zTVcVQrv1IXV4LYiZ0FKJxxSgy/rMG9o4Nnc",
+	"FCg9rKyHbSVM66bwLMs3uBR7RjsVmu7mE5ONXWRxQ+JqnZIbvhWVK15f39ZAwYqy7FwZ/sjqIOqVnKIF",
+	"ew+091RzEydyDYqJt3Z7PX+LXTHwum2n2vaSuWFvRbbCPBeksA2Wwl9mTGHUCyhJVsb3c0GAD5i8WTok",
+	"MQROxJhj5PC3R1yIDLyLaX2vnp69I8fkLIHQD1TBLYVzIfCOqqCVDTMEf352SY7pgh/fPDimuZkd+9Vi",
+	"9MB+NlcnPRXnVXelr1kNWdBqMm60zmimLYAcaXJ+8f45ErQhxCaDYqRJ/L/69kn/0j6J0S8C4VdFakAR",
+	"OgBfwtgJn2NNxQqyS1r9KNTU3p6wJN19FJwnM7lkmGwAN9DlBn/XUgqmkOrwNGNwuDuqjMzMZI26/UIu",
+	"Qysqhm3lZoYBswbJWpGf7RDZLbbWL1xcQBvJgzP2npttgz/oGpri9lMHG29qUfdB/4dHJGPGQPpeyqfc",
+	"6IgcDY4icjQ+slhw1D+KiDZUQSQU3D91b9jH8ArEy1L7k/3m//23s/7/pv3fTvo//Vr+czDu//rpJPrh",
+	"4ef/VncTdnlhLtqudAdCsxqtki7hs80koP2e4Es+ahiSUL0/TCrnXuAuRJAsLW0BtZhYVXifWKAGn7db",
+	"aNPN+aO5DWm9ctR1Ovah4q6Rps4ibZEJsnMwKSKRWcZTKyMSmmUWjdkcA8A1yRfESBJDBLevCVCRnRoD",
+	"kWDjfgnVPTSd6btiizXO0SC5wKeXbdS26MbHFIfF0UjEChO8iudxD3NeQvgCfuLCyywgyQmZS+BTVIyE",
+	"xGBWbnQBnDN6wwZ+NZDhBnnK9lsLhnL1qY+Hxf0Wli3w/OCZS+EDPvV6LjQXNzK7YanlkCNBDYkt2xoM",
+	"Bsf21X7iAEXHg5Hok3jOFOQMe0Y5tEzCL6/crlnK4KDcXMORIMXyC+xCaxMw2SyLYPM3VGkCM6UQC3y1",
+	"sv+JMLGXkIwaF6x7pF183pJjKGvXHavFWJbaF4EtYD4dYqz9gqZLB1qwqYViE/4xHjrOVlICVk09hcxU",
+	"+34MiQ8J7guTIMb4kx2CP8Sn/tJ9KmvsoGVsf43JlIH5ETIO7EdRTtFrwyCk2R+wNjzLiGI0maFiB8uH",
+	"bcXDwgTsU9PTUoRBWsU1BOhELiHDMOVuRINIlLGJIXahclIH/yAgvX92cYmTZBzPsjA/+9OcUJ7FQx/V",
+	"jJHIMs9SSL/0Z0K9WIaR10X5GPvF6rlbmJ9AGLeV4bxk4aoknCI5sXy3CKy2n1goBqoIlHGAGGB7sHhQ",
+	"8AOuGGO4PSMHiIOYbgsO3vDpUhdq2fpb8brJ6AxUxJ1BiRcIniaw5hNtpFWUHNo6YckvCXX4TtRxZuna",
+	"VfgEtzoX3vvn5+Snx0/+rchMw5j4zQwXHwngZ3a5w5aWSjOGggaQ3eD4RtTJw/xHELhcHralwnIMmaIw",
+	"rEjxG89ZyqnPe0BZZWy/XmaL2Dctrxj7TE6cqEhejDraSEWnbDzJs8zHSIiGwGfca70rBjIBduaZgUe+",
+	"hmNuOJMCxdRwk7EWuWBTJv/w/mVYc+KaC7BZuAvcwXvq8kpg4iC2vjFco87etE0v3GTxCNpXLJFzRspP",
+	"Esxv0aRbMJbSLNbXadyrybZC98T4htYodk+lMSwNwh2AngDLmPIbf2o465HGp55dlTTySBM3S0T4gA1I",
+	"SHTrMx5Kh1hNNgvunmMpK+Qd2vO2/ULFnTll7B1RdRawTYtVRq9Y9iXmnVf2A0iU/+v/+X9J2njKPiwM",
+	"A0mGZJHRhEGKJf4S15p8LAWoF8OLm7JDnF6MyXE/PHny6Mm2ZDn71pcAin2fdAPbYGx/iRsMdhv7ei+z",
+	"auJbOof4MswXxgwwrAfkEmMqYUXlZdjv/Jk3hJod4pNq8DkpmW01vcGeQp/mtsFu4Rcw3r6Yw/k0+Tz9",
+	"Y0vZwrMDtTfqGEbntWfk39tqhZKK2I8c6ZZ4lTCvsL1sllTrITWnxBWvK0rhgA2obaLmNbdNheL9rpPV",
+	"Od0qZ125mbXzdKBRuoq3RC8F936QA84D4m4uEQTJDR8IYFtEPLJBRQRffQtMRWJFYD+nBHHP/xzIl1Jk",
+	"q8EXgTte8SGA5F0jewGURY96SoowX34WMv1A6raIUc/VvK2pEZnqPmdn2sGlUYGoLUB0G5aNkIge7onc",
+	"uOIwgQTupRKNVglTqyNbFxcvzs82t7bIrzKejF3a4paI1HJs3YovkhlL8/pCYK4MpVOwsIbW1crqnSyb",
+	"DBEVMMyYdOMHT1yc6qOTudVfzUhkjGpDnuge1mhKlBSEfYQ8fS4F6cb/cvzgCfkX/D/78v+YyVxlq/iU",
+	"fLg8H4lcZExrgjqVq+tE4vP3b9+ML//3n84Uo8fn3Kzi3oA8my/MauirsZGUzSnUyHjpF2h4cm2VwSwj",
+	"oFwtmOoXmuNEM+PLFKAGiW9ZBXokvLnDUTVi5JSB5plKKPSBuqr70amFRZjugyfzOtQB6HjPNEhmG+kH",
+	"LhZ4PNc7xkQxH/C7MVERBtgc5reRbAyyWGS1BgslEdH5VTECKFEm83THzF4fum5ZRpIwlrYn9DeYOL0e",
+	"gruJKidUC9UY2x54eNYSfp34sFZ/1blzoPJbltJFDBVbSoND4Afqvnt7seaiyeTUhY2T2Kvoce+UxJKn",
+	"SVwGlpuZkvl0FuZLhHo7JuNGHbsAKw3yNKmlDfXX5/YQeS9UEPmHddNE4GtqukNlxrXpzWeiKYI+8N/B",
+	"+6RrNTbMwad+lzuQfXfhcD/bL/Y2CP8aqBxO++2H7j0iokxDJFw3RkMsFBcJX9BM1zry8itL/7wXMhQz",
+	"yhfL+ASaZXtmMFfZVS1IXVy8IDgMrLbd0j5kX9OQaFUvhNSGWrxyURVO4XxwMj8tQio2NmkMuBJ04cHd",
+	"J+Ai2spg+VSw9DzIF93U0aoPt1zf7ueumWoK6bACWrNeodhcGlc4w0iSySngsa5P4qIZT8dY6PbAGL9q",
+	"Nq1bdmXfa9MEG6g9c6yHunnQQPW2UgR4+xzHHlgDoS3NAnA63cS3TWHL8hIv3w/XyTkTN1xJAfb1Yw+7",
+	"JJlRLmrvaUb1OHFVMNZEx8AYdGgmzF5BceyjGdsdNvvvwfvAPhqinXyaFoVO0pyRLnDZv3NjHFfZsdqQ",
+	"GAeR3m1LLa3za5EipWSHGd410dylQN0KZX5c8M4Yd1QPMviMJDOpmSBdWqSM9aog4iAhIpQYJsysqI/O",
+	"FJdpGVr2ZF5PT7Fob0t9GBywfSGo8BwVdLVeh6wpGNyYwlroulKRkyEU1dGu+L9zGBUIBP6XikmwrE5d",
+	"k+96QLUMXwioxqoL/9BrcT3gzaKKuYqXzF6FtpoI1WBrzHIrPk54xkYiocoVimbziFzlrlq0kIRNJlbu",
+	"4oVjEkowJ4akfDJhigmTrUZiouQcLx2+2ovAtjzqYIo1eXP2+pkreeo+OCTL2WrUIYwms8FIYMCer1dU",
+	"9fsSxRaMoitqbhdiWac/jMFIhJF8UKYZNi2kYK468mHRDnVJCz6wyeNn5Cl8BdX3iw2vUP9GOQ5rJbcm",
+	"2kgHBb58YyKFNipP7GW7Z5ErWEyL/GnvrcV7qzWHuwUelPx3KP/bKWWwKp4WXRmKA7E7GRK61BGZJouI",
+	"QFkMKHXv62LUUoh9OMsfiMDvZrwsUoY3DZhPWUZXGjAWrBvkakWo1b4AfjTLU9lXVKRyThZWI4PokFOi",
+	"Z1KZsA4vRB/7mgBmKdFUMiBPvd9rBz5S5Ru7baiZ9rfGrsE75/aVS/dGU7hjWyo2wvit6I8oa36B3ggf",
+	"2DF1YR37/v3i7RsMdyELapIZ6b5/fk7+7dFPP/SqVNteI9YQKkI1uB4JjOmIRZ5lMVHM5EpgXX5JAo2I",
+	"dH1CAPXcDClYLxoJsJbgrzEuRZe55NpIxVL3kk9xD+Ny7MiREAx4IB6KJkbKU0IhTMRym4z6zgsyg8LE",
+	"ZDmTGauroldSuN3wq0rrNnDsNQYStW+n646PC81TVuROFBVNTv35AjP0jzFeSDq11g7AEssuOvkgolvM",
+	"5Iw/lUIrKTNF7M/GjLdKd3c7+oACb5w7bmNNno3x6OLa8wqp8o5XX9DnhunrTnEIjVfcm60LaZTlw1oP",
+	"u9Hi1mv1SOsgNJC1t95wo7hdLnGfqevk/a1raOIBu91hHTdoBKaTmvva8MtHnY/9qey7H/+upRi8p8vX",
+	"rlCFJdcrkZxDdeHaBO5KinZYmDcIydh8ipDd8NCnMteoLcL1K2h4jJLuDgklLkEX11++WC4s2EA4bS0/",
+	"W4nkfV5TVYkaY8GnJpLcNXqxlB1CWidSoVyjmFErV6QVXAbEfYR0437f6id994OOXVRwr76mQVJcWStN",
+	"KC/3QMNP4YlZN2qsfBit34lUkBtgZTNOs4bce8H1rH0FWzFsBp17GusCJExrspTq2ke12CV2MczWP+YN",
+	"hVwPLhTNqGZjKHTVYv/BhR9pkmSUz4NAZF8QC7yDigm2ZKmVF6BKLjboshPYYViu25341aq0K/mtgXlT",
+	"Xu9uQxLSBMbOdbrpqvAi3GLMtEiY6yyVXMvJBBYP0jM0B7DT7D45fHcsJ23VeznGeRswIEAfi0GbGpOO",
+	"J01t9vwQVC9oYIuDTkqFv2G3tWMh5d3l6sBDWmfbbi2NAD6oL8Sb0pe5xk4cxsZDouWcYZCIh7HTzVwP",
+	"qGtIQX5dwS+hs2+j8HHVT+qmKj2mUSehImFN1dBdO61KVNmC27cy3gmEJPsZtATXfiY0bX2JuSYsKrFm",
+	"uvErDYNMQyuNg5aCcAeLigpO0sJ+bkW1c5zs7opJXEL4T0PdnwPiMjfTZTGC9gsu0n+hiBOt3YcLLPrq",
+	"9TAOrSWxJWLN7u9+a0XcRa5dBOEqlt3ZMRm/ZhDDk+5d5a7R8WbP6TYwD+DpcJOKff01VLg6S9M9b2yP",
+	"oLbtfmL4WNMK77daxbqkItiyLtW6/vI31++TUr8c46u5vIfx6i2CKG/K4+SpXs/W4pUmn1xjTxgI+yrc",
+	"T5gvXLTs9CO61IeKYrKVZpA/5xtWcNcMmEwVFQakpz0DKaCAUq6/ULDZx7CjGE3HEtLmPzU1MoQGF7BN",
+	"O7qh6cQeseNQp7UxurpwnGN0QrGIK5ZJMdXhNU2wNSRTNzxxwwbkzOMxvob5VXg9Gr9pt0NFWv4qlwJb",
+	"NWLJ37n9DfKOLEEFjXWwVxkjF9tanu12/mPXehADakUBaL4cnCEacnQVGbouD1RZbOkNLRgDYLs0OsIy",
+	"zaA5E4K+z1gERQQsuCUarONZDUZUECKgSw+fPKlLwqcfX+LgB6Fnt5KPfAugXnNORVM3HZYt8Ify5UjQ",
+	"GtaEjuOfZWlJ7Mb/9vBkFvdAscS42wdzgNcw7Kmw0PX7sJH+nH7sG5OdgnuWzBlF6z+61B1hhlDCjN+w",
+	"jdfKTvWukIVmRmPjwCpPebxz8Phres2Cg6YeWbvYC7qwdAMYgtGoRGBT8mjA1isMxPYeWKmLDGnD6LxA",
+	"4SQ33oIZ9mWNKpBqP1H24p5kdBrBb9rIRWk+Kc4D6AjXRUVAEMFYxgxLB+SXoj1tldGsk6rqIdYhQL3j",
+	"C8BsCxXZo6SULy2xzushe7qFLQxIawedtbXj1zZX/atf962Ilb5KxoFyZY25ubHaevfsl//lgm57PlRl",
+	"PTH8qMx/v+FsWQSx+Jhzl3vtxA3d3nd+QE6GiLnoGNuzLXvU+aDrQqUPUuIq+YdrngWPEoAjCRUQQs+n",
+	"glQMVQHZTLleZHTV3KqNzZtSdWdUj8MyQfVCPYTCUAKR00GEtwssskDcq19ZawFSPhVjLm5FUqsxza0V",
+	"S2ooX7JLJZjSgX27tRrDW/N3FJWt6itXU3Ev7BOtYzdwmGK+6Y9pAbkKHf4hagHBYOSjhycH3+mQZHLJ",
+	"VD+hYM1uUPwjcvQ/7P/8617ldvYqrLWOvogkjs36gRF58NDyUKuCkquVYXpA3pTYU1qhC5gKbv6A0l0l",
+	"cO/oJgzAfMM9WFb7Alrg0zRO3VavVqU/c2c7iJ3wNhgWVmo6nF+V+w4swj7BBDJLXJ5JnRXYvn2YjeJr",
+	"4VYb4Aq2LGk7aoYlLNcA8G1Ba5315K+tTYLrYgsLMYEqbs+2pt3dVs/1L+xqJuV1jWMWGidyoVmSK1Z/",
+	"awdZdlprllsZaHdMcItvbEDqV1SC+ZQJpriFcJ01OTosE7IIz8V0XPao+jpR8RWP1iZ3sApaGYALRVHK",
+	"cGsMJiryGatSZkvc9X732drycgIsBlB7CJ7CORseH8+kNsf/9Z//BxU4qKdg1aZ/5Ha9UGEHTr23nwFl",
+	"zZfkVl/AVFiafA22cRO1F7+f4OHg8SDZYxPfthfpCHCpGFyRGm8PteZceKNKG54VywgwbR/cOyzrDf37",
+	"PiWXqhIbBuTZR5oYSABGTb/4Amjq8MoXRxhvUou1hmdSEbd7ssSD1UMnVLiQFkgRHJCy990WAX4nWjAk",
+	"aCGJSPzyzV+fvbl8+/4/jt+cvX4WY/I1ViMV7nTcy7OGlK5aRJ8Zs9Cka//jrHloNMmkXFzR5BrsRCh1",
+	"VuC7t2Wr9UaMApWbWt06qH3KMm6JX2u4UU041uEp1hvpkzOpDME+5E6wqMYqnZKyA+yH96/qC5r6Lvz7",
+	"ICq8tGdLo5qG6ykeoYv3MmqFgkwRcaCv+WLR1H49Fy0xGCbXLU30mEgXkgtzpMmLy8t3BF+oOlnALplU",
+	"ldxKhax9yi87fNy9X1PwQnDa/raisgm1h7WwVXsIYm6lO8DxbWgN66hxd/ELFYjcjJTRK5EMEI5iX+tb",
+	"Ex/BgnZZPmdpX+YGoqVOSQyRMwMXYIi1AH1AjCUwLiIGIpAgXDEijlNHLrQaja3eyoSfC1gTrCmMsYEf",
+	"ykCbYM2+4MBgM9yxBCp3BLd4b1+g8LkvHKS17aIF3KVEv6PYsY+IcZuMPWxVK+cc6oP5zj9RXWx02UFh",
+	"Vw7bPEWQe1DPQT7XlXiHm+RmdQHSODaBZ1QxdZZjX6uNVPyzdy+dP6IbK23Gg8Eg7kUE0gldkVr3HGVl",
+	"EC7iSikMeKwhSB+1AAskMGu5aitDYGQzVII5l/KaNxnFXLGYBMaszVWW3YjB9zQk8Xj8QmrTx7WO3dsx",
+	"1m66fHUR+W2sPVpklAtgQ+DKdLW7K3W7fWPX+jLlpCukIT8/u+yReQ5OT5GuVUCPwmLnlbLppAsnjAVE",
+	"7ImG5d/nDNx6IiVQHrFI7dQg0Sk+5QKCX329cZDABInPXAkFYEIxmTGaMkX4VEjlQhzwTMHjao8b//Ra",
+	"1rBTe5TlJdIF/wuzxAlk+YncvD+XoYogDEVjKj61iWJ6BhKTt27YTU4UZyK1MrOT8S1BHgkMqITNw5dc",
+	"jhHmTwZfjdAXmWKyDThAIRXHTTES6UrQOU8C9XgkfMKrO/LiLAVjqSaUIPwWmFE52SH5Mz4t8GUwEu9l",
+	"xiw0QpGxmHRBPwc46UUk9jXHYtKtrhx3HGH2fy8aidiVJItJt/A+2i+gr939qqv7Xyuq3MP9Qc1S0Jdi",
+	"ulhkrs/tsasM+q9/1xZGur7ka8+bj106YWylOCiME42EvTFX4pVwscgd+ZOTCdb6ITFWSP3brwPIOIsH",
+	"5KUb7kuzOvQZCe8vt2t0xVPIlUy50+0gvY0L8uHyef/HIYnPpTBMmP4lppIGG4ENjEQ3PrXfVpqZP+Vm",
+	"0v8xJlyTJcss7kRFzWA3xD5TbJJrlvYs3l/JdDUSKH06Jy2tThrjKxTAyq7uFArF4VctYqAj9/GDJ3Yt",
+	"9QVs415Yo9Xhpc8StgMgKt0SkMFIxO/OLs9fxJgD4dQ2mKIt8w8+Rq+ZthAUHBIM78Nwd+NGSjh7K76A",
+	"fxLxDBRml/2NN7GgU08CIbGN/iO3YAESZDwEyyp6LuNAtHTLtu/aLU2ZKQPwpWCnLobKJ/ULV1xaG3gF",
+	"FnYZRhcoTEG8kjlE9ot8foXtMwq4ogb8zVghfClJklGtoXw4pAyWFdaL2tQai1N7lIn7/YxrExfPo6Ag",
+	"7UhcPMXTddl7cO1lv1zpOgAwjlBGsRrSDboXYPSAnI2Epy8wesJFisW8YbFkkmcZNOrW5EpxNslWLj3G",
+	"nhQ0LGIpefzwJwtgGzWPY4e58XuryPXPJoapeEDi4xk0s/zNFbc6hmrX9i9lkRDUUxfFhs5jV3rYk/Cz",
+	"dy+DljDDzoPByeAE1MkFE3TBO8POo8HJ4BE2c5iBqFEy6ZSDPOUKHRaRMy9TCGnR5syOeOYV/gVVdM4M",
+	"Uxr8OrVNYcuaghZKXQ0QYGJgWSx5GE2wfCpKe7WqzvoUUDGoTLAccK1z1vx55Il7fL+MYoOoFegPgkUB",
+	"RNMuXJXILdPUSbnlYR6fo7a3w0gIdwJPmWJ6IYVG2fHhyYlLsTVO3VsnwNAdtVhim9RdXjkoTiBErJdG",
+	"RqJjDwo1C0gzf4yLqPt2sdhjx25w/IPt4z+E9cjhpUfbX3peVC23bzz8afsbl1K+pgL1OZ3P51StHDwA",
+	"jlj5LyKCLS1pwPol5KXWuVWXdYSMirpa9kh/XNCZnATwqiMXTRchqujNQCYnZ3i7FHVGeFAr6FRD1ggg",
+	"7a92pRVhG9u3g6LrWtiuRb/M6MJq9pbukLdWUCIPByeQEwqRTTQUnXChyLh+/OHhj72hE0vnc4y0FMwV",
+	"3I8bm/PHQAU2njs6V7T8tyJ00OQdKk6A4lZp9w5DmnrEgyy5sH+ClFVU9QgWu5BZput0FNw96kauE1Ic",
+	"dMIHbalKF6H3fdgMv4M2AKbNn2W6ujVE3Oy3/7lqbnAu9zujBJU91tCBC0zlOnXZzQBF9swsO9RBgNkh",
+	"tOHBo52Q9hX0I4AXnuxCTAqh77WV+XwPuv1JhFPfO8O//RoSDDgRaFqI8SJFmaEAErHYkAd3D7aVaoxW",
+	"xUfujnpnv6+1dMXLCypgZo1E4LhoTOVJQRWCn0Py6j2D8DuZZbtB8INbm78SVlkDwWd4+g6Ei3DPNeB9",
+	"ePLwbk7EFWCtWdgbaTxopGTFzCkQMIzWcSQ89qVwY+IaDR7IhfdmqCePt7/xRprn0F3kj4vM7+DEPWFz",
+	"KH2KWcP+biIn91vdB8EnSIE40qRrR++CuJnv21jPvM+KWdasbt0XxizeCquJXNA5u+CG/ekV/RiRC7AV",
+	"F9a1XsEW66xcA+L6gFKe2be4Lu1Yj08eRGQ5w7rKRSwW+4hqqSJCmigMqAZno6tg5qNzBuQ5+t3cKbrO",
+	"RC45ZwHt/yCbNMI/sIcHlvUtHyKfd8+68BOmjqPIJWRaFNFNqaFXVLMe6L+o28J0kdXPahQxAinvMG7J",
+	"RSqXLhncyrelAKL4dGbKXW2IBth9825oKX77nkWA16yW8UPhVBcVjFYSmPmCmf7uFuNBq9b0+XesUZzs",
+	"QGHCXny/ZwIYdZ7scgAfgnZNrRIQhosXMa5hTOpGqe4gJrYgbLvRShff30AsKx1GT0PSXGStWIKFWR+k",
+	"C8p+IHHJHIxMTIPlsZL54fMKFbuR1yzFVKolXZHu45OTHhTeB8Oy+7h3Mm1QCbv+DbR9XKO0IabJ3HwR",
+	"qkUkyRhV2OH0j4lzh2vxz6qMr9ICNpHzopejSPGU0ODnzk0qd9chV3egEL6+A9hKnibHn7zS+vm4qPNQ",
+	"GuBq7tFQw9BvdeVslaBDcO2VhaC+u5MJIHEP9WDfjB1kWXIZ5D/5T2VcACDL9ZqQro9MBFmEZE5TtOrh",
+	"+B6ahLn2/VK9dBTkcEEIoSm9Yq4lJJaMcQVfwhqUjM5923u9iTSos7x9+fS80FjWzJFgnltQMyutc0H5",
+	"0SrPDLFgW4r1p1rDHwTPNHzm8clPP+z8Ibjhpi/VhV03fQjDoG7rQ+NqFYbaj9bmtW8YJx+h+tQgQpxC",
+	"b1isVzY2Ml6jc68kyi1VkWXTxf5PI3rsq3vtK6vcqjTwi3P1NlruNNSLCtptQC2mU5QLdEi2DyCw8JFG",
+	"6lqqVIql0Pd9nQiivoFRhP2M30B5SaCwYMO54n7tnv7C+yVlHhDQLSrfjCqbRf5htwxYMBgMCq4QW6WL",
+	"JzN/FKXmB3Zihp6pGuSpMVZ+HapZm8sjyVSiCq09BYjAD+mr2HLtnYpFW4s4jLdocsQUh9BIAU8e/3gg",
+	"sbqswsVdkSiEoiN9h0RqX+rxVVUJ5gQ3jy1GtpESI32uatmjBH0ZYJOeZHKJgt67v5w/28Uk47+sWz2k",
+	"1SY1unOHynhNh50a5TzMVyy2MGg9afvKkq50eIaelnlkBE0uIq+enr0jSC5dUEvDfehdjnjDTr1GonVL",
+	"VFlXozqJVFwKb7yK0GyFxUB6WKK/1UiHtZcK+gr1C2hiSa4uKo9ERZkFNwoKLdApI11fxWGtAoMLRrBk",
+	"2kWnuRomPhS/fmdW99yk4mjCBgsQJsp/dRPT/dnoQ0mxxUj/3Vb0rduKMIGj1specZdtc5R5CUsff7pm",
+	"q89AftoDW9Arbxmze5Vcs1UhiFSFp2u2apWbagSQeuL3BiIchcQdo//9mq287h7WGb9mbGGpFtSNg7rl",
+	"I/E/c5ZDSBYEi7nzumYrq9ljrFrXFXokcSFz9gYEarxCtayRqDYX4UUvfldLNbJzLl05LRc+hh3DhyAh",
+	"j4QrRmofIQl235ei8jlXYZN0uYEST9BRJePasHQkYLMQoYq1XYtm3+iDYGkv8rucyCyTSzC6jcS5v+YN",
+	"X4M9RSNhEeg5eHDiXWik690DI1HxD/Qw+GpNuMYS9d6Os0Ekb89t6Oc4cw1qap2Z7tngjyfqnaHYYBmr",
+	"hQMPj8Oyd1AFcoVchiheIPQanhcYApnX7WLceTH4coXVTe9MjKtO1STGoUPOLnzwxwmWCjumQbSsczpy",
+	"hR0u9KkLaHJ/AmouqymI/lLLsKmma931Ru/pNptu8jwMALtaucIwf4g7tVsKA9hId84MTamhPkLNXSfU",
+	"iEJ/ia+zyCCVQWpW1pKjLqzMN8OsveqoIWgFRcTyMO9IBi4ncAnk9ywOBxushyVakvjvEu/vVeItMAgv",
+	"DFpsF2HL5KJCA6eybNMBv1texkR6SipZOh7zyCGU8vhT+cdnlDUzhnmIVSx7Cr+vYdk2L+VTVz/vmzKE",
+	"3zOg4BlWACVy4qkL7vclEisc1Ln5jC/U2UZXa1nlz8y03fbJPRG2qvTw+4akw/npz8xUbvioROtWhlhV",
+	"T7dlExRvv2cTyBWAtKLNq3c1E++Po7rk53uOYdoOeC5NfRMA/0l9gN82R8bMjCpHfo6sWEhDpvyGCeC5",
+	"TnMB2XZdccFRrgNemAQuBdOkm8xYct2nIu1rX0LpUG59jFlOm1aq/clAa2jpRvN1z2DcxmFjrlJEWlSU",
+	"GYl4qehiSCwWxxD6LqYZ6+eakb+C987fSd+OW0BuJZjwrErgMi3nI9HNhX3uTOM38Cb+FPd8dCp3GTdB",
+	"mo3LvIGGiZAYA6W3RDkUixJhEo9iiVSpL2x6hZqnQWuyyzUdjMQvZeXkUBor6qEydcNIF/emGXUlhHOh",
+	"GE1mFt56ERqt0OJlP/7k5BFsjAtCr2RuyMMiZLvGqvTS3vedU2WYxeX13jdFhrnTfQQCgDfoZlwBojVP",
+	"LJT/7Z9LYZTM2t2x31SMx7dMrt9eGch5qNKmNRk4dA2AHMxS73CDZ5tF9w6mxlrPjhPaaHn6mZmLixfn",
+	"Z3fqB4YJGnBmkV9lPEEHxbcE4/cLdfYkz8+CwyRaz1KMwzTK/m/30v6HpVDm+OwvbKV7CIbCDh0nTBlM",
+	"e6zqNXcl5O8KuppPxd3JEti4kIuEL3w6bOYbI1RLpFSweSEznqxOsUqBsx9Cqw99DWc6YZaRrn2YFj1a",
+	"/RQR2iRHAvp+kDMfYlS5i4L5uxDuIYp6/hsav1rr7eFTcXHx4i+Fg++2WbKd4CtxZHSyn5cH1ciSyyHf",
+	"Fn35lnkoONpdh04BHnO5FCFx88VDminXkSbnZztxTrRDtbpmfsYhuxWU2OjrVVuGwUXF7FHs4ay6u+1z",
+	"JKFIvs9EotJWYvtEZfnVLYEDd0YO4ILaAsy8sfGfVsLYdJP50g7YWZ5mGXRHhmwNC5xR6BzFMk3bxNF2",
+	"Txjc0R1xIvj21/F/4bb+qK6vf2bLXBUlwNKNGpnVwkL9zcvJ+2lkiF/Hn+C/O/iwSvzY5r56j5Lgt+p0",
+	"wO155/seKkhNdNs0IDo7xrcFV7jW8a5RPngZjLtLM5SHv/YYnAJM/5DRG8GZh1cfXsU2TvMykEfuxBTp",
+	"v/91OE65ve8BF78vJuKDJxpYRRWG6+nM8afi1R14RhXSv4mwh8NP30ckBKdfpjIUBVHXqlLOuG6/puYw",
+	"hJbDP7kfZL+smom/4RiEnTBqX5tkcbY7xR3cG1f5OlEHWwHNBx2sA9x3zeZ3zpRc/EDVqmPFwogEtxxh",
+	"Cguatq3CX9aq9VUOvoSXHVOsituY3uxb2ULXhhjTRzYq6A5IPJ4zQwd20A1VOsa0jCVd6ZFYKKaZMKck",
+	"plk2SGY8SxUTMWRm+E7si37GbljmijucOnbABRESfxsJqqAsU5wL+IGl8YA8rTSBIF1t5GIByKCNK6op",
+	"lXuIqSQp13SxgCIm6EUoai5DMnZRjH9eFKLqYeIHmxgiczMSuciY1rCZP0G0Ahbkhl6wJYfDM4TyL4OR",
+	"+AXCEYojpAbWdKSJPSx4P+73IRkFG/osFBd4NnNXI5lDrRlXw/hIk1Eno7lIZqPORjewsrC6s8eORIxU",
+	"YpzQZMbGBjvbxlhbYyUSexZlH1oMV8FOtNh+diSg/6zveIsfI1IQXEMPdoAhF3P6cUynLC5KO28ACxa3",
+	"birWPCSKiZQpV2xkJBZYzNtVQa1s1KWwQzF47xFSLCoL5D+7pFMoGf5y0n8jBeu/tpwkLur8+3zORyeP",
+	"yXLGs6K7t5sxxbL8I+HTfrggM7kkcyp8bzOY3NWkLrN+qkXBRuKKraRIewPyErYvJxPY4fQ3vugzkcgU",
+	"SqdI0o0x+6b/zP7IxXQIY+JeNBKWtiimfRkW0nIwka+0jbfq2OJIYM1IfQ192Ak3mArpF1Bc0AwL6uPx",
+	"+XBRuRQjAYW0sZOCFMxttQ9LtDjHU4xh+kcuDdOup8Ha4Y8EvOUKaAc3MCDvYTNlpW8F90EK0jtEz14Z",
+	"EANl1iwglZSoxuH2MzMOb0JZYYvPAJDRkt5TH4BTyKwWZ4vo6TrDu313P9v+S4yHqmlqU1uTOqu6Drb1",
+	"ltuhIPRr+vEM+OHWkReGZjsNfDmxtw6X3tnccYxA08U2ndyXSoea9oSbXgmmtRxnJELcwZJEjoTGQcSU",
+	"a3PvRgFswIFisE95omtYd6cOEypWOzS03YDYphP3L0DH0c+/blNHgCH61EfHgNbCnywgNAg1btQxwkrH",
+	"900ozm3YcM1F2/xNbgDV0fU1cy1bsSiJqZDGomEY1Ndfcr1W06JoGPQbr+tz+znqWEq2bU8w5nPkCuL3",
+	"Ec63vINjPUp0/krreh2u0/TYU+dNOWprqY5HdQYEe8EV4m2ppuNgRHPhIksdPceQUytJrXHFrpx4sszc",
+	"UnsHg8bv68T/iQo1fVnmZSlbcRFImxstdbA5SddDcA/IihUJArICj4EiVyKXgbV9uVlgB90GlYktIQQw",
+	"5E594DJftHsGYJ1fxytw397tNXXX1fLzhXG5lWhRPYwQhCw/cFW1QCKDar36a4LT8Sf47+fjG9fi+0um",
+	"jRq8YzJf7F39Ia/R3gH43EkqRq7ZwlgwQyKKBWuuVmW3COhK5YQmp1qACroZw8YQc0DouBu7G8oz92ts",
+	"K+esC1WR+cJTNqpdnsb34LWvYTt77/JlaPVWulS4Fo3YIrFo0WiBuJYH7YD1OLSNh7yAEVs0yrciW3lK",
+	"NmfzKyg25QrVwSaalD1PDPbQJl+Uumv8LzGZW/EOGxlCU1U5ge5oNLFLJd14ya76/9JcEc+1a26dv7b8",
+	"Z9GhfePVimZac05osCvq+NU3vceG89j1WhGeNm7A9dm+595Kd6Bz32WonoWZXRo1FYaJg7SCgyX97yJ6",
+	"owwFNxJIj19DNIKZjj/Z/3xuy2l5gZaxO4XiJgZuF/c90jRMIMcTuW14qW2H59RCnjaUO5t5wGiSeLf2",
+	"798JTu1s/cS5C3VbTV+n+JbcZkZ1oeCC7R0ZLBT9t4yoMMCkkmln5DYzposuKCHOxvblMTr14jqbtUX0",
+	"N3TOzou17nsp99DiL1xgW5R3IrOMQ5Ku3fZG9aLvVN1S9cLhgJ5KMscadRQ9LevCT1HETJOFkmmesDuL",
+	"v9gBrRaFT7qv09Y+BNjn0uv9pS/b4sTMmMVYp2OLn3yqY+jCq4ew/wVT2CE6wtYA+BlIDKNXLNPgOBDo",
+	"BYSTBIVggVWzR6KCe+VqxzqNvRcdWm+UhuoK4o+EgHKIJLDXEJppSRKqoOliPAYH+Ni10i7ejqORWHsG",
+	"FrFo/Q28zc3f8aTikeiOOhGNrqJRh1haiHVh1wY7kTsGU7picDQZF9MBAR0FqRL0PBZFAySpiFXOKk7u",
+	"AXknuTBhrAFQOUfWqC/OhXHZVJO4Uil5EAQEoyP4rNHfG2G1ydoGvVKw0h08Emtez3U/L+k+OnkMO18z",
+	"bPciX7bRAsIhDlzi/bf13sXymC6e7k2n79rz9qUMgBs211uL7wI+gknI0kLfP14p2hi3VKEEv283Q+B4",
+	"2coPXsuUT7jnOt99CtV4jZDkkxeXl++Ktkgp14nEWpUAGBUb71wKbtmOmN4LO3Octb1euxtzl8m0MEWb",
+	"YFUjDvxTuhHc3kOQ8Xd4G+GntTnqMYopsatJudaFCLP3Ss+Gk+ycGAcWOS6mI+F5XokjiyyfckG6wMjo",
+	"UsdDQuf0NykGdKnt/49Z8tCKMYpN7RQgYUx4ZtduxQdXWmcc/MQ+bvxkhRBYErzO6XysZMbGVAl4QaQL",
+	"KwCMc5XFERkMBr2gHbLQRuXYzxx3ORIxHKUG+cVJLBGJr9mKpePyb20UT0D2yRi1+sBYM3vwRiorJpz5",
+	"vU846F4x/hn7ctXUFyZ2hQ/Rp+Eq7rjYoLKNAwSShDVHQTa0wiMTN1xJAcraMfHdQZIZ5aKOwWP2wIU3",
+	"It5Jxj4WgP4qaStuY98zJf/g8cRnaRrEssrG2PySMAaccM7arHavWefee4OC3YBmGVNfwMgOP81fZrKm",
+	"wZ8lIRjUiJWCfCslS1WCLritbQMsne1fcWjZ3GKBSufQ3lakWHRMKg2lTKxKTOwniP/EKYQiYrtIXfHa",
+	"kvfhOEcsE6lSq/BYQdeyI9fiZUiELDZraW1xkK7F3pysmCFd2CCuCxNpScoSnjKIAMbC+r1BrTXLLubP",
+	"ftu7OMugZY9fvPcFQeuTbln7oNHpYwfu5zVrnhRaCu4yqR34xZPegNGCa3LNBV5RIheNRR7gYWXONlwL",
+	"LuECXtxzSaWYIlWldURwOKdEQMsJWFnTG40nCML/VytYEZxPm9ztTyYiMkstxkCc9XdzZiChV2hUXTUL",
+	"38TI4gxGj1kos08KePdE1A6tphevRVF9pImxX0ZDKXwZxFWLt96kynwn0qC4PNfkym54nV8CSR2Wdi6H",
+	"AD7Y3PWyKss9km4xFGyWSJKda6Ayi1S+sJyLjtcS8yHCmSpFDspP5xoasYTNEWZK5tOZz8nvYRw09K1y",
+	"R0/MkrueK8T7PZr6QgXAf0dybjDD1xF2wy1+z9L+fQmwP/Mb5hprAz3AyqwYK4M9t5FUUKQtBU4iNkZr",
+	"CFzFojpq0iSTHX9y/9oh0XsdZb6nemPx+ZD6N1DyNvkv4LFtTuOrCrHav46IU4WOP+E/drjvwArwvZnB",
+	"gbDhVNQinWp75n9oy2usltpwMyf3YCi5LJqbfb/tSoCJP5TbMMvi8W+UBKghHDJFcyHmKMyZmjIC40n3",
+	"/fNz8m+PfvqhF2GWEdUjEYcgAaP7MPpfLXjEBMywa0ATD3399oxNzEiAS9XFV0ckFnmWxQQ7Cdt1wFgr",
+	"/UGcCNobXW6kMyKPBNe40pRw4du4YCV4HJIjuJNu/GnUwZ9GnSH5NOo4O/CoMxwJO/Pnz3ER+FoYia1S",
+	"psFkCzKwm+zU5WBTxUbCFaFPUch1sqRbU3UNXBMQe6DuAC2yeaORAF8uhf59RbPDLiXx45OT2EriViJ1",
+	"ex68fXf58u2buHfqOLf9ol2FdtZYMWXa5+PW2WWxHsM92GWLwg9Rpw1UDv7s/VZobaVivphEhZp9t/z+",
+	"MSpJlCiHVSQqSBtVquBbaEjzDCKn51xrLqZYfgBD0rbai9clp6IZav+arXboC+VG+xrI2yvrWXKWnoJF",
+	"OHCqySwF51DgB/rOgYscCXtmQePVmr6zdZ0vv5AvN9bzdk48bLfMBdoTXaa2FNlqrU0ZSIZUzwbkbCQm",
+	"iulZtiJXUhqXHE+60My1zwU3EZp8Umpoz25YIJyMRLU39lrD3thyZGgRGzSnddUwXDzQYCRe02vLtJCn",
+	"wR6E533e6ctuuMwhOLTZfdgK8Q9uvb+rnaaBxPt9eH/uh/ev7EHYw/mOOw53XtNrBqUJnEzUq6JRbZPZ",
+	"Npxqo5yQc9cearISyftc7B8CvHfOyl2a1t0udskxUbnQ/+Syxxf4gUs4DfXpyCJ+4KoIGDwA4N0Q/mr3",
+	"cPBmuoIvPuKy4OUqF6T78ORh79QKIdlIxD8/K2k3LPL4k8rF59gVrwE8nCqmNfRocC2dsZusHT0SaPt2",
+	"Mw1dhR/qc+CqLcmxFbmVh1wX8Wiz2Aw1fpUnGA/jqwVZmlp8o44JXGKLdIsDnbvHsdqu3uW2y5Q6qL1R",
+	"6cUeHMApmTHF0IEB2HibjchbVvo/8RSrEaGvJE5TL1uoXBxpy8l2qfPwnURcADI2dEH35CDkWSXytTYs",
+	"cnf6dQDcwcG3alo/QxKKkK4NNbmOyIKpPrrZPSkEsrRZJKGRxjfhUqPNXbkLPsTebhidHxjyAq82h7rU",
+	"RpxcwnR3CI12gi1998Fj9Qcs9w3n3e6Dr1NzLjEA5i5scfbTX8dpDJv67i3+fdb0Bkjd4t4FYD7+ZP+z",
+	"g4+vgOHvzlxWnHDprnPFK2Z8gbS6EuiDNRl8fQtt6KpXT0SaZIj6wz+5c1yGjCSApG854bsJV3YQC+yr",
+	"9V2nqvKBKTnA7qWL2up73zFL+TpemDYw9D6YABy/e2B+7/WIoAyNI5WyKJ6F/t7igvdgU8eOhrYaBi0U",
+	"vXbj7hBYP2im2qJh3VL/STLPPCV0u/49ktNaAf0sTUt4uUOCihOcpel909RtYFq9NzDvuVDhuXT9479X",
+	"c/sa1BO8LdTdxUbA54CcpSm64NwjNOuuR4jsT1uPP9mBrRoBOlHX8GZHb/W32wcOHMvuwlwPBUyRKVDK",
+	"Sv6693ujjbWViRAYdpnPpRQdaPuCxKl2do5D7lLstDNssVhhk9E/oMnq7N1L4tLTuugGwoqyNzTLWRUY",
+	"3WVstWa5bsB3wirtt7+SPaucOm2za5ELIxUjMRxgTIRcrsVogDW2CNT4bgb7qq3tCvAfkJfQpCLLwbHp",
+	"Q238l4rOFRvIsEGtjj/Bf3exmRWY8r1JKjZJ3cgEDmnOVg7Y3LB8jQUGFGp/noQ8uY0lfdBfUbdEhoT5",
+	"QH9AfgSnW2VFC6r1Uqq0UTRqYUYf9J2pbfbTX4cVwaa+u1Z+p64VC5gDckYymdAMBfs5XZEr5nqI0AKg",
+	"Iywtj32jztRUioc8dWJBq14GP+2giCGbKXDgu2uGFTdUumaQxUSojLX6afZzytQf+8mdU4FLp05+204Z",
+	"3OFBmrIdejea6xanzB0zo6/jlGkFQ+eUCcDxu5Xw62S5OKBPuV5kdOVyXVh/TnkGxUwLliSV76cH6eRQ",
+	"G5Vws4UjLdnVTMrrdrn4Fz9ol0I2/otF9GXYwqCsmxIRLN3GxTRsjX1UvN9UM4UHXQ33LT2zsTacdQgr",
+	"4GlE4pdv/vrszeXb9/9xjK1JIbMeuy4IV3PDBRLOqP6CFgx3GXvurqvNO1Ae8vcg0VKH8acS+aotlQoL",
+	"Pop4BkWArzFo16NWgUfNdVsg4q+oteJeIHOo3OcMTQnNMkIhScWFbEP035EeiWQmpYbixpcujaW7nEkN",
+	"ub4zX3RdQ6VA9CZcZDS5tkgm51B70U1YljbUfAopHe6lomMSF+G3rmhyzUQKdYtHIqwycaR9WjAEMSof",
+	"jo6ZwNDH0EW/65lc+uybkaCaxACqbHgMrRSO/+s//w8WTo6nTDDFk5gsME0ek5qZvQXSjeG/ULHR/mPM",
+	"05j813/+f7hai6ITqUYCC2lQY9h8YSKInk9ZmhfIBK/EQclqEpfVqFUu4t5pUfh57YgYTWZljTSshT0S",
+	"sa+0y6eCmlyxITF/GuUnJ4+SXPCP9mUpUg2/sOjmgXs2Yx/Ji9dn5/2LF2cPn/xgL23UwUcGxw7wryuZ",
+	"rvAH9xzaDcfa3m95UHDdfQvx1ECNzTnTmk4Z6caGfYQ2oelIxNQYmszmFifiXkSWM57MyGt7WmouNdYY",
+	"fy+Ta2YG59A+F6pQEiPlYCSeU56xlKQs4zcMCoF3BTNLqa4JU0oqHZHHJz9G5PHDnyLy5OPHnktVNIqz",
+	"FAT3kWAfESU5zQC25GQSkZkUMleQLh0Woo5IviBGkh/9derTkZCVTrrMAbNb08oXLXcvFCbBcsRIZHLa",
+	"nLrmiOcdiXvu61/H/OC39r345R/PZBF1nuxyYh8EvaE8s7LfGoN7Iw2frKrMBWLsgZaCRLReUsgxwc2y",
+	"FgGzqxEljz+5f+1g4gix7buVA60c7vSw9YP2tX9F6uKrkIoRS8Sa5I8my0bjaZ/cB40J5M5v28RRbLJJ",
+	"PNwr8dCd6Munna12invhXV/HWrEFrrzBogpf3/nYt8fHCsOIV6C6tNCreqdEzrmBki4osTsF5ZqxhXNK",
+	"uTJDGCZxCFM7LsXfXYwmT8vRu1hPvKBrxV43EVoqgE03GRy8PnTfXR/vwYrhzm+1SyZ9wRz9KX6vUVv2",
+	"JXHwe1SVIZoT5W+JZVlcmjGamdlvra0SYcidNkvEGeqSxe1xDPDIWJIrblad4d9+rZqHbphgWg9954uE",
+	"aY21OLGzS6WxIM6EdATSzVu3/t6O+Do7h6kHh1PlhtN6D/0uiuNKqaFXVDOvtNefVfV7nzpXjCqmznIz",
+	"s5+3NMnVnz+X8poz+NHOCvVQESxzlXWGnZkxi+Hx8YOH/zY4GZwMHgx/PPnxBGiVm/RT0YbRHUz0ad24",
+	"bMl18LOvChX+BDnGwQ/YTjL4wYXABL+g/T34AerlB38HDTyqw1LXY9ePK6qtBD8WCBv8FrQS+vzr5/8/",
+	"AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

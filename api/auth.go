@@ -20,15 +20,52 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		r = withClient(r)
+		if signInPath(r.URL.Path) {
+			// Signing in takes no credential but the password; a
+			// browser's cross-origin post may not sign it in as
+			// someone else (login CSRF).
+			if err := s.crossOrigin.Check(r); err != nil {
+				writeProblem(w, r, s.log, roster.Errorf(roster.EFORBIDDEN, "a cross-origin request may not sign in"))
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("Authorization") == "" {
+			c, ok, err := s.sessionOf(r)
+			if ok {
+				if err == nil {
+					err = s.checkCSRF(r, c)
+				}
+				if err != nil {
+					writeProblem(w, r, s.log, err)
+					return
+				}
+				if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+					info.user = c.user.Name
+				}
+				next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
+				return
+			}
+		}
 		tok, err := s.tokenOf(r)
+		if err != nil {
+			writeProblem(w, r, s.log, err)
+			return
+		}
+		c, err := s.callerOf(r.Context(), tok)
 		if err != nil {
 			writeProblem(w, r, s.log, err)
 			return
 		}
 		if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 			info.token = tok.Name
+			if c.user != nil {
+				info.user = c.user.Name
+			}
 		}
-		next.ServeHTTP(w, r.WithContext(withToken(r.Context(), tok)))
+		next.ServeHTTP(w, r.WithContext(withCaller(r.Context(), c)))
 	})
 }
 
@@ -98,6 +135,11 @@ var (
 var allowed = map[string][]roster.Role{
 	"GetHealth": nil, "GetReady": nil,
 
+	// Signing in takes no token; anyone signed in may see who it is and
+	// sign out (anyCaller).
+	"Login": nil, "CreateLoginToken": nil, "GetMe": readers, "Logout": readers,
+	"ListSignInProviders": nil, "StartOIDCSignIn": nil, "FinishOIDCSignIn": nil, "StartDeviceSignIn": nil, "FinishDeviceSignIn": nil,
+
 	"ListInventories": readers, "GetInventory": readers,
 	"CreateInventory": writers, "UpdateInventory": writers, "DeleteInventory": writers,
 
@@ -136,7 +178,12 @@ var allowed = map[string][]roster.Role{
 	"ListAuditEvents": {roster.RoleAdmin, roster.RoleAuditor},
 }
 
-var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallback": true}
+var public = map[string]bool{"GetHealth": true, "GetReady": true, "SourceCallback": true, "Login": true, "CreateLoginToken": true,
+	"ListSignInProviders": true, "StartOIDCSignIn": true, "FinishOIDCSignIn": true, "StartDeviceSignIn": true, "FinishDeviceSignIn": true}
+
+// anyCaller are the operations every authenticated caller may call,
+// whatever its role or bindings: about itself.
+var anyCaller = map[string]bool{"GetMe": true, "Logout": true}
 
 // global are the operations on what belongs to no inventory: a token
 // limited to inventories may not do them (it sees no token, and no
@@ -175,14 +222,36 @@ func authorize(operationID string, tok *roster.Token) error {
 // authorizeRequest is authorize for a request whose path parameters are
 // known: a caller refused something it may not see gets 404, as for what
 // does not exist.
+//
+// A user acts with the views that allow the operation (caller.go): what
+// its path names must be theirs. What they do not see but another of the
+// user's views does is refused with 403, not hidden.
 func (s *Server) authorizeRequest(ctx context.Context, operationID string, params map[string]string) error {
-	err := authorize(operationID, TokenFrom(ctx))
+	err := authorizeCaller(ctx, operationID)
 	if roster.ErrorCode(err) == roster.EFORBIDDEN {
 		if verr := s.checkVisible(ctx, params); verr != nil {
 			return verr
 		}
 	}
-	return err
+	c := callerFrom(ctx)
+	if err != nil || c == nil || c.user == nil || len(params) == 0 {
+		return err
+	}
+	verr := s.checkVisible(ctx, params)
+	if roster.ErrorCode(verr) != roster.ENOTFOUND {
+		return verr
+	}
+	c.mu.Lock()
+	c.full = true
+	c.mu.Unlock()
+	ferr := s.checkVisible(ctx, params)
+	c.mu.Lock()
+	c.full = false
+	c.mu.Unlock()
+	if ferr == nil {
+		return roster.Errorf(roster.EFORBIDDEN, "user %q may not do this here: no role binding of the user or of its teams allows it on what the path names", c.user.Name)
+	}
+	return verr
 }
 
 // readOperations are the operations that change nothing: those read with

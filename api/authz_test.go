@@ -20,6 +20,14 @@ type callerKind struct {
 	// granted: the token holds grants of the "seen" world's credentials
 	// for the "seen" inventory.
 	granted bool
+	// bind, when set, makes the caller a user's token (of role tokenRole,
+	// admin if ""), the user bound as it says with role bindRole (role if
+	// ""): "server" at server scope, "inventories" on each inventory of
+	// scope, "team" through a team bound at server scope, "disabled" as
+	// server but the user disabled. role and scope are then what the
+	// caller should act as.
+	bind                string
+	bindRole, tokenRole roster.Role
 }
 
 func (k callerKind) scoped() bool { return k.scope != nil || k.role == roster.RoleRunner }
@@ -58,7 +66,7 @@ func init() {
 	admin := []roster.Role{roster.RoleAdmin}
 	audit := []roster.Role{roster.RoleAdmin, roster.RoleAuditor} // the audit log, and people
 	for roles, ops := range map[*[]roster.Role][]string{
-		&all:    {"ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
+		&all:    {"GetMe", "ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
 		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
 		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
@@ -79,6 +87,9 @@ var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "ListUsers"
 	"ListRoleBindings", "CreateRoleBinding", "DeleteRoleBinding", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
 
 func (k callerKind) want(c authzCall) int {
+	if k.bind == "disabled" {
+		return http.StatusUnauthorized
+	}
 	visible := true
 	switch {
 	case c.token:
@@ -147,6 +158,50 @@ func (f *fixture) grant(token, credential, inventory string) string {
 	return g.Id
 }
 
+// userToken makes the user of a user caller kind, binds it, and returns a
+// token of the user's, made through the API.
+func (f *fixture) userToken(k callerKind, name string) string {
+	f.t.Helper()
+	wantStatus(f.t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "source": "oidc"}), http.StatusCreated)
+	role := k.bindRole
+	if role == "" {
+		role = k.role
+	}
+	bind := func(subject string, body map[string]any) {
+		body[subject], body["role"] = name, role
+		wantStatus(f.t, f.do("POST", "/api/v1/role-bindings", f.admin, body), http.StatusCreated)
+	}
+	switch k.bind {
+	case "server", "disabled":
+		bind("user", map[string]any{"scope": "server"})
+	case "inventories":
+		for _, inv := range k.scope {
+			bind("user", map[string]any{"scope": "inventory", "target": inv})
+		}
+	case "team":
+		wantStatus(f.t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": name}), http.StatusCreated)
+		wantStatus(f.t, f.do("POST", "/api/v1/teams/"+name+"/members", f.admin, map[string]any{"user": name}), http.StatusOK)
+		bind("team", map[string]any{"scope": "server"})
+	default:
+		f.t.Fatalf("bind %q", k.bind)
+	}
+	tokenRole := k.tokenRole
+	if tokenRole == "" {
+		tokenRole = roster.RoleAdmin
+	}
+	r := f.do("POST", "/api/v1/tokens", f.admin, map[string]any{"name": name, "role": tokenRole, "user": name})
+	wantStatus(f.t, r, http.StatusCreated)
+	var created api.TokenCreated
+	r.json(f.t, &created)
+	if created.UserId == nil {
+		f.t.Fatalf("a user's token has no user_id: %s", r.body)
+	}
+	if k.bind == "disabled" {
+		wantStatus(f.t, f.do("PATCH", "/api/v1/users/"+name, f.admin, map[string]any{"disabled": true}), http.StatusOK)
+	}
+	return created.Value
+}
+
 // TestAuthorizationMatrix calls every operation of the API as every kind
 // of caller, on what the caller may see and on what it may not: 404 for
 // the invisible (as for the absent), 403 for the visible but forbidden,
@@ -164,6 +219,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{name: "runner-limited", role: roster.RoleRunner, scope: []string{"seen", "spare"}, granted: true},
 		{name: "admin-read-only", role: roster.RoleAdmin, readOnly: true, granted: true},
 		{name: "runner-read-only", role: roster.RoleRunner, scope: []string{"seen", "spare"}, readOnly: true, granted: true},
+
+		// Users, through tokens of their own.
+		{name: "user-admin", role: roster.RoleAdmin, bind: "server", granted: true},
+		{name: "user-operator", role: roster.RoleOperator, bind: "server"},
+		{name: "user-auditor", role: roster.RoleAuditor, bind: "server"},
+		{name: "user-admin-inventories", role: roster.RoleAdmin, scope: []string{"seen", "spare"}, bind: "inventories", granted: true},
+		{name: "user-operator-inventories", role: roster.RoleOperator, scope: []string{"seen", "spare"}, bind: "inventories"},
+		{name: "user-runner-inventories", role: roster.RoleRunner, scope: []string{"seen", "spare"}, bind: "inventories", tokenRole: roster.RoleRunner, granted: true},
+		{name: "user-operator-team", role: roster.RoleOperator, bind: "team"},
+		{name: "user-auditor-team", role: roster.RoleAuditor, bind: "team"},
+		// An admin's token made auditor does what an auditor does.
+		{name: "user-admin-auditor-token", role: roster.RoleAuditor, bind: "server", bindRole: roster.RoleAdmin, tokenRole: roster.RoleAuditor},
+		// A runner's token made admin does what a runner does.
+		{name: "user-runner-admin-token", role: roster.RoleRunner, scope: []string{"seen", "spare"}, bind: "inventories", granted: true},
+		{name: "user-disabled", role: roster.RoleAdmin, bind: "disabled"},
 	}
 	pub := publicKey(t)
 	covered := map[string]bool{}
@@ -173,7 +243,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			worlds := map[string]world{"seen": f.world("seen"), "unseen": f.world("unseen")}
 			f.inventory("spare")
 			me := "k-" + k.name
-			tok := f.scopedToken(&roster.Token{Name: me, Role: k.role, Inventories: slices.Clone(k.scope), ReadOnly: k.readOnly})
+			var tok string
+			if k.bind == "" {
+				tok = f.scopedToken(&roster.Token{Name: me, Role: k.role, Inventories: slices.Clone(k.scope), ReadOnly: k.readOnly})
+			} else {
+				tok = f.userToken(k, me)
+			}
 			if k.granted {
 				f.grant(me, "seen-ca", "seen")
 				f.grant(me, "seen-pw", "seen")
@@ -183,6 +258,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			var calls []authzCall
 			add := func(c authzCall) { calls = append(calls, c) }
 			// What names nothing in its path, once.
+			add(authzCall{op: "GetMe", method: "GET", path: "/api/v1/me"})
 			add(authzCall{op: "ListInventories", method: "GET", path: "/api/v1/inventories"})
 			add(authzCall{op: "CreateInventory", method: "POST", path: "/api/v1/inventories", body: map[string]any{"name": unique("inv")}})
 			add(authzCall{op: "ListCredentialTypes", method: "GET", path: "/api/v1/credential-types"})
@@ -330,7 +406,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		})
 	}
 	// Every operation of the API is in the matrix, but those that take no
-	// token.
+	// token, and signing out, which only a session does (TestSessions).
 	spec, err := api.GetSwagger()
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +414,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for _, item := range spec.Paths.Map() {
 		for _, op := range item.Operations() {
 			name := strings.ToUpper(op.OperationID[:1]) + op.OperationID[1:]
-			if !covered[name] && !slices.Contains([]string{"GetHealth", "GetReady", "SourceCallback"}, name) {
+			if !covered[name] && !slices.Contains([]string{"GetHealth", "GetReady", "SourceCallback", "Login", "CreateLoginToken", "Logout", "ListSignInProviders", "StartOIDCSignIn", "FinishOIDCSignIn", "StartDeviceSignIn", "FinishDeviceSignIn"}, name) {
 				t.Errorf("operation %s is not in the authorization matrix", name)
 			}
 		}

@@ -110,7 +110,12 @@ func (s *Server) awxRoute(authenticated bool, h awxHandler) http.Handler {
 			if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
 				info.token = c.tok.Name
 			}
-			r = r.WithContext(withToken(r.Context(), c.tok))
+			cl, err := s.callerOf(r.Context(), c.tok)
+			if err != nil {
+				s.writeAWXError(w, r, err)
+				return
+			}
+			r = r.WithContext(withCaller(r.Context(), cl))
 		}
 		if err := h(w, r, c); err != nil {
 			s.writeAWXError(w, r, err)

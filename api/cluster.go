@@ -205,8 +205,10 @@ func (s *Server) fresh(ctx context.Context, inventoryID string, maxAge *int, sta
 	}
 	now := s.now()
 	// Auditors and read-only tokens change nothing: not even a sync.
-	tok := TokenFrom(ctx)
-	mayTrigger := tok.Role != roster.RoleAuditor && !tok.ReadOnly
+	mayTrigger, err := s.actsAs(ctx, inventoryID, true, roster.RoleAdmin, roster.RoleOperator, roster.RoleRunner)
+	if err != nil {
+		return freshness{}, err
+	}
 	var waitFor []string
 	waited := false
 	for _, st := range states {

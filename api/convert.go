@@ -103,6 +103,7 @@ func tokenOut(t *roster.Token) Token {
 	if t.Inventories != nil {
 		out.Inventories = ptr(slices.Clone(t.Inventories))
 	}
+	out.UserId = optional(t.UserID)
 	return out
 }
 
@@ -111,6 +112,9 @@ func TokenAuditDetails(t *roster.Token) map[string]string {
 	d := map[string]string{"role": string(t.Role)}
 	if t.Inventories != nil {
 		d["inventories"] = strings.Join(t.Inventories, ",")
+	}
+	if t.UserID != "" {
+		d["user_id"] = t.UserID
 	}
 	if t.ReadOnly {
 		d["read_only"] = "true"

@@ -9,14 +9,27 @@ import (
 	"github.com/rosterhq/roster/internal/broker"
 )
 
-func (s *Server) actor(ctx context.Context) broker.Actor { return broker.TokenActor(TokenFrom(ctx)) }
+// actor is the broker's actor of the request's caller. A user's may use a
+// credential for an inventory where an acting view of role runner or admin
+// sees it, and its grants are its token's (a session holds none).
+func (s *Server) actor(ctx context.Context) broker.Actor {
+	c := callerFrom(ctx)
+	if c.user == nil {
+		return broker.TokenActor(c.tok)
+	}
+	a := broker.Actor{Token: c.tok, Name: c.name(), Person: c.person()}
+	a.MayUse = func(inventoryID string) (bool, error) {
+		return s.actsAs(ctx, inventoryID, false, roster.RoleRunner, roster.RoleAdmin)
+	}
+	return a
+}
 
 // issuer is the actor of an issuance, with the grants of a runner read
 // once for the request (credentialFor read them already): the broker checks
 // its grant among them instead of asking the store again.
 func (s *Server) issuer(ctx context.Context) broker.Actor {
 	a := s.actor(ctx)
-	if c, err := s.visible(ctx); err == nil && c.tok.Role == roster.RoleRunner {
+	if c, err := s.visible(ctx); err == nil && c.grants != nil {
 		a.Grants = c.grants
 	}
 	return a
@@ -337,8 +350,16 @@ func (s *Server) auditChange(ctx context.Context, action, targetType, id, name, 
 // audit records e as done by the request's token. What it records has
 // happened already; a failure to record it is logged loudly.
 func (s *Server) audit(ctx context.Context, e *roster.AuditEvent) {
-	tok := TokenFrom(ctx)
-	e.Actor, e.ActorID = tok.Name, tok.ID
+	c := callerFrom(ctx)
+	e.Actor, e.ActorID = c.name(), c.tokenID()
+	if p := c.person(); p != nil {
+		if e.Details == nil {
+			e.Details = map[string]string{}
+		}
+		for k, v := range p {
+			e.Details[k] = v
+		}
+	}
 	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
 		s.log.Error("writing an audit record failed", "action", e.Action, "target", e.TargetID, "err", err)
 	}

@@ -190,7 +190,7 @@ func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject
 		errs = append(errs, *fe)
 	}
 	errs.Merge("", s.engine.Registry().Validate(src.Provider, src.Config))
-	if err := s.checkRoutingOptions(ctx, src.Provider, src.Config, nil); err != nil {
+	if err := s.checkRoutingOptions(ctx, src.InventoryID, src.Provider, src.Config, nil); err != nil {
 		return nil, err
 	}
 	if req.Body.Credential != nil && *req.Body.Credential != "" {
@@ -266,7 +266,7 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 		// those it sets, changes or removes against the stored ones.
 		upd.Config = *body.Config
 		errs.Merge("", s.engine.Registry().Validate(src.Provider, upd.Config))
-		if err := s.checkRoutingOptions(ctx, src.Provider, upd.Config, src.Config); err != nil {
+		if err := s.checkRoutingOptions(ctx, src.InventoryID, src.Provider, upd.Config, src.Config); err != nil {
 			return nil, err
 		}
 	}
@@ -288,7 +288,7 @@ func (s *Server) UpdateSource(ctx context.Context, req UpdateSourceRequestObject
 		if upd.Config != nil {
 			cfg = upd.Config
 		}
-		if id != src.CredentialID && TokenFrom(ctx).Role != roster.RoleAdmin && len(s.engine.Registry().RoutingOptions(src.Provider, cfg, nil)) > 0 {
+		if id != src.CredentialID && !s.isAdminOn(ctx, src.InventoryID) && len(s.engine.Registry().RoutingOptions(src.Provider, cfg, nil)) > 0 {
 			return nil, &roster.Error{Code: roster.EFORBIDDEN, Message: "this change needs an admin token", Fields: []roster.FieldError{{
 				Field: "credential", Message: "only an admin may change the credential of a source whose options decide where credentials are sent"}}}
 		}
@@ -512,11 +512,18 @@ func (s *Server) SetGroupVars(ctx context.Context, req SetGroupVarsRequestObject
 	return rawJSON(vars), nil
 }
 
+// isAdminOn reports whether the caller acts as an admin on an inventory:
+// an admin token, or a user's admin binding that covers it.
+func (s *Server) isAdminOn(ctx context.Context, inventoryID string) bool {
+	ok, err := s.actsAs(ctx, inventoryID, false, roster.RoleAdmin)
+	return err == nil && ok
+}
+
 // checkRoutingOptions refuses non-admins the options that decide where a
 // source's credentials are sent: whoever sets an endpoint could collect
 // the credential.
-func (s *Server) checkRoutingOptions(ctx context.Context, provider string, config, previous map[string]any) error {
-	if TokenFrom(ctx).Role == roster.RoleAdmin {
+func (s *Server) checkRoutingOptions(ctx context.Context, inventoryID, provider string, config, previous map[string]any) error {
+	if s.isAdminOn(ctx, inventoryID) {
 		return nil
 	}
 	changed := s.engine.Registry().RoutingOptions(provider, config, previous)
@@ -605,6 +612,18 @@ func (s *Server) CreateToken(ctx context.Context, req CreateTokenRequestObject) 
 	if err != nil {
 		return nil, err
 	}
+	if req.Body.User != nil {
+		u, err := s.store.User(ctx, *req.Body.User)
+		if roster.ErrorCode(err) == roster.ENOTFOUND {
+			return nil, roster.Invalid(roster.FieldError{Field: "user", Message: roster.ErrorMessage(err)})
+		} else if err != nil {
+			return nil, err
+		}
+		if u.Disabled {
+			return nil, roster.Invalid(roster.FieldError{Field: "user", Message: "the user is disabled"})
+		}
+		tok.UserID = u.ID
+	}
 	value, hash := roster.NewTokenValue()
 	if err := s.store.CreateToken(ctx, tok, hash); err != nil {
 		return nil, err
@@ -613,7 +632,7 @@ func (s *Server) CreateToken(ctx context.Context, req CreateTokenRequestObject) 
 	t := tokenOut(tok)
 	return CreateToken201JSONResponse{
 		Id: t.Id, Name: t.Name, Role: t.Role, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt,
-		Inventories: t.Inventories, ReadOnly: t.ReadOnly,
+		Inventories: t.Inventories, ReadOnly: t.ReadOnly, UserId: t.UserId,
 		Value: value.Reveal(), // shown to its creator, once
 	}, nil
 }
@@ -641,8 +660,8 @@ func validateName(field, name string) error {
 }
 
 func actor(ctx context.Context) string {
-	if t := TokenFrom(ctx); t != nil {
-		return t.Name
+	if c := callerFrom(ctx); c != nil {
+		return c.name()
 	}
 	return ""
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/rosterhq/roster"
 )
@@ -22,58 +21,6 @@ import (
 // What a caller may not see answers exactly as what does not exist (404):
 // refusing it (403) would tell it the thing is there. What it sees but may
 // not do is refused with 403.
-
-// caller is a request's token, and what it may see once a handler asks.
-type caller struct {
-	tok *roster.Token
-
-	once   sync.Once
-	all    bool            // every inventory
-	seen   map[string]bool // else these inventory ids
-	grants []*roster.Grant // a runner's
-	err    error
-}
-
-type callerKey struct{}
-
-// TokenFrom returns the authenticated token of a request's context.
-func TokenFrom(ctx context.Context) *roster.Token {
-	if c, _ := ctx.Value(callerKey{}).(*caller); c != nil {
-		return c.tok
-	}
-	return nil
-}
-
-func withToken(ctx context.Context, tok *roster.Token) context.Context {
-	return context.WithValue(ctx, callerKey{}, &caller{tok: tok})
-}
-
-// visible finds, once per request, what the request's token may see.
-func (s *Server) visible(ctx context.Context) (*caller, error) {
-	c, _ := ctx.Value(callerKey{}).(*caller)
-	if c == nil {
-		return nil, roster.Errorf(roster.EUNAUTHORIZED, "an API token is required")
-	}
-	c.once.Do(func() {
-		tok := c.tok
-		if !tok.Scoped() {
-			c.all = true
-			return
-		}
-		c.seen = make(map[string]bool, len(tok.Inventories))
-		for _, id := range tok.Inventories {
-			c.seen[id] = true
-		}
-		if tok.Role != roster.RoleRunner {
-			return
-		}
-		c.grants, c.err = s.store.Grants(ctx, roster.GrantFilter{TokenID: tok.ID})
-		for _, g := range c.grants {
-			c.seen[g.InventoryID] = true
-		}
-	})
-	return c, c.err
-}
 
 // seesInventory reports whether the request's token may see an inventory.
 func (s *Server) seesInventory(ctx context.Context, id string) (bool, error) {
@@ -218,8 +165,7 @@ func (s *Server) credentialFor(ctx context.Context, action, ref string) (*roster
 	case err != nil:
 		return nil, err
 	case !ok && action != "":
-		tok := TokenFrom(ctx)
-		reason := fmt.Sprintf("token %q holds no grant of credential %q", tok.Name, c.Name)
+		reason := fmt.Sprintf("%s holds no grant of credential %q", callerFrom(ctx).describe(), c.Name)
 		s.audit(ctx, &roster.AuditEvent{Action: action, Outcome: roster.AuditDenied, TargetType: "credential", TargetID: c.ID, TargetName: c.Name, Reason: reason})
 		fallthrough
 	case !ok:
@@ -233,13 +179,7 @@ func (s *Server) seesCredential(ctx context.Context, id string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	switch {
-	case c.all:
-		return true, nil
-	case c.tok.Role == roster.RoleRunner:
-		return slices.ContainsFunc(c.grants, func(g *roster.Grant) bool { return g.CredentialID == id }), nil
-	}
-	return false, nil
+	return c.all || c.creds[id], nil
 }
 
 // token finds a token the caller may see: tokens belong to no inventory,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -64,9 +65,21 @@ type Config struct {
 	// without one. The TLS listener verifies the certificate (Roster's
 	// asks for one with tls.VerifyClientCertIfGiven).
 	RequireClientCertificate bool
+	// SessionIdleTimeout ends a session unused this long (0:
+	// DefaultSessionIdleTimeout); SessionMaxAge ends any session this
+	// long after sign-in (0: DefaultSessionMaxAge).
+	SessionIdleTimeout, SessionMaxAge time.Duration
 	// Version is Roster's, as AWX's API reports it (GET /api/v2/ping/,
 	// /api/v2/config/); empty: "devel".
 	Version string
+	// Directories are the LDAP / Active Directory servers users may sign
+	// in with (POST /api/v1/auth/login with their name as provider).
+	Directories []Directory
+	// OIDC are the OpenID Connect providers users may sign in with.
+	OIDC []OIDCProvider
+	// PublicURL is the server's URL as browsers reach it: where a device
+	// sign-in sends the person (PublicURL + /auth/device).
+	PublicURL string
 }
 
 // MetricsPath is where the Prometheus exposition is served when
@@ -92,6 +105,14 @@ type Server struct {
 	// clientCerts: every request but health checks needs a verified
 	// client certificate.
 	clientCerts bool
+	// sessionIdle and sessionMaxAge end sessions; kdf bounds the
+	// password hashes computed at once.
+	sessionIdle, sessionMaxAge time.Duration
+	kdf                        chan struct{}
+	directories                map[string]*Directory
+	oidc                       map[string]*OIDCProvider
+	publicURL                  string
+	crossOrigin                *http.CrossOriginProtection
 	// version is Roster's, and node the host name of this node, for
 	// AWX's API.
 	version, node string
@@ -106,6 +127,24 @@ func NewServer(c Config) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	s.sessionIdle, s.sessionMaxAge = c.SessionIdleTimeout, c.SessionMaxAge
+	if s.sessionIdle <= 0 {
+		s.sessionIdle = DefaultSessionIdleTimeout
+	}
+	if s.sessionMaxAge <= 0 {
+		s.sessionMaxAge = DefaultSessionMaxAge
+	}
+	s.kdf = make(chan struct{}, runtime.GOMAXPROCS(0))
+	s.directories = map[string]*Directory{}
+	for i := range c.Directories {
+		s.directories[c.Directories[i].Name] = &c.Directories[i]
+	}
+	s.oidc = map[string]*OIDCProvider{}
+	for i := range c.OIDC {
+		s.oidc[c.OIDC[i].Name] = &c.OIDC[i]
+	}
+	s.publicURL = strings.TrimRight(c.PublicURL, "/")
+	s.crossOrigin = http.NewCrossOriginProtection()
 	if s.version = c.Version; s.version == "" {
 		s.version = "devel"
 	}
@@ -134,6 +173,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	})
 	mux := http.NewServeMux()
 	s.mountAWX(mux)
+	mux.HandleFunc("GET "+DevicePath, s.serveDevicePage)
+	mux.HandleFunc("POST "+DevicePath, s.serveDevicePage)
 	h := HandlerWithOptions(strict, StdHTTPServerOptions{
 		BaseRouter: mux,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -191,6 +232,8 @@ func joinListFields(next http.Handler) http.Handler {
 // no cache, shared or the client's, may keep them.
 var secretAnswers = map[string]bool{
 	"IssueCredential": true, "SignSSHKey": true, "CreateToken": true, "CreateCallbackKey": true,
+	"Login": true, "GetMe": true, // a session's CSRF token
+	"CreateLoginToken": true, "StartDeviceSignIn": true, "FinishDeviceSignIn": true, "StartOIDCSignIn": true, "FinishOIDCSignIn": true,
 }
 
 // securityHeaders sets what every answer carries: no browser may guess a
@@ -239,7 +282,7 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 
 func (s *Server) authorizeOperation(f StrictHandlerFunc, operationID string) StrictHandlerFunc {
 	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, req any) (any, error) {
-		if err := authorize(operationID, TokenFrom(ctx)); err != nil {
+		if err := authorizeCaller(ctx, operationID); err != nil {
 			return nil, err
 		}
 		return f(ctx, w, r, req)
@@ -341,6 +384,9 @@ func (s *Server) logRequest(r *http.Request, rec *statusRecorder, info *requestI
 	}
 	attrs := []any{"method", r.Method, "path", loggedPath(r.URL.Path), "status", rec.status, "bytes", rec.bytes,
 		"duration_ms", time.Since(start).Milliseconds()}
+	if info.user != "" {
+		attrs = append(attrs, "user", info.user)
+	}
 	if info.token != "" {
 		attrs = append(attrs, "token", info.token)
 	}
@@ -372,6 +418,7 @@ func loggedPath(p string) string {
 // requestInfo carries what inner handlers learn back to the access log.
 type requestInfo struct {
 	token string
+	user  string
 }
 
 type requestInfoKey struct{}

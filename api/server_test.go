@@ -72,7 +72,11 @@ func (b *syncBuffer) String() string {
 	return b.b.String()
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with configure changing the API's config,
+// told the server's URL first (an identity provider needs it).
+func newFixtureWith(t *testing.T, configure func(url string, c *api.Config)) *fixture {
 	t.Helper()
 	f := &fixture{t: t, logs: &syncBuffer{}}
 	f.sim = awssim.New(awssim.Options{Seed: 3, Size: 250, Regions: []string{"us-east-1", "eu-west-1"}})
@@ -122,16 +126,22 @@ func newFixture(t *testing.T) *fixture {
 	})
 	brk := broker.New(st, backend, log)
 	f.docDir = t.TempDir()
-	apiSrv := api.NewServer(api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: notify.NewService(st, backend, log),
-		Broker: brk, Log: log, MaxBodyBytes: 64 << 10, DocumentDir: f.docDir})
+	cfg := api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: notify.NewService(st, backend, log),
+		Broker: brk, Log: log, MaxBodyBytes: 64 << 10, DocumentDir: f.docDir}
+	srv := httptest.NewUnstartedServer(nil)
+	f.url = "http://" + srv.Listener.Addr().String()
+	if configure != nil {
+		configure(f.url, &cfg)
+	}
+	apiSrv := api.NewServer(cfg)
 	t.Cleanup(func() { apiSrv.Close() })
 	h, err := apiSrv.Handler()
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv.Config.Handler = h
+	srv.Start()
 	t.Cleanup(srv.Close)
-	f.url = srv.URL
 	f.admin = f.token("admin", roster.RoleAdmin)
 
 	spec, err := api.GetSwagger()

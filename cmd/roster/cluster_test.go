@@ -53,7 +53,12 @@ func freeAddr(t *testing.T) string {
 // given twice takes its last value).
 func startNode(t *testing.T, bin, name, dsn string, env []string, args ...string) *clusterNode {
 	t.Helper()
-	addr := freeAddr(t)
+	return startNodeAt(t, bin, name, dsn, freeAddr(t), env, args...)
+}
+
+// startNodeAt is startNode listening on addr.
+func startNodeAt(t *testing.T, bin, name, dsn, addr string, env []string, args ...string) *clusterNode {
+	t.Helper()
 	dir := t.TempDir()
 	n := &clusterNode{name: name, url: "http://" + addr, log: filepath.Join(dir, "roster.log"), done: make(chan error, 1)}
 	logf, err := os.Create(n.log)

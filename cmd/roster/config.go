@@ -72,6 +72,10 @@ type Config struct {
 	// without a TTL get it. 0: no bound, and tokens without a TTL never
 	// expire.
 	TokenMaxTTL Duration `yaml:"token_max_ttl"`
+	// SessionIdleTimeout ends a sign-in session unused this long;
+	// SessionMaxAge ends any session this long after sign-in.
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout"`
+	SessionMaxAge      Duration `yaml:"session_max_age"`
 	// ExpressionValueBytes, ExpressionHostBytes and ExpressionSyncBytes
 	// bound what compose, groups and keyed_groups expressions build: each
 	// value, each host's constructed output, each sync's (README:
@@ -116,6 +120,14 @@ type Config struct {
 	VaultKVMount      string `yaml:"vault_kv_mount"`
 	VaultKVPrefix     string `yaml:"vault_kv_prefix"`
 	VaultSSHMount     string `yaml:"vault_ssh_mount"`
+
+	// PublicURL is Roster's URL as browsers reach it (behind a proxy,
+	// the proxy's): OpenID Connect providers send browsers back to it.
+	PublicURL string `yaml:"public_url"`
+	// LDAP and OIDC are the directories and identity providers users
+	// sign in with (config file only; README "Signing in").
+	LDAP []ldapSetting `yaml:"ldap"`
+	OIDC []oidcSetting `yaml:"oidc"`
 }
 
 // setting binds one Config field to its flag, environment variable and
@@ -294,6 +306,9 @@ func (c *Config) settings() []setting {
 		{"schedule-every", "ROSTER_SCHEDULE_EVERY", "how often due scheduled syncs are looked for", &c.ScheduleEvery},
 		{"max-body-bytes", "ROSTER_MAX_BODY_BYTES", "largest API request body accepted", &c.MaxBodyBytes},
 		{"token-max-ttl", "ROSTER_TOKEN_MAX_TTL", "longest lifetime of a new API token, and that of tokens made without one (0: no bound, no expiry)", &c.TokenMaxTTL},
+		{"session-idle-timeout", "ROSTER_SESSION_IDLE_TIMEOUT", "end a sign-in session unused this long", &c.SessionIdleTimeout},
+		{"session-max-age", "ROSTER_SESSION_MAX_AGE", "end a sign-in session this long after sign-in, however active", &c.SessionMaxAge},
+		{"public-url", "ROSTER_PUBLIC_URL", "Roster's URL as browsers reach it, e.g. https://roster.example:8443 (needed with OpenID Connect sign-in)", &c.PublicURL},
 		{"expression-value-bytes", "ROSTER_EXPRESSION_VALUE_BYTES", "largest value an expression may build", &c.ExpressionValueBytes},
 		{"expression-host-bytes", "ROSTER_EXPRESSION_HOST_BYTES", "largest constructed output (composed vars, groups) of one host", &c.ExpressionHostBytes},
 		{"expression-sync-bytes", "ROSTER_EXPRESSION_SYNC_BYTES", "largest constructed output of one sync", &c.ExpressionSyncBytes},
@@ -339,6 +354,8 @@ func defaultConfig() Config {
 		ExpressionSyncBytes:  construct.DefaultSyncBytes,
 		AdmitRequests:        api.DefaultAdmitRequests,
 		AdmitWait:            Duration(api.DefaultAdmitWait),
+		SessionIdleTimeout:   Duration(api.DefaultSessionIdleTimeout),
+		SessionMaxAge:        Duration(api.DefaultSessionMaxAge),
 		SecretBackend:        "local",
 		VaultKVMount:         "secret",
 		VaultKVPrefix:        "roster",
@@ -464,9 +481,14 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 		return c, fmt.Errorf("token max ttl must be 0 (no bound) or at least 1m")
 	case c.AdmitWait < Duration(time.Millisecond):
 		return c, fmt.Errorf("admit wait must be at least 1ms")
+	case c.SessionIdleTimeout < Duration(time.Minute) || c.SessionMaxAge < c.SessionIdleTimeout || c.SessionMaxAge > Duration(30*24*time.Hour):
+		return c, fmt.Errorf("session idle timeout must be at least 1m, and session max age at least that and at most 720h")
 	}
 	if err := c.validateAudit(); err != nil {
 		return c, err
+	}
+	if err := c.validateSignIn(); err != nil {
+		return c, fmt.Errorf("sign-in: %w", err)
 	}
 	if err := c.expressionLimits().Validate(); err != nil {
 		return c, fmt.Errorf("expression limits: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -22,5 +23,37 @@ func TestConfigFileErrorsSayWhy(t *testing.T) {
 		if err == nil || err.Error() != "config file "+path+": "+want {
 			t.Errorf("config %q: %v, want: config file %s: %s", file, err, path, want)
 		}
+	}
+}
+
+// TestSignInConfigErrors: the sign-in providers of a config file are
+// checked at start, every problem at once and naming its field, and a
+// secret written into the file is refused without being shown.
+func TestSignInConfigErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "roster.yaml")
+	must(t, os.WriteFile(path, []byte(`ldap:
+  - name: corp
+    url: ldap://dc.example.com
+    bind_password: hunter2-in-the-config
+    user_base: ou=people,dc=example
+    teams:
+      - {group: ops, team: "Bad Name", bindings: [{role: runner, scope: server}]}
+oidc:
+  - name: corp
+    issuer: http://idp.example.com/
+    client_id: roster
+`), 0o600))
+	_, _, err := run(t, t.Context(), "serve", "--config", path, "--data-dir", t.TempDir())
+	if err == nil {
+		t.Fatal("serve started with a bad sign-in config")
+	}
+	for _, want := range []string{"ldap[0].bind_password: a password goes in a file", "ldap[0].url: plain ldap://", "ldap[0].teams[0].team:",
+		"ldap[0].teams[0].bindings[0].role:", `oidc[0].name: "corp" is taken`, "oidc[0].client_secret_file: is required", "oidc[0].issuer:", "public_url: is required"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error shows the password: %v", err)
 	}
 }

@@ -182,18 +182,8 @@ func resolveConnection(cmd *cobra.Command) (connection, error) {
 		}
 		return connection{}, fmt.Errorf("no context %q in %s (known: %s); add it with roster context set %s --server URL", name, path, known, name)
 	}
-	dir := filepath.Dir(path)
 	home, _ := os.UserHomeDir()
-	inFile := func(p string) string {
-		if p == "" {
-			return ""
-		}
-		p = expandHome(p, home)
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(dir, p)
-		}
-		return p
-	}
+	inFile := contextFiles(path)
 	const (
 		fromContext = iota
 		fromEnv
@@ -303,6 +293,24 @@ func apiClient(cmd *cobra.Command) (*client.Client, error) {
 		return nil, err
 	}
 	return client.NewWithTLS(conn.URL, conn.Token, conn.TLS)
+}
+
+// contextFiles resolves the file names of the contexts file at path as
+// its contexts use them: ~/ is the home directory, and a relative name is
+// relative to the contexts file's directory.
+func contextFiles(path string) func(string) string {
+	dir := filepath.Dir(path)
+	home, _ := os.UserHomeDir()
+	return func(p string) string {
+		if p == "" {
+			return ""
+		}
+		p = expandHome(p, home)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		return p
+	}
 }
 
 func expandHome(path, home string) string {

@@ -69,6 +69,8 @@ func newRootCommand() *cobra.Command {
 		newBindingCommand(),
 		newWebhookCommand(),
 		newContextCommand(),
+		newLoginCommand(),
+		newLogoutCommand(),
 		newApplyCommand(),
 		newExportCommand(),
 		newImportCommand(),

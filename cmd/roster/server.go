@@ -98,6 +98,15 @@ func purgeAudit(ctx context.Context, st roster.AuditStore, r roster.AuditRetenti
 	return err
 }
 
+// purgeSessions deletes the sessions past their absolute end, the
+// sign-ins under way that expired and the sign-in failure counts of
+// windows long over.
+func purgeSessions(ctx context.Context, st roster.Store, now time.Time) error {
+	_, err := st.DeleteExpiredSessions(ctx, now)
+	_, ferr := st.DeleteExpiredSignInFlows(ctx, now)
+	return errors.Join(err, ferr, st.PurgeSignInFailures(ctx, now.Add(-24*time.Hour)))
+}
+
 // openQueue opens the job queue in the store's database.
 func openQueue(ctx context.Context, c Config, st rosterStore, cfg jobs.Config) (*jobs.Queue, error) {
 	if pg, ok := st.(*store.Postgres); ok {
@@ -200,7 +209,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if n > 0 {
 				m.Log.Info("pruned the webhook delivery log", "entries", n)
 			}
-			return errors.Join(err, purgeAudit(ctx, st, m.Config.auditRetention(), time.Now(), m.Log))
+			return errors.Join(err, purgeAudit(ctx, st, m.Config.auditRetention(), time.Now(), m.Log), purgeSessions(ctx, st, time.Now()))
 		},
 		Log: m.Log.With("component", "jobs"),
 	})
@@ -234,8 +243,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.Queue.Start(ctx, m.Engine); err != nil {
 		return err
 	}
-	m.api = api.NewServer(api.Config{Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
+	dirs, oidcProviders, err := m.Config.signInProviders()
+	if err != nil {
+		return fmt.Errorf("sign-in: %w", err)
+	}
+	m.api = api.NewServer(api.Config{Directories: dirs, OIDC: oidcProviders, PublicURL: m.Config.PublicURL, Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
 		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir, TokenMaxTTL: time.Duration(m.Config.TokenMaxTTL),
+		SessionIdleTimeout: time.Duration(m.Config.SessionIdleTimeout), SessionMaxAge: time.Duration(m.Config.SessionMaxAge),
 		Admission:                api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)},
 		RequireClientCertificate: m.Config.TLSClientCA != "", Version: buildVersion()})
 	h, err := m.api.Handler()

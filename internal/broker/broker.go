@@ -55,6 +55,14 @@ type Actor struct {
 	// it may see): the broker checks a grant among them instead of asking
 	// the store again. Nil: the broker reads the grant it needs.
 	Grants []*roster.Grant
+	// MayUse, when not nil, decides whether the actor's role lets it use a
+	// credential for an inventory (a user's: its role bindings say); nil,
+	// the token's role must be runner or admin. A grant is needed either
+	// way.
+	MayUse func(inventoryID string) (bool, error)
+	// Person is what the audit log keeps of the user behind the actor
+	// (actor_user, actor_via, actor_method); nil for a service token.
+	Person map[string]string
 }
 
 // TokenActor returns the actor of an API token.
@@ -297,6 +305,13 @@ func (b *Broker) mustAudit(ctx context.Context, actor Actor, action string, outc
 		InventoryID: inventoryID,
 		Reason:      reason,
 		Details:     details,
+	}
+	if actor.Person != nil {
+		e.Details = maps.Clone(details)
+		if e.Details == nil {
+			e.Details = map[string]string{}
+		}
+		maps.Copy(e.Details, actor.Person)
 	}
 	return b.store.AppendAudit(context.WithoutCancel(ctx), e)
 }

@@ -50,8 +50,17 @@ func (b *Broker) authorize(ctx context.Context, actor Actor, action, credRef str
 	} else if err != nil {
 		return nil, nil, err
 	}
+	if actor.MayUse != nil {
+		ok, err := actor.MayUse(inv.ID)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, deny(inv.ID, fmt.Sprintf("%s has no role binding of runner or admin for inventory %q", actor.Name, clipRef(invRef)))
+		}
+	}
 	if actor.Token == nil {
-		return nil, nil, deny(inv.ID, "no token")
+		return nil, nil, deny(inv.ID, fmt.Sprintf("%s holds no grant: credentials are used with a token, which holds grants", actor.Name))
 	}
 	if r := actor.Token.Role; r != roster.RoleRunner && r != roster.RoleAdmin {
 		return nil, nil, deny(inv.ID, fmt.Sprintf("a token with role %q does not use credentials", r))

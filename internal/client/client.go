@@ -69,7 +69,9 @@ func (d doer) Do(req *http.Request) (*http.Response, error) { return d.c.send(re
 // send sends req with the token, and says in the user's words why no
 // answer came.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
-	req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	if c.token != "" { // signing in goes without
+		req.Header.Set("Authorization", "Bearer "+c.token.Reveal())
+	}
 	resp, err := c.http.Do(req)
 	if err == nil {
 		return resp, nil

@@ -14,12 +14,12 @@ import (
 
 // ---- users
 
-const pgUserCols = `id, name, display_name, email, source, coalesce(password_hash, ''), disabled, created_at, updated_at, last_sign_in_at`
+const pgUserCols = `id, name, display_name, email, source, provider, external_id, coalesce(password_hash, ''), disabled, created_at, updated_at, last_sign_in_at`
 
 func pgScanUser(row pgx.Row) (*roster.User, error) {
 	var u roster.User
 	var hash string
-	if err := row.Scan(&u.ID, &u.Name, &u.DisplayName, &u.Email, &u.Source, &hash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.LastSignInAt); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &u.DisplayName, &u.Email, &u.Source, &u.Provider, &u.ExternalID, &hash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &u.LastSignInAt); err != nil {
 		return nil, err
 	}
 	u.PasswordHash = roster.Secret(hash)
@@ -34,10 +34,10 @@ func (s *Postgres) CreateUser(ctx context.Context, u *roster.User) error {
 	u.ID = newID()
 	u.CreatedAt = pgTime(s.now())
 	u.UpdatedAt = u.CreatedAt
-	_, err := s.pool.Exec(ctx, `INSERT INTO users (id, name, display_name, email, source, password_hash, disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		u.ID, u.Name, u.DisplayName, u.Email, string(u.Source), nullString(u.PasswordHash.Reveal()), u.Disabled, u.CreatedAt, u.UpdatedAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO users (id, name, display_name, email, source, provider, external_id, password_hash, disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		u.ID, u.Name, u.DisplayName, u.Email, string(u.Source), u.Provider, u.ExternalID, nullString(u.PasswordHash.Reveal()), u.Disabled, u.CreatedAt, u.UpdatedAt)
 	if pgIsUnique(err) {
-		return roster.Errorf(roster.ECONFLICT, "a user named %q already exists", u.Name)
+		return userConflict(u)
 	}
 	return err
 }
@@ -57,6 +57,15 @@ func (s *Postgres) Users(ctx context.Context) ([]*roster.User, error) {
 	return collect(rows, err, pgScanUserRows)
 }
 
+// UserByExternalID implements roster.UserStore.
+func (s *Postgres) UserByExternalID(ctx context.Context, provider, externalID string) (*roster.User, error) {
+	u, err := pgScanUser(s.pool.QueryRow(ctx, `SELECT `+pgUserCols+` FROM users WHERE provider = $1 AND external_id = $2 AND external_id <> ''`, provider, externalID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, roster.Errorf(roster.ENOTFOUND, "no user is linked to this identity of %s", provider)
+	}
+	return u, err
+}
+
 // UpdateUser implements roster.UserStore.
 func (s *Postgres) UpdateUser(ctx context.Context, id string, upd roster.UserUpdate) (*roster.User, error) {
 	var u *roster.User
@@ -69,8 +78,14 @@ func (s *Postgres) UpdateUser(ctx context.Context, id string, upd roster.UserUpd
 		}
 		applyUserUpdate(u, upd)
 		u.UpdatedAt = pgTime(s.now())
-		_, err = tx.Exec(ctx, `UPDATE users SET display_name = $1, email = $2, password_hash = $3, disabled = $4, updated_at = $5 WHERE id = $6`,
-			u.DisplayName, u.Email, nullString(u.PasswordHash.Reveal()), u.Disabled, u.UpdatedAt, id)
+		_, err = tx.Exec(ctx, `UPDATE users SET display_name = $1, email = $2, provider = $3, external_id = $4, password_hash = $5, disabled = $6, updated_at = $7 WHERE id = $8`,
+			u.DisplayName, u.Email, u.Provider, u.ExternalID, nullString(u.PasswordHash.Reveal()), u.Disabled, u.UpdatedAt, id)
+		if pgIsUnique(err) {
+			return userConflict(u)
+		}
+		if err == nil && endsSessions(u, upd) {
+			_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id)
+		}
 		return err
 	})
 	return u, err

@@ -12,14 +12,14 @@ import (
 
 // ---- users
 
-const userCols = `id, name, display_name, email, source, password_hash, disabled, created_at, updated_at, last_sign_in_at`
+const userCols = `id, name, display_name, email, source, provider, external_id, password_hash, disabled, created_at, updated_at, last_sign_in_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*roster.User, error) {
 	var u roster.User
 	var hash *string
 	var created, updated int64
 	var signedIn *int64
-	if err := row.Scan(&u.ID, &u.Name, &u.DisplayName, &u.Email, &u.Source, &hash, &u.Disabled, &created, &updated, &signedIn); err != nil {
+	if err := row.Scan(&u.ID, &u.Name, &u.DisplayName, &u.Email, &u.Source, &u.Provider, &u.ExternalID, &hash, &u.Disabled, &created, &updated, &signedIn); err != nil {
 		return nil, err
 	}
 	if hash != nil {
@@ -34,10 +34,10 @@ func (s *SQLite) CreateUser(ctx context.Context, u *roster.User) error {
 	u.ID = newID()
 	u.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
 	u.UpdatedAt = u.CreatedAt
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO users (id, name, display_name, email, source, password_hash, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Name, u.DisplayName, u.Email, string(u.Source), nullString(u.PasswordHash.Reveal()), u.Disabled, micros(u.CreatedAt), micros(u.UpdatedAt))
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO users (id, name, display_name, email, source, provider, external_id, password_hash, disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Name, u.DisplayName, u.Email, string(u.Source), u.Provider, u.ExternalID, nullString(u.PasswordHash.Reveal()), u.Disabled, micros(u.CreatedAt), micros(u.UpdatedAt))
 	if isUnique(err) {
-		return roster.Errorf(roster.ECONFLICT, "a user named %q already exists", u.Name)
+		return userConflict(u)
 	}
 	return s.explain(err)
 }
@@ -61,6 +61,15 @@ func (s *SQLite) Users(ctx context.Context) ([]*roster.User, error) {
 	return collectRows(rows, err, scanUser)
 }
 
+// UserByExternalID implements roster.UserStore.
+func (s *SQLite) UserByExternalID(ctx context.Context, provider, externalID string) (*roster.User, error) {
+	u, err := scanUser(s.rq.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE provider = ? AND external_id = ? AND external_id <> ''`, provider, externalID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, roster.Errorf(roster.ENOTFOUND, "no user is linked to this identity of %s", provider)
+	}
+	return u, err
+}
+
 // UpdateUser implements roster.UserStore.
 func (s *SQLite) UpdateUser(ctx context.Context, id string, upd roster.UserUpdate) (*roster.User, error) {
 	var u *roster.User
@@ -73,11 +82,23 @@ func (s *SQLite) UpdateUser(ctx context.Context, id string, upd roster.UserUpdat
 		}
 		applyUserUpdate(u, upd)
 		u.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		_, err = tx.ExecContext(ctx, `UPDATE users SET display_name = ?, email = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE id = ?`,
-			u.DisplayName, u.Email, nullString(u.PasswordHash.Reveal()), u.Disabled, micros(u.UpdatedAt), id)
+		_, err = tx.ExecContext(ctx, `UPDATE users SET display_name = ?, email = ?, provider = ?, external_id = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE id = ?`,
+			u.DisplayName, u.Email, u.Provider, u.ExternalID, nullString(u.PasswordHash.Reveal()), u.Disabled, micros(u.UpdatedAt), id)
+		if isUnique(err) {
+			return userConflict(u)
+		}
+		if err == nil && endsSessions(u, upd) {
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id)
+		}
 		return err
 	})
 	return u, err
+}
+
+// endsSessions reports whether an update ends the user's sessions: it
+// disables the user, or sets or removes its password.
+func endsSessions(u *roster.User, upd roster.UserUpdate) bool {
+	return u.Disabled || upd.PasswordHash != nil
 }
 
 func applyUserUpdate(u *roster.User, upd roster.UserUpdate) {
@@ -93,6 +114,21 @@ func applyUserUpdate(u *roster.User, upd roster.UserUpdate) {
 	if upd.Disabled != nil {
 		u.Disabled = *upd.Disabled
 	}
+	if upd.Provider != nil {
+		u.Provider = *upd.Provider
+	}
+	if upd.ExternalID != nil {
+		u.ExternalID = *upd.ExternalID
+	}
+}
+
+// userConflict explains a unique index a user breaks: its name, or the
+// identity it is linked to.
+func userConflict(u *roster.User) error {
+	if u.ExternalID != "" {
+		return roster.Errorf(roster.ECONFLICT, "a user named %q already exists, or another user is linked to the same identity of %s", u.Name, u.Provider)
+	}
+	return roster.Errorf(roster.ECONFLICT, "a user named %q already exists", u.Name)
 }
 
 // DeleteUser implements roster.UserStore: the user's tokens and
