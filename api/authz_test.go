@@ -28,6 +28,9 @@ type callerKind struct {
 	// caller should act as.
 	bind                string
 	bindRole, tokenRole roster.Role
+	// session: the user signs in with a password and calls with its
+	// session's cookie and CSRF token, not a token.
+	session bool
 }
 
 func (k callerKind) scoped() bool { return k.scope != nil || k.role == roster.RoleRunner }
@@ -160,9 +163,20 @@ func (f *fixture) grant(token, credential, inventory string) string {
 
 // userToken makes the user of a user caller kind, binds it, and returns a
 // token of the user's, made through the API.
-func (f *fixture) userToken(k callerKind, name string) string {
+// userSession makes a local user with a password, bound as k says, and
+// signs it in.
+func (f *fixture) userSession(k callerKind, name string) session {
 	f.t.Helper()
-	wantStatus(f.t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "source": "oidc"}), http.StatusCreated)
+	const pw = "the matrix user's password"
+	wantStatus(f.t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "password": pw}), http.StatusCreated)
+	f.bindUser(k, name)
+	_, ss := f.loginWith(map[string]any{"name": name, "password": pw})
+	return ss
+}
+
+// bindUser gives the user name the bindings k says.
+func (f *fixture) bindUser(k callerKind, name string) {
+	f.t.Helper()
 	role := k.bindRole
 	if role == "" {
 		role = k.role
@@ -185,6 +199,12 @@ func (f *fixture) userToken(k callerKind, name string) string {
 	default:
 		f.t.Fatalf("bind %q", k.bind)
 	}
+}
+
+func (f *fixture) userToken(k callerKind, name string) string {
+	f.t.Helper()
+	wantStatus(f.t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "source": "oidc"}), http.StatusCreated)
+	f.bindUser(k, name)
 	tokenRole := k.tokenRole
 	if tokenRole == "" {
 		tokenRole = roster.RoleAdmin
@@ -234,6 +254,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 		// A runner's token made admin does what a runner does.
 		{name: "user-runner-admin-token", role: roster.RoleRunner, scope: []string{"seen", "spare"}, bind: "inventories", granted: true},
 		{name: "user-disabled", role: roster.RoleAdmin, bind: "disabled"},
+		// People signed in with a password, calling with the session's
+		// cookie and CSRF token; a session holds no grants.
+		{name: "session-admin", role: roster.RoleAdmin, bind: "server", session: true},
+		{name: "session-operator-team", role: roster.RoleOperator, bind: "team", session: true},
+		{name: "session-auditor-inventories", role: roster.RoleAuditor, scope: []string{"seen", "spare"}, bind: "inventories", session: true},
 	}
 	pub := publicKey(t)
 	covered := map[string]bool{}
@@ -244,7 +269,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			f.inventory("spare")
 			me := "k-" + k.name
 			var tok string
-			if k.bind == "" {
+			var ss session
+			if k.session {
+				ss = f.userSession(k, me)
+			} else if k.bind == "" {
 				tok = f.scopedToken(&roster.Token{Name: me, Role: k.role, Inventories: slices.Clone(k.scope), ReadOnly: k.readOnly})
 			} else {
 				tok = f.userToken(k, me)
@@ -396,7 +424,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 			for _, c := range calls {
 				covered[c.op] = true
-				r := f.do(c.method, c.path, tok, c.body)
+				var r response
+				if k.session {
+					r = f.as(ss, c.method, c.path, c.body, true, nil)
+				} else {
+					r = f.do(c.method, c.path, tok, c.body)
+				}
 				want := k.want(c)
 				ok := r.status == want || (want == http.StatusOK && r.status >= 200 && r.status < 300)
 				if !ok {

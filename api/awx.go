@@ -151,19 +151,19 @@ func awxVersion(v string) string {
 // errNoCredentials is the answer to an AWX request without credentials.
 var errNoCredentials = roster.Errorf(roster.EUNAUTHORIZED,
 	"authentication credentials were not provided: send Authorization: Bearer <Roster API token>, "+
-		"or basic auth with a Roster API token as the password (Roster has no users or passwords)")
+		"or basic auth with a Roster API token as the password (a person's own token from roster login too; not the person's password)")
 
 // errBadBasic is the answer to basic auth whose password is no valid
 // token: as errBadToken, it does not say whether the value looks like a
 // token.
 var errBadBasic = roster.Errorf(roster.EUNAUTHORIZED,
-	"the password is not a valid Roster API token (unknown or revoked): Roster has no users or passwords; "+
-		"basic auth takes an API token as the password, with any username")
+	"the password is not a valid Roster API token (unknown or revoked): "+
+		"basic auth takes an API token as the password, with any username (a person signs in with roster login for a token; AWX's API takes no person's password)")
 
 // awxAuthenticate finds the token of an AWX request: a bearer token, as
 // AWX takes an OAuth token, or the password of basic auth, as AWX takes a
-// user's. Roster has no users: the password is the credential, whatever
-// the username, so that AWX's credential form (username and password)
+// user's. The password is a token, a service token or a person's own
+// (roster login), never a person's password, whatever the username, so that AWX's credential form (username and password)
 // and the collection's token exchange work with a token.
 func (s *Server) awxAuthenticate(r *http.Request) (awxCaller, error) {
 	h := r.Header.Get("Authorization")
