@@ -287,6 +287,13 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	case err != nil:
 		run.Status, run.Error, changes = roster.SyncFailed, err.Error(), nil
 	}
+	if changes != nil {
+		// The per-host history records what a succeeded run did, in the
+		// transaction that does it. A partial run writes the changes of
+		// its healthy scopes but records none (issue 18); a failed or
+		// canceled one writes nothing at all.
+		changes.Record = run.Status == roster.SyncSucceeded
+	}
 	run.NextAttempt = e.nextAttempt(run, err)
 	// The finishing transaction holds the run until it commits; renewing
 	// would only queue behind it.
