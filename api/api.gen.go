@@ -131,6 +131,33 @@ func (e DeviceSignInPendingStatus) Valid() bool {
 	}
 }
 
+// Defines values for HostChangeKind.
+const (
+	Added    HostChangeKind = "added"
+	Changed  HostChangeKind = "changed"
+	Disabled HostChangeKind = "disabled"
+	Enabled  HostChangeKind = "enabled"
+	Removed  HostChangeKind = "removed"
+)
+
+// Valid indicates whether the value is a known member of the HostChangeKind enum.
+func (e HostChangeKind) Valid() bool {
+	switch e {
+	case Added:
+		return true
+	case Changed:
+		return true
+	case Disabled:
+		return true
+	case Enabled:
+		return true
+	case Removed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeMethod.
 const (
 	MeMethodSession MeMethod = "session"
@@ -852,6 +879,60 @@ type Host struct {
 	Vars Vars `json:"vars"`
 }
 
+// HostChange defines model for HostChange.
+type HostChange struct {
+	// At When the run wrote the change.
+	At time.Time `json:"at"`
+
+	// ChangedKeys Sorted: the var keys that changed, and the host's fields that
+	// did (`name`, `address`, `scope`, `enabled`, `missing`, and
+	// `groups` for its memberships). Empty for an added or removed
+	// host. Complete even when `diff` is truncated.
+	ChangedKeys []string `json:"changed_keys"`
+
+	// Diff The old and new values of what changed; absent for an added or removed host.
+	Diff *HostDiff `json:"diff,omitempty"`
+
+	// Host The host's name after the change (before it, for a removed host).
+	Host string `json:"host"`
+
+	// HostId The host's id (a removed host's names no host any more).
+	HostId      int64  `json:"host_id"`
+	InventoryId string `json:"inventory_id"`
+
+	// Kind `disabled`: the host went missing and its source keeps such hosts,
+	// disabled; or its provider reports it disabled now. `enabled`: a
+	// disabled host is enabled again (a missing host came back).
+	Kind     HostChangeKind `json:"kind"`
+	RunId    string         `json:"run_id"`
+	SourceId string         `json:"source_id"`
+
+	// Truncated `diff` leaves out the values of some of `changed_keys`: they were larger than the 16 KiB kept for a host.
+	Truncated bool `json:"truncated"`
+}
+
+// HostChangeKind `disabled`: the host went missing and its source keeps such hosts,
+// disabled; or its provider reports it disabled now. `enabled`: a
+// disabled host is enabled again (a missing host came back).
+type HostChangeKind string
+
+// HostChangeList defines model for HostChangeList.
+type HostChangeList struct {
+	Items      []HostChange `json:"items"`
+	NextCursor *string      `json:"next_cursor,omitempty"`
+}
+
+// HostDiff The old and new values of what changed; absent for an added or removed host.
+type HostDiff struct {
+	// Fields Each changed host field's old and new value.
+	Fields        *map[string]ValueChange `json:"fields,omitempty"`
+	GroupsAdded   *[]string               `json:"groups_added,omitempty"`
+	GroupsRemoved *[]string               `json:"groups_removed,omitempty"`
+
+	// Vars Each changed var key's old and new value.
+	Vars *map[string]ValueChange `json:"vars,omitempty"`
+}
+
 // HostList defines model for HostList.
 type HostList struct {
 	Items      []Host  `json:"items"`
@@ -1567,6 +1648,15 @@ type UserUpdate struct {
 	Password *string `json:"password,omitempty"`
 }
 
+// ValueChange defines model for ValueChange.
+type ValueChange struct {
+	// New The value after; absent when the key was removed.
+	New *json.RawMessage `json:"new,omitempty"`
+
+	// Old The value before; absent when the key is new.
+	Old *json.RawMessage `json:"old,omitempty"`
+}
+
 // Vars Ansible variables.
 type Vars = json.RawMessage
 
@@ -1850,6 +1940,15 @@ type ListHostsParams struct {
 // ListHostsParamsStale defines parameters for ListHosts.
 type ListHostsParamsStale string
 
+// GetHostHistoryParams defines parameters for GetHostHistory.
+type GetHostHistoryParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // ListNameConflictsParams defines parameters for ListNameConflicts.
 type ListNameConflictsParams struct {
 	// Limit Page size.
@@ -1896,6 +1995,18 @@ type ListRoleBindingsParams struct {
 
 // ListSyncRunsParams defines parameters for ListSyncRuns.
 type ListSyncRunsParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListSyncRunChangesParams defines parameters for ListSyncRunChanges.
+type ListSyncRunChangesParams struct {
+	// Kind Only the changes of this kind.
+	Kind *HostChangeKind `form:"kind,omitempty" json:"kind,omitempty"`
+
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
@@ -2222,6 +2333,9 @@ type ServerInterface interface {
 	// GetHost Get a host.
 	// (GET /api/v1/inventories/{inventory}/hosts/{host})
 	GetHost(w http.ResponseWriter, r *http.Request, inventory InventoryRef, host int64)
+	// GetHostHistory The changes syncs made to the inventory's hosts of this name, newest first.
+	// (GET /api/v1/inventories/{inventory}/hosts/{host}/history)
+	GetHostHistory(w http.ResponseWriter, r *http.Request, inventory InventoryRef, host string, params GetHostHistoryParams)
 	// ListNameConflicts List host names that more than one of the inventory's sources produce.
 	// (GET /api/v1/inventories/{inventory}/name-conflicts)
 	ListNameConflicts(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params ListNameConflictsParams)
@@ -2270,6 +2384,9 @@ type ServerInterface interface {
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(w http.ResponseWriter, r *http.Request, run string)
+	// ListSyncRunChanges What a sync run did to each host.
+	// (GET /api/v1/syncs/{run}/changes)
+	ListSyncRunChanges(w http.ResponseWriter, r *http.Request, run string, params ListSyncRunChangesParams)
 	// ListTeams List teams.
 	// (GET /api/v1/teams)
 	ListTeams(w http.ResponseWriter, r *http.Request)
@@ -3424,6 +3541,70 @@ func (siw *ServerInterfaceWrapper) GetHost(w http.ResponseWriter, r *http.Reques
 	handler.ServeHTTP(w, r)
 }
 
+// GetHostHistory operation middleware
+func (siw *ServerInterfaceWrapper) GetHostHistory(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "inventory" -------------
+	var inventory InventoryRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "inventory", r.PathValue("inventory"), &inventory, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "inventory", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "host" -------------
+	var host string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "host", r.PathValue("host"), &host, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "host", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetHostHistoryParams
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetHostHistory(w, r, inventory, host, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListNameConflicts operation middleware
 func (siw *ServerInterfaceWrapper) ListNameConflicts(w http.ResponseWriter, r *http.Request) {
 
@@ -3948,6 +4129,74 @@ func (siw *ServerInterfaceWrapper) GetSyncRun(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetSyncRun(w, r, run)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSyncRunChanges operation middleware
+func (siw *ServerInterfaceWrapper) ListSyncRunChanges(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "run" -------------
+	var run string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "run", r.PathValue("run"), &run, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "run", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSyncRunChangesParams
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", r.URL.Query(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "kind"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "kind", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSyncRunChanges(w, r, run, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4682,9 +4931,11 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/sources/{source}/syncs", wrapper.ListSyncRuns)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/sources/{source}/syncs", wrapper.TriggerSync)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/syncs/{run}", wrapper.GetSyncRun)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/syncs/{run}/changes", wrapper.ListSyncRunChanges)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/name-conflicts", wrapper.ListNameConflicts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/hosts", wrapper.ListHosts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/hosts/{host}", wrapper.GetHost)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/hosts/{host}/history", wrapper.GetHostHistory)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/groups", wrapper.ListGroups)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/inventories/{inventory}/groups/{group}/vars", wrapper.SetGroupVars)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/ansible", wrapper.GetAnsibleInventory)
@@ -8408,6 +8659,113 @@ func (response GetHost429ApplicationProblemPlusJSONResponse) VisitGetHostRespons
 	return err
 }
 
+type GetHostHistoryRequestObject struct {
+	Inventory InventoryRef `json:"inventory"`
+	Host      string       `json:"host"`
+	Params    GetHostHistoryParams
+}
+
+type GetHostHistoryResponseObject interface {
+	VisitGetHostHistoryResponse(w http.ResponseWriter) error
+}
+
+type GetHostHistory200JSONResponse HostChangeList
+
+func (response GetHostHistory200JSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory400ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory401ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory403ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory404ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory429ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListNameConflictsRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    ListNameConflictsParams
@@ -10167,6 +10525,112 @@ type GetSyncRun429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetSyncRun429ApplicationProblemPlusJSONResponse) VisitGetSyncRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChangesRequestObject struct {
+	Run    string `json:"run"`
+	Params ListSyncRunChangesParams
+}
+
+type ListSyncRunChangesResponseObject interface {
+	VisitListSyncRunChangesResponse(w http.ResponseWriter) error
+}
+
+type ListSyncRunChanges200JSONResponse HostChangeList
+
+func (response ListSyncRunChanges200JSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges400ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges401ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges403ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges404ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges429ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -12716,6 +13180,9 @@ type StrictServerInterface interface {
 	// GetHost Get a host.
 	// (GET /api/v1/inventories/{inventory}/hosts/{host})
 	GetHost(ctx context.Context, request GetHostRequestObject) (GetHostResponseObject, error)
+	// GetHostHistory The changes syncs made to the inventory's hosts of this name, newest first.
+	// (GET /api/v1/inventories/{inventory}/hosts/{host}/history)
+	GetHostHistory(ctx context.Context, request GetHostHistoryRequestObject) (GetHostHistoryResponseObject, error)
 	// ListNameConflicts List host names that more than one of the inventory's sources produce.
 	// (GET /api/v1/inventories/{inventory}/name-conflicts)
 	ListNameConflicts(ctx context.Context, request ListNameConflictsRequestObject) (ListNameConflictsResponseObject, error)
@@ -12764,6 +13231,9 @@ type StrictServerInterface interface {
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(ctx context.Context, request GetSyncRunRequestObject) (GetSyncRunResponseObject, error)
+	// ListSyncRunChanges What a sync run did to each host.
+	// (GET /api/v1/syncs/{run}/changes)
+	ListSyncRunChanges(ctx context.Context, request ListSyncRunChangesRequestObject) (ListSyncRunChangesResponseObject, error)
 	// ListTeams List teams.
 	// (GET /api/v1/teams)
 	ListTeams(ctx context.Context, request ListTeamsRequestObject) (ListTeamsResponseObject, error)
@@ -13775,6 +14245,34 @@ func (sh *strictHandler) GetHost(w http.ResponseWriter, r *http.Request, invento
 	}
 }
 
+// GetHostHistory operation middleware
+func (sh *strictHandler) GetHostHistory(w http.ResponseWriter, r *http.Request, inventory InventoryRef, host string, params GetHostHistoryParams) {
+	var request GetHostHistoryRequestObject
+
+	request.Inventory = inventory
+	request.Host = host
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetHostHistory(ctx, request.(GetHostHistoryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetHostHistory")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetHostHistoryResponseObject); ok {
+		if err := validResponse.VisitGetHostHistoryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListNameConflicts operation middleware
 func (sh *strictHandler) ListNameConflicts(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params ListNameConflictsParams) {
 	var request ListNameConflictsRequestObject
@@ -14217,6 +14715,33 @@ func (sh *strictHandler) GetSyncRun(w http.ResponseWriter, r *http.Request, run 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetSyncRunResponseObject); ok {
 		if err := validResponse.VisitGetSyncRunResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSyncRunChanges operation middleware
+func (sh *strictHandler) ListSyncRunChanges(w http.ResponseWriter, r *http.Request, run string, params ListSyncRunChangesParams) {
+	var request ListSyncRunChangesRequestObject
+
+	request.Run = run
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSyncRunChanges(ctx, request.(ListSyncRunChangesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSyncRunChanges")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSyncRunChangesResponseObject); ok {
+		if err := validResponse.VisitListSyncRunChangesResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -14893,307 +15418,324 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcttImiD6Khk8uyFyBqTkW00VFR2xatkue9q3teSunW3WIVJAkswWmMnOTIhmORwxv84DnDjPsA82",
-	"T3Iivy8TSJAAeLEkV7kdE9NlEQnk7btfP3USOV9IwYTRneGnzozRlCn459mU2f+kTCeKLwyXojPsXLBE",
-	"ilQTzUXCiJkxIrOUaUO0zFXCiJzAj1zcMGGkWpGM2ocrkbCU6DxJmNaTPMtWpEuvNBOGLGdMECkYEeyG",
-	"KZLytDfoRB2dzNic2gWY1YJ1hh0uDJsy1fn8Oeo8u6TTzbW9oXOmiZlxTW6Y0lwKv5xUJvmcCXNKuCHJ",
-	"jIop0zAxTBmOIKlkunZ+bRQXU5j+vdSGqQtDs5oTio3KWYzbsl+mQi+ZIlzDSdnZKD6YKKZngmlNqL5m",
-	"KZlIVZ2YiXzeGf6tYz/YiToTmmnW+TXaWNDnqLOgis6ZcTd3rljKhOE0e88mmyu8nDGSFEOONOEpkYoI",
-	"Omd2AdyOWVAz60Qd+1tn2ClHd6KOYv/IuWJpZ2gX1n5S57nSUtUvIRbsoxknMCL2N7VQ7IbLXJMFnZar",
-	"+UfO1CpYDn61feqXkzdSsNfUJLOG+S0UwcSUJHKxWgcW+CPJuP3nTGapHpLljGcA9SNRQviMaiKkh6sU",
-	"USNau/tHJ4/JkpsZEZJcyXQ1GAm/OUS5cncvJ3278j4ufcsm/SoaL7pY5y73XAze85pf8Tk3m/O/o1NG",
-	"NP+t8SIzeC/8dsomNM9MZ/jg5CTqzOlHPrdI8OAE/uTC/RnVUYXX9GMbzRo6GmUxX2rmKFNBkoBIlWhK",
-	"FXNkaySu2EQqf5tcTElXM0ZibQlA3BsQe86K0RRgSRCap9xIZc/a/jAS9llfimxFjLy2ZEHx6ZQpCzY4",
-	"a9fM2MoBkIWlGRfTHhCrJeVGj8REKhipCc3s11ZE5UJwMR2QM0PmUhtCyYpRRbqPHjx59MPJyUkvALG1",
-	"Y5/Tj2M6ZZWDL47avx8c90ntcV/AaTYCHh72kHBjAe+UxC/f/PXZm8u37//j+M3Z62dxtMYorlYBfEYj",
-	"Adhih+iM6hlhOqELlhKqSfzfHz6PSTdeKJn+94fP6VL37T/j3ql93c53RRUbCfshoMORR20PAPbfeBWa",
-	"MR0RuBvLgywuc0O6LNNsJOLHJz/FkV2QvfRwuRw+Qg2Z0Rtm3+wNyC/2b460YCJzkRKuR4KS+PHJ49h/",
-	"hJvgWqrIh4vbE/MamBCsxUiSSmREKTV0jQXFDgpi0pWKUHc2R3ok4nyRUsPGCU1mbGz4nMncxL0hiS00",
-	"xpZR4WkCQHJTwHNEKALjSPxwQjSiHdyz8KQQbnXpTsrMmGJwabFm6obF+Fm7pZGAJVNDpBU0uuV8KheE",
-	"Iwe9osn1VNmj7g3IM24/R5Z0hQQ6PrN7oyIlMfLrPpxVTJyIQzRdkZlc2jOpEutmxIGl1dOrjj2bTlQw",
-	"bfcn7KuOaUedX9jVTMrrl0/r8WeJj4FsN5BrN2QvkPlsB+uFFJqhrCDFJOMJUO9ECsME/JMuFhlPqF3P",
-	"8ULJq4zN//Xv2i7uU/Dx/6Ys9nf+r+NSiDzGp/r4Hb6FU25uD5DTwgC9BgQtQRAepQApMjdIPwoqwe0f",
-	"RFu5jWaDzueo81yqK56mTNz3DoCAHGmiZMbInK4A8VMJAiis7KW4oRlP73tdFhasRA5HBSs4JTFTSioN",
-	"ZMjRvwlnWaoH5A2yG7Kk2oswsPo30jy3qHWfy38jLUOeEcUQFPxCXsuUTzhL6zGlENhqJTHYrJP1pvyG",
-	"AfWIK0JWbPFrU/Op24QbdWyHBIpI21AYU2gN/YJit70TahhwTpdSvqIK1/U1gMnKrBaiMruIQIkB+qYI",
-	"TRK2MAj2l1K+pmJ1ryuVksypWPnl6lNi1IrQKeWC0IlhisTvmVGr/pn9I/a8ae3egyHVZW1IP3YJHwTN",
-	"zUwq/hu7byQB0oNEU5BcXAu5FBFR7EZaRVIqwj4uLDuwkgncyQdBbyjP6FV2rxB0RlK2YCJlIlmBZg3o",
-	"iYzWrUvni4VUhqWvWcrpJRz0/YK4Be0jTeJznLNv1xB7Qc4KhWBRkAumYBHAsTTp/vvF2zcR4WIkPlw+",
-	"7//YO3X6K8wV0FmELxBEQOxcLewDSTQTqZU07KLcSoH2CM2vMvazkvnC/r1QdmbDkVsnM56lCnkdN2yu",
-	"a1h8IWtQpejK/j2TGq07u79yQxEl2s71r3bM5/JlefV3lhj7tttEoZ3CPaYpt+dHs3eVLbXNUDmMTejC",
-	"p0eapCsrXieBnBD3+xnXJi6Yg0X16lmO58zQzSO2h+V3f8ia8VQ2DuVzKKT9rZzl120jcZlRh2ZZzeCo",
-	"c2a1zWc3DluqJ/RWMNRGWUqYHQI0w0lPhINNJ6EZUWySa5pp+3RCeZYrpq3OZKE/oVnmBHdLTAWZyVyR",
-	"biJzYcgoPzl5xMiDIbFqgpPpyYQrbSJQsEF9gB/tX70BOSOKJVKlTglPmaE802BgIZYWKKY1S/9kxVgC",
-	"c+AncRX2qrk2XCSmXPMVW0mHXLBXAlYFVPmshiZz5ZQzK+LQLJNLZnUzQrMlXWlC/YrkBIRNuRSbwEIT",
-	"PNIa1KGJQRPXxhNYv30ykWpODXKQHx532i0ZFszhUNogsAmBS7hAwXNjXIEi44YBxa1VFm4Vwj78Gm2+",
-	"InOTSHzBqz/umDt2M4LDPyxgsbRGF7LwTnXD6RorcJimxbqnqA81PzeOrWw+32Ofa3jJ7Z7cyPLM/KV7",
-	"sIg85JSnVF1VuMN29H7FtdkkVwVJL/7RSlBLYlFD9AODbL21obJ/mK9uyec0y6xqfgZCYZ3U/lZkK7QC",
-	"lLhNBGOpHsIv12wFGpXmxuv6uWYKzRhyYmmZWo3EnCYzLhiacCcZYyYiWsJwlVvVzFOXrk7kgumIoBoU",
-	"kSVVgoupBiOR1X4kGA+AUfbA9gdGDitmOUOPXQ7Y+MBgp3LhzATV25hIC/djZN3rspDKhSNBFRPeqdV8",
-	"ne3xHznLWWrFA/wS4cC43BFfSZkxKgBjcuFwokZmzwWuecmzjHCRZHnKwpPuOgOOW4Al8xHaiaibt58v",
-	"yuX0BnVIrw01uQ5xHkd3YHH2u/VmjxCG3C6Kj0XBAbZB1l/YahMTrvHHNdvvTC4F2JBqN5GrrP4MP7x/",
-	"RSi5ktLYA7JwQd69vbgEya2rWEYNv2H2D3uOZ+9eHmlyRTW8V3dca/u2S8XJa3dZels2Nml3z1Ap98d+",
-	"AwaoqJPJhGa15DVRjBqWjqnZnaZXjqSGcqL5YC8WVWMEkqKvWaKY8eaIzu6czBP9Nnr3xo6xwAqT6LFm",
-	"psFaHa7CCw5ZSii5oVnOSLd0FcIPGm55d3nac6C2xZb3DmqQBU8wxO53cc712bpNB0VHG47SpssI7f4b",
-	"TBAuwg2t3nIBJtUbKBcZFQBdgdLKzttR5BzeaoZD8Jquk+k14J7Tj6+YmJpZZ/jg5OHj6A6g/ZnlWHiu",
-	"/qztG5E/cSmY9qQ6rcWCfcD9EGhbu9nqpbr9t1/FbQgoAe3bwKLdBZDq1gJaqfVsjMTX/iuxq5zwxAJQ",
-	"1FlQrZdSgVhnGb+V3ZYWdKfJwv77t1zZYXLBhDY0ua4ltdWpdz2RVuhsAcYDP9AoLpfH+6lG5kBQrXE2",
-	"KW4Y+DdPyTVbFCJbldjUyTH1MOfmCZ7VXfJtUNi1+dso2PYlHACeH4DK/e6J13PHFaWzrJ8SKgibL8yK",
-	"4CskyRhV2v4sFzjBBm//QqJWp+I+ZTc8YRd8Kl6KOiywT8eJTFlDDIycz6lIScYFO9IOXIdkIbMM/ZQV",
-	"4bs8HDSu6jEXzfFRuTA8QyzgU9HngjD8mS4WSt5UaHyg+dt/qhuaNX/YSIgJIFfMLBkTsFpd/zGrMjVs",
-	"/xevey2Y0lKQZMaSa134VZVcaqYiwgbTAYl/efrvf+6//vcXl/GgQeBAIsqlGOeK1wLU+qCxveiMGbZd",
-	"0QzvMdxUzcxt81TuLTjpX7cA1jsmUrusTTIe3NXm4W+qRwv3oa1aUaEM7b5GmWV7U5EKdoRU5OGP0R5X",
-	"sm1tF4Yqs+fiLIrwlDUEjr1dMPHyKTmXQrDEED84hGeLdADOFo8t1Ab7++HRtu0V09fuLUc/QJ2Gn7pn",
-	"6MWkmsSPTnQckfjByRz+g65G9pFaoOwMO49OdB1KAcF9phTaYdZMDPZZ3eQLakmWcDqp84RF5VISKSZ8",
-	"OlBsyqXQf3vwaz06z5nWdLoDXuJCyhfqDutnRUWNBHSIQlrGIDYZAw+1eIK0V/+w1ubnh6+vaW2qikbT",
-	"eDgH6S9JxUKwDggtsZ3Nh1PzIdESPFh/iHWr8WESre+vC2JO/q7EnZZLbTzM29BAEGQPl+7uxnNXPdWn",
-	"XFnKN2fzK6YauH+jkL+Xa69GPC924pfXeAq3cx3O93fgdbxgNDOzzVWU/HknZlz7aVm3PZqmiun662WC",
-	"XmVN6hX7aJgSBXnb5HueLQEyDcFvBVFU14wtnK9Z6nqRFTxyY80Q/nYjuFN78nu6jXHpG+6uOkF3FzfU",
-	"fguec62dpNYUjkqEJJkUU6aIYgupDMQvWiUAD5EbknINl1Rvd2/EKvAw1D+BmZv2eTA21jGccqoqOPnl",
-	"FbY6D6QlSJbHV9y8W1wFesKLacKJ20B7wK27c1FVIhO+XDbZZnC5BQu2HTteyIwnq11eeYcjP4PkMGdm",
-	"xnI91ukOoTJu8MXT13Sx8G6Sve3QLXbiqnkl3Nd+NuDiDu/HBPwHuaw6nt16ereBrSU6Hc6oi2/cj1Hs",
-	"61wnzbK3k87wbwdc7K+1DjS2JHMcERjl8FCJYnN5wzSYsWrtZy+1ztl7VBT3PO8WvaGSdUS6pdzfQx90",
-	"IdMTrkmuy8y3jTtaKrqoBNm7pWyEgS0ZhI9zMc1YP9eM/NWOJ/b9BaRuQK4HF9q4LJ3Sj1fP5u2bY2Ma",
-	"nMPV7x5pkvEJg0Cnrlsq+eGkzIYgD07mOziF2/UbuKu0zTVcVQrv1IXV4LYiZ0FKJxxSgy/rMG9o4Nnc",
-	"FCg9rKyHbSVM66bwLMs3uBR7RjsVmu7mE5ONXWRxQ+JqnZIbvhWVK15f39ZAwYqy7FwZ/sjqIOqVnKIF",
-	"ew+091RzEydyDYqJt3Z7PX+LXTHwum2n2vaSuWFvRbbCPBeksA2Wwl9mTGHUCyhJVsb3c0GAD5i8WTok",
-	"MQROxJhj5PC3R1yIDLyLaX2vnp69I8fkLIHQD1TBLYVzIfCOqqCVDTMEf352SY7pgh/fPDimuZkd+9Vi",
-	"9MB+NlcnPRXnVXelr1kNWdBqMm60zmimLYAcaXJ+8f45ErQhxCaDYqRJ/L/69kn/0j6J0S8C4VdFakAR",
-	"OgBfwtgJn2NNxQqyS1r9KNTU3p6wJN19FJwnM7lkmGwAN9DlBn/XUgqmkOrwNGNwuDuqjMzMZI26/UIu",
-	"Qysqhm3lZoYBswbJWpGf7RDZLbbWL1xcQBvJgzP2npttgz/oGpri9lMHG29qUfdB/4dHJGPGQPpeyqfc",
-	"6IgcDY4icjQ+slhw1D+KiDZUQSQU3D91b9jH8ArEy1L7k/3m//23s/7/pv3fTvo//Vr+czDu//rpJPrh",
-	"4ef/VncTdnlhLtqudAdCsxqtki7hs80koP2e4Es+ahiSUL0/TCrnXuAuRJAsLW0BtZhYVXifWKAGn7db",
-	"aNPN+aO5DWm9ctR1Ovah4q6Rps4ibZEJsnMwKSKRWcZTKyMSmmUWjdkcA8A1yRfESBJDBLevCVCRnRoD",
-	"kWDjfgnVPTSd6btiizXO0SC5wKeXbdS26MbHFIfF0UjEChO8iudxD3NeQvgCfuLCyywgyQmZS+BTVIyE",
-	"xGBWbnQBnDN6wwZ+NZDhBnnK9lsLhnL1qY+Hxf0Wli3w/OCZS+EDPvV6LjQXNzK7YanlkCNBDYkt2xoM",
-	"Bsf21X7iAEXHg5Hok3jOFOQMe0Y5tEzCL6/crlnK4KDcXMORIMXyC+xCaxMw2SyLYPM3VGkCM6UQC3y1",
-	"sv+JMLGXkIwaF6x7pF183pJjKGvXHavFWJbaF4EtYD4dYqz9gqZLB1qwqYViE/4xHjrOVlICVk09hcxU",
-	"+34MiQ8J7guTIMb4kx2CP8Sn/tJ9KmvsoGVsf43JlIH5ETIO7EdRTtFrwyCk2R+wNjzLiGI0maFiB8uH",
-	"bcXDwgTsU9PTUoRBWsU1BOhELiHDMOVuRINIlLGJIXahclIH/yAgvX92cYmTZBzPsjA/+9OcUJ7FQx/V",
-	"jJHIMs9SSL/0Z0K9WIaR10X5GPvF6rlbmJ9AGLeV4bxk4aoknCI5sXy3CKy2n1goBqoIlHGAGGB7sHhQ",
-	"8AOuGGO4PSMHiIOYbgsO3vDpUhdq2fpb8brJ6AxUxJ1BiRcIniaw5hNtpFWUHNo6YckvCXX4TtRxZuna",
-	"VfgEtzoX3vvn5+Snx0/+rchMw5j4zQwXHwngZ3a5w5aWSjOGggaQ3eD4RtTJw/xHELhcHralwnIMmaIw",
-	"rEjxG89ZyqnPe0BZZWy/XmaL2Dctrxj7TE6cqEhejDraSEWnbDzJs8zHSIiGwGfca70rBjIBduaZgUe+",
-	"hmNuOJMCxdRwk7EWuWBTJv/w/mVYc+KaC7BZuAvcwXvq8kpg4iC2vjFco87etE0v3GTxCNpXLJFzRspP",
-	"Esxv0aRbMJbSLNbXadyrybZC98T4htYodk+lMSwNwh2AngDLmPIbf2o465HGp55dlTTySBM3S0T4gA1I",
-	"SHTrMx5Kh1hNNgvunmMpK+Qd2vO2/ULFnTll7B1RdRawTYtVRq9Y9iXmnVf2A0iU/+v/+X9J2njKPiwM",
-	"A0mGZJHRhEGKJf4S15p8LAWoF8OLm7JDnF6MyXE/PHny6Mm2ZDn71pcAin2fdAPbYGx/iRsMdhv7ei+z",
-	"auJbOof4MswXxgwwrAfkEmMqYUXlZdjv/Jk3hJod4pNq8DkpmW01vcGeQp/mtsFu4Rcw3r6Yw/k0+Tz9",
-	"Y0vZwrMDtTfqGEbntWfk39tqhZKK2I8c6ZZ4lTCvsL1sllTrITWnxBWvK0rhgA2obaLmNbdNheL9rpPV",
-	"Od0qZ125mbXzdKBRuoq3RC8F936QA84D4m4uEQTJDR8IYFtEPLJBRQRffQtMRWJFYD+nBHHP/xzIl1Jk",
-	"q8EXgTte8SGA5F0jewGURY96SoowX34WMv1A6raIUc/VvK2pEZnqPmdn2sGlUYGoLUB0G5aNkIge7onc",
-	"uOIwgQTupRKNVglTqyNbFxcvzs82t7bIrzKejF3a4paI1HJs3YovkhlL8/pCYK4MpVOwsIbW1crqnSyb",
-	"DBEVMMyYdOMHT1yc6qOTudVfzUhkjGpDnuge1mhKlBSEfYQ8fS4F6cb/cvzgCfkX/D/78v+YyVxlq/iU",
-	"fLg8H4lcZExrgjqVq+tE4vP3b9+ML//3n84Uo8fn3Kzi3oA8my/MauirsZGUzSnUyHjpF2h4cm2VwSwj",
-	"oFwtmOoXmuNEM+PLFKAGiW9ZBXokvLnDUTVi5JSB5plKKPSBuqr70amFRZjugyfzOtQB6HjPNEhmG+kH",
-	"LhZ4PNc7xkQxH/C7MVERBtgc5reRbAyyWGS1BgslEdH5VTECKFEm83THzF4fum5ZRpIwlrYn9DeYOL0e",
-	"gruJKidUC9UY2x54eNYSfp34sFZ/1blzoPJbltJFDBVbSoND4Afqvnt7seaiyeTUhY2T2Kvoce+UxJKn",
-	"SVwGlpuZkvl0FuZLhHo7JuNGHbsAKw3yNKmlDfXX5/YQeS9UEPmHddNE4GtqukNlxrXpzWeiKYI+8N/B",
-	"+6RrNTbMwad+lzuQfXfhcD/bL/Y2CP8aqBxO++2H7j0iokxDJFw3RkMsFBcJX9BM1zry8itL/7wXMhQz",
-	"yhfL+ASaZXtmMFfZVS1IXVy8IDgMrLbd0j5kX9OQaFUvhNSGWrxyURVO4XxwMj8tQio2NmkMuBJ04cHd",
-	"J+Ai2spg+VSw9DzIF93U0aoPt1zf7ueumWoK6bACWrNeodhcGlc4w0iSySngsa5P4qIZT8dY6PbAGL9q",
-	"Nq1bdmXfa9MEG6g9c6yHunnQQPW2UgR4+xzHHlgDoS3NAnA63cS3TWHL8hIv3w/XyTkTN1xJAfb1Yw+7",
-	"JJlRLmrvaUb1OHFVMNZEx8AYdGgmzF5BceyjGdsdNvvvwfvAPhqinXyaFoVO0pyRLnDZv3NjHFfZsdqQ",
-	"GAeR3m1LLa3za5EipWSHGd410dylQN0KZX5c8M4Yd1QPMviMJDOpmSBdWqSM9aog4iAhIpQYJsysqI/O",
-	"FJdpGVr2ZF5PT7Fob0t9GBywfSGo8BwVdLVeh6wpGNyYwlroulKRkyEU1dGu+L9zGBUIBP6XikmwrE5d",
-	"k+96QLUMXwioxqoL/9BrcT3gzaKKuYqXzF6FtpoI1WBrzHIrPk54xkYiocoVimbziFzlrlq0kIRNJlbu",
-	"4oVjEkowJ4akfDJhigmTrUZiouQcLx2+2ovAtjzqYIo1eXP2+pkreeo+OCTL2WrUIYwms8FIYMCer1dU",
-	"9fsSxRaMoitqbhdiWac/jMFIhJF8UKYZNi2kYK468mHRDnVJCz6wyeNn5Cl8BdX3iw2vUP9GOQ5rJbcm",
-	"2kgHBb58YyKFNipP7GW7Z5ErWEyL/GnvrcV7qzWHuwUelPx3KP/bKWWwKp4WXRmKA7E7GRK61BGZJouI",
-	"QFkMKHXv62LUUoh9OMsfiMDvZrwsUoY3DZhPWUZXGjAWrBvkakWo1b4AfjTLU9lXVKRyThZWI4PokFOi",
-	"Z1KZsA4vRB/7mgBmKdFUMiBPvd9rBz5S5Ru7baiZ9rfGrsE75/aVS/dGU7hjWyo2wvit6I8oa36B3ggf",
-	"2DF1YR37/v3i7RsMdyELapIZ6b5/fk7+7dFPP/SqVNteI9YQKkI1uB4JjOmIRZ5lMVHM5EpgXX5JAo2I",
-	"dH1CAPXcDClYLxoJsJbgrzEuRZe55NpIxVL3kk9xD+Ny7MiREAx4IB6KJkbKU0IhTMRym4z6zgsyg8LE",
-	"ZDmTGauroldSuN3wq0rrNnDsNQYStW+n646PC81TVuROFBVNTv35AjP0jzFeSDq11g7AEssuOvkgolvM",
-	"5Iw/lUIrKTNF7M/GjLdKd3c7+oACb5w7bmNNno3x6OLa8wqp8o5XX9DnhunrTnEIjVfcm60LaZTlw1oP",
-	"u9Hi1mv1SOsgNJC1t95wo7hdLnGfqevk/a1raOIBu91hHTdoBKaTmvva8MtHnY/9qey7H/+upRi8p8vX",
-	"rlCFJdcrkZxDdeHaBO5KinZYmDcIydh8ipDd8NCnMteoLcL1K2h4jJLuDgklLkEX11++WC4s2EA4bS0/",
-	"W4nkfV5TVYkaY8GnJpLcNXqxlB1CWidSoVyjmFErV6QVXAbEfYR0437f6id994OOXVRwr76mQVJcWStN",
-	"KC/3QMNP4YlZN2qsfBit34lUkBtgZTNOs4bce8H1rH0FWzFsBp17GusCJExrspTq2ke12CV2MczWP+YN",
-	"hVwPLhTNqGZjKHTVYv/BhR9pkmSUz4NAZF8QC7yDigm2ZKmVF6BKLjboshPYYViu25341aq0K/mtgXlT",
-	"Xu9uQxLSBMbOdbrpqvAi3GLMtEiY6yyVXMvJBBYP0jM0B7DT7D45fHcsJ23VeznGeRswIEAfi0GbGpOO",
-	"J01t9vwQVC9oYIuDTkqFv2G3tWMh5d3l6sBDWmfbbi2NAD6oL8Sb0pe5xk4cxsZDouWcYZCIh7HTzVwP",
-	"qGtIQX5dwS+hs2+j8HHVT+qmKj2mUSehImFN1dBdO61KVNmC27cy3gmEJPsZtATXfiY0bX2JuSYsKrFm",
-	"uvErDYNMQyuNg5aCcAeLigpO0sJ+bkW1c5zs7opJXEL4T0PdnwPiMjfTZTGC9gsu0n+hiBOt3YcLLPrq",
-	"9TAOrSWxJWLN7u9+a0XcRa5dBOEqlt3ZMRm/ZhDDk+5d5a7R8WbP6TYwD+DpcJOKff01VLg6S9M9b2yP",
-	"oLbtfmL4WNMK77daxbqkItiyLtW6/vI31++TUr8c46u5vIfx6i2CKG/K4+SpXs/W4pUmn1xjTxgI+yrc",
-	"T5gvXLTs9CO61IeKYrKVZpA/5xtWcNcMmEwVFQakpz0DKaCAUq6/ULDZx7CjGE3HEtLmPzU1MoQGF7BN",
-	"O7qh6cQeseNQp7UxurpwnGN0QrGIK5ZJMdXhNU2wNSRTNzxxwwbkzOMxvob5VXg9Gr9pt0NFWv4qlwJb",
-	"NWLJ37n9DfKOLEEFjXWwVxkjF9tanu12/mPXehADakUBaL4cnCEacnQVGbouD1RZbOkNLRgDYLs0OsIy",
-	"zaA5E4K+z1gERQQsuCUarONZDUZUECKgSw+fPKlLwqcfX+LgB6Fnt5KPfAugXnNORVM3HZYt8Ify5UjQ",
-	"GtaEjuOfZWlJ7Mb/9vBkFvdAscS42wdzgNcw7Kmw0PX7sJH+nH7sG5OdgnuWzBlF6z+61B1hhlDCjN+w",
-	"jdfKTvWukIVmRmPjwCpPebxz8Phres2Cg6YeWbvYC7qwdAMYgtGoRGBT8mjA1isMxPYeWKmLDGnD6LxA",
-	"4SQ33oIZ9mWNKpBqP1H24p5kdBrBb9rIRWk+Kc4D6AjXRUVAEMFYxgxLB+SXoj1tldGsk6rqIdYhQL3j",
-	"C8BsCxXZo6SULy2xzushe7qFLQxIawedtbXj1zZX/atf962Ilb5KxoFyZY25ubHaevfsl//lgm57PlRl",
-	"PTH8qMx/v+FsWQSx+Jhzl3vtxA3d3nd+QE6GiLnoGNuzLXvU+aDrQqUPUuIq+YdrngWPEoAjCRUQQs+n",
-	"glQMVQHZTLleZHTV3KqNzZtSdWdUj8MyQfVCPYTCUAKR00GEtwssskDcq19ZawFSPhVjLm5FUqsxza0V",
-	"S2ooX7JLJZjSgX27tRrDW/N3FJWt6itXU3Ev7BOtYzdwmGK+6Y9pAbkKHf4hagHBYOSjhycH3+mQZHLJ",
-	"VD+hYM1uUPwjcvQ/7P/8617ldvYqrLWOvogkjs36gRF58NDyUKuCkquVYXpA3pTYU1qhC5gKbv6A0l0l",
-	"cO/oJgzAfMM9WFb7Alrg0zRO3VavVqU/c2c7iJ3wNhgWVmo6nF+V+w4swj7BBDJLXJ5JnRXYvn2YjeJr",
-	"4VYb4Aq2LGk7aoYlLNcA8G1Ba5315K+tTYLrYgsLMYEqbs+2pt3dVs/1L+xqJuV1jWMWGidyoVmSK1Z/",
-	"awdZdlprllsZaHdMcItvbEDqV1SC+ZQJpriFcJ01OTosE7IIz8V0XPao+jpR8RWP1iZ3sApaGYALRVHK",
-	"cGsMJiryGatSZkvc9X732drycgIsBlB7CJ7CORseH8+kNsf/9Z//BxU4qKdg1aZ/5Ha9UGEHTr23nwFl",
-	"zZfkVl/AVFiafA22cRO1F7+f4OHg8SDZYxPfthfpCHCpGFyRGm8PteZceKNKG54VywgwbR/cOyzrDf37",
-	"PiWXqhIbBuTZR5oYSABGTb/4Amjq8MoXRxhvUou1hmdSEbd7ssSD1UMnVLiQFkgRHJCy990WAX4nWjAk",
-	"aCGJSPzyzV+fvbl8+/4/jt+cvX4WY/I1ViMV7nTcy7OGlK5aRJ8Zs9Cka//jrHloNMmkXFzR5BrsRCh1",
-	"VuC7t2Wr9UaMApWbWt06qH3KMm6JX2u4UU041uEp1hvpkzOpDME+5E6wqMYqnZKyA+yH96/qC5r6Lvz7",
-	"ICq8tGdLo5qG6ykeoYv3MmqFgkwRcaCv+WLR1H49Fy0xGCbXLU30mEgXkgtzpMmLy8t3BF+oOlnALplU",
-	"ldxKhax9yi87fNy9X1PwQnDa/raisgm1h7WwVXsIYm6lO8DxbWgN66hxd/ELFYjcjJTRK5EMEI5iX+tb",
-	"Ex/BgnZZPmdpX+YGoqVOSQyRMwMXYIi1AH1AjCUwLiIGIpAgXDEijlNHLrQaja3eyoSfC1gTrCmMsYEf",
-	"ykCbYM2+4MBgM9yxBCp3BLd4b1+g8LkvHKS17aIF3KVEv6PYsY+IcZuMPWxVK+cc6oP5zj9RXWx02UFh",
-	"Vw7bPEWQe1DPQT7XlXiHm+RmdQHSODaBZ1QxdZZjX6uNVPyzdy+dP6IbK23Gg8Eg7kUE0gldkVr3HGVl",
-	"EC7iSikMeKwhSB+1AAskMGu5aitDYGQzVII5l/KaNxnFXLGYBMaszVWW3YjB9zQk8Xj8QmrTx7WO3dsx",
-	"1m66fHUR+W2sPVpklAtgQ+DKdLW7K3W7fWPX+jLlpCukIT8/u+yReQ5OT5GuVUCPwmLnlbLppAsnjAVE",
-	"7ImG5d/nDNx6IiVQHrFI7dQg0Sk+5QKCX329cZDABInPXAkFYEIxmTGaMkX4VEjlQhzwTMHjao8b//Ra",
-	"1rBTe5TlJdIF/wuzxAlk+YncvD+XoYogDEVjKj61iWJ6BhKTt27YTU4UZyK1MrOT8S1BHgkMqITNw5dc",
-	"jhHmTwZfjdAXmWKyDThAIRXHTTES6UrQOU8C9XgkfMKrO/LiLAVjqSaUIPwWmFE52SH5Mz4t8GUwEu9l",
-	"xiw0QpGxmHRBPwc46UUk9jXHYtKtrhx3HGH2fy8aidiVJItJt/A+2i+gr939qqv7Xyuq3MP9Qc1S0Jdi",
-	"ulhkrs/tsasM+q9/1xZGur7ka8+bj106YWylOCiME42EvTFX4pVwscgd+ZOTCdb6ITFWSP3brwPIOIsH",
-	"5KUb7kuzOvQZCe8vt2t0xVPIlUy50+0gvY0L8uHyef/HIYnPpTBMmP4lppIGG4ENjEQ3PrXfVpqZP+Vm",
-	"0v8xJlyTJcss7kRFzWA3xD5TbJJrlvYs3l/JdDUSKH06Jy2tThrjKxTAyq7uFArF4VctYqAj9/GDJ3Yt",
-	"9QVs415Yo9Xhpc8StgMgKt0SkMFIxO/OLs9fxJgD4dQ2mKIt8w8+Rq+ZthAUHBIM78Nwd+NGSjh7K76A",
-	"fxLxDBRml/2NN7GgU08CIbGN/iO3YAESZDwEyyp6LuNAtHTLtu/aLU2ZKQPwpWCnLobKJ/ULV1xaG3gF",
-	"FnYZRhcoTEG8kjlE9ot8foXtMwq4ogb8zVghfClJklGtoXw4pAyWFdaL2tQai1N7lIn7/YxrExfPo6Ag",
-	"7UhcPMXTddl7cO1lv1zpOgAwjlBGsRrSDboXYPSAnI2Epy8wesJFisW8YbFkkmcZNOrW5EpxNslWLj3G",
-	"nhQ0LGIpefzwJwtgGzWPY4e58XuryPXPJoapeEDi4xk0s/zNFbc6hmrX9i9lkRDUUxfFhs5jV3rYk/Cz",
-	"dy+DljDDzoPByeAE1MkFE3TBO8POo8HJ4BE2c5iBqFEy6ZSDPOUKHRaRMy9TCGnR5syOeOYV/gVVdM4M",
-	"Uxr8OrVNYcuaghZKXQ0QYGJgWSx5GE2wfCpKe7WqzvoUUDGoTLAccK1z1vx55Il7fL+MYoOoFegPgkUB",
-	"RNMuXJXILdPUSbnlYR6fo7a3w0gIdwJPmWJ6IYVG2fHhyYlLsTVO3VsnwNAdtVhim9RdXjkoTiBErJdG",
-	"RqJjDwo1C0gzf4yLqPt2sdhjx25w/IPt4z+E9cjhpUfbX3peVC23bzz8afsbl1K+pgL1OZ3P51StHDwA",
-	"jlj5LyKCLS1pwPol5KXWuVWXdYSMirpa9kh/XNCZnATwqiMXTRchqujNQCYnZ3i7FHVGeFAr6FRD1ggg",
-	"7a92pRVhG9u3g6LrWtiuRb/M6MJq9pbukLdWUCIPByeQEwqRTTQUnXChyLh+/OHhj72hE0vnc4y0FMwV",
-	"3I8bm/PHQAU2njs6V7T8tyJ00OQdKk6A4lZp9w5DmnrEgyy5sH+ClFVU9QgWu5BZput0FNw96kauE1Ic",
-	"dMIHbalKF6H3fdgMv4M2AKbNn2W6ujVE3Oy3/7lqbnAu9zujBJU91tCBC0zlOnXZzQBF9swsO9RBgNkh",
-	"tOHBo52Q9hX0I4AXnuxCTAqh77WV+XwPuv1JhFPfO8O//RoSDDgRaFqI8SJFmaEAErHYkAd3D7aVaoxW",
-	"xUfujnpnv6+1dMXLCypgZo1E4LhoTOVJQRWCn0Py6j2D8DuZZbtB8INbm78SVlkDwWd4+g6Ei3DPNeB9",
-	"ePLwbk7EFWCtWdgbaTxopGTFzCkQMIzWcSQ89qVwY+IaDR7IhfdmqCePt7/xRprn0F3kj4vM7+DEPWFz",
-	"KH2KWcP+biIn91vdB8EnSIE40qRrR++CuJnv21jPvM+KWdasbt0XxizeCquJXNA5u+CG/ekV/RiRC7AV",
-	"F9a1XsEW66xcA+L6gFKe2be4Lu1Yj08eRGQ5w7rKRSwW+4hqqSJCmigMqAZno6tg5qNzBuQ5+t3cKbrO",
-	"RC45ZwHt/yCbNMI/sIcHlvUtHyKfd8+68BOmjqPIJWRaFNFNqaFXVLMe6L+o28J0kdXPahQxAinvMG7J",
-	"RSqXLhncyrelAKL4dGbKXW2IBth9825oKX77nkWA16yW8UPhVBcVjFYSmPmCmf7uFuNBq9b0+XesUZzs",
-	"QGHCXny/ZwIYdZ7scgAfgnZNrRIQhosXMa5hTOpGqe4gJrYgbLvRShff30AsKx1GT0PSXGStWIKFWR+k",
-	"C8p+IHHJHIxMTIPlsZL54fMKFbuR1yzFVKolXZHu45OTHhTeB8Oy+7h3Mm1QCbv+DbR9XKO0IabJ3HwR",
-	"qkUkyRhV2OH0j4lzh2vxz6qMr9ICNpHzopejSPGU0ODnzk0qd9chV3egEL6+A9hKnibHn7zS+vm4qPNQ",
-	"GuBq7tFQw9BvdeVslaBDcO2VhaC+u5MJIHEP9WDfjB1kWXIZ5D/5T2VcACDL9ZqQro9MBFmEZE5TtOrh",
-	"+B6ahLn2/VK9dBTkcEEIoSm9Yq4lJJaMcQVfwhqUjM5923u9iTSos7x9+fS80FjWzJFgnltQMyutc0H5",
-	"0SrPDLFgW4r1p1rDHwTPNHzm8clPP+z8Ibjhpi/VhV03fQjDoG7rQ+NqFYbaj9bmtW8YJx+h+tQgQpxC",
-	"b1isVzY2Ml6jc68kyi1VkWXTxf5PI3rsq3vtK6vcqjTwi3P1NlruNNSLCtptQC2mU5QLdEi2DyCw8JFG",
-	"6lqqVIql0Pd9nQiivoFRhP2M30B5SaCwYMO54n7tnv7C+yVlHhDQLSrfjCqbRf5htwxYMBgMCq4QW6WL",
-	"JzN/FKXmB3Zihp6pGuSpMVZ+HapZm8sjyVSiCq09BYjAD+mr2HLtnYpFW4s4jLdocsQUh9BIAU8e/3gg",
-	"sbqswsVdkSiEoiN9h0RqX+rxVVUJ5gQ3jy1GtpESI32uatmjBH0ZYJOeZHKJgt67v5w/28Uk47+sWz2k",
-	"1SY1unOHynhNh50a5TzMVyy2MGg9afvKkq50eIaelnlkBE0uIq+enr0jSC5dUEvDfehdjnjDTr1GonVL",
-	"VFlXozqJVFwKb7yK0GyFxUB6WKK/1UiHtZcK+gr1C2hiSa4uKo9ERZkFNwoKLdApI11fxWGtAoMLRrBk",
-	"2kWnuRomPhS/fmdW99yk4mjCBgsQJsp/dRPT/dnoQ0mxxUj/3Vb0rduKMIGj1specZdtc5R5CUsff7pm",
-	"q89AftoDW9Arbxmze5Vcs1UhiFSFp2u2apWbagSQeuL3BiIchcQdo//9mq287h7WGb9mbGGpFtSNg7rl",
-	"I/E/c5ZDSBYEi7nzumYrq9ljrFrXFXokcSFz9gYEarxCtayRqDYX4UUvfldLNbJzLl05LRc+hh3DhyAh",
-	"j4QrRmofIQl235ei8jlXYZN0uYEST9BRJePasHQkYLMQoYq1XYtm3+iDYGkv8rucyCyTSzC6jcS5v+YN",
-	"X4M9RSNhEeg5eHDiXWik690DI1HxD/Qw+GpNuMYS9d6Os0Ekb89t6Oc4cw1qap2Z7tngjyfqnaHYYBmr",
-	"hQMPj8Oyd1AFcoVchiheIPQanhcYApnX7WLceTH4coXVTe9MjKtO1STGoUPOLnzwxwmWCjumQbSsczpy",
-	"hR0u9KkLaHJ/AmouqymI/lLLsKmma931Ru/pNptu8jwMALtaucIwf4g7tVsKA9hId84MTamhPkLNXSfU",
-	"iEJ/ia+zyCCVQWpW1pKjLqzMN8OsveqoIWgFRcTyMO9IBi4ncAnk9ywOBxushyVakvjvEu/vVeItMAgv",
-	"DFpsF2HL5KJCA6eybNMBv1texkR6SipZOh7zyCGU8vhT+cdnlDUzhnmIVSx7Cr+vYdk2L+VTVz/vmzKE",
-	"3zOg4BlWACVy4qkL7vclEisc1Ln5jC/U2UZXa1nlz8y03fbJPRG2qvTw+4akw/npz8xUbvioROtWhlhV",
-	"T7dlExRvv2cTyBWAtKLNq3c1E++Po7rk53uOYdoOeC5NfRMA/0l9gN82R8bMjCpHfo6sWEhDpvyGCeC5",
-	"TnMB2XZdccFRrgNemAQuBdOkm8xYct2nIu1rX0LpUG59jFlOm1aq/clAa2jpRvN1z2DcxmFjrlJEWlSU",
-	"GYl4qehiSCwWxxD6LqYZ6+eakb+C987fSd+OW0BuJZjwrErgMi3nI9HNhX3uTOM38Cb+FPd8dCp3GTdB",
-	"mo3LvIGGiZAYA6W3RDkUixJhEo9iiVSpL2x6hZqnQWuyyzUdjMQvZeXkUBor6qEydcNIF/emGXUlhHOh",
-	"GE1mFt56ERqt0OJlP/7k5BFsjAtCr2RuyMMiZLvGqvTS3vedU2WYxeX13jdFhrnTfQQCgDfoZlwBojVP",
-	"LJT/7Z9LYZTM2t2x31SMx7dMrt9eGch5qNKmNRk4dA2AHMxS73CDZ5tF9w6mxlrPjhPaaHn6mZmLixfn",
-	"Z3fqB4YJGnBmkV9lPEEHxbcE4/cLdfYkz8+CwyRaz1KMwzTK/m/30v6HpVDm+OwvbKV7CIbCDh0nTBlM",
-	"e6zqNXcl5O8KuppPxd3JEti4kIuEL3w6bOYbI1RLpFSweSEznqxOsUqBsx9Cqw99DWc6YZaRrn2YFj1a",
-	"/RQR2iRHAvp+kDMfYlS5i4L5uxDuIYp6/hsav1rr7eFTcXHx4i+Fg++2WbKd4CtxZHSyn5cH1ciSyyHf",
-	"Fn35lnkoONpdh04BHnO5FCFx88VDminXkSbnZztxTrRDtbpmfsYhuxWU2OjrVVuGwUXF7FHs4ay6u+1z",
-	"JKFIvs9EotJWYvtEZfnVLYEDd0YO4ILaAsy8sfGfVsLYdJP50g7YWZ5mGXRHhmwNC5xR6BzFMk3bxNF2",
-	"Txjc0R1xIvj21/F/4bb+qK6vf2bLXBUlwNKNGpnVwkL9zcvJ+2lkiF/Hn+C/O/iwSvzY5r56j5Lgt+p0",
-	"wO155/seKkhNdNs0IDo7xrcFV7jW8a5RPngZjLtLM5SHv/YYnAJM/5DRG8GZh1cfXsU2TvMykEfuxBTp",
-	"v/91OE65ve8BF78vJuKDJxpYRRWG6+nM8afi1R14RhXSv4mwh8NP30ckBKdfpjIUBVHXqlLOuG6/puYw",
-	"hJbDP7kfZL+smom/4RiEnTBqX5tkcbY7xR3cG1f5OlEHWwHNBx2sA9x3zeZ3zpRc/EDVqmPFwogEtxxh",
-	"Cguatq3CX9aq9VUOvoSXHVOsituY3uxb2ULXhhjTRzYq6A5IPJ4zQwd20A1VOsa0jCVd6ZFYKKaZMKck",
-	"plk2SGY8SxUTMWRm+E7si37GbljmijucOnbABRESfxsJqqAsU5wL+IGl8YA8rTSBIF1t5GIByKCNK6op",
-	"lXuIqSQp13SxgCIm6EUoai5DMnZRjH9eFKLqYeIHmxgiczMSuciY1rCZP0G0Ahbkhl6wJYfDM4TyL4OR",
-	"+AXCEYojpAbWdKSJPSx4P+73IRkFG/osFBd4NnNXI5lDrRlXw/hIk1Eno7lIZqPORjewsrC6s8eORIxU",
-	"YpzQZMbGBjvbxlhbYyUSexZlH1oMV8FOtNh+diSg/6zveIsfI1IQXEMPdoAhF3P6cUynLC5KO28ACxa3",
-	"birWPCSKiZQpV2xkJBZYzNtVQa1s1KWwQzF47xFSLCoL5D+7pFMoGf5y0n8jBeu/tpwkLur8+3zORyeP",
-	"yXLGs6K7t5sxxbL8I+HTfrggM7kkcyp8bzOY3NWkLrN+qkXBRuKKraRIewPyErYvJxPY4fQ3vugzkcgU",
-	"SqdI0o0x+6b/zP7IxXQIY+JeNBKWtiimfRkW0nIwka+0jbfq2OJIYM1IfQ192Ak3mArpF1Bc0AwL6uPx",
-	"+XBRuRQjAYW0sZOCFMxttQ9LtDjHU4xh+kcuDdOup8Ha4Y8EvOUKaAc3MCDvYTNlpW8F90EK0jtEz14Z",
-	"EANl1iwglZSoxuH2MzMOb0JZYYvPAJDRkt5TH4BTyKwWZ4vo6TrDu313P9v+S4yHqmlqU1uTOqu6Drb1",
-	"ltuhIPRr+vEM+OHWkReGZjsNfDmxtw6X3tnccYxA08U2ndyXSoea9oSbXgmmtRxnJELcwZJEjoTGQcSU",
-	"a3PvRgFswIFisE95omtYd6cOEypWOzS03YDYphP3L0DH0c+/blNHgCH61EfHgNbCnywgNAg1btQxwkrH",
-	"900ozm3YcM1F2/xNbgDV0fU1cy1bsSiJqZDGomEY1Ndfcr1W06JoGPQbr+tz+znqWEq2bU8w5nPkCuL3",
-	"Ec63vINjPUp0/krreh2u0/TYU+dNOWprqY5HdQYEe8EV4m2ppuNgRHPhIksdPceQUytJrXHFrpx4sszc",
-	"UnsHg8bv68T/iQo1fVnmZSlbcRFImxstdbA5SddDcA/IihUJArICj4EiVyKXgbV9uVlgB90GlYktIQQw",
-	"5E594DJftHsGYJ1fxytw397tNXXX1fLzhXG5lWhRPYwQhCw/cFW1QCKDar36a4LT8Sf47+fjG9fi+0um",
-	"jRq8YzJf7F39Ia/R3gH43EkqRq7ZwlgwQyKKBWuuVmW3COhK5YQmp1qACroZw8YQc0DouBu7G8oz92ts",
-	"K+esC1WR+cJTNqpdnsb34LWvYTt77/JlaPVWulS4Fo3YIrFo0WiBuJYH7YD1OLSNh7yAEVs0yrciW3lK",
-	"NmfzKyg25QrVwSaalD1PDPbQJl+Uumv8LzGZW/EOGxlCU1U5ge5oNLFLJd14ya76/9JcEc+1a26dv7b8",
-	"Z9GhfePVimZac05osCvq+NU3vceG89j1WhGeNm7A9dm+595Kd6Bz32WonoWZXRo1FYaJg7SCgyX97yJ6",
-	"owwFNxJIj19DNIKZjj/Z/3xuy2l5gZaxO4XiJgZuF/c90jRMIMcTuW14qW2H59RCnjaUO5t5wGiSeLf2",
-	"798JTu1s/cS5C3VbTV+n+JbcZkZ1oeCC7R0ZLBT9t4yoMMCkkmln5DYzposuKCHOxvblMTr14jqbtUX0",
-	"N3TOzou17nsp99DiL1xgW5R3IrOMQ5Ku3fZG9aLvVN1S9cLhgJ5KMscadRQ9LevCT1HETJOFkmmesDuL",
-	"v9gBrRaFT7qv09Y+BNjn0uv9pS/b4sTMmMVYp2OLn3yqY+jCq4ew/wVT2CE6wtYA+BlIDKNXLNPgOBDo",
-	"BYSTBIVggVWzR6KCe+VqxzqNvRcdWm+UhuoK4o+EgHKIJLDXEJppSRKqoOliPAYH+Ni10i7ejqORWHsG",
-	"FrFo/Q28zc3f8aTikeiOOhGNrqJRh1haiHVh1wY7kTsGU7picDQZF9MBAR0FqRL0PBZFAySpiFXOKk7u",
-	"AXknuTBhrAFQOUfWqC/OhXHZVJO4Uil5EAQEoyP4rNHfG2G1ydoGvVKw0h08Emtez3U/L+k+OnkMO18z",
-	"bPciX7bRAsIhDlzi/bf13sXymC6e7k2n79rz9qUMgBs211uL7wI+gknI0kLfP14p2hi3VKEEv283Q+B4",
-	"2coPXsuUT7jnOt99CtV4jZDkkxeXl++Ktkgp14nEWpUAGBUb71wKbtmOmN4LO3Octb1euxtzl8m0MEWb",
-	"YFUjDvxTuhHc3kOQ8Xd4G+GntTnqMYopsatJudaFCLP3Ss+Gk+ycGAcWOS6mI+F5XokjiyyfckG6wMjo",
-	"UsdDQuf0NykGdKnt/49Z8tCKMYpN7RQgYUx4ZtduxQdXWmcc/MQ+bvxkhRBYErzO6XysZMbGVAl4QaQL",
-	"KwCMc5XFERkMBr2gHbLQRuXYzxx3ORIxHKUG+cVJLBGJr9mKpePyb20UT0D2yRi1+sBYM3vwRiorJpz5",
-	"vU846F4x/hn7ctXUFyZ2hQ/Rp+Eq7rjYoLKNAwSShDVHQTa0wiMTN1xJAcraMfHdQZIZ5aKOwWP2wIU3",
-	"It5Jxj4WgP4qaStuY98zJf/g8cRnaRrEssrG2PySMAaccM7arHavWefee4OC3YBmGVNfwMgOP81fZrKm",
-	"wZ8lIRjUiJWCfCslS1WCLritbQMsne1fcWjZ3GKBSufQ3lakWHRMKg2lTKxKTOwniP/EKYQiYrtIXfHa",
-	"kvfhOEcsE6lSq/BYQdeyI9fiZUiELDZraW1xkK7F3pysmCFd2CCuCxNpScoSnjKIAMbC+r1BrTXLLubP",
-	"ftu7OMugZY9fvPcFQeuTbln7oNHpYwfu5zVrnhRaCu4yqR34xZPegNGCa3LNBV5RIheNRR7gYWXONlwL",
-	"LuECXtxzSaWYIlWldURwOKdEQMsJWFnTG40nCML/VytYEZxPm9ztTyYiMkstxkCc9XdzZiChV2hUXTUL",
-	"38TI4gxGj1kos08KePdE1A6tphevRVF9pImxX0ZDKXwZxFWLt96kynwn0qC4PNfkym54nV8CSR2Wdi6H",
-	"AD7Y3PWyKss9km4xFGyWSJKda6Ayi1S+sJyLjtcS8yHCmSpFDspP5xoasYTNEWZK5tOZz8nvYRw09K1y",
-	"R0/MkrueK8T7PZr6QgXAf0dybjDD1xF2wy1+z9L+fQmwP/Mb5hprAz3AyqwYK4M9t5FUUKQtBU4iNkZr",
-	"CFzFojpq0iSTHX9y/9oh0XsdZb6nemPx+ZD6N1DyNvkv4LFtTuOrCrHav46IU4WOP+E/drjvwArwvZnB",
-	"gbDhVNQinWp75n9oy2usltpwMyf3YCi5LJqbfb/tSoCJP5TbMMvi8W+UBKghHDJFcyHmKMyZmjIC40n3",
-	"/fNz8m+PfvqhF2GWEdUjEYcgAaP7MPpfLXjEBMywa0ATD3399oxNzEiAS9XFV0ckFnmWxQQ7Cdt1wFgr",
-	"/UGcCNobXW6kMyKPBNe40pRw4du4YCV4HJIjuJNu/GnUwZ9GnSH5NOo4O/CoMxwJO/Pnz3ER+FoYia1S",
-	"psFkCzKwm+zU5WBTxUbCFaFPUch1sqRbU3UNXBMQe6DuAC2yeaORAF8uhf59RbPDLiXx45OT2EriViJ1",
-	"ex68fXf58u2buHfqOLf9ol2FdtZYMWXa5+PW2WWxHsM92GWLwg9Rpw1UDv7s/VZobaVivphEhZp9t/z+",
-	"MSpJlCiHVSQqSBtVquBbaEjzDCKn51xrLqZYfgBD0rbai9clp6IZav+arXboC+VG+xrI2yvrWXKWnoJF",
-	"OHCqySwF51DgB/rOgYscCXtmQePVmr6zdZ0vv5AvN9bzdk48bLfMBdoTXaa2FNlqrU0ZSIZUzwbkbCQm",
-	"iulZtiJXUhqXHE+60My1zwU3EZp8Umpoz25YIJyMRLU39lrD3thyZGgRGzSnddUwXDzQYCRe02vLtJCn",
-	"wR6E533e6ctuuMwhOLTZfdgK8Q9uvb+rnaaBxPt9eH/uh/ev7EHYw/mOOw53XtNrBqUJnEzUq6JRbZPZ",
-	"Npxqo5yQc9cearISyftc7B8CvHfOyl2a1t0udskxUbnQ/+Syxxf4gUs4DfXpyCJ+4KoIGDwA4N0Q/mr3",
-	"cPBmuoIvPuKy4OUqF6T78ORh79QKIdlIxD8/K2k3LPL4k8rF59gVrwE8nCqmNfRocC2dsZusHT0SaPt2",
-	"Mw1dhR/qc+CqLcmxFbmVh1wX8Wiz2Aw1fpUnGA/jqwVZmlp8o44JXGKLdIsDnbvHsdqu3uW2y5Q6qL1R",
-	"6cUeHMApmTHF0IEB2HibjchbVvo/8RSrEaGvJE5TL1uoXBxpy8l2qfPwnURcADI2dEH35CDkWSXytTYs",
-	"cnf6dQDcwcG3alo/QxKKkK4NNbmOyIKpPrrZPSkEsrRZJKGRxjfhUqPNXbkLPsTebhidHxjyAq82h7rU",
-	"RpxcwnR3CI12gi1998Fj9Qcs9w3n3e6Dr1NzLjEA5i5scfbTX8dpDJv67i3+fdb0Bkjd4t4FYD7+ZP+z",
-	"g4+vgOHvzlxWnHDprnPFK2Z8gbS6EuiDNRl8fQtt6KpXT0SaZIj6wz+5c1yGjCSApG854bsJV3YQC+yr",
-	"9V2nqvKBKTnA7qWL2up73zFL+TpemDYw9D6YABy/e2B+7/WIoAyNI5WyKJ6F/t7igvdgU8eOhrYaBi0U",
-	"vXbj7hBYP2im2qJh3VL/STLPPCV0u/49ktNaAf0sTUt4uUOCihOcpel909RtYFq9NzDvuVDhuXT9479X",
-	"c/sa1BO8LdTdxUbA54CcpSm64NwjNOuuR4jsT1uPP9mBrRoBOlHX8GZHb/W32wcOHMvuwlwPBUyRKVDK",
-	"Sv6693ujjbWViRAYdpnPpRQdaPuCxKl2do5D7lLstDNssVhhk9E/oMnq7N1L4tLTuugGwoqyNzTLWRUY",
-	"3WVstWa5bsB3wirtt7+SPaucOm2za5ELIxUjMRxgTIRcrsVogDW2CNT4bgb7qq3tCvAfkJfQpCLLwbHp",
-	"Q238l4rOFRvIsEGtjj/Bf3exmRWY8r1JKjZJ3cgEDmnOVg7Y3LB8jQUGFGp/noQ8uY0lfdBfUbdEhoT5",
-	"QH9AfgSnW2VFC6r1Uqq0UTRqYUYf9J2pbfbTX4cVwaa+u1Z+p64VC5gDckYymdAMBfs5XZEr5nqI0AKg",
-	"Iywtj32jztRUioc8dWJBq14GP+2giCGbKXDgu2uGFTdUumaQxUSojLX6afZzytQf+8mdU4FLp05+204Z",
-	"3OFBmrIdejea6xanzB0zo6/jlGkFQ+eUCcDxu5Xw62S5OKBPuV5kdOVyXVh/TnkGxUwLliSV76cH6eRQ",
-	"G5Vws4UjLdnVTMrrdrn4Fz9ol0I2/otF9GXYwqCsmxIRLN3GxTRsjX1UvN9UM4UHXQ33LT2zsTacdQgr",
-	"4GlE4pdv/vrszeXb9/9xjK1JIbMeuy4IV3PDBRLOqP6CFgx3GXvurqvNO1Ae8vcg0VKH8acS+aotlQoL",
-	"Pop4BkWArzFo16NWgUfNdVsg4q+oteJeIHOo3OcMTQnNMkIhScWFbEP035EeiWQmpYbixpcujaW7nEkN",
-	"ub4zX3RdQ6VA9CZcZDS5tkgm51B70U1YljbUfAopHe6lomMSF+G3rmhyzUQKdYtHIqwycaR9WjAEMSof",
-	"jo6ZwNDH0EW/65lc+uybkaCaxACqbHgMrRSO/+s//w8WTo6nTDDFk5gsME0ek5qZvQXSjeG/ULHR/mPM",
-	"05j813/+f7hai6ITqUYCC2lQY9h8YSKInk9ZmhfIBK/EQclqEpfVqFUu4t5pUfh57YgYTWZljTSshT0S",
-	"sa+0y6eCmlyxITF/GuUnJ4+SXPCP9mUpUg2/sOjmgXs2Yx/Ji9dn5/2LF2cPn/xgL23UwUcGxw7wryuZ",
-	"rvAH9xzaDcfa3m95UHDdfQvx1ECNzTnTmk4Z6caGfYQ2oelIxNQYmszmFifiXkSWM57MyGt7WmouNdYY",
-	"fy+Ta2YG59A+F6pQEiPlYCSeU56xlKQs4zcMCoF3BTNLqa4JU0oqHZHHJz9G5PHDnyLy5OPHnktVNIqz",
-	"FAT3kWAfESU5zQC25GQSkZkUMleQLh0Woo5IviBGkh/9derTkZCVTrrMAbNb08oXLXcvFCbBcsRIZHLa",
-	"nLrmiOcdiXvu61/H/OC39r345R/PZBF1nuxyYh8EvaE8s7LfGoN7Iw2frKrMBWLsgZaCRLReUsgxwc2y",
-	"FgGzqxEljz+5f+1g4gix7buVA60c7vSw9YP2tX9F6uKrkIoRS8Sa5I8my0bjaZ/cB40J5M5v28RRbLJJ",
-	"PNwr8dCd6Munna12invhXV/HWrEFrrzBogpf3/nYt8fHCsOIV6C6tNCreqdEzrmBki4osTsF5ZqxhXNK",
-	"uTJDGCZxCFM7LsXfXYwmT8vRu1hPvKBrxV43EVoqgE03GRy8PnTfXR/vwYrhzm+1SyZ9wRz9KX6vUVv2",
-	"JXHwe1SVIZoT5W+JZVlcmjGamdlvra0SYcidNkvEGeqSxe1xDPDIWJIrblad4d9+rZqHbphgWg9954uE",
-	"aY21OLGzS6WxIM6EdATSzVu3/t6O+Do7h6kHh1PlhtN6D/0uiuNKqaFXVDOvtNefVfV7nzpXjCqmznIz",
-	"s5+3NMnVnz+X8poz+NHOCvVQESxzlXWGnZkxi+Hx8YOH/zY4GZwMHgx/PPnxBGiVm/RT0YbRHUz0ad24",
-	"bMl18LOvChX+BDnGwQ/YTjL4wYXABL+g/T34AerlB38HDTyqw1LXY9ePK6qtBD8WCBv8FrQS+vzr5/8/",
-	"AAD//w==",
+	"7L37cuM4kjf6Kgid7wtLu5TsuvX0yDERn8dV3V07dduya/rbb9RHhElIwpgCNABolbqiIvav8wAnzjPs",
+	"g+2TnEAmQIISSV3KdlX3ODZ2uiyCxC0zkcjLLz91EjlfSMGE0Z3hp86M0ZQp+OfZlNn/pEwnii8Ml6Iz",
+	"7FywRIpUE81FwoiZMSKzlGlDtMxVwoicwI9c3DBhpFqRjNqHK5GwlOg8SZjWkzzLVqRLrzQThixnTBAp",
+	"GBHshimS8rQ36EQdnczYnNoBmNWCdYYdLgybMtX5/DnqvLik082xvaFzpomZcU1umNJcCj+cVCb5nAlz",
+	"SrghyYyKKdPQMXQZtiCpZLq2f20UF1Po/r3UhqkLQ7OaFYqNylmM07JfpkIvmSJcw0rZ3ig+mCimZ4Jp",
+	"Tai+ZimZSFXtmIl83hn+rWM/2Ik6E5pp1vkl2hjQ56izoIrOmXE7d65YyoThNHvPJpsjvJwxkhRNjjTh",
+	"KZGKCDpndgDctllQM+tEHftbZ9gpW3eijmL/yLliaWdoB9a+Uue50lLVDyEW7KMZJ9Ai9ju1UOyGy1yT",
+	"BZ2Wo/lHztQqGA5+tb3rl5M3UrDX1CSzhv4tFUHHlCRysVonFvgjybj950xmqR6S5YxnQPUjUVL4jGoi",
+	"pKerFFkjWtv7JydPyZKbGRGSXMl0NRgJPzlkuXJ2Lyd9O/I+Dn3LJP0oGje6GOcu+1w03nObX/E5N5v9",
+	"v6NTRjT/tXEjM3gv/HbKJjTPTGf46OQk6szpRz63TPDoBP7kwv0Z1UmF1/Rjm8waOhllOV9q5iRTIZJA",
+	"SJVsShVzYmskrthEKr+bXExJVzNGYm0FQNwbELvOitEUaEkQmqfcSGXX2v4wEvZZX4psRYy8tmJB8emU",
+	"KUs22GvXzNjKEZClpRkX0x4IqyXlRo/ERCpoqQnN7NdWROVCcDEdkDND5lIbQsmKUUW6Tx49e/LdyclJ",
+	"LyCxtWWf049jOmWVhS+W2r8fLPdJ7XJfwGo2Eh4u9pBwYwnvlMQv3/z1xZvLt+//4/jN2esXcbR2UFyt",
+	"AvqMRgK4xTbRGdUzwnRCFywlVJP4fz7+ISbdeKFk+j8f/0CXum//GfdO7eu2vyuq2EjYD4EcjjxrewKw",
+	"/8at0IzpiMDe2DPI8jI3pMsyzUYifnryxziyA7KbHg6Xw0eoITN6w+ybvQH52f7NURZMZC5SwvVIUBI/",
+	"PXka+49wE2xLlflwcHtyXsMhBGMxkqQSD6KUGrp2BMWOCmLSlYpQtzZHeiTifJFSw8YJTWZsbPicydzE",
+	"vSGJLTXG9qDC1QSC5Kag54hQJMaR+O6EaGQ72GfhRSHs6tKtlJkxxWDTYs3UDYvxs3ZKIwFDpoZIq2h0",
+	"y/5ULgjHE/SKJtdTZZe6NyAvuP0cWdIVCuj4zM6NipTEeF73Ya1i4lQcoumKzOTSrklVWDczDgytXl51",
+	"7Np0ouLQdn/CvOoO7ajzM7uaSXn98nk9/yzxMYjtBnHtmuxFMp9tY72QQjPUFaSYZDwB6Z1IYZiAf9LF",
+	"IuMJteM5Xih5lbH5v/5d28F9Cj7+P5Tl/s7/dVwqkcf4VB+/w7ewy83pAXNaGqDXwKAlCcKjFChF5gbl",
+	"RyEluP2DaKu30WzQ+Rx1fpDqiqcpE/c9AxAgR5oomTEypytg/FSCAgojeyluaMbT+x6XpQWrkcNSwQhO",
+	"ScyUkkqDGHLyb8JZluoBeYPHDVlS7VUYGP0baX6wrHWfw38j7YE8I4ohKfiBvJYpn3CW1nNKobDVamIw",
+	"WafrTfkNA+kRV5Ss2PLX5s2nbhKu1bFtElxE2ppCm+LW0C8kdts74Q0D1ulSyldU4bi+BjFZndVSVGYH",
+	"EVxiQL4pQpOELQyS/aWUr6lY3etIpSRzKlZ+uPqUGLUidEq5IHRimCLxe2bUqn9m/4j92bS270GT6rA2",
+	"tB87hA+C5mYmFf+V3TeTgOhBoSlILq6FXIqIKHYj7UVSKsI+LuxxYDUT2JMPgt5QntGr7F4p6IykbMFE",
+	"ykSygps1sCcetG5cOl8spDIsfc1STi9hoe+XxC1pH2kSn2OffTuG2CtyVikEi4JcMAWDgBNLk+6/Xbx9",
+	"ExEuRuLD5Q/973un7v4KfQVyFukLFBFQO1cL+0ASzURqNQ07KDdSkD1C86uM/ahkvrB/L5Tt2XA8rZMZ",
+	"z1KFZx03bK5rjvhC16BK0ZX9eyY1Wnd2f+WGIku0retfbZvP5cvy6u8sMfZtN4nidgr7mKbcrh/N3lWm",
+	"1NZDZTE2qQufHmmSrqx6nQR6QtzvZ1ybuDgcLKtX13I8Z4ZuLrFdLD/7Q8aMq7KxKJ9DJe1vZS+/bGuJ",
+	"w4w6NMtqGkedM3vbfHHjuKW6Qm8Fw9soSwmzTUBmOO2JcLDpJDQjik1yTTNtn04oz3LFtL0zWepPaJY5",
+	"xd0KU0FmMlekm8hcGDLKT06eMPJoSOw1wen0ZMKVNhFcsOH6AD/av3oDckYUS6RK3SU8ZYbyTIOBhVhZ",
+	"oJjWLP2TVWMJ9IGfxFHYrebacJGYcsxXbCUdc8FcCVgV8Mpnb2gyV+5yZlUcmmVyyezdjNBsSVeaUD8i",
+	"OQFlUy7FJrHQBJe0hnVoYtDEtfEExm+fTKSaU4MnyHdPO+2WDEvmsChtFNjEwCVdoOK50a5gkXFDg2LX",
+	"KgO3F8I+/BptviJzk0h8wV9/3DJ37GQEh39YwmJpzV3I0jvVDatrrMJhmgbrnuJ9qPm5ccfK5vM95rnG",
+	"l9zOybUs18xvuieLyFNOuUrVUYUzbGfvV1ybTXFViPTiH60CtRQWNUI/MMjWWxsq84f+6oZ8TrPMXs3P",
+	"QCms09rfimyFVoCSt4lgLNVD+OWareBGpbnxd/1cM4VmDDmxskytRmJOkxkXDE24k4wxExEtobnK7dXM",
+	"S5euTuSC6YjgNSgiS6oEF1MNRiJ7+5FgPICDsge2PzByWDXLGXrscMDGBwY7lQtnJqjuxkRauh/j0b2u",
+	"C6lcOBFUMeGd2puvsz3+I2c5S616gF8iHA4ut8RXUmaMCuCYXDieqNHZc4FjXvIsI1wkWZ6ycKW7zoDj",
+	"BmDFfIR2Iur67eeLcji9QR3Ta0NNrkOex9YdGJz9br3ZI6QhN4viY1GwgG2U9Re22uSEa/xxzfY7k0sB",
+	"NqTaSeQqq1/DD+9fEUqupDR2gSxdkHdvLy5Bc+sqllHDb5j9w67j2buXR5pcUQ3v1S3X2rztULHz2lmW",
+	"3paNSdrZM7yU+2W/AQNU1MlkQrNa8ZooRg1Lx9TsLtMrS1IjOdF8sNcRVWMEkqKvWaKY8eaIzu4nmRf6",
+	"bfLujW1jiRU60WPNTIO1OhyFVxyylFByQ7OckW7pKoQfNOzy7vq0P4HaBlvuO1yDLHmCIXa/jXOuz9Zp",
+	"Oio62nCUNm1GaPffOARhI1zT6i4XZFLdgXKQUUHQFSqtzLydRc7hrWY6BK/pupheI+45/fiKiamZdYaP",
+	"Th4/je6A2l/YEwvX1a+1fSPyKy4F015Up7VcsA+5H0Jtaztb3VQ3//atuA0FJZB9G1y0uwJSnVogK7We",
+	"jVH42n8ldpQTnlgCijoLqvVSKlDr7MFvdbelJd1psrD//jVXtplcMKENTa5rRW21611XpJU6W4jxwA80",
+	"qsvl8n6q0TmQVGucTYobBv7NU3LNFoXKVhU2dXpMPc25foJndZt8GxJ2rf82CbZ9CAeQ5weQct+88PrB",
+	"nYrSWdZPCRWEzRdmRfAVkmSMKm1/lgvsYONs/0KhVnfFfc5ueMIu+FS8FHVcYJ+OE5myhhgYOZ9TkZKM",
+	"C3akHbkOyUJmGfopK8p3uThoXNVjLprjo3JheIZcwKeizwVh+DNdLJS8qcj44OZv/6luaNb8YSMhJoBc",
+	"MbNkTMBodf3H7JWpYfo/+7vXgiktBUlmLLnWhV9VyaVmKiJsMB2Q+Ofn//bn/ut/++kyHjQoHChEuRTj",
+	"XPFaglpvNLYbnTHDtl80w30MJ1XTc1s/lX0LVvqXLYT1jonUDmtTjAd7tbn4m9ejhfvQ1ltRcRnafYwy",
+	"y/aWIhXuCKXI4++jPbZk29guDFVmz8FZFuEpawgce7tg4uVzci6FYIkhvnFIz5bpgJwtH1uqDeb33ZNt",
+	"0yu6r51bjn6Auht+6p6hF5NqEj850XFE4kcnc/gPuhrZR2qJsjPsPDnRdSwFAveFUmiHWTMx2Gd1nS+o",
+	"FVnC3UmdJywqh5JIMeHTgWJTLoX+26Nf6tl5zrSm0x34EgdSvlC3WD8qKmo0oEMupGUMYpMx8FCLJ2h7",
+	"9Q9rbX6++fqY1rqq3GgaF+eg+0tSsRCsE0JLbGfz4tR8SLQED9YvYt1ofJhE6/vripjTvytxp+VQGxfz",
+	"Nm4gSLKHa3d347mrrupzrqzkm7P5FVMNp3+jkr+Xa69GPS9m4ofXuAq3sx3O93fgdvzEaGZmm6Moz+ed",
+	"DuPaT8u66dE0VUzXby8T9Cprul6xj4YpUYi3zXPPH0vATEPwW0EU1TVjC+drlrpeZQWP3FgzpL/dBO7U",
+	"rvyebmMc+oa7q07R3cUNtd+A51xrp6k1haMSIUkmxZQpothCKgPxi/YSgIvIDUm5hk2qt7s3chV4GOqf",
+	"QM9N8zyYG+sOnLKrKjn54RW2Ok+kJUmWy1fsvBtchXrCjWniiXO4JNZwRp3twKdJgHNESeMcFfCJATgE",
+	"dlIOMOJrfM1WNeLyAgJMhs56q4hthTZe915UhGdYDjrSoR14JFKekm5sV87qcG7p7D9hUe0/3CLaf7pV",
+	"jOGTIxHjWmLQLDfay+wZX+jegLyAS/QEA3lommL0jmJze0UcCeBncu6uMODCRz9NnPLJBIJUjMpFYrUM",
+	"F7W6M6vaL2wjPLubz207dxTVs5ZbM5BFGGxVbiHpuuB5biKcp58dvFbvWrJPGqWg683uSfVbbggQVQ8O",
+	"GypWZC4V61Xo6Atk0jVHz8u2JUMG+IttXXHV7Skaiq2tSTLC/c8YvWGayNwEngkiJ0TLObhF45AxYuCA",
+	"FVkyxTYC+R59R/7C/4z2O9yntcOkyWhX+PBaZJHfUEdFbiXX2DaccNRp0JnXlrduYVB842SREJZMGOIY",
+	"EzjdMqI7EFDuwyUJtJnI8jt+okgnKG6YwZnhGxEhl4NSAgwJLT+AvXNN3FMXkNilxWCgQWIZ54om1y5l",
+	"o4ihsPKgXKWO5VntpXUptx0P1Jqjy+W6DV0sEO53Fz1QyJxa7gefnEiJYMuA3JeBLD8lLrGwQaoWdF1z",
+	"rf6CoK8sZ+XSrPl+aDIrYpJhx6GzI705m1ojKR4hYySHvdQx96ankIMiAO92OdxxvONafG6gl9si7jsk",
+	"60os5JdbQ7a5eG7BZ27bjhcy48lql1feYcvPwFhzZmYs12Od7hCc6xpfPH9NFwsfmLG357vFM1116ITz",
+	"2s/rXOzh/TidfyObVWclaF292+DWkp0ONw0U37gfN9zX2U6aZW8nneHfDtjYX2pDdtiSzLFF4AbERXVH",
+	"rAbHWa2wfql1zt6jaXrP9W6xVFbynEm3tDT28CZSWBGtLpbrMtd+Y4+Wii4qaX1uKBuB50sGCWtcTDPW",
+	"zzUjf7XtiX1/AcmikF3KhTYuL7jUz+sNC/bNsTEN4WjV7x5pkvEJg9Dqrhsq+e6kzL8kj07mO4ShtVtU",
+	"Ya/StmC0qhn6ToNmGgJlyFkAIgGL1BA9c1j8VRBLtXld9LSyHiieMK2bAsLtucGl2DO+urCtbz4x2djl",
+	"MjVAZdSZ1cO3onLE6+PbmppQMc+74Am/ZHUU9UpO0We+B9t7qbnJE7kGU6j3r3vPwhZPZhDns11q203m",
+	"hr0V2Qoza1HCNvgmf57Zi7Xxya1WmfV9QUgxONlZOiQxhGrGmNXs+LdHXFAuvItAAq+en70jx+QsgWBT",
+	"NPpbCeeS7pxUQb8eYhL8+OKSHNMFP755dExzMzv2o8V4xf28vE57Ktarbktf19j5Eq0m40Z/kGbaEsiR",
+	"JucX739AgTaEbCgwxWoS/+++fdK/tE9ijMSAgO8iGbEIVoQvhZY8TahYQT5ra+RGoyWSFh+FcI2ZXDJM",
+	"b4Qd6HKDv2spBVModXiarVmY2o3UzMxkjeHiJ7kM/bYYKJ6bGaboGBRrBSKMY2Q32Nqrf7EBbSIP1tjH",
+	"imxr/EHXyBQ3nzraeFPLuo/63z0hGTMGAANSPuVGR+RocBSRo/GR5YKj/lFEtKEKYq9h/6l7wz6GV+AC",
+	"T+1P9pv/99/O+v+H9n896f/xl/Kfg3H/l08n0XePP/+Pup2wwwuz33eVO3CDb/SDOoiJNieE9nOCL/k8",
+	"JYC98BE4UrmABu6SEtBoB4Z4ohkT+0QfN0TZuYE27ZxfmtvQ1itLXXfHPlTdNdLU+cAtM0E+MBqEE5ll",
+	"PLU6IqFZZtmYzTHlTJN8QYwkMeSMeRSiiu7UGPoME/dDqM6haU3fFVOsCccK0hl9QvsGmlY3PqbYLI5G",
+	"IlaYUl48j3uYZRvSF5wnLqDdEpKcgFEcLL8jITF9pjSIaoA0GfjRQE49IKPYby0Y6tWnPgMH51vYRcGM",
+	"imsuC7eOXkdf4eJGZjcsRQ8JNSS2x9ZgMDi2r/YTRyg6HoxEn8RzpgClxB+UQ3tI+OGV0zVLGSyU62s4",
+	"EqQYfsFdaBaDQzbLIpj8DVWaQE8pZB9drex/IoQSISSjxqUHHWmXEbDkmDzTdctqOZal9kU4FjCDHznW",
+	"fkHTpSMtmNRCsQn/GA/dyVZKAlYFuwAsDPt+DKmWCc4L0y7H+JNtgj/Ep37TPXhG7KhlbH+NyZSB8Rpy",
+	"HO1HUU/Ra80gicovsDY8y4hiNJnhxQ6GD9MKTewODCctVRiUVVyDSyFyKaCGKbcjGlSijE0MuC/kpI7+",
+	"QUF6/+LiEjvJOK5l4fD2qzmhPIuHPo8Kc59knqUA+ODXhHq1DHO9CsA6+8Xquluan0DimNXhvGbhcJlO",
+	"UZzYc7dI5bKfWCgGVxEAjoKsI7uwuFDwA464auIHigNbtCUH72p1yZK1x/pb8brJzQ1SxK1ByRdIniaI",
+	"HyDaSHtRcmzrlCU/JLzDl86G2lH4lPq6oKH3P5yTPz599ociFx6z8DZN7j720Pfs0EqsLJVmDBBKkE/p",
+	"zo2ok4eIC6BwOeQXK4XlGFxa0KwAFRjPWcqpz7REXWVsv17mp9o37Vkx9tgR2FEBlxB1tJGKTtl4kmeZ",
+	"j8oUDalWONf64A/IPdz5zAxiAGtOzI3wleBiarjJWItesKmTf3j/MkS5uuYCbBZuA3eI13KZrNBxkM3X",
+	"GCBaZ2/adi/cPOKRtK9YIueMlJ8kmFGrSbc4WEqzWF+nca8mvxu9+uMbWnOxey6NYWkQYAnyBI6MKb/x",
+	"q4a9Hml86o+rYRhW4HqJCB+wAQmFbr0jvAzBqcmfxdlzBM/Es0P7s22/5DRnThkX7sUaC9imxSqjVyz7",
+	"EvPOK/sBFMr//f/8vyRtXGUfiI6hq0OyyGjCANQBf4lrTT5WAtSr4cVO2SbuXozp+N89e/bk2bb0fPvW",
+	"lxCKfZ90A9tgbH+JGwx2G/N6L7Nqqn06h4h2RCjBnHNEIHSpuJVA5nIz7Hf+zBuC2w/xSTX4nJTMtpre",
+	"YE5hFNW2xm7gF9DevpjD+jQGWrjHPoLDrx1ce6OOYXReu0b+va1WKKmI/YiLQamPkA2RDNqBOqVaD+Kt",
+	"eLVL4KW2jprH3NYVqve7dlbndKusdWVn1tbTkUYZnLYlXjrY94MccJ4Qd3OJIElu+ECA2yLimQ0wmDze",
+	"J5iKxIrAfE4J8p7/OdAvpchWgy8id9ziQwjJu0b2IijLHvWSFGm+/CxgC4DWbRmj/lTztqZGZqr7nO1p",
+	"B5dGhaK2ENFtWDZCIXq4J3Jji8OUVdiXSvx7JTC+TmxdXPx0frY5tUV+lfFk7IAStuTAlG3rRnyRzFia",
+	"10OPuohOd8FC1M6rlb13smwyRFbAxCbSjR89c5kxT07m9v5qRiJjVBvyTPcQFTJRUhD2EZCBuBSkG//L",
+	"8aNn5F/w/+zL/2smc5Wt4lPy4fJ8JHKRMa0J3qkckiSJz9+/fTO+/D9/OlOMHp9zs4p9/OXQ47+SlM0p",
+	"oHK99AM0PLm2l8EsI3C5WjDVL26OE82MB0bCGyS+ZS/QI+HNHU6qESOnDG6eqQRoMbyruh/dtbBIDHr0",
+	"bF7HOkAd75kGzWwj4dFlH43nescobOZTjGpDMBuuF/XnyhlBXSyytwZLJRHR+VXRAiRRJvN0RywRnyxn",
+	"j4wkYSxthxBqMHH6ewjOJqqsUC1VYzZd4OFZgxipjzl07hzAms1SuogBI640OAR+oO67txdrLppMTl2i",
+	"Gon9FT3unZJY8jSJy1Q2M1Myn87CDM3w3o7wH1HHDsBqgzxNamVD/fa5OUTeCxXkGiBSqwh8TU17qMy4",
+	"FlDlTDTl7AX+O3ifdO2NDVF/qJ/lDmLfbTjsz/aNvQ3Bv0Yqh8t++6F7j4gogQ8I143REAvFRcIXNNO1",
+	"jrz8yso/74UM1YzyxTI+gWbZnpgp1eOqlqQuLn4i2Aystt3SPgQxxZDaXa+E1IZavHJRFe7C+ehkflqE",
+	"VGxM0hhwJejCg7tPwEW09YDlU8HS8wChYvOOVn24Zft2X3fNVFNIh1XQmu8Vis2lcVBdRpJMToGPdX3a",
+	"OM14OsbsgANj/Kr4HW7YlXmvdRNMoHbNEYF9c6FB6m2VCPD2ObY9EHWpLbETeDrd5LdNZcueJV6/H66L",
+	"cyZuuJIC7OvHnnZJMqNc1CdjUD1OHO7WmuoYGIMOzb3dKyiOfTRjO8NxayaRbUa000/TAlotzRnpwin7",
+	"d26MO1V2xDcU4yC3rG2opXV+LVKk1OwQU6Ymf6xUqFupzLcL3hnjjOpJBp+RZCY1g9wDrwT1qiTiKCEi",
+	"lBgmzKyoyMIUl2kZWvZsXi9PsUxACyIdNtg+ELzwHBVytf4OWVOioBE0o7jrSkVOhgDjp125IecwKhgI",
+	"/C8Vk2BZD6MGYeMAfC4PPVhj1YV/6LW4HvBmUcUcxjYkq2l7E6EabI1ZbtXHCc/YSCRUudIUbB6Rq9zV",
+	"pxCSsMnE6l28cExC0YfEkJRPJkwxYbLVSEyUnOOmw1d7EdiWRx0EdSFvzl6/cCDr7oNDspytRh3CaDIb",
+	"jAQG7HmExKrflyi2YBRdUXM7EHt0+sUYjEQYyQeFIWDSQgq2X2bbDmmSPrDJ82fkJXyF1feLDa9I/0Y9",
+	"DqsztKb2SkcFPiMxkUIblSd2s92zyJVIoAVii/fW4r7VmsPdAA+CGzj0/NsJpKCqnhZ1oIoFsTMZErrU",
+	"EZkmi4gAEBcU1/FIXLUSYp+T5Tck4HczXhYgJZsGzOcsoysNHAvWDXK1ItTevoB+NMtT2VdUpHJOFvZG",
+	"BtEhp0TPpDJhwiBEH3sUIrOUaCoZkOfe77XDOVI9N3abULPsb41dg3fO7SuX7o2mcMc28Bek8Vu5P6Ku",
+	"+QX3RvjAjqkL69z3bxdv32C4C1lQk8xI9/0P5+QPT/74Xa8qte02ImphEarB9UhgTEcs8iyLiWImVwIr",
+	"AUkS3IhI1ycEUH+aoQTrRSMB1hL8Ncah6BK9RhupWOpe8qA6YVyObTkSgsEZiIuiiZHylFAIE7GnTUZ9",
+	"rSeZQSkEspzJjNXh9pYSbjf+qsq6DR57jYFE7dPpuuXjQvOUFbkTBYbaqV9fOAz9Y4wXku5aaxtgUQcX",
+	"nXyQ0C16csafCrRbykwR+7PR463K3d2WPpDAG+uO01jTZ2Ncurh2vUKpvOPWF/K5ofu6VRxCqTf3ZutA",
+	"GnX5EF1qN1ncuq2eaR2FBrr21h1uVLfLIe7TdZ2+v3UMTWfAbntYdxo0EtNJzX5t+OWjzsf+VPbdj3/X",
+	"Ugze0+VrB41lxfVKJOdQz6AWMqYCChOWAghCMjafBom9NQh0jDVkruTCp5TXP0ZNd4eEEgcJ4hPV/Yvl",
+	"wCop62W3tefZSiTvc1EHG2Is+dREkrvSclayQ0jrRCrUaxQzauVg4cFlQNxHSDfu9+39pO9+0LGLCu7V",
+	"oyglxZa1yoRycw80/BSemHWjxqpAR3EzkQpyA6xuxmnWgPYjuJ61j2Arh82gVmAjElHCtCZLqa59VIsd",
+	"YhfDbP1j3gAdf3BpCkY1GwO0Zov9Bwd+pEmSUT4PApE9BCd4BxUTbAloAQg9gyVBbQe2GRYIcSt+tSrt",
+	"Sn5qYN6U17vbkIQ0gbFzXW463H+kW4yZFglztSyTazmZwOBBe4ZyRLab3TuH747lpK1eAMc4bwMGBACq",
+	"GLRdY9LxpKmwr2+C1wsa2OKgdmPhb9ht7Fi6YXe9OvCQ1tm2WxFXwAf1hXxT+jLXjhPHsfEQ0VlwXo7G",
+	"TjdzPQCJheoSsiV09m2UWqj6SV1Xpcc06iRUJKyp/oor4FmJKltw+1bGO4GSZD+DluDaz4SmrS8x14TQ",
+	"MWumGz/SMMg0tNI4aikEdzCoqDhJWo6fW7nauZPs7sAkLiH8pwFp8IC4zM10WYyg/YKN9F8o4kRr5+EC",
+	"i746HsahWBJbItbs/O4XK+Iucu0iCFexx51tk/FrBjE86d64uo2ON7tOt8F5QE+Hm1Ts668Bn+0sTffc",
+	"sT2C2rb7ieFjTSO8X7SKdU1FsGVdqnX95m+O3yelfjnHV3N5DzurtyiivCmPk6d6PVuLV8qKc41V6CDs",
+	"q3A/Yb5wUSTct+hSHyqKyVaaQf6cL5HFjUtVnCoqDGhPewZSAGRjrr9QsdnHsKMYTccS0uY/NZVOhpJa",
+	"ME3buqHM1R6x44AM3xhdXTjOMTqhGMQVy6SY6nCbEP5OM3XDE9dsQM48H+NrmF+F26Pxm3Y6VKTlr3Ip",
+	"sDg0FhmY298g78gKVLixDvaCMXKxreXabj9/7FgPOoBaWeAVFFgs1xANObrKDF2XB6ost/SGloyBsF0a",
+	"HWGZZlAOEknfZyzCRQQsuCUbrPNZDUdUGCKQS4+fPatLwqcfX2LjR6Fnt5KPfAukXrNORRnZCgCpX5Qv",
+	"Z4LWsCZ0HP8oS0tiN/7D45NZ3IOLJcbdPpoDvYZhT4WFrt+HifTn9GPfmOwU3LNkziha/9Gl7gQzhBJm",
+	"/IZtvFb4eD2QhWZGY6ni6pnydOfg8df0mgULTT2zQnxWYOkGMgSjUcnApjyjgVuvMBDbe2ClLjKkDaPz",
+	"goWT3HgLZlgJPqpQqv2EJRCojkMmGZ0i1Kw2clGaT4r1ADnCdQkuaVUwljHD0gH5uSiIXz1o1kVVdRHr",
+	"GKDe8QVktkWK7AEp5aEl1s96yJ5uORYGpLVm39rY8Wubo/7Fj/tW1EqPknGgXlljbm6s79I9+/l/u6Db",
+	"ng9VWU8MPyrz3284WxZBLD7m3OVeO3VDQ+ldAvYBrSd5VoREgaFsQE6GyLnoGKsJfCnS4WqDYD7oulDp",
+	"gy5xlfzDNc+CZwngkYQKCKHnU0EqhqpAbKZcLzK6ai4Oy+ZNqbozqschTFC9Ug+hMJRA5HQQ4e0CiywR",
+	"9+pH1gp5zqdizMWtaGo1prk1sKQG+JJdkGBKB/btYjWGu+b3qBjX2tZU3Av7ROvYCRx2Md/0x7SQXEUO",
+	"fxe1kGDQ8snjk4P3dEgyuWSqn1CwZjdc/CNy9L/s//zrXnA7ewFrrbMvMok7Zn3DiDx6bM9QewUlVyvD",
+	"9IC8KbmntEIXNBXs/AHQXSVx7+gmDMh8wz1Yon2BLPBpGqduqler0p+5sx3EdngbBxYiNR1+XpXzDizC",
+	"PsEEMktcnkmdFdi+fZiN4mvxVhvhCrYsZTveDEtariHg26LWOutJCKu8CVjFlvXyAeFqAJi/aonwlbaX",
+	"VHtw7MF2R7bM0rZ+0MdV3xHXdjm39lE/9TY06rqwykJDoopbsqqpLbx1rj+zq5mU1zU+aahSzYVmSa5Y",
+	"PcEeZNRqLRBj1b/dhYAbfGO1dz+iksOnTDDFLXPrrMnHY89fK+u4mI7LgqBfJyGg4syrwYoXYewx4MGU",
+	"keYYR1WkclYV7JaQ8/32s7W++AROV5BqQ3CSztnw+HgmtTn+7//8L7y7ApSEvTH+I7fjBXAhWPXefraj",
+	"NTeaG31BU2E9gTXaxknUbvx+Opejx4PUrk1+245PEvBS0biiMN8ea8258PakNj4rhhFw2j68d1jCH4Y2",
+	"+GxkqkpuGJAXH2liIPcZjRzFF8BIAa98cXD1prRYqy4rFXGzJ0tcWD10+pSL5oHsyAEpCw1vubvsJAuG",
+	"BI1DEYlfvvnrizeXb9//x/Gbs9cvYsw7RyBW4VbHvTxryGarZfSZMQtNuvY/zpCJ9qJMysUVTa7BRIYK",
+	"d4W+e1umWm+/KVjZjqWFAZ+zjFvh1xppVROJdnh2+Ubm6EwqQxSjWgqnU1XDtE5JWW7/w/tX9ViuwHx7",
+	"Miq8tGf9SJmbRM4rqnCKS+hC3YxaoQ5XBFvoa75YNMRatJUDgpCGlorFTKQLyYU50uSny8t3BF+oKltg",
+	"kk2q9/sKONg+yNOOH3cvjhm8EKy2362orBbkaa1c3yqJuZHuQMe3cWFaZ427C92oUORmkJBeiWSAdBR7",
+	"mHNNfPAOmqT5nKV9mRsIFDslMQQNDVxsJcIg+lggK2BcMBAEX0GkZkTcSR0VNXFQEymLFukw2AjGFIYX",
+	"wQ9ljFEwZo+1MNiM9CyJyi3BLe7bF9x13RcOurDucgu4S41+R7VjHxXjNg/28gw7JXLOARrNl1mM6sLC",
+	"y+IRu56wzV0EaRf1J8jnOnR72EluVhegjcOGXDGqmDrLsYjoBgrB2buXzhXTjZU248FgEPciApmUDp/X",
+	"PUddGZSLuIICAo815CfgLcASCfRajtrqEBjUDSA451Je8yZ7oMPJSaDNWl8l4kgMbrchicfjn6Q2fRzr",
+	"2L0dI2zV5auLyE9j7dEio1zAMQReXAdbXoEs91X06xHaSVdIQ358cdkj8xz8vSJdA3+PQpz3CmI86cIK",
+	"I3aKXdEQ+X7OwKMpUgLIkEVWqwaNTvEpFxD366HWQQMTJD5z6BFwCMVkxmjKFOFTIZWL7sA1BWezXW78",
+	"09+yhp3apSw3kS74X5gVTqDLT+Tm/rnkXCRhwMupuBMniukZaEzeumEnOVGcidTqzE7HtwIZi0dqnDx8",
+	"yaVXYepo8NUI3bAp5hmB7xeykFwXI5GuBJ3zJLgej4TP9XVLXqylYCzVhBKk34IzKis7JH/GpwW/DEbi",
+	"vcyYpUbAV4tJF+7nQCe9iMQebi0m3erIccYRAh/0opGIHRpbTLqF49V+AcMM3K+6Ov81POkezg/gWuG+",
+	"FNPFIrMkzaU4dqCo//p3bWmk69Fue95y7jIpY6vFASZQNBJQ/BPRbQkXi9yJPzmZIMwRiREc9m+/DCDZ",
+	"Lh6Ql665R6V17DMSPlTAjtHhxpArmXJ3t4PMPi7Ih8sf+t8PSXwuhWHC9C8xizaYCExgJLrxqf220sz8",
+	"KTeT/vdQVnTJMss7UQGX7JrYZ4pNcs3SnuX7K5muRgK1T+efptVOY3yFAlnZ0Z0CRh5+1TIG+rCfPnpm",
+	"x1KP3Rv3Qnhax5c+Qdo2gIB8K0AGIxG/O7s8/ynG9A93bYMu2pIe4WP0mmlLQcEiQfM+NHc7bqSEtbfq",
+	"C7hmsWxkkfWOTn8s7OglnrI9Tr1AhAw/+o+cjUSMCmU8BBszTCcOFE03CfuuneCUmTITQQp2isFkI+Hh",
+	"DYSD2dYG3oFxXoZxFgqTMa9kDjkOIp9fYSGRgsyoAc87YqUvJUkyqjUAqUPyZIk1X6B0a4Tp9hwU9/sZ",
+	"1yYunkcBNO9IXDzHxXZ5jEAFrnPAHcdaCIwj0VHEhbpBRwu0HpCzkfDiBlpPuEgR1hwGSyZ5lpElheQJ",
+	"xdkkW7lEIUsFULqJpeTp4z9aettAf44dI8fv7b2ufzYxTMUDEh/PoJD4rw7m6xhwv+1fyvIk3FZdPB+6",
+	"0R0Is5foZ+9eBsVxhp1Hg5PBCdwuF0zQBe8MO08GJ4MnWNZiBppHeWanHNQrB/lYxBC9TCG4R5sz2+KF",
+	"v/8vqKJzZpjS4OGqLchfoitaunVoKHCmgaGxPNJogkCyqPzV3nzWuwDspDLVdMC1zlnz5/GI3OP7ZTwf",
+	"xO9ApRSERxBNs3B4mVu6qVN6y8U8PsfL3w4tIfALfIaK6YUUGlXJxycnLtnYuNvfujyGyvTFENuU8HLL",
+	"4R4FOsU6SDRKHbtQeNGAhPunOIi6bxeDPXanD7Z/tL39hxCZHV56sv2lHwr8dvvG4z9uf+NSytdU4PVO",
+	"5/M5VStHD8AjVh2MiGBLBjVWlTYD8lLr3N6edYTnFnWo/ih/XPidnAT0qiMXVxghq+jNkC6ndngzFXU2",
+	"ebhl0KmG/Blg2l/sSCu6d8puuMOYqi2ofTGjC3vRhzrab63eRB4PTiA7FmK8aKhJ4UDxHPv+u8ff94ZO",
+	"S53PMeZUMFd6IL5hCqGyuBTjXPFx4qqKxyAFNp47OQdBtaDK9CIP46ClQOwNuMcV+IRYhWPGmrD+ULVc",
+	"2D9B6SrwTYLBLmSW6borC84er0quJlSMv+HoBgUAtpeLF4Yq8xyaIFZfB00CTJs/y3R1a4wYdgF9Ii+W",
+	"1gcXfHBnkqAyxxo5cIFJbacuzxuoyK6ZPQ51EGp3iGx49GQnpn0FlRnghWe7CJNCB3xtVUBfjW9/EeFu",
+	"853h334JBQasCJRvxMiZAnApoESEXfLk7sm2gktpb/x4uuM1tN/XWjoY90IKmFmjEDguSnR5UVCl4B8g",
+	"jfeeSfidzLLdKPjRrfVfCTCtoeAzXH1HwkXg6xrxPj55fDcr4qBoawb2RhpPGilZMXMKAsyVeUcRHntQ",
+	"4Ji4kosHnsJ7H6gnT7e/8UaaH6DOym+Xmd/BinvB5lj6FPOn/d5ETu+3dx8knyAZ5EiTrm29C+NmvoJl",
+	"/eF9VvSyZoTr/mTM4q2wN5ELOmcX3LA/vaIfI3IBpuPC2NYrjsU6o9eAuIqolGf2La5Ls9bTk0cRWc4Q",
+	"YbqISmMf8ZaqiJAmCkPLwffosNx8nNKA/IBuOLeKrkaTS1NaQCFEyKuN8A+sZoIAx+VDPOfdsy78hEn0",
+	"qHIJmRZwwik19Ipq1oP7L15uobvI3s9qLmIEkv+h3ZKLVC5dWrzVb0sFRPHpzJSz2lANsA7p3chS/PY9",
+	"qwCvWe3BDxCyLj4ajSbQ8wUz/d0NyIPWW9Pnb/hGcbKDhAmrEn7LAjDqPNtlAT4EhataNSAMnC+ifcPo",
+	"3A3Q8iA6uBBsu8lKl+nQICwrtVZPQ9Fc5O9YgYX5L6QLl/1A45I5GJmYBkNkJQfGZ1gqdiOvWYpJZUu6",
+	"It2nJyc9KEEAdmb3ce9z2pASdvwbbPu05tKGnCZz80WsFpEkY1RhGOZvk+cOv8W/qB58lWK4iZwXVS1F",
+	"iquEBj+3blK5vQ5PdUcK4es7kK3kaXL8yV9aPx8XiBelAa5mHw01DN1YV85WCXcIrv1lIUC6dzoBpDDi",
+	"PdiXpQddllwGmWD+UxkXQMhyHR3TVdSJIJ+SzGmKVj1s30OTMNe+cqzXjoJsNogoNKWTzBXHRPAcB30T",
+	"onEyOidzLNmmN5kG7yxvXz4/L24sa+ZIMM8tqJmV1rkAiLV6ZoZcsC3Z/FOt4Q9iaRo+8/Tkj9/t/CHY",
+	"4aYv1QWgN30Io6Ju60PjKh5F7UdrM/w3jJNP8PrUoEKcQpVcRG4bGxmvyblXEvWWqsqy6XH/p1E99r17",
+	"7aur3Ko28LPz/DZa7jQgZwWFRwCV6hT1Ah2K7QMELHykUbqWVyrFUqiAvy4E8b6BQYX9jN8A0CZIWLDh",
+	"XHE/di9/4f1SMg8I3C0q34wqk8Xzw04ZuGAwGBSnQmwvXTyZ+aUob35gJ2bomaphnhpj5deRmrVZTZJM",
+	"JV6htZcAETgiPZ4v196pWBT4iMPwiyZHTLEIjRLw5On3Bwqryypd3JWIQio60ncopPaVHl/1KsGc4ua5",
+	"xcg2UWKkz9otq7WgLwNs0pNMLlHRe/eX8xe7mGT8l3Wrh7Rarkd37vAyXlNrqOZyHmZuFlMYtK60fWVJ",
+	"VzpcQy/LPDPCTS4ir56fvSMoLl2MS8N+6F2WeMNOvSaidUuQWVfjdRKluBTeeBWh2QphUXpYrKDVSIco",
+	"VIV8BSQHmliRqwsMlqgAnHCtAHKCThnpejyLNSwKF4xgxbQLVnNoLj4yv35m9u65KcXRhA0WIIQM+Oom",
+	"pvuz0YeaYouR/sFW9Hu3FWE+R62VveIu2+Yo8xqWPv50zVafQfy0B7agV94ezO5Vcs1WhSJSVZ6u2apV",
+	"b6pRQOqF3xsIeBQSZzwMc13XyjR1rxlbWKkFCHqA4D4S/56zHEKyIHzMrdc1W9mbPYaudR3kJYkLnbM3",
+	"IIB2C7hhI1Ets8I1oRlEJzlU2cj2uXTAYi5+DGunD0FDHgkHy2ofoQh235ei8jmHNUq63ADYFdSWybg2",
+	"LB0JmCwErGIGcFH2HH0QLO1FfpYTmWVyCUa3kTj327zha7CraCQMAj0Hj068C410vXtgJCr+gR4GX60p",
+	"1wjW7+04G0Ly9tyGvo8zV6qn1pnpng1+e6reGaoN9mC1dODpcVhWUapQrpDLkMULhl7j84JDIBG7XY07",
+	"LxpfrhDn9c7UuGpXTWocOuTswAe/nWCpsHYcBM86pyNXWOtDn7qAJvcnsOaympHoN7UMm2ra1l139J52",
+	"s2knz8MAsKuVg8j5TeypnVIYwEa6c2ZoSg31EWpuOwGiAf0lHnGSQWaD1KxE1aMurMyXBa3d6qghaAVV",
+	"xHIx70gHLjtw+eT3rA4HE6ynJVqK+AeN91vVeAsOwg2DYuNF2DK5qMjAqSwLlsDv9ixjIj0llaQdz3nk",
+	"EEl5/Kn84zPqmhnDtMQqlz2H39e4bJuX8rlDEvxdGcLvmVBwDSuEEjn11AX3e7DIygnq3HzGQ5a2ydXa",
+	"o/JHZtp2++SeBFtVe/i2Kenw8/RHZio7fFSydeuBWL2ebssmKN5+zyaQKwBZRptb79Aj7+9EdbnQ9xzD",
+	"tJ3wXNb6JgH+k/oAf98nMmZmVE/kH/AoFtKQKb9hAs5cd3MB3Xb94oKtXC3AMCdcCqZJN5mx5LpPRdrX",
+	"HlHp0NP6GLOcNq1U+4uB1tDSjTL0/oBxE4eJOeCItACYGYl4qehiSCwXxxD6LqYZ6+eakb+C987vSd+2",
+	"W0CqJZjw7JXAJV7OR6KbC/vcmcZv4E38Ke756FTuMm6CNBuXeYO5innKEYlLlE0RowiTeBRLpEo9xOsV",
+	"3jwNWpNd6ulgJH4uMaRDbaxAhmXqhpEuzk0z6sCUc6EYTWaW3noRGq3Q4mU//uzkCUyMC0KvZG7I4yJk",
+	"u8aq9NLu951LZejFpfnet0SGvtN9FAKgN6jrXCGiNU8sACH3z6UwSmbt7tjfVYzH71lcv70ykPNQlU1r",
+	"OnDoGgA9mKXe4QbPNjH4DpbGWs+OE9poefqRmYuLn87P7tQPDB008Mwiv8p4gg6K3xON3y/V2ZU8PwsW",
+	"k2g9SzEO0yj7v91L+x+WAuDz2V/YSveQDIVtOk6YMpj2WL3X3JWSvyvpaj4Vd6dLYAlHLhK+8OmwmS8R",
+	"UUVMqXDzQmY8WZ0i0ryzH0LRE30Nazph9iBd+zAtqtX6LiK0SY4EVEAhZz7EqLIXxeHvQriHqOr5b2j8",
+	"aq23h0/FxcVPfykcfLd9JNsOvtKJjE7283KhGo/kssnvS778ns9QcLS7WqUCPOZyKULh5tFDmiXXkSbn",
+	"ZzudnGiHanXN/IhNdgOU2KhwVgvD4KJi9gB7OKvObnsfSaiS79ORqBTY2N5Rica6JXDgzsQBbFBbgJk3",
+	"Nv7TahibbjIP7YA19mmWQZ1oyNawxBmFzlFEbdqmjrZ7wmCP7ugkgm9/Hf8XTuu36vr6Z7bMVVkCLN14",
+	"I7O3sPD+5vXk/W5kyF/Hn+C/O/iwSv7Y5r56j5rg79XpgNPzzvc9riA10W3TQOjsGN8WbOFa7b9G/eBl",
+	"0O4uzVCe/tpjcAoy/U1GbwRrHm59uBXbTpqXgT5yJ6ZI//2vc+KU03sIuPi2DhEfPNFwVFRpuF7OHH8q",
+	"Xt3hzKhS+u8i7OHw1fcRCcHql6kMBT4qgsFCTtpKJGTGdfs2NYchtCz+yf0w+2XVTPw7jkHYiaP2tUkW",
+	"a7tT3MG9nSpfJ+pgK6H5oIN1gnu42Xzjh5KLH6hadaxaGJFglyNMYUHTtr3wl1i1HuXgS86yY4qouI3p",
+	"zb6oLxRxiDF9ZANBd0Di8ZwZOrCNbqjSMaZlLOlKj8RCMc2EOSUxzbJBMuNZqpiIITPD16Rf9DN2wzIH",
+	"7nDqjgMuiJD420hQBbBMcS7gB5bGA/K8UhOCdLWRiwUwgzYOVFMq9xBTSVKu6WIBICboRSggmCEZu8Dm",
+	"nxdAVD1M/GATQ2RuRiIXGdMaJvMniFZAfG6oiluecLiGAP8yGImfIRyhWEJqYExHmtjFgvfjfh+SUbC+",
+	"z0JxgWszdxjJHLBmHIbxkSajTkZzkcxGnY3iYCXOurPHjkSMUmKc0GTGxgZr/MaIrbESiV2LsiIvhqtg",
+	"TV4sxDsSUInX1/7FjxEpCI6hBzPAkIs5/TimUxYX0M4bxIJY101gzUOimEiZcmAjI7FAbG+HglqZqEth",
+	"B2x47xFSLCrx8l9c0ikgiL+c9N9Iwfqv7UkSF7D/Pp/zyclTspzxrKhz7npMEaV/JHzaDxdkJpdkToUv",
+	"dQadO0zqMuunCgo2EldsJUXaG5CXMH05mcAMp7/yRZ+JRKYAnSJJN8bsm/4L+yMX0yG0iXvRSFjZopj2",
+	"MCykZWEij7SNu+qOxZFAzEh9DRXpCTeYCukHUGzQDPH1cfl8uKhcipEAIG0srCAFc1PtwxAtz/EUY5j+",
+	"kUvDtCtxsLb4IwFvOQDtYAcG5D1MpkT6VrAfpBC9Q/TslQExALNmCamURDUOtx+ZcXwT6gpbfAbAjFb0",
+	"nvoAnEJntTxbRE/XGd7tu/vZ9l9iPFRNjZtaTOqs6jrYVmpuB0Do1/TjGZyHW1teGJrt1PDlxO46bHpn",
+	"c8YxEk0XC5ZyD5UOEPeEm15JprUnzkiEvIOQRE6ExkHElCv471oBbcCCYrBPuaJrXHenDhMqVjuU9t2g",
+	"2KYV9y9AAdLPv2y7jsCB6FMf3QG0Fv50Nm2ssONaHSOtdHwZhWLdhg3bXFRZ3TwNAB1dXzNXvBZBSUxF",
+	"NBb1wwBff8n1GqZFUT/oV15X8fdz1LGSbNucoM3nyAHi95HOt7yDbT1LdP5K60ofrsv02EvnTT1qK1TH",
+	"kzoDgt3givC2UtOdYERz4SJLnTzHkFOrSa2dil058WKZuaH2DiaNb2vF/4mAmr4s87LUrbgItM2NCjtY",
+	"q6TrKbgHYsWqBIFYgccgkSuRy3C0fblZYIe7DV4mtoQQQJM79YHLfNHuGYBxfh2vwH17t9euuw7LzwPj",
+	"cqvR4vUwQhKy54FD1cKKNTJfy066b3I6/gT//Xx84yp+f0m3UYN3TOaLvdEf8prbOxCfW0nFyDVbGEtm",
+	"KEQRsOZqVVaLgCJVTmlyVwu4gm7GsDHkHFA67sbuhvrM/Rrbyj7rQlVkvvCSjWqXp/EQvPY1bGfvXb4M",
+	"re5KlwpXsRErJhYVGy0R155BO3A9Nm07Q36CFltulG9FtvKSbM7mVwA25YDqYBJNlz0vDPa4Tf5U3l3j",
+	"f4nJ3Kp3WNcQaqzKCRRLo4kdKunGS3bV/5dmRDxXvbm1/1r4z6Jg+8arlZtpzTqhwa7A8auvgY/157EI",
+	"tiI8bZyAK7t9z7WV7uDOfZehepZmdinUVBgmDroVHKzpP6jojTqUK+9XaI9fQzWCno4/2f98bstp+Qkt",
+	"Y3dKxU0HuB3cQ6RpmECOK3Lb9FJbDs9dC3naAHc284TRpPFuLee/N50euxiDZtfXjJqgUjkqx+unUIEm",
+	"pUnKC/xz28FIdI0kjCYzvLrAm9Q4Fx9YxLTVtGlWfAEAy6Rg4FAZiUrNYOj++JPKxedjV7czcKHNI1Tu",
+	"ncF0JBBv80iTGBuPFbPsxaWIG2zklnd+ckuydxrRt1R50E4Evau7HGiBLdQt64OQCJC4XIVYJH5A73ck",
+	"vnEEFfoaEnilyuG9Chnb/xDwuOdQ98r97NidcI2skovUgWrbF0aCGzKjaeSSwhTDOtTuZWwMzOz8Yfax",
+	"qyyLbUcC8r8Tqay0CL7Olpano7BCsMzSXuCO2FMW7hgbW5F89tv9xAVK6DY0c2fyK/XsGdWFaQ+8jni1",
+	"gHIndiUK03MqmXbuPTNjuqj/FJJKbF8eYzhDrSSyPPuGztl5MdZ9KeUeREw4wLb8lkRmGQd4AiCXdRvf",
+	"gz5r9dnC1YoxGmSO6JwUfcwtB+5CyTRP2J1Fnu3AVosiGqev09YKLFjh11s8yygeyxMzYxZjnY4tf/Kp",
+	"jqEcuR7C/BdMYan8CIui4GcgJZZesUyDy1Rg/AOsJJhCFszpARXeK0c71mns44eg6FDpoqsw/kgIAIIl",
+	"gaWa0ExLklAF5WbjMYT+jBE6d1y8HUcjsfYMfAHR+hu4m5u/40rFI9EddSIaXUWjjlVv5oiIvdbYGRti",
+	"UIAUg6XJuJgOCFhnUCpB8XdRlH6TiiykMpXwngF5J7kwYZQVSDkn1qiHJcSMFKpJXMGIHwSpEBgCc9YY",
+	"6RIhzm5taXIpWBkIMxJr8R7rES6k++TkKcx8zaXXizxgrSWEQ0JXiI9cqdcZy2W6eL63nL7rmIMvPQC4",
+	"YXO9FXYc+BGM4VYWuqOZKkUbIzYrkuDbdrAGLuet58FrmfIJ96fOg/ZcjVQLRT756fLyXVEQLuU6kYjS",
+	"C4RR8W7NpeD22BHTeznO3MnaXqnCtblLGAHook2xqlEH/ikdqG7uIcn4PbyNwPtadI4Y1ZTYofGu1V/D",
+	"vOXSp+s0O6fGgS+Ci+lI+DOv5JFFlk+5IF04yOhSx0NC5/RXKQZ0qe3/j1ny2Koxik1tF6BhTHhmx27V",
+	"BwcqNg5+Yh83frJKCAwJXud0PlYyY2OqBLwg0oVVAMa5yuKIDAaDXlAIXmij8sSw1M9yJGJYSg36i9NY",
+	"IhJfsxVLx+Xf9qqWgO6TMWrvA2PN7MIbqayacObnPuFw94rxz9gD9VMPye4gX9Gb67DGXFRkWcAGQuhC",
+	"tGXQDa3yyMQNV1LAZe2Y+LpIyYxyUXfAY97UhXef3AlWCULff5WEPTexhxzx33gmxVmaBlH8sjErqRSM",
+	"wUk4Z23+itesc+9VkcFuQLOMqS84yA5fzZ9nsqa0qRUhaBpDjDRfRM5KlaD+d2vBFCtn+1ccitW3WKDS",
+	"ORT2FinCLUqlAcTJXomJ/QTxnziFIGwslKsr8SrkfdjOCUtnmKNW0bXHkStuNSRCFpO1srZYSFdcdE5W",
+	"zJAuTBDHhRACJGUJTxnkPmBJkd6g1pplB/NnP+1dwgSgWJkfvLeqQtGnbon60ujutg33ixdo7hSKqe7S",
+	"qW34xZ3egNGCa3LNBW5RIheN8DbwsNJnG68Fm3ABL+45pFJNkapSNCdYnFMioNgOjKzpjcYVBOX/q0H1",
+	"BOvTpnf7lYmIzNLAvv9w5ys09IqMqsPx8eXbLM9g3KylMvukoHcvRG3TKrDCWvzoR5oY+2U0lMKXQV21",
+	"fOtNqszXYA7KanBNruyE189LEKnD0s7lGMCn2bgqfiXQLekWTcFmiSLZuQYqvUjlITVdXpCWmAkW9lSB",
+	"dyk/nWsoQRWWhZkpmU9nHo2khxkgULHPLT0xS+6qTRHv92iqiBcQ/x3puUEPX0fZDaf4gE/xbSmwP/Ib",
+	"RqgrECmVw6TGKEHL1tSJCoqypeBJ5MZojYGrXFQnTZp0suNP7l87QFyss8wDyAWW3Qilf4Mkb9P/gjO2",
+	"LVzmqiKs9vcSu6vQ8Sf8xw77HVgBHsq4HEgb7opaJJJuxzwJbXmNONENO3NyD4aSy6Ks48NuV0Lr/KLc",
+	"hlkWl38DDKVGcMgUzYWYnTVnasoItCfd9z+ckz88+eN3vQjzKyG+LCQJaN2H1v9qySMmYIZdI5p46CtX",
+	"ZGxiRgJcqi6zJCKxyLMsJlhD3Y4D2lrtD+JE0N7ossKdERmiZqDvlHDhC1hhDQxskiO5k278adTBn0ad",
+	"Ifk06jg78KgzHAnb8+fPcRHyXxiJ7aVMg8kWdGDX2akLnaOKjYQrv5Gikut0STem6hi4JqD2AOIKLXAM",
+	"opEAXy6FYJ+izGuXkvjpyUnsI3/cnAdv312+fPsm7p26k9t+0Y5CO2ssRFw5JII6uywi0dyDXbaAvIk6",
+	"baRy8GfvF5u6VYp5GJ2KNHuw/P42MHRKlsPYwwrTRpX6H5Ya0jyDnJE515qLKQKvYEjaVnvxuuZUlIHu",
+	"X7PVDhXxXGuP/r4dUxRiGE/BIhw41WSWgnMo8AM9nMBFdphds6DkdE3F7bqav194LjdWMnBOPCw0zwXa",
+	"Ex1GhRTZaq1AI2iGVM8G5GwkJorpWbYiV1IaF41KulDGus8FNxGafFJqaM9OWCCdjET87u1FGTu+Vqo8",
+	"ticyxJoHZbkdDpCLBxqMxGt6bQ8tPNNgDsKffd7py264zCE4tNl92Erxj269srXtpkHE+3l4f+6H96/s",
+	"QtjFeeAdxzuv6TUDUBanE/WqbFRbXruNp9okJ8SUt4earETyPhf6t52P4GaxSzKCyoX+J9c9vsAPXNJp",
+	"eJ9uTkVAArwbwf/vOcvBaA1DAW+mg7ryEZfFWa5yQbqPTx73Tq0SkjXn/cQOtgv4cKqY1lCdxhWzxzra",
+	"tvVIoO3b9TR02GbUZ/8GUp9r8g87UnBiqVxYxo42Ybao8aM8wXgYj5NmZWrxjbpD4FLx6ZQpywOdu+ex",
+	"Ov46K6ddJhMD6lCmGE1XmwtwSmZMMXRgADc+Pnl8HyP9d1zFakToK4nd1OsWKhdH2p5kuyDcPIiIC2DG",
+	"gmXksk4chGdWyXytpdrcnn4dAnd08Hs1rZ+hCEVK14aaXEdkwVQf3exeFIJY2oSHaZTxTbzUaHNXboMP",
+	"srdvJm82B8AEOadWcmHkig4ySbkhNIXqqS7FLfJoXxECnF65aqIuKyIqz5prtnLy3OODdR0EKSrFmGpy",
+	"pMNgRp9bEZHY3ZjtP+2q2P+6bIoYgTJj2JS4CJrkCq6qcGSwJdbAhVNrQrkb5IIqcOmqXDi0TUoU68Om",
+	"V0bqzpzIF2AV9t5Bzp29rMC3mUiFhVNbUmBJ98kJSelKk6uVt0v2BsSqaBD3MxIQgtJ1y+xXt8BnjMql",
+	"dVvQi/D+Bfc7NhJSufy/FVmyIP6oKeXN8bebzc5hQt5a6I83O+ymCBP7bOd4mTKJ9i/2tTuByPi2koCR",
+	"/R9ygNeiAanxSqwVRi7HvZBF356oNYzOD4wuhFebowpr+fYSurtDQrYdtMPHYXDAb7CmDKx3e7hTnUXp",
+	"EmMN78LtYT/9deJzYFIPgTnfZuEYoNQtkTRAzMef7H92CKcoaPghboYVK1xGRjiEtBlfoKyuxFQi8JcH",
+	"UdOGrnr1QqTpula/+Cd3zsuQ/AmU9HtGFWrilR3UAvtqfWnTqn5gyhNgd3zMtiIyd3ykfB2HdxsZend3",
+	"QI4Pzu5vHfQSsA6dqJQFQiuG1hQbvMcxdexkaKsPxlLRa9fuDon1g2aqLfHADfWfJMnXS0I3629RnNYq",
+	"6GdpWtLLHQpU7OAsTe9bpm4j0+q+gU3IZWXMJWI/zR8gg7+G9ATHNnV7sRFbPyBnaYrRDu4RetDWg/H2",
+	"l63Hn2zD1hsBxqus8c2OgUG/32LDEMPjNswV6sJsxIKlrOave9+abKxFpkNi2KU/l715oO0LclTbj3Ns",
+	"cpdqp+1hi8UKK9n/Bk1WZ+9eEpcJ3EWPOzo50LFRIUa3GVutWbbZXR2V9ttfyZ5Vdp222bXIhZGKkRgW",
+	"MCZCLtfC4cAaW8TEPZjBvmr95IL8B+QlVELLcogh8VGN/ktFebQNZtiQVsef4L+72MwKTnmoxI+V+DdA",
+	"F0KZs/UEtG13OgIDCbX/mYRnctuR9EF/xbslHkiYevkbPI9gdatH0YJqvZQqbVSNWg6jD/rOrm3201/n",
+	"KIJJPbhWvlHXiiXMATkjmUxohor9nK7IFXOF6mhB0A7iHIuTnqmpFI956tSC1nsZ/LTDRQyPmYIHHlwz",
+	"rNih0jWDR0yEl7FWP81+Tpn6ZT+5cylw6a6Tv2+nDM7woJuybXo3N9ctTpk7Poy+jlOmlQydUyYgxwcr",
+	"4ddJKHREn3K9yOjKpRWy/pzyDGMW/ZEklQ8KLAMuCTdbTqQlu5pJed2uF//sG+0SDOi/WEQChnWySoiq",
+	"iCBKJhdTkOYuKeeoeL8peJAHpbP3RfnaGBv2OoQR8DQi8cs3f33x5vLt+/84xvr3AGKCpb2EgzdyMdsz",
+	"qr+gztddRhy67WrzDpSL/BCPX95h/KpEHiCrAmbjEzZmgLd+jfkRnrUKPmqGyIKIvwLWyr1A5gCS6gxN",
+	"Cc0yQiEf0MWCQvTfkR6JZCalBhz5S5cx2F3OpAZYhZmvb6EBlBW9CRcZTa4tk8k5wNy6DksUWc2nkD3n",
+	"XirCljFw2P98RZNrJlKAiB+JENDnSHsEBghiVD7zB0EXoFi2SzTSM7n0iY4jQTWJgVTZ8BjqIB3/93/+",
+	"F2LUx1MmmOJJTBaISIL4EczuAunG8F8IBLf/GPM0Jv/9n/8fjtayKARcI2YRNYbNFyaCRKWUpXnBTPBK",
+	"HFQHIHEJ/K9yEfdOC4z9tSWCYNMCjhLLDoxE7EHN+VRQkys2JOZPo/zk5EmSC/7RvixFquEXFt08cs9m",
+	"7CP56fXZef/ip7PHz76zmzbq4CODbQf415VMV/iDe87sYsXa7m+5ULDdfUvx1ACc8ZxpTaeMdGPDPhof",
+	"FU+Noclsbnki7kVkOePJjLy2q6XmUmM5h/cyuWZmcA4RtwD4S4yUg5H4AUPlU5bxGwY1F7qCmaVU14Qp",
+	"JZWOyNOT7yPy9PEfI/Ls48eeywo3irMUFPeRYB+RJTnNgLbkZBKRmRQyV4BMEWL+RyRfECPJ93479elI",
+	"QOn1grSYI2Y3ppWvD+FeKEyCZYuRyOS0OUvYCc87Uvfc17+O+cFP7QFn+Ldnsog6z3ZZsQ+C3lCeWd1v",
+	"7YB7Iw2frKqHCwTTgywFjWgdvc0dgpsIQsFhV6NKHn9y/9rBxBFy24OVA60cbvWwyo72MOsidfFVKMWI",
+	"FWJN+keTZaNxtU/uQ8YEeufv28RRTLJJPdwrx9ut6Mvnna12ins5u76OtWILXXmDRZW+Hs6x3985VhhG",
+	"/AWqS4t7Ve+UyDk3gJ6FGru7oFwztnBOKYfo5vI/DzjUjkv1dxejyfOy9S7WE6/oWrXXdYSWCjimmwwO",
+	"/j5036XF78GK4dZvtUvyZHE4+lV8SJ4sS0A5+j2q6hDNmCS3dGRZXpoxmpnZr631uKHJnVbkxh7qcDns",
+	"cgxwyViSK25WneHffqmah26YYFoPfZGhhGmNed1YRKtSWBZ7QjkCyB6tU39vW3ydmUPXg8OlcsNqvYfS",
+	"QsVypdTQK6qZv7TXr1X1e586V4wqps5yM7OftzLJlfo4l/KaM/jR9gq59UiWuco6w87MmMXw+PjR4z8M",
+	"TgYng0fD70++PwFZ5Tr9VNS3dQsTfVo3LltxHfzsAfjCnyDHOPgBywkHP7gQmOAXtL8HP0BpkuDvoFZS",
+	"tVlqpW3QrgC2Cn4sGDb4Laja9vmXz/9/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
