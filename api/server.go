@@ -109,6 +109,7 @@ type Server struct {
 	// password hashes computed at once.
 	sessionIdle, sessionMaxAge time.Duration
 	kdf                        chan struct{}
+	directorySlots             chan struct{}
 	directories                map[string]*Directory
 	oidc                       map[string]*OIDCProvider
 	publicURL                  string
@@ -135,6 +136,7 @@ func NewServer(c Config) *Server {
 		s.sessionMaxAge = DefaultSessionMaxAge
 	}
 	s.kdf = make(chan struct{}, runtime.GOMAXPROCS(0))
+	s.directorySlots = make(chan struct{}, maxDirectorySignIns)
 	s.directories = map[string]*Directory{}
 	for i := range c.Directories {
 		s.directories[c.Directories[i].Name] = &c.Directories[i]

@@ -279,4 +279,21 @@ func TestLoginToken(t *testing.T) {
 
 	wantStatus(t, f.do("POST", "/api/v1/auth/logout", created.Value, nil), http.StatusNoContent)
 	wantStatus(t, f.do("GET", "/api/v1/me", created.Value, nil), http.StatusUnauthorized)
+
+	// A new password ends every roster login token of the old one; a
+	// token an admin made for the user stays, and logout does not end it.
+	r = f.do("POST", "/api/v1/auth/token", "", map[string]any{"name": "alice", "password": alicePassword})
+	wantStatus(t, r, http.StatusCreated)
+	r.json(t, &created)
+	f.secrets = append(f.secrets, created.Value)
+	r = f.do("POST", "/api/v1/tokens", f.admin, map[string]any{"name": "alices-ci", "role": "operator", "user": "alice"})
+	wantStatus(t, r, http.StatusCreated)
+	var made api.TokenCreated
+	r.json(t, &made)
+	f.secrets = append(f.secrets, made.Value)
+	wantStatus(t, f.do("POST", "/api/v1/auth/logout", made.Value, nil), http.StatusBadRequest)
+	wantStatus(t, f.do("PATCH", "/api/v1/users/alice", f.admin, map[string]any{"password": "a brand new passphrase"}), http.StatusOK)
+	f.secrets = append(f.secrets, "a brand new passphrase")
+	wantStatus(t, f.do("GET", "/api/v1/me", created.Value, nil), http.StatusUnauthorized)
+	wantStatus(t, f.do("GET", "/api/v1/me", made.Value, nil), http.StatusOK)
 }

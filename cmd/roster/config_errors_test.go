@@ -48,7 +48,7 @@ oidc:
 		t.Fatal("serve started with a bad sign-in config")
 	}
 	for _, want := range []string{"ldap[0].bind_password: a password goes in a file", "ldap[0].url: plain ldap://", "ldap[0].teams[0].team:",
-		"ldap[0].teams[0].bindings[0].role:", `oidc[0].name: "corp" is taken`, "oidc[0].client_secret_file: is required", "oidc[0].issuer:", "public_url: is required"} {
+		"ldap[0].teams[0].bindings[0].role:", "ldap[0].group_base: is required with teams", `oidc[0].name: "corp" is taken`, "oidc[0].client_secret_file: is required", "oidc[0].issuer:", "public_url: is required"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not say %q: %v", want, err)
 		}

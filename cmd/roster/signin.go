@@ -81,6 +81,11 @@ func (c *Config) validateSignIn() error {
 		}
 		fe.Merge(at, cfg.Validate())
 		fe.Merge("", api.ValidateTeamMappings(at+".teams", l.Teams))
+		if len(l.Teams) > 0 && l.GroupBase == "" {
+			// Groups map by name: one made anywhere else in the directory
+			// (by someone who may make groups there) must not count.
+			fe.Add(at+".group_base", "is required with teams: only groups under it map to teams")
+		}
 	}
 	for i := range c.OIDC {
 		o := &c.OIDC[i]
