@@ -56,7 +56,6 @@ func (s *Server) StartDeviceSignIn(ctx context.Context, req StartDeviceSignInReq
 	return nil, roster.Errorf(roster.EUNAVAILABLE, "no free user code: try again")
 }
 
-
 // FinishDeviceSignIn implements StrictServerInterface.
 func (s *Server) FinishDeviceSignIn(ctx context.Context, req FinishDeviceSignInRequestObject) (FinishDeviceSignInResponseObject, error) {
 	gone := roster.Errorf(roster.ENOTFOUND, "no such sign-in under way (it was used, denied, or took longer than 10 minutes): run roster login again")
