@@ -94,11 +94,53 @@ func (s *Server) withClient(r *http.Request) *http.Request {
 	if err != nil {
 		host = r.RemoteAddr
 	}
+	host = s.clientAddress(host, r.Header.Values("X-Forwarded-For"))
 	cl := client{addr: host, tls: r.TLS != nil || strings.HasPrefix(s.publicURL, "https://")}
 	if ck, err := r.Cookie(flowCookieName(cl.tls)); err == nil && len(ck.Value) <= 256 {
 		cl.flowCookie = ck.Value
 	}
 	return r.WithContext(context.WithValue(r.Context(), clientKey{}, cl))
+}
+
+// clientAddress is the address of the client behind a request from peer:
+// the peer itself, unless it is a trusted proxy (--trusted-proxies); then
+// the right-most address of X-Forwarded-For that is no trusted proxy (the
+// ones left of it are whatever the client chose to send).
+func (s *Server) clientAddress(peer string, forwarded []string) string {
+	if len(s.trustedProxies) == 0 || len(forwarded) == 0 || !s.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, v := range forwarded {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxForwardedHops; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // a hop a trusted proxy would not write: trust none
+		}
+		if !s.trusted(ip.String()) {
+			return ip.Unmap().String()
+		}
+	}
+	return peer
+}
+
+// maxForwardedHops bounds the X-Forwarded-For entries read.
+const maxForwardedHops = 16
+
+func (s *Server) trusted(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.trustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // addressKey is the brute-force key of an address: an IPv4 address, or
