@@ -20,7 +20,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		r = withClient(r)
+		r = s.withClient(r)
 		if signInPath(r.URL.Path) {
 			// Signing in takes no credential but the password; a
 			// browser's cross-origin post may not sign it in as

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -35,7 +36,8 @@ func (s *Server) StartDeviceSignIn(ctx context.Context, req StartDeviceSignInReq
 	for range 3 { // a user code taken by another sign-in: draw again
 		device, _ := roster.NewDeviceCode()
 		code := randomCode(userCodeAlphabet, 4) + "-" + randomCode(userCodeAlphabet, 4)
-		f := &roster.SignInFlow{ID: roster.HashToken(device), Kind: roster.FlowDevice, Provider: p.Name, UserCode: code,
+		data, _ := json.Marshal(deviceFlowData{Address: clientFrom(ctx).addr})
+		f := &roster.SignInFlow{ID: roster.HashToken(device), Kind: roster.FlowDevice, Provider: p.Name, UserCode: code, Data: roster.Secret(data),
 			Status: roster.FlowPending, CreatedAt: now, ExpiresAt: now.Add(flowTTL)}
 		err := s.store.CreateSignInFlow(ctx, f)
 		if roster.ErrorCode(err) == roster.ECONFLICT {
@@ -44,22 +46,14 @@ func (s *Server) StartDeviceSignIn(ctx context.Context, req StartDeviceSignInReq
 		if err != nil {
 			return nil, err
 		}
-		verify := s.publicBase(ctx) + DevicePath
+		// No link carries the code: the person types it from the
+		// terminal, so a link someone else sends approves nothing.
 		return StartDeviceSignIn200JSONResponse{
-			DeviceCode: device.Reveal(), UserCode: code, VerificationUri: verify,
-			VerificationUriComplete: verify + "?user_code=" + url.QueryEscape(code),
-			ExpiresIn:               int(flowTTL / time.Second), Interval: devicePollEvery,
+			DeviceCode: device.Reveal(), UserCode: code, VerificationUri: s.publicURL + DevicePath + "?provider=" + url.QueryEscape(p.Name),
+			ExpiresIn: int(flowTTL / time.Second), Interval: devicePollEvery,
 		}, nil
 	}
 	return nil, roster.Errorf(roster.EUNAVAILABLE, "no free user code: try again")
-}
-
-// publicBase is the server's URL as browsers reach it.
-func (s *Server) publicBase(ctx context.Context) string {
-	if s.publicURL != "" {
-		return s.publicURL
-	}
-	return clientFrom(ctx).base
 }
 
 // FinishDeviceSignIn implements StrictServerInterface.
@@ -103,7 +97,7 @@ func (s *Server) FinishDeviceSignIn(ctx context.Context, req FinishDeviceSignInR
 	if err != nil {
 		return nil, err
 	}
-	return FinishDeviceSignIn201JSONResponse(out.(CreateLoginToken201JSONResponse)), nil
+	return FinishDeviceSignIn201JSONResponse(out), nil
 }
 
 // normalizeUserCode reads a user code as a person types it: any case,
@@ -121,37 +115,53 @@ func normalizeUserCode(v string) string {
 	return v[:4] + "-" + v[4:]
 }
 
+// deviceFlowData is what a device sign-in keeps: where it was started,
+// shown to the person who approves it.
+type deviceFlowData struct {
+	Address string `json:"address"`
+}
+
+// deviceChecksPerWindow bounds the codes one address or one person may
+// try on the page per window (RFC 8628 5.1: codes are short).
+const deviceChecksPerWindow = 20
+
 var devicePage = template.Must(template.New("device").Parse(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Roster: sign in the command line</title></head>
 <body><main>
 <h1>Sign in the command line</h1>
 {{if .Message}}<p role="status">{{.Message}}</p>{{end}}
-{{if .Approve}}<p>A command line (<code>roster login</code>) asks to act as <strong>{{.User}}</strong>.
-Approve only if you started it and it shows the code <strong>{{.Code}}</strong>.</p>
+{{if .Ask}}<p>Signed in as <strong>{{.User}}</strong>.</p>
 <form method="post" action="{{.Action}}">
+<input type="hidden" name="provider" value="{{.Provider}}">
+<input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<label for="user_code">The code your command line (<code>roster login</code>) shows</label>
+<input id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" required>
+<button type="submit" name="action" value="check">Continue</button>
+</form>{{end}}
+{{if .Approve}}<p>A command line started at {{.Started}} from {{.From}} asks to act as <strong>{{.User}}</strong> for up to {{.For}}.
+Approve only if you started it yourself.</p>
+<form method="post" action="{{.Action}}">
+<input type="hidden" name="provider" value="{{.Provider}}">
 <input type="hidden" name="user_code" value="{{.Code}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <button type="submit" name="action" value="approve">Approve</button>
 <button type="submit" name="action" value="deny">Deny</button>
 </form>{{end}}
-{{if .Ask}}<form method="get" action="{{.Action}}">
-<label for="user_code">The code the command line shows</label>
-<input id="user_code" name="user_code" autocomplete="off" autocapitalize="characters" required>
-<button type="submit">Continue</button>
-</form>{{end}}
 </main></body></html>
 `))
 
 type devicePageData struct {
-	Message, User, Code, CSRF, Action string
-	Approve, Ask                      bool
+	Message, User, Code, CSRF, Action, Provider, Started, From, For string
+	Approve, Ask                                                    bool
 }
 
-// serveDevicePage answers DevicePath: GET asks for the user code, sends a
-// browser without a session to the provider to sign in, and asks a signed
-// in person to approve; POST approves or denies (same origin, with the
-// session's CSRF token).
+// serveDevicePage answers DevicePath?provider=P. A browser without a
+// session of P is sent to P to sign in, and back. A signed-in person
+// types the code the command line shows (tries are counted per address
+// and per person), sees where and when the command line started, and
+// approves or denies. Posts must be same-origin and carry the session's
+// CSRF token.
 func (s *Server) serveDevicePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	w.Header().Set("Cache-Control", "no-store")
@@ -162,7 +172,7 @@ func (s *Server) serveDevicePage(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(status)
 		devicePage.Execute(w, d)
 	}
-	r = withClient(r)
+	r = s.withClient(r)
 	ctx := r.Context()
 	if r.Method == http.MethodPost {
 		if err := s.crossOrigin.Check(r); err != nil {
@@ -171,67 +181,105 @@ func (s *Server) serveDevicePage(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 4096)
 		if err := r.ParseForm(); err != nil {
-			render(http.StatusBadRequest, devicePageData{Message: "The form could not be read.", Ask: true})
+			render(http.StatusBadRequest, devicePageData{Message: "The form could not be read."})
 			return
 		}
 	}
-	code := normalizeUserCode(r.FormValue("user_code"))
-	if code == "" {
-		status := http.StatusOK
-		msg := ""
-		if r.FormValue("user_code") != "" {
-			status, msg = http.StatusBadRequest, "That is not a code of Roster's: it has eight letters, like BCDF-GHJK."
-		}
-		render(status, devicePageData{Message: msg, Ask: true})
+	provider := r.FormValue("provider")
+	if s.oidc[provider] == nil {
+		render(http.StatusNotFound, devicePageData{Message: "This link names no identity provider of this Roster: run roster login --sso again."})
 		return
 	}
-	f, err := s.store.SignInFlowByUserCode(ctx, code, s.now())
-	if roster.ErrorCode(err) == roster.ENOTFOUND {
-		render(http.StatusNotFound, devicePageData{Message: "No sign-in is waiting for this code (it was used, or took longer than 10 minutes): run roster login again.", Ask: true})
+	c, ok, err := s.sessionOf(r)
+	if !ok || err != nil || c.session == nil || c.session.Method != "oidc:"+provider {
+		if r.Method == http.MethodPost {
+			render(http.StatusUnauthorized, devicePageData{Message: "Your session ended: open the link again."})
+			return
+		}
+		// Sign in with the provider, then come back here.
+		back := DevicePath + "?provider=" + url.QueryEscape(provider)
+		http.Redirect(w, r, oidcPrefix+provider+"/start?return_to="+url.QueryEscape(back), http.StatusFound)
+		return
+	}
+	csrf := roster.SessionCSRFToken(c.sessionValue).Reveal()
+	page := devicePageData{User: c.user.Name, CSRF: csrf, Provider: provider}
+	if r.Method != http.MethodPost {
+		page.Ask = true
+		render(http.StatusOK, page)
+		return
+	}
+	if !constantTimeEqual(r.PostFormValue("csrf_token"), csrf) {
+		render(http.StatusForbidden, devicePageData{Message: "The form is stale: open the link again."})
+		return
+	}
+	if tooMany, err := s.countDeviceCheck(ctx, c.user.ID); err != nil {
+		s.log.Error("counting a device code check failed", "err", err)
+		render(http.StatusInternalServerError, devicePageData{Message: "Roster could not check the code: try again."})
+		return
+	} else if tooMany {
+		render(http.StatusTooManyRequests, devicePageData{Message: "Too many codes tried: wait a quarter of an hour."})
+		return
+	}
+	code := normalizeUserCode(r.PostFormValue("user_code"))
+	var f *roster.SignInFlow
+	if code != "" {
+		f, err = s.store.SignInFlowByUserCode(ctx, code, s.now())
+	}
+	if code == "" || roster.ErrorCode(err) == roster.ENOTFOUND || err == nil && f.Provider != provider {
+		page.Ask, page.Message = true, "No command line is waiting for this code (it has eight letters, like BCDF-GHJK; it was used, or took longer than 10 minutes)."
+		render(http.StatusNotFound, page)
 		return
 	} else if err != nil {
 		s.log.Error("reading a device sign-in failed", "err", err)
 		render(http.StatusInternalServerError, devicePageData{Message: "Roster could not read the sign-in: try again."})
 		return
 	}
-	c, ok, err := s.sessionOf(r)
-	if !ok || err != nil || c.session == nil {
-		if r.Method == http.MethodPost {
-			render(http.StatusUnauthorized, devicePageData{Message: "Your session ended: open the link again."})
-			return
-		}
-		// Sign in with the sign-in's provider, then come back here.
-		back := DevicePath + "?user_code=" + url.QueryEscape(code)
-		http.Redirect(w, r, oidcPrefix+f.Provider+"/start?return_to="+url.QueryEscape(back), http.StatusFound)
+	switch r.PostFormValue("action") {
+	case "check":
+		var data deviceFlowData
+		json.Unmarshal([]byte(f.Data.Reveal()), &data)
+		page.Approve, page.Code, page.From = true, code, data.Address
+		page.Started, page.For = f.CreatedAt.UTC().Format("15:04:05 UTC"), s.loginTokenTTL().String()
+		render(http.StatusOK, page)
+		return
+	case "approve", "deny":
+	default:
+		render(http.StatusBadRequest, devicePageData{Message: "The form could not be read."})
 		return
 	}
-	csrf := roster.SessionCSRFToken(c.sessionValue)
-	if r.Method != http.MethodPost {
-		render(http.StatusOK, devicePageData{Approve: true, User: c.user.Name, Code: code, CSRF: csrf.Reveal()})
-		return
+	status, userID, action := roster.FlowApproved, c.user.ID, "auth.device.approve"
+	if r.PostFormValue("action") == "deny" {
+		status, userID, action = roster.FlowDenied, "", "auth.device.deny"
 	}
-	if !constantTimeEqual(r.PostFormValue("csrf_token"), csrf.Reveal()) {
-		render(http.StatusForbidden, devicePageData{Message: "The form is stale: open the link again."})
-		return
-	}
-	status, verb := roster.FlowApproved, "approved"
-	if r.PostFormValue("action") != "approve" {
-		status, verb = roster.FlowDenied, "denied"
-	}
-	userID := c.user.ID
-	if status == roster.FlowDenied {
-		userID = ""
-	}
-	if err := s.store.DecideSignInFlow(ctx, f.ID, status, userID); err != nil {
+	if err := s.store.DecideSignInFlow(ctx, f.ID, status, userID); roster.ErrorCode(err) == roster.ECONFLICT {
 		render(http.StatusConflict, devicePageData{Message: "This sign-in was approved or denied already."})
+		return
+	} else if err != nil {
+		s.log.Error("deciding a device sign-in failed", "err", err)
+		render(http.StatusInternalServerError, devicePageData{Message: "Roster could not record your answer: try again."})
 		return
 	}
 	ctx = withCaller(ctx, c)
-	s.audit(ctx, &roster.AuditEvent{Action: "auth.device." + verb[:len(verb)-1], Outcome: roster.AuditAllowed, TargetType: "user", TargetID: c.user.ID, TargetName: c.user.Name,
+	s.audit(ctx, &roster.AuditEvent{Action: action, Outcome: roster.AuditAllowed, TargetType: "user", TargetID: c.user.ID, TargetName: c.user.Name,
 		Details: map[string]string{"provider": f.Provider, "address": clientFrom(ctx).addr}})
 	if status == roster.FlowApproved {
 		render(http.StatusOK, devicePageData{Message: "Approved: the command line is signed in as " + c.user.Name + ". You may close this page."})
 		return
 	}
 	render(http.StatusOK, devicePageData{Message: "Denied: the command line is not signed in."})
+}
+
+// countDeviceCheck counts a code typed on the device page, per address
+// and per person, and reports whether either is past the bound.
+func (s *Server) countDeviceCheck(ctx context.Context, userID string) (bool, error) {
+	window := s.now().Truncate(signInWindow)
+	keys := []string{"device_check:" + addressKey(clientFrom(ctx).addr), "device_check_user:" + userID}
+	counts, err := s.store.SignInFailures(ctx, window, keys...)
+	if err != nil {
+		return false, err
+	}
+	if counts[keys[0]] >= deviceChecksPerWindow || counts[keys[1]] >= deviceChecksPerWindow {
+		return true, nil
+	}
+	return false, s.store.AddSignInFailure(context.WithoutCancel(ctx), window, keys...)
 }

@@ -32,8 +32,9 @@ type TeamMapping struct {
 	// Team is the Roster team; it is made at the first sign-in that needs
 	// it.
 	Team string `yaml:"team" json:"team"`
-	// Bindings are made for the team when a sign-in maps to it (and kept:
-	// removing one here does not delete it; an admin does).
+	// Bindings are made with the team, when the first sign-in that maps
+	// to it makes it; from then on the team's bindings are the admins'
+	// (added or deleted through the API, never undone by a sign-in).
 	Bindings []TeamBinding `yaml:"bindings" json:"bindings"`
 }
 
@@ -128,8 +129,11 @@ func (s *Server) linkOrCreateUser(ctx context.Context, id *roster.ExternalIdenti
 	u, err := s.store.User(ctx, id.Username)
 	switch {
 	case err == nil:
-		if u.Source != id.Source || u.ExternalID != "" {
-			return nil, roster.Errorf(roster.ECONFLICT, "%s signs in %q, but that name is taken by a %s user of Roster's: an admin renames or deletes it to let this person in", providerLabel(id), u.Name, u.Source)
+		// Linked only if made for this very provider: another directory
+		// or provider vouching for the same name is someone else.
+		if u.Source != id.Source || u.Provider != id.Provider || u.ExternalID != "" {
+			return nil, roster.Errorf(roster.ECONFLICT, "%s signs in %q, but that name is taken by a %s user of Roster's not made for %s: an admin renames or deletes it (or makes the user with --provider %s) to let this person in",
+				providerLabel(id), u.Name, u.Source, id.Provider, id.Provider)
 		}
 		// Made ahead of its first sign-in: link it.
 		upd := roster.UserUpdate{Provider: &id.Provider, ExternalID: &id.Subject}
@@ -149,7 +153,13 @@ func (s *Server) linkOrCreateUser(ctx context.Context, id *roster.ExternalIdenti
 		return nil, err
 	}
 	u = &roster.User{Name: id.Username, DisplayName: id.DisplayName, Email: id.Email, Source: id.Source, Provider: id.Provider, ExternalID: id.Subject}
-	if err := s.store.CreateUser(ctx, u); err != nil {
+	if err := s.store.CreateUser(ctx, u); roster.ErrorCode(err) == roster.ECONFLICT {
+		// Another sign-in of the same person made it meanwhile.
+		if linked, lerr := s.store.UserByExternalID(ctx, id.Provider, id.Subject); lerr == nil {
+			return linked, nil
+		}
+		return nil, err
+	} else if err != nil {
 		return nil, err
 	}
 	s.auditSystem(ctx, "user.create", "user", u.ID, u.Name, map[string]string{"provider": id.Provider, "source": string(id.Source), "on": "first sign-in"})
@@ -194,9 +204,7 @@ func (s *Server) syncTeams(ctx context.Context, u *roster.User, id *roster.Exter
 			delete(member, m.Team)
 			s.auditSystem(ctx, "team.member.remove", "team", t.ID, t.Name, map[string]string{"user": u.Name, "provider": id.Provider, "group": m.Group})
 		}
-		if in {
-			s.ensureBindings(ctx, member[m.Team], m)
-		}
+
 	}
 	return nil
 }
@@ -216,12 +224,15 @@ func (s *Server) mappedTeam(ctx context.Context, m TeamMapping, id *roster.Exter
 		return nil, err
 	}
 	s.auditSystem(ctx, "team.create", "team", t.ID, t.Name, map[string]string{"provider": id.Provider, "group": m.Group})
+	// The mapping's bindings come with the team it makes; after that the
+	// team's bindings are the admins' (a binding they delete stays gone).
+	s.ensureBindings(ctx, t, m)
 	return t, nil
 }
 
-// ensureBindings makes the bindings a mapping gives its team. One that
-// cannot be made (its inventory does not exist yet) is logged and left
-// for the next sign-in: it must not lock people out.
+// ensureBindings makes the bindings a mapping gives the team it made.
+// One that cannot be made (its inventory does not exist) is logged and
+// skipped: it must not lock people out.
 func (s *Server) ensureBindings(ctx context.Context, t *roster.Team, m TeamMapping) {
 	if t == nil || len(m.Bindings) == 0 {
 		return

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -80,6 +81,9 @@ type Config struct {
 	// PublicURL is the server's URL as browsers reach it: where a device
 	// sign-in sends the person (PublicURL + /auth/device).
 	PublicURL string
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (for brute-force limits and the audit log).
+	TrustedProxies []netip.Prefix
 }
 
 // MetricsPath is where the Prometheus exposition is served when
@@ -109,9 +113,11 @@ type Server struct {
 	// password hashes computed at once.
 	sessionIdle, sessionMaxAge time.Duration
 	kdf                        chan struct{}
+	directorySlots             chan struct{}
 	directories                map[string]*Directory
 	oidc                       map[string]*OIDCProvider
 	publicURL                  string
+	trustedProxies             []netip.Prefix
 	crossOrigin                *http.CrossOriginProtection
 	// version is Roster's, and node the host name of this node, for
 	// AWX's API.
@@ -135,6 +141,7 @@ func NewServer(c Config) *Server {
 		s.sessionMaxAge = DefaultSessionMaxAge
 	}
 	s.kdf = make(chan struct{}, runtime.GOMAXPROCS(0))
+	s.directorySlots = make(chan struct{}, maxDirectorySignIns)
 	s.directories = map[string]*Directory{}
 	for i := range c.Directories {
 		s.directories[c.Directories[i].Name] = &c.Directories[i]
@@ -144,6 +151,7 @@ func NewServer(c Config) *Server {
 		s.oidc[c.OIDC[i].Name] = &c.OIDC[i]
 	}
 	s.publicURL = strings.TrimRight(c.PublicURL, "/")
+	s.trustedProxies = c.TrustedProxies
 	s.crossOrigin = http.NewCrossOriginProtection()
 	if s.version = c.Version; s.version == "" {
 		s.version = "devel"

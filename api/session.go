@@ -50,34 +50,36 @@ func signInPath(p string) bool {
 // database (every node counts the same). Past a limit, sign-in is refused
 // (429) until the window ends, whatever the password.
 const (
-	signInWindow          = 15 * time.Minute
-	maxFailsAccountAddr   = 5
-	maxFailsAccount       = 30
-	maxFailsAddress       = 100
-	kdfWait               = 2 * time.Second
+	signInWindow        = 15 * time.Minute
+	maxFailsAccountAddr = 5
+	maxFailsAccount     = 30
+	maxFailsAddress     = 100
+	kdfWait             = 2 * time.Second
+	// maxDirectorySignIns bounds the directory binds under way at once.
+	maxDirectorySignIns   = 16
 	errSignInFailedString = "the name or the password is wrong"
 )
 
 var errSignInFailed = roster.Errorf(roster.EUNAUTHORIZED, errSignInFailedString)
 
-func sessionCookieName(r *http.Request) string {
-	if r.TLS != nil {
+func sessionCookieName(secure bool) string {
+	if secure {
 		return sessionCookieTLS
 	}
 	return sessionCookiePlain
 }
 
 // client is what the authenticate middleware keeps of the request for
-// handlers that need it: its address and whether it came over TLS.
+// handlers that need it: its address and whether its cookies must be
+// Secure.
 type client struct {
 	addr string // the peer's IP address
-	tls  bool
+	// tls: the request came over TLS, or Roster's public URL is https
+	// (TLS ends at a proxy in front): cookies are Secure, __Host-.
+	tls bool
 	// flowCookie is the state of the OIDC sign-in this browser started,
 	// if any.
 	flowCookie string
-	// base is the URL the request was sent to, without its path (a
-	// server without a public URL tells the device page's address by it).
-	base string
 }
 
 type clientKey struct{}
@@ -87,19 +89,58 @@ func clientFrom(ctx context.Context) client {
 	return c
 }
 
-func withClient(r *http.Request) *http.Request {
+func (s *Server) withClient(r *http.Request) *http.Request {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	cl := client{addr: host, tls: r.TLS != nil, base: "http://" + r.Host}
-	if cl.tls {
-		cl.base = "https://" + r.Host
-	}
+	host = s.clientAddress(host, r.Header.Values("X-Forwarded-For"))
+	cl := client{addr: host, tls: r.TLS != nil || strings.HasPrefix(s.publicURL, "https://")}
 	if ck, err := r.Cookie(flowCookieName(cl.tls)); err == nil && len(ck.Value) <= 256 {
 		cl.flowCookie = ck.Value
 	}
 	return r.WithContext(context.WithValue(r.Context(), clientKey{}, cl))
+}
+
+// clientAddress is the address of the client behind a request from peer:
+// the peer itself, unless it is a trusted proxy (--trusted-proxies); then
+// the right-most address of X-Forwarded-For that is no trusted proxy (the
+// ones left of it are whatever the client chose to send).
+func (s *Server) clientAddress(peer string, forwarded []string) string {
+	if len(s.trustedProxies) == 0 || len(forwarded) == 0 || !s.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, v := range forwarded {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxForwardedHops; i-- {
+		ip, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return peer // a hop a trusted proxy would not write: trust none
+		}
+		if !s.trusted(ip.String()) {
+			return ip.Unmap().String()
+		}
+	}
+	return peer
+}
+
+// maxForwardedHops bounds the X-Forwarded-For entries read.
+const maxForwardedHops = 16
+
+func (s *Server) trusted(addr string) bool {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range s.trustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // addressKey is the brute-force key of an address: an IPv4 address, or
@@ -119,7 +160,7 @@ func addressKey(addr string) string {
 // sessionOf finds the session of a request's cookie, and its caller. ok
 // is false when the request carries no session cookie.
 func (s *Server) sessionOf(r *http.Request) (c *caller, ok bool, err error) {
-	ck, err := r.Cookie(sessionCookieName(r))
+	ck, err := r.Cookie(sessionCookieName(clientFrom(r.Context()).tls))
 	if err != nil || ck.Value == "" {
 		return nil, false, nil
 	}
@@ -232,15 +273,36 @@ func (s *Server) checkPassword(ctx context.Context, provider, name string, pw ro
 		method = "ldap:" + dir.Name
 	}
 	cl := clientFrom(ctx)
-	name = strings.ToLower(name)
-	now := s.now()
-	window := now.Truncate(signInWindow)
+	// One account, however typed: directories ignore case and runs of
+	// spaces, and so does the account's brute-force key.
+	name = strings.Join(strings.Fields(strings.ToLower(name)), " ")
 	addr := addressKey(cl.addr)
 	account := provider + ":" + name
 	if dir != nil {
 		account = "ldap:" + account
 	}
 	keys := []string{"account:" + account, "address:" + addr, "account_address:" + account + "|" + addr}
+	// The KDF takes memory and a core, a directory's bind a connection
+	// (directories have slots of their own, so that a slow or flooded
+	// directory never holds up local sign-in): a bounded number run at
+	// once. The failure counts are read once a slot is held, so that a
+	// burst of tries waiting for slots does not all pass one count.
+	slots := s.kdf
+	if dir != nil {
+		slots = s.directorySlots
+	}
+	wait := time.NewTimer(kdfWait)
+	defer wait.Stop()
+	select {
+	case slots <- struct{}{}:
+		defer func() { <-slots }()
+	case <-wait.C:
+		return nil, "", &tooMany{wait: time.Second, err: roster.Errorf(roster.ETOOMANY, "too many sign-ins at once: try again")}
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
+	now := s.now()
+	window := now.Truncate(signInWindow)
 	counts, err := s.store.SignInFailures(ctx, window, keys...)
 	if err != nil {
 		return nil, "", err
@@ -249,18 +311,6 @@ func (s *Server) checkPassword(ctx context.Context, provider, name string, pw ro
 		s.auditSignIn(ctx, roster.AuditDenied, nil, name, method, cl, "too many failed sign-ins")
 		return nil, "", &tooMany{wait: window.Add(signInWindow).Sub(now),
 			err: roster.Errorf(roster.ETOOMANY, "too many failed sign-ins: try again later")}
-	}
-	// The KDF takes memory and a core, a directory's bind a connection:
-	// a bounded number run at once.
-	wait := time.NewTimer(kdfWait)
-	defer wait.Stop()
-	select {
-	case s.kdf <- struct{}{}:
-		defer func() { <-s.kdf }()
-	case <-wait.C:
-		return nil, "", &tooMany{wait: time.Second, err: roster.Errorf(roster.ETOOMANY, "too many sign-ins at once: try again")}
-	case <-ctx.Done():
-		return nil, "", ctx.Err()
 	}
 	fail := func(u *roster.User, reason string) (*roster.User, string, error) {
 		if err := s.store.AddSignInFailure(context.WithoutCancel(ctx), window, keys...); err != nil {
@@ -292,9 +342,15 @@ func (s *Server) checkPassword(ctx context.Context, provider, name string, pw ro
 			return fail(u, "user disabled")
 		}
 	} else {
-		u, err = s.store.User(ctx, name)
-		if err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
-			return nil, "", err
+		// By name only: a user's id is no second name to guess with.
+		if roster.ValidateUserName("name", name) == nil {
+			u, err = s.store.User(ctx, name)
+			if err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+				return nil, "", err
+			}
+			if u != nil && u.Name != name {
+				u = nil
+			}
 		}
 		stored := ""
 		if u != nil && u.Source == roster.UserLocal {
@@ -365,24 +421,30 @@ func (s *Server) CreateLoginToken(ctx context.Context, req CreateLoginTokenReque
 	return s.loginToken(ctx, u, method)
 }
 
+// loginTokenTTL is how long a token of roster login lives: a session's
+// age, or the token bound if shorter.
+func (s *Server) loginTokenTTL() time.Duration {
+	if s.tokenMaxTTL > 0 && s.tokenMaxTTL < s.sessionMaxAge {
+		return s.tokenMaxTTL
+	}
+	return s.sessionMaxAge
+}
+
 // loginToken makes a token of u's for the command line, signed in by
 // method.
-func (s *Server) loginToken(ctx context.Context, u *roster.User, method string) (CreateLoginTokenResponseObject, error) {
-	ttl := s.sessionMaxAge
-	if s.tokenMaxTTL > 0 && s.tokenMaxTTL < ttl {
-		ttl = s.tokenMaxTTL
-	}
+func (s *Server) loginToken(ctx context.Context, u *roster.User, method string) (CreateLoginToken201JSONResponse, error) {
+	ttl := s.loginTokenTTL()
 	var suffix [4]byte
 	rand.Read(suffix[:])
 	tok, err := NewToken(ctx, s.store, TokenSpec{Name: loginTokenName(u.Name, hex.EncodeToString(suffix[:])), Role: roster.RoleAdmin, TTL: &ttl}, s.now(), 0)
 	if err != nil {
-		return nil, err
+		return CreateLoginToken201JSONResponse{}, err
 	}
 	// Role admin is no ceiling: the token does what its user may.
 	tok.UserID = u.ID
 	value, hash := roster.NewTokenValue()
 	if err := s.store.CreateToken(ctx, tok, hash); err != nil {
-		return nil, err
+		return CreateLoginToken201JSONResponse{}, err
 	}
 	e := &roster.AuditEvent{Actor: u.Name, Action: "token.create", Outcome: roster.AuditAllowed, TargetType: "token", TargetID: tok.ID, TargetName: tok.Name,
 		Details: TokenAuditDetails(tok)}
@@ -397,6 +459,9 @@ func (s *Server) loginToken(ctx context.Context, u *roster.User, method string) 
 	}, nil
 }
 
+// loginTokenPrefix starts the name of every token roster login makes.
+const loginTokenPrefix = "login-"
+
 // loginTokenName names a sign-in's token: login-USER-RANDOM, the user's
 // name cut to what a token name may hold.
 func loginTokenName(user, suffix string) string {
@@ -409,7 +474,7 @@ func loginTokenName(user, suffix string) string {
 	if len(b) > 40 {
 		b = b[:40]
 	}
-	return "login-" + string(b) + "-" + suffix
+	return loginTokenPrefix + string(b) + "-" + suffix
 }
 
 // auditSignIn records a sign-in, allowed or refused (refusals aggregate).
@@ -437,8 +502,8 @@ func clip(s string) string {
 // Logout implements StrictServerInterface.
 func (s *Server) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutResponseObject, error) {
 	c := callerFrom(ctx)
-	if c != nil && c.session == nil && c.user != nil {
-		// A user's token: revoked, as the user signs out.
+	if c != nil && c.session == nil && c.user != nil && strings.HasPrefix(c.tok.Name, loginTokenPrefix) {
+		// A token of roster login: revoked, as its user signs out.
 		if err := s.store.DeleteToken(ctx, c.tok.ID); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
 			return nil, err
 		}
@@ -446,7 +511,7 @@ func (s *Server) Logout(ctx context.Context, _ LogoutRequestObject) (LogoutRespo
 		return Logout204Response{}, nil
 	}
 	if c == nil || c.session == nil {
-		return nil, roster.Errorf(roster.EINVALID, "this request holds no session to end, and its token is a service token: an admin deletes it (DELETE /api/v1/tokens/{token})")
+		return nil, roster.Errorf(roster.EINVALID, "this request holds no session to end, and its token is not one roster login made (a service token, or one an admin made): an admin deletes it (DELETE /api/v1/tokens/{token})")
 	}
 	if err := s.store.DeleteSession(ctx, c.session.ID); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
 		return nil, err

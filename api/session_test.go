@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
@@ -279,4 +280,66 @@ func TestLoginToken(t *testing.T) {
 
 	wantStatus(t, f.do("POST", "/api/v1/auth/logout", created.Value, nil), http.StatusNoContent)
 	wantStatus(t, f.do("GET", "/api/v1/me", created.Value, nil), http.StatusUnauthorized)
+
+	// A new password ends every roster login token of the old one; a
+	// token an admin made for the user stays, and logout does not end it.
+	r = f.do("POST", "/api/v1/auth/token", "", map[string]any{"name": "alice", "password": alicePassword})
+	wantStatus(t, r, http.StatusCreated)
+	r.json(t, &created)
+	f.secrets = append(f.secrets, created.Value)
+	r = f.do("POST", "/api/v1/tokens", f.admin, map[string]any{"name": "alices-ci", "role": "operator", "user": "alice"})
+	wantStatus(t, r, http.StatusCreated)
+	var made api.TokenCreated
+	r.json(t, &made)
+	f.secrets = append(f.secrets, made.Value)
+	wantStatus(t, f.do("POST", "/api/v1/auth/logout", made.Value, nil), http.StatusBadRequest)
+	wantStatus(t, f.do("PATCH", "/api/v1/users/alice", f.admin, map[string]any{"password": "a brand new passphrase"}), http.StatusOK)
+	f.secrets = append(f.secrets, "a brand new passphrase")
+	wantStatus(t, f.do("GET", "/api/v1/me", created.Value, nil), http.StatusUnauthorized)
+	wantStatus(t, f.do("GET", "/api/v1/me", made.Value, nil), http.StatusOK)
+}
+
+// TestTrustedProxies: behind a trusted proxy, sign-in limits count the
+// client X-Forwarded-For names (the right-most hop that is no trusted
+// proxy); from anyone else, the header is ignored, so it cannot dodge the
+// per-address limit.
+func TestTrustedProxies(t *testing.T) {
+	f := newFixtureWith(t, func(_ string, c *api.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	f.localUser("alice", alicePassword)
+	fail := func(forwarded string) {
+		h := http.Header{}
+		if forwarded != "" {
+			h.Set("X-Forwarded-For", forwarded)
+		}
+		wantStatus(t, f.send("POST", "/api/v1/auth/login", "", map[string]any{"name": "alice", "password": "a wrong password, long"}, h), http.StatusUnauthorized)
+	}
+	fail("198.51.100.7")
+	fail("203.0.113.9, 198.51.100.7") // the client chose 203.0.113.9: not believed
+	fail("198.51.100.7, 127.0.0.2")   // a second trusted proxy in the chain
+	fail("2001:db8::1")
+	fail("")
+	window := time.Now().Truncate(15 * time.Minute)
+	counts, err := f.store.SignInFailures(t.Context(), window, "address:198.51.100.7", "address:203.0.113.9", "address:2001:db8::/64", "address:127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["address:198.51.100.7"] != 3 || counts["address:203.0.113.9"] != 0 || counts["address:2001:db8::/64"] != 1 || counts["address:127.0.0.1"] != 1 {
+		t.Fatalf("failures by address: %v", counts)
+	}
+
+	// Not a trusted proxy: the header changes nothing.
+	g := newFixture(t)
+	g.localUser("alice", alicePassword)
+	for _, xff := range []string{"198.51.100.1", "198.51.100.2"} {
+		wantStatus(t, g.send("POST", "/api/v1/auth/login", "", map[string]any{"name": "alice", "password": "a wrong password, long"}, http.Header{"X-Forwarded-For": {xff}}), http.StatusUnauthorized)
+	}
+	counts, err = g.store.SignInFailures(t.Context(), window, "address:127.0.0.1", "address:198.51.100.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if counts["address:127.0.0.1"] != 2 || counts["address:198.51.100.1"] != 0 {
+		t.Fatalf("failures by address without trust: %v", counts)
+	}
 }

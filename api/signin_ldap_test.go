@@ -109,6 +109,25 @@ func TestLDAPSignIn(t *testing.T) {
 	wantStatus(t, f.do("GET", "/api/v1/inventories/db", tok.Value, nil), http.StatusOK)
 	wantStatus(t, f.do("DELETE", "/api/v1/inventories/db", tok.Value, nil), http.StatusForbidden)
 
+	// A user made ahead for this directory is linked at its first
+	// sign-in; one made for no provider (or another) is not.
+	srv.AddUser(t, "dave", "dave's directory password")
+	f.secrets = append(f.secrets, "carol's directory password", "dave's directory password")
+	wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "carol", "source": "ldap", "provider": "corp", "display_name": "Carol Ahead"}), http.StatusCreated)
+	wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "dave", "source": "ldap"}), http.StatusCreated)
+	r = f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "erin", "source": "ldap", "provider": "elsewhere"})
+	wantStatus(t, r, http.StatusBadRequest)
+	if !strings.Contains(string(r.body), "provider") {
+		t.Fatalf("a user made for an unknown directory: %s", r.body)
+	}
+	f.loginWith(map[string]any{"name": "carol", "password": "carol's directory password", "provider": "corp"})
+	var carol api.User
+	f.do("GET", "/api/v1/users/carol", f.admin, nil).json(t, &carol)
+	if carol.DisplayName != "Carol Ahead" || carol.Provider == nil || *carol.Provider != "corp" || carol.LastSignInAt == nil {
+		t.Fatalf("carol, made ahead: %+v", carol)
+	}
+	wantStatus(t, login("dave", "dave's directory password", "corp"), http.StatusConflict)
+
 	// A local user's name is never taken by the directory; a disabled
 	// user is refused even with the right directory password.
 	f.localUser("root", "the local root's password")

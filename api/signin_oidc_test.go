@@ -142,9 +142,11 @@ func TestOIDCSignIn(t *testing.T) {
 }
 
 // TestDeviceSignIn: roster login --sso's flow. The command line starts a
-// device sign-in; a person opens its link, signs in with the provider,
-// sees the code and approves; the command line's poll gets a token of
-// the person's, once. A denied sign-in gives none.
+// device sign-in; a person opens the page, signs in with the provider,
+// types the code, sees where the command line started and approves; the
+// command line's poll gets a token of the person's, once. A denied
+// sign-in gives none; codes are typed, never carried by a link, and tries
+// are counted.
 func TestDeviceSignIn(t *testing.T) {
 	f, idp := oidcFixture(t)
 	ctx := t.Context()
@@ -154,8 +156,8 @@ func TestDeviceSignIn(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		r.json(t, &d)
 		f.secrets = append(f.secrets, d.DeviceCode)
-		if !regexp.MustCompile(`^[B-Z]{4}-[B-Z]{4}$`).MatchString(d.UserCode) || d.VerificationUri != f.url+api.DevicePath ||
-			d.VerificationUriComplete != f.url+api.DevicePath+"?user_code="+d.UserCode || d.Interval < 1 || d.ExpiresIn != 600 {
+		if !regexp.MustCompile(`^[B-Z]{4}-[B-Z]{4}$`).MatchString(d.UserCode) || d.VerificationUri != f.url+api.DevicePath+"?provider=corp" ||
+			strings.Contains(d.VerificationUri, d.UserCode) || d.Interval < 1 || d.ExpiresIn != 600 {
 			t.Fatalf("device sign-in: %+v", d)
 		}
 		return d
@@ -170,36 +172,44 @@ func TestDeviceSignIn(t *testing.T) {
 	wantStatus(t, poll(d), http.StatusAccepted)
 	wantStatus(t, f.do("POST", "/api/v1/auth/device/token", "", map[string]any{"device_code": "rsd_nothing"}), http.StatusNotFound)
 
-	// The person: the link sends an unsigned browser to the provider, and
-	// back to the page that asks to approve.
+	// The person: the page sends an unsigned browser to the provider, and
+	// back to the page, which asks for the code.
 	browser := idp.HTTPClient(nil)
-	resp, err := idp.SignIn(ctx, browser, d.VerificationUriComplete, "alice", idpPassword)
+	resp, err := idp.SignIn(ctx, browser, d.VerificationUri, "alice", idpPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
 	page := readPage(t, resp, http.StatusOK)
-	if resp.Request.URL.Path != api.DevicePath || !strings.Contains(page, "<strong>alice</strong>") || !strings.Contains(page, d.UserCode) {
-		t.Fatalf("the approval page, at %s:\n%s", resp.Request.URL, page)
+	if resp.Request.URL.Path != api.DevicePath || !strings.Contains(page, "<strong>alice</strong>") || !strings.Contains(page, `name="user_code"`) || strings.Contains(page, d.UserCode) {
+		t.Fatalf("the code page, at %s:\n%s", resp.Request.URL, page)
 	}
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
-		t.Fatalf("the approval page's CSP: %q", csp)
+		t.Fatalf("the page's CSP: %q", csp)
 	}
 	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page)
 	if csrf == nil {
 		t.Fatalf("no CSRF token in the form:\n%s", page)
 	}
-	submit := func(action, token string) (int, string) {
-		resp, err := browser.PostForm(f.url+api.DevicePath, url.Values{"user_code": {strings.ToLower(d.UserCode)}, "csrf_token": {token}, "action": {action}})
+	submit := func(action, code, token string) (int, string) {
+		resp, err := browser.PostForm(f.url+api.DevicePath, url.Values{"provider": {"corp"}, "user_code": {code}, "csrf_token": {token}, "action": {action}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return resp.StatusCode, readPage(t, resp, resp.StatusCode)
 	}
-	if code, _ := submit("approve", "rsc_forged"); code != http.StatusForbidden {
+	if code, _ := submit("approve", d.UserCode, "rsc_forged"); code != http.StatusForbidden {
 		t.Fatalf("approving with a forged CSRF token: %d", code)
 	}
+	if code, page := submit("check", "BCDF-GHJK", csrf[1]); code != http.StatusNotFound || !strings.Contains(page, "No command line is waiting") {
+		t.Fatalf("a code nobody waits for: %d\n%s", code, page)
+	}
+	// Typed as people type: lower case, no dash.
+	code, page := submit("check", strings.ToLower(strings.ReplaceAll(d.UserCode, "-", "")), csrf[1])
+	if code != http.StatusOK || !strings.Contains(page, "from 127.0.0.1") || !strings.Contains(page, `value="approve"`) {
+		t.Fatalf("checking the code: %d\n%s", code, page)
+	}
 	wantStatus(t, poll(d), http.StatusAccepted)
-	if code, page := submit("approve", csrf[1]); code != http.StatusOK || !strings.Contains(page, "Approved") {
+	if code, page := submit("approve", d.UserCode, csrf[1]); code != http.StatusOK || !strings.Contains(page, "Approved") {
 		t.Fatalf("approving: %d\n%s", code, page)
 	}
 	r = poll(d)
@@ -214,24 +224,43 @@ func TestDeviceSignIn(t *testing.T) {
 	}
 	wantStatus(t, f.do("POST", "/api/v1/inventories", tok.Value, map[string]any{"name": "via-device"}), http.StatusCreated)
 	wantStatus(t, poll(d), http.StatusNotFound) // once
+	if code, _ := submit("approve", d.UserCode, csrf[1]); code != http.StatusNotFound {
+		t.Fatalf("approving a used code: %d", code)
+	}
 
 	// Denied: no token.
 	d2 := start()
-	resp, err = browser.Get(d2.VerificationUriComplete) // signed in already: straight to the page
-	if err != nil {
-		t.Fatal(err)
-	}
-	page = readPage(t, resp, http.StatusOK)
-	csrf = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(page)
-	if csrf == nil {
-		t.Fatalf("no form for a signed-in browser:\n%s", page)
-	}
-	d = d2
-	if code, page := submit("deny", csrf[1]); code != http.StatusOK || !strings.Contains(page, "Denied") {
+	if code, page := submit("deny", d2.UserCode, csrf[1]); code != http.StatusOK || !strings.Contains(page, "Denied") {
 		t.Fatalf("denying: %d\n%s", code, page)
 	}
 	wantStatus(t, poll(d2), http.StatusForbidden)
 	wantStatus(t, poll(d2), http.StatusNotFound)
+
+	// Codes are short: tries are bounded per person and address.
+	var last int
+	for range 25 {
+		last, _ = submit("check", "ZZZZ-ZZZZ", csrf[1])
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("25 wrong codes: the last answered %d, want 429", last)
+	}
+	// A session of another method (a password) is sent to the provider.
+	f.localUser("root", "the local root's password")
+	_, ss := f.loginWith(map[string]any{"name": "root", "password": "the local root's password"})
+	req, err := http.NewRequestWithContext(ctx, "GET", f.url+api.DevicePath+"?provider=corp", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Cookie", ss.cookie)
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/api/v1/auth/oidc/corp/start?") {
+		t.Fatalf("a password session on the device page: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
 
 func readJSON(t *testing.T, resp *http.Response, status int, v any) {

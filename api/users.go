@@ -2,15 +2,22 @@ package api
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/password"
 )
 
 func userOut(u *roster.User) User {
-	return User{Id: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email, Source: UserSource(u.Source),
+	out := User{Id: u.ID, Name: u.Name, DisplayName: u.DisplayName, Email: u.Email, Source: UserSource(u.Source),
 		HasPassword: u.PasswordHash != "", Disabled: u.Disabled,
 		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt, LastSignInAt: u.LastSignInAt}
+	if u.Provider != "" {
+		out.Provider = &u.Provider
+	}
+	return out
 }
 
 // hashPassword checks a new password of a user of source src and returns
@@ -65,6 +72,12 @@ func (s *Server) CreateUser(ctx context.Context, req CreateUserRequestObject) (C
 	if fe := roster.ValidateUserName("name", b.Name); fe != nil {
 		errs = append(errs, *fe)
 	}
+	if b.Provider != nil {
+		u.Provider = *b.Provider
+		if err := s.checkUserProvider(u.Source, u.Provider); err != "" {
+			errs.Add("provider", "%s", err)
+		}
+	}
 	if !u.Source.Valid() {
 		errs.Add("source", "must be local, oidc or ldap")
 	} else if b.Password != nil {
@@ -87,10 +100,31 @@ func (s *Server) CreateUser(ctx context.Context, req CreateUserRequestObject) (C
 	return CreateUser201JSONResponse(userOut(u)), nil
 }
 
+// checkUserProvider says what is wrong with the provider an external
+// user is made for ("" if nothing).
+func (s *Server) checkUserProvider(src roster.UserSource, provider string) string {
+	switch src {
+	case roster.UserLDAP:
+		if s.directories[provider] == nil {
+			return fmt.Sprintf("names no LDAP directory of the config (%s)", strings.Join(sortedKeys(s.directories), ", "))
+		}
+	case roster.UserOIDC:
+		if s.oidc[provider] == nil {
+			return fmt.Sprintf("names no OpenID Connect provider of the config (%s)", strings.Join(sortedKeys(s.oidc), ", "))
+		}
+	default:
+		return "only an external user (source ldap or oidc) signs in with a provider"
+	}
+	return ""
+}
+
 // userAuditDetails is what the audit log keeps of a change of a user:
 // never the password or its hash, only that one was set.
 func userAuditDetails(u *roster.User, passwordSet bool) map[string]string {
 	d := map[string]string{"source": string(u.Source)}
+	if u.Provider != "" {
+		d["provider"] = u.Provider
+	}
 	if u.Disabled {
 		d["disabled"] = "true"
 	}
@@ -134,6 +168,15 @@ func (s *Server) UpdateUser(ctx context.Context, req UpdateUserRequestObject) (U
 	}
 	if b.Password != nil {
 		d["password"] = "set"
+		// Whoever signed in with the old password keeps nothing: the
+		// sessions end in the store, the roster login tokens here.
+		n, err := s.revokeLoginTokens(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if n > 0 {
+			d["login_tokens_revoked"] = strconv.Itoa(n)
+		}
 	}
 	s.auditChange(ctx, "user.update", "user", u.ID, u.Name, "", d)
 	return UpdateUser200JSONResponse(userOut(u)), nil
@@ -150,4 +193,24 @@ func (s *Server) DeleteUser(ctx context.Context, req DeleteUserRequestObject) (D
 	}
 	s.auditChange(ctx, "user.delete", "user", u.ID, u.Name, "", nil)
 	return DeleteUser204Response{}, nil
+}
+
+// revokeLoginTokens deletes the tokens roster login made for u, and
+// returns how many.
+func (s *Server) revokeLoginTokens(ctx context.Context, u *roster.User) (int, error) {
+	toks, err := s.store.Tokens(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range toks {
+		if t.UserID != u.ID || !strings.HasPrefix(t.Name, loginTokenPrefix) {
+			continue
+		}
+		if err := s.store.DeleteToken(ctx, t.ID); err != nil && roster.ErrorCode(err) != roster.ENOTFOUND {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

@@ -128,6 +128,9 @@ type Config struct {
 	// PublicURL is Roster's URL as browsers reach it (behind a proxy,
 	// the proxy's): OpenID Connect providers send browsers back to it.
 	PublicURL string `yaml:"public_url"`
+	// TrustedProxies lists the proxies (addresses or CIDR prefixes,
+	// comma-separated) whose X-Forwarded-For names the client.
+	TrustedProxies string `yaml:"trusted_proxies"`
 	// LDAP and OIDC are the directories and identity providers users
 	// sign in with (config file only; README "Signing in").
 	LDAP []ldapSetting `yaml:"ldap"`
@@ -322,6 +325,7 @@ func (c *Config) settings() []setting {
 		{"session-idle-timeout", "ROSTER_SESSION_IDLE_TIMEOUT", "end a sign-in session unused this long", &c.SessionIdleTimeout},
 		{"session-max-age", "ROSTER_SESSION_MAX_AGE", "end a sign-in session this long after sign-in, however active", &c.SessionMaxAge},
 		{"public-url", "ROSTER_PUBLIC_URL", "Roster's URL as browsers reach it, e.g. https://roster.example:8443 (needed with OpenID Connect sign-in)", &c.PublicURL},
+		{"trusted-proxies", "ROSTER_TRUSTED_PROXIES", "proxies in front of Roster whose X-Forwarded-For names the client (comma-separated addresses or prefixes, e.g. 10.0.0.0/8)", &c.TrustedProxies},
 		{"expression-value-bytes", "ROSTER_EXPRESSION_VALUE_BYTES", "largest value an expression may build", &c.ExpressionValueBytes},
 		{"expression-host-bytes", "ROSTER_EXPRESSION_HOST_BYTES", "largest constructed output (composed vars, groups) of one host", &c.ExpressionHostBytes},
 		{"expression-sync-bytes", "ROSTER_EXPRESSION_SYNC_BYTES", "largest constructed output of one sync", &c.ExpressionSyncBytes},

@@ -31,7 +31,8 @@ func TestConfigFileErrorsSayWhy(t *testing.T) {
 // secret written into the file is refused without being shown.
 func TestSignInConfigErrors(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "roster.yaml")
-	must(t, os.WriteFile(path, []byte(`ldap:
+	must(t, os.WriteFile(path, []byte(`trusted_proxies: 10.0.0.0/8, proxy.example
+ldap:
   - name: corp
     url: ldap://dc.example.com
     bind_password: hunter2-in-the-config
@@ -48,7 +49,7 @@ oidc:
 		t.Fatal("serve started with a bad sign-in config")
 	}
 	for _, want := range []string{"ldap[0].bind_password: a password goes in a file", "ldap[0].url: plain ldap://", "ldap[0].teams[0].team:",
-		"ldap[0].teams[0].bindings[0].role:", `oidc[0].name: "corp" is taken`, "oidc[0].client_secret_file: is required", "oidc[0].issuer:", "public_url: is required"} {
+		"ldap[0].teams[0].bindings[0].role:", "ldap[0].group_base: is required with teams", `oidc[0].name: "corp" is taken`, "oidc[0].client_secret_file: is required", "oidc[0].issuer:", "public_url: is required", `trusted_proxies: "proxy.example" is neither`} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error does not say %q: %v", want, err)
 		}

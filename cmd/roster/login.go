@@ -104,7 +104,7 @@ LDAP / Active Directory server of the server's config. The password is asked on
 the terminal, or read from --password-file; never from a flag.
 
 With --sso PROVIDER: through an OpenID Connect provider, in a browser. The
-command prints a link and a code; open the link anywhere, sign in, check the
+command prints a link and a code; open the link anywhere, sign in, type the
 code and approve; the command waits for it (10 minutes at most).`,
 		Example: `  roster login --server https://roster.example:8443 --user alice
   roster login --context prod --user alice --password-file - < alice.pw
@@ -194,12 +194,25 @@ code and approve; the command waits for it (10 minutes at most).`,
 				}
 				tok = r.Value
 			}
+			// The token this replaces is revoked, not left to live out
+			// its time (best effort: it may have ended already).
+			old := roster.Secret(c.Token)
 			if file := contextTokenFile(c, path); file != "" {
+				if b, err := os.ReadFile(file); err == nil {
+					old = roster.Secret(strings.TrimSpace(string(b)))
+				}
 				if err := writeSecretFile(file, []byte(tok.Value+"\n")); err != nil {
 					return fmt.Errorf("write the token file: %w", err)
 				}
 			} else {
 				c.Token = tok.Value
+			}
+			if old != "" {
+				if prev, err := client.NewWithTLS(c.Server, old, contextTLS(c, path)); err == nil {
+					if resp, err := prev.Logout(cmd.Context()); err == nil {
+						resp.Body.Close()
+					}
+				}
 			}
 			if f.Contexts == nil {
 				f.Contexts = map[string]*cliContext{}
@@ -243,7 +256,7 @@ func deviceSignIn(cmd *cobra.Command, c *client.Client, provider string) (client
 		return client.TokenCreated{}, err
 	}
 	d := start.Value
-	fmt.Fprintf(cmd.ErrOrStderr(), "Open %s in a browser, sign in and approve the code %s\n(or open %s and type the code). Waiting...\n", d.VerificationUriComplete, d.UserCode, d.VerificationUri)
+	fmt.Fprintf(cmd.ErrOrStderr(), "Open %s in a browser, sign in, type the code %s and approve. Waiting...\n", d.VerificationUri, d.UserCode)
 	every := time.Duration(max(d.Interval, 1)) * time.Second
 	deadline := time.Now().Add(time.Duration(d.ExpiresIn) * time.Second)
 	for {

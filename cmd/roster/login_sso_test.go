@@ -86,40 +86,43 @@ oidc:
 	must(t, err)
 	must(t, sso.Start())
 	t.Cleanup(func() { sso.Process.Kill() })
-	link := make(chan string, 1)
+	type prompt struct{ link, code string }
+	shown := make(chan prompt, 1)
 	var said bytes.Buffer
 	go func() {
 		sc := bufio.NewScanner(io.TeeReader(stderr, &said))
 		for sc.Scan() {
-			if m := regexp.MustCompile(`Open (\S+) in a browser`).FindStringSubmatch(sc.Text()); m != nil {
-				link <- m[1]
+			if m := regexp.MustCompile(`Open (\S+) in a browser, sign in, type the code (\S+) and approve`).FindStringSubmatch(sc.Text()); m != nil {
+				shown <- prompt{m[1], m[2]}
 			}
 		}
 	}()
-	var verify string
+	var p prompt
 	select {
-	case verify = <-link:
+	case p = <-shown:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("roster login --sso showed no link: %s", said.String())
+		t.Fatalf("roster login --sso showed no link and code: %s", said.String())
 	}
-	if !strings.HasPrefix(verify, base+"/auth/device?user_code=") {
-		t.Fatalf("the link %q is not on the public URL", verify)
+	if p.link != base+"/auth/device?provider=corp" {
+		t.Fatalf("the link %q is not the device page on the public URL", p.link)
 	}
 	browser := idp.HTTPClient(nil)
-	resp, err := idp.SignIn(t.Context(), browser, verify, "bob", idpPW)
+	resp, err := idp.SignIn(t.Context(), browser, p.link, "bob", idpPW)
 	must(t, err)
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	csrf := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindSubmatch(page)
 	if resp.StatusCode != http.StatusOK || csrf == nil {
-		t.Fatalf("the approval page: %d\n%s", resp.StatusCode, page)
+		t.Fatalf("the device page: %d\n%s", resp.StatusCode, page)
 	}
-	u, _ := url.Parse(verify)
-	resp, err = browser.PostForm(base+"/auth/device", url.Values{"user_code": {u.Query().Get("user_code")}, "csrf_token": {string(csrf[1])}, "action": {"approve"}})
-	must(t, err)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("approving: %d", resp.StatusCode)
+	for _, action := range []string{"check", "approve"} {
+		resp, err = browser.PostForm(base+"/auth/device", url.Values{"provider": {"corp"}, "user_code": {p.code}, "csrf_token": {string(csrf[1])}, "action": {action}})
+		must(t, err)
+		page, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d\n%s", action, resp.StatusCode, page)
+		}
 	}
 	done := make(chan error, 1)
 	go func() { done <- sso.Wait() }()

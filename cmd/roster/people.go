@@ -93,13 +93,13 @@ func newUserCommand() *cobra.Command {
 }
 
 func userWriteCommand(update bool) *cobra.Command {
-	var displayName, email, source, passwordFile string
+	var displayName, email, source, provider, passwordFile string
 	var disabled bool
 	cmd := &cobra.Command{
-		Use:   "create NAME [--source local|oidc|ldap] [--password-file FILE|-]",
+		Use:   "create NAME [--source local|oidc|ldap [--provider NAME]] [--password-file FILE|-]",
 		Short: "Create a user (a local one may be given a password, from a file or stdin)",
 		Example: `  roster user create alice --display-name "Alice Example" --password-file - < alice.pw
-  roster user create bob@example.com --source oidc`,
+  roster user create bob --source oidc --provider corp   # linked at bob's first sign-in with corp`,
 		Args: cobra.ExactArgs(1),
 	}
 	if update {
@@ -136,6 +136,7 @@ func userWriteCommand(update bool) *cobra.Command {
 		} else {
 			body["name"] = args[0]
 			set(cmd, body, "source", "source", source)
+			set(cmd, body, "provider", "provider", provider)
 			rd, err := jsonReader(body)
 			if err != nil {
 				return err
@@ -155,6 +156,7 @@ func userWriteCommand(update bool) *cobra.Command {
 	if !update {
 		fs.StringVar(&source, "source", "", "where the user signs in: local (default), oidc or ldap")
 		cmd.RegisterFlagCompletionFunc("source", cobra.FixedCompletions([]string{"local", "oidc", "ldap"}, cobra.ShellCompDirectiveNoFileComp))
+		fs.StringVar(&provider, "provider", "", "an external user's directory or OpenID Connect provider of the server's config: its first sign-in there links it")
 	}
 	addFileFlag(cmd)
 	return cmd

@@ -264,7 +264,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("sign-in: %w", err)
 	}
-	m.api = api.NewServer(api.Config{Directories: dirs, OIDC: oidcProviders, PublicURL: m.Config.PublicURL, Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
+	proxies, err := m.Config.trustedProxies()
+	if err != nil {
+		return fmt.Errorf("trusted proxies: %w", err)
+	}
+	m.api = api.NewServer(api.Config{Directories: dirs, OIDC: oidcProviders, PublicURL: m.Config.PublicURL, TrustedProxies: proxies, Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
 		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir, TokenMaxTTL: time.Duration(m.Config.TokenMaxTTL),
 		SessionIdleTimeout: time.Duration(m.Config.SessionIdleTimeout), SessionMaxAge: time.Duration(m.Config.SessionMaxAge),
 		Admission:                api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)},

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -81,6 +82,11 @@ func (c *Config) validateSignIn() error {
 		}
 		fe.Merge(at, cfg.Validate())
 		fe.Merge("", api.ValidateTeamMappings(at+".teams", l.Teams))
+		if len(l.Teams) > 0 && l.GroupBase == "" {
+			// Groups map by name: one made anywhere else in the directory
+			// (by someone who may make groups there) must not count.
+			fe.Add(at+".group_base", "is required with teams: only groups under it map to teams")
+		}
 	}
 	for i := range c.OIDC {
 		o := &c.OIDC[i]
@@ -104,7 +110,30 @@ func (c *Config) validateSignIn() error {
 			fe.Add("public_url", "must be an http(s) URL without query, fragment or credentials, e.g. https://roster.example:8443")
 		}
 	}
+	if _, err := c.trustedProxies(); err != nil {
+		fe.Add("trusted_proxies", "%v", err)
+	}
 	return fe.Err()
+}
+
+// trustedProxies parses the trusted proxies setting.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, v := range strings.Split(c.TrustedProxies, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(v)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an address nor a prefix such as 10.0.0.0/8", v)
+		}
+		out = append(out, netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()))
+	}
+	return out, nil
 }
 
 // signInProviders makes the sign-in providers of the config, their

@@ -764,10 +764,11 @@ type DeviceSignIn struct {
 	// Interval Seconds to wait between polls.
 	Interval int `json:"interval"`
 
-	// UserCode What the person checks in the browser, e.g. `WDJB-MJHT`.
-	UserCode                string `json:"user_code"`
-	VerificationUri         string `json:"verification_uri"`
-	VerificationUriComplete string `json:"verification_uri_complete"`
+	// UserCode What the person types in the browser, e.g. `WDJB-MJHT`: no link carries it, so that a link someone else sends approves nothing.
+	UserCode string `json:"user_code"`
+
+	// VerificationUri The page where the person signs in and types the code.
+	VerificationUri string `json:"verification_uri"`
 }
 
 // DeviceSignInPending defines model for DeviceSignInPending.
@@ -1603,7 +1604,10 @@ type User struct {
 	LastSignInAt *time.Time `json:"last_sign_in_at,omitempty"`
 
 	// Name The sign-in name.
-	Name      string     `json:"name"`
+	Name string `json:"name"`
+
+	// Provider An external user's directory or OpenID Connect provider, once linked or when made for one.
+	Provider  *string    `json:"provider,omitempty"`
 	Source    UserSource `json:"source"`
 	UpdatedAt time.Time  `json:"updated_at"`
 }
@@ -1619,6 +1623,9 @@ type UserCreate struct {
 
 	// Password A local user's password, 12 to 1024 bytes. Never shown again.
 	Password *string `json:"password,omitempty"`
+
+	// Provider For an external user made ahead of its first sign-in: the directory (ldap) or OpenID Connect provider (oidc) of the config it signs in with. Its first sign-in there links it; a sign-in elsewhere never does.
+	Provider *string `json:"provider,omitempty"`
 
 	// Source Where the user signs in; local by default.
 	Source *UserSource `json:"source,omitempty"`
@@ -2310,7 +2317,7 @@ type ClientInterface interface {
 
 	// StartDeviceSignInWithBody Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
 	//
-	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri` and `user_code`; the person opens the page, signs in with the OpenID Connect provider, types the code, sees where and when the command line started and approves; the command line polls `POST /api/v1/auth/device/token` with `device_code`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2319,7 +2326,7 @@ type ClientInterface interface {
 
 	// StartDeviceSignIn Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
 	//
-	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri` and `user_code`; the person opens the page, signs in with the OpenID Connect provider, types the code, sees where and when the command line started and approves; the command line polls `POST /api/v1/auth/device/token` with `device_code`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2358,9 +2365,9 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/auth/login (the `Login` operationId).
 	Login(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
+	// Logout End the session the request comes with and clear its cookie, or revoke the roster login token it comes with.
 	//
-	// A session ends; a token of a user's is deleted (what `roster logout` does). A service token is not revoked this way (400): an admin deletes it.
+	// A session ends; a token `roster login` made (POST /api/v1/auth/token, /auth/device/token) is deleted (what `roster logout` does). Another token, a service token or one an admin made for a user, is not revoked this way (400): an admin deletes it.
 	//
 	// Corresponds with POST /api/v1/auth/logout (the `Logout` operationId).
 	Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3104,7 +3111,7 @@ func (c *APIClient) ListAuditEvents(ctx context.Context, params *ListAuditEvents
 
 // StartDeviceSignInWithBody Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
 //
-// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri` and `user_code`; the person opens the page, signs in with the OpenID Connect provider, types the code, sees where and when the command line started and approves; the command line polls `POST /api/v1/auth/device/token` with `device_code`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -3123,7 +3130,7 @@ func (c *APIClient) StartDeviceSignInWithBody(ctx context.Context, contentType s
 
 // StartDeviceSignIn Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
 //
-// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri` and `user_code`; the person opens the page, signs in with the OpenID Connect provider, types the code, sees where and when the command line started and approves; the command line polls `POST /api/v1/auth/device/token` with `device_code`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -3212,9 +3219,9 @@ func (c *APIClient) Login(ctx context.Context, body LoginJSONRequestBody, reqEdi
 	return c.Client.Do(req)
 }
 
-// Logout End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
+// Logout End the session the request comes with and clear its cookie, or revoke the roster login token it comes with.
 //
-// A session ends; a token of a user's is deleted (what `roster logout` does). A service token is not revoked this way (400): an admin deletes it.
+// A session ends; a token `roster login` made (POST /api/v1/auth/token, /auth/device/token) is deleted (what `roster logout` does). Another token, a service token or one an admin made for a user, is not revoked this way (400): an admin deletes it.
 //
 // Corresponds with POST /api/v1/auth/logout (the `Logout` operationId).
 func (c *APIClient) Logout(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8347,7 +8354,7 @@ type ClientWithResponsesInterface interface {
 
 	// StartDeviceSignInWithBodyWithResponse Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
 	//
-	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri` and `user_code`; the person opens the page, signs in with the OpenID Connect provider, types the code, sees where and when the command line started and approves; the command line polls `POST /api/v1/auth/device/token` with `device_code`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8356,7 +8363,7 @@ type ClientWithResponsesInterface interface {
 
 	// StartDeviceSignInWithResponse Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
 	//
-	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+	// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri` and `user_code`; the person opens the page, signs in with the OpenID Connect provider, types the code, sees where and when the command line started and approves; the command line polls `POST /api/v1/auth/device/token` with `device_code`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8395,9 +8402,9 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/auth/login (the `Login` operationId).
 	LoginWithResponse(ctx context.Context, body LoginJSONRequestBody, reqEditors ...RequestEditorFn) (*LoginResponse, error)
 
-	// LogoutWithResponse End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
+	// LogoutWithResponse End the session the request comes with and clear its cookie, or revoke the roster login token it comes with.
 	//
-	// A session ends; a token of a user's is deleted (what `roster logout` does). A service token is not revoked this way (400): an admin deletes it.
+	// A session ends; a token `roster login` made (POST /api/v1/auth/token, /auth/device/token) is deleted (what `roster logout` does). Another token, a service token or one an admin made for a user, is not revoked this way (400): an admin deletes it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15437,7 +15444,7 @@ func (c *ClientWithResponses) ListAuditEventsWithResponse(ctx context.Context, p
 
 // StartDeviceSignInWithBodyWithResponse Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
 //
-// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri` and `user_code`; the person opens the page, signs in with the OpenID Connect provider, types the code, sees where and when the command line started and approves; the command line polls `POST /api/v1/auth/device/token` with `device_code`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15452,7 +15459,7 @@ func (c *ClientWithResponses) StartDeviceSignInWithBodyWithResponse(ctx context.
 
 // StartDeviceSignInWithResponse Start a sign-in of the command line that a person approves in a browser (`roster login --sso`).
 //
-// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri_complete` (or `verification_uri` and `user_code`), the person opens it, signs in with the OpenID Connect provider and approves, and the command line polls `POST /api/v1/auth/device/token` with `device_code`.
+// Shaped after OAuth 2.0's device authorization grant (RFC 8628): the command line shows `verification_uri` and `user_code`; the person opens the page, signs in with the OpenID Connect provider, types the code, sees where and when the command line started and approves; the command line polls `POST /api/v1/auth/device/token` with `device_code`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15521,9 +15528,9 @@ func (c *ClientWithResponses) LoginWithResponse(ctx context.Context, body LoginJ
 	return ParseLoginResponse(rsp)
 }
 
-// LogoutWithResponse End the session the request comes with and clear its cookie, or revoke the user's token it comes with.
+// LogoutWithResponse End the session the request comes with and clear its cookie, or revoke the roster login token it comes with.
 //
-// A session ends; a token of a user's is deleted (what `roster logout` does). A service token is not revoked this way (400): an admin deletes it.
+// A session ends; a token `roster login` made (POST /api/v1/auth/token, /auth/device/token) is deleted (what `roster logout` does). Another token, a service token or one an admin made for a user, is not revoked this way (400): an admin deletes it.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -180,8 +180,11 @@ func (p *Provider) identity(idt *oidc.IDToken, claims claimSet) (*roster.Externa
 		if !claims.has("email") {
 			return nil, p.noUsername(idt.Subject)
 		}
-		if verified, err := claims.boolean("email_verified"); err != nil || verified != nil && !*verified {
-			return nil, p.refused("the email %q of subject %q is not verified; with username_claim email only a verified one is accepted", id.Email, idt.Subject)
+		// Only an email the provider says it verified names a person:
+		// some providers send no email_verified and let users set any
+		// address (the "nOAuth" takeover).
+		if verified, err := claims.boolean("email_verified"); err != nil || verified == nil || !*verified {
+			return nil, p.refused("the email %q of subject %q is not marked verified (email_verified: true); with username_claim email only a verified one is accepted", id.Email, idt.Subject)
 		}
 		id.Username = id.Email
 	default:

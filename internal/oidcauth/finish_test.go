@@ -55,7 +55,7 @@ func TestEmailAsUsername(t *testing.T) {
 	for _, tc := range []struct {
 		verified string // the email_verified claim's JSON, "" for none
 		ok       bool
-	}{{"", true}, {"true", true}, {`"true"`, true}, {"false", false}, {`"false"`, false}, {`"maybe"`, false}} {
+	}{{"", false}, {"true", true}, {`"true"`, true}, {"false", false}, {`"false"`, false}, {`"maybe"`, false}} {
 		claims := claimSet{"email": []byte(`"Ann@Example.com"`)}
 		if tc.verified != "" {
 			claims["email_verified"] = []byte(tc.verified)

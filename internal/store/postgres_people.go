@@ -76,6 +76,9 @@ func (s *Postgres) UpdateUser(ctx context.Context, id string, upd roster.UserUpd
 		} else if err != nil {
 			return err
 		}
+		if err := checkLink(u, upd); err != nil {
+			return err
+		}
 		applyUserUpdate(u, upd)
 		u.UpdatedAt = pgTime(s.now())
 		_, err = tx.Exec(ctx, `UPDATE users SET display_name = $1, email = $2, provider = $3, external_id = $4, password_hash = $5, disabled = $6, updated_at = $7 WHERE id = $8`,

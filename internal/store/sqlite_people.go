@@ -80,6 +80,9 @@ func (s *SQLite) UpdateUser(ctx context.Context, id string, upd roster.UserUpdat
 		} else if err != nil {
 			return err
 		}
+		if err := checkLink(u, upd); err != nil {
+			return err
+		}
 		applyUserUpdate(u, upd)
 		u.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
 		_, err = tx.ExecContext(ctx, `UPDATE users SET display_name = ?, email = ?, provider = ?, external_id = ?, password_hash = ?, disabled = ?, updated_at = ? WHERE id = ?`,
@@ -120,6 +123,16 @@ func applyUserUpdate(u *roster.User, upd roster.UserUpdate) {
 	if upd.ExternalID != nil {
 		u.ExternalID = *upd.ExternalID
 	}
+}
+
+// checkLink refuses to link a user linked to another identity already:
+// of two sign-ins linking one user at once, the second finds it linked
+// (the update reads the row in its transaction).
+func checkLink(u *roster.User, upd roster.UserUpdate) error {
+	if upd.ExternalID != nil && u.ExternalID != "" && u.ExternalID != *upd.ExternalID {
+		return roster.Errorf(roster.ECONFLICT, "user %q is linked to another identity of %s already", u.Name, u.Provider)
+	}
+	return nil
 }
 
 // userConflict explains a unique index a user breaks: its name, or the

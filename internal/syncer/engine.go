@@ -288,11 +288,12 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		run.Status, run.Error, changes = roster.SyncFailed, err.Error(), nil
 	}
 	if changes != nil {
-		// The per-host history records what a succeeded run did, in the
-		// transaction that does it. A partial run writes the changes of
-		// its healthy scopes but records none (issue 18); a failed or
-		// canceled one writes nothing at all.
-		changes.Record = run.Status == roster.SyncSucceeded
+		// The per-host history records what a run did, in the
+		// transaction that does it: a partial run the changes of its
+		// healthy scopes, which it writes (the hosts of its failed scopes
+		// are left as they were); a failed or canceled one writes, and
+		// records, nothing.
+		changes.Record = run.Status == roster.SyncSucceeded || run.Status == roster.SyncPartial
 	}
 	run.NextAttempt = e.nextAttempt(run, err)
 	// The finishing transaction holds the run until it commits; renewing

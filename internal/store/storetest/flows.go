@@ -46,6 +46,15 @@ func testExternalUsers(t *testing.T, s roster.Store) {
 	corp := "corp"
 	_, err = s.UpdateUser(ctx, erin.ID, roster.UserUpdate{Provider: &corp, ExternalID: &other})
 	wantCode(t, err, roster.ECONFLICT)
+	// Linked once: a second link, to an identity nobody has, is refused too.
+	fresh := "entry-uuid-someone-else"
+	_, err = s.UpdateUser(ctx, erin.ID, roster.UserUpdate{Provider: &p, ExternalID: &fresh})
+	wantCode(t, err, roster.ECONFLICT)
+	got, err = s.UserByExternalID(ctx, p, id)
+	must(t, err)
+	if got.ID != erin.ID {
+		t.Fatalf("a refused link changed the user: %+v", got)
+	}
 }
 
 // testSignInFlows: a flow is found until it expires, a device flow is
