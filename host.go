@@ -95,6 +95,10 @@ type HostChanges struct {
 	// fleet keeps them on disk): a store writes those hosts a batch at a
 	// time through Batches, never all of them at once.
 	Bodies HostBodies
+	// Record asks the store to record, with the hosts and in the same
+	// transaction, what the sync did to each (HostChangeStore): the
+	// history of a succeeded run. Hosts unchanged record nothing.
+	Record bool
 }
 
 // HostBodies keeps the bodies (Groups and Vars) of a sync's hosts until

@@ -131,6 +131,7 @@ type Store interface {
 	SourceStore
 	HostStore
 	SyncRunStore
+	HostChangeStore
 	TokenStore
 	CredentialStore
 	GrantStore

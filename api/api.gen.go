@@ -131,6 +131,33 @@ func (e DeviceSignInPendingStatus) Valid() bool {
 	}
 }
 
+// Defines values for HostChangeKind.
+const (
+	Added    HostChangeKind = "added"
+	Changed  HostChangeKind = "changed"
+	Disabled HostChangeKind = "disabled"
+	Enabled  HostChangeKind = "enabled"
+	Removed  HostChangeKind = "removed"
+)
+
+// Valid indicates whether the value is a known member of the HostChangeKind enum.
+func (e HostChangeKind) Valid() bool {
+	switch e {
+	case Added:
+		return true
+	case Changed:
+		return true
+	case Disabled:
+		return true
+	case Enabled:
+		return true
+	case Removed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeMethod.
 const (
 	MeMethodSession MeMethod = "session"
@@ -851,6 +878,60 @@ type Host struct {
 
 	// Vars Ansible variables.
 	Vars Vars `json:"vars"`
+}
+
+// HostChange defines model for HostChange.
+type HostChange struct {
+	// At When the run wrote the change.
+	At time.Time `json:"at"`
+
+	// ChangedKeys Sorted: the var keys that changed, and the host's fields that
+	// did (`name`, `address`, `scope`, `enabled`, `missing`, and
+	// `groups` for its memberships). Empty for an added or removed
+	// host. Complete even when `diff` is truncated.
+	ChangedKeys []string `json:"changed_keys"`
+
+	// Diff The old and new values of what changed; absent for an added or removed host.
+	Diff *HostDiff `json:"diff,omitempty"`
+
+	// Host The host's name after the change (before it, for a removed host).
+	Host string `json:"host"`
+
+	// HostId The host's id (a removed host's names no host any more).
+	HostId      int64  `json:"host_id"`
+	InventoryId string `json:"inventory_id"`
+
+	// Kind `disabled`: the host went missing and its source keeps such hosts,
+	// disabled; or its provider reports it disabled now. `enabled`: a
+	// disabled host is enabled again (a missing host came back).
+	Kind     HostChangeKind `json:"kind"`
+	RunId    string         `json:"run_id"`
+	SourceId string         `json:"source_id"`
+
+	// Truncated `diff` leaves out the values of some of `changed_keys`: they were larger than the 16 KiB kept for a host.
+	Truncated bool `json:"truncated"`
+}
+
+// HostChangeKind `disabled`: the host went missing and its source keeps such hosts,
+// disabled; or its provider reports it disabled now. `enabled`: a
+// disabled host is enabled again (a missing host came back).
+type HostChangeKind string
+
+// HostChangeList defines model for HostChangeList.
+type HostChangeList struct {
+	Items      []HostChange `json:"items"`
+	NextCursor *string      `json:"next_cursor,omitempty"`
+}
+
+// HostDiff The old and new values of what changed; absent for an added or removed host.
+type HostDiff struct {
+	// Fields Each changed host field's old and new value.
+	Fields        *map[string]ValueChange `json:"fields,omitempty"`
+	GroupsAdded   *[]string               `json:"groups_added,omitempty"`
+	GroupsRemoved *[]string               `json:"groups_removed,omitempty"`
+
+	// Vars Each changed var key's old and new value.
+	Vars *map[string]ValueChange `json:"vars,omitempty"`
 }
 
 // HostList defines model for HostList.
@@ -1574,6 +1655,15 @@ type UserUpdate struct {
 	Password *string `json:"password,omitempty"`
 }
 
+// ValueChange defines model for ValueChange.
+type ValueChange struct {
+	// New The value after; absent when the key was removed.
+	New *json.RawMessage `json:"new,omitempty"`
+
+	// Old The value before; absent when the key is new.
+	Old *json.RawMessage `json:"old,omitempty"`
+}
+
 // Vars Ansible variables.
 type Vars = json.RawMessage
 
@@ -1857,6 +1947,15 @@ type ListHostsParams struct {
 // ListHostsParamsStale defines parameters for ListHosts.
 type ListHostsParamsStale string
 
+// GetHostHistoryParams defines parameters for GetHostHistory.
+type GetHostHistoryParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // ListNameConflictsParams defines parameters for ListNameConflicts.
 type ListNameConflictsParams struct {
 	// Limit Page size.
@@ -1903,6 +2002,18 @@ type ListRoleBindingsParams struct {
 
 // ListSyncRunsParams defines parameters for ListSyncRuns.
 type ListSyncRunsParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListSyncRunChangesParams defines parameters for ListSyncRunChanges.
+type ListSyncRunChangesParams struct {
+	// Kind Only the changes of this kind.
+	Kind *HostChangeKind `form:"kind,omitempty" json:"kind,omitempty"`
+
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
@@ -2229,6 +2340,9 @@ type ServerInterface interface {
 	// GetHost Get a host.
 	// (GET /api/v1/inventories/{inventory}/hosts/{host})
 	GetHost(w http.ResponseWriter, r *http.Request, inventory InventoryRef, host int64)
+	// GetHostHistory The changes syncs made to the inventory's hosts of this name, newest first.
+	// (GET /api/v1/inventories/{inventory}/hosts/{host}/history)
+	GetHostHistory(w http.ResponseWriter, r *http.Request, inventory InventoryRef, host string, params GetHostHistoryParams)
 	// ListNameConflicts List host names that more than one of the inventory's sources produce.
 	// (GET /api/v1/inventories/{inventory}/name-conflicts)
 	ListNameConflicts(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params ListNameConflictsParams)
@@ -2277,6 +2391,9 @@ type ServerInterface interface {
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(w http.ResponseWriter, r *http.Request, run string)
+	// ListSyncRunChanges What a sync run did to each host.
+	// (GET /api/v1/syncs/{run}/changes)
+	ListSyncRunChanges(w http.ResponseWriter, r *http.Request, run string, params ListSyncRunChangesParams)
 	// ListTeams List teams.
 	// (GET /api/v1/teams)
 	ListTeams(w http.ResponseWriter, r *http.Request)
@@ -3431,6 +3548,70 @@ func (siw *ServerInterfaceWrapper) GetHost(w http.ResponseWriter, r *http.Reques
 	handler.ServeHTTP(w, r)
 }
 
+// GetHostHistory operation middleware
+func (siw *ServerInterfaceWrapper) GetHostHistory(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "inventory" -------------
+	var inventory InventoryRef
+
+	err = runtime.BindStyledParameterWithOptions("simple", "inventory", r.PathValue("inventory"), &inventory, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "inventory", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "host" -------------
+	var host string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "host", r.PathValue("host"), &host, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "host", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetHostHistoryParams
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetHostHistory(w, r, inventory, host, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListNameConflicts operation middleware
 func (siw *ServerInterfaceWrapper) ListNameConflicts(w http.ResponseWriter, r *http.Request) {
 
@@ -3955,6 +4136,74 @@ func (siw *ServerInterfaceWrapper) GetSyncRun(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetSyncRun(w, r, run)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSyncRunChanges operation middleware
+func (siw *ServerInterfaceWrapper) ListSyncRunChanges(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "run" -------------
+	var run string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "run", r.PathValue("run"), &run, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "run", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSyncRunChangesParams
+
+	// ------------- Optional query parameter "kind" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "kind", r.URL.Query(), &params.Kind, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "kind"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "kind", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", r.URL.Query(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "cursor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cursor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSyncRunChanges(w, r, run, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4689,9 +4938,11 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/sources/{source}/syncs", wrapper.ListSyncRuns)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/sources/{source}/syncs", wrapper.TriggerSync)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/syncs/{run}", wrapper.GetSyncRun)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/syncs/{run}/changes", wrapper.ListSyncRunChanges)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/name-conflicts", wrapper.ListNameConflicts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/hosts", wrapper.ListHosts)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/hosts/{host}", wrapper.GetHost)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/hosts/{host}/history", wrapper.GetHostHistory)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/groups", wrapper.ListGroups)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/inventories/{inventory}/groups/{group}/vars", wrapper.SetGroupVars)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/inventories/{inventory}/ansible", wrapper.GetAnsibleInventory)
@@ -8415,6 +8666,113 @@ func (response GetHost429ApplicationProblemPlusJSONResponse) VisitGetHostRespons
 	return err
 }
 
+type GetHostHistoryRequestObject struct {
+	Inventory InventoryRef `json:"inventory"`
+	Host      string       `json:"host"`
+	Params    GetHostHistoryParams
+}
+
+type GetHostHistoryResponseObject interface {
+	VisitGetHostHistoryResponse(w http.ResponseWriter) error
+}
+
+type GetHostHistory200JSONResponse HostChangeList
+
+func (response GetHostHistory200JSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory400ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory401ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory403ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory404ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetHostHistory429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetHostHistory429ApplicationProblemPlusJSONResponse) VisitGetHostHistoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListNameConflictsRequestObject struct {
 	Inventory InventoryRef `json:"inventory"`
 	Params    ListNameConflictsParams
@@ -10174,6 +10532,112 @@ type GetSyncRun429ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response GetSyncRun429ApplicationProblemPlusJSONResponse) VisitGetSyncRunResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChangesRequestObject struct {
+	Run    string `json:"run"`
+	Params ListSyncRunChangesParams
+}
+
+type ListSyncRunChangesResponseObject interface {
+	VisitListSyncRunChangesResponse(w http.ResponseWriter) error
+}
+
+type ListSyncRunChanges200JSONResponse HostChangeList
+
+func (response ListSyncRunChanges200JSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges400ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges401ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges403ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges404ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListSyncRunChanges429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListSyncRunChanges429ApplicationProblemPlusJSONResponse) VisitListSyncRunChangesResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
@@ -12723,6 +13187,9 @@ type StrictServerInterface interface {
 	// GetHost Get a host.
 	// (GET /api/v1/inventories/{inventory}/hosts/{host})
 	GetHost(ctx context.Context, request GetHostRequestObject) (GetHostResponseObject, error)
+	// GetHostHistory The changes syncs made to the inventory's hosts of this name, newest first.
+	// (GET /api/v1/inventories/{inventory}/hosts/{host}/history)
+	GetHostHistory(ctx context.Context, request GetHostHistoryRequestObject) (GetHostHistoryResponseObject, error)
 	// ListNameConflicts List host names that more than one of the inventory's sources produce.
 	// (GET /api/v1/inventories/{inventory}/name-conflicts)
 	ListNameConflicts(ctx context.Context, request ListNameConflictsRequestObject) (ListNameConflictsResponseObject, error)
@@ -12771,6 +13238,9 @@ type StrictServerInterface interface {
 	// GetSyncRun A sync run's status, per-scope progress and counts.
 	// (GET /api/v1/syncs/{run})
 	GetSyncRun(ctx context.Context, request GetSyncRunRequestObject) (GetSyncRunResponseObject, error)
+	// ListSyncRunChanges What a sync run did to each host.
+	// (GET /api/v1/syncs/{run}/changes)
+	ListSyncRunChanges(ctx context.Context, request ListSyncRunChangesRequestObject) (ListSyncRunChangesResponseObject, error)
 	// ListTeams List teams.
 	// (GET /api/v1/teams)
 	ListTeams(ctx context.Context, request ListTeamsRequestObject) (ListTeamsResponseObject, error)
@@ -13782,6 +14252,34 @@ func (sh *strictHandler) GetHost(w http.ResponseWriter, r *http.Request, invento
 	}
 }
 
+// GetHostHistory operation middleware
+func (sh *strictHandler) GetHostHistory(w http.ResponseWriter, r *http.Request, inventory InventoryRef, host string, params GetHostHistoryParams) {
+	var request GetHostHistoryRequestObject
+
+	request.Inventory = inventory
+	request.Host = host
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetHostHistory(ctx, request.(GetHostHistoryRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetHostHistory")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetHostHistoryResponseObject); ok {
+		if err := validResponse.VisitGetHostHistoryResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ListNameConflicts operation middleware
 func (sh *strictHandler) ListNameConflicts(w http.ResponseWriter, r *http.Request, inventory InventoryRef, params ListNameConflictsParams) {
 	var request ListNameConflictsRequestObject
@@ -14224,6 +14722,33 @@ func (sh *strictHandler) GetSyncRun(w http.ResponseWriter, r *http.Request, run 
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetSyncRunResponseObject); ok {
 		if err := validResponse.VisitGetSyncRunResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListSyncRunChanges operation middleware
+func (sh *strictHandler) ListSyncRunChanges(w http.ResponseWriter, r *http.Request, run string, params ListSyncRunChangesParams) {
+	var request ListSyncRunChangesRequestObject
+
+	request.Run = run
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListSyncRunChanges(ctx, request.(ListSyncRunChangesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListSyncRunChanges")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListSyncRunChangesResponseObject); ok {
+		if err := validResponse.VisitListSyncRunChangesResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -14900,310 +15425,327 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L3rcttImiD6Khk8uyFyBqTkW00VFR2xatkue9q3teSunW3WIVJAkswWmMnOTIhmORwxv84DnDjPsA82",
-	"T3Iivy8TSJAAeLEkV7kdE9NlEQnk7btfP3USOV9IwYTRneGnzozRlCn459mU2f+kTCeKLwyXojPsXLBE",
-	"ilQTzUXCiJkxIrOUaUO0zFXCiJzAj1zcMGGkWpGM2ocrkbCU6DxJmNaTPMtWpEuvNBOGLGdMECkYEeyG",
-	"KZLytDfoRB2dzNic2gWY1YJ1hh0uDJsy1fn8Oeo8u6TTzbW9oXOmiZlxTW6Y0lwKv5xUJvmcCXNKuCHJ",
-	"jIop0zAxTBmOIKlkunZ+bRQXU5j+vdSGqQtDs5oTio3KWYzbsl+mQi+ZIlzDSdnZKD6YKKZngmlNqL5m",
-	"KZlIVZ2YiXzeGf6tYz/YiToTmmnW+TXaWNDnqLOgis6ZcTd3rljKhOE0e88mmyu8nDGSFEOONOEpkYoI",
-	"Omd2AdyOWVAz60Qd+1tn2ClHd6KOYv/IuWJpZ2gX1n5S57nSUtUvIRbsoxknMCL2N7VQ7IbLXJMFnZar",
-	"+UfO1CpYDn61feqXkzdSsNfUJLOG+S0UwcSUJHKxWgcW+CPJuP3nTGapHpLljGcA9SNRQviMaiKkh6sU",
-	"USNau/tHJ4/JkpsZEZJcyXQ1GAm/OUS5cncvJ3278j4ufcsm/SoaL7pY5y73XAze85pf8Tk3m/O/o1NG",
-	"NP+t8SIzeC/8dsomNM9MZ/jg5CTqzOlHPrdI8OAE/uTC/RnVUYXX9GMbzRo6GmUxX2rmKFNBkoBIlWhK",
-	"FXNkaySu2EQqf5tcTElXM0ZibQlA3BsQe86K0RRgSRCap9xIZc/a/jAS9llfimxFjLy2ZEHx6ZQpCzY4",
-	"a9fM2MoBkIWlGRfTHhCrJeVGj8REKhipCc3s11ZE5UJwMR2QM0PmUhtCyYpRRbqPHjx59MPJyUkvALG1",
-	"Y5/Tj2M6ZZWDL47avx8c90ntcV/AaTYCHh72kHBjAe+UxC/f/PXZm8u37//j+M3Z62dxtMYorlYBfEYj",
-	"Adhih+iM6hlhOqELlhKqSfzfHz6PSTdeKJn+94fP6VL37T/j3ql93c53RRUbCfshoMORR20PAPbfeBWa",
-	"MR0RuBvLgywuc0O6LNNsJOLHJz/FkV2QvfRwuRw+Qg2Z0Rtm3+wNyC/2b460YCJzkRKuR4KS+PHJ49h/",
-	"hJvgWqrIh4vbE/MamBCsxUiSSmREKTV0jQXFDgpi0pWKUHc2R3ok4nyRUsPGCU1mbGz4nMncxL0hiS00",
-	"xpZR4WkCQHJTwHNEKALjSPxwQjSiHdyz8KQQbnXpTsrMmGJwabFm6obF+Fm7pZGAJVNDpBU0uuV8KheE",
-	"Iwe9osn1VNmj7g3IM24/R5Z0hQQ6PrN7oyIlMfLrPpxVTJyIQzRdkZlc2jOpEutmxIGl1dOrjj2bTlQw",
-	"bfcn7KuOaUedX9jVTMrrl0/r8WeJj4FsN5BrN2QvkPlsB+uFFJqhrCDFJOMJUO9ECsME/JMuFhlPqF3P",
-	"8ULJq4zN//Xv2i7uU/Dx/6Ys9nf+r+NSiDzGp/r4Hb6FU25uD5DTwgC9BgQtQRAepQApMjdIPwoqwe0f",
-	"RFu5jWaDzueo81yqK56mTNz3DoCAHGmiZMbInK4A8VMJAiis7KW4oRlP73tdFhasRA5HBSs4JTFTSioN",
-	"ZMjRvwlnWaoH5A2yG7Kk2oswsPo30jy3qHWfy38jLUOeEcUQFPxCXsuUTzhL6zGlENhqJTHYrJP1pvyG",
-	"AfWIK0JWbPFrU/Op24QbdWyHBIpI21AYU2gN/YJit70TahhwTpdSvqIK1/U1gMnKrBaiMruIQIkB+qYI",
-	"TRK2MAj2l1K+pmJ1ryuVksypWPnl6lNi1IrQKeWC0IlhisTvmVGr/pn9I/a8ae3egyHVZW1IP3YJHwTN",
-	"zUwq/hu7byQB0oNEU5BcXAu5FBFR7EZaRVIqwj4uLDuwkgncyQdBbyjP6FV2rxB0RlK2YCJlIlmBZg3o",
-	"iYzWrUvni4VUhqWvWcrpJRz0/YK4Be0jTeJznLNv1xB7Qc4KhWBRkAumYBHAsTTp/vvF2zcR4WIkPlw+",
-	"7//YO3X6K8wV0FmELxBEQOxcLewDSTQTqZU07KLcSoH2CM2vMvazkvnC/r1QdmbDkVsnM56lCnkdN2yu",
-	"a1h8IWtQpejK/j2TGq07u79yQxEl2s71r3bM5/JlefV3lhj7tttEoZ3CPaYpt+dHs3eVLbXNUDmMTejC",
-	"p0eapCsrXieBnBD3+xnXJi6Yg0X16lmO58zQzSO2h+V3f8ia8VQ2DuVzKKT9rZzl120jcZlRh2ZZzeCo",
-	"c2a1zWc3DluqJ/RWMNRGWUqYHQI0w0lPhINNJ6EZUWySa5pp+3RCeZYrpq3OZKE/oVnmBHdLTAWZyVyR",
-	"biJzYcgoPzl5xMiDIbFqgpPpyYQrbSJQsEF9gB/tX70BOSOKJVKlTglPmaE802BgIZYWKKY1S/9kxVgC",
-	"c+AncRX2qrk2XCSmXPMVW0mHXLBXAlYFVPmshiZz5ZQzK+LQLJNLZnUzQrMlXWlC/YrkBIRNuRSbwEIT",
-	"PNIa1KGJQRPXxhNYv30ykWpODXKQHx532i0ZFszhUNogsAmBS7hAwXNjXIEi44YBxa1VFm4Vwj78Gm2+",
-	"InOTSHzBqz/umDt2M4LDPyxgsbRGF7LwTnXD6RorcJimxbqnqA81PzeOrWw+32Ofa3jJ7Z7cyPLM/KV7",
-	"sIg85JSnVF1VuMN29H7FtdkkVwVJL/7RSlBLYlFD9AODbL21obJ/mK9uyec0y6xqfgZCYZ3U/lZkK7QC",
-	"lLhNBGOpHsIv12wFGpXmxuv6uWYKzRhyYmmZWo3EnCYzLhiacCcZYyYiWsJwlVvVzFOXrk7kgumIoBoU",
-	"kSVVgoupBiOR1X4kGA+AUfbA9gdGDitmOUOPXQ7Y+MBgp3LhzATV25hIC/djZN3rspDKhSNBFRPeqdV8",
-	"ne3xHznLWWrFA/wS4cC43BFfSZkxKgBjcuFwokZmzwWuecmzjHCRZHnKwpPuOgOOW4Al8xHaiaibt58v",
-	"yuX0BnVIrw01uQ5xHkd3YHH2u/VmjxCG3C6Kj0XBAbZB1l/YahMTrvHHNdvvTC4F2JBqN5GrrP4MP7x/",
-	"RSi5ktLYA7JwQd69vbgEya2rWEYNv2H2D3uOZ+9eHmlyRTW8V3dca/u2S8XJa3dZels2Nml3z1Ap98d+",
-	"AwaoqJPJhGa15DVRjBqWjqnZnaZXjqSGcqL5YC8WVWMEkqKvWaKY8eaIzu6czBP9Nnr3xo6xwAqT6LFm",
-	"psFaHa7CCw5ZSii5oVnOSLd0FcIPGm55d3nac6C2xZb3DmqQBU8wxO53cc712bpNB0VHG47SpssI7f4b",
-	"TBAuwg2t3nIBJtUbKBcZFQBdgdLKzttR5BzeaoZD8Jquk+k14J7Tj6+YmJpZZ/jg5OHj6A6g/ZnlWHiu",
-	"/qztG5E/cSmY9qQ6rcWCfcD9EGhbu9nqpbr9t1/FbQgoAe3bwKLdBZDq1gJaqfVsjMTX/iuxq5zwxAJQ",
-	"1FlQrZdSgVhnGb+V3ZYWdKfJwv77t1zZYXLBhDY0ua4ltdWpdz2RVuhsAcYDP9AoLpfH+6lG5kBQrXE2",
-	"KW4Y+DdPyTVbFCJbldjUyTH1MOfmCZ7VXfJtUNi1+dso2PYlHACeH4DK/e6J13PHFaWzrJ8SKgibL8yK",
-	"4CskyRhV2v4sFzjBBm//QqJWp+I+ZTc8YRd8Kl6KOiywT8eJTFlDDIycz6lIScYFO9IOXIdkIbMM/ZQV",
-	"4bs8HDSu6jEXzfFRuTA8QyzgU9HngjD8mS4WSt5UaHyg+dt/qhuaNX/YSIgJIFfMLBkTsFpd/zGrMjVs",
-	"/xevey2Y0lI4q6R3qyq51ExFhA2mAxL/8vTf/9x//e8vLuMhEdKe1jVJqAIfOPcaFzWE4iMt50wKRlim",
-	"GRg5NXF71j60YdAgtyAt5lKMc8Xr72xBp+DTVyxcvj1jWD5YWdHCChecsu3CeAgn4aHVLKly98Ft/boF",
-	"ON8xkdqpN1lBcN+bF7ipYi3ch7ZqVoVCtfsaZZbtTYkqGBZSooc/7nPs29Z2Yagyey7OghxPWUPw2dsF",
-	"Ey+fknMpBEsM8YNrgcrSAgtGwf5+eLRte8X0tXvL0ZdQZyVI3TP0hFJN4kcnOo5I/OBkDv9BdyX7SOeL",
-	"zH720Ymuwycg2s+UQlvOmpnCPqubfEEt2RNOr3XetKhcSiLFhE8Hik25FPpvD36Na3F5zrSmU7bdiIQL",
-	"KV+oO6yfFRU1UtQhSm0Zx9hkUDzUagoSY/3DWruhH76+prWpKlpR4+EcpAMlFSvDOiC0xIc2H07Nh0RL",
-	"AGL9IdatxodatL6/Lsw5Gb4Su1outfEwb0OLQZA9XEK8G+9f9VSfcmUp35zNr5hqkCAaFYW93IM1In6x",
-	"E7+8xlO4netw/sMDr+MFo5mZba6i5M87MePaT8u67dE0VUzXXy8T9CprUtHYR8OUKMhbjfzk2BIg0xB8",
-	"XxCJdc3Ywvmrpa4Xe8GrN9YM4W83gju1J7+n6xmXvuEyqxOWd3Fl7bfgOdfaSWpNIa0gBEsxZYootpDK",
-	"QAyklTzxELkhKddwSfW2+0asAi9F/ROYuWmfB2NjHcMpp6qCk19eYe/zQFqCZHl8xc27xVWgJ7yYJpy4",
-	"DbQH3Lo7N1cluuHLZZNtRptbsILbseOFzHiy2uWVdzjyM0gOc2ZmLNdjne4QbuMGXzx9TRcL72rZ25bd",
-	"YmuummjCfe1nRy7u8H7MyH+Qy6rj2a2ndxvYWqLT4Yy6+Mb9GNa+znXSLHs76Qz/dsDF/lrrhGNLMscR",
-	"gWEPD5UoNgfLDTeDehvcS61z9h4VxT3Pu0VvqGQukW4p9/fQsFPI9IRrkusye27jjpaKLiqB+m4pG6Fk",
-	"SwYh6FxMM9bPNSN/teOJfX8B6R+QL8KFNi7Tp/QF1rN5++bYmAYHc/W7R5pkfMIgWKrrlkp+OCkzKsiD",
-	"k/kOjuV2/QbuKm1zL1eVwjt1gzW4vshZkBYKh9TgDzvMoxp4RzcFSg8r66FfCdO6KcTL8g0uxZ4RU4Wm",
-	"u/nEZGMXndyQ/Fqn5IZvReWK19e3Ndiwoiw7d4g/sjqIeiWnaAXfA+091dzEiVyDYuIt5l7P32JXDDx3",
-	"26m2vWRu2FuRrTBXBilsg6Xwl8LQDEqSlfH9XBAklMxYcs3SIYkh+CLGPCWHvz3iwmzgXUwNfPX07B05",
-	"JmcJhI+gCm4pnAujd1QFrWyYZfjzs0tyTBf8+ObBMc3N7NivFiMQ9rO5OumpOK+6K33NasiCVpNxo3VG",
-	"M20B5EiT84v3z5GgDcH0D4qRJvH/6tsn/Uv7JEbfCoRwFekFRfgBfAn9CT5Pm4pVs9fA2+Opqb09YUm6",
-	"+yi4ImZyyTBhAW6gyw3+rqUUTCHV4WnG4HB3VBmZmckadfuFXIZWVAz9ys0Mg24NkrUix9shsltsrW+5",
-	"uIA2kgdn7L0/2wZ/0DU0xe2nDjbe1KLug/4Pj0jGjIEUwJRPudERORocReRofGSx4Kh/FBFtqIJoKrh/",
-	"6t6wj+EViLml9if7zf/7b2f9/037v530f/q1/Odg3P/100n0w8PP/63uJuzywny2XekOhHc1WiVd0mib",
-	"SUD7PcGXfOQxJLJ6p5pUzr3AXZghWVraAmoxsarwPvFEDX5zt9Cmm/NHcxvSeuWo63TsQ8VdI02dRdoi",
-	"E2T4YGJFIrOMpwxcfllm0ZjNMYhck3xBjCQxRIH7ugIV2akxmAk27pdQ3UPTmb4rtljjYA0SFHyK2kZ9",
-	"jG58THFYHI1ErDBJrHge9zBvJoQv4CcuRM0CkpyQuQQ+RcVISAyI5UYXwDmjN2zgVwNZcpDrbL+1YChX",
-	"n/qYWtxvYdkCzw+euRQ+aFSv51NzcSOzG5ZaDjkS1JDYsq3BYHBsX+0nDlB0PBiJPonnTEHesWeUQ8sk",
-	"/PLK7ZqlDA7KzTUcCVIsv8AutDYBk82yCDZ/Q5UmMFMK8cRXK/ufCJODCcmocQG/R9rF+C05hsN23bFa",
-	"jGWpfRHYAubkIcbaL2i6dKAFm1ooNuEf46HjbCUlYNX0Vchute/HkDyR4L4wkWKMP9kh+EN86i/dp8PG",
-	"DlrG9teYTBmYHyFrwX4U5RS9Ngyc9P6AteFZRhSjyQwVO1g+bCseFiZgn96eliIM0iquIcgnckkdhil3",
-	"IxpEooxNDLELlZM6+AcB6f2zi0ucJON4loX52Z/mhPIsHvrIaIxmlnmWQgqnPxPqxTKM3i5K0NgvVs/d",
-	"wvwEQsGtDOclCxeOcIrkxPLdIjjbfmKhGKgiUAoC4ojtweJBwQ+4YowD94wcIA7iwi04eMOnS3+oZetv",
-	"xesmo/MvGFcBZ1DiBYKnCaz5RBtpFSWHtk5Y8ktCHb4TdZxZunYVPkmuzoX3/vk5+enxk38rstswrn4z",
-	"S8ZHAviZXf6xpaXSjKEoAmRIOL4RdfIwhxIELpfLbamwHEO2KQwr0gTHc5Zy6nMnUFYZ26+XGSf2Tcsr",
-	"xj4bFCcqEiCjjjZS0SkbT/Is8zESoiF4Gvda74qBbIKdeWbgka/hmBvOpEAxNdxkrEUu2JTJP7x/Gdat",
-	"uOYCbBbuAnfwnrrcFJg4iM9vDNeoszdt0ws3WTyC9hVL5JyR8pMEc2Q06RaMpTSL9XUa92oyttA9Mb6h",
-	"NYrdU2kMS4NwB6AnwDKm/MafGs56pPGpZ1cljTzSxM0SET5gAxIS3fqsidIhVpMRg7vnWA4LeYf2vG2/",
-	"cHNnThl7R1SdBWzTYpXRK5Z9iXnnlf0AEuX/+n/+X5I2nrKPLcNAkiFZZDRhkKaJv8S1Jh9LAerF8OKm",
-	"7BCnF2OC3Q9Pnjx6si3hzr71JYBi3yfdwDYY21/iBoPdxr7ey6yaPJfOIb4Mc44xiwxrCrnkmkpYUXkZ",
-	"9jt/5g2hZof4pBp8TkpmW01vsKfQp7ltsFv4BYy3L+ZwPk0+T//YUrbw7EDtjTqG0XntGfn3tlqhpCL2",
-	"I0e6JV4lzE1sL70l1XpIzSlxBfCKcjpgA2qbqHnNbVOheL/rZHVOt8pZV25m7TwdaJSu4i3RS8G9H+SA",
-	"84C4m0sEQXLDBwLYFhGPbFBVwVfwAlORWBHYzylB3PM/B/KlFNlq8EXgjld8CCB518heAGXRo56SIsyX",
-	"n4VsQZC6LWLUczVva2pEprrP2Zl2cGlUIGoLEN2GZSMkood7IjeuOExCgXupRKNVwtTqyNbFxYvzs82t",
-	"LfKrjCdjl/q4JSK1HFu34otkxtK8vpiYK2XpFCysw3W1snonyyZDRAUMMybd+METF6f66GRu9VczEhmj",
-	"2pAnuod1nhIlBWEfIdefS0G68b8cP3hC/gX/z778P2YyV9kqPiUfLs9HIhcZ05qgTuVqQ5H4/P3bN+PL",
-	"//2nM8Xo8Tk3q7g3IM/mC7Ma+opuJGVzCnU2XvoFGp5cW2UwywgoVwum+oXmONHM+FIHqEHiW1aBHglv",
-	"7nBUjRg5ZaB5phKKhaCu6n50amERpvvgybwOdQA63jMNktlGCoOLBR7P9Y4xUcwH/G5MVIQBNof5bSQs",
-	"gywWWa3BQklEdH5VjABKlMk83TE72IeuW5aRJIyl7UUBGkycXg/B3USVE6qFaoxtDzw8a0nDTnxYq+Hq",
-	"3DlQPS5L6SKGqi+lwSHwA3Xfvb1Yc9FkcurCxknsVfS4d0piydMkLgPLzUzJfDoLky5CvR0TeqOOXYCV",
-	"Bnma1NKG+utze4i8FyqI/MPaayLwNTXdoTLj2hTpM9EUQR/47+B90rUaG+bxU7/LHci+u3C4n+0XexuE",
-	"fw1UDqf99kP3HhFRpjISrhujIRaKi4QvaKZrHXn5laV/3gsZihnli2V8As2yPbOgq+yqFqQuLl4QHAZW",
-	"225pH7KvaUjWqhdCakMtXrmoCqdwPjiZnxYhFRubNAZcCbrw4O4TcBFtZbB8Klh6HuScbupo1Ydbrm/3",
-	"c9dMNYV0WAGtWa9QbC6NK75hJMnkFPBY12dw0YynYyyWe2CMXzUj1y27su+1aYIN1J451lTdPGigelsp",
-	"Arx9jmMPrKPQlmYBOJ1u4tumsGV5iZfvh+vknIkbrqQA+/qxh12SzCgXtfc0o3qcuEoaa6JjYAw6NBNm",
-	"r6A49tGM7Q6b/ffgfWAfDdFOPk2LYilpzkgXuOzfuTGOq+xYsUiMg0jvtqWW1vm1SJFSssMs8Zpo7lKg",
-	"boUyPy54Z4w7qgcZfEaSmdRMkC4tUsZ6VRBxkBARSgwTZlbUWGeKy7QMLXsyr6enWPi3pcYMDti+EFR4",
-	"jgq6Wq9D1hQdbkyDLXRdqcjJEArzaNdAwDmMCgQC/0vFJFhWuK7JmT2g4oYvJlRj1YV/6LW4HsyWVcxV",
-	"zWT2KrTVRKgGW2OWW/FxwjM2Ej7R1szYPCJXuas4LSRhk4mVu3jhmIQyzokhKZ9MmGLCZKuRmCg5x0uH",
-	"r/YisC2POpimTd6cvX7myqa6Dw7JcrYadQijyWwwEhiw52seVf2+RLEFo+iKmtuFWNbpD2MwEmEkH5R6",
-	"hk0LKZirsHxYtENd0oIPbPL4GXkKX0H1/WLDK9S/UY7DesutiTbSQYEvAZlIoY3KE3vZ7lnkih7TIgnb",
-	"e2vx3mrN4W6BByX/Hcr/dkoZrIqnRWeH4kDsToaELnVEpskiIlBaA8rl+9oatRRiH87yByLwuxkvi5Th",
-	"TQPmU5bRlQaMBesGuVoRarUvgB/N8lT2FRWpnJOF1cggOuSU6JlUJqzlC9HHvq6AWUo0lQzIU+/32oGP",
-	"VPnGbhtqpv2tsWvwzrl95dK90RTu2JaKjTB+K/ojyppfoDfCB3ZMXVjHvn+/ePsGw13IgppkRrrvn5+T",
-	"f3v00w+9KtW214h1iIpQDa5HAmM6YpFnWUwUM7kSWNtfkkAjIl2fEEA9N0MK1otGAqwl+GuMS9FlLrk2",
-	"UrHUveRT3MO4HDtyJAQDHoiHoomR8hQKS2hjuU1GffcGmUFxY7KcyYzVVeIrKdxu+FWldRs49hoDidq3",
-	"03XHx4XmKStyJ4qqKKf+fIEZ+scYLySdWmsHYJlmF518ENEtZnLGn0qxlpSZIvZnY8Zbpbu7HX1AgTfO",
-	"HbexJs/GeHRx7XmFVHnHqy/oc8P0dacItVD8XK0LaZTlw1oPu9Hi1mv1SOsgNJC1t95wo7hdLnGfqevk",
-	"/a1raOIBu91hHTdoBKaTmvva8MtHnY/9qey7H/+upRi8p8vXrlCFJdcrkZxDheLaBO5KinZY3DcIydh8",
-	"ipDd8NCnMteoLcL1PGh4jJLuDgklLkEX11++WC4s2EA4bS0/W4nkfV5TmYkaY8GnJpLcNYuxlB1CWidS",
-	"oVyjmFErV+gVXAbEfYR0437f6id994OOXVRwr76mQVJcWStNKC/3QMNP4YlZN2qsfBit34lUkBtgZTNO",
-	"s4bce8H1rH0FWzFsBt1/GusCJExrspTq2ke12CV2MczWP+YNxWAPLjbNqGZjKJbVYv/BhR9pkmSUz4NA",
-	"ZF9UC7yDigm2ZKmVF6DSLjb5shPYYVjy25341aq0K/mtgXlTXu9uQxLSBMbOdbrpKvki3GLMtEiY606V",
-	"XMvJBBYP0jM0GLDT7D45fHcsJ20VgDnGeRswIEAvjEGbGpOOJ02t+vwQVC9oYIuDbkyFv2G3tWMx5t3l",
-	"6sBDWmfbbi2NAD6oL8Sb0pe5xk4cxsZDKHqGQSIexk43cz2gNiIF+XUFv4TOvo3iyVU/qZuq9JhGnYSK",
-	"hDVVVHctuSpRZQtu38p4JxCS7GfQElz7mdC09SXmmrCoxJrpxq80DDINrTQOWgrCHSwqKjhJC/u5FdXO",
-	"cbK7KyZxCeE/DXV/DojL3EyXxQjaL7hI/4UiTrR2Hy6w6KvXwzi0lsSWiDW7v/utFXEXuXYRhKtYdmfH",
-	"ZPyaQQxPuneVu0bHmz2n28A8gKfDTSr29ddQ4eosTfe8sT2C2rb7ieFjTSu832oV65KKYMu6VOv6y99c",
-	"v09K/XKMr+byHsartwiivCmPk6d6PVuLVxqFco19ZSDsq3A/Yb5w0fbTj+hSHyqKyVaaQf6cb3rBXUNh",
-	"MlVUGJCe9gykgAJKuf5CwWYfw45iNB1LSJv/1NQMEZpkwDbt6IbGFXvEjkMt1sbo6sJxjtEJxSKuWCbF",
-	"VIfXNMH2kkzd8MQNG5Azj8f4GuZX4fVo/KbdDhVp+atcCmz3iGWD5/Y3yDuyBBU01sFeZYxcbGt5ttv5",
-	"j13rQQyoFQWggXNwhmjI0VVk6Lo8UGWxpTe0YAyA7dLooOIvNHhC0PcZi6CIgAW3RIN1PKvBiApCBHTp",
-	"4ZMndUn49ONLHPwg9OxW8pFvAdRrzqloDKfDsgU1pY4PRILWsCZ0HP8sS0tiN/63hyezuAeKJcbdPpgD",
-	"vIZhT4WFrt+HjfTn9GPfmOwU3LNkziha/9Gl7ggzhBJm/IZtvFZ2u3eFLDQzGpsPVnnK452Dx1/TaxYc",
-	"NPXI2sV+0oWlG8AQjEYlApuSRwO2XmEgtvfASl1kSBtG5wUKJ7nxFsywt2tUgVT7ibKf9ySj0wh+00Yu",
-	"SvNJcR5AR7guKgKCCMYyZlg6IL8ULW6rjGadVFUPsQ4B6h1fAGZbqMgeJaV8aYl1Xg/Z0y1sYUBau/Cs",
-	"rR2/trnqX/26b0Ws9FUyDpQra8zNjRXbu2e//C8XdNvzoSrrieFHZf77DWfLIojFx5y73Gsnbuj23vUD",
-	"cjJEzEXH2J6t3aPOB10XKn2QElfJP1zzLHiUABxJqIAQej4VpGKoCshmyvUio6vmdm9s3pSqO6N6HJYJ",
-	"qhfqIRSGEoicDiK8XWCRBeJe/cpaC5DyqRhzcSuSWo1pbq1YUk3MaFN1ozNBfIFPTy7ToiKRVE0R3hFa",
-	"MjMuXLNZgMo5TdFc76h+QxmVXSrSlI70260ZGUKPh5WobLtfAZGKm2OfqCG7gcMMBJt+oRbQr/CDH6IW",
-	"VAhGPnp4cjBsDUkml0z1EwpW9QYDRESO/of9n3/dq+zPXgW+1skIIquDXz8wIg8eWl5uVWFytTJMD8ib",
-	"EotLa3gBU8HN32oJsefYpLmCaIgsdOaShS1Bd3WA8MCdu7vAxW6W0kWvBSVJV/I06a3FGXKz1sOAvFyf",
-	"ycXlWVzWEBREy34lmWbYaAPJnxWvtpsIQjzf0XMbYPyGx7YswAbn5rdz6m79alW6mHc2TdkJb0OGwOJZ",
-	"h4sQ5b4DI73P+YFkH5f6U2eYt28fZjb6WmSmDYcFW5bsFpX1Eq1rcPm2ELfOoPXX1t7PdeGeheRGFbdn",
-	"W9PFcGswwS/saibldY2vHPphcqFZkitWf2sHGdtay8hbsXR3THCLb+wr61dUgvmUCaa4hXCdNfmeLD+2",
-	"CM/FdFy2Hvs6iQoVJ+Mmo7Q6cxkTDXVqygh4jO8qUkyrgn9LKPx+99nayXQC3BZQewjO2zkbHh/PpDbH",
-	"//Wf/wd1aihxYTXZf+R2vVD0CE69t59Na82951ZfwFRYLX4NtnETtRe/nwzm4PEgMWwT37bXTQlwqRhc",
-	"EeRvD7XmXHg7VxueFcsIMG0f3DssERFDLnyWNFUlNgzIs480MZCTjcaX4gtgPIFXvjjoe5NabMpibvdk",
-	"iQerh06ocFFGkLU5IGVLwy26zE60YEjQaBWR+OWbvz57c/n2/X8cvzl7/SzGfHgsECvc6biXZw1ZdrWI",
-	"PjNmoUnX/scZWNGOlUm5uKLJNZjuUACvwHdvy1br7UoFKjd1MHZQ+5Rl3BK/1giwmgi5w7PeNzJaZ1IZ",
-	"gu3lnWBRDR87JWVj3w/vX9XXmAXk2xNR4aU9u0zV9NFP8QhdCJ5RKxRkiiAQfc0Xi6au+rloCYsxuW7p",
-	"jchEupBcmCNNXlxeviP4QtXvBabipGp3qBQt26citsPH3VtoBS8Ep+1vKyp7i3tYCzvwhyDmVroDHN+G",
-	"1rCOGncXUlKByM3gJb0SyQDhKPbl1zXxQUVoKudzlvZlbiCA7ZTEEMw0cDGfWJ7RxyhZAuOClCAoDCJI",
-	"I+I4deSi3dH+7Q1/+LmANcGawrAn+KGMfQrW7GtADDYjUEugckdwi/f2BQqf+8JBWtsuWsBdSvQ7ih37",
-	"iBi3ydjDDsRyzqFkm2/GFNWFq5dNLXblsM1TBOkg9Rzkc13VfbhJblYXII1jb39GFVNnObYa27DVnr17",
-	"6VxE3VhpMx4MBnEvIpDh6eoGu+coK4NwEVeqk8BjDXkTqAVYIIFZy1VbGQKDzaE4z7mU17zJPujq9yQw",
-	"Zm2ushJKDO7AIYnH4xdSmz6udezejrGc1uWri8hvY+3RIqNcABsC77Irp14ppe779dZXjiddIQ35+dll",
-	"j8xz8EOLdK0ofRTWn69UsiddOGGs6WJPNKzIP2fgaRUpgYqVRbatBolO8SkXEI/sS8CDBCZIfOaqWgAT",
-	"ismM0ZQpwqdCqqJ3rT1TcILb48Y/vZY17NQeZXmJdMH/wixxAll+IjfvzyUNIwhDHZ+Km3OimJ6BxOSt",
-	"G3aTE8WZSK3M7GR8S5BHAmNcYfPwJZf2hSmtwVcjdA+nmP8EPmnIjnJTjES6EnTOk0A9Hgmfg+yOvDhL",
-	"wViqCSUIvwVmVE52SP6MTwt8GYzEe5kxC41Q9y0mXdDPAU56EYl9GbiYdKsrxx1HWJChF41E7KrExaRb",
-	"OITtFzD8wf2qq/tfq3Pdw/1BGVnQl2K6WGSu4/CxK9b6r3/XFka6vgpvz1vSXYZnbKU4qFUUjYS9MVd1",
-	"l3CxyB35k5MJll8iMRat/duvA0gCjAfkpRvuq+U69BkJH8Jg1+jq2ZArmXKn20HGIRfkw+Xz/o9DEp9L",
-	"YZgw/UvM7g02AhsYiW58ar+tNDN/ys2k/2NMuCZLllnciYoyzm6IfabYJNcs7Vm8v5LpaiRQ+nR+c1qd",
-	"NMZXKICVXd0p1O7Dr1rEQN/64wdP7FrqawrHvbBsrsNLn7jtOktLICCDkYjfnV2ev4gxLcWpbTBFWzIm",
-	"fIxeM20hKDgkGN6H4e7GjZRw9lZ8AZcx4hkozC4hH29iQaeeBEKuIf1HbsECJMh4CJZVdCbHgWjplg0N",
-	"tY0kU2bKnAgp2KkLa/N1FoSr960NvAILuwwDPhRmhV7JHJItRD6/wo4mBVxRA55DLNq+lCTJqNZQ0R2y",
-	"OMui90W5cI31wj3KxP1+xrWJi+dRUCN4JC6e4um6hEq49rKFsetSLhhHKKNYoOoG3QswekDORsLTFxg9",
-	"4SLF+uqwWDLJswz6r2typTibZCuXsWRPCnpIsZQ8fviTBbCNMtSxw9z4vVXk+mcTw1Q8IPHxDPqL/ubq",
-	"jR1DAXL7l7JICOqpCyxEf76rBu1J+Nm7l0GXnmHnweBkcALq5IIJuuCdYefR4GTwCPtrzEDUKJl0ykGe",
-	"crUni2CmlylEGWlzZkc88wr/gio6Z4YpDX6d2j69ZZlHC6WuLAswMbAsljyMJljRFqW9WlVnfQoo4lTm",
-	"vA641jlr/jzyxD2+XwYWQiARtGzBOg2iaReucOeWaeqk3PIwj89R29thJESggadMMb2QQqPs+PDkxGU9",
-	"G6furRNgaFhbLLFN6i6vHBQnECLWq1W7TvxyQlCzgMz/x7iIum8Xiz127AbHP9g+/kNYIh5eerT9pedF",
-	"IXn7xsOftr9xKeVrKlCf0/l8TtXKwQPgiJX/IiLY0pIGLClDXmqdW3VZR8ioqGsvgPTHxQHKSQCvOnIB",
-	"jhGiit6MLXNyhrdLUWeEB7WCTjUk8gDS/mpXWhG2saM+KLquq/BaQNKMLqxmb+kOeWsFJfJwcAJpuhBs",
-	"RkPRCReKjOvHHx7+2Bs6sXQ+x+BXwVwPhPiGKazZxaUY54o7OgbRuyCbnIZt9aHGB/5Apyyquqjh98a4",
-	"E8d/YRmpfZVBxJ8XJougu+oiMQMMxc2F/Zg93Y1hC5lluk6FwcNB1cn1rorxN9zcoCjU7cnmhZ3xKQzB",
-	"moIdNBEwbf4s09Wt4Wk4BcyJqFpaI1xwwp0Risoea8jEBR79qctHByCzZ2a5pQ5CAg8hHQ8e7YTTr6CD",
-	"BLzwZBdaU8iEr61I6LsG7k9BnHbfGf7t15CewIkEQRZFwEYAiVgeyqOLB9lK/UzS9Qo/qqX9vtbSlZsv",
-	"iISZNdKI46KVmKcUVQh+DunG9wzC72SW7QbBD25t/kogbA0En+HpOxAuAnTXgPfhycO7ORFXMrdmYW+k",
-	"8aCRkhUzp0DAMK7JUfjYFy+OiWsNeSCT3pvfnjze/sYbaZ5DP5g/LjK/gxP3hM2h9ClGR/q7iZxaYFUj",
-	"BJ8gaeVIk64dvQviZr7TZj1vPytmWTPKdV8Ys3grrKJyQefsghv2p1f0Y0QuwJRcGN96hZZbZwQbENe5",
-	"lfLMvsV1aeZ6fPIgsrwX1WwfqsU+otaqiJAmCkPgwRfpas754J0BeY5uOXeKrpeUS6daQMNGyP+N8A/s",
-	"uoKFmMuHyOPdsy78hMn+KJEJmRZlj1Nq6BXVrAfqMaq+MF1k1bcaPY1AkQIYt+QilUuXvm/F31J0UXw6",
-	"M+WuNkQD7Jd6N7QUv33PIsBrVsv4odSti+NGIwrMfMFMf3eD8qBVqfr8O1Y4TnagMGH3xN8zAYw6T3Y5",
-	"gA9Bg61WCQgD/Ito4DB6d6O4ehA9XBC23Wily8hoIJaVnrCnBWmuCFUxRunWlHeHwRHZFKh6QOYwu4d0",
-	"wYIQfFLmYLliujcgZ87W6T61lvBDMIyeUEHASF0G11MXEenyTRW7kdcsxRS7JV2R7uOTk96wfBEX4z1d",
-	"G7TIntIGcXhcozkiPsvcfBFCRyTJGFXY+faPidmHmxKeVdlrpTVwIudFj0+R4imh1dGdm1TurvG1UPZ3",
-	"Qmn4kR1QRPI0Of7kVevPx0UVkNIWWHObhhqGLrQrZzYFfYVrr5gE1f+d/AFpnegi8636QW4ml0F2nP+U",
-	"yylxwUthSwHsMhRBVLpDTEhGtON7aJ3ma7Htp2GGH0QzmtJB5xqGYkEhVw4orFDK6JzMsY2d3kQd1I/e",
-	"vnx6XmhHa5ZRsBQuqJmVhsKgOG2VP4e4sC0B/1OtDRLieBo+8/jkpx92/hDccNOX6iLAmz6EEVm39aFx",
-	"tUZH7Udrqx5s2EkfoarWIK6cQudgrGY3NjJeo3avJMpIVfFo09v/TyPm7Kvn7SsX3ark8YszFDYm0Wio",
-	"JhY0Y4FKXacog+iQeB9AYOEjjdS1VN8Uw7yfdSKIug0GNPYzfgPFR4HCgr3oivu1F5k9skKZBwT0mMo3",
-	"o8pmkX/YLQMWDAaDgivEVsHjycwfRallgsmaoZOsBnlqDKNfh2rWphVJMpWormtPASJwifoax1x7/2bR",
-	"9CQOQz+afELFITRSwJPHPx5IrC6rcHFXJAqh6EjfIZHal3p8VbWFOfHNY4uRbaTESJ/JXHawQbcK2L8n",
-	"mVyiuPfuL+fPdjH/+C/rVmdttYWR7tyh4l/Tf6nGEBBmkRZbGLSetH1lSVc6PENPyzwygtYYkVdPz94V",
-	"aZIQX9NwH3qXI96wia+RaN0S4NbVqLoiFZfCG8oiNJFhqZgeNnBoNQhiZa6CvkJ1C5pYkquLujRRUYTD",
-	"jYIyHHTKSNfX+Firz+HiIiyZdoFyrsKNzwqo35nVWDepOJrLwdqEZRS+ujnr/vwBoaTY4hD4bpf61u1S",
-	"aIyptehXrUhbKI+XsPTxp2u2+gzkpz3GBgMELGN2r5JrtioEkarwdM1WrXJTjQBST/zeQLClkLhjDAW4",
-	"Ziuvu4dV6K8ZW1iqBVUFoar9SPzPnOUQHQZxa+68rtnKavYYNtd1ZUBJXMicvQGBCsBQS20kqq1nuCY0",
-	"g0ApV2k3snMuXbE1F8mG/eSHICGPhCtVax8hCXbfl6LyOVd/lXS5gQJg0G8n49qwdCRgsxAsi5V/i1bw",
-	"6O9gaS/yu5zILJNLML2NxLm/5g2/hj1FI2ER6KV4cOLddaTrXREjUfFF9DAObE24xgYG3o6zQSRvz0Xp",
-	"5zhz7YtqHafu2eCPJ+qdodhgGauFAw+Pw7KzVAVyhVyGKF4g9BqeFxgCSeDtYtx5MfhyhbVv70yMq07V",
-	"JMah888ufPDHidsK++lB4JBzcHKF/U/0qYutcn8Cai6r2ZD+UssIrqZr3fVG7+k2m27yPIxFu1q5skF/",
-	"iDu1Wwpj6Uh3zgxNqaE+WM5dJ1QQAy9LUYWTQdyY1KysNEhdhJtvlVp71VFDgAyKiOVh3pEMXE7gctnv",
-	"WRwONlgPS7Qk8d8l3t+rxFtgEF4YNGAvIqjJRYUGTmXZxAV+t7yMifSUVBKGPOaRQyjl8afyj88oa2YM",
-	"UyKrWPYUfl/Dsm2+yqeuuuI3ZQi/Z0DBM6wASuTEU5dn4OtWVTioc/MZX8a1ja7WssqfmWm77ZN7ImxV",
-	"6eH3DUmH89Ofmanc8FGJ1q0MsaqebktsKN5+zyaQtgAZTptX7ypq3h9HdXnY9xwvtR3wXMb8JgD+k/oA",
-	"v22OjEkiVY78HFmxkIZM+Q0TwHOd5gKy7brigqNcf8QwH10Kpkk3mbHkuk9F2te+mtOh3PoYE642rVT7",
-	"k4HWMNaN1vyewbiNw8Zc0Yq0KG4zEvFS0cWQWCyOIcxeTDPWzzUjfwXvnb+Tvh23gDRPMOFZlcAlfc5H",
-	"opsL+9yZxm/gTfwp7vlIWO6Sf4KMH5cEBO00IUcHqoCJcijWR8J8IsUSqVJf9vYKNU+D1mSX9joYiV/K",
-	"utqhNFZUy2XqhpEu7k0z6gpM50IxmswsvPUiNFqhxct+/MnJI9gYF4ReydyQh0V4eI1V6aW97zunyjCL",
-	"SzG+b4oMc6f7CAQAb9DrugJEa55YKA7dP5fCKJm1u2O/qRiPb5lcv70ykF9RpU1rMnDoGgA5mKXe4QbP",
-	"Nuv/HUyNtZ4dJ7TR8vQzMxcXL87P7tQPDBM04Mwiv8p4gg6KbwnG7xfq7EmenwWHSbSepRiHaZT93+6l",
-	"/Q9Lofj02V/YSvcQDIUdOk6YMpihWdVr7krI3xV0NZ+Ku5MlsK0lFwlf+MzczLfNqFZrqWDzQmY8WZ1i",
-	"wQRnP4RGMPoaznTCLCNd+zAtOvj6KSK0SY4EdIUhZz7EqHIXBfN3gdxDFPX8NzR+tdbbw6fi4uLFXwoH",
-	"322zZDvBV+LI6GQ/Lw+qkSWXQ74t+vIt81BwtLv+rQI85nIpQuLm65g0U64jTc7PduKcaIdqdc38jEN2",
-	"q22x0fWttiKEi4rZo+7EWXV32+dIQpF8n4lEpenI9onKSrBbAgfujBzABbUFmHlj4z+thLHpJvNVJuQC",
-	"Cwxm0DsbsjUw4yhwjmLFqG3iaLsnDO7ojjgRfPvr+L9wW39U19c/s2WuihJg6UaNzGphof7m5eT9NDLE",
-	"r+NP8N8dfFglfmxzX71HSfBbdTrg9rzzfQ8VpCa6bRoQnR3j24IrXOuH2CgfvAzG3aUZysNfewxOAaZ/",
-	"yOiN4MzDqw+vYhuneRnII3diivTf/zocp9ze94CL3xcT8cETDayiCsP1dOb4U/HqDjyjCunfRNjD4afv",
-	"IxKC0y9TGYrarGsFMmdct19TcxhCy+Gf3A+yX1bNxN9wDMJOGLWvTbI4253iDu6Nq3ydqIOtgOaDDtYB",
-	"7rtm8ztnSi5+oGrVsWJhRIJbjjCFBU3bVuEvy+b6KgdfwsuOKRbobUxv9o2OoYFEjOkjG8V8ByQez5mh",
-	"AzvohiodY1rGkq70SCwU00yYUxLTLBskM56liokYMjN8n/5FP2M3LHPFHU4dO+CCCIm/jQRVUAIqzgX8",
-	"wNJ4QJ5W+lGQrjZysQBk0MbV95TKPcRUkpRrulhAKRP0IhTlnyEZu+gLMC+KXvUw8YNNDJG5GYlcZExr",
-	"2MyfIFoBa4NDp+CSw+EZYuvFkfgFwhGKI6QG1nSkiT0seD/u9yEZBXsLLRQXeDZzV66Za3ukrpzykSaj",
-	"TkZzkcxGnY3GZGWNd2ePHYkYqcQ4ocmMjQ32PY6xtsZKJPYsyi7FGK6CfYqxOfFIQHdi3w8ZP0akILiG",
-	"HuwAQy7m9OOYTllcVJneABass91UN3pIFBMpU67YyEgssK64K8ha2ahLYYe69N4jpFhU1up/dkmnUL38",
-	"5aT/RgrWf205SVy0HPD5nI9OHpPljGdF73c3Y4odAkbCp/1wQWZySeZU+DZrMLkrj11m/VQLkI3EFVtJ",
-	"kfYG5CVsX04msMPpb3zRZyKRKZROkaQbY/ZN/5n9kYvpEMbEvWgkLG1RTPsyLKTlYCJf9Btv1bHFkcD6",
-	"lPoauvRD01BosOEWUFzQDGv74/H5cFG5FCMBNb2xqYMUzG21D0u0OMdTjGH6Ry4N0669wtrhjwS85Wp5",
-	"BzcwIO9hM2XRcQX3QQrSO0TPXhkQAyXdLCCVlKjG4fYzMw5vQllhi88AkNGS3lMfgFPIrBZni+jpOsO7",
-	"fXc/2/5LjIeq6a9TWx47q7oOtrW526E29Wv68Qz44daRF4ZmOw18ObG3Dpfe2dxxjEDTxY6h3Fdth/L6",
-	"hJteCaa1HGckQtzBkkSOhMZBxBQml/hRABtwoBjsU57oGtbdqcOEitUOvXU3ILbpxP0L0Pz086/b1BFg",
-	"iD710TGgtfAnCwgNQo0bdYyw0vEtHIpzGzZcc1HfeZMbQKF2fc1c91gsSmIqpLHoXQaV15Zcr9W0KHoX",
-	"/cbrWu5+jjqWkm3bE4z5HLna/H2E8y3v4FiPEp2/0rq2i+s0PfbUeVOO2lqq41GdAcFecIV4W6rpOBjR",
-	"XLjIUkfPMeTUSlJrXLErJ54sM7fU3sGg8fs68X+iQk1flnlZylZcBNLmRncf7JPS9RDci3zhw4CswGOg",
-	"yJXIZWBtX24W2EG3QWViSwgBDLlTH7jMF+2eAVjn1/EK3Ld3e03ddbX8fBFebiVaVA8jBCHLD1xVLZDI",
-	"oDKw/prgdPwJ/vv5+MZ1G/+SaaMG75jMF3tXf8hrtHcAPneSipFrtjAWzJCIYsGaq1XZuAIaZDmhyakW",
-	"oIJuxrAxxBwQOu7G7obyzP0a28o560JVZL7wlI1ql6fxPXjta9jO3rt8GVq9lS4VrlskdmssukVaIK7l",
-	"QTtgPQ5t4yEvYMQWjfKtyFaeks3Z/AqKTblCdbCJJmXPE4M9tMkXpe4a/0tM5la8w56K0N9VTqBRG03s",
-	"Ukk3XrKr/r80V8RznaNb568t/1k0i994taKZ1pwTGuyKOn71/fex9z024FaEp40bcC2/77nN0x3o3HcZ",
-	"qmdhZpeeUYVh4iCt4GBJ/7uI3ihDwY0E0uPXEI1gpuNP9j+f23JaXqBl7E6huImB28V9jzQNE8jxRG4b",
-	"Xmo78zm1kKcN5c5mHjCaJN6iFT0X5ofHNV3rd4JTO1s/ce5C3VbT1ym+JbeZUV0ouGB7RwYLrQIsIyoM",
-	"MKlk2hm5zYzpouNKiLOxfXmMTr24zmZtEf0NnbPzYq37Xso9dBsMF9gW5Z3ILOOQpGu3vVG96DtVt1S9",
-	"cDigp5LMsUYdRU/LuvBTFDHTZKFkmifszuIvdkCrReGT7uu0tQ8Bttz0en/py7Y4MTNmMdbp2OInn+oY",
-	"GgLrIex/wRQ2q46wNQB+BhLD6BXLNDgOBHoB4SRBIVhg1eyRqOBeudqxTmPvRYcGHKWhuoL4IyGgHCIJ",
-	"7DWEZlqShCro/xiPwQE+dl29i7fjaCTWnoFFLFp/A29z83c8qXgkuqNORKOraNQhlhZiXdi1wU7kjsGU",
-	"rhgcTcbFdEBAR0GqBO2XRdFsSSpilbOKk3tA3kkuTBhrAFTOkTXqi3NhXDbVJK5USh4EAcHoCD5r9PdG",
-	"WG2ytlewFKx0B4/Emtdz3c9Luo9OHsPO1wzbvciXbbSAcIgDl3j/bb13sTymi6d70+m79rx9KQPghs31",
-	"1uK7gI9gErK00LeyV4o2xi1VKMHv280QOF628oPXMuUT7rnOd59CNV4jJPnkxeXlu6J7Usp1IrFWJQBG",
-	"xcY7l4JbtiOm98LOHGdtr9fuxtxlMi1M0SZY1YgD/5RuBLf3EGT8Hd5G+GltjnqMYkrsalKudSHC7L3S",
-	"s+EkOyfGgUWOi+lIeJ5X4sgiy6dckC4wMrrU8ZDQOf1NigFdavv/Y5Y8tGKMYlM7BUgYE57ZtVvxwZXW",
-	"GQc/sY8bP1khBJYEr3M6HyuZsTFVAl4Q6cIKAONcZXFEBoNB2WMykUIblWNrddzlSMRwlBrkFyexRCS+",
-	"ZiuWjsu/tVE8AdknY9TqA2PN7MEbqayYcOb3PuGge8X4Z+zLVVNfmNgVPkSfhqu442KDyjYOEEgS1hwF",
-	"2dAKj0zccCUFKGvHxHcHSWaUizoGj9kDF96IeCcZ+1gA+qukrbiNfc+U/IPHE5+laRDLKhtj80vCGHDC",
-	"OWuz2r1mnXvvQwp2A5plTH0BIzv8NH+ZyZo2f5aEYFAjVgryrZQsVQk67ra2DbB0tn/FoT10iwUqnUMr",
-	"XZFi0TGpNJQysSoxsZ8g/hOnEIqITSN1xWtL3ofjHLFMpEqtwmMFXcuOXIuXIRGy2KyltcVBuhZ7c7Ji",
-	"hnRhg7guTKQlKUt4yiACGAvr9wa11iy7mD/7be/iLIOWPX7x3hcErU+6Ze2DRqePHbif16x5UmgpuMuk",
-	"duAXT3oDRguuyTUXeEWJXDQWeYCHlTnbcC24hAt4cc8llWKKVJXWEcHhnBIBLSdgZU1vNJ4gCP9frWBF",
-	"cD5tcrc/mYjILLUYA3HW382ZgYReoVF11Sx8EyOLMxg9ZqHMPing3RNRO7SaXrwWRfWRJsZ+GQ2l8GUQ",
-	"Vy3eepMq851Ig+LyXJMru+F1fgkkdVjauRwC+GBz18uqLPdIusVQsFkiSXaugcosUvnCci46XkvMhwhn",
-	"qhQ5KD+da2jEEjZHmCmZT2c+J7+HcdDQt8odPTFL7nquEO/3aOoLFQD/Hcm5wQxfR9gNt/g9S/v3JcD+",
-	"zG9Y0SVbKleZFWNlLFpTRyoo0pYCJxEbozUErmJRHTVpksmOP7l/7ZDovY4y31O9sfh8SP0bKHmb/Bfw",
-	"2Dan8VWFWO1fR8SpQsef8B873HdgBfjezOBA2HAqapFOtT3zP7TlNVZLbbiZk3swlFwWzc2+33YlwMQf",
-	"ym2YZfH4N0oC1BAOmaK5EHMU5kxNGYHxpPv++Tn5t0c//dCLMMuI6pGIQ5CA0X0Y/a8WPGICZtg1oImH",
-	"vn57xiZmJMCl6uKrIxKLPMtigp2E7TpgrJX+IE4E7Y0uN9IZkUeCa1xpSrjwbVywEjwOyRHcSTf+NOrg",
-	"T6POkHwadZwdeNQZjoSd+fPnuAh8LYzEVinTYLIFGdhNdupysKliI+GK0Kco5DpZ0q2pugauCYg9UHeA",
-	"Ftm80UiAL5dC/76i2WGXkvjxyUlsJXErkbo9D96+u3z59k3cO3Wc237RrkI7a6yYMu3zcevssliP4R7s",
-	"skXhh6jTBioHf/Z+K7S2UjFfTKJCzb5bfv8YlSRKlMMqEhWkjSpV8C00pHkGkdNzrjUXUyw/gCFpW+3F",
-	"65JT0Qy1f81WO/SFcqN9DeTtlfUsOUtPwSIcONVkloJzKPADfefARY6EPbOg8WpN39m6zpdfyJcb63k7",
-	"Jx62W+YC7YkuU1uKbLXWpgwkQ6pnA3I2EhPF9CxbkSspjUuOJ11o5trngpsITT4pNbRnNywQTkai2ht7",
-	"rWFvbDkytIgNmtO6ahguHmgwEq/ptWVayNNgD8LzPu/0ZTdc5hAc2uw+bIX4B7fe39VO00Di/T68P/fD",
-	"+1f2IOzhfMcdhzuv6TWD0gROJupV0ai2yWwbTrVRTsi5aw81WYnkfS72DwHeO2flLk3rbhe75JioXOh/",
-	"ctnjC/zAJZyG+nRkET9wVQQMHgDwbgh/tXs4eDNdwRcfcVnwcpUL0n148rB3aoWQbCTin5+VtBsWefxJ",
-	"5eJz7IrXAB5OFdMaejS4ls7YTdaOHgm0fbuZhq7CD/U5cNWW5NiK3MpDrot4tFlshhq/yhOMh/HVgixN",
-	"Lb5RxwQusUW6xYHO3eNYbVfvcttlSh3U3qj0Yg8O4JTMmGLowABsvM1G5C0r/Z94itWI0FcSp6mXLVQu",
-	"jrTlZLvUefhOIi4AGRu6oHtyEPKsEvlaGxa5O/06AO7g4Fs1rZ8hCUVI14aaXEdkwVQf3eyeFAJZ2iyS",
-	"0Ejjm3Cp0eau3AUfYm83jM4PDHmBV5tDXWojTi5hujuERjvBlr774LH6A5b7hvNu98HXqTmXGABzF7Y4",
-	"++mv4zSGTX33Fv8+a3oDpG5x7wIwH3+y/9nBx1fA8HdnLitOuHTXueIVM75AWl0J9MGaDL6+hTZ01asn",
-	"Ik0yRP3hn9w5LkNGEkDSt5zw3YQrO4gF9tX6rlNV+cCUHGD30kVt9b3vmKV8HS9MGxh6H0wAjt89ML/3",
-	"ekRQhsaRSlkUz0J/b3HBe7CpY0dDWw2DFopeu3F3CKwfNFNt0bBuqf8kmWeeErpd/x7Jaa2AfpamJbzc",
-	"IUHFCc7S9L5p6jYwrd4bmPdcqPBcuv7x36u5fQ3qCd4W6u5iI+BzQM7SFF1w7hGaddcjRPanrcef7MBW",
-	"jQCdqGt4s6O3+tvtAweOZXdhrocCpsgUKGUlf937vdHG2spECAy7zOdSig60fUHiVDs7xyF3KXbaGbZY",
-	"rLDJ6B/QZHX27iVx6WlddANhRdkbmuWsCozuMrZas1w34DthlfbbX8meVU6dttm1yIWRipEYDjAmQi7X",
-	"YjTAGlsEanw3g33V1nYF+A/IS2hSkeXg2PShNv5LReeKDWTYoFbHn+C/u9jMCkz53iQVm6RuZAKHNGcr",
-	"B2xuWL7GAgMKtT9PQp7cxpI+6K+oWyJDwnygPyA/gtOtsqIF1XopVdooGrUwow/6ztQ2++mvw4pgU99d",
-	"K79T14oFzAE5I5lMaIaC/ZyuyBVzPURoAdARlpbHvlFnairFQ546saBVL4OfdlDEkM0UOPDdNcOKGypd",
-	"M8hiIlTGWv00+zll6o/95M6pwKVTJ79tpwzu8CBN2Q69G811i1PmjpnR13HKtIKhc8oE4PjdSvh1slwc",
-	"0KdcLzK6crkurD+nPINipgVLksr304N0cqiNSrjZwpGW7Gom5XW7XPyLH7RLIRv/xSL6MmxhUNZNiQiW",
-	"buNiGrbGPireb6qZwoOuhvuWntlYG846hBXwNCLxyzd/ffbm8u37/zjG1qSQWY9dF4SrueECCWdUf0EL",
-	"hruMPXfX1eYdKA/5e5BoqcP4U4l81ZZKhQUfRTyDIsDXGLTrUavAo+a6LRDxV9RacS+QOVTuc4amhGYZ",
-	"oZCk4kK2IfrvSI9EMpNSQ3HjS5fG0l3OpIZc35kvuq6hUiB6Ey4ymlxbJJNzqL3oJixLG2o+hZQO91LR",
-	"MYmL8FtXNLlmIoW6xSMRVpk40j4tGIIYlQ9Hx0xg6GPoot/1TC599s1IUE1iAFU2PIZWCsf/9Z//Bwsn",
-	"x1MmmOJJTBaYJo9JzczeAunG8F+o2Gj/MeZpTP7rP/8/XK1F0YlUI4GFNKgxbL4wEUTPpyzNC2SCV+Kg",
-	"ZDWJy2rUKhdx77Qo/Lx2RIwms7JGGtbCHonYV9rlU0FNrtiQmD+N8pOTR0ku+Ef7shSphl9YdPPAPZux",
-	"j+TF67Pz/sWLs4dPfrCXNurgI4NjB/jXlUxX+IN7Du2GY23vtzwouO6+hXhqoMbmnGlNp4x0Y8M+QpvQ",
-	"dCRiagxNZnOLE3EvIssZT2bktT0tNZcaa4y/l8k1M4NzaJ8LVSiJkXIwEs8pz1hKUpbxGwaFwLuCmaVU",
-	"14QpJZWOyOOTHyPy+OFPEXny8WPPpSoaxVkKgvtIsI+IkpxmAFtyMonITAqZK0iXDgtRRyRfECPJj/46",
-	"9elIyEonXeaA2a1p5YuWuxcKk2A5YiQyOW1OXXPE847EPff1r2N+8Fv7Xvzyj2eyiDpPdjmxD4LeUJ5Z",
-	"2W+Nwb2Rhk9WVeYCMfZAS0EiWi8p5JjgZlmLgNnViJLHn9y/djBxhNj23cqBVg53etj6QfvavyJ18VVI",
-	"xYglYk3yR5Nlo/G0T+6DxgRy57dt4ig22SQe7pV46E705dPOVjvFvfCur2Ot2AJX3mBRha/vfOzb42OF",
-	"YcQrUF1a6FW9UyLn3EBJF5TYnYJyzdjCOaVcmSEMkziEqR2X4u8uRpOn5ehdrCde0LVir5sILRXAppsM",
-	"Dl4fuu+uj/dgxXDnt9olk75gjv4Uv9eoLfuSOPg9qsoQzYnyt8SyLC7NGM3M7LfWVokw5E6bJeIMdcni",
-	"9jgGeGQsyRU3q87wb79WzUM3TDCth77zRcK0xlqc2Nml0lgQZ0I6AunmrVt/b0d8nZ3D1IPDqXLDab2H",
-	"fhfFcaXU0CuqmVfa68+q+r1PnStGFVNnuZnZz1ua5OrPn0t5zRn8aGeFeqgIlrnKOsPOzJjF8Pj4wcN/",
-	"G5wMTgYPhj+e/HgCtMpN+qlow+gOJvq0bly25Dr42VeFCn+CHOPgB2wnGfzgQmCCX9D+HvwA9fKDv4MG",
-	"HtVhqeux68cV1VaCHwuEDX4LWgl9/vXz/x8AAP//",
+	"7L37chs5kjf6Kgie7wuRu0VKvvX0UDERn0a2295pX9ZST3/7DfuwoCqQxKgIcACUaLbDEfvXeYAT5xn2",
+	"wfZJTiATqEKRVcWLJdndo9jYaYuFKtwyE4m8/PJTJ5HzhRRMGN0ZfurMGE2Zgn+eTZn9T8p0ovjCcCk6",
+	"w84FS6RINdFcJIyYGSMyS5k2RMtcJYzICfzIxQ0TRqoVyah9uBIJS4nOk4RpPcmzbEW69EozYchyxgSR",
+	"ghHBbpgiKU97g07U0cmMzakdgFktWGfY4cKwKVOdz5+jzotLOt0c21s6Z5qYGdfkhinNpfDDSWWSz5kw",
+	"p4QbksyomDINHUOXYQuSSqZr+9dGcTGF7j9IbZi6MDSrWaHYqJzFOC37ZSr0kinCNayU7Y3ig4lieiaY",
+	"1oTqa5aSiVTVjpnI553h3zr2g52oM6GZZp1foo0BfY46C6ronBm3c+eKpUwYTrMPbLI5wssZI0nR5EgT",
+	"nhKpiKBzZgfAbZsFNbNO1LG/dYadsnUn6ij2j5wrlnaGdmDtK3WeKy1V/RBiwT6acQItYr9TC8VuuMw1",
+	"WdBpOZp/5EytguHgV9u7fj15KwV7Q00ya+jfUhF0TEkiF6t1YoE/kozbf85kluohWc54BlQ/EiWFz6gm",
+	"Qnq6SpE1orW9f3LylCy5mREhyZVMV4OR8JNDlitn93rStyPv49C3TNKPonGji3Huss9F4z23+Uc+52az",
+	"//d0yojmvzZuZAbvhd9O2YTmmekMH52cRJ05/cjnlgkencCfXLg/ozqp8IZ+bJNZQyejLOdLzZxkKkQS",
+	"CKmSTaliTmyNxBWbSOV3k4sp6WrGSKytAIh7A2LXWTGaAi0JQvOUG6nsWtsfRsI+60uRrYiR11YsKD6d",
+	"MmXJBnvtmhlbOQKytDTjYtoDYbWk3OiRmEgFLTWhmf3aiqhcCC6mA3JmyFxqQyhZMapI98mjZ0++Ozk5",
+	"6QUktrbsc/pxTKessvDFUvv3g+U+qV3uC1jNRsLDxR4SbizhnZL49du/vnh7+e7Dfxy/PXvzIo7WDoqr",
+	"VUCf0UgAt9gmOqN6RphO6IKlhGoS/8/HL2PSjRdKpv/z8Uu61H37z7h3al+3/V1RxUbCfgjkcORZ2xOA",
+	"/TduhWZMRwT2xp5Blpe5IV2WaTYS8dOTP8aRHZDd9HC4HD5CDZnRG2bf7A3Iz/ZvjrJgInOREq5HgpL4",
+	"6cnT2H+Em2BbqsyHg9uT8xoOIRiLkSSVeBCl1NC1Iyh2VBCTrlSEurU50iMR54uUGjZOaDJjY8PnTOYm",
+	"7g1JbKkxtgcVriYQJDcFPUeEIjGOxHcnRCPbwT4LLwphV5dupcyMKQabFmumbliMn7VTGgkYMjVEWkWj",
+	"W/anckE4nqBXNLmeKrvUvQF5we3nyJKuUEDHZ3ZuVKQkxvO6D2sVE6fiEE1XZCaXdk2qwrqZcWBo9fKq",
+	"Y9emExWHtvsT5lV3aEedn9nVTMrr18/r+WeJj0FsN4hr12QvkvlsG+uFFJqhriDFJOMJSO9ECsME/JMu",
+	"FhlPqB3P8ULJq4zN//Xv2g7uU/Dx/6Es93f+r+NSiTzGp/r4Pb6FXW5OD5jT0gC9BgYtSRAepUApMjco",
+	"Pwopwe0fRFu9jWaDzueo81KqK56mTNz3DECAHGmiZMbInK6A8VMJCiiM7LW4oRlP73tclhasRg5LBSM4",
+	"JTFTSioNYsjJvwlnWaoH5C0eN2RJtVdhYPRvpXlpWes+h/9W2gN5RhRDUvADeSNTPuEsreeUQmGr1cRg",
+	"sk7Xm/IbBtIjrihZseWvzZtP3SRcq2PbJLiItDWFNsWtoV9I7LZ3whsGrNOllD9SheP6GsRkdVZLUZkd",
+	"RHCJAfmmCE0StjBI9pdSvqFida8jlZLMqVj54epTYtSK0CnlgtCJYYrEH5hRq/6Z/SP2Z9PavgdNqsPa",
+	"0H7sEH4SNDczqfiv7L6ZBEQPCk1BcnEt5FJERLEbaS+SUhH2cWGPA6uZwJ78JOgN5Rm9yu6Vgs5IyhZM",
+	"pEwkK7hZA3viQevGpfPFQirD0jcs5fQSFvp+SdyS9pEm8Tn22bdjiL0iZ5VCsCjIBVMwCDixNOn+28W7",
+	"txHhYiR+unzZ/7536u6v0FcgZ5G+QBEBtXO1sA8k0UykVtOwg3IjBdkjNL/K2A9K5gv790LZng3H0zqZ",
+	"8SxVeNZxw+a65ogvdA2qFF3Zv2dSo3Vn91duKLJE27r+1bb5XL4sr/7OEmPfdpMobqewj2nK7frR7H1l",
+	"Sm09VBZjk7rw6ZEm6cqq10mgJ8T9fsa1iYvDwbJ6dS3Hc2bo5hLbxfKzP2TMuCobi/I5VNL+Vvbyy7aW",
+	"OMyoQ7OspnHUObO3zRc3jluqK/ROMLyNspQw2wRkhtOeCAebTkIzotgk1zTT9umE8ixXTNs7k6X+hGaZ",
+	"U9ytMBVkJnNFuonMhSGj/OTkCSOPhsReE5xOTyZcaRPBBRuuD/Cj/as3IGdEsUSq1F3CU2YozzQYWIiV",
+	"BYppzdI/WTWWQB/4SRyF3WquDReJKcd8xVbSMRfMlYBVAa989oYmc+UuZ1bFoVkml8zezQjNlnSlCfUj",
+	"khNQNuVSbBILTXBJa1iHJgZNXBtPYPz2yUSqOTV4gnz3tNNuybBkDovSRoFNDFzSBSqeG+0KFhk3NCh2",
+	"rTJweyHsw6/R5isyN4nEF/z1xy1zx05GcPiHJSyW1tyFLL1T3bC6xiocpmmw7ineh5qfG3esbD7fY55r",
+	"fMntnFzLcs38pnuyiDzllKtUHVU4w3b2/pFrsymuCpFe/KNVoJbCokboBwbZemtDZf7QX92Qz2mW2av5",
+	"GSiFdVr7O5Gt0ApQ8jYRjKV6CL9csxXcqDQ3/q6fa6bQjCEnVpap1UjMaTLjgqEJd5IxZiKiJTRXub2a",
+	"eenS1YlcMB0RvAZFZEmV4GKqwUhkbz8SjAdwUPbA9gdGDqtmOUOPHQ7Y+MBgp3LhzATV3ZhIS/djPLrX",
+	"dSGVCyeCKia8U3vzdbbHf+QsZ6lVD/BLhMPB5Zb4SsqMUQEckwvHEzU6ey5wzEueZYSLJMtTFq501xlw",
+	"3ACsmI/QTkRdv/18UQ6nN6hjem2oyXXI89i6A4Oz3603e4Q05GZRfCwKFrCNsv7CVpuccI0/rtl+Z3Ip",
+	"wIZUO4lcZfVr+NOHHwklV1Iau0CWLsj7dxeXoLl1Fcuo4TfM/mHX8ez96yNNrqiG9+qWa23edqjYee0s",
+	"S2/LxiTt7Bleyv2y34ABKupkMqFZrXhNFKOGpWNqdpfplSWpkZxoPtjriKoxAknR1yxRzHhzRGf3k8wL",
+	"/TZ599a2scQKneixZqbBWh2OwisOWUoouaFZzki3dBXCDxp2eXd92p9AbYMt9x2uQZY8wRC738Y512fr",
+	"NB0VHW04Sps2I7T7bxyCsBGuaXWXCzKp7kA5yKgg6AqVVmbeziLn8FYzHYLXdF1MrxH3nH78kYmpmXWG",
+	"j04eP43ugNpf2BML19WvtX0j8isuBdNeVKe1XLAPuR9CbWs7W91UN//2rbgNBSWQfRtctLsCUp1aICu1",
+	"no1R+Np/JXaUE55YAoo6C6r1UipQ6+zBb3W3pSXdabKw//41V7aZXDChDU2ua0VttetdV6SVOluI8cAP",
+	"NKrL5fJ+qtE5kFRrnE2KGwb+zVNyzRaFylYVNnV6TD3NuX6CZ3WbfBsSdq3/Ngm2fQgHkOdPIOW+eeH1",
+	"0p2K0lnWTwkVhM0XZkXwFZJkjCptf5YL7GDjbP9CoVZ3xX3ObnjCLvhUvBZ1XGCfjhOZsoYYGDmfU5GS",
+	"jAt2pB25DslCZhn6KSvKd7k4aFzVYy6a46NyYXiGXMCnos8FYfgzXSyUvKnI+ODmb/+pbmjW/GEjISaA",
+	"XDGzZEzAaHX9x+yVqWH6P/u714IpLYWzSnq3qpJLzVRE2GA6IPHPz//tz/03//bqMh4SIe1qXZOEKvCB",
+	"c3/jooZQfKTlnEnBCMs0AyOnJm7O2oc2DBr0FpTFXIpxrnj9ni3oFHz6ioXDt2sMwwcrK1pYYYNTtl0Z",
+	"D+kkXLSaIVX2PtitX7YQ53smUtv15lEQ7PfmBm5esRbuQ1tvVsWFavcxyizbWxJVOCyURI+/32fZt43t",
+	"wlBl9hycJTmesobgs3cLJl4/J+dSCJYY4hvXEpWVBZaMgvl992Tb9Irua+eWoy+hzkqQumfoCaWaxE9O",
+	"dByR+NHJHP6D7kr2kc4Xmf3skxNdx08gtF8ohbacNTOFfVbX+YJasSfcvdZ506JyKIkUEz4dKDblUui/",
+	"PfolruXlOdOaTtl2IxIOpHyhbrF+UFTUaFGHXGrLOMYmg+KhVlPQGOsf1toNffP1Ma11VbkVNS7OQXeg",
+	"pGJlWCeElvjQ5sWp+ZBoCUCsX8S60fhQi9b315U5p8NXYlfLoTYu5m3cYpBkD9cQ78b7V13V51xZyTdn",
+	"8yumGjSIxovCXu7BGhW/mIkfXuMq3M52OP/hgdvxitHMzDZHUZ7POx3GtZ+WddOjaaqYrt9eJuhV1nRF",
+	"Yx8NU6IQbzX6kzuWgJmG4PuCSKxrxhbOXy11vdoLXr2xZkh/uwncqV35PV3POPQNl1mdsryLK2u/Ac+5",
+	"1k5TawppBSVYiilTRLGFVAZiIK3miYvIDUm5hk2qt903chV4KeqfQM9N8zyYG+sOnLKrKjn54RX2Pk+k",
+	"JUmWy1fsvBtchXrCjWniiXO4aNZwRp39wadagINFSeOcHfCJATgVdlIOMGpsfM1WNeLyAoJUhs4CrIht",
+	"hfce915UhHhYDjrSoS15JFKekm5sV87qcG7p7D9hUe0/3CLaf7pVjOGTIxHjWmLgLTfay+wZX+jegLyA",
+	"i/gEg4FommIEkGJze80cCeBnci6ttmgYhAGgrydO+WQCgS5G5SKxWoaLfN2ZVe0XthGe3c3ntp07iupZ",
+	"y60ZyCIM2Cq3kHRdAL69bcI8/ezgtXr3lH3SKAVdb3ZPqt9yQ4DIfHD6ULEic6lYr0JHXyCTrjl6b7Yt",
+	"GTLAX2zrirtvT9FQbG1NohLuf8aovZrL3ATeDSIncJG3/41DxoiBA1ZkaW/g68GAj74jf+F/Rhsg7tPa",
+	"YdJk+Cv8gC2yyG+ooyK3kmtsG0446jTozGvLW7cwKL5xskgISyYMcYwJnG4Z0R0IKPfhkgTaTGT5HT9R",
+	"pCQUN8zgzPCNiJDLQSkBhoSWH8DeuSbuqQtq7NJiMNAgsYxzRZNrl/ZRxGFYeVCuUsfyrPbSupTbjgdq",
+	"Tdrlct2GLhYI97uLQChkTi33g19PpESwZUDuy0CWnxKXnNggVQu6rrlWf0HgWJazcmnW/Ec0mRVxzbDj",
+	"0NmR3pxNraEVj5AxksNe6ph701PIQVGEd7sc7jjecS0+N9DLbRH3HZJ1JZ7yy60h29xEt+B3t23HC5nx",
+	"ZLXLK++x5WdgrDkzM5brsU53CPB1jS+ev6GLhQ/u2Nt73uLdrjqFwnnt57ku9vB+HNe/kc2qsxK0rt5t",
+	"cGvJToebBopv3I8r7+tsJ82yd5PO8G8HbOwvtWE/bEnm2CJwJeKiuiNWg/OtVli/1jpnH9A0ved6t1gq",
+	"K7nSpFtaGnt4EymsiFYXy3WZr7+xR0tFF5XUQDeUjeD1JYOkNy6mGevnmpG/2vbEvr+AhFPIUOVCG5db",
+	"XOrn9YYF++bYmIaQtup3jzTJ+IRBeHbXDZV8d1LmcJJHJ/MdQtnaLaqwV2lbQFvVDH2ngTcNwTbkLACi",
+	"gEVqiMA5LIYriMfavC56WlkPNk+Y1k1B5fbc4FLsGaNd2NY3n5hs7PKhGuA26szq4VtROeL18W1Nb6iY",
+	"510Ahl+yOor6UU7R774H23upuckTuQZTqPfRe8/CFk9mECu0XWrbTeaGvRPZCrNzUcI2+CZ/LlzbaAoR",
+	"KfF9QVhyMmPJNUuHJIZwzxgzox3/9ogL7IV3EYzgx+dn78kxOUsgYBWN/lbCucQ9J1XQr4e4Bj+8uCTH",
+	"dMGPbx4d09zMjv1oMeZxPy+v056K9arb0jc1dr5Eq8m40R+kmbYEcqTJ+cWHlyjQhhBsAKZYTeL/3bdP",
+	"+pf2SYzRHBA0XiQ0FgGP8KXQkqcJFavmOAUfAdBoiaTFRyH4YSaXDFMkYQe63ODvWkrBFEodnmZrFqZ2",
+	"IzUzM1ljuHgll6HfFoPNczPDNB+DYq1AlXGM7AZbe/UvNqBN5MEa+3iTbY1/0jUyxc2njjbe1rLuo/53",
+	"T0jGjAHQgZRPudERORocReRofGS54Kh/FBFtqIL4bdh/6t6wj+EVuMBT+5P95v/9t7P+/6H9X0/6f/yl",
+	"/Odg3P/l00n03ePP/6NuJ+zwwgz6XeUO3OAb/aAOpqLNCaH9nOBLPtcJoDN8GI9ULqCBu8QGNNqBIZ5o",
+	"xsQ+EcwNkXpuoE0755fmNrT1ylLX3bEPVXeNNHU+cMtMkFOMBuFEZhlPGQQZZZllYzbHtDVN8gUxksSQ",
+	"d+aRjCq6U2P4NEzcD6E6h6Y1fV9MsSakK0iJ9EnxG4hc3fiYYrM4GolYYVp68TzuYaZuSF9wnrigeEtI",
+	"cgJGcbD8joTEFJzSIKoBFmXgRwN5+YCuYr+1YKhXn/osHpxvYRcFMyquuSzcOnodwYWLG5ndsBQ9JNSQ",
+	"2B5bg8Hg2L7aTxyh6HgwEn0Sz5kCpBN/UA7tIeGHV07XLGWwUK6v4UiQYvgFd6FZDA7ZLItg8jdUaQI9",
+	"pZDBdLWy/4kQjoSQjBqXYnSkXVbBkmMCTtctq+VYltoX4VhAFADkWPsFTZeOtGBSC8Um/GM8dCdbKQlY",
+	"FTAD8DTs+zGkayY4L0zdHONPtgn+EJ/6TfcAHLGjlrH9NSZTBsZryJO0H0U9Ra81g7BAv8Da8CwjitFk",
+	"hhc7GD5MKzSxO0CdtFRhUFZxDS6FyKWRGqbcjmhQiTI2MeC+kJM6+gcF6cOLi0vsJOO4loXD26/mhPIs",
+	"HvpcLMyfknmWAmiEXxPq1TLMFytA7+wXq+tuaX4CyWdWh/OahQuAPEVxYs/dIh3MfmKhGFxFAHwKMpfs",
+	"wuJCwQ844qqJHygObNGWHLyr1SVc1h7r78SbJjf3zxjJCWtQ8gWSpwniB4g20l6UHNs6ZckPCe/wpbOh",
+	"dhQ+Lb8uaOjDy3Pyx6fP/lDk02Mm36bJ3cce+p4d4omVpdKMAYYJcjLduRF18hC1ARQuhx5jpbAcg0sL",
+	"mhXABOM5Szn12Zqoq4zt18scV/umPSvGHn8COyogF6KONlLRKRtP8izzUZmiIV0L51of/AH5izufmUEM",
+	"YM2JuRG+ElxMDTcZa9ELNnXynz68DpGyrrkAm4XbwB3itVw2LHQcZAQ2BojW2Zu23Qs3j3gk7SuWyDkj",
+	"5ScJZuVq0i0OltIs1tdp3KvJEUev/viG1lzsnktjWBoEWII8gSNjym/8qmGvRxqf+uNqGIYVuF4iwgds",
+	"QEKhW+8IL0NwanJwcfYcATjx7ND+bNsvwc2ZU8aFe7HGArZpscroFcu+xLzzo/0ACuX//n/+X5I2rrKP",
+	"ZsfQ1SFZZDRhAAyBv8S1Jh8rAerV8GKnbBN3L8aU/u+ePXvybFuKv33rSwjFvk+6gW0wtr/EDQa7jXl9",
+	"kFk1XT+dQ0Q7opxg3jqiGLp03kogc7kZ9jt/5g3B7Yf4pBp8TkpmW01vMKcwimpbYzfwC2hvX8xhfRoD",
+	"LdxjH8Hh1w6uvVHHMDqvXSP/3lYrlFTEfsTFoNRHyIZoCO1gn1KtB/FWvNoleFNbR81jbusK1ftdO6tz",
+	"ulXWurIza+vpSKMMTtsSLx3s+0EOOE+Iu7lEkCQ3fCDAbRHxzAY4Th4zFExFYkVgPqcEec//HOiXUmSr",
+	"wReRO27xIYTkXSN7EZRlj3pJijRffhbwCUDrtoxRf6p5W1MjM9V9zva0g0ujQlFbiOg2LBuhED3cE7mx",
+	"xWHaK+xLJf69EhhfJ7YuLl6dn21ObZFfZTwZO7CFLTkwZdu6EV8kM5bm9fClLqLTXbAQ+fNqZe+dLJsM",
+	"kRUwsYl040fPXGbMk5O5vb+akcgY1YY80z1ElkyUFIR9BHQhLgXpxv9y/OgZ+Rf8P/vy/5rJXGWr+JT8",
+	"dHk+ErnImNYE71QOjZLE5x/evR1f/p8/nSlGj8+5WcU+/nLoMWRJyuYUkL1e+wEanlzby2CWEbhcLZjq",
+	"FzfHiWbGgyvhDRLfshfokfDmDifViJFTBjfPVAI8Gd5V3Y/uWlgkBj16Nq9jHaCOD0yDZraRNOmyj8Zz",
+	"vWMUNvMpRrUhmA3Xi/pz5YygLhbZW4Olkojo/KpoAZIok3m6Ix6JT5azR0aSMJa2wxA1mDj9PQRnE1VW",
+	"qJaqMZsu8PCswZTUxxw6dw7g1WYpXcSAM1caHAI/UPf9u4s1F00mpy5RjcT+ih73TkkseZrEZSqbmSmZ",
+	"T2dhmmd4b0cIkahjB2C1QZ4mtbKhfvvcHCLvhQpyDRDtVQS+pqY9VGZcC8pyJppy9gL/HbxPuvbGhshB",
+	"1M9yB7HvNhz2Z/vG3obgXyOVw2W//dC9R0SU4AmE68ZoiIXiIuELmulaR15+ZeWf90KGakb5YhmfQLNs",
+	"T9yV6nFVS1IXF68INgOrbbe0D0FMMaSH1yshtaEWP7qoCnfhfHQyPy1CKjYmaQy4EnThwd0n4CLaesDy",
+	"qWDpeYBysXlHqz7csn27r7tmqimkwypozfcKxebSOLgvI0kmp8DHuj5nnGY8HWN2wIExflUMEDfsyrzX",
+	"ugkmULvmiOK+udAg9bZKBHj7HNseiNzUltgJPJ1u8tumsmXPEq/fD9fFORM3XEkB9vVjT7skmVEu6pMx",
+	"qB4nDrtrTXUMjEGH5t7uFRTHPpqxneG4NZPINiPa6adpAc+W5ox04ZT9OzfGnSo7YiSKcZBb1jbU0jq/",
+	"FilSanaIS1OTP1Yq1K1U5tsF74xxRvUkg89IMpOaQe6BV4J6VRJxlBARSgwTZlZUdWGKy7QMLXs2r5en",
+	"WGqgBdUOG2wfCF54jgq5Wn+HrClz0Ai8Udx1pSInQ4AC1K5kkXMYFQwE/peKSbCsqVGD0nEAxpeHL6yx",
+	"6sI/9FpcD+JzKOZwuiFZTdubCNVga8xyqz5OeMZGwkN7mBmbR+QqdzUuhCRsMrF6Fy8ck1A4IjEk5ZMJ",
+	"U0yYbDUSEyXnuOnw1V4EtuVRB4FhyNuzNy8cULv74JAsZ6tRhzCazAYjgQF7HmWx6vclii0YRVfU3A7E",
+	"Hp1+MQYjEUbyQXEJmLSQgu2X2bZDmqQPbPL8GXkJX2H1/WLDK9K/UY/DCg+tqb3SUYHPSEyk0Eblid1s",
+	"9yxyZRZoAfvivbW4b7XmcDfAg+AGDj3/dgIpqKqnRS2pYkHsTIaELnVEpskiIgDmBQV6PJpXrYTY52T5",
+	"DQn43YyXBUjJpgHzOcvoSgPHgnWDXK0ItbcvoB/N8lT2FRWpnJOFvZFBdMgp0TOpTJgwCNHHHsnILCWa",
+	"Sgbkufd77XCOVM+N3SbULPtbY9fgnXP7yqV7oyncsQ38BWn8Vu6PqGt+wb0RPrBj6sI69/3bxbu3GO5C",
+	"FtQkM9L98PKc/OHJH7/rVaW23UZEPixCNbgeCYzpiEWeZTFRzORKYDUhSYIbEen6hADqTzOUYL1oJMBa",
+	"gr/GOBRdotdoIxVL3UseVCeMy7EtR0IwOANxUTQxUp4ClJU29rTJqK8XJTMop0CWM5mxOuzfUsLtxl9V",
+	"WbfBY28wkKh9Ol23fFxonrIid6LAYTv16wuHoX+M8ULSXWttAywM4aKTDxK6RU/O+FOBh0uZKWJ/Nnq8",
+	"Vbm729IHEnhj3XEaa/psjEsX165XKJV33PpCPjd0X7eKgL7m+2odSKMuH6JL7SaLW7fVM62j0EDX3rrD",
+	"jep2OcR9uq7T97eOoekM2G0P606DRmI6qdmvDb981PnYn8q++/HvWorBB7p846CxrLheieQcaiLUQsZU",
+	"QGHCcgJBSMbm0yCxtwaBjrGGzJVc+JTy+seo6e6QUOIgQXyiun+xHFglZb3stvY8W4nkQy7qYEOMJZ+a",
+	"SHJXns5KdghpnUiFeo1iRq0ctDy4DIj7COnG/b69n/TdDzp2UcG9ehSlpNiyVplQbu6Bhp/CE7Nu1FgV",
+	"6ChuJlJBboDVzTjNGtB+BNez9hFs5bAZ1BtsRCJKmNZkKdW1j2qxQ+ximK1/zBvg5w8ub8GoZmOA52yx",
+	"/+DAjzRJMsrnQSCyh/EE76Bigi0BLQChZ7CsqO3ANsMiI27Fr1alXclPDcyb8np3G5KQJjB2rstNVzsA",
+	"6RZjpkXCXD3M5FpOJjB40J6hpJHtZvfO4btjOWmrOcAxztuAAQGAKgZt15h0PGkqDuyb4PWCBrY4qP9Y",
+	"+Bt2GzuWf9hdrw48pHW27VbEFfBBfSHflL7MtePEcWw8RHQWnJejsdPNXA9AYqG6hGwJnX0b5RqqflLX",
+	"VekxjToJFQlrquHiioBWosoW3L6V8U6gJNnPoCW49jOhaetLzDUhdMya6caPNAwyDa00jloKwR0MKipO",
+	"kpbj51audu4kuzswiUsI/2lAGjwgLnMzXRYjaL9gI/0XijjR2nm4wKKvjodxKJbElog1O7/7xYq4i1y7",
+	"CMJV7HFn22T8mkEMT7o3rm6j482u021wHtDT4SYV+/obwGc7S9M9d2yPoLbtfmL4WNMI7xetYl1TEWxZ",
+	"l2pdv/mb4/dJqV/O8dVc3sPO6i2KKG/K4+SpXs/W4pXS5FxjJTsI+yrcT5gvXBQa9y261IeKYrKVZpA/",
+	"58tsceNSFaeKCgPa056BFADZmOsvVGz2MewoRtOxhLT5T03ll6EsF0zTtm4olbVH7DigvzdGVxeOc4xO",
+	"KAZxxTIppjrcJoS/00zd8MQ1G5Azz8f4GuZX4fZo/KadDhVp+atcCiwwjYUK5vY3yDuyAhVurIO9YIxc",
+	"bGu5ttvPHzvWgw6gVhb4EYo0lmuIhhxdZYauywNVllt6Q0vGQNgujQ5qDEBJSSR9n7EIFxGw4JZssM5n",
+	"NRxRYYhALj1+9qwuCZ9+fI2NH4We3Uo+8i2Qes06FaVoKwCkNcUVDmSC1rAmdBz/IEtLYjf+w+OTWdyD",
+	"iyXG3T6aA72GYU+Fha7fh4n05/Rj35jsFNyzZM4oWv/Rpe4EM4QSZvyGbbxW+Hg9kIVmRmO54+qZ8nTn",
+	"4PE39JoFC009s0J8VmDpBjIEo1HJwKY8o4FbrzAQ23tgpS4ypA2j84KFk9x4C2ZYTT6qUKr9hCUQqLBD",
+	"JhmdItSsNnJRmk+K9QA5wnUJLmlVMJYxw9IB+bkoql89aNZFVXUR6xig3vEFZLZFiuwBKeWhJdbPesie",
+	"bjkWBqS17t/a2PFrm6P+xY/7VtRKj5JxoF5ZY25urBHTPfv5f7ug254PVVlPDD8q899vOFsWQSw+5tzl",
+	"Xjt1Q0P5XgL2Aa0neVaERIGhbEBOhsi56BirCXwp0uFqg2B+0nWh0gdd4ir5h2ueBc8SwCMJFRBCz6eC",
+	"VAxVgdhMuV5kdNVcYJbNm1J1Z1SPQ5igeqUeQmEogcjpIMLbBRZZIu7Vj6wV8pxPxZiLW9HUakxza2BJ",
+	"NTGjTehGZ4J4SHEvLtMCkUiqpgjvCC2ZGReuvD1Q5ZymaK53Ur8BRmUXRJrSkX67mJEh9XhaKca1RiIV",
+	"N8c+UUN2AocZCDb9Qi2kXzkPvotaWCFo+eTxycG0NSSZXDLVTyhY1RsMEBE5+l/2f/51L9ifvQC+1sUI",
+	"MqujX98wIo8e27PcXoXJ1cowPSBvSy4ureEFTQU7f6sQYi8Rs7jCaMgsdOaSha1AdzhAuODO3V3wYjdL",
+	"6aLXwpKkK3ma9NbiDLlZq5pEXq/35OLyLC9rCAqiZYW0TDMs7YXiz6pX200EIZ/v6LkNOH7DY1sCsMG6",
+	"+emcul2/WpUu5p1NU7bD29AhEDzrcBWinHdgpPc5P5Ds41J/6gzz9u3DzEZfS8y08bBgy/K4xct6ydY1",
+	"vHxbjFtn0AqRrjcxxNiyXlQighDUSqgah3wB9SXVHq98sD22QGZpWz/odqzviGu7nFv7qJ96G0B4XaRr",
+	"obRSxS1Z1ZSM3jrXn9nVTMrrmjABKD7OhWZJrlg9wR5kZ2yt2WM18t2FgBt8YxF/P6KSw6dMMMUtc+us",
+	"ye1mVREr67iYjss6r18nR6PiX62B7xdhODhA9JTB/xjaVmTXVu88LVkA++1na9n4CSgaINWG4Lees+Hx",
+	"8Uxqc/zf//lfaE4AdA97if9HbscLeE+w6r39zHlrnk03+oKmwhIPa7SNk6jd+P3UT0ePB2mgm/y2HTIm",
+	"4KWiceUOc3usNefCm/ja+KwYRsBp+/DeYTmYGG3iE8SpKrlhQF58pImBdHS0OxVfALsRvPLF8e6b0mJT",
+	"DXWzJ0tcWD10+pQLsIKE1QEp60dvucbtJAuGBO11EYlfv/3ri7eX7z78x/HbszcvYoQCQGxc4VbHvTxr",
+	"SDCsZfSZMQtNuvY/zraMJrxMysUVTa7Baol3jwp997ZMtd6kVrCyHUsLAz5nGbfCrzX4rSY48PCE/41k",
+	"3plUhihGtRROp6pGzp06xd6gpKyH1wXm25NR4aU9S3rK3CRyXlGFU1xCF31o1Ap1uCL+RV/zxaIh/KWt",
+	"QhNEmbQUomYiXUguzJEmry4v3xN8oapsgZU8qZpcKnht+4CBO37cvV5p8EKw2n63orKAk6e1cn2rJOZG",
+	"ugMd38aFaZ017i6apkKRm3FbeiWSAdJR7JHnNfHxVOgl4HOW9mVuIHbvlMQQxzVw4a6ITOnDs6yAcfFZ",
+	"EA8HwbMRcSd1VJQpQk2krCOlw/gvGFMY8QU/lGFfwZg9/MVgM/i2JCq3BLe4b19w13VfOOjCusst4C41",
+	"+h3Vjn1UjNs82Msz7JTIOQe0Ol/5MqqL1C/reex6wjZ3EWTC1J8gn+sKDsBOcrO6AG0cNuSKUcXUWY51",
+	"XTfM1GfvXzvvWDdW2owHg0HciwgktzrIZPccdWVQLuIKMAs81pAygrcASyTQazlqq0NgnD3gEp1Lec2b",
+	"TKMOuiiBNmt9lSAwMXhChyQej19Jbfo41rF7O0YkscsfLyI/jbVHi4xyAccQONYdknwFRR51G27qQfNJ",
+	"V0hDfnhx2SPzHFzwIl3D449C6P0KiD/pwgojnI1d0bAYwZyBk1mkBMA6i0RjDRqd4lMuIBTbo9+DBiZI",
+	"fOYAPeAQismM0ZQpwqdCKhdwg2sK/n+73Pinv2UNO7VLWW4iXfC/MCucQJefyM39c/nSSMIAYVTx8E4U",
+	"0zPQmLx1w05yojgTqdWZnY5vBTLW89Q4efiSy3jDbN7gqxF6xlNM/QJ3PCSGuS5GIl0JOudJcD0eCZ9+",
+	"7Za8WEvBWKoJJUi/BWdUVnZI/oxPC34ZjMQHmTFLjQB5F5Mu3M+BTnoRiT0CXky61ZHjjCPEouhFIxE7",
+	"gLyYdAtfuP0CRn64X3V1/msQ3z2cHyDown0ppotFZkmaS3HscGr/9e/a0kjXAxD3vBPBJbfGVosDmKZo",
+	"JKAeKwIOEy4WuRN/cjJB5CkSI17v334ZQP5jPCCvXXMPFOzYZyR89IYdo4PyIVcy5e5uB8mWXJCfLl/2",
+	"vx+S+FwKw4TpX2JiczARmMBIdONT+22lmflTbib976HS65JllneiAsHaNbHPFJvkmqU9y/dXMl2NBGqf",
+	"LmSAVjuN8RUKZGVHdwqwhfhVyxgYVvD00TM7lno45bgXIgY7vvQ567YB5EhYATIYifj92eX5qxgzcty1",
+	"Dbpoy0OFj9Frpi0FBYsEzfvQ3O24kRLW3qov4C3HSp4FEAHGYWCtTS/xlO1x6gUiJF3Sf+RsJGJUKOMh",
+	"2JhhOnGgaLpJ2HftBKfMlMkhUrBTjO8bCY84IRzyuTbwDozzMgx9UZgfeyVzSDsR+fwKa7sUZEYN+FAR",
+	"vn4pSZJRrQHbHvJZS/j/AjhdI3K656C438+4NnHxPArQkkfi4jkutkstBSpwnQMUPJanYByJjiJU1w06",
+	"WqD1gJyNhBc30HrCRYpI8zBYMsmzjCwp5LMozibZyuVuWSqAalosJU8f/9HS2wYgd+wYOf5g73X9s4lh",
+	"Kh6Q+HgGtd1/dchrxwDFbv9SlifhtupCLDGyweFie4l+9v51UK9o2Hk0OBmcwO1ywQRd8M6w82RwMniC",
+	"lUZmoHmUZ3bKQb1yKJxFWNfrFOKttDmzLV74+/+CKjpnhikNHq712zfK5ALw0tKtA6iBMw0MjeWRRhPE",
+	"9kXlr/bms94FwFmV2b8DrnXOmj+PR+Qe3y9DLCGkCorXIGKFaJqFgzDd0k2d0lsu5vE5Xv52aAmxeOAz",
+	"VEwvpNCoSj4+OXH538bd/tblsf2tHGKbEl5uOdyjQKdYx+1GqWMXCi8agIHwFAdR9+1isMfu9MH2j7a3",
+	"/ykEy4eXnmx/6WUBqW/fePzH7W9cSvmGCrze6Xw+p2rl6AF4xKqDERFsyaDsrdJmQF5rndvbs47w3KKu",
+	"0ALKHxcRKScBverIhXpGyCp6M8rOqR3eTEWdTR5uGXSqIaUJmPYXO9KK7p2yG+5gv2prnF/M6MJe9KG0",
+	"+TurN5HHgxNIWIawOxpqUjhQPMe+/+7x972h01LncwwDFsxVg4hvmEL0Mi7FOFfcyTGIYwZV5dQDZ2gp",
+	"EO0Ef6BTFlWd9fB7YwSOO45hGKl9lUHso9ctC4dgdZCYC4fa58J+zK7uRrOFzDJdd6PBxcGblKviFeNv",
+	"OLlBAVnuxeaF7fE5NEF0xQ5aDJg2f5bp6tb4NOwC+kRWLY0TLkzjzgRFZY41YuICl/7UZeYDkdk1s6el",
+	"DoIjDxEdj57sxNM/Qi0NeOHZLrKmUBHfWA3R10/cX4K4y35n+LdfQnkCKxKEmxShKwElIlCWZxdPshUk",
+	"UdL193+8pfb7WksHvF8ICTNrlBHHRVE1LymqFPwSEq/vmYTfyyzbjYIf3Vr/lZDgGgo+w9V3JFyEKq8R",
+	"7+OTx3ezIg48uGZgb6XxpJGSFTOnIMBcYX6U8LGHcY6JK5J54CG993l78nT7G2+leQmVcX67zPweVtwL",
+	"NsfSpxgn6vcmctcCezVC8gnSd4406drWuzBu5muO1p/tZ0Uvaza67itjFu+Evahc0Dm74Ib96Uf6MSIX",
+	"YFkubHG94tJbZxMbEFfDlvLMvsV1afV6evIosmcv3rp90Br7iJdYRYQ0UZgMAK5Jh77nw5gG5CV66dwq",
+	"uqpaLrFsAaUrIRM6wj+w/gxCUpcP8Yx3z7rwE8IeoEYmZFoAQKfU0CuqWQ+ux3j3he4ie32ruacRgGuA",
+	"dksuUrl0QAZW/S1VF8WnM1POakM1wMqxdyNL8dv3rAK8YbUHP4D+uoh2tKlAzxfM9He3Lw9aL1Wfv+EL",
+	"x8kOEiasI/ktC8Co82yXBfgpKDXWqgFhqkMRFx3GMW/AzAdx1IVg201WutyUBmFZqY57WojmilIVY7xy",
+	"DdA9NI7IpkLVAzGHeU6kCxaE4JMyB8sV070BOXOmT/eptdQnggkFhAoCNusyzYC62FCXeavYjbxmKSYb",
+	"LumKdJ+enPSG5Ys4GO/42pBFdpU2hMPTmpsj8rPMzRcxdESSjFGFsaC/Tc4+3JTwonq8VookJ3JeVDsV",
+	"Ka4SWh3duknl9hpfC3V/p5SGH9mBRSRPk+NP/mr9+bjAQyltgTW7aahh6FG7cmZTuK9w7S8mQR0Ep39A",
+	"git6zDgkGKeoN5PLIE/Qf8pl17hYprC4AtZbiiA+3zEmpGXa9j20TvO1KP/TMNcRghtN6a9zpVMRWskB",
+	"I4VYrYzOyRwL+ulN1sH70bvXz8+L29GaZRQshQtqZqWhMIDprZ7PIS9sgyL4VGuDhLCehs88Pfnjdzt/",
+	"CHa46Ut1sfBNH8IArdv60LiKVlL70Vr8hw076RO8qjWoK6dQQxlx/cZGxmvS7keJOlJVPdp0/v/TqDn7",
+	"3vP21YtuVfP42RkKG9OJNOCqBWVpALPsFHUQHQrvAwQsfKRRupbXN8UwA2pdCOLdBuMb+xm/ARhWkLBg",
+	"L7rifuxFjpOsSOYBgXtM5ZtRZbJ4ftgpAxcMBoPiVIjtBY8nM78U5S0TTNYMnWQ1zFNjGP06UrM2wUqS",
+	"qcTruvYSIAKfqEd75tr7N4vyL3EYCdLkEyoWoVECnjz9/kBhdVmli7sSUUhFR/oOhdS+0uOrXluYU988",
+	"txjZJkqM9DndZS0fdKuA/XuSySWqe+//cv5iF/OP/7JuddZWiznpzh1e/GsqUdUYAsJ82mIKg9aVtq8s",
+	"6UqHa+hlmWdGuDVG5MfnZ++LhFEIt2nYD73LEm/YxNdEtG6Jd+tqvLqiFJfCG8oiNJEhaE4PS1m0GgQR",
+	"o6yQr4DzQRMrcnWB0BMVcCSuFQCS0CkjXY92soZU4uIirJh2cXMO68cnCdTPzN5YN6U4msvB2oSAEl/d",
+	"nHV//oBQU2xxCDzYpX7vdik0xtRa9KtWpC2Sx2tY+vjTNVt9BvHTHmODAQL2YHavkmu2KhSRqvJ0zVat",
+	"elONAlIv/N5C7KWQOONhmHa7VsSre83YwkotwFcEfP+R+Pec5RAdBpFsbr2u2cre7DGKrusAUUlc6Jy9",
+	"AQEsZECVG4lqER6uCc0gUMphDke2z6WDnXOhbFhZfwga8kg40F77CEWw+74Ulc85JFrS5Qag0KDyUMa1",
+	"YelIwGQhdhaTkYui+OjvYGkv8rOcyCyTSzC9jcS53+YNv4ZdRSNhEOileHTi3XWk610RI1HxRfQwDmxN",
+	"ucZSDt6OsyEkb89F6fs4c4Wcah2n7tngt6fqnaHaYA9WSweeHodlja0K5Qq5DFm8YOg1Pi84BHLC29W4",
+	"86Lx5QpRgO9Mjat21aTGofPPDnzw24nbCisLQuCQc3ByhZVg9KmLrXJ/Amsuq8mRflPLCK6mbd11R+9p",
+	"N5t28jyMRbtaOQCl38Se2imFsXSkO2eGptRQHyznthPQIsDLUuCRMogbk5qVmIvURbj5orG1Wx01BMig",
+	"ilgu5h3pwGUHLrX9ntXhYIL1tERLEf+g8X6rGm/BQbhhUIq+iKAmFxUZOJVlORv43Z5lTKSnpJI/5DmP",
+	"HCIpjz+Vf3xGXTNjmCFZ5bLn8Psal23zVT53OJO/K0P4PRMKrmGFUCKnnro8A4/gVTlBnZvPeEDbNrla",
+	"e1T+wEzbbp/ck2Crag/fNiUdfp7+wExlh49Ktm49EKvX022JDcXbH9gE0hYg4Wlz6x226P2dqC4t+57j",
+	"pbYTnkug3yTAf1If4O/7RMYkkeqJ/BKPYiENmfIbJuDMdTcX0G3XLy7YylWKDNPTpWCadJMZS677VKR9",
+	"7cGdDj2tjzHhatNKtb8YaA1jrRqVjnRxwLiJw8QchkVaYN2MRLxUdDEklotjCLMX04z1c83IX8F75/ek",
+	"b9stIOsTTHj2SuByQOcj0c2Ffe5M4zfwJv4U93wkLHfJP0HGj0sCwrTJPOUICibKpgiXhPlEiiVSpR4A",
+	"+ApvngatyS4LdjASP5cI46E2VuAGM3XDSBfnphl1UNu5UIwmM0tvvQiNVmjxsh9/dvIEJsYFoVcyN+Rx",
+	"ER5eY1V6bff7zqUy9OIyju9bIkPf6T4KAdAbVP2uENGaJxZgsvvnUhgls3Z37O8qxuP3LK7fXRnIr6jK",
+	"pjUdOHQNgB7MUu9wg2ebcIAHS2OtZ8cJbbQ8/cDMxcWr87M79QNDBw08s8ivMp6gg+L3ROP3S3V2Jc/P",
+	"gsUkWs9SjMM0yv5v99L+h6UAw332F7bSPSRDYZuOE6YMZmhW7zV3peTvSrqaT8Xd6RJY4JOLhC98Zm7m",
+	"C4hUwVsq3LyQGU9Wp1iHwNkPoSSOvoY1nTB7kK59mBa1jH0XEdokRwLq45AzH2JU2Yvi8HeB3ENU9fw3",
+	"NH611tvDp+Li4tVfCgffbR/JtoOvdCKjk/28XKjGI7ls8vuSL7/nMxQc7a6SrQCPuVyKULh5IJNmyXWk",
+	"yfnZTicn2qFaXTM/YJPdsC026t/VIkK4qJg9cCfOqrPb3kcSquT7dCQq5Ve2d1QCw24JHLgzcQAb1BZg",
+	"5o2N/7QaxqabzKNMyAXiDWZQRRyyNTDjKHCOIoDUNnW03RMGe3RHJxF8++v4v3Bav1XX1z+zZa7KEmDp",
+	"xhuZvYWF9zevJ+93I0P+Ov4E/93Bh1Xyxzb31QfUBH+vTgecnne+73EFqYlumwZCZ8f4tmAL1ypDNuoH",
+	"r4N2d2mG8vTXHoNTkOlvMnojWPNw68Ot2HbSvA70kTsxRfrvf50Tp5zeQ8DFt3WI+OCJhqOiSsP1cub4",
+	"U/HqDmdGldJ/F2EPh6++j0gIVr9MZSigWhGXFnLSViIhM67bt6k5DKFl8U/uh9kvq2bi33EMwk4cta9N",
+	"sljbneIO7u1U+TpRB1sJzQcdrBPcw83mGz+UXPxA1apj1cKIBLscYQoLmrbthb+EzfUoB19ylh1TBOht",
+	"TG/2JZ+hnkSM6SMbYL4DEo/nzNCBbXRDlY4xLWNJV3okFoppJswpiWmWDZIZz1LFRAyZGdolYy36Gbth",
+	"mQN3OHXHARdESPxtJKgCCKg4F/ADS+MBeV4pT0G62sjFAphBG4fvKZV7iKkkKdd0sQAoE/QiFGjQkIxd",
+	"lAmYF6BXPUz8YBNDZG5GIhcZ0xom8yeIVkCocKiZXJ5wuIZYhHIkfoZwhGIJqYExHWliFwvej/t9SEbB",
+	"UkMLxQWuzdzBNXNtl9TBKR9pMupkNBfJbNTZqFNWQr47e+xIxCglxglNZmxssAJ0jNgaK5HYtSjrNWO4",
+	"ClZsxjLNIwF1mn1laPwYkYLgGHowAwy5mNOPYzplcYEyvUEsCLvdhBs9JIqJlCkHNjISC4QZd4CslYm6",
+	"FHaAqfceIcWiErr/xSWdApj560n/rRSs/8aeJHFRgcDncz45eUqWM54VVfBdjykWDBgJn/bDBZnJJZlT",
+	"4auuQecOHrvM+qkCkI3EFVtJkfYG5DVMX04mMMPpr3zRZyKRKUCnSNKNMfum/8L+yMV0CG3iXjQSVrYo",
+	"pj0MC2lZmMiDfuOuumNxJBCfUl9rMJ1wg6mQfgDFBs0Q6h+Xz4eLyqUYCcD0xhoPUjA31T4M0fIcTzGG",
+	"6R+5NEy7agtriz8S8JbD8g52YEA+wGRK0HEF+0EK0TtEz14ZEAOQbpaQSklU43D7gRnHN6GusMVnAMxo",
+	"Re+pD8ApdFbLs0X0dJ3h3b67n23/NcZD1ZTbqYXHzqqug21V73bApn5DP57Bebi15YWh2U4NX0/srsOm",
+	"dzZnHCPRdLF2Kveo7YC2T7jplWRae+KMRMg7CEnkRGgcRExhcolvBbQBC4rBPuWKrnHdnTpMqFjtUGV4",
+	"g2KbVty/ALVQP/+y7ToCB6JPfXQH0Fr409m0sdiPa3WMtNLxFR2KdRs2bHOB77x5GgBQu75mro4ugpKY",
+	"imgsSpkB8tqS6zVMi6KU0a+8rvjw56hjJdm2OUGbz5HD5u8jnW95B9t6luj8ldZVYVyX6bGXzpt61Fao",
+	"jid1BgS7wRXhbaWmO8GI5sJFljp5jiGnVpNaOxW7cuLFMnND7R1MGt/Wiv8TATV9WeZlqVtxEWibG8V+",
+	"sGxK11NwL/LAh4FYgccgkSuRy3C0fblZYIe7DV4mtoQQQJM79YHLfNHuGYBxfh2vwH17t9euuw7Lz4Pw",
+	"cqvR4vUwQhKy54FD1cLiOTJfy066b3I6/gT//Xx844qPf0m3UYN3TOaLvdEf8prbOxCfW0nFyDVbGEtm",
+	"KEQRsOZqVRaugHpZTmlyVwu4gm7GsDHkHFA67sbuhvrM/Rrbyj7rQlVkvvCSjWqXp/EQvPY1bGcfXL4M",
+	"re5KlwpXPBKLNxbFIy0R155BO3A9Nm07Q15Biy03ynciW3lJNmfzKwCbckB1MImmy54XBnvcJl+Vd9f4",
+	"X2Iyt+odlliEcq9yAnXbaGKHSrrxkl31/6UZEc8Vkm7tvxb+s6gdv/Fq5WZas05osCtw/OrL8WMpfKzH",
+	"rQhPGyfgKoDfc5mnO7hz32WonqWZXWpGFYaJg24FB2v6Dyp6ow7lKg0W2uPXUI2gp+NP9j+f23JaXqFl",
+	"7E6puOkAt4N7iDQNE8hxRW6bXmor87lrIU8b4M5mnjCaNN6iMj0X5runNUXs96bTYxdj0Oz6mlETFE1H",
+	"5Xj9FCrQpDRJeYF/bjsYia6RhNFkhlcXeJMa5+IDi5i2mjbNii8AYJkUDBwqI1EpXwzdH39Sufh87EqI",
+	"Bi60eYTKvTOYjgTibR5pEmPjsWKWvbgUcYON3PLOK7cke6cRfUtFEO1E0Lu6y4EW2ELdsj4IiQCJyxWr",
+	"ReIH9H5H4htHUKGvIYFXCi7eq5Cx/Q8Bj3sONbbcz47dCdfIKrlIHai2fWEkuCEzmkYuKUwxLIntXsbG",
+	"wMzOH2YfuyK32HYkIP87kcpKi+DrbGl5OgqLFcss7QXuiD1l4Y6xsRXJZ7/dT1yghG5DM3cmv1LPnlFd",
+	"mPbA64hXCyiSYleiMD2nkmnn3jMzpotaUyGpxPblMYYz1Eoiy7Nv6ZydF2Pdl1LuQcSEA2zLb0lklnGA",
+	"JwByWbfxPeizVp8tXK0Yo0HmiM5J0cfccuAulEzzhN1Z5NkObLUoonH6Om2twILFhr3Fs4zisTwxM2Yx",
+	"1unY8ief6hgqo+shzH/BFFbtj7AoCn4GUmLpFcs0uEwFxj/ASoIpZMGcHlDhvXK0Y53GPn4ISg+VLroK",
+	"44+EACBYEliqCc20JAlVUPk2HkPozxihc8fF23E0EmvPwBcQrb+Bu7n5O65UPBLdUSei0VU06lj1Zo6I",
+	"2GuNnbEhBgVIMViajIvpgIB1BqUS1KEXRZk5qchCKlMJ7xmQ95ILE0ZZgZRzYo16WELMSKGaxBWM+EGQ",
+	"CoEhMGeNkS4R4uzWVkmXgpWBMCOxFu+xHuFCuk9OnsLM11x6vcgD1lpCOCR0hfjIlXqdsVymi+d7y+m7",
+	"jjn40gOAGzbXW2HHgR/BGG5loTuaqVK0MWKzIgm+bQdr4HLeeh68kSmfcH/qPGjP1Ui1UOSTV5eX74u6",
+	"cSnXiUSUXiCMindrLgW3x46Y3stx5k7W9koVrs1dwghAF22KVY068E/pQHVzD0nG7+FtBN7XonPEqKbE",
+	"Do13rf4a5i2XPl2n2Tk1DnwRXExHwp95JY8ssnzKBenCQUaXOh4SOqe/SjGgS23/f8ySx1aNUWxquwAN",
+	"Y8IzO3arPjhQsXHwE/u48ZNVQmBI8Dqn87GSGRtTJeAFkS6sAjDOVRZHZDAYlNV1Eym0UXliWOpnORIx",
+	"LKUG/cVpLBGJr9mKpePyb3tVS0D3yRi194GxZnbhjVRWTTjzc59wuHvF+Gfsgfqph2R3kK/ozXVYYy4q",
+	"sixgAyF0Idoy6IZWeWTihisp4LJ2THxdpGRGuag74DFv6sK7T+4EqwSh779Kwp6b2EOO+G88k+IsTYMo",
+	"ftmYlVQKxuAknLM2f8Ub1rn3CsxgN6BZxtQXHGSHr+bPM1lT4NSKEDSNIUaaLyJnpUpQa7y1YIqVs/0r",
+	"DoXxWyxQ6RyKiIsU4Ral0gDiZK/ExH6C+E+cQhA2lsvVlXgV8iFs54SlM8xRq+ja48gVtxoSIYvJWllb",
+	"LKQrLjonK2ZIFyaI40IIAZKyhKcMch+wpEhvUGvNsoP5s5/2LmECUKzMD95bVaHoU7dEfWl0d9uG+8UL",
+	"NHcKxVR36dQ2/OJOb8BowTW55gK3KJGLRngbeFjps43Xgk24gBf3HFKppkhVKZoTLM4pEVBsB0bW9Ebj",
+	"CoLy/9WgeoL1adO7/cpERGZpYN9/uPMVGnpFRtXh+PjybZZnMG7WUpl9UtC7F6K2aRVYYS1+9CNNjP0y",
+	"Gkrhy6CuWr71JlXmazAHZTW4Jld2wuvnJYjUYWnncgzg02xcFb8S6JZ0i6Zgs0SR7FwDlV6k8pCaLi9I",
+	"S8wEC3uqwLuUn841lKAKy8LMlMynM49G0sMMEKjY55aemCV31aaI93s0VcQLiP+O9Nygh6+j7IZTfMCn",
+	"+LYU2B/4DSPUFYiUymFSY5SgZWvqRAVF2VLwJHJjtMbAVS6qkyZNOtnxJ/evHSAu1lnmAeQCy26E0r9B",
+	"krfpf8EZ2xYuc1URVvt7id1V6PgT/mOH/Q6sAA9lXA6kDXdFLRJJt2OehLa8Rpzohp05uQdDyWVR1vFh",
+	"tyuhdX5RbsMsi8u/AYZSIzhkiuZCzM6aMzVlBNqT7oeX5+QPT/74XS/C/EqILwtJAlr3ofW/WvKICZhh",
+	"14gmHvrKFRmbmJEAl6rLLIlILPIsiwnWULfjgLZW+4M4EbQ3uqxwZ0SGqBnoOyVc+AJWWAMDm+RI7qQb",
+	"fxp18KdRZ0g+jTrODjzqDEfC9vz5c1yE/BdGYnsp02CyBR3YdXbqQueoYiPhym+kqOQ6XdKNqToGrgmo",
+	"PYC4Qgscg2gkwJdLIdinKPPapSR+enIS+8gfN+fBu/eXr9+9jXun7uS2X7Sj0M4aCxFXDomgzi6LSDT3",
+	"YJctIG+iThupHPzZ+8WmbpViHkanIs0eLL+/DQydkuUw9rDCtFGl/oelhjTPIGdkzrXmYorAKxiSttVe",
+	"vK45FWWg+9dstUNFPNfao79vxxSFGMZTsAgHTjWZpeAcCvxADydwkR1m1ywoOV1Tcbuu5u8XnsuNlQyc",
+	"Ew8LzXOB9kSHUSFFtlor0AiaIdWzATkbiYliepatyJWUxkWjki6Use5zwU2EJp+UGtqzExZIJyMRv393",
+	"UcaOr5Uqj+2JDLHmQVluhwPk4oEGI/GGXttDC880mIPwZ593+rIbLnMIDm12H7ZS/KNbr2xtu2kQ8X4e",
+	"3p/704cf7ULYxXngHcc7b+g1A1AWpxP1qmxUW167jafaJCfElLeHmqxE8iEX+redj+BmsUsygsqF/ifX",
+	"Pb7AD1zSaXifbk5FQAK8G8H/7znLwWgNQwFvpoO68hGXxVmuckG6j08e906tEpI15/3EDrYL+HCqmNZQ",
+	"ncYVs8c62rb1SKDt2/U0dNhm1Gf/BlKfa/IPO1JwYqlcWMaONmG2qPGjPMF4GI+TZmVq8Y26Q+BS8emU",
+	"KcsDnbvnsTr+OiunXSYTA+pQphhNV5sLcEpmTDF0YAA3Pj55fB8j/XdcxWpE6I8Su6nXLVQujrQ9yXZB",
+	"uHkQERfAjAXLyGWdOAjPrJL5Wku1uT39OgTu6OD3alo/QxGKlK4NNbmOyIKpPrrZvSgEsbQJD9Mo45t4",
+	"qdHmrtwGH2Rv30zebA6ACXJOreTCyBUdZJJyQ2gK1VNdilvk0b4iBDi9ctVEXVZEVJ4112zl5LnHB+s6",
+	"CFJUijHV5EiHwYw+tyIisbsx23/aVbH/ddkUMQJlxrApcRE0yRVcVeHIYEusgQun1oRyN8gFVeDSVblw",
+	"aJuUKNaHTa+M1J05kS/AKuy9g5w7e1mBbzORCguntqTAku6TE5LSlSZXK2+X7A2IVdEg7mckIASl65bZ",
+	"r26BzxiVS+u2oBfh/Qvud2wkpHL5fyuyZEH8UVPKm+NvN5udw4S8tdAfb3bYTREm9tnO8TJlEu1f7Gt3",
+	"ApHxbSUBI/s/5ACvRQNS45VYK4xcjnshi749UWsYnR8YXQivNkcV1vLtJXR3h4RsO2iHj8PggN9gTRlY",
+	"7/ZwpzqL0iXGGt6F28N++uvE58CkHgJzvs3CMUCpWyJpgJiPP9n/7BBOUdDwQ9wMK1a4jIxwCGkzvkBZ",
+	"XYmpROAvD6KmDV316oVI03WtfvFP7pyXIfkTKOn3jCrUxCs7qAX21frSplX9wJQnwO74mG1FZO74SPk6",
+	"Du82MvTu7oAcH5zd3zroJWAdOlEpC4RWDK0pNniPY+rYydBWH4ylojeu3R0S60+aqbbEAzfUf5IkXy8J",
+	"3ay/RXFaq6CfpWlJL3coULGDszS9b5m6jUyr+wY2IZeVMZeI/TR/gAz+GtITHNvU7cVGbP2AnKUpRju4",
+	"R+hBWw/G21+2Hn+yDVtvBBivssY3OwYG/X6LDUMMj9swV6gLsxELlrKav+59a7KxFpkOiWGX/lz25oG2",
+	"L8hRbT/Oscldqp22hy0WK6xk/xs0WZ29f01cJnAXPe7o5EDHRoUY3WZstWbZZnd1VNpvfyV7Vtl12mbX",
+	"IhdGKkZiWMCYCLlcC4cDa2wRE/dgBvuq9ZML8h+Q11AJLcshhsRHNfovFeXRNphhQ1odf4L/7mIzKzjl",
+	"oRI/VuLfAF0IZc7WE9C23ekIDCTU/mcSnsltR9JP+iveLfFAwtTL3+B5BKtbPYoWVOulVGmjatRyGP2k",
+	"7+zaZj/9dY4imNSDa+Ubda1YwhyQM5LJhGao2M/pilwxV6iOFgTtIM6xOOmZmkrxmKdOLWi9l8FPO1zE",
+	"8JgpeODBNcOKHSpdM3jERHgZa/XT7OeUqV/2kzuXApfuOvn7dsrgDA+6Kdumd3Nz3eKUuePD6Os4ZVrJ",
+	"0DllAnJ8sBJ+nYRCR/Qp14uMrlxaIevPKc8wZtEfSVL5oMAy4JJws+VEWrKrmZTX7Xrxz77RLsGA/otF",
+	"JGBYJ6uEqIoIomRyMQVp7pJyjor3m4IHeVA6e1+Ur42xYa9DGAFPIxK/fvvXF28v3334j2Osfw8gJlja",
+	"Szh4IxezPaP6C+p83WXEoduuNu9AucgP8fjlHcavSuQBsipgNj5hYwZ469eYH+FZq+CjZogsiPgrYK3c",
+	"C2QOIKnO0JTQLCMU8gFdLChE/x3pkUhmUmrAkb90GYPd5UxqgFWY+foWGkBZ0ZtwkdHk2jKZnAPMreuw",
+	"RJHVfArZc+6lImwZA4f9z1c0uWYiBYj4kQgBfY60R2CAIEblM38QdAGKZbtEIz2TS5/oOBJUkxhIlQ2P",
+	"oQ7S8X//538hRn08ZYIpnsRkgYgkiB/B7C6Qbgz/hUBw+48xT2Py3//5/+FoLYtCwDViFlFj2HxhIkhU",
+	"SlmaF8wEr8RBdQASl8D/Khdx77TA2F9bIgg2LeAosezASMQe1JxPBTW5YkNi/jTKT06eJLngH+3LUqQa",
+	"fmHRzSP3bMY+kldvzs77F6/OHj/7zm7aqIOPDLYd4F9XMl3hD+45s4sVa7u/5ULBdvctxVMDcMZzpjWd",
+	"MtKNDftofFQ8NYYms7nlibgXkeWMJzPyxq6WmkuN5Rw+yOSamcE5RNwC4C8xUg5G4iWGyqcs4zcMai50",
+	"BTNLqa4JU0oqHZGnJ99H5OnjP0bk2cePPZcVbhRnKSjuI8E+IktymgFtyckkIjMpZK4AmSLE/I9IviBG",
+	"ku/9durTkYDS6wVpMUfMbkwrXx/CvVCYBMsWI5HJaXOWsBOed6Tuua9/HfODn9oDzvBvz2QRdZ7tsmI/",
+	"CXpDeWZ1v7UD7q00fLKqHi4QTA+yFDSidfQ2dwhuIggFh12NKnn8yf1rBxNHyG0PVg60crjVwyo72sOs",
+	"i9TFV6EUI1aINekfTZaNxtU+uQ8ZE+idv28TRzHJJvVwrxxvt6Kvn3e22inu5ez6OtaKLXTlDRZV+no4",
+	"x35/51hhGPEXqC4t7lW9UyLn3AB6Fmrs7oJyzdjCOaUcopvL/zzgUDsu1d9djCbPy9a7WE+8omvVXtcR",
+	"WirgmG4yOPj70H2XFr8HK4Zbv9UuyZPF4ehX8SF5siwB5ej3qKpDNGOS3NKRZXlpxmhmZr+21uOGJnda",
+	"kRt7qMPlsMsxwCVjSa64WXWGf/ulah66YYJpPfRFhhKmNeZ1YxGtSmFZ7AnlCCB7tE79g23xdWYOXQ8O",
+	"l8oNq/UBSgsVy5VSQ6+oZv7SXr9W1e996lwxqpg6y83Mft7KJFfq41zKa87gR9sr5NYjWeYq6ww7M2MW",
+	"w+PjR4//MDgZnAweDb8/+f4EZJXr9FNR39YtTPRp3bhsxXXwswfgC3+CHOPgBywnHPzgQmCCX9D+HvwA",
+	"pUmCv4NaSdVmqZW2QbsC2Cr4sWDY4LegatvnXz7//wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -147,6 +147,9 @@ var allowed = map[string][]roster.Role{
 	"CreateSource": writers, "UpdateSource": writers, "DeleteSource": writers,
 
 	"ListSyncRuns": auditors, "GetSyncRun": auditors, "TriggerSync": writers,
+	// A host's history is the syncs' record, read as their runs are
+	// (Ansible's runners need none of it).
+	"ListSyncRunChanges": auditors, "GetHostHistory": auditors,
 	"CreateCallbackKey": writers, "DeleteCallbackKey": writers,
 	// The callback key is the credential: checked by the handler.
 	"SourceCallback":  nil,

@@ -70,7 +70,7 @@ func init() {
 	audit := []roster.Role{roster.RoleAdmin, roster.RoleAuditor} // the audit log, and people
 	for roles, ops := range map[*[]roster.Role][]string{
 		&all:    {"GetMe", "ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
-		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
+		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListSyncRunChanges", "GetHostHistory", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
 		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
 			"CreateUser", "UpdateUser", "DeleteUser", "CreateTeam", "UpdateTeam", "DeleteTeam", "AddTeamMember", "RemoveTeamMember",
@@ -120,6 +120,7 @@ func (k callerKind) want(c authzCall) int {
 // world is an inventory and one of everything in it, made by the admin.
 type world struct {
 	inv, src, run, hook, host, ca, pw string
+	hostName                          string
 }
 
 func (f *fixture) world(name string) world {
@@ -133,7 +134,7 @@ func (f *fixture) world(name string) world {
 	if len(hosts.Items) == 0 {
 		f.t.Fatal("the sync brought no host")
 	}
-	w.host = fmt.Sprint(hosts.Items[0].Id)
+	w.host, w.hostName = fmt.Sprint(hosts.Items[0].Id), hosts.Items[0].Name
 	f.credentials(w.ca, w.pw)
 	r := f.do("POST", "/api/v1/webhooks", f.admin, map[string]any{"name": name + "-hook", "inventory": name, "events": []string{"sync.failed"}, "url": "http://127.0.0.1:9/hook"})
 	wantStatus(f.t, r, http.StatusCreated)
@@ -354,6 +355,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 					{op: "ListSyncRuns", method: "GET", path: "/api/v1/sources/" + w.src + "/syncs"},
 					{op: "CreateCallbackKey", method: "POST", path: "/api/v1/sources/" + w.src + "/callback-key"},
 					{op: "GetSyncRun", method: "GET", path: "/api/v1/syncs/" + w.run},
+					{op: "ListSyncRunChanges", method: "GET", path: "/api/v1/syncs/" + w.run + "/changes"},
+					{op: "GetHostHistory", method: "GET", path: inv + "/hosts/" + w.hostName + "/history"},
 					{op: "GetWebhook", method: "GET", path: "/api/v1/webhooks/" + w.hook},
 					{op: "UpdateWebhook", method: "PATCH", path: "/api/v1/webhooks/" + w.hook, body: map[string]any{"enabled": false}},
 					{op: "ListWebhookDeliveries", method: "GET", path: "/api/v1/webhooks/" + w.hook + "/deliveries"},

@@ -100,6 +100,10 @@ type Config struct {
 	AuditFailureRetention  Duration `yaml:"audit_failure_retention"`
 	AuditFailuresPerCaller int      `yaml:"audit_failures_per_caller"`
 
+	// ChangeRetention is how long the per-host change history of syncs
+	// is kept; 0 keeps it forever.
+	ChangeRetention Duration `yaml:"change_retention"`
+
 	// SecretBackend is "local" (sealed in the database; the default) or
 	// "vault" (the production choice).
 	SecretBackend string `yaml:"secret_backend"`
@@ -179,6 +183,15 @@ const (
 	defaultAuditFailureRetention = 90 * 24 * time.Hour
 	minAuditRetention            = 24 * time.Hour
 	maxAuditFailuresPerCaller    = 10_000
+)
+
+// The per-host change history of syncs is kept 30 days by default: long
+// enough to answer "what changed on this host this month", short enough
+// that a fleet re-tagged daily does not grow the database without bound.
+// Less than an hour would be a typo that empties it.
+const (
+	defaultChangeRetention = 30 * 24 * time.Hour
+	minChangeRetention     = time.Hour
 )
 
 // auditRetention is the audit retention configured.
@@ -323,6 +336,7 @@ func (c *Config) settings() []setting {
 		{"audit-retention", "ROSTER_AUDIT_RETENTION", "how long audit records of issuances and changes are kept, e.g. 365d (0: forever)", &c.AuditRetention},
 		{"audit-failure-retention", "ROSTER_AUDIT_FAILURE_RETENTION", "how long audit records of refusals and failures are kept, at most the audit retention (0: forever)", &c.AuditFailureRetention},
 		{"audit-failures-per-caller", "ROSTER_AUDIT_FAILURES_PER_CALLER", "distinct refusal records one token writes per hour; more are counted on one summary record", &c.AuditFailuresPerCaller},
+		{"change-retention", "ROSTER_CHANGE_RETENTION", "how long the record of what each sync changed of each host is kept, e.g. 30d (0: forever)", &c.ChangeRetention},
 		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
 		{"secret-key-file", "ROSTER_SECRET_KEY_FILE", "the local backend's key file (default <data-dir>/secret.key)", &c.SecretKeyFile},
 		{"vault-addr", "ROSTER_VAULT_ADDR", "Vault's URL", &c.VaultAddr},
@@ -368,6 +382,7 @@ func defaultConfig() Config {
 		AuditRetention:         Duration(defaultAuditRetention),
 		AuditFailureRetention:  Duration(defaultAuditFailureRetention),
 		AuditFailuresPerCaller: roster.DefaultAuditPerCaller,
+		ChangeRetention:        Duration(defaultChangeRetention),
 	}
 }
 
@@ -490,6 +505,9 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 	}
 	if err := c.validateAudit(); err != nil {
 		return c, err
+	}
+	if c.ChangeRetention < 0 || (c.ChangeRetention > 0 && c.ChangeRetention < Duration(minChangeRetention)) {
+		return c, fmt.Errorf("change retention %s: must be 0 (keep forever) or at least 1h", c.ChangeRetention)
 	}
 	if err := c.validateSignIn(); err != nil {
 		return c, fmt.Errorf("sign-in: %w", err)

@@ -82,7 +82,7 @@ func fetchList[T any](fetch func(cursor *string) (*http.Response, error), limit 
 			l.values = append(l.values, v)
 			l.raw = append(l.raw, raw)
 		}
-		if p.Value.NextCursor == nil || *p.Value.NextCursor == "" {
+		if p.Value.NextCursor == nil || *p.Value.NextCursor == "" || limit > 0 && len(l.raw) == limit {
 			return l, nil
 		}
 		cursor = p.Value.NextCursor

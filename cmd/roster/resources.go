@@ -398,7 +398,7 @@ func newHostCommand() *cobra.Command {
 	list.Flags().StringVar(&source, "source", "", "only hosts of this source (id, INVENTORY/NAME or name)")
 	list.Flags().StringVar(&enabled, "enabled", "", "only enabled (true) or disabled (false) hosts")
 	list.Flags().IntVar(&limit, "limit", 0, "at most this many hosts (0: all)")
-	return resourceCommand("host", "Hosts of inventories: list, get (hosts come from sources' syncs)",
+	return resourceCommand("host", "Hosts of inventories: list, get, history (hosts come from sources' syncs)",
 		list,
 		&cobra.Command{
 			Use: "get INVENTORY HOST", Short: "Show a host with its vars (HOST: its name or id)", Args: cobra.ExactArgs(2),
@@ -411,8 +411,68 @@ func newHostCommand() *cobra.Command {
 				return printOne(cmd, h, raw, hostColumns)
 			}),
 		},
+		newHostHistoryCommand(),
 	)
 }
+
+func newHostHistoryCommand() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history INVENTORY HOST",
+		Short: "What syncs changed of a host, newest first (HOST: its name; kept for the server's change retention)",
+		Args:  cobra.ExactArgs(2), ValidArgsFunction: completeInventories,
+		RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+			l, err := fetchList[client.HostChange](func(cursor *string) (*http.Response, error) {
+				return c.GetHostHistory(cmd.Context(), args[0], args[1], &client.GetHostHistoryParams{Cursor: cursor, Limit: pageSize(limit)})
+			}, limit)
+			if err != nil {
+				return err
+			}
+			return printList(cmd, l, historyColumns)
+		}),
+	}
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many changes (0: all)")
+	return cmd
+}
+
+// pageSize is the page size to ask for to list limit items (0: all).
+func pageSize(limit int) *int {
+	n := 1000
+	if limit > 0 {
+		n = min(limit, n)
+	}
+	return &n
+}
+
+// changedKeys is a change's keys for a table: the first few, and how
+// many more.
+func changedKeys(c client.HostChange) string {
+	keys, more := c.ChangedKeys, ""
+	if len(keys) > 6 {
+		keys, more = keys[:6], fmt.Sprintf(" +%d", len(c.ChangedKeys)-6)
+	}
+	s := strings.Join(keys, ",") + more
+	if c.Truncated {
+		s += " (diff truncated)"
+	}
+	return s
+}
+
+// changeColumns show a run's changes; historyColumns a host's.
+var (
+	changeColumns = columns[client.HostChange]{
+		header: []string{"KIND", "HOST", "HOST ID", "KEYS"},
+		row: func(c client.HostChange) []string {
+			return []string{string(c.Kind), c.Host, strconv.FormatInt(c.HostId, 10), changedKeys(c)}
+		},
+	}
+	historyColumns = columns[client.HostChange]{
+		header: []string{"AT", "RUN", "KIND", "HOST ID", "KEYS"},
+		row: func(c client.HostChange) []string {
+			return []string{timeCell(&c.At), c.RunId, string(c.Kind), strconv.FormatInt(c.HostId, 10), changedKeys(c)}
+		},
+	}
+)
 
 // ---- groups
 
@@ -551,8 +611,9 @@ func newRunCommand() *cobra.Command {
 		}),
 	}
 	list.Flags().IntVar(&limit, "limit", 20, "at most this many runs (0: all)")
-	return resourceCommand("run", "Sync runs: list, get (roster sync starts one)",
+	return resourceCommand("run", "Sync runs: list, get, changes (roster sync starts one)",
 		list,
+		newRunChangesCommand(),
 		&cobra.Command{
 			Use: "get RUN-ID", Short: "Show a sync run with its per-scope progress and counts", Args: cobra.ExactArgs(1),
 			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
@@ -564,4 +625,32 @@ func newRunCommand() *cobra.Command {
 			}),
 		},
 	)
+}
+
+func newRunChangesCommand() *cobra.Command {
+	var kind string
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "changes RUN-ID [--kind added|changed|disabled|enabled|removed]",
+		Short: "What a succeeded sync run did to each host: added, changed (with the keys), disabled, enabled, removed",
+		Args:  cobra.ExactArgs(1),
+		RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
+			p := client.ListSyncRunChangesParams{Limit: pageSize(limit)}
+			if kind != "" {
+				p.Kind = (*client.HostChangeKind)(&kind)
+			}
+			l, err := fetchList[client.HostChange](func(cursor *string) (*http.Response, error) {
+				p.Cursor = cursor
+				return c.ListSyncRunChanges(cmd.Context(), args[0], &p)
+			}, limit)
+			if err != nil {
+				return err
+			}
+			return printList(cmd, l, changeColumns)
+		}),
+	}
+	cmd.Flags().StringVar(&kind, "kind", "", "only the changes of this kind: added, changed, disabled, enabled or removed")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many changes (0: all)")
+	cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions([]string{"added", "changed", "disabled", "enabled", "removed"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
 }

@@ -98,6 +98,22 @@ func purgeAudit(ctx context.Context, st roster.AuditStore, r roster.AuditRetenti
 	return err
 }
 
+// purgeChanges removes the per-host change history older than retention
+// (0: keeps it all). Any node may run it at any time.
+func purgeChanges(ctx context.Context, st roster.HostChangeStore, retention time.Duration, now time.Time, log *slog.Logger) error {
+	if retention <= 0 {
+		return nil
+	}
+	n, err := st.PurgeHostChanges(ctx, now.Add(-retention))
+	if n > 0 {
+		log.Info("purged the host change history", "changes", n, "before", now.Add(-retention).UTC().Format(time.RFC3339))
+	}
+	if err != nil {
+		return fmt.Errorf("purge the host change history: %w", err)
+	}
+	return nil
+}
+
 // purgeSessions deletes the sessions past their absolute end, the
 // sign-ins under way that expired and the sign-in failure counts of
 // windows long over.
@@ -209,7 +225,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if n > 0 {
 				m.Log.Info("pruned the webhook delivery log", "entries", n)
 			}
-			return errors.Join(err, purgeAudit(ctx, st, m.Config.auditRetention(), time.Now(), m.Log), purgeSessions(ctx, st, time.Now()))
+			return errors.Join(err, purgeAudit(ctx, st, m.Config.auditRetention(), time.Now(), m.Log), purgeSessions(ctx, st, time.Now()),
+				purgeChanges(ctx, st, time.Duration(m.Config.ChangeRetention), time.Now(), m.Log))
 		},
 		Log: m.Log.With("component", "jobs"),
 	})

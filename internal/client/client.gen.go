@@ -125,6 +125,33 @@ func (e DeviceSignInPendingStatus) Valid() bool {
 	}
 }
 
+// Defines values for HostChangeKind.
+const (
+	Added    HostChangeKind = "added"
+	Changed  HostChangeKind = "changed"
+	Disabled HostChangeKind = "disabled"
+	Enabled  HostChangeKind = "enabled"
+	Removed  HostChangeKind = "removed"
+)
+
+// Valid indicates whether the value is a known member of the HostChangeKind enum.
+func (e HostChangeKind) Valid() bool {
+	switch e {
+	case Added:
+		return true
+	case Changed:
+		return true
+	case Disabled:
+		return true
+	case Enabled:
+		return true
+	case Removed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeMethod.
 const (
 	MeMethodSession MeMethod = "session"
@@ -845,6 +872,60 @@ type Host struct {
 
 	// Vars Ansible variables.
 	Vars Vars `json:"vars"`
+}
+
+// HostChange defines model for HostChange.
+type HostChange struct {
+	// At When the run wrote the change.
+	At time.Time `json:"at"`
+
+	// ChangedKeys Sorted: the var keys that changed, and the host's fields that
+	// did (`name`, `address`, `scope`, `enabled`, `missing`, and
+	// `groups` for its memberships). Empty for an added or removed
+	// host. Complete even when `diff` is truncated.
+	ChangedKeys []string `json:"changed_keys"`
+
+	// Diff The old and new values of what changed; absent for an added or removed host.
+	Diff *HostDiff `json:"diff,omitempty"`
+
+	// Host The host's name after the change (before it, for a removed host).
+	Host string `json:"host"`
+
+	// HostId The host's id (a removed host's names no host any more).
+	HostId      int64  `json:"host_id"`
+	InventoryId string `json:"inventory_id"`
+
+	// Kind `disabled`: the host went missing and its source keeps such hosts,
+	// disabled; or its provider reports it disabled now. `enabled`: a
+	// disabled host is enabled again (a missing host came back).
+	Kind     HostChangeKind `json:"kind"`
+	RunId    string         `json:"run_id"`
+	SourceId string         `json:"source_id"`
+
+	// Truncated `diff` leaves out the values of some of `changed_keys`: they were larger than the 16 KiB kept for a host.
+	Truncated bool `json:"truncated"`
+}
+
+// HostChangeKind `disabled`: the host went missing and its source keeps such hosts,
+// disabled; or its provider reports it disabled now. `enabled`: a
+// disabled host is enabled again (a missing host came back).
+type HostChangeKind string
+
+// HostChangeList defines model for HostChangeList.
+type HostChangeList struct {
+	Items      []HostChange `json:"items"`
+	NextCursor *string      `json:"next_cursor,omitempty"`
+}
+
+// HostDiff The old and new values of what changed; absent for an added or removed host.
+type HostDiff struct {
+	// Fields Each changed host field's old and new value.
+	Fields        *map[string]ValueChange `json:"fields,omitempty"`
+	GroupsAdded   *[]string               `json:"groups_added,omitempty"`
+	GroupsRemoved *[]string               `json:"groups_removed,omitempty"`
+
+	// Vars Each changed var key's old and new value.
+	Vars *map[string]ValueChange `json:"vars,omitempty"`
 }
 
 // HostList defines model for HostList.
@@ -1568,6 +1649,15 @@ type UserUpdate struct {
 	Password *string `json:"password,omitempty"`
 }
 
+// ValueChange defines model for ValueChange.
+type ValueChange struct {
+	// New The value after; absent when the key was removed.
+	New *json.RawMessage `json:"new,omitempty"`
+
+	// Old The value before; absent when the key is new.
+	Old *json.RawMessage `json:"old,omitempty"`
+}
+
 // Vars Ansible variables.
 type Vars = json.RawMessage
 
@@ -1851,6 +1941,15 @@ type ListHostsParams struct {
 // ListHostsParamsStale defines parameters for ListHosts.
 type ListHostsParamsStale string
 
+// GetHostHistoryParams defines parameters for GetHostHistory.
+type GetHostHistoryParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
 // ListNameConflictsParams defines parameters for ListNameConflicts.
 type ListNameConflictsParams struct {
 	// Limit Page size.
@@ -1897,6 +1996,18 @@ type ListRoleBindingsParams struct {
 
 // ListSyncRunsParams defines parameters for ListSyncRuns.
 type ListSyncRunsParams struct {
+	// Cursor The `next_cursor` of the previous page.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+
+	// Limit Page size.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// ListSyncRunChangesParams defines parameters for ListSyncRunChanges.
+type ListSyncRunChangesParams struct {
+	// Kind Only the changes of this kind.
+	Kind *HostChangeKind `form:"kind,omitempty" json:"kind,omitempty"`
+
 	// Cursor The `next_cursor` of the previous page.
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
@@ -2541,6 +2652,16 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/inventories/{inventory}/hosts/{host} (the `GetHost` operationId).
 	GetHost(ctx context.Context, inventory InventoryRef, host int64, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetHostHistory The changes syncs made to the inventory's hosts of this name, newest first.
+	//
+	// What succeeded syncs of the inventory's sources did to the host
+	// (to each host of that name, when several sources have one), as
+	// `GET /api/v1/syncs/{run}/changes` lists them, kept for the
+	// server's `change_retention`.
+	//
+	// Corresponds with GET /api/v1/inventories/{inventory}/hosts/{host}/history (the `GetHostHistory` operationId).
+	GetHostHistory(ctx context.Context, inventory InventoryRef, host string, params *GetHostHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListNameConflicts List host names that more than one of the inventory's sources produce.
 	//
 	// Ansible's inventory has one host per name; what its document does
@@ -2729,6 +2850,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/syncs/{run} (the `GetSyncRun` operationId).
 	GetSyncRun(ctx context.Context, run string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListSyncRunChanges What a sync run did to each host.
+	//
+	// A succeeded run records each host it added, removed, changed,
+	// disabled or enabled, with the keys that changed (vars, and the
+	// host's `groups`, `enabled`, `missing`, `name`, `address` and
+	// `scope`) and their old and new values. A failed or partial run, and
+	// a re-sync that changed nothing, record none. Changes are kept for
+	// the server's `change_retention` (30 days by default). Listed by
+	// kind (added, changed, disabled, enabled, removed), then in the
+	// order they were recorded.
+	//
+	// Corresponds with GET /api/v1/syncs/{run}/changes (the `ListSyncRunChanges` operationId).
+	ListSyncRunChanges(ctx context.Context, run string, params *ListSyncRunChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListTeams List teams.
 	//
@@ -3741,6 +3876,26 @@ func (c *APIClient) GetHost(ctx context.Context, inventory InventoryRef, host in
 	return c.Client.Do(req)
 }
 
+// GetHostHistory The changes syncs made to the inventory's hosts of this name, newest first.
+//
+// What succeeded syncs of the inventory's sources did to the host
+// (to each host of that name, when several sources have one), as
+// `GET /api/v1/syncs/{run}/changes` lists them, kept for the
+// server's `change_retention`.
+//
+// Corresponds with GET /api/v1/inventories/{inventory}/hosts/{host}/history (the `GetHostHistory` operationId).
+func (c *APIClient) GetHostHistory(ctx context.Context, inventory InventoryRef, host string, params *GetHostHistoryParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetHostHistoryRequest(c.Server, inventory, host, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ListNameConflicts List host names that more than one of the inventory's sources produce.
 //
 // Ansible's inventory has one host per name; what its document does
@@ -4120,6 +4275,30 @@ func (c *APIClient) TriggerSync(ctx context.Context, source SourceRef, reqEditor
 // Corresponds with GET /api/v1/syncs/{run} (the `GetSyncRun` operationId).
 func (c *APIClient) GetSyncRun(ctx context.Context, run string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSyncRunRequest(c.Server, run)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListSyncRunChanges What a sync run did to each host.
+//
+// A succeeded run records each host it added, removed, changed,
+// disabled or enabled, with the keys that changed (vars, and the
+// host's `groups`, `enabled`, `missing`, `name`, `address` and
+// `scope`) and their old and new values. A failed or partial run, and
+// a re-sync that changed nothing, record none. Changes are kept for
+// the server's `change_retention` (30 days by default). Listed by
+// kind (added, changed, disabled, enabled, removed), then in the
+// order they were recorded.
+//
+// Corresponds with GET /api/v1/syncs/{run}/changes (the `ListSyncRunChanges` operationId).
+func (c *APIClient) ListSyncRunChanges(ctx context.Context, run string, params *ListSyncRunChangesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListSyncRunChangesRequest(c.Server, run, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6254,6 +6433,86 @@ func NewGetHostRequest(server string, inventory InventoryRef, host int64) (*http
 	return req, nil
 }
 
+// NewGetHostHistoryRequest constructs an http.Request for the GetHostHistory method
+func NewGetHostHistoryRequest(server string, inventory InventoryRef, host string, params *GetHostHistoryParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "inventory", inventory, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "host", host, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/inventories/%s/hosts/%s/history", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewListNameConflictsRequest constructs an http.Request for the ListNameConflicts method
 func NewListNameConflictsRequest(server string, inventory InventoryRef, params *ListNameConflictsParams) (*http.Request, error) {
 	var err error
@@ -7000,6 +7259,91 @@ func NewGetSyncRunRequest(server string, run string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewListSyncRunChangesRequest constructs an http.Request for the ListSyncRunChanges method
+func NewListSyncRunChangesRequest(server string, run string, params *ListSyncRunChangesParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "run", run, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/syncs/%s/changes", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -8383,6 +8727,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/inventories/{inventory}/hosts/{host} (the `GetHost` operationId).
 	GetHostWithResponse(ctx context.Context, inventory InventoryRef, host int64, reqEditors ...RequestEditorFn) (*GetHostResponse, error)
 
+	// GetHostHistoryWithResponse The changes syncs made to the inventory's hosts of this name, newest first.
+	//
+	// What succeeded syncs of the inventory's sources did to the host
+	// (to each host of that name, when several sources have one), as
+	// `GET /api/v1/syncs/{run}/changes` lists them, kept for the
+	// server's `change_retention`.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/inventories/{inventory}/hosts/{host}/history (the `GetHostHistory` operationId).
+	GetHostHistoryWithResponse(ctx context.Context, inventory InventoryRef, host string, params *GetHostHistoryParams, reqEditors ...RequestEditorFn) (*GetHostHistoryResponse, error)
+
 	// ListNameConflictsWithResponse List host names that more than one of the inventory's sources produce.
 	//
 	// Ansible's inventory has one host per name; what its document does
@@ -8597,6 +8953,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/syncs/{run} (the `GetSyncRun` operationId).
 	GetSyncRunWithResponse(ctx context.Context, run string, reqEditors ...RequestEditorFn) (*GetSyncRunResponse, error)
+
+	// ListSyncRunChangesWithResponse What a sync run did to each host.
+	//
+	// A succeeded run records each host it added, removed, changed,
+	// disabled or enabled, with the keys that changed (vars, and the
+	// host's `groups`, `enabled`, `missing`, `name`, `address` and
+	// `scope`) and their old and new values. A failed or partial run, and
+	// a re-sync that changed nothing, record none. Changes are kept for
+	// the server's `change_retention` (30 days by default). Listed by
+	// kind (added, changed, disabled, enabled, removed), then in the
+	// order they were recorded.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/syncs/{run}/changes (the `ListSyncRunChanges` operationId).
+	ListSyncRunChangesWithResponse(ctx context.Context, run string, params *ListSyncRunChangesParams, reqEditors ...RequestEditorFn) (*ListSyncRunChangesResponse, error)
 
 	// ListTeamsWithResponse List teams.
 	//
@@ -11609,6 +11981,89 @@ func (r GetHostResponse) ContentType() string {
 	return ""
 }
 
+// GetHostHistoryResponse429Headers the declared response headers of an HTTP 429 response for GetHostHistory
+type GetHostHistoryResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetHostHistoryResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HostChangeList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetHostHistoryResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetHostHistoryResponse) GetJSON200() *HostChangeList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetHostHistoryResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetHostHistoryResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetHostHistoryResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetHostHistoryResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetHostHistoryResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r GetHostHistoryResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetHostHistoryResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetHostHistoryResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetHostHistoryResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // ListNameConflictsResponse429Headers the declared response headers of an HTTP 429 response for ListNameConflicts
 type ListNameConflictsResponse429Headers struct {
 	RetryAfter *int
@@ -12963,6 +13418,89 @@ func (r GetSyncRunResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetSyncRunResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListSyncRunChangesResponse429Headers the declared response headers of an HTTP 429 response for ListSyncRunChanges
+type ListSyncRunChangesResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListSyncRunChangesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *HostChangeList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListSyncRunChangesResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListSyncRunChangesResponse) GetJSON200() *HostChangeList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListSyncRunChangesResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListSyncRunChangesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListSyncRunChangesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r ListSyncRunChangesResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListSyncRunChangesResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r ListSyncRunChangesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListSyncRunChangesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListSyncRunChangesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListSyncRunChangesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -15537,6 +16075,24 @@ func (c *ClientWithResponses) GetHostWithResponse(ctx context.Context, inventory
 	return ParseGetHostResponse(rsp)
 }
 
+// GetHostHistoryWithResponse The changes syncs made to the inventory's hosts of this name, newest first.
+//
+// What succeeded syncs of the inventory's sources did to the host
+// (to each host of that name, when several sources have one), as
+// `GET /api/v1/syncs/{run}/changes` lists them, kept for the
+// server's `change_retention`.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/inventories/{inventory}/hosts/{host}/history (the `GetHostHistory` operationId).
+func (c *ClientWithResponses) GetHostHistoryWithResponse(ctx context.Context, inventory InventoryRef, host string, params *GetHostHistoryParams, reqEditors ...RequestEditorFn) (*GetHostHistoryResponse, error) {
+	rsp, err := c.GetHostHistory(ctx, inventory, host, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetHostHistoryResponse(rsp)
+}
+
 // ListNameConflictsWithResponse List host names that more than one of the inventory's sources produce.
 //
 // Ansible's inventory has one host per name; what its document does
@@ -15870,6 +16426,28 @@ func (c *ClientWithResponses) GetSyncRunWithResponse(ctx context.Context, run st
 		return nil, err
 	}
 	return ParseGetSyncRunResponse(rsp)
+}
+
+// ListSyncRunChangesWithResponse What a sync run did to each host.
+//
+// A succeeded run records each host it added, removed, changed,
+// disabled or enabled, with the keys that changed (vars, and the
+// host's `groups`, `enabled`, `missing`, `name`, `address` and
+// `scope`) and their old and new values. A failed or partial run, and
+// a re-sync that changed nothing, record none. Changes are kept for
+// the server's `change_retention` (30 days by default). Listed by
+// kind (added, changed, disabled, enabled, removed), then in the
+// order they were recorded.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/syncs/{run}/changes (the `ListSyncRunChanges` operationId).
+func (c *ClientWithResponses) ListSyncRunChangesWithResponse(ctx context.Context, run string, params *ListSyncRunChangesParams, reqEditors ...RequestEditorFn) (*ListSyncRunChangesResponse, error) {
+	rsp, err := c.ListSyncRunChanges(ctx, run, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListSyncRunChangesResponse(rsp)
 }
 
 // ListTeamsWithResponse List teams.
@@ -18882,6 +19460,80 @@ func ParseGetHostResponse(rsp *http.Response) (*GetHostResponse, error) {
 	return response, nil
 }
 
+// ParseGetHostHistoryResponse parses an HTTP response from a GetHostHistoryWithResponse call
+func ParseGetHostHistoryResponse(rsp *http.Response) (*GetHostHistoryResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetHostHistoryResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HostChangeList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetHostHistoryResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
 // ParseListNameConflictsResponse parses an HTTP response from a ListNameConflictsWithResponse call
 func ParseListNameConflictsResponse(rsp *http.Response) (*ListNameConflictsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20130,6 +20782,80 @@ func ParseGetSyncRunResponse(rsp *http.Response) (*GetSyncRunResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers GetSyncRunResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListSyncRunChangesResponse parses an HTTP response from a ListSyncRunChangesWithResponse call
+func ParseListSyncRunChangesResponse(rsp *http.Response) (*ListSyncRunChangesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListSyncRunChangesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest HostChangeList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListSyncRunChangesResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

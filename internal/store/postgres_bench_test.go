@@ -16,10 +16,17 @@ import (
 // BenchmarkPostgresApplyFirstSync is BenchmarkApplyFirstSync on
 // PostgreSQL: a first sync of 20,000 hosts with realistic (2.5 KB) vars and
 // 8 groups each in one transaction, into a fresh database each time. The
-// server is a throwaway one (fsync off), as in the tests.
+// server is a throwaway one (fsync off), as in the tests. Without and with
+// the change history, as BenchmarkApplyFirstSync.
 func BenchmarkPostgresApplyFirstSync(b *testing.B) {
-	const n = 20_000
 	p := testenv.Postgres(b)
+	for _, record := range []bool{false, true} {
+		b.Run(fmt.Sprintf("history=%v", record), func(b *testing.B) { benchPostgresApplyFirstSync(b, p, record) })
+	}
+}
+
+func benchPostgresApplyFirstSync(b *testing.B, p *testenv.PostgresServer, record bool) {
+	const n = 20_000
 	vars, _ := json.Marshal(map[string]any{"blob": strings.Repeat("x", 2400), "instance_type": "t3.micro"})
 	for b.Loop() {
 		b.StopTimer()
@@ -42,7 +49,7 @@ func BenchmarkPostgresApplyFirstSync(b *testing.B) {
 		now := time.Now()
 		run.StartedAt, run.Status = &now, roster.SyncSucceeded
 		b.StartTimer()
-		if err := s.FinishSyncRun(context.Background(), run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"}}); err != nil {
+		if err := s.FinishSyncRun(context.Background(), run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"}, Record: record}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

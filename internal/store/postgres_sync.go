@@ -247,6 +247,11 @@ const pgUpdateBatch = 1000
 // scopes and edges, COPY for new hosts and memberships.
 func pgApplyChanges(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time) error {
 	if len(c.Remove) > 0 {
+		if c.Record {
+			if err := pgRecordRemoved(ctx, tx, run, c.Remove, now); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM host_groups WHERE host_id = ANY($1)`, c.Remove); err != nil {
 			return err
 		}
@@ -255,6 +260,11 @@ func pgApplyChanges(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *rost
 		}
 	}
 	if len(c.Disable) > 0 {
+		if c.Record {
+			if err := pgRecordDisabled(ctx, tx, run, c.Disable, now); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `UPDATE hosts SET enabled = false, missing_since = $1 WHERE source_id = $2 AND id = ANY($3)`,
 			now, run.SourceID, c.Disable); err != nil {
 			return err
@@ -264,6 +274,11 @@ func pgApplyChanges(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *rost
 		for hosts, err := range c.Batches(lastByID(c.Update), pgUpdateBatch) {
 			if err != nil {
 				return err
+			}
+			if c.Record {
+				if err := pgRecordUpdated(ctx, tx, run, hosts, now); err != nil {
+					return err
+				}
 			}
 			if err := pgUpdateHosts(ctx, tx, run.SourceID, hosts, now); err != nil {
 				return err
@@ -380,6 +395,11 @@ func pgAddHosts(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *roster.H
 		}
 		if err := pgCopyMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
 			return err
+		}
+		if c.Record {
+			if err := pgRecordAdded(ctx, tx, run, hosts, now); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

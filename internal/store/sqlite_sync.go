@@ -248,6 +248,11 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 	if len(c.Remove) > 0 {
 		for ids := range chunks(c.Remove, batch) {
 			in, args := inList(ids)
+			if c.Record {
+				if err := recordRemoved(ctx, tx, run, in, args, ts); err != nil {
+					return err
+				}
+			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (`+in+`)`, args...); err != nil {
 				return err
 			}
@@ -258,6 +263,11 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 	}
 	for ids := range chunks(c.Disable, batch) {
 		in, args := inList(ids)
+		if c.Record {
+			if err := recordDisabled(ctx, tx, run, in, args, ts); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE hosts SET enabled = 0, missing_since = ? WHERE source_id = ? AND id IN (`+in+`)`,
 			append([]any{ts, run.SourceID}, args...)...); err != nil {
 			return err
@@ -273,6 +283,11 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 		for hosts, err := range c.Batches(c.Update, batch) {
 			if err != nil {
 				return err
+			}
+			if c.Record {
+				if err := recordUpdated(ctx, tx, run, hosts, ts); err != nil {
+					return err
+				}
 			}
 			for _, h := range hosts {
 				if _, err := stmt.ExecContext(ctx, h.Scope, h.Name, h.Address, h.Enabled, mustJSON(h.Groups), string(h.Vars), h.Hash, ts, h.ID, run.SourceID); err != nil {
@@ -316,6 +331,11 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 				return err
 			}
 			if err := insertMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+				return err
+			}
+		}
+		if c.Record {
+			if err := recordAdded(ctx, tx, run, first, last, ts); err != nil {
 				return err
 			}
 		}

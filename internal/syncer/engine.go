@@ -287,6 +287,14 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 	case err != nil:
 		run.Status, run.Error, changes = roster.SyncFailed, err.Error(), nil
 	}
+	if changes != nil {
+		// The per-host history records what a run did, in the
+		// transaction that does it: a partial run the changes of its
+		// healthy scopes, which it writes (the hosts of its failed scopes
+		// are left as they were); a failed or canceled one writes, and
+		// records, nothing.
+		changes.Record = run.Status == roster.SyncSucceeded || run.Status == roster.SyncPartial
+	}
 	run.NextAttempt = e.nextAttempt(run, err)
 	// The finishing transaction holds the run until it commits; renewing
 	// would only queue behind it.
