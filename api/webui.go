@@ -25,7 +25,8 @@ func (s *Server) mountUI(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+ui.SignInPath, s.uiPage(s.serveSignInPage))
 	mux.HandleFunc("POST "+ui.SignInPath, s.uiPage(s.serveSignIn))
 	mux.HandleFunc("POST "+ui.SignOutPath, s.uiPage(s.serveSignOut))
-	mux.HandleFunc("GET "+ui.StylePath, serveStyle)
+	mux.HandleFunc("GET "+ui.StylePath, serveStatic("text/css; charset=utf-8", ui.CSS()))
+	mux.HandleFunc("GET "+ui.IconPath, serveStatic("image/svg+xml", ui.Icon()))
 }
 
 // uiPage sets what every page answers with, and the request's client.
@@ -40,14 +41,17 @@ func (s *Server) uiPage(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func serveStyle(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Content-Type", "text/css; charset=utf-8")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Content-Security-Policy", ui.CSP)
-	// The page links the sheet with its content's hash in the query.
-	hd.Set("Cache-Control", "public, max-age=86400")
-	w.Write(ui.CSS())
+// serveStatic serves a file of the binary. The style sheet is linked with
+// its content's hash in the query, so it may be cached for a day.
+func serveStatic(contentType string, body []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Type", contentType)
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Content-Security-Policy", ui.CSP)
+		hd.Set("Cache-Control", "public, max-age=86400")
+		w.Write(body)
+	}
 }
 
 // render writes a page; a template error is logged and answered with a
@@ -142,9 +146,15 @@ func (s *Server) serveSignIn(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
 		}
 		page.Error = "Too many sign-ins: try again later."
-	case roster.EUNAUTHORIZED, roster.EINVALID, roster.EFORBIDDEN, roster.EUNAVAILABLE:
-		// Messages written for the person: the same words for any wrong
-		// name or password.
+	case roster.EUNAUTHORIZED:
+		// The form again, with the same words for any wrong name or
+		// password. 200, not 401: a 401 needs a WWW-Authenticate
+		// challenge no browser form answers, and browsers log it as a
+		// failed load.
+		page.Error = roster.ErrorMessage(err)
+		status = http.StatusOK
+	case roster.EINVALID, roster.EFORBIDDEN, roster.EUNAVAILABLE:
+		// Messages written for the person.
 		page.Error = roster.ErrorMessage(err)
 	default:
 		s.log.Error("signing in failed", "err", err)

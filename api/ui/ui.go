@@ -21,6 +21,9 @@ var templateFiles embed.FS
 //go:embed static/ui.css
 var css []byte
 
+//go:embed static/icon.svg
+var icon []byte
+
 // Paths of the UI. Pages other than the overview live under /ui/.
 const (
 	OverviewPath = "/"
@@ -29,6 +32,9 @@ const (
 	// StylePath is the style sheet's path; its query names the sheet's
 	// content, so that a new binary's sheet is never one a browser cached.
 	StylePath = "/ui/static/ui.css"
+	// IconPath is the favicon's: browsers ask no /favicon.ico of a page
+	// that names one.
+	IconPath = "/ui/static/icon.svg"
 )
 
 // CSP is every page's Content-Security-Policy: nothing but the style
@@ -46,6 +52,9 @@ var (
 
 // CSS is the style sheet served at StylePath.
 func CSS() []byte { return css }
+
+// Icon is the SVG icon served at IconPath.
+func Icon() []byte { return icon }
 
 // Provider is a way to sign in the sign-in page offers.
 type Provider struct {
