@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/api/ui"
+	"github.com/rosterhq/roster/internal/oidcauth"
 )
 
 // uiGet and uiPost are a browser without redirects: each answer is
@@ -235,5 +239,48 @@ func TestWebUIOverviewVisibility(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	if !strings.Contains(string(r.body), "You may not list inventories") || strings.Contains(string(r.body), "mine") {
 		t.Errorf("carol's overview: %s", r.body)
+	}
+}
+
+// refusingDirectory is a directory that knows nobody.
+type refusingDirectory struct{}
+
+func (refusingDirectory) Authenticate(context.Context, string, roster.Secret) (*roster.ExternalIdentity, error) {
+	return nil, roster.Errorf(roster.EUNAUTHORIZED, "invalid credentials")
+}
+
+// TestWebUISignInProviders: the sign-in page offers what GET
+// /api/v1/auth/providers lists: a choice of local or a directory for the
+// password, and a link per OpenID Connect provider that comes back to /.
+func TestWebUISignInProviders(t *testing.T) {
+	f := newFixtureWith(t, func(base string, c *api.Config) {
+		p, err := oidcauth.New(oidcauth.Config{Name: "down", Issuer: "http://127.0.0.1:1/", ClientID: "roster", ClientSecret: "down's secret"}, base+api.OIDCCallbackPath("down"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.OIDC = []api.OIDCProvider{{Name: "down", Client: p}}
+		c.Directories = []api.Directory{{Name: "corp", Auth: refusingDirectory{}}}
+		c.PublicURL = base
+	})
+	f.secrets = append(f.secrets, "down's secret")
+	r := f.uiGet(ui.SignInPath, "")
+	wantStatus(t, r, http.StatusOK)
+	for _, want := range []string{`<label for="provider">`, `<option value="local">Roster user</option>`, `<option value="corp">corp (directory)</option>`,
+		`href="/api/v1/auth/oidc/down/start?return_to=/"`} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("the sign-in page lacks %s: %s", want, r.body)
+		}
+	}
+	pw := "a directory password"
+	f.secrets = append(f.secrets, pw)
+	r = f.uiPost(ui.SignInPath, "", url.Values{"provider": {"corp"}, "name": {"alice"}, "password": {pw}}, nil)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), "the name or the password is wrong") || !strings.Contains(string(r.body), `<option value="corp" selected>`) {
+		t.Errorf("a directory's refusal: %s", r.body)
+	}
+	r = f.uiPost(ui.SignInPath, "", url.Values{"provider": {"<nope>"}, "name": {"alice"}, "password": {pw}}, nil)
+	wantStatus(t, r, http.StatusBadRequest)
+	if strings.Contains(string(r.body), "<nope>") || strings.Contains(string(r.body), pw) {
+		t.Errorf("an unknown provider's page echoes it unescaped, or the password: %s", r.body)
 	}
 }
