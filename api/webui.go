@@ -165,7 +165,7 @@ func (s *Server) serveSignIn(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveSignOut ends the session: a same-origin post with the session's
-// CSRF token, audited as DELETE /api/v1/auth/session is.
+// CSRF token, audited as POST /api/v1/auth/logout is.
 func (s *Server) serveSignOut(w http.ResponseWriter, r *http.Request) {
 	c := s.uiSession(r)
 	if c == nil {
