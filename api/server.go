@@ -181,6 +181,7 @@ func (s *Server) Handler() (http.Handler, error) {
 	})
 	mux := http.NewServeMux()
 	s.mountAWX(mux)
+	s.mountUI(mux)
 	mux.HandleFunc("GET "+DevicePath, s.serveDevicePage)
 	mux.HandleFunc("POST "+DevicePath, s.serveDevicePage)
 	h := HandlerWithOptions(strict, StdHTTPServerOptions{

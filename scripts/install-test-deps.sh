@@ -31,6 +31,9 @@
 #                              installs slapd it first creates /etc/ldap/noslapd, the Debian
 #                              package's sentinel that keeps the init script from starting it
 #                              (delete the file to run a system slapd).
+#   chromium      (Debian, about 360 MB with its libraries) -> /usr/bin/chromium,
+#                              exported as ROSTER_CHROMIUM_BIN: the Web UI's end-to-end
+#                              tests drive it headless through chromedp (api/webui_browser_test.go)
 #   ca-certificates (Debian)
 #   curl, jq      (Debian)  -> the README's examples, which cmd/roster's TestReadmeExamples runs
 #   Vault 1.14.2            -> built from the Go module proxy by scripts/build-vault.sh
@@ -52,7 +55,7 @@ for arg in "$@"; do
   case "$arg" in
     --env) env_mode=1; out=2 ;;
     --no-vault) want_vault=0 ;;
-    -h|--help) sed -n '2,44p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-test-deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -95,6 +98,7 @@ done
 { pkg_installed prometheus && [[ -x /usr/bin/prometheus ]]; } || missing+=(prometheus)
 { pkg_installed slapd && [[ -x /usr/sbin/slapd ]]; } || missing+=(slapd)
 { pkg_installed ldap-utils && command -v ldapsearch >/dev/null 2>&1; } || missing+=(ldap-utils)
+{ pkg_installed chromium && [[ -x /usr/bin/chromium ]]; } || missing+=(chromium)
 
 if (( ${#missing[@]} > 0 )); then
   command -v apt-get >/dev/null 2>&1 \
@@ -155,6 +159,10 @@ if pgrep -x slapd >/dev/null 2>&1; then
   say "slapd: note: a system slapd is running; the tests do not use it (they start their own on free ports)"
 fi
 
+chromium_bin=/usr/bin/chromium
+[[ -x "$chromium_bin" ]] || die "$chromium_bin not found after installing chromium"
+say "chromium: $chromium_bin (chromium $(pkg_version chromium))"
+
 pg_bin=$(pg_bin_dir) || die "no /usr/lib/postgresql/*/bin with initdb, pg_ctl and postgres after installing postgresql"
 say "postgresql: $pg_bin (postgresql $(pkg_version "postgresql-$(basename "$(dirname "$pg_bin")")"))"
 if [[ $(id -u) -eq 0 ]] && ! getent passwd postgres >/dev/null; then
@@ -183,6 +191,7 @@ say "oidc test provider: internal/testenv/oidcprovider builds ($(cd "$here/.." &
 if (( env_mode )); then
   printf 'export ROSTER_PG_BIN=%q\n' "$pg_bin"
   printf 'export ROSTER_SLAPD_BIN=%q\n' "$slapd_bin"
+  printf 'export ROSTER_CHROMIUM_BIN=%q\n' "$chromium_bin"
   [[ -n "$vault_bin" ]] && printf 'export ROSTER_VAULT_BIN=%q\n' "$vault_bin"
 fi
 exit 0

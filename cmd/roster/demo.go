@@ -15,6 +15,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/broker"
+	"github.com/rosterhq/roster/internal/password"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/aws/awssim"
@@ -104,8 +105,17 @@ func runDemo(ctx context.Context, c Config, size int, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	demoPW, err := demoUser(ctx, m.Store)
+	if err != nil {
+		return err
+	}
+	passwordFile := filepath.Join(c.DataDir, "demo-password")
+	if err := os.WriteFile(passwordFile, []byte(demoPW.Reveal()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write password file: %w", err)
+	}
 
 	fmt.Fprintf(out, "Roster demo\n\n")
+	fmt.Fprintf(out, "  Web UI     %s/ (sign in as %s, password %s, also in %s)\n", m.URL, demoUserName, demoPW.Reveal(), passwordFile)
 	fmt.Fprintf(out, "  API        %s (described by openapi.yaml)\n", m.URL)
 	fmt.Fprintf(out, "  data       %s (SQLite and the local secret store; the next run reuses it)\n", c.DataDir)
 	fmt.Fprintf(out, "  log        %s\n", logPath)
@@ -361,6 +371,41 @@ func demoSetup(ctx context.Context, m *Main, clouds []demoCloud) ([]*roster.Sour
 		srcs = append(srcs, src)
 	}
 	return srcs, nil
+}
+
+// demoUserName is the demo's person, an admin who signs in to the Web UI.
+const demoUserName = "demo"
+
+// demoUser gives the demo's user (made on the first run, an admin over
+// the server) a new password, as the token gets a new value: it is shown
+// once.
+func demoUser(ctx context.Context, st roster.Store) (roster.Secret, error) {
+	value, _ := roster.NewTokenValue()
+	pw := roster.Secret(strings.TrimPrefix(value.Reveal(), roster.TokenPrefix)[:20])
+	h, err := password.Hash(pw)
+	if err != nil {
+		return "", err
+	}
+	hash := roster.Secret(h)
+	u, err := st.User(ctx, demoUserName)
+	switch {
+	case roster.ErrorCode(err) == roster.ENOTFOUND:
+		u = &roster.User{Name: demoUserName, DisplayName: "Demo", Source: roster.UserLocal, PasswordHash: hash}
+		if err := st.CreateUser(ctx, u); err != nil {
+			return "", err
+		}
+		b := &roster.RoleBinding{SubjectKind: roster.SubjectUser, SubjectID: u.ID, Role: roster.RoleAdmin, ScopeKind: roster.ScopeServer}
+		if err := st.CreateRoleBinding(ctx, b); err != nil {
+			return "", err
+		}
+	case err != nil:
+		return "", err
+	default:
+		if _, err := st.UpdateUser(ctx, u.ID, roster.UserUpdate{PasswordHash: &hash}); err != nil {
+			return "", err
+		}
+	}
+	return pw, nil
 }
 
 // demoToken replaces the demo's admin token: its value is shown once, so a

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,6 +96,31 @@ func TestDemoProcessInTheUsersWorld(t *testing.T) {
 	slices.Sort(providers)
 	if want := []string{"aws", "azure", "gcp", "openstack"}; !slices.Equal(providers, want) {
 		t.Errorf("the demo's sources are of %v, want one per cloud %v", providers, want)
+	}
+
+	// The Web UI works on the demo out of the box: its user signs in with
+	// the password it printed and sees the demo's sources.
+	pw := regexp.MustCompile(`Web UI +http://\S+ \(sign in as demo, password (\S+), also in (\S+)\)`).FindStringSubmatch(stdout.String())
+	if pw == nil {
+		t.Fatalf("the demo shows no Web UI sign-in:\n%s", output())
+	}
+	if b, err := os.ReadFile(pw[2]); err != nil || strings.TrimSpace(string(b)) != pw[1] {
+		t.Fatalf("the password file %s: %q, %v", pw[2], b, err)
+	}
+	jar, err := cookiejar.New(nil)
+	must(t, err)
+	browser := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	resp, err := browser.PostForm(m[1]+"/ui/sign-in", url.Values{"name": {"demo"}, "password": {pw[1]}})
+	must(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/" {
+		t.Fatalf("signing in to the demo's Web UI: %d at %s:\n%s", resp.StatusCode, resp.Request.URL, page)
+	}
+	for _, src := range srcs.Items {
+		if !strings.Contains(string(page), src.Name) {
+			t.Errorf("the demo's overview does not show source %s", src.Name)
+		}
 	}
 	if t.Failed() {
 		t.Fatalf("the demo's output:\n%s", output())

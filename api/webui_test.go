@@ -1,0 +1,286 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/api/ui"
+	"github.com/rosterhq/roster/internal/oidcauth"
+)
+
+// uiGet and uiPost are a browser without redirects: each answer is
+// checked for the headers every page carries.
+func (f *fixture) uiGet(path, cookie string) response {
+	f.t.Helper()
+	return f.uiSend("GET", path, cookie, nil, nil)
+}
+
+func (f *fixture) uiPost(path, cookie string, form url.Values, header http.Header) response {
+	f.t.Helper()
+	return f.uiSend("POST", path, cookie, form, header)
+}
+
+func (f *fixture) uiSend(method, path, cookie string, form url.Values, header http.Header) response {
+	f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(f.t.Context(), method, f.url+path, body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if cookie != "" {
+		req.Header.Set("Cookie", cookie)
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"Content-Security-Policy": ui.CSP, "X-Content-Type-Options": "nosniff",
+		"Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+	} {
+		if got := resp.Header.Get(name); got != want {
+			f.t.Errorf("%s %s: %s = %q, want %q", method, path, name, got, want)
+		}
+	}
+	if strings.Contains(string(out), "<script") || strings.Contains(string(out), " style=") {
+		f.t.Errorf("%s %s: the page has inline script or style", method, path)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: out}
+}
+
+func wantRedirect(t *testing.T, r response, to string) {
+	t.Helper()
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != to {
+		t.Fatalf("answer %d to %q, want 303 to %q: %s", r.status, r.header.Get("Location"), to, r.body)
+	}
+}
+
+// sessionCookie is the session cookie an answer sets ("" if none).
+func sessionCookieOf(r response) string {
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == "roster_session" && c.Value != "" {
+			return c.Name + "=" + c.Value
+		}
+	}
+	return ""
+}
+
+// csrfOf is the CSRF token of a page's sign-out form.
+func csrfOf(t *testing.T, page []byte) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(string(page), `name="csrf_token" value="`)
+	v, _, ok2 := strings.Cut(rest, `"`)
+	if !ok || !ok2 || v == "" {
+		t.Fatalf("the page has no sign-out form with a CSRF token: %s", page)
+	}
+	return v
+}
+
+// TestWebUISignInAndOut: a page without a session sends to the sign-in
+// page; a wrong password is refused without the password in the page; a
+// right one starts a session whose overview lists the synced source; the
+// sign-out form needs the session's CSRF token and ends the session.
+func TestWebUISignInAndOut(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	f.inventory("prod")
+	src := f.source("prod", "ec2", f.awsConfig(nil))
+	run := f.syncAndWait(src.Id)
+
+	wantRedirect(t, f.uiGet("/", ""), ui.SignInPath)
+	wantRedirect(t, f.uiGet("/", "roster_session=garbage"), ui.SignInPath)
+	r := f.uiGet(ui.SignInPath, "")
+	wantStatus(t, r, http.StatusOK)
+	for _, want := range []string{`<label for="name">`, `<label for="password">`, `<main`, `<header`, `href="` + ui.StylePath + "?v="} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("the sign-in page lacks %s", want)
+		}
+	}
+	if strings.Contains(string(r.body), `name="provider"`) {
+		t.Error("the sign-in page offers a provider choice without directories")
+	}
+
+	wrong := "not-" + alicePassword
+	f.secrets = append(f.secrets, wrong)
+	r = f.uiPost(ui.SignInPath, "", url.Values{"name": {"alice"}, "password": {wrong}}, nil)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), "the name or the password is wrong") || !strings.Contains(string(r.body), `value="alice"`) {
+		t.Errorf("a wrong password's page does not say so, or forgot the name: %s", r.body)
+	}
+	if strings.Contains(string(r.body), wrong) || sessionCookieOf(r) != "" {
+		t.Errorf("a wrong password's page echoes it, or sets a session")
+	}
+
+	r = f.uiPost(ui.SignInPath, "", url.Values{"name": {"alice"}, "password": {alicePassword}}, nil)
+	wantRedirect(t, r, "/")
+	cookie := sessionCookieOf(r)
+	if cookie == "" {
+		t.Fatalf("signing in set no session cookie: %v", r.header)
+	}
+	f.secrets = append(f.secrets, strings.TrimPrefix(cookie, "roster_session="))
+	wantRedirect(t, f.uiGet(ui.SignInPath, cookie), "/")
+
+	r = f.uiGet("/", cookie)
+	wantStatus(t, r, http.StatusOK)
+	for _, want := range []string{"Signed in as <strong>alice</strong>", ">prod</h2>", ">ec2</th>", "status-succeeded", fmt.Sprintf(">%d hosts,", run.Counts.Seen)} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("the overview lacks %q (run %s: %s, %d seen): %s", want, run.Id, run.Status, run.Counts.Seen, r.body)
+		}
+	}
+	csrf := csrfOf(t, r.body)
+	f.secrets = append(f.secrets, csrf)
+
+	// The API takes the same session.
+	wantStatus(t, f.send("GET", "/api/v1/me", "", nil, http.Header{"Cookie": {cookie}}), http.StatusOK)
+
+	r = f.uiSend("POST", ui.SignOutPath, cookie, url.Values{"csrf_token": {"wrong"}}, nil)
+	wantStatus(t, r, http.StatusForbidden)
+	wantStatus(t, f.uiGet("/", cookie), http.StatusOK)
+	r = f.uiPost(ui.SignOutPath, cookie, url.Values{"csrf_token": {csrf}}, nil)
+	wantRedirect(t, r, ui.SignInPath)
+	if !strings.Contains(r.header.Get("Set-Cookie"), "Max-Age=0") {
+		t.Errorf("signing out does not clear the cookie: %q", r.header.Get("Set-Cookie"))
+	}
+	wantRedirect(t, f.uiGet("/", cookie), ui.SignInPath)
+	wantStatus(t, f.send("GET", "/api/v1/me", "", nil, http.Header{"Cookie": {cookie}}), http.StatusUnauthorized)
+
+	var actions []string
+	for _, e := range f.auditLog(url.Values{}) {
+		actions = append(actions, e.Action+":"+string(e.Outcome))
+	}
+	if got := strings.Join(actions, " "); !strings.Contains(got, "auth.sign_out:allowed") || !strings.Contains(got, "auth.sign_in:allowed") || !strings.Contains(got, "auth.sign_in:denied") {
+		t.Errorf("the audit log has %s, want the sign-ins and the sign-out", got)
+	}
+}
+
+// TestWebUICrossOrigin: a browser's cross-origin post may neither sign in
+// (login CSRF) nor sign out, whatever it sends.
+func TestWebUICrossOrigin(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	cross := http.Header{"Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}
+	r := f.uiPost(ui.SignInPath, "", url.Values{"name": {"alice"}, "password": {alicePassword}}, cross)
+	wantStatus(t, r, http.StatusForbidden)
+	if sessionCookieOf(r) != "" {
+		t.Fatal("a cross-origin post signed in")
+	}
+	r = f.uiPost(ui.SignInPath, "", url.Values{"name": {"alice"}, "password": {alicePassword}}, http.Header{"Sec-Fetch-Site": {"same-origin"}})
+	wantRedirect(t, r, "/")
+	cookie := sessionCookieOf(r)
+	f.secrets = append(f.secrets, strings.TrimPrefix(cookie, "roster_session="))
+	csrf := csrfOf(t, f.uiGet("/", cookie).body)
+	wantStatus(t, f.uiPost(ui.SignOutPath, cookie, url.Values{"csrf_token": {csrf}}, cross), http.StatusForbidden)
+	wantStatus(t, f.uiGet("/", cookie), http.StatusOK)
+}
+
+// TestWebUIOverviewVisibility: the overview lists what the API lists the
+// person: a user bound on one inventory sees that one, with its failing
+// source before its healthy one; a user bound to nothing is told why it
+// sees nothing.
+func TestWebUIOverviewVisibility(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("mine")
+	f.inventory("theirs")
+	good := f.source("mine", "a-good", f.awsConfig(nil))
+	bad := f.source("mine", "b-bad", f.awsConfig(map[string]any{"endpoint_url": "http://127.0.0.1:1"}))
+	f.syncAndWait(good.Id)
+	if run := f.syncAndWait(bad.Id); run.Status != "failed" {
+		t.Fatalf("the broken source's run is %s, want failed", run.Status)
+	}
+	for _, name := range []string{"bob", "carol"} {
+		f.secrets = append(f.secrets, alicePassword)
+		wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "password": alicePassword}), http.StatusCreated)
+	}
+	f.bind(map[string]any{"user": "bob", "role": "auditor", "scope": "inventory", "target": "mine"})
+	signIn := func(name string) string {
+		r := f.uiPost(ui.SignInPath, "", url.Values{"name": {name}, "password": {alicePassword}}, nil)
+		wantRedirect(t, r, "/")
+		c := sessionCookieOf(r)
+		f.secrets = append(f.secrets, strings.TrimPrefix(c, "roster_session="))
+		return c
+	}
+
+	r := f.uiGet("/", signIn("bob"))
+	wantStatus(t, r, http.StatusOK)
+	page := string(r.body)
+	if !strings.Contains(page, ">mine</h2>") || strings.Contains(page, "theirs") {
+		t.Errorf("bob's overview does not list exactly the inventory bob may see: %s", page)
+	}
+	if i, j := strings.Index(page, ">b-bad<"), strings.Index(page, ">a-good<"); i < 0 || j < 0 || i > j {
+		t.Errorf("the failing source is not listed first: %s", page)
+	}
+	if !strings.Contains(page, "1 source failed its last sync") {
+		t.Errorf("the overview does not count the failing source: %s", page)
+	}
+
+	r = f.uiGet("/", signIn("carol"))
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), "You may not list inventories") || strings.Contains(string(r.body), "mine") {
+		t.Errorf("carol's overview: %s", r.body)
+	}
+}
+
+// refusingDirectory is a directory that knows nobody.
+type refusingDirectory struct{}
+
+func (refusingDirectory) Authenticate(context.Context, string, roster.Secret) (*roster.ExternalIdentity, error) {
+	return nil, roster.Errorf(roster.EUNAUTHORIZED, "invalid credentials")
+}
+
+// TestWebUISignInProviders: the sign-in page offers what GET
+// /api/v1/auth/providers lists: a choice of local or a directory for the
+// password, and a link per OpenID Connect provider that comes back to /.
+func TestWebUISignInProviders(t *testing.T) {
+	f := newFixtureWith(t, func(base string, c *api.Config) {
+		p, err := oidcauth.New(oidcauth.Config{Name: "down", Issuer: "http://127.0.0.1:1/", ClientID: "roster", ClientSecret: "down's secret"}, base+api.OIDCCallbackPath("down"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.OIDC = []api.OIDCProvider{{Name: "down", Client: p}}
+		c.Directories = []api.Directory{{Name: "corp", Auth: refusingDirectory{}}}
+		c.PublicURL = base
+	})
+	f.secrets = append(f.secrets, "down's secret")
+	r := f.uiGet(ui.SignInPath, "")
+	wantStatus(t, r, http.StatusOK)
+	for _, want := range []string{`<label for="provider">`, `<option value="local">Roster user</option>`, `<option value="corp">corp (directory)</option>`,
+		`href="/api/v1/auth/oidc/down/start?return_to=/"`} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("the sign-in page lacks %s: %s", want, r.body)
+		}
+	}
+	pw := "a directory password"
+	f.secrets = append(f.secrets, pw)
+	r = f.uiPost(ui.SignInPath, "", url.Values{"provider": {"corp"}, "name": {"alice"}, "password": {pw}}, nil)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), "the name or the password is wrong") || !strings.Contains(string(r.body), `<option value="corp" selected>`) {
+		t.Errorf("a directory's refusal: %s", r.body)
+	}
+	r = f.uiPost(ui.SignInPath, "", url.Values{"provider": {"<nope>"}, "name": {"alice"}, "password": {pw}}, nil)
+	wantStatus(t, r, http.StatusBadRequest)
+	if strings.Contains(string(r.body), "<nope>") || strings.Contains(string(r.body), pw) {
+		t.Errorf("an unknown provider's page echoes it unescaped, or the password: %s", r.body)
+	}
+}
