@@ -108,10 +108,9 @@ func (s *Server) tokenByValue(ctx context.Context, value string) (*roster.Token,
 // touch records a token's use at most once a minute: a write per request
 // would serialise every read behind the database's one writer.
 func (s *Server) touch(tok *roster.Token, now time.Time) {
-	if last, ok := s.touched.Load(tok.ID); ok && now.Sub(last.(time.Time)) < time.Minute {
+	if !s.touched.due(tok.ID, now) {
 		return
 	}
-	s.touched.Store(tok.ID, now)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -102,7 +101,7 @@ type Server struct {
 	log         *slog.Logger
 	maxBody     int64
 	now         func() time.Time
-	touched     sync.Map // token id → time.Time of the last recorded use
+	touched     recentUse // when tokens and sessions were last written down as used
 	docs        *documents
 	gates       gates
 	tokenMaxTTL time.Duration

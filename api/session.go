@@ -204,11 +204,9 @@ func (s *Server) sessionOf(r *http.Request) (c *caller, ok bool, err error) {
 // touchSession records a session's use at most once a minute, as touch
 // does a token's: the idle timeout is thus exact to a minute.
 func (s *Server) touchSession(ss *roster.Session, now time.Time) {
-	key := "session:" + ss.ID
-	if last, ok := s.touched.Load(key); ok && now.Sub(last.(time.Time)) < time.Minute {
+	if !s.touched.due("session:"+ss.ID, now) {
 		return
 	}
-	s.touched.Store(key, now)
 	ss.LastSeenAt = now
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
