@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -169,7 +170,7 @@ func (d *HostDiff) bound(max int) (truncated bool) {
 		size += n
 		return true
 	}
-	for _, k := range sortedKeys(d.Fields) {
+	for _, k := range slices.Sorted(maps.Keys(d.Fields)) {
 		if v := d.Fields[k]; !fits(len(k) + len(v.Old) + len(v.New)) {
 			delete(d.Fields, k)
 		}
@@ -184,7 +185,7 @@ func (d *HostDiff) bound(max int) (truncated bool) {
 	if !fits(groups) {
 		d.GroupsAdded, d.GroupsRemoved = nil, nil
 	}
-	for _, k := range sortedKeys(d.Vars) {
+	for _, k := range slices.Sorted(maps.Keys(d.Vars)) {
 		if v := d.Vars[k]; !fits(len(k) + len(v.Old) + len(v.New)) {
 			delete(d.Vars, k)
 		}
@@ -240,15 +241,6 @@ func setDiff(a, b []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func jsonString(s string) json.RawMessage { return strconv.AppendQuote(nil, s) }

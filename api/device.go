@@ -156,23 +156,20 @@ type devicePageData struct {
 	Approve, Ask                                                    bool
 }
 
-// serveDevicePage answers DevicePath?provider=P. A browser without a
+// serveDevicePage answers DevicePath?provider=P (mounted through
+// uiPage, which sets the Web UI's headers and the request's client). A browser without a
 // session of P is sent to P to sign in, and back. A signed-in person
 // types the code the command line shows (tries are counted per address
 // and per person), sees where and when the command line started, and
 // approves or denies. Posts must be same-origin and carry the session's
 // CSRF token.
 func (s *Server) serveDevicePage(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Referrer-Policy", "no-referrer")
 	render := func(status int, d devicePageData) {
 		d.Action = DevicePath
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(status)
 		devicePage.Execute(w, d)
 	}
-	r = s.withClient(r)
 	ctx := r.Context()
 	if r.Method == http.MethodPost {
 		if err := s.crossOrigin.Check(r); err != nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,10 +60,10 @@ type oidcFlowData struct {
 // ListSignInProviders implements StrictServerInterface.
 func (s *Server) ListSignInProviders(ctx context.Context, _ ListSignInProvidersRequestObject) (ListSignInProvidersResponseObject, error) {
 	out := ListSignInProviders200JSONResponse{Items: []SignInProvider{{Name: "local", Kind: SignInProviderKindLocal}}}
-	for _, name := range sortedKeys(s.directories) {
+	for _, name := range slices.Sorted(maps.Keys(s.directories)) {
 		out.Items = append(out.Items, SignInProvider{Name: name, Kind: SignInProviderKindLdap})
 	}
-	for _, name := range sortedKeys(s.oidc) {
+	for _, name := range slices.Sorted(maps.Keys(s.oidc)) {
 		start := oidcPrefix + name + "/start"
 		out.Items = append(out.Items, SignInProvider{Name: name, Kind: SignInProviderKindOidc, StartUrl: &start})
 	}

@@ -181,8 +181,8 @@ func (s *Server) Handler() (http.Handler, error) {
 	mux := http.NewServeMux()
 	s.mountAWX(mux)
 	s.mountUI(mux)
-	mux.HandleFunc("GET "+DevicePath, s.serveDevicePage)
-	mux.HandleFunc("POST "+DevicePath, s.serveDevicePage)
+	mux.HandleFunc("GET "+DevicePath, s.uiPage(s.serveDevicePage))
+	mux.HandleFunc("POST "+DevicePath, s.uiPage(s.serveDevicePage))
 	h := HandlerWithOptions(strict, StdHTTPServerOptions{
 		BaseRouter: mux,
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {

@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,11 +108,11 @@ func (s *Server) checkUserProvider(src roster.UserSource, provider string) strin
 	switch src {
 	case roster.UserLDAP:
 		if s.directories[provider] == nil {
-			return fmt.Sprintf("names no LDAP directory of the config (%s)", strings.Join(sortedKeys(s.directories), ", "))
+			return fmt.Sprintf("names no LDAP directory of the config (%s)", strings.Join(slices.Sorted(maps.Keys(s.directories)), ", "))
 		}
 	case roster.UserOIDC:
 		if s.oidc[provider] == nil {
-			return fmt.Sprintf("names no OpenID Connect provider of the config (%s)", strings.Join(sortedKeys(s.oidc), ", "))
+			return fmt.Sprintf("names no OpenID Connect provider of the config (%s)", strings.Join(slices.Sorted(maps.Keys(s.oidc)), ", "))
 		}
 	default:
 		return "only an external user (source ldap or oidc) signs in with a provider"

@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -94,10 +95,10 @@ func (s *Server) uiSession(r *http.Request) *caller {
 func (s *Server) signInForm() ui.SignIn {
 	var page ui.SignIn
 	page.Directories = []ui.Provider{{Name: "local", Kind: "local"}}
-	for _, name := range sortedKeys(s.directories) {
+	for _, name := range slices.Sorted(maps.Keys(s.directories)) {
 		page.Directories = append(page.Directories, ui.Provider{Name: name, Kind: "ldap"})
 	}
-	for _, name := range sortedKeys(s.oidc) {
+	for _, name := range slices.Sorted(maps.Keys(s.oidc)) {
 		page.OIDC = append(page.OIDC, ui.Provider{Name: name, Kind: "oidc", StartURL: oidcPrefix + name + "/start?return_to=/"})
 	}
 	return page
