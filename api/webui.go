@@ -28,6 +28,23 @@ func (s *Server) mountUI(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+ui.SignOutPath, s.uiPage(s.serveSignOut))
 	mux.HandleFunc("GET "+ui.StylePath, serveStatic("text/css; charset=utf-8", ui.CSS()))
 	mux.HandleFunc("GET "+ui.IconPath, serveStatic("image/svg+xml", ui.Icon()))
+	mux.HandleFunc("GET "+ui.ScriptPrefix+"{name}", serveScript)
+	s.mountInventoryPages(mux)
+	s.mountSourcePages(mux)
+	s.mountAdminPages(mux)
+	// Anything else under /ui/ is a page that does not exist: an HTML
+	// 404 (or 405), never the API's problem+json.
+	mux.HandleFunc("/ui/", s.uiPage(s.serveNoPage))
+}
+
+// serveScript serves one of the UI's scripts.
+func serveScript(w http.ResponseWriter, r *http.Request) {
+	sc, ok := ui.ScriptNamed(r.PathValue("name"))
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	serveStatic("text/javascript; charset=utf-8", sc.Body)(w, r)
 }
 
 // uiPage sets what every page answers with, and the request's client.
@@ -209,7 +226,7 @@ func (s *Server) serveOverview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := withCaller(r.Context(), c)
-	page := ui.Overview{Page: ui.Page{User: c.user.Name, CSRF: roster.SessionCSRFToken(c.sessionValue).Reveal()}}
+	page := ui.Overview{Page: pageOf(c, "Overview")}
 	if err := s.overview(ctx, &page); err != nil {
 		s.log.Error("gathering the overview failed", "err", err)
 		page.Inventories, page.Failing = nil, 0

@@ -1,11 +1,13 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -64,7 +66,7 @@ func (f *fixture) uiSend(method, path, cookie string, form url.Values, header ht
 			f.t.Errorf("%s %s: %s = %q, want %q", method, path, name, got, want)
 		}
 	}
-	if strings.Contains(string(out), "<script") || strings.Contains(string(out), " style=") {
+	if hasInline(out) {
 		f.t.Errorf("%s %s: the page has inline script or style", method, path)
 	}
 	return response{status: resp.StatusCode, header: resp.Header, body: out}
@@ -88,6 +90,21 @@ func sessionCookieOf(r response) string {
 }
 
 // csrfOf is the CSRF token of a page's sign-out form.
+// uiSignIn signs name in through the sign-in form and returns the
+// session's cookie ("roster_session=…"), kept among the fixture's
+// secrets.
+func (f *fixture) uiSignIn(name, password string) string {
+	f.t.Helper()
+	r := f.uiPost(ui.SignInPath, "", url.Values{"name": {name}, "password": {password}}, nil)
+	wantRedirect(f.t, r, "/")
+	cookie := sessionCookieOf(r)
+	if cookie == "" {
+		f.t.Fatalf("signing in %s set no session cookie", name)
+	}
+	f.secrets = append(f.secrets, strings.TrimPrefix(cookie, "roster_session="))
+	return cookie
+}
+
 func csrfOf(t *testing.T, page []byte) string {
 	t.Helper()
 	_, rest, ok := strings.Cut(string(page), `name="csrf_token" value="`)
@@ -282,5 +299,65 @@ func TestWebUISignInProviders(t *testing.T) {
 	wantStatus(t, r, http.StatusBadRequest)
 	if strings.Contains(string(r.body), "<nope>") || strings.Contains(string(r.body), pw) {
 		t.Errorf("an unknown provider's page echoes it unescaped, or the password: %s", r.body)
+	}
+}
+
+var (
+	scriptTag = regexp.MustCompile(`(?i)<script\b[^>]*>`)
+	// handlerAttr: an attribute such as onclick= in a tag.
+	handlerAttr = regexp.MustCompile(`(?i)<[a-z][^>]*\son[a-z]+\s*=`)
+)
+
+// hasInline reports whether a page has script or style the CSP would
+// refuse: a <script> without src, an event handler attribute, a style
+// attribute or element. (The browser tests catch what this misses: any
+// CSP violation fails them.)
+func hasInline(page []byte) bool {
+	for _, tag := range scriptTag.FindAll(page, -1) {
+		if !bytes.Contains(tag, []byte(" src=")) {
+			return true
+		}
+	}
+	return handlerAttr.Match(page) || bytes.Contains(page, []byte(" style=")) || bytes.Contains(page, []byte("<style"))
+}
+
+// TestWebUINoPage: a path under /ui/ that is no page answers an HTML 404
+// (with the navigation when signed in), never the API's problem+json;
+// the UI's script is served, an unknown one is not.
+func TestWebUINoPage(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	r := f.uiGet("/ui/no-such-page", "")
+	wantStatus(t, r, http.StatusNotFound)
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") || !strings.Contains(string(r.body), "There is no page at /ui/no-such-page.") {
+		t.Errorf("a missing page answers %s: %s", ct, r.body)
+	}
+	cookie := f.uiSignIn("alice", alicePassword)
+	r = f.uiGet("/ui/no-such-page", cookie)
+	wantStatus(t, r, http.StatusNotFound)
+	if !strings.Contains(string(r.body), "Signed in as <strong>alice</strong>") {
+		t.Errorf("a signed-in person's missing page lacks the navigation: %s", r.body)
+	}
+
+	page := f.uiGet("/", cookie)
+	src := regexp.MustCompile(`<script src="([^"]+)"`).FindSubmatch(page.body)
+	if src == nil {
+		t.Fatalf("the overview links no script: %s", page.body)
+	}
+	resp, err := http.Get(f.url + string(src[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") {
+		t.Errorf("GET %s: %s %s", src[1], resp.Status, resp.Header.Get("Content-Type"))
+	}
+	resp, err = http.Get(f.url + ui.ScriptPrefix + "nope.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("an unknown script answers %s", resp.Status)
 	}
 }

@@ -10,16 +10,25 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"html/template"
 	"io"
+	"io/fs"
+	"path"
 	"time"
 )
 
 //go:embed templates/*.html
 var templateFiles embed.FS
 
-//go:embed static/ui.css
-var css []byte
+// The style sheet is every static/*.css in name order (ui.css first),
+// served as one file: each area of the UI keeps its rules in its own file.
+//
+//go:embed static/*.css
+var cssFiles embed.FS
+
+//go:embed static/*.js
+var scriptFiles embed.FS
 
 //go:embed static/icon.svg
 var icon []byte
@@ -35,20 +44,90 @@ const (
 	// IconPath is the favicon's: browsers ask no /favicon.ico of a page
 	// that names one.
 	IconPath = "/ui/static/icon.svg"
+	// ScriptPrefix is where the scripts (static/*.js) are served, each
+	// linked with its content's hash in the query as the style sheet is.
+	ScriptPrefix = "/ui/static/js/"
 )
 
-// CSP is every page's Content-Security-Policy: nothing but the style
-// sheet and images of this origin, no script at all, forms posting only
-// here, no framing.
-const CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+// CSP is every page's Content-Security-Policy: the style sheet, images
+// and scripts of this origin only (no inline script or style, no eval),
+// connections (a live view's event stream) to this origin only, forms
+// posting only here, no framing. Every page works without its script:
+// scripts only enhance.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 var (
-	cssVersion = func() string { h := sha256.Sum256(css); return hex.EncodeToString(h[:6]) }()
+	css        = concatCSS()
+	cssVersion = version(css)
+	scripts    = readScripts()
 	pages      = template.Must(template.New("").Funcs(template.FuncMap{
-		"style": func() string { return StylePath + "?v=" + cssVersion },
-		"when":  when,
+		"style":  func() string { return StylePath + "?v=" + cssVersion },
+		"script": scriptURL,
+		"when":   when,
 	}).ParseFS(templateFiles, "templates/*.html"))
 )
+
+func version(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:6]) }
+
+func concatCSS() []byte {
+	names, err := fs.Glob(cssFiles, "static/*.css")
+	if err != nil {
+		panic(err)
+	}
+	// ui.css holds the base rules the others refine: it goes first.
+	var out []byte
+	for _, first := range []bool{true, false} {
+		for _, name := range names {
+			if (path.Base(name) == "ui.css") != first {
+				continue
+			}
+			b, err := fs.ReadFile(cssFiles, name)
+			if err != nil {
+				panic(err)
+			}
+			out = append(append(out, b...), '\n')
+		}
+	}
+	return out
+}
+
+// Script is one of the UI's scripts.
+type Script struct {
+	Body    []byte
+	Version string
+}
+
+func readScripts() map[string]Script {
+	names, err := fs.Glob(scriptFiles, "static/*.js")
+	if err != nil {
+		panic(err)
+	}
+	out := map[string]Script{}
+	for _, name := range names {
+		b, err := fs.ReadFile(scriptFiles, name)
+		if err != nil {
+			panic(err)
+		}
+		out[path.Base(name)] = Script{Body: b, Version: version(b)}
+	}
+	return out
+}
+
+// scriptURL is the path of script name ("live.js"), for a template's
+// <script src>. A name the binary lacks fails the page's rendering.
+func scriptURL(name string) (string, error) {
+	sc, ok := scripts[name]
+	if !ok {
+		return "", fmt.Errorf("no script %q", name)
+	}
+	return ScriptPrefix + name + "?v=" + sc.Version, nil
+}
+
+// ScriptNamed is the script served at ScriptPrefix+name.
+func ScriptNamed(name string) (Script, bool) {
+	sc, ok := scripts[name]
+	return sc, ok
+}
 
 // CSS is the style sheet served at StylePath.
 func CSS() []byte { return css }
@@ -82,8 +161,40 @@ type SignIn struct {
 // Page is what every page of a signed-in person carries.
 type Page struct {
 	User string
-	// CSRF is the session's CSRF token, for the sign-out form.
+	// CSRF is the session's CSRF token, for the sign-out form and every
+	// other form that changes something (field csrf_token).
 	CSRF string
+	// Section is the main navigation's entry this page is under (one of
+	// the Sections' Name), marked as current.
+	Section string
+}
+
+// A Section is an entry of the main navigation.
+type Section struct{ Name, Path string }
+
+// Sections are the main navigation's entries, in order.
+var Sections = []Section{
+	{"Overview", OverviewPath},
+	{"Inventories", "/ui/inventories"},
+	{"Sources", "/ui/sources"},
+	{"Runs", "/ui/runs"},
+	{"Credentials", "/ui/credentials"},
+	{"Access", "/ui/access"},
+	{"People", "/ui/people"},
+	{"Webhooks", "/ui/webhooks"},
+	{"Audit", "/ui/audit"},
+}
+
+// Sections lets templates range over the navigation.
+func (Page) Sections() []Section { return Sections }
+
+// ErrorPage is a page that says what went wrong: not found, not allowed,
+// a refused form, a failure of the server.
+type ErrorPage struct {
+	Page
+	Status  int
+	Title   string
+	Message string
 }
 
 // Overview is the overview page.
@@ -126,7 +237,7 @@ func (s Source) Failing() bool {
 	return s.Status == "failed" || s.Status == "partial" || s.Status == "canceled"
 }
 
-// Render writes page name ("sign-in" or "overview") with data. It renders
+// Render writes page name (a template: "sign-in", "overview", …) with data. It renders
 // into a buffer first, so that a template error writes no half page.
 func Render(w io.Writer, name string, data any) error {
 	var b bytes.Buffer
