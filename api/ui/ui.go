@@ -178,6 +178,7 @@ var Sections = []Section{
 	{"Inventories", "/ui/inventories"},
 	{"Sources", "/ui/sources"},
 	{"Runs", "/ui/runs"},
+	{"Schedules", "/ui/schedules"},
 	{"Credentials", "/ui/credentials"},
 	{"Access", "/ui/access"},
 	{"People", "/ui/people"},
