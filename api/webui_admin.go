@@ -93,12 +93,22 @@ func (s *Server) checkBody(ctx context.Context, method, path string, body any) e
 // uiRefuse answers a form the API refused: for bad input, every field's
 // error at once; otherwise as uiFail. Nothing was changed.
 func (s *Server) uiRefuse(w http.ResponseWriter, p *uiRequest, err error) {
+	s.uiInvalid(w, p, err, "Nothing was changed: ")
+}
+
+// uiBadQuery answers a page whose query (a filter, a cursor) is refused,
+// as uiRefuse answers a form.
+func (s *Server) uiBadQuery(w http.ResponseWriter, p *uiRequest, err error) {
+	s.uiInvalid(w, p, err, "This page cannot be shown: ")
+}
+
+func (s *Server) uiInvalid(w http.ResponseWriter, p *uiRequest, err error, lead string) {
 	if roster.ErrorCode(err) != roster.EINVALID {
 		s.uiFail(w, p, err)
 		return
 	}
 	var msg strings.Builder
-	msg.WriteString("Nothing was changed: ")
+	msg.WriteString(lead)
 	msg.WriteString(roster.ErrorMessage(err))
 	for i, f := range roster.ErrorFields(err) {
 		if i == 0 {

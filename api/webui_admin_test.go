@@ -333,7 +333,7 @@ func TestWebUIAudit(t *testing.T) {
 	} {
 		r := f.uiGet("/ui/audit?"+q, adm)
 		wantStatus(t, r, http.StatusBadRequest)
-		wantIn(t, "the audit page of "+q, r, want, "Nothing was changed")
+		wantIn(t, "the audit page of "+q, r, want, "This page cannot be shown")
 	}
 	r = f.uiGet("/ui/audit?action="+url.QueryEscape(`<b>x</b>`), adm)
 	wantNotIn(t, "a hostile filter", r, "<b>x</b>")
@@ -385,4 +385,29 @@ func TestWebUIWebhooks(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantNotIn(t, "ines's webhooks page", r, "ops")
 	wantStatus(t, f.uiGet("/ui/webhooks/"+hook.Id, ines), http.StatusNotFound)
+}
+
+// TestWebUICredentialBinding: someone bound to one credential sees and
+// may change that one only, as through the API; another credential's
+// forms are refused as absent.
+func TestWebUICredentialBinding(t *testing.T) {
+	f := newFixture(t)
+	f.credentials("ca", "pw")
+	cora, csrf := f.uiPerson("cora", "")
+	f.bind(map[string]any{"user": "cora", "role": "operator", "scope": "credential", "target": "pw"})
+
+	r := f.uiGet("/ui/credentials", cora)
+	wantStatus(t, r, http.StatusOK)
+	wantIn(t, "cora's credentials page", r, `<a href="/ui/credentials/pw">pw</a>`)
+	wantNotIn(t, "cora's credentials page", r, `/ui/credentials/ca"`, `name="new"`)
+	wantIn(t, "cora's credential page", f.uiGet("/ui/credentials/pw", cora), `action="/ui/credentials/pw"`)
+	wantStatus(t, f.uiGet("/ui/credentials/ca", cora), http.StatusNotFound)
+	wantStatus(t, f.uiPost("/ui/credentials/ca/delete", cora, url.Values{"csrf_token": {csrf}}, nil), http.StatusNotFound)
+	wantStatus(t, f.do("GET", "/api/v1/credentials/ca", f.admin, nil), http.StatusOK)
+	wantRedirect(t, f.uiPost("/ui/credentials/pw", cora, url.Values{"csrf_token": {csrf}, "name": {"pw"}, "description": {"cora's"}}, nil), "/ui/credentials/pw")
+	var c api.Credential
+	f.do("GET", "/api/v1/credentials/pw", f.admin, nil).json(t, &c)
+	if c.Description != "cora's" {
+		t.Errorf("the description is %q after cora's update", c.Description)
+	}
 }

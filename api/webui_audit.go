@@ -100,7 +100,7 @@ func (s *Server) serveAudit(w http.ResponseWriter, r *http.Request, p *uiRequest
 	}
 	f, since, until, cursor, err := auditQuery(r.URL.Query())
 	if err != nil {
-		s.uiRefuse(w, p, err)
+		s.uiBadQuery(w, p, err)
 		return
 	}
 	page := ui.Audit{Page: p.Page, Filter: f}
@@ -114,7 +114,7 @@ func (s *Server) serveAudit(w http.ResponseWriter, r *http.Request, p *uiRequest
 		params.Cursor, params.Limit = optional(next), ptr(f.Limit-len(page.Events))
 		resp, err := s.ListAuditEvents(ctx, ListAuditEventsRequestObject{Params: params})
 		if err != nil {
-			s.uiRefuse(w, p, err)
+			s.uiBadQuery(w, p, err)
 			return
 		}
 		list := resp.(ListAuditEvents200JSONResponse)
@@ -214,7 +214,7 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request, p *uiReque
 	dresp, err := s.ListWebhookDeliveries(ctx, ListWebhookDeliveriesRequestObject{Webhook: ref,
 		Params: ListWebhookDeliveriesParams{Cursor: optional(cursor), Limit: ptr(deliveriesPage)}})
 	if err != nil {
-		s.uiRefuse(w, p, err)
+		s.uiBadQuery(w, p, err)
 		return
 	}
 	list := dresp.(ListWebhookDeliveries200JSONResponse)
