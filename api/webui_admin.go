@@ -187,7 +187,8 @@ func credentialView(c Credential) ui.Credential {
 func credentialType(schema roster.CredentialSchema, c *Credential) ui.CredentialType {
 	out := ui.CredentialType{Type: string(schema.Type), Description: schema.Description}
 	for _, f := range schema.Fields {
-		field := ui.CredentialField{Name: f.Name, Description: f.Description, Secret: f.Secret, Required: f.Required}
+		field := ui.CredentialField{Name: f.Name, Description: f.Description, Secret: f.Secret, Required: f.Required,
+			Multiline: strings.HasSuffix(f.Name, "_json")}
 		if c != nil {
 			if f.Secret {
 				for _, set := range c.SecretsSet {

@@ -88,6 +88,7 @@ func TestWebUICredentials(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantIn(t, "the new password credential form", r, `name="field.password" type="password"`, `name="field.username"`)
 	wantStatus(t, f.uiGet("/ui/credentials?new=nope", op), http.StatusBadRequest)
+	wantIn(t, "the new gcp credential form", f.uiGet("/ui/credentials?new=gcp", op), `<textarea id="field-service_account_json" name="field.service_account_json" rows="6" autocomplete="off" spellcheck="false" aria-describedby="help-service_account_json"></textarea>`)
 
 	// Bad input: every field's error, nothing made.
 	r = f.uiPost("/ui/credentials", op, url.Values{"csrf_token": {opCSRF}, "type": {"password"}, "name": {"-bad"},
@@ -375,6 +376,16 @@ func TestWebUIWebhooks(t *testing.T) {
 	f.noSecrets("the webhook's page", r)
 	wantStatus(t, f.uiGet("/ui/webhooks/nope", aud), http.StatusNotFound)
 	wantStatus(t, f.uiGet("/ui/webhooks/"+hook.Id+"?cursor=garbage", aud), http.StatusBadRequest)
+	// The page after the API's first delivery holds the older attempt only.
+	var first api.WebhookDeliveryList
+	f.do("GET", "/api/v1/webhooks/"+hook.Id+"/deliveries?limit=1", f.admin, nil).json(t, &first)
+	if first.NextCursor == nil {
+		t.Fatal("the API gives no second page of deliveries")
+	}
+	r = f.uiGet("/ui/webhooks/"+hook.Id+"?"+url.Values{"cursor": {*first.NextCursor}}.Encode(), aud)
+	wantStatus(t, r, http.StatusOK)
+	wantIn(t, "the second page of deliveries", r, "delivery-retrying")
+	wantNotIn(t, "the second page of deliveries", r, "delivery-delivered")
 
 	// Bound on another inventory only: the webhook is not there.
 	wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "ines", "password": "ines's long password"}), http.StatusCreated)

@@ -46,6 +46,8 @@ type CredentialField struct {
 	// Set: a secret field holds a value; Value: a plain field's value.
 	Set   bool
 	Value string
+	// Multiline: the value is a pasted file (a key's JSON): a text area.
+	Multiline bool
 }
 
 // CredentialType is a type a credential may be of.
