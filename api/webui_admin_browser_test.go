@@ -24,6 +24,8 @@ func TestWebUIAdminBrowser(t *testing.T) {
 	f.secrets = append(f.secrets, pw)
 	wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "ada", "password": pw}), http.StatusCreated)
 	f.bind(map[string]any{"user": "ada", "role": "admin", "scope": "server"})
+	wantStatus(t, f.do("POST", "/api/v1/teams", f.admin, map[string]any{"name": "ops", "description": "the on-call team"}), http.StatusCreated)
+	wantStatus(t, f.do("POST", "/api/v1/teams/ops/members", f.admin, map[string]any{"user": "ada"}), http.StatusOK)
 	f.inventory("prod")
 	f.credentials("ssh-ca", "db-pw")
 	runner := f.token("deployer", roster.RoleRunner)

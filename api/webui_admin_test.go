@@ -261,7 +261,7 @@ func TestWebUIPeople(t *testing.T) {
 	r := f.uiGet("/ui/people", adm)
 	wantStatus(t, r, http.StatusOK)
 	wantIn(t, "the admin's people page", r, `<th scope="row">ada</th>`, "&lt;img src=x onerror=alert(1)&gt;", `<th scope="row">ops</th>`,
-		`<td data-label="Members">olga</td>`, "the whole server", `action="/ui/people/users"`, `aria-label="Disable user arne"`)
+		`aria-label="Remove olga from team ops"`, "the whole server", `action="/ui/people/users"`, `aria-label="Disable user arne"`)
 	wantNotIn(t, "the admin's people page", r, hostile)
 
 	const pw = "carl's brand new password"
@@ -285,10 +285,27 @@ func TestWebUIPeople(t *testing.T) {
 	wantRedirect(t, f.uiPost("/ui/people/users/carl/enable", adm, url.Values{"csrf_token": {admCSRF}}, nil), "/ui/people")
 	f.uiSignIn("carl", pw)
 
+	// Teams and their members.
+	wantStatus(t, f.uiPost("/ui/people/teams", adm, url.Values{"csrf_token": {admCSRF}, "name": {"bad team"}}, nil), http.StatusBadRequest)
+	wantRedirect(t, f.uiPost("/ui/people/teams", adm, url.Values{"csrf_token": {admCSRF}, "name": {"dba"}, "description": {hostile}}, nil), "/ui/people")
+	wantStatus(t, f.uiPost("/ui/people/teams/dba/members", adm, url.Values{"csrf_token": {admCSRF}, "user": {"nobody"}}, nil), http.StatusBadRequest)
+	wantRedirect(t, f.uiPost("/ui/people/teams/dba/members", adm, url.Values{"csrf_token": {admCSRF}, "user": {"carl"}}, nil), "/ui/people")
+	if got := f.teamsOf("carl"); len(got) != 1 || got[0] != "dba" {
+		t.Errorf("carl's teams are %v after being added to dba", got)
+	}
+	r = f.uiGet("/ui/people", adm)
+	wantIn(t, "the people page with team dba", r, `aria-label="Remove carl from team dba"`, `<label for="add-dba">`)
+	wantNotIn(t, "the people page with team dba", r, hostile)
+	wantRedirect(t, f.uiPost("/ui/people/teams/dba/members/carl/remove", adm, url.Values{"csrf_token": {admCSRF}}, nil), "/ui/people")
+	if got := f.teamsOf("carl"); len(got) != 0 {
+		t.Errorf("carl's teams are %v after being removed from dba", got)
+	}
+
 	r = f.uiGet("/ui/people", aud)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the auditor's people page", r, `<th scope="row">carl</th>`)
-	wantNotIn(t, "the auditor's people page", r, `action="/ui/people/users"`, "Disable user")
+	wantIn(t, "the auditor's people page", r, `<th scope="row">carl</th>`, `<th scope="row">dba</th>`)
+	wantNotIn(t, "the auditor's people page", r, `action="/ui/people/users"`, "Disable user", `action="/ui/people/teams`)
+	wantStatus(t, f.uiPost("/ui/people/teams/dba/members", aud, url.Values{"csrf_token": {audCSRF}, "user": {"arne"}}, nil), http.StatusForbidden)
 	wantStatus(t, f.uiPost("/ui/people/users", aud, url.Values{"csrf_token": {audCSRF}, "name": {"eve"}, "password": {pw}}, nil), http.StatusForbidden)
 	wantStatus(t, f.uiPost("/ui/people/users/carl/disable", aud, url.Values{"csrf_token": {audCSRF}}, nil), http.StatusForbidden)
 	wantStatus(t, f.do("GET", "/api/v1/users/eve", f.admin, nil), http.StatusNotFound)

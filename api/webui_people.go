@@ -17,6 +17,9 @@ func (s *Server) mountPeoplePages(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ui/people/users", s.signedIn("People", s.serveCreateUser))
 	mux.HandleFunc("POST /ui/people/users/{user}/disable", s.signedIn("People", s.serveSetUserDisabled(true)))
 	mux.HandleFunc("POST /ui/people/users/{user}/enable", s.signedIn("People", s.serveSetUserDisabled(false)))
+	mux.HandleFunc("POST /ui/people/teams", s.signedIn("People", s.serveCreateTeam))
+	mux.HandleFunc("POST /ui/people/teams/{team}/members", s.signedIn("People", s.serveAddTeamMember))
+	mux.HandleFunc("POST /ui/people/teams/{team}/members/{user}/remove", s.signedIn("People", s.serveRemoveTeamMember))
 }
 
 func (s *Server) servePeople(w http.ResponseWriter, r *http.Request, p *uiRequest) {
@@ -94,6 +97,8 @@ func (s *Server) servePeople(w http.ResponseWriter, r *http.Request, p *uiReques
 	}
 	page.CanCreateUser = s.may(p, "CreateUser", nil)
 	page.CanChangeUsers = s.may(p, "UpdateUser", nil)
+	page.CanCreateTeam = s.may(p, "CreateTeam", nil)
+	page.CanChangeTeams = s.may(p, "AddTeamMember", nil)
 	s.render(w, http.StatusOK, "people", page)
 }
 
@@ -146,4 +151,69 @@ func (s *Server) serveSetUserDisabled(disabled bool) func(http.ResponseWriter, *
 		}
 		seeOther(w, r, "/ui/people")
 	}
+}
+
+// serveCreateTeam makes a team, as POST /api/v1/teams.
+func (s *Server) serveCreateTeam(w http.ResponseWriter, r *http.Request, p *uiRequest) {
+	if !s.uiForm(w, r, p, 0) {
+		return
+	}
+	ctx, err := s.apiAs(p, "CreateTeam", nil)
+	if err != nil {
+		s.uiFail(w, p, err)
+		return
+	}
+	body := CreateTeamJSONRequestBody{Name: r.PostFormValue("name"), Description: optional(r.PostFormValue("description"))}
+	if err := s.checkBody(ctx, http.MethodPost, "/api/v1/teams", body); err != nil {
+		s.uiRefuse(w, p, err)
+		return
+	}
+	if _, err := s.CreateTeam(ctx, CreateTeamRequestObject{Body: &body}); err != nil {
+		s.uiRefuse(w, p, err)
+		return
+	}
+	seeOther(w, r, "/ui/people")
+}
+
+// serveAddTeamMember adds a user to a team, as POST
+// /api/v1/teams/{team}/members.
+func (s *Server) serveAddTeamMember(w http.ResponseWriter, r *http.Request, p *uiRequest) {
+	if !s.uiForm(w, r, p, 0) {
+		return
+	}
+	team := r.PathValue("team")
+	ctx, err := s.apiAs(p, "AddTeamMember", map[string]string{"team": team})
+	if err != nil {
+		s.uiFail(w, p, err)
+		return
+	}
+	body := AddTeamMemberJSONRequestBody{User: r.PostFormValue("user")}
+	if err := s.checkBody(ctx, http.MethodPost, "/api/v1/teams/"+url.PathEscape(team)+"/members", body); err != nil {
+		s.uiRefuse(w, p, err)
+		return
+	}
+	if _, err := s.AddTeamMember(ctx, AddTeamMemberRequestObject{Team: team, Body: &body}); err != nil {
+		s.uiRefuse(w, p, err)
+		return
+	}
+	seeOther(w, r, "/ui/people")
+}
+
+// serveRemoveTeamMember removes a user from a team, as DELETE
+// /api/v1/teams/{team}/members/{user}.
+func (s *Server) serveRemoveTeamMember(w http.ResponseWriter, r *http.Request, p *uiRequest) {
+	if !s.uiForm(w, r, p, 0) {
+		return
+	}
+	team, user := r.PathValue("team"), r.PathValue("user")
+	ctx, err := s.apiAs(p, "RemoveTeamMember", map[string]string{"team": team, "user": user})
+	if err != nil {
+		s.uiFail(w, p, err)
+		return
+	}
+	if _, err := s.RemoveTeamMember(ctx, RemoveTeamMemberRequestObject{Team: team, User: user}); err != nil {
+		s.uiRefuse(w, p, err)
+		return
+	}
+	seeOther(w, r, "/ui/people")
 }

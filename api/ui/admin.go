@@ -123,6 +123,9 @@ type People struct {
 	Bindings       []Binding
 	CanCreateUser  bool
 	CanChangeUsers bool
+	CanCreateTeam  bool
+	// CanChangeTeams: the person may add and remove members.
+	CanChangeTeams bool
 }
 
 // User is a user, without any password.

@@ -28,7 +28,7 @@ func TestAdminPagesEscape(t *testing.T) {
 			Grants:  []ui.Grant{{ID: "g1", Token: "deployer", Credential: "db", Inventory: evil, Created: &now}},
 			Runners: []ui.Runner{{Name: "deployer", Credentials: []string{evil}}}, Roles: []string{"admin"}},
 		"token-created": ui.TokenCreated{Page: page, Name: "ci", Role: "admin", Value: "rst_value"},
-		"people": ui.People{Page: page, Messages: []string{evil}, ShowUsers: true, ShowTeams: true, ShowBindings: true, CanCreateUser: true, CanChangeUsers: true,
+		"people": ui.People{Page: page, Messages: []string{evil}, ShowUsers: true, ShowTeams: true, ShowBindings: true, CanCreateUser: true, CanChangeUsers: true, CanCreateTeam: true, CanChangeTeams: true,
 			Users:    []ui.User{{Name: "eve", DisplayName: evil, Email: evil}},
 			Teams:    []ui.Team{{Name: "ops", Description: evil, Members: []string{evil}}},
 			Bindings: []ui.Binding{{Subject: evil, SubjectKind: "user", Role: "admin", Scope: "inventory", Target: evil}}},
