@@ -54,8 +54,9 @@ func TestWebUIAdminBrowser(t *testing.T) {
 		for _, p := range pages {
 			b.do("opening "+p.path, chromedp.Navigate(f.url+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)))
 			html := get(b, chromedp.OuterHTML(chromedp.CSS("html")))
+			own := eval[string](b, `document.querySelector("input[name=csrf_token]").value`)
 			for _, s := range append([]string{runner, pw, "s3cr3tpathpart", "hunter2"}, f.secrets...) {
-				if strings.Contains(html, s) && !strings.Contains(s, "rsc_") {
+				if s != own && strings.Contains(html, s) {
 					t.Errorf("%s shows a secret", p.path)
 				}
 			}
