@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -48,8 +49,50 @@ type HostFilter struct {
 	// Name matches host names; '*' matches any run of characters.
 	Name    string
 	Enabled *bool
-	After   string
-	Limit   int
+	// Var limits the result to hosts with a top-level var Var.Key whose
+	// value is Var.Value: a string equal to it, or a number or boolean
+	// whose JSON text is it ("80", "1.5", "true"). No filter when Key is
+	// empty; check it with Var.Check first.
+	Var   VarMatch
+	After string
+	Limit int
+}
+
+// VarMatch matches a top-level host var's value (HostFilter.Var).
+type VarMatch struct{ Key, Value string }
+
+// MaxVarMatch bounds the key and the value of a VarMatch.
+const MaxVarMatch = 256
+
+// Check refuses a key or value no store can match: a key must be 1 to
+// MaxVarMatch bytes without '"', '\' or control characters (a JSON
+// path quotes it), and a value at most MaxVarMatch bytes.
+func (v VarMatch) Check() error {
+	switch {
+	case v.Key == "" && v.Value == "":
+		return nil
+	case v.Key == "":
+		return Invalid(FieldError{Field: "var", Message: "give key=value: the key is missing"})
+	case len(v.Key) > MaxVarMatch || len(v.Value) > MaxVarMatch:
+		return Invalid(FieldError{Field: "var", Message: fmt.Sprintf("the key and the value may each be at most %d bytes", MaxVarMatch)})
+	case strings.ContainsFunc(v.Key, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 || r == 0x7f }):
+		return Invalid(FieldError{Field: "var", Message: `a var's key may not hold '"', '\' or control characters`})
+	}
+	return nil
+}
+
+// ParseVarMatch reads "key=value" (the value may hold '='); "" is no
+// filter.
+func ParseVarMatch(s string) (VarMatch, error) {
+	if s == "" {
+		return VarMatch{}, nil
+	}
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return VarMatch{}, Invalid(FieldError{Field: "var", Message: "give key=value, such as instance_type=t3.micro"})
+	}
+	m := VarMatch{Key: k, Value: v}
+	return m, m.Check()
 }
 
 // Group is a group of an inventory. Its members are the hosts that name it;

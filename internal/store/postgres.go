@@ -610,6 +610,15 @@ func (s *Postgres) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Ho
 	if f.Group != "" {
 		where.WriteString(` AND h.id IN (SELECT host_id FROM host_groups WHERE inventory_id = $1 AND group_name = ` + arg(f.Group) + `)`)
 	}
+	if f.Var.Key != "" {
+		if err := f.Var.Check(); err != nil {
+			return nil, "", err
+		}
+		// vars is json, not jsonb: ->> gives a number's text as written,
+		// as SQLite's -> does.
+		k := arg(f.Var.Key)
+		where.WriteString(` AND json_typeof(h.vars -> ` + k + `) IN ('string', 'number', 'boolean') AND h.vars ->> ` + k + ` = ` + arg(f.Var.Value))
+	}
 	if f.After != "" {
 		var c hostCursor
 		if err := decodeCursor(f.After, &c); err != nil {

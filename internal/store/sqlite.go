@@ -574,6 +574,17 @@ func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host
 		where.WriteString(` AND h.id IN (SELECT host_id FROM host_groups WHERE inventory_id = ? AND group_name = ?)`)
 		args = append(args, f.InventoryID, f.Group)
 	}
+	if f.Var.Key != "" {
+		if err := f.Var.Check(); err != nil {
+			return nil, "", err
+		}
+		// A string's value, or a number's or boolean's JSON text (-> keeps
+		// a number's text as written: "1.50" stays "1.50").
+		path := `$."` + f.Var.Key + `"`
+		where.WriteString(` AND CASE json_type(h.vars, ?) WHEN 'text' THEN h.vars ->> ? WHEN 'integer' THEN h.vars -> ? WHEN 'real' THEN h.vars -> ?` +
+			` WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END = ?`)
+		args = append(args, path, path, path, path, f.Var.Value)
+	}
 	if f.After != "" {
 		var c hostCursor
 		if err := decodeCursor(f.After, &c); err != nil {
