@@ -1,0 +1,339 @@
+package api_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/api"
+)
+
+// writeHosts stores a succeeded run of source src that adds hosts
+// (recording their history) and updates others, as a sync would.
+func (f *fixture) writeHosts(src api.Source, c *roster.HostChanges) *roster.SyncRun {
+	f.t.Helper()
+	ctx := f.t.Context()
+	run := &roster.SyncRun{SourceID: src.Id, InventoryID: src.InventoryId, Trigger: roster.TriggerCLI}
+	if _, err := f.store.CreateSyncRun(ctx, run); err != nil {
+		f.t.Fatal(err)
+	}
+	now := time.Now()
+	run.StartedAt, run.Status = &now, roster.SyncSucceeded
+	c.Record = true
+	if err := f.store.FinishSyncRun(ctx, run, c); err != nil {
+		f.t.Fatal(err)
+	}
+	return run
+}
+
+// apiHosts lists every host of an inventory the API's way, with a filter.
+func (f *fixture) apiHosts(inv string, q url.Values) []api.Host {
+	f.t.Helper()
+	var out []api.Host
+	q.Set("limit", "1000")
+	for {
+		r := f.do("GET", "/api/v1/inventories/"+inv+"/hosts?"+q.Encode(), f.admin, nil)
+		wantStatus(f.t, r, http.StatusOK)
+		var list api.HostList
+		r.json(f.t, &list)
+		out = append(out, list.Items...)
+		if list.NextCursor == nil {
+			return out
+		}
+		q.Set("cursor", *list.NextCursor)
+	}
+}
+
+var (
+	hostRow  = regexp.MustCompile(`<th scope="row"><a href="(/ui/inventories/[^"]+/hosts/\d+)">([^<]*)</a></th>`)
+	nextLink = regexp.MustCompile(`<a href="([^"]+)" rel="next">Next page</a>`)
+)
+
+// uiHostNames follows a hosts page's Next links to the end: the names
+// of the hosts of every page, and how many pages there were.
+func (f *fixture) uiHostNames(path, cookie string) (names []string, pages int) {
+	f.t.Helper()
+	for path != "" {
+		r := f.uiGet(path, cookie)
+		wantStatus(f.t, r, http.StatusOK)
+		pages++
+		rows := hostRow.FindAllSubmatch(r.body, -1)
+		if len(rows) > 50 {
+			f.t.Fatalf("%s: %d hosts on one page, want at most 50", path, len(rows))
+		}
+		for _, m := range rows {
+			names = append(names, html.UnescapeString(string(m[2])))
+		}
+		path = ""
+		if m := nextLink.FindSubmatch(r.body); m != nil {
+			path = html.UnescapeString(string(m[1]))
+			if len(rows) != 50 {
+				f.t.Fatalf("a page of %d hosts has a next page", len(rows))
+			}
+		}
+		if pages > 100 {
+			f.t.Fatal("the pages never end")
+		}
+	}
+	return names, pages
+}
+
+func names(hosts []api.Host) []string {
+	out := make([]string, len(hosts))
+	for i, h := range hosts {
+		out[i] = h.Name
+	}
+	return out
+}
+
+func wantIn(t *testing.T, what string, body []byte, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(string(body), w) {
+			t.Errorf("%s lacks %q:\n%s", what, w, body)
+		}
+	}
+}
+
+// TestWebUIInventoryPages: the inventories page lists them with their
+// counts; an inventory's hosts come 50 a page, following Next to the
+// end gives what the API lists, in its order; each search finds what
+// the API's filter (or, for a var, a look at the vars) finds; the host
+// page shows the host, its vars, source and history; the groups page
+// nests the groups under all.
+func TestWebUIInventoryPages(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	f.inventory("prod")
+	f.inventory("empty")
+	src := f.source("prod", "ec2", f.awsConfig(map[string]any{
+		"keyed_groups": []any{map[string]any{"key": "placement.region", "prefix": "region", "parent_group": "regions"}},
+		"compose":      map[string]any{"tier": "'web' if (tags.Name | default('')) is search('1$') else 'db'"},
+	}))
+	if run := f.syncAndWait(src.Id); run.Status != "succeeded" {
+		t.Fatalf("the sync %s", run.Status)
+	}
+	cookie := f.uiSignIn("alice", alicePassword)
+	all := f.apiHosts("prod", url.Values{})
+	if len(all) <= 100 {
+		t.Fatalf("the simulator gave %d hosts: too few for three pages", len(all))
+	}
+
+	r := f.uiGet("/ui/inventories", cookie)
+	wantStatus(t, r, http.StatusOK)
+	wantIn(t, "the inventories page", r.body, `<a href="/ui/inventories/prod">prod</a>`, `<a href="/ui/inventories/empty">empty</a>`,
+		fmt.Sprintf(`data-label="Hosts">%d</td>`, len(all)), `data-label="Sources">1</td>`, `aria-current="page">Inventories</a>`)
+
+	// Paging: every host once, in the API's order.
+	got, pages := f.uiHostNames("/ui/inventories/prod", cookie)
+	if want := names(all); !slices.Equal(got, want) {
+		t.Fatalf("the pages list %d hosts, the API %d:\n%v\n%v", len(got), len(want), got, want)
+	}
+	if pages != (len(all)+49)/50 {
+		t.Errorf("%d pages of %d hosts", pages, len(all))
+	}
+	r = f.uiGet("/ui/inventories/prod", cookie)
+	wantIn(t, "the hosts page", r.body, fmt.Sprintf("%d hosts,", len(all)), `<label for="q-name">Name</label>`, `<label for="q-var">Var</label>`,
+		`<label for="q-group">Group</label>`, `<label for="q-enabled">Enabled</label>`, `<caption>`, `<main id="main">`, `href="/ui/inventories/prod/groups"`)
+	if strings.Contains(string(r.body), "First page") {
+		t.Error("the first page links the first page")
+	}
+	second := html.UnescapeString(string(nextLink.FindSubmatch(r.body)[1]))
+	wantIn(t, "the second page", f.uiGet(second, cookie).body, `<a href="/ui/inventories/prod">First page</a>`)
+
+	// Searches, against the API's own filters.
+	h := all[len(all)/2]
+	group := h.Groups[0]
+	var vars map[string]any
+	if err := json.Unmarshal(h.Vars, &vars); err != nil {
+		t.Fatal(err)
+	}
+	var withTier []string
+	for _, x := range all {
+		var v map[string]any
+		json.Unmarshal(x.Vars, &v)
+		if v["tier"] == "web" {
+			withTier = append(withTier, x.Name)
+		}
+	}
+	if len(withTier) == 0 || len(withTier) == len(all) {
+		t.Fatalf("tier=web is %d of %d hosts: the search would prove nothing", len(withTier), len(all))
+	}
+	prefix := h.Name[:len(h.Name)-1] + "*"
+	for _, tc := range []struct {
+		query url.Values
+		want  []string
+	}{
+		{url.Values{"name": {h.Name}}, []string{h.Name}},
+		{url.Values{"name": {prefix}}, names(f.apiHosts("prod", url.Values{"name": {prefix}}))},
+		{url.Values{"group": {group}}, names(f.apiHosts("prod", url.Values{"group": {group}}))},
+		{url.Values{"group": {"regions"}}, nil},
+		{url.Values{"var": {"tier=web"}}, withTier},
+		{url.Values{"var": {"tier=web"}, "name": {prefix}}, names(f.apiHosts("prod", url.Values{"name": {prefix}}))},
+		{url.Values{"enabled": {"false"}}, names(f.apiHosts("prod", url.Values{"enabled": {"false"}}))},
+		{url.Values{"enabled": {"true"}, "group": {group}}, names(f.apiHosts("prod", url.Values{"enabled": {"true"}, "group": {group}}))},
+		{url.Values{"name": {"no-such-host-*"}}, nil},
+	} {
+		if tc.query.Get("var") != "" && tc.query.Get("name") != "" {
+			tc.want = slices.DeleteFunc(tc.want, func(n string) bool { return !slices.Contains(withTier, n) })
+		}
+		got, _ := f.uiHostNames("/ui/inventories/prod?"+tc.query.Encode(), cookie)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("searching %s: %d hosts %v, want %d %v", tc.query.Encode(), len(got), got, len(tc.want), tc.want)
+		}
+	}
+	r = f.uiGet("/ui/inventories/prod?var=tier%3Dweb&name=no-*", cookie)
+	wantIn(t, "a search that finds nothing", r.body, "No host matches this search.", `value="tier=web"`, `value="no-*"`, `<a href="/ui/inventories/prod">Clear</a>`)
+
+	// Bad input: the form again, saying what is wrong, 400.
+	for query, want := range map[string]string{
+		"var=tier":                               "Var: give key=value",
+		"var=" + url.QueryEscape(`a"b=1`):        "Var: a var&#39;s key may not hold",
+		"name=" + strings.Repeat("x", 300):       "Name: at most 256 bytes",
+		"enabled=maybe":                          "Enabled: true, false or nothing",
+		"after=not-a-cursor":                     "start again from the first page",
+		"name=a&name=b":                          "Name: give it once",
+		"var=" + strings.Repeat("k", 300) + "=v": "Var: the key and the value may each be at most 256 bytes",
+	} {
+		r := f.uiGet("/ui/inventories/prod?"+query, cookie)
+		wantStatus(t, r, http.StatusBadRequest)
+		wantIn(t, "the page of ?"+query[:min(len(query), 40)], r.body, `role="alert"`, want, `<form method="get"`)
+		if hostRow.Match(r.body) {
+			t.Errorf("a bad search (%s) lists hosts", query)
+		}
+	}
+	r = f.uiGet("/ui/inventories/prod?var=tier", cookie)
+	wantIn(t, "a bad search's form", r.body, `value="tier"`)
+
+	// The host page.
+	r = f.uiGet(fmt.Sprintf("/ui/inventories/prod/hosts/%d", h.Id), cookie)
+	wantStatus(t, r, http.StatusOK)
+	pretty, _ := json.MarshalIndent(vars, "", "  ")
+	wantIn(t, "the host page", r.body, "<h1>"+h.Name+"</h1>", h.Address, `<a href="/ui/sources/`+src.Id+`">ec2</a>`,
+		`<a href="/ui/inventories/prod?group=`+url.QueryEscape(group)+`">`+group+`</a>`,
+		`&#34;tier&#34;: &#34;`, `class="change change-added">added</span>`, `href="/ui/runs/`, "First seen", "Last seen")
+	if !strings.Contains(string(r.body), html.EscapeString(string(pretty))[:40]) {
+		t.Errorf("the host page lacks its vars, pretty-printed: %s", r.body)
+	}
+	wantStatus(t, f.uiGet("/ui/inventories/prod/hosts/999999", cookie), http.StatusNotFound)
+	wantStatus(t, f.uiGet("/ui/inventories/prod/hosts/web-1", cookie), http.StatusNotFound)
+	wantStatus(t, f.uiGet(fmt.Sprintf("/ui/inventories/empty/hosts/%d", h.Id), cookie), http.StatusNotFound)
+	wantStatus(t, f.uiGet("/ui/inventories/nope", cookie), http.StatusNotFound)
+
+	// The groups page: all, the keyed groups nested under "regions".
+	r = f.uiGet("/ui/inventories/prod/groups", cookie)
+	wantStatus(t, r, http.StatusOK)
+	wantIn(t, "the groups page", r.body, `<a href="/ui/inventories/prod">all</a> <span class="count">`+fmt.Sprint(len(all))+` hosts</span>`,
+		`<a href="/ui/inventories/prod?group=regions">regions</a>`)
+	tree := string(r.body)
+	regions := strings.Index(tree, ">regions</a>")
+	for _, region := range []string{"region_us_east_1", "region_eu_west_1"} {
+		n := len(f.apiHosts("prod", url.Values{"group": {region}}))
+		at := strings.Index(tree, fmt.Sprintf(`<a href="/ui/inventories/prod?group=%s">%s</a> <span class="count">%d hosts</span>`, region, region, n))
+		if at < 0 || at < regions {
+			t.Errorf("the tree lacks %s (%d hosts) under regions: %s", region, n, tree)
+		}
+	}
+	wantStatus(t, f.uiGet("/ui/inventories/empty/groups", cookie), http.StatusOK)
+
+	// Without a session: the sign-in page.
+	wantRedirect(t, f.uiGet("/ui/inventories/prod", ""), "/ui/sign-in")
+}
+
+// TestWebUIInventoryVisibility: a user bound on one inventory lists only
+// it, and finds every page of another's not found, even with a host id
+// of its own inventory; a user bound to nothing is told why it sees no
+// inventory.
+func TestWebUIInventoryVisibility(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("mine")
+	f.inventory("theirs")
+	f.syncAndWait(f.source("mine", "a", f.awsConfig(nil)).Id)
+	f.syncAndWait(f.source("theirs", "b", f.awsConfig(nil)).Id)
+	for _, name := range []string{"bob", "carol"} {
+		f.secrets = append(f.secrets, alicePassword)
+		wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": name, "password": alicePassword}), http.StatusCreated)
+	}
+	f.bind(map[string]any{"user": "bob", "role": "auditor", "scope": "inventory", "target": "mine"})
+	bob := f.uiSignIn("bob", alicePassword)
+	theirs := f.apiHosts("theirs", url.Values{})[0]
+	mine := f.apiHosts("mine", url.Values{})[0]
+
+	r := f.uiGet("/ui/inventories", bob)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), ">mine</a>") || strings.Contains(string(r.body), "theirs") {
+		t.Errorf("bob's inventories: %s", r.body)
+	}
+	for _, path := range []string{"/ui/inventories/theirs", "/ui/inventories/theirs/groups", "/ui/inventories/theirs?name=*",
+		fmt.Sprintf("/ui/inventories/theirs/hosts/%d", theirs.Id), fmt.Sprintf("/ui/inventories/mine/hosts/%d", theirs.Id)} {
+		r := f.uiGet(path, bob)
+		wantStatus(t, r, http.StatusNotFound)
+		if strings.Contains(string(r.body), theirs.Name) {
+			t.Errorf("%s names a host of theirs: %s", path, r.body)
+		}
+	}
+	for _, path := range []string{"/ui/inventories/mine", "/ui/inventories/mine/groups", fmt.Sprintf("/ui/inventories/mine/hosts/%d", mine.Id)} {
+		wantStatus(t, f.uiGet(path, bob), http.StatusOK)
+	}
+	r = f.uiGet(fmt.Sprintf("/ui/inventories/mine/hosts/%d", mine.Id), bob)
+	wantIn(t, "bob's host page", r.body, "change-added")
+
+	carol := f.uiSignIn("carol", alicePassword)
+	r = f.uiGet("/ui/inventories", carol)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), "You may not list inventories") || strings.Contains(string(r.body), "mine") {
+		t.Errorf("carol's inventories: %s", r.body)
+	}
+	wantStatus(t, f.uiGet("/ui/inventories/mine", carol), http.StatusNotFound)
+}
+
+// TestWebUIInventoryEscaping: names, vars, groups and descriptions that
+// hold markup are shown as text on every page, never as markup; a host's
+// history lists what changed.
+func TestWebUIInventoryEscaping(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	evil := `<script>alert("x")</script>`
+	inv := f.inventory("prod")
+	wantStatus(t, f.do("PATCH", "/api/v1/inventories/prod", f.admin, map[string]any{"description": evil}), http.StatusOK)
+	src := f.source("prod", "manual", f.awsConfig(nil))
+	_ = inv
+	vars := json.RawMessage(`{"note": "</code></pre><img src=x onerror=alert(1)>", "<b>key</b>": "v", "n": 1}`)
+	f.writeHosts(src, &roster.HostChanges{Scopes: []string{"r"}, Add: []*roster.Host{
+		{ExternalID: "i-1", Scope: "r", Name: evil, Address: `"><svg onload=alert(1)>`, Enabled: true, Groups: []string{`g"><i>x</i>`}, Vars: vars, Hash: "1"},
+	}})
+	host := f.apiHosts("prod", url.Values{})[0]
+	changed := host
+	f.writeHosts(src, &roster.HostChanges{Scopes: []string{"r"}, Update: []*roster.Host{
+		{ID: changed.Id, ExternalID: "i-1", Scope: "r", Name: evil, Address: "10.0.0.9", Enabled: true, Groups: []string{`g"><i>x</i>`},
+			Vars: json.RawMessage(`{"note": "calm", "<b>key</b>": "v", "n": 2}`), Hash: "2"},
+	}})
+	cookie := f.uiSignIn("alice", alicePassword)
+	for _, path := range []string{"/ui/inventories", "/ui/inventories/prod", "/ui/inventories/prod?name=" + url.QueryEscape(evil),
+		"/ui/inventories/prod?group=" + url.QueryEscape(`g"><i>x</i>`), fmt.Sprintf("/ui/inventories/prod/hosts/%d", host.Id), "/ui/inventories/prod/groups",
+		"/ui/inventories/prod?var=" + url.QueryEscape(`<b>key</b>=v`)} {
+		r := f.uiGet(path, cookie)
+		wantStatus(t, r, http.StatusOK)
+		for _, raw := range []string{"<script>alert", "<svg", "<img", "<i>x</i>", "<b>key"} {
+			if strings.Contains(string(r.body), raw) {
+				t.Errorf("%s holds %q unescaped: %s", path, raw, r.body)
+			}
+		}
+	}
+	r := f.uiGet("/ui/inventories/prod?var="+url.QueryEscape(`<b>key</b>=v`), cookie)
+	wantIn(t, "a search by an odd key", r.body, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</a></th>")
+	r = f.uiGet(fmt.Sprintf("/ui/inventories/prod/hosts/%d", host.Id), cookie)
+	wantIn(t, "the host page", r.body, "<h1>&lt;script&gt;", "&lt;b&gt;key&lt;/b&gt;", "change-changed", "<li><code>address</code></li>", "<li><code>n</code></li>",
+		"<li><code>note</code></li>", "change-added")
+	if strings.Contains(string(r.body), "<li><code>&lt;b&gt;key") {
+		t.Errorf("the history names a key that did not change: %s", r.body)
+	}
+}
