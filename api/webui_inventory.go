@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api/ui"
@@ -337,19 +338,67 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 		s.uiFail(w, p, err)
 		return
 	}
-	groups, err := s.store.Groups(p.ctx, inv.ID)
-	if err != nil {
-		s.uiFail(w, p, err)
-		return
-	}
-	counts, err := s.hostCounts(p.ctx)
-	if err != nil {
-		s.uiFail(w, p, err)
-		return
-	}
 	page := ui.GroupsPage{Page: p.Page, Inventory: inv.Name, InventoryPath: inventoryPath(inv.Name)}
-	page.All, page.Groups, page.Message = groupTree(inv.Name, groups, counts[inv.ID].Hosts)
+	tree, ok := s.groupTrees.get(inv)
+	if !ok {
+		groups, err := s.store.Groups(p.ctx, inv.ID)
+		if err != nil {
+			s.uiFail(w, p, err)
+			return
+		}
+		counts, err := s.hostCounts(p.ctx)
+		if err != nil {
+			s.uiFail(w, p, err)
+			return
+		}
+		tree.all, tree.groups, tree.message = groupTree(inv.Name, groups, counts[inv.ID].Hosts)
+		s.groupTrees.put(inv, tree)
+	}
+	page.All, page.Groups, page.Message = tree.all, tree.groups, tree.message
 	s.render(w, http.StatusOK, "groups", page)
+}
+
+// groupTrees keeps the group tree of each inventory as last built, with
+// the inventory generation it was built at: reading the groups of an
+// inventory with a group per host counts every membership (half a second
+// at 100,000 hosts), while the tree changes only when the generation
+// moves. A tree is never changed once built; it is at most
+// maxGroupNodes nodes.
+type groupTrees struct {
+	mu sync.Mutex
+	m  map[string]groupTreeAt // by inventory id
+}
+
+type groupTreeAt struct {
+	generation int64
+	name       string // the inventory's, which the tree's links hold
+	all        *ui.GroupNode
+	groups     int
+	message    string
+}
+
+// get returns the tree of inv at its generation, if built.
+func (c *groupTrees) get(inv *roster.Inventory) (groupTreeAt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.m[inv.ID]
+	return t, ok && t.generation == inv.Generation && t.name == inv.Name
+}
+
+// put keeps t as the tree of inv at its generation (read before the
+// groups were: a tree newer than its generation is only rebuilt once
+// more).
+func (c *groupTrees) put(inv *roster.Inventory, t groupTreeAt) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]groupTreeAt{}
+	}
+	if old, ok := c.m[inv.ID]; ok && old.generation > inv.Generation {
+		return
+	}
+	t.generation, t.name = inv.Generation, inv.Name
+	c.m[inv.ID] = t
 }
 
 // groupTree nests groups under "all" as Ansible does: the groups no

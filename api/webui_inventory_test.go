@@ -302,21 +302,25 @@ func TestWebUIInventoryEscaping(t *testing.T) {
 	f := newFixture(t)
 	f.localUser("alice", alicePassword)
 	evil := `<script>alert("x")</script>`
-	inv := f.inventory("prod")
+	f.inventory("prod")
 	wantStatus(t, f.do("PATCH", "/api/v1/inventories/prod", f.admin, map[string]any{"description": evil}), http.StatusOK)
 	src := f.source("prod", "manual", f.awsConfig(nil))
-	_ = inv
 	vars := json.RawMessage(`{"note": "</code></pre><img src=x onerror=alert(1)>", "<b>key</b>": "v", "n": 1}`)
 	f.writeHosts(src, &roster.HostChanges{Scopes: []string{"r"}, Add: []*roster.Host{
 		{ExternalID: "i-1", Scope: "r", Name: evil, Address: `"><svg onload=alert(1)>`, Enabled: true, Groups: []string{`g"><i>x</i>`}, Vars: vars, Hash: "1"},
 	}})
 	host := f.apiHosts("prod", url.Values{})[0]
-	changed := host
-	f.writeHosts(src, &roster.HostChanges{Scopes: []string{"r"}, Update: []*roster.Host{
-		{ID: changed.Id, ExternalID: "i-1", Scope: "r", Name: evil, Address: "10.0.0.9", Enabled: true, Groups: []string{`g"><i>x</i>`},
-			Vars: json.RawMessage(`{"note": "calm", "<b>key</b>": "v", "n": 2}`), Hash: "2"},
-	}})
 	cookie := f.uiSignIn("alice", alicePassword)
+	r := f.uiGet("/ui/inventories/prod/groups", cookie)
+	wantIn(t, "the groups page", r.body, `1 group,`)
+	// The next sync changes the host and adds one in a new group: the
+	// group tree, kept by inventory generation, is built again.
+	f.writeHosts(src, &roster.HostChanges{Scopes: []string{"r"}, Update: []*roster.Host{
+		{ID: host.Id, ExternalID: "i-1", Scope: "r", Name: evil, Address: "10.0.0.9", Enabled: true, Groups: []string{`g"><i>x</i>`},
+			Vars: json.RawMessage(`{"note": "calm", "<b>key</b>": "v", "n": 2}`), Hash: "2"},
+	}, Add: []*roster.Host{{ExternalID: "i-2", Scope: "r", Name: "later", Enabled: true, Groups: []string{"newer"}, Vars: json.RawMessage(`{}`), Hash: "3"}}})
+	r = f.uiGet("/ui/inventories/prod/groups", cookie)
+	wantIn(t, "the groups page after a sync", r.body, `2 groups,`, `>newer</a> <span class="count">1 host</span>`, `>all</a> <span class="count">2 hosts</span>`)
 	for _, path := range []string{"/ui/inventories", "/ui/inventories/prod", "/ui/inventories/prod?name=" + url.QueryEscape(evil),
 		"/ui/inventories/prod?group=" + url.QueryEscape(`g"><i>x</i>`), fmt.Sprintf("/ui/inventories/prod/hosts/%d", host.Id), "/ui/inventories/prod/groups",
 		"/ui/inventories/prod?var=" + url.QueryEscape(`<b>key</b>=v`)} {
@@ -328,7 +332,7 @@ func TestWebUIInventoryEscaping(t *testing.T) {
 			}
 		}
 	}
-	r := f.uiGet("/ui/inventories/prod?var="+url.QueryEscape(`<b>key</b>=v`), cookie)
+	r = f.uiGet("/ui/inventories/prod?var="+url.QueryEscape(`<b>key</b>=v`), cookie)
 	wantIn(t, "a search by an odd key", r.body, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</a></th>")
 	r = f.uiGet(fmt.Sprintf("/ui/inventories/prod/hosts/%d", host.Id), cookie)
 	wantIn(t, "the host page", r.body, "<h1>&lt;script&gt;", "&lt;b&gt;key&lt;/b&gt;", "change-changed", "<li><code>address</code></li>", "<li><code>n</code></li>",
