@@ -56,6 +56,13 @@ type HostFilter struct {
 	Var   VarMatch
 	After string
 	Limit int
+	// Scan, when above zero, bounds the hosts a page looks at: the next
+	// Scan hosts of the inventory after After, by name, whatever the
+	// other filters. A page may then hold fewer than Limit hosts with more
+	// to come: its next cursor continues after the last host looked at.
+	// It keeps a filter no index serves (Var) from reading the whole
+	// inventory for one page.
+	Scan int
 }
 
 // VarMatch matches a top-level host var's value (HostFilter.Var).

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api/ui"
@@ -27,6 +28,10 @@ const (
 	// maxSearchParam bounds each search parameter; a cursor may be longer.
 	maxSearchParam = roster.MaxVarMatch
 	maxCursorParam = 1024
+	// varScan bounds the hosts a page of a var search looks at: no index
+	// serves it, and reading the vars of 100,000 hosts for one page takes
+	// 150 ms and more on SQLite (BenchmarkWebUIPages).
+	varScan = 10_000
 	// hostHistoryShown is the changes a host page shows, newest first.
 	hostHistoryShown = 50
 	// maxGroupNodes bounds the group tree: an inventory keyed by a tag
@@ -169,8 +174,8 @@ func searchOf(q url.Values, inv *roster.Inventory) (ui.HostSearch, roster.HostFi
 		if e, ok := err.(*roster.Error); ok {
 			errs = append(errs, e.Fields...)
 		}
-	} else {
-		f.Var = m
+	} else if f.Var = m; m.Key != "" {
+		f.Scan = varScan
 	}
 	if len(errs) > 0 {
 		return search, f, roster.Invalid(errs...)
@@ -248,6 +253,7 @@ func (s *Server) serveHosts(w http.ResponseWriter, r *http.Request, p *uiRequest
 	if filter.After != "" {
 		page.First = hostsPath(inv.Name, kept)
 	}
+	page.Scanned = filter.Scan
 	if next != "" {
 		more := url.Values{}
 		for k, v := range kept {
@@ -339,23 +345,55 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 		return
 	}
 	page := ui.GroupsPage{Page: p.Page, Inventory: inv.Name, InventoryPath: inventoryPath(inv.Name)}
-	tree, ok := s.groupTrees.get(inv)
-	if !ok {
-		groups, err := s.store.Groups(p.ctx, inv.ID)
-		if err != nil {
+	tree, fresh, ok := s.groupTrees.get(inv)
+	switch {
+	case fresh:
+	case ok && tree.took > groupTreeWait:
+		// Slow to build: the last tree now, a new one in the background
+		// (one at a time per inventory), shown from the next view on.
+		if s.groupTrees.startBuild(inv.ID) {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), time.Minute)
+			go func() {
+				defer cancel()
+				t, err := s.buildGroupTree(ctx, inv)
+				s.groupTrees.finishBuild(inv, t, err)
+				if err != nil {
+					s.log.Warn("building a group tree failed", "inventory", inv.Name, "err", err)
+				}
+			}()
+		}
+		page.Stale = true
+	default:
+		if tree, err = s.buildGroupTree(p.ctx, inv); err != nil {
 			s.uiFail(w, p, err)
 			return
 		}
-		counts, err := s.hostCounts(p.ctx)
-		if err != nil {
-			s.uiFail(w, p, err)
-			return
-		}
-		tree.all, tree.groups, tree.message = groupTree(inv.Name, groups, counts[inv.ID].Hosts)
 		s.groupTrees.put(inv, tree)
 	}
 	page.All, page.Groups, page.Message = tree.all, tree.groups, tree.message
 	s.render(w, http.StatusOK, "groups", page)
+}
+
+// groupTreeWait is the longest a group tree's build may take for the
+// page to wait for the next one; a tree slower to build is rebuilt in the
+// background while the page shows the last one.
+const groupTreeWait = 50 * time.Millisecond
+
+// buildGroupTree reads the groups of inv and nests them.
+func (s *Server) buildGroupTree(ctx context.Context, inv *roster.Inventory) (groupTreeAt, error) {
+	start := time.Now()
+	var t groupTreeAt
+	groups, err := s.store.Groups(ctx, inv.ID)
+	if err != nil {
+		return t, err
+	}
+	counts, err := s.hostCounts(ctx)
+	if err != nil {
+		return t, err
+	}
+	t.all, t.groups, t.message = groupTree(inv.Name, groups, counts[inv.ID].Hosts)
+	t.took = time.Since(start)
+	return t, nil
 }
 
 // groupTrees keeps the group tree of each inventory as last built, with
@@ -365,8 +403,9 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 // moves. A tree is never changed once built; it is at most
 // maxGroupNodes nodes.
 type groupTrees struct {
-	mu sync.Mutex
-	m  map[string]groupTreeAt // by inventory id
+	mu       sync.Mutex
+	m        map[string]groupTreeAt // by inventory id
+	building map[string]bool
 }
 
 type groupTreeAt struct {
@@ -375,14 +414,42 @@ type groupTreeAt struct {
 	all        *ui.GroupNode
 	groups     int
 	message    string
+	took       time.Duration
 }
 
-// get returns the tree of inv at its generation, if built.
-func (c *groupTrees) get(inv *roster.Inventory) (groupTreeAt, bool) {
+// get returns the last tree of inv, whether it is of inv's generation,
+// and whether there is one (of inv's name).
+func (c *groupTrees) get(inv *roster.Inventory) (t groupTreeAt, fresh, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	t, ok := c.m[inv.ID]
-	return t, ok && t.generation == inv.Generation && t.name == inv.Name
+	t, ok = c.m[inv.ID]
+	ok = ok && t.name == inv.Name
+	return t, ok && t.generation >= inv.Generation, ok
+}
+
+// startBuild reports whether a build of inventory id may start: none is
+// under way.
+func (c *groupTrees) startBuild(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.building[id] {
+		return false
+	}
+	if c.building == nil {
+		c.building = map[string]bool{}
+	}
+	c.building[id] = true
+	return true
+}
+
+// finishBuild ends the build of inv's tree, keeping t unless it failed.
+func (c *groupTrees) finishBuild(inv *roster.Inventory, t groupTreeAt, err error) {
+	c.mu.Lock()
+	delete(c.building, inv.ID)
+	c.mu.Unlock()
+	if err == nil {
+		c.put(inv, t)
+	}
 }
 
 // put keeps t as the tree of inv at its generation (read before the

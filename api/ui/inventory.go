@@ -58,6 +58,10 @@ type HostsPage struct {
 	Next, First string
 	// PageSize is the most hosts a page shows.
 	PageSize int
+	// Scanned, when above zero, is the most hosts the search looked at for
+	// this page (a var search): a page may show fewer than PageSize hosts,
+	// or none, and still have a next one.
+	Scanned int
 }
 
 // HostItem is one host of a hosts page.
@@ -111,6 +115,9 @@ type GroupsPage struct {
 	All                      *GroupNode
 	// Message says what was left out of a tree too large to show whole.
 	Message string
+	// Stale: the inventory changed since the tree was built; a new one is
+	// being built.
+	Stale bool
 }
 
 // GroupNode is a group of the tree.

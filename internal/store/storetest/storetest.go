@@ -510,6 +510,28 @@ func testHostVarFilter(t *testing.T, s roster.Store) {
 	if got := allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Var: roster.VarMatch{Key: "env", Value: "prod"}, Limit: 7}); len(got) != 27 {
 		t.Fatalf("env=prod, paged by 7: %d hosts, want 27", len(got))
 	}
+	// A bounded scan: pages of at most 7 of the next 4 hosts looked at
+	// find the same 27, some pages short or empty with more to come.
+	var found []string
+	short := 0
+	for f := (roster.HostFilter{InventoryID: inv.ID, Var: roster.VarMatch{Key: "env", Value: "prod"}, Limit: 7, Scan: 4}); ; {
+		page, next, err := s.Hosts(t.Context(), f)
+		must(t, err)
+		if len(page) > 4 {
+			t.Fatalf("a scan of 4 hosts found %d", len(page))
+		}
+		found = append(found, hostNames(page)...)
+		if next == "" {
+			break
+		}
+		if len(page) < 4 {
+			short++
+		}
+		f.After = next
+	}
+	if len(found) != 27 || !slices.IsSorted(found) || short == 0 {
+		t.Fatalf("scanning 4 hosts a page: %d hosts %v (%d short pages), want 27 in order, some pages short", len(found), found, short)
+	}
 	for _, bad := range []roster.VarMatch{{Key: `a"b`, Value: "x"}, {Key: `a\b`, Value: "x"}, {Key: "a\nb"}, {Key: strings.Repeat("k", roster.MaxVarMatch+1)}} {
 		_, _, err := s.Hosts(t.Context(), roster.HostFilter{InventoryID: inv.ID, Var: bad})
 		wantCode(t, err, roster.EINVALID)
