@@ -169,6 +169,12 @@ func TestWebUIInventoryPages(t *testing.T) {
 	if len(withTier) == 0 || len(withTier) == len(all) {
 		t.Fatalf("tier=web is %d of %d hosts: the search would prove nothing", len(withTier), len(all))
 	}
+	// The API's var filter (GET .../hosts?var=) finds the same.
+	if got := names(f.apiHosts("prod", url.Values{"var": {"tier=web"}})); !slices.Equal(got, withTier) {
+		t.Errorf("the API's var filter finds %d hosts, the vars say %d", len(got), len(withTier))
+	}
+	wantField(t, f.do("GET", "/api/v1/inventories/prod/hosts?var=tier", f.admin, nil), "var")
+	wantField(t, f.do("GET", "/api/v1/inventories/prod/hosts?var="+url.QueryEscape(`a"b=1`), f.admin, nil), "var")
 	prefix := h.Name[:len(h.Name)-1] + "*"
 	for _, tc := range []struct {
 		query url.Values
