@@ -46,6 +46,9 @@ type HostFilter struct {
 	SourceID    string
 	// Group limits the result to direct members of a group.
 	Group string
+	// Ungrouped limits the result to hosts of no group (Ansible's
+	// "ungrouped").
+	Ungrouped bool
 	// Name matches host names; '*' matches any run of characters.
 	Name    string
 	Enabled *bool

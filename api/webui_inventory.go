@@ -28,8 +28,8 @@ const (
 	// maxSearchParam bounds each search parameter; a cursor may be longer.
 	maxSearchParam = roster.MaxVarMatch
 	maxCursorParam = 1024
-	// varScan bounds the hosts a page of a var search looks at: no index
-	// serves it, and reading the vars of 100,000 hosts for one page takes
+	// varScan bounds the hosts a page of a var search (or of the
+	// ungrouped hosts) looks at: no index serves it, and reading the vars of 100,000 hosts for one page takes
 	// 150 ms and more on SQLite (BenchmarkWebUIPages).
 	varScan = 10_000
 	// hostHistoryShown is the changes a host page shows, newest first.
@@ -161,6 +161,10 @@ func searchOf(q url.Values, inv *roster.Inventory) (ui.HostSearch, roster.HostFi
 	field("enabled", 8, &search.Enabled)
 	field("after", maxCursorParam, &f.After)
 	f.Name, f.Group = search.Name, search.Group
+	if f.Group == "ungrouped" {
+		// Ansible's group of the hosts of no group: no index serves it.
+		f.Group, f.Ungrouped, f.Scan = "", true, varScan
+	}
 	switch search.Enabled {
 	case "":
 	case "true", "false":
@@ -391,7 +395,15 @@ func (s *Server) buildGroupTree(ctx context.Context, inv *roster.Inventory) (gro
 	if err != nil {
 		return t, err
 	}
+	ungrouped, _, err := s.store.Hosts(ctx, roster.HostFilter{InventoryID: inv.ID, Ungrouped: true, Limit: 1})
+	if err != nil {
+		return t, err
+	}
 	t.all, t.groups, t.message = groupTree(inv.Name, groups, counts[inv.ID].Hosts)
+	if len(ungrouped) > 0 {
+		// Last among all's children, as Ansible lists it; not counted.
+		t.all.Children = append(t.all.Children, &ui.GroupNode{Name: "ungrouped", Hosts: -1, Path: groupHostsPath(inv.Name, "ungrouped")})
+	}
 	t.took = time.Since(start)
 	return t, nil
 }

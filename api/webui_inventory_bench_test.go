@@ -158,6 +158,7 @@ func BenchmarkWebUIPages(b *testing.B) {
 		{"hosts-var-rare", "/ui/inventories/prod?var=instance_type%3Dx1.32xlarge", "host-000007", nil},
 		{"hosts-var-none", "/ui/inventories/prod?var=instance_type%3Dnone", "No host matches", nil},
 		{"hosts-var-bool-and-disabled", "/ui/inventories/prod?var=ebs_optimized%3Dtrue&enabled=false", "host-000000", nil},
+		{"hosts-ungrouped-none", "/ui/inventories/prod?group=ungrouped", "No host matches on this page", nil},
 		{"hosts-later-page", "/ui/inventories/prod?after=" + url.QueryEscape(after), later[0].Name, nil},
 		{"host", middle, "Change history", nil},
 		{"groups", "/ui/inventories/prod/groups", "too many groups", nil},

@@ -321,14 +321,22 @@ func TestWebUIInventoryEscaping(t *testing.T) {
 	cookie := f.uiSignIn("alice", alicePassword)
 	r := f.uiGet("/ui/inventories/prod/groups", cookie)
 	wantIn(t, "the groups page", r.body, `1 group,`)
+	if strings.Contains(string(r.body), ">ungrouped</a>") {
+		t.Errorf("the tree has ungrouped hosts where every host has a group: %s", r.body)
+	}
 	// The next sync changes the host and adds one in a new group: the
 	// group tree, kept by inventory generation, is built again.
 	f.writeHosts(src, &roster.HostChanges{Scopes: []string{"r"}, Update: []*roster.Host{
 		{ID: host.Id, ExternalID: "i-1", Scope: "r", Name: evil, Address: "10.0.0.9", Enabled: true, Groups: []string{`g"><i>x</i>`},
 			Vars: json.RawMessage(`{"note": "calm", "<b>key</b>": "v", "n": 2}`), Hash: "2"},
-	}, Add: []*roster.Host{{ExternalID: "i-2", Scope: "r", Name: "later", Enabled: true, Groups: []string{"newer"}, Vars: json.RawMessage(`{}`), Hash: "3"}}})
+	}, Add: []*roster.Host{{ExternalID: "i-2", Scope: "r", Name: "later", Enabled: true, Groups: []string{"newer"}, Vars: json.RawMessage(`{}`), Hash: "3"},
+		{ExternalID: "i-3", Scope: "r", Name: "loner", Enabled: true, Vars: json.RawMessage(`{}`), Hash: "4"}}})
 	r = f.uiGet("/ui/inventories/prod/groups", cookie)
-	wantIn(t, "the groups page after a sync", r.body, `2 groups,`, `>newer</a> <span class="count">1 host</span>`, `>all</a> <span class="count">2 hosts</span>`)
+	wantIn(t, "the groups page after a sync", r.body, `2 groups,`, `>newer</a> <span class="count">1 host</span>`, `>all</a> <span class="count">3 hosts</span>`,
+		`<li><a href="/ui/inventories/prod?group=ungrouped">ungrouped</a>`)
+	if got, _ := f.uiHostNames("/ui/inventories/prod?group=ungrouped", cookie); !slices.Equal(got, []string{"loner"}) {
+		t.Errorf("the ungrouped hosts are %v, want loner", got)
+	}
 	for _, path := range []string{"/ui/inventories", "/ui/inventories/prod", "/ui/inventories/prod?name=" + url.QueryEscape(evil),
 		"/ui/inventories/prod?group=" + url.QueryEscape(`g"><i>x</i>`), fmt.Sprintf("/ui/inventories/prod/hosts/%d", host.Id), "/ui/inventories/prod/groups",
 		"/ui/inventories/prod?var=" + url.QueryEscape(`<b>key</b>=v`)} {

@@ -59,7 +59,7 @@ type HostsPage struct {
 	// PageSize is the most hosts a page shows.
 	PageSize int
 	// Scanned, when above zero, is the most hosts the search looked at for
-	// this page (a var search): a page may show fewer than PageSize hosts,
+	// this page (a search by var, or of the ungrouped hosts): a page may show fewer than PageSize hosts,
 	// or none, and still have a next one.
 	Scanned int
 }

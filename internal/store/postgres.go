@@ -610,6 +610,9 @@ func (s *Postgres) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Ho
 	if f.Group != "" {
 		where.WriteString(` AND h.id IN (SELECT host_id FROM host_groups WHERE inventory_id = $1 AND group_name = ` + arg(f.Group) + `)`)
 	}
+	if f.Ungrouped {
+		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM host_groups g WHERE g.host_id = h.id)`)
+	}
 	if f.Var.Key != "" {
 		if err := f.Var.Check(); err != nil {
 			return nil, "", err

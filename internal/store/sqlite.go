@@ -574,6 +574,9 @@ func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host
 		where.WriteString(` AND h.id IN (SELECT host_id FROM host_groups WHERE inventory_id = ? AND group_name = ?)`)
 		args = append(args, f.InventoryID, f.Group)
 	}
+	if f.Ungrouped {
+		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM host_groups g WHERE g.host_id = h.id)`)
+	}
 	if f.Var.Key != "" {
 		if err := f.Var.Check(); err != nil {
 			return nil, "", err

@@ -435,6 +435,7 @@ func testHostFilters(t *testing.T, s roster.Store) {
 		{"infix glob", roster.HostFilter{Name: "*-0*"}, 20},
 		{"no match", roster.HostFilter{Name: "web-9*"}, 0},
 		{"combined", roster.HostFilter{Group: "web", Enabled: &no, Name: "web-*"}, 6},
+		{"ungrouped: none", roster.HostFilter{Ungrouped: true}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.f.InventoryID = inv.ID
@@ -509,6 +510,12 @@ func testHostVarFilter(t *testing.T, s roster.Store) {
 	}
 	if got := allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Var: roster.VarMatch{Key: "env", Value: "prod"}, Limit: 7}); len(got) != 27 {
 		t.Fatalf("env=prod, paged by 7: %d hosts, want 27", len(got))
+	}
+	// Hosts of no group: all but one, given a group.
+	grouped := host("i-g", "r", "h-grouped", "g")
+	finish(t, s, newRun(t, s, newSource(t, s, inv, "b")), &roster.HostChanges{Add: []*roster.Host{grouped}, Scopes: []string{"r"}})
+	if got := allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Ungrouped: true, Limit: 7}); len(got) != 30 || slices.Contains(hostNames(got), "h-grouped") {
+		t.Fatalf("ungrouped: %v, want the 30 hosts without groups", hostNames(got))
 	}
 	// A bounded scan: pages of at most 7 of the next 4 hosts looked at
 	// find the same 27, some pages short or empty with more to come.
