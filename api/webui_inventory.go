@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -534,12 +536,14 @@ func groupTree(inv string, groups []*roster.Group, total int) (all *ui.GroupNode
 		}
 	}
 	// Groups only a cycle nests are nested by nothing outside it: shown
-	// under all, as the first of them.
+	// under all, from the first of them by name, in name order with the
+	// others (nothing outside the cycle reaches into it).
 	for _, g := range groups {
 		if top(g) && !seen[g.Name] {
 			add(all, g.Name)
 		}
 	}
+	slices.SortStableFunc(all.Children, func(a, b *ui.GroupNode) int { return strings.Compare(a.Name, b.Name) })
 	count = len(groups)
 	if byName["all"] != nil {
 		count--

@@ -437,3 +437,46 @@ func TestWebUIInventoryBrowser(t *testing.T) {
 	b.do("the inventories at phone width", chromedp.Navigate(f.url+"/ui/inventories"), chromedp.WaitVisible(chromedp.CSS("main table")))
 	b.screenshot("inventories-phone")
 }
+
+// TestWebUIGroupTree: the tree nests groups as their edges say, a group
+// of two parents under each (its children once), and groups only a
+// cycle nests under all, the cycle cut where it repeats.
+func TestWebUIGroupTree(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	f.inventory("prod")
+	src := f.source("prod", "manual", f.awsConfig(nil))
+	f.writeHosts(src, &roster.HostChanges{Scopes: []string{"r"}, ReplaceEdges: true,
+		Add: []*roster.Host{
+			{ExternalID: "i-1", Scope: "r", Name: "a", Enabled: true, Groups: []string{"leaf", "web"}, Vars: json.RawMessage(`{}`), Hash: "1"},
+			{ExternalID: "i-2", Scope: "r", Name: "b", Enabled: true, Groups: []string{"leaf", "ping"}, Vars: json.RawMessage(`{}`), Hash: "2"},
+		},
+		Edges: []roster.GroupEdge{{Parent: "web", Child: "shared"}, {Parent: "db", Child: "shared"}, {Parent: "shared", Child: "leaf"},
+			{Parent: "ping", Child: "pong"}, {Parent: "pong", Child: "ping"}},
+	})
+	cookie := f.uiSignIn("alice", alicePassword)
+	r := f.uiGet("/ui/inventories/prod/groups", cookie)
+	wantStatus(t, r, http.StatusOK)
+	// The tree's shape, without its markup: each group's name and depth.
+	var shape []string
+	depth := 0
+	_, tree, _ := strings.Cut(string(r.body), `<ul class="tree"`)
+	for _, tok := range regexp.MustCompile(`<ul[ >]|</ul>|>([^<>]+)</a>`).FindAllStringSubmatch("<ul "+tree, -1) {
+		switch {
+		case strings.HasPrefix(tok[0], "<ul"):
+			depth++
+		case tok[0] == "</ul>":
+			depth--
+		case depth > 0:
+			shape = append(shape, fmt.Sprintf("%d:%s", depth, tok[1]))
+		}
+	}
+	want := []string{"1:all", "2:db", "3:shared", "4:leaf", "2:ping", "3:pong", "4:ping", "2:web", "3:shared"}
+	if !slices.Equal(shape, want) {
+		t.Errorf("the tree is %v, want %v", shape, want)
+	}
+	if n := strings.Count(string(r.body), "(children shown above)"); n != 2 {
+		t.Errorf("%d groups say their children were shown above, want 2 (shared under web, ping under pong): %s", n, r.body)
+	}
+	wantIn(t, "the tree", r.body, `>leaf</a> <span class="count">2 hosts</span>`, `>db</a> <span class="count">0 hosts</span>`, "6 groups,")
+}
