@@ -354,7 +354,7 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 	tree, fresh, ok := s.groupTrees.get(inv)
 	switch {
 	case fresh:
-	case ok && tree.took > groupTreeWait:
+	case ok && tree.took > groupTreeWait && tree.groups >= groupTreeLarge:
 		// Slow to build: the last tree now, a new one in the background
 		// (one at a time per inventory), shown from the next view on.
 		if s.groupTrees.startBuild(inv.ID) {
@@ -380,10 +380,15 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 	s.render(w, http.StatusOK, "groups", page)
 }
 
-// groupTreeWait is the longest a group tree's build may take for the
-// page to wait for the next one; a tree slower to build is rebuilt in the
-// background while the page shows the last one.
+// groupTreeWait is the longest a large group tree's build may take for
+// the page to wait for the next one; a tree slower to build is rebuilt in
+// the background while the page shows the last one.
 const groupTreeWait = 50 * time.Millisecond
+
+// groupTreeLarge is the fewest groups of a tree rebuilt in the
+// background: a small inventory's tree is always current, however busy
+// the machine that built it.
+const groupTreeLarge = 1000
 
 // buildGroupTree reads the groups of inv and nests them.
 func (s *Server) buildGroupTree(ctx context.Context, inv *roster.Inventory) (groupTreeAt, error) {
