@@ -88,7 +88,7 @@ func (f *fixture) uiHostNames(path, cookie string) (names []string, pages int) {
 	return names, pages
 }
 
-func names(hosts []api.Host) []string {
+func hostNamesOf(hosts []api.Host) []string {
 	out := make([]string, len(hosts))
 	for i, h := range hosts {
 		out[i] = h.Name
@@ -96,7 +96,7 @@ func names(hosts []api.Host) []string {
 	return out
 }
 
-func wantIn(t *testing.T, what string, body []byte, wants ...string) {
+func wantBody(t *testing.T, what string, body []byte, wants ...string) {
 	t.Helper()
 	for _, w := range wants {
 		if !strings.Contains(string(body), w) {
@@ -131,25 +131,25 @@ func TestWebUIInventoryPages(t *testing.T) {
 
 	r := f.uiGet("/ui/inventories", cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the inventories page", r.body, `<a href="/ui/inventories/prod">prod</a>`, `<a href="/ui/inventories/empty">empty</a>`,
+	wantBody(t, "the inventories page", r.body, `<a href="/ui/inventories/prod">prod</a>`, `<a href="/ui/inventories/empty">empty</a>`,
 		fmt.Sprintf(`data-label="Hosts">%d</td>`, len(all)), `data-label="Sources">1</td>`, `aria-current="page">Inventories</a>`)
 
 	// Paging: every host once, in the API's order.
 	got, pages := f.uiHostNames("/ui/inventories/prod", cookie)
-	if want := names(all); !slices.Equal(got, want) {
+	if want := hostNamesOf(all); !slices.Equal(got, want) {
 		t.Fatalf("the pages list %d hosts, the API %d:\n%v\n%v", len(got), len(want), got, want)
 	}
 	if pages != (len(all)+49)/50 {
 		t.Errorf("%d pages of %d hosts", pages, len(all))
 	}
 	r = f.uiGet("/ui/inventories/prod", cookie)
-	wantIn(t, "the hosts page", r.body, fmt.Sprintf("%d hosts,", len(all)), `<label for="q-name">Name</label>`, `<label for="q-var">Var</label>`,
+	wantBody(t, "the hosts page", r.body, fmt.Sprintf("%d hosts,", len(all)), `<label for="q-name">Name</label>`, `<label for="q-var">Var</label>`,
 		`<label for="q-group">Group</label>`, `<label for="q-enabled">Enabled</label>`, `<caption>`, `<main id="main">`, `href="/ui/inventories/prod/groups"`)
 	if strings.Contains(string(r.body), "First page") {
 		t.Error("the first page links the first page")
 	}
 	second := html.UnescapeString(string(nextLink.FindSubmatch(r.body)[1]))
-	wantIn(t, "the second page", f.uiGet(second, cookie).body, `<a href="/ui/inventories/prod">First page</a>`)
+	wantBody(t, "the second page", f.uiGet(second, cookie).body, `<a href="/ui/inventories/prod">First page</a>`)
 
 	// Searches, against the API's own filters.
 	h := all[len(all)/2]
@@ -170,7 +170,7 @@ func TestWebUIInventoryPages(t *testing.T) {
 		t.Fatalf("tier=web is %d of %d hosts: the search would prove nothing", len(withTier), len(all))
 	}
 	// The API's var filter (GET .../hosts?var=) finds the same.
-	if got := names(f.apiHosts("prod", url.Values{"var": {"tier=web"}})); !slices.Equal(got, withTier) {
+	if got := hostNamesOf(f.apiHosts("prod", url.Values{"var": {"tier=web"}})); !slices.Equal(got, withTier) {
 		t.Errorf("the API's var filter finds %d hosts, the vars say %d", len(got), len(withTier))
 	}
 	wantField(t, f.do("GET", "/api/v1/inventories/prod/hosts?var=tier", f.admin, nil), "var")
@@ -181,13 +181,13 @@ func TestWebUIInventoryPages(t *testing.T) {
 		want  []string
 	}{
 		{url.Values{"name": {h.Name}}, []string{h.Name}},
-		{url.Values{"name": {prefix}}, names(f.apiHosts("prod", url.Values{"name": {prefix}}))},
-		{url.Values{"group": {group}}, names(f.apiHosts("prod", url.Values{"group": {group}}))},
+		{url.Values{"name": {prefix}}, hostNamesOf(f.apiHosts("prod", url.Values{"name": {prefix}}))},
+		{url.Values{"group": {group}}, hostNamesOf(f.apiHosts("prod", url.Values{"group": {group}}))},
 		{url.Values{"group": {"regions"}}, nil},
 		{url.Values{"var": {"tier=web"}}, withTier},
-		{url.Values{"var": {"tier=web"}, "name": {prefix}}, names(f.apiHosts("prod", url.Values{"name": {prefix}}))},
-		{url.Values{"enabled": {"false"}}, names(f.apiHosts("prod", url.Values{"enabled": {"false"}}))},
-		{url.Values{"enabled": {"true"}, "group": {group}}, names(f.apiHosts("prod", url.Values{"enabled": {"true"}, "group": {group}}))},
+		{url.Values{"var": {"tier=web"}, "name": {prefix}}, hostNamesOf(f.apiHosts("prod", url.Values{"name": {prefix}}))},
+		{url.Values{"enabled": {"false"}}, hostNamesOf(f.apiHosts("prod", url.Values{"enabled": {"false"}}))},
+		{url.Values{"enabled": {"true"}, "group": {group}}, hostNamesOf(f.apiHosts("prod", url.Values{"enabled": {"true"}, "group": {group}}))},
 		{url.Values{"name": {"no-such-host-*"}}, nil},
 	} {
 		if tc.query.Get("var") != "" && tc.query.Get("name") != "" {
@@ -199,7 +199,7 @@ func TestWebUIInventoryPages(t *testing.T) {
 		}
 	}
 	r = f.uiGet("/ui/inventories/prod?var=tier%3Dweb&name=no-*", cookie)
-	wantIn(t, "a search that finds nothing", r.body, "No host matches this search.", `value="tier=web"`, `value="no-*"`, `<a href="/ui/inventories/prod">Clear</a>`)
+	wantBody(t, "a search that finds nothing", r.body, "No host matches this search.", `value="tier=web"`, `value="no-*"`, `<a href="/ui/inventories/prod">Clear</a>`)
 
 	// Bad input: the form again, saying what is wrong, 400.
 	for query, want := range map[string]string{
@@ -213,19 +213,19 @@ func TestWebUIInventoryPages(t *testing.T) {
 	} {
 		r := f.uiGet("/ui/inventories/prod?"+query, cookie)
 		wantStatus(t, r, http.StatusBadRequest)
-		wantIn(t, "the page of ?"+query[:min(len(query), 40)], r.body, `role="alert"`, want, `<form method="get"`)
+		wantBody(t, "the page of ?"+query[:min(len(query), 40)], r.body, `role="alert"`, want, `<form method="get"`)
 		if hostRow.Match(r.body) {
 			t.Errorf("a bad search (%s) lists hosts", query)
 		}
 	}
 	r = f.uiGet("/ui/inventories/prod?var=tier", cookie)
-	wantIn(t, "a bad search's form", r.body, `value="tier"`)
+	wantBody(t, "a bad search's form", r.body, `value="tier"`)
 
 	// The host page.
 	r = f.uiGet(fmt.Sprintf("/ui/inventories/prod/hosts/%d", h.Id), cookie)
 	wantStatus(t, r, http.StatusOK)
 	pretty, _ := json.MarshalIndent(vars, "", "  ")
-	wantIn(t, "the host page", r.body, "<h1>"+h.Name+"</h1>", h.Address, `<a href="/ui/sources/`+src.Id+`">ec2</a>`,
+	wantBody(t, "the host page", r.body, "<h1>"+h.Name+"</h1>", h.Address, `<a href="/ui/sources/`+src.Id+`">ec2</a>`,
 		`<a href="/ui/inventories/prod?group=`+url.QueryEscape(group)+`">`+group+`</a>`,
 		`&#34;tier&#34;: &#34;`, `class="change change-added">added</span>`, `href="/ui/runs/`, "First seen", "Last seen")
 	if !strings.Contains(string(r.body), html.EscapeString(string(pretty))[:40]) {
@@ -239,7 +239,7 @@ func TestWebUIInventoryPages(t *testing.T) {
 	// The groups page: all, the keyed groups nested under "regions".
 	r = f.uiGet("/ui/inventories/prod/groups", cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the groups page", r.body, `<a href="/ui/inventories/prod">all</a> <span class="count">`+fmt.Sprint(len(all))+` hosts</span>`,
+	wantBody(t, "the groups page", r.body, `<a href="/ui/inventories/prod">all</a> <span class="count">`+fmt.Sprint(len(all))+` hosts</span>`,
 		`<a href="/ui/inventories/prod?group=regions">regions</a>`)
 	tree := string(r.body)
 	regions := strings.Index(tree, ">regions</a>")
@@ -292,7 +292,7 @@ func TestWebUIInventoryVisibility(t *testing.T) {
 		wantStatus(t, f.uiGet(path, bob), http.StatusOK)
 	}
 	r = f.uiGet(fmt.Sprintf("/ui/inventories/mine/hosts/%d", mine.Id), bob)
-	wantIn(t, "bob's host page", r.body, "change-added")
+	wantBody(t, "bob's host page", r.body, "change-added")
 
 	carol := f.uiSignIn("carol", alicePassword)
 	r = f.uiGet("/ui/inventories", carol)
@@ -320,7 +320,7 @@ func TestWebUIInventoryEscaping(t *testing.T) {
 	host := f.apiHosts("prod", url.Values{})[0]
 	cookie := f.uiSignIn("alice", alicePassword)
 	r := f.uiGet("/ui/inventories/prod/groups", cookie)
-	wantIn(t, "the groups page", r.body, `1 group,`)
+	wantBody(t, "the groups page", r.body, `1 group,`)
 	if strings.Contains(string(r.body), ">ungrouped</a>") {
 		t.Errorf("the tree has ungrouped hosts where every host has a group: %s", r.body)
 	}
@@ -332,7 +332,7 @@ func TestWebUIInventoryEscaping(t *testing.T) {
 	}, Add: []*roster.Host{{ExternalID: "i-2", Scope: "r", Name: "later", Enabled: true, Groups: []string{"newer"}, Vars: json.RawMessage(`{}`), Hash: "3"},
 		{ExternalID: "i-3", Scope: "r", Name: "loner", Enabled: true, Vars: json.RawMessage(`{}`), Hash: "4"}}})
 	r = f.uiGet("/ui/inventories/prod/groups", cookie)
-	wantIn(t, "the groups page after a sync", r.body, `2 groups,`, `>newer</a> <span class="count">1 host</span>`, `>all</a> <span class="count">3 hosts</span>`,
+	wantBody(t, "the groups page after a sync", r.body, `2 groups,`, `>newer</a> <span class="count">1 host</span>`, `>all</a> <span class="count">3 hosts</span>`,
 		`<li><a href="/ui/inventories/prod?group=ungrouped">ungrouped</a>`)
 	if got, _ := f.uiHostNames("/ui/inventories/prod?group=ungrouped", cookie); !slices.Equal(got, []string{"loner"}) {
 		t.Errorf("the ungrouped hosts are %v, want loner", got)
@@ -349,9 +349,9 @@ func TestWebUIInventoryEscaping(t *testing.T) {
 		}
 	}
 	r = f.uiGet("/ui/inventories/prod?var="+url.QueryEscape(`<b>key</b>=v`), cookie)
-	wantIn(t, "a search by an odd key", r.body, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</a></th>")
+	wantBody(t, "a search by an odd key", r.body, "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;</a></th>")
 	r = f.uiGet(fmt.Sprintf("/ui/inventories/prod/hosts/%d", host.Id), cookie)
-	wantIn(t, "the host page", r.body, "<h1>&lt;script&gt;", "&lt;b&gt;key&lt;/b&gt;", "change-changed", "<li><code>address</code></li>", "<li><code>n</code></li>",
+	wantBody(t, "the host page", r.body, "<h1>&lt;script&gt;", "&lt;b&gt;key&lt;/b&gt;", "change-changed", "<li><code>address</code></li>", "<li><code>n</code></li>",
 		"<li><code>note</code></li>", "change-added")
 	if strings.Contains(string(r.body), "<li><code>&lt;b&gt;key") {
 		t.Errorf("the history names a key that did not change: %s", r.body)
@@ -385,18 +385,18 @@ func TestWebUIInventoryBrowser(t *testing.T) {
 	b.do("opening the inventories", chromedp.Click(chromedp.CSS(`nav a[href="/ui/inventories"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
 	b.screenshot("inventories")
 	b.do("opening prod's hosts", chromedp.Click(chromedp.CSS(`main a[href="/ui/inventories/prod"]`)), chromedp.WaitVisible(chromedp.CSS("table.hosts")))
-	if got := rows(); !slices.Equal(got, names(all[:50])) {
+	if got := rows(); !slices.Equal(got, hostNamesOf(all[:50])) {
 		t.Errorf("the first page lists %v, want the API's first 50", got)
 	}
 	b.screenshot("inventory-hosts")
 	b.do("following Next page", chromedp.Click(chromedp.CSS(`a[rel=next]`)), chromedp.WaitVisible(chromedp.CSS(`.pager a[href="/ui/inventories/prod"]`)))
-	if got := rows(); !slices.Equal(got, names(all[50:min(100, len(all))])) {
+	if got := rows(); !slices.Equal(got, hostNamesOf(all[50:min(100, len(all))])) {
 		t.Errorf("the second page lists %v, want the API's next 50", got)
 	}
 
 	h := all[len(all)/3]
 	prefix := h.Name[:len(h.Name)-2] + "*"
-	want := names(f.apiHosts("prod", url.Values{"name": {prefix}}))
+	want := hostNamesOf(f.apiHosts("prod", url.Values{"name": {prefix}}))
 	b.do("searching by name", chromedp.SetValue(chromedp.ID("q-name"), prefix), chromedp.SetValue(chromedp.ID("q-enabled"), "true"),
 		chromedp.Click(chromedp.CSS(`form.host-search button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`form.host-search a[href="/ui/inventories/prod"]`)))
 	if got := rows(); len(got) == 0 || len(got) > len(want) || !slices.Contains(got, h.Name) {
@@ -478,5 +478,5 @@ func TestWebUIGroupTree(t *testing.T) {
 	if n := strings.Count(string(r.body), "(children shown above)"); n != 2 {
 		t.Errorf("%d groups say their children were shown above, want 2 (shared under web, ping under pong): %s", n, r.body)
 	}
-	wantIn(t, "the tree", r.body, `>leaf</a> <span class="count">2 hosts</span>`, `>db</a> <span class="count">0 hosts</span>`, "6 groups,")
+	wantBody(t, "the tree", r.body, `>leaf</a> <span class="count">2 hosts</span>`, `>db</a> <span class="count">0 hosts</span>`, "6 groups,")
 }
