@@ -250,8 +250,9 @@ func (s *Server) serveSyncNow(w http.ResponseWriter, r *http.Request, p *uiReque
 // ---- the editor
 
 // sourceFormMax bounds the editor's form: the YAML of a source's options
-// (a plugin file, compose expressions and all) and a few fields.
-const sourceFormMax = 256 << 10
+// (a plugin file, compose expressions and all) and a few fields. (The
+// server's MaxBodyBytes bounds every request besides.)
+const sourceFormMax = 48 << 10
 
 // newSourceYAML is what a new source's editor starts with.
 const newSourceYAML = `plugin: amazon.aws.aws_ec2
