@@ -20,7 +20,9 @@ const (
 )
 
 // SourcePath is the page of source name of inventory inv.
-func SourcePath(inv, name string) string { return SourcesPath + "/" + pathSegment(inv) + "/" + pathSegment(name) }
+func SourcePath(inv, name string) string {
+	return SourcesPath + "/" + pathSegment(inv) + "/" + pathSegment(name)
+}
 
 // RunPath is the page of a run.
 func RunPath(id string) string { return RunsPath + "/" + pathSegment(id) }
@@ -120,7 +122,7 @@ type SourcePage struct {
 	Warnings []string
 	Runs     []RunRow
 	// MoreRuns links the run history of the source.
-	MoreRuns        string
+	MoreRuns         string
 	CanSync, CanEdit bool
 }
 
