@@ -375,7 +375,10 @@ func (s *Server) serveCreateSource(w http.ResponseWriter, r *http.Request, p *ui
 // (not found, a failure of the server) answers its own page.
 func (s *Server) editorRefused(w http.ResponseWriter, p *uiRequest, ed ui.SourceEditor, err error, doc *yaml.Node, yamlProblems []ui.FieldProblem) {
 	ed.Problems = yamlProblems
-	status := http.StatusUnprocessableEntity
+	// 200, as the sign-in form's refusal: the form again, to mend (a
+	// browser logs a 4xx page as a failed load). A refusal of the
+	// person's rights stays a 403.
+	status := http.StatusOK
 	if err != nil {
 		code := roster.ErrorCode(err)
 		switch code {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/api/ui"
 	"github.com/rosterhq/roster/sources/aws/awssim"
@@ -103,7 +105,7 @@ func TestWebUISourceEditor(t *testing.T) {
 	form := url.Values{"csrf_token": {csrf}, "inventory": {"prod"}, "name": {"bad name!"}, "schedule": {"every tuesday"},
 		"config": {bad}, "on_missing": {"remove"}}
 	r = f.uiPost(ui.NewSourcePath, cookie, form, nil)
-	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantStatus(t, r, http.StatusOK)
 	page := html.UnescapeString(string(r.body))
 	for _, want := range []string{"<code>name</code>", "<code>schedule</code>", "<code>config.regions</code> (line 2)", "config.keyed_groups[0]", "config.regions_typo"} {
 		if !strings.Contains(page, want) {
@@ -119,7 +121,7 @@ func TestWebUISourceEditor(t *testing.T) {
 
 	form.Set("config", "plugin: amazon.aws.aws_ec2\nregions: [us-east-1\nhostnames: x\n")
 	r = f.uiPost(ui.NewSourcePath, cookie, form, nil)
-	wantStatus(t, r, http.StatusUnprocessableEntity)
+	wantStatus(t, r, http.StatusOK)
 	page = html.UnescapeString(string(r.body))
 	if !regexp.MustCompile(`<code>config</code> \(line \d\): the YAML cannot be read`).MatchString(page) || !strings.Contains(page, "<code>name</code>") {
 		t.Errorf("bad YAML's page does not name its line, or hides the other problems:\n%s", page)
@@ -393,4 +395,97 @@ func readEvents(t *testing.T, u, cookie string) []sse {
 		t.Fatalf("reading the stream: %v (after %v)", err, out)
 	}
 	return out
+}
+
+// TestWebUISourceBrowser drives a real headless Chromium through the
+// sources' pages: create a source from YAML with a mistake, see every
+// problem, fix it, save; Sync now and watch the live view follow the run
+// to its end; read the run history, and the change log of a second sync
+// after the fleet changed. Any console error or CSP violation fails it
+// (newBrowser); each page is saved as a screenshot.
+func TestWebUISourceBrowser(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("prod")
+	f.secrets = append(f.secrets, alicePassword)
+	wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "ada", "password": alicePassword}), http.StatusCreated)
+	f.bind(map[string]any{"user": "ada", "role": "admin", "scope": "server"})
+	b := newBrowser(t)
+
+	b.do("signing in", chromedp.Navigate(f.url+ui.SignInPath), chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), "ada"), chromedp.SendKeys(chromedp.ID("password"), alicePassword),
+		chromedp.Click(chromedp.CSS(`main button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("main h1")))
+
+	b.do("opening the editor", chromedp.Navigate(f.url+ui.SourcesPath), chromedp.Click(chromedp.CSS(`a[href="/ui/sources/new"]`)),
+		chromedp.WaitVisible(chromedp.ID("config")))
+	bad := "plugin: amazon.aws.aws_ec2\nregions:\n  - us-east-1\n  - 42\nendpoint_url: " + f.simURL + "\nhostnames:\n  - instance-id\ncompose:\n  owner: tags.owner\n"
+	b.do("sending a source with mistakes",
+		chromedp.SendKeys(chromedp.ID("name"), "ec2 fleet"), chromedp.SetValue(chromedp.ID("config"), bad),
+		chromedp.Click(chromedp.CSS(`form.editor button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("problems")))
+	problems := get(b, chromedp.Text(chromedp.ID("problems")))
+	for _, want := range []string{"2 problems", "name:", "config.regions (line 2)"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("the problems shown lack %q:\n%s", want, problems)
+		}
+	}
+	if kept := get(b, chromedp.Value(chromedp.ID("config"))); kept != bad {
+		t.Errorf("the editor lost the YAML typed: %q", kept)
+	}
+	b.screenshot("source-editor-problems")
+
+	good := strings.Replace(bad, "  - 42\n", "  - eu-west-1\n", 1)
+	b.do("fixing and saving",
+		chromedp.SetValue(chromedp.ID("name"), "ec2-fleet"), chromedp.SetValue(chromedp.ID("config"), good),
+		chromedp.Click(chromedp.CSS(`form.editor button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("sync-now")))
+	if loc := get(b, chromedp.Location()); loc != f.url+ui.SourcePath("prod", "ec2-fleet") {
+		t.Errorf("saving lands on %s", loc)
+	}
+	b.screenshot("source")
+
+	// Slow pages keep the run going long enough to watch.
+	f.sim.SetFaults(awssim.Faults{Latency: time.Second, Actions: []string{"DescribeInstances"}})
+	b.do("syncing now", chromedp.Click(chromedp.ID("sync-now")), chromedp.WaitVisible(chromedp.ID("live")),
+		chromedp.WaitReady(chromedp.CSS(`#live[data-updates]`)))
+	if total := get(b, chromedp.Text(chromedp.CSS(`#live [data-live="scopes_total"]`))); total != "2" {
+		t.Errorf("the live view shows %s scopes in all, want 2", total)
+	}
+	b.screenshot("run-live")
+	b.do("waiting for the run's end", chromedp.WaitVisible(chromedp.CSS(`#changes`)))
+	if st := get(b, chromedp.Text(chromedp.ID("run-status"))); st != "succeeded" {
+		t.Errorf("the run ended %q", st)
+	}
+	first := strings.TrimPrefix(get(b, chromedp.Location()), f.url+ui.RunsPath+"/")
+	b.screenshot("run-done")
+	f.sim.SetFaults(awssim.Faults{})
+
+	inst := f.sim.Fleet().Instances()[0]
+	if err := f.sim.Fleet().SetTag(inst.ID, "owner", "team-blue"); err != nil {
+		t.Fatal(err)
+	}
+	b.do("syncing again", chromedp.Navigate(f.url+ui.SourcePath("prod", "ec2-fleet")), chromedp.Click(chromedp.ID("sync-now")),
+		chromedp.WaitVisible(chromedp.CSS(`#changes`)))
+	b.do("reading what changed", chromedp.Click(chromedp.CSS(`.kinds a[href$="kind=changed#changes"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`table.diff`)))
+	diff := get(b, chromedp.Text(chromedp.CSS(`.changes`)))
+	for _, want := range []string{inst.ID, "owner", `"team-blue"`} {
+		if !strings.Contains(diff, want) {
+			t.Errorf("the change log lacks %q:\n%s", want, diff)
+		}
+	}
+	b.screenshot("run-changes")
+
+	b.do("opening the run history", chromedp.Navigate(f.url+ui.RunsPath), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+	if runs := get(b, chromedp.Text(chromedp.CSS("table.runs"))); !strings.Contains(runs, first) {
+		t.Errorf("the run history lacks the first run %s:\n%s", first, runs)
+	}
+	b.screenshot("runs")
+	b.do("opening the schedules", chromedp.Navigate(f.url+ui.SchedulesPath), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	b.screenshot("schedules")
+	b.do("opening the overview", chromedp.Navigate(f.url+"/"), chromedp.WaitVisible(chromedp.CSS("svg.spark")))
+	if label := eval[string](b, `document.querySelector("svg.spark").getAttribute("aria-label")`); !strings.HasPrefix(label, "Duration of the last 2 syncs: min ") {
+		t.Errorf("the sparkline says %q", label)
+	}
+	b.screenshot("overview-sparkline")
+	b.do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(f.url+ui.RunPath(first)), chromedp.WaitVisible(chromedp.CSS("#changes")))
+	b.screenshot("run-phone")
 }
