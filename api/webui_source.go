@@ -40,7 +40,7 @@ func (s *Server) mountSourcePages(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+ui.SourcesPath+"/{inv}/{src}/sync", s.signedIn("Sources", s.serveSyncNow))
 	mux.HandleFunc("GET "+ui.RunsPath, s.signedIn("Runs", s.serveRuns))
 	mux.HandleFunc("GET "+ui.RunsPath+"/{run}", s.signedIn("Runs", s.serveRun))
-	mux.HandleFunc(liveEventsRoute, s.uiPage(newLiveStreams(s, maxLiveStreams, livePoll).serve))
+	mux.HandleFunc(liveEventsRoute, s.uiPage(newLiveStreams(s, MaxLiveStreams, livePoll).serve))
 	mux.HandleFunc("GET "+ui.SchedulesPath, s.signedIn("Schedules", s.serveSchedules))
 }
 
@@ -1003,9 +1003,9 @@ const liveEventsRoute = "GET " + ui.RunsPath + "/{run}/events"
 
 // Bounds of the live view's streams.
 const (
-	// maxLiveStreams is how many streams one server serves at once; more
+	// MaxLiveStreams is how many streams one server serves at once; more
 	// are answered 503 (the page still works: its Refresh link).
-	maxLiveStreams = 64
+	MaxLiveStreams = 64
 	// liveLifetime ends a stream, however long its run goes on: the
 	// browser's EventSource comes back (after liveRetry), signed in again.
 	liveLifetime = 5 * time.Minute

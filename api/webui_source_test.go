@@ -250,6 +250,17 @@ func TestWebUISyncNowAndRuns(t *testing.T) {
 	wantStatus(t, r, http.StatusOK)
 	wantIn(t, "the run's page", r.body, `id="run-status">succeeded<`, ">us-east-1</th>", ">eu-west-1</th>", fmt.Sprintf(`id="count-seen">%d<`, run.Counts.Seen), "change-added")
 
+	// The first run added every host: its change log pages.
+	next := regexp.MustCompile(`<a href="([^"]+)" rel="next">More changes</a>`).FindSubmatch(r.body)
+	if next == nil || strings.Count(string(r.body), "change-added") != 50 {
+		t.Fatalf("the first run's change log is not paged by 50:\n%s", r.body)
+	}
+	r = f.uiGet(html.UnescapeString(strings.TrimSuffix(string(next[1]), "#changes")), cookie)
+	wantStatus(t, r, http.StatusOK)
+	if strings.Count(string(r.body), "change-added") != 50 {
+		t.Errorf("the change log's second page: %s", r.body)
+	}
+
 	inst := f.sim.Fleet().Instances()[0]
 	if err := f.sim.Fleet().SetTag(inst.ID, "owner", "team-blue"); err != nil {
 		t.Fatal(err)
@@ -488,4 +499,81 @@ func TestWebUISourceBrowser(t *testing.T) {
 	b.do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(f.url+ui.RunPath(first)), chromedp.WaitVisible(chromedp.CSS("#changes")))
 	b.screenshot("run-phone")
+}
+
+// TestWebUILiveStreamsBounded: a server follows at most so many runs at
+// once; one more stream is refused with 503 (the page's Refresh link
+// still works), and a place frees when a stream ends.
+func TestWebUILiveStreamsBounded(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("prod")
+	f.source("prod", "ec2", f.awsConfig(nil))
+	cookie := f.adminUser("ada")
+	csrf := csrfOf(t, f.uiGet("/", cookie).body)
+	f.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})
+	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
+	open := func() *http.Response {
+		req, err := http.NewRequestWithContext(t.Context(), "GET", f.url+ui.RunPath(id)+"/events", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Cookie", cookie)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	var streams []*http.Response
+	defer func() {
+		for _, s := range streams {
+			s.Body.Close()
+		}
+	}()
+	for range api.MaxLiveStreams {
+		resp := open()
+		streams = append(streams, resp)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("stream %d answers %s", len(streams), resp.Status)
+		}
+	}
+	resp := open()
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Errorf("one stream too many answers %s (Retry-After %q)", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	streams[0].Body.Close()
+	streams = streams[1:]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp := open()
+		if resp.StatusCode == http.StatusOK {
+			streams = append(streams, resp)
+			break
+		}
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("a closed stream's place was not freed: %s", resp.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestWebUISparkline: the sparkline charts durations oldest first, says
+// their min, median and max in words, and needs two to draw a line.
+func TestWebUISparkline(t *testing.T) {
+	if ui.NewSparkline([]time.Duration{time.Second}) != nil {
+		t.Error("one run makes a sparkline")
+	}
+	sp := ui.NewSparkline([]time.Duration{time.Second, 3 * time.Second, 2 * time.Second, 4 * time.Second})
+	if sp == nil || sp.Label != "Duration of the last 4 syncs: min 1.0s, median 2.5s, max 4.0s" {
+		t.Fatalf("sparkline %+v", sp)
+	}
+	if pts := strings.Fields(sp.Points); len(pts) != 4 || pts[0] != "2.0,22.0" || pts[3] != "118.0,2.0" {
+		t.Errorf("points %q", sp.Points)
+	}
+	flat := ui.NewSparkline([]time.Duration{time.Second, time.Second})
+	if flat == nil || flat.Points != "2.0,12.0 118.0,12.0" {
+		t.Errorf("a flat sparkline %+v", flat)
+	}
 }
