@@ -317,7 +317,7 @@ func TestWebUILiveEvents(t *testing.T) {
 	f.source("prod", "ec2", f.awsConfig(nil))
 	cookie := f.adminUser("ada")
 	csrf := csrfOf(t, f.uiGet("/", cookie).body)
-	f.sim.SetFaults(awssim.Faults{Latency: 400 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: 1500 * time.Millisecond, Actions: []string{"DescribeInstances"}})
 	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
 
 	r := f.uiGet(ui.RunPath(id), cookie)
@@ -424,7 +424,7 @@ func TestWebUISourceBrowser(t *testing.T) {
 
 	b.do("signing in", chromedp.Navigate(f.url+ui.SignInPath), chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("name"), "ada"), chromedp.SendKeys(chromedp.ID("password"), alicePassword),
-		chromedp.Click(chromedp.CSS(`main button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("main h1")))
+		chromedp.Click(chromedp.CSS(`main button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("form.signout")))
 
 	b.do("opening the editor", chromedp.Navigate(f.url+ui.SourcesPath), chromedp.Click(chromedp.CSS(`a[href="/ui/sources/new"]`)),
 		chromedp.WaitVisible(chromedp.ID("config")))
