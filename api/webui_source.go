@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -40,7 +41,7 @@ func (s *Server) mountSourcePages(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+ui.SourcesPath+"/{inv}/{src}/sync", s.signedIn("Sources", s.serveSyncNow))
 	mux.HandleFunc("GET "+ui.RunsPath, s.signedIn("Runs", s.serveRuns))
 	mux.HandleFunc("GET "+ui.RunsPath+"/{run}", s.signedIn("Runs", s.serveRun))
-	mux.HandleFunc(liveEventsRoute, s.uiPage(newLiveStreams(s, MaxLiveStreams, livePoll).serve))
+	mux.HandleFunc(liveEventsRoute, s.uiPage(s.live.serve))
 	mux.HandleFunc("GET "+ui.SchedulesPath, s.signedIn("Schedules", s.serveSchedules))
 }
 
@@ -1021,16 +1022,24 @@ const (
 )
 
 // liveStreams serves the live view's event streams of one server, at most
-// cap(slots) at once.
+// cap(slots) at once, until the server shuts down (done).
 type liveStreams struct {
 	s     *Server
 	slots chan struct{}
 	poll  time.Duration
+	done  chan struct{}
+	end   sync.Once
 }
 
 func newLiveStreams(s *Server, n int, poll time.Duration) *liveStreams {
-	return &liveStreams{s: s, slots: make(chan struct{}, n), poll: poll}
+	return &liveStreams{s: s, slots: make(chan struct{}, n), poll: poll, done: make(chan struct{})}
 }
+
+// EndLiveStreams ends the Web UI's live views of runs, and refuses new
+// ones (503): a graceful shutdown (http.Server.RegisterOnShutdown) need
+// not wait minutes for them. The browsers' EventSource tries again, and
+// finds another node or this one restarted.
+func (s *Server) EndLiveStreams() { s.live.end.Do(func() { close(s.live.done) }) }
 
 // serve streams a run's progress: a "progress" event at once and at each
 // change (scopes done, hosts seen, status), comments as heartbeats, and
@@ -1062,6 +1071,12 @@ func (l *liveStreams) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		http.Error(w, roster.ErrorMessage(err), status)
 		return
+	}
+	select {
+	case <-l.done:
+		http.Error(w, "The server is shutting down: refresh the page.", http.StatusServiceUnavailable)
+		return
+	default:
 	}
 	select {
 	case l.slots <- struct{}{}:
@@ -1120,6 +1135,8 @@ func (l *liveStreams) serve(w http.ResponseWriter, r *http.Request) {
 		case <-ctx.Done():
 			return
 		case <-end.C:
+			return
+		case <-l.done:
 			return
 		case <-tick.C:
 		}

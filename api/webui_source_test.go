@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -575,5 +577,61 @@ func TestWebUISparkline(t *testing.T) {
 	flat := ui.NewSparkline([]time.Duration{time.Second, time.Second})
 	if flat == nil || flat.Points != "2.0,12.0 118.0,12.0" {
 		t.Errorf("a flat sparkline %+v", flat)
+	}
+}
+
+// TestWebUILiveAcrossNodes: a second server on the same store (another
+// node of a cluster, whose engine does not run the sync) streams the
+// progress of a run the first one runs: progress reaches the live view
+// through the store. Shutting it down ends its streams at once and
+// refuses new ones.
+func TestWebUILiveAcrossNodes(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("prod")
+	f.source("prod", "ec2", f.awsConfig(nil))
+	cookie := f.adminUser("ada")
+	csrf := csrfOf(t, f.uiGet("/", cookie).body)
+
+	other := api.NewServer(api.Config{Store: f.store, Log: slog.New(slog.NewJSONHandler(f.logs, nil)), DocumentDir: t.TempDir()})
+	t.Cleanup(func() { other.Close() })
+	h, err := other.Handler()
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := httptest.NewServer(h)
+	t.Cleanup(node.Close)
+
+	f.sim.SetFaults(awssim.Faults{Latency: 1500 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
+	events := readEvents(t, node.URL+ui.RunPath(id)+"/events", cookie)
+	if len(events) < 2 || events[len(events)-1].name != "end" || !strings.Contains(events[len(events)-1].data, `"status":"succeeded"`) {
+		t.Fatalf("the other node's stream sent %v", events)
+	}
+
+	f.sim.SetFaults(awssim.Faults{Latency: 5 * time.Second, Actions: []string{"DescribeInstances"}})
+	id = runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
+	done := make(chan []sse)
+	go func() { done <- readEvents(t, node.URL+ui.RunPath(id)+"/events", cookie) }()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	other.EndLiveStreams()
+	select {
+	case got := <-done:
+		if len(got) == 0 || got[len(got)-1].name == "end" {
+			t.Errorf("the stream ended by the shutdown sent %v", got)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("ending the live streams left one streaming")
+	}
+	t.Logf("the stream ended %s after the shutdown", time.Since(start))
+	req, _ := http.NewRequest("GET", node.URL+ui.RunPath(id)+"/events", nil)
+	req.Header.Set("Cookie", cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a stream after the shutdown answers %s", resp.Status)
 	}
 }
