@@ -184,29 +184,32 @@ func (s *Server) credentialName(ctx context.Context, id string) string {
 }
 
 // configYAML is a source's options as an Ansible plugin's file: the
-// plugin key first, then the others sorted.
+// plugin key first, then the others sorted, indented by two.
 func configYAML(config map[string]any) string {
 	var b strings.Builder
-	if plugin, ok := config["plugin"]; ok {
-		out, err := yaml.Marshal(map[string]any{"plugin": plugin})
-		if err == nil {
-			b.Write(out)
-		}
-	}
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
 	rest := make(map[string]any, len(config))
 	for k, v := range config {
 		if k != "plugin" {
 			rest[k] = v
 		}
 	}
-	if len(rest) > 0 {
-		out, err := yaml.Marshal(rest)
-		if err != nil {
-			return fmt.Sprintf("# the options cannot be shown as YAML: %v\n", err)
-		}
-		b.Write(out)
+	var err error
+	if plugin, ok := config["plugin"]; ok {
+		err = enc.Encode(map[string]any{"plugin": plugin})
 	}
-	return b.String()
+	if err == nil && len(rest) > 0 {
+		err = enc.Encode(rest)
+	}
+	if err == nil {
+		err = enc.Close()
+	}
+	if err != nil {
+		return fmt.Sprintf("# the options cannot be shown as YAML: %v\n", err)
+	}
+	// Two documents (the plugin key, then the rest) make one mapping.
+	return strings.Replace(b.String(), "\n---\n", "\n", 1)
 }
 
 func runRow(run *roster.SyncRun, inv, src string) ui.RunRow {

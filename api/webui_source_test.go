@@ -148,7 +148,7 @@ func TestWebUISourceEditor(t *testing.T) {
 
 	r = f.uiGet(ui.SourcePath("prod", "ec2"), cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the source's page", r.body, "Source prod/ec2", "ansible_host: private_ip_address", "<code>1h</code>", `id="sync-now"`, "/edit")
+	wantIn(t, "the source's page", r.body, "Source prod/ec2", ">plugin: amazon.aws.aws_ec2\ncompose:\n  ansible_host: private_ip_address\n", "regions:\n  - us-east-1\n", "<code>1h</code>", `id="sync-now"`, "/edit")
 
 	r = f.uiGet(ui.SourcePath("prod", "ec2")+"/edit", cookie)
 	wantStatus(t, r, http.StatusOK)
