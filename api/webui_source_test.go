@@ -146,6 +146,11 @@ func TestWebUISourceEditor(t *testing.T) {
 		t.Errorf("the created source: %+v", src)
 	}
 
+	// A name taken is the form's problem, named.
+	r = f.uiPost(ui.NewSourcePath, cookie, form, nil)
+	wantStatus(t, r, http.StatusOK)
+	wantIn(t, "a taken name's form", r.body, `id="problems"`, "<code>name</code>")
+
 	r = f.uiGet(ui.SourcePath("prod", "ec2"), cookie)
 	wantStatus(t, r, http.StatusOK)
 	wantIn(t, "the source's page", r.body, "Source prod/ec2", ">plugin: amazon.aws.aws_ec2\ncompose:\n  ansible_host: private_ip_address\n", "regions:\n  - us-east-1\n", "<code>1h</code>", `id="sync-now"`, "/edit")
