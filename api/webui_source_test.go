@@ -193,8 +193,20 @@ func TestWebUISourceRefusals(t *testing.T) {
 	f.inventory("prod")
 	f.inventory("other")
 	src := f.source("prod", "ec2", f.awsConfig(nil))
-	f.source("other", "hidden", f.awsConfig(nil))
+	hidden := f.source("other", "hidden", f.awsConfig(nil))
+	hiddenRun := f.syncAndWait(hidden.Id)
 	viewer := f.userWith("vera", "auditor", "prod")
+
+	// What the viewer may not see is absent: another inventory's runs,
+	// their pages and streams.
+	wantStatus(t, f.uiGet(ui.RunPath(hiddenRun.Id), viewer), http.StatusNotFound)
+	wantStatus(t, f.uiGet(ui.RunPath(hiddenRun.Id)+"/events", viewer), http.StatusNotFound)
+	if r := f.uiGet(ui.RunsPath, viewer); r.status != http.StatusOK || strings.Contains(string(r.body), hiddenRun.Id) || strings.Contains(string(r.body), "other/hidden") {
+		t.Errorf("the viewer's run history shows another inventory's run: %s", r.body)
+	}
+	if r := f.uiGet(ui.SchedulesPath, viewer); r.status != http.StatusOK || strings.Contains(string(r.body), "other/hidden") {
+		t.Errorf("the viewer's schedules show another inventory's source: %s", r.body)
+	}
 
 	r := f.uiGet(ui.SourcesPath, viewer)
 	wantStatus(t, r, http.StatusOK)
