@@ -908,10 +908,34 @@ func changeView(c *roster.HostChange) ui.Change {
 			out.Diff = append(out.Diff, ui.DiffLine{Key: k, Old: string(v.Old), New: string(v.New), Field: true})
 		}
 		for _, k := range slices.Sorted(mapKeys(d.Vars)) {
-			v := d.Vars[k]
-			out.Diff = append(out.Diff, ui.DiffLine{Key: k, Old: string(v.Old), New: string(v.New)})
+			out.Diff = append(out.Diff, varDiff(k, d.Vars[k])...)
 		}
 		out.Added, out.Removed = d.GroupsAdded, d.GroupsRemoved
+	}
+	return out
+}
+
+// varDiff is the diff of a var: a line per key of it that changed when
+// it is an object before and after (tags, say: "tags.owner"), else one
+// line of its old and new values.
+func varDiff(key string, v roster.ValueChange) []ui.DiffLine {
+	var o, n map[string]json.RawMessage
+	if json.Unmarshal(v.Old, &o) != nil || json.Unmarshal(v.New, &n) != nil || o == nil || n == nil {
+		return []ui.DiffLine{{Key: key, Old: string(v.Old), New: string(v.New)}}
+	}
+	var out []ui.DiffLine
+	for _, k := range slices.Sorted(mapKeys(o)) {
+		if nv, ok := n[k]; !ok || string(nv) != string(o[k]) {
+			out = append(out, ui.DiffLine{Key: key + "." + k, Old: string(o[k]), New: string(nv)})
+		}
+	}
+	for _, k := range slices.Sorted(mapKeys(n)) {
+		if _, ok := o[k]; !ok {
+			out = append(out, ui.DiffLine{Key: key + "." + k, New: string(n[k])})
+		}
+	}
+	if len(out) == 0 { // the same members, encoded apart
+		return []ui.DiffLine{{Key: key, Old: string(v.Old), New: string(v.New)}}
 	}
 	return out
 }

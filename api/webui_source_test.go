@@ -291,7 +291,7 @@ func TestWebUISyncNowAndRuns(t *testing.T) {
 	r = f.uiGet(ui.RunPath(second)+"?kind=changed", cookie)
 	wantStatus(t, r, http.StatusOK)
 	page := html.UnescapeString(string(r.body))
-	if !strings.Contains(page, "<strong class=\"host\">"+inst.ID+"</strong>") || !strings.Contains(page, `<ins>"team-blue"</ins>`) || !strings.Contains(page, "<th scope=\"row\">owner</th>") {
+	if !strings.Contains(page, "<strong class=\"host\">"+inst.ID+"</strong>") || !strings.Contains(page, `<ins>"team-blue"</ins>`) || !strings.Contains(page, "<th scope=\"row\">owner</th>") || !strings.Contains(page, "<th scope=\"row\">tags.owner</th>") {
 		t.Errorf("the second run's change log lacks %s's owner going to team-blue:\n%s", inst.ID, page)
 	}
 	wantStatus(t, f.uiGet(ui.RunPath(second)+"?kind=nonsense", cookie), http.StatusBadRequest)
