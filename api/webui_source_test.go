@@ -518,6 +518,10 @@ func TestWebUISourceBrowser(t *testing.T) {
 	b.do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(f.url+ui.RunPath(first)), chromedp.WaitVisible(chromedp.CSS("#changes")))
 	b.screenshot("run-phone")
+	b.do("opening the editor at phone width", chromedp.Navigate(f.url+ui.SourcePath("prod", "ec2-fleet")+"/edit"), chromedp.WaitVisible(chromedp.ID("config")))
+	b.screenshot("source-editor-phone")
+	b.do("opening the run history at phone width", chromedp.Navigate(f.url+ui.RunsPath), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+	b.screenshot("runs-phone")
 }
 
 // TestWebUILiveStreamsBounded: a server follows at most so many runs at
