@@ -163,6 +163,8 @@ func isRequest(route string, r *http.Request) bool {
 	switch route {
 	case "GET /healthz", "GET /readyz", prometheusSDRoute:
 		return false
+	case liveEventsRoute:
+		return false // bounded by its own limit (webui_source.go): it streams for minutes
 	case ansibleRoute:
 		return r.URL.Query().Has("host")
 	case awxScriptRoute:

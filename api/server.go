@@ -122,6 +122,8 @@ type Server struct {
 	// version is Roster's, and node the host name of this node, for
 	// AWX's API.
 	version, node string
+	// live serves the Web UI's live views of runs (webui_source.go).
+	live *liveStreams
 }
 
 var _ StrictServerInterface = (*Server)(nil)
@@ -133,6 +135,7 @@ func NewServer(c Config) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	s.live = newLiveStreams(s, MaxLiveStreams, livePoll)
 	s.sessionIdle, s.sessionMaxAge = c.SessionIdleTimeout, c.SessionMaxAge
 	if s.sessionIdle <= 0 {
 		s.sessionIdle = DefaultSessionIdleTimeout

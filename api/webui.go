@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api/ui"
@@ -272,7 +273,7 @@ func (s *Server) overview(ctx context.Context, page *ui.Overview) error {
 			}
 			for _, src := range srcs {
 				o := ui.Source{Name: src.Name, Provider: src.Provider}
-				if err := s.lastRuns(ctx, src.ID, &o); err != nil {
+				if _, err := s.lastRuns(ctx, src.ID, &o); err != nil {
 					return err
 				}
 				if o.Failing() {
@@ -298,16 +299,24 @@ func (s *Server) overview(ctx context.Context, page *ui.Overview) error {
 	return nil
 }
 
-// overviewRuns bounds the runs read to find a source's last finished one
-// (past a run under way and a retry waiting its backoff).
-const overviewRuns = 3
+// overviewRuns bounds the runs read of a source: its last finished one
+// (past a run under way and a retry waiting its backoff), and the
+// durations of its last sparkRuns finished ones for its sparkline.
+const (
+	sparkRuns    = 20
+	overviewRuns = sparkRuns + 2
+)
 
-// lastRuns sets o's last finished run, and the run under way if any.
-func (s *Server) lastRuns(ctx context.Context, sourceID string, o *ui.Source) error {
+// lastRuns sets o's last finished run, the run under way if any, and the
+// sparkline of its last finished runs' durations; it returns the last
+// finished run (nil if none).
+func (s *Server) lastRuns(ctx context.Context, sourceID string, o *ui.Source) (*roster.SyncRun, error) {
 	runs, _, err := s.store.SyncRuns(ctx, roster.SyncRunFilter{SourceID: sourceID, Limit: overviewRuns})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var last *roster.SyncRun
+	var durations []time.Duration
 	for i, run := range runs {
 		if !run.Status.Done() {
 			if i == 0 {
@@ -315,9 +324,16 @@ func (s *Server) lastRuns(ctx context.Context, sourceID string, o *ui.Source) er
 			}
 			continue
 		}
-		o.Status, o.Error, o.Seen = string(run.Status), run.Error, run.Counts.Seen
-		o.LastRun = cmp.Or(run.FinishedAt, run.StartedAt, &run.CreatedAt)
-		break
+		if last == nil {
+			last = run
+			o.Status, o.Error, o.Seen = string(run.Status), run.Error, run.Counts.Seen
+			o.LastRun = cmp.Or(run.FinishedAt, run.StartedAt, &run.CreatedAt)
+		}
+		if run.StartedAt != nil && run.FinishedAt != nil && len(durations) < sparkRuns {
+			durations = append(durations, run.FinishedAt.Sub(*run.StartedAt))
+		}
 	}
-	return nil
+	slices.Reverse(durations) // oldest first
+	o.Spark = ui.NewSparkline(durations)
+	return last, nil
 }

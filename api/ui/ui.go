@@ -231,6 +231,9 @@ type Source struct {
 	// Pending is the status of a run under way or waiting (queued,
 	// running; a retry of a failed run waits as queued), "" if none.
 	Pending string
+	// Spark charts the durations of its last finished runs (nil: fewer
+	// than two).
+	Spark *Sparkline
 }
 
 // Failing reports whether the source's last run failed in part or whole.

@@ -294,6 +294,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(m.Log.Handler(), slog.LevelWarn),
 	}
+	// Live views stream for minutes: shutting down ends them rather
+	// than waiting for them.
+	m.srv.RegisterOnShutdown(m.api.EndLiveStreams)
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.srv.Serve(ln) }()
 	m.Log.Info("roster serving", "url", m.URL, "database", displayDatabase(m.Config.Database), "secret_backend", backend.Kind(),
