@@ -311,6 +311,9 @@ func authorizeCaller(ctx context.Context, operationID string) error {
 		return roster.Errorf(roster.EFORBIDDEN, "user %q may not do this: no role binding of the user or of its teams allows it", c.user.Name)
 	}
 	c.mu.Lock()
+	// What other acting views saw is not what these see (a Web UI page
+	// authorizes several operations for one caller).
+	delete(c.sights, true)
 	c.acting = acting
 	c.mu.Unlock()
 	return nil

@@ -51,13 +51,6 @@ func (s *Server) apiAs(p *uiRequest, op string, params map[string]string) (conte
 	return ctx, s.authorizeRequest(ctx, op, params)
 }
 
-// may reports whether the person of p may call op on what params names
-// (nil: at all), to show or hide the forms of op.
-func (s *Server) may(p *uiRequest, op string, params map[string]string) bool {
-	_, err := s.apiAs(p, op, params)
-	return err == nil
-}
-
 // uiSpec checks a form's body as the API's middleware checks a request.
 var uiSpec = sync.OnceValues(newValidator)
 

@@ -50,15 +50,6 @@ func (f *fixture) simYAML(extra string) string {
 	return "plugin: amazon.aws.aws_ec2\nregions:\n  - us-east-1\n  - eu-west-1\nendpoint_url: " + f.simURL + "\n" + extra
 }
 
-func wantIn(t *testing.T, what string, page []byte, wants ...string) {
-	t.Helper()
-	for _, w := range wants {
-		if !strings.Contains(string(page), w) {
-			t.Errorf("%s lacks %q:\n%s", what, w, page)
-		}
-	}
-}
-
 // runOf is the run id of a redirect to a run's page.
 func runOf(t *testing.T, r response) string {
 	t.Helper()
@@ -99,7 +90,7 @@ func TestWebUISourceEditor(t *testing.T) {
 	cookie := f.adminUser("ada")
 	r := f.uiGet(ui.NewSourcePath+"?inventory=prod", cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the new source's editor", r.body, `<option value="prod" selected>`, `<textarea id="config" name="config"`, "plugin: amazon.aws.aws_ec2")
+	wantIn(t, "the new source's editor", r, `<option value="prod" selected>`, `<textarea id="config" name="config"`, "plugin: amazon.aws.aws_ec2")
 	csrf := csrfOf(t, r.body)
 
 	bad := f.simYAML("keyed_groups:\n  - prefix: x\n    nonsense: 1\nregions_typo: [1]\n")
@@ -149,15 +140,15 @@ func TestWebUISourceEditor(t *testing.T) {
 	// A name taken is the form's problem, named.
 	r = f.uiPost(ui.NewSourcePath, cookie, form, nil)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "a taken name's form", r.body, `id="problems"`, "<code>name</code>")
+	wantIn(t, "a taken name's form", r, `id="problems"`, "<code>name</code>")
 
 	r = f.uiGet(ui.SourcePath("prod", "ec2"), cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the source's page", r.body, "Source prod/ec2", ">plugin: amazon.aws.aws_ec2\ncompose:\n  ansible_host: private_ip_address\n", "regions:\n  - us-east-1\n", "<code>1h</code>", `id="sync-now"`, "/edit")
+	wantIn(t, "the source's page", r, "Source prod/ec2", ">plugin: amazon.aws.aws_ec2\ncompose:\n  ansible_host: private_ip_address\n", "regions:\n  - us-east-1\n", "<code>1h</code>", `id="sync-now"`, "/edit")
 
 	r = f.uiGet(ui.SourcePath("prod", "ec2")+"/edit", cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the edit form", r.body, "compose:", `value="1h"`)
+	wantIn(t, "the edit form", r, "compose:", `value="1h"`)
 	edit := url.Values{"csrf_token": {csrf}, "name": {"ec2-main"}, "schedule": {""}, "on_missing": {"remove"}, "config": {f.simYAML("")}}
 	r = f.uiPost(ui.SourcePath("prod", "ec2")+"/edit", cookie, edit, nil)
 	wantRedirect(t, r, ui.SourcePath("prod", "ec2-main"))
@@ -174,7 +165,7 @@ func TestWebUISourceEditor(t *testing.T) {
 	form.Set("csrf_token", csrfOf(t, f.uiGet("/", op).body))
 	r = f.uiPost(ui.NewSourcePath, op, form, nil)
 	wantStatus(t, r, http.StatusForbidden)
-	wantIn(t, "the operator's refused form", []byte(html.UnescapeString(string(r.body))), "<code>config.endpoint_url</code> (line 5)", "only an admin may set")
+	wantIn(t, "the operator's refused form", response{body: []byte(html.UnescapeString(string(r.body)))}, "<code>config.endpoint_url</code> (line 5)", "only an admin may set")
 
 	var events []string
 	for _, e := range f.auditLog(url.Values{}) {
@@ -210,7 +201,7 @@ func TestWebUISourceRefusals(t *testing.T) {
 
 	r := f.uiGet(ui.SourcesPath, viewer)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the viewer's sources", r.body, `href="/ui/sources/prod/ec2"`)
+	wantIn(t, "the viewer's sources", r, `href="/ui/sources/prod/ec2"`)
 	if strings.Contains(string(r.body), "/ui/sources/other/hidden") || strings.Contains(string(r.body), "New source") {
 		t.Errorf("the viewer's list shows another inventory's source, or offers to create one:\n%s", r.body)
 	}
@@ -267,7 +258,7 @@ func TestWebUISyncNowAndRuns(t *testing.T) {
 	}
 	r := f.uiGet(ui.RunPath(first), cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the run's page", r.body, `id="run-status">succeeded<`, ">us-east-1</th>", ">eu-west-1</th>", fmt.Sprintf(`id="count-seen">%d<`, run.Counts.Seen), "change-added")
+	wantIn(t, "the run's page", r, `id="run-status">succeeded<`, ">us-east-1</th>", ">eu-west-1</th>", fmt.Sprintf(`id="count-seen">%d<`, run.Counts.Seen), "change-added")
 
 	// The first run added every host: its change log pages.
 	next := regexp.MustCompile(`<a href="([^"]+)" rel="next">More changes</a>`).FindSubmatch(r.body)
@@ -315,16 +306,16 @@ func TestWebUISyncNowAndRuns(t *testing.T) {
 
 	r = f.uiGet(ui.SchedulesPath, cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the schedules", r.body, `href="/ui/sources/prod/idle"`, "<code>30m</code>", `href="/ui/sources/prod/ec2"`, "on demand")
+	wantIn(t, "the schedules", r, `href="/ui/sources/prod/idle"`, "<code>30m</code>", `href="/ui/sources/prod/ec2"`, "on demand")
 	if i, j := strings.Index(string(r.body), "prod/idle"), strings.Index(string(r.body), "prod/ec2"); i > j {
 		t.Errorf("the scheduled source is not listed first")
 	}
 
 	r = f.uiGet("/", cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the overview", r.body, `<svg class="spark"`, `role="img" aria-label="Duration of the last 2 syncs: min `, "<title>Duration of the last 2 syncs")
+	wantIn(t, "the overview", r, `<svg class="spark"`, `role="img" aria-label="Duration of the last 2 syncs: min `, "<title>Duration of the last 2 syncs")
 	r = f.uiGet(ui.SourcesPath, cookie)
-	wantIn(t, "the sources", r.body, `href="/ui/runs/`+second+`"`, "status-succeeded", "<code>30m</code>")
+	wantIn(t, "the sources", r, `href="/ui/runs/`+second+`"`, "status-succeeded", "<code>30m</code>")
 }
 
 // TestWebUILiveEvents: a run's event stream, read by a real HTTP client,
@@ -341,7 +332,7 @@ func TestWebUILiveEvents(t *testing.T) {
 
 	r := f.uiGet(ui.RunPath(id), cookie)
 	wantStatus(t, r, http.StatusOK)
-	wantIn(t, "the running run's page", r.body, `id="live"`, `data-events="/ui/runs/`+id+`/events"`, `<script src="/ui/static/js/live.js?v=`, ">Refresh</a>")
+	wantIn(t, "the running run's page", r, `id="live"`, `data-events="/ui/runs/`+id+`/events"`, `<script src="/ui/static/js/live.js?v=`, ">Refresh</a>")
 
 	events := readEvents(t, f.url+ui.RunPath(id)+"/events", cookie)
 	if len(events) < 2 || events[0].name != "progress" || events[len(events)-1].name != "end" {
