@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -45,11 +46,63 @@ type HostFilter struct {
 	SourceID    string
 	// Group limits the result to direct members of a group.
 	Group string
+	// Ungrouped limits the result to hosts of no group (Ansible's
+	// "ungrouped").
+	Ungrouped bool
 	// Name matches host names; '*' matches any run of characters.
 	Name    string
 	Enabled *bool
-	After   string
-	Limit   int
+	// Var limits the result to hosts with a top-level var Var.Key whose
+	// value is Var.Value: a string equal to it, or a number or boolean
+	// whose JSON text is it ("80", "1.5", "true"). No filter when Key is
+	// empty; check it with Var.Check first.
+	Var   VarMatch
+	After string
+	Limit int
+	// Scan, when above zero, bounds the hosts a page looks at: the next
+	// Scan hosts of the inventory after After, by name, whatever the
+	// other filters. A page may then hold fewer than Limit hosts with more
+	// to come: its next cursor continues after the last host looked at.
+	// It keeps a filter no index serves (Var) from reading the whole
+	// inventory for one page.
+	Scan int
+}
+
+// VarMatch matches a top-level host var's value (HostFilter.Var).
+type VarMatch struct{ Key, Value string }
+
+// MaxVarMatch bounds the key and the value of a VarMatch.
+const MaxVarMatch = 256
+
+// Check refuses a key or value no store can match: a key must be 1 to
+// MaxVarMatch bytes without '"', '\' or control characters (a JSON
+// path quotes it), and a value at most MaxVarMatch bytes.
+func (v VarMatch) Check() error {
+	switch {
+	case v.Key == "" && v.Value == "":
+		return nil
+	case v.Key == "":
+		return Invalid(FieldError{Field: "var", Message: "give key=value: the key is missing"})
+	case len(v.Key) > MaxVarMatch || len(v.Value) > MaxVarMatch:
+		return Invalid(FieldError{Field: "var", Message: fmt.Sprintf("the key and the value may each be at most %d bytes", MaxVarMatch)})
+	case strings.ContainsFunc(v.Key, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 || r == 0x7f }):
+		return Invalid(FieldError{Field: "var", Message: `a var's key may not hold '"', '\' or control characters`})
+	}
+	return nil
+}
+
+// ParseVarMatch reads "key=value" (the value may hold '='); "" is no
+// filter.
+func ParseVarMatch(s string) (VarMatch, error) {
+	if s == "" {
+		return VarMatch{}, nil
+	}
+	k, v, ok := strings.Cut(s, "=")
+	if !ok {
+		return VarMatch{}, Invalid(FieldError{Field: "var", Message: "give key=value, such as instance_type=t3.micro"})
+	}
+	m := VarMatch{Key: k, Value: v}
+	return m, m.Check()
 }
 
 // Group is a group of an inventory. Its members are the hosts that name it;

@@ -425,12 +425,17 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 	if err != nil {
 		return nil, err
 	}
+	varMatch, err := roster.ParseVarMatch(deref(p.Var))
+	if err != nil {
+		return nil, err
+	}
 	filter := roster.HostFilter{
 		InventoryID: inv.ID,
 		SourceID:    sourceID,
 		Group:       deref(p.Group),
 		Name:        deref(p.Name),
 		Enabled:     p.Enabled,
+		Var:         varMatch,
 		After:       deref(p.Cursor),
 		Limit:       derefInt(p.Limit),
 	}

@@ -103,6 +103,7 @@ type Server struct {
 	now         func() time.Time
 	touched     recentUse // when tokens and sessions were last written down as used
 	docs        *documents
+	groupTrees  groupTrees // the Web UI's group trees, by inventory generation
 	gates       gates
 	tokenMaxTTL time.Duration
 	// clientCerts: every request but health checks needs a verified

@@ -1912,7 +1912,15 @@ type ListHostsParams struct {
 	Group *string `form:"group,omitempty" json:"group,omitempty"`
 
 	// Name Host name; `*` matches any run of characters (`web-*`).
-	Name    *string `form:"name,omitempty" json:"name,omitempty"`
+	Name *string `form:"name,omitempty" json:"name,omitempty"`
+
+	// Var `key=value`: only hosts whose top-level var `key` is the string
+	// `value`, or a number or boolean whose JSON text is `value`
+	// (`port=80`, `ratio=1.50`, `spot=true`); nothing nested, no null.
+	// Key and value are at most 256 bytes each; a key may not hold
+	// `"`, `\` or control characters. No index serves it: a page that
+	// finds few hosts reads the vars of the rest of the inventory.
+	Var     *string `form:"var,omitempty" json:"var,omitempty"`
 	Enabled *bool   `form:"enabled,omitempty" json:"enabled,omitempty"`
 
 	// Source Only hosts of this source of the inventory (its name or id).
@@ -6297,6 +6305,18 @@ func NewListHostsRequest(server string, inventory InventoryRef, params *ListHost
 		if params.Name != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Var != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "var", *params.Var, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {

@@ -610,12 +610,47 @@ func (s *Postgres) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Ho
 	if f.Group != "" {
 		where.WriteString(` AND h.id IN (SELECT host_id FROM host_groups WHERE inventory_id = $1 AND group_name = ` + arg(f.Group) + `)`)
 	}
+	if f.Ungrouped {
+		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM host_groups g WHERE g.host_id = h.id)`)
+	}
+	if f.Var.Key != "" {
+		if err := f.Var.Check(); err != nil {
+			return nil, "", err
+		}
+		// vars is json, not jsonb: ->> gives a number's text as written,
+		// as SQLite's -> does.
+		k := arg(f.Var.Key)
+		where.WriteString(` AND json_typeof(h.vars -> ` + k + `) IN ('string', 'number', 'boolean') AND h.vars ->> ` + k + ` = ` + arg(f.Var.Value))
+	}
+	var after *hostCursor
 	if f.After != "" {
 		var c hostCursor
 		if err := decodeCursor(f.After, &c); err != nil {
 			return nil, "", err
 		}
 		where.WriteString(` AND (h.name, h.id) > (` + arg(c.Name) + `, ` + arg(c.ID) + `)`)
+		after = &c
+	}
+	// The window a bounded scan looks at ends at its Scan-th host; none:
+	// the inventory ends first.
+	var windowEnd *hostCursor
+	if f.Scan > 0 {
+		q, wargs := `SELECT name, id FROM hosts WHERE inventory_id = $1`, []any{f.InventoryID}
+		if after != nil {
+			q += ` AND (name, id) > ($2, $3)`
+			wargs = append(wargs, after.Name, after.ID)
+		}
+		wargs = append(wargs, f.Scan-1)
+		var end hostCursor
+		err := s.pool.QueryRow(ctx, q+` ORDER BY name, id OFFSET $`+strconv.Itoa(len(wargs))+` LIMIT 1`, wargs...).Scan(&end.Name, &end.ID)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return nil, "", err
+		default:
+			windowEnd = &end
+			where.WriteString(` AND (h.name, h.id) <= (` + arg(end.Name) + `, ` + arg(end.ID) + `)`)
+		}
 	}
 	q := `SELECT ` + pgHostCols + pgHostFrom + where.String() + ` ORDER BY h.name, h.id LIMIT ` + arg(limit+1)
 	rows, err := s.pool.Query(ctx, q, args...)
@@ -639,6 +674,8 @@ func (s *Postgres) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Ho
 		hosts = hosts[:limit]
 		last := hosts[limit-1]
 		next = encodeCursor(hostCursor{Name: last.Name, ID: last.ID})
+	} else if windowEnd != nil {
+		next = encodeCursor(*windowEnd)
 	}
 	return hosts, next, nil
 }

@@ -574,6 +574,21 @@ func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host
 		where.WriteString(` AND h.id IN (SELECT host_id FROM host_groups WHERE inventory_id = ? AND group_name = ?)`)
 		args = append(args, f.InventoryID, f.Group)
 	}
+	if f.Ungrouped {
+		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM host_groups g WHERE g.host_id = h.id)`)
+	}
+	if f.Var.Key != "" {
+		if err := f.Var.Check(); err != nil {
+			return nil, "", err
+		}
+		// A string's value, or a number's or boolean's JSON text (-> keeps
+		// a number's text as written: "1.50" stays "1.50").
+		path := `$."` + f.Var.Key + `"`
+		where.WriteString(` AND CASE json_type(h.vars, ?) WHEN 'text' THEN h.vars ->> ? WHEN 'integer' THEN h.vars -> ? WHEN 'real' THEN h.vars -> ?` +
+			` WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END = ?`)
+		args = append(args, path, path, path, path, f.Var.Value)
+	}
+	var after *hostCursor
 	if f.After != "" {
 		var c hostCursor
 		if err := decodeCursor(f.After, &c); err != nil {
@@ -581,6 +596,28 @@ func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host
 		}
 		where.WriteString(` AND (h.name > ? OR (h.name = ? AND h.id > ?))`)
 		args = append(args, c.Name, c.Name, c.ID)
+		after = &c
+	}
+	// The window a bounded scan looks at ends at its Scan-th host; none:
+	// the inventory ends first.
+	var windowEnd *hostCursor
+	if f.Scan > 0 {
+		q, wargs := `SELECT name, id FROM hosts WHERE inventory_id = ?`, []any{f.InventoryID}
+		if after != nil {
+			q += ` AND (name > ? OR (name = ? AND id > ?))`
+			wargs = append(wargs, after.Name, after.Name, after.ID)
+		}
+		var end hostCursor
+		err := s.rq.QueryRowContext(ctx, q+` ORDER BY name, id LIMIT 1 OFFSET ?`, append(wargs, f.Scan-1)...).Scan(&end.Name, &end.ID)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, "", err
+		default:
+			windowEnd = &end
+			where.WriteString(` AND (h.name < ? OR (h.name = ? AND h.id <= ?))`)
+			args = append(args, end.Name, end.Name, end.ID)
+		}
 	}
 	args = append(args, limit+1)
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+hostCols+hostFrom+where.String()+` ORDER BY h.name, h.id LIMIT ?`, args...)
@@ -604,6 +641,8 @@ func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host
 		hosts = hosts[:limit]
 		last := hosts[limit-1]
 		next = encodeCursor(hostCursor{Name: last.Name, ID: last.ID})
+	} else if windowEnd != nil {
+		next = encodeCursor(*windowEnd)
 	}
 	return hosts, next, nil
 }

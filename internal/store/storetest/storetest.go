@@ -9,6 +9,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +38,7 @@ func Run(t *testing.T, open Open) {
 		{"FinishTwiceChangesNothing", testFinishTwice},
 		{"HostFilters", testHostFilters},
 		{"HostPagination", testHostPagination},
+		{"HostVarFilter", testHostVarFilter},
 		{"GroupsAndWalk", testGroupsAndWalk},
 		{"PartialRunKeepsEdges", testPartialRunKeepsEdges},
 		{"SyncRunHistory", testSyncRunHistory},
@@ -433,6 +435,7 @@ func testHostFilters(t *testing.T, s roster.Store) {
 		{"infix glob", roster.HostFilter{Name: "*-0*"}, 20},
 		{"no match", roster.HostFilter{Name: "web-9*"}, 0},
 		{"combined", roster.HostFilter{Group: "web", Enabled: &no, Name: "web-*"}, 6},
+		{"ungrouped: none", roster.HostFilter{Ungrouped: true}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.f.InventoryID = inv.ID
@@ -445,6 +448,101 @@ func testHostFilters(t *testing.T, s roster.Store) {
 	}
 	_, _, err := s.Hosts(t.Context(), roster.HostFilter{InventoryID: inv.ID, After: "not-a-cursor"})
 	wantCode(t, err, roster.EINVALID)
+}
+
+// testHostVarFilter: a var filter matches a top-level var's string value,
+// or a number's or boolean's JSON text as written; nothing nested, null,
+// or of another key; a key a JSON path could not quote is refused.
+func testHostVarFilter(t *testing.T, s roster.Store) {
+	inv := newInventory(t, s, "prod")
+	src := newSource(t, s, inv, "a")
+	vars := []string{
+		`{"env": "prod", "port": 80, "ratio": 1.50, "spot": true, "tags": {"env": "prod"}, "odd key.$[0]": "x"}`,
+		`{"env": "prod", "port": "80", "ratio": 1.5, "spot": false}`,
+		`{"env": "staging", "port": 8080, "note": null, "quote": "it's \"quoted\" <b>"}`,
+		`{"env": "PROD", "tags": ["prod"]}`,
+		`{}`,
+	}
+	var hosts []*roster.Host
+	for i, v := range vars {
+		h := host(fmt.Sprintf("i-%d", i), "r", fmt.Sprintf("h-%d", i))
+		h.Vars = json.RawMessage(v)
+		hosts = append(hosts, h)
+	}
+	// Enough more matching hosts to need several pages.
+	for i := range 25 {
+		h := host(fmt.Sprintf("i-x%02d", i), "r", fmt.Sprintf("x-%02d", i))
+		h.Vars = json.RawMessage(`{"env": "prod"}`)
+		hosts = append(hosts, h)
+	}
+	finish(t, s, newRun(t, s, src), &roster.HostChanges{Add: hosts, Scopes: []string{"r"}})
+	no := false
+	for _, tc := range []struct {
+		key, value string
+		enabled    *bool
+		want       []string
+	}{
+		{"env", "staging", nil, []string{"h-2"}},
+		{"port", "80", nil, []string{"h-0", "h-1"}},
+		{"port", "8080", nil, []string{"h-2"}},
+		{"ratio", "1.50", nil, []string{"h-0"}},
+		{"ratio", "1.5", nil, []string{"h-1"}},
+		{"spot", "true", nil, []string{"h-0"}},
+		{"spot", "false", nil, []string{"h-1"}},
+		{"note", "null", nil, nil},
+		{"note", "", nil, nil},
+		{"tags", "prod", nil, nil},
+		{"env", "Prod", nil, nil},
+		{"odd key.$[0]", "x", nil, []string{"h-0"}},
+		{"quote", `it's "quoted" <b>`, nil, []string{"h-2"}},
+		{"missing", "x", nil, nil},
+		{"env", "prod", &no, nil},
+	} {
+		t.Run(tc.key+"="+tc.value, func(t *testing.T) {
+			got := hostNames(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Var: roster.VarMatch{Key: tc.key, Value: tc.value}, Enabled: tc.enabled, Limit: 7}))
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("%q=%q matched %v, want %v", tc.key, tc.value, got, tc.want)
+			}
+		})
+	}
+	if got := allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Var: roster.VarMatch{Key: "env", Value: "prod"}, Name: "x-*", Limit: 7}); len(got) != 25 {
+		t.Fatalf("env=prod and x-*, paged by 7: %d hosts, want 25", len(got))
+	}
+	if got := allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Var: roster.VarMatch{Key: "env", Value: "prod"}, Limit: 7}); len(got) != 27 {
+		t.Fatalf("env=prod, paged by 7: %d hosts, want 27", len(got))
+	}
+	// Hosts of no group: all but one, given a group.
+	grouped := host("i-g", "r", "h-grouped", "g")
+	finish(t, s, newRun(t, s, newSource(t, s, inv, "b")), &roster.HostChanges{Add: []*roster.Host{grouped}, Scopes: []string{"r"}})
+	if got := allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Ungrouped: true, Limit: 7}); len(got) != 30 || slices.Contains(hostNames(got), "h-grouped") {
+		t.Fatalf("ungrouped: %v, want the 30 hosts without groups", hostNames(got))
+	}
+	// A bounded scan: pages of at most 7 of the next 4 hosts looked at
+	// find the same 27, some pages short or empty with more to come.
+	var found []string
+	short := 0
+	for f := (roster.HostFilter{InventoryID: inv.ID, Var: roster.VarMatch{Key: "env", Value: "prod"}, Limit: 7, Scan: 4}); ; {
+		page, next, err := s.Hosts(t.Context(), f)
+		must(t, err)
+		if len(page) > 4 {
+			t.Fatalf("a scan of 4 hosts found %d", len(page))
+		}
+		found = append(found, hostNames(page)...)
+		if next == "" {
+			break
+		}
+		if len(page) < 4 {
+			short++
+		}
+		f.After = next
+	}
+	if len(found) != 27 || !slices.IsSorted(found) || short == 0 {
+		t.Fatalf("scanning 4 hosts a page: %d hosts %v (%d short pages), want 27 in order, some pages short", len(found), found, short)
+	}
+	for _, bad := range []roster.VarMatch{{Key: `a"b`, Value: "x"}, {Key: `a\b`, Value: "x"}, {Key: "a\nb"}, {Key: strings.Repeat("k", roster.MaxVarMatch+1)}} {
+		_, _, err := s.Hosts(t.Context(), roster.HostFilter{InventoryID: inv.ID, Var: bad})
+		wantCode(t, err, roster.EINVALID)
+	}
 }
 
 func testHostPagination(t *testing.T, s roster.Store) {
