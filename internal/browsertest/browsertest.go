@@ -202,3 +202,11 @@ func (b *Browser) Screenshot(name string) string {
 	}
 	return file
 }
+
+// ConfirmYes makes the page's window.confirm answer yes (a form with
+// data-confirm asks first), as a person clicking OK would; it lasts until
+// the page is left.
+var ConfirmYes = chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	_, err := chromedp.Evaluate[bool](`(() => { window.confirm = () => true; return true })()`)(ctx, tg)
+	return err
+})
