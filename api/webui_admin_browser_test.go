@@ -9,6 +9,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/browsertest"
 )
 
 // TestWebUIAdminBrowser drives a real headless Chromium through the
@@ -35,8 +36,8 @@ func TestWebUIAdminBrowser(t *testing.T) {
 		"events": []string{"sync.failed"}, "url": "http://127.0.0.1:9/hooks/s3cr3tpathpart", "allow_insecure": true}), http.StatusCreated)
 	f.secrets = append(f.secrets, "s3cr3tpathpart")
 
-	b := newBrowser(t)
-	b.do("signing in", chromedp.Navigate(f.url+"/ui/sign-in"), chromedp.WaitVisible(chromedp.ID("password")),
+	b := browsertest.New(t)
+	b.Do("signing in", chromedp.Navigate(f.url+"/ui/sign-in"), chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("name"), "ada"), chromedp.SendKeys(chromedp.ID("password"), pw),
 		chromedp.Click(chromedp.CSS(`main button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("form.signout")))
 
@@ -52,19 +53,19 @@ func TestWebUIAdminBrowser(t *testing.T) {
 	width := 1280
 	visit := func(suffix string) {
 		for _, p := range pages {
-			b.do("opening "+p.path, chromedp.Navigate(f.url+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)))
-			html := get(b, chromedp.OuterHTML(chromedp.CSS("html")))
-			own := eval[string](b, `document.querySelector("input[name=csrf_token]").value`)
+			b.Do("opening "+p.path, chromedp.Navigate(f.url+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)))
+			html := browsertest.Get(b, chromedp.OuterHTML(chromedp.CSS("html")))
+			own := browsertest.Eval[string](b, `document.querySelector("input[name=csrf_token]").value`)
 			for _, s := range append([]string{runner, pw, "s3cr3tpathpart", "hunter2"}, f.secrets...) {
 				if s != own && strings.Contains(html, s) {
 					t.Errorf("%s shows a secret", p.path)
 				}
 			}
-			b.screenshot(p.name + suffix)
+			b.Screenshot(p.name + suffix)
 			// A phone's browser widens its layout to the page's content
 			// (which the screenshot's check then passes): the content
 			// must fit the device's width itself.
-			if w := eval[int](b, `document.documentElement.scrollWidth`); w > width {
+			if w := browsertest.Eval[int](b, `document.documentElement.scrollWidth`); w > width {
 				t.Errorf("%s%s is %d pixels wide, more than the window's %d", p.path, suffix, w, width)
 			}
 		}
@@ -74,27 +75,27 @@ func TestWebUIAdminBrowser(t *testing.T) {
 	// A credential with a secret, which no page shows afterwards.
 	const secret = "browser-typed-secret"
 	f.secrets = append(f.secrets, secret)
-	b.do("creating a credential", chromedp.Navigate(f.url+"/ui/credentials?new=password"), chromedp.WaitVisible(chromedp.ID("field-password")),
+	b.Do("creating a credential", chromedp.Navigate(f.url+"/ui/credentials?new=password"), chromedp.WaitVisible(chromedp.ID("field-password")),
 		chromedp.SendKeys(chromedp.ID("name"), "web-db"), chromedp.SendKeys(chromedp.ID("field-username"), "deploy"),
 		chromedp.SendKeys(chromedp.ID("field-password"), secret),
 		chromedp.Click(chromedp.CSS(`main button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("update")))
-	if html := get(b, chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, secret) || !strings.Contains(html, "<h1>web-db</h1>") {
+	if html := browsertest.Get(b, chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, secret) || !strings.Contains(html, "<h1>web-db</h1>") {
 		t.Errorf("the new credential's page shows its secret, or is not its page")
 	}
-	b.screenshot("credential-created")
+	b.Screenshot("credential-created")
 
 	// A token, shown once, then revoked.
-	b.do("creating a token", chromedp.Navigate(f.url+"/ui/access"), chromedp.WaitVisible(chromedp.ID("token-name")),
+	b.Do("creating a token", chromedp.Navigate(f.url+"/ui/access"), chromedp.WaitVisible(chromedp.ID("token-name")),
 		chromedp.SendKeys(chromedp.ID("token-name"), "ci"), chromedp.SetValue(chromedp.ID("token-ttl"), "24h"),
 		chromedp.Click(chromedp.CSS(`form[action="/ui/access/tokens"] button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("token-value")))
-	value := get(b, chromedp.Value(chromedp.ID("token-value")))
+	value := browsertest.Get(b, chromedp.Value(chromedp.ID("token-value")))
 	f.secrets = append(f.secrets, value)
 	if !strings.HasPrefix(value, roster.TokenPrefix) {
 		t.Fatalf("the token page shows %d bytes, not a token", len(value))
 	}
-	b.screenshot("token-created")
+	b.Screenshot("token-created")
 	wantStatus(t, f.do("GET", "/api/v1/inventories", value, nil), http.StatusOK)
-	b.do("revoking the token", chromedp.Navigate(f.url+"/ui/access"), chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Revoke token ci"]`)),
+	b.Do("revoking the token", chromedp.Navigate(f.url+"/ui/access"), chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Revoke token ci"]`)),
 		// The form asks first (data-confirm); the person says yes.
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Evaluate[bool](`(() => { window.confirm = () => true; return true })()`)(ctx, tg)
@@ -102,10 +103,10 @@ func TestWebUIAdminBrowser(t *testing.T) {
 		}),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Revoke token ci"]`)),
 		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label="Revoke token ci"]`)))
-	b.screenshot("token-revoked")
+	b.Screenshot("token-revoked")
 	wantStatus(t, f.do("GET", "/api/v1/inventories", value, nil), http.StatusUnauthorized)
 
-	b.do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	b.Do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	width = 390
 	visit("-phone")
 }

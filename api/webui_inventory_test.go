@@ -16,6 +16,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/internal/browsertest"
 )
 
 // writeHosts stores a succeeded run of source src that adds hosts
@@ -374,22 +375,22 @@ func TestWebUIInventoryBrowser(t *testing.T) {
 		t.Fatalf("the sync %s", run.Status)
 	}
 	all := f.apiHosts("prod", url.Values{})
-	b := newBrowser(t)
-	b.do("signing in", chromedp.Navigate(f.url+"/ui/sign-in"), chromedp.WaitVisible(chromedp.ID("password")),
+	b := browsertest.New(t)
+	b.Do("signing in", chromedp.Navigate(f.url+"/ui/sign-in"), chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("name"), "alice"), chromedp.SendKeys(chromedp.ID("password"), alicePassword),
 		chromedp.Click(chromedp.CSS(`main button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("section.inventory")))
 
 	rows := func() []string {
-		return eval[[]string](b, `[...document.querySelectorAll("table.hosts tbody th a")].map(a => a.textContent)`)
+		return browsertest.Eval[[]string](b, `[...document.querySelectorAll("table.hosts tbody th a")].map(a => a.textContent)`)
 	}
-	b.do("opening the inventories", chromedp.Click(chromedp.CSS(`nav a[href="/ui/inventories"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
-	b.screenshot("inventories")
-	b.do("opening prod's hosts", chromedp.Click(chromedp.CSS(`main a[href="/ui/inventories/prod"]`)), chromedp.WaitVisible(chromedp.CSS("table.hosts")))
+	b.Do("opening the inventories", chromedp.Click(chromedp.CSS(`nav a[href="/ui/inventories"]`)), chromedp.WaitVisible(chromedp.CSS(`main table`)))
+	b.Screenshot("inventories")
+	b.Do("opening prod's hosts", chromedp.Click(chromedp.CSS(`main a[href="/ui/inventories/prod"]`)), chromedp.WaitVisible(chromedp.CSS("table.hosts")))
 	if got := rows(); !slices.Equal(got, hostNamesOf(all[:50])) {
 		t.Errorf("the first page lists %v, want the API's first 50", got)
 	}
-	b.screenshot("inventory-hosts")
-	b.do("following Next page", chromedp.Click(chromedp.CSS(`a[rel=next]`)), chromedp.WaitVisible(chromedp.CSS(`.pager a[href="/ui/inventories/prod"]`)))
+	b.Screenshot("inventory-hosts")
+	b.Do("following Next page", chromedp.Click(chromedp.CSS(`a[rel=next]`)), chromedp.WaitVisible(chromedp.CSS(`.pager a[href="/ui/inventories/prod"]`)))
 	if got := rows(); !slices.Equal(got, hostNamesOf(all[50:min(100, len(all))])) {
 		t.Errorf("the second page lists %v, want the API's next 50", got)
 	}
@@ -397,45 +398,45 @@ func TestWebUIInventoryBrowser(t *testing.T) {
 	h := all[len(all)/3]
 	prefix := h.Name[:len(h.Name)-2] + "*"
 	want := hostNamesOf(f.apiHosts("prod", url.Values{"name": {prefix}}))
-	b.do("searching by name", chromedp.SetValue(chromedp.ID("q-name"), prefix), chromedp.SetValue(chromedp.ID("q-enabled"), "true"),
+	b.Do("searching by name", chromedp.SetValue(chromedp.ID("q-name"), prefix), chromedp.SetValue(chromedp.ID("q-enabled"), "true"),
 		chromedp.Click(chromedp.CSS(`form.host-search button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS(`form.host-search a[href="/ui/inventories/prod"]`)))
 	if got := rows(); len(got) == 0 || len(got) > len(want) || !slices.Contains(got, h.Name) {
 		t.Errorf("searching %s lists %v, want (of) %v", prefix, got, want)
 	}
-	if v := eval[string](b, `document.getElementById("q-name").value`); v != prefix {
+	if v := browsertest.Eval[string](b, `document.getElementById("q-name").value`); v != prefix {
 		t.Errorf("the search form forgot the name: %q", v)
 	}
-	b.screenshot("inventory-search")
+	b.Screenshot("inventory-search")
 
-	b.do("opening a host", chromedp.Click(chromedp.CSS(`table.hosts tbody th a`)), chromedp.WaitVisible(chromedp.CSS("pre.vars")))
-	if name := get(b, chromedp.Text(chromedp.CSS("main h1"))); !strings.HasPrefix(name, prefix[:len(prefix)-1]) {
+	b.Do("opening a host", chromedp.Click(chromedp.CSS(`table.hosts tbody th a`)), chromedp.WaitVisible(chromedp.CSS("pre.vars")))
+	if name := browsertest.Get(b, chromedp.Text(chromedp.CSS("main h1"))); !strings.HasPrefix(name, prefix[:len(prefix)-1]) {
 		t.Errorf("the host page is of %q", name)
 	}
-	if kind := get(b, chromedp.Text(chromedp.CSS("table.history .change"))); kind != "added" {
+	if kind := browsertest.Get(b, chromedp.Text(chromedp.CSS("table.history .change"))); kind != "added" {
 		t.Errorf("the host's history starts with %q, want added", kind)
 	}
-	b.screenshot("host")
-	hostURL := get(b, chromedp.Location())
+	b.Screenshot("host")
+	hostURL := browsertest.Get(b, chromedp.Location())
 
-	b.do("opening the groups", chromedp.Navigate(f.url+"/ui/inventories/prod/groups"), chromedp.WaitVisible(chromedp.CSS("ul.tree")))
-	if n := eval[int](b, `document.querySelectorAll("ul.tree ul a[href*='group=region_']").length`); n != 2 {
+	b.Do("opening the groups", chromedp.Navigate(f.url+"/ui/inventories/prod/groups"), chromedp.WaitVisible(chromedp.CSS("ul.tree")))
+	if n := browsertest.Eval[int](b, `document.querySelectorAll("ul.tree ul a[href*='group=region_']").length`); n != 2 {
 		t.Errorf("the tree nests %d region groups, want 2", n)
 	}
-	b.screenshot("groups")
-	b.do("following a group", chromedp.Click(chromedp.CSS(`ul.tree a[href="/ui/inventories/prod?group=regions"]`)), chromedp.WaitVisible(chromedp.CSS("main p[role=status]")))
-	if v := eval[string](b, `document.getElementById("q-group").value`); v != "regions" {
+	b.Screenshot("groups")
+	b.Do("following a group", chromedp.Click(chromedp.CSS(`ul.tree a[href="/ui/inventories/prod?group=regions"]`)), chromedp.WaitVisible(chromedp.CSS("main p[role=status]")))
+	if v := browsertest.Eval[string](b, `document.getElementById("q-group").value`); v != "regions" {
 		t.Errorf("a group's link searches %q", v)
 	}
 
-	b.do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+	b.Do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(f.url+"/ui/inventories/prod"), chromedp.WaitVisible(chromedp.CSS("table.hosts")))
-	b.screenshot("inventory-hosts-phone")
-	b.do("a host at phone width", chromedp.Navigate(hostURL), chromedp.WaitVisible(chromedp.CSS("pre.vars")))
-	b.screenshot("host-phone")
-	b.do("the groups at phone width", chromedp.Navigate(f.url+"/ui/inventories/prod/groups"), chromedp.WaitVisible(chromedp.CSS("ul.tree")))
-	b.screenshot("groups-phone")
-	b.do("the inventories at phone width", chromedp.Navigate(f.url+"/ui/inventories"), chromedp.WaitVisible(chromedp.CSS("main table")))
-	b.screenshot("inventories-phone")
+	b.Screenshot("inventory-hosts-phone")
+	b.Do("a host at phone width", chromedp.Navigate(hostURL), chromedp.WaitVisible(chromedp.CSS("pre.vars")))
+	b.Screenshot("host-phone")
+	b.Do("the groups at phone width", chromedp.Navigate(f.url+"/ui/inventories/prod/groups"), chromedp.WaitVisible(chromedp.CSS("ul.tree")))
+	b.Screenshot("groups-phone")
+	b.Do("the inventories at phone width", chromedp.Navigate(f.url+"/ui/inventories"), chromedp.WaitVisible(chromedp.CSS("main table")))
+	b.Screenshot("inventories-phone")
 }
 
 // TestWebUIGroupTree: the tree nests groups as their edges say, a group

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/api/ui"
+	"github.com/rosterhq/roster/internal/browsertest"
 	"github.com/rosterhq/roster/sources/aws/awssim"
 )
 
@@ -430,89 +431,89 @@ func TestWebUISourceBrowser(t *testing.T) {
 	f.secrets = append(f.secrets, alicePassword)
 	wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "ada", "password": alicePassword}), http.StatusCreated)
 	f.bind(map[string]any{"user": "ada", "role": "admin", "scope": "server"})
-	b := newBrowser(t)
+	b := browsertest.New(t)
 
-	b.do("signing in", chromedp.Navigate(f.url+ui.SignInPath), chromedp.WaitVisible(chromedp.ID("password")),
+	b.Do("signing in", chromedp.Navigate(f.url+ui.SignInPath), chromedp.WaitVisible(chromedp.ID("password")),
 		chromedp.SendKeys(chromedp.ID("name"), "ada"), chromedp.SendKeys(chromedp.ID("password"), alicePassword),
 		chromedp.Click(chromedp.CSS(`main button[type=submit]`)), chromedp.WaitVisible(chromedp.CSS("form.signout")))
 
-	b.do("opening the editor", chromedp.Navigate(f.url+ui.SourcesPath), chromedp.Click(chromedp.CSS(`a[href="/ui/sources/new"]`)),
+	b.Do("opening the editor", chromedp.Navigate(f.url+ui.SourcesPath), chromedp.Click(chromedp.CSS(`a[href="/ui/sources/new"]`)),
 		chromedp.WaitVisible(chromedp.ID("config")))
 	bad := "plugin: amazon.aws.aws_ec2\nregions:\n  - us-east-1\n  - 42\nendpoint_url: " + f.simURL + "\nhostnames:\n  - instance-id\ncompose:\n  owner: tags.owner\n"
-	b.do("sending a source with mistakes",
+	b.Do("sending a source with mistakes",
 		chromedp.SendKeys(chromedp.ID("name"), "ec2 fleet"), chromedp.SetValue(chromedp.ID("config"), bad),
 		chromedp.Click(chromedp.CSS(`form.editor button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("problems")))
-	problems := get(b, chromedp.Text(chromedp.ID("problems")))
+	problems := browsertest.Get(b, chromedp.Text(chromedp.ID("problems")))
 	for _, want := range []string{"2 problems", "name:", "config.regions (line 2)"} {
 		if !strings.Contains(problems, want) {
 			t.Errorf("the problems shown lack %q:\n%s", want, problems)
 		}
 	}
-	if kept := get(b, chromedp.Value(chromedp.ID("config"))); kept != bad {
+	if kept := browsertest.Get(b, chromedp.Value(chromedp.ID("config"))); kept != bad {
 		t.Errorf("the editor lost the YAML typed: %q", kept)
 	}
-	b.screenshot("source-editor-problems")
+	b.Screenshot("source-editor-problems")
 
 	good := strings.Replace(bad, "  - 42\n", "  - eu-west-1\n", 1)
-	b.do("fixing and saving",
+	b.Do("fixing and saving",
 		chromedp.SetValue(chromedp.ID("name"), "ec2-fleet"), chromedp.SetValue(chromedp.ID("config"), good),
 		chromedp.Click(chromedp.CSS(`form.editor button[type=submit]`)), chromedp.WaitVisible(chromedp.ID("sync-now")))
-	if loc := get(b, chromedp.Location()); loc != f.url+ui.SourcePath("prod", "ec2-fleet") {
+	if loc := browsertest.Get(b, chromedp.Location()); loc != f.url+ui.SourcePath("prod", "ec2-fleet") {
 		t.Errorf("saving lands on %s", loc)
 	}
-	b.screenshot("source")
+	b.Screenshot("source")
 
 	// Slow pages keep the run going long enough to watch.
 	f.sim.SetFaults(awssim.Faults{Latency: time.Second, Actions: []string{"DescribeInstances"}})
-	b.do("syncing now", chromedp.Click(chromedp.ID("sync-now")), chromedp.WaitVisible(chromedp.ID("live")),
+	b.Do("syncing now", chromedp.Click(chromedp.ID("sync-now")), chromedp.WaitVisible(chromedp.ID("live")),
 		chromedp.WaitReady(chromedp.CSS(`#live[data-updates]`)))
-	if total := get(b, chromedp.Text(chromedp.CSS(`#live [data-live="scopes_total"]`))); total != "2" {
+	if total := browsertest.Get(b, chromedp.Text(chromedp.CSS(`#live [data-live="scopes_total"]`))); total != "2" {
 		t.Errorf("the live view shows %s scopes in all, want 2", total)
 	}
-	b.screenshot("run-live")
-	b.do("waiting for the run's end", chromedp.WaitVisible(chromedp.CSS(`#changes`)))
-	if st := get(b, chromedp.Text(chromedp.ID("run-status"))); st != "succeeded" {
+	b.Screenshot("run-live")
+	b.Do("waiting for the run's end", chromedp.WaitVisible(chromedp.CSS(`#changes`)))
+	if st := browsertest.Get(b, chromedp.Text(chromedp.ID("run-status"))); st != "succeeded" {
 		t.Errorf("the run ended %q", st)
 	}
-	first := strings.TrimPrefix(get(b, chromedp.Location()), f.url+ui.RunsPath+"/")
-	b.screenshot("run-done")
+	first := strings.TrimPrefix(browsertest.Get(b, chromedp.Location()), f.url+ui.RunsPath+"/")
+	b.Screenshot("run-done")
 	f.sim.SetFaults(awssim.Faults{})
 
 	inst := f.sim.Fleet().Instances()[0]
 	if err := f.sim.Fleet().SetTag(inst.ID, "owner", "team-blue"); err != nil {
 		t.Fatal(err)
 	}
-	b.do("syncing again", chromedp.Navigate(f.url+ui.SourcePath("prod", "ec2-fleet")), chromedp.Click(chromedp.ID("sync-now")),
+	b.Do("syncing again", chromedp.Navigate(f.url+ui.SourcePath("prod", "ec2-fleet")), chromedp.Click(chromedp.ID("sync-now")),
 		chromedp.WaitVisible(chromedp.CSS(`#changes`)))
-	b.do("reading what changed", chromedp.Click(chromedp.CSS(`.kinds a[href$="kind=changed#changes"]`)),
+	b.Do("reading what changed", chromedp.Click(chromedp.CSS(`.kinds a[href$="kind=changed#changes"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`table.diff`)))
-	diff := get(b, chromedp.Text(chromedp.CSS(`.changes`)))
+	diff := browsertest.Get(b, chromedp.Text(chromedp.CSS(`.changes`)))
 	for _, want := range []string{inst.ID, "owner", `"team-blue"`} {
 		if !strings.Contains(diff, want) {
 			t.Errorf("the change log lacks %q:\n%s", want, diff)
 		}
 	}
-	b.screenshot("run-changes")
+	b.Screenshot("run-changes")
 
-	b.do("opening the run history", chromedp.Navigate(f.url+ui.RunsPath), chromedp.WaitVisible(chromedp.CSS("table.runs")))
-	if runs := get(b, chromedp.Text(chromedp.CSS("table.runs"))); !strings.Contains(runs, first) {
+	b.Do("opening the run history", chromedp.Navigate(f.url+ui.RunsPath), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+	if runs := browsertest.Get(b, chromedp.Text(chromedp.CSS("table.runs"))); !strings.Contains(runs, first) {
 		t.Errorf("the run history lacks the first run %s:\n%s", first, runs)
 	}
-	b.screenshot("runs")
-	b.do("opening the schedules", chromedp.Navigate(f.url+ui.SchedulesPath), chromedp.WaitVisible(chromedp.CSS("main h1")))
-	b.screenshot("schedules")
-	b.do("opening the overview", chromedp.Navigate(f.url+"/"), chromedp.WaitVisible(chromedp.CSS("svg.spark")))
-	if label := eval[string](b, `document.querySelector("svg.spark").getAttribute("aria-label")`); !strings.HasPrefix(label, "Duration of the last 2 syncs: min ") {
+	b.Screenshot("runs")
+	b.Do("opening the schedules", chromedp.Navigate(f.url+ui.SchedulesPath), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	b.Screenshot("schedules")
+	b.Do("opening the overview", chromedp.Navigate(f.url+"/"), chromedp.WaitVisible(chromedp.CSS("svg.spark")))
+	if label := browsertest.Eval[string](b, `document.querySelector("svg.spark").getAttribute("aria-label")`); !strings.HasPrefix(label, "Duration of the last 2 syncs: min ") {
 		t.Errorf("the sparkline says %q", label)
 	}
-	b.screenshot("overview-sparkline")
-	b.do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+	b.Screenshot("overview-sparkline")
+	b.Do("narrowing to phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
 		chromedp.Navigate(f.url+ui.RunPath(first)), chromedp.WaitVisible(chromedp.CSS("#changes")))
-	b.screenshot("run-phone")
-	b.do("opening the editor at phone width", chromedp.Navigate(f.url+ui.SourcePath("prod", "ec2-fleet")+"/edit"), chromedp.WaitVisible(chromedp.ID("config")))
-	b.screenshot("source-editor-phone")
-	b.do("opening the run history at phone width", chromedp.Navigate(f.url+ui.RunsPath), chromedp.WaitVisible(chromedp.CSS("table.runs")))
-	b.screenshot("runs-phone")
+	b.Screenshot("run-phone")
+	b.Do("opening the editor at phone width", chromedp.Navigate(f.url+ui.SourcePath("prod", "ec2-fleet")+"/edit"), chromedp.WaitVisible(chromedp.ID("config")))
+	b.Screenshot("source-editor-phone")
+	b.Do("opening the run history at phone width", chromedp.Navigate(f.url+ui.RunsPath), chromedp.WaitVisible(chromedp.CSS("table.runs")))
+	b.Screenshot("runs-phone")
 }
 
 // TestWebUILiveStreamsBounded: a server follows at most so many runs at
