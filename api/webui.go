@@ -272,7 +272,7 @@ func (s *Server) overview(ctx context.Context, page *ui.Overview) error {
 				return err
 			}
 			for _, src := range srcs {
-				o := ui.Source{Name: src.Name, Provider: src.Provider}
+				o := ui.Source{Inventory: inv.Name, Name: src.Name, Provider: src.Provider}
 				if _, err := s.lastRuns(ctx, src.ID, &o); err != nil {
 					return err
 				}

@@ -52,14 +52,13 @@ func (s *Server) mountInventoryPages(mux *http.ServeMux) {
 }
 
 // inventoryPath is the hosts page of inventory name.
-func inventoryPath(name string) string { return ui.InventoriesPath + "/" + url.PathEscape(name) }
 
 // hostsPath is the hosts page of an inventory searched by q.
 func hostsPath(inv string, q url.Values) string {
 	if len(q) == 0 {
-		return inventoryPath(inv)
+		return ui.InventoryPath(inv)
 	}
-	return inventoryPath(inv) + "?" + q.Encode()
+	return ui.InventoryPath(inv) + "?" + q.Encode()
 }
 
 // hostCounts counts the hosts of every inventory, by id (none when the
@@ -104,7 +103,7 @@ func (s *Server) serveInventories(w http.ResponseWriter, r *http.Request, p *uiR
 	}
 	page.SourcesShown = authorizeCaller(p.ctx, "ListSources") == nil
 	for _, inv := range invs {
-		item := ui.InventoryItem{Name: inv.Name, Description: inv.Description, Path: inventoryPath(inv.Name),
+		item := ui.InventoryItem{Name: inv.Name, Description: inv.Description, Path: ui.InventoryPath(inv.Name),
 			Hosts: counts[inv.ID].Hosts, Enabled: counts[inv.ID].Enabled}
 		if page.SourcesShown {
 			srcs, err := s.store.Sources(p.ctx, inv.ID)
@@ -221,8 +220,8 @@ func (s *Server) serveHosts(w http.ResponseWriter, r *http.Request, p *uiRequest
 		s.uiFail(w, p, err)
 		return
 	}
-	page := ui.HostsPage{Page: p.Page, Inventory: inv.Name, Description: inv.Description, Path: inventoryPath(inv.Name),
-		GroupsPath: inventoryPath(inv.Name) + "/groups", PageSize: hostsPageSize}
+	page := ui.HostsPage{Page: p.Page, Inventory: inv.Name, Description: inv.Description, Path: ui.InventoryPath(inv.Name),
+		GroupsPath: ui.InventoryPath(inv.Name) + "/groups", PageSize: hostsPageSize}
 	counts, err := s.hostCounts(p.ctx)
 	if err != nil {
 		s.uiFail(w, p, err)
@@ -277,7 +276,7 @@ func (s *Server) serveHosts(w http.ResponseWriter, r *http.Request, p *uiRequest
 
 // hostPath is the page of host id of inventory inv.
 func hostPath(inv string, id int64) string {
-	return inventoryPath(inv) + "/hosts/" + strconv.FormatInt(id, 10)
+	return ui.InventoryPath(inv) + "/hosts/" + strconv.FormatInt(id, 10)
 }
 
 // groupHostsPath lists the hosts of a group of inventory inv.
@@ -304,7 +303,7 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request, p *uiRequest)
 		s.uiFail(w, p, err)
 		return
 	}
-	page := ui.HostPage{Page: p.Page, Inventory: inv.Name, InventoryPath: inventoryPath(inv.Name), Name: h.Name, Address: h.Address,
+	page := ui.HostPage{Page: p.Page, Inventory: inv.Name, InventoryPath: ui.InventoryPath(inv.Name), Name: h.Name, Address: h.Address,
 		Enabled: h.Enabled, Missing: h.Missing, Source: h.SourceID, FirstSeen: &h.FirstSeen, LastSeen: &h.LastSeen}
 	for _, g := range h.Groups {
 		page.Groups = append(page.Groups, ui.GroupLink{Name: g, Path: groupHostsPath(inv.Name, g)})
@@ -327,14 +326,14 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request, p *uiRequest)
 		}
 		page.HistoryMore = next != ""
 		for _, c := range changes {
-			page.History = append(page.History, ui.HostChangeItem{Run: c.RunID, RunPath: "/ui/runs/" + url.PathEscape(c.RunID),
+			page.History = append(page.History, ui.HostChangeItem{Run: c.RunID, RunPath: ui.RunPath(c.RunID),
 				Kind: string(c.Kind), Keys: c.ChangedKeys, Truncated: c.Truncated, At: &c.At})
 		}
 	}
 	// The source, by name, if the person may read it (GetSource).
 	if s.authorizeRequest(p.ctx, "GetSource", map[string]string{"inventory": inv.ID}) == nil {
 		if src, err := s.source(p.ctx, h.SourceID); err == nil {
-			page.Source, page.SourcePath = src.Name, "/ui/sources/"+url.PathEscape(src.ID)
+			page.Source, page.SourcePath = src.Name, ui.SourcePath(inv.Name, src.Name)
 		}
 	}
 	s.render(w, http.StatusOK, "host", page)
@@ -350,7 +349,7 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 		s.uiFail(w, p, err)
 		return
 	}
-	page := ui.GroupsPage{Page: p.Page, Inventory: inv.Name, InventoryPath: inventoryPath(inv.Name)}
+	page := ui.GroupsPage{Page: p.Page, Inventory: inv.Name, InventoryPath: ui.InventoryPath(inv.Name)}
 	tree, fresh, ok := s.groupTrees.get(inv)
 	switch {
 	case fresh:
@@ -501,7 +500,7 @@ func groupTree(inv string, groups []*roster.Group, total int) (all *ui.GroupNode
 			nested[c] = true
 		}
 	}
-	all = &ui.GroupNode{Name: "all", Hosts: total, Path: inventoryPath(inv)}
+	all = &ui.GroupNode{Name: "all", Hosts: total, Path: ui.InventoryPath(inv)}
 	if g := byName["all"]; g != nil {
 		all.HasVars = len(g.Vars) > 0
 	}

@@ -226,7 +226,7 @@ func TestWebUIInventoryPages(t *testing.T) {
 	r = f.uiGet(fmt.Sprintf("/ui/inventories/prod/hosts/%d", h.Id), cookie)
 	wantStatus(t, r, http.StatusOK)
 	pretty, _ := json.MarshalIndent(vars, "", "  ")
-	wantBody(t, "the host page", r.body, "<h1>"+h.Name+"</h1>", h.Address, `<a href="/ui/sources/`+src.Id+`">ec2</a>`,
+	wantBody(t, "the host page", r.body, "<h1>"+h.Name+"</h1>", h.Address, `<a href="/ui/sources/prod/ec2">ec2</a>`,
 		`<a href="/ui/inventories/prod?group=`+url.QueryEscape(group)+`">`+group+`</a>`,
 		`&#34;tier&#34;: &#34;`, `class="change change-added">added</span>`, `href="/ui/runs/`, "First seen", "Last seen")
 	if !strings.Contains(string(r.body), html.EscapeString(string(pretty))[:40]) {

@@ -161,7 +161,7 @@ func TestWebUISignInAndOut(t *testing.T) {
 
 	r = f.uiGet("/", cookie)
 	wantStatus(t, r, http.StatusOK)
-	for _, want := range []string{"Signed in as <strong>alice</strong>", ">prod</h2>", ">ec2</th>", "status-succeeded", fmt.Sprintf(">%d hosts,", run.Counts.Seen)} {
+	for _, want := range []string{"Signed in as <strong>alice</strong>", `<a href="/ui/inventories/prod">prod</a></h2>`, `<a href="/ui/sources/prod/ec2">ec2</a></th>`, "status-succeeded", fmt.Sprintf(">%d hosts,", run.Counts.Seen)} {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("the overview lacks %q (run %s: %s, %d seen): %s", want, run.Id, run.Status, run.Counts.Seen, r.body)
 		}
@@ -242,7 +242,7 @@ func TestWebUIOverviewVisibility(t *testing.T) {
 	r := f.uiGet("/", signIn("bob"))
 	wantStatus(t, r, http.StatusOK)
 	page := string(r.body)
-	if !strings.Contains(page, ">mine</h2>") || strings.Contains(page, "theirs") {
+	if !strings.Contains(page, ">mine</a></h2>") || strings.Contains(page, "theirs") {
 		t.Errorf("bob's overview does not list exactly the inventory bob may see: %s", page)
 	}
 	if i, j := strings.Index(page, ">b-bad<"), strings.Index(page, ">a-good<"); i < 0 || j < 0 || i > j {

@@ -10,6 +10,9 @@ import "time"
 // are under it (InventoryPath).
 const InventoriesPath = "/ui/inventories"
 
+// InventoryPath is the hosts page of inventory name.
+func InventoryPath(name string) string { return InventoriesPath + "/" + pathSegment(name) }
+
 // InventoryList is the inventories page.
 type InventoryList struct {
 	Page

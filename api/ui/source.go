@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,9 +28,8 @@ func SourcePath(inv, name string) string {
 // RunPath is the page of a run.
 func RunPath(id string) string { return RunsPath + "/" + pathSegment(id) }
 
-// pathSegment escapes what a name may hold that a path segment may not
-// (names are letters, digits, '.', '_' and '-': nothing, today).
-func pathSegment(s string) string { return strings.ReplaceAll(s, "/", "%2F") }
+// pathSegment escapes a name (or an id) as one segment of a page's path.
+func pathSegment(s string) string { return url.PathEscape(s) }
 
 // SourceRow is a source in a list.
 type SourceRow struct {

@@ -218,7 +218,8 @@ type Inventory struct {
 
 // Source is one source on the overview, with its last run.
 type Source struct {
-	Name, Provider string
+	// Inventory names the source's inventory, for its page's path.
+	Inventory, Name, Provider string
 	// Status is the last finished run's status ("" if none finished):
 	// succeeded, partial, failed or canceled.
 	Status string
@@ -236,10 +237,16 @@ type Source struct {
 	Spark *Sparkline
 }
 
+// Path is the inventory's hosts page.
+func (i Inventory) Path() string { return InventoryPath(i.Name) }
+
 // Failing reports whether the source's last run failed in part or whole.
 func (s Source) Failing() bool {
 	return s.Status == "failed" || s.Status == "partial" || s.Status == "canceled"
 }
+
+// Path is the source's page.
+func (s Source) Path() string { return SourcePath(s.Inventory, s.Name) }
 
 // Render writes page name (a template: "sign-in", "overview", …) with data. It renders
 // into a buffer first, so that a template error writes no half page.
