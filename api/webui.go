@@ -23,7 +23,7 @@ import (
 // API's authentication passes them by: each handler finds the session
 // itself.
 func (s *Server) mountUI(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", s.uiPage(s.serveOverview))
+	mux.HandleFunc("GET /{$}", s.signedIn("Overview", s.serveOverview))
 	mux.HandleFunc("GET "+ui.SignInPath, s.uiPage(s.serveSignInPage))
 	mux.HandleFunc("POST "+ui.SignInPath, s.uiPage(s.serveSignIn))
 	mux.HandleFunc("POST "+ui.SignOutPath, s.uiPage(s.serveSignOut))
@@ -220,15 +220,9 @@ func (s *Server) serveSignOut(w http.ResponseWriter, r *http.Request) {
 
 // serveOverview shows the signed-in person the inventories it may see,
 // their sources with their last sync (failing first) and host counts.
-func (s *Server) serveOverview(w http.ResponseWriter, r *http.Request) {
-	c := s.uiSession(r)
-	if c == nil {
-		http.Redirect(w, r, ui.SignInPath, http.StatusSeeOther)
-		return
-	}
-	ctx := withCaller(r.Context(), c)
-	page := ui.Overview{Page: pageOf(c, "Overview")}
-	if err := s.overview(ctx, &page); err != nil {
+func (s *Server) serveOverview(w http.ResponseWriter, r *http.Request, p *uiRequest) {
+	page := ui.Overview{Page: p.Page}
+	if err := s.overview(p, &page); err != nil {
 		s.log.Error("gathering the overview failed", "err", err)
 		page.Inventories, page.Failing = nil, 0
 		page.Message = "Roster could not read the inventories: reload the page."
@@ -238,63 +232,73 @@ func (s *Server) serveOverview(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "overview", page)
 }
 
-// overview fills page with what the caller of ctx may list: the
-// inventories GET /api/v1/inventories lists it, and their sources if it
-// may list sources.
-func (s *Server) overview(ctx context.Context, page *ui.Overview) error {
-	if err := authorizeCaller(ctx, "ListInventories"); err != nil {
+// overview fills page with what the person may list: the inventories
+// GET /api/v1/inventories lists it, the sources of those whose sources it
+// may list, and the runs of those whose runs it may list (each as the
+// API's own list would: a person's views differ by operation).
+func (s *Server) overview(p *uiRequest, page *ui.Overview) error {
+	ctx, invs, err := s.inventoriesFor(p, "ListInventories")
+	if roster.ErrorCode(err) == roster.EFORBIDDEN {
 		page.Message = "You may not list inventories: ask an admin for a role binding."
 		return nil
+	} else if err != nil {
+		return err
 	}
-	invs, err := s.store.Inventories(ctx)
+	counts, err := s.hostCounts(ctx)
 	if err != nil {
 		return err
 	}
-	if invs, err = visibleOnly(ctx, invs, func(ctx context.Context, inv *roster.Inventory) (bool, error) { return s.seesInventory(ctx, inv.ID) }); err != nil {
+	seesSources, err := s.seesFor(p, "ListSources")
+	if err != nil {
 		return err
 	}
-	counts := map[string]roster.HostCount{}
-	if st, ok := s.store.(roster.StatsStore); ok {
-		all, err := st.HostCounts(ctx)
+	seesRuns, err := s.seesFor(p, "ListSyncRuns")
+	if err != nil {
+		return err
+	}
+	hidden := false
+	for _, inv := range invs {
+		out := ui.Inventory{Name: inv.Name, Description: inv.Description, Hosts: counts[inv.ID].Hosts, Enabled: counts[inv.ID].Enabled}
+		sources, err := seesSources(inv.ID)
 		if err != nil {
 			return err
 		}
-		for _, hc := range all {
-			counts[hc.InventoryID] = hc
+		runs, err := seesRuns(inv.ID)
+		if err != nil {
+			return err
 		}
-	}
-	listSources := authorizeCaller(ctx, "ListSources") == nil && authorizeCaller(ctx, "ListSyncRuns") == nil
-	for _, inv := range invs {
-		out := ui.Inventory{Name: inv.Name, Description: inv.Description, Hosts: counts[inv.ID].Hosts, Enabled: counts[inv.ID].Enabled}
-		if listSources {
-			srcs, err := s.store.Sources(ctx, inv.ID)
-			if err != nil {
+		if !sources || !runs {
+			hidden = true
+			page.Inventories = append(page.Inventories, out)
+			continue
+		}
+		srcs, err := s.store.Sources(ctx, inv.ID)
+		if err != nil {
+			return err
+		}
+		for _, src := range srcs {
+			o := ui.Source{Inventory: inv.Name, Name: src.Name, Provider: src.Provider}
+			if _, err := s.lastRuns(ctx, src.ID, &o); err != nil {
 				return err
 			}
-			for _, src := range srcs {
-				o := ui.Source{Inventory: inv.Name, Name: src.Name, Provider: src.Provider}
-				if _, err := s.lastRuns(ctx, src.ID, &o); err != nil {
-					return err
-				}
-				if o.Failing() {
-					page.Failing++
-				}
-				out.Sources = append(out.Sources, o)
+			if o.Failing() {
+				page.Failing++
 			}
-			slices.SortStableFunc(out.Sources, func(a, b ui.Source) int {
-				if a.Failing() != b.Failing() {
-					if a.Failing() {
-						return -1
-					}
-					return 1
-				}
-				return cmp.Compare(a.Name, b.Name)
-			})
+			out.Sources = append(out.Sources, o)
 		}
+		slices.SortStableFunc(out.Sources, func(a, b ui.Source) int {
+			if a.Failing() != b.Failing() {
+				if a.Failing() {
+					return -1
+				}
+				return 1
+			}
+			return cmp.Compare(a.Name, b.Name)
+		})
 		page.Inventories = append(page.Inventories, out)
 	}
-	if !listSources && len(invs) > 0 {
-		page.Message = "You may not list sources: their sync results are not shown."
+	if hidden {
+		page.Message = "You may not list the sources of some inventories: their sync results are not shown."
 	}
 	return nil
 }

@@ -38,19 +38,6 @@ func (s *Server) mountAdminPages(mux *http.ServeMux) {
 	s.mountAuditPages(mux)
 }
 
-// apiAs authorizes operation op for the person of p as the API's
-// middleware authorizes a request whose path names params (a refusal of
-// what the person may not see is a 404), and returns the context to call
-// op's handler with. It acts on a copy of the caller: which of the
-// person's views act is decided per operation, and a page that does
-// several must not carry one's into the next.
-func (s *Server) apiAs(p *uiRequest, op string, params map[string]string) (context.Context, error) {
-	c := p.caller
-	one := &caller{tok: c.tok, user: c.user, method: c.method, views: c.views, session: c.session, sessionValue: c.sessionValue}
-	ctx := withCaller(p.ctx, one)
-	return ctx, s.authorizeRequest(ctx, op, params)
-}
-
 // uiSpec checks a form's body as the API's middleware checks a request.
 var uiSpec = sync.OnceValues(newValidator)
 

@@ -84,34 +84,39 @@ func (s *Server) hostCounts(ctx context.Context) (map[string]roster.HostCount, e
 // many sources each has.
 func (s *Server) serveInventories(w http.ResponseWriter, r *http.Request, p *uiRequest) {
 	page := ui.InventoryList{Page: p.Page}
-	if err := authorizeCaller(p.ctx, "ListInventories"); err != nil {
+	ctx, invs, err := s.inventoriesFor(p, "ListInventories")
+	if roster.ErrorCode(err) == roster.EFORBIDDEN {
 		page.Message = "You may not list inventories: ask an admin for a role binding."
 		s.render(w, http.StatusOK, "inventories", page)
 		return
 	}
-	invs, err := s.store.Inventories(p.ctx)
-	if err == nil {
-		invs, err = visibleOnly(p.ctx, invs, func(ctx context.Context, inv *roster.Inventory) (bool, error) { return s.seesInventory(ctx, inv.ID) })
-	}
 	var counts map[string]roster.HostCount
 	if err == nil {
-		counts, err = s.hostCounts(p.ctx)
+		counts, err = s.hostCounts(ctx)
+	}
+	var seesSources func(string) (bool, error)
+	if err == nil {
+		seesSources, err = s.seesFor(p, "ListSources")
 	}
 	if err != nil {
 		s.uiFail(w, p, err)
 		return
 	}
-	page.SourcesShown = authorizeCaller(p.ctx, "ListSources") == nil
 	for _, inv := range invs {
 		item := ui.InventoryItem{Name: inv.Name, Description: inv.Description, Path: ui.InventoryPath(inv.Name),
-			Hosts: counts[inv.ID].Hosts, Enabled: counts[inv.ID].Enabled}
-		if page.SourcesShown {
-			srcs, err := s.store.Sources(p.ctx, inv.ID)
-			if err != nil {
-				s.uiFail(w, p, err)
-				return
-			}
+			Hosts: counts[inv.ID].Hosts, Enabled: counts[inv.ID].Enabled, Sources: -1}
+		ok, err := seesSources(inv.ID)
+		if err == nil && ok {
+			var srcs []*roster.Source
+			srcs, err = s.store.Sources(ctx, inv.ID)
 			item.Sources = len(srcs)
+		}
+		if err != nil {
+			s.uiFail(w, p, err)
+			return
+		}
+		if item.Sources >= 0 {
+			page.SourcesShown = true
 		}
 		page.Inventories = append(page.Inventories, item)
 	}

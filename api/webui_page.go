@@ -1,8 +1,10 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"net/http"
+	"slices"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api/ui"
@@ -114,4 +116,53 @@ func (s *Server) serveNoPage(w http.ResponseWriter, r *http.Request) {
 		p = &uiRequest{ctx: withCaller(r.Context(), c), caller: c, Page: pageOf(c, "")}
 	}
 	s.uiError(w, p, http.StatusNotFound, "Not found", "There is no page at "+clip(r.URL.Path)+".")
+}
+
+// apiAs authorizes operation op for the person of p as the API's
+// middleware authorizes a request whose path names params (a refusal of
+// what the person may not see is a 404), and returns the context to call
+// op's handler with. It acts on a copy of the caller: which of the
+// person's views act is decided per operation, and a page that does
+// several must not carry one's into the next.
+func (s *Server) apiAs(p *uiRequest, op string, params map[string]string) (context.Context, error) {
+	c := p.caller
+	one := &caller{tok: c.tok, user: c.user, method: c.method, views: c.views, session: c.session, sessionValue: c.sessionValue}
+	ctx := withCaller(p.ctx, one)
+	return ctx, s.authorizeRequest(ctx, op, params)
+}
+
+// visibleInventories are the inventories the caller, acting for the
+// operation last authorized, sees, by name.
+func (s *Server) visibleInventories(ctx context.Context) ([]*roster.Inventory, error) {
+	invs, err := s.store.Inventories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	invs, err = visibleOnly(ctx, invs, func(ctx context.Context, inv *roster.Inventory) (bool, error) { return s.seesInventory(ctx, inv.ID) })
+	slices.SortFunc(invs, func(a, b *roster.Inventory) int { return cmp.Compare(a.Name, b.Name) })
+	return invs, err
+}
+
+// inventoriesFor lists, by name, the inventories the person sees doing
+// op (ListSources, say), as the API's op would see them, with the context
+// acting for op. Doing op at all refused is an EFORBIDDEN error.
+func (s *Server) inventoriesFor(p *uiRequest, op string) (context.Context, []*roster.Inventory, error) {
+	ctx, err := s.apiAs(p, op, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	invs, err := s.visibleInventories(ctx)
+	return ctx, invs, err
+}
+
+// seesFor reports which inventories (by id) the person sees doing op;
+// none if op is refused.
+func (s *Server) seesFor(p *uiRequest, op string) (func(inventoryID string) (bool, error), error) {
+	ctx, err := s.apiAs(p, op, nil)
+	if roster.ErrorCode(err) == roster.EFORBIDDEN {
+		return func(string) (bool, error) { return false, nil }, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return func(id string) (bool, error) { return s.seesInventory(ctx, id) }, nil
 }

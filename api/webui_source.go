@@ -1,7 +1,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,18 +52,6 @@ func (s *Server) may(p *uiRequest, op string, params map[string]string) bool {
 
 // sourceRef is the API's reference of the source a page's path names.
 func sourceRef(r *http.Request) string { return r.PathValue("inv") + "/" + r.PathValue("src") }
-
-// visibleInventories are the inventories the caller, acting for the
-// operation last authorized, sees, by name.
-func (s *Server) visibleInventories(ctx context.Context) ([]*roster.Inventory, error) {
-	invs, err := s.store.Inventories(ctx)
-	if err != nil {
-		return nil, err
-	}
-	invs, err = visibleOnly(ctx, invs, func(ctx context.Context, inv *roster.Inventory) (bool, error) { return s.seesInventory(ctx, inv.ID) })
-	slices.SortFunc(invs, func(a, b *roster.Inventory) int { return cmp.Compare(a.Name, b.Name) })
-	return invs, err
-}
 
 // ---- the list of sources
 

@@ -361,3 +361,53 @@ func TestWebUINoPage(t *testing.T) {
 		t.Errorf("an unknown script answers %s", resp.Status)
 	}
 }
+
+// TestWebUIViewsDifferByOperation: a person's views differ by operation,
+// and each page shows what each operation's views see. dave audits
+// "audited" and runs on "ran": GET /api/v1/inventories lists both, but
+// only "audited"'s sources and runs are his to list, so neither the
+// overview nor the inventories page may show "ran"'s.
+func TestWebUIViewsDifferByOperation(t *testing.T) {
+	f := newFixture(t)
+	f.inventory("audited")
+	f.inventory("ran")
+	f.syncAndWait(f.source("audited", "seen-src", f.awsConfig(nil)).Id)
+	f.syncAndWait(f.source("ran", "hidden-src", f.awsConfig(map[string]any{"endpoint_url": "http://127.0.0.1:1"})).Id)
+	wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "dave", "password": alicePassword}), http.StatusCreated)
+	f.bind(map[string]any{"user": "dave", "role": "auditor", "scope": "inventory", "target": "audited"})
+	f.bind(map[string]any{"user": "dave", "role": "runner", "scope": "inventory", "target": "ran"})
+	cookie := f.uiSignIn("dave", alicePassword)
+
+	// What the API answers dave.
+	wantStatus(t, f.send("GET", "/api/v1/inventories/ran/sources", "", nil, http.Header{"Cookie": {cookie}}), http.StatusForbidden)
+	wantStatus(t, f.send("GET", "/api/v1/inventories/audited/sources", "", nil, http.Header{"Cookie": {cookie}}), http.StatusOK)
+
+	r := f.uiGet("/", cookie)
+	wantStatus(t, r, http.StatusOK)
+	page := string(r.body)
+	if !strings.Contains(page, ">ran</a></h2>") || !strings.Contains(page, ">seen-src</a>") {
+		t.Errorf("dave's overview lacks an inventory or the source he may see: %s", page)
+	}
+	if strings.Contains(page, "hidden-src") || strings.Contains(page, "status-failed") || strings.Contains(page, "127.0.0.1:1") {
+		t.Errorf("dave's overview shows a source, or a run, of an inventory he may not list sources of: %s", page)
+	}
+	if !strings.Contains(page, "You may not list the sources of some inventories") {
+		t.Errorf("dave's overview does not say why sources are missing: %s", page)
+	}
+
+	r = f.uiGet(ui.InventoriesPath, cookie)
+	wantStatus(t, r, http.StatusOK)
+	rows := regexp.MustCompile(`(?s)<tr>.*?</tr>`).FindAllString(string(r.body), -1)
+	var ran string
+	for _, row := range rows {
+		if strings.Contains(row, ">ran</a>") {
+			ran = row
+		}
+	}
+	if !strings.Contains(ran, `data-label="Sources">–</td>`) {
+		t.Errorf("the inventories page counts the sources of an inventory dave may not list them of: %q", ran)
+	}
+	if strings.Contains(string(r.body), "hidden-src") {
+		t.Errorf("the inventories page names a hidden source")
+	}
+}

@@ -19,7 +19,8 @@ type InventoryList struct {
 	// Message says why something is missing (no permission, say).
 	Message     string
 	Inventories []InventoryItem
-	// SourcesShown: the person may list sources, so Sources counts them.
+	// SourcesShown: the person may list the sources of some inventory,
+	// so Sources counts them (-1 where it may not).
 	SourcesShown bool
 }
 
