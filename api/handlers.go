@@ -439,6 +439,10 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 		After:       deref(p.Cursor),
 		Limit:       derefInt(p.Limit),
 	}
+	if varMatch.Key != "" {
+		// No index serves a var: a page looks at varScan hosts at most.
+		filter.Scan = varScan
+	}
 	// The page is read first, so that a bad filter or cursor is refused
 	// before any sync is triggered; it is read again after syncs the read
 	// waited for.

@@ -135,7 +135,7 @@ func (s *Server) serveSource(w http.ResponseWriter, r *http.Request, p *uiReques
 	}
 	page := ui.SourcePage{Page: p.Page, Inventory: inv.Name, Name: src.Name, Provider: src.Provider, Schedule: src.Schedule,
 		OnMissing: string(src.OnMissing), Config: configYAML(src.Config), Warnings: s.engine.Registry().Warnings(src.Provider, src.Config)}
-	page.Credential = s.credentialName(p.ctx, src.CredentialID)
+	page.Credential = s.credentialName(p, src.CredentialID)
 	if src.Timeout > 0 {
 		page.Timeout = src.Timeout.String()
 	}
@@ -159,12 +159,17 @@ func (s *Server) serveSource(w http.ResponseWriter, r *http.Request, p *uiReques
 }
 
 // credentialName names a source's credential by its name, as the person
-// gave it (its id if it cannot be read).
-func (s *Server) credentialName(ctx context.Context, id string) string {
+// gave it, when the person may read the credential (GetCredential); its
+// id otherwise, as the API's source shows it.
+func (s *Server) credentialName(p *uiRequest, id string) string {
 	if id == "" {
 		return ""
 	}
-	if c, err := s.store.Credential(ctx, id); err == nil {
+	ctx, err := s.apiAs(p, "GetCredential", map[string]string{"credential": id})
+	if err != nil {
+		return id
+	}
+	if c, err := s.credential(ctx, id); err == nil {
 		return c.Name
 	}
 	return id
@@ -421,7 +426,7 @@ func (s *Server) serveEditSource(w http.ResponseWriter, r *http.Request, p *uiRe
 		return
 	}
 	ed := ui.SourceEditor{Page: p.Page, Inventory: r.PathValue("inv"), Original: src.Name, Name: src.Name, Provider: src.Provider,
-		Credential: s.credentialName(p.ctx, src.CredentialID), Schedule: src.Schedule, OnMissing: string(src.OnMissing), Config: configYAML(src.Config)}
+		Credential: s.credentialName(p, src.CredentialID), Schedule: src.Schedule, OnMissing: string(src.OnMissing), Config: configYAML(src.Config)}
 	if src.Timeout > 0 {
 		ed.Timeout = src.Timeout.String()
 	}
@@ -459,7 +464,7 @@ func (s *Server) serveUpdateSource(w http.ResponseWriter, r *http.Request, p *ui
 		}
 		patch["on_missing"] = ed.OnMissing
 	}
-	if cur := s.credentialName(p.ctx, src.CredentialID); ed.Credential != cur && ed.Credential != src.CredentialID {
+	if cur := s.credentialName(p, src.CredentialID); ed.Credential != cur && ed.Credential != src.CredentialID {
 		patch["credential"] = ed.Credential
 	}
 	if ed.Schedule != src.Schedule {

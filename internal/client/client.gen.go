@@ -1918,8 +1918,9 @@ type ListHostsParams struct {
 	// `value`, or a number or boolean whose JSON text is `value`
 	// (`port=80`, `ratio=1.50`, `spot=true`); nothing nested, no null.
 	// Key and value are at most 256 bytes each; a key may not hold
-	// `"`, `\` or control characters. No index serves it: a page that
-	// finds few hosts reads the vars of the rest of the inventory.
+	// `"`, `\` or control characters. No index serves it: a page looks
+	// at the next 10,000 hosts by name at most, so it may hold fewer
+	// than `limit` hosts, or none, and still have a `next_cursor`.
 	Var     *string `form:"var,omitempty" json:"var,omitempty"`
 	Enabled *bool   `form:"enabled,omitempty" json:"enabled,omitempty"`
 
