@@ -4,6 +4,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -69,6 +70,10 @@ type Config struct {
 	// DefaultSessionIdleTimeout); SessionMaxAge ends any session this
 	// long after sign-in (0: DefaultSessionMaxAge).
 	SessionIdleTimeout, SessionMaxAge time.Duration
+	// LiveRecheck is how often a Web UI live view of a run checks again
+	// that its session is valid and its person may still read the run
+	// (0: every 15 s).
+	LiveRecheck time.Duration
 	// Version is Roster's, as AWX's API reports it (GET /api/v2/ping/,
 	// /api/v2/config/); empty: "devel".
 	Version string
@@ -135,7 +140,7 @@ func NewServer(c Config) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
-	s.live = newLiveStreams(s, MaxLiveStreams, livePoll)
+	s.live = newLiveStreams(s, MaxLiveStreams, livePoll, cmp.Or(c.LiveRecheck, liveHeartbeat))
 	s.sessionIdle, s.sessionMaxAge = c.SessionIdleTimeout, c.SessionMaxAge
 	if s.sessionIdle <= 0 {
 		s.sessionIdle = DefaultSessionIdleTimeout

@@ -159,6 +159,13 @@ func addressKey(addr string) string {
 // sessionOf finds the session of a request's cookie, and its caller. ok
 // is false when the request carries no session cookie.
 func (s *Server) sessionOf(r *http.Request) (c *caller, ok bool, err error) {
+	return s.findSession(r, true)
+}
+
+// findSession is sessionOf; touch false leaves the session's last use as
+// it was (a check made for the person, not by it: a live view re-checking
+// its session must not keep an idle session alive).
+func (s *Server) findSession(r *http.Request, touch bool) (c *caller, ok bool, err error) {
 	ck, err := r.Cookie(sessionCookieName(clientFrom(r.Context()).tls))
 	if err != nil || ck.Value == "" {
 		return nil, false, nil
@@ -196,7 +203,9 @@ func (s *Server) sessionOf(r *http.Request) (c *caller, ok bool, err error) {
 		return nil, true, err
 	}
 	c.session, c.sessionValue = ss, value
-	s.touchSession(ss, now)
+	if touch {
+		s.touchSession(ss, now)
+	}
 	return c, true, nil
 }
 

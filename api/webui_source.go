@@ -1048,10 +1048,37 @@ type liveStreams struct {
 	poll  time.Duration
 	done  chan struct{}
 	end   sync.Once
+	// recheck: how often a stream checks its session and rights again.
+	recheck time.Duration
+
+	mu     sync.Mutex
+	people map[string]int // streams open by user id
 }
 
-func newLiveStreams(s *Server, n int, poll time.Duration) *liveStreams {
-	return &liveStreams{s: s, slots: make(chan struct{}, n), poll: poll, done: make(chan struct{})}
+func newLiveStreams(s *Server, n int, poll, recheck time.Duration) *liveStreams {
+	return &liveStreams{s: s, slots: make(chan struct{}, n), poll: poll, recheck: recheck, done: make(chan struct{}), people: map[string]int{}}
+}
+
+// MaxLiveStreamsPerPerson bounds the live views one person (all its
+// sessions) has open on a server: one person's tabs cannot take every
+// slot.
+const MaxLiveStreamsPerPerson = 8
+
+// perPerson takes one of a person's slots, refused when it has them all.
+func (l *liveStreams) perPerson(userID string) (release func(), err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.people[userID] >= MaxLiveStreamsPerPerson {
+		return nil, roster.Errorf(roster.ETOOMANY, "you follow %d runs already: close a page that follows one", MaxLiveStreamsPerPerson)
+	}
+	l.people[userID]++
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.people[userID]--; l.people[userID] == 0 {
+			delete(l.people, userID)
+		}
+	}, nil
 }
 
 // EndLiveStreams ends the Web UI's live views of runs, and refuses new
@@ -1068,19 +1095,49 @@ func (s *Server) EndLiveStreams() { s.live.end.Do(func() { close(s.live.done) })
 // it.
 func (l *liveStreams) serve(w http.ResponseWriter, r *http.Request) {
 	s := l.s
-	c := s.uiSession(r)
-	if c == nil {
-		http.Error(w, "Signed out: sign in again.", http.StatusUnauthorized)
+	select {
+	case <-l.done:
+		http.Error(w, "The server is shutting down: refresh the page.", http.StatusServiceUnavailable)
+		return
+	default:
+	}
+	// A slot first: what a stream reads to start is bounded by the
+	// slots, the request admission being no place for minutes-long
+	// streams.
+	select {
+	case l.slots <- struct{}{}:
+		defer func() { <-l.slots }()
+	default:
+		w.Header().Set("Retry-After", "30")
+		http.Error(w, "The server follows as many runs as it takes at once: refresh the page instead.", http.StatusServiceUnavailable)
 		return
 	}
-	ctx := withCaller(r.Context(), c)
 	id := r.PathValue("run")
-	run, err := func() (*roster.SyncRun, error) {
-		if err := s.authorizeRequest(ctx, "GetSyncRun", map[string]string{"run": id}); err != nil {
-			return nil, err
+	// allowed finds the person of the request's session, and whether it
+	// may still read the run: at the start, and again every l.recheck,
+	// without counting as the person's use of the session
+	// (an open view does not keep an idle session alive).
+	allowed := func(touch bool) (context.Context, *roster.SyncRun, error) {
+		c, ok, err := s.findSession(r, touch)
+		if !ok || (err != nil && roster.ErrorCode(err) == roster.EUNAUTHORIZED) {
+			return nil, nil, roster.Errorf(roster.EUNAUTHORIZED, "signed out: sign in again")
+		} else if err != nil {
+			return nil, nil, err
 		}
-		return s.syncRun(ctx, id)
-	}()
+		ctx := withCaller(r.Context(), c)
+		if err := s.authorizeRequest(ctx, "GetSyncRun", map[string]string{"run": id}); err != nil {
+			return nil, nil, err
+		}
+		run, err := s.syncRun(ctx, id)
+		return ctx, run, err
+	}
+	ctx, run, err := allowed(true)
+	if err == nil {
+		var release func()
+		if release, err = l.perPerson(callerFrom(ctx).user.ID); err == nil {
+			defer release()
+		}
+	}
 	if err != nil {
 		status, ok := statusOf[roster.ErrorCode(err)]
 		if !ok || roster.ErrorCode(err) == roster.EINTERNAL {
@@ -1089,20 +1146,6 @@ func (l *liveStreams) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		http.Error(w, roster.ErrorMessage(err), status)
-		return
-	}
-	select {
-	case <-l.done:
-		http.Error(w, "The server is shutting down: refresh the page.", http.StatusServiceUnavailable)
-		return
-	default:
-	}
-	select {
-	case l.slots <- struct{}{}:
-		defer func() { <-l.slots }()
-	default:
-		w.Header().Set("Retry-After", "30")
-		http.Error(w, "The server follows as many runs as it takes at once: refresh the page instead.", http.StatusServiceUnavailable)
 		return
 	}
 	h := w.Header()
@@ -1138,6 +1181,7 @@ func (l *liveStreams) serve(w http.ResponseWriter, r *http.Request) {
 	tick := time.NewTicker(l.poll)
 	defer tick.Stop()
 	var last ui.Progress
+	checked := time.Now()
 	for first := true; ; first = false {
 		p := progressOf(run)
 		if run.Status.Done() {
@@ -1159,16 +1203,24 @@ func (l *liveStreams) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-tick.C:
 		}
-		if time.Since(lastWrite) >= liveHeartbeat {
-			if s.uiSession(r) == nil || !send(": still here\n\n") {
+		var next *roster.SyncRun
+		if time.Since(checked) >= l.recheck {
+			// Signed out, ended, or no longer allowed: the stream ends
+			// (the page's Refresh shows why).
+			if _, next, err = allowed(false); err != nil {
+				if roster.ErrorCode(err) == roster.EINTERNAL && ctx.Err() == nil {
+					s.log.Warn("following a run failed", "run", id, "err", err)
+				}
 				return
 			}
-		}
-		next, err := s.store.SyncRun(ctx, id)
-		if err != nil {
+			checked = time.Now()
+		} else if next, err = s.store.SyncRun(ctx, id); err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("following a run failed", "run", id, "err", err)
 			}
+			return
+		}
+		if time.Since(lastWrite) >= liveHeartbeat && !send(": still here\n\n") {
 			return
 		}
 		run = next

@@ -523,11 +523,14 @@ func TestWebUILiveStreamsBounded(t *testing.T) {
 	f := newFixture(t)
 	f.inventory("prod")
 	f.source("prod", "ec2", f.awsConfig(nil))
-	cookie := f.adminUser("ada")
-	csrf := csrfOf(t, f.uiGet("/", cookie).body)
-	f.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})
-	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
-	open := func() *http.Response {
+	people := make([]string, api.MaxLiveStreams/api.MaxLiveStreamsPerPerson)
+	for i := range people {
+		people[i] = f.adminUser(fmt.Sprintf("ada%d", i))
+	}
+	csrf := csrfOf(t, f.uiGet("/", people[0]).body)
+	f.sim.SetFaults(awssim.Faults{Latency: 5 * time.Second, Actions: []string{"DescribeInstances"}})
+	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", people[0], url.Values{"csrf_token": {csrf}}, nil))
+	open := func(cookie string) *http.Response {
 		req, err := http.NewRequestWithContext(t.Context(), "GET", f.url+ui.RunPath(id)+"/events", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -545,14 +548,24 @@ func TestWebUILiveStreamsBounded(t *testing.T) {
 			s.Body.Close()
 		}
 	}()
-	for range api.MaxLiveStreams {
-		resp := open()
-		streams = append(streams, resp)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("stream %d answers %s", len(streams), resp.Status)
+	for i, cookie := range people {
+		for range api.MaxLiveStreamsPerPerson {
+			resp := open(cookie)
+			streams = append(streams, resp)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("stream %d answers %s", len(streams), resp.Status)
+			}
+		}
+		if i == 0 {
+			// One person's streams are bounded before the server's.
+			resp := open(cookie)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusTooManyRequests {
+				t.Errorf("a person's stream too many answers %s", resp.Status)
+			}
 		}
 	}
-	resp := open()
+	resp := open(people[1])
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("one stream too many answers %s (Retry-After %q)", resp.Status, resp.Header.Get("Retry-After"))
@@ -561,7 +574,7 @@ func TestWebUILiveStreamsBounded(t *testing.T) {
 	streams = streams[1:]
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		resp := open()
+		resp := open(people[0])
 		if resp.StatusCode == http.StatusOK {
 			streams = append(streams, resp)
 			break
@@ -646,5 +659,37 @@ func TestWebUILiveAcrossNodes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("a stream after the shutdown answers %s", resp.Status)
+	}
+}
+
+// TestWebUILiveEndsWhenSignedOut: a live view checks its session and its
+// person's rights again as it goes: signing out ends the stream before
+// the run ends, with no "end" event (the page's Refresh shows why).
+func TestWebUILiveEndsWhenSignedOut(t *testing.T) {
+	f := newFixtureWith(t, func(_ string, c *api.Config) { c.LiveRecheck = 200 * time.Millisecond })
+	f.inventory("prod")
+	f.source("prod", "ec2", f.awsConfig(nil))
+	cookie := f.adminUser("ada")
+	csrf := csrfOf(t, f.uiGet("/", cookie).body)
+	f.sim.SetFaults(awssim.Faults{Latency: 4 * time.Second, Actions: []string{"DescribeInstances"}})
+	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
+
+	done := make(chan []sse, 1)
+	start := time.Now()
+	go func() { done <- readEvents(t, f.url+ui.RunPath(id)+"/events", cookie) }()
+	time.Sleep(300 * time.Millisecond) // the stream has started
+	wantRedirect(t, f.uiPost(ui.SignOutPath, cookie, url.Values{"csrf_token": {csrf}}, nil), ui.SignInPath)
+	select {
+	case events := <-done:
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("the stream ended %v after it started", took)
+		}
+		for _, e := range events {
+			if e.name == "end" {
+				t.Errorf("a signed-out stream sent the run's end: %v", events)
+			}
+		}
+	case <-time.After(8 * time.Second):
+		t.Fatal("signing out did not end the live stream")
 	}
 }
