@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -96,21 +97,27 @@ const MetricsPath = "/metrics"
 
 // Server implements the API.
 type Server struct {
-	store       roster.Store
-	engine      *syncer.Engine
-	scheduler   roster.SchedulerStore
-	followUps   FollowUps
-	webhooks    *notify.Service
-	broker      *broker.Broker
-	metrics     *metrics.Metrics
-	log         *slog.Logger
-	maxBody     int64
-	now         func() time.Time
-	touched     recentUse // when tokens and sessions were last written down as used
-	docs        *documents
-	groupTrees  groupTrees // the Web UI's group trees, by inventory generation
-	gates       gates
-	tokenMaxTTL time.Duration
+	store      roster.Store
+	engine     *syncer.Engine
+	scheduler  roster.SchedulerStore
+	followUps  FollowUps
+	webhooks   *notify.Service
+	broker     *broker.Broker
+	metrics    *metrics.Metrics
+	log        *slog.Logger
+	maxBody    int64
+	now        func() time.Time
+	touched    recentUse // when tokens and sessions were last written down as used
+	docs       *documents
+	groupTrees groupTrees // the Web UI's group trees, by inventory generation
+	// background is the context of work a request starts that outlives
+	// it (a group tree's rebuild); Close cancels it and waits for
+	// backgroundWork.
+	background     context.Context
+	stopBackground context.CancelFunc
+	backgroundWork sync.WaitGroup
+	gates          gates
+	tokenMaxTTL    time.Duration
 	// clientCerts: every request but health checks needs a verified
 	// client certificate.
 	clientCerts bool
@@ -140,6 +147,7 @@ func NewServer(c Config) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	s.background, s.stopBackground = context.WithCancel(context.Background())
 	s.live = newLiveStreams(s, MaxLiveStreams, livePoll, cmp.Or(c.LiveRecheck, liveHeartbeat))
 	s.sessionIdle, s.sessionMaxAge = c.SessionIdleTimeout, c.SessionMaxAge
 	if s.sessionIdle <= 0 {
@@ -172,7 +180,11 @@ func NewServer(c Config) *Server {
 }
 
 // Close stops the renders of documents and removes their files.
-func (s *Server) Close() error { return s.docs.close() }
+func (s *Server) Close() error {
+	s.stopBackground()
+	s.backgroundWork.Wait()
+	return s.docs.close()
+}
 
 // Handler returns the HTTP handler of the API.
 func (s *Server) Handler() (http.Handler, error) {

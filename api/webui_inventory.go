@@ -362,8 +362,12 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 		// Slow to build: the last tree now, a new one in the background
 		// (one at a time per inventory), shown from the next view on.
 		if s.groupTrees.startBuild(inv.ID) {
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), time.Minute)
+			// The server's, not the request's: it outlives the page, not
+			// the server (Close stops and waits for it).
+			ctx, cancel := context.WithTimeout(withCaller(s.background, p.caller), time.Minute)
+			s.backgroundWork.Add(1)
 			go func() {
+				defer s.backgroundWork.Done()
 				defer cancel()
 				t, err := s.buildGroupTree(ctx, inv)
 				s.groupTrees.finishBuild(inv, t, err)
@@ -424,12 +428,17 @@ func (s *Server) buildGroupTree(ctx context.Context, inv *roster.Inventory) (gro
 // inventory with a group per host counts every membership (half a second
 // at 100,000 hosts), while the tree changes only when the generation
 // moves. A tree is never changed once built; it is at most
-// maxGroupNodes nodes.
+// maxGroupNodes nodes, and at most maxGroupTrees trees are kept (the
+// least recently shown goes).
 type groupTrees struct {
 	mu       sync.Mutex
 	m        map[string]groupTreeAt // by inventory id
 	building map[string]bool
 }
+
+// maxGroupTrees bounds the trees kept: memory does not grow with the
+// inventories ever shown (deleted ones included).
+const maxGroupTrees = 64
 
 type groupTreeAt struct {
 	generation int64
@@ -438,6 +447,7 @@ type groupTreeAt struct {
 	groups     int
 	message    string
 	took       time.Duration
+	shown      time.Time // when get last returned it
 }
 
 // get returns the last tree of inv, whether it is of inv's generation,
@@ -447,6 +457,10 @@ func (c *groupTrees) get(inv *roster.Inventory) (t groupTreeAt, fresh, ok bool) 
 	defer c.mu.Unlock()
 	t, ok = c.m[inv.ID]
 	ok = ok && t.name == inv.Name
+	if ok {
+		t.shown = time.Now()
+		c.m[inv.ID] = t
+	}
 	return t, ok && t.generation >= inv.Generation, ok
 }
 
@@ -484,10 +498,20 @@ func (c *groupTrees) put(inv *roster.Inventory, t groupTreeAt) {
 	if c.m == nil {
 		c.m = map[string]groupTreeAt{}
 	}
-	if old, ok := c.m[inv.ID]; ok && old.generation > inv.Generation {
+	old, ok := c.m[inv.ID]
+	if ok && old.generation > inv.Generation {
 		return
 	}
-	t.generation, t.name = inv.Generation, inv.Name
+	if !ok && len(c.m) >= maxGroupTrees {
+		var oldest string
+		for id, t := range c.m {
+			if oldest == "" || t.shown.Before(c.m[oldest].shown) {
+				oldest = id
+			}
+		}
+		delete(c.m, oldest)
+	}
+	t.generation, t.name, t.shown = inv.Generation, inv.Name, time.Now()
 	c.m[inv.ID] = t
 }
 
