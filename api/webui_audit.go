@@ -60,10 +60,8 @@ func auditQuery(q url.Values) (f ui.AuditFilter, since, until time.Time, cursor 
 		return v
 	}
 	f = ui.AuditFilter{Actor: get("actor"), Action: get("action"), Target: get("target"), Since: get("since"), Until: get("until"), Limit: auditPage}
-	cursor = q.Get("cursor")
-	if len(cursor) > 512 {
+	if cursor, err = cursorParam(q, "cursor"); err != nil {
 		errs.Add("cursor", "is not a cursor of a previous page")
-		cursor = ""
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -202,9 +200,9 @@ func (s *Server) serveWebhook(w http.ResponseWriter, r *http.Request, p *uiReque
 		return
 	}
 	hook := hresp.(GetWebhook200JSONResponse)
-	cursor := r.URL.Query().Get("cursor")
-	if len(cursor) > 512 {
-		s.uiError(w, p, http.StatusBadRequest, "Refused", "The cursor is not one of a previous page.")
+	cursor, err := cursorParam(r.URL.Query(), "cursor")
+	if err != nil {
+		s.uiBadQuery(w, p, err)
 		return
 	}
 	if ctx, err = s.apiAs(p, "ListWebhookDeliveries", params); err != nil {

@@ -29,7 +29,6 @@ const (
 	hostsPageSize = 50
 	// maxSearchParam bounds each search parameter; a cursor may be longer.
 	maxSearchParam = roster.MaxVarMatch
-	maxCursorParam = 1024
 	// varScan bounds the hosts a page of a var search (or of the
 	// ungrouped hosts) looks at: no index serves it, and reading the vars of 100,000 hosts for one page takes
 	// 150 ms and more on SQLite (BenchmarkWebUIPages).

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/rosterhq/roster"
@@ -166,3 +167,21 @@ func (s *Server) seesFor(p *uiRequest, op string) (func(inventoryID string) (boo
 	}
 	return func(id string) (bool, error) { return s.seesInventory(ctx, id) }, nil
 }
+
+// maxCursorParam bounds a page's cursor parameter (the store's cursors
+// are far shorter).
+const maxCursorParam = 1024
+
+// cursorParam is the cursor of a page's query parameter name; one longer
+// than any cursor the store makes is refused (errBadCursor), as the store
+// refuses one it did not make.
+func cursorParam(q url.Values, name string) (string, error) {
+	c := q.Get(name)
+	if len(c) > maxCursorParam {
+		return "", errBadCursor
+	}
+	return c, nil
+}
+
+// errBadCursor is a page link whose cursor is no store's.
+var errBadCursor = roster.Errorf(roster.EINVALID, "the page link is not valid: start from the first page")

@@ -758,7 +758,12 @@ func (s *Server) serveRuns(w http.ResponseWriter, r *http.Request, p *uiRequest)
 		s.uiError(w, p, http.StatusBadRequest, "Refused", "There is no run status "+strconv.Quote(clip(page.Status))+".")
 		return
 	}
-	f := roster.SyncRunFilter{After: q.Get("after")}
+	after, err := cursorParam(q, "after")
+	if err != nil {
+		s.uiBadQuery(w, p, err)
+		return
+	}
+	f := roster.SyncRunFilter{After: after}
 	if page.Source != "" {
 		for id, n := range names {
 			if n.inv+"/"+n.name == page.Source {
@@ -847,7 +852,12 @@ func (s *Server) serveRun(w http.ResponseWriter, r *http.Request, p *uiRequest) 
 	}
 	if s.may(p, "ListSyncRunChanges", params) {
 		page.CanSeeChanges = true
-		changes, next, err := s.store.HostChanges(p.ctx, roster.HostChangeFilter{RunID: run.ID, Kind: roster.ChangeKind(page.Kind), After: q.Get("after"), Limit: changesPage})
+		after, err := cursorParam(q, "after")
+		if err != nil {
+			s.uiBadQuery(w, p, err)
+			return
+		}
+		changes, next, err := s.store.HostChanges(p.ctx, roster.HostChangeFilter{RunID: run.ID, Kind: roster.ChangeKind(page.Kind), After: after, Limit: changesPage})
 		if err != nil {
 			if roster.ErrorCode(err) == roster.EINVALID {
 				s.uiError(w, p, http.StatusBadRequest, "Refused", "The page link is not valid: start from the first page.")
