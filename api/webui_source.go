@@ -352,6 +352,13 @@ func (s *Server) serveCreateSource(w http.ResponseWriter, r *http.Request, p *ui
 	}
 	onMissing := OnMissing(ed.OnMissing)
 	body.OnMissing = &onMissing
+	// openapi.yaml's checks, as the API's middleware makes them, then the
+	// handler's; refused by the first, the form shows the handler's
+	// field checks too, every problem at once.
+	if err := s.checkBody(p.ctx, http.MethodPost, "/api/v1/inventories/"+url.PathEscape(ed.Inventory)+"/sources", body); err != nil {
+		s.editorRefused(w, p, ed, s.withSourceChecks(err, ed, provider, config), doc, nil)
+		return
+	}
 	resp, err := s.CreateSource(p.ctx, CreateSourceRequestObject{Inventory: ed.Inventory, Body: &body})
 	if err != nil {
 		s.editorRefused(w, p, ed, err, doc, nil)
@@ -363,6 +370,28 @@ func (s *Server) serveCreateSource(w http.ResponseWriter, r *http.Request, p *ui
 		return
 	}
 	http.Redirect(w, r, ui.SourcePath(ed.Inventory, created.Name), http.StatusSeeOther)
+}
+
+// withSourceChecks adds to err, openapi.yaml's refusal of a source's
+// body, the field checks the handler would have made (name, schedule,
+// timeout, the provider's options), one problem a field.
+func (s *Server) withSourceChecks(err error, ed ui.SourceEditor, provider string, config map[string]any) error {
+	if roster.ErrorCode(err) != roster.EINVALID {
+		return err
+	}
+	// The handler's words first; the spec's for fields they leave out.
+	var errs roster.FieldErrors
+	if fe := roster.ValidateName("name", ed.Name); fe != nil {
+		errs = append(errs, *fe)
+	}
+	scheduleFields(&errs, &ed.Schedule, nil, &ed.Timeout, nil)
+	errs.Merge("", s.engine.Registry().Validate(provider, config))
+	for _, fe := range roster.ErrorFields(err) {
+		if !slices.ContainsFunc(errs, func(e roster.FieldError) bool { return e.Field == fe.Field }) {
+			errs = append(errs, fe)
+		}
+	}
+	return roster.Invalid(errs...)
 }
 
 // editorRefused shows the editor again, with what the person sent and
@@ -490,6 +519,10 @@ func (s *Server) serveUpdateSource(w http.ResponseWriter, r *http.Request, p *ui
 		return
 	}
 	body := json.RawMessage(raw)
+	if err := s.checkBody(p.ctx, http.MethodPatch, "/api/v1/sources/"+url.PathEscape(src.ID), body); err != nil {
+		s.editorRefused(w, p, ed, s.withSourceChecks(err, ed, src.Provider, config), doc, nil)
+		return
+	}
 	resp, err := s.UpdateSource(p.ctx, UpdateSourceRequestObject{Source: src.ID, JSONBody: &body})
 	if err != nil {
 		s.editorRefused(w, p, ed, err, doc, nil)
