@@ -158,6 +158,27 @@ func (e HostChangeKind) Valid() bool {
 	}
 }
 
+// Defines values for InventoryKind.
+const (
+	Constructed InventoryKind = "constructed"
+	Plain       InventoryKind = "plain"
+	Smart       InventoryKind = "smart"
+)
+
+// Valid indicates whether the value is a known member of the InventoryKind enum.
+func (e InventoryKind) Valid() bool {
+	switch e {
+	case Constructed:
+		return true
+	case Plain:
+		return true
+	case Smart:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeMethod.
 const (
 	MeMethodSession MeMethod = "session"
@@ -406,6 +427,7 @@ const (
 	SyncRunTriggerApi      SyncRunTrigger = "api"
 	SyncRunTriggerCallback SyncRunTrigger = "callback"
 	SyncRunTriggerCli      SyncRunTrigger = "cli"
+	SyncRunTriggerInput    SyncRunTrigger = "input"
 	SyncRunTriggerSchedule SyncRunTrigger = "schedule"
 )
 
@@ -417,6 +439,8 @@ func (e SyncRunTrigger) Valid() bool {
 	case SyncRunTriggerCallback:
 		return true
 	case SyncRunTriggerCli:
+		return true
+	case SyncRunTriggerInput:
 		return true
 	case SyncRunTriggerSchedule:
 		return true
@@ -944,7 +968,36 @@ type HostList struct {
 type Inventory struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Description string    `json:"description"`
-	Id          string    `json:"id"`
+
+	// HostFilter A smart inventory's host filter.
+	HostFilter *string `json:"host_filter,omitempty"`
+	Id         string  `json:"id"`
+
+	// InputNames The names of `inputs`, in the same order.
+	InputNames *[]string `json:"input_names,omitempty"`
+
+	// Inputs The ids of a smart or constructed inventory's inputs, in order.
+	Inputs *[]string `json:"inputs,omitempty"`
+
+	// Kind Where the inventory's hosts come from; it cannot change once the
+	// inventory is made.
+	// - `plain` (default): its own sources.
+	// - `smart`: the hosts of its `inputs` that its `host_filter` matches
+	//   (AWX's smart inventory filter language, plus `not`).
+	// - `constructed`: the hosts of its `inputs` with the `compose`,
+	//   `groups` and `keyed_groups` of its `source_vars` (the
+	//   `ansible.builtin.constructed` plugin's options), then its `limit`.
+	// A smart or constructed inventory has one source, Roster's, named
+	// after its kind, that syncs when an input changes (trigger
+	// `input`), when the inventory is made or changed, or when asked
+	// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+	// several inputs are resolved by its `name_policy`, in input order.
+	// A caller sees a smart or constructed inventory only if it may see
+	// every one of its inputs.
+	Kind *InventoryKind `json:"kind,omitempty"`
+
+	// Limit A constructed inventory's limit (an Ansible host pattern).
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
@@ -971,12 +1024,41 @@ type Inventory struct {
 
 	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
-	UpdatedAt    time.Time            `json:"updated_at"`
+
+	// SourceVars A constructed inventory's `constructed` plugin options.
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
+	UpdatedAt  time.Time               `json:"updated_at"`
 }
 
 // InventoryCreate defines model for InventoryCreate.
 type InventoryCreate struct {
 	Description *string `json:"description,omitempty"`
+
+	// HostFilter Smart only: which hosts of the inputs to keep, e.g. `groups__name=web and not variables__env=dev`.
+	HostFilter *string `json:"host_filter,omitempty"`
+
+	// Inputs Input inventories (id or name), in order (Ansible's `-i` order); plain inventories only.
+	Inputs *InventoryInputs `json:"inputs,omitempty"`
+
+	// Kind Where the inventory's hosts come from; it cannot change once the
+	// inventory is made.
+	// - `plain` (default): its own sources.
+	// - `smart`: the hosts of its `inputs` that its `host_filter` matches
+	//   (AWX's smart inventory filter language, plus `not`).
+	// - `constructed`: the hosts of its `inputs` with the `compose`,
+	//   `groups` and `keyed_groups` of its `source_vars` (the
+	//   `ansible.builtin.constructed` plugin's options), then its `limit`.
+	// A smart or constructed inventory has one source, Roster's, named
+	// after its kind, that syncs when an input changes (trigger
+	// `input`), when the inventory is made or changed, or when asked
+	// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+	// several inputs are resolved by its `name_policy`, in input order.
+	// A caller sees a smart or constructed inventory only if it may see
+	// every one of its inputs.
+	Kind *InventoryKind `json:"kind,omitempty"`
+
+	// Limit Constructed only: an Ansible host pattern over the constructed hosts (`web:&prod:!retired`, globs); `~regex` and subscripts are refused.
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
@@ -1003,7 +1085,31 @@ type InventoryCreate struct {
 
 	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
+
+	// SourceVars Constructed only: the plugin file's options (`compose`, `groups`, `keyed_groups`, `strict`, `leading_separator`, `use_vars_plugins: false`, `use_extra_vars: false`); `plugin` may be given as `constructed` or `ansible.builtin.constructed`.
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
 }
+
+// InventoryInputs Input inventories (id or name), in order (Ansible's `-i` order); plain inventories only.
+type InventoryInputs = []string
+
+// InventoryKind Where the inventory's hosts come from; it cannot change once the
+// inventory is made.
+//   - `plain` (default): its own sources.
+//   - `smart`: the hosts of its `inputs` that its `host_filter` matches
+//     (AWX's smart inventory filter language, plus `not`).
+//   - `constructed`: the hosts of its `inputs` with the `compose`,
+//     `groups` and `keyed_groups` of its `source_vars` (the
+//     `ansible.builtin.constructed` plugin's options), then its `limit`.
+//
+// A smart or constructed inventory has one source, Roster's, named
+// after its kind, that syncs when an input changes (trigger
+// `input`), when the inventory is made or changed, or when asked
+// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+// several inputs are resolved by its `name_policy`, in input order.
+// A caller sees a smart or constructed inventory only if it may see
+// every one of its inputs.
+type InventoryKind string
 
 // InventoryList defines model for InventoryList.
 type InventoryList struct {
@@ -1013,6 +1119,15 @@ type InventoryList struct {
 // InventoryUpdate defines model for InventoryUpdate.
 type InventoryUpdate struct {
 	Description *string `json:"description,omitempty"`
+
+	// HostFilter Replaces the host filter (smart only).
+	HostFilter *string `json:"host_filter,omitempty"`
+
+	// Inputs Replaces the inputs (smart and constructed only).
+	Inputs *InventoryInputs `json:"inputs,omitempty"`
+
+	// Limit Replaces the limit (constructed only); "" removes it.
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
@@ -1039,6 +1154,9 @@ type InventoryUpdate struct {
 
 	// PrometheusSd The new mapping; an empty object removes it.
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
+
+	// SourceVars Replaces the constructed options (constructed only).
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
 }
 
 // IssueRequest defines model for IssueRequest.
@@ -1464,7 +1582,9 @@ type SyncRun struct {
 	StartedAt    *time.Time    `json:"started_at,omitempty"`
 
 	// Status `partial`: some scopes failed; their hosts were kept as they were.
-	Status   SyncRunStatus  `json:"status"`
+	Status SyncRunStatus `json:"status"`
+
+	// Trigger `input`: a smart or constructed inventory's run, asked for because one of its inputs changed.
 	Trigger  SyncRunTrigger `json:"trigger"`
 	Warnings []string       `json:"warnings"`
 }
@@ -1472,7 +1592,7 @@ type SyncRun struct {
 // SyncRunStatus `partial`: some scopes failed; their hosts were kept as they were.
 type SyncRunStatus string
 
-// SyncRunTrigger defines model for SyncRun.Trigger.
+// SyncRunTrigger `input`: a smart or constructed inventory's run, asked for because one of its inputs changed.
 type SyncRunTrigger string
 
 // SyncRunList defines model for SyncRunList.
@@ -7786,6 +7906,22 @@ func (response DeleteInventory404ApplicationProblemPlusJSONResponse) VisitDelete
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteInventory409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteInventory409ApplicationProblemPlusJSONResponse) VisitDeleteInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15425,327 +15561,342 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37chs5kjf6Kgie7wuRu0VKvvX0UDERn0a2295pX9ZST3/7DfuwoCqQxKgIcACUaLbDEfvXeYAT5xn2",
-	"wfZJTiATqEKRVcWLJdndo9jYaYuFKtwyE4m8/PJTJ5HzhRRMGN0ZfurMGE2Zgn+eTZn9T8p0ovjCcCk6",
-	"w84FS6RINdFcJIyYGSMyS5k2RMtcJYzICfzIxQ0TRqoVyah9uBIJS4nOk4RpPcmzbEW69EozYchyxgSR",
-	"ghHBbpgiKU97g07U0cmMzakdgFktWGfY4cKwKVOdz5+jzotLOt0c21s6Z5qYGdfkhinNpfDDSWWSz5kw",
-	"p4QbksyomDINHUOXYQuSSqZr+9dGcTGF7j9IbZi6MDSrWaHYqJzFOC37ZSr0kinCNayU7Y3ig4lieiaY",
-	"1oTqa5aSiVTVjpnI553h3zr2g52oM6GZZp1foo0BfY46C6ronBm3c+eKpUwYTrMPbLI5wssZI0nR5EgT",
-	"nhKpiKBzZgfAbZsFNbNO1LG/dYadsnUn6ij2j5wrlnaGdmDtK3WeKy1V/RBiwT6acQItYr9TC8VuuMw1",
-	"WdBpOZp/5EytguHgV9u7fj15KwV7Q00ya+jfUhF0TEkiF6t1YoE/kozbf85kluohWc54BlQ/EiWFz6gm",
-	"Qnq6SpE1orW9f3LylCy5mREhyZVMV4OR8JNDlitn93rStyPv49C3TNKPonGji3Huss9F4z23+Uc+52az",
-	"//d0yojmvzZuZAbvhd9O2YTmmekMH52cRJ05/cjnlgkencCfXLg/ozqp8IZ+bJNZQyejLOdLzZxkKkQS",
-	"CKmSTaliTmyNxBWbSOV3k4sp6WrGSKytAIh7A2LXWTGaAi0JQvOUG6nsWtsfRsI+60uRrYiR11YsKD6d",
-	"MmXJBnvtmhlbOQKytDTjYtoDYbWk3OiRmEgFLTWhmf3aiqhcCC6mA3JmyFxqQyhZMapI98mjZ0++Ozk5",
-	"6QUktrbsc/pxTKessvDFUvv3g+U+qV3uC1jNRsLDxR4SbizhnZL49du/vnh7+e7Dfxy/PXvzIo7WDoqr",
-	"VUCf0UgAt9gmOqN6RphO6IKlhGoS/8/HL2PSjRdKpv/z8Uu61H37z7h3al+3/V1RxUbCfgjkcORZ2xOA",
-	"/TduhWZMRwT2xp5Blpe5IV2WaTYS8dOTP8aRHZDd9HC4HD5CDZnRG2bf7A3Iz/ZvjrJgInOREq5HgpL4",
-	"6cnT2H+Em2BbqsyHg9uT8xoOIRiLkSSVeBCl1NC1Iyh2VBCTrlSEurU50iMR54uUGjZOaDJjY8PnTOYm",
-	"7g1JbKkxtgcVriYQJDcFPUeEIjGOxHcnRCPbwT4LLwphV5dupcyMKQabFmumbliMn7VTGgkYMjVEWkWj",
-	"W/anckE4nqBXNLmeKrvUvQF5we3nyJKuUEDHZ3ZuVKQkxvO6D2sVE6fiEE1XZCaXdk2qwrqZcWBo9fKq",
-	"Y9emExWHtvsT5lV3aEedn9nVTMrr18/r+WeJj0FsN4hr12QvkvlsG+uFFJqhriDFJOMJSO9ECsME/JMu",
-	"FhlPqB3P8ULJq4zN//Xv2g7uU/Dx/6Es93f+r+NSiTzGp/r4Pb6FXW5OD5jT0gC9BgYtSRAepUApMjco",
-	"Pwopwe0fRFu9jWaDzueo81KqK56mTNz3DECAHGmiZMbInK6A8VMJCiiM7LW4oRlP73tclhasRg5LBSM4",
-	"JTFTSioNYsjJvwlnWaoH5C0eN2RJtVdhYPRvpXlpWes+h/9W2gN5RhRDUvADeSNTPuEsreeUQmGr1cRg",
-	"sk7Xm/IbBtIjrihZseWvzZtP3SRcq2PbJLiItDWFNsWtoV9I7LZ3whsGrNOllD9SheP6GsRkdVZLUZkd",
-	"RHCJAfmmCE0StjBI9pdSvqFida8jlZLMqVj54epTYtSK0CnlgtCJYYrEH5hRq/6Z/SP2Z9PavgdNqsPa",
-	"0H7sEH4SNDczqfiv7L6ZBEQPCk1BcnEt5FJERLEbaS+SUhH2cWGPA6uZwJ78JOgN5Rm9yu6Vgs5IyhZM",
-	"pEwkK7hZA3viQevGpfPFQirD0jcs5fQSFvp+SdyS9pEm8Tn22bdjiL0iZ5VCsCjIBVMwCDixNOn+28W7",
-	"txHhYiR+unzZ/7536u6v0FcgZ5G+QBEBtXO1sA8k0UykVtOwg3IjBdkjNL/K2A9K5gv790LZng3H0zqZ",
-	"8SxVeNZxw+a65ogvdA2qFF3Zv2dSo3Vn91duKLJE27r+1bb5XL4sr/7OEmPfdpMobqewj2nK7frR7H1l",
-	"Sm09VBZjk7rw6ZEm6cqq10mgJ8T9fsa1iYvDwbJ6dS3Hc2bo5hLbxfKzP2TMuCobi/I5VNL+Vvbyy7aW",
-	"OMyoQ7OspnHUObO3zRc3jluqK/ROMLyNspQw2wRkhtOeCAebTkIzotgk1zTT9umE8ixXTNs7k6X+hGaZ",
-	"U9ytMBVkJnNFuonMhSGj/OTkCSOPhsReE5xOTyZcaRPBBRuuD/Cj/as3IGdEsUSq1F3CU2YozzQYWIiV",
-	"BYppzdI/WTWWQB/4SRyF3WquDReJKcd8xVbSMRfMlYBVAa989oYmc+UuZ1bFoVkml8zezQjNlnSlCfUj",
-	"khNQNuVSbBILTXBJa1iHJgZNXBtPYPz2yUSqOTV4gnz3tNNuybBkDovSRoFNDFzSBSqeG+0KFhk3NCh2",
-	"rTJweyHsw6/R5isyN4nEF/z1xy1zx05GcPiHJSyW1tyFLL1T3bC6xiocpmmw7ineh5qfG3esbD7fY55r",
-	"fMntnFzLcs38pnuyiDzllKtUHVU4w3b2/pFrsymuCpFe/KNVoJbCokboBwbZemtDZf7QX92Qz2mW2av5",
-	"GSiFdVr7O5Gt0ApQ8jYRjKV6CL9csxXcqDQ3/q6fa6bQjCEnVpap1UjMaTLjgqEJd5IxZiKiJTRXub2a",
-	"eenS1YlcMB0RvAZFZEmV4GKqwUhkbz8SjAdwUPbA9gdGDqtmOUOPHQ7Y+MBgp3LhzATV3ZhIS/djPLrX",
-	"dSGVCyeCKia8U3vzdbbHf+QsZ6lVD/BLhMPB5Zb4SsqMUQEckwvHEzU6ey5wzEueZYSLJMtTFq501xlw",
-	"3ACsmI/QTkRdv/18UQ6nN6hjem2oyXXI89i6A4Oz3603e4Q05GZRfCwKFrCNsv7CVpuccI0/rtl+Z3Ip",
-	"wIZUO4lcZfVr+NOHHwklV1Iau0CWLsj7dxeXoLl1Fcuo4TfM/mHX8ez96yNNrqiG9+qWa23edqjYee0s",
-	"S2/LxiTt7Bleyv2y34ABKupkMqFZrXhNFKOGpWNqdpfplSWpkZxoPtjriKoxAknR1yxRzHhzRGf3k8wL",
-	"/TZ599a2scQKneixZqbBWh2OwisOWUoouaFZzki3dBXCDxp2eXd92p9AbYMt9x2uQZY8wRC738Y512fr",
-	"NB0VHW04Sps2I7T7bxyCsBGuaXWXCzKp7kA5yKgg6AqVVmbeziLn8FYzHYLXdF1MrxH3nH78kYmpmXWG",
-	"j04eP43ugNpf2BML19WvtX0j8isuBdNeVKe1XLAPuR9CbWs7W91UN//2rbgNBSWQfRtctLsCUp1aICu1",
-	"no1R+Np/JXaUE55YAoo6C6r1UipQ6+zBb3W3pSXdabKw//41V7aZXDChDU2ua0VttetdV6SVOluI8cAP",
-	"NKrL5fJ+qtE5kFRrnE2KGwb+zVNyzRaFylYVNnV6TD3NuX6CZ3WbfBsSdq3/Ngm2fQgHkOdPIOW+eeH1",
-	"0p2K0lnWTwkVhM0XZkXwFZJkjCptf5YL7GDjbP9CoVZ3xX3ObnjCLvhUvBZ1XGCfjhOZsoYYGDmfU5GS",
-	"jAt2pB25DslCZhn6KSvKd7k4aFzVYy6a46NyYXiGXMCnos8FYfgzXSyUvKnI+ODmb/+pbmjW/GEjISaA",
-	"XDGzZEzAaHX9x+yVqWH6P/u714IpLYWzSnq3qpJLzVRE2GA6IPHPz//tz/03//bqMh4SIe1qXZOEKvCB",
-	"c3/jooZQfKTlnEnBCMs0AyOnJm7O2oc2DBr0FpTFXIpxrnj9ni3oFHz6ioXDt2sMwwcrK1pYYYNTtl0Z",
-	"D+kkXLSaIVX2PtitX7YQ53smUtv15lEQ7PfmBm5esRbuQ1tvVsWFavcxyizbWxJVOCyURI+/32fZt43t",
-	"wlBl9hycJTmesobgs3cLJl4/J+dSCJYY4hvXEpWVBZaMgvl992Tb9Irua+eWoy+hzkqQumfoCaWaxE9O",
-	"dByR+NHJHP6D7kr2kc4Xmf3skxNdx08gtF8ohbacNTOFfVbX+YJasSfcvdZ506JyKIkUEz4dKDblUui/",
-	"PfolruXlOdOaTtl2IxIOpHyhbrF+UFTUaFGHXGrLOMYmg+KhVlPQGOsf1toNffP1Ma11VbkVNS7OQXeg",
-	"pGJlWCeElvjQ5sWp+ZBoCUCsX8S60fhQi9b315U5p8NXYlfLoTYu5m3cYpBkD9cQ78b7V13V51xZyTdn",
-	"8yumGjSIxovCXu7BGhW/mIkfXuMq3M52OP/hgdvxitHMzDZHUZ7POx3GtZ+WddOjaaqYrt9eJuhV1nRF",
-	"Yx8NU6IQbzX6kzuWgJmG4PuCSKxrxhbOXy11vdoLXr2xZkh/uwncqV35PV3POPQNl1mdsryLK2u/Ac+5",
-	"1k5TawppBSVYiilTRLGFVAZiIK3miYvIDUm5hk2qt903chV4KeqfQM9N8zyYG+sOnLKrKjn54RX2Pk+k",
-	"JUmWy1fsvBtchXrCjWniiXO4aNZwRp39wadagINFSeOcHfCJATgVdlIOMGpsfM1WNeLyAoJUhs4CrIht",
-	"hfce915UhHhYDjrSoS15JFKekm5sV87qcG7p7D9hUe0/3CLaf7pVjOGTIxHjWmLgLTfay+wZX+jegLyA",
-	"i/gEg4FommIEkGJze80cCeBnci6ttmgYhAGgrydO+WQCgS5G5SKxWoaLfN2ZVe0XthGe3c3ntp07iupZ",
-	"y60ZyCIM2Cq3kHRdAL69bcI8/ezgtXr3lH3SKAVdb3ZPqt9yQ4DIfHD6ULEic6lYr0JHXyCTrjl6b7Yt",
-	"GTLAX2zrirtvT9FQbG1NohLuf8aovZrL3ATeDSIncJG3/41DxoiBA1ZkaW/g68GAj74jf+F/Rhsg7tPa",
-	"YdJk+Cv8gC2yyG+ooyK3kmtsG0446jTozGvLW7cwKL5xskgISyYMcYwJnG4Z0R0IKPfhkgTaTGT5HT9R",
-	"pCQUN8zgzPCNiJDLQSkBhoSWH8DeuSbuqQtq7NJiMNAgsYxzRZNrl/ZRxGFYeVCuUsfyrPbSupTbjgdq",
-	"Tdrlct2GLhYI97uLQChkTi33g19PpESwZUDuy0CWnxKXnNggVQu6rrlWf0HgWJazcmnW/Ec0mRVxzbDj",
-	"0NmR3pxNraEVj5AxksNe6ph701PIQVGEd7sc7jjecS0+N9DLbRH3HZJ1JZ7yy60h29xEt+B3t23HC5nx",
-	"ZLXLK++x5WdgrDkzM5brsU53CPB1jS+ev6GLhQ/u2Nt73uLdrjqFwnnt57ku9vB+HNe/kc2qsxK0rt5t",
-	"cGvJToebBopv3I8r7+tsJ82yd5PO8G8HbOwvtWE/bEnm2CJwJeKiuiNWg/OtVli/1jpnH9A0ved6t1gq",
-	"K7nSpFtaGnt4EymsiFYXy3WZr7+xR0tFF5XUQDeUjeD1JYOkNy6mGevnmpG/2vbEvr+AhFPIUOVCG5db",
-	"XOrn9YYF++bYmIaQtup3jzTJ+IRBeHbXDZV8d1LmcJJHJ/MdQtnaLaqwV2lbQFvVDH2ngTcNwTbkLACi",
-	"gEVqiMA5LIYriMfavC56WlkPNk+Y1k1B5fbc4FLsGaNd2NY3n5hs7PKhGuA26szq4VtROeL18W1Nb6iY",
-	"510Ahl+yOor6UU7R774H23upuckTuQZTqPfRe8/CFk9mECu0XWrbTeaGvRPZCrNzUcI2+CZ/LlzbaAoR",
-	"KfF9QVhyMmPJNUuHJIZwzxgzox3/9ogL7IV3EYzgx+dn78kxOUsgYBWN/lbCucQ9J1XQr4e4Bj+8uCTH",
-	"dMGPbx4d09zMjv1oMeZxPy+v056K9arb0jc1dr5Eq8m40R+kmbYEcqTJ+cWHlyjQhhBsAKZYTeL/3bdP",
-	"+pf2SYzRHBA0XiQ0FgGP8KXQkqcJFavmOAUfAdBoiaTFRyH4YSaXDFMkYQe63ODvWkrBFEodnmZrFqZ2",
-	"IzUzM1ljuHgll6HfFoPNczPDNB+DYq1AlXGM7AZbe/UvNqBN5MEa+3iTbY1/0jUyxc2njjbe1rLuo/53",
-	"T0jGjAHQgZRPudERORocReRofGS54Kh/FBFtqIL4bdh/6t6wj+EVuMBT+5P95v/9t7P+/6H9X0/6f/yl",
-	"/Odg3P/l00n03ePP/6NuJ+zwwgz6XeUO3OAb/aAOpqLNCaH9nOBLPtcJoDN8GI9ULqCBu8QGNNqBIZ5o",
-	"xsQ+EcwNkXpuoE0755fmNrT1ylLX3bEPVXeNNHU+cMtMkFOMBuFEZhlPGQQZZZllYzbHtDVN8gUxksSQ",
-	"d+aRjCq6U2P4NEzcD6E6h6Y1fV9MsSakK0iJ9EnxG4hc3fiYYrM4GolYYVp68TzuYaZuSF9wnrigeEtI",
-	"cgJGcbD8joTEFJzSIKoBFmXgRwN5+YCuYr+1YKhXn/osHpxvYRcFMyquuSzcOnodwYWLG5ndsBQ9JNSQ",
-	"2B5bg8Hg2L7aTxyh6HgwEn0Sz5kCpBN/UA7tIeGHV07XLGWwUK6v4UiQYvgFd6FZDA7ZLItg8jdUaQI9",
-	"pZDBdLWy/4kQjoSQjBqXYnSkXVbBkmMCTtctq+VYltoX4VhAFADkWPsFTZeOtGBSC8Um/GM8dCdbKQlY",
-	"FTAD8DTs+zGkayY4L0zdHONPtgn+EJ/6TfcAHLGjlrH9NSZTBsZryJO0H0U9Ra81g7BAv8Da8CwjitFk",
-	"hhc7GD5MKzSxO0CdtFRhUFZxDS6FyKWRGqbcjmhQiTI2MeC+kJM6+gcF6cOLi0vsJOO4loXD26/mhPIs",
-	"HvpcLMyfknmWAmiEXxPq1TLMFytA7+wXq+tuaX4CyWdWh/OahQuAPEVxYs/dIh3MfmKhGFxFAHwKMpfs",
-	"wuJCwQ844qqJHygObNGWHLyr1SVc1h7r78SbJjf3zxjJCWtQ8gWSpwniB4g20l6UHNs6ZckPCe/wpbOh",
-	"dhQ+Lb8uaOjDy3Pyx6fP/lDk02Mm36bJ3cce+p4d4omVpdKMAYYJcjLduRF18hC1ARQuhx5jpbAcg0sL",
-	"mhXABOM5Szn12Zqoq4zt18scV/umPSvGHn8COyogF6KONlLRKRtP8izzUZmiIV0L51of/AH5izufmUEM",
-	"YM2JuRG+ElxMDTcZa9ELNnXynz68DpGyrrkAm4XbwB3itVw2LHQcZAQ2BojW2Zu23Qs3j3gk7SuWyDkj",
-	"5ScJZuVq0i0OltIs1tdp3KvJEUev/viG1lzsnktjWBoEWII8gSNjym/8qmGvRxqf+uNqGIYVuF4iwgds",
-	"QEKhW+8IL0NwanJwcfYcATjx7ND+bNsvwc2ZU8aFe7HGArZpscroFcu+xLzzo/0ACuX//n/+X5I2rrKP",
-	"ZsfQ1SFZZDRhAAyBv8S1Jh8rAerV8GKnbBN3L8aU/u+ePXvybFuKv33rSwjFvk+6gW0wtr/EDQa7jXl9",
-	"kFk1XT+dQ0Q7opxg3jqiGLp03kogc7kZ9jt/5g3B7Yf4pBp8TkpmW01vMKcwimpbYzfwC2hvX8xhfRoD",
-	"LdxjH8Hh1w6uvVHHMDqvXSP/3lYrlFTEfsTFoNRHyIZoCO1gn1KtB/FWvNoleFNbR81jbusK1ftdO6tz",
-	"ulXWurIza+vpSKMMTtsSLx3s+0EOOE+Iu7lEkCQ3fCDAbRHxzAY4Th4zFExFYkVgPqcEec//HOiXUmSr",
-	"wReRO27xIYTkXSN7EZRlj3pJijRffhbwCUDrtoxRf6p5W1MjM9V9zva0g0ujQlFbiOg2LBuhED3cE7mx",
-	"xWHaK+xLJf69EhhfJ7YuLl6dn21ObZFfZTwZO7CFLTkwZdu6EV8kM5bm9fClLqLTXbAQ+fNqZe+dLJsM",
-	"kRUwsYl040fPXGbMk5O5vb+akcgY1YY80z1ElkyUFIR9BHQhLgXpxv9y/OgZ+Rf8P/vy/5rJXGWr+JT8",
-	"dHk+ErnImNYE71QOjZLE5x/evR1f/p8/nSlGj8+5WcU+/nLoMWRJyuYUkL1e+wEanlzby2CWEbhcLZjq",
-	"FzfHiWbGgyvhDRLfshfokfDmDifViJFTBjfPVAI8Gd5V3Y/uWlgkBj16Nq9jHaCOD0yDZraRNOmyj8Zz",
-	"vWMUNvMpRrUhmA3Xi/pz5YygLhbZW4Olkojo/KpoAZIok3m6Ix6JT5azR0aSMJa2wxA1mDj9PQRnE1VW",
-	"qJaqMZsu8PCswZTUxxw6dw7g1WYpXcSAM1caHAI/UPf9u4s1F00mpy5RjcT+ih73TkkseZrEZSqbmSmZ",
-	"T2dhmmd4b0cIkahjB2C1QZ4mtbKhfvvcHCLvhQpyDRDtVQS+pqY9VGZcC8pyJppy9gL/HbxPuvbGhshB",
-	"1M9yB7HvNhz2Z/vG3obgXyOVw2W//dC9R0SU4AmE68ZoiIXiIuELmulaR15+ZeWf90KGakb5YhmfQLNs",
-	"T9yV6nFVS1IXF68INgOrbbe0D0FMMaSH1yshtaEWP7qoCnfhfHQyPy1CKjYmaQy4EnThwd0n4CLaesDy",
-	"qWDpeYBysXlHqz7csn27r7tmqimkwypozfcKxebSOLgvI0kmp8DHuj5nnGY8HWN2wIExflUMEDfsyrzX",
-	"ugkmULvmiOK+udAg9bZKBHj7HNseiNzUltgJPJ1u8tumsmXPEq/fD9fFORM3XEkB9vVjT7skmVEu6pMx",
-	"qB4nDrtrTXUMjEGH5t7uFRTHPpqxneG4NZPINiPa6adpAc+W5ox04ZT9OzfGnSo7YiSKcZBb1jbU0jq/",
-	"FilSanaIS1OTP1Yq1K1U5tsF74xxRvUkg89IMpOaQe6BV4J6VRJxlBARSgwTZlZUdWGKy7QMLXs2r5en",
-	"WGqgBdUOG2wfCF54jgq5Wn+HrClz0Ai8Udx1pSInQ4AC1K5kkXMYFQwE/peKSbCsqVGD0nEAxpeHL6yx",
-	"6sI/9FpcD+JzKOZwuiFZTdubCNVga8xyqz5OeMZGwkN7mBmbR+QqdzUuhCRsMrF6Fy8ck1A4IjEk5ZMJ",
-	"U0yYbDUSEyXnuOnw1V4EtuVRB4FhyNuzNy8cULv74JAsZ6tRhzCazAYjgQF7HmWx6vclii0YRVfU3A7E",
-	"Hp1+MQYjEUbyQXEJmLSQgu2X2bZDmqQPbPL8GXkJX2H1/WLDK9K/UY/DCg+tqb3SUYHPSEyk0Eblid1s",
-	"9yxyZRZoAfvivbW4b7XmcDfAg+AGDj3/dgIpqKqnRS2pYkHsTIaELnVEpskiIgDmBQV6PJpXrYTY52T5",
-	"DQn43YyXBUjJpgHzOcvoSgPHgnWDXK0ItbcvoB/N8lT2FRWpnJOFvZFBdMgp0TOpTJgwCNHHHsnILCWa",
-	"Sgbkufd77XCOVM+N3SbULPtbY9fgnXP7yqV7oyncsQ38BWn8Vu6PqGt+wb0RPrBj6sI69/3bxbu3GO5C",
-	"FtQkM9L98PKc/OHJH7/rVaW23UZEPixCNbgeCYzpiEWeZTFRzORKYDUhSYIbEen6hADqTzOUYL1oJMBa",
-	"gr/GOBRdotdoIxVL3UseVCeMy7EtR0IwOANxUTQxUp4ClJU29rTJqK8XJTMop0CWM5mxOuzfUsLtxl9V",
-	"WbfBY28wkKh9Ol23fFxonrIid6LAYTv16wuHoX+M8ULSXWttAywM4aKTDxK6RU/O+FOBh0uZKWJ/Nnq8",
-	"Vbm729IHEnhj3XEaa/psjEsX165XKJV33PpCPjd0X7eKgL7m+2odSKMuH6JL7SaLW7fVM62j0EDX3rrD",
-	"jep2OcR9uq7T97eOoekM2G0P606DRmI6qdmvDb981PnYn8q++/HvWorBB7p846CxrLheieQcaiLUQsZU",
-	"QGHCcgJBSMbm0yCxtwaBjrGGzJVc+JTy+seo6e6QUOIgQXyiun+xHFglZb3stvY8W4nkQy7qYEOMJZ+a",
-	"SHJXns5KdghpnUiFeo1iRq0ctDy4DIj7COnG/b69n/TdDzp2UcG9ehSlpNiyVplQbu6Bhp/CE7Nu1FgV",
-	"6ChuJlJBboDVzTjNGtB+BNez9hFs5bAZ1BtsRCJKmNZkKdW1j2qxQ+ximK1/zBvg5w8ub8GoZmOA52yx",
-	"/+DAjzRJMsrnQSCyh/EE76Bigi0BLQChZ7CsqO3ANsMiI27Fr1alXclPDcyb8np3G5KQJjB2rstNVzsA",
-	"6RZjpkXCXD3M5FpOJjB40J6hpJHtZvfO4btjOWmrOcAxztuAAQGAKgZt15h0PGkqDuyb4PWCBrY4qP9Y",
-	"+Bt2GzuWf9hdrw48pHW27VbEFfBBfSHflL7MtePEcWw8RHQWnJejsdPNXA9AYqG6hGwJnX0b5RqqflLX",
-	"VekxjToJFQlrquHiioBWosoW3L6V8U6gJNnPoCW49jOhaetLzDUhdMya6caPNAwyDa00jloKwR0MKipO",
-	"kpbj51audu4kuzswiUsI/2lAGjwgLnMzXRYjaL9gI/0XijjR2nm4wKKvjodxKJbElog1O7/7xYq4i1y7",
-	"CMJV7HFn22T8mkEMT7o3rm6j482u021wHtDT4SYV+/obwGc7S9M9d2yPoLbtfmL4WNMI7xetYl1TEWxZ",
-	"l2pdv/mb4/dJqV/O8dVc3sPO6i2KKG/K4+SpXs/W4pXS5FxjJTsI+yrcT5gvXBQa9y261IeKYrKVZpA/",
-	"58tsceNSFaeKCgPa056BFADZmOsvVGz2MewoRtOxhLT5T03ll6EsF0zTtm4olbVH7DigvzdGVxeOc4xO",
-	"KAZxxTIppjrcJoS/00zd8MQ1G5Azz8f4GuZX4fZo/KadDhVp+atcCiwwjYUK5vY3yDuyAhVurIO9YIxc",
-	"bGu5ttvPHzvWgw6gVhb4EYo0lmuIhhxdZYauywNVllt6Q0vGQNgujQ5qDEBJSSR9n7EIFxGw4JZssM5n",
-	"NRxRYYhALj1+9qwuCZ9+fI2NH4We3Uo+8i2Qes06FaVoKwCkNcUVDmSC1rAmdBz/IEtLYjf+w+OTWdyD",
-	"iyXG3T6aA72GYU+Fha7fh4n05/Rj35jsFNyzZM4oWv/Rpe4EM4QSZvyGbbxW+Hg9kIVmRmO54+qZ8nTn",
-	"4PE39JoFC009s0J8VmDpBjIEo1HJwKY8o4FbrzAQ23tgpS4ypA2j84KFk9x4C2ZYTT6qUKr9hCUQqLBD",
-	"JhmdItSsNnJRmk+K9QA5wnUJLmlVMJYxw9IB+bkoql89aNZFVXUR6xig3vEFZLZFiuwBKeWhJdbPesie",
-	"bjkWBqS17t/a2PFrm6P+xY/7VtRKj5JxoF5ZY25urBHTPfv5f7ug254PVVlPDD8q899vOFsWQSw+5tzl",
-	"Xjt1Q0P5XgL2Aa0neVaERIGhbEBOhsi56BirCXwp0uFqg2B+0nWh0gdd4ir5h2ueBc8SwCMJFRBCz6eC",
-	"VAxVgdhMuV5kdNVcYJbNm1J1Z1SPQ5igeqUeQmEogcjpIMLbBRZZIu7Vj6wV8pxPxZiLW9HUakxza2BJ",
-	"NTGjTehGZ4J4SHEvLtMCkUiqpgjvCC2ZGReuvD1Q5ZymaK53Ur8BRmUXRJrSkX67mJEh9XhaKca1RiIV",
-	"N8c+UUN2AocZCDb9Qi2kXzkPvotaWCFo+eTxycG0NSSZXDLVTyhY1RsMEBE5+l/2f/51L9ifvQC+1sUI",
-	"MqujX98wIo8e27PcXoXJ1cowPSBvSy4ureEFTQU7f6sQYi8Rs7jCaMgsdOaSha1AdzhAuODO3V3wYjdL",
-	"6aLXwpKkK3ma9NbiDLlZq5pEXq/35OLyLC9rCAqiZYW0TDMs7YXiz6pX200EIZ/v6LkNOH7DY1sCsMG6",
-	"+emcul2/WpUu5p1NU7bD29AhEDzrcBWinHdgpPc5P5Ds41J/6gzz9u3DzEZfS8y08bBgy/K4xct6ydY1",
-	"vHxbjFtn0AqRrjcxxNiyXlQighDUSqgah3wB9SXVHq98sD22QGZpWz/odqzviGu7nFv7qJ96G0B4XaRr",
-	"obRSxS1Z1ZSM3jrXn9nVTMrrmjABKD7OhWZJrlg9wR5kZ2yt2WM18t2FgBt8YxF/P6KSw6dMMMUtc+us",
-	"ye1mVREr67iYjss6r18nR6PiX62B7xdhODhA9JTB/xjaVmTXVu88LVkA++1na9n4CSgaINWG4Lees+Hx",
-	"8Uxqc/zf//lfaE4AdA97if9HbscLeE+w6r39zHlrnk03+oKmwhIPa7SNk6jd+P3UT0ePB2mgm/y2HTIm",
-	"4KWiceUOc3usNefCm/ja+KwYRsBp+/DeYTmYGG3iE8SpKrlhQF58pImBdHS0OxVfALsRvPLF8e6b0mJT",
-	"DXWzJ0tcWD10+pQLsIKE1QEp60dvucbtJAuGBO11EYlfv/3ri7eX7z78x/HbszcvYoQCQGxc4VbHvTxr",
-	"SDCsZfSZMQtNuvY/zraMJrxMysUVTa7Baol3jwp997ZMtd6kVrCyHUsLAz5nGbfCrzX4rSY48PCE/41k",
-	"3plUhihGtRROp6pGzp06xd6gpKyH1wXm25NR4aU9S3rK3CRyXlGFU1xCF31o1Ap1uCL+RV/zxaIh/KWt",
-	"QhNEmbQUomYiXUguzJEmry4v3xN8oapsgZU8qZpcKnht+4CBO37cvV5p8EKw2n63orKAk6e1cn2rJOZG",
-	"ugMd38aFaZ017i6apkKRm3FbeiWSAdJR7JHnNfHxVOgl4HOW9mVuIHbvlMQQxzVw4a6ITOnDs6yAcfFZ",
-	"EA8HwbMRcSd1VJQpQk2krCOlw/gvGFMY8QU/lGFfwZg9/MVgM/i2JCq3BLe4b19w13VfOOjCusst4C41",
-	"+h3Vjn1UjNs82Msz7JTIOQe0Ol/5MqqL1C/reex6wjZ3EWTC1J8gn+sKDsBOcrO6AG0cNuSKUcXUWY51",
-	"XTfM1GfvXzvvWDdW2owHg0HciwgktzrIZPccdWVQLuIKMAs81pAygrcASyTQazlqq0NgnD3gEp1Lec2b",
-	"TKMOuiiBNmt9lSAwMXhChyQej19Jbfo41rF7O0YkscsfLyI/jbVHi4xyAccQONYdknwFRR51G27qQfNJ",
-	"V0hDfnhx2SPzHFzwIl3D449C6P0KiD/pwgojnI1d0bAYwZyBk1mkBMA6i0RjDRqd4lMuIBTbo9+DBiZI",
-	"fOYAPeAQismM0ZQpwqdCKhdwg2sK/n+73Pinv2UNO7VLWW4iXfC/MCucQJefyM39c/nSSMIAYVTx8E4U",
-	"0zPQmLx1w05yojgTqdWZnY5vBTLW89Q4efiSy3jDbN7gqxF6xlNM/QJ3PCSGuS5GIl0JOudJcD0eCZ9+",
-	"7Za8WEvBWKoJJUi/BWdUVnZI/oxPC34ZjMQHmTFLjQB5F5Mu3M+BTnoRiT0CXky61ZHjjCPEouhFIxE7",
-	"gLyYdAtfuP0CRn64X3V1/msQ3z2cHyDown0ppotFZkmaS3HscGr/9e/a0kjXAxD3vBPBJbfGVosDmKZo",
-	"JKAeKwIOEy4WuRN/cjJB5CkSI17v334ZQP5jPCCvXXMPFOzYZyR89IYdo4PyIVcy5e5uB8mWXJCfLl/2",
-	"vx+S+FwKw4TpX2JiczARmMBIdONT+22lmflTbib976HS65JllneiAsHaNbHPFJvkmqU9y/dXMl2NBGqf",
-	"LmSAVjuN8RUKZGVHdwqwhfhVyxgYVvD00TM7lno45bgXIgY7vvQ567YB5EhYATIYifj92eX5qxgzcty1",
-	"Dbpoy0OFj9Frpi0FBYsEzfvQ3O24kRLW3qov4C3HSp4FEAHGYWCtTS/xlO1x6gUiJF3Sf+RsJGJUKOMh",
-	"2JhhOnGgaLpJ2HftBKfMlMkhUrBTjO8bCY84IRzyuTbwDozzMgx9UZgfeyVzSDsR+fwKa7sUZEYN+FAR",
-	"vn4pSZJRrQHbHvJZS/j/AjhdI3K656C438+4NnHxPArQkkfi4jkutkstBSpwnQMUPJanYByJjiJU1w06",
-	"WqD1gJyNhBc30HrCRYpI8zBYMsmzjCwp5LMozibZyuVuWSqAalosJU8f/9HS2wYgd+wYOf5g73X9s4lh",
-	"Kh6Q+HgGtd1/dchrxwDFbv9SlifhtupCLDGyweFie4l+9v51UK9o2Hk0OBmcwO1ywQRd8M6w82RwMniC",
-	"lUZmoHmUZ3bKQb1yKJxFWNfrFOKttDmzLV74+/+CKjpnhikNHq712zfK5ALw0tKtA6iBMw0MjeWRRhPE",
-	"9kXlr/bms94FwFmV2b8DrnXOmj+PR+Qe3y9DLCGkCorXIGKFaJqFgzDd0k2d0lsu5vE5Xv52aAmxeOAz",
-	"VEwvpNCoSj4+OXH538bd/tblsf2tHGKbEl5uOdyjQKdYx+1GqWMXCi8agIHwFAdR9+1isMfu9MH2j7a3",
-	"/ykEy4eXnmx/6WUBqW/fePzH7W9cSvmGCrze6Xw+p2rl6AF4xKqDERFsyaDsrdJmQF5rndvbs47w3KKu",
-	"0ALKHxcRKScBverIhXpGyCp6M8rOqR3eTEWdTR5uGXSqIaUJmPYXO9KK7p2yG+5gv2prnF/M6MJe9KG0",
-	"+TurN5HHgxNIWIawOxpqUjhQPMe+/+7x972h01LncwwDFsxVg4hvmEL0Mi7FOFfcyTGIYwZV5dQDZ2gp",
-	"EO0Ef6BTFlWd9fB7YwSOO45hGKl9lUHso9ctC4dgdZCYC4fa58J+zK7uRrOFzDJdd6PBxcGblKviFeNv",
-	"OLlBAVnuxeaF7fE5NEF0xQ5aDJg2f5bp6tb4NOwC+kRWLY0TLkzjzgRFZY41YuICl/7UZeYDkdk1s6el",
-	"DoIjDxEdj57sxNM/Qi0NeOHZLrKmUBHfWA3R10/cX4K4y35n+LdfQnkCKxKEmxShKwElIlCWZxdPshUk",
-	"UdL193+8pfb7WksHvF8ICTNrlBHHRVE1LymqFPwSEq/vmYTfyyzbjYIf3Vr/lZDgGgo+w9V3JFyEKq8R",
-	"7+OTx3ezIg48uGZgb6XxpJGSFTOnIMBcYX6U8LGHcY6JK5J54CG993l78nT7G2+leQmVcX67zPweVtwL",
-	"NsfSpxgn6vcmctcCezVC8gnSd4406drWuzBu5muO1p/tZ0Uvaza67itjFu+Evahc0Dm74Ib96Uf6MSIX",
-	"YFkubHG94tJbZxMbEFfDlvLMvsV1afV6evIosmcv3rp90Br7iJdYRYQ0UZgMAK5Jh77nw5gG5CV66dwq",
-	"uqpaLrFsAaUrIRM6wj+w/gxCUpcP8Yx3z7rwE8IeoEYmZFoAQKfU0CuqWQ+ux3j3he4ie32ruacRgGuA",
-	"dksuUrl0QAZW/S1VF8WnM1POakM1wMqxdyNL8dv3rAK8YbUHP4D+uoh2tKlAzxfM9He3Lw9aL1Wfv+EL",
-	"x8kOEiasI/ktC8Co82yXBfgpKDXWqgFhqkMRFx3GMW/AzAdx1IVg201WutyUBmFZqY57WojmilIVY7xy",
-	"DdA9NI7IpkLVAzGHeU6kCxaE4JMyB8sV070BOXOmT/eptdQnggkFhAoCNusyzYC62FCXeavYjbxmKSYb",
-	"LumKdJ+enPSG5Ys4GO/42pBFdpU2hMPTmpsj8rPMzRcxdESSjFGFsaC/Tc4+3JTwonq8VookJ3JeVDsV",
-	"Ka4SWh3duknl9hpfC3V/p5SGH9mBRSRPk+NP/mr9+bjAQyltgTW7aahh6FG7cmZTuK9w7S8mQR0Ep39A",
-	"git6zDgkGKeoN5PLIE/Qf8pl17hYprC4AtZbiiA+3zEmpGXa9j20TvO1KP/TMNcRghtN6a9zpVMRWskB",
-	"I4VYrYzOyRwL+ulN1sH70bvXz8+L29GaZRQshQtqZqWhMIDprZ7PIS9sgyL4VGuDhLCehs88Pfnjdzt/",
-	"CHa46Ut1sfBNH8IArdv60LiKVlL70Vr8hw076RO8qjWoK6dQQxlx/cZGxmvS7keJOlJVPdp0/v/TqDn7",
-	"3vP21YtuVfP42RkKG9OJNOCqBWVpALPsFHUQHQrvAwQsfKRRupbXN8UwA2pdCOLdBuMb+xm/ARhWkLBg",
-	"L7rifuxFjpOsSOYBgXtM5ZtRZbJ4ftgpAxcMBoPiVIjtBY8nM78U5S0TTNYMnWQ1zFNjGP06UrM2wUqS",
-	"qcTruvYSIAKfqEd75tr7N4vyL3EYCdLkEyoWoVECnjz9/kBhdVmli7sSUUhFR/oOhdS+0uOrXluYU988",
-	"txjZJkqM9DndZS0fdKuA/XuSySWqe+//cv5iF/OP/7JuddZWiznpzh1e/GsqUdUYAsJ82mIKg9aVtq8s",
-	"6UqHa+hlmWdGuDVG5MfnZ++LhFEIt2nYD73LEm/YxNdEtG6Jd+tqvLqiFJfCG8oiNJEhaE4PS1m0GgQR",
-	"o6yQr4DzQRMrcnWB0BMVcCSuFQCS0CkjXY92soZU4uIirJh2cXMO68cnCdTPzN5YN6U4msvB2oSAEl/d",
-	"nHV//oBQU2xxCDzYpX7vdik0xtRa9KtWpC2Sx2tY+vjTNVt9BvHTHmODAQL2YHavkmu2KhSRqvJ0zVat",
-	"elONAlIv/N5C7KWQOONhmHa7VsSre83YwkotwFcEfP+R+Pec5RAdBpFsbr2u2cre7DGKrusAUUlc6Jy9",
-	"AQEsZECVG4lqER6uCc0gUMphDke2z6WDnXOhbFhZfwga8kg40F77CEWw+74Ulc85JFrS5Qag0KDyUMa1",
-	"YelIwGQhdhaTkYui+OjvYGkv8rOcyCyTSzC9jcS53+YNv4ZdRSNhEOileHTi3XWk610RI1HxRfQwDmxN",
-	"ucZSDt6OsyEkb89F6fs4c4Wcah2n7tngt6fqnaHaYA9WSweeHodlja0K5Qq5DFm8YOg1Pi84BHLC29W4",
-	"86Lx5QpRgO9Mjat21aTGofPPDnzw24nbCisLQuCQc3ByhZVg9KmLrXJ/Amsuq8mRflPLCK6mbd11R+9p",
-	"N5t28jyMRbtaOQCl38Se2imFsXSkO2eGptRQHyznthPQIsDLUuCRMogbk5qVmIvURbj5orG1Wx01BMig",
-	"ilgu5h3pwGUHLrX9ntXhYIL1tERLEf+g8X6rGm/BQbhhUIq+iKAmFxUZOJVlORv43Z5lTKSnpJI/5DmP",
-	"HCIpjz+Vf3xGXTNjmCFZ5bLn8Psal23zVT53OJO/K0P4PRMKrmGFUCKnnro8A4/gVTlBnZvPeEDbNrla",
-	"e1T+wEzbbp/ck2Crag/fNiUdfp7+wExlh49Ktm49EKvX022JDcXbH9gE0hYg4Wlz6x226P2dqC4t+57j",
-	"pbYTnkug3yTAf1If4O/7RMYkkeqJ/BKPYiENmfIbJuDMdTcX0G3XLy7YylWKDNPTpWCadJMZS677VKR9",
-	"7cGdDj2tjzHhatNKtb8YaA1jrRqVjnRxwLiJw8QchkVaYN2MRLxUdDEklotjCLMX04z1c83IX8F75/ek",
-	"b9stIOsTTHj2SuByQOcj0c2Ffe5M4zfwJv4U93wkLHfJP0HGj0sCwrTJPOUICibKpgiXhPlEiiVSpR4A",
-	"+ApvngatyS4LdjASP5cI46E2VuAGM3XDSBfnphl1UNu5UIwmM0tvvQiNVmjxsh9/dvIEJsYFoVcyN+Rx",
-	"ER5eY1V6bff7zqUy9OIyju9bIkPf6T4KAdAbVP2uENGaJxZgsvvnUhgls3Z37O8qxuP3LK7fXRnIr6jK",
-	"pjUdOHQNgB7MUu9wg2ebcIAHS2OtZ8cJbbQ8/cDMxcWr87M79QNDBw08s8ivMp6gg+L3ROP3S3V2Jc/P",
-	"gsUkWs9SjMM0yv5v99L+h6UAw332F7bSPSRDYZuOE6YMZmhW7zV3peTvSrqaT8Xd6RJY4JOLhC98Zm7m",
-	"C4hUwVsq3LyQGU9Wp1iHwNkPoSSOvoY1nTB7kK59mBa1jH0XEdokRwLq45AzH2JU2Yvi8HeB3ENU9fw3",
-	"NH611tvDp+Li4tVfCgffbR/JtoOvdCKjk/28XKjGI7ls8vuSL7/nMxQc7a6SrQCPuVyKULh5IJNmyXWk",
-	"yfnZTicn2qFaXTM/YJPdsC026t/VIkK4qJg9cCfOqrPb3kcSquT7dCQq5Ve2d1QCw24JHLgzcQAb1BZg",
-	"5o2N/7QaxqabzKNMyAXiDWZQRRyyNTDjKHCOIoDUNnW03RMGe3RHJxF8++v4v3Bav1XX1z+zZa7KEmDp",
-	"xhuZvYWF9zevJ+93I0P+Ov4E/93Bh1Xyxzb31QfUBH+vTgecnne+73EFqYlumwZCZ8f4tmAL1ypDNuoH",
-	"r4N2d2mG8vTXHoNTkOlvMnojWPNw68Ot2HbSvA70kTsxRfrvf50Tp5zeQ8DFt3WI+OCJhqOiSsP1cub4",
-	"U/HqDmdGldJ/F2EPh6++j0gIVr9MZSigWhGXFnLSViIhM67bt6k5DKFl8U/uh9kvq2bi33EMwk4cta9N",
-	"sljbneIO7u1U+TpRB1sJzQcdrBPcw83mGz+UXPxA1apj1cKIBLscYQoLmrbthb+EzfUoB19ylh1TBOht",
-	"TG/2JZ+hnkSM6SMbYL4DEo/nzNCBbXRDlY4xLWNJV3okFoppJswpiWmWDZIZz1LFRAyZGdolYy36Gbth",
-	"mQN3OHXHARdESPxtJKgCCKg4F/ADS+MBeV4pT0G62sjFAphBG4fvKZV7iKkkKdd0sQAoE/QiFGjQkIxd",
-	"lAmYF6BXPUz8YBNDZG5GIhcZ0xom8yeIVkCocKiZXJ5wuIZYhHIkfoZwhGIJqYExHWliFwvej/t9SEbB",
-	"UkMLxQWuzdzBNXNtl9TBKR9pMupkNBfJbNTZqFNWQr47e+xIxCglxglNZmxssAJ0jNgaK5HYtSjrNWO4",
-	"ClZsxjLNIwF1mn1laPwYkYLgGHowAwy5mNOPYzplcYEyvUEsCLvdhBs9JIqJlCkHNjISC4QZd4CslYm6",
-	"FHaAqfceIcWiErr/xSWdApj560n/rRSs/8aeJHFRgcDncz45eUqWM54VVfBdjykWDBgJn/bDBZnJJZlT",
-	"4auuQecOHrvM+qkCkI3EFVtJkfYG5DVMX04mMMPpr3zRZyKRKUCnSNKNMfum/8L+yMV0CG3iXjQSVrYo",
-	"pj0MC2lZmMiDfuOuumNxJBCfUl9rMJ1wg6mQfgDFBs0Q6h+Xz4eLyqUYCcD0xhoPUjA31T4M0fIcTzGG",
-	"6R+5NEy7agtriz8S8JbD8g52YEA+wGRK0HEF+0EK0TtEz14ZEAOQbpaQSklU43D7gRnHN6GusMVnAMxo",
-	"Re+pD8ApdFbLs0X0dJ3h3b67n23/NcZD1ZTbqYXHzqqug21V73bApn5DP57Bebi15YWh2U4NX0/srsOm",
-	"dzZnHCPRdLF2Kveo7YC2T7jplWRae+KMRMg7CEnkRGgcRExhcolvBbQBC4rBPuWKrnHdnTpMqFjtUGV4",
-	"g2KbVty/ALVQP/+y7ToCB6JPfXQH0Fr409m0sdiPa3WMtNLxFR2KdRs2bHOB77x5GgBQu75mro4ugpKY",
-	"imgsSpkB8tqS6zVMi6KU0a+8rvjw56hjJdm2OUGbz5HD5u8jnW95B9t6luj8ldZVYVyX6bGXzpt61Fao",
-	"jid1BgS7wRXhbaWmO8GI5sJFljp5jiGnVpNaOxW7cuLFMnND7R1MGt/Wiv8TATV9WeZlqVtxEWibG8V+",
-	"sGxK11NwL/LAh4FYgccgkSuRy3C0fblZYIe7DV4mtoQQQJM79YHLfNHuGYBxfh2vwH17t9euuw7Lz4Pw",
-	"cqvR4vUwQhKy54FD1cLiOTJfy066b3I6/gT//Xx844qPf0m3UYN3TOaLvdEf8prbOxCfW0nFyDVbGEtm",
-	"KEQRsOZqVRaugHpZTmlyVwu4gm7GsDHkHFA67sbuhvrM/Rrbyj7rQlVkvvCSjWqXp/EQvPY1bGcfXL4M",
-	"re5KlwpXPBKLNxbFIy0R155BO3A9Nm07Q15Biy03ynciW3lJNmfzKwCbckB1MImmy54XBnvcJl+Vd9f4",
-	"X2Iyt+odlliEcq9yAnXbaGKHSrrxkl31/6UZEc8Vkm7tvxb+s6gdv/Fq5WZas05osCtw/OrL8WMpfKzH",
-	"rQhPGyfgKoDfc5mnO7hz32WonqWZXWpGFYaJg24FB2v6Dyp6ow7lKg0W2uPXUI2gp+NP9j+f23JaXqFl",
-	"7E6puOkAt4N7iDQNE8hxRW6bXmor87lrIU8b4M5mnjCaNN6iMj0X5runNUXs96bTYxdj0Oz6mlETFE1H",
-	"5Xj9FCrQpDRJeYF/bjsYia6RhNFkhlcXeJMa5+IDi5i2mjbNii8AYJkUDBwqI1EpXwzdH39Sufh87EqI",
-	"Bi60eYTKvTOYjgTibR5pEmPjsWKWvbgUcYON3PLOK7cke6cRfUtFEO1E0Lu6y4EW2ELdsj4IiQCJyxWr",
-	"ReIH9H5H4htHUKGvIYFXCi7eq5Cx/Q8Bj3sONbbcz47dCdfIKrlIHai2fWEkuCEzmkYuKUwxLIntXsbG",
-	"wMzOH2YfuyK32HYkIP87kcpKi+DrbGl5OgqLFcss7QXuiD1l4Y6xsRXJZ7/dT1yghG5DM3cmv1LPnlFd",
-	"mPbA64hXCyiSYleiMD2nkmnn3jMzpotaUyGpxPblMYYz1Eoiy7Nv6ZydF2Pdl1LuQcSEA2zLb0lklnGA",
-	"JwByWbfxPeizVp8tXK0Yo0HmiM5J0cfccuAulEzzhN1Z5NkObLUoonH6Om2twILFhr3Fs4zisTwxM2Yx",
-	"1unY8ief6hgqo+shzH/BFFbtj7AoCn4GUmLpFcs0uEwFxj/ASoIpZMGcHlDhvXK0Y53GPn4ISg+VLroK",
-	"44+EACBYEliqCc20JAlVUPk2HkPozxihc8fF23E0EmvPwBcQrb+Bu7n5O65UPBLdUSei0VU06lj1Zo6I",
-	"2GuNnbEhBgVIMViajIvpgIB1BqUS1KEXRZk5qchCKlMJ7xmQ95ILE0ZZgZRzYo16WELMSKGaxBWM+EGQ",
-	"CoEhMGeNkS4R4uzWVkmXgpWBMCOxFu+xHuFCuk9OnsLM11x6vcgD1lpCOCR0hfjIlXqdsVymi+d7y+m7",
-	"jjn40gOAGzbXW2HHgR/BGG5loTuaqVK0MWKzIgm+bQdr4HLeeh68kSmfcH/qPGjP1Ui1UOSTV5eX74u6",
-	"cSnXiUSUXiCMindrLgW3x46Y3stx5k7W9koVrs1dwghAF22KVY068E/pQHVzD0nG7+FtBN7XonPEqKbE",
-	"Do13rf4a5i2XPl2n2Tk1DnwRXExHwp95JY8ssnzKBenCQUaXOh4SOqe/SjGgS23/f8ySx1aNUWxquwAN",
-	"Y8IzO3arPjhQsXHwE/u48ZNVQmBI8Dqn87GSGRtTJeAFkS6sAjDOVRZHZDAYlNV1Eym0UXliWOpnORIx",
-	"LKUG/cVpLBGJr9mKpePyb3tVS0D3yRi194GxZnbhjVRWTTjzc59wuHvF+Gfsgfqph2R3kK/ozXVYYy4q",
-	"sixgAyF0Idoy6IZWeWTihisp4LJ2THxdpGRGuag74DFv6sK7T+4EqwSh779Kwp6b2EOO+G88k+IsTYMo",
-	"ftmYlVQKxuAknLM2f8Ub1rn3CsxgN6BZxtQXHGSHr+bPM1lT4NSKEDSNIUaaLyJnpUpQa7y1YIqVs/0r",
-	"DoXxWyxQ6RyKiIsU4Ral0gDiZK/ExH6C+E+cQhA2lsvVlXgV8iFs54SlM8xRq+ja48gVtxoSIYvJWllb",
-	"LKQrLjonK2ZIFyaI40IIAZKyhKcMch+wpEhvUGvNsoP5s5/2LmECUKzMD95bVaHoU7dEfWl0d9uG+8UL",
-	"NHcKxVR36dQ2/OJOb8BowTW55gK3KJGLRngbeFjps43Xgk24gBf3HFKppkhVKZoTLM4pEVBsB0bW9Ebj",
-	"CoLy/9WgeoL1adO7/cpERGZpYN9/uPMVGnpFRtXh+PjybZZnMG7WUpl9UtC7F6K2aRVYYS1+9CNNjP0y",
-	"Gkrhy6CuWr71JlXmazAHZTW4Jld2wuvnJYjUYWnncgzg02xcFb8S6JZ0i6Zgs0SR7FwDlV6k8pCaLi9I",
-	"S8wEC3uqwLuUn841lKAKy8LMlMynM49G0sMMEKjY55aemCV31aaI93s0VcQLiP+O9Nygh6+j7IZTfMCn",
-	"+LYU2B/4DSPUFYiUymFSY5SgZWvqRAVF2VLwJHJjtMbAVS6qkyZNOtnxJ/evHSAu1lnmAeQCy26E0r9B",
-	"krfpf8EZ2xYuc1URVvt7id1V6PgT/mOH/Q6sAA9lXA6kDXdFLRJJt2OehLa8Rpzohp05uQdDyWVR1vFh",
-	"tyuhdX5RbsMsi8u/AYZSIzhkiuZCzM6aMzVlBNqT7oeX5+QPT/74XS/C/EqILwtJAlr3ofW/WvKICZhh",
-	"14gmHvrKFRmbmJEAl6rLLIlILPIsiwnWULfjgLZW+4M4EbQ3uqxwZ0SGqBnoOyVc+AJWWAMDm+RI7qQb",
-	"fxp18KdRZ0g+jTrODjzqDEfC9vz5c1yE/BdGYnsp02CyBR3YdXbqQueoYiPhym+kqOQ6XdKNqToGrgmo",
-	"PYC4Qgscg2gkwJdLIdinKPPapSR+enIS+8gfN+fBu/eXr9+9jXun7uS2X7Sj0M4aCxFXDomgzi6LSDT3",
-	"YJctIG+iThupHPzZ+8WmbpViHkanIs0eLL+/DQydkuUw9rDCtFGl/oelhjTPIGdkzrXmYorAKxiSttVe",
-	"vK45FWWg+9dstUNFPNfao79vxxSFGMZTsAgHTjWZpeAcCvxADydwkR1m1ywoOV1Tcbuu5u8XnsuNlQyc",
-	"Ew8LzXOB9kSHUSFFtlor0AiaIdWzATkbiYliepatyJWUxkWjki6Use5zwU2EJp+UGtqzExZIJyMRv393",
-	"UcaOr5Uqj+2JDLHmQVluhwPk4oEGI/GGXttDC880mIPwZ593+rIbLnMIDm12H7ZS/KNbr2xtu2kQ8X4e",
-	"3p/704cf7ULYxXngHcc7b+g1A1AWpxP1qmxUW167jafaJCfElLeHmqxE8iEX+redj+BmsUsygsqF/ifX",
-	"Pb7AD1zSaXifbk5FQAK8G8H/7znLwWgNQwFvpoO68hGXxVmuckG6j08e906tEpI15/3EDrYL+HCqmNZQ",
-	"ncYVs8c62rb1SKDt2/U0dNhm1Gf/BlKfa/IPO1JwYqlcWMaONmG2qPGjPMF4GI+TZmVq8Y26Q+BS8emU",
-	"KcsDnbvnsTr+OiunXSYTA+pQphhNV5sLcEpmTDF0YAA3Pj55fB8j/XdcxWpE6I8Su6nXLVQujrQ9yXZB",
-	"uHkQERfAjAXLyGWdOAjPrJL5Wku1uT39OgTu6OD3alo/QxGKlK4NNbmOyIKpPrrZvSgEsbQJD9Mo45t4",
-	"qdHmrtwGH2Rv30zebA6ACXJOreTCyBUdZJJyQ2gK1VNdilvk0b4iBDi9ctVEXVZEVJ4112zl5LnHB+s6",
-	"CFJUijHV5EiHwYw+tyIisbsx23/aVbH/ddkUMQJlxrApcRE0yRVcVeHIYEusgQun1oRyN8gFVeDSVblw",
-	"aJuUKNaHTa+M1J05kS/AKuy9g5w7e1mBbzORCguntqTAku6TE5LSlSZXK2+X7A2IVdEg7mckIASl65bZ",
-	"r26BzxiVS+u2oBfh/Qvud2wkpHL5fyuyZEH8UVPKm+NvN5udw4S8tdAfb3bYTREm9tnO8TJlEu1f7Gt3",
-	"ApHxbSUBI/s/5ACvRQNS45VYK4xcjnshi749UWsYnR8YXQivNkcV1vLtJXR3h4RsO2iHj8PggN9gTRlY",
-	"7/ZwpzqL0iXGGt6F28N++uvE58CkHgJzvs3CMUCpWyJpgJiPP9n/7BBOUdDwQ9wMK1a4jIxwCGkzvkBZ",
-	"XYmpROAvD6KmDV316oVI03WtfvFP7pyXIfkTKOn3jCrUxCs7qAX21frSplX9wJQnwO74mG1FZO74SPk6",
-	"Du82MvTu7oAcH5zd3zroJWAdOlEpC4RWDK0pNniPY+rYydBWH4ylojeu3R0S60+aqbbEAzfUf5IkXy8J",
-	"3ay/RXFaq6CfpWlJL3coULGDszS9b5m6jUyr+wY2IZeVMZeI/TR/gAz+GtITHNvU7cVGbP2AnKUpRju4",
-	"R+hBWw/G21+2Hn+yDVtvBBivssY3OwYG/X6LDUMMj9swV6gLsxELlrKav+59a7KxFpkOiWGX/lz25oG2",
-	"L8hRbT/Oscldqp22hy0WK6xk/xs0WZ29f01cJnAXPe7o5EDHRoUY3WZstWbZZnd1VNpvfyV7Vtl12mbX",
-	"IhdGKkZiWMCYCLlcC4cDa2wRE/dgBvuq9ZML8h+Q11AJLcshhsRHNfovFeXRNphhQ1odf4L/7mIzKzjl",
-	"oRI/VuLfAF0IZc7WE9C23ekIDCTU/mcSnsltR9JP+iveLfFAwtTL3+B5BKtbPYoWVOulVGmjatRyGP2k",
-	"7+zaZj/9dY4imNSDa+Ubda1YwhyQM5LJhGao2M/pilwxV6iOFgTtIM6xOOmZmkrxmKdOLWi9l8FPO1zE",
-	"8JgpeODBNcOKHSpdM3jERHgZa/XT7OeUqV/2kzuXApfuOvn7dsrgDA+6Kdumd3Nz3eKUuePD6Os4ZVrJ",
-	"0DllAnJ8sBJ+nYRCR/Qp14uMrlxaIevPKc8wZtEfSVL5oMAy4JJws+VEWrKrmZTX7Xrxz77RLsGA/otF",
-	"JGBYJ6uEqIoIomRyMQVp7pJyjor3m4IHeVA6e1+Ur42xYa9DGAFPIxK/fvvXF28v3334j2Osfw8gJlja",
-	"Szh4IxezPaP6C+p83WXEoduuNu9AucgP8fjlHcavSuQBsipgNj5hYwZ469eYH+FZq+CjZogsiPgrYK3c",
-	"C2QOIKnO0JTQLCMU8gFdLChE/x3pkUhmUmrAkb90GYPd5UxqgFWY+foWGkBZ0ZtwkdHk2jKZnAPMreuw",
-	"RJHVfArZc+6lImwZA4f9z1c0uWYiBYj4kQgBfY60R2CAIEblM38QdAGKZbtEIz2TS5/oOBJUkxhIlQ2P",
-	"oQ7S8X//538hRn08ZYIpnsRkgYgkiB/B7C6Qbgz/hUBw+48xT2Py3//5/+FoLYtCwDViFlFj2HxhIkhU",
-	"SlmaF8wEr8RBdQASl8D/Khdx77TA2F9bIgg2LeAosezASMQe1JxPBTW5YkNi/jTKT06eJLngH+3LUqQa",
-	"fmHRzSP3bMY+kldvzs77F6/OHj/7zm7aqIOPDLYd4F9XMl3hD+45s4sVa7u/5ULBdvctxVMDcMZzpjWd",
-	"MtKNDftofFQ8NYYms7nlibgXkeWMJzPyxq6WmkuN5Rw+yOSamcE5RNwC4C8xUg5G4iWGyqcs4zcMai50",
-	"BTNLqa4JU0oqHZGnJ99H5OnjP0bk2cePPZcVbhRnKSjuI8E+IktymgFtyckkIjMpZK4AmSLE/I9IviBG",
-	"ku/9durTkYDS6wVpMUfMbkwrXx/CvVCYBMsWI5HJaXOWsBOed6Tuua9/HfODn9oDzvBvz2QRdZ7tsmI/",
-	"CXpDeWZ1v7UD7q00fLKqHi4QTA+yFDSidfQ2dwhuIggFh12NKnn8yf1rBxNHyG0PVg60crjVwyo72sOs",
-	"i9TFV6EUI1aINekfTZaNxtU+uQ8ZE+idv28TRzHJJvVwrxxvt6Kvn3e22inu5ez6OtaKLXTlDRZV+no4",
-	"x35/51hhGPEXqC4t7lW9UyLn3AB6Fmrs7oJyzdjCOaUcopvL/zzgUDsu1d9djCbPy9a7WE+8omvVXtcR",
-	"WirgmG4yOPj70H2XFr8HK4Zbv9UuyZPF4ehX8SF5siwB5ej3qKpDNGOS3NKRZXlpxmhmZr+21uOGJnda",
-	"kRt7qMPlsMsxwCVjSa64WXWGf/ulah66YYJpPfRFhhKmNeZ1YxGtSmFZ7AnlCCB7tE79g23xdWYOXQ8O",
-	"l8oNq/UBSgsVy5VSQ6+oZv7SXr9W1e996lwxqpg6y83Mft7KJFfq41zKa87gR9sr5NYjWeYq6ww7M2MW",
-	"w+PjR4//MDgZnAweDb8/+f4EZJXr9FNR39YtTPRp3bhsxXXwswfgC3+CHOPgBywnHPzgQmCCX9D+HvwA",
-	"pUmCv4NaSdVmqZW2QbsC2Cr4sWDY4LegatvnXz7//wEAAP//",
+	"7L39cttIki/6KnV5z4bIXZCSv3q6qZiIo5Htbu+0P9ZST59zhn2JElAkawRWcVAF0RyHb+xf9wFu3Gc4",
+	"D7ZPcqMys4ACCfBDtmS3x7Gx0xZRQH1lZmXlxy/fdxI9X2gllDWd4fvOTPBU5PDPs6lw/0mFSXK5sFKr",
+	"zrBzIRKtUsOMVIlgdiaYzlJhLDO6yBPB9AR+lOpGKKvzFcu4e7hSiUiZKZJEGDMpsmzFuvzKCGXZciYU",
+	"00owJW5EzlKZ9gadqGOSmZhzNwC7WojOsCOVFVORdz58iDrPLvl0c2yv+FwYZmfSsBuRG6mVH06qk2Iu",
+	"lD1l0rJkxtVUGOgYugxbsFQL09i/sblUU+j+rTZW5BeWZw0rFNu8EDFOy32ZK7MUOZMGVsr1xvHBJBdm",
+	"poQxjJtrkbKJzusdC1XMO8O/dtwHO1FnwjMjOr9FGwP6EHUWPOdzYWnnznORCmUlz96KyeYIL2eCJWWT",
+	"I8NkynTOFJ8LNwDp2iy4nXWijvutM+xUrTtRJxd/L2Qu0s7QDWz7Sp0XudF58xBiJd7ZcQItYr9Ti1zc",
+	"SF0YtuDTajR/L0S+CoaDX93e9YvJK63ES26TWUv/joqgY84SvVitEwv8kWTS/XOms9QM2XImM6D6kaoo",
+	"fMYNU9rTVYqsEa3t/aOTx2wp7Ywpza50uhqMlJ8cslw1uxeTvht5H4e+Y5J+FK0bXY5zn30uGx+4zT/L",
+	"ubSb/b/hU8GM/EfrRmbwXvjtVEx4kdnO8MHJSdSZ83dy7pjgwQn8KRX9GTVJhZf83TaZNSQZ5ThfG0GS",
+	"qRRJIKQqNuW5ILE1UldionO/m1JNWdcIwWLjBEDcGzC3zrngKdCSYrxIpdW5W2v3w0i5Z32tshWz+tqJ",
+	"hVxOpyJ3ZIO9du1MrIiAHC3NpJr2QFgtubRmpCY6h5aG8cx9bcXyQimppgN2ZtlcG8s4Wwmes+6jB08e",
+	"fXdyctILSGxt2ef83ZhPRW3hy6X27wfLfdK43Bewmq2Eh4s9ZNI6wjtl8YtXf3n26vL12/95/Ors5bM4",
+	"WjsorlYBfUYjBdzimpiMmxkTJuELkTJuWPwvD5/HrBsvcp3+y8PnfGn67p9x79S97vq74rkYKfchkMOR",
+	"Z21PAO7fuBVGCBMx2Bt3BjlelpZ1RWbESMWPT36IIzcgt+nhcCV8hFs24zfCvdkbsF/d3xJlwUQXKmXS",
+	"jBRn8eOTx7H/iLTBttSZDwd3IOe1HEIwFqtZqvEgSrnla0dQTFQQs67OGae1OTIjFReLlFsxTngyE2Mr",
+	"50IXNu4NWeyoMXYHFa4mEKS0JT1HjCMxjtR3J8wg28E+Ky8KYVeXtFJ2JnIBmxYbkd+IGD/rpjRSMGRu",
+	"mXaKRrfqLy8Uk3iCXvHkepq7pe4N2DPpPseWfIUCOj5zc+MqZTGe131Yq5iRisMMX7GZXro1qQvrdsaB",
+	"oTXLq45bm05UHtr0J8yr6dCOOr+Kq5nW1y+eNvPPEh+D2G4R19TkIJL54BqbhVZGoK6g1SSTCUjvRCsr",
+	"FPyTLxaZTLgbz/Ei11eZmP/b34wb3Pvg4/8td9zf+T+PKyXyGJ+a4zf4Fna5OT1gTkcD/BoYtCJBeJQC",
+	"pejCovwopYR0fzDj9DaeDTofos5znV/JNBXqvmcAAuTIsFxngs35Chg/1aCAwsheqBueyfS+x+VowWnk",
+	"sFQwglMWizzXuQExRPJvIkWWmgF7hccNW3LjVRgY/SttnzvWus/hv9LuQJ6xXCAp+IG81KmcSJE2c0qp",
+	"sDVqYjBZ0vWm8kaA9IhrSlbs+Gvz5tM0CWp17JoEF5FtTaFNeWvolxJ72zvhDQPW6VLrn3mO4/ocxOR0",
+	"VkdRmRtEcIkB+ZYzniRiYZHsL7V+ydXqXkeqNZtztfLDNafM5ivGp1wqxidW5Cx+K2y+6p+5P2J/Nq3t",
+	"e9CkPqwN7ccN4RfFCzvTufyHuG8mAdGDQlOxQl0rvVQRy8WNdhdJnTPxbuGOA6eZwJ78ovgNlxm/yu6V",
+	"gs5YKhZCpUIlK7hZA3viQUvjMsVioXMr0pcilfwSFvp+SdyR9pFh8Tn22XdjiL0i55RCsCjohchhEHBi",
+	"Gdb994vXryIm1Uj9cvm8/33vlO6v0FcgZ5G+QBEBtXO1cA80M0KlTtNwg6KRguxRRl5l4sdcFwv39yJ3",
+	"PVuJp3Uyk1ma41knrZibhiO+1DV4nvOV+3umDVp39n/lhiNLbFvXv7g2H6qX9dXfRGLd2zSJ8nYK+5im",
+	"0q0fz97UprSth9pibFIXPj0yLF059ToJ9IS438+ksXF5ODhWr6/leC4s31xit1h+9rcZM67KxqJ8CJW0",
+	"v1a9/LarJQ4z6vAsa2gcdc7cbfPZDXFLfYVeK4G3UZEy4ZqAzCDtiUmw6SQ8Y7mYFIZnxj2dcJkVuTDu",
+	"zuSoP+FZRoq7E6aKzXSRs26iC2XZqDg5eSTYgyFz1wTS6dlE5sZGcMGG6wP86P7qDdgZy0Wi85Qu4amw",
+	"XGYGDCzMyYJcGCPSPzo1lkEf+EkchdtqaaxUia3GfCVWmpgL5srAqoBXPndD00VOlzOn4vAs00vh7maM",
+	"Z0u+Moz7EekJKJt6qTaJhSe4pA2swxOLJq6NJzB+92Si8zm3eIJ897iz3ZLhyBwWZRsFtjFwRReoeG60",
+	"K1lk3NKg3LXawN2FsA+/Rpuv6MImGl/w1x9a5o6bjJLwD0dYIm24Czl656Zlda1TOGzbYOkp3ofan1s6",
+	"VjafHzDPNb6Ubk7Uslozv+meLCJPOdUq1UcVznA7e/8sjd0UV6VIL/+xVaBWwqJB6AcG2WZrQ23+0F/T",
+	"kM95lrmr+RkohU1a+2uVrdAKUPE2U0KkZgi/XIsV3KiMtP6uXxiRoxlDT5wsy1cjNefJTCqBJtxJJoSN",
+	"mNHQPC/c1cxLl65J9EKYiOE1KGJLniuppgaMRO72o8F4AAdlD2x/YORwahYZetxwwMYHBru8UGQmqO/G",
+	"RDu6H+PRva4L5YUiEVQz4Z26my/ZHv9eiEKkTj3ALzEJBxct8ZXWmeAKOKZQxBMNOnuhcMxLmWVMqiQr",
+	"UhGudJcMODQAJ+YjtBNx6rdfLKrh9AZNTG8st4UJeR5bd2Bw7rvNZo+QhmgW5ceiYAG3UdafxWqTE67x",
+	"xzXb70wvFdiQGidR5FnzGv7y9mfG2ZXW1i2Qowv25vXFJWhu3Vxk3Mob4f5w63j25sWRYVfcwHtNy7U2",
+	"bzdU7LxxlpW3ZWOSbvYCL+V+2W/AABV1Mp3wrFG8JrngVqRjbveX6bUlaZCcaD446IhqMAJp1TciyYX1",
+	"5ojO/ieZF/rb5N0r18YRK3RixkbYFmt1OAqvOGQp4+yGZ4Vg3cpVCD8Y2OX99Wl/Am0bbLXvcA1y5AmG",
+	"2MM2jlyfW6dJVHS04Sht24zQ7r9xCMJGUNP6LpdkUt+BapBRSdA1Kq3NfDuLnMNb7XQIXtN1Mb1G3HP+",
+	"7mehpnbWGT44efg4ugNqf+ZOLFxXv9bujcivuFbCeFGdNnLBIeR+G2pb29n6ptL8t2/Fp1BQAtm3wUX7",
+	"KyD1qQWy0pjZGIWv+1fiRjmRiSOgqLPgxix1DmqdO/id7rZ0pDtNFu7f/yhy10wvhDKWJ9eNorbe9b4r",
+	"spU6txDjLT/Qqi5Xy/u+QedAUm1wNuXSCvBvnrJrsShVtrqwadJjmmmO+gmeNW3yp5Cwa/1vk2C7h3AL",
+	"8vwFpNwXL7ye06moybJ+yrhiYr6wK4avsCQTPDfuZ73ADjbO9o8Uak1X3KfiRibiQk7VC9XEBe7pONGp",
+	"aImB0fM5VynLpBJHhsh1yBY6y9BPWVO+q8VB46oZS9UeH1UoKzPkAjlVfamYwJ/5YpHrm5qMD27+7p/5",
+	"Dc/aP2w1xASwK2GXQigYrWn+mLsytUz/V3/3WojcaEVWSe9WzfXSiDxiYjAdsPjXp//+p/7Lf//pMh4y",
+	"pd1qXbOE5+ADl/7GxS3j+MjoudBKMJEZAUZOw2jOxoc2DFr0FpTFUqtxkcvmPVvwKfj0cxEO360xDB+s",
+	"rGhhhQ1OxW5lPKSTcNEahlTb+2C3fttBnG+ESl3Xm0dBsN+bG7h5xVrQh3berMoL1f5j1Fl2sCSqcVgo",
+	"iR5+f8iy7xrbheW5PXBwjuRkKlqCz14vhHrxlJ1rpURimW/cSFROFjgyCub33aNd0yu7b5xbgb6EJitB",
+	"Ss/QE8oNix+dmDhi8YOTOfwH3ZXiHZ8vMvfZRyemiZ9AaD/Lc7TlrJkp3LOmzhfciT1F91rypkXVUBKt",
+	"JnI6yMVUamX++uC3uJGX58IYPhW7jUg4kOqFpsX6MeeqQYu6zaW2imNsMyje1moKGmPzw0a7oW++Pqa1",
+	"rmq3otbFudUdKKlZGdYJYUt8aPviNHxIbQlAbF7EptH4UIut768rc6TD12JXq6G2LuanuMUgyd5eQ7wb",
+	"7199VZ/K3Em+uZhfibxFg2i9KBzkHmxQ8cuZ+OG1rsKn2Q7yH95yO34SPLOzzVFU5/Neh3Hjp3XT9Hia",
+	"5sI0b69Q/Cpru6KJd1bkqhRvDfoTHUvATEPwfUEk1rUQC/JXa9Os9oJXb2wE0t9+AnfqVv5A1zMOfcNl",
+	"1qQs7+PKOmzAc2kMaWptIa2gBGs1FTnLxULnFmIgneaJiygtS6WBTWq23bdyFXgpmp9Az23zvDU3Nh04",
+	"VVd1cvLDK+19nkgrkqyWr9x5GlyNesKNaeOJc7hoNnBGk/3Bp1qAgyXXlpwd8IkBOBX2Ug4wamx8LVYN",
+	"4vICglSGZAHOmWuF9x56LypDPBwHHZnQljxSqUxZN3Yr53Q4Wjr3T1hU9w9aRPdPWsUYPjlSMa4lBt5K",
+	"a7zMnsmF6Q3YM7iITzAYiKcpRgDlYu6umSMF/MzOtdMWrYAwAPT1xKmcTCDQxeaFSpyWQZGve7Oq+8Iu",
+	"wnO7+dS1o6OombVozUAWYcBWtYWsSwH47rYJ8/Szg9ea3VPuSasUpN7cntS/RUOAyHxw+nC1YnOdi16N",
+	"jj5CJl1L9N7sWjJkgD+71jV334GiodzahkQl3P9McHc114UNvBtMT+Ai7/4bh4wRAwes2NLdwNeDAR98",
+	"x/4s/4Q2QNyntcOkzfBX+gG3yCK/oURFtJJrbBtOOOq06Mxry9u0MCi+cbJICEuhLCPGBE53jEgHAsp9",
+	"uCSBNhM5fsdPlCkJ5Q0zODN8I6b0clBJgCHj1Qewd2kYPaWgxi4vBwMNEsc4Vzy5prSPMg7DyYNqlTqO",
+	"Z42X1pXcJh5oNGlXy/UpdLFAuN9dBEIpcxq5H/x6KmVKLANyXway/JRRcmKLVC3puuFa/RGBY1khqqVZ",
+	"8x/xZFbGNcOOQ2dHZnM2jYZWPELGSA4HqWP0pqeQW0UR3u1y0HG851p8aKGXT0Xcd0jWtXjKj7eG7HIT",
+	"gcSdyMw2GdHOmJnz3Nau90SX7oVmQ0GbcWVRYAyXaWZYPJLdUQRNnd7kXUxO7Ok8xQ4PuGPAd1oyJlOD",
+	"EUU4QZ2zRCtj8yKxIq2bM+ArMJhbjGEfTaDcca8IZM2ZlmetY8RgyC5XjMJlcZcW3DrVvll3OsTV7NqO",
+	"FzqTyWqfV95gyw8gOufCzkRhxibdI4SbGl88fckXi7rus13MYEbUvusVBw9itsiKqfROrebolMNjNLbE",
+	"UNRdj+HaHhYfUdLN/YRHbJUUF8hGKltBArVXkiqoAMdEzGpQo7zTiU4dkAp/XIorFOvaOmEvndZixmOh",
+	"bv6Yipt4zTb/+OSH76IWKWP2ZrgX2PwT8+l5QHW4Ii2MybQPNwoJFReuGy/F1XBUnJw8/G6R63T4f+TC",
+	"OmqKIzbN9JXpnbL4/87FVLzDBEhTXOEgDIQ2QuQ0Gid2L9vXLws29wScQMj5EwkJBiQAWDeGARm4sdO1",
+	"PGLxtViJdFz97ZYvse5fmeCpVNOxEQuec6tz92NhcJxj7MQMGbChfyTe2ZxDA//AbSi2jSEQ9UpQKhtf",
+	"F1g6ZzFHehpcFTKzUg3CBs0K0YaFdqtMedFyeMLvtRTpbmWw71XHJOtWmRtxX8b4a++ULTJ3tQk/4Paj",
+	"dqqu+eDmUpWiqcmax9+9wDcfPdw8gOtMW0vmhZF0ok1DE/md17UewxJ3W57keo4YI1xViYiYwryGGiEN",
+	"m/NUDEaq7/aWu63t0gB6Q5+I4DPWsRkoJMGl1PiUBa8XoUEKfglEsqMZm8yEGSnGume//o8js668kdbG",
+	"Mq6mBZ+KyNG/YbHSNu5h5yEVbRtCmbdfsYrrtzRiQUZ2jWHKTwQsHEPKN7y4jZyJTSsO7VG6OXwPhHA8",
+	"GKmzHbocZI5q5S28EcP8yyMTYTLySKFNyn3VHQcRLjQmpGPgtMKDrESX6VJS/EjhysS9qMKE2SADGJm3",
+	"I+qcvmmuXdfd+M3ri0t2TKRw/L4EUviXh89hXh+O3Uji3oC5CwipywRBoEaqzPfBkxaPAKMzd5G9WuFS",
+	"BaIbtWucDaq1bgEpdNwIYXaqxoinIN2uYhi/ECOIn0WQBdpuHE7dXOH5Dr4PyRTl5xttEyULf4rbW3W9",
+	"ur2rqPzG/YR2bVW83opFxj3cRXA3Y11TqmS9Q5UnnmWvJ53hXw9Uo36Ltg2OKJPG5SREsnYo9wZbtKra",
+	"t+jCs/GBUzbqjDpkwTEU2/Wl6j/7rXKjJvRbY6C9WLI5tgiC95Bsa0vyMYpUbRtq6++1p4Zd3cs+88KY",
+	"QrzFaJQDWWpLcEINHqmmq+AMysABJ6WdxuwhujaIZJnzRU2BoKFs5KsuBeBcSDXNRL8wgv3FtWfu/QVg",
+	"zAAojVTGEpxQZZJv9iW6N8fWtmSx1L8L1oCJgIxMr2qw704q2Bb24GS+R/bK9iAK2Kt0Ww5LPfLkTmPt",
+	"W+Lr2VmAPQeL1BJ0f7u0jSAFY9ND5GllPb80Eca05ZG6S7zU6sC0zDKcZvOJzcYEgdCCsNcUSRO+FVUj",
+	"Xh/fzozmWkQOxVz7JWuiqJ/1FENtD2B7L7Y3eaIwEP3gw3J9MNGO4MUgPWD3wew2WVrxWmUrlJQo4lvC",
+	"EatbBXo/Vcp8X6CrJTORXIt0yGLI8ELNmPmrAqNcPngX8cd+fnr2hh2zswRy1DDOx0k4wuogqYKhfAhl",
+	"9uOzS3bMF/L45sExL+zs2I/W9PZYm+YQn3K9mrb0ZYNrPzH5ZNwaAmaEcQRyZNj5xdvnKNCGEF8M0ReG",
+	"xf+j7570L90TuoagzukxTMocJ/hS6Lw3jKtVe2iyD/ptDT7g5Uch3nmmlwJRUWAHutLi70ZrJUi5l2m2",
+	"5lTeHpci7Ew3+Cp/0sswVBPzSwt3BbISXfqBdu0ZmQbbqFGXG7BN5MEa+xDzXY1/MQ0yhebTRBuvGln3",
+	"Qf+7RywT1gLOWCqn0pqIHQ2OInY0PnJccNQ/ipixPIeUTdh/Tm+4x/AK+OzQwtYZdv6vv571/xfv/+Ok",
+	"/8Nv1T8H4/5v70+i7x5++G9NO+GGF4Jm7St3Zv5q1pxNi5e7bXFHxs8JvuThDQAtz7tD0LxiZ0JSLjP6",
+	"6SH2xt3C1CEeipbkHBpo2875pfkUF7LaUje51W6rb1ttm8JeHTMBjBDeoBOdZTIVkFeQZY6NxRyRKgwr",
+	"Fsxqb2EgyVLTnVozJmHifgj1ObSt6Ztyig1ZHAEKisfB2gDh7cbHZEWJo5GKc0SiKp/HPQTnCekLzhPK",
+	"gyUzz1zDOcXVSAXXeE+cM34jBpUtmwwqaNMWqFef+sR9nG8ZCgGRE+TkKyO5zDpoo1Q3aLOAoChuWeyO",
+	"rcFgcOxe7SdEKCZGe9Vc5ABuWNnUuCmHV03XLnWwUNTXcKRYOfySu9BcBYdslkUweXdJYtBTCqAFVyv3",
+	"n4iR7SrjllAFjgwlEi8l5tx3aVkdx6IdBo4FNDwhx7ovGL4k0kJDYS4m8l08pJOtkgRrNiWyWjEWA0JL",
+	"gvNCtJYx/uSa4A/xqd90j7nnbW5j92vMpgLiVcAi6T6KeopZawaZQH6BjZVZxnLBkxneLGH4MK0wqoYw",
+	"NNNKhUFZJQ1EEUWEHGNFTjuC5qtMTCxELOlJE/2DgvT22cUldpJJXMsyxtWv5oTLLB56+AWETNBFloJx",
+	"3a8J92oZQkSUONfui/V1dzQ/AbwJsGCQZkE5T6coTgxchAkBwn1ikQu4igDeLIAVuIXFhYIfcMR1MxlQ",
+	"HISfOHLw0ZWEsdJ4rL9WL9siW3/F5C1Yg4ovkDxtEDLMjNXuokRsS8qSHxIaEar4osZReCSupjyBt8/P",
+	"2Q+Pn/yhhNBC8I7NKBufbuR7JpBDJ0u1HYPZEy2HeG5EnSIEagOFiwAjnRTWY4hig2YlFtl4LlLJPUAL",
+	"6ipj9/UK1sa96c6KsYecw45KlLWoY6zO+VSMJ0WW+UQs1YLQgHNtjvcGyJK9z8wg7afhxNyIWA8uplba",
+	"TGzRCzZ18l/evgjBca+lApsFbeAeKRoEgAMdByAgrTlhTQavXffCzSMeSftKgMum+iRDIB7DuuXBUtnl",
+	"+iaNew2wUBjIO77hDRe7p9pakQY5VSBP4MiYyhu/atirj57xx9UwjCSmXiImB2LAQqHbHL9RRd03wO7g",
+	"7KXypng7E8afbYcG0YA5ZVxGFDZYwDYtVhm/EtnHmHd+dh9Aofxf/8//y9LWVfaxBJitNmRgnQQsOPwl",
+	"bjT5OAnQrIaXO+Wa0L0YUby+e/Lk0ZNdqF7urY8hFPc+6wa2wdj9ErcY7Dbm9VZndYSudA6uFgQ2RKgq",
+	"BC4nBJ9a7mK1Ge47f5It+ay3CUNriQrLdbbT9AZzChMndjWmgV9Ae/diAevTGltNj30IiF87uPZGHSv4",
+	"vHGN/Hs7rVA6Z+4jFHbenBQXAqBtx/fX+XreXi2QtcJr3dZR+5i3dYXq/b6dNUVA1da6tjNr60mkUeWj",
+	"7EiRDPb9VtFQnhD388kgSW44YYDbIuaZDaBbfZkAMBWpFYP5nDLkPf/zmld18FHkjlt8G0LyrpGDCMqx",
+	"R7MkRZqvPguQZKB1O8ZoPtW8ramVmZo+53raw6VRo6gdRPQpLBuhEL29s3lji0OkG9iXWsprLRe2SWxd",
+	"XPx0frY5tUVxlclkTPhqO9Leq7ZNI75IZiItmisWUGwEXbAwtgLDE0Q2GSIrIJYB68YPnlAy/KOTubu/",
+	"2pHKBDeWPTE9BJNPcq2YeAeAolIr1o3/9fjBE/av+H/u5f8+00WereJT9svl+UgVKhPGMLxTEQA9i8/f",
+	"vn41vvxffzzLBT8+l3YV+5SroS8bwVIx5wDm+8IP0Mrk2l0Gs4zB5Woh8n55c5wYYT2eKt4g8S13gR4p",
+	"b+4gqcasngq4eaYaAiDxrko/0rWwxAJ48GTexDpAHW+FAc1sAyeFAAfGc7Nn4qXwqAKN8Qgt14vmc+WM",
+	"oS4WuVuDo5KoilYEXLKcJZku0j0hCD0+hjsykkSIdDvyaIuJ099DcDZRbYUaqRoBNAIPzxoyYXOaEblz",
+	"ICAqS/kiBmjpyuAQ+IG6GAIUumgyPSVsChb7KzoECmqZJnGFXmFnuS6msxDZJby3I2pg1HEDcNqgTJNG",
+	"2dC8fTSHyHuhgvRiLPCgAl9T2x7mdtyIw3im2mA6Av8dvM+67saGYKHcz3IPsU8bDvuze2M/heBfI5Xb",
+	"y373oXuPiKjw0pg0rdEQi1yqRC54ZhodecWVk3/eCxmqGdWLVXwCz7IDoRbrx1UjSV1c/MSwGVhtu5V9",
+	"CNIIARGqWQlpDLX4maIq6ML54GR+WoZUbEzSWnAlmNKDe0jARbTzgJVTJdLzANhu845Wf7hj+/ZfdyPy",
+	"tpAOp6C13ytyMdeWEH6tZpmeAh+bZpgonsl0jAnBt0y4qMP+0bBr817rJphA45pj4abNhQapt1MiwNvn",
+	"2PaWYK3bsFwwpWmT3zaVLXeWeP1+uC7OhbqRuVZgXz/2tMuSGZeqOf+am3FCcL1rqmNgDLot3M5BUXni",
+	"nR27GY63gge4ZsyQfpqWiMxpIVgXTtm/SWvpVNkTFl2NAziJbUOtrPNrkSKVZodQlA2QEZVCvZXKfLvg",
+	"nTHOqJlk8BlLZtoISDf2SlCvTiJECRHjzAplZ2UhR5FLnVahZU/mzfIUq4ttAbLGBrsHgheeo1KuNt8h",
+	"GyqbtWLtlXddnbOTIaB/G6pSSg6jkoHA/1IzCVZl9BqA+W4B6+sRyxusuhRdWY/rQUi+XFBpHsCnMO4m",
+	"wg3YGqv0lpHyaH52JuYRuyqorJ3STEwmTu+SpWMSasUllqVyMhG5UDZbjdQk1/MgaaYXgW151MG4T/bq",
+	"7OUzqs1EHxyy5Ww16jDBk9lgpDBgzwOr1/2+LBcLwdEVNYfAdGtK+PbBSIWRfFBPDiattBKHgVnsgYzi",
+	"A5s8f0ZewtdY/bBEvZr0Pyjadg3Nx8fYehCShvhbSmZwdEB6uffW4r41msNpgLdCGLvt+bcXLlldPS3L",
+	"x5YL4mYyZHxpIjZNFhED/F6oyekBfD869/V3JOD3M16WuISbBsynIuMrAxwL1g12tWLc3b6AfowoUt3P",
+	"uUr1nC0guWDCpD1lZqZzG2KEQPSxBy+1S42mkgF76v1ee5wj9XNjvwm1y/6tsWvwzrl75ZLeaAt33Ib3",
+	"iDT+Se6PqGt+xL0RPrBndso69/37xetXGO7CFtwmM9Z9+/yc/eHRD9/16lLbbSOCnZehGtKMFMZ0xKrI",
+	"spjlwha5wgKimgU3Itb1GQncn2YowXrRSIG1BH+NcSimAqw0VucipZc8jmYYl+NajpQScAbiohhmtT4F",
+	"9Fpj3WlT5TDoDCqoseVMZ6Kp3Ecl4fbjr7qs2+CxlxhItH06XVo+qYxMRZm8UUIvn/r1hcPQPy6zr0B/",
+	"dQ2wFhxFJ99K6JY9kfGnhgidClvG/mz0+Enl7n5LH0jgjXXHaazpszEuXdy4XqFU3nPrS/nc0n3TKgLg",
+	"su9r60BadfkQUHY/Wbx1Wz3TEoUGuvbOHW5Vt6shHtJ1k76/cwxtZ8B+e9h0GrQS00nDfm345aPOu/5U",
+	"9+nHvxmtBm/58iWh4TpxvVLJOZRBa0SJrOFAhhXEgpCMzacBlk8D6LQQLZkrhfIoUs2PUdPdI6GEUAA9",
+	"NpV/sRpYDaWq6rbxPFup5G2hmpACrSOfhkhyShF2kh1CWic6R70mF9YJSagmBS4DRh9h3bjfd/eTPv1g",
+	"YooK7jUDpybllm2VCdXm3tLwU3pi1o0aqxIQkWaic8gNcLqZ5FkLwKeSZrZ9BDs5bAYlxlvBRxNhDFvq",
+	"/NpHtbghdjHM1j+WLRWnbl3RTnAjxoDIv8X+gwM/MizJuJwHgcgeuR+8g7lQYgkAYYg2CUUMoQPXDOsK",
+	"0opfrSq7kp8amDf19f42JKVtYOxcl5tULgzpFmOmVSKoBH5yrScTGDxoz1DF1HWzf+fw3bGebCszJjHO",
+	"24IBAbDpBtuuMel4oluowzfB6wUPbHFQ8r30N+w3dqz4tr9eHXhIm2zbW0EWwQf1kXxT+TLXjhPi2HiI",
+	"gIw4L6Kx081cDwBf5KZCaQydfRsV2up+Uuqq8phGnYSrRLSVbSSIg4ZBI+TBcB8QrbxQEUIdgCC+Egkv",
+	"jNgECqiKkwfohgvpxpjJTqCSuUGj3blDieuNgw8Nah9jJAoxKtcMRn59wtDW0DZENFoeF8GgovL82nLo",
+	"fZILJZ2fd4dadwlBRy2Q5reIBt1M0sW43Y/YSP+FMjq1cR4UznT3wHs7nB63hRPbESfn5nc/cGHqDjP8",
+	"IgiScYesa5PJawGRQ+nBBTxa3X1unT4F5wE93d6Q415/CUDQZ2l64I4dEEq32zsNH2sb4f3AoLTFFimx",
+	"bErwbt78zfH7VNiP5/h6BvHtNIQd6q8U2/Esw1wlcvZ4uAlCiYRgs9LphVnK1hfC9y263AeoYooXAALp",
+	"sp6vtJQgOc25sqCzHRi+AdjwhflIdeoQc1IueDrWkKzfGKwKizTnBGvkWrfU5D0gYh3KTLXGdJfueoyJ",
+	"KAdxJTKtpibcJsTZNiK/kQk1G7Azz8f4GmZ1eWgw+KabDldp9ateKuYmwLAi2tz9BtlOTqDCPXlwEJIl",
+	"RdRWa7v7/HFjvdUBtJUFfgY8oGoN0Xxk6szQpezT3HELwK8hYVPyHhQzg9r1SPo+TxKuP2A3rthgnc8a",
+	"OKIN0e7hkydbQewehP7kWhb0JyD1hnXCaHVwKwZgCQ1V3G7JBFuDqdBd/aOu7Jfd+A8PT2ZxD66zGO37",
+	"YA70GgZblXbBfh8m0p/zd31rs1NwCrO54OhzQEc+CWYIYMzkjdh4rQJtI/gMIyxcedfPlMd7h6y/5Nci",
+	"WGjumRWiwgL7OpAhmKoqBrbVGQ3ceoXh397vq015a7KCz0sWTgrr7aYeCsi9HtUo1X3CEQiU8mSTjE+x",
+	"poWxelEZbcr1ADkiTYVi71QwkQkr0gH7lTikRlLSbIiq+iI2MUCzuw3IbIcUOQBJywNarJ/1kLO95VgY",
+	"sK0FxtfGjl/bHPVvftyfRK302By31CsbjNytxSgJTJKoFQNk1tPRj6qs+xsplmXojI90p4zvpUdtdOc/",
+	"A6uEMZMiKwOxwDw3YCdD5Fx0xzWE25RJeI2hN7+YpgDtW13ialmPa/4MzxLAIwQGauRUsZp5LBCbqTSL",
+	"jK/GrbWBxLwtQXjGzTgEJ2pW6iEAhzOI1w7iyimcyRFxr3lkW2sryakaS/VJNLUGg+AaRFNDpGobptKZ",
+	"Yr52kReXaYmDpPO2uPII7aeZVNdkMp+B6peik4Ckfgt4yz44OJX7/tPChofU42mlHNcaidScK4fEKrkJ",
+	"3M5AsOmN2kL6tfOgCZKxZIWg5aOHJ7emrSHL9FLk/YSDLb/FABGxo//u/uffDgIbOghWbF2MILMS/fqG",
+	"EXvw0J3l7irMrlZWmAF7VXFxZYMvaSrY+U8KXPYci6PUGA2Zhc8oRdkJdEIfwgUnJ3vJi90s5YveFpZk",
+	"XS3TpLcW3SjtWnlW9mK9J4oGdLxsIBSJV6WYMyOwhjCKP6de7TYRhHy+p7844Pjf2sGkYd38dE5p169W",
+	"lWN7b9OU6/BT6BAI2XV7FaKad5Cb5TONIMWIEo6aDPPu7duZjT6XmNnGw0osq+MWL+sVWzfw8qdi3CaD",
+	"VlhSZxO5TCybRSXiFgEAdt04BJgfYgV+ZfLcD3ZHNOgs3dYPOjubO5LGLefOPpqnfnCJEK+0+oITm+Gx",
+	"O+f6q7iaaX3dEJzgrmVjqYxIilw0E+yt7Ixbi4M6jXx/IUCDf+beajLU+RFVHD4VSuTSMbfJeHLdyN1O",
+	"FXGyDosiJDmmo3+ezJCaV7ehTpgKg9ABGKhKOcCAujKnt37n2ZJ7cNh+NuZFurH98vZnkCYk1YbgLZ+L",
+	"4fHxTBt7/F//+b/RnACYIu4S//fCjRdQpmDVe4eZ89Y8mzT6kqbCWnJrtI2TaNz4w9RPosdbaaCb/LYb",
+	"qCbgpbJx7Q7z6VhrLpU38W3js6o+RcVph/De7TI/McbFp6Vj9QDkhgF79o4nNqtg/csvgN0IXvnoKPtN",
+	"abGphtLs2RIX1gxJn6KwLkiTHbBf3RnZ9zVFtqh3e8kCLNIh04jFZUWG41dnL5/FCECAiLyKVodenrWk",
+	"NTYy+szahWFd9x+yLaMJL9N6ccWTaywVAXePGn33dky12aRWsrIbyxYGfCoy6YTf1pC7hpDE28MMbKQQ",
+	"z3RuWS640Yp0qnq83ikp9hYlZTOoLzDfgYwKL7UdPS0/68Imel5ThVNcQop5tPkKdbgy6sZcy8WiJehm",
+	"WylYiDIZe4C8TSoWKl1oqeyRYT9dXr5h+EJd2QIreVI3udRQ4g6BICd+bB5w03ETvBCstt+tqKoU62mt",
+	"Wt86idFI96DjT3FhWmeNu4umqVHkZuCVWalkgHQUe7x7w3wUF3oJ5FykfV1YiBg8xVJBZkDhVRi05YPC",
+	"nIChqDCIwoOQ3YjRSR2V9VBRE6kK1powSgvGFMaZwQ9VsFkwZg+6MdgM+a2IipbgE+7bR9x16Qu3urDu",
+	"cwu4S41+T7XjEBXjUx7s1Rl2yvRcAkaeL7EfNeUHhJVd9jth27sI8m+aT5APTWUOYCelXV2ANg4bciV4",
+	"LvKzwl3dG8zUZ29ekHesG+fGjgeDQdyLoJIYI6Bmeo66MpZ4q8HBwGMDiSp4C3BEAr1Wo3Y6BEb3AxrS",
+	"udbXss00SoBJCbRZ66uCnonBEzpk8Xj8kza2j2Md09sx4pdd/nwR+WmsPcJib+4YAsc64dfXsOtRt5G2",
+	"GaqfdZW27Mdnlz02L8AFr9K1KgBRCPhfKx3AurDCCKLjVjQsgTAX4GSGMkRU1S2sNiunUkEAuMfcBw1M",
+	"sfiMYETgEIrZTPBU5ExOlc7LqjhuTcH/75Yb//S3rGGncSmrTeQL+WfhhBPo8hPdUAkJCQZJGICTah7e",
+	"SS7MDDQmb91wk5zkUqjU6cyk4zuBPFIYVAyThy9Rnh3mEAdfjdAznmLCGbjjTVDWcqTSleJzmQTX45Hy",
+	"Sd+05OVaKiFSwzhD+i05o7ayQ/YnfFryy2Ck3upMOGoEoL2YdeF+DnTSi1jscfdi1q2PHGccIQJGLxqp",
+	"mGD5YtYtfeHuCxj5Qb+a+vzXgMV7OD/A7YX7UswXi8yRtNTqmNBx/+1vxtFI18Me97wTgVJqY6fFAThU",
+	"NFJuxwjmGKOhkbD1ZIJ4VyxGlOC//jaArMt4wF5Qcw9PTOwzUj56w42RAITYlU4l3e0gxVMq9svl8/73",
+	"Qxafa2WFsv1LTKcOJgITGKlufOq+nRth/1jYSf/7mEnDliJzvBOVuNnUxD2j+qM9x/dXOl2NFGqfFDLA",
+	"653G+AoHsnKjOwWwRPyqYwwMK3j84IkbSzOIc9wLcYqJL32mvGsAmRlOgAxGKn5zdnn+U0w1oPHaBl1s",
+	"y36Fj/FrYRwFBYsEzfvQnHbcag1r79QX8JYDn0Ul/AHGYWBRfy/xctfj1AtESPXkfy/ESMWoUMZDsDFj",
+	"2cVA0aRJuHfdBKfCVikpWolTjO8bKY9zoQhvHerQTgWM8zIMfckxK/dKF5Dsoor5FVaUKcmMW/ChImj+",
+	"UrMk48YAoj5k0VZFB0q4doN47Z6D4n4/k8bG5fMowGgeqYunuNiU0ApUQJ0DAD0WxRASiY4jQNgNOlqg",
+	"9YCdjZQXN9B6IlWK+PYwWDYpsowtOWTR5FJMspUvKun2xiwBsP/xwx8cvW3AgMfEyPFbd6/rn02syOMB",
+	"i49ngmd29g/CezsGAHj3V+54Em6rFGKJkQ2Exu0l+tmbF0GVpGHnweBkcAK3y4VQfCE7w86jwcngEdY3",
+	"mYHmUZ3ZKVbNI+zPMqzrRQrxVsaeuRbP/P1/wXM+F1bkBjxc67dvlMklzKajW4LFgTMNDI3VkcYTRBRG",
+	"5a/x5rPeBYBoVTnHA2lMIdo/j0fkAd+vQiwhpApK5lBJurZZEHDqjm6alN5qMY/P8fK3R0uIxQOfYS7M",
+	"QiuDquTDkxPKOrd0+1uXx+63aojblPBqy+EeBTrFOlo4Sh23UHjRAOSFxziIpm+Xgz2m0wfbP9jd/pcQ",
+	"oh9eerT7peclkL974+EPu9+41PolV3i9M8V8zvMV0QPwiFMHI6bEUkCtzNzYAXthTOFuzybCc4tTeQeU",
+	"P77A7ySgVxNRqGeErGI2o+xI7fBmKk42ebhl8KmB1CZg2t/cSGu6dypuJIGNadMUmjXjC3fRh3q1r53e",
+	"xB4OTiBNGsLueKhJ4UDxHPv+u4ff94akpc7nGAasBNWgiG9EjphpUqtxkUuSYxDHDKrKqYfrMFohxgr+",
+	"ANWEa856+L01AoeOYxhG6l4VEPvodcvSIVgfJGbgofa5cB9zq7vRbKGzzDTdaHBx8CZFtcNi/A0nNyiB",
+	"0r3YvHA9PoUmiOnYQYuBMPZPOl19Mj4Nu4A+kVUr4wSFadyZoKjNsUFMXODSnxIeABCZWzN3WpogOPI2",
+	"ouPBo714+meo4AEvPNlH1pQq4kunIfqqjYdLELrsd4Z//S2UJ7AiQbhJGboSUCLCc3l28SRbwy9lXX//",
+	"x1tqv2+MJrj/UkjYWauMOC5LuXlJUafg55Dufc8k/EZn2X4U/OCT9V8LCW6g4DNcfSLhMlR5jXgfnjy8",
+	"mxUhyOKGgb3S1pNGylbCnoIAwwgvkvCxB4+OGZXmvOUhffB5e/J49xuvtH0O9Xh+v8z8BlbcCzZi6VOM",
+	"E/V7E9G1wF2NkHyC9J0jw7qu9T6Mm/lKp81n+1nZy5qNrvuTtYvXyl1ULvhcXEgr/vgzfxexC7Asl7a4",
+	"XnnpbbKJDRhVzuUyc29JU1m9Hp88gPr1eOv2QWviHV5ic6a0jcJkAHBNEuafD2MasOfopaNVpFpelFi2",
+	"gIKZkAkd4R9Y9QaBsKuHeMbTsy78hGALqJEpnZaw0ym3/Iob0YPrsa3Kg0fu+tZwT2MAEgHtllKleknw",
+	"CU79rVSXXE5ntprVhmqA9WrvRpbit+9ZBXgpGg9+gBqmiHa0qUDPF8L297cvD7Zeqj58wReOkz0kTFi9",
+	"8ksWgFHnyT4L8EtQ4GyrBoSpDmVcdBjHvAFuH8RRl4JtP1lJuSktwrJWk/e0FM01pSrGeOUGeH1oHLFN",
+	"haoHYg7znFgXLAjBJ3UBlithegN2RqZP+tRa6hPDhALGFQObdZVmwCk2lDJvc3Gjr0WKyYZLvmLdxycn",
+	"vWH1Ig7GO742ZJFbpQ3h8Ljh5oj8rAv7UQwdsSQTPMdY0N8nZ9/elPCsfrzWSjMnel7WWFUprhJaHWnd",
+	"dE57ja+Fuj8ppeFH9mARLdPk+L2/Wn84LnFRKltgw25abgV61K7IbAr3FWn8xSSovkD6ByS4osdMQoJx",
+	"inozuwzyBP2nKLuGYpnCkg5Y5SmC+HxiTEjLdO17aJ2Wa1H+p2GuIwQ32spfRwVbEdCJ4JhChFjB52yO",
+	"ZQTNJuvg/ej1i6fn5e1ozTIKlsIFt7PKUBiAA9fP55AXdkERvG+0QUJYT8tnHp/88N3eH4IdbvtSUyx8",
+	"24cwQOtTfWhcRytp/Ggj/sOGnfQRXtVa1JVTqNyMaIJjq+M1afezRh2prh5tOv//adScQ+95h+pFn1Tz",
+	"+JUMha3pRAbQ3IJiOICUdoo6iAmF9y0ELHykVbpW17dcYAbUuhDEuw3GN/YzeQPgryBhwV50Jf3Yyxwn",
+	"XZPMAwb3mNo3o9pk8fxwUwYuGAwG5akQuwueTGZ+KapbJpisBTrJGpinwTD6eaRmY4KVZlON13XjJUAE",
+	"PlGPMS2N92+WRWfiMBKkzSdULkKrBDx5/P0thdVlnS7uSkQhFR2ZOxRSh0qPz3ptEaS+eW6xepsosdrn",
+	"dFcVhNCtAvbvSaaXqO69+fP5s33MP/7LZquztl5CynTu8OLfUP+qwRAQ5tOWUxhsXWn3ypKvTLiGXpZ5",
+	"ZoRbY8R+fnr2pkwYhXCblv0w+yzxhk18TUSbLfFuXYNXV5TiWnlDWYQmMgTN6WEBja0GQcQoK+Ur4Hzw",
+	"xIlcUyL0RCUcCbUCQBI+Fazr0U7WkEooLsKJaYqbI6wfnyTQPDN3Y92U4mguB2sTAkp8dnPW/fkDQk1x",
+	"i0Pgm13qa7dLoTGm0aJftyLtkDxewzLH76/F6gOIn+0xNhgg4A5mepVdi1WpiNSVp2ux2qo3NSggzcLv",
+	"FcReKo0zHoZpt2ulw7rXQiyc1AJ8RagqMFL/UYgCosMgko3W61qs3M0eo+i6BIjK4lLn7A0YIDADqtxI",
+	"1Uv/SMN4BoFShHQcuT6XBDtHoWxYz38IGvJIEVSwe4QimL6vVe1zhH/LutICFBrUO8qksSIdKZgsxM5i",
+	"MnJZih/9HSLtRX6WE51legmmt5E699u84ddwq2g1DAK9FA9OvLuOdb0rYqRqvogexoGtKddYQKLCt10T",
+	"kp/ORen7OKPyUY2OU3o2+P2pemeoNriD1dGBp8dhVdmrRrlKL0MWLxl6jc9LDoGc8O1q3HnZ+HKFKMB3",
+	"psbVu2pT49D55wY++P3EbYX1DCFwiBycMsf6M+aUYqvoT2DNZT050m9qFcHVtq377ug97WbbTp6HsWhX",
+	"KwJQ+l3sqZtSGEvHunNhecot98FytJ2AFgFelhKPVEDcmDaiwlzkFOHmS9U2bnXUEiCDKmK1mHekA1cd",
+	"UGr7PavDwQSbaYlXIv6bxvularwlB+GGQQH8MoKaXdRk4FRXRXTgd3eWCZWeslr+kOc8dhtJefy++uMD",
+	"6pqZwAzJOpc9hd/XuGyXr/Ip4Ux+VYbweyYUXMMaoUSknlKegUfwqp2g5OazHtB2m1xtPCp/FHbbbp/c",
+	"k2Craw9fNiXd/jz9UdjaDh9VbL31QKxfT3clNpRvvxUTSFuAhKfNrSds0fs7USkt+57jpXYTHiXQbxLg",
+	"P6kP8Os+kTFJpH4iP8ejWGnLpvJGKDhz6eYCuu36xQVbUX3KMD1dK2FYN5mJ5LrPVdo3Htzptqf1MSZc",
+	"bVqpDhcDW8NY60alI1MeMDRxmBhhWKQl1s1IxcucL4bMcXEMYfZqmol+YQT7C3jv/J70XbsFZH2CCc9d",
+	"CSgHdD5S3UK552Qav4E38ae45yNhJSX/BBk/lASEaZNFKhEUTFVNES4J84lykeg89QDAV3jztGhNpizY",
+	"wUj9WiGMh9pYiRss8hvBujg3IzhBbRcqFzyZOXrrRWi0QouX+/iTk0cwMakYv9KFZQ/L8PAGq9ILt993",
+	"LpWhF8o4vm+JDH2nhygEQG9Qa7xGRGueWIDJ7p9rZXOdbXfHflUxHl+zuH59ZSG/oi6b1nTg0DUAerBI",
+	"vcMNnm3CAd5aGhszO054q+XpR2EvLn46P7tTPzB00MIzi+Iqkwk6KL4mGr9fqnMreX4WLCYzZpZiHKbN",
+	"3f92L91/RAow3Gd/FivTQzJUruk4EbnFDM36veaulPx9SdfIqbo7XQLLikqVyIXPzM18AZE6eEuNmxc6",
+	"k8nqFOsQkP0QSuKYa1jTiXAH6dqHeVlB2XcRoU1ypKA+DjvzIUa1vSgPfwrkHqKq579h8KuN3h45VRcX",
+	"P/25dPB96iPZdfCZTmR0sp9XC9V6JFdNvi758jWfoeBop/q5CjzmeqlC4eaBTNol15Fh52d7nZxoh9rq",
+	"mvkRm+yHbbFR/64REYKiYg7AnTirz253H0mokh/SkaqVX9ndUQUMuyNw4M7EAWzQtgAzb2z8p9UwNt1k",
+	"HmVCLxBvMIPa5ZCtgRlHgXMUAaR2qaPbPWGwR3d0EsG3P4//C6f1e3V9/TNb5uosAZZuvJG5W1h4f/N6",
+	"8mE3MuSv4/fw3z18WBV/7HJfvUVN8Gt1OuD0vPP9gCtIQ3TbNBA6e8a3BVu4VhmyVT94EbS7SzOUp7/t",
+	"MTglmf4uozeCNQ+3PtyKXSfNi0AfuRNTpP/+5zlxqul9C7j4sg4RHzzRclTUabhZzhy/L19dOzPalXRM",
+	"7wJ4QcT3JPDJOc+tU90SrYzNCwCpq16i/PAyF/3xyQ+9zUh+PJvqHPUtvOIwsvChEuGWlTkWJYYsAuZC",
+	"stxKJWwmzXb6aY+P2LJbJ/cjhS7r9uuvODhiL1Y/1Fharu1eARH3dtx9nnCInYTmoyHWCe7blesLPy0p",
+	"sKFubnL6asSCXY4wtwZt7u44q/B8PfzCxxyyxxyRg1vzrn0taih0EWNeywbK8IDF47mwfOAa3fDcxJgv",
+	"suQrM1KLXBih7CmLeZYNkpnM0lyoGFJGDGWJLfqZuBEZoU6c0nEgFVMafxspngM2VVwo+EGk8YA9rdXN",
+	"YF1j9WIBzGAsAY/qnB5ijksqDV8sAGMF3RslTDWoEWX9gnmJxtXDjBQxsUwXdqQKlQljYDJ/hDAKxDCH",
+	"Ys7VCYdriNUxR+pXiJMol5BbGNORYW6x4P2434csGayBtMilwrWZE460NG5JCef5yLBRJ+OFSmajzkYB",
+	"tQqLngzFIxWjlBgnPJmJscXS1DGCfqxU4taiKiSNcTRYShrrR48UFJD2JavxY0wrhmPowQwwFmTO3435",
+	"VMQl/PUGsSAeeBug9ZDlQqUiJxSUkVog/jkhxdYmSrn1gJ/vXVW5iKqaAs8u+RRQ1l9M+q+0Ev2X7iSJ",
+	"y9IIPtH00cljtpzJrCzPTz2mWMlgpHw+klRsppdszpUvBwedE253lY5UR0YbqSux0irtDdgLmL6eTGCG",
+	"03/IRV+oRKeA6aJZN8a0oP4z96NU0yG0iXvRSDnZkgvj8WHYloWJPBo57iodiyOFwJnm2oBNR1rM0fQD",
+	"KDdohjUIcPl8HKteqpECsHEsPqGVoKn2YYiO52SKwVV/L7QVhspArC3+SMFbBDIe7MCAvYXJVGjoOewH",
+	"K0XvEF2OVaQOYM05QqokUYMn8EdhiW9CXWGHMwOY0YneUx8ZVOqsjmfLsO4mj4B79zCnwwsM1GqoA9SI",
+	"253VfRq7yvHtAZr9kr87g/NwZ8sLy7O9Gr6YuF2HTe9szjhGouliUVfp4eShDACTtleRaeOJM1Ih7yBW",
+	"EonQOAjlwqwX3wpoAxYUo5CqFV3jujv15HC12qP88QbFtq24fwGKtH74bdd1BA5En5NJB9BaXNbZtLUK",
+	"EbU6Rlrp+FIT5boNW7a5BJ7ePA0AQd5cCyrwi2gptiYayxprAAm3lGYNbKOssfQP2VQV+UPUcZJs15yg",
+	"zYeIigb0kc53vINtPUt0/sKbykOuy/TYS+dNPWonhsijJouD2+Ca8HZSk04wZqSikFeS5xgL6zSptVOx",
+	"qydeLAsaau/WpPFlrfg/EYLUx6WEBgYyFWibG1WIsJ5L11NwL/KIjIFYgccgkWsh1XC0fbxZYI+7DV4m",
+	"dsQ2QJM7dc7rYrHdZQHj/Dzuivt2u69ddwlk0KMDS6fR4vUwQhJy5wHBfWFVH12spU3dNzkdv4f/fji+",
+	"oaroH9Nt1OK208XiYFiKouH2DsRHK5kLdi0W1pEZClFE0rlaVRU1oJAXKU10tYAr6GZwnUDOAaXjbuxu",
+	"qM/cr7Gt6rMphkYXCy/ZuKEEkm9RdZ/DdvaWEnl4fVe6XFFVS6wqWVa1dETceAbtwfXYdNsZ8hO02HGj",
+	"fK2ylZdkczG/AhQsQtCDSbRd9rwwOOA2+VN1d43/NWZzp95h7UeoQ6snUFCOJ26orBsvxVX/X9uh+qjC",
+	"9db+G3FJy6L2G6/WbqYN64QGuxJgEO1zG9YfqNGPhcJzJtPWCVBp8nuuP3UHd+67jCF0NLNPMavSMHGr",
+	"W8GtNf1vKnqrDkUlEEvt8XOoRtDT8Xv3nw/bkm1+QsvYnVJx2wHuBvctBDbMbMcV+dT00lgykK6FMm3B",
+	"YZt5wmjTeMuS+VLZ7x43VNc/mE6PKcag3fU14zao5o7K8fopVMJcGZbKEpjddTBSXauZ4MkMry7wJrfk",
+	"4gOLmHGaNs/KLwCSmlYCHCojVaurDN0fv88L9eGYapsGLrR5hMo9GUxHCoFAjwyLsfE4F469pFZxi43c",
+	"8c5PtCQH5zd9SdUZ3UTQu7rPgRbYQmlZvwmJACKMqugi8UNZASLxjSOo1NeQwGuVIO9VyLj+hwAUPofi",
+	"X/QzsTuTBlmlUCmhfbsXRkpaNuNpRNlqucBa3fQyNgZmJn+Ye0zVd7HtSEFieqJzJy2Cr4ul4+korKKs",
+	"s7QXuCMOlIV7Bu3WJJ/7dj+hQAmzDWadTH6Vnj3jpjTtgdcRrxZQvcWtRGl6TrUw5N6zM2HKIlghqcTu",
+	"5TGGMzRKIsezr/hcnJdjPZRS7kHEhAPclniT6CyTgJsA5LJu4/umzzp9tnS1YowGmyNsKEcf85YDd5Hr",
+	"tEjEnUWe7cFWizIap2/SraVhsAqyt3hWUTyOJ2bWLsYmHTv+lFMTQ8l2M4T5L0Q+Um6JIqzWgp+BXF1+",
+	"JTIDLlOF8Q+wkmAKWQjSA2q8V412bNLYxw9BTaTKRVdj/JFSgFDLAks145nRLOE5lOSNxxD6M0ZM33H5",
+	"dhyN1Noz8AVE62/gbm7+jisVj1R31Il4dBWNOk69mSNU91pjMjbEoADlApYmk2o6YGCdQakEBfJVWf9O",
+	"52yhc1sL7xmwN1oqG0ZZgZQjscY9XiKmynDD4hp4/SDI0cAQmLPWSJcIAYAby7drJapAmJFai/dYj3Bh",
+	"3Ucnj2Hmay69XuSRdB0h3CZ0hfnIlWadsVqmi6cHy+m7jjn42ANAWjE3O/HQgR/BGO5kIR3NPM95a8Rm",
+	"TRJ82Q7WwOW88zx4qVM5kf7U+aY91yPVQpHPfrq8fFMWtEulSTTCBwNh1Lxbc62kO3bU9F6OMzpZt5fQ",
+	"oDZ3iW8AXWxTrBrUgX9KByrNPSQZv4efIvC+ETYkRjUlJpjgtcJwmFBd+XRJsyM1DnwRUk1Hyp95FY8s",
+	"smIqFevCQcaXJh4yPuf/0GrAl8b9/1gkD50ak4up6wI0jInM3Nid+kBoZ+PgJ/Fu4yenhMCQ4HXJ5+Nc",
+	"Z2LMcwUvqHThFIBxkWdxxAaDQVX2N0wkolmOVAxLaUB/IY0lYvG1WIl0XP3trmoJ6D6Z4O4+MDbCLbzV",
+	"uVMTzvzcJxLuXjH+GfsKAtxjxRMWLXpzCQSNoiKryjoQQhfCQINu6JRHoW5krhVc1o6ZL9iUzLhUTQc8",
+	"JnRdePfJnYCoICb/Z8kkpIl9S17/nWdSnKVpEMWvW7OSKsEYnIRzsc1f8VJ07r00NNgNeJaJ/CMOstuv",
+	"5q8z3VB51YkQNI0heJuvbuekSlAEfWslFydn+1cSKvZvsUClc6hurlLEgdS5AXQpdyVm7hPMf+IUgrCx",
+	"jq+pxauwt2E7EpZkmONO0XXHEVXdGjKly8k6WVsuJFU9nbOVsKwLE8RxIbYBS0UiUwG5D1jrpCGB1J3Z",
+	"bjB/8tPeJ0wAqqj5wXurKlSj6lZwNK3ubtfwsHiB9k6hyus+nbqGH93pDRgtpGHXUuEWJXrRirsDD2t9",
+	"buO1YBMu4MUDh1SpKTqvVfMJFueUKagCBCNre6N1BUH5/2wYQsH6bNO7/cpETGdpYN//ducrNfSajGoC",
+	"GPJ15RzPYNysozL3pKR3L0Rd0zriw1r86DueWPdlNJTCl0FddXzrTarCF4cO6n1Iw67chNfPSxCpw8rO",
+	"RQzg02yovGCFwMu6ZVOwWaJIJtdArRede6xPygsyGjPBwp5quDPVpwsDtbHCejWzXBfTmYdJ6WEGCJQS",
+	"pKVndimpDBbzfo+2Un0B8d+Rnhv08HmU3XCK34AzviwF9kd5IxinypU6J7BsjBJEMAsUFRxlS8mTyI3R",
+	"GgPXuahJmrTpZMfv6V974DWts8xXgYrx8SAXNenfIsm36X/BGbstXOaqJqwO9xLTVej4Pf5jj/0OrADf",
+	"AFBuSRt0RS0TSXdjnoS2vFYA65adObkHQ8llWW/y227XQuv8onwKsywu/wYYSoPg0CmaCzE7ay7yqWDQ",
+	"nnXfPj9nf3j0w3e9CPMrIb4sJAlo3YfW/+bII2Zghl0jmnjoS2pkYmJHClyqlFkSsVgVWRYzLO7uxgFt",
+	"nfYHcSJob6SscDIiQ9QM9J0yqXxlLSzOgU0KJHfWjd+POvjTqDNk70cdsgOPOsORcj1/+BCXIf+lkdhd",
+	"ygyYbEEHps5OKXSO52KkqC5Iikou6ZI0pvoYpGGg9gDiCi9xDKKRAl8uh2Cfsv5sl7P48clJ7CN/aM6D",
+	"128uX7x+FfdO6eR2X3SjMGSNhYgrQiJosssiEs092GVLyJuos41Ubv3Z+wXN3irFPIxOTZp9s/z+PjB0",
+	"KpbD2MMa00a1wiSOGtIig5yRuTRGqikCr2BI2k578brmVNan7l+L1R6l+qi1h6XfDXYKMYynYBEOnGo6",
+	"S8E5FPiBvp3AZXaYW7OgFnZDKfCmYsQfeS63llggJx5WwJcK7YmEUaFVtlqrHAmaITezATsbqUkuzCxb",
+	"sSutLUWjsi7U1+5LJW2EJp+UW95zE1ZIJyMVv3l9UcWOr9VQj92JDLHmQb1wwgGieKDBSL3k1+7QwjMN",
+	"5qD82eedvuJG6gKCQ9vdh1sp/sEnL7ntumkR8X4e3p/7y9uf3UK4xfnGO8Q7L/m1AFAW0ol6dTZqrPu9",
+	"jae2SU6IKd8earJSydtCmd93PgLNYp9khLxQ5p9c9/gIP3BFp+F9uj0VAQnwbgT/fxSiAKM1DAW8mQR1",
+	"5SMuy7M8LxTrPjx52Dt1SkjWnvcTE2wX8OE0F8ZA2Ryqso8Fvl3rkULbN/U0JGwz7rN/A6kvDfu7Gyk4",
+	"sfJCOcaONmG2uPWjPMF4GI+T5mRq+Y2mQ+Ayl9OpyB0PdO6ex5r466yadpVMDKhDWS54utpcgFM2E7lA",
+	"BwZw48OTh/cx0v/AVaxHhP6ssZtm3SIv1JFxJ9k+CDffRMQFMGPJMnrZJA7CM6tivq015GhPPw+BEx18",
+	"rab1MxShSOnGcluYiC1E3kc3uxeFIJY24WFaZXwbL7Xa3HPa4FvZ2zeTN9sDYIKcUye5MHLFBJmk0jKe",
+	"QllXSnGLPNpXhACnV1TmlLIiouqsuRYrkuceH6xLEKSoFGOqyZEJgxl9bkXEYroxu3+6VXH/pWyKGIEy",
+	"Y9iUuAyalDlcVeHIEEsszgun1oRLGuSC5+DSzQtFaJuc5aIPm14bKZ05ka8Mq9y9g52TvazEt5noHCu6",
+	"bkmBZd1HJyzlK8OuVt4u2Rswp6JB3M9IQQhKl5bZr26JzxhVS0tb0Ivw/gX3OzFSOqf8vxVbiiD+qC3l",
+	"jfibZrN3mJC3FvrjzQ27LcLEPds7XqZKov2ze+1OIDK+rCRgZP9vOcBr0YDceiXWCSPKcS9l0Zcnaq3g",
+	"81tGF8Kr7VGFjXx7Cd3dISG7DrbDx2FwwO+w2A2s9/ZwpyaL0iXGGt6F28N9+vPE58CkvgXmfJkVbYBS",
+	"d0TSADEfv3f/2SOcoqThb3EzolzhKjKCENJmcoGyuhZTicBfHkTNWL7qNQuRtuta8+Kf3DkvQ/InUNLX",
+	"jCrUxit7qAXu1eaaq3X9wFYnwP74mNuKyNzxkfJ5HN7byNC7uwNy/Obs/tJBLwHrkESlLhFaMbSm3OAD",
+	"jqljkqFbfTCOil5Suzsk1l+MyLclHtBQ/0mSfL0kpFl/ieK0UUE/S9OKXu5QoGIHZ2l63zJ1F5nW9w1s",
+	"QpSVMdeI/TT/Bhn8OaQnOLY57cVGbP2AnaUpRjvQI/SgrQfjHS5bj9+7hltvBBivssY3ewYGfb1VkCGG",
+	"hzaMCnVhNmLJUk7zN70vTTY2ItMhMezTH2Vv3tL2BTmq249zbHKXaqfrYYfFyjX5XZqszt68YJQJ3EWP",
+	"Ozo50LFRI0bajJ3WLNfsro5K9+3PZM+quk632bXYhdW5YDEsYMyUXq6Fw4E1toyJ+2YG+6yFnUvyH7AX",
+	"UAktKyCGxEc1+i+V5dE2mGFDWh2/h//uYzMrOWX34Xijr7/mw9FNzx2I66ALoczZeQK6tnsdgYGEOvxM",
+	"wjN525H0i/mMd0s8kDD18nd4HsHq1o+iBTdmqfO0VTXachj9Yu7s2uY+/XmOIpjUN9fKF+pacYQ5YGcs",
+	"0wnPULGf8xW7ElSojpcETRDnWJz0LJ9q9VCmpBZsvZfBT3tcxPCYKXngm2tGlDtUuWbwiInwMrbVT3OY",
+	"U6Z52U/uXApc0nXy63bK4AxvdVN2Te/m5rrDKXPHh9HnccpsJUNyygTk+M1K+HkSConoU2kWGV9RWqHo",
+	"z7nMMGbRH0k690GBVcAlk3bHibQUVzOtr7frxb/6RvsEA/ovlpGAYZ2sCqIqYoiSKdUUpDkl5RyV77cF",
+	"D8qgdPahKF8bY8NehzACmUYsfvHqL89eXb5++z+Psf49gJhgaS9F8EYUsz3j5iPqfN1lxCFt1zbvQLXI",
+	"3+LxqzuMX5XIA2TVwGx8wsYM8NavMT/Cs1bJR+0QWRDxV8Ja0QtsDiCpZGhKeJYxDvmAFAsK0X9HZqSS",
+	"mdYGcOQvKWOwu5xpA7AKM1/fwgAoK3oTLjKeXDsm03OAuaUOKxRZI6eQPUcvlWHLGDjsf77iybVQKUDE",
+	"j1QI6HNkPAIDBDHmPvMHQRegWDYlGpmZXvpEx5HihsVAqmJ4DHWQjv/rP/83YtTHU6FELpOYLRCRBPEj",
+	"hNsF1o3hvxAI7v4xlmnM/us//z8crWNRCLhGzCJurZgvbASJSqlIi5KZ4JU4qA7A4gr4Py9U3DstMfbX",
+	"lgiCTUs4Siw7MFKxBzWXU8VtkYshs38cFScnj5JCyXfuZa1SA7+I6OYBPZuJd+ynl2fn/Yufzh4++c5t",
+	"2qiDjyy2HeBfVzpd4Q/0XLjFio3b32qhYLv7juK5BTjjuTCGTwXrxla8sz4qnlvLk9nc8UTci9hyJpMZ",
+	"e+lWK59rg+Uc3urkWtjBOUTcAuAvs1oPRuo5hsqnIpM3AmoudJWwS51fM5HnOjcRe3zyfcQeP/whYk/e",
+	"vetRVrjNpUhBcR8p8Q5ZUvIMaEtPJhGbaaWLHJApQsz/iBULZjX73m+nOR0pKL1ekpYgYqYxrXx9CHqh",
+	"NAlWLUYq09P2LGESnnek7tHXP4/5wU/tG87w789kEXWe7LNivyh+w2XmdL+1A+6VtnKyqh8uEEwPshQ0",
+	"onX0NjoENxGEgsOuQZU8fk//2sPEEXLbNysHWjlo9bDKjvEw6yql+CqUYswJsTb9o82y0braJ/chYwK9",
+	"8+s2cZSTbFMPD8rxphV98bSz005xL2fX57FW7KArb7Co09e3c+zrO8dKw4i/QHV5ea/qnTI9lxbQs1Bj",
+	"pwvKtRALckoRohvlf97iUDuu1N99jCZPq9b7WE+8ouvUXuoILRVwTLcZHPx96L5Li9+DFYPWb7VP8mR5",
+	"OPpV/JY8WZWAIvo9qusQ7Zgkn+jIcrw0Ezyzs39srccNTe60Ijf20ITL4ZZjgEsmkiKXdtUZ/vW3unno",
+	"RihhzNAXGUqEMZjXjUW0aoVlsSeUI4DssXXqb12LzzNz6Hpwe6ncslpvobRQuVwpt/yKG+Ev7c1rVf/e",
+	"+86V4LnIzwo7c593MolKfZxrfS0F/Oh6hdx6JMsizzrDzszaxfD4+MHDPwxOBieDB8PvT74/AVlFnb4v",
+	"69vSwkTv143LTlwHP3sAvvAnyDEOfsBywsEPFAIT/IL29+AHKE0S/B3USqo3S520DdqVwFbBjyXDBr8F",
+	"Vds+/Pbh/w8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
