@@ -32,8 +32,8 @@ import (
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
-	"github.com/rosterhq/roster/sources/derived"
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/sources/derived"
 	"github.com/rosterhq/roster/vault"
 )
 

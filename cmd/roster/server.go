@@ -27,8 +27,8 @@ import (
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
-	"github.com/rosterhq/roster/sources/derived"
 	"github.com/rosterhq/roster/sources/azure"
+	"github.com/rosterhq/roster/sources/derived"
 	"github.com/rosterhq/roster/sources/gcp"
 	"github.com/rosterhq/roster/sources/openstack"
 )
