@@ -183,7 +183,10 @@ func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster
 			if _, err := e.expire(ctx, now, src.ID, 1); err != nil {
 				return nil, false, err
 			}
-		case trigger != roster.TriggerSchedule && active.Status == roster.SyncQueued && active.NotBefore != nil && active.NotBefore.After(now):
+		case trigger != roster.TriggerSchedule && trigger != roster.TriggerInput && active.Status == roster.SyncQueued && active.NotBefore != nil && active.NotBefore.After(now):
+			// (Not for an input's change either: the look for stale
+			// derived inventories comes every tick, and would undo the
+			// backoff of a failing one.)
 			replaced := *active
 			replaced.Status, replaced.Error = roster.SyncCanceled, fmt.Sprintf("replaced by a sync asked for by %s before its backoff ended", trigger)
 			if err := e.store.FinishSyncRun(ctx, &replaced, nil); err != nil && roster.ErrorCode(err) != roster.ECONFLICT {
