@@ -24,14 +24,18 @@ import (
 	"github.com/rosterhq/roster/sources/aws/awssim"
 )
 
-// serveDerived runs Roster in this process on SQLite, as serveGitops
-// does, and also returns its Main (for its store).
-func serveDerived(t *testing.T) (*Main, *gitopsServer) {
+// serveDerived runs Roster in this process on a fresh database of the
+// engine ("sqlite" or "postgres"), as serveGitops does, and also returns
+// its Main (for its store).
+func serveDerived(t *testing.T, engine string) (*Main, *gitopsServer) {
 	t.Helper()
 	c := defaultConfig()
 	c.Listen = "127.0.0.1:0"
 	c.DataDir = t.TempDir()
 	c.Database = filepath.Join(c.DataDir, "roster.db")
+	if engine == "postgres" {
+		c.Database = testenv.SharedPostgres(t).CreateDatabase(t)
+	}
 	c.ScheduleEvery = Duration(time.Second) // River refuses less
 	var logw io.Writer = io.Discard
 	if os.Getenv("DEBUG_DERIVED") != "" {
@@ -228,7 +232,9 @@ func diffViews(t *testing.T, what string, got, want inventoryView) {
 // two inputs), and the two inputs limited to a pattern (smart).
 func TestDerivedParity(t *testing.T) {
 	testenv.AnsibleInventory(t)
-	m, s := serveDerived(t)
+	_, err := exec.LookPath("ansible")
+	testenv.Need(t, "ansible (Debian package ansible-core)", err)
+	m, s := serveDerived(t, "sqlite")
 	dir, err := filepath.Abs("testdata/derived")
 	must(t, err)
 	loadYAMLInventory(t, m.Store, "a", filepath.Join(dir, "a.yml"))
@@ -301,6 +307,10 @@ func TestDerivedParity(t *testing.T) {
 // with roster apply, sees it follow its input's syncs (trigger input),
 // exports and re-applies it unchanged, and prunes it before its input.
 func TestDerivedInventoriesCLIApplyAndPropagation(t *testing.T) {
+	gitopsEngines(t, testDerivedInventoriesCLIApplyAndPropagation)
+}
+
+func testDerivedInventoriesCLIApplyAndPropagation(t *testing.T, engine string) {
 	sim := awssim.New(awssim.Options{Seed: 19, Size: 40, Regions: []string{"us-east-1"}})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
@@ -308,7 +318,7 @@ func TestDerivedInventoriesCLIApplyAndPropagation(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", simSecretKey)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	role, _ := sim.Fleet().Instances()[0].Tag("Role")
-	_, s := serveDerived(t)
+	_, s := serveDerived(t, engine)
 	isolateClientConfig(t)
 	dir := t.TempDir()
 	file := writeFile(t, filepath.Join(dir, "roster.yml"), fmt.Sprintf(`kind: inventory
