@@ -166,12 +166,13 @@ func (s *Server) createDerived(ctx context.Context, inv *roster.Inventory, d der
 	return nil
 }
 
-// updateDerived changes a derived inventory's inputs and definition and,
-// when anything that decides its hosts changed, asks for a run.
-func (s *Server) updateDerived(ctx context.Context, inv *roster.Inventory, upd *roster.InventoryUpdate, d derivedDef) (*roster.Source, error) {
+// updateDerived checks a change of a derived inventory's inputs and
+// definition: the inputs go into upd, the source's new config (nil when
+// unchanged) is returned, to be written once the inventory's update is.
+func (s *Server) updateDerived(ctx context.Context, inv *roster.Inventory, upd *roster.InventoryUpdate, d derivedDef) (*roster.Source, map[string]any, error) {
 	src, err := s.managedSource(ctx, inv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var errs roster.FieldErrors
 	if d.inputs != nil {
@@ -183,14 +184,9 @@ func (s *Server) updateDerived(ctx context.Context, inv *roster.Inventory, upd *
 		config = s.derivedConfig(&errs, inv.Kind, src.Config, d)
 	}
 	if err := errs.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if config != nil {
-		if src, err = s.store.UpdateSource(ctx, src.ID, roster.SourceUpdate{Config: config}); err != nil {
-			return nil, err
-		}
-	}
-	return src, nil
+	return src, config, nil
 }
 
 // syncDerived asks for a run of a derived inventory's source, best

@@ -229,6 +229,9 @@ func TestDerivedInventoryInputErrors(t *testing.T) {
 	wantField(t, f.do("PATCH", "/api/v1/inventories/s", f.admin, map[string]any{"kind": "constructed"}), "kind")
 	wantField(t, f.do("PATCH", "/api/v1/inventories/a", f.admin, map[string]any{"inputs": []string{"a"}}), "inputs")
 	wantField(t, f.do("PATCH", "/api/v1/inventories/s", f.admin, map[string]any{"host_filter": "(("}), "host_filter")
+	// A refused part refuses the whole update: the valid filter given
+	// with repeated inputs is not kept either.
+	wantField(t, f.do("PATCH", "/api/v1/inventories/s", f.admin, map[string]any{"host_filter": "name=new", "inputs": []string{"a", "a"}}), "inputs[1]")
 	r = f.do("GET", "/api/v1/inventories/s", f.admin, nil)
 	var s api.Inventory
 	r.json(t, &s)

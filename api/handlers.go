@@ -130,8 +130,9 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 		return nil, err
 	}
 	var managed *roster.Source
+	var config map[string]any
 	if inv.Kind.Derived() && !def.empty() {
-		if managed, err = s.updateDerived(ctx, inv, &upd, def); err != nil {
+		if managed, config, err = s.updateDerived(ctx, inv, &upd, def); err != nil {
 			return nil, err
 		}
 	}
@@ -139,6 +140,11 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 	inv, err = s.store.UpdateInventory(ctx, inv.ID, upd)
 	if err != nil {
 		return nil, err
+	}
+	if config != nil {
+		if _, err := s.store.UpdateSource(ctx, managed.ID, roster.SourceUpdate{Config: config}); err != nil {
+			return nil, err
+		}
 	}
 	if inv.Kind.Derived() && (managed != nil || inv.NamePolicy != before) {
 		// Its hosts follow from its definition, inputs and name policy.
