@@ -15,6 +15,7 @@ import (
 	"github.com/rosterhq/roster/internal/store"
 	"github.com/rosterhq/roster/internal/syncer"
 	"github.com/rosterhq/roster/sources"
+	"github.com/rosterhq/roster/sources/construct"
 	"github.com/rosterhq/roster/sources/derived"
 )
 
@@ -323,5 +324,24 @@ func TestValidate(t *testing.T) {
 	}
 	for _, ok := range []map[string]any{{"use_vars_plugins": false, "use_extra_vars": false}, {"limit": "web:&prod:!db,h*"}} {
 		must(t, reg.Validate("constructed", ok))
+	}
+}
+
+// TestConstructedBudgets: a constructed inventory's expressions are held
+// to the server's budgets, as a source's are; over one, the run fails
+// naming the option and changes nothing.
+func TestConstructedBudgets(t *testing.T) {
+	f := newFixture(t)
+	reg := sources.NewRegistry(derived.NewDrivers(f.st)...).WithLimits(construct.Limits{ValueBytes: 1 << 10, HostBytes: 4 << 10, SyncBytes: 1 << 20})
+	f.engine = syncer.New(f.st, reg, slog.New(slog.NewTextHandler(io.Discard, nil)), syncer.WithSpillDir(t.TempDir()))
+	a := f.plain("a", []h{{name: "h1", vars: map[string]any{"os": "linux"}}}, nil)
+	inv, src := f.derivedInv("big", roster.KindConstructed, roster.NamesMerge,
+		map[string]any{"compose": map[string]any{"blob": "os * 100000"}}, a)
+	run := f.sync(src)
+	if run.Status != roster.SyncFailed || !strings.Contains(run.Error, "compose.blob") {
+		t.Fatalf("run %s %q, want a failure naming compose.blob", run.Status, run.Error)
+	}
+	if len(f.hosts(inv)) != 0 {
+		t.Fatal("an over-budget run wrote hosts")
 	}
 }
