@@ -67,10 +67,22 @@ type Instance struct {
 	// plugin's compose does (the cloud plugins' compose sees the
 	// instance only); they are never stored.
 	ComposeSeesInventoryVars bool
+	// GroupNames, when set, is what group_names lists for the construct
+	// step instead of Groups: a host read from an inventory with nested
+	// groups is in their parents too, as Ansible's group_names says.
+	GroupNames []string
 	// Edges nest groups of the host under others (the group children of
 	// an inventory a derived inventory reads), besides keyed_groups'
 	// parent_group.
 	Edges []roster.GroupEdge
+}
+
+// MagicGroupNames is the group_names the construct step sees.
+func (i *Instance) MagicGroupNames() []string {
+	if i.GroupNames != nil {
+		return i.GroupNames
+	}
+	return i.Groups
 }
 
 // Provider fetches instances from one configured source.

@@ -694,7 +694,7 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 			if vars == nil {
 				vars = map[string]any{}
 			}
-			setMagicVars(vars, names[0], inst.Groups)
+			setMagicVars(vars, names[0], inst.MagicGroupNames())
 		}
 		if inst.VarsPrefix != "" || inst.VarsSuffix != "" {
 			if inst.ComposeSeesUnwrapped {
@@ -769,7 +769,7 @@ func (e *Engine) buildHost(sh *scopeHosts, h *roster.Host, inst *sources.Instanc
 		hidden = make(map[string]any, 3+len(stored))
 	}
 	maps.Copy(hidden, stored) // the wrapped names, for groups and keyed_groups
-	setMagicVars(hidden, h.Name, inst.Groups)
+	setMagicVars(hidden, h.Name, inst.MagicGroupNames())
 	res, err := cons.ApplyHidden(vars, hidden)
 	if stored != nil {
 		vars = stored

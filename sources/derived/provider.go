@@ -144,7 +144,15 @@ func (p *provider) Scopes(ctx context.Context) ([]string, error) {
 		}
 		slices.Sort(ids)
 		scope := strings.Join(ids, " ")
+		names := make([]string, 0, len(ancestors))
+		for g := range ancestors {
+			if g != "all" && g != "ungrouped" {
+				names = append(names, g)
+			}
+		}
+		slices.Sort(names)
 		inst := sources.Instance{
+			GroupNames: names,
 			ExternalID: h.name,
 			Hostnames:  []string{h.name},
 			Address:    h.address,
