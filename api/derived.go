@@ -272,3 +272,47 @@ func (s *Server) pruneDerived(ctx context.Context, seen map[string]bool) error {
 	}
 	return nil
 }
+
+// inputNameConflicts lists, by name, up to limit host names that hosts of
+// more than one input of a derived inventory have (as each input's
+// Ansible view names them: its name policy, enabled hosts), with the
+// inputs' names in input order, and how many there are. It walks the
+// inputs: a diagnosis, not a read path.
+func (s *Server) inputNameConflicts(ctx context.Context, inv *roster.Inventory, limit int) ([]roster.NameConflict, int, error) {
+	in := map[string][]string{}
+	for _, id := range inv.Inputs {
+		input, err := s.store.Inventory(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		naming, err := s.hostNaming(ctx, input)
+		if err != nil {
+			return nil, 0, err
+		}
+		_, err = s.store.WalkInventory(ctx, id, func(h *roster.Host) error {
+			if !h.Enabled {
+				return nil
+			}
+			name := naming.name(h)
+			if list := in[name]; len(list) == 0 || list[len(list)-1] != input.Name {
+				in[name] = append(list, input.Name)
+			}
+			return nil
+		}, func(*roster.Group) error { return nil })
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	var names []string
+	for name, inputs := range in {
+		if len(inputs) > 1 {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	out := make([]roster.NameConflict, 0, min(limit, len(names)))
+	for _, name := range names[:min(limit, len(names))] {
+		out = append(out, roster.NameConflict{Name: name, Sources: in[name]})
+	}
+	return out, len(names), nil
+}

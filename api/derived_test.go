@@ -139,6 +139,35 @@ func TestSmartAndConstructedInventories(t *testing.T) {
 		t.Fatalf("GET by-type = %+v", got)
 	}
 
+	// east and west share no name: no conflict; an input listed twice
+	// over the same hosts would.
+	r = f.do("GET", "/api/v1/inventories/by-type/name-conflicts", f.admin, nil)
+	wantStatus(t, r, http.StatusOK)
+	var conflicts api.NameConflictList
+	r.json(t, &conflicts)
+	if conflicts.Total != 0 || conflicts.NamePolicy != api.Merge {
+		t.Fatalf("name conflicts of by-type: %+v", conflicts)
+	}
+	f.inventory("east2")
+	f.syncAndWait(f.source("east2", "ec2", f.awsConfig(map[string]any{"regions": []string{"us-east-1"}})).Id)
+	wantStatus(t, f.do("POST", "/api/v1/inventories", f.admin, map[string]any{"name": "both-east", "kind": "smart", "inputs": []string{"east", "east2"},
+		"host_filter": "enabled=true"}), http.StatusCreated)
+	r = f.do("GET", "/api/v1/inventories/both-east/name-conflicts?limit=2", f.admin, nil)
+	wantStatus(t, r, http.StatusOK)
+	r.json(t, &conflicts)
+	enabledEast := 0
+	for range eastVars {
+		enabledEast++
+	}
+	if conflicts.Total != enabledEast || len(conflicts.Items) != 2 || !slices.Equal(conflicts.Items[0].Sources, []string{"east", "east2"}) {
+		t.Fatalf("name conflicts of both-east: total %d (want %d), %+v", conflicts.Total, enabledEast, conflicts.Items)
+	}
+	run = f.waitDerived("both-east", "smart", 1)
+	if run.Warnings == nil || !strings.Contains(strings.Join(run.Warnings, " "), "merged (name_policy merge)") {
+		t.Fatalf("the run does not report the names its inputs share: %v", run.Warnings)
+	}
+	wantStatus(t, f.do("DELETE", "/api/v1/inventories/both-east", f.admin, nil), http.StatusNoContent)
+
 	// Changing the definition re-materialises.
 	r = f.do("PATCH", "/api/v1/inventories/running-east", f.admin, map[string]any{"host_filter": "variables__placement__region=eu-west-1"})
 	wantStatus(t, r, http.StatusOK)

@@ -174,6 +174,9 @@ func (s *Server) ListNameConflicts(ctx context.Context, req ListNameConflictsReq
 		limit = *req.Params.Limit
 	}
 	conflicts, total, err := s.store.HostNameConflicts(ctx, inv.ID, limit)
+	if inv.Kind.Derived() {
+		conflicts, total, err = s.inputNameConflicts(ctx, inv, limit)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -2787,7 +2787,10 @@ type ClientInterface interface {
 	// ListNameConflicts List host names that more than one of the inventory's sources produce.
 	//
 	// Ansible's inventory has one host per name; what its document does
-	// with these is the inventory's `name_policy`.
+	// with these is the inventory's `name_policy`. For a smart or
+	// constructed inventory: the names its inputs' hosts share (as each
+	// input's Ansible view names them), `sources` holding the input
+	// inventories' names in input order.
 	//
 	// Corresponds with GET /api/v1/inventories/{inventory}/name-conflicts (the `ListNameConflicts` operationId).
 	ListNameConflicts(ctx context.Context, inventory InventoryRef, params *ListNameConflictsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4023,7 +4026,10 @@ func (c *APIClient) GetHostHistory(ctx context.Context, inventory InventoryRef, 
 // ListNameConflicts List host names that more than one of the inventory's sources produce.
 //
 // Ansible's inventory has one host per name; what its document does
-// with these is the inventory's `name_policy`.
+// with these is the inventory's `name_policy`. For a smart or
+// constructed inventory: the names its inputs' hosts share (as each
+// input's Ansible view names them), `sources` holding the input
+// inventories' names in input order.
 //
 // Corresponds with GET /api/v1/inventories/{inventory}/name-conflicts (the `ListNameConflicts` operationId).
 func (c *APIClient) ListNameConflicts(ctx context.Context, inventory InventoryRef, params *ListNameConflictsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8868,7 +8874,10 @@ type ClientWithResponsesInterface interface {
 	// ListNameConflictsWithResponse List host names that more than one of the inventory's sources produce.
 	//
 	// Ansible's inventory has one host per name; what its document does
-	// with these is the inventory's `name_policy`.
+	// with these is the inventory's `name_policy`. For a smart or
+	// constructed inventory: the names its inputs' hosts share (as each
+	// input's Ansible view names them), `sources` holding the input
+	// inventories' names in input order.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -16231,7 +16240,10 @@ func (c *ClientWithResponses) GetHostHistoryWithResponse(ctx context.Context, in
 // ListNameConflictsWithResponse List host names that more than one of the inventory's sources produce.
 //
 // Ansible's inventory has one host per name; what its document does
-// with these is the inventory's `name_policy`.
+// with these is the inventory's `name_policy`. For a smart or
+// constructed inventory: the names its inputs' hosts share (as each
+// input's Ansible view names them), `sources` holding the input
+// inventories' names in input order.
 //
 // Returns a wrapper object for the known response body format(s).
 //
