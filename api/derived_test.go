@@ -139,6 +139,45 @@ func TestSmartAndConstructedInventories(t *testing.T) {
 		t.Fatalf("GET by-type = %+v", got)
 	}
 
+	// Every read path serves it: REST hosts and groups, --host, the AWX
+	// script, Prometheus SD (with a mapping on the derived inventory).
+	var script struct {
+		Meta struct {
+			Hostvars map[string]json.RawMessage `json:"hostvars"`
+		} `json:"_meta"`
+	}
+	r = f.do("GET", "/api/v2/inventories/by-type/script/?hostvars=1", f.admin, nil)
+	wantStatus(t, r, http.StatusOK)
+	r.json(t, &script)
+	if len(script.Meta.Hostvars) != len(vars) {
+		t.Fatalf("AWX script: %d hosts, want %d", len(script.Meta.Hostvars), len(vars))
+	}
+	var one string
+	for name := range vars {
+		one = name
+		break
+	}
+	r = f.do("GET", "/api/v1/inventories/by-type/ansible?host="+one, f.admin, nil)
+	wantStatus(t, r, http.StatusOK)
+	var hostVars map[string]any
+	r.json(t, &hostVars)
+	if hostVars["where"] != vars[one]["where"] {
+		t.Fatalf("--host %s: where = %v", one, hostVars["where"])
+	}
+	wantStatus(t, f.do("GET", "/api/v1/inventories/by-type/groups", f.admin, nil), http.StatusOK)
+	wantStatus(t, f.do("PATCH", "/api/v1/inventories/by-type", f.admin, map[string]any{"prometheus_sd": map[string]any{"address_var": "private_ip_address", "port": 9100}}), http.StatusOK)
+	r = f.do("GET", "/api/v1/inventories/by-type/prometheus-sd", f.admin, nil)
+	wantStatus(t, r, http.StatusOK)
+	var targets []api.TargetGroup
+	r.json(t, &targets)
+	n := 0
+	for _, tg := range targets {
+		n += len(tg.Targets)
+	}
+	if n != len(vars) {
+		t.Fatalf("Prometheus SD: %d targets, want %d", n, len(vars))
+	}
+
 	// east and west share no name: no conflict; an input listed twice
 	// over the same hosts would.
 	r = f.do("GET", "/api/v1/inventories/by-type/name-conflicts", f.admin, nil)
