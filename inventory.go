@@ -152,4 +152,6 @@ type InventoryStore interface {
 	// (HostChanges.InputGenerations); only those reading inputID, unless
 	// it is empty.
 	StaleDerived(ctx context.Context, inputID string) ([]string, error)
+	// DerivedInputs maps every derived inventory to its inputs, in order.
+	DerivedInputs(ctx context.Context) (map[string][]string, error)
 }

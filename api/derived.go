@@ -255,17 +255,17 @@ func refuseManaged(inv *roster.Inventory, provider string) error {
 // data of every input (merged hosts, group vars), so a caller sees one
 // only if it may read all its inputs.
 func (s *Server) pruneDerived(ctx context.Context, seen map[string]bool) error {
-	invs, err := s.store.Inventories(ctx)
+	derived, err := s.store.DerivedInputs(ctx)
 	if err != nil {
 		return err
 	}
-	for _, inv := range invs {
-		if !inv.Kind.Derived() || !seen[inv.ID] {
+	for id, inputs := range derived {
+		if !seen[id] {
 			continue
 		}
-		for _, id := range inv.Inputs {
-			if !seen[id] {
-				delete(seen, inv.ID)
+		for _, input := range inputs {
+			if !seen[input] {
+				delete(seen, id)
 				break
 			}
 		}

@@ -121,6 +121,24 @@ func pgSeeInputs(ctx context.Context, tx pgx.Tx, inventoryID string, gens map[st
 	return nil
 }
 
+// DerivedInputs implements roster.InventoryStore.
+func (s *Postgres) DerivedInputs(ctx context.Context) (map[string][]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT inventory_id, input_id FROM inventory_inputs ORDER BY inventory_id, position`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var inv, input string
+		if err := rows.Scan(&inv, &input); err != nil {
+			return nil, err
+		}
+		out[inv] = append(out[inv], input)
+	}
+	return out, rows.Err()
+}
+
 // StaleDerived implements roster.InventoryStore.
 func (s *Postgres) StaleDerived(ctx context.Context, inputID string) ([]string, error) {
 	rows, err := s.pool.Query(ctx, staleDerivedQuery("$1"), inputID)

@@ -127,6 +127,24 @@ func seeInputs(ctx context.Context, tx *sql.Tx, inventoryID string, gens map[str
 	return nil
 }
 
+// DerivedInputs implements roster.InventoryStore.
+func (s *SQLite) DerivedInputs(ctx context.Context) (map[string][]string, error) {
+	rows, err := s.rq.QueryContext(ctx, `SELECT inventory_id, input_id FROM inventory_inputs ORDER BY inventory_id, position`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]string{}
+	for rows.Next() {
+		var inv, input string
+		if err := rows.Scan(&inv, &input); err != nil {
+			return nil, err
+		}
+		out[inv] = append(out[inv], input)
+	}
+	return out, rows.Err()
+}
+
 // StaleDerived implements roster.InventoryStore.
 func (s *SQLite) StaleDerived(ctx context.Context, inputID string) ([]string, error) {
 	rows, err := s.rq.QueryContext(ctx, staleDerivedQuery("?"), inputID, inputID)

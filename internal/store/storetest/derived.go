@@ -35,6 +35,12 @@ func testDerivedInventories(t *testing.T, s roster.Store) {
 		}
 	}
 
+	all, err := s.DerivedInputs(ctx)
+	must(t, err)
+	if len(all) != 1 || !slices.Equal(all[d.ID], []string{b.ID, a.ID}) {
+		t.Fatalf("DerivedInputs = %v, want d: [b a]", all)
+	}
+
 	// Refused inputs change nothing.
 	for name, inputs := range map[string][]string{
 		"none":     {},
