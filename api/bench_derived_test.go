@@ -43,8 +43,8 @@ func fillInventory(b *testing.B, st roster.Store, name string, n int, prod func(
 		h := fmt.Sprintf("%s-%06d.example.internal", name, i)
 		vars, _ := json.Marshal(map[string]any{
 			"env": env, "instance_id": fmt.Sprintf("i-%012x", i), "instance_type": "m5.large", "private_ip_address": fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255),
-			"placement": map[string]any{"region": "us-east-1", "availability_zone": "us-east-1" + string(rune('a'+i%4))},
-			"tags":      map[string]any{"Name": h, "Role": []string{"web", "db", "cache", "queue"}[i%4], "Team": "platform"},
+			"placement":    map[string]any{"region": "us-east-1", "availability_zone": "us-east-1" + string(rune('a'+i%4))},
+			"tags":         map[string]any{"Name": h, "Role": []string{"web", "db", "cache", "queue"}[i%4], "Team": "platform"},
 			"ansible_host": fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255),
 		})
 		groups := []string{"env_" + env, "role_" + []string{"web", "db", "cache", "queue"}[i%4]}
