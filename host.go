@@ -148,6 +148,11 @@ type HostChanges struct {
 	// fleet keeps them on disk): a store writes those hosts a batch at a
 	// time through Batches, never all of them at once.
 	Bodies HostBodies
+	// InputGenerations, for a run of a derived inventory's source, are the
+	// generations of the input inventories it read (input id →
+	// generation); the store records them in the same transaction, for
+	// StaleDerived.
+	InputGenerations map[string]int64
 	// Record asks the store to record, with the hosts and in the same
 	// transaction, what the sync did to each (HostChangeStore): the
 	// history of a succeeded run. Hosts unchanged record nothing.

@@ -19,6 +19,14 @@ type Inventory struct {
 	// NamePolicy says what Ansible's document of the inventory does with a
 	// host name that several of its sources produce.
 	NamePolicy NamePolicy
+	// Kind is plain for an inventory its sources fill; smart or
+	// constructed for one derived from other inventories, its Inputs. It
+	// never changes after the inventory is made.
+	Kind InventoryKind
+	// Inputs are the ids of the inventories a derived inventory reads, in
+	// order: Ansible's -i order, the order name_policy merge merges in.
+	// Empty for a plain inventory.
+	Inputs []string
 	// Generation moves (it only grows) whenever what the inventory's
 	// whole-inventory documents show changes: its hosts, their groups and
 	// vars, group nesting and vars, its sources' names, its name, its
@@ -35,7 +43,37 @@ type InventoryUpdate struct {
 	// PrometheusSD replaces the mapping; a pointer to nil removes it.
 	PrometheusSD *json.RawMessage
 	NamePolicy   *NamePolicy
+	// Inputs replaces the inputs of a derived inventory, in order.
+	Inputs *[]string
 }
+
+// InventoryKind says where an inventory's hosts come from.
+type InventoryKind string
+
+const (
+	// KindPlain is filled by its own sources. The default.
+	KindPlain InventoryKind = "plain"
+	// KindSmart holds the hosts of its inputs that match a host filter
+	// (AWX's smart inventory).
+	KindSmart InventoryKind = "smart"
+	// KindConstructed holds the hosts of its inputs with groups and vars
+	// computed by Ansible's constructed plugin options (AWX's constructed
+	// inventory).
+	KindConstructed InventoryKind = "constructed"
+)
+
+// InventoryKinds lists the valid kinds, the default first.
+var InventoryKinds = []InventoryKind{KindPlain, KindSmart, KindConstructed}
+
+// Valid reports whether k is one of InventoryKinds.
+func (k InventoryKind) Valid() bool { return slices.Contains(InventoryKinds, k) }
+
+// Derived reports whether an inventory of kind k is derived from inputs:
+// its one source is managed by Roster and reads the inputs.
+func (k InventoryKind) Derived() bool { return k == KindSmart || k == KindConstructed }
+
+// MaxInputs bounds the inputs of a derived inventory.
+const MaxInputs = 32
 
 // NamePolicy is what an inventory does with a host name that more than one
 // of its sources produce. Ansible's inventory has one host per name, so
@@ -106,5 +144,14 @@ type InventoryStore interface {
 	Inventories(ctx context.Context) ([]*Inventory, error)
 	UpdateInventory(ctx context.Context, id string, upd InventoryUpdate) (*Inventory, error)
 	// DeleteInventory deletes an inventory with its sources, hosts and runs.
+	// An inventory that is the input of a derived one is not deleted
+	// (ECONFLICT naming that inventory).
 	DeleteInventory(ctx context.Context, id string) error
+	// StaleDerived lists the derived inventories that have an input whose
+	// generation moved past the one their last successful run read
+	// (HostChanges.InputGenerations); only those reading inputID, unless
+	// it is empty.
+	StaleDerived(ctx context.Context, inputID string) ([]string, error)
+	// DerivedInputs maps every derived inventory to its inputs, in order.
+	DerivedInputs(ctx context.Context) (map[string][]string, error)
 }

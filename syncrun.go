@@ -32,6 +32,9 @@ const (
 	TriggerCLI      SyncTrigger = "cli"
 	TriggerSchedule SyncTrigger = "schedule"
 	TriggerCallback SyncTrigger = "callback"
+	// TriggerInput is a run of a smart or constructed inventory's source
+	// asked for because one of its inputs changed.
+	TriggerInput SyncTrigger = "input"
 )
 
 // SyncRun records one sync of a source.

@@ -225,6 +225,11 @@ type HostNaming struct {
 // hostNaming reads the naming of inv's Ansible document.
 func (s *Server) hostNaming(ctx context.Context, inv *roster.Inventory) (HostNaming, error) {
 	n := HostNaming{Policy: inv.NamePolicy}
+	if inv.Kind.Derived() {
+		// Its one source's hosts are named already, its name policy
+		// applied across its inputs when they were made.
+		n.Policy = roster.NamesMerge
+	}
 	if n.Policy != roster.NamesPrefix {
 		return n, nil
 	}

@@ -158,6 +158,27 @@ func (e HostChangeKind) Valid() bool {
 	}
 }
 
+// Defines values for InventoryKind.
+const (
+	Constructed InventoryKind = "constructed"
+	Plain       InventoryKind = "plain"
+	Smart       InventoryKind = "smart"
+)
+
+// Valid indicates whether the value is a known member of the InventoryKind enum.
+func (e InventoryKind) Valid() bool {
+	switch e {
+	case Constructed:
+		return true
+	case Plain:
+		return true
+	case Smart:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeMethod.
 const (
 	MeMethodSession MeMethod = "session"
@@ -406,6 +427,7 @@ const (
 	SyncRunTriggerApi      SyncRunTrigger = "api"
 	SyncRunTriggerCallback SyncRunTrigger = "callback"
 	SyncRunTriggerCli      SyncRunTrigger = "cli"
+	SyncRunTriggerInput    SyncRunTrigger = "input"
 	SyncRunTriggerSchedule SyncRunTrigger = "schedule"
 )
 
@@ -417,6 +439,8 @@ func (e SyncRunTrigger) Valid() bool {
 	case SyncRunTriggerCallback:
 		return true
 	case SyncRunTriggerCli:
+		return true
+	case SyncRunTriggerInput:
 		return true
 	case SyncRunTriggerSchedule:
 		return true
@@ -944,7 +968,36 @@ type HostList struct {
 type Inventory struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Description string    `json:"description"`
-	Id          string    `json:"id"`
+
+	// HostFilter A smart inventory's host filter.
+	HostFilter *string `json:"host_filter,omitempty"`
+	Id         string  `json:"id"`
+
+	// InputNames The names of `inputs`, in the same order.
+	InputNames *[]string `json:"input_names,omitempty"`
+
+	// Inputs The ids of a smart or constructed inventory's inputs, in order.
+	Inputs *[]string `json:"inputs,omitempty"`
+
+	// Kind Where the inventory's hosts come from; it cannot change once the
+	// inventory is made.
+	// - `plain` (default): its own sources.
+	// - `smart`: the hosts of its `inputs` that its `host_filter` matches
+	//   (AWX's smart inventory filter language, plus `not`).
+	// - `constructed`: the hosts of its `inputs` with the `compose`,
+	//   `groups` and `keyed_groups` of its `source_vars` (the
+	//   `ansible.builtin.constructed` plugin's options), then its `limit`.
+	// A smart or constructed inventory has one source, Roster's, named
+	// after its kind, that syncs when an input changes (trigger
+	// `input`), when the inventory is made or changed, or when asked
+	// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+	// several inputs are resolved by its `name_policy`, in input order.
+	// A caller sees a smart or constructed inventory only if it may see
+	// every one of its inputs.
+	Kind *InventoryKind `json:"kind,omitempty"`
+
+	// Limit A constructed inventory's limit (an Ansible host pattern).
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
@@ -971,12 +1024,41 @@ type Inventory struct {
 
 	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
-	UpdatedAt    time.Time            `json:"updated_at"`
+
+	// SourceVars A constructed inventory's `constructed` plugin options.
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
+	UpdatedAt  time.Time               `json:"updated_at"`
 }
 
 // InventoryCreate defines model for InventoryCreate.
 type InventoryCreate struct {
 	Description *string `json:"description,omitempty"`
+
+	// HostFilter Smart only: which hosts of the inputs to keep, e.g. `groups__name=web and not variables__env=dev`.
+	HostFilter *string `json:"host_filter,omitempty"`
+
+	// Inputs Input inventories (id or name), in order (Ansible's `-i` order); plain inventories only.
+	Inputs *InventoryInputs `json:"inputs,omitempty"`
+
+	// Kind Where the inventory's hosts come from; it cannot change once the
+	// inventory is made.
+	// - `plain` (default): its own sources.
+	// - `smart`: the hosts of its `inputs` that its `host_filter` matches
+	//   (AWX's smart inventory filter language, plus `not`).
+	// - `constructed`: the hosts of its `inputs` with the `compose`,
+	//   `groups` and `keyed_groups` of its `source_vars` (the
+	//   `ansible.builtin.constructed` plugin's options), then its `limit`.
+	// A smart or constructed inventory has one source, Roster's, named
+	// after its kind, that syncs when an input changes (trigger
+	// `input`), when the inventory is made or changed, or when asked
+	// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+	// several inputs are resolved by its `name_policy`, in input order.
+	// A caller sees a smart or constructed inventory only if it may see
+	// every one of its inputs.
+	Kind *InventoryKind `json:"kind,omitempty"`
+
+	// Limit Constructed only: an Ansible host pattern over the constructed hosts (`web:&prod:!retired`, globs); `~regex` and subscripts are refused.
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
@@ -1003,7 +1085,31 @@ type InventoryCreate struct {
 
 	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
+
+	// SourceVars Constructed only: the plugin file's options (`compose`, `groups`, `keyed_groups`, `strict`, `leading_separator`, `use_vars_plugins: false`, `use_extra_vars: false`); `plugin` may be given as `constructed` or `ansible.builtin.constructed`.
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
 }
+
+// InventoryInputs Input inventories (id or name), in order (Ansible's `-i` order); plain inventories only.
+type InventoryInputs = []string
+
+// InventoryKind Where the inventory's hosts come from; it cannot change once the
+// inventory is made.
+//   - `plain` (default): its own sources.
+//   - `smart`: the hosts of its `inputs` that its `host_filter` matches
+//     (AWX's smart inventory filter language, plus `not`).
+//   - `constructed`: the hosts of its `inputs` with the `compose`,
+//     `groups` and `keyed_groups` of its `source_vars` (the
+//     `ansible.builtin.constructed` plugin's options), then its `limit`.
+//
+// A smart or constructed inventory has one source, Roster's, named
+// after its kind, that syncs when an input changes (trigger
+// `input`), when the inventory is made or changed, or when asked
+// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+// several inputs are resolved by its `name_policy`, in input order.
+// A caller sees a smart or constructed inventory only if it may see
+// every one of its inputs.
+type InventoryKind string
 
 // InventoryList defines model for InventoryList.
 type InventoryList struct {
@@ -1013,6 +1119,15 @@ type InventoryList struct {
 // InventoryUpdate defines model for InventoryUpdate.
 type InventoryUpdate struct {
 	Description *string `json:"description,omitempty"`
+
+	// HostFilter Replaces the host filter (smart only).
+	HostFilter *string `json:"host_filter,omitempty"`
+
+	// Inputs Replaces the inputs (smart and constructed only).
+	Inputs *InventoryInputs `json:"inputs,omitempty"`
+
+	// Limit Replaces the limit (constructed only); "" removes it.
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
@@ -1039,6 +1154,9 @@ type InventoryUpdate struct {
 
 	// PrometheusSd The new mapping; an empty object removes it.
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
+
+	// SourceVars Replaces the constructed options (constructed only).
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
 }
 
 // IssueRequest defines model for IssueRequest.
@@ -1464,7 +1582,9 @@ type SyncRun struct {
 	StartedAt    *time.Time    `json:"started_at,omitempty"`
 
 	// Status `partial`: some scopes failed; their hosts were kept as they were.
-	Status   SyncRunStatus  `json:"status"`
+	Status SyncRunStatus `json:"status"`
+
+	// Trigger `input`: a smart or constructed inventory's run, asked for because one of its inputs changed.
 	Trigger  SyncRunTrigger `json:"trigger"`
 	Warnings []string       `json:"warnings"`
 }
@@ -1472,7 +1592,7 @@ type SyncRun struct {
 // SyncRunStatus `partial`: some scopes failed; their hosts were kept as they were.
 type SyncRunStatus string
 
-// SyncRunTrigger defines model for SyncRun.Trigger.
+// SyncRunTrigger `input`: a smart or constructed inventory's run, asked for because one of its inputs changed.
 type SyncRunTrigger string
 
 // SyncRunList defines model for SyncRunList.
@@ -7808,6 +7928,22 @@ func (response DeleteInventory404ApplicationProblemPlusJSONResponse) VisitDelete
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteInventory409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteInventory409ApplicationProblemPlusJSONResponse) VisitDeleteInventoryResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -15447,331 +15583,347 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37cttIkjf6KhU83xcid0GKvvX0UNERn0a2295uX9ZST3/7DfsQJaBI1gis4qAKotkOR+xf5wFOnGfY",
-	"B9snOVGZWbiQAEjKkuz2ODZ22iIKqFtmVlZefvmhE+nFUiuhrOmMPnTmgscihX+ezoT7TyxMlMqllVp1",
-	"Rp1zEWkVG2akigSzc8F0EgtjmdFZGgmmp/CjVNdCWZ2uWcLdw7WKRMxMFkXCmGmWJGvW5ZdGKMtWc6GY",
-	"VoIpcS1SFsu4N+gEHRPNxYK7Adj1UnRGHamsmIm08/Fj0Hl2wWfbY3vNF8IwO5eGXYvUSK38cGIdZQuh",
-	"7AmTlkVzrmbCQMfQZbkFi7Uwtf0bm0o1g+7faWNFem55UrNCoU0zEeK03Je5MiuRMmlgpVxvHB9MU2Hm",
-	"ShjDuLkSMZvqtNqxUNmiM/pbx32wE3SmPDGi81uwNaCPQWfJU74QlnbuLBWxUFby5J2Ybo/wYi5YlDc5",
-	"MkzGTKdM8YVwA5CuzZLbeSfouN86o07RuhN0UvGPTKYi7ozcwNpX6ixLjU7rhxAq8d5OImgR+p1apuJa",
-	"6sywJZ8Vo/lHJtJ1aTj41fauX05fayVecRvNG/p3VAQdcxbp5XqTWOCPKJHun3OdxGbEVnOZANWPVUHh",
-	"c26Y0p6uYmSNYGPvHw0fs5W0c6Y0u9TxejBWfnLIcsXsXk77buR9HPqOSfpRNG50Ps599jlvfOA2/ywX",
-	"0m73/5bPBDPy98aNTOC98rdjMeVZYjujB8Nh0Fnw93LhmODBEP6Uiv4M6qTCK/6+TWaNSEY5ztdGkGTK",
-	"RRIIqYJNeSpIbI3VpZjq1O+mVDPWNUKw0DgBEPYGzK1zKngMtKQYz2JpderW2v0wVu5ZX6tkzay+cmIh",
-	"lbOZSB3ZYK9dOxdrIiBHS3OpZj0QVisurRmrqU6hpWE8cV9bszRTSqrZgJ1attDGMs7Wgqes++jBk0ff",
-	"DYfDXonENpZ9wd9P+ExUFj5fav9+abmHtct9DqvZSHi42CMmrSO8Exa+fP3XZ68v3rz7j+PXp6+ehcHG",
-	"QXG5LtFnMFbALa6JSbiZM2EivhQx44aF//Ph85B1w2Wq4//58Dlfmb77Z9g7ca+7/i55KsbKfQjkcOBZ",
-	"2xOA+zduhRHCBAz2xp1BjpelZV2RGDFW4ePhn8PADchtenm4Ej7CLZvza+He7A3Yr+5vibJgqjMVM2nG",
-	"irPw8fBx6D8ibWlbqsyHgzuQ8xoOIRiL1SzWeBDF3PKNIygkKghZV6eM09ocmbEKs2XMrZhEPJqLiZUL",
-	"oTMb9kYsdNQYuoMKVxMIUtqcngPGkRjH6rshM8h2sM/Ki0LY1RWtlJ2LVMCmhUak1yLEz7opjRUMmVum",
-	"naLRLfpLM8UknqCXPLqapW6pewP2TLrPsRVfo4AOT93cuIpZiOd1H9YqZKTiMMPXbK5Xbk2qwrqZcWBo",
-	"9fKq49amE+SHNv0J86o7tIPOr+JyrvXVy6f1/LPCxyC2G8Q1NTmIZD66xmaplRGoK2g1TWQE0jvSygoF",
-	"/+TLZSIj7sZzvEz1ZSIW//p34wb3ofTx/5E67u/8X8eFEnmMT83xW3wLu9yeHjCnowF+BQxakCA8ioFS",
-	"dGZRfuRSQro/mHF6G08GnY9B57lOL2UcC3XfMwABcmRYqhPBFnwNjB9rUEBhZC/VNU9kfN/jcrTgNHJY",
-	"KhjBCQtFmurUgBgi+TeVIonNgL3G44atuPEqDIz+tbbPHWvd5/Bfa3cgz1kqkBT8QF7pWE6liOs5JVfY",
-	"ajUxmCzpejN5LUB6hBUlK3T8tX3zqZsEtTp2TUoXkbam0Ca/NfRzid32TvmGAet0ofXPPMVxfQ5icjqr",
-	"o6jEDaJ0iQH5ljIeRWJpkewvtH7F1fpeR6o1W3C19sM1J8yma8ZnXCrGp1akLHwnbLrun7o/Qn82bex7",
-	"qUl1WFvajxvCL4pndq5T+bu4byYB0YNCU7FMXSm9UgFLxbV2F0mdMvF+6Y4Dp5nAnvyi+DWXCb9M7pWC",
-	"TlkslkLFQkVruFkDe+JBS+My2XKpUyviVyKW/AIW+n5J3JH2kWHhGfbZd2MIvSLnlEKwKOilSGEQcGIZ",
-	"1v238zevAybVWP1y8bz/fe+E7q/QV0nOIn2BIgJq53rpHmhmhIqdpuEGRSMF2aOMvEzEj6nOlu7vZep6",
-	"thJP62gukzjFs05asTA1R3yua/A05Wv391wbtO7s/8o1R5ZoW9e/ujYfi5f15d9FZN3bNIn8dgr7GMfS",
-	"rR9P3lam1NZDZTG2qQufHhkWr516HZX0hLDfT6SxYX44OFavruVkISzfXmK3WH72NxkzrsrWonwsK2l/",
-	"K3r5bVdLHGbQ4UlS0zjonLrb5rNr4pbqCr1RAm+jImbCNQGZQdoTk2DTiXjCUjHNDE+MezrlMslSYdyd",
-	"yVF/xJOEFHcnTBWb6yxl3UhnyrJxNhw+EuzBiLlrAun0bCpTYwO4YMP1AX50f/UG7JSlItJpTJfwWFgu",
-	"EwMGFuZkQSqMEfEPTo1l0Ad+EkfhtloaK1VkizFfirUm5oK5MrAq4JXP3dB0ltLlzKk4PEn0Sri7GePJ",
-	"iq8N435EegrKpl6pbWLhES5pDevwyKKJa+sJjN89mep0wS2eIN897rRbMhyZw6K0UWATAxd0gYrnVruc",
-	"RSYNDfJdqwzcXQj78Guw/YrObKTxBX/9oWXuuMkoCf9whCXimruQo3duGlbXOoXDNg2WnuJ9qPm5pWNl",
-	"+/kB89zgS+nmRC2LNfOb7ski8JRTrFJ1VOUZtrP3z9LYbXGVi/T8H60CtRAWNUK/ZJCttzZU5g/91Q35",
-	"jCeJu5qfglJYp7W/UckarQAFbzMlRGxG8MuVWMONykjr7/qZESmaMfTUybJ0PVYLHs2lEmjCnSZC2IAZ",
-	"Dc3TzF3NvHTpmkgvhQkYXoMCtuKpkmpmwEjkbj8ajAdwUPbA9gdGDqdmkaHHDQdsfGCwSzNFZoLqbky1",
-	"o/sJHt2bulCaKRJBFRPeibv5ku3xH5nIROzUA/wSk3Bw0RJfap0IroBjMkU8UaOzZwrHvJJJwqSKkiwW",
-	"5ZXukgGHBuDEfIB2Ik799rNlMZzeoI7pjeU2M2Wex9YdGJz7br3Zo0xDNIv8Y0FpAdso6yex3uaEK/xx",
-	"w/Y71ysFNqTaSWRpUr+Gv7z7mXF2qbV1C+Togr19c34Bmls3FQm38lq4P9w6nr59eWTYJTfwXt1ybczb",
-	"DRU7r51l4W3ZmqSbvcBLuV/2azBABZ1ERzypFa9RKrgV8YTb/WV6ZUlqJCeaDw46omqMQFr1jYhSYb05",
-	"orP/SeaFfpu8e+3aOGKFTszECNtgrS6PwisOScw4u+ZJJli3cBXCDwZ2eX992p9AbYMt9h2uQY48wRB7",
-	"2MaR67N1mkRFR1uO0qbNKNv9tw5B2AhqWt3lnEyqO1AMMsgJukKllZm3s8gZvNVMh+A13RTTG8S94O9/",
-	"Fmpm553Rg+HDx8EdUPszd2Lhuvq1dm8EfsW1EsaL6riWCw4h95tQ28bOVjeV5t++FbehoJRk3xYX7a+A",
-	"VKdWkpXGzCcofN2/IjfKqYwcAQWdJTdmpVNQ69zB73S3lSPdWbR0//49S10zvRTKWB5d1Yraatf7rkgr",
-	"dbYQ4w0/0KguF8v7oUbnQFKtcTal0grwb56wK7HMVbaqsKnTY+ppjvopPavb5NuQsBv9t0mw3UO4AXn+",
-	"AlLuixdez+lU1GRZP2FcMbFY2jXDV1iUCJ4a97NeYgdbZ/snCrW6K+5TcS0jcS5n6qWq4wL3dBLpWDTE",
-	"wOjFgquYJVKJI0PkOmJLnSTop6wo38XioHHVTKRqjo/KlJUJcoGcqb5UTODPfLlM9XVFxpdu/u6f6TVP",
-	"mj9sNcQEsEthV0IoGK2p/5i7MjVM/1d/91qK1GhFVknvVk31yog0YGIwG7Dw16f/9pf+q397cRGOmNJu",
-	"ta5YxFPwgUt/4+KWcXxk9EJoJZhIjAAjp2E0Z+NDGwYNegvKYqnVJEtl/Z4t+Qx8+qkoD9+tMQwfrKxo",
-	"YYUNjsVuZbxMJ+VFqxlSZe9Lu/XbDuJ8K1Tsut4+Ckr7vb2B21esJX1o580qv1DtP0adJAdLogqHlSXR",
-	"w+8PWfZdYzu3PLUHDs6RnIxFQ/DZm6VQL5+yM62UiCzzjWuJyskCR0al+X33aNf08u5r55ahL6HOShDT",
-	"M/SEcsPCR0MTBix8MFzAf9BdKd7zxTJxn300NHX8BEL7WZqiLWfDTOGe1XW+5E7sKbrXkjctKIYSaTWV",
-	"s0EqZlIr87cHv4W1vLwQxvCZ2G1EwoEUL9Qt1o8pVzVa1E0utUUcY5NB8aZWU9AY6x/W2g19880xbXRV",
-	"uRU1Ls6N7kBRxcqwSQgt8aHNi1PzIdUSgFi/iHWj8aEWre9vKnOkw1diV4uhNi7mbdxikGRvriHejfev",
-	"uqpPZeok30IsLkXaoEE0XhQOcg/WqPj5TPzwGlfhdraD/Ic33I4Xgid2vj2K4nze6zCu/bSumx6P41SY",
-	"+u0Vil8mTVc08d6KVOXirUZ/omMJmGkEvi+IxLoSYkn+am3q1V7w6k2MQPrbT+DO3Mof6HrGoW+5zOqU",
-	"5X1cWYcNeCGNIU2tKaQVlGCtZiJlqVjq1EIMpNM8cRGlZbE0sEn1tvtGrgIvRf0T6LlpnjfmxroDp+iq",
-	"Sk5+eLm9zxNpQZLF8uU7T4OrUE95Y5p44gwumjWcUWd/8KkW4GBJtSVnB3xiAE6FvZQDjBqbXIl1jbg8",
-	"hyCVEVmAU+Za4b2H3gvyEA/HQUembEseq1jGrBu6lXM6HC2d+ycsqvsHLaL7J61iCJ8cqxDXEgNvpTVe",
-	"Zs/l0vQG7BlcxKcYDMTjGCOAUrFw18yxAn5mZ9ppi1ZAGAD6esJYTqcQ6GLTTEVOy6DI171Z1X1hF+G5",
-	"3Xzq2tFRVM9atGYgizBgq9hC1qUAfHfbhHn62cFr9e4p96RRClJvbk+q36IhQGQ+OH24WrOFTkWvQkef",
-	"IJOuJHpvdi0ZMsBPrnXF3XegaMi3tiZRCfc/EdxdzXVmS94NpqdwkXf/DcuMEQIHrNnK3cA3gwEffMd+",
-	"kn9BGyDu08Zh0mT4y/2ALbLIbyhREa3kBtuWJxx0GnTmjeWtWxgU3zhZJISVUJYRYwKnO0akAwHlPlyS",
-	"QJsJHL/jJ/KUhPyGWTozfCOm9GpQSIAR48UHsHdpGD2loMYuzwcDDSLHOJc8uqK0jzwOw8mDYpU6jmeN",
-	"l9aF3CYeqDVpF8t1G7pYSbjfXQRCLnNquR/8eipmSqxK5L4qyfITRsmJDVI1p+uaa/UnBI4lmSiWZsN/",
-	"xKN5HtcMOw6dHZnt2dQaWvEImSA5HKSO0ZueQm4URXi3y0HH8Z5r8bGBXm6LuO+QrCvxlJ9uDdnlJroF",
-	"v7trO1nqREbrfV55iy0/AmMthJ2LzExMvEeALzU+f/qKL5c+uONg73mLd7vqFCrP6zDPdb6H9+O4/oNs",
-	"Vp2VoHX1boNbC3a6uWkg/8b9uPI+z3byJHkz7Yz+doON/a027Ees2AJblFyJuKh0xBpwvtUK65fGZOId",
-	"mqYPXO8WS2UlV5p1C0tjD28iuRXR6WKZKfL1t/ZolfJlJTWQhrIVvL4SkPQm1SwR/cwI9lfXnrn3l5Bw",
-	"ChmqUhlLucWFfl5vWHBvTqxtCGmrfvfIsEROBYRnd2mo7LthkcPJHgwXe4SytVtUYa/itoC2qhn6TgNv",
-	"GoJt2GkJiAIWqSEC52YxXKV4rO3roqeVzWDzSBjTFFTuzg2p1YEx2rltffuJTSaUD9UAt1FnVi+/FRQj",
-	"3hzfzvSGinmeAjD8ktVR1M96hn73A9jeS81tnsgMmEK9j957FnZ4MkuxQrultttkacUblawxOxclbINv",
-	"8tfctY2mEBUz3xeEJUdzEV2JeMRCCPcMMTOa+LfHKLAX3kUwgp+fnr5lx+w0goBVNPo7CUeJeyRV0K+H",
-	"uAY/Prtgx3wpj68fHPPMzo/9aDHm8TAvL2lP+XrVbemrGjtfZNLppNEfZIRxBHJk2Nn5u+co0EYQbACm",
-	"WMPC/913T/oX7kmI0RwQNJ4nNOYBj/ClsiXPMK7WzXEKPgKg0RLJ849C8MNcrwSmSMIOdKXF343WSqQo",
-	"dWScbFiY2o3Uws51jeHihV6V/bYYbJ7ZOab5WBRrOaoMMTINtvbqn29Am8iDNfbxJrsa/2JqZArNp442",
-	"Xtey7oP+d49YIqwF0IFYzqQ1ATsaHAXsaHLkuOCofxQwY3kK8duw/5zecI/hFbjAc/eT++b//bfT/v/h",
-	"/d+H/T//VvxzMOn/9mEYfPfw4/+o2wk3vHIG/b5yB27wjX5Qgqloc0IYPyf4ks91AugMH8ajUwpokJTY",
-	"gEY7MMQzI4Q6JIK5IVKPBtq0c35pbkNbryx13R37puqu1bbOB+6YCXKK0SAc6SSRsYAgoyRxbCwWmLZm",
-	"WLZkVrMQ8s48klFFd2oMn4aJ+yFU59C0pm/zKdaEdJVSIn1S/BYiVzc85tgsDMYqTDEtPX8e9jBTt0xf",
-	"cJ5QULwjJD0FozhYfsdKYwpOYRA1AIsy8KOBvHxAV3HfWgrUq098Fg/ON7eLghkV11znbh2zieAi1bVO",
-	"rkWMHhJuWeiOrcFgcOxe7UdEKCYcjFWfhQuRAtKJPyhH7pDwwyuma1e6tFDU12isWD78nLvQLAaHbJIE",
-	"MPlrnhoGPcWQwXS5dv8JEI6EsYRbSjE6MpRVsJKYgNOlZXUcK2L3IhwLiAKAHOu+YPiKSAsmtUzFVL4P",
-	"R3SyFZJAVAEzAE/DvR9CumaE88LUzQn+5JrgD+GJ33QPwBEStUzcryGbCTBeQ56k+yjqKWajGYQF+gU2",
-	"ViYJSwWP5nixg+HDtMomdgLUiQsVBmWVNOBSCCiN1IqUdsSASpSIqQX3hZ7W0T8oSO+enV9gJ4nEtcwd",
-	"3n41p1wm4cjnYmH+lM6SGEAj/Jpwr5ZhvlgOeue+WF13R/NTSD5zOpzXLCgA8gTFiTt383Qw94llKuAq",
-	"AuBTkLnkFhYXCn7AEVdN/EBxYIt25OBdrZRwWXusv1Gvmtzcv2IkJ6xBwRdInrYUP8CM1e6iRGxLypIf",
-	"Et7hC2dD7Sh8Wn5d0NC752fsz4+f/CnPp8dMvm2Tu4899D0T4omTpdpOAIYJcjLp3Ag6WRm1ARQuQo9x",
-	"UlhPwKUFzXJggslCxJL7bE3UVSbu60WOq3vTnRUTjz+BHeWQC0HHWJ3ymZhMsyTxUZmqIV0L51of/AH5",
-	"i3ufmaUYwJoTcyt8pXQxtdImokUv2NbJf3n3soyUdSUV2CxoA/eI16JsWOi4lBHYGCBaZ2/adS/cPuKR",
-	"tC9FpBeCFZ9kmJVrWDc/WAqzWN/EYa8mRxy9+pNrXnOxe6qtFXEpwBLkCRwZM3ntVw17PTL41B9Xo3JY",
-	"AfUSMDkQA1YWuvWO8CIEpyYHF2cvEYATzw7jz7bDEtzInDLJ3Ys1FrBti1XCL0XyKeadn90HUCj/9//z",
-	"/7K4cZV9NDuGro7YMuGRAGAI/CWsNfk4CVCvhuc75ZrQvRhT+r978uTRk10p/u6tTyEU9z7rlmyDofsl",
-	"bDDYbc3rnU6q6frxAiLaEeUE89YRxZDSeSuBzMVmuO/8RTYEt9/EJ9Xgc0p1stP0BnMqR1HtakwDP4f2",
-	"7sUM1qcx0IIe+wgOv3Zw7Q06VvBF7Rr593ZaoXTK3EcoBqU+QraMhtAO9qnTzSDeile7AG9q66h5zG1d",
-	"oXq/b2d1TrfKWld2ZmM9iTSK4LQd8dKlfb+RA84T4n4uESTJLR8IcFvAPLMBjpPHDAVTkVozmM8JQ97z",
-	"P5f0S62S9eCTyB23+CaE5F0jBxGUY496SYo0X3wW8AlA63aMUX+qeVtTIzPVfc71tIdLo0JRO4joNiwb",
-	"ZSF6c0/k1haX015hXyrx75XA+DqxdX7+4ux0e2rL7DKR0YTAFnbkwBRt60Z8Hs1FnNXDl1JEJ12wEPnz",
-	"cu3unSKZjpAVMLGJdcMHTygz5tFw4e6vdqwSwY1lT0wPkSWjVCsm3gO6kNSKdcN/OX7whP0L/p97+X/N",
-	"dZYm6/CE/XJxNlaZSoQxDO9UhEbJwrN3b15PLv7PD6ep4Mdn0q5DH3858hiyLBYLDsheL/0ArYyu3GUw",
-	"SRhcrpYi7ec3x6kR1oMr4Q0S33IX6LHy5g6SaszqmYCbZ6wBngzvqvQjXQvzxKAHTxZ1rAPU8U4Y0My2",
-	"kiYp+2iyMHtGYQufYlQbgtlwvag/V04Z6mKBuzU4KgmYyS7zFiCJEp3Fe+KR+GQ5d2REkRBxOwxRg4nT",
-	"30NwNkFlhWqpGrPpSh6eDZiS+phDcucAXm0S82UIOHOFwaHkB+q+fXO+4aJJ9IwS1Vjor+hh74SFWsZR",
-	"WKSy2Xmqs9m8nOZZvrcjhEjQcQNw2qCMo1rZUL99NIfAe6FKuQaI9qpKvqamPUztpBaU5VQ15eyV/Hfw",
-	"Puu6GxsiB3E/yz3EPm047M/ujb0Nwb9BKjeX/e5D9x4RUYAnMGkaoyGWqVSRXPLE1Drysksn/7wXsqxm",
-	"FC8W8Qk8SQ7EXakeV7UkdX7+gmEzsNp2C/sQxBRDeni9ElIbavEzRVXQhfPBcHGSh1RsTdJacCWY3IN7",
-	"SMBFsPOAlTMl4rMSysX2Ha36cMf27b/uRqRNIR1OQWu+V6RioS3BfVnNEj0DPjb1OeM8kfEEswNuGONX",
-	"xQChYVfmvdFNaQK1a44o7tsLDVJvp0SAt8+w7Q2Rm9oSO4Gn421+21a23Fni9fvRpjgX6lqmWoF9/djT",
-	"LovmXKr6ZAxuJhFhd22ojiVj0E1zbw8KihPv7cTNcNKaSeSaMUP6aZzDs8WZYF04Zf8uraVTZU+MRDUp",
-	"5Za1DbWwzm9EihSaHeLS1OSPFQp1K5X5dqV3JjijepLBZyyaayMg98ArQb0qiRAlBIwzK5Sd51VdRCp1",
-	"XISWPVnUy1MsNdCCaocNdg8ELzxHuVytv0PWlDloBN7I77o6ZcMRQAEaKllEDqOcgcD/UjEJFjU1alA6",
-	"boDx5eELa6y68A+zEdeD+BypIJxuSFYz7ibCDdgak8ypj1OZiLHy0B52LhYBu8yoxoXSTEynTu+SuWMS",
-	"CkdElsVyOhWpUDZZj9U01QvcdPhqLwDb8riDwDDs9emrZwTUTh8csdV8Pe4wwaP5YKwwYM+jLFb9viwV",
-	"S8HRFbVwA3FHp1+MwViVI/mguARMWmklDsts2yNN0gc2ef4MvISvsPphseEV6d+ox2GFh9bUXk1U4DMS",
-	"I62MTbPIbTY9C6jMAs9hX7y3Fvet1hxOA7wR3MBNz7+9QAqq6mleSypfEDeTEeMrE7BZtAwYgHlBgR6P",
-	"5lUrIQ45Wf5AAn4/42UOUrJtwHwqEr42wLFg3WCXa8bd7Qvox4gs1v2Uq1gv2NLdyCA65ISZuU5tOWEQ",
-	"oo89kpFdaTSVDNhT7/fa4xypnhv7TahZ9rfGrsE7Z+6VC3qjKdyxDfwFafxW7o+oa37CvRE+sGfqwib3",
-	"/dv5m9cY7sKW3EZz1n33/Iz96dGfv+tVpbbbRkQ+zEM1pBkrjOkIVZYkIUuFzVKF1YQ0K92IWNcnBHB/",
-	"mqEE6wVjBdYS/DXEoZgCvcZYnYqYXvKgOuW4HNdyrJSAMxAXxTCr9QlAWRnrTpuE+3pROoFyCmw114mo",
-	"w/4tJNx+/FWVdVs89goDidqn06Xlk8rIWOS5EzkO24lfXzgM/WOMF9J0rXUNsDAERSffSOjmPZHxpwIP",
-	"Fwubx/5s9Xircne/pS9J4K11x2ls6LMhLl1Yu15lqbzn1ufyuaH7ulUE9DXfV+tAGnX5MrrUfrK4dVs9",
-	"0xKFlnTtnTvcqG4XQzyk6zp9f+cYms6A/faw7jRoJKZhzX5t+eWDzvv+TPfpx78brQbv+OoVQWM5cb1W",
-	"0RnURKiFjKmAwpTLCZRCMraflhJ7axDohGjIXMmUTymvf4ya7h4JJQQJ4hPV/YvFwCop60W3tefZWkXv",
-	"MlUHG2Id+dREklN5OifZIaR1qlPUa1Jh0zVBy4PLgNFHWDfs9939pE8/mJCignv1KEpRvmWtMqHY3Bsa",
-	"fnJPzKZRY52jo9BMdAq5AU43kzxpQPtR0szbR7CTw+ZQb7ARiSgSxrCVTq98VIsbYhfDbP1j2QA/f+Py",
-	"FoIbMQF4zhb7Dw78yLAo4XJRCkT2MJ7gHUyFEitAC0DoGSwr6jpwzbDICK345bqwK/mpgXlTX+1vQ1La",
-	"loydm3KTagcg3WLMtIoE1cOMrvR0CoMH7RlKGrlu9u8cvjvR07aaAxLjvC0YEACoYtB2jYkn06biwL4J",
-	"Xi94yRYH9R9zf8N+Y8fyD/vr1SUPaZ1tuxVxBXxQn8g3hS9z4zghjg1HiM6C8yIaO9nO9QAkFm4KyJay",
-	"s2+rXEPVT0pdFR7ToBNxFYmmGi5UBLQSVbaU7q1EdkpKkvsMWoJrP1M2bX2KuaYMHbNhuvEjLQeZlq00",
-	"RC254C4NKshPkpbj51audnSS3R2YxAWE/zQgDd4gLnM7XRYjaD9hI/0X8jjR2nlQYNFnx8O4KZbEjog1",
-	"N7/7xYq4i1y7AMJV3HHn2iTySkAMT3wwrm6j482t021wHtDTzU0q7vVXgM92GscH7tgBQW27/cTwsaYR",
-	"3i9axaamosSqLtW6fvO3x++TUj+d46u5vDc7q3coorIpj1PGZjNbS1ZKk0uDlewg7Ct3P2G+cF5o3Lfo",
-	"ch8qislWRkD+nC+zJS2lKs5SrixoTwcGUgBkY2Y+UbE5xLCTCh5PNKTNf2gqvwxluWCarnVDqawDYscB",
-	"/b0xujp3nGN0Qj6IS5FoNTPlbUL4OyPSaxlRswE79XyMr2F+FW6PwW+66XAVF7/qlcIC01ioYOF+g7wj",
-	"J1Dhxjo4CMaIYluLtd19/rix3ugAamWBn6FIY7GGaMgxVWboUh5o6rilN3JkDIRNaXRQYwBKSiLp+4xF",
-	"uIiABbdgg00+q+GICkOU5NLDJ0/qkvD5+5fY+EHZs1vJR74FUq9Zp7wUbQWAtKa4wg2ZoDWsCR3HP+rC",
-	"ktgN//RwOA97cLHEuNsHC6DXcthTbqHr92Ei/QV/37c2OQH3LFsIjtZ/dKmTYIZQwkRei63Xch+vB7Iw",
-	"whosd1w9Ux7vHTz+il+J0kJzz6wQn1WydAMZgtGoYGBbnNHArZcYiO09sNrkGdJW8EXOwlFmvQWzXE0+",
-	"qFCq+4QjEKiww6YJnyHUrLF6WZhP8vUAOSJNAS7pVDCRCCviAfs1L6pfPWg2RVV1EesYoN7xBWS2Q4oc",
-	"ACnloSU2z3rInm45Fgaste7fxtjxa9uj/s2P+1bUSo+ScUO9ssbc3Fgjpnv66/+moNueD1XZTAw/KvLf",
-	"r6VY5UEsPuaccq9J3TBQvpeBfcCYaZbkIVFgKBuw4Qg5Fx1jNYEveTpcbRDML6YuVPpGl7hK/uGGZ8Gz",
-	"BPBIxBWE0MuZYhVDVUlsxtIsE75uLjArFk2punNuJmWYoHqlHkJhOIPI6VKENwUWOSLu1Y+sFfJcztRE",
-	"qlvR1GpMcxtgSTUxo03oRqeKeUhxLy7jHJFIp00R3gFaMhOpqLw9UOWCx2iuJ6nfAKOyDyJN4Ui/XczI",
-	"MvV4WsnHtUEiFTfHIVFDbgI3MxBs+4VaSL9yHnwXtLBCqeWjh8Mb09aIJXol0n7EwareYIAI2NH/cv/z",
-	"rwfB/hwE8LUpRpBZiX59w4A9eOjOcncVZpdrK8yAvS64uLCG5zRV2vlbhRB7jpjFFUZDZuFzShZ2Ap1w",
-	"gHDByd2d82I3ifmy18KSrKtlHPU24gyl3aiaxF5u9kRxeY6XDQQF8aJCWmIElvZC8efUq90mgjKf7+m5",
-	"LXH8lse2AGCDdfPTOaFdv1wXLua9TVOuw9vQIRA86+YqRDHvkpHe5/xAsg+l/tQZ5t3bNzMbfS4x08bD",
-	"SqyK4xYv6wVb1/DybTFunUGrjHS9jSEmVvWiEhGEoFZC1TjkC6ivuPF45YPdsQU6idv6QbdjfUfSuOXc",
-	"2Uf91NsAwusiXXOllafSkVVNyeidc/1VXM61vqoJE4Di41IZEWWpqCfYG9kZW2v2OI18fyFAg28s4u9H",
-	"VHD4TCiRSsfcJmlyuzlVxMk6qWaTos7r58nRqPhXa+D7VTkcHCB6iuB/DG3Ls2urd56WLIDD9rO1bPwU",
-	"FA2QaiPwWy/E6Ph4ro09/u///C80JwC6h7vE/yNz4wW8J1j13mHmvA3PJo0+p6lyiYcN2sZJ1G78Yeon",
-	"0eONNNBtftsNGVPipbxx5Q5ze6y1kMqb+Nr4LB9GidMO4b2b5WBitIlPEOdpwQ0D9uw9jyyko6PdKf8C",
-	"2I3glU+Od9+WFttqKM2erXBhzYj0KQqwgoTVASvqR++4xu0lC0YM7XUBC1++/uuz1xdv3v3H8evTV89C",
-	"hAJAbFxFq0MvzxsSDGsZfW7t0rCu+w/ZltGEl2i9vOTRFVgt8e5Roe/ejqnWm9RyVnZjaWHApyKRTvi1",
-	"Br/VBAfePOF/K5l3rlPLUsGNVqRTVSPnTkixtygp6+F1gfkOZFR46cCSnjqzkV5UVOEYl5CiD226Rh0u",
-	"j38xV3K5bAh/aavQBFEmLYWohYqXWip7ZNiLi4u3DF+oKltgJY+qJpcKXtshYODEj/vXKy29UFptv1tB",
-	"UcDJ01qxvlUSo5HuQce3cWHaZI27i6apUOR23JZZq2iAdBR65HnDfDwVegnkQsR9nVmI3TthIcRxDSjc",
-	"FZEpfXiWEzAUnwXxcBA8GzA6qYO8TBFqIkUdKVOO/4IxlSO+4Ici7Ks0Zg9/MdgOvi2IipbgFvftE+66",
-	"9IUbXVj3uQXcpUa/p9pxiIpxmwd7cYadML2QgFbnK18GdZH6RT2PfU/Y5i5KmTD1J8jHuoIDsJPSrs9B",
-	"G4cNuRQ8FelphnVdt8zUp29fknesG6bGTgaDQdgLGCS3EmQyPUddGZSLsALMAo8NpIzgLcARCfRajNrp",
-	"EBhnD7hEZ1pfySbTKEEXRdBmo68CBCYET+iIhZPJC21sH8c6obdDRBK7+Pk88NPYeLRMuFRwDIFjnZDk",
-	"KyjyqNtIWw+az7pKW/bjs4seW2TgglfxBh5/UIber4D4sy6sMMLZuBUtFyNYCHAyq5gBWGeeaGxAo0vl",
-	"TCoIxfbo96CBKRaeEqAHHEIhmwsei5TJmdIpBdzgmoL/3y03/ulvWaNO7VIWm8iX8ifhhBPo8lO9vX+U",
-	"L40kDBBGFQ/vNBVmDhqTt264SU5TKVTsdGbS8Z1AxnqeBicPX6KMN8zmLX01QM94jKlf4I6HxDDqYqzi",
-	"teILGZWux2Pl069pyfO1VELEhnGG9JtzRmVlR+wv+DTnl8FYvdOJcNQIkHch68L9HOikF7DQI+CFrFsd",
-	"Oc44QCyKXjBWIQHkhayb+8LdFzDyg3411flvQHz3cH6AoAv3pZAvl4kjaanVMeHU/uvfjaORrgcg7nkn",
-	"AiW3hk6LA5imYKygHisCDjOplhmJPz2dIvIUCxGv92+/DSD/MRywl9TcAwUT+4yVj95wYyQoH3apY0l3",
-	"O0i2lIr9cvG8//2IhWdaWaFs/wITm0sTgQmMVTc8cd9OjbA/ZHba/x4qva5E4ngnyBGsqYl7loppZkTc",
-	"c3x/qeP1WKH2SSEDvNppiK9wICs3uhOALcSvOsbAsILHD564sdTDKYe9MmIw8aXPWXcNIEfCCZDBWIVv",
-	"Ty/OXoSYkUPXNuiiLQ8VPsavhHEUVFokaN6H5rTjVmtYe6e+gLccK3nmQAQYh4G1Nr3ES12PMy8QIemS",
-	"/yMTYxWiQhmOwMYM0wlLiiZNwr3rJjgTtkgO0UqcYHzfWHnECUXI58bCOzDOi3LoS4r5sZc6g7QTlS0u",
-	"sbZLTmbcgg8V4etXmkUJNwaw7SGftYD/z4HTDSKnew4K+/1EGhvmz4MSWvJYnT/FxabUUqAC6hyg4LE8",
-	"hZBIdByhuq7R0QKtB+x0rLy4gdZTqWJEmofBsmmWJGzFIZ8llWKarCl3y1EBVNMSMXv88M+O3rYAuUNi",
-	"5PCdu9f1T6dWpOGAhcdzqO3+OyGvHQMUu/srdTwJt1UKscTIBsLF9hL99O3LUr2iUefBYDgYwu1yKRRf",
-	"ys6o82gwHDzCSiNz0DyKMzuWoF4RCmce1vUyhngrY09di2f+/r/kKV8IK1IDHq7N2zfK5Bzw0tEtAdTA",
-	"mQaGxuJI4xFi+6LyV3vz2ewC4KyK7N+BNCYTzZ/HI/KA7xchlhBSBcVrELFCNc2CIEx3dFOn9BaLeXyG",
-	"l789WkIsHvgMU2GWWhlUJR8Oh5T/ben2tymP3W/FENuU8GLL4R4FOsUmbjdKHbdQeNEADITHOIi6b+eD",
-	"PabTB9s/2N3+lzJYPrz0aPdLz3NIfffGwz/vfuNC61dc4fXOZIsFT9dED8AjTh0MmBIrAWVvU2MH7KUx",
-	"mbs9mwDPLU6FFlD+UESknpbo1QQU6hkgq5jtKDtSO7yZipNNHm4ZfGYgpQmY9jc30oruHYtrSbBftTXO",
-	"z+d86S76UNr8jdOb2MPBEBKWIeyOlzUpHCieY99/9/D73oi01MUCw4CVoGoQ4bVIEb1MajXJUklyDOKY",
-	"QVU58cAZRitEO8Ef+EwEVWc9/N4YgUPHMQwjdq8KiH30umXuEKwOEnPhUPtcuo+51d1qttRJYupuNLg4",
-	"eJOiKl4h/oaTG+SQ5V5snrsen0ITRFfsoMVAGPsXHa9vjU/LXUCfyKqFcYLCNO5MUFTmWCMmznHpTygz",
-	"H4jMrZk7LU0pOPImouPBo714+meopQEvPNlH1uQq4iunIfr6iYdLELrsd0Z/+60sT2BFSuEmeehKiRIR",
-	"KMuziyfZCpIo6/r7P95S+31jNAHv50LCzhtlxHFeVM1LiioFP4fE63sm4bc6Sfaj4Ae31n8lJLiGgk9x",
-	"9YmE81DlDeJ9OHx4NytC4ME1A3utrSeNmK2FPQEBRoX5UcKHHsY5ZFQk84aH9MHn7fDx7jdea/scKuP8",
-	"cZn5Lay4F2zE0icYJ+r3JqBrgbsaIfmU0neODOu61vswbuJrjtaf7ad5Lxs2uu4La5dvlLuonPOFOJdW",
-	"/PAzfx+wc7As57a4Xn7prbOJDRjVsOUycW9JU1i9Hg8fBO7sxVu3D1oT7/ESmzKlbVBOBgDXJKHv+TCm",
-	"AXuOXjpaRaqqRYllSyhdCZnQAf6B9WcQkrp4iGc8PevCTwh7gBqZ0nEOAB1zyy+5ET24HuPdF7oL3PWt",
-	"5p7GAK4B2q2kivWKgAyc+luoLqmczW0xqy3VACvH3o0sxW/fswrwStQe/AD6SxHtaFOBns+F7e9vXx60",
-	"Xqo+fsEXjuEeEqZcR/JLFoBB58k+C/BLqdRYqwaEqQ55XHQ5jnkLZr4UR50Ltv1kJeWmNAjLSnXck1w0",
-	"V5SqEOOVa4DuoXHAthWqHog5zHNiXbAglD6pM7BcCdMbsFMyfdKnNlKfGCYUMK4Y2KyLNANOsaGUeZuK",
-	"a30lYkw2XPE16z4eDnuj4kUcjHd8bckit0pbwuFxzc0R+Vln9pMYOmBRIniKsaB/TM6+uSnhWfV4rRRJ",
-	"jvQir3aqYlwltDrSuumU9hpfK+v+pJSWP7IHi2gZR8cf/NX643GOh1LYAmt203Ir0KN2SWZTuK9I4y8m",
-	"pToIpH9Agit6zCQkGMeoN7OLUp6g/xRl11AsU7m4AtZbCiA+nxgT0jJd+x5ap+VGlP9JOdcRghtt4a+j",
-	"0qkIrUTASGWsVsEXbIEF/cw26+D96M3Lp2f57WjDMgqWwiW388JQWILprZ7PZV7YBUXwodYGCWE9DZ95",
-	"PPzzd3t/CHa46Ut1sfBNH8IArdv60KSKVlL70Vr8hy076SO8qjWoKydQQxlx/SZWhxvS7meNOlJVPdp2",
-	"/v/TqDmH3vMO1YtuVfP4lQyFjelEBnDVSmVpALPsBHUQUxbeNxCw8JFG6Vpc31KBGVCbQhDvNhjf2E/k",
-	"NcCwgoQFe9Gl9GPPc5x0RTIPGNxjKt8MKpPF88NNGbhgMBjkp0LoLngymvulKG6ZYLIW6CSrYZ4aw+jn",
-	"kZq1CVaazTRe142XAAH4RD3aszTev5mXfwnLkSBNPqF8ERol4PDx9zcUVhdVurgrEYVUdGTuUEgdKj0+",
-	"67VFkPrmucXqNlFitc/pLmr5oFsF7N/TRK9Q3Xv709mzfcw//sum1VlbLeZkOnd48a+pRFVjCCjn0+ZT",
-	"GLSutHtlxdemvIZelnlmhFtjwH5+evo2TxiFcJuG/TD7LPGWTXxDRJuWeLeuwasrSnGtvKEsQBMZgub0",
-	"sJRFq0EQMcpy+Qo4HzxyItfkCD1BDkdCrQCQhM8E63q0kw2kEoqLcGKa4uYI68cnCdTPzN1Yt6U4msvB",
-	"2oSAEp/dnHV//oCyptjiEPhml/ra7VJojKm16FetSDskj9ewzPGHK7H+COKnPcYGAwTcwUyvsiuxzhWR",
-	"qvJ0JdatelONAlIv/F5D7KXSOONROe12o4hX90qIpZNagK8I+P5j9e+ZyCA6DCLZaL2uxNrd7DGKrkuA",
-	"qCzMdc7egAEWMqDKjVW1CI80jCcQKEWYw4Hrc0WwcxTKhpX1R6AhjxWB9rpHKILp+1pVPkdItKwrLUCh",
-	"QeWhRBor4rGCyULsLCYj50Xx0d8h4l7gZznVSaJXYHobqzO/zVt+DbeKVsMg0EvxYOjddazrXRFjVfFF",
-	"9DAObEO5xlIO3o6zJSRvz0Xp+zilQk61jlN6NvjjqXqnqDa4g9XRgafHUVFjq0K5Sq/KLJ4z9Aaf5xwC",
-	"OeHtatxZ3vhijSjAd6bGVbtqUuPQ+ecGPvjjxG2VKwtC4BA5OGWKlWDMCcVW0Z/AmqtqcqTf1CKCq2lb",
-	"993Re9rNpp08K8eiXa4JQOkPsaduSuVYOtZdCMtjbrkPlqPtBLQI8LLkeKQC4sa0EQXmIqcIN180tnar",
-	"g4YAGVQRi8W8Ix246IBS2+9ZHS5NsJ6WeCHiv2m8X6rGm3MQbhiUos8jqNl5RQbOdFHOBn53Z5lQ8Qmr",
-	"5A95zmM3kZTHH4o/PqKumQjMkKxy2VP4fYPLdvkqnxLO5FdlCL9nQsE1rBBKQOop5Rl4BK/KCUpuPusB",
-	"bdvkau1R+aOwbbs9vCfBVtUevmxKuvl5+qOwlR0+Kti69UCsXk93JTbkb78TU0hbgISn7a0nbNH7O1Ep",
-	"Lfue46V2Ex4l0G8T4D+pD/DrPpExSaR6Ij/Ho1hpy2byWig4c+nmArrt5sUFW1GlyHJ6ulbCsG40F9FV",
-	"n6u4bzy4001P62NMuNq2Uh0uBlrDWKtGpSOTHzA0cZgYYVjEOdbNWIWrlC9HzHFxCGH2apaIfmYE+yt4",
-	"7/ye9F27JWR9ggnPXQkoB3QxVt1MuedkGr+GN/GnsOcjYSUl/5QyfigJCNMms1giKJgqmiJcEuYTpSLS",
-	"aewBgC/x5mnRmkxZsIOx+rVAGC9rYzlusEivBevi3IzgBLWdqVTwaO7orReg0QotXu7jT4aPYGJSMX6p",
-	"M8se5uHhNVall26/71wqQy+UcXzfEhn6jg9RCIDeoOp3hYg2PLEAk90/08qmOml3x35VMR5fs7h+c2kh",
-	"v6IqmzZ04LJrAPRgEXuHGzzbhgO8sTQ2Zn4c8UbL04/Cnp+/ODu9Uz8wdNDAM8vsMpEROii+Jhq/X6pz",
-	"K3l2WlpMZsw8xjhMm7r/7V64/4gYYLhPfxJr00MyVK7pJBKpxQzN6r3mrpT8fUnXyJm6O10CC3xKFcml",
-	"z8xNfAGRKnhLhZuXOpHR+gTrEJD9EErimCtY06lwB+nGh3ley9h3EaBNcqygPg479SFGlb3ID38K5B6h",
-	"que/YfCrtd4eOVPn5y9+yh18t30kuw4+04mMTvazYqEaj+SiydclX77mMxQc7VTJVoHHXK9UWbh5IJNm",
-	"yXVk2NnpXicn2qFaXTM/YpP9sC226t/VIkJQVMwBuBOn1dnt7iMqq+SHdKQq5Vd2d1QAw+4IHLgzcQAb",
-	"1BZg5o2N/7QaxrabzKNM6CXiDSZQRRyyNTDjqOQcRQCpXepouycM9uiOTiL49ufxf+G0/qiur39my1yV",
-	"JcDSjTcydwsr39+8nnzYjQz56/gD/HcPH1bBH7vcV+9QE/xanQ44Pe98P+AKUhPdNisJnT3j20pbuFEZ",
-	"slE/eFlqd5dmKE9/7TE4OZn+IaM3Smte3vryVuw6aV6W9JE7MUX673+eE6eY3reAiy/rEPHBEw1HRZWG",
-	"6+XM8Yf81T3OjCqlfxVhDzdffR+RUFr9IpUhh2pFXFrISVuriM2lad+m5jCElsUf3g+zX1TNxF9xDMJe",
-	"HHWoTTJf273iDu7tVPk8UQc7Cc0HHWwS3LebzRd+KFH8QNWq49TCgJV2OcAUFjRtuwt/AZvrUQ4+5Sw7",
-	"5gjQ25je7Es+Qz2JENNHtsB8ByycLITlA9fomqcmxLSMFV+bsVqmwghlT1jIk2QQzWUSp0KFkJlhKBlr",
-	"2U/EtUgI3OGEjgOpmNL421jxFCCgwkzBDyIOB+xppTwF6xqrl0tgBmMJ31On9BBTSWJp+HIJUCboRcjR",
-	"oCEZOy8TsMhBr3qY+CGmlunMjlWmEmEMTOYHiFZAqHComVyccLiGWIRyrH6FcIR8CbmFMR0Z5hYL3g/7",
-	"fUhGwVJDy1QqXJsFwTVL45aU4JSPDBt3Ep6paD7ubNUpKyDfyR47ViFKiUnEo7mYWKwAHSK2xlpFbi2K",
-	"es0YroIVm7FM81hBnWZfGRo/xrRiOIYezABDLhb8/YTPRJijTG8RC8JuN+FGj1gqVCxSAhsZqyXCjBMg",
-	"a2WilMIOMPXeI5SKoIDuf3bBZwBm/nLaf62V6L9yJ0mYVyDw+ZyPho/Zai6TvAo+9RhjwYCx8mk/UrG5",
-	"XrEFV77qGnRO8NhF1k8VgGysLsVaq7g3YC9h+no6hRnOfpfLvlCRjgE6RbNuiNk3/WfuR6lmI2gT9oKx",
-	"crIlFcbDsLCWhQk86DfuKh2LY4X4lObKgOlEWkyF9APIN2iOUP+4fD5cVK/UWAGmN9Z40ErQVPswRMdz",
-	"MsYYpn9k2gpD1RY2Fn+s4C3C8i7twIC9g8kUoOMp7AfLRe8IPXtFQAxAujlCKiRRjcPtR2GJb8q6wg6f",
-	"ATCjE70nPgAn11kdz+bR03WGd/fuYbb9lxgPVVNupxYeO6m6DnZVvdsDm/oVf38K5+HOlueWJ3s1fDl1",
-	"uw6b3tmecYhE08XaqdKjtgPaPpO2V5Bp7YkzVmXeQUgiEqFhKWIKk0t8K6ANWFAM9ilWdIPr7tRhwtV6",
-	"jyrDWxTbtOL+BaiF+vG3XdcROBB96iMdQBvhT6ezxmI/1OoYaaXjKzrk6zZq2OYc33n7NACgdnMlqI4u",
-	"gpLYimjMS5kB8tpKmg1Mi7yU0e+yrvjwx6DjJNmuOUGbjwFh8/eRzne8g209S3T+yuuqMG7K9NBL5209",
-	"aidUx6M6A4Lb4IrwdlKTTjBmpKLIUpLnGHLqNKmNU7Grp14sCxpq78ak8WWt+D8RUNOnZV4WupVUJW1z",
-	"q9gPlk3pegruBR74sCRW4DFI5ErkMhxtn24W2ONug5eJHSEE0OROfeA6W7Z7BmCcn8crcN/e7Y3rLmH5",
-	"eRBe6TRavB4GSELuPCBULSyeo7ON7KT7JqfjD/Dfj8fXVHz8U7oNGrxjOlsejP6Q1dzegfhoJVPBrsTS",
-	"OjJDIYqANZfronAF1MsipYmuFnAF3Y5hE8g5oHTcjd0N9Zn7NbYVfdaFquhs6SUbN5Sn8S147XPYzt5R",
-	"vgyv7kqXKyoeicUb8+KRjohrz6A9uB6btp0hL6DFjhvlG5WsvSRbiMUlgE0RUB1Moumy54XBAbfJF8Xd",
-	"NfyXkC2ceoclFqHcq55C3TYeuaGybrgSl/1/aUbEo0LSB/QfXon1D5DuFI6wxDVa4DCJpjD2XfOUubZh",
-	"DkoPnxyrEF8OqOQ21SNLGd1o6UOggljxHkwq9MpYdUNHaz98PwwDFsJO/fBg8AT+Mktt0WTXO8ktPUoY",
-	"KHqrNFNZkgzG6ieBliX4IshNj8318Ml37HJtBZYgP2Ecoh4XfA2SdK6TeKzCccf1NR5DTc8Ik0hKCz5g",
-	"rzWTKhbvfeU1aUe+nFui9ZUZK16q6PZgGAyHQ1pBUhH8gKA2mge70UmMEc5g51EsBKNV6CvRAZy/EmiT",
-	"MVYmCeLj8GptudIleYMOrnkjKuyTB/sD3vrStzUUVTFY1LAPrkEO74hm2y2jYFdawn3SKZNxI11TYfh7",
-	"rv51B6aYu4zgdKJkn1Jiub3qRpfFG18Av93cGlVrYvv8UvE5NGbo6fiD+8/HtlSnF2gwvVMqbtLr3OC+",
-	"BSCXcQVwRW6bXmoLNpK1QMYNKHhzTxhNFyFfz7wjlf3ucVFUWSorZiJtDhxspNNjCj1p9ojOuS3V0sc7",
-	"0+YplIOMGRbLHBbfdTBWXatBf8AbLbzJLXl+wVBq3AWMJ/kX4JzWSoCfbawqVa2h++MPaaY+HlNl2ZJn",
-	"dRHgnY/s6GOFMKxHhoXYeJIKx15Sq7DBdeJ45wUtycHZZV9SbUw3EXS673OglUzktKzfhEQJoI1qGCPx",
-	"Q1EHIvGtIyjX15DAK3U471XIuP5HANO+gNJr9DOxu7tDAKtkKiasdffCWEnL5jwOKFcwFVgpnV7GxsDM",
-	"5CZ1j6n2MbYdK4AFiHTqpEXp62LFQB8v1bDWSdwrKeAHysI9Q6Yrks99ux9R/IxpA7knS3ChZ8+5yS2+",
-	"4IzGGyfUznErkXskYi0MeX3tXJi8BFmZVEL38gSjXGolkePZ13whzvKxHkop9yBiygNsS3uKdJJIQK0A",
-	"ctk0/X7TZ50+m3vgMXSHLRC0lWPoQcuBu0x1nEXizgIS92CrZR6k1Tdxa2EerEHtDeFFcJfjibm1y4mJ",
-	"J44/5cyEUDDfjGD+S3fPn4MNAGrl4GcgU5pfisSAJ11hWAysJFjIloL0gArvFaOdmDj0YWVQkarw3FYY",
-	"f6wU4AOzkgOD8cRoFvEUCiKHE4gImyCi8iR/OwzGauMZuIiCzTdwN7d/x5UKx6o77gQ8uAzGHafeLBAo",
-	"faMxGRtCUIBSAUuTSDUbMDDaoVTSgOyeVx/UKVvq1FaivgbsrZbKloPvQMqRWOMerRITlbhhYaV0wKCU",
-	"IYORUaeNAVABwi/XFs/XShTxUWO1EQa0GfjEuo+Gj2HmG57eXuBxjB0h3CSiifmApnqdsVim86cHy+m7",
-	"DkX51ANAWrEwO9HogR/BR+JkIR3NPE15YyBvRRJ82X73UiTCzvPglY7lVPpT55v2XA1gLIt89uLi4m1e",
-	"TjCWJtII3gyEUXF6LrSS7thRs3s5zuhkbS9gQm3uEl0CumhTrGrUgX9KvzrNvUwyfg9vIx+jFrQlRDUl",
-	"JJDmjbJ8mM5euPpJsyM1DlxU4PrxZ17BI8skm0nFunCQ8ZUJR4wv+O9aDfjKuP+fiOihU2NSMXNdgIYx",
-	"lYkbu1MfCGtuUvpJvN/6ySkhMCR4XfLFJNWJmPBUwQsqXjoFYJKlSRiwwWBQFF2OtDI2zSIrYj/LsQph",
-	"KQ3oL6SxBODrEvGk+Ntd1SLQfRLB3X1gYoRbeIuOmFM/96mEu1eIf4a+fgP3SP2EBIxOfoKgo2DZoq4R",
-	"RFaWQbhBN3TKo1DXMtUKLmvHzJfLiuZcqroDHtPpzr375E4gbLAiwmfJ46SJfYMO+IMn2JzGcSm5Qzcm",
-	"qxWCsXQSLkSbv+KV6Nx7YW6wG/AkEeknHGQ3X81f57qm7q0TIWgaQ+g8X1vQSZVSCfrWOjpOzvYvpXLy",
-	"r8UCFS+gtryKEYVTpwbc3u5KzNwnmP/ECYYccHyhHMbE3pXbkbAkwxx3iq47jqjm2YgpnU/Wydp8Ianm",
-	"7IKthWVdmCCOC5ElWCwiGQtIicFKM71BrTXLDeYvftr7RI9ADTs/eG9VhVpg3QIMqNHd7RoeFsbR3CnU",
-	"2N2nU9fwkzu9BqOFNOxKKtyiSC8bUY/gYaXPNl4rbcI5vHjgkAo1RaeVWkqlxTlhCmowwcia3mhcQVD+",
-	"PxuCU2l92vRuvzIB00lcsu9/u/PlGnpFRtXBO/mqfo5nMJzaUZl7ktO7F6KuaRVvYyOs+D2PrPsyGkrh",
-	"y6CuOr71JlXhS3OXqq1Iwy7dhDfPSxCpo8LORQzgs6+ouGOBf8y6eVOwWaJIJtdApRedeqRVShczGhME",
-	"yz1VUH+KT2cGKpOVqwXNU53N5h6kpoeJQVDIkZae2ZWkImTM+z2aCiWWiP+O9NxSD59H2S1P8RtsyZel",
-	"wP4oITwP64bqlKDKMXjUsTUnUcFRtuQ8idwYbDBwlYvqpEmTTnb8gf61B/LJJst8wz7Baixl6d8gydv0",
-	"v9IZ2xYuc1kRVod7iekqdPwB/7HHfpesAN+q+9yQNuiKmucX74bCKdvyGuHDG3ZmeA+Gkou82ue33a6E",
-	"1vlFuQ2zLC7/FkZOjeDQMZoLMWJ+IdKZYNCedd89P2N/evTn73oBpt1CfFmZJKB1H1r/qyMPiGoPN4km",
-	"HPmCJomY2rEClyolHAUsVFmShAxL67txQFun/UGcCNobCSyAjMgQNQN9x0wqX9cMS6NgkwzJnXXDD+MO",
-	"/jTujNiHcYfswOPOaKxczx8/hnkmSG4kPqHAf0oVoc5OKHSOp2KsqCpLjEou6ZI0puoYpGGg9gAQD8/h",
-	"LYKxAl8uh2CfvPpvl7Pw8XAY+sgfmvPgzduLl29eh70TOrndF90oDFljIeKK0hbq7LIIUHQPdtkcCSno",
-	"tJHKjT97v5DlrVLMoytVpNk3y+8fA1qpYDmMPawwbVApC+OoIc4SyBlZSGOkmiEeD4ak7bQXb2pOeXXw",
-	"/pVY71EokVr7ogC7oWYhhvEELMIlp5pOYnAOlfxA307gPGnQrVmpEnlNIfa6UtCfeC43FrggJ56Z6xXA",
-	"MYA9kaBLtErWG3U7QTPkZj5gp2M1TYWZJ2t2qbWlaFTWhermfamkDdDkE3PLe27CCulkrMK3b86L2PGN",
-	"CvahO5Eh1rxUrZ3goSgeaDBWr/iVO7TwTIM5KH/2eaevuJY6g+DQZvdhK8U/uPWC566bBhHv5+H9ub+8",
-	"+9kthFucb7xDvPOKXwnA6iGdqFdlo9qq62081SY5Iaa8PdRkraJ3mTJ/7HwEmsU+yQhppsw/ue7xCX7g",
-	"gk7L9+nmVAQkwLsR/P+eiQyM1jAU8GYSApqPuMzP8jRTrPtw+LB34pSQpDnvJyQ0N+DDWSqMgaJFKL+p",
-	"vLprPVZo+6aeRgR5x31SeEnqS8P+4UYKTqw0U46xg230NW79KIcYD1MkVa+Kb9QdAhepnM1E6nigc/c8",
-	"Vsdfp8W0i2RiAKNKUsHj9fYCnLC5SAU6MIAbHw4f3sdI/x1XsRoR+rPGbup1izRTR8adZPsAH30TEefA",
-	"jDnL6FWdOCifWQXztVbwoz39PAROdPC1mtZPUYQipRvLbWYCthRpH93sXhSCWNpGDWqU8U281GhzT2mD",
-	"b2Rv307ebA6AKeWcOsmFkSumlEkqLeMxFNWlFLfAg8AFiHt7SUVmKSsiKM6aK7Emee5h47qETItKMaaa",
-	"HJlyMKPPrQhYSDdm90+3Ku6/lE0RIn5qCJsS5kGTMoWrKhwZYoVIG3BqTbmkQS55Ci7dNFMEwspZKvqw",
-	"6ZWR0pkT+Lq8yt072BnZy3LYo6lOsZ5uSwos6z4aspivAWiD7JK9AXMqGsT9jBWEoHRpmf3q5rCdQbG0",
-	"tAW9AO9fcL8TY6VTyv9bs5UoxR81pbwRf9Ns9g4T8tZCf7y5YTdFmLhne8fLFEm0P7nX7gQi48tKAkb2",
-	"/5YDvBENyK1XYp0wohz3XBZ9eaLWCr64YXQhvNocVVjLtxfQ3R0SsuugHVUQgwP+gKWGYL3bw53qLEoX",
-	"GGt4F24P9+nPE58Dk/oWmPNl1hMCSt0RSQPEfPzB/WePcIqchr/FzYh8hYvICALOm8slyupKTCUCf3ls",
-	"PWP5ulcvRJqua/WLP7xzXobkT6CkrxlVqIlX9lAL3Kv1FW+r+oEtToD9YVPbagvd8ZHyeRzebWTo3d0l",
-	"cvzm7P7SsVARERJFpc6BezG0Jt/gA46pY5KhrT4YR0WvqN0dEusvRqRtiQc01H+SJF8vCWnWX6I4rVXQ",
-	"T+O4oJc7FKjYwWkc37dM3UWm1X0DmxBlZSw0Yj8tviFJfw7pCY5tTnuxFVs/YKdxjNEO9Ag9aJvBeIfL",
-	"1uMPrmHrjQDjVTb4Zs/AoK+3BjXE8NCGUf02zEbMWcpp/qb3pcnGWmQ6JIZ9+qPszRvaviBHtf04xyZ3",
-	"qXa6HnZYrFyTP6TJ6vTtS0aZwF30uKOTAx0bFWKkzdhpzXLN7uqodN/+TPasouu4za7Fzq1OhUd1Z0qv",
-	"NsLhwBqbx8R9M4N91rLaOfkP2EsokJdkEEPioxr9l/KqeVvMsCWtjj/Af/exmeWcsvtwvNZXX/Ph6Kbn",
-	"DsRN0IWyzNl5Arq2ex2BJQl1+JmEZ3LbkfSL+Yx3SzyQMPXyD3gewepWj6IlN2al07hRNWo5jH4xd3Zt",
-	"c5/+PEcRTOqba+ULda04whywU5boiCeo2C/4ml0Kql/Ic4ImiHOsWXuazrR6KGNSC1rvZfDTHhcxPGZy",
-	"HvjmmhH5DhWuGTxiAryMtfppDnPK1C/78M6lwAVdJ79upwzO8EY3Zdf0bm6uO5wyd3wYfR6nTCsZklOm",
-	"RI7frISfJ6GQiD6WZpnwNaUViv6CywRjFv2RpFMfFFgEXDJpd5xIK3E51/qqXS/+1TfaJxjQfzGPBCzX",
-	"ySogqgKGKJlSzUCaU1LOUf5+U/CgLFVUPxTla2ts2OsIRiDjgIUvX//12euLN+/+4/j16atnIZWDg9Je",
-	"iuCNKGZ7zs0n1Pm6y4hD2q4270CxyN/i8Ys7jF+VwANkVcBsfMLGHPDWrzA/wrNWzkfNEFkQ8ZfDWtEL",
-	"bAEgqWRoiniSMA75gBQLCtF/R2asornWBnDkLyhjsIs1Cd3Zl1czBFBW9CacJzy6ckymFwBzSx0WKLJG",
-	"ziB7jl7Kw5YxcNj/fMmjK6FigIgfqzKgz5HxCAwQxJj6zB8EXYAa6pRoZOZ65RMdx4obFgKpitEx1EE6",
-	"/u///C/EqA9nQolURiFbIiIJ4kcItwusG8J/IRDc/WMi45D993/+fzhax6IQcI2YRdxasVjaABKVYhFn",
-	"OTPBK2GpOgALC+D/NFNh7yTH2N9YIgg2zeEosezAWIUe1FzOFLdZKkbM/jDOhsNHUabke/eyVrGBX0Rw",
-	"/YCezcV79uLV6Vn//MXpwyffuU0bd/CRxbYD/OtSx2v8gZ4Lt1ihcftbLBRsd99RPLcAZ7wQxvCZYN3Q",
-	"ivfWR8Vza3k0XzieCHsBW81lNGev3GqlUG/SbeU7HV0JOziDiFsA/GVW68FYPcdQ+Vgk8lpAzYWuEnal",
-	"0ysm0lSnJmCPh98H7PHDPwfsyfv3PcoKt6kUMSjuYyXeI0tKngBt6ek0YHOtdJYCMkUZ8z9g2ZJZzb73",
-	"22lOxgoq8uekJYiYaUxrXx+CXshNgkWLsUr0rDlLmITnHal79PXPY37wU/uGM/zHM1kEnSf7rNgvil9z",
-	"mTjdb+OAe62tnK6rhwsE04MsBY1oE72NDsFtBKHSYVejSh5/oH/tYeIoc9s3KwdaOWj1sMqO8TDrKqb4",
-	"KpRizAmxJv2jybLRuNrD+5AxJb3z6zZx5JNsUg8PyvGmFX35tLPTTnEvZ9fnsVbsoCtvsKjS17dz7Os7",
-	"x3LDiL9AdXl+r+qdML2QFtCzUGOnC8qVEEtyShGiG+V/3uBQOy7U332MJk+L1vtYT7yi69Re6ggtFXBM",
-	"Nxkc/H3ovkuL34MVg9ZvvU/yZH44+lX8ljxZlIAi+j2q6hDNmCS3dGQ5XpoLntj57631uKHJnVbkxh7q",
-	"cDnccgxwyUSUpdKuO6O//VY1D10LJYwZ+SJDkTAG87qxiFalsCz2hHIEkD1ap/7Otfg8M4euBzeXyg2r",
-	"9Q5KC+XLFXPLL7kR/tJev1bV733oXAqeivQ0s3P3eSeTqNTHmdZXUsCPrlfIrUeyzNKkM+rMrV2Ojo8f",
-	"PPzTYDgYDh6Mvh9+PwRZRZ1+yOvb0sIEHzaNy05cl372AHzlnyDHuPQDlhMu/UAhMKVf0P5e+gFKk5T+",
-	"LtVKqjaLnbQttcuBrUo/5gxb+q1Ute3jbx///wAAAP//",
+	"7L39ctvIki/4KrXcOyFyBqTkr55uKjri6sh2t+e0P8ZSn773HvYSJaBI1gis4kEVRPM4vDF/7QNs7DPc",
+	"B5sn2ajMLKBAAvyQLdnt45iY0xZRQH1lZmXlxy/fdxI9X2gllDWd4fvOTPBU5PDPs6lw/0mFSXK5sFKr",
+	"zrBzIRKtUsOMVIlgdiaYzlJhLDO6yBPB9AR+lOpGKKvzFcu4e7hSiUiZKZJEGDMpsmzFuvzKCGXZciYU",
+	"00owJW5EzlKZ9gadqGOSmZhzNwC7WojOsCOVFVORdz58iDrPLvl0c2yv+FwYZmfSsBuRG6mVH06qk2Iu",
+	"lD1l0rJkxtVUGOgYugxbsFQL09i/sblUU+j+rTZW5BeWZw0rFNu8EDFOy32ZK7MUOZMGVsr1xvHBJBdm",
+	"poQxjJtrkbKJzusdC1XMO8O/dtwHO1FnwjMjOr9HGwP6EHUWPOdzYWnnznORCmUlz96KyeYIL2eCJWWT",
+	"I8NkynTOFJ8LNwDp2iy4nXWijvutM+xUrTtRJxd/K2Qu0s7QDWz7Sp0XudF58xBiJd7ZcQItYr9Ti1zc",
+	"SF0YtuDTajR/K0S+CoaDX93e9YvJK63ES26TWUv/joqgY84SvVitEwv8kWTS/XOms9QM2XImM6D6kaoo",
+	"fMYNU9rTVYqsEa3t/aOTx2wp7Ywpza50uhqMlJ8cslw1uxeTvht5H4e+Y5J+FK0bXY5zn30uGx+4zb/I",
+	"ubSb/b/hU8GM/HvrRmbwXvjtVEx4kdnO8MHJSdSZ83dy7pjgwQn8KRX9GTVJhZf83TaZNSQZ5ThfG0GS",
+	"qRRJIKQqNuW5ILE1UldionO/m1JNWdcIwWLjBEDcGzC3zrngKdCSYrxIpdW5W2v3w0i5Z32tshWz+tqJ",
+	"hVxOpyJ3ZIO9du1MrIiAHC3NpJr2QFgtubRmpCY6h5aG8cx9bcXyQimppgN2ZtlcG8s4Wwmes+6jB08e",
+	"fXdyctILSGxt2ef83ZhPRW3hy6X27wfLfdK43Bewmq2Eh4s9ZNI6wjtl8YtXf3n26vL12/95/Ors5bM4",
+	"WjsorlYBfUYjBdzimpiMmxkTJuELkTJuWPxPD5/HrBsvcp3+08PnfGn67p9x79S97vq74rkYKfchkMOR",
+	"Z21PAO7fuBVGCBMx2Bt3BjlelpZ1RWbESMWPT36IIzcgt+nhcCV8hFs24zfCvdkbsN/c3xJlwUQXKmXS",
+	"jBRn8eOTx7H/iLTBttSZDwd3IOe1HEIwFqtZqvEgSrnla0dQTFQQs67OGae1OTIjFReLlFsxTngyE2Mr",
+	"50IXNu4NWeyoMXYHFa4mEKS0JT1HjCMxjtR3J8wg28E+Ky8KYVeXtFJ2JnIBmxYbkd+IGD/rpjRSMGRu",
+	"mXaKRrfqLy8Uk3iCXvHkepq7pe4N2DPpPseWfIUCOj5zc+MqZTGe131Yq5iRisMMX7GZXro1qQvrdsaB",
+	"oTXLq45bm05UHtr0J8yr6dCOOr+Jq5nW1y+eNvPPEh+D2G4R19TkIJL54BqbhVZGoK6g1SSTCUjvRCsr",
+	"FPyTLxaZTLgbz/Ei11eZmP/Lfxg3uPfBx/9b7ri/838eV0rkMT41x2/wLexyc3rAnI4G+DUwaEWC8CgF",
+	"StGFRflRSgnp/mDG6W08G3Q+RJ3nOr+SaSrUfc8ABMiRYbnOBJvzFTB+qkEBhZG9UDc8k+l9j8vRgtPI",
+	"YalgBKcsFnmucwNiiOTfRIosNQP2Co8btuTGqzAw+lfaPnesdZ/Df6XdgTxjuUBS8AN5qVM5kSJt5pRS",
+	"YWvUxGCypOtN5Y0A6RHXlKzY8dfmzadpEtTq2DUJLiLbmkKb8tbQLyX2tnfCGwas06XWv/Acx/U5iMnp",
+	"rI6iMjeI4BID8i1nPEnEwiLZX2r9kqvVvY5UazbnauWHa06ZzVeMT7lUjE+syFn8Vth81T9zf8T+bFrb",
+	"96BJfVgb2o8bwq+KF3amc/l3cd9MAqIHhaZihbpWeqkilosb7S6SOmfi3cIdB04zgT35VfEbLjN+ld0r",
+	"BZ2xVCyESoVKVnCzBvbEg5bGZYrFQudWpC9FKvklLPT9krgj7SPD4nPss+/GEHtFzimFYFHQC5HDIODE",
+	"Mqz7bxevX0VMqpH69fJ5//veKd1foa9AziJ9gSICaudq4R5oZoRKnabhBkUjBdmjjLzKxE+5Lhbu70Xu",
+	"erYST+tkJrM0x7NOWjE3DUd8qWvwPOcr9/dMG7Tu7P/KDUeW2Lauf3FtPlQv66v/EIl1b9Mkytsp7GOa",
+	"Srd+PHtTm9K2HmqLsUld+PTIsHTl1Osk0BPifj+Txsbl4eBYvb6W47mwfHOJ3WL52d9mzLgqG4vyIVTS",
+	"/lr18vuuljjMqMOzrKFx1Dlzt81nN8Qt9RV6rQTeRkXKhGsCMoO0JybBppPwjOViUhieGfd0wmVW5MK4",
+	"O5Oj/oRnGSnuTpgqNtNFzrqJLpRlo+Lk5JFgD4bMXRNIp2cTmRsbwQUbrg/wo/urN2BnLBeJzlO6hKfC",
+	"cpkZMLAwJwtyYYxIf3RqLIM+8JM4CrfV0lipEluN+UqsNDEXzJWBVQGvfO6GpoucLmdOxeFZppfC3c0Y",
+	"z5Z8ZRj3I9ITUDb1Um0SC09wSRtYhycWTVwbT2D87slE53Nu8QT57nFnuyXDkTksyjYKbGPgii5Q8dxo",
+	"V7LIuKVBuWu1gbsLYR9+jTZf0YVNNL7grz+0zB03GSXhH46wRNpwF3L0zk3L6lqncNi2wdJTvA+1P7d0",
+	"rGw+P2Cea3wp3ZyoZbVmftM9WUSecqpVqo8qnOF29v5FGrsprkqRXv5jq0CthEWD0A8Mss3Whtr8ob+m",
+	"IZ/zLHNX8zNQCpu09tcqW6EVoOJtpoRIzRB+uRYruFEZaf1dvzAiRzOGnjhZlq9Gas6TmVQCTbiTTAgb",
+	"MaOheV64q5mXLl2T6IUwEcNrUMSWPFdSTQ0YidztR4PxAA7KHtj+wMjh1Cwy9LjhgI0PDHZ5ochMUN+N",
+	"iXZ0P8aje10XygtFIqhmwjt1N1+yPf6tEIVInXqAX2ISDi5a4iutM8EVcEyhiCcadPZC4ZiXMsuYVElW",
+	"pCJc6S4ZcGgATsxHaCfi1G+/WFTD6Q2amN5YbgsT8jy27sDg3HebzR4hDdEsyo9FwQJuo6w/i9UmJ1zj",
+	"j2u235leKrAhNU6iyLPmNfz17S+MsyutrVsgRxfszeuLS9DcurnIuJU3wv3h1vHszYsjw664gfealmtt",
+	"3m6o2HnjLCtvy8Yk3ewFXsr9st+AASrqZDrhWaN4TXLBrUjH3O4v02tL0iA50Xxw0BHVYATSqm9Ekgvr",
+	"zRGd/U8yL/S3ybtXro0jVujEjI2wLdbqcBRecchSxtkNzwrBupWrEH4wsMv769P+BNo22Grf4RrkyBMM",
+	"sYdtHLk+t06TqOhow1Hathmh3X/jEISNoKb1XS7JpL4D1SCjkqBrVFqb+XYWOYe32ukQvKbrYnqNuOf8",
+	"3S9CTe2sM3xw8vBxdAfU/sydWLiufq3dG5Ffca2E8aI6beSCQ8j9NtS2trP1TaX5b9+KT6GgBLJvg4v2",
+	"V0DqUwtkpTGzMQpf96/EjXIiE0dAUWfBjVnqHNQ6d/A73W3pSHeaLNy//17krpleCGUsT64bRW29631X",
+	"ZCt1biHGW36gVV2ulvd9g86BpNrgbMqlFeDfPGXXYlGqbHVh06THNNMc9RM8a9rkTyFh1/rfJsF2D+EW",
+	"5PkrSLkvXng9p1NRk2X9lHHFxHxhVwxfYUkmeG7cz3qBHWyc7R8p1JquuE/FjUzEhZyqF6qJC9zTcaJT",
+	"0RIDo+dzrlKWSSWODJHrkC10lqGfsqZ8V4uDxlUzlqo9PqpQVmbIBXKq+lIxgT/zxSLXNzUZH9z83T/z",
+	"G561f9hqiAlgV8IuhVAwWtP8MXdlapn+b/7utRC50Yqskt6tmuulEXnExGA6YPFvT//tT/2X//bzZTxk",
+	"SrvVumYJz8EHLv2Ni1vG8ZHRc6GVYCIzAoychtGcjQ9tGLToLSiLpVbjIpfNe7bgU/Dp5yIcvltjGD5Y",
+	"WdHCChucit3KeEgn4aI1DKm298Fu/b6DON8IlbquN4+CYL83N3DzirWgD+28WZUXqv3HqLPsYElU47BQ",
+	"Ej38/pBl3zW2C8tze+DgHMnJVLQEn71eCPXiKTvXSonEMt+4kaicLHBkFMzvu0e7pld23zi3An0JTVaC",
+	"lJ6hJ5QbFj86MXHE4gcnc/gPuivFOz5fZO6zj05MEz+B0H6W52jLWTNTuGdNnS+4E3uK7rXkTYuqoSRa",
+	"TeR0kIup1Mr89cHvcSMvz4UxfCp2G5FwINULTYv1U85VgxZ1m0ttFcfYZlC8rdUUNMbmh412Q998fUxr",
+	"XdVuRa2Lc6s7UFKzMqwTwpb40PbFafiQ2hKA2LyITaPxoRZb319X5kiHr8WuVkNtXcxPcYtBkr29hng3",
+	"3r/6qj6VuZN8czG/EnmLBtF6UTjIPdig4pcz8cNrXYVPsx3kP7zldvwseGZnm6Oozue9DuPGT+um6fE0",
+	"zYVp3l6h+FXWdkUT76zIVSneGvQnOpaAmYbg+4JIrGshFuSv1qZZ7QWv3tgIpL/9BO7UrfyBrmcc+obL",
+	"rElZ3seVddiA59IY0tTaQlpBCdZqKnKWi4XOLcRAOs0TF1FalkoDm9Rsu2/lKvBSND+BntvmeWtubDpw",
+	"qq7q5OSHV9r7PJFWJFktX7nzNLga9YQb08YT53DRbOCMJvuDT7UAB0uuLTk74BMDcCrspRxg1Nj4Wqwa",
+	"xOUFBKkMyQKcM9cK7z30XlSGeDgOOjKhLXmkUpmybuxWzulwtHTun7Co7h+0iO6ftIoxfHKkYlxLDLyV",
+	"1niZPZML0xuwZ3ARn2AwEE9TjADKxdxdM0cK+Jmda6ctWgFhAOjriVM5mUCgi80LlTgtgyJf92ZV94Vd",
+	"hOd286lrR0dRM2vRmoEswoCtagtZlwLw3W0T5ulnB681u6fck1YpSL25Pal/i4YAkfng9OFqxeY6F70a",
+	"HX2ETLqW6L3ZtWTIAH92rWvuvgNFQ7m1DYlKuP+Z4O5qrgsbeDeYnsBF3v03DhkjBg5YsaW7ga8HAz74",
+	"jv1Z/gltgLhPa4dJm+Gv9ANukUV+Q4mKaCXX2DaccNRp0ZnXlrdpYVB842SREJZCWUaMCZzuGJEOBJT7",
+	"cEkCbSZy/I6fKFMSyhtmcGb4Rkzp5aCSAEPGqw9g79IwekpBjV1eDgYaJI5xrnhyTWkfZRyGkwfVKnUc",
+	"zxovrSu5TTzQaNKulutT6GKBcL+7CIRS5jRyP/j1VMqUWAbkvgxk+Smj5MQWqVrSdcO1+iMCx7JCVEuz",
+	"5j/iyayMa4Ydh86OzOZsGg2teISMkRwOUsfoTU8ht4oivNvloON4z7X40EIvn4q475Csa/GUH28N2eUm",
+	"Aok7kZltMqKdMTPnua1d74ku3QvNhoI248qiwBgu08yweCS7owiaOr3Ju5ic2NN5ih0ecMeA77RkTKYG",
+	"I4pwgjpniVbG5kViRVo3Z8BXYDC3GMM+mkC5414RyJozLc9ax4jBkF2uGIXL4i4tuHWqfbPudIir2bUd",
+	"L3Qmk9U+r7zBlh9AdM6FnYnCjE26Rwg3Nb54+pIvFnXdZ7uYwYyofdcrDh7EbJEVU+mdWs3RKYfHaGyJ",
+	"oai7HsO1PSw+oqSb+wmP2CopLpCNVLaCBGqvJFVQAY6JmNWgRnmnE506IBV+XIorFOvaOmEvndZixmOh",
+	"bn5MxU28Zpt/fPLDd1GLlDF7M9wLbP6J+fQ8oDpckRbGZNqHG4WEigvXjZfiajgqTk4efrfIdTr8P3Jh",
+	"HTXFEZtm+sr0Tln8f+diKt5hAqQprnAQBkIbIXIajRO7l+3rlwWbewJOIOT8iYQEAxIArBvDgAzc2Ola",
+	"HrH4WqxEOq7+dsuXWPevTPBUqunYiAXPudW5+7EwOM4xdmKGDNjQPxLvbM6hgX/gNhTbxhCIeiUolY2v",
+	"Cyyds5gjPQ2uCplZqQZhg2aFaMNCu1WmvGg5POH3Wop0tzLY96pjknWrzI24L2P8tXfKFpm72oQfcPtR",
+	"O1XXfHBzqUrR1GTN4+9e4JuPHm4ewHWmrSXzwkg60aahifzO61qPYYm7LU9yPUeMEa6qRERMYV5DjZCG",
+	"zXkqBiPVd3vL3dZ2aQC9oU9E8Bnr2AwUkuBSanzKgteL0CAFvwQi2dGMTWbCjBRj3bPf/seRWVfeSGtj",
+	"GVfTgk9F5OjfsFhpG/ew85CKtg2hzNuvWMX1WxqxICO7xjDlJwIWjiHlG17cRs7EphWH9ijdHL4HQjge",
+	"jNTZDl0OMke18hbeiGH+5ZGJMBl5pNAm5b7qjoMIFxoT0jFwWuFBVqLLdCkpfqRwZeJeVGHCbJABjMzb",
+	"EXVO3zTXrutu/Ob1xSU7JlI4fl8CKfzTw+cwrw/HbiRxb8DcBYTUZYIgUCNV5vvgSYtHgNGZu8herXCp",
+	"AtGN2jXOBtVat4AUOm6EMDtVY8RTkG5XMYxfiBHEzyLIAm03DqdurvB8B9+HZIry8422iZKFP8Xtrbpe",
+	"3d5VVH7jfkK7tipeb8Ui4x7uIribsa4pVbLeocoTz7LXk87wrweqUb9H2wZHlEnjchIiWTuUe4MtWlXt",
+	"W3Th2fjAKRt1Rh2y4BiK7fpS9Z/9VrlRE/q9MdBeLNkcWwTBe0i2tSX5GEWqtg219ffaU8Ou7mWfeWFM",
+	"Id5iNMqBLLUlOKEGj1TTVXAGZeCAk9JOY/YQXRtEssz5oqZA0FA28lWXAnAupJpmol8Ywf7i2jP3/gIw",
+	"ZgCURipjCU6oMsk3+xLdm2NrW7JY6t8Fa8BEQEamVzXYdycVbAt7cDLfI3tlexAF7FW6LYelHnlyp7H2",
+	"LfH17CzAnoNFagm6v13aRpCCsekh8rSynl+aCGPa8kjdJV5qdWBaZhlOs/nEZmOCQGhB2GuKpAnfiqoR",
+	"r49vZ0ZzLSKHYq79kjVR1C96iqG2B7C9F9ubPFEYiH7wYbk+mGhH8GKQHrD7YHabLK14rbIVSkoU8S3h",
+	"iNWtAr2fKmW+L9DVkplIrkU6ZDFkeKFmzPxVgVEuH7yL+GO/PD17w47ZWQI5ahjn4yQcYXWQVMFQPoQy",
+	"++nZJTvmC3l88+CYF3Z27EdrenusTXOIT7leTVv6ssG1n5h8Mm4NATPCOAI5Muz84u1zFGhDiC+G6AvD",
+	"4v/Rd0/6l+4JXUNQ5/QYJmWOE3wpdN4bxtWqPTTZB/22Bh/w8qMQ7zzTS4GoKLADXWnxd6O1EqTcyzRb",
+	"cypvj0sRdqYbfJU/62UYqon5pYW7AlmJLv1Au/aMTINt1KjLDdgm8mCNfYj5rsa/mgaZQvNpoo1Xjaz7",
+	"oP/dI5YJawFnLJVTaU3EjgZHETsaHzkuOOofRcxYnkPKJuw/pzfcY3gFfHZoYesMO//XX8/6/4v3/37S",
+	"/+H36p+Dcf/39yfRdw8//LemnXDDC0Gz9pU7M381a86mxcvdtrgj4+cEX/LwBoCW590haF6xMyEplxn9",
+	"9BB7425h6hAPRUtyDg20bef80nyKC1ltqZvcarfVt622TWGvjpkARghv0InOMpkKyCvIMsfGYo5IFYYV",
+	"C2a1tzCQZKnpTq0ZkzBxP4T6HNrW9E05xYYsjgAFxeNgbYDwduNjsqLE0UjFOSJRlc/jHoLzhPQF5wnl",
+	"wZKZZ67hnOJqpIJrvCfOGb8Rg8qWTQYVtGkL1KtPfeI+zrcMhYDICXLylZFcZh20UaobtFlAUBS3LHbH",
+	"1mAwOHav9hMiFBOjvWoucgA3rGxq3JTDq6ZrlzpYKOprOFKsHH7JXWiugkM2yyKYvLskMegpBdCCq5X7",
+	"T8TIdpVxS6gCR4YSiZcSc+67tKyOY9EOA8cCGp6QY90XDF8SaaGhMBcT+S4e0slWSYI1mxJZrRiLAaEl",
+	"wXkhWssYf3JN8If41G+6x9zzNrex+zVmUwHxKmCRdB9FPcWsNYNMIL/AxsosY7ngyQxvljB8mFYYVUMY",
+	"mmmlwqCskgaiiCJCjrEipx1B81UmJhYilvSkif5BQXr77OISO8kkrmUZ4+pXc8JlFg89/AJCJugiS8G4",
+	"7teEe7UMISJKnGv3xfq6O5qfAN4EWDBIs6Ccp1MUJwYuwoQA4T6xyAVcRQBvFsAK3MLiQsEPOOK6mQwo",
+	"DsJPHDn46ErCWGk81l+rl22Rrb9h8hasQcUXSJ42CBlmxmp3USK2JWXJDwmNCFV8UeMoPBJXU57A2+fn",
+	"7IfHT/61hNBC8I7NKBufbuR7JpBDJ0u1HYPZEy2HeG5EnSIEagOFiwAjnRTWY4hig2YlFtl4LlLJPUAL",
+	"6ipj9/UK1sa96c6KsYecw45KlLWoY6zO+VSMJ0WW+UQs1YLQgHNtjvcGyJK9z8wg7afhxNyIWA8uplba",
+	"TGzRCzZ18l/fvgjBca+lApsFbeAeKRoEgAMdByAgrTlhTQavXffCzSMeSftKgMum+iRDIB7DuuXBUtnl",
+	"+iaNew2wUBjIO77hDRe7p9pakQY5VSBP4MiYyhu/atirj57xx9UwjCSmXiImB2LAQqHbHL9RRd03wO7g",
+	"7KXypng7E8afbYcG0YA5ZVxGFDZYwDYtVhm/EtnHmHd+cR9Aofxf/8//y9LWVfaxBJitNmRgnQQsOPwl",
+	"bjT5OAnQrIaXO+Wa0L0YUby+e/Lk0ZNdqF7urY8hFPc+6wa2wdj9ErcY7Dbm9VZndYSudA6uFgQ2RKgq",
+	"BC4nBJ9a7mK1Ge47f5It+ay3CUNriQrLdbbT9AZzChMndjWmgV9Ae/diAevTGltNj30IiF87uPZGHSv4",
+	"vHGN/Hs7rVA6Z+4jFHbenBQXAqBtx/fX+XreXi2QtcJr3dZR+5i3dYXq/b6dNUVA1da6tjNr60mkUeWj",
+	"7EiRDPb9VtFQnhD388kgSW44YYDbIuaZDaBbfZkAMBWpFYP5nDLkPf/zmld18FHkjlt8G0LyrpGDCMqx",
+	"R7MkRZqvPguQZKB1O8ZoPtW8ramVmZo+53raw6VRo6gdRPQpLBuhEL29s3lji0OkG9iXWsprLRe2SWxd",
+	"XPx8frY5tUVxlclkTPhqO9Leq7ZNI75IZiItmisWUGwEXbAwtgLDE0Q2GSIrIJYB68YPnlAy/KOTubu/",
+	"2pHKBDeWPTE9BJNPcq2YeAeAolIr1o3/+fjBE/bP+H/u5f8+00WereJT9uvl+UgVKhPGMLxTEQA9i8/f",
+	"vn41vvxfP57lgh+fS7uKfcrV0JeNYKmYcwDzfeEHaGVy7S6DWcbgcrUQeb+8OU6MsB5PFW+Q+Ja7QI+U",
+	"N3eQVGNWTwXcPFMNAZB4V6Uf6VpYYgE8eDJvYh2gjrfCgGa2gZNCgAPjudkz8VJ4VIHGeISW60XzuXLG",
+	"UBeL3K3BUUlURSsCLlnOkkwX6Z4QhB4fwx0ZSSJEuh15tMXE6e8hOJuotkKNVI0AGoGHZw2ZsDnNiNw5",
+	"EBCVpXwRA7R0ZXAI/EBdDAEKXTSZnhI2BYv9FR0CBbVMk7hCr7CzXBfTWYjsEt7bETUw6rgBOG1Qpkmj",
+	"bGjePppD5L1QQXoxFnhQga+pbQ9zO27EYTxTbTAdgf8O3mddd2NDsFDuZ7mH2KcNh/3ZvbGfQvCvkcrt",
+	"Zb/70L1HRFR4aUya1miIRS5VIhc8M42OvOLKyT/vhQzVjOrFKj6BZ9mBUIv146qRpC4ufmbYDKy23co+",
+	"BGmEgAjVrIQ0hlr8QlEVdOF8cDI/LUMqNiZpLbgSTOnBPSTgItp5wMqpEul5AGy3eUerP9yxffuvuxF5",
+	"W0iHU9Da7xW5mGtLCL9Ws0xPgY9NM0wUz2Q6xoTgWyZc1GH/aNi1ea91E0ygcc2xcNPmQoPU2ykR4O1z",
+	"bHtLsNZtWC6Y0rTJb5vKljtLvH4/XBfnQt3IXCuwrx972mXJjEvVnH/NzTghuN411TEwBt0WbuegqDzx",
+	"zo7dDMdbwQNcM2ZIP01LROa0EKwLp+x/SGvpVNkTFl2NAziJbUOtrPNrkSKVZodQlA2QEZVCvZXKfLvg",
+	"nTHOqJlk8BlLZtoISDf2SlCvTiJECRHjzAplZ2UhR5FLnVahZU/mzfIUq4ttAbLGBrsHgheeo1KuNt8h",
+	"GyqbtWLtlXddnbOTIaB/G6pSSg6jkoHA/1IzCVZl9BqA+W4B6+sRyxusuhRdWY/rQUi+XFBpHsCnMO4m",
+	"wg3YGqv0lpHyaH52JuYRuyqorJ3STEwmTu+SpWMSasUllqVyMhG5UDZbjdQk1/MgaaYXgW151MG4T/bq",
+	"7OUzqs1EHxyy5Ww16jDBk9lgpDBgzwOr1/2+LBcLwdEVNYfAdGtK+PbBSIWRfFBPDiattBKHgVnsgYzi",
+	"A5s8f0ZewtdY/bBEvZr0Pyjadg3Nx8fYehCShvhbSmZwdEB6uffW4r41msNpgLdCGLvt+bcXLlldPS3L",
+	"x5YL4mYyZHxpIjZNFhED/F6oyekBfD869/UPJOD3M16WuISbBsynIuMrAxwL1g12tWLc3b6AfowoUt3P",
+	"uUr1nC0guWDCpD1lZqZzG2KEQPSxBy+1S42mkgF76v1ee5wj9XNjvwm1y/6tsWvwzrl75ZLeaAt33Ib3",
+	"iDT+Se6PqGt+xL0RPrBndso69/3bxetXGO7CFtwmM9Z9+/yc/eujH77r1aW220YEOy9DNaQZKYzpiFWR",
+	"ZTHLhS1yhQVENQtuRKzrMxK4P81QgvWikQJrCf4a41BMBVhprM5FSi95HM0wLse1HCkl4AzERTHMan0K",
+	"6LXGutOmymHQGVRQY8uZzkRTuY9Kwu3HX3VZt8FjLzGQaPt0urR8UhmZijJ5o4RePvXrC4ehf1xmX4H+",
+	"6hpgLTiKTr6V0C17IuNPDRE6FbaM/dno8ZPK3f2WPpDAG+uO01jTZ2NcurhxvUKpvOfWl/K5pfumVQTA",
+	"Zd/X1oG06vIhoOx+snjrtnqmJQoNdO2dO9yqbldDPKTrJn1/5xjazoD99rDpNGglppOG/drwy0edd/2p",
+	"7tOP/2G0Grzly5eEhuvE9Uol51AGrRElsoYDGVYQC0IyNp8GWD4NoNNCtGSuFMqjSDU/Rk13j4QSQgH0",
+	"2FT+xWpgNZSqqtvG82ylkreFakIKtI58GiLJKUXYSXYIaZ3oHPWaXFgnJKGaFLgMGH2EdeN+391P+vSD",
+	"iSkquNcMnJqUW7ZVJlSbe0vDT+mJWTdqrEpARJqJziE3wOlmkmctAJ9Kmtn2EezksBmUGG8FH02EMWyp",
+	"82sf1eKG2MUwW/9YtlScunVFO8GNGAMi/xb7Dw78yLAk43IeBCJ75H7wDuZCiSUAhCHaJBQxhA5cM6wr",
+	"SCt+tarsSn5qYN7U1/vbkJS2gbFzXW5SuTCkW4yZVomgEvjJtZ5MYPCgPUMVU9fN/p3Dd8d6sq3MmMQ4",
+	"bwsGBMCmG2y7xqTjiW6hDt8Erxc8sMVByffS37Df2LHi2/56deAhbbJtbwVZBB/UR/JN5ctcO06IY+Mh",
+	"AjLivIjGTjdzPQB8kZsKpTF09m1UaKv7SamrymMadRKuEtFWtpEgDhoGjZAHw31AtPJCRQh1AIL4SiS8",
+	"MGITKKAqTh6gGy6kG2MmO4FK5gaNducOJa43Dj40qH2MkSjEqFwzGPn1CUNbQ9sQ0Wh5XASDisrza8uh",
+	"90kulHR+3h1q3SUEHbVAmt8iGnQzSRfjdj9iI/0XyujUxnlQONPdA+/tcHrcFk5sR5ycm9/9wIWpO8zw",
+	"iyBIxh2yrk0mrwVEDqUHF/Bodfe5dfoUnAf0dHtDjnv9JQBBn6XpgTt2QCjdbu80fKxthPcDg9IWW6TE",
+	"sinBu3nzN8fvU2E/nuPrGcS30xB2qL9SbMezDHOVyNnj4SYIJRKCzUqnF2YpW18I37foch+giileAAik",
+	"y3q+0lKC5DTnyoLOdmD4BmDDF+Yj1alDzEm54OlYQ7J+Y7AqLNKcE6yRa91Sk/eAiHUoM9Ua01266zEm",
+	"ohzElci0mppwmxBn24j8RibUbMDOPB/ja5jV5aHB4JtuOlyl1a96qZibAMOKaHP3G2Q7OYEK9+TBQUiW",
+	"FFFbre3u88eN9VYH0FYW+AXwgKo1RPORqTNDl7JPc8ctAL+GhE3Je1DMDGrXI+n7PEm4/oDduGKDdT5r",
+	"4Ig2RLuHT55sBbF7EPqTa1nQn4DUG9YJo9XBrRiAJTRUcbslE2wNpkJ39U+6sl924399eDKLe3CdxWjf",
+	"B3Og1zDYqrQL9vswkf6cv+tbm52CU5jNBUefAzrySTBDAGMmb8TGaxVoG8FnGGHhyrt+pjzeO2T9Jb8W",
+	"wUJzz6wQFRbY14EMwVRVMbCtzmjg1isM//Z+X23KW5MVfF6ycFJYbzf1UEDu9ahGqe4TjkCglCebZHyK",
+	"NS2M1YvKaFOuB8gRaSoUe6eCiUxYkQ7Yb8QhNZKSZkNU1RexiQGa3W1AZjukyAFIWh7QYv2sh5ztLcfC",
+	"gG0tML42dvza5qh/9+P+JGqlx+a4pV7ZYORuLUZJYJJErRggs56OflRl3d9IsSxDZ3ykO2V8Lz1qozv/",
+	"GVgljJkUWRmIBea5ATsZIueiO64h3KZMwmsMvfnVNAVo3+oSV8t6XPNneJYAHiEwUCOnitXMY4HYTKVZ",
+	"ZHw1bq0NJOZtCcIzbsYhOFGzUg8BOJxBvHYQV07hTI6Ie80j21pbSU7VWKpPoqk1GATXIJoaIlXbMJXO",
+	"FPO1i7y4TEscJJ23xZVHaD/NpLomk/kMVL8UnQQk9VvAW/bBwanc958WNjykHk8r5bjWSKTmXDkkVslN",
+	"4HYGgk1v1BbSr50HTZCMJSsELR89PLk1bQ1Zppci7yccbPktBoiIHf139z//chDY0EGwYutiBJmV6Nc3",
+	"jNiDh+4sd1dhdrWywgzYq4qLKxt8SVPBzn9S4LLnWBylxmjILHxGKcpOoBP6EC44OdlLXuxmKV/0trAk",
+	"62qZJr216EZp18qzshfrPVE0oONlA6FIvCrFnBmBNYRR/Dn1areJIOTzPf3FAcf/3g4mDevmp3NKu361",
+	"qhzbe5umXIefQodAyK7bqxDVvIPcLJ9pBClGlHDUZJh3b9/ObPS5xMw2HlZiWR23eFmv2LqBlz8V4zYZ",
+	"tMKSOpvIZWLZLCoRtwgAsOvGIcD8ECvwK5PnfrA7okFn6bZ+0NnZ3JE0bjl39tE89YNLhHil1Rec2AyP",
+	"3TnX38TVTOvrhuAEdy0bS2VEUuSimWBvZWfcWhzUaeT7CwEa/DP3VpOhzo+o4vCpUCKXjrlNxpPrRu52",
+	"qoiTdVgUIckxHf3zZIbUvLoNdcJUGIQOwEBVygEG1JU5vfU7z5bcg8P2szEv0o3t17e/gDQhqTYEb/lc",
+	"DI+PZ9rY4//6z/+N5gTAFHGX+L8VbryAMgWr3jvMnLfm2aTRlzQV1pJbo22cROPGH6Z+Ej3eSgPd5Lfd",
+	"QDUBL5WNa3eYT8dac6m8iW8bn1X1KSpOO4T3bpf5iTEuPi0dqwcgNwzYs3c8sVkF619+AexG8MpHR9lv",
+	"SotNNZRmz5a4sGZI+hSFdUGa7ID95s7Ivq8pskW920sWYJEOmUYsLisyHL86e/ksRgACRORVtDr08qwl",
+	"rbGR0WfWLgzruv+QbRlNeJnWiyueXGOpCLh71Oi7t2OqzSa1kpXdWLYw4FORSSf8tobcNYQk3h5mYCOF",
+	"eKZzy3LBjVakU9Xj9U5JsbcoKZtBfYH5DmRUeKnt6Gn5WRc20fOaKpziElLMo81XqMOVUTfmWi4WLUE3",
+	"20rBQpTJ2APkbVKxUOlCS2WPDPv58vINwxfqyhZYyZO6yaWGEncIBDnxY/OAm46b4IVgtf1uRVWlWE9r",
+	"1frWSYxGugcdf4oL0zpr3F00TY0iNwOvzEolA6Sj2OPdG+ajuNBLIOci7evCQsTgKZYKMgMKr8KgLR8U",
+	"5gQMRYVBFB6E7EaMTuqorIeKmkhVsNaEUVowpjDODH6ogs2CMXvQjcFmyG9FVLQEn3DfPuKuS1+41YV1",
+	"n1vAXWr0e6odh6gYn/Jgr86wU6bnEjDyfIn9qCk/IKzsst8J295FkH/TfIJ8aCpzADsp7eoCtHHYkCvB",
+	"c5GfFe7q3mCmPnvzgrxj3Tg3djwYDOJeBJXEGAE103PUlbHEWw0OBh4bSFTBW4AjEui1GrXTITC6H9CQ",
+	"zrW+lm2mUQJMSqDNWl8V9EwMntAhi8fjn7WxfRzrmN6OEb/s8peLyE9j7REWe3PHEDjWCb++hl2Puo20",
+	"zVD9rKu0ZT89u+yxeQEueJWuVQGIQsD/WukA1oUVRhAdt6JhCYS5ACczlCGiqm5htVk5lQoCwD3mPmhg",
+	"isVnBCMCh1DMZoKnImdyqnReVsVxawr+f7fc+Ke/ZQ07jUtZbSJfyD8LJ5xAl5/ohkpISDBIwgCcVPPw",
+	"TnJhZqAxeeuGm+Qkl0KlTmcmHd8J5JHCoGKYPHyJ8uwwhzj4aoSe8RQTzsAdb4KyliOVrhSfyyS4Ho+U",
+	"T/qmJS/XUgmRGsYZ0m/JGbWVHbI/4dOSXwYj9VZnwlEjAO3FrAv3c6CTXsRij7sXs2595DjjCBEwetFI",
+	"xQTLF7Nu6Qt3X8DID/rV1Oe/Bizew/kBbi/cl2K+WGSOpKVWx4SO+y//YRyNdD3scc87ESilNnZaHIBD",
+	"RSPldoxgjjEaGglbTyaId8ViRAn+6+8DyLqMB+wFNffwxMQ+I+WjN9wYCUCIXelU0t0OUjylYr9ePu9/",
+	"P2TxuVZWKNu/xHTqYCIwgZHqxqfu27kR9sfCTvrfx0wathSZ452oxM2mJu4Z1R/tOb6/0ulqpFD7pJAB",
+	"Xu80xlc4kJUb3SmAJeJXHWNgWMHjB0/cWJpBnONeiFNMfOkz5V0DyMxwAmQwUvGbs8vzn2OqAY3XNuhi",
+	"W/YrfIxfC+MoKFgkaN6H5rTjVmtYe6e+gLcc+Cwq4Q8wDgOL+nuJl7sep14gQqon/1shRipGhTIego0Z",
+	"yy4GiiZNwr3rJjgVtkpJ0UqcYnzfSHmcC0V461CHdipgnJdh6EuOWblXuoBkF1XMr7CiTElm3IIPFUHz",
+	"l5olGTcGEPUhi7YqOlDCtRvEa/ccFPf7mTQ2Lp9HAUbzSF08xcWmhFagAuocAOixKIaQSHQcAcJu0NEC",
+	"rQfsbKS8uIHWE6lSxLeHwbJJkWVsySGLJpdikq18UUm3N2YJgP2PH/7g6G0DBjwmRo7funtd/2xiRR4P",
+	"WHw8Ezyzs78T3tsxAMC7v3LHk3BbpRBLjGwgNG4v0c/evAiqJA07DwYngxO4XS6E4gvZGXYeDU4Gj7C+",
+	"yQw0j+rMTrFqHmF/lmFdL1KItzL2zLV45u//C57zubAiN+DhWr99o0wuYTYd3RIsDpxpYGisjjSeIKIw",
+	"Kn+NN5/1LgBEq8o5HkhjCtH+eTwiD/h+FWIJIVVQModK0rXNgoBTd3TTpPRWi3l8jpe/PVpCLB74DHNh",
+	"FloZVCUfnpxQ1rml29+6PHa/VUPcpoRXWw73KNAp1tHCUeq4hcKLBiAvPMZBNH27HOwxnT7Y/sHu9r+G",
+	"EP3w0qPdLz0vgfzdGw9/2P3GpdYvucLrnSnmc56viB6AR5w6GDEllgJqZebGDtgLYwp3ezYRnlucyjug",
+	"/PEFficBvZqIQj0jZBWzGWVHaoc3U3GyycMtg08NpDYB0/7uRlrTvVNxIwlsTJum0KwZX7iLPtSrfe30",
+	"JvZwcAJp0hB2x0NNCgeK59j33z38vjckLXU+xzBgJagGRXwjcsRMk1qNi1ySHIM4ZlBVTj1ch9EKMVbw",
+	"B6gmXHPWw++tETh0HMMwUveqgNhHr1uWDsH6IDEDD7XPhfuYW92NZgudZabpRoOLgzcpqh0W4284uUEJ",
+	"lO7F5oXr8Sk0QUzHDloMhLF/0unqk/Fp2AX0iaxaGScoTOPOBEVtjg1i4gKX/pTwAIDI3Jq509IEwZG3",
+	"ER0PHu3F079ABQ944ck+sqZUEV86DdFXbTxcgtBlvzP86++hPIEVCcJNytCVgBIRnsuziyfZGn4p6/r7",
+	"P95S+31jNMH9l0LCzlplxHFZys1LijoFP4d073sm4Tc6y/aj4AefrP9aSHADBZ/h6hMJl6HKa8T78OTh",
+	"3awIQRY3DOyVtp40UrYS9hQEGEZ4kYSPPXh0zKg05y0P6YPP25PHu994pe1zqMfzx2XmN7DiXrARS59i",
+	"nKjfm4iuBe5qhOQTpO8cGdZ1rfdh3MxXOm0+28/KXtZsdN2frV28Vu6icsHn4kJa8eMv/F3ELsCyXNri",
+	"euWlt8kmNmBUOZfLzL0lTWX1enzyAOrX463bB62Jd3iJzZnSNgqTAcA1SZh/PoxpwJ6jl45WkWp5UWLZ",
+	"AgpmQiZ0hH9g1RsEwq4e4hlPz7rwE4ItoEamdFrCTqfc8ituRA+ux7YqDx6561vDPY0BSAS0W0qV6iXB",
+	"Jzj1t1Jdcjmd2WpWG6oB1qu9G1mK375nFeClaDz4AWqYItrRpgI9Xwjb39++PNh6qfrwBV84TvaQMGH1",
+	"yi9ZAEadJ/sswK9BgbOtGhCmOpRx0WEc8wa4fRBHXQq2/WQl5aa0CMtaTd7TUjTXlKoY45Ub4PWhccQ2",
+	"FaoeiDnMc2JdsCAEn9QFWK6E6Q3YGZk+6VNrqU8MEwoYVwxs1lWaAafYUMq8zcWNvhYpJhsu+Yp1H5+c",
+	"9IbVizgY7/jakEVulTaEw+OGmyPysy7sRzF0xJJM8BxjQf+YnH17U8Kz+vFaK82c6HlZY1WluEpodaR1",
+	"0zntNb4W6v6klIYf2YNFtEyT4/f+av3huMRFqWyBDbtpuRXoUbsisyncV6TxF5Og+gLpH5Dgih4zCQnG",
+	"KerN7DLIE/SfouwaimUKSzpglacI4vOJMSEt07XvoXVarkX5n4a5jhDcaCt/HRVsRUAngmMKEWIFn7M5",
+	"lhE0m6yD96PXL56el7ejNcsoWAoX3M4qQ2EADlw/n0Ne2AVF8L7RBglhPS2feXzyw3d7fwh2uO1LTbHw",
+	"bR/CAK1P9aFxHa2k8aON+A8bdtJHeFVrUVdOoXIzogmOrY7XpN0vGnWkunq06fz/h1FzDr3nHaoXfVLN",
+	"4zcyFLamExlAcwuK4QBS2inqICYU3rcQsPCRVulaXd9ygRlQ60IQ7zYY39jP5A2Av4KEBXvRlfRjL3Oc",
+	"dE0yDxjcY2rfjGqTxfPDTRm4YDAYlKdC7C54Mpn5pahumWCyFugka2CeBsPo55GajQlWmk01XteNlwAR",
+	"+EQ9xrQ03r9ZFp2Jw0iQNp9QuQitEvDk8fe3FFaXdbq4KxGFVHRk7lBIHSo9Puu1RZD65rnF6m2ixGqf",
+	"011VEEK3Cti/J5leorr35s/nz/Yx//gvm63O2noJKdO5w4t/Q/2rBkNAmE9bTmGwdaXdK0u+MuEaelnm",
+	"mRFujRH75enZmzJhFMJtWvbD7LPEGzbxNRFttsS7dQ1eXVGKa+UNZRGayBA0p4cFNLYaBBGjrJSvgPPB",
+	"EydyTYnQE5VwJNQKAEn4VLCuRztZQyqhuAgnpilujrB+fJJA88zcjXVTiqO5HKxNCCjx2c1Z9+cPCDXF",
+	"LQ6Bb3apr90uhcaYRot+3Yq0Q/J4Dcscv78Wqw8gfrbH2GCAgDuY6VV2LValIlJXnq7Faqve1KCANAu/",
+	"VxB7qTTOeBim3a6VDuteC7FwUgvwFaGqwEj9eyEKiA6DSDZar2uxcjd7jKLrEiAqi0udszdggMAMqHIj",
+	"VS/9Iw3jGQRKEdJx5PpcEuwchbJhPf8haMgjRVDB7hGKYPq+VrXPEf4t60oLUGhQ7yiTxop0pGCyEDuL",
+	"ychlKX70d4i0F/lZTnSW6SWY3kbq3G/zhl/DraLVMAj0Ujw48e461vWuiJGq+SJ6GAe2plxjAYkK33ZN",
+	"SH46F6Xv44zKRzU6TunZ4I+n6p2h2uAOVkcHnh6HVWWvGuUqvQxZvGToNT4vOQRywrercedl48sVogDf",
+	"mRpX76pNjUPnnxv44I8TtxXWM4TAIXJwyhzrz5hTiq2iP4E1l/XkSL+pVQRX27buu6P3tJttO3kexqJd",
+	"rQhA6Q+xp25KYSwd686F5Sm33AfL0XYCWgR4WUo8UgFxY9qICnORU4SbL1XbuNVRS4AMqojVYt6RDlx1",
+	"QKnt96wOBxNspiVeifhvGu+XqvGWHIQbBgXwywhqdlGTgVNdFdGB391ZJlR6ymr5Q57z2G0k5fH76o8P",
+	"qGtmAjMk61z2FH5f47JdvsqnhDP5VRnC75lQcA1rhBKRekp5Bh7Bq3aCkpvPekDbbXK18aj8Sdhtu31y",
+	"T4Ktrj182ZR0+/P0J2FrO3xUsfXWA7F+Pd2V2FC+/VZMIG0BEp42t56wRe/vRKW07HuOl9pNeJRAv0mA",
+	"/6A+wK/7RMYkkfqJ/ByPYqUtm8oboeDMpZsL6LbrFxdsRfUpw/R0rYRh3WQmkus+V2nfeHCn257Wx5hw",
+	"tWmlOlwMbA1jrRuVjkx5wNDEYWKEYZGWWDcjFS9zvhgyx8UxhNmraSb6hRHsL+C983vSd+0WkPUJJjx3",
+	"JaAc0PlIdQvlnpNp/AbexJ/ino+ElZT8E2T8UBIQpk0WqURQMFU1RbgkzCfKRaLz1AMAX+HN06I1mbJg",
+	"ByP1W4UwHmpjJW6wyG8E6+LcjOAEtV2oXPBk5uitF6HRCi1e7uNPTh7BxKRi/EoXlj0sw8MbrEov3H7f",
+	"uVSGXijj+L4lMvSdHqIQAL1BrfEaEa15YgEmu3+ulc11tt0d+1XFeHzN4vr1lYX8irpsWtOBQ9cA6MEi",
+	"9Q43eLYJB3hraWzM7DjhrZann4S9uPj5/OxO/cDQQQvPLIqrTCbooPiaaPx+qc6t5PlZsJjMmFmKcZg2",
+	"d//bvXT/ESnAcJ/9WaxMD8lQuabjROQWMzTr95q7UvL3JV0jp+rudAksKypVIhc+MzfzBUTq4C01bl7o",
+	"TCarU6xDQPZDKIljrmFNJ8IdpGsf5mUFZd9FhDbJkYL6OOzMhxjV9qI8/CmQe4iqnv+Gwa82envkVF1c",
+	"/Pzn0sH3qY9k18FnOpHRyX5eLVTrkVw1+brky9d8hoKjnernKvCY66UKhZsHMmmXXEeGnZ/tdXKiHWqr",
+	"a+YnbLIftsVG/btGRAiKijkAd+KsPrvdfSShSn5IR6pWfmV3RxUw7I7AgTsTB7BB2wLMvLHxH1bD2HST",
+	"eZQJvUC8wQxql0O2BmYcBc5RBJDapY5u94TBHt3RSQTf/jz+L5zWH9X19Y9smauzBFi68UbmbmHh/c3r",
+	"yYfdyJC/jt/Df/fwYVX8sct99RY1wa/V6YDT8873A64gDdFt00Do7BnfFmzhWmXIVv3gRdDuLs1Qnv62",
+	"x+CUZPqHjN4I1jzc+nArdp00LwJ95E5Mkf77n+fEqab3LeDiyzpEfPBEy1FRp+FmOXP8vnx17cxoV9Ix",
+	"vQvgBRHfk8An5zy3TnVLtDI2LwCkrnqJ8sPLXPTHJz/0NiP58Wyqc9S38IrDyMKHSoRbVuZYlBiyCJgL",
+	"yXIrlbCZNNvppz0+YstundyPFLqs26+/4uCIvVj9UGNpubZ7BUTc23H3ecIhdhKaj4ZYJ7hvV64v/LSk",
+	"wIa6ucnpqxELdjnC3Bq0ubvjrMLz9fALH3PIHnNEDm7Nu/a1qKHQRYx5LRsowwMWj+fC8oFrdMNzE2O+",
+	"yJKvzEgtcmGEsqcs5lk2SGYyS3OhYkgZMZQltuhn4kZkhDpxSseBVExp/G2keA7YVHGh4AeRxgP2tFY3",
+	"g3WN1YsFMIOxBDyqc3qIOS6pNHyxAIwVdG+UMNWgRpT1C+YlGlcPM1LExDJd2JEqVCaMgcn8CGEUiGEO",
+	"xZyrEw7XEKtjjtRvECdRLiG3MKYjw9xiwftxvw9ZMlgDaZFLhWszJxxpadySEs7zkWGjTsYLlcxGnY0C",
+	"ahUWPRmKRypGKTFOeDITY4ulqWME/VipxK1FVUga42iwlDTWjx4pKCDtS1bjx5hWDMfQgxlgLMicvxvz",
+	"qYhL+OsNYkE88DZA6yHLhUpFTigoI7VA/HNCiq1NlHLrAT/fu6pyEVU1BZ5d8imgrL+Y9F9pJfov3UkS",
+	"l6URfKLpo5PHbDmTWVmen3pMsZLBSPl8JKnYTC/ZnCtfDg46J9zuKh2pjow2UldipVXaG7AXMH09mcAM",
+	"p3+Xi75QiU4B00WzboxpQf1n7keppkNoE/eikXKyJRfG48OwLQsTeTRy3FU6FkcKgTPNtQGbjrSYo+kH",
+	"UG7QDGsQ4PL5OFa9VCMFYONYfEIrQVPtwxAdz8kUg6v+VmgrDJWBWFv8kYK3CGQ82IEBewuTqdDQc9gP",
+	"VoreIbocq0gdwJpzhFRJogZP4E/CEt+EusIOZwYwoxO9pz4yqNRZHc+WYd1NHgH37mFOhxcYqNVQB6gR",
+	"tzur+zR2lePbAzT7JX93BufhzpYXlmd7NXwxcbsOm97ZnHGMRNPFoq7Sw8lDGQAmba8i08YTZ6RC3kGs",
+	"JBKhcRDKhVkvvhXQBiwoRiFVK7rGdXfqyeFqtUf54w2KbVtx/wIUaf3w+67rCByIPieTDqC1uKyzaWsV",
+	"Imp1jLTS8aUmynUbtmxzCTy9eRoAgry5FlTgF9FSbE00ljXWABJuKc0a2EZZY+nvsqkq8oeo4yTZrjlB",
+	"mw8RFQ3oI53veAfbepbo/IU3lYdcl+mxl86betRODJFHTRYHt8E14e2kJp1gzEhFIa8kzzEW1mlSa6di",
+	"V0+8WBY01N6tSePLWvF/IASpj0sJDQxkKtA2N6oQYT2XrqfgXuQRGQOxAo9BItdCquFo+3izwB53G7xM",
+	"7IhtgCZ36pzXxWK7ywLG+XncFfftdl+77hLIoEcHlk6jxethhCTkzgOC+8KqPrpYS5u6b3I6fg///XB8",
+	"Q1XRP6bbqMVtp4vFwbAURcPtHYiPVjIX7FosrCMzFKKIpHO1qipqQCEvUproagFX0M3gOoGcA0rH3djd",
+	"UJ+5X2Nb1WdTDI0uFl6ycUMJJN+i6j6H7ewtJfLw+q50uaKqllhVsqxq6Yi48Qzag+ux6bYz5GdoseNG",
+	"+VplKy/J5mJ+BShYhKAHk2i77HlhcMBt8ufq7hr/c8zmTr3D2o9Qh1ZPoKAcT9xQWTdeiqv+P7dD9VGF",
+	"6wP6j6/F6kfIw4qHWHsbLXCY3VMZ+254zlzbuETLh0+OVIwvR1QLnAql5YxutPQhUEGseAcmFXplpLqx",
+	"o7Ufvz+JIxbDTv34YPAE/jILbdFk1zstLT1KGKjGqzRTRZYNRurPAi1L8EWQmx407OGT79jVygqsjX7K",
+	"OIRjzvkKJOlMZ+lIxaOO62s0isn5aHOdBQs+YK80kyoV73xJOGmHvs5cpvW1GSkelJp7cBKdnJzQCpKK",
+	"4AcERds8Co/OUgy9BjuPYjEYrWJfIg/qDCiBNhljZZYhcA+vF70LLslrdHDDW+FqnzzYH4nX1+RtoKia",
+	"waKBfXANStxJNNtuGAW70hIglc6ZTFvpmirW33NZsjswxdxlaKkTJfvUOCvtVbe6LN76Avjt5taqWhPb",
+	"l5eKz6ExQ0/H791/PmzLwfoZDaZ3SsVtep0b3LfI6BDwAFfkU9NLYyVJshbItAWeb+YJo+0i5Autd6Sy",
+	"3z2uqj1LZcVU5O0Rja10ekyhJ+0e0Rm3QZF/vDOtn0Il+plhqSzx+l0HI9W1GvQHvNHCm9yS5xcMpcZd",
+	"wHhWfgHOaa0E+NlGqlZuG7o/fp8X6sMxlbwNPKvzCO98ZEcfKcSHPTIsxsbjXDj2klrFLa4Txzs/05Ic",
+	"nPb2JRXtdBNBp/s+B1pgIqdl/SYkAuQ4Kq6MxA/VJojEN46gUl9DAq8VCL1XIeP6HwJ+/BxqwtHPxO7u",
+	"DgGsUqiUQODdCyMlLZvxNKIkxlxgCXd6GRsDM5Ob1D2moszYdqQAryDRuZMWwdfFkoE+HhTX1lnaCxTw",
+	"A2XhnrHcNcnnvt1PKH7GbEPfJ0twpWfPuCktvuCMxhsnFPVxK1F6JFItDHl97UyYsjZaSCqxe3mMUS7x",
+	"gD2Hi58P4RypxhjOYblLiPwMwZ/miMjOzNzNrcvxrjZS8PSoKjZ/I8WSXgbzgLsforyNQ7AL/Kp7vVzA",
+	"I99nGW+apyJvEp9O0Lzic3FeLvCh5H0PcjEc4LYkskRnmYRlgemv26u/KeFOCS/DBjDeiM0RApdjvMQW",
+	"LWGR67RIxJ1FUe4hCxZlZFnfpFvLHGFFb2+9ryLSHCPPrF2MTTp2QkVOTcxywVMzhPkvRD5SMzBcQOUh",
+	"/AzknfMrkRlw/yuM5YGVBLPeQpDyUhMY1WjHJo19LBzU96rczTVpNVIK0JZZ4HVhPDOaJTyH8tLxGMLY",
+	"xohPPS7fjqORWnsGfq1o/Q3czc3fcaXikeqOOhGPrqJRx+lkc4SdX2tMFpIYtLZcwNJkUk0HDCyNKEo1",
+	"4OSXtRx1zhY6t7VQtQF7o6WyYcQgiGaSxdxjf2LaFzcsrhViGAT5RhjOddYatRUhmLVbci9fS+e2VqIK",
+	"6hqptdil9Wgt1n108hhmvuae7kUeFdoRwm3CsJiPwmpWdKtlunh6sJy+6/iZjz0ApBVzsxPbH/gRHDtO",
+	"FpI+wfOct0Yf1yTBlx0sEIRP7DwPXupUTqQ/db6p/PWoy1Dks58vL9+UxRlTaRKNUNhAGDVP7Vwr6Y4d",
+	"Nb2X44xO1u3lYKjNXWJ1QBfbFKsGdeAfMhiA5h6SjN/DT5FE0giBE6OaEhPk9VqRQwQHqOITSLMjNQ78",
+	"auCv8mdexSOLrJhKxbpwkPGliYeMz/nftRrwpXH/PxbJQ6fG5GLqugANYyIzN3anPhBy3zj4Sbzb+Mkp",
+	"ITAkeF3y+TjXmRjzXMELKl04BWBc5FkcscFgUJWwDi9UNMuRimEpDegvpLFE4KAT6bj6290vE9B9MsHd",
+	"fWBshFt4i96jMz/3iYQLY4x/xr4aBvd1DwhXGSMTCNCPInyrKlEQDhpCmoNu6JRHoW5krhXcMI+ZLz6W",
+	"zLhUTQc8JideeJ/PnQACYX2Jz5IVSxP7BsTwB88KOkvTICNFt2bYVYIxOAnnYpuT5aXo3HuZc7Ab8CwT",
+	"+UccZLdfzd9muqGKsBMhaM9DIEJfqdFJlaCg/9aqRE7O9q+kcvJvi9ksnUOlfpUipqnODfjq3ZWYuU8w",
+	"/4lTjJPg+EIYe8Xehu1IWJI1kTtF1x1HVEFuyJQuJ+tkbbmQVMF3zlbCsi5MEMeFOB0sFYlMBeTxYN2e",
+	"hmRod2a7wfzJT3ufkBeoCOgH703BUFmtW0ErtfroXcPDYk/aO4WKxft06hp+dKc3YLSQhl1LhVuU6EUr",
+	"hhQ8rPW5jdeCTbiAFw8cUqWm6LxWmSpYnFOmoKIVjKztjdYVBOX/s+FhBeuzTe/2KxMxnaWBU+Lbna/U",
+	"0Gsyqgksy9dIdDyDMeCOytyTkt69EHVN6+gla7HQ73hi3ZfRUApfBnXV8W1pqPeFzoPaNdKwKzfh9fMS",
+	"ROqwsnMRA/iUMSqVWaFJs27ZFGyWKJLJn1HrRecet5Zy3IzGrMawpxqGUvXpwkCdt7D20izXxXTmIX96",
+	"mM0EZTFp6ZldSirpxryzpq3sZED8d6TnBj18HmU3nOI3EJgvS4H9SUJMIVZh1TkBv2PEKwKzoKjgKFtK",
+	"nkRujNYYuM5FTdKkTSc7fk//2gN7bJ1lvgqEl48HbKlJ/xZJvk3/C87YbTE+VzVhdbhrm65Cx+/xH3vs",
+	"d2AF+Abmc0vaoCtqmRS9G78ntOW1grG37MzJPRhKLsvaqd92uxYP6BflU5hlcfk3gH0aBIdO0VyIYf5z",
+	"kU8Fg/as+/b5OfvXRz9814swVxiC4kKSgNZ9aP0vjjwgFD9eJ5p46MvDZGJiRwpcqpQlFbFYFVkWs1zY",
+	"Ind3ZWzrtD8IbkF7IyEckBEZQn2g75RJ5avEYaEZbFIgubNu/H7UwZ9GnSF7P+qQHXjUGY6U6/nDh7hM",
+	"XymNxKeUrUD5LdTZKcX78VyMFNW4SVHJJV2SxlQfgzQM1B5AD+IlJkc0UuDL5RChVNZS7nIWPz45iX24",
+	"Es158PrN5YvXr+LeKZ3c7otuFIassRAmRrkWTXZZRFW6B7tsCd8UdbaRyq0/e78A8FulmIeEqkmzb5bf",
+	"PwYeVMVyGDBZY9qoVmTHUUNaZJDoMpfGSDVFECGMo9tpL17XnMpa6/1rsdqj7CS19iUWdgP3QuDlKViE",
+	"A6eazlJwDgV+oG8ncJnp6NYsqOveUNa+qbD2R57LreVCyIlnZnoJGBJgTyS8Fa2y1VoVVNAMuZkN2NlI",
+	"TXJhZtmKXWltKYSWdaFWfF8qaSM0+aTc8p6bsEI6Gan4zeuLKuC9nOXx+2ux+hC7ExkC5IPa94RpRfFA",
+	"g5F6ya/doYVnGsxB+bPPO33FjdQFRLS2uw+3UvyDT14+3nXTIuL9PLw/99e3v7iFcIvzjXeId17yawEA",
+	"Q6QT9eps1FjDfhtPbZOcEAi/PdRkpZK3hTJ/7CQKmsU+GRR5ocw/uO7xEX7gik7D+3R7/gQS4N0I/n8v",
+	"RAFGaxgKeDMJts1HXJZneV4o1n148rB36pSQrD1ZKSYIOuDDaS6MgRJQKL+pWL1rPVJo+6aehoTTx30m",
+	"eyD1pWF/cyMFJ1ZeKMfY0SZkHLd+lCcYD1Nlgi+rbzQdApe5nE5F7nigc/c81sRfZ9W0qwxoQNDKcsHT",
+	"1eYCnLKZyAU6MIAbH548vI+R/juuYj0i9BeN3TTrFnmhjow7yfZBa/omIi6AGUuW0csmcRCeWRXzba2H",
+	"SHv6eQic6OBrNa2foQhFSjeW28JEbCHyPrrZvSgEsbQJddQq49t4qdXmntMG38revplx2h4AEyTKOsmF",
+	"kSsmSH+VlvEUShRTXl7kkesiBOu9opK9lBURVWfNtViRPPdYd12C00WlGFNNjkwYzOhzKyIW043Z/dOt",
+	"ivsvZVPECPoaw6bEZdCkzOGqCkeGWCI8CJxaEy5pkAueg0s3LxQhx3KWiz5sem2kdOZEvsqxcvcOdk72",
+	"shKraaJzrE68JW+XdR+dsJSvAB2E7JK9AXMqGsT9jBSEoHRpmf3qllijUbW0tAW9CO9fcL8TIwX5be6f",
+	"K7YUQfxRW8ob8TfNZu8wIW8t9MebG3ZbhIl7tne8TJX5+2f32p3genxZmcvI/t8Sl9eiAbn1SqwTRpSY",
+	"X8qiL0/UWsHnt4wuhFfbowob+fYSurtDQnYdbIdCxOCAP2DhJljv7eFOTRalS4w1vAu3h/v054nPgUl9",
+	"C8z5MqszAaXuiKQBYj5+7/6zRzhFScPf4mZEucJVZASh/c3kAmV1LaYS0co8IKCxfNVrFiJt17XmxT+5",
+	"c16G5E+gpK8ZCqmNV/ZQC9yrzfWD6/qBrU6A/bFetxVEuuMj5fM4vLeRoXd3B+T4zdn9pQO4Iowlikpd",
+	"og1jaE25wQccU8ckQ7f6YBwVvaR2d0isvxqRb0s8oKH+gyT5eklIs/4SxWmjgn6WphW93KFAxQ7O0vS+",
+	"ZeouMq3vG9iEKCtjrhEcaf4N/vpzSE9wbHPai43Y+gE7S1OMdqBH6EFbD8Y7XLYev3cNt94IMF5ljW/2",
+	"DAz6eit6QwwPbRgVncNsxJKlnOZvel+abGyE00Ni2Kc/yt68pe0LclS3H+fY5C7VTtfDDouVa/KHNFmd",
+	"vXnBKBO4ix53dHKgY6NGjLQZO61ZrtldHZXu25/JnlV1nW6za7ELq3PhoeiZ0su1cDiwxpYxcd/MYJ+1",
+	"SHlJ/gP2Aqr6ZQXEkPioRv+lstTfBjNsSKvj9/DffWxmJafsPhxv9PXXfDi66bkDcR10IZQ5O09A13av",
+	"IzCQUIefSXgmbzuSfjWf8W6JBxKmXv4BzyNY3fpRtODGLHWetqpGWw6jX82dXdvcpz/PUQST+uZa+UJd",
+	"K44wB+yMZTrhGSr2c75iV4KKLvKSoAmXHQvtnuVTrR7KlNSCrfcy+GmPixgeMyUPfHPNiHKHKtcMHjER",
+	"Xsa2+mkOc8o0L/vJnUuBS7pOft1OGZzhrW7Krund3Fx3OGXu+DD6PE6ZrWRITpmAHL9ZCT9PQiERfSrN",
+	"IuMrSisU/TmXGcYs+iNJ5z4osAq4ZNLuOJGW4mqm9fV2vfg332ifYED/xTISMCzuVUFURQxRMqWagjSn",
+	"pJyj8v224EEZlIE/FOVrY2zY6xArEKQRi1+8+suzV5ev3/7P41dnL5/FVMMO6pEpgjeimO0ZNx9RnOwu",
+	"Iw5pu7Z5B6pF/haPX91h/KpEHiCrBmbjEzZmgLd+jfkRnrVKPmqHyIKIvxLWil5gcwBJJUNTwrOMccgH",
+	"pFhQiP47MiOVzLQ2gCN/SRmDXSyk6M6+sgQjgLKiN+Ei48m1YzI9B5hb6rBCkTVyCtlz9FIZtoyBw/7n",
+	"K55cC5UCRPxIhYA+R8YjMEAQY+4zfxB0AQq/U6KRmemlT3QcKW5YDKQqhsdQvOn4v/7zfyNGfTwVSuQy",
+	"idkCEUkQP0K4XWDdGP4LgeDuH2OZxuy//vP/w9E6FoWAa8Qs4taK+cJGkKiUirQomQleiYPqAL50CJSc",
+	"LFTcOy0x9teWCIJNSzhKLDswUrEHNZdTxW2RiyGzP46Kk5NHSaHkO/eyVqmBX0R084CezcQ79vPLs/P+",
+	"xc9nD5985zZt1MFHFtsO8K8rna7wB3ou3GLFxu1vtVCw3X1H8dwCnPFcGMOngnVjK95ZHxXPreXJbO54",
+	"Iu5FbDmTyYy9dKuVQ5FMt5VvdXIt7OAcIm4B8JdZrQcj9RxD5VORyRsBNRe6Stilzq+ZyHOdm4g9Pvk+",
+	"Yo8f/hCxJ+/e9Sgr3OZSpKC4j5R4hywpeQa0pSeTiM200kUOyBQh5n/EigWzmn3vt9OcjpSGGveetAQR",
+	"M41p5etD0AulSbBqMVKZnrZnCZPwvCN1j77+ecwPfmrfcIb/eCaLqPNknxX7VfEbLjOn+60dcK+0lZNV",
+	"/XCBYHqQpaARraO30SG4iSAUHHYNquTxe/rXHiaOkNu+WTnQykGrh1V2jIdZVynFV6EUY06ItekfbZaN",
+	"1tU+uQ8ZE+idX7eJo5xkm3p4UI43reiLp52ddop7Obs+j7ViB115g0Wdvr6dY1/fOVYaRvwFqsvLe1Xv",
+	"lOm5tICehRo7XVCuhViQU4oQ3Sj/8xaH2nGl/u5jNHlatd7HeuIVXaf2UkdoqYBjus3g4O9D910P/R6s",
+	"GLR+q32SJ8vD0a/it+TJqgQU0e9RXYdoxyT5REeW46WZ4Jmd/X1rEXFocqdlxLGHJlwOtxwDXDKRFLm0",
+	"q87wr7/XzUM3Qgljhr7IUCKMwbxuLKJVq4aLPaEcAWSPrVN/61p8nplD14PbS+WW1XoLpYXK5Uq55Vfc",
+	"CH9pb16r+vfed64Ez0V+VtiZ+7yTSVTq41zrayngR9cr5NYjWRZ51hl2ZtYuhsfHDx7+6+BkcDJ4MPz+",
+	"5PsTkFXU6fuyKC8tTPR+3bjsxHXwswfgC3+CHOPgB6yBHPxAITDBL2h/D36A0iTB30GtpHqz1EnboF0J",
+	"bBX8WDJs8FtQte3D7x/+/wAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/schedule"
+	"github.com/rosterhq/roster/sources/derived"
 )
 
 // ---- health
@@ -45,6 +46,9 @@ func (s *Server) ListInventories(ctx context.Context, _ ListInventoriesRequestOb
 	out := ListInventories200JSONResponse{Items: make([]Inventory, len(invs))}
 	for i, inv := range invs {
 		out.Items[i] = inventoryOut(inv)
+		if err := s.derivedOut(ctx, inv, &out.Items[i]); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -60,14 +64,30 @@ func (s *Server) CreateInventory(ctx context.Context, req CreateInventoryRequest
 		errs = append(errs, *fe)
 	}
 	inv.PrometheusSD = mappingIn(&errs, req.Body.PrometheusSd)
+	inv.Kind = roster.KindPlain
+	if req.Body.Kind != nil {
+		inv.Kind = roster.InventoryKind(*req.Body.Kind)
+	}
+	def := derivedDef{inputs: req.Body.Inputs, hostFilter: req.Body.HostFilter, sourceVars: req.Body.SourceVars, limit: req.Body.Limit}
+	if !inv.Kind.Derived() {
+		refuseOnPlain(&errs, def)
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateInventory(ctx, inv); err != nil {
+	if inv.Kind.Derived() {
+		if err := s.createDerived(ctx, inv, def); err != nil {
+			return nil, err
+		}
+	} else if err := s.store.CreateInventory(ctx, inv); err != nil {
 		return nil, err
 	}
 	s.auditChange(ctx, "inventory.create", "inventory", inv.ID, inv.Name, inv.ID, nil)
-	return CreateInventory201JSONResponse(inventoryOut(inv)), nil
+	out := inventoryOut(inv)
+	if err := s.derivedOut(ctx, inv, &out); err != nil {
+		return nil, err
+	}
+	return CreateInventory201JSONResponse(out), nil
 }
 
 // GetInventory implements StrictServerInterface.
@@ -76,7 +96,11 @@ func (s *Server) GetInventory(ctx context.Context, req GetInventoryRequestObject
 	if err != nil {
 		return nil, err
 	}
-	return GetInventory200JSONResponse(inventoryOut(inv)), nil
+	out := inventoryOut(inv)
+	if err := s.derivedOut(ctx, inv, &out); err != nil {
+		return nil, err
+	}
+	return GetInventory200JSONResponse(out), nil
 }
 
 // UpdateInventory implements StrictServerInterface.
@@ -98,15 +122,45 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 	if req.Body.NamePolicy != nil {
 		upd.NamePolicy = ptr(roster.NamePolicy(*req.Body.NamePolicy))
 	}
+	def := derivedDef{inputs: req.Body.Inputs, hostFilter: req.Body.HostFilter, sourceVars: req.Body.SourceVars, limit: req.Body.Limit}
+	if !inv.Kind.Derived() {
+		refuseOnPlain(&errs, def)
+	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	var managed *roster.Source
+	var config map[string]any
+	if inv.Kind.Derived() && !def.empty() {
+		if managed, config, err = s.updateDerived(ctx, inv, &upd, def); err != nil {
+			return nil, err
+		}
+	}
+	before := inv.NamePolicy
 	inv, err = s.store.UpdateInventory(ctx, inv.ID, upd)
 	if err != nil {
 		return nil, err
 	}
+	if config != nil {
+		if _, err := s.store.UpdateSource(ctx, managed.ID, roster.SourceUpdate{Config: config}); err != nil {
+			return nil, err
+		}
+	}
+	if inv.Kind.Derived() && (managed != nil || inv.NamePolicy != before) {
+		// Its hosts follow from its definition, inputs and name policy.
+		if managed == nil {
+			managed, err = s.managedSource(ctx, inv)
+		}
+		if err == nil {
+			s.syncDerived(ctx, managed)
+		}
+	}
 	s.auditChange(ctx, "inventory.update", "inventory", inv.ID, inv.Name, inv.ID, nil)
-	return UpdateInventory200JSONResponse(inventoryOut(inv)), nil
+	out := inventoryOut(inv)
+	if err := s.derivedOut(ctx, inv, &out); err != nil {
+		return nil, err
+	}
+	return UpdateInventory200JSONResponse(out), nil
 }
 
 // ListNameConflicts implements StrictServerInterface.
@@ -120,6 +174,9 @@ func (s *Server) ListNameConflicts(ctx context.Context, req ListNameConflictsReq
 		limit = *req.Params.Limit
 	}
 	conflicts, total, err := s.store.HostNameConflicts(ctx, inv.ID, limit)
+	if inv.Kind.Derived() {
+		conflicts, total, err = s.inputNameConflicts(ctx, inv, limit)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -170,6 +227,9 @@ func (s *Server) ListSources(ctx context.Context, req ListSourcesRequestObject) 
 func (s *Server) CreateSource(ctx context.Context, req CreateSourceRequestObject) (CreateSourceResponseObject, error) {
 	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
+		return nil, err
+	}
+	if err := refuseManaged(inv, req.Body.Provider); err != nil {
 		return nil, err
 	}
 	src := &roster.Source{
@@ -333,6 +393,9 @@ func (s *Server) DeleteSource(ctx context.Context, req DeleteSourceRequestObject
 	src, err := s.source(ctx, req.Source)
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(derived.Providers, src.Provider) {
+		return nil, roster.Errorf(roster.ECONFLICT, "the %s source is its inventory's own; delete the inventory instead", src.Provider)
 	}
 	if err := s.purgeWebhooks(ctx, roster.WebhookFilter{SourceID: src.ID}); err != nil {
 		return nil, err

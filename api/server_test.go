@@ -33,6 +33,7 @@ import (
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/aws/awssim"
+	"github.com/rosterhq/roster/sources/derived"
 	"github.com/rosterhq/roster/vault"
 )
 
@@ -111,9 +112,17 @@ func newFixtureWith(t *testing.T, configure func(url string, c *api.Config)) *fi
 		t.Fatal(err)
 	}
 	notifier := notify.NewNotifier(st, queue, notify.NotifierOptions{Logger: log})
-	engine := syncer.New(st, reg, log, syncer.WithQueue(queue), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
+	reg = reg.With(derived.NewDrivers(st)...)
+	var engine *syncer.Engine
+	engine = syncer.New(st, reg, log, syncer.WithQueue(queue), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
 		if err := notifier.SyncFinished(context.WithoutCancel(ctx), run); err != nil {
 			t.Errorf("notify: %v", err)
+		}
+		// As roster serve does: derived inventories follow their inputs.
+		if run.Status == roster.SyncSucceeded {
+			if _, err := engine.TriggerStale(context.WithoutCancel(ctx), run.InventoryID); err != nil {
+				t.Errorf("trigger stale: %v", err)
+			}
 		}
 	}))
 	if err := queue.Start(t.Context(), engine); err != nil {

@@ -62,6 +62,27 @@ type Instance struct {
 	// or compose set the same name: a composed ansible_host wins, as in
 	// the plugin. Not wrapped by VarsPrefix.
 	DefaultVars map[string]any
+	// ComposeSeesInventoryVars lets compose see inventory_hostname,
+	// inventory_hostname_short and group_names too, as the constructed
+	// plugin's compose does (the cloud plugins' compose sees the
+	// instance only); they are never stored.
+	ComposeSeesInventoryVars bool
+	// GroupNames, when set, is what group_names lists for the construct
+	// step instead of Groups: a host read from an inventory with nested
+	// groups is in their parents too, as Ansible's group_names says.
+	GroupNames []string
+	// Edges nest groups of the host under others (the group children of
+	// an inventory a derived inventory reads), besides keyed_groups'
+	// parent_group.
+	Edges []roster.GroupEdge
+}
+
+// MagicGroupNames is the group_names the construct step sees.
+func (i *Instance) MagicGroupNames() []string {
+	if i.GroupNames != nil {
+		return i.GroupNames
+	}
+	return i.Groups
 }
 
 // Provider fetches instances from one configured source.
@@ -71,6 +92,28 @@ type Provider interface {
 	// Collect returns every instance of one scope, or an error: never a
 	// partial list. A scope that fails keeps its stored hosts untouched.
 	Collect(ctx context.Context, scope string) ([]Instance, error)
+}
+
+// SourceOpener is a Driver whose providers need the source itself, not
+// only its options: a derived inventory's source reads its inventory's
+// inputs. The registry calls OpenSource instead of Open.
+type SourceOpener interface {
+	OpenSource(ctx context.Context, src *roster.Source, config map[string]any, log *slog.Logger) (Provider, error)
+}
+
+// InputReporter is a Provider that read other inventories (a derived
+// inventory's): the generations it read (input id → generation) are
+// recorded with the run's changes, so that a newer input is known stale.
+type InputReporter interface {
+	InputGenerations() map[string]int64
+}
+
+// HostLimiter is a Provider that keeps only some of the constructed
+// hosts (a constructed inventory's limit): Keep is asked with each host's
+// name, its groups once constructed, and the group edges that reach it
+// (its keyed groups' parent_group).
+type HostLimiter interface {
+	Keep(name string, groups []string, edges []roster.GroupEdge) bool
 }
 
 // Noter is a Provider with remarks on the sync it is opened for (what

@@ -38,6 +38,17 @@ func (r *Registry) WithLimits(limits construct.Limits) *Registry {
 	return &c
 }
 
+// With returns a registry like r that also knows drivers (those that need
+// the store, known once it is open: the derived inventories').
+func (r *Registry) With(drivers ...Driver) *Registry {
+	c := *r
+	c.drivers = maps.Clone(r.drivers)
+	for _, d := range drivers {
+		c.drivers[d.Name()] = d
+	}
+	return &c
+}
+
 // Names lists the provider names, sorted.
 func (r *Registry) Names() []string { return slices.Sorted(maps.Keys(r.drivers)) }
 
@@ -169,7 +180,12 @@ func (r *Registry) Open(ctx context.Context, src *roster.Source, cred *Credentia
 	if cred != nil && string(cred.Type) != d.Name() {
 		return nil, nil, roster.Errorf(roster.EINVALID, "a %s source cannot sync with a %s credential", d.Name(), cred.Type)
 	}
-	p, err := d.Open(ctx, popts, cred, log)
+	var p Provider
+	if so, ok := d.(SourceOpener); ok {
+		p, err = so.OpenSource(ctx, src, popts, log)
+	} else {
+		p, err = d.Open(ctx, popts, cred, log)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -146,7 +146,7 @@ func TestCLIResources(t *testing.T) {
 	if inv.NamePolicy != "prefix" || inv.Description != "prod fleet" {
 		t.Fatalf("inventory update: %+v", inv)
 	}
-	if table := cli.ok("inventory", "list"); !regexp.MustCompile(`(?m)^NAME\s+ID\s+NAME POLICY\s+DESCRIPTION\s+CREATED\n` + `prod\s+` + inv.ID + `\s+prefix\s+prod fleet\s`).MatchString(table) {
+	if table := cli.ok("inventory", "list"); !regexp.MustCompile(`(?m)^NAME\s+ID\s+KIND\s+INPUTS\s+NAME POLICY\s+DESCRIPTION\s+CREATED\n` + `prod\s+` + inv.ID + `\s+plain\s+-\s+prefix\s+prod fleet\s`).MatchString(table) {
 		t.Fatalf("inventory list table:\n%s", table)
 	}
 	yamlOut := cli.ok("inventory", "get", "prod", "-o", "yaml")

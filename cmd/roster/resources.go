@@ -60,9 +60,16 @@ func deleted(cmd *cobra.Command, kind, ref string) error {
 // ---- inventories
 
 var inventoryColumns = columns[client.Inventory]{
-	header: []string{"NAME", "ID", "NAME POLICY", "DESCRIPTION", "CREATED"},
+	header: []string{"NAME", "ID", "KIND", "INPUTS", "NAME POLICY", "DESCRIPTION", "CREATED"},
 	row: func(i client.Inventory) []string {
-		return []string{i.Name, i.Id, string(i.NamePolicy), i.Description, timeCell(&i.CreatedAt)}
+		kind, inputs := "plain", ""
+		if i.Kind != nil {
+			kind = string(*i.Kind)
+		}
+		if i.InputNames != nil {
+			inputs = strings.Join(*i.InputNames, ",")
+		}
+		return []string{i.Name, i.Id, kind, inputs, string(i.NamePolicy), i.Description, timeCell(&i.CreatedAt)}
 	},
 }
 
@@ -127,7 +134,8 @@ roster inventory --list | --host NAME is the Ansible dynamic inventory script
 }
 
 func inventoryWriteCommand(use, short string, update bool) *cobra.Command {
-	var name, description, policy, promSD string
+	var name, description, policy, promSD, kind, hostFilter, sourceVars, limit string
+	var inputs []string
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.ExactArgs(1),
 		RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
@@ -144,6 +152,18 @@ func inventoryWriteCommand(use, short string, update bool) *cobra.Command {
 				}
 				body["prometheus_sd"] = m
 			}
+			set(cmd, body, "host-filter", "host_filter", hostFilter)
+			set(cmd, body, "limit", "limit", limit)
+			if cmd.Flags().Changed("input") {
+				body["inputs"] = inputs
+			}
+			if sourceVars != "" {
+				m := map[string]any{}
+				if err := readObject(cmd, sourceVars, &m); err != nil {
+					return fmt.Errorf("--source-vars %s: %w", sourceVars, err)
+				}
+				body["source_vars"] = m
+			}
 			var r *client.Response[client.Inventory]
 			if update {
 				set(cmd, body, "name", "name", name)
@@ -157,6 +177,7 @@ func inventoryWriteCommand(use, short string, update bool) *cobra.Command {
 				}
 			} else {
 				body["name"] = args[0]
+				set(cmd, body, "kind", "kind", kind)
 				rd, err := jsonReader(body)
 				if err != nil {
 					return err
@@ -172,7 +193,15 @@ func inventoryWriteCommand(use, short string, update bool) *cobra.Command {
 	if update {
 		cmd.Flags().StringVar(&name, "name", "", "a new name")
 		cmd.ValidArgsFunction = completeInventories
+	} else {
+		cmd.Flags().StringVar(&kind, "kind", "", "plain (default), smart or constructed: where the hosts come from (never changes)")
+		cmd.RegisterFlagCompletionFunc("kind", cobra.FixedCompletions([]string{"plain", "smart", "constructed"}, cobra.ShellCompDirectiveNoFileComp))
 	}
+	cmd.Flags().StringArrayVar(&inputs, "input", nil, "smart/constructed: an input inventory (repeat, in order; on update the list replaces the old one)")
+	cmd.Flags().StringVar(&hostFilter, "host-filter", "", "smart: which hosts of the inputs to keep, e.g. 'groups__name=web and not variables__env=dev'")
+	cmd.Flags().StringVar(&sourceVars, "source-vars", "", "constructed: a constructed plugin file (YAML or JSON; - for stdin)")
+	cmd.Flags().StringVar(&limit, "limit", "", "constructed: an Ansible host pattern the constructed hosts must match (\"\" removes it)")
+	cmd.RegisterFlagCompletionFunc("input", completeInventories)
 	cmd.Flags().StringVar(&description, "description", "", "what the inventory is for")
 	cmd.Flags().StringVar(&policy, "name-policy", "", "what Ansible's view does with a host name several sources have: merge, prefix, first or fail")
 	cmd.Flags().StringVar(&promSD, "prometheus-sd", "", "a YAML or JSON file of the Prometheus SD mapping (an empty object removes it)")

@@ -28,6 +28,7 @@ import (
 	"github.com/rosterhq/roster/sources"
 	"github.com/rosterhq/roster/sources/aws"
 	"github.com/rosterhq/roster/sources/azure"
+	"github.com/rosterhq/roster/sources/derived"
 	"github.com/rosterhq/roster/sources/gcp"
 	"github.com/rosterhq/roster/sources/openstack"
 )
@@ -35,6 +36,18 @@ import (
 // defaultRegistry lists the providers this build supports.
 func defaultRegistry() *sources.Registry {
 	return sources.NewRegistry(aws.Driver{}, gcp.Driver{}, azure.Driver{}, openstack.Driver{})
+}
+
+// followInputs, after a run that may have changed an inventory, asks for
+// a run of the smart and constructed inventories reading it. Best effort:
+// the scheduler's tick finds what this misses.
+func (m *Main) followInputs(ctx context.Context, run *roster.SyncRun) {
+	if run.Status != roster.SyncSucceeded && run.Status != roster.SyncPartial {
+		return
+	}
+	if _, err := m.Engine.TriggerStale(context.WithoutCancel(ctx), run.InventoryID); err != nil {
+		m.Log.Warn("asking for the runs of derived inventories failed; the scheduler retries", "inventory", run.InventoryID, "err", err)
+	}
 }
 
 // deliveryLogRetention is how long webhook delivery attempts are kept.
@@ -250,9 +263,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Metrics = newMetrics(st, m.Queue, m.Log)
 	notifier := notify.NewNotifier(st, m.Queue, notify.NotifierOptions{Logger: m.Log.With("component", "webhooks")})
 	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"), broker.WithIssuanceObserver(m.Metrics))
+	// Smart and constructed inventories read their inputs from the store.
+	m.Registry = m.Registry.With(derived.NewDrivers(st)...)
 	m.Engine = syncer.New(st, m.Registry, m.Log, syncer.WithCredentials(m.Broker), syncer.WithQueue(m.Queue), syncer.WithTimeouts(timeouts),
 		syncer.WithRetries(syncer.Retries{Attempts: m.Config.SyncAttempts}), syncer.WithSpillDir(m.Config.DocumentDir),
-		syncer.OnFinish(observeSync(st, m.Metrics, m.Log)), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
+		syncer.OnFinish(observeSync(st, m.Metrics, m.Log)), syncer.OnFinish(m.followInputs), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
 			if err := notifier.SyncFinished(context.WithoutCancel(ctx), run); err != nil {
 				m.Log.Warn("queueing the webhooks of a sync failed", "run", run.ID, "err", err)
 			}

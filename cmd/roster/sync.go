@@ -16,6 +16,7 @@ import (
 	"github.com/rosterhq/roster/internal/broker"
 	"github.com/rosterhq/roster/internal/client"
 	"github.com/rosterhq/roster/internal/syncer"
+	"github.com/rosterhq/roster/sources/derived"
 )
 
 // Exit codes of `roster sync`.
@@ -89,7 +90,7 @@ failed (their hosts were kept), 1 when the sync failed (nothing was changed).`,
 				return err
 			}
 			defer closeBackend()
-			engine := syncer.New(st, defaultRegistry().WithLimits(c.expressionLimits()), log, syncer.WithCredentials(broker.New(st, backend, log)),
+			engine := syncer.New(st, defaultRegistry().WithLimits(c.expressionLimits()).With(derived.NewDrivers(st)...), log, syncer.WithCredentials(broker.New(st, backend, log)),
 				syncer.WithTimeouts(c.timeouts()), syncer.WithSpillDir(c.DocumentDir))
 			run, created, err := engine.Trigger(cmd.Context(), src, roster.TriggerCLI)
 			if err != nil {

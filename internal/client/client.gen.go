@@ -152,6 +152,27 @@ func (e HostChangeKind) Valid() bool {
 	}
 }
 
+// Defines values for InventoryKind.
+const (
+	Constructed InventoryKind = "constructed"
+	Plain       InventoryKind = "plain"
+	Smart       InventoryKind = "smart"
+)
+
+// Valid indicates whether the value is a known member of the InventoryKind enum.
+func (e InventoryKind) Valid() bool {
+	switch e {
+	case Constructed:
+		return true
+	case Plain:
+		return true
+	case Smart:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MeMethod.
 const (
 	MeMethodSession MeMethod = "session"
@@ -400,6 +421,7 @@ const (
 	SyncRunTriggerApi      SyncRunTrigger = "api"
 	SyncRunTriggerCallback SyncRunTrigger = "callback"
 	SyncRunTriggerCli      SyncRunTrigger = "cli"
+	SyncRunTriggerInput    SyncRunTrigger = "input"
 	SyncRunTriggerSchedule SyncRunTrigger = "schedule"
 )
 
@@ -411,6 +433,8 @@ func (e SyncRunTrigger) Valid() bool {
 	case SyncRunTriggerCallback:
 		return true
 	case SyncRunTriggerCli:
+		return true
+	case SyncRunTriggerInput:
 		return true
 	case SyncRunTriggerSchedule:
 		return true
@@ -938,7 +962,36 @@ type HostList struct {
 type Inventory struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Description string    `json:"description"`
-	Id          string    `json:"id"`
+
+	// HostFilter A smart inventory's host filter.
+	HostFilter *string `json:"host_filter,omitempty"`
+	Id         string  `json:"id"`
+
+	// InputNames The names of `inputs`, in the same order.
+	InputNames *[]string `json:"input_names,omitempty"`
+
+	// Inputs The ids of a smart or constructed inventory's inputs, in order.
+	Inputs *[]string `json:"inputs,omitempty"`
+
+	// Kind Where the inventory's hosts come from; it cannot change once the
+	// inventory is made.
+	// - `plain` (default): its own sources.
+	// - `smart`: the hosts of its `inputs` that its `host_filter` matches
+	//   (AWX's smart inventory filter language, plus `not`).
+	// - `constructed`: the hosts of its `inputs` with the `compose`,
+	//   `groups` and `keyed_groups` of its `source_vars` (the
+	//   `ansible.builtin.constructed` plugin's options), then its `limit`.
+	// A smart or constructed inventory has one source, Roster's, named
+	// after its kind, that syncs when an input changes (trigger
+	// `input`), when the inventory is made or changed, or when asked
+	// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+	// several inputs are resolved by its `name_policy`, in input order.
+	// A caller sees a smart or constructed inventory only if it may see
+	// every one of its inputs.
+	Kind *InventoryKind `json:"kind,omitempty"`
+
+	// Limit A constructed inventory's limit (an Ansible host pattern).
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
@@ -965,12 +1018,41 @@ type Inventory struct {
 
 	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
-	UpdatedAt    time.Time            `json:"updated_at"`
+
+	// SourceVars A constructed inventory's `constructed` plugin options.
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
+	UpdatedAt  time.Time               `json:"updated_at"`
 }
 
 // InventoryCreate defines model for InventoryCreate.
 type InventoryCreate struct {
 	Description *string `json:"description,omitempty"`
+
+	// HostFilter Smart only: which hosts of the inputs to keep, e.g. `groups__name=web and not variables__env=dev`.
+	HostFilter *string `json:"host_filter,omitempty"`
+
+	// Inputs Input inventories (id or name), in order (Ansible's `-i` order); plain inventories only.
+	Inputs *InventoryInputs `json:"inputs,omitempty"`
+
+	// Kind Where the inventory's hosts come from; it cannot change once the
+	// inventory is made.
+	// - `plain` (default): its own sources.
+	// - `smart`: the hosts of its `inputs` that its `host_filter` matches
+	//   (AWX's smart inventory filter language, plus `not`).
+	// - `constructed`: the hosts of its `inputs` with the `compose`,
+	//   `groups` and `keyed_groups` of its `source_vars` (the
+	//   `ansible.builtin.constructed` plugin's options), then its `limit`.
+	// A smart or constructed inventory has one source, Roster's, named
+	// after its kind, that syncs when an input changes (trigger
+	// `input`), when the inventory is made or changed, or when asked
+	// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+	// several inputs are resolved by its `name_policy`, in input order.
+	// A caller sees a smart or constructed inventory only if it may see
+	// every one of its inputs.
+	Kind *InventoryKind `json:"kind,omitempty"`
+
+	// Limit Constructed only: an Ansible host pattern over the constructed hosts (`web:&prod:!retired`, globs); `~regex` and subscripts are refused.
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
@@ -997,7 +1079,31 @@ type InventoryCreate struct {
 
 	// PrometheusSd How hosts become Prometheus targets (`GET .../prometheus-sd`).
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
+
+	// SourceVars Constructed only: the plugin file's options (`compose`, `groups`, `keyed_groups`, `strict`, `leading_separator`, `use_vars_plugins: false`, `use_extra_vars: false`); `plugin` may be given as `constructed` or `ansible.builtin.constructed`.
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
 }
+
+// InventoryInputs Input inventories (id or name), in order (Ansible's `-i` order); plain inventories only.
+type InventoryInputs = []string
+
+// InventoryKind Where the inventory's hosts come from; it cannot change once the
+// inventory is made.
+//   - `plain` (default): its own sources.
+//   - `smart`: the hosts of its `inputs` that its `host_filter` matches
+//     (AWX's smart inventory filter language, plus `not`).
+//   - `constructed`: the hosts of its `inputs` with the `compose`,
+//     `groups` and `keyed_groups` of its `source_vars` (the
+//     `ansible.builtin.constructed` plugin's options), then its `limit`.
+//
+// A smart or constructed inventory has one source, Roster's, named
+// after its kind, that syncs when an input changes (trigger
+// `input`), when the inventory is made or changed, or when asked
+// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
+// several inputs are resolved by its `name_policy`, in input order.
+// A caller sees a smart or constructed inventory only if it may see
+// every one of its inputs.
+type InventoryKind string
 
 // InventoryList defines model for InventoryList.
 type InventoryList struct {
@@ -1007,6 +1113,15 @@ type InventoryList struct {
 // InventoryUpdate defines model for InventoryUpdate.
 type InventoryUpdate struct {
 	Description *string `json:"description,omitempty"`
+
+	// HostFilter Replaces the host filter (smart only).
+	HostFilter *string `json:"host_filter,omitempty"`
+
+	// Inputs Replaces the inputs (smart and constructed only).
+	Inputs *InventoryInputs `json:"inputs,omitempty"`
+
+	// Limit Replaces the limit (constructed only); "" removes it.
+	Limit *string `json:"limit,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
@@ -1033,6 +1148,9 @@ type InventoryUpdate struct {
 
 	// PrometheusSd The new mapping; an empty object removes it.
 	PrometheusSd *PrometheusSDMapping `json:"prometheus_sd,omitempty"`
+
+	// SourceVars Replaces the constructed options (constructed only).
+	SourceVars *map[string]interface{} `json:"source_vars,omitempty"`
 }
 
 // IssueRequest defines model for IssueRequest.
@@ -1458,7 +1576,9 @@ type SyncRun struct {
 	StartedAt    *time.Time    `json:"started_at,omitempty"`
 
 	// Status `partial`: some scopes failed; their hosts were kept as they were.
-	Status   SyncRunStatus  `json:"status"`
+	Status SyncRunStatus `json:"status"`
+
+	// Trigger `input`: a smart or constructed inventory's run, asked for because one of its inputs changed.
 	Trigger  SyncRunTrigger `json:"trigger"`
 	Warnings []string       `json:"warnings"`
 }
@@ -1466,7 +1586,7 @@ type SyncRun struct {
 // SyncRunStatus `partial`: some scopes failed; their hosts were kept as they were.
 type SyncRunStatus string
 
-// SyncRunTrigger defines model for SyncRun.Trigger.
+// SyncRunTrigger `input`: a smart or constructed inventory's run, asked for because one of its inputs changed.
 type SyncRunTrigger string
 
 // SyncRunList defines model for SyncRunList.
@@ -2579,6 +2699,8 @@ type ClientInterface interface {
 
 	// DeleteInventory Delete an inventory with its sources, hosts and sync history.
 	//
+	// An inventory that is an input of a smart or constructed inventory is not deleted (409).
+	//
 	// Corresponds with DELETE /api/v1/inventories/{inventory} (the `DeleteInventory` operationId).
 	DeleteInventory(ctx context.Context, inventory InventoryRef, reqEditors ...RequestEditorFn) (*http.Response, error)
 
@@ -2674,7 +2796,10 @@ type ClientInterface interface {
 	// ListNameConflicts List host names that more than one of the inventory's sources produce.
 	//
 	// Ansible's inventory has one host per name; what its document does
-	// with these is the inventory's `name_policy`.
+	// with these is the inventory's `name_policy`. For a smart or
+	// constructed inventory: the names its inputs' hosts share (as each
+	// input's Ansible view names them), `sources` holding the input
+	// inventories' names in input order.
 	//
 	// Corresponds with GET /api/v1/inventories/{inventory}/name-conflicts (the `ListNameConflicts` operationId).
 	ListNameConflicts(ctx context.Context, inventory InventoryRef, params *ListNameConflictsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3703,6 +3828,8 @@ func (c *APIClient) CreateInventory(ctx context.Context, body CreateInventoryJSO
 
 // DeleteInventory Delete an inventory with its sources, hosts and sync history.
 //
+// An inventory that is an input of a smart or constructed inventory is not deleted (409).
+//
 // Corresponds with DELETE /api/v1/inventories/{inventory} (the `DeleteInventory` operationId).
 func (c *APIClient) DeleteInventory(ctx context.Context, inventory InventoryRef, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewDeleteInventoryRequest(c.Server, inventory)
@@ -3908,7 +4035,10 @@ func (c *APIClient) GetHostHistory(ctx context.Context, inventory InventoryRef, 
 // ListNameConflicts List host names that more than one of the inventory's sources produce.
 //
 // Ansible's inventory has one host per name; what its document does
-// with these is the inventory's `name_policy`.
+// with these is the inventory's `name_policy`. For a smart or
+// constructed inventory: the names its inputs' hosts share (as each
+// input's Ansible view names them), `sources` holding the input
+// inventories' names in input order.
 //
 // Corresponds with GET /api/v1/inventories/{inventory}/name-conflicts (the `ListNameConflicts` operationId).
 func (c *APIClient) ListNameConflicts(ctx context.Context, inventory InventoryRef, params *ListNameConflictsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8654,6 +8784,8 @@ type ClientWithResponsesInterface interface {
 
 	// DeleteInventoryWithResponse Delete an inventory with its sources, hosts and sync history.
 	//
+	// An inventory that is an input of a smart or constructed inventory is not deleted (409).
+	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /api/v1/inventories/{inventory} (the `DeleteInventory` operationId).
@@ -8763,7 +8895,10 @@ type ClientWithResponsesInterface interface {
 	// ListNameConflictsWithResponse List host names that more than one of the inventory's sources produce.
 	//
 	// Ansible's inventory has one host per name; what its document does
-	// with these is the inventory's `name_policy`.
+	// with these is the inventory's `name_policy`. For a smart or
+	// constructed inventory: the names its inputs' hosts share (as each
+	// input's Ansible view names them), `sources` holding the input
+	// inventories' names in input order.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -11316,6 +11451,8 @@ type DeleteInventoryResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
 	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
 	ApplicationproblemJSON429 *TooMany
 	// Headers429 the parsed response headers for an HTTP 429 response
@@ -11335,6 +11472,11 @@ func (r DeleteInventoryResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
 func (r DeleteInventoryResponse) GetApplicationproblemJSON404() *NotFound {
 	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r DeleteInventoryResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
 }
 
 // GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
@@ -15942,6 +16084,8 @@ func (c *ClientWithResponses) CreateInventoryWithResponse(ctx context.Context, b
 
 // DeleteInventoryWithResponse Delete an inventory with its sources, hosts and sync history.
 //
+// An inventory that is an input of a smart or constructed inventory is not deleted (409).
+//
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /api/v1/inventories/{inventory} (the `DeleteInventory` operationId).
@@ -16117,7 +16261,10 @@ func (c *ClientWithResponses) GetHostHistoryWithResponse(ctx context.Context, in
 // ListNameConflictsWithResponse List host names that more than one of the inventory's sources produce.
 //
 // Ansible's inventory has one host per name; what its document does
-// with these is the inventory's `name_policy`.
+// with these is the inventory's `name_policy`. For a smart or
+// constructed inventory: the names its inputs' hosts share (as each
+// input's Ansible view names them), `sources` holding the input
+// inventories' names in input order.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -18827,6 +18974,13 @@ func ParseDeleteInventoryResponse(rsp *http.Response) (*DeleteInventoryResponse,
 			return nil, err
 		}
 		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
 		var dest TooMany

@@ -67,7 +67,18 @@ type Inventory struct {
 	Description  string         `yaml:"description,omitempty" json:"description,omitempty"`
 	NamePolicy   string         `yaml:"name_policy,omitempty" json:"name_policy,omitempty"`
 	PrometheusSD map[string]any `yaml:"prometheus_sd,omitempty" json:"prometheus_sd,omitempty"`
+	// InventoryKind is plain (absent), smart or constructed; "kind" is
+	// the document's kind.
+	InventoryKind string `yaml:"inventory_kind,omitempty" json:"inventory_kind,omitempty"`
+	// Inputs are the input inventories by name, in order.
+	Inputs     []string       `yaml:"inputs,omitempty" json:"inputs,omitempty"`
+	HostFilter string         `yaml:"host_filter,omitempty" json:"host_filter,omitempty"`
+	SourceVars map[string]any `yaml:"source_vars,omitempty" json:"source_vars,omitempty"`
+	Limit      string         `yaml:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// derived reports whether the inventory is smart or constructed.
+func (inv *Inventory) derived() bool { return inv.InventoryKind != "" && inv.InventoryKind != "plain" }
 
 // Source is a source document; Config is the Ansible plugin file.
 type Source struct {
@@ -249,7 +260,7 @@ func (v Value) MarshalYAML() (any, error) {
 
 // allowedKeys are each kind's keys, "kind" included.
 var allowedKeys = map[string][]string{
-	KindInventory:  {"kind", "name", "description", "name_policy", "prometheus_sd"},
+	KindInventory:  {"kind", "name", "description", "name_policy", "prometheus_sd", "inventory_kind", "inputs", "host_filter", "source_vars", "limit"},
 	KindSource:     {"kind", "inventory", "name", "provider", "credential", "schedule", "schedule_jitter", "timeout", "on_missing", "update_cache_timeout", "config"},
 	KindCredential: {"kind", "name", "type", "description", "fields"},
 	KindGrant:      {"kind", "token", "credential", "inventory"},
@@ -461,6 +472,13 @@ func parseDocument(file string, n *yaml.Node) (Document, error) {
 			return fail(fmt.Errorf("line %d: prometheus_sd: %v", n.Line, err))
 		}
 		d.Inventory.PrometheusSD, _ = v.(map[string]any)
+	}
+	if d.Inventory != nil && d.Inventory.SourceVars != nil {
+		v, err := jsonValue(d.Inventory.SourceVars)
+		if err != nil {
+			return fail(fmt.Errorf("line %d: source_vars: %v", n.Line, err))
+		}
+		d.Inventory.SourceVars, _ = v.(map[string]any)
 	}
 	return d, nil
 }

@@ -26,6 +26,12 @@ func Export(st *State) []Document {
 		if len(d.PrometheusSD) == 0 {
 			d.PrometheusSD = nil
 		}
+		if inv.Kind == "smart" || inv.Kind == "constructed" {
+			d.InventoryKind, d.Inputs, d.HostFilter, d.Limit = inv.Kind, inv.InputNames, inv.HostFilter, inv.Limit
+			if len(inv.SourceVars) > 0 {
+				d.SourceVars = inv.SourceVars
+			}
+		}
 		docs = append(docs, Document{Kind: KindInventory, Inventory: d})
 	}
 	for _, name := range sortedKeys(st.Credentials) {

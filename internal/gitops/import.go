@@ -298,7 +298,7 @@ func (im *Imported) importPlugin(in Input, opts ImportOptions) {
 	stem, fileProvider := fileSuffix(in.Path)
 	switch {
 	case plugin == "constructed" || plugin == "ansible.builtin.constructed":
-		im.note(where, true, "skipped: plugin %s has no Roster source: its options (compose, groups, keyed_groups) go in the config of the sources they apply to", plugin)
+		im.note(where, true, "skipped: plugin %s has no Roster source: it reads other inventories, so it becomes a constructed inventory that names them (roster inventory create NAME --kind constructed --input INV... --source-vars %s), or its options go in the config of the sources they apply to", plugin, in.Path)
 		return
 	case plugin == "auto" || plugin == "ansible.builtin.auto":
 		im.note(where, true, "skipped: plugin auto only picks another plugin: name the cloud's plugin (%s)", strings.Join(knownPlugins(), ", "))
@@ -430,6 +430,7 @@ type awxInventory struct {
 	Name         string          `json:"name"`
 	Description  string          `json:"description"`
 	Kind         string          `json:"kind"`
+	HostFilter   string          `json:"host_filter"`
 	Variables    json.RawMessage `json:"variables"`
 	Organization *awxKey         `json:"organization"`
 	NaturalKey   *awxKey         `json:"natural_key"`
@@ -493,7 +494,7 @@ var awxUnsupported = map[string]string{
 	"scm":         "it reads an inventory file or script from a project (git): Roster's sources are cloud APIs",
 	"file":        "it reads an inventory file: Roster's sources are cloud APIs",
 	"custom":      "it runs a custom inventory script: Roster's sources are cloud APIs",
-	"constructed": "Roster has no constructed inventories: put compose, groups and keyed_groups in the config of the sources they apply to",
+	"constructed": "not imported yet: make it a constructed inventory that names its inputs (roster inventory create NAME --kind constructed --input INV... --source-vars FILE with its source_vars)",
 	"controller":  "it imports another AWX or Automation Controller (Roster can be such a source of AWX, not take one)",
 	"tower":       "it imports another AWX or Automation Controller (Roster can be such a source of AWX, not take one)",
 }
@@ -558,7 +559,7 @@ func (im *Imported) importAWX(in Input) {
 		case "", "normal":
 		case "smart":
 			e.skipped = true
-			im.note(where, true, "skipped: a smart inventory (a host filter over other inventories) has no Roster equivalent")
+			im.note(where, true, "skipped: not imported yet: make it a smart inventory that names its inputs (AWX's filter spans the organization; roster inventory create NAME --kind smart --input INV... --host-filter %q)", inv.HostFilter)
 			continue
 		case "constructed":
 			e.skipped = true

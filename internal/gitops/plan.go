@@ -137,18 +137,52 @@ func (b *planner) inventoryKnown(name string) bool {
 }
 
 func (b *planner) inventories() error {
-	for _, key := range sortedKeys(b.docs[KindInventory]) {
+	// Plain inventories first: a smart or constructed one names them as
+	// its inputs.
+	keys := sortedKeys(b.docs[KindInventory])
+	slices.SortStableFunc(keys, func(x, y string) int {
+		return cmpBool(b.docs[KindInventory][x].Inventory.derived(), b.docs[KindInventory][y].Inventory.derived())
+	})
+	for _, key := range keys {
 		d := b.docs[KindInventory][key]
 		inv := d.Inventory
 		if inv.NamePolicy == "" {
 			inv.NamePolicy = "merge"
 		}
+		kind := inv.InventoryKind
+		if kind == "" {
+			kind = "plain"
+		}
+		if !inv.derived() && (len(inv.Inputs) > 0 || inv.HostFilter != "" || inv.SourceVars != nil || inv.Limit != "") {
+			return fmt.Errorf("%s: inventory %s: inputs, host_filter, source_vars and limit need inventory_kind smart or constructed", d.Pos, key)
+		}
+		for _, in := range inv.Inputs {
+			if !b.inventoryKnown(in) {
+				return fmt.Errorf("%s: inventory %s: input %s is neither on the server nor declared", d.Pos, key, in)
+			}
+		}
 		cur, ok := b.st.Inventories[inv.Name]
+		if ok && cur.Kind != "" && cur.Kind != kind {
+			return fmt.Errorf("%s: inventory %s is %s on the server; an inventory's kind never changes (delete it, or name another)", d.Pos, key, cur.Kind)
+		}
 		if !ok {
 			b.owners["inventory/"+inv.Name] = owner{Created: true}
 			body := map[string]any{"name": inv.Name, "description": joinOwner(inv.Description, owner{Created: true}), "name_policy": inv.NamePolicy}
 			if len(inv.PrometheusSD) > 0 {
 				body["prometheus_sd"] = inv.PrometheusSD
+			}
+			if inv.derived() {
+				body["kind"] = kind
+				body["inputs"] = inv.Inputs
+				if inv.HostFilter != "" {
+					body["host_filter"] = inv.HostFilter
+				}
+				if inv.SourceVars != nil {
+					body["source_vars"] = inv.SourceVars
+				}
+				if inv.Limit != "" {
+					body["limit"] = inv.Limit
+				}
 			}
 			b.add(Change{Op: '+', Kind: KindInventory, Key: inv.Name, do: func(ctx context.Context, x *executor) error {
 				var out apiInventory
@@ -176,6 +210,24 @@ func (b *planner) inventories() error {
 		if !jsonEqual(orEmpty(cur.PrometheusSD), orEmpty(inv.PrometheusSD)) {
 			fields = append(fields, "prometheus_sd")
 			patch["prometheus_sd"] = orEmpty(inv.PrometheusSD)
+		}
+		if inv.derived() {
+			if !slices.Equal(cur.InputNames, inv.Inputs) {
+				fields = append(fields, "inputs")
+				patch["inputs"] = inv.Inputs
+			}
+			if inv.InventoryKind == "smart" && cur.HostFilter != inv.HostFilter {
+				fields = append(fields, "host_filter")
+				patch["host_filter"] = inv.HostFilter
+			}
+			if inv.InventoryKind == "constructed" && !jsonEqual(orEmpty(cur.SourceVars), orEmpty(inv.SourceVars)) {
+				fields = append(fields, "source_vars")
+				patch["source_vars"] = orEmpty(inv.SourceVars)
+			}
+			if inv.InventoryKind == "constructed" && cur.Limit != inv.Limit {
+				fields = append(fields, "limit")
+				patch["limit"] = inv.Limit
+			}
 		}
 		if len(fields) == 0 {
 			continue
@@ -534,6 +586,19 @@ func (b *planner) prune() {
 	for _, d := range b.docs[KindWebhook] {
 		referenced["inventory/"+d.Webhook.inventory()] = true
 	}
+	for _, d := range b.docs[KindInventory] {
+		for _, in := range d.Inventory.Inputs {
+			referenced["inventory/"+in] = true
+		}
+	}
+	// So do the inputs of smart and constructed inventories that stay.
+	for name, inv := range b.st.Inventories {
+		if _, declared := b.docs[KindInventory][name]; declared || !owned(name).Created {
+			for _, in := range inv.InputNames {
+				referenced["inventory/"+in] = true
+			}
+		}
+	}
 	var goneInv []string
 	for _, name := range sortedKeys(b.st.Inventories) {
 		if _, declared := b.docs[KindInventory][name]; declared || !owned(name).Created || referenced["inventory/"+name] {
@@ -630,6 +695,10 @@ func (b *planner) prune() {
 			return x.api.Do(ctx, "DELETE", "/credentials/"+url.PathEscape(id), nil, nil)
 		}})
 	}
+	// Smart and constructed inventories go before the inputs they read.
+	slices.SortStableFunc(goneInv, func(x, y string) int {
+		return cmpBool(!isDerived(b.st.Inventories[x].Kind), !isDerived(b.st.Inventories[y].Kind))
+	})
 	for _, name := range goneInv {
 		id := b.st.Inventories[name].ID
 		b.add(Change{Op: '-', Kind: KindInventory, Key: name, do: func(ctx context.Context, x *executor) error {
@@ -826,3 +895,16 @@ func orEmpty(m map[string]any) map[string]any {
 	}
 	return m
 }
+
+// cmpBool orders false before true.
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+func isDerived(kind string) bool { return kind == "smart" || kind == "constructed" }

@@ -22,6 +22,11 @@ type (
 		Description  string         `json:"description"`
 		NamePolicy   string         `json:"name_policy"`
 		PrometheusSD map[string]any `json:"prometheus_sd"`
+		Kind         string         `json:"kind"`
+		InputNames   []string       `json:"input_names"`
+		HostFilter   string         `json:"host_filter"`
+		SourceVars   map[string]any `json:"source_vars"`
+		Limit        string         `json:"limit"`
 	}
 	apiSource struct {
 		ID                 string         `json:"id"`
@@ -116,6 +121,9 @@ func Fetch(ctx context.Context, api API) (*State, error) {
 			return nil, fmt.Errorf("list the sources of inventory %s: %w", inv.Name, err)
 		}
 		for _, src := range srcs.Items {
+			if inv.Kind == "smart" || inv.Kind == "constructed" {
+				continue // the inventory's own source: declared by the inventory
+			}
 			s.Sources[inv.Name+"/"+src.Name] = src
 			s.srcByID[src.ID] = src
 		}

@@ -101,6 +101,16 @@ func (q *Queue) Tick(ctx context.Context, now time.Time) (TickResult, error) {
 			break
 		}
 	}
+	// Smart and constructed inventories whose inputs changed since their
+	// last run: what a node's own hook after an input's sync missed (it
+	// died, the derived run was already active, group vars were set).
+	if q.engine != nil {
+		n, err := q.engine.TriggerStale(ctx, "")
+		if err != nil {
+			errs = append(errs, err)
+		}
+		res.Queued += n
+	}
 	lost, err := q.store.QueuedSyncRuns(ctx, now.Add(-q.cfg.LostAfter), batch)
 	if err != nil {
 		errs = append(errs, err)

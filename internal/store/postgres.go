@@ -254,12 +254,12 @@ func collect[T any](rows pgx.Rows, err error, scan func(pgx.Rows) (T, error)) ([
 
 // ---- inventories
 
-const pgInventoryCols = `id, name, description, prometheus_sd, name_policy, created_at, updated_at`
+const pgInventoryCols = `id, name, description, prometheus_sd, name_policy, kind, created_at, updated_at`
 
 func pgScanInventory(row pgx.Row) (*roster.Inventory, error) {
 	var inv roster.Inventory
 	var sd []byte
-	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.NamePolicy, &inv.CreatedAt, &inv.UpdatedAt, &inv.Generation); err != nil {
+	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.NamePolicy, &inv.Kind, &inv.CreatedAt, &inv.UpdatedAt, &inv.Generation); err != nil {
 		return nil, err
 	}
 	if sd != nil {
@@ -278,14 +278,19 @@ func (s *Postgres) CreateInventory(ctx context.Context, inv *roster.Inventory) e
 	if inv.NamePolicy == "" {
 		inv.NamePolicy = roster.NamesMerge
 	}
+	if inv.Kind == "" {
+		inv.Kind = roster.KindPlain
+	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `INSERT INTO inventories (`+pgInventoryCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.NamePolicy, now, now)
+		_, err := tx.Exec(ctx, `INSERT INTO inventories (`+pgInventoryCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.NamePolicy, inv.Kind, now, now)
 		if err != nil {
 			return pgInventoryError(err, inv)
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO inventory_generations (inventory_id, generation) VALUES ($1, $2)`, inv.ID, inv.Generation)
-		return err
+		if _, err = tx.Exec(ctx, `INSERT INTO inventory_generations (inventory_id, generation) VALUES ($1, $2)`, inv.ID, inv.Generation); err != nil {
+			return err
+		}
+		return pgSetInputs(ctx, tx, inv, inv.Inputs)
 	})
 }
 
@@ -305,14 +310,20 @@ func (s *Postgres) Inventory(ctx context.Context, idOrName string) (*roster.Inve
 	inv, err := pgScanInventory(s.pool.QueryRow(ctx, `SELECT `+inventorySelect+` FROM inventories WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("inventory", idOrName)
+	} else if err != nil {
+		return nil, err
 	}
-	return inv, err
+	return inv, pgLoadInputs(ctx, s.pool, inv)
 }
 
 // Inventories implements roster.InventoryStore.
 func (s *Postgres) Inventories(ctx context.Context) ([]*roster.Inventory, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+inventorySelect+` FROM inventories ORDER BY name`)
-	return collect(rows, err, pgScanInventoryRows)
+	invs, err := collect(rows, err, pgScanInventoryRows)
+	if err != nil {
+		return nil, err
+	}
+	return invs, pgLoadAllInputs(ctx, s.pool, invs)
 }
 
 // UpdateInventory implements roster.InventoryStore.
@@ -325,6 +336,14 @@ func (s *Postgres) UpdateInventory(ctx context.Context, id string, upd roster.In
 			return notFound("inventory", id)
 		} else if err != nil {
 			return err
+		}
+		if err := pgLoadInputs(ctx, tx, inv); err != nil {
+			return err
+		}
+		if upd.Inputs != nil {
+			if err := pgSetInputs(ctx, tx, inv, *upd.Inputs); err != nil {
+				return err
+			}
 		}
 		shown := inventoryChangeShown(inv, upd)
 		if upd.Name != nil {
@@ -364,6 +383,9 @@ func (s *Postgres) DeleteInventory(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return notFound("inventory", id)
 		}
+		if err := pgInputOf(ctx, tx, id); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM sources WHERE inventory_id = $1 FOR UPDATE`, id); err != nil {
 			return err
 		}
@@ -374,6 +396,9 @@ func (s *Postgres) DeleteInventory(ctx context.Context, id string) error {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM inventories WHERE id = $1`, id)
+		if pgIsForeignKey(err) {
+			return roster.Errorf(roster.ECONFLICT, "the inventory became an input of another inventory meanwhile; remove it from its inputs first")
+		}
 		return err
 	})
 }

@@ -194,6 +194,9 @@ func (s *Postgres) FinishSyncRun(ctx context.Context, run *roster.SyncRun, chang
 			if err := pgApplyChangesBumping(ctx, tx, run, changes, now); err != nil {
 				return err
 			}
+			if err := pgSeeInputs(ctx, tx, run.InventoryID, changes.InputGenerations); err != nil {
+				return err
+			}
 		}
 		// Stamped once the hosts are written: the run's duration is the
 		// time until its changes could be read.

@@ -200,7 +200,7 @@ func isUnique(err error) bool {
 
 // ---- inventories
 
-const inventoryCols = `id, name, description, prometheus_sd, name_policy, created_at, updated_at`
+const inventoryCols = `id, name, description, prometheus_sd, name_policy, kind, created_at, updated_at`
 
 // collectRows scans every row of a query with scan, as collect does on
 // PostgreSQL.
@@ -224,7 +224,7 @@ func scanInventory(row interface{ Scan(...any) error }) (*roster.Inventory, erro
 	var inv roster.Inventory
 	var created, updated int64
 	var sd *string
-	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.NamePolicy, &created, &updated, &inv.Generation); err != nil {
+	if err := row.Scan(&inv.ID, &inv.Name, &inv.Description, &sd, &inv.NamePolicy, &inv.Kind, &created, &updated, &inv.Generation); err != nil {
 		return nil, err
 	}
 	if sd != nil {
@@ -241,16 +241,21 @@ func (s *SQLite) CreateInventory(ctx context.Context, inv *roster.Inventory) err
 	if inv.NamePolicy == "" {
 		inv.NamePolicy = roster.NamesMerge
 	}
+	if inv.Kind == "" {
+		inv.Kind = roster.KindPlain
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.NamePolicy, micros(now), micros(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO inventories (`+inventoryCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			inv.ID, inv.Name, inv.Description, nullJSON(inv.PrometheusSD), inv.NamePolicy, inv.Kind, micros(now), micros(now))
 		if isUnique(err) {
 			return roster.Errorf(roster.ECONFLICT, "an inventory named %q already exists", inv.Name)
 		} else if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO inventory_generations (inventory_id, generation) VALUES (?, ?)`, inv.ID, inv.Generation)
-		return err
+		if _, err = tx.ExecContext(ctx, `INSERT INTO inventory_generations (inventory_id, generation) VALUES (?, ?)`, inv.ID, inv.Generation); err != nil {
+			return err
+		}
+		return setInputs(ctx, tx, inv, inv.Inputs)
 	})
 }
 
@@ -259,14 +264,20 @@ func (s *SQLite) Inventory(ctx context.Context, idOrName string) (*roster.Invent
 	inv, err := scanInventory(s.rq.QueryRowContext(ctx, `SELECT `+inventorySelect+` FROM inventories WHERE id = ? OR name = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, idOrName, idOrName))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("inventory", idOrName)
+	} else if err != nil {
+		return nil, err
 	}
-	return inv, err
+	return inv, loadInputs(ctx, s.rq, inv)
 }
 
 // Inventories implements roster.InventoryStore.
 func (s *SQLite) Inventories(ctx context.Context) ([]*roster.Inventory, error) {
 	rows, err := s.rq.QueryContext(ctx, `SELECT `+inventorySelect+` FROM inventories ORDER BY name`)
-	return collectRows(rows, err, scanInventory)
+	invs, err := collectRows(rows, err, scanInventory)
+	if err != nil {
+		return nil, err
+	}
+	return invs, loadAllInputs(ctx, s.rq, invs)
 }
 
 // UpdateInventory implements roster.InventoryStore.
@@ -279,6 +290,14 @@ func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.Inve
 			return notFound("inventory", id)
 		} else if err != nil {
 			return err
+		}
+		if err := loadInputs(ctx, tx, inv); err != nil {
+			return err
+		}
+		if upd.Inputs != nil {
+			if err := setInputs(ctx, tx, inv, *upd.Inputs); err != nil {
+				return err
+			}
 		}
 		shown := inventoryChangeShown(inv, upd)
 		if upd.Name != nil {
@@ -312,6 +331,12 @@ func (s *SQLite) UpdateInventory(ctx context.Context, id string, upd roster.Inve
 // DeleteInventory implements roster.InventoryStore.
 func (s *SQLite) DeleteInventory(ctx context.Context, id string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := inputOf(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM inventory_inputs WHERE inventory_id = ?`, id); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE inventory_id = ?`, id); err != nil {
 			return err
 		}

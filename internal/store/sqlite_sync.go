@@ -196,6 +196,9 @@ func (s *SQLite) FinishSyncRun(ctx context.Context, run *roster.SyncRun, changes
 			if err := applyChangesBumping(ctx, tx, run, changes, now); err != nil {
 				return err
 			}
+			if err := seeInputs(ctx, tx, run.InventoryID, changes.InputGenerations); err != nil {
+				return err
+			}
 		}
 		// Stamped once the hosts are written: the run's duration is the
 		// time until its changes could be read.

@@ -183,7 +183,10 @@ func (e *Engine) Trigger(ctx context.Context, src *roster.Source, trigger roster
 			if _, err := e.expire(ctx, now, src.ID, 1); err != nil {
 				return nil, false, err
 			}
-		case trigger != roster.TriggerSchedule && active.Status == roster.SyncQueued && active.NotBefore != nil && active.NotBefore.After(now):
+		case trigger != roster.TriggerSchedule && trigger != roster.TriggerInput && active.Status == roster.SyncQueued && active.NotBefore != nil && active.NotBefore.After(now):
+			// (Not for an input's change either: the look for stale
+			// derived inventories comes every tick, and would undo the
+			// backoff of a failing one.)
 			replaced := *active
 			replaced.Status, replaced.Error = roster.SyncCanceled, fmt.Sprintf("replaced by a sync asked for by %s before its backoff ended", trigger)
 			if err := e.store.FinishSyncRun(ctx, &replaced, nil); err != nil && roster.ErrorCode(err) != roster.ECONFLICT {
@@ -269,7 +272,8 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 
 	bodies := newSpill(e.spillDir)
 	defer bodies.Close()
-	changes, err := e.collect(runCtx, run, src, bodies, log, progress)
+	var read inputsRead
+	changes, err := e.collect(runCtx, run, src, bodies, log, progress, &read)
 	var (
 		timedOut *TimeoutError
 		lost     *LeaseLostError
@@ -286,6 +290,13 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		run.Status, run.Error, changes = roster.SyncCanceled, interruptedReason, nil
 	case err != nil:
 		run.Status, run.Error, changes = roster.SyncFailed, err.Error(), nil
+	}
+	if changes == nil && read.gens != nil && Permanent(err) {
+		// A derived inventory's run that failed for good (its name policy
+		// refused, an expression failed) would fail again on the same
+		// inputs: they count as read, so that it runs again when they
+		// change, not at every look for stale inventories.
+		changes = &roster.HostChanges{InputGenerations: read.gens}
 	}
 	if changes != nil {
 		// The per-host history records what a run did, in the
@@ -390,7 +401,11 @@ type storedHosts map[string]*roster.HostState
 // collect fetches and constructs every scope and diffs the result against
 // the store. It returns nil changes and an error when the run fails as a
 // whole; a failed scope only marks the run partial.
-func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.Source, bodies *spill, log *slog.Logger, progress func(Progress)) (*roster.HostChanges, error) {
+// inputsRead holds the input generations a derived inventory's provider
+// read, for the run's record even when it fails.
+type inputsRead struct{ gens map[string]int64 }
+
+func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.Source, bodies *spill, log *slog.Logger, progress func(Progress), read *inputsRead) (*roster.HostChanges, error) {
 	cred, err := e.credential(ctx, src)
 	if err != nil {
 		return nil, err
@@ -409,7 +424,13 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	// warnings, so each run says so.
 	optionNotes := e.registry.Warnings(src.Provider, src.Config)
 	scopes, err := provider.Scopes(ctx)
+	if r, ok := provider.(sources.InputReporter); ok {
+		read.gens = r.InputGenerations()
+	}
 	if err != nil {
+		if roster.ErrorCode(err) == roster.EINVALID {
+			return nil, permanent{err}
+		}
 		return nil, err
 	}
 	if len(scopes) == 0 {
@@ -449,6 +470,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if progress != nil {
 		progress(prog)
 	}
+	limiter, _ := provider.(sources.HostLimiter)
 	limit := sources.DefaultScopeConcurrency
 	if l, ok := provider.(interface{ Concurrency() int }); ok && l.Concurrency() > 0 {
 		limit = l.Concurrency()
@@ -466,7 +488,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 		}
 		mu.Unlock()
 		// Only this scope's goroutine touches sh.
-		return e.build(sh, scope, insts, batch, stored, bodies, notes)
+		return e.build(sh, scope, insts, batch, stored, bodies, notes, limiter)
 	}
 	sources.CollectPages(ctx, provider, scopes, limit, page, func(o sources.Outcome) {
 		mu.Lock()
@@ -526,6 +548,7 @@ func (e *Engine) collect(ctx context.Context, run *roster.SyncRun, src *roster.S
 	if err != nil {
 		return nil, err
 	}
+	changes.InputGenerations = read.gens
 	if err := e.noteNamesOfOtherSources(ctx, run, scopes, results, notes, log); err != nil {
 		return nil, err
 	}
@@ -644,7 +667,7 @@ var errConstruct = errors.New("construct")
 // build names, groups and encodes a page of the instances of one scope,
 // adding them to sh. It runs on the scope's own goroutine, so construction
 // overlaps with fetching.
-func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, cons *construct.Batch, stored storedHosts, bodies *spill, notes *warnings) error {
+func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, cons *construct.Batch, stored storedHosts, bodies *spill, notes *warnings, limiter sources.HostLimiter) error {
 	sh.hosts = slices.Grow(sh.hosts, len(insts))
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -662,6 +685,17 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 		// vars are what compose sees, and what is stored unless the names
 		// are wrapped for gcp_compute: then wrapped is.
 		vars, wrapped := inst.Vars, map[string]any(nil)
+		if inst.ComposeSeesInventoryVars {
+			// compose sees the magic vars over the host's; the host's are
+			// stored (constructed's compose: combine_vars(group vars,
+			// host.get_vars()), the inventory vars set last).
+			wrapped = vars
+			vars = maps.Clone(vars)
+			if vars == nil {
+				vars = map[string]any{}
+			}
+			setMagicVars(vars, names[0], inst.MagicGroupNames())
+		}
 		if inst.VarsPrefix != "" || inst.VarsSuffix != "" {
 			if inst.ComposeSeesUnwrapped {
 				wrapped = wrapNames(vars, inst.VarsPrefix, inst.VarsSuffix)
@@ -688,8 +722,15 @@ func (e *Engine) build(sh *scopeHosts, scope string, insts []sources.Instance, c
 					v = maps.Clone(vars)
 				}
 			}
-			if err := e.buildHost(sh, h, inst, v, w, cons, &buf, enc, notes); err != nil {
+			edges, err := e.buildHost(sh, h, inst, v, w, cons, &buf, enc, notes)
+			if err != nil {
 				return err
+			}
+			if limiter != nil && !limiter.Keep(h.Name, h.Groups, append(edges, inst.Edges...)) {
+				continue
+			}
+			for _, edge := range edges {
+				sh.edges[edge] = struct{}{}
 			}
 			st := stored[h.ExternalID]
 			unchanged := st != nil && st.Hash == h.Hash && !st.Missing
@@ -715,7 +756,10 @@ const aliasSeparator = "@"
 // its groups, composed vars, address, encoded vars and hash. Its vars are
 // stored, with the composed ones added, or vars when stored is nil (either
 // map is changed).
-func (e *Engine) buildHost(sh *scopeHosts, h *roster.Host, inst *sources.Instance, vars, stored map[string]any, cons *construct.Batch, buf *bytes.Buffer, enc *json.Encoder, notes *warnings) error {
+//
+// It returns the group edges the construct step made for h, for the
+// caller to keep with the host.
+func (e *Engine) buildHost(sh *scopeHosts, h *roster.Host, inst *sources.Instance, vars, stored map[string]any, cons *construct.Batch, buf *bytes.Buffer, enc *json.Encoder, notes *warnings) ([]roster.GroupEdge, error) {
 	// compose sees the plugin's host vars only (each of the four plugins
 	// hands it those); groups and keyed_groups see the host's inventory
 	// vars as well, inventory_hostname and group_names among them
@@ -725,13 +769,13 @@ func (e *Engine) buildHost(sh *scopeHosts, h *roster.Host, inst *sources.Instanc
 		hidden = make(map[string]any, 3+len(stored))
 	}
 	maps.Copy(hidden, stored) // the wrapped names, for groups and keyed_groups
-	setMagicVars(hidden, h.Name, inst.Groups)
+	setMagicVars(hidden, h.Name, inst.MagicGroupNames())
 	res, err := cons.ApplyHidden(vars, hidden)
 	if stored != nil {
 		vars = stored
 	}
 	if err != nil {
-		return fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
+		return nil, fmt.Errorf("%w: host %s: %v", errConstruct, inst.ExternalID, err)
 	}
 	for _, w := range res.Warnings {
 		notes.add("construct: "+w, inst.ExternalID)
@@ -748,16 +792,16 @@ func (e *Engine) buildHost(sh *scopeHosts, h *roster.Host, inst *sources.Instanc
 		h.Address = a
 	}
 	h.Groups = mergeGroups(inst.Groups, res.Groups)
-	for _, edge := range res.Edges {
-		sh.edges[roster.GroupEdge{Parent: edge.Parent, Child: edge.Child}] = struct{}{}
+	for _, edge := range inst.Edges {
+		sh.edges[edge] = struct{}{}
 	}
 	buf.Reset()
 	if err := enc.Encode(vars); err != nil {
-		return fmt.Errorf("encode host vars of %s: %w", inst.ExternalID, err)
+		return nil, fmt.Errorf("encode host vars of %s: %w", inst.ExternalID, err)
 	}
 	h.Vars = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	h.Hash = hostHash(h)
-	return nil
+	return res.Edges, nil
 }
 
 // distinctNames is names without the empty ones and repeats, in order;

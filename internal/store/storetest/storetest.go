@@ -72,6 +72,7 @@ func Run(t *testing.T, open Open) {
 		{"HostIDsAreNotReused", testHostIDsAreNotReused},
 		{"Generation", testGeneration},
 		{"GenerationOfWalk", testGenerationOfWalk},
+		{"DerivedInventories", testDerivedInventories},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
