@@ -41,8 +41,13 @@ type Session struct {
 	ID       string
 	UserID   string
 	CSRFHash string
-	// Method is how the user signed in: "password".
-	Method     string
+	// Method is how the user signed in: "password", "ldap", "oidc",
+	// "token".
+	Method string
+	// TokenID is the API token of the user's the session was signed in
+	// with, "" for none: its limits cut the session's rights, and the
+	// session ends with it.
+	TokenID    string
 	Address    string // the client's address at sign-in
 	CreatedAt  time.Time
 	LastSeenAt time.Time

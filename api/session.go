@@ -198,7 +198,22 @@ func (s *Server) findSession(r *http.Request, touch bool) (c *caller, ok bool, e
 	if u.Disabled {
 		return nil, true, bad
 	}
-	c, err = s.userCaller(ctx, u, nil, ss.Method)
+	// A session signed in with a token of the user's acts as the token
+	// does: its limits cut the user's rights. It ends with the token
+	// (revoked: its row and the session's are gone; expired: here).
+	var tok *roster.Token
+	if ss.TokenID != "" {
+		tok, err = s.store.Token(ctx, ss.TokenID)
+		if roster.ErrorCode(err) == roster.ENOTFOUND {
+			return nil, true, bad
+		} else if err != nil {
+			return nil, true, err
+		}
+		if tok.UserID != u.ID || tok.Expired(now) {
+			return nil, true, bad
+		}
+	}
+	c, err = s.userCaller(ctx, u, tok, ss.Method)
 	if err != nil {
 		return nil, true, err
 	}
@@ -405,11 +420,24 @@ func (s *Server) Login(ctx context.Context, req LoginRequestObject) (LoginRespon
 // startSession starts a session of u, signed in by method, and returns
 // what GET /me says of it and its Set-Cookie value.
 func (s *Server) startSession(ctx context.Context, u *roster.User, method string) (Me, string, error) {
+	return s.startSessionWith(ctx, u, nil, method)
+}
+
+// startSessionWith is startSession bound to tok, a token of u's (nil:
+// none): the session acts as the token does and ends with it, at its
+// expiry at the latest.
+func (s *Server) startSessionWith(ctx context.Context, u *roster.User, tok *roster.Token, method string) (Me, string, error) {
 	cl, now := clientFrom(ctx), s.now()
 	value, hash := roster.NewSessionValue()
 	csrf := roster.SessionCSRFToken(value)
 	ss := &roster.Session{UserID: u.ID, CSRFHash: roster.HashToken(csrf), Method: method, Address: cl.addr,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.sessionMaxAge)}
+	if tok != nil {
+		ss.TokenID = tok.ID
+		if tok.ExpiresAt != nil && tok.ExpiresAt.Before(ss.ExpiresAt) {
+			ss.ExpiresAt = *tok.ExpiresAt
+		}
+	}
 	if err := s.store.CreateSession(ctx, ss, hash); err != nil {
 		return Me{}, "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -146,6 +147,10 @@ func (s *Server) serveSignIn(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusBadRequest, "sign-in", page)
 		return
 	}
+	if r.PostForm.Has("token") {
+		s.serveTokenSignIn(w, r, page)
+		return
+	}
 	page.Name, page.Provider = clip(r.PostFormValue("name")), clip(r.PostFormValue("provider"))
 	ctx := r.Context()
 	u, method, err := s.checkPassword(ctx, page.Provider, page.Name, roster.Secret(r.PostFormValue("password")))
@@ -181,6 +186,56 @@ func (s *Server) serveSignIn(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusInternalServerError
 	}
 	s.render(w, status, "sign-in", page)
+}
+
+// serveTokenSignIn signs in with an API token of a user's: a session
+// of that user that acts as the token does (its role, inventories and
+// read-only flag cut the user's rights) and ends with it. A service token
+// is nobody's: it signs no one in. Token values are 256 random bits, so
+// no limiter is needed against guessing; every try is audited.
+func (s *Server) serveTokenSignIn(w http.ResponseWriter, r *http.Request, page ui.SignIn) {
+	ctx, cl := r.Context(), clientFrom(r.Context())
+	page.TokenTried = true
+	value := strings.TrimSpace(r.PostFormValue("token"))
+	tok, err := s.tokenByValue(ctx, value)
+	if err != nil {
+		if roster.ErrorCode(err) != roster.EUNAUTHORIZED {
+			s.log.Error("signing in with a token failed", "err", err)
+			page.Error = "Roster could not sign you in: try again."
+			s.render(w, http.StatusInternalServerError, "sign-in", page)
+			return
+		}
+		s.auditSignIn(ctx, roster.AuditDenied, nil, "", "token", cl, roster.ErrorMessage(err))
+		page.Error = "The token is not valid (unknown, revoked or expired)."
+		s.render(w, http.StatusOK, "sign-in", page)
+		return
+	}
+	if tok.UserID == "" {
+		s.auditSignIn(ctx, roster.AuditDenied, nil, tok.Name, "token", cl, "a service token belongs to no user")
+		page.Error = "A service token belongs to no person: sign in as a user, or with a token a user owns."
+		s.render(w, http.StatusOK, "sign-in", page)
+		return
+	}
+	u, err := s.store.User(ctx, tok.UserID)
+	if err == nil && u.Disabled {
+		s.auditSignIn(ctx, roster.AuditDenied, u, u.Name, "token", cl, "user disabled")
+		page.Error = "The token's user is disabled."
+		s.render(w, http.StatusOK, "sign-in", page)
+		return
+	}
+	var cookie string
+	if err == nil {
+		_, cookie, err = s.startSessionWith(ctx, u, tok, "token")
+	}
+	if err != nil {
+		s.log.Error("signing in with a token failed", "err", err)
+		page.Error = "Roster could not sign you in: try again."
+		s.render(w, http.StatusInternalServerError, "sign-in", page)
+		return
+	}
+	s.auditSignIn(ctx, roster.AuditAllowed, u, u.Name, "token", cl, "")
+	w.Header().Add("Set-Cookie", cookie)
+	http.Redirect(w, r, ui.OverviewPath, http.StatusSeeOther)
 }
 
 // serveSignOut ends the session: a same-origin post with the session's

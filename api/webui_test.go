@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -409,5 +410,76 @@ func TestWebUIViewsDifferByOperation(t *testing.T) {
 	}
 	if strings.Contains(string(r.body), "hidden-src") {
 		t.Errorf("the inventories page names a hidden source")
+	}
+}
+
+// TestWebUITokenSignIn: a person signs in with an API token of its own;
+// the session does what the token may (its role and inventories cut the
+// user's), and ends when the token is revoked. A service token, or a
+// token that is no token, signs no one in; every try is audited.
+func TestWebUITokenSignIn(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	f.inventory("prod")
+	f.inventory("other")
+	f.syncAndWait(f.source("prod", "ec2", f.awsConfig(nil)).Id)
+
+	// An admin gives alice an auditor token limited to prod.
+	cookie := f.uiSignIn("alice", alicePassword)
+	r := f.do("POST", "/api/v1/tokens", f.admin, map[string]any{"name": "alice-prod", "role": "auditor", "inventories": []string{"prod"}, "user": "alice"})
+	wantStatus(t, r, http.StatusCreated)
+	var created struct {
+		Token string `json:"value"`
+		ID    string `json:"id"`
+	}
+	if err := json.Unmarshal(r.body, &created); err != nil || created.Token == "" {
+		t.Fatalf("token create: %v %s", err, r.body)
+	}
+	f.secrets = append(f.secrets, created.Token)
+
+	r = f.uiPost(ui.SignInPath, "", url.Values{"token": {created.Token}}, nil)
+	wantRedirect(t, r, "/")
+	tokCookie := sessionCookieOf(r)
+	if tokCookie == "" {
+		t.Fatal("signing in with a token set no session")
+	}
+	f.secrets = append(f.secrets, strings.TrimPrefix(tokCookie, "roster_session="))
+	page := f.uiGet("/", tokCookie)
+	wantStatus(t, page, http.StatusOK)
+	if !strings.Contains(string(page.body), ">prod</a></h2>") || strings.Contains(string(page.body), ">other</a></h2>") {
+		t.Errorf("the token's session does not see exactly the token's inventory: %s", page.body)
+	}
+	// An auditor may not sync: the form is refused, nothing is queued.
+	tokCSRF := csrfOf(t, page.body)
+	wantStatus(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", tokCookie, url.Values{"csrf_token": {tokCSRF}}, nil), http.StatusForbidden)
+	// ... though alice's own session may.
+	wantStatus(t, f.uiGet(ui.InventoryPath("other"), cookie), http.StatusOK)
+	wantStatus(t, f.uiGet(ui.InventoryPath("other"), tokCookie), http.StatusNotFound)
+
+	for what, value := range map[string]string{"a service token": f.admin, "a made-up token": "rst_" + strings.Repeat("a", 52), "garbage": "not-a-token-zz9"} {
+		r := f.uiPost(ui.SignInPath, "", url.Values{"token": {value}}, nil)
+		wantStatus(t, r, http.StatusOK)
+		if sessionCookieOf(r) != "" || !strings.Contains(string(r.body), `id="sign-in-error"`) || !strings.Contains(string(r.body), "<details class=\"token-sign-in\" open>") {
+			t.Errorf("signing in with %s: no refusal shown, or a session set: %s", what, r.body)
+		}
+		if strings.Contains(string(r.body), value) {
+			t.Errorf("the refusal of %s echoes it", what)
+		}
+	}
+
+	// Revoking the token ends its session, not alice's own.
+	wantStatus(t, f.do("DELETE", "/api/v1/tokens/"+created.ID, f.admin, nil), http.StatusNoContent)
+	wantRedirect(t, f.uiGet("/", tokCookie), ui.SignInPath)
+	wantStatus(t, f.uiGet("/", cookie), http.StatusOK)
+
+	r = f.do("GET", "/api/v1/audit?action=auth.sign_in", f.admin, nil)
+	wantStatus(t, r, http.StatusOK)
+	// Refusals aggregate: the allowed one, a service token's, the two
+	// unknown ones in one record.
+	for _, want := range []string{`"method":"token"},"id":"[^"]+","last_time":"[^"]+","outcome":"allowed"`,
+		`"reason":"a service token belongs to no user"`, `"count":2,"details":\{"address":"127.0.0.1","method":"token"\}`} {
+		if !regexp.MustCompile(want).Match(r.body) {
+			t.Errorf("the audit lacks %s: %s", want, r.body)
+		}
 	}
 }

@@ -156,6 +156,9 @@ type SignIn struct {
 	Directories []Provider
 	// OIDC are the providers signed in with elsewhere.
 	OIDC []Provider
+	// TokenTried: the last try was with an API token (its form shows the
+	// error, and is open).
+	TokenTried bool
 }
 
 // Page is what every page of a signed-in person carries.

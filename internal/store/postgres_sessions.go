@@ -12,11 +12,11 @@ import (
 
 // ---- sessions
 
-const pgSessionCols = `id, user_id, csrf_hash, method, address, created_at, last_seen_at, expires_at`
+const pgSessionCols = `id, user_id, csrf_hash, method, address, created_at, last_seen_at, expires_at, coalesce(token_id, '')`
 
 func pgScanSession(row pgx.Row) (*roster.Session, error) {
 	var ss roster.Session
-	if err := row.Scan(&ss.ID, &ss.UserID, &ss.CSRFHash, &ss.Method, &ss.Address, &ss.CreatedAt, &ss.LastSeenAt, &ss.ExpiresAt); err != nil {
+	if err := row.Scan(&ss.ID, &ss.UserID, &ss.CSRFHash, &ss.Method, &ss.Address, &ss.CreatedAt, &ss.LastSeenAt, &ss.ExpiresAt, &ss.TokenID); err != nil {
 		return nil, err
 	}
 	ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = utc(ss.CreatedAt), utc(ss.LastSeenAt), utc(ss.ExpiresAt)
@@ -27,9 +27,12 @@ func pgScanSession(row pgx.Row) (*roster.Session, error) {
 func (s *Postgres) CreateSession(ctx context.Context, ss *roster.Session, hash string) error {
 	ss.ID = newID()
 	ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = pgTime(ss.CreatedAt), pgTime(ss.LastSeenAt), pgTime(ss.ExpiresAt)
-	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, hash, csrf_hash, user_id, method, address, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-		ss.ID, hash, ss.CSRFHash, ss.UserID, ss.Method, ss.Address, ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt)
+	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, hash, csrf_hash, user_id, method, address, created_at, last_seen_at, expires_at, token_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		ss.ID, hash, ss.CSRFHash, ss.UserID, ss.Method, ss.Address, ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt, nullString(ss.TokenID))
 	if pgIsForeignKey(err) {
+		if ss.TokenID != "" {
+			return roster.Errorf(roster.ENOTFOUND, "user %q or token %q not found", ss.UserID, ss.TokenID)
+		}
 		return notFound("user", ss.UserID)
 	}
 	return err

@@ -11,12 +11,12 @@ import (
 
 // ---- sessions
 
-const sessionCols = `id, user_id, csrf_hash, method, address, created_at, last_seen_at, expires_at`
+const sessionCols = `id, user_id, csrf_hash, method, address, created_at, last_seen_at, expires_at, coalesce(token_id, '')`
 
 func scanSession(row interface{ Scan(...any) error }) (*roster.Session, error) {
 	var ss roster.Session
 	var created, seen, expires int64
-	if err := row.Scan(&ss.ID, &ss.UserID, &ss.CSRFHash, &ss.Method, &ss.Address, &created, &seen, &expires); err != nil {
+	if err := row.Scan(&ss.ID, &ss.UserID, &ss.CSRFHash, &ss.Method, &ss.Address, &created, &seen, &expires, &ss.TokenID); err != nil {
 		return nil, err
 	}
 	ss.CreatedAt, ss.LastSeenAt, ss.ExpiresAt = fromMicros(created), fromMicros(seen), fromMicros(expires)
@@ -26,9 +26,12 @@ func scanSession(row interface{ Scan(...any) error }) (*roster.Session, error) {
 // CreateSession implements roster.SessionStore.
 func (s *SQLite) CreateSession(ctx context.Context, ss *roster.Session, hash string) error {
 	ss.ID = newID()
-	_, err := s.wq.ExecContext(ctx, `INSERT INTO sessions (id, hash, csrf_hash, user_id, method, address, created_at, last_seen_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		ss.ID, hash, ss.CSRFHash, ss.UserID, ss.Method, ss.Address, micros(ss.CreatedAt), micros(ss.LastSeenAt), micros(ss.ExpiresAt))
+	_, err := s.wq.ExecContext(ctx, `INSERT INTO sessions (id, hash, csrf_hash, user_id, method, address, created_at, last_seen_at, expires_at, token_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		ss.ID, hash, ss.CSRFHash, ss.UserID, ss.Method, ss.Address, micros(ss.CreatedAt), micros(ss.LastSeenAt), micros(ss.ExpiresAt), nullString(ss.TokenID))
 	if isForeignKey(err) {
+		if ss.TokenID != "" {
+			return roster.Errorf(roster.ENOTFOUND, "user %q or token %q not found", ss.UserID, ss.TokenID)
+		}
 		return notFound("user", ss.UserID)
 	}
 	return s.explain(err)

@@ -78,6 +78,22 @@ func testSessions(t *testing.T, s roster.Store) {
 	must(t, s.DeleteUser(ctx, alice.ID))
 	gone(hash)
 
+	// A session signed in with a token of its user's keeps the token's
+	// id, and ends when the token is revoked.
+	carol := newUser(t, s, "carol")
+	tok := &roster.Token{Name: "carol-token", Role: roster.RoleOperator, UserID: carol.ID, CreatedAt: now}
+	must(t, s.CreateToken(ctx, tok, roster.HashToken("carol-token-value")))
+	bound := &roster.Session{UserID: carol.ID, TokenID: tok.ID, CSRFHash: "x", Method: "token", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)}
+	must(t, s.CreateSession(ctx, bound, "bound-hash"))
+	got, err = s.SessionByHash(ctx, "bound-hash")
+	must(t, err)
+	if got.TokenID != tok.ID || got.Method != "token" {
+		t.Fatalf("a token's session reads back as %+v", got)
+	}
+	wantCode(t, s.CreateSession(ctx, &roster.Session{UserID: carol.ID, TokenID: "absent", CSRFHash: "x", Method: "token", CreatedAt: now, LastSeenAt: now, ExpiresAt: now}, "h2"), roster.ENOTFOUND)
+	must(t, s.DeleteToken(ctx, tok.ID))
+	gone("bound-hash")
+
 	// Expired sessions are purged.
 	bob := newUser(t, s, "bob")
 	_, old := newSession(t, s, bob, now.Add(-24*time.Hour))
