@@ -90,7 +90,8 @@ func BenchmarkWebUIPages(b *testing.B) {
 		}
 	}
 	post("/api/v1/users", map[string]any{"name": "alice", "password": alicePassword})
-	post("/api/v1/role-bindings", map[string]any{"user": "alice", "role": "operator", "scope": "server"})
+	// An admin: every page is hers to see.
+	post("/api/v1/role-bindings", map[string]any{"user": "alice", "role": "admin", "scope": "server"})
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := client.PostForm(hs.URL+ui.SignInPath, url.Values{"name": {"alice"}, "password": {alicePassword}})
 	if err != nil {
@@ -134,6 +135,11 @@ func BenchmarkWebUIPages(b *testing.B) {
 		b.Fatalf("the host after the middle one: %v", err)
 	}
 	middle := fmt.Sprintf("/ui/inventories/prod/hosts/%d", later[0].ID)
+	runs, _, err := st.SyncRuns(ctx, roster.SyncRunFilter{InventoryID: inv.ID, Limit: 1})
+	if err != nil || len(runs) != 1 {
+		b.Fatalf("the first sync's run: %v", err)
+	}
+	runID := runs[0].ID
 	// Changing a group's vars moves the inventory's generation: the
 	// group tree is built again.
 	round := 0
@@ -163,6 +169,16 @@ func BenchmarkWebUIPages(b *testing.B) {
 		{"host", middle, "Change history", nil},
 		{"groups", "/ui/inventories/prod/groups", "too many groups", nil},
 		{"groups-after-a-change", "/ui/inventories/prod/groups", "too many groups", regroup},
+		{"sources", "/ui/sources", ">ec2<", nil},
+		{"source", "/ui/sources/prod/ec2", "Sync now", nil},
+		{"runs", "/ui/runs", "succeeded", nil},
+		{"run-with-100k-changes", ui.RunPath(runID), "added", nil},
+		{"run-changes-changed", ui.RunPath(runID) + "?kind=changed", "Changes", nil},
+		{"schedules", "/ui/schedules", "ec2", nil},
+		{"credentials", "/ui/credentials", "Credentials", nil},
+		{"access", "/ui/access", "Tokens", nil},
+		{"people", "/ui/people", "alice", nil},
+		{"audit", "/ui/audit", "role_binding", nil},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
