@@ -85,7 +85,7 @@ func TestWebUIEndToEnd(t *testing.T) {
 		t.Helper()
 		b.Do("syncing now", chromedp.Click(chromedp.ID("sync-now")), chromedp.WaitVisible(chromedp.ID("live")),
 			chromedp.WaitReady(chromedp.CSS(`#live[data-updates]`)))
-		if total := text(`#live [data-live="scopes_total"]`); total != fmt.Sprint(len(regions)) {
+		if total := browsertest.RunningScopes(b); total != fmt.Sprint(len(regions)) {
 			t.Errorf("the live view shows %s scopes in all, want %d", total, len(regions))
 		}
 		b.Screenshot(shot + "-live")

@@ -214,3 +214,12 @@ var ConfirmYes = chromedp.Func(func(ctx context.Context, tg *chromedp.Target) er
 	_, err := chromedp.Evaluate[bool](`(() => { window.confirm = () => true; return true })()`)(ctx, tg)
 	return err
 })
+
+// RunningScopes waits until a run page's live view shows the running
+// run's scopes (a run still queued shows 0 of 0), and returns their
+// total as shown.
+func RunningScopes(b *Browser) string {
+	b.t.Helper()
+	Get(b, chromedp.Poll[bool](`(() => { const e = document.querySelector('#live [data-live="scopes_total"]'); return !!e && e.textContent !== "0" })()`))
+	return Get(b, chromedp.Text(chromedp.CSS(`#live [data-live="scopes_total"]`)))
+}
