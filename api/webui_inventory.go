@@ -102,7 +102,7 @@ func (s *Server) serveInventories(w http.ResponseWriter, r *http.Request, p *uiR
 		return
 	}
 	for _, inv := range invs {
-		item := ui.InventoryItem{Name: inv.Name, Description: inv.Description, Path: ui.InventoryPath(inv.Name),
+		item := ui.InventoryItem{Name: inv.Name, Description: inv.Description, Path: ui.InventoryPath(inv.Name), Kind: derivedKind(inv),
 			Hosts: counts[inv.ID].Hosts, Enabled: counts[inv.ID].Enabled, Sources: -1}
 		ok, err := seesSources(inv.ID)
 		if err == nil && ok {
@@ -584,4 +584,13 @@ func groupTree(inv string, groups []*roster.Group, total int) (all *ui.GroupNode
 		message = fmt.Sprintf("The inventory has too many groups to show at once: %d of them are left out. Search the hosts by group instead.", left)
 	}
 	return all, count, message
+}
+
+// derivedKind names the kind of an inventory made of others ("" for a
+// plain one), for a label beside its name.
+func derivedKind(inv *roster.Inventory) string {
+	if inv.Kind == "" || inv.Kind == roster.KindPlain {
+		return ""
+	}
+	return string(inv.Kind)
 }

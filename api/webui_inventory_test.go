@@ -16,6 +16,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/api/ui"
 	"github.com/rosterhq/roster/internal/browsertest"
 )
 
@@ -480,4 +481,39 @@ func TestWebUIGroupTree(t *testing.T) {
 		t.Errorf("%d groups say their children were shown above, want 2 (shared under web, ping under pong): %s", n, r.body)
 	}
 	wantBody(t, "the tree", r.body, `>leaf</a> <span class="count">2 hosts</span>`, `>db</a> <span class="count">0 hosts</span>`, "6 groups,")
+}
+
+// TestWebUISmartInventory: an inventory made of others is labelled with
+// its kind, and its hosts page lists what its run materialised.
+func TestWebUISmartInventory(t *testing.T) {
+	f := newFixture(t)
+	f.localUser("alice", alicePassword)
+	f.inventory("east")
+	f.syncAndWait(f.source("east", "ec2", f.awsConfig(map[string]any{"regions": []string{"us-east-1"}})).Id)
+	r := f.do("POST", "/api/v1/inventories", f.admin, map[string]any{"name": "all-east", "kind": "smart", "inputs": []string{"east"},
+		"host_filter": `variables__placement__region=us-east-1`})
+	wantStatus(t, r, http.StatusCreated)
+	if run := f.waitDerived("all-east", "smart", 1); run.Status != api.SyncRunStatusSucceeded {
+		t.Fatalf("the smart inventory's run %s", run.Status)
+	}
+	cookie := f.uiSignIn("alice", alicePassword)
+	r = f.uiGet(ui.InventoriesPath, cookie)
+	wantStatus(t, r, http.StatusOK)
+	if !strings.Contains(string(r.body), `>all-east</a> <span class="kind">smart</span>`) || strings.Contains(string(r.body), `>east</a> <span class="kind">`) {
+		t.Errorf("the inventories page does not label exactly the smart inventory: %s", r.body)
+	}
+	east := f.uiGet(ui.InventoryPath("east"), cookie)
+	smart := f.uiGet(ui.InventoryPath("all-east"), cookie)
+	wantStatus(t, smart, http.StatusOK)
+	rows := regexp.MustCompile(`/hosts/\d+">([^<]+)</a>`)
+	var inEast, inSmart []string
+	for _, m := range rows.FindAllSubmatch(east.body, -1) {
+		inEast = append(inEast, string(m[1]))
+	}
+	for _, m := range rows.FindAllSubmatch(smart.body, -1) {
+		inSmart = append(inSmart, string(m[1]))
+	}
+	if len(inSmart) == 0 || !slices.Equal(inEast, inSmart) {
+		t.Errorf("the smart inventory's hosts page lists %v, its input's %v", inSmart, inEast)
+	}
 }

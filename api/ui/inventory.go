@@ -27,6 +27,9 @@ type InventoryList struct {
 // InventoryItem is one inventory of the list.
 type InventoryItem struct {
 	Name, Description string
+	// Kind is "smart" or "constructed" for an inventory made of others,
+	// "" for one its own sources fill.
+	Kind string
 	// Path is the inventory's hosts page.
 	Path           string
 	Hosts, Enabled int
