@@ -300,8 +300,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.tls != nil {
 		m.URL = "https://" + ln.Addr().String()
 		ln = tls.NewListener(ln, m.tls.config())
-		m.stopReload = reloadOnHangup(m.tls)
 	}
+	// Always: a SIGHUP nobody handles ends the process (systemctl reload
+	// would stop a plain-HTTP server).
+	m.stopReload = reloadOnHangup(m.tls, m.Log)
 	m.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -328,9 +330,10 @@ func (m *Main) ReloadTLS() error {
 	return m.tls.reload()
 }
 
-// reloadOnHangup reloads TLS on every SIGHUP until the returned function
-// is called.
-func reloadOnHangup(t *serverTLS) (stop func()) {
+// reloadOnHangup reloads TLS (t; nil when serving plain HTTP) on every
+// SIGHUP until the returned function is called. Without TLS a SIGHUP
+// reloads nothing, and says so: other settings need a restart.
+func reloadOnHangup(t *serverTLS, log *slog.Logger) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -338,6 +341,10 @@ func reloadOnHangup(t *serverTLS) (stop func()) {
 		for {
 			select {
 			case <-hup:
+				if t == nil {
+					log.Info("SIGHUP: nothing to reload (no TLS files); other settings take effect on a restart")
+					continue
+				}
 				t.reload()
 			case <-done:
 				return

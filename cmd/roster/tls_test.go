@@ -419,3 +419,34 @@ func TestTLSPlainHTTPTokenNeverLeaves(t *testing.T) {
 		t.Fatalf("%d connections reached %s", w.Connections(), w.URL)
 	}
 }
+
+// TestPlainServeSurvivesHangup: a SIGHUP to a plain-HTTP `roster serve`
+// (as `systemctl reload` or the README's `kill -HUP` sends) reloads
+// nothing and says so; the server goes on serving. An unhandled SIGHUP
+// used to end the process.
+func TestPlainServeSurvivesHangup(t *testing.T) {
+	bin := buildBinary(t, "./cmd/roster", t.TempDir())
+	node := startNode(t, bin, "roster", filepath.Join(t.TempDir(), "roster.db"), nil)
+	must(t, node.cmd.Process.Signal(syscall.SIGHUP))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(node.log)
+		if strings.Contains(string(b), "SIGHUP: nothing to reload") {
+			break
+		}
+		select {
+		case err := <-node.done:
+			t.Fatalf("roster serve exited on SIGHUP: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no word of the SIGHUP in the log:\n%s", b)
+		}
+	}
+	resp, err := http.Get(node.url + "/healthz")
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("after SIGHUP /healthz answers %s", resp.Status)
+	}
+}
