@@ -330,13 +330,7 @@ func (s *Server) serveCreateSource(w http.ResponseWriter, r *http.Request, p *ui
 	if len(yamlProblems) > 0 || len(errs) > 0 {
 		// Nothing is created: the other fields are checked as the API
 		// checks them, so that every problem shows at once.
-		if fe := roster.ValidateName("name", ed.Name); fe != nil {
-			errs = append(errs, *fe)
-		}
-		scheduleFields(&errs, &ed.Schedule, nil, &ed.Timeout, nil)
-		if len(yamlProblems) == 0 {
-			errs.Merge("", s.engine.Registry().Validate(provider, config))
-		}
+		s.sourceFieldChecks(&errs, ed, provider, config, len(yamlProblems) == 0)
 		s.editorRefused(w, p, ed, roster.Invalid(errs...), doc, yamlProblems)
 		return
 	}
@@ -381,17 +375,26 @@ func (s *Server) withSourceChecks(err error, ed ui.SourceEditor, provider string
 	}
 	// The handler's words first; the spec's for fields they leave out.
 	var errs roster.FieldErrors
-	if fe := roster.ValidateName("name", ed.Name); fe != nil {
-		errs = append(errs, *fe)
-	}
-	scheduleFields(&errs, &ed.Schedule, nil, &ed.Timeout, nil)
-	errs.Merge("", s.engine.Registry().Validate(provider, config))
+	s.sourceFieldChecks(&errs, ed, provider, config, true)
 	for _, fe := range roster.ErrorFields(err) {
 		if !slices.ContainsFunc(errs, func(e roster.FieldError) bool { return e.Field == fe.Field }) {
 			errs = append(errs, fe)
 		}
 	}
 	return roster.Invalid(errs...)
+}
+
+// sourceFieldChecks adds to errs the problems the API's source handlers
+// would find in the editor's fields: the name, schedule and timeout, and
+// the provider's options when the YAML could be read (configRead).
+func (s *Server) sourceFieldChecks(errs *roster.FieldErrors, ed ui.SourceEditor, provider string, config map[string]any, configRead bool) {
+	if fe := roster.ValidateName("name", ed.Name); fe != nil {
+		*errs = append(*errs, *fe)
+	}
+	scheduleFields(errs, &ed.Schedule, nil, &ed.Timeout, nil)
+	if configRead {
+		errs.Merge("", s.engine.Registry().Validate(provider, config))
+	}
 }
 
 // editorRefused shows the editor again, with what the person sent and
@@ -503,13 +506,7 @@ func (s *Server) serveUpdateSource(w http.ResponseWriter, r *http.Request, p *ui
 		patch["timeout"] = ed.Timeout
 	}
 	if len(yamlProblems) > 0 || len(errs) > 0 {
-		if fe := roster.ValidateName("name", ed.Name); fe != nil {
-			errs = append(errs, *fe)
-		}
-		scheduleFields(&errs, &ed.Schedule, nil, &ed.Timeout, nil)
-		if len(yamlProblems) == 0 {
-			errs.Merge("", s.engine.Registry().Validate(src.Provider, config))
-		}
+		s.sourceFieldChecks(&errs, ed, src.Provider, config, len(yamlProblems) == 0)
 		s.editorRefused(w, p, ed, roster.Invalid(errs...), doc, yamlProblems)
 		return
 	}
