@@ -210,7 +210,14 @@ func (c *HostChanges) Empty() bool {
 type HostStore interface {
 	Hosts(ctx context.Context, f HostFilter) (hosts []*Host, next string, err error)
 	Host(ctx context.Context, inventoryID string, id int64) (*Host, error)
+	// Groups lists every group of an inventory by name: those with hosts,
+	// with how many they hold, and those only nesting or vars name.
 	Groups(ctx context.Context, inventoryID string) ([]*Group, error)
+	// GroupsFirst lists, by name, the first n groups of an inventory
+	// that hold hosts and every group nesting or vars name, and how many
+	// groups it has in all: a view of a few groups that does not read
+	// every group of an inventory with a group per host.
+	GroupsFirst(ctx context.Context, inventoryID string, n int) (groups []*Group, total int, err error)
 	// SetGroupVars replaces the vars of a group of an inventory.
 	SetGroupVars(ctx context.Context, inventoryID, group string, vars json.RawMessage) error
 	// WalkInventory streams every host of an inventory ordered by name, then

@@ -389,8 +389,10 @@ func (s *Postgres) DeleteInventory(ctx context.Context, id string) error {
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM sources WHERE inventory_id = $1 FOR UPDATE`, id); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM host_groups WHERE inventory_id = $1`, id); err != nil {
-			return err
+		for _, table := range []string{"host_groups", "group_host_counts"} {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table+` WHERE inventory_id = $1`, id); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM hosts WHERE inventory_id = $1`, id); err != nil {
 			return err
@@ -566,11 +568,15 @@ func (s *Postgres) DeleteSource(ctx context.Context, id string) error {
 		if tag.RowsAffected() == 0 {
 			return notFound("source", id)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM host_groups WHERE host_id IN (SELECT id FROM hosts WHERE source_id = $1)`, id); err != nil {
+		tally := groupTally{}
+		if err := pgDeleteMemberships(ctx, tx, tally, `host_id IN (SELECT id FROM hosts WHERE source_id = $1)`, id); err != nil {
 			return err
 		}
 		var inventoryID string
 		if err := tx.QueryRow(ctx, `DELETE FROM sources WHERE id = $1 RETURNING inventory_id`, id).Scan(&inventoryID); err != nil {
+			return err
+		}
+		if err := pgWriteGroupCounts(ctx, tx, inventoryID, tally); err != nil {
 			return err
 		}
 		_, err = pgBumpGeneration(ctx, tx, inventoryID)
@@ -636,7 +642,7 @@ func (s *Postgres) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Ho
 		where.WriteString(` AND h.id IN (SELECT host_id FROM host_groups WHERE inventory_id = $1 AND group_name = ` + arg(f.Group) + `)`)
 	}
 	if f.Ungrouped {
-		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM host_groups g WHERE g.host_id = h.id)`)
+		where.WriteString(` AND h.groups = '{}'`) // index hosts_ungrouped
 	}
 	if f.Var.Key != "" {
 		if err := f.Var.Check(); err != nil {
@@ -742,37 +748,71 @@ func (gs groupSet) sorted() []*roster.Group {
 
 // Groups implements roster.HostStore.
 func (s *Postgres) Groups(ctx context.Context, inventoryID string) ([]*roster.Group, error) {
-	groups := groupSet{}
-	rows, err := s.pool.Query(ctx, `SELECT group_name, count(*) FROM host_groups WHERE inventory_id = $1 GROUP BY group_name`, inventoryID)
-	if err != nil {
-		return nil, err
+	groups, _, err := s.GroupsFirst(ctx, inventoryID, -1)
+	return groups, err
+}
+
+// GroupsFirst implements roster.HostStore; n < 0 reads every group.
+func (s *Postgres) GroupsFirst(ctx context.Context, inventoryID string, n int) ([]*roster.Group, int, error) {
+	var groups groupList
+	total := 0
+	limit := &n
+	if n < 0 {
+		limit = nil // LIMIT NULL: no limit
 	}
-	var name string
-	var n int
-	_, err = pgx.ForEachRow(rows, []any{&name, &n}, func() error {
-		groups.get(name).Hosts = n
-		return nil
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT group_name, hosts FROM group_host_counts WHERE inventory_id = $1 ORDER BY group_name COLLATE "C" LIMIT $2`, inventoryID, limit)
+		if err != nil {
+			return err
+		}
+		var name string
+		var hosts int
+		if _, err := pgx.ForEachRow(rows, []any{&name, &hosts}, func() error {
+			groups.add(name, hosts)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := pgGroupStructure(ctx, tx, inventoryID, groups.get); err != nil {
+			return err
+		}
+		total = len(groups.counted)
+		if n < 0 || total < n {
+			total += len(groups.more)
+			return nil // every group with hosts was read
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM group_host_counts WHERE inventory_id = $1`, inventoryID).Scan(&total); err != nil {
+			return err
+		}
+		uncounted := groups.uncounted()
+		rows, err = tx.Query(ctx, `SELECT group_name, hosts FROM group_host_counts WHERE inventory_id = $1 AND group_name = ANY($2)`, inventoryID, uncounted)
+		if err != nil {
+			return err
+		}
+		counted, err := pgx.ForEachRow(rows, []any{&name, &hosts}, func() error {
+			groups.get(name).Hosts = hosts
+			return nil
+		})
+		total += len(uncounted) - int(counted.RowsAffected())
+		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if err := pgGroupStructure(ctx, s.pool, inventoryID, groups); err != nil {
-		return nil, err
-	}
-	return groups.sorted(), nil
+	return groups.sorted(), total, nil
 }
 
 // pgGroupStructure loads the children and vars of an inventory's groups.
-func pgGroupStructure(ctx context.Context, q pgQuerier, inventoryID string, groups groupSet) error {
+func pgGroupStructure(ctx context.Context, q pgQuerier, inventoryID string, get func(string) *roster.Group) error {
 	rows, err := q.Query(ctx, `SELECT DISTINCT parent, child FROM group_edges WHERE inventory_id = $1 ORDER BY parent, child`, inventoryID)
 	if err != nil {
 		return err
 	}
 	var parent, child string
 	_, err = pgx.ForEachRow(rows, []any{&parent, &child}, func() error {
-		g := groups.get(parent)
+		g := get(parent)
 		g.Children = append(g.Children, child)
-		groups.get(child)
+		get(child)
 		return nil
 	})
 	if err != nil {
@@ -785,7 +825,7 @@ func pgGroupStructure(ctx context.Context, q pgQuerier, inventoryID string, grou
 	var name string
 	var vars []byte
 	_, err = pgx.ForEachRow(rows, []any{&name, &vars}, func() error {
-		groups.get(name).Vars = vars
+		get(name).Vars = vars
 		return nil
 	})
 	return err
@@ -844,7 +884,7 @@ func (s *Postgres) WalkInventory(ctx context.Context, inventoryID string, host f
 			return err
 		}
 		groups := groupSet{}
-		if err := pgGroupStructure(ctx, tx, inventoryID, groups); err != nil {
+		if err := pgGroupStructure(ctx, tx, inventoryID, groups.get); err != nil {
 			return err
 		}
 		for _, g := range groups.sorted() {

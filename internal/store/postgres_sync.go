@@ -249,13 +249,14 @@ const pgUpdateBatch = 1000
 // their size: arrays (= ANY, unnest) for removals, disables, updates,
 // scopes and edges, COPY for new hosts and memberships.
 func pgApplyChanges(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time) error {
+	tally := groupTally{}
 	if len(c.Remove) > 0 {
 		if c.Record {
 			if err := pgRecordRemoved(ctx, tx, run, c.Remove, now); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM host_groups WHERE host_id = ANY($1)`, c.Remove); err != nil {
+		if err := pgDeleteMemberships(ctx, tx, tally, `host_id = ANY($1)`, c.Remove); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM hosts WHERE source_id = $1 AND id = ANY($2)`, run.SourceID, c.Remove); err != nil {
@@ -286,18 +287,21 @@ func pgApplyChanges(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *rost
 			if err := pgUpdateHosts(ctx, tx, run.SourceID, hosts, now); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `DELETE FROM host_groups WHERE host_id = ANY($1)`, hostIDs(hosts)); err != nil {
+			if err := pgDeleteMemberships(ctx, tx, tally, `host_id = ANY($1)`, hostIDs(hosts)); err != nil {
 				return err
 			}
-			if err := pgCopyMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+			if err := pgCopyMemberships(ctx, tx, run.InventoryID, hosts, tally); err != nil {
 				return err
 			}
 		}
 	}
 	if len(c.Add) > 0 {
-		if err := pgAddHosts(ctx, tx, run, c, now); err != nil {
+		if err := pgAddHosts(ctx, tx, run, c, now, tally); err != nil {
 			return err
 		}
+	}
+	if err := pgWriteGroupCounts(ctx, tx, run.InventoryID, tally); err != nil {
+		return err
 	}
 	if len(c.Scopes) > 0 {
 		if _, err := tx.Exec(ctx, `INSERT INTO source_scopes (source_id, scope, synced_at)
@@ -369,7 +373,7 @@ const pgAddBatch = 2000
 
 // pgAddHosts gives the new hosts of c ids and copies them and their group
 // memberships in.
-func pgAddHosts(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time) error {
+func pgAddHosts(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time, t groupTally) error {
 	// Take a block of ids from the sequence (never reused, and never
 	// blocking: concurrent syncs interleave, which is fine).
 	var ids []int64
@@ -396,7 +400,7 @@ func pgAddHosts(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *roster.H
 		})); err != nil {
 			return err
 		}
-		if err := pgCopyMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+		if err := pgCopyMemberships(ctx, tx, run.InventoryID, hosts, t); err != nil {
 			return err
 		}
 		if c.Record {
@@ -411,7 +415,8 @@ func pgAddHosts(ctx context.Context, tx pgx.Tx, run *roster.SyncRun, c *roster.H
 // pgCopyMemberships copies in the group memberships of hosts that have
 // none stored (new hosts, or updated ones whose memberships were just
 // deleted). A group a host names twice is one membership.
-func pgCopyMemberships(ctx context.Context, tx pgx.Tx, inventoryID string, hosts []*roster.Host) error {
+func pgCopyMemberships(ctx context.Context, tx pgx.Tx, inventoryID string, hosts []*roster.Host, t groupTally) error {
+	t.addHosts(hosts)
 	i, j := 0, 0
 	next := func() ([]any, error) {
 		for ; i < len(hosts); i, j = i+1, 0 {
@@ -427,6 +432,43 @@ func pgCopyMemberships(ctx context.Context, tx pgx.Tx, inventoryID string, hosts
 		return nil, nil
 	}
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"host_groups"}, []string{"inventory_id", "group_name", "host_id"}, pgx.CopyFromFunc(next))
+	return err
+}
+
+// pgDeleteMemberships deletes the memberships that where (with args)
+// selects, and counts them down in t.
+func pgDeleteMemberships(ctx context.Context, tx pgx.Tx, t groupTally, where string, args ...any) error {
+	rows, err := tx.Query(ctx, `WITH gone AS (DELETE FROM host_groups WHERE `+where+` RETURNING group_name)
+		SELECT group_name, count(*) FROM gone GROUP BY group_name`, args...)
+	if err != nil {
+		return err
+	}
+	var g string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&g, &n}, func() error {
+		t[g] -= n
+		return nil
+	})
+	return err
+}
+
+// pgWriteGroupCounts applies t to inventoryID's group host counts, in
+// the order of the groups' names (see groupTally).
+func pgWriteGroupCounts(ctx context.Context, tx pgx.Tx, inventoryID string, t groupTally) error {
+	names, deltas, emptied := t.changes()
+	if len(names) == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO group_host_counts (inventory_id, group_name, hosts)
+		SELECT $1, g, d FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS t (g, d, i) ORDER BY i
+		ON CONFLICT (inventory_id, group_name) DO UPDATE SET hosts = group_host_counts.hosts + excluded.hosts`,
+		inventoryID, names, deltas); err != nil {
+		return err
+	}
+	if !emptied {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `DELETE FROM group_host_counts WHERE inventory_id = $1 AND group_name = ANY($2) AND hosts <= 0`, inventoryID, names)
 	return err
 }
 

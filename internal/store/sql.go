@@ -22,7 +22,7 @@ func chunks[T any](s []T, n int) iter.Seq[[]T] {
 }
 
 // inList returns "?, ?, ?" for ids and the ids as arguments.
-func inList(ids []int64) (string, []any) {
+func inList[T any](ids []T) (string, []any) {
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id

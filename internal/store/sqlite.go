@@ -337,8 +337,10 @@ func (s *SQLite) DeleteInventory(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM inventory_inputs WHERE inventory_id = ?`, id); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE inventory_id = ?`, id); err != nil {
-			return err
+		for _, table := range []string{"host_groups", "group_host_counts"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE inventory_id = ?`, id); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM hosts WHERE inventory_id = ?`, id); err != nil {
 			return err
@@ -527,7 +529,8 @@ func (s *SQLite) UpdateSource(ctx context.Context, id string, upd roster.SourceU
 // DeleteSource implements roster.SourceStore.
 func (s *SQLite) DeleteSource(ctx context.Context, id string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (SELECT id FROM hosts WHERE source_id = ?)`, id); err != nil {
+		tally := groupTally{}
+		if err := deleteMemberships(ctx, tx, tally, `SELECT id FROM hosts WHERE source_id = ?`, id); err != nil {
 			return err
 		}
 		var inventoryID string
@@ -535,6 +538,9 @@ func (s *SQLite) DeleteSource(ctx context.Context, id string) error {
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("source", id)
 		} else if err != nil {
+			return err
+		}
+		if err := writeGroupCounts(ctx, tx, inventoryID, tally); err != nil {
 			return err
 		}
 		_, err = bumpGeneration(ctx, tx, inventoryID)
@@ -600,7 +606,7 @@ func (s *SQLite) Hosts(ctx context.Context, f roster.HostFilter) ([]*roster.Host
 		args = append(args, f.InventoryID, f.Group)
 	}
 	if f.Ungrouped {
-		where.WriteString(` AND NOT EXISTS (SELECT 1 FROM host_groups g WHERE g.host_id = h.id)`)
+		where.WriteString(` AND h.groups = '[]'`) // index hosts_ungrouped
 	}
 	if f.Var.Key != "" {
 		if err := f.Var.Check(); err != nil {
@@ -684,41 +690,65 @@ func (s *SQLite) Host(ctx context.Context, inventoryID string, id int64) (*roste
 
 // Groups implements roster.HostStore.
 func (s *SQLite) Groups(ctx context.Context, inventoryID string) ([]*roster.Group, error) {
-	groups := make(map[string]*roster.Group)
-	get := func(name string) *roster.Group {
-		g := groups[name]
-		if g == nil {
-			g = &roster.Group{Name: name}
-			groups[name] = g
+	groups, _, err := s.GroupsFirst(ctx, inventoryID, -1)
+	return groups, err
+}
+
+// GroupsFirst implements roster.HostStore; n < 0 reads every group.
+func (s *SQLite) GroupsFirst(ctx context.Context, inventoryID string, n int) ([]*roster.Group, int, error) {
+	var groups groupList
+	total := 0
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT group_name, hosts FROM group_host_counts WHERE inventory_id = ? ORDER BY group_name LIMIT ?`, inventoryID, n)
+		if _, err := scanGroupCounts(rows, err, groups.add); err != nil {
+			return err
 		}
-		return g
-	}
-	rows, err := s.rq.QueryContext(ctx, `SELECT group_name, count(*) FROM host_groups WHERE inventory_id = ? GROUP BY group_name`, inventoryID)
+		if err := groupStructure(ctx, tx, inventoryID, groups.get); err != nil {
+			return err
+		}
+		total = len(groups.counted)
+		if n < 0 || total < n {
+			total += len(groups.more)
+			return nil // every group with hosts was read
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM group_host_counts WHERE inventory_id = ?`, inventoryID).Scan(&total); err != nil {
+			return err
+		}
+		for names := range chunks(groups.uncounted(), batch) {
+			in, args := inList(names)
+			rows, err := tx.QueryContext(ctx, `SELECT group_name, hosts FROM group_host_counts WHERE inventory_id = ? AND group_name IN (`+in+`)`,
+				append([]any{inventoryID}, args...)...)
+			counted, err := scanGroupCounts(rows, err, func(name string, hosts int) { groups.get(name).Hosts = hosts })
+			if err != nil {
+				return err
+			}
+			total += len(names) - counted
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	for rows.Next() {
+	return groups.sorted(), total, nil
+}
+
+// scanGroupCounts passes each (group_name, hosts) row of rows to f and
+// returns how many there were.
+func scanGroupCounts(rows *sql.Rows, err error, f func(name string, hosts int)) (int, error) {
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	n := 0
+	for ; rows.Next(); n++ {
 		var name string
-		var n int
-		if err := rows.Scan(&name, &n); err != nil {
-			rows.Close()
-			return nil, err
+		var hosts int
+		if err := rows.Scan(&name, &hosts); err != nil {
+			return n, err
 		}
-		get(name).Hosts = n
+		f(name, hosts)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if err := groupStructure(ctx, s.r, inventoryID, get); err != nil {
-		return nil, err
-	}
-	out := make([]*roster.Group, 0, len(groups))
-	for _, g := range groups {
-		out = append(out, g)
-	}
-	slices.SortFunc(out, func(a, b *roster.Group) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	return n, rows.Err()
 }
 
 // groupStructure loads the children and vars of an inventory's groups.
@@ -775,6 +805,17 @@ func (s *SQLite) SetGroupVars(ctx context.Context, inventoryID, group string, va
 		_, err = bumpGeneration(ctx, tx, inventoryID)
 		return err
 	})
+}
+
+// readTx runs fn in a read-only transaction: its reads see one snapshot
+// (taken by the first).
+func (s *SQLite) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	return fn(tx)
 }
 
 // WalkInventory implements roster.HostStore.

@@ -248,6 +248,7 @@ const batch = 500
 
 func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time) error {
 	ts := micros(now)
+	tally := groupTally{}
 	if len(c.Remove) > 0 {
 		for ids := range chunks(c.Remove, batch) {
 			in, args := inList(ids)
@@ -256,7 +257,7 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (`+in+`)`, args...); err != nil {
+			if err := deleteMemberships(ctx, tx, tally, in, args...); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM hosts WHERE source_id = ? AND id IN (`+in+`)`, append([]any{run.SourceID}, args...)...); err != nil {
@@ -293,15 +294,16 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 				}
 			}
 			for _, h := range hosts {
-				if _, err := stmt.ExecContext(ctx, h.Scope, h.Name, h.Address, h.Enabled, mustJSON(h.Groups), string(h.Vars), h.Hash, ts, h.ID, run.SourceID); err != nil {
+				if _, err := stmt.ExecContext(ctx, h.Scope, h.Name, h.Address, h.Enabled, mustJSON(nonNilStrings(h.Groups)), string(h.Vars), h.Hash, ts, h.ID, run.SourceID); err != nil {
 					return err
 				}
 			}
+			// A host listed twice keeps its last groups, as its row does.
 			in, args := inList(hostIDs(hosts))
-			if _, err := tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (`+in+`)`, args...); err != nil {
+			if err := deleteMemberships(ctx, tx, tally, in, args...); err != nil {
 				return err
 			}
-			if err := insertMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+			if err := insertMemberships(ctx, tx, run.InventoryID, lastByID(hosts), tally); err != nil {
 				return err
 			}
 		}
@@ -326,14 +328,14 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 			args := make([]any, 0, len(hosts)*cols)
 			for _, h := range hosts {
 				args = append(args, h.ID, h.InventoryID, h.SourceID, h.ExternalID, h.Scope, h.Name, h.Address, h.Enabled,
-					mustJSON(h.Groups), string(h.Vars), h.Hash, ts)
+					mustJSON(nonNilStrings(h.Groups)), string(h.Vars), h.Hash, ts)
 			}
 			q := `INSERT INTO hosts (id, inventory_id, source_id, external_id, scope, name, address, enabled, groups, vars, hash, first_seen, last_seen) VALUES ` +
 				repeatTuple(len(hosts), `(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+itoa(ts)+`)`)
 			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 				return err
 			}
-			if err := insertMemberships(ctx, tx, run.InventoryID, hosts); err != nil {
+			if err := insertMemberships(ctx, tx, run.InventoryID, hosts, tally); err != nil {
 				return err
 			}
 		}
@@ -349,7 +351,54 @@ func applyChanges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roste
 			return err
 		}
 	}
+	if err := writeGroupCounts(ctx, tx, run.InventoryID, tally); err != nil {
+		return err
+	}
 	return applyEdges(ctx, tx, run, c)
+}
+
+// deleteMemberships deletes the memberships of the hosts whose ids the
+// query in (with args) selects, and counts them down in t.
+func deleteMemberships(ctx context.Context, tx *sql.Tx, t groupTally, in string, args ...any) error {
+	rows, err := tx.QueryContext(ctx, `SELECT group_name, count(*) FROM host_groups WHERE host_id IN (`+in+`) GROUP BY group_name`, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g string
+		var n int64
+		if err := rows.Scan(&g, &n); err != nil {
+			return err
+		}
+		t[g] -= n
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `DELETE FROM host_groups WHERE host_id IN (`+in+`)`, args...)
+	return err
+}
+
+// writeGroupCounts applies t to inventoryID's group host counts.
+func writeGroupCounts(ctx context.Context, tx *sql.Tx, inventoryID string, t groupTally) error {
+	names, deltas, emptied := t.changes()
+	for i := 0; i < len(names); i += batch {
+		j := min(i+batch, len(names))
+		args := make([]any, 0, 3*(j-i))
+		for k := i; k < j; k++ {
+			args = append(args, inventoryID, names[k], deltas[k])
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO group_host_counts (inventory_id, group_name, hosts) VALUES `+
+			repeatTuple(j-i, `(?, ?, ?)`)+` ON CONFLICT (inventory_id, group_name) DO UPDATE SET hosts = hosts + excluded.hosts`, args...); err != nil {
+			return err
+		}
+	}
+	if !emptied {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM group_host_counts WHERE inventory_id = ? AND hosts <= 0`, inventoryID)
+	return err
 }
 
 func applyEdges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roster.HostChanges) error {
@@ -371,7 +420,10 @@ func applyEdges(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roster.
 	return nil
 }
 
-func insertMemberships(ctx context.Context, tx *sql.Tx, inventoryID string, hosts []*roster.Host) error {
+// insertMemberships inserts the memberships of hosts, which have none
+// stored, and counts them up in t.
+func insertMemberships(ctx context.Context, tx *sql.Tx, inventoryID string, hosts []*roster.Host, t groupTally) error {
+	t.addHosts(hosts)
 	type member struct {
 		group string
 		id    int64

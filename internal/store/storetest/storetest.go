@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strings"
@@ -41,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"HostVarFilter", testHostVarFilter},
 		{"GroupsAndWalk", testGroupsAndWalk},
 		{"PartialRunKeepsEdges", testPartialRunKeepsEdges},
+		{"GroupCountsFollowMemberships", testGroupCountsFollowMemberships},
 		{"SyncRunHistory", testSyncRunHistory},
 		{"HostChangesRecorded", testHostChangesRecorded},
 		{"HostChangesOfAFailedFinish", testHostChangesOfAFailedFinish},
@@ -614,6 +616,126 @@ func testGroupsAndWalk(t *testing.T, s roster.Store) {
 		if g.Name == "web" && len(g.Vars) != 0 {
 			t.Fatalf("emptied vars are still %s", g.Vars)
 		}
+	}
+}
+
+// testGroupCountsFollowMemberships drives two sources of one inventory
+// through syncs that add, regroup (a group named twice, a host updated
+// twice in one run), ungroup and remove hosts, then deletes one source:
+// after each step every group's count, and the hosts in no group, are
+// what the hosts themselves say.
+func testGroupCountsFollowMemberships(t *testing.T, s roster.Store) {
+	ctx := t.Context()
+	inv := newInventory(t, s, "prod")
+	other := newInventory(t, s, "other")
+	a, b := newSource(t, s, inv, "ec2"), newSource(t, s, inv, "gce")
+	finish(t, s, newRun(t, s, newSource(t, s, other, "ec2")), &roster.HostChanges{Add: []*roster.Host{host("o-1", "r", "o-1", "shared")}, Scopes: []string{"r"}})
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func() []string {
+		var gs []string
+		for range rng.IntN(4) {
+			gs = append(gs, fmt.Sprintf("g%d", rng.IntN(6)))
+		}
+		if rng.IntN(5) == 0 {
+			gs = append(gs, "shared", "shared")
+		}
+		return gs
+	}
+	// The groups edges and vars name (set below, before the syncs).
+	structured := map[string]bool{"aa_parent": true, "g1": true, "shared": true, "zz_empty": true, "vars_only": true}
+	check := func(step string) {
+		t.Helper()
+		want := map[string]int{}
+		var ungrouped []string
+		for _, h := range allHosts(t, s, roster.HostFilter{InventoryID: inv.ID}) {
+			seen := map[string]bool{}
+			for _, g := range h.Groups {
+				if !seen[g] {
+					seen[g] = true
+					want[g]++
+				}
+			}
+			if len(h.Groups) == 0 {
+				ungrouped = append(ungrouped, h.Name)
+			}
+		}
+		groups, err := s.Groups(ctx, inv.ID)
+		must(t, err)
+		got := map[string]int{}
+		for _, g := range groups {
+			if g.Hosts != 0 {
+				got[g.Name] = g.Hosts
+			}
+		}
+		if !maps.Equal(got, want) {
+			t.Fatalf("%s: group counts %v, want %v", step, got, want)
+		}
+		if got := hostNames(allHosts(t, s, roster.HostFilter{InventoryID: inv.ID, Ungrouped: true})); !slices.Equal(got, ungrouped) {
+			t.Fatalf("%s: ungrouped hosts %v, want %v", step, got, ungrouped)
+		}
+		// GroupsFirst: the first n groups with hosts and every group
+		// edges or vars name, and the count of all.
+		for _, n := range []int{0, 2, 5, 1000} {
+			first, total, err := s.GroupsFirst(ctx, inv.ID, n)
+			must(t, err)
+			var want []string
+			counted := 0
+			for _, g := range groups {
+				if g.Hosts > 0 {
+					counted++
+				}
+				if (g.Hosts > 0 && counted <= n) || structured[g.Name] {
+					want = append(want, fmt.Sprintf("%s:%d", g.Name, g.Hosts))
+				}
+			}
+			var got []string
+			for _, g := range first {
+				got = append(got, fmt.Sprintf("%s:%d", g.Name, g.Hosts))
+			}
+			if total != len(groups) || !slices.Equal(got, want) {
+				t.Fatalf("%s: GroupsFirst(%d) = %v of %d, want %v of %d", step, n, got, total, want, len(groups))
+			}
+		}
+	}
+	finish(t, s, newRun(t, s, a), &roster.HostChanges{
+		Edges:        []roster.GroupEdge{{Parent: "aa_parent", Child: "g1"}, {Parent: "aa_parent", Child: "shared"}, {Parent: "shared", Child: "zz_empty"}},
+		ReplaceEdges: true,
+	})
+	must(t, s.SetGroupVars(ctx, inv.ID, "vars_only", json.RawMessage(`{"x":1}`)))
+	for round := range 6 {
+		for _, src := range []*roster.Source{a, b} {
+			c := &roster.HostChanges{Scopes: []string{"r"}}
+			st := states(t, s, src)
+			for _, ext := range slices.Sorted(maps.Keys(st)) {
+				st := st[ext]
+				switch rng.IntN(4) {
+				case 0:
+					c.Remove = append(c.Remove, st.ID)
+				case 1:
+					h := host(ext, "r", st.Name, pick()...)
+					h.ID = st.ID
+					c.Update = append(c.Update, h)
+					if rng.IntN(3) == 0 { // listed twice: the last wins
+						again := host(ext, "r", st.Name, pick()...)
+						again.ID = st.ID
+						c.Update = append(c.Update, again)
+					}
+				}
+			}
+			for i := range 3 + rng.IntN(5) {
+				ext := fmt.Sprintf("%s-%d-%d", src.Name, round, i)
+				c.Add = append(c.Add, host(ext, "r", ext, pick()...))
+			}
+			finish(t, s, newRun(t, s, src), c)
+			check(fmt.Sprintf("round %d, %s", round, src.Name))
+		}
+	}
+	must(t, s.DeleteSource(ctx, b.ID))
+	check("after deleting a source")
+	other2, err := s.Groups(ctx, other.ID)
+	must(t, err)
+	if len(other2) != 1 || other2[0].Hosts != 1 {
+		t.Fatalf("another inventory's groups = %+v, want shared with 1 host", other2)
 	}
 }
 
