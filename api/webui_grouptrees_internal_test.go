@@ -1,10 +1,16 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/store"
 )
 
 // TestGroupTreesBounded: the Web UI keeps at most maxGroupTrees group
@@ -46,5 +52,79 @@ func TestGroupTreesBounded(t *testing.T) {
 	renamed.Name = "renamed"
 	if _, _, ok := c.get(renamed); ok {
 		t.Error("a renamed inventory's tree, with the old name in its links, is shown")
+	}
+}
+
+// TestGroupTreeFromTheFirstGroups: the tree built from the groups
+// treeGroups reads (the first of an inventory with more groups than a
+// tree shows) is the tree built from all of them, whichever groups edges
+// nest: nested names first by name, a parent last, a cycle, a group of
+// two parents.
+func TestGroupTreeFromTheFirstGroups(t *testing.T) {
+	ctx := t.Context()
+	st, err := store.OpenSQLite(ctx, filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := &Server{store: st}
+	for _, c := range []struct {
+		name  string
+		hosts int
+		edges []roster.GroupEdge
+	}{
+		{"fewer groups than a tree shows", 300, []roster.GroupEdge{{Parent: "zz", Child: "g00001"}}},
+		{"no edges", maxGroupNodes + 500, nil},
+		{"early names nested by a late one", maxGroupNodes + 500, func() (e []roster.GroupEdge) {
+			for i := range 400 {
+				e = append(e, roster.GroupEdge{Parent: "zz_parent", Child: fmt.Sprintf("g%05d", i*2)})
+			}
+			return append(e, roster.GroupEdge{Parent: "a_parent", Child: "g00002"}, roster.GroupEdge{Parent: "g00003", Child: "g00005"},
+				roster.GroupEdge{Parent: "g00005", Child: "g00003"})
+		}()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			inv := &roster.Inventory{Name: strings.ReplaceAll(c.name, " ", "-")}
+			must(t, st.CreateInventory(ctx, inv))
+			src := &roster.Source{InventoryID: inv.ID, Name: "ec2", Provider: "aws", Config: map[string]any{"regions": []any{"r"}}, OnMissing: roster.OnMissingRemove}
+			must(t, st.CreateSource(ctx, src))
+			run := &roster.SyncRun{SourceID: src.ID, InventoryID: inv.ID, Trigger: roster.TriggerAPI}
+			if _, err := st.CreateSyncRun(ctx, run); err != nil {
+				t.Fatal(err)
+			}
+			changes := &roster.HostChanges{Scopes: []string{"r"}, Edges: c.edges, ReplaceEdges: true}
+			for i := range c.hosts {
+				name := fmt.Sprintf("g%05d", i)
+				changes.Add = append(changes.Add, &roster.Host{ExternalID: name, Scope: "r", Name: name, Enabled: true,
+					Groups: []string{name, "everyone"}, Vars: json.RawMessage(`{}`), Hash: name})
+			}
+			now := time.Now()
+			run.StartedAt, run.Status = &now, roster.SyncSucceeded
+			must(t, st.FinishSyncRun(ctx, run, changes))
+
+			all, err := st.Groups(ctx, inv.ID)
+			must(t, err)
+			first, total, err := s.treeGroups(ctx, inv)
+			must(t, err)
+			if total != len(all) {
+				t.Fatalf("treeGroups counts %d groups, Groups lists %d", total, len(all))
+			}
+			if c.hosts > maxGroupNodes && len(first) >= len(all) {
+				t.Fatalf("treeGroups read all %d groups", len(all))
+			}
+			wantTree, wantCount, wantMessage := groupTree(inv.Name, all, len(all), c.hosts)
+			tree, count, message := groupTree(inv.Name, first, total, c.hosts)
+			if !reflect.DeepEqual(tree, wantTree) || count != wantCount || message != wantMessage {
+				t.Fatalf("from the first %d groups: %d groups, %q; from all %d: %d, %q (or the trees differ)",
+					len(first), count, message, len(all), wantCount, wantMessage)
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

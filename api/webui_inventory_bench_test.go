@@ -168,6 +168,7 @@ func BenchmarkWebUIPages(b *testing.B) {
 		{"hosts-later-page", "/ui/inventories/prod?after=" + url.QueryEscape(after), later[0].Name, nil},
 		{"host", middle, "Change history", nil},
 		{"groups", "/ui/inventories/prod/groups", "too many groups", nil},
+		{"groups-first-view", "/ui/inventories/prod/groups", "too many groups", srv.ForgetGroupTrees},
 		{"groups-after-a-change", "/ui/inventories/prod/groups", "too many groups", regroup},
 		{"sources", "/ui/sources", ">ec2<", nil},
 		{"source", "/ui/sources/prod/ec2", "Sync now", nil},
