@@ -40,13 +40,17 @@ func (s *Server) GetAnsibleInventory(ctx context.Context, req GetAnsibleInventor
 	if inv, err = s.afterSyncs(ctx, inv, f); err != nil {
 		return nil, err
 	}
-	key := docKey{inventoryID: inv.ID, kind: "ansible"}
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	kind := "ansible"
 	if all {
-		key.kind = "ansible-all"
+		kind = "ansible-all"
 	}
 	neg := negotiation{ifNoneMatch: req.Params.IfNoneMatch, offerGzip: true, acceptsGzip: acceptsGzip(req.Params.AcceptEncoding)}
-	return s.document(ctx, inv, f, key, "", neg, s.renderNamed(inv, func(ctx context.Context, w *bufio.Writer, names HostNaming) (int64, error) {
-		return WriteAnsibleInventory(ctx, w, s.store, inv.ID, all, names)
+	return s.document(ctx, inv, f, view.docKey(inv, kind), "", neg, s.renderNamed(inv, func(ctx context.Context, w *bufio.Writer, names HostNaming) (int64, error) {
+		return WriteAnsibleInventory(ctx, w, view, inv.ID, all, names)
 	}))
 }
 
@@ -145,6 +149,10 @@ func (s *Server) ansibleHost(ctx context.Context, inv *roster.Inventory, name st
 	if err != nil {
 		return nil, err
 	}
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
 	var enabled *bool
 	if !all {
 		enabled = ptr(true)
@@ -170,7 +178,7 @@ func (s *Server) ansibleHost(ctx context.Context, inv *roster.Inventory, name st
 			continue // '*' is the filter's wildcard; no host name has one
 		}
 		for {
-			hosts, next, err := s.store.Hosts(ctx, f)
+			hosts, next, err := view.Hosts(ctx, f)
 			if err != nil {
 				return nil, err
 			}

@@ -380,9 +380,13 @@ func (s *Server) awxScript(w http.ResponseWriter, r *http.Request, _ awxCaller) 
 	if v := r.Header.Get("Accept-Encoding"); v != "" {
 		neg.acceptsGzip = acceptsGzip(&v)
 	}
-	answer, err := s.document(ctx, inv, f, docKey{inventoryID: inv.ID, kind: opts.kind()}, "", neg,
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return err
+	}
+	answer, err := s.document(ctx, inv, f, view.docKey(inv, opts.kind()), "", neg,
 		s.renderNamed(inv, func(ctx context.Context, w *bufio.Writer, names HostNaming) (int64, error) {
-			return WriteAWXScript(ctx, w, s.store, inv.ID, opts, names)
+			return WriteAWXScript(ctx, w, view, inv.ID, opts, names)
 		}))
 	if err != nil {
 		return err

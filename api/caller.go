@@ -362,11 +362,6 @@ func (s *Server) visible(ctx context.Context) (*sight, error) {
 			sg.creds[id] = true
 		}
 	}
-	if !sg.all && len(sg.seen) > 0 {
-		if err := s.pruneDerived(ctx, sg.seen); err != nil {
-			return nil, err
-		}
-	}
 	if c.sights == nil {
 		c.sights = map[bool]*sight{}
 	}

@@ -16,6 +16,9 @@ func (s *Server) ListSyncRunChanges(ctx context.Context, req ListSyncRunChangesR
 	if err != nil {
 		return nil, err
 	}
+	if err := s.wholeInventoryOnly(ctx, run.InventoryID, "the change log of a run"); err != nil {
+		return nil, err
+	}
 	p := req.Params
 	f := roster.HostChangeFilter{RunID: run.ID, After: deref(p.Cursor), Limit: derefInt(p.Limit)}
 	if p.Kind != nil {
@@ -33,6 +36,9 @@ func (s *Server) ListSyncRunChanges(ctx context.Context, req ListSyncRunChangesR
 func (s *Server) GetHostHistory(ctx context.Context, req GetHostHistoryRequestObject) (GetHostHistoryResponseObject, error) {
 	inv, err := s.inventory(ctx, req.Inventory)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.wholeInventoryOnly(ctx, inv.ID, "the change history of a host"); err != nil {
 		return nil, err
 	}
 	p := req.Params

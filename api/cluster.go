@@ -318,12 +318,15 @@ func (s *Server) GetPrometheusSD(ctx context.Context, req GetPrometheusSDRequest
 	// The mapping and the names are read outside the render's snapshot:
 	// readers share a document only when they read the same ones.
 	variant := promSDVariant(inv.PrometheusSD, meta)
-	key := docKey{inventoryID: inv.ID, kind: "prometheus-sd"}
-	return s.document(ctx, inv, f, key, variant, negotiation{ifNoneMatch: req.Params.IfNoneMatch}, func(ctx context.Context, w *bufio.Writer) (int64, error) {
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	return s.document(ctx, inv, f, view.docKey(inv, "prometheus-sd"), variant, negotiation{ifNoneMatch: req.Params.IfNoneMatch}, func(ctx context.Context, w *bufio.Writer) (int64, error) {
 		var gen int64
 		hosts := func(yield func(*roster.Host, error) bool) {
 			var err error
-			gen, err = s.store.WalkInventory(ctx, inv.ID, func(h *roster.Host) error {
+			gen, err = view.WalkInventory(ctx, inv.ID, func(h *roster.Host) error {
 				if !yield(h, nil) {
 					return errWalkDone
 				}

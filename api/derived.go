@@ -250,29 +250,6 @@ func refuseManaged(inv *roster.Inventory, provider string) error {
 	return nil
 }
 
-// pruneDerived hides from a caller that does not see everything the
-// derived inventories with an input it may not see: their hosts carry
-// data of every input (merged hosts, group vars), so a caller sees one
-// only if it may read all its inputs.
-func (s *Server) pruneDerived(ctx context.Context, seen map[string]bool) error {
-	derived, err := s.store.DerivedInputs(ctx)
-	if err != nil {
-		return err
-	}
-	for id, inputs := range derived {
-		if !seen[id] {
-			continue
-		}
-		for _, input := range inputs {
-			if !seen[input] {
-				delete(seen, id)
-				break
-			}
-		}
-	}
-	return nil
-}
-
 // inputNameConflicts lists, by name, up to limit host names that hosts of
 // more than one input of a derived inventory have (as each input's
 // Ansible view names them: its name policy, enabled hosts), with the

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
+	"github.com/rosterhq/roster/api/ui"
 )
 
 // waitDerived waits until a derived inventory's source has n finished
@@ -216,25 +218,109 @@ func TestSmartAndConstructedInventories(t *testing.T) {
 		t.Fatalf("after the new filter: %d hosts, want west's %d", len(vars), len(westVars))
 	}
 
-	// Grants: a caller sees a derived inventory only if it sees every input.
+	// Grants: a caller sees in a derived inventory the hosts made of the
+	// inputs it may read, on every read path; what it cannot show in
+	// part (a run's change log) it refuses.
 	partial := f.scopedToken(&roster.Token{Name: "partial", Role: roster.RoleOperator, Inventories: []string{"by-type", "east"}})
 	full := f.scopedToken(&roster.Token{Name: "full", Role: roster.RoleOperator, Inventories: []string{"by-type", "east", "west"}})
-	if _, _, status := f.ansibleDoc("by-type", partial); status != http.StatusNotFound {
-		t.Fatalf("a caller that may not see west reads by-type: %d", status)
+	sameNames := func(what string, got []string, want map[string]map[string]any) {
+		t.Helper()
+		slices.Sort(got)
+		if !slices.Equal(got, slices.Sorted(maps.Keys(want))) {
+			t.Fatalf("%s: %d hosts %v, want east's %d", what, len(got), got[:min(len(got), 5)], len(want))
+		}
 	}
-	if r := f.do("GET", "/api/v1/inventories/by-type/hosts", partial, nil); r.status != http.StatusNotFound {
-		t.Fatalf("a caller that may not see west lists by-type's hosts: %d", r.status)
+	pvars, pgroups, status := f.ansibleDoc("by-type", partial)
+	if status != http.StatusOK {
+		t.Fatalf("a caller that may read east but not west reads by-type: %d", status)
 	}
-	if _, _, status := f.ansibleDoc("by-type", full); status != http.StatusOK {
-		t.Fatalf("a caller that sees every input cannot read by-type: %d", status)
+	sameNames("the Ansible document", slices.Collect(maps.Keys(pvars)), eastVars)
+	for g, hosts := range pgroups {
+		for _, h := range hosts {
+			if eastVars[h] == nil {
+				t.Fatalf("group %s shows west's %s to a caller that may not read west", g, h)
+			}
+		}
 	}
+	if fvars, _, _ := f.ansibleDoc("by-type", full); len(fvars) != len(eastVars)+len(westVars) {
+		t.Fatalf("a caller that reads every input sees %d hosts, want %d", len(fvars), len(eastVars)+len(westVars))
+	}
+	if a, b := f.do("GET", "/api/v1/inventories/by-type/ansible", partial, nil), f.do("GET", "/api/v1/inventories/by-type/ansible", full, nil); a.header.Get("ETag") == b.header.Get("ETag") {
+		t.Fatalf("two views of by-type share the ETag %s", a.header.Get("ETag"))
+	}
+	var hosts api.HostList
+	f.do("GET", "/api/v1/inventories/by-type/hosts?limit=1000", partial, nil).json(t, &hosts)
+	var names []string
+	for _, h := range hosts.Items {
+		names = append(names, h.Name)
+	}
+	sameNames("GET .../hosts", names, eastVars)
+	f.do("GET", "/api/v1/inventories/by-type/hosts?limit=1000", f.admin, nil).json(t, &hosts)
+	for _, h := range hosts.Items {
+		want := http.StatusOK
+		if eastVars[h.Name] == nil {
+			want = http.StatusNotFound
+		}
+		if r := f.do("GET", fmt.Sprintf("/api/v1/inventories/by-type/hosts/%d", h.Id), partial, nil); r.status != want {
+			t.Fatalf("GET host %s as partial: %d, want %d", h.Name, r.status, want)
+		}
+		if r := f.do("GET", "/api/v1/inventories/by-type/ansible?host="+url.QueryEscape(h.Name), partial, nil); r.status != want {
+			t.Fatalf("--host %s as partial: %d, want %d", h.Name, r.status, want)
+		}
+	}
+	var groupList api.GroupList
+	f.do("GET", "/api/v1/inventories/by-type/groups", partial, nil).json(t, &groupList)
+	for _, g := range groupList.Items {
+		if g.Hosts != len(pgroups[g.Name]) {
+			t.Fatalf("group %s counts %d hosts for partial, its document lists %d", g.Name, g.Hosts, len(pgroups[g.Name]))
+		}
+	}
+	var partialScript struct {
+		Meta struct {
+			Hostvars map[string]json.RawMessage `json:"hostvars"`
+		} `json:"_meta"`
+	}
+	f.do("GET", "/api/v2/inventories/by-type/script/?hostvars=1", partial, nil).json(t, &partialScript)
+	sameNames("the AWX script", slices.Collect(maps.Keys(partialScript.Meta.Hostvars)), eastVars)
+	byType := f.waitDerived("by-type", "constructed", 1)
+	if r := f.do("GET", "/api/v1/syncs/"+byType.Id+"/changes", partial, nil); r.status != http.StatusForbidden {
+		t.Fatalf("a partial caller reads by-type's change log: %d", r.status)
+	}
+	wantStatus(t, f.do("GET", "/api/v1/syncs/"+byType.Id+"/changes", full, nil), http.StatusOK)
+	wantStatus(t, f.do("GET", "/api/v1/inventories/by-type/name-conflicts", partial, nil), http.StatusOK)
 	r = f.do("GET", "/api/v1/inventories", partial, nil)
 	var list api.InventoryList
 	r.json(t, &list)
-	for _, inv := range list.Items {
-		if inv.Name == "by-type" {
-			t.Fatal("the inventory list shows by-type to a caller that may not see west")
+	if !slices.ContainsFunc(list.Items, func(inv api.Inventory) bool { return inv.Name == "by-type" }) {
+		t.Fatal("the inventory list hides by-type from a caller it was made for")
+	}
+	// The Web UI's pages, for a person bound to by-type and east.
+	wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": "pat", "password": alicePassword}), http.StatusCreated)
+	f.bind(map[string]any{"user": "pat", "role": "operator", "scope": "inventory", "target": "by-type"})
+	f.bind(map[string]any{"user": "pat", "role": "operator", "scope": "inventory", "target": "east"})
+	cookie := f.uiSignIn("pat", alicePassword)
+	pages := []string{ui.InventoryPath("by-type"), ui.InventoryPath("by-type") + "/groups"}
+	for _, page := range pages {
+		r := f.uiGet(page, cookie)
+		wantStatus(t, r, http.StatusOK)
+		if page == pages[0] && !slices.ContainsFunc(slices.Collect(maps.Keys(eastVars)), func(name string) bool { return strings.Contains(string(r.body), ">"+name+"<") }) {
+			t.Fatalf("%s shows none of east's hosts to a person who may read east", page)
 		}
+		for name := range westVars {
+			if strings.Contains(string(r.body), ">"+name+"<") {
+				i := strings.Index(string(r.body), ">"+name+"<")
+				t.Fatalf("%s shows west's %s to a person who may not read west: %s", page, name, string(r.body)[max(0, i-300):i+100])
+			}
+		}
+	}
+	for _, h := range hosts.Items {
+		r := f.uiGet(fmt.Sprintf("%s/hosts/%d", ui.InventoryPath("by-type"), h.Id), cookie)
+		if eastVars[h.Name] == nil {
+			wantStatus(t, r, http.StatusNotFound)
+			continue
+		}
+		wantStatus(t, r, http.StatusOK)
+		wantBody(t, "an east host's page", r.body, "needs read access to every inventory it is made of")
 	}
 
 	// An input cannot be deleted while a derived inventory reads it; no

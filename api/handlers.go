@@ -173,9 +173,16 @@ func (s *Server) ListNameConflicts(ctx context.Context, req ListNameConflictsReq
 	if req.Params.Limit != nil {
 		limit = *req.Params.Limit
 	}
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
 	conflicts, total, err := s.store.HostNameConflicts(ctx, inv.ID, limit)
 	if inv.Kind.Derived() {
-		conflicts, total, err = s.inputNameConflicts(ctx, inv, limit)
+		// Between the inputs the caller may read.
+		seen := *inv
+		seen.Inputs = slices.DeleteFunc(slices.Clone(inv.Inputs), func(id string) bool { return view.partial() && !view.allowed[id] })
+		conflicts, total, err = s.inputNameConflicts(ctx, &seen, limit)
 	}
 	if err != nil {
 		return nil, err
@@ -506,10 +513,14 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 		// No index serves a var: a page looks at varScan hosts at most.
 		filter.Scan = varScan
 	}
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
 	// The page is read first, so that a bad filter or cursor is refused
 	// before any sync is triggered; it is read again after syncs the read
 	// waited for.
-	hosts, next, err := s.store.Hosts(ctx, filter)
+	hosts, next, err := view.Hosts(ctx, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -518,7 +529,7 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 		return nil, err
 	}
 	if f.waited {
-		if hosts, next, err = s.store.Hosts(ctx, filter); err != nil {
+		if hosts, next, err = view.Hosts(ctx, filter); err != nil {
 			return nil, err
 		}
 	}
@@ -536,7 +547,11 @@ func (s *Server) GetHost(ctx context.Context, req GetHostRequestObject) (GetHost
 	if err != nil {
 		return nil, err
 	}
-	h, err := s.store.Host(ctx, inv.ID, req.Host)
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	h, err := view.Host(ctx, inv.ID, req.Host)
 	if err != nil {
 		return nil, err
 	}
@@ -549,7 +564,11 @@ func (s *Server) ListGroups(ctx context.Context, req ListGroupsRequestObject) (L
 	if err != nil {
 		return nil, err
 	}
-	groups, err := s.store.Groups(ctx, inv.ID)
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := view.Groups(ctx, inv.ID)
 	if err != nil {
 		return nil, err
 	}

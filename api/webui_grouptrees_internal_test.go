@@ -104,7 +104,7 @@ func TestGroupTreeFromTheFirstGroups(t *testing.T) {
 
 			all, err := st.Groups(ctx, inv.ID)
 			must(t, err)
-			first, total, err := s.treeGroups(ctx, inv)
+			first, total, err := s.treeGroups(ctx, inv, &hostView{HostStore: st})
 			must(t, err)
 			if total != len(all) {
 				t.Fatalf("treeGroups counts %d groups, Groups lists %d", total, len(all))

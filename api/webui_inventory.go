@@ -241,7 +241,12 @@ func (s *Server) serveHosts(w http.ResponseWriter, r *http.Request, p *uiRequest
 		s.render(w, http.StatusBadRequest, "hosts", page)
 		return
 	}
-	hosts, next, err := s.store.Hosts(p.ctx, filter)
+	view, err := s.hostsOf(p.ctx, inv)
+	if err != nil {
+		s.uiFail(w, p, err)
+		return
+	}
+	hosts, next, err := view.Hosts(p.ctx, filter)
 	if err != nil {
 		if roster.ErrorCode(err) != roster.EINVALID {
 			s.uiFail(w, p, err)
@@ -302,7 +307,12 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request, p *uiRequest)
 		s.uiFail(w, p, roster.Errorf(roster.ENOTFOUND, "host %q not found: a host's page is named by its id", clip(r.PathValue("host"))))
 		return
 	}
-	h, err := s.store.Host(p.ctx, inv.ID, id)
+	view, err := s.hostsOf(p.ctx, inv)
+	if err != nil {
+		s.uiFail(w, p, err)
+		return
+	}
+	h, err := view.Host(p.ctx, inv.ID, id)
 	if err != nil {
 		s.uiFail(w, p, err)
 		return
@@ -322,6 +332,8 @@ func (s *Server) serveHost(w http.ResponseWriter, r *http.Request, p *uiRequest)
 	// The history, as GetHostHistory reads it: auditors and up.
 	if err := s.authorizeRequest(p.ctx, "GetHostHistory", map[string]string{"inventory": inv.ID}); err != nil {
 		page.HistoryMessage = "You may not read the hosts' change history."
+	} else if view.partial() {
+		page.HistoryMessage = "The change history of this inventory's hosts needs read access to every inventory it is made of."
 	} else {
 		changes, next, err := s.store.HostHistory(p.ctx, roster.HostHistoryFilter{InventoryID: inv.ID, HostName: h.Name, Limit: hostHistoryShown})
 		if err != nil {
@@ -354,8 +366,19 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 		return
 	}
 	page := ui.GroupsPage{Page: p.Page, Inventory: inv.Name, InventoryPath: ui.InventoryPath(inv.Name)}
+	view, err := s.hostsOf(p.ctx, inv)
+	if err != nil {
+		s.uiFail(w, p, err)
+		return
+	}
 	tree, fresh, ok := s.groupTrees.get(inv)
 	switch {
+	case view.partial():
+		// The kept trees are of whole inventories.
+		if tree, err = s.buildGroupTree(p.ctx, inv, view); err != nil {
+			s.uiFail(w, p, err)
+			return
+		}
 	case fresh:
 	case ok && tree.took > groupTreeWait && tree.groups >= groupTreeLarge:
 		// Slow to build: the last tree now, a new one in the background
@@ -368,7 +391,7 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 			go func() {
 				defer s.backgroundWork.Done()
 				defer cancel()
-				t, err := s.buildGroupTree(ctx, inv)
+				t, err := s.buildGroupTree(ctx, inv, &hostView{HostStore: s.store})
 				s.groupTrees.finishBuild(inv, t, err)
 				if err != nil {
 					s.log.Warn("building a group tree failed", "inventory", inv.Name, "err", err)
@@ -377,7 +400,7 @@ func (s *Server) serveGroups(w http.ResponseWriter, r *http.Request, p *uiReques
 		}
 		page.Stale = true
 	default:
-		if tree, err = s.buildGroupTree(p.ctx, inv); err != nil {
+		if tree, err = s.buildGroupTree(p.ctx, inv, view); err != nil {
 			s.uiFail(w, p, err)
 			return
 		}
@@ -397,11 +420,12 @@ const groupTreeWait = 50 * time.Millisecond
 // the machine that built it.
 const groupTreeLarge = 1000
 
-// buildGroupTree reads the groups of inv it shows and nests them.
-func (s *Server) buildGroupTree(ctx context.Context, inv *roster.Inventory) (groupTreeAt, error) {
+// buildGroupTree reads the groups of inv it shows, as view shows inv's
+// hosts, and nests them.
+func (s *Server) buildGroupTree(ctx context.Context, inv *roster.Inventory, view *hostView) (groupTreeAt, error) {
 	start := time.Now()
 	var t groupTreeAt
-	groups, total, err := s.treeGroups(ctx, inv)
+	groups, total, err := s.treeGroups(ctx, inv, view)
 	if err != nil {
 		return t, err
 	}
@@ -409,7 +433,7 @@ func (s *Server) buildGroupTree(ctx context.Context, inv *roster.Inventory) (gro
 	if err != nil {
 		return t, err
 	}
-	ungrouped, _, err := s.store.Hosts(ctx, roster.HostFilter{InventoryID: inv.ID, Ungrouped: true, Limit: 1})
+	ungrouped, _, err := view.Hosts(ctx, roster.HostFilter{InventoryID: inv.ID, Ungrouped: true, Limit: 1})
 	if err != nil {
 		return t, err
 	}
@@ -427,10 +451,10 @@ func (s *Server) buildGroupTree(ctx context.Context, inv *roster.Inventory) (gro
 // group nesting or vars name, and enough of the others, by name, for the
 // groups nested by none to fill the tree. Returns how many groups inv
 // has in all.
-func (s *Server) treeGroups(ctx context.Context, inv *roster.Inventory) ([]*roster.Group, int, error) {
+func (s *Server) treeGroups(ctx context.Context, inv *roster.Inventory, view *hostView) ([]*roster.Group, int, error) {
 	n := maxGroupNodes
 	for {
-		groups, total, err := s.store.GroupsFirst(ctx, inv.ID, n)
+		groups, total, err := view.GroupsFirst(ctx, inv.ID, n)
 		if err != nil || len(groups) == total {
 			return groups, total, err
 		}

@@ -880,7 +880,7 @@ func (s *Server) serveRun(w http.ResponseWriter, r *http.Request, p *uiRequest) 
 		s.uiError(w, p, http.StatusBadRequest, "Refused", "There is no kind of change "+strconv.Quote(clip(page.Kind))+".")
 		return
 	}
-	if s.may(p, "ListSyncRunChanges", params) {
+	if s.may(p, "ListSyncRunChanges", params) && s.wholeInventoryOnly(p.ctx, run.InventoryID, "") == nil {
 		page.CanSeeChanges = true
 		after, err := cursorParam(q, "after")
 		if err != nil {

@@ -986,8 +986,12 @@ type Inventory struct {
 	// `input`), when the inventory is made or changed, or when asked
 	// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
 	// several inputs are resolved by its `name_policy`, in input order.
-	// A caller sees a smart or constructed inventory only if it may see
-	// every one of its inputs.
+	// A caller sees in a smart or constructed inventory the hosts made of
+	// inputs it may read: a host whose data came from an input it may not
+	// read (its own, merged, or through that input's group vars) is left
+	// out of every read (hosts, groups and their counts, the Ansible and
+	// AWX documents, Prometheus SD), and a run's change log, which shows
+	// every input's hosts, is refused (403) unless it may read them all.
 	Kind *InventoryKind `json:"kind,omitempty"`
 
 	// Limit A constructed inventory's limit (an Ansible host pattern).
@@ -1047,8 +1051,12 @@ type InventoryCreate struct {
 	// `input`), when the inventory is made or changed, or when asked
 	// (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
 	// several inputs are resolved by its `name_policy`, in input order.
-	// A caller sees a smart or constructed inventory only if it may see
-	// every one of its inputs.
+	// A caller sees in a smart or constructed inventory the hosts made of
+	// inputs it may read: a host whose data came from an input it may not
+	// read (its own, merged, or through that input's group vars) is left
+	// out of every read (hosts, groups and their counts, the Ansible and
+	// AWX documents, Prometheus SD), and a run's change log, which shows
+	// every input's hosts, is refused (403) unless it may read them all.
 	Kind *InventoryKind `json:"kind,omitempty"`
 
 	// Limit Constructed only: an Ansible host pattern over the constructed hosts (`web:&prod:!retired`, globs); `~regex` and subscripts are refused.
@@ -1101,8 +1109,12 @@ type InventoryInputs = []string
 // `input`), when the inventory is made or changed, or when asked
 // (`POST /sources/{INVENTORY%2Fsmart}/sync`). Host names found in
 // several inputs are resolved by its `name_policy`, in input order.
-// A caller sees a smart or constructed inventory only if it may see
-// every one of its inputs.
+// A caller sees in a smart or constructed inventory the hosts made of
+// inputs it may read: a host whose data came from an input it may not
+// read (its own, merged, or through that input's group vars) is left
+// out of every read (hosts, groups and their counts, the Ansible and
+// AWX documents, Prometheus SD), and a run's change log, which shows
+// every input's hosts, is refused (403) unless it may read them all.
 type InventoryKind string
 
 // InventoryList defines model for InventoryList.
