@@ -184,13 +184,18 @@ func PlanPostgres(ctx context.Context, dsn string) (*Plan, error) {
 	}
 	var applied []int
 	if exists {
-		rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
-		if err == nil {
-			applied, err = pgx.CollectRows(rows, pgx.RowTo[int])
-		}
-		if err != nil {
+		if applied, err = pgAppliedVersions(ctx, conn); err != nil {
 			return nil, explainPostgres(where, err)
 		}
 	}
 	return plan(where, applied, all)
+}
+
+// pgAppliedVersions reads schema_migrations, in order.
+func pgAppliedVersions(ctx context.Context, conn *pgx.Conn) ([]int, error) {
+	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }

@@ -125,11 +125,7 @@ func (s *Postgres) migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
 	if err != nil {
 		return err
 	}
-	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
-	if err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
-	}
-	applied, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	applied, err := pgAppliedVersions(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("read schema_migrations: %w", err)
 	}
