@@ -14,13 +14,14 @@ type SchemaNewerError struct {
 }
 
 func (e *SchemaNewerError) Error() string {
-	how := "newer than"
 	if e.Have < e.Known {
-		how = "which is unknown to"
+		return fmt.Sprintf("database %s has %s schema version %d, which this roster binary does not know (it knows %s schema versions up to %d, not %d): "+
+			"a roster built from other sources applied it; run a build that has it on this node; nothing was changed",
+			e.Database, e.Part, e.Have, e.Part, e.Known, e.Have)
 	}
-	return fmt.Sprintf("database %s has %s schema version %d, %s this roster binary (it knows %s schema versions up to %d): "+
+	return fmt.Sprintf("database %s has %s schema version %d, newer than this roster binary (it knows %s schema versions up to %d): "+
 		"a newer roster upgraded it; run that version or a newer one on this node (`roster version` prints a binary's schema versions); nothing was changed",
-		e.Database, e.Part, e.Have, how, e.Part, e.Known)
+		e.Database, e.Part, e.Have, e.Part, e.Known)
 }
 
 // Unwrap gives the error its code, EUNAVAILABLE, for ErrorCode.
