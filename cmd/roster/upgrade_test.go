@@ -220,7 +220,8 @@ func TestRefuseNewerSchemaSQLite(t *testing.T) {
 	}
 }
 
-// TestRefuseNewerSchemaCluster: on PostgreSQL, node A serves; a newer
+// TestRefuseNewerSchemaCluster: on PostgreSQL (after --dry-run's own
+// checks there), node A serves; a newer
 // roster bumps the schema; node B refuses to start, naming both versions;
 // A, which checked at its start, keeps serving.
 func TestRefuseNewerSchemaCluster(t *testing.T) {
@@ -228,8 +229,22 @@ func TestRefuseNewerSchemaCluster(t *testing.T) {
 	dsn := pg.CreateDatabase(t)
 	bin := buildBinary(t, "./cmd/roster", t.TempDir())
 	env := []string{"ROSTER_SECRET_KEY=" + base64.StdEncoding.EncodeToString(make([]byte, 32))}
+	// --dry-run on an empty database lists everything and creates nothing.
+	empty := pg.CreateDatabase(t)
+	out, err := runRoster(t, bin, nil, "migrate", "--dry-run", "--database", empty)
+	if err != nil || !strings.Contains(out, "schema none, job queue schema none") || !strings.Contains(out, "  schema 0001_init.sql\n") ||
+		!strings.Contains(out, fmt.Sprintf("  job queue (River) %03d ", jobs.SchemaVersion())) {
+		t.Fatalf("migrate --dry-run on an empty PostgreSQL database: %v\n%s", err, out)
+	}
+	if tables := pg.Psql(t, empty, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public'`); strings.TrimSpace(tables) != "0" {
+		t.Fatalf("migrate --dry-run created %s tables", tables)
+	}
+
 	a := startNode(t, bin, "nodeA", dsn, env)
 	token := adminToken(t, bin, "--database", dsn)
+	if out, err := runRoster(t, bin, nil, "migrate", "--dry-run", "--database", dsn); err != nil || !strings.Contains(out, "up to date: nothing to do") {
+		t.Fatalf("migrate --dry-run on node A's database: %v\n%s", err, out)
+	}
 
 	for _, bump := range []struct{ name, sql, undo, want string }{
 		{"store", `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, now())`, `DELETE FROM schema_migrations WHERE version = 9999`,
