@@ -99,6 +99,11 @@ done
 { pkg_installed slapd && [[ -x /usr/sbin/slapd ]]; } || missing+=(slapd)
 { pkg_installed ldap-utils && command -v ldapsearch >/dev/null 2>&1; } || missing+=(ldap-utils)
 { pkg_installed chromium && [[ -x /usr/bin/chromium ]]; } || missing+=(chromium)
+# systemd-analyze checks deploy/roster.service (TestRelease); installing the
+# package boots nothing and starts no daemon.
+{ pkg_installed systemd && command -v systemd-analyze >/dev/null 2>&1; } || missing+=(systemd)
+# make release (TestRelease).
+{ pkg_installed make && command -v make >/dev/null 2>&1; } || missing+=(make)
 
 if (( ${#missing[@]} > 0 )); then
   command -v apt-get >/dev/null 2>&1 \
@@ -162,6 +167,9 @@ fi
 chromium_bin=/usr/bin/chromium
 [[ -x "$chromium_bin" ]] || die "$chromium_bin not found after installing chromium"
 say "chromium: $chromium_bin (chromium $(pkg_version chromium))"
+
+command -v systemd-analyze >/dev/null 2>&1 || die "systemd-analyze not found after installing systemd"
+say "systemd-analyze: $(command -v systemd-analyze) (systemd $(pkg_version systemd))"
 
 pg_bin=$(pg_bin_dir) || die "no /usr/lib/postgresql/*/bin with initdb, pg_ctl and postgres after installing postgresql"
 say "postgresql: $pg_bin (postgresql $(pkg_version "postgresql-$(basename "$(dirname "$pg_bin")")"))"

@@ -168,7 +168,7 @@ func startupDatabase(b *testing.B, n int) string {
 	return path
 }
 
-func copyFile(b *testing.B, from, to string) {
+func copyFile(b testing.TB, from, to string) {
 	b.Helper()
 	in, err := os.Open(from)
 	if err != nil {

@@ -8,17 +8,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/rosterhq/roster/internal/jobs"
-	"github.com/rosterhq/roster/internal/store"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -103,64 +96,4 @@ func newServeCommand() *cobra.Command {
 	}
 	addConfigFlags(cmd.Flags(), &base)
 	return cmd
-}
-
-func newMigrateCommand() *cobra.Command {
-	base := defaultConfig()
-	cmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Create or upgrade the database schema, then exit",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := loadConfig(cmd, base)
-			if err != nil {
-				return err
-			}
-			st, err := openStore(cmd.Context(), c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			if pg, ok := st.(*store.Postgres); ok {
-				err = jobs.MigratePostgres(cmd.Context(), pg.Pool())
-			} else {
-				err = jobs.MigrateSQLite(cmd.Context(), c.Database)
-			}
-			if err != nil {
-				return redactDatabase(err, c.Database)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "database %s is up to date\n", displayDatabase(c.Database))
-			return nil
-		},
-	}
-	addConfigFlags(cmd.Flags(), &base)
-	return cmd
-}
-
-func newVersionCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			fmt.Fprintln(cmd.OutOrStdout(), "roster", buildVersion())
-		},
-	}
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			return bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				return "devel-" + s.Value[:12]
-			}
-		}
-	}
-	return "devel"
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/rosterhq/roster/internal/store"
 )
 
 // migrationLock is the advisory lock key under which River's tables are
@@ -68,6 +70,14 @@ func MigratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	defer lock.Close(context.WithoutCancel(ctx))
 	if _, err := lock.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	// Under the lock, so what a newer node is applying is seen.
+	applied, err := postgresApplied(ctx, lock)
+	if err != nil {
+		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := planRiver(store.PostgresDisplayName(pool.Config().ConnConfig), applied, m.AllVersions()); err != nil {
+		return err
 	}
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)

@@ -69,14 +69,14 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, *riversqlite.Driver,
 	// River's operations run concurrently; SQLite runs one at a time.
 	db.SetMaxOpenConns(1)
 	driver := riversqlite.New(db)
-	if err := migrateSQLite(ctx, db, driver); err != nil {
+	if err := migrateSQLite(ctx, path, db, driver); err != nil {
 		db.Close()
 		return nil, nil, err
 	}
 	return db, driver, nil
 }
 
-func migrateSQLite(ctx context.Context, db *sql.DB, driver *riversqlite.Driver) error {
+func migrateSQLite(ctx context.Context, path string, db *sql.DB, driver *riversqlite.Driver) error {
 	m, err := rivermigrate.New(driver, nil)
 	if err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)
@@ -86,6 +86,13 @@ func migrateSQLite(ctx context.Context, db *sql.DB, driver *riversqlite.Driver) 
 		return fmt.Errorf("job queue migrations: %w", err)
 	}
 	defer tx.Rollback()
+	applied, err := sqliteApplied(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := planRiver(path, applied, m.AllVersions()); err != nil {
+		return err
+	}
 	if _, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil); err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)
 	}

@@ -6,10 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -71,7 +68,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Pos
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	s.pool = &pgPool{Pool: pool, where: pgDisplayName(cfg.ConnConfig)}
+	s.pool = &pgPool{Pool: pool, where: PostgresDisplayName(cfg.ConnConfig)}
 	return s, nil
 }
 
@@ -97,9 +94,9 @@ func (s *Postgres) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // it, and no one else should.
 func (s *Postgres) Pool() *pgxpool.Pool { return s.pool.Pool }
 
-// pgDisplayName names a database for messages: host, port and name, never the
+// PostgresDisplayName names a database for messages: host, port and name, never the
 // password.
-func pgDisplayName(c *pgx.ConnConfig) string {
+func PostgresDisplayName(c *pgx.ConnConfig) string {
 	return fmt.Sprintf("postgres://%s:%d/%s", c.Host, c.Port, c.Database)
 }
 
@@ -122,35 +119,36 @@ func (s *Postgres) migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	files, err := fs.Glob(postgresMigrations, "migrations/postgres/*.sql")
+	// Under the lock: a newer node upgrading at the same time has
+	// finished, and what it applied is seen here.
+	all, err := PostgresMigrations()
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
-	for _, f := range files {
-		version, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", f)
-		}
-		body, err := postgresMigrations.ReadFile(f)
-		if err != nil {
-			return err
-		}
+	applied, err := pgAppliedVersions(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	p, err := plan(PostgresDisplayName(cfg), applied, all)
+	if err != nil {
+		return err
+	}
+	for _, m := range p.Pending {
 		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			var applied bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, version).Scan(&applied); err != nil || applied {
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&applied); err != nil || applied {
 				return err
 			}
 			// Without arguments pgx sends the simple protocol, which
 			// takes several statements at once.
-			if _, err := tx.Exec(ctx, string(body)); err != nil {
+			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, s.now())
+			_, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, m.Version, s.now())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", filepath.Base(f), err)
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
 	}
 	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, migrationLock); err != nil {

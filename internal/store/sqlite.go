@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -134,37 +132,38 @@ func (s *SQLite) Ping(ctx context.Context) error {
 	return s.rq.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
+// migrate applies the migrations not yet applied, each in its own
+// transaction, after refusing a database newer than this binary.
 func (s *SQLite) migrate(ctx context.Context) error {
 	if _, err := s.wq.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	files, err := fs.Glob(sqliteMigrations, "migrations/sqlite/*.sql")
+	all, err := SQLiteMigrations()
 	if err != nil {
 		return err
 	}
-	sort.Strings(files)
-	for _, f := range files {
-		version, err := strconv.Atoi(strings.SplitN(filepath.Base(f), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("migration %s: name must start with a number", f)
-		}
-		body, err := sqliteMigrations.ReadFile(f)
-		if err != nil {
-			return err
-		}
+	applied, err := appliedVersions(ctx, s.w)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	p, err := plan(s.path, applied, all)
+	if err != nil {
+		return err
+	}
+	for _, m := range p.Pending {
 		err = s.tx(ctx, func(tx *sql.Tx) error {
 			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil || n > 0 {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil || n > 0 {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, micros(s.now()))
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.Version, micros(s.now()))
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("apply migration %s: %w", filepath.Base(f), err)
+			return fmt.Errorf("apply migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
