@@ -2592,7 +2592,7 @@ type ServerInterface interface {
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
-	// GetReady Readiness: the database answers.
+	// GetReady Readiness: the database answers and the server is not shutting down.
 	// (GET /readyz)
 	GetReady(w http.ResponseWriter, r *http.Request)
 }
@@ -13468,7 +13468,7 @@ type StrictServerInterface interface {
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
-	// GetReady Readiness: the database answers.
+	// GetReady Readiness: the database answers and the server is not shutting down.
 	// (GET /readyz)
 	GetReady(ctx context.Context, request GetReadyRequestObject) (GetReadyResponseObject, error)
 }
@@ -15921,9 +15921,9 @@ var swaggerSpec = []string{
 	"lOm5tICehRo7XVCuhViQU4oQ3Sj/8xaH2nGl/u5jNHlatd7HeuIVXaf2UkdoqYBjus3g4O9D910P/R6s",
 	"GLR+q32SJ8vD0a/it+TJqgQU0e9RXYdoxyT5REeW46WZ4Jmd/X1rEXFocqdlxLGHJlwOtxwDXDKRFLm0",
 	"q87wr7/XzUM3Qgljhr7IUCKMwbxuLKJVq4aLPaEcAWSPrVN/61p8nplD14PbS+WW1XoLpYXK5Uq55Vfc",
-	"CH9pb16r+vfed64Ez0V+VtiZ+7yTSVTq41zrayngR9cr5NYjWRZ51hl2ZtYuhsfHDx7+6+BkcDJ4MPz+",
-	"5PsTkFXU6fuyKC8tTPR+3bjsxHXwswfgC3+CHOPgB6yBHPxAITDBL2h/D36A0iTB30GtpHqz1EnboF0J",
-	"bBX8WDJs8FtQte3D7x/+/wAAAP//",
+	"iAp4xlugShB3pS0zs8JaqaYs1UvVvJ71Pt93rgTPRX5W2JkbgpNbVA7kXOtrKeBHNzLoB0m3yLPOsDOz",
+	"djE8Pn7w8F8HJ4OTwYPh9yffn4A8o07fl4V7afGi9+sGaCfSg589SF/4E+QhBz9gneTgBwqTCX5BG33w",
+	"A5QvCf4O6inVm6VOIgftSvCr4MeSqYPfgspuH37/8P8HAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

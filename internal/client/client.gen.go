@@ -3222,7 +3222,7 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetReady Readiness: the database answers.
+	// GetReady Readiness: the database answers and the server is not shutting down.
 	//
 	// Corresponds with GET /readyz (the `GetReady` operationId).
 	GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4981,7 +4981,7 @@ func (c *APIClient) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// GetReady Readiness: the database answers.
+// GetReady Readiness: the database answers and the server is not shutting down.
 //
 // Corresponds with GET /readyz (the `GetReady` operationId).
 func (c *APIClient) GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -9379,7 +9379,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
-	// GetReadyWithResponse Readiness: the database answers.
+	// GetReadyWithResponse Readiness: the database answers and the server is not shutting down.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17057,7 +17057,7 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 	return ParseGetHealthResponse(rsp)
 }
 
-// GetReadyWithResponse Readiness: the database answers.
+// GetReadyWithResponse Readiness: the database answers and the server is not shutting down.
 //
 // Returns a wrapper object for the known response body format(s).
 //
