@@ -76,6 +76,8 @@ func newRootCommand() *cobra.Command {
 		newImportCommand(),
 		newVaultCommand(),
 		newVersionCommand(),
+		newBackupCommand(),
+		newRestoreCommand(),
 	)
 	return root
 }
