@@ -55,41 +55,12 @@ func TestBackupDuringSync(t *testing.T) {
 	// credential is the only way into the simulator.
 	src := startNode(t, bin, "source", db, nil, serveArgs(dir)...)
 	api := client.New(src.url, token)
-	var created struct {
-		ID string `json:"id"`
-	}
-	for _, req := range []struct {
-		path string
-		body map[string]any
-	}{
-		{"/credentials", map[string]any{"name": "aws", "type": "aws", "fields": map[string]string{"access_key_id": simAccessKey, "secret_access_key": simSecretKey}}},
-		{"/inventories", map[string]any{"name": "prod"}},
-		{"/inventories/prod/sources", map[string]any{"name": "ec2", "provider": "aws", "credential": "aws", "on_missing": "remove",
-			"config": map[string]any{"regions": []string{"us-east-1", "eu-west-1"}, "endpoint_url": simSrv.URL, "hostnames": []any{"tag:Name", "instance-id"},
-				"keyed_groups": []any{map[string]any{"prefix": "tag", "key": "tags"}}}}},
-	} {
-		if code := call(t, api, "POST", req.path, req.body, &created); code != 201 {
-			t.Fatalf("POST %s: %d", req.path, code)
-		}
-	}
-	sourceID := created.ID
+	sourceID := createSealedSource(t, api, simSrv.URL)
 	first := syncWhile(t, api, sourceID, nil)
 	docA := inventoryDocument(t, src.url, token)
 
 	// The fleet changes; the next run is slowed so that backups catch it.
-	instances := sim.Fleet().Instances()
-	for i, inst := range instances[:3000] {
-		switch {
-		case i < 1500:
-			must(t, sim.Fleet().Terminate(inst.ID))
-		default:
-			must(t, sim.Fleet().SetTag(inst.ID, "Name", fmt.Sprintf("renamed-%d", i)))
-		}
-	}
-	for i := range 1000 {
-		_, err := sim.Fleet().Add([]string{"us-east-1", "eu-west-1"}[i%2], map[string]string{"Name": fmt.Sprintf("added-%d", i)})
-		must(t, err)
-	}
+	changeFleet(t, sim, 1500, 1500, 1000)
 	sim.SetFaults(awssim.Faults{Latency: 250 * time.Millisecond, Actions: []string{"DescribeInstances"}})
 	var archives []string
 	takeBackup := func(extra ...string) string {
@@ -215,6 +186,48 @@ func TestBackupDuringSync(t *testing.T) {
 			}
 		}
 	})
+}
+
+// createSealedSource creates, through api, the prod inventory and its
+// source syncing the EC2 simulator at simURL with a credential the broker
+// holds (sealed, with the local backend), and returns the source's id.
+func createSealedSource(t *testing.T, api *client.Client, simURL string) string {
+	t.Helper()
+	var created struct {
+		ID string `json:"id"`
+	}
+	for _, req := range []struct {
+		path string
+		body map[string]any
+	}{
+		{"/credentials", map[string]any{"name": "aws", "type": "aws", "fields": map[string]string{"access_key_id": simAccessKey, "secret_access_key": simSecretKey}}},
+		{"/inventories", map[string]any{"name": "prod"}},
+		{"/inventories/prod/sources", map[string]any{"name": "ec2", "provider": "aws", "credential": "aws", "on_missing": "remove",
+			"config": map[string]any{"regions": []string{"us-east-1", "eu-west-1"}, "endpoint_url": simURL, "hostnames": []any{"tag:Name", "instance-id"},
+				"keyed_groups": []any{map[string]any{"prefix": "tag", "key": "tags"}}}}},
+	} {
+		if code := call(t, api, "POST", req.path, req.body, &created); code != 201 {
+			t.Fatalf("POST %s: %d", req.path, code)
+		}
+	}
+	return created.ID
+}
+
+// changeFleet terminates, renames and adds instances of the simulator's
+// fleet, so that the next sync changes the inventory.
+func changeFleet(t *testing.T, sim *awssim.Server, terminate, rename, add int) {
+	t.Helper()
+	for i, inst := range sim.Fleet().Instances()[:terminate+rename] {
+		if i < terminate {
+			must(t, sim.Fleet().Terminate(inst.ID))
+		} else {
+			must(t, sim.Fleet().SetTag(inst.ID, "Name", fmt.Sprintf("renamed-%d", i)))
+		}
+	}
+	for i := range add {
+		_, err := sim.Fleet().Add([]string{"us-east-1", "eu-west-1"}[i%2], map[string]string{"Name": fmt.Sprintf("added-%d", i)})
+		must(t, err)
+	}
 }
 
 // syncView is a sync run as the API shows it.
