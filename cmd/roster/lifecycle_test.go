@@ -35,9 +35,9 @@ func TestShutdownDrains(t *testing.T) {
 		want            roster.SyncStatus
 		wantErr         string
 	}{
-		{"the sync finishes in time", 3 * time.Second, 30 * time.Second, roster.SyncSucceeded, ""},
-		{"the sync outlives the timeout", time.Minute, 2 * time.Second, roster.SyncFailed,
-			"roster serve stopped before the sync finished (shutdown timeout 2s); nothing was changed"},
+		{"the sync finishes in time", 5 * time.Second, 30 * time.Second, roster.SyncSucceeded, ""},
+		{"the sync outlives the timeout", time.Minute, 4 * time.Second, roster.SyncFailed,
+			"roster serve stopped before the sync finished (shutdown timeout 4s); nothing was changed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
