@@ -12,6 +12,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Shutdown drains the process, as SIGTERM asks: /readyz answers 503 at
@@ -98,8 +100,10 @@ func (m *Main) Reload() error {
 	next, err := m.LoadConfig()
 	if err != nil {
 		m.Log.Error("config reload failed: keeping the running configuration", "err", err)
+		m.reloadMetrics(false)
 		return errors.Join(append(errs, err)...)
 	}
+	defer m.reloadMetrics(true)
 	live := *m.liveConfig()
 	applied, _ := configChanges(&live, &next)
 	_, restart := configChanges(&m.Config, &next)
@@ -147,4 +151,34 @@ func newLeveledLogger(c Config, w *os.File) (*slog.Logger, *slog.LevelVar) {
 	l, _ := parseLevel(c.LogLevel)
 	level.Set(l)
 	return newLoggerAt(c, w, level), level
+}
+
+// reloadGauges are the outcome of the last configuration reload, as
+// Prometheus reports its own (an alert on ..._successful == 0 catches a
+// configuration left broken for the next restart).
+type reloadGauges struct{ successful, timestamp prometheus.Gauge }
+
+// registerReloadMetrics adds the reload gauges to the process's metrics:
+// the configuration of the start counts as a successful load.
+func (m *Main) registerReloadMetrics() {
+	m.reload = reloadGauges{
+		successful: prometheus.NewGauge(prometheus.GaugeOpts{Name: "roster_config_last_reload_successful",
+			Help: "Whether the last configuration load (at the start, or on SIGHUP) succeeded."}),
+		timestamp: prometheus.NewGauge(prometheus.GaugeOpts{Name: "roster_config_last_reload_success_timestamp_seconds",
+			Help: "When the configuration was last loaded successfully."}),
+	}
+	m.Metrics.Registry().MustRegister(m.reload.successful, m.reload.timestamp)
+	m.reloadMetrics(true)
+}
+
+func (m *Main) reloadMetrics(ok bool) {
+	if m.reload.successful == nil {
+		return
+	}
+	if !ok {
+		m.reload.successful.Set(0)
+		return
+	}
+	m.reload.successful.Set(1)
+	m.reload.timestamp.SetToCurrentTime()
 }

@@ -220,8 +220,14 @@ func TestHangupReloadsConfig(t *testing.T) {
 		t.Fatalf("the failed reload does not say why:\n%s", got)
 	}
 	waitDebug(len(srv.logs())) // still at debug: the bad file changed nothing
+	if got := metricLine(t, srv.url, "roster_config_last_reload_successful"); got != "roster_config_last_reload_successful 0" {
+		t.Fatalf("after a failed reload: %q", got)
+	}
 
 	hangup("log_level: info\n", "configuration reloaded")
+	if got := metricLine(t, srv.url, "roster_config_last_reload_successful"); got != "roster_config_last_reload_successful 1" {
+		t.Fatalf("after a reload: %q", got)
+	}
 	from := len(srv.logs())
 	time.Sleep(8 * time.Second)
 	if quiet := srv.logs()[from:]; strings.Contains(quiet, debugLine) {
@@ -233,4 +239,21 @@ func TestHangupReloadsConfig(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("after the reloads /healthz answers %s", resp.Status)
 	}
+}
+
+// metricLine is the line of /metrics that starts with name.
+func metricLine(t *testing.T, base, name string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	must(t, err)
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), name+" ") {
+			return sc.Text()
+		}
+	}
+	t.Fatalf("no %s in /metrics", name)
+	return ""
 }

@@ -178,6 +178,7 @@ type Main struct {
 	LoadConfig func() (Config, error)
 	Level      *slog.LevelVar
 	live       atomic.Pointer[Config] // the reloadable settings in use
+	reload     reloadGauges
 
 	srv          *http.Server
 	tls          *serverTLS // nil: plain HTTP
@@ -266,6 +267,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	m.Metrics = newMetrics(st, m.Queue, m.Log)
+	m.registerReloadMetrics()
 	notifier := notify.NewNotifier(st, m.Queue, notify.NotifierOptions{Logger: m.Log.With("component", "webhooks")})
 	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"), broker.WithIssuanceObserver(m.Metrics))
 	// Smart and constructed inventories read their inputs from the store.
