@@ -96,6 +96,11 @@ func TestBackupDuringSync(t *testing.T) {
 				caught = a
 			}
 		}
+		fi, err := os.Stat(a)
+		must(t, err)
+		if fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s has mode %04o, want 0600", a, fi.Mode().Perm())
+		}
 		if m.Hosts != want || len(m.SecretKeyIDs) != 1 {
 			t.Fatalf("%s (%d runs running): %d hosts, secret keys %v; want %d hosts, one key", a, m.RunningRuns, m.Hosts, m.SecretKeyIDs, want)
 		}

@@ -171,6 +171,9 @@ func (r *restoring) extract(stdin io.Reader) error {
 
 // entry reads one entry of the archive.
 func (r *restoring) entry(h *tar.Header, tr io.Reader) error {
+	if h.Typeflag != tar.TypeReg {
+		return fmt.Errorf("the backup holds %q, which is not a regular file: not a backup of roster backup", h.Name)
+	}
 	if r.manifest == nil && h.Name != backupManifestName {
 		return fmt.Errorf("the backup %s does not start with its %s: not a backup of roster backup", r.o.from, backupManifestName)
 	}
