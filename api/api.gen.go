@@ -2604,7 +2604,7 @@ type ServerInterface interface {
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
-	// GetReady Readiness: the database answers.
+	// GetReady Readiness: the database answers and the server is not shutting down.
 	// (GET /readyz)
 	GetReady(w http.ResponseWriter, r *http.Request)
 }
@@ -13480,7 +13480,7 @@ type StrictServerInterface interface {
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
-	// GetReady Readiness: the database answers.
+	// GetReady Readiness: the database answers and the server is not shutting down.
 	// (GET /readyz)
 	GetReady(ctx context.Context, request GetReadyRequestObject) (GetReadyResponseObject, error)
 }
@@ -15935,9 +15935,9 @@ var swaggerSpec = []string{
 	"7xwrDSP+AtXl5b2qd8r0XFpAz0KNnS4o10IsyClFiG6U/3mLQ+24Un/3MZo8rVrvYz3xiq5Te6kjtFTA",
 	"Md1mcPD3ofuuh34PVgxav9U+yZPl4ehX8VvyZFUCiuj3qK5DtGOSfKIjy/HSTPDMzv6+tYg4NLnTMuLY",
 	"QxMuh1uOAS6ZSIpc2lVn+Nff6+ahG6GEMUNfZCgRxmBeNxbRqlXDxZ5QjgCyx9apv3UtPs/MoevB7aVy",
-	"y2q9hdJC5XKl3PIrboS/tDevVf177ztXguciPyvszH3eySQq9XGu9bUU8KPrFXLrkSyLPOsMOzNrF8Pj",
-	"4wcP/2VwMjgZPBh+f/L9Ccgq6vR9WZSXFiZ6v25cduI6+NkD8IU/QY5x8APWQA5+oBCY4Be0vwc/QGmS",
-	"4O+gVlK9WeqkbdCuBLYKfiwZNvgtqNr24fcP/38AAAD//w==",
+	"y2q9hdJC5XKl3PIrbkQFPOMtUCWIu9KWmVlhrVRTluqlal7Pep/vO1eC5yI/K+zMDcHJLSoHcq71tRTw",
+	"oxsZ9IOkW+RZZ9iZWbsYHh8/ePgvg5PByeDB8PuT709AnlGn78vCvbR40ft1A7QT6cHPHqQv/AnykIMf",
+	"sE5y8AOFyQS/oI0++AHKlwR/B/WU6s1SJ5GDdiX4VfBjydTBb0Fltw+/f/j/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -23,6 +23,9 @@ func (s *Server) GetHealth(context.Context, GetHealthRequestObject) (GetHealthRe
 
 // GetReady implements StrictServerInterface.
 func (s *Server) GetReady(ctx context.Context, _ GetReadyRequestObject) (GetReadyResponseObject, error) {
+	if s.draining.Load() {
+		return nil, roster.Errorf(roster.EUNAVAILABLE, "the server is shutting down")
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

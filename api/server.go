@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -136,7 +137,15 @@ type Server struct {
 	version, node string
 	// live serves the Web UI's live views of runs (webui_source.go).
 	live *liveStreams
+	// draining: the process is shutting down; /readyz says so, so that
+	// load balancers send new requests elsewhere.
+	draining atomic.Bool
 }
+
+// Drain makes /readyz answer 503 from now on: the process is shutting
+// down. Requests are still served (those in flight, and those a load
+// balancer sends before it notices).
+func (s *Server) Drain() { s.draining.Store(true) }
 
 var _ StrictServerInterface = (*Server)(nil)
 

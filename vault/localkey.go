@@ -84,12 +84,25 @@ func LoadOrCreateKeyFile(path string) (*LocalKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	err = writeNewKeyFile(path, k)
 	if errors.Is(err, fs.ErrExist) {
 		return readKeyFile(path) // another process created it first
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create local secret key file: %w", err)
+		return nil, err
+	}
+	return k, nil
+}
+
+// writeNewKeyFile writes k to path, which must not exist (fs.ErrExist),
+// mode 0600.
+func writeNewKeyFile(path string, k *LocalKey) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("create local secret key file: %w", err)
 	}
 	_, err = f.Write(k.b[:])
 	if err == nil {
@@ -100,9 +113,9 @@ func LoadOrCreateKeyFile(path string) (*LocalKey, error) {
 	}
 	if err != nil {
 		os.Remove(path)
-		return nil, fmt.Errorf("write local secret key file %s: %w", path, err)
+		return fmt.Errorf("write local secret key file %s: %w", path, err)
 	}
-	return k, nil
+	return nil
 }
 
 func readKeyFile(path string) (*LocalKey, error) {

@@ -104,6 +104,11 @@ type Config struct {
 	// is kept; 0 keeps it forever.
 	ChangeRetention Duration `yaml:"change_retention"`
 
+	// ShutdownTimeout is how long a stopping `roster serve` (SIGTERM)
+	// waits for its running syncs before it stops them (failed, retried
+	// later), and then for the HTTP requests in flight.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+
 	// SecretBackend is "local" (sealed in the database; the default) or
 	// "vault" (the production choice).
 	SecretBackend string `yaml:"secret_backend"`
@@ -337,6 +342,7 @@ func (c *Config) settings() []setting {
 		{"audit-failure-retention", "ROSTER_AUDIT_FAILURE_RETENTION", "how long audit records of refusals and failures are kept, at most the audit retention (0: forever)", &c.AuditFailureRetention},
 		{"audit-failures-per-caller", "ROSTER_AUDIT_FAILURES_PER_CALLER", "distinct refusal records one token writes per hour; more are counted on one summary record", &c.AuditFailuresPerCaller},
 		{"change-retention", "ROSTER_CHANGE_RETENTION", "how long the record of what each sync changed of each host is kept, e.g. 30d (0: forever)", &c.ChangeRetention},
+		{"shutdown-timeout", "ROSTER_SHUTDOWN_TIMEOUT", "on SIGTERM, how long running syncs may take to finish before they are stopped (failed, retried later), and then requests in flight", &c.ShutdownTimeout},
 		{"secret-backend", "ROSTER_SECRET_BACKEND", "where credentials' secrets live: local or vault", &c.SecretBackend},
 		{"secret-key-file", "ROSTER_SECRET_KEY_FILE", "the local backend's key file (default <data-dir>/secret.key)", &c.SecretKeyFile},
 		{"vault-addr", "ROSTER_VAULT_ADDR", "Vault's URL", &c.VaultAddr},
@@ -383,6 +389,7 @@ func defaultConfig() Config {
 		AuditFailureRetention:  Duration(defaultAuditFailureRetention),
 		AuditFailuresPerCaller: roster.DefaultAuditPerCaller,
 		ChangeRetention:        Duration(defaultChangeRetention),
+		ShutdownTimeout:        Duration(30 * time.Second),
 	}
 }
 
@@ -500,6 +507,8 @@ func loadConfig(cmd *cobra.Command, base Config) (Config, error) {
 		return c, fmt.Errorf("token max ttl must be 0 (no bound) or at least 1m")
 	case c.AdmitWait < Duration(time.Millisecond):
 		return c, fmt.Errorf("admit wait must be at least 1ms")
+	case c.ShutdownTimeout < 0 || c.ShutdownTimeout > Duration(time.Hour):
+		return c, fmt.Errorf("shutdown timeout must be between 0 and 1h")
 	case c.SessionIdleTimeout < Duration(time.Minute) || c.SessionMaxAge < c.SessionIdleTimeout || c.SessionMaxAge > Duration(30*24*time.Hour):
 		return c, fmt.Errorf("session idle timeout must be at least 1m, and session max age at least that and at most 720h")
 	}
@@ -587,6 +596,11 @@ func parseLevel(s string) (slog.Level, error) {
 // newLogger returns the process logger.
 func newLogger(c Config, w *os.File) *slog.Logger {
 	level, _ := parseLevel(c.LogLevel)
+	return newLoggerAt(c, w, level)
+}
+
+// newLoggerAt returns the process logger logging at level.
+func newLoggerAt(c Config, w *os.File, level slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: level}
 	if c.LogFormat == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))

@@ -69,6 +69,8 @@ func newRootCommand() *cobra.Command {
 		newImportCommand(),
 		newVaultCommand(),
 		newVersionCommand(),
+		newBackupCommand(),
+		newRestoreCommand(),
 	)
 	return root
 }
@@ -84,14 +86,15 @@ func newServeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			m := &Main{Config: c, Log: newLogger(c, os.Stderr)}
+			m := &Main{Config: c, LoadConfig: func() (Config, error) { return loadConfig(cmd, base) }}
+			m.Log, m.Level = newLeveledLogger(c, os.Stderr)
 			if err := m.Run(cmd.Context()); err != nil {
 				m.Close()
 				return err
 			}
 			err = m.Wait(cmd.Context())
 			m.Log.Info("shutting down")
-			return errors.Join(err, m.Close())
+			return errors.Join(err, m.Shutdown())
 		},
 	}
 	addConfigFlags(cmd.Flags(), &base)

@@ -230,21 +230,7 @@ func botocoreEndpoints(t *testing.T, simURL string, regions []string) string {
 
 func syncAndWait(t *testing.T, api *client.Client, sourceID string) {
 	t.Helper()
-	var run struct {
-		ID, Status, Error string
-	}
-	if code := call(t, api, "POST", "/sources/"+sourceID+"/syncs", nil, &run); code != 202 {
-		t.Fatalf("trigger: %d", code)
-	}
-	for deadline := time.Now().Add(60 * time.Second); !roster.SyncStatus(run.Status).Done(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("sync did not finish: %+v", run)
-		}
-		call(t, api, "GET", "/syncs/"+run.ID, nil, &run)
-	}
-	if run.Status != "succeeded" {
-		t.Fatalf("sync: %+v", run)
-	}
+	syncWhile(t, api, sourceID, nil)
 }
 
 // ansibleList is an Ansible --list document, normalised: each group's

@@ -33,6 +33,9 @@ var readmeSkips = []struct{ prefix, why string }{
 	{"make build && sudo install ", "installs into /usr/local/bin with sudo"},
 	{"export ROSTER_URL=https://roster.example:8080 ", "names an example server"},
 	{"ansible-inventory -i /usr/local/bin/roster-inventory", "needs roster-inventory installed by the skipped line above; TestEndToEndWithAnsible runs ansible-inventory through roster-inventory"},
+	{"roster restore --from roster-2026-12-07.tar.gz", "writes under /var/lib/roster; TestBackupDuringSync restores archives this way"},
+	{"pg_dump --format=custom", "needs PostgreSQL: TestPostgresDumpRestore runs this recipe against a real server"},
+	{"pg_restore --exit-on-error", "needs PostgreSQL: TestPostgresDumpRestore runs this recipe against a real server"},
 	{"ansible-playbook -i /usr/local/bin/roster-inventory", "needs roster-inventory installed by the skipped line above, and a playbook"},
 }
 

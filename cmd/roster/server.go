@@ -10,9 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -174,6 +173,12 @@ type Main struct {
 	Webhooks *notify.Service
 	// URL is the API's base URL once Run has returned.
 	URL string
+	// LoadConfig, when set, reads the configuration again for a SIGHUP
+	// (Reload); Level is the logger's level, which a reload sets.
+	LoadConfig func() (Config, error)
+	Level      *slog.LevelVar
+	live       atomic.Pointer[Config] // the reloadable settings in use
+	reload     reloadGauges
 
 	srv          *http.Server
 	tls          *serverTLS // nil: plain HTTP
@@ -238,8 +243,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if n > 0 {
 				m.Log.Info("pruned the webhook delivery log", "entries", n)
 			}
-			return errors.Join(err, purgeAudit(ctx, st, m.Config.auditRetention(), time.Now(), m.Log), purgeSessions(ctx, st, time.Now()),
-				purgeChanges(ctx, st, time.Duration(m.Config.ChangeRetention), time.Now(), m.Log))
+			live := m.liveConfig()
+			return errors.Join(err, purgeAudit(ctx, st, live.auditRetention(), time.Now(), m.Log), purgeSessions(ctx, st, time.Now()),
+				purgeChanges(ctx, st, time.Duration(live.ChangeRetention), time.Now(), m.Log))
 		},
 		Log: m.Log.With("component", "jobs"),
 	})
@@ -261,6 +267,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}
 	m.Metrics = newMetrics(st, m.Queue, m.Log)
+	m.registerReloadMetrics()
 	notifier := notify.NewNotifier(st, m.Queue, notify.NotifierOptions{Logger: m.Log.With("component", "webhooks")})
 	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"), broker.WithIssuanceObserver(m.Metrics))
 	// Smart and constructed inventories read their inputs from the store.
@@ -272,7 +279,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				m.Log.Warn("queueing the webhooks of a sync failed", "run", run.ID, "err", err)
 			}
 		}))
-	if err := m.Queue.Start(ctx, m.Engine); err != nil {
+	// A signal does not stop the syncs: Shutdown drains them.
+	if err := m.Queue.Start(context.WithoutCancel(ctx), m.Engine); err != nil {
 		return err
 	}
 	dirs, oidcProviders, err := m.Config.signInProviders()
@@ -303,7 +311,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	// Always: a SIGHUP nobody handles ends the process (systemctl reload
 	// would stop a plain-HTTP server).
-	m.stopReload = reloadOnHangup(m.tls, m.Log)
+	m.stopReload = m.reloadOnHangup()
 	m.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -328,33 +336,6 @@ func (m *Main) ReloadTLS() error {
 		return errNoTLS
 	}
 	return m.tls.reload()
-}
-
-// reloadOnHangup reloads TLS (t; nil when serving plain HTTP) on every
-// SIGHUP until the returned function is called. Without TLS a SIGHUP
-// reloads nothing, and says so: other settings need a restart.
-func reloadOnHangup(t *serverTLS, log *slog.Logger) (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-hup:
-				if t == nil {
-					log.Info("SIGHUP: nothing to reload (no TLS files); other settings take effect on a restart")
-					continue
-				}
-				t.reload()
-			case <-done:
-				return
-			}
-		}
-	}()
-	return func() {
-		signal.Stop(hup)
-		close(done)
-	}
 }
 
 // Wait blocks until ctx is done or the server fails.

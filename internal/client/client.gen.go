@@ -3234,7 +3234,7 @@ type ClientInterface interface {
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealth(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// GetReady Readiness: the database answers.
+	// GetReady Readiness: the database answers and the server is not shutting down.
 	//
 	// Corresponds with GET /readyz (the `GetReady` operationId).
 	GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4993,7 +4993,7 @@ func (c *APIClient) GetHealth(ctx context.Context, reqEditors ...RequestEditorFn
 	return c.Client.Do(req)
 }
 
-// GetReady Readiness: the database answers.
+// GetReady Readiness: the database answers and the server is not shutting down.
 //
 // Corresponds with GET /readyz (the `GetReady` operationId).
 func (c *APIClient) GetReady(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -9391,7 +9391,7 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /healthz (the `GetHealth` operationId).
 	GetHealthWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetHealthResponse, error)
 
-	// GetReadyWithResponse Readiness: the database answers.
+	// GetReadyWithResponse Readiness: the database answers and the server is not shutting down.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -17069,7 +17069,7 @@ func (c *ClientWithResponses) GetHealthWithResponse(ctx context.Context, reqEdit
 	return ParseGetHealthResponse(rsp)
 }
 
-// GetReadyWithResponse Readiness: the database answers.
+// GetReadyWithResponse Readiness: the database answers and the server is not shutting down.
 //
 // Returns a wrapper object for the known response body format(s).
 //

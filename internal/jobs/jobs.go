@@ -193,6 +193,29 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Drain stops this node taking jobs (queued ones stay queued, for
+// another node or the next start) and waits up to timeout for the jobs
+// running to finish. Syncs still running then are canceled and recorded
+// as failed for the shutdown (syncer.ShutdownError). It returns once
+// every job has ended, or ctx is done; Stop still closes the queue.
+func (q *Queue) Drain(ctx context.Context, timeout time.Duration) error {
+	if q.engine == nil {
+		return nil
+	}
+	soft, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := q.client.Stop(soft)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return err
+	}
+	q.cfg.Log.Warn("syncs still running at the shutdown timeout: stopping them", "shutdown_timeout", timeout)
+	q.engine.ShutdownTimedOut(timeout)
+	return q.client.StopAndCancel(ctx)
+}
+
 // Insert queues a job (notifications use it).
 func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	return q.client.Insert(ctx, args, opts)

@@ -35,6 +35,7 @@ type Engine struct {
 	holder   string
 	spillDir string
 	held     *heldRuns // the runs this engine (and its Inline copies) works now
+	stopping *stopping // set once its process's shutdown ran out of time
 	log      *slog.Logger
 	now      func() time.Time
 }
@@ -106,7 +107,7 @@ type Credentials interface {
 // New returns an engine.
 func New(store roster.Store, registry *sources.Registry, log *slog.Logger, opts ...Option) *Engine {
 	e := &Engine{store: store, registry: registry, log: log, now: time.Now, timeouts: DefaultTimeouts, retries: DefaultRetries,
-		holder: defaultHolder(), held: &heldRuns{}}
+		holder: defaultHolder(), held: &heldRuns{}, stopping: &stopping{}}
 	for _, o := range opts {
 		o(e)
 	}
@@ -284,6 +285,9 @@ func (e *Engine) Run(ctx context.Context, run *roster.SyncRun, progress func(Pro
 		run.Status, run.Error, changes = roster.SyncFailed, lost.Error(), nil
 	case errors.As(cause, &timedOut):
 		run.Status, run.Error, changes = roster.SyncCanceled, timedOut.Error(), nil
+	case ctx.Err() != nil && e.stopping.cause() != nil:
+		// Its process drained for its shutdown timeout, then stopped it.
+		run.Status, run.Error, changes = roster.SyncFailed, e.stopping.cause().Error(), nil
 	case ctx.Err() != nil:
 		// Canceled from outside: the process is stopping, or the CLI was
 		// interrupted (not an error that merely wraps context.Canceled).
