@@ -207,7 +207,7 @@ func eventsIn(in []WebhookEvent) []roster.WebhookEvent {
 func webhookOut(w *roster.Webhook) Webhook {
 	out := Webhook{
 		Id: w.ID, Name: w.Name, InventoryId: w.InventoryID, SourceId: optional(w.SourceID),
-		Format: WebhookFormat(w.Format), Events: make([]WebhookEvent, len(w.Events)), Enabled: w.Enabled,
+		Format: WebhookFormat(w.Type.Format()), Events: make([]WebhookEvent, len(w.Events)), Enabled: w.Enabled,
 		AllowInsecure: w.AllowInsecure, Url: w.URLRedacted, HasSigningSecret: w.HasSigningSecret,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
