@@ -470,36 +470,27 @@ func (e UserSource) Valid() bool {
 	}
 }
 
-// Defines values for WebhookFormat.
+// Defines values for WebhookDeliveryEvent.
 const (
-	WebhookFormatGeneric WebhookFormat = "generic"
-	WebhookFormatSlack   WebhookFormat = "slack"
+	WebhookDeliveryEventHostsChanged  WebhookDeliveryEvent = "hosts.changed"
+	WebhookDeliveryEventSyncFailed    WebhookDeliveryEvent = "sync.failed"
+	WebhookDeliveryEventSyncPartial   WebhookDeliveryEvent = "sync.partial"
+	WebhookDeliveryEventSyncSucceeded WebhookDeliveryEvent = "sync.succeeded"
+	WebhookDeliveryEventTest          WebhookDeliveryEvent = "test"
 )
 
-// Valid indicates whether the value is a known member of the WebhookFormat enum.
-func (e WebhookFormat) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookDeliveryEvent enum.
+func (e WebhookDeliveryEvent) Valid() bool {
 	switch e {
-	case WebhookFormatGeneric:
+	case WebhookDeliveryEventHostsChanged:
 		return true
-	case WebhookFormatSlack:
+	case WebhookDeliveryEventSyncFailed:
 		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookCreateFormat.
-const (
-	WebhookCreateFormatGeneric WebhookCreateFormat = "generic"
-	WebhookCreateFormatSlack   WebhookCreateFormat = "slack"
-)
-
-// Valid indicates whether the value is a known member of the WebhookCreateFormat enum.
-func (e WebhookCreateFormat) Valid() bool {
-	switch e {
-	case WebhookCreateFormatGeneric:
+	case WebhookDeliveryEventSyncPartial:
 		return true
-	case WebhookCreateFormatSlack:
+	case WebhookDeliveryEventSyncSucceeded:
+		return true
+	case WebhookDeliveryEventTest:
 		return true
 	default:
 		return false
@@ -530,42 +521,207 @@ func (e WebhookDeliveryOutcome) Valid() bool {
 	}
 }
 
-// Defines values for WebhookEvent.
+// Defines values for WebhookEmailSecurity.
 const (
-	HostsChanged  WebhookEvent = "hosts.changed"
-	SyncFailed    WebhookEvent = "sync.failed"
-	SyncPartial   WebhookEvent = "sync.partial"
-	SyncSucceeded WebhookEvent = "sync.succeeded"
+	None     WebhookEmailSecurity = "none"
+	Starttls WebhookEmailSecurity = "starttls"
+	Tls      WebhookEmailSecurity = "tls"
 )
 
-// Valid indicates whether the value is a known member of the WebhookEvent enum.
-func (e WebhookEvent) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookEmailSecurity enum.
+func (e WebhookEmailSecurity) Valid() bool {
 	switch e {
-	case HostsChanged:
+	case None:
 		return true
-	case SyncFailed:
+	case Starttls:
 		return true
-	case SyncPartial:
-		return true
-	case SyncSucceeded:
+	case Tls:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for WebhookUpdateFormat.
+// Defines values for WebhookEvent.
 const (
-	WebhookUpdateFormatGeneric WebhookUpdateFormat = "generic"
-	WebhookUpdateFormatSlack   WebhookUpdateFormat = "slack"
+	WebhookEventHostsChanged  WebhookEvent = "hosts.changed"
+	WebhookEventSyncFailed    WebhookEvent = "sync.failed"
+	WebhookEventSyncPartial   WebhookEvent = "sync.partial"
+	WebhookEventSyncSucceeded WebhookEvent = "sync.succeeded"
 )
 
-// Valid indicates whether the value is a known member of the WebhookUpdateFormat enum.
-func (e WebhookUpdateFormat) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookEvent enum.
+func (e WebhookEvent) Valid() bool {
 	switch e {
-	case WebhookUpdateFormatGeneric:
+	case WebhookEventHostsChanged:
 		return true
-	case WebhookUpdateFormatSlack:
+	case WebhookEventSyncFailed:
+		return true
+	case WebhookEventSyncPartial:
+		return true
+	case WebhookEventSyncSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookFormat.
+const (
+	WebhookFormatEmail      WebhookFormat = "email"
+	WebhookFormatGeneric    WebhookFormat = "generic"
+	WebhookFormatIrc        WebhookFormat = "irc"
+	WebhookFormatMattermost WebhookFormat = "mattermost"
+	WebhookFormatPagerduty  WebhookFormat = "pagerduty"
+	WebhookFormatRocketchat WebhookFormat = "rocketchat"
+	WebhookFormatSlack      WebhookFormat = "slack"
+	WebhookFormatTeams      WebhookFormat = "teams"
+)
+
+// Valid indicates whether the value is a known member of the WebhookFormat enum.
+func (e WebhookFormat) Valid() bool {
+	switch e {
+	case WebhookFormatEmail:
+		return true
+	case WebhookFormatGeneric:
+		return true
+	case WebhookFormatIrc:
+		return true
+	case WebhookFormatMattermost:
+		return true
+	case WebhookFormatPagerduty:
+		return true
+	case WebhookFormatRocketchat:
+		return true
+	case WebhookFormatSlack:
+		return true
+	case WebhookFormatTeams:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPagerDutySeverityFailed.
+const (
+	WebhookPagerDutySeverityFailedCritical WebhookPagerDutySeverityFailed = "critical"
+	WebhookPagerDutySeverityFailedError    WebhookPagerDutySeverityFailed = "error"
+	WebhookPagerDutySeverityFailedInfo     WebhookPagerDutySeverityFailed = "info"
+	WebhookPagerDutySeverityFailedWarning  WebhookPagerDutySeverityFailed = "warning"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPagerDutySeverityFailed enum.
+func (e WebhookPagerDutySeverityFailed) Valid() bool {
+	switch e {
+	case WebhookPagerDutySeverityFailedCritical:
+		return true
+	case WebhookPagerDutySeverityFailedError:
+		return true
+	case WebhookPagerDutySeverityFailedInfo:
+		return true
+	case WebhookPagerDutySeverityFailedWarning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPagerDutySeverityPartial.
+const (
+	WebhookPagerDutySeverityPartialCritical WebhookPagerDutySeverityPartial = "critical"
+	WebhookPagerDutySeverityPartialError    WebhookPagerDutySeverityPartial = "error"
+	WebhookPagerDutySeverityPartialInfo     WebhookPagerDutySeverityPartial = "info"
+	WebhookPagerDutySeverityPartialWarning  WebhookPagerDutySeverityPartial = "warning"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPagerDutySeverityPartial enum.
+func (e WebhookPagerDutySeverityPartial) Valid() bool {
+	switch e {
+	case WebhookPagerDutySeverityPartialCritical:
+		return true
+	case WebhookPagerDutySeverityPartialError:
+		return true
+	case WebhookPagerDutySeverityPartialInfo:
+		return true
+	case WebhookPagerDutySeverityPartialWarning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookTestResultOutcome.
+const (
+	WebhookTestResultOutcomeDelivered WebhookTestResultOutcome = "delivered"
+	WebhookTestResultOutcomeFailed    WebhookTestResultOutcome = "failed"
+	WebhookTestResultOutcomeSkipped   WebhookTestResultOutcome = "skipped"
+)
+
+// Valid indicates whether the value is a known member of the WebhookTestResultOutcome enum.
+func (e WebhookTestResultOutcome) Valid() bool {
+	switch e {
+	case WebhookTestResultOutcomeDelivered:
+		return true
+	case WebhookTestResultOutcomeFailed:
+		return true
+	case WebhookTestResultOutcomeSkipped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookTestResultProtocol.
+const (
+	WebhookTestResultProtocolHttp WebhookTestResultProtocol = "http"
+	WebhookTestResultProtocolIrc  WebhookTestResultProtocol = "irc"
+	WebhookTestResultProtocolSmtp WebhookTestResultProtocol = "smtp"
+)
+
+// Valid indicates whether the value is a known member of the WebhookTestResultProtocol enum.
+func (e WebhookTestResultProtocol) Valid() bool {
+	switch e {
+	case WebhookTestResultProtocolHttp:
+		return true
+	case WebhookTestResultProtocolIrc:
+		return true
+	case WebhookTestResultProtocolSmtp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookType.
+const (
+	WebhookTypeEmail      WebhookType = "email"
+	WebhookTypeIrc        WebhookType = "irc"
+	WebhookTypeMattermost WebhookType = "mattermost"
+	WebhookTypePagerduty  WebhookType = "pagerduty"
+	WebhookTypeRocketchat WebhookType = "rocketchat"
+	WebhookTypeSlack      WebhookType = "slack"
+	WebhookTypeTeams      WebhookType = "teams"
+	WebhookTypeWebhook    WebhookType = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the WebhookType enum.
+func (e WebhookType) Valid() bool {
+	switch e {
+	case WebhookTypeEmail:
+		return true
+	case WebhookTypeIrc:
+		return true
+	case WebhookTypeMattermost:
+		return true
+	case WebhookTypePagerduty:
+		return true
+	case WebhookTypeRocketchat:
+		return true
+	case WebhookTypeSlack:
+		return true
+	case WebhookTypeTeams:
+		return true
+	case WebhookTypeWebhook:
 		return true
 	default:
 		return false
@@ -1789,41 +1945,68 @@ type Vars = json.RawMessage
 
 // Webhook defines model for Webhook.
 type Webhook struct {
-	AllowInsecure    bool           `json:"allow_insecure"`
-	CreatedAt        time.Time      `json:"created_at"`
-	Enabled          bool           `json:"enabled"`
-	Events           []WebhookEvent `json:"events"`
-	Format           WebhookFormat  `json:"format"`
-	HasSigningSecret bool           `json:"has_signing_secret"`
-	Id               string         `json:"id"`
-	InventoryId      string         `json:"inventory_id"`
+	AllowInsecure bool      `json:"allow_insecure"`
+	CreatedAt     time.Time `json:"created_at"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail  `json:"email,omitempty"`
+	Enabled bool           `json:"enabled"`
+	Events  []WebhookEvent `json:"events"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format           WebhookFormat `json:"format"`
+	HasSigningSecret bool          `json:"has_signing_secret"`
+	Id               string        `json:"id"`
+	InventoryId      string        `json:"inventory_id"`
+
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
 
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
+
 	// SourceId The one source reported; absent: every source of the inventory.
-	SourceId  *string   `json:"source_id,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
+	SourceId *string `json:"source_id,omitempty"`
 
-	// Url The URL for display: scheme://host/… (its path and query are secret).
+	// Type What the target is; see createWebhook.
+	Type      WebhookType `json:"type"`
+	UpdatedAt time.Time   `json:"updated_at"`
+
+	// Url The target for display: scheme://host/… (a URL's path and query are secret), ircs://host:port/#channel, smtp+starttls://host:port → N recipients, or pagerduty events v2.
 	Url string `json:"url"`
-}
 
-// WebhookFormat defines model for Webhook.Format.
-type WebhookFormat string
+	// Username mattermost, rocketchat: the name messages are posted as.
+	Username *string `json:"username,omitempty"`
+}
 
 // WebhookCreate defines model for WebhookCreate.
 type WebhookCreate struct {
-	AllowInsecure *bool                `json:"allow_insecure,omitempty"`
-	Enabled       *bool                `json:"enabled,omitempty"`
-	Events        []WebhookEvent       `json:"events"`
-	Format        *WebhookCreateFormat `json:"format,omitempty"`
+	AllowInsecure *bool `json:"allow_insecure,omitempty"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail `json:"email,omitempty"`
+	Enabled *bool         `json:"enabled,omitempty"`
+
+	// Events At least one; a pagerduty target's default is sync.failed, sync.partial, sync.succeeded.
+	Events *[]WebhookEvent `json:"events,omitempty"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format *WebhookFormat `json:"format,omitempty"`
 
 	// Inventory The inventory (id or name) whose sources are reported. Exactly one of inventory and source.
 	Inventory *string `json:"inventory,omitempty"`
 
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
+
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
+
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
 
 	// SigningSecret For generic webhooks: signs each request. Write-only.
 	SigningSecret *string `json:"signing_secret,omitempty"`
@@ -1831,12 +2014,15 @@ type WebhookCreate struct {
 	// Source The one source reported: its id, `INVENTORY/NAME` or a name only one source has.
 	Source *string `json:"source,omitempty"`
 
-	// Url https (http only to the loopback, or with allow_insecure). Write-only.
-	Url string `json:"url"`
-}
+	// Type What the target is; see createWebhook.
+	Type *WebhookType `json:"type,omitempty"`
 
-// WebhookCreateFormat defines model for WebhookCreate.Format.
-type WebhookCreateFormat string
+	// Url webhook, slack, mattermost, rocketchat, teams: https (http only to the loopback, or with allow_insecure). Write-only.
+	Url *string `json:"url,omitempty"`
+
+	// Username mattermost, rocketchat: the name messages are posted as.
+	Username *string `json:"username,omitempty"`
+}
 
 // WebhookDelivery defines model for WebhookDelivery.
 type WebhookDelivery struct {
@@ -1846,18 +2032,23 @@ type WebhookDelivery struct {
 	// Error A short reason for a failed attempt; never the URL.
 	Error *string `json:"error,omitempty"`
 
-	// Event `sync.failed` includes canceled and timed-out runs; `hosts.changed`: a succeeded or partial run added, updated, removed or disabled hosts.
-	Event   WebhookEvent           `json:"event"`
+	// Event A WebhookEvent, or test (a test event sent by testWebhook).
+	Event   WebhookDeliveryEvent   `json:"event"`
 	EventId string                 `json:"event_id"`
 	Id      string                 `json:"id"`
 	Outcome WebhookDeliveryOutcome `json:"outcome"`
-	RunId   string                 `json:"run_id"`
 
-	// StatusCode The endpoint's HTTP status; absent when none came.
+	// RunId Empty for a test event.
+	RunId string `json:"run_id"`
+
+	// StatusCode The target's reply: HTTP status, SMTP reply code or IRC numeric; absent when none came.
 	StatusCode *int      `json:"status_code,omitempty"`
 	Time       time.Time `json:"time"`
 	WebhookId  string    `json:"webhook_id"`
 }
+
+// WebhookDeliveryEvent A WebhookEvent, or test (a test event sent by testWebhook).
+type WebhookDeliveryEvent string
 
 // WebhookDeliveryOutcome defines model for WebhookDelivery.Outcome.
 type WebhookDeliveryOutcome string
@@ -1868,33 +2059,139 @@ type WebhookDeliveryList struct {
 	NextCursor *string           `json:"next_cursor,omitempty"`
 }
 
+// WebhookEmail An email target's settings. password is write-only.
+type WebhookEmail struct {
+	From *string `json:"from,omitempty"`
+	Host *string `json:"host,omitempty"`
+
+	// Password SMTP AUTH PLAIN, only ever over TLS. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// Port Default 587 (starttls), 465 (tls), 25 (none).
+	Port     *int                  `json:"port,omitempty"`
+	Security *WebhookEmailSecurity `json:"security,omitempty"`
+
+	// SubjectPrefix Default [Roster].
+	SubjectPrefix *string   `json:"subject_prefix,omitempty"`
+	TlsServerName *string   `json:"tls_server_name,omitempty"`
+	To            *[]string `json:"to,omitempty"`
+	Username      *string   `json:"username,omitempty"`
+}
+
+// WebhookEmailSecurity defines model for WebhookEmail.Security.
+type WebhookEmailSecurity string
+
 // WebhookEvent `sync.failed` includes canceled and timed-out runs; `hosts.changed`: a succeeded or partial run added, updated, removed or disabled hosts.
 type WebhookEvent string
+
+// WebhookFormat Deprecated: the older name of `type` (`generic` is `webhook`).
+type WebhookFormat string
+
+// WebhookIRC An irc target's settings. The password and key fields are write-only.
+type WebhookIRC struct {
+	// Channel #name or &name.
+	Channel *string `json:"channel,omitempty"`
+
+	// ChannelKey The channel's key (+k). Write-only.
+	ChannelKey *string `json:"channel_key,omitempty"`
+
+	// Nick Taken: nick_ and nick__ are tried. Longer than the server's NICKLEN (often 9): a permanent failure.
+	Nick *string `json:"nick,omitempty"`
+
+	// NickservPassword Sent as PRIVMSG NickServ :IDENTIFY. Write-only.
+	NickservPassword *string `json:"nickserv_password,omitempty"`
+
+	// Notice NOTICE rather than PRIVMSG.
+	Notice *bool `json:"notice,omitempty"`
+
+	// Server host:port, e.g. irc.libera.chat:6697.
+	Server *string `json:"server,omitempty"`
+
+	// ServerPassword PASS. Write-only.
+	ServerPassword *string `json:"server_password,omitempty"`
+
+	// Tls false: plain text, only to the loopback or with allow_insecure.
+	Tls           *bool   `json:"tls,omitempty"`
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+}
 
 // WebhookList defines model for WebhookList.
 type WebhookList struct {
 	Items []Webhook `json:"items"`
 }
 
+// WebhookPagerDuty A pagerduty target's settings. routing_key is write-only.
+type WebhookPagerDuty struct {
+	// RoutingKey The Events API v2 integration key. Write-only.
+	RoutingKey      *string                          `json:"routing_key,omitempty"`
+	SeverityFailed  *WebhookPagerDutySeverityFailed  `json:"severity_failed,omitempty"`
+	SeverityPartial *WebhookPagerDutySeverityPartial `json:"severity_partial,omitempty"`
+
+	// Url Default https://events.pagerduty.com/v2/enqueue.
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookPagerDutySeverityFailed defines model for WebhookPagerDuty.SeverityFailed.
+type WebhookPagerDutySeverityFailed string
+
+// WebhookPagerDutySeverityPartial defines model for WebhookPagerDuty.SeverityPartial.
+type WebhookPagerDutySeverityPartial string
+
+// WebhookTestResult defines model for WebhookTestResult.
+type WebhookTestResult struct {
+	// DeliveryId The attempt's entry in the delivery log.
+	DeliveryId string `json:"delivery_id"`
+	DurationMs int64  `json:"duration_ms"`
+
+	// Error Why it failed; never a secret.
+	Error    *string                   `json:"error,omitempty"`
+	Outcome  WebhookTestResultOutcome  `json:"outcome"`
+	Protocol WebhookTestResultProtocol `json:"protocol"`
+
+	// StatusCode The reply: HTTP status, SMTP reply code or IRC numeric; absent when none came.
+	StatusCode *int `json:"status_code,omitempty"`
+}
+
+// WebhookTestResultOutcome defines model for WebhookTestResult.Outcome.
+type WebhookTestResultOutcome string
+
+// WebhookTestResultProtocol defines model for WebhookTestResult.Protocol.
+type WebhookTestResultProtocol string
+
+// WebhookType What the target is; see createWebhook.
+type WebhookType string
+
 // WebhookUpdate defines model for WebhookUpdate.
 type WebhookUpdate struct {
-	AllowInsecure *bool                `json:"allow_insecure,omitempty"`
-	Enabled       *bool                `json:"enabled,omitempty"`
-	Events        *[]WebhookEvent      `json:"events,omitempty"`
-	Format        *WebhookUpdateFormat `json:"format,omitempty"`
+	AllowInsecure *bool `json:"allow_insecure,omitempty"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail   `json:"email,omitempty"`
+	Enabled *bool           `json:"enabled,omitempty"`
+	Events  *[]WebhookEvent `json:"events,omitempty"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format *WebhookFormat `json:"format,omitempty"`
+
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
 
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
+
 	// SigningSecret Write-only; omitted keeps it, the empty string removes it.
 	SigningSecret *string `json:"signing_secret,omitempty"`
 
-	// Url Write-only; omitted keeps the stored URL.
-	Url *string `json:"url,omitempty"`
-}
+	// Type What the target is; see createWebhook.
+	Type *WebhookType `json:"type,omitempty"`
 
-// WebhookUpdateFormat defines model for WebhookUpdate.Format.
-type WebhookUpdateFormat string
+	// Url Write-only; omitted keeps the stored URL.
+	Url      *string `json:"url,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
 
 // CredentialRef defines model for CredentialRef.
 type CredentialRef = string
@@ -2574,7 +2871,7 @@ type ServerInterface interface {
 	// ListWebhooks List webhooks, of one inventory or source when asked.
 	// (GET /api/v1/webhooks)
 	ListWebhooks(w http.ResponseWriter, r *http.Request, params ListWebhooksParams)
-	// CreateWebhook Notify a URL of the sync events of an inventory or of one source.
+	// CreateWebhook Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 	// (POST /api/v1/webhooks)
 	CreateWebhook(w http.ResponseWriter, r *http.Request)
 	// DeleteWebhook Delete a webhook, its secrets and its delivery log.
@@ -2589,6 +2886,9 @@ type ServerInterface interface {
 	// ListWebhookDeliveries The webhook's delivery log, newest first.
 	// (GET /api/v1/webhooks/{webhook}/deliveries)
 	ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, webhook WebhookID, params ListWebhookDeliveriesParams)
+	// TestWebhook Send a test event to the target now (admin only).
+	// (POST /api/v1/webhooks/{webhook}/test)
+	TestWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID)
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -4914,6 +5214,32 @@ func (siw *ServerInterfaceWrapper) ListWebhookDeliveries(w http.ResponseWriter, 
 	handler.ServeHTTP(w, r)
 }
 
+// TestWebhook operation middleware
+func (siw *ServerInterfaceWrapper) TestWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "webhook" -------------
+	var webhook WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook", r.PathValue("webhook"), &webhook, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.TestWebhook(w, r, webhook)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetHealth operation middleware
 func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Request) {
 
@@ -5094,6 +5420,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.DeleteWebhook)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.GetWebhook)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.UpdateWebhook)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/webhooks/{webhook}/test", wrapper.TestWebhook)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}/deliveries", wrapper.ListWebhookDeliveries)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
@@ -13189,6 +13516,111 @@ func (response ListWebhookDeliveries429ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type TestWebhookRequestObject struct {
+	Webhook WebhookID `json:"webhook"`
+}
+
+type TestWebhookResponseObject interface {
+	VisitTestWebhookResponse(w http.ResponseWriter) error
+}
+
+type TestWebhook200JSONResponse WebhookTestResult
+
+func (response TestWebhook200JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook401ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook403ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook404ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook429ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook503ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -13450,7 +13882,7 @@ type StrictServerInterface interface {
 	// ListWebhooks List webhooks, of one inventory or source when asked.
 	// (GET /api/v1/webhooks)
 	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
-	// CreateWebhook Notify a URL of the sync events of an inventory or of one source.
+	// CreateWebhook Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 	// (POST /api/v1/webhooks)
 	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
 	// DeleteWebhook Delete a webhook, its secrets and its delivery log.
@@ -13465,6 +13897,9 @@ type StrictServerInterface interface {
 	// ListWebhookDeliveries The webhook's delivery log, newest first.
 	// (GET /api/v1/webhooks/{webhook}/deliveries)
 	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// TestWebhook Send a test event to the target now (admin only).
+	// (POST /api/v1/webhooks/{webhook}/test)
+	TestWebhook(ctx context.Context, request TestWebhookRequestObject) (TestWebhookResponseObject, error)
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -15530,6 +15965,32 @@ func (sh *strictHandler) ListWebhookDeliveries(w http.ResponseWriter, r *http.Re
 	}
 }
 
+// TestWebhook operation middleware
+func (sh *strictHandler) TestWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID) {
+	var request TestWebhookRequestObject
+
+	request.Webhook = webhook
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.TestWebhook(ctx, request.(TestWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestWebhook")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(TestWebhookResponseObject); ok {
+		if err := validResponse.VisitTestWebhookResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(w http.ResponseWriter, r *http.Request) {
 	var request GetHealthRequestObject
@@ -15583,347 +16044,376 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39ctvIki/4KrXcOyFyBqTkr55uKjri6sh2t+e0P8ZSn773HvYSJaBI1gis4kEVRPM4vDF/7QNs7DPc",
-	"B5sn2ajMLKBAAvyQLdnt45iY0xZRQH1lZmXlxy/fdxI9X2gllDWd4fvOTPBU5PDPs6lw/0mFSXK5sFKr",
-	"zrBzIRKtUsOMVIlgdiaYzlJhLDO6yBPB9AR+lOpGKKvzFcu4e7hSiUiZKZJEGDMpsmzFuvzKCGXZciYU",
-	"00owJW5EzlKZ9gadqGOSmZhzNwC7WojOsCOVFVORdz58iDrPLvl0c2yv+FwYZmfSsBuRG6mVH06qk2Iu",
-	"lD1l0rJkxtVUGOgYugxbsFQL09i/sblUU+j+rTZW5BeWZw0rFNu8EDFOy32ZK7MUOZMGVsr1xvHBJBdm",
-	"poQxjJtrkbKJzusdC1XMO8O/dtwHO1FnwjMjOr9HGwP6EHUWPOdzYWnnznORCmUlz96KyeYIL2eCJWWT",
-	"I8NkynTOFJ8LNwDp2iy4nXWijvutM+xUrTtRJxd/K2Qu0s7QDWz7Sp0XudF58xBiJd7ZcQItYr9Ti1zc",
-	"SF0YtuDTajR/K0S+CoaDX93e9YvJK63ES26TWUv/joqgY84SvVitEwv8kWTS/XOms9QM2XImM6D6kaoo",
-	"fMYNU9rTVYqsEa3t/aOTx2wp7Ywpza50uhqMlJ8cslw1uxeTvht5H4e+Y5J+FK0bXY5zn30uGx+4zb/I",
-	"ubSb/b/hU8GM/HvrRmbwXvjtVEx4kdnO8MHJSdSZ83dy7pjgwQn8KRX9GTVJhZf83TaZNSQZ5ThfG0GS",
-	"qRRJIKQqNuW5ILE1UldionO/m1JNWdcIwWLjBEDcGzC3zrngKdCSYrxIpdW5W2v3w0i5Z32tshWz+tqJ",
-	"hVxOpyJ3ZIO9du1MrIiAHC3NpJr2QFgtubRmpCY6h5aG8cx9bcXyQimppgN2ZtlcG8s4Wwmes+6jB08e",
-	"fXdyctILSGxt2ef83ZhPRW3hy6X27wfLfdK43Bewmq2Eh4s9ZNI6wjtl8YtXf3n26vL12/95/Ors5bM4",
-	"WjsorlYBfUYjBdzimpiMmxkTJuELkTJuWPxPD5/HrBsvcp3+08PnfGn67p9x79S97vq74rkYKfchkMOR",
-	"Z21PAO7fuBVGCBMx2Bt3BjlelpZ1RWbESMWPT36IIzcgt+nhcCV8hFs24zfCvdkbsN/c3xJlwUQXKmXS",
-	"jBRn8eOTx7H/iLTBttSZDwd3IOe1HEIwFqtZqvEgSrnla0dQTFQQs67OGae1OTIjFReLlFsxTngyE2Mr",
-	"50IXNu4NWeyoMXYHFa4mEKS0JT1HjCMxjtR3J8wg28E+Ky8KYVeXtFJ2JnIBmxYbkd+IGD/rpjRSMGRu",
-	"mXaKRrfqLy8Uk3iCXvHkepq7pe4N2DPpPseWfIUCOj5zc+MqZTGe131Yq5iRisMMX7GZXro1qQvrdsaB",
-	"oTXLq45bm05UHtr0J8yr6dCOOr+Jq5nW1y+eNvPPEh+D2G4R19TkIJL54BqbhVZGoK6g1SSTCUjvRCsr",
-	"FPyTLxaZTLgbz/Ei11eZmP/Lfxg3uPfBx/9b7ri/838eV0rkMT41x2/wLexyc3rAnI4G+DUwaEWC8CgF",
-	"StGFRflRSgnp/mDG6W08G3Q+RJ3nOr+SaSrUfc8ABMiRYbnOBJvzFTB+qkEBhZG9UDc8k+l9j8vRgtPI",
-	"YalgBKcsFnmucwNiiOTfRIosNQP2Co8btuTGqzAw+lfaPnesdZ/Df6XdgTxjuUBS8AN5qVM5kSJt5pRS",
-	"YWvUxGCypOtN5Y0A6RHXlKzY8dfmzadpEtTq2DUJLiLbmkKb8tbQLyX2tnfCGwas06XWv/Acx/U5iMnp",
-	"rI6iMjeI4BID8i1nPEnEwiLZX2r9kqvVvY5UazbnauWHa06ZzVeMT7lUjE+syFn8Vth81T9zf8T+bFrb",
-	"96BJfVgb2o8bwq+KF3amc/l3cd9MAqIHhaZihbpWeqkilosb7S6SOmfi3cIdB04zgT35VfEbLjN+ld0r",
-	"BZ2xVCyESoVKVnCzBvbEg5bGZYrFQudWpC9FKvklLPT9krgj7SPD4nPss+/GEHtFzimFYFHQC5HDIODE",
-	"Mqz7bxevX0VMqpH69fJ5//veKd1foa9AziJ9gSICaudq4R5oZoRKnabhBkUjBdmjjLzKxE+5Lhbu70Xu",
-	"erYST+tkJrM0x7NOWjE3DUd8qWvwPOcr9/dMG7Tu7P/KDUeW2Lauf3FtPlQv66v/EIl1b9Mkytsp7GOa",
-	"Srd+PHtTm9K2HmqLsUld+PTIsHTl1Osk0BPifj+Txsbl4eBYvb6W47mwfHOJ3WL52d9mzLgqG4vyIVTS",
-	"/lr18vuuljjMqMOzrKFx1Dlzt81nN8Qt9RV6rQTeRkXKhGsCMoO0JybBppPwjOViUhieGfd0wmVW5MK4",
-	"O5Oj/oRnGSnuTpgqNtNFzrqJLpRlo+Lk5JFgD4bMXRNIp2cTmRsbwQUbrg/wo/urN2BnLBeJzlO6hKfC",
-	"cpkZMLAwJwtyYYxIf3RqLIM+8JM4CrfV0lipEluN+UqsNDEXzJWBVQGvfO6GpoucLmdOxeFZppfC3c0Y",
-	"z5Z8ZRj3I9ITUDb1Um0SC09wSRtYhycWTVwbT2D87slE53Nu8QT57nFnuyXDkTksyjYKbGPgii5Q8dxo",
-	"V7LIuKVBuWu1gbsLYR9+jTZf0YVNNL7grz+0zB03GSXhH46wRNpwF3L0zk3L6lqncNi2wdJTvA+1P7d0",
-	"rGw+P2Cea3wp3ZyoZbVmftM9WUSecqpVqo8qnOF29v5FGrsprkqRXv5jq0CthEWD0A8Mss3Whtr8ob+m",
-	"IZ/zLHNX8zNQCpu09tcqW6EVoOJtpoRIzRB+uRYruFEZaf1dvzAiRzOGnjhZlq9Gas6TmVQCTbiTTAgb",
-	"MaOheV64q5mXLl2T6IUwEcNrUMSWPFdSTQ0YidztR4PxAA7KHtj+wMjh1Cwy9LjhgI0PDHZ5ochMUN+N",
-	"iXZ0P8aje10XygtFIqhmwjt1N1+yPf6tEIVInXqAX2ISDi5a4iutM8EVcEyhiCcadPZC4ZiXMsuYVElW",
-	"pCJc6S4ZcGgATsxHaCfi1G+/WFTD6Q2amN5YbgsT8jy27sDg3HebzR4hDdEsyo9FwQJuo6w/i9UmJ1zj",
-	"j2u235leKrAhNU6iyLPmNfz17S+MsyutrVsgRxfszeuLS9DcurnIuJU3wv3h1vHszYsjw664gfealmtt",
-	"3m6o2HnjLCtvy8Yk3ewFXsr9st+AASrqZDrhWaN4TXLBrUjH3O4v02tL0iA50Xxw0BHVYATSqm9Ekgvr",
-	"zRGd/U8yL/S3ybtXro0jVujEjI2wLdbqcBRecchSxtkNzwrBupWrEH4wsMv769P+BNo22Grf4RrkyBMM",
-	"sYdtHLk+t06TqOhow1Hathmh3X/jEISNoKb1XS7JpL4D1SCjkqBrVFqb+XYWOYe32ukQvKbrYnqNuOf8",
-	"3S9CTe2sM3xw8vBxdAfU/sydWLiufq3dG5Ffca2E8aI6beSCQ8j9NtS2trP1TaX5b9+KT6GgBLJvg4v2",
-	"V0DqUwtkpTGzMQpf96/EjXIiE0dAUWfBjVnqHNQ6d/A73W3pSHeaLNy//17krpleCGUsT64bRW29631X",
-	"ZCt1biHGW36gVV2ulvd9g86BpNrgbMqlFeDfPGXXYlGqbHVh06THNNMc9RM8a9rkTyFh1/rfJsF2D+EW",
-	"5PkrSLkvXng9p1NRk2X9lHHFxHxhVwxfYUkmeG7cz3qBHWyc7R8p1JquuE/FjUzEhZyqF6qJC9zTcaJT",
-	"0RIDo+dzrlKWSSWODJHrkC10lqGfsqZ8V4uDxlUzlqo9PqpQVmbIBXKq+lIxgT/zxSLXNzUZH9z83T/z",
-	"G561f9hqiAlgV8IuhVAwWtP8MXdlapn+b/7utRC50Yqskt6tmuulEXnExGA6YPFvT//tT/2X//bzZTxk",
-	"SrvVumYJz8EHLv2Ni1vG8ZHRc6GVYCIzAoychtGcjQ9tGLToLSiLpVbjIpfNe7bgU/Dp5yIcvltjGD5Y",
-	"WdHCChucit3KeEgn4aI1DKm298Fu/b6DON8IlbquN4+CYL83N3DzirWgD+28WZUXqv3HqLPsYElU47BQ",
-	"Ej38/pBl3zW2C8tze+DgHMnJVLQEn71eCPXiKTvXSonEMt+4kaicLHBkFMzvu0e7pld23zi3An0JTVaC",
-	"lJ6hJ5QbFj86MXHE4gcnc/gPuivFOz5fZO6zj05MEz+B0H6W52jLWTNTuGdNnS+4E3uK7rXkTYuqoSRa",
-	"TeR0kIup1Mr89cHvcSMvz4UxfCp2G5FwINULTYv1U85VgxZ1m0ttFcfYZlC8rdUUNMbmh412Q998fUxr",
-	"XdVuRa2Lc6s7UFKzMqwTwpb40PbFafiQ2hKA2LyITaPxoRZb319X5kiHr8WuVkNtXcxPcYtBkr29hng3",
-	"3r/6qj6VuZN8czG/EnmLBtF6UTjIPdig4pcz8cNrXYVPsx3kP7zldvwseGZnm6Oozue9DuPGT+um6fE0",
-	"zYVp3l6h+FXWdkUT76zIVSneGvQnOpaAmYbg+4JIrGshFuSv1qZZ7QWv3tgIpL/9BO7UrfyBrmcc+obL",
-	"rElZ3seVddiA59IY0tTaQlpBCdZqKnKWi4XOLcRAOs0TF1FalkoDm9Rsu2/lKvBSND+BntvmeWtubDpw",
-	"qq7q5OSHV9r7PJFWJFktX7nzNLga9YQb08YT53DRbOCMJvuDT7UAB0uuLTk74BMDcCrspRxg1Nj4Wqwa",
-	"xOUFBKkMyQKcM9cK7z30XlSGeDgOOjKhLXmkUpmybuxWzulwtHTun7Co7h+0iO6ftIoxfHKkYlxLDLyV",
-	"1niZPZML0xuwZ3ARn2AwEE9TjADKxdxdM0cK+Jmda6ctWgFhAOjriVM5mUCgi80LlTgtgyJf92ZV94Vd",
-	"hOd286lrR0dRM2vRmoEswoCtagtZlwLw3W0T5ulnB681u6fck1YpSL25Pal/i4YAkfng9OFqxeY6F70a",
-	"HX2ETLqW6L3ZtWTIAH92rWvuvgNFQ7m1DYlKuP+Z4O5qrgsbeDeYnsBF3v03DhkjBg5YsaW7ga8HAz74",
-	"jv1Z/gltgLhPa4dJm+Gv9ANukUV+Q4mKaCXX2DaccNRp0ZnXlrdpYVB842SREJZCWUaMCZzuGJEOBJT7",
-	"cEkCbSZy/I6fKFMSyhtmcGb4Rkzp5aCSAEPGqw9g79IwekpBjV1eDgYaJI5xrnhyTWkfZRyGkwfVKnUc",
-	"zxovrSu5TTzQaNKulutT6GKBcL+7CIRS5jRyP/j1VMqUWAbkvgxk+Smj5MQWqVrSdcO1+iMCx7JCVEuz",
-	"5j/iyayMa4Ydh86OzOZsGg2teISMkRwOUsfoTU8ht4oivNvloON4z7X40EIvn4q475Csa/GUH28N2eUm",
-	"Aok7kZltMqKdMTPnua1d74ku3QvNhoI248qiwBgu08yweCS7owiaOr3Ju5ic2NN5ih0ecMeA77RkTKYG",
-	"I4pwgjpniVbG5kViRVo3Z8BXYDC3GMM+mkC5414RyJozLc9ax4jBkF2uGIXL4i4tuHWqfbPudIir2bUd",
-	"L3Qmk9U+r7zBlh9AdM6FnYnCjE26Rwg3Nb54+pIvFnXdZ7uYwYyofdcrDh7EbJEVU+mdWs3RKYfHaGyJ",
-	"oai7HsO1PSw+oqSb+wmP2CopLpCNVLaCBGqvJFVQAY6JmNWgRnmnE506IBV+XIorFOvaOmEvndZixmOh",
-	"bn5MxU28Zpt/fPLDd1GLlDF7M9wLbP6J+fQ8oDpckRbGZNqHG4WEigvXjZfiajgqTk4efrfIdTr8P3Jh",
-	"HTXFEZtm+sr0Tln8f+diKt5hAqQprnAQBkIbIXIajRO7l+3rlwWbewJOIOT8iYQEAxIArBvDgAzc2Ola",
-	"HrH4WqxEOq7+dsuXWPevTPBUqunYiAXPudW5+7EwOM4xdmKGDNjQPxLvbM6hgX/gNhTbxhCIeiUolY2v",
-	"Cyyds5gjPQ2uCplZqQZhg2aFaMNCu1WmvGg5POH3Wop0tzLY96pjknWrzI24L2P8tXfKFpm72oQfcPtR",
-	"O1XXfHBzqUrR1GTN4+9e4JuPHm4ewHWmrSXzwkg60aahifzO61qPYYm7LU9yPUeMEa6qRERMYV5DjZCG",
-	"zXkqBiPVd3vL3dZ2aQC9oU9E8Bnr2AwUkuBSanzKgteL0CAFvwQi2dGMTWbCjBRj3bPf/seRWVfeSGtj",
-	"GVfTgk9F5OjfsFhpG/ew85CKtg2hzNuvWMX1WxqxICO7xjDlJwIWjiHlG17cRs7EphWH9ijdHL4HQjge",
-	"jNTZDl0OMke18hbeiGH+5ZGJMBl5pNAm5b7qjoMIFxoT0jFwWuFBVqLLdCkpfqRwZeJeVGHCbJABjMzb",
-	"EXVO3zTXrutu/Ob1xSU7JlI4fl8CKfzTw+cwrw/HbiRxb8DcBYTUZYIgUCNV5vvgSYtHgNGZu8herXCp",
-	"AtGN2jXOBtVat4AUOm6EMDtVY8RTkG5XMYxfiBHEzyLIAm03DqdurvB8B9+HZIry8422iZKFP8Xtrbpe",
-	"3d5VVH7jfkK7tipeb8Ui4x7uIribsa4pVbLeocoTz7LXk87wrweqUb9H2wZHlEnjchIiWTuUe4MtWlXt",
-	"W3Th2fjAKRt1Rh2y4BiK7fpS9Z/9VrlRE/q9MdBeLNkcWwTBe0i2tSX5GEWqtg219ffaU8Ou7mWfeWFM",
-	"Id5iNMqBLLUlOKEGj1TTVXAGZeCAk9JOY/YQXRtEssz5oqZA0FA28lWXAnAupJpmol8Ywf7i2jP3/gIw",
-	"ZgCURipjCU6oMsk3+xLdm2NrW7JY6t8Fa8BEQEamVzXYdycVbAt7cDLfI3tlexAF7FW6LYelHnlyp7H2",
-	"LfH17CzAnoNFagm6v13aRpCCsekh8rSynl+aCGPa8kjdJV5qdWBaZhlOs/nEZmOCQGhB2GuKpAnfiqoR",
-	"r49vZ0ZzLSKHYq79kjVR1C96iqG2B7C9F9ubPFEYiH7wYbk+mGhH8GKQHrD7YHabLK14rbIVSkoU8S3h",
-	"iNWtAr2fKmW+L9DVkplIrkU6ZDFkeKFmzPxVgVEuH7yL+GO/PD17w47ZWQI5ahjn4yQcYXWQVMFQPoQy",
-	"++nZJTvmC3l88+CYF3Z27EdrenusTXOIT7leTVv6ssG1n5h8Mm4NATPCOAI5Muz84u1zFGhDiC+G6AvD",
-	"4v/Rd0/6l+4JXUNQ5/QYJmWOE3wpdN4bxtWqPTTZB/22Bh/w8qMQ7zzTS4GoKLADXWnxd6O1EqTcyzRb",
-	"cypvj0sRdqYbfJU/62UYqon5pYW7AlmJLv1Au/aMTINt1KjLDdgm8mCNfYj5rsa/mgaZQvNpoo1Xjaz7",
-	"oP/dI5YJawFnLJVTaU3EjgZHETsaHzkuOOofRcxYnkPKJuw/pzfcY3gFfHZoYesMO//XX8/6/4v3/37S",
-	"/+H36p+Dcf/39yfRdw8//LemnXDDC0Gz9pU7M381a86mxcvdtrgj4+cEX/LwBoCW590haF6xMyEplxn9",
-	"9BB7425h6hAPRUtyDg20bef80nyKC1ltqZvcarfVt622TWGvjpkARghv0InOMpkKyCvIMsfGYo5IFYYV",
-	"C2a1tzCQZKnpTq0ZkzBxP4T6HNrW9E05xYYsjgAFxeNgbYDwduNjsqLE0UjFOSJRlc/jHoLzhPQF5wnl",
-	"wZKZZ67hnOJqpIJrvCfOGb8Rg8qWTQYVtGkL1KtPfeI+zrcMhYDICXLylZFcZh20UaobtFlAUBS3LHbH",
-	"1mAwOHav9hMiFBOjvWoucgA3rGxq3JTDq6ZrlzpYKOprOFKsHH7JXWiugkM2yyKYvLskMegpBdCCq5X7",
-	"T8TIdpVxS6gCR4YSiZcSc+67tKyOY9EOA8cCGp6QY90XDF8SaaGhMBcT+S4e0slWSYI1mxJZrRiLAaEl",
-	"wXkhWssYf3JN8If41G+6x9zzNrex+zVmUwHxKmCRdB9FPcWsNYNMIL/AxsosY7ngyQxvljB8mFYYVUMY",
-	"mmmlwqCskgaiiCJCjrEipx1B81UmJhYilvSkif5BQXr77OISO8kkrmUZ4+pXc8JlFg89/AJCJugiS8G4",
-	"7teEe7UMISJKnGv3xfq6O5qfAN4EWDBIs6Ccp1MUJwYuwoQA4T6xyAVcRQBvFsAK3MLiQsEPOOK6mQwo",
-	"DsJPHDn46ErCWGk81l+rl22Rrb9h8hasQcUXSJ42CBlmxmp3USK2JWXJDwmNCFV8UeMoPBJXU57A2+fn",
-	"7IfHT/61hNBC8I7NKBufbuR7JpBDJ0u1HYPZEy2HeG5EnSIEagOFiwAjnRTWY4hig2YlFtl4LlLJPUAL",
-	"6ipj9/UK1sa96c6KsYecw45KlLWoY6zO+VSMJ0WW+UQs1YLQgHNtjvcGyJK9z8wg7afhxNyIWA8uplba",
-	"TGzRCzZ18l/fvgjBca+lApsFbeAeKRoEgAMdByAgrTlhTQavXffCzSMeSftKgMum+iRDIB7DuuXBUtnl",
-	"+iaNew2wUBjIO77hDRe7p9pakQY5VSBP4MiYyhu/atirj57xx9UwjCSmXiImB2LAQqHbHL9RRd03wO7g",
-	"7KXypng7E8afbYcG0YA5ZVxGFDZYwDYtVhm/EtnHmHd+cR9Aofxf/8//y9LWVfaxBJitNmRgnQQsOPwl",
-	"bjT5OAnQrIaXO+Wa0L0YUby+e/Lk0ZNdqF7urY8hFPc+6wa2wdj9ErcY7Dbm9VZndYSudA6uFgQ2RKgq",
-	"BC4nBJ9a7mK1Ge47f5It+ay3CUNriQrLdbbT9AZzChMndjWmgV9Ae/diAevTGltNj30IiF87uPZGHSv4",
-	"vHGN/Hs7rVA6Z+4jFHbenBQXAqBtx/fX+XreXi2QtcJr3dZR+5i3dYXq/b6dNUVA1da6tjNr60mkUeWj",
-	"7EiRDPb9VtFQnhD388kgSW44YYDbIuaZDaBbfZkAMBWpFYP5nDLkPf/zmld18FHkjlt8G0LyrpGDCMqx",
-	"R7MkRZqvPguQZKB1O8ZoPtW8ramVmZo+53raw6VRo6gdRPQpLBuhEL29s3lji0OkG9iXWsprLRe2SWxd",
-	"XPx8frY5tUVxlclkTPhqO9Leq7ZNI75IZiItmisWUGwEXbAwtgLDE0Q2GSIrIJYB68YPnlAy/KOTubu/",
-	"2pHKBDeWPTE9BJNPcq2YeAeAolIr1o3/+fjBE/bP+H/u5f8+00WereJT9uvl+UgVKhPGMLxTEQA9i8/f",
-	"vn41vvxfP57lgh+fS7uKfcrV0JeNYKmYcwDzfeEHaGVy7S6DWcbgcrUQeb+8OU6MsB5PFW+Q+Ja7QI+U",
-	"N3eQVGNWTwXcPFMNAZB4V6Uf6VpYYgE8eDJvYh2gjrfCgGa2gZNCgAPjudkz8VJ4VIHGeISW60XzuXLG",
-	"UBeL3K3BUUlURSsCLlnOkkwX6Z4QhB4fwx0ZSSJEuh15tMXE6e8hOJuotkKNVI0AGoGHZw2ZsDnNiNw5",
-	"EBCVpXwRA7R0ZXAI/EBdDAEKXTSZnhI2BYv9FR0CBbVMk7hCr7CzXBfTWYjsEt7bETUw6rgBOG1Qpkmj",
-	"bGjePppD5L1QQXoxFnhQga+pbQ9zO27EYTxTbTAdgf8O3mddd2NDsFDuZ7mH2KcNh/3ZvbGfQvCvkcrt",
-	"Zb/70L1HRFR4aUya1miIRS5VIhc8M42OvOLKyT/vhQzVjOrFKj6BZ9mBUIv146qRpC4ufmbYDKy23co+",
-	"BGmEgAjVrIQ0hlr8QlEVdOF8cDI/LUMqNiZpLbgSTOnBPSTgItp5wMqpEul5AGy3eUerP9yxffuvuxF5",
-	"W0iHU9Da7xW5mGtLCL9Ws0xPgY9NM0wUz2Q6xoTgWyZc1GH/aNi1ea91E0ygcc2xcNPmQoPU2ykR4O1z",
-	"bHtLsNZtWC6Y0rTJb5vKljtLvH4/XBfnQt3IXCuwrx972mXJjEvVnH/NzTghuN411TEwBt0WbuegqDzx",
-	"zo7dDMdbwQNcM2ZIP01LROa0EKwLp+x/SGvpVNkTFl2NAziJbUOtrPNrkSKVZodQlA2QEZVCvZXKfLvg",
-	"nTHOqJlk8BlLZtoISDf2SlCvTiJECRHjzAplZ2UhR5FLnVahZU/mzfIUq4ttAbLGBrsHgheeo1KuNt8h",
-	"GyqbtWLtlXddnbOTIaB/G6pSSg6jkoHA/1IzCVZl9BqA+W4B6+sRyxusuhRdWY/rQUi+XFBpHsCnMO4m",
-	"wg3YGqv0lpHyaH52JuYRuyqorJ3STEwmTu+SpWMSasUllqVyMhG5UDZbjdQk1/MgaaYXgW151MG4T/bq",
-	"7OUzqs1EHxyy5Ww16jDBk9lgpDBgzwOr1/2+LBcLwdEVNYfAdGtK+PbBSIWRfFBPDiattBKHgVnsgYzi",
-	"A5s8f0ZewtdY/bBEvZr0Pyjadg3Nx8fYehCShvhbSmZwdEB6uffW4r41msNpgLdCGLvt+bcXLlldPS3L",
-	"x5YL4mYyZHxpIjZNFhED/F6oyekBfD869/UPJOD3M16WuISbBsynIuMrAxwL1g12tWLc3b6AfowoUt3P",
-	"uUr1nC0guWDCpD1lZqZzG2KEQPSxBy+1S42mkgF76v1ee5wj9XNjvwm1y/6tsWvwzrl75ZLeaAt33Ib3",
-	"iDT+Se6PqGt+xL0RPrBndso69/3bxetXGO7CFtwmM9Z9+/yc/eujH77r1aW220YEOy9DNaQZKYzpiFWR",
-	"ZTHLhS1yhQVENQtuRKzrMxK4P81QgvWikQJrCf4a41BMBVhprM5FSi95HM0wLse1HCkl4AzERTHMan0K",
-	"6LXGutOmymHQGVRQY8uZzkRTuY9Kwu3HX3VZt8FjLzGQaPt0urR8UhmZijJ5o4RePvXrC4ehf1xmX4H+",
-	"6hpgLTiKTr6V0C17IuNPDRE6FbaM/dno8ZPK3f2WPpDAG+uO01jTZ2NcurhxvUKpvOfWl/K5pfumVQTA",
-	"Zd/X1oG06vIhoOx+snjrtnqmJQoNdO2dO9yqbldDPKTrJn1/5xjazoD99rDpNGglppOG/drwy0edd/2p",
-	"7tOP/2G0Grzly5eEhuvE9Uol51AGrRElsoYDGVYQC0IyNp8GWD4NoNNCtGSuFMqjSDU/Rk13j4QSQgH0",
-	"2FT+xWpgNZSqqtvG82ylkreFakIKtI58GiLJKUXYSXYIaZ3oHPWaXFgnJKGaFLgMGH2EdeN+391P+vSD",
-	"iSkquNcMnJqUW7ZVJlSbe0vDT+mJWTdqrEpARJqJziE3wOlmkmctAJ9Kmtn2EezksBmUGG8FH02EMWyp",
-	"82sf1eKG2MUwW/9YtlScunVFO8GNGAMi/xb7Dw78yLAk43IeBCJ75H7wDuZCiSUAhCHaJBQxhA5cM6wr",
-	"SCt+tarsSn5qYN7U1/vbkJS2gbFzXW5SuTCkW4yZVomgEvjJtZ5MYPCgPUMVU9fN/p3Dd8d6sq3MmMQ4",
-	"bwsGBMCmG2y7xqTjiW6hDt8Erxc8sMVByffS37Df2LHi2/56deAhbbJtbwVZBB/UR/JN5ctcO06IY+Mh",
-	"AjLivIjGTjdzPQB8kZsKpTF09m1UaKv7SamrymMadRKuEtFWtpEgDhoGjZAHw31AtPJCRQh1AIL4SiS8",
-	"MGITKKAqTh6gGy6kG2MmO4FK5gaNducOJa43Dj40qH2MkSjEqFwzGPn1CUNbQ9sQ0Wh5XASDisrza8uh",
-	"90kulHR+3h1q3SUEHbVAmt8iGnQzSRfjdj9iI/0XyujUxnlQONPdA+/tcHrcFk5sR5ycm9/9wIWpO8zw",
-	"iyBIxh2yrk0mrwVEDqUHF/Bodfe5dfoUnAf0dHtDjnv9JQBBn6XpgTt2QCjdbu80fKxthPcDg9IWW6TE",
-	"sinBu3nzN8fvU2E/nuPrGcS30xB2qL9SbMezDHOVyNnj4SYIJRKCzUqnF2YpW18I37foch+giileAAik",
-	"y3q+0lKC5DTnyoLOdmD4BmDDF+Yj1alDzEm54OlYQ7J+Y7AqLNKcE6yRa91Sk/eAiHUoM9Ua01266zEm",
-	"ohzElci0mppwmxBn24j8RibUbMDOPB/ja5jV5aHB4JtuOlyl1a96qZibAMOKaHP3G2Q7OYEK9+TBQUiW",
-	"FFFbre3u88eN9VYH0FYW+AXwgKo1RPORqTNDl7JPc8ctAL+GhE3Je1DMDGrXI+n7PEm4/oDduGKDdT5r",
-	"4Ig2RLuHT55sBbF7EPqTa1nQn4DUG9YJo9XBrRiAJTRUcbslE2wNpkJ39U+6sl924399eDKLe3CdxWjf",
-	"B3Og1zDYqrQL9vswkf6cv+tbm52CU5jNBUefAzrySTBDAGMmb8TGaxVoG8FnGGHhyrt+pjzeO2T9Jb8W",
-	"wUJzz6wQFRbY14EMwVRVMbCtzmjg1isM//Z+X23KW5MVfF6ycFJYbzf1UEDu9ahGqe4TjkCglCebZHyK",
-	"NS2M1YvKaFOuB8gRaSoUe6eCiUxYkQ7Yb8QhNZKSZkNU1RexiQGa3W1AZjukyAFIWh7QYv2sh5ztLcfC",
-	"gG0tML42dvza5qh/9+P+JGqlx+a4pV7ZYORuLUZJYJJErRggs56OflRl3d9IsSxDZ3ykO2V8Lz1qozv/",
-	"GVgljJkUWRmIBea5ATsZIueiO64h3KZMwmsMvfnVNAVo3+oSV8t6XPNneJYAHiEwUCOnitXMY4HYTKVZ",
-	"ZHw1bq0NJOZtCcIzbsYhOFGzUg8BOJxBvHYQV07hTI6Ie80j21pbSU7VWKpPoqk1GATXIJoaIlXbMJXO",
-	"FPO1i7y4TEscJJ23xZVHaD/NpLomk/kMVL8UnQQk9VvAW/bBwanc958WNjykHk8r5bjWSKTmXDkkVslN",
-	"4HYGgk1v1BbSr50HTZCMJSsELR89PLk1bQ1Zppci7yccbPktBoiIHf139z//chDY0EGwYutiBJmV6Nc3",
-	"jNiDh+4sd1dhdrWywgzYq4qLKxt8SVPBzn9S4LLnWBylxmjILHxGKcpOoBP6EC44OdlLXuxmKV/0trAk",
-	"62qZJr216EZp18qzshfrPVE0oONlA6FIvCrFnBmBNYRR/Dn1areJIOTzPf3FAcf/3g4mDevmp3NKu361",
-	"qhzbe5umXIefQodAyK7bqxDVvIPcLJ9pBClGlHDUZJh3b9/ObPS5xMw2HlZiWR23eFmv2LqBlz8V4zYZ",
-	"tMKSOpvIZWLZLCoRtwgAsOvGIcD8ECvwK5PnfrA7okFn6bZ+0NnZ3JE0bjl39tE89YNLhHil1Rec2AyP",
-	"3TnX38TVTOvrhuAEdy0bS2VEUuSimWBvZWfcWhzUaeT7CwEa/DP3VpOhzo+o4vCpUCKXjrlNxpPrRu52",
-	"qoiTdVgUIckxHf3zZIbUvLoNdcJUGIQOwEBVygEG1JU5vfU7z5bcg8P2szEv0o3t17e/gDQhqTYEb/lc",
-	"DI+PZ9rY4//6z/+N5gTAFHGX+L8VbryAMgWr3jvMnLfm2aTRlzQV1pJbo22cROPGH6Z+Ej3eSgPd5Lfd",
-	"QDUBL5WNa3eYT8dac6m8iW8bn1X1KSpOO4T3bpf5iTEuPi0dqwcgNwzYs3c8sVkF619+AexG8MpHR9lv",
-	"SotNNZRmz5a4sGZI+hSFdUGa7ID95s7Ivq8pskW920sWYJEOmUYsLisyHL86e/ksRgACRORVtDr08qwl",
-	"rbGR0WfWLgzruv+QbRlNeJnWiyueXGOpCLh71Oi7t2OqzSa1kpXdWLYw4FORSSf8tobcNYQk3h5mYCOF",
-	"eKZzy3LBjVakU9Xj9U5JsbcoKZtBfYH5DmRUeKnt6Gn5WRc20fOaKpziElLMo81XqMOVUTfmWi4WLUE3",
-	"20rBQpTJ2APkbVKxUOlCS2WPDPv58vINwxfqyhZYyZO6yaWGEncIBDnxY/OAm46b4IVgtf1uRVWlWE9r",
-	"1frWSYxGugcdf4oL0zpr3F00TY0iNwOvzEolA6Sj2OPdG+ajuNBLIOci7evCQsTgKZYKMgMKr8KgLR8U",
-	"5gQMRYVBFB6E7EaMTuqorIeKmkhVsNaEUVowpjDODH6ogs2CMXvQjcFmyG9FVLQEn3DfPuKuS1+41YV1",
-	"n1vAXWr0e6odh6gYn/Jgr86wU6bnEjDyfIn9qCk/IKzsst8J295FkH/TfIJ8aCpzADsp7eoCtHHYkCvB",
-	"c5GfFe7q3mCmPnvzgrxj3Tg3djwYDOJeBJXEGAE103PUlbHEWw0OBh4bSFTBW4AjEui1GrXTITC6H9CQ",
-	"zrW+lm2mUQJMSqDNWl8V9EwMntAhi8fjn7WxfRzrmN6OEb/s8peLyE9j7REWe3PHEDjWCb++hl2Puo20",
-	"zVD9rKu0ZT89u+yxeQEueJWuVQGIQsD/WukA1oUVRhAdt6JhCYS5ACczlCGiqm5htVk5lQoCwD3mPmhg",
-	"isVnBCMCh1DMZoKnImdyqnReVsVxawr+f7fc+Ke/ZQ07jUtZbSJfyD8LJ5xAl5/ohkpISDBIwgCcVPPw",
-	"TnJhZqAxeeuGm+Qkl0KlTmcmHd8J5JHCoGKYPHyJ8uwwhzj4aoSe8RQTzsAdb4KyliOVrhSfyyS4Ho+U",
-	"T/qmJS/XUgmRGsYZ0m/JGbWVHbI/4dOSXwYj9VZnwlEjAO3FrAv3c6CTXsRij7sXs2595DjjCBEwetFI",
-	"xQTLF7Nu6Qt3X8DID/rV1Oe/Bizew/kBbi/cl2K+WGSOpKVWx4SO+y//YRyNdD3scc87ESilNnZaHIBD",
-	"RSPldoxgjjEaGglbTyaId8ViRAn+6+8DyLqMB+wFNffwxMQ+I+WjN9wYCUCIXelU0t0OUjylYr9ePu9/",
-	"P2TxuVZWKNu/xHTqYCIwgZHqxqfu27kR9sfCTvrfx0wathSZ452oxM2mJu4Z1R/tOb6/0ulqpFD7pJAB",
-	"Xu80xlc4kJUb3SmAJeJXHWNgWMHjB0/cWJpBnONeiFNMfOkz5V0DyMxwAmQwUvGbs8vzn2OqAY3XNuhi",
-	"W/YrfIxfC+MoKFgkaN6H5rTjVmtYe6e+gLcc+Cwq4Q8wDgOL+nuJl7sep14gQqon/1shRipGhTIego0Z",
-	"yy4GiiZNwr3rJjgVtkpJ0UqcYnzfSHmcC0V461CHdipgnJdh6EuOWblXuoBkF1XMr7CiTElm3IIPFUHz",
-	"l5olGTcGEPUhi7YqOlDCtRvEa/ccFPf7mTQ2Lp9HAUbzSF08xcWmhFagAuocAOixKIaQSHQcAcJu0NEC",
-	"rQfsbKS8uIHWE6lSxLeHwbJJkWVsySGLJpdikq18UUm3N2YJgP2PH/7g6G0DBjwmRo7funtd/2xiRR4P",
-	"WHw8Ezyzs78T3tsxAMC7v3LHk3BbpRBLjGwgNG4v0c/evAiqJA07DwYngxO4XS6E4gvZGXYeDU4Gj7C+",
-	"yQw0j+rMTrFqHmF/lmFdL1KItzL2zLV45u//C57zubAiN+DhWr99o0wuYTYd3RIsDpxpYGisjjSeIKIw",
-	"Kn+NN5/1LgBEq8o5HkhjCtH+eTwiD/h+FWIJIVVQModK0rXNgoBTd3TTpPRWi3l8jpe/PVpCLB74DHNh",
-	"FloZVCUfnpxQ1rml29+6PHa/VUPcpoRXWw73KNAp1tHCUeq4hcKLBiAvPMZBNH27HOwxnT7Y/sHu9r+G",
-	"EP3w0qPdLz0vgfzdGw9/2P3GpdYvucLrnSnmc56viB6AR5w6GDEllgJqZebGDtgLYwp3ezYRnlucyjug",
-	"/PEFficBvZqIQj0jZBWzGWVHaoc3U3GyycMtg08NpDYB0/7uRlrTvVNxIwlsTJum0KwZX7iLPtSrfe30",
-	"JvZwcAJp0hB2x0NNCgeK59j33z38vjckLXU+xzBgJagGRXwjcsRMk1qNi1ySHIM4ZlBVTj1ch9EKMVbw",
-	"B6gmXHPWw++tETh0HMMwUveqgNhHr1uWDsH6IDEDD7XPhfuYW92NZgudZabpRoOLgzcpqh0W4284uUEJ",
-	"lO7F5oXr8Sk0QUzHDloMhLF/0unqk/Fp2AX0iaxaGScoTOPOBEVtjg1i4gKX/pTwAIDI3Jq509IEwZG3",
-	"ER0PHu3F079ABQ944ck+sqZUEV86DdFXbTxcgtBlvzP86++hPIEVCcJNytCVgBIRnsuziyfZGn4p6/r7",
-	"P95S+31jNMH9l0LCzlplxHFZys1LijoFP4d073sm4Tc6y/aj4AefrP9aSHADBZ/h6hMJl6HKa8T78OTh",
-	"3awIQRY3DOyVtp40UrYS9hQEGEZ4kYSPPXh0zKg05y0P6YPP25PHu994pe1zqMfzx2XmN7DiXrARS59i",
-	"nKjfm4iuBe5qhOQTpO8cGdZ1rfdh3MxXOm0+28/KXtZsdN2frV28Vu6icsHn4kJa8eMv/F3ELsCyXNri",
-	"euWlt8kmNmBUOZfLzL0lTWX1enzyAOrX463bB62Jd3iJzZnSNgqTAcA1SZh/PoxpwJ6jl45WkWp5UWLZ",
-	"AgpmQiZ0hH9g1RsEwq4e4hlPz7rwE4ItoEamdFrCTqfc8ituRA+ux7YqDx6561vDPY0BSAS0W0qV6iXB",
-	"Jzj1t1Jdcjmd2WpWG6oB1qu9G1mK375nFeClaDz4AWqYItrRpgI9Xwjb39++PNh6qfrwBV84TvaQMGH1",
-	"yi9ZAEadJ/sswK9BgbOtGhCmOpRx0WEc8wa4fRBHXQq2/WQl5aa0CMtaTd7TUjTXlKoY45Ub4PWhccQ2",
-	"FaoeiDnMc2JdsCAEn9QFWK6E6Q3YGZk+6VNrqU8MEwoYVwxs1lWaAafYUMq8zcWNvhYpJhsu+Yp1H5+c",
-	"9IbVizgY7/jakEVulTaEw+OGmyPysy7sRzF0xJJM8BxjQf+YnH17U8Kz+vFaK82c6HlZY1WluEpodaR1",
-	"0zntNb4W6v6klIYf2YNFtEyT4/f+av3huMRFqWyBDbtpuRXoUbsisyncV6TxF5Og+gLpH5Dgih4zCQnG",
-	"KerN7DLIE/SfouwaimUKSzpglacI4vOJMSEt07XvoXVarkX5n4a5jhDcaCt/HRVsRUAngmMKEWIFn7M5",
-	"lhE0m6yD96PXL56el7ejNcsoWAoX3M4qQ2EADlw/n0Ne2AVF8L7RBglhPS2feXzyw3d7fwh2uO1LTbHw",
-	"bR/CAK1P9aFxHa2k8aON+A8bdtJHeFVrUVdOoXIzogmOrY7XpN0vGnWkunq06fz/h1FzDr3nHaoXfVLN",
-	"4zcyFLamExlAcwuK4QBS2inqICYU3rcQsPCRVulaXd9ygRlQ60IQ7zYY39jP5A2Av4KEBXvRlfRjL3Oc",
-	"dE0yDxjcY2rfjGqTxfPDTRm4YDAYlKdC7C54Mpn5pahumWCyFugka2CeBsPo55GajQlWmk01XteNlwAR",
-	"+EQ9xrQ03r9ZFp2Jw0iQNp9QuQitEvDk8fe3FFaXdbq4KxGFVHRk7lBIHSo9Puu1RZD65rnF6m2ixGqf",
-	"011VEEK3Cti/J5leorr35s/nz/Yx//gvm63O2noJKdO5w4t/Q/2rBkNAmE9bTmGwdaXdK0u+MuEaelnm",
-	"mRFujRH75enZmzJhFMJtWvbD7LPEGzbxNRFttsS7dQ1eXVGKa+UNZRGayBA0p4cFNLYaBBGjrJSvgPPB",
-	"EydyTYnQE5VwJNQKAEn4VLCuRztZQyqhuAgnpilujrB+fJJA88zcjXVTiqO5HKxNCCjx2c1Z9+cPCDXF",
-	"LQ6Bb3apr90uhcaYRot+3Yq0Q/J4Dcscv78Wqw8gfrbH2GCAgDuY6VV2LValIlJXnq7Faqve1KCANAu/",
-	"VxB7qTTOeBim3a6VDuteC7FwUgvwFaGqwEj9eyEKiA6DSDZar2uxcjd7jKLrEiAqi0udszdggMAMqHIj",
-	"VS/9Iw3jGQRKEdJx5PpcEuwchbJhPf8haMgjRVDB7hGKYPq+VrXPEf4t60oLUGhQ7yiTxop0pGCyEDuL",
-	"ychlKX70d4i0F/lZTnSW6SWY3kbq3G/zhl/DraLVMAj0Ujw48e461vWuiJGq+SJ6GAe2plxjAYkK33ZN",
-	"SH46F6Xv44zKRzU6TunZ4I+n6p2h2uAOVkcHnh6HVWWvGuUqvQxZvGToNT4vOQRywrercedl48sVogDf",
-	"mRpX76pNjUPnnxv44I8TtxXWM4TAIXJwyhzrz5hTiq2iP4E1l/XkSL+pVQRX27buu6P3tJttO3kexqJd",
-	"rQhA6Q+xp25KYSwd686F5Sm33AfL0XYCWgR4WUo8UgFxY9qICnORU4SbL1XbuNVRS4AMqojVYt6RDlx1",
-	"QKnt96wOBxNspiVeifhvGu+XqvGWHIQbBgXwywhqdlGTgVNdFdGB391ZJlR6ymr5Q57z2G0k5fH76o8P",
-	"qGtmAjMk61z2FH5f47JdvsqnhDP5VRnC75lQcA1rhBKRekp5Bh7Bq3aCkpvPekDbbXK18aj8Sdhtu31y",
-	"T4Ktrj182ZR0+/P0J2FrO3xUsfXWA7F+Pd2V2FC+/VZMIG0BEp42t56wRe/vRKW07HuOl9pNeJRAv0mA",
-	"/6A+wK/7RMYkkfqJ/ByPYqUtm8oboeDMpZsL6LbrFxdsRfUpw/R0rYRh3WQmkus+V2nfeHCn257Wx5hw",
-	"tWmlOlwMbA1jrRuVjkx5wNDEYWKEYZGWWDcjFS9zvhgyx8UxhNmraSb6hRHsL+C983vSd+0WkPUJJjx3",
-	"JaAc0PlIdQvlnpNp/AbexJ/ino+ElZT8E2T8UBIQpk0WqURQMFU1RbgkzCfKRaLz1AMAX+HN06I1mbJg",
-	"ByP1W4UwHmpjJW6wyG8E6+LcjOAEtV2oXPBk5uitF6HRCi1e7uNPTh7BxKRi/EoXlj0sw8MbrEov3H7f",
-	"uVSGXijj+L4lMvSdHqIQAL1BrfEaEa15YgEmu3+ulc11tt0d+1XFeHzN4vr1lYX8irpsWtOBQ9cA6MEi",
-	"9Q43eLYJB3hraWzM7DjhrZann4S9uPj5/OxO/cDQQQvPLIqrTCbooPiaaPx+qc6t5PlZsJjMmFmKcZg2",
-	"d//bvXT/ESnAcJ/9WaxMD8lQuabjROQWMzTr95q7UvL3JV0jp+rudAksKypVIhc+MzfzBUTq4C01bl7o",
-	"TCarU6xDQPZDKIljrmFNJ8IdpGsf5mUFZd9FhDbJkYL6OOzMhxjV9qI8/CmQe4iqnv+Gwa82envkVF1c",
-	"/Pzn0sH3qY9k18FnOpHRyX5eLVTrkVw1+brky9d8hoKjnernKvCY66UKhZsHMmmXXEeGnZ/tdXKiHWqr",
-	"a+YnbLIftsVG/btGRAiKijkAd+KsPrvdfSShSn5IR6pWfmV3RxUw7I7AgTsTB7BB2wLMvLHxH1bD2HST",
-	"eZQJvUC8wQxql0O2BmYcBc5RBJDapY5u94TBHt3RSQTf/jz+L5zWH9X19Y9smauzBFi68UbmbmHh/c3r",
-	"yYfdyJC/jt/Df/fwYVX8sct99RY1wa/V6YDT8873A64gDdFt00Do7BnfFmzhWmXIVv3gRdDuLs1Qnv62",
-	"x+CUZPqHjN4I1jzc+nArdp00LwJ95E5Mkf77n+fEqab3LeDiyzpEfPBEy1FRp+FmOXP8vnx17cxoV9Ix",
-	"vQvgBRHfk8An5zy3TnVLtDI2LwCkrnqJ8sPLXPTHJz/0NiP58Wyqc9S38IrDyMKHSoRbVuZYlBiyCJgL",
-	"yXIrlbCZNNvppz0+YstundyPFLqs26+/4uCIvVj9UGNpubZ7BUTc23H3ecIhdhKaj4ZYJ7hvV64v/LSk",
-	"wIa6ucnpqxELdjnC3Bq0ubvjrMLz9fALH3PIHnNEDm7Nu/a1qKHQRYx5LRsowwMWj+fC8oFrdMNzE2O+",
-	"yJKvzEgtcmGEsqcs5lk2SGYyS3OhYkgZMZQltuhn4kZkhDpxSseBVExp/G2keA7YVHGh4AeRxgP2tFY3",
-	"g3WN1YsFMIOxBDyqc3qIOS6pNHyxAIwVdG+UMNWgRpT1C+YlGlcPM1LExDJd2JEqVCaMgcn8CGEUiGEO",
-	"xZyrEw7XEKtjjtRvECdRLiG3MKYjw9xiwftxvw9ZMlgDaZFLhWszJxxpadySEs7zkWGjTsYLlcxGnY0C",
-	"ahUWPRmKRypGKTFOeDITY4ulqWME/VipxK1FVUga42iwlDTWjx4pKCDtS1bjx5hWDMfQgxlgLMicvxvz",
-	"qYhL+OsNYkE88DZA6yHLhUpFTigoI7VA/HNCiq1NlHLrAT/fu6pyEVU1BZ5d8imgrL+Y9F9pJfov3UkS",
-	"l6URfKLpo5PHbDmTWVmen3pMsZLBSPl8JKnYTC/ZnCtfDg46J9zuKh2pjow2UldipVXaG7AXMH09mcAM",
-	"p3+Xi75QiU4B00WzboxpQf1n7keppkNoE/eikXKyJRfG48OwLQsTeTRy3FU6FkcKgTPNtQGbjrSYo+kH",
-	"UG7QDGsQ4PL5OFa9VCMFYONYfEIrQVPtwxAdz8kUg6v+VmgrDJWBWFv8kYK3CGQ82IEBewuTqdDQc9gP",
-	"VoreIbocq0gdwJpzhFRJogZP4E/CEt+EusIOZwYwoxO9pz4yqNRZHc+WYd1NHgH37mFOhxcYqNVQB6gR",
-	"tzur+zR2lePbAzT7JX93BufhzpYXlmd7NXwxcbsOm97ZnHGMRNPFoq7Sw8lDGQAmba8i08YTZ6RC3kGs",
-	"JBKhcRDKhVkvvhXQBiwoRiFVK7rGdXfqyeFqtUf54w2KbVtx/wIUaf3w+67rCByIPieTDqC1uKyzaWsV",
-	"Imp1jLTS8aUmynUbtmxzCTy9eRoAgry5FlTgF9FSbE00ljXWABJuKc0a2EZZY+nvsqkq8oeo4yTZrjlB",
-	"mw8RFQ3oI53veAfbepbo/IU3lYdcl+mxl86betRODJFHTRYHt8E14e2kJp1gzEhFIa8kzzEW1mlSa6di",
-	"V0+8WBY01N6tSePLWvF/IASpj0sJDQxkKtA2N6oQYT2XrqfgXuQRGQOxAo9BItdCquFo+3izwB53G7xM",
-	"7IhtgCZ36pzXxWK7ywLG+XncFfftdl+77hLIoEcHlk6jxethhCTkzgOC+8KqPrpYS5u6b3I6fg///XB8",
-	"Q1XRP6bbqMVtp4vFwbAURcPtHYiPVjIX7FosrCMzFKKIpHO1qipqQCEvUproagFX0M3gOoGcA0rH3djd",
-	"UJ+5X2Nb1WdTDI0uFl6ycUMJJN+i6j6H7ewtJfLw+q50uaKqllhVsqxq6Yi48Qzag+ux6bYz5GdoseNG",
-	"+VplKy/J5mJ+BShYhKAHk2i77HlhcMBt8ufq7hr/c8zmTr3D2o9Qh1ZPoKAcT9xQWTdeiqv+P7dD9VGF",
-	"6wP6j6/F6kfIw4qHWHsbLXCY3VMZ+254zlzbuETLh0+OVIwvR1QLnAql5YxutPQhUEGseAcmFXplpLqx",
-	"o7Ufvz+JIxbDTv34YPAE/jILbdFk1zstLT1KGKjGqzRTRZYNRurPAi1L8EWQmx407OGT79jVygqsjX7K",
-	"OIRjzvkKJOlMZ+lIxaOO62s0isn5aHOdBQs+YK80kyoV73xJOGmHvs5cpvW1GSkelJp7cBKdnJzQCpKK",
-	"4AcERds8Co/OUgy9BjuPYjEYrWJfIg/qDCiBNhljZZYhcA+vF70LLslrdHDDW+FqnzzYH4nX1+RtoKia",
-	"waKBfXANStxJNNtuGAW70hIglc6ZTFvpmirW33NZsjswxdxlaKkTJfvUOCvtVbe6LN76Avjt5taqWhPb",
-	"l5eKz6ExQ0/H791/PmzLwfoZDaZ3SsVtep0b3LfI6BDwAFfkU9NLYyVJshbItAWeb+YJo+0i5Autd6Sy",
-	"3z2uqj1LZcVU5O0Rja10ekyhJ+0e0Rm3QZF/vDOtn0Il+plhqSzx+l0HI9W1GvQHvNHCm9yS5xcMpcZd",
-	"wHhWfgHOaa0E+NlGqlZuG7o/fp8X6sMxlbwNPKvzCO98ZEcfKcSHPTIsxsbjXDj2klrFLa4Txzs/05Ic",
-	"nPb2JRXtdBNBp/s+B1pgIqdl/SYkAuQ4Kq6MxA/VJojEN46gUl9DAq8VCL1XIeP6HwJ+/BxqwtHPxO7u",
-	"DgGsUqiUQODdCyMlLZvxNKIkxlxgCXd6GRsDM5Ob1D2moszYdqQAryDRuZMWwdfFkoE+HhTX1lnaCxTw",
-	"A2XhnrHcNcnnvt1PKH7GbEPfJ0twpWfPuCktvuCMxhsnFPVxK1F6JFItDHl97UyYsjZaSCqxe3mMUS7x",
-	"gD2Hi58P4RypxhjOYblLiPwMwZ/miMjOzNzNrcvxrjZS8PSoKjZ/I8WSXgbzgLsforyNQ7AL/Kp7vVzA",
-	"I99nGW+apyJvEp9O0Lzic3FeLvCh5H0PcjEc4LYkskRnmYRlgemv26u/KeFOCS/DBjDeiM0RApdjvMQW",
-	"LWGR67RIxJ1FUe4hCxZlZFnfpFvLHGFFb2+9ryLSHCPPrF2MTTp2QkVOTcxywVMzhPkvRD5SMzBcQOUh",
-	"/AzknfMrkRlw/yuM5YGVBLPeQpDyUhMY1WjHJo19LBzU96rczTVpNVIK0JZZ4HVhPDOaJTyH8tLxGMLY",
-	"xohPPS7fjqORWnsGfq1o/Q3czc3fcaXikeqOOhGPrqJRx+lkc4SdX2tMFpIYtLZcwNJkUk0HDCyNKEo1",
-	"4OSXtRx1zhY6t7VQtQF7o6WyYcQgiGaSxdxjf2LaFzcsrhViGAT5RhjOddYatRUhmLVbci9fS+e2VqIK",
-	"6hqptdil9Wgt1n108hhmvuae7kUeFdoRwm3CsJiPwmpWdKtlunh6sJy+6/iZjz0ApBVzsxPbH/gRHDtO",
-	"FpI+wfOct0Yf1yTBlx0sEIRP7DwPXupUTqQ/db6p/PWoy1Dks58vL9+UxRlTaRKNUNhAGDVP7Vwr6Y4d",
-	"Nb2X44xO1u3lYKjNXWJ1QBfbFKsGdeAfMhiA5h6SjN/DT5FE0giBE6OaEhPk9VqRQwQHqOITSLMjNQ78",
-	"auCv8mdexSOLrJhKxbpwkPGliYeMz/nftRrwpXH/PxbJQ6fG5GLqugANYyIzN3anPhBy3zj4Sbzb+Mkp",
-	"ITAkeF3y+TjXmRjzXMELKl04BWBc5FkcscFgUJWwDi9UNMuRimEpDegvpLFE4KAT6bj6290vE9B9MsHd",
-	"fWBshFt4i96jMz/3iYQLY4x/xr4aBvd1DwhXGSMTCNCPInyrKlEQDhpCmoNu6JRHoW5krhXcMI+ZLz6W",
-	"zLhUTQc8JideeJ/PnQACYX2Jz5IVSxP7BsTwB88KOkvTICNFt2bYVYIxOAnnYpuT5aXo3HuZc7Ab8CwT",
-	"+UccZLdfzd9muqGKsBMhaM9DIEJfqdFJlaCg/9aqRE7O9q+kcvJvi9ksnUOlfpUipqnODfjq3ZWYuU8w",
-	"/4lTjJPg+EIYe8Xehu1IWJI1kTtF1x1HVEFuyJQuJ+tkbbmQVMF3zlbCsi5MEMeFOB0sFYlMBeTxYN2e",
-	"hmRod2a7wfzJT3ufkBeoCOgH703BUFmtW0ErtfroXcPDYk/aO4WKxft06hp+dKc3YLSQhl1LhVuU6EUr",
-	"hhQ8rPW5jdeCTbiAFw8cUqWm6LxWmSpYnFOmoKIVjKztjdYVBOX/s+FhBeuzTe/2KxMxnaWBU+Lbna/U",
-	"0Gsyqgksy9dIdDyDMeCOytyTkt69EHVN6+gla7HQ73hi3ZfRUApfBnXV8W1pqPeFzoPaNdKwKzfh9fMS",
-	"ROqwsnMRA/iUMSqVWaFJs27ZFGyWKJLJn1HrRecet5Zy3IzGrMawpxqGUvXpwkCdt7D20izXxXTmIX96",
-	"mM0EZTFp6ZldSirpxryzpq3sZED8d6TnBj18HmU3nOI3EJgvS4H9SUJMIVZh1TkBv2PEKwKzoKjgKFtK",
-	"nkRujNYYuM5FTdKkTSc7fk//2gN7bJ1lvgqEl48HbKlJ/xZJvk3/C87YbTE+VzVhdbhrm65Cx+/xH3vs",
-	"d2AF+Abmc0vaoCtqmRS9G78ntOW1grG37MzJPRhKLsvaqd92uxYP6BflU5hlcfk3gH0aBIdO0VyIYf5z",
-	"kU8Fg/as+/b5OfvXRz9814swVxiC4kKSgNZ9aP0vjjwgFD9eJ5p46MvDZGJiRwpcqpQlFbFYFVkWs1zY",
-	"Ind3ZWzrtD8IbkF7IyEckBEZQn2g75RJ5avEYaEZbFIgubNu/H7UwZ9GnSF7P+qQHXjUGY6U6/nDh7hM",
-	"XymNxKeUrUD5LdTZKcX78VyMFNW4SVHJJV2SxlQfgzQM1B5AD+IlJkc0UuDL5RChVNZS7nIWPz45iX24",
-	"Es158PrN5YvXr+LeKZ3c7otuFIassRAmRrkWTXZZRFW6B7tsCd8UdbaRyq0/e78A8FulmIeEqkmzb5bf",
-	"PwYeVMVyGDBZY9qoVmTHUUNaZJDoMpfGSDVFECGMo9tpL17XnMpa6/1rsdqj7CS19iUWdgP3QuDlKViE",
-	"A6eazlJwDgV+oG8ncJnp6NYsqOveUNa+qbD2R57LreVCyIlnZnoJGBJgTyS8Fa2y1VoVVNAMuZkN2NlI",
-	"TXJhZtmKXWltKYSWdaFWfF8qaSM0+aTc8p6bsEI6Gan4zeuLKuC9nOXx+2ux+hC7ExkC5IPa94RpRfFA",
-	"g5F6ya/doYVnGsxB+bPPO33FjdQFRLS2uw+3UvyDT14+3nXTIuL9PLw/99e3v7iFcIvzjXeId17yawEA",
-	"Q6QT9eps1FjDfhtPbZOcEAi/PdRkpZK3hTJ/7CQKmsU+GRR5ocw/uO7xEX7gik7D+3R7/gQS4N0I/n8v",
-	"RAFGaxgKeDMJts1HXJZneV4o1n148rB36pSQrD1ZKSYIOuDDaS6MgRJQKL+pWL1rPVJo+6aehoTTx30m",
-	"eyD1pWF/cyMFJ1ZeKMfY0SZkHLd+lCcYD1Nlgi+rbzQdApe5nE5F7nigc/c81sRfZ9W0qwxoQNDKcsHT",
-	"1eYCnLKZyAU6MIAbH548vI+R/juuYj0i9BeN3TTrFnmhjow7yfZBa/omIi6AGUuW0csmcRCeWRXzba2H",
-	"SHv6eQic6OBrNa2foQhFSjeW28JEbCHyPrrZvSgEsbQJddQq49t4qdXmntMG38revplx2h4AEyTKOsmF",
-	"kSsmSH+VlvEUShRTXl7kkesiBOu9opK9lBURVWfNtViRPPdYd12C00WlGFNNjkwYzOhzKyIW043Z/dOt",
-	"ivsvZVPECPoaw6bEZdCkzOGqCkeGWCI8CJxaEy5pkAueg0s3LxQhx3KWiz5sem2kdOZEvsqxcvcOdk72",
-	"shKraaJzrE68JW+XdR+dsJSvAB2E7JK9AXMqGsT9jBSEoHRpmf3qllijUbW0tAW9CO9fcL8TIwX5be6f",
-	"K7YUQfxRW8ob8TfNZu8wIW8t9MebG3ZbhIl7tne8TJX5+2f32p3genxZmcvI/t8Sl9eiAbn1SqwTRpSY",
-	"X8qiL0/UWsHnt4wuhFfbowob+fYSurtDQnYdbIdCxOCAP2DhJljv7eFOTRalS4w1vAu3h/v054nPgUl9",
-	"C8z5MqszAaXuiKQBYj5+7/6zRzhFScPf4mZEucJVZASh/c3kAmV1LaYS0co8IKCxfNVrFiJt17XmxT+5",
-	"c16G5E+gpK8ZCqmNV/ZQC9yrzfWD6/qBrU6A/bFetxVEuuMj5fM4vLeRoXd3B+T4zdn9pQO4Iowlikpd",
-	"og1jaE25wQccU8ckQ7f6YBwVvaR2d0isvxqRb0s8oKH+gyT5eklIs/4SxWmjgn6WphW93KFAxQ7O0vS+",
-	"ZeouMq3vG9iEKCtjrhEcaf4N/vpzSE9wbHPai43Y+gE7S1OMdqBH6EFbD8Y7XLYev3cNt94IMF5ljW/2",
-	"DAz6eit6QwwPbRgVncNsxJKlnOZvel+abGyE00Ni2Kc/yt68pe0LclS3H+fY5C7VTtfDDouVa/KHNFmd",
-	"vXnBKBO4ix53dHKgY6NGjLQZO61ZrtldHZXu25/JnlV1nW6za7ELq3PhoeiZ0su1cDiwxpYxcd/MYJ+1",
-	"SHlJ/gP2Aqr6ZQXEkPioRv+lstTfBjNsSKvj9/DffWxmJafsPhxv9PXXfDi66bkDcR10IZQ5O09A13av",
-	"IzCQUIefSXgmbzuSfjWf8W6JBxKmXv4BzyNY3fpRtODGLHWetqpGWw6jX82dXdvcpz/PUQST+uZa+UJd",
-	"K44wB+yMZTrhGSr2c75iV4KKLvKSoAmXHQvtnuVTrR7KlNSCrfcy+GmPixgeMyUPfHPNiHKHKtcMHjER",
-	"Xsa2+mkOc8o0L/vJnUuBS7pOft1OGZzhrW7Krund3Fx3OGXu+DD6PE6ZrWRITpmAHL9ZCT9PQiERfSrN",
-	"IuMrSisU/TmXGcYs+iNJ5z4osAq4ZNLuOJGW4mqm9fV2vfg332ifYED/xTISMCzuVUFURQxRMqWagjSn",
-	"pJyj8v224EEZlIE/FOVrY2zY6xArEKQRi1+8+suzV5ev3/7P41dnL5/FVMMO6pEpgjeimO0ZNx9RnOwu",
-	"Iw5pu7Z5B6pF/haPX91h/KpEHiCrBmbjEzZmgLd+jfkRnrVKPmqHyIKIvxLWil5gcwBJJUNTwrOMccgH",
-	"pFhQiP47MiOVzLQ2gCN/SRmDXSyk6M6+sgQjgLKiN+Ei48m1YzI9B5hb6rBCkTVyCtlz9FIZtoyBw/7n",
-	"K55cC5UCRPxIhYA+R8YjMEAQY+4zfxB0AQq/U6KRmemlT3QcKW5YDKQqhsdQvOn4v/7zfyNGfTwVSuQy",
-	"idkCEUkQP0K4XWDdGP4LgeDuH2OZxuy//vP/w9E6FoWAa8Qs4taK+cJGkKiUirQomQleiYPqAL50CJSc",
-	"LFTcOy0x9teWCIJNSzhKLDswUrEHNZdTxW2RiyGzP46Kk5NHSaHkO/eyVqmBX0R084CezcQ79vPLs/P+",
-	"xc9nD5985zZt1MFHFtsO8K8rna7wB3ou3GLFxu1vtVCw3X1H8dwCnPFcGMOngnVjK95ZHxXPreXJbO54",
-	"Iu5FbDmTyYy9dKuVQ5FMt5VvdXIt7OAcIm4B8JdZrQcj9RxD5VORyRsBNRe6Stilzq+ZyHOdm4g9Pvk+",
-	"Yo8f/hCxJ+/e9Sgr3OZSpKC4j5R4hywpeQa0pSeTiM200kUOyBQh5n/EigWzmn3vt9OcjpSGGveetAQR",
-	"M41p5etD0AulSbBqMVKZnrZnCZPwvCN1j77+ecwPfmrfcIb/eCaLqPNknxX7VfEbLjOn+60dcK+0lZNV",
-	"/XCBYHqQpaARraO30SG4iSAUHHYNquTxe/rXHiaOkNu+WTnQykGrh1V2jIdZVynFV6EUY06ItekfbZaN",
-	"1tU+uQ8ZE+idX7eJo5xkm3p4UI43reiLp52ddop7Obs+j7ViB115g0Wdvr6dY1/fOVYaRvwFqsvLe1Xv",
-	"lOm5tICehRo7XVCuhViQU4oQ3Sj/8xaH2nGl/u5jNHlatd7HeuIVXaf2UkdoqYBjus3g4O9D910P/R6s",
-	"GLR+q32SJ8vD0a/it+TJqgQU0e9RXYdoxyT5REeW46WZ4Jmd/X1rEXFocqdlxLGHJlwOtxwDXDKRFLm0",
-	"q87wr7/XzUM3Qgljhr7IUCKMwbxuLKJVq4aLPaEcAWSPrVN/61p8nplD14PbS+WW1XoLpYXK5Uq55Vfc",
-	"CH9pb16r+vfed64Ez0V+VtiZ+7yTSVTq41zrayngR9cr5NYjWRZ51hl2ZtYuhsfHDx7+6+BkcDJ4MPz+",
-	"5PsTkFXU6fuyKC8tTPR+3bjsxHXwswfgC3+CHOPgB6yBHPxAITDBL2h/D36A0iTB30GtpHqz1EnboF0J",
-	"bBX8WDJs8FtQte3D7x/+/wAAAP//",
+	"7P37chs5li8Kvwo+zp4QOZ2i5GtXUVERWy3bVZr2bSy5a2Y362NCmSCJURJgA0jRbIdPzF/7AXacZ9gP",
+	"Nk9yAmst5IXM5EW25KpqR0eXRRKZuC0srOtvfewkejbXSihnO4OPnangqTDw5+lE+H9SYRMj505q1Rl0",
+	"LkSiVWqZlSoRzE0F01kqrGNW5yYRTI/hS6luhHLaLFnG/Y9LlYiU2TxJhLXjPMuWrMuvrFCOLaZCMa0E",
+	"U+JGGJbKtNfvRB2bTMWM+wG45Vx0Bh2pnJgI0/n0Keo8v+ST9bG95jNhmZtKy26EsVKrMJxUJ/lMKHfC",
+	"pGPJlKuJsNAxdFltwVItbGP/1hmpJtD9O22dMBeOZw0rFDuTixin5d/MlV0Iw6SFlfK9cfxhbISdKmEt",
+	"4/ZapGysTb1jofJZZ/DXjn9hJ+qMeWZF55dobUCfos6cGz4TjnbuzIhUKCd59k6M10d4ORUsKZocWCZT",
+	"pg1TfCb8AKRvM+du2ok6/rvOoFO27kQdI/6WSyPSzsAPbPNKneXGatM8hFiJD26UQIs47NTciBupc8vm",
+	"fFKO5m+5MMvKcPCtm7s+H7/WSrziLpm29O+pCDrmLNHz5SqxwIckk/7Pqc5SO2CLqcyA6oeqpPApt0zp",
+	"QFcpHo1oZe8fHT9mC+mmTGl2pdNlf6jC5PDIlbM7Hx/6kR/i0LdMMoyidaOLce6yz0XjPbf5pZxJt97/",
+	"Wz4RzMq/t25kBs9V352KMc8z1xk8OD6OOjP+Qc78IXhwDB+loo9RE1d4xT9s4lkD4lH+5GsriDMVLAmY",
+	"VHlMuRHEtobqSoy1Cbsp1YR1rRAstp4BxL0+8+tsBE+BlhTjeSqdNn6t/RdD5X871CpbMqevPVswcjIR",
+	"xpMN9tp1U7EkAvK0NJVq0gNmteDS2aEaawMtLeOZf9uSmVwpqSZ9durYTFvHOFsKblj30YMnj54eHx/3",
+	"KiS2suwz/mHEJ6K28MVSh+cry33cuNwXsJqthIeLPWDSecI7YfH56788f3355t1/HL0+ffU8jlYuiqtl",
+	"hT6joYLT4pvYjNspEzbhc5Eybln8zw9fxKwbz41O//nhC76wh/7PuHfiH/f9XXEjhsq/CPhwFI52IAD/",
+	"N26FFcJGDPbG30H+LEvHuiKzYqjix8ffx5EfkN/06nAlvIQ7NuU3wj/Z67Of/WeJvGCsc5UyaYeKs/jx",
+	"8eM4vES6yrbUDx8Obs+T13IJwVicZqnGiyjljq9cQTFRQcy62jBOa3NghyrO5yl3YpTwZCpGTs6Ezl3c",
+	"G7DYU2PsLypcTSBI6Qp6jhhHYhyqp8fM4rGDfVaBFcKuLmil3FQYAZsWW2FuRIyv9VMaKhgyd0x7QaNb",
+	"9mdyxSTeoFc8uZ4Yv9S9Pnsu/evYgi+RQcenfm5cpSzG+/oQ1ipmJOIwy5dsqhd+TerMuv3gwNCa+VXH",
+	"r00nKi5t+gjzarq0o87P4mqq9fX5s+bzs8CfgW23sGtqshfJfPKN7VwrK1BW0GqcyQS4d6KVEwr+5PN5",
+	"JhPux3M0N/oqE7M//Kf1g/tYefn/MP70d/7pqBQij/BXe/QWn8Iu16cHh9PTAL+GA1qSIPyUAqXo3CH/",
+	"KLiE9B+Y9XIbz/qdT1HnhTZXMk2Fuu8ZAAM5sMzoTLAZX8LBTzUIoDCyc3XDM5ne97g8LXiJHJYKRnDC",
+	"YmGMNhbYEPG/sRRZavvsNV43bMFtEGFg9K+1e+GP1n0O/7X2F/KUGYGkEAbySqdyLEXafFIKga1REoPJ",
+	"kqw3kTcCuEdcE7Jif77WNZ+mSVCrI9+koohsagptCq3hsODYm56pahiwTpdav+QGx/U1iMnLrJ6iMj+I",
+	"ihID/M0wniRi7pDsL7V+xdXyXkeqNZtxtQzDtSfMmSXjEy4V42MnDIvfCWeWh6f+QxzuppV9rzSpD2tN",
+	"+vFDeK947qbayL+L+z4kwHqQaSqWq2ulFypiRtxor0hqw8SHub8OvGQCe/Je8RsuM36V3SsFnbJUzIVK",
+	"hUqWoFnD8cSLlsZl8/lcGyfSVyKV/BIW+n5J3JP2gWXxGfZ56McQB0HOC4VgUdBzYWAQcGNZ1v3Xizev",
+	"IybVUL2/fHH4Xe+E9Ffoq8Jnkb5AEAGxczn3P2hmhUq9pOEHRSMF3qOsvMrEj0bnc/95bnzPTuJtnUxl",
+	"lhq866QTM9twxReyBjeGL/3nqbZo3dn9kRuOR2LTuv7Ft/lUPqyv/lMkzj9Nkyi0U9jHNJV+/Xj2tjal",
+	"TT3UFmOduvDXA8vSpRevk4qcEB8eZtK6uLgc/FGvr+VoJhxfX2K/WGH2txkzrsraonyqCml/LXv5ZVtL",
+	"HGbU4VnW0DjqnHpt8/kNnZb6Cr1RArVRkTLhmwDPIOmJSbDpJDxjRoxzyzPrfx1zmeVGWK8zeepPeJaR",
+	"4O6ZqWJTnRvWTXSuHBvmx8ePBHswYF5NIJmejaWxLgIFG9QH+NJ/6vXZKTMi0SYlJTwVjsvMgoGFeV5g",
+	"hLUi/cGLsQz6wFfiKPxWS+ukSlw55iux1HS4YK4MrAqo8nkNTeeGlDMv4vAs0wvhdTPGswVfWsbDiPQY",
+	"hE29UOvEwhNc0oajwxOHJq61X2D8/pexNjPu8AZ5+riz2ZLhyRwWZRMFth3gki5Q8FxrVxyRUUuDYtdq",
+	"A/cK4SF8G60/onOXaHwgqD+0zB0/GSXhD09YIm3QhTy9c9uyus4LHK5tsPQr6kPtvzu6VtZ/32OeK+dS",
+	"+jlRy3LNwqYHsogC5ZSrVB9VdYabj/dLad06uypYevHHRoZaMosGpl8xyDZbG2rzh/6ahnzGs8yr5qcg",
+	"FDZJ7W9UtkQrQHm2mRIitQP45losQaOy0gVdP7fCoBlDjz0vM8uhmvFkKpVAE+44E8JFzGpobnKvmgXu",
+	"0rWJngsbMVSDIrbgRkk1sWAk8tqPBuMBXJQ9sP2BkcOLWWTo8cMBGx8Y7EyuyExQ342x9nQ/wqt7VRYy",
+	"uSIWVDPhnXjNl2yPf8tFLlIvHuCbmISLi5b4SutMcAUnJld0Jhpk9lzhmBcyy5hUSZanorrSXTLg0AA8",
+	"m4/QTsSp38N8Xg6n12869NZxl9vqmcfWHRicf2+z2aNKQzSL4mVRZQE3UdafxXL9JFzjlyu236leKLAh",
+	"NU4iN1nzGr5/95JxdqW18wvk6YK9fXNxCZJb14iMO3kj/Ae/jqdvzw8su+IWnmtarpV5+6Fi542zLL0t",
+	"a5P0sxeolIdlvwEDVNTJdMKzRvaaGMGdSEfc7c7Ta0vSwDnRfLDXFdVgBNLq0IrECBfMEZ3db7LA9Dfx",
+	"u9e+jSdW6MSOrHAt1urqKILgkKWMsxue5YJ1S1chfGFhl3eXp8MNtGmw5b6DGuTJEwyx+20cuT43TpOo",
+	"6GDNUdq2GVW7/9olCBtBTeu7XJBJfQfKQUYFQdeotDbzzUfkDJ5qp0Pwmq6y6RXinvEPL4WauGln8OD4",
+	"4ePoDqj9ub+xcF3DWvsnorDiWgkbWHXaeAr2IffbUNvKztY3lea/eSu+hIBS4X1rp2h3AaQ+tQqvtHY6",
+	"Qubr/0r8KMcy8QQUdebc2oU2INb5i9/LbgtPupNk7v/+e258Mz0XyjqeXDey2nrXu67IRurcQIy3fEGr",
+	"uFwu78cGmQNJtcHZZKQT4N88YddiXohsdWbTJMc00xz1U/mtaZO/BIdd6X8TB9s+hFuQ53vgcr965vWC",
+	"bkVNlvUTxhUTs7lbMnyEJZngxvqv9Rw7WLvbP5OpNam4z8SNTMSFnKhz1XQK/K+jRKeiJQZGz2ZcpSyT",
+	"ShxYItcBm+ssQz9lTfguFweNq3YkVXt8VK6czPAUyIk6lIoJ/JrP50bf1Hh8RfP3f5obnrW/2GmICWBX",
+	"wi2EUDBa2/wyrzK1TP/noHvNhbFakVUyuFWNXlhhIib6kz6Lf372r386fPWvP13GA6a0X61rlnADPnAZ",
+	"NC7uGMefrJ4JrQQTmRVg5LSM5mxDaEO/RW5BXiy1GuVGNu/ZnE/Ap29Edfh+jWH4YGVFCytscCq2C+NV",
+	"OqkuWsOQantf2a1fthDnW6FS3/X6VVDZ7/UNXFex5vSirZpVoVDtPkadZXtzotoJq3Kih9/ts+zbxnbh",
+	"uHF7Ds6TnExFS/DZm7lQ58/YmVZKJI6Fxo1E5XmBJ6PK/J4+2ja9ovvGueXoS2iyEqT0G3pCuWXxo2Mb",
+	"Ryx+cDyDf9BdKT7w2Tzzr310bJvOEzDt58agLWfFTOF/a+p8zj3bU6TXkjctKoeSaDWWk74RE6mV/euD",
+	"X+LGszwT1vKJ2G5EwoGUDzQt1o+GqwYp6jZKbRnH2GZQvK3VFCTG5h8b7Yah+eqYVrqqaUWti3MrHSip",
+	"WRlWCWFDfGj74jS8SG0IQGxexKbRhFCLjc+vCnMkw9diV8uhti7ml9BikGRvLyHejfevvqrPpPGcbyZm",
+	"V8K0SBCtisJe7sEGEb+YSRhe6yp8me0g/+Ett+MnwTM3XR9FeT/vdBk3vlo3TY+nqRG2eXuF4ldZm4om",
+	"PjhhVMHeGuQnupbgMA3A9wWRWNdCzMlfrW2z2AtevZEVSH+7MdyJX/k9Xc849DWXWZOwvIsra78Bz6S1",
+	"JKm1hbSCEKzVRBhmxFwbBzGQXvLERZSOpdLCJjXb7ltPFXgpmn+BntvmeevT2HThlF3VySkMr7D3BSIt",
+	"SbJcvmLnaXA16qluTNuZOANFs+FkNNkfQqoFOFiMduTsgFf0wamwk3CAUWOja7FsYJcXEKQyIAuwYb4V",
+	"6j30XFSEePgTdGCrtuShSmXKurFfOS/D0dL5P2FR/R+0iP5PWsUYXjlUMa4lBt5KZwPPnsq57fXZc1DE",
+	"xxgMxNMUI4CMmHk1c6jgPLMz7aVFJyAMAH09cSrHYwh0cSZXiZcyKPJ156Pq37CN8PxuPvPt6CpqPlq0",
+	"ZsCLMGCr3ELWpQB8r23CPMPs4LFm95T/pZULUm9+T+rvoiFAZD44fbhaspk2olejo8/gSdcSvTfblgwP",
+	"wJ9965q7b0/WUGxtQ6IS7n8muFfNde4q3g2mx6DI+3/j6sGI4QQs2cJr4KvBgA+esj/LP6ENEPdp5TJp",
+	"M/wVfsANvChsKFERreTKsa1OOOq0yMwry9u0MMi+cbJICAuhHKODCSfdH0S6EJDvg5IE0kzkzzu+okhJ",
+	"KDTMyp0RGjGlF/2SAwwYL1+AvUvL6FcKauzyYjDQIPEH54on15T2UcRheH5QrlLHn1kbuHXJt+kMNJq0",
+	"y+X6ErJYhbnfXQRCwXMaTz/49VTKlFhUyH1R4eUnjJITW7hqQdcNavVnBI5luSiXZsV/xJNpEdcMOw6d",
+	"Hdj12TQaWvEKGSE57CWO0ZOBQm4VRXi3y0HX8Y5r8amFXr4Ucd8hWdfiKT/fGrLNTQQcdywz12REO2V2",
+	"xo2rqfdEl/6BZkNBm3FlnmMMl20+sHgl+6sImnq5KbiYPNvTJsUO99Ax4D0tGZOpxYginKA2LNHKOpMn",
+	"TqR1cwa8BQZzizHsIgkUOx4Egaw50/K0dYwYDNnlilG4LO7SnDsv2jfLTvu4mn3b0VxnMlnu8shbbPkJ",
+	"WOdMuKnI7cimO4RwU+OLZ6/4fF6XfTazGcyI2nW94soPMZtn+UQGp1ZzdMr+MRobYijqrsfq2u4XH1HQ",
+	"zf2ER2zkFBd4jFS2hATqICSVUAH+EDGnQYwKTie6dYAr/LAQV8jWtfPMXnqpxY5GQt38kIqbeMU2//j4",
+	"+6dRC5exOx+4c2z+hc/pWYXqcEVaDibTIdyoSqi4cN14Ia4Gw/z4+OHTudHp4P9nhPPUFEdskukr2zth",
+	"8f9jxER8wARIm1/hICyENkLkNBonti/b758XrO8JOIHw5I8lJBgQA2DdGAZkQWMntTxi8bVYinRUfvbL",
+	"lzj/VyZ4KtVkZMWcG+608V/mFsc5wk7sgMExDD+JD85waBB+8BuKbWMIRL0SlMrGVxmWNizmSE/9q1xm",
+	"Tqp+tUGzQLRmod3IU85bLk/4vpYi3S0N9r3ymmTdMnMjPpQxfts7YfPMqzbVF/j9qN2qKz64mVQFa2qy",
+	"5vEP5/jko4frF3D90NaSeWEknWjd0ER+51Wpx7LEa8tjo2eIMcJVmYiIKcwrqBHSshlPRX+oDv3ecr+1",
+	"XRpAbxASEULGOjYDgaSilNqQshDkIjRIwTcVluxpxiVTYYeKse7pz/9+YFeFN5LaWMbVJOcTEXn6tyxW",
+	"2sU97LxKRZuGUOTtl0fF91sYsSAju3ZgildUjnAMKd/w4CZypmNantAepZvD+4AJx/2hOt0iy0HmqFbB",
+	"whsxzL88sBEmIw8V2qT8W/11EOFCY0I6Bk4rvMgKdJkuJcUPFa5M3ItKTJg1MoCRBTuiNvROe+277sZv",
+	"31xcsiMihaOPBZDCPz98AfP6dORHEvf6zCsgJC4TBIEaqiLfB29avAKszrwie7XEpaqwbpSucTYo1voF",
+	"pNBxK4TdKhojnoL0u4ph/EIMIX4WQRZou3E4dXNFOHfwfkimKF7faJsojvCX0N5K9er2rqLiHfcT2rVR",
+	"8Hon5hkPcBcV3Yx1bSGS9fYVnniWvRl3Bn/dU4z6Jdo0OKJMGpfnEMnKpdzrb5Cqau8ihWftBSds2Bl2",
+	"yIJjKbbr1yr/7LbKjZLQL42B9mLBZtiiEryHZFtbks8RpGrbUFv/ID017OpO9plza3PxDqNR9jxSG4IT",
+	"avBINVkFZ1AEDngu7SXmANG1RiQLw+c1AYKGspavuhCAcyHVJBOHuRXsL74988/PAWMGQGmkso7ghEqT",
+	"fLMv0T85cq4li6X+XrAGjAVkZAZRgz09LmFb2IPj2Q7ZK5uDKGCv0k05LPXIkzuNtW+Jr2enFew5WKSW",
+	"oPvbpW1UUjDWPUSBVlbzSxNhbVseqVfipVZ7pmUW4TTrv7hsRBAILQh7TZE01aeicsSr49ua0VyLyKGY",
+	"67BkTRT1Uk8w1HaPYx/Y9vqZyC1EP4Sw3BBMtCV4sZIesP1i9pssnXijsiVySmTxLeGIpVaB3k+VstAX",
+	"yGrJVCTXIh2wGDK8UDJmQVVglMsHzyL+2Mtnp2/ZETtNIEcN43w8hyOsDuIqGMqHUGY/Pr9kR3wuj24e",
+	"HPHcTY/CaG1vh7VpDvEp1qtpS181uPYTa8aj1hAwK6wnkAPLzi7evUCGNoD4Yoi+sCz+90P/y+Gl/4XU",
+	"EJQ5A4ZJkeMEb6o67y3jatkemhyCfluDD3jxUoh3nuqFQFQU2IGudPi91VoJEu5lmq04lTfHpQg31Q2+",
+	"yp/0ohqqifmluVeBnESXfkW6DgeZBtsoURcbsInlwRqHEPNtjd/bBp5C82mijdeNR/fB4dNHLBPOAc5Y",
+	"KifS2Ygd9A8idjA68Kfg4PAgYtZxAymbsP+cnvA/wyPgs0MLW2fQ+f//9fTwf/HDvx8ffv9L+Wd/dPjL",
+	"x+Po6cNP/6NpJ/zwqqBZu/KdaVDNmrNpUbnbFHdkw5zgTQHeANDygjsEzStuKiTlMqOfHmJvvBam9vFQ",
+	"tCTn0EDbdi4szZdQyGpL3eRWu6287bRrCnv1hwlghFCDTnSWyVRAXkGW+WMsZohUYVk+Z04HCwNxlprs",
+	"1JoxCRMPQ6jPoW1N3xZTbMjiqKCgBBysNRDebnxEVpQ4GqrYIBJV8XvcQ3CeKn3BfUJ5sGTmmWm4p7ga",
+	"qooaH4hzym9Ev7Rlk0EFbdoC5eqTkLiP8y1CISBygpx8RSSXXQVtlOoGbRYQFMUdi/211e/3j/yjhwkR",
+	"io3RXjUTBsANS5sat8Xwyum6ha4sFPU1GCpWDL84XWiugks2yyKYvFeSGPSUAmjB1dL/EzGyXWXcEarA",
+	"gaVE4oXEnPsuLas/sWiHgWsBDU94Yv0bLF8QaaGh0Iix/BAP6GYrOcGKTYmsVozFgNCS4LwQrWWEX/km",
+	"+EV8EjY9YO4Fm9vIfxuziYB4FbBI+peinGJXmkEmUFhg62SWMSN4MkXNEoYP06pG1RCGZlqKMMirpIUo",
+	"ooiQY5wwtCNovsrE2EHEkh430T8ISO+eX1xiJ5nEtSxiXMNqjrnM4kGAX0DIBJ1nKRjXw5rwIJYhRESB",
+	"c+3fWF93T/NjwJsACwZJFpTzdILsxIIiTAgQ/hVzI0AVAbxZACvwC4sLBV/giOtmMqA4CD/x5BCiKwlj",
+	"pfFaf6NetUW2/ozJW7AG5blA8nSVkGFmnfaKEh1bEpbCkNCIUMYXNY4iIHE15Qm8e3HGvn/85I8FhBaC",
+	"d6xH2YR0o9AzgRx6XqrdCMyeaDnEeyPq5FWgNhC4CDDSc2E9gig2aFZgkY1mIpU8ALSgrDLyby9hbfyT",
+	"/q4YBcg57KhAWYs61mnDJ2I0zrMsJGKpFoQGnGtzvDdAlux8Z1bSfhpuzLWI9Ypi6qTLxAa5YF0mf//u",
+	"vAqOey0V2CxoA3dI0SAAHOi4AgLSmhPWZPDapheuX/FI2lcCXDblKxkC8VjWLS6W0i53aNO41wALhYG8",
+	"oxveoNg9086JtJJTBfwEroyJvAmrhr2G6JlwXQ2qkcTUS8RkX/RZlek2x2+UUfcNsDs4e6mCKd5NhQ13",
+	"275BNGBOGRURhQ0WsHWLVcavRPY55p2X/gXIlP/7f/8flraucoglwGy1AQPrJGDB4Tdxo8nHc4BmMbzY",
+	"Kd+E9GJE8Xr65MmjJ9tQvfxTn0Mo/nnWrdgGY/9N3GKwW5vXO53VEbrSGbhaENgQoaoQuJwQfGq5i+Vm",
+	"+Pf8Sbbks94mDK0lKszobKvpDeZUTZzY1pgGfgHt/YM5rE9rbDX9HEJAwtqB2ht1nOCzxjUKz221QmnD",
+	"/Eso7Lw5Ka4KgLYZ31+b1by9WiBride6qaP2MW/qCsX7XTtrioCqrXVtZ1bWk0ijzEfZkiJZ2fdbRUMF",
+	"QtzNJ4MkueaEgdMWsXDYALo1lAkAU5FaMpjPCcOzF75e8ar2P4vccYtvQ0jBNbIXQfnj0cxJkebL1wIk",
+	"GUjd/mA032rB1tR6mJpe53vawaVRo6gtRPQlLBtVJnp7Z/PaFleRbmBfaimvtVzYJrZ1cfHT2en61Ob5",
+	"VSaTEeGrbUl7L9s2jfgimYo0b65YQLERpGBhbAWGJ4hsPMCjgFgGrBs/eELJ8I+OZ15/dUOVCW4de2J7",
+	"CCafGK2Y+ACAolIr1o3/5ejBE/Yv+D//8P+c6txky/iEvb88G6pcZcJahjoVAdCz+Ozdm9ejy//1w6kR",
+	"/OhMumUcUq4GoWwES8WMA5jveRigk8m1VwazjIFyNRfmsNAcx1a4gKeKGiQ+5RXooQrmDuJqzOmJAM0z",
+	"1RAAiboqfUlqYYEF8ODJrOnoAHW8ExYkszWcFAIcGM3sjomXIqAKNMYjtKgXzffKKUNZLPJag6eSqIxW",
+	"BFwyw5JM5+mOEIQBH8NfGUkiRLoZebTFxBn0EJxNVFuhRqpGAI2Kh2cFmbA5zYjcORAQlaV8HgO0dGlw",
+	"qPiBuhgCVHXRZHpC2BQsDio6BApqmSZxiV7hpkbnk2kV2aWqtyNqYNTxA/DSoEyTRt7QvH00hyh4oSrp",
+	"xVjgQVV8TW17aNyoEYfxVLXBdFT8d/A863qNDcFCeZjlDmyfNhz2Z/vGfgnGv0Iqt+f9/kX3HhFR4qUx",
+	"aVujIeZGqkTOeWYbHXn5led/wQtZFTPKB8v4BJ5le0It1q+rRpK6uPiJYTOw2nZL+xCkEQIiVLMQ0hhq",
+	"8ZKiKkjhfHA8OylCKtYm6Ry4Emzhwd0n4CLaesHKiRLpWQXYbl1Hq/+4Zft2X3crTFtIhxfQ2vUKI2ba",
+	"EcKv0yzTEzjHthkmimcyHWFC8C0TLuqwfzTs2rxXuqlMoHHNsXDT+kID19vKEeDpM2x7S7DWTVgumNK0",
+	"ft7WhS1/lwT5frDKzoW6kUYrsK8fBdplyZRL1Zx/ze0oIbjeFdGxYgy6LdzOXlF54oMb+RmONoIH+GbM",
+	"knyaFojMaS5YF27Z/5TO0a2yIyy6GlXgJDYNtbTOr0SKlJIdQlE2QEaUAvVGKgvtKs+McEbNJIO/sWSq",
+	"rYB04yAE9eokQpQQMc6cUG5aFHIURuq0DC17Mmvmp1hdbAOQNTbYPhBUeA4KvtqsQzZUNmvF2it0XW3Y",
+	"8QDQvy1VKSWHUXGAwP9SMwmWZfQagPluAesbEMsbrLoUXVmP60FIPiOoNA/gU1iviXALtsYyvWWoApqf",
+	"m4pZxK5yKmunNBPjsZe7ZOGYhFpxiWOpHI+FEcply6EaGz2rJM30IrAtDzsY98len756TrWZ6IUDtpgu",
+	"hx0meDLtDxUG7AVg9brflxkxFxxdUTMITHe2gG/vD1U1kg/qycGklVZiPzCLHZBRQmBTOJ9R4PC1o75f",
+	"ol6N++8VbbuC5hNibAMISUP8LSUzeDoguTx4a3HfGs3hNMBbIYzd9v7bCZesLp4W5WOLBfEzGTC+sBGb",
+	"JPOIAX4v1OQMAL6fnfv6G2LwuxkvC1zCdQPmM5HxpYUTC9YNdrVk3GtfQD9W5Kk+NFylesbmkFwwZtKd",
+	"MDvVxlUxQiD6OICXuoVGU0mfPQt+rx3ukfq9sduE2nn/xtg1eObMP3JJT7SFO27Ce0Qa/yL6I8qan6E3",
+	"wgt2zE5ZPX3/evHmNYa7sDl3yZR13704Y3989P3TXp1r+21EsPMiVEPaocKYjljlWRYzI1xuFBYQ1ayi",
+	"EbFuyEjg4TZDDtaLhgqsJfhtjEOxJWClddqIlB4KOJrVuBzfcqiUgDsQF8Uyp/UJoNda52+bModBZ1BB",
+	"jS2mOhNN5T5KDrfb+arzurUz9goDiTZPp0vLJ5WVqSiSNwro5ZOwvnAZhp+L7CuQX30DrAVH0cm3YrpF",
+	"T2T8qSFCp8IVsT9rPX5Rvrvb0lc48Nq64zRW5NkYly5uXK8qV95x6wv+3NJ90yoC4HLoa+NAWmX5KqDs",
+	"brx447aGQ0sUWpG1t+5wq7hdDnGfrpvk/a1jaLsDdtvDptuglZiOG/ZrzS8fdT4cTvQhffmfVqv+O754",
+	"RWi4nl0vVXIGZdAaUSJrOJDVCmKVkIz1XytYPg2g00K0ZK7kKqBINf+Mku4OCSWEAhiwqcKD5cBqKFVl",
+	"t4332VIl73LVhBToPPk0RJJTirDn7BDSOtYG5RojnGeSUE0KXAaMXsK68eGh108O6QsbU1Rwrxk4NSm2",
+	"bCNPKDf3loafwhOzatRYFoCINBNtIDfAy2aSZy0An0ra6eYRbD1hUygx3go+mghr2UKb6xDV4ofYxTDb",
+	"8LNsqTh164p2glsxAkT+DfYfHPiBZUnG5awSiByQ+8E7aIQSCwAIQ7RJKGIIHfhmWFeQVvxqWdqVwtTA",
+	"vKmvd7chKe0qxs5VvknlwpBuMWZaJYJK4CfXejyGwYP0DFVMfTe7dw7vHenxpjJjEuO8HRgQAJuuv0mN",
+	"SUdj3UIdoQmqF7xii4OS74W/YbexY8W33eXqioe0yba9EWQRfFCfeW5KX+bKdUInNh4gICPOi2jsZD3X",
+	"A8AXuS1RGqvOvrUKbXU/KXVVekyjTsJVItrKNhLEQcOgEfJgsAuIlslVhFAHwIivRMJzK9aBAsri5BV0",
+	"w7n0Y8xkpyKS+UGj3blDieuNg68a1D7HSFTFqFwxGIX1qYa2Vm1DRKPFdVEZVFTcXxsuvS+iUNL9eXeo",
+	"dZcQdNQCaX6LaND1JF2M2/2MjQxvKKJTG+dB4Ux3D7y3xelxWzixLXFyfn73Axem7jDDL4IgGX/J+jaZ",
+	"vBYQOZTuXcCj1d3n1+lLnDygp9sbcvzjrwAI+jRN99yxPULptnun4WVtI7wfGJS22CIlFk0J3s2bvz7+",
+	"kAr7+Se+nkF8Owlhi/grxWY8y2quEjl7AtwEoURCsFnh9MIsZRcK4YcWXR4CVDHFCwCBdFHPVzpKkJwY",
+	"rhzIbHuGbwA2fG4/U5zax5xkBE9HGpL1G4NVYZFmnGCNfOuWmrx7RKxDmanWmO7CXY8xEcUgrkSm1cRW",
+	"twlxtq0wNzKhZn12Gs4xPoZZXQEaDN7pp8NVWn6rF4r5CTCsiDbz30G2k2eooCf390KypIjacm233z9+",
+	"rLe6gDYegZeAB1SuIZqPbP0wdCn71PjTAvBrSNiUvAfFzKB2PZJ+yJME9QfsxuUxWD1nDSeiDdHu4ZMn",
+	"G0HsHlT9ybUs6C9A6g3rhNHq4FasgCU0VHG75SHYGEyF7uofdWm/7MZ/fHg8jXugzmK074MZ0Gs12Kqw",
+	"Cx4ewkQOZ/zDoXPZCTiF2Uxw9DmgI58YMwQwZvJGrD1WgrYRfIYVDlTe1Tvl8c4h66/4tagsNA+HFaLC",
+	"KvZ1IEMwVZUH2JV3NJzWKwz/Dn5fbQutyQk+K45wkrtgNw1QQP7xqEap/hWeQKCUJxtnfII1LazT89Jo",
+	"U6wH8BFpSxR7L4KJTDiR9tnPdEJqJCXtGquqL2LTAWh2twGZbeEieyBpBUCL1bsecrY3XAt9trHA+MrY",
+	"8W3ro/4ljPuLiJUBm+OWcmWDkbu1GCWBSRK1YoDMajr6QZl1fyPFogidCZHulPG9CKiN/v5nYJWwdpxn",
+	"RSAWmOf67HiAJxfdcQ3hNkUSXmPozXvbFKB9KyWulvW44s8IRwLOCIGBWjlRrGYeq7DNVNp5xpej1tpA",
+	"YtaWIDzldlQFJ2oW6iEAhzOI167ElVM4kyfiXvPINtZWkhM1kuqLSGoNBsEViKaGSNU2TKVTxULtosAu",
+	"0wIHSZu2uPII7aeZVNdkMp+C6Jeik4C4fgt4yy44OKX7/svChlepJ9BKMa4VEqk5V/aJVfITuJ2BYN0b",
+	"tYH0a/dBEyRjcRQqLR89PL41bQ1YphfCHCYcbPktBoiIHfxP/58/7AU2tBes2CobwcNK9BsaRuzBQ3+X",
+	"e1WYXS2dsH32ujzFpQ2+oKnKzn9R4LIXWByldtDwsPAppSh7hk7oQ7jg5GQvzmI3S/m8t+FIsq6WadJb",
+	"iW6UbqU8Kztf7YmiAf1ZthCKxMtSzJkVWEMY2Z8Xr7abCKrnfEd/ceXE/9IOJg3rFqZzQrt+tSwd2zub",
+	"pnyHX0KGQMiu24sQ5bwruVkh0whSjCjhqMkw75++ndnoa7GZTWdYiUV53aKyXh7rhrP8pQ5uk0GrWlJn",
+	"HblMLJpZJeIWAQB23TgEmB9iCX5l8tz3t0c06Czd1A86O5s7ktYv59Y+mqe+d4mQILSGghPr4bFb5/qz",
+	"uJpqfd0QnODVspFUViS5Ec0Eeys7Y6DZTaebRvUc2m6tKOrF+N05R3i3f6rJuhemsdNbXmBjknE9h8RS",
+	"ConBJPYvl08iTbLjmM7fne1rdJnziTBp7pY7dvHWt3/m2696nhtqmalqoDyAF5VpERj0V+Qd1/Wy5nSM",
+	"HfBuaZQB7PY2yQyN6Z4lxArwSeLXA4gDmInB0dFUW3f03//1f1mXs/fvXoJM5OUulbK/5X6mgKEF1NGL",
+	"mDSJpYcGfmGO/imZcqVEFjE7c/M/gPDmslobAJR5zYxI5Fz6SYNdqNg/hoeB3TxsBSholjhnADk5gygX",
+	"o5Nr4ZIpp7wVyJOl+ueIbjbXEJ7amAC3QQlYdT4juBJtSHGQq1X/VrgQ7kvjYdtPUSAKuZWusM4Zt0MK",
+	"fS7XK3qoqaiNTHDljgh2SK38lVWhlAIrKMQ0SwuWjD5GVkT4gQIu6FMRilGzD+/DbUtT8eMvxnpvly6M",
+	"gVEBywBLTiB76rPnH3jisrIWRPEGMDbCI83xX79eJr12Na1rShOhhJEJW+DzdkAiP0UeQiZ3n/3sxbjD",
+	"UPZmgway01WAdWRkGrG4KBpy9Pr01fMYMTIQNFrRXtDD05bM29vcDU18nhYgYjbjyXXEmpljhAbsAZs6",
+	"N7es6/8hBwvasTOt51fwAm1IAa+xjt7WxbwTfr3ZJbCrIkfr+Exk0t/hG6NbG6J/b4/osZatP/XXohHc",
+	"akXqSz009oR0aL8079+9bMbPBv7U8PYq/0IMCWGdv97hX3iMgRpwtYSvqH2vGgNWZ52dqFPlrOFjEc8G",
+	"kXL9shquf2ujFgqdt4qLzV/r3CV6VlN6U9xBim52ZonaWjEeey3n85bwurLo80p9g7Lgd2WhNiCkjAJk",
+	"5gZMOyPm2XLAfrq8fMvwqYhdvLp8iz8w/wa/QefvzpjKZ56T1XU0cK4ldUttDVxyn8oFxCKal79JBKo8",
+	"UNm6QHlRWWA6nJtys+rHhUa6w5n8EnaW1WN+d0F4Nelnz7QvxUDAKmnFCucg/ba0bEjLFjVuu1IZ2ejZ",
+	"mtGlraDRWsNHe9lcgGpP31/+xN6+PD1/HeGtAUwKMNUuX16sXg1bbUHNoJCUs8iefPdH1g36RC9ij58+",
+	"YV388+ET1lUh7Wo/vEi4xqRb1ivThW6qHLD8Cv/rO9yIS0i4wa0T+itme/+yi4/bZXaErvFm09qjxiID",
+	"tSOylSpKufZhQwBE9R7fspOfNhyN5ksqrtwfcaggY1mIi0a/u5yJ9FDnDmLwT7D4XnHLYBh0uKBQoYTL",
+	"CeLaIQkmYqRRRUWFcdSAyxLw9kvdeU10URf6G8hibgRUkxiEvEhCdAcYUv+6mHVjknBjzwxi4shx7a6m",
+	"Fn6EGcZnl5IWOPWDqEXgmrZTFcxRAwjq3oZ5ePF/bx4nTdLE4SBvpSjHohDmHUsUgfC3ieuRwWF9Qf8J",
+	"184wLOLaEKL4pMnOTO9rhjbyA6UGBxZhjf5w3dub0ymZXDe8nEO5Ff/jCEvx+r9GsALOSK/VvdRqUk0u",
+	"LOJwXp+f/fnl89esq8dOKPZ9b4CAeDOuIICNyyw3q/N/dNwyNv/aDe7uC8BSt+ztu/O/vLr4kb2WyfWF",
+	"MDdscP7s+evL8xf/sf+KaCcTsb281+s3l+dnz5nhgNYH60CjaHasE0Lj2hQKaxTBSUmT9DN5JQzvgxby",
+	"9On3f1wd+NOm5SKu3L5Yb08v9r8KXYD1qtlM6i+G9RlQPVcnPrioUXVr0dyal2v/e2YDs/+Cwttn+MnW",
+	"TAn75uM32JtKzmV07v8akedkE6OqNG1mLM/R8Hn69pzdPATAykmZXb83CUFBUumWI7qiagIOqqLlnZEY",
+	"6SR6DsNPlCUDNs+xbpZ0QhfhUqz1Ub7g83pptG8EIQoMF4OjIzQe9ou96id6dnTz8EgoSMdaXbHjx9/t",
+	"Q8mXwrpWZE/SK1q9B6QNAbyXM8sACxOeY5luBm38YgaGn6dLJl2RzYamBE5G/Maut+jYOynWc6OdTnRW",
+	"fYnfLSg8C/94QeOX2+jTd6pGrzCW6vZW9dlietuRS6v2uubCIGWJAibtCbNCEDItPVoV70jmu2vx7lbB",
+	"Abt4XPf3I2wsgRpYMVRc1TNJIP8kSxbVaALMB0SX3bE7tuYgmEkVAsu/nLdgLxv9jssX1o5qeZL07ReQ",
+	"8l9pBbFQalQpcKvEanXb+/EJ7E8X1du6lTS2+RnKe7hcNHyZpFpKK4ga1VrId2bwbx9VZYpttuMW5b7Z",
+	"tr5edzQYUS7AiQzn5UpwI8xp7l/TEDfqZRwMV+/GxrpRv9+PexGU9mdUOY1+Rz4IrpS4hs8MP1tAjkHn",
+	"tT/D0Gs5Q7hvPhW1GM+0vpZtsYqEYJ5Am5W+SizoGFITBiwejX7S1h3iWEf0dFwYv6IwjZWfUFr3Nxdk",
+	"ulBByVoxSZTWpWuuncm6Sjv24/PLHpvlkBOj0pWynFG1AmetlifrwgojqrVf0WpN0pmArA+oCz4TrMAb",
+	"tKhGy4lUgMgQimCCTqFYfEq4vnAHxmwqeCoMkxOlTVGm2q8pOFz9cuPH4FMfdBqXstxEPpd/Fl7i/0RC",
+	"4nppciQYJHdAMq+lXIyNsFMw5YdwIz/JsZFCpXZQ+E/tUiVDhVn+MHl4EwFfIahf5a0R6t4pIkBBfgzg",
+	"Q1EXQ5UuFZ/JpBILMlQBhZGWvFhLJURqGWdIv8XJqK3sgP0Jfy3OS3+o3ulMeGqEyhcx60IwCtBJL2Jx",
+	"KIQRs2595Dhj9IjbXjRUMdXJiFm3SE7xb8BULPrW1ue/Uumvh/ODQlpgsoj5fJ55kpZaHVG5qj/8p/U0",
+	"0g11yHohqpcw7mIvuwFaezRUfseo7hjCEyBh6/EYAehZjGW7/vpLH26ruM/OqXmoF0bHZ6hCOpUfIyF6",
+	"syudSvIuAuaaVOz95YvD7wYsPtPKCeUOLxHfsDIRmMBQdeMT/25jhfshd+PD78AgtxCZPztRUciOmvjf",
+	"jBjnVqQ9f+6vdLocKhRIKYeH1zuN8REOZOVHdwLVS/Ct/mBgns/jB0/8WJqrqsW9auEwOpcButI3AKgU",
+	"z0D6QxW/Pb08+ylGYB5yUkMXm+Do4GX8WlhPQZVFguaH0Jx23GkNa/9SUp1LOGdRgUeKiVFQkqngeEaA",
+	"7p0WrEbP+d9yMVQxumriAQh6MJ244sKhSfhn/QS9VF1gxEAMiUSgvAA8q6gAonXwDIzzspqLZhAm70rn",
+	"gD6j8tkVlnguyIw7SGrAKpYLzZKMWwslLgHWrqwCWtRPtFhAMZyg+PAwk9bFxe9RpWjaUF08w8UmhDmg",
+	"AuocKkJilVohkeg4IvbfYOQztO6z06EK7AZaj6VKseAkDJaN8yxjCw6wNkaKcbYkCCdPBVBUX6Ts8cPv",
+	"Pb2t1eWL6SDH74Qzy8PTsRMm7rP4aCp45qZ/pwIMR1CR0X8y/kyCIko5z5hqROXxAkc/fXteKVs+6Dzo",
+	"H/ePQUGdC8XnsjPoPOof9x9hweEpSB7lnZ1KkN6oGE+RZ3meQgKkdae+xfMQsTXnhs+EE8ZCyPmqFQh5",
+	"clH3xtMt4VTDnQaxceWVxhMs8YUSXKNPcbULMEOWIIB9aW0u2l+PV+Qe7y9zniHHEWpYI3CtapsFVTLa",
+	"0k2T5Fou5tEZulV3aAnJsRDEb4Sda2VRlHx4fEwwkI6cR6v82H9XDnGTJF1uORgnQaZYLd+HXMcvFBmV",
+	"PME9xkE0vbsY7BHdPtj+wfb276s1M+GhR9sfelFU1vRPPPx++xOXWr/iCm2mNp/NuFkG05RfDi8ORkyJ",
+	"hWcNiLHNzq3NuQIZAe4tTvVWkf9QirIeV+jVRpR7HeFRsetpryR2NFqg+MQC1hAc2l/8SGuydypuyD0w",
+	"J9/1ikdiyucixfh59sbLTexh/xgiAyEPllclKRwo3mPfPX34XW9AUupshnn5SlBR2PhGGCxiILUa5UYS",
+	"HwNgARBVTgJ+rtUKQY/xCz4RUT17Br5vTYmj6xiGkfpHBSQjB9myiNCvDxIhsVD6nPuX+dVdazbXWWab",
+	"NBpcHNSkqJh/jN/h5PpF5cLANi98j8+gCRZZ6aC1TFj3J50uv9g5rXYBfeJRLQ1zlDd1Z4yiNscGNnGB",
+	"S39CplwgMrA7SkspYpitfBvW8eDRTmf6JZTUhQee7MJrChHxlZcQgzFhfw5SREz89ZcqP4EVqeR/Fblk",
+	"FUpEvPxwXALJ1goKsW7Q/1FLPTy0VlP9zYJJuGkrj0BqrnKKOgW/APzFeybhtzrLdqPgB1+s/1qOfgMF",
+	"n+LqEwkX2AErxPvw+OHdrAjVEGsY2GvtAmmkbCncCTAwTLkkDh+Ham6xv0O0Sm97Se993x4/3v7Ea+1e",
+	"QIHs3+5hfgsrHhgbHekTTNwOexORWuBVIySfCp7OgWVd33qXgwsHvf1uPy16WbHRdX9ybv5GeUXlgs/E",
+	"hXTih5f8Q8QuwP1Q2OJ6hdLbZBPrM7TJUIiEPwOF1evx8YPI370UbEBZpOIDKrGGKe2iKjoHhNdSEY7g",
+	"g+izFxjLS6tIxfUJ6WnuBaEEoAkj/IBlqLEyXfkj3vH0Wxe+QvRTlMgUXD3kWOSOX3EreqAeo+4L3UVe",
+	"fWvQ0xigtkK7hVSpXhCeqRd/S9HFyMnUlbNaEw1ewi7eDS/Fd9+zCPBKNF78UPuLICbQpgI9Xwh3uLt9",
+	"ub9Rqfr0K1Y4jnfgMGdajTOJzs9fMwOMOk92WYD3it9wiQAbGyUgxB4pgAqqwAJr1SYrwAYFY9uNVxJY",
+	"TAuzLAhNYHElYs01oSpGAIGGepfQOGLrAlUP2BwCD7EuWBAqr9Q5WK6E7fXZKZk+6VUrWEQMET4YVwxs",
+	"1iXuB6dkbYLCM+JGX4sU0b8WfMm6j4+Pe4PyQRxM8Kut8SK/SmvM4XGD5ojnWefusw50xJJMcINpZb/N",
+	"k317U8Lz+vWK1wXZGhM9EzZYcFNcJbQ60rppQ3uNj1VlfxJKqy/Z4YhomSZHH4Nq/emoACoubYENu+m4",
+	"E+hRuyKzKegr0gbFpFIOleQPQJxDj5kExL8U5WZ2WQHuCq8iuBsKzqvWWMVw8QgAM+hgAk6ab99D67Rc",
+	"gd04qYKPQT6uK/11E6PzeUBYJ3z0askmwWdsxudzCGBbOzqoH705f3ZWaEcrllGwFM65m5aGwkq1rvr9",
+	"XD0L27BBPzbaICEKqOU1j4+/f7rzi2CH297UHMbe/KIQuvZlXjSqwwc3vrQRkHXNTvoIVbUWceXEk16M",
+	"5T1GTscr3O6lRhmpLh6tO///YcScffW8feWiLyp5/EyGwlZ8HwvlFSrVqaF0wQnKILbKvG/BYOElrdy1",
+	"VN+MQEiiVSaIug1mQR5m8gaqMQGHBXvRlQxjL0CHdI0z9xnoMbV3RrXJ4v0B0dD+FPT7/eJWiL2CJ5Np",
+	"WIpSywSTtUAnWcPhaTCMfh2u2Yh4pNlEo7puAweIwCcair5JG/ybRRXouBoJ0uYTKhahlQM2xtbuxKwu",
+	"63RxVywKqejA3iGT2pd7fFW1RZD4Fk6L05tYidMBZLEs6Y1uFbB/jzO9QHHv7Z/Pnu9i/glvthudtfWa",
+	"7rZzh4p/Q0H6BkNAFeCumEJ/40r7RxZ8aatrGHhZOIygNUbs5bPTtwWCG4TbtOyH3WWJ12ziKyzaboh3",
+	"61pUXZGLaxUMZRGayBDFuocVbTcaBLFoQMFfAXiXJ57l2gIyOyrwgakVIATziWDdAD+8Ah1McRGeTVPc",
+	"HIFvh7SX5pl5jXWdi6O5HKxNiPD61c1Z9+cPqEqKGxwC3+xSv3e7FGEeNFn061akLZwnSFj26OO1WH4C",
+	"9rM5xgYDBPzFTI9C4lMQROrC07VYbpSbGgSQZub3GmIvlcYZD6o4eCu1/LsQDC8dFjyBfPOh+rdc5BAd",
+	"BpFstF7XYuk1e4yi61KFIhYXMmevz6AkGpR5GKp6LW5pGc8gUIpKj0W+zwXVgaBQtgXEyg1AQh4qqt3l",
+	"f0IWTO/XqvY6KkjFutJBbQIoQJ5J60Q6VDBZiJ1FdECq12Yd+jtE2ovCLMc6y/QCTG9DdRa2ec2v4VfR",
+	"aRgEeikeHAd3HesGV8RQ1XwRPYwDWxGusaJrWXBqhUl+ORdl6OOU6rk3Ok7pt/5vT9Q7RbHBX6yeDgI9",
+	"DspS+zXKVXpRPeLFgV4558UJAZDGzWLcWdH4collue5MjKt31SbGofPPD7z/24nbqjAlDBwiB6c0lLdz",
+	"spLGs55EX2xqGcHVtq277ug97WbbTp5VY9GuloRo/pvYUz+laiwd686E4yl3PATL0XZi8lWvUiUFAsWw",
+	"JkVRBIVThBtVQWne6qglQAZFxHIx70gGLjsgBMN7FocrE2ymJV6y+G8S769V4i1OEG4Y49UIanZR44ET",
+	"XVa1hu/9XSZUesJq+UPh5LHbcMqjj+WHT5QdLjCNtn7KnsH3K6dsm6/yGRV++V0Zwu+ZUHANa4QSkXhK",
+	"eQYBUr92g5Kbz4UKU5v4auNV+aNwm3b7+J4YW116+HVT0u3v0x+Fq+3wQXmsN16IdfV0W2JD8fQ7MYa0",
+	"BUh4Wt96KvZzfzcq5e7fc7zUdsIj/K11AvwH9QH+vm9kTBKp38gv8CpW2rGJvBGqii8Asu2q4oKtDGb2",
+	"r2TrW9ZNpiK5PuQqPbTC9T7rtj7ChKt1K9X+bGBjGGvdqHRgiwuGJg4TIwi8tMDdHap4Yfh8wPwpjiHM",
+	"Xk0ycZhbwf4C3ruwJ4e+3RyyPsGE51UCygGdDVU3V/53Mo3fwJP4VdwLkbCSkn8qGT+UBIRpk3kqEQFf",
+	"lU0RihrziYxItElDRa4r1DwdWpMpC7Y/VD+XJf+q0lhRyEuYG8G6ODcrONW+y5URPJl6eutFaLRCi5d/",
+	"+ZPjRzAxqRi/0rljD4vw8Aar0rnf7zvnytALZRzfN0eGvtN9BAKgNy/l1IloxRMLdesOz7RyBvF9/kFi",
+	"PH7P7PrNlYP8ijpvWpGBq64BkINFGhxu8Nt67Ytbc2Nrp0cJb7U8/SjcxcVPZ6d36geGDlrOzDy/ymSC",
+	"DorfE43fL9X5lTw7rSwms3aaYhymM/6/3Uv/j0ihLt7pn8XS9pAMlW86SoRxmKFZ12vuSsjflXStnKi7",
+	"kyWAAI1UiZyHzNwsVPStg7fUTvNcZzJZnmBhULIfQo1qew1rOhb+Il15MQVmQaY+dhGhTXKooGA1Ow0h",
+	"RrW9KC5/CuQeoKgX3mHxrY3eHjlRFxc//blw8H3pK9l38JVuZHSyn5UL1Xoll01+X/zl93yHgqMdotjh",
+	"bB1gwfcKcwtAJu2c68Cys9Odbk60Q210zfyITXbDtjiolsVuRYSgqJg9cCdO67Pb3kdSFcn36UjV6iFv",
+	"76gsurMlcODO2AFs0KYAs2Bs/IeVMNbdZAFlQs8RlDJbMj3GbA3MOKo4RxFAaps4utkTBnt0RzcRvPvr",
+	"+L9wWr9V19c/smWufiTA0o0amdfCqvpbkJP308jwfB19hH938GGV52Ob++odSoK/V6cDTi843/dQQRqi",
+	"2yYVprNjfFtlCyvAOxvlg/NKu7s0QwX62xyDU5DpbzJ6o7Lm1a2vbsW2m+a8Io/ciSkyvP/r3Djl9L4F",
+	"XPy6LpEQPNFyVdRpuJnPHH0sHl25M9qFdEzvAnhBxPck8MkZN86LbolW1pkcQOrKhyg/vMhFf3z8fW89",
+	"kh/vpvqJ+hZesR9ZhFCJ6pYVORYFhiwC5kKy3FIlbCrtZvppj4/YsFvH98OFLuv2699xcMROR31fY2mx",
+	"tjsFRNzbdfd1wiG2ElqIhlgluG8q16/8tqTAhrq5ycurEavscoS5NWhz99dZiecb4Bc+55I94ogc3Jp3",
+	"/TMBS0OdvBjzWtZQhvssHs2E433f6IYbG2O+yIIv7VDNjbBCuRMW8yzrJ1OZpUaoGFJGLGWJzQ8zcSMy",
+	"Qp04oetAKqY0fjdU3AA2VZwr+EKkcZ89q5XdY13r9HwOh8E6Ah7Vhn7EHJdUWj6fA8YKujcKmGoQI4pa",
+	"B7MCjauHGSli7JjO3VDlKhPWwmR+gDAKxDD/+d8PbOWGwzUENJv+UP0McRLFEnIHYzqwzC8WPB8fHkKW",
+	"DFZ8nhupcG1mhCMtrV9Swnk+sGzYyXiukumwE7KFir5LLHoyFA9VjFxilPBkKkZOzgRg7QDox1Ilfi0A",
+	"GCQAhEqDQNZwF0s7VFhGsIuzxJcxrRiOoQczwFiQGf8w4hMRF/DXa8SCeOBtgNYDZoRKhSEUlKGaI/45",
+	"IcXWJkq59YCfH1xVRkRlTYHnl3wCKOvn48PXWonDV/4miYvSCCHR9NHxY7aYykwwAninHlOsZDBUIR9J",
+	"KjbVCzbjakmIKdA54XaX6Uh1ZLShuhJLrdJen53D9PV4DDOc/F3OD4VKdAqYLpp1Y0wLOnzuv5RqMoA2",
+	"cS8aKs9bjLABH4ZtWJgooJHjrtK1OFQInGmvLdh0pMMczTCAYoOmWIMAly/EseqFGioAG8fiE1oJmuoh",
+	"DNGfOZlicNXfcu2EpTIQK4s/VPAUgYxXdqDP3sFkSjR0A/vBCtY7QJdjGakDWHOekEpO1OAJ/FE4OjdV",
+	"WWGLMwMOo2e9JyEyqJBZ/ZktwrqbPAJTrKG0h9PhHAO1GsqINuJ2Z3Wfxmqtw9VSRDuAZr/iH07hPtza",
+	"8sLxbKeG52O/67DpnfUZx0g0XQgF8QwC2SKUAWDS9Uoybbxxhqp6dhAriVhoXAnlwqyX0ApoAxYUo5DK",
+	"FV05dXfqyeFq+WbcKgcXEOOrFNu24uGBv3BjO59+2aaOYOl2ysmkC2glLssTQotQQ62OkFY6odREsW6D",
+	"lm0ugKfXbwNAkLfXnoVrE9BSXI01FmXXABJuIe0K2EZRsvbvct5QjOxT1PGcbNucoM2niIoGHCKdb3kG",
+	"24Yj0fkLNw1FGVd5ehy487octRVD5FGTxcFvcI15e65JNxizUlHIK/FzjIX1ktTKrdjV48CWBQ21d2vS",
+	"+HWt+D8QgtTnpYRWDGSqIm2uVSHCei7dQMG9KCAyVtgK/AwcuRZSDVfb55sFdtBtUJnYEtsATe7UOa/z",
+	"+WaXBYzz67gr7tvtvqLuEshgQAeWXqJF9TBCEvL3AcF9YVUfna+kTd03OR19hH8/Hfnx7R+bV+82anHb",
+	"6Xy+NyxF3qC9A/HRShrBrsXceTJDJopIOlfLsqIGFPIioYlUC1BB14PrBJ4cEDruxu6G8sz9GtvKPpti",
+	"aHQ+D5yNW0og+RZV9zVsZ1SiE5zklV3plsVEAQy1KJrpibjxDtrh1GPTTXfIT9Bii0b5RmXLwMlmYnYF",
+	"KFiEoAeTaFP2AjPYQ5v8qdRd43+J2cyLd1j7kZkcElOTKTc88UNl3Xghrg7/pR2qD/7Zq//4Wix/gDys",
+	"eIDF5NECh9k9pbHvhhvm28YFWj68cqhifBiECl4USjOMNFp6EYggTnwAkwo9MlTd2NPaD98dxxGLYad+",
+	"eNB/Ap/sXDs02fVOCkuPEtaJ1PNCpvIs6w/VnwValuCNwDcDaNjDJ0/Z1dIJywRPpieMQzjmjC+Bk051",
+	"lg5VPOz4vobDmJyPzuissuB99lozqVLxIZSEk24Q6sxlWl/boeKVUnMPjqPj42NaQRIRwoCgaFtA4dFZ",
+	"iqHXYOdRLAajVRxK5EGdASXQJmOdzDIE7uH1oncVJXmFDm54K1ztkwe7I/GGkskNFFUzWDQcH1yDAncS",
+	"zbZrRsGudARIpQ2TaStd4/P3XZbsDkwxdxla6lnJLjXOCnvVrZTFWyuA3zS3VtGajn2hVHwNiRl6Ovro",
+	"//m0KQfrJyo6f5dU3CbX+cF9i4yuAh7ginxpemmsJEnWApm2wPNNA2G0KUKh9H1HKvf0cVntWSonJsK0",
+	"RzS20ukRhZ60e0Sn3DGbJ4kQqUhJZ1q9hQr0M8tSWeD1+w6Gqus0yA+o0cKT3JHnFwyl1itgPCveAPe0",
+	"VgL8bENVK7cN3R99NLn6dEQlbyue1VmEOh/Z0YcK8WEPLIux8cgIf7ykVnGL68SfnZ9oSfZOe/s1Fe30",
+	"E0Gn+y4XWsVETsv6jUlUkOOouDISP1SbIBJfu4IKeQ0JvFYg9F6ZjO9/APjxM6gJR1/Tcfc6BByVXKUE",
+	"Au8fGCrp2JSnESUxGoEl3OlhbAyHmdyk/mcqyoxthwrwChJtPLeovF0sGMjjleLaOkt7FQF8T164Yyx3",
+	"jfP5dx8mFD9jN6HvkyW4lLOn3BYWX3BGo8YJRX38ShQeiVQLS15fNxW2qI1WJZXYPzzCKJe4z16A4hdC",
+	"OIeqMYZzUOwSIj9D8Kc9ILKzU6+5dTnqakMFvx6UxeZvpFjQw2Ae8Poh8tu4CnaBb/WPFwt4EPos4k1N",
+	"KkwT+/SM5jWfibNigfcl73vgi9UBbkoiS3SWSVgWmP6qvfqbEO6F8CJsAOON2AwhcDnGS2yQEuZGp3ki",
+	"7iyKcgdeMC8iyw5turHMEVb0Dtb7MiLNH+Spc/ORTUeeqciJjZkRPLUDmP9cmKGaguECKg/hayDvnF+J",
+	"zIL7X2EsD6wkmPXmgoSXGsMoRzuyaRxi4aC+V+lurnGroVKAtswqXhfGM6tZwg2Ul45HEMY2QnzqUfF0",
+	"HA3Vym/g14pWn8DdXP8eVyoequ6wE/HoKhp2vEw2Q9j5lcZkIYlBajMCliaTatJnYGlEVqoBJ7+o5agN",
+	"m2vjaqFqffZWS+WqEYPAmokX84D9iWlf3LK4VoihX8k3wnCu09aorQjBrP2SB/5aOLe1EmVQ11CtxC6t",
+	"Rmux7qPjxzDzFfd0Lwqo0J4QbhOGxUIUVrOgWy7TxbO9+fRdx8987gUgnZjZrdj+cB7BseN5IckT3Bje",
+	"Gn1c4wS/7mCBSvjE1vvglU7lWIZb55vIX4+6rLJ89tPl5duiOGMqbaIRChsIo+apnWkl/bWjJvdyndHN",
+	"urkcDLW5S6wO6GKTYNUgDvxDBgPQ3KskE/bwSySRNELgxCimxAR5vVLkEMEByvgEkuxIjAO/Gvirwp1X",
+	"npF5lk+kYl24yPjCxgPGZ/zvWvX5wvr/j0Ty0IsxRkx8FyBhjGXmx+7FB0LuG1W+Eh/WvvJCCAwJHpd8",
+	"NjI6EyNuFDyg0rkXAEa5yeKI9fv9soR1VaGiWQ5VDEtpQX4hiSUCB51IR+Vnr18mIPtkgnt9YGSFX3iH",
+	"3qPTMPexBIUxxo9xqIbBQ90DwlXGyAQC9KMI37JKFISDViHNQTb0wqNQN9JoBRrmEQvFx5Ipl6rpgsfk",
+	"xIvg87kTQCCsL/FVsmJpYt+AGH7jWUGnaVrJSNGtGXYlY6zchDOxycnySnTuvcw52A14lgnzGRfZ7Vfz",
+	"56luqCLsWQja8xCIMFRq9FylUtB/Y1Uiz2cPr6Ty/G+D2SydQaV+lSKmqTYWfPVeJWb+FSy84gTjJDg+",
+	"UI29Yu+q7YhZkjWRe0HXX0dUQW7AlC4m63ltsZBUwXfGlsKxLkwQx4U4HSwViUwF5PFg3Z6GZGh/Z/vB",
+	"/ClMe5eQF6gIGAYfTMFQWa1bQiu1+uh9w/1iT9o7hYrFu3TqG352pzdgtJCWXUuFW5ToeSuGFPxY63PT",
+	"WatswgU8uOeQSjFFm1plqsrinDAFFa1gZG1PtK4gCP9fDQ+rsj6b5O6wMhHTWVpxSnzT+QoJvcajmsCy",
+	"Qo1Ef2YwBtxTmf+loPfARH3TOnrJSiz0B544/2Y0lMKbQVz157Yw1IdC55XaNdKyKz/h1fsSWOqgtHPR",
+	"AQgpY1Qqs0STZt2iKdgskSWTP6PWizYBt5Zy3KzGrMZqTzUMpfLVuYU6b9XaS1Oj88k0QP70MJsJymLS",
+	"0jO3kFTSjQVnTVvZyQrx35GcW+nh6wi71Sl+A4H5dQmwP0qIKcQqrNoQ8DtGvCIwC7IKjrylOJN4GqOV",
+	"A1w/RU3cpE0mO/pIf+2APbZ6ZH4XCC+fD9hS4/4tnHyT/Fe5YzfF+FzVmNX+rm1ShY4+4h877HfFCvAN",
+	"zOeWtEEqapEUvR2/p2rLawVjb9mZ43swlFwWtVO/7XYtHjAsypcwy+LyrwH7NDAOnaK5EMP8Z8JMBIP2",
+	"rPvuxRn746Pvn/YizBWGoLgqSUDrQ2j9B08eEIofrxJNPAjlYTIxdkMFLlXKkopYrPIsi5kRLjdeV8a2",
+	"XvqD4Ba0NxLCARmRIdQH+k6ZVKFKHBaawSY5kjvrxh+HHfxq2Bmwj8MO2YGHncFQ+Z4/fYqL9JXCSHxC",
+	"2QqU30KdnVC8HzdiqKjGTYpCLsmSNKb6GKRlIPYAehAvMDmioQJfLocIpaKWcpez+PHxcRzClWjO/Tdv",
+	"L8/fvI57J3Rz+zf6UViyxkKYGOVaNNllEVXpHuyyBXxT1NlEKrd+7f0CwG/kYgESqsbNvll+fxt4UOWR",
+	"w4DJ2qGNakV2PDWkeQaJLjNprVQTBBHCOLqt9uJVyamotX54LZY7lJ2k1qHEwnbgXgi8PAGLcMWpprMU",
+	"nEMVP9C3G7jIdPRrVqnr3lDWvqmw9mfey63lQsiJZ6d6ARgSYE8kvBWtsuVKFVSQDLmd9tnpUI2NsNNs",
+	"ya60dhRCy7pQK/5QKukiNPmk3PGen7BCOhmq+O2bizLgvZjl0cdrsfwU+xsZAuQrte8J04rigfpD9Ypf",
+	"+0sL7zSYgwp3X3D6ihupc4hobXcfbqT4B1+8fLzvpoXFh3kEf+77dy/9QvjF+XZ26Oy84tcCAIZIJurV",
+	"j1FjDftNZ2oT54RA+M2hJkuVvMuV/W0nUdAsdsmgMLmy/+Cyx2f4gUs6rerT7fkTSIB3w/j/LRc5GK1h",
+	"KODNJNi2EHFZ3OUmV6z78Phh78QLIVl7slJMEHRwDidGWAsloJB/U7F633qo0PZNPQ0Ip4+HTPYK15eW",
+	"/c2PFJxYJlf+YEfrkHHchVEeYzxMmQm+KN/RdAlcGjmZCOPPQOfuz1jT+Totp11mQAOCVmYET5frC3DC",
+	"psIIdGDAaXx4/PA+RvpvuIr1iNCXGrtpli1Mrg6sv8l2QWv6xiIu4DAWR0YvmthB9c4qD9/Geoi0p1+H",
+	"wIkOfq+m9VNkoUjp1nGX24jNhTlEN3tghcCW1qGOWnl821lqtbkb2uBb2dvXM07bA2AqibKec2Hkiq2k",
+	"v0rHeAoliikvLwrIdRGC9V5RyV7KiojKu+ZaLImfB6y7LsHpolCMqSYHthrMGHIrIhaTxuz/9Kvi/6Vs",
+	"ihhBX2PYlLgImpQGVFW4MsQC4UHg1hpzSYOccwMuXZMrQo7lzIhD2PTaSOnOiUKVY+X1DnZG9rICq2ms",
+	"DVYn3pC3y7qPjlnKl4AOQnbJXp95EQ3ifoYKQlC6tMxhdQus0ahcWtqCXoT6F+h3Yqggv83/uWQLUYk/",
+	"akt5o/NNs9k5TChYC8P15ofdFmHif9s5XqbM/P2zf+xOcD1+XZnLePy/JS6vRANyF4RYz4woMb/gRb8+",
+	"VusEn90yuhAebY8qbDy3l9DdHRKy72AzFCIGB/wGCzfBem8Od2qyKF1irOFduD38q79OfA5M6ltgzq+z",
+	"OhNQ6pZIGiDmo4/+nx3CKQoa/hY3I4oVLiMjCO1vKufIq2sxlYhWFgABrePLXjMTaVPXmhf/+M7PMiR/",
+	"AiX9nqGQ2s7KDmKBf7S5fnBdPnDlDbA71uumgkh3fKV8HYf3JjIM7u4KOX5zdv/aAVwRxhJZpS7QhjG0",
+	"ptjgPa6pI+KhG30wnopeUbs7JNb3VphNiQc01H+QJN/ACWnWv0Z22iign6ZpSS93yFCxg9M0vW+euo1M",
+	"6/sGNiHKyphpBEeafYO//hrcExzbnPZiLba+z07TFKMd6Cf0oK0G4+3PW48++oYbNQKMV1k5NzsGBv1+",
+	"K3pDDA9tGBWdw2zE4kh5yd/2fm28sRFOD4lhl/4oe/OWti/IUd18nWOTuxQ7fQ9bLFa+yW/SZHX69pxR",
+	"JnAXPe7o5EDHRo0YaTO2WrN8s7u6Kv27v5I9q+w63WTXYhdOGxGg6JnSi5VwOLDGFjFx38xgX7VIeUH+",
+	"fXYOVf2yHGJIQlRjeFNR6m/tMKxxq6OP8O8uNrPipGy/HG/09e/5cvTT8xfiKuhCledsvQF9252uwAqH",
+	"2v9Owjt505X03n5F3RIvJEy9/A3eR7C69atozq1daJO2ikYbLqP39s7UNv/qr3MVwaS+uVZ+pa4VT5h9",
+	"dsoynfAMBfsZX7IrQUUXeUHQhMuOhXZPzUSrhzIlsWCjXgZf7aCI4TVTnIFvrhlR7FDpmsErJkJlbKOf",
+	"Zj+nTPOyH985F7gkdfL37ZTBGd5KU/ZN70Zz3eKUuePL6Os4ZTaSITllKuT4zUr4dRIKiehTaecZX1Ja",
+	"oTiccZlhzGK4krQJQYFlwCWTbsuNtBBXU62vN8vFP4dGuwQDhjcWkYDV4l4lRFXEECVTqglwc0rKOSie",
+	"bwselJUy8PuifK2NDXsdYAWCNGLx+eu/PH99+ebdfxy9Pn31PKYadlCPTBG8EcVsT7n9jOJkdxlxSNu1",
+	"yTtQLvK3ePxShwmrEgWArBqYTUjYmALe+jXmR4SjVZyjdogsiPgrYK3oAdblTGknx7TVBL3cYzMATyUD",
+	"VMKzjPGhev/uZcT82wEtiyVT7vzIzt+dgYNAiSxiPBPGsbd8Isyz3OHIhUqZ8CyjP1Tn/rAReGuXsg8j",
+	"Ksro79GinCO0Qc8EdCRVomeAmEtjP8F2cgJJeNj+hMXSJH2MeB4F7oQItybpK5lc+98qv+ADNPzRtVhC",
+	"pDcMtvb43M8ozd2yb3TupJpA214Zbo0Bz2HcVzy59tNGOIShKlOvD2xAjoDgSxMylhAsAgrWU4KUneoF",
+	"BlGHYgeWxbnJYtaN4bCJwRGUnzr67//6vzQTS18N/H1w9E80L5iBnbn5H6zjxrms1oz99//+P+w1MyKR",
+	"c+nJ1b+rmC8Tnggtu3kY9wDJP/bMJGaWL20V4KwbYz0tKMjpGZrOUirsMmDxRChhZOJ/HKqYdjDu9Vnx",
+	"d8Rim/EE/phx54SZUZkEo5Nr4TwRhOB6cDDFBSniouAGSN+lkzeC2SmfC8u6EJk6AF0p5XP/01CdcRMQ",
+	"PH/W5nqc6YUNZ8IPqph9DNRr2XNchNO35+zm4cDvqMOELnpLYxg/Kgv+JMepSPM5kAwWssDTXFYGsjq7",
+	"EaHUFhbvhOwHS1FeAaOYNgPgOmK7VEkfe4bl8x+p++JzkUMBiy1Ngstm4QgPFREI616+vGC5ynyHcCJc",
+	"ZmEnxzyzImKvZXJ9IcwNO3/2/PXl+Yv/AEY0VKu6qe8ETk9YOADpunh1+dYTLRFfXMk2GCrQl0juBDki",
+	"9k0K6zfl88HLyn5YqGNx+fLCk+UrYS2HqlKcYPdwXaAqmqGFzqS6DrWmYHuo1EcobQZliTiL5/lVJhOA",
+	"vkaKL6gXl45wZWAvWDeGf4Ft+D9GMo3Zf//X/4vcwF/dkIiBWGaermdzF8FOA02ESxYeiStVQ0JJITgB",
+	"uYp7J0XtjTrPwyD0AqYWy5EMVRyKHciJ4i43YsDcD8P8+PhRkiv5wT+sVWrhGxHdPKDfpuID++nV6dnh",
+	"xU+nD5889Qx42MGfHLbt46crnS7xC/pd+MWiM1ws1IX/eOhvQu4A5nyGG8W6sRMfigPNnePJdAbMp+f3",
+	"TCZT9qrgArB774AN9M8gEh+AwJnTuj9UL/DspSKTNwJqsXSVcAttrpkwRhsbscfH30Xs8cPvI/bkw4ce",
+	"oUU4IwUS0lCJD3hV+5PrebcejyM21UrnBhBrqrVAIpbPPRl9F7bTngyVdlPAnETWLSi1nsa0DHVj6IHC",
+	"VVC2GKpMT9rRA0iouiM1kN7+dcySYWrf8Md/e6bMqPNklxV7r/gNl5nXCVcE39de+FwyHorBdEEc9Hd9",
+	"VAqRkRcxIxQhe0Xi9lIl4Tr0UuIK9iOJ0Ov4YxVRuUERPfpIf+1gIK2eyW82UrSR0uphja4g53vujUIM",
+	"8jrmWV2b9tJmF21d7eP74EQVrfX3bSAtJtmmXO6FEEErev6ss9XKeS833NexdW6hq2DurNPXt9vu93fb",
+	"FWbV0vxSWGV6J0zPpAPsPZTryUxwLcScNFvCg6Ts8VtcakelkLyLyfVZ2XoX22sQh71wTB2hnROu6TZz",
+	"ZdCathlUf0tZ1/X1W+6Sel1cjmEVv6VelwXkiH4P6jJEO6LRF7qyNp8lJ9DO+llXYqOt9oKsHXap3FQ4",
+	"mbDYdxaTycGLvlPjlVObLRHUYk2bdHImdO5Y98Exs72osJf4VgD0A1JZ+BaVYRsVIBuIfBS01frL/dKz",
+	"Lg4Fx9WrATtN9YJJxxb+zA9VAXFRPC4ts05mGePs4fExej9inbtEz0SMoLigt8dkzFk24ikJe48ioe/t",
+	"HeDSNh3jn9BOW2j3QqW/K1H/s+89T88Qt27JghmscKT1Kb2oXYUbrrap4Jmb/n0TCtFP0OQuqYJ6aALZ",
+	"8jTex+mLJDfSLTuDv/5S9/XcCCWsHYSKgWDlBQskVsSslbbHnnDuANO1cervfIuvM3Poun97YmlZrXdQ",
+	"J7BYrpQ7fsWtCMymea3q7/vYuRLcCHOau6l/vRcRqG7XmdbXUsCXvlewAiMXz03WGXSmzs0HR0cPHv6x",
+	"f9w/7j8YfHf83TEwbur0Y1FhnxYm+rjqKfbSU+XrgKZb/QoAQypfACB+9QuKZ618g870yhdQZ6zyuVL4",
+	"sN4s9cJPpV2BUln5sjh0le8qJVg//fLp/wsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
