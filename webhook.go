@@ -148,6 +148,9 @@ type WebhookConfig struct {
 	IRC       *IRCSettings       `json:"irc,omitempty"`
 	Email     *EmailSettings     `json:"email,omitempty"`
 	PagerDuty *PagerDutySettings `json:"pagerduty,omitempty"`
+	// SecretsSet names the type's secrets the backend holds (never their
+	// values), beside the URL and signing secret: e.g. nickserv_password.
+	SecretsSet []string `json:"secrets_set,omitempty"`
 }
 
 // IRCSettings says where an IRC target posts. Its server password,

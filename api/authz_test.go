@@ -360,6 +360,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					{op: "GetWebhook", method: "GET", path: "/api/v1/webhooks/" + w.hook},
 					{op: "UpdateWebhook", method: "PATCH", path: "/api/v1/webhooks/" + w.hook, body: map[string]any{"enabled": false}},
 					{op: "ListWebhookDeliveries", method: "GET", path: "/api/v1/webhooks/" + w.hook + "/deliveries"},
+					{op: "TestWebhook", method: "POST", path: "/api/v1/webhooks/" + w.hook + "/test"},
 				} {
 					c.inventory = wn
 					add(c)

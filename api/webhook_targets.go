@@ -58,6 +58,9 @@ func targetIn(username *string, irc *WebhookIRC, email *WebhookEmail, pd *Webhoo
 // targetOut shows a target's settings, never its secrets.
 func targetOut(c roster.WebhookConfig, out *Webhook) {
 	out.Username = optional(c.Username)
+	if len(c.SecretsSet) > 0 {
+		out.SecretsSet = ptr(c.SecretsSet)
+	}
 	if i := c.IRC; i != nil {
 		out.Irc = &WebhookIRC{
 			Server: ptr(i.Server), Tls: ptr(i.TLS), TlsServerName: optional(i.TLSServerName),

@@ -1962,6 +1962,9 @@ type Webhook struct {
 	// Pagerduty A pagerduty target's settings. routing_key is write-only.
 	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
 
+	// SecretsSet The type's secrets the backend holds, by name (never their values): server_password, nickserv_password, channel_key, password, routing_key.
+	SecretsSet *[]string `json:"secrets_set,omitempty"`
+
 	// SourceId The one source reported; absent: every source of the inventory.
 	SourceId *string `json:"source_id,omitempty"`
 

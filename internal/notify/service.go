@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"slices"
 
 	"github.com/rosterhq/roster"
 )
@@ -100,6 +101,7 @@ func (s *Service) Create(ctx context.Context, in WebhookInput) (*roster.Webhook,
 		secrets[fieldSigningSecret] = in.SigningSecret
 	}
 	cfg := in.Config
+	cfg.SecretsSet = secretNames(secrets)
 	redacted := checkTarget(typ, &cfg, secrets, in.AllowInsecure, &errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
@@ -243,6 +245,7 @@ func (s *Service) Update(ctx context.Context, id string, ch WebhookChange) (*ros
 	if ch.Config != nil {
 		cfg = *ch.Config
 	}
+	cfg.SecretsSet = secretNames(next)
 	var check roster.FieldErrors
 	redacted := checkTarget(typ, &cfg, next, insecure, &check)
 	for _, fe := range check {
@@ -274,6 +277,19 @@ func (s *Service) Update(ctx context.Context, id string, ch WebhookChange) (*ros
 		return nil, err
 	}
 	return updated, nil
+}
+
+// secretNames lists the type's secrets in fields (not the URL and signing
+// secret, which have their own indicators), sorted.
+func secretNames(fields roster.SecretFields) []string {
+	var out []string
+	for name := range fields {
+		if name != fieldURL && name != fieldSigningSecret {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func deref[T any](p *T) T {
