@@ -52,11 +52,7 @@ func (s *ircSender) send(ctx context.Context, d *delivery) attempt {
 		return attempt{res: retryable, msg: "irc: " + describe(err, s.timeout, d.scrub)}
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer bindConn(ctx, conn)()
 	sess := &ircSession{conn: conn, r: bufio.NewReaderSize(conn, ircMaxReply)}
 	err = sess.deliver(c, d.secrets, d.event.message())
 	var ie *ircError

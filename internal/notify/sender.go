@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"time"
 
@@ -106,6 +107,15 @@ func (w *Worker) post(ctx context.Context, d *delivery, target string, body []by
 		return attempt{code: status, res: permanent, msg: statusError(status) + ": redirects are not followed; give the final URL"}
 	}
 	return attempt{code: status, res: permanent, msg: statusError(status)}
+}
+
+// bindConn makes conn's reads and writes end when ctx does (its deadline,
+// or a cancel); call what it returns when done with conn.
+func bindConn(ctx context.Context, conn net.Conn) func() bool {
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	return context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 }
 
 // protocolOf names the protocol whose reply codes a type's delivery log

@@ -43,11 +43,7 @@ func (s *smtpSender) send(ctx context.Context, d *delivery) attempt {
 		return attempt{res: retryable, msg: "smtp: " + describe(err, s.timeout, d.scrub)}
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	defer bindConn(ctx, conn)()
 	err = s.session(conn, c, d.secrets[FieldPassword], d.event)
 	return smtpAttempt(err, s.timeout, d.scrub)
 }

@@ -111,31 +111,18 @@ func startIRC(dir, caFile string, pair pkitest.Pair) (*IRCServer, error) {
 		return nil, err
 	}
 	s := &IRCServer{Addr: "127.0.0.1:" + strconv.Itoa(plain), TLSAddr: "127.0.0.1:" + strconv.Itoa(secure), CAFile: caFile, proc: proc}
-	if err := s.waitReady(20 * time.Second); err != nil {
-		logs := proc.logs(8 << 10)
-		proc.stop(2 * time.Second)
-		return nil, fmt.Errorf("ngircd did not start: %w\n%s", err, logs)
-	}
-	return s, nil
-}
-
-// waitReady waits until a client registers (001).
-func (s *IRCServer) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		if s.proc.exited() {
-			return fmt.Errorf("ngircd exited: %v", s.proc.waitErr)
-		}
+	// Ready when a client registers (001).
+	err = proc.ready(20*time.Second, func() error {
 		c, err := s.connect("probe", 5*time.Second)
 		if err == nil {
 			c.Close()
-			return nil
 		}
-		lastErr = err
-		time.Sleep(100 * time.Millisecond)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return lastErr
+	return s, nil
 }
 
 // Stop stops the server (a test of an outage may call it early).

@@ -134,33 +134,22 @@ func startSMTP(dir, caFile string, pair pkitest.Pair, opts SMTPOptions) (*MailSe
 		Addr: "127.0.0.1:" + strconv.Itoa(smtpPort), Host: "127.0.0.1", Port: smtpPort,
 		APIURL: "http://127.0.0.1:" + strconv.Itoa(apiPort), CAFile: caFile, proc: proc,
 	}
-	if err := s.waitReady(30 * time.Second); err != nil {
-		logs := proc.logs(8 << 10)
-		proc.stop(2 * time.Second)
-		return nil, fmt.Errorf("mailpit did not start: %w\n%s", err, logs)
+	// Ready when the API answers and the SMTP port takes connections.
+	err = proc.ready(30*time.Second, func() error {
+		var info struct{ Version string }
+		if err := s.getJSON("/api/v1/info", &info); err != nil {
+			return err
+		}
+		c, err := net.DialTimeout("tcp", s.Addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return s, nil
-}
-
-func (s *MailServer) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var lastErr error
-	for time.Now().Before(deadline) {
-		if s.proc.exited() {
-			return fmt.Errorf("mailpit exited: %v", s.proc.waitErr)
-		}
-		var info struct{ Version string }
-		if lastErr = s.getJSON("/api/v1/info", &info); lastErr == nil {
-			c, err := net.DialTimeout("tcp", s.Addr, time.Second)
-			if err == nil {
-				c.Close()
-				return nil
-			}
-			lastErr = err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return lastErr
 }
 
 func (s *MailServer) getJSON(path string, v any) error {
