@@ -20,8 +20,9 @@
 //	  regions: [us-east-1]
 //
 // Secret values never sit in the files: a credential's secret field, a
-// webhook's signing secret (and, optionally, its URL) is a reference,
-// {env: NAME}, {file: PATH} or {stdin: true}.
+// webhook's signing secret and the secrets of its irc, email and
+// pagerduty maps (and, optionally, its URL) is a reference, {env: NAME},
+// {file: PATH} or {stdin: true}.
 package gitops
 
 import (

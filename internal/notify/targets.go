@@ -164,6 +164,7 @@ func checkEmail(cfg *roster.WebhookConfig, secrets roster.SecretFields, errs *ro
 		}
 	default:
 		errs.Add("email.security", "must be starttls, tls or none")
+		c.Port = orDefault(c.Port, defaultSMTPPort)
 	}
 	switch {
 	case c.Host == "":
