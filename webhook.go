@@ -222,9 +222,9 @@ type Webhook struct {
 	SourceID string
 	Type     WebhookType
 	// Config holds the settings of Type that are not secret.
-	Config WebhookConfig
-	Events []WebhookEvent
-	Enabled  bool
+	Config  WebhookConfig
+	Events  []WebhookEvent
+	Enabled bool
 	// AllowInsecure lets the URL be plain http to a host other than the
 	// loopback.
 	AllowInsecure bool

@@ -374,7 +374,7 @@ from the command line, which other users of the machine can read.`,
   roster webhook create ops-mail --inventory prod --type email --event sync.failed \
       --smtp-host mail.example.org --from roster@example.org --to ops@example.org \
       --smtp-username roster --smtp-password-file smtp.txt`,
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 	}
 	if update {
 		cmd.Use, cmd.Short, cmd.Example = "update WEBHOOK", "Change a webhook (admin only); secrets not given keep their values", ""

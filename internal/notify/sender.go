@@ -50,7 +50,7 @@ func (w *Worker) sender(t roster.WebhookType) sender {
 	case roster.TypeIRC:
 		return &ircSender{tls: w.opts.TLSConfig, timeout: w.opts.Timeout}
 	case roster.TypeEmail:
-		return &smtpSender{tls: w.opts.TLSConfig, timeout: w.opts.Timeout, }
+		return &smtpSender{tls: w.opts.TLSConfig, timeout: w.opts.Timeout}
 	case roster.TypePagerDuty:
 		return senderFunc(w.sendPagerDuty)
 	}
@@ -129,4 +129,3 @@ func protocolOf(t roster.WebhookType) string {
 	}
 	return "http"
 }
-

@@ -211,4 +211,3 @@ func (s *MailServer) WaitMessage(t testing.TB, subject string, timeout time.Dura
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
