@@ -69,6 +69,143 @@ const (
 // Valid reports whether f is a known format.
 func (f WebhookFormat) Valid() bool { return f == WebhookGeneric || f == WebhookSlack }
 
+// WebhookType is what a notification target is: an HTTP endpoint in one
+// of several native shapes, an IRC channel or email recipients. The older
+// WebhookFormat is an alias for the first two (generic is webhook).
+type WebhookType string
+
+const (
+	// TypeWebhook is Roster's own JSON document, optionally signed
+	// (format generic).
+	TypeWebhook WebhookType = "webhook"
+	// TypeSlack is a Slack incoming-webhook message.
+	TypeSlack WebhookType = "slack"
+	// TypeMattermost is a Mattermost incoming-webhook message.
+	TypeMattermost WebhookType = "mattermost"
+	// TypeRocketChat is a Rocket.Chat incoming-webhook message.
+	TypeRocketChat WebhookType = "rocketchat"
+	// TypeTeams is a Microsoft Teams Workflows message (an Adaptive Card).
+	TypeTeams WebhookType = "teams"
+	// TypePagerDuty is a PagerDuty Events API v2 trigger or resolve.
+	TypePagerDuty WebhookType = "pagerduty"
+	// TypeIRC is a message to an IRC channel.
+	TypeIRC WebhookType = "irc"
+	// TypeEmail is an email sent over SMTP.
+	TypeEmail WebhookType = "email"
+)
+
+var webhookTypes = []WebhookType{TypeWebhook, TypeSlack, TypeMattermost, TypeRocketChat, TypeTeams, TypePagerDuty, TypeIRC, TypeEmail}
+
+// WebhookTypes lists every type of notification target.
+func WebhookTypes() []WebhookType { return slices.Clone(webhookTypes) }
+
+// Valid reports whether t is a known type.
+func (t WebhookType) Valid() bool { return slices.Contains(webhookTypes, t) }
+
+// UsesURL reports whether the target is an HTTP endpoint whose whole URL
+// is its secret (the webhook and chat types).
+func (t WebhookType) UsesURL() bool {
+	switch t {
+	case TypeWebhook, TypeSlack, TypeMattermost, TypeRocketChat, TypeTeams:
+		return true
+	}
+	return false
+}
+
+// Format is t's older name: generic for webhook, the type itself otherwise.
+func (t WebhookType) Format() WebhookFormat {
+	if t == TypeWebhook {
+		return WebhookGeneric
+	}
+	return WebhookFormat(t)
+}
+
+// TypeOf reads the older format field: generic is webhook; any other
+// value names a type.
+func TypeOf(f WebhookFormat) WebhookType {
+	if f == WebhookGeneric {
+		return TypeWebhook
+	}
+	return WebhookType(f)
+}
+
+// JoinTypes lists the types for messages.
+func JoinTypes() string {
+	s := make([]string, len(webhookTypes))
+	for i, t := range webhookTypes {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// WebhookConfig holds a target's settings that are not secret; only the
+// part of its type is set. Its secrets (URLs, passwords, keys) live in the
+// secret backend.
+type WebhookConfig struct {
+	// Username is the name a Mattermost or Rocket.Chat message is posted
+	// as (optional).
+	Username  string             `json:"username,omitempty"`
+	IRC       *IRCSettings       `json:"irc,omitempty"`
+	Email     *EmailSettings     `json:"email,omitempty"`
+	PagerDuty *PagerDutySettings `json:"pagerduty,omitempty"`
+	// SecretsSet names the type's secrets the backend holds (never their
+	// values), beside the URL and signing secret: e.g. nickserv_password.
+	SecretsSet []string `json:"secrets_set,omitempty"`
+}
+
+// IRCSettings says where an IRC target posts. Its server password,
+// NickServ password and channel key are secrets.
+type IRCSettings struct {
+	// Server is host:port.
+	Server string `json:"server"`
+	// TLS is on unless turned off (then the server must be on the
+	// loopback, or the target allow_insecure).
+	TLS           bool   `json:"tls"`
+	TLSServerName string `json:"tls_server_name,omitempty"`
+	Nick          string `json:"nick"`
+	// Channel is #name or &name.
+	Channel string `json:"channel"`
+	// Notice sends NOTICE rather than PRIVMSG.
+	Notice bool `json:"notice,omitempty"`
+}
+
+// EmailSecurity is how an email target protects its SMTP connection.
+type EmailSecurity string
+
+const (
+	// EmailSTARTTLS requires the server's STARTTLS (the default).
+	EmailSTARTTLS EmailSecurity = "starttls"
+	// EmailTLS connects in TLS from the start (implicit TLS, port 465).
+	EmailTLS EmailSecurity = "tls"
+	// EmailNone sends in clear: only without a password.
+	EmailNone EmailSecurity = "none"
+)
+
+// EmailSettings says where and to whom an email target sends. Its SMTP
+// password is a secret.
+type EmailSettings struct {
+	Host          string        `json:"host"`
+	Port          int           `json:"port"`
+	Security      EmailSecurity `json:"security"`
+	TLSServerName string        `json:"tls_server_name,omitempty"`
+	From          string        `json:"from"`
+	To            []string      `json:"to"`
+	Username      string        `json:"username,omitempty"`
+	SubjectPrefix string        `json:"subject_prefix,omitempty"`
+}
+
+// PagerDutySettings tunes a PagerDuty target. Its routing key is a
+// secret.
+type PagerDutySettings struct {
+	// URL is the Events API v2 endpoint (default DefaultPagerDutyURL).
+	URL             string `json:"url,omitempty"`
+	SeverityFailed  string `json:"severity_failed,omitempty"`
+	SeverityPartial string `json:"severity_partial,omitempty"`
+}
+
+// DefaultPagerDutyURL is PagerDuty's Events API v2 endpoint.
+const DefaultPagerDutyURL = "https://events.pagerduty.com/v2/enqueue"
+
 // Webhook tells an HTTP endpoint about the sync events of one source, or
 // of every source of an inventory. Its URL is a secret (a Slack webhook's
 // path is its credential; others carry tokens): it lives in the secret
@@ -83,14 +220,17 @@ type Webhook struct {
 	// SourceID names the one source whose runs are reported; empty for
 	// every source of the inventory.
 	SourceID string
-	Format   WebhookFormat
-	Events   []WebhookEvent
-	Enabled  bool
+	Type     WebhookType
+	// Config holds the settings of Type that are not secret.
+	Config  WebhookConfig
+	Events  []WebhookEvent
+	Enabled bool
 	// AllowInsecure lets the URL be plain http to a host other than the
 	// loopback.
 	AllowInsecure bool
-	// URLRedacted is the URL for display: scheme://host/… (never its
-	// path, query or user info).
+	// URLRedacted is the target for display: scheme://host/… for an HTTP
+	// target (never its path, query or user info), ircs://host:port/#chan,
+	// smtp+starttls://host:port → N recipients, or "pagerduty events v2".
 	URLRedacted string
 	// SecretPath is where the backend keeps the URL and signing secret;
 	// SecretVersion is the backend's version of them.
@@ -107,7 +247,8 @@ func (w *Webhook) Subscribed(e WebhookEvent) bool { return w.Enabled && slices.C
 // WebhookUpdate changes a webhook; nil leaves a part as is.
 type WebhookUpdate struct {
 	Name             *string
-	Format           *WebhookFormat
+	Type             *WebhookType
+	Config           *WebhookConfig
 	Events           []WebhookEvent
 	Enabled          *bool
 	AllowInsecure    *bool
@@ -151,7 +292,8 @@ type WebhookDelivery struct {
 	Event   WebhookEvent
 	RunID   string
 	Attempt int
-	// StatusCode is the endpoint's HTTP status; 0 when none came.
+	// StatusCode is the endpoint's reply code: the HTTP status, the SMTP
+	// reply or the IRC numeric; 0 when none came.
 	StatusCode int
 	Outcome    DeliveryOutcome
 	// Error is a short, sanitized reason for a failed attempt.

@@ -470,36 +470,27 @@ func (e UserSource) Valid() bool {
 	}
 }
 
-// Defines values for WebhookFormat.
+// Defines values for WebhookDeliveryEvent.
 const (
-	WebhookFormatGeneric WebhookFormat = "generic"
-	WebhookFormatSlack   WebhookFormat = "slack"
+	WebhookDeliveryEventHostsChanged  WebhookDeliveryEvent = "hosts.changed"
+	WebhookDeliveryEventSyncFailed    WebhookDeliveryEvent = "sync.failed"
+	WebhookDeliveryEventSyncPartial   WebhookDeliveryEvent = "sync.partial"
+	WebhookDeliveryEventSyncSucceeded WebhookDeliveryEvent = "sync.succeeded"
+	WebhookDeliveryEventTest          WebhookDeliveryEvent = "test"
 )
 
-// Valid indicates whether the value is a known member of the WebhookFormat enum.
-func (e WebhookFormat) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookDeliveryEvent enum.
+func (e WebhookDeliveryEvent) Valid() bool {
 	switch e {
-	case WebhookFormatGeneric:
+	case WebhookDeliveryEventHostsChanged:
 		return true
-	case WebhookFormatSlack:
+	case WebhookDeliveryEventSyncFailed:
 		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookCreateFormat.
-const (
-	WebhookCreateFormatGeneric WebhookCreateFormat = "generic"
-	WebhookCreateFormatSlack   WebhookCreateFormat = "slack"
-)
-
-// Valid indicates whether the value is a known member of the WebhookCreateFormat enum.
-func (e WebhookCreateFormat) Valid() bool {
-	switch e {
-	case WebhookCreateFormatGeneric:
+	case WebhookDeliveryEventSyncPartial:
 		return true
-	case WebhookCreateFormatSlack:
+	case WebhookDeliveryEventSyncSucceeded:
+		return true
+	case WebhookDeliveryEventTest:
 		return true
 	default:
 		return false
@@ -530,42 +521,207 @@ func (e WebhookDeliveryOutcome) Valid() bool {
 	}
 }
 
-// Defines values for WebhookEvent.
+// Defines values for WebhookEmailSecurity.
 const (
-	HostsChanged  WebhookEvent = "hosts.changed"
-	SyncFailed    WebhookEvent = "sync.failed"
-	SyncPartial   WebhookEvent = "sync.partial"
-	SyncSucceeded WebhookEvent = "sync.succeeded"
+	None     WebhookEmailSecurity = "none"
+	Starttls WebhookEmailSecurity = "starttls"
+	Tls      WebhookEmailSecurity = "tls"
 )
 
-// Valid indicates whether the value is a known member of the WebhookEvent enum.
-func (e WebhookEvent) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookEmailSecurity enum.
+func (e WebhookEmailSecurity) Valid() bool {
 	switch e {
-	case HostsChanged:
+	case None:
 		return true
-	case SyncFailed:
+	case Starttls:
 		return true
-	case SyncPartial:
-		return true
-	case SyncSucceeded:
+	case Tls:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for WebhookUpdateFormat.
+// Defines values for WebhookEvent.
 const (
-	WebhookUpdateFormatGeneric WebhookUpdateFormat = "generic"
-	WebhookUpdateFormatSlack   WebhookUpdateFormat = "slack"
+	WebhookEventHostsChanged  WebhookEvent = "hosts.changed"
+	WebhookEventSyncFailed    WebhookEvent = "sync.failed"
+	WebhookEventSyncPartial   WebhookEvent = "sync.partial"
+	WebhookEventSyncSucceeded WebhookEvent = "sync.succeeded"
 )
 
-// Valid indicates whether the value is a known member of the WebhookUpdateFormat enum.
-func (e WebhookUpdateFormat) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookEvent enum.
+func (e WebhookEvent) Valid() bool {
 	switch e {
-	case WebhookUpdateFormatGeneric:
+	case WebhookEventHostsChanged:
 		return true
-	case WebhookUpdateFormatSlack:
+	case WebhookEventSyncFailed:
+		return true
+	case WebhookEventSyncPartial:
+		return true
+	case WebhookEventSyncSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookFormat.
+const (
+	WebhookFormatEmail      WebhookFormat = "email"
+	WebhookFormatGeneric    WebhookFormat = "generic"
+	WebhookFormatIrc        WebhookFormat = "irc"
+	WebhookFormatMattermost WebhookFormat = "mattermost"
+	WebhookFormatPagerduty  WebhookFormat = "pagerduty"
+	WebhookFormatRocketchat WebhookFormat = "rocketchat"
+	WebhookFormatSlack      WebhookFormat = "slack"
+	WebhookFormatTeams      WebhookFormat = "teams"
+)
+
+// Valid indicates whether the value is a known member of the WebhookFormat enum.
+func (e WebhookFormat) Valid() bool {
+	switch e {
+	case WebhookFormatEmail:
+		return true
+	case WebhookFormatGeneric:
+		return true
+	case WebhookFormatIrc:
+		return true
+	case WebhookFormatMattermost:
+		return true
+	case WebhookFormatPagerduty:
+		return true
+	case WebhookFormatRocketchat:
+		return true
+	case WebhookFormatSlack:
+		return true
+	case WebhookFormatTeams:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPagerDutySeverityFailed.
+const (
+	WebhookPagerDutySeverityFailedCritical WebhookPagerDutySeverityFailed = "critical"
+	WebhookPagerDutySeverityFailedError    WebhookPagerDutySeverityFailed = "error"
+	WebhookPagerDutySeverityFailedInfo     WebhookPagerDutySeverityFailed = "info"
+	WebhookPagerDutySeverityFailedWarning  WebhookPagerDutySeverityFailed = "warning"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPagerDutySeverityFailed enum.
+func (e WebhookPagerDutySeverityFailed) Valid() bool {
+	switch e {
+	case WebhookPagerDutySeverityFailedCritical:
+		return true
+	case WebhookPagerDutySeverityFailedError:
+		return true
+	case WebhookPagerDutySeverityFailedInfo:
+		return true
+	case WebhookPagerDutySeverityFailedWarning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPagerDutySeverityPartial.
+const (
+	WebhookPagerDutySeverityPartialCritical WebhookPagerDutySeverityPartial = "critical"
+	WebhookPagerDutySeverityPartialError    WebhookPagerDutySeverityPartial = "error"
+	WebhookPagerDutySeverityPartialInfo     WebhookPagerDutySeverityPartial = "info"
+	WebhookPagerDutySeverityPartialWarning  WebhookPagerDutySeverityPartial = "warning"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPagerDutySeverityPartial enum.
+func (e WebhookPagerDutySeverityPartial) Valid() bool {
+	switch e {
+	case WebhookPagerDutySeverityPartialCritical:
+		return true
+	case WebhookPagerDutySeverityPartialError:
+		return true
+	case WebhookPagerDutySeverityPartialInfo:
+		return true
+	case WebhookPagerDutySeverityPartialWarning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookTestResultOutcome.
+const (
+	WebhookTestResultOutcomeDelivered WebhookTestResultOutcome = "delivered"
+	WebhookTestResultOutcomeFailed    WebhookTestResultOutcome = "failed"
+	WebhookTestResultOutcomeSkipped   WebhookTestResultOutcome = "skipped"
+)
+
+// Valid indicates whether the value is a known member of the WebhookTestResultOutcome enum.
+func (e WebhookTestResultOutcome) Valid() bool {
+	switch e {
+	case WebhookTestResultOutcomeDelivered:
+		return true
+	case WebhookTestResultOutcomeFailed:
+		return true
+	case WebhookTestResultOutcomeSkipped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookTestResultProtocol.
+const (
+	WebhookTestResultProtocolHttp WebhookTestResultProtocol = "http"
+	WebhookTestResultProtocolIrc  WebhookTestResultProtocol = "irc"
+	WebhookTestResultProtocolSmtp WebhookTestResultProtocol = "smtp"
+)
+
+// Valid indicates whether the value is a known member of the WebhookTestResultProtocol enum.
+func (e WebhookTestResultProtocol) Valid() bool {
+	switch e {
+	case WebhookTestResultProtocolHttp:
+		return true
+	case WebhookTestResultProtocolIrc:
+		return true
+	case WebhookTestResultProtocolSmtp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookType.
+const (
+	WebhookTypeEmail      WebhookType = "email"
+	WebhookTypeIrc        WebhookType = "irc"
+	WebhookTypeMattermost WebhookType = "mattermost"
+	WebhookTypePagerduty  WebhookType = "pagerduty"
+	WebhookTypeRocketchat WebhookType = "rocketchat"
+	WebhookTypeSlack      WebhookType = "slack"
+	WebhookTypeTeams      WebhookType = "teams"
+	WebhookTypeWebhook    WebhookType = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the WebhookType enum.
+func (e WebhookType) Valid() bool {
+	switch e {
+	case WebhookTypeEmail:
+		return true
+	case WebhookTypeIrc:
+		return true
+	case WebhookTypeMattermost:
+		return true
+	case WebhookTypePagerduty:
+		return true
+	case WebhookTypeRocketchat:
+		return true
+	case WebhookTypeSlack:
+		return true
+	case WebhookTypeTeams:
+		return true
+	case WebhookTypeWebhook:
 		return true
 	default:
 		return false
@@ -1801,41 +1957,71 @@ type Vars = json.RawMessage
 
 // Webhook defines model for Webhook.
 type Webhook struct {
-	AllowInsecure    bool           `json:"allow_insecure"`
-	CreatedAt        time.Time      `json:"created_at"`
-	Enabled          bool           `json:"enabled"`
-	Events           []WebhookEvent `json:"events"`
-	Format           WebhookFormat  `json:"format"`
-	HasSigningSecret bool           `json:"has_signing_secret"`
-	Id               string         `json:"id"`
-	InventoryId      string         `json:"inventory_id"`
+	AllowInsecure bool      `json:"allow_insecure"`
+	CreatedAt     time.Time `json:"created_at"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail  `json:"email,omitempty"`
+	Enabled bool           `json:"enabled"`
+	Events  []WebhookEvent `json:"events"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format           WebhookFormat `json:"format"`
+	HasSigningSecret bool          `json:"has_signing_secret"`
+	Id               string        `json:"id"`
+	InventoryId      string        `json:"inventory_id"`
+
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
 
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
+
+	// SecretsSet The type's secrets the backend holds, by name (never their values): server_password, nickserv_password, channel_key, password, routing_key.
+	SecretsSet *[]string `json:"secrets_set,omitempty"`
+
 	// SourceId The one source reported; absent: every source of the inventory.
-	SourceId  *string   `json:"source_id,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
+	SourceId *string `json:"source_id,omitempty"`
 
-	// Url The URL for display: scheme://host/… (its path and query are secret).
+	// Type What the target is; see createWebhook.
+	Type      WebhookType `json:"type"`
+	UpdatedAt time.Time   `json:"updated_at"`
+
+	// Url The target for display: scheme://host/… (a URL's path and query are secret), ircs://host:port/#channel, smtp+starttls://host:port → N recipients, or pagerduty events v2.
 	Url string `json:"url"`
-}
 
-// WebhookFormat defines model for Webhook.Format.
-type WebhookFormat string
+	// Username mattermost, rocketchat: the name messages are posted as.
+	Username *string `json:"username,omitempty"`
+}
 
 // WebhookCreate defines model for WebhookCreate.
 type WebhookCreate struct {
-	AllowInsecure *bool                `json:"allow_insecure,omitempty"`
-	Enabled       *bool                `json:"enabled,omitempty"`
-	Events        []WebhookEvent       `json:"events"`
-	Format        *WebhookCreateFormat `json:"format,omitempty"`
+	AllowInsecure *bool `json:"allow_insecure,omitempty"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail `json:"email,omitempty"`
+	Enabled *bool         `json:"enabled,omitempty"`
+
+	// Events At least one; a pagerduty target's default is sync.failed, sync.partial, sync.succeeded.
+	Events *[]WebhookEvent `json:"events,omitempty"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format *WebhookFormat `json:"format,omitempty"`
 
 	// Inventory The inventory (id or name) whose sources are reported. Exactly one of inventory and source.
 	Inventory *string `json:"inventory,omitempty"`
 
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
+
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
+
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
 
 	// SigningSecret For generic webhooks: signs each request. Write-only.
 	SigningSecret *string `json:"signing_secret,omitempty"`
@@ -1843,12 +2029,15 @@ type WebhookCreate struct {
 	// Source The one source reported: its id, `INVENTORY/NAME` or a name only one source has.
 	Source *string `json:"source,omitempty"`
 
-	// Url https (http only to the loopback, or with allow_insecure). Write-only.
-	Url string `json:"url"`
-}
+	// Type What the target is; see createWebhook.
+	Type *WebhookType `json:"type,omitempty"`
 
-// WebhookCreateFormat defines model for WebhookCreate.Format.
-type WebhookCreateFormat string
+	// Url webhook, slack, mattermost, rocketchat, teams: https (http only to the loopback, or with allow_insecure). Write-only.
+	Url *string `json:"url,omitempty"`
+
+	// Username mattermost, rocketchat: the name messages are posted as.
+	Username *string `json:"username,omitempty"`
+}
 
 // WebhookDelivery defines model for WebhookDelivery.
 type WebhookDelivery struct {
@@ -1858,18 +2047,23 @@ type WebhookDelivery struct {
 	// Error A short reason for a failed attempt; never the URL.
 	Error *string `json:"error,omitempty"`
 
-	// Event `sync.failed` includes canceled and timed-out runs; `hosts.changed`: a succeeded or partial run added, updated, removed or disabled hosts.
-	Event   WebhookEvent           `json:"event"`
+	// Event A WebhookEvent, or test (a test event sent by testWebhook).
+	Event   WebhookDeliveryEvent   `json:"event"`
 	EventId string                 `json:"event_id"`
 	Id      string                 `json:"id"`
 	Outcome WebhookDeliveryOutcome `json:"outcome"`
-	RunId   string                 `json:"run_id"`
 
-	// StatusCode The endpoint's HTTP status; absent when none came.
+	// RunId Empty for a test event.
+	RunId string `json:"run_id"`
+
+	// StatusCode The target's reply: HTTP status, SMTP reply code or IRC numeric; absent when none came.
 	StatusCode *int      `json:"status_code,omitempty"`
 	Time       time.Time `json:"time"`
 	WebhookId  string    `json:"webhook_id"`
 }
+
+// WebhookDeliveryEvent A WebhookEvent, or test (a test event sent by testWebhook).
+type WebhookDeliveryEvent string
 
 // WebhookDeliveryOutcome defines model for WebhookDelivery.Outcome.
 type WebhookDeliveryOutcome string
@@ -1880,33 +2074,139 @@ type WebhookDeliveryList struct {
 	NextCursor *string           `json:"next_cursor,omitempty"`
 }
 
+// WebhookEmail An email target's settings. password is write-only.
+type WebhookEmail struct {
+	From *string `json:"from,omitempty"`
+	Host *string `json:"host,omitempty"`
+
+	// Password SMTP AUTH PLAIN, only ever over TLS. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// Port Default 587 (starttls), 465 (tls), 25 (none).
+	Port     *int                  `json:"port,omitempty"`
+	Security *WebhookEmailSecurity `json:"security,omitempty"`
+
+	// SubjectPrefix Default [Roster].
+	SubjectPrefix *string   `json:"subject_prefix,omitempty"`
+	TlsServerName *string   `json:"tls_server_name,omitempty"`
+	To            *[]string `json:"to,omitempty"`
+	Username      *string   `json:"username,omitempty"`
+}
+
+// WebhookEmailSecurity defines model for WebhookEmail.Security.
+type WebhookEmailSecurity string
+
 // WebhookEvent `sync.failed` includes canceled and timed-out runs; `hosts.changed`: a succeeded or partial run added, updated, removed or disabled hosts.
 type WebhookEvent string
+
+// WebhookFormat Deprecated: the older name of `type` (`generic` is `webhook`).
+type WebhookFormat string
+
+// WebhookIRC An irc target's settings. The password and key fields are write-only.
+type WebhookIRC struct {
+	// Channel #name or &name.
+	Channel *string `json:"channel,omitempty"`
+
+	// ChannelKey The channel's key (+k). Write-only.
+	ChannelKey *string `json:"channel_key,omitempty"`
+
+	// Nick Taken: nick_ and nick__ are tried. Longer than the server's NICKLEN (often 9): a permanent failure.
+	Nick *string `json:"nick,omitempty"`
+
+	// NickservPassword Sent as PRIVMSG NickServ :IDENTIFY. Write-only.
+	NickservPassword *string `json:"nickserv_password,omitempty"`
+
+	// Notice NOTICE rather than PRIVMSG.
+	Notice *bool `json:"notice,omitempty"`
+
+	// Server host:port, e.g. irc.libera.chat:6697.
+	Server *string `json:"server,omitempty"`
+
+	// ServerPassword PASS. Write-only.
+	ServerPassword *string `json:"server_password,omitempty"`
+
+	// Tls false: plain text, only to the loopback or with allow_insecure.
+	Tls           *bool   `json:"tls,omitempty"`
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+}
 
 // WebhookList defines model for WebhookList.
 type WebhookList struct {
 	Items []Webhook `json:"items"`
 }
 
+// WebhookPagerDuty A pagerduty target's settings. routing_key is write-only.
+type WebhookPagerDuty struct {
+	// RoutingKey The Events API v2 integration key. Write-only.
+	RoutingKey      *string                          `json:"routing_key,omitempty"`
+	SeverityFailed  *WebhookPagerDutySeverityFailed  `json:"severity_failed,omitempty"`
+	SeverityPartial *WebhookPagerDutySeverityPartial `json:"severity_partial,omitempty"`
+
+	// Url Default https://events.pagerduty.com/v2/enqueue.
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookPagerDutySeverityFailed defines model for WebhookPagerDuty.SeverityFailed.
+type WebhookPagerDutySeverityFailed string
+
+// WebhookPagerDutySeverityPartial defines model for WebhookPagerDuty.SeverityPartial.
+type WebhookPagerDutySeverityPartial string
+
+// WebhookTestResult defines model for WebhookTestResult.
+type WebhookTestResult struct {
+	// DeliveryId The attempt's entry in the delivery log.
+	DeliveryId string `json:"delivery_id"`
+	DurationMs int64  `json:"duration_ms"`
+
+	// Error Why it failed; never a secret.
+	Error    *string                   `json:"error,omitempty"`
+	Outcome  WebhookTestResultOutcome  `json:"outcome"`
+	Protocol WebhookTestResultProtocol `json:"protocol"`
+
+	// StatusCode The reply: HTTP status, SMTP reply code or IRC numeric; absent when none came.
+	StatusCode *int `json:"status_code,omitempty"`
+}
+
+// WebhookTestResultOutcome defines model for WebhookTestResult.Outcome.
+type WebhookTestResultOutcome string
+
+// WebhookTestResultProtocol defines model for WebhookTestResult.Protocol.
+type WebhookTestResultProtocol string
+
+// WebhookType What the target is; see createWebhook.
+type WebhookType string
+
 // WebhookUpdate defines model for WebhookUpdate.
 type WebhookUpdate struct {
-	AllowInsecure *bool                `json:"allow_insecure,omitempty"`
-	Enabled       *bool                `json:"enabled,omitempty"`
-	Events        *[]WebhookEvent      `json:"events,omitempty"`
-	Format        *WebhookUpdateFormat `json:"format,omitempty"`
+	AllowInsecure *bool `json:"allow_insecure,omitempty"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail   `json:"email,omitempty"`
+	Enabled *bool           `json:"enabled,omitempty"`
+	Events  *[]WebhookEvent `json:"events,omitempty"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format *WebhookFormat `json:"format,omitempty"`
+
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
 
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
+
 	// SigningSecret Write-only; omitted keeps it, the empty string removes it.
 	SigningSecret *string `json:"signing_secret,omitempty"`
 
-	// Url Write-only; omitted keeps the stored URL.
-	Url *string `json:"url,omitempty"`
-}
+	// Type What the target is; see createWebhook.
+	Type *WebhookType `json:"type,omitempty"`
 
-// WebhookUpdateFormat defines model for WebhookUpdate.Format.
-type WebhookUpdateFormat string
+	// Url Write-only; omitted keeps the stored URL.
+	Url      *string `json:"url,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
 
 // CredentialRef defines model for CredentialRef.
 type CredentialRef = string
@@ -2586,7 +2886,7 @@ type ServerInterface interface {
 	// ListWebhooks List webhooks, of one inventory or source when asked.
 	// (GET /api/v1/webhooks)
 	ListWebhooks(w http.ResponseWriter, r *http.Request, params ListWebhooksParams)
-	// CreateWebhook Notify a URL of the sync events of an inventory or of one source.
+	// CreateWebhook Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 	// (POST /api/v1/webhooks)
 	CreateWebhook(w http.ResponseWriter, r *http.Request)
 	// DeleteWebhook Delete a webhook, its secrets and its delivery log.
@@ -2601,6 +2901,9 @@ type ServerInterface interface {
 	// ListWebhookDeliveries The webhook's delivery log, newest first.
 	// (GET /api/v1/webhooks/{webhook}/deliveries)
 	ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, webhook WebhookID, params ListWebhookDeliveriesParams)
+	// TestWebhook Send a test event to the target now (admin only).
+	// (POST /api/v1/webhooks/{webhook}/test)
+	TestWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID)
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(w http.ResponseWriter, r *http.Request)
@@ -4926,6 +5229,32 @@ func (siw *ServerInterfaceWrapper) ListWebhookDeliveries(w http.ResponseWriter, 
 	handler.ServeHTTP(w, r)
 }
 
+// TestWebhook operation middleware
+func (siw *ServerInterfaceWrapper) TestWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "webhook" -------------
+	var webhook WebhookID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "webhook", r.PathValue("webhook"), &webhook, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "webhook", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.TestWebhook(w, r, webhook)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetHealth operation middleware
 func (siw *ServerInterfaceWrapper) GetHealth(w http.ResponseWriter, r *http.Request) {
 
@@ -5106,6 +5435,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.DeleteWebhook)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.GetWebhook)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.UpdateWebhook)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/webhooks/{webhook}/test", wrapper.TestWebhook)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}/deliveries", wrapper.ListWebhookDeliveries)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
@@ -13201,6 +13531,111 @@ func (response ListWebhookDeliveries429ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type TestWebhookRequestObject struct {
+	Webhook WebhookID `json:"webhook"`
+}
+
+type TestWebhookResponseObject interface {
+	VisitTestWebhookResponse(w http.ResponseWriter) error
+}
+
+type TestWebhook200JSONResponse WebhookTestResult
+
+func (response TestWebhook200JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook401ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook403ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook404ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook429ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TestWebhook503ApplicationProblemPlusJSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetHealthRequestObject struct {
 }
 
@@ -13462,7 +13897,7 @@ type StrictServerInterface interface {
 	// ListWebhooks List webhooks, of one inventory or source when asked.
 	// (GET /api/v1/webhooks)
 	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
-	// CreateWebhook Notify a URL of the sync events of an inventory or of one source.
+	// CreateWebhook Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 	// (POST /api/v1/webhooks)
 	CreateWebhook(ctx context.Context, request CreateWebhookRequestObject) (CreateWebhookResponseObject, error)
 	// DeleteWebhook Delete a webhook, its secrets and its delivery log.
@@ -13477,6 +13912,9 @@ type StrictServerInterface interface {
 	// ListWebhookDeliveries The webhook's delivery log, newest first.
 	// (GET /api/v1/webhooks/{webhook}/deliveries)
 	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// TestWebhook Send a test event to the target now (admin only).
+	// (POST /api/v1/webhooks/{webhook}/test)
+	TestWebhook(ctx context.Context, request TestWebhookRequestObject) (TestWebhookResponseObject, error)
 	// GetHealth Liveness: the process serves HTTP.
 	// (GET /healthz)
 	GetHealth(ctx context.Context, request GetHealthRequestObject) (GetHealthResponseObject, error)
@@ -15542,6 +15980,32 @@ func (sh *strictHandler) ListWebhookDeliveries(w http.ResponseWriter, r *http.Re
 	}
 }
 
+// TestWebhook operation middleware
+func (sh *strictHandler) TestWebhook(w http.ResponseWriter, r *http.Request, webhook WebhookID) {
+	var request TestWebhookRequestObject
+
+	request.Webhook = webhook
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.TestWebhook(ctx, request.(TestWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestWebhook")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(TestWebhookResponseObject); ok {
+		if err := validResponse.VisitTestWebhookResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetHealth operation middleware
 func (sh *strictHandler) GetHealth(w http.ResponseWriter, r *http.Request) {
 	var request GetHealthRequestObject
@@ -15595,349 +16059,379 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39ctvIki/4KrXce0PkDEjJXz3dVHTE1ZHtbs9pf4ylPj33HvYSJaBI1gis4kEVRPM4vDF/7QNs7DPc",
-	"B5sn2ajMLKBAAvyQLdnt45iY0xZRQH1lZmXlxy/fdxI9X2gllDWd4fvOTPBU5PDPs6lw/0mFSXK5sFKr",
-	"zrBzIRKtUsOMVIlgdiaYzlJhLDO6yBPB9AR+lOpGKKvzFcu4e7hSiUiZKZJEGDMpsmzFuvzKCGXZciYU",
-	"00owJW5EzlKZ9gadqGOSmZhzNwC7WojOsCOVFVORdz58iDrPLvl0c2yv+FwYZmfSsBuRG6mVH06qk2Iu",
-	"lD1l0rJkxtVUGOgYugxbsFQL09i/sblUU+j+rTZW5BeWZw0rFNu8EDFOy32ZK7MUOZMGVsr1xvHBJBdm",
-	"poQxjJtrkbKJzusdC1XMO8O/dtwHO1FnwjMjOr9HGwP6EHUWPOdzYWnnznORCmUlz96KyeYIL2eCJWWT",
-	"I8NkynTOFJ8LNwDp2iy4nXWijvutM+xUrTtRJxd/K2Qu0s7QDWz7Sp0XudF58xBiJd7ZcQItYr9Ti1zc",
-	"SF0YtuDTajR/K0S+CoaDX93e9YvJK63ES26TWUv/joqgY84SvVitEwv8kWTS/XOms9QM2XImM6D6kaoo",
-	"fMYNU9rTVYqsEa3t/aOTx2wp7Ywpza50uhqMlJ8cslw1uxeTvht5H4e+Y5J+FK0bXY5zn30uGx+4zb/I",
-	"ubSb/b/hU8GM/HvrRmbwXvjtVEx4kdnO8MHJSdSZ83dy7pjgwQn8KRX9GTVJhZf83TaZNSQZ5ThfG0GS",
-	"qRRJIKQqNuW5ILE1UldionO/m1JNWdcIwWLjBEDcGzC3zrngKdCSYrxIpdW5W2v3w0i5Z32tshWz+tqJ",
-	"hVxOpyJ3ZIO9du1MrIiAHC3NpJr2QFgtubRmpCY6h5aG8cx9bcXyQimppgN2ZtlcG8s4Wwmes+6jB08e",
-	"fXdyctILSGxt2ef83ZhPRW3hy6X27wfLfdK43Bewmq2Eh4s9ZNI6wjtl8YtXf3n26vL12/95/Ors5bM4",
-	"WjsorlYBfUYjBdzimpiMmxkTJuELkTJuWPzfHz6PWTde5Dr97w+f86Xpu3/GvVP3uuvviudipNyHQA5H",
-	"nrU9Abh/41YYIUzEYG/cGeR4WVrWFZkRIxU/PvkhjtyA3KaHw5XwEW7ZjN8I92ZvwH5zf0uUBRNdqJRJ",
-	"M1KcxY9PHsf+I9IG21JnPhzcgZzXcgjBWKxmqcaDKOWWrx1BMVFBzLo6Z5zW5siMVFwsUm7FOOHJTIyt",
-	"nAtd2Lg3ZLGjxtgdVLiaQJDSlvQcMY7EOFLfnTCDbAf7rLwohF1d0krZmcgFbFpsRH4jYvysm9JIwZC5",
-	"ZdopGt2qv7xQTOIJesWT62nulro3YM+k+xxb8hUK6PjMzY2rlMV4XvdhrWJGKg4zfMVmeunWpC6s2xkH",
-	"htYsrzpubTpReWjTnzCvpkM76vwmrmZaX7942sw/S3wMYrtFXFOTg0jmg2tsFloZgbqCVpNMJiC9E62s",
-	"UPBPvlhkMuFuPMeLXF9lYv7P/2Hc4N4HH/9vueP+zv95XCmRx/jUHL/Bt7DLzekBczoa4NfAoBUJwqMU",
-	"KEUXFuVHKSWk+4MZp7fxbND5EHWe6/xKpqlQ9z0DECBHhuU6E2zOV8D4qQYFFEb2Qt3wTKb3PS5HC04j",
-	"h6WCEZyyWOS5zg2IIZJ/Eymy1AzYKzxu2JIbr8LA6F9p+9yx1n0O/5V2B/KM5QJJwQ/kpU7lRIq0mVNK",
-	"ha1RE4PJkq43lTcCpEdcU7Jix1+bN5+mSVCrY9ckuIhsawptyltDv5TY294JbxiwTpda/8JzHNfnICan",
-	"szqKytwggksMyLec8SQRC4tkf6n1S65W9zpSrdmcq5UfrjllNl8xPuVSMT6xImfxW2HzVf/M/RH7s2lt",
-	"34Mm9WFtaD9uCL8qXtiZzuXfxX0zCYgeFJqKFepa6aWKWC5utLtI6pyJdwt3HDjNBPbkV8VvuMz4VXav",
-	"FHTGUrEQKhUqWcHNGtgTD1oalykWC51bkb4UqeSXsND3S+KOtI8Mi8+xz74bQ+wVOacUgkVBL0QOg4AT",
-	"y7Duv168fhUxqUbq18vn/e97p3R/hb4COYv0BYoIqJ2rhXugmREqdZqGGxSNFGSPMvIqEz/luli4vxe5",
-	"69lKPK2TmczSHM86acXcNBzxpa7B85yv3N8zbdC6s/8rNxxZYtu6/sW1+VC9rK/+QyTWvU2TKG+nsI9p",
-	"Kt368exNbUrbeqgtxiZ14dMjw9KVU6+TQE+I+/1MGhuXh4Nj9fpajufC8s0ldovlZ3+bMeOqbCzKh1BJ",
-	"+2vVy++7WuIwow7PsobGUefM3Taf3RC31FfotRJ4GxUpE64JyAzSnpgEm07CM5aLSWF4ZtzTCZdZkQvj",
-	"7kyO+hOeZaS4O2Gq2EwXOesmulCWjYqTk0eCPRgyd00gnZ5NZG5sBBdsuD7Aj+6v3oCdsVwkOk/pEp4K",
-	"y2VmwMDCnCzIhTEi/dGpsQz6wE/iKNxWS2OlSmw15iux0sRcMFcGVgW88rkbmi5yupw5FYdnmV4Kdzdj",
-	"PFvylWHcj0hPQNnUS7VJLDzBJW1gHZ5YNHFtPIHxuycTnc+5xRPku8ed7ZYMR+awKNsosI2BK7pAxXOj",
-	"Xcki45YG5a7VBu4uhH34Ndp8RRc20fiCv/7QMnfcZJSEfzjCEmnDXcjROzctq2udwmHbBktP8T7U/tzS",
-	"sbL5/IB5rvGldHOiltWa+U33ZBF5yqlWqT6qcIbb2fsXaeymuCpFevmPrQK1EhYNQj8wyDZbG2rzh/6a",
-	"hnzOs8xdzc9AKWzS2l+rbIVWgIq3mRIiNUP45Vqs4EZlpPV3/cKIHM0YeuJkWb4aqTlPZlIJNOFOMiFs",
-	"xIyG5nnhrmZeunRNohfCRAyvQRFb8lxJNTVgJHK3Hw3GAzgoe2D7AyOHU7PI0OOGAzY+MNjlhSIzQX03",
-	"JtrR/RiP7nVdKC8UiaCaCe/U3XzJ9vi3QhQideoBfolJOLhoia+0zgRXwDGFIp5o0NkLhWNeyixjUiVZ",
-	"kYpwpbtkwKEBODEfoZ2IU7/9YlENpzdoYnpjuS1MyPPYugODc99tNnuENESzKD8WBQu4jbL+LFabnHCN",
-	"P67Zfmd6qcCG1DiJIs+a1/DXt78wzq60tm6BHF2wN68vLkFz6+Yi41beCPeHW8ezNy+ODLviBt5rWq61",
-	"ebuhYueNs6y8LRuTdLMXeCn3y34DBqiok+mEZ43iNckFtyIdc7u/TK8tSYPkRPPBQUdUgxFIq74RSS6s",
-	"N0d09j/JvNDfJu9euTaOWKETMzbCtlirw1F4xSFLGWc3PCsE61auQvjBwC7vr0/7E2jbYKt9h2uQI08w",
-	"xB62ceT63DpNoqKjDUdp22aEdv+NQxA2gprWd7kkk/oOVIOMSoKuUWlt5ttZ5BzeaqdD8Jqui+k14p7z",
-	"d78INbWzzvDBycPH0R1Q+zN3YuG6+rV2b0R+xbUSxovqtJELDiH321Db2s7WN5Xmv30rPoWCEsi+DS7a",
-	"XwGpTy2QlcbMxih83b8SN8qJTBwBRZ0FN2apc1Dr3MHvdLelI91psnD//nuRu2Z6IZSxPLluFLX1rvdd",
-	"ka3UuYUYb/mBVnW5Wt73DToHkmqDsymXVoB/85Rdi0WpstWFTZMe00xz1E/wrGmTP4WEXet/mwTbPYRb",
-	"kOevIOW+eOH1nE5FTZb1U8YVE/OFXTF8hSWZ4LlxP+sFdrBxtn+kUGu64j4VNzIRF3KqXqgmLnBPx4lO",
-	"RUsMjJ7PuUpZJpU4MkSuQ7bQWYZ+ypryXS0OGlfNWKr2+KhCWZkhF8ip6kvFBP7MF4tc39RkfHDzd//M",
-	"b3jW/mGrISaAXQm7FELBaE3zx9yVqWX6v/m710LkRiuySnq3aq6XRuQRE4PpgMW/Pf3XP/Vf/uvPl/GQ",
-	"Ke1W65olPAcfuPQ3Lm4Zx0dGz4VWgonMCDByGkZzNj60YdCit6AsllqNi1w279mCT8Gnn4tw+G6NYfhg",
-	"ZUULK2xwKnYr4yGdhIvWMKTa3ge79fsO4nwjVOq63jwKgv3e3MDNK9aCPrTzZlVeqPYfo86ygyVRjcNC",
-	"SfTw+0OWfdfYLizP7YGDcyQnU9ESfPZ6IdSLp+xcKyUSy3zjRqJyssCRUTC/7x7tml7ZfePcCvQlNFkJ",
-	"UnqGnlBuWPzoxMQRix+czOE/6K4U7/h8kbnPPjoxTfwEQvtZnqMtZ81M4Z41db7gTuwputeSNy2qhpJo",
-	"NZHTQS6mUivz1we/x428PBfG8KnYbUTCgVQvNC3WTzlXDVrUbS61VRxjm0HxtlZT0BibHzbaDX3z9TGt",
-	"dVW7FbUuzq3uQEnNyrBOCFviQ9sXp+FDaksAYvMiNo3Gh1psfX9dmSMdvha7Wg21dTE/xS0GSfb2GuLd",
-	"eP/qq/pU5k7yzcX8SuQtGkTrReEg92CDil/OxA+vdRU+zXaQ//CW2/Gz4JmdbY6iOp/3OowbP62bpsfT",
-	"NBemeXuF4ldZ2xVNvLMiV6V4a9Cf6FgCZhqC7wsisa6FWJC/WptmtRe8emMjkP72E7hTt/IHup5x6Bsu",
-	"syZleR9X1mEDnktjSFNrC2kFJVirqchZLhY6txAD6TRPXERpWSoNbFKz7b6Vq8BL0fwEem6b5625senA",
-	"qbqqk5MfXmnv80RakWS1fOXO0+Bq1BNuTBtPnMNFs4EzmuwPPtUCHCy5tuTsgE8MwKmwl3KAUWPja7Fq",
-	"EJcXEKQyJAtwzlwrvPfQe1EZ4uE46MiEtuSRSmXKurFbOafD0dK5f8Kiun/QIrp/0irG8MmRinEtMfBW",
-	"WuNl9kwuTG/AnsFFfILBQDxNMQIoF3N3zRwp4Gd2rp22aAWEAaCvJ07lZAKBLjYvVOK0DIp83ZtV3Rd2",
-	"EZ7bzaeuHR1FzaxFawayCAO2qi1kXQrAd7dNmKefHbzW7J5yT1qlIPXm9qT+LRoCROaD04erFZvrXPRq",
-	"dPQRMulaovdm15IhA/zZta65+w4UDeXWNiQq4f5ngruruS5s4N1gegIXefffOGSMGDhgxZbuBr4eDPjg",
-	"O/Zn+Se0AeI+rR0mbYa/0g+4RRb5DSUqopVcY9twwlGnRWdeW96mhUHxjZNFQlgKZRkxJnC6Y0Q6EFDu",
-	"wyUJtJnI8Tt+okxJKG+YwZnhGzGll4NKAgwZrz6AvUvD6CkFNXZ5ORhokDjGueLJNaV9lHEYTh5Uq9Rx",
-	"PGu8tK7kNvFAo0m7Wq5PoYsFwv3uIhBKmdPI/eDXUylTYhmQ+zKQ5aeMkhNbpGpJ1w3X6o8IHMsKUS3N",
-	"mv+IJ7Myrhl2HDo7MpuzaTS04hEyRnI4SB2jNz2F3CqK8G6Xg47jPdfiQwu9fCrivkOyrsVTfrw1ZJeb",
-	"CCTuRGa2yYh2xsyc57Z2vSe6dC80GwrajCuLAmO4TDPD4pHsjiJo6vQm72JyYk/nKXZ4wB0DvtOSMZka",
-	"jCjCCeqcJVoZmxeJFWndnAFfgcHcYgz7aALljntFIGvOtDxrHSMGQ3a5YhQui7u04Nap9s260yGuZtd2",
-	"vNCZTFb7vPIGW34A0TkXdiYKMzbpHiHc1Pji6Uu+WNR1n+1iBjOi9l2vOHgQs0VWTKV3ajVHpxweo7El",
-	"hqLuegzX9rD4iJJu7ic8YqukuEA2UtkKEqi9klRBBTgmYlaDGuWdTnTqgFT4cSmuUKxr64S9dFqLGY+F",
-	"uvkxFTfxmm3+8ckP30UtUsbszXAvsPkn5tPzgOpwRVoYk2kfbhQSKi5cN16Kq+GoODl5+N0i1+nw/8iF",
-	"ddQUR2ya6SvTO2Xx/52LqXiHCZCmuMJBGAhthMhpNE7sXravXxZs7gk4gZDzJxISDEgAsG4MAzJwY6dr",
-	"ecTia7ES6bj62y1fYt2/MsFTqaZjIxY851bn7sfC4DjH2IkZMmBD/0i8szmHBv6B21BsG0Mg6pWgVDa+",
-	"LrB0zmKO9DS4KmRmpRqEDZoVog0L7VaZ8qLl8ITfaynS3cpg36uOSdatMjfivozx194pW2TuahN+wO1H",
-	"7VRd88HNpSpFU5M1j797gW8+erh5ANeZtpbMCyPpRJuGJvI7r2s9hiXutjzJ9RwxRriqEhExhXkNNUIa",
-	"NuepGIxU3+0td1vbpQH0hj4RwWesYzNQSIJLqfEpC14vQoMU/BKIZEczNpkJM1KMdc9++/cjs668kdbG",
-	"Mq6mBZ+KyNG/YbHSNu5h5yEVbRtCmbdfsYrrtzRiQUZ2jWHKTwQsHEPKN7y4jZyJTSsO7VG6OXwPhHA8",
-	"GKmzHbocZI5q5S28EcP8yyMTYTLySKFNyn3VHQcRLjQmpGPgtMKDrESX6VJS/EjhysS9qMKE2SADGJm3",
-	"I+qcvmmuXdfd+M3ri0t2TKRw/L4EUvjvD5/DvD4cu5HEvQFzFxBSlwmCQI1Ume+DJy0eAUZn7iJ7tcKl",
-	"CkQ3atc4G1Rr3QJS6LgRGCeySzsOCATnN3HED/3LKph+SCYinwzELUdLhmOkak3pDaUtYmmwLrFHxOYi",
-	"92tmZ7kupjPiAffikWFAYk5pMD1IXxUTO1K6sGUWAQb1d9Fug82Nt+TKnFKQEKvCn9NglD377d/L3DIT",
-	"sepQYhdPe2gL5pSFQFIg09OIFCAz00szUjgAP1QagjT+gGbdxyePeqxQmTC1ZXOjmTOeZXVbjxdasDOQ",
-	"iVJuTKNhp5R/n+LqW91Nb+9nK79xP3FxW7XWt2KRcY8VElxsWdeU+mzvUM2TZ9nrSWf41wN10N+jbYMj",
-	"tqJxOcJL1jSa3mCLSlr7Ft0WNz5wykadUYfMX4YC475U5XG/VW5UI39vzFIQSzbHFkHkI5JtbUk+Rgut",
-	"bUNt/b3q2bCrexm3XhhTiLcYynMgS22J7KhhS9UUPZxBGXXhBBpIM8I32yCSZc4XNe2LhrKR7LsUABIi",
-	"1TQT/cII9hfXnrn3FwDQA4g+UhlLWEyVP6PZEeveHFvbkgJU/y6YUiYC0lm9nsa+O6kwb9iDk/keqT/b",
-	"I1Bgr9JtCUD1sJ07TVRoSU5gZwFwHyxSS8bC7XJegvyVTfeap5X15NxEGNOWhJsLDOA8LKe1jEXafGKz",
-	"MeFHtMATNoUhhW9F1YjXx7czHbwWzkQB637JmijqFz3FOOUD2N6L7U2eKAyEjviYZh+JtSPyM8it2H0w",
-	"u02WVrxW2QolJYr4lljO6kqGrmOVMt8XKLrJTCTXIh2yGNLj8FrB/D2LUSIkvIvgbb88PXvDjtlZAgl+",
-	"GCTlJBwBnZBUwThIxIH76dklO+YLeXzz4JgXdnbsR2t6e6xNc3xUuV5NW/qyIS4iMflk3Bo/Z4RxBHJk",
-	"2PnF2+co0IYQnA2hK4bF/953T/qX7gnd4bx6jAAwZYIYfCmMfHDq8qo9rttHTLdGbvDyoxAsPtNLgZAy",
-	"sANdafF3o7USdDOSabbmkd8e1CPsTDc4en/WyzDOFZNzC3d/tBLjIQLt2jMyDbZRoy43YJvIgzX28fm7",
-	"Gv9qGmQKzaeJNl41su6D/nePWCasBZC2VE6lu2kcDY4idjQ+clxw1D+KmLE8h3xX2H9Ob7jH8Ao4PNE8",
-	"2Rl2/q+/nvX/F+///aT/w+/VPwfj/u/vT6LvHn74b0074YYXIo7tK3dm/l7bnIqMN+NtQVvGzwm+5LEh",
-	"AGrQ+5LQNoXXPry5QpADBC65e686xL3TktlEA23bOb80n+JCVlvqJp/kbfVtq21TzLBjJsBgQvNDorNM",
-	"pgJsBVnm2FjMEebDsGLBrPbmGZIsNd2pNd0UJu6HUJ9D25q+KafYkAITQMh4ELENBONufEwmqDgaqThH",
-	"GK/yedxDZKOQvuA8oSRispHNNZxTXI2URsiCKoDEAIzkoHIEkDUKHQIC9epTj3qA8y3jSCDshDykZRic",
-	"WUe8lOoGDT5gvOCWxe7YGgwGx+7VfkKEYmI09oFZpWaQ5KYcXjVdu9TBQlFfw5Fi5fBL7iLLijtksyyC",
-	"ybtLEhlwAPHhauX+EzEy/GXcEiTDkaEs7KVEwIIuLavjWDRiwbGAVjvkWPcFw5dEWmhlzcVEvouHdLJV",
-	"kmDNIEcmP8ZigLdJcF4IdTPGn1wT/CE+LW1YBFjoDZZj92vMpgJsXmCvch9FPcWsNYM0Kr/AxsosY7ng",
-	"yQxvljB8mFYYkkQApGmlwqCskgZCsCKC3bEipx1B218mJpaRCayB/kFBevvs4hI7ySSuZRkg7FdzwmUW",
-	"Dz12BeJN6CJLwTPh14R7tQzxNUqQcPfF+ro7mp8AWAdYMEizoISxUxQnBi7CBJ/hPrHIBVxFAKwXkB7c",
-	"wuJCoZENRlw3kwHFQeyOIwcfmkoANY3H+mv1si0s+DfMfIM1qPgCydMG8dbMWO0uSsS2pCz5IaERoQrO",
-	"ahyFhzFrSrJ4+/yc/fD4yb+U+GOIfLIZouRztXzPhBDpZKm2Y7AZo+UQz42oU4Qod6BwEdqmk8J6DCGA",
-	"0KwEchvPRSq5R7dBXWXsvl5hArk33Vkx9nh92FEJURd1jNU5n4rxpMgyn8WmWuAtcK7NwfKA97L3mRnk",
-	"TDWcmBvh/sHF1EqbiS16waZO/uvbFyGy8LVUYLOgDdwjv4XQg6DjAEGlNaGuyeC16164ecQjaV8J8HcF",
-	"Vm9EMTKsWx4slV2ub9K414CphVHQ4xvecLF7qq0VaZCQBvIEjoypvPGrhr360CN/XA3DMGzqJWJyIAYs",
-	"FLrNwS9VykIDZhHOXmLBAjw7jD/bDo1AAnPKuAzHbLCAbVqsMn4lso8x7/ziPoBC+b/+n/+Xpa2r7AMx",
-	"MNVvyMA6CUB6+EvcaPJxEqBZDS93yjWhezFCoH335MmjJ7sg0dxbH0Mo7n3WDWyDsfslbjHYbczrrc7q",
-	"8GbpHFwtiAqJOF+I+k7wR7XEz2oz3Hf+JFuSgW8Tw9cSUpfrbKfpDeYUZp3sakwDv4D27sUC1qc1MJ0e",
-	"+/gZv3Zw7Y06VvB54xr593ZaoXTO3EcoZr85ozBEj9teHEHn60mPtSjgCux2W0ftY97WFar3+3bWFD5W",
-	"W+vazqytJ5FGlcyzI7802PdbhZJ5QtzPJ4MkueGEAW6LmGc2wL31NRbAVKRWDOZzypD3/M+BfomRJB9D",
-	"7rjFtyEk7xo5iKAcezRLUqT56rOA5wZat2OM5lPN25pamanpc66nPVwaNYraQUSfwrIRCtHbO5s3tjiE",
-	"CYJ9qeUL1xKJm8TWxcXP52ebU1sUV5lMxgROtwMzoGrbNOKLZCbSorncAwWW0AULA1MwtkNkkyGyAgJB",
-	"sG784AkhCTw6mbv7qx2pTHBj2RPTQyT+JNeKiXeAxiq1Yt34n44fPGH/hP/nXv4fM13k2So+Zb9eno8U",
-	"BSngnYrQ+1l8/vb1q/Hl//rxLBf8+FzaVezz1Ya+5gZLxZwDEvILP0Ark2t3GcwyBperhcj75c1xYoT1",
-	"YLR4g8S33AV6pLy5g6Qas3oq4OaZaogexbsq/UjXwhJI4cGTeRPrAHW8FQY0sw2QGUJrGM/NnlmrwkMy",
-	"NMYjtFwvms+VM4a6WORuDY5KoirUE0DdcpZkukj3xG/04CLuyEgSIdLtsK0tJk5/D8HZRLUVaqRqRB8J",
-	"PDxrsI7NOVrkzoFosizlixhwuSuDQ+AH6mL8VOiiyfSUgD1Y7K/oEGWpZZrEFfRHFVNUwuKE93aEXIw6",
-	"bgBOG5Rp0igbmreP5hB5L1SQm43VMVTga2rbw9yOG0Esz1Qbxkngv4P3Wdfd2BBplftZ7iH2acNhf3Zv",
-	"7KcQ/GukcnvZ7z507xERFdgck6Y1GmKRS5XIBc9MoyOvuHLyz3shQzWjerGKT+BZdiBOZf24aiSpi4uf",
-	"GTYDq223sg9BDibAaTUrIY2hFr9QVAVdOB+czE/LkIqNSVqbYfCfN0wfEnAR7Txg5VSJ9DxABdy8o9Uf",
-	"7ti+/dfdiLwtpMMpaO33ilzMtSV4ZKtZpqfAx6YZY4tnMh1jNvUts1XqmIk07Nq817oJJtC45lj1anOh",
-	"QertlAjw9jm2vSXS7TYgHMwH2+S3TWXLnSVevx+ui3OhbmSuFdjXjz3tsmTGpWpOXudmnBDW8ZrqGBiD",
-	"botVdFBUnnhnx26G463IC64ZM6SfpiWcdVoI1oVT9j+ktXSq7Ikpr8YBFse2oVbW+bVIkUqzQxzPBryN",
-	"SqHeSmW+XfDOGGfUTDL4jCUzbQTkanslqFcnEaKEiHFmhbKzsgqmyKVOq9CyJ/NmeYql2baggGOD3QPB",
-	"C89RKVeb75ANZeFagQrLu67O2ckQwpYNlXglh1HJQOB/qZkEqxqEDaiGt8BE9nDvDVZdiq6sx/UgnmEu",
-	"qK4RgHsYdxPhBmyNVW7QSHkoRDsT84hdFVQTUGkmJhOnd8nSMQmF9hLLUjmZiFwom61GCkLdq4yjXgS2",
-	"5VEH4z7Zq7OXz6iwFX1wyJaz1ajDBE9mg5HCgD2PSl/3+7JcLARHV9QcovqtKbHvByMVRvJBMT6YtNJK",
-	"HIYEsgesjA9s8vwZeQlfY/XDshxr0v+gaNs1KCQfY+sRXBribykTxNEB6eXeW4v71mgOpwHeCp7ttuff",
-	"XqBudfW0rL1bLoibyZDxpYnYNFlEDMCPoaCpRz/+6MThP5CA3894WYI6bhown4qMrwxwLFg32NWKcXf7",
-	"Avoxokh1P+cq1XO2gOSCCZP2lJmZzm0IsALRxx751S41mkoG7Kn3e+1xjtTPjf0m1C77t8auwTvn7pVL",
-	"eqMt3HEbWCbS+Ce5P6Ku+RH3RvjAntkp69z3rxevX2G4C1twm8xY9+3zc/Yvj374rleX2m4bESm+DNWQ",
-	"ZqQwpiNWRZbFLBe2yBVWX9UsuBGxrs9I4P40QwnWi0YKrCX4a4xDMRXap7E6Fym95EFIw7gc13KklIAz",
-	"EBfFMKv1KUD/GutOmyqHQWdQfo4tZzoTTbVSKgm3H3/VZd0Gj73EQKLt0+nS8kllZCrK5I0St/rUry8c",
-	"hv4xxgtputa6BlhIj6KTbyV0y57I+FOD006FLWN/Nnr8pHJ3v6UPJPDGuuM01vTZGJcublyvUCrvufWl",
-	"fG7pvmkVAa3a97V1IK26fIjGu58s3rqtnmmJQgNde+cOt6rb1RAP6bpJ3985hrYzYL89bDoNWonppGG/",
-	"NvzyUeddf6r79ON/GK0Gb/nyJUEJO3G9Usk5JHA2QmzWQDTD8mtBSMbm0wAIqQGxW4iWzJVCeQiu5seo",
-	"6e6RUEIQih7Yy79YDawG8VV123ierVTytlBNMIvWkU9DJDnlVzvJDiGtE52jXpML64QklOIClwGjj7Bu",
-	"3O+7+0mffjAxRQX3mlFnk3LLtsqEanNvafgpPTHrRo1ViSZJM9E55AY43UzyrAUdVUkz2z6CnRw2g/rs",
-	"rcitiTCGLXV+7aNa3BC7GGbrH8uWcl23LgcouBFjKGewxf6DAz8yLMm4nAeByL7sAXgHc6HEEtDVEKoT",
-	"kr6hA9cMizLSil+tKruSnxqYN/X1/jYkpW1g7FyXm1RrDekWY6ZVIkCXuuLJtZ5MYPCgPUMJWNfN/p3D",
-	"d8d6sq1Gm8Q4bwsGBAD2G2y7xqTjiW6hDt8Erxc8sMVBvfzS37Df2LFc3v56deAhbbJtb0WoBB/UR/JN",
-	"5ctcO06IY+MholnivIjGTjdzPQC5kpsK4jJ09m2Ut6v7SamrymMadRKuEtFW85LwIRoGjXgRw30QyPJC",
-	"RYgTAYL4SiS8MIIFGQaUHV5Wdg+gIRfSjTGTnUAlc4NGu3OHEtcbBx8a1D7GSBQCfK4ZjPz6hKGtoW2I",
-	"aLQ8LoJBReX5teXQ+yQXSjo/7w7y7xKCjlrw4G8RDbqZpItxux+xkf4LZXRq4zwonOnuUQt3OD1ui8W2",
-	"I07Oze9+sNbUHWb4RRAk4w5Z1yaT1wIih9KDq5+0uvvcOn0KzgN6ur0hx73+ElC0z9L0wB07IJRut3ca",
-	"PtY2wvuBQWmLLVJi2ZTg3bz5m+P3qbAfz/H1DOLbaQg71F8ptoOBhrlK5OzxcBMEsQnBZqXTC7OUIRUL",
-	"OIpadLkPUMUUL0BT0mUxZGkpQXKac2VBZzswfAOA9QvzkerUIeakXPB0rCFZvzFYFRZpzjEAF9yALQWN",
-	"D4hYhxpdrTHdpbseYyLKQVyJTKupCbcJQcqNyG9kQs0G7MzzMb6GWV0eVw2+6abDVVr9qpeKuQkwLCc3",
-	"d79BtpMTqHBPHhwEA0oRtdXa7j5/3FhvdQBtZYFfAA+oWkM0H5k6M3Qp+zR33ALYdUjYlLwHleCg8D+S",
-	"vs+ThOsP2I0rNljnswaOaIMDfPjkyVYEwAehP7mWBf0JSL1hnTBaHdyKAVhCQwm8WzLB1mAqdFf/pCv7",
-	"ZTf+l4cns7gH11mM9n0wR5iyINiqtAv2+zCR/py/61ubnYJTmM0FR58DOvJJMEMAYyZvxMZrFeIdwWcY",
-	"YeHKu36mPN47ZP0lvxbBQnPPrBAVFtjXgQzBVFUxsK3OaODWKwz/9n5fbcpbkxV8XrJwUlhvN/VQQO71",
-	"qEap7hOOQKAOKptkfIogcMbqRWW0KdcD5Ig0VQkAp4KJTFiRDthvxCE1kpJmQ1TVF7GJAZrdbUBmO6TI",
-	"AUhaHtBi/ayHnO0tx8KAba3OvjZ2/NrmqH/34/4kaqXH5rilXtlg5G6t5ElInEStGCCzno5+VGXd30ix",
-	"LENnfKQ7ZXwvPeSlO/8ZWCWMmRRZGYgF5rkBOxki56I7riHcpkzCawy9+dU0BWjf6hJXy3pc82d4lgAe",
-	"ISRVI6eK1cxjgdhMpVlkfDVuLawk5m0JwjNuxiE4UbNSDwE4nEG8dhBXTuFMjoh7zSPbWphKTtVYqk+i",
-	"qTUYBNcgmhoiVdswlc4U84WfvLhMSxwknbfFlUdoP82kuiaT+QxUvxSdBCT1W8Bb9sHBqdz3nxZzPaQe",
-	"TyvluNZIpOZcOSRWyU3gdgaCTW/UFtKvnQdNkIwlKwQtHz08uTVtDVmmlyLvJxxs+S0GiIgd/Q/3P/98",
-	"ENjQQbBi62IEmZXo1zeM2IOH7ix3V2F2tbLCDNiriosrG3xJU8HOf1LgsudYWabGaMgsfEYpyk6gE/oQ",
-	"Ljg52Ute7GYpX/S2sCTrapkmvbXoRmnXatuyF+s9UTSg42UDoUi8qmOdGYEFmFH8OfVqt4kg5PM9/cUB",
-	"x//ejsQN6+anc0q7frWqHNt7m6Zch59Ch0DIrturENW8g9wsn2kEKUaUcNRkmHdv385s9LnEzDYeVmJZ",
-	"Hbd4Wa/YuoGXPxXjNhm0wnpEm8hlYtksKhG3CNDD68YhwPwQK/Ark+d+sDuiQWfptn7Q2dnckTRuOXf2",
-	"0Tz1g+ureKXVV+vYDI/dOdffxNVM6+uG4AR3LRtLZURS5KKZYG9lZ9xaWdVp5PsLARr8M/dWk6HOj6ji",
-	"8KlQIpeOuU3Gk+tG7naqiJN1WFEiyTEd/fNkhtS8ug1F1lQYhA7AQFXKAQbUlTm99TvPltyDw/azMS/S",
-	"je3Xt7+ANCGpNgRv+VwMj49n2tjj//rP/43mBMAUcZf4vxVuvIAyBaveO8yct+bZpNGXNBUW4lujbZxE",
-	"48Yfpn4SPd5KA93kt91ANQEvlY1rd5hPx1pzqbyJbxufVcU9Kk47hPdul/mJMS4+LR1LLyA3DNizdzyx",
-	"kASPdqfyC2A3glc+Osp+U1psqqE0e7bEhTVD0qcorAvSZAfsN3dG9n1Bli3q3V6yACucyDRicVnO4vjV",
-	"2ctnMQIQICKvotWhl2ctaY2NjD6zdmFY1/2HbMtowsu0Xlzx5BrrbMDdo0bfvR1TbTaplazsxrKFAZ+K",
-	"TDrhtzXkriEk8fYwAxspxDOdW5YLbrQinaoer3dKir1FSdkM6gvMdyCjwkttR0/Lz7qwiZ7XVOEUl5Bi",
-	"Hm2+Qh2ujLox13KxaAm62VZHF6JMxh4gb5OKhUoXWip7ZNjPl5dvGL5QV7bASp7UTS41lLhDIMiJH5sH",
-	"3HTcBC8Eq+13K6rK7Hpaq9a3TmI00j3o+FNcmNZZ4+6iaWoUuRl4ZVYqGSAdxR7v3jAfxYVeAjkXaV8X",
-	"FiIGT7HOkhlQeBUGbfmgMCdgKCoMovAgZDdidFJHZTFZ1ESqar8mjNKCMYVxZvBDFWwWjNmDbgw2Q34r",
-	"oqIl+IT79hF3XfrCrS6s+9wC7lKj31PtOETF+JQHe3WGnTI9l4CRhxiukpBh1/IDwsou+52w7V0E+TfN",
-	"J8iHpjIHsJPSri5AG4cNuRI8F/lZ4a7uDWbqszcvyDvWjXNjx4PBIO5FWD2KgJrpOerKWB+vBgcDjw0k",
-	"quAtwBEJ9FqN2ukQGN0PaEjnWl/LNtMoASYl0Gatrwp6JgZP6JDF4/HP2tg+jnVMb8eIX3b5y0Xkp7H2",
-	"CCvluWMIHOuEX1/DrkfdRtpmqH7WVdqyn55d9ti8ABe8SteqAEQh4H+tdADrwgojiI5b0bAEwlzEVP+q",
-	"LIkXluqVU6kgANxj7oMGplh8RjAicAjFbCZ4KnImp0rnZVUct6bg/3fLjX/6W9aw07iU1SbyhfyzcMIJ",
-	"dPmJbqiEhASDJAzASTUP7yQXZgYaU1AIjE1yKVTqdGbS8Z1AHikMKobJw5cozw5ziIOvRugZTzHhDNzx",
-	"JqgJOlLpSvG5TILr8Uj5pG9a8nItlRCpYZwh/ZacUVvZIfsTPi35ZTBSb3UmHDUC0F7MunA/BzrpRSz2",
-	"uHsx69ZHjjOOEAGjF41UTLB8MeuWvnD3BYz8oF9Nff5rwOI9nB/g9sJ9KeaLReZIWmp1TOi4//wfxtFI",
-	"18Me97wTgVJqY6fFAThUNFJuxwjmGKOhkbD1ZIJ4VyxGlOC//j6ArMt4wF5Qcw9PTOwzUj56w42RAITY",
-	"lU4l3e0gxVMq9uvl8/73Qxafa2WFsv1LTKcOJgITGKlufOq+nRthfyzspP99zKRhS5E53olK3GxqEtSG",
-	"6zm+v9LpaqRQ+6SQAV7vNMZXOJCVG90pgCXiVx1jYFjB4wdP3FiaQZzjXohTTHzpM+VdA8jMcAJkMFLx",
-	"m7PL859jKqCN1zboYlv2K3yMXwvjKChYJGjeh+a041ZrWHunvoC3nIrmefgDjMMABNhS4uWux6kXiJDq",
-	"yf9WiJGKUaGMh2BjxpqVgaJJk3DvuglOha1SUrQSpxjfN1Ie50IR3joU8Z0KGOdlGPqSY1bulS4g2UUV",
-	"8yusKFOSGbfgQ0XQ/KVmScaNAUR9yKKtig5UpQcRr91zUNzvZ9LYuHweViYcqYunuNiU0ApUQJ0DAD0W",
-	"xRASiY4jQNgNOlqg9YCdjZQXN9B6IlWK+PYwWDYpsowtOWTR5FJMspWvyOn2xiwBsP/xwx8cvW3AgMfE",
-	"yPFbd6/rn02syOMBi49ngmd29nfCezsGAHj3V+54Em6rFGKJkQ2Exu0l+tmbF0GVpGHnweBkcAK3y4VQ",
-	"fCE7w86jwcngEdY3mYHmUZ3ZKVbNI+zPMqzrRQrxVsaeuRbP/P1/wXM+F1bkBjxc67dvlMklzKajW4LF",
-	"gTMNDI3VkcYTRBRG5a/x5rPeBYBoVTnHA2lMIdo/j0fkAd+vQiwhpApK5lBJurZZEHDqjm6alN5qMY/P",
-	"8fK3R0uIxQOfYS7MQiuDquTDkxPKOrd0+1uXx+63aojblPBqy+EeBTrFOlo4Sh2qM6rcpe5D1HmMg2j6",
-	"djnYYzp9sP2D3e1/DSH64aVHu196XgL5uzce/rD7jUutX3KF1ztTzOc8XxE9AI9gfVMllgJqZebGDtgL",
-	"Ywp3ezYRnlucyjug/PHVkScBvUINVo4lV0Ez34yyI7XDm6k42eThlsGnBlKbgGl/dyOt6d6puJEENqZN",
-	"U2jWjC/cRR+K/b52ehN7ODiBNGkIu+OhJoUDxXPs++8eft8bkpY6n2MYsBJUgyK+ETlipkmtxkUuSY5B",
-	"HDOoKqcersNohRgr+AOUYq456+H31ggcOo5hGKl7VUDso9ctS4dgfZCYgYfa58J9zK3uRrOFzjLTdKPB",
-	"xcGbFNUOi/E3nNygBEr3YvPC9fgUmiCmYwctBsLYP+l09cn4NOwC+kRWrYwTFKZxZ4KiNscGMXGBS39K",
-	"eABAZG7N3GlpguDI24iOB4/24ulfoIIHvPBkH1lTqogvnYboqzYeLkHost8Z/vX3UJ7AigThJmXoSkCJ",
-	"CM/l2cWTbA2/lHX9/R9vqf2+MZrg/kshYWetMuK4LOXmJUWdgp9Duvc9k/AbnWX7UfCDT9Z/LSS4gYLP",
-	"cPWJhMtQ5TXifXjy8G5WhCCLGwb2SltPGilbCXsKAgwjvEjCxx48OmZUmvOWh/TB5+3J491vvNL2OdTj",
-	"+eMy8xtYcS/YiKVPMU7U701E1wJ3NULyCdJ3jgzrutb7MG7mK502n+1nZS9rNrruz9YuXit3Ubngc3Eh",
-	"rfjxF/4uYhdgWS5tcb3y0ttkExswqpzLZebekqayej0+eQDF//HW7YPWxDu8xOZMaRuFyQDgmiTMPx/G",
-	"NGDP0UtHq0i1vCixbAEFMyETOsI/sOoNAmFXD/GMp2dd+AnBFlAjUzotYadTbvkVN6IH12NblQeP3PWt",
-	"4Z7GACQC2i2lSvWS4BOc+lupLrmczmw1qw3VAOvV3o0sxW/fswrwUjQe/AA1TBHtaFOBni+E7e9vXx5s",
-	"vVR9+IIvHCd7SJiweuWXLACjzpN9FuDXoMDZVg0IUx3KuOgwjnkD3D6Ioy4F236yknJTWoRlrSbvaSma",
-	"a0pVjPHKDfD60DhimwpVD8Qc5jmxLlgQgk/qAixXwvQG7IxMn/SptdQnhgkFjCsGNusqzYBTbChl3ubi",
-	"Rl+LFJMNl3zFuo9PTnrD6kUcjHd8bcgit0obwuFxw80R+VkX9qMYOmJJJniOsaB/TM6+vSnhWf14rZVm",
-	"TvS8rLGqUlwltDrSuumc9hpfC3V/UkrDj+zBIlqmyfF7f7X+cFziolS2wIbdtNwK9KhdkdkU7ivS+ItJ",
-	"UH2B9A9IcEWPmYQE4xT1ZnYZ5An6T1F2DcUyhSUdsMpTBPH5xJiQluna99A6Ldei/E/DXEcIbrSVv44K",
-	"tiKgE8ExhQixgs/ZHMsImk3WwfvR6xdPz8vb0ZplFCyFC25nlaEwAAeun88hL+yCInjfaIOEsJ6Wzzw+",
-	"+eG7vT8EO9z2paZY+LYPYYDWp/rQuI5W0vjRRvyHDTvpI7yqtagrp1C5GdEEx1bHa9LuF406Ul092nT+",
-	"/8OoOYfe8w7Viz6p5vEbGQpb04kMoLkFxXAAKe0UdRATCu9bCFj4SKt0ra5vucAMqHUhiHcbjG/sZ/IG",
-	"wF9BwoK96Er6sZc5TrommQcM7jG1b0a1yeL54aYMXDAYDMpTIXYXPJnM/FJUt0wwWQt0kjUwT4Nh9PNI",
-	"zcYEK82mGq/rxkuACHyiHmNaGu/fLIvOxGEkSJtPqFyEVgl48vj7Wwqryzpd3JWIQio6MncopA6VHp/1",
-	"2iJIffPcYvU2UWK1z+muKgihWwXs35NML1Hde/Pn82f7mH/8l81WZ229hJTp3OHFv6H+VYMhIMynLacw",
-	"2LrS7pUlX5lwDb0s88wIt8aI/fL07E2ZMArhNi37YfZZ4g2b+JqINlvi3boGr64oxbXyhrIITWQImtPD",
-	"AhpbDYKIUVbKV8D54IkTuaZE6IlKOBJqBYAkfCpY16OdrCGVUFyEE9MUN0dYPz5JoHlm7sa6KcXRXA7W",
-	"JgSU+OzmrPvzB4Sa4haHwDe71Ndul0JjTKNFv25F2iF5vIZljt9fi9UHED/bY2wwQMAdzPQquxarUhGp",
-	"K0/XYrVVb2pQQJqF3yuIvVQaZzwM027XSod1r4VYOKkF+IpQVWCk/q0QBUSHQSQbrde1WLmbPUbRdQkQ",
-	"lcWlztkbMEBgBlS5kaqX/pGG8QwCpQjpOHJ9Lgl2jkLZsJ7/EDTkkSKoYPcIRTB9X6va5wj/lnWlBSg0",
-	"qHeUSWNFOlIwWYidxWTkshQ/+jtE2ov8LCc6y/QSTG8jde63ecOv4VbRahgEeikenHh3Het6V8RI1XwR",
-	"PYwDW1OusYBEhW+7JiQ/nYvS93FG5aMaHaf0bPDHU/XOUG1wB6ujA0+Pw6qyV41ylV6GLF4y9BqflxwC",
-	"OeHb1bjzsvHlClGA70yNq3fVpsah888NfPDHidsK6xlC4BA5OGWO9WfMKcVW0Z/Amst6cqTf1CqCq21b",
-	"993Re9rNtp08D2PRrlYEoPSH2FM3pTCWjnXnwvKUW+6D5Wg7AS0CvCwlHqmAuDFtRIW5yCnCzZeqbdzq",
-	"qCVABlXEajHvSAeuOqDU9ntWh4MJNtMSr0T8N433S9V4Sw7CDYMC+GUENbuoycCprorowO/uLBMqPWW1",
-	"/CHPeew2kvL4ffXHB9Q1M4EZknUuewq/r3HZLl/lU8KZ/KoM4fdMKLiGNUKJSD2lPAOP4FU7QcnNZz2g",
-	"7Ta52nhU/iTstt0+uSfBVtcevmxKuv15+pOwtR0+qth664FYv57uSmwo334rJpC2AAlPm1tP2KL3d6JS",
-	"WvY9x0vtJjxKoN8kwH9QH+DXfSJjkkj9RH6OR7HSlk3ljVBw5tLNBXTb9YsLtqL6lGF6ulbCsG4yE8l1",
-	"n6u0bzy4021P62NMuNq0Uh0uBraGsdaNSkemPGBo4jAxwrBIS6ybkYqXOV8MmePiGMLs1TQT/cII9hfw",
-	"3vk96bt2C8j6BBOeuxJQDuh8pLqFcs/JNH4Db+JPcc9HwkpK/gkyfigJCNMmi1QiKJiqmiJcEuYT5SLR",
-	"eeoBgK/w5mnRmkxZsIOR+q1CGA+1sRI3WOQ3gnVxbkZwgtouVC54MnP01ovQaIUWL/fxJyePYGJSMX6l",
-	"C8seluHhDValF26/71wqQy+UcXzfEhn6Tg9RCIDeoNZ4jYjWPLEAk90/18rmOtvujv2qYjy+ZnH9+spC",
-	"fkVdNq3pwKFrAPRgkXqHGzzbhAO8tTQ2Znac8FbL00/CXlz8fH52p35g6KCFZxbFVSYTdFB8TTR+v1Tn",
-	"VvL8LFhMZswsxThMm7v/7V66/4gUYLjP/ixWpodkqFzTcSJyixma9XvNXSn5+5KukVN1d7oElhWVKpEL",
-	"n5mb+QIidfCWGjcvdCaT1SnWISD7IZTEMdewphPhDtK1D/OygrLvIkKb5EhBfRx25kOMantRHv4UyD1E",
-	"Vc9/w+BXG709cqouLn7+c+ng+9RHsuvgM53I6GQ/rxaq9Uiumnxd8uVrPkPB0U71cxV4zPVShcLNA5m0",
-	"S64jw87P9jo50Q611TXzEzbZD9tio/5dIyIERcUcgDtxVp/d7j6SUCU/pCNVK7+yu6MKGHZH4MCdiQPY",
-	"oG0BZt7Y+A+rYWy6yTzKhF4g3mAGtcshWwMzjgLnKAJI7VJHt3vCYI/u6CSCb38e/xdO64/q+vpHtszV",
-	"WQIs3Xgjc7ew8P7m9eTDbmTIX8fv4b97+LAq/tjlvnqLmuDX6nTA6Xnn+wFXkIbotmkgdPaMbwu2cK0y",
-	"ZKt+8CJod5dmKE9/22NwSjL9Q0ZvBGsebn24FbtOmheBPnInpkj//c9z4lTT+xZw8WUdIj54ouWoqNNw",
-	"s5w5fl++unZmtCvpmN4F8IKI70ngk3OeW6e6JVoZmxcAUle9RPnhZS7645MfepuR/Hg21TnqW3jFYWTh",
-	"QyXCLStzLEoMWQTMhWS5lUrYTJrt9NMeH7Flt07uRwpd1u3XX3FwxF6sfqixtFzbvQIi7u24+zzhEDsJ",
-	"zUdDrBPctyvXF35aUmBD3dzk9NWIBbscYW4N2tzdcVbh+Xr4hY85ZI85Ige35l37WtRQ6CLGvJYNlOEB",
-	"i8dzYfnANbrhuYkxX2TJV2akFrkwQtlTFvMsGyQzmaW5UDGkjBjKElv0M3EjMkKdOKXjQCqmNP42UjwH",
-	"bKq4UPCDSOMBe1qrm8G6xurFApjBWAIe1Tk9xByXVBq+WADGCro3SphqUCPK+gXzEo2rhxkpYmKZLuxI",
-	"FSoTxsBkfoQwCsQwh2LO1QmHa4jVMUfqN4iTKJeQWxjTkWFuseD9uN+HLBmsgbTIpcK1mROOtDRuSQnn",
-	"+ciwUSfjhUpmo85GAbUKi54MxSMVo5QYJzyZibHF0tQxgn6sVOLWoiokjXE0WEoa60ePFBSQ9iWr8WNM",
-	"K4Zj6MEMMBZkzt+N+VTEJfz1BrEgHngboPWQ5UKlIicUlJFaIP45IcXWJkq59YCf711VuYiqmgLPLvkU",
-	"UNZfTPqvtBL9l+4kicvSCD7R9NHJY7acyawsz089pljJYKR8PpJUbKaXbM6VLwcHnRNud5WOVEdGG6kr",
-	"sdIq7Q3YC5i+nkxghtO/y0VfqESngOmiWTfGtKD+M/ejVNMhtIl70Ug52ZIL4/Fh2JaFiTwaOe4qHYsj",
-	"hcCZ5tqATUdazNH0Ayg3aIY1CHD5fByrXqqRArBxLD6hlaCp9mGIjudkisFVfyu0FYbKQKwt/kjBWwQy",
-	"HuzAgL2FyVRo6DnsBytF7xBdjlWkDmDNOUKqJFGDJ/AnYYlvQl1hhzMDmNGJ3lMfGVTqrI5ny7DuJo+A",
-	"e/cwp8MLDNRqqAPUiNud1X0au8rx7QGa/ZK/O4PzcGfLC8uzvRq+mLhdh03vbM44RqLpYlFX6eHkoQwA",
-	"k7ZXkWnjiTNSIe8gVhKJ0DgI5cKsF98KaAMWFKOQqhVd47o79eRwtdqj/PEGxbatuH8BirR++H3XdQQO",
-	"RJ+TSQfQWlzW2bS1ChG1OkZa6fhSE+W6DVu2uQSe3jwNAEHeXAsq8ItoKbYmGssaawAJt5RmDWyjrLH0",
-	"d9lUFflD1HGSbNecoM2HiIoG9JHOd7yDbT1LdP7Cm8pDrsv02EvnTT1qJ4bIoyaLg9vgmvB2UpNOMGak",
-	"opBXkucYC+s0qbVTsasnXiwLGmrv1qTxZa34PxCC1MelhAYGMhVomxtViLCeS9dTcC/yiIyBWIHHIJFr",
-	"IdVwtH28WWCPuw1eJnbENkCTO3XO62Kx3WUB4/w87or7druvXXcJZNCjA0un0eL1MEIScucBwX1hVR9d",
-	"rKVN3Tc5Hb+H/344vqGq6B/TbdTittPF4mBYiqLh9g7ERyuZC3YtFtaRGQpRRNK5WlUVNaCQFylNdLWA",
-	"K+hmcJ1AzgGl427sbqjP3K+xreqzKYZGFwsv2bihBJJvUXWfw3b2lhJ5eH1XulxRVUusKllWtXRE3HgG",
-	"7cH12HTbGfIztNhxo3ytspWXZHMxvwIULELQg0m0Xfa8MDjgNvlzdXeN/ylmc6feYe1HqEOrJ1BQjidu",
-	"qKwbL8VV/5/aofqowvUB/cfXYvUj5GHFQ6y9jRY4zO6pjH03PGeubVyi5cMnRyrGlyOqBU6F0nJGN1r6",
-	"EKggVrwDkwq9MlLd2NHaj9+fxBGLYad+fDB4An+ZhbZosuudlpYeJQxU41WaqSLLBiP1Z4GWJfgiyE0P",
-	"GvbwyXfsamUF1kY/ZRzCMed8BZJ0prN0pOJRx/U1GsXkfLS5zoIFH7BXmkmVine+JJy0Q19nLtP62owU",
-	"D0rNPTiJTk5OaAVJRfADgqJtHoVHZymGXoOdR7EYjFaxL5EHdQaUQJuMsTLLELiH14veBZfkNTq44a1w",
-	"tU8e7I/E62vyNlBUzWDRwD64BiXuJJptN4yCXWkJkErnTKatdE0V6++5LNkdmGLuMrTUiZJ9apyV9qpb",
-	"XRZvfQH8dnNrVa2J7ctLxefQmKGn4/fuPx+25WD9jAbTO6XiNr3ODe5bZHQIeIAr8qnppbGSJFkLZNoC",
-	"zzfzhNF2EfKF1jtS2e8eV9WepbJiKvL2iMZWOj2m0JN2j+iM26DIP96Z1k+hEv3MsFSWeP2ug5HqWg36",
-	"A95o4U1uyfMLhlLjLmA8K78A57RWAvxsI1Urtw3dH7/PC/XhmEreBp7VeYR3PrKjjxTiwx4ZFmPjcS4c",
-	"e0mt4hbXieOdn2lJDk57+5KKdrqJoNN9nwMtMJHTsn4TEgFyHBVXRuKHahNE4htHUKmvIYHXCoTeq5Bx",
-	"/Q8BP34ONeHoZ2J3d4cAVilUSiDw7oWRkpbNeBpREmMusIQ7vYyNgZnJTeoeU1FmbDtSgFeQ6NxJi+Dr",
-	"YslAHw+Ka+ss7QUK+IGycM9Y7prkc9/uJxQ/Y7ah75MluNKzZ9yUFl9wRuONE4r6uJUoPRKpFoa8vnYm",
-	"TFkbLSSV2L08xiiXeMCew8XPh3COVGMM57DcJUR+huBPc0RkZ2bu5tbleFcbKXh6VBWbv5FiSS+DecDd",
-	"D1HexiHYBX7VvV4u4JHvs4w3zVORN4lPJ2he8bk4Lxf4UPK+B7kYDnBbElmis0zCssD01+3V35Rwp4SX",
-	"YQMYb8TmCIHLMV5ii5awyHVaJOLOoij3kAWLMrKsb9KtZY6wore33lcRaY6RZ9YuxiYdO6EipyZmueCp",
-	"GcL8FyIfqRkYLqDyEH4G8s75lcgMuP8VxvLASoJZbyFIeakJjGq0Y5PGPhYO6ntV7uaatBopBWjLLPC6",
-	"MJ4ZzRKeQ3npeAxhbGPEpx6Xb8fRSK09A79WtP4G7ubm77hS8Uh1R52IR1fRqON0sjnCzq81JgtJDFpb",
-	"LmBpMqmmAwaWRhSlGnDyy1qOOmcLndtaqNqAvdFS2TBiEEQzyWLusT8x7YsbFtcKMQyCfCMM5zprjdqK",
-	"EMzaLbmXr6VzWytRBXWN1Frs0nq0Fus+OnkMM19zT/cijwrtCOE2YVjMR2E1K7rVMl08PVhO33X8zMce",
-	"ANKKudmJ7Q/8CI4dJwtJn+B5zlujj2uS4MsOFgjCJ3aeBy91KifSnzrfVP561GUo8tnPl5dvyuKMqTSJ",
-	"RihsIIyap3aulXTHjprey3FGJ+v2cjDU5i6xOqCLbYpVgzrwDxkMQHMPScbv4adIImmEwIlRTYkJ8nqt",
-	"yCGCA1TxCaTZkRoHfjXwV/kzr+KRRVZMpWJdOMj40sRDxuf871oN+NK4/x+L5KFTY3IxdV2AhjGRmRu7",
-	"Ux8IuW8c/CTebfzklBAYErwu+Xyc60yMea7gBZUunAIwLvIsjthgMKhKWIcXKprlSMWwlAb0F9JYInDQ",
-	"iXRc/e3ulwnoPpng7j4wNsItvEXv0Zmf+0TChTHGP2NfDYP7ugeEq4yRCQToRxG+VZUoCAcNIc1BN3TK",
-	"o1A3MtcKbpjHzBcfS2ZcqqYDHpMTL7zP504AgbC+xGfJiqWJfQNi+INnBZ2laZCRolsz7CrBGJyEc7HN",
-	"yfJSdO69zDnYDXiWifwjDrLbr+ZvM91QRdiJELTnIRChr9TopEpQ0H9rVSInZ/tXUjn5t8Vsls6hUr9K",
-	"EdNU5wZ89e5KzNwnmP/EKcZJcHwhjL1ib8N2JCzJmsidouuOI6ogN2RKl5N1srZcSKrgO2crYVkXJojj",
-	"QpwOlopEpgLyeLBuT0MytDuz3WD+5Ke9T8gLVAT0g/emYKis1q2glVp99K7hYbEn7Z1CxeJ9OnUNP7rT",
-	"GzBaSMOupcItSvSiFUMKHtb63MZrwSZcwIsHDqlSU3Req0wVLM4pU1DRCkbW9kbrCoLy/9nwsIL12aZ3",
-	"+5WJmM7SwCnx7c5Xaug1GdUEluVrJDqewRhwR2XuSUnvXoi6pnX0krVY6Hc8se7LaCiFL4O66vi2NNT7",
-	"QudB7Rpp2JWb8Pp5CSJ1WNm5iAF8yhiVyqzQpFm3bAo2SxTJ5M+o9aJzj1tLOW5GY1Zj2FMNQ6n6dGGg",
-	"zltYe2mW62I685A/PcxmgrKYtPTMLiWVdGPeWdNWdjIg/jvSc4MePo+yG07xGwjMl6XA/iQhphCrsOqc",
-	"gN8x4hWBWVBUcJQtJU8iN0ZrDFznoiZp0qaTHb+nf+2BPbbOMl8FwsvHA7bUpH+LJN+m/wVn7LYYn6ua",
-	"sDrctU1XoeP3+I899juwAnwD87klbdAVtUyK3o3fE9ryWsHYW3bm5B4MJZdl7dRvu12LB/SL8inMsrj8",
-	"G8A+DYJDp2guxDD/ucingkF71n37/Jz9y6MfvutFmCsMQXEhSUDrPrT+Z0ceEIofrxNNPPTlYTIxsSMF",
-	"LlXKkopYrIosi1kubJG7uzK2ddofBLegvZEQDsiIDKE+0HfKpPJV4rDQDDYpkNxZN34/6uBPo86QvR91",
-	"yA486gxHyvX84UNcpq+URuJTylag/Bbq7JTi/XguRopq3KSo5JIuSWOqj0EaBmoPoAfxEpMjGinw5XKI",
-	"UCprKXc5ix+fnMQ+XInmPHj95vLF61dx75RObvdFNwpD1lgIE6Nciya7LKIq3YNdtoRvijrbSOXWn71f",
-	"APitUsxDQtWk2TfL7x8DD6piOQyYrDFtVCuy46ghLTJIdJlLY6SaIogQxtHttBeva05lrfX+tVjtUXaS",
-	"WvsSC7uBeyHw8hQswoFTTWcpOIcCP9C3E7jMdHRrFtR1byhr31RY+yPP5dZyIeTEMzO9BAwJsCcS3opW",
-	"2WqtCipohtzMBuxspCa5MLNsxa60thRCy7pQK74vlbQRmnxSbnnPTVghnYxU/Ob1RRXwXs7y+P21WH2I",
-	"3YkMAfJB7XvCtKJ4oMFIveTX7tDCMw3moPzZ552+4kbqAiJa292HWyn+wScvH++6aRHxfh7en/vr21/c",
-	"QrjF+cY7xDsv+bUAgCHSiXp1NmqsYb+Np7ZJTgiE3x5qslLJ20KZP3YSBc1inwyKvFDmH1z3+Ag/cEWn",
-	"4X26PX8CCfBuBP+/FaIAozUMBbyZBNvmIy7LszwvFOs+PHnYO3VKSNaerBQTBB3w4TQXxkAJKJTfVKze",
-	"tR4ptH1TT0PC6eM+kz2Q+tKwv7mRghMrL5Rj7GgTMo5bP8oTjIepMsGX1TeaDoHLXE6nInc80Ll7Hmvi",
-	"r7Nq2lUGNCBoZbng6WpzAU7ZTOQCHRjAjQ9PHt7HSP8NV7EeEfqLxm6adYu8UEfGnWT7oDV9ExEXwIwl",
-	"y+hlkzgIz6yK+bbWQ6Q9/TwETnTwtZrWz1CEIqUby21hIrYQeR/d7F4UgljahDpqlfFtvNRqc89pg29l",
-	"b9/MOG0PgAkSZZ3kwsgVE6S/Sst4CiWKKS8v8sh1EYL1XlHJXsqKiKqz5lqsSJ57rLsuwemiUoypJkcm",
-	"DGb0uRURi+nG7P7pVsX9l7IpYgR9jWFT4jJoUuZwVYUjQywRHgROrQmXNMgFz8GlmxeKkGM5y0UfNr02",
-	"UjpzIl/lWLl7Bzsne1mJ1TTROVYn3pK3y7qPTljKV4AOQnbJ3oA5FQ3ifkYKQlC6tMx+dUus0ahaWtqC",
-	"XoT3L7jfiZGC/Db3zxVbiiD+qC3ljfibZrN3mJC3FvrjzQ27LcLEPds7XqbK/P2ze+1OcD2+rMxlZP9v",
-	"ictr0YDceiXWCSNKzC9l0Zcnaq3g81tGF8Kr7VGFjXx7Cd3dISG7DrZDIWJwwB+wcBOs9/ZwpyaL0iXG",
-	"Gt6F28N9+vPE58CkvgXmfJnVmYBSd0TSADEfv3f/2SOcoqThb3EzolzhKjKC0P5mcoGyuhZTiWhlHhDQ",
-	"WL7qNQuRtuta8+Kf3DkvQ/InUNLXDIXUxit7qAXu1eb6wXX9wFYnwP5Yr9sKIt3xkfJ5HN7byNC7uwNy",
-	"/Obs/tIBXBHGEkWlLtGGMbSm3OADjqljkqFbfTCOil5Suzsk1l+NyLclHtBQ/0GSfL0kpFl/ieK0UUE/",
-	"S9OKXu5QoGIHZ2l63zJ1F5nW9w1sQpSVMdcIjjT/Bn/9OaQnOLY57cVGbP2AnaUpRjvQI/SgrQfjHS5b",
-	"j9+7hltvBBivssY3ewYGfb0VvSGGhzaMis5hNmLJUk7zN70vTTY2wukhMezTH2Vv3tL2BTmq249zbHKX",
-	"aqfrYYfFyjX5Q5qszt68YJQJ3EWPOzo50LFRI0bajJ3WLNfsro5K9+3PZM+quk632bXYhdW58FD0TOnl",
-	"WjgcWGPLmLhvZrDPWqS8JP8BewFV/bICYkh8VKP/Ulnqb4MZNqTV8Xv47z42s5JTdh+ON/r6az4c3fTc",
-	"gbgOuhDKnJ0noGu71xEYSKjDzyQ8k7cdSb+az3i3xAMJUy//gOcRrG79KFpwY5Y6T1tVoy2H0a/mzq5t",
-	"7tOf5yiCSX1zrXyhrhVHmAN2xjKd8AwV+zlfsStBRRd5SdCEy46Fds/yqVYPZUpqwdZ7Gfy0x0UMj5mS",
-	"B765ZkS5Q5VrBo+YCC9jW/00hzllmpf95M6lwCVdJ79upwzO8FY3Zdf0bm6uO5wyd3wYfR6nzFYyJKdM",
-	"QI7frISfJ6GQiD6VZpHxFaUViv6cywxjFv2RpHMfFFgFXDJpd5xIS3E10/p6u178m2+0TzCg/2IZCRgW",
-	"96ogqiKGKJlSTUGaU1LOUfl+W/CgDMrAH4rytTE27HWIFQjSiMUvXv3l2avL12//5/Grs5fPYqphB/XI",
-	"FMEbUcz2jJuPKE52lxGHtF3bvAPVIn+Lx6/uMH5VIg+QVQOz8QkbM8Bbv8b8CM9aJR+1Q2RBxF8Ja0Uv",
-	"sDmApJKhKeFZxjjkA1IsKET/HZmRSmZaG8CRv6SMwS4WUnRnX1mCEUBZ0ZtwkfHk2jGZngPMLXVYocga",
-	"OYXsOXqpDFvGwGH/8xVProVKASJ+pEJAnyPjERggiDH3mT8IugCF3ynRyMz00ic6jhQ3LAZSFcNjKN50",
-	"/F//+b8Roz6eCiVymcRsgYgkiB8h3C6wbgz/hUBw94+xTGP2X//5/+FoHYtCwDViFnFrxXxhI0hUSkVa",
-	"lMwEr8RBdQBfOgRKThYq7p2WGPtrSwTBpiUcJZYdGKnYg5rLqeK2yMWQ2R9HxcnJo6RQ8p17WavUwC8i",
-	"unlAz2biHfv55dl5/+Lns4dPvnObNurgI4ttB/jXlU5X+AM9F26xYuP2t1oo2O6+o3huAc54LozhU8G6",
-	"sRXvrI+K59byZDZ3PBH3IracyWTGXrrVyqFIptvKtzq5FnZwDhG3APjLrNaDkXqOofKpyOSNgJoLXSXs",
-	"UufXTOS5zk3EHp98H7HHD3+I2JN373qUFW5zKVJQ3EdKvEOWlDwD2tKTScRmWukiB2SKEPM/YsWCWc2+",
-	"99tpTkdKQ417T1qCiJnGtPL1IeiF0iRYtRipTE/bs4RJeN6Rukdf/zzmBz+1bzjDfzyTRdR5ss+K/ar4",
-	"DZeZ0/3WDrhX2srJqn64QDA9yFLQiNbR2+gQ3EQQCg67BlXy+D39aw8TR8ht36wcaOWg1cMqO8bDrKuU",
-	"4qtQijEnxNr0jzbLRutqn9yHjAn0zq/bxFFOsk09PCjHm1b0xdPOTjvFvZxdn8dasYOuvMGiTl/fzrGv",
-	"7xwrDSP+AtXl5b2qd8r0XFpAz0KNnS4o10IsyClFiG6U/3mLQ+24Un/3MZo8rVrvYz3xiq5Te6kjtFTA",
-	"Md1mcPD3ofuuh34PVgxav9U+yZPl4ehX8VvyZFUCiuj3qK5DtGOSfKIjy/HSTPDMzv6+tYg4NLnTMuLY",
-	"QxMuh1uOAS6ZSIpc2lVn+Nff6+ahG6GEMUNfZCgRxmBeNxbRqlXDxZ5QjgCyx9apv3UtPs/MoevB7aVy",
-	"y2q9hdJC5XKl3PIrbkQFPOMtUCWIu9KWmVlhrVRTluqlal7Pep/vO1eC5yI/K+zMDcHJLSoHcq71tRTw",
-	"oxsZ9IOkW+RZZ9iZWbsYHh8/ePgvg5PByeDB8PuT709AnlGn78vCvbR40ft1A7QT6cHPHqQv/AnykIMf",
-	"sE5y8AOFyQS/oI0++AHKlwR/B/WU6s1SJ5GDdiX4VfBjydTBb0Fltw+/f/j/AwAA//8=",
+	"7P37chs5li8Kvwo+zp4QOZ2i5GtXUVERWy3bZU37Npaqa2Y362NCmSCJURJgA0jRbIdPzF/7AXacZ9gP",
+	"Nk9yAmst5IXM5EW25KpqR0eXRRKZuC0srOtvfewkejbXSihnO4OPnangqTDw5+lE+H9SYRMj505q1Rl0",
+	"LkSiVWqZlSoRzE0F01kqrGNW5yYRTI/hS6luhHLaLFnG/Y9LlYiU2TxJhLXjPMuWrMuvrFCOLaZCMa0E",
+	"U+JGGJbKtNfvRB2bTMWM+wG45Vx0Bh2pnJgI0/n0Keo8v+ST9bG94TNhmZtKy26EsVKrMJxUJ/lMKHfC",
+	"pGPJlKuJsNAxdFltwVItbGP/1hmpJtD9e22dMBeOZw0rFDuTixin5d/MlV0Iw6SFlfK9cfxhbISdKmEt",
+	"4/ZapGysTb1jofJZZ/DXjn9hJ+qMeWZF55dobUCfos6cGz4TjnbuzIhUKCd59l6M10d4ORUsKZocWCZT",
+	"pg1TfCb8AKRvM+du2ok6/rvOoFO27kQdI/6WSyPSzsAPbPNKneXGatM8hFiJD26UQIs47NTciBupc8vm",
+	"fFKO5m+5MMvKcPCtm7s+H7/RSrzmLpm29O+pCDrmLNHz5SqxwIckk/7Pqc5SO2CLqcyA6oeqpPApt0zp",
+	"QFcpHo1oZe8fHT9mC+mmTGl2pdNlf6jC5PDIlbM7Hx/6kR/i0LdMMoyidaOLce6yz0XjPbf5lZxJt97/",
+	"Oz4RzMq/t25kBs9V352KMc8z1xk8OD6OOjP+Qc78IXhwDB+loo9RE1d4zT9s4lkD4lH+5GsriDMVLAmY",
+	"VHlMuRHEtobqSoy1Cbsp1YR1rRAstp4BxL0+8+tsBE+BlhTjeSqdNn6t/RdD5X871CpbMqevPVswcjIR",
+	"xpMN9tp1U7EkAvK0NJVq0gNmteDS2aEaawMtLeOZf9uSmVwpqSZ9durYTFvHOFsKblj30YMnj54eHx/3",
+	"KiS2suwz/mHEJ6K28MVSh+cry33cuNwXsJqthIeLPWDSecI7YfH5m788f3P59v1/HL05ff08jlYuiqtl",
+	"hT6joYLT4pvYjNspEzbhc5Eybln8zw9fxKwbz41O//nhC76wh/7PuHfiH/f9XXEjhsq/CPhwFI52IAD/",
+	"N26FFcJGDPbG30H+LEvHuiKzYqjix8ffx5EfkN/06nAlvIQ7NuU3wj/Z67Of/WeJvGCsc5UyaYeKs/jx",
+	"8eM4vES6yrbUDx8Obs+T13IJwVicZqnGiyjljq9cQTFRQcy62jBOa3NghyrO5yl3YpTwZCpGTs6Ezl3c",
+	"G7DYU2PsLypcTSBI6Qp6jhhHYhyqp8fM4rGDfVaBFcKuLmil3FQYAZsWW2FuRIyv9VMaKhgyd0x7QaNb",
+	"9mdyxSTeoFc8uZ4Yv9S9Pnsu/evYgi+RQcenfm5cpSzG+/oQ1ipmJOIwy5dsqhd+TerMuv3gwNCa+VXH",
+	"r00nKi5t+gjzarq0o87P4mqq9fX5s+bzs8CfgW23sGtqshfJfPKN7VwrK1BW0GqcyQS4d6KVEwr+5PN5",
+	"JhPux3M0N/oqE7M//Kf1g/tYefn/MP70d/7pqBQij/BXe/QOn8Iu16cHh9PTAL+GA1qSIPyUAqXo3CH/",
+	"KLiE9B+Y9XIbz/qdT1HnhTZXMk2Fuu8ZAAM5sMzoTLAZX8LBTzUIoDCyc3XDM5ne97g8LXiJHJYKRnDC",
+	"YmGMNhbYEPG/sRRZavvsDV43bMFtEGFg9G+0e+GP1n0O/432F/KUGYGkEAbyWqdyLEXafFIKga1REoPJ",
+	"kqw3kTcCuEdcE7Jif77WNZ+mSVCrI9+koohsagptCq3hsODYm56pahiwTpdav+IGx/U1iMnLrJ6iMj+I",
+	"ihID/M0wniRi7pDsL7V+zdXyXkeqNZtxtQzDtSfMmSXjEy4V42MnDIvfC2eWh6f+QxzuppV9rzSpD2tN",
+	"+vFD+Enx3E21kX8X931IgPUg01QsV9dKL1TEjLjRXpHUhokPc38deMkE9uQnxW+4zPhVdq8UdMpSMRcq",
+	"FSpZgmYNxxMvWhqXzedzbZxIX4tU8ktY6PslcU/aB5bFZ9jnoR9DHAQ5LxSCRUHPhYFBwI1lWfdfL96+",
+	"iZhUQ/XT5YvD73onpL9CXxU+i/QFggiIncu5/0EzK1TqJQ0/KBop8B5l5VUmfjQ6n/vPc+N7dhJv62Qq",
+	"s9TgXSedmNmGK76QNbgxfOk/T7VF687uj9xwPBKb1vUvvs2n8mF99Z8icf5pmkShncI+pqn068ezd7Up",
+	"beqhthjr1IW/HliWLr14nVTkhPjwMJPWxcXl4I96fS1HM+H4+hL7xQqzv82YcVXWFuVTVUj7a9nLL9ta",
+	"4jCjDs+yhsZR59Rrm89v6LTUV+itEqiNipQJ3wR4BklPTIJNJ+EZM2KcW55Z/+uYyyw3wnqdyVN/wrOM",
+	"BHfPTBWb6tywbqJz5dgwPz5+JNiDAfNqAsn0bCyNdREo2KA+wJf+U6/PTpkRiTYpKeGpcFxmFgwszPMC",
+	"I6wV6Q9ejGXQB74SR+G3WlonVeLKMV+JpabDBXNlYFVAlc9raDo3pJx5EYdnmV4Ir5sxni340jIeRqTH",
+	"IGzqhVonFp7gkjYcHZ44NHGt/QLj97+MtZlxhzfI08edzZYMT+awKJsosO0Al3SBgudau+KIjFoaFLtW",
+	"G7hXCA/h22j9EZ27ROMDQf2hZe74ySgJf3jCEmmDLuTpnduW1XVe4HBtg6VfUR9q/93RtbL++x7zXDmX",
+	"0s+JWpZrFjY9kEUUKKdcpfqoqjPcfLxfSevW2VXB0os/NjLUklk0MP2KQbbZ2lCbP/TXNOQznmVeNT8F",
+	"obBJan+rsiVaAcqzzZQQqR3AN9diCRqVlS7o+rkVBs0Yeux5mVkO1YwnU6kEmnDHmRAuYlZDc5N71Sxw",
+	"l65N9FzYiKEaFLEFN0qqiQUjkdd+NBgP4KLsge0PjBxezCJDjx8O2PjAYGdyRWaC+m6Mtaf7EV7dq7KQ",
+	"yRWxoJoJ78RrvmR7/FsucpF68QDfxCRcXLTEV1pngis4MbmiM9Egs+cKx7yQWcakSrI8FdWV7pIBhwbg",
+	"2XyEdiJO/R7m83I4vX7TobeOu9xWzzy27sDg/HubzR5VGqJZFC+LKgu4ibL+LJbrJ+Eav1yx/U71QoEN",
+	"qXESucma1/Cn968YZ1daO79Ani7Yu7cXlyC5dY3IuJM3wn/w63j67vzAsitu4bmm5VqZtx8qdt44y9Lb",
+	"sjZJP3uBSnlY9hswQEWdTCc8a2SviRHciXTE3e48vbYkDZwTzQd7XVENRiCtDq1IjHDBHNHZ/SYLTH8T",
+	"v3vj23hihU7syArXYq2ujiIIDlnKOLvhWS5Yt3QVwhcWdnl3eTrcQJsGW+47qEGePMEQu9/Gketz4zSJ",
+	"ig7WHKVtm1G1+69dgrAR1LS+ywWZ1HegHGRUEHSNSmsz33xEzuCpdjoEr+kqm14h7hn/8EqoiZt2Bg+O",
+	"Hz6O7oDan/sbC9c1rLV/IgorrpWwgVWnjadgH3K/DbWt7Gx9U2n+m7fiSwgoFd63dop2F0DqU6vwSmun",
+	"I2S+/q/Ej3IsE09AUWfOrV1oA2Kdv/i97LbwpDtJ5v7vv+fGN9NzoazjyXUjq613veuKbKTODcR4yxe0",
+	"isvl8n5skDmQVBucTUY6Af7NE3Yt5oXIVmc2TXJMM81RP5Xfmjb5S3DYlf43cbDtQ7gFef4EXO5Xz7xe",
+	"0K2oybJ+wrhiYjZ3S4aPsCQT3Fj/tZ5jB2t3+2cytSYV95m4kYm4kBN1rppOgf91lOhUtMTA6NmMq5Rl",
+	"UokDS+Q6YHOdZeinrAnf5eKgcdWOpGqPj8qVkxmeAjlRh1IxgV/z+dzomxqPr2j+/k9zw7P2FzsNMQHs",
+	"SriFEApGa5tf5lWmlun/HHSvuTBWK7JKBreq0QsrTMREf9Jn8c/P/vVPh6//9eVlPGBK+9W6Zgk34AOX",
+	"QePijnH8yeqZ0EowkVkBRk7LaM42hDb0W+QW5MVSq1FuZPOezfkEfPpGVIfv1xiGD1ZWtLDCBqdiuzBe",
+	"pZPqojUMqbb3ld36ZQtxvhMq9V2vXwWV/V7fwHUVa04v2qpZFQrV7mPUWbY3J6qdsConevjdPsu+bWwX",
+	"jhu35+A8yclUtASfvZ0Ldf6MnWmlROJYaNxIVJ4XeDKqzO/po23TK7pvnFuOvoQmK0FKv6EnlFsWPzq2",
+	"ccTiB8cz+AfdleIDn80z/9pHx7bpPAHTfm4M2nJWzBT+t6bO59yzPUV6LXnTonIoiVZjOekbMZFa2b8+",
+	"+CVuPMszYS2fiO1GJBxI+UDTYv1ouGqQom6j1JZxjG0GxdtaTUFibP6x0W4Ymq+OaaWrmlbUuji30oGS",
+	"mpVhlRA2xIe2L07Di9SGAMTmRWwaTQi12Pj8qjBHMnwtdrUcautifgktBkn29hLi3Xj/6qv6TBrP+WZi",
+	"diVMiwTRqijs5R5sEPGLmYThta7Cl9kO8h/ecjteCp656fooyvt5p8u48dW6aXo8TY2wzdsrFL/K2lQ0",
+	"8cEJowr21iA/0bUEh2kAvi+IxLoWYk7+am2bxV7w6o2sQPrbjeFO/Mrv6XrGoa+5zJqE5V1cWfsNeCat",
+	"JUmtLaQVhGCtJsIwI+baOIiB9JInLqJ0LJUWNqnZdt96qsBL0fwL9Nw2z1ufxqYLp+yqTk5heIW9LxBp",
+	"SZLl8hU7T4OrUU91Y9rOxBkomg0no8n+EFItwMFitCNnB7yiD06FnYQDjBobXYtlA7u8gCCVAVmADfOt",
+	"UO+h56IixMOfoANbtSUPVSpT1o39ynkZjpbO/wmL6v+gRfR/0irG8MqhinEtMfBWOht49lTOba/PnoMi",
+	"PsZgIJ6mGAFkxMyrmUMF55mdaS8tOgFhAOjriVM5HkOgizO5SryUQZGvOx9V/4ZthOd385lvR1dR89Gi",
+	"NQNehAFb5RayLgXge20T5hlmB481u6f8L61ckHrze1J/Fw0BIvPB6cPVks20Eb0aHX0GT7qW6L3ZtmR4",
+	"AP7sW9fcfXuyhmJrGxKVcP8zwb1qrnNX8W4wPQZF3v8bVw9GDCdgyRZeA18NBnzwlP1Z/gltgLhPK5dJ",
+	"m+Gv8ANu4EVhQ4mKaCVXjm11wlGnRWZeWd6mhUH2jZNFQlgI5RgdTDjp/iDShYB8H5QkkGYif97xFUVK",
+	"QqFhVu6M0IgpveiXHGDAePkC7F1aRr9SUGOXF4OBBok/OFc8uaa0jyIOw/ODcpU6/szawK1Lvk1noNGk",
+	"XS7Xl5DFKsz97iIQCp7TePrBr6dSpsSiQu6LCi8/YZSc2MJVC7puUKs/I3Asy0W5NCv+I55Mi7hm2HHo",
+	"7MCuz6bR0IpXyAjJYS9xjJ4MFHKrKMK7XQ66jndci08t9PKliPsOyboWT/n51pBtbiLguGOZuSYj2imz",
+	"M25cTb0nuvQPNBsK2owr8xxjuGzzgcUr2V9F0NTLTcHF5NmeNil2uIeOAe9pyZhMLUYU4QS1YYlW1pk8",
+	"cSKtmzPgLTCYW4xhF0mg2PEgCGTNmZanrWPEYMguV4zCZXGX5tx50b5ZdtrH1ezbjuY6k8lyl0feYctP",
+	"wDpnwk1Fbkc23SGEmxpfPHvN5/O67LOZzWBG1K7rFVd+iNk8yycyOLWao1P2j9HYEENRdz1W13a/+IiC",
+	"bu4nPGIjp7jAY6SyJSRQByGphArwh4g5DWJUcDrRrQNc4YeFuEK2rp1n9tJLLXY0Eurmh1TcxCu2+cfH",
+	"3z+NWriM3fnAnWPzL3xOzypUhyvScjCZDuFGVULFhevGC3E1GObHxw+fzo1OB/8/I5ynpjhik0xf2d4J",
+	"i/8fIybiAyZA2vwKB2EhtBEip9E4sX3Zfv+8YH1PwAmEJ38sIcGAGADrxjAgCxo7qeURi6/FUqSj8rNf",
+	"vsT5vzLBU6kmIyvm3HCnjf8ytzjOEXZiBwyOYfhJfHCGQ4Pwg99QbBtDIOqVoFQ2vsqwtGExR3rqX+Uy",
+	"c1L1qw2aBaI1C+1GnnLecnnC97UU6W5psO+V1yTrlpkb8aGM8dveCZtnXrWpvsDvR+1WXfHBzaQqWFOT",
+	"NY9/OMcnHz1cv4Drh7aWzAsj6UTrhibyO69KPZYlXlseGz1DjBGuykRETGFeQY2Qls14KvpDdej3lvut",
+	"7dIAeoOQiBAy1rEZCCQVpdSGlIUgF6FBCr6psGRPMy6ZCjtUjHVPf/73A7sqvJHUxjKuJjmfiMjTv2Wx",
+	"0i7uYedVKto0hCJvvzwqvt/CiAUZ2bUDU7yicoRjSPmGBzeRMx3T8oT2KN0c3gdMOO4P1ekWWQ4yR7UK",
+	"Ft6IYf7lgY0wGXmo0Cbl3+qvgwgXGhPSMXBa4UVWoMt0KSl+qHBl4l5UYsKskQGMLNgRtaF32mvfdTd+",
+	"9/bikh0RKRx9LIAU/vnhC5jXpyM/krjXZ14BIXGZIAjUUBX5PnjT4hVgdeYV2aslLlWFdaN0jbNBsdYv",
+	"IIWOW4FxItuk4wqB4PzGnvihf1kG0w/IRBSSgbjjaMnwB6lcU3pCaYdYGqxLxyNiM2HCmrmp0flkSmfA",
+	"P3hgGZCYFxpsD9JXxdgNlc5dkUWAQf1dtNtgcxssudJQChJiVYR7Goyypz//e5FbZiNWXkrs4lkPbcGc",
+	"shCIC2R6EpEAZKd6YYcKBxCGSkOQNlzQrPv4+FGP5SoTtrZsfjQzxrOsbusJTAt2BjJRio1pNOwU/O9L",
+	"qL6lbnp7P1vxjvuJi9sotb4X84wHrJCKYsu6tpBne/tKnjzL3o47g7/uKYP+Em0aHB0rGpcnvGRFoun1",
+	"N4iktXeRtrj2ghM27Aw7ZP6yFBj3axUed1vlRjHyl8YsBbFgM2xRiXxEsq0tyedIobVtqK1/ED0bdnUn",
+	"49a5tbl4j6E8ex6pDZEdNWypmqCHMyiiLjxDA25G+GZrRLIwfF6Tvmgoa8m+CwEgIVJNMnGYW8H+4tsz",
+	"//wcAHoA0Ucq6wiLqfRnNDti/ZMj51pSgOrvBVPKWEA6a5DT2NPjEvOGPTie7ZD6szkCBfYq3ZQAVA/b",
+	"udNEhZbkBHZaAe6DRWrJWLhdzkslf2XdvRZoZTU5NxHWtiXhGoEBnPvltBaxSOu/uGxE+BEt8IRNYUjV",
+	"p6JyxKvj25oOXgtnooD1sGRNFPVKTzBOeY9jH9j2+pnILYSOhJjmEIm1JfKzklux/WL2myydeKuyJXJK",
+	"ZPEtsZylSoauY5Wy0BcIuslUJNciHbAY0uNQrWBBz2KUCAnPInjbq2en79gRO00gwQ+DpDyHI6AT4ioY",
+	"B4k4cD8+v2RHfC6Pbh4c8dxNj8JobW+HtWmOjyrWq2lLXzfERSTWjEet8XNWWE8gB5adXbx/gQxtAMHZ",
+	"ELpiWfzvh/6Xw0v/C+lwQTxGAJgiQQzeVI188OLysj2uO0RMt0Zu8OKlECw+1QuBkDKwA13p8HurtRKk",
+	"Gck0W/HIbw7qEW6qGxy9L/WiGueKybm51x+dxHiIinQdDjINtlGiLjZgE8uDNQ7x+dsa/2QbeArNp4k2",
+	"3jQe3QeHTx+xTDgHIG2pnEivaRz0DyJ2MDrwp+Dg8CBi1nED+a6w/5ye8D/DI+DwRPNkZ9D5///19PB/",
+	"8cO/Hx9+/0v5Z390+MvH4+jpw0//o2kn/PCqiGO78p1p0GubU5FRM94UtGXDnOBNARsCoAaDLwltU6j2",
+	"oeYKQQ4QuOT1XrWPe6cls4kG2rZzYWm+hEJWW+omn+Rt5W2nXVPMsD9MgMGE5odEZ5lMBdgKsswfYzFD",
+	"mA/L8jlzOphniLPUZKfWdFOYeBhCfQ5ta/qumGJDCkwFQiaAiK0hGHfjIzJBxdFQxQZhvIrf4x4iG1Xp",
+	"C+4TSiImG9lMwz3F1VBphCwoA0gswEj2S0cAWaPQISBQrj4JqAc43yKOBMJOyENahMHZVcRLqW7Q4APG",
+	"C+5Y7K+tfr9/5B89TIhQbIzGPjCr1AyS3BbDK6frFrqyUNTXYKhYMfzidJFlxV+yWRbB5L2SRAYcQHy4",
+	"Wvp/IkaGv4w7gmQ4sJSFvZAIWNClZfUnFo1YcC2g1Q5PrH+D5QsiLbSyGjGWH+IB3WwlJ1gxyJHJj7EY",
+	"4G0SnBdC3YzwK98Ev4hPChsWARYGg+XIfxuziQCbF9ir/EtRTrErzSCNKiywdTLLmBE8maJmCcOHaVVD",
+	"kgiANC1FGORV0kIIVkSwO04Y2hG0/WVi7BiZwBroHwSk988vLrGTTOJaFgHCYTXHXGbxIGBXIN6EzrMU",
+	"PBNhTXgQyxBfowAJ92+sr7un+TGAdYAFgyQLShg7QXZiQREm+Az/irkRoIoAWC8gPfiFxYVCIxuMuG4m",
+	"A4qD2B1PDiE0lQBqGq/1t+p1W1jwz5j5BmtQngskT1eJt2bWaa8o0bElYSkMCY0IZXBW4ygCjFlTksX7",
+	"F2fs+8dP/ljgjyHyyXqIUsjVCj0TQqTnpdqNwGaMlkO8N6JOXkW5A4GL0DY9F9YjCAGEZgWQ22gmUskD",
+	"ug3KKiP/9hITyD/p74pRwOvDjgqIuqhjnTZ8IkbjPMtCFptqgbfAuTYHywPey853ZiVnquHGXAv3ryim",
+	"TrpMbJAL1mXyn96fV5GFr6UCmwVt4A75LYQeBB1XEFRaE+qaDF7b9ML1Kx5J+0qAv6ti9UYUI8u6xcVS",
+	"2uUObRr3GjC1MAp6dMMbFLtn2jmRVhLSgJ/AlTGRN2HVsNcQehSuq0E1DJt6iZjsiz6rMt3m4JcyZaEB",
+	"swhnL7FgAd4dNtxt+0YggTllVIRjNljA1i1WGb8S2eeYd175FyBT/u///X9Y2rrKIRADU/0GDKyTAKSH",
+	"38SNJh/PAZrF8GKnfBPSixEC7emTJ4+ebINE8099DqH451m3YhuM/Tdxi8FubV7vdVaHN0tn4GpBVEjE",
+	"+ULUd4I/qiV+lpvh3/Mn2ZIMfJsYvpaQOqOzraY3mFM162RbYxr4BbT3D+awPq2B6fRziJ8Jawdqb9Rx",
+	"gs8a1yg8t9UKpQ3zL6GY/eaMwip63ObiCNqsJj3WooBLsNtNHbWPeVNXKN7v2llT+FhtrWs7s7KeRBpl",
+	"Ms+W/NLKvt8qlCwQ4m4+GSTJNScMnLaIhcMGuLehxgKYitSSwXxOGJ698HVFvsRIks8hd9zi2xBScI3s",
+	"RVD+eDRzUqT58rWA5wZStz8YzbdasDW1Hqam1/mednBp1ChqCxF9CctGlYne3tm8tsVVmCDYl1q+cC2R",
+	"uIltXVy8PDtdn9o8v8pkMiJwui2YAWXbphFfJFOR5s3lHiiwhBQsDEzB2A6RjQd4FBAIgnXjB08ISeDR",
+	"8czrr26oMsGtY09sD5H4E6MVEx8AjVVqxbrxvxw9eML+Bf/nH/6fU52bbBmfsJ8uz4aKghRQpyL0fhaf",
+	"vX/7ZnT5v344NYIfnUm3jEO+2iDU3GCpmHFAQj4PA3QyufbKYJYxUK7mwhwWmuPYChfAaFGDxKe8Aj1U",
+	"wdxBXI05PRGgeaYaokdRV6UvSS0sgBQePJk1HR2gjvfCgmS2BjJDaA2jmd0xa1UESIbGeIQW9aL5Xjll",
+	"KItFXmvwVBKVoZ4A6mZYkuk83RG/MYCL+CsjSYRIN8O2tpg4gx6Cs4lqK9RI1Yg+UvHwrMA6NudokTsH",
+	"osmylM9jwOUuDQ4VP1AX46eqLppMTwjYg8VBRYcoSy3TJC6hP8qYogIWp6q3I+Ri1PED8NKgTJNG3tC8",
+	"fTSHKHihKrnZWB1DVXxNbXto3KgRxPJUtWGcVPx38Dzreo0NkVZ5mOUObJ82HPZn+8Z+Cca/Qiq35/3+",
+	"RfceEVGCzTFpW6Mh5kaqRM55ZhsdefmV53/BC1kVM8oHy/gEnmV74lTWr6tGkrq4eMmwGVhtu6V9CHIw",
+	"AU6rWQhpDLV4RVEVpHA+OJ6dFCEVa5N0LsPgv2CY3ifgItp6wcqJEulZBRVwXUer/7hl+3ZfdytMW0iH",
+	"F9Da9QojZtoRPLLTLNMTOMe2GWOLZzIdYTb1LbNV6piJNOzavFe6qUygcc2x6tX6QgPX28oR4OkzbHtL",
+	"pNtNQDiYD7Z+3taFLX+XBPl+sMrOhbqRRiuwrx8F2mXJlEvVnLzO7SghrOMV0bFiDLotVtFeUXnigxv5",
+	"GY42Ii/4ZsySfJoWcNZpLlgXbtn/lM7RrbIjprwaVbA4Ng21tM6vRIqUkh3ieDbgbZQC9UYqC+0qz4xw",
+	"Rs0kg7+xZKqtgFztIAT16iRClBAxzpxQblpUwRRG6rQMLXsya+anWJptAwo4Ntg+EFR4Dgq+2qxDNpSF",
+	"awUqLHRdbdjxAMKWLZV4JYdRcYDA/1IzCZY1CBtQDW+BiRzg3husuhRdWY/rQTxDI6iuEYB7WK+JcAu2",
+	"xjI3aKgCFKKbilnErnKqCag0E+Oxl7tk4ZiEQnuJY6kcj4URymXLoYJQ9zLjqBeBbXnYwbhP9ub09XMq",
+	"bEUvHLDFdDnsMMGTaX+oMGAvoNLX/b7MiLng6IqaQVS/swX2fX+oqpF8UIwPJq20EvshgewAKxMCm8L5",
+	"jAKHrx31/bIca9x/r2jbFSikEGMbEFwa4m8pE8TTAcnlwVuL+9ZoDqcB3gqe7bb3306gbnXxtKi9WyyI",
+	"n8mA8YWN2CSZRwzAj6GgaUA//uzE4d8Qg9/NeFmAOq4bMJ+JjC8tnFiwbrCrJeNe+wL6sSJP9aHhKtUz",
+	"NofkgjGT7oTZqTauCrAC0ccB+dUtNJpK+uxZ8HvtcI/U743dJtTO+zfGrsEzZ/6RS3qiLdxxE1gm0vgX",
+	"0R9R1vwMvRFesGN2yurp+9eLt28w3IXNuUumrPv+xRn746Pvn/bqXNtvIyLFF6Ea0g4VxnTEKs+ymBnh",
+	"cqOw+qpmFY2IdUNGAg+3GXKwXjRUYC3Bb2Mcii3RPq3TRqT0UAAhrcbl+JZDpQTcgbgoljmtTwD61zp/",
+	"25Q5DDqD8nNsMdWZaKqVUnK43c5XndetnbHXGEi0eTpdWj6prExFkbxR4FafhPWFyzD8jPFCmtRa3wAL",
+	"6VF08q2YbtETGX9qcNqpcEXsz1qPX5Tv7rb0FQ68tu44jRV5NsalixvXq8qVd9z6gj+3dN+0ioBWHfra",
+	"OJBWWb6KxrsbL964reHQEoVWZO2tO9wqbpdD3KfrJnl/6xja7oDd9rDpNmglpuOG/Vrzy0edD4cTfUhf",
+	"/qfVqv+eL14TlLBn10uVnEECZyPEZg1Es1p+rRKSsf5rBQipAbFbiJbMlVwFCK7mn1HS3SGhhCAUA7BX",
+	"eLAcWA3iq+y28T5bquR9rppgFp0nn4ZIcsqv9pwdQlrH2qBcY4TzTBJKcYHLgNFLWDc+PPT6ySF9YWOK",
+	"Cu41o84mxZZt5Anl5t7S8FN4YlaNGssCTZJmog3kBnjZTPKsBR1VSTvdPIKtJ2wK9dlbkVsTYS1baHMd",
+	"olr8ELsYZht+li3lum5dDlBwK0ZQzmCD/QcHfmBZknE5qwQih7IH4B00QokFoKshVCckfUMHvhkWZaQV",
+	"v1qWdqUwNTBv6uvdbUhKu4qxc5VvUq01pFuMmVaJAFnqiifXejyGwYP0DCVgfTe7dw7vHenxphptEuO8",
+	"HRgQANivv0mNSUdj3UIdoQmqF7xii4N6+YW/YbexY7m83eXqioe0yba9EaESfFCfeW5KX+bKdUInNh4g",
+	"miXOi2jsZD3XA5AruS0hLqvOvrXydnU/KXVVekyjTsJVItpqXhI+RMOgES9isAsCmclVhDgRwIivRMJz",
+	"K1glw4Cyw4vK7hVoyLn0Y8xkpyKS+UGj3blDieuNg68a1D7HSFQF+FwxGIX1qYa2Vm1DRKPFdVEZVFTc",
+	"XxsuvS+iUNL9eXeQf5cQdNSCB3+LaND1JF2M2/2MjQxvKKJTG+dB4Ux3j1q4xelxWyy2LXFyfn73g7Wm",
+	"7jDDL4IgGX/J+jaZvBYQOZTuXf2k1d3n1+lLnDygp9sbcvzjrwFF+zRN99yxPULptnun4WVtI7wfGJS2",
+	"2CIlFk0J3s2bvz7+kAr7+Se+nkF8Owlhi/grxWYw0GquEjl7AtwEQWxCsFnh9MIsZUjFghNFLbo8BKhi",
+	"ihegKemiGLJ0lCA5MVw5kNn2DN8AYP3cfqY4tY85yQiejjQk6zcGq8IizTgG4IIbsKWg8R4R61CjqzWm",
+	"u3DXY0xEMYgrkWk1sdVtQpByK8yNTKhZn52Gc4yPYVZXwFWDd/rpcJWW3+qFYn4CDMvJzfx3kO3kGSro",
+	"yf29YEAporZc2+33jx/rrS6gjUfgFeABlWuI5iNbPwxdyj41/rQAdh0SNiXvQSU4KPyPpB/yJEH9Abtx",
+	"eQxWz1nDiWiDA3z45MlGBMAHVX9yLQv6C5B6wzphtDq4FStgCQ0l8G55CDYGU6G7+kdd2i+78R8fHk/j",
+	"HqizGO37YIYwZZVgq8IueHgIEzmc8Q+HzmUn4BRmM8HR54COfGLMEMCYyRux9liJeEfwGVY4UHlX75TH",
+	"O4esv+bXorLQPBxWiAqr2NeBDMFUVR5gV97RcFqvMPw7+H21LbQmJ/isOMJJ7oLdNEAB+cejGqX6V3gC",
+	"gTqobJzxCYLAWafnpdGmWA/gI9KWJQC8CCYy4UTaZz/TCamRlLRrrKq+iE0HoNndBmS2hYvsgaQVAC1W",
+	"73rI2d5wLfTZxursK2PHt62P+pcw7i8iVgZsjlvKlQ1G7tZKnoTESdSKATKr6egHZdb9jRSLInQmRLpT",
+	"xvciQF76+5+BVcLacZ4VgVhgnuuz4wGeXHTHNYTbFEl4jaE3P9mmAO1bKXG1rMcVf0Y4EnBGCEnVyoli",
+	"NfNYhW2m0s4zvhy1FlYSs7YE4Sm3oyo4UbNQDwE4nEG8diWunMKZPBH3mke2sTCVnKiRVF9EUmswCK5A",
+	"NDVEqrZhKp0qFgo/BXaZFjhI2rTFlUdoP82kuiaT+RREvxSdBMT1W8BbdsHBKd33XxZzvUo9gVaKca2Q",
+	"SM25sk+skp/A7QwE696oDaRfuw+aIBmLo1Bp+ejh8a1pa8AyvRDmMOFgy28xQETs4H/6//xhL7ChvWDF",
+	"VtkIHlai39AwYg8e+rvcq8LsaumE7bM35SkubfAFTVV2/osCl73AyjK1g4aHhU8pRdkzdEIfwgUnJ3tx",
+	"FrtZyue9DUeSdbVMk95KdKN0K7Vt2flqTxQN6M+yhVAkXtaxzqzAAszI/rx4td1EUD3nO/qLKyf+l3Yk",
+	"bli3MJ0T2vWrZenY3tk05Tv8EjIEQnbdXoQo513JzQqZRpBiRAlHTYZ5//TtzEZfi81sOsNKLMrrFpX1",
+	"8lg3nOUvdXCbDFrVekTryGVi0cwqEbcI0MPrxiHA/BBL8CuT576/PaJBZ+mmftDZ2dyRtH45t/bRPPW9",
+	"66sEoTVU61gPj90615/F1VTr64bgBK+WjaSyIsmNaCbYW9kZA81uOt00qufQdms5Vi/G7845wrv9U03W",
+	"vTCNnd7yAhuTjOs5JNahSAwmsX+5fBJpkh3HdP7+bF+jy5xPhElzt9yxi3e+/TPfHsJx/GztyLbl7fu5",
+	"HFjCuUWz7hVProVK0e4U+asEk+LxtkOXMYIK9wZk1hiV4oWSybX/svJVMuVKiWwEMZTl10bnXvzxX+9n",
+	"46250xuq26lq9D8gMpW5HhjJWCRT15XN5hyTHUB8aekDgu9tMjQac1hL3Bhg/nQJDSC4YSYGR0dTbd3R",
+	"f//X/2Vdzn56/woEPS9MqpT9LfczBWAw2NxexKRJLD008Atz9E+0NRGzMzf/A0ikLqu1AZScN8yIRM4l",
+	"Qv1rwwqiZHjC2c3DVtSFZjF6BjiaMwjdMTq5Fi6ZckrGAXqjivgI2TbXEHPbmNW3QbNZ9agjYhRtSMGd",
+	"qnUgV1gr7ksjB9lP+yEKuZUCtM7ut+MkfS4rL3qo6d2NnH3l4gvGVa38PVyhlAIAKQRqSwvmmT6Gi0T4",
+	"gaJI6FMRX1LjEPtcIaX9+/EXu09ulwON0V4BoAGLkCB76rPnH3jiAA4CLbDFG8CCCo80B7X9em+etft2",
+	"Xf2bCCWMTNgCn7cD0mMonBLS0/vsZy+bHoZCSBvUqp2uAqwsJNOIxUUZmaM3p6+fxwj8gUjYivaCHp62",
+	"pBPf5m5o4vO0ABGzGU+uI9bMHCO0yg/Y1Lm5ZV3/D3mN0DifaT2/ghdoQ1aFGuvobV3MO+HXm/0cu2qn",
+	"tI7PRCb9Hb4xZLchpPn2MCVrEARTfy0awa1WpJPV431PWCEq+Uu5GRQc+FPD26v8C4ExhHX+eod/4TEG",
+	"us3VEr6i9r1qYFuddXaiTpWzho9FkB6E//XL+sj+rY2qNXTeKgM3f61zl+hZTZNPcQcpZNuZJaqgxXjs",
+	"tZzPW2IGyzLgK0UbyhLwlYXaAPsyCjigG4D6jJhnywF7eXn5juFTEbt4ffkOf2D+DX6Dzt+fMZXPPCer",
+	"K57gMUzq5ucaYuY+5RiIRTQvf5MIVHmgsnWB8qKy5Hg4N+Vm1Y8LjXSHM/kljEerx/zuIgtr0s+euWyK",
+	"gYBV0ooVzkFOcWmukZYtatx2pVa20bM1S1Jblaa1ho/2MiQB1Z7+dPmSvXt1ev4mwlsDmBQAxV2+uli9",
+	"GrYauJqRLikRkz357o+sG/SJXsQeP33Cuvjnwyesq0Iu2X4gmHCNSbes1yoM3VQ5YPkV/td3uBFskcCQ",
+	"Wyf0V0xh/2UXx73LvMYNinGjvfBRY+WE2hHZShWlXPuwIaqjeo9v2clPG45G8yUVV+6POJTFsSwEe2Mw",
+	"gZyJ9FDnDhILTrAcY3HLYGx3uKBQoYTLCYL1IbMnYqRRRUXNedSA0TWKr/tCd14TXdSF/gaymBsBJTIG",
+	"IdmTYOoBW9W/LmbdmCTc2DODmDhyXLurqYUfYYZB56WkBZEKQdQixFDbqQrmqAEEdW/DPLz4vzePkyZp",
+	"4nCQjFPUmFGIXY91l0D428T1yOCwvqD/hGtnGJb1bYi7fNJkPK/Ylppvc2pwYBGr6Q/Xvb05nZLJdcPL",
+	"OdSQ8T+OsDiz/2sEK+CM9FrdK60m1YzJIrjozfnZn189f8O6euyEYt/3BojyN+MKovK4zHKzOv9Hxy1j",
+	"q5nbmsItFOR0vHt//pfXFz+yNzK5vhDmhg3Onz1/c3n+4j/2XxHtZCK21yx78/by/Ow5MxwgCGEdaBTN",
+	"0QIEO7k2hcIaRRhZ0iT9TF4Jw/ughTx9+v0fVwf+tGm5VsyV6z29O73Y/yp0AausZjOpvxjWZ0AVfp34",
+	"4KJG1a1Fc2terv3vmQ3M/gsKb5/h/FszJewLMtBgbyo5V8XkvE08qzRtZizP0fB5+u6c3TwEFM5JCRmw",
+	"NwlBiVrpliO6omoCDqqi5Z2RGOkkukPDT5T6AzbPsW6WdEIX4VKs9VG+4PN6abRvBCEKDBeDoyM0HvaL",
+	"veonenZ08/BIKMgxW12x48ff7UPJl8K6VrhS0itavQekDQFmmYPitJSqjs+xTDcjUX4xA8PP0yWTrkjR",
+	"Q1MCJyN+Y9dbdOydFOu50U4nOqu+xO8WVNOFf7yg8ctt9Ok7VaNXGEt1e6v6bDG97XCsVXtdc7WTsu4C",
+	"k/aEWSEIbpcerYp3JPPdtXh3q4iHXdzI+/sRNtZ1DawYysjqmaTKBSRLFiV2AnYJhMzdsY+55iCYSRWi",
+	"5b+ct2AvG/2OyxfWjgqUkvTtF5A8tLSC6KiNKlV7lVgt2Xs/PoH96aJ6W7eSxjY/Q3kPl4uGL5NUIGoF",
+	"JqRa4PnODP7to6pMsc123KLcN9vW14upBiPKBTiR4bxcCW6EOc39axqCYb2MgzH43dhYN+r3+3Evwhr1",
+	"VA6Ofkc+CK6UuAY6DT9bgMNB57U/w9BrOUO4bz4VBSbPtL6WbQGYBMueQJuVvkqA6xjyLQYsHo1eausO",
+	"cawjejoujF9RmMbKTyit+5sL0neoSmatQiZK69I1FwRlXaUd+/H5ZY/Nckj0UelKrdGoWla0VqCUdWGF",
+	"Earbr2i10OpMxFRlHwoRFSCKFtVoOZEKYCZCZU/QKRSLTwmsGO7AmE0FT4VhcqK0KWpv+zUFh6tfbvwY",
+	"fOqDTuNSlpvI5/LPwkv8n0hIXK+3jgSD5A7w7LU8krERdgqm/BBD5Sc5NlKo1A4K/6ldqmSoELoAJg9v",
+	"IjQvRCqsvDVC3TtFWCtI+gHQK+piqNKl4jOZVGJBhipAS9KSF2uphEgt4wzptzgZtZUdsD/hr8V56Q/V",
+	"e50JT41QziNmXQhGATrpRSwO1T1i1q2PHGeMHnHbi4YqpuIfMesWGTf+DZhfRt/a+vxXyhf2cH5QHQxM",
+	"FjGfzzNP0lKrI6rB9Yf/tJ5GuqG4Wi+EKhNwX+xlN4Cgj4bK7xgVU0PMBSRsPR4jqj6LsRbZX3/pw20V",
+	"99k5NQ9F0Oj4DFXIEfNjJJhydqVTSd5FAJKTiv10+eLwuwGLz7RyQrnDSwRtrEwEJjBU3fjEv9tY4X7I",
+	"3fjwOzDILUTmz05UVOejJv43I8a5FWnPn/srnS6HCgVSSkzi9U5jfIQDWfnRnUBJFnyrPxiYvPT4wRM/",
+	"luZScXGvWg2NzmXA4/QNAP/FM5D+UMXvTi/PXsaINkROauhiE8YevIxfC+spqLJI0PwQmtOOO61h7V9J",
+	"Kt4J5ywqQFYx2wvqTBUczwjQvdOC1eg5/1suhipGV008AEEPphNXXDg0Cf+sn6CXqgvgG4ghkYj+F9B0",
+	"FVV1tA6egXFeVhPsDGL/XekcIHVUPrvCutUFmXEHmRpYmnOhWZJxa6FuJ2D1laVNi6KQFqtChhMUHx5m",
+	"0rq4+D2qVIIbqotnuNgEmwdUQJ1DmUssvSskEh3HMgQ3GM4NrfvsdKgCu4HWY6lSrKIJg2XjPMvYggNW",
+	"j5FinC0Jl8pTgbILKAv6+OH3nt7Wig3GdJDj98KZ5eHp2AkT91l8NBU8c9O/U1WJIygz6T8ZfyZBEaVE",
+	"bsyfopp/gaOfvjuv1GIfdB70j/vHoKDOheJz2Rl0HvWP+4+wivIUJI/yzk4lSG9UYahIHj1PIavTulPf",
+	"4nmI2Jpzw2fCCWMhjn7VCoQ8uSjm4+mWwLfhToPYuPJK4wnWLUMJrtGnuNoFmCFLZMO+tDYX7a/HK3KP",
+	"95eJ3JC4CYW5EY1Xtc2CyjNt6aZJci0X8+gM3ao7tISMX8hMMMLOtbIoSj48PiZsS0fOo1V+7L8rh7hJ",
+	"ki63HIyTIFOs1iREruMXioxKnuAe4yCa3l0M9ohuH2z/YHv7n6qFQOGhR9sfelGUC/VPPPx++xOXWr/m",
+	"Cm2mNp/NuFkG05RfDi8ORkyJhWcNCBzOzq3NuQIZAe4tTkVkkf9Q3rUeV+jVRpRQHuFRseu5vCR2NFqg",
+	"+MQCgBIc2l/8SGuydypuyD0wJ9/1ikdiyucixaQA9tbLTexh/xgiAyG5l1clKRwo3mPfPX34XW9AUups",
+	"hmADSlCl2/hGGKzMILUa5UYSHwO0BBBVTgIosNUKkZzxCz4RUT0lCL5vzfOj6xiGkfpHBWRYB9mySDuo",
+	"DxJxvlD6nPuX+dVdazbXWWabNBpcHNSkYmLg+B1Orl+UYwxs88L3+AyaYOWYDlrLhHV/0unyi53TahfQ",
+	"Jx7V0jBHyWB3xihqc2xgExe49CdkygUiA7ujtJT3hinYt2EdDx7tdKZfQZ1geODJLrymEBFfewkxGBP2",
+	"5yBFxMRff6nyE1iRSlJbkSBXoUQsAhCOSyDZWpUk1g36P2qph4fWaioqWjAJN23lEUjNVU5Rp+AXACp5",
+	"zyT8TmfZbhT84Iv1XwMeaKDgU1x9IuECEGGFeB8eP7ybFaHCaA0De6NdII2ULYU7AQaGeaTE4eNQoi72",
+	"d4hW6W0v6b3v2+PH2594o90LqPr92z3M72DFA2OjI32C2ehhbyJSC7xqhORTAQk6sKzrW+9ycOGgt9/t",
+	"p0UvKza67kvn5m+VV1Qu+ExcSCd+eMU/ROwC3A+FLa5XKL1NNrE+Q5sMhUj4M1BYvR4fP4j83UvBBpQa",
+	"Kz6gEmuY0i6qQo5AeC1VFgk+iD57gbG8tIqo2Ab4qrkXhBLAW4zwA9bWxnJ75Y94x9NvXfgKIV1RIlNw",
+	"9ZBjkTt+xa3ogXqMui90F3n1rUFPYwBFC+0WUqV6QSCtXvwtRRcjJ1NXzmpNNHgFu3g3vBTffc8iwGvR",
+	"ePFDQTPCzUCbCvR8Idzh7vbl/kal6tOvWOE43oHDnGk1ziQ6P3/NDDDqPNllAX5S/IZLRA3ZKAEhoEqB",
+	"vlBFS1groVlBaygY2268khBwWphlQWgCK0YRa64JVTGiIjQU8YTGEVsXqHrA5hBNiXXBglB5pc7BciVs",
+	"r89OyfRJr1oBWGIIW8K4YmCzLsFMOGWgE76fETf6WqQIabbgS9Z9fHzcG5QP4mCCX22NF/lVWmMOjxs0",
+	"RzzPOnefdaAjlmSCG0wr+22e7NubEp7Xr1e8LsjWmOiZsMGCm+IqodWR1k0b2mt8rCr7k1BafckOR0TL",
+	"NDn6GFTrT0cF+nJpC2zYTcedQI/aFZlNQV+RNigmlRqvJH9QOrOflgQYwxTlZnZZQSMLryIMHwrOqxaO",
+	"xXDxCFBA6GAC+Jtv30PrtFzBEjmpIqpBPq4r/XUTo/N5gI0n0PdqHSrBZ2zG53MIYFs7OqgfvT1/dlZo",
+	"RyuWUbAUzrmblobCSgmy+v1cPQvbAE8/NtogIQqo5TWPj79/uvOLYIfb3tQcxt78ohC69mVeNKpjIje+",
+	"tBFlds1O+ghVtRZx5cSTXow1S0ZOxyvc7pVGGakuHq07//9hxJx99bx95aIvKnn8TIbCVtAiCzUjKiW3",
+	"AZPhBGUQW2Xet2Cw8JJW7lqqb0YgztIqE0TdBrMgDzN5AyWmgMOCvehKhrEXSEq6xpn7DPSY2juj2mTx",
+	"/oBoaH8K+v1+cSvEXsGTyTQsRallgslaoJOs4fA0GEa/DtdshHHSbKJRXbeBA0TgEw2V7KQN/s2itHVc",
+	"jQRp8wkVi9DKARtja3diVpd1urgrFoVUdGDvkEntyz2+qtoiSHwLp8XpTazE6YAcWdYpR7cK2L/HmV6g",
+	"uPfuz2fPdzH/hDfbjc7aeqF627lDxb+hyn6DIaCK2ldMob9xpf0jC7601TUMvCwcRtAaI/bq2em7ApYO",
+	"wm1a9sPussRrNvEVFm03xLt1LaquyMW1CoayCE1kCM3dwzK9Gw2CWAmh4K+AJswTz3JtgQMeFaDH1Apg",
+	"j/lEsG7AVF7BQ6a4CM+mKW6OEMVD2kvzzLzGus7F0VwO1iaErf3q5qz78wdUJcUNDoFvdqnfu12KMA+a",
+	"LPp1K9IWzhMkLHv08VosPwH72RxjgwEC/mKmR1lA8loXnq7FcqPc1CCANDO/NxB7qTTOeFAF9wP/ZaXW",
+	"KATDS4dVXCDffKj+LRc5RIdBJBut17VYes0eo+i6VHaJxYXM2eszqPMGtSuGql5gXFrGMwiUonpqke9z",
+	"QcUtKJRtAbFyA5CQh4oKkvmfkAXT+7WqvY6qbLGudFBwAaqqZ9I6kQ4VTBZiZxHykIrQWYf+DpH2ojDL",
+	"sc4yvQDT21CdhW1e82v4VXQaBoFeigfHwV3HusEVMVQ1X0QP48BWhGssU1tW0Vphkl/ORRn6OKUi9Y2O",
+	"U/qt/9sT9U5RbPAXq6eDQI+DAgS9TrlKL6pHvDjQK+e8OCGAPLlZjDsrGl8usdbYnYlx9a7axDh0/vmB",
+	"9387cVsVpoSBQ+TglIbydk5W0njWk+iLTS0juNq2ddcdvafdbNvJs2osGmFM/kb21E+pGkvHujPheMod",
+	"D8FytJ2Eklkp/QKBYlhoo6jswinCjUq7NG911BIggyJiuZh3JAOXHRCC4T2Lw5UJNtMSL1n8N4n31yrx",
+	"FicIN4zxagQ1u6jxwIkuS3XD9wRLe8Jq+UPh5LHbcMqjj+WHT5QdLjCNtn7KnsH3K6dsm6/yGVWz+V0Z",
+	"wu+ZUHANa4QSkXhKeQahTkDtBiU3nwtlszbx1car8kfhNu328T0xtrr08OumpNvfpz8KV9vhg/JYb7wQ",
+	"6+rptsSG4un3YgxpC5DwtL71VMHo/m5Uyt2/53ip7YRH+FvrBPgP6gP8fd/ImCRSv5Ff4FWstGMTeSNU",
+	"FV8AZNtVxQVbGczsX8nWt6ybTEVyfchVemiF633WbX2ECVfrVqr92cDGMNa6UenAFhcMTRwmRhB4aYG7",
+	"O1TxwvD5gPlTHEOYvZpk4jC3gv0FvHdhTw59uzlkfYIJz6sElAM6G6purvzvZBq/gSfxq7gXImElJf9U",
+	"Mn4oCQjTJvNUIgK+KpsiFDXmExmRaJOGMmNXqHk6tCZTFmx/qH4u6xhWpbGiOpkwN4J1cW5WcCrolysj",
+	"eDL19NaL0GiFFi//8ifHj2BiUjF+pXPHHhbh4Q1WpXO/33fOlaEXyji+b44Mfaf7CARAb17KqRPRiicW",
+	"ivEdnmnlDOL7/IPEePye2fXbKwf5FXXetCIDV10DIAeLNDjc4Lf12he35sbWTo8S3mp5+lG4i4uXZ6d3",
+	"6geGDlrOzDy/ymSCDorfE43fL9X5lTw7rSwms3aaYhymM/6/3Uv/j0ih2N/pn8XS9pAMlW86SoRxmKFZ",
+	"12vuSsjflXStnKi7kyWAAI1UiZyHzNwslCmug7fUTvNcZzJZnmC1U7IfQuFtew1rOhb+Il15MQVmQaY+",
+	"dhGhTXKooAo3Ow0hRrW9KC5/CuQeoKgX3mHxrY3eHjlRFxcv/1w4+L70lew7+Eo3MjrZz8qFar2Syya/",
+	"L/7ye75DwdEOUexwtg6win2FuQUgk3bOdWDZ2elONyfaoTa6Zn7EJrthWxxUa323IkJQVMweuBOn9dlt",
+	"7yOpiuT7dKRqRZ63d1QW3dkSOHBn7AA2aFOAWTA2/sNKGOtusoAyoecISpktmR5jtgZmHFWcowggtU0c",
+	"3ewJgz26o5sI3v11/F84rd+q6+sf2TJXPxJg6UaNzGthVf0tyMn7aWR4vo4+wr87+LDK87HNffUeJcHf",
+	"q9MBpxec73uoIA3RbZMK09kxvq2yhRXgnY3ywXml3V2aoQL9bY7BKcj0Nxm9UVnz6tZXt2LbTXNekUfu",
+	"xBQZ3v91bpxyet8CLn5dl0gInmi5Kuo03Mxnjj4Wj67cGe1COqZ3Abwg4nsS+OSMG+dFt0Qr60wOIHXl",
+	"Q5QfXuSiPz7+vrceyY93U/1EfQuv2I8sQqhEdcuKHIsCQxYBcyFZbqkSNpV2M/20x0ds2K3j++FCl3X7",
+	"9e84OGKno76vsbRY250CIu7tuvs64RBbCS1EQ6wS3DeV61d+W1JgQ93c5OXViFV2OcLcGrS5++usxPMN",
+	"8Aufc8kecUQObs27/pmApaFOXox5LWsow30Wj2bC8b5vdMONjTFfZMGXdqjmRlih3AmLeZb1k6nMUiNU",
+	"DCkjlrLE5oeZuBEZoU6c0HUgFVMavxsqbgCbKs4VfCHSuM+e1crusa51ej6Hw2AdAY9qQz9ijksqLZ/P",
+	"AWMF3RsFTDWIEUWtg1mBxtXDjBQxdkznbqhylQlrYTI/QBgFYpj//O8HtnLD4RoCmk1/qH6GOIliCbmD",
+	"MR1Y5hcLno8PDyFLBis+z41UuDYzwpGW1i8p4TwfWDbsZDxXyXTYCdlCRd8lFj0ZiocqRi4xSngyFSMn",
+	"ZwKwdgD0Y6kSvxYADBIAQqVBIGu4i6UdKiwj2MVZ4suYVgzH0IMZYCzIjH8Y8YmIC/jrNWJBPPA2QOsB",
+	"M0KlwhAKylDNEf+ckGJrE6XcesDPD64qI6KypsDzSz4BlPXz8eEbrcTha3+TxEVphJBo+uj4MVtMZSYY",
+	"AbxTjylWMhiqkI8kFZvqBZtxtSTEFOiccLvLdKQ6MtpQXYmlVmmvz85h+no8hhlO/i7nh0IlOgVMF826",
+	"MaYFHT73X0o1GUCbuBcNlectRtiAD8M2LEwU0MhxV+laHCoEzrTXFmw60mGOZhhAsUFTrEGAyxfiWPVC",
+	"DRWAjWPxCa0ETfUQhujPnEwxuOpvuXbCUhmIlcUfKniKQMYrO9Bn72EyJRq6gf1gBesdoMuxjNQBrDlP",
+	"SCUnavAE/igcnZuqrLDFmQGH0bPekxAZVMis/swWYd1NHoEp1lDaw+lwjoFaDWVEG3G7s7pPY7XW4Wop",
+	"oh1As1/zD6dwH25teeF4tlPD87Hfddj0zvqMYySaLoSCeAaBbBHKADDpeiWZNt44Q1U9O4iVRCw0roRy",
+	"YdZLaAW0AQuKUUjliq6cujv15HC1fDtulYMLiPFVim1b8fDAX7ixnU+/bFNHsHQ75WTSBbQSl+UJoUWo",
+	"oVZHSCudUGqiWLdByzYXwNPrtwEgyNtrz8K1CWgprsYai7JrAAm3kHYFbKMoWft3OW8oRvYp6nhOtm1O",
+	"0OZTREUDDpHOtzyDbcOR6PyFm4aijKs8PQ7ceV2O2ooh8qjJ4uA3uMa8PdekG4xZqSjklfg5xsJ6SWrl",
+	"VuzqcWDLgobauzVp/LpW/B8IQerzUkIrBjJVkTbXqhBhPZduoOBeFBAZK2wFfgaOXAuphqvt880CO+g2",
+	"qExsiW2AJnfqnNf5fLPLAsb5ddwV9+12X1F3CWQwoANLL9GiehghCfn7gOC+sKqPzlfSpu6bnI4+wr+f",
+	"jvz49o/Nq3cbtbjtdD7fG5Yib9DegfhoJY1g12LuPJkhE0UknatlWVEDCnmR0ESqBaig68F1Ak8OCB13",
+	"Y3dDeeZ+jW1ln00xNDqfB87GLSWQfIuq+xq2MyrRCU7yyq50y2KiAIZaFM30RNx4B+1w6rHppjvkJbTY",
+	"olG+VdkycLKZmF0BChYh6MEk2pS9wAz20CZflrpr/C8xm3nxDms/MpNDYmoy5YYnfqisGy/E1eG/tEP1",
+	"wT979R9fi+UPkIcVD7CYPFrgMLunNPbdcMN827hAy4dXDlWMD4NQwYtCaYaRRksvAhHEiQ9gUqFHhqob",
+	"e1r74bvjOGIx7NQPD/pP4JOda4cmu95JYelRwjqRel7IVJ5l/aH6s0DLErwR+GYADXv45Cm7WjphmeDJ",
+	"9IRxCMec8SVw0qnO0qGKhx3f13AYk/PRGZ1VFrzP3mgmVSo+hJJw0g1CnblM62s7VLxSau7BcXR8fEwr",
+	"SCJCGBAUbQsoPDpLMfQa7DyKxWC0ikOJPKgzoATaZKyTWYbAPbxe9K6iJK/QwQ1vhat98mB3JN5QMrmB",
+	"omoGi4bjg2tQ4E6i2XbNKNiVjgCptGEybaVrfP6+y5LdgSnmLkNLPSvZpcZZYa+6lbJ4awXwm+bWKlrT",
+	"sS+Uiq8hMUNPRx/9P5825WC9pKLzd0nFbXKdH9y3yOgq4AGuyJeml8ZKkmQtkGkLPN80EEabIhRK33ek",
+	"ck8fl9WepXJiIkx7RGMrnR5R6Em7R3TKHbN5kgiRipR0ptVbqEA/syyVBV6/72Couk6D/IAaLTzJHXl+",
+	"wVBqvQLGs+INcE9rJcDPNlS1ctvQ/dFHk6tPR1TytuJZnUWo85EdfagQH/bAshgbj4zwx0tqFbe4TvzZ",
+	"eUlLsnfa26+paKefCDrdd7nQKiZyWtZvTKKCHEfFlZH4odoEkfjaFVTIa0jgtQKh98pkfP8DwI+fQU04",
+	"+pqOu9ch4KjkKiUQeP/AUEnHpjyNKInRCCzhTg9jYzjM5Cb1P1NRZmw7VIBXkGjjuUXl7WLBQB6vFNfW",
+	"WdqrCOB78sIdY7lrnM+/+zCh+Bm7CX2fLMGlnD3ltrD4gjMaNU4o6uNXovBIpFpY8vq6qbBFbbQqqcT+",
+	"4RFGucR99gIUvxDCOVSNMZyDYpcQ+RmCP+0BkZ2des2ty1FXGyr49aAsNn8jxYIeBvOA1w+R38ZVsAt8",
+	"q3+8WMCD0GcRb2pSYZrYp2c0b/hMnBULvC953wNfrA5wUxJZorNMwrLA9Fft1d+EcC+EF2EDGG/EZgiB",
+	"yzFeYoOUMDc6zRNxZ1GUO/CCeRFZdmjTjWWOsKJ3sN6XEWn+IE+dm49sOvJMRU5szIzgqR3A/OfCDNUU",
+	"DBdQeQhfA3nn/EpkFtz/CmN5YCXBrDcXJLzUGEY52pFN4xALB/W9SndzjVsNlQK0ZVbxujCeWc0SbqC8",
+	"dDyCMLYR4lOPiqfjaKhWfgO/VrT6BO7m+ve4UvFQdYediEdX0bDjZbIZws6vNCYLSQxSmxGwNJlUkz4D",
+	"SyOyUg04+UUtR23YXBtXC1Xrs3daKleNGATWTLyYB+xPTPvilsW1Qgz9Sr4RhnOdtkZtRQhm7Zc88NfC",
+	"ua2VKIO6hmoldmk1Wot1Hx0/hpmvuKd7UUCF9oRwmzAsFqKwmgXdcpkunu3Np+86fuZzLwDpxMxuxfaH",
+	"8wiOHc8LSZ7gxvDW6OMaJ/h1BwtUwie23gevdSrHMtw630T+etRlleWzl5eX74rijKm0iUYobCCMmqd2",
+	"ppX0146a3Mt1Rjfr5nIw1OYusTqgi02CVYM48A8ZDEBzr5JM2MMvkUTSCIETo5gSE+T1SpFDBAco4xNI",
+	"siMxDvxq4K8Kd155RuZZPpGKdeEi4wsbDxif8b9r1ecL6/8/EslDL8YYMfFdgIQxlpkfuxcfCLlvVPlK",
+	"fFj7ygshMCR4XPLZyOhMjLhR8IBK514AGOUmiyPW7/fLEtZVhYpmOVQxLKUF+YUklggcdCIdlZ+9fpmA",
+	"7JMJ7vWBkRV+4R16j07D3McSFMYYP8ahGgYPdQ8IVxkjEwjQjyJ8yypREA5ahTQH2dALj0LdSKMVaJhH",
+	"LBQfS6ZcqqYLHpMTL4LP504AgbC+xFfJiqWJfQNi+I1nBZ2maSUjRbdm2JWMsXITzsQmJ8tr0bn3Mudg",
+	"N+BZJsxnXGS3X82fp7qhirBnIWjPQyDCUKnRc5VKQf+NVYk8nz28ksrzvw1ms3QGlfpVipim2ljw1XuV",
+	"mPlXsPCKE4yT4PhANfaKva+2I2ZJ1kTuBV1/HVEFuQFTupis57XFQlIF3xlbCse6MEEcF+J0sFQkMhWQ",
+	"x4N1exqSof2d7QfzpzDtXUJeoCJgGHwwBUNltW4JrdTqo/cN94s9ae8UKhbv0qlv+Nmd3oDRQlp2LRVu",
+	"UaLnrRhS8GOtz01nrbIJF/DgnkMqxRRtapWpKotzwhRUtIKRtT3RuoIg/H81PKzK+mySu8PKRExnacUp",
+	"8U3nKyT0Go9qAssKNRL9mcEYcE9l/peC3gMT9U3r6CUrsdAfeOL8m9FQCm8GcdWf28JQHwqdV2rXSMuu",
+	"/IRX70tgqYPSzkUHIKSMUanMEk2adYumYLNElkz+jFov2gTcWspxsxqzGqs91TCUylfnFuq8VWsvTY3O",
+	"J9MA+dPDbCYoi0lLz9xCUkk3Fpw1bWUnK8R/R3JupYevI+xWp/gNBObXJcD+KCGmEKuwakPA7xjxisAs",
+	"yCo48pbiTOJpjFYOcP0UNXGTNpns6CP9tQP22OqR+V0gvHw+YEuN+7dw8k3yX+WO3RTjc1VjVvu7tkkV",
+	"OvqIf+yw3xUrwDcwn1vSBqmoRVL0dvyeqi2vFYy9ZWeO78FQclnUTv2227V4wLAoX8Isi8u/BuzTwDh0",
+	"iuZCDPOfCTMRDNqz7vsXZ+yPj75/2oswVxiC4qokAa0PofUfPHlAKH68SjTxIJSHycTYDRW4VClLKmKx",
+	"yrMsZka43HhdGdt66Q+CW9DeSAgHZESGUB/oO2VShSpxWGgGm+RI7qwbfxx28KthZ8A+DjtkBx52BkPl",
+	"e/70KS7SVwoj8QllK1B+C3V2QvF+3Iihoho3KQq5JEvSmOpjkJaB2APoQbzA5IiGCny5HCKUilrKXc7i",
+	"x8fHcQhXojn33767PH/7Ju6d0M3t3+hHYckaC2FilGvRZJdFVKV7sMsW8E1RZxOp3Pq19wsAv5GLBUio",
+	"Gjf7Zvn9beBBlUcOAyZrhzaqFdnx1JDmGSS6zKS1Uk0QRAjj6Lbai1clp6LW+uG1WO5QdpJahxIL24F7",
+	"IfDyBCzCFaeazlJwDlX8QN9u4CLT0a9Zpa57Q1n7psLan3kvt5YLISeeneoFYEiAPZHwVrTKlitVUEEy",
+	"5HbaZ6dDNTbCTrMlu9LaUQgt60Kt+EOppIvQ5JNyx3t+wgrpZKjid28vyoD3YpZHH6/F8lPsb2QIkK/U",
+	"vidMK4oH6g/Va37tLy2802AOKtx9wekrbqTOIaK13X24keIffPHy8b6bFhYf5hH8uT+9f+UXwi/Ot7ND",
+	"Z+c1vxYAMEQyUa9+jBpr2G86U5s4JwTCbw41Warkfa7sbzuJgmaxSwaFyZX9B5c9PsMPXNJpVZ9uz59A",
+	"Arwbxv9vucjBaA1DAW8mwbaFiMviLje5Yt2Hxw97J14IydqTlWKCoINzODHCWigBhfybitX71kOFtm/q",
+	"aUA4fTxksle4vrTsb36k4MQyufIHO1qHjOMujPIY42HKTPBF+Y6mS+DSyMlEGH8GOnd/xprO12k57TID",
+	"GhC0MiN4ulxfgBM2FUagAwNO48Pjh/cx0n/DVaxHhL7S2E2zbGFydWD9TbYLWtM3FnEBh7E4MnrRxA6q",
+	"d1Z5+DbWQ6Q9/ToETnTwezWtnyILRUq3jrvcRmwuzCG62QMrBLa0DnXUyuPbzlKrzd3QBt/K3r6ecdoe",
+	"AFNJlPWcCyNXbCX9VTrGUyhRTHl5UUCuixCs94pK9lJWRFTeNddiSfw8YN11CU4XhWJMNTmw1WDGkFsR",
+	"sZg0Zv+nXxX/L2VTxAj6GsOmxEXQpDSgqsKVIRYIDwK31phLGuScG3DpmlwRcixnRhzCptdGSndOFKoc",
+	"K693sDOylxVYTWNtsDrxhrxd1n10zFK+BHQQskv2+syLaBD3M1QQgtKlZQ6rW2CNRuXS0hb0ItS/QL8T",
+	"QwX5bf7PJVuISvxRW8obnW+azc5hQsFaGK43P+y2CBP/287xMmXm75/9Y3eC6/HrylzG4/8tcXklGpC7",
+	"IMR6ZkSJ+QUv+vWxWif47JbRhfBoe1Rh47m9hO7ukJB9B5uhEDE44DdYuAnWe3O4U5NF6RJjDe/C7eFf",
+	"/XXic2BS3wJzfp3VmYBSt0TSADEfffT/7BBOUdDwt7gZUaxwGRlBaH9TOUdeXYupRLSyAAhoHV/2mplI",
+	"m7rWvPjHd36WIfkTKOn3DIXUdlZ2EAv8o831g+vygStvgN2xXjcVRLrjK+XrOLw3kWFwd1fI8Zuz+9cO",
+	"4IowlsgqdYE2jKE1xQbvcU0dEQ/d6IPxVPSa2t0hsf5khdmUeEBD/QdJ8g2ckGb9a2SnjQL6aZqW9HKH",
+	"DBU7OE3T++ap28i0vm9gE6KsjJlGcKTZN/jrr8E9wbHNaS/WYuv77DRNMdqBfkIP2mow3v689eijb7hR",
+	"I8B4lZVzs2Ng0O+3ojfE8NCGUdE5zEYsjpSX/G3v18YbG+H0kBh26Y+yN29p+4Ic1c3XOTa5S7HT97DF",
+	"YuWb/CZNVqfvzhllAnfR445ODnRs1IiRNmOrNcs3u6ur0r/7K9mzyq7TTXYtduG0EQGKnim9WAmHA2ts",
+	"ERP3zQz2VYuUF+TfZ+dQ1S/LIYYkRDWGNxWl/tYOwxq3OvoI/+5iMytOyvbL8UZf/54vRz89fyGugi5U",
+	"ec7WG9C33ekKrHCo/e8kvJM3XUk/2a+oW+KFhKmXv8H7CFa3fhXNubULbdJW0WjDZfSTvTO1zb/661xF",
+	"MKlvrpVfqWvFE2afnbJMJzxDwX7Gl+xKUNFFXhA04bJjod1TM9HqoUxJLNiol8FXOyhieM0UZ+Cba0YU",
+	"O1S6ZvCKiVAZ2+in2c8p07zsx3fOBS5Jnfx9O2VwhrfSlH3Tu9Fctzhl7vgy+jpOmY1kSE6ZCjl+sxJ+",
+	"nYRCIvpU2nnGl5RWKA5nXGYYsxiuJG1CUGAZcMmk23IjLcTVVOvrzXLxz6HRLsGA4Y1FJGC1uFcJURUx",
+	"RMmUagLcnJJyDorn24IHZaUM/L4oX2tjw14HWIEgjVh8/uYvz99cvn3/H0dvTl8/j6mGHdQjUwRvRDHb",
+	"U24/ozjZXUYc0nZt8g6Ui/wtHr/UYcKqRAEgqwZmExI2poC3fo35EeFoFeeoHSILIv4KWCt6gHU5U9rJ",
+	"MW01QS/32AzAU8kAlfAsY3yofnr/KmL+7YCWxZIpd35k5+/PwEGgRBYxngnj2Ds+EeZZ7nDkQqVMeJbR",
+	"H6pzf9gIvLVL2YcRFWX092hRzhHaoGcCOpIq0TNAzKWxn2A7OYEkPGx/wmJpkj5GPI8Cd0KEW5P0lUyu",
+	"/W+VX/ABGv7oWiwh0hsGW3t87meU5m7ZNzp3Uk2gba8Mt8aA5zDuK55c+2kjHMJQlanXBzYgR0DwpQkZ",
+	"SwgWAQXrKUHKTvUCg6hDsQPL4txkMevGcNjE4AjKTx3993/9X5qJpa8G/j44+ieaF8zAztz8D9Zx41xW",
+	"a8b++3//H/aGGZHIufTk6t9VzJcJT4SW3TyMe4DkH3tmEjPLl7YKcNaNsZ4WFOT0DE1nKRV2GbB4IpQw",
+	"MvE/DlVMOxj3+qz4O2KxzXgCf8y4c8LMqEyC0cm1cJ4IQnA9OJjighRxUXADpO/SyRvB7JTPhWVdiEwd",
+	"gK6U8rn/aajOuAkInj9rcz3O9MKGM+EHVcw+Buq17Dkuwum7c3bzcOB31GFCF72lMYwflQV/kuNUpPkc",
+	"SAYLWeBpLisDWZ3diFBqC4t3QvaDpSivgFFMmwFwHbFdqqSPPcPy+Y/UffG5yKGAxZYmwWWzcISHigiE",
+	"dS9fXbBcZb5DOBEus7CTY55ZEbE3Mrm+EOaGnT97/uby/MV/ACMaqlXd1HcCpycsHIB0Xby+fOeJlogv",
+	"rmQbDBXoSyR3ghwR+yaF9Zvy+eBlZT8s1LG4fHXhyfK1sJZDVSlOsHu4LlAVzdBCZ1Jdh1pTsD1U6iOU",
+	"NoOyRJzF8/wqkwlAXyPFF9SLS0e4MrAXrBvDv8A2/B8jmcbsv//r/0Vu4K9uSMRALDNP17O5i2CngSbC",
+	"JQuPxJWqIaGkEJyAXMW9k6L2Rp3nYRB6AVOL5UiGKg7FDuREcZcbMWDuh2F+fPwoyZX84B/WKrXwjYhu",
+	"HtBvU/GBvXx9enZ48fL04ZOnngEPO/iTw7Z9/HSl0yV+Qb8Lv1h0houFuvAfD/1NyB3AnM9wo1g3duJD",
+	"caC5czyZzoD59PyeyWTKXhdcAHbvPbCB/hlE4gMQOHNa94fqBZ69VGTyRkAtlq4SbqHNNRPGaGMj9vj4",
+	"u4g9fvh9xJ58+NAjtAhnpEBCGirxAa9qf3I979bjccSmWuncAGJNtRZIxPK5J6Pvwnbak6HSbgqYk8i6",
+	"BaXW05iWoW4MPVC4CsoWQ5XpSTt6AAlVd6QG0tu/jlkyTO0b/vhvz5QZdZ7ssmI/KX7DZeZ1whXB940X",
+	"PpeMh2IwXRAH/V0flUJk5EXMCEXIXpG4vVRJuA69lLiC/Ugi9Dr+WEVUblBEjz7SXzsYSKtn8puNFG2k",
+	"tHpYoyvI+Z57oxCDvI55VtemvbTZRVtX+/g+OFFFa/19G0iLSbYpl3shRNCKnj/rbLVy3ssN93VsnVvo",
+	"Kpg76/T17bb7/d12hVm1NL8UVpneCdMz6QB7D+V6MhNcCzEnzZbwICl7/BaX2lEpJO9icn1Wtt7F9hrE",
+	"YS8cU0do54Rrus1cGbSmbQbV31LWdX39lrukXheXY1jFb6nXZQE5ot+DugzRjmj0ha6szWfJCbSzftaV",
+	"2GirvSBrh10qNxVOJiz2ncVkcvCi79R45dRmSwS1WNMmnZwJnTvWfXDMbC8q7CW+FQD9gFQWvkVl2EYF",
+	"yAYiHwVttf5yv/Ssi0PBcfVqwE5TvWDSsYU/80NVQFwUj0vLrJNZxjh7eHyM3o9Y5y7RMxEjKC7o7TEZ",
+	"c5aNeErC3qNI6Ht7D7i0Tcf4JdppC+1eqPR3Jep/9r3n6Rni1i1ZMIMVjrQ+pRe1q3DD1TYVPHPTv29C",
+	"IXoJTe6SKqiHJpAtT+N9nL5IciPdsjP46y91X8+NUMLaQagYCFZesEBiRcxaaXvsCecOMF0bp/7et/g6",
+	"M4eu+7cnlpbVeg91AovlSrnjV9yKEkWOLG1lRRalHbPT3DmpJizVC9W8nvU+P3auBDfCnOZu6ofgxQiq",
+	"7XWm9bUU8KUfGfSDnD43WWfQmTo3HxwdPXj4x/5x/7j/YPDd8XfHwNyp049FFX5avOjjqjfZS1iVrwPi",
+	"bvUrABWpfAGg+dUvKOa18g063CtfQC2yyudKccR6s9QLSJV2BZJl5cviYFa+q5Rp/fTLp/8vAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

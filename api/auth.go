@@ -156,7 +156,7 @@ var allowed = map[string][]roster.Role{
 
 	// A webhook makes Roster call a URL of its maker's choosing.
 	"ListWebhooks": auditors, "GetWebhook": auditors, "ListWebhookDeliveries": auditors,
-	"CreateWebhook": admins, "UpdateWebhook": admins, "DeleteWebhook": admins,
+	"CreateWebhook": admins, "UpdateWebhook": admins, "DeleteWebhook": admins, "TestWebhook": admins,
 
 	"ListHosts": readers, "GetHost": readers, "ListGroups": readers, "GetAnsibleInventory": readers,
 	"SetGroupVars": writers,

@@ -72,7 +72,7 @@ func init() {
 		&all:    {"GetMe", "ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
 		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListSyncRunChanges", "GetHostHistory", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
-		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
+		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "TestWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
 			"CreateUser", "UpdateUser", "DeleteUser", "CreateTeam", "UpdateTeam", "DeleteTeam", "AddTeamMember", "RemoveTeamMember",
 			"CreateRoleBinding", "DeleteRoleBinding"},
 		&audit: {"ListAuditEvents", "ListUsers", "GetUser", "ListTeams", "GetTeam", "ListTeamMembers", "ListRoleBindings"},
@@ -360,6 +360,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 					{op: "GetWebhook", method: "GET", path: "/api/v1/webhooks/" + w.hook},
 					{op: "UpdateWebhook", method: "PATCH", path: "/api/v1/webhooks/" + w.hook, body: map[string]any{"enabled": false}},
 					{op: "ListWebhookDeliveries", method: "GET", path: "/api/v1/webhooks/" + w.hook + "/deliveries"},
+					{op: "TestWebhook", method: "POST", path: "/api/v1/webhooks/" + w.hook + "/test"},
 				} {
 					c.inventory = wn
 					add(c)

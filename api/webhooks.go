@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/notify"
@@ -70,15 +73,23 @@ func (s *Server) CreateWebhook(ctx context.Context, req CreateWebhookRequestObje
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
+	cfg, secrets := targetIn(b.Username, b.Irc, b.Email, b.Pagerduty, roster.WebhookConfig{})
 	in := notify.WebhookInput{
 		Name:          b.Name,
 		InventoryID:   deref(b.Inventory),
 		SourceID:      sourceID,
-		Events:        eventsIn(b.Events),
-		URL:           roster.Secret(b.Url),
+		Config:        cfg,
+		Secrets:       secrets,
+		URL:           roster.Secret(deref(b.Url)),
 		SigningSecret: roster.Secret(deref(b.SigningSecret)),
 		AllowInsecure: b.AllowInsecure != nil && *b.AllowInsecure,
 		Disabled:      b.Enabled != nil && !*b.Enabled,
+	}
+	if b.Events != nil {
+		in.Events = eventsIn(*b.Events)
+	}
+	if b.Type != nil {
+		in.Type = roster.WebhookType(*b.Type)
 	}
 	if b.Format != nil {
 		in.Format = roster.WebhookFormat(*b.Format)
@@ -87,7 +98,7 @@ func (s *Server) CreateWebhook(ctx context.Context, req CreateWebhookRequestObje
 	if err != nil {
 		return nil, err
 	}
-	s.auditChange(ctx, "webhook.create", "webhook", w.ID, w.Name, w.InventoryID, map[string]string{"url": w.URLRedacted, "source": w.SourceID})
+	s.auditChange(ctx, "webhook.create", "webhook", w.ID, w.Name, w.InventoryID, map[string]string{"type": string(w.Type), "url": w.URLRedacted, "source": w.SourceID})
 	return CreateWebhook201JSONResponse(webhookOut(w)), nil
 }
 
@@ -110,6 +121,9 @@ func (s *Server) UpdateWebhook(ctx context.Context, req UpdateWebhookRequestObje
 	}
 	b := req.Body
 	ch := notify.WebhookChange{Name: b.Name, Enabled: b.Enabled, AllowInsecure: b.AllowInsecure}
+	if b.Type != nil {
+		ch.Type = ptr(roster.WebhookType(*b.Type))
+	}
 	if b.Format != nil {
 		ch.Format = ptr(roster.WebhookFormat(*b.Format))
 	}
@@ -126,12 +140,17 @@ func (s *Server) UpdateWebhook(ctx context.Context, req UpdateWebhookRequestObje
 	if err != nil {
 		return nil, err
 	}
+	if b.Username != nil || b.Irc != nil || b.Email != nil || b.Pagerduty != nil {
+		cfg, secrets := targetIn(b.Username, b.Irc, b.Email, b.Pagerduty, w.Config)
+		ch.Config, ch.Secrets = &cfg, secrets
+	}
 	w, err = s.webhooks.Update(ctx, w.ID, ch)
 	if err != nil {
 		return nil, err
 	}
 	s.auditChange(ctx, "webhook.update", "webhook", w.ID, w.Name, w.InventoryID, map[string]string{
-		"url": w.URLRedacted, "url_changed": boolString(b.Url != nil), "signing_secret_changed": boolString(b.SigningSecret != nil)})
+		"url": w.URLRedacted, "url_changed": boolString(b.Url != nil), "signing_secret_changed": boolString(b.SigningSecret != nil),
+		"secrets_changed": strings.Join(slices.Sorted(maps.Keys(ch.Secrets)), ",")})
 	return UpdateWebhook200JSONResponse(webhookOut(w)), nil
 }
 
@@ -168,7 +187,7 @@ func (s *Server) ListWebhookDeliveries(ctx context.Context, req ListWebhookDeliv
 	out := ListWebhookDeliveries200JSONResponse{Items: make([]WebhookDelivery, len(ds)), NextCursor: optional(next)}
 	for i, d := range ds {
 		out.Items[i] = WebhookDelivery{
-			Id: d.ID, WebhookId: d.WebhookID, EventId: d.EventID, Event: WebhookEvent(d.Event), RunId: d.RunID,
+			Id: d.ID, WebhookId: d.WebhookID, EventId: d.EventID, Event: WebhookDeliveryEvent(d.Event), RunId: d.RunID,
 			Attempt: d.Attempt, Outcome: WebhookDeliveryOutcome(d.Outcome), Error: optional(d.Error),
 			DurationMs: d.Duration.Milliseconds(), Time: d.Time,
 		}
@@ -207,14 +226,40 @@ func eventsIn(in []WebhookEvent) []roster.WebhookEvent {
 func webhookOut(w *roster.Webhook) Webhook {
 	out := Webhook{
 		Id: w.ID, Name: w.Name, InventoryId: w.InventoryID, SourceId: optional(w.SourceID),
-		Format: WebhookFormat(w.Format), Events: make([]WebhookEvent, len(w.Events)), Enabled: w.Enabled,
+		Type: WebhookType(w.Type), Format: WebhookFormat(w.Type.Format()), Events: make([]WebhookEvent, len(w.Events)), Enabled: w.Enabled,
 		AllowInsecure: w.AllowInsecure, Url: w.URLRedacted, HasSigningSecret: w.HasSigningSecret,
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt,
 	}
 	for i, e := range w.Events {
 		out.Events[i] = WebhookEvent(e)
 	}
+	targetOut(w.Config, &out)
 	return out
+}
+
+// TestWebhook implements StrictServerInterface: "send test event".
+func (s *Server) TestWebhook(ctx context.Context, req TestWebhookRequestObject) (TestWebhookResponseObject, error) {
+	if err := s.needWebhooks(); err != nil {
+		return nil, err
+	}
+	w, err := s.webhook(ctx, req.Webhook)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.webhooks.Test(ctx, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	s.auditChange(ctx, "webhook.test", "webhook", w.ID, w.Name, w.InventoryID, map[string]string{
+		"type": string(w.Type), "url": w.URLRedacted, "outcome": string(d.Outcome), "delivery": d.ID})
+	out := TestWebhook200JSONResponse{
+		DeliveryId: d.ID, Outcome: WebhookTestResultOutcome(d.Outcome), Protocol: WebhookTestResultProtocol(notify.Protocol(w.Type)),
+		Error: optional(d.Error), DurationMs: d.Duration.Milliseconds(),
+	}
+	if d.StatusCode != 0 {
+		out.StatusCode = ptr(d.StatusCode)
+	}
+	return out, nil
 }
 
 func boolString(b bool) string {

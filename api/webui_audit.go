@@ -168,7 +168,7 @@ func (s *Server) serveWebhooks(w http.ResponseWriter, r *http.Request, p *uiRequ
 
 // webhookView names a webhook's inventory and source.
 func (s *Server) webhookView(p *uiRequest, h Webhook) ui.Webhook {
-	out := ui.Webhook{ID: h.Id, Name: h.Name, Inventory: h.InventoryId, URL: h.Url, Format: string(h.Format), Enabled: h.Enabled}
+	out := ui.Webhook{ID: h.Id, Name: h.Name, Inventory: h.InventoryId, URL: h.Url, Format: string(h.Type), Enabled: h.Enabled}
 	if inv, err := s.store.Inventory(p.ctx, h.InventoryId); err == nil {
 		out.Inventory = inv.Name
 	}

@@ -34,6 +34,10 @@
 #   chromium      (Debian, about 360 MB with its libraries) -> /usr/bin/chromium,
 #                              exported as ROSTER_CHROMIUM_BIN: the Web UI's end-to-end
 #                              tests drive it headless through chromedp (api/webui_browser_test.go)
+#   ngircd        (Debian)  -> /usr/sbin/ngircd, exported as ROSTER_NGIRCD_BIN: the IRC
+#                              notification tests run their own on free ports on 127.0.0.1.
+#                              While apt installs it, a policy-rc.d (only if none exists)
+#                              keeps its postinst from starting a system ngircd.
 #   ca-certificates (Debian)
 #   curl, jq      (Debian)  -> the README's examples, which cmd/roster's TestReadmeExamples runs
 #   Vault 1.14.2            -> built from the Go module proxy by scripts/build-vault.sh
@@ -44,6 +48,10 @@
 #                              network. This script downloads its modules from the Go
 #                              module proxy and warms the build cache, so that build takes
 #                              seconds. ROSTER_OIDC_BIN, if set, names a prebuilt one.
+#   Mailpit (SMTP server)   -> the same for internal/testenv/mailpit, a nested tool module
+#                              (its own go.mod, so Mailpit's dependencies stay out of
+#                              Roster's) that the email tests build offline; this script
+#                              downloads its modules. ROSTER_MAILPIT_BIN names a prebuilt one.
 # apt-get runs only when a package is missing: as root directly, otherwise through sudo.
 set -euo pipefail
 
@@ -55,7 +63,7 @@ for arg in "$@"; do
   case "$arg" in
     --env) env_mode=1; out=2 ;;
     --no-vault) want_vault=0 ;;
-    -h|--help) sed -n '2,47p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,55p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-test-deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -104,6 +112,7 @@ done
 { pkg_installed systemd && command -v systemd-analyze >/dev/null 2>&1; } || missing+=(systemd)
 # make release (TestRelease).
 { pkg_installed make && command -v make >/dev/null 2>&1; } || missing+=(make)
+{ pkg_installed ngircd && [[ -x /usr/sbin/ngircd ]]; } || missing+=(ngircd)
 
 if (( ${#missing[@]} > 0 )); then
   command -v apt-get >/dev/null 2>&1 \
@@ -120,6 +129,13 @@ if (( ${#missing[@]} > 0 )); then
     # The package's postinst starts a system slapd unless this sentinel exists.
     "${as_root[@]}" sh -c 'mkdir -p /etc/ldap && touch /etc/ldap/noslapd' \
       || die "could not create /etc/ldap/noslapd (keeps the slapd package from starting a system server)"
+  fi
+  if [[ " ${missing[*]} " == *" ngircd "* ]] && [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    # ngircd's postinst starts a system server unless invoke-rc.d is told no
+    # (exit 101); the file is ours only while apt runs.
+    "${as_root[@]}" sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d' \
+      || die "could not create /usr/sbin/policy-rc.d (keeps the ngircd package from starting a system server)"
+    trap '"${as_root[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   aptlog=$(mktemp "${TMPDIR:-/tmp}/roster-apt.XXXXXX")
   apt_install() {
@@ -164,6 +180,13 @@ if pgrep -x slapd >/dev/null 2>&1; then
   say "slapd: note: a system slapd is running; the tests do not use it (they start their own on free ports)"
 fi
 
+ngircd_bin=/usr/sbin/ngircd
+[[ -x "$ngircd_bin" ]] || die "$ngircd_bin not found after installing ngircd"
+say "ngircd: $ngircd_bin (ngircd $(pkg_version ngircd))"
+if pgrep -x ngircd >/dev/null 2>&1; then
+  say "ngircd: note: a system ngircd is running; the tests do not use it (they start their own on free ports)"
+fi
+
 chromium_bin=/usr/bin/chromium
 [[ -x "$chromium_bin" ]] || die "$chromium_bin not found after installing chromium"
 say "chromium: $chromium_bin (chromium $(pkg_version chromium))"
@@ -196,8 +219,18 @@ if ! oidc_out=$(cd "$here/.." && CGO_ENABLED=0 GOFLAGS="-mod=readonly -buildvcs=
 fi
 say "oidc test provider: internal/testenv/oidcprovider builds ($(cd "$here/.." && go list -m -f '{{.Path}} {{.Version}}' github.com/zitadel/oidc/v3))"
 
+# Mailpit, for the email tests: download the nested tool module's modules (the
+# tests build it with GOPROXY=off) and fill the build cache.
+if ! mailpit_out=$(cd "$here/../internal/testenv/mailpit" && CGO_ENABLED=0 GOWORK=off GOFLAGS="-mod=readonly -buildvcs=false" \
+    go build -trimpath -o /dev/null . 2>&1); then
+  printf '%s\n' "$mailpit_out" >&2
+  die "could not build internal/testenv/mailpit (the SMTP test server)"
+fi
+say "mailpit: internal/testenv/mailpit builds ($(cd "$here/../internal/testenv/mailpit" && GOWORK=off go list -m -f '{{.Path}} {{.Version}}' github.com/axllent/mailpit))"
+
 if (( env_mode )); then
   printf 'export ROSTER_PG_BIN=%q\n' "$pg_bin"
+  printf 'export ROSTER_NGIRCD_BIN=%q\n' "$ngircd_bin"
   printf 'export ROSTER_SLAPD_BIN=%q\n' "$slapd_bin"
   printf 'export ROSTER_CHROMIUM_BIN=%q\n' "$chromium_bin"
   [[ -n "$vault_bin" ]] && printf 'export ROSTER_VAULT_BIN=%q\n' "$vault_bin"

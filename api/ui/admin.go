@@ -157,10 +157,12 @@ type Webhooks struct {
 type Webhook struct {
 	// ID names the webhook in its page's path (the API's webhooks are
 	// found by id).
-	ID                                   string
-	Name, Inventory, Source, URL, Format string
-	Events                               []string
-	Enabled                              bool
+	ID                           string
+	Name, Inventory, Source, URL string
+	// Format is the target's type (webhook, slack, irc, ...).
+	Format  string
+	Events  []string
+	Enabled bool
 }
 
 // WebhookPage is one webhook's recent deliveries, a page at a time.

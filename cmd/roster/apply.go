@@ -25,8 +25,9 @@ webhook) and makes, through the API, the changes that bring the server to
 what they declare: one line per change (+ created, ~ updated, - deleted),
 or "no changes". A source's config is the Ansible plugin file.
 
-Secrets never sit in the files: a credential's secret field and a
-webhook's signing secret (and, if you like, its URL) are references,
+Secrets never sit in the files: a credential's secret field, a webhook's
+signing secret and the secrets of its irc, email and pagerduty maps (and,
+if you like, its URL) are references,
 {env: NAME}, {file: PATH} or {stdin: true}. The server never shows a
 secret, so apply sends one when it creates the resource, when the server
 holds none, and for every reference with --update-secrets.
@@ -95,9 +96,10 @@ func newExportCommand() *cobra.Command {
 		Short: "Write what the server holds as apply's YAML documents (secrets as references)",
 		Long: `Export writes the server's inventories, sources, credentials, grants and
 webhooks in apply's format. Secrets are never exported: a credential's
-secret fields, a webhook's URL and signing secret are references to
-environment variables (CREDENTIAL_<NAME>_<FIELD>,
-WEBHOOK_<INVENTORY>_<NAME>_URL, WEBHOOK_<INVENTORY>_<NAME>_SIGNING_SECRET)
+secret fields, a webhook's URL, signing secret and type secrets are
+references to environment variables (CREDENTIAL_<NAME>_<FIELD>,
+WEBHOOK_<INVENTORY>_<NAME>_URL, WEBHOOK_<INVENTORY>_<NAME>_SIGNING_SECRET,
+WEBHOOK_<INVENTORY>_<NAME>_<FIELD> such as ..._NICKSERV_PASSWORD)
 that apply reads. Tokens are not exported; grants name them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -251,13 +251,13 @@ func newGrantCommand() *cobra.Command {
 // ---- webhooks
 
 var webhookColumns = columns[client.Webhook]{
-	header: []string{"NAME", "ID", "FORMAT", "EVENTS", "ENABLED", "URL", "INVENTORY", "SOURCE"},
+	header: []string{"NAME", "ID", "TYPE", "EVENTS", "ENABLED", "URL", "INVENTORY", "SOURCE"},
 	row: func(w client.Webhook) []string {
 		events := make([]string, len(w.Events))
 		for i, e := range w.Events {
 			events[i] = string(e)
 		}
-		return []string{w.Name, w.Id, string(w.Format), strings.Join(events, ","), fmt.Sprint(w.Enabled), w.Url, w.InventoryId, str(w.SourceId)}
+		return []string{w.Name, w.Id, string(w.Type), strings.Join(events, ","), fmt.Sprint(w.Enabled), w.Url, w.InventoryId, str(w.SourceId)}
 	},
 }
 
@@ -318,7 +318,7 @@ func newWebhookCommand() *cobra.Command {
 		}),
 	}
 	deliveries.Flags().IntVar(&limit, "limit", 50, "at most this many attempts (0: all)")
-	return resourceCommand("webhook", "Webhooks notified of sync events: list, get, create, update, delete, deliveries",
+	return resourceCommand("webhook", "Notification targets (webhooks, chat, PagerDuty, IRC, email) of sync events: list, get, create, update, delete, test, deliveries",
 		list,
 		&cobra.Command{
 			Use: "get WEBHOOK", Short: "Show a webhook (by name or id; never its URL's path or signing secret)", Args: cobra.ExactArgs(1),
@@ -347,6 +347,7 @@ func newWebhookCommand() *cobra.Command {
 				return deleted(cmd, "webhook", w.Id)
 			}),
 		},
+		webhookTestCommand(),
 		deliveries,
 	)
 }
@@ -356,15 +357,24 @@ func webhookWriteCommand(update bool) *cobra.Command {
 	var events []string
 	var allowInsecure, enabled bool
 	cmd := &cobra.Command{
-		Use:   "create NAME --url-file FILE --event EVENT... (--inventory NAME | --source SOURCE)",
-		Short: "Notify a URL of the sync events of an inventory or of one source (admin only)",
-		Long: `Notify a URL of the sync events of an inventory or of one source (admin only).
+		Use:   "create NAME [--type TYPE] --event EVENT... (--inventory NAME | --source SOURCE) ...",
+		Short: "Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source (admin only)",
+		Long: `Notify a target of the sync events of an inventory or of one source (admin only).
 
-The URL (whose path is the secret of a Slack incoming webhook) and the signing
-secret are read from files (- for stdin), never from the command line, which
-other users of the machine can read.`,
-		Example: `  roster webhook create ops-slack --inventory prod --format slack --event sync.failed --url-file slack-url.txt`,
-		Args:    cobra.ExactArgs(1),
+--type is webhook (Roster's JSON, optionally signed; the default), slack,
+mattermost, rocketchat, teams (each --url-file), pagerduty (--routing-key-file),
+irc (--irc-server, --irc-channel, --irc-nick) or email (--smtp-host, --from, --to).
+
+Secrets (the URL, whose path is the secret of a chat incoming webhook, the
+signing secret, passwords and keys) are read from files (- for stdin), never
+from the command line, which other users of the machine can read.`,
+		Example: `  roster webhook create ops-slack --inventory prod --type slack --event sync.failed --url-file slack-url.txt
+  roster webhook create ops-irc --inventory prod --type irc --event sync.failed \
+      --irc-server irc.example.org:6697 --irc-channel '#ops' --irc-nick roster --nickserv-password-file ns.txt
+  roster webhook create ops-mail --inventory prod --type email --event sync.failed \
+      --smtp-host mail.example.org --from roster@example.org --to ops@example.org \
+      --smtp-username roster --smtp-password-file smtp.txt`,
+		Args: cobra.ExactArgs(1),
 	}
 	if update {
 		cmd.Use, cmd.Short, cmd.Example = "update WEBHOOK", "Change a webhook (admin only); secrets not given keep their values", ""
@@ -411,6 +421,9 @@ other users of the machine can read.`,
 			if err != nil {
 				return err
 			}
+			if err := applyTargetFlags(cmd, body, readSecret, &w); err != nil {
+				return err
+			}
 			rd, err := jsonReader(body)
 			if err != nil {
 				return err
@@ -427,6 +440,9 @@ other users of the machine can read.`,
 					return err
 				}
 				body["source"] = s.Id
+			}
+			if err := applyTargetFlags(cmd, body, readSecret, nil); err != nil {
+				return err
 			}
 			rd, err := jsonReader(body)
 			if err != nil {
@@ -445,7 +461,8 @@ other users of the machine can read.`,
 		cmd.RegisterFlagCompletionFunc("inventory", completeInventories)
 		cmd.RegisterFlagCompletionFunc("source", completeSources)
 	}
-	fs.StringVar(&format, "format", "", "generic (JSON events, signed) or slack")
+	fs.StringVar(&format, "format", "", "the older name of --type: generic (JSON events, signed) or slack")
+	addTargetFlags(cmd)
 	fs.StringArrayVar(&events, "event", nil, "an event to report: sync.succeeded, sync.partial, sync.failed, hosts.changed (repeat)")
 	fs.StringVar(&urlFile, "url-file", "", "a file holding the URL to call (- for stdin)")
 	fs.StringVar(&secretFile, "signing-secret-file", "", "a file holding the secret generic requests are signed with (- for stdin; \"\" removes it)")

@@ -235,7 +235,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ScheduleEvery: time.Duration(m.Config.ScheduleEvery),
 		Timeouts:      timeouts,
 		Register: func(w *river.Workers) {
-			river.AddWorker(w, notify.NewWorker(st, backend, notify.WorkerOptions{Logger: m.Log.With("component", "webhooks")}))
+			worker := notify.NewWorker(st, backend, notify.WorkerOptions{Logger: m.Log.With("component", "webhooks"), PublicURL: m.Config.PublicURL})
+			m.Webhooks.UseWorker(worker) // "send test event"
+			river.AddWorker(w, worker)
 		},
 		Queues: map[string]int{notify.Queue: 4},
 		Maintenance: func(ctx context.Context) error {

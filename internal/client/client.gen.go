@@ -464,36 +464,27 @@ func (e UserSource) Valid() bool {
 	}
 }
 
-// Defines values for WebhookFormat.
+// Defines values for WebhookDeliveryEvent.
 const (
-	WebhookFormatGeneric WebhookFormat = "generic"
-	WebhookFormatSlack   WebhookFormat = "slack"
+	WebhookDeliveryEventHostsChanged  WebhookDeliveryEvent = "hosts.changed"
+	WebhookDeliveryEventSyncFailed    WebhookDeliveryEvent = "sync.failed"
+	WebhookDeliveryEventSyncPartial   WebhookDeliveryEvent = "sync.partial"
+	WebhookDeliveryEventSyncSucceeded WebhookDeliveryEvent = "sync.succeeded"
+	WebhookDeliveryEventTest          WebhookDeliveryEvent = "test"
 )
 
-// Valid indicates whether the value is a known member of the WebhookFormat enum.
-func (e WebhookFormat) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookDeliveryEvent enum.
+func (e WebhookDeliveryEvent) Valid() bool {
 	switch e {
-	case WebhookFormatGeneric:
+	case WebhookDeliveryEventHostsChanged:
 		return true
-	case WebhookFormatSlack:
+	case WebhookDeliveryEventSyncFailed:
 		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WebhookCreateFormat.
-const (
-	WebhookCreateFormatGeneric WebhookCreateFormat = "generic"
-	WebhookCreateFormatSlack   WebhookCreateFormat = "slack"
-)
-
-// Valid indicates whether the value is a known member of the WebhookCreateFormat enum.
-func (e WebhookCreateFormat) Valid() bool {
-	switch e {
-	case WebhookCreateFormatGeneric:
+	case WebhookDeliveryEventSyncPartial:
 		return true
-	case WebhookCreateFormatSlack:
+	case WebhookDeliveryEventSyncSucceeded:
+		return true
+	case WebhookDeliveryEventTest:
 		return true
 	default:
 		return false
@@ -524,42 +515,207 @@ func (e WebhookDeliveryOutcome) Valid() bool {
 	}
 }
 
-// Defines values for WebhookEvent.
+// Defines values for WebhookEmailSecurity.
 const (
-	HostsChanged  WebhookEvent = "hosts.changed"
-	SyncFailed    WebhookEvent = "sync.failed"
-	SyncPartial   WebhookEvent = "sync.partial"
-	SyncSucceeded WebhookEvent = "sync.succeeded"
+	None     WebhookEmailSecurity = "none"
+	Starttls WebhookEmailSecurity = "starttls"
+	Tls      WebhookEmailSecurity = "tls"
 )
 
-// Valid indicates whether the value is a known member of the WebhookEvent enum.
-func (e WebhookEvent) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookEmailSecurity enum.
+func (e WebhookEmailSecurity) Valid() bool {
 	switch e {
-	case HostsChanged:
+	case None:
 		return true
-	case SyncFailed:
+	case Starttls:
 		return true
-	case SyncPartial:
-		return true
-	case SyncSucceeded:
+	case Tls:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for WebhookUpdateFormat.
+// Defines values for WebhookEvent.
 const (
-	WebhookUpdateFormatGeneric WebhookUpdateFormat = "generic"
-	WebhookUpdateFormatSlack   WebhookUpdateFormat = "slack"
+	WebhookEventHostsChanged  WebhookEvent = "hosts.changed"
+	WebhookEventSyncFailed    WebhookEvent = "sync.failed"
+	WebhookEventSyncPartial   WebhookEvent = "sync.partial"
+	WebhookEventSyncSucceeded WebhookEvent = "sync.succeeded"
 )
 
-// Valid indicates whether the value is a known member of the WebhookUpdateFormat enum.
-func (e WebhookUpdateFormat) Valid() bool {
+// Valid indicates whether the value is a known member of the WebhookEvent enum.
+func (e WebhookEvent) Valid() bool {
 	switch e {
-	case WebhookUpdateFormatGeneric:
+	case WebhookEventHostsChanged:
 		return true
-	case WebhookUpdateFormatSlack:
+	case WebhookEventSyncFailed:
+		return true
+	case WebhookEventSyncPartial:
+		return true
+	case WebhookEventSyncSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookFormat.
+const (
+	WebhookFormatEmail      WebhookFormat = "email"
+	WebhookFormatGeneric    WebhookFormat = "generic"
+	WebhookFormatIrc        WebhookFormat = "irc"
+	WebhookFormatMattermost WebhookFormat = "mattermost"
+	WebhookFormatPagerduty  WebhookFormat = "pagerduty"
+	WebhookFormatRocketchat WebhookFormat = "rocketchat"
+	WebhookFormatSlack      WebhookFormat = "slack"
+	WebhookFormatTeams      WebhookFormat = "teams"
+)
+
+// Valid indicates whether the value is a known member of the WebhookFormat enum.
+func (e WebhookFormat) Valid() bool {
+	switch e {
+	case WebhookFormatEmail:
+		return true
+	case WebhookFormatGeneric:
+		return true
+	case WebhookFormatIrc:
+		return true
+	case WebhookFormatMattermost:
+		return true
+	case WebhookFormatPagerduty:
+		return true
+	case WebhookFormatRocketchat:
+		return true
+	case WebhookFormatSlack:
+		return true
+	case WebhookFormatTeams:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPagerDutySeverityFailed.
+const (
+	WebhookPagerDutySeverityFailedCritical WebhookPagerDutySeverityFailed = "critical"
+	WebhookPagerDutySeverityFailedError    WebhookPagerDutySeverityFailed = "error"
+	WebhookPagerDutySeverityFailedInfo     WebhookPagerDutySeverityFailed = "info"
+	WebhookPagerDutySeverityFailedWarning  WebhookPagerDutySeverityFailed = "warning"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPagerDutySeverityFailed enum.
+func (e WebhookPagerDutySeverityFailed) Valid() bool {
+	switch e {
+	case WebhookPagerDutySeverityFailedCritical:
+		return true
+	case WebhookPagerDutySeverityFailedError:
+		return true
+	case WebhookPagerDutySeverityFailedInfo:
+		return true
+	case WebhookPagerDutySeverityFailedWarning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookPagerDutySeverityPartial.
+const (
+	WebhookPagerDutySeverityPartialCritical WebhookPagerDutySeverityPartial = "critical"
+	WebhookPagerDutySeverityPartialError    WebhookPagerDutySeverityPartial = "error"
+	WebhookPagerDutySeverityPartialInfo     WebhookPagerDutySeverityPartial = "info"
+	WebhookPagerDutySeverityPartialWarning  WebhookPagerDutySeverityPartial = "warning"
+)
+
+// Valid indicates whether the value is a known member of the WebhookPagerDutySeverityPartial enum.
+func (e WebhookPagerDutySeverityPartial) Valid() bool {
+	switch e {
+	case WebhookPagerDutySeverityPartialCritical:
+		return true
+	case WebhookPagerDutySeverityPartialError:
+		return true
+	case WebhookPagerDutySeverityPartialInfo:
+		return true
+	case WebhookPagerDutySeverityPartialWarning:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookTestResultOutcome.
+const (
+	WebhookTestResultOutcomeDelivered WebhookTestResultOutcome = "delivered"
+	WebhookTestResultOutcomeFailed    WebhookTestResultOutcome = "failed"
+	WebhookTestResultOutcomeSkipped   WebhookTestResultOutcome = "skipped"
+)
+
+// Valid indicates whether the value is a known member of the WebhookTestResultOutcome enum.
+func (e WebhookTestResultOutcome) Valid() bool {
+	switch e {
+	case WebhookTestResultOutcomeDelivered:
+		return true
+	case WebhookTestResultOutcomeFailed:
+		return true
+	case WebhookTestResultOutcomeSkipped:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookTestResultProtocol.
+const (
+	WebhookTestResultProtocolHttp WebhookTestResultProtocol = "http"
+	WebhookTestResultProtocolIrc  WebhookTestResultProtocol = "irc"
+	WebhookTestResultProtocolSmtp WebhookTestResultProtocol = "smtp"
+)
+
+// Valid indicates whether the value is a known member of the WebhookTestResultProtocol enum.
+func (e WebhookTestResultProtocol) Valid() bool {
+	switch e {
+	case WebhookTestResultProtocolHttp:
+		return true
+	case WebhookTestResultProtocolIrc:
+		return true
+	case WebhookTestResultProtocolSmtp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WebhookType.
+const (
+	WebhookTypeEmail      WebhookType = "email"
+	WebhookTypeIrc        WebhookType = "irc"
+	WebhookTypeMattermost WebhookType = "mattermost"
+	WebhookTypePagerduty  WebhookType = "pagerduty"
+	WebhookTypeRocketchat WebhookType = "rocketchat"
+	WebhookTypeSlack      WebhookType = "slack"
+	WebhookTypeTeams      WebhookType = "teams"
+	WebhookTypeWebhook    WebhookType = "webhook"
+)
+
+// Valid indicates whether the value is a known member of the WebhookType enum.
+func (e WebhookType) Valid() bool {
+	switch e {
+	case WebhookTypeEmail:
+		return true
+	case WebhookTypeIrc:
+		return true
+	case WebhookTypeMattermost:
+		return true
+	case WebhookTypePagerduty:
+		return true
+	case WebhookTypeRocketchat:
+		return true
+	case WebhookTypeSlack:
+		return true
+	case WebhookTypeTeams:
+		return true
+	case WebhookTypeWebhook:
 		return true
 	default:
 		return false
@@ -1795,41 +1951,71 @@ type Vars = json.RawMessage
 
 // Webhook defines model for Webhook.
 type Webhook struct {
-	AllowInsecure    bool           `json:"allow_insecure"`
-	CreatedAt        time.Time      `json:"created_at"`
-	Enabled          bool           `json:"enabled"`
-	Events           []WebhookEvent `json:"events"`
-	Format           WebhookFormat  `json:"format"`
-	HasSigningSecret bool           `json:"has_signing_secret"`
-	Id               string         `json:"id"`
-	InventoryId      string         `json:"inventory_id"`
+	AllowInsecure bool      `json:"allow_insecure"`
+	CreatedAt     time.Time `json:"created_at"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail  `json:"email,omitempty"`
+	Enabled bool           `json:"enabled"`
+	Events  []WebhookEvent `json:"events"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format           WebhookFormat `json:"format"`
+	HasSigningSecret bool          `json:"has_signing_secret"`
+	Id               string        `json:"id"`
+	InventoryId      string        `json:"inventory_id"`
+
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
 
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
+
+	// SecretsSet The type's secrets the backend holds, by name (never their values): server_password, nickserv_password, channel_key, password, routing_key.
+	SecretsSet *[]string `json:"secrets_set,omitempty"`
+
 	// SourceId The one source reported; absent: every source of the inventory.
-	SourceId  *string   `json:"source_id,omitempty"`
-	UpdatedAt time.Time `json:"updated_at"`
+	SourceId *string `json:"source_id,omitempty"`
 
-	// Url The URL for display: scheme://host/… (its path and query are secret).
+	// Type What the target is; see createWebhook.
+	Type      WebhookType `json:"type"`
+	UpdatedAt time.Time   `json:"updated_at"`
+
+	// Url The target for display: scheme://host/… (a URL's path and query are secret), ircs://host:port/#channel, smtp+starttls://host:port → N recipients, or pagerduty events v2.
 	Url string `json:"url"`
-}
 
-// WebhookFormat defines model for Webhook.Format.
-type WebhookFormat string
+	// Username mattermost, rocketchat: the name messages are posted as.
+	Username *string `json:"username,omitempty"`
+}
 
 // WebhookCreate defines model for WebhookCreate.
 type WebhookCreate struct {
-	AllowInsecure *bool                `json:"allow_insecure,omitempty"`
-	Enabled       *bool                `json:"enabled,omitempty"`
-	Events        []WebhookEvent       `json:"events"`
-	Format        *WebhookCreateFormat `json:"format,omitempty"`
+	AllowInsecure *bool `json:"allow_insecure,omitempty"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail `json:"email,omitempty"`
+	Enabled *bool         `json:"enabled,omitempty"`
+
+	// Events At least one; a pagerduty target's default is sync.failed, sync.partial, sync.succeeded.
+	Events *[]WebhookEvent `json:"events,omitempty"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format *WebhookFormat `json:"format,omitempty"`
 
 	// Inventory The inventory (id or name) whose sources are reported. Exactly one of inventory and source.
 	Inventory *string `json:"inventory,omitempty"`
 
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
+
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name Name `json:"name"`
+
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
 
 	// SigningSecret For generic webhooks: signs each request. Write-only.
 	SigningSecret *string `json:"signing_secret,omitempty"`
@@ -1837,12 +2023,15 @@ type WebhookCreate struct {
 	// Source The one source reported: its id, `INVENTORY/NAME` or a name only one source has.
 	Source *string `json:"source,omitempty"`
 
-	// Url https (http only to the loopback, or with allow_insecure). Write-only.
-	Url string `json:"url"`
-}
+	// Type What the target is; see createWebhook.
+	Type *WebhookType `json:"type,omitempty"`
 
-// WebhookCreateFormat defines model for WebhookCreate.Format.
-type WebhookCreateFormat string
+	// Url webhook, slack, mattermost, rocketchat, teams: https (http only to the loopback, or with allow_insecure). Write-only.
+	Url *string `json:"url,omitempty"`
+
+	// Username mattermost, rocketchat: the name messages are posted as.
+	Username *string `json:"username,omitempty"`
+}
 
 // WebhookDelivery defines model for WebhookDelivery.
 type WebhookDelivery struct {
@@ -1852,18 +2041,23 @@ type WebhookDelivery struct {
 	// Error A short reason for a failed attempt; never the URL.
 	Error *string `json:"error,omitempty"`
 
-	// Event `sync.failed` includes canceled and timed-out runs; `hosts.changed`: a succeeded or partial run added, updated, removed or disabled hosts.
-	Event   WebhookEvent           `json:"event"`
+	// Event A WebhookEvent, or test (a test event sent by testWebhook).
+	Event   WebhookDeliveryEvent   `json:"event"`
 	EventId string                 `json:"event_id"`
 	Id      string                 `json:"id"`
 	Outcome WebhookDeliveryOutcome `json:"outcome"`
-	RunId   string                 `json:"run_id"`
 
-	// StatusCode The endpoint's HTTP status; absent when none came.
+	// RunId Empty for a test event.
+	RunId string `json:"run_id"`
+
+	// StatusCode The target's reply: HTTP status, SMTP reply code or IRC numeric; absent when none came.
 	StatusCode *int      `json:"status_code,omitempty"`
 	Time       time.Time `json:"time"`
 	WebhookId  string    `json:"webhook_id"`
 }
+
+// WebhookDeliveryEvent A WebhookEvent, or test (a test event sent by testWebhook).
+type WebhookDeliveryEvent string
 
 // WebhookDeliveryOutcome defines model for WebhookDelivery.Outcome.
 type WebhookDeliveryOutcome string
@@ -1874,33 +2068,139 @@ type WebhookDeliveryList struct {
 	NextCursor *string           `json:"next_cursor,omitempty"`
 }
 
+// WebhookEmail An email target's settings. password is write-only.
+type WebhookEmail struct {
+	From *string `json:"from,omitempty"`
+	Host *string `json:"host,omitempty"`
+
+	// Password SMTP AUTH PLAIN, only ever over TLS. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// Port Default 587 (starttls), 465 (tls), 25 (none).
+	Port     *int                  `json:"port,omitempty"`
+	Security *WebhookEmailSecurity `json:"security,omitempty"`
+
+	// SubjectPrefix Default [Roster].
+	SubjectPrefix *string   `json:"subject_prefix,omitempty"`
+	TlsServerName *string   `json:"tls_server_name,omitempty"`
+	To            *[]string `json:"to,omitempty"`
+	Username      *string   `json:"username,omitempty"`
+}
+
+// WebhookEmailSecurity defines model for WebhookEmail.Security.
+type WebhookEmailSecurity string
+
 // WebhookEvent `sync.failed` includes canceled and timed-out runs; `hosts.changed`: a succeeded or partial run added, updated, removed or disabled hosts.
 type WebhookEvent string
+
+// WebhookFormat Deprecated: the older name of `type` (`generic` is `webhook`).
+type WebhookFormat string
+
+// WebhookIRC An irc target's settings. The password and key fields are write-only.
+type WebhookIRC struct {
+	// Channel #name or &name.
+	Channel *string `json:"channel,omitempty"`
+
+	// ChannelKey The channel's key (+k). Write-only.
+	ChannelKey *string `json:"channel_key,omitempty"`
+
+	// Nick Taken: nick_ and nick__ are tried. Longer than the server's NICKLEN (often 9): a permanent failure.
+	Nick *string `json:"nick,omitempty"`
+
+	// NickservPassword Sent as PRIVMSG NickServ :IDENTIFY. Write-only.
+	NickservPassword *string `json:"nickserv_password,omitempty"`
+
+	// Notice NOTICE rather than PRIVMSG.
+	Notice *bool `json:"notice,omitempty"`
+
+	// Server host:port, e.g. irc.libera.chat:6697.
+	Server *string `json:"server,omitempty"`
+
+	// ServerPassword PASS. Write-only.
+	ServerPassword *string `json:"server_password,omitempty"`
+
+	// Tls false: plain text, only to the loopback or with allow_insecure.
+	Tls           *bool   `json:"tls,omitempty"`
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+}
 
 // WebhookList defines model for WebhookList.
 type WebhookList struct {
 	Items []Webhook `json:"items"`
 }
 
+// WebhookPagerDuty A pagerduty target's settings. routing_key is write-only.
+type WebhookPagerDuty struct {
+	// RoutingKey The Events API v2 integration key. Write-only.
+	RoutingKey      *string                          `json:"routing_key,omitempty"`
+	SeverityFailed  *WebhookPagerDutySeverityFailed  `json:"severity_failed,omitempty"`
+	SeverityPartial *WebhookPagerDutySeverityPartial `json:"severity_partial,omitempty"`
+
+	// Url Default https://events.pagerduty.com/v2/enqueue.
+	Url *string `json:"url,omitempty"`
+}
+
+// WebhookPagerDutySeverityFailed defines model for WebhookPagerDuty.SeverityFailed.
+type WebhookPagerDutySeverityFailed string
+
+// WebhookPagerDutySeverityPartial defines model for WebhookPagerDuty.SeverityPartial.
+type WebhookPagerDutySeverityPartial string
+
+// WebhookTestResult defines model for WebhookTestResult.
+type WebhookTestResult struct {
+	// DeliveryId The attempt's entry in the delivery log.
+	DeliveryId string `json:"delivery_id"`
+	DurationMs int64  `json:"duration_ms"`
+
+	// Error Why it failed; never a secret.
+	Error    *string                   `json:"error,omitempty"`
+	Outcome  WebhookTestResultOutcome  `json:"outcome"`
+	Protocol WebhookTestResultProtocol `json:"protocol"`
+
+	// StatusCode The reply: HTTP status, SMTP reply code or IRC numeric; absent when none came.
+	StatusCode *int `json:"status_code,omitempty"`
+}
+
+// WebhookTestResultOutcome defines model for WebhookTestResult.Outcome.
+type WebhookTestResultOutcome string
+
+// WebhookTestResultProtocol defines model for WebhookTestResult.Protocol.
+type WebhookTestResultProtocol string
+
+// WebhookType What the target is; see createWebhook.
+type WebhookType string
+
 // WebhookUpdate defines model for WebhookUpdate.
 type WebhookUpdate struct {
-	AllowInsecure *bool                `json:"allow_insecure,omitempty"`
-	Enabled       *bool                `json:"enabled,omitempty"`
-	Events        *[]WebhookEvent      `json:"events,omitempty"`
-	Format        *WebhookUpdateFormat `json:"format,omitempty"`
+	AllowInsecure *bool `json:"allow_insecure,omitempty"`
+
+	// Email An email target's settings. password is write-only.
+	Email   *WebhookEmail   `json:"email,omitempty"`
+	Enabled *bool           `json:"enabled,omitempty"`
+	Events  *[]WebhookEvent `json:"events,omitempty"`
+
+	// Format Deprecated: the older name of `type` (`generic` is `webhook`).
+	Format *WebhookFormat `json:"format,omitempty"`
+
+	// Irc An irc target's settings. The password and key fields are write-only.
+	Irc *WebhookIRC `json:"irc,omitempty"`
 
 	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
 	Name *Name `json:"name,omitempty"`
 
+	// Pagerduty A pagerduty target's settings. routing_key is write-only.
+	Pagerduty *WebhookPagerDuty `json:"pagerduty,omitempty"`
+
 	// SigningSecret Write-only; omitted keeps it, the empty string removes it.
 	SigningSecret *string `json:"signing_secret,omitempty"`
 
-	// Url Write-only; omitted keeps the stored URL.
-	Url *string `json:"url,omitempty"`
-}
+	// Type What the target is; see createWebhook.
+	Type *WebhookType `json:"type,omitempty"`
 
-// WebhookUpdateFormat defines model for WebhookUpdate.Format.
-type WebhookUpdateFormat string
+	// Url Write-only; omitted keeps the stored URL.
+	Url      *string `json:"url,omitempty"`
+	Username *string `json:"username,omitempty"`
+}
 
 // CredentialRef defines model for CredentialRef.
 type CredentialRef = string
@@ -3152,13 +3452,30 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/webhooks (the `ListWebhooks` operationId).
 	ListWebhooks(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateWebhookWithBody Notify a URL of the sync events of an inventory or of one source.
+	// CreateWebhookWithBody Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 	//
-	// Admin only: a webhook makes Roster call a URL of the admin's
-	// choosing. The URL (whose path is the secret of a Slack incoming
-	// webhook) and the signing secret are kept in the secret backend like
-	// a credential's fields and are never returned; answers show the URL
-	// as `scheme://host/…`.
+	// Admin only: a webhook (a notification target) makes Roster call a
+	// URL, post to a chat or IRC channel, alert PagerDuty or send email.
+	// Its secrets (the URL, whose path is the secret of a chat incoming
+	// webhook; the signing secret; `irc.server_password`,
+	// `irc.nickserv_password`, `irc.channel_key`, `email.password`,
+	// `pagerduty.routing_key`) are kept in the secret backend like a
+	// credential's fields and are never returned; answers show the
+	// target as `url` (`scheme://host/…`, `ircs://host:port/#channel`,
+	// `smtp+starttls://host:port → N recipients`, `pagerduty events v2`).
+	//
+	// `type` says what it is (`format` is its older name: `generic` is
+	// `webhook`). `webhook`, `slack`, `mattermost`, `rocketchat` and
+	// `teams` post to `url` in their native shapes (Teams: an Adaptive
+	// Card for a Workflows webhook). `pagerduty` sends Events API v2: a
+	// trigger for a failed or partial run with one `dedup_key` per
+	// source, and a resolve for the next success (its default events are
+	// `sync.failed`, `sync.partial`, `sync.succeeded`). `irc` posts to a
+	// channel (TLS unless `irc.tls` is false, NickServ IDENTIFY when
+	// given a password). `email` sends over SMTP (`starttls` by default
+	// and required, or `tls`; Roster never sends a password without TLS).
+	// Messages say what failed, where, and link to the run when the
+	// server has a `public_url`.
 	//
 	// `generic` posts a JSON event (`event`, `event_id` — the same for
 	// every attempt, for deduplication — `inventory`, `source`, `run`);
@@ -3176,13 +3493,30 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/webhooks (the `CreateWebhook` operationId).
 	CreateWebhookWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateWebhook Notify a URL of the sync events of an inventory or of one source.
+	// CreateWebhook Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 	//
-	// Admin only: a webhook makes Roster call a URL of the admin's
-	// choosing. The URL (whose path is the secret of a Slack incoming
-	// webhook) and the signing secret are kept in the secret backend like
-	// a credential's fields and are never returned; answers show the URL
-	// as `scheme://host/…`.
+	// Admin only: a webhook (a notification target) makes Roster call a
+	// URL, post to a chat or IRC channel, alert PagerDuty or send email.
+	// Its secrets (the URL, whose path is the secret of a chat incoming
+	// webhook; the signing secret; `irc.server_password`,
+	// `irc.nickserv_password`, `irc.channel_key`, `email.password`,
+	// `pagerduty.routing_key`) are kept in the secret backend like a
+	// credential's fields and are never returned; answers show the
+	// target as `url` (`scheme://host/…`, `ircs://host:port/#channel`,
+	// `smtp+starttls://host:port → N recipients`, `pagerduty events v2`).
+	//
+	// `type` says what it is (`format` is its older name: `generic` is
+	// `webhook`). `webhook`, `slack`, `mattermost`, `rocketchat` and
+	// `teams` post to `url` in their native shapes (Teams: an Adaptive
+	// Card for a Workflows webhook). `pagerduty` sends Events API v2: a
+	// trigger for a failed or partial run with one `dedup_key` per
+	// source, and a resolve for the next success (its default events are
+	// `sync.failed`, `sync.partial`, `sync.succeeded`). `irc` posts to a
+	// channel (TLS unless `irc.tls` is false, NickServ IDENTIFY when
+	// given a password). `email` sends over SMTP (`starttls` by default
+	// and required, or `tls`; Roster never sends a password without TLS).
+	// Messages say what failed, where, and link to the run when the
+	// server has a `public_url`.
 	//
 	// `generic` posts a JSON event (`event`, `event_id` — the same for
 	// every attempt, for deduplication — `inventory`, `source`, `run`);
@@ -3228,6 +3562,16 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/webhooks/{webhook}/deliveries (the `ListWebhookDeliveries` operationId).
 	ListWebhookDeliveries(ctx context.Context, webhook WebhookID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TestWebhook Send a test event to the target now (admin only).
+	//
+	// Sends a synthetic `test` event synchronously, within the delivery
+	// timeout (10 s), without the queue and without retries, records the
+	// attempt in the delivery log (event `test`) and answers how it went.
+	// A failed delivery is still a 200: its `outcome` and `error` say why.
+	//
+	// Corresponds with POST /api/v1/webhooks/{webhook}/test (the `TestWebhook` operationId).
+	TestWebhook(ctx context.Context, webhook WebhookID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealth Liveness: the process serves HTTP.
 	//
@@ -4831,13 +5175,30 @@ func (c *APIClient) ListWebhooks(ctx context.Context, params *ListWebhooksParams
 	return c.Client.Do(req)
 }
 
-// CreateWebhookWithBody Notify a URL of the sync events of an inventory or of one source.
+// CreateWebhookWithBody Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 //
-// Admin only: a webhook makes Roster call a URL of the admin's
-// choosing. The URL (whose path is the secret of a Slack incoming
-// webhook) and the signing secret are kept in the secret backend like
-// a credential's fields and are never returned; answers show the URL
-// as `scheme://host/…`.
+// Admin only: a webhook (a notification target) makes Roster call a
+// URL, post to a chat or IRC channel, alert PagerDuty or send email.
+// Its secrets (the URL, whose path is the secret of a chat incoming
+// webhook; the signing secret; `irc.server_password`,
+// `irc.nickserv_password`, `irc.channel_key`, `email.password`,
+// `pagerduty.routing_key`) are kept in the secret backend like a
+// credential's fields and are never returned; answers show the
+// target as `url` (`scheme://host/…`, `ircs://host:port/#channel`,
+// `smtp+starttls://host:port → N recipients`, `pagerduty events v2`).
+//
+// `type` says what it is (`format` is its older name: `generic` is
+// `webhook`). `webhook`, `slack`, `mattermost`, `rocketchat` and
+// `teams` post to `url` in their native shapes (Teams: an Adaptive
+// Card for a Workflows webhook). `pagerduty` sends Events API v2: a
+// trigger for a failed or partial run with one `dedup_key` per
+// source, and a resolve for the next success (its default events are
+// `sync.failed`, `sync.partial`, `sync.succeeded`). `irc` posts to a
+// channel (TLS unless `irc.tls` is false, NickServ IDENTIFY when
+// given a password). `email` sends over SMTP (`starttls` by default
+// and required, or `tls`; Roster never sends a password without TLS).
+// Messages say what failed, where, and link to the run when the
+// server has a `public_url`.
 //
 // `generic` posts a JSON event (`event`, `event_id` — the same for
 // every attempt, for deduplication — `inventory`, `source`, `run`);
@@ -4865,13 +5226,30 @@ func (c *APIClient) CreateWebhookWithBody(ctx context.Context, contentType strin
 	return c.Client.Do(req)
 }
 
-// CreateWebhook Notify a URL of the sync events of an inventory or of one source.
+// CreateWebhook Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 //
-// Admin only: a webhook makes Roster call a URL of the admin's
-// choosing. The URL (whose path is the secret of a Slack incoming
-// webhook) and the signing secret are kept in the secret backend like
-// a credential's fields and are never returned; answers show the URL
-// as `scheme://host/…`.
+// Admin only: a webhook (a notification target) makes Roster call a
+// URL, post to a chat or IRC channel, alert PagerDuty or send email.
+// Its secrets (the URL, whose path is the secret of a chat incoming
+// webhook; the signing secret; `irc.server_password`,
+// `irc.nickserv_password`, `irc.channel_key`, `email.password`,
+// `pagerduty.routing_key`) are kept in the secret backend like a
+// credential's fields and are never returned; answers show the
+// target as `url` (`scheme://host/…`, `ircs://host:port/#channel`,
+// `smtp+starttls://host:port → N recipients`, `pagerduty events v2`).
+//
+// `type` says what it is (`format` is its older name: `generic` is
+// `webhook`). `webhook`, `slack`, `mattermost`, `rocketchat` and
+// `teams` post to `url` in their native shapes (Teams: an Adaptive
+// Card for a Workflows webhook). `pagerduty` sends Events API v2: a
+// trigger for a failed or partial run with one `dedup_key` per
+// source, and a resolve for the next success (its default events are
+// `sync.failed`, `sync.partial`, `sync.succeeded`). `irc` posts to a
+// channel (TLS unless `irc.tls` is false, NickServ IDENTIFY when
+// given a password). `email` sends over SMTP (`starttls` by default
+// and required, or `tls`; Roster never sends a password without TLS).
+// Messages say what failed, where, and link to the run when the
+// server has a `public_url`.
 //
 // `generic` posts a JSON event (`event`, `event_id` — the same for
 // every attempt, for deduplication — `inventory`, `source`, `run`);
@@ -4968,6 +5346,26 @@ func (c *APIClient) UpdateWebhook(ctx context.Context, webhook WebhookID, body U
 // Corresponds with GET /api/v1/webhooks/{webhook}/deliveries (the `ListWebhookDeliveries` operationId).
 func (c *APIClient) ListWebhookDeliveries(ctx context.Context, webhook WebhookID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewListWebhookDeliveriesRequest(c.Server, webhook, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TestWebhook Send a test event to the target now (admin only).
+//
+// Sends a synthetic `test` event synchronously, within the delivery
+// timeout (10 s), without the queue and without retries, records the
+// attempt in the delivery log (event `test`) and answers how it went.
+// A failed delivery is still a 200: its `outcome` and `error` say why.
+//
+// Corresponds with POST /api/v1/webhooks/{webhook}/test (the `TestWebhook` operationId).
+func (c *APIClient) TestWebhook(ctx context.Context, webhook WebhookID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestWebhookRequest(c.Server, webhook)
 	if err != nil {
 		return nil, err
 	}
@@ -8410,6 +8808,40 @@ func NewListWebhookDeliveriesRequest(server string, webhook WebhookID, params *L
 	return req, nil
 }
 
+// NewTestWebhookRequest constructs an http.Request for the TestWebhook method
+func NewTestWebhookRequest(server string, webhook WebhookID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "webhook", webhook, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/webhooks/%s/test", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthRequest constructs an http.Request for the GetHealth method
 func NewGetHealthRequest(server string) (*http.Request, error) {
 	var err error
@@ -9301,13 +9733,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/webhooks (the `ListWebhooks` operationId).
 	ListWebhooksWithResponse(ctx context.Context, params *ListWebhooksParams, reqEditors ...RequestEditorFn) (*ListWebhooksResponse, error)
 
-	// CreateWebhookWithBodyWithResponse Notify a URL of the sync events of an inventory or of one source.
+	// CreateWebhookWithBodyWithResponse Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 	//
-	// Admin only: a webhook makes Roster call a URL of the admin's
-	// choosing. The URL (whose path is the secret of a Slack incoming
-	// webhook) and the signing secret are kept in the secret backend like
-	// a credential's fields and are never returned; answers show the URL
-	// as `scheme://host/…`.
+	// Admin only: a webhook (a notification target) makes Roster call a
+	// URL, post to a chat or IRC channel, alert PagerDuty or send email.
+	// Its secrets (the URL, whose path is the secret of a chat incoming
+	// webhook; the signing secret; `irc.server_password`,
+	// `irc.nickserv_password`, `irc.channel_key`, `email.password`,
+	// `pagerduty.routing_key`) are kept in the secret backend like a
+	// credential's fields and are never returned; answers show the
+	// target as `url` (`scheme://host/…`, `ircs://host:port/#channel`,
+	// `smtp+starttls://host:port → N recipients`, `pagerduty events v2`).
+	//
+	// `type` says what it is (`format` is its older name: `generic` is
+	// `webhook`). `webhook`, `slack`, `mattermost`, `rocketchat` and
+	// `teams` post to `url` in their native shapes (Teams: an Adaptive
+	// Card for a Workflows webhook). `pagerduty` sends Events API v2: a
+	// trigger for a failed or partial run with one `dedup_key` per
+	// source, and a resolve for the next success (its default events are
+	// `sync.failed`, `sync.partial`, `sync.succeeded`). `irc` posts to a
+	// channel (TLS unless `irc.tls` is false, NickServ IDENTIFY when
+	// given a password). `email` sends over SMTP (`starttls` by default
+	// and required, or `tls`; Roster never sends a password without TLS).
+	// Messages say what failed, where, and link to the run when the
+	// server has a `public_url`.
 	//
 	// `generic` posts a JSON event (`event`, `event_id` — the same for
 	// every attempt, for deduplication — `inventory`, `source`, `run`);
@@ -9325,13 +9774,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/webhooks (the `CreateWebhook` operationId).
 	CreateWebhookWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateWebhookResponse, error)
 
-	// CreateWebhookWithResponse Notify a URL of the sync events of an inventory or of one source.
+	// CreateWebhookWithResponse Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 	//
-	// Admin only: a webhook makes Roster call a URL of the admin's
-	// choosing. The URL (whose path is the secret of a Slack incoming
-	// webhook) and the signing secret are kept in the secret backend like
-	// a credential's fields and are never returned; answers show the URL
-	// as `scheme://host/…`.
+	// Admin only: a webhook (a notification target) makes Roster call a
+	// URL, post to a chat or IRC channel, alert PagerDuty or send email.
+	// Its secrets (the URL, whose path is the secret of a chat incoming
+	// webhook; the signing secret; `irc.server_password`,
+	// `irc.nickserv_password`, `irc.channel_key`, `email.password`,
+	// `pagerduty.routing_key`) are kept in the secret backend like a
+	// credential's fields and are never returned; answers show the
+	// target as `url` (`scheme://host/…`, `ircs://host:port/#channel`,
+	// `smtp+starttls://host:port → N recipients`, `pagerduty events v2`).
+	//
+	// `type` says what it is (`format` is its older name: `generic` is
+	// `webhook`). `webhook`, `slack`, `mattermost`, `rocketchat` and
+	// `teams` post to `url` in their native shapes (Teams: an Adaptive
+	// Card for a Workflows webhook). `pagerduty` sends Events API v2: a
+	// trigger for a failed or partial run with one `dedup_key` per
+	// source, and a resolve for the next success (its default events are
+	// `sync.failed`, `sync.partial`, `sync.succeeded`). `irc` posts to a
+	// channel (TLS unless `irc.tls` is false, NickServ IDENTIFY when
+	// given a password). `email` sends over SMTP (`starttls` by default
+	// and required, or `tls`; Roster never sends a password without TLS).
+	// Messages say what failed, where, and link to the run when the
+	// server has a `public_url`.
 	//
 	// `generic` posts a JSON event (`event`, `event_id` — the same for
 	// every attempt, for deduplication — `inventory`, `source`, `run`);
@@ -9383,6 +9849,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/webhooks/{webhook}/deliveries (the `ListWebhookDeliveries` operationId).
 	ListWebhookDeliveriesWithResponse(ctx context.Context, webhook WebhookID, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
+
+	// TestWebhookWithResponse Send a test event to the target now (admin only).
+	//
+	// Sends a synthetic `test` event synchronously, within the delivery
+	// timeout (10 s), without the queue and without retries, records the
+	// attempt in the delivery log (event `test`) and answers how it went.
+	// A failed delivery is still a 200: its `outcome` and `error` say why.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/webhooks/{webhook}/test (the `TestWebhook` operationId).
+	TestWebhookWithResponse(ctx context.Context, webhook WebhookID, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error)
 
 	// GetHealthWithResponse Liveness: the process serves HTTP.
 	//
@@ -15515,6 +15993,89 @@ func (r ListWebhookDeliveriesResponse) ContentType() string {
 	return ""
 }
 
+// TestWebhookResponse429Headers the declared response headers of an HTTP 429 response for TestWebhook
+type TestWebhookResponse429Headers struct {
+	RetryAfter *int
+}
+
+type TestWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookTestResult
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TestWebhookResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TestWebhookResponse) GetJSON200() *WebhookTestResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r TestWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r TestWebhookResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r TestWebhookResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r TestWebhookResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r TestWebhookResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TestWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TestWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TestWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TestWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetHealthResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16931,13 +17492,30 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, para
 	return ParseListWebhooksResponse(rsp)
 }
 
-// CreateWebhookWithBodyWithResponse Notify a URL of the sync events of an inventory or of one source.
+// CreateWebhookWithBodyWithResponse Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 //
-// Admin only: a webhook makes Roster call a URL of the admin's
-// choosing. The URL (whose path is the secret of a Slack incoming
-// webhook) and the signing secret are kept in the secret backend like
-// a credential's fields and are never returned; answers show the URL
-// as `scheme://host/…`.
+// Admin only: a webhook (a notification target) makes Roster call a
+// URL, post to a chat or IRC channel, alert PagerDuty or send email.
+// Its secrets (the URL, whose path is the secret of a chat incoming
+// webhook; the signing secret; `irc.server_password`,
+// `irc.nickserv_password`, `irc.channel_key`, `email.password`,
+// `pagerduty.routing_key`) are kept in the secret backend like a
+// credential's fields and are never returned; answers show the
+// target as `url` (`scheme://host/…`, `ircs://host:port/#channel`,
+// `smtp+starttls://host:port → N recipients`, `pagerduty events v2`).
+//
+// `type` says what it is (`format` is its older name: `generic` is
+// `webhook`). `webhook`, `slack`, `mattermost`, `rocketchat` and
+// `teams` post to `url` in their native shapes (Teams: an Adaptive
+// Card for a Workflows webhook). `pagerduty` sends Events API v2: a
+// trigger for a failed or partial run with one `dedup_key` per
+// source, and a resolve for the next success (its default events are
+// `sync.failed`, `sync.partial`, `sync.succeeded`). `irc` posts to a
+// channel (TLS unless `irc.tls` is false, NickServ IDENTIFY when
+// given a password). `email` sends over SMTP (`starttls` by default
+// and required, or `tls`; Roster never sends a password without TLS).
+// Messages say what failed, where, and link to the run when the
+// server has a `public_url`.
 //
 // `generic` posts a JSON event (`event`, `event_id` — the same for
 // every attempt, for deduplication — `inventory`, `source`, `run`);
@@ -16961,13 +17539,30 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 	return ParseCreateWebhookResponse(rsp)
 }
 
-// CreateWebhookWithResponse Notify a URL of the sync events of an inventory or of one source.
+// CreateWebhookWithResponse Notify a target (URL, chat, PagerDuty, IRC, email) of the sync events of an inventory or of one source.
 //
-// Admin only: a webhook makes Roster call a URL of the admin's
-// choosing. The URL (whose path is the secret of a Slack incoming
-// webhook) and the signing secret are kept in the secret backend like
-// a credential's fields and are never returned; answers show the URL
-// as `scheme://host/…`.
+// Admin only: a webhook (a notification target) makes Roster call a
+// URL, post to a chat or IRC channel, alert PagerDuty or send email.
+// Its secrets (the URL, whose path is the secret of a chat incoming
+// webhook; the signing secret; `irc.server_password`,
+// `irc.nickserv_password`, `irc.channel_key`, `email.password`,
+// `pagerduty.routing_key`) are kept in the secret backend like a
+// credential's fields and are never returned; answers show the
+// target as `url` (`scheme://host/…`, `ircs://host:port/#channel`,
+// `smtp+starttls://host:port → N recipients`, `pagerduty events v2`).
+//
+// `type` says what it is (`format` is its older name: `generic` is
+// `webhook`). `webhook`, `slack`, `mattermost`, `rocketchat` and
+// `teams` post to `url` in their native shapes (Teams: an Adaptive
+// Card for a Workflows webhook). `pagerduty` sends Events API v2: a
+// trigger for a failed or partial run with one `dedup_key` per
+// source, and a resolve for the next success (its default events are
+// `sync.failed`, `sync.partial`, `sync.succeeded`). `irc` posts to a
+// channel (TLS unless `irc.tls` is false, NickServ IDENTIFY when
+// given a password). `email` sends over SMTP (`starttls` by default
+// and required, or `tls`; Roster never sends a password without TLS).
+// Messages say what failed, where, and link to the run when the
+// server has a `public_url`.
 //
 // `generic` posts a JSON event (`event`, `event_id` — the same for
 // every attempt, for deduplication — `inventory`, `source`, `run`);
@@ -17054,6 +17649,24 @@ func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Cont
 		return nil, err
 	}
 	return ParseListWebhookDeliveriesResponse(rsp)
+}
+
+// TestWebhookWithResponse Send a test event to the target now (admin only).
+//
+// Sends a synthetic `test` event synchronously, within the delivery
+// timeout (10 s), without the queue and without retries, records the
+// attempt in the delivery log (event `test`) and answers how it went.
+// A failed delivery is still a 200: its `outcome` and `error` say why.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/webhooks/{webhook}/test (the `TestWebhook` operationId).
+func (c *ClientWithResponses) TestWebhookWithResponse(ctx context.Context, webhook WebhookID, reqEditors ...RequestEditorFn) (*TestWebhookResponse, error) {
+	rsp, err := c.TestWebhook(ctx, webhook, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestWebhookResponse(rsp)
 }
 
 // GetHealthWithResponse Liveness: the process serves HTTP.
@@ -22693,6 +23306,80 @@ func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliver
 	switch {
 	case rsp.StatusCode == 429:
 		var headers ListWebhookDeliveriesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTestWebhookResponse parses an HTTP response from a TestWebhookWithResponse call
+func ParseTestWebhookResponse(rsp *http.Response) (*TestWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TestWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookTestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers TestWebhookResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -20,8 +20,9 @@
 //	  regions: [us-east-1]
 //
 // Secret values never sit in the files: a credential's secret field, a
-// webhook's signing secret (and, optionally, its URL) is a reference,
-// {env: NAME}, {file: PATH} or {stdin: true}.
+// webhook's signing secret and the secrets of its irc, email and
+// pagerduty maps (and, optionally, its URL) is a reference, {env: NAME},
+// {file: PATH} or {stdin: true}.
 package gitops
 
 import (
@@ -29,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,18 +113,106 @@ type Grant struct {
 	Inventory  string `yaml:"inventory"`
 }
 
-// Webhook is a webhook document: of an inventory, or of one source
-// (INVENTORY/NAME).
+// Webhook is a webhook (notification target) document: of an inventory,
+// or of one source (INVENTORY/NAME). Type is webhook (the default),
+// slack, mattermost, rocketchat, teams (each with url), pagerduty, irc or
+// email (each with its map); format is type's older name.
 type Webhook struct {
-	Name          string   `yaml:"name"`
-	Inventory     string   `yaml:"inventory,omitempty"`
-	Source        string   `yaml:"source,omitempty"`
-	Format        string   `yaml:"format,omitempty"`
-	Events        []string `yaml:"events"`
-	URL           Value    `yaml:"url"`
-	SigningSecret *Value   `yaml:"signing_secret,omitempty"`
-	AllowInsecure bool     `yaml:"allow_insecure,omitempty"`
-	Enabled       *bool    `yaml:"enabled,omitempty"`
+	Name          string            `yaml:"name"`
+	Inventory     string            `yaml:"inventory,omitempty"`
+	Source        string            `yaml:"source,omitempty"`
+	Type          string            `yaml:"type,omitempty"`
+	Format        string            `yaml:"format,omitempty"`
+	Events        []string          `yaml:"events,omitempty"`
+	URL           Value             `yaml:"url,omitempty"`
+	SigningSecret *Value            `yaml:"signing_secret,omitempty"`
+	Username      string            `yaml:"username,omitempty"`
+	IRC           *WebhookIRC       `yaml:"irc,omitempty"`
+	Email         *WebhookEmail     `yaml:"email,omitempty"`
+	PagerDuty     *WebhookPagerDuty `yaml:"pagerduty,omitempty"`
+	AllowInsecure bool              `yaml:"allow_insecure,omitempty"`
+	Enabled       *bool             `yaml:"enabled,omitempty"`
+}
+
+// WebhookIRC is an irc target's map; its passwords and key are references.
+type WebhookIRC struct {
+	Server           string `yaml:"server" json:"server"`
+	TLS              *bool  `yaml:"tls,omitempty" json:"tls,omitempty"`
+	TLSServerName    string `yaml:"tls_server_name,omitempty" json:"tls_server_name,omitempty"`
+	Nick             string `yaml:"nick" json:"nick"`
+	Channel          string `yaml:"channel" json:"channel"`
+	Notice           bool   `yaml:"notice,omitempty" json:"notice,omitempty"`
+	ServerPassword   *Value `yaml:"server_password,omitempty" json:"-"`
+	NickServPassword *Value `yaml:"nickserv_password,omitempty" json:"-"`
+	ChannelKey       *Value `yaml:"channel_key,omitempty" json:"-"`
+}
+
+// WebhookEmail is an email target's map; its password is a reference.
+type WebhookEmail struct {
+	Host          string   `yaml:"host" json:"host"`
+	Port          int      `yaml:"port,omitempty" json:"port,omitempty"`
+	Security      string   `yaml:"security,omitempty" json:"security,omitempty"`
+	TLSServerName string   `yaml:"tls_server_name,omitempty" json:"tls_server_name,omitempty"`
+	From          string   `yaml:"from" json:"from"`
+	To            []string `yaml:"to" json:"to"`
+	Username      string   `yaml:"username,omitempty" json:"username,omitempty"`
+	Password      *Value   `yaml:"password,omitempty" json:"-"`
+	SubjectPrefix string   `yaml:"subject_prefix,omitempty" json:"subject_prefix,omitempty"`
+}
+
+// WebhookPagerDuty is a pagerduty target's map; its routing key is a
+// reference.
+type WebhookPagerDuty struct {
+	RoutingKey      *Value `yaml:"routing_key" json:"-"`
+	URL             string `yaml:"url,omitempty" json:"url,omitempty"`
+	SeverityFailed  string `yaml:"severity_failed,omitempty" json:"severity_failed,omitempty"`
+	SeverityPartial string `yaml:"severity_partial,omitempty" json:"severity_partial,omitempty"`
+}
+
+// webhookTypeKeys are the keys of the per-type maps.
+var webhookTypeKeys = map[string][]string{
+	"irc":       {"server", "tls", "tls_server_name", "nick", "channel", "notice", "server_password", "nickserv_password", "channel_key"},
+	"email":     {"host", "port", "security", "tls_server_name", "from", "to", "username", "password", "subject_prefix"},
+	"pagerduty": {"routing_key", "url", "severity_failed", "severity_partial"},
+}
+
+// webhookType is the document's type: type, else what format names, else
+// webhook.
+func (w *Webhook) webhookType() string {
+	switch {
+	case w.Type != "":
+		return w.Type
+	case w.Format == "" || w.Format == "generic":
+		return "webhook"
+	}
+	return w.Format
+}
+
+// usesURL reports whether the type posts to a URL.
+func usesURL(t string) bool {
+	return slices.Contains([]string{"webhook", "slack", "mattermost", "rocketchat", "teams"}, t)
+}
+
+// secrets lists the type's secret references by API field name.
+func (w *Webhook) secrets() map[string]*Value {
+	out := map[string]*Value{}
+	add := func(name string, v *Value) {
+		if v != nil {
+			out[name] = v
+		}
+	}
+	if w.IRC != nil {
+		add("server_password", w.IRC.ServerPassword)
+		add("nickserv_password", w.IRC.NickServPassword)
+		add("channel_key", w.IRC.ChannelKey)
+	}
+	if w.Email != nil {
+		add("password", w.Email.Password)
+	}
+	if w.PagerDuty != nil {
+		add("routing_key", w.PagerDuty.RoutingKey)
+	}
+	return out
 }
 
 // Document is one YAML document: its kind, where it was read, and exactly
@@ -264,7 +354,7 @@ var allowedKeys = map[string][]string{
 	KindSource:     {"kind", "inventory", "name", "provider", "credential", "schedule", "schedule_jitter", "timeout", "on_missing", "update_cache_timeout", "config"},
 	KindCredential: {"kind", "name", "type", "description", "fields"},
 	KindGrant:      {"kind", "token", "credential", "inventory"},
-	KindWebhook:    {"kind", "name", "inventory", "source", "format", "events", "url", "signing_secret", "allow_insecure", "enabled"},
+	KindWebhook:    {"kind", "name", "inventory", "source", "type", "format", "events", "url", "signing_secret", "username", "irc", "email", "pagerduty", "allow_insecure", "enabled"},
 }
 
 // checkKeys refuses the keys of mapping n that are not allowed: all of
@@ -435,6 +525,15 @@ func parseDocument(file string, n *yaml.Node) (Document, error) {
 	if err := checkKeys(n, keys...); err != nil {
 		return fail(err)
 	}
+	if d.Kind == KindWebhook {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if sub, ok := webhookTypeKeys[n.Content[i].Value]; ok && n.Content[i+1].Kind == yaml.MappingNode {
+				if err := checkKeys(n.Content[i+1], sub...); err != nil {
+					return fail(err)
+				}
+			}
+		}
+	}
 	var err error
 	switch d.Kind {
 	case KindInventory:
@@ -515,11 +614,28 @@ func (d Document) check() error {
 		if w.Source != "" && !strings.Contains(w.Source, "/") {
 			return fmt.Errorf("line %d: webhook %s: source is INVENTORY/NAME", line, w.Name)
 		}
-		if w.URL == (Value{}) {
+		t := w.webhookType()
+		switch {
+		case usesURL(t) && w.URL == (Value{}):
 			return fmt.Errorf("line %d: webhook %s: field url is required", line, w.Name)
+		case !usesURL(t) && w.URL != (Value{}):
+			return fmt.Errorf("line %d: webhook %s: a %s target has no url", line, w.Name, t)
+		case t == "pagerduty" && (w.PagerDuty == nil || w.PagerDuty.RoutingKey == nil):
+			return fmt.Errorf("line %d: webhook %s: field pagerduty.routing_key is required", line, w.Name)
 		}
-		if w.SigningSecret != nil && !w.SigningSecret.IsRef() {
-			return fmt.Errorf("line %d: webhook %s: signing_secret is a secret: give a reference ({env: NAME}, {file: PATH} or {stdin: true}), never the value", w.SigningSecret.Pos.Line, w.Name)
+		for field, present := range map[string]bool{"irc": w.IRC != nil, "email": w.Email != nil, "pagerduty": w.PagerDuty != nil} {
+			if present && field != t {
+				return fmt.Errorf("line %d: webhook %s: %s is only for a target of type %s", line, w.Name, field, field)
+			}
+		}
+		secrets := w.secrets()
+		if w.SigningSecret != nil {
+			secrets["signing_secret"] = w.SigningSecret
+		}
+		for _, name := range slices.Sorted(maps.Keys(secrets)) {
+			if v := secrets[name]; !v.IsRef() {
+				return fmt.Errorf("line %d: webhook %s: %s is a secret: give a reference ({env: NAME}, {file: PATH} or {stdin: true}), never the value", v.Pos.Line, w.Name, name)
+			}
 		}
 	}
 	return nil
@@ -544,6 +660,9 @@ func (d *Document) rebaseFiles(dir string) {
 	if d.Webhook != nil {
 		fix(&d.Webhook.URL)
 		fix(d.Webhook.SigningSecret)
+		for _, v := range d.Webhook.secrets() {
+			fix(v)
+		}
 	}
 }
 

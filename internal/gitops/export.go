@@ -3,6 +3,7 @@ package gitops
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -72,8 +73,26 @@ func Export(st *State) []Document {
 	for _, key := range sortedKeys(st.Webhooks) {
 		w := st.Webhooks[key]
 		inv, _, _ := strings.Cut(key, "/")
-		d := &Webhook{Name: w.Name, Events: w.Events, AllowInsecure: w.AllowInsecure,
-			URL: Value{Env: envName("webhook", inv, w.Name, "url")}}
+		d := &Webhook{Name: w.Name, Events: w.Events, AllowInsecure: w.AllowInsecure, Username: w.Username}
+		typ := w.Type
+		if typ == "" {
+			typ = map[string]string{"generic": "webhook", "": "webhook"}[w.Format]
+			if typ == "" {
+				typ = w.Format
+			}
+		}
+		if typ != "webhook" {
+			d.Type = typ
+		}
+		if usesURL(typ) {
+			d.URL = Value{Env: envName("webhook", inv, w.Name, "url")}
+		}
+		exportSettings(d, w, func(field string) *Value {
+			if !slices.Contains(w.SecretsSet, field) {
+				return nil
+			}
+			return &Value{Env: envName("webhook", inv, w.Name, field)}
+		})
 		if w.SourceID != "" {
 			if src := st.srcByID[w.SourceID]; src != nil {
 				d.Source = st.sourceKey(src)
@@ -81,9 +100,6 @@ func Export(st *State) []Document {
 		}
 		if d.Source == "" {
 			d.Inventory = inv
-		}
-		if w.Format != "generic" {
-			d.Format = w.Format
 		}
 		if !w.Enabled {
 			d.Enabled = new(bool)
@@ -94,6 +110,29 @@ func Export(st *State) []Document {
 		docs = append(docs, Document{Kind: KindWebhook, Webhook: d})
 	}
 	return docs
+}
+
+// exportSettings copies a target's per-type map, its secrets as
+// references (ref gives nil for a secret the server does not hold).
+func exportSettings(d *Webhook, w *apiWebhook, ref func(field string) *Value) {
+	if c := w.IRC; c != nil {
+		x := *c
+		if x.TLS != nil && *x.TLS {
+			x.TLS = nil // the default
+		}
+		x.ServerPassword, x.NickServPassword, x.ChannelKey = ref("server_password"), ref("nickserv_password"), ref("channel_key")
+		d.IRC = &x
+	}
+	if c := w.Email; c != nil {
+		x := *c
+		x.Password = ref("password")
+		d.Email = &x
+	}
+	if c := w.PagerDuty; c != nil {
+		x := *c
+		x.RoutingKey = ref("routing_key")
+		d.PagerDuty = &x
+	}
 }
 
 // Marshal writes documents as a YAML stream, one document each, with

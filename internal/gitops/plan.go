@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"reflect"
 	"slices"
@@ -457,10 +458,8 @@ func (b *planner) webhooks() error {
 				}
 			}
 		}
-		format := w.Format
-		if format == "" {
-			format = "generic"
-		}
+		typ := w.webhookType()
+		settingsKey, settings := w.settings()
 		enabled := w.Enabled == nil || *w.Enabled
 		events := slices.Clone(w.Events)
 		sort.Strings(events)
@@ -471,13 +470,39 @@ func (b *planner) webhooks() error {
 				curSource = b.st.sourceKey(src)
 			}
 		}
-		create := func(op byte, note string) error {
-			u, err := b.opts.Resolver.Resolve(w.URL)
-			if err != nil {
-				return fmt.Errorf("webhook %s: url: %w", key, err)
+		resolveSecrets := func(names []string) (map[string]string, error) {
+			out := map[string]string{}
+			for _, name := range names {
+				v, err := b.opts.Resolver.Resolve(*w.secrets()[name])
+				if err != nil {
+					return nil, fmt.Errorf("webhook %s: %s.%s: %w", key, settingsKey, name, err)
+				}
+				out[name] = v.Reveal()
 			}
-			body := map[string]any{"name": w.Name, "format": format, "events": events, "url": u.Reveal(),
-				"allow_insecure": w.AllowInsecure, "enabled": enabled}
+			return out, nil
+		}
+		create := func(op byte, note string) error {
+			body := map[string]any{"name": w.Name, "type": typ, "allow_insecure": w.AllowInsecure, "enabled": enabled}
+			if len(events) > 0 {
+				body["events"] = events
+			}
+			if usesURL(typ) {
+				u, err := b.opts.Resolver.Resolve(w.URL)
+				if err != nil {
+					return fmt.Errorf("webhook %s: url: %w", key, err)
+				}
+				body["url"] = u.Reveal()
+			}
+			if w.Username != "" {
+				body["username"] = w.Username
+			}
+			if settings != nil {
+				secrets, err := resolveSecrets(slices.Collect(maps.Keys(w.secrets())))
+				if err != nil {
+					return err
+				}
+				body[settingsKey] = settingsBody(settings, secrets)
+			}
 			if w.Source != "" {
 				body["source"] = w.Source
 			} else {
@@ -512,6 +537,13 @@ func (b *planner) webhooks() error {
 			}
 			continue
 		}
+		curType := cur.Type
+		if curType == "" { // a server from before types
+			curType = map[string]string{"generic": "webhook"}[cur.Format]
+			if curType == "" {
+				curType = cur.Format
+			}
+		}
 		if curSource != w.Source {
 			// Not a field a webhook's update takes: replace it.
 			if err := create('~', "source changed: replaced, its delivery log with it"); err != nil {
@@ -519,15 +551,37 @@ func (b *planner) webhooks() error {
 			}
 			continue
 		}
+		if curType != typ && !(usesURL(curType) && usesURL(typ)) {
+			if err := create('~', "type changed: replaced, its delivery log with it"); err != nil {
+				return err
+			}
+			continue
+		}
 		patch := map[string]any{}
 		var changed []string
-		if cur.Format != format {
-			changed, patch["format"] = append(changed, "format"), format
+		if curType != typ {
+			changed, patch["type"] = append(changed, "type"), typ
 		}
 		curEvents := slices.Clone(cur.Events)
 		sort.Strings(curEvents)
-		if !slices.Equal(curEvents, events) {
+		if len(events) > 0 && !slices.Equal(curEvents, events) {
 			changed, patch["events"] = append(changed, "events"), events
+		}
+		if cur.Username != w.Username {
+			changed, patch["username"] = append(changed, "username"), w.Username
+		}
+		if settings != nil {
+			send, remove := secretsChanged(w.secrets(), cur.SecretsSet, b.opts.UpdateSecrets)
+			if !sameSettings(settings, cur.settings()) || len(send)+len(remove) > 0 {
+				secrets, err := resolveSecrets(send)
+				if err != nil {
+					return err
+				}
+				for _, name := range remove {
+					secrets[name] = ""
+				}
+				changed, patch[settingsKey] = append(changed, settingsKey+secretNote(send, remove)), settingsBody(settings, secrets)
+			}
 		}
 		if cur.Enabled != enabled {
 			changed, patch["enabled"] = append(changed, "enabled"), enabled
@@ -535,8 +589,8 @@ func (b *planner) webhooks() error {
 		if cur.AllowInsecure != w.AllowInsecure {
 			changed, patch["allow_insecure"] = append(changed, "allow_insecure"), w.AllowInsecure
 		}
-		sendURL := b.opts.UpdateSecrets
-		if !w.URL.IsRef() {
+		sendURL := b.opts.UpdateSecrets && usesURL(typ)
+		if usesURL(typ) && !w.URL.IsRef() {
 			if pu, err := url.Parse(w.URL.Literal); err != nil || roster.RedactURL(pu) != cur.URL {
 				sendURL = true
 			}
@@ -566,6 +620,21 @@ func (b *planner) webhooks() error {
 		}})
 	}
 	return nil
+}
+
+// secretNote says which secrets a change sends or removes (names only).
+func secretNote(send, remove []string) string {
+	var parts []string
+	for _, n := range send {
+		parts = append(parts, n+" (secret)")
+	}
+	for _, n := range remove {
+		parts = append(parts, n+" (removed)")
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " " + strings.Join(parts, ", ")
 }
 
 // prune deletes what apply created and the documents no longer declare,

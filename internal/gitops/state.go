@@ -69,16 +69,22 @@ type (
 		Name string `json:"name"`
 	}
 	apiWebhook struct {
-		ID               string   `json:"id"`
-		Name             string   `json:"name"`
-		InventoryID      string   `json:"inventory_id"`
-		SourceID         string   `json:"source_id"`
-		Format           string   `json:"format"`
-		Events           []string `json:"events"`
-		Enabled          bool     `json:"enabled"`
-		AllowInsecure    bool     `json:"allow_insecure"`
-		URL              string   `json:"url"`
-		HasSigningSecret bool     `json:"has_signing_secret"`
+		ID               string            `json:"id"`
+		Name             string            `json:"name"`
+		InventoryID      string            `json:"inventory_id"`
+		SourceID         string            `json:"source_id"`
+		Type             string            `json:"type"`
+		Format           string            `json:"format"`
+		Events           []string          `json:"events"`
+		Enabled          bool              `json:"enabled"`
+		AllowInsecure    bool              `json:"allow_insecure"`
+		URL              string            `json:"url"`
+		HasSigningSecret bool              `json:"has_signing_secret"`
+		SecretsSet       []string          `json:"secrets_set"`
+		Username         string            `json:"username"`
+		IRC              *WebhookIRC       `json:"irc"`
+		Email            *WebhookEmail     `json:"email"`
+		PagerDuty        *WebhookPagerDuty `json:"pagerduty"`
 	}
 )
 

@@ -3,13 +3,14 @@ package notify
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -64,6 +65,12 @@ type WorkerOptions struct {
 	Transport http.RoundTripper
 	// UserAgent (default "roster").
 	UserAgent string
+	// PublicURL is Roster's URL as browsers reach it: messages link to
+	// PublicURL/ui/runs/<id>. Empty: messages carry no link.
+	PublicURL string
+	// TLSConfig is the base of the IRC and SMTP connections' TLS (nil:
+	// the system's roots); tests give their own CA here.
+	TLSConfig *tls.Config
 	Logger    *slog.Logger
 	Now       func() time.Time
 }
@@ -164,52 +171,45 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliveryArgs]) error {
 		log.Warn("webhook delivery: reading the run failed", "err", err)
 		return failf("cannot read the run: %s", roster.ErrorMessage(err))
 	}
-	body, err := event.Body(hook.Format)
-	if err != nil {
-		return w.finish(ctx, log, rec, job, permanent, err.Error(), 0)
-	}
-
-	u, signing, err := webhookSecrets(ctx, w.backend, hook)
+	secrets, err := webhookSecrets(ctx, w.backend, hook)
 	switch roster.ErrorCode(err) {
 	case "":
 	case roster.ENOTFOUND, roster.EINVALID:
-		// Messages of the backend and of ParseWebhookURL name fields and
-		// paths, never values.
-		log.Error("webhook delivery: the webhook's URL is unusable", "err", roster.ErrorMessage(err))
-		return w.finish(ctx, log, rec, job, permanent, "the webhook's URL is unusable: "+short(roster.ErrorMessage(err)), 0)
+		// Messages of the backend name fields and paths, never values.
+		log.Error("webhook delivery: the webhook's secrets are unusable", "err", roster.ErrorMessage(err))
+		return w.finish(ctx, log, rec, job, permanent, "the webhook's secrets are unusable: "+short(roster.ErrorMessage(err)), 0)
 	default:
-		log.Warn("webhook delivery: reading the webhook's URL failed", "err", roster.ErrorMessage(err))
-		return w.finish(ctx, log, rec, job, retryable, "cannot read the webhook's URL: "+short(roster.ErrorMessage(err)), 0)
+		log.Warn("webhook delivery: reading the webhook's secrets failed", "err", roster.ErrorMessage(err))
+		return w.finish(ctx, log, rec, job, retryable, "cannot read the webhook's secrets: "+short(roster.ErrorMessage(err)), 0)
 	}
-	scrub := newScrubber(u, signing.Reveal())
+	d := &delivery{hook: hook, secrets: secrets, event: event, scrub: newScrubberFor(hook, secrets)}
+	if hook.Type == roster.TypePagerDuty && args.Event == roster.EventSyncSucceeded {
+		if d.prevFailed, err = previousFailed(ctx, w.store, event.run); err != nil {
+			log.Warn("webhook delivery: reading the source's runs failed", "err", err)
+			return failf("cannot read the source's runs: %s", roster.ErrorMessage(err))
+		}
+	}
 
 	start := w.now()
-	status, retryAfter, sendErr := w.send(ctx, u, hook, signing, event, body, start)
+	a := w.sender(hook.Type).send(ctx, d)
 	rec.Duration = w.now().Sub(start)
 	rec.Time = start
-	rec.StatusCode = status
-	switch {
-	case sendErr != nil && ctx.Err() != nil:
+	rec.StatusCode = a.code
+	if a.res != delivered && a.res != nothing && ctx.Err() != nil {
 		// The job's own context ended (River is stopping, or its job
 		// timeout passed): return the context's error, which names no URL,
 		// so River sees a stop for what it is and works the job again.
-		rec.Error = "interrupted: " + describe(sendErr, w.opts.Timeout, scrub)
+		rec.Error = "interrupted: " + a.msg
 		rec.Outcome = roster.DeliveryRetrying
 		if err := w.store.RecordDelivery(context.WithoutCancel(ctx), rec); err != nil {
 			log.Warn("recording a webhook delivery failed", "err", err)
 		}
 		return fmt.Errorf("webhook delivery interrupted: %w", context.Cause(ctx))
-	case sendErr != nil:
-		return w.finish(ctx, log, rec, job, retryable, describe(sendErr, w.opts.Timeout, scrub), 0)
-	case status >= 200 && status < 300:
-		return w.finish(ctx, log, rec, job, delivered, "", 0)
-	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
-		return w.finish(ctx, log, rec, job, retryable, statusError(status), retryAfter)
-	case status >= 300 && status < 400:
-		return w.finish(ctx, log, rec, job, permanent, statusError(status)+": redirects are not followed; give the final URL", 0)
-	default:
-		return w.finish(ctx, log, rec, job, permanent, statusError(status), 0)
 	}
+	if a.res == nothing {
+		return w.skip(ctx, log, rec, a.msg)
+	}
+	return w.finish(ctx, log, rec, job, a.res, a.msg, a.retryAfter)
 }
 
 // delivered reports whether the log records a successful delivery of the
@@ -242,25 +242,37 @@ func (w *Worker) event(ctx context.Context, args DeliveryArgs) (*Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewEvent(args.Event, run, inv, src), nil
+	e := NewEvent(args.Event, run, inv, src)
+	e.Link = w.runLink(run.ID)
+	e.run = run
+	return e, nil
 }
 
-// send makes one request. It returns the status (0 without a response),
-// the Retry-After delay asked for (0 for none) and the transport error.
-func (w *Worker) send(ctx context.Context, u *url.URL, hook *roster.Webhook, signing roster.Secret, event *Event, body []byte, now time.Time) (int, time.Duration, error) {
+// runLink is the run's page in the Web UI, or "" without a public URL.
+func (w *Worker) runLink(runID string) string {
+	if w.opts.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(w.opts.PublicURL, "/") + "/ui/runs/" + runID
+}
+
+// postJSON makes one request. It returns the status (0 without a
+// response), the Retry-After delay asked for (0 for none) and the
+// transport error.
+func (w *Worker) postJSON(ctx context.Context, target string, d *delivery, body []byte) (int, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", w.opts.UserAgent)
-	req.Header.Set("Roster-Event", string(event.Event))
-	req.Header.Set("Roster-Event-Id", event.ID)
-	req.Header.Set("Roster-Webhook-Id", hook.ID)
-	if signing != "" {
-		req.Header.Set(SignatureHeader, Sign(signing, now, body))
+	req.Header.Set("Roster-Event", string(d.event.Event))
+	req.Header.Set("Roster-Event-Id", d.event.ID)
+	req.Header.Set("Roster-Webhook-Id", d.hook.ID)
+	if signing := d.secrets[fieldSigningSecret]; signing != "" && d.hook.Type == roster.TypeWebhook {
+		req.Header.Set(SignatureHeader, Sign(signing, w.now(), body))
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
@@ -304,6 +316,9 @@ const (
 	delivered result = iota
 	retryable
 	permanent
+	// nothing: there was nothing to send (a PagerDuty success with no
+	// alert to resolve).
+	nothing
 )
 
 // finish records the attempt and tells River what comes next.

@@ -30,6 +30,9 @@ type Store interface {
 	Inventory(ctx context.Context, idOrName string) (*roster.Inventory, error)
 	Source(ctx context.Context, id string) (*roster.Source, error)
 	SyncRun(ctx context.Context, id string) (*roster.SyncRun, error)
+	// SyncRuns lists runs newest first (PagerDuty's resolve reads the run
+	// before).
+	SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roster.SyncRun, string, error)
 }
 
 // Secret fields of a webhook in the backend.

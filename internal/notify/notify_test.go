@@ -749,7 +749,7 @@ func TestServiceValidation(t *testing.T) {
 		{"no name", func(in *notify.WebhookInput) { in.Name = "" }, []string{"name"}},
 		{"no scope", func(in *notify.WebhookInput) { in.InventoryID = "" }, []string{"inventory"}},
 		{"both scopes", func(in *notify.WebhookInput) { in.SourceID = e.src.ID }, []string{"inventory"}},
-		{"unknown format", func(in *notify.WebhookInput) { in.Format = "teams" }, []string{"format"}},
+		{"unknown format", func(in *notify.WebhookInput) { in.Format = "pigeon" }, []string{"format"}},
 		{"no events", func(in *notify.WebhookInput) { in.Events = nil }, []string{"events"}},
 		{"unknown event", func(in *notify.WebhookInput) {
 			in.Events = []roster.WebhookEvent{roster.EventSyncFailed, "sync.started"}
@@ -816,7 +816,7 @@ func TestServiceLifecycle(t *testing.T) {
 	})
 	must(t, err)
 	if w.URLRedacted != "https://hooks.example.com:8443/…" || w.InventoryID != e.inv.ID || !w.HasSigningSecret || !w.Enabled ||
-		w.SecretPath != notify.SecretPrefix+w.ID || w.SecretVersion != 1 || w.Format != roster.WebhookGeneric {
+		w.SecretPath != notify.SecretPrefix+w.ID || w.SecretVersion != 1 || w.Type != roster.TypeWebhook {
 		t.Fatalf("created = %+v", w)
 	}
 	secrets, _, err := e.backend.GetSecrets(ctx, w.SecretPath)
@@ -841,7 +841,7 @@ func TestServiceLifecycle(t *testing.T) {
 	newURL := roster.Secret("https://hooks.slack.com/services/T1/B2/zzz")
 	w, err = e.svc.Update(ctx, w.ID, notify.WebhookChange{Format: &slack, SigningSecret: &none, URL: &newURL})
 	must(t, err)
-	if w.Format != roster.WebhookSlack || w.HasSigningSecret || w.URLRedacted != "https://hooks.slack.com/…" || w.SecretVersion != 2 {
+	if w.Type != roster.TypeSlack || w.HasSigningSecret || w.URLRedacted != "https://hooks.slack.com/…" || w.SecretVersion != 2 {
 		t.Fatalf("after the new URL = %+v", w)
 	}
 	secrets, _, err = e.backend.GetSecrets(ctx, w.SecretPath)

@@ -22,6 +22,12 @@ type Event struct {
 	Inventory EventInventory `json:"inventory"`
 	Source    EventSource    `json:"source"`
 	Run       EventRun       `json:"run"`
+	// Link is the run's page in the Web UI (public_url + /ui/runs/<id>);
+	// empty when the server has no public URL.
+	Link string `json:"link,omitempty"`
+	// failedScopes names the scopes that failed, with their errors.
+	failedScopes []string
+	run          *roster.SyncRun
 }
 
 // EventInventory names the inventory of the run.
@@ -85,6 +91,11 @@ func NewEvent(event roster.WebhookEvent, run *roster.SyncRun, inv *roster.Invent
 			WarningCount: len(run.Warnings),
 		},
 	}
+	for _, sc := range run.Scopes {
+		if sc.Error != "" {
+			e.failedScopes = append(e.failedScopes, sc.Name+": "+sc.Error)
+		}
+	}
 	if run.FinishedAt != nil {
 		e.Time = run.FinishedAt.UTC()
 		if run.StartedAt != nil {
@@ -102,15 +113,23 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-// Body encodes the event in format.
-func (e *Event) Body(format roster.WebhookFormat) ([]byte, error) {
-	switch format {
-	case roster.WebhookGeneric:
+// Body encodes the event in the native shape of an HTTP target of type
+// t (not pagerduty, whose body depends on the source's history: see
+// PagerDutyEvent).
+func (e *Event) Body(t roster.WebhookType, cfg roster.WebhookConfig) ([]byte, error) {
+	switch t {
+	case roster.TypeWebhook:
 		return json.Marshal(e)
-	case roster.WebhookSlack:
+	case roster.TypeSlack:
 		return json.Marshal(e.slack())
+	case roster.TypeMattermost:
+		return json.Marshal(e.mattermost(cfg.Username))
+	case roster.TypeRocketChat:
+		return json.Marshal(e.rocketChat(cfg.Username))
+	case roster.TypeTeams:
+		return json.Marshal(e.teams())
 	}
-	return nil, fmt.Errorf("unknown webhook format %q", format)
+	return nil, fmt.Errorf("a %s target has no HTTP body", t)
 }
 
 // SlackMessage is a Slack incoming-webhook body: a text (the notification
@@ -126,6 +145,7 @@ type SlackAttachment struct {
 	Fallback  string       `json:"fallback"`
 	Color     string       `json:"color"`
 	Title     string       `json:"title"`
+	TitleLink string       `json:"title_link,omitempty"`
 	Text      string       `json:"text,omitempty"`
 	Fields    []SlackField `json:"fields"`
 	Footer    string       `json:"footer"`
@@ -195,6 +215,7 @@ func (e *Event) slack() *SlackMessage {
 			Fallback:  text,
 			Color:     color,
 			Title:     title,
+			TitleLink: e.Link,
 			Text:      detail,
 			Fields:    fields,
 			Footer:    "Roster · run " + e.Run.ID + " · event " + e.ID,

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -57,12 +58,13 @@ func newScrubber(u *url.URL, signingSecret string) scrubber {
 		}
 	}
 	add(signingSecret)
-	// Longest first, so that a whole URL goes before the parts in it.
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && len(s[j]) > len(s[j-1]); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
+	return s.sorted()
+}
+
+// sorted puts the longest first, so that a whole URL goes before the
+// parts in it.
+func (s scrubber) sorted() scrubber {
+	slices.SortStableFunc(s, func(a, b string) int { return len(b) - len(a) })
 	return s
 }
 

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
-	"net/url"
+	"slices"
 
 	"github.com/rosterhq/roster"
 )
@@ -16,6 +16,8 @@ type Service struct {
 	store   Store
 	backend roster.SecretBackend
 	log     *slog.Logger
+	// worker sends test events (UseWorker).
+	worker *Worker
 }
 
 // NewService returns a service over store and backend.
@@ -30,18 +32,46 @@ type WebhookInput struct {
 	// inventory) and SourceID (one source).
 	InventoryID string
 	SourceID    string
-	// Format defaults to generic.
+	// Type defaults to the type of Format, and that to webhook.
+	Type roster.WebhookType
+	// Format is Type's older name (generic is webhook).
 	Format roster.WebhookFormat
+	// Config holds the type's settings that are not secret.
+	Config roster.WebhookConfig
 	Events []roster.WebhookEvent
-	URL    roster.Secret
+	// URL is the endpoint of the webhook and chat types.
+	URL roster.Secret
 	// SigningSecret, for generic webhooks, signs each request
 	// (Roster-Signature); empty for none.
 	SigningSecret roster.Secret
+	// Secrets are the type's other secrets (FieldRoutingKey,
+	// FieldNickServPassword, ...); empty values are ignored.
+	Secrets roster.SecretFields
 	// AllowInsecure allows a plain http URL to a host other than the
-	// loopback.
+	// loopback, or IRC without TLS.
 	AllowInsecure bool
 	// Disabled creates the webhook switched off.
 	Disabled bool
+}
+
+// pagerDutyEvents are a PagerDuty target's events unless others are given:
+// a failure triggers an alert and the next success resolves it.
+var pagerDutyEvents = []roster.WebhookEvent{roster.EventSyncFailed, roster.EventSyncPartial, roster.EventSyncSucceeded}
+
+// typeOf resolves a type and its older alias, format.
+func typeOf(t roster.WebhookType, f roster.WebhookFormat, errs *roster.FieldErrors) roster.WebhookType {
+	switch {
+	case f == "":
+		return orDefault(t, roster.TypeWebhook)
+	case t == "" && !roster.TypeOf(f).Valid():
+		errs.Add("format", "unknown format %q (formats: generic, slack; or give type: %s)", f, roster.JoinTypes())
+		return roster.TypeWebhook
+	case t == "":
+		return roster.TypeOf(f)
+	case roster.TypeOf(f) != t:
+		errs.Add("format", "is the older name of type and disagrees with it (%q is type %q): give only type", f, roster.TypeOf(f))
+	}
+	return t
 }
 
 // Create validates and stores a new webhook.
@@ -53,16 +83,26 @@ func (s *Service) Create(ctx context.Context, in WebhookInput) (*roster.Webhook,
 	if (in.InventoryID == "") == (in.SourceID == "") {
 		errs.Add("inventory", "give exactly one of inventory (every source of the inventory) and source (one source)")
 	}
-	format := orDefault(in.Format, roster.WebhookGeneric)
-	if !format.Valid() {
-		errs.Add("format", "unknown format %q (formats: generic, slack)", format)
+	typ := typeOf(in.Type, in.Format, &errs)
+	if typ == roster.TypePagerDuty && len(in.Events) == 0 {
+		in.Events = pagerDutyEvents
 	}
 	errs = append(errs, roster.ValidateWebhookEvents("events", in.Events)...)
-	u, fe := roster.ParseWebhookURL("url", in.URL.Reveal(), in.AllowInsecure)
-	if fe != nil {
-		errs = append(errs, *fe)
+	secrets := roster.SecretFields{}
+	for k, v := range in.Secrets {
+		if v != "" {
+			secrets[k] = v
+		}
 	}
-	checkSigningSecret(format, in.SigningSecret, &errs)
+	if in.URL != "" || typ.UsesURL() {
+		secrets[fieldURL] = in.URL
+	}
+	if in.SigningSecret != "" {
+		secrets[fieldSigningSecret] = in.SigningSecret
+	}
+	cfg := in.Config
+	cfg.SecretsSet = secretNames(secrets)
+	redacted := checkTarget(typ, &cfg, secrets, in.AllowInsecure, &errs)
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
@@ -70,11 +110,12 @@ func (s *Service) Create(ctx context.Context, in WebhookInput) (*roster.Webhook,
 		ID:               newID(),
 		Name:             in.Name,
 		SourceID:         in.SourceID,
-		Format:           format,
+		Type:             typ,
+		Config:           cfg,
 		Events:           in.Events,
 		Enabled:          !in.Disabled,
 		AllowInsecure:    in.AllowInsecure,
-		URLRedacted:      roster.RedactURL(u),
+		URLRedacted:      redacted,
 		HasSigningSecret: in.SigningSecret != "",
 	}
 	if in.InventoryID != "" {
@@ -91,13 +132,9 @@ func (s *Service) Create(ctx context.Context, in WebhookInput) (*roster.Webhook,
 		w.InventoryID = src.InventoryID
 	}
 	w.SecretPath = SecretPrefix + w.ID
-	secrets := roster.SecretFields{fieldURL: in.URL}
-	if in.SigningSecret != "" {
-		secrets[fieldSigningSecret] = in.SigningSecret
-	}
 	version, err := s.backend.PutSecrets(ctx, w.SecretPath, secrets, 0)
 	if err != nil {
-		return nil, s.backendError("store the webhook's URL", err)
+		return nil, s.backendError("store the webhook's secrets", err)
 	}
 	w.SecretVersion = version
 	if err := s.store.CreateWebhook(ctx, w); err != nil {
@@ -105,16 +142,16 @@ func (s *Service) Create(ctx context.Context, in WebhookInput) (*roster.Webhook,
 		s.deleteSecrets(ctx, w, "removing the secrets of a webhook that could not be created failed")
 		return nil, err
 	}
-	s.log.Info("webhook created", "webhook", w.ID, "name", w.Name, "inventory", w.InventoryID, "source", w.SourceID, "url", w.URLRedacted)
+	s.log.Info("webhook created", "webhook", w.ID, "name", w.Name, "type", w.Type, "inventory", w.InventoryID, "source", w.SourceID, "target", w.URLRedacted)
 	return w, nil
 }
 
 // checkSigningSecret records what is wrong with a signing secret, never
 // quoting it.
-func checkSigningSecret(format roster.WebhookFormat, secret roster.Secret, errs *roster.FieldErrors) {
+func checkSigningSecret(t roster.WebhookType, secret roster.Secret, errs *roster.FieldErrors) {
 	switch n := len(secret.Reveal()); {
 	case n == 0:
-	case format != roster.WebhookGeneric:
+	case t != roster.TypeWebhook:
 		errs.Add("signing_secret", "only generic webhooks are signed")
 	case n < minSigningSecretLen:
 		errs.Add("signing_secret", "must be at least %d characters", minSigningSecretLen)
@@ -125,18 +162,24 @@ func checkSigningSecret(format roster.WebhookFormat, secret roster.Secret, errs 
 
 // WebhookChange changes a webhook; nil leaves a part as is.
 type WebhookChange struct {
-	Name          *string
+	Name *string
+	// Type may change only between the webhook and chat types (they all
+	// keep a URL); another change is a new target.
+	Type          *roster.WebhookType
 	Format        *roster.WebhookFormat
+	Config        *roster.WebhookConfig
 	Events        []roster.WebhookEvent
 	Enabled       *bool
 	AllowInsecure *bool
 	URL           *roster.Secret
 	// SigningSecret replaces the signing secret; an empty one removes it.
 	SigningSecret *roster.Secret
+	// Secrets replace the type's other secrets; an empty value removes one.
+	Secrets roster.SecretFields
 }
 
-// Update changes a webhook. A new URL or signing secret replaces the
-// stored one in the backend (check-and-set against the version read).
+// Update changes a webhook. New secrets replace the stored ones in the
+// backend (check-and-set against the version read).
 func (s *Service) Update(ctx context.Context, id string, ch WebhookChange) (*roster.Webhook, error) {
 	w, err := s.store.Webhook(ctx, id)
 	if err != nil {
@@ -148,10 +191,11 @@ func (s *Service) Update(ctx context.Context, id string, ch WebhookChange) (*ros
 			errs = append(errs, *fe)
 		}
 	}
-	format := w.Format
-	if ch.Format != nil {
-		if format = *ch.Format; !format.Valid() {
-			errs.Add("format", "unknown format %q (formats: generic, slack)", format)
+	typ := w.Type
+	if ch.Type != nil || ch.Format != nil {
+		typ = typeOf(deref(ch.Type), deref(ch.Format), &errs)
+		if typ != w.Type && !(typ.UsesURL() && w.Type.UsesURL()) {
+			errs.Add("type", "cannot change from %s to %s: delete the target and create it again", w.Type, typ)
 		}
 	}
 	if ch.Events != nil {
@@ -161,14 +205,17 @@ func (s *Service) Update(ctx context.Context, id string, ch WebhookChange) (*ros
 	if ch.AllowInsecure != nil {
 		insecure = *ch.AllowInsecure
 	}
-	upd := roster.WebhookUpdate{Name: ch.Name, Format: ch.Format, Events: ch.Events, Enabled: ch.Enabled, AllowInsecure: ch.AllowInsecure}
+	upd := roster.WebhookUpdate{Name: ch.Name, Events: ch.Events, Enabled: ch.Enabled, AllowInsecure: ch.AllowInsecure}
+	if typ != w.Type {
+		upd.Type = &typ
+	}
 
-	// The URL must be checked again when it changes, or when the
-	// permission it was checked against is withdrawn; the signing secret
-	// when it or the format changes.
-	needSecrets := ch.URL != nil || ch.SigningSecret != nil ||
+	// The target must be checked again when a setting or secret changes,
+	// or when the permission it was checked against is withdrawn; the
+	// signing secret when it or the type changes.
+	needSecrets := ch.URL != nil || ch.SigningSecret != nil || ch.Config != nil || len(ch.Secrets) > 0 ||
 		(ch.AllowInsecure != nil && !insecure && w.AllowInsecure) ||
-		(format != roster.WebhookGeneric && w.HasSigningSecret)
+		(typ != roster.TypeWebhook && w.HasSigningSecret)
 	if !needSecrets {
 		if err := errs.Err(); err != nil {
 			return nil, err
@@ -177,42 +224,48 @@ func (s *Service) Update(ctx context.Context, id string, ch WebhookChange) (*ros
 	}
 	current, info, err := s.backend.GetSecrets(ctx, w.SecretPath)
 	if err != nil {
-		return nil, s.backendError("read the webhook's URL", err)
+		return nil, s.backendError("read the webhook's secrets", err)
 	}
 	next := maps.Clone(current)
-	if ch.URL != nil {
-		next[fieldURL] = *ch.URL
-	}
-	if ch.SigningSecret != nil {
-		if *ch.SigningSecret == "" {
-			delete(next, fieldSigningSecret)
-		} else {
-			next[fieldSigningSecret] = *ch.SigningSecret
+	set := func(name string, v *roster.Secret) {
+		switch {
+		case v == nil:
+		case *v == "":
+			delete(next, name)
+		default:
+			next[name] = *v
 		}
 	}
-	u, fe := roster.ParseWebhookURL("url", next[fieldURL].Reveal(), insecure)
-	if fe != nil {
-		if ch.URL == nil {
-			fe = &roster.FieldError{Field: "allow_insecure", Message: "the webhook's URL is plain http to a host other than the loopback: give an https url too"}
-		}
-		errs = append(errs, *fe)
+	set(fieldURL, ch.URL)
+	set(fieldSigningSecret, ch.SigningSecret)
+	for name, v := range ch.Secrets {
+		set(name, &v)
 	}
-	if sig, ok := next[fieldSigningSecret]; ok {
-		if ch.SigningSecret == nil && format != roster.WebhookGeneric {
-			errs.Add("signing_secret", "only generic webhooks are signed: remove the signing secret (an empty signing_secret) to change the format")
-		} else {
-			checkSigningSecret(format, sig, &errs)
+	cfg := w.Config
+	if ch.Config != nil {
+		cfg = *ch.Config
+	}
+	cfg.SecretsSet = secretNames(next)
+	var check roster.FieldErrors
+	redacted := checkTarget(typ, &cfg, next, insecure, &check)
+	for _, fe := range check {
+		switch {
+		case fe.Field == "url" && ch.URL == nil && current[fieldURL] != "" && !insecure:
+			fe = roster.FieldError{Field: "allow_insecure", Message: "the webhook's URL is plain http to a host other than the loopback: give an https url too"}
+		case fe.Field == "signing_secret" && ch.SigningSecret == nil && typ != roster.TypeWebhook:
+			fe.Message = "only generic webhooks are signed: remove the signing secret (an empty signing_secret) to change the format"
 		}
+		errs = append(errs, fe)
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	redacted, signed := roster.RedactURL(u), next[fieldSigningSecret] != ""
-	upd.URLRedacted, upd.HasSigningSecret = &redacted, &signed
-	if ch.URL != nil || ch.SigningSecret != nil {
+	signed := next[fieldSigningSecret] != ""
+	upd.URLRedacted, upd.HasSigningSecret, upd.Config = &redacted, &signed, &cfg
+	if !maps.Equal(next, current) {
 		version, err := s.backend.PutSecrets(ctx, w.SecretPath, next, info.Version)
 		if err != nil {
-			return nil, s.backendError("store the webhook's URL", err)
+			return nil, s.backendError("store the webhook's secrets", err)
 		}
 		upd.SecretVersion = &version
 	}
@@ -224,6 +277,27 @@ func (s *Service) Update(ctx context.Context, id string, ch WebhookChange) (*ros
 		return nil, err
 	}
 	return updated, nil
+}
+
+// secretNames lists the type's secrets in fields (not the URL and signing
+// secret, which have their own indicators), sorted.
+func secretNames(fields roster.SecretFields) []string {
+	var out []string
+	for name := range fields {
+		if name != fieldURL && name != fieldSigningSecret {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
 }
 
 // Webhook returns a webhook.
@@ -305,19 +379,16 @@ func (s *Service) backendError(doing string, err error) error {
 	return roster.Errorf(roster.EUNAVAILABLE, "cannot %s: the secret backend failed", doing)
 }
 
-// webhookSecrets reads a webhook's URL and signing secret.
-func webhookSecrets(ctx context.Context, backend roster.SecretBackend, w *roster.Webhook) (*url.URL, roster.Secret, error) {
+// webhookSecrets reads a target's secrets.
+func webhookSecrets(ctx context.Context, backend roster.SecretBackend, w *roster.Webhook) (roster.SecretFields, error) {
 	fields, _, err := backend.GetSecrets(ctx, w.SecretPath)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	raw, ok := fields[fieldURL]
-	if !ok {
-		return nil, "", roster.Errorf(roster.ENOTFOUND, "the webhook's URL is missing from the secret backend")
+	if w.Type.UsesURL() {
+		if _, ok := fields[fieldURL]; !ok {
+			return nil, roster.Errorf(roster.ENOTFOUND, "the webhook's URL is missing from the secret backend")
+		}
 	}
-	u, fe := roster.ParseWebhookURL("url", raw.Reveal(), w.AllowInsecure)
-	if fe != nil {
-		return nil, "", roster.Invalid(*fe)
-	}
-	return u, fields[fieldSigningSecret], nil
+	return fields, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -14,17 +15,21 @@ import (
 
 var _ roster.WebhookStore = (*Postgres)(nil)
 
-const pgWebhookCols = `id, name, inventory_id, COALESCE(source_id, ''), format, events, enabled, allow_insecure,
+const pgWebhookCols = `id, name, inventory_id, COALESCE(source_id, ''), type, config, events, enabled, allow_insecure,
 	url_redacted, secret_path, secret_version, has_signing_secret, created_at, updated_at`
 
-const pgWebhookInsertCols = `id, name, inventory_id, source_id, format, events, enabled, allow_insecure,
+const pgWebhookInsertCols = `id, name, inventory_id, source_id, format, type, config, events, enabled, allow_insecure,
 	url_redacted, secret_path, secret_version, has_signing_secret, created_at, updated_at`
 
 func pgScanWebhook(row pgx.Row) (*roster.Webhook, error) {
 	var w roster.Webhook
 	var events []string
-	if err := row.Scan(&w.ID, &w.Name, &w.InventoryID, &w.SourceID, &w.Format, &events, &w.Enabled, &w.AllowInsecure,
+	var config []byte
+	if err := row.Scan(&w.ID, &w.Name, &w.InventoryID, &w.SourceID, &w.Type, &config, &events, &w.Enabled, &w.AllowInsecure,
 		&w.URLRedacted, &w.SecretPath, &w.SecretVersion, &w.HasSigningSecret, &w.CreatedAt, &w.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(config, &w.Config); err != nil {
 		return nil, err
 	}
 	w.Events = make([]roster.WebhookEvent, len(events))
@@ -87,8 +92,8 @@ func (s *Postgres) CreateWebhook(ctx context.Context, w *roster.Webhook) error {
 			w.InventoryID = inv
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO webhooks (`+pgWebhookInsertCols+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
-			w.ID, w.Name, w.InventoryID, nullString(w.SourceID), string(w.Format), pgWebhookEvents(w.Events), w.Enabled, w.AllowInsecure,
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+			w.ID, w.Name, w.InventoryID, nullString(w.SourceID), string(w.Type.Format()), string(w.Type), webhookConfig(w.Config), pgWebhookEvents(w.Events), w.Enabled, w.AllowInsecure,
 			w.URLRedacted, w.SecretPath, w.SecretVersion, w.HasSigningSecret, now, now)
 		if err != nil {
 			return pgWebhookError(err, w)
@@ -142,8 +147,11 @@ func (s *Postgres) UpdateWebhook(ctx context.Context, id string, upd roster.Webh
 		if upd.Name != nil {
 			w.Name = *upd.Name
 		}
-		if upd.Format != nil {
-			w.Format = *upd.Format
+		if upd.Type != nil {
+			w.Type = *upd.Type
+		}
+		if upd.Config != nil {
+			w.Config = *upd.Config
 		}
 		if upd.Events != nil {
 			w.Events = upd.Events
@@ -164,9 +172,9 @@ func (s *Postgres) UpdateWebhook(ctx context.Context, id string, upd roster.Webh
 			w.HasSigningSecret = *upd.HasSigningSecret
 		}
 		w.UpdatedAt = pgTime(s.now())
-		_, err = tx.Exec(ctx, `UPDATE webhooks SET name = $1, format = $2, events = $3, enabled = $4, allow_insecure = $5,
-			url_redacted = $6, secret_version = $7, has_signing_secret = $8, updated_at = $9 WHERE id = $10`,
-			w.Name, string(w.Format), pgWebhookEvents(w.Events), w.Enabled, w.AllowInsecure,
+		_, err = tx.Exec(ctx, `UPDATE webhooks SET name = $1, format = $2, type = $3, config = $4, events = $5, enabled = $6, allow_insecure = $7,
+			url_redacted = $8, secret_version = $9, has_signing_secret = $10, updated_at = $11 WHERE id = $12`,
+			w.Name, string(w.Type.Format()), string(w.Type), webhookConfig(w.Config), pgWebhookEvents(w.Events), w.Enabled, w.AllowInsecure,
 			w.URLRedacted, w.SecretVersion, w.HasSigningSecret, w.UpdatedAt, id)
 		if err != nil {
 			return pgWebhookError(err, w)

@@ -12,26 +12,32 @@ import (
 
 var _ roster.WebhookStore = (*SQLite)(nil)
 
-const webhookCols = `id, name, inventory_id, COALESCE(source_id, ''), format, events, enabled, allow_insecure,
+const webhookCols = `id, name, inventory_id, COALESCE(source_id, ''), type, config, events, enabled, allow_insecure,
 	url_redacted, secret_path, secret_version, has_signing_secret, created_at, updated_at`
 
-const webhookInsertCols = `id, name, inventory_id, source_id, format, events, enabled, allow_insecure,
+const webhookInsertCols = `id, name, inventory_id, source_id, format, type, config, events, enabled, allow_insecure,
 	url_redacted, secret_path, secret_version, has_signing_secret, created_at, updated_at`
 
 func scanWebhook(row interface{ Scan(...any) error }) (*roster.Webhook, error) {
 	var w roster.Webhook
-	var events string
+	var events, config string
 	var created, updated int64
-	if err := row.Scan(&w.ID, &w.Name, &w.InventoryID, &w.SourceID, &w.Format, &events, &w.Enabled, &w.AllowInsecure,
+	if err := row.Scan(&w.ID, &w.Name, &w.InventoryID, &w.SourceID, &w.Type, &config, &events, &w.Enabled, &w.AllowInsecure,
 		&w.URLRedacted, &w.SecretPath, &w.SecretVersion, &w.HasSigningSecret, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := unmarshalJSON(events, &w.Events); err != nil {
 		return nil, err
 	}
+	if err := unmarshalJSON(config, &w.Config); err != nil {
+		return nil, err
+	}
 	w.CreatedAt, w.UpdatedAt = fromMicros(created), fromMicros(updated)
 	return &w, nil
 }
+
+// webhookConfig is the stored form of a target's non-secret settings.
+func webhookConfig(c roster.WebhookConfig) string { return mustJSON(c) }
 
 func webhookEvents(events []roster.WebhookEvent) string {
 	if events == nil {
@@ -62,8 +68,8 @@ func (s *SQLite) CreateWebhook(ctx context.Context, w *roster.Webhook) error {
 			w.InventoryID = inv
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (`+webhookInsertCols+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.ID, w.Name, w.InventoryID, nullString(w.SourceID), string(w.Format), webhookEvents(w.Events), w.Enabled, w.AllowInsecure,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.ID, w.Name, w.InventoryID, nullString(w.SourceID), string(w.Type.Format()), string(w.Type), webhookConfig(w.Config), webhookEvents(w.Events), w.Enabled, w.AllowInsecure,
 			w.URLRedacted, w.SecretPath, w.SecretVersion, w.HasSigningSecret, micros(now), micros(now))
 		switch {
 		case isUnique(err):
@@ -131,8 +137,11 @@ func (s *SQLite) UpdateWebhook(ctx context.Context, id string, upd roster.Webhoo
 		if upd.Name != nil {
 			w.Name = *upd.Name
 		}
-		if upd.Format != nil {
-			w.Format = *upd.Format
+		if upd.Type != nil {
+			w.Type = *upd.Type
+		}
+		if upd.Config != nil {
+			w.Config = *upd.Config
 		}
 		if upd.Events != nil {
 			w.Events = upd.Events
@@ -153,9 +162,9 @@ func (s *SQLite) UpdateWebhook(ctx context.Context, id string, upd roster.Webhoo
 			w.HasSigningSecret = *upd.HasSigningSecret
 		}
 		w.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
-		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET name = ?, format = ?, events = ?, enabled = ?, allow_insecure = ?,
+		_, err = tx.ExecContext(ctx, `UPDATE webhooks SET name = ?, format = ?, type = ?, config = ?, events = ?, enabled = ?, allow_insecure = ?,
 			url_redacted = ?, secret_version = ?, has_signing_secret = ?, updated_at = ? WHERE id = ?`,
-			w.Name, string(w.Format), webhookEvents(w.Events), w.Enabled, w.AllowInsecure,
+			w.Name, string(w.Type.Format()), string(w.Type), webhookConfig(w.Config), webhookEvents(w.Events), w.Enabled, w.AllowInsecure,
 			w.URLRedacted, w.SecretVersion, w.HasSigningSecret, micros(w.UpdatedAt), id)
 		if isUnique(err) {
 			return roster.Errorf(roster.ECONFLICT, "the inventory already has a webhook named %q", w.Name)

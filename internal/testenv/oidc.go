@@ -383,16 +383,25 @@ var oidcBuild struct {
 const oidcWhat = "OIDC test provider (internal/testenv/oidcprovider, built with go build)"
 
 func buildOIDCProvider() (string, error) {
+	return buildTool(oidcWhat, "oidcprovider", ".", oidcProviderPackage, OIDCBinEnv)
+}
+
+// buildTool builds package pkg of the module in dir (relative to this
+// checkout's root) offline (GOPROXY=off, -mod=readonly: the modules must be
+// in the cache; scripts/install-test-deps.sh puts them there) into the user
+// cache as name, and returns the binary's path. envVar names the variable
+// that points at a prebuilt one instead.
+func buildTool(what, name, dir, pkg, envVar string) (string, error) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
 		if !isExecutable(goBin) {
-			return "", unavailable(oidcWhat, "no go command on PATH to build it with; or set %s", OIDCBinEnv)
+			return "", unavailable(what, "no go command on PATH to build it with; or set %s", envVar)
 		}
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return "", unavailable(oidcWhat, "no cache directory to build it into: %v", err)
+		return "", unavailable(what, "no cache directory to build it into: %v", err)
 	}
 	// One binary per checkout: worktrees sharing a cache do not overwrite each
 	// other's, and a rebuild replaces it atomically (a running copy is unaffected).
@@ -402,28 +411,28 @@ func buildOIDCProvider() (string, error) {
 	}
 	root := moduleRoot(wd)
 	sum := sha256.Sum256([]byte(root))
-	dir := filepath.Join(cache, "roster", "oidcprovider", hex.EncodeToString(sum[:6]))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	out := filepath.Join(cache, "roster", name, hex.EncodeToString(sum[:6]))
+	if err := os.MkdirAll(out, 0o755); err != nil {
 		return "", err
 	}
-	bin := filepath.Join(dir, "oidcprovider")
-	tmp, err := os.CreateTemp(dir, ".oidcprovider-*")
+	bin := filepath.Join(out, name)
+	tmp, err := os.CreateTemp(out, "."+name+"-*")
 	if err != nil {
 		return "", err
 	}
 	tmp.Close()
 	defer os.Remove(tmp.Name())
-	cmd := exec.Command(goBin, "build", "-trimpath", "-o", tmp.Name(), oidcProviderPackage)
-	cmd.Dir = root
-	cmd.Env = childEnv([]string{"GOPROXY=", "GOFLAGS=", "CGO_ENABLED=", "GOOS=", "GOARCH="},
-		"GOPROXY=off", "GOFLAGS=-mod=readonly -buildvcs=false", "CGO_ENABLED=0")
-	out, err := cmd.CombinedOutput()
+	cmd := exec.Command(goBin, "build", "-trimpath", "-o", tmp.Name(), pkg)
+	cmd.Dir = filepath.Join(root, dir)
+	cmd.Env = childEnv([]string{"GOPROXY=", "GOFLAGS=", "CGO_ENABLED=", "GOOS=", "GOARCH=", "GOWORK="},
+		"GOPROXY=off", "GOFLAGS=-mod=readonly -buildvcs=false", "CGO_ENABLED=0", "GOWORK=off")
+	msg, err := cmd.CombinedOutput()
 	if err != nil {
-		if strings.Contains(string(out), "GOPROXY=off") {
-			return "", unavailable(oidcWhat, "its modules are not downloaded (scripts/install-test-deps.sh downloads them): %s",
-				strings.TrimSpace(string(out)))
+		if strings.Contains(string(msg), "GOPROXY=off") {
+			return "", unavailable(what, "its modules are not downloaded (scripts/install-test-deps.sh downloads them): %s",
+				strings.TrimSpace(string(msg)))
 		}
-		return "", fmt.Errorf("go build %s: %v\n%s", oidcProviderPackage, err, out)
+		return "", fmt.Errorf("go build %s: %v\n%s", pkg, err, msg)
 	}
 	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
 		return "", err

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -77,6 +78,27 @@ func (p *process) stop(grace time.Duration) {
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		p.logFile.Close()
 	})
+}
+
+// ready waits until probe succeeds, the process exits, or timeout
+// passes; when it does not succeed it stops the process and returns an
+// error with the process's last output.
+func (p *process) ready(timeout time.Duration, probe func() error) error {
+	deadline := time.Now().Add(timeout)
+	err := errors.New("not probed")
+	for time.Now().Before(deadline) {
+		if p.exited() {
+			err = fmt.Errorf("exited: %v", p.waitErr)
+			break
+		}
+		if err = probe(); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	logs := p.logs(8 << 10)
+	p.stop(2 * time.Second)
+	return fmt.Errorf("%s did not start: %w\n%s", p.name, err, logs)
 }
 
 // logs returns the process's output so far (its last maxBytes bytes).

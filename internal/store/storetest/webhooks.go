@@ -38,7 +38,7 @@ func RunWebhooks(t *testing.T, open OpenWebhooks) {
 func newWebhook(t *testing.T, ws roster.WebhookStore, inventoryID, sourceID, name string, events ...roster.WebhookEvent) *roster.Webhook {
 	t.Helper()
 	w := &roster.Webhook{
-		Name: name, InventoryID: inventoryID, SourceID: sourceID, Format: roster.WebhookGeneric,
+		Name: name, InventoryID: inventoryID, SourceID: sourceID, Type: roster.TypeWebhook,
 		Events: events, Enabled: true, URLRedacted: "https://hooks.example.com/…",
 		SecretPath: "webhooks/" + name, SecretVersion: 1, HasSigningSecret: true,
 	}
@@ -64,7 +64,7 @@ func testWebhookCreate(t *testing.T, s roster.Store, ws roster.WebhookStore) {
 	}
 	got, err := ws.Webhook(ctx, w.ID)
 	must(t, err)
-	if got.Name != "all" || got.InventoryID != inv.ID || got.SourceID != "" || got.Format != roster.WebhookGeneric ||
+	if got.Name != "all" || got.InventoryID != inv.ID || got.SourceID != "" || got.Type != roster.TypeWebhook ||
 		!slices.Equal(got.Events, []roster.WebhookEvent{roster.EventSyncFailed, roster.EventHostsChanged}) || !got.Enabled ||
 		got.URLRedacted != "https://hooks.example.com/…" || got.SecretPath != "webhooks/all" || got.SecretVersion != 1 ||
 		!got.HasSigningSecret || got.AllowInsecure || !got.CreatedAt.Equal(w.CreatedAt) {
@@ -83,25 +83,26 @@ func testWebhookCreate(t *testing.T, s roster.Store, ws roster.WebhookStore) {
 	}
 	newWebhook(t, ws, inv.ID, src.ID, "ec2-both", roster.EventSyncSucceeded)
 	other := newInventory(t, s, "dev")
-	wantCode(t, ws.CreateWebhook(ctx, &roster.Webhook{Name: "x", InventoryID: other.ID, SourceID: src.ID, Format: roster.WebhookGeneric,
+	wantCode(t, ws.CreateWebhook(ctx, &roster.Webhook{Name: "x", InventoryID: other.ID, SourceID: src.ID, Type: roster.TypeWebhook,
 		Events: []roster.WebhookEvent{roster.EventSyncFailed}, SecretPath: "webhooks/x"}), roster.EINVALID)
-	wantCode(t, ws.CreateWebhook(ctx, &roster.Webhook{Name: "x", SourceID: "missing", Format: roster.WebhookGeneric,
+	wantCode(t, ws.CreateWebhook(ctx, &roster.Webhook{Name: "x", SourceID: "missing", Type: roster.TypeWebhook,
 		Events: []roster.WebhookEvent{roster.EventSyncFailed}, SecretPath: "webhooks/x"}), roster.ENOTFOUND)
-	wantCode(t, ws.CreateWebhook(ctx, &roster.Webhook{Name: "x", InventoryID: "missing", Format: roster.WebhookGeneric,
+	wantCode(t, ws.CreateWebhook(ctx, &roster.Webhook{Name: "x", InventoryID: "missing", Type: roster.TypeWebhook,
 		Events: []roster.WebhookEvent{roster.EventSyncFailed}, SecretPath: "webhooks/x"}), roster.ENOTFOUND)
 
 	// Names are unique within an inventory, across its sources.
-	wantCode(t, ws.CreateWebhook(ctx, &roster.Webhook{Name: "all", SourceID: src.ID, Format: roster.WebhookGeneric,
+	wantCode(t, ws.CreateWebhook(ctx, &roster.Webhook{Name: "all", SourceID: src.ID, Type: roster.TypeWebhook,
 		Events: []roster.WebhookEvent{roster.EventSyncFailed}, SecretPath: "webhooks/y"}), roster.ECONFLICT)
 	newWebhook(t, ws, other.ID, "", "all", roster.EventSyncFailed)
 
 	// A given id is kept (the secret path is derived from it).
-	given := &roster.Webhook{ID: "0198a7c2-0000-7000-8000-000000000001", Name: "given", InventoryID: inv.ID, Format: roster.WebhookSlack,
+	given := &roster.Webhook{ID: "0198a7c2-0000-7000-8000-000000000001", Name: "given", InventoryID: inv.ID, Type: roster.TypeIRC,
+		Config: roster.WebhookConfig{IRC: &roster.IRCSettings{Server: "irc.example:6697", TLS: true, Nick: "roster", Channel: "#ops"}},
 		Events: []roster.WebhookEvent{roster.EventSyncPartial}, SecretPath: "webhooks/0198a7c2-0000-7000-8000-000000000001"}
 	must(t, ws.CreateWebhook(ctx, given))
 	got, err = ws.Webhook(ctx, given.ID)
 	must(t, err)
-	if got.Format != roster.WebhookSlack || got.Enabled || got.HasSigningSecret {
+	if got.Type != roster.TypeIRC || got.Config.IRC == nil || *got.Config.IRC != *given.Config.IRC || got.Enabled || got.HasSigningSecret {
 		t.Fatalf("given = %+v", got)
 	}
 	_, err = ws.Webhook(ctx, "missing")
@@ -175,13 +176,13 @@ func testWebhookUpdate(t *testing.T, s roster.Store, ws roster.WebhookStore) {
 	w := newWebhook(t, ws, inv.ID, "", "alerts", roster.EventSyncFailed)
 	newWebhook(t, ws, inv.ID, "", "taken", roster.EventSyncFailed)
 
-	name, format, enabled, insecure, redacted, version, signing := "ops", roster.WebhookSlack, false, true, "http://10.0.0.1:8080/…", 2, false
+	name, format, enabled, insecure, redacted, version, signing := "ops", roster.TypeMattermost, false, true, "http://10.0.0.1:8080/…", 2, false
 	upd, err := ws.UpdateWebhook(ctx, w.ID, roster.WebhookUpdate{
-		Name: &name, Format: &format, Events: []roster.WebhookEvent{roster.EventSyncPartial, roster.EventSyncFailed},
+		Name: &name, Type: &format, Config: &roster.WebhookConfig{Username: "bot"}, Events: []roster.WebhookEvent{roster.EventSyncPartial, roster.EventSyncFailed},
 		Enabled: &enabled, AllowInsecure: &insecure, URLRedacted: &redacted, SecretVersion: &version, HasSigningSecret: &signing,
 	})
 	must(t, err)
-	if upd.Name != "ops" || upd.Format != roster.WebhookSlack || upd.Enabled || !upd.AllowInsecure || upd.URLRedacted != redacted ||
+	if upd.Name != "ops" || upd.Type != roster.TypeMattermost || upd.Config.Username != "bot" || upd.Enabled || !upd.AllowInsecure || upd.URLRedacted != redacted ||
 		upd.SecretVersion != 2 || upd.HasSigningSecret || upd.SecretPath != w.SecretPath || upd.InventoryID != inv.ID ||
 		!slices.Equal(upd.Events, []roster.WebhookEvent{roster.EventSyncPartial, roster.EventSyncFailed}) || upd.UpdatedAt.Before(w.UpdatedAt) {
 		t.Fatalf("updated = %+v", upd)
@@ -194,7 +195,7 @@ func testWebhookUpdate(t *testing.T, s roster.Store, ws roster.WebhookStore) {
 	// Nothing given changes nothing.
 	same, err := ws.UpdateWebhook(ctx, w.ID, roster.WebhookUpdate{})
 	must(t, err)
-	if same.Name != "ops" || same.Format != roster.WebhookSlack || len(same.Events) != 2 {
+	if same.Name != "ops" || same.Type != roster.TypeMattermost || same.Config.Username != "bot" || len(same.Events) != 2 {
 		t.Fatalf("empty update = %+v", same)
 	}
 	taken := "taken"
