@@ -224,7 +224,7 @@ func (s *Server) describeInstances(q *request) {
 		}
 		tok = t
 	}
-	if f := s.inj.failPage(Call{q.action, q.region}, tok.page+1); f != nil {
+	if f := s.failPage(Call{Op: q.action, Scope: q.region}, tok.page+1); f != nil {
 		q.fail(f.status, f.code, f.message)
 		return
 	}

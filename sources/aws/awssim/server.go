@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // Options configure a Server.
@@ -50,7 +52,7 @@ type Server struct {
 	fleet   *Fleet
 	catalog *regionCatalog
 	keys    map[string]bool
-	inj     *injector
+	inj     *cloudsim.Injector
 	log     *slog.Logger
 	settle  time.Duration
 
@@ -106,16 +108,16 @@ func (s *Server) AccountID() string { return s.account }
 func (s *Server) Regions() []string { return slices.Clone(s.catalog.enabled) }
 
 // SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
+func (s *Server) SetFaults(f Faults) { s.inj.Set(f) }
 
 // Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.get() }
+func (s *Server) Faults() Faults { return s.inj.Faults() }
 
 // Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.snapshot() }
+func (s *Server) Stats() Stats { return s.inj.Stats() }
 
 // ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.reset() }
+func (s *Server) ResetStats() { s.inj.ResetStats() }
 
 // Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
 // is done. url is the base endpoint for the SDK's BaseEndpoint.
@@ -188,13 +190,13 @@ func isSTSAction(a string) bool { return a == "AssumeRole" || a == "GetCallerIde
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := &request{s: s, w: w, r: r, id: newRequestID(), start: time.Now()}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.fail(http.StatusMethodNotAllowed, "InvalidAction", "The HTTP method "+r.Method+" is not supported.")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.fail(http.StatusBadRequest, "MalformedQueryString", "The request could not be parsed.")
 		return
 	}
@@ -234,7 +236,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reject(q *request, status int, code, message string) {
-	s.inj.rejected()
+	s.inj.Reject("")
 	q.fail(status, code, message)
 }
 
@@ -253,15 +255,9 @@ func (s *Server) dispatch(q *request) {
 		s.reject(q, http.StatusBadRequest, "InvalidAction", msg)
 		return
 	}
-	latency, f := s.inj.admit(Call{q.action, q.region}, !q.sts)
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-q.r.Context().Done():
-			t.Stop()
-			return
-		}
+	f, ok := s.admit(q.r.Context(), Call{Op: q.action, Scope: q.region})
+	if !ok {
+		return
 	}
 	if f != nil {
 		q.fail(f.status, f.code, f.message)

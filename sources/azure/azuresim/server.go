@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // Identities the server accepts when Options leave them empty. None of
@@ -76,7 +78,7 @@ type Server struct {
 	secret   string
 	lifetime time.Duration
 	certs    *certs
-	inj      *injector
+	inj      *cloudsim.Injector
 	log      *slog.Logger
 
 	mu     sync.Mutex
@@ -141,16 +143,16 @@ func (s *Server) ClientID() string     { return s.client }
 func (s *Server) ClientSecret() string { return s.secret }
 
 // SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
+func (s *Server) SetFaults(f Faults) { s.inj.Set(f) }
 
 // Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.get() }
+func (s *Server) Faults() Faults { return s.inj.Faults() }
 
 // Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.snapshot() }
+func (s *Server) Stats() Stats { return s.inj.Stats() }
 
 // ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.reset() }
+func (s *Server) ResetStats() { s.inj.ResetStats() }
 
 // ExpireTokens makes every issued access token expired, as if an hour had
 // passed: the next ARM request answers 401 ExpiredAuthenticationToken.
@@ -234,15 +236,9 @@ func splitPath(p string) []string {
 // request is answered.
 func (q *request) admit(op, sub string) bool {
 	q.op, q.sub = op, sub
-	latency, f := q.s.inj.admit(Call{op, sub})
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-q.r.Context().Done():
-			t.Stop()
-			return false
-		}
+	f, ok := q.s.admit(q.r.Context(), Call{Op: op, Scope: sub})
+	if !ok {
+		return false
 	}
 	if f != nil {
 		q.armFault(f)
@@ -252,7 +248,7 @@ func (q *request) admit(op, sub string) bool {
 }
 
 func (q *request) reject(status int, code, message string) {
-	q.s.inj.rejected()
+	q.s.inj.Reject("")
 	q.armError(status, code, message)
 }
 
@@ -283,8 +279,7 @@ func (q *request) armFault(f *fault) {
 
 // retrySeconds is d in whole seconds, rounded up, at least 1.
 func retrySeconds(d time.Duration) string {
-	n := int64((d + time.Second - 1) / time.Second)
-	return strconv.FormatInt(max(n, 1), 10)
+	return strconv.Itoa(cloudsim.RetryAfterSeconds(d))
 }
 
 // ok answers 200 with a JSON body.

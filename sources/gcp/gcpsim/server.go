@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // DefaultPageSize is the page size when a list request gives no
@@ -54,7 +56,7 @@ type Server struct {
 	fleet    *Fleet
 	accounts map[string]*ServiceAccount
 	first    *ServiceAccount
-	inj      *injector
+	inj      *cloudsim.Injector
 	log      *slog.Logger
 
 	mu     sync.Mutex
@@ -111,16 +113,16 @@ func (s *Server) KeyFile(baseURL string) []byte {
 }
 
 // SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
+func (s *Server) SetFaults(f Faults) { s.inj.Set(f) }
 
 // Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.get() }
+func (s *Server) Faults() Faults { return s.inj.Faults() }
 
 // Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.snapshot() }
+func (s *Server) Stats() Stats { return s.inj.Stats() }
 
 // ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.reset() }
+func (s *Server) ResetStats() { s.inj.ResetStats() }
 
 // RevokeTokens forgets every issued access token: later requests with
 // them answer 401, as after a key is disabled.
@@ -185,19 +187,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 7 && parts[0] == "compute" && parts[1] == "v1" && parts[2] == "projects" && parts[4] == "zones" && parts[6] == "instances":
 		q.method = MethodList
 	default:
-		s.inj.rejected(Call{Method: "unknown"})
+		s.inj.Reject("unknown")
 		q.fail(&apiError{code: http.StatusNotFound, message: "The requested URL " + r.URL.Path + " was not found on this server.", domain: "global", reason: "notFound"})
 		return
 	}
 	q.project = parts[3]
 	if r.Method != http.MethodGet {
-		s.inj.rejected(Call{Method: q.method})
+		s.inj.Reject(q.method)
 		q.fail(&apiError{code: http.StatusMethodNotAllowed, message: "Method " + r.Method + " is not allowed here.", domain: "global", reason: "httpMethodNotAllowed"})
 		return
 	}
 	rpc := map[string]string{MethodAggregatedList: "AggregatedList", MethodList: "List", MethodDisks: "AggregatedList"}[q.method]
 	if _, err := s.authenticate(r, rpc); err != nil {
-		s.inj.rejected(Call{Method: q.method})
+		s.inj.Reject(q.method)
 		q.fail(err)
 		return
 	}
@@ -205,23 +207,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, known := s.fleet.projects[q.project]
 	s.fleet.mu.RUnlock()
 	if !known {
-		s.inj.rejected(Call{Method: q.method})
+		s.inj.Reject(q.method)
 		q.fail(errNotFound("projects/" + q.project))
 		return
 	}
 	if q.method == MethodList {
 		q.zone = s.fleet.catalog.byName[parts[5]]
 		if q.zone == nil {
-			s.inj.rejected(Call{Method: q.method})
+			s.inj.Reject(q.method)
 			q.fail(errNotFound("projects/" + q.project + "/zones/" + parts[5]))
 			return
 		}
 	}
-	if f := s.inj.admit(r.Context(), Call{q.method, q.project}); f != nil {
-		q.fail(f)
+	f, ok := s.admit(r.Context(), Call{Op: q.method, Scope: q.project})
+	if !ok {
 		return
 	}
-	if r.Context().Err() != nil {
+	if f != nil {
+		q.fail(f)
 		return
 	}
 	s.list(q)
@@ -303,7 +306,7 @@ func (s *Server) list(q *request) {
 		}
 		cur = c
 	}
-	if f := s.inj.failPage(Call{q.method, q.project}, cur.page); f != nil {
+	if f := s.failPage(Call{Op: q.method, Scope: q.project}, cur.page); f != nil {
 		q.fail(f)
 		return
 	}

@@ -377,7 +377,7 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 		}
 		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmpSeq(x.seq, seq) })
 		start = i - 1
-		if s.inj.failPage(Call{OpServers, q.region}, s.pageNumber(rs, start, limit, filters)) {
+		if s.failPage(Call{Op: OpServers, Scope: q.region}, s.pageNumber(rs, start, limit, filters)) {
 			fl.mu.RUnlock()
 			q.novaError(http.StatusInternalServerError, "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.")
 			return
@@ -419,7 +419,7 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 // pageNumber is the number of the page that starts at list index start:
 // one more than the pages of matching servers listed before it.
 func (s *Server) pageNumber(rs *regionSet, start, limit int, filters []serverFilter) int {
-	if s.inj.get().FailAfterPage <= 0 || limit == 0 {
+	if s.inj.Faults().FailAfterPage <= 0 || limit == 0 {
 		return 1
 	}
 	before := 0

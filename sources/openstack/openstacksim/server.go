@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // Paths of the services under the server's base URL.
@@ -71,7 +73,7 @@ type Options struct {
 type Server struct {
 	seed     int64
 	fleet    *Fleet
-	inj      *injector
+	inj      *cloudsim.Injector
 	log      *slog.Logger
 	maxMinor int
 	maxLimit int
@@ -135,16 +137,16 @@ func New(opts Options) *Server {
 func (s *Server) Fleet() *Fleet { return s.fleet }
 
 // SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
+func (s *Server) SetFaults(f Faults) { s.inj.Set(f) }
 
 // Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.get() }
+func (s *Server) Faults() Faults { return s.inj.Faults() }
 
 // Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.snapshot() }
+func (s *Server) Stats() Stats { return s.inj.Stats() }
 
 // ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.reset() }
+func (s *Server) ResetStats() { s.inj.ResetStats() }
 
 // Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
 // is done. url is the base URL; AuthURL(url) is what clients authenticate
@@ -236,15 +238,9 @@ func baseURL(r *http.Request) string {
 // service's error format.
 func (q *request) admit(op string, fail func(status int, msg string)) bool {
 	q.op = op
-	latency, f := q.s.inj.admit(Call{Op: op, Region: q.region})
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-q.r.Context().Done():
-			t.Stop()
-			return false
-		}
+	f, ok := q.s.admitFault(q.r.Context(), Call{Op: op, Scope: q.region})
+	if !ok {
+		return false
 	}
 	if f == nil {
 		return true
