@@ -2,11 +2,9 @@ package awssim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -122,28 +120,7 @@ func (s *Server) ResetStats() { s.inj.ResetStats() }
 // Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
 // is done. url is the base endpoint for the SDK's BaseEndpoint.
 func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("awssim: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("awssim: serve", "err", err)
-		}
-	}()
-	shutdown := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	})
-	unhook := context.AfterFunc(ctx, shutdown)
-	return "http://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+	return cloudsim.Server{Name: "awssim", Handler: s, Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one request being answered.

@@ -2,12 +2,9 @@ package azuresim
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -77,7 +74,7 @@ type Server struct {
 	client   string
 	secret   string
 	lifetime time.Duration
-	certs    *certs
+	certs    *cloudsim.CA
 	inj      *cloudsim.Injector
 	log      *slog.Logger
 
@@ -169,29 +166,7 @@ func (s *Server) ExpireTokens() {
 // Resource Manager endpoint; clients must trust CACertificatePEM (Client
 // and Transport do).
 func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("azuresim: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)} // TLS handshake noise
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(tls.NewListener(ln, s.TLSConfig())); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("azuresim: serve", "err", err)
-		}
-	}()
-	shutdown := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	})
-	unhook := context.AfterFunc(ctx, shutdown)
-	return "https://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+	return cloudsim.Server{Name: "azuresim", Handler: s, TLS: s.TLSConfig(), Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one request being answered.

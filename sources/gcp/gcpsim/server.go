@@ -3,10 +3,7 @@ package gcpsim
 import (
 	"context"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -136,28 +133,7 @@ func (s *Server) RevokeTokens() {
 // is done. url is the endpoint to give a Compute client (the token
 // endpoint is url + TokenPath).
 func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("gcpsim: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("gcpsim: serve", "err", err)
-		}
-	}()
-	shutdown := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	})
-	unhook := context.AfterFunc(ctx, shutdown)
-	return "http://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+	return cloudsim.Server{Name: "gcpsim", Handler: s, Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one Compute request being answered.

@@ -2,10 +2,8 @@ package openstacksim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -152,28 +150,7 @@ func (s *Server) ResetStats() { s.inj.ResetStats() }
 // is done. url is the base URL; AuthURL(url) is what clients authenticate
 // at.
 func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("openstacksim: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("openstacksim: serve", "err", err)
-		}
-	}()
-	shutdown := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	})
-	unhook := context.AfterFunc(ctx, shutdown)
-	return "http://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+	return cloudsim.Server{Name: "openstacksim", Handler: s, Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one request being answered.
