@@ -365,3 +365,22 @@ func RetryAfterSeconds(d time.Duration) int {
 	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
 }
+
+// Controls are the methods every simulator's Server offers its tests to
+// steer and read the injector; a Server embeds them.
+type Controls struct{ inj *Injector }
+
+// Controls returns the controls of j.
+func (j *Injector) Controls() Controls { return Controls{j} }
+
+// SetFaults replaces the injected faults and restarts their counters.
+func (c Controls) SetFaults(f Faults) { c.inj.Set(f) }
+
+// Faults returns the faults in force.
+func (c Controls) Faults() Faults { return c.inj.Faults() }
+
+// Stats returns a snapshot of the request counters.
+func (c Controls) Stats() Stats { return c.inj.Stats() }
+
+// ResetStats zeroes the request counters.
+func (c Controls) ResetStats() { c.inj.ResetStats() }

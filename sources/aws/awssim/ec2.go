@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // listParam returns the values of an ec2query list (Prefix.1, Prefix.2,
@@ -164,7 +166,7 @@ func queryHash(specs []filterSpec) uint64 {
 		}
 		b.WriteByte(2)
 	}
-	return hashString(b.String())
+	return cloudsim.HashString(b.String())
 }
 
 func validInstanceID(id string) bool {
@@ -355,7 +357,7 @@ func (s *Server) describeRegions(q *request) {
 				return
 			}
 		}
-		candidates = uniq(names)
+		candidates = cloudsim.Uniq(names)
 	}
 	w := getW()
 	defer putW(w)

@@ -50,9 +50,11 @@ type Server struct {
 	fleet   *Fleet
 	catalog *regionCatalog
 	keys    map[string]bool
-	inj     *cloudsim.Injector
-	log     *slog.Logger
-	settle  time.Duration
+	// Controls: SetFaults, Faults, Stats, ResetStats.
+	cloudsim.Controls
+	inj    *cloudsim.Injector
+	log    *slog.Logger
+	settle time.Duration
 
 	mu          sync.Mutex
 	issued      map[string]assumedRole // temporary access key id → role
@@ -84,6 +86,7 @@ func New(opts Options) *Server {
 		issued:  map[string]assumedRole{},
 		settle:  opts.SettleDelay,
 	}
+	s.Controls = s.inj.Controls()
 	if s.settle == 0 {
 		s.settle = DefaultSettleDelay
 	}
@@ -104,18 +107,6 @@ func (s *Server) AccountID() string { return s.account }
 
 // Regions returns the enabled regions, in DescribeRegions order.
 func (s *Server) Regions() []string { return slices.Clone(s.catalog.enabled) }
-
-// SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.Set(f) }
-
-// Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.Faults() }
-
-// Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.Stats() }
-
-// ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.ResetStats() }
 
 // Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
 // is done. url is the base endpoint for the SDK's BaseEndpoint.

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 var apiVersionPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha)?$`)
@@ -351,7 +353,7 @@ type lister struct {
 // paging exact when the fleet changes between pages.
 func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render func(*jw, int)) {
 	q := l.q
-	hash := hashString(strings.ToLower(q.r.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
+	hash := cloudsim.HashString(strings.ToLower(q.r.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
 	tok := pageToken{query: hash}
 	if st := l.query.Get("$skiptoken"); st != "" {
 		t, ok := decodeToken(st)

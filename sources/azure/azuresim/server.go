@@ -75,8 +75,10 @@ type Server struct {
 	secret   string
 	lifetime time.Duration
 	certs    *cloudsim.CA
-	inj      *cloudsim.Injector
-	log      *slog.Logger
+	// Controls: SetFaults, Faults, Stats, ResetStats.
+	cloudsim.Controls
+	inj *cloudsim.Injector
+	log *slog.Logger
 
 	mu     sync.Mutex
 	tokens map[string]issuedToken
@@ -114,6 +116,7 @@ func New(opts Options) *Server {
 		log:      log,
 		tokens:   map[string]issuedToken{},
 	}
+	s.Controls = s.inj.Controls()
 	if s.pageSize <= 0 {
 		s.pageSize = DefaultPageSize
 	}
@@ -138,18 +141,6 @@ func (s *Server) Fleet() *Fleet { return s.fleet }
 func (s *Server) TenantID() string     { return s.tenant }
 func (s *Server) ClientID() string     { return s.client }
 func (s *Server) ClientSecret() string { return s.secret }
-
-// SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.Set(f) }
-
-// Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.Faults() }
-
-// Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.Stats() }
-
-// ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.ResetStats() }
 
 // ExpireTokens makes every issued access token expired, as if an hour had
 // passed: the next ARM request answers 401 ExpiredAuthenticationToken.

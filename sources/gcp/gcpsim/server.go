@@ -53,8 +53,10 @@ type Server struct {
 	fleet    *Fleet
 	accounts map[string]*ServiceAccount
 	first    *ServiceAccount
-	inj      *cloudsim.Injector
-	log      *slog.Logger
+	// Controls: SetFaults, Faults, Stats, ResetStats.
+	cloudsim.Controls
+	inj *cloudsim.Injector
+	log *slog.Logger
 
 	mu     sync.Mutex
 	tokens map[string]*accessToken
@@ -90,6 +92,7 @@ func New(opts Options) (*Server, error) {
 		log:      log,
 		tokens:   map[string]*accessToken{},
 	}
+	s.Controls = s.inj.Controls()
 	for _, sa := range accounts {
 		s.accounts[sa.Email] = sa
 	}
@@ -108,18 +111,6 @@ func (s *Server) ServiceAccount() *ServiceAccount { return s.first }
 func (s *Server) KeyFile(baseURL string) []byte {
 	return s.first.KeyFile(strings.TrimSuffix(baseURL, "/") + TokenPath)
 }
-
-// SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.Set(f) }
-
-// Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.Faults() }
-
-// Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.Stats() }
-
-// ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.ResetStats() }
 
 // RevokeTokens forgets every issued access token: later requests with
 // them answer 401, as after a key is disabled.
@@ -221,7 +212,7 @@ type cursor struct {
 
 // pageToken encodes a cursor bound to the request it continues.
 func pageToken(c cursor, bind string) string {
-	raw := strconv.Itoa(c.page) + "\x00" + strconv.Itoa(c.zone) + "\x00" + c.name + "\x00" + strconv.FormatUint(hashString(bind), 36)
+	raw := strconv.Itoa(c.page) + "\x00" + strconv.Itoa(c.zone) + "\x00" + c.name + "\x00" + strconv.FormatUint(cloudsim.HashString(bind), 36)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -231,7 +222,7 @@ func parsePageToken(tok, bind string) (cursor, bool) {
 		return cursor{}, false
 	}
 	f := strings.Split(string(raw), "\x00")
-	if len(f) != 4 || f[3] != strconv.FormatUint(hashString(bind), 36) {
+	if len(f) != 4 || f[3] != strconv.FormatUint(cloudsim.HashString(bind), 36) {
 		return cursor{}, false
 	}
 	page, err1 := strconv.Atoi(f[0])

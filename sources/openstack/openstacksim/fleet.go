@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // DefaultRegions are the regions a fleet spreads over when none are given.
@@ -243,12 +245,12 @@ func NewFleet(seed int64, size int, regions, projects []string) *Fleet {
 		roleCnt:  map[string]int{},
 		clock:    simEpoch,
 	}
-	for _, name := range uniq(projects) {
+	for _, name := range cloudsim.Uniq(projects) {
 		p := &project{index: len(f.projects), name: name, id: stableID(seed, "project", name)}
 		f.projects = append(f.projects, p)
 		f.byProj[name] = p
 	}
-	for _, name := range uniq(regions) {
+	for _, name := range cloudsim.Uniq(regions) {
 		f.newRegion(name)
 	}
 	f.generate(size)
@@ -321,7 +323,7 @@ func (f *Fleet) generate(size int) {
 
 func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server {
 	role := roles[r.IntN(len(roles))]
-	env := pick(r, []string{"prod", "prod", "prod", "staging", "staging", "dev"})
+	env := cloudsim.Pick(r, []string{"prod", "prod", "prod", "staging", "staging", "dev"})
 	created := simEpoch.Add(-time.Duration(r.Int64N(int64(730 * 24 * time.Hour)))).Truncate(time.Second)
 	s := &server{
 		region:  rs,
@@ -329,7 +331,7 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 		az:      rs.zones[r.IntN(len(rs.zones))],
 		flavor:  &flavors[r.IntN(len(flavors))],
 		created: created,
-		diskCfg: pick(r, []string{"MANUAL", "AUTO"}),
+		diskCfg: cloudsim.Pick(r, []string{"MANUAL", "AUTO"}),
 	}
 	s.status = pickStatus(r)
 	switch p := r.Float64(); {
@@ -351,10 +353,10 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 		s.metadata = append(s.metadata, kv{"group", role + "-servers"})
 	}
 	if r.Float64() < 0.1 {
-		s.metadata = append(s.metadata, kv{"groups", pick(r, teams) + ",monitored, backup"})
+		s.metadata = append(s.metadata, kv{"groups", cloudsim.Pick(r, teams) + ",monitored, backup"})
 	}
 	if r.Float64() < 0.05 {
-		s.metadata = append(s.metadata, kv{"Cost Center", pick(r, []string{"R&D / 42", "Ops & Infra", "Sales <EMEA>"})})
+		s.metadata = append(s.metadata, kv{"Cost Center", cloudsim.Pick(r, []string{"R&D / 42", "Ops & Infra", "Sales <EMEA>"})})
 	}
 	s.tags = []string{env, role}
 	if r.Float64() < 0.15 {
@@ -368,7 +370,7 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 	}
 	s.cfgDrive = r.Float64() < 0.1
 	if r.Float64() < 0.2 {
-		s.descr, s.hasDescr = role+" server for "+pick(r, teams), true
+		s.descr, s.hasDescr = role+" server for "+cloudsim.Pick(r, teams), true
 	}
 	s.locked = r.Float64() < 0.03
 	if r.Float64() < 0.3 {
@@ -411,7 +413,7 @@ func (f *Fleet) finish(r *rand.Rand, s *server, plan addressPlan) {
 		s.hostID = hex.EncodeToString(sum[:])
 	}
 	s.instName = fmt.Sprintf("instance-%08x", s.seq)
-	s.resID = "r-" + lowerID(r, 8)
+	s.resID = "r-" + cloudsim.ID(r, cloudsim.LowerAlnum, 8)
 	s.hostname = hostnameOf(s.name)
 	switch {
 	case plan.hasExplicit:
@@ -923,28 +925,4 @@ func formatUUID(b []byte) string {
 
 func newMAC(r *rand.Rand) string {
 	return fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", r.IntN(256), r.IntN(256), r.IntN(256))
-}
-
-const lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-func lowerID(r *rand.Rand, n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = lowerAlnum[r.IntN(len(lowerAlnum))]
-	}
-	return string(b)
-}
-
-func pick(r *rand.Rand, s []string) string { return s[r.IntN(len(s))] }
-
-func uniq(s []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, v := range s {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }

@@ -69,8 +69,10 @@ type Options struct {
 // flavors/detail, microversions) and Glance (image list) on one HTTP
 // endpoint serving every region. It is an http.Handler.
 type Server struct {
-	seed     int64
-	fleet    *Fleet
+	seed  int64
+	fleet *Fleet
+	// Controls: SetFaults, Faults, Stats, ResetStats.
+	cloudsim.Controls
 	inj      *cloudsim.Injector
 	log      *slog.Logger
 	maxMinor int
@@ -113,6 +115,7 @@ func New(opts Options) *Server {
 		ttl:      opts.TokenTTL,
 		tokens:   map[string]*token{},
 	}
+	s.Controls = s.inj.Controls()
 	if s.maxLimit <= 0 {
 		s.maxLimit = DefaultMaxLimit
 	}
@@ -133,18 +136,6 @@ func New(opts Options) *Server {
 
 // Fleet returns the served fleet; mutate it to change what requests see.
 func (s *Server) Fleet() *Fleet { return s.fleet }
-
-// SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.Set(f) }
-
-// Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.Faults() }
-
-// Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.Stats() }
-
-// ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.ResetStats() }
 
 // Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
 // is done. url is the base URL; AuthURL(url) is what clients authenticate
