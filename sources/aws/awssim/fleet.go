@@ -1,6 +1,7 @@
 package awssim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -260,7 +261,7 @@ func (rs *regionSet) group(v int, name string) secGroup {
 // than seq.
 func (rs *regionSet) after(seq uint64) int {
 	i, _ := slices.BinarySearchFunc(rs.list, seq+1, func(in *instance, target uint64) int {
-		return cmpSeq(in.seq, target)
+		return cmp.Compare(in.seq, target)
 	})
 	return i
 }

@@ -1,6 +1,7 @@
 package openstacksim
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -375,7 +376,7 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 			q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
 			return
 		}
-		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmpSeq(x.seq, seq) })
+		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 		start = i - 1
 		if s.failPage(Call{Op: OpServers, Scope: q.region}, s.pageNumber(rs, start, limit, filters)) {
 			fl.mu.RUnlock()

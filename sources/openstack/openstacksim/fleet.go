@@ -1,6 +1,7 @@
 package openstacksim
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -758,7 +759,7 @@ func (f *Fleet) Delete(id string) error {
 		return fmt.Errorf("%w: %s", ErrNoServer, id)
 	}
 	rs := s.region
-	i, _ := slices.BinarySearchFunc(rs.list, s.seq, func(x *server, seq uint64) int { return cmpSeq(x.seq, seq) })
+	i, _ := slices.BinarySearchFunc(rs.list, s.seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 	rs.list = slices.Delete(rs.list, i, i+1)
 	delete(f.byID, id)
 	f.gone[id] = s.seq
@@ -881,16 +882,6 @@ func hostnameOf(name string) string {
 		return s
 	}
 	return "server"
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // stableID derives a Keystone-style id (32 hex digits) from the seed, a
