@@ -47,3 +47,43 @@ func HashString(s string) uint64 {
 	}
 	return h
 }
+
+// Spread chooses the scope (region, project, zone, subscription) of each
+// generated host: the first go round-robin so that every scope gets some,
+// the rest favour the first scopes, scope i weighing 1/(1+decay*i), like a
+// real estate does.
+type Spread struct {
+	weights []float64
+	total   float64
+}
+
+// NewSpread returns the spread over n scopes.
+func NewSpread(n int, decay float64) Spread {
+	s := Spread{weights: make([]float64, n)}
+	for i := range s.weights {
+		s.weights[i] = 1 / (1 + decay*float64(i))
+		s.total += s.weights[i]
+	}
+	return s
+}
+
+// Nth is the scope of the nth host (from 0): n for the first round, then
+// a draw by weight.
+func (s Spread) Nth(r *rand.Rand, n int) int {
+	if n < len(s.weights) {
+		return n
+	}
+	return s.Pick(r)
+}
+
+// Pick draws a scope by weight (one r.Float64()).
+func (s Spread) Pick(r *rand.Rand) int {
+	x := r.Float64() * s.total
+	for i, w := range s.weights {
+		if x < w {
+			return i
+		}
+		x -= w
+	}
+	return len(s.weights) - 1
+}

@@ -313,26 +313,9 @@ func newFleet(seed int64, size int, regions []string, account string) *Fleet {
 // favour the first regions, like a real estate does.
 func (f *Fleet) generate(size int, regions []string) {
 	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
-	weights := make([]float64, len(regions))
-	total := 0.0
-	for i := range regions {
-		weights[i] = 1 / (1 + 0.25*float64(i))
-		total += weights[i]
-	}
+	spread := cloudsim.NewSpread(len(regions), 0.25)
 	for n, made := 0, 0; made < size; n++ {
-		var region string
-		if n < len(regions) {
-			region = regions[n]
-		} else {
-			x := r.Float64() * total
-			for i, w := range weights {
-				region = regions[i]
-				if x < w {
-					break
-				}
-				x -= w
-			}
-		}
+		region := regions[spread.Nth(r, n)]
 		count := 1
 		switch p := r.Float64(); {
 		case p < 0.05:

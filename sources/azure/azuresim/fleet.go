@@ -352,25 +352,8 @@ func (f *Fleet) newSubscription(id string) *subscription {
 // subscriptions, the rest favouring the first ones), then the scale sets.
 func (f *Fleet) generate(size, scaleSets int) {
 	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
-	weights := make([]float64, len(f.order))
-	total := 0.0
-	for i := range weights {
-		weights[i] = 1 / (1 + 0.1*float64(i))
-		total += weights[i]
-	}
-	pickSub := func(n int) *subscription {
-		if n < len(f.order) {
-			return f.subs[f.order[n]]
-		}
-		x := r.Float64() * total
-		for i, w := range weights {
-			if x < w {
-				return f.subs[f.order[i]]
-			}
-			x -= w
-		}
-		return f.subs[f.order[len(f.order)-1]]
-	}
+	spread := cloudsim.NewSpread(len(f.order), 0.1)
+	pickSub := func(n int) *subscription { return f.subs[f.order[spread.Nth(r, n)]] }
 	for n := range size {
 		s := pickSub(n)
 		f.addVM(r, s, s.groups[r.IntN(len(s.groups))], nil, true)

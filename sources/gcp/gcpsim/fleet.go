@@ -316,38 +316,15 @@ func (f *Fleet) addProject(name string) *projectSet {
 // projects and zones, like a real estate does.
 func (f *Fleet) generate(size int) {
 	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
-	pw := weights(len(f.order), 0.3)
-	zw := weights(len(f.zones), 0.2)
+	pw := cloudsim.NewSpread(len(f.order), 0.3)
+	zw := cloudsim.NewSpread(len(f.zones), 0.2)
 	for n := range size {
 		pi, zi := n%len(f.order), n%len(f.zones)
 		if n >= max(len(f.order), len(f.zones)) {
-			pi, zi = pickWeighted(r, pw), pickWeighted(r, zw)
+			pi, zi = pw.Pick(r), zw.Pick(r)
 		}
 		f.newInstance(r, f.projects[f.order[pi]], f.zones[zi], nil, true)
 	}
-}
-
-func weights(n int, decay float64) []float64 {
-	w := make([]float64, n)
-	for i := range w {
-		w[i] = 1 / (1 + decay*float64(i))
-	}
-	return w
-}
-
-func pickWeighted(r *rand.Rand, w []float64) int {
-	total := 0.0
-	for _, x := range w {
-		total += x
-	}
-	x := r.Float64() * total
-	for i, v := range w {
-		if x < v {
-			return i
-		}
-		x -= v
-	}
-	return len(w) - 1
 }
 
 // newInstance generates one instance in project p and zone z. labels, when

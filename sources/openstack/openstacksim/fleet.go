@@ -296,24 +296,9 @@ var (
 // regions so every region gets some; the rest favour the first regions.
 func (f *Fleet) generate(size int) {
 	r := rand.New(rand.NewPCG(uint64(f.seed), 0x5e7))
-	weights := make([]float64, len(f.regions))
-	total := 0.0
-	for i := range weights {
-		weights[i] = 1 / (1 + 0.2*float64(i))
-		total += weights[i]
-	}
+	spread := cloudsim.NewSpread(len(f.regions), 0.2)
 	for n := range size {
-		rs := f.regions[n%len(f.regions)]
-		if n >= len(f.regions) {
-			x := r.Float64() * total
-			for i, w := range weights {
-				rs = f.regions[i]
-				if x < w {
-					break
-				}
-				x -= w
-			}
-		}
+		rs := f.regions[spread.Nth(r, n)]
 		p := f.projects[n%len(f.projects)]
 		if n >= len(f.projects) && r.Float64() < 0.35 {
 			p = f.projects[r.IntN(len(f.projects))]
