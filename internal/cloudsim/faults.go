@@ -384,3 +384,53 @@ func (c Controls) Stats() Stats { return c.inj.Stats() }
 
 // ResetStats zeroes the request counters.
 func (c Controls) ResetStats() { c.inj.ResetStats() }
+
+// Fault is an injected failure as a simulator answers it.
+type Fault interface {
+	// Status is the HTTP status of the answer.
+	Status() int
+	// Code is the cloud's error code, "" where its errors have none.
+	Code() string
+}
+
+// Renderer is how one cloud answers the chassis's verdicts: the part of
+// fault injection that is its wire format.
+type Renderer[F Fault] struct {
+	// Deny answers a call to a denied scope.
+	Deny func(Call) F
+	// Throttle answers a throttled call (Verdict.RetryAfter, .Status).
+	Throttle func(Call, Verdict) F
+	// Errors are the server errors, answered in turn (AWS and Azure
+	// alternate a 500 and a 503).
+	Errors []F
+	// Page answers a page failed by FailAfterPage.
+	Page F
+}
+
+// Admit admits c on j (see Injector.Admit) and renders and counts the
+// fault it is due; f is the zero F when none is. ok is false when the
+// client went away.
+func (r Renderer[F]) Admit(ctx context.Context, j *Injector, c Call) (f F, ok bool) {
+	v, ok := j.Admit(ctx, c)
+	switch v.Kind {
+	case None:
+		return f, ok
+	case Deny:
+		f = r.Deny(c)
+	case Throttle:
+		f = r.Throttle(c, v)
+	case Error:
+		f = r.Errors[(v.Nth-1)%len(r.Errors)]
+	}
+	j.Record(c, f.Status(), f.Code())
+	return f, ok
+}
+
+// FailPage reports whether list page number page of c fails under
+// FailAfterPage, counting the fault; failed is false when it does not.
+func (r Renderer[F]) FailPage(j *Injector, c Call, page int) (f F, failed bool) {
+	if !j.FailPage(c, page, r.Page.Status(), r.Page.Code()) {
+		return f, false
+	}
+	return r.Page, true
+}

@@ -143,3 +143,49 @@ func TestRetryAfterSeconds(t *testing.T) {
 		}
 	}
 }
+
+type answer struct {
+	status int
+	code   string
+}
+
+func (a *answer) Status() int  { return a.status }
+func (a *answer) Code() string { return a.code }
+
+// TestRenderer: verdicts become the cloud's answers, server errors in
+// turn, and each answer is counted by status and code.
+func TestRenderer(t *testing.T) {
+	internal, unavailable := &answer{500, "InternalError"}, &answer{503, "Unavailable"}
+	r := cloudsim.Renderer[*answer]{
+		Deny:     func(c cloudsim.Call) *answer { return &answer{403, "Denied:" + c.Scope} },
+		Throttle: func(_ cloudsim.Call, v cloudsim.Verdict) *answer { return &answer{429, v.RetryAfter.String()} },
+		Errors:   []*answer{internal, unavailable},
+		Page:     internal,
+	}
+	j := cloudsim.NewInjector(1, cloudsim.Faults{ErrorEvery: 1, DenyScopes: []string{"no"}, FailAfterPage: 1}, cloudsim.Policy{})
+	var got []*answer
+	for _, scope := range []string{"a", "a", "a", "no"} {
+		f, ok := r.Admit(context.Background(), j, cloudsim.Call{Op: "list", Scope: scope})
+		if !ok {
+			t.Fatal("not ok")
+		}
+		got = append(got, f)
+	}
+	if got[0] != internal || got[1] != unavailable || got[2] != internal || got[3].code != "Denied:no" {
+		t.Fatalf("answers %v %v %v %v", got[0], got[1], got[2], got[3])
+	}
+	j.Set(cloudsim.Faults{ThrottleEvery: 2, FailAfterPage: 1})
+	if f, _ := r.Admit(context.Background(), j, cloudsim.Call{Op: "list"}); f != nil {
+		t.Fatalf("first request answered %v", f)
+	}
+	if f, _ := r.Admit(context.Background(), j, cloudsim.Call{Op: "list"}); f == nil || f.status != 429 || f.code != "1s" {
+		t.Fatalf("second request answered %v", f)
+	}
+	if f, failed := r.FailPage(j, cloudsim.Call{Op: "list"}, 2); !failed || f != internal {
+		t.Fatalf("page 2: %v %v", f, failed)
+	}
+	st := j.Stats()
+	if st.InjectedCodes["InternalError"] != 3 || st.InjectedCodes["Unavailable"] != 1 || st.InjectedStatus[403] != 1 || st.InjectedStatus[429] != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}

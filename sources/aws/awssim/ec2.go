@@ -180,7 +180,7 @@ func (s *Server) describeInstances(q *request) {
 		}
 		tok = t
 	}
-	if f := s.failPage(Call{Op: q.action, Scope: q.region}, tok.Page+1); f != nil {
+	if f, failed := answers.FailPage(s.inj, Call{Op: q.action, Scope: q.region}, tok.Page+1); failed {
 		q.fail(f.status, f.code, f.message)
 		return
 	}

@@ -1,8 +1,6 @@
 package awssim
 
 import (
-	"context"
-
 	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
@@ -58,31 +56,13 @@ var (
 	faultDenied      = &fault{403, "UnauthorizedOperation", "You are not authorized to perform this operation."}
 )
 
-// admit applies the faults to c: it waits the latency and returns the
-// fault due (nil for none). ok is false when the client went away.
-func (s *Server) admit(ctx context.Context, c Call) (f *fault, ok bool) {
-	v, ok := s.inj.Admit(ctx, c)
-	switch v.Kind {
-	case cloudsim.Deny:
-		f = faultDenied
-	case cloudsim.Throttle:
-		f = faultThrottle
-	case cloudsim.Error:
-		f = faultInternal
-		if v.Nth%2 == 0 {
-			f = faultUnavailable
-		}
-	}
-	if f != nil {
-		s.inj.Record(c, f.status, f.code)
-	}
-	return f, ok
-}
+func (f *fault) Status() int  { return f.status }
+func (f *fault) Code() string { return f.code }
 
-// failPage reports whether DescribeInstances page number page must fail.
-func (s *Server) failPage(c Call, page int) *fault {
-	if s.inj.FailPage(c, page, faultInternal.status, faultInternal.code) {
-		return faultInternal
-	}
-	return nil
+// answers are the chassis's verdicts in EC2's terms.
+var answers = cloudsim.Renderer[*fault]{
+	Deny:     func(Call) *fault { return faultDenied },
+	Throttle: func(Call, cloudsim.Verdict) *fault { return faultThrottle },
+	Errors:   []*fault{faultInternal, faultUnavailable},
+	Page:     faultInternal,
 }

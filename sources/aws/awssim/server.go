@@ -223,7 +223,7 @@ func (s *Server) dispatch(q *request) {
 		s.reject(q, http.StatusBadRequest, "InvalidAction", msg)
 		return
 	}
-	f, ok := s.admit(q.r.Context(), Call{Op: q.action, Scope: q.region})
+	f, ok := answers.Admit(q.r.Context(), s.inj, Call{Op: q.action, Scope: q.region})
 	if !ok {
 		return
 	}

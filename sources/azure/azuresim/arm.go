@@ -361,7 +361,7 @@ func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render f
 		}
 		tok = t
 	}
-	if f := l.s.failPage(Call{Op: l.rt.op, Scope: l.sub.id}, tok.Page+1); f != nil {
+	if f, failed := answers.FailPage(l.s.inj, Call{Op: l.rt.op, Scope: l.sub.id}, tok.Page+1); failed {
 		q.armFault(f)
 		return
 	}

@@ -1,7 +1,6 @@
 package azuresim
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -120,31 +119,13 @@ func deniedFault(sub, op string) *fault {
 	}
 }
 
-// admit applies the faults to c: it waits the latency and returns the
-// fault due (nil for none). ok is false when the client went away.
-func (s *Server) admit(ctx context.Context, c Call) (f *fault, ok bool) {
-	v, ok := s.inj.Admit(ctx, c)
-	switch v.Kind {
-	case cloudsim.Deny:
-		f = deniedFault(c.Scope, c.Op)
-	case cloudsim.Throttle:
-		f = throttleFault(c.Scope, v.RetryAfter)
-	case cloudsim.Error:
-		f = faultInternal
-		if v.Nth%2 == 0 {
-			f = faultUnavailable
-		}
-	}
-	if f != nil {
-		s.inj.Record(c, f.status, f.code)
-	}
-	return f, ok
-}
+func (f *fault) Status() int  { return f.status }
+func (f *fault) Code() string { return f.code }
 
-// failPage reports whether page number page of a list must fail.
-func (s *Server) failPage(c Call, page int) *fault {
-	if s.inj.FailPage(c, page, faultInternal.status, faultInternal.code) {
-		return faultInternal
-	}
-	return nil
+// answers are the chassis's verdicts in Resource Manager's terms.
+var answers = cloudsim.Renderer[*fault]{
+	Deny:     func(c Call) *fault { return deniedFault(c.Scope, c.Op) },
+	Throttle: func(c Call, v cloudsim.Verdict) *fault { return throttleFault(c.Scope, v.RetryAfter) },
+	Errors:   []*fault{faultInternal, faultUnavailable},
+	Page:     faultInternal,
 }

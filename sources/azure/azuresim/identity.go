@@ -67,7 +67,7 @@ func (q *request) identityMethod(m string) bool {
 // operation).
 func (q *request) admitIdentity(op string) bool {
 	q.op = op
-	f, ok := q.s.admit(q.r.Context(), Call{Op: op})
+	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op})
 	if !ok {
 		return false
 	}

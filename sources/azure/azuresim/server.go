@@ -202,7 +202,7 @@ func splitPath(p string) []string {
 // request is answered.
 func (q *request) admit(op, sub string) bool {
 	q.op, q.sub = op, sub
-	f, ok := q.s.admit(q.r.Context(), Call{Op: op, Scope: sub})
+	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op, Scope: sub})
 	if !ok {
 		return false
 	}

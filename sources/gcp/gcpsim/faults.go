@@ -1,10 +1,6 @@
 package gcpsim
 
-import (
-	"context"
-
-	"github.com/rosterhq/roster/internal/cloudsim"
-)
+import "github.com/rosterhq/roster/internal/cloudsim"
 
 // The methods a Server counts requests of (Call.Op, Faults.Ops).
 const (
@@ -58,28 +54,14 @@ func newInjector(seed int64, f Faults) *cloudsim.Injector {
 	})
 }
 
-// admit applies the faults to c: it waits the latency and returns the
-// fault due (nil for none). ok is false when the client went away.
-func (s *Server) admit(ctx context.Context, c Call) (e *apiError, ok bool) {
-	v, ok := s.inj.Admit(ctx, c)
-	switch v.Kind {
-	case cloudsim.Deny:
-		e = errPermission(c.Scope)
-	case cloudsim.Throttle:
-		e = errThrottled(c.Scope, v.RetryAfter)
-	case cloudsim.Error:
-		e = errServiceUnavailable
-	}
-	if e != nil {
-		s.inj.Record(c, e.code, e.reason)
-	}
-	return e, ok
-}
+// Status is the HTTP status (e.code; e.status is the google.rpc.Code name).
+func (e *apiError) Status() int  { return e.code }
+func (e *apiError) Code() string { return e.reason }
 
-// failPage reports whether list page number page must fail.
-func (s *Server) failPage(c Call, page int) *apiError {
-	if s.inj.FailPage(c, page, errInternal.code, errInternal.reason) {
-		return errInternal
-	}
-	return nil
+// answers are the chassis's verdicts in Compute's terms.
+var answers = cloudsim.Renderer[*apiError]{
+	Deny:     func(c Call) *apiError { return errPermission(c.Scope) },
+	Throttle: func(c Call, v cloudsim.Verdict) *apiError { return errThrottled(c.Scope, v.RetryAfter) },
+	Errors:   []*apiError{errServiceUnavailable},
+	Page:     errInternal,
 }

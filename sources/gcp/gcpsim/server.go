@@ -186,7 +186,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	f, ok := s.admit(r.Context(), Call{Op: q.method, Scope: q.project})
+	f, ok := answers.Admit(r.Context(), s.inj, Call{Op: q.method, Scope: q.project})
 	if !ok {
 		return
 	}
@@ -273,7 +273,7 @@ func (s *Server) list(q *request) {
 		}
 		cur = c
 	}
-	if f := s.failPage(Call{Op: q.method, Scope: q.project}, cur.page); f != nil {
+	if f, failed := answers.FailPage(s.inj, Call{Op: q.method, Scope: q.project}, cur.page); failed {
 		q.fail(f)
 		return
 	}

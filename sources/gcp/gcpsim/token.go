@@ -90,7 +90,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, &oauthError{http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: " + g})
 		return
 	}
-	f, ok := s.admit(r.Context(), c)
+	f, ok := answers.Admit(r.Context(), s.inj, c)
 	if !ok {
 		return
 	}

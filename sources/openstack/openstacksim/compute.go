@@ -378,7 +378,7 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 		}
 		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 		start = i - 1
-		if s.failPage(Call{Op: OpServers, Scope: q.region}, s.pageNumber(rs, start, limit, filters)) {
+		if _, failed := answers.FailPage(s.inj, Call{Op: OpServers, Scope: q.region}, s.pageNumber(rs, start, limit, filters)); failed {
 			fl.mu.RUnlock()
 			q.novaError(http.StatusInternalServerError, "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.")
 			return

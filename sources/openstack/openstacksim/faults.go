@@ -1,7 +1,6 @@
 package openstacksim
 
 import (
-	"context"
 	"net/http"
 
 	"github.com/rosterhq/roster/internal/cloudsim"
@@ -62,27 +61,22 @@ type fault struct {
 	retryAfter int // seconds; 0 = no header
 }
 
-// admit applies the faults to c: it waits the latency and returns the
-// fault due (nil for none). ok is false when the client went away.
-func (s *Server) admitFault(ctx context.Context, c Call) (f *fault, ok bool) {
-	v, ok := s.inj.Admit(ctx, c)
-	switch v.Kind {
-	case cloudsim.Deny, cloudsim.Error:
-		f = &fault{status: http.StatusServiceUnavailable}
-	case cloudsim.Throttle:
-		f = &fault{status: http.StatusRequestEntityTooLarge, retryAfter: cloudsim.RetryAfterSeconds(v.RetryAfter)}
+func (f *fault) Status() int  { return f.status }
+func (f *fault) Code() string { return "" }
+
+var unavailable = &fault{status: http.StatusServiceUnavailable}
+
+// answers are the chassis's verdicts in OpenStack's terms: a denied region
+// is down.
+var answers = cloudsim.Renderer[*fault]{
+	Deny: func(Call) *fault { return unavailable },
+	Throttle: func(_ Call, v cloudsim.Verdict) *fault {
+		f := &fault{status: http.StatusRequestEntityTooLarge, retryAfter: cloudsim.RetryAfterSeconds(v.RetryAfter)}
 		if v.Status == http.StatusTooManyRequests {
 			f.status = v.Status
 		}
-	}
-	if f != nil {
-		s.inj.Record(c, f.status, "")
-	}
-	return f, ok
-}
-
-// failPage reports whether servers/detail page number page must fail,
-// counting the fault if so.
-func (s *Server) failPage(c Call, page int) bool {
-	return s.inj.FailPage(c, page, http.StatusInternalServerError, "")
+		return f
+	},
+	Errors: []*fault{unavailable},
+	Page:   &fault{status: http.StatusInternalServerError},
 }

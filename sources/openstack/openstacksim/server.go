@@ -206,7 +206,7 @@ func baseURL(r *http.Request) string {
 // service's error format.
 func (q *request) admit(op string, fail func(status int, msg string)) bool {
 	q.op = op
-	f, ok := q.s.admitFault(q.r.Context(), Call{Op: op, Scope: q.region})
+	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op, Scope: q.region})
 	if !ok {
 		return false
 	}
