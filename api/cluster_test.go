@@ -203,7 +203,7 @@ func TestCallbackDuringARunningSyncQueuesAFollowUp(t *testing.T) {
 
 	// A sync that takes a while is running when the host calls back: it
 	// may have listed the region before the host existed.
-	f.sim.SetFaults(awssim.Faults{Latency: 700 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: 700 * time.Millisecond, Ops: []string{"DescribeInstances"}})
 	wantStatus(t, f.do("POST", "/api/v1/sources/"+src.Id+"/syncs", f.admin, nil), http.StatusAccepted)
 	waitFor(t, "the sync to run", func() bool { runs := f.runs(src.Id); return runs[0].Status == api.SyncRunStatusRunning })
 	r = f.do("POST", key.Url, "", nil)
@@ -251,7 +251,7 @@ func TestFreshReads(t *testing.T) {
 	}
 	// stale=serve answers at once with the old data and says so; the sync
 	// runs in the background.
-	f.sim.SetFaults(awssim.Faults{Latency: 500 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: 500 * time.Millisecond, Ops: []string{"DescribeInstances"}})
 	r = f.do("GET", hostsPath+"?max_age=0&stale=serve", f.admin, nil)
 	wantStatus(t, r, http.StatusOK)
 	if r.header.Get("Roster-Stale") != "true" || r.header.Get("Age") == "" {

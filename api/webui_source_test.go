@@ -328,7 +328,7 @@ func TestWebUILiveEvents(t *testing.T) {
 	f.source("prod", "ec2", f.awsConfig(nil))
 	cookie := f.adminUser("ada")
 	csrf := csrfOf(t, f.uiGet("/", cookie).body)
-	f.sim.SetFaults(awssim.Faults{Latency: 1500 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: 1500 * time.Millisecond, Ops: []string{"DescribeInstances"}})
 	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
 
 	r := f.uiGet(ui.RunPath(id), cookie)
@@ -464,7 +464,7 @@ func TestWebUISourceBrowser(t *testing.T) {
 	b.Screenshot("source")
 
 	// Slow pages keep the run going long enough to watch.
-	f.sim.SetFaults(awssim.Faults{Latency: time.Second, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: time.Second, Ops: []string{"DescribeInstances"}})
 	b.Do("syncing now", chromedp.Click(chromedp.ID("sync-now")), chromedp.WaitVisible(chromedp.ID("live")),
 		chromedp.WaitReady(chromedp.CSS(`#live[data-updates]`)))
 	if total := browsertest.RunningScopes(b); total != "2" {
@@ -528,7 +528,7 @@ func TestWebUILiveStreamsBounded(t *testing.T) {
 		people[i] = f.adminUser(fmt.Sprintf("ada%d", i))
 	}
 	csrf := csrfOf(t, f.uiGet("/", people[0]).body)
-	f.sim.SetFaults(awssim.Faults{Latency: 5 * time.Second, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: 5 * time.Second, Ops: []string{"DescribeInstances"}})
 	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", people[0], url.Values{"csrf_token": {csrf}}, nil))
 	open := func(cookie string) *http.Response {
 		req, err := http.NewRequestWithContext(t.Context(), "GET", f.url+ui.RunPath(id)+"/events", nil)
@@ -627,14 +627,14 @@ func TestWebUILiveAcrossNodes(t *testing.T) {
 	node := httptest.NewServer(h)
 	t.Cleanup(node.Close)
 
-	f.sim.SetFaults(awssim.Faults{Latency: 1500 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: 1500 * time.Millisecond, Ops: []string{"DescribeInstances"}})
 	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
 	events := readEvents(t, node.URL+ui.RunPath(id)+"/events", cookie)
 	if len(events) < 2 || events[len(events)-1].name != "end" || !strings.Contains(events[len(events)-1].data, `"status":"succeeded"`) {
 		t.Fatalf("the other node's stream sent %v", events)
 	}
 
-	f.sim.SetFaults(awssim.Faults{Latency: 5 * time.Second, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: 5 * time.Second, Ops: []string{"DescribeInstances"}})
 	id = runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
 	done := make(chan []sse)
 	go func() { done <- readEvents(t, node.URL+ui.RunPath(id)+"/events", cookie) }()
@@ -671,7 +671,7 @@ func TestWebUILiveEndsWhenSignedOut(t *testing.T) {
 	f.source("prod", "ec2", f.awsConfig(nil))
 	cookie := f.adminUser("ada")
 	csrf := csrfOf(t, f.uiGet("/", cookie).body)
-	f.sim.SetFaults(awssim.Faults{Latency: 4 * time.Second, Actions: []string{"DescribeInstances"}})
+	f.sim.SetFaults(awssim.Faults{Latency: 4 * time.Second, Ops: []string{"DescribeInstances"}})
 	id := runOf(t, f.uiPost(ui.SourcePath("prod", "ec2")+"/sync", cookie, url.Values{"csrf_token": {csrf}}, nil))
 
 	// The stream is read here (a test's t.Fatal may not run in another

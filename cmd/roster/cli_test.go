@@ -76,7 +76,7 @@ func TestSyncCommand(t *testing.T) {
 	}
 
 	// One region down: exit status 3, the region's error in the summary.
-	sim.SetFaults(awssim.Faults{FailRegions: []string{"eu-west-1"}})
+	sim.SetFaults(awssim.Faults{DenyScopes: []string{"eu-west-1"}})
 	stdout, _, err = run(t, t.Context(), "sync", "--source", "ec2", "--data-dir", dir)
 	var exit exitError
 	if !errors.As(err, &exit) || exit.code != exitSyncPartial {
@@ -87,7 +87,7 @@ func TestSyncCommand(t *testing.T) {
 	}
 
 	// The configured timeout applies, as on the server.
-	sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})
+	sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Ops: []string{"DescribeInstances"}})
 	stdout, _, err = run(t, t.Context(), "sync", "--source", "ec2", "--data-dir", dir, "--sync-timeout", "1s")
 	if err == nil || !strings.Contains(stdout, "canceled") || !strings.Contains(stdout, "1s") {
 		t.Fatalf("sync past --sync-timeout: err %v, summary %q", err, stdout)

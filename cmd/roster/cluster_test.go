@@ -142,7 +142,7 @@ func newCluster(t *testing.T, nodeCount, sourceCount int) *cluster {
 	dsn := pg.CreateDatabase(t)
 	sim := awssim.New(awssim.Options{Seed: 41, Size: 20, Regions: []string{"us-east-1"},
 		// Syncs take a while, so that a kill finds some running.
-		Faults: awssim.Faults{Latency: 400 * time.Millisecond, Actions: []string{"DescribeInstances"}}})
+		Faults: awssim.Faults{Latency: 400 * time.Millisecond, Ops: []string{"DescribeInstances"}}})
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
 	bin := buildBinary(t, "./cmd/roster", t.TempDir())

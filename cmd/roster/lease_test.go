@@ -103,7 +103,7 @@ func TestKilledSyncCommandDoesNotBlockItsSource(t *testing.T) {
 				n = startNode(t, bin, "serve", e.dsn, e.env)
 			}
 			// A sync slow enough to be killed in its middle.
-			e.sim.SetFaults(awssim.Faults{Latency: 5 * time.Second, Actions: []string{"DescribeInstances"}})
+			e.sim.SetFaults(awssim.Faults{Latency: 5 * time.Second, Ops: []string{"DescribeInstances"}})
 			cli := exec.Command(bin, "sync", "--source", "ec2", "--database", e.dsn)
 			cli.Env = append(os.Environ(), e.env...)
 			must(t, cli.Start())
@@ -171,7 +171,7 @@ func TestCrashingSyncIsNotReplayedForever(t *testing.T) {
 	}
 	bin := buildBinary(t, "./cmd/roster", t.TempDir())
 	e := newLeaseEnv(t, bin, filepath.Join(t.TempDir(), "roster.db"))
-	e.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})
+	e.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Ops: []string{"DescribeInstances"}})
 	args := []string{"--sync-lease", "3s", "--sync-attempts", "2", "--sync-timeout", "1m", "--sync-timeout-max", "1m"}
 	n := startNode(t, bin, "serve-1", e.dsn, e.env, args...)
 	must(t, client.New(n.url, e.token).Do(t.Context(), "POST", "/sources/"+e.src.ID+"/syncs", nil, nil))

@@ -5,10 +5,11 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/rosterhq/roster/internal/cloudsim"
 	"github.com/rosterhq/roster/sources/aws/awssim"
 	"github.com/rosterhq/roster/sources/azure/azuresim"
 	"github.com/rosterhq/roster/sources/gcp/gcpsim"
@@ -69,11 +70,7 @@ account's signed JWT. The service account key is written to --key-file.`,
 	f.StringSliceVar(&projects, "projects", []string{"roster-prod", "roster-staging"}, "projects the fleet spreads over")
 	f.Int64Var(&seed, "seed", 1, "seed of the generated fleet")
 	f.StringVar(&keyFile, "key-file", "gcp-simulator-key.json", "where to write the service account key")
-	f.IntVar(&faults.ThrottleEvery, "throttle-every", 0, "answer every Nth request 429 with Retry-After")
-	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request 503")
-	f.DurationVar(&faults.Latency, "latency", 0, "delay every page by this much")
-	f.StringSliceVar(&faults.DenyProjects, "deny-projects", nil, "projects that answer 403")
-	f.IntVar(&faults.FailAfterPage, "fail-after-page", 0, "fail pages after this one")
+	addFaultFlags(f, &faults, "deny-projects")
 	return cmd
 }
 
@@ -123,11 +120,7 @@ written to --ca-file.`,
 	f.StringSliceVar(&subscriptions, "subscriptions", nil, "subscription ids (default: the simulator's)")
 	f.Int64Var(&seed, "seed", 1, "seed of the generated fleet")
 	f.StringVar(&caFile, "ca-file", "azure-simulator-ca.pem", "where to write the CA certificate")
-	f.IntVar(&faults.ThrottleEvery, "throttle-every", 0, "answer every Nth request 429 with Retry-After")
-	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request with a 5xx")
-	f.DurationVar(&faults.Latency, "latency", 0, "delay every page by this much")
-	f.StringSliceVar(&faults.FailSubscriptions, "fail-subscriptions", nil, "subscriptions that answer 403")
-	f.IntVar(&faults.FailAfterPage, "fail-after-page", 0, "fail pages after this one")
+	addFaultFlags(f, &faults, "fail-subscriptions")
 	return cmd
 }
 
@@ -167,12 +160,36 @@ func newSimulateOpenStackCommand() *cobra.Command {
 	f.StringSliceVar(&regions, "regions", nil, "regions (default: the simulator's)")
 	f.StringSliceVar(&projects, "projects", nil, "projects (default: the simulator's)")
 	f.Int64Var(&seed, "seed", 1, "seed of the generated fleet")
-	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request 503")
-	f.IntVar(&faults.OverLimitEvery, "over-limit-every", 0, "answer every Nth request 413 with Retry-After")
-	f.DurationVar(&faults.Latency, "latency", 0, "delay every answer by this much")
-	f.StringSliceVar(&faults.DownRegions, "down-regions", nil, "regions whose endpoints answer 503")
+	addFaultFlags(f, &faults, "down-regions")
+	aliasFlag(f, "over-limit-every", "throttle-every")
+	f.IntVar(&faults.ThrottleStatus, "throttle-status", 413, "status of a throttled answer: 413 or 429")
 	f.IntVar(&faults.ExpireTokensAfter, "expire-tokens-after", 0, "refuse a token after it served this many requests")
 	return cmd
+}
+
+// addFaultFlags registers the fault flags every simulator takes, so that
+// `roster simulate <cloud>` is driven the same way for each cloud (see
+// cloudsim.Faults for what each does in a cloud's terms). scopeAlias is
+// the name the cloud's --deny-scopes had before the simulators shared
+// their fault injection, kept working.
+func addFaultFlags(f *pflag.FlagSet, faults *cloudsim.Faults, scopeAlias string) {
+	f.DurationVar(&faults.Latency, "latency", 0, "delay every answer by this much")
+	f.IntVar(&faults.ThrottleEvery, "throttle-every", 0, "throttle every Nth request (the cloud's rate-limit error)")
+	f.Float64Var(&faults.ThrottleRate, "throttle-rate", 0, "throttle this fraction of requests")
+	f.DurationVar(&faults.RetryAfter, "retry-after", 0, "the Retry-After of a throttled answer (default 1s)")
+	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request with a 5xx")
+	f.Float64Var(&faults.ErrorRate, "error-rate", 0, "answer this fraction of requests with a 5xx")
+	f.StringSliceVar(&faults.DenyScopes, "deny-scopes", nil, "regions, projects or subscriptions that always answer the cloud's permission error")
+	f.IntVar(&faults.FailAfterPage, "fail-after-page", 0, "fail list pages after this one, every time")
+	f.StringSliceVar(&faults.Ops, "ops", nil, "limit latency, throttling, errors and failing pages to these operations")
+	aliasFlag(f, scopeAlias, "deny-scopes")
+}
+
+// aliasFlag registers name as a hidden second name of the flag target.
+func aliasFlag(f *pflag.FlagSet, name, target string) {
+	t := f.Lookup(target)
+	f.Var(t.Value, name, t.Usage+" (the same as --"+target+")")
+	_ = f.MarkHidden(name)
 }
 
 // simAccessKey and simSecretKey are the credentials the demo and the
@@ -223,13 +240,7 @@ SigV4-signed; any key works unless --access-key is given.`,
 	f.IntVar(&size, "size", 500, "number of instances")
 	f.StringSliceVar(&regions, "regions", []string{"us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"}, "regions the fleet spreads over")
 	f.Int64Var(&seed, "seed", 1, "seed of the generated fleet")
-	f.IntVar(&faults.ThrottleEvery, "throttle-every", 0, "answer every Nth request with RequestLimitExceeded")
-	f.Float64Var(&faults.ThrottleRate, "throttle-rate", 0, "answer this fraction of requests with RequestLimitExceeded")
-	f.IntVar(&faults.ErrorEvery, "error-every", 0, "answer every Nth request with a 5xx")
-	f.Float64Var(&faults.ErrorRate, "error-rate", 0, "answer this fraction of requests with a 5xx")
-	f.DurationVar(&faults.Latency, "latency", 0*time.Millisecond, "delay every answer by this much")
-	f.StringSliceVar(&faults.FailRegions, "fail-regions", nil, "regions that always answer 403 UnauthorizedOperation")
-	f.IntVar(&faults.FailAfterPage, "fail-after-page", 0, "fail DescribeInstances pages after this one")
+	addFaultFlags(f, &faults, "fail-regions")
 	f.StringSliceVar(&accessKey, "access-key", nil, "accept only these access key ids")
 	return cmd
 }

@@ -31,7 +31,7 @@ func TestWebUIEndToEnd(t *testing.T) {
 	// watch live.
 	regions := []string{"us-east-1", "eu-west-1"}
 	sim := awssim.New(awssim.Options{Seed: 18, Size: 40, Regions: regions, AccessKeys: []string{simAccessKey},
-		Faults: awssim.Faults{Latency: time.Second, Actions: []string{"DescribeInstances"}}})
+		Faults: awssim.Faults{Latency: time.Second, Ops: []string{"DescribeInstances"}}})
 	simURL, stopSim, err := sim.Start(t.Context(), "127.0.0.1:0")
 	must(t, err)
 	t.Cleanup(stopSim)

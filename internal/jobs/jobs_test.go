@@ -221,7 +221,7 @@ func TestScheduleTicksRunOncePerTick(t *testing.T) {
 
 func TestFailedSyncIsRetriedAsANewRun(t *testing.T) {
 	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 3, Backoff: func(int) time.Duration { return 300 * time.Millisecond }}))
-	n.sim.SetFaults(awssim.Faults{FailRegions: []string{"us-east-1", "eu-west-1"}})
+	n.sim.SetFaults(awssim.Faults{DenyScopes: []string{"us-east-1", "eu-west-1"}})
 	n.start()
 	src := n.source("ec2", nil)
 	first, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
@@ -284,7 +284,7 @@ func TestFailureARetryWouldRepeatIsNotRetried(t *testing.T) {
 
 func TestRunExceedingItsTimeoutIsCanceled(t *testing.T) {
 	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 1}))
-	n.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Actions: []string{"DescribeInstances"}})
+	n.sim.SetFaults(awssim.Faults{Latency: 3 * time.Second, Ops: []string{"DescribeInstances"}})
 	n.start()
 	src := n.source("ec2", func(s *roster.Source) { s.Timeout = 300 * time.Millisecond })
 	run, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
@@ -341,7 +341,7 @@ func TestMaintenanceJobRunsTheMaintenanceFunction(t *testing.T) {
 
 func TestFollowUpSyncsAfterTheRunningOne(t *testing.T) {
 	n := newNode(t, jobs.Config{})
-	n.sim.SetFaults(awssim.Faults{Latency: 500 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	n.sim.SetFaults(awssim.Faults{Latency: 500 * time.Millisecond, Ops: []string{"DescribeInstances"}})
 	n.start()
 	src := n.source("ec2", nil)
 	first, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerAPI)
@@ -520,7 +520,7 @@ func TestRetryOwedByAFailedRunIsRecordedByTheTick(t *testing.T) {
 
 func TestSyncAskedForNowReplacesARetryWaitingForItsBackoff(t *testing.T) {
 	n := newNode(t, jobs.Config{}, syncer.WithRetries(syncer.Retries{Attempts: 3, Backoff: func(int) time.Duration { return time.Hour }}))
-	n.sim.SetFaults(awssim.Faults{FailRegions: []string{"us-east-1", "eu-west-1"}})
+	n.sim.SetFaults(awssim.Faults{DenyScopes: []string{"us-east-1", "eu-west-1"}})
 	n.start()
 	src := n.source("ec2", nil)
 	first, _, err := n.engine.Trigger(t.Context(), src, roster.TriggerSchedule)

@@ -118,7 +118,7 @@ func TestSyncRecordsWhatItChanged(t *testing.T) {
 
 	// A failed sync changes and records nothing.
 	must(t, e.sim.Fleet().SetTag(retagged.ID, "Env", "changed-again"))
-	e.sim.SetFaults(awssim.Faults{FailRegions: fleetRegions})
+	e.sim.SetFaults(awssim.Faults{DenyScopes: fleetRegions})
 	failed := e.Sync()
 	wantStatus(t, failed, roster.SyncFailed)
 	if got := e.changesOf(failed); len(got) != 0 {
@@ -129,7 +129,7 @@ func TestSyncRecordsWhatItChanged(t *testing.T) {
 	// and nothing of the scopes that failed.
 	healthy := e.runningInstances(fleetRegions[0], 1)[0]
 	must(t, e.sim.Fleet().SetTag(healthy.ID, "Env", "partial-env"))
-	e.sim.SetFaults(awssim.Faults{FailRegions: fleetRegions[1:]})
+	e.sim.SetFaults(awssim.Faults{DenyScopes: fleetRegions[1:]})
 	partial := e.Sync()
 	wantStatus(t, partial, roster.SyncPartial)
 	if partial.Counts.Updated == 0 {

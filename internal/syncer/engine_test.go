@@ -220,7 +220,7 @@ func TestFailedRegionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	wantStatus(t, e.Sync(), roster.SyncSucceeded)
 	before := e.Hosts()
 
-	e.sim.SetFaults(awssim.Faults{FailRegions: []string{"eu-west-1"}})
+	e.sim.SetFaults(awssim.Faults{DenyScopes: []string{"eu-west-1"}})
 	// Change an instance in the failing region and one elsewhere.
 	var inEU, inUS string
 	for id, inst := range e.expected() {
@@ -258,7 +258,7 @@ func TestEveryRegionFailingChangesNothing(t *testing.T) {
 	e := newEnv(t, 100, nil)
 	wantStatus(t, e.Sync(), roster.SyncSucceeded)
 	before := e.HostWrites()
-	e.sim.SetFaults(awssim.Faults{FailRegions: fleetRegions})
+	e.sim.SetFaults(awssim.Faults{DenyScopes: fleetRegions})
 	run := e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
 	if !strings.Contains(run.Error, "every scope failed") {
@@ -310,7 +310,7 @@ func TestFailureMidPaginationWritesNothingOfThatRegion(t *testing.T) {
 
 func TestThrottlingAndServerErrorsAreRetried(t *testing.T) {
 	e := newEnv(t, 300, nil)
-	e.sim.SetFaults(awssim.Faults{ThrottleEvery: 2, ErrorEvery: 5, Actions: []string{"DescribeInstances"}})
+	e.sim.SetFaults(awssim.Faults{ThrottleEvery: 2, ErrorEvery: 5, Ops: []string{"DescribeInstances"}})
 	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Added != len(e.expected()) {

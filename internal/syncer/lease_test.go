@@ -119,7 +119,7 @@ func TestRunRenewsItsLease(t *testing.T) {
 func TestRunThatLostItsLeaseStopsAtOnce(t *testing.T) {
 	const lease = 400 * time.Millisecond
 	sim := awssim.New(awssim.Options{Seed: 7, Size: 30, Regions: fleetRegions,
-		Faults: awssim.Faults{Latency: 5 * time.Second, Actions: []string{"DescribeInstances"}}})
+		Faults: awssim.Faults{Latency: 5 * time.Second, Ops: []string{"DescribeInstances"}}})
 	srv := httptest.NewServer(sim)
 	t.Cleanup(srv.Close)
 	reg := sources.NewRegistry(aws.Driver{Credentials: credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", "")})

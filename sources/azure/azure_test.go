@@ -395,7 +395,7 @@ func TestThrottlingAndServerErrorsAreRetried(t *testing.T) {
 func TestCollectIsAllOrNothing(t *testing.T) {
 	sim, url := startSim(t, azuresim.Options{Seed: 8, Size: 300, PageSize: 50, Subscriptions: subs[:1]})
 	p := open(t, simDriver(sim), simConfig(url, subs[:1], nil))
-	sim.SetFaults(azuresim.Faults{FailAfterPage: 2, Operations: []string{azuresim.OpNICListAll}})
+	sim.SetFaults(azuresim.Faults{FailAfterPage: 2, Ops: []string{azuresim.OpNICListAll}})
 	insts, err := p.Collect(t.Context(), subs[0])
 	if err == nil || insts != nil {
 		t.Fatalf("a failing later page gave %d instances, %v", len(insts), err)
@@ -406,7 +406,7 @@ func TestCollectIsAllOrNothing(t *testing.T) {
 }
 
 func TestForbiddenSubscriptionFailsAlone(t *testing.T) {
-	sim, url := startSim(t, azuresim.Options{Seed: 9, Size: 90, Faults: azuresim.Faults{FailSubscriptions: subs[1:2]}})
+	sim, url := startSim(t, azuresim.Options{Seed: 9, Size: 90, Faults: azuresim.Faults{DenyScopes: subs[1:2]}})
 	p := open(t, simDriver(sim), simConfig(url, subs, nil))
 	outcomes := map[string]sources.Outcome{}
 	var mu sync.Mutex
@@ -543,7 +543,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	vars, _ := json.Marshal(insts)
 	leak("host vars", string(vars))
 	leak("logs", logs.String())
-	if sim.Stats().Tokens == 0 {
+	if sim.Stats().TokensIssued == 0 {
 		t.Fatal("no token was issued: the test proves nothing")
 	}
 }

@@ -114,7 +114,7 @@ func TestFailedSubscriptionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	}
 	must(t, e.sim.Fleet().Remove(inBad))
 	must(t, e.sim.Fleet().Remove(inGood))
-	e.sim.SetFaults(azuresim.Faults{FailSubscriptions: []string{bad}})
+	e.sim.SetFaults(azuresim.Faults{DenyScopes: []string{bad}})
 	run := e.Sync()
 	wantStatus(t, run, roster.SyncPartial)
 	after := e.Hosts()
@@ -136,7 +136,7 @@ func TestFailedSubscriptionKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	}
 	// Every subscription failing changes nothing.
 	writes := e.HostWrites()
-	e.sim.SetFaults(azuresim.Faults{FailSubscriptions: subs})
+	e.sim.SetFaults(azuresim.Faults{DenyScopes: subs})
 	run = e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
 	if e.HostWrites() != writes {
@@ -155,7 +155,7 @@ func TestFailureMidPaginationWritesNothingOfThatSubscription(t *testing.T) {
 			must(t, e.sim.Fleet().Remove(id))
 		}
 	}
-	e.sim.SetFaults(azuresim.Faults{FailAfterPage: 2, Operations: []string{azuresim.OpVMListAll}})
+	e.sim.SetFaults(azuresim.Faults{FailAfterPage: 2, Ops: []string{azuresim.OpVMListAll}})
 	run := e.Sync()
 	after := e.Hosts()
 	failed := 0

@@ -426,7 +426,7 @@ func TestCollectIsAllOrNothing(t *testing.T) {
 }
 
 func TestDeniedProjectFailsWithoutRetries(t *testing.T) {
-	sim, url := newSim(t, gcpsim.Options{Seed: 7, Size: 100, Faults: gcpsim.Faults{DenyProjects: []string{"roster-staging"}}})
+	sim, url := newSim(t, gcpsim.Options{Seed: 7, Size: 100, Faults: gcpsim.Faults{DenyScopes: []string{"roster-staging"}}})
 	p := openProvider(t, testDriver(sim, url), url, map[string]any{"projects": []any{"roster-prod", "roster-staging"}})
 	if _, err := p.Scopes(t.Context()); err != nil {
 		t.Fatal(err)

@@ -203,7 +203,7 @@ func TestDeniedProjectKeepsItsHostsAndMarksRunPartial(t *testing.T) {
 	wantStatus(t, e.Sync(), roster.SyncSucceeded)
 	before := e.Hosts()
 
-	e.sim.SetFaults(gcpsim.Faults{DenyProjects: []string{"roster-staging"}})
+	e.sim.SetFaults(gcpsim.Faults{DenyScopes: []string{"roster-staging"}})
 	var inStaging, inProd string
 	for id, inst := range e.fleet() {
 		switch {
@@ -240,7 +240,7 @@ func TestEveryProjectFailingChangesNothing(t *testing.T) {
 	e := newEnv(t, 100, nil, nil)
 	wantStatus(t, e.Sync(), roster.SyncSucceeded)
 	before := e.HostWrites()
-	e.sim.SetFaults(gcpsim.Faults{DenyProjects: fleetProjects})
+	e.sim.SetFaults(gcpsim.Faults{DenyScopes: fleetProjects})
 	run := e.Sync()
 	wantStatus(t, run, roster.SyncFailed)
 	if !strings.Contains(run.Error, "every scope failed") {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/sources"
@@ -455,7 +456,7 @@ func TestRetriesOnOverLimitAndUnavailable(t *testing.T) {
 		e := newSimEnv(t, openstacksim.Options{Seed: 8, Size: 300, Regions: []string{"RegionOne", "RegionTwo"}})
 		want := collectAll(t, e.open(t, e.config(nil)))
 		e.sim.ResetStats()
-		e.sim.SetFaults(openstacksim.Faults{OverLimitEvery: 3, OverLimitStatus: status, RetryAfter: 1, ErrorEvery: 4})
+		e.sim.SetFaults(openstacksim.Faults{ThrottleEvery: 3, ThrottleStatus: status, RetryAfter: time.Second, ErrorEvery: 4})
 		got := collectAll(t, e.open(t, e.config(nil)))
 		for scope, insts := range want {
 			if !slices.Equal(instanceIDs(got[scope]), instanceIDs(insts)) {
@@ -475,7 +476,7 @@ func TestRetriesOnOverLimitAndUnavailable(t *testing.T) {
 func TestRetriesAreBoundedAndErrorsAreShort(t *testing.T) {
 	e := newSimEnv(t, openstacksim.Options{Seed: 9, Size: 50, Regions: []string{"RegionOne", "RegionTwo"}})
 	e.driver.MaxRetries = 3
-	e.sim.SetFaults(openstacksim.Faults{DownRegions: []string{"RegionTwo"}})
+	e.sim.SetFaults(openstacksim.Faults{DenyScopes: []string{"RegionTwo"}})
 	p := e.open(t, e.config(map[string]any{"regions": []any{"RegionOne", "RegionTwo"}}))
 	if _, err := p.Scopes(t.Context()); err != nil {
 		t.Fatal(err)

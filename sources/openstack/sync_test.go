@@ -168,7 +168,7 @@ func TestSyncRegionDownKeepsItsHostsAndIsPartial(t *testing.T) {
 	}
 	must(t, e.sim.Fleet().Delete(inTwo))
 	must(t, e.sim.Fleet().Delete(inOne))
-	e.sim.SetFaults(openstacksim.Faults{DownRegions: []string{"RegionTwo"}})
+	e.sim.SetFaults(openstacksim.Faults{DenyScopes: []string{"RegionTwo"}})
 	run := e.Sync()
 	wantStatus(t, run, roster.SyncPartial)
 	after := e.Hosts()
@@ -199,7 +199,7 @@ func TestSyncRegionDownKeepsItsHostsAndIsPartial(t *testing.T) {
 
 func TestSyncReauthenticatesMidPaginationAndRetries(t *testing.T) {
 	e := newSyncEnv(t, 400, nil)
-	e.sim.SetFaults(openstacksim.Faults{ExpireTokensAfter: 12, OverLimitEvery: 7, ErrorEvery: 5, Ops: []string{openstacksim.OpServers, openstacksim.OpImages}})
+	e.sim.SetFaults(openstacksim.Faults{ExpireTokensAfter: 12, ThrottleEvery: 7, ErrorEvery: 5, Ops: []string{openstacksim.OpServers, openstacksim.OpImages}})
 	run := e.Sync()
 	wantStatus(t, run, roster.SyncSucceeded)
 	if run.Counts.Added != len(e.expected()) {

@@ -22,23 +22,18 @@ package intercept
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // Limits of the proxy and of the intercepted connections.
@@ -97,7 +92,7 @@ func New(opts Options) (*Proxy, error) {
 		}
 		hosts = append(hosts, h)
 	}
-	caPEM, leaf, err := newCerts(hosts)
+	ca, err := cloudsim.NewCA("Roster intercepting proxy CA", hosts, true)
 	if err != nil {
 		return nil, fmt.Errorf("intercept: generate certificates: %w", err)
 	}
@@ -109,9 +104,9 @@ func New(opts Options) (*Proxy, error) {
 		hosts:   hosts,
 		handler: opts.Handler,
 		log:     log,
-		caPEM:   caPEM,
+		caPEM:   ca.PEM,
 		tlsConf: &tls.Config{
-			Certificates: []tls.Certificate{leaf},
+			Certificates: []tls.Certificate{ca.Leaf},
 			MinVersion:   tls.VersionTLS12,
 			NextProtos:   []string{"http/1.1"},
 		},
@@ -266,53 +261,3 @@ type bufferedConn struct {
 }
 
 func (c *bufferedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
-
-// newCerts makes a CA and a leaf certificate for hosts signed by it,
-// valid for a week; it returns the CA's PEM and the leaf (with its chain).
-func newCerts(hosts []string) ([]byte, tls.Certificate, error) {
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "Roster intercepting proxy CA", Organization: []string{"Roster test"}},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(7 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-		// The CA can sign for the intercepted names only.
-		PermittedDNSDomains:         hosts,
-		PermittedDNSDomainsCritical: true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: hosts[0]},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(7 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:     hosts,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, tls.Certificate{}, err
-	}
-	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})
-	return caPEM, tls.Certificate{Certificate: [][]byte{der, caDER}, PrivateKey: key}, nil
-}

@@ -1,13 +1,14 @@
 package awssim
 
 import (
-	"encoding/base64"
-	"encoding/binary"
+	"cmp"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // listParam returns the values of an ec2query list (Prefix.1, Prefix.2,
@@ -108,51 +109,6 @@ func (q *request) checkFilters(specs []filterSpec, known map[string]bool) bool {
 	return true
 }
 
-// pageToken is the decoded NextToken of DescribeInstances: where to resume
-// (the first instance with a seq above lastSeq), the page number and a hash
-// of the filters, so a token is only good for the query and region it came
-// from. Resuming by position rather than offset keeps pagination exact when
-// the fleet changes between pages: no instance is listed twice, and one that
-// is neither added nor removed meanwhile is listed once.
-type pageToken struct {
-	page    int
-	lastSeq uint64
-	query   uint64
-	region  string
-}
-
-func (t pageToken) encode() string {
-	b := make([]byte, 0, 32+len(t.region))
-	b = append(b, 1) // version
-	b = binary.AppendUvarint(b, uint64(t.page))
-	b = binary.AppendUvarint(b, t.lastSeq)
-	b = binary.BigEndian.AppendUint64(b, t.query)
-	b = append(b, t.region...)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeToken(s string) (pageToken, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 1 || b[0] != 1 {
-		return pageToken{}, false
-	}
-	b = b[1:]
-	page, n := binary.Uvarint(b)
-	if n <= 0 || page < 1 || page > 1<<30 {
-		return pageToken{}, false
-	}
-	b = b[n:]
-	last, n := binary.Uvarint(b)
-	if n <= 0 {
-		return pageToken{}, false
-	}
-	b = b[n:]
-	if len(b) < 8 {
-		return pageToken{}, false
-	}
-	return pageToken{page: int(page), lastSeq: last, query: binary.BigEndian.Uint64(b), region: string(b[8:])}, true
-}
-
 func queryHash(specs []filterSpec) uint64 {
 	var b strings.Builder
 	for _, f := range specs {
@@ -164,7 +120,7 @@ func queryHash(specs []filterSpec) uint64 {
 		}
 		b.WriteByte(2)
 	}
-	return hashString(b.String())
+	return cloudsim.HashString(b.String())
 }
 
 func validInstanceID(id string) bool {
@@ -215,16 +171,16 @@ func (s *Server) describeInstances(q *request) {
 		}
 	}
 	hash := queryHash(specs)
-	tok := pageToken{page: 0, region: q.region, query: hash}
+	tok := cloudsim.PageToken{Page: 0, Scope: q.region, Query: hash}
 	if nt := form.Get("NextToken"); nt != "" {
-		t, ok := decodeToken(nt)
-		if !ok || t.region != q.region || t.query != hash || len(ids) > 0 {
+		t, ok := cloudsim.DecodePageToken(nt)
+		if !ok || t.Scope != q.region || t.Query != hash || len(ids) > 0 {
 			q.fail(http.StatusBadRequest, "InvalidPaginationToken", "The specified pagination token is not valid or is expired.")
 			return
 		}
 		tok = t
 	}
-	if f := s.inj.failPage(Call{q.action, q.region}, tok.page+1); f != nil {
+	if f, failed := answers.FailPage(s.inj, Call{Op: q.action, Scope: q.region}, tok.Page+1); failed {
 		q.fail(f.status, f.code, f.message)
 		return
 	}
@@ -261,9 +217,9 @@ func (s *Server) describeInstances(q *request) {
 			q.fail(http.StatusBadRequest, "InvalidInstanceID.NotFound", msg)
 			return
 		}
-		slices.SortFunc(page, func(a, b *instance) int { return cmpSeq(a.seq, b.seq) })
+		slices.SortFunc(page, func(a, b *instance) int { return cmp.Compare(a.seq, b.seq) })
 	} else if rs := fl.regions[q.region]; rs != nil {
-		list := rs.list[rs.after(tok.lastSeq):]
+		list := rs.list[rs.after(tok.LastSeq):]
 		if limit > 0 {
 			page = make([]*instance, 0, limit)
 		}
@@ -282,21 +238,11 @@ func (s *Server) describeInstances(q *request) {
 	w.reservations(page, s.account)
 	if next != nil {
 		// Resume at the match already found, so no instance is scanned twice.
-		w.raw("nextToken", pageToken{page: tok.page + 1, lastSeq: next.seq - 1, query: hash, region: q.region}.encode())
+		w.raw("nextToken", cloudsim.PageToken{Page: tok.Page + 1, LastSeq: next.seq - 1, Query: hash, Scope: q.region}.Encode())
 	}
 	fl.mu.RUnlock()
 	w.ec2End("DescribeInstances")
 	q.ok(w.b)
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // record filters: for DescribeRegions and DescribeAvailabilityZones, whose
@@ -355,7 +301,7 @@ func (s *Server) describeRegions(q *request) {
 				return
 			}
 		}
-		candidates = uniq(names)
+		candidates = cloudsim.Uniq(names)
 	}
 	w := getW()
 	defer putW(w)

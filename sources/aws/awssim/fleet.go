@@ -1,6 +1,7 @@
 package awssim
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -8,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // DefaultAccountID is the account that owns the simulated instances when
@@ -204,7 +207,7 @@ func (f *Fleet) newRegionSet(name string) *regionSet {
 		name:    name,
 		index:   len(f.order),
 		zones:   regionZones(name),
-		res:     rand.New(rand.NewPCG(uint64(f.seed), hashString(name))),
+		res:     rand.New(rand.NewPCG(uint64(f.seed), cloudsim.HashString(name))),
 		subnets: map[[2]int]string{},
 		groups:  map[int][]secGroup{},
 	}
@@ -258,7 +261,7 @@ func (rs *regionSet) group(v int, name string) secGroup {
 // than seq.
 func (rs *regionSet) after(seq uint64) int {
 	i, _ := slices.BinarySearchFunc(rs.list, seq+1, func(in *instance, target uint64) int {
-		return cmpSeq(in.seq, target)
+		return cmp.Compare(in.seq, target)
 	})
 	return i
 }
@@ -289,7 +292,7 @@ func newFleet(seed int64, size int, regions []string, account string) *Fleet {
 	if len(regions) == 0 {
 		regions = DefaultRegions
 	}
-	regions = uniq(regions)
+	regions = cloudsim.Uniq(regions)
 	f := &Fleet{
 		seed:    seed,
 		account: account,
@@ -310,26 +313,9 @@ func newFleet(seed int64, size int, regions []string, account string) *Fleet {
 // favour the first regions, like a real estate does.
 func (f *Fleet) generate(size int, regions []string) {
 	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
-	weights := make([]float64, len(regions))
-	total := 0.0
-	for i := range regions {
-		weights[i] = 1 / (1 + 0.25*float64(i))
-		total += weights[i]
-	}
+	spread := cloudsim.NewSpread(len(regions), 0.25)
 	for n, made := 0, 0; made < size; n++ {
-		var region string
-		if n < len(regions) {
-			region = regions[n]
-		} else {
-			x := r.Float64() * total
-			for i, w := range weights {
-				region = regions[i]
-				if x < w {
-					break
-				}
-				x -= w
-			}
-		}
+		region := regions[spread.Nth(r, n)]
 		count := 1
 		switch p := r.Float64(); {
 		case p < 0.05:
@@ -384,7 +370,7 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 		}
 	}
 	role := roles[r.IntN(len(roles))]
-	env := pick(r, []string{"prod", "prod", "prod", "prod", "prod", "staging", "staging", "staging", "dev", "dev"})
+	env := cloudsim.Pick(r, []string{"prod", "prod", "prod", "prod", "prod", "staging", "staging", "staging", "dev", "dev"})
 	team := teams[r.IntN(len(teams))]
 	keyName := ""
 	if r.Float64() < 0.9 {
@@ -394,7 +380,7 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 	profileArn, profileID := "", ""
 	if r.Float64() < 0.4 {
 		profileArn = "arn:aws:iam::" + f.account + ":instance-profile/" + role + "-" + env
-		profileID = "AIPA" + upperID(r, 17)
+		profileID = "AIPA" + cloudsim.ID(r, upperAlnum, 17)
 	}
 	httpTokens, hop := "optional", 1
 	if r.Float64() < 0.7 {
@@ -439,7 +425,7 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 		}
 		if spot {
 			in.lifecycle = "spot"
-			in.spotRequestID = "sir-" + lowerID(r, 8)
+			in.spotRequestID = "sir-" + cloudsim.ID(r, cloudsim.LowerAlnum, 8)
 		}
 		// Private address: 10.<region*10+vpc>.<zone*64 + ...>, one /18 subnet per zone.
 		c := rs.zoneCnt[az]
@@ -465,7 +451,7 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 		}
 		in.groups = []secGroup{rs.group(v, first)}
 		if r.Float64() < 0.5 {
-			in.groups = append(in.groups, rs.group(v, pick(r, []string{"ssh-from-bastion", "monitoring", "default"})))
+			in.groups = append(in.groups, rs.group(v, cloudsim.Pick(r, []string{"ssh-from-bastion", "monitoring", "default"})))
 		}
 		if tags != nil {
 			in.tags = slices.Clone(tags)
@@ -518,16 +504,16 @@ func (f *Fleet) generateTags(r *rand.Rand, rs *regionSet, role, env, team string
 	}
 	tags = append(tags, Tag{"Env", env}, Tag{"Role", role}, Tag{"Team", team})
 	if r.Float64() < 0.3 {
-		tags = append(tags, Tag{"Application", pick(r, apps)})
+		tags = append(tags, Tag{"Application", cloudsim.Pick(r, apps)})
 	}
 	if r.Float64() < 0.1 {
-		tags = append(tags, Tag{"Cost Center", pick(r, costCodes)})
+		tags = append(tags, Tag{"Cost Center", cloudsim.Pick(r, costCodes)})
 	}
 	if r.Float64() < 0.1 {
 		tags = append(tags, Tag{"aws:autoscaling:groupName", role + "-" + env + "-asg"})
 	}
 	if r.Float64() < 0.03 {
-		tags = append(tags, Tag{"Owner", pick(r, owners)})
+		tags = append(tags, Tag{"Owner", cloudsim.Pick(r, owners)})
 	}
 	return tags
 }
@@ -713,28 +699,7 @@ func hex16(r *rand.Rand) string {
 	return fmt.Sprintf("%016x", r.Uint64())
 }
 
-const (
-	upperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
-)
-
-func upperID(r *rand.Rand, n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = upperAlnum[r.IntN(len(upperAlnum))]
-	}
-	return string(b)
-}
-
-func lowerID(r *rand.Rand, n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = lowerAlnum[r.IntN(len(lowerAlnum))]
-	}
-	return string(b)
-}
-
-func pick(r *rand.Rand, s []string) string { return s[r.IntN(len(s))] }
+const upperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 func dashed(ip string) string {
 	b := []byte(ip)
@@ -744,28 +709,6 @@ func dashed(ip string) string {
 		}
 	}
 	return string(b)
-}
-
-func uniq(s []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, v := range s {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// hashString is FNV-1a, used to derive per-region random streams.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

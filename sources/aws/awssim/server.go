@@ -2,17 +2,17 @@ package awssim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // Options configure a Server.
@@ -50,9 +50,11 @@ type Server struct {
 	fleet   *Fleet
 	catalog *regionCatalog
 	keys    map[string]bool
-	inj     *injector
-	log     *slog.Logger
-	settle  time.Duration
+	// Controls: SetFaults, Faults, Stats, ResetStats.
+	cloudsim.Controls
+	inj    *cloudsim.Injector
+	log    *slog.Logger
+	settle time.Duration
 
 	mu          sync.Mutex
 	issued      map[string]assumedRole // temporary access key id → role
@@ -84,6 +86,7 @@ func New(opts Options) *Server {
 		issued:  map[string]assumedRole{},
 		settle:  opts.SettleDelay,
 	}
+	s.Controls = s.inj.Controls()
 	if s.settle == 0 {
 		s.settle = DefaultSettleDelay
 	}
@@ -105,43 +108,10 @@ func (s *Server) AccountID() string { return s.account }
 // Regions returns the enabled regions, in DescribeRegions order.
 func (s *Server) Regions() []string { return slices.Clone(s.catalog.enabled) }
 
-// SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
-
-// Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.get() }
-
-// Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.snapshot() }
-
-// ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.reset() }
-
 // Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
 // is done. url is the base endpoint for the SDK's BaseEndpoint.
 func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("awssim: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("awssim: serve", "err", err)
-		}
-	}()
-	shutdown := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	})
-	unhook := context.AfterFunc(ctx, shutdown)
-	return "http://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+	return cloudsim.Server{Name: "awssim", Handler: s, Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one request being answered.
@@ -188,13 +158,13 @@ func isSTSAction(a string) bool { return a == "AssumeRole" || a == "GetCallerIde
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := &request{s: s, w: w, r: r, id: newRequestID(), start: time.Now()}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.fail(http.StatusMethodNotAllowed, "InvalidAction", "The HTTP method "+r.Method+" is not supported.")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.fail(http.StatusBadRequest, "MalformedQueryString", "The request could not be parsed.")
 		return
 	}
@@ -234,7 +204,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reject(q *request, status int, code, message string) {
-	s.inj.rejected()
+	s.inj.Reject("")
 	q.fail(status, code, message)
 }
 
@@ -253,15 +223,9 @@ func (s *Server) dispatch(q *request) {
 		s.reject(q, http.StatusBadRequest, "InvalidAction", msg)
 		return
 	}
-	latency, f := s.inj.admit(Call{q.action, q.region}, !q.sts)
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-q.r.Context().Done():
-			t.Stop()
-			return
-		}
+	f, ok := answers.Admit(q.r.Context(), s.inj, Call{Op: q.action, Scope: q.region})
+	if !ok {
+		return
 	}
 	if f != nil {
 		q.fail(f.status, f.code, f.message)

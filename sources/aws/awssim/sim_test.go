@@ -689,7 +689,7 @@ func TestThrottlingIsRetried(t *testing.T) {
 	}
 
 	// A throttle rate (seeded) is survivable with enough attempts.
-	srv.SetFaults(awssim.Faults{ThrottleRate: 0.3, Actions: []string{"DescribeInstances"}})
+	srv.SetFaults(awssim.Faults{ThrottleRate: 0.3, Ops: []string{"DescribeInstances"}})
 	srv.ResetStats()
 	patient := ec2ClientWith(endpoint, config("us-east-1", static(testKey), 10))
 	for range 10 {
@@ -722,7 +722,7 @@ func TestServerErrorsAreRetried(t *testing.T) {
 
 func TestFailingRegion(t *testing.T) {
 	srv, endpoint := start(t, awssim.Options{Seed: 1, Size: 100, Regions: []string{"us-east-1", "eu-west-1"},
-		Faults: awssim.Faults{FailRegions: []string{"eu-west-1"}}})
+		Faults: awssim.Faults{DenyScopes: []string{"eu-west-1"}}})
 	_, err := ec2Client(endpoint, "eu-west-1").DescribeInstances(t.Context(), &ec2.DescribeInstancesInput{})
 	apiError(t, err, "UnauthorizedOperation")
 	if n := srv.Stats().Calls("DescribeInstances", "eu-west-1"); n != 1 {
@@ -762,7 +762,7 @@ func TestFailAfterPage(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	_, endpoint := start(t, awssim.Options{Seed: 1, Size: 1, Faults: awssim.Faults{Latency: 40 * time.Millisecond, Actions: []string{"DescribeRegions"}}})
+	_, endpoint := start(t, awssim.Options{Seed: 1, Size: 1, Faults: awssim.Faults{Latency: 40 * time.Millisecond, Ops: []string{"DescribeRegions"}}})
 	began := time.Now()
 	if _, err := ec2Client(endpoint, "us-east-1").DescribeRegions(t.Context(), &ec2.DescribeRegionsInput{}); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // AssumeRoleCall records one successful AssumeRole request.
@@ -152,7 +154,7 @@ func randBase64(n int) string {
 // stableUpper derives an id-like string from s, so one access key always
 // maps to the same user id.
 func stableUpper(s string, n int) string {
-	r := rand.New(rand.NewPCG(hashString(s), 0x1d))
+	r := rand.New(rand.NewPCG(cloudsim.HashString(s), 0x1d))
 	var b strings.Builder
 	for range n {
 		b.WriteByte(upperAlnum[r.IntN(len(upperAlnum))])

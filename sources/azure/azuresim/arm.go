@@ -1,13 +1,13 @@
 package azuresim
 
 import (
-	"encoding/base64"
-	"encoding/binary"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 var apiVersionPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview|-beta|-alpha)?$`)
@@ -351,21 +351,21 @@ type lister struct {
 // paging exact when the fleet changes between pages.
 func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render func(*jw, int)) {
 	q := l.q
-	hash := hashString(strings.ToLower(q.r.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
-	tok := pageToken{query: hash}
+	hash := cloudsim.HashString(strings.ToLower(q.r.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
+	tok := cloudsim.PageToken{Query: hash}
 	if st := l.query.Get("$skiptoken"); st != "" {
-		t, ok := decodeToken(st)
-		if !ok || t.query != hash {
+		t, ok := cloudsim.DecodePageToken(st)
+		if !ok || t.Query != hash || t.Scope != "" {
 			q.armError(http.StatusBadRequest, "InvalidSkipToken", "The skip token '"+st+"' is invalid or expired.")
 			return
 		}
 		tok = t
 	}
-	if f := l.s.inj.failPage(Call{l.rt.op, l.sub.id}, tok.page+1); f != nil {
+	if f, failed := answers.FailPage(l.s.inj, Call{Op: l.rt.op, Scope: l.sub.id}, tok.Page+1); failed {
 		q.armFault(f)
 		return
 	}
-	start := searchSeq(n, seq, tok.lastSeq+1)
+	start := searchSeq(n, seq, tok.LastSeq+1)
 	w := getW()
 	defer putW(w)
 	w.obj()
@@ -392,7 +392,7 @@ func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render f
 				v.Set(k, x)
 			}
 		}
-		v.Set("$skiptoken", pageToken{page: tok.page + 1, lastSeq: seq(next) - 1, query: hash}.encode())
+		v.Set("$skiptoken", cloudsim.PageToken{Page: tok.Page + 1, LastSeq: seq(next) - 1, Query: hash}.Encode())
 		w.str("nextLink", q.base()+q.r.URL.EscapedPath()+"?"+v.Encode())
 	}
 	w.endObj()
@@ -411,44 +411,4 @@ func searchSeq(n int, seq func(int) uint64, target uint64) int {
 		}
 	}
 	return lo
-}
-
-// pageToken is the decoded $skiptoken: the page number, where to resume
-// (the first item with a seq above lastSeq) and a hash of the request
-// path and parameters, so a token is only good for the list it came from.
-type pageToken struct {
-	page    int
-	lastSeq uint64
-	query   uint64
-}
-
-func (t pageToken) encode() string {
-	b := make([]byte, 0, 24)
-	b = append(b, 1) // version
-	b = binary.AppendUvarint(b, uint64(t.page))
-	b = binary.AppendUvarint(b, t.lastSeq)
-	b = binary.BigEndian.AppendUint64(b, t.query)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func decodeToken(s string) (pageToken, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) < 1 || b[0] != 1 {
-		return pageToken{}, false
-	}
-	b = b[1:]
-	page, n := binary.Uvarint(b)
-	if n <= 0 || page < 1 || page > 1<<30 {
-		return pageToken{}, false
-	}
-	b = b[n:]
-	last, n := binary.Uvarint(b)
-	if n <= 0 {
-		return pageToken{}, false
-	}
-	b = b[n:]
-	if len(b) != 8 {
-		return pageToken{}, false
-	}
-	return pageToken{page: int(page), lastSeq: last, query: binary.BigEndian.Uint64(b)}, true
 }

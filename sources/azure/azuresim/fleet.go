@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // DefaultSubscriptions are the subscriptions a fleet spreads over when
@@ -333,13 +335,13 @@ var (
 )
 
 func (f *Fleet) newSubscription(id string) *subscription {
-	s := &subscription{id: id, index: len(f.order), res: rand.New(rand.NewPCG(uint64(f.seed), hashString(id)))}
+	s := &subscription{id: id, index: len(f.order), res: rand.New(rand.NewPCG(uint64(f.seed), cloudsim.HashString(id)))}
 	s.locations = locationSets[s.index%len(locationSets)]
 	for _, app := range apps {
 		env := envs[s.res.IntN(len(envs))]
 		s.groups = append(s.groups, "rg-"+app+"-"+env)
 	}
-	s.groups = uniq(s.groups)
+	s.groups = cloudsim.Uniq(s.groups)
 	s.netGroup = "rg-network-" + s.locations[0]
 	f.order = append(f.order, id)
 	f.subs[id] = s
@@ -350,25 +352,8 @@ func (f *Fleet) newSubscription(id string) *subscription {
 // subscriptions, the rest favouring the first ones), then the scale sets.
 func (f *Fleet) generate(size, scaleSets int) {
 	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
-	weights := make([]float64, len(f.order))
-	total := 0.0
-	for i := range weights {
-		weights[i] = 1 / (1 + 0.1*float64(i))
-		total += weights[i]
-	}
-	pickSub := func(n int) *subscription {
-		if n < len(f.order) {
-			return f.subs[f.order[n]]
-		}
-		x := r.Float64() * total
-		for i, w := range weights {
-			if x < w {
-				return f.subs[f.order[i]]
-			}
-			x -= w
-		}
-		return f.subs[f.order[len(f.order)-1]]
-	}
+	spread := cloudsim.NewSpread(len(f.order), 0.1)
+	pickSub := func(n int) *subscription { return f.subs[f.order[spread.Nth(r, n)]] }
 	for n := range size {
 		s := pickSub(n)
 		f.addVM(r, s, s.groups[r.IntN(len(s.groups))], nil, true)
@@ -409,7 +394,7 @@ func (f *Fleet) newVMID(r *rand.Rand) string {
 // initial VMs get a random power and provisioning state, added ones run.
 func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, initial bool) *vm {
 	role := roles[r.IntN(len(roles))]
-	env := pick(r, envs)
+	env := cloudsim.Pick(r, envs)
 	v := &vm{
 		seq:          f.nextSeq(),
 		sub:          s,
@@ -451,7 +436,7 @@ func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, init
 		v.zones = []string{strconv.Itoa(1 + r.IntN(3))}
 	}
 	upper := strings.ToUpper(rg)
-	v.osDisk = disk{name: v.name + "_OsDisk_1_" + hex32(r), account: pick(r, []string{"Premium_LRS", "StandardSSD_LRS"}), sizeGB: 30}
+	v.osDisk = disk{name: v.name + "_OsDisk_1_" + hex32(r), account: cloudsim.Pick(r, []string{"Premium_LRS", "StandardSSD_LRS"}), sizeGB: 30}
 	if v.img.osType == "Windows" {
 		v.osDisk.sizeGB = 127
 	}
@@ -548,7 +533,7 @@ func (f *Fleet) newNIC(r *rand.Rand, s *subscription, rg string, v *vm, role str
 			p := f.newPIP(r, s, rg, v.name+"-ip", v.location, n, ipc)
 			p.static = r.Float64() < 0.6
 			if r.Float64() < 0.5 {
-				p.label = strings.ToLower(v.name) + "-" + lowerID(r, 4)
+				p.label = strings.ToLower(v.name) + "-" + cloudsim.ID(r, cloudsim.LowerAlnum, 4)
 			}
 			ipc.pip = p
 		}
@@ -584,7 +569,7 @@ func (f *Fleet) newPIP(r *rand.Rand, s *subscription, rg, name, location string,
 // with 2 to 8 instances of their own.
 func (f *Fleet) addScaleSet(r *rand.Rand, s *subscription) {
 	role := roles[r.IntN(len(roles))]
-	env := pick(r, envs)
+	env := cloudsim.Pick(r, envs)
 	ss := &scaleSet{
 		seq:      f.nextSeq(),
 		sub:      s,
@@ -691,13 +676,13 @@ func generateTags(r *rand.Rand, role, env, name string) []Tag {
 		tags = append(tags, Tag{"vm_name", strings.ReplaceAll(name, "-", "") + ".example.net"})
 	}
 	if r.Float64() < 0.2 {
-		tags = append(tags, Tag{"sometag", pick(r, []string{"blue", "green", "canary"})})
+		tags = append(tags, Tag{"sometag", cloudsim.Pick(r, []string{"blue", "green", "canary"})})
 	}
 	if r.Float64() < 0.1 {
-		tags = append(tags, Tag{"Cost Center", pick(r, costCodes)})
+		tags = append(tags, Tag{"Cost Center", cloudsim.Pick(r, costCodes)})
 	}
 	if r.Float64() < 0.03 {
-		tags = append(tags, Tag{"Owner", pick(r, owners)})
+		tags = append(tags, Tag{"Owner", cloudsim.Pick(r, owners)})
 	}
 	return tags
 }
@@ -986,20 +971,6 @@ func (f *Fleet) ScaleSets() []ScaleSetInfo {
 
 // helpers
 
-func pick(r *rand.Rand, list []string) string { return list[r.IntN(len(list))] }
-
-func uniq(list []string) []string {
-	seen := map[string]bool{}
-	out := make([]string, 0, len(list))
-	for _, s := range list {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 const hexDigits = "0123456789abcdef"
 
 func guid(r *rand.Rand) string {
@@ -1034,15 +1005,6 @@ func hex32(r *rand.Rand) string {
 	return fmt.Sprintf("%016x%016x", a, b)
 }
 
-func lowerID(r *rand.Rand, n int) string {
-	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = alphabet[r.IntN(len(alphabet))]
-	}
-	return string(b)
-}
-
 // mac formats like Azure: upper-case hex pairs joined by dashes, in
 // Microsoft's 00-0D-3A prefix.
 func mac(r *rand.Rand) string {
@@ -1069,13 +1031,4 @@ func publicIP(r *rand.Rand, s *subscription) string {
 // +00:00 offset.
 func azureTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.0000000-07:00")
-}
-
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }

@@ -48,7 +48,7 @@ func (s *Server) serveIdentity(q *request, segs []string) {
 		}
 		s.token(q, true)
 	default:
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusNotFound, "invalid_request", 90002, "The requested path is not an endpoint of this simulator.")
 	}
 }
@@ -57,25 +57,19 @@ func (q *request) identityMethod(m string) bool {
 	if q.r.Method == m {
 		return true
 	}
-	q.s.inj.rejected()
+	q.s.inj.Reject("")
 	q.oauthError(http.StatusMethodNotAllowed, "invalid_request", 90056, "The request must use "+m+".")
 	return false
 }
 
 // admitIdentity counts an identity request and answers an injected fault
-// (latency, throttling, errors apply only when Faults.Operations names the
+// (latency, throttling, errors apply only when Faults.Ops names the
 // operation).
 func (q *request) admitIdentity(op string) bool {
 	q.op = op
-	latency, f := q.s.inj.admit(Call{Operation: op})
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-q.r.Context().Done():
-			t.Stop()
-			return false
-		}
+	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op})
+	if !ok {
+		return false
 	}
 	if f != nil {
 		if f.retryAfter > 0 {
@@ -91,7 +85,7 @@ func (s *Server) knownTenant(q *request, tenant string) bool {
 	if strings.EqualFold(tenant, s.tenant) {
 		return true
 	}
-	s.inj.rejected()
+	s.inj.Reject("")
 	q.oauthError(http.StatusBadRequest, "invalid_request", 90002,
 		"Tenant '"+tenant+"' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")
 	return false
@@ -154,7 +148,7 @@ func (s *Server) token(q *request, v1 bool) {
 	r := q.r
 	r.Body = http.MaxBytesReader(q.w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
 	}
@@ -172,33 +166,33 @@ func (s *Server) token(q *request, v1 bool) {
 	}
 	switch {
 	case grant == "":
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
 		return
 	case grant != "client_credentials":
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type '"+grant+"'.")
 		return
 	case !strings.EqualFold(client, s.client):
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusBadRequest, "unauthorized_client", 700016,
 			"Application with identifier '"+client+"' was not found in the directory '"+s.tenant+"'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.")
 		return
 	case form.Get("client_assertion") != "":
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusUnauthorized, "invalid_client", 700027, "Client assertion failed signature validation: this simulator accepts client secrets only.")
 		return
 	case subtle.ConstantTimeCompare([]byte(secret), []byte(s.secret)) != 1:
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusUnauthorized, "invalid_client", 7000215,
 			"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '"+s.client+"'.")
 		return
 	case scope == "" && v1:
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusBadRequest, "invalid_request", 50001, "The request body must contain the following parameter: 'resource'.")
 		return
 	case scope == "":
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusBadRequest, "invalid_request", 90014, "The required field 'scope' is missing from the credential. Ensure that you have all the necessary parameters for the login request.")
 		return
 	}
@@ -217,7 +211,7 @@ func (s *Server) token(q *request, v1 bool) {
 		resource, ok = strings.CutSuffix(resources[0], "/.default")
 	}
 	if !ok || !s.knownAudience(q, resource) {
-		s.inj.rejected()
+		s.inj.Reject("")
 		q.oauthError(http.StatusBadRequest, "invalid_scope", 1002012,
 			"The provided value for scope "+scope+" is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")
 		return
@@ -235,7 +229,7 @@ func (s *Server) token(q *request, v1 bool) {
 	}
 	s.tokens[tok] = issuedToken{expires: now.Add(s.lifetime)}
 	s.mu.Unlock()
-	s.inj.tokenIssued()
+	s.inj.Count(func(st *Stats) { st.TokensIssued++ })
 	secs := int(s.lifetime / time.Second)
 	w := getW()
 	defer putW(w)

@@ -3,7 +3,8 @@ package azuresim
 import (
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // jw writes JSON by appending to a byte slice: ARM pages of a thousand
@@ -61,13 +62,13 @@ func (w *jw) endArr() { w.close(']') }
 
 func (w *jw) key(k string) {
 	w.sep()
-	w.b = appendString(w.b, k)
+	w.b = cloudsim.JSON.Append(w.b, k)
 	w.b = append(w.b, ':')
 	w.afterKey = true
 }
 
 // value writers, for array items or after key.
-func (w *jw) string(s string) { w.sep(); w.b = appendString(w.b, s) }
+func (w *jw) string(s string) { w.sep(); w.b = cloudsim.JSON.Append(w.b, s) }
 func (w *jw) int(n int)       { w.sep(); w.b = strconv.AppendInt(w.b, int64(n), 10) }
 func (w *jw) bool(v bool)     { w.sep(); w.b = strconv.AppendBool(w.b, v) }
 
@@ -113,49 +114,6 @@ func (w *jw) strings(k string, list []string) {
 		w.string(s)
 	}
 	w.endArr()
-}
-
-// appendString appends s as a JSON string (escaping quotes, backslashes
-// and control characters; invalid UTF-8 becomes U+FFFD).
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // vmStatuses writes the instance view's statuses: provisioning state, then

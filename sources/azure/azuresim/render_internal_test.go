@@ -3,6 +3,8 @@ package azuresim
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 func TestAppendStringIsValidJSON(t *testing.T) {
@@ -10,7 +12,7 @@ func TestAppendStringIsValidJSON(t *testing.T) {
 		"", "plain", `quote " and \ backslash`, "tab\tnew\nline\r", "\x00\x01\x1f",
 		"Jörg Müller <jorg@example.com>", "Sales <EMEA> 'north'", "bad \xff utf8", "emoji 🙂", "\u2028",
 	} {
-		b := appendString(nil, s)
+		b := cloudsim.JSON.Append(nil, s)
 		var back string
 		if err := json.Unmarshal(b, &back); err != nil {
 			t.Fatalf("%q rendered as invalid JSON %s: %v", s, b, err)

@@ -2,17 +2,16 @@ package azuresim
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // Identities the server accepts when Options leave them empty. None of
@@ -75,9 +74,11 @@ type Server struct {
 	client   string
 	secret   string
 	lifetime time.Duration
-	certs    *certs
-	inj      *injector
-	log      *slog.Logger
+	certs    *cloudsim.CA
+	// Controls: SetFaults, Faults, Stats, ResetStats.
+	cloudsim.Controls
+	inj *cloudsim.Injector
+	log *slog.Logger
 
 	mu     sync.Mutex
 	tokens map[string]issuedToken
@@ -115,6 +116,7 @@ func New(opts Options) *Server {
 		log:      log,
 		tokens:   map[string]issuedToken{},
 	}
+	s.Controls = s.inj.Controls()
 	if s.pageSize <= 0 {
 		s.pageSize = DefaultPageSize
 	}
@@ -140,18 +142,6 @@ func (s *Server) TenantID() string     { return s.tenant }
 func (s *Server) ClientID() string     { return s.client }
 func (s *Server) ClientSecret() string { return s.secret }
 
-// SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
-
-// Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.get() }
-
-// Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.snapshot() }
-
-// ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.reset() }
-
 // ExpireTokens makes every issued access token expired, as if an hour had
 // passed: the next ARM request answers 401 ExpiredAuthenticationToken.
 func (s *Server) ExpireTokens() {
@@ -167,29 +157,7 @@ func (s *Server) ExpireTokens() {
 // Resource Manager endpoint; clients must trust CACertificatePEM (Client
 // and Transport do).
 func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("azuresim: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)} // TLS handshake noise
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(tls.NewListener(ln, s.TLSConfig())); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("azuresim: serve", "err", err)
-		}
-	}()
-	shutdown := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	})
-	unhook := context.AfterFunc(ctx, shutdown)
-	return "https://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+	return cloudsim.Server{Name: "azuresim", Handler: s, TLS: s.TLSConfig(), Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one request being answered.
@@ -234,15 +202,9 @@ func splitPath(p string) []string {
 // request is answered.
 func (q *request) admit(op, sub string) bool {
 	q.op, q.sub = op, sub
-	latency, f := q.s.inj.admit(Call{op, sub})
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-q.r.Context().Done():
-			t.Stop()
-			return false
-		}
+	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op, Scope: sub})
+	if !ok {
+		return false
 	}
 	if f != nil {
 		q.armFault(f)
@@ -252,7 +214,7 @@ func (q *request) admit(op, sub string) bool {
 }
 
 func (q *request) reject(status int, code, message string) {
-	q.s.inj.rejected()
+	q.s.inj.Reject("")
 	q.armError(status, code, message)
 }
 
@@ -283,8 +245,7 @@ func (q *request) armFault(f *fault) {
 
 // retrySeconds is d in whole seconds, rounded up, at least 1.
 func retrySeconds(d time.Duration) string {
-	n := int64((d + time.Second - 1) / time.Second)
-	return strconv.FormatInt(max(n, 1), 10)
+	return strconv.Itoa(cloudsim.RetryAfterSeconds(d))
 }
 
 // ok answers 200 with a JSON body.

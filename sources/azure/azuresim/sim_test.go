@@ -151,7 +151,7 @@ func TestTokenEndpointVerifiesTheServicePrincipal(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "invalid_scope") {
 		t.Fatalf("foreign audience: %v, want invalid_scope", err)
 	}
-	if s := sim.Stats(); s.Tokens != 1 || s.Rejected != 3 {
+	if s := sim.Stats(); s.TokensIssued != 1 || s.Rejected != 3 {
 		t.Fatalf("stats %+v, want 1 token issued and 3 refusals", s)
 	}
 }
@@ -557,7 +557,7 @@ func TestThrottledAnswerCarriesRetryAfter(t *testing.T) {
 func TestFailingSubscriptionAnswers403AndIsNotRetried(t *testing.T) {
 	sim, url := start(t, azuresim.Options{Seed: 8, Size: 30})
 	bad, good := azuresim.DefaultSubscriptions[1], azuresim.DefaultSubscriptions[0]
-	sim.SetFaults(azuresim.Faults{FailSubscriptions: []string{strings.ToUpper(bad)}})
+	sim.SetFaults(azuresim.Faults{DenyScopes: []string{strings.ToUpper(bad)}})
 	c, _ := factories(t, sim, url, bad)
 	_, err := c.NewVirtualMachinesClient().NewListAllPager(nil).NextPage(t.Context())
 	responseError(t, err, 403, "AuthorizationFailed")

@@ -96,29 +96,29 @@ func writeComputeError(w http.ResponseWriter, e *apiError) {
 	b = append(b, `{"error":{"code":`...)
 	b = strconv.AppendInt(b, int64(e.code), 10)
 	b = append(b, `,"message":`...)
-	b = appendString(b, e.message)
+	b = googleJSON.Append(b, e.message)
 	b = append(b, `,"errors":[{"message":`...)
 	if e.errMessage != "" {
-		b = appendString(b, e.errMessage)
+		b = googleJSON.Append(b, e.errMessage)
 	} else {
-		b = appendString(b, e.message)
+		b = googleJSON.Append(b, e.message)
 	}
 	b = append(b, `,"domain":`...)
-	b = appendString(b, e.domain)
+	b = googleJSON.Append(b, e.domain)
 	b = append(b, `,"reason":`...)
-	b = appendString(b, e.reason)
+	b = googleJSON.Append(b, e.reason)
 	b = append(b, "}]"...)
 	if e.status != "" {
 		b = append(b, `,"status":`...)
-		b = appendString(b, e.status)
+		b = googleJSON.Append(b, e.status)
 	}
 	if e.info != "" {
 		b = append(b, `,"details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":`...)
-		b = appendString(b, e.info)
+		b = googleJSON.Append(b, e.info)
 		b = append(b, `,"domain":"googleapis.com","metadata":{"service":"compute.googleapis.com"`...)
 		if e.method != "" {
 			b = append(b, `,"method":`...)
-			b = appendString(b, "compute.v1.InstancesService."+e.method)
+			b = googleJSON.Append(b, "compute.v1.InstancesService."+e.method)
 		}
 		b = append(b, "}}]"...)
 	}

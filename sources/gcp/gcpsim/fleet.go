@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // ErrNoInstance is returned by Fleet mutations for an unknown instance id.
@@ -267,7 +269,7 @@ func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
 	if len(zones) == 0 {
 		zones = DefaultZones
 	}
-	projects, zones = uniq(projects), uniq(zones)
+	projects, zones = cloudsim.Uniq(projects), cloudsim.Uniq(zones)
 	for _, p := range projects {
 		if !projectPattern.MatchString(p) {
 			return nil, fmt.Errorf("gcpsim: %q is not a project id (6-30 lower-case letters, digits and dashes)", p)
@@ -298,7 +300,7 @@ func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
 func (f *Fleet) addProject(name string) *projectSet {
 	p := &projectSet{
 		name:    name,
-		number:  strconv.FormatUint(100000000000+(hashString(name)^uint64(f.seed))%899999999999, 10),
+		number:  strconv.FormatUint(100000000000+(cloudsim.HashString(name)^uint64(f.seed))%899999999999, 10),
 		index:   len(f.order),
 		zones:   make([][]*instance, len(f.catalog.list)),
 		roleCnt: map[string]int{},
@@ -314,47 +316,24 @@ func (f *Fleet) addProject(name string) *projectSet {
 // projects and zones, like a real estate does.
 func (f *Fleet) generate(size int) {
 	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
-	pw := weights(len(f.order), 0.3)
-	zw := weights(len(f.zones), 0.2)
+	pw := cloudsim.NewSpread(len(f.order), 0.3)
+	zw := cloudsim.NewSpread(len(f.zones), 0.2)
 	for n := range size {
 		pi, zi := n%len(f.order), n%len(f.zones)
 		if n >= max(len(f.order), len(f.zones)) {
-			pi, zi = pickWeighted(r, pw), pickWeighted(r, zw)
+			pi, zi = pw.Pick(r), zw.Pick(r)
 		}
 		f.newInstance(r, f.projects[f.order[pi]], f.zones[zi], nil, true)
 	}
-}
-
-func weights(n int, decay float64) []float64 {
-	w := make([]float64, n)
-	for i := range w {
-		w[i] = 1 / (1 + decay*float64(i))
-	}
-	return w
-}
-
-func pickWeighted(r *rand.Rand, w []float64) int {
-	total := 0.0
-	for _, x := range w {
-		total += x
-	}
-	x := r.Float64() * total
-	for i, v := range w {
-		if x < v {
-			return i
-		}
-		x -= v
-	}
-	return len(w) - 1
 }
 
 // newInstance generates one instance in project p and zone z. labels, when
 // non-nil, replace the generated labels. initial instances get a random
 // status and creation time; added ones are created running, now.
 func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map[string]string, initial bool) *instance {
-	role := pick(r, roles)
-	env := pick(r, []string{"prod", "prod", "prod", "prod", "prod", "staging", "staging", "staging", "dev", "dev"})
-	team := pick(r, teams)
+	role := cloudsim.Pick(r, roles)
+	env := cloudsim.Pick(r, []string{"prod", "prod", "prod", "prod", "prod", "staging", "staging", "staging", "dev", "dev"})
+	team := cloudsim.Pick(r, teams)
 	mt := machineTypes[r.IntN(len(machineTypes))]
 	var img *osImage
 	for _, i := range r.Perm(len(images)) {
@@ -369,12 +348,12 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 		project:     p,
 		zone:        z,
 		name:        fmt.Sprintf("%s-%04d", role, p.roleCnt[role]),
-		description: pick(r, descriptions),
+		description: cloudsim.Pick(r, descriptions),
 		machineType: mt.name,
 		arch:        mt.arch,
-		cpuPlatform: pick(r, mt.cpus),
+		cpuPlatform: cloudsim.Pick(r, mt.cpus),
 		image:       img,
-		diskSize:    pick(r, []int{10, 10, 10, 20, 50, 100, 200}),
+		diskSize:    cloudsim.Pick(r, []int{10, 10, 10, 20, 50, 100, 200}),
 		saScopes:    []string{"https://www.googleapis.com/auth/cloud-platform"},
 		protect:     env == "prod" && r.Float64() < 0.2,
 		ipForward:   role == "bastion" && r.Float64() < 0.5,
@@ -413,7 +392,7 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 	} else if r.Float64() >= 0.04 { // a few instances carry no labels at all
 		in.labels = []Label{{"env", env}, {"role", role}, {"team", team}}
 		if r.Float64() < 0.3 {
-			in.labels = append(in.labels, Label{"app", pick(r, apps)})
+			in.labels = append(in.labels, Label{"app", cloudsim.Pick(r, apps)})
 		}
 		if r.Float64() < 0.1 {
 			in.labels = append(in.labels, Label{"goog-ops-agent-policy", "v2-x86-template-1-4-0"})
@@ -427,7 +406,7 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 		in.metadata = append(in.metadata, Label{"startup-script", "#!/bin/bash\nset -e\napt-get update && apt-get install -y nginx\n"})
 	}
 	if r.Float64() < 0.03 {
-		in.metadata = append(in.metadata, Label{"owner", pick(r, owners)})
+		in.metadata = append(in.metadata, Label{"owner", cloudsim.Pick(r, owners)})
 	}
 	if r.Float64() < 0.15 {
 		in.hostname = in.name + "." + env + ".internal.example.com"
@@ -686,28 +665,4 @@ func (f *Fleet) Add(project, zone string, labels map[string]string) (InstanceInf
 		p = f.addProject(project)
 	}
 	return f.newInstance(f.rng, p, z, labels, false).info(), nil
-}
-
-func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
-
-func uniq(s []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, v := range s {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// hashString is FNV-1a.
-func hashString(s string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
-	}
-	return h
 }

@@ -3,7 +3,8 @@ package gcpsim
 import (
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // APIBase is the prefix of every resource URL the API returns (selfLink,
@@ -25,51 +26,9 @@ func putJW(w *jsonw) {
 	}
 }
 
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Like Google's front ends it
-// escapes <, >, &, = and ' as \u00XX; control characters are escaped and
-// invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' && c != '=' && c != '\'' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&15])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+// googleJSON escapes strings like Google's front ends: <, >, &, = and '
+// as \u00XX too.
+var googleJSON = cloudsim.NewJSONStrings("<>&='")
 
 // key appends "name": after a comma unless first.
 func (w *jsonw) key(first bool, name string) {
@@ -83,7 +42,7 @@ func (w *jsonw) key(first bool, name string) {
 
 func (w *jsonw) str(first bool, name, v string) {
 	w.key(first, name)
-	w.b = appendString(w.b, v)
+	w.b = googleJSON.Append(w.b, v)
 }
 
 // raw appends a value known to need no escaping (ids, generated names).
@@ -121,7 +80,7 @@ func (w *jsonw) strList(first bool, name string, list []string) {
 		if i > 0 {
 			w.b = append(w.b, ',')
 		}
-		w.b = appendString(w.b, s)
+		w.b = googleJSON.Append(w.b, s)
 	}
 	w.b = append(w.b, ']')
 }
@@ -262,6 +221,6 @@ func (w *jsonw) disk(in *instance) {
 	w.b = append(w.b, '[')
 	w.urlValue("projects/", p, "/zones/", z, "/instances/", in.name)
 	w.b = append(w.b, `],"physicalBlockSizeBytes":"4096","architecture":`...)
-	w.b = appendString(w.b, in.arch)
+	w.b = googleJSON.Append(w.b, in.arch)
 	w.b = append(w.b, '}')
 }

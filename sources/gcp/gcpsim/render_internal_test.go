@@ -16,7 +16,7 @@ import (
 func TestAppendStringIsValidJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", `q"uote`, `back\slash`, "<a href='x'>&=</a>", "ctl\x00\x01\x1f\x7f", "tab\tnl\ncr\r",
 		"ünïcödé €𝄞", "bad\xffutf8\xc3", "\u2028\u2029"} {
-		b := appendString(nil, s)
+		b := googleJSON.Append(nil, s)
 		var got string
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Fatalf("%q rendered as %s: %v", s, b, err)

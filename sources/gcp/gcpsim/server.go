@@ -3,16 +3,15 @@ package gcpsim
 import (
 	"context"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // DefaultPageSize is the page size when a list request gives no
@@ -54,8 +53,10 @@ type Server struct {
 	fleet    *Fleet
 	accounts map[string]*ServiceAccount
 	first    *ServiceAccount
-	inj      *injector
-	log      *slog.Logger
+	// Controls: SetFaults, Faults, Stats, ResetStats.
+	cloudsim.Controls
+	inj *cloudsim.Injector
+	log *slog.Logger
 
 	mu     sync.Mutex
 	tokens map[string]*accessToken
@@ -91,6 +92,7 @@ func New(opts Options) (*Server, error) {
 		log:      log,
 		tokens:   map[string]*accessToken{},
 	}
+	s.Controls = s.inj.Controls()
 	for _, sa := range accounts {
 		s.accounts[sa.Email] = sa
 	}
@@ -110,18 +112,6 @@ func (s *Server) KeyFile(baseURL string) []byte {
 	return s.first.KeyFile(strings.TrimSuffix(baseURL, "/") + TokenPath)
 }
 
-// SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
-
-// Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.get() }
-
-// Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.snapshot() }
-
-// ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.reset() }
-
 // RevokeTokens forgets every issued access token: later requests with
 // them answer 401, as after a key is disabled.
 func (s *Server) RevokeTokens() {
@@ -134,28 +124,7 @@ func (s *Server) RevokeTokens() {
 // is done. url is the endpoint to give a Compute client (the token
 // endpoint is url + TokenPath).
 func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("gcpsim: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("gcpsim: serve", "err", err)
-		}
-	}()
-	shutdown := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	})
-	unhook := context.AfterFunc(ctx, shutdown)
-	return "http://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+	return cloudsim.Server{Name: "gcpsim", Handler: s, Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one Compute request being answered.
@@ -185,19 +154,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 7 && parts[0] == "compute" && parts[1] == "v1" && parts[2] == "projects" && parts[4] == "zones" && parts[6] == "instances":
 		q.method = MethodList
 	default:
-		s.inj.rejected(Call{Method: "unknown"})
+		s.inj.Reject("unknown")
 		q.fail(&apiError{code: http.StatusNotFound, message: "The requested URL " + r.URL.Path + " was not found on this server.", domain: "global", reason: "notFound"})
 		return
 	}
 	q.project = parts[3]
 	if r.Method != http.MethodGet {
-		s.inj.rejected(Call{Method: q.method})
+		s.inj.Reject(q.method)
 		q.fail(&apiError{code: http.StatusMethodNotAllowed, message: "Method " + r.Method + " is not allowed here.", domain: "global", reason: "httpMethodNotAllowed"})
 		return
 	}
 	rpc := map[string]string{MethodAggregatedList: "AggregatedList", MethodList: "List", MethodDisks: "AggregatedList"}[q.method]
 	if _, err := s.authenticate(r, rpc); err != nil {
-		s.inj.rejected(Call{Method: q.method})
+		s.inj.Reject(q.method)
 		q.fail(err)
 		return
 	}
@@ -205,23 +174,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, known := s.fleet.projects[q.project]
 	s.fleet.mu.RUnlock()
 	if !known {
-		s.inj.rejected(Call{Method: q.method})
+		s.inj.Reject(q.method)
 		q.fail(errNotFound("projects/" + q.project))
 		return
 	}
 	if q.method == MethodList {
 		q.zone = s.fleet.catalog.byName[parts[5]]
 		if q.zone == nil {
-			s.inj.rejected(Call{Method: q.method})
+			s.inj.Reject(q.method)
 			q.fail(errNotFound("projects/" + q.project + "/zones/" + parts[5]))
 			return
 		}
 	}
-	if f := s.inj.admit(r.Context(), Call{q.method, q.project}); f != nil {
-		q.fail(f)
+	f, ok := answers.Admit(r.Context(), s.inj, Call{Op: q.method, Scope: q.project})
+	if !ok {
 		return
 	}
-	if r.Context().Err() != nil {
+	if f != nil {
+		q.fail(f)
 		return
 	}
 	s.list(q)
@@ -242,7 +212,7 @@ type cursor struct {
 
 // pageToken encodes a cursor bound to the request it continues.
 func pageToken(c cursor, bind string) string {
-	raw := strconv.Itoa(c.page) + "\x00" + strconv.Itoa(c.zone) + "\x00" + c.name + "\x00" + strconv.FormatUint(hashString(bind), 36)
+	raw := strconv.Itoa(c.page) + "\x00" + strconv.Itoa(c.zone) + "\x00" + c.name + "\x00" + strconv.FormatUint(cloudsim.HashString(bind), 36)
 	return base64.RawURLEncoding.EncodeToString([]byte(raw))
 }
 
@@ -252,7 +222,7 @@ func parsePageToken(tok, bind string) (cursor, bool) {
 		return cursor{}, false
 	}
 	f := strings.Split(string(raw), "\x00")
-	if len(f) != 4 || f[3] != strconv.FormatUint(hashString(bind), 36) {
+	if len(f) != 4 || f[3] != strconv.FormatUint(cloudsim.HashString(bind), 36) {
 		return cursor{}, false
 	}
 	page, err1 := strconv.Atoi(f[0])
@@ -303,7 +273,7 @@ func (s *Server) list(q *request) {
 		}
 		cur = c
 	}
-	if f := s.inj.failPage(Call{q.method, q.project}, cur.page); f != nil {
+	if f, failed := answers.FailPage(s.inj, Call{Op: q.method, Scope: q.project}, cur.page); failed {
 		q.fail(f)
 		return
 	}

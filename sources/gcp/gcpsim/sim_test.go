@@ -334,7 +334,7 @@ func TestTokenEndpointChecksTheAssertion(t *testing.T) {
 		t.Fatalf("garbage assertion: %d", resp.StatusCode)
 	}
 	stats := srv.Stats()
-	if stats.TokensIssued != 0 || stats.Rejected[gcpsim.MethodToken] != 5 {
+	if stats.TokensIssued != 0 || stats.RejectedOps[gcpsim.MethodToken] != 5 {
 		t.Fatalf("stats %+v", stats)
 	}
 }
@@ -368,7 +368,7 @@ func TestComputeChecksTheToken(t *testing.T) {
 	srv.RevokeTokens()
 	_, err = c.AggregatedList(t.Context(), req).Next()
 	apiErr(t, err, 401, "authError")
-	if r := srv.Stats().Rejected; r[gcpsim.MethodAggregatedList] != 3 {
+	if r := srv.Stats().RejectedOps; r[gcpsim.MethodAggregatedList] != 3 {
 		t.Fatalf("rejected %v", r)
 	}
 }
@@ -390,7 +390,7 @@ func TestFaults(t *testing.T) {
 	_, err = c.AggregatedList(t.Context(), req, noRetry).Next()
 	apiErr(t, err, 503, "backendError")
 
-	srv.SetFaults(gcpsim.Faults{DenyProjects: []string{"roster-staging"}})
+	srv.SetFaults(gcpsim.Faults{DenyScopes: []string{"roster-staging"}})
 	_, err = c.AggregatedList(t.Context(), &computepb.AggregatedListInstancesRequest{Project: "roster-staging"}, noRetry).Next()
 	apiErr(t, err, 403, "forbidden")
 	if _, err := c.AggregatedList(t.Context(), req, noRetry).Next(); err != nil {

@@ -73,30 +73,34 @@ func grantError(descr string) *oauthError {
 // endpoint's URL), its lifetime (at most an hour, not expired, not issued
 // in the future) and its scopes, and issues an opaque access token.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
-	c := Call{Method: MethodToken}
+	c := Call{Op: MethodToken}
 	if r.Method != http.MethodPost {
-		s.inj.rejected(c)
+		s.inj.Reject(c.Op)
 		writeOAuthError(w, &oauthError{http.StatusMethodNotAllowed, "invalid_request", "The token endpoint accepts only POST."})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		s.inj.rejected(c)
+		s.inj.Reject(c.Op)
 		writeOAuthError(w, &oauthError{http.StatusBadRequest, "invalid_request", "The request body could not be parsed."})
 		return
 	}
 	if g := r.PostForm.Get("grant_type"); g != jwtBearerGrant {
-		s.inj.rejected(c)
+		s.inj.Reject(c.Op)
 		writeOAuthError(w, &oauthError{http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: " + g})
 		return
 	}
-	if f := s.inj.admit(r.Context(), c); f != nil {
+	f, ok := answers.Admit(r.Context(), s.inj, c)
+	if !ok {
+		return
+	}
+	if f != nil {
 		writeComputeError(w, f)
 		return
 	}
 	tok, err := s.verifyAssertion(r, r.PostForm.Get("assertion"))
 	if err != nil {
-		s.inj.rejected(c)
+		s.inj.Reject(c.Op)
 		writeOAuthError(w, err)
 		return
 	}
@@ -104,7 +108,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.tokens[value] = tok
 	s.mu.Unlock()
-	s.inj.issued()
+	s.inj.Count(func(st *Stats) { st.TokensIssued++ })
 	body, _ := json.Marshal(map[string]any{
 		"access_token": value,
 		"expires_in":   int(tokenLifetime/time.Second) - 1,

@@ -1,6 +1,7 @@
 package openstacksim
 
 import (
+	"cmp"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -375,9 +376,9 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 			q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
 			return
 		}
-		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmpSeq(x.seq, seq) })
+		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 		start = i - 1
-		if s.inj.failPage(Call{OpServers, q.region}, s.pageNumber(rs, start, limit, filters)) {
+		if _, failed := answers.FailPage(s.inj, Call{Op: OpServers, Scope: q.region}, s.pageNumber(rs, start, limit, filters)); failed {
 			fl.mu.RUnlock()
 			q.novaError(http.StatusInternalServerError, "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.")
 			return
@@ -419,7 +420,7 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 // pageNumber is the number of the page that starts at list index start:
 // one more than the pages of matching servers listed before it.
 func (s *Server) pageNumber(rs *regionSet, start, limit int, filters []serverFilter) int {
-	if s.inj.get().FailAfterPage <= 0 || limit == 0 {
+	if s.inj.Faults().FailAfterPage <= 0 || limit == 0 {
 		return 1
 	}
 	before := 0

@@ -1,6 +1,7 @@
 package openstacksim
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // DefaultRegions are the regions a fleet spreads over when none are given.
@@ -243,12 +246,12 @@ func NewFleet(seed int64, size int, regions, projects []string) *Fleet {
 		roleCnt:  map[string]int{},
 		clock:    simEpoch,
 	}
-	for _, name := range uniq(projects) {
+	for _, name := range cloudsim.Uniq(projects) {
 		p := &project{index: len(f.projects), name: name, id: stableID(seed, "project", name)}
 		f.projects = append(f.projects, p)
 		f.byProj[name] = p
 	}
-	for _, name := range uniq(regions) {
+	for _, name := range cloudsim.Uniq(regions) {
 		f.newRegion(name)
 	}
 	f.generate(size)
@@ -293,24 +296,9 @@ var (
 // regions so every region gets some; the rest favour the first regions.
 func (f *Fleet) generate(size int) {
 	r := rand.New(rand.NewPCG(uint64(f.seed), 0x5e7))
-	weights := make([]float64, len(f.regions))
-	total := 0.0
-	for i := range weights {
-		weights[i] = 1 / (1 + 0.2*float64(i))
-		total += weights[i]
-	}
+	spread := cloudsim.NewSpread(len(f.regions), 0.2)
 	for n := range size {
-		rs := f.regions[n%len(f.regions)]
-		if n >= len(f.regions) {
-			x := r.Float64() * total
-			for i, w := range weights {
-				rs = f.regions[i]
-				if x < w {
-					break
-				}
-				x -= w
-			}
-		}
+		rs := f.regions[spread.Nth(r, n)]
 		p := f.projects[n%len(f.projects)]
 		if n >= len(f.projects) && r.Float64() < 0.35 {
 			p = f.projects[r.IntN(len(f.projects))]
@@ -321,7 +309,7 @@ func (f *Fleet) generate(size int) {
 
 func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server {
 	role := roles[r.IntN(len(roles))]
-	env := pick(r, []string{"prod", "prod", "prod", "staging", "staging", "dev"})
+	env := cloudsim.Pick(r, []string{"prod", "prod", "prod", "staging", "staging", "dev"})
 	created := simEpoch.Add(-time.Duration(r.Int64N(int64(730 * 24 * time.Hour)))).Truncate(time.Second)
 	s := &server{
 		region:  rs,
@@ -329,7 +317,7 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 		az:      rs.zones[r.IntN(len(rs.zones))],
 		flavor:  &flavors[r.IntN(len(flavors))],
 		created: created,
-		diskCfg: pick(r, []string{"MANUAL", "AUTO"}),
+		diskCfg: cloudsim.Pick(r, []string{"MANUAL", "AUTO"}),
 	}
 	s.status = pickStatus(r)
 	switch p := r.Float64(); {
@@ -351,10 +339,10 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 		s.metadata = append(s.metadata, kv{"group", role + "-servers"})
 	}
 	if r.Float64() < 0.1 {
-		s.metadata = append(s.metadata, kv{"groups", pick(r, teams) + ",monitored, backup"})
+		s.metadata = append(s.metadata, kv{"groups", cloudsim.Pick(r, teams) + ",monitored, backup"})
 	}
 	if r.Float64() < 0.05 {
-		s.metadata = append(s.metadata, kv{"Cost Center", pick(r, []string{"R&D / 42", "Ops & Infra", "Sales <EMEA>"})})
+		s.metadata = append(s.metadata, kv{"Cost Center", cloudsim.Pick(r, []string{"R&D / 42", "Ops & Infra", "Sales <EMEA>"})})
 	}
 	s.tags = []string{env, role}
 	if r.Float64() < 0.15 {
@@ -368,7 +356,7 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 	}
 	s.cfgDrive = r.Float64() < 0.1
 	if r.Float64() < 0.2 {
-		s.descr, s.hasDescr = role+" server for "+pick(r, teams), true
+		s.descr, s.hasDescr = role+" server for "+cloudsim.Pick(r, teams), true
 	}
 	s.locked = r.Float64() < 0.03
 	if r.Float64() < 0.3 {
@@ -411,7 +399,7 @@ func (f *Fleet) finish(r *rand.Rand, s *server, plan addressPlan) {
 		s.hostID = hex.EncodeToString(sum[:])
 	}
 	s.instName = fmt.Sprintf("instance-%08x", s.seq)
-	s.resID = "r-" + lowerID(r, 8)
+	s.resID = "r-" + cloudsim.ID(r, cloudsim.LowerAlnum, 8)
 	s.hostname = hostnameOf(s.name)
 	switch {
 	case plan.hasExplicit:
@@ -756,7 +744,7 @@ func (f *Fleet) Delete(id string) error {
 		return fmt.Errorf("%w: %s", ErrNoServer, id)
 	}
 	rs := s.region
-	i, _ := slices.BinarySearchFunc(rs.list, s.seq, func(x *server, seq uint64) int { return cmpSeq(x.seq, seq) })
+	i, _ := slices.BinarySearchFunc(rs.list, s.seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 	rs.list = slices.Delete(rs.list, i, i+1)
 	delete(f.byID, id)
 	f.gone[id] = s.seq
@@ -881,16 +869,6 @@ func hostnameOf(name string) string {
 	return "server"
 }
 
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 // stableID derives a Keystone-style id (32 hex digits) from the seed, a
 // kind and a name, so that ids survive a restart with the same options.
 func stableID(seed int64, kind, name string) string {
@@ -923,28 +901,4 @@ func formatUUID(b []byte) string {
 
 func newMAC(r *rand.Rand) string {
 	return fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", r.IntN(256), r.IntN(256), r.IntN(256))
-}
-
-const lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-func lowerID(r *rand.Rand, n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = lowerAlnum[r.IntN(len(lowerAlnum))]
-	}
-	return string(b)
-}
-
-func pick(r *rand.Rand, s []string) string { return s[r.IntN(len(s))] }
-
-func uniq(s []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, v := range s {
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
 }

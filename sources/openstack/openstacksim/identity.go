@@ -282,14 +282,14 @@ func (s *Server) issueToken(q *request) {
 		return
 	}
 	if user == nil {
-		s.inj.add(func(st *Stats) { st.AuthFailures++ })
+		s.inj.Count(func(st *Stats) { st.AuthFailures++ })
 		q.keystoneError(http.StatusUnauthorized, needAuth)
 		return
 	}
 	var proj *project
 	if app != nil {
 		if len(req.Auth.Scope) > 0 && string(req.Auth.Scope) != "null" {
-			s.inj.add(func(st *Stats) { st.AuthFailures++ })
+			s.inj.Count(func(st *Stats) { st.AuthFailures++ })
 			q.keystoneError(http.StatusUnauthorized, "Application credentials cannot request a scope.")
 			return
 		}
@@ -301,7 +301,7 @@ func (s *Server) issueToken(q *request) {
 		}
 	}
 	if !user.memberOf(proj) {
-		s.inj.add(func(st *Stats) { st.AuthFailures++ })
+		s.inj.Count(func(st *Stats) { st.AuthFailures++ })
 		q.keystoneError(http.StatusUnauthorized, "User "+user.id+" has no access to project "+proj.id+".")
 		return
 	}
@@ -311,7 +311,7 @@ func (s *Server) issueToken(q *request) {
 	s.mu.Lock()
 	s.tokens[tokenID] = t
 	s.mu.Unlock()
-	s.inj.add(func(st *Stats) { st.TokensIssued++ })
+	s.inj.Count(func(st *Stats) { st.TokensIssued++ })
 	q.w.Header().Set("X-Subject-Token", tokenID)
 	q.writeJSON(http.StatusCreated, s.renderToken(q, t, q.r.URL.Query().Has("nocatalog")))
 }
@@ -376,7 +376,7 @@ func (s *Server) scopeProject(q *request, u *userRec, raw json.RawMessage) (*pro
 		return nil, false
 	}
 	if p == nil {
-		s.inj.add(func(st *Stats) { st.AuthFailures++ })
+		s.inj.Count(func(st *Stats) { st.AuthFailures++ })
 		q.keystoneError(http.StatusUnauthorized, needAuth)
 		return nil, false
 	}
@@ -487,7 +487,7 @@ func (s *Server) renderCatalog(w *jw, base string) {
 // itself when it is missing, unknown or expired.
 func (s *Server) authorize(q *request) (*token, bool) {
 	id := q.r.Header.Get("X-Auth-Token")
-	limit := s.inj.expireAfter()
+	limit := s.inj.Faults().ExpireTokensAfter
 	s.mu.Lock()
 	t := s.tokens[id]
 	expired := false
@@ -504,8 +504,8 @@ func (s *Server) authorize(q *request) (*token, bool) {
 	}
 	s.mu.Unlock()
 	if t == nil || expired {
-		s.inj.add(func(st *Stats) {
-			st.Unauthorized++
+		s.inj.Count(func(st *Stats) {
+			st.Rejected++
 			if expired {
 				st.Expired++
 			}

@@ -4,7 +4,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // jw writes JSON by appending to a buffer: the server renders pages of a
@@ -44,7 +45,7 @@ func (w *jw) sep() {
 func (w *jw) key(k string) {
 	w.sep()
 	if k != "" {
-		w.b = appendString(w.b, k)
+		w.b = cloudsim.JSON.Append(w.b, k)
 		w.b = append(w.b, ':')
 	}
 }
@@ -66,7 +67,7 @@ func (w *jw) endArr() { w.b = append(w.b, ']'); w.stack = w.stack[:len(w.stack)-
 
 func (w *jw) str(k, v string) {
 	w.key(k)
-	w.b = appendString(w.b, v)
+	w.b = cloudsim.JSON.Append(w.b, v)
 }
 
 // strCat writes the concatenation of parts as one string, without
@@ -75,7 +76,7 @@ func (w *jw) strCat(k string, parts ...string) {
 	w.key(k)
 	w.b = append(w.b, '"')
 	for _, p := range parts {
-		w.b = appendStringBody(w.b, p)
+		w.b = cloudsim.JSON.AppendBody(w.b, p)
 	}
 	w.b = append(w.b, '"')
 }
@@ -123,68 +124,4 @@ func (w *jw) strs(k string, vs []string) {
 		w.str("", v)
 	}
 	w.endArr()
-}
-
-const hexDigits = "0123456789abcdef"
-
-// plain marks the ASCII bytes a JSON string can hold as they are.
-var plain = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	b = appendStringBody(b, s)
-	return append(b, '"')
-}
-
-// appendStringBody appends s escaped for a JSON string, without quotes.
-func appendStringBody(b []byte, s string) []byte {
-	i := 0
-	for i < len(s) && s[i] < utf8.RuneSelf && plain[s[i]] {
-		i++
-	}
-	if i == len(s) {
-		return append(b, s...)
-	}
-	start := 0
-	for i < len(s) {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if plain[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	return append(b, s[start:]...)
 }

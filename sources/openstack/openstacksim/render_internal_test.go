@@ -3,6 +3,8 @@ package openstacksim
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 func TestAppendStringRoundTrips(t *testing.T) {
@@ -10,7 +12,7 @@ func TestAppendStringRoundTrips(t *testing.T) {
 		"", "plain", `q"uote`, `back\slash`, "new\nline\ttab\rret", "\x00\x01\x1f\x7f", "é ü 日本 😀",
 		"R&D <EMEA> 'x' / 42", "bad \xff utf8 \xe2\x82", "\u2028\u2029",
 	} {
-		b := appendString(nil, s)
+		b := cloudsim.JSON.Append(nil, s)
 		var got string
 		if err := json.Unmarshal(b, &got); err != nil {
 			t.Fatalf("%q rendered as invalid JSON %s: %v", s, b, err)

@@ -2,15 +2,15 @@ package openstacksim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // Paths of the services under the server's base URL.
@@ -69,9 +69,11 @@ type Options struct {
 // flavors/detail, microversions) and Glance (image list) on one HTTP
 // endpoint serving every region. It is an http.Handler.
 type Server struct {
-	seed     int64
-	fleet    *Fleet
-	inj      *injector
+	seed  int64
+	fleet *Fleet
+	// Controls: SetFaults, Faults, Stats, ResetStats.
+	cloudsim.Controls
+	inj      *cloudsim.Injector
 	log      *slog.Logger
 	maxMinor int
 	maxLimit int
@@ -113,6 +115,7 @@ func New(opts Options) *Server {
 		ttl:      opts.TokenTTL,
 		tokens:   map[string]*token{},
 	}
+	s.Controls = s.inj.Controls()
 	if s.maxLimit <= 0 {
 		s.maxLimit = DefaultMaxLimit
 	}
@@ -134,44 +137,11 @@ func New(opts Options) *Server {
 // Fleet returns the served fleet; mutate it to change what requests see.
 func (s *Server) Fleet() *Fleet { return s.fleet }
 
-// SetFaults replaces the injected faults and restarts their counters.
-func (s *Server) SetFaults(f Faults) { s.inj.set(f) }
-
-// Faults returns the faults in force.
-func (s *Server) Faults() Faults { return s.inj.get() }
-
-// Stats returns a snapshot of the request counters.
-func (s *Server) Stats() Stats { return s.inj.snapshot() }
-
-// ResetStats zeroes the request counters.
-func (s *Server) ResetStats() { s.inj.reset() }
-
 // Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
 // is done. url is the base URL; AuthURL(url) is what clients authenticate
 // at.
 func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, fmt.Errorf("openstacksim: listen on %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error("openstacksim: serve", "err", err)
-		}
-	}()
-	shutdown := sync.OnceFunc(func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
-		}
-		<-done
-	})
-	unhook := context.AfterFunc(ctx, shutdown)
-	return "http://" + ln.Addr().String(), func() { unhook(); shutdown() }, nil
+	return cloudsim.Server{Name: "openstacksim", Handler: s, Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one request being answered.
@@ -236,15 +206,9 @@ func baseURL(r *http.Request) string {
 // service's error format.
 func (q *request) admit(op string, fail func(status int, msg string)) bool {
 	q.op = op
-	latency, f := q.s.inj.admit(Call{Op: op, Region: q.region})
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-q.r.Context().Done():
-			t.Stop()
-			return false
-		}
+	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op, Scope: q.region})
+	if !ok {
+		return false
 	}
 	if f == nil {
 		return true

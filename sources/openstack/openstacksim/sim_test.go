@@ -420,7 +420,7 @@ func TestTokensExpireAndClientsReauthenticate(t *testing.T) {
 		t.Fatalf("listed %d after expiry", len(ids))
 	}
 	st := srv.Stats()
-	if st.TokensIssued != 2 || st.Expired != 1 || st.Unauthorized != 1 {
+	if st.TokensIssued != 2 || st.Expired != 1 || st.Rejected != 1 {
 		t.Fatalf("after ExpireTokens: %+v", st)
 	}
 
@@ -450,13 +450,13 @@ func TestFaults(t *testing.T) {
 	srv, base := start(t, openstacksim.Options{Seed: 6, Size: 30, Regions: []string{"RegionOne", "RegionTwo"}})
 	c := computeClient(t, demo(t, base), "RegionOne", "2.96")
 
-	srv.SetFaults(openstacksim.Faults{OverLimitEvery: 1, RetryAfter: 7, Ops: []string{openstacksim.OpServers}})
+	srv.SetFaults(openstacksim.Faults{ThrottleEvery: 1, RetryAfter: 7 * time.Second, Ops: []string{openstacksim.OpServers}})
 	code, hdr, body := raw(t, c, "servers/detail")
 	ol, _ := body["overLimit"].(map[string]any)
 	if code != http.StatusRequestEntityTooLarge || hdr.Get("Retry-After") != "7" || ol["retryAfter"] != "7" {
 		t.Fatalf("over limit: %d %v %v", code, hdr, body)
 	}
-	srv.SetFaults(openstacksim.Faults{OverLimitEvery: 1, OverLimitStatus: 429, Ops: []string{openstacksim.OpServers}})
+	srv.SetFaults(openstacksim.Faults{ThrottleEvery: 1, ThrottleStatus: 429, Ops: []string{openstacksim.OpServers}})
 	if code, hdr, _ := raw(t, c, "servers/detail"); code != http.StatusTooManyRequests || hdr.Get("Retry-After") != "1" {
 		t.Fatalf("429: %d %v", code, hdr)
 	}
@@ -469,7 +469,7 @@ func TestFaults(t *testing.T) {
 	if !slices.Equal(codes, []int{200, 503, 200, 503}) {
 		t.Fatalf("error every 2: %v", codes)
 	}
-	srv.SetFaults(openstacksim.Faults{DownRegions: []string{"RegionTwo"}})
+	srv.SetFaults(openstacksim.Faults{DenyScopes: []string{"RegionTwo"}})
 	if code, _, _ := raw(t, computeClient(t, demo(t, base), "RegionTwo", ""), "servers/detail"); code != http.StatusServiceUnavailable {
 		t.Fatalf("down region answered %d", code)
 	}
