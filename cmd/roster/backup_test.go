@@ -61,7 +61,7 @@ func TestBackupDuringSync(t *testing.T) {
 
 	// The fleet changes; the next run is slowed so that backups catch it.
 	changeFleet(t, sim, 1500, 1500, 1000)
-	sim.SetFaults(awssim.Faults{Latency: 250 * time.Millisecond, Actions: []string{"DescribeInstances"}})
+	sim.SetFaults(awssim.Faults{Latency: 250 * time.Millisecond, Ops: []string{"DescribeInstances"}})
 	var archives []string
 	takeBackup := func(extra ...string) string {
 		t.Helper()

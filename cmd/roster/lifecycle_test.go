@@ -45,7 +45,7 @@ func TestShutdownDrains(t *testing.T) {
 			other := &roster.Source{InventoryID: e.src.InventoryID, Name: "ec2-other", Provider: "aws", OnMissing: roster.OnMissingRemove,
 				Config: e.src.Config}
 			must(t, e.store.CreateSource(t.Context(), other))
-			e.sim.SetFaults(awssim.Faults{Latency: tc.latency, Actions: []string{"DescribeInstances"}})
+			e.sim.SetFaults(awssim.Faults{Latency: tc.latency, Ops: []string{"DescribeInstances"}})
 			n := startNode(t, bin, "serve", e.dsn, e.env, "--shutdown-timeout", tc.budget.String(),
 				"--sync-timeout", "2m", "--sync-timeout-max", "2m")
 			c := client.New(n.url, e.token)

@@ -49,7 +49,7 @@ func TestPostgresDumpRestore(t *testing.T) {
 	docA := inventoryDocument(t, src.url, token)
 
 	changeFleet(t, sim, 200, 200, 100)
-	sim.SetFaults(awssim.Faults{Latency: 2 * time.Second, Actions: []string{"DescribeInstances"}})
+	sim.SetFaults(awssim.Faults{Latency: 2 * time.Second, Ops: []string{"DescribeInstances"}})
 	work, dumped := t.TempDir(), false
 	caught := syncWhile(t, api, sourceID, func() {
 		if !dumped {
