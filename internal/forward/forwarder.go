@@ -191,7 +191,9 @@ func (f *Forwarder) Publish(e *Event) {
 func (f *Forwarder) Audit(a *roster.AuditEvent) { f.Publish(FromAudit(a, f.node)) }
 
 // SyncFinished forwards a finished run (a syncer.OnFinish hook).
-func (f *Forwarder) SyncFinished(_ context.Context, run *roster.SyncRun) { f.Publish(FromRun(run, f.node)) }
+func (f *Forwarder) SyncFinished(_ context.Context, run *roster.SyncRun) {
+	f.Publish(FromRun(run, f.node))
+}
 
 // Status is what this process knows of one sink's forwarding.
 type Status struct {
