@@ -142,7 +142,7 @@ func (c EventSinkConfig) transport() string {
 	return c.Transport
 }
 
-var sinkNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+var sinkNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 var syslogFacilities = []string{"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
 	"authpriv", "ftp", "ntp", "audit", "alert", "clock", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
@@ -179,7 +179,7 @@ func (s *EventSink) Normalize() {
 func (s *EventSink) Validate(secrets []string) error {
 	var fe FieldErrors
 	if !sinkNameRE.MatchString(s.Name) {
-		fe.Add("name", "must be 1 to 63 lower-case letters, digits, '-', '_' or '.', starting with a letter or digit")
+		fe.Add("name", "must be 1 to 63 letters, digits, '-', '_' or '.', starting with a letter or digit")
 	}
 	if !s.Type.Valid() {
 		fe.Add("type", "must be syslog, hec or http_json")
@@ -259,8 +259,10 @@ func (s *EventSink) validateHTTP(fe *FieldErrors, secrets []string) {
 	switch {
 	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
 		fe.Add("url", "must be an absolute http or https URL")
-	case u.User != nil:
-		fe.Add("url", "must not carry user info: use username and the password secret")
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		// A URL is shown and exported as it is: secrets go in fields of
+		// their own, kept in the secret backend.
+		fe.Add("url", "must carry no user info, query or fragment: use username with password, token or bearer_token")
 	case u.Scheme == "http" && !isLoopback(u.Hostname()) && !s.AllowInsecure:
 		fe.Add("url", "plain http to a host other than the loopback needs allow_insecure")
 	}

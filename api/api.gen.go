@@ -131,6 +131,90 @@ func (e DeviceSignInPendingStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventSinkFormat.
+const (
+	FormatArray  EventSinkFormat = "array"
+	FormatNDJSON EventSinkFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkFormat enum.
+func (e EventSinkFormat) Valid() bool {
+	switch e {
+	case FormatArray:
+		return true
+	case FormatNDJSON:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventSinkLogLevel.
+const (
+	LogLevelDebug EventSinkLogLevel = "debug"
+	LogLevelError EventSinkLogLevel = "error"
+	LogLevelInfo  EventSinkLogLevel = "info"
+	LogLevelWarn  EventSinkLogLevel = "warn"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkLogLevel enum.
+func (e EventSinkLogLevel) Valid() bool {
+	switch e {
+	case LogLevelDebug:
+		return true
+	case LogLevelError:
+		return true
+	case LogLevelInfo:
+		return true
+	case LogLevelWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventSinkType.
+const (
+	SinkHEC      EventSinkType = "hec"
+	SinkHTTPJSON EventSinkType = "http_json"
+	SinkSyslog   EventSinkType = "syslog"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkType enum.
+func (e EventSinkType) Valid() bool {
+	switch e {
+	case SinkHEC:
+		return true
+	case SinkHTTPJSON:
+		return true
+	case SinkSyslog:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventStream.
+const (
+	StreamAudit EventStream = "audit"
+	StreamLog   EventStream = "log"
+	StreamSync  EventStream = "sync"
+)
+
+// Valid indicates whether the value is a known member of the EventStream enum.
+func (e EventStream) Valid() bool {
+	switch e {
+	case StreamAudit:
+		return true
+	case StreamLog:
+		return true
+	case StreamSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HostChangeKind.
 const (
 	Added    HostChangeKind = "added"
@@ -443,6 +527,27 @@ func (e SyncRunTrigger) Valid() bool {
 	case SyncRunTriggerInput:
 		return true
 	case SyncRunTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SyslogTransport.
+const (
+	SyslogTCP SyslogTransport = "tcp"
+	SyslogTLS SyslogTransport = "tls"
+	SyslogUDP SyslogTransport = "udp"
+)
+
+// Valid indicates whether the value is a known member of the SyslogTransport enum.
+func (e SyslogTransport) Valid() bool {
+	switch e {
+	case SyslogTCP:
+		return true
+	case SyslogTLS:
+		return true
+	case SyslogUDP:
 		return true
 	default:
 		return false
@@ -825,6 +930,233 @@ type DeviceSignInStart struct {
 //
 // Example: 30s
 type Duration = string
+
+// EventSink defines model for EventSink.
+type EventSink struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure bool    `json:"allow_insecure"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName   *string   `json:"app_name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Enabled   bool      `json:"enabled"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// HasSecret Whether a token or password is stored.
+	HasSecret bool   `json:"has_secret"`
+	Id        string `json:"id"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel EventSinkLogLevel `json:"log_level"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize int `json:"queue_size"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string       `json:"sourcetype,omitempty"`
+	Streams    []EventStream `json:"streams"`
+
+	// Target Where the sink sends, for display.
+	Target string `json:"target"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+	Type      EventSinkType    `json:"type"`
+	UpdatedAt time.Time        `json:"updated_at"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventSinkCreate defines model for EventSinkCreate.
+type EventSinkCreate struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure *bool   `json:"allow_insecure,omitempty"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName *string `json:"app_name,omitempty"`
+
+	// BearerToken http_json: sent as Authorization: Bearer. Write-only.
+	BearerToken *string `json:"bearer_token,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel *EventSinkLogLevel `json:"log_level,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// Password http_json: the basic auth password. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize *int `json:"queue_size,omitempty"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string       `json:"sourcetype,omitempty"`
+	Streams    []EventStream `json:"streams"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Token hec: the HEC token. Write-only.
+	Token *string `json:"token,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+	Type      EventSinkType    `json:"type"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventSinkFormat http_json: default ndjson.
+type EventSinkFormat string
+
+// EventSinkList defines model for EventSinkList.
+type EventSinkList struct {
+	Items []EventSink `json:"items"`
+}
+
+// EventSinkLogLevel The least level of the log stream, default warn.
+type EventSinkLogLevel string
+
+// EventSinkStatus defines model for EventSinkStatus.
+type EventSinkStatus struct {
+	// Dropped Events dropped since this process started, by reason (queue_full, gave_up, rejected, too_large, shutdown).
+	Dropped     map[string]int64 `json:"dropped"`
+	Failing     bool             `json:"failing"`
+	LastError   *string          `json:"last_error,omitempty"`
+	LastFailure *time.Time       `json:"last_failure,omitempty"`
+	LastSuccess *time.Time       `json:"last_success,omitempty"`
+
+	// Node The node answering; every node forwards its own events.
+	Node        string `json:"node"`
+	QueueLength int    `json:"queue_length"`
+	QueueSize   int    `json:"queue_size"`
+
+	// Running Whether this node runs the sink (false: disabled, not loaded yet, or its settings failed: see last_error).
+	Running bool  `json:"running"`
+	Sent    int64 `json:"sent"`
+}
+
+// EventSinkTestResult defines model for EventSinkTestResult.
+type EventSinkTestResult struct {
+	Delivered  bool  `json:"delivered"`
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error Why the sink did not take the event; never a secret.
+	Error *string `json:"error,omitempty"`
+}
+
+// EventSinkType defines model for EventSinkType.
+type EventSinkType string
+
+// EventSinkUpdate A sink's type cannot change. Settings given replace the stored ones; a type's settings not given keep theirs.
+type EventSinkUpdate struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure *bool   `json:"allow_insecure,omitempty"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName *string `json:"app_name,omitempty"`
+
+	// BearerToken http_json: sent as Authorization: Bearer. Write-only.
+	BearerToken *string `json:"bearer_token,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel *EventSinkLogLevel `json:"log_level,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name *Name `json:"name,omitempty"`
+
+	// Password http_json: the basic auth password. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize *int `json:"queue_size,omitempty"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string        `json:"sourcetype,omitempty"`
+	Streams    *[]EventStream `json:"streams,omitempty"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Token hec: the HEC token. Write-only.
+	Token *string `json:"token,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventStream defines model for EventStream.
+type EventStream string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -1601,6 +1933,9 @@ type SyncRunList struct {
 	NextCursor *string   `json:"next_cursor,omitempty"`
 }
 
+// SyslogTransport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+type SyslogTransport string
+
 // TargetGroup defines model for TargetGroup.
 type TargetGroup struct {
 	Labels  map[string]string `json:"labels"`
@@ -1914,6 +2249,9 @@ type Limit = int
 // MaxAge defines model for MaxAge.
 type MaxAge = int
 
+// SinkID defines model for SinkID.
+type SinkID = string
+
 // SourceRef defines model for SourceRef.
 type SourceRef = string
 
@@ -2195,6 +2533,12 @@ type IssueCredentialJSONRequestBody = IssueRequest
 // SignSSHKeyJSONRequestBody defines body for SignSSHKey for application/json ContentType.
 type SignSSHKeyJSONRequestBody = SignRequest
 
+// CreateEventSinkJSONRequestBody defines body for CreateEventSink for application/json ContentType.
+type CreateEventSinkJSONRequestBody = EventSinkCreate
+
+// UpdateEventSinkJSONRequestBody defines body for UpdateEventSink for application/json ContentType.
+type UpdateEventSinkJSONRequestBody = EventSinkUpdate
+
 // CreateGrantJSONRequestBody defines body for CreateGrant for application/json ContentType.
 type CreateGrantJSONRequestBody = GrantCreate
 
@@ -2430,6 +2774,27 @@ type ServerInterface interface {
 	// SignSSHKey Sign the runner's own public key with an ssh_certificate credential's CA.
 	// (POST /api/v1/credentials/{credential}/ssh/sign)
 	SignSSHKey(w http.ResponseWriter, r *http.Request, credential CredentialRef)
+	// ListEventSinks List event sinks (admin only).
+	// (GET /api/v1/event-sinks)
+	ListEventSinks(w http.ResponseWriter, r *http.Request)
+	// CreateEventSink Forward audit records, sync runs and optionally logs to a log system (admin only).
+	// (POST /api/v1/event-sinks)
+	CreateEventSink(w http.ResponseWriter, r *http.Request)
+	// DeleteEventSink Delete an event sink and its secrets (admin only); what its queue held is dropped.
+	// (DELETE /api/v1/event-sinks/{sink})
+	DeleteEventSink(w http.ResponseWriter, r *http.Request, sink SinkID)
+	// GetEventSink Get an event sink (admin only).
+	// (GET /api/v1/event-sinks/{sink})
+	GetEventSink(w http.ResponseWriter, r *http.Request, sink SinkID)
+	// UpdateEventSink Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+	// (PATCH /api/v1/event-sinks/{sink})
+	UpdateEventSink(w http.ResponseWriter, r *http.Request, sink SinkID)
+	// GetEventSinkStatus The sink's forwarding as this node sees it (admin only).
+	// (GET /api/v1/event-sinks/{sink}/status)
+	GetEventSinkStatus(w http.ResponseWriter, r *http.Request, sink SinkID)
+	// TestEventSink Send one test event to the sink now (admin only).
+	// (POST /api/v1/event-sinks/{sink}/test)
+	TestEventSink(w http.ResponseWriter, r *http.Request, sink SinkID)
 	// ListGrants List grants, optionally of one token, credential or inventory.
 	// (GET /api/v1/grants)
 	ListGrants(w http.ResponseWriter, r *http.Request, params ListGrantsParams)
@@ -3113,6 +3478,164 @@ func (siw *ServerInterfaceWrapper) SignSSHKey(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.SignSSHKey(w, r, credential)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListEventSinks operation middleware
+func (siw *ServerInterfaceWrapper) ListEventSinks(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEventSinks(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateEventSink operation middleware
+func (siw *ServerInterfaceWrapper) CreateEventSink(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateEventSink(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteEventSink operation middleware
+func (siw *ServerInterfaceWrapper) DeleteEventSink(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteEventSink(w, r, sink)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEventSink operation middleware
+func (siw *ServerInterfaceWrapper) GetEventSink(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEventSink(w, r, sink)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateEventSink operation middleware
+func (siw *ServerInterfaceWrapper) UpdateEventSink(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateEventSink(w, r, sink)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEventSinkStatus operation middleware
+func (siw *ServerInterfaceWrapper) GetEventSinkStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEventSinkStatus(w, r, sink)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// TestEventSink operation middleware
+func (siw *ServerInterfaceWrapper) TestEventSink(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.TestEventSink(w, r, sink)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -5095,6 +5618,13 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.GetWebhook)
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.UpdateWebhook)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}/deliveries", wrapper.ListWebhookDeliveries)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/event-sinks", wrapper.ListEventSinks)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/event-sinks", wrapper.CreateEventSink)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/event-sinks/{sink}", wrapper.DeleteEventSink)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/event-sinks/{sink}", wrapper.GetEventSink)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/event-sinks/{sink}", wrapper.UpdateEventSink)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/event-sinks/{sink}/test", wrapper.TestEventSink)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/event-sinks/{sink}/status", wrapper.GetEventSinkStatus)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
@@ -7307,6 +7837,831 @@ type SignSSHKey503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response SignSSHKey503ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinksRequestObject struct {
+}
+
+type ListEventSinksResponseObject interface {
+	VisitListEventSinksResponse(w http.ResponseWriter) error
+}
+
+type ListEventSinks200JSONResponse EventSinkList
+
+func (response ListEventSinks200JSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinks401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEventSinks401ApplicationProblemPlusJSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinks403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListEventSinks403ApplicationProblemPlusJSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinks429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListEventSinks429ApplicationProblemPlusJSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinks503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListEventSinks503ApplicationProblemPlusJSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSinkRequestObject struct {
+	Body *CreateEventSinkJSONRequestBody
+}
+
+type CreateEventSinkResponseObject interface {
+	VisitCreateEventSinkResponse(w http.ResponseWriter) error
+}
+
+type CreateEventSink201JSONResponse EventSink
+
+func (response CreateEventSink201JSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink400ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink401ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink403ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink409ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink413ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink415ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink429ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink503ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSinkRequestObject struct {
+	Sink SinkID `json:"sink"`
+}
+
+type DeleteEventSinkResponseObject interface {
+	VisitDeleteEventSinkResponse(w http.ResponseWriter) error
+}
+
+type DeleteEventSink204Response struct {
+}
+
+func (response DeleteEventSink204Response) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink401ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink403ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink404ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink429ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink503ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkRequestObject struct {
+	Sink SinkID `json:"sink"`
+}
+
+type GetEventSinkResponseObject interface {
+	VisitGetEventSinkResponse(w http.ResponseWriter) error
+}
+
+type GetEventSink200JSONResponse EventSink
+
+func (response GetEventSink200JSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink401ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink403ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink404ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink429ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink503ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSinkRequestObject struct {
+	Sink SinkID `json:"sink"`
+	Body *UpdateEventSinkJSONRequestBody
+}
+
+type UpdateEventSinkResponseObject interface {
+	VisitUpdateEventSinkResponse(w http.ResponseWriter) error
+}
+
+type UpdateEventSink200JSONResponse EventSink
+
+func (response UpdateEventSink200JSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink400ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink401ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink403ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink404ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink409ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink413ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink415ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink429ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink503ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatusRequestObject struct {
+	Sink SinkID `json:"sink"`
+}
+
+type GetEventSinkStatusResponseObject interface {
+	VisitGetEventSinkStatusResponse(w http.ResponseWriter) error
+}
+
+type GetEventSinkStatus200JSONResponse EventSinkStatus
+
+func (response GetEventSinkStatus200JSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus401ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus403ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus404ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus429ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus503ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSinkRequestObject struct {
+	Sink SinkID `json:"sink"`
+}
+
+type TestEventSinkResponseObject interface {
+	VisitTestEventSinkResponse(w http.ResponseWriter) error
+}
+
+type TestEventSink200JSONResponse EventSinkTestResult
+
+func (response TestEventSink200JSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink401ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink403ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink404ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink429ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink503ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -13306,6 +14661,27 @@ type StrictServerInterface interface {
 	// SignSSHKey Sign the runner's own public key with an ssh_certificate credential's CA.
 	// (POST /api/v1/credentials/{credential}/ssh/sign)
 	SignSSHKey(ctx context.Context, request SignSSHKeyRequestObject) (SignSSHKeyResponseObject, error)
+	// ListEventSinks List event sinks (admin only).
+	// (GET /api/v1/event-sinks)
+	ListEventSinks(ctx context.Context, request ListEventSinksRequestObject) (ListEventSinksResponseObject, error)
+	// CreateEventSink Forward audit records, sync runs and optionally logs to a log system (admin only).
+	// (POST /api/v1/event-sinks)
+	CreateEventSink(ctx context.Context, request CreateEventSinkRequestObject) (CreateEventSinkResponseObject, error)
+	// DeleteEventSink Delete an event sink and its secrets (admin only); what its queue held is dropped.
+	// (DELETE /api/v1/event-sinks/{sink})
+	DeleteEventSink(ctx context.Context, request DeleteEventSinkRequestObject) (DeleteEventSinkResponseObject, error)
+	// GetEventSink Get an event sink (admin only).
+	// (GET /api/v1/event-sinks/{sink})
+	GetEventSink(ctx context.Context, request GetEventSinkRequestObject) (GetEventSinkResponseObject, error)
+	// UpdateEventSink Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+	// (PATCH /api/v1/event-sinks/{sink})
+	UpdateEventSink(ctx context.Context, request UpdateEventSinkRequestObject) (UpdateEventSinkResponseObject, error)
+	// GetEventSinkStatus The sink's forwarding as this node sees it (admin only).
+	// (GET /api/v1/event-sinks/{sink}/status)
+	GetEventSinkStatus(ctx context.Context, request GetEventSinkStatusRequestObject) (GetEventSinkStatusResponseObject, error)
+	// TestEventSink Send one test event to the sink now (admin only).
+	// (POST /api/v1/event-sinks/{sink}/test)
+	TestEventSink(ctx context.Context, request TestEventSinkRequestObject) (TestEventSinkResponseObject, error)
 	// ListGrants List grants, optionally of one token, credential or inventory.
 	// (GET /api/v1/grants)
 	ListGrants(ctx context.Context, request ListGrantsRequestObject) (ListGrantsResponseObject, error)
@@ -14039,6 +15415,198 @@ func (sh *strictHandler) SignSSHKey(w http.ResponseWriter, r *http.Request, cred
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(SignSSHKeyResponseObject); ok {
 		if err := validResponse.VisitSignSSHKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListEventSinks operation middleware
+func (sh *strictHandler) ListEventSinks(w http.ResponseWriter, r *http.Request) {
+	var request ListEventSinksRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEventSinks(ctx, request.(ListEventSinksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEventSinks")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListEventSinksResponseObject); ok {
+		if err := validResponse.VisitListEventSinksResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateEventSink operation middleware
+func (sh *strictHandler) CreateEventSink(w http.ResponseWriter, r *http.Request) {
+	var request CreateEventSinkRequestObject
+
+	var body CreateEventSinkJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateEventSink(ctx, request.(CreateEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateEventSinkResponseObject); ok {
+		if err := validResponse.VisitCreateEventSinkResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteEventSink operation middleware
+func (sh *strictHandler) DeleteEventSink(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request DeleteEventSinkRequestObject
+
+	request.Sink = sink
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteEventSink(ctx, request.(DeleteEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteEventSinkResponseObject); ok {
+		if err := validResponse.VisitDeleteEventSinkResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEventSink operation middleware
+func (sh *strictHandler) GetEventSink(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request GetEventSinkRequestObject
+
+	request.Sink = sink
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEventSink(ctx, request.(GetEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEventSinkResponseObject); ok {
+		if err := validResponse.VisitGetEventSinkResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateEventSink operation middleware
+func (sh *strictHandler) UpdateEventSink(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request UpdateEventSinkRequestObject
+
+	request.Sink = sink
+
+	var body UpdateEventSinkJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateEventSink(ctx, request.(UpdateEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateEventSinkResponseObject); ok {
+		if err := validResponse.VisitUpdateEventSinkResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEventSinkStatus operation middleware
+func (sh *strictHandler) GetEventSinkStatus(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request GetEventSinkStatusRequestObject
+
+	request.Sink = sink
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEventSinkStatus(ctx, request.(GetEventSinkStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEventSinkStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEventSinkStatusResponseObject); ok {
+		if err := validResponse.VisitGetEventSinkStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// TestEventSink operation middleware
+func (sh *strictHandler) TestEventSink(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request TestEventSinkRequestObject
+
+	request.Sink = sink
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.TestEventSink(ctx, request.(TestEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(TestEventSinkResponseObject); ok {
+		if err := validResponse.VisitTestEventSinkResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -15583,347 +17151,386 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39ctvIki/4KrXcOyFyBqTkr55uKjri6sh2t+e0P8ZSn773HvYSJaBI1gis4kEVRPM4vDF/7QNs7DPc",
-	"B5sn2ajMLKBAAvyQLdnt45iY0xZRQH1lZmXlxy/fdxI9X2gllDWd4fvOTPBU5PDPs6lw/0mFSXK5sFKr",
-	"zrBzIRKtUsOMVIlgdiaYzlJhLDO6yBPB9AR+lOpGKKvzFcu4e7hSiUiZKZJEGDMpsmzFuvzKCGXZciYU",
-	"00owJW5EzlKZ9gadqGOSmZhzNwC7WojOsCOVFVORdz58iDrPLvl0c2yv+FwYZmfSsBuRG6mVH06qk2Iu",
-	"lD1l0rJkxtVUGOgYugxbsFQL09i/sblUU+j+rTZW5BeWZw0rFNu8EDFOy32ZK7MUOZMGVsr1xvHBJBdm",
-	"poQxjJtrkbKJzusdC1XMO8O/dtwHO1FnwjMjOr9HGwP6EHUWPOdzYWnnznORCmUlz96KyeYIL2eCJWWT",
-	"I8NkynTOFJ8LNwDp2iy4nXWijvutM+xUrTtRJxd/K2Qu0s7QDWz7Sp0XudF58xBiJd7ZcQItYr9Ti1zc",
-	"SF0YtuDTajR/K0S+CoaDX93e9YvJK63ES26TWUv/joqgY84SvVitEwv8kWTS/XOms9QM2XImM6D6kaoo",
-	"fMYNU9rTVYqsEa3t/aOTx2wp7Ywpza50uhqMlJ8cslw1uxeTvht5H4e+Y5J+FK0bXY5zn30uGx+4zb/I",
-	"ubSb/b/hU8GM/HvrRmbwXvjtVEx4kdnO8MHJSdSZ83dy7pjgwQn8KRX9GTVJhZf83TaZNSQZ5ThfG0GS",
-	"qRRJIKQqNuW5ILE1UldionO/m1JNWdcIwWLjBEDcGzC3zrngKdCSYrxIpdW5W2v3w0i5Z32tshWz+tqJ",
-	"hVxOpyJ3ZIO9du1MrIiAHC3NpJr2QFgtubRmpCY6h5aG8cx9bcXyQimppgN2ZtlcG8s4Wwmes+6jB08e",
-	"fXdyctILSGxt2ef83ZhPRW3hy6X27wfLfdK43Bewmq2Eh4s9ZNI6wjtl8YtXf3n26vL12/95/Ors5bM4",
-	"WjsorlYBfUYjBdzimpiMmxkTJuELkTJuWPxPD5/HrBsvcp3+08PnfGn67p9x79S97vq74rkYKfchkMOR",
-	"Z21PAO7fuBVGCBMx2Bt3BjlelpZ1RWbESMWPT36IIzcgt+nhcCV8hFs24zfCvdkbsN/c3xJlwUQXKmXS",
-	"jBRn8eOTx7H/iLTBttSZDwd3IOe1HEIwFqtZqvEgSrnla0dQTFQQs67OGae1OTIjFReLlFsxTngyE2Mr",
-	"50IXNu4NWeyoMXYHFa4mEKS0JT1HjCMxjtR3J8wg28E+Ky8KYVeXtFJ2JnIBmxYbkd+IGD/rpjRSMGRu",
-	"mXaKRrfqLy8Uk3iCXvHkepq7pe4N2DPpPseWfIUCOj5zc+MqZTGe131Yq5iRisMMX7GZXro1qQvrdsaB",
-	"oTXLq45bm05UHtr0J8yr6dCOOr+Jq5nW1y+eNvPPEh+D2G4R19TkIJL54BqbhVZGoK6g1SSTCUjvRCsr",
-	"FPyTLxaZTLgbz/Ei11eZmP/Lfxg3uPfBx/9b7ri/838eV0rkMT41x2/wLexyc3rAnI4G+DUwaEWC8CgF",
-	"StGFRflRSgnp/mDG6W08G3Q+RJ3nOr+SaSrUfc8ABMiRYbnOBJvzFTB+qkEBhZG9UDc8k+l9j8vRgtPI",
-	"YalgBKcsFnmucwNiiOTfRIosNQP2Co8btuTGqzAw+lfaPnesdZ/Df6XdgTxjuUBS8AN5qVM5kSJt5pRS",
-	"YWvUxGCypOtN5Y0A6RHXlKzY8dfmzadpEtTq2DUJLiLbmkKb8tbQLyX2tnfCGwas06XWv/Acx/U5iMnp",
-	"rI6iMjeI4BID8i1nPEnEwiLZX2r9kqvVvY5UazbnauWHa06ZzVeMT7lUjE+syFn8Vth81T9zf8T+bFrb",
-	"96BJfVgb2o8bwq+KF3amc/l3cd9MAqIHhaZihbpWeqkilosb7S6SOmfi3cIdB04zgT35VfEbLjN+ld0r",
-	"BZ2xVCyESoVKVnCzBvbEg5bGZYrFQudWpC9FKvklLPT9krgj7SPD4nPss+/GEHtFzimFYFHQC5HDIODE",
-	"Mqz7bxevX0VMqpH69fJ5//veKd1foa9AziJ9gSICaudq4R5oZoRKnabhBkUjBdmjjLzKxE+5Lhbu70Xu",
-	"erYST+tkJrM0x7NOWjE3DUd8qWvwPOcr9/dMG7Tu7P/KDUeW2Lauf3FtPlQv66v/EIl1b9Mkytsp7GOa",
-	"Srd+PHtTm9K2HmqLsUld+PTIsHTl1Osk0BPifj+Txsbl4eBYvb6W47mwfHOJ3WL52d9mzLgqG4vyIVTS",
-	"/lr18vuuljjMqMOzrKFx1Dlzt81nN8Qt9RV6rQTeRkXKhGsCMoO0JybBppPwjOViUhieGfd0wmVW5MK4",
-	"O5Oj/oRnGSnuTpgqNtNFzrqJLpRlo+Lk5JFgD4bMXRNIp2cTmRsbwQUbrg/wo/urN2BnLBeJzlO6hKfC",
-	"cpkZMLAwJwtyYYxIf3RqLIM+8JM4CrfV0lipEluN+UqsNDEXzJWBVQGvfO6GpoucLmdOxeFZppfC3c0Y",
-	"z5Z8ZRj3I9ITUDb1Um0SC09wSRtYhycWTVwbT2D87slE53Nu8QT57nFnuyXDkTksyjYKbGPgii5Q8dxo",
-	"V7LIuKVBuWu1gbsLYR9+jTZf0YVNNL7grz+0zB03GSXhH46wRNpwF3L0zk3L6lqncNi2wdJTvA+1P7d0",
-	"rGw+P2Cea3wp3ZyoZbVmftM9WUSecqpVqo8qnOF29v5FGrsprkqRXv5jq0CthEWD0A8Mss3Whtr8ob+m",
-	"IZ/zLHNX8zNQCpu09tcqW6EVoOJtpoRIzRB+uRYruFEZaf1dvzAiRzOGnjhZlq9Gas6TmVQCTbiTTAgb",
-	"MaOheV64q5mXLl2T6IUwEcNrUMSWPFdSTQ0YidztR4PxAA7KHtj+wMjh1Cwy9LjhgI0PDHZ5ochMUN+N",
-	"iXZ0P8aje10XygtFIqhmwjt1N1+yPf6tEIVInXqAX2ISDi5a4iutM8EVcEyhiCcadPZC4ZiXMsuYVElW",
-	"pCJc6S4ZcGgATsxHaCfi1G+/WFTD6Q2amN5YbgsT8jy27sDg3HebzR4hDdEsyo9FwQJuo6w/i9UmJ1zj",
-	"j2u235leKrAhNU6iyLPmNfz17S+MsyutrVsgRxfszeuLS9DcurnIuJU3wv3h1vHszYsjw664gfealmtt",
-	"3m6o2HnjLCtvy8Yk3ewFXsr9st+AASrqZDrhWaN4TXLBrUjH3O4v02tL0iA50Xxw0BHVYATSqm9Ekgvr",
-	"zRGd/U8yL/S3ybtXro0jVujEjI2wLdbqcBRecchSxtkNzwrBupWrEH4wsMv769P+BNo22Grf4RrkyBMM",
-	"sYdtHLk+t06TqOhow1Hathmh3X/jEISNoKb1XS7JpL4D1SCjkqBrVFqb+XYWOYe32ukQvKbrYnqNuOf8",
-	"3S9CTe2sM3xw8vBxdAfU/sydWLiufq3dG5Ffca2E8aI6beSCQ8j9NtS2trP1TaX5b9+KT6GgBLJvg4v2",
-	"V0DqUwtkpTGzMQpf96/EjXIiE0dAUWfBjVnqHNQ6d/A73W3pSHeaLNy//17krpleCGUsT64bRW29631X",
-	"ZCt1biHGW36gVV2ulvd9g86BpNrgbMqlFeDfPGXXYlGqbHVh06THNNMc9RM8a9rkTyFh1/rfJsF2D+EW",
-	"5PkrSLkvXng9p1NRk2X9lHHFxHxhVwxfYUkmeG7cz3qBHWyc7R8p1JquuE/FjUzEhZyqF6qJC9zTcaJT",
-	"0RIDo+dzrlKWSSWODJHrkC10lqGfsqZ8V4uDxlUzlqo9PqpQVmbIBXKq+lIxgT/zxSLXNzUZH9z83T/z",
-	"G561f9hqiAlgV8IuhVAwWtP8MXdlapn+b/7utRC50Yqskt6tmuulEXnExGA6YPFvT//tT/2X//bzZTxk",
-	"SrvVumYJz8EHLv2Ni1vG8ZHRc6GVYCIzAoychtGcjQ9tGLToLSiLpVbjIpfNe7bgU/Dp5yIcvltjGD5Y",
-	"WdHCChucit3KeEgn4aI1DKm298Fu/b6DON8IlbquN4+CYL83N3DzirWgD+28WZUXqv3HqLPsYElU47BQ",
-	"Ej38/pBl3zW2C8tze+DgHMnJVLQEn71eCPXiKTvXSonEMt+4kaicLHBkFMzvu0e7pld23zi3An0JTVaC",
-	"lJ6hJ5QbFj86MXHE4gcnc/gPuivFOz5fZO6zj05MEz+B0H6W52jLWTNTuGdNnS+4E3uK7rXkTYuqoSRa",
-	"TeR0kIup1Mr89cHvcSMvz4UxfCp2G5FwINULTYv1U85VgxZ1m0ttFcfYZlC8rdUUNMbmh412Q998fUxr",
-	"XdVuRa2Lc6s7UFKzMqwTwpb40PbFafiQ2hKA2LyITaPxoRZb319X5kiHr8WuVkNtXcxPcYtBkr29hng3",
-	"3r/6qj6VuZN8czG/EnmLBtF6UTjIPdig4pcz8cNrXYVPsx3kP7zldvwseGZnm6Oozue9DuPGT+um6fE0",
-	"zYVp3l6h+FXWdkUT76zIVSneGvQnOpaAmYbg+4JIrGshFuSv1qZZ7QWv3tgIpL/9BO7UrfyBrmcc+obL",
-	"rElZ3seVddiA59IY0tTaQlpBCdZqKnKWi4XOLcRAOs0TF1FalkoDm9Rsu2/lKvBSND+BntvmeWtubDpw",
-	"qq7q5OSHV9r7PJFWJFktX7nzNLga9YQb08YT53DRbOCMJvuDT7UAB0uuLTk74BMDcCrspRxg1Nj4Wqwa",
-	"xOUFBKkMyQKcM9cK7z30XlSGeDgOOjKhLXmkUpmybuxWzulwtHTun7Co7h+0iO6ftIoxfHKkYlxLDLyV",
-	"1niZPZML0xuwZ3ARn2AwEE9TjADKxdxdM0cK+Jmda6ctWgFhAOjriVM5mUCgi80LlTgtgyJf92ZV94Vd",
-	"hOd286lrR0dRM2vRmoEswoCtagtZlwLw3W0T5ulnB681u6fck1YpSL25Pal/i4YAkfng9OFqxeY6F70a",
-	"HX2ETLqW6L3ZtWTIAH92rWvuvgNFQ7m1DYlKuP+Z4O5qrgsbeDeYnsBF3v03DhkjBg5YsaW7ga8HAz74",
-	"jv1Z/gltgLhPa4dJm+Gv9ANukUV+Q4mKaCXX2DaccNRp0ZnXlrdpYVB842SREJZCWUaMCZzuGJEOBJT7",
-	"cEkCbSZy/I6fKFMSyhtmcGb4Rkzp5aCSAEPGqw9g79IwekpBjV1eDgYaJI5xrnhyTWkfZRyGkwfVKnUc",
-	"zxovrSu5TTzQaNKulutT6GKBcL+7CIRS5jRyP/j1VMqUWAbkvgxk+Smj5MQWqVrSdcO1+iMCx7JCVEuz",
-	"5j/iyayMa4Ydh86OzOZsGg2teISMkRwOUsfoTU8ht4oivNvloON4z7X40EIvn4q475Csa/GUH28N2eUm",
-	"Aok7kZltMqKdMTPnua1d74ku3QvNhoI248qiwBgu08yweCS7owiaOr3Ju5ic2NN5ih0ecMeA77RkTKYG",
-	"I4pwgjpniVbG5kViRVo3Z8BXYDC3GMM+mkC5414RyJozLc9ax4jBkF2uGIXL4i4tuHWqfbPudIir2bUd",
-	"L3Qmk9U+r7zBlh9AdM6FnYnCjE26Rwg3Nb54+pIvFnXdZ7uYwYyofdcrDh7EbJEVU+mdWs3RKYfHaGyJ",
-	"oai7HsO1PSw+oqSb+wmP2CopLpCNVLaCBGqvJFVQAY6JmNWgRnmnE506IBV+XIorFOvaOmEvndZixmOh",
-	"bn5MxU28Zpt/fPLDd1GLlDF7M9wLbP6J+fQ8oDpckRbGZNqHG4WEigvXjZfiajgqTk4efrfIdTr8P3Jh",
-	"HTXFEZtm+sr0Tln8f+diKt5hAqQprnAQBkIbIXIajRO7l+3rlwWbewJOIOT8iYQEAxIArBvDgAzc2Ola",
-	"HrH4WqxEOq7+dsuXWPevTPBUqunYiAXPudW5+7EwOM4xdmKGDNjQPxLvbM6hgX/gNhTbxhCIeiUolY2v",
-	"Cyyds5gjPQ2uCplZqQZhg2aFaMNCu1WmvGg5POH3Wop0tzLY96pjknWrzI24L2P8tXfKFpm72oQfcPtR",
-	"O1XXfHBzqUrR1GTN4+9e4JuPHm4ewHWmrSXzwkg60aahifzO61qPYYm7LU9yPUeMEa6qRERMYV5DjZCG",
-	"zXkqBiPVd3vL3dZ2aQC9oU9E8Bnr2AwUkuBSanzKgteL0CAFvwQi2dGMTWbCjBRj3bPf/seRWVfeSGtj",
-	"GVfTgk9F5OjfsFhpG/ew85CKtg2hzNuvWMX1WxqxICO7xjDlJwIWjiHlG17cRs7EphWH9ijdHL4HQjge",
-	"jNTZDl0OMke18hbeiGH+5ZGJMBl5pNAm5b7qjoMIFxoT0jFwWuFBVqLLdCkpfqRwZeJeVGHCbJABjMzb",
-	"EXVO3zTXrutu/Ob1xSU7JlI4fl8CKfzTw+cwrw/HbiRxb8DcBYTUZYIgUCNV5vvgSYtHgNGZu8herXCp",
-	"AtGN2jXOBtVat4AUOm6EMDtVY8RTkG5XMYxfiBHEzyLIAm03DqdurvB8B9+HZIry8422iZKFP8Xtrbpe",
-	"3d5VVH7jfkK7tipeb8Ui4x7uIribsa4pVbLeocoTz7LXk87wrweqUb9H2wZHlEnjchIiWTuUe4MtWlXt",
-	"W3Th2fjAKRt1Rh2y4BiK7fpS9Z/9VrlRE/q9MdBeLNkcWwTBe0i2tSX5GEWqtg219ffaU8Ou7mWfeWFM",
-	"Id5iNMqBLLUlOKEGj1TTVXAGZeCAk9JOY/YQXRtEssz5oqZA0FA28lWXAnAupJpmol8Ywf7i2jP3/gIw",
-	"ZgCURipjCU6oMsk3+xLdm2NrW7JY6t8Fa8BEQEamVzXYdycVbAt7cDLfI3tlexAF7FW6LYelHnlyp7H2",
-	"LfH17CzAnoNFagm6v13aRpCCsekh8rSynl+aCGPa8kjdJV5qdWBaZhlOs/nEZmOCQGhB2GuKpAnfiqoR",
-	"r49vZ0ZzLSKHYq79kjVR1C96iqG2B7C9F9ubPFEYiH7wYbk+mGhH8GKQHrD7YHabLK14rbIVSkoU8S3h",
-	"iNWtAr2fKmW+L9DVkplIrkU6ZDFkeKFmzPxVgVEuH7yL+GO/PD17w47ZWQI5ahjn4yQcYXWQVMFQPoQy",
-	"++nZJTvmC3l88+CYF3Z27EdrenusTXOIT7leTVv6ssG1n5h8Mm4NATPCOAI5Muz84u1zFGhDiC+G6AvD",
-	"4v/Rd0/6l+4JXUNQ5/QYJmWOE3wpdN4bxtWqPTTZB/22Bh/w8qMQ7zzTS4GoKLADXWnxd6O1EqTcyzRb",
-	"cypvj0sRdqYbfJU/62UYqon5pYW7AlmJLv1Au/aMTINt1KjLDdgm8mCNfYj5rsa/mgaZQvNpoo1Xjaz7",
-	"oP/dI5YJawFnLJVTaU3EjgZHETsaHzkuOOofRcxYnkPKJuw/pzfcY3gFfHZoYesMO//XX8/6/4v3/37S",
-	"/+H36p+Dcf/39yfRdw8//LemnXDDC0Gz9pU7M381a86mxcvdtrgj4+cEX/LwBoCW590haF6xMyEplxn9",
-	"9BB7425h6hAPRUtyDg20bef80nyKC1ltqZvcarfVt622TWGvjpkARghv0InOMpkKyCvIMsfGYo5IFYYV",
-	"C2a1tzCQZKnpTq0ZkzBxP4T6HNrW9E05xYYsjgAFxeNgbYDwduNjsqLE0UjFOSJRlc/jHoLzhPQF5wnl",
-	"wZKZZ67hnOJqpIJrvCfOGb8Rg8qWTQYVtGkL1KtPfeI+zrcMhYDICXLylZFcZh20UaobtFlAUBS3LHbH",
-	"1mAwOHav9hMiFBOjvWoucgA3rGxq3JTDq6ZrlzpYKOprOFKsHH7JXWiugkM2yyKYvLskMegpBdCCq5X7",
-	"T8TIdpVxS6gCR4YSiZcSc+67tKyOY9EOA8cCGp6QY90XDF8SaaGhMBcT+S4e0slWSYI1mxJZrRiLAaEl",
-	"wXkhWssYf3JN8If41G+6x9zzNrex+zVmUwHxKmCRdB9FPcWsNYNMIL/AxsosY7ngyQxvljB8mFYYVUMY",
-	"mmmlwqCskgaiiCJCjrEipx1B81UmJhYilvSkif5BQXr77OISO8kkrmUZ4+pXc8JlFg89/AJCJugiS8G4",
-	"7teEe7UMISJKnGv3xfq6O5qfAN4EWDBIs6Ccp1MUJwYuwoQA4T6xyAVcRQBvFsAK3MLiQsEPOOK6mQwo",
-	"DsJPHDn46ErCWGk81l+rl22Rrb9h8hasQcUXSJ42CBlmxmp3USK2JWXJDwmNCFV8UeMoPBJXU57A2+fn",
-	"7IfHT/61hNBC8I7NKBufbuR7JpBDJ0u1HYPZEy2HeG5EnSIEagOFiwAjnRTWY4hig2YlFtl4LlLJPUAL",
-	"6ipj9/UK1sa96c6KsYecw45KlLWoY6zO+VSMJ0WW+UQs1YLQgHNtjvcGyJK9z8wg7afhxNyIWA8uplba",
-	"TGzRCzZ18l/fvgjBca+lApsFbeAeKRoEgAMdByAgrTlhTQavXffCzSMeSftKgMum+iRDIB7DuuXBUtnl",
-	"+iaNew2wUBjIO77hDRe7p9pakQY5VSBP4MiYyhu/atirj57xx9UwjCSmXiImB2LAQqHbHL9RRd03wO7g",
-	"7KXypng7E8afbYcG0YA5ZVxGFDZYwDYtVhm/EtnHmHd+cR9Aofxf/8//y9LWVfaxBJitNmRgnQQsOPwl",
-	"bjT5OAnQrIaXO+Wa0L0YUby+e/Lk0ZNdqF7urY8hFPc+6wa2wdj9ErcY7Dbm9VZndYSudA6uFgQ2RKgq",
-	"BC4nBJ9a7mK1Ge47f5It+ay3CUNriQrLdbbT9AZzChMndjWmgV9Ae/diAevTGltNj30IiF87uPZGHSv4",
-	"vHGN/Hs7rVA6Z+4jFHbenBQXAqBtx/fX+XreXi2QtcJr3dZR+5i3dYXq/b6dNUVA1da6tjNr60mkUeWj",
-	"7EiRDPb9VtFQnhD388kgSW44YYDbIuaZDaBbfZkAMBWpFYP5nDLkPf/zmld18FHkjlt8G0LyrpGDCMqx",
-	"R7MkRZqvPguQZKB1O8ZoPtW8ramVmZo+53raw6VRo6gdRPQpLBuhEL29s3lji0OkG9iXWsprLRe2SWxd",
-	"XPx8frY5tUVxlclkTPhqO9Leq7ZNI75IZiItmisWUGwEXbAwtgLDE0Q2GSIrIJYB68YPnlAy/KOTubu/",
-	"2pHKBDeWPTE9BJNPcq2YeAeAolIr1o3/+fjBE/bP+H/u5f8+00WereJT9uvl+UgVKhPGMLxTEQA9i8/f",
-	"vn41vvxfP57lgh+fS7uKfcrV0JeNYKmYcwDzfeEHaGVy7S6DWcbgcrUQeb+8OU6MsB5PFW+Q+Ja7QI+U",
-	"N3eQVGNWTwXcPFMNAZB4V6Uf6VpYYgE8eDJvYh2gjrfCgGa2gZNCgAPjudkz8VJ4VIHGeISW60XzuXLG",
-	"UBeL3K3BUUlURSsCLlnOkkwX6Z4QhB4fwx0ZSSJEuh15tMXE6e8hOJuotkKNVI0AGoGHZw2ZsDnNiNw5",
-	"EBCVpXwRA7R0ZXAI/EBdDAEKXTSZnhI2BYv9FR0CBbVMk7hCr7CzXBfTWYjsEt7bETUw6rgBOG1Qpkmj",
-	"bGjePppD5L1QQXoxFnhQga+pbQ9zO27EYTxTbTAdgf8O3mddd2NDsFDuZ7mH2KcNh/3ZvbGfQvCvkcrt",
-	"Zb/70L1HRFR4aUya1miIRS5VIhc8M42OvOLKyT/vhQzVjOrFKj6BZ9mBUIv146qRpC4ufmbYDKy23co+",
-	"BGmEgAjVrIQ0hlr8QlEVdOF8cDI/LUMqNiZpLbgSTOnBPSTgItp5wMqpEul5AGy3eUerP9yxffuvuxF5",
-	"W0iHU9Da7xW5mGtLCL9Ws0xPgY9NM0wUz2Q6xoTgWyZc1GH/aNi1ea91E0ygcc2xcNPmQoPU2ykR4O1z",
-	"bHtLsNZtWC6Y0rTJb5vKljtLvH4/XBfnQt3IXCuwrx972mXJjEvVnH/NzTghuN411TEwBt0WbuegqDzx",
-	"zo7dDMdbwQNcM2ZIP01LROa0EKwLp+x/SGvpVNkTFl2NAziJbUOtrPNrkSKVZodQlA2QEZVCvZXKfLvg",
-	"nTHOqJlk8BlLZtoISDf2SlCvTiJECRHjzAplZ2UhR5FLnVahZU/mzfIUq4ttAbLGBrsHgheeo1KuNt8h",
-	"GyqbtWLtlXddnbOTIaB/G6pSSg6jkoHA/1IzCVZl9BqA+W4B6+sRyxusuhRdWY/rQUi+XFBpHsCnMO4m",
-	"wg3YGqv0lpHyaH52JuYRuyqorJ3STEwmTu+SpWMSasUllqVyMhG5UDZbjdQk1/MgaaYXgW151MG4T/bq",
-	"7OUzqs1EHxyy5Ww16jDBk9lgpDBgzwOr1/2+LBcLwdEVNYfAdGtK+PbBSIWRfFBPDiattBKHgVnsgYzi",
-	"A5s8f0ZewtdY/bBEvZr0Pyjadg3Nx8fYehCShvhbSmZwdEB6uffW4r41msNpgLdCGLvt+bcXLlldPS3L",
-	"x5YL4mYyZHxpIjZNFhED/F6oyekBfD869/UPJOD3M16WuISbBsynIuMrAxwL1g12tWLc3b6AfowoUt3P",
-	"uUr1nC0guWDCpD1lZqZzG2KEQPSxBy+1S42mkgF76v1ee5wj9XNjvwm1y/6tsWvwzrl75ZLeaAt33Ib3",
-	"iDT+Se6PqGt+xL0RPrBndso69/3bxetXGO7CFtwmM9Z9+/yc/eujH77r1aW220YEOy9DNaQZKYzpiFWR",
-	"ZTHLhS1yhQVENQtuRKzrMxK4P81QgvWikQJrCf4a41BMBVhprM5FSi95HM0wLse1HCkl4AzERTHMan0K",
-	"6LXGutOmymHQGVRQY8uZzkRTuY9Kwu3HX3VZt8FjLzGQaPt0urR8UhmZijJ5o4RePvXrC4ehf1xmX4H+",
-	"6hpgLTiKTr6V0C17IuNPDRE6FbaM/dno8ZPK3f2WPpDAG+uO01jTZ2NcurhxvUKpvOfWl/K5pfumVQTA",
-	"Zd/X1oG06vIhoOx+snjrtnqmJQoNdO2dO9yqbldDPKTrJn1/5xjazoD99rDpNGglppOG/drwy0edd/2p",
-	"7tOP/2G0Grzly5eEhuvE9Uol51AGrRElsoYDGVYQC0IyNp8GWD4NoNNCtGSuFMqjSDU/Rk13j4QSQgH0",
-	"2FT+xWpgNZSqqtvG82ylkreFakIKtI58GiLJKUXYSXYIaZ3oHPWaXFgnJKGaFLgMGH2EdeN+391P+vSD",
-	"iSkquNcMnJqUW7ZVJlSbe0vDT+mJWTdqrEpARJqJziE3wOlmkmctAJ9Kmtn2EezksBmUGG8FH02EMWyp",
-	"82sf1eKG2MUwW/9YtlScunVFO8GNGAMi/xb7Dw78yLAk43IeBCJ75H7wDuZCiSUAhCHaJBQxhA5cM6wr",
-	"SCt+tarsSn5qYN7U1/vbkJS2gbFzXW5SuTCkW4yZVomgEvjJtZ5MYPCgPUMVU9fN/p3Dd8d6sq3MmMQ4",
-	"bwsGBMCmG2y7xqTjiW6hDt8Erxc8sMVByffS37Df2LHi2/56deAhbbJtbwVZBB/UR/JN5ctcO06IY+Mh",
-	"AjLivIjGTjdzPQB8kZsKpTF09m1UaKv7SamrymMadRKuEtFWtpEgDhoGjZAHw31AtPJCRQh1AIL4SiS8",
-	"MGITKKAqTh6gGy6kG2MmO4FK5gaNducOJa43Dj40qH2MkSjEqFwzGPn1CUNbQ9sQ0Wh5XASDisrza8uh",
-	"90kulHR+3h1q3SUEHbVAmt8iGnQzSRfjdj9iI/0XyujUxnlQONPdA+/tcHrcFk5sR5ycm9/9wIWpO8zw",
-	"iyBIxh2yrk0mrwVEDqUHF/Bodfe5dfoUnAf0dHtDjnv9JQBBn6XpgTt2QCjdbu80fKxthPcDg9IWW6TE",
-	"sinBu3nzN8fvU2E/nuPrGcS30xB2qL9SbMezDHOVyNnj4SYIJRKCzUqnF2YpW18I37foch+giileAAik",
-	"y3q+0lKC5DTnyoLOdmD4BmDDF+Yj1alDzEm54OlYQ7J+Y7AqLNKcE6yRa91Sk/eAiHUoM9Ua01266zEm",
-	"ohzElci0mppwmxBn24j8RibUbMDOPB/ja5jV5aHB4JtuOlyl1a96qZibAMOKaHP3G2Q7OYEK9+TBQUiW",
-	"FFFbre3u88eN9VYH0FYW+AXwgKo1RPORqTNDl7JPc8ctAL+GhE3Je1DMDGrXI+n7PEm4/oDduGKDdT5r",
-	"4Ig2RLuHT55sBbF7EPqTa1nQn4DUG9YJo9XBrRiAJTRUcbslE2wNpkJ39U+6sl924399eDKLe3CdxWjf",
-	"B3Og1zDYqrQL9vswkf6cv+tbm52CU5jNBUefAzrySTBDAGMmb8TGaxVoG8FnGGHhyrt+pjzeO2T9Jb8W",
-	"wUJzz6wQFRbY14EMwVRVMbCtzmjg1isM//Z+X23KW5MVfF6ycFJYbzf1UEDu9ahGqe4TjkCglCebZHyK",
-	"NS2M1YvKaFOuB8gRaSoUe6eCiUxYkQ7Yb8QhNZKSZkNU1RexiQGa3W1AZjukyAFIWh7QYv2sh5ztLcfC",
-	"gG0tML42dvza5qh/9+P+JGqlx+a4pV7ZYORuLUZJYJJErRggs56OflRl3d9IsSxDZ3ykO2V8Lz1qozv/",
-	"GVgljJkUWRmIBea5ATsZIueiO64h3KZMwmsMvfnVNAVo3+oSV8t6XPNneJYAHiEwUCOnitXMY4HYTKVZ",
-	"ZHw1bq0NJOZtCcIzbsYhOFGzUg8BOJxBvHYQV07hTI6Ie80j21pbSU7VWKpPoqk1GATXIJoaIlXbMJXO",
-	"FPO1i7y4TEscJJ23xZVHaD/NpLomk/kMVL8UnQQk9VvAW/bBwanc958WNjykHk8r5bjWSKTmXDkkVslN",
-	"4HYGgk1v1BbSr50HTZCMJSsELR89PLk1bQ1Zppci7yccbPktBoiIHf139z//chDY0EGwYutiBJmV6Nc3",
-	"jNiDh+4sd1dhdrWywgzYq4qLKxt8SVPBzn9S4LLnWBylxmjILHxGKcpOoBP6EC44OdlLXuxmKV/0trAk",
-	"62qZJr216EZp18qzshfrPVE0oONlA6FIvCrFnBmBNYRR/Dn1areJIOTzPf3FAcf/3g4mDevmp3NKu361",
-	"qhzbe5umXIefQodAyK7bqxDVvIPcLJ9pBClGlHDUZJh3b9/ObPS5xMw2HlZiWR23eFmv2LqBlz8V4zYZ",
-	"tMKSOpvIZWLZLCoRtwgAsOvGIcD8ECvwK5PnfrA7okFn6bZ+0NnZ3JE0bjl39tE89YNLhHil1Rec2AyP",
-	"3TnX38TVTOvrhuAEdy0bS2VEUuSimWBvZWfcWhzUaeT7CwEa/DP3VpOhzo+o4vCpUCKXjrlNxpPrRu52",
-	"qoiTdVgUIckxHf3zZIbUvLoNdcJUGIQOwEBVygEG1JU5vfU7z5bcg8P2szEv0o3t17e/gDQhqTYEb/lc",
-	"DI+PZ9rY4//6z/+N5gTAFHGX+L8VbryAMgWr3jvMnLfm2aTRlzQV1pJbo22cROPGH6Z+Ej3eSgPd5Lfd",
-	"QDUBL5WNa3eYT8dac6m8iW8bn1X1KSpOO4T3bpf5iTEuPi0dqwcgNwzYs3c8sVkF619+AexG8MpHR9lv",
-	"SotNNZRmz5a4sGZI+hSFdUGa7ID95s7Ivq8pskW920sWYJEOmUYsLisyHL86e/ksRgACRORVtDr08qwl",
-	"rbGR0WfWLgzruv+QbRlNeJnWiyueXGOpCLh71Oi7t2OqzSa1kpXdWLYw4FORSSf8tobcNYQk3h5mYCOF",
-	"eKZzy3LBjVakU9Xj9U5JsbcoKZtBfYH5DmRUeKnt6Gn5WRc20fOaKpziElLMo81XqMOVUTfmWi4WLUE3",
-	"20rBQpTJ2APkbVKxUOlCS2WPDPv58vINwxfqyhZYyZO6yaWGEncIBDnxY/OAm46b4IVgtf1uRVWlWE9r",
-	"1frWSYxGugcdf4oL0zpr3F00TY0iNwOvzEolA6Sj2OPdG+ajuNBLIOci7evCQsTgKZYKMgMKr8KgLR8U",
-	"5gQMRYVBFB6E7EaMTuqorIeKmkhVsNaEUVowpjDODH6ogs2CMXvQjcFmyG9FVLQEn3DfPuKuS1+41YV1",
-	"n1vAXWr0e6odh6gYn/Jgr86wU6bnEjDyfIn9qCk/IKzsst8J295FkH/TfIJ8aCpzADsp7eoCtHHYkCvB",
-	"c5GfFe7q3mCmPnvzgrxj3Tg3djwYDOJeBJXEGAE103PUlbHEWw0OBh4bSFTBW4AjEui1GrXTITC6H9CQ",
-	"zrW+lm2mUQJMSqDNWl8V9EwMntAhi8fjn7WxfRzrmN6OEb/s8peLyE9j7REWe3PHEDjWCb++hl2Puo20",
-	"zVD9rKu0ZT89u+yxeQEueJWuVQGIQsD/WukA1oUVRhAdt6JhCYS5ACczlCGiqm5htVk5lQoCwD3mPmhg",
-	"isVnBCMCh1DMZoKnImdyqnReVsVxawr+f7fc+Ke/ZQ07jUtZbSJfyD8LJ5xAl5/ohkpISDBIwgCcVPPw",
-	"TnJhZqAxeeuGm+Qkl0KlTmcmHd8J5JHCoGKYPHyJ8uwwhzj4aoSe8RQTzsAdb4KyliOVrhSfyyS4Ho+U",
-	"T/qmJS/XUgmRGsYZ0m/JGbWVHbI/4dOSXwYj9VZnwlEjAO3FrAv3c6CTXsRij7sXs2595DjjCBEwetFI",
-	"xQTLF7Nu6Qt3X8DID/rV1Oe/Bizew/kBbi/cl2K+WGSOpKVWx4SO+y//YRyNdD3scc87ESilNnZaHIBD",
-	"RSPldoxgjjEaGglbTyaId8ViRAn+6+8DyLqMB+wFNffwxMQ+I+WjN9wYCUCIXelU0t0OUjylYr9ePu9/",
-	"P2TxuVZWKNu/xHTqYCIwgZHqxqfu27kR9sfCTvrfx0wathSZ452oxM2mJu4Z1R/tOb6/0ulqpFD7pJAB",
-	"Xu80xlc4kJUb3SmAJeJXHWNgWMHjB0/cWJpBnONeiFNMfOkz5V0DyMxwAmQwUvGbs8vzn2OqAY3XNuhi",
-	"W/YrfIxfC+MoKFgkaN6H5rTjVmtYe6e+gLcc+Cwq4Q8wDgOL+nuJl7sep14gQqon/1shRipGhTIego0Z",
-	"yy4GiiZNwr3rJjgVtkpJ0UqcYnzfSHmcC0V461CHdipgnJdh6EuOWblXuoBkF1XMr7CiTElm3IIPFUHz",
-	"l5olGTcGEPUhi7YqOlDCtRvEa/ccFPf7mTQ2Lp9HAUbzSF08xcWmhFagAuocAOixKIaQSHQcAcJu0NEC",
-	"rQfsbKS8uIHWE6lSxLeHwbJJkWVsySGLJpdikq18UUm3N2YJgP2PH/7g6G0DBjwmRo7funtd/2xiRR4P",
-	"WHw8Ezyzs78T3tsxAMC7v3LHk3BbpRBLjGwgNG4v0c/evAiqJA07DwYngxO4XS6E4gvZGXYeDU4Gj7C+",
-	"yQw0j+rMTrFqHmF/lmFdL1KItzL2zLV45u//C57zubAiN+DhWr99o0wuYTYd3RIsDpxpYGisjjSeIKIw",
-	"Kn+NN5/1LgBEq8o5HkhjCtH+eTwiD/h+FWIJIVVQModK0rXNgoBTd3TTpPRWi3l8jpe/PVpCLB74DHNh",
-	"FloZVCUfnpxQ1rml29+6PHa/VUPcpoRXWw73KNAp1tHCUeq4hcKLBiAvPMZBNH27HOwxnT7Y/sHu9r+G",
-	"EP3w0qPdLz0vgfzdGw9/2P3GpdYvucLrnSnmc56viB6AR5w6GDEllgJqZebGDtgLYwp3ezYRnlucyjug",
-	"/PEFficBvZqIQj0jZBWzGWVHaoc3U3GyycMtg08NpDYB0/7uRlrTvVNxIwlsTJum0KwZX7iLPtSrfe30",
-	"JvZwcAJp0hB2x0NNCgeK59j33z38vjckLXU+xzBgJagGRXwjcsRMk1qNi1ySHIM4ZlBVTj1ch9EKMVbw",
-	"B6gmXHPWw++tETh0HMMwUveqgNhHr1uWDsH6IDEDD7XPhfuYW92NZgudZabpRoOLgzcpqh0W4284uUEJ",
-	"lO7F5oXr8Sk0QUzHDloMhLF/0unqk/Fp2AX0iaxaGScoTOPOBEVtjg1i4gKX/pTwAIDI3Jq509IEwZG3",
-	"ER0PHu3F079ABQ944ck+sqZUEV86DdFXbTxcgtBlvzP86++hPIEVCcJNytCVgBIRnsuziyfZGn4p6/r7",
-	"P95S+31jNMH9l0LCzlplxHFZys1LijoFP4d073sm4Tc6y/aj4AefrP9aSHADBZ/h6hMJl6HKa8T78OTh",
-	"3awIQRY3DOyVtp40UrYS9hQEGEZ4kYSPPXh0zKg05y0P6YPP25PHu994pe1zqMfzx2XmN7DiXrARS59i",
-	"nKjfm4iuBe5qhOQTpO8cGdZ1rfdh3MxXOm0+28/KXtZsdN2frV28Vu6icsHn4kJa8eMv/F3ELsCyXNri",
-	"euWlt8kmNmBUOZfLzL0lTWX1enzyAOrX463bB62Jd3iJzZnSNgqTAcA1SZh/PoxpwJ6jl45WkWp5UWLZ",
-	"AgpmQiZ0hH9g1RsEwq4e4hlPz7rwE4ItoEamdFrCTqfc8ituRA+ux7YqDx6561vDPY0BSAS0W0qV6iXB",
-	"Jzj1t1Jdcjmd2WpWG6oB1qu9G1mK375nFeClaDz4AWqYItrRpgI9Xwjb39++PNh6qfrwBV84TvaQMGH1",
-	"yi9ZAEadJ/sswK9BgbOtGhCmOpRx0WEc8wa4fRBHXQq2/WQl5aa0CMtaTd7TUjTXlKoY45Ub4PWhccQ2",
-	"FaoeiDnMc2JdsCAEn9QFWK6E6Q3YGZk+6VNrqU8MEwoYVwxs1lWaAafYUMq8zcWNvhYpJhsu+Yp1H5+c",
-	"9IbVizgY7/jakEVulTaEw+OGmyPysy7sRzF0xJJM8BxjQf+YnH17U8Kz+vFaK82c6HlZY1WluEpodaR1",
-	"0zntNb4W6v6klIYf2YNFtEyT4/f+av3huMRFqWyBDbtpuRXoUbsisyncV6TxF5Og+gLpH5Dgih4zCQnG",
-	"KerN7DLIE/SfouwaimUKSzpglacI4vOJMSEt07XvoXVarkX5n4a5jhDcaCt/HRVsRUAngmMKEWIFn7M5",
-	"lhE0m6yD96PXL56el7ejNcsoWAoX3M4qQ2EADlw/n0Ne2AVF8L7RBglhPS2feXzyw3d7fwh2uO1LTbHw",
-	"bR/CAK1P9aFxHa2k8aON+A8bdtJHeFVrUVdOoXIzogmOrY7XpN0vGnWkunq06fz/h1FzDr3nHaoXfVLN",
-	"4zcyFLamExlAcwuK4QBS2inqICYU3rcQsPCRVulaXd9ygRlQ60IQ7zYY39jP5A2Av4KEBXvRlfRjL3Oc",
-	"dE0yDxjcY2rfjGqTxfPDTRm4YDAYlKdC7C54Mpn5pahumWCyFugka2CeBsPo55GajQlWmk01XteNlwAR",
-	"+EQ9xrQ03r9ZFp2Jw0iQNp9QuQitEvDk8fe3FFaXdbq4KxGFVHRk7lBIHSo9Puu1RZD65rnF6m2ixGqf",
-	"011VEEK3Cti/J5leorr35s/nz/Yx//gvm63O2noJKdO5w4t/Q/2rBkNAmE9bTmGwdaXdK0u+MuEaelnm",
-	"mRFujRH75enZmzJhFMJtWvbD7LPEGzbxNRFttsS7dQ1eXVGKa+UNZRGayBA0p4cFNLYaBBGjrJSvgPPB",
-	"EydyTYnQE5VwJNQKAEn4VLCuRztZQyqhuAgnpilujrB+fJJA88zcjXVTiqO5HKxNCCjx2c1Z9+cPCDXF",
-	"LQ6Bb3apr90uhcaYRot+3Yq0Q/J4Dcscv78Wqw8gfrbH2GCAgDuY6VV2LValIlJXnq7Faqve1KCANAu/",
-	"VxB7qTTOeBim3a6VDuteC7FwUgvwFaGqwEj9eyEKiA6DSDZar2uxcjd7jKLrEiAqi0udszdggMAMqHIj",
-	"VS/9Iw3jGQRKEdJx5PpcEuwchbJhPf8haMgjRVDB7hGKYPq+VrXPEf4t60oLUGhQ7yiTxop0pGCyEDuL",
-	"ychlKX70d4i0F/lZTnSW6SWY3kbq3G/zhl/DraLVMAj0Ujw48e461vWuiJGq+SJ6GAe2plxjAYkK33ZN",
-	"SH46F6Xv44zKRzU6TunZ4I+n6p2h2uAOVkcHnh6HVWWvGuUqvQxZvGToNT4vOQRywrercedl48sVogDf",
-	"mRpX76pNjUPnnxv44I8TtxXWM4TAIXJwyhzrz5hTiq2iP4E1l/XkSL+pVQRX27buu6P3tJttO3kexqJd",
-	"rQhA6Q+xp25KYSwd686F5Sm33AfL0XYCWgR4WUo8UgFxY9qICnORU4SbL1XbuNVRS4AMqojVYt6RDlx1",
-	"QKnt96wOBxNspiVeifhvGu+XqvGWHIQbBgXwywhqdlGTgVNdFdGB391ZJlR6ymr5Q57z2G0k5fH76o8P",
-	"qGtmAjMk61z2FH5f47JdvsqnhDP5VRnC75lQcA1rhBKRekp5Bh7Bq3aCkpvPekDbbXK18aj8Sdhtu31y",
-	"T4Ktrj182ZR0+/P0J2FrO3xUsfXWA7F+Pd2V2FC+/VZMIG0BEp42t56wRe/vRKW07HuOl9pNeJRAv0mA",
-	"/6A+wK/7RMYkkfqJ/ByPYqUtm8oboeDMpZsL6LbrFxdsRfUpw/R0rYRh3WQmkus+V2nfeHCn257Wx5hw",
-	"tWmlOlwMbA1jrRuVjkx5wNDEYWKEYZGWWDcjFS9zvhgyx8UxhNmraSb6hRHsL+C983vSd+0WkPUJJjx3",
-	"JaAc0PlIdQvlnpNp/AbexJ/ino+ElZT8E2T8UBIQpk0WqURQMFU1RbgkzCfKRaLz1AMAX+HN06I1mbJg",
-	"ByP1W4UwHmpjJW6wyG8E6+LcjOAEtV2oXPBk5uitF6HRCi1e7uNPTh7BxKRi/EoXlj0sw8MbrEov3H7f",
-	"uVSGXijj+L4lMvSdHqIQAL1BrfEaEa15YgEmu3+ulc11tt0d+1XFeHzN4vr1lYX8irpsWtOBQ9cA6MEi",
-	"9Q43eLYJB3hraWzM7DjhrZann4S9uPj5/OxO/cDQQQvPLIqrTCbooPiaaPx+qc6t5PlZsJjMmFmKcZg2",
-	"d//bvXT/ESnAcJ/9WaxMD8lQuabjROQWMzTr95q7UvL3JV0jp+rudAksKypVIhc+MzfzBUTq4C01bl7o",
-	"TCarU6xDQPZDKIljrmFNJ8IdpGsf5mUFZd9FhDbJkYL6OOzMhxjV9qI8/CmQe4iqnv+Gwa82envkVF1c",
-	"/Pzn0sH3qY9k18FnOpHRyX5eLVTrkVw1+brky9d8hoKjnernKvCY66UKhZsHMmmXXEeGnZ/tdXKiHWqr",
-	"a+YnbLIftsVG/btGRAiKijkAd+KsPrvdfSShSn5IR6pWfmV3RxUw7I7AgTsTB7BB2wLMvLHxH1bD2HST",
-	"eZQJvUC8wQxql0O2BmYcBc5RBJDapY5u94TBHt3RSQTf/jz+L5zWH9X19Y9smauzBFi68UbmbmHh/c3r",
-	"yYfdyJC/jt/Df/fwYVX8sct99RY1wa/V6YDT8873A64gDdFt00Do7BnfFmzhWmXIVv3gRdDuLs1Qnv62",
-	"x+CUZPqHjN4I1jzc+nArdp00LwJ95E5Mkf77n+fEqab3LeDiyzpEfPBEy1FRp+FmOXP8vnx17cxoV9Ix",
-	"vQvgBRHfk8An5zy3TnVLtDI2LwCkrnqJ8sPLXPTHJz/0NiP58Wyqc9S38IrDyMKHSoRbVuZYlBiyCJgL",
-	"yXIrlbCZNNvppz0+YstundyPFLqs26+/4uCIvVj9UGNpubZ7BUTc23H3ecIhdhKaj4ZYJ7hvV64v/LSk",
-	"wIa6ucnpqxELdjnC3Bq0ubvjrMLz9fALH3PIHnNEDm7Nu/a1qKHQRYx5LRsowwMWj+fC8oFrdMNzE2O+",
-	"yJKvzEgtcmGEsqcs5lk2SGYyS3OhYkgZMZQltuhn4kZkhDpxSseBVExp/G2keA7YVHGh4AeRxgP2tFY3",
-	"g3WN1YsFMIOxBDyqc3qIOS6pNHyxAIwVdG+UMNWgRpT1C+YlGlcPM1LExDJd2JEqVCaMgcn8CGEUiGEO",
-	"xZyrEw7XEKtjjtRvECdRLiG3MKYjw9xiwftxvw9ZMlgDaZFLhWszJxxpadySEs7zkWGjTsYLlcxGnY0C",
-	"ahUWPRmKRypGKTFOeDITY4ulqWME/VipxK1FVUga42iwlDTWjx4pKCDtS1bjx5hWDMfQgxlgLMicvxvz",
-	"qYhL+OsNYkE88DZA6yHLhUpFTigoI7VA/HNCiq1NlHLrAT/fu6pyEVU1BZ5d8imgrL+Y9F9pJfov3UkS",
-	"l6URfKLpo5PHbDmTWVmen3pMsZLBSPl8JKnYTC/ZnCtfDg46J9zuKh2pjow2UldipVXaG7AXMH09mcAM",
-	"p3+Xi75QiU4B00WzboxpQf1n7keppkNoE/eikXKyJRfG48OwLQsTeTRy3FU6FkcKgTPNtQGbjrSYo+kH",
-	"UG7QDGsQ4PL5OFa9VCMFYONYfEIrQVPtwxAdz8kUg6v+VmgrDJWBWFv8kYK3CGQ82IEBewuTqdDQc9gP",
-	"VoreIbocq0gdwJpzhFRJogZP4E/CEt+EusIOZwYwoxO9pz4yqNRZHc+WYd1NHgH37mFOhxcYqNVQB6gR",
-	"tzur+zR2lePbAzT7JX93BufhzpYXlmd7NXwxcbsOm97ZnHGMRNPFoq7Sw8lDGQAmba8i08YTZ6RC3kGs",
-	"JBKhcRDKhVkvvhXQBiwoRiFVK7rGdXfqyeFqtUf54w2KbVtx/wIUaf3w+67rCByIPieTDqC1uKyzaWsV",
-	"Imp1jLTS8aUmynUbtmxzCTy9eRoAgry5FlTgF9FSbE00ljXWABJuKc0a2EZZY+nvsqkq8oeo4yTZrjlB",
-	"mw8RFQ3oI53veAfbepbo/IU3lYdcl+mxl86betRODJFHTRYHt8E14e2kJp1gzEhFIa8kzzEW1mlSa6di",
-	"V0+8WBY01N6tSePLWvF/IASpj0sJDQxkKtA2N6oQYT2XrqfgXuQRGQOxAo9BItdCquFo+3izwB53G7xM",
-	"7IhtgCZ36pzXxWK7ywLG+XncFfftdl+77hLIoEcHlk6jxethhCTkzgOC+8KqPrpYS5u6b3I6fg///XB8",
-	"Q1XRP6bbqMVtp4vFwbAURcPtHYiPVjIX7FosrCMzFKKIpHO1qipqQCEvUproagFX0M3gOoGcA0rH3djd",
-	"UJ+5X2Nb1WdTDI0uFl6ycUMJJN+i6j6H7ewtJfLw+q50uaKqllhVsqxq6Yi48Qzag+ux6bYz5GdoseNG",
-	"+VplKy/J5mJ+BShYhKAHk2i77HlhcMBt8ufq7hr/c8zmTr3D2o9Qh1ZPoKAcT9xQWTdeiqv+P7dD9VGF",
-	"6wP6j6/F6kfIw4qHWHsbLXCY3VMZ+254zlzbuETLh0+OVIwvR1QLnAql5YxutPQhUEGseAcmFXplpLqx",
-	"o7Ufvz+JIxbDTv34YPAE/jILbdFk1zstLT1KGKjGqzRTRZYNRurPAi1L8EWQmx407OGT79jVygqsjX7K",
-	"OIRjzvkKJOlMZ+lIxaOO62s0isn5aHOdBQs+YK80kyoV73xJOGmHvs5cpvW1GSkelJp7cBKdnJzQCpKK",
-	"4AcERds8Co/OUgy9BjuPYjEYrWJfIg/qDCiBNhljZZYhcA+vF70LLslrdHDDW+FqnzzYH4nX1+RtoKia",
-	"waKBfXANStxJNNtuGAW70hIglc6ZTFvpmirW33NZsjswxdxlaKkTJfvUOCvtVbe6LN76Avjt5taqWhPb",
-	"l5eKz6ExQ0/H791/PmzLwfoZDaZ3SsVtep0b3LfI6BDwAFfkU9NLYyVJshbItAWeb+YJo+0i5Autd6Sy",
-	"3z2uqj1LZcVU5O0Rja10ekyhJ+0e0Rm3QZF/vDOtn0Il+plhqSzx+l0HI9W1GvQHvNHCm9yS5xcMpcZd",
-	"wHhWfgHOaa0E+NlGqlZuG7o/fp8X6sMxlbwNPKvzCO98ZEcfKcSHPTIsxsbjXDj2klrFLa4Txzs/05Ic",
-	"nPb2JRXtdBNBp/s+B1pgIqdl/SYkAuQ4Kq6MxA/VJojEN46gUl9DAq8VCL1XIeP6HwJ+/BxqwtHPxO7u",
-	"DgGsUqiUQODdCyMlLZvxNKIkxlxgCXd6GRsDM5Ob1D2moszYdqQAryDRuZMWwdfFkoE+HhTX1lnaCxTw",
-	"A2XhnrHcNcnnvt1PKH7GbEPfJ0twpWfPuCktvuCMxhsnFPVxK1F6JFItDHl97UyYsjZaSCqxe3mMUS7x",
-	"gD2Hi58P4RypxhjOYblLiPwMwZ/miMjOzNzNrcvxrjZS8PSoKjZ/I8WSXgbzgLsforyNQ7AL/Kp7vVzA",
-	"I99nGW+apyJvEp9O0Lzic3FeLvCh5H0PcjEc4LYkskRnmYRlgemv26u/KeFOCS/DBjDeiM0RApdjvMQW",
-	"LWGR67RIxJ1FUe4hCxZlZFnfpFvLHGFFb2+9ryLSHCPPrF2MTTp2QkVOTcxywVMzhPkvRD5SMzBcQOUh",
-	"/AzknfMrkRlw/yuM5YGVBLPeQpDyUhMY1WjHJo19LBzU96rczTVpNVIK0JZZ4HVhPDOaJTyH8tLxGMLY",
-	"xohPPS7fjqORWnsGfq1o/Q3czc3fcaXikeqOOhGPrqJRx+lkc4SdX2tMFpIYtLZcwNJkUk0HDCyNKEo1",
-	"4OSXtRx1zhY6t7VQtQF7o6WyYcQgiGaSxdxjf2LaFzcsrhViGAT5RhjOddYatRUhmLVbci9fS+e2VqIK",
-	"6hqptdil9Wgt1n108hhmvuae7kUeFdoRwm3CsJiPwmpWdKtlunh6sJy+6/iZjz0ApBVzsxPbH/gRHDtO",
-	"FpI+wfOct0Yf1yTBlx0sEIRP7DwPXupUTqQ/db6p/PWoy1Dks58vL9+UxRlTaRKNUNhAGDVP7Vwr6Y4d",
-	"Nb2X44xO1u3lYKjNXWJ1QBfbFKsGdeAfMhiA5h6SjN/DT5FE0giBE6OaEhPk9VqRQwQHqOITSLMjNQ78",
-	"auCv8mdexSOLrJhKxbpwkPGliYeMz/nftRrwpXH/PxbJQ6fG5GLqugANYyIzN3anPhBy3zj4Sbzb+Mkp",
-	"ITAkeF3y+TjXmRjzXMELKl04BWBc5FkcscFgUJWwDi9UNMuRimEpDegvpLFE4KAT6bj6290vE9B9MsHd",
-	"fWBshFt4i96jMz/3iYQLY4x/xr4aBvd1DwhXGSMTCNCPInyrKlEQDhpCmoNu6JRHoW5krhXcMI+ZLz6W",
-	"zLhUTQc8JideeJ/PnQACYX2Jz5IVSxP7BsTwB88KOkvTICNFt2bYVYIxOAnnYpuT5aXo3HuZc7Ab8CwT",
-	"+UccZLdfzd9muqGKsBMhaM9DIEJfqdFJlaCg/9aqRE7O9q+kcvJvi9ksnUOlfpUipqnODfjq3ZWYuU8w",
-	"/4lTjJPg+EIYe8Xehu1IWJI1kTtF1x1HVEFuyJQuJ+tkbbmQVMF3zlbCsi5MEMeFOB0sFYlMBeTxYN2e",
-	"hmRod2a7wfzJT3ufkBeoCOgH703BUFmtW0ErtfroXcPDYk/aO4WKxft06hp+dKc3YLSQhl1LhVuU6EUr",
-	"hhQ8rPW5jdeCTbiAFw8cUqWm6LxWmSpYnFOmoKIVjKztjdYVBOX/s+FhBeuzTe/2KxMxnaWBU+Lbna/U",
-	"0Gsyqgksy9dIdDyDMeCOytyTkt69EHVN6+gla7HQ73hi3ZfRUApfBnXV8W1pqPeFzoPaNdKwKzfh9fMS",
-	"ROqwsnMRA/iUMSqVWaFJs27ZFGyWKJLJn1HrRecet5Zy3IzGrMawpxqGUvXpwkCdt7D20izXxXTmIX96",
-	"mM0EZTFp6ZldSirpxryzpq3sZED8d6TnBj18HmU3nOI3EJgvS4H9SUJMIVZh1TkBv2PEKwKzoKjgKFtK",
-	"nkRujNYYuM5FTdKkTSc7fk//2gN7bJ1lvgqEl48HbKlJ/xZJvk3/C87YbTE+VzVhdbhrm65Cx+/xH3vs",
-	"d2AF+Abmc0vaoCtqmRS9G78ntOW1grG37MzJPRhKLsvaqd92uxYP6BflU5hlcfk3gH0aBIdO0VyIYf5z",
-	"kU8Fg/as+/b5OfvXRz9814swVxiC4kKSgNZ9aP0vjjwgFD9eJ5p46MvDZGJiRwpcqpQlFbFYFVkWs1zY",
-	"Ind3ZWzrtD8IbkF7IyEckBEZQn2g75RJ5avEYaEZbFIgubNu/H7UwZ9GnSF7P+qQHXjUGY6U6/nDh7hM",
-	"XymNxKeUrUD5LdTZKcX78VyMFNW4SVHJJV2SxlQfgzQM1B5AD+IlJkc0UuDL5RChVNZS7nIWPz45iX24",
-	"Es158PrN5YvXr+LeKZ3c7otuFIassRAmRrkWTXZZRFW6B7tsCd8UdbaRyq0/e78A8FulmIeEqkmzb5bf",
-	"PwYeVMVyGDBZY9qoVmTHUUNaZJDoMpfGSDVFECGMo9tpL17XnMpa6/1rsdqj7CS19iUWdgP3QuDlKViE",
-	"A6eazlJwDgV+oG8ncJnp6NYsqOveUNa+qbD2R57LreVCyIlnZnoJGBJgTyS8Fa2y1VoVVNAMuZkN2NlI",
-	"TXJhZtmKXWltKYSWdaFWfF8qaSM0+aTc8p6bsEI6Gan4zeuLKuC9nOXx+2ux+hC7ExkC5IPa94RpRfFA",
-	"g5F6ya/doYVnGsxB+bPPO33FjdQFRLS2uw+3UvyDT14+3nXTIuL9PLw/99e3v7iFcIvzjXeId17yawEA",
-	"Q6QT9eps1FjDfhtPbZOcEAi/PdRkpZK3hTJ/7CQKmsU+GRR5ocw/uO7xEX7gik7D+3R7/gQS4N0I/n8v",
-	"RAFGaxgKeDMJts1HXJZneV4o1n148rB36pSQrD1ZKSYIOuDDaS6MgRJQKL+pWL1rPVJo+6aehoTTx30m",
-	"eyD1pWF/cyMFJ1ZeKMfY0SZkHLd+lCcYD1Nlgi+rbzQdApe5nE5F7nigc/c81sRfZ9W0qwxoQNDKcsHT",
-	"1eYCnLKZyAU6MIAbH548vI+R/juuYj0i9BeN3TTrFnmhjow7yfZBa/omIi6AGUuW0csmcRCeWRXzba2H",
-	"SHv6eQic6OBrNa2foQhFSjeW28JEbCHyPrrZvSgEsbQJddQq49t4qdXmntMG38revplx2h4AEyTKOsmF",
-	"kSsmSH+VlvEUShRTXl7kkesiBOu9opK9lBURVWfNtViRPPdYd12C00WlGFNNjkwYzOhzKyIW043Z/dOt",
-	"ivsvZVPECPoaw6bEZdCkzOGqCkeGWCI8CJxaEy5pkAueg0s3LxQhx3KWiz5sem2kdOZEvsqxcvcOdk72",
-	"shKraaJzrE68JW+XdR+dsJSvAB2E7JK9AXMqGsT9jBSEoHRpmf3qllijUbW0tAW9CO9fcL8TIwX5be6f",
-	"K7YUQfxRW8ob8TfNZu8wIW8t9MebG3ZbhIl7tne8TJX5+2f32p3genxZmcvI/t8Sl9eiAbn1SqwTRpSY",
-	"X8qiL0/UWsHnt4wuhFfbowob+fYSurtDQnYdbIdCxOCAP2DhJljv7eFOTRalS4w1vAu3h/v054nPgUl9",
-	"C8z5MqszAaXuiKQBYj5+7/6zRzhFScPf4mZEucJVZASh/c3kAmV1LaYS0co8IKCxfNVrFiJt17XmxT+5",
-	"c16G5E+gpK8ZCqmNV/ZQC9yrzfWD6/qBrU6A/bFetxVEuuMj5fM4vLeRoXd3B+T4zdn9pQO4Iowlikpd",
-	"og1jaE25wQccU8ckQ7f6YBwVvaR2d0isvxqRb0s8oKH+gyT5eklIs/4SxWmjgn6WphW93KFAxQ7O0vS+",
-	"ZeouMq3vG9iEKCtjrhEcaf4N/vpzSE9wbHPai43Y+gE7S1OMdqBH6EFbD8Y7XLYev3cNt94IMF5ljW/2",
-	"DAz6eit6QwwPbRgVncNsxJKlnOZvel+abGyE00Ni2Kc/yt68pe0LclS3H+fY5C7VTtfDDouVa/KHNFmd",
-	"vXnBKBO4ix53dHKgY6NGjLQZO61ZrtldHZXu25/JnlV1nW6za7ELq3PhoeiZ0su1cDiwxpYxcd/MYJ+1",
-	"SHlJ/gP2Aqr6ZQXEkPioRv+lstTfBjNsSKvj9/DffWxmJafsPhxv9PXXfDi66bkDcR10IZQ5O09A13av",
-	"IzCQUIefSXgmbzuSfjWf8W6JBxKmXv4BzyNY3fpRtODGLHWetqpGWw6jX82dXdvcpz/PUQST+uZa+UJd",
-	"K44wB+yMZTrhGSr2c75iV4KKLvKSoAmXHQvtnuVTrR7KlNSCrfcy+GmPixgeMyUPfHPNiHKHKtcMHjER",
-	"Xsa2+mkOc8o0L/vJnUuBS7pOft1OGZzhrW7Krund3Fx3OGXu+DD6PE6ZrWRITpmAHL9ZCT9PQiERfSrN",
-	"IuMrSisU/TmXGcYs+iNJ5z4osAq4ZNLuOJGW4mqm9fV2vfg332ifYED/xTISMCzuVUFURQxRMqWagjSn",
-	"pJyj8v224EEZlIE/FOVrY2zY6xArEKQRi1+8+suzV5ev3/7P41dnL5/FVMMO6pEpgjeimO0ZNx9RnOwu",
-	"Iw5pu7Z5B6pF/haPX91h/KpEHiCrBmbjEzZmgLd+jfkRnrVKPmqHyIKIvxLWil5gcwBJJUNTwrOMccgH",
-	"pFhQiP47MiOVzLQ2gCN/SRmDXSyk6M6+sgQjgLKiN+Ei48m1YzI9B5hb6rBCkTVyCtlz9FIZtoyBw/7n",
-	"K55cC5UCRPxIhYA+R8YjMEAQY+4zfxB0AQq/U6KRmemlT3QcKW5YDKQqhsdQvOn4v/7zfyNGfTwVSuQy",
-	"idkCEUkQP0K4XWDdGP4LgeDuH2OZxuy//vP/w9E6FoWAa8Qs4taK+cJGkKiUirQomQleiYPqAL50CJSc",
-	"LFTcOy0x9teWCIJNSzhKLDswUrEHNZdTxW2RiyGzP46Kk5NHSaHkO/eyVqmBX0R084CezcQ79vPLs/P+",
-	"xc9nD5985zZt1MFHFtsO8K8rna7wB3ou3GLFxu1vtVCw3X1H8dwCnPFcGMOngnVjK95ZHxXPreXJbO54",
-	"Iu5FbDmTyYy9dKuVQ5FMt5VvdXIt7OAcIm4B8JdZrQcj9RxD5VORyRsBNRe6Stilzq+ZyHOdm4g9Pvk+",
-	"Yo8f/hCxJ+/e9Sgr3OZSpKC4j5R4hywpeQa0pSeTiM200kUOyBQh5n/EigWzmn3vt9OcjpSGGveetAQR",
-	"M41p5etD0AulSbBqMVKZnrZnCZPwvCN1j77+ecwPfmrfcIb/eCaLqPNknxX7VfEbLjOn+60dcK+0lZNV",
-	"/XCBYHqQpaARraO30SG4iSAUHHYNquTxe/rXHiaOkNu+WTnQykGrh1V2jIdZVynFV6EUY06ItekfbZaN",
-	"1tU+uQ8ZE+idX7eJo5xkm3p4UI43reiLp52ddop7Obs+j7ViB115g0Wdvr6dY1/fOVYaRvwFqsvLe1Xv",
-	"lOm5tICehRo7XVCuhViQU4oQ3Sj/8xaH2nGl/u5jNHlatd7HeuIVXaf2UkdoqYBjus3g4O9D910P/R6s",
-	"GLR+q32SJ8vD0a/it+TJqgQU0e9RXYdoxyT5REeW46WZ4Jmd/X1rEXFocqdlxLGHJlwOtxwDXDKRFLm0",
-	"q87wr7/XzUM3Qgljhr7IUCKMwbxuLKJVq4aLPaEcAWSPrVN/61p8nplD14PbS+WW1XoLpYXK5Uq55Vfc",
-	"CH9pb16r+vfed64Ez0V+VtiZ+7yTSVTq41zrayngR9cr5NYjWRZ51hl2ZtYuhsfHDx7+6+BkcDJ4MPz+",
-	"5PsTkFXU6fuyKC8tTPR+3bjsxHXwswfgC3+CHOPgB6yBHPxAITDBL2h/D36A0iTB30GtpHqz1EnboF0J",
-	"bBX8WDJs8FtQte3D7x/+/wAAAP//",
+	"7L37chs5kjf6Kjg834bI3SJFX6ebio74NLLd7Rnf1lJP7/cN+7CgKpDEqghwCyjRbIdP7F/nAU6cZ9gH",
+	"2yc5gcxEXciqIilbcrdHMTFtkUQVbpmJRF5++bET6cVSK6Gs6Yw+duaCxyKFP09nwv0TCxOlcmmlVp1R",
+	"51xEWsWGGakiwexcMJ3EwlhmdJZGgukpfCnVtVBWp2uWcPfjWkUiZiaLImHMNEuSNevySyOUZau5UEwr",
+	"wZS4FimLZdwbdIKOieZiwd0A7HopOqOOVFbMRNr59CnoPL/gs+2xveELYZidS8OuRWqkVn44sY6yhVD2",
+	"hEnLojlXM2GgY+iy3ILFWpja/o1NpZpB9++1sSI9tzypWaHQppkIcVruzVyZlUiZNLBSrjeOP0xTYeZK",
+	"GMO4uRIxm+q02rFQ2aIz+nvHvbATdKY8MaLza7A1oE9BZ8lTvhCWdu4sFbFQVvLkvZhuj/BiLliUNzky",
+	"TMZMp0zxhXADkK7Nktt5J+i47zqjTtG6E3RS8R+ZTEXcGbmBta/UWZYandYPIVTig51E0CL0O7VMxbXU",
+	"mWFLPitG8x+ZSNel4eBb27t+OX2jlXjNbTRv6N9REXTMWaSX601igQ9RIt2fc53EZsRWc5kA1Y9VQeFz",
+	"bpjSnq5iZI1gY+8fDR+zlbRzpjS71PF6MFZ+cshyxexeTvtu5H0c+o5J+lE0bnQ+zn32OW984Da/kgtp",
+	"t/t/x2eCGflb40Ym8Fz53bGY8iyxndGD4TDoLPgHuXBM8GAIH6Wij0GdVHjNP7TJrBHJKMf52giSTLlI",
+	"AiFVsClPBYmtsboUU5363ZRqxrpGCBYaJwDC3oC5dU4Fj4GWFONZLK1O3Vq7L8bK/dbXKlkzq6+cWEjl",
+	"bCZSRzbYa9fOxZoIyNHSXKpZD4TViktrxmqqU2hpGE/c29YszZSSajZgp5YttLGMs7XgKes+evDk0dPh",
+	"cNgrkdjGsi/4hwmficrC50vtny8t97B2uc+lunr5rJ7qhKMjxwlX+5Cda3cgxZ3DVjZSPe70iEnruj9h",
+	"4cs3f3v+5uLt+/91/Ob09fMw2DilLtelUQZjBazqmpiEmzkTJuJLETNuWPhPD1+ErBsuUx3/08MXfGX6",
+	"7s+wd+Ied/1d8lSMlXsRHAKBlyue+tzfSAdGCBMwIAx3ADpBIi3risSIsQofD78PAzcgR3Hl4Up4Cbds",
+	"zq+Fe7I3YL+4zxIF0VRnKmbSjBVn4ePh49C/RNoSTWxsAQzu0E2oPwFhLFazWOMpGHPLN86/kEgwZF2d",
+	"Mk5rc2TGKsyWMbdiEvFoLiZWLoTObNgbsdCxQuhOSVxN4AZpc2YKGEdOGKunQ2aQ52GflZfDsKsrWik7",
+	"F6mATQuNSK9FiK91UxorGDK3TDstp1v0l2aKSTy+L3l0NUvdUvcG7Ll0r2MrvsbTITx1c+MqZiEqC31Y",
+	"q5CRfsUMX7O5Xrk1qZ4UzVwLQ6sXlh23Np0g1xjoI8yrTmMIOr+Iy7nWjfy7wp+BeRuYlpocRDKfXGOz",
+	"1MoIVFS0miYygqMj0soKBX/y5TKREXfjOV6m+jIRi3/5d+MG97H08v+ROu7v/J/HhQZ7jL+a43f4FHa5",
+	"PT1gTkcD/AoYtCBB+CkGStGZRfmRSwnpPjDjlEaeDDqfgs4LnV7KOBbqrmcAAuTIsFQngi34Ghg/1qD9",
+	"wsheqmueyPiux+VowV0HYKlgBCcsFGmqUwNiiOTfVIokNgP2Bs86tuLG608w+jfavnCsdZfDf6OdNjBn",
+	"qUBS8AN5rWM5lSKu55RcW6xVA2GypGjO5LUA6RFWNLzQ8df2tatuEtTq2DUp3YLamkKb/MrSzyV22zPl",
+	"6w2s04XWr3iK4/oaxOQUZkdRiRtE6QYF8i1lPIrE0iLZX2j9mqv1nY5Ua7bgau2Ha06YTdeMz7hUjE+t",
+	"SFn4Xth03T91H0J/Nm3se6lJdVhbqpcbws+KZ3auU/mbuGsmAdGDQlOxTF0pvVIBS8W1drdYnTLxYemO",
+	"A6eZwJ78rPg1lwm/TO6Ugk5ZLJZCxUJFa7jWA3viQUvjMtlyqVMr4tcilvwCFvpuSdyR9pFh4Rn22Xdj",
+	"CL0i55RCMGfopUhhEHBiGdb9y/nbNwGTaqx+vnjR/653Qpdn6KskZ5G+QBEBtXO9dD9oZoSKnabhBkUj",
+	"BdmjjLxMxI+pzpbu8zJ1PVuJp3U0l0mc4lknrViYmiM+1zV4mvK1+zzXBk1L+z9yzZEl2tb1b67Np+Jh",
+	"ffnvIrLuaZpEfjWGfYxj6daPJ+8qU2rrobIY29SFvx4ZFq+deh2V9ISw30+ksWF+ODhWr67lZCEs315i",
+	"t1h+9jcZM67K1qJ8Kitpfy96+XVXSxxm0OFJUtM46Jy6q+7za+KW6gq9VQKvwiLG+yDIDNKemASDUsQT",
+	"loppZnhi3K9TLpMsFcbdmRz1RzxJSHF3wlSxuc5S1o10piwbZ8PhI8EejJi7JpBOz6YyNTaA2z1cH+BL",
+	"96k3YKcsFZFOY7IAxMJymRiw7jAnC1JhjIh/cGosgz7wlTgKt9XSWKkiW4z5Uqw1MRfMlYFJA6987oam",
+	"s5QuZ07F4UmiV8LdzRhPVnxtGPcj0lNQNvVKbRMLj3BJa1iHRxbta1u/wPjdL1OdLrjFE+Tp4067GcWR",
+	"OSxKGwU2MXBBF6h4brXLWWTS0CDftcrA3YWwD98G24/ozEYaH/DXH1rmjpuMkvCHIywR19yFHL1z07C6",
+	"1ikctmmw9Cveh5p/t3SsbP9+wDw3+FK6OVHLYs38pnuyCDzlFKtUHVV5hu3s/Uoauy2ucpGe/9EqUAth",
+	"USP0S9bgemtDZf7QX92Qz3iSuKv5KSiFdVr7W5Ws0QpQ8DZTQsRmBN9ciTXcqIy0/q6fGZGiGUNPnSxL",
+	"12O14NFcKoH242kihA2Y0dA8zdzVzEuXron0UpiA4TUoYCueKqlmBoxE7vajwXgAB2UPDI9g5HBqFhl6",
+	"3HDAwAjWwjRTZCao7sZUO7qf4NG9qQulmSIRVLEfnribLxk+/yMTmYideoBvYhIOLlriS60TwRVwTKaI",
+	"J2p09kzhmFcySZhUUZLForzSXTLg0ACcmA/QTsSp3362LIbTG9QxvbHcZqbM89i6A4Nz7603e5RpiGaR",
+	"vywoLWAbZf1VrLc54Qq/3DA8z/VKgQ2pdhJZmtSv4c/vXzHOLrW2boEcXbB3b88vQHPrpiLhVl4L98Gt",
+	"4+m7l0eGXXIDz9Ut18a83VCx89pZFq6erUm62Qu8lPtlvwYDVNBJdMSTWvEapYJbEU+43V+mV5akRnKi",
+	"+eCgI6rGCKRV34goFdabIzr7n2Re6LfJuzeujSNW6MRMjLAN1uryKLzikMSMs2ueZIJ1Cz8lfGFgl/fX",
+	"p/0J1DbYYt/hGuTIEwyxh20c+V1bp0lUdLTlpW3ajLLTYesQhI2gptVdzsmkugPFIIOcoCtUWpl5O4uc",
+	"wVPNdAgu200xvUHcC/7hlVAzO++MHgwfPg5ugdqfuxML19WvtXsi8CuulTBeVMe1XHAIud+E2jZ2trqp",
+	"NP/2rfgSCkpJ9m1x0f4KSHVqJVlpzHyCwtf9FblRTmXkCCjoLLkxK52CWucOfqe7rRzpzqKl+/u3LHXN",
+	"9FIoY3l0VStqq13vuyKt1NlCjDd8QaO6XCzvxxqdA0m1xtmUSivAuXrCrsQyV9mqwqZOj6mnOeqn9Fvd",
+	"Jn8JCbvRf5sE2z2EG5DnzyDlfvfC6wWdipos6yeMKyYWS7tm+AiLEsFT477WS+xg62z/TKFWd8V9Jq5l",
+	"JM7lTL1UdVzgfp1EOhYNATh6seAqZolU4sgQuY7YUicJ+ikrynexOGhcNROpmoOzMmVlglwgZ6ovFRP4",
+	"NV8uU31dkfGlm7/7M73mSfOLrYaABHYp7EoIBaM19S9zV6aG6f/i715LkRqtyCrp3aqpXhmRBkwMZgMW",
+	"/vLsL3/uv/7LTxfhiCntVuuKRTwFH7j0Ny5uGcefjF4IrQQTiRFg5DSM5mx8XMWgQW9BWSy1mmSprN+z",
+	"JZ+BTz8V5eG7NYbhg5UVLaywwbHYrYyX6aS8aDVDqux9abd+3UGc74SKXdfbR0Fpv7c3cPuKtaQX7bxZ",
+	"5Req/ceok+RgSVThsLIkevjdIcu+a2znlqf2wME5kpOxaIh8e7sU6uUzdqaVEpFlvnEtUTlZ4MioNL+n",
+	"j3ZNL+++dm4Z+hLqrAQx/YaeUG5Y+GhowoCFD4YL+AfdleIDXywT99pHQ1PHT2DlOZfqapvqeBynwmwf",
+	"Jh2zNomejeC+O1rq1G5Mu+GAAWPfRCojIqcj1SoPfLnMzXT1nZ6+e9d/c/r6ecAoqIKl4AXdGMPj777Q",
+	"DVcofpk06TpTHslE2nXzcDnzbTCWoXslUsX++z//i8FF/E8BWqN7xXTg++Hmkj6tO7FpAu0HY77DL7D5",
+	"p6Az5+6G1aCmzQUYuTiFPumUeZWXScOM1amI661NjbbkWHzY7mguohFFS8Xiw34klOjZJBHXItl70q/0",
+	"7BU8cODdCKxUEyN/qyFFeLmhYxsC56A1xp6yrt/IB8PhcNg7YQsISUwFi1O9hOA0FaPTAheyEju5K3oy",
+	"8AFgzeuJDXbwR8MC47NeSW7tAC+m1U5G4OmJMKjQNUDPz55921TwAy6BuMfwkHt8wT+8xMcewRLShwc1",
+	"dwAwpdeSPikMBlQUAXFpU52yWJplwte1GolNzCTiTRKAaTAIJWSyPjtlpeukYd13z1/3wECYZsae5MuJ",
+	"gWzGisWR2TxUnjx59LRhHBhn0SpBNwYEQgm0oGJYbJEZC8rbujoiOhGODIj+/XbVplwZd0js2s5zGN5F",
+	"3nzPy1rO6Z9jDas18M5FFLC5tcvJvxutRl6f1GypjWVdpdHbINVUOykJQYAn8ACjEGL0aGq9dJdb1wbu",
+	"C9VzsDdgwFjHbu9kJMxxpJNERFanx8hH0riFR3s/B5OzD3rjbMm3lI6GfXBjraeL0hQvuZER45mdw9wC",
+	"lofX5mcAnhv79LnbCOg5vizYixN3S2OoSOWcjSvH2WH2wZx2bmQe/Pb0o0vBU5FO0K7VRieQD8QNO6XQ",
+	"JlBFR+zP8PyAFaaezV6H3z/9B9Gx/pBaT27cbNt8jKnOBYV/5vBtv9exvmEd614ratWKGkSs3/6fnp/h",
+	"/etwrrp7heteebp15aleb2rVaV7kJ1fjiD0Vq9h9HpTyUvAbp4IBQ28ZEoPOh75r27/msDDGPYQ9vnn2",
+	"l/O3bzoBfTzFF5RH9iU8gIXd6uYelu3jstYImAhuLIMD2DtlncTATSik84qnlSWMxWU2A9PqVHeCjvvZ",
+	"/ZqmOt1zPf2wntGb/OeX+Eb/8Rd8s//4HHsoz+88txBvWGbxsGzz+WzFJNbFIdYc3P4c9skV0rBlqiNh",
+	"DDOWp1bEAbuEWCmjFeuiKjDNkiRgM34tJtkyYKlwO+VaWq0nkFMQMDPPbKxXqlfrKZpymZAJfVuThPg7",
+	"3IDGkEaKa93/6ghPUXLq/k+pRneT+6VIYD3BIDb8dqrTFU9j4+NPMVjX1FolcEETEjF1boOq9rX9uw/P",
+	"arQQwqbCwNJMFaoa68JtacRiaUCtDyBEPtHcieG1wOhiNwUjrJVqZhjGfLprBQYA4yb16q2MRjREy+4I",
+	"QlHorfHT2liijbsldBLkDFIQVqscuRDGvhcGMv22/YyJvBaNXnNvz58s9mW7nJA3d2ddbEUsY1h8y69Q",
+	"nwGKOSEEB146j3Z5YfzgqyNtX43NqArQNyCXJnL/9efQntIQBJl/hfvw0/Mz/9fFxTs4dCpSb0+3+aZn",
+	"ha4bbkQs4qrIFBuwc0+wmCGWimXCKXUM7eIQoHPCODx9VKJw9xZ86EqIpXtCpqYmfvzepHBvUrg3Kdyb",
+	"FO5NCvcmhW/DpHBvHbgd60CD3oV8VU6xcueU02jXKkJHy776FrzqlB7HT+f4Evzwyr3qU4Bxf8+9NrqR",
+	"6eJ+q4tfcavLpKKNpITsoIhmibSaytkgFTOplfn7g1/D2mvOQhjDZ2J3HhIOpHigTnP9MeWqRnO/SdRI",
+	"gcPVlJN208Q7YOH6H2tTz3zzzTFtdFVxnDUuzo38ZFElUWWTEFrwzZoXp+ZFqgVAa19ZeZqjdbQ+vxkP",
+	"TGHgFey1YqiNi/klzGBIsjc3gd1OAnl1VZ/JVESWLcTiUqQNQaiNseYHZZjXWEzzmfjhNa7Cl9kOSkG/",
+	"4Xb8JHiC9prqKIoQz73iOWtfreumV7pwHnaFEh+sO/SSxvRCH9kIzDSC9GlQgdz9lyAPSLWpiURPjZ0Y",
+	"gfS3n8CduZU/EL0Ah76HqWW/bOjDBryQxtSa1wpUNIij1momUpYKp08BjJa7huAiSpvb2OpNZY1cBYmu",
+	"9b9Az03zvDE31h04RVdVcvLDy6NFPJGWQ0P88uU7T4OrUE95Y5p44gxsOzWcUR8gpnxKLFul2pJGj+ah",
+	"TrCvcoDAQ5Mrsa4Rl+eAczKiJMKUuVYYOk/PBTlKiOOgI1NORxyrWMasG7qVCwMW0tK5P2FR3R+0iO5P",
+	"WsUQXjlWIa4lYrdJa7zMnsul6Q3Yc8jlmCKeDOrN2pHmQl+LeKyAn9mZXiwTYdHUiOnCYSynU8BKsWmm",
+	"3MUnJvC0vVnVvWEX4bndfOba0VFUz1q0ZiCLEPOn2ELWJQBJaTHuj/vZwWP1Gc7ul0YpSL25Pam+i4YA",
+	"yJKQN8zVGkwOvQodfYZMupKYALxryZAB/upaVzLGDxQN+dbWAO3i/ieCXwvD3O2qSJBlegq5IO7fsMwY",
+	"IXDAmq3czXATT+rBU/ZX+WdMI8N92jhMmnLH8lTyFlnkN5SoiFZyg23LEw46DTrzxvLWLQyKb5wsEsLK",
+	"XUyJMYHTwVWCBwLKfbgkgTYTOH7HV+SolnmSQunM8I2Y0qtBIQFGjBcvwN6lYfQr4WJ1eT4YaBA5xnGX",
+	"boItze+ZTh4Uq9RxPGu8tC7kNvFAbVZksVxfQhcrCffbA7HIZU4t90NquIqZEqsSua9KsvyEEbh2g1TN",
+	"6brmWv0Z2ENJJoql2bCS8mieQ+PBjkNnR2Z7NrUeWDxCJkgOB6lj9KSnkBsBUd3uctBxvOdafGqgly9F",
+	"3LdI1hVIrs+3huzKNAaJO5WJrcvDOmVmwVNbud4TXSZkIN/fuLLMEAbINDjf4Uh2RxE0dXqTz1J2Yk+n",
+	"MXZ4wB0D3tOA+B0bBKXBCeqURVoZm2aRFXHVnAFvgcHcYAz7aAL5jntFIKlHCj9tHCPiaXW5YoS4hru0",
+	"5Nap9vW60yGOJNd2stSJjNb7PPIOW34C0bkQdi4yMzHxHiiA1Pj82Wu+XFZ1n3Yxg6C6+65XWPohZMsk",
+	"m0mfF10PcHJ4YkNLBH41e728toeF0Od0czcIG62S4hzZSCVrKADglaSi1IVjImY1qFE+b5lOHZAKP6zE",
+	"JYp1bZ2wl05rMZOJUNc/xOI63M9bUrD8Xgz3Ept/YT49K1EdrkgDY5KbCvKgi0dw4brhSlyCc/Dh02Wq",
+	"49H/kQrrqCkM2CzRl6Z3wsL/OxUz8QExtE12iYMw4DkF8L3cW7pj2b59WbC9J+D+Qc6fSsCoJAHAuiEM",
+	"yMCNna7lAQuvxFrEk+KzW77Iur8SwWOpZhMjljzlVqfuy8zgOCfYiRkxYEP/k/hgUw4N/A9uQ7FtCFhm",
+	"l4LCVvimwNIpCznS0+Ayk4mValBuUK8QbVloW2XKy4bDE76voOx3C4N9rzgmWbcA/wz7MsRveydsmbir",
+	"TfkF3hman6obadwLqXLRVGfNK7zYD7cP4CrTVvDgYSSdoDETcVPrMSxyt+VpqhdYI6ccoYQo+BtVT6Rh",
+	"Cx6LwVj13d5yt7U+2KE3ymMJqegBNgOFpHQpNR710utFaJCCb0oi2dGMjebCjBVj3dNf/u3IbCpvpLWx",
+	"hKtZxmcicPRvWKi0DXvYeZmK2oaQO1ALVnH95kYsAPWvMEz+ihILh1A1AB5sI2di04JDe1SxAN4HQjgc",
+	"jNXpDl0OwMe1KqI9EML7yASIZz9WaJNyb3XHQYALjTUNEHtP4UGWV0fqUl2FscKVCXtBUdNoiwxgZN6O",
+	"qFN6p7lyXXfDd2/PL9gxkcLxx7wWxz89fAHz+nTsRhL2BsxdQEhdpioWaqxyyFg8afEIMDpxF9nLNS5V",
+	"SXSjdo2zQbXWLSChDxohzE7VGKMBpNtVRIIUYqwwYlYj4iPWBXDDqZorPN/B+wGPM399rW0iZ+EvcXsr",
+	"rlc3dxXl77gbdKBWxes9BkIWbh3P5V2Tq2S9Q5UnniRvp53R3w9Uo34N2gZHlEnjwoiu6qHcG7RoVZV3",
+	"0YVn6wUnbNwZd8iCYwge6Peq/+y3yrWa0K+1WI1ixRbYooT/hGRbWZLPUaQq21BZf6891ezqXvaZl8Zk",
+	"4j1GoxzIUi3BCZXyXhVdBWeQBw44Ke00Zl9ibotIVilfVhSI+iBmrFHDmZFqloh+ZgT7GyappLg3BO4h",
+	"lbFUDqswydf7Et2TE2sbcmSq7wVrwFQAqHceV/l0WFT+YQ+Giz0AUNuDKGCv4jYY1Grkya3CNTZANLLT",
+	"Uu1EWKQG3MabIX+WUDy3PUSeVjYhyiNhTBMUubvES60ORPbOw2m2f7HJhKpoNFSIrIukKT8VFCPeHN9O",
+	"UPxKRA7lzvklq6OoV3qGaG0HsH194N8FYVE7BZiQ3Xww0Q78q2rE9I6D2W2ytOKtStYoKVHENyBaFbcK",
+	"9H6quIg9dLpaNBfRlYhHLIRgdtSMfVxqjxEcNDyL9fNePTt9x47ZaQQwxxjn4yQclXshqYKhfFiK78fn",
+	"F+yYL+Xx9YNjntn5sR+t6e2xNvUhPvl61W3p6xrXfmTS6aQxBMwI4wjkyLCz8/cvUKBBekIM0ReGhf/W",
+	"d7/0L9wvdA1BndOXwclhcuFNZee9YVytm9HtPG5cY/ABz18KkHlzvcJMHtyBrrT4vdFaCVLuZZxsOJXb",
+	"41KEnesaX+VPelUO1USI8sxdgaxEl35Ju/aMTIOt1ajzDWgTebDGPsZ2V+OfTY1MofnU0cabWtZ90H/6",
+	"iCXCWihVF8uZtCZgR4OjgB1NjhwXHPWPAsxihIpYEHhMTzAAC5qhzkcWts6o83/9/bT/v3n/t2H/+1+L",
+	"PweT/q8fh8HTh5/+R91OuOGV667tK3fm/mpWD8iOl7u2uCPj5wRv8hUyoOCid4egeQXSmOh2Dn56iL1x",
+	"tzB1iIeiAd+VBtq0c35pvsSFrLLUdW61m+rbVtu6sFfHTFCJCm/QkU4SGQuApkwSx8ZiYSgvJVsyq72F",
+	"gSRLRXdqBN2GifshVOfQtKbv8inWAIGWCun4UmpbRaS74TFZUcJgrEJML+nnv4c9rO9Upi9KjAAodTLz",
+	"QOqNnXM1VqVrvCfOOb8Wg8KWTQYVtGkL1KtPfO0HnG8eCgGRE+TkyyO5zGbdT6mu0WYBQVHcstAdW4PB",
+	"4Ng92o+IUEyI9qqFSKE+ZmFT4yYfXjFdu9KlhaK+RmPF8uHn3IXmKjhkkySAybtLEoOeYqh7cbl2/wSM",
+	"bFcJt1SY4sgQFv1KYtmGLi2r41i0w8CxgIYn5Fj3BsNXRFpoKEzFVH4IR3SyFZJgw6ZEVivGQswhwnlh",
+	"/tAEv3JN8IvwxG+6T7PwNreJ+zZkM2Hz7Gb3UtRTzEYzAJP1C2ysTBKWCh7N8WYJw4dplaNqqAxrXKgw",
+	"KKukgSiigIoPWZHSjqD5KhFTCxFLelpH/6AgvX9+foGdJBLXMo9x9as55TIJR76CB1bd0FkSg3Hdrwn3",
+	"ahlWGcnrtLs3Vtfd0fwUSpaABYM0C4LNPUFxYuAiTEVE3CuWqcAcy1QwA/Uu3MLiQsEXOOKqmQwoDsJP",
+	"HDn46ErKh6491t+q102Rrb8g/i+sQcEXSJ62FDLMjMWMO2RbUpb8kNCIUMQX1Y7CF3OryxN4/+KMff/4",
+	"yZ/yKmxY/2U7ysYj1vqeqU6mk6XaTsDsiZZDPDeCTlau9QcKF9UcdVKYEAygWV7ObrIQseS+xg/qKhP3",
+	"9qIyknvSnRUTX7UQO8oL9QUdY3XKZwif4LF8VUORD5xrfbw3VL3Z+8wspf3UnJhbEeuli6mVNhEtesG2",
+	"Tv7z+5fl+spXUoHNgjZwjxQNqqEEHZfqyDTCCtcZvA5LJHdHPJL2pQCXTfFKhsh1hnXzg6Wwy/VNHPYa",
+	"M8Mn17zmYvdMWyviUk4VyBM4Mmby2q8a9uqjZ/xxNSpHElMvAZMDMWBloVsfv1FE3ddUbsLZS+VN8XYu",
+	"jD/bDg2iAXPKJI8orLGA1cF9XIrkc8w7r9wLUCj/9//z/7K4cZV9LAFmq40YWCehnCB+E9aafHxCZU3N",
+	"YL9TpUx/TC1++uTJoye7Uo3dU59DKO551i3ZBkP3TdhgsNua13udVIu8xQtwtWBtTKx2hoX3CY5DpLWi",
+	"yr3nz7IBEv0mYWgNUWGpTnaa3mBO5cSJXY1p4OfQ3j2Ywfo0xlbTzz4ExK8dXHuDjhV8UbtG/rmdViid",
+	"MvcSCjuvT4or19BrMWDj2zby9iqBrEXJ37aOmsfc1hWq9/t2VhcBVVnrys5srCeRRpGPsiNFsrTvN4qG",
+	"8oS4n08GSXLLCQPcFjDPbFD9F7kNI33crRPmc8KQ9/zXG17VwWeRexPE8m5C8q6RgwiKcp5rJCnSfPFa",
+	"qGoHWrdjjPpTzduaGpmp7nWupz1cGhWK2kFEX8KyURaiN3c2b21xGdYH9qWS8lrJha0TW+fnP52dbk9t",
+	"mV0mMppQib4dlROKtnUjPo/mIs4S0ZLERRcsjK3A8ASRTEfIClgOg3XDB0+onsKj4cLdX+1YISDcEwMm",
+	"cc6iVCsmPkBNWqkV64b/fPzgCftn/J97+H/OdZYm6/CE/XxxNlaZSoQxDO9UIsZrUHj2/u2bycX//uE0",
+	"Ffz4TNp16FOuRhjmoBWLxYJDPeiXfoBWRlfuMpgkDC5XS5H285vj1AjrS/LiDRKfchfosfLmDpJqzOoZ",
+	"AnvFGgIg8a5KX9K1MC8n8eDJoo51gDoaIbBujnFVG4/QcL2oP1dOGepigbs1OCoJimhFKG2XsijRWbxn",
+	"FUtfYsUdGVEkRNxevLbBxOnvITib3dhaVIOl5OHZKG5Zn2ZE7hwIiEpivgwREIzX+IG6GAJUdtEkekbl",
+	"TVjor+gQKKhlHIVFARQ7T3U2m5eLA5Xv7Vh4Mui4AThtUMZRrWyo3z6aQ+C9UKX0YpgEUTjBRjTsYWon",
+	"tXAkp6qp0kvJfwfPs667sWG9We5nuYfYpw2H/dm9sV9C8G+Qys1lv3vRnUdElDBypGmMhlimUkVyyRNT",
+	"68jLLp38817IsppRPFjEJ/AkObBaZ/W4qiWp8/OfGDYDq223sA9BGiEUFatXQmpDLV5RVAVdOB8MFyd5",
+	"SMXWJK0FV4LJPbiHBFwEOw9YOVMiPivVRty+o1V/3LF9+6+7EWlTSEczFA+UPBYLbalItNWA4ur4uB5B",
+	"E2x9E0wIvmHCRbVyJA27Mu+NbkoTqF3zHENs01DppN5OiQBPn2HbG1ZDasNywZSmbX7bVrbcWeL1+9Gm",
+	"OBfqWqZagX39OEfFiuZcqvr8a24mEVV83lAd96lNtCOL+qCoPPHBTtwMJ63gAa4ZM6SfxnlR7zgTrAun",
+	"7L9La+lU2bOyvpqU4CTahlpY5zciRQrNDquZ1kBGFAp1K5X5dqVnJjijepLB31g010ZAurFXgnpVEiFK",
+	"CBhnVig794S2FKnUcRFa9mRRL0/lQujMttRCxwa7B4IXnqNcrtbfISEqdxLxaC4mjX1Tucb8rqtTNhxB",
+	"AXlDGK3kMMoZCPwvFZPgowdPHj0FAMKa2o43qIXji97XWHUpurIa14NVHVPBOBXyDxg3gJ9mwNZYpLeM",
+	"lS8IaediEbDLzIIzlynNxHTq9C6ZOybdxZpHlsVyOhWpUDZZj9U01YtS0kwvANvyuINxn+zN6evn4BzL",
+	"Xzhiq/l63GGCR/PBWGHAnq/NX/X7slQsBUdX1AIC061hfjEGY1WO5LMQSeUmrbQSh4FZ7IGM4gObPH8G",
+	"XsJXWP2wRL2K9D8o2nYDzcfH2HoQkpr4W0pmcHRAern31uK+1ZrDaYA3Qhi76fm3Fy5ZVT31UqdYEDeT",
+	"EeMrE7BZtAwYlIB2D+Q1oD879/UPJOD3M17mpS23DZjPRMLXBjgWrBvscs24u30B/RiRxbqfchXrBVtC",
+	"csGUSXvCzFyntowRAtHHvv6tXWk0lQzYM+/32uMcqZ4b+02oWfa3xq7BM2fukQt6oincsa1kKNL4F7k/",
+	"oq75GfdGeMENQbj/cv72DYa7sCW30Zx13784Y3969P3TXlVqA1Qz1MvPQzWkGSuM6QhVliQhS4XNUgVA",
+	"KFaz0o2IdX1GAvenGUqwXjBWYC3Bb0MciikAKwnuG3/2pVjLcTmu5VgpAWcgLophVusTKIBsrAcPx8gH",
+	"nQB0OFvNdULHSZOE24+/qrJui8deYyBR+3S6tHxSGRmLPHkjr9594tcXDkP/c559BfqrawBRCj46+UZC",
+	"N++JjD+VouKxsHnsz1aPX1Tu7rf0JQm8te44jQ19NsSlC2vXqyyV99z6XD43dF+3ilCz2/fVOpBGXb5c",
+	"k3g/Wdy6rZ5piUJLuvbOHW5Ut4shHtJ1nb6/cwxNZ8B+e1h3GjQS07Bmv7b88kHnQ3+m+/QllPt5z1ev",
+	"CQ3Xieu1is50pqypRYms4ECWi7+UQjJqaogUWD41iOhCNGSuZMqjSNX/jJruHgklhALosan8g8XAKihV",
+	"Rbe159laRe8zVYcUaB351ESSU4qwk+wQ0jrVKeo1qbBOSE6hzoAEsC18CeuG/b67n/TpCxNSVHCvHjg1",
+	"yresHZc739yblsFurzbiblM0E51CboDTzSRPGgA+lTTz9hHs5LC5ThrrtvtSQyudXvmoFjfELobZ+p9l",
+	"3DsMPmgXDKjgRkwyZWXSYv/BgR8ZFiVcLkqByJi7Qd7BVCixAoAwRJuca4OlqIRrJqAYN6345bqwK/mp",
+	"gXlTX+1vQ1Laloydm3ITKiXERLcYM60iAbrUJY+u9HTKsFoyt1gXyHWzf+fw3ometlhn3EsdI1kwIAA2",
+	"3aDtGhNPprqBOnwTvF7wki3O9VT4G/YbO7jyD9CrSx7SOtt2K8gilc76LL4pfJkbxwlxbDhCQEacF9HY",
+	"yXauB4AvclOgNJadfUgvlXJLZT8pdVV4TINOxFUkkobse4I4qBk0Qh6M9gHRSjMVINQBCOJLEfHMiG2g",
+	"AI+PUJ4PX0o3xkR2SiqZGzTanTuUuF47+LJB7XOMRGWMyg2DkV+fcmhr2TZENJofF6VBBfn51XLofZEL",
+	"JZ2ft4dat1l9orG6T15qI1oO2DvAgrHR0tFOFi+xFgQmPFCdM9Ji83ITSojYbBSbqKS/RcsO1AlxSkW8",
+	"3LfgAg7/7F0nn8qr8/zvn5+9g2oLFxBZ1YDbfoOQ1+1MZAxO/gxq9W/IQ3DrNuuCYrZuH11wh2fnpphp",
+	"O4IB3fzuBhNN3WIao6/dp0GNSuSVgPCoTUivp4/2CoBoWqcvIV4uqJ7QDa1V7vHXgHZ9GscH7tgB8YK7",
+	"XfDwsqYR3g3WS1MAlRKruiz2+s3fHr/P9/18jq+mSd9MDdqh40vRDtpZTsgij5bH1CAoTIioyz17mIoN",
+	"+WbAUdSiy30ULuaxAeoRRPutEGCLskBnKVcWFNMDY1QAAD8zn6kzHmIzSwWPJxoQCWojcmGRFpywm1zr",
+	"esCRQ8LyHdM0B67nMQkY+JEP4lIkWs1MeZsQTJzqRflyWaeej/ExTF3z+GfwTjcdruLiW71SzE0AvoXN",
+	"Jn3BCVQwBgwOguuksOFibXefP26sNzqAWlngFYAeFWuINjJTZYYupdimjlsAYw4JmzIUmUiMcMtKpO+T",
+	"QeGOB8bxgg02+ayGI5pg+x4+edKK1Peg7DSvpHp/AVKvWScMyQffaQkRwi/K5zNBa8QY+uR/1IWRthv+",
+	"6eFwHvbgzo4hzQ8WQK/liLLc+Nnvw0T6C/6hb21yAp5vthAcHSsYrUCCGaI0E3ktth4rkOkII8QIC/f6",
+	"zTPl8d5x+a99bVtcaO6ZFULfSk4EIEOwxxUMbIszGrj1EmPcvXNbm/xqaAVf5CwcZdYbhz3ekXs8qFCq",
+	"e4UjEKizx6YJn2HhDmP1srBM5euBBe9MAdXvVDCRCCviAfuFOKRCUtJsiarqItYxQL1PEchshxQ5AC7M",
+	"o3ZsnvWQmN5yLAzYOSQmaxXtIR/xbduj/tWP+4uolR6A5IZ6ZY0lvykKyCNmErViFNBmzv1RAS1wLcUq",
+	"jw/y4fyU1r7y0JTu/GdUnnyaJXm0GdggB2w4Qs5Fn2NNTFGeaVgbX/SzqYtCv9ElrpLaueG08SwBPEKI",
+	"p0bOFKvYAMvVtKVZJnw9aSyAJBZNWdBzbibNNWu9Ug9RRhyL/paC5ylma75Rn353HCLWKZIzNZHqi2hq",
+	"NVbPDRyqmnDcJuCoU8V8gSYvLuMc7EmnTcHzARqJE6muyC8wB9UPS9l7qd+AULMP2E8Ro/BlsdHL1ONp",
+	"JR/XBolUPEiHBGS5CdzMQLDtcmsh/cp5UFsp27NCqeWjh8Mb09aIJXol0n7EwWHRYIAI2NH/dP/5l4MQ",
+	"lQ7CTtsUI8isRL++YcAePHRnubsKs8u1FWbA3hRcXDgacpoq7fwXRWd7gRVgKoyGzMLnlIftBDpBLOGC",
+	"UyRBzovdJObLXgtLsq6WcdTbCOGUtsjicYs/YC83e6KQR8fLBuKteP6L0+axgC+KP6de7TYRlPl8T6d4",
+	"ieN/bUbMhnXz0zmhXb9cF977vU1TrsMvoUMgLtnNVYhi3qUENJ9OBXlUlFVV531wT9/MbPS1xEwbDyux",
+	"Ko5bvKwXbF3Dy1+KcesMWuW6QdvwbGJVLyoRnAlQvqvGIQA2EWtwnlN4wmB32IZO4rZ+0KNb35E0bjl3",
+	"9lE/9YProHil1VfV2I4B3jnXX8TlXOurmgiMiiemnmBvZGdsrYDqNPL9hQANHqp01xnq/IgKDp8JJVLp",
+	"mNskPLqq5W6nijhZh5UfohRz7r9O+kvFdV1TDE2VI+0B/ajIq8CowTxxuXrnaUmwOGw/a5M/3dh+fv8K",
+	"pAlJtRGEBCzE6Ph4ro09/u///C80JwBwirvEQ0V6hNKCVe8dZs7bcN/S6HOaKhfM26BtnETtxh+mfhI9",
+	"3kgD3ea33Wg8JV7KG1fuMF+OtRZSeRNfG58VRTgKTjuE926W3oqBPD73HkskIDcM2PMPPLJJUbsgfwPY",
+	"jeCRz04l2JYW22oozZ6tcGHNiPQpil2DXOAB+8WdkX1fOKVFvdtLFmAlEhkHLMzLThy/OX39PESUBYQd",
+	"VrQ69PC8IXezltHn1i4N67p/yLasK259rIcBd48Kffd2TLXepJazshtLCwM+E4l0wq81rrAm7vLmWApb",
+	"edJznVqWCm60Ip2qGpR4Qoq9RUlZj1wMzHcgo8JDTUdPw9c6s5FeVFThGJeQAjttukYdLg8tMldyuWyI",
+	"LGqrdwuhNBOPArhNxULFSy2VPTLsp4uLdwwfqCpbYCWPqiaXChTeITjrxI/1A647bkoPlFbb71ZQlMP1",
+	"tFasb5XEaKR70PGXuDBtssbthQxVKHI7usysVTRAOgo9qL9hPlQNvQRyIeK+ziyERZ5gPSQzoBgyjEzz",
+	"kW9OwFDoG4QaQlxywOikDvKir6iJFFV5TTm4CMZUDqaDL4qIutKYPbLIYDuuuSAqWoIvuG+fcdelN9zo",
+	"wrrPLeA2Nfo91Y5DVIwvebAXZ9gJ0wsJQIAIVCsJ/nYjCaJcvma/E7a5i1KSUf0J8qmulgPspLTrc9DG",
+	"YUMuBU9Fepq5q3uNmfr03UvyjnXD1NjJYDAIewGUS2OERk2/o66MdewqmDfws4FsHLwFOCKBXotROx0C",
+	"UxgA8ulM6yvZZBolVKgI2mz0VeDrhOAJHbFwMvlJG9vHsU7o6RBB2i5enQd+Ghs/YUU7dwyBY51A+isA",
+	"/ajbSFtfj4B1lbbsx+cXPbbIwAWv4o1SB0G5qkGlPgLrwgojUpBb0XKdh4UAJzPUWqLSdeWSunImFUS5",
+	"+8ICoIEpFp4SVgocQiGbCx6LlMmZ0mle+setKfj/3XLjR3/LGnVql7LYRL6UfxVOOIEuP9U15Z6QYJCE",
+	"AR2q4uGdpsLMQWPy1g03yWkqhYqdzkw6vhPIY4WR0zB5eBMlE2KidOmtAXrGY8yqA3e8KdXuHKt4rfhC",
+	"RqXr8Vj5zHZa8nwtKVCVIf3mnFFZ2RH7M/6a88tgrN7rRDhqBDTBkHXhfg500gtY6MEFQ9atjhxnHCDM",
+	"Ry8Yq5CwB0PWzX3h7g0Y+UHfmur8N9DTezg/ACeG+1LIl8vEkbTU6pgggP/l342jka7Hdu55JwLlDYdO",
+	"iwMErGCs3I4RljOGfCNh6+kUQb1YiFDIf/91AKml4YC9pOYeg5nYZ6x89IYbI6EksUsdS7rbQR6rVOzn",
+	"ixf970YsPNPKCmX7F5gzXpoITGCsuuGJe3dqhP0hs9P+dyGThq1E4ngnyMHBqYn7jYqs9hzfX+p4PVao",
+	"fVLIAK92GuIjHMjKje4EECEp0nm9FBhW8PjBEzeWeqTqsFcGYya+9HAArgGknzgBMhir8N3pxdlPIRW6",
+	"xmsbdNGW4gsv41fCOAoqLRI070Nz2nGrNay9U1/AWw58FuQYDxiHAdHcucRLXY8zLxAhn5X/RybGKkSF",
+	"MhyBjRlrS5YUTZqEe9ZNcCZskXejlTjB+L6x8mAeFDXOodjuTMA4L8qhLymmHl/qDDJ6VLa4xLI5OZlx",
+	"Cz5UrAyw0ixKuDFQNgBShYvKCjkmvUFQes9BYb+fSGPD/PegBEQ9VufPcLEpaxeogDoHlH2s/CEkEh1H",
+	"FLRrdLRA6wE7HSsvbqD1VKoYQfxhsGyaJQlbcUgVSqWYJmtfOdPtjVlBVYLHD7939LaFdR4SI4fv3b2u",
+	"fzq1Ig0HLDyeC57Y+W8EancMKPfuU+p4Em6rFGKJkQ0EOe4l+um7l6VSUKPOg8FwMITb5VIovpSdUefR",
+	"YDh4hEVc5qB5FGd2jKUBCeA0D+t6GUO8lbGnrsVzf/9f8pQvhBWpAQ/X5u0bZXKOJerolrB/4EwDQ2Nx",
+	"pPEIYZNR+au9+Wx2AUhhRWL1QBqTiebX4xF5wPuLEEsIqYK6QFR3r2kWhA67o5s6pbdYzOMzvPzt0RJi",
+	"8cBnmAqz1MqgKvlwOKTUeku3v0157L4rhtimhBdbDvco0Ck2IdFR6riFwosGwEs8xkHUvTsf7DGdPtj+",
+	"we72P5frEMBDj3Y/9CKvVuCeePj97icutH7NFV7vTLZY8HRN9AA84tTBgCmxElAQNDV2wF4ak7nbswnw",
+	"3OJUwwLlj69iPC3Rqwko1DNAVjHbUXakdngzFSebPNwy+Axya5Bpf3UjrejesbiWhKimTV1o1pwv3UUf",
+	"ivK+dXoTezgYQi44hN3xsiaFA8Vz7LunD7/rjUhLXSwwDFgJKrQRXosUgeGkVpMslSTHII4ZVJUTj0li",
+	"tEIgGfwCSiZXnPXwfWMEDh3HMIzYPSog9tHrlrlDsDpITDNE7XPpXuZWd6vZUieJqbvR4OLgTYoKpIX4",
+	"HU5ukKPBe7F57np8Bk0QuLKDFgNh7J91vP5ifFruAvpEVi2MExSmcWuCojLHGjFxjkt/QqAHQGRuzdxp",
+	"aUrBkTcRHQ8e7cXTr6BMCTzwZB9Zk6uIr52G6EtTHi5B6LLfGf3917I8gRUphZvkoSslSkQMMs8unmQr",
+	"IK2s6+//eEvt943RVNMgFxJ23igjjvN6dV5SVCn4BeS03zEJv9NJsh8FP/hi/VdCgmso+BRXn0g4D1Xe",
+	"IN6Hw4e3syKEy1wzsDfaetKI2VrYExBgGOFFEj70CNkho/qjNzykDz5vh493P/FG2xdQdOiPy8zvYMW9",
+	"YCOWPsE4Ub83AV0L3NUIyaeUvnNkWNe13odxE1/Otf5sP8172bDRdX+ydvlWuYvKOV+Ic2nFD6/4h4Cd",
+	"g2U5t8X18ktvnU1swKg8MJeJe0qawur1ePgAivRTfjEFrYkPeIlNmdI2KCcDgGuSgA19GNOAvUAvHa0i",
+	"FSyjxLIlVAWFdO8AP2BpH0T7Ln7EM55+68JXiCiBGpnScY6tHXPLL7kRPbge26IGeuCubzX3NAZIGNBu",
+	"JVWsV4QR4dTfQnVJ5Wxui1ltqQZYlPd2ZCm++45VgNei9uAHPGWKaEebCvR8Lmx/f/vyoPVS9el3fOEY",
+	"7iFhyiU6f88CMOg82WcBfi5VcWvVgDDVIY+LLscxbyH4l+Koc8G2n6yk3JQGYVkpPHySi+aKUhVivHJN",
+	"DQFoHLBthaoHYg7znFgXLAilV+oMLFfC9AbslEyf9KqN1CeGCQWMKwY26yLNgFNsKGXepuJaX4kYkw1X",
+	"fM26j4fD3qh4EAfjHV9bssit0pZweFxzc0R+1pn9LIYOWJQInmIs6B+Ts29uSnhePV4r9acjvcgLyaoY",
+	"VwmtjrRuOqW9xsfKuj8ppeWX7MEiWsbR8Ud/tf50nIO/FLbAmt203Ar0qF2S2RTuK9L4i0mpxATpH5Dg",
+	"ih4zCQnGMerN7KKUJ+hfRdk1FMtUrluBpawCiM8nxoS0TNe+h9ZpuRHlf1LOdYTgRlv466gqLaJWEeZU",
+	"GQZX8AVbYK1Es806eD96+/LZWX472rCMgqVwye28MBSWEJCr53OZF3ZBEXystUFCWE/Dax4Pv3+694tg",
+	"h5veVBcL3/QiDND6Ui+aVNFKal9ai/+wZSd9hFe1BnXlBMpTI2TixOpwQ9q90qgjVdWjbef/P4yac+g9",
+	"71C96ItqHr+QobAxncgAZF2p4g/AwZ2gDmLKwvsGAhZe0ihdi+tbKjADalMI4t0G4xv7ibwGhFuQsGAv",
+	"upR+7HmOk65I5gGDe0zlnUFlsnh+ACaU44LBYJCfCqG74Mlo7peiuGWCyVqgk6yGeWoMo19HatYmWGk2",
+	"03hdN14CBOAT9UDa0nj/Zl5ZJyxHgjT5hPJFaJSAw8ff3VBYXVTp4rZEFFLRkblFIXWo9Piq1xZB6pvn",
+	"FqvbRInVPqe7KJOEbhWwf08TvUJ1791fz57vY/7xbzatztpqnSzTucWLf02RrxpDQDmfNp/CoHWl3SMr",
+	"vjblNfSyzDMj3BoD9urZ6bs8YRTCbRr2w+yzxFs28Q0RbVri3boGr64oxbXyhrIATWQImtPDKiGtBkHE",
+	"KMvlK+B88MiJXJMj9AQ5HAm1AkASPhOs69FONpBKKC7CiWmKmyOsH58kUD8zd2PdluJoLgdrEwJKfHVz",
+	"1t35A8qaYotD4N4u9a3bpdAYU2vRr1qRdkger2GZ449XYv0JxE97jA0GCLiDmR5lV2KdKyJV5elKrFv1",
+	"phoFpF74vYHYS6VxxqNy2u1GfbTulRBLJ7UAXxFKJ4zVv2Yig+gwiGSj9boSa3ezxyi6LqG+sjDXOXsD",
+	"BjDTgCo3VtX6RtIwnkCgFME5B67PFcHOUSjbCmLlRqAhjxXhIbufUATT+7WqvI5AfllXWoBCg6JOiTRW",
+	"xGMFk4XYWUxGJgxsY9HfIeJe4Gc51UmiV2B6G6szv81bfg23ilbDINBL8WDo3XWs610RY1XxRfQwDmxD",
+	"ucYqGQWI74aQ/HIuSt/HKdXIqnWc0m+DP56qd4pqgztYHR14ehwV5csqlKv0qsziOUNv8HnOIZAT3q7G",
+	"neWNL9YIdXxraly1qyY1Dp1/buCDP07cVrloIwQOkYNTplhkx5xQbBV9BNZcVZMj/aYWEVxN27rvjt7R",
+	"bjbt5Fk5Fu1yTQBKf4g9dVMqx9Kx7kJYHnPLfbAcbSegRYCXJccjFRA3po0oMBc5Rbj5ery1Wx00BMig",
+	"ilgs5i3pwEUHlNp+x+pwaYL1tMQLEX+v8f5eNd6cg3DDoMp/HkHNzisycKaLSkHwvTvLhIpPWCV/yHMe",
+	"u4mkPP5YfPiEumYiMEOyymXP4PsNLtvlq3xGOJPflCH8jgkF17BCKAGpp5Rn4BG8KicoufmsB7Rtk6u1",
+	"R+WPwrbt9vCOBFtVe/h9U9LNz9Mfha3s8FHB1q0HYvV6uiuxIX/6vZhC2gIkPG1vPWGL3t2JSmnZdxwv",
+	"tZvwKIF+mwD/QX2A3/aJjEki1RP5BR7FSls2k9dCwZlLNxfQbTcvLtiKinCW09O1EoZ1o7mIrvpcxX3j",
+	"wZ1uelofY8LVtpXqcDHQGsZaNSodmfyAoYnDxAjDIs6xbsYqXKV8OWKOi0MIs1ezRPQzI9jfwHvn96Tv",
+	"2i0h6xNMeO5KQDmgi7HqZsr9Tqbxa3gSvwp7PhJWUvJPKeOHkoAwbTKLJYKCqaIpwiVhPlEqIp3GHgD4",
+	"Em+eFq3JlAU7GKtfCoTxsjaW4waL9FqwLs7NCE5Q25lKBY/mjt56ARqt0OLlXv5k+AgmJhXjlzqz7GEe",
+	"Hl5jVXrp9vvWpTL0QhnHdy2Roe/4EIUA6A0KqleIaMMTCzDZ/TOtbKqTdnfsNxXj8S2L67eXFvIrqrJp",
+	"QwcuuwZADxaxd7jBb9twgDeWxsbMjyPeaHn6Udjz85/OTm/VDwwdNPDMMrtMZIQOim+Jxu+W6txKnp2W",
+	"FpMZM48xDtOm7r/dC/ePiAGG+/SvYm16SIbKNZ1EIrWYoVm919yWkr8v6Ro5U7enS2DtVKkiufSZuYkv",
+	"IFIFb6lw81InMlqfYB0Csh9CSRxzBWs6Fe4g3Xgxz8tE+y4CtEmOFdTHYac+xKiyF/nhT4HcI1T1/DsM",
+	"vrXW2yNn6vz8p7/mDr4vfSS7Dr7SiYxO9rNioRqP5KLJtyVfvuUzFBztVCRYgcdcr1RZuHkgk2bJdWTY",
+	"2eleJyeAE/SNVFft/hlAOziHZrdI2Hkv7X42GLS7u1z9AVw0n00P4NYppmxYF1NXAF2pvMnlvSx7ZrbL",
+	"e+Qvc7csIa8JiAmK+875cglOfwSAVQAkgFfmFFIFpB0rKPk1Ygj45BGj/JXNljEhmFRGpBDbBQCLvvFY",
+	"+brgjs4x/ipM9CxERBtK9zky8A58MQLkpO5Wdi3GyrWeJOJaJO7SCY7gkevD4FvevzhjTx4/fIwJnKGN",
+	"lgj/ZhMTBmzqTst4rC7XTEdWWAbJkFLN4O4SZvEydCOeCzdgzs6XSaauEPgTiJSd6SSBsLrRWG1CbFHr",
+	"cTYcPopAz4U/RRgwoa5FAqWWIX8JIo4J5gnWYKzCubXLCSFccTd9Y7mZHz9PuLEy6hu7TgQiWY1YqGJs",
+	"CSr1X87fvhmrEGAIwwDlxCU3MgLkCmxTBgdDsK0XOl3xFG735CWEsAzAFXr3khFMjRkhPQDVYD0cQjIa",
+	"KwgwYd0Q/p0Y+ZsIeyeEe0KZJcoyqdglt9E8r5ZlU0mwTGNFdcXRQB6nerkUJbwK7EAivNCAPUv1El/s",
+	"U1ilGqvweOFeGZkwDzGaTHFuE3rjxGrLkxCpLdGzGSXbMD5WC6kyKzbdPd3QEhpe6GOb3N+4ihP8rYdA",
+	"RFAiW9ZaI0ADyktmYPCziE+Y0r6lNGP8cQl1raeMMxq7iHEl65Qc9FflUvOWNJ38/V/Hx1pM797F+sfX",
+	"bkjaVIx8WwhueokosMka5B8W6XYHgVkbKxZ7noD1as7xR/fPHm7VKlt9E17Vr+MkrSgc3gGKcq+qzJwU",
+	"JVVR4s9FAlmRJL7blJ0m+07LLg7vRkQBeHi+APcEsuFgrVDH3qrtQQYRtzMvn+12rt7ZQfp1XKs7qdR7",
+	"Vreo9d6z+u16Vhv5r0D1rjpTS85W8qJiPGFAkOLgekRAcXAX3vCAPsYCC222+5ygz7HpXfAOdVXLQQA6",
+	"EbtLKx5fiILtbihpXtv1/gzYtt27NTky/sIDYCYG89kAkQiCU6W97cOhnRqtoIoJNz556iEnIecMitys",
+	"lZ0LKyPix244Bj/ouDMad1zv407YY3ae6mw2z0npyN0bVaRzUOaUK+OESwEmfLl2N1e3qoVi1TUa8pFF",
+	"khg05Ns0s/OGG3cv8A7xB09yXzhY7NUVZlfHMgZ0bMBxRmRkZqwE+K+Hw+GolFTCDF8btpqv6y60F8Lc",
+	"scbmenwvTJbU2ht/cZNDi9i9br+V7gvgJiK3Tvq4WEcVSq8Ov6VhUGSrHfpHbLIf0PJRuSR8IzwxpWge",
+	"AIJ8WjW17+4jKseHHNKRqtQC391RUaVsRxbbrTEWbFBbtrOPfP2HdXdvG/c95HHJ7KGnyF0If1XK1MFq",
+	"BrtiI9rTMmCPbumOA+/+OoZCnNYf1Uj4j3yZqbIEhF1jeFBmqrGfPmjjsPAg5K/jj/DvHpa/gj92Wf3e",
+	"Y1jCtxoBj9PzmWAHxMPUpFrPSkJnz2Tr0haWUOBb9YOXpXa3GRPp6a/dUZ2T6R8ylbC05uWtL2/FrpPm",
+	"ZUkfuZW4WP/+r3PiFNO7d039vg4Rn8nXcFRUabhezhx/zB/dODOalXS8DUOtG3TRUyWkBXh1UxZpZWya",
+	"RbZUBmztwUpzYNTHw+9727AyeDZVOeo+1+8wsihcUsXq54A/eUEzrN4GyG1rFbG5NO300+x9atmt4d1I",
+	"oYtqMPU3nKm3F6sfah3M13av7Lw7O+6+jgNpJ6F5B9Imwd1fuX7np2XuCyqbm5y+GrDSLgcI9IQB4O44",
+	"K4rLeSzgzzlkjzmWsWsEAf2FqhxC1eUQjcpbJe8GLJwshOUD1+iapyZE8KIVX5uxWqbCCGVPWMiTZBDN",
+	"ZRKnQoWAX2QIsmzZh6hCgkA+oeNAKqY0fjdWPIVCCWGm4AsRhwP2rFLEmXWNxSg2qYylKlg6pR8RcCmW",
+	"hi+XAPiNsfZ5zURQI/Jiuou8NEQP4ZHE1DKd2bHKVCKMgcn8ADl9WFDzl387MqUTDtcQoNUHY/ULJO3l",
+	"S8gtjOnIMLdY8HzY7wNkExbkX6ZS4dosqKihNG5JqejgkWHjTsIzFc3HHe/lyvsuCqNS1PJYhSglJhGP",
+	"5mJi5UIA8DvECa5V5NYCUKq9L0KmWFURzmJpxkonsUhZF2eJL2NaMRxDD2aAiYkL/mHCZyLMazFuEQsW",
+	"p2yqrjhiqVCxSClKcKyWWIyTypZVJkpAr1DM1edNpCIoCtw+v+AzKPn5ctp/o5Xov3YnSZjX6fWoh4+G",
+	"j9lqLhPBqNoo9RhjWd2x8uBYUrG5XrEFV2sKsoTOye9TYGNVy3SM1aVYaxX3BuwlTF9PpzDD2W9y2UdX",
+	"Usys1qwbIkZV/7n7UqrZCNqEvWCsnGxJhfFg5axlYQJfGhN3lY7FscIqTuYK/H5MWgQM9APIN2iOBXFx",
+	"+Tyogl6psYI4YayErJWgqfZhiI7nZCzIk6WtMFSTeGPxxwqeooqXpR0YsPcwmaI0Zwr7wXLRO0K3WZE2",
+	"CoVPHCEVkqjGwfWjsMQ3ZV1hhzMDmNGJ3hPvQ8t1VsezOcZInUfAPXuY0+ElZg3XFKWvLSKZVH0aBAOc",
+	"V23fLLy+RwXH1/zDKZyHu92rlid7NXw5dbsOm97ZnnGIRNOFAGknIFAsQk1aJm2vINPaE2esyryDwP0k",
+	"QsNSXjHG9/pWQBuwoJgSW6zoBtfdqieHq/XbaaMenNe73KTYphX3D/yNp6bz6ddd1xE4ED1AIB1AG0nC",
+	"jhAalBpqdYy00vF1j/N1GzVsc+7j3j4NoJypuXIiXKceuttWROMJ8wV/ncxYSbOB/JwX/P9NLmuq/H8K",
+	"Ok6S7ZoTtPkUUAXbPtL5jmewrWeJzt9Atdtagw3qCr103tajdgJaP6qzOLgNrghvJzXpBGNGKsJfIHmO",
+	"wAxOk9o4Fbt66sWyoKH2bkwav68V/wcqZ/B5+IQlA5kqaZtbJfGxuHjXU3Av8OWBSmIFfgaJXAlFgKPt",
+	"880Ce9xt8DKxI7YBmtyqc15ny3aXBYzz67gr7trtvnHdpYo3vlSddBotXg8DJCFITcLaE1hiXmcbGF53",
+	"TU7HH+HfT8dufIdHp1W7DRrcdjpbHoyRnNXc3oH4aCVTwSBd6nJNsHkI6365Lso7Q9IZKU10tfDRpBuZ",
+	"3gI5B5SO27G7oT5zt8a2os+6GBqdLb1k44bicO9TvL+G7ew9oUrx6q50ufLx0FCZiyKi0Y5SewbtwfXY",
+	"tO0M+Qla7LhRvlXJ2kuyhVhc5uHJkqRg02XPC4MDbpM/FXfX8J9DtsgzQAFIHKq/z3nKI4iR7oYrcdn/",
+	"5+a6MfDPQf2HV2L9AwSohyO4KJMFDqGmCmPfNU+ZaxvmpVvhlWMV4sMBps+qzC2X+5tutPQiUEGs+AAm",
+	"FXpkrLqho7UfvhuGAQthp354MHgCn8xSWzTZ9U5yS48SxorYyUKmsiQZjNVfBVqW4I0gN30Fi4dPnrLL",
+	"tRUG8nJPGAdsgAVfgySd6yQeq3DccX2NxyE5H22qk9KCD9gbzaSKxQe0Hrnb7ggK/MwES7S+MmPFLYHF",
+	"f7DswTAYDoe0gqQi+AEFDGOKARJeJzHigICdR7EQjFYhPhlg0Vsl0CaDccKAIs9Z6PqZRFlqdBqWLskb",
+	"dHDNG2unPXmwf1k4ocDCUUdRFYNFDfvgGuRFkNBsu2UU7EpL1RF0ymTcSNf4/C7K3oX7Aqu2jznklduN",
+	"zm2YYm4ztNSJkibl9a0SSLV6WtirbnRZvPEF8P7m1qhaE9vnl4qvoTFDT8cf3T+f2pKKfkKD6a1ScZNe",
+	"5wZ3HxldRt/FFfnS9BJ8bFh8CLJvqBUz94TRdBGa6nTBLUTh26ePO/kpJJUVM5E2RzQ20ukxhZ40e0Tn",
+	"3DKTRZEQsYjpzrR5CuWlOAyLZV481nUwVl2rEdcDbrTwJLfk+QVDqXEXMJ7kb4BzWisBfraxCn98XpTF",
+	"gu6PP6aZ+nSMVzZT8qwuArzzkR19rLBY2ZFhITaepMKxl9QqbHCdON75iZbkYAy2Q0/H2z7K0Om+z4FW",
+	"MpHTst4LiVIZE1wSIn4ofUwkvnUE5foaErgSK2EsOibvVsi4/kdQzNRdCmP/NbG7u0MAq2Qqpoqk7oGx",
+	"kpbNeRwQol4q3Lf5w9gYmJncpIDShHhK2HasADw30gArU3q7WDHQxxVfEMov00ncKyngB8rCPWO5K5LP",
+	"vbsfUfyMaSsFS5bgQs+ec5NbfMEZjTfOHE4i90jEWhjy+tq5MMLf9sqkErqHJxjlEg7YC7j4+RDOsaqN",
+	"4Rzlu4RlCCH40xwR2Zm5u7l1Od7Vxgp+PcpDKNi1FCt6GMwD7n6I8jYsIy/jW93j+QIe+T7zeNM0Fmmd",
+	"+HSC5g1fiLN8gQ8l7zuQi+UBtiWRRTpJJEJWuelv2qvvlXCnhOdhAxhvxBZYj41jvESLlrBMdZxF4tai",
+	"KPeQBcs8sqxv4taa+5anM2G99b6ISHOMDFBqJp44oSJnJmSp4LEZwfyXIh2rORguoAw+vgaAwfilSAy4",
+	"/xXG8sBKgllvKUh5qQiMYrQTE4c+Fo51Hw+Hhbu5Iq3GSkHpP1byujCeGM0inrrVYOEEwtgmhGSWPx0G",
+	"Y7XxG/i1gs0ncDe3v8eVCseqO+4EPLgMxh2nky0Ig6/amCwkIWhtqYClSaSaDRhYGlGUaijayngcp8IY",
+	"plOGGeilULUBe6elsuWIQRDNJIu5L0SFaV/csLBSFXhQyjfCcK7TxqitACsrAn4dydfcua2VKIK6xmoj",
+	"dmkzWot1Hw0fw8w33NO9wJcodIRwkzAs5qOw6hXdYpnOnx0sp287fuZzDwBpxcLsLDQL/AiOHScLSZ8A",
+	"aMOmQ6EiCX7fwQKl8Imd58FrHcup9KfOvcpfjbosi3zE5yToUBZLE2msywiEUfHULrSS7thRszs5zuhk",
+	"ba9NTm1uEzgaumhTrGrUgX/IYACae5lk/B5+iSSSWiyYENWUkOovQngr1Wc/MgQOUMQnkGZHahz41cBf",
+	"5c+8gkeWSTaTinXhIOMrE44YX/DftBrwlXH/n4jooVNjUjFzXYCGMZWJG7tTH6iMzKT0lfiw9ZVTQmBI",
+	"8Ljki0mqEzHhKYCnChUvnQIwydIkDNhgMOj5cqOVpDia5ViFsJQG9BfSWAJw0Il4Unx298sIdJ9EcHcf",
+	"mBjhFt6i9+jUz30q4cIY4sfQl2bmvggvob5iZAJVl6EIX78FFA5arq8JuqFTHoW6lqlWcMM8ZhQC65QK",
+	"qZphW8+9z+dW0Omx2PFXyYqlid0DMfzBs4JO47iUkaIbM+wKwVg6CReizcnyWtzmMfe6uSACTxKRfsZB",
+	"dvPV/GWORknidqiwgSIE7XlYFccIA9UjnVQ5O3//oqic1Fwi38nZ/qVUTv61mM3ihSR4XcDe1akBX727",
+	"EjP3CuZfcYJxEhwfKMdesffldiQsyZrInaLrjiMjZ6ov1YgpnU/Wydp8IZ0+AVlNa2FZFyaI40KcDhaL",
+	"SMYC8niwiHxNMrQ7s91g/uynvU/Ii1v+fPDeFJwZkbJuAa3U6KN3DQ+LPWnu1Aq+2KtT1/CzO70Go4U0",
+	"7Eoq3KJILxsxpODHSp9tvFbahHN48MAhFWqKTstAL+XFOWFKiNjgsJueaFxBUP6/Gh5WaX3a9G6/MgHT",
+	"SVxyStzf+XINvSKj6sCygJN1CsyFMeCOygBb0dO7F6KuaVuRjOcfeGSTtTeUwptBXXV8mxvqmckgtq9U",
+	"SF0aLIuweV6CSB0Vdi5iAJ8yhq7QUmlD1s2bgs0SRTL5Myq96NQXUaMcN6Mxq7HcUwVDqXh1ZoSp/ubx",
+	"JQnyp4fZTIYv8qVnduVu19CFd9YMGlTcEvHfkp5b6uHrKLvlKd6DwPy+FNgfJcQUOu4FeYBVajDiFYFZ",
+	"UFRwlC05TyI3BhsMXOWiOmnSpJMdf6S/9sAe22SZf7y6A/WF1svSv0GSt+l/pTO2LcbnsiKsDndt01Xo",
+	"+CP+scd+l6wA92A+N6QNuqLmSdG78XvKtrzGyqANOzO8A0MJHLrw6/1uV+IB/aJ8CbMsLv8WsE+N4NAx",
+	"mgsxzH8h0plg0B7LjP3p0fdPewHmCkNQXJkkoHUfWv9LXqsr3CSacOTh9RMxtWMFLlXKkgpYqLIkCalw",
+	"lBsHtHXaHwS3oL2REA7IiAyhPtB3zKTy0MyI149NMiR31g0/jjv41bgzYh/HHbIDjzujsXI9f/oU5ukr",
+	"uZH4hLIVKL+FOjuheD+oiEUF12NUckmXpDFVxyANA7UH0IN4jskRjBX4cjlEKOFOHxmnwIaPh8PQhyvR",
+	"nAdv3128fPsm7J3Qye3e6EZhyBoLYWKUa1Fnl0VUpTuwy+bwTUGnjVRu/Nq7rUbaKsU8JFRFmt1bfv8Y",
+	"eFAFy2HAZIVpg0rFd0cNcZZAostCQr0BBBHCOLqd9uJNzek44klyyaOr/pVY71ajzqi1r/e7G7gXAi9P",
+	"wCJccqrpJAbnUMkPdH8C55mOvqZLQRd+l7CEeQkfmL7/AudyY+1qcuKZuV4pLLwIwJuAt6JVsj6h3GIC",
+	"0gLNkJv5gJ2O1TQVZp6s2aXWlkJoWTdKdBb3pZI2QJNPzC3vuQkrpJOxCt+9PS8C3vNZHn+8EutPoTuR",
+	"IUC+WCOPaUXxQIOxes2voMQJnGkwB+XPPu/0FddSZxDR2uw+bKX4L2ffKHfTIOL9PLw/9+f3r9xCuMW5",
+	"5x3indf8SgDAEOlEvSobgZPZSK0A72sPnmqTnBAI3x5qslbR+0yZP3YSBc1inwyKNFPmH1z3+Aw/cEGn",
+	"5ft0c/4EEuDtCP5/zUQGRmsYCngzCbbNR1zmZ3maKdZ9OHzYO3FKSNKcrBQSBB3w4SwVBqsbofymmsiu",
+	"9Vih7Zt6GhFOH/eZ7CWpL6nSEjix0kwpKC29BRnHrR/lEONhikzwVfGO2kpJqZzNROp4oHP7PFbHX6fF",
+	"tIsMaEDQSlLB4/X2ApywuUipPBRw48Phw7sY6b/iKlYjQl9p7KZet0gzdWTcSbYPWtO9iDgHZsxZRq/q",
+	"xEH5zCqYry1MxO/p1yFwooNv1bR+mhdddoIdyhoGbCnSPrrZvSgsqhiavWR8Ey812txT2uAb2du3M06b",
+	"A2BKibJOclHt6VL6q7SMx7GIA5+XF3jkugDBegEOU6eMsiKC4qy5EmuS5x7rrktwuqgUY6rJkSkHM/rc",
+	"ioCFdGN2f7pVcf9SNkWIoK8hbEqYB03KFK6qcGSIFVXgdKfWlEsa5JKn4NJNM0XIsZylog+bXhkpnTkB",
+	"rQhAcwzYGdnLcqymqQY0D+8eq83bZd1HQxbzNaCDkF2yN2BORYO4n7GCEJQuLbNf3RxrNCiWlragF+D9",
+	"CwvrjxXkt7k/12wlSvFHTSlvxN80m73DhLy10B9vbthNESbut73jZYrM37+6x24F1+P3lbmM7H+fuLwR",
+	"DcitV2KdMKLE/FwW/f5ErRV8ccPoQni0Oaqwlm8voLtbJGTXQTsUIgYH/AELN8F6t4c71VmULjDW8Dbc",
+	"Hu7VXyc+ByZ1H5jz+6zOBJS6I5IGiPn4o/tnj3CKnIbv42ZEvsJFZASh/c3lEmV1JaYS0co8IKCxvFq2",
+	"txAiTde1+sUf3jovQ/InUNK3DIXUxCt7qAXu0fr6wVX9wBYnwP5Yr20FkW75SPk6Du82MvTu7hI53ju7",
+	"f+8ArghjiaJS52jDGFqTb/ABx9QxydBWH4yjotfU7haJ9Wcj0rbEAxrqP0iSr5eENOvfozitVdBP47ig",
+	"l1sUqNjBaRzftUzdRabVfQObEGVlLDSCIy3u4a+/hvQExzanvdiKrR+w0zjGaAf6CT1om8F4h8vW44+u",
+	"YeuNAONVNvhmz8Cgb7eiN8Tw0IZR0TnMRsxZymn+pvd7k421cHpIDPv0R9mbN7R9QY5q+3GOTW5T7XQ9",
+	"7LBYuSZ/SJPV6buXjDKBu+hxRycHOjYqxEibsdOa5Zrd1lHp3v2V7FlF13GbXYudW50KD0XPlF5thMOB",
+	"NTaPibs3g33VIuU5+Q/YS6jql2QQQ+KjGv2b8lJ/W8ywJa2OP8K/+9jMck7ZfThe66tv+XB003MH4ibo",
+	"Qlnm7DwBXdu9jsCShDr8TMIzue1I+tl8xbslHkiYevkHPI9gdatH0ZIbs9Jp3KgatRxGP5tbu7a5V3+d",
+	"owgmde9a+Z26VhxhDtgpS3TEE1TsF3zNLgUVXeQ5QRMuOxbaPU1nWj2UMakFrfcy+GqPixgeMzkP3Ltm",
+	"RL5DhWsGj5gAL2OtfprDnDL1yz68dSlwQdfJb9spgzO80U3ZNb2dm+sOp8wtH0ZfxynTSobklCmR472V",
+	"8OskFBLRx9IsE76mtELRX3CZYMyiP5J06oMCi4BLJu2OE2klLudaX7Xrxb/4RvsEA/o35pGA5eJeBURV",
+	"wBAlU6oZSHNKyjnKn28KHpSlMvCHonxtjQ17HWEFgjhg4cs3f3v+5uLt+/91/Ob09fOQathBPTJF8EYU",
+	"sz3n5jOKk91mxCFtV5t3oFjk+3j84g7jVyXwAFkVMBufsDEHvPUrzI/wrJXzUTNEFkT85bBW9ABbAEgq",
+	"GZoiniSMQz4gxYJC9N+RGatorrUBHPkLyhjsYiFFd/blJRgBlBW9CecJj64ck+kFwNxShwWKrJEzyJ6j",
+	"h/KwZQwc9l9f8uhKqBgg4seqDOhzZDwCAwQxpj7zB0EXoPA7JRqZuV75RMex4oaFQKpidAzFm47/+z//",
+	"CzHqw5lQIpVRyJaISIL4EcLtAuuG8C8Egrs/JjIO2X//5/+Ho3UsCgHXiFnErRWLpQ0gUSkWcZYzEzwS",
+	"lqoD+NIhUHIyU2HvJMfY31giCDbN4Six7MBYhR7UXM4Ut1kqRsz+MM6Gw0dRpuQH97BWsYFvRHD9gH6b",
+	"iw/sp9enZ/3zn04fPnnqNm3cwZ8sth3gp0sdr/EL+l24xQqN299ioWC7+47iuQU444Uwhs8E64ZWfLA+",
+	"Kp5by6P5wvFE2AvYai6jOXvtViuFIpluK9/r6ErYwRlE3ALgL7NaD8bqBYbKxyKR1wJqLnSVsCudXjGR",
+	"pjo1AXs8/C5gjx9+H7AnHz70KCvcplLEoLiPlfiALCl5ArSlp9OAzbXSWQrIFGXM/4BlS2Y1+85vpzkZ",
+	"Kw017j1pCSJmGtPa14egB3KTYNFirBI9a84SJuF5S+oevf3rmB/81O5xhv94Joug82SfFftZ8WsuE6f7",
+	"bRxwb7SV03X1cIFgepCloBFtorfRIbiNIFQ67GpUyeOP9NceJo4yt91bOdDKQauHVXaMh1lXMcVXoRRj",
+	"Tog16R9Nlo3G1R7ehYwp6Z3ftokjn2STenhQjjet6MtnnZ12ijs5u76OtWIHXXmDRZW+7s+xb+8cyw0j",
+	"/gLV5fm9qnfC9EJaQM9CjZ0uKFdCLMkpRYhulP95g0PtuFB/9zGaPCta72M98YquU3upI7RUwDHdZHDw",
+	"96G7rod+B1YMWr/1PsmT+eHoV/E+ebIoAUX0e1TVIZoxSb7QkeV4aS54Yue/tRYRhya3WkYce6jD5XDL",
+	"McAlE1GWSrvujP7+a9U8dC2UMGbkiwxFwhjM68YiWpVquNgTyhFA9mid+nvX4uvMHLoe3FwqN6zWeygt",
+	"lC9XzC2/5Eb4S3v9WlXf97FzKXgq0tPMzt3rnUyiUh9nWl9JAV+6XiG3HskyS5POqDO3djk6Pn7w8E+D",
+	"4WA4eDD6bvjdEGQVdfoxL8pLCxN83DQuO3Fd+toD8JW/ghzj0hdYA7n0BYXAlL5B+3vpCyhNUvpcqpVU",
+	"bRY7aVtqlwNblb7MGbb0HRwMfSNV9etSMbdPv376/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

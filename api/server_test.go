@@ -135,7 +135,7 @@ func newFixtureWith(t *testing.T, configure func(url string, c *api.Config)) *fi
 	})
 	brk := broker.New(st, backend, log)
 	f.docDir = t.TempDir()
-	cfg := api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: notify.NewService(st, backend, log),
+	cfg := api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: notify.NewService(st, backend, log), EventSinks: testSinks(t, st, backend, log),
 		Broker: brk, Log: log, MaxBodyBytes: 64 << 10, DocumentDir: f.docDir}
 	srv := httptest.NewUnstartedServer(nil)
 	f.url = "http://" + srv.Listener.Addr().String()
