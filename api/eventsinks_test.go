@@ -24,7 +24,9 @@ func testSinks(tb testing.TB, st roster.EventSinkStore, backend roster.SecretBac
 		fw.Close(ctx)
 	})
 	// The store tells the forwarder of its audit records, as in roster serve.
-	if hooked, ok := st.(interface{ OnAudit(func(*roster.AuditEvent)) }); ok {
+	if hooked, ok := st.(interface {
+		OnAudit(func(*roster.AuditEvent))
+	}); ok {
 		hooked.OnAudit(fw.Audit)
 	}
 	return forward.NewService(st, backend, fw, log.With("component", "forward"))

@@ -141,7 +141,9 @@ func (s *Service) Sink(ctx context.Context, ref string) (*roster.EventSink, erro
 }
 
 // Sinks lists every sink.
-func (s *Service) Sinks(ctx context.Context) ([]*roster.EventSink, error) { return s.store.EventSinks(ctx) }
+func (s *Service) Sinks(ctx context.Context) ([]*roster.EventSink, error) {
+	return s.store.EventSinks(ctx)
+}
 
 // Test sends one synthetic event to the sink at once, bypassing its queue.
 func (s *Service) Test(ctx context.Context, e *roster.EventSink) (TestResult, error) {
