@@ -68,6 +68,7 @@ func newRootCommand() *cobra.Command {
 		newTeamCommand(),
 		newBindingCommand(),
 		newWebhookCommand(),
+		newSinkCommand(),
 		newContextCommand(),
 		newLoginCommand(),
 		newLogoutCommand(),
