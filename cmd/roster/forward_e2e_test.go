@@ -186,7 +186,7 @@ func TestForwardingNeverSlowsTheAPI(t *testing.T) {
 	// Once per interval (1s here) at most, per sink.
 	time.Sleep(1100 * time.Millisecond)
 	for _, sink := range []string{"sys", "splunk"} {
-		lines := regexp.MustCompile(`msg="event sink dropped events" component=forward sink=` + sink + ` `).FindAllString(logs.String(), -1)
+		lines := regexp.MustCompile(`msg="event sink dropped events" component=forward sink=`+sink+` `).FindAllString(logs.String(), -1)
 		if max := int(math.Ceil(downFor.Seconds())) + 2; len(lines) == 0 || len(lines) > max {
 			t.Errorf("sink %s: %d drop log lines in %v of drops, want 1 to %d", sink, len(lines), downFor, max)
 		}
@@ -239,7 +239,6 @@ func waitQueuesEmpty(t *testing.T, url string, sinks ...string) {
 		}
 	}
 }
-
 
 // TestForwardingLeaksNoSecret: canary secrets everywhere a secret goes
 // (a credential's password, issued; a webhook's URL; a HEC token; an

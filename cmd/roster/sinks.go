@@ -81,7 +81,9 @@ func newSinkCommand() *cobra.Command {
 			}),
 		},
 		sinkCall("get SINK", "Show an event sink (by name or id; never its secrets)",
-			func(cmd *cobra.Command, c *client.Client, ref string) (*http.Response, error) { return c.GetEventSink(cmd.Context(), ref) },
+			func(cmd *cobra.Command, c *client.Client, ref string) (*http.Response, error) {
+				return c.GetEventSink(cmd.Context(), ref)
+			},
 			sinkColumns),
 		sinkWriteCommand(false),
 		sinkWriteCommand(true),
@@ -95,7 +97,9 @@ func newSinkCommand() *cobra.Command {
 			}),
 		},
 		sinkCall("test SINK", "Send one test event to the sink now, bypassing its queue",
-			func(cmd *cobra.Command, c *client.Client, ref string) (*http.Response, error) { return c.TestEventSink(cmd.Context(), ref) },
+			func(cmd *cobra.Command, c *client.Client, ref string) (*http.Response, error) {
+				return c.TestEventSink(cmd.Context(), ref)
+			},
 			sinkTestColumns),
 		sinkCall("status SINK", "The sink's queue and counters on the node answering",
 			func(cmd *cobra.Command, c *client.Client, ref string) (*http.Response, error) {
