@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -37,13 +38,7 @@ var sinkStatusColumns = columns[client.EventSinkStatus]{
 	header: []string{"NODE", "RUNNING", "QUEUE", "SENT", "DROPPED", "FAILING", "LAST_SUCCESS", "LAST_ERROR"},
 	row: func(s client.EventSinkStatus) []string {
 		var dropped []string
-		for _, reason := range slices.Sorted(func(yield func(string) bool) {
-			for k := range s.Dropped {
-				if !yield(k) {
-					return
-				}
-			}
-		}) {
+		for _, reason := range slices.Sorted(maps.Keys(s.Dropped)) {
 			if n := s.Dropped[reason]; n > 0 {
 				dropped = append(dropped, fmt.Sprintf("%s=%d", reason, n))
 			}
@@ -116,7 +111,7 @@ var sinkFlags = [][2]string{{"address", "address"}, {"transport", "transport"}, 
 
 // sinkSecretFlags are the secret files of sink create and update: flag
 // name, body key.
-var sinkSecretFlags = [][2]string{{"token-file", "token"}, {"password-file", "password"}, {"bearer-token-file", "bearer_token"}}
+var sinkSecretFlags = [][2]string{{"hec-token-file", "token"}, {"password-file", "password"}, {"bearer-token-file", "bearer_token"}}
 
 func sinkWriteCommand(update bool) *cobra.Command {
 	var typ, caFile string
@@ -131,7 +126,7 @@ func sinkWriteCommand(update bool) *cobra.Command {
 
 Secrets (a HEC token, a password, a bearer token) are read from files (- for
 stdin), never from the command line, which other users of the machine can read.`,
-		Example: `  roster sink create splunk --type hec --url https://splunk.example:8088 --token-file hec.txt --stream audit --stream sync
+		Example: `  roster sink create splunk --type hec --url https://splunk.example:8088 --hec-token-file hec.txt --stream audit --stream sync
   roster sink create audit-syslog --type syslog --address logs.example:6514 --transport tls --stream audit`,
 		Args: cobra.ExactArgs(1),
 	}
@@ -194,7 +189,7 @@ stdin), never from the command line, which other users of the machine can read.`
 		"app-name": "syslog: APP-NAME (default roster)", "tls-server-name": "syslog over tls: the certificate's name",
 		"url": "hec, http_json: where to post", "index": "hec: index", "source": "hec: source", "sourcetype": "hec: sourcetype",
 		"format": "http_json: ndjson or array", "username": "http_json: basic auth user", "log-level": "the log stream's least level (default warn)",
-		"token-file": "hec: a file holding the token (- for stdin)", "password-file": "http_json: a file holding the basic auth password (- for stdin)",
+		"hec-token-file": "hec: a file holding the HEC token (- for stdin)", "password-file": "http_json: a file holding the basic auth password (- for stdin)",
 		"bearer-token-file": "http_json: a file holding a bearer token (- for stdin)"}
 	for _, f := range append(slices.Clone(sinkFlags), sinkSecretFlags...) {
 		values[f[0]] = new(string)

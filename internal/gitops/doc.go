@@ -59,7 +59,7 @@ const (
 
 // kindOrder is the order in which things are created: what a document
 // refers to exists before it. Prune deletes in the reverse order.
-var kindOrder = []string{KindInventory, KindCredential, KindSource, KindGrant, KindWebhook}
+var kindOrder = []string{KindInventory, KindCredential, KindSource, KindGrant, KindWebhook, KindEventSink}
 
 // Inventory is an inventory document.
 type Inventory struct {
@@ -135,6 +135,7 @@ type Document struct {
 	Credential *Credential
 	Grant      *Grant
 	Webhook    *Webhook
+	EventSink  *EventSink
 }
 
 // Key names the document's resource: the name, INVENTORY/NAME for
@@ -151,6 +152,8 @@ func (d Document) Key() string {
 		return grantKey(d.Grant.Token, d.Grant.Credential, d.Grant.Inventory)
 	case KindWebhook:
 		return d.Webhook.inventory() + "/" + d.Webhook.Name
+	case KindEventSink:
+		return d.EventSink.Name
 	}
 	return ""
 }
@@ -265,6 +268,7 @@ var allowedKeys = map[string][]string{
 	KindCredential: {"kind", "name", "type", "description", "fields"},
 	KindGrant:      {"kind", "token", "credential", "inventory"},
 	KindWebhook:    {"kind", "name", "inventory", "source", "format", "events", "url", "signing_secret", "allow_insecure", "enabled"},
+	KindEventSink:  eventSinkKeys,
 }
 
 // checkKeys refuses the keys of mapping n that are not allowed: all of
@@ -452,6 +456,9 @@ func parseDocument(file string, n *yaml.Node) (Document, error) {
 	case KindWebhook:
 		d.Webhook = new(Webhook)
 		err = n.Decode(d.Webhook)
+	case KindEventSink:
+		d.EventSink = new(EventSink)
+		err = n.Decode(d.EventSink)
 	}
 	if err != nil {
 		return fail(err)
@@ -521,6 +528,8 @@ func (d Document) check() error {
 		if w.SigningSecret != nil && !w.SigningSecret.IsRef() {
 			return fmt.Errorf("line %d: webhook %s: signing_secret is a secret: give a reference ({env: NAME}, {file: PATH} or {stdin: true}), never the value", w.SigningSecret.Pos.Line, w.Name)
 		}
+	case KindEventSink:
+		return d.EventSink.check(line)
 	}
 	return nil
 }
@@ -544,6 +553,9 @@ func (d *Document) rebaseFiles(dir string) {
 	if d.Webhook != nil {
 		fix(&d.Webhook.URL)
 		fix(d.Webhook.SigningSecret)
+	}
+	if d.EventSink != nil {
+		d.EventSink.rebase(fix)
 	}
 }
 

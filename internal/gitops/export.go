@@ -93,7 +93,7 @@ func Export(st *State) []Document {
 		}
 		docs = append(docs, Document{Kind: KindWebhook, Webhook: d})
 	}
-	return docs
+	return append(docs, exportEventSinks(st)...)
 }
 
 // Marshal writes documents as a YAML stream, one document each, with
@@ -113,6 +113,8 @@ func Marshal(docs []Document) ([]byte, error) {
 			v = d.Grant
 		case KindWebhook:
 			v = d.Webhook
+		case KindEventSink:
+			v = d.EventSink
 		}
 		var n yaml.Node
 		if err := n.Encode(v); err != nil {
