@@ -1060,7 +1060,7 @@ type EventSinkLogLevel string
 
 // EventSinkStatus defines model for EventSinkStatus.
 type EventSinkStatus struct {
-	// Dropped Events dropped since this process started, by reason (queue_full, gave_up, rejected, too_large, shutdown).
+	// Dropped Events dropped since this process started, by reason (queue_full, gave_up, rejected, shutdown).
 	Dropped     map[string]int64 `json:"dropped"`
 	Failing     bool             `json:"failing"`
 	LastError   *string          `json:"last_error,omitempty"`

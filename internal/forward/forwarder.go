@@ -285,7 +285,7 @@ func Test(ctx context.Context, s *roster.EventSink, secrets roster.SecretFields,
 
 var (
 	descSent    = prometheus.NewDesc("roster_forward_events_total", "Events forwarded to an event sink, by result (sent: accepted by the sink; rejected: refused by it for good).", []string{"sink", "result"}, nil)
-	descDropped = prometheus.NewDesc("roster_forward_dropped_total", "Events an event sink never received, by reason (queue_full, gave_up, rejected, too_large, shutdown).", []string{"sink", "reason"}, nil)
+	descDropped = prometheus.NewDesc("roster_forward_dropped_total", "Events an event sink never received, by reason (queue_full, gave_up, rejected, shutdown).", []string{"sink", "reason"}, nil)
 	descQueue   = prometheus.NewDesc("roster_forward_queue_length", "Events waiting in an event sink's queue.", []string{"sink"}, nil)
 	descSuccess = prometheus.NewDesc("roster_forward_last_success_timestamp_seconds", "When an event sink last accepted a batch (0: never, since this process started).", []string{"sink"}, nil)
 )

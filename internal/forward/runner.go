@@ -39,12 +39,11 @@ func isPermanent(err error) bool {
 const (
 	DropQueueFull = "queue_full" // the queue was full when the event came
 	DropGaveUp    = "gave_up"    // its batch failed for longer than MaxRetry
-	DropRejected  = "rejected"   // the sink refused it for good
-	DropTooLarge  = "too_large"  // bigger than the sink takes
+	DropRejected  = "rejected"   // refused by the sink for good, or too large for it
 	DropShutdown  = "shutdown"   // still queued when the flush budget ended
 )
 
-var dropReasons = []string{DropQueueFull, DropGaveUp, DropRejected, DropTooLarge, DropShutdown}
+var dropReasons = []string{DropQueueFull, DropGaveUp, DropRejected, DropShutdown}
 
 // Options tune the runners; zero fields take the defaults.
 type Options struct {
@@ -85,8 +84,8 @@ func (o Options) withDefaults() Options {
 // the sink's settings change.
 type stats struct {
 	sent     atomic.Uint64
-	dropped  [5]atomic.Uint64 // by dropReasons
-	unlogged [5]atomic.Uint64 // drops not logged yet
+	dropped  [4]atomic.Uint64 // by dropReasons
+	unlogged [4]atomic.Uint64 // drops not logged yet
 
 	mu          sync.Mutex
 	lastError   string

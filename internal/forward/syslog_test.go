@@ -110,3 +110,25 @@ func waitFor(t *testing.T, timeout time.Duration, what string, ok func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSyslogTooLarge: an event over rsyslog's default message size (8
+// KiB) would be cut by the receiver, so it is not sent but counted as
+// rejected; the events around it arrive.
+func TestSyslogTooLarge(t *testing.T) {
+	srv := testenv.Syslog(t)
+	fw, _ := startForwarder(t, fast, sink("sys", roster.SinkSyslog, roster.EventSinkConfig{Address: srv.TCPAddr}, roster.StreamAudit))
+	big := auditRecord("big")
+	big.Details = map[string]string{}
+	for i := range 8 {
+		big.Details[string(rune('a'+i))] = strings.Repeat("x", 2000)
+	}
+	fw.Audit(auditRecord("small-1"))
+	fw.Audit(big)
+	fw.Audit(auditRecord("small-2"))
+	srv.WaitLine(t, `action="small-2"`, 10*time.Second)
+	srv.WaitLine(t, `action="small-1"`, time.Second)
+	st, _ := fw.Status("sys")
+	if st.Dropped[forward.DropRejected] != 1 || st.Sent != 2 {
+		t.Fatalf("status %+v, want 2 sent and the big one rejected", st)
+	}
+}
