@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -48,6 +49,12 @@ type Event struct {
 	Log   *LogPart   `json:"log,omitempty"`
 	// Message says what a test event is.
 	Message string `json:"message,omitempty"`
+
+	// encoded is the JSON, made once however many sinks send it.
+	encoded struct {
+		once sync.Once
+		b    []byte
+	}
 }
 
 // AuditPart is an audit record.
@@ -118,13 +125,17 @@ func (e *Event) Stream() roster.EventStream {
 	return ""
 }
 
-// JSON is the event's JSON document.
+// JSON is the event's JSON document, encoded on first use; the event
+// must not change after.
 func (e *Event) JSON() []byte {
-	b, err := json.Marshal(e)
-	if err != nil { // only strings, numbers and maps of strings: cannot happen
-		return []byte(`{"type":"` + e.Type + `","error":"unencodable event"}`)
-	}
-	return b
+	e.encoded.once.Do(func() {
+		b, err := json.Marshal(e)
+		if err != nil { // only strings, numbers and maps of strings: cannot happen
+			b = []byte(`{"type":"` + e.Type + `","error":"unencodable event"}`)
+		}
+		e.encoded.b = b
+	})
+	return e.encoded.b
 }
 
 func newEvent(typ, node string, t time.Time) *Event {
