@@ -172,8 +172,14 @@ func TestForwardingNeverSlowsTheAPI(t *testing.T) {
 	downFor := time.Since(downStart)
 	p50A, p99A, p50B, p99B := quantile(up, .5), quantile(up, .99), quantile(down, .5), quantile(down, .99)
 	t.Logf("latency with sinks up: p50 %v p99 %v; down: p50 %v p99 %v (%d calls each, 8 at a time)", p50A, p99A, p50B, p99B, n)
-	if limit := p99A*3/2 + 5*time.Millisecond; p99B > limit {
-		t.Errorf("p99 with the sinks down %v, over 1.5 × p99 with them up + 5ms = %v", p99B, limit)
+	// A Publish that waited for a sink would cost a call a send's
+	// timeout (2s here) or more; the margin is for the noise of a shared
+	// machine between two phases of one run.
+	if limit := p99A*2 + 10*time.Millisecond; p99B > limit {
+		t.Errorf("p99 with the sinks down %v, over 2 × p99 with them up + 10ms = %v", p99B, limit)
+	}
+	if limit := p50A*3/2 + 5*time.Millisecond; p50B > limit {
+		t.Errorf("p50 with the sinks down %v, over 1.5 × p50 with them up + 5ms = %v", p50B, limit)
 	}
 	for _, sink := range []string{"sys", "splunk"} {
 		if v := metric(t, m.URL, "roster_forward_dropped_total", `reason="queue_full"`, `sink="`+sink+`"`); v <= 0 {
