@@ -154,6 +154,7 @@ if (( ${#missing[@]} > 0 )); then
     if ! apt_install >>"$aptlog" 2>&1; then
       tail -n 30 "$aptlog" >&2
       rm -f "$aptlog"
+      (( policy_added )) && "${as_root[@]}" rm -f /usr/sbin/policy-rc.d
       die "could not install ${missing[*]} with apt-get (as root: apt-get install -y --no-install-recommends ${missing[*]})"
     fi
   fi
