@@ -1,6 +1,7 @@
 package forward_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -135,5 +136,39 @@ func TestSinkTest(t *testing.T) {
 	res = forward.Test(t.Context(), &s.EventSink, roster.SecretFields{roster.SinkSecretToken: "tok"}, "node-1", 300*time.Millisecond)
 	if res.Delivered || !strings.Contains(res.Error, "POST http://127.0.0.1") || strings.Contains(res.Error, "tok") {
 		t.Fatalf("test event to a hanging sink: %+v", res)
+	}
+}
+
+// TestCloseFlushes: Close sends what is queued within its budget; what a
+// hanging sink still holds at the end counts as dropped (shutdown), and
+// Close returns on time.
+func TestCloseFlushes(t *testing.T) {
+	up := forwardtest.JSON(t, "ndjson", "")
+	hang := forwardtest.JSON(t, "ndjson", "")
+	hang.SetMode(forwardtest.Hang)
+	opts := fast
+	opts.FlushInterval = time.Hour // nothing leaves before Close
+	log, _ := newLogger()
+	fw := forward.New("n", log, nil, opts)
+	sinks := []forward.Sink{sink("up", roster.SinkHTTPJSON, roster.EventSinkConfig{URL: up.URL}, roster.StreamAudit),
+		sink("hang", roster.SinkHTTPJSON, roster.EventSinkConfig{URL: hang.URL}, roster.StreamAudit)}
+	for i := range sinks {
+		sinks[i].Normalize()
+	}
+	fw.Set(sinks)
+	publishAudits(fw, 150)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	start := time.Now()
+	fw.Close(ctx)
+	if d := time.Since(start); d > 1500*time.Millisecond {
+		t.Fatalf("Close took %v with a budget of 1s", d)
+	}
+	if n := len(up.Events()); n != 150 {
+		t.Fatalf("the sink that was up got %d of 150 queued events", n)
+	}
+	st, _ := fw.Status("hang")
+	if st.Dropped[forward.DropShutdown] != 150 {
+		t.Fatalf("the hanging sink: %+v, want 150 dropped at shutdown", st)
 	}
 }

@@ -139,6 +139,11 @@ func (r *runner) run() {
 	logTick := time.NewTicker(r.opts.DropLogEvery)
 	defer logTick.Stop()
 	for {
+		select {
+		case <-r.stop:
+			return
+		default:
+		}
 		batch, ok := r.collect(logTick.C)
 		if len(batch) > 0 {
 			r.deliver(batch, logTick.C)
@@ -171,7 +176,7 @@ func (r *runner) collect(logTick <-chan time.Time) (batch []*Event, ok bool) {
 		case <-r.flush:
 			return r.drainFlush(batch)
 		case <-r.stop:
-			r.pending = batch
+			r.pending = append(r.pending, batch...)
 			return nil, false
 		}
 	}
@@ -196,7 +201,6 @@ func (r *runner) drainFlush(batch []*Event) ([]*Event, bool) {
 // passed or the runner is stopped.
 func (r *runner) deliver(batch []*Event, logTick <-chan time.Time) {
 	start := time.Now()
-	flushing := r.flush
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.SendTimeout)
 		go func() { // a stop ends a send in flight
@@ -220,6 +224,9 @@ func (r *runner) deliver(batch []*Event, logTick <-chan time.Time) {
 			r.st.drop(DropGaveUp, len(batch))
 			return
 		}
+		// Closing or not, a failed batch waits its backoff: Close's
+		// budget ends the retries (stop), and what is left is counted
+		// as dropped at shutdown.
 		wait := time.NewTimer(r.backoff(attempt, err))
 		for waiting := true; waiting; {
 			select {
@@ -227,13 +234,9 @@ func (r *runner) deliver(batch []*Event, logTick <-chan time.Time) {
 				waiting = false
 			case <-logTick:
 				r.logDrops()
-			case <-flushing: // closing: send once more, then give up
-				flushing = nil
-				waiting = false
-				start = time.Time{}
 			case <-r.stop:
 				wait.Stop()
-				r.pending = batch
+				r.pending = append(r.pending, batch...)
 				return
 			}
 		}
