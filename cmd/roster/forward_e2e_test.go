@@ -20,6 +20,7 @@ import (
 	"github.com/rosterhq/roster/internal/forward"
 	"github.com/rosterhq/roster/internal/forward/forwardtest"
 	"github.com/rosterhq/roster/internal/testenv"
+	"github.com/rosterhq/roster/sources/aws/awssim"
 )
 
 // lockedBuffer is a log written by the server and read by the test.
@@ -275,6 +276,21 @@ func TestForwardingLeaksNoSecret(t *testing.T) {
 		"url": "http://127.0.0.1:9/CANARY-hook-path"}, nil); status != http.StatusCreated {
 		t.Fatalf("webhook: %d", status)
 	}
+	// A finished run reaches the sinks through the syncer's OnFinish.
+	sim := awssim.New(awssim.Options{Seed: 7, Size: 10, Regions: []string{"us-east-1"}})
+	simURL, stopSim, err := sim.Start(t.Context(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopSim)
+	t.Setenv("AWS_ACCESS_KEY_ID", simAccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", simSecretKey)
+	var src struct{ ID string }
+	if status := call(t, api, "POST", "/inventories/prod/sources", map[string]any{"name": "ec2", "provider": "aws",
+		"config": map[string]any{"regions": []string{"us-east-1"}, "endpoint_url": simURL}}, &src); status != http.StatusCreated {
+		t.Fatalf("create source: %d", status)
+	}
+	syncAndWait(t, api, src.ID)
 	m.Log.Warn("a log line with a secret attribute", "api_token", "CANARY-log-token", "component", "test")
 	for _, name := range []string{"sys", "splunk", "ls"} {
 		var res client.EventSinkTestResult
@@ -283,6 +299,7 @@ func TestForwardingLeaksNoSecret(t *testing.T) {
 		}
 	}
 	syslog.WaitLine(t, `action="webhook.create"`, 10*time.Second)
+	syslog.WaitLine(t, `run_id="`, 10*time.Second)
 	syslog.WaitLine(t, `msg":"a log line with a secret attribute"`, 10*time.Second)
 	waitFor := func(r *forwardtest.Receiver, substr string) {
 		deadline := time.Now().Add(10 * time.Second)
@@ -293,6 +310,7 @@ func TestForwardingLeaksNoSecret(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	waitFor(hec, `"sourcetype":"roster:sync.run"`)
 	for _, r := range []*forwardtest.Receiver{hec, ndjson} {
 		waitFor(r, `"action":"credential.issue"`)
 		waitFor(r, `"action":"webhook.create"`)
@@ -304,6 +322,9 @@ func TestForwardingLeaksNoSecret(t *testing.T) {
 		if i := strings.Index(out, "CANARY"); i >= 0 {
 			t.Errorf("a secret reached the %s: …%s…", where, out[max(0, i-200):min(len(out), i+100)])
 		}
+	}
+	if strings.Contains(outputs["http_json"], `"type":"sync.run"`) {
+		t.Errorf("a sink without the sync stream got a run")
 	}
 	if !strings.Contains(outputs["hec"], `"api_token":"[redacted]"`) {
 		t.Errorf("the log record's secret attribute was not redacted but dropped or absent: %s", lastBytes(outputs["hec"], 2000))
