@@ -39,7 +39,7 @@ func isPermanent(err error) bool {
 const (
 	DropQueueFull = "queue_full" // the queue was full when the event came
 	DropGaveUp    = "gave_up"    // its batch failed for longer than MaxRetry
-	DropRejected  = "rejected"   // refused by the sink for good, or too large for it
+	DropRejected  = "rejected"   // refused by the sink for good, too large for it, or lost over UDP
 	DropShutdown  = "shutdown"   // still queued when the flush budget ended
 )
 
@@ -262,8 +262,9 @@ func (r *runner) sent(n int, err error) {
 	r.st.mu.Lock()
 	recovered := r.st.failing
 	r.st.failing = false
-	r.st.lastSuccess = time.Now()
-	if err != nil {
+	if err == nil {
+		r.st.lastSuccess = time.Now()
+	} else {
 		r.st.lastError, r.st.lastFailure = err.Error(), time.Now()
 	}
 	r.st.mu.Unlock()

@@ -121,12 +121,12 @@ func (t *syslogTransport) send(ctx context.Context, batch []*Event) (int, error)
 		deadline = time.Now().Add(10 * time.Second)
 	}
 	_ = t.conn.SetWriteDeadline(deadline)
-	for _, f := range frames {
+	for i, f := range frames {
 		if _, err := t.conn.Write(f); err != nil {
 			t.close()
 			err = fmt.Errorf("write to syslog %s://%s: %w", t.network, t.address, err)
-			if t.network == "udp" { // no retry: a datagram is sent or lost
-				return rejected, permanent(err)
+			if t.network == "udp" { // no retry: this datagram and the rest are lost
+				return rejected + len(frames) - i, permanent(err)
 			}
 			return rejected, err
 		}
