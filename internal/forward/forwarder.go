@@ -28,6 +28,9 @@ type Forwarder struct {
 	log  *slog.Logger
 	opts Options
 
+	// setMu makes Set and Close one at a time; mu guards the map, and is
+	// never held while a runner stops, so Publish never waits on a send.
+	setMu  sync.Mutex
 	mu     sync.RWMutex
 	sinks  map[string]*entry // by sink id
 	closed bool
@@ -63,13 +66,20 @@ func (f *Forwarder) Node() string { return f.node }
 
 // Set makes sinks the forwarder's sinks: new ones start, removed ones
 // stop (dropping what they held), and a sink whose settings or secrets
-// changed gets a new runner that takes over the old one's queue.
+// changed gets a new runner that takes over the old one's queue (after
+// the events that came meanwhile). Stopping a runner may wait for a send
+// in flight to end: that happens after the lock is released, so Publish
+// never waits for it.
 func (f *Forwarder) Set(sinks []Sink) {
+	f.setMu.Lock()
+	defer f.setMu.Unlock()
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if f.closed {
+		f.mu.Unlock()
 		return
 	}
+	type handover struct{ old, new *entry }
+	var handovers []handover
 	keep := map[string]bool{}
 	for _, s := range sinks {
 		keep[s.ID] = true
@@ -81,37 +91,50 @@ func (f *Forwarder) Set(sinks []Sink) {
 			old.level = parseLevel(s.LogLevel)
 			continue
 		}
-		f.sinks[s.ID] = f.start(s, fp, old)
+		e := f.newEntry(s, fp, old)
+		f.sinks[s.ID] = e
+		handovers = append(handovers, handover{old, e})
 	}
 	for id, e := range f.sinks {
 		if !keep[id] {
-			if e.r != nil {
-				e.st.drop(DropShutdown, len(e.r.halt()))
-			}
+			handovers = append(handovers, handover{e, nil})
 			delete(f.sinks, id)
 		}
 	}
 	f.updateLogLevel()
+	f.mu.Unlock()
+
+	for _, h := range handovers {
+		var left []*Event
+		if h.old != nil && h.old.r != nil {
+			left = h.old.r.halt()
+		}
+		if h.new == nil || h.new.r == nil {
+			if h.old != nil {
+				h.old.st.drop(DropShutdown, len(left))
+			}
+			continue
+		}
+		for _, ev := range left {
+			h.new.r.offer(ev)
+		}
+		go h.new.r.run()
+	}
 }
 
-// start makes the entry of s, taking over old's queue and counters.
-func (f *Forwarder) start(s Sink, fp string, old *entry) *entry {
+// newEntry makes the entry of s, with old's counters, and its runner
+// (not started) when s is enabled and its settings work.
+func (f *Forwarder) newEntry(s Sink, fp string, old *entry) *entry {
 	e := &entry{sink: s.EventSink, fingerprint: fp, st: &stats{}, level: parseLevel(s.LogLevel)}
-	var left []*Event
 	if old != nil {
 		e.st = old.st
-		if old.r != nil {
-			left = old.r.halt()
-		}
 	}
 	if !s.Enabled {
-		e.st.drop(DropShutdown, len(left))
 		return e
 	}
 	tr, err := newTransport(&s.EventSink, s.Secrets, f.node)
 	if err != nil {
 		e.err = err.Error()
-		e.st.drop(DropShutdown, len(left))
 		f.log.Warn("event sink not started", "sink", s.Name, "err", err)
 		return e
 	}
@@ -120,10 +143,6 @@ func (f *Forwarder) start(s Sink, fp string, old *entry) *entry {
 		size = roster.EventSinkQueueDefault
 	}
 	e.r = newRunner(s.Name, tr, size, e.st, f.opts, f.log)
-	for _, ev := range left {
-		e.r.offer(ev)
-	}
-	go e.r.run()
 	return e
 }
 
@@ -235,7 +254,13 @@ func (f *Forwarder) Status(id string) (Status, bool) {
 // Close sends what the queues hold until ctx ends, then stops every
 // runner; what is left counts as dropped.
 func (f *Forwarder) Close(ctx context.Context) {
+	f.setMu.Lock()
+	defer f.setMu.Unlock()
 	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
 	f.closed = true
 	entries := make([]*entry, 0, len(f.sinks))
 	for _, e := range f.sinks {

@@ -121,6 +121,10 @@ func (t *syslogTransport) send(ctx context.Context, batch []*Event) (int, error)
 		deadline = time.Now().Add(10 * time.Second)
 	}
 	_ = t.conn.SetWriteDeadline(deadline)
+	// A cancel (the runner stopping) ends a write blocked on a full
+	// socket buffer at once, not at the deadline.
+	conn := t.conn
+	defer context.AfterFunc(ctx, func() { _ = conn.SetWriteDeadline(time.Now()) })()
 	for i, f := range frames {
 		if _, err := t.conn.Write(f); err != nil {
 			t.close()
