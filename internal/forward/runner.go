@@ -136,17 +136,32 @@ func (r *runner) offer(e *Event) {
 func (r *runner) run() {
 	defer close(r.done)
 	defer r.tr.close()
+	// Drops are logged on a ticker of their own: a send hanging until its
+	// timeout must not hold them back.
 	logTick := time.NewTicker(r.opts.DropLogEvery)
 	defer logTick.Stop()
+	ended := make(chan struct{})
+	var logger sync.WaitGroup
+	defer func() { close(ended); logger.Wait() }() // before done closes
+	logger.Go(func() {
+		for {
+			select {
+			case <-logTick.C:
+				r.logDrops()
+			case <-ended:
+				return
+			}
+		}
+	})
 	for {
 		select {
 		case <-r.stop:
 			return
 		default:
 		}
-		batch, ok := r.collect(logTick.C)
+		batch, ok := r.collect()
 		if len(batch) > 0 {
-			r.deliver(batch, logTick.C)
+			r.deliver(batch)
 		}
 		if !ok {
 			r.logDrops()
@@ -158,7 +173,7 @@ func (r *runner) run() {
 // collect waits for a first event, then takes more until the batch is
 // full or FlushInterval has passed. ok is false when the runner is to
 // end (after sending batch, when flushing).
-func (r *runner) collect(logTick <-chan time.Time) (batch []*Event, ok bool) {
+func (r *runner) collect() (batch []*Event, ok bool) {
 	size := 0
 	var timer <-chan time.Time
 	for len(batch) < r.opts.BatchMax && size < r.opts.BatchBytes {
@@ -171,8 +186,6 @@ func (r *runner) collect(logTick <-chan time.Time) (batch []*Event, ok bool) {
 			}
 		case <-timer:
 			return batch, true
-		case <-logTick:
-			r.logDrops()
 		case <-r.flush:
 			return r.drainFlush(batch)
 		case <-r.stop:
@@ -199,7 +212,7 @@ func (r *runner) drainFlush(batch []*Event) ([]*Event, bool) {
 
 // deliver sends batch until it goes, the sink refuses it, MaxRetry has
 // passed or the runner is stopped.
-func (r *runner) deliver(batch []*Event, logTick <-chan time.Time) {
+func (r *runner) deliver(batch []*Event) {
 	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), r.opts.SendTimeout)
@@ -228,17 +241,12 @@ func (r *runner) deliver(batch []*Event, logTick <-chan time.Time) {
 		// budget ends the retries (stop), and what is left is counted
 		// as dropped at shutdown.
 		wait := time.NewTimer(r.backoff(attempt, err))
-		for waiting := true; waiting; {
-			select {
-			case <-wait.C:
-				waiting = false
-			case <-logTick:
-				r.logDrops()
-			case <-r.stop:
-				wait.Stop()
-				r.pending = append(r.pending, batch...)
-				return
-			}
+		select {
+		case <-wait.C:
+		case <-r.stop:
+			wait.Stop()
+			r.pending = append(r.pending, batch...)
+			return
 		}
 	}
 }
