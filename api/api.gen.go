@@ -131,6 +131,90 @@ func (e DeviceSignInPendingStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventSinkFormat.
+const (
+	FormatArray  EventSinkFormat = "array"
+	FormatNDJSON EventSinkFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkFormat enum.
+func (e EventSinkFormat) Valid() bool {
+	switch e {
+	case FormatArray:
+		return true
+	case FormatNDJSON:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventSinkLogLevel.
+const (
+	LogLevelDebug EventSinkLogLevel = "debug"
+	LogLevelError EventSinkLogLevel = "error"
+	LogLevelInfo  EventSinkLogLevel = "info"
+	LogLevelWarn  EventSinkLogLevel = "warn"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkLogLevel enum.
+func (e EventSinkLogLevel) Valid() bool {
+	switch e {
+	case LogLevelDebug:
+		return true
+	case LogLevelError:
+		return true
+	case LogLevelInfo:
+		return true
+	case LogLevelWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventSinkType.
+const (
+	SinkHEC      EventSinkType = "hec"
+	SinkHTTPJSON EventSinkType = "http_json"
+	SinkSyslog   EventSinkType = "syslog"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkType enum.
+func (e EventSinkType) Valid() bool {
+	switch e {
+	case SinkHEC:
+		return true
+	case SinkHTTPJSON:
+		return true
+	case SinkSyslog:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventStream.
+const (
+	StreamAudit EventStream = "audit"
+	StreamLog   EventStream = "log"
+	StreamSync  EventStream = "sync"
+)
+
+// Valid indicates whether the value is a known member of the EventStream enum.
+func (e EventStream) Valid() bool {
+	switch e {
+	case StreamAudit:
+		return true
+	case StreamLog:
+		return true
+	case StreamSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HostChangeKind.
 const (
 	Added    HostChangeKind = "added"
@@ -443,6 +527,27 @@ func (e SyncRunTrigger) Valid() bool {
 	case SyncRunTriggerInput:
 		return true
 	case SyncRunTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SyslogTransport.
+const (
+	SyslogTCP SyslogTransport = "tcp"
+	SyslogTLS SyslogTransport = "tls"
+	SyslogUDP SyslogTransport = "udp"
+)
+
+// Valid indicates whether the value is a known member of the SyslogTransport enum.
+func (e SyslogTransport) Valid() bool {
+	switch e {
+	case SyslogTCP:
+		return true
+	case SyslogTLS:
+		return true
+	case SyslogUDP:
 		return true
 	default:
 		return false
@@ -981,6 +1086,233 @@ type DeviceSignInStart struct {
 //
 // Example: 30s
 type Duration = string
+
+// EventSink defines model for EventSink.
+type EventSink struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure bool    `json:"allow_insecure"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName   *string   `json:"app_name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Enabled   bool      `json:"enabled"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// HasSecret Whether a token or password is stored.
+	HasSecret bool   `json:"has_secret"`
+	Id        string `json:"id"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel EventSinkLogLevel `json:"log_level"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize int `json:"queue_size"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string       `json:"sourcetype,omitempty"`
+	Streams    []EventStream `json:"streams"`
+
+	// Target Where the sink sends, for display.
+	Target string `json:"target"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+	Type      EventSinkType    `json:"type"`
+	UpdatedAt time.Time        `json:"updated_at"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventSinkCreate defines model for EventSinkCreate.
+type EventSinkCreate struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure *bool   `json:"allow_insecure,omitempty"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName *string `json:"app_name,omitempty"`
+
+	// BearerToken http_json: sent as Authorization: Bearer. Write-only.
+	BearerToken *string `json:"bearer_token,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel *EventSinkLogLevel `json:"log_level,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// Password http_json: the basic auth password. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize *int `json:"queue_size,omitempty"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string       `json:"sourcetype,omitempty"`
+	Streams    []EventStream `json:"streams"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Token hec: the HEC token. Write-only.
+	Token *string `json:"token,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+	Type      EventSinkType    `json:"type"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventSinkFormat http_json: default ndjson.
+type EventSinkFormat string
+
+// EventSinkList defines model for EventSinkList.
+type EventSinkList struct {
+	Items []EventSink `json:"items"`
+}
+
+// EventSinkLogLevel The least level of the log stream, default warn.
+type EventSinkLogLevel string
+
+// EventSinkStatus defines model for EventSinkStatus.
+type EventSinkStatus struct {
+	// Dropped Events dropped since this process started, by reason (queue_full, gave_up, rejected, shutdown).
+	Dropped     map[string]int64 `json:"dropped"`
+	Failing     bool             `json:"failing"`
+	LastError   *string          `json:"last_error,omitempty"`
+	LastFailure *time.Time       `json:"last_failure,omitempty"`
+	LastSuccess *time.Time       `json:"last_success,omitempty"`
+
+	// Node The node answering; every node forwards its own events.
+	Node        string `json:"node"`
+	QueueLength int    `json:"queue_length"`
+	QueueSize   int    `json:"queue_size"`
+
+	// Running Whether this node runs the sink (false: disabled, not loaded yet, or its settings failed: see last_error).
+	Running bool  `json:"running"`
+	Sent    int64 `json:"sent"`
+}
+
+// EventSinkTestResult defines model for EventSinkTestResult.
+type EventSinkTestResult struct {
+	Delivered  bool  `json:"delivered"`
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error Why the sink did not take the event; never a secret.
+	Error *string `json:"error,omitempty"`
+}
+
+// EventSinkType defines model for EventSinkType.
+type EventSinkType string
+
+// EventSinkUpdate A sink's type cannot change. Settings given replace the stored ones; a type's settings not given keep theirs.
+type EventSinkUpdate struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure *bool   `json:"allow_insecure,omitempty"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName *string `json:"app_name,omitempty"`
+
+	// BearerToken http_json: sent as Authorization: Bearer. Write-only.
+	BearerToken *string `json:"bearer_token,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel *EventSinkLogLevel `json:"log_level,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name *Name `json:"name,omitempty"`
+
+	// Password http_json: the basic auth password. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize *int `json:"queue_size,omitempty"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string        `json:"sourcetype,omitempty"`
+	Streams    *[]EventStream `json:"streams,omitempty"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Token hec: the HEC token. Write-only.
+	Token *string `json:"token,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventStream defines model for EventStream.
+type EventStream string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -1769,6 +2101,9 @@ type SyncRunList struct {
 	NextCursor *string   `json:"next_cursor,omitempty"`
 }
 
+// SyslogTransport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+type SyslogTransport string
+
 // TargetGroup defines model for TargetGroup.
 type TargetGroup struct {
 	Labels  map[string]string `json:"labels"`
@@ -2226,6 +2561,9 @@ type Limit = int
 // MaxAge defines model for MaxAge.
 type MaxAge = int
 
+// SinkID defines model for SinkID.
+type SinkID = string
+
 // SourceRef defines model for SourceRef.
 type SourceRef = string
 
@@ -2507,6 +2845,12 @@ type IssueCredentialJSONRequestBody = IssueRequest
 // SignSSHKeyJSONRequestBody defines body for SignSSHKey for application/json ContentType.
 type SignSSHKeyJSONRequestBody = SignRequest
 
+// CreateEventSinkJSONRequestBody defines body for CreateEventSink for application/json ContentType.
+type CreateEventSinkJSONRequestBody = EventSinkCreate
+
+// UpdateEventSinkJSONRequestBody defines body for UpdateEventSink for application/json ContentType.
+type UpdateEventSinkJSONRequestBody = EventSinkUpdate
+
 // CreateGrantJSONRequestBody defines body for CreateGrant for application/json ContentType.
 type CreateGrantJSONRequestBody = GrantCreate
 
@@ -2742,6 +3086,27 @@ type ServerInterface interface {
 	// SignSSHKey Sign the runner's own public key with an ssh_certificate credential's CA.
 	// (POST /api/v1/credentials/{credential}/ssh/sign)
 	SignSSHKey(w http.ResponseWriter, r *http.Request, credential CredentialRef)
+	// ListEventSinks List event sinks (admin only).
+	// (GET /api/v1/event-sinks)
+	ListEventSinks(w http.ResponseWriter, r *http.Request)
+	// CreateEventSink Forward audit records, sync runs and optionally logs to a log system (admin only).
+	// (POST /api/v1/event-sinks)
+	CreateEventSink(w http.ResponseWriter, r *http.Request)
+	// DeleteEventSink Delete an event sink and its secrets (admin only); what its queue held is dropped.
+	// (DELETE /api/v1/event-sinks/{sink})
+	DeleteEventSink(w http.ResponseWriter, r *http.Request, sink SinkID)
+	// GetEventSink Get an event sink (admin only).
+	// (GET /api/v1/event-sinks/{sink})
+	GetEventSink(w http.ResponseWriter, r *http.Request, sink SinkID)
+	// UpdateEventSink Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+	// (PATCH /api/v1/event-sinks/{sink})
+	UpdateEventSink(w http.ResponseWriter, r *http.Request, sink SinkID)
+	// GetEventSinkStatus The sink's forwarding as this node sees it (admin only).
+	// (GET /api/v1/event-sinks/{sink}/status)
+	GetEventSinkStatus(w http.ResponseWriter, r *http.Request, sink SinkID)
+	// TestEventSink Send one test event to the sink now (admin only).
+	// (POST /api/v1/event-sinks/{sink}/test)
+	TestEventSink(w http.ResponseWriter, r *http.Request, sink SinkID)
 	// ListGrants List grants, optionally of one token, credential or inventory.
 	// (GET /api/v1/grants)
 	ListGrants(w http.ResponseWriter, r *http.Request, params ListGrantsParams)
@@ -3428,6 +3793,164 @@ func (siw *ServerInterfaceWrapper) SignSSHKey(w http.ResponseWriter, r *http.Req
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.SignSSHKey(w, r, credential)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListEventSinks operation middleware
+func (siw *ServerInterfaceWrapper) ListEventSinks(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListEventSinks(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateEventSink operation middleware
+func (siw *ServerInterfaceWrapper) CreateEventSink(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateEventSink(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteEventSink operation middleware
+func (siw *ServerInterfaceWrapper) DeleteEventSink(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteEventSink(w, r, sink)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEventSink operation middleware
+func (siw *ServerInterfaceWrapper) GetEventSink(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEventSink(w, r, sink)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateEventSink operation middleware
+func (siw *ServerInterfaceWrapper) UpdateEventSink(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateEventSink(w, r, sink)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetEventSinkStatus operation middleware
+func (siw *ServerInterfaceWrapper) GetEventSinkStatus(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetEventSinkStatus(w, r, sink)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// TestEventSink operation middleware
+func (siw *ServerInterfaceWrapper) TestEventSink(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sink" -------------
+	var sink SinkID
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sink", r.PathValue("sink"), &sink, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sink", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.TestEventSink(w, r, sink)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -5437,6 +5960,13 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/webhooks/{webhook}", wrapper.UpdateWebhook)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/webhooks/{webhook}/test", wrapper.TestWebhook)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/webhooks/{webhook}/deliveries", wrapper.ListWebhookDeliveries)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/event-sinks", wrapper.ListEventSinks)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/event-sinks", wrapper.CreateEventSink)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/event-sinks/{sink}", wrapper.DeleteEventSink)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/event-sinks/{sink}", wrapper.GetEventSink)
+	m.HandleFunc(http.MethodPatch+" "+options.BaseURL+"/api/v1/event-sinks/{sink}", wrapper.UpdateEventSink)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/event-sinks/{sink}/test", wrapper.TestEventSink)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/event-sinks/{sink}/status", wrapper.GetEventSinkStatus)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/tokens", wrapper.ListTokens)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/tokens", wrapper.CreateToken)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/tokens/{token}", wrapper.DeleteToken)
@@ -7649,6 +8179,831 @@ type SignSSHKey503ApplicationProblemPlusJSONResponse struct {
 }
 
 func (response SignSSHKey503ApplicationProblemPlusJSONResponse) VisitSignSSHKeyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinksRequestObject struct {
+}
+
+type ListEventSinksResponseObject interface {
+	VisitListEventSinksResponse(w http.ResponseWriter) error
+}
+
+type ListEventSinks200JSONResponse EventSinkList
+
+func (response ListEventSinks200JSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinks401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListEventSinks401ApplicationProblemPlusJSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinks403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListEventSinks403ApplicationProblemPlusJSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinks429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response ListEventSinks429ApplicationProblemPlusJSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListEventSinks503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListEventSinks503ApplicationProblemPlusJSONResponse) VisitListEventSinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSinkRequestObject struct {
+	Body *CreateEventSinkJSONRequestBody
+}
+
+type CreateEventSinkResponseObject interface {
+	VisitCreateEventSinkResponse(w http.ResponseWriter) error
+}
+
+type CreateEventSink201JSONResponse EventSink
+
+func (response CreateEventSink201JSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink400ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink401ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink403ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink409ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink413ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink415ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink429ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateEventSink503ApplicationProblemPlusJSONResponse) VisitCreateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSinkRequestObject struct {
+	Sink SinkID `json:"sink"`
+}
+
+type DeleteEventSinkResponseObject interface {
+	VisitDeleteEventSinkResponse(w http.ResponseWriter) error
+}
+
+type DeleteEventSink204Response struct {
+}
+
+func (response DeleteEventSink204Response) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink401ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink403ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink404ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink429ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteEventSink503ApplicationProblemPlusJSONResponse) VisitDeleteEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkRequestObject struct {
+	Sink SinkID `json:"sink"`
+}
+
+type GetEventSinkResponseObject interface {
+	VisitGetEventSinkResponse(w http.ResponseWriter) error
+}
+
+type GetEventSink200JSONResponse EventSink
+
+func (response GetEventSink200JSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink401ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink403ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink404ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink429ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSink503ApplicationProblemPlusJSONResponse) VisitGetEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSinkRequestObject struct {
+	Sink SinkID `json:"sink"`
+	Body *UpdateEventSinkJSONRequestBody
+}
+
+type UpdateEventSinkResponseObject interface {
+	VisitUpdateEventSinkResponse(w http.ResponseWriter) error
+}
+
+type UpdateEventSink200JSONResponse EventSink
+
+func (response UpdateEventSink200JSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink400ApplicationProblemPlusJSONResponse struct {
+	InvalidApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink400ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink401ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink403ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink404ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink409ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink413ApplicationProblemPlusJSONResponse struct {
+	TooLargeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink413ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink415ApplicationProblemPlusJSONResponse struct {
+	UnsupportedMediaTypeApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink415ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink429ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response UpdateEventSink503ApplicationProblemPlusJSONResponse) VisitUpdateEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatusRequestObject struct {
+	Sink SinkID `json:"sink"`
+}
+
+type GetEventSinkStatusResponseObject interface {
+	VisitGetEventSinkStatusResponse(w http.ResponseWriter) error
+}
+
+type GetEventSinkStatus200JSONResponse EventSinkStatus
+
+func (response GetEventSinkStatus200JSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus401ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus403ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus404ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus429ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetEventSinkStatus503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetEventSinkStatus503ApplicationProblemPlusJSONResponse) VisitGetEventSinkStatusResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSinkRequestObject struct {
+	Sink SinkID `json:"sink"`
+}
+
+type TestEventSinkResponseObject interface {
+	VisitTestEventSinkResponse(w http.ResponseWriter) error
+}
+
+type TestEventSink200JSONResponse EventSinkTestResult
+
+func (response TestEventSink200JSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink401ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink403ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink404ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink429ApplicationProblemPlusJSONResponse struct {
+	TooManyApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink429ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestEventSink503ApplicationProblemPlusJSONResponse struct {
+	UnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response TestEventSink503ApplicationProblemPlusJSONResponse) VisitTestEventSinkResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -13753,6 +15108,27 @@ type StrictServerInterface interface {
 	// SignSSHKey Sign the runner's own public key with an ssh_certificate credential's CA.
 	// (POST /api/v1/credentials/{credential}/ssh/sign)
 	SignSSHKey(ctx context.Context, request SignSSHKeyRequestObject) (SignSSHKeyResponseObject, error)
+	// ListEventSinks List event sinks (admin only).
+	// (GET /api/v1/event-sinks)
+	ListEventSinks(ctx context.Context, request ListEventSinksRequestObject) (ListEventSinksResponseObject, error)
+	// CreateEventSink Forward audit records, sync runs and optionally logs to a log system (admin only).
+	// (POST /api/v1/event-sinks)
+	CreateEventSink(ctx context.Context, request CreateEventSinkRequestObject) (CreateEventSinkResponseObject, error)
+	// DeleteEventSink Delete an event sink and its secrets (admin only); what its queue held is dropped.
+	// (DELETE /api/v1/event-sinks/{sink})
+	DeleteEventSink(ctx context.Context, request DeleteEventSinkRequestObject) (DeleteEventSinkResponseObject, error)
+	// GetEventSink Get an event sink (admin only).
+	// (GET /api/v1/event-sinks/{sink})
+	GetEventSink(ctx context.Context, request GetEventSinkRequestObject) (GetEventSinkResponseObject, error)
+	// UpdateEventSink Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+	// (PATCH /api/v1/event-sinks/{sink})
+	UpdateEventSink(ctx context.Context, request UpdateEventSinkRequestObject) (UpdateEventSinkResponseObject, error)
+	// GetEventSinkStatus The sink's forwarding as this node sees it (admin only).
+	// (GET /api/v1/event-sinks/{sink}/status)
+	GetEventSinkStatus(ctx context.Context, request GetEventSinkStatusRequestObject) (GetEventSinkStatusResponseObject, error)
+	// TestEventSink Send one test event to the sink now (admin only).
+	// (POST /api/v1/event-sinks/{sink}/test)
+	TestEventSink(ctx context.Context, request TestEventSinkRequestObject) (TestEventSinkResponseObject, error)
 	// ListGrants List grants, optionally of one token, credential or inventory.
 	// (GET /api/v1/grants)
 	ListGrants(ctx context.Context, request ListGrantsRequestObject) (ListGrantsResponseObject, error)
@@ -14489,6 +15865,198 @@ func (sh *strictHandler) SignSSHKey(w http.ResponseWriter, r *http.Request, cred
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(SignSSHKeyResponseObject); ok {
 		if err := validResponse.VisitSignSSHKeyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// ListEventSinks operation middleware
+func (sh *strictHandler) ListEventSinks(w http.ResponseWriter, r *http.Request) {
+	var request ListEventSinksRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListEventSinks(ctx, request.(ListEventSinksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListEventSinks")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListEventSinksResponseObject); ok {
+		if err := validResponse.VisitListEventSinksResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateEventSink operation middleware
+func (sh *strictHandler) CreateEventSink(w http.ResponseWriter, r *http.Request) {
+	var request CreateEventSinkRequestObject
+
+	var body CreateEventSinkJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateEventSink(ctx, request.(CreateEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateEventSinkResponseObject); ok {
+		if err := validResponse.VisitCreateEventSinkResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteEventSink operation middleware
+func (sh *strictHandler) DeleteEventSink(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request DeleteEventSinkRequestObject
+
+	request.Sink = sink
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteEventSink(ctx, request.(DeleteEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteEventSinkResponseObject); ok {
+		if err := validResponse.VisitDeleteEventSinkResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEventSink operation middleware
+func (sh *strictHandler) GetEventSink(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request GetEventSinkRequestObject
+
+	request.Sink = sink
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEventSink(ctx, request.(GetEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEventSinkResponseObject); ok {
+		if err := validResponse.VisitGetEventSinkResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// UpdateEventSink operation middleware
+func (sh *strictHandler) UpdateEventSink(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request UpdateEventSinkRequestObject
+
+	request.Sink = sink
+
+	var body UpdateEventSinkJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.UpdateEventSink(ctx, request.(UpdateEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "UpdateEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(UpdateEventSinkResponseObject); ok {
+		if err := validResponse.VisitUpdateEventSinkResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetEventSinkStatus operation middleware
+func (sh *strictHandler) GetEventSinkStatus(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request GetEventSinkStatusRequestObject
+
+	request.Sink = sink
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetEventSinkStatus(ctx, request.(GetEventSinkStatusRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetEventSinkStatus")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetEventSinkStatusResponseObject); ok {
+		if err := validResponse.VisitGetEventSinkStatusResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// TestEventSink operation middleware
+func (sh *strictHandler) TestEventSink(w http.ResponseWriter, r *http.Request, sink SinkID) {
+	var request TestEventSinkRequestObject
+
+	request.Sink = sink
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.TestEventSink(ctx, request.(TestEventSinkRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestEventSink")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(TestEventSinkResponseObject); ok {
+		if err := validResponse.VisitTestEventSinkResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -16059,379 +17627,418 @@ func (sh *strictHandler) GetReady(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37chs5li8Kvwo+zp4QOZ2i5GtXUVERWy3bZU37Npaqa2Y362NCmSCJURJgA0jRbIdPzF/7AXacZ9gP",
-	"Nk9yAmst5IXM5EW25KpqR0eXRRKZuC0srOtvfewkejbXSihnO4OPnangqTDw5+lE+H9SYRMj505q1Rl0",
-	"LkSiVWqZlSoRzE0F01kqrGNW5yYRTI/hS6luhHLaLFnG/Y9LlYiU2TxJhLXjPMuWrMuvrFCOLaZCMa0E",
-	"U+JGGJbKtNfvRB2bTMWM+wG45Vx0Bh2pnJgI0/n0Keo8v+ST9bG94TNhmZtKy26EsVKrMJxUJ/lMKHfC",
-	"pGPJlKuJsNAxdFltwVItbGP/1hmpJtD9e22dMBeOZw0rFDuTixin5d/MlV0Iw6SFlfK9cfxhbISdKmEt",
-	"4/ZapGysTb1jofJZZ/DXjn9hJ+qMeWZF55dobUCfos6cGz4TjnbuzIhUKCd59l6M10d4ORUsKZocWCZT",
-	"pg1TfCb8AKRvM+du2ok6/rvOoFO27kQdI/6WSyPSzsAPbPNKneXGatM8hFiJD26UQIs47NTciBupc8vm",
-	"fFKO5m+5MMvKcPCtm7s+H7/RSrzmLpm29O+pCDrmLNHz5SqxwIckk/7Pqc5SO2CLqcyA6oeqpPApt0zp",
-	"QFcpHo1oZe8fHT9mC+mmTGl2pdNlf6jC5PDIlbM7Hx/6kR/i0LdMMoyidaOLce6yz0XjPbf5lZxJt97/",
-	"Oz4RzMq/t25kBs9V352KMc8z1xk8OD6OOjP+Qc78IXhwDB+loo9RE1d4zT9s4lkD4lH+5GsriDMVLAmY",
-	"VHlMuRHEtobqSoy1Cbsp1YR1rRAstp4BxL0+8+tsBE+BlhTjeSqdNn6t/RdD5X871CpbMqevPVswcjIR",
-	"xpMN9tp1U7EkAvK0NJVq0gNmteDS2aEaawMtLeOZf9uSmVwpqSZ9durYTFvHOFsKblj30YMnj54eHx/3",
-	"KiS2suwz/mHEJ6K28MVSh+cry33cuNwXsJqthIeLPWDSecI7YfH5m788f3P59v1/HL05ff08jlYuiqtl",
-	"hT6joYLT4pvYjNspEzbhc5Eybln8zw9fxKwbz41O//nhC76wh/7PuHfiH/f9XXEjhsq/CPhwFI52IAD/",
-	"N26FFcJGDPbG30H+LEvHuiKzYqjix8ffx5EfkN/06nAlvIQ7NuU3wj/Z67Of/WeJvGCsc5UyaYeKs/jx",
-	"8eM4vES6yrbUDx8Obs+T13IJwVicZqnGiyjljq9cQTFRQcy62jBOa3NghyrO5yl3YpTwZCpGTs6Ezl3c",
-	"G7DYU2PsLypcTSBI6Qp6jhhHYhyqp8fM4rGDfVaBFcKuLmil3FQYAZsWW2FuRIyv9VMaKhgyd0x7QaNb",
-	"9mdyxSTeoFc8uZ4Yv9S9Pnsu/evYgi+RQcenfm5cpSzG+/oQ1ipmJOIwy5dsqhd+TerMuv3gwNCa+VXH",
-	"r00nKi5t+gjzarq0o87P4mqq9fX5s+bzs8CfgW23sGtqshfJfPKN7VwrK1BW0GqcyQS4d6KVEwr+5PN5",
-	"JhPux3M0N/oqE7M//Kf1g/tYefn/MP70d/7pqBQij/BXe/QOn8Iu16cHh9PTAL+GA1qSIPyUAqXo3CH/",
-	"KLiE9B+Y9XIbz/qdT1HnhTZXMk2Fuu8ZAAM5sMzoTLAZX8LBTzUIoDCyc3XDM5ne97g8LXiJHJYKRnDC",
-	"YmGMNhbYEPG/sRRZavvsDV43bMFtEGFg9G+0e+GP1n0O/432F/KUGYGkEAbyWqdyLEXafFIKga1REoPJ",
-	"kqw3kTcCuEdcE7Jif77WNZ+mSVCrI9+koohsagptCq3hsODYm56pahiwTpdav+IGx/U1iMnLrJ6iMj+I",
-	"ihID/M0wniRi7pDsL7V+zdXyXkeqNZtxtQzDtSfMmSXjEy4V42MnDIvfC2eWh6f+QxzuppV9rzSpD2tN",
-	"+vFD+Enx3E21kX8X931IgPUg01QsV9dKL1TEjLjRXpHUhokPc38deMkE9uQnxW+4zPhVdq8UdMpSMRcq",
-	"FSpZgmYNxxMvWhqXzedzbZxIX4tU8ktY6PslcU/aB5bFZ9jnoR9DHAQ5LxSCRUHPhYFBwI1lWfdfL96+",
-	"iZhUQ/XT5YvD73onpL9CXxU+i/QFggiIncu5/0EzK1TqJQ0/KBop8B5l5VUmfjQ6n/vPc+N7dhJv62Qq",
-	"s9TgXSedmNmGK76QNbgxfOk/T7VF687uj9xwPBKb1vUvvs2n8mF99Z8icf5pmkShncI+pqn068ezd7Up",
-	"beqhthjr1IW/HliWLr14nVTkhPjwMJPWxcXl4I96fS1HM+H4+hL7xQqzv82YcVXWFuVTVUj7a9nLL9ta",
-	"4jCjDs+yhsZR59Rrm89v6LTUV+itEqiNipQJ3wR4BklPTIJNJ+EZM2KcW55Z/+uYyyw3wnqdyVN/wrOM",
-	"BHfPTBWb6tywbqJz5dgwPz5+JNiDAfNqAsn0bCyNdREo2KA+wJf+U6/PTpkRiTYpKeGpcFxmFgwszPMC",
-	"I6wV6Q9ejGXQB74SR+G3WlonVeLKMV+JpabDBXNlYFVAlc9raDo3pJx5EYdnmV4Ir5sxni340jIeRqTH",
-	"IGzqhVonFp7gkjYcHZ44NHGt/QLj97+MtZlxhzfI08edzZYMT+awKJsosO0Al3SBgudau+KIjFoaFLtW",
-	"G7hXCA/h22j9EZ27ROMDQf2hZe74ySgJf3jCEmmDLuTpnduW1XVe4HBtg6VfUR9q/93RtbL++x7zXDmX",
-	"0s+JWpZrFjY9kEUUKKdcpfqoqjPcfLxfSevW2VXB0os/NjLUklk0MP2KQbbZ2lCbP/TXNOQznmVeNT8F",
-	"obBJan+rsiVaAcqzzZQQqR3AN9diCRqVlS7o+rkVBs0Yeux5mVkO1YwnU6kEmnDHmRAuYlZDc5N71Sxw",
-	"l65N9FzYiKEaFLEFN0qqiQUjkdd+NBgP4KLsge0PjBxezCJDjx8O2PjAYGdyRWaC+m6Mtaf7EV7dq7KQ",
-	"yRWxoJoJ78RrvmR7/FsucpF68QDfxCRcXLTEV1pngis4MbmiM9Egs+cKx7yQWcakSrI8FdWV7pIBhwbg",
-	"2XyEdiJO/R7m83I4vX7TobeOu9xWzzy27sDg/HubzR5VGqJZFC+LKgu4ibL+LJbrJ+Eav1yx/U71QoEN",
-	"qXESucma1/Cn968YZ1daO79Ani7Yu7cXlyC5dY3IuJM3wn/w63j67vzAsitu4bmm5VqZtx8qdt44y9Lb",
-	"sjZJP3uBSnlY9hswQEWdTCc8a2SviRHciXTE3e48vbYkDZwTzQd7XVENRiCtDq1IjHDBHNHZ/SYLTH8T",
-	"v3vj23hihU7syArXYq2ujiIIDlnKOLvhWS5Yt3QVwhcWdnl3eTrcQJsGW+47qEGePMEQu9/Gketz4zSJ",
-	"ig7WHKVtm1G1+69dgrAR1LS+ywWZ1HegHGRUEHSNSmsz33xEzuCpdjoEr+kqm14h7hn/8EqoiZt2Bg+O",
-	"Hz6O7oDan/sbC9c1rLV/IgorrpWwgVWnjadgH3K/DbWt7Gx9U2n+m7fiSwgoFd63dop2F0DqU6vwSmun",
-	"I2S+/q/Ej3IsE09AUWfOrV1oA2Kdv/i97LbwpDtJ5v7vv+fGN9NzoazjyXUjq613veuKbKTODcR4yxe0",
-	"isvl8n5skDmQVBucTUY6Af7NE3Yt5oXIVmc2TXJMM81RP5Xfmjb5S3DYlf43cbDtQ7gFef4EXO5Xz7xe",
-	"0K2oybJ+wrhiYjZ3S4aPsCQT3Fj/tZ5jB2t3+2cytSYV95m4kYm4kBN1rppOgf91lOhUtMTA6NmMq5Rl",
-	"UokDS+Q6YHOdZeinrAnf5eKgcdWOpGqPj8qVkxmeAjlRh1IxgV/z+dzomxqPr2j+/k9zw7P2FzsNMQHs",
-	"SriFEApGa5tf5lWmlun/HHSvuTBWK7JKBreq0QsrTMREf9Jn8c/P/vVPh6//9eVlPGBK+9W6Zgk34AOX",
-	"QePijnH8yeqZ0EowkVkBRk7LaM42hDb0W+QW5MVSq1FuZPOezfkEfPpGVIfv1xiGD1ZWtLDCBqdiuzBe",
-	"pZPqojUMqbb3ld36ZQtxvhMq9V2vXwWV/V7fwHUVa04v2qpZFQrV7mPUWbY3J6qdsConevjdPsu+bWwX",
-	"jhu35+A8yclUtASfvZ0Ldf6MnWmlROJYaNxIVJ4XeDKqzO/po23TK7pvnFuOvoQmK0FKv6EnlFsWPzq2",
-	"ccTiB8cz+AfdleIDn80z/9pHx7bpPAHTfm4M2nJWzBT+t6bO59yzPUV6LXnTonIoiVZjOekbMZFa2b8+",
-	"+CVuPMszYS2fiO1GJBxI+UDTYv1ouGqQom6j1JZxjG0GxdtaTUFibP6x0W4Ymq+OaaWrmlbUuji30oGS",
-	"mpVhlRA2xIe2L07Di9SGAMTmRWwaTQi12Pj8qjBHMnwtdrUcautifgktBkn29hLi3Xj/6qv6TBrP+WZi",
-	"diVMiwTRqijs5R5sEPGLmYThta7Cl9kO8h/ecjteCp656fooyvt5p8u48dW6aXo8TY2wzdsrFL/K2lQ0",
-	"8cEJowr21iA/0bUEh2kAvi+IxLoWYk7+am2bxV7w6o2sQPrbjeFO/Mrv6XrGoa+5zJqE5V1cWfsNeCat",
-	"JUmtLaQVhGCtJsIwI+baOIiB9JInLqJ0LJUWNqnZdt96qsBL0fwL9Nw2z1ufxqYLp+yqTk5heIW9LxBp",
-	"SZLl8hU7T4OrUU91Y9rOxBkomg0no8n+EFItwMFitCNnB7yiD06FnYQDjBobXYtlA7u8gCCVAVmADfOt",
-	"UO+h56IixMOfoANbtSUPVSpT1o39ynkZjpbO/wmL6v+gRfR/0irG8MqhinEtMfBWOht49lTOba/PnoMi",
-	"PsZgIJ6mGAFkxMyrmUMF55mdaS8tOgFhAOjriVM5HkOgizO5SryUQZGvOx9V/4ZthOd385lvR1dR89Gi",
-	"NQNehAFb5RayLgXge20T5hlmB481u6f8L61ckHrze1J/Fw0BIvPB6cPVks20Eb0aHX0GT7qW6L3ZtmR4",
-	"AP7sW9fcfXuyhmJrGxKVcP8zwb1qrnNX8W4wPQZF3v8bVw9GDCdgyRZeA18NBnzwlP1Z/gltgLhPK5dJ",
-	"m+Gv8ANu4EVhQ4mKaCVXjm11wlGnRWZeWd6mhUH2jZNFQlgI5RgdTDjp/iDShYB8H5QkkGYif97xFUVK",
-	"QqFhVu6M0IgpveiXHGDAePkC7F1aRr9SUGOXF4OBBok/OFc8uaa0jyIOw/ODcpU6/szawK1Lvk1noNGk",
-	"XS7Xl5DFKsz97iIQCp7TePrBr6dSpsSiQu6LCi8/YZSc2MJVC7puUKs/I3Asy0W5NCv+I55Mi7hm2HHo",
-	"7MCuz6bR0IpXyAjJYS9xjJ4MFHKrKMK7XQ66jndci08t9PKliPsOyboWT/n51pBtbiLguGOZuSYj2imz",
-	"M25cTb0nuvQPNBsK2owr8xxjuGzzgcUr2V9F0NTLTcHF5NmeNil2uIeOAe9pyZhMLUYU4QS1YYlW1pk8",
-	"cSKtmzPgLTCYW4xhF0mg2PEgCGTNmZanrWPEYMguV4zCZXGX5tx50b5ZdtrH1ezbjuY6k8lyl0feYctP",
-	"wDpnwk1Fbkc23SGEmxpfPHvN5/O67LOZzWBG1K7rFVd+iNk8yycyOLWao1P2j9HYEENRdz1W13a/+IiC",
-	"bu4nPGIjp7jAY6SyJSRQByGphArwh4g5DWJUcDrRrQNc4YeFuEK2rp1n9tJLLXY0Eurmh1TcxCu2+cfH",
-	"3z+NWriM3fnAnWPzL3xOzypUhyvScjCZDuFGVULFhevGC3E1GObHxw+fzo1OB/8/I5ynpjhik0xf2d4J",
-	"i/8fIybiAyZA2vwKB2EhtBEip9E4sX3Zfv+8YH1PwAmEJ38sIcGAGADrxjAgCxo7qeURi6/FUqSj8rNf",
-	"vsT5vzLBU6kmIyvm3HCnjf8ytzjOEXZiBwyOYfhJfHCGQ4Pwg99QbBtDIOqVoFQ2vsqwtGExR3rqX+Uy",
-	"c1L1qw2aBaI1C+1GnnLecnnC97UU6W5psO+V1yTrlpkb8aGM8dveCZtnXrWpvsDvR+1WXfHBzaQqWFOT",
-	"NY9/OMcnHz1cv4Drh7aWzAsj6UTrhibyO69KPZYlXlseGz1DjBGuykRETGFeQY2Qls14KvpDdej3lvut",
-	"7dIAeoOQiBAy1rEZCCQVpdSGlIUgF6FBCr6psGRPMy6ZCjtUjHVPf/73A7sqvJHUxjKuJjmfiMjTv2Wx",
-	"0i7uYedVKto0hCJvvzwqvt/CiAUZ2bUDU7yicoRjSPmGBzeRMx3T8oT2KN0c3gdMOO4P1ekWWQ4yR7UK",
-	"Ft6IYf7lgY0wGXmo0Cbl3+qvgwgXGhPSMXBa4UVWoMt0KSl+qHBl4l5UYsKskQGMLNgRtaF32mvfdTd+",
-	"9/bikh0RKRx9LIAU/vnhC5jXpyM/krjXZ14BIXGZIAjUUBX5PnjT4hVgdeYV2aslLlWFdaN0jbNBsdYv",
-	"IIWOW4FxItuk4wqB4PzGnvihf1kG0w/IRBSSgbjjaMnwB6lcU3pCaYdYGqxLxyNiM2HCmrmp0flkSmfA",
-	"P3hgGZCYFxpsD9JXxdgNlc5dkUWAQf1dtNtgcxssudJQChJiVYR7Goyypz//e5FbZiNWXkrs4lkPbcGc",
-	"shCIC2R6EpEAZKd6YYcKBxCGSkOQNlzQrPv4+FGP5SoTtrZsfjQzxrOsbusJTAt2BjJRio1pNOwU/O9L",
-	"qL6lbnp7P1vxjvuJi9sotb4X84wHrJCKYsu6tpBne/tKnjzL3o47g7/uKYP+Em0aHB0rGpcnvGRFoun1",
-	"N4iktXeRtrj2ghM27Aw7ZP6yFBj3axUed1vlRjHyl8YsBbFgM2xRiXxEsq0tyedIobVtqK1/ED0bdnUn",
-	"49a5tbl4j6E8ex6pDZEdNWypmqCHMyiiLjxDA25G+GZrRLIwfF6Tvmgoa8m+CwEgIVJNMnGYW8H+4tsz",
-	"//wcAHoA0Ucq6wiLqfRnNDti/ZMj51pSgOrvBVPKWEA6a5DT2NPjEvOGPTie7ZD6szkCBfYq3ZQAVA/b",
-	"udNEhZbkBHZaAe6DRWrJWLhdzkslf2XdvRZoZTU5NxHWtiXhGoEBnPvltBaxSOu/uGxE+BEt8IRNYUjV",
-	"p6JyxKvj25oOXgtnooD1sGRNFPVKTzBOeY9jH9j2+pnILYSOhJjmEIm1JfKzklux/WL2myydeKuyJXJK",
-	"ZPEtsZylSoauY5Wy0BcIuslUJNciHbAY0uNQrWBBz2KUCAnPInjbq2en79gRO00gwQ+DpDyHI6AT4ioY",
-	"B4k4cD8+v2RHfC6Pbh4c8dxNj8JobW+HtWmOjyrWq2lLXzfERSTWjEet8XNWWE8gB5adXbx/gQxtAMHZ",
-	"ELpiWfzvh/6Xw0v/C+lwQTxGAJgiQQzeVI188OLysj2uO0RMt0Zu8OKlECw+1QuBkDKwA13p8HurtRKk",
-	"Gck0W/HIbw7qEW6qGxy9L/WiGueKybm51x+dxHiIinQdDjINtlGiLjZgE8uDNQ7x+dsa/2QbeArNp4k2",
-	"3jQe3QeHTx+xTDgHIG2pnEivaRz0DyJ2MDrwp+Dg8CBi1nED+a6w/5ye8D/DI+DwRPNkZ9D5///19PB/",
-	"8cO/Hx9+/0v5Z390+MvH4+jpw0//o2kn/PCqiGO78p1p0GubU5FRM94UtGXDnOBNARsCoAaDLwltU6j2",
-	"oeYKQQ4QuOT1XrWPe6cls4kG2rZzYWm+hEJWW+omn+Rt5W2nXVPMsD9MgMGE5odEZ5lMBdgKsswfYzFD",
-	"mA/L8jlzOphniLPUZKfWdFOYeBhCfQ5ta/qumGJDCkwFQiaAiK0hGHfjIzJBxdFQxQZhvIrf4x4iG1Xp",
-	"C+4TSiImG9lMwz3F1VBphCwoA0gswEj2S0cAWaPQISBQrj4JqAc43yKOBMJOyENahMHZVcRLqW7Q4APG",
-	"C+5Y7K+tfr9/5B89TIhQbIzGPjCr1AyS3BbDK6frFrqyUNTXYKhYMfzidJFlxV+yWRbB5L2SRAYcQHy4",
-	"Wvp/IkaGv4w7gmQ4sJSFvZAIWNClZfUnFo1YcC2g1Q5PrH+D5QsiLbSyGjGWH+IB3WwlJ1gxyJHJj7EY",
-	"4G0SnBdC3YzwK98Ev4hPChsWARYGg+XIfxuziQCbF9ir/EtRTrErzSCNKiywdTLLmBE8maJmCcOHaVVD",
-	"kgiANC1FGORV0kIIVkSwO04Y2hG0/WVi7BiZwBroHwSk988vLrGTTOJaFgHCYTXHXGbxIGBXIN6EzrMU",
-	"PBNhTXgQyxBfowAJ92+sr7un+TGAdYAFgyQLShg7QXZiQREm+Az/irkRoIoAWC8gPfiFxYVCIxuMuG4m",
-	"A4qD2B1PDiE0lQBqGq/1t+p1W1jwz5j5BmtQngskT1eJt2bWaa8o0bElYSkMCY0IZXBW4ygCjFlTksX7",
-	"F2fs+8dP/ljgjyHyyXqIUsjVCj0TQqTnpdqNwGaMlkO8N6JOXkW5A4GL0DY9F9YjCAGEZgWQ22gmUskD",
-	"ug3KKiP/9hITyD/p74pRwOvDjgqIuqhjnTZ8IkbjPMtCFptqgbfAuTYHywPey853ZiVnquHGXAv3ryim",
-	"TrpMbJAL1mXyn96fV5GFr6UCmwVt4A75LYQeBB1XEFRaE+qaDF7b9ML1Kx5J+0qAv6ti9UYUI8u6xcVS",
-	"2uUObRr3GjC1MAp6dMMbFLtn2jmRVhLSgJ/AlTGRN2HVsNcQehSuq0E1DJt6iZjsiz6rMt3m4JcyZaEB",
-	"swhnL7FgAd4dNtxt+0YggTllVIRjNljA1i1WGb8S2eeYd175FyBT/u///X9Y2rrKIRADU/0GDKyTAKSH",
-	"38SNJh/PAZrF8GKnfBPSixEC7emTJ4+ebINE8099DqH451m3YhuM/Tdxi8FubV7vdVaHN0tn4GpBVEjE",
-	"+ULUd4I/qiV+lpvh3/Mn2ZIMfJsYvpaQOqOzraY3mFM162RbYxr4BbT3D+awPq2B6fRziJ8Jawdqb9Rx",
-	"gs8a1yg8t9UKpQ3zL6GY/eaMwip63ObiCNqsJj3WooBLsNtNHbWPeVNXKN7v2llT+FhtrWs7s7KeRBpl",
-	"Ms+W/NLKvt8qlCwQ4m4+GSTJNScMnLaIhcMGuLehxgKYitSSwXxOGJ698HVFvsRIks8hd9zi2xBScI3s",
-	"RVD+eDRzUqT58rWA5wZStz8YzbdasDW1Hqam1/mednBp1ChqCxF9CctGlYne3tm8tsVVmCDYl1q+cC2R",
-	"uIltXVy8PDtdn9o8v8pkMiJwui2YAWXbphFfJFOR5s3lHiiwhBQsDEzB2A6RjQd4FBAIgnXjB08ISeDR",
-	"8czrr26oMsGtY09sD5H4E6MVEx8AjVVqxbrxvxw9eML+Bf/nH/6fU52bbBmfsJ8uz4aKghRQpyL0fhaf",
-	"vX/7ZnT5v344NYIfnUm3jEO+2iDU3GCpmHFAQj4PA3QyufbKYJYxUK7mwhwWmuPYChfAaFGDxKe8Aj1U",
-	"wdxBXI05PRGgeaYaokdRV6UvSS0sgBQePJk1HR2gjvfCgmS2BjJDaA2jmd0xa1UESIbGeIQW9aL5Xjll",
-	"KItFXmvwVBKVoZ4A6mZYkuk83RG/MYCL+CsjSYRIN8O2tpg4gx6Cs4lqK9RI1Yg+UvHwrMA6NudokTsH",
-	"osmylM9jwOUuDQ4VP1AX46eqLppMTwjYg8VBRYcoSy3TJC6hP8qYogIWp6q3I+Ri1PED8NKgTJNG3tC8",
-	"fTSHKHihKrnZWB1DVXxNbXto3KgRxPJUtWGcVPx38Dzreo0NkVZ5mOUObJ82HPZn+8Z+Cca/Qiq35/3+",
-	"RfceEVGCzTFpW6Mh5kaqRM55ZhsdefmV53/BC1kVM8oHy/gEnmV74lTWr6tGkrq4eMmwGVhtu6V9CHIw",
-	"AU6rWQhpDLV4RVEVpHA+OJ6dFCEVa5N0LsPgv2CY3ifgItp6wcqJEulZBRVwXUer/7hl+3ZfdytMW0iH",
-	"F9Da9QojZtoRPLLTLNMTOMe2GWOLZzIdYTb1LbNV6piJNOzavFe6qUygcc2x6tX6QgPX28oR4OkzbHtL",
-	"pNtNQDiYD7Z+3taFLX+XBPl+sMrOhbqRRiuwrx8F2mXJlEvVnLzO7SghrOMV0bFiDLotVtFeUXnigxv5",
-	"GY42Ii/4ZsySfJoWcNZpLlgXbtn/lM7RrbIjprwaVbA4Ng21tM6vRIqUkh3ieDbgbZQC9UYqC+0qz4xw",
-	"Rs0kg7+xZKqtgFztIAT16iRClBAxzpxQblpUwRRG6rQMLXsya+anWJptAwo4Ntg+EFR4Dgq+2qxDNpSF",
-	"awUqLHRdbdjxAMKWLZV4JYdRcYDA/1IzCZY1CBtQDW+BiRzg3husuhRdWY/rQTxDI6iuEYB7WK+JcAu2",
-	"xjI3aKgCFKKbilnErnKqCag0E+Oxl7tk4ZiEQnuJY6kcj4URymXLoYJQ9zLjqBeBbXnYwbhP9ub09XMq",
-	"bEUvHLDFdDnsMMGTaX+oMGAvoNLX/b7MiLng6IqaQVS/swX2fX+oqpF8UIwPJq20EvshgewAKxMCm8L5",
-	"jAKHrx31/bIca9x/r2jbFSikEGMbEFwa4m8pE8TTAcnlwVuL+9ZoDqcB3gqe7bb3306gbnXxtKi9WyyI",
-	"n8mA8YWN2CSZRwzAj6GgaUA//uzE4d8Qg9/NeFmAOq4bMJ+JjC8tnFiwbrCrJeNe+wL6sSJP9aHhKtUz",
-	"NofkgjGT7oTZqTauCrAC0ccB+dUtNJpK+uxZ8HvtcI/U743dJtTO+zfGrsEzZ/6RS3qiLdxxE1gm0vgX",
-	"0R9R1vwMvRFesGN2yurp+9eLt28w3IXNuUumrPv+xRn746Pvn/bqXNtvIyLFF6Ea0g4VxnTEKs+ymBnh",
-	"cqOw+qpmFY2IdUNGAg+3GXKwXjRUYC3Bb2Mcii3RPq3TRqT0UAAhrcbl+JZDpQTcgbgoljmtTwD61zp/",
-	"25Q5DDqD8nNsMdWZaKqVUnK43c5XndetnbHXGEi0eTpdWj6prExFkbxR4FafhPWFyzD8jPFCmtRa3wAL",
-	"6VF08q2YbtETGX9qcNqpcEXsz1qPX5Tv7rb0FQ68tu44jRV5NsalixvXq8qVd9z6gj+3dN+0ioBWHfra",
-	"OJBWWb6KxrsbL964reHQEoVWZO2tO9wqbpdD3KfrJnl/6xja7oDd9rDpNmglpuOG/Vrzy0edD4cTfUhf",
-	"/qfVqv+eL14TlLBn10uVnEECZyPEZg1Es1p+rRKSsf5rBQipAbFbiJbMlVwFCK7mn1HS3SGhhCAUA7BX",
-	"eLAcWA3iq+y28T5bquR9rppgFp0nn4ZIcsqv9pwdQlrH2qBcY4TzTBJKcYHLgNFLWDc+PPT6ySF9YWOK",
-	"Cu41o84mxZZt5Anl5t7S8FN4YlaNGssCTZJmog3kBnjZTPKsBR1VSTvdPIKtJ2wK9dlbkVsTYS1baHMd",
-	"olr8ELsYZht+li3lum5dDlBwK0ZQzmCD/QcHfmBZknE5qwQih7IH4B00QokFoKshVCckfUMHvhkWZaQV",
-	"v1qWdqUwNTBv6uvdbUhKu4qxc5VvUq01pFuMmVaJAFnqiifXejyGwYP0DCVgfTe7dw7vHenxphptEuO8",
-	"HRgQANivv0mNSUdj3UIdoQmqF7xii4N6+YW/YbexY7m83eXqioe0yba9EaESfFCfeW5KX+bKdUInNh4g",
-	"miXOi2jsZD3XA5AruS0hLqvOvrXydnU/KXVVekyjTsJVItpqXhI+RMOgES9isAsCmclVhDgRwIivRMJz",
-	"K1glw4Cyw4vK7hVoyLn0Y8xkpyKS+UGj3blDieuNg68a1D7HSFQF+FwxGIX1qYa2Vm1DRKPFdVEZVFTc",
-	"XxsuvS+iUNL9eXeQf5cQdNSCB3+LaND1JF2M2/2MjQxvKKJTG+dB4Ux3j1q4xelxWyy2LXFyfn73g7Wm",
-	"7jDDL4IgGX/J+jaZvBYQOZTuXf2k1d3n1+lLnDygp9sbcvzjrwFF+zRN99yxPULptnun4WVtI7wfGJS2",
-	"2CIlFk0J3s2bvz7+kAr7+Se+nkF8Owlhi/grxWYw0GquEjl7AtwEQWxCsFnh9MIsZUjFghNFLbo8BKhi",
-	"ihegKemiGLJ0lCA5MVw5kNn2DN8AYP3cfqY4tY85yQiejjQk6zcGq8IizTgG4IIbsKWg8R4R61CjqzWm",
-	"u3DXY0xEMYgrkWk1sdVtQpByK8yNTKhZn52Gc4yPYVZXwFWDd/rpcJWW3+qFYn4CDMvJzfx3kO3kGSro",
-	"yf29YEAporZc2+33jx/rrS6gjUfgFeABlWuI5iNbPwxdyj41/rQAdh0SNiXvQSU4KPyPpB/yJEH9Abtx",
-	"eQxWz1nDiWiDA3z45MlGBMAHVX9yLQv6C5B6wzphtDq4FStgCQ0l8G55CDYGU6G7+kdd2i+78R8fHk/j",
-	"HqizGO37YIYwZZVgq8IueHgIEzmc8Q+HzmUn4BRmM8HR54COfGLMEMCYyRux9liJeEfwGVY4UHlX75TH",
-	"O4esv+bXorLQPBxWiAqr2NeBDMFUVR5gV97RcFqvMPw7+H21LbQmJ/isOMJJ7oLdNEAB+cejGqX6V3gC",
-	"gTqobJzxCYLAWafnpdGmWA/gI9KWJQC8CCYy4UTaZz/TCamRlLRrrKq+iE0HoNndBmS2hYvsgaQVAC1W",
-	"73rI2d5wLfTZxursK2PHt62P+pcw7i8iVgZsjlvKlQ1G7tZKnoTESdSKATKr6egHZdb9jRSLInQmRLpT",
-	"xvciQF76+5+BVcLacZ4VgVhgnuuz4wGeXHTHNYTbFEl4jaE3P9mmAO1bKXG1rMcVf0Y4EnBGCEnVyoli",
-	"NfNYhW2m0s4zvhy1FlYSs7YE4Sm3oyo4UbNQDwE4nEG8diWunMKZPBH3mke2sTCVnKiRVF9EUmswCK5A",
-	"NDVEqrZhKp0qFgo/BXaZFjhI2rTFlUdoP82kuiaT+RREvxSdBMT1W8BbdsHBKd33XxZzvUo9gVaKca2Q",
-	"SM25sk+skp/A7QwE696oDaRfuw+aIBmLo1Bp+ejh8a1pa8AyvRDmMOFgy28xQETs4H/6//xhL7ChvWDF",
-	"VtkIHlai39AwYg8e+rvcq8LsaumE7bM35SkubfAFTVV2/osCl73AyjK1g4aHhU8pRdkzdEIfwgUnJ3tx",
-	"FrtZyue9DUeSdbVMk95KdKN0K7Vt2flqTxQN6M+yhVAkXtaxzqzAAszI/rx4td1EUD3nO/qLKyf+l3Yk",
-	"bli3MJ0T2vWrZenY3tk05Tv8EjIEQnbdXoQo513JzQqZRpBiRAlHTYZ5//TtzEZfi81sOsNKLMrrFpX1",
-	"8lg3nOUvdXCbDFrVekTryGVi0cwqEbcI0MPrxiHA/BBL8CuT576/PaJBZ+mmftDZ2dyRtH45t/bRPPW9",
-	"66sEoTVU61gPj90615/F1VTr64bgBK+WjaSyIsmNaCbYW9kZA81uOt00qufQdms5Vi/G7845wrv9U03W",
-	"vTCNnd7yAhuTjOs5JNahSAwmsX+5fBJpkh3HdP7+bF+jy5xPhElzt9yxi3e+/TPfHsJx/GztyLbl7fu5",
-	"HFjCuUWz7hVProVK0e4U+asEk+LxtkOXMYIK9wZk1hiV4oWSybX/svJVMuVKiWwEMZTl10bnXvzxX+9n",
-	"46250xuq26lq9D8gMpW5HhjJWCRT15XN5hyTHUB8aekDgu9tMjQac1hL3Bhg/nQJDSC4YSYGR0dTbd3R",
-	"f//X/2Vdzn56/woEPS9MqpT9LfczBWAw2NxexKRJLD008Atz9E+0NRGzMzf/A0ikLqu1AZScN8yIRM4l",
-	"Qv1rwwqiZHjC2c3DVtSFZjF6BjiaMwjdMTq5Fi6ZckrGAXqjivgI2TbXEHPbmNW3QbNZ9agjYhRtSMGd",
-	"qnUgV1gr7ksjB9lP+yEKuZUCtM7ut+MkfS4rL3qo6d2NnH3l4gvGVa38PVyhlAIAKQRqSwvmmT6Gi0T4",
-	"gaJI6FMRX1LjEPtcIaX9+/EXu09ulwON0V4BoAGLkCB76rPnH3jiAA4CLbDFG8CCCo80B7X9em+etft2",
-	"Xf2bCCWMTNgCn7cD0mMonBLS0/vsZy+bHoZCSBvUqp2uAqwsJNOIxUUZmaM3p6+fxwj8gUjYivaCHp62",
-	"pBPf5m5o4vO0ABGzGU+uI9bMHCO0yg/Y1Lm5ZV3/D3mN0DifaT2/ghdoQ1aFGuvobV3MO+HXm/0cu2qn",
-	"tI7PRCb9Hb4xZLchpPn2MCVrEARTfy0awa1WpJPV431PWCEq+Uu5GRQc+FPD26v8C4ExhHX+eod/4TEG",
-	"us3VEr6i9r1qYFuddXaiTpWzho9FkB6E//XL+sj+rY2qNXTeKgM3f61zl+hZTZNPcQcpZNuZJaqgxXjs",
-	"tZzPW2IGyzLgK0UbyhLwlYXaAPsyCjigG4D6jJhnywF7eXn5juFTEbt4ffkOf2D+DX6Dzt+fMZXPPCer",
-	"K57gMUzq5ucaYuY+5RiIRTQvf5MIVHmgsnWB8qKy5Hg4N+Vm1Y8LjXSHM/kljEerx/zuIgtr0s+euWyK",
-	"gYBV0ooVzkFOcWmukZYtatx2pVa20bM1S1Jblaa1ho/2MiQB1Z7+dPmSvXt1ev4mwlsDmBQAxV2+uli9",
-	"GrYauJqRLikRkz357o+sG/SJXsQeP33Cuvjnwyesq0Iu2X4gmHCNSbes1yoM3VQ5YPkV/td3uBFskcCQ",
-	"Wyf0V0xh/2UXx73LvMYNinGjvfBRY+WE2hHZShWlXPuwIaqjeo9v2clPG45G8yUVV+6POJTFsSwEe2Mw",
-	"gZyJ9FDnDhILTrAcY3HLYGx3uKBQoYTLCYL1IbMnYqRRRUXNedSA0TWKr/tCd14TXdSF/gaymBsBJTIG",
-	"IdmTYOoBW9W/LmbdmCTc2DODmDhyXLurqYUfYYZB56WkBZEKQdQixFDbqQrmqAEEdW/DPLz4vzePkyZp",
-	"4nCQjFPUmFGIXY91l0D428T1yOCwvqD/hGtnGJb1bYi7fNJkPK/Ylppvc2pwYBGr6Q/Xvb05nZLJdcPL",
-	"OdSQ8T+OsDiz/2sEK+CM9FrdK60m1YzJIrjozfnZn189f8O6euyEYt/3BojyN+MKovK4zHKzOv9Hxy1j",
-	"q5nbmsItFOR0vHt//pfXFz+yNzK5vhDmhg3Onz1/c3n+4j/2XxHtZCK21yx78/by/Ow5MxwgCGEdaBTN",
-	"0QIEO7k2hcIaRRhZ0iT9TF4Jw/ughTx9+v0fVwf+tGm5VsyV6z29O73Y/yp0AausZjOpvxjWZ0AVfp34",
-	"4KJG1a1Fc2terv3vmQ3M/gsKb5/h/FszJewLMtBgbyo5V8XkvE08qzRtZizP0fB5+u6c3TwEFM5JCRmw",
-	"NwlBiVrpliO6omoCDqqi5Z2RGOkkukPDT5T6AzbPsW6WdEIX4VKs9VG+4PN6abRvBCEKDBeDoyM0HvaL",
-	"veonenZ08/BIKMgxW12x48ff7UPJl8K6VrhS0itavQekDQFmmYPitJSqjs+xTDcjUX4xA8PP0yWTrkjR",
-	"Q1MCJyN+Y9dbdOydFOu50U4nOqu+xO8WVNOFf7yg8ctt9Ok7VaNXGEt1e6v6bDG97XCsVXtdc7WTsu4C",
-	"k/aEWSEIbpcerYp3JPPdtXh3q4iHXdzI+/sRNtZ1DawYysjqmaTKBSRLFiV2AnYJhMzdsY+55iCYSRWi",
-	"5b+ct2AvG/2OyxfWjgqUkvTtF5A8tLSC6KiNKlV7lVgt2Xs/PoH96aJ6W7eSxjY/Q3kPl4uGL5NUIGoF",
-	"JqRa4PnODP7to6pMsc123KLcN9vW14upBiPKBTiR4bxcCW6EOc39axqCYb2MgzH43dhYN+r3+3Evwhr1",
-	"VA6Ofkc+CK6UuAY6DT9bgMNB57U/w9BrOUO4bz4VBSbPtL6WbQGYBMueQJuVvkqA6xjyLQYsHo1eausO",
-	"cawjejoujF9RmMbKTyit+5sL0neoSmatQiZK69I1FwRlXaUd+/H5ZY/Nckj0UelKrdGoWla0VqCUdWGF",
-	"Earbr2i10OpMxFRlHwoRFSCKFtVoOZEKYCZCZU/QKRSLTwmsGO7AmE0FT4VhcqK0KWpv+zUFh6tfbvwY",
-	"fOqDTuNSlpvI5/LPwkv8n0hIXK+3jgSD5A7w7LU8krERdgqm/BBD5Sc5NlKo1A4K/6ldqmSoELoAJg9v",
-	"IjQvRCqsvDVC3TtFWCtI+gHQK+piqNKl4jOZVGJBhipAS9KSF2uphEgt4wzptzgZtZUdsD/hr8V56Q/V",
-	"e50JT41QziNmXQhGATrpRSwO1T1i1q2PHGeMHnHbi4YqpuIfMesWGTf+DZhfRt/a+vxXyhf2cH5QHQxM",
-	"FjGfzzNP0lKrI6rB9Yf/tJ5GuqG4Wi+EKhNwX+xlN4Cgj4bK7xgVU0PMBSRsPR4jqj6LsRbZX3/pw20V",
-	"99k5NQ9F0Oj4DFXIEfNjJJhydqVTSd5FAJKTiv10+eLwuwGLz7RyQrnDSwRtrEwEJjBU3fjEv9tY4X7I",
-	"3fjwOzDILUTmz05UVOejJv43I8a5FWnPn/srnS6HCgVSSkzi9U5jfIQDWfnRnUBJFnyrPxiYvPT4wRM/",
-	"luZScXGvWg2NzmXA4/QNAP/FM5D+UMXvTi/PXsaINkROauhiE8YevIxfC+spqLJI0PwQmtOOO61h7V9J",
-	"Kt4J5ywqQFYx2wvqTBUczwjQvdOC1eg5/1suhipGV008AEEPphNXXDg0Cf+sn6CXqgvgG4ghkYj+F9B0",
-	"FVV1tA6egXFeVhPsDGL/XekcIHVUPrvCutUFmXEHmRpYmnOhWZJxa6FuJ2D1laVNi6KQFqtChhMUHx5m",
-	"0rq4+D2qVIIbqotnuNgEmwdUQJ1DmUssvSskEh3HMgQ3GM4NrfvsdKgCu4HWY6lSrKIJg2XjPMvYggNW",
-	"j5FinC0Jl8pTgbILKAv6+OH3nt7Wig3GdJDj98KZ5eHp2AkT91l8NBU8c9O/U1WJIygz6T8ZfyZBEaVE",
-	"bsyfopp/gaOfvjuv1GIfdB70j/vHoKDOheJz2Rl0HvWP+4+wivIUJI/yzk4lSG9UYahIHj1PIavTulPf",
-	"4nmI2Jpzw2fCCWMhjn7VCoQ8uSjm4+mWwLfhToPYuPJK4wnWLUMJrtGnuNoFmCFLZMO+tDYX7a/HK3KP",
-	"95eJ3JC4CYW5EY1Xtc2CyjNt6aZJci0X8+gM3ao7tISMX8hMMMLOtbIoSj48PiZsS0fOo1V+7L8rh7hJ",
-	"ki63HIyTIFOs1iREruMXioxKnuAe4yCa3l0M9ohuH2z/YHv7n6qFQOGhR9sfelGUC/VPPPx++xOXWr/m",
-	"Cm2mNp/NuFkG05RfDi8ORkyJhWcNCBzOzq3NuQIZAe4tTkVkkf9Q3rUeV+jVRpRQHuFRseu5vCR2NFqg",
-	"+MQCgBIc2l/8SGuydypuyD0wJ9/1ikdiyucixaQA9tbLTexh/xgiAyG5l1clKRwo3mPfPX34XW9AUups",
-	"hmADSlCl2/hGGKzMILUa5UYSHwO0BBBVTgIosNUKkZzxCz4RUT0lCL5vzfOj6xiGkfpHBWRYB9mySDuo",
-	"DxJxvlD6nPuX+dVdazbXWWabNBpcHNSkYmLg+B1Orl+UYwxs88L3+AyaYOWYDlrLhHV/0unyi53TahfQ",
-	"Jx7V0jBHyWB3xihqc2xgExe49CdkygUiA7ujtJT3hinYt2EdDx7tdKZfQZ1geODJLrymEBFfewkxGBP2",
-	"5yBFxMRff6nyE1iRSlJbkSBXoUQsAhCOSyDZWpUk1g36P2qph4fWaioqWjAJN23lEUjNVU5Rp+AXACp5",
-	"zyT8TmfZbhT84Iv1XwMeaKDgU1x9IuECEGGFeB8eP7ybFaHCaA0De6NdII2ULYU7AQaGeaTE4eNQoi72",
-	"d4hW6W0v6b3v2+PH2594o90LqPr92z3M72DFA2OjI32C2ehhbyJSC7xqhORTAQk6sKzrW+9ycOGgt9/t",
-	"p0UvKza67kvn5m+VV1Qu+ExcSCd+eMU/ROwC3A+FLa5XKL1NNrE+Q5sMhUj4M1BYvR4fP4j83UvBBpQa",
-	"Kz6gEmuY0i6qQo5AeC1VFgk+iD57gbG8tIqo2Ab4qrkXhBLAW4zwA9bWxnJ75Y94x9NvXfgKIV1RIlNw",
-	"9ZBjkTt+xa3ogXqMui90F3n1rUFPYwBFC+0WUqV6QSCtXvwtRRcjJ1NXzmpNNHgFu3g3vBTffc8iwGvR",
-	"ePFDQTPCzUCbCvR8Idzh7vbl/kal6tOvWOE43oHDnGk1ziQ6P3/NDDDqPNllAX5S/IZLRA3ZKAEhoEqB",
-	"vlBFS1groVlBaygY2268khBwWphlQWgCK0YRa64JVTGiIjQU8YTGEVsXqHrA5hBNiXXBglB5pc7BciVs",
-	"r89OyfRJr1oBWGIIW8K4YmCzLsFMOGWgE76fETf6WqQIabbgS9Z9fHzcG5QP4mCCX22NF/lVWmMOjxs0",
-	"RzzPOnefdaAjlmSCG0wr+22e7NubEp7Xr1e8LsjWmOiZsMGCm+IqodWR1k0b2mt8rCr7k1BafckOR0TL",
-	"NDn6GFTrT0cF+nJpC2zYTcedQI/aFZlNQV+RNigmlRqvJH9QOrOflgQYwxTlZnZZQSMLryIMHwrOqxaO",
-	"xXDxCFBA6GAC+Jtv30PrtFzBEjmpIqpBPq4r/XUTo/N5gI0n0PdqHSrBZ2zG53MIYFs7OqgfvT1/dlZo",
-	"RyuWUbAUzrmblobCSgmy+v1cPQvbAE8/NtogIQqo5TWPj79/uvOLYIfb3tQcxt78ohC69mVeNKpjIje+",
-	"tBFlds1O+ghVtRZx5cSTXow1S0ZOxyvc7pVGGakuHq07//9hxJx99bx95aIvKnn8TIbCVtAiCzUjKiW3",
-	"AZPhBGUQW2Xet2Cw8JJW7lqqb0YgztIqE0TdBrMgDzN5AyWmgMOCvehKhrEXSEq6xpn7DPSY2juj2mTx",
-	"/oBoaH8K+v1+cSvEXsGTyTQsRallgslaoJOs4fA0GEa/DtdshHHSbKJRXbeBA0TgEw2V7KQN/s2itHVc",
-	"jQRp8wkVi9DKARtja3diVpd1urgrFoVUdGDvkEntyz2+qtoiSHwLp8XpTazE6YAcWdYpR7cK2L/HmV6g",
-	"uPfuz2fPdzH/hDfbjc7aeqF627lDxb+hyn6DIaCK2ldMob9xpf0jC7601TUMvCwcRtAaI/bq2em7ApYO",
-	"wm1a9sPussRrNvEVFm03xLt1LaquyMW1CoayCE1kCM3dwzK9Gw2CWAmh4K+AJswTz3JtgQMeFaDH1Apg",
-	"j/lEsG7AVF7BQ6a4CM+mKW6OEMVD2kvzzLzGus7F0VwO1iaErf3q5qz78wdUJcUNDoFvdqnfu12KMA+a",
-	"LPp1K9IWzhMkLHv08VosPwH72RxjgwEC/mKmR1lA8loXnq7FcqPc1CCANDO/NxB7qTTOeFAF9wP/ZaXW",
-	"KATDS4dVXCDffKj+LRc5RIdBJBut17VYes0eo+i6VHaJxYXM2eszqPMGtSuGql5gXFrGMwiUonpqke9z",
-	"QcUtKJRtAbFyA5CQh4oKkvmfkAXT+7WqvY6qbLGudFBwAaqqZ9I6kQ4VTBZiZxHykIrQWYf+DpH2ojDL",
-	"sc4yvQDT21CdhW1e82v4VXQaBoFeigfHwV3HusEVMVQ1X0QP48BWhGssU1tW0Vphkl/ORRn6OKUi9Y2O",
-	"U/qt/9sT9U5RbPAXq6eDQI+DAgS9TrlKL6pHvDjQK+e8OCGAPLlZjDsrGl8usdbYnYlx9a7axDh0/vmB",
-	"9387cVsVpoSBQ+TglIbydk5W0njWk+iLTS0juNq2ddcdvafdbNvJs2osGmFM/kb21E+pGkvHujPheMod",
-	"D8FytJ2Eklkp/QKBYlhoo6jswinCjUq7NG911BIggyJiuZh3JAOXHRCC4T2Lw5UJNtMSL1n8N4n31yrx",
-	"FicIN4zxagQ1u6jxwIkuS3XD9wRLe8Jq+UPh5LHbcMqjj+WHT5QdLjCNtn7KnsH3K6dsm6/yGVWz+V0Z",
-	"wu+ZUHANa4QSkXhKeQahTkDtBiU3nwtlszbx1car8kfhNu328T0xtrr08OumpNvfpz8KV9vhg/JYb7wQ",
-	"6+rptsSG4un3YgxpC5DwtL71VMHo/m5Uyt2/53ip7YRH+FvrBPgP6gP8fd/ImCRSv5Ff4FWstGMTeSNU",
-	"FV8AZNtVxQVbGczsX8nWt6ybTEVyfchVemiF633WbX2ECVfrVqr92cDGMNa6UenAFhcMTRwmRhB4aYG7",
-	"O1TxwvD5gPlTHEOYvZpk4jC3gv0FvHdhTw59uzlkfYIJz6sElAM6G6purvzvZBq/gSfxq7gXImElJf9U",
-	"Mn4oCQjTJvNUIgK+KpsiFDXmExmRaJOGMmNXqHk6tCZTFmx/qH4u6xhWpbGiOpkwN4J1cW5WcCrolysj",
-	"eDL19NaL0GiFFi//8ifHj2BiUjF+pXPHHhbh4Q1WpXO/33fOlaEXyji+b44Mfaf7CARAb17KqRPRiicW",
-	"ivEdnmnlDOL7/IPEePye2fXbKwf5FXXetCIDV10DIAeLNDjc4Lf12he35sbWTo8S3mp5+lG4i4uXZ6d3",
-	"6geGDlrOzDy/ymSCDorfE43fL9X5lTw7rSwms3aaYhymM/6/3Uv/j0ih2N/pn8XS9pAMlW86SoRxmKFZ",
-	"12vuSsjflXStnKi7kyWAAI1UiZyHzNwslCmug7fUTvNcZzJZnmC1U7IfQuFtew1rOhb+Il15MQVmQaY+",
-	"dhGhTXKooAo3Ow0hRrW9KC5/CuQeoKgX3mHxrY3eHjlRFxcv/1w4+L70lew7+Eo3MjrZz8qFar2Syya/",
-	"L/7ye75DwdEOUexwtg6win2FuQUgk3bOdWDZ2elONyfaoTa6Zn7EJrthWxxUa323IkJQVMweuBOn9dlt",
-	"7yOpiuT7dKRqRZ63d1QW3dkSOHBn7AA2aFOAWTA2/sNKGOtusoAyoecISpktmR5jtgZmHFWcowggtU0c",
-	"3ewJgz26o5sI3v11/F84rd+q6+sf2TJXPxJg6UaNzGthVf0tyMn7aWR4vo4+wr87+LDK87HNffUeJcHf",
-	"q9MBpxec73uoIA3RbZMK09kxvq2yhRXgnY3ywXml3V2aoQL9bY7BKcj0Nxm9UVnz6tZXt2LbTXNekUfu",
-	"xBQZ3v91bpxyet8CLn5dl0gInmi5Kuo03Mxnjj4Wj67cGe1COqZ3Abwg4nsS+OSMG+dFt0Qr60wOIHXl",
-	"Q5QfXuSiPz7+vrceyY93U/1EfQuv2I8sQqhEdcuKHIsCQxYBcyFZbqkSNpV2M/20x0ds2K3j++FCl3X7",
-	"9e84OGKno76vsbRY250CIu7tuvs64RBbCS1EQ6wS3DeV61d+W1JgQ93c5OXViFV2OcLcGrS5++usxPMN",
-	"8Aufc8kecUQObs27/pmApaFOXox5LWsow30Wj2bC8b5vdMONjTFfZMGXdqjmRlih3AmLeZb1k6nMUiNU",
-	"DCkjlrLE5oeZuBEZoU6c0HUgFVMavxsqbgCbKs4VfCHSuM+e1crusa51ej6Hw2AdAY9qQz9ijksqLZ/P",
-	"AWMF3RsFTDWIEUWtg1mBxtXDjBQxdkznbqhylQlrYTI/QBgFYpj//O8HtnLD4RoCmk1/qH6GOIliCbmD",
-	"MR1Y5hcLno8PDyFLBis+z41UuDYzwpGW1i8p4TwfWDbsZDxXyXTYCdlCRd8lFj0ZiocqRi4xSngyFSMn",
-	"ZwKwdgD0Y6kSvxYADBIAQqVBIGu4i6UdKiwj2MVZ4suYVgzH0IMZYCzIjH8Y8YmIC/jrNWJBPPA2QOsB",
-	"M0KlwhAKylDNEf+ckGJrE6XcesDPD64qI6KypsDzSz4BlPXz8eEbrcTha3+TxEVphJBo+uj4MVtMZSYY",
-	"AbxTjylWMhiqkI8kFZvqBZtxtSTEFOiccLvLdKQ6MtpQXYmlVmmvz85h+no8hhlO/i7nh0IlOgVMF826",
-	"MaYFHT73X0o1GUCbuBcNlectRtiAD8M2LEwU0MhxV+laHCoEzrTXFmw60mGOZhhAsUFTrEGAyxfiWPVC",
-	"DRWAjWPxCa0ETfUQhujPnEwxuOpvuXbCUhmIlcUfKniKQMYrO9Bn72EyJRq6gf1gBesdoMuxjNQBrDlP",
-	"SCUnavAE/igcnZuqrLDFmQGH0bPekxAZVMis/swWYd1NHoEp1lDaw+lwjoFaDWVEG3G7s7pPY7XW4Wop",
-	"oh1As1/zD6dwH25teeF4tlPD87Hfddj0zvqMYySaLoSCeAaBbBHKADDpeiWZNt44Q1U9O4iVRCw0roRy",
-	"YdZLaAW0AQuKUUjliq6cujv15HC1fDtulYMLiPFVim1b8fDAX7ixnU+/bFNHsHQ75WTSBbQSl+UJoUWo",
-	"oVZHSCudUGqiWLdByzYXwNPrtwEgyNtrz8K1CWgprsYai7JrAAm3kHYFbKMoWft3OW8oRvYp6nhOtm1O",
-	"0OZTREUDDpHOtzyDbcOR6PyFm4aijKs8PQ7ceV2O2ooh8qjJ4uA3uMa8PdekG4xZqSjklfg5xsJ6SWrl",
-	"VuzqcWDLgobauzVp/LpW/B8IQerzUkIrBjJVkTbXqhBhPZduoOBeFBAZK2wFfgaOXAuphqvt880CO+g2",
-	"qExsiW2AJnfqnNf5fLPLAsb5ddwV9+12X1F3CWQwoANLL9GiehghCfn7gOC+sKqPzlfSpu6bnI4+wr+f",
-	"jvz49o/Nq3cbtbjtdD7fG5Yib9DegfhoJY1g12LuPJkhE0UknatlWVEDCnmR0ESqBaig68F1Ak8OCB13",
-	"Y3dDeeZ+jW1ln00xNDqfB87GLSWQfIuq+xq2MyrRCU7yyq50y2KiAIZaFM30RNx4B+1w6rHppjvkJbTY",
-	"olG+VdkycLKZmF0BChYh6MEk2pS9wAz20CZflrpr/C8xm3nxDms/MpNDYmoy5YYnfqisGy/E1eG/tEP1",
-	"wT979R9fi+UPkIcVD7CYPFrgMLunNPbdcMN827hAy4dXDlWMD4NQwYtCaYaRRksvAhHEiQ9gUqFHhqob",
-	"e1r74bvjOGIx7NQPD/pP4JOda4cmu95JYelRwjqRel7IVJ5l/aH6s0DLErwR+GYADXv45Cm7WjphmeDJ",
-	"9IRxCMec8SVw0qnO0qGKhx3f13AYk/PRGZ1VFrzP3mgmVSo+hJJw0g1CnblM62s7VLxSau7BcXR8fEwr",
-	"SCJCGBAUbQsoPDpLMfQa7DyKxWC0ikOJPKgzoATaZKyTWYbAPbxe9K6iJK/QwQ1vhat98mB3JN5QMrmB",
-	"omoGi4bjg2tQ4E6i2XbNKNiVjgCptGEybaVrfP6+y5LdgSnmLkNLPSvZpcZZYa+6lbJ4awXwm+bWKlrT",
-	"sS+Uiq8hMUNPRx/9P5825WC9pKLzd0nFbXKdH9y3yOgq4AGuyJeml8ZKkmQtkGkLPN80EEabIhRK33ek",
-	"ck8fl9WepXJiIkx7RGMrnR5R6Em7R3TKHbN5kgiRipR0ptVbqEA/syyVBV6/72Couk6D/IAaLTzJHXl+",
-	"wVBqvQLGs+INcE9rJcDPNlS1ctvQ/dFHk6tPR1TytuJZnUWo85EdfagQH/bAshgbj4zwx0tqFbe4TvzZ",
-	"eUlLsnfa26+paKefCDrdd7nQKiZyWtZvTKKCHEfFlZH4odoEkfjaFVTIa0jgtQKh98pkfP8DwI+fQU04",
-	"+pqOu9ch4KjkKiUQeP/AUEnHpjyNKInRCCzhTg9jYzjM5Cb1P1NRZmw7VIBXkGjjuUXl7WLBQB6vFNfW",
-	"WdqrCOB78sIdY7lrnM+/+zCh+Bm7CX2fLMGlnD3ltrD4gjMaNU4o6uNXovBIpFpY8vq6qbBFbbQqqcT+",
-	"4RFGucR99gIUvxDCOVSNMZyDYpcQ+RmCP+0BkZ2des2ty1FXGyr49aAsNn8jxYIeBvOA1w+R38ZVsAt8",
-	"q3+8WMCD0GcRb2pSYZrYp2c0b/hMnBULvC953wNfrA5wUxJZorNMwrLA9Fft1d+EcC+EF2EDGG/EZgiB",
-	"yzFeYoOUMDc6zRNxZ1GUO/CCeRFZdmjTjWWOsKJ3sN6XEWn+IE+dm49sOvJMRU5szIzgqR3A/OfCDNUU",
-	"DBdQeQhfA3nn/EpkFtz/CmN5YCXBrDcXJLzUGEY52pFN4xALB/W9SndzjVsNlQK0ZVbxujCeWc0SbqC8",
-	"dDyCMLYR4lOPiqfjaKhWfgO/VrT6BO7m+ve4UvFQdYediEdX0bDjZbIZws6vNCYLSQxSmxGwNJlUkz4D",
-	"SyOyUg04+UUtR23YXBtXC1Xrs3daKleNGATWTLyYB+xPTPvilsW1Qgz9Sr4RhnOdtkZtRQhm7Zc88NfC",
-	"ua2VKIO6hmoldmk1Wot1Hx0/hpmvuKd7UUCF9oRwmzAsFqKwmgXdcpkunu3Np+86fuZzLwDpxMxuxfaH",
-	"8wiOHc8LSZ7gxvDW6OMaJ/h1BwtUwie23gevdSrHMtw630T+etRlleWzl5eX74rijKm0iUYobCCMmqd2",
-	"ppX0146a3Mt1Rjfr5nIw1OYusTqgi02CVYM48A8ZDEBzr5JM2MMvkUTSCIETo5gSE+T1SpFDBAco4xNI",
-	"siMxDvxq4K8Kd155RuZZPpGKdeEi4wsbDxif8b9r1ecL6/8/EslDL8YYMfFdgIQxlpkfuxcfCLlvVPlK",
-	"fFj7ygshMCR4XPLZyOhMjLhR8IBK514AGOUmiyPW7/fLEtZVhYpmOVQxLKUF+YUklggcdCIdlZ+9fpmA",
-	"7JMJ7vWBkRV+4R16j07D3McSFMYYP8ahGgYPdQ8IVxkjEwjQjyJ8yypREA5ahTQH2dALj0LdSKMVaJhH",
-	"LBQfS6ZcqqYLHpMTL4LP504AgbC+xFfJiqWJfQNi+I1nBZ2maSUjRbdm2JWMsXITzsQmJ8tr0bn3Mudg",
-	"N+BZJsxnXGS3X82fp7qhirBnIWjPQyDCUKnRc5VKQf+NVYk8nz28ksrzvw1ms3QGlfpVipim2ljw1XuV",
-	"mPlXsPCKE4yT4PhANfaKva+2I2ZJ1kTuBV1/HVEFuQFTupis57XFQlIF3xlbCse6MEEcF+J0sFQkMhWQ",
-	"x4N1exqSof2d7QfzpzDtXUJeoCJgGHwwBUNltW4JrdTqo/cN94s9ae8UKhbv0qlv+Nmd3oDRQlp2LRVu",
-	"UaLnrRhS8GOtz01nrbIJF/DgnkMqxRRtapWpKotzwhRUtIKRtT3RuoIg/H81PKzK+mySu8PKRExnacUp",
-	"8U3nKyT0Go9qAssKNRL9mcEYcE9l/peC3gMT9U3r6CUrsdAfeOL8m9FQCm8GcdWf28JQHwqdV2rXSMuu",
-	"/IRX70tgqYPSzkUHIKSMUanMEk2adYumYLNElkz+jFov2gTcWspxsxqzGqs91TCUylfnFuq8VWsvTY3O",
-	"J9MA+dPDbCYoi0lLz9xCUkk3Fpw1bWUnK8R/R3JupYevI+xWp/gNBObXJcD+KCGmEKuwakPA7xjxisAs",
-	"yCo48pbiTOJpjFYOcP0UNXGTNpns6CP9tQP22OqR+V0gvHw+YEuN+7dw8k3yX+WO3RTjc1VjVvu7tkkV",
-	"OvqIf+yw3xUrwDcwn1vSBqmoRVL0dvyeqi2vFYy9ZWeO78FQclnUTv2227V4wLAoX8Isi8u/BuzTwDh0",
-	"iuZCDPOfCTMRDNqz7vsXZ+yPj75/2oswVxiC4qokAa0PofUfPHlAKH68SjTxIJSHycTYDRW4VClLKmKx",
-	"yrMsZka43HhdGdt66Q+CW9DeSAgHZESGUB/oO2VShSpxWGgGm+RI7qwbfxx28KthZ8A+DjtkBx52BkPl",
-	"e/70KS7SVwoj8QllK1B+C3V2QvF+3Iihoho3KQq5JEvSmOpjkJaB2APoQbzA5IiGCny5HCKUilrKXc7i",
-	"x8fHcQhXojn33767PH/7Ju6d0M3t3+hHYckaC2FilGvRZJdFVKV7sMsW8E1RZxOp3Pq19wsAv5GLBUio",
-	"Gjf7Zvn9beBBlUcOAyZrhzaqFdnx1JDmGSS6zKS1Uk0QRAjj6Lbai1clp6LW+uG1WO5QdpJahxIL24F7",
-	"IfDyBCzCFaeazlJwDlX8QN9u4CLT0a9Zpa57Q1n7psLan3kvt5YLISeeneoFYEiAPZHwVrTKlitVUEEy",
-	"5HbaZ6dDNTbCTrMlu9LaUQgt60Kt+EOppIvQ5JNyx3t+wgrpZKjid28vyoD3YpZHH6/F8lPsb2QIkK/U",
-	"vidMK4oH6g/Va37tLy2802AOKtx9wekrbqTOIaK13X24keIffPHy8b6bFhYf5hH8uT+9f+UXwi/Ot7ND",
-	"Z+c1vxYAMEQyUa9+jBpr2G86U5s4JwTCbw41Warkfa7sbzuJgmaxSwaFyZX9B5c9PsMPXNJpVZ9uz59A",
-	"Arwbxv9vucjBaA1DAW8mwbaFiMviLje5Yt2Hxw97J14IydqTlWKCoINzODHCWigBhfybitX71kOFtm/q",
-	"aUA4fTxksle4vrTsb36k4MQyufIHO1qHjOMujPIY42HKTPBF+Y6mS+DSyMlEGH8GOnd/xprO12k57TID",
-	"GhC0MiN4ulxfgBM2FUagAwNO48Pjh/cx0n/DVaxHhL7S2E2zbGFydWD9TbYLWtM3FnEBh7E4MnrRxA6q",
-	"d1Z5+DbWQ6Q9/ToETnTwezWtnyILRUq3jrvcRmwuzCG62QMrBLa0DnXUyuPbzlKrzd3QBt/K3r6ecdoe",
-	"AFNJlPWcCyNXbCX9VTrGUyhRTHl5UUCuixCs94pK9lJWRFTeNddiSfw8YN11CU4XhWJMNTmw1WDGkFsR",
-	"sZg0Zv+nXxX/L2VTxAj6GsOmxEXQpDSgqsKVIRYIDwK31phLGuScG3DpmlwRcixnRhzCptdGSndOFKoc",
-	"K693sDOylxVYTWNtsDrxhrxd1n10zFK+BHQQskv2+syLaBD3M1QQgtKlZQ6rW2CNRuXS0hb0ItS/QL8T",
-	"QwX5bf7PJVuISvxRW8obnW+azc5hQsFaGK43P+y2CBP/287xMmXm75/9Y3eC6/HrylzG4/8tcXklGpC7",
-	"IMR6ZkSJ+QUv+vWxWif47JbRhfBoe1Rh47m9hO7ukJB9B5uhEDE44DdYuAnWe3O4U5NF6RJjDe/C7eFf",
-	"/XXic2BS3wJzfp3VmYBSt0TSADEfffT/7BBOUdDwt7gZUaxwGRlBaH9TOUdeXYupRLSyAAhoHV/2mplI",
-	"m7rWvPjHd36WIfkTKOn3DIXUdlZ2EAv8o831g+vygStvgN2xXjcVRLrjK+XrOLw3kWFwd1fI8Zuz+9cO",
-	"4IowlsgqdYE2jKE1xQbvcU0dEQ/d6IPxVPSa2t0hsf5khdmUeEBD/QdJ8g2ckGb9a2SnjQL6aZqW9HKH",
-	"DBU7OE3T++ap28i0vm9gE6KsjJlGcKTZN/jrr8E9wbHNaS/WYuv77DRNMdqBfkIP2mow3v689eijb7hR",
-	"I8B4lZVzs2Ng0O+3ojfE8NCGUdE5zEYsjpSX/G3v18YbG+H0kBh26Y+yN29p+4Ic1c3XOTa5S7HT97DF",
-	"YuWb/CZNVqfvzhllAnfR445ODnRs1IiRNmOrNcs3u6ur0r/7K9mzyq7TTXYtduG0EQGKnim9WAmHA2ts",
-	"ERP3zQz2VYuUF+TfZ+dQ1S/LIYYkRDWGNxWl/tYOwxq3OvoI/+5iMytOyvbL8UZf/54vRz89fyGugi5U",
-	"ec7WG9C33ekKrHCo/e8kvJM3XUk/2a+oW+KFhKmXv8H7CFa3fhXNubULbdJW0WjDZfSTvTO1zb/661xF",
-	"MKlvrpVfqWvFE2afnbJMJzxDwX7Gl+xKUNFFXhA04bJjod1TM9HqoUxJLNiol8FXOyhieM0UZ+Cba0YU",
-	"O1S6ZvCKiVAZ2+in2c8p07zsx3fOBS5Jnfx9O2VwhrfSlH3Tu9Fctzhl7vgy+jpOmY1kSE6ZCjl+sxJ+",
-	"nYRCIvpU2nnGl5RWKA5nXGYYsxiuJG1CUGAZcMmk23IjLcTVVOvrzXLxz6HRLsGA4Y1FJGC1uFcJURUx",
-	"RMmUagLcnJJyDorn24IHZaUM/L4oX2tjw14HWIEgjVh8/uYvz99cvn3/H0dvTl8/j6mGHdQjUwRvRDHb",
-	"U24/ozjZXUYc0nZt8g6Ui/wtHr/UYcKqRAEgqwZmExI2poC3fo35EeFoFeeoHSILIv4KWCt6gHU5U9rJ",
-	"MW01QS/32AzAU8kAlfAsY3yofnr/KmL+7YCWxZIpd35k5+/PwEGgRBYxngnj2Ds+EeZZ7nDkQqVMeJbR",
-	"H6pzf9gIvLVL2YcRFWX092hRzhHaoGcCOpIq0TNAzKWxn2A7OYEkPGx/wmJpkj5GPI8Cd0KEW5P0lUyu",
-	"/W+VX/ABGv7oWiwh0hsGW3t87meU5m7ZNzp3Uk2gba8Mt8aA5zDuK55c+2kjHMJQlanXBzYgR0DwpQkZ",
-	"SwgWAQXrKUHKTvUCg6hDsQPL4txkMevGcNjE4AjKTx3993/9X5qJpa8G/j44+ieaF8zAztz8D9Zx41xW",
-	"a8b++3//H/aGGZHIufTk6t9VzJcJT4SW3TyMe4DkH3tmEjPLl7YKcNaNsZ4WFOT0DE1nKRV2GbB4IpQw",
-	"MvE/DlVMOxj3+qz4O2KxzXgCf8y4c8LMqEyC0cm1cJ4IQnA9OJjighRxUXADpO/SyRvB7JTPhWVdiEwd",
-	"gK6U8rn/aajOuAkInj9rcz3O9MKGM+EHVcw+Buq17Dkuwum7c3bzcOB31GFCF72lMYwflQV/kuNUpPkc",
-	"SAYLWeBpLisDWZ3diFBqC4t3QvaDpSivgFFMmwFwHbFdqqSPPcPy+Y/UffG5yKGAxZYmwWWzcISHigiE",
-	"dS9fXbBcZb5DOBEus7CTY55ZEbE3Mrm+EOaGnT97/uby/MV/ACMaqlXd1HcCpycsHIB0Xby+fOeJlogv",
-	"rmQbDBXoSyR3ghwR+yaF9Zvy+eBlZT8s1LG4fHXhyfK1sJZDVSlOsHu4LlAVzdBCZ1Jdh1pTsD1U6iOU",
-	"NoOyRJzF8/wqkwlAXyPFF9SLS0e4MrAXrBvDv8A2/B8jmcbsv//r/0Vu4K9uSMRALDNP17O5i2CngSbC",
-	"JQuPxJWqIaGkEJyAXMW9k6L2Rp3nYRB6AVOL5UiGKg7FDuREcZcbMWDuh2F+fPwoyZX84B/WKrXwjYhu",
-	"HtBvU/GBvXx9enZ48fL04ZOnngEPO/iTw7Z9/HSl0yV+Qb8Lv1h0houFuvAfD/1NyB3AnM9wo1g3duJD",
-	"caC5czyZzoD59PyeyWTKXhdcAHbvPbCB/hlE4gMQOHNa94fqBZ69VGTyRkAtlq4SbqHNNRPGaGMj9vj4",
-	"u4g9fvh9xJ58+NAjtAhnpEBCGirxAa9qf3I979bjccSmWuncAGJNtRZIxPK5J6Pvwnbak6HSbgqYk8i6",
-	"BaXW05iWoW4MPVC4CsoWQ5XpSTt6AAlVd6QG0tu/jlkyTO0b/vhvz5QZdZ7ssmI/KX7DZeZ1whXB940X",
-	"PpeMh2IwXRAH/V0flUJk5EXMCEXIXpG4vVRJuA69lLiC/Ugi9Dr+WEVUblBEjz7SXzsYSKtn8puNFG2k",
-	"tHpYoyvI+Z57oxCDvI55VtemvbTZRVtX+/g+OFFFa/19G0iLSbYpl3shRNCKnj/rbLVy3ssN93VsnVvo",
-	"Kpg76/T17bb7/d12hVm1NL8UVpneCdMz6QB7D+V6MhNcCzEnzZbwICl7/BaX2lEpJO9icn1Wtt7F9hrE",
-	"YS8cU0do54Rrus1cGbSmbQbV31LWdX39lrukXheXY1jFb6nXZQE5ot+DugzRjmj0ha6szWfJCbSzftaV",
-	"2GirvSBrh10qNxVOJiz2ncVkcvCi79R45dRmSwS1WNMmnZwJnTvWfXDMbC8q7CW+FQD9gFQWvkVl2EYF",
-	"yAYiHwVttf5yv/Ssi0PBcfVqwE5TvWDSsYU/80NVQFwUj0vLrJNZxjh7eHyM3o9Y5y7RMxEjKC7o7TEZ",
-	"c5aNeErC3qNI6Ht7D7i0Tcf4JdppC+1eqPR3Jep/9r3n6Rni1i1ZMIMVjrQ+pRe1q3DD1TYVPHPTv29C",
-	"IXoJTe6SKqiHJpAtT+N9nL5IciPdsjP46y91X8+NUMLaQagYCFZesEBiRcxaaXvsCecOMF0bp/7et/g6",
-	"M4eu+7cnlpbVeg91AovlSrnjV9yKEkWOLG1lRRalHbPT3DmpJizVC9W8nvU+P3auBDfCnOZu6ofgxQiq",
-	"7XWm9bUU8KUfGfSDnD43WWfQmTo3HxwdPXj4x/5x/7j/YPDd8XfHwNyp049FFX5avOjjqjfZS1iVrwPi",
-	"bvUrABWpfAGg+dUvKOa18g063CtfQC2yyudKccR6s9QLSJV2BZJl5cviYFa+q5Rp/fTLp/8vAAD//w==",
+	"7L37chs5ki/8Kvi4Z0PkTomSr9NNxUQcjWx3a8a3tdTTu2fYHwuqAkmsigAXQInmOPzF/nUe4MT3DPtg",
+	"8yQnkJmoC1nFi2zZ3R7FxLRFElW4JRJ5/eWHTqJnc62EcrYz+NCZCp4KA3+eToT/JxU2MXLupFadQedC",
+	"JFqlllmpEsHcVDCdpcI6ZnVuEsH0GL6U6kYop82SZdz/uFSJSJnNk0RYO86zbMm6/MoK5dhiKhTTSjAl",
+	"boRhqUx7/U7UsclUzLgfgFvORWfQkcqJiTCdjx+jzvNLPlkf22s+E5a5qbTsRhgrtQrDSXWSz4RyJ0w6",
+	"lky5mggLHUOX1RYs1cI29m+dkWoC3b/T1glz4XjWsEKxM7mIcVr+zVzZhTBMWlgp3xvHH8ZG2KkS1jJu",
+	"r0XKxtrUOxYqn3UGf+34F3aizphnVnR+idYG9DHqzLnhM+Fo586MSIVykmfvxHh9hJdTwZKiyYFlMmXa",
+	"MMVnwg9A+jZz7qadqOO/6ww6ZetO1DHiP3NpRNoZ+IFtXqmz3FhtmocQK/HejRJoEYedmhtxI3Vu2ZxP",
+	"ytH8Zy7MsjIcfOvmrs/Hr7USr7hLpi39eyqCjjlL9Hy5SizwIcmk/3Oqs9QO2GIqM6D6oSopfMotUzrQ",
+	"VYpHI1rZ+0fHj9lCuilTml3pdNkfqjA5PHLl7M7Hh37khzj0LZMMo2jd6GKcu+xz0XjPbX4pZ9Kt9/+W",
+	"TwSz8m+tG5nBc9V3p2LM88x1Bg+Oj6POjL+XM38IHhzDR6noY9TEFV7x95t41oB4lD/52griTAVLAiZV",
+	"HlNuBLGtoboSY23Cbko1YV0rBIutZwBxr8/8OhvBU6AlxXieSqeNX2v/xVD53w61ypbM6WvPFoycTITx",
+	"ZIO9dt1ULImAPC1NpZr0gFktuHR2qMbaQEvLeObftmQmV0qqSZ+dOjbT1jHOloIb1n304Mmjp8fHx70K",
+	"ia0s+4y/H/GJqC18sdTh+cpyHzcu94VU1+fPmqlOeDryJ+F6F7Lz7fakuAvYylaqx50eMOl89ycsPn/9",
+	"l+evL9+8+/ej16evnsfRyi11tayMMhoqOKq+ic24nTJhEz4XKeOWxf/88EXMuvHc6PSfH77gC3vo/4x7",
+	"J/5x398VN2Ko/IvgEogCXwnU5/9GOrBC2IgBYfgL0DMS6VhXZFYMVfz4+Ps48gPyFFcdroSXcMem/Eb4",
+	"J3t99rP/LJERjXWuUibtUHEWPz5+HIeXSFehiZUtgMHtuwnNNyCMxWmWarwFU+74yv0XEwnGrKsN47Q2",
+	"B3ao4nyecidGCU+mYuTkTOjcxb0Bi/1RiP0tiasJp0G64jBFjONJGKqnx8zimYd9VoEPw64uaKXcVBgB",
+	"mxZbYW5EjK/1UxoqGDJ3THspp1v2Z3LFJF7fVzy5nhi/1L0+ey7969iCL/F2iE/93LhKWYzCwiGsVcxI",
+	"vmKWL9lUL/ya1G+K9lMLQ2tmlh2/Np2okBjoI8yrSWKIOj+Lq6nWred3gT/D4W05tNRkL5L56BvbuVZW",
+	"oKCi1TiTCVwdiVZOKPiTz+eZTLgfz9Hc6KtMzH73H9YP7kPl5f/D+NPf+aejUoI9wl/t0Vt8Crtcnx4c",
+	"Tk8D/BoOaEmC8FMKlKJzh/yj4BLSf2DWC40863c+Rp0X2lzJNBXqS88AGMiBZUZngs34Eg5+qkH6hZGd",
+	"qxueyfRLj8vTglcHYKlgBCcsFsZoY4ENEf8bS5Glts9e413HFtwG+QlG/1q7F/5ofcnhv9ZeGpgyI5AU",
+	"wkBe6VSOpUibT0ohLTaKgTBZEjQn8kYA94hrEl7sz9e62tU0CWp15JtUtKBNTaFNobIcFhx70zNV9QbW",
+	"6VLrl9zguL4GMXmB2VNU5gdR0aCAvxnGk0TMHZL9pdavuFp+0ZFqzWZcLcNw7QlzZsn4hEvF+NgJw+J3",
+	"wpnl4an/EIe7aWXfK03qw1oTvfwQflI8d1Nt5N/Elz4kwHqQaSqWq2ulFypiRtxor8Vqw8T7ub8OvGQC",
+	"e/KT4jdcZvwq+6IUdMpSMRcqFSpZgloPxxMvWhqXzedzbZxIX4lU8ktY6C9L4p60DyyLz7DPQz+GOAhy",
+	"XigEc4aeCwODgBvLsu6fLt68jphUQ/XT5YvD73onpDxDXxU+i/QFggiIncu5/0EzK1TqJQ0/KBop8B5l",
+	"5VUmfjA6n/vPc+N7dhJv62Qqs9TgXSedmNmGK76QNbgxfOk/T7VF09Luj9xwPBKb1vUvvs3H8mF99R8i",
+	"cf5pmkShGsM+pqn068ezt7Upbeqhthjr1IW/HliWLr14nVTkhPjwMJPWxcXl4I96fS1HM+H4+hL7xQqz",
+	"v82YcVXWFuVjVUj7a9nLL9ta4jCjDs+yhsZR59Srus9v6LTUV+iNEqgKixT1QeAZJD0xCQalhGfMiHFu",
+	"eWb9r2Mus9wI63UmT/0JzzIS3D0zVWyqc8O6ic6VY8P8+PiRYA8GzKsJJNOzsTTWRaDdg/oAX/pPvT47",
+	"ZUYk2qRkAUiF4zKzYN1hnhcYYa1I/+DFWAZ94CtxFH6rpXVSJa4c85VYajpcMFcGJg1U+byGpnNDypkX",
+	"cXiW6YXwuhnj2YIvLeNhRHoMwqZeqHVi4QkuacPR4YlD+9raLzB+/8tYmxl3eIM8fdzZbEbxZA6LsokC",
+	"2w5wSRcoeK61K47IqKVBsWu1gXuF8BC+jdYf0blLND4Q1B9a5o6fjJLwhycskTboQp7euW1ZXecFDtc2",
+	"WPoV9aH23x1dK+u/7zHPlXMp/ZyoZblmYdMDWUSBcspVqo+qOsPNx/ultG6dXRUsvfhjI0MtmUUD069Y",
+	"g5utDbX5Q39NQz7jWeZV81MQCpuk9jcqW6IVoDzbTAmR2gF8cy2WoFFZ6YKun1th0Iyhx56XmeVQzXgy",
+	"lUqg/XicCeEiZjU0N7lXzQJ36dpEz4WNGKpBEVtwo6SaWDASee1Hg/EALsoeGB7ByOHFLDL0+OGAgRGs",
+	"hSZXZCao78ZYe7of4dW9KguZXBELqtkPT7zmS4bP/8xFLlIvHuCbmISLi5b4SutMcAUnJld0Jhpk9lzh",
+	"mBcyy5hUSZanorrSXTLg0AA8m4/QTsSp38N8Xg6n12869NZxl9vqmcfWHRicf2+z2aNKQzSL4mVRZQE3",
+	"UdafxXL9JFzjlyuG56leKLAhNU4iN1nzGv707iXj7Epr5xfI0wV7++biEiS3rhEZd/JG+A9+HU/fnh9Y",
+	"dsUtPNe0XCvz9kPFzhtnWbp61ibpZy9QKQ/LfgMGqKiT6YRnjew1MYI7kY64252n15akgXOi+WCvK6rB",
+	"CKTVoRWJES6YIzq732SB6W/id699G0+s0IkdWeFarNXVUQTBIUsZZzc8ywXrln5K+MLCLu8uT4cbaNNg",
+	"y30HNciTJxhi99s48rtunCZR0cGal7ZtM6pOh7VLEDaCmtZ3uSCT+g6Ug4wKgq5RaW3mm4/IGTzVTofg",
+	"sl1l0yvEPePvXwo1cdPO4MHxw8fRHVD7c39j4bqGtfZPRGHFtRI2sOq08RTsQ+63obaVna1vKs1/81Z8",
+	"DgGlwvvWTtHuAkh9ahVeae10hMzX/5X4UY5l4gko6sy5tQttQKzzF7+X3RaedCfJ3P/9t9z4ZnoulHU8",
+	"uW5ktfWud12RjdS5gRhv+YJWcblc3g8NMgeSaoOzyUgnwLl6wq7FvBDZ6symSY5ppjnqp/Jb0yZ/Dg67",
+	"0v8mDrZ9CLcgz5+Ay/3qmdcLuhU1WdZPGFdMzOZuyfARlmSCG+u/1nPsYO1u/0Sm1qTiPhM3MhEXcqLO",
+	"VdMp8L+OEp2KlgAcPZtxlbJMKnFgiVwHbK6zDP2UNeG7XBw0rtqRVO3BWblyMsNTICfqUCom8Gs+nxt9",
+	"U+PxFc3f/2lueNb+YqchIIFdCbcQQsFobfPLvMrUMv2fg+41F8ZqRVbJ4FY1emGFiZjoT/os/vnZn/54",
+	"+OpPP17GA6a0X61rlnADPnAZNC7uGMefrJ4JrQQTmRVg5LSM5mxDXEW/RW5BXiy1GuVGNu/ZnE/Ap29E",
+	"dfh+jWH4YGVFCytscCq2C+NVOqkuWsOQantf2a1fthDnW6FS3/X6VVDZ7/UNXFex5vSirZpVoVDtPkad",
+	"ZXtzotoJq3Kih9/ts+zbxnbhuHF7Ds6TnExFS+Tbm7lQ58/YmVZKJI6Fxo1E5XmBJ6PK/J4+2ja9ovvG",
+	"ueXoS2iyEqT0G3pCuWXxo2MbRyx+cDyDf9BdKd7z2Tzzr310bJvOE1h5LqS6Xqc6nqZG2PXLpGOXNtOT",
+	"Aei7g7k2bmXaLRcMGPtGUlmReBmpUXjg83lhpmvu9PTt28PXp6+eR4yCKpgBL+jKGB5/95k0XKH4VdYm",
+	"64x5IjPplu3D5Sy0wViG7rUwiv39v/6bgSL++wit0b1yOvD98eqSPm26sWkCmy/GYodfYPOPUWfKvYbV",
+	"IqZNBRi5OIU+acOCyMukZdZpI9Jma1OrLTkV79c7mopkQNFSqXi/GwllejLKxI3Idp70Sz15CQ/sqRuB",
+	"lWpk5d8aSBFebunahsA5aI2xp6wbNvLB8fHxce+EzSAk0QiWGj2H4DSVotMCF7IWO7ktejIKAWDt64kN",
+	"tpyPlgXGZ4OQvLEDVEzrnQzA05NgUKFvgJ6fHft2RvA9lEDcY3jIPz7j78/xsUewhPThQYMOAKb0RtIn",
+	"gcGCiCIgLm2sDUulnWd82SiRuMyOEt7GAZgGg1BGJuuzU1ZRJy3rvn3+qgcGQpNbd1IsJwayWSdmB3b1",
+	"Unny5NHTlnFgnMVGDroyIGBKIAWVw2Kz3DoQ3pb1EdGNcGCB9e+2q85wZf0lsW07L2B4l0XzHZW14qR/",
+	"ijWs0cA7FUnEps7NR/9htRoEeVKzubaOdZVGb4NUY+25JAQBnsADjEKI0aOp9dwrt74N6Av1e7DXZ3Cw",
+	"jvzeyUTYo0RnmUicNkd4jqT1C4/2fg4m5xD0xtmcrwkdLfvgx9pMF5UpXnErE8ZzN4W5RawIry3uALw3",
+	"dulzuxEwnPgqYy9v3DWJocaVi2Ncu872sw8WtHMr8+C3Jx9dCW6EGaFdaxOdQD4Qt+yUQptAFB2wP8Lz",
+	"fVaaelZ7Pf7+6T+IjPWblHoK4+amzceY6oJRhGf23/Z7GesblrHupaKNUlELiw3b/+PzM9S/9j9VX17g",
+	"uhee7lx4apabNso0L4qbq3XEgYpV6j/3K3kp+I0XweBArxkSo877Q9/28IbDwlj/EPb4+tmfLt687kT0",
+	"8RRfUB3Z5/AAlnar23tY1q/LRiNgJrh1DC7g4JT1HAM3oeTOC25qS5iKq3wCptWx7kQd/7P/1RhtdlzP",
+	"MKxn9Kbw+RzfGD7+jG8OH59jD9X5XRQW4hXLLF6Wm3w+azGJTXGIDRd3uIdDcoW0bG50Iqxl1nHjRBqx",
+	"K4iVslqxLooC4zzLIjbhN2KUzyNmhN8p39JOc5fqheo1uofGXGZkN18XHyHoDle9NY6Rgll31xfhKcpI",
+	"3f0p1epj8r+UWasnGLmG3461WXCT2hB0ihG6ttEUgauYEV9p8hXURa7130NMVqtZEHYSBmZyVcpnrAsq",
+	"0oCl0oIsH0FcfKa5571LgSHFfgpWOCfVxDIM9PS6BEb94ib1mk2LVrSEyG6JPFHoognTWlmiFYUSOomK",
+	"U1ES1kbmcSmseycspPetOxczeSNaXeXBiD+a7XrWCkJe3Z1luRWpTGHxHb9GIQYo5oRgG3jlEtrmegmD",
+	"r49082qshlKAkAEJNIn/b7h8dmSBwL3CK/yHH5+fhb8uL9/CTVNjdTv6ylfdKaRj+BGxhKsyPazPLgLB",
+	"YlqYEfOMU74YGsMhKueEcXj6oELh/i340LUQc/+ENLYhaPzejnBvR7i3I9zbEe7tCPd2hG/DjnBvErgb",
+	"k0CL3IXnqppX5e8pL9EuVYLelV3lLXjVKT2Ony7wJfjhpX/VxwiD/Z4HaXQlvcX/1hS04leXSUUbSVnY",
+	"URnCkmg1lpO+EROplf3rg1/iRjVnJqzlE7E9+QgHUj7QJLn+YLhqkNxvEypSgm+1JaLdNtsOjnDzj435",
+	"ZqH56phWuqp5y1oX51bOsaSWnbJKCBtAzdoXp+FFagNq1q688rSA6Nj4/GoQMMV+1wDXyqG2LubnsH0h",
+	"yd7e7nU3WeP1VX0mjUgcm4nZlTAtkaetAeZ7pZU3mEmLmYThta7C59kOyju/5Xb8KHiG9pr6KMq4zp2C",
+	"OBtfrZumV1E491OhxHvnL72sNacwhDPCYRpAzjSIQF7/JZwDEm0aws+NdSMrkP52Y7gTv/J7Qhbg0Hcw",
+	"teyWAr3fgGfS2kbzWgmFBsHTWk2EYUZ4eQqws7wagosoXWFjazaVtZ4qyG5t/gV6bpvnrU9j04VTdlUn",
+	"pzC8IkQkEGk1HiQsX7HzNLga9VQ3pu1MnIFtp+FkNEeFqZAHyxZGO5Lo0TzUiXYVDhBtaHQtlg3s8gLA",
+	"TQaUOWiYb4Xx8vRcVECD+BN0YKs5iEOVypR1Y79yccRiWjr/Jyyq/4MW0f9JqxjDK4cqxrVEwDbpbODZ",
+	"Uzm3vT57DgkcYwSRQblZe9Kc6RuRDhWcZ3amZ/NMODQ1Yo5wnMrxGABSnMmVV3xSQkzb+aj6N2wjPL+b",
+	"z3w7uoqajxatGfAiBPopt5B1CTVSOgz242F28FhzWrP/pZULUm9+T+rvoiEAnCQkC3O1BJNDr0ZHn8CT",
+	"riVm/W5bMjwAf/ata2nie7KGYmsb0HVx/zPBb4RlXrsqs2KZHkMCiP83rh6MGE7Aki28ZrgKIvXgKfuz",
+	"/CPmjuE+rVwmbQljRf74Bl4UNpSoiFZy5dhWJxx1WmTmleVtWhhk3zhZJISFV0zpYMJJB1cJXgjI90FJ",
+	"Amkm8ucdX1FAWRaZCZU7IzRiSi/6JQcYMF6+AHuXltGvBIbV5cVgoEHiD45XugmrtNAzPT8oV6njz6wN",
+	"3Lrk23QGGlMhy+X6HLJYhbnfHXJFwXMaTz/kg6uUKbGokPuiwstPGCFqt3DVgq4b1OpPABzKclEuzYqV",
+	"lCfTAg8Pdhw6O7Drs2n0wOIVMkJy2EscoycDhdwKfepul4Ou4x3X4mMLvXwu4r5Dsq7hcH26NWRbejFw",
+	"3LHMXFPy1SmzM25cTb0nuszIQL67cWWeI/aPbXG+w5XsryJo6uWmkJrs2Z42KXa4h44B72mB+U4tItHg",
+	"BLVhiVbWmTxxIq2bM+AtMJhbjGEXSaDY8SAIZM3w4KetY0QQrS5XjGDWcJfm3HnRvll22seR5NuO5jqT",
+	"yXKXR95iy4/AOmfCTUVuRzbdAfqPGl88e8Xn87rss5nNIJLurusVV36I2TzLJzIkQzejmuyfzbAh7L6e",
+	"sl5d2/3i5gu6+TKwGhs5xQUeI5UtAfU/CEllfQt/iJjTIEaFZGW6dYAr/GEhrpCta+eZvfRSix2NhLr5",
+	"Qypu4t28JeWR3+nAnWPzz3xOzypUhyvScjDJTQXJz+UjuHDdeCGuwDn48Onc6HTw/xjhPDXFEZtk+sr2",
+	"Tlj8/xkxEe8RONvmVzgIC55TQNwrvKVblu3b5wXrewLuHzz5YwnAlMQAWDeGAVnQ2Ektj1h8LZYiHZWf",
+	"/fIlzv+VCZ5KNRlZMeeGO238l7nFcY6wEztgcAzDT+K9MxwahB/8hmLbGADMrgSFrfBVhqUNiznSU/8q",
+	"l5mTql9t0CwQrVloN/KU85bLE76vQet3S4N9r7wmWbdE/IwPZYzf9k7YPPOqTfUFwRla3KorudszqQrW",
+	"1GTNK73YD9cv4PqhrYHAw0g6UWv64arUY1niteWx0TMsjFONUELo+5VSJ9KyGU9Ff6gO/d5yv7Uh2KE3",
+	"KGIJqdIBNgOBpKKU2gB1GeQiNEjBNxWW7GnGJVNhh4qx7unP/3ZgV4U3ktpYxtUk5xMRefq3LFbaxT3s",
+	"vEpFm4ZQOFDLo+L7LYxYgORfOzDFKypHOIZSAfDgJnKmY1qe0B6VKYD3AROO+0N1ukWWA8RxrcpoD8Tt",
+	"PrARgtgPFdqk/Fv9dRDhQmMhAwTcU3iRFSWRulRMYahwZeJeVBYyWiMDGFmwI2pD77TXvutu/PbNxSU7",
+	"IlI4+lAU4Pjnhy9gXh+P/EjiXp95BYTEZSpdoYaqwInFmxavAKszr8heLXGpKqwbpWucDYq1fgEJctAK",
+	"xBfZJh1XCATnN/bED/3LEoRxQCaiACLLHUdLhj9I5ZrSE0o7LADDunQ8IjYTJqyZmxqdT6Z0BvyDB5YB",
+	"iXmhwfYA9lyM3VDp3BXokwgG2UW7DTa3wZIrDUHXYo2TcE+DUfb0538rMIltxMpLiV0866EtmBN6JXGB",
+	"TE8iEoDsVC/sUOEAwlBpCNKGC5p1Hx8/6rFcZcLWls2PZsZ4ltVtPYFpwc4AgmmxMY2GnYL/fQ7Vt9RN",
+	"b+9nK97xZfCUNkqt7zCKtPSJBRbZtYU829tX8uRZ9mbcGfx1Txn0l2jT4OhY0bgwHK4u0fT6G0TS2rtI",
+	"W1x7wQkbdoYdMn9ZAlT6tQqPu61yoxj5SyO6pViwGbaoIGYh2daW5FOk0No21NY/iJ4Nu7qTcevc2ly8",
+	"w1CePY/UhsiOWkG0mqCHMyiiLjxDA25GRfnWiGRh+LwmfTVHgGNVH86sVJNMHOZWsL9gWo/BvSE4FKms",
+	"owJipT+j2RHrnxw515JVVH8vmFLGAmDQi6DUp8dlrST24Hi2A2Ts5ggU2Kt0E3BsPWznTgEuW0At2Wml",
+	"2iQsUgvS5e2wUiu4p+vutUArq6DuibC2DbzdCEyM2A8LvYhFWv/FZSOqO9JSU7MpDKn6VFSOeHV8W8sI",
+	"1MKZKNswLFkTRb3UE8S32+PYN0dNXhJ6t9ceCAsvRGJtQQyrh5tvuZj9Jksn3qhsiZwSWXwLBlipkqHr",
+	"WKVl4KYXdJOpSK5FOmAxZAKgWhGCenuMALThWaw4+PLZ6Vt2xE4TAIbGICnP4ahADnEVjIPE4oU/PL9k",
+	"R3wuj24eHPHcTY/CaG1vh7Vpjo8q1qtpS181xEUk1oxHrfFzVlhPIAeWnV28e4EMDXI7UghdsSz+t0P/",
+	"y+Gl/4V0uCAeY+GgAlgY3lSNfPDi8rIdDzAg7bVGbvDipQAyONULTIPCHehKh99brZUgzUim2YpHfnNQ",
+	"j3BT3eDo/VEvqnGuCOqee/3RSYyHqEjX4SDTYBsl6mIDNrE8WOMQoLyt8U+2gafQfJpo43Xj0X1w+PQR",
+	"y4RzUNwvlRPpNY2D/kHEDkYH/hQcHB5EmPcJNcQgapueYACvNEGZj8yTnUHn//3r6eH/4od/Oz78/pfy",
+	"z/7o8JcPx9HThx//R9NO+OFVK9XtynemQa9thrBHzXhT0JYNc4I3hZoiUKIy+JLQNoVqH2quEOQAgUte",
+	"71X7uHdaEHFpoG07F5bmcyhktaVu8kneVt522jXFDPvDBLW70PyQ6CyTqQBbQZb5YyxmlpJ68jlzOphn",
+	"iLPUZKdWmHKYeBhCfQ5ta/q2mGIDdGql9FAoPrdWdrsbH5EJKo6GKsbcnMPi97iHFbGq9EVZJQA+TzYy",
+	"yFtyU66GSmOpizKAxEL50X7pCCBrFDoEBMrVJ6FaBs63iCOBsBPykBZhcHa1UqpUN2jwAeMFdyz211a/",
+	"3z/yjx4mRCg2RmMfmFVqBklui+GV03ULXVko6mswVKwYfnG6yLLiL9ksi2DyXkkiAw5UCrla+n8iRoa/",
+	"jDsq5XFgCb1/IbHQRZeW1Z9YNGLBtYBWOzyx/g2WL4i00MpqxFi+jwd0s5WcYMUgRyY/xmJMwMJ5YfLV",
+	"CL/yTfCL+KSwYVGOSjBYjvy3MZsIV6SG+5einGJXmgH8blhg62SWMSN4MkXNEoYP06qGJFHh2rQUYZBX",
+	"SQshWBGVa3LC0I6g7S8TY8fIBNZA/yAgvXt+cYmdZBLXsggQDqs55jKLB6HmCdYp0XmWgmcirAkPYhnW",
+	"ZSkq2/s31tfd0/wYiryABYMkCwIaPkF2YkERprIr/hVzIzBB1QiwqaFDBBcKjWww4rqZDCgOYnc8OYTQ",
+	"VEomb7zW36hXbWHBPyNiMqxBeS6QPF0l3ppZh+mKeGxJWApDQiNCGZzVOIpQ/q4pyeLdizP2/eMnvy/q",
+	"1mHFnPUQpYDxG3qmyqKel2o3ApsxWg7x3og6ebU6IghcVKXVc2E9ghBAaFYUABzNRCp5qIqEssrIv72s",
+	"JeWf9HfFKNR5xI6K0oZRxzpt+AQBJwL6sWopi4JzbQ6WhzpBO9+ZlZyphhtzLdy/opg66TKxQS5Yl8l/",
+	"enderUh9LRXYLGgDd8hvoapT0HGl8k4rEHOTwWu/LHx/xSNpXwnwd1Ws3oj1Z1m3uFhKu9yhTeNea1r9",
+	"6IY3KHbPtHMirSSkAT+BK2Mib8KqYa8h9ChcV4NqGDb1EjHZF31WZbrNwS9lykJDrSucvVSM7nA3FTbc",
+	"bftGIIE5ZVSEYzZYwJqwUq5E9inmnZf+BciU//6//w9LW1c5BGJgqt+AgXUSCjDiN3GjySdkozZUWQ47",
+	"VYFJwLzsp0+ePHqyLU/bP/UphOKfZ92KbTD238QtBru1eb3TWb0sXjoDVwtWE8X6cHkq8S+TKyVMI6vy",
+	"7/mjbAGRv00MX0tIndHZVtMbzKmadbKtMQ38Atr7B3NYn9bAdPo5xM+EtQO1N+o4wWeNaxSe22qF0ob5",
+	"l1DMfnNGYbXq4AYDNr5tJemxFgVcFkne1FH7mDd1heL9rp01hY/V1rq2MyvrSaRRJvNsyS+t7PutQskC",
+	"Ie7mk0GSXHPCwGmLWDhsUC8ZTxuGSXmtE+ZzwvDsha8r8iVGknwKubeBUm8npOAa2YugKGG8gZMizZev",
+	"hTqAIHX7g9F8qwVbU+thanqd72kHl0aNorYQ0eewbFSZ6O2dzWtbXMVEgn2p5QvXEomb2NbFxY9np+tT",
+	"m+dXmUxGVNRwS62Jsm3TiC+SqUjzTGzIgCMFCwNTMLZDZOMBHgUsIMK68YMnVIHi0fHM669uqBBC74kF",
+	"kzhnidGKifdQxVdqxbrxvxw9eML+Bf/nH/6fU52bbBmfsJ8uz4aKghRQpxIpqkHx2bs3r0eX/+sPp0bw",
+	"ozPplnHIVxsgYoRWLBUzDhW0z8MAnUyuvTKYZQyUq7kwh4XmOLbChSLGqEHiU16BHqpg7iCuxpyeICpa",
+	"qiF6FHVV+pLUwqIAx4Mns6ajA9TRih92e4CwxniEFvWi+V45ZSiLRV5r8FQSlaGeUAzQsCTTebpj3c9Q",
+	"lMZfGUkiRLq53G+LiTPoITib7cBkVLWm4uFZKQfanKNF7hyIJstSPo8RTY03+IG6GD9VddFkekIFYVgc",
+	"VHSIstQyTeKyZEwZU1SUU6rq7ViqM+r4AXhpUKZJI29o3j6aQxS8UJXcbJgEUThhbrTsoXGjRiyXU9VW",
+	"G6fiv4PnWddrbFihl4dZ7sD2acNhf7Zv7Odg/Cukcnve71/0xSMiKgBD0rZGQ8yNVImc88w2OvLyK8//",
+	"gheyKmaUD5bxCTzL9qxvWr+uGknq4uJHhs3Aatst7UOQgwll2JqFkMZQi5cUVUEK54Pj2UkRUrE2Secy",
+	"DP4Lhul9Ai6irResnCiRnlWqSa7raPUft2zf7utuhWkL6WjHMYIi0WKmHZXVdhpwb/05boYfBVvfCLOp",
+	"b5mtUq+1ScOuzXulm8oEGte8AGBbNVR6rreVI8DTZ9j2lvWjNgHhYD7Y+nlbF7b8XRLk+8EqOxfqRhqt",
+	"wL5+VECKJVMuVXPyOrejhGpkr4iOu1Rz2pKCvldUnnjvRn6Go43IC74ZsySfpkUZ9DQXrAu37H9I5+hW",
+	"2W1XvMBQGt03DbW0zq9EipSSHdZ/bcDbKAXqjVQW2lWeGeGMmkkGf2PJVFsBudpBCOrVSYQoIWKcOaHc",
+	"NBDaXBip0zK07MmsmZ/KmdC521A9HhtsHwgqPAcFX23WISEqd5TwZCpGrX1TgctC19WGHQ8gbNkSwC05",
+	"jIoDBP6Xmknw0YMnj54CemNDNcxbVA9acKOkmjRZdSm6sh7Xg3UwjWA8ScQcAK65BfA5C7bGMjdoqEIJ",
+	"TTcVs4hd5Q6cuUxpJsZjL3fJwjHpFWueOJbK8VgYoVy2HCoIdS8zjnoR2JaHHYz7ZK9PXz0H51jxwgFb",
+	"TJfDDhM8mfaHCgP2YE39ltf8vsyIueDoippBVL+zLCxGf6iqkXwOIqn8pJVWYj8kkB1gZUJgUzifUeDw",
+	"taO+X5ZjjfvvFW27AoUUYmwDgktD/C1lgng6ILk8eGtx3xrN4TTAW8Gz3fb+2wnUrS6eBq5TLoifyYDx",
+	"hY3YJJlHDIpm+weKqtmfnDj8G2Lwuxkvi2Kg6wbMZyLjSwsnFqwb7GrJuNe+gH6syFN9aLhK9YzNIblg",
+	"zKQ7YXaqjasCrED0cagY7BYaTSV99iz4vXa4R+r3xm4Tauf9G2PX4Jkz/8glPdEW7ripyCrS+GfRH1HW",
+	"/AS9EV5wSwTzP128eY3hLmzOXTJl3XcvztjvH33/tFfn2oBzLUWWlqEa0g4VxnTEKs+ymBnhcqMgK8hp",
+	"VtGIWDdkJPBwmyEH60VDBdYS/DbGodgS7ZOw0vHnULy2GpfjWw6VEnAH4qJY5rQ+gZLR1gXkdYx80Bng",
+	"rrPFVGd0nbRxuN3OV53XrZ2xVxhItHk6XVo+qaxMRZG8UdQ7PwnrC5dh+BnjhTSptb4BRCmE6ORbMd2i",
+	"JzL+1Mqwp8IVsT9rPX5Wvrvb0lc48Nq64zRW5NkYly5uXK8qV95x6wv+3NJ90ypClfPQ18aBtMry1SrO",
+	"u/HijdsaDi1RaEXW3rrDreJ2OcR9um6S97eOoe0O2G0Pm26DVmI6btivNb981Hl/ONGH9CUUSHrHF68I",
+	"Stiz66VKziCBsxFiswaiWS2XUwnJaCjAUgIhNcDJC9GSuZKrAMHV/DNKujsklBCEYgD2Cg+WA6tBfJXd",
+	"Nt5nS5W8y1UTzKLz5NMQSU751Z6zQ0jrWBuUa4xwnkmOoUiDBKQyfAnrxoeHXj85pC9sTFHBvWbU2aTY",
+	"ss2g5sXm3rZw+OZSLV6boploA7kBXjaTPGtBR1XSTjePYOsJm+qstdJ9KM600OY6RLX4IXYxzDb8LNPe",
+	"fthL2zBUBbdilCsnsw32Hxz4gWVJxuWsEoiMuRvkHTRCiQWgqyFUJyR9Qwe+mYDy5bTiV8vSrhSmBuZN",
+	"fb27DUlpVzF2rvJNKDOREt1izLRKBMhSVzy51uMxw/rS3GFRJd/N7p3De0d6vME641/qD5IDAwIA+/U3",
+	"qTHpaKxbqCM0QfWCV2xxvqfS37Db2MGVv4dcXfGQNtm2NyJUUrGxTzo3pS9z5TqhExsPEM0S50U0drKe",
+	"6wHIldyWEJdVZx/SS61WVdVPSl2VHtOok3CViKwl+57wIRoGjXgRg10QyEyuIsSJAEZ8JRKeW8EqGQaU",
+	"HU63QHU+fC79GDPZqYhkftBod+5Q4nrj4KsGtU8xElUBPlcMRmF9qqGtVdsQ0WhxXVQGFRX314ZL77Mo",
+	"lHR/3h3k32rpjtbSSEWdkmTeZ28BSMclc087eTrHQhqY8EBF4kiKLWp1KCFSu1Kpo5b+lsw7UGTFCxXp",
+	"fNdqFTj8s7edYiovL4q/f3r2FkpVXEJkVQvo/S1CXtczkTE4+ROoNbyhCMFt2qxLitm6e2jGLZ6d2wLO",
+	"bQkG9PP7MoBy6g7TGEPhQw1iVCavBYRHreKhPX20UwBE2zp9DvZyScWYbmmt8o+/Aqjw0zTdc8f2iBfc",
+	"7oKHl7WN8MtgvbQFUCmxaMpib9789fGHfN9PP/H1NOnbiUFbZHwpNiOeVhOyyKMVMDUIRxQi6grPHqZi",
+	"Q74ZnChq0eUhChfz2AAyCqL9FohORlmgE8OVA8F0zxgVqB6Q20+UGfexmRnB05EGRILGiFxYpBnHKGPw",
+	"dTYDjuwTlu8PTXvgehGTgIEfxSCuRKbVxFa3CZHYqdhWqDV2Gs4xPoapawE8Dt7pp8NVWn6rF4r5CcC3",
+	"sNkkL3iGCsaA/l5YpxQ2XK7t9vvHj/VWF9DGI/ASQI/KNUQbma0fhi6l2Bp/WgCgDwmbMhSZyKzwy0qk",
+	"H5JBQccD43h5DFbPWcOJaMM8fPjkyUaYwwdVp3kt1fszkHrDOmFIPvhOK4gQYVE+/RBsjBhDn/wPujTS",
+	"duPfPzyexj3Q2TGk+cEMsdgqEWWF8fPwECZyOOPvD53LTsDzzWaCo2MFoxWIMUOUZiZvxNpjJawfYYRY",
+	"4UCvX71THu8cl/8qFAbGhebhsELoW8WJAGQI9rjyALvyjobTeoUx7sG5rW2hGjrBZ8URTnIXjMMB78g/",
+	"HtUo1b/CEwgUKWTjjE8Q6c46PS8tU8V6YLVAW9Y58CKYyIQTaZ/9TCekRlLSrrGq+iI2HYBmnyKQ2RYu",
+	"sgdcWEDtWL3rITF9w7XQZxeQmKxVsgN/xLetj/qXMO7PIlYGAJJbypUNlvy2KKAAN0rUilFAqzn3ByW0",
+	"wI0UiyI+KITzU1r7IuB6+vufUW33cZ4V0WZgg+yz4wGeXPQ5NsQUFZmGjfFFP9mmKPRbKXG11M4Vp004",
+	"EnBGCC7WyoliNRtgtRS5tPOML0et1aPErC0LesrtqL3gbxDqIcqIY8XkSvA8xWxNV4r7b49DxCJPcqJG",
+	"Un0WSa3B6rmCQ9UQjtsGHHWqWKhuFdhlWoA9adMWPB+hkTiT6pr8AlMQ/VL0hBDXb0Go2QXsp4xR+LzA",
+	"8lXqCbRSjGuFRGoepH0CsvwEbmcgWHe5bSD92n3QWGY8HIVKy0cPj29NWwOW6YUwhwkHh0WLASJiB//T",
+	"/+d3eyEq7YWdtspG8LAS/YaGEXvw0N/lXhVmV0snbJ+9Lk9x6WgoaKqy858Vne0Fls+pHTQ8LHxKedie",
+	"oRPEEi44RRIUZ7GbpXze23AkWVfLNOmthHBKV2bx+MXvs/PVnijk0Z9lC/FWvPjFS/NY/RjZnxevtpsI",
+	"qud8R6d45cT/0g43DusWpnNCu361LL33O5umfIefQ4ZAXLLbixDlvCsJaCGdCvKoKKuqyfvgn76d2ehr",
+	"sZlNZ1iJRXndorJeHuuGs/y5Dm6TQatadGkdnk0smlklgjMBRHrdOATAJmIJznMKT+hvD9vQWbqpH/To",
+	"NnckrV/OrX00T33vIjJBaA0lSdZjgLfO9WdxNdX6uiECo+aJaSbYW9kZA81uOt00qufQdmvNWS/G7845",
+	"wrv9U03WvTCNnd7yAhuTjOs5JBbbSAxm6n++pBlpkh3HdP7ubF+jy5xPhElzt9yxi7e+/TPfHmKO/Gzt",
+	"yLaBE/i5HFgC80Wz7hVProVK0e4U+asEM//xtkO/OCIn9wZk1hiV4oWSybX/svJVMuVKiWwEgaLl10bn",
+	"XvzxX+9n463FDDSU8FPVFAeAnSoTWjBcs8gYryubzYk0OyAV09IHmOLbpKE0JuqW4DjA/OkSGkAEx0wM",
+	"jo6m2rqjv//Xf7MuZz+9ewmCnhcmVcr+M/czBfQz2NxexKRJLD008Atz9E+0NRGzMzf/HUikLqu1ASig",
+	"18yIRM4l1jPQhhVEyfCEs5uHrdASzWL0DMBCZxCfZHRyLVwy5ZRxBPRGZf8Rl26uIbC4MXVxg2azGjaA",
+	"sFi0IQV3qha7XGGtuC+NHGQ/7Yco5FYK0Dq73w4G9amsvOihpnc3cvaViy8YV7Xy93CFUgqUpxCOIC2Y",
+	"Z/oYExPhBwqVoU9FEE2NQ+xzhZT278ef7T65XaI3hrQFFAqstILsqc+ev+eJA8wLtMAWbwALKjzSHLn3",
+	"67151u7bdfVvIpQwMmELfN4OSI+hmFHIwe+zn71sehiqPW1Qq3a6CrB8kkwjFhe1co5en756HiO6CcJ9",
+	"K9oLenjakjN9m7uhic/TAkTMZjy5jlgzc4zQKj9gU+fmlnX9P+Q10rWAHSwTBFaFGuvobV3MO+HXm/0c",
+	"u2qntI7PRCb9Hb4xLrkhbvv2WCxrOAtTfy0awa1WpJPVg5pPWCEq+Uu5Gfkc+FPD26v8C9E/hHX+eod/",
+	"4TEGus3VEr6i9r1qPFaddXaiTpWzho9FJCLEOPbLItD+rY2qNXTeKgM3f61zl+hZTZNPcQcpLt2ZJaqg",
+	"xXjstZzPWwIjy1rnK5Upyjr3lYXagG0zCmCnG9AIjZhnywH78fLyLcOnInbx6vIt/sD8G/wGnb87Yyqf",
+	"eU5WVzzBY5jUzc81WNB9ak4Qi2he/iYRqPJAZesC5UVlXfVwbsrNqh8XGukOZ/JzGI9Wj/ndhU/WpJ89",
+	"E/YUAwGrpBUrnIPE6dJcIy1b1LjtSkFwo2drlqS2UlRrDR/tZUgCqj396fJH9vbl6fnrCG8NYFKAhnf5",
+	"8mL1athq4GoOOaVsU/bku9+zbtAnehF7/PQJ6+KfD5+wrgoJc/shfcI1Jt2yXpAxdFPlgOVX+F/f4UZE",
+	"SUJ8bp3QXzFP/5ddHPcu8xo3KMaN9sJHjeUhakdkK1WUcu3DhqiO6j2+ZSc/bjgazZdUXLk/4lD7x7IQ",
+	"0Y7BBHIm0kOdO8ieOMGak8UtgwHs4YJChRIuJ8hIgPSliJFGFRWF9VEDRtcovu4z3XlNdFEX+hvIYm4E",
+	"1AEZhIxWwuIHAFn/uph1Y5JwY88MYuLIce2uphZ+hBlG1peSFkQqBFGLYFFtpyqYowYQ1L0N8/Di/948",
+	"TpqkicNBxlFRSEchQD8WlwLhbxPXI4PD+oL+E66dYVi7uCHu8kmT8bxiW2q+zanBgUVAqt9d9/bmdEom",
+	"1w0v51Aox/84wgrU/q8RrIAz0mt1L7WaVAPqi+Ci1+dnf375/DXr6rETin3fGyCU4YwriMrjMqMQ+6r3",
+	"4LhlbDVzW1O4hYLElbfvzv/y6uIH9lom1xfC3LDB+bPnry/PX/z7/iuinUzE9sJsr99cnp89Z4aXiQU0",
+	"iuZoAcLWXJtCYY0iIDBpkn4mr4ThfdBCnj79/verA3/atFwr5sr1nt6eXux/FboAyFazmdRfDOszoDLG",
+	"Trx3UaPq1qK5NS/X/vfMBmb/GYW3T3D+rZkS9kVSaLA3lZyrYnLeJp5VmjYzludo+Dx9e85uHgLU6KTE",
+	"RdibhKAOr3TLEV1RNQEHVdHyzkiMdBLdoeEnym8Cm+dYN0s6oYtwKdb6KF/wab002jeCEAWGi8HRERoP",
+	"+8Ve9RM9O7p5eCQUJNKtrtjx4+/2oeRLYV0rJivpFa3eA9KGAJjNQQVeysfH51imm+E2P5uB4efpkklX",
+	"5CGiKYGTEb+x6y069k6K9dxopxOdVV/idwtKBsM/XtD45Tb69J2q0SuMpbq9VX22mN52zNmqva65pEtZ",
+	"XIJJe8KsEIQpTI9WxTuS+e5avLtVxMMubuT9/Qgbi9cGVgy1cvVMUnkGkiWLOkIBoAVC5u7Yx1xzEMyk",
+	"CtHyn89bsJeNfsflC2tHVVhJ+vYLSB5aWkF01EaV0sRKrNYl/jI+gf3ponpbt5LGNj9DeQ+Xi4Yvk1QF",
+	"awULpVrF+s4M/u2jqkyxzXbcotw329bXK8YGI8oFOJHhvFwJboQ5zf1rGoJhvYyDMfjd2Fg36vf7cS/C",
+	"QvxU845+Rz4IrpS4hqwNP1vA/EHntT/D0Gs5Q7hvPhZVNM+0vpZtAZiEPZ9Am5W+ShTvGPItBiwejX7U",
+	"1h3iWEf0dFwYv6IwjZWfUFr3Nxek71Ap0FoZUJTWpWuuesq6Sjv2w/PLHpvlkOij0pWCqlG1dmqtCivr",
+	"wgojHrlf0Wo12ZmAVBao6D4TrECKtKhGy4lUgKURypeCTqFYfEqIzHAHxmwqeCoMkxOlTVFg3K8pOFz9",
+	"cuPH4FMfdBqXstxEPpd/Fl7i/0hC4npReSQYJHfAoK/lkYyNsFMw5YcYKj/JsZFCpXZQ+E/tUiVDhfgM",
+	"MHl4E0GWIRxj5a0R6t4pYndB0g8ge1EXQ5UuFZ/JpBILMlQBP5OWvFhLSodnSL/Fyait7ID9EX8tzkt/",
+	"qN7pTHhqhJolMetCMArQSS9icShhErNufeQ4Y/SI2140VDFVOIlZt8i48W/A/DL61tbnv1KjsYfzgxJo",
+	"YLKI+XyeeZKWWh1RobHf/Yf1NNINFeR6IVSZ0AljL7sBzn40VH7HqGIcAksgYevxGEsHsBgLrv31lz7c",
+	"VnGfnVPzUOmNjs9QhRwxP0bCYmdXOpXkXQS0PKnYT5cvDr8bsPhMKyeUO7xEZMrKRGACQ9WNT/y7jRXu",
+	"D7kbH34HBrmFyPzZiYoShNTE/2bEOLci7flzf6XT5VChQEqJSbzeaYyPcCArP7oTqDtDeArLucDkpccP",
+	"nvixNNfDi3vVkm90LgPoqG8AIDeegfSHKn57enn2Y4yQSuSkhi42AQnCy/i1sJ6CKosEzQ+hOe240xrW",
+	"/qWkCqVwzqICSRazvQAzouB4RoDunRasRs/5f+ZiqGJ01cQDEPRgOnHFhUOT8M/6CXqpukD3gRgSiRCH",
+	"ATKYsCm4dfAMjPOymmBnEODwSueAG6Ty2RUW5y7IjDvI1MD6owvNkoxbC8VJAZCwrN9aVL60WPoynKD4",
+	"8DCT1sXF71Gl3N1QXTzDxSZsQKAC6hxqeWJ9YSGR6DjWWrjBcG5o3WenQxXYDbQeS5ViqVAYLBvnWcYW",
+	"HACJjBTjbEngW54KlF1A7dPHD7/39LZWUTGmgxy/E84sD0/HTpi4z+KjqeCZm/6NSmccQS1N/8n4MwmK",
+	"KCVyY/4UFTYMHP307Xml4Pyg86B/3D8GBXUuFJ/LzqDzqH/cf4SloqcgeZR3dipBeqMySkXy6HkKWZ3W",
+	"nfoWz0PE1pwbPhNOGAtx9KtWIOTJRcUiT7eEMA53GsTGlVcaT7A4G0pwjT7F1S7ADFnCN/altblofz1e",
+	"kXu8v0zkhsRNqD6OkMOqbRZUg2pLN02Sa7mYR2foVt2hJWT8QmaCEXaulUVR8uHxMQF4OnIerfJj/105",
+	"xE2SdLnlYJwEmWK18CJyHb9QZFTyBPcYB9H07mKwR3T7YPsH29v/VK12Cg892v7Qi6Imqn/i4ffbn7jU",
+	"+hVXaDO1+WzGzTKYpvxyeHEwYkosPGtAdHR2bm3OFcgIcG9xqpSL/IfyrvW4Qq82ooTyCI+KXc/lJbGj",
+	"0QLFJ4Dgg4f2Fz/SmuydihtyD8zJd73ikZjyuUgxKYC98XITe9g/hshASO7lVUkKB4r32HdPH37XG5CU",
+	"Opsh2IASVM43vhEGy09IrUa5kcTHAC0BRJWTgHxstUK4avyCT0RUTwmC71vz/Og6hmGk/lEBGdZBtizS",
+	"DuqDRDAzlD7n/mV+ddeazXWW2SaNBhcHNamYGDh+h5PrFzUnA9u88D0+gyZYHqeD1jJh3R91uvxs57Ta",
+	"BfSJR7U0zFEy2J0xitocG9jEBS79CZlygcjA7igt5b1hCvZtWMeDRzud6ZdQDBkeeLILrylExFdeQgzG",
+	"hP05SBEx8ddfqvwEVqSS1FYkyFUoESsdhOMSSLZWCop1g/6PWurhobWaKqcWTMJNW3kEUnOVU9Qp+AUg",
+	"Z35hEn6rs2w3Cn7w2fqvAQ80UPAprj6RcAGIsEK8D48f3s2KUPW3hoG91i6QRsqWwp0AA8M8UuLwcajD",
+	"F/s7RKv0tpf03vft8ePtT7zW7gWUNv/tHua3sOKBsdGRPsFs9LA3EakFXjVC8qmABB1Y1vWtdzm4cNDb",
+	"7/bTopcVG133R+fmb5RXVC74TFxIJ/7wkr+P2AW4HwpbXK9QeptsYn2GNhkKkfBnoLB6PT5+EPm7l4IN",
+	"KDVWvEcl1jClXVSFHIHwWiqfEnwQffYCY3lpFVGxDfBVcy8IJQAqGeEHLCCONQXLH/GOp9+68BXi1qJE",
+	"puDqIccid/yKW9ED9Rh1X+gu8upbg57GAG8X2i2kSvWCkGi9+FuKLkZOpq6c1Zpo8BJ28W54Kb77C4sA",
+	"r0TjxQ9V2wg3A20q0POFcIe725f7G5Wqj79iheN4Bw5zptU4k+j8/DUzwKjzZJcF+EnxGy4RNWSjBISA",
+	"KgX6QhUtYa1OaAWtoWBsu/FKQsBpYZYFoQksi0WsuSZUxYiK0FCpFBpHbF2g6gGbQzQl1gULQuWVOgfL",
+	"lbC9Pjsl0ye9agVgiSFsCeOKgc26BDPhlIFO+H5G3OhrkSKk2YIvWffx8XFvUD6Igwl+tTVe5FdpjTk8",
+	"btAc8Tzr3H3SgY5YkgluMK3st3myb29KeF6/XvG6IFtjomfCBgtuiquEVkdaN21or/GxquxPQmn1JTsc",
+	"ES3T5OhDUK0/HhUQ06UtsGE3HXcCPWpXZDYFfUXaoJhUCtmS/EHpzH5aEmAMU5Sb2WUFjSy8ijB8KDiv",
+	"Wh0Xw8UjQAGhgwngb759D63TcgVL5KSKqAb5uK70102MzucBG5+Q7avFtgSfsRmfzyGAbe3ooH705vzZ",
+	"WaEdrVhGwVI4525aGgorddbq93P1LGwDPP3QaIOEKKCW1zw+/v7pzi+CHW57U3MYe/OLQuja53nRqI6J",
+	"3PjSRpTZNTvpI1TVWsSVE096MRZmGTkdr3C7lxplpLp4tO78/4cRc/bV8/aViz6r5PEzGQpbQYssFMao",
+	"1BUHTIYTlEFslXnfgsHCS1q5a6m+GYE4S6tMEHUbzII8zOQN1NECDgv2oisZxl4gKekaZ+4z0GNq74xq",
+	"k8X7A6Kh/Sno9/vFrRB7BU8m07AUpZYJJmuBTrKGw9NgGP06XLMRxkmziUZ13QYOEIFPNJTrkzb4N4v6",
+	"3XE1EqTNJ1QsQisHbIyt3YlZXdbp4q5YFFLRgb1DJrUv9/iqaosg8S2cFqc3sRKnA3JkWYwd3Spg/x5n",
+	"eoHi3ts/nz3fxfwT3mw3Omvr1fht5w4V/3pXbY7CKmpfMYX+xpX2jyz40lbXMPCycBhBa4zYy2enbwtY",
+	"Ogi3adkPu8sSr9nEV1i03RDv1rWouiIX1yoYyiI0kSE0dw9rEW80CGIlhIK/ApowTzzLtQUOeFSAHlMr",
+	"gD3mE8G6AVN5BQ+Z4iI8m6a4OUIUD2kvzTPzGus6F0dzOVibELb2q5uzvpw/oCopbnAI3NulvnW7FGEe",
+	"NFn061akLZwnSFj26MO1WH4E9rM5xgYDBPzFTI+ygOS1Ljxdi+VGualBAGlmfq8h9lJpnPGgCu4H/stK",
+	"QVUIhpcOq7hAvvlQ/WsucogOg0g2Wq9rsfSaPUbRdam2FIsLmbPXZ1DMDmpXDFW9irq0jGcQKEVF4yLf",
+	"54KKW1Ao2wJi5QYgIQ8VVV3zPyELpvdrVXsdlRJjXemg4AKUjs+kdSIdKpgsxM4i5CFV2rMO/R0i7UVh",
+	"lmOdZXoBprehOgvbvObX8KvoNAwCvRQPjoO7jnWDK2Koar6IHsaBrQjXWIu3LBW2wiQ/n4sy9HFKlfgb",
+	"Haf0W/+3J+qdotjgL1ZPB4EeBwUIep1ylV5Uj3hxoFfOeXFCAHlysxh3VjS+XGJBtTsT4+pdtYlx6Pzz",
+	"A+//duK2KkwJA4fIwSkN5e2crKTxrCfRF5taRnC1beuuO/qFdrNtJ8+qsWiEMfkb2VM/pWosHevOhOMp",
+	"dzwEy9F2EkpmpfQLBIphoY2isgunCDcq7dK81VFLgAyKiOVi3pEMXHZACIZfWByuTLCZlnjJ4u8l3l+r",
+	"xFucINwwxqsR1OyixgMnuqxHDt8TLO0Jq+UPhZPHbsMpjz6UHz5SdrjANNr6KXsG36+csm2+ymdUzeab",
+	"MoR/YULBNawRSkTiKeUZhDoBtRuU3HwulM3axFcbr8ofhNu028dfiLHVpYdfNyXd/j79QbjaDh+Ux3rj",
+	"hVhXT7clNhRPvxNjSFuAhKf1racKRl/uRqXc/S8cL7Wd8Ah/a50A/0F9gN/2jYxJIvUb+QVexUo7NpE3",
+	"QlXxBUC2XVVcsJXBzP6VbH3LuslUJNeHXKWHVrjeJ93WR5hwtW6l2p8NbAxjrRuVDmxxwdDEYWIEgZcW",
+	"uLtDFS8Mnw+YP8UxhNmrSSYOcyvYX8B7F/bk0LebQ9YnmPC8SkA5oLOh6ubK/06m8Rt4Er+KeyESVlLy",
+	"TyXjh5KAMG0yTyUi4KuyKUJRYz6REYk2aSgzdoWap0NrMmXB9ofq57KOYVUaK6qTCXMjWBfnZgWngn65",
+	"MoInU09vvQiNVmjx8i9/cvwIJiYV41c6d+xhER7eYFU69/t951wZeqGM4y/NkaHvdB+BAOjNSzl1Ilrx",
+	"xEIxvsMzrZxBfJ9/kBiPb5ldv7lykF9R500rMnDVNQBysEiDww1+W699cWtubO30KOGtlqcfhLu4+PHs",
+	"9E79wNBBy5mZ51eZTNBB8S3R+JelOr+SZ6eVxWTWTlOMw3TG/7d76f8RKRT7O/2zWNoekqHyTUeJMA4z",
+	"NOt6zV0J+buSrpUTdXeyBBCgkSqR85CZm4UyxXXwltppnutMJssTrHZK9kMovG2vYU3Hwl+kKy+mwCzI",
+	"1McuIrRJDhVU4WanIcSothfF5U+B3AMU9cI7LL610dsjJ+ri4sc/Fw6+z30l+w6+0o2MTvazcqFar+Sy",
+	"ybfFX77lOxQc7RDFDmfrAKvYV5hbADJp51wHlp2d7nRzAjjBoZXqerN/BtAOLqDZHRJ20ctmPxtVm5Dq",
+	"+jfgovlkegC3Tjlly7qYugLoStVNru5l1TOzXiOgeJnXsoS8ISAmNxVLNuXzOTj9sdyNAiABVJkNpApI",
+	"N1R+yQExyqtqATEqqGyuignBpLLCQGwX4LOHxkM1hhwBkXo6x/irONOTGBFtKN3nwMI78MUIkGO8VnYj",
+	"hsq3HmXiRmRe6QRH8MD3YfEt716csSePHz7GBM7YJXOEf3OZjSM29rdlOlRXS6YTJxyDZEipJqC7xHk6",
+	"j/2Ip8IPmLOLeZara8QKBSJlZzrLIKxuMFSrEFvUepgfHz9KQM6FP0UcMaFuRKbnwmL+EkQcE8wTrMFQ",
+	"xVPn5iNCuOJ++tZxOz16nnHrZHJo3TITiGQ1YLFKsSWI1H+6ePN6qGIAhowj5BNX3MoEkCuwTRUcDMG2",
+	"Xmiz4Aa0e/ISQlgG4Aq9PWcEU2MHSA9ANVh1m5CMhgiOy7ox/Duy8m8i7p2ECmyYWaIck4pdcZdMi5r8",
+	"gEZOdgmvt+vxGA3kqdHzuajgVWAHEuGF+uyZ0XN8cUhhlWqo4qOZf2Vi4yLEaDTGuY3ojSOnHc9ipLZM",
+	"TyaUbMP4UM2kyp1Ydfd0Y0doeHGIbfJ/4yqO8LceAhFdi7kL2bMr1giQgIrCvBj8DCC6OrSUdog/zrlx",
+	"iDxFYxcpFY1pEHLQX1VwzTuSdIr3fx0fazm9exfrb1+6IW5TM/KtIbjpOUIFZ4BrDZHOwAmZXVonZjve",
+	"gM1iztEH/88ObtX6sfomvKpfx0laEziCAzRUdq1u5QmCivmfkeNPRQZZkcS+Nwk7bfadDbt4/GVYlFfE",
+	"ygW4J5AVB2uNOnYWbfcyiPidOX+23bn6xS7Sr+Na3UqlwbO6Rq33ntVv17Paev72B3MvkNxD5XxwF97y",
+	"gj7CmgybbPcFQV9g0y9xdqirxhMEoBOpV1rx+kIUbK+hGBuC+u/vgHXbvV+TAxsUHgAzsZjPBohEEJwq",
+	"3V1fDpupEaqP7m2Kr948zZCTkHMGJX2Xyk2Fkwmdx248BD/osDMYQu3TYSfuMTc1Op9MC1I68HqjSnQB",
+	"ymy4slAfvQATvlp6zdWvailYda2GfGSRZRYN+c7kbtqicfei4BB/8KTwhYPFXl1jdnUqU0DHBhxnREZm",
+	"1kmA/3p4fDyoJJUwy5eWLabLJoX2UtgvLLFVivI0nGmoq4IWsXvZfi3dF8BNyvK/IS7WU4XSi/21NAyK",
+	"3GiH/gGb7Aa0fGBZWei8FZ6YUjT3AEE+rZvat/eRVOND9ulIlY7wnToqK8BvyWK7s4MFG7Qp2zlEvv7D",
+	"urvXjfsB8rhi9tBjPF0If1XJ1MFqBttiIzanZcAe3ZGOA+/+OoZCnNZv1Uj4j6zM1I8EhF1jeFBu67Gf",
+	"IWhjv/AgPF9HH+DfHSx/5fnYZvV7h2EJ32oEPE4vZILtEQ/TkGo9qTCdHZOtK1tYQYHfKB+cV9rdZUxk",
+	"oL/NjuqCTH+TqYSVNa9ufXUrtt005xV55E7iYsP7v86NU07v3jX167pEQiZfy1VRp+FmPnP0oXh05c5o",
+	"F9JRG4ZaN+iip0pIM/DqGpZoZZ3JE1cpA7YMYKUFMOrj4+9767AyeDfVT9R9rt9+ZFG6pMrVLwB/ioJm",
+	"WL0NkNuWKmFTaTfTT7v3acNuHX8ZLnRZD6b+hjP1djrq+1oHi7XdKTvvi113X8eBtJXQggNpleDuVa5f",
+	"+W1Z+IKq5iYvr0assssRAj1hALi/zsricgEL+FMu2SOOZexaQUB/piqHsWfQMRqV10re9Vk8mgnH+77R",
+	"DTc2RvCiBV/aoZobYYVyJyzmWdZPpjJLjVAx4BdZgiybH0JUIUEgn9B1IBVTGr8bKm6gUEKcK/hCpHGf",
+	"PaPyDdS+ax1GsUllHVXB0oZ+RMClVFo+nwPgN8baFzUTQYwoCu/OitIQPYRHEmPHdO6GKleZsBYm8wfI",
+	"6cOCmj//24Gt3HC4hgCt3h+qnyFpr1hC7mBMB5b5xYLn48NDgGx6ffrqeQyR/Lg2MypqKK1fUio6eGDZ",
+	"sJPxXCXTYSd4uYq+y8KoFLU8VDFyiVHCk6kYOTkTAPwOcYJLlfi1AJTq4IuQBqsqwl0s7VDpLBWGdXGW",
+	"+DKmFcMx9GAGmJg44+9HfCLiohbjGrFgccq26ooDZoRKhaEowaGaYzFOKltWmygBvUIx15A3YURUFrh9",
+	"fsknUPLzfHz4Witx+MrfJHFRpzegHj46fswWU5kJRtVGqccUy+oOVQDHkopN9YLNuFpSkCV0Tn6fEhur",
+	"XqZjqK7EUqu012fnMH09HsMMJ3+T80N0JaXMac26MWJUHT73X0o1GUCbuBcNlectRtgAVs42LEwUSmPi",
+	"rtK1OFRYxcleg9+PSYeAgWEAxQZNsSAuLl8AVdALNVQQJ4yVkLUSNNVDGKI/czIV5MnSTliqSbyy+EMF",
+	"T1HFy8oO9Nk7mExZmtPAfrCC9Q7QbVamjULhE09IJSdqcHD9IBydm6qssMWZAYfRs96T4EMrZFZ/ZguM",
+	"kSaPwBQL+u/hdDjHrOGC5yDLaq1RmdV9GgQDXJT2X62Lv0MFx1f8/Snch9vdq45nOzU8H/tdh03vrM84",
+	"RqLpQoC0ZxDIFqEmLZOuV5Jp440zVNWzg8D9xELjSl4xxveGVkAbsKCYEluu6Mqpu1NPDlfLN+NWObio",
+	"d7lKsW0rHh74Cze28/GXbeoIXIgBIJAuoJUkYU8ILUINtTpCWumEusfFug1atrnwca/fBlDO1F57Fq5N",
+	"gO52NdZ4wkLBX88zFtKuID8Llc+88OOf6fzSVPnec7Jtc4I2HyOqYHuIdL7lGWwbjkTnLyDara3BCnXF",
+	"gTuvy1FbAa0fNVkc/AbXmLfnmnSDMSsV4S8QP0dgBi9JrdyKXT0ObFnQUHu3Jo1f14r/A5Uz+DR8woqB",
+	"TFWkzbWS+FhcvBsouBeF8kAVtgI/A0euhSLA1fbpZoEddBtUJrbENkCTO3XO63y+2WUB4/w67oov7XZf",
+	"UXep4k0oVSe9RIvqYYQkBKlJWHsCS8zrfAXD60uT09EH+PfjkR/f/tFp9W6jFredzud7YyTnDdo7EB+t",
+	"pBEM0qWulgSbh7DuV8uyvDMknZHQRKpFiCZdyfQWeHJA6LgbuxvKM1/W2Fb22RRDo/N54GzcUhzufYr3",
+	"17CdvSNUKV7flS5XIR4aKnNRRDTaURrvoB1OPTbddIf8CC22aJRvVLYMnGwmZldFeLIkLtim7AVmsIc2",
+	"+WOpu8b/ErNZkQEKQOJQ/X3KDU8gRrobL8TV4b+0142Bf/bqP74Wyz9AgHo8AEWZLHAINVUa+264Yb5t",
+	"XJRuhVcOVYwPR5g+q3K/XP5v0mjpRSCCOPEeTCr0yFB1Y09rf/juOI5YDDv1hwf9J/DJzrVDk13vpLD0",
+	"KGGdSD0vZCrPsv5Q/VmgZQneCHwzVLB4+OQpu1o6YSEv94RxwAaY8SVw0qnO0qGKhx3f13AYk/PRGZ1V",
+	"FrzPXmsmVSreo/XIa7sDKPAzESzT+toOFXcEFv/esQfH0fHxMa0giQhhQBHDmGKAhNdZijggYOdRLAaj",
+	"VYxPRlj0Vgm0yWCcMKDIcxb7fkZJbqw2cUVJXqGDG95aO+3Jg93LwgkFFo4miqoZLBqOD65BUQQJzbZr",
+	"RsGudFQdQRsm01a6xue3UfY23BdYtV3MIS/9bnTuwhRzl6GlnpW0Ca9vlECq1ePSXnUrZfHWCuC95tYq",
+	"WtOxL5SKryExQ09HH/w/HzclFf2IBtM7peI2uc4P7j4yuoq+iyvyuekl+tCy+BBk31IrZhoIo00RGmsz",
+	"4w6i8N3Tx53iFpLKiYkw7RGNrXR6RKEn7R7RKXfM5kkiRCpS0plWb6GiFIdlqSyKx/oOhqrrNOJ6gEYL",
+	"T3JHnl8wlFqvgPGseAPc01oJ8LMNVfzD87IsFnR/9MHk6uMRqmy24lmdRajzkR19qLBY2YFlMTYeGeGP",
+	"l9QqbnGd+LPzIy3J3hhs+96Od32VodN9lwutYiKnZb1nEpUyJrgkRPxQ+phIfO0KKuQ1JHAlFsI6dEx+",
+	"WSbj+x9AMVOvFKbhazruXoeAo5KrlCqS+geGSjo25WlEiHpG+G+Lh7ExHGZykwJKE+IpYduhAvDcRAOs",
+	"TOXtYsFAHld8Rii/TGdpryKA78kLd4zlrnE+/+7DhOJn7KZSsGQJLuXsKbeFxRec0ahxFnAShUci1cKS",
+	"19dNhRVB26uSSuwfHmGUS9xnL0DxCyGcQ9UYwzkodgnLEELwpz0gsrNTr7l1OepqQwW/HhQhFOxGigU9",
+	"DOYBrx8iv42ryMv4Vv94sYAHoc8i3tSkwjSxT89oXvOZOCsWeF/y/gJ8sTrATUlkic4yiZBVfvqr9up7",
+	"IdwL4UXYAMYbsRnWY+MYL7FBSpgbneaJuLMoyh14wbyILDu06caa+46biXDBel9GpPmDDFBqNh15piIn",
+	"NmZG8NQOYP5zYYZqCoYLKIOPrwFgMH4lMgvuf4WxPLCSYNabCxJeagyjHO3IpnGIhWPdx8fHpbu5xq2G",
+	"SkHpP1bxujCeWc0SbvxqsHgEYWwjQjIrno6joVr5Dfxa0eoTuJvr3+NKxUPVHXYiHl1Fw46XyWaEwVdv",
+	"TBaSGKQ2I2BpMqkmfQaWRmSlGoq2Mp6mRljLtGGYgV4JVeuzt1oqV40YBNZMvJiHQlSY9sUti2tVgfuV",
+	"fCMM5zptjdqKsLIi4NcRfy2c21qJMqhrqFZil1ajtVj30fFjmPmKe7oXhRKFnhBuE4bFQhRWs6BbLtPF",
+	"s7359F3Hz3zqBSCdmNmthWbhPIJjx/NCkicA2rDtUqhxgl93sEAlfGLrffBKp3Isw61zL/LXoy6rLB/x",
+	"OQk6lKXSJhrrMgJh1Dy1M62kv3bU5ItcZ3Szbq5NTm3uEjgautgkWDWIA/+QwQA09yrJhD38HEkkjVgw",
+	"MYopMdVfhPBWqs9+YAkcoIxPIMmOxDjwq4G/Ktx55RmZZ/lEKtaFi4wvbDxgfMb/plWfL6z//0gkD70Y",
+	"Y8TEdwESxlhmfuxefKAyMqPKV+L92ldeCIEhweOSz0ZGZ2LEDYCnCpXOvQAwyk0WR6zf7/dCudFaUhzN",
+	"cqhiWEoL8gtJLBE46EQ6Kj97/TIB2ScT3OsDIyv8wjv0Hp2GuY8lKIwxfoxDaWYeivAS6itGJlB1GYrw",
+	"DVtA4aDV+pogG3rhUagbabQCDfOIUQisFyqkaodtvQg+nztBp8dix18lK5Ymdg/E8BvPCjpN00pGim7N",
+	"sCsZY+UmnIlNTpZX4i6vuVftBRF4lgnzCRfZ7Vfz5ykaJem0Q4UNZCFoz8OqOFZYqB7pucrZxbsXZeWk",
+	"9hL5ns8eXknl+d8Gs1k6kwSvC9i72ljw1XuVmPlXsPCKE4yT4PhANfaKvau2I2ZJ1kTuBV1/HVk5UYdS",
+	"DZjSxWQ9ry0W0ssTkNW0FI51YYI4LsTpYKlIZCogjweLyDckQ/s72w/mj2Hau4S8+OUvBh9MwbkVhnVL",
+	"aKVWH71vuF/sSXunTvDZTp36hp/c6Q0YLaRl11LhFiV63oohBT/W+tx01iqbcAEP7jmkUkzRpgr0Ul2c",
+	"E6aESC0Ou+2J1hUE4f+r4WFV1meT3B1WJmI6SytOiXudr5DQazyqCSwLTrI2cLgwBtxTGWArBnoPTNQ3",
+	"3VQk4/l7nrhsGQyl8GYQV/25LQz1zOYQ21cppC4tlkVYvS+BpQ5KOxcdgJAyhq7QSmlD1i2ags0SWTL5",
+	"M2q9aBOKqFGOm9WY1VjtqYahVL46t8LWfwv4kgT508NsJstnxdIzt/DaNXQRnDX9FhG3Qvx3JOdWevg6",
+	"wm51ivcgML8uAfYHCTGF/vQCP8AqNRjxisAsyCo48pbiTOJpjFYOcP0UNXGTNpns6AP9tQP22OqR+cer",
+	"O9BcaL3K/Vs4+Sb5r3LHborxuaoxq/1d26QKHX3AP3bY74oV4B7M55a0QSpqkRS9Hb+nastrrQzasjPH",
+	"X8BQApcu/Hq/27V4wLAon8Msi8u/BuzTwDh0iuZCDPOfCTMRDNpjmbHfP/r+aS/CXGEIiquSBLQ+hNa/",
+	"K2p1xatEEw8CvH4mxm6owKVKWVIRi1WeZTEVjvLjgLZe+oPgFrQ3EsIBGZEh1Af6TplUAZoZ8fqxSY7k",
+	"zrrxh2EHvxp2BuzDsEN24GFnMFS+548f4yJ9pTASn1C2AuW3UGcnFO8HFbGo4HqKQi7JkjSm+hikZSD2",
+	"AHoQLzA5oqECXy6HCCXc6QPrBdj48fFxHMKVaM79N28vz9+8jnsndHP7N/pRWLLGQpgY5Vo02WURVekL",
+	"2GUL+Kaos4lUbv3aL1uNdCMXC5BQNW52b/n9beBBlUcOAyZrhzaqVXz31JDmGSS6zCTUG0AQIYyj22ov",
+	"XpWcjhKeZVc8uT68FsvtYtQZtQ71frcD90Lg5QlYhCtONZ2l4Byq+IHub+Ai0zHUdCnpIuwSljCv4APT",
+	"95/hXm6tXU1OPDvVC4WFFwF4E/BWtMqWJ5RbTEBaIBlyO+2z06EaG2Gn2ZJdae0ohJZ1k0zn6aFU0kVo",
+	"8km54z0/YYV0MlTx2zcXZcB7McujD9di+TH2NzIEyJdrFDCtKB6oP1Sv+DWUOIE7Deagwt0XnL7iRuoc",
+	"Ilrb3YcbKf7z2Teq3bSw+DCP4M/96d1LvxB+ce7PDp2dV/xaAMAQyUS9+jECJ7OVWgHe1w5nahPnhED4",
+	"zaEmS5W8y5X9bSdR0Cx2yaAwubL/4LLHJ/iBSzqt6tPt+RNIgHfD+P81FzkYrWEo4M0k2LYQcVnc5SZX",
+	"rPvw+GHvxAshWXuyUkwQdHAOJ0ZYrG6E/JtqIvvWQ4W2b+ppQDh9PGSyV7i+pEpL4MQyuVJQWnoNMo67",
+	"MMpjjIcpM8EX5TsaKyUZOZkI489A5+7PWNP5Oi2nXWZAA4JWZgRPl+sLcMKmwlB5KDiND48ffomR/iuu",
+	"Yj0i9KXGbpplC5OrA+tvsl3Qmu5ZxAUcxuLI6EUTO6jeWeXh2xQmEvb06xA40cG3alo/LYoue8YOZQ0j",
+	"NhfmEN3sgRWWVQztTjy+7Sy12twNbfCt7O3rGaftATCVRFnPuaj2dCX9VTrG01SkUcjLiwJyXYRgvQCH",
+	"qQ2jrIiovGuuxZL4ecC66xKcLgrFmGpyYKvBjCG3ImIxacz+T78q/l/KpogR9DWGTYmLoElpQFWFK0Ms",
+	"qAKnv7XGXNIg59yAS9fkipBjOTPiEDa9NlK6cyJaEYDm6LMzspcVWE1jDWgewT3WmLfLuo+OWcqXgA5C",
+	"dslen3kRDeJ+hgpCULq0zGF1C6zRqFxa2oJehPoXFtYfKshv838u2UJU4o/aUt7ofNNsdg4TCtbCcL35",
+	"YbdFmPjfdo6XKTN//+wfuxNcj19X5jIe//vE5ZVoQO6CEOuZESXmF7zo18dqneCzW0YXwqPtUYWN5/YS",
+	"urtDQvYdbIZCxOCA32DhJljvzeFOTRalS4w1vAu3h3/114nPgUndB+b8OqszAaVuiaQBYj764P/ZIZyi",
+	"oOH7uBlRrHAZGUFof1M5R15di6lEtLIACGgdr5ftLZlIm7rWvPjHd36WIfkTKOlbhkJqOys7iAX+0eb6",
+	"wXX5wJU3wO5Yr5sKIt3xlfJ1HN6byDC4uyvkeO/s/rUDuCKMJbJKXaANY2hNscF7XFNHxEM3+mA8Fb2i",
+	"dndIrD9ZYTYlHtBQ/0GSfAMnpFn/Gtlpo4B+mqYlvdwhQ8UOTtP0S/PUbWRa3zewCVFWxkwjONLsHv76",
+	"a3BPcGxz2ou12Po+O01TjHagn9CDthqMtz9vPfrgG27UCDBeZeXc7BgY9O1W9IYYHtowKjqH2YjFkfKS",
+	"v+392nhjI5weEsMu/VH25i1tX5Cjuvk6xyZ3KXb6HrZYrHyT36TJ6vTtOaNM4C563NHJgY6NGjHSZmy1",
+	"Zvlmd3VV+nd/JXtW2XW6ya7FLpw2IkDRM6UXK+FwYI0tYuLuzWBftUh5Qf59dg5V/bIcYkhCVGN4U1Hq",
+	"b+0wrHGrow/w7y42s+KkbL8cb/T1t3w5+un5C3EVdKHKc7begL7tTldghUPtfyfhnbzpSvrJfkXdEi8k",
+	"TL38Dd5HsLr1q2jOrV1ok7aKRhsuo5/snalt/tVf5yqCSd27Vn6lrhVPmH12yjKd8AwF+xlfsitBRRd5",
+	"QdCEy46Fdk/NRKuHMiWxYKNeBl/toIjhNVOcgXvXjCh2qHTN4BUToTK20U+zn1OmedmP75wLXJI6+W07",
+	"ZXCGt9KUfdO70Vy3OGXu+DL6Ok6ZjWRITpkKOd5bCb9OQiERfSrtPONLSisUhzMuM4xZDFeSNiEosAy4",
+	"ZNJtuZEW4mqq9fVmufjn0GiXYMDwxiISsFrcq4SoihiiZEo1AW5OSTkHxfNtwYOyUgZ+X5SvtbFhrwOs",
+	"QJBGLD5//Zfnry/fvPv3o9enr57HVMMO6pEpgjeimO0pt59QnOwuIw5puzZ5B8pFvo/HL3WYsCpRAMiq",
+	"gdmEhI0p4K1fY35EOFrFOWqHyIKIvwLWih5gXc6UdnJMW03Qyz02A/BUMkAlPMsYH6qf3r2MmH87oGWx",
+	"ZMqdH9n5uzNwECiRRYxnwjj2lk+EeZY7HLlQKROeZfSH6twfNgJv7VL2YURFGf09WpRzhDbomYCOpEr0",
+	"DBBzaewn2E5OIAkP25+wWJqkjxHPo8CdEOHWJH0lk2v/W+UXfICGP7oWS4j0hsHWHp/7GaW5W/aNzp1U",
+	"E2jbK8OtMeA5jPuKJ9d+2giHMFRl6vWBDcgREHxpQsYSgkVAwXpKkLJTvcAg6lDswLI4N1nMujEcNjE4",
+	"gvJTR3//r/+mmVj6auDvg6N/onnBDOzMzX9nHTfOZbVm7O//+/+w18yIRM6lJ1f/rmK+THgitOzmYdwD",
+	"JP/YM5OYWb60VYCzboz1tKAgp2doOkupsMuAxROhhJGJ/3GoYtrBuNdnxd8Ri23GE/hjxp0TZkZlEoxO",
+	"roXzRBCC68HBFBekiIuCGyB9l07eCGanfC4s60Jk6gB0pZTP/U9DdcZNQPD8WZvrcaYXNpwJP6hi9jFQ",
+	"r2XPcRFO356zm4cDv6MOE7roLY1h/Kgs+JMcpyLN50AyWMgCT3NZGcjq7EaEUltYvBOyHyxFeQWMYtoM",
+	"gOuI7VIlfewZls9/pO6Lz0UOBSy2NAkum4UjPFREIKx7+fKC5SrzHcKJcJmFnRzzzIqIvZbJ9YUwN+z8",
+	"2fPXl+cv/h0Y0VCt6qa+Ezg9YeEApOvi1eVbT7REfHEl22CoQF8iuRPkiNg3KazflM8HLyv7YaGOxeXL",
+	"C0+Wr4S1HKpKcYLdw3WBqmiGFjqT6jrUmoLtoVIfobQZlCXiLJ7nV5lMAPoaKb6gXlw6wpWBvWDdGP4F",
+	"tuH/GMk0Zn//r/8fuYG/uiERA7HMPF3P5i6CnQaaCJcsPBJXqoaEkkJwAnIV906K2ht1nodB6AVMLZYj",
+	"Gao4FDuQE8VdbsSAuT8M8+PjR0mu5Hv/sFaphW9EdPOAfpuK9+zHV6dnhxc/nj588tQz4GEHf3LYto+f",
+	"rnS6xC/od+EXi85wsVAX/uOhvwm5A5jzGW4U68ZOvC8ONHeOJ9MZMJ+e3zOZTNmrggvA7r0DNtA/g0h8",
+	"AAJnTuv+UL3As5eKTN4IqMXSVcIttLlmwhhtbMQeH38XsccPv4/Yk/fve4QW4YwUSEhDJd7jVe1Prufd",
+	"ejyO2FQrnRtArKnWAolYPvdk9F3YTnsyVNpNAXMSWbeg1Hoa0zLUjaEHCldB2WKoMj1pRw8goeqO1EB6",
+	"+9cxS4ap3eOP//ZMmVHnyS4r9pPiN1xmXidcEXxfe+FzyXgoBtMFcdDf9VEpREZexIxQhOwVidtLlYTr",
+	"0EuJK9iPJEKv449VROUGRfToA/21g4G0eibvbaRoI6XVwxpdQc733BuFGOR1zLO6Nu2lzS7autrHX4IT",
+	"VbTWb9tAWkyyTbncCyGCVvT8WWerlfOL3HBfx9a5ha6CubNOX/e33bd32xVm1dL8UlhleidMz6QD7D2U",
+	"68lMcC3EnDRbwoOk7PFbXGpHpZC8i8n1Wdl6F9trEIe9cEwdoZ0Truk2c2XQmrYZVH9LWdf19Vvuknpd",
+	"XI5hFe9Tr8sCckS/B3UZoh3R6DNdWZvPkhNoZ/2kK7HRVntB1g67VG4qnExY7DuLyeTgRd+p8cqpzZYI",
+	"arGmTTo5Ezp3rPvgmNleVNhLfCsA+gGpLHyLyrCNCpANRD4K2mr95X7pWReHguPq1YCdpnrBpGMLf+aH",
+	"qoC4KB6Xllkns4xx9vD4GL0fsc5domciRlBc0NtjMuYsG/GUhP2CIqHv7R3g0jYd4x/RTlto90Kl35So",
+	"/8n3nqdniFu3ZMEMVjjS+pRe1K7CDVfbVPDMTf+2CYXoR2hyl1RBPTSBbHka7+P0RZIb6ZadwV9/qft6",
+	"boQS1g5CxUCw8oIFEiti1krbY084d4Dp2jj1d77F15k5dN2/PbG0rNY7qBNYLFfKHb/iVpQocmRpKyuy",
+	"KO2YnebOSTVhqV6o5vWs9/mhcyW4EeY0d1M/BC9GUG2vM62vpYAv/cigH+T0uck6g87Uufng6OjBw9/3",
+	"j/vH/QeD746/+78yABfuUEur4bfwQwNPpxp9NhnUwkIShp24iywEPlQESQB8aD6yAHTNK5IIZMIdSQB8",
+	"FxkSH+lyRFRlKaAGEpI6+EmWSILwjIkkBs7cusWZeajCSLe31sbWAgIAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

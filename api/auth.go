@@ -157,6 +157,10 @@ var allowed = map[string][]roster.Role{
 	// A webhook makes Roster call a URL of its maker's choosing.
 	"ListWebhooks": auditors, "GetWebhook": auditors, "ListWebhookDeliveries": auditors,
 	"CreateWebhook": admins, "UpdateWebhook": admins, "DeleteWebhook": admins, "TestWebhook": admins,
+	// An event sink receives every audit record: only admins see or
+	// change where they go.
+	"ListEventSinks": admins, "CreateEventSink": admins, "GetEventSink": admins, "UpdateEventSink": admins,
+	"DeleteEventSink": admins, "TestEventSink": admins, "GetEventSinkStatus": admins,
 
 	"ListHosts": readers, "GetHost": readers, "ListGroups": readers, "GetAnsibleInventory": readers,
 	"SetGroupVars": writers,
@@ -198,6 +202,8 @@ var global = map[string]bool{
 	"ListRoleBindings": true, "CreateRoleBinding": true, "DeleteRoleBinding": true,
 	"CreateCredential": true, "UpdateCredential": true, "DeleteCredential": true,
 	"ListGrants": true, "CreateGrant": true, "DeleteGrant": true,
+	"ListEventSinks": true, "CreateEventSink": true, "GetEventSink": true, "UpdateEventSink": true,
+	"DeleteEventSink": true, "TestEventSink": true, "GetEventSinkStatus": true,
 	"ListAuditEvents": true,
 }
 
@@ -216,7 +222,7 @@ func authorize(operationID string, tok *roster.Token) error {
 	case tok.ReadOnly && !readOperations()[operationID]:
 		return roster.Errorf(roster.EFORBIDDEN, "token %q is read-only", tok.Name)
 	case tok.Inventories != nil && global[operationID]:
-		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, people, role bindings, credentials, grants and the audit log are not theirs to manage or read", tok.Name)
+		return roster.Errorf(roster.EFORBIDDEN, "token %q is limited to inventories: tokens, people, role bindings, credentials, grants, event sinks and the audit log are not theirs to manage or read", tok.Name)
 	}
 	return nil
 }

@@ -72,7 +72,8 @@ func init() {
 		&all:    {"GetMe", "ListInventories", "GetInventory", "ListHosts", "GetHost", "ListGroups", "GetAnsibleInventory", "GetPrometheusSD", "ListCredentialTypes", "ListCredentials", "GetCredential", "GetSSHCA", "IssueCredential", "SignSSHKey"},
 		&seeAll: {"ListSources", "GetSource", "ListNameConflicts", "ListSyncRuns", "GetSyncRun", "ListSyncRunChanges", "GetHostHistory", "ListWebhooks", "GetWebhook", "ListWebhookDeliveries", "ListGrants"},
 		&change: {"CreateInventory", "UpdateInventory", "DeleteInventory", "CreateSource", "UpdateSource", "DeleteSource", "TriggerSync", "CreateCallbackKey", "DeleteCallbackKey", "SetGroupVars", "CreateCredential", "UpdateCredential", "DeleteCredential"},
-		&admin: {"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "TestWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
+		&admin: {"ListEventSinks", "CreateEventSink", "GetEventSink", "UpdateEventSink", "DeleteEventSink", "TestEventSink", "GetEventSinkStatus",
+			"CreateWebhook", "UpdateWebhook", "DeleteWebhook", "TestWebhook", "ListTokens", "CreateToken", "DeleteToken", "CreateGrant", "DeleteGrant",
 			"CreateUser", "UpdateUser", "DeleteUser", "CreateTeam", "UpdateTeam", "DeleteTeam", "AddTeamMember", "RemoveTeamMember",
 			"CreateRoleBinding", "DeleteRoleBinding"},
 		&audit: {"ListAuditEvents", "ListUsers", "GetUser", "ListTeams", "GetTeam", "ListTeamMembers", "ListRoleBindings"},
@@ -85,7 +86,8 @@ func init() {
 
 // Operations on what belongs to no inventory, which a token limited to
 // inventories may not do.
-var globalOps = []string{"ListTokens", "CreateToken", "DeleteToken", "ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser",
+var globalOps = []string{"ListEventSinks", "CreateEventSink", "GetEventSink", "UpdateEventSink", "DeleteEventSink", "TestEventSink", "GetEventSinkStatus",
+	"ListTokens", "CreateToken", "DeleteToken", "ListUsers", "CreateUser", "GetUser", "UpdateUser", "DeleteUser",
 	"ListTeams", "CreateTeam", "GetTeam", "UpdateTeam", "DeleteTeam", "ListTeamMembers", "AddTeamMember", "RemoveTeamMember",
 	"ListRoleBindings", "CreateRoleBinding", "DeleteRoleBinding", "CreateCredential", "UpdateCredential", "DeleteCredential", "ListGrants", "CreateGrant", "DeleteGrant", "ListAuditEvents"}
 
@@ -410,6 +412,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 			victim := unique("tok")
 			f.token(victim, roster.RoleRunner)
 			add(authzCall{op: "DeleteToken", method: "DELETE", path: "/api/v1/tokens/" + victim, token: true})
+			{
+				sinkBody := func(name string) map[string]any {
+					return map[string]any{"name": name, "type": "http_json", "url": "http://127.0.0.1:9/x", "streams": []string{"audit"}}
+				}
+				add(authzCall{op: "ListEventSinks", method: "GET", path: "/api/v1/event-sinks"})
+				add(authzCall{op: "CreateEventSink", method: "POST", path: "/api/v1/event-sinks", body: sinkBody(unique("sink"))})
+				sink := unique("sink")
+				wantStatus(t, f.do("POST", "/api/v1/event-sinks", f.admin, sinkBody(sink)), http.StatusCreated)
+				add(authzCall{op: "GetEventSink", method: "GET", path: "/api/v1/event-sinks/" + sink})
+				add(authzCall{op: "GetEventSinkStatus", method: "GET", path: "/api/v1/event-sinks/" + sink + "/status"})
+				add(authzCall{op: "TestEventSink", method: "POST", path: "/api/v1/event-sinks/" + sink + "/test"})
+				add(authzCall{op: "UpdateEventSink", method: "PATCH", path: "/api/v1/event-sinks/" + sink, body: map[string]any{"enabled": false}})
+				add(authzCall{op: "DeleteEventSink", method: "DELETE", path: "/api/v1/event-sinks/" + sink})
+			}
 			victim = unique("user")
 			wantStatus(t, f.do("POST", "/api/v1/users", f.admin, map[string]any{"name": victim, "source": "oidc"}), http.StatusCreated)
 			add(authzCall{op: "DeleteUser", method: "DELETE", path: "/api/v1/users/" + victim, token: true})

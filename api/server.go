@@ -20,6 +20,7 @@ import (
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/broker"
+	"github.com/rosterhq/roster/internal/forward"
 	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/notify"
 	"github.com/rosterhq/roster/internal/syncer"
@@ -39,8 +40,11 @@ type Config struct {
 	FollowUps FollowUps
 	// Webhooks manages notifications; nil answers their endpoints with 503.
 	Webhooks *notify.Service
-	Broker   *broker.Broker
-	Log      *slog.Logger
+	// EventSinks manages event forwarding; nil answers its endpoints
+	// with 503.
+	EventSinks *forward.Service
+	Broker     *broker.Broker
+	Log        *slog.Logger
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 	// Metrics, when set, times every request by route into
@@ -103,6 +107,7 @@ type Server struct {
 	scheduler  roster.SchedulerStore
 	followUps  FollowUps
 	webhooks   *notify.Service
+	sinks      *forward.Service
 	broker     *broker.Broker
 	metrics    *metrics.Metrics
 	log        *slog.Logger
@@ -151,7 +156,7 @@ var _ StrictServerInterface = (*Server)(nil)
 
 // NewServer returns a server.
 func NewServer(c Config) *Server {
-	s := &Server{store: c.Store, engine: c.Engine, scheduler: c.Scheduler, followUps: c.FollowUps, webhooks: c.Webhooks, broker: c.Broker, metrics: c.Metrics, log: c.Log, maxBody: c.MaxBodyBytes, now: time.Now,
+	s := &Server{store: c.Store, engine: c.Engine, scheduler: c.Scheduler, followUps: c.FollowUps, webhooks: c.Webhooks, sinks: c.EventSinks, broker: c.Broker, metrics: c.Metrics, log: c.Log, maxBody: c.MaxBodyBytes, now: time.Now,
 		docs: newDocuments(c.DocumentDir, c.Log), gates: newGates(c.Admission), tokenMaxTTL: c.TokenMaxTTL, clientCerts: c.RequireClientCertificate}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes

@@ -96,7 +96,7 @@ func newFuzzServer(tb testing.TB) *fuzzServer {
 	// No queue: a triggered run is recorded and never worked, which is
 	// all a request body can reach.
 	engine := syncer.New(st, reg, log)
-	srv := api.NewServer(api.Config{Store: st, Engine: engine, Webhooks: notify.NewService(st, backend, log),
+	srv := api.NewServer(api.Config{Store: st, Engine: engine, Webhooks: notify.NewService(st, backend, log), EventSinks: testSinks(tb, st, backend, log),
 		Broker: broker.New(st, backend, log), Log: log, MaxBodyBytes: 64 << 10, DocumentDir: tb.TempDir()})
 	tb.Cleanup(func() { srv.Close() })
 	if fs.h, err = srv.Handler(); err != nil {

@@ -137,7 +137,7 @@ func newFixtureWith(t *testing.T, configure func(url string, c *api.Config)) *fi
 	f.docDir = t.TempDir()
 	webhooks := notify.NewService(st, backend, log)
 	webhooks.UseWorker(notify.NewWorker(st, backend, notify.WorkerOptions{Logger: log, Timeout: 2 * time.Second}))
-	cfg := api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: webhooks,
+	cfg := api.Config{Store: st, Engine: engine, FollowUps: queue, Webhooks: webhooks, EventSinks: testSinks(t, st, backend, log),
 		Broker: brk, Log: log, MaxBodyBytes: 64 << 10, DocumentDir: f.docDir}
 	srv := httptest.NewUnstartedServer(nil)
 	f.url = "http://" + srv.Listener.Addr().String()

@@ -31,6 +31,13 @@
 #                              installs slapd it first creates /etc/ldap/noslapd, the Debian
 #                              package's sentinel that keeps the init script from starting it
 #                              (delete the file to run a system slapd).
+#   rsyslog, rsyslog-gnutls (Debian) -> /usr/sbin/rsyslogd with its modules
+#                              (/usr/lib/x86_64-linux-gnu/rsyslog: imtcp, imudp, lmnsd_gtls),
+#                              exported as ROSTER_RSYSLOGD_BIN: the event forwarding tests
+#                              (internal/forward) run their own unprivileged rsyslogd on free
+#                              ports of 127.0.0.1. The packages' postinst would start a system
+#                              rsyslogd; this script keeps it from starting (policy-rc.d) and
+#                              stops one it finds started by the install.
 #   chromium      (Debian, about 360 MB with its libraries) -> /usr/bin/chromium,
 #                              exported as ROSTER_CHROMIUM_BIN: the Web UI's end-to-end
 #                              tests drive it headless through chromedp (api/webui_browser_test.go)
@@ -63,7 +70,7 @@ for arg in "$@"; do
   case "$arg" in
     --env) env_mode=1; out=2 ;;
     --no-vault) want_vault=0 ;;
-    -h|--help) sed -n '2,55p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,62p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-test-deps: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -75,6 +82,12 @@ pkg_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
 }
 pkg_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
+
+# A system rsyslogd (the package's service, pid file /run/rsyslogd.pid) is
+# running; the tests' own rsyslogd processes keep their pid files elsewhere.
+system_rsyslogd_running() {
+  [[ -s /run/rsyslogd.pid ]] && kill -0 "$(cat /run/rsyslogd.pid)" 2>/dev/null
+}
 
 # Highest-versioned PostgreSQL server bin dir, e.g. /usr/lib/postgresql/15/bin.
 pg_bin_dir() {
@@ -113,6 +126,8 @@ done
 # make release (TestRelease).
 { pkg_installed make && command -v make >/dev/null 2>&1; } || missing+=(make)
 { pkg_installed ngircd && [[ -x /usr/sbin/ngircd ]]; } || missing+=(ngircd)
+{ pkg_installed rsyslog && [[ -x /usr/sbin/rsyslogd ]]; } || missing+=(rsyslog)
+pkg_installed rsyslog-gnutls || missing+=(rsyslog-gnutls)
 
 if (( ${#missing[@]} > 0 )); then
   command -v apt-get >/dev/null 2>&1 \
@@ -130,12 +145,15 @@ if (( ${#missing[@]} > 0 )); then
     "${as_root[@]}" sh -c 'mkdir -p /etc/ldap && touch /etc/ldap/noslapd' \
       || die "could not create /etc/ldap/noslapd (keeps the slapd package from starting a system server)"
   fi
-  if [[ " ${missing[*]} " == *" ngircd "* ]] && [[ ! -e /usr/sbin/policy-rc.d ]]; then
-    # ngircd's postinst starts a system server unless invoke-rc.d is told no
-    # (exit 101); the file is ours only while apt runs.
-    "${as_root[@]}" sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d' \
-      || die "could not create /usr/sbin/policy-rc.d (keeps the ngircd package from starting a system server)"
-    trap '"${as_root[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+  rsyslog_was_running=0
+  system_rsyslogd_running && rsyslog_was_running=1
+  # Keep the postinst of a daemon (rsyslog, ngircd) from starting it: invoke-rc.d
+  # asks policy-rc.d, and 101 means "not now". Docker images ship one
+  # already; any other is only added for this install.
+  policy_added=0
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    "${as_root[@]}" sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d' \
+      && policy_added=1
   fi
   aptlog=$(mktemp "${TMPDIR:-/tmp}/roster-apt.XXXXXX")
   apt_install() {
@@ -150,10 +168,21 @@ if (( ${#missing[@]} > 0 )); then
     if ! apt_install >>"$aptlog" 2>&1; then
       tail -n 30 "$aptlog" >&2
       rm -f "$aptlog"
+      (( policy_added )) && "${as_root[@]}" rm -f /usr/sbin/policy-rc.d
       die "could not install ${missing[*]} with apt-get (as root: apt-get install -y --no-install-recommends ${missing[*]})"
     fi
   fi
   rm -f "$aptlog"
+  (( policy_added )) && "${as_root[@]}" rm -f /usr/sbin/policy-rc.d
+  # systemd ignores policy-rc.d for socket activation: stop a system
+  # rsyslogd the install started (one running before is left alone).
+  if (( ! rsyslog_was_running )) && system_rsyslogd_running; then
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+      "${as_root[@]}" systemctl disable --now rsyslog.service syslog.socket >/dev/null 2>&1 || true
+    else
+      "${as_root[@]}" kill "$(cat /run/rsyslogd.pid)" || true
+    fi
+  fi
 fi
 
 # --- summary -----------------------------------------------------------------------
@@ -186,6 +215,12 @@ say "ngircd: $ngircd_bin (ngircd $(pkg_version ngircd))"
 if pgrep -x ngircd >/dev/null 2>&1; then
   say "ngircd: note: a system ngircd is running; the tests do not use it (they start their own on free ports)"
 fi
+rsyslogd_bin=/usr/sbin/rsyslogd
+[[ -x "$rsyslogd_bin" ]] || die "$rsyslogd_bin not found after installing rsyslog"
+for f in imtcp.so imudp.so lmnsd_gtls.so; do
+  [[ -e "/usr/lib/x86_64-linux-gnu/rsyslog/$f" ]] || die "/usr/lib/x86_64-linux-gnu/rsyslog/$f is missing (rsyslog, rsyslog-gnutls)"
+done
+say "rsyslogd: $rsyslogd_bin (rsyslog $(pkg_version rsyslog), rsyslog-gnutls $(pkg_version rsyslog-gnutls))"
 
 chromium_bin=/usr/bin/chromium
 [[ -x "$chromium_bin" ]] || die "$chromium_bin not found after installing chromium"
@@ -233,6 +268,7 @@ if (( env_mode )); then
   printf 'export ROSTER_NGIRCD_BIN=%q\n' "$ngircd_bin"
   printf 'export ROSTER_SLAPD_BIN=%q\n' "$slapd_bin"
   printf 'export ROSTER_CHROMIUM_BIN=%q\n' "$chromium_bin"
+  printf 'export ROSTER_RSYSLOGD_BIN=%q\n' "$rsyslogd_bin"
   [[ -n "$vault_bin" ]] && printf 'export ROSTER_VAULT_BIN=%q\n' "$vault_bin"
 fi
 exit 0

@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 eval "$(scripts/install-test-deps.sh --env)"
-export ROSTER_PG_BIN ROSTER_VAULT_BIN ROSTER_SLAPD_BIN ROSTER_NGIRCD_BIN
+export ROSTER_PG_BIN ROSTER_VAULT_BIN ROSTER_SLAPD_BIN ROSTER_NGIRCD_BIN ROSTER_RSYSLOGD_BIN
 
 scripts/check-generated.sh
 go vet ./...

@@ -61,6 +61,7 @@ func newRootCommand() *cobra.Command {
 		newTeamCommand(),
 		newBindingCommand(),
 		newWebhookCommand(),
+		newSinkCommand(),
 		newContextCommand(),
 		newLoginCommand(),
 		newLogoutCommand(),

@@ -19,6 +19,7 @@ import (
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/api"
 	"github.com/rosterhq/roster/internal/broker"
+	"github.com/rosterhq/roster/internal/forward"
 	"github.com/rosterhq/roster/internal/jobs"
 	"github.com/rosterhq/roster/internal/metrics"
 	"github.com/rosterhq/roster/internal/notify"
@@ -59,7 +60,9 @@ type rosterStore interface {
 	roster.SchedulerStore
 	roster.StatsStore
 	roster.WebhookStore
+	roster.EventSinkStore
 	SetAuditLimits(roster.AuditLimits)
+	OnAudit(func(*roster.AuditEvent))
 }
 
 // isPostgres reports whether a database setting names PostgreSQL (a URL)
@@ -171,6 +174,8 @@ type Main struct {
 	Broker   *broker.Broker
 	Metrics  *metrics.Metrics
 	Webhooks *notify.Service
+	// EventSinks forwards events to log systems.
+	EventSinks *forward.Service
 	// URL is the API's base URL once Run has returned.
 	URL string
 	// LoadConfig, when set, reads the configuration again for a SIGHUP
@@ -179,6 +184,9 @@ type Main struct {
 	Level      *slog.LevelVar
 	live       atomic.Pointer[Config] // the reloadable settings in use
 	reload     reloadGauges
+	// ForwardOptions tune event forwarding (zero: the defaults); tests
+	// shorten its intervals.
+	ForwardOptions forward.Options
 
 	srv          *http.Server
 	tls          *serverTLS // nil: plain HTTP
@@ -187,6 +195,8 @@ type Main struct {
 	served       chan error
 	closeBackend func()
 	lock         *os.File // SQLite: held while serving
+	forwarder    *forward.Forwarder
+	stopSinks    context.CancelFunc
 }
 
 // Run opens the store and the job queue, starts working jobs, and starts
@@ -199,6 +209,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
 	}
+	m.startForwarder()
 	if err := checkListen(m.Config, m.Log); err != nil {
 		return err
 	}
@@ -221,11 +232,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Store = st
+	st.OnAudit(m.forwarder.Audit)
 	backend, closeBackend, err := openBackend(ctx, m.Config, st, m.Log)
 	if err != nil {
 		return err
 	}
 	m.closeBackend = closeBackend
+	m.startEventSinks(ctx, st, backend)
 	m.Webhooks = notify.NewService(st, backend, m.Log.With("component", "webhooks"))
 	timeouts := m.Config.timeouts()
 	m.Queue, err = openQueue(ctx, m.Config, st, jobs.Config{
@@ -270,13 +283,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.Metrics = newMetrics(st, m.Queue, m.Log)
 	m.registerReloadMetrics()
+	m.Metrics.Registry().MustRegister(m.forwarder)
 	notifier := notify.NewNotifier(st, m.Queue, notify.NotifierOptions{Logger: m.Log.With("component", "webhooks")})
 	m.Broker = broker.New(st, backend, m.Log.With("component", "broker"), broker.WithIssuanceObserver(m.Metrics))
 	// Smart and constructed inventories read their inputs from the store.
 	m.Registry = m.Registry.With(derived.NewDrivers(st)...)
 	m.Engine = syncer.New(st, m.Registry, m.Log, syncer.WithCredentials(m.Broker), syncer.WithQueue(m.Queue), syncer.WithTimeouts(timeouts),
 		syncer.WithRetries(syncer.Retries{Attempts: m.Config.SyncAttempts}), syncer.WithSpillDir(m.Config.DocumentDir),
-		syncer.OnFinish(observeSync(st, m.Metrics, m.Log)), syncer.OnFinish(m.followInputs), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
+		syncer.OnFinish(observeSync(st, m.Metrics, m.Log)), syncer.OnFinish(m.followInputs), syncer.OnFinish(m.forwarder.SyncFinished), syncer.OnFinish(func(ctx context.Context, run *roster.SyncRun) {
 			if err := notifier.SyncFinished(context.WithoutCancel(ctx), run); err != nil {
 				m.Log.Warn("queueing the webhooks of a sync failed", "run", run.ID, "err", err)
 			}
@@ -293,7 +307,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("trusted proxies: %w", err)
 	}
-	m.api = api.NewServer(api.Config{Directories: dirs, OIDC: oidcProviders, PublicURL: m.Config.PublicURL, TrustedProxies: proxies, Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, Broker: m.Broker, Metrics: m.Metrics,
+	m.api = api.NewServer(api.Config{Directories: dirs, OIDC: oidcProviders, PublicURL: m.Config.PublicURL, TrustedProxies: proxies, Store: st, Engine: m.Engine, FollowUps: m.Queue, Webhooks: m.Webhooks, EventSinks: m.EventSinks, Broker: m.Broker, Metrics: m.Metrics,
 		Log: m.Log, MaxBodyBytes: m.Config.MaxBodyBytes, DocumentDir: m.Config.DocumentDir, TokenMaxTTL: time.Duration(m.Config.TokenMaxTTL),
 		SessionIdleTimeout: time.Duration(m.Config.SessionIdleTimeout), SessionMaxAge: time.Duration(m.Config.SessionMaxAge),
 		Admission:                api.Admission{Documents: m.Config.AdmitDocuments, Requests: m.Config.AdmitRequests, Wait: time.Duration(m.Config.AdmitWait)},
@@ -377,6 +391,7 @@ func (m *Main) Close() error {
 			errs = append(errs, fmt.Errorf("stop job queue: %w", err))
 		}
 	}
+	m.closeForwarder()
 	if m.closeBackend != nil {
 		m.closeBackend()
 	}

@@ -125,6 +125,90 @@ func (e DeviceSignInPendingStatus) Valid() bool {
 	}
 }
 
+// Defines values for EventSinkFormat.
+const (
+	FormatArray  EventSinkFormat = "array"
+	FormatNDJSON EventSinkFormat = "ndjson"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkFormat enum.
+func (e EventSinkFormat) Valid() bool {
+	switch e {
+	case FormatArray:
+		return true
+	case FormatNDJSON:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventSinkLogLevel.
+const (
+	LogLevelDebug EventSinkLogLevel = "debug"
+	LogLevelError EventSinkLogLevel = "error"
+	LogLevelInfo  EventSinkLogLevel = "info"
+	LogLevelWarn  EventSinkLogLevel = "warn"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkLogLevel enum.
+func (e EventSinkLogLevel) Valid() bool {
+	switch e {
+	case LogLevelDebug:
+		return true
+	case LogLevelError:
+		return true
+	case LogLevelInfo:
+		return true
+	case LogLevelWarn:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventSinkType.
+const (
+	SinkHEC      EventSinkType = "hec"
+	SinkHTTPJSON EventSinkType = "http_json"
+	SinkSyslog   EventSinkType = "syslog"
+)
+
+// Valid indicates whether the value is a known member of the EventSinkType enum.
+func (e EventSinkType) Valid() bool {
+	switch e {
+	case SinkHEC:
+		return true
+	case SinkHTTPJSON:
+		return true
+	case SinkSyslog:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EventStream.
+const (
+	StreamAudit EventStream = "audit"
+	StreamLog   EventStream = "log"
+	StreamSync  EventStream = "sync"
+)
+
+// Valid indicates whether the value is a known member of the EventStream enum.
+func (e EventStream) Valid() bool {
+	switch e {
+	case StreamAudit:
+		return true
+	case StreamLog:
+		return true
+	case StreamSync:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for HostChangeKind.
 const (
 	Added    HostChangeKind = "added"
@@ -437,6 +521,27 @@ func (e SyncRunTrigger) Valid() bool {
 	case SyncRunTriggerInput:
 		return true
 	case SyncRunTriggerSchedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SyslogTransport.
+const (
+	SyslogTCP SyslogTransport = "tcp"
+	SyslogTLS SyslogTransport = "tls"
+	SyslogUDP SyslogTransport = "udp"
+)
+
+// Valid indicates whether the value is a known member of the SyslogTransport enum.
+func (e SyslogTransport) Valid() bool {
+	switch e {
+	case SyslogTCP:
+		return true
+	case SyslogTLS:
+		return true
+	case SyslogUDP:
 		return true
 	default:
 		return false
@@ -975,6 +1080,233 @@ type DeviceSignInStart struct {
 //
 // Example: 30s
 type Duration = string
+
+// EventSink defines model for EventSink.
+type EventSink struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure bool    `json:"allow_insecure"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName   *string   `json:"app_name,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Enabled   bool      `json:"enabled"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// HasSecret Whether a token or password is stored.
+	HasSecret bool   `json:"has_secret"`
+	Id        string `json:"id"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel EventSinkLogLevel `json:"log_level"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize int `json:"queue_size"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string       `json:"sourcetype,omitempty"`
+	Streams    []EventStream `json:"streams"`
+
+	// Target Where the sink sends, for display.
+	Target string `json:"target"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+	Type      EventSinkType    `json:"type"`
+	UpdatedAt time.Time        `json:"updated_at"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventSinkCreate defines model for EventSinkCreate.
+type EventSinkCreate struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure *bool   `json:"allow_insecure,omitempty"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName *string `json:"app_name,omitempty"`
+
+	// BearerToken http_json: sent as Authorization: Bearer. Write-only.
+	BearerToken *string `json:"bearer_token,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel *EventSinkLogLevel `json:"log_level,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name Name `json:"name"`
+
+	// Password http_json: the basic auth password. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize *int `json:"queue_size,omitempty"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string       `json:"sourcetype,omitempty"`
+	Streams    []EventStream `json:"streams"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Token hec: the HEC token. Write-only.
+	Token *string `json:"token,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+	Type      EventSinkType    `json:"type"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventSinkFormat http_json: default ndjson.
+type EventSinkFormat string
+
+// EventSinkList defines model for EventSinkList.
+type EventSinkList struct {
+	Items []EventSink `json:"items"`
+}
+
+// EventSinkLogLevel The least level of the log stream, default warn.
+type EventSinkLogLevel string
+
+// EventSinkStatus defines model for EventSinkStatus.
+type EventSinkStatus struct {
+	// Dropped Events dropped since this process started, by reason (queue_full, gave_up, rejected, shutdown).
+	Dropped     map[string]int64 `json:"dropped"`
+	Failing     bool             `json:"failing"`
+	LastError   *string          `json:"last_error,omitempty"`
+	LastFailure *time.Time       `json:"last_failure,omitempty"`
+	LastSuccess *time.Time       `json:"last_success,omitempty"`
+
+	// Node The node answering; every node forwards its own events.
+	Node        string `json:"node"`
+	QueueLength int    `json:"queue_length"`
+	QueueSize   int    `json:"queue_size"`
+
+	// Running Whether this node runs the sink (false: disabled, not loaded yet, or its settings failed: see last_error).
+	Running bool  `json:"running"`
+	Sent    int64 `json:"sent"`
+}
+
+// EventSinkTestResult defines model for EventSinkTestResult.
+type EventSinkTestResult struct {
+	Delivered  bool  `json:"delivered"`
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error Why the sink did not take the event; never a secret.
+	Error *string `json:"error,omitempty"`
+}
+
+// EventSinkType defines model for EventSinkType.
+type EventSinkType string
+
+// EventSinkUpdate A sink's type cannot change. Settings given replace the stored ones; a type's settings not given keep theirs.
+type EventSinkUpdate struct {
+	// Address syslog: host:port.
+	Address       *string `json:"address,omitempty"`
+	AllowInsecure *bool   `json:"allow_insecure,omitempty"`
+
+	// AppName syslog: APP-NAME, default roster.
+	AppName *string `json:"app_name,omitempty"`
+
+	// BearerToken http_json: sent as Authorization: Bearer. Write-only.
+	BearerToken *string `json:"bearer_token,omitempty"`
+	Enabled     *bool   `json:"enabled,omitempty"`
+
+	// Facility syslog: a facility name (kern … local7, audit), default local0.
+	Facility *string `json:"facility,omitempty"`
+
+	// Format http_json: default ndjson.
+	Format *EventSinkFormat `json:"format,omitempty"`
+
+	// Index hec: the index.
+	Index *string `json:"index,omitempty"`
+
+	// LogLevel The least level of the log stream, default warn.
+	LogLevel *EventSinkLogLevel `json:"log_level,omitempty"`
+
+	// Name 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.
+	Name *Name `json:"name,omitempty"`
+
+	// Password http_json: the basic auth password. Write-only.
+	Password *string `json:"password,omitempty"`
+
+	// QueueSize Events the sink's queue holds (default 10000); more are dropped and counted.
+	QueueSize *int `json:"queue_size,omitempty"`
+
+	// Source hec: the source, default roster.
+	Source *string `json:"source,omitempty"`
+
+	// Sourcetype hec: the sourcetype, default roster:<event type>.
+	Sourcetype *string        `json:"sourcetype,omitempty"`
+	Streams    *[]EventStream `json:"streams,omitempty"`
+
+	// TlsCa syslog over tls: the CA certificates (PEM) to trust; default the system's.
+	TlsCa *string `json:"tls_ca,omitempty"`
+
+	// TlsServerName syslog over tls: the name the certificate must carry; default the address's host.
+	TlsServerName *string `json:"tls_server_name,omitempty"`
+
+	// Token hec: the HEC token. Write-only.
+	Token *string `json:"token,omitempty"`
+
+	// Transport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+	Transport *SyslogTransport `json:"transport,omitempty"`
+
+	// Url hec, http_json: where to post (no user info or query; http only to the loopback or with allow_insecure). hec: /services/collector/event is added to a URL without a path.
+	Url *string `json:"url,omitempty"`
+
+	// Username http_json: basic auth user, with the password secret.
+	Username *string `json:"username,omitempty"`
+}
+
+// EventStream defines model for EventStream.
+type EventStream string
 
 // FieldError defines model for FieldError.
 type FieldError struct {
@@ -1763,6 +2095,9 @@ type SyncRunList struct {
 	NextCursor *string   `json:"next_cursor,omitempty"`
 }
 
+// SyslogTransport syslog: default tcp. Plain tcp or udp to a host other than the loopback needs allow_insecure.
+type SyslogTransport string
+
 // TargetGroup defines model for TargetGroup.
 type TargetGroup struct {
 	Labels  map[string]string `json:"labels"`
@@ -2220,6 +2555,9 @@ type Limit = int
 // MaxAge defines model for MaxAge.
 type MaxAge = int
 
+// SinkID defines model for SinkID.
+type SinkID = string
+
 // SourceRef defines model for SourceRef.
 type SourceRef = string
 
@@ -2500,6 +2838,12 @@ type IssueCredentialJSONRequestBody = IssueRequest
 
 // SignSSHKeyJSONRequestBody defines body for SignSSHKey for application/json ContentType.
 type SignSSHKeyJSONRequestBody = SignRequest
+
+// CreateEventSinkJSONRequestBody defines body for CreateEventSink for application/json ContentType.
+type CreateEventSinkJSONRequestBody = EventSinkCreate
+
+// UpdateEventSinkJSONRequestBody defines body for UpdateEventSink for application/json ContentType.
+type UpdateEventSinkJSONRequestBody = EventSinkUpdate
 
 // CreateGrantJSONRequestBody defines body for CreateGrant for application/json ContentType.
 type CreateGrantJSONRequestBody = GrantCreate
@@ -2965,6 +3309,98 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/credentials/{credential}/ssh/sign (the `SignSSHKey` operationId).
 	SignSSHKey(ctx context.Context, credential CredentialRef, body SignSSHKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListEventSinks List event sinks (admin only).
+	//
+	// Corresponds with GET /api/v1/event-sinks (the `ListEventSinks` operationId).
+	ListEventSinks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventSinkWithBody Forward audit records, sync runs and optionally logs to a log system (admin only).
+	//
+	// An event sink receives, as they happen on each node, the streams it
+	// names: `audit` (every record the audit log inserts), `sync` (every
+	// finished run) and `log` (the service's log records at or above
+	// `log_level`). Types: `syslog` (RFC 5424 over `tcp` or `tls`, framed
+	// by octet counting, or `udp`), `hec` (a Splunk HTTP Event Collector:
+	// `Authorization: Splunk <token>`, envelopes one after another) and
+	// `http_json` (a logstash/Elastic-style input: `ndjson` or a JSON
+	// `array`, with basic auth or a bearer token).
+	//
+	// Forwarding never slows the API or syncs: each sink has a bounded
+	// queue (`queue_size`); events are sent in batches and retried with
+	// backoff, and dropped when the queue is full. Drops are counted in
+	// `/metrics` (`roster_forward_dropped_total`) and logged once a
+	// minute. Secret fields (`token`, `password`, `bearer_token`) are
+	// kept in the secret backend and are never returned; no secret is
+	// ever part of a forwarded event.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/event-sinks (the `CreateEventSink` operationId).
+	CreateEventSinkWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateEventSink Forward audit records, sync runs and optionally logs to a log system (admin only).
+	//
+	// An event sink receives, as they happen on each node, the streams it
+	// names: `audit` (every record the audit log inserts), `sync` (every
+	// finished run) and `log` (the service's log records at or above
+	// `log_level`). Types: `syslog` (RFC 5424 over `tcp` or `tls`, framed
+	// by octet counting, or `udp`), `hec` (a Splunk HTTP Event Collector:
+	// `Authorization: Splunk <token>`, envelopes one after another) and
+	// `http_json` (a logstash/Elastic-style input: `ndjson` or a JSON
+	// `array`, with basic auth or a bearer token).
+	//
+	// Forwarding never slows the API or syncs: each sink has a bounded
+	// queue (`queue_size`); events are sent in batches and retried with
+	// backoff, and dropped when the queue is full. Drops are counted in
+	// `/metrics` (`roster_forward_dropped_total`) and logged once a
+	// minute. Secret fields (`token`, `password`, `bearer_token`) are
+	// kept in the secret backend and are never returned; no secret is
+	// ever part of a forwarded event.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/event-sinks (the `CreateEventSink` operationId).
+	CreateEventSink(ctx context.Context, body CreateEventSinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteEventSink Delete an event sink and its secrets (admin only); what its queue held is dropped.
+	//
+	// Corresponds with DELETE /api/v1/event-sinks/{sink} (the `DeleteEventSink` operationId).
+	DeleteEventSink(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEventSink Get an event sink (admin only).
+	//
+	// Corresponds with GET /api/v1/event-sinks/{sink} (the `GetEventSink` operationId).
+	GetEventSink(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEventSinkWithBody Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PATCH /api/v1/event-sinks/{sink} (the `UpdateEventSink` operationId).
+	UpdateEventSinkWithBody(ctx context.Context, sink SinkID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// UpdateEventSink Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PATCH /api/v1/event-sinks/{sink} (the `UpdateEventSink` operationId).
+	UpdateEventSink(ctx context.Context, sink SinkID, body UpdateEventSinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetEventSinkStatus The sink's forwarding as this node sees it (admin only).
+	//
+	// Corresponds with GET /api/v1/event-sinks/{sink}/status (the `GetEventSinkStatus` operationId).
+	GetEventSinkStatus(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// TestEventSink Send one test event to the sink now (admin only).
+	//
+	// Sends one synthetic event (`"type":"test"`) through the sink's
+	// encoder and transport at once, bypassing its queue (so it tells the
+	// truth when the queue is full), within 15 seconds. A sink that did
+	// not take it is still a 200: the answer says why.
+	//
+	// Corresponds with POST /api/v1/event-sinks/{sink}/test (the `TestEventSink` operationId).
+	TestEventSink(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListGrants List grants, optionally of one token, credential or inventory.
 	//
@@ -4059,6 +4495,188 @@ func (c *APIClient) SignSSHKeyWithBody(ctx context.Context, credential Credentia
 // Corresponds with POST /api/v1/credentials/{credential}/ssh/sign (the `SignSSHKey` operationId).
 func (c *APIClient) SignSSHKey(ctx context.Context, credential CredentialRef, body SignSSHKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewSignSSHKeyRequest(c.Server, credential, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListEventSinks List event sinks (admin only).
+//
+// Corresponds with GET /api/v1/event-sinks (the `ListEventSinks` operationId).
+func (c *APIClient) ListEventSinks(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListEventSinksRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventSinkWithBody Forward audit records, sync runs and optionally logs to a log system (admin only).
+//
+// An event sink receives, as they happen on each node, the streams it
+// names: `audit` (every record the audit log inserts), `sync` (every
+// finished run) and `log` (the service's log records at or above
+// `log_level`). Types: `syslog` (RFC 5424 over `tcp` or `tls`, framed
+// by octet counting, or `udp`), `hec` (a Splunk HTTP Event Collector:
+// `Authorization: Splunk <token>`, envelopes one after another) and
+// `http_json` (a logstash/Elastic-style input: `ndjson` or a JSON
+// `array`, with basic auth or a bearer token).
+//
+// Forwarding never slows the API or syncs: each sink has a bounded
+// queue (`queue_size`); events are sent in batches and retried with
+// backoff, and dropped when the queue is full. Drops are counted in
+// `/metrics` (`roster_forward_dropped_total`) and logged once a
+// minute. Secret fields (`token`, `password`, `bearer_token`) are
+// kept in the secret backend and are never returned; no secret is
+// ever part of a forwarded event.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/event-sinks (the `CreateEventSink` operationId).
+func (c *APIClient) CreateEventSinkWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventSinkRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateEventSink Forward audit records, sync runs and optionally logs to a log system (admin only).
+//
+// An event sink receives, as they happen on each node, the streams it
+// names: `audit` (every record the audit log inserts), `sync` (every
+// finished run) and `log` (the service's log records at or above
+// `log_level`). Types: `syslog` (RFC 5424 over `tcp` or `tls`, framed
+// by octet counting, or `udp`), `hec` (a Splunk HTTP Event Collector:
+// `Authorization: Splunk <token>`, envelopes one after another) and
+// `http_json` (a logstash/Elastic-style input: `ndjson` or a JSON
+// `array`, with basic auth or a bearer token).
+//
+// Forwarding never slows the API or syncs: each sink has a bounded
+// queue (`queue_size`); events are sent in batches and retried with
+// backoff, and dropped when the queue is full. Drops are counted in
+// `/metrics` (`roster_forward_dropped_total`) and logged once a
+// minute. Secret fields (`token`, `password`, `bearer_token`) are
+// kept in the secret backend and are never returned; no secret is
+// ever part of a forwarded event.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/event-sinks (the `CreateEventSink` operationId).
+func (c *APIClient) CreateEventSink(ctx context.Context, body CreateEventSinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateEventSinkRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteEventSink Delete an event sink and its secrets (admin only); what its queue held is dropped.
+//
+// Corresponds with DELETE /api/v1/event-sinks/{sink} (the `DeleteEventSink` operationId).
+func (c *APIClient) DeleteEventSink(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteEventSinkRequest(c.Server, sink)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventSink Get an event sink (admin only).
+//
+// Corresponds with GET /api/v1/event-sinks/{sink} (the `GetEventSink` operationId).
+func (c *APIClient) GetEventSink(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventSinkRequest(c.Server, sink)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEventSinkWithBody Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PATCH /api/v1/event-sinks/{sink} (the `UpdateEventSink` operationId).
+func (c *APIClient) UpdateEventSinkWithBody(ctx context.Context, sink SinkID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEventSinkRequestWithBody(c.Server, sink, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// UpdateEventSink Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PATCH /api/v1/event-sinks/{sink} (the `UpdateEventSink` operationId).
+func (c *APIClient) UpdateEventSink(ctx context.Context, sink SinkID, body UpdateEventSinkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewUpdateEventSinkRequest(c.Server, sink, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetEventSinkStatus The sink's forwarding as this node sees it (admin only).
+//
+// Corresponds with GET /api/v1/event-sinks/{sink}/status (the `GetEventSinkStatus` operationId).
+func (c *APIClient) GetEventSinkStatus(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetEventSinkStatusRequest(c.Server, sink)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// TestEventSink Send one test event to the sink now (admin only).
+//
+// Sends one synthetic event (`"type":"test"`) through the sink's
+// encoder and transport at once, bypassing its queue (so it tells the
+// truth when the queue is full), within 15 seconds. A sink that did
+// not take it is still a 200: the answer says why.
+//
+// Corresponds with POST /api/v1/event-sinks/{sink}/test (the `TestEventSink` operationId).
+func (c *APIClient) TestEventSink(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewTestEventSinkRequest(c.Server, sink)
 	if err != nil {
 		return nil, err
 	}
@@ -6247,6 +6865,256 @@ func NewSignSSHKeyRequestWithBody(server string, credential CredentialRef, conte
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewListEventSinksRequest constructs an http.Request for the ListEventSinks method
+func NewListEventSinksRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/event-sinks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateEventSinkRequest calls the generic CreateEventSink builder with application/json body
+func NewCreateEventSinkRequest(server string, body CreateEventSinkJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateEventSinkRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateEventSinkRequestWithBody constructs an http.Request for the CreateEventSink method, with any body, and a specified content type
+func NewCreateEventSinkRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/event-sinks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteEventSinkRequest constructs an http.Request for the DeleteEventSink method
+func NewDeleteEventSinkRequest(server string, sink SinkID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "sink", sink, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/event-sinks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetEventSinkRequest constructs an http.Request for the GetEventSink method
+func NewGetEventSinkRequest(server string, sink SinkID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "sink", sink, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/event-sinks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewUpdateEventSinkRequest calls the generic UpdateEventSink builder with application/json body
+func NewUpdateEventSinkRequest(server string, sink SinkID, body UpdateEventSinkJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewUpdateEventSinkRequestWithBody(server, sink, "application/json", bodyReader)
+}
+
+// NewUpdateEventSinkRequestWithBody constructs an http.Request for the UpdateEventSink method, with any body, and a specified content type
+func NewUpdateEventSinkRequestWithBody(server string, sink SinkID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "sink", sink, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/event-sinks/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPatch, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetEventSinkStatusRequest constructs an http.Request for the GetEventSinkStatus method
+func NewGetEventSinkStatusRequest(server string, sink SinkID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "sink", sink, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/event-sinks/%s/status", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewTestEventSinkRequest constructs an http.Request for the TestEventSink method
+func NewTestEventSinkRequest(server string, sink SinkID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "sink", sink, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/event-sinks/%s/test", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -9177,6 +10045,108 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/credentials/{credential}/ssh/sign (the `SignSSHKey` operationId).
 	SignSSHKeyWithResponse(ctx context.Context, credential CredentialRef, body SignSSHKeyJSONRequestBody, reqEditors ...RequestEditorFn) (*SignSSHKeyResponse, error)
 
+	// ListEventSinksWithResponse List event sinks (admin only).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/event-sinks (the `ListEventSinks` operationId).
+	ListEventSinksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListEventSinksResponse, error)
+
+	// CreateEventSinkWithBodyWithResponse Forward audit records, sync runs and optionally logs to a log system (admin only).
+	//
+	// An event sink receives, as they happen on each node, the streams it
+	// names: `audit` (every record the audit log inserts), `sync` (every
+	// finished run) and `log` (the service's log records at or above
+	// `log_level`). Types: `syslog` (RFC 5424 over `tcp` or `tls`, framed
+	// by octet counting, or `udp`), `hec` (a Splunk HTTP Event Collector:
+	// `Authorization: Splunk <token>`, envelopes one after another) and
+	// `http_json` (a logstash/Elastic-style input: `ndjson` or a JSON
+	// `array`, with basic auth or a bearer token).
+	//
+	// Forwarding never slows the API or syncs: each sink has a bounded
+	// queue (`queue_size`); events are sent in batches and retried with
+	// backoff, and dropped when the queue is full. Drops are counted in
+	// `/metrics` (`roster_forward_dropped_total`) and logged once a
+	// minute. Secret fields (`token`, `password`, `bearer_token`) are
+	// kept in the secret backend and are never returned; no secret is
+	// ever part of a forwarded event.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/event-sinks (the `CreateEventSink` operationId).
+	CreateEventSinkWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventSinkResponse, error)
+
+	// CreateEventSinkWithResponse Forward audit records, sync runs and optionally logs to a log system (admin only).
+	//
+	// An event sink receives, as they happen on each node, the streams it
+	// names: `audit` (every record the audit log inserts), `sync` (every
+	// finished run) and `log` (the service's log records at or above
+	// `log_level`). Types: `syslog` (RFC 5424 over `tcp` or `tls`, framed
+	// by octet counting, or `udp`), `hec` (a Splunk HTTP Event Collector:
+	// `Authorization: Splunk <token>`, envelopes one after another) and
+	// `http_json` (a logstash/Elastic-style input: `ndjson` or a JSON
+	// `array`, with basic auth or a bearer token).
+	//
+	// Forwarding never slows the API or syncs: each sink has a bounded
+	// queue (`queue_size`); events are sent in batches and retried with
+	// backoff, and dropped when the queue is full. Drops are counted in
+	// `/metrics` (`roster_forward_dropped_total`) and logged once a
+	// minute. Secret fields (`token`, `password`, `bearer_token`) are
+	// kept in the secret backend and are never returned; no secret is
+	// ever part of a forwarded event.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/event-sinks (the `CreateEventSink` operationId).
+	CreateEventSinkWithResponse(ctx context.Context, body CreateEventSinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventSinkResponse, error)
+
+	// DeleteEventSinkWithResponse Delete an event sink and its secrets (admin only); what its queue held is dropped.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/event-sinks/{sink} (the `DeleteEventSink` operationId).
+	DeleteEventSinkWithResponse(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*DeleteEventSinkResponse, error)
+
+	// GetEventSinkWithResponse Get an event sink (admin only).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/event-sinks/{sink} (the `GetEventSink` operationId).
+	GetEventSinkWithResponse(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*GetEventSinkResponse, error)
+
+	// UpdateEventSinkWithBodyWithResponse Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/event-sinks/{sink} (the `UpdateEventSink` operationId).
+	UpdateEventSinkWithBodyWithResponse(ctx context.Context, sink SinkID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEventSinkResponse, error)
+
+	// UpdateEventSinkWithResponse Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PATCH /api/v1/event-sinks/{sink} (the `UpdateEventSink` operationId).
+	UpdateEventSinkWithResponse(ctx context.Context, sink SinkID, body UpdateEventSinkJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventSinkResponse, error)
+
+	// GetEventSinkStatusWithResponse The sink's forwarding as this node sees it (admin only).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/event-sinks/{sink}/status (the `GetEventSinkStatus` operationId).
+	GetEventSinkStatusWithResponse(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*GetEventSinkStatusResponse, error)
+
+	// TestEventSinkWithResponse Send one test event to the sink now (admin only).
+	//
+	// Sends one synthetic event (`"type":"test"`) through the sink's
+	// encoder and transport at once, bypassing its queue (so it tells the
+	// truth when the queue is full), within 15 seconds. A sink that did
+	// not take it is still a 200: the answer says why.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/event-sinks/{sink}/test (the `TestEventSink` operationId).
+	TestEventSinkWithResponse(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*TestEventSinkResponse, error)
+
 	// ListGrantsWithResponse List grants, optionally of one token, credential or inventory.
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -11499,6 +12469,622 @@ func (r SignSSHKeyResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r SignSSHKeyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListEventSinksResponse429Headers the declared response headers of an HTTP 429 response for ListEventSinks
+type ListEventSinksResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListEventSinksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventSinkList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListEventSinksResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListEventSinksResponse) GetJSON200() *EventSinkList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListEventSinksResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListEventSinksResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r ListEventSinksResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListEventSinksResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListEventSinksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListEventSinksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListEventSinksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListEventSinksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateEventSinkResponse429Headers the declared response headers of an HTTP 429 response for CreateEventSink
+type CreateEventSinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreateEventSinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *EventSink
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreateEventSinkResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateEventSinkResponse) GetJSON201() *EventSink {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateEventSinkResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateEventSinkResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateEventSinkResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateEventSinkResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r CreateEventSinkResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r CreateEventSinkResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r CreateEventSinkResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateEventSinkResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateEventSinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateEventSinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateEventSinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateEventSinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteEventSinkResponse429Headers the declared response headers of an HTTP 429 response for DeleteEventSink
+type DeleteEventSinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+type DeleteEventSinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *DeleteEventSinkResponse429Headers
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteEventSinkResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteEventSinkResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteEventSinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r DeleteEventSinkResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteEventSinkResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteEventSinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteEventSinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteEventSinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteEventSinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEventSinkResponse429Headers the declared response headers of an HTTP 429 response for GetEventSink
+type GetEventSinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetEventSinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventSink
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetEventSinkResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventSinkResponse) GetJSON200() *EventSink {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetEventSinkResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetEventSinkResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetEventSinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetEventSinkResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetEventSinkResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventSinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventSinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventSinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventSinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// UpdateEventSinkResponse429Headers the declared response headers of an HTTP 429 response for UpdateEventSink
+type UpdateEventSinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+type UpdateEventSinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventSink
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *Invalid
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
+	ApplicationproblemJSON413 *TooLarge
+	// ApplicationproblemJSON415 the response for an HTTP 415 `application/problem+json` response
+	ApplicationproblemJSON415 *UnsupportedMediaType
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *UpdateEventSinkResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r UpdateEventSinkResponse) GetJSON200() *EventSink {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON400() *Invalid {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON413() *TooLarge {
+	return r.ApplicationproblemJSON413
+}
+
+// GetApplicationproblemJSON415 returns the response for an HTTP 415 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON415() *UnsupportedMediaType {
+	return r.ApplicationproblemJSON415
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r UpdateEventSinkResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r UpdateEventSinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r UpdateEventSinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r UpdateEventSinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r UpdateEventSinkResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetEventSinkStatusResponse429Headers the declared response headers of an HTTP 429 response for GetEventSinkStatus
+type GetEventSinkStatusResponse429Headers struct {
+	RetryAfter *int
+}
+
+type GetEventSinkStatusResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventSinkStatus
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetEventSinkStatusResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetEventSinkStatusResponse) GetJSON200() *EventSinkStatus {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetEventSinkStatusResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetEventSinkStatusResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r GetEventSinkStatusResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GetEventSinkStatusResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetEventSinkStatusResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetEventSinkStatusResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetEventSinkStatusResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetEventSinkStatusResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetEventSinkStatusResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// TestEventSinkResponse429Headers the declared response headers of an HTTP 429 response for TestEventSink
+type TestEventSinkResponse429Headers struct {
+	RetryAfter *int
+}
+
+type TestEventSinkResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *EventSinkTestResult
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooMany
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *TestEventSinkResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r TestEventSinkResponse) GetJSON200() *EventSinkTestResult {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r TestEventSinkResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r TestEventSinkResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r TestEventSinkResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r TestEventSinkResponse) GetApplicationproblemJSON429() *TooMany {
+	return r.ApplicationproblemJSON429
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r TestEventSinkResponse) GetApplicationproblemJSON503() *Unavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r TestEventSinkResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r TestEventSinkResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r TestEventSinkResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r TestEventSinkResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -16564,6 +18150,162 @@ func (c *ClientWithResponses) SignSSHKeyWithResponse(ctx context.Context, creden
 	return ParseSignSSHKeyResponse(rsp)
 }
 
+// ListEventSinksWithResponse List event sinks (admin only).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/event-sinks (the `ListEventSinks` operationId).
+func (c *ClientWithResponses) ListEventSinksWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListEventSinksResponse, error) {
+	rsp, err := c.ListEventSinks(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListEventSinksResponse(rsp)
+}
+
+// CreateEventSinkWithBodyWithResponse Forward audit records, sync runs and optionally logs to a log system (admin only).
+//
+// An event sink receives, as they happen on each node, the streams it
+// names: `audit` (every record the audit log inserts), `sync` (every
+// finished run) and `log` (the service's log records at or above
+// `log_level`). Types: `syslog` (RFC 5424 over `tcp` or `tls`, framed
+// by octet counting, or `udp`), `hec` (a Splunk HTTP Event Collector:
+// `Authorization: Splunk <token>`, envelopes one after another) and
+// `http_json` (a logstash/Elastic-style input: `ndjson` or a JSON
+// `array`, with basic auth or a bearer token).
+//
+// Forwarding never slows the API or syncs: each sink has a bounded
+// queue (`queue_size`); events are sent in batches and retried with
+// backoff, and dropped when the queue is full. Drops are counted in
+// `/metrics` (`roster_forward_dropped_total`) and logged once a
+// minute. Secret fields (`token`, `password`, `bearer_token`) are
+// kept in the secret backend and are never returned; no secret is
+// ever part of a forwarded event.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/event-sinks (the `CreateEventSink` operationId).
+func (c *ClientWithResponses) CreateEventSinkWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateEventSinkResponse, error) {
+	rsp, err := c.CreateEventSinkWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventSinkResponse(rsp)
+}
+
+// CreateEventSinkWithResponse Forward audit records, sync runs and optionally logs to a log system (admin only).
+//
+// An event sink receives, as they happen on each node, the streams it
+// names: `audit` (every record the audit log inserts), `sync` (every
+// finished run) and `log` (the service's log records at or above
+// `log_level`). Types: `syslog` (RFC 5424 over `tcp` or `tls`, framed
+// by octet counting, or `udp`), `hec` (a Splunk HTTP Event Collector:
+// `Authorization: Splunk <token>`, envelopes one after another) and
+// `http_json` (a logstash/Elastic-style input: `ndjson` or a JSON
+// `array`, with basic auth or a bearer token).
+//
+// Forwarding never slows the API or syncs: each sink has a bounded
+// queue (`queue_size`); events are sent in batches and retried with
+// backoff, and dropped when the queue is full. Drops are counted in
+// `/metrics` (`roster_forward_dropped_total`) and logged once a
+// minute. Secret fields (`token`, `password`, `bearer_token`) are
+// kept in the secret backend and are never returned; no secret is
+// ever part of a forwarded event.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/event-sinks (the `CreateEventSink` operationId).
+func (c *ClientWithResponses) CreateEventSinkWithResponse(ctx context.Context, body CreateEventSinkJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateEventSinkResponse, error) {
+	rsp, err := c.CreateEventSink(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateEventSinkResponse(rsp)
+}
+
+// DeleteEventSinkWithResponse Delete an event sink and its secrets (admin only); what its queue held is dropped.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/event-sinks/{sink} (the `DeleteEventSink` operationId).
+func (c *ClientWithResponses) DeleteEventSinkWithResponse(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*DeleteEventSinkResponse, error) {
+	rsp, err := c.DeleteEventSink(ctx, sink, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteEventSinkResponse(rsp)
+}
+
+// GetEventSinkWithResponse Get an event sink (admin only).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/event-sinks/{sink} (the `GetEventSink` operationId).
+func (c *ClientWithResponses) GetEventSinkWithResponse(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*GetEventSinkResponse, error) {
+	rsp, err := c.GetEventSink(ctx, sink, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventSinkResponse(rsp)
+}
+
+// UpdateEventSinkWithBodyWithResponse Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/event-sinks/{sink} (the `UpdateEventSink` operationId).
+func (c *ClientWithResponses) UpdateEventSinkWithBodyWithResponse(ctx context.Context, sink SinkID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*UpdateEventSinkResponse, error) {
+	rsp, err := c.UpdateEventSinkWithBody(ctx, sink, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEventSinkResponse(rsp)
+}
+
+// UpdateEventSinkWithResponse Change an event sink (admin only); omitted secret fields keep their stored values, empty ones remove them.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PATCH /api/v1/event-sinks/{sink} (the `UpdateEventSink` operationId).
+func (c *ClientWithResponses) UpdateEventSinkWithResponse(ctx context.Context, sink SinkID, body UpdateEventSinkJSONRequestBody, reqEditors ...RequestEditorFn) (*UpdateEventSinkResponse, error) {
+	rsp, err := c.UpdateEventSink(ctx, sink, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseUpdateEventSinkResponse(rsp)
+}
+
+// GetEventSinkStatusWithResponse The sink's forwarding as this node sees it (admin only).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/event-sinks/{sink}/status (the `GetEventSinkStatus` operationId).
+func (c *ClientWithResponses) GetEventSinkStatusWithResponse(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*GetEventSinkStatusResponse, error) {
+	rsp, err := c.GetEventSinkStatus(ctx, sink, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetEventSinkStatusResponse(rsp)
+}
+
+// TestEventSinkWithResponse Send one test event to the sink now (admin only).
+//
+// Sends one synthetic event (`"type":"test"`) through the sink's
+// encoder and transport at once, bypassing its queue (so it tells the
+// truth when the queue is full), within 15 seconds. A sink that did
+// not take it is still a 200: the answer says why.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/event-sinks/{sink}/test (the `TestEventSink` operationId).
+func (c *ClientWithResponses) TestEventSinkWithResponse(ctx context.Context, sink SinkID, reqEditors ...RequestEditorFn) (*TestEventSinkResponse, error) {
+	rsp, err := c.TestEventSink(ctx, sink, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTestEventSinkResponse(rsp)
+}
+
 // ListGrantsWithResponse List grants, optionally of one token, credential or inventory.
 //
 // Returns a wrapper object for the known response body format(s).
@@ -19169,6 +20911,562 @@ func ParseSignSSHKeyResponse(rsp *http.Response) (*SignSSHKeyResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers SignSSHKeyResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListEventSinksResponse parses an HTTP response from a ListEventSinksWithResponse call
+func ParseListEventSinksResponse(rsp *http.Response) (*ListEventSinksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListEventSinksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventSinkList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListEventSinksResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateEventSinkResponse parses an HTTP response from a CreateEventSinkWithResponse call
+func ParseCreateEventSinkResponse(rsp *http.Response) (*CreateEventSinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateEventSinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest EventSink
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreateEventSinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteEventSinkResponse parses an HTTP response from a DeleteEventSinkWithResponse call
+func ParseDeleteEventSinkResponse(rsp *http.Response) (*DeleteEventSinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteEventSinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers DeleteEventSinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEventSinkResponse parses an HTTP response from a GetEventSinkWithResponse call
+func ParseGetEventSinkResponse(rsp *http.Response) (*GetEventSinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventSinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventSink
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetEventSinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseUpdateEventSinkResponse parses an HTTP response from a UpdateEventSinkWithResponse call
+func ParseUpdateEventSinkResponse(rsp *http.Response) (*UpdateEventSinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &UpdateEventSinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventSink
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Invalid
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest UnsupportedMediaType
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers UpdateEventSinkResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetEventSinkStatusResponse parses an HTTP response from a GetEventSinkStatusWithResponse call
+func ParseGetEventSinkStatusResponse(rsp *http.Response) (*GetEventSinkStatusResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetEventSinkStatusResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventSinkStatus
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetEventSinkStatusResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseTestEventSinkResponse parses an HTTP response from a TestEventSinkWithResponse call
+func ParseTestEventSinkResponse(rsp *http.Response) (*TestEventSinkResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &TestEventSinkResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest EventSinkTestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooMany
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers TestEventSinkResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

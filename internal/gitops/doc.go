@@ -61,7 +61,7 @@ const (
 
 // kindOrder is the order in which things are created: what a document
 // refers to exists before it. Prune deletes in the reverse order.
-var kindOrder = []string{KindInventory, KindCredential, KindSource, KindGrant, KindWebhook}
+var kindOrder = []string{KindInventory, KindCredential, KindSource, KindGrant, KindWebhook, KindEventSink}
 
 // Inventory is an inventory document.
 type Inventory struct {
@@ -225,6 +225,7 @@ type Document struct {
 	Credential *Credential
 	Grant      *Grant
 	Webhook    *Webhook
+	EventSink  *EventSink
 }
 
 // Key names the document's resource: the name, INVENTORY/NAME for
@@ -241,6 +242,8 @@ func (d Document) Key() string {
 		return grantKey(d.Grant.Token, d.Grant.Credential, d.Grant.Inventory)
 	case KindWebhook:
 		return d.Webhook.inventory() + "/" + d.Webhook.Name
+	case KindEventSink:
+		return d.EventSink.Name
 	}
 	return ""
 }
@@ -355,6 +358,7 @@ var allowedKeys = map[string][]string{
 	KindCredential: {"kind", "name", "type", "description", "fields"},
 	KindGrant:      {"kind", "token", "credential", "inventory"},
 	KindWebhook:    {"kind", "name", "inventory", "source", "type", "format", "events", "url", "signing_secret", "username", "irc", "email", "pagerduty", "allow_insecure", "enabled"},
+	KindEventSink:  eventSinkKeys,
 }
 
 // checkKeys refuses the keys of mapping n that are not allowed: all of
@@ -551,6 +555,9 @@ func parseDocument(file string, n *yaml.Node) (Document, error) {
 	case KindWebhook:
 		d.Webhook = new(Webhook)
 		err = n.Decode(d.Webhook)
+	case KindEventSink:
+		d.EventSink = new(EventSink)
+		err = n.Decode(d.EventSink)
 	}
 	if err != nil {
 		return fail(err)
@@ -637,6 +644,8 @@ func (d Document) check() error {
 				return fmt.Errorf("line %d: webhook %s: %s is a secret: give a reference ({env: NAME}, {file: PATH} or {stdin: true}), never the value", v.Pos.Line, w.Name, name)
 			}
 		}
+	case KindEventSink:
+		return d.EventSink.check(line)
 	}
 	return nil
 }
@@ -663,6 +672,9 @@ func (d *Document) rebaseFiles(dir string) {
 		for _, v := range d.Webhook.secrets() {
 			fix(v)
 		}
+	}
+	if d.EventSink != nil {
+		d.EventSink.rebase(fix)
 	}
 }
 

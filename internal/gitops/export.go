@@ -109,7 +109,7 @@ func Export(st *State) []Document {
 		}
 		docs = append(docs, Document{Kind: KindWebhook, Webhook: d})
 	}
-	return docs
+	return append(docs, exportEventSinks(st)...)
 }
 
 // exportSettings copies a target's per-type map, its secrets as
@@ -152,6 +152,8 @@ func Marshal(docs []Document) ([]byte, error) {
 			v = d.Grant
 		case KindWebhook:
 			v = d.Webhook
+		case KindEventSink:
+			v = d.EventSink
 		}
 		var n yaml.Node
 		if err := n.Encode(v); err != nil {

@@ -109,7 +109,7 @@ func NewPlan(docs []Document, st *State, opts Options) (*Plan, error) {
 		}
 	}
 	b := &planner{Plan: p, st: st, docs: byKind, opts: opts}
-	for _, step := range []func() error{b.inventories, b.credentials, b.sources, b.grants, b.webhooks} {
+	for _, step := range []func() error{b.inventories, b.credentials, b.sources, b.grants, b.webhooks, b.eventSinks} {
 		if err := step(); err != nil {
 			return nil, err
 		}

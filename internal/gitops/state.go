@@ -95,6 +95,7 @@ type State struct {
 	Credentials     map[string]*apiCredential // by name
 	Grants          map[string]*apiGrant      // by TOKEN/CREDENTIAL/INVENTORY
 	Webhooks        map[string]*apiWebhook    // by INVENTORY/NAME
+	EventSinks      map[string]*apiEventSink  // by name
 	CredentialTypes map[string]*apiCredentialType
 	Tokens          map[string]string // name by id
 
@@ -176,6 +177,9 @@ func Fetch(ctx context.Context, api API) (*State, error) {
 		if inv := s.invByID[w.InventoryID]; inv != nil {
 			s.Webhooks[inv.Name+"/"+w.Name] = w
 		}
+	}
+	if err := fetchEventSinks(ctx, api, s); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

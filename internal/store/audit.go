@@ -75,3 +75,18 @@ func auditSummary(e *roster.AuditEvent, l roster.AuditLimits) *roster.AuditEvent
 		Details: map[string]string{"suppressed": "true"},
 	}
 }
+
+// auditHook is told of every audit record a store inserts, after the
+// insert committed: not of repeats counted on an existing record (see
+// AppendAudit), so a flood of refusals reaches it no more than it reaches
+// the log.
+type auditHook struct{ fn func(*roster.AuditEvent) }
+
+// after calls the hook with rec when err is nil and rec was inserted
+// (its count is 1; a repeat's is its record's, more than 1).
+func (h auditHook) after(err error, rec *roster.AuditEvent) error {
+	if err == nil && h.fn != nil && rec.Count == 1 {
+		h.fn(rec)
+	}
+	return err
+}

@@ -28,9 +28,10 @@ var postgresMigrations embed.FS
 // read-modify-write updates) is made so by the database itself, with
 // unique indexes, conditional statements and row locks.
 type Postgres struct {
-	pool  *pgPool
-	now   func() time.Time
-	audit roster.AuditLimits
+	pool    *pgPool
+	now     func() time.Time
+	audit   roster.AuditLimits
+	onAudit auditHook
 }
 
 var _ roster.Store = (*Postgres)(nil)
@@ -79,6 +80,11 @@ func (s *Postgres) SetClock(now func() time.Time) { s.now = now }
 // (zero fields: the defaults), before the store is used. Every process
 // sharing the database should have the same.
 func (s *Postgres) SetAuditLimits(l roster.AuditLimits) { s.audit = l.WithDefaults() }
+
+// OnAudit sets fn to be called with every audit record the store inserts,
+// after it is committed, before the store is used (event forwarding). fn
+// must not block.
+func (s *Postgres) OnAudit(fn func(*roster.AuditEvent)) { s.onAudit = auditHook{fn} }
 
 // Close implements roster.Store.
 func (s *Postgres) Close() error {

@@ -187,10 +187,12 @@ func (s *Postgres) AppendAudit(ctx context.Context, e *roster.AuditEvent) error 
 	e.Count, e.LastTime = 1, e.Time
 	if !e.Aggregable() {
 		e.ID = newID()
-		return insertAuditPG(ctx, s.pool, e, nil)
+		return s.onAudit.after(insertAuditPG(ctx, s.pool, e, nil), e)
 	}
 	k := auditKeysOf(e, s.audit)
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	inserted := e // or the caller's summary record
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		inserted = e
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, k.lo); err != nil {
 			return err
 		}
@@ -210,9 +212,10 @@ func (s *Postgres) AppendAudit(ctx context.Context, e *roster.AuditEvent) error 
 		}
 		sum := auditSummary(e, s.audit)
 		sum.ID, sum.Count, sum.LastTime = newID(), 1, e.Time
-		e.ID = sum.ID
+		e.ID, inserted = sum.ID, sum
 		return insertAuditPG(ctx, tx, sum, k.summary)
 	})
+	return s.onAudit.after(err, inserted)
 }
 
 func insertAuditPG(ctx context.Context, q pgQuerier, e *roster.AuditEvent, aggKey any) error {

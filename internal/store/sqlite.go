@@ -36,6 +36,7 @@ type SQLite struct {
 	checkpointed    chan struct{}
 	now             func() time.Time
 	audit           roster.AuditLimits
+	onAudit         auditHook
 }
 
 var _ roster.Store = (*SQLite)(nil)
@@ -116,6 +117,11 @@ func (s *SQLite) SetClock(now func() time.Time) { s.now = now }
 // SetAuditLimits sets the bounds of refusals and failures in the audit log
 // (zero fields: the defaults), before the store is used.
 func (s *SQLite) SetAuditLimits(l roster.AuditLimits) { s.audit = l.WithDefaults() }
+
+// OnAudit sets fn to be called with every audit record the store inserts,
+// after it is committed, before the store is used (event forwarding). fn
+// must not block.
+func (s *SQLite) OnAudit(fn func(*roster.AuditEvent)) { s.onAudit = auditHook{fn} }
 
 // Close implements roster.Store.
 func (s *SQLite) Close() error {

@@ -203,10 +203,12 @@ func (s *SQLite) AppendAudit(ctx context.Context, e *roster.AuditEvent) error {
 	e.Count, e.LastTime = 1, e.Time
 	if !e.Aggregable() {
 		e.ID = newID()
-		return insertAuditSQLite(ctx, s.wq, e, nil)
+		return s.onAudit.after(insertAuditSQLite(ctx, s.wq, e, nil), e)
 	}
 	k := auditKeysOf(e, s.audit)
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	inserted := e // or the caller's summary record
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		inserted = e
 		if found, err := repeatAuditSQLite(ctx, tx, e, k.event); found || err != nil {
 			return err
 		}
@@ -223,9 +225,10 @@ func (s *SQLite) AppendAudit(ctx context.Context, e *roster.AuditEvent) error {
 		}
 		sum := auditSummary(e, s.audit)
 		sum.ID, sum.Count, sum.LastTime = newID(), 1, e.Time
-		e.ID = sum.ID
+		e.ID, inserted = sum.ID, sum
 		return insertAuditSQLite(ctx, tx, sum, k.summary)
 	})
+	return s.onAudit.after(err, inserted)
 }
 
 func insertAuditSQLite(ctx context.Context, q interface {

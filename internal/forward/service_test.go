@@ -1,0 +1,78 @@
+package forward_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rosterhq/roster"
+	"github.com/rosterhq/roster/internal/forward"
+	"github.com/rosterhq/roster/internal/forward/forwardtest"
+	"github.com/rosterhq/roster/internal/store"
+	"github.com/rosterhq/roster/vault"
+)
+
+// TestServiceAcrossNodes: two nodes on one database, each with its own
+// forwarder. A sink created through one starts there at once and on the
+// other at its next periodic reload; a changed token (a new secret
+// version) replaces the runner; a deletion stops it on both.
+func TestServiceAcrossNodes(t *testing.T) {
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, err := vault.GenerateLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := newLogger()
+	backend, err := vault.NewLocal(st, key, vault.LocalOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := func(name string) *forward.Service {
+		fw := forward.New(name, log, nil, fast)
+		t.Cleanup(func() { fw.Close(t.Context()) })
+		svc := forward.NewService(st, backend, fw, log)
+		go svc.Run(t.Context(), 100*time.Millisecond)
+		return svc
+	}
+	a, b := node("a"), node("b")
+	rcv := forwardtest.HEC(t, "tok-1")
+	created, err := a.Create(t.Context(), &roster.EventSink{Name: "splunk", Type: roster.SinkHEC, Enabled: true,
+		Streams: []roster.EventStream{roster.StreamAudit}, Config: roster.EventSinkConfig{URL: rcv.URL}},
+		roster.SecretFields{roster.SinkSecretToken: "tok-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, ok := a.Status(created); !ok || !st.Running {
+		t.Fatalf("node a does not run the sink it created: %+v", st)
+	}
+	running := func(svc *forward.Service) bool { st, ok := svc.Status(created); return ok && st.Running }
+	waitFor(t, 5*time.Second, "node b to load the sink", func() bool { return running(b) })
+
+	// The token rotates: the receiver and the sink change, and both nodes
+	// send with the new one.
+	rcv2 := forwardtest.HEC(t, "tok-2")
+	cfg := roster.EventSinkConfig{URL: rcv2.URL}
+	if _, err := a.Update(t.Context(), created.ID, roster.EventSinkUpdate{Config: &cfg}, roster.SecretFields{roster.SinkSecretToken: "tok-2"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "node b to send with the new token", func() bool {
+		b.Forwarder().Audit(auditRecord("from-b"))
+		time.Sleep(50 * time.Millisecond)
+		return len(rcv2.Events()) > 0
+	})
+
+	if err := a.Delete(t.Context(), created.ID); err != nil {
+		t.Fatal(err)
+	}
+	if running(a) {
+		t.Fatal("node a still runs a deleted sink")
+	}
+	waitFor(t, 5*time.Second, "node b to stop the sink", func() bool { return !running(b) })
+	if _, _, err := backend.GetSecrets(t.Context(), created.SecretPath); roster.ErrorCode(err) != roster.ENOTFOUND {
+		t.Fatalf("the deleted sink's secrets: %v, want ENOTFOUND", err)
+	}
+}
