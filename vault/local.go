@@ -202,6 +202,14 @@ func (l *Local) Wrap(context.Context, map[string]roster.Secret, time.Duration) (
 	return nil, roster.Errorf(roster.EINVALID, "response wrapping needs the Vault backend")
 }
 
+// Opens reports whether the blob at path, reserved paths included (the
+// local SSH CA's key), opens with the key: restore's check that a key is
+// the one that sealed a copy's secrets. The secret is not returned.
+func (l *Local) Opens(ctx context.Context, path string) error {
+	_, _, err := l.read(ctx, path)
+	return err
+}
+
 // Health implements roster.SecretBackend: the store answers, and the local
 // CA's key (if there is one yet) opens with the configured key.
 func (l *Local) Health(ctx context.Context) error {

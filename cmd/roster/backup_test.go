@@ -56,6 +56,17 @@ func TestBackupDuringSync(t *testing.T) {
 	src := startNode(t, bin, "source", db, nil, serveArgs(dir)...)
 	api := client.New(src.url, token)
 	sourceID := createSealedSource(t, api, simSrv.URL)
+	// The local SSH CA's key is sealed at a reserved path, the first by
+	// name: restore must open it, not refuse the right key.
+	var ca struct {
+		PublicKey string `json:"public_key"`
+	}
+	if code := call(t, api, "POST", "/credentials", map[string]any{"name": "ca", "type": "ssh_certificate", "fields": map[string]string{"username": "deploy"}}, nil); code != 201 {
+		t.Fatalf("POST /credentials (ssh_certificate): %d", code)
+	}
+	if code := call(t, api, "GET", "/credentials/ca/ssh/ca", nil, &ca); code != 200 || ca.PublicKey == "" {
+		t.Fatalf("GET /credentials/ca/ssh/ca: %d %+v", code, ca)
+	}
 	first := syncWhile(t, api, sourceID, nil)
 	docA := inventoryDocument(t, src.url, token)
 
@@ -149,6 +160,23 @@ func TestBackupDuringSync(t *testing.T) {
 			t.Fatal("the restored inventory is not the second run's")
 		}
 		syncWhile(t, restored, sourceID, nil)
+	})
+
+	t.Run("--force replaces a database in place", func(t *testing.T) {
+		to := filepath.Join(t.TempDir(), "data")
+		restoreCLI(t, bin, "--from", caught, "--data-dir", to, "--key-from", keyFile)
+		restoreCLI(t, bin, "--from", afterwards, "--data-dir", to, "--passphrase-file", passphrase, "--force")
+		entries, err := os.ReadDir(to)
+		must(t, err)
+		for _, e := range entries {
+			if strings.Contains(e.Name(), ".restoring") {
+				t.Fatalf("the restore left %s beside the database", e.Name())
+			}
+		}
+		n := startNode(t, bin, "forced", filepath.Join(to, "roster.db"), nil, serveArgs(to)...)
+		if doc := inventoryDocument(t, n.url, token); !reflect.DeepEqual(doc, docB) {
+			t.Fatal("the database restored with --force is not the second run's")
+		}
 	})
 
 	t.Run("refusals", func(t *testing.T) {

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"reflect"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,10 +63,9 @@ func (m *Main) liveConfig() *Config {
 }
 
 // reloadOnHangup reloads the configuration and the TLS files on every
-// SIGHUP until the returned function is called.
-func (m *Main) reloadOnHangup() (stop func()) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
+// SIGHUP hup receives (signal.Notify'd by the caller) until the returned
+// function is called.
+func (m *Main) reloadOnHangup(hup chan os.Signal) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {

@@ -94,7 +94,7 @@ func restore(ctx context.Context, c Config, o restoreOptions, stdin io.Reader, o
 	}
 	defer lock.Close()
 	if !o.force {
-		for _, p := range []string{c.Database, c.Database + "-wal"} {
+		for _, p := range []string{c.Database, c.Database + "-wal", c.Database + "-shm", c.Database + "-journal"} {
 			if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("%s exists: restore into a new data directory, or give --force to replace its database (what it holds is lost)", p)
 			}
@@ -318,7 +318,7 @@ func (r *restoring) openSecret(ctx context.Context, st *store.SQLite) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := local.GetSecrets(ctx, r.info.SealedPath); err != nil {
+	if err := local.Opens(ctx, r.info.SealedPath); err != nil {
 		return fmt.Errorf("the key %s does not open the backup's secrets: %w", r.key.ID(), err)
 	}
 	return nil
@@ -328,7 +328,10 @@ func (r *restoring) openSecret(ctx context.Context, st *store.SQLite) error {
 // --force, checked before) and writes the key file.
 func (r *restoring) install() error {
 	if r.o.force {
-		removeDatabaseFiles(r.c.Database)
+		// The old database's WAL files go first (SQLite would apply an old
+		// WAL to the new file); the database itself is replaced by the
+		// rename, at once: a crash leaves the old one or the new one.
+		removeWALFiles(r.c.Database)
 	}
 	if err := os.Rename(r.tmp, r.c.Database); err != nil {
 		return fmt.Errorf("put the database in place: %w", err)
@@ -353,7 +356,13 @@ func (r *restoring) install() error {
 
 // removeDatabaseFiles removes a SQLite database and its WAL files.
 func removeDatabaseFiles(path string) {
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+	os.Remove(path)
+	removeWALFiles(path)
+}
+
+// removeWALFiles removes the files SQLite keeps beside a database.
+func removeWALFiles(path string) {
+	for _, p := range []string{path + "-wal", path + "-shm", path + "-journal"} {
 		os.Remove(p)
 	}
 }

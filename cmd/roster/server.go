@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -209,6 +211,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Registry == nil {
 		m.Registry = defaultRegistry()
 	}
+	// A SIGHUP before the server is ready (a reload while it migrates)
+	// waits for it, rather than ending the process the default way.
+	hangups := make(chan os.Signal, 1)
+	signal.Notify(hangups, syscall.SIGHUP)
+	defer func() {
+		if m.stopReload == nil {
+			signal.Stop(hangups)
+		}
+	}()
 	m.startForwarder()
 	if err := checkListen(m.Config, m.Log); err != nil {
 		return err
@@ -327,7 +338,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	// Always: a SIGHUP nobody handles ends the process (systemctl reload
 	// would stop a plain-HTTP server).
-	m.stopReload = m.reloadOnHangup()
+	m.stopReload = m.reloadOnHangup(hangups)
 	m.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
