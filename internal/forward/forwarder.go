@@ -335,12 +335,15 @@ func (f *Forwarder) Collect(ch chan<- prometheus.Metric) {
 	for _, id := range ids {
 		f.mu.RLock()
 		e := f.sinks[id]
+		var name string
+		if e != nil {
+			name = e.sink.Name // a reload writes it under the lock
+		}
 		f.mu.RUnlock()
 		if e == nil {
 			continue
 		}
 		st, _ := f.Status(id)
-		name := e.sink.Name
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(st.Sent), name, "sent")
 		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(st.Dropped[DropRejected]), name, "rejected")
 		for _, r := range dropReasons {

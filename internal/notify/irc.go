@@ -125,19 +125,33 @@ func parseIRC(raw string) ircLine {
 	return l
 }
 
+// text is a numeric's parameters after the target (the client's nick),
+// if it has any.
+func (l ircLine) text() string {
+	if len(l.params) < 2 {
+		return ""
+	}
+	return strings.Join(l.params[1:], " ")
+}
+
 func (s *ircSession) write(format string, args ...any) error {
 	_, err := fmt.Fprintf(s.conn, format+"\r\n", args...)
 	return err
 }
 
-// read returns the next line that is not a PING (which it answers).
+// read returns the next line that is not a PING (which it answers). A
+// line longer than ircMaxReply is an error: a server that never ends one
+// does not fill memory.
 func (s *ircSession) read() (ircLine, error) {
 	for {
-		raw, err := s.r.ReadString('\n')
+		raw, err := s.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return ircLine{}, fmt.Errorf("the server sent a line longer than %d bytes", ircMaxReply)
+		}
 		if err != nil {
 			return ircLine{}, err
 		}
-		l := parseIRC(raw)
+		l := parseIRC(string(raw))
 		if l.command == "PING" {
 			if err := s.write("PONG :%s", l.last()); err != nil {
 				return l, err
@@ -171,17 +185,18 @@ func (s *ircSession) deliver(c *roster.IRCSettings, secrets roster.SecretFields,
 	}
 	// QUIT and wait for the server to close (or ERROR), so the message is
 	// handled before the connection goes: some servers drop what is
-	// unread when a client vanishes.
+	// unread when a client vanishes. The lines are written: what goes
+	// wrong from here is not worth sending them again.
 	if err := s.write("QUIT :Roster notification sent"); err != nil {
-		return err
+		return nil
 	}
 	for {
 		l, err := s.read()
 		if err != nil || l.command == "ERROR" {
 			return nil
 		}
-		if err := numericError(l); err != nil {
-			return err
+		if numericError(l) != nil {
+			return nil
 		}
 	}
 }
@@ -284,11 +299,11 @@ func numericError(l ircLine) error {
 	}
 	switch {
 	case n >= 471 && n <= 477, n == 403, n == 405, n == 404:
-		return &ircError{code: n, permanent: true, msg: fmt.Sprintf("the server refused (%d): %s", n, strings.Join(l.params[1:], " "))}
+		return &ircError{code: n, permanent: true, msg: fmt.Sprintf("the server refused (%d): %s", n, l.text())}
 	case n == 421:
 		return nil
 	}
-	return &ircError{code: n, msg: fmt.Sprintf("the server answered %d: %s", n, strings.Join(l.params[1:], " "))}
+	return &ircError{code: n, msg: fmt.Sprintf("the server answered %d: %s", n, l.text())}
 }
 
 // ircLines is the message in at most ircMaxLines lines of at most

@@ -69,7 +69,8 @@ func (s *smtpSender) dial(ctx context.Context, c *roster.EmailSettings) (net.Con
 
 // session speaks SMTP over conn: EHLO, STARTTLS, AUTH, MAIL, RCPT, DATA.
 func (s *smtpSender) session(conn net.Conn, c *roster.EmailSettings, password roster.Secret, e *Event) error {
-	client, err := smtp.NewClient(conn, c.Host)
+	_, isTLS := conn.(*tls.Conn)
+	client, err := smtp.NewClient(&boundedConn{Conn: conn, left: smtpMaxRead}, c.Host)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,6 @@ func (s *smtpSender) session(conn net.Conn, c *roster.EmailSettings, password ro
 	if err := client.Hello(orDefault(s.hostname, "localhost")); err != nil {
 		return err
 	}
-	_, isTLS := conn.(*tls.Conn)
 	if c.Security == roster.EmailSTARTTLS {
 		if ok, _ := client.Extension("STARTTLS"); !ok {
 			return &smtpRefusal{msg: "the server offers no STARTTLS (security: starttls requires it)"}
@@ -116,7 +116,33 @@ func (s *smtpSender) session(conn net.Conn, c *roster.EmailSettings, password ro
 	if err := wc.Close(); err != nil {
 		return err
 	}
-	return client.Quit()
+	// The server took the message: a failed QUIT is no reason to send it
+	// again.
+	_ = client.Quit()
+	return nil
+}
+
+// smtpMaxRead bounds what one session reads from the server: replies are
+// short lines (net/smtp bounds neither a line nor their number), so a
+// server that sends without end ends its session, not the memory.
+const smtpMaxRead = 1 << 20
+
+// boundedConn is a connection that reads at most left bytes more.
+type boundedConn struct {
+	net.Conn
+	left int64
+}
+
+func (c *boundedConn) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, fmt.Errorf("the SMTP server sent more than %d bytes of replies", smtpMaxRead)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.Conn.Read(p)
+	c.left -= int64(n)
+	return n, err
 }
 
 // smtpRefusal is a permanent failure found by Roster, not by the server.
