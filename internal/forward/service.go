@@ -3,9 +3,11 @@ package forward
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,6 +31,9 @@ type Service struct {
 	backend roster.SecretBackend
 	fw      *Forwarder
 	log     *slog.Logger
+
+	mu   sync.Mutex
+	last map[string]Sink // by id: what the last reload handed over
 }
 
 // NewService returns a service over store, backend and fw.
@@ -170,22 +175,39 @@ func (s *Service) secrets(ctx context.Context, e *roster.EventSink) (roster.Secr
 }
 
 // Reload reads every sink and its secrets and hands them to the
-// forwarder. When a sink's secrets cannot be read nothing changes.
+// forwarder. A sink whose secrets cannot be read (the secret backend is
+// down) keeps running as it was, or does not start yet: the others'
+// changes apply all the same.
 func (s *Service) Reload(ctx context.Context) error {
 	all, err := s.store.EventSinks(ctx)
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	sinks := make([]Sink, 0, len(all))
+	next := make(map[string]Sink, len(all))
+	var errs []error
 	for _, e := range all {
 		secrets, err := s.secrets(ctx, e)
 		if err != nil {
-			return err // change nothing, rather than stop a running sink
+			errs = append(errs, fmt.Errorf("sink %s: %w", e.Name, err))
+			prev, ok := s.last[e.ID]
+			if !ok {
+				continue
+			}
+			secrets = prev.Secrets
+			if prev.SecretVersion != e.SecretVersion {
+				*e = prev.EventSink // its new settings wait for their secrets
+			}
 		}
-		sinks = append(sinks, Sink{EventSink: *e, Secrets: secrets})
+		sink := Sink{EventSink: *e, Secrets: secrets}
+		sinks = append(sinks, sink)
+		next[e.ID] = sink
 	}
 	s.fw.Set(sinks)
-	return nil
+	s.last = next
+	return errors.Join(errs...)
 }
 
 // reloadSoon applies a change made through this process at once; other

@@ -76,3 +76,55 @@ func TestServiceAcrossNodes(t *testing.T) {
 		t.Fatalf("the deleted sink's secrets: %v, want ENOTFOUND", err)
 	}
 }
+
+// TestReloadWithoutASinksSecrets: when one sink's secrets cannot be read
+// (the secret backend lost them, or is down), that sink runs on as it
+// was and the other sinks' changes apply all the same: a sink deleted
+// elsewhere stops.
+func TestReloadWithoutASinksSecrets(t *testing.T) {
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, err := vault.GenerateLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := newLogger()
+	backend, err := vault.NewLocal(st, key, vault.LocalOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw := forward.New("a", log, nil, fast)
+	t.Cleanup(func() { fw.Close(t.Context()) })
+	svc := forward.NewService(st, backend, fw, log)
+	rcv := forwardtest.HEC(t, "tok")
+	create := func(name string) *roster.EventSink {
+		s, err := svc.Create(t.Context(), &roster.EventSink{Name: name, Type: roster.SinkHEC, Enabled: true,
+			Streams: []roster.EventStream{roster.StreamAudit}, Config: roster.EventSinkConfig{URL: rcv.URL}},
+			roster.SecretFields{roster.SinkSecretToken: "tok"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	kept, gone := create("kept"), create("gone")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(backend.DeleteSecrets(t.Context(), kept.SecretPath))
+	must(st.DeleteEventSink(t.Context(), gone.ID)) // as another node does
+	if err := svc.Reload(t.Context()); err == nil {
+		t.Fatal("a reload that could not read a sink's secrets reports nothing")
+	}
+	if s, ok := svc.Status(gone); ok && s.Running {
+		t.Fatal("a sink deleted elsewhere runs on because another sink's secrets could not be read")
+	}
+	if s, ok := svc.Status(kept); !ok || !s.Running {
+		t.Fatalf("the sink whose secrets could not be read stopped: %+v", s)
+	}
+}

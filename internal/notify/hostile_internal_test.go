@@ -76,3 +76,17 @@ func TestSMTPHostileServer(t *testing.T) {
 		t.Fatalf("session against an endless reply = %v, want the read bound", err)
 	}
 }
+
+// TestIRCFallbackTooLong: a taken nick whose fallback the server refuses
+// as too long is worth retrying (the nick may be free later), not a
+// permanent fault of irc.nick.
+func TestIRCFallbackTooLong(t *testing.T) {
+	conn := hostilePeer(t, func(c net.Conn) {
+		c.Write([]byte(":srv 433 * roster123 :Nickname already in use\r\n:srv 432 * roster123_ :Nickname too long, max. 9 characters\r\n"))
+	})
+	sess := &ircSession{conn: conn, r: bufio.NewReaderSize(conn, ircMaxReply)}
+	err := sess.register("roster123", "")
+	if ie, ok := err.(*ircError); !ok || ie.code != 432 || ie.permanent || !strings.Contains(ie.msg, "in use") {
+		t.Fatalf("register = %#v, want a retryable 432 that says the nick is in use", err)
+	}
+}

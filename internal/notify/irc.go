@@ -233,6 +233,11 @@ func (s *ircSession) register(nick string, pass roster.Secret) error {
 				return err
 			}
 		case "432":
+			if s.nick != nick {
+				// The nick is taken and the server refuses the fallback
+				// (too long by a character): the nick may be free later.
+				return &ircError{code: 432, msg: fmt.Sprintf("nick %q is in use and the server refuses the fallback %q: %s", nick, s.nick, l.last())}
+			}
 			return &ircError{code: 432, permanent: true, msg: fmt.Sprintf("the server refuses nick %q: %s (check irc.nick against the server's NICKLEN)", nick, l.last())}
 		case "464", "465":
 			n, _ := strconv.Atoi(l.command)
