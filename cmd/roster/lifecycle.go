@@ -20,10 +20,13 @@ import (
 // syncs stay queued for another node or the next start), running syncs
 // get ShutdownTimeout to finish and are then stopped and recorded as
 // failed, never left running. The API serves on meanwhile; then it stops
-// listening and the requests in flight get ShutdownTimeout to complete.
+// listening and the requests in flight get what is left of
+// ShutdownTimeout (at least a second) to complete: the whole shutdown
+// takes the timeout, plus the time to record runs it stopped.
 // Close follows.
 func (m *Main) Shutdown() error {
 	timeout := time.Duration(m.Config.ShutdownTimeout)
+	deadline := time.Now().Add(timeout)
 	if m.api != nil {
 		m.api.Drain()
 	}
@@ -39,7 +42,7 @@ func (m *Main) Shutdown() error {
 		}
 	}
 	if m.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), max(timeout, time.Second))
+		ctx, cancel := context.WithTimeout(context.Background(), max(time.Until(deadline), time.Second))
 		defer cancel()
 		if err := m.srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("requests still in flight at the shutdown timeout: %w", err))
