@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/notify"
@@ -65,5 +66,37 @@ func TestPagerDutyTriggerThenResolve(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), key) {
 		t.Error("the routing key is in the log")
+	}
+}
+
+// TestPagerDutyTestEventResolvesItself: "send test event" to PagerDuty
+// triggers an info alert and resolves it at once, so no incident stays
+// open.
+func TestPagerDutyTestEventResolvesItself(t *testing.T) {
+	e := newEnv(t)
+	rc := newReceiver(t, statuses(202))
+	w, err := e.svc.Create(t.Context(), notify.WebhookInput{
+		Name: "pager", Type: roster.TypePagerDuty, InventoryID: e.inv.ID,
+		Config:  roster.WebhookConfig{PagerDuty: &roster.PagerDutySettings{URL: rc.srv.URL + "/v2/enqueue"}},
+		Secrets: roster.SecretFields{notify.FieldRoutingKey: "PDROUTINGKEYCANARY00000000000002"},
+	})
+	must(t, err)
+	e.svc.UseWorker(notify.NewWorker(e.store, e.backend, notify.WorkerOptions{Timeout: 5 * time.Second}))
+	d, err := e.svc.Test(t.Context(), w.ID)
+	must(t, err)
+	if d.Outcome != roster.DeliveryDelivered {
+		t.Fatalf("test event: %+v", d)
+	}
+	var actions, keys []string
+	for _, req := range rc.requests() {
+		var ev struct{ EventAction, DedupKey string }
+		var raw map[string]any
+		must(t, json.Unmarshal(req.body, &raw))
+		ev.EventAction, _ = raw["event_action"].(string)
+		ev.DedupKey, _ = raw["dedup_key"].(string)
+		actions, keys = append(actions, ev.EventAction), append(keys, ev.DedupKey)
+	}
+	if strings.Join(actions, ",") != "trigger,resolve" || keys[0] == "" || keys[1] != keys[0] {
+		t.Fatalf("a test sent %v with dedup keys %v, want a trigger and its resolve", actions, keys)
 	}
 }

@@ -89,7 +89,21 @@ func (w *Worker) sendPagerDuty(ctx context.Context, d *delivery) attempt {
 	if err != nil {
 		return attempt{res: permanent, msg: err.Error()}
 	}
-	return w.post(ctx, d, orDefault(cfg.URL, roster.DefaultPagerDutyURL), body)
+	target := orDefault(cfg.URL, roster.DefaultPagerDutyURL)
+	a := w.post(ctx, d, target, body)
+	if d.event.Event != eventTest || a.res != delivered {
+		return a
+	}
+	// A test leaves no incident open: its alert is resolved at once.
+	resolve, err := json.Marshal(&PagerDutyEvent{RoutingKey: ev.RoutingKey, DedupKey: ev.DedupKey, EventAction: "resolve"})
+	if err != nil {
+		return attempt{res: permanent, msg: err.Error()}
+	}
+	if r := w.post(ctx, d, target, resolve); r.res != delivered {
+		r.msg = "the test alert was sent, but resolving it failed (resolve it in PagerDuty): " + r.msg
+		return r
+	}
+	return a
 }
 
 // post sends body and classifies the answer: 2xx delivered; 408, 429, 5xx
