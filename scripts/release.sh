@@ -36,8 +36,10 @@ for arch in $ARCHES; do
 		-o "$stage/" ./cmd/roster ./cmd/roster-inventory
 	cp README.md "$stage/"
 	cp -r deploy "$stage/"
-	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="$DATE" \
-		-C "$DIST" -czf "$DIST/$name.tar.gz" "$name"
+	# Identical bytes from identical inputs: names sorted, owners, modes
+	# (not the builder's umask) and times fixed, no time in gzip's header.
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mode='u+rwX,go+rX,go-w' --mtime="$DATE" \
+		-C "$DIST" -cf - "$name" | gzip -n -9 >"$DIST/$name.tar.gz"
 	rm -rf "$stage"
 	archives+=("$name.tar.gz")
 done
