@@ -190,6 +190,8 @@ func TestBackupDuringSync(t *testing.T) {
 		must(t, os.WriteFile(damaged, b[:len(b)/2], 0o600))
 		taken := t.TempDir()
 		must(t, os.WriteFile(filepath.Join(taken, "roster.db"), []byte("in place"), 0o600))
+		twice := filepath.Join(t.TempDir(), "twice.tar.gz")
+		withSecondManifest(t, caught, twice)
 		for _, tc := range []struct {
 			name string
 			args []string
@@ -199,6 +201,7 @@ func TestBackupDuringSync(t *testing.T) {
 			{"no key", []string{"--from", caught}, "give that key with --key-from"},
 			{"wrong passphrase", []string{"--from", afterwards, "--passphrase-file", wrongKey}, "the passphrase does not open the wrapped key"},
 			{"damaged archive", []string{"--from", damaged, "--key-from", keyFile}, "is cut short or damaged"},
+			{"a second manifest", []string{"--from", twice, "--key-from", keyFile}, `holds "MANIFEST.json" twice`},
 			{"a database in place", []string{"--from", caught, "--key-from", keyFile, "--data-dir", taken}, "roster.db exists: restore into a new data directory, or give --force"},
 		} {
 			args := append([]string{"restore", "--data-dir", filepath.Join(t.TempDir(), "data")}, tc.args...)
@@ -347,4 +350,47 @@ func readManifest(t *testing.T, path string) backupManifest {
 	var m backupManifest
 	must(t, json.NewDecoder(tr).Decode(&m))
 	return m
+}
+
+// withSecondManifest copies the archive src to dst with its manifest
+// again at the end, as a crafted archive would carry one that replaces
+// the manifest the database is checked against.
+func withSecondManifest(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	must(t, err)
+	defer in.Close()
+	gz, err := gzip.NewReader(in)
+	must(t, err)
+	out, err := os.Create(dst)
+	must(t, err)
+	defer out.Close()
+	zw := gzip.NewWriter(out)
+	tw := tar.NewWriter(zw)
+	tr := tar.NewReader(gz)
+	var manifest []byte
+	var manifestHeader *tar.Header
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		must(t, err)
+		b, err := io.ReadAll(tr)
+		must(t, err)
+		if h.Name == "MANIFEST.json" {
+			manifest, manifestHeader = b, h
+		}
+		must(t, tw.WriteHeader(h))
+		_, err = tw.Write(b)
+		must(t, err)
+	}
+	if manifestHeader == nil {
+		t.Fatal("the archive has no manifest")
+	}
+	must(t, tw.WriteHeader(manifestHeader))
+	_, err = tw.Write(manifest)
+	must(t, err)
+	must(t, tw.Close())
+	must(t, zw.Close())
 }

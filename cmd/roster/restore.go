@@ -82,6 +82,7 @@ type restoring struct {
 	info      *store.SnapshotInfo
 	key       *vault.LocalKey // nil: no sealed secrets, no key given
 	writeKey  bool            // the key goes to c.SecretKeyFile
+	seen      map[string]bool // the archive's entries so far
 }
 
 func restore(ctx context.Context, c Config, o restoreOptions, stdin io.Reader, out io.Writer) error {
@@ -177,6 +178,15 @@ func (r *restoring) entry(h *tar.Header, tr io.Reader) error {
 	if r.manifest == nil && h.Name != backupManifestName {
 		return fmt.Errorf("the backup %s does not start with its %s: not a backup of roster backup", r.o.from, backupManifestName)
 	}
+	// Each entry once: a second manifest would replace the one the
+	// database was checked against.
+	if r.seen[h.Name] {
+		return fmt.Errorf("the backup holds %q twice: not a backup of roster backup", h.Name)
+	}
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	r.seen[h.Name] = true
 	switch h.Name {
 	case backupManifestName:
 		b, err := readBounded(tr, maxManifestBytes, h.Name)
