@@ -1,6 +1,7 @@
 package forward_test
 
 import (
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -17,20 +18,7 @@ import (
 // other at its next periodic reload; a changed token (a new secret
 // version) replaces the runner; a deletion stops it on both.
 func TestServiceAcrossNodes(t *testing.T) {
-	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key, err := vault.GenerateLocalKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, _ := newLogger()
-	backend, err := vault.NewLocal(st, key, vault.LocalOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, backend, log := localBackend(t)
 	node := func(name string) *forward.Service {
 		fw := forward.New(name, log, nil, fast)
 		t.Cleanup(func() { fw.Close(t.Context()) })
@@ -82,20 +70,7 @@ func TestServiceAcrossNodes(t *testing.T) {
 // was and the other sinks' changes apply all the same: a sink deleted
 // elsewhere stops.
 func TestReloadWithoutASinksSecrets(t *testing.T) {
-	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "roster.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key, err := vault.GenerateLocalKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, _ := newLogger()
-	backend, err := vault.NewLocal(st, key, vault.LocalOptions{Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, backend, log := localBackend(t)
 	fw := forward.New("a", log, nil, fast)
 	t.Cleanup(func() { fw.Close(t.Context()) })
 	svc := forward.NewService(st, backend, fw, log)
@@ -127,4 +102,24 @@ func TestReloadWithoutASinksSecrets(t *testing.T) {
 	if s, ok := svc.Status(kept); !ok || !s.Running {
 		t.Fatalf("the sink whose secrets could not be read stopped: %+v", s)
 	}
+}
+
+// localBackend is a SQLite store with the local secret backend over it.
+func localBackend(t *testing.T) (*store.SQLite, *vault.Local, *slog.Logger) {
+	t.Helper()
+	st, err := store.OpenSQLite(t.Context(), filepath.Join(t.TempDir(), "roster.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key, err := vault.GenerateLocalKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, _ := newLogger()
+	backend, err := vault.NewLocal(st, key, vault.LocalOptions{Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, backend, log
 }
