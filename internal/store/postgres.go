@@ -28,10 +28,8 @@ var postgresMigrations embed.FS
 // read-modify-write updates) is made so by the database itself, with
 // unique indexes, conditional statements and row locks.
 type Postgres struct {
-	pool    *pgPool
-	now     func() time.Time
-	audit   roster.AuditLimits
-	onAudit auditHook
+	db
+	pool *pgPool
 }
 
 var _ roster.Store = (*Postgres)(nil)
@@ -61,7 +59,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Pos
 	for _, opt := range opts {
 		opt(cfg)
 	}
-	s := &Postgres{now: time.Now, audit: roster.AuditLimits{}.WithDefaults()}
+	s := &Postgres{db: newDB(postgresDialect)}
 	if err := s.migrate(ctx, cfg.ConnConfig.Copy()); err != nil {
 		return nil, err
 	}
@@ -70,21 +68,18 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Pos
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	s.pool = &pgPool{Pool: pool, where: PostgresDisplayName(cfg.ConnConfig)}
+	where := s.pool.where
+	s.db.r = pgConn{pool, where}
+	s.db.w = s.db.r
+	s.begin = func(ctx context.Context, fn func(conn) error) error {
+		return explainPostgres(where, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(pgConn{tx, where}) }))
+	}
+	s.snapshot = func(ctx context.Context, fn func(conn) error) error {
+		opts := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+		return explainPostgres(where, pgx.BeginTxFunc(ctx, pool, opts, func(tx pgx.Tx) error { return fn(pgConn{tx, where}) }))
+	}
 	return s, nil
 }
-
-// SetClock replaces the clock, for tests.
-func (s *Postgres) SetClock(now func() time.Time) { s.now = now }
-
-// SetAuditLimits sets the bounds of refusals and failures in the audit log
-// (zero fields: the defaults), before the store is used. Every process
-// sharing the database should have the same.
-func (s *Postgres) SetAuditLimits(l roster.AuditLimits) { s.audit = l.WithDefaults() }
-
-// OnAudit sets fn to be called with every audit record the store inserts,
-// after it is committed, before the store is used (event forwarding). fn
-// must not block.
-func (s *Postgres) OnAudit(fn func(*roster.AuditEvent)) { s.onAudit = auditHook{fn} }
 
 // Close implements roster.Store.
 func (s *Postgres) Close() error {

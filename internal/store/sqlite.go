@@ -27,6 +27,7 @@ var sqliteMigrations embed.FS
 // connection (SQLite allows one writer at a time anyway; queueing in Go is
 // cheaper than busy-waiting in SQLite) and a pool of readers.
 type SQLite struct {
+	db
 	path   string
 	w, r   *sql.DB
 	wq, rq *stmtCache // prepared statements of w and r
@@ -34,9 +35,6 @@ type SQLite struct {
 	// closes checkpointed when it has returned.
 	stopCheckpoints func()
 	checkpointed    chan struct{}
-	now             func() time.Time
-	audit           roster.AuditLimits
-	onAudit         auditHook
 }
 
 var _ roster.Store = (*SQLite)(nil)
@@ -99,8 +97,15 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	c.SetMaxOpenConns(1)
-	s := &SQLite{path: path, w: w, r: r, now: time.Now, audit: roster.AuditLimits{}.WithDefaults(), checkpointed: make(chan struct{})}
+	s := &SQLite{db: newDB(sqliteDialect), path: path, w: w, r: r, checkpointed: make(chan struct{})}
 	s.wq, s.rq = newStmtCache(w, s.explain), newStmtCache(r, s.explain)
+	s.db.r, s.db.w = sqliteConn{s.rq, s.explain}, sqliteConn{s.wq, s.explain}
+	s.begin = func(ctx context.Context, fn func(conn) error) error {
+		return s.tx(ctx, func(tx *sql.Tx) error { return fn(sqliteConn{tx, s.explain}) })
+	}
+	s.snapshot = func(ctx context.Context, fn func(conn) error) error {
+		return s.readTx(ctx, func(tx *sql.Tx) error { return fn(sqliteConn{tx, s.explain}) })
+	}
 	cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stopCheckpoints = stop
 	go checkpointer(cctx, c, checkpointEvery, s.checkpointed)
@@ -110,18 +115,6 @@ func OpenSQLite(ctx context.Context, path string, opts ...SQLiteOption) (*SQLite
 	}
 	return s, nil
 }
-
-// SetClock replaces the clock, for tests.
-func (s *SQLite) SetClock(now func() time.Time) { s.now = now }
-
-// SetAuditLimits sets the bounds of refusals and failures in the audit log
-// (zero fields: the defaults), before the store is used.
-func (s *SQLite) SetAuditLimits(l roster.AuditLimits) { s.audit = l.WithDefaults() }
-
-// OnAudit sets fn to be called with every audit record the store inserts,
-// after it is committed, before the store is used (event forwarding). fn
-// must not block.
-func (s *SQLite) OnAudit(fn func(*roster.AuditEvent)) { s.onAudit = auditHook{fn} }
 
 // Close implements roster.Store.
 func (s *SQLite) Close() error {
@@ -175,7 +168,7 @@ func (s *SQLite) migrate(ctx context.Context) error {
 	return nil
 }
 
-// querier is what *sql.DB and *sql.Tx share.
+// querier is what *sql.DB, *sql.Tx and stmtCache share.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
@@ -198,7 +191,7 @@ func (s *SQLite) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // explain says what a storage error of the database means (storage.go).
 func (s *SQLite) explain(err error) error { return explainSQLite(s.path, err) }
 
-func isUnique(err error) bool {
+func sqliteIsUnique(err error) bool {
 	var e *sqlite.Error
 	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
@@ -415,7 +408,7 @@ func nullString(s string) any {
 	return s
 }
 
-func isForeignKey(err error) bool {
+func sqliteIsForeignKey(err error) bool {
 	var e *sqlite.Error
 	// An ON DELETE RESTRICT refusal is reported as a trigger constraint.
 	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY || e.Code() == sqlite3.SQLITE_CONSTRAINT_TRIGGER)

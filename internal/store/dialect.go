@@ -1,0 +1,161 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/rosterhq/roster"
+)
+
+// The store's behaviour is written once, as methods of db, over a small
+// seam that is each database's own:
+//
+//   - conn: where a statement goes (a pool, the SQLite writer, a
+//     transaction). Statements are written in PostgreSQL's placeholder
+//     style ($1, $2 …); SQLite's conn rewrites them to its numbered form
+//     (?1, ?2 …), which binds the same arguments the same way.
+//   - stored forms: each conn maps Go values to the columns' types and
+//     back. Times are timestamptz in PostgreSQL and integer microseconds
+//     in SQLite, durations intervals and microseconds, JSON jsonb and text,
+//     a list (for anyOf) an array and a JSON array. The store's code passes
+//     and scans time.Time, *time.Time, time.Duration, json.RawMessage and
+//     []string / []int64, and never sees a stored form.
+//   - dialect: the few SQL fragments the two spell differently.
+//   - errors: isUnique, isForeignKey and isNoRows read both drivers'.
+//
+// What has no common form stays per database, in postgres*.go and
+// sqlite*.go: opening, migrating, the bulk writes of a sync (COPY and
+// multi-row inserts), change notification and SQLite's checkpoints.
+
+// conn runs statements; see above.
+type conn interface {
+	exec(ctx context.Context, q string, args ...any) (int64, error)
+	query(ctx context.Context, q string, args ...any) (rows, error)
+	queryRow(ctx context.Context, q string, args ...any) row
+}
+
+// row is one result row.
+type row interface{ Scan(dest ...any) error }
+
+// rows iterates over results; Close may be called more than once.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// dialect holds the SQL fragments the databases spell differently.
+type dialect struct {
+	// name is "sqlite" or "postgres".
+	name string
+	// greatest names the function of the largest of its arguments.
+	greatest string
+	// anyOf is the condition "is one of the list bound to param" (a
+	// []string or []int64 argument), to follow a column.
+	anyOf func(param string) string
+	// elements is a table of one column, value, holding the elements of
+	// the list bound to param; pgType names their type in PostgreSQL.
+	elements func(param, pgType string) string
+}
+
+var (
+	sqliteDialect = dialect{
+		name:     "sqlite",
+		greatest: "max",
+		anyOf:    func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" },
+		elements: func(p, _ string) string { return "json_each(" + p + ")" },
+	}
+	postgresDialect = dialect{
+		name:     "postgres",
+		greatest: "greatest",
+		anyOf:    func(p string) string { return "= ANY(" + p + ")" },
+		elements: func(p, t string) string { return "unnest(" + p + "::" + t + "[]) AS l(value)" },
+	}
+)
+
+// db is the store's behaviour over one database.
+type db struct {
+	dialect
+	// r serves reads, w writes (SQLite: a pool of read-only connections
+	// and its one writer; PostgreSQL: both the pool).
+	r, w conn
+	// begin runs fn in a write transaction, snapshot in a read-only one
+	// that sees one state of the database throughout.
+	begin, snapshot func(ctx context.Context, fn func(conn) error) error
+	now             func() time.Time
+	audit           roster.AuditLimits
+	onAudit         auditHook
+}
+
+func newDB(d dialect) db {
+	return db{dialect: d, now: time.Now, audit: roster.AuditLimits{}.WithDefaults()}
+}
+
+// SetClock replaces the clock, for tests.
+func (s *db) SetClock(now func() time.Time) { s.now = now }
+
+// SetAuditLimits sets the bounds of refusals and failures in the audit log
+// (zero fields: the defaults), before the store is used. Every process
+// sharing a database should have the same.
+func (s *db) SetAuditLimits(l roster.AuditLimits) { s.audit = l.WithDefaults() }
+
+// OnAudit sets fn to be called with every audit record the store inserts,
+// after it is committed, before the store is used (event forwarding). fn
+// must not block.
+func (s *db) OnAudit(fn func(*roster.AuditEvent)) { s.onAudit = auditHook{fn} }
+
+// inTx runs fn in a write transaction.
+func (s *db) inTx(ctx context.Context, fn func(conn) error) error { return s.begin(ctx, fn) }
+
+// deleteByID deletes the row of table with id, the not-found error naming
+// what when there is none.
+func (s *db) deleteByID(ctx context.Context, table, what, id string) error {
+	n, err := s.w.exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound(what, id)
+	}
+	return nil
+}
+
+// scanAll scans every row with scan.
+func scanAll[T any](rs rows, err error, scan func(row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	var out []T
+	for rs.Next() {
+		v, err := scan(rs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rs.Err()
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// isUnique reports a unique-constraint violation of either database.
+func isUnique(err error) bool { return sqliteIsUnique(err) || pgIsUnique(err) }
+
+// isForeignKey reports a foreign-key violation of either database: a row
+// that names a missing one, or (ON DELETE RESTRICT) a delete of a row
+// still named.
+func isForeignKey(err error) bool { return sqliteIsForeignKey(err) || pgIsForeignKey(err) }
+
+var (
+	errNullTime     = errors.New("a NULL time scanned into time.Time (scan into *time.Time)")
+	errNullDuration = errors.New("a NULL duration scanned into time.Duration")
+)
+
+// storedTime is t as the store gives it back: UTC, to the microsecond.
+// A method that writes a caller's time into the caller's struct uses it, so
+// the struct equals what a read returns.
+func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }

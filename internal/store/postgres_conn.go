@@ -1,0 +1,146 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
+// PostgreSQL's side of the seam (dialect.go): stored forms and conn. The
+// statements are written in its own placeholder style.
+
+// pgConn is a conn of PostgreSQL: the pool or a transaction.
+type pgConn struct {
+	q     pgQuerier
+	where string // the database, for explainPostgres
+}
+
+func (c pgConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := c.q.Exec(ctx, q, pgArgs(args)...)
+	if err != nil {
+		return 0, explainPostgres(c.where, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (c pgConn) query(ctx context.Context, q string, args ...any) (rows, error) {
+	rs, err := c.q.Query(ctx, q, pgArgs(args)...)
+	if err != nil {
+		return nil, explainPostgres(c.where, err)
+	}
+	return pgRows{rs, c.where}, nil
+}
+
+func (c pgConn) queryRow(ctx context.Context, q string, args ...any) row {
+	return pgConnRow{c.q.QueryRow(ctx, q, pgArgs(args)...), c.where}
+}
+
+type pgConnRow struct {
+	r     pgx.Row
+	where string
+}
+
+func (r pgConnRow) Scan(dest ...any) error {
+	return explainPostgres(r.where, r.r.Scan(pgDests(dest)...))
+}
+
+type pgRows struct {
+	rs    pgx.Rows
+	where string
+}
+
+func (r pgRows) Next() bool             { return r.rs.Next() }
+func (r pgRows) Scan(dest ...any) error { return r.rs.Scan(pgDests(dest)...) }
+func (r pgRows) Err() error             { return explainPostgres(r.where, r.rs.Err()) }
+func (r pgRows) Close()                 { r.rs.Close() }
+
+// pgArgs maps arguments to PostgreSQL's stored forms.
+func pgArgs(args []any) []any {
+	var out []any
+	for i, a := range args {
+		var v any
+		switch a := a.(type) {
+		case time.Time:
+			v = pgTime(a)
+		case *time.Time:
+			if a == nil {
+				v = nil
+			} else {
+				v = pgTime(*a)
+			}
+		case time.Duration:
+			v = pgDuration(a)
+		default:
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = v
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+// pgDests wraps destinations whose stored form differs.
+func pgDests(dest []any) []any {
+	var out []any
+	for i, d := range dest {
+		var w any
+		switch v := d.(type) {
+		case *time.Time:
+			w = &pgTimeDest{v}
+		case **time.Time:
+			w = &pgNullTimeDest{v}
+		case *time.Duration:
+			w = &pgDurationDest{v}
+		default:
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), dest...)
+		}
+		out[i] = w
+	}
+	if out == nil {
+		return dest
+	}
+	return out
+}
+
+// pgTimeDest scans a timestamptz as UTC (pgx gives local time).
+type pgTimeDest struct{ t *time.Time }
+
+func (d *pgTimeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		return errNullTime
+	}
+	*d.t = v.Time.UTC()
+	return nil
+}
+
+type pgNullTimeDest struct{ t **time.Time }
+
+func (d *pgNullTimeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
+	if !v.Valid {
+		*d.t = nil
+		return nil
+	}
+	t := v.Time.UTC()
+	*d.t = &t
+	return nil
+}
+
+type pgDurationDest struct{ d *time.Duration }
+
+func (d *pgDurationDest) ScanInterval(v pgtype.Interval) error {
+	if !v.Valid {
+		return errNullDuration
+	}
+	*d.d = fromPGDuration(v)
+	return nil
+}

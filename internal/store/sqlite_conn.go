@@ -1,0 +1,229 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// SQLite's side of the seam (dialect.go): placeholders, stored forms, conn.
+
+// sqliteText rewrites a statement's $N placeholders to SQLite's ?N, outside
+// string literals and quoted names. Texts are remembered (up to a bound:
+// statements of variable shape, such as batches, are rewritten each time).
+func sqliteText(q string) string {
+	if v, ok := sqliteTexts.Load(q); ok {
+		return v.(string)
+	}
+	out := rewritePlaceholders(q)
+	if sqliteTextCount.Add(1) <= maxSQLiteTexts {
+		sqliteTexts.Store(q, out)
+	}
+	return out
+}
+
+const maxSQLiteTexts = 1024
+
+var (
+	sqliteTexts     sync.Map
+	sqliteTextCount atomic.Int64
+)
+
+func rewritePlaceholders(q string) string {
+	if !strings.Contains(q, "$") {
+		return q
+	}
+	b := []byte(q)
+	var quote byte
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '$' && i+1 < len(b) && b[i+1] >= '0' && b[i+1] <= '9':
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
+// sqliteArgs maps arguments to SQLite's stored forms.
+func sqliteArgs(args []any) []any {
+	var out []any
+	for i, a := range args {
+		v, ok := sqliteArg(a)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), args...)
+		}
+		out[i] = v
+	}
+	if out == nil {
+		return args
+	}
+	return out
+}
+
+func sqliteArg(a any) (any, bool) {
+	switch v := a.(type) {
+	case time.Time:
+		return micros(v), true
+	case *time.Time:
+		return nullMicros(v), true
+	case time.Duration:
+		return durationMicros(v), true
+	case json.RawMessage:
+		if v == nil {
+			return nil, true
+		}
+		return string(v), true
+	case []string:
+		return listJSON(v), true
+	case []int64:
+		return listJSON(v), true
+	}
+	return nil, false
+}
+
+// listJSON is a list's form for json_each: never null.
+func listJSON[T any](l []T) string {
+	if len(l) == 0 {
+		return "[]"
+	}
+	return mustJSON(l)
+}
+
+// sqliteDests wraps destinations whose stored form differs.
+func sqliteDests(dest []any) []any {
+	var out []any
+	for i, d := range dest {
+		var w any
+		switch v := d.(type) {
+		case *time.Time:
+			w = microsTime{v}
+		case **time.Time:
+			w = nullMicrosTime{v}
+		case *time.Duration:
+			w = microsDuration{v}
+		case *json.RawMessage:
+			w = textJSON{v}
+		default:
+			continue
+		}
+		if out == nil {
+			out = append([]any(nil), dest...)
+		}
+		out[i] = w
+	}
+	if out == nil {
+		return dest
+	}
+	return out
+}
+
+type microsTime struct{ t *time.Time }
+
+func (d microsTime) Scan(src any) error {
+	us, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("time stored as %T, not microseconds", src)
+	}
+	*d.t = fromMicros(us)
+	return nil
+}
+
+type nullMicrosTime struct{ t **time.Time }
+
+func (d nullMicrosTime) Scan(src any) error {
+	if src == nil {
+		*d.t = nil
+		return nil
+	}
+	var t time.Time
+	if err := (microsTime{&t}).Scan(src); err != nil {
+		return err
+	}
+	*d.t = &t
+	return nil
+}
+
+type microsDuration struct{ d *time.Duration }
+
+func (d microsDuration) Scan(src any) error {
+	us, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("duration stored as %T, not microseconds", src)
+	}
+	*d.d = fromDurationMicros(us)
+	return nil
+}
+
+type textJSON struct{ j *json.RawMessage }
+
+func (d textJSON) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d.j = nil
+	case string:
+		*d.j = json.RawMessage(v)
+	case []byte:
+		*d.j = append(json.RawMessage(nil), v...)
+	default:
+		return fmt.Errorf("JSON stored as %T", src)
+	}
+	return nil
+}
+
+// sqliteConn is a conn of SQLite.
+type sqliteConn struct {
+	q       querier
+	explain func(error) error
+}
+
+func (c sqliteConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := c.q.ExecContext(ctx, sqliteText(q), sqliteArgs(args)...)
+	if err != nil {
+		return 0, c.explain(err)
+	}
+	return res.RowsAffected()
+}
+
+func (c sqliteConn) query(ctx context.Context, q string, args ...any) (rows, error) {
+	rs, err := c.q.QueryContext(ctx, sqliteText(q), sqliteArgs(args)...)
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	return sqliteRows{rs, c.explain}, nil
+}
+
+func (c sqliteConn) queryRow(ctx context.Context, q string, args ...any) row {
+	return sqliteRow{c.q.QueryRowContext(ctx, sqliteText(q), sqliteArgs(args)...), c.explain}
+}
+
+type sqliteRow struct {
+	r       *sql.Row
+	explain func(error) error
+}
+
+func (r sqliteRow) Scan(dest ...any) error { return r.explain(r.r.Scan(sqliteDests(dest)...)) }
+
+type sqliteRows struct {
+	rs      *sql.Rows
+	explain func(error) error
+}
+
+func (r sqliteRows) Next() bool             { return r.rs.Next() }
+func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDests(dest)...) }
+func (r sqliteRows) Err() error             { return r.explain(r.rs.Err()) }
+func (r sqliteRows) Close()                 { r.rs.Close() }
