@@ -59,6 +59,10 @@ type dialect struct {
 	// elements is a table of one column, value, holding the elements of
 	// the list bound to param; pgType names their type in PostgreSQL.
 	elements func(param, pgType string) string
+	// lock is the row-locking clause " FOR <mode>" (mode: UPDATE, KEY
+	// SHARE …) to end a SELECT in a transaction; SQLite has none and
+	// needs none (its one writer serializes write transactions).
+	lock func(mode string) string
 }
 
 var (
@@ -67,12 +71,14 @@ var (
 		greatest: "max",
 		anyOf:    func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" },
 		elements: func(p, _ string) string { return "json_each(" + p + ")" },
+		lock:     func(string) string { return "" },
 	}
 	postgresDialect = dialect{
 		name:     "postgres",
 		greatest: "greatest",
 		anyOf:    func(p string) string { return "= ANY(" + p + ")" },
 		elements: func(p, t string) string { return "unnest(" + p + "::" + t + "[]) AS l(value)" },
+		lock:     func(mode string) string { return " FOR " + mode },
 	}
 )
 

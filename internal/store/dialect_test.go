@@ -54,3 +54,31 @@ func TestSQLiteStoredForms(t *testing.T) {
 		t.Errorf("duration %v (want the negative marker), JSON %s", d, j)
 	}
 }
+
+func TestSQLiteListDest(t *testing.T) {
+	l := []string{"stale"}
+	dest := sqliteDests([]any{&l})[0].(interface{ Scan(any) error })
+	for _, c := range []struct {
+		src  any
+		want []string
+	}{{`["a","b"]`, []string{"a", "b"}}, {[]byte(`["c"]`), []string{"c"}}, {`[]`, []string{}}, {nil, nil}} {
+		if err := dest.Scan(c.src); err != nil {
+			t.Fatalf("scan %#v: %v", c.src, err)
+		}
+		if len(l) != len(c.want) || (l == nil) != (c.want == nil) || (len(l) > 0 && l[0] != c.want[0]) {
+			t.Errorf("%#v scanned as %#v, want %#v", c.src, l, c.want)
+		}
+	}
+	if err := dest.Scan(int64(1)); err == nil {
+		t.Error("an integer scanned as a list")
+	}
+}
+
+func TestLockFragment(t *testing.T) {
+	if got := postgresDialect.lock("KEY SHARE"); got != " FOR KEY SHARE" {
+		t.Errorf("PostgreSQL's lock = %q", got)
+	}
+	if got := sqliteDialect.lock("UPDATE"); got != "" {
+		t.Errorf("SQLite's lock = %q, want none", got)
+	}
+}

@@ -118,6 +118,8 @@ func sqliteDests(dest []any) []any {
 			w = microsDuration{v}
 		case *json.RawMessage:
 			w = textJSON{v}
+		case *[]string:
+			w = jsonList{v}
 		default:
 			continue
 		}
@@ -227,3 +229,24 @@ func (r sqliteRows) Next() bool             { return r.rs.Next() }
 func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDests(dest)...) }
 func (r sqliteRows) Err() error             { return r.explain(r.rs.Err()) }
 func (r sqliteRows) Close()                 { r.rs.Close() }
+
+// jsonList scans a list stored as a JSON array of strings (PostgreSQL's
+// text[]); NULL is a nil list.
+type jsonList struct{ l *[]string }
+
+func (d jsonList) Scan(src any) error {
+	var text []byte
+	switch v := src.(type) {
+	case nil:
+		*d.l = nil
+		return nil
+	case string:
+		text = []byte(v)
+	case []byte:
+		text = v
+	default:
+		return fmt.Errorf("list stored as %T, not JSON", src)
+	}
+	*d.l = nil
+	return json.Unmarshal(text, d.l)
+}
