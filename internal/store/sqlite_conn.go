@@ -118,6 +118,8 @@ func sqliteDests(dest []any) []any {
 			w = microsDuration{v}
 		case *json.RawMessage:
 			w = textJSON{v}
+		case *[]string:
+			w = jsonList{v}
 		default:
 			continue
 		}
@@ -227,3 +229,46 @@ func (r sqliteRows) Next() bool             { return r.rs.Next() }
 func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDests(dest)...) }
 func (r sqliteRows) Err() error             { return r.explain(r.rs.Err()) }
 func (r sqliteRows) Close()                 { r.rs.Close() }
+
+// jsonList scans a list stored as a JSON array (what sqliteArg stores of
+// a []string), as PostgreSQL's driver scans an array.
+type jsonList struct{ l *[]string }
+
+func (d jsonList) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d.l = nil
+		return nil
+	case string:
+		return json.Unmarshal([]byte(v), d.l)
+	case []byte:
+		return json.Unmarshal(v, d.l)
+	}
+	return fmt.Errorf("list stored as %T, not JSON", src)
+}
+
+// sqliteInsertRows is how many rows one INSERT of insertRows writes, at
+// most: SQLite allows 32766 variables per statement.
+const sqliteInsertRows = 500
+
+// insertRows implements rowInserter with multi-row INSERTs.
+func (c sqliteConn) insertRows(ctx context.Context, table string, cols []string, n int, row func(i int) ([]any, error)) error {
+	per := min(sqliteInsertRows, 32766/len(cols))
+	head := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES `
+	tuple := `(` + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + `)`
+	for start := 0; start < n; start += per {
+		k := min(per, n-start)
+		args := make([]any, 0, k*len(cols))
+		for i := start; i < start+k; i++ {
+			v, err := row(i)
+			if err != nil {
+				return err
+			}
+			args = append(args, v...)
+		}
+		if _, err := c.q.ExecContext(ctx, head+repeatTuple(k, tuple), sqliteArgs(args)...); err != nil {
+			return c.explain(err)
+		}
+	}
+	return nil
+}
