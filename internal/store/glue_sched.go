@@ -132,15 +132,20 @@ func recordAdded(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, first, la
 	return err
 }
 
-// ---- sources and runs over the seam (st-core's and st-sync's to define)
+// ---- sources and runs over the seam: copies of what st-core's sources.go
+// and st-sync's syncruns.go define; delete these with their merge.
 
-// scanSourceRow scans a source's sourceCols.
-func scanSourceRow(r row) (*roster.Source, error) {
+const sourceColumns = `id, inventory_id, name, provider, config, on_missing, COALESCE(credential_id, ''), schedule, schedule_jitter,
+	timeout, update_cache_timeout, next_tick, next_due, callback_hash IS NOT NULL, created_at, updated_at`
+
+// readSource reads the columns of sourceColumns.
+func readSource(r row) (*roster.Source, error) {
 	var src roster.Source
 	var config []byte
 	var tick, due *time.Time
 	if err := r.Scan(&src.ID, &src.InventoryID, &src.Name, &src.Provider, &config, &src.OnMissing, &src.CredentialID,
-		&src.Schedule, &src.ScheduleJitter, &src.Timeout, &src.UpdateCacheTimeout, &tick, &due, &src.HasCallbackKey, &src.CreatedAt, &src.UpdatedAt); err != nil {
+		&src.Schedule, &src.ScheduleJitter, &src.Timeout, &src.UpdateCacheTimeout, &tick, &due, &src.HasCallbackKey,
+		&src.CreatedAt, &src.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal(config, &src.Config); err != nil {
@@ -150,6 +155,15 @@ func scanSourceRow(r row) (*roster.Source, error) {
 		src.NextSync = &roster.ScheduledSync{Tick: *tick, Due: *due}
 	}
 	return &src, nil
+}
+
+// nextSyncArgs are the arguments of a source's next scheduled sync
+// (next_tick, next_due): NULL when there is none.
+func nextSyncArgs(n *roster.ScheduledSync) (tick, due *time.Time) {
+	if n == nil {
+		return nil, nil
+	}
+	return &n.Tick, &n.Due
 }
 
 // syncRunInsert is the statement that records a new run (syncRunArgs),

@@ -24,9 +24,9 @@ var (
 // DueSources implements roster.SchedulerStore: never planned (NULL) first,
 // then by when due and id.
 func (s *db) DueSources(ctx context.Context, now time.Time, limit int) ([]*roster.Source, error) {
-	rs, err := s.r.query(ctx, `SELECT `+sourceCols+` FROM sources
+	rs, err := s.r.query(ctx, `SELECT `+sourceColumns+` FROM sources
 		WHERE schedule <> '' AND (next_due IS NULL OR next_due <= $1) ORDER BY next_due NULLS FIRST, id LIMIT $2`, now, limit)
-	return scanAll(rs, err, scanSourceRow)
+	return scanAll(rs, err, readSource)
 }
 
 // ClaimScheduledSync implements roster.SchedulerStore. The claim is an
@@ -37,10 +37,7 @@ func (s *db) DueSources(ctx context.Context, now time.Time, limit int) ([]*roste
 func (s *db) ClaimScheduledSync(ctx context.Context, sourceID string, tick time.Time, next *roster.ScheduledSync) (*roster.SyncRun, bool, error) {
 	var run *roster.SyncRun
 	claimed := false
-	var nextTick, nextDue *time.Time
-	if next != nil {
-		nextTick, nextDue = &next.Tick, &next.Due
-	}
+	nextTick, nextDue := nextSyncArgs(next)
 	args := []any{sourceID, nextTick, nextDue}
 	stored := `next_tick IS NULL` // the zero tick: no next sync planned
 	if !tick.IsZero() {
@@ -107,7 +104,7 @@ func (s *db) SetCallbackKey(ctx context.Context, sourceID, hash string) error {
 
 // SourceByCallbackKey implements roster.SchedulerStore.
 func (s *db) SourceByCallbackKey(ctx context.Context, hash string) (*roster.Source, error) {
-	src, err := scanSourceRow(s.r.queryRow(ctx, `SELECT `+sourceCols+` FROM sources WHERE callback_hash = $1`, hash))
+	src, err := readSource(s.r.queryRow(ctx, `SELECT `+sourceColumns+` FROM sources WHERE callback_hash = $1`, hash))
 	if isNoRows(err) {
 		return nil, roster.Errorf(roster.ENOTFOUND, "no source has this callback key")
 	}
