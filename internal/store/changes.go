@@ -224,10 +224,7 @@ func (s *db) recordUpdated(ctx context.Context, c conn, run *roster.SyncRun, hos
 		FROM hosts WHERE source_id = $1 AND id `+s.anyOf("$2"), run.SourceID, hostIDs(hosts))
 	stored, err := scanAll(rs, err, func(r row) (*roster.Host, error) {
 		var h roster.Host
-		var vars json.RawMessage
-		err := r.Scan(&h.ID, &h.Name, &h.Address, &h.Scope, &h.Enabled, &h.Missing, &h.Groups, &vars)
-		h.Vars = vars
-		return &h, err
+		return &h, r.Scan(&h.ID, &h.Name, &h.Address, &h.Scope, &h.Enabled, &h.Missing, &h.Groups, &h.Vars)
 	})
 	if err != nil {
 		return err
