@@ -59,10 +59,15 @@ type dialect struct {
 	// elements is a table of one column, value, holding the elements of
 	// the list bound to param; pgType names their type in PostgreSQL.
 	elements func(param, pgType string) string
-	// lock is the row-locking clause " FOR <mode>" (mode: UPDATE, KEY
-	// SHARE …) to end a SELECT in a transaction; SQLite has none and
-	// needs none (its one writer serializes write transactions).
-	lock func(mode string) string
+	// lockRows is the locking clause of a SELECT in mode ("UPDATE",
+	// "KEY SHARE", "UPDATE SKIP LOCKED" …), with a leading space:
+	// PostgreSQL's row locks. SQLite has none (its one writer holds the
+	// whole database): "".
+	lockRows func(mode string) string
+	// typed is param given the type pgType where PostgreSQL cannot infer
+	// it from the statement (a parameter in a SELECT list); SQLite's
+	// values carry their own types.
+	typed func(param, pgType string) string
 }
 
 var (
@@ -71,14 +76,16 @@ var (
 		greatest: "max",
 		anyOf:    func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" },
 		elements: func(p, _ string) string { return "json_each(" + p + ")" },
-		lock:     func(string) string { return "" },
+		lockRows: func(string) string { return "" },
+		typed:    func(p, _ string) string { return p },
 	}
 	postgresDialect = dialect{
 		name:     "postgres",
 		greatest: "greatest",
 		anyOf:    func(p string) string { return "= ANY(" + p + ")" },
 		elements: func(p, t string) string { return "unnest(" + p + "::" + t + "[]) AS l(value)" },
-		lock:     func(mode string) string { return " FOR " + mode },
+		lockRows: func(mode string) string { return " FOR " + mode },
+		typed:    func(p, t string) string { return p + "::" + t },
 	}
 )
 
@@ -165,3 +172,21 @@ var (
 // A method that writes a caller's time into the caller's struct uses it, so
 // the struct equals what a read returns.
 func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// rowInserter is what the conns of write transactions are too: they
+// insert many rows at once, each database its fastest way (PostgreSQL
+// copies them in, SQLite runs multi-row INSERTs under its limit of
+// variables).
+type rowInserter interface {
+	// insertRows inserts n rows into table's columns cols, row(i) giving
+	// the values of the i-th (Go values, as arguments of exec).
+	insertRows(ctx context.Context, table string, cols []string, n int, row func(i int) ([]any, error)) error
+}
+
+// insertRows inserts n rows in c (a transaction's conn): see rowInserter.
+func insertRows(ctx context.Context, c conn, table string, cols []string, n int, row func(i int) ([]any, error)) error {
+	if n == 0 {
+		return nil
+	}
+	return c.(rowInserter).insertRows(ctx, table, cols, n, row)
+}

@@ -75,10 +75,10 @@ func TestSQLiteListDest(t *testing.T) {
 }
 
 func TestLockFragment(t *testing.T) {
-	if got := postgresDialect.lock("KEY SHARE"); got != " FOR KEY SHARE" {
+	if got := postgresDialect.lockRows("KEY SHARE"); got != " FOR KEY SHARE" {
 		t.Errorf("PostgreSQL's lock = %q", got)
 	}
-	if got := sqliteDialect.lock("UPDATE"); got != "" {
+	if got := sqliteDialect.lockRows("UPDATE"); got != "" {
 		t.Errorf("SQLite's lock = %q, want none", got)
 	}
 }

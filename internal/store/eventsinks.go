@@ -97,7 +97,7 @@ func (s *db) EventSinks(ctx context.Context) ([]*roster.EventSink, error) {
 func (s *db) UpdateEventSink(ctx context.Context, id string, u roster.EventSinkUpdate) (*roster.EventSink, error) {
 	var out *roster.EventSink
 	err := s.inTx(ctx, func(c conn) error {
-		cur, err := oneEventSink(ctx, c, `id = $1`+s.lock("UPDATE"), id)
+		cur, err := oneEventSink(ctx, c, `id = $1`+s.lockRows("UPDATE"), id)
 		if err != nil {
 			return err
 		}

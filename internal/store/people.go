@@ -65,7 +65,7 @@ func (s *db) UpdateUser(ctx context.Context, id string, upd roster.UserUpdate) (
 	var u *roster.User
 	err := s.inTx(ctx, func(c conn) error {
 		var err error
-		if u, err = scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`+s.lock("UPDATE"), id)); isNoRows(err) {
+		if u, err = scanUser(c.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1`+s.lockRows("UPDATE"), id)); isNoRows(err) {
 			return notFound("user", id)
 		} else if err != nil {
 			return err
@@ -200,7 +200,7 @@ func (s *db) UpdateTeam(ctx context.Context, id string, upd roster.TeamUpdate) (
 	var t *roster.Team
 	err := s.inTx(ctx, func(c conn) error {
 		var err error
-		if t, err = scanTeam(c.queryRow(ctx, `SELECT `+teamCols+` FROM teams WHERE id = $1`+s.lock("UPDATE"), id)); isNoRows(err) {
+		if t, err = scanTeam(c.queryRow(ctx, `SELECT `+teamCols+` FROM teams WHERE id = $1`+s.lockRows("UPDATE"), id)); isNoRows(err) {
 			return notFound("team", id)
 		} else if err != nil {
 			return err
@@ -232,7 +232,7 @@ func (s *db) DeleteTeam(ctx context.Context, id string) error {
 // one writer holds off the deletion already).
 func (s *db) exists(ctx context.Context, c conn, table, what, id string) error {
 	var one int
-	err := c.queryRow(ctx, `SELECT 1 FROM `+table+` WHERE id = $1`+s.lock("KEY SHARE"), id).Scan(&one)
+	err := c.queryRow(ctx, `SELECT 1 FROM `+table+` WHERE id = $1`+s.lockRows("KEY SHARE"), id).Scan(&one)
 	if isNoRows(err) {
 		return notFound(what, id)
 	}

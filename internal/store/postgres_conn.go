@@ -144,3 +144,17 @@ func (d *pgDurationDest) ScanInterval(v pgtype.Interval) error {
 	*d.d = fromPGDuration(v)
 	return nil
 }
+
+// pgCopier is what pgx.Tx and the pool have to copy rows in.
+type pgCopier interface {
+	CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// insertRows implements rowInserter with COPY.
+func (c pgConn) insertRows(ctx context.Context, table string, cols []string, n int, row func(i int) ([]any, error)) error {
+	_, err := c.q.(pgCopier).CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+		v, err := row(i)
+		return pgArgs(v), err
+	}))
+	return explainPostgres(c.where, err)
+}

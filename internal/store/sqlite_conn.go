@@ -250,3 +250,29 @@ func (d jsonList) Scan(src any) error {
 	*d.l = nil
 	return json.Unmarshal(text, d.l)
 }
+
+// sqliteInsertRows is how many rows one INSERT of insertRows writes, at
+// most: SQLite allows 32766 variables per statement.
+const sqliteInsertRows = 500
+
+// insertRows implements rowInserter with multi-row INSERTs.
+func (c sqliteConn) insertRows(ctx context.Context, table string, cols []string, n int, row func(i int) ([]any, error)) error {
+	per := min(sqliteInsertRows, 32766/len(cols))
+	head := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES `
+	tuple := `(` + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + `)`
+	for start := 0; start < n; start += per {
+		k := min(per, n-start)
+		args := make([]any, 0, k*len(cols))
+		for i := start; i < start+k; i++ {
+			v, err := row(i)
+			if err != nil {
+				return err
+			}
+			args = append(args, v...)
+		}
+		if _, err := c.q.ExecContext(ctx, head+repeatTuple(k, tuple), sqliteArgs(args)...); err != nil {
+			return c.explain(err)
+		}
+	}
+	return nil
+}
