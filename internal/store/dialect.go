@@ -59,6 +59,18 @@ type dialect struct {
 	// elements is a table of one column, value, holding the elements of
 	// the list bound to param; pgType names their type in PostgreSQL.
 	elements func(param, pgType string) string
+	// lockRows is the clause that locks the rows a SELECT reads, in mode
+	// (UPDATE, KEY SHARE), until the transaction ends: PostgreSQL's FOR
+	// mode; none in SQLite, whose write transactions hold the database.
+	lockRows func(mode string) string
+	// xactLock is a statement that locks the text bound to $1 until the
+	// transaction ends, so that writers of one key take turns
+	// (PostgreSQL: an advisory lock); empty in SQLite, whose write
+	// transactions run one at a time.
+	xactLock string
+	// deliveryDuration names webhook_deliveries' duration column (SQLite's
+	// name says its unit).
+	deliveryDuration string
 }
 
 var (
@@ -67,12 +79,20 @@ var (
 		greatest: "max",
 		anyOf:    func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" },
 		elements: func(p, _ string) string { return "json_each(" + p + ")" },
+
+		lockRows:         func(string) string { return "" },
+		xactLock:         "",
+		deliveryDuration: "duration_us",
 	}
 	postgresDialect = dialect{
 		name:     "postgres",
 		greatest: "greatest",
 		anyOf:    func(p string) string { return "= ANY(" + p + ")" },
 		elements: func(p, t string) string { return "unnest(" + p + "::" + t + "[]) AS l(value)" },
+
+		lockRows:         func(mode string) string { return " FOR " + mode },
+		xactLock:         `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+		deliveryDuration: "duration",
 	}
 )
 
@@ -159,3 +179,7 @@ var (
 // A method that writes a caller's time into the caller's struct uses it, so
 // the struct equals what a read returns.
 func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// isPrimaryKey reports a primary-key violation of either database (a
+// unique violation too: isUnique also reports it).
+func isPrimaryKey(err error) bool { return sqliteIsPrimaryKey(err) || pgIsPrimaryKey(err) }

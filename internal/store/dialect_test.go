@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 )
@@ -52,5 +53,23 @@ func TestSQLiteStoredForms(t *testing.T) {
 	}
 	if d >= 0 || string(j) != `[1]` {
 		t.Errorf("duration %v (want the negative marker), JSON %s", d, j)
+	}
+}
+
+// TestSQLiteListScans: a list written as a []string (a JSON array in
+// SQLite) scans back into a *[]string, as PostgreSQL's arrays do.
+func TestSQLiteListScans(t *testing.T) {
+	for src, want := range map[any][]string{`["b","a"]`: {"b", "a"}, `[]`: {}, nil: nil} {
+		got := []string{"stale"}
+		if err := sqliteDests([]any{&got})[0].(interface{ Scan(any) error }).Scan(src); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Errorf("%v scanned as %#v, want %#v", src, got, want)
+		}
+	}
+	var l []string
+	if err := sqliteDests([]any{&l})[0].(interface{ Scan(any) error }).Scan(int64(1)); err == nil {
+		t.Error("an integer scanned as a list")
 	}
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // SQLite's side of the seam (dialect.go): placeholders, stored forms, conn.
@@ -118,6 +122,8 @@ func sqliteDests(dest []any) []any {
 			w = microsDuration{v}
 		case *json.RawMessage:
 			w = textJSON{v}
+		case *[]string:
+			w = jsonList{v}
 		default:
 			continue
 		}
@@ -227,3 +233,25 @@ func (r sqliteRows) Next() bool             { return r.rs.Next() }
 func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDests(dest)...) }
 func (r sqliteRows) Err() error             { return r.explain(r.rs.Err()) }
 func (r sqliteRows) Close()                 { r.rs.Close() }
+
+// jsonList scans a list stored as a JSON array (what sqliteArg stores of
+// a []string), as PostgreSQL's driver scans an array.
+type jsonList struct{ l *[]string }
+
+func (d jsonList) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*d.l = nil
+		return nil
+	case string:
+		return json.Unmarshal([]byte(v), d.l)
+	case []byte:
+		return json.Unmarshal(v, d.l)
+	}
+	return fmt.Errorf("list stored as %T, not JSON", src)
+}
+
+func sqliteIsPrimaryKey(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
