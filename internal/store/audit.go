@@ -208,7 +208,6 @@ func scanAuditEvent(r row) (*roster.AuditEvent, error) {
 
 // AuditEvents implements roster.AuditStore.
 func (s *db) AuditEvents(ctx context.Context, f roster.AuditFilter) ([]*roster.AuditEvent, string, error) {
-	limit := pageLimit(f.Limit)
 	var w pgWhere
 	if f.Actor != "" {
 		w.add(`actor = ?`, f.Actor)
@@ -219,30 +218,33 @@ func (s *db) AuditEvents(ctx context.Context, f roster.AuditFilter) ([]*roster.A
 	if f.TargetID != "" {
 		w.add(`target_id = ?`, f.TargetID)
 	}
-	if f.After != "" {
-		var after string
-		if err := decodeCursor(f.After, &after); err != nil {
+	return idPage(ctx, s.r, `SELECT `+auditCols+` FROM audit_events`, &w, f.After, f.Limit, scanAuditEvent,
+		func(e *roster.AuditEvent) string { return e.ID })
+}
+
+// idPage reads a page of rows newest first, by id (UUIDv7): sel selects
+// them, w holds its conditions, after is the cursor the page before gave
+// ("": the first page) and limit the caller's. It gives the page and the
+// cursor of the next one ("": none).
+func idPage[T any](ctx context.Context, c conn, sel string, w *pgWhere, after string, limit int,
+	scan func(row) (T, error), id func(T) string) ([]T, string, error) {
+	limit = pageLimit(limit)
+	if after != "" {
+		var last string
+		if err := decodeCursor(after, &last); err != nil {
 			return nil, "", err
 		}
-		w.add(`id < ?`, after)
+		w.add(`id < ?`, last)
 	}
-	q := `SELECT ` + auditCols + ` FROM audit_events` + w.String() + ` ORDER BY id DESC` + w.limit(limit+1)
-	rs, err := s.r.query(ctx, q, w.args...)
-	out, err := scanAll(rs, err, scanAuditEvent)
+	q := sel + w.String() + ` ORDER BY id DESC` + w.limit(limit+1)
+	rs, err := c.query(ctx, q, w.args...)
+	out, err := scanAll(rs, err, scan)
 	if err != nil {
 		return nil, "", err
 	}
-	out, next := nextPage(out, limit, func(e *roster.AuditEvent) string { return e.ID })
-	return out, next, nil
-}
-
-// nextPage cuts out, read with a limit of limit+1, to limit rows, and
-// gives the cursor of the next page (the last row's id) when there is
-// one.
-func nextPage[T any](out []T, limit int, id func(T) string) ([]T, string) {
 	if len(out) <= limit {
-		return out, ""
+		return out, "", nil
 	}
 	out = out[:limit]
-	return out, encodeCursor(id(out[limit-1]))
+	return out, encodeCursor(id(out[limit-1])), nil
 }

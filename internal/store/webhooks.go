@@ -223,7 +223,6 @@ func scanDelivery(r row) (*roster.WebhookDelivery, error) {
 
 // WebhookDeliveries implements roster.WebhookStore.
 func (s *db) WebhookDeliveries(ctx context.Context, f roster.DeliveryFilter) ([]*roster.WebhookDelivery, string, error) {
-	limit := pageLimit(f.Limit)
 	var w pgWhere
 	if f.WebhookID != "" {
 		w.add(`webhook_id = ?`, f.WebhookID)
@@ -231,21 +230,8 @@ func (s *db) WebhookDeliveries(ctx context.Context, f roster.DeliveryFilter) ([]
 	if f.EventID != "" {
 		w.add(`event_id = ?`, f.EventID)
 	}
-	if f.After != "" {
-		var after string
-		if err := decodeCursor(f.After, &after); err != nil {
-			return nil, "", err
-		}
-		w.add(`id < ?`, after)
-	}
-	q := `SELECT ` + s.deliveryCols() + ` FROM webhook_deliveries` + w.String() + ` ORDER BY id DESC` + w.limit(limit+1)
-	rs, err := s.r.query(ctx, q, w.args...)
-	out, err := scanAll(rs, err, scanDelivery)
-	if err != nil {
-		return nil, "", err
-	}
-	out, next := nextPage(out, limit, func(d *roster.WebhookDelivery) string { return d.ID })
-	return out, next, nil
+	return idPage(ctx, s.r, `SELECT `+s.deliveryCols()+` FROM webhook_deliveries`, &w, f.After, f.Limit, scanDelivery,
+		func(d *roster.WebhookDelivery) string { return d.ID })
 }
 
 // PruneDeliveries implements roster.WebhookStore.
