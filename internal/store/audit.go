@@ -1,14 +1,17 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"maps"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/rosterhq/roster"
 )
@@ -89,4 +92,159 @@ func (h auditHook) after(err error, rec *roster.AuditEvent) error {
 		h.fn(rec)
 	}
 	return err
+}
+
+const auditCols = `id, time, actor, actor_id, action, outcome, target_type, target_id, target_name, inventory_id, reason, details, count, last_time`
+
+// AppendAudit implements roster.AuditStore. Allowed events are inserted
+// as they are; a refusal or failure counts on the record of an identical
+// one in its window, or is inserted while its caller is under the limit of
+// the window, or counts on the caller's summary record. The count and the
+// insert are one step for every writer sharing the database (SQLite's
+// write transactions run one at a time; PostgreSQL's take a lock on the
+// caller), so the limit is exact.
+func (s *db) AppendAudit(ctx context.Context, e *roster.AuditEvent) error {
+	if e.Time.IsZero() {
+		e.Time = s.now()
+	}
+	e.Time = storedTime(e.Time)
+	e.Count, e.LastTime = 1, e.Time
+	if !e.Aggregable() {
+		e.ID = newID()
+		return s.onAudit.after(insertAudit(ctx, s.w, e, nil), e)
+	}
+	k := auditKeysOf(e, s.audit)
+	inserted := e // or the caller's summary record
+	err := s.inTx(ctx, func(tx conn) error {
+		inserted = e
+		if s.xactLock != "" {
+			if _, err := tx.exec(ctx, s.xactLock, k.lo); err != nil {
+				return err
+			}
+		}
+		if found, err := s.repeatAudit(ctx, tx, e, k.event); found || err != nil {
+			return err
+		}
+		var n int
+		if err := tx.queryRow(ctx, `SELECT count(*) FROM audit_events WHERE agg_key >= $1 AND agg_key < $2`, k.lo, k.hi).Scan(&n); err != nil {
+			return err
+		}
+		if n < s.audit.PerCaller {
+			e.ID = newID()
+			return insertAudit(ctx, tx, e, k.event)
+		}
+		if found, err := s.repeatAudit(ctx, tx, e, k.summary); found || err != nil {
+			return err
+		}
+		sum := auditSummary(e, s.audit)
+		sum.ID, sum.Count, sum.LastTime = newID(), 1, e.Time
+		e.ID, inserted = sum.ID, sum
+		return insertAudit(ctx, tx, sum, k.summary)
+	})
+	return s.onAudit.after(err, inserted)
+}
+
+// insertAudit inserts the record e with the aggregation key aggKey (nil:
+// none).
+func insertAudit(ctx context.Context, c conn, e *roster.AuditEvent, aggKey any) error {
+	details := e.Details
+	if details == nil {
+		details = map[string]string{}
+	}
+	_, err := c.exec(ctx, `INSERT INTO audit_events (`+auditCols+`, agg_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		e.ID, e.Time, e.Actor, e.ActorID, e.Action, string(e.Outcome), e.TargetType, e.TargetID, e.TargetName, e.InventoryID, e.Reason, mustJSON(details),
+		e.Count, e.LastTime, aggKey)
+	return err
+}
+
+// repeatAudit counts e on the record of key, if there is one, and gives e
+// that record's id and count.
+func (s *db) repeatAudit(ctx context.Context, tx conn, e *roster.AuditEvent, key string) (bool, error) {
+	err := tx.queryRow(ctx, `UPDATE audit_events SET count = count + 1, last_time = `+s.greatest+`(last_time, $1) WHERE agg_key = $2 RETURNING id, count`,
+		e.Time, key).Scan(&e.ID, &e.Count)
+	if isNoRows(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// PurgeAudit implements roster.AuditStore.
+func (s *db) PurgeAudit(ctx context.Context, p roster.AuditPurge) (int64, error) {
+	var total int64
+	for _, c := range []struct {
+		outcomes string
+		before   time.Time
+	}{{`('allowed')`, p.AllowedBefore}, {`('denied', 'failed')`, p.FailuresBefore}} {
+		if c.before.IsZero() {
+			continue
+		}
+		for {
+			n, err := s.w.exec(ctx, `DELETE FROM audit_events WHERE id IN (
+				SELECT id FROM audit_events WHERE outcome IN `+c.outcomes+` AND last_time < $1 LIMIT $2)`, c.before, auditPurgeBatch)
+			if err != nil {
+				return total, err
+			}
+			total += n
+			if n < auditPurgeBatch {
+				break
+			}
+		}
+	}
+	return total, nil
+}
+
+func scanAuditEvent(r row) (*roster.AuditEvent, error) {
+	var e roster.AuditEvent
+	var details json.RawMessage
+	if err := r.Scan(&e.ID, &e.Time, &e.Actor, &e.ActorID, &e.Action, &e.Outcome, &e.TargetType, &e.TargetID, &e.TargetName, &e.InventoryID, &e.Reason, &details,
+		&e.Count, &e.LastTime); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(details, &e.Details); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// AuditEvents implements roster.AuditStore.
+func (s *db) AuditEvents(ctx context.Context, f roster.AuditFilter) ([]*roster.AuditEvent, string, error) {
+	var w pgWhere
+	if f.Actor != "" {
+		w.add(`actor = ?`, f.Actor)
+	}
+	if f.Action != "" {
+		w.add(`action = ?`, f.Action)
+	}
+	if f.TargetID != "" {
+		w.add(`target_id = ?`, f.TargetID)
+	}
+	return idPage(ctx, s.r, `SELECT `+auditCols+` FROM audit_events`, &w, f.After, f.Limit, scanAuditEvent,
+		func(e *roster.AuditEvent) string { return e.ID })
+}
+
+// idPage reads a page of rows newest first, by id (UUIDv7): sel selects
+// them, w holds its conditions, after is the cursor the page before gave
+// ("": the first page) and limit the caller's. It gives the page and the
+// cursor of the next one ("": none).
+func idPage[T any](ctx context.Context, c conn, sel string, w *pgWhere, after string, limit int,
+	scan func(row) (T, error), id func(T) string) ([]T, string, error) {
+	limit = pageLimit(limit)
+	if after != "" {
+		var last string
+		if err := decodeCursor(after, &last); err != nil {
+			return nil, "", err
+		}
+		w.add(`id < ?`, last)
+	}
+	q := sel + w.String() + ` ORDER BY id DESC` + w.limit(limit+1)
+	rs, err := c.query(ctx, q, w.args...)
+	out, err := scanAll(rs, err, scan)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(out) <= limit {
+		return out, "", nil
+	}
+	out = out[:limit]
+	return out, encodeCursor(id(out[limit-1])), nil
 }

@@ -68,24 +68,36 @@ type dialect struct {
 	// it from the statement (a parameter in a SELECT list); SQLite's
 	// values carry their own types.
 	typed func(param, pgType string) string
+	// xactLock is a statement that locks the text bound to $1 until the
+	// transaction ends, so that writers of one key take turns
+	// (PostgreSQL: an advisory lock); empty in SQLite, whose write
+	// transactions run one at a time.
+	xactLock string
+	// deliveryDuration names webhook_deliveries' duration column (SQLite's
+	// name says its unit).
+	deliveryDuration string
 }
 
 var (
 	sqliteDialect = dialect{
-		name:     "sqlite",
-		greatest: "max",
-		anyOf:    func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" },
-		elements: func(p, _ string) string { return "json_each(" + p + ")" },
-		lockRows: func(string) string { return "" },
-		typed:    func(p, _ string) string { return p },
+		name:             "sqlite",
+		greatest:         "max",
+		anyOf:            func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" },
+		elements:         func(p, _ string) string { return "json_each(" + p + ")" },
+		lockRows:         func(string) string { return "" },
+		typed:            func(p, _ string) string { return p },
+		xactLock:         "",
+		deliveryDuration: "duration_us",
 	}
 	postgresDialect = dialect{
-		name:     "postgres",
-		greatest: "greatest",
-		anyOf:    func(p string) string { return "= ANY(" + p + ")" },
-		elements: func(p, t string) string { return "unnest(" + p + "::" + t + "[]) AS l(value)" },
-		lockRows: func(mode string) string { return " FOR " + mode },
-		typed:    func(p, t string) string { return p + "::" + t },
+		name:             "postgres",
+		greatest:         "greatest",
+		anyOf:            func(p string) string { return "= ANY(" + p + ")" },
+		elements:         func(p, t string) string { return "unnest(" + p + "::" + t + "[]) AS l(value)" },
+		lockRows:         func(mode string) string { return " FOR " + mode },
+		typed:            func(p, t string) string { return p + "::" + t },
+		xactLock:         `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
+		deliveryDuration: "duration",
 	}
 )
 
@@ -190,3 +202,7 @@ func insertRows(ctx context.Context, c conn, table string, cols []string, n int,
 	}
 	return c.(rowInserter).insertRows(ctx, table, cols, n, row)
 }
+
+// isPrimaryKey reports a primary-key violation of either database (a
+// unique violation too: isUnique also reports it).
+func isPrimaryKey(err error) bool { return sqliteIsPrimaryKey(err) || pgIsPrimaryKey(err) }

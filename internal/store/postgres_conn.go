@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -157,4 +160,11 @@ func (c pgConn) insertRows(ctx context.Context, table string, cols []string, n i
 		return pgArgs(v), err
 	}))
 	return explainPostgres(c.where, err)
+}
+
+// pgIsPrimaryKey reports a violation of a primary key (PostgreSQL names
+// it <table>_pkey).
+func pgIsPrimaryKey(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505" && strings.HasSuffix(e.ConstraintName, "_pkey")
 }

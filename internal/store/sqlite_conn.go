@@ -4,11 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // SQLite's side of the seam (dialect.go): placeholders, stored forms, conn.
@@ -275,4 +279,9 @@ func (c sqliteConn) insertRows(ctx context.Context, table string, cols []string,
 		}
 	}
 	return nil
+}
+
+func sqliteIsPrimaryKey(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }

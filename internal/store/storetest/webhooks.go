@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,14 @@ func testWebhookCreate(t *testing.T, s roster.Store, ws roster.WebhookStore) {
 	must(t, err)
 	if got.Type != roster.TypeIRC || got.Config.IRC == nil || *got.Config.IRC != *given.Config.IRC || got.Enabled || got.HasSigningSecret {
 		t.Fatalf("given = %+v", got)
+	}
+	// A given id already taken is a conflict of ids, not of names.
+	again := *given
+	again.Name = "given-again"
+	err = ws.CreateWebhook(ctx, &again)
+	wantCode(t, err, roster.ECONFLICT)
+	if !strings.Contains(err.Error(), "a webhook with id") {
+		t.Fatalf("creating a webhook with a taken id: %v, want the id named", err)
 	}
 	_, err = ws.Webhook(ctx, "missing")
 	wantCode(t, err, roster.ENOTFOUND)
