@@ -113,9 +113,7 @@ func OIDC(t testing.TB, cfg OIDCConfig) *OIDCProvider {
 		tlsPair, caFile = &pair, ca.File
 	}
 	p, err := startOIDC(dir, cfg, tlsPair, caFile)
-	check(t, err)
-	t.Cleanup(p.Stop)
-	dumpLogOnFailure(t, "oidc provider", p.proc) // runs before Stop
+	own(t, "oidc provider", p, err)
 	return p
 }
 
@@ -162,12 +160,7 @@ func startOIDC(dir string, cfg OIDCConfig, tlsPair *pkitest.Pair, caFile string)
 	}
 	p.hc = &http.Client{Transport: tr, Timeout: 10 * time.Second}
 
-	var lastErr error
-	for attempt := 1; attempt <= 3; attempt++ {
-		port, err := freePort(false)
-		if err != nil {
-			return nil, err
-		}
+	err = startOnFreePort(bin, false, 5*time.Second, func(attempt, port int) (*process, error) {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		p.Issuer = scheme + "://" + addr + "/"
 		args := []string{"-listen", addr, "-issuer", p.Issuer, "-config", cfgPath}
@@ -177,48 +170,30 @@ func startOIDC(dir string, cfg OIDCConfig, tlsPair *pkitest.Pair, caFile string)
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
 		cmd.Env = childEnv(nil, "HOME="+dir)
+		var err error
 		p.proc, err = startProcess("oidc provider", cmd, filepath.Join(dir, fmt.Sprintf("oidc-provider-%d.log", attempt)),
 			syscall.SIGTERM, syscall.SIGKILL)
-		if err != nil {
-			return nil, err
-		}
-		if err = p.waitReady(oidcStartTimeout); err == nil {
-			return p, nil
-		}
-		p.proc.stop(5 * time.Second)
-		lastErr = fmt.Errorf("oidc provider (%s) did not start: %v\n%s", bin, err, p.proc.logs(16<<10))
-		if !addrInUse(p.proc.logs(64 << 10)) {
-			break
-		}
+		return p.proc, err
+	}, func() error { return p.proc.poll(oidcStartTimeout, 50*time.Millisecond, p.discovered) })
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return p, nil
 }
 
-// waitReady polls the discovery document until it names the issuer.
-func (p *OIDCProvider) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		if p.proc.exited() {
-			return fmt.Errorf("exited: %v", p.proc.waitErr)
-		}
-		var doc struct {
-			Issuer string `json:"issuer"`
-		}
-		err := p.getJSON(".well-known/openid-configuration", &doc)
-		switch {
-		case err != nil:
-			last = err.Error()
-		case doc.Issuer != p.Issuer:
-			return fmt.Errorf("discovery names issuer %q, want %q", doc.Issuer, p.Issuer)
-		default:
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %s", timeout, last)
-		}
-		time.Sleep(50 * time.Millisecond)
+// discovered reads the discovery document: the provider is ready when it
+// names the issuer.
+func (p *OIDCProvider) discovered() error {
+	var doc struct {
+		Issuer string `json:"issuer"`
 	}
+	if err := p.getJSON(".well-known/openid-configuration", &doc); err != nil {
+		return err
+	}
+	if doc.Issuer != p.Issuer {
+		return fmt.Errorf("discovery names issuer %q, want %q", doc.Issuer, p.Issuer)
+	}
+	return nil
 }
 
 func (p *OIDCProvider) getJSON(path string, v any) error {
@@ -256,6 +231,8 @@ func (p *OIDCProvider) HTTPClient(checkRedirect func(*http.Request, []*http.Requ
 
 // Stop stops the provider (idempotent). OIDC(t) calls it at cleanup.
 func (p *OIDCProvider) Stop() { p.proc.stop(5 * time.Second) }
+
+func (p *OIDCProvider) process() *process { return p.proc }
 
 // Logs returns the provider's recent output.
 func (p *OIDCProvider) Logs() string { return p.proc.logs(64 << 10) }
