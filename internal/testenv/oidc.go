@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/internal/pkitest"
+	"github.com/rosterhq/roster/internal/testenv/oidcconfig"
 )
 
 // OIDCBinEnv names the environment variable that points at a prebuilt OIDC test
@@ -40,14 +41,7 @@ const oidcProviderPackage = "github.com/rosterhq/roster/internal/testenv/oidcpro
 const oidcStartTimeout = 20 * time.Second
 
 // OIDCUser is a user of the test provider. Its subject (sub) is its Username.
-type OIDCUser struct {
-	Username   string   `json:"username"`
-	Password   string   `json:"password"`
-	Email      string   `json:"email,omitempty"`
-	GivenName  string   `json:"given_name,omitempty"`
-	FamilyName string   `json:"family_name,omitempty"`
-	Groups     []string `json:"groups,omitempty"` // the groups claim, e.g. "ops", "ops/db"
-}
+type OIDCUser = oidcconfig.User
 
 // OIDCConfig is what OIDC starts a provider with.
 type OIDCConfig struct {
@@ -86,20 +80,6 @@ type OIDCProvider struct {
 	hc    *http.Client // trusts CAFile
 }
 
-// oidcFileConfig is the provider's -config file (internal/testenv/oidcprovider).
-type oidcFileConfig struct {
-	Users   []OIDCUser       `json:"users"`
-	Clients []oidcFileClient `json:"clients"`
-}
-
-type oidcFileClient struct {
-	ID                   string   `json:"id"`
-	Secret               string   `json:"secret"`
-	RedirectURIs         []string `json:"redirect_uris,omitempty"`
-	Device               bool     `json:"device,omitempty"`
-	ClaimsInUserinfoOnly bool     `json:"claims_in_userinfo_only,omitempty"`
-}
-
 // OIDC starts an OpenID Connect provider for the calling test and stops it when
 // the test ends. It Needs the provider binary (see OIDCProviderBinary).
 func OIDC(t testing.TB, cfg OIDCConfig) *OIDCProvider {
@@ -130,7 +110,7 @@ func startOIDC(dir string, cfg OIDCConfig, tlsPair *pkitest.Pair, caFile string)
 		DeviceClientID: "roster-device", DeviceClientSecret: rand.Text(),
 		CAFile: caFile, Bin: bin, users: cfg.Users,
 	}
-	file := oidcFileConfig{Users: cfg.Users, Clients: []oidcFileClient{
+	file := oidcconfig.File{Users: cfg.Users, Clients: []oidcconfig.Client{
 		{ID: p.ClientID, Secret: p.ClientSecret, RedirectURIs: cfg.RedirectURIs, ClaimsInUserinfoOnly: cfg.ClaimsInUserinfoOnly},
 		{ID: p.DeviceClientID, Secret: p.DeviceClientSecret, Device: true},
 	}}
