@@ -2,7 +2,6 @@ package gcp
 
 import (
 	"fmt"
-	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -95,15 +94,9 @@ var hostnameKinds = []string{"public_ip", "private_ip", "name", "hostname", "lab
 // parseOptions normalises and decodes config, then checks every option,
 // collecting all field errors.
 func parseOptions(config map[string]any) (*Options, error) {
-	config = maps.Clone(config)
-	var errs roster.FieldErrors
-	errs.Merge("", sources.RejectSecrets(config, secretOptions...))
-	errs.Merge("", sources.Aliases(config, aliases))
-	for _, n := range secretOptions {
-		delete(config, n)
-	}
 	var o Options
-	if !errs.Merge("", sources.Decode(config, &o)) {
+	errs, decoded := sources.DecodeOptions(config, &o, secretOptions, aliases)
+	if !decoded {
 		return nil, errs.Err()
 	}
 	if len(o.Projects) == 0 {
