@@ -2,6 +2,8 @@ package roster
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"slices"
 	"time"
 )
@@ -324,6 +326,22 @@ type SecretBackend interface {
 	Wrap(ctx context.Context, data map[string]Secret, ttl time.Duration) (*WrappedSecret, error)
 	// Health reports whether the backend can serve now.
 	Health(ctx context.Context) error
+}
+
+// SecretBackendError turns a SecretBackend failure while doing something
+// into what a caller may see: the backend's own roster errors, whose
+// messages hold no secret, keep their code (unavailable, conflict,
+// invalid, not found) after "cannot <doing>: "; anything else is logged
+// to log and reported as an unavailable backend.
+func SecretBackendError(log *slog.Logger, doing string, err error) error {
+	switch ErrorCode(err) {
+	case EUNAVAILABLE, ECONFLICT, EINVALID, ENOTFOUND:
+		var re *Error
+		errors.As(err, &re)
+		return &Error{Code: re.Code, Message: "cannot " + doing + ": " + re.Message, Fields: re.Fields}
+	}
+	log.Error("secret backend failed", "doing", doing, "err", err)
+	return Errorf(EUNAVAILABLE, "cannot %s: the secret backend failed", doing)
 }
 
 // BackendInfo is what a backend says about a read, for the audit log.

@@ -194,33 +194,13 @@ func (s *Server) awxAuthenticate(r *http.Request) (awxCaller, error) {
 // clients print the detail. Internal errors are logged and answered with
 // a generic message, as writeProblem does.
 func (s *Server) writeAWXError(w http.ResponseWriter, r *http.Request, err error) {
-	var maxErr *http.MaxBytesError
-	if errors.As(err, &maxErr) {
-		err = roster.Errorf(roster.ETOOLARGE, "the request body is larger than %d bytes", maxErr.Limit)
-	}
-	code := roster.ErrorCode(err)
-	status, ok := statusOf[code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	code, status, err := prepareErrorAnswer(w, r, s.log, err)
 	detail := roster.ErrorMessage(err)
-	switch {
-	case code == roster.EINTERNAL && r.Context().Err() != nil && errors.Is(err, context.Canceled):
-		s.log.Debug("request canceled by the client", "method", r.Method, "path", loggedPath(r.URL.Path))
-	case code == roster.EINTERNAL || code == roster.EFULL:
-		s.log.Error("request failed", "method", r.Method, "path", loggedPath(r.URL.Path), "err", err)
-	}
 	if code == roster.EINTERNAL || detail == "" {
 		detail = http.StatusText(status)
 	}
 	for _, f := range roster.ErrorFields(err) {
 		detail += "; " + f.Field + ": " + f.Message
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
-	}
-	if secs := retryAfter(err); secs > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	writeAWXJSON(w, status, map[string]string{"detail": detail})
 }

@@ -30,15 +30,17 @@ var statusOf = map[string]int{
 // problemType is the URI naming a kind of problem.
 func problemType(code string) string { return "urn:roster:problem:" + code }
 
-// writeProblem answers with err as application/problem+json. Internal
-// errors are logged with their detail and answered with a generic message:
-// their text may hold what a client must not see.
-func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+// prepareErrorAnswer does what every error answer (problem+json, AWX's
+// detail) starts with: a body over its limit becomes ETOOLARGE; err's
+// code gives the status; internal errors are logged with their detail (at
+// debug level when the client went away); and w gets the headers the
+// status calls for. It returns the code, the status and err as answered.
+func prepareErrorAnswer(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) (code string, status int, answered error) {
 	var maxErr *http.MaxBytesError
 	if errors.As(err, &maxErr) {
 		err = roster.Errorf(roster.ETOOLARGE, "the request body is larger than %d bytes", maxErr.Limit)
 	}
-	code := roster.ErrorCode(err)
+	code = roster.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {
 		status = http.StatusInternalServerError
@@ -51,6 +53,20 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 	case code == roster.EINTERNAL || code == roster.EFULL:
 		log.Error("request failed", "method", r.Method, "path", loggedPath(r.URL.Path), "err", err)
 	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
+	}
+	if secs := retryAfter(err); secs > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+	}
+	return code, status, err
+}
+
+// writeProblem answers with err as application/problem+json. Internal
+// errors are logged with their detail and answered with a generic message:
+// their text may hold what a client must not see.
+func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code, status, err := prepareErrorAnswer(w, r, log, err)
 	p := Problem{
 		Type:   problemType(code),
 		Title:  http.StatusText(status),
@@ -66,12 +82,6 @@ func writeProblem(w http.ResponseWriter, r *http.Request, log *slog.Logger, err 
 			fe[i] = FieldError{Field: f.Field, Message: f.Message}
 		}
 		p.Errors = &fe
-	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="roster"`)
-	}
-	if secs := retryAfter(err); secs > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(status)

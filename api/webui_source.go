@@ -55,37 +55,55 @@ func sourceRef(r *http.Request) string { return r.PathValue("inv") + "/" + r.Pat
 
 // ---- the list of sources
 
+// inventorySources is an inventory with its sources.
+type inventorySources struct {
+	inv  *roster.Inventory
+	srcs []*roster.Source
+}
+
+// sourcesByInventory returns the inventories the caller sees, each with
+// its sources.
+func (s *Server) sourcesByInventory(ctx context.Context) ([]inventorySources, error) {
+	invs, err := s.visibleInventories(ctx)
+	if err != nil {
+		return nil, err
+	}
+	groups := make([]inventorySources, 0, len(invs))
+	for _, inv := range invs {
+		srcs, err := s.store.Sources(ctx, inv.ID)
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, inventorySources{inv, srcs})
+	}
+	return groups, nil
+}
+
+// listedSources is sourcesByInventory for the pages that list sources:
+// when the caller may not list them there are none, and refused says so
+// for the page.
+func (s *Server) listedSources(ctx context.Context) (groups []inventorySources, refused string, err error) {
+	if authorizeCaller(ctx, "ListSources") != nil {
+		return nil, "You may not list sources: ask an admin for a role binding.", nil
+	}
+	groups, err = s.sourcesByInventory(ctx)
+	return groups, "", err
+}
+
 func (s *Server) serveSources(w http.ResponseWriter, r *http.Request, p *uiRequest) {
 	page := ui.SourceList{Page: p.Page}
 	page.CanCreate = s.may(p, "CreateSource", nil)
-	if err := authorizeCaller(p.ctx, "ListSources"); err != nil {
-		page.Message = "You may not list sources: ask an admin for a role binding."
-		s.render(w, http.StatusOK, "sources", page)
-		return
-	}
-	invs, err := s.visibleInventories(p.ctx)
+	groups, refused, err := s.listedSources(p.ctx)
 	if err != nil {
 		s.uiFail(w, p, err)
 		return
 	}
-	type group struct {
-		name string
-		srcs []*roster.Source
-	}
-	var groups []group
-	for _, inv := range invs {
-		srcs, err := s.store.Sources(p.ctx, inv.ID)
-		if err != nil {
-			s.uiFail(w, p, err)
-			return
-		}
-		groups = append(groups, group{inv.Name, srcs})
-	}
+	page.Message = refused
 	runs := authorizeCaller(p.ctx, "ListSyncRuns") == nil
 	for _, g := range groups {
-		out := ui.SourceGroup{Inventory: g.name}
+		out := ui.SourceGroup{Inventory: g.inv.Name}
 		for _, src := range g.srcs {
-			row := ui.SourceRow{Inventory: g.name, Name: src.Name, Provider: src.Provider, Schedule: src.Schedule}
+			row := ui.SourceRow{Inventory: g.inv.Name, Name: src.Name, Provider: src.Provider, Schedule: src.Schedule}
 			if src.NextSync != nil {
 				row.NextSync = &src.NextSync.Due
 			}
@@ -346,24 +364,48 @@ func (s *Server) serveCreateSource(w http.ResponseWriter, r *http.Request, p *ui
 	}
 	onMissing := OnMissing(ed.OnMissing)
 	body.OnMissing = &onMissing
-	// openapi.yaml's checks, as the API's middleware makes them, then the
-	// handler's; refused by the first, the form shows the handler's
-	// field checks too, every problem at once.
-	if err := s.checkBody(p.ctx, http.MethodPost, "/api/v1/inventories/"+url.PathEscape(ed.Inventory)+"/sources", body); err != nil {
-		s.editorRefused(w, p, ed, s.withSourceChecks(err, ed, provider, config), doc, nil)
+	saveSource[CreateSource201JSONResponse](s, w, r, p, sourceSave{
+		ed: ed, doc: doc, provider: provider, config: config,
+		method: http.MethodPost, path: "/api/v1/inventories/" + url.PathEscape(ed.Inventory) + "/sources", body: body,
+	}, func() (CreateSourceResponseObject, error) {
+		return s.CreateSource(p.ctx, CreateSourceRequestObject{Inventory: ed.Inventory, Body: &body})
+	})
+}
+
+// sourceSave is a source editor's submission, ready to send: what the
+// editor holds, and the API request it stands for.
+type sourceSave struct {
+	ed       ui.SourceEditor
+	doc      *yaml.Node
+	provider string
+	config   map[string]any
+	method   string
+	path     string
+	body     any
+}
+
+// saveSource ends a source editor's submission the way the API takes the
+// request: openapi.yaml's checks, as the API's middleware makes them, then
+// the handler's (handle). Refused by the first, the form shows the
+// handler's field checks too, every problem at once; refused by the
+// handler, the form shows why; saved (an OK answer), the source's page
+// comes next.
+func saveSource[OK CreateSource201JSONResponse | UpdateSource200JSONResponse, R any](s *Server, w http.ResponseWriter, r *http.Request, p *uiRequest, sv sourceSave, handle func() (R, error)) {
+	if err := s.checkBody(p.ctx, sv.method, sv.path, sv.body); err != nil {
+		s.editorRefused(w, p, sv.ed, s.withSourceChecks(err, sv.ed, sv.provider, sv.config), sv.doc, nil)
 		return
 	}
-	resp, err := s.CreateSource(p.ctx, CreateSourceRequestObject{Inventory: ed.Inventory, Body: &body})
+	resp, err := handle()
 	if err != nil {
-		s.editorRefused(w, p, ed, err, doc, nil)
+		s.editorRefused(w, p, sv.ed, err, sv.doc, nil)
 		return
 	}
-	created, ok := resp.(CreateSource201JSONResponse)
+	saved, ok := any(resp).(OK)
 	if !ok {
-		s.uiFail(w, p, fmt.Errorf("create source: unexpected answer %T", resp))
+		s.uiFail(w, p, fmt.Errorf("%s %s: unexpected answer %T", sv.method, sv.path, resp))
 		return
 	}
-	http.Redirect(w, r, ui.SourcePath(ed.Inventory, created.Name), http.StatusSeeOther)
+	http.Redirect(w, r, ui.SourcePath(sv.ed.Inventory, Source(saved).Name), http.StatusSeeOther)
 }
 
 // withSourceChecks adds to err, openapi.yaml's refusal of a source's
@@ -516,21 +558,12 @@ func (s *Server) serveUpdateSource(w http.ResponseWriter, r *http.Request, p *ui
 		return
 	}
 	body := json.RawMessage(raw)
-	if err := s.checkBody(p.ctx, http.MethodPatch, "/api/v1/sources/"+url.PathEscape(src.ID), body); err != nil {
-		s.editorRefused(w, p, ed, s.withSourceChecks(err, ed, src.Provider, config), doc, nil)
-		return
-	}
-	resp, err := s.UpdateSource(p.ctx, UpdateSourceRequestObject{Source: src.ID, JSONBody: &body})
-	if err != nil {
-		s.editorRefused(w, p, ed, err, doc, nil)
-		return
-	}
-	updated, ok := resp.(UpdateSource200JSONResponse)
-	if !ok {
-		s.uiFail(w, p, fmt.Errorf("update source: unexpected answer %T", resp))
-		return
-	}
-	http.Redirect(w, r, ui.SourcePath(ed.Inventory, updated.Name), http.StatusSeeOther)
+	saveSource[UpdateSource200JSONResponse](s, w, r, p, sourceSave{
+		ed: ed, doc: doc, provider: src.Provider, config: config,
+		method: http.MethodPatch, path: "/api/v1/sources/" + url.PathEscape(src.ID), body: body,
+	}, func() (UpdateSourceResponseObject, error) {
+		return s.UpdateSource(p.ctx, UpdateSourceRequestObject{Source: src.ID, JSONBody: &body})
+	})
 }
 
 func durationText(d time.Duration) string {
@@ -749,18 +782,16 @@ type sourceName struct{ inv, name string }
 // visibleSources maps the id of every source the caller, acting for the
 // operation last authorized, sees to its names.
 func (s *Server) visibleSources(ctx context.Context) (map[string]sourceName, []*roster.Inventory, error) {
-	invs, err := s.visibleInventories(ctx)
+	groups, err := s.sourcesByInventory(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
 	out := map[string]sourceName{}
-	for _, inv := range invs {
-		srcs, err := s.store.Sources(ctx, inv.ID)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, src := range srcs {
-			out[src.ID] = sourceName{inv.Name, src.Name}
+	invs := make([]*roster.Inventory, len(groups))
+	for i, g := range groups {
+		invs[i] = g.inv
+		for _, src := range g.srcs {
+			out[src.ID] = sourceName{g.inv.Name, src.Name}
 		}
 	}
 	return out, invs, nil
@@ -1007,24 +1038,15 @@ func progressOf(run *roster.SyncRun) ui.Progress {
 
 func (s *Server) serveSchedules(w http.ResponseWriter, r *http.Request, p *uiRequest) {
 	page := ui.Schedules{Page: p.Page}
-	if err := authorizeCaller(p.ctx, "ListSources"); err != nil {
-		page.Message = "You may not list sources: ask an admin for a role binding."
-		s.render(w, http.StatusOK, "schedules", page)
-		return
-	}
-	invs, err := s.visibleInventories(p.ctx)
+	groups, refused, err := s.listedSources(p.ctx)
 	if err != nil {
 		s.uiFail(w, p, err)
 		return
 	}
-	for _, inv := range invs {
-		srcs, err := s.store.Sources(p.ctx, inv.ID)
-		if err != nil {
-			s.uiFail(w, p, err)
-			return
-		}
-		for _, src := range srcs {
-			row := ui.ScheduleRow{Inventory: inv.Name, Source: src.Name, Provider: src.Provider, Schedule: src.Schedule}
+	page.Message = refused
+	for _, g := range groups {
+		for _, src := range g.srcs {
+			row := ui.ScheduleRow{Inventory: g.inv.Name, Source: src.Name, Provider: src.Provider, Schedule: src.Schedule}
 			if src.Schedule != "" && src.ScheduleJitter > 0 {
 				row.Jitter = src.ScheduleJitter.String()
 			}

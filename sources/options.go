@@ -2,6 +2,7 @@ package sources
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -34,14 +35,29 @@ func Aliases(config map[string]any, aliases map[string]string) error {
 	return errs.Err()
 }
 
+// DecodeOptions begins a driver's parse of a source's options: on a copy
+// of config, it refuses and drops the secret options (RejectSecrets),
+// renames the aliases (Aliases) and decodes the rest into o (Decode). It
+// returns the problems found so far, to which the driver adds its own
+// checks, and whether o was decoded.
+func DecodeOptions(config map[string]any, o any, secrets []string, aliases map[string]string) (errs roster.FieldErrors, decoded bool) {
+	config = maps.Clone(config)
+	errs.Merge("", RejectSecrets(config, secrets...))
+	errs.Merge("", Aliases(config, aliases))
+	return errs, errs.Merge("", Decode(config, o))
+}
+
 // RejectSecrets refuses options that would put a secret into a source's
-// stored configuration. Credentials come from the environment, the
-// provider's default chain or (later) the credential broker.
+// stored configuration, and removes them from config so that the rest of
+// a driver's parse neither sees nor reports them again. Credentials come
+// from the environment, the provider's default chain or the credential
+// broker.
 func RejectSecrets(config map[string]any, names ...string) error {
 	var errs roster.FieldErrors
 	for _, n := range names {
 		if _, ok := config[n]; ok {
 			errs.Add(n, "secrets are not stored in a source's configuration; provide credentials through the environment or the provider's default credential chain")
+			delete(config, n)
 		}
 	}
 	return errs.Err()

@@ -14,6 +14,20 @@ import (
 // and token the remote commands use (ROSTER_URL, ROSTER_TOKEN, ...).
 var gitopsAPI = func(cmd *cobra.Command) (gitops.API, error) { return apiClient(cmd) }
 
+// serverState connects to the server and reads what it holds, for apply,
+// export and import to compare with or write out.
+func serverState(cmd *cobra.Command) (gitops.API, *gitops.State, error) {
+	api, err := gitopsAPI(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := gitops.Fetch(cmd.Context(), api)
+	if err != nil {
+		return nil, nil, err
+	}
+	return api, st, nil
+}
+
 func newApplyCommand() *cobra.Command {
 	var files []string
 	var dryRun, prune, updateSecrets bool
@@ -46,11 +60,7 @@ not create is never pruned, nor is what would take such a thing with it.`,
 			if err != nil {
 				return err
 			}
-			api, err := gitopsAPI(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := gitops.Fetch(cmd.Context(), api)
+			api, st, err := serverState(cmd)
 			if err != nil {
 				return err
 			}
@@ -103,11 +113,7 @@ WEBHOOK_<INVENTORY>_<NAME>_<FIELD> such as ..._NICKSERV_PASSWORD)
 that apply reads. Tokens are not exported; grants name them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			api, err := gitopsAPI(cmd)
-			if err != nil {
-				return err
-			}
-			st, err := gitops.Fetch(cmd.Context(), api)
+			_, st, err := serverState(cmd)
 			if err != nil {
 				return err
 			}

@@ -81,15 +81,10 @@ ROSTER_TOKEN, ROSTER_TOKEN_FILE, ROSTER_CA and the flags --server, --token-file,
 		Use: "use NAME", Short: "Make a context the current one", Args: cobra.ExactArgs(1),
 		ValidArgsFunction: completeContexts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, path, err := readContexts()
+			err := editContext(args[0], "add it with roster context set "+args[0]+" --server URL", func(f *contextsFile) {
+				f.CurrentContext = args[0]
+			})
 			if err != nil {
-				return err
-			}
-			if _, ok := f.Contexts[args[0]]; !ok {
-				return fmt.Errorf("no context %q in %s: add it with roster context set %s --server URL", args[0], path, args[0])
-			}
-			f.CurrentContext = args[0]
-			if err := f.write(path); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "using context", args[0])
@@ -177,18 +172,13 @@ ROSTER_TOKEN, ROSTER_TOKEN_FILE, ROSTER_CA and the flags --server, --token-file,
 		Use: "delete NAME", Short: "Remove a context", Args: cobra.ExactArgs(1),
 		ValidArgsFunction: completeContexts,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, path, err := readContexts()
+			err := editContext(args[0], "", func(f *contextsFile) {
+				delete(f.Contexts, args[0])
+				if f.CurrentContext == args[0] {
+					f.CurrentContext = ""
+				}
+			})
 			if err != nil {
-				return err
-			}
-			if _, ok := f.Contexts[args[0]]; !ok {
-				return fmt.Errorf("no context %q in %s", args[0], path)
-			}
-			delete(f.Contexts, args[0])
-			if f.CurrentContext == args[0] {
-				f.CurrentContext = ""
-			}
-			if err := f.write(path); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "deleted context", args[0])
@@ -216,4 +206,22 @@ ROSTER_TOKEN, ROSTER_TOKEN_FILE, ROSTER_CA and the flags --server, --token-file,
 	}
 	cmd.AddCommand(list, use, setCmd, del, current)
 	return cmd
+}
+
+// editContext reads the contexts file, lets edit change it for the context
+// named name, and writes it back. A missing context is an error, with
+// hint (if any) saying what to do.
+func editContext(name, hint string, edit func(f *contextsFile)) error {
+	f, path, err := readContexts()
+	if err != nil {
+		return err
+	}
+	if _, ok := f.Contexts[name]; !ok {
+		if hint != "" {
+			return fmt.Errorf("no context %q in %s: %s", name, path, hint)
+		}
+		return fmt.Errorf("no context %q in %s", name, path)
+	}
+	edit(f)
+	return f.write(path)
 }

@@ -83,11 +83,7 @@ imported.`,
 					return err
 				}
 			} else {
-				api, err := gitopsAPI(cmd)
-				if err != nil {
-					return err
-				}
-				st, err := gitops.Fetch(cmd.Context(), api)
+				api, st, err := serverState(cmd)
 				if err != nil {
 					return err
 				}

@@ -191,27 +191,13 @@ func newTokenListCommand() *cobra.Command {
 		Use:   "list",
 		Short: "List API tokens (never their values)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if db, err := onDatabase(cmd); err != nil {
-				return err
-			} else if !db {
-				return withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-					l, err := fetchTokens(cmd, c)
-					if err != nil {
-						return err
-					}
-					return printList(cmd, l, tokenColumns)
-				})(cmd, nil)
-			}
-			c, err := loadConfig(cmd, base)
+		RunE: apiOrDatabase(&base, func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			l, err := fetchTokens(cmd, c)
 			if err != nil {
 				return err
 			}
-			st, err := openExistingStore(cmd.Context(), c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+			return printList(cmd, l, tokenColumns)
+		}, func(cmd *cobra.Command, st rosterStore, _ []string) error {
 			toks, err := st.Tokens(cmd.Context())
 			if err != nil {
 				return err
@@ -230,7 +216,7 @@ func newTokenListCommand() *cobra.Command {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", t.Name, t.Role, tokenSees(t, names), t.CreatedAt.Format(time.RFC3339), timeOrDash(t.ExpiresAt), timeOrDash(t.LastUsedAt))
 			}
 			return w.Flush()
-		},
+		}),
 	}
 	addConfigFlags(cmd.Flags(), &base)
 	return cmd
@@ -244,26 +230,12 @@ func newTokenRevokeCommand() *cobra.Command {
 		Short:             "Revoke an API token (by name or id)",
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: completeTokens,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if db, err := onDatabase(cmd); err != nil {
-				return err
-			} else if !db {
-				return withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
-					if _, err := client.Decode[struct{}](c.DeleteToken(cmd.Context(), args[0])); err != nil {
-						return err
-					}
-					return deleted(cmd, "token", args[0])
-				})(cmd, args)
-			}
-			c, err := loadConfig(cmd, base)
-			if err != nil {
+		RunE: apiOrDatabase(&base, func(cmd *cobra.Command, c *client.Client, args []string) error {
+			if _, err := client.Decode[struct{}](c.DeleteToken(cmd.Context(), args[0])); err != nil {
 				return err
 			}
-			st, err := openExistingStore(cmd.Context(), c)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+			return deleted(cmd, "token", args[0])
+		}, func(cmd *cobra.Command, st rosterStore, args []string) error {
 			tok, err := st.Token(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -274,7 +246,7 @@ func newTokenRevokeCommand() *cobra.Command {
 			auditCLI(cmd.Context(), st, "token.delete", tok)
 			fmt.Fprintln(cmd.OutOrStdout(), "revoked", args[0])
 			return nil
-		},
+		}),
 	}
 	addConfigFlags(cmd.Flags(), &base)
 	return cmd
@@ -343,6 +315,31 @@ func auditCLI(ctx context.Context, st roster.AuditStore, action string, tok *ros
 		Details: api.TokenAuditDetails(tok)}
 	if err := st.AppendAudit(ctx, e); err != nil {
 		fmt.Fprintln(os.Stderr, "roster: warning: the audit record of this change could not be written:", err)
+	}
+}
+
+// apiOrDatabase is the RunE of a token command that works through the
+// API (viaAPI) or, given a database flag, on the existing database of the
+// configuration (base and the flags) directly (onDB).
+func apiOrDatabase(base *Config, viaAPI apiRun, onDB func(cmd *cobra.Command, st rosterStore, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		db, err := onDatabase(cmd)
+		if err != nil {
+			return err
+		}
+		if !db {
+			return withAPI(viaAPI)(cmd, args)
+		}
+		c, err := loadConfig(cmd, *base)
+		if err != nil {
+			return err
+		}
+		st, err := openExistingStore(cmd.Context(), c)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return onDB(cmd, st, args)
 	}
 }
 

@@ -258,25 +258,15 @@ func (s *scanner) group(c byte, name string) error {
 // member with the first byte of each value (consumed), s.key holding the
 // member's key; member reads the rest of the value.
 func (s *scanner) object(member func(c byte) error) error {
-	if s.depth++; s.depth > maxDepth {
-		return &syntaxError{msg: "exceeded max depth", offset: s.off + int64(s.i)}
-	}
-	defer func() { s.depth-- }()
-	c, err := s.nonSpace()
-	if err != nil {
-		return err
-	}
-	if c == '}' {
-		return nil
-	}
-	for {
+	return s.sequence('}', "after object key:value pair", func(c byte) error {
 		if c != '"' {
 			return s.invalid(c, "looking for beginning of object key string")
 		}
 		if err := s.str(true); err != nil {
 			return err
 		}
-		if c, err = s.nonSpace(); err != nil {
+		c, err := s.nonSpace()
+		if err != nil {
 			return err
 		}
 		if c != ':' {
@@ -285,28 +275,20 @@ func (s *scanner) object(member func(c byte) error) error {
 		if c, err = s.nonSpace(); err != nil {
 			return err
 		}
-		if err := member(c); err != nil {
-			return err
-		}
-		if c, err = s.nonSpace(); err != nil {
-			return err
-		}
-		switch c {
-		case '}':
-			return nil
-		case ',':
-		default:
-			return s.invalid(c, "after object key:value pair")
-		}
-		if c, err = s.nonSpace(); err != nil {
-			return err
-		}
-	}
+		return member(c)
+	})
 }
 
 // array reads the elements of an array whose '[' was read, calling elem
 // with the first byte of each (consumed).
 func (s *scanner) array(elem func(c byte) error) error {
+	return s.sequence(']', "after array element", elem)
+}
+
+// sequence reads the comma-separated entries of an object or array whose
+// opening byte was read, up to close, calling entry with the first byte of
+// each (consumed); after names an entry in the error for a bad separator.
+func (s *scanner) sequence(close byte, after string, entry func(c byte) error) error {
 	if s.depth++; s.depth > maxDepth {
 		return &syntaxError{msg: "exceeded max depth", offset: s.off + int64(s.i)}
 	}
@@ -315,22 +297,22 @@ func (s *scanner) array(elem func(c byte) error) error {
 	if err != nil {
 		return err
 	}
-	if c == ']' {
+	if c == close {
 		return nil
 	}
 	for {
-		if err := elem(c); err != nil {
+		if err := entry(c); err != nil {
 			return err
 		}
 		if c, err = s.nonSpace(); err != nil {
 			return err
 		}
 		switch c {
-		case ']':
+		case close:
 			return nil
 		case ',':
 		default:
-			return s.invalid(c, "after array element")
+			return s.invalid(c, after)
 		}
 		if c, err = s.nonSpace(); err != nil {
 			return err

@@ -7,7 +7,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -271,18 +270,10 @@ func (b *Broker) Delete(ctx context.Context, actor Actor, ref string) error {
 	return nil
 }
 
-// backendError turns a backend failure into what a caller may see: an
-// unavailable backend stays EUNAVAILABLE with its (secret-free) message;
-// anything else is logged and reported generically.
+// backendError turns a backend failure into what a caller may see (see
+// roster.SecretBackendError).
 func (b *Broker) backendError(doing string, err error) error {
-	switch roster.ErrorCode(err) {
-	case roster.EUNAVAILABLE, roster.ECONFLICT, roster.EINVALID, roster.ENOTFOUND:
-		var re *roster.Error
-		errors.As(err, &re)
-		return &roster.Error{Code: re.Code, Message: "cannot " + doing + ": " + re.Message, Fields: re.Fields}
-	}
-	b.log.Error("secret backend failed", "doing", doing, "err", err)
-	return roster.Errorf(roster.EUNAVAILABLE, "cannot %s: the secret backend failed", doing)
+	return roster.SecretBackendError(b.log, doing, err)
 }
 
 // audit records an event; when the record cannot be written the failure is

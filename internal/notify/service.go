@@ -2,7 +2,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"maps"
 	"slices"
@@ -364,19 +363,10 @@ func (s *Service) deleteSecrets(ctx context.Context, w *roster.Webhook, msg stri
 	}
 }
 
-// backendError turns a backend failure into what a caller may see (as the
-// broker does): the backend's own secret-free roster errors keep their
-// code; anything else is logged and reported generically.
+// backendError turns a backend failure into what a caller may see (see
+// roster.SecretBackendError).
 func (s *Service) backendError(doing string, err error) error {
-	var re *roster.Error
-	if errors.As(err, &re) {
-		switch re.Code {
-		case roster.EUNAVAILABLE, roster.ECONFLICT, roster.EINVALID, roster.ENOTFOUND:
-			return &roster.Error{Code: re.Code, Message: "cannot " + doing + ": " + re.Message, Fields: re.Fields}
-		}
-	}
-	s.log.Error("secret backend failed", "doing", doing, "err", err)
-	return roster.Errorf(roster.EUNAVAILABLE, "cannot %s: the secret backend failed", doing)
+	return roster.SecretBackendError(s.log, doing, err)
 }
 
 // webhookSecrets reads a target's secrets.

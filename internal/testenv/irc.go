@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -24,20 +23,7 @@ const NgircdBinEnv = "ROSTER_NGIRCD_BIN"
 // NgircdBinary finds ngircd: $ROSTER_NGIRCD_BIN, else /usr/sbin/ngircd
 // (Debian package ngircd), else ngircd on PATH.
 func NgircdBinary() (string, error) {
-	if bin := os.Getenv(NgircdBinEnv); bin != "" {
-		if !isExecutable(bin) {
-			return "", fmt.Errorf("%s=%s is not an executable file", NgircdBinEnv, bin)
-		}
-		return bin, nil
-	}
-	if isExecutable("/usr/sbin/ngircd") {
-		return "/usr/sbin/ngircd", nil
-	}
-	p, err := exec.LookPath("ngircd")
-	if err != nil {
-		return "", errors.New("no ngircd: install Debian's ngircd package or set " + NgircdBinEnv)
-	}
-	return p, nil
+	return findBinary(NgircdBinEnv, "/usr/sbin/ngircd", "ngircd package", "ngircd")
 }
 
 // IRCServer is a running ngircd on 127.0.0.1 with a plain and a TLS port.
@@ -54,14 +40,7 @@ type IRCServer struct {
 // It Needs ngircd (see NgircdBinary).
 func IRC(t testing.TB) *IRCServer {
 	t.Helper()
-	dir := t.TempDir()
-	ca := pkitest.NewCA(t, dir, "irc-test")
-	pair := ca.Server(t, dir, "ngircd", "127.0.0.1")
-	s, err := startIRC(dir, ca.File, pair)
-	check(t, err)
-	t.Cleanup(s.Stop)
-	dumpLogOnFailure(t, "ngircd", s.proc) // runs before Stop
-	return s
+	return startTLSForTest(t, "ngircd", startIRC)
 }
 
 func startIRC(dir, caFile string, pair pkitest.Pair) (*IRCServer, error) {
@@ -127,6 +106,8 @@ func startIRC(dir, caFile string, pair pkitest.Pair) (*IRCServer, error) {
 
 // Stop stops the server (a test of an outage may call it early).
 func (s *IRCServer) Stop() { s.proc.stop(5 * time.Second) }
+
+func (s *IRCServer) process() *process { return s.proc }
 
 // IRCClient is a test's own client on the server: it reads what others
 // send to it or to its channels.

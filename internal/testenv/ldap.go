@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -66,20 +65,9 @@ type LDAPServer struct {
 // slapd), else slapd on PATH. The server also needs Debian's module directory
 // (/usr/lib/ldap: back_mdb, memberof, refint) and schema files (/etc/ldap/schema).
 func SlapdBinary() (string, error) {
-	bin := os.Getenv(SlapdBinEnv)
-	switch {
-	case bin != "":
-		if !isExecutable(bin) {
-			return "", fmt.Errorf("%s=%s is not an executable file", SlapdBinEnv, bin)
-		}
-	case isExecutable("/usr/sbin/slapd"):
-		bin = "/usr/sbin/slapd"
-	default:
-		p, err := exec.LookPath("slapd")
-		if err != nil {
-			return "", errors.New("no slapd: install Debian's slapd package or set " + SlapdBinEnv)
-		}
-		bin = p
+	bin, err := findBinary(SlapdBinEnv, "/usr/sbin/slapd", "slapd package", "slapd")
+	if err != nil {
+		return "", err
 	}
 	for _, f := range []string{
 		filepath.Join(slapdModuleDir, "back_mdb.so"),
@@ -99,13 +87,7 @@ func SlapdBinary() (string, error) {
 // test fails.
 func LDAP(t testing.TB) *LDAPServer {
 	t.Helper()
-	dir := t.TempDir()
-	ca := pkitest.NewCA(t, dir, "ldap-test")
-	pair := ca.Server(t, dir, "slapd", "127.0.0.1")
-	s, err := startLDAP(dir, ca.File, pair)
-	check(t, err)
-	t.Cleanup(s.Stop)
-	dumpLogOnFailure(t, "slapd", s.proc) // runs before Stop
+	s := startTLSForTest(t, "slapd", startLDAP)
 	if err := s.addBase(); err != nil {
 		t.Fatalf("testenv: slapd: %v", err)
 	}
@@ -158,12 +140,7 @@ func startLDAP(dir, caFile string, pair pkitest.Pair) (*LDAPServer, error) {
 		return nil, fmt.Errorf("slapadd of cn=config (%s -Tadd) failed: %v\n%s", bin, err, out)
 	}
 
-	var lastErr error
-	for attempt := 1; attempt <= 3; attempt++ {
-		port, err := freePort(true)
-		if err != nil {
-			return nil, err
-		}
+	err = startOnFreePort(bin, true, 5*time.Second, func(attempt, port int) (*process, error) {
 		s.URL = "ldap://127.0.0.1:" + strconv.Itoa(port)
 		s.LDAPSURL = "ldaps://127.0.0.1:" + strconv.Itoa(port+1)
 		// -d keeps slapd in the foreground (a child of the test, its log on
@@ -171,22 +148,15 @@ func startLDAP(dir, caFile string, pair pkitest.Pair) (*LDAPServer, error) {
 		cmd := exec.Command(bin, "-F", confDir, "-h", s.URL+"/ "+s.LDAPSURL+"/", "-d", "256")
 		cmd.Dir = dir
 		cmd.Env = childEnv([]string{"LDAP"})
+		var err error
 		s.proc, err = startProcess("slapd", cmd, filepath.Join(dir, fmt.Sprintf("slapd-%d.log", attempt)),
 			syscall.SIGTERM, syscall.SIGKILL)
-		if err != nil {
-			return nil, err
-		}
-		if err = s.waitReady(slapdStartTimeout); err == nil {
-			return s, nil
-		}
-		s.proc.stop(5 * time.Second)
-		logs := s.proc.logs(16 << 10)
-		lastErr = fmt.Errorf("slapd (%s) did not start: %v\n%s", bin, err, logs)
-		if !addrInUse(logs) {
-			break
-		}
+		return s.proc, err
+	}, func() error { return s.proc.poll(slapdStartTimeout, 50*time.Millisecond, s.rootDSE) })
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return s, nil
 }
 
 func (s *LDAPServer) configLDIF(dir, dataDir string, pair pkitest.Pair) string {
@@ -261,25 +231,7 @@ olcRefintAttribute: memberOf
 `
 }
 
-// waitReady reads the root DSE anonymously until slapd answers.
-func (s *LDAPServer) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
-		if s.proc.exited() {
-			return fmt.Errorf("slapd exited: %v", s.proc.waitErr)
-		}
-		last = s.rootDSE()
-		if last == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %v", timeout, last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
+// rootDSE reads the root DSE anonymously: slapd is ready when it answers.
 func (s *LDAPServer) rootDSE() error {
 	c, err := ldap.DialURL(s.URL, ldap.DialWithDialer(dialer()))
 	if err != nil {
@@ -416,6 +368,8 @@ func (s *LDAPServer) Delete(t testing.TB, dn string) {
 // Stop stops slapd (idempotent): a test can take the directory away mid-test.
 // LDAP(t) calls it at cleanup.
 func (s *LDAPServer) Stop() { s.proc.stop(5 * time.Second) }
+
+func (s *LDAPServer) process() *process { return s.proc }
 
 // Logs returns slapd's recent output.
 func (s *LDAPServer) Logs() string { return s.proc.logs(64 << 10) }

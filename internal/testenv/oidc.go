@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/rosterhq/roster/internal/pkitest"
+	"github.com/rosterhq/roster/internal/testenv/oidcconfig"
 )
 
 // OIDCBinEnv names the environment variable that points at a prebuilt OIDC test
@@ -40,14 +41,7 @@ const oidcProviderPackage = "github.com/rosterhq/roster/internal/testenv/oidcpro
 const oidcStartTimeout = 20 * time.Second
 
 // OIDCUser is a user of the test provider. Its subject (sub) is its Username.
-type OIDCUser struct {
-	Username   string   `json:"username"`
-	Password   string   `json:"password"`
-	Email      string   `json:"email,omitempty"`
-	GivenName  string   `json:"given_name,omitempty"`
-	FamilyName string   `json:"family_name,omitempty"`
-	Groups     []string `json:"groups,omitempty"` // the groups claim, e.g. "ops", "ops/db"
-}
+type OIDCUser = oidcconfig.User
 
 // OIDCConfig is what OIDC starts a provider with.
 type OIDCConfig struct {
@@ -86,20 +80,6 @@ type OIDCProvider struct {
 	hc    *http.Client // trusts CAFile
 }
 
-// oidcFileConfig is the provider's -config file (internal/testenv/oidcprovider).
-type oidcFileConfig struct {
-	Users   []OIDCUser       `json:"users"`
-	Clients []oidcFileClient `json:"clients"`
-}
-
-type oidcFileClient struct {
-	ID                   string   `json:"id"`
-	Secret               string   `json:"secret"`
-	RedirectURIs         []string `json:"redirect_uris,omitempty"`
-	Device               bool     `json:"device,omitempty"`
-	ClaimsInUserinfoOnly bool     `json:"claims_in_userinfo_only,omitempty"`
-}
-
 // OIDC starts an OpenID Connect provider for the calling test and stops it when
 // the test ends. It Needs the provider binary (see OIDCProviderBinary).
 func OIDC(t testing.TB, cfg OIDCConfig) *OIDCProvider {
@@ -113,9 +93,7 @@ func OIDC(t testing.TB, cfg OIDCConfig) *OIDCProvider {
 		tlsPair, caFile = &pair, ca.File
 	}
 	p, err := startOIDC(dir, cfg, tlsPair, caFile)
-	check(t, err)
-	t.Cleanup(p.Stop)
-	dumpLogOnFailure(t, "oidc provider", p.proc) // runs before Stop
+	own(t, "oidc provider", p, err)
 	return p
 }
 
@@ -132,7 +110,7 @@ func startOIDC(dir string, cfg OIDCConfig, tlsPair *pkitest.Pair, caFile string)
 		DeviceClientID: "roster-device", DeviceClientSecret: rand.Text(),
 		CAFile: caFile, Bin: bin, users: cfg.Users,
 	}
-	file := oidcFileConfig{Users: cfg.Users, Clients: []oidcFileClient{
+	file := oidcconfig.File{Users: cfg.Users, Clients: []oidcconfig.Client{
 		{ID: p.ClientID, Secret: p.ClientSecret, RedirectURIs: cfg.RedirectURIs, ClaimsInUserinfoOnly: cfg.ClaimsInUserinfoOnly},
 		{ID: p.DeviceClientID, Secret: p.DeviceClientSecret, Device: true},
 	}}
@@ -162,12 +140,7 @@ func startOIDC(dir string, cfg OIDCConfig, tlsPair *pkitest.Pair, caFile string)
 	}
 	p.hc = &http.Client{Transport: tr, Timeout: 10 * time.Second}
 
-	var lastErr error
-	for attempt := 1; attempt <= 3; attempt++ {
-		port, err := freePort(false)
-		if err != nil {
-			return nil, err
-		}
+	err = startOnFreePort(bin, false, 5*time.Second, func(attempt, port int) (*process, error) {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
 		p.Issuer = scheme + "://" + addr + "/"
 		args := []string{"-listen", addr, "-issuer", p.Issuer, "-config", cfgPath}
@@ -177,48 +150,30 @@ func startOIDC(dir string, cfg OIDCConfig, tlsPair *pkitest.Pair, caFile string)
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = dir
 		cmd.Env = childEnv(nil, "HOME="+dir)
+		var err error
 		p.proc, err = startProcess("oidc provider", cmd, filepath.Join(dir, fmt.Sprintf("oidc-provider-%d.log", attempt)),
 			syscall.SIGTERM, syscall.SIGKILL)
-		if err != nil {
-			return nil, err
-		}
-		if err = p.waitReady(oidcStartTimeout); err == nil {
-			return p, nil
-		}
-		p.proc.stop(5 * time.Second)
-		lastErr = fmt.Errorf("oidc provider (%s) did not start: %v\n%s", bin, err, p.proc.logs(16<<10))
-		if !addrInUse(p.proc.logs(64 << 10)) {
-			break
-		}
+		return p.proc, err
+	}, func() error { return p.proc.poll(oidcStartTimeout, 50*time.Millisecond, p.discovered) })
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return p, nil
 }
 
-// waitReady polls the discovery document until it names the issuer.
-func (p *OIDCProvider) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		if p.proc.exited() {
-			return fmt.Errorf("exited: %v", p.proc.waitErr)
-		}
-		var doc struct {
-			Issuer string `json:"issuer"`
-		}
-		err := p.getJSON(".well-known/openid-configuration", &doc)
-		switch {
-		case err != nil:
-			last = err.Error()
-		case doc.Issuer != p.Issuer:
-			return fmt.Errorf("discovery names issuer %q, want %q", doc.Issuer, p.Issuer)
-		default:
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %s", timeout, last)
-		}
-		time.Sleep(50 * time.Millisecond)
+// discovered reads the discovery document: the provider is ready when it
+// names the issuer.
+func (p *OIDCProvider) discovered() error {
+	var doc struct {
+		Issuer string `json:"issuer"`
 	}
+	if err := p.getJSON(".well-known/openid-configuration", &doc); err != nil {
+		return err
+	}
+	if doc.Issuer != p.Issuer {
+		return fmt.Errorf("discovery names issuer %q, want %q", doc.Issuer, p.Issuer)
+	}
+	return nil
 }
 
 func (p *OIDCProvider) getJSON(path string, v any) error {
@@ -256,6 +211,8 @@ func (p *OIDCProvider) HTTPClient(checkRedirect func(*http.Request, []*http.Requ
 
 // Stop stops the provider (idempotent). OIDC(t) calls it at cleanup.
 func (p *OIDCProvider) Stop() { p.proc.stop(5 * time.Second) }
+
+func (p *OIDCProvider) process() *process { return p.proc }
 
 // Logs returns the provider's recent output.
 func (p *OIDCProvider) Logs() string { return p.proc.logs(64 << 10) }

@@ -130,9 +130,7 @@ func debianPGBinDir() string {
 func Postgres(t testing.TB) *PostgresServer {
 	t.Helper()
 	p, err := startPostgres()
-	check(t, err)
-	t.Cleanup(p.Stop)
-	dumpLogOnFailure(t, "postgres", p.proc) // runs before Stop
+	own(t, "postgres", p, err)
 	return p
 }
 
@@ -193,12 +191,7 @@ func startPostgres() (*PostgresServer, error) {
 		return fail(fmt.Errorf("initdb (%s) failed: %v\n%s", tools.initdb, err, out))
 	}
 
-	var lastErr error
-	for attempt := 1; attempt <= 3; attempt++ {
-		port, err := freePort(false)
-		if err != nil {
-			return fail(err)
-		}
+	err = startOnFreePort(tools.postgres, false, 10*time.Second, func(attempt, port int) (*process, error) {
 		p.Port = port
 		p.DSN = p.DSNFor("postgres")
 		cmd := exec.Command(tools.postgres, "-D", data, "-p", strconv.Itoa(port), "-k", p.SocketDir,
@@ -212,39 +205,24 @@ func startPostgres() (*PostgresServer, error) {
 		cmd.Env = serverEnv
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		// SIGINT: fast shutdown; SIGQUIT (if the test binary dies): immediate shutdown.
+		var err error
 		p.proc, err = startProcess("postgres", cmd, filepath.Join(dir, fmt.Sprintf("postgres-%d.log", attempt)),
 			syscall.SIGINT, syscall.SIGQUIT)
-		if err != nil {
-			return fail(err)
-		}
-		if err = p.waitReady(pgStartTimeout); err == nil {
-			return p, nil
-		}
-		p.proc.stop(10 * time.Second)
-		logs := p.proc.logs(16 << 10)
-		lastErr = fmt.Errorf("postgres (%s) did not start: %v\n%s", tools.postgres, err, logs)
-		if !addrInUse(logs) {
-			break
-		}
+		return p.proc, err
+	}, func() error { return p.proc.poll(pgStartTimeout, 100*time.Millisecond, p.selectOne) })
+	if err != nil {
+		return fail(err)
 	}
-	return fail(lastErr)
+	return p, nil
 }
 
-func (p *PostgresServer) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		if p.proc.exited() {
-			return fmt.Errorf("postgres exited: %v", p.proc.waitErr)
-		}
-		out, err := p.psql(p.DSN, "select 1")
-		if err == nil && out == "1" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %v %s", timeout, err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
+// selectOne runs "select 1": the server is ready when it answers.
+func (p *PostgresServer) selectOne() error {
+	out, err := p.psql(p.DSN, "select 1")
+	if err == nil && out != "1" {
+		err = fmt.Errorf("select 1 answered %q", out)
 	}
+	return err
 }
 
 // DSNFor returns the URL of database db on this server.
@@ -312,6 +290,8 @@ func (p *PostgresServer) Logs() string { return p.proc.logs(64 << 10) }
 // Stop stops the server and removes its directory (idempotent). Postgres(t) calls it
 // at cleanup; do not call it on a shared server.
 func (p *PostgresServer) Stop() { p.stop() }
+
+func (p *PostgresServer) process() *process { return p.proc }
 
 func (p *PostgresServer) stop() {
 	p.proc.stop(10 * time.Second)

@@ -37,19 +37,7 @@ type PrometheusServer struct {
 // PrometheusBinary finds the Prometheus server: $ROSTER_PROMETHEUS_BIN, else
 // /usr/bin/prometheus (Debian package prometheus), else `prometheus` on PATH.
 func PrometheusBinary() (string, error) {
-	if p := os.Getenv(PrometheusBinEnv); p != "" {
-		if !isExecutable(p) {
-			return "", fmt.Errorf("%s=%s is not an executable file", PrometheusBinEnv, p)
-		}
-		return p, nil
-	}
-	if isExecutable("/usr/bin/prometheus") {
-		return "/usr/bin/prometheus", nil
-	}
-	if p, err := exec.LookPath("prometheus"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("no prometheus binary: install Debian's prometheus package or set " + PrometheusBinEnv)
+	return findBinary(PrometheusBinEnv, "/usr/bin/prometheus", "prometheus package", "prometheus")
 }
 
 // Prometheus starts a Prometheus server with config (the text of its
@@ -59,9 +47,7 @@ func PrometheusBinary() (string, error) {
 func Prometheus(t testing.TB, config string) *PrometheusServer {
 	t.Helper()
 	p, err := startPrometheus(t.TempDir(), config)
-	check(t, err)
-	t.Cleanup(p.Stop)
-	dumpLogOnFailure(t, "prometheus", p.proc) // runs before Stop
+	own(t, "prometheus", p, err)
 	return p
 }
 
@@ -74,14 +60,10 @@ func startPrometheus(dir, config string) (*PrometheusServer, error) {
 	if err := os.WriteFile(cfgPath, []byte(config), 0o644); err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for attempt := 1; attempt <= 3; attempt++ {
-		port, err := freePort(false)
-		if err != nil {
-			return nil, err
-		}
+	p := &PrometheusServer{Bin: bin, client: &http.Client{Timeout: 10 * time.Second}}
+	err = startOnFreePort(bin, false, 5*time.Second, func(attempt, port int) (*process, error) {
 		addr := "127.0.0.1:" + strconv.Itoa(port)
-		p := &PrometheusServer{URL: "http://" + addr, Bin: bin, client: &http.Client{Timeout: 10 * time.Second}}
+		p.URL = "http://" + addr
 		cmd := exec.Command(bin,
 			"--config.file="+cfgPath,
 			"--storage.tsdb.path="+filepath.Join(dir, fmt.Sprintf("data-%d", attempt)),
@@ -90,46 +72,24 @@ func startPrometheus(dir, config string) (*PrometheusServer, error) {
 		)
 		cmd.Dir = dir
 		cmd.Env = childEnv(nil, "HOME="+dir)
+		var err error
 		p.proc, err = startProcess("prometheus", cmd, filepath.Join(dir, fmt.Sprintf("prometheus-%d.log", attempt)), syscall.SIGTERM, syscall.SIGKILL)
-		if err != nil {
-			return nil, err
-		}
-		err = p.waitReady(prometheusStartTimeout)
-		if err == nil {
-			return p, nil
-		}
-		p.proc.stop(5 * time.Second)
-		lastErr = fmt.Errorf("prometheus (%s) did not start: %v\n%s", bin, err, p.proc.logs(16<<10))
-		if !addrInUse(p.proc.logs(64 << 10)) {
-			break
-		}
+		return p.proc, err
+	}, func() error { return p.proc.poll(prometheusStartTimeout, 50*time.Millisecond, p.ready) })
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return p, nil
 }
 
-// waitReady polls /-/ready, which answers 200 once the server has loaded its
+// ready asks /-/ready, which answers 200 once the server has loaded its
 // configuration and storage.
-func (p *PrometheusServer) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		if p.proc.exited() {
-			return fmt.Errorf("prometheus exited: %v", p.proc.waitErr)
-		}
-		status, _, err := p.get(context.Background(), "/-/ready")
-		switch {
-		case err != nil:
-			last = err.Error()
-		case status != http.StatusOK:
-			last = "/-/ready answered " + strconv.Itoa(status)
-		default:
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %s", timeout, last)
-		}
-		time.Sleep(50 * time.Millisecond)
+func (p *PrometheusServer) ready() error {
+	status, _, err := p.get(context.Background(), "/-/ready")
+	if err == nil && status != http.StatusOK {
+		err = errors.New("/-/ready answered " + strconv.Itoa(status))
 	}
+	return err
 }
 
 func (p *PrometheusServer) get(ctx context.Context, path string) (int, []byte, error) {
@@ -184,6 +144,8 @@ func (p *PrometheusServer) ActiveTargets(ctx context.Context) ([]PrometheusTarge
 
 // Stop stops the server (idempotent). Prometheus(t) calls it at cleanup.
 func (p *PrometheusServer) Stop() { p.proc.stop(10 * time.Second) }
+
+func (p *PrometheusServer) process() *process { return p.proc }
 
 // Logs returns the server's recent output.
 func (p *PrometheusServer) Logs() string { return p.proc.logs(64 << 10) }

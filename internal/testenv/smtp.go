@@ -82,14 +82,9 @@ type MailServer struct {
 // ends. It Needs Mailpit (see MailpitBinary).
 func SMTP(t testing.TB, opts SMTPOptions) *MailServer {
 	t.Helper()
-	dir := t.TempDir()
-	ca := pkitest.NewCA(t, dir, "smtp-test")
-	pair := ca.Server(t, dir, "mailpit", "127.0.0.1")
-	s, err := startSMTP(dir, ca.File, pair, opts)
-	check(t, err)
-	t.Cleanup(s.Stop)
-	dumpLogOnFailure(t, "mailpit", s.proc) // runs before Stop
-	return s
+	return startTLSForTest(t, "mailpit", func(dir, caFile string, pair pkitest.Pair) (*MailServer, error) {
+		return startSMTP(dir, caFile, pair, opts)
+	})
 }
 
 func startSMTP(dir, caFile string, pair pkitest.Pair, opts SMTPOptions) (*MailServer, error) {
@@ -166,6 +161,8 @@ func (s *MailServer) getJSON(path string, v any) error {
 
 // Stop stops the server.
 func (s *MailServer) Stop() { s.proc.stop(5 * time.Second) }
+
+func (s *MailServer) process() *process { return s.proc }
 
 // Mail is a message Mailpit received.
 type Mail struct {

@@ -53,16 +53,9 @@ type SyslogServer struct {
 // RsyslogdBinary finds rsyslogd: $ROSTER_RSYSLOGD_BIN, else /usr/sbin/rsyslogd
 // (Debian package rsyslog); the TLS input also needs rsyslog-gnutls.
 func RsyslogdBinary() (string, error) {
-	bin := os.Getenv(RsyslogdBinEnv)
-	switch {
-	case bin != "":
-		if !isExecutable(bin) {
-			return "", fmt.Errorf("%s=%s is not an executable file", RsyslogdBinEnv, bin)
-		}
-	case isExecutable("/usr/sbin/rsyslogd"):
-		bin = "/usr/sbin/rsyslogd"
-	default:
-		return "", errors.New("no rsyslogd: install Debian's rsyslog and rsyslog-gnutls packages or set " + RsyslogdBinEnv)
+	bin, err := findBinary(RsyslogdBinEnv, "/usr/sbin/rsyslogd", "rsyslog and rsyslog-gnutls packages")
+	if err != nil {
+		return "", err
 	}
 	for _, m := range []string{"imtcp.so", "imudp.so", "lmnsd_gtls.so"} {
 		if _, err := os.Stat(filepath.Join(rsyslogModuleDir, m)); err != nil {

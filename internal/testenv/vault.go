@@ -74,9 +74,7 @@ func VaultBinary() (string, error) {
 func Vault(t testing.TB) *VaultServer {
 	t.Helper()
 	v, err := startVault(t.TempDir())
-	check(t, err)
-	t.Cleanup(v.Stop)
-	dumpLogOnFailure(t, "vault", v.proc) // runs before Stop
+	own(t, "vault", v, err)
 	return v
 }
 
@@ -96,20 +94,10 @@ func startVault(dir string) (*VaultServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for attempt := 1; attempt <= 3; attempt++ {
-		port, err := freePort(true)
-		if err != nil {
-			return nil, err
-		}
-		v := &VaultServer{
-			Addr:      "http://127.0.0.1:" + strconv.Itoa(port),
-			RootToken: token,
-			Bin:       bin,
-			dir:       dir,
-			owned:     owned,
-			client:    &http.Client{Timeout: 10 * time.Second},
-		}
+	v := &VaultServer{RootToken: token, Bin: bin, dir: dir, owned: owned, client: &http.Client{Timeout: 10 * time.Second}}
+	err = startOnFreePort(bin, true, 5*time.Second, func(attempt, port int) (*process, error) {
+		v.Addr = "http://127.0.0.1:" + strconv.Itoa(port)
+		v.UnsealKey = ""
 		cmd := exec.Command(bin, "server", "-dev",
 			"-dev-root-token-id="+token,
 			"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port),
@@ -119,57 +107,39 @@ func startVault(dir string) (*VaultServer, error) {
 		cmd.Dir = dir
 		// The server must not pick up a developer's Vault settings.
 		cmd.Env = childEnv([]string{"VAULT_"}, "HOME="+dir)
-		logPath := filepath.Join(dir, fmt.Sprintf("vault-%d.log", attempt))
-		v.proc, err = startProcess("vault", cmd, logPath, syscall.SIGTERM, syscall.SIGKILL)
-		if err != nil {
-			return nil, err
+		var err error
+		v.proc, err = startProcess("vault", cmd, filepath.Join(dir, fmt.Sprintf("vault-%d.log", attempt)), syscall.SIGTERM, syscall.SIGKILL)
+		return v.proc, err
+	}, func() error { return v.waitReady(vaultStartTimeout, true) })
+	if err != nil {
+		if owned {
+			os.RemoveAll(dir)
 		}
-		err = v.waitReady(vaultStartTimeout, true)
-		if err == nil {
-			return v, nil
-		}
-		v.proc.stop(5 * time.Second)
-		lastErr = fmt.Errorf("vault dev server (%s) did not start: %v\n%s", bin, err, v.proc.logs(16<<10))
-		if !addrInUse(v.proc.logs(64 << 10)) {
-			break
-		}
+		return nil, err
 	}
-	if owned {
-		os.RemoveAll(dir)
-	}
-	return nil, lastErr
+	return v, nil
 }
 
 // waitReady polls /v1/sys/health until the server is active and unsealed; withKey
 // also waits for the unseal key line of the dev server's banner.
 func (v *VaultServer) waitReady(timeout time.Duration, withKey bool) error {
-	deadline := time.Now().Add(timeout)
-	var last string
-	for {
-		if v.proc.exited() {
-			return fmt.Errorf("vault exited: %v", v.proc.waitErr)
-		}
+	return v.proc.poll(timeout, 50*time.Millisecond, func() error {
 		if withKey && v.UnsealKey == "" {
 			v.UnsealKey = v.findUnsealKey()
 		}
 		status, err := v.health()
 		switch {
 		case err != nil:
-			last = err.Error()
+			return err
 		case status != http.StatusOK:
-			last = "sys/health answered " + strconv.Itoa(status)
+			return errors.New("sys/health answered " + strconv.Itoa(status))
 		case withKey && v.UnsealKey == "":
 			// The banner with the key comes after the dev server has mounted
 			// secret/, which happens after sys/health first answers 200.
-			last = "no unseal key in the dev server's output"
-		default:
-			return nil
+			return errors.New("no unseal key in the dev server's output")
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s: %s", timeout, last)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func (v *VaultServer) health() (int, error) {
@@ -207,6 +177,8 @@ func (v *VaultServer) findUnsealKey() string {
 // Stop stops the server (idempotent). Vault(t) calls it at cleanup; do not call it
 // on a shared server.
 func (v *VaultServer) Stop() { v.stop() }
+
+func (v *VaultServer) process() *process { return v.proc }
 
 func (v *VaultServer) stop() {
 	v.proc.stop(5 * time.Second)

@@ -130,15 +130,9 @@ var filterNamePattern = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*|tag:.+)$`)
 // parseOptions normalises and decodes config, then checks every option,
 // collecting all field errors.
 func parseOptions(config map[string]any) (*Options, error) {
-	config = clone(config)
-	var errs roster.FieldErrors
-	errs.Merge("", sources.RejectSecrets(config, secretOptions...))
-	errs.Merge("", sources.Aliases(config, aliases))
-	for _, n := range secretOptions {
-		delete(config, n)
-	}
 	var o Options
-	if !errs.Merge("", sources.Decode(config, &o)) {
+	errs, decoded := sources.DecodeOptions(config, &o, secretOptions, aliases)
+	if !decoded {
 		return nil, errs.Err()
 	}
 	for i, r := range o.Regions {
@@ -272,12 +266,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func clone(m map[string]any) map[string]any {
-	c := make(map[string]any, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }

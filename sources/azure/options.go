@@ -153,9 +153,6 @@ func parseOptions(config map[string]any) (*Options, error) {
 	config = maps.Clone(config)
 	var errs roster.FieldErrors
 	errs.Merge("", sources.RejectSecrets(config, secretOptions...))
-	for _, n := range secretOptions {
-		delete(config, n)
-	}
 	for _, name := range slices.Sorted(maps.Keys(refused)) {
 		if _, ok := config[name]; ok {
 			errs.Add(name, "%s", refused[name])

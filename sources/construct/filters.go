@@ -538,25 +538,15 @@ func fRound(_ *env, in any, a *fargs) (any, error) {
 	return nil, errorf("method must be common, ceil or floor")
 }
 
-func fFirst(e *env, in any, _ *fargs) (any, error) {
-	if s, ok := in.(string); ok {
-		if r, ok := runeAt(s, 0); ok {
-			return r, nil
-		}
-	}
-	items, err := e.iterate(in)
-	if err != nil {
-		return nil, err
-	}
-	if len(items) == 0 {
-		return &undefined{hint: "No first item, sequence was empty."}, nil
-	}
-	return items[0], nil
-}
+func fFirst(e *env, in any, _ *fargs) (any, error) { return endItem(e, in, 0, "first") }
 
-func fLast(e *env, in any, _ *fargs) (any, error) {
+func fLast(e *env, in any, _ *fargs) (any, error) { return endItem(e, in, -1, "last") }
+
+// endItem is first (at 0) and last (at -1): a string's character or a
+// sequence's item at that end.
+func endItem(e *env, in any, at int64, name string) (any, error) {
 	if s, ok := in.(string); ok {
-		if r, ok := runeAt(s, -1); ok {
+		if r, ok := runeAt(s, at); ok {
 			return r, nil
 		}
 	}
@@ -565,9 +555,12 @@ func fLast(e *env, in any, _ *fargs) (any, error) {
 		return nil, err
 	}
 	if len(items) == 0 {
-		return &undefined{hint: "No last item, sequence was empty."}, nil
+		return &undefined{hint: "No " + name + " item, sequence was empty."}, nil
 	}
-	return items[len(items)-1], nil
+	if at < 0 {
+		at += int64(len(items))
+	}
+	return items[at], nil
 }
 
 func fLength(_ *env, in any, _ *fargs) (any, error) {
@@ -760,6 +753,28 @@ func fSelect(reject, byAttr bool) filterFn {
 	}
 }
 
+// keyedItems reads the case_sensitive and attribute arguments (at
+// csArg and attrArg) that unique, sort, min and max share, and returns
+// in's items with the key they compare by: the attribute's value, its
+// strings lower-cased unless case_sensitive.
+func keyedItems(e *env, in any, a *fargs, csArg, attrArg int) (items []any, key func(any) any, err error) {
+	cs, err := a.boolean(csArg, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	if items, err = e.iterate(in); err != nil {
+		return nil, nil, err
+	}
+	attr, _ := a.get(attrArg)
+	key = func(v any) any {
+		if attr != nil {
+			v = attrPath(v, pyStr(attr))
+		}
+		return caseKey(v, cs)
+	}
+	return items, key, nil
+}
+
 func caseKey(v any, caseSensitive bool) any {
 	if s, ok := v.(string); ok && !caseSensitive {
 		return strings.ToLower(s)
@@ -770,26 +785,17 @@ func caseKey(v any, caseSensitive bool) any {
 // fUnique keeps the first of equal items; strings compare without case
 // unless case_sensitive is true (Ansible delegates to Jinja's unique).
 func fUnique(e *env, in any, a *fargs) (any, error) {
-	cs, err := a.boolean(0, false)
+	items, key, err := keyedItems(e, in, a, 0, 1)
 	if err != nil {
 		return nil, err
 	}
-	items, err := e.iterate(in)
-	if err != nil {
-		return nil, err
-	}
-	attr, _ := a.get(1)
 	if err := e.tick(len(items) * len(items) / 64); err != nil {
 		return nil, err
 	}
 	out := []any{}
 	var seen []any
 	for _, it := range items {
-		k := it
-		if attr != nil {
-			k = attrPath(it, pyStr(attr))
-		}
-		k = caseKey(k, cs)
+		k := key(it)
 		dup := false
 		for _, s := range seen {
 			if eq, err := pyEqual(s, k); err != nil {
@@ -812,25 +818,14 @@ func fSort(e *env, in any, a *fargs) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	cs, err := a.boolean(1, false)
+	items, key, err := keyedItems(e, in, a, 1, 2)
 	if err != nil {
 		return nil, err
 	}
-	items, err := e.iterate(in)
-	if err != nil {
-		return nil, err
-	}
-	attr, _ := a.get(2)
 	if err := e.tick(len(items) * 4); err != nil {
 		return nil, err
 	}
 	out := slices.Clone(items)
-	key := func(v any) any {
-		if attr != nil {
-			v = attrPath(v, pyStr(attr))
-		}
-		return caseKey(v, cs)
-	}
 	var sortErr error
 	slices.SortStableFunc(out, func(x, y any) int {
 		c, err := pyCompare(key(x), key(y))
@@ -850,23 +845,12 @@ func fSort(e *env, in any, a *fargs) (any, error) {
 
 func fMinMax(sign int) filterFn {
 	return func(e *env, in any, a *fargs) (any, error) {
-		cs, err := a.boolean(0, false)
-		if err != nil {
-			return nil, err
-		}
-		items, err := e.iterate(in)
+		items, key, err := keyedItems(e, in, a, 0, 1)
 		if err != nil {
 			return nil, err
 		}
 		if len(items) == 0 {
 			return &undefined{hint: "No aggregated item, sequence was empty."}, nil
-		}
-		attr, _ := a.get(1)
-		key := func(v any) any {
-			if attr != nil {
-				v = attrPath(v, pyStr(attr))
-			}
-			return caseKey(v, cs)
 		}
 		best := items[0]
 		for _, it := range items[1:] {
@@ -1081,16 +1065,24 @@ func fSplit(e *env, in any, a *fargs) (any, error) {
 	return e.charge(out)
 }
 
+// keyValueNames reads the key_name and value_name arguments dict2items
+// and items2dict share: the names of an item's key and value.
+func (a *fargs) keyValueNames() (key, value string, err error) {
+	if key, err = a.str(0, "key"); err != nil {
+		return "", "", err
+	}
+	if value, err = a.str(1, "value"); err != nil {
+		return "", "", err
+	}
+	return key, value, nil
+}
+
 func fDict2Items(e *env, in any, a *fargs) (any, error) {
 	m, ok := in.(map[string]any)
 	if !ok {
 		return nil, errorf("dict2items requires a dictionary, got %s instead.", typeName(in))
 	}
-	kn, err := a.str(0, "key")
-	if err != nil {
-		return nil, err
-	}
-	vn, err := a.str(1, "value")
+	kn, vn, err := a.keyValueNames()
 	if err != nil {
 		return nil, err
 	}
@@ -1114,11 +1106,7 @@ func fItems2Dict(e *env, in any, a *fargs) (any, error) {
 	if !ok {
 		return nil, errorf("items2dict requires a list, got %s instead.", typeName(in))
 	}
-	kn, err := a.str(0, "key")
-	if err != nil {
-		return nil, err
-	}
-	vn, err := a.str(1, "value")
+	kn, vn, err := a.keyValueNames()
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package gcp
 
 import (
 	"fmt"
-	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -95,15 +94,9 @@ var hostnameKinds = []string{"public_ip", "private_ip", "name", "hostname", "lab
 // parseOptions normalises and decodes config, then checks every option,
 // collecting all field errors.
 func parseOptions(config map[string]any) (*Options, error) {
-	config = maps.Clone(config)
-	var errs roster.FieldErrors
-	errs.Merge("", sources.RejectSecrets(config, secretOptions...))
-	errs.Merge("", sources.Aliases(config, aliases))
-	for _, n := range secretOptions {
-		delete(config, n)
-	}
 	var o Options
-	if !errs.Merge("", sources.Decode(config, &o)) {
+	errs, decoded := sources.DecodeOptions(config, &o, secretOptions, aliases)
+	if !decoded {
 		return nil, errs.Err()
 	}
 	if len(o.Projects) == 0 {
@@ -227,27 +220,9 @@ func checkFilter(f string) string {
 	if len(f) > 4096 {
 		return "a filter must not be longer than 4096 characters"
 	}
-	depth := 0
-	var quote byte
-	for i := 0; i < len(f); i++ {
-		c := f[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '(':
-			depth++
-		case c == ')':
-			depth--
-			if depth < 0 {
-				return fmt.Sprintf("%q has a ) without its (", f)
-			}
-		}
+	depth, quote, ok := scanParens(f, func(_, depth int) bool { return depth >= 0 })
+	if !ok {
+		return fmt.Sprintf("%q has a ) without its (", f)
 	}
 	if quote != 0 {
 		return fmt.Sprintf("%q has an unterminated quoted string", f)
@@ -285,8 +260,15 @@ func wrapped(f string) bool {
 	if len(f) < 2 || f[0] != '(' || f[len(f)-1] != ')' {
 		return false
 	}
-	depth := 0
-	var quote byte
+	_, _, ok := scanParens(f, func(i, depth int) bool { return depth > 0 || i == len(f)-1 })
+	return ok
+}
+
+// scanParens walks f's parentheses outside quoted strings (which escape
+// with a backslash): at each ) it calls closed with its index and the
+// depth left, and stops when closed returns false (ok is then false). It
+// returns the depth at the end and the quote left open there (0: none).
+func scanParens(f string, closed func(i, depth int) bool) (depth int, quote byte, ok bool) {
 	for i := 0; i < len(f); i++ {
 		c := f[i]
 		switch {
@@ -302,12 +284,12 @@ func wrapped(f string) bool {
 			depth++
 		case c == ')':
 			depth--
-			if depth == 0 && i != len(f)-1 {
-				return false
+			if !closed(i, depth) {
+				return depth, quote, false
 			}
 		}
 	}
-	return true
+	return depth, quote, true
 }
 
 func firstDuplicate(list []string) string {

@@ -71,36 +71,20 @@ func lastSegment(s string) string {
 // in protojson's shape; with plugin, metadata is flattened and network
 // URLs are rewritten as the plugin does.
 func instanceFields(m map[string]any, in *computepb.Instance, plugin bool) {
-	if in.AdvancedMachineFeatures != nil {
-		m["advancedMachineFeatures"] = protoMap(in.AdvancedMachineFeatures.ProtoReflect())
-	}
+	putMsg(m, "advancedMachineFeatures", in.AdvancedMachineFeatures)
 	putBool(m, "canIpForward", in.CanIpForward)
-	if in.ConfidentialInstanceConfig != nil {
-		m["confidentialInstanceConfig"] = protoMap(in.ConfidentialInstanceConfig.ProtoReflect())
-	}
+	putMsg(m, "confidentialInstanceConfig", in.ConfidentialInstanceConfig)
 	putStr(m, "cpuPlatform", in.CpuPlatform)
 	putStr(m, "creationTimestamp", in.CreationTimestamp)
 	putBool(m, "deletionProtection", in.DeletionProtection)
 	putStr(m, "description", in.Description)
-	if len(in.Disks) > 0 {
-		disks := make([]any, len(in.Disks))
-		for i, d := range in.Disks {
-			disks[i] = attachedDisk(d)
-		}
-		m["disks"] = disks
-	}
-	if in.DisplayDevice != nil {
-		m["displayDevice"] = protoMap(in.DisplayDevice.ProtoReflect())
-	}
+	putList(m, "disks", in.Disks, attachedDisk)
+	putMsg(m, "displayDevice", in.DisplayDevice)
 	putStr(m, "fingerprint", in.Fingerprint)
-	if len(in.GuestAccelerators) > 0 {
-		m["guestAccelerators"] = protoList(in.GuestAccelerators)
-	}
+	putMsgs(m, "guestAccelerators", in.GuestAccelerators)
 	putStr(m, "hostname", in.Hostname)
 	putUint64(m, "id", in.Id)
-	if in.InstanceEncryptionKey != nil {
-		m["instanceEncryptionKey"] = protoMap(in.InstanceEncryptionKey.ProtoReflect())
-	}
+	putMsg(m, "instanceEncryptionKey", in.InstanceEncryptionKey)
 	putStr(m, "keyRevocationActionType", in.KeyRevocationActionType)
 	putStr(m, "kind", in.Kind)
 	putStr(m, "labelFingerprint", in.LabelFingerprint)
@@ -140,43 +124,27 @@ func instanceFields(m map[string]any, in *computepb.Instance, plugin bool) {
 	}
 	putStr(m, "minCpuPlatform", in.MinCpuPlatform)
 	putStr(m, "name", in.Name)
-	if len(in.NetworkInterfaces) > 0 {
-		nics := make([]any, len(in.NetworkInterfaces))
-		for i, n := range in.NetworkInterfaces {
-			nics[i] = networkInterface(n, plugin)
-		}
-		m["networkInterfaces"] = nics
-	}
-	if in.NetworkPerformanceConfig != nil {
-		m["networkPerformanceConfig"] = protoMap(in.NetworkPerformanceConfig.ProtoReflect())
-	}
-	if in.Params != nil {
-		m["params"] = protoMap(in.Params.ProtoReflect())
-	}
+	putList(m, "networkInterfaces", in.NetworkInterfaces, func(n *computepb.NetworkInterface) map[string]any {
+		return networkInterface(n, plugin)
+	})
+	putMsg(m, "networkPerformanceConfig", in.NetworkPerformanceConfig)
+	putMsg(m, "params", in.Params)
 	putStr(m, "privateIpv6GoogleAccess", in.PrivateIpv6GoogleAccess)
-	if in.ReservationAffinity != nil {
-		m["reservationAffinity"] = protoMap(in.ReservationAffinity.ProtoReflect())
-	}
+	putMsg(m, "reservationAffinity", in.ReservationAffinity)
 	putStrs(m, "resourcePolicies", in.ResourcePolicies)
-	if in.ResourceStatus != nil {
-		m["resourceStatus"] = protoMap(in.ResourceStatus.ProtoReflect())
-	}
+	putMsg(m, "resourceStatus", in.ResourceStatus)
 	putBool(m, "satisfiesPzi", in.SatisfiesPzi)
 	putBool(m, "satisfiesPzs", in.SatisfiesPzs)
 	if s := in.Scheduling; s != nil {
 		m["scheduling"] = scheduling(s)
 	}
 	putStr(m, "selfLink", in.SelfLink)
-	if len(in.ServiceAccounts) > 0 {
-		sas := make([]any, len(in.ServiceAccounts))
-		for i, sa := range in.ServiceAccounts {
-			acct := make(map[string]any, 2)
-			putStr(acct, "email", sa.Email)
-			putStrs(acct, "scopes", sa.Scopes)
-			sas[i] = acct
-		}
-		m["serviceAccounts"] = sas
-	}
+	putList(m, "serviceAccounts", in.ServiceAccounts, func(sa *computepb.ServiceAccount) map[string]any {
+		acct := make(map[string]any, 2)
+		putStr(acct, "email", sa.Email)
+		putStrs(acct, "scopes", sa.Scopes)
+		return acct
+	})
 	if c := in.ShieldedInstanceConfig; c != nil {
 		sc := make(map[string]any, 3)
 		putBool(sc, "enableIntegrityMonitoring", c.EnableIntegrityMonitoring)
@@ -190,9 +158,7 @@ func instanceFields(m map[string]any, in *computepb.Instance, plugin bool) {
 		m["shieldedInstanceIntegrityPolicy"] = pm
 	}
 	putStr(m, "sourceMachineImage", in.SourceMachineImage)
-	if in.SourceMachineImageEncryptionKey != nil {
-		m["sourceMachineImageEncryptionKey"] = protoMap(in.SourceMachineImageEncryptionKey.ProtoReflect())
-	}
+	putMsg(m, "sourceMachineImageEncryptionKey", in.SourceMachineImageEncryptionKey)
 	putBool(m, "startRestricted", in.StartRestricted)
 	putStr(m, "status", in.Status)
 	putStr(m, "statusMessage", in.StatusMessage)
@@ -202,30 +168,20 @@ func instanceFields(m map[string]any, in *computepb.Instance, plugin bool) {
 		putStrs(tags, "items", t.Items)
 		m["tags"] = tags
 	}
-	if in.WorkloadIdentityConfig != nil {
-		m["workloadIdentityConfig"] = protoMap(in.WorkloadIdentityConfig.ProtoReflect())
-	}
+	putMsg(m, "workloadIdentityConfig", in.WorkloadIdentityConfig)
 	putStr(m, "zone", in.Zone)
 }
 
 func networkInterface(n *computepb.NetworkInterface, plugin bool) map[string]any {
 	m := make(map[string]any, 10)
-	if len(n.AccessConfigs) > 0 {
-		m["accessConfigs"] = accessConfigs(n.AccessConfigs)
-	}
-	if len(n.AliasIpRanges) > 0 {
-		m["aliasIpRanges"] = aliasRanges(n.AliasIpRanges)
-	}
-	if len(n.AliasIpv6Ranges) > 0 {
-		m["aliasIpv6Ranges"] = aliasRanges(n.AliasIpv6Ranges)
-	}
+	putList(m, "accessConfigs", n.AccessConfigs, accessConfig)
+	putList(m, "aliasIpRanges", n.AliasIpRanges, aliasRange)
+	putList(m, "aliasIpv6Ranges", n.AliasIpv6Ranges, aliasRange)
 	putBool(m, "enableVpcScopedDns", n.EnableVpcScopedDns)
 	putStr(m, "fingerprint", n.Fingerprint)
 	putStr(m, "igmpQuery", n.IgmpQuery)
 	putInt32(m, "internalIpv6PrefixLength", n.InternalIpv6PrefixLength)
-	if len(n.Ipv6AccessConfigs) > 0 {
-		m["ipv6AccessConfigs"] = accessConfigs(n.Ipv6AccessConfigs)
-	}
+	putList(m, "ipv6AccessConfigs", n.Ipv6AccessConfigs, accessConfig)
 	putStr(m, "ipv6AccessType", n.Ipv6AccessType)
 	putStr(m, "ipv6Address", n.Ipv6Address)
 	putStr(m, "kind", n.Kind)
@@ -251,34 +207,26 @@ func networkInterface(n *computepb.NetworkInterface, plugin bool) map[string]any
 	return m
 }
 
-func accessConfigs(list []*computepb.AccessConfig) []any {
-	out := make([]any, len(list))
-	for i, a := range list {
-		m := make(map[string]any, 5)
-		putStr(m, "externalIpv6", a.ExternalIpv6)
-		putInt32(m, "externalIpv6PrefixLength", a.ExternalIpv6PrefixLength)
-		putStr(m, "kind", a.Kind)
-		putStr(m, "name", a.Name)
-		putStr(m, "natIP", a.NatIP)
-		putStr(m, "networkTier", a.NetworkTier)
-		putStr(m, "publicPtrDomainName", a.PublicPtrDomainName)
-		putStr(m, "securityPolicy", a.SecurityPolicy)
-		putBool(m, "setPublicPtr", a.SetPublicPtr)
-		putStr(m, "type", a.Type)
-		out[i] = m
-	}
-	return out
+func accessConfig(a *computepb.AccessConfig) map[string]any {
+	m := make(map[string]any, 5)
+	putStr(m, "externalIpv6", a.ExternalIpv6)
+	putInt32(m, "externalIpv6PrefixLength", a.ExternalIpv6PrefixLength)
+	putStr(m, "kind", a.Kind)
+	putStr(m, "name", a.Name)
+	putStr(m, "natIP", a.NatIP)
+	putStr(m, "networkTier", a.NetworkTier)
+	putStr(m, "publicPtrDomainName", a.PublicPtrDomainName)
+	putStr(m, "securityPolicy", a.SecurityPolicy)
+	putBool(m, "setPublicPtr", a.SetPublicPtr)
+	putStr(m, "type", a.Type)
+	return m
 }
 
-func aliasRanges(list []*computepb.AliasIpRange) []any {
-	out := make([]any, len(list))
-	for i, r := range list {
-		m := make(map[string]any, 2)
-		putStr(m, "ipCidrRange", r.IpCidrRange)
-		putStr(m, "subnetworkRangeName", r.SubnetworkRangeName)
-		out[i] = m
-	}
-	return out
+func aliasRange(r *computepb.AliasIpRange) map[string]any {
+	m := make(map[string]any, 2)
+	putStr(m, "ipCidrRange", r.IpCidrRange)
+	putStr(m, "subnetworkRangeName", r.SubnetworkRangeName)
+	return m
 }
 
 func attachedDisk(d *computepb.AttachedDisk) map[string]any {
@@ -287,32 +235,22 @@ func attachedDisk(d *computepb.AttachedDisk) map[string]any {
 	putBool(m, "autoDelete", d.AutoDelete)
 	putBool(m, "boot", d.Boot)
 	putStr(m, "deviceName", d.DeviceName)
-	if d.DiskEncryptionKey != nil {
-		m["diskEncryptionKey"] = protoMap(d.DiskEncryptionKey.ProtoReflect())
-	}
+	putMsg(m, "diskEncryptionKey", d.DiskEncryptionKey)
 	putInt64(m, "diskSizeGb", d.DiskSizeGb)
 	putBool(m, "forceAttach", d.ForceAttach)
-	if len(d.GuestOsFeatures) > 0 {
-		fs := make([]any, len(d.GuestOsFeatures))
-		for i, f := range d.GuestOsFeatures {
-			fm := make(map[string]any, 1)
-			putStr(fm, "type", f.Type)
-			fs[i] = fm
-		}
-		m["guestOsFeatures"] = fs
-	}
+	putList(m, "guestOsFeatures", d.GuestOsFeatures, func(f *computepb.GuestOsFeature) map[string]any {
+		fm := make(map[string]any, 1)
+		putStr(fm, "type", f.Type)
+		return fm
+	})
 	putInt32(m, "index", d.Index)
-	if d.InitializeParams != nil {
-		m["initializeParams"] = protoMap(d.InitializeParams.ProtoReflect())
-	}
+	putMsg(m, "initializeParams", d.InitializeParams)
 	putStr(m, "interface", d.Interface)
 	putStr(m, "kind", d.Kind)
 	putStrs(m, "licenses", d.Licenses)
 	putStr(m, "mode", d.Mode)
 	putStr(m, "savedState", d.SavedState)
-	if d.ShieldedInstanceInitialState != nil {
-		m["shieldedInstanceInitialState"] = protoMap(d.ShieldedInstanceInitialState.ProtoReflect())
-	}
+	putMsg(m, "shieldedInstanceInitialState", d.ShieldedInstanceInitialState)
 	putStr(m, "source", d.Source)
 	putStr(m, "type", d.Type)
 	return m
@@ -323,30 +261,18 @@ func scheduling(s *computepb.Scheduling) map[string]any {
 	putBool(m, "automaticRestart", s.AutomaticRestart)
 	putInt32(m, "availabilityDomain", s.AvailabilityDomain)
 	putBool(m, "exposeHostTopology", s.ExposeHostTopology)
-	if s.GracefulShutdown != nil {
-		m["gracefulShutdown"] = protoMap(s.GracefulShutdown.ProtoReflect())
-	}
+	putMsg(m, "gracefulShutdown", s.GracefulShutdown)
 	putInt32(m, "hostErrorTimeoutSeconds", s.HostErrorTimeoutSeconds)
 	putStr(m, "instanceTerminationAction", s.InstanceTerminationAction)
-	if s.LocalSsdRecoveryTimeout != nil {
-		m["localSsdRecoveryTimeout"] = protoMap(s.LocalSsdRecoveryTimeout.ProtoReflect())
-	}
+	putMsg(m, "localSsdRecoveryTimeout", s.LocalSsdRecoveryTimeout)
 	putStr(m, "locationHint", s.LocationHint)
-	if s.MaxRunDuration != nil {
-		m["maxRunDuration"] = protoMap(s.MaxRunDuration.ProtoReflect())
-	}
+	putMsg(m, "maxRunDuration", s.MaxRunDuration)
 	putInt32(m, "minNodeCpus", s.MinNodeCpus)
-	if len(s.NodeAffinities) > 0 {
-		m["nodeAffinities"] = protoList(s.NodeAffinities)
-	}
+	putMsgs(m, "nodeAffinities", s.NodeAffinities)
 	putStr(m, "onHostMaintenance", s.OnHostMaintenance)
-	if s.OnInstanceStopAction != nil {
-		m["onInstanceStopAction"] = protoMap(s.OnInstanceStopAction.ProtoReflect())
-	}
+	putMsg(m, "onInstanceStopAction", s.OnInstanceStopAction)
 	putBool(m, "preemptible", s.Preemptible)
-	if s.PreemptionNoticeDuration != nil {
-		m["preemptionNoticeDuration"] = protoMap(s.PreemptionNoticeDuration.ProtoReflect())
-	}
+	putMsg(m, "preemptionNoticeDuration", s.PreemptionNoticeDuration)
 	putStr(m, "provisioningModel", s.ProvisioningModel)
 	putBool(m, "skipGuestOsShutdown", s.SkipGuestOsShutdown)
 	putStr(m, "terminationTime", s.TerminationTime)
@@ -396,12 +322,33 @@ func putStrs(m map[string]any, k string, v []string) {
 	m[k] = l
 }
 
-func protoList[T interface{ ProtoReflect() protoreflect.Message }](list []T) []any {
+// putList writes a repeated field that is not empty, each item converted
+// by conv.
+func putList[T any](m map[string]any, k string, list []T, conv func(T) map[string]any) {
+	if len(list) == 0 {
+		return
+	}
 	out := make([]any, len(list))
 	for i, x := range list {
-		out[i] = protoMap(x.ProtoReflect())
+		out[i] = conv(x)
 	}
-	return out
+	m[k] = out
+}
+
+// putMsg writes a message field that is set, through protoMap.
+func putMsg[M any, P interface {
+	*M
+	ProtoReflect() protoreflect.Message
+}](m map[string]any, k string, v P) {
+	if v != nil {
+		m[k] = protoMap(v.ProtoReflect())
+	}
+}
+
+// putMsgs writes a repeated message field that is not empty, through
+// protoMap.
+func putMsgs[T interface{ ProtoReflect() protoreflect.Message }](m map[string]any, k string, list []T) {
+	putList(m, k, list, func(x T) map[string]any { return protoMap(x.ProtoReflect()) })
 }
 
 // protoMap converts a message the way protojson renders it (JSON names,

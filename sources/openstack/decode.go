@@ -29,20 +29,7 @@ func decodeServerPage(data []byte) (*serverPage, error) {
 				page.Servers = append(page.Servers, s)
 			})
 		case "servers_links":
-			d.array(func() {
-				var l link
-				d.object(func(key []byte) {
-					switch string(key) {
-					case "href":
-						l.Href = d.str()
-					case "rel":
-						l.Rel = d.str()
-					default:
-						d.skip()
-					}
-				})
-				page.Links = append(page.Links, l)
-			})
+			page.Links = d.links()
 		default:
 			d.skip()
 		}
@@ -239,64 +226,53 @@ func (d *decoder) addresses() addresses {
 }
 
 func (d *decoder) links() []link {
-	if d.null() {
-		return nil
-	}
-	out := []link{}
-	d.array(func() {
-		var l link
-		d.object(func(key []byte) {
-			switch string(key) {
-			case "href":
-				l.Href = d.str()
-			case "rel":
-				l.Rel = d.str()
-			default:
-				d.skip()
-			}
-		})
-		out = append(out, l)
+	return objects(d, func(l *link, key []byte) {
+		switch string(key) {
+		case "href":
+			l.Href = d.str()
+		case "rel":
+			l.Rel = d.str()
+		default:
+			d.skip()
+		}
 	})
-	return out
 }
 
 func (d *decoder) volumes() []volume {
-	if d.null() {
-		return nil
-	}
-	out := []volume{}
-	d.array(func() {
-		var v volume
-		d.object(func(key []byte) {
-			switch string(key) {
-			case "id":
-				v.ID = d.str()
-			case "delete_on_termination":
-				v.DeleteOnTermination = d.optBool()
-			default:
-				d.skip()
-			}
-		})
-		out = append(out, v)
+	return objects(d, func(v *volume, key []byte) {
+		switch string(key) {
+		case "id":
+			v.ID = d.str()
+		case "delete_on_termination":
+			v.DeleteOnTermination = d.optBool()
+		default:
+			d.skip()
+		}
 	})
-	return out
 }
 
 func (d *decoder) securityGroups() []securityGroup {
+	return objects(d, func(g *securityGroup, key []byte) {
+		if string(key) == "name" {
+			g.Name = d.str()
+		} else {
+			d.skip()
+		}
+	})
+}
+
+// objects reads an array of objects, each member read by member; null
+// reads nil, as encoding/json leaves a slice.
+func objects[T any](d *decoder, member func(v *T, key []byte)) []T {
 	if d.null() {
 		return nil
 	}
-	out := []securityGroup{}
+	out := []T{}
 	d.array(func() {
-		var g securityGroup
-		d.object(func(key []byte) {
-			if string(key) == "name" {
-				g.Name = d.str()
-			} else {
-				d.skip()
-			}
-		})
-		out = append(out, g)
+		var zero T
+		out = append(out, zero)
+		v := &out[len(out)-1] // decoded in place: a local would escape to the heap
+		d.object(func(key []byte) { member(v, key) })
 	})
 	return out
 }
@@ -378,19 +354,7 @@ func (d *decoder) literal(lit string) {
 // object calls member for each member of an object, with the key; member
 // must consume the value. null is an empty object.
 func (d *decoder) object(member func(key []byte)) {
-	if d.null() || d.err != nil {
-		return
-	}
-	if d.peek() != '{' {
-		d.fail("want an object")
-		return
-	}
-	d.i++
-	if d.peek() == '}' {
-		d.i++
-		return
-	}
-	for d.err == nil {
+	d.sequence('{', '}', "an object", func() {
 		if d.peek() != '"' {
 			d.fail("want a key")
 			return
@@ -402,43 +366,41 @@ func (d *decoder) object(member func(key []byte)) {
 		}
 		d.i++
 		member(key)
-		switch d.peek() {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
-			return
-		default:
-			d.fail("want ',' or '}'")
-		}
-	}
+	})
 }
 
 // array calls item for each item of an array; item must consume it. null
 // is an empty array.
 func (d *decoder) array(item func()) {
+	d.sequence('[', ']', "an array", item)
+}
+
+// sequence reads the comma-separated entries of an object or array
+// between open and close (what names it in errors), each with entry;
+// null is an empty one.
+func (d *decoder) sequence(open, close byte, what string, entry func()) {
 	if d.null() || d.err != nil {
 		return
 	}
-	if d.peek() != '[' {
-		d.fail("want an array")
+	if d.peek() != open {
+		d.fail("want " + what)
 		return
 	}
 	d.i++
-	if d.peek() == ']' {
+	if d.peek() == close {
 		d.i++
 		return
 	}
 	for d.err == nil {
-		item()
+		entry()
 		switch d.peek() {
 		case ',':
 			d.i++
-		case ']':
+		case close:
 			d.i++
 			return
 		default:
-			d.fail("want ',' or ']'")
+			d.fail("want ',' or '" + string(close) + "'")
 		}
 	}
 }
@@ -455,15 +417,18 @@ func (d *decoder) str() string {
 	return string(d.strBytes())
 }
 
-func (d *decoder) optStr() *string {
+func (d *decoder) optStr() *string { return optional(d, d.str) }
+
+// optional reads a value with read; null (or an error) reads nil.
+func optional[T any](d *decoder, read func() T) *T {
 	if d.null() {
 		return nil
 	}
-	s := d.str()
+	v := read()
 	if d.err != nil {
 		return nil
 	}
-	return &s
+	return &v
 }
 
 // strBytes reads a string at d.i (which is '"'). Without escapes the
@@ -597,21 +562,14 @@ func (d *decoder) number() []byte {
 	if d.i < len(d.b) && d.b[d.i] == '-' {
 		d.i++
 	}
-	digits := d.i
-	for d.i < len(d.b) && '0' <= d.b[d.i] && d.b[d.i] <= '9' {
-		d.i++
-	}
-	if d.i == digits || d.b[digits] == '0' && d.i-digits > 1 {
+	first := d.i
+	if n := d.digits(); n == 0 || n > 1 && d.b[first] == '0' {
 		d.fail("invalid number")
 		return nil
 	}
 	if d.i < len(d.b) && d.b[d.i] == '.' {
 		d.i++
-		frac := d.i
-		for d.i < len(d.b) && '0' <= d.b[d.i] && d.b[d.i] <= '9' {
-			d.i++
-		}
-		if d.i == frac {
+		if d.digits() == 0 {
 			d.fail("invalid number")
 			return nil
 		}
@@ -621,16 +579,21 @@ func (d *decoder) number() []byte {
 		if d.i < len(d.b) && (d.b[d.i] == '+' || d.b[d.i] == '-') {
 			d.i++
 		}
-		exp := d.i
-		for d.i < len(d.b) && '0' <= d.b[d.i] && d.b[d.i] <= '9' {
-			d.i++
-		}
-		if d.i == exp {
+		if d.digits() == 0 {
 			d.fail("invalid number")
 			return nil
 		}
 	}
 	return d.b[start:d.i]
+}
+
+// digits consumes decimal digits and returns how many.
+func (d *decoder) digits() int {
+	start := d.i
+	for d.i < len(d.b) && '0' <= d.b[d.i] && d.b[d.i] <= '9' {
+		d.i++
+	}
+	return d.i - start
 }
 
 // int reads an integer; null reads 0.
@@ -645,16 +608,7 @@ func (d *decoder) int() int64 {
 	return n
 }
 
-func (d *decoder) optInt() *int64 {
-	if d.null() {
-		return nil
-	}
-	n := d.int()
-	if d.err != nil {
-		return nil
-	}
-	return &n
-}
+func (d *decoder) optInt() *int64 { return optional(d, d.int) }
 
 func (d *decoder) optBool() *bool {
 	var b bool

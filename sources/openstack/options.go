@@ -84,14 +84,9 @@ const secretMessage = "secrets are not stored in a source's configuration; give 
 // collecting all field errors. Error messages never repeat option values
 // that may be secret.
 func parseOptions(config map[string]any) (*Options, error) {
-	config = maps.Clone(config)
-	var errs roster.FieldErrors
-	errs.Merge("", sources.RejectSecrets(config, secretOptions...))
-	for _, n := range secretOptions {
-		delete(config, n)
-	}
 	var o Options
-	if !errs.Merge("", sources.Decode(config, &o)) {
+	errs, decoded := sources.DecodeOptions(config, &o, secretOptions, nil)
+	if !decoded {
 		return nil, errs.Err()
 	}
 	o.clouds = map[string]*cloudConfig{}

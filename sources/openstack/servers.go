@@ -87,10 +87,7 @@ type computeVersion struct {
 // serverPage is one page of servers/detail.
 type serverPage struct {
 	Servers []*novaServer `json:"servers"`
-	Links   []struct {
-		Href string `json:"href"`
-		Rel  string `json:"rel"`
-	} `json:"servers_links"`
+	Links   []link        `json:"servers_links"`
 }
 
 // maxPages guards against a server whose next links never end.

@@ -50,36 +50,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rosterhq/roster/internal/testenv/oidcconfig"
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 )
-
-// config is the file given by -config. internal/testenv's OIDCConfig writes it;
-// keep the two in step.
-type config struct {
-	Users   []user   `json:"users"`
-	Clients []client `json:"clients"`
-}
-
-type user struct {
-	Username   string   `json:"username"`
-	Password   string   `json:"password"`
-	Email      string   `json:"email"`
-	GivenName  string   `json:"given_name"`
-	FamilyName string   `json:"family_name"`
-	Groups     []string `json:"groups"`
-}
-
-type client struct {
-	ID                   string   `json:"id"`
-	Secret               string   `json:"secret"`
-	RedirectURIs         []string `json:"redirect_uris"`
-	Device               bool     `json:"device"`
-	ClaimsInUserinfoOnly bool     `json:"claims_in_userinfo_only"`
-}
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -164,12 +141,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func readConfig(path string) (*config, error) {
+func readConfig(path string) (*oidcconfig.File, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var cfg config
+	var cfg oidcconfig.File
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cfg); err != nil {
@@ -201,7 +178,7 @@ func readConfig(path string) (*config, error) {
 type store struct {
 	*storage.Storage
 	groups  map[string][]string // subject -> groups
-	clients map[string]client
+	clients map[string]oidcconfig.Client
 	scopes  *tokenScopes
 }
 
@@ -213,7 +190,7 @@ type tokenScopes struct {
 	m  map[string][]string // access token id -> scopes
 }
 
-func newStore(cfg *config) store {
+func newStore(cfg *oidcconfig.File) store {
 	users := users{}
 	groups := map[string][]string{}
 	for _, u := range cfg.Users {
@@ -230,7 +207,7 @@ func newStore(cfg *config) store {
 		groups[u.Username] = slices.Clone(u.Groups)
 	}
 	clients := map[string]*storage.Client{}
-	byID := map[string]client{}
+	byID := map[string]oidcconfig.Client{}
 	for _, c := range cfg.Clients {
 		if c.Device {
 			clients[c.ID] = storage.DeviceClient(c.ID, c.Secret)
