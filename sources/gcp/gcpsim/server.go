@@ -170,9 +170,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.fail(err)
 		return
 	}
-	s.fleet.mu.RLock()
+	s.fleet.idx.RLock()
 	_, known := s.fleet.projects[q.project]
-	s.fleet.mu.RUnlock()
+	s.fleet.idx.RUnlock()
 	if !known {
 		s.inj.Reject(q.method)
 		q.fail(errNotFound("projects/" + q.project))
@@ -280,7 +280,7 @@ func (s *Server) list(q *request) {
 
 	w := getJW()
 	defer putJW(w)
-	s.fleet.mu.RLock()
+	s.fleet.idx.RLock()
 	page, next, more := s.fleet.page(q.project, q.zone, cur, size, flt)
 	switch q.method {
 	case MethodAggregatedList:
@@ -304,7 +304,7 @@ func (s *Server) list(q *request) {
 			w.b = append(w.b, ']')
 		}
 	}
-	s.fleet.mu.RUnlock()
+	s.fleet.idx.RUnlock()
 	if more {
 		next.page = cur.page + 1
 		w.raw(false, "nextPageToken", pageToken(next, bind))
