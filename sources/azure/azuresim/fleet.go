@@ -1,13 +1,13 @@
 package azuresim
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster/internal/cloudsim"
@@ -20,9 +20,6 @@ var DefaultSubscriptions = []string{
 	"6d2b3c1e-0f4a-4e8b-9a6c-1b2d3e4f5a02",
 	"6d2b3c1e-0f4a-4e8b-9a6c-1b2d3e4f5a03",
 }
-
-// simEpoch anchors generated times, so a fleet is the same on every run.
-var simEpoch = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // ErrNoVM is returned by Fleet mutations for an unknown vmId.
 var ErrNoVM = errors.New("azuresim: no such virtual machine")
@@ -40,9 +37,7 @@ var powerDisplay = map[string]string{
 }
 
 // Tag is one Azure resource tag.
-type Tag struct {
-	Key, Value string
-}
+type Tag = cloudsim.Tag
 
 // VMInfo is a snapshot of one simulated virtual machine (a standalone VM
 // or a scale-set instance), for tests that compute what a sync should
@@ -83,28 +78,20 @@ type VMInfo struct {
 }
 
 // Tag returns the value of tag key and whether the VM has it.
-func (v VMInfo) Tag(key string) (string, bool) {
-	for _, t := range v.Tags {
-		if t.Key == key {
-			return t.Value, true
-		}
-	}
-	return "", false
-}
+func (v VMInfo) Tag(key string) (string, bool) { return cloudsim.LookupTag(v.Tags, key) }
 
 // Fleet is a deterministic set of simulated Azure virtual machines, with
 // their network interfaces, public IP addresses and scale sets, spread over
 // subscriptions. It is safe for concurrent use; mutations are seen by the
 // next request.
 type Fleet struct {
-	mu     sync.RWMutex
-	seed   int64
-	rng    *rand.Rand // for resources added after generation
-	seq    uint64
-	order  []string // subscription ids, in creation order
-	subs   map[string]*subscription
-	byVMID map[string]*vm
-	names  map[string]int // name stem → count, for unique names
+	idx   *cloudsim.Index[string, vm] // by vmId
+	seed  int64
+	rng   *rand.Rand // for resources added after generation
+	seq   uint64
+	order []string // subscription ids, in creation order
+	subs  map[string]*subscription
+	names cloudsim.Namer // per name stem, for unique names
 }
 
 // subscription holds one subscription's resources, each list ordered by
@@ -295,9 +282,9 @@ func NewFleet(seed int64, size, scaleSets int, subscriptions []string) *Fleet {
 	f := &Fleet{
 		seed:   seed,
 		rng:    rand.New(rand.NewPCG(uint64(seed), 0xadd)),
-		subs:   map[string]*subscription{},
-		byVMID: map[string]*vm{},
-		names:  map[string]int{},
+		subs:  map[string]*subscription{},
+		idx:   cloudsim.NewIndex[string, vm](ErrNoVM),
+		names: cloudsim.Namer{},
 	}
 	for _, id := range subscriptions {
 		key := strings.ToLower(id)
@@ -315,10 +302,13 @@ var (
 		{"eastus", "westus2"}, {"westeurope", "northeurope"}, {"southeastasia", "australiaeast"},
 		{"uksouth", "ukwest"}, {"centralus", "eastus2"}, {"japaneast", "koreacentral"},
 	}
-	apps  = []string{"web", "api", "data", "batch", "identity", "search"}
-	envs  = []string{"prod", "prod", "prod", "staging", "dev"}
-	roles = []string{"web", "api", "worker", "db", "cache", "queue", "bastion", "search", "monitor"}
-	teams = []string{"platform", "payments", "search", "data", "identity", "growth"}
+	apps = []string{"web", "api", "data", "batch", "identity", "search"} // of resource groups
+	// profile is what VMs and scale sets are for: no batch role; the team
+	// is drawn with the tags.
+	profile = cloudsim.Profile{
+		Roles: []string{"web", "api", "worker", "db", "cache", "queue", "bastion", "search", "monitor"},
+		Envs:  []string{"prod", "prod", "prod", "staging", "dev"},
+	}
 	sizes = []string{
 		"Standard_B2s", "Standard_B2ms", "Standard_D2s_v5", "Standard_D4s_v5", "Standard_D8s_v5",
 		"Standard_E4s_v5", "Standard_F4s_v2", "Standard_D2as_v5", "Standard_D4ds_v5", "Standard_B1ms",
@@ -330,15 +320,26 @@ var (
 		{publisher: "Debian", offer: "debian-12", sku: "12-gen2", version: "0.20240701.1788", exact: "0.20240701.1788", osType: "Linux"},
 	}
 	windowsImage = image{publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2022-datacenter-azure-edition", version: "latest", exact: "20348.2527.240606", osType: "Windows"}
-	costCodes    = []string{"R&D / 42", "Ops & Infra / 7", "Sales <EMEA> 'north'", "Marketing \"Q3\""}
-	owners       = []string{"Jörg Müller <jorg@example.com>", "ops-team@example.com", "Zoë Ávila"}
+	// extraTags follow Env, Role and Team on some VMs.
+	extraTags = []cloudsim.Extra{
+		{Chance: 0.3, Key: "vm_name", Value: func(_ *rand.Rand, m cloudsim.Machine) string { return strings.ReplaceAll(m.Name, "-", "") + ".example.net" }},
+		{Chance: 0.2, Key: "sometag", Value: cloudsim.OneOf([]string{"blue", "green", "canary"})},
+		{Chance: 0.1, Key: "Cost Center", Value: cloudsim.OneOf(cloudsim.CostCenters)},
+		{Chance: 0.03, Key: "Owner", Value: cloudsim.OneOf(cloudsim.Owners)},
+	}
+	// initialPower and instancePower are the power states of generated
+	// standalone VMs and scale-set instances; initialProvisioning their
+	// provisioning states.
+	initialPower        = cloudsim.NewOdds([]string{"running", "deallocated", "stopped", "starting", "stopping", "deallocating"}, 0.78, 0.90, 0.95, 0.97, 0.98)
+	instancePower       = cloudsim.NewOdds([]string{"running", "deallocated", "stopped"}, 0.85, 0.95)
+	initialProvisioning = cloudsim.NewOdds([]string{"Failed", "Updating", "Succeeded"}, 0.015, 0.03)
 )
 
 func (f *Fleet) newSubscription(id string) *subscription {
 	s := &subscription{id: id, index: len(f.order), res: rand.New(rand.NewPCG(uint64(f.seed), cloudsim.HashString(id)))}
 	s.locations = locationSets[s.index%len(locationSets)]
 	for _, app := range apps {
-		env := envs[s.res.IntN(len(envs))]
+		env := cloudsim.Pick(s.res, profile.Envs)
 		s.groups = append(s.groups, "rg-"+app+"-"+env)
 	}
 	s.groups = cloudsim.Uniq(s.groups)
@@ -372,29 +373,23 @@ func (f *Fleet) nextSeq() uint64 {
 // except that about 1% of names repeat an earlier one (in another
 // resource group or subscription), as real estates do.
 func (f *Fleet) uniqueName(r *rand.Rand, stem string) string {
-	f.names[stem]++
-	n := f.names[stem]
+	n := f.names.Bump(stem)
 	if n > 10 && r.Float64() < 0.01 {
 		n = 1 + r.IntN(n-1)
 	}
-	return fmt.Sprintf("%s-%04d", stem, n)
+	return cloudsim.Name(stem, n)
 }
 
 func (f *Fleet) newVMID(r *rand.Rand) string {
-	for {
-		id := guid(r)
-		if _, dup := f.byVMID[id]; !dup {
-			return id
-		}
-	}
+	return f.idx.Fresh(func() string { return guid(r) })
 }
 
 // addVM creates a standalone VM in resource group rg with one or two
 // NICs (and their public IPs). tags, when non-nil, replace generated tags;
 // initial VMs get a random power and provisioning state, added ones run.
 func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, initial bool) *vm {
-	role := roles[r.IntN(len(roles))]
-	env := cloudsim.Pick(r, envs)
+	m := profile.Machine(r)
+	role, env := m.Role, m.Env
 	v := &vm{
 		seq:          f.nextSeq(),
 		sub:          s,
@@ -411,6 +406,7 @@ func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, init
 		v.location = s.locations[1]
 	}
 	v.name = f.uniqueName(r, role+"-"+env)
+	m.Name = v.name
 	switch p := r.Float64(); {
 	case p < 0.08:
 		v.img = windowsImage
@@ -449,30 +445,13 @@ func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, init
 	if tags != nil {
 		v.tags = slices.Clone(tags)
 	} else {
-		v.tags = generateTags(r, role, env, v.name)
+		v.tags = generateTags(r, m)
 	}
-	v.created = simEpoch.Add(-time.Duration(r.Int64N(int64(730 * 24 * time.Hour))))
+	v.created = cloudsim.Epoch.Add(-cloudsim.Age(r, cloudsim.TwoYears))
 	v.createdStr = azureTime(v.created)
 	if initial {
-		switch p := r.Float64(); {
-		case p < 0.78:
-		case p < 0.90:
-			v.power = "deallocated"
-		case p < 0.95:
-			v.power = "stopped"
-		case p < 0.97:
-			v.power = "starting"
-		case p < 0.98:
-			v.power = "stopping"
-		default:
-			v.power = "deallocating"
-		}
-		switch p := r.Float64(); {
-		case p < 0.015:
-			v.provisioning = "Failed"
-		case p < 0.03:
-			v.provisioning = "Updating"
-		}
+		v.power = initialPower.Draw(r)
+		v.provisioning = initialProvisioning.Draw(r)
 	}
 
 	// Network: one NIC, or two (about 12%); the primary one is sometimes
@@ -497,7 +476,7 @@ func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, init
 		slices.Reverse(v.nics) // the primary NIC is not always first
 	}
 	s.vms = append(s.vms, v)
-	f.byVMID[v.vmID] = v
+	f.idx.Put(v.vmID, v)
 	return v
 }
 
@@ -568,8 +547,8 @@ func (f *Fleet) newPIP(r *rand.Rand, s *subscription, rg, name, location string,
 // subscription's standalone VMs become its members), the rest uniform
 // with 2 to 8 instances of their own.
 func (f *Fleet) addScaleSet(r *rand.Rand, s *subscription) {
-	role := roles[r.IntN(len(roles))]
-	env := cloudsim.Pick(r, envs)
+	m := profile.Machine(r)
+	role, env := m.Role, m.Env
 	ss := &scaleSet{
 		seq:      f.nextSeq(),
 		sub:      s,
@@ -580,14 +559,14 @@ func (f *Fleet) addScaleSet(r *rand.Rand, s *subscription) {
 		guid:     guid(r),
 		img:      linuxImages[r.IntN(len(linuxImages))],
 		publicIP: r.Float64() < 0.3,
-		tags:     []Tag{{"Env", env}, {"Role", role}},
+		tags:     []Tag{{Key: "Env", Value: env}, {Key: "Role", Value: role}},
 	}
 	ss.name = f.uniqueName(r, "vmss-"+role+"-"+env)
 	ss.prefix = strings.ReplaceAll(ss.name[len("vmss-"):], "-", "")
 	if len(ss.prefix) > 9 {
 		ss.prefix = ss.prefix[:9]
 	}
-	ss.created = simEpoch.Add(-time.Duration(r.Int64N(int64(365 * 24 * time.Hour))))
+	ss.created = cloudsim.Epoch.Add(-cloudsim.Age(r, cloudsim.TwoYears/2))
 	ss.createdStr = azureTime(ss.created)
 	s.scaleSets = append(s.scaleSets, ss)
 	if ss.flexible {
@@ -632,13 +611,7 @@ func (f *Fleet) addInstance(r *rand.Rand, ss *scaleSet, initial bool) *vm {
 	v.created = ss.created.Add(time.Duration(id) * time.Minute)
 	v.createdStr = azureTime(v.created)
 	if initial {
-		switch p := r.Float64(); {
-		case p < 0.85:
-		case p < 0.95:
-			v.power = "deallocated"
-		default:
-			v.power = "stopped"
-		}
+		v.power = instancePower.Draw(r)
 	}
 	n := &nic{
 		seq:      f.nextSeq(),
@@ -663,42 +636,31 @@ func (f *Fleet) addInstance(r *rand.Rand, ss *scaleSet, initial bool) *vm {
 	n.ipConfigs = []*ipConfig{ipc}
 	v.nics = []*nic{n}
 	ss.instances = append(ss.instances, v)
-	f.byVMID[v.vmID] = v
+	f.idx.Put(v.vmID, v)
 	return v
 }
 
-func generateTags(r *rand.Rand, role, env, name string) []Tag {
+func generateTags(r *rand.Rand, m cloudsim.Machine) []Tag {
 	if r.Float64() < 0.03 {
 		return nil // no tags at all
 	}
-	tags := []Tag{{"Env", env}, {"Role", role}, {"Team", teams[r.IntN(len(teams))]}}
-	if r.Float64() < 0.3 {
-		tags = append(tags, Tag{"vm_name", strings.ReplaceAll(name, "-", "") + ".example.net"})
-	}
-	if r.Float64() < 0.2 {
-		tags = append(tags, Tag{"sometag", cloudsim.Pick(r, []string{"blue", "green", "canary"})})
-	}
-	if r.Float64() < 0.1 {
-		tags = append(tags, Tag{"Cost Center", cloudsim.Pick(r, costCodes)})
-	}
-	if r.Float64() < 0.03 {
-		tags = append(tags, Tag{"Owner", cloudsim.Pick(r, owners)})
-	}
-	return tags
+	m.Team = cloudsim.Pick(r, cloudsim.Teams)
+	tags := []Tag{{Key: "Env", Value: m.Env}, {Key: "Role", Value: m.Role}, {Key: "Team", Value: m.Team}}
+	return cloudsim.AppendExtras(r, tags, m, extraTags)
 }
 
 // Subscriptions returns the fleet's subscription ids, in creation order.
 func (f *Fleet) Subscriptions() []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.idx.RLock()
+	defer f.idx.RUnlock()
 	return slices.Clone(f.order)
 }
 
 // ResourceGroups returns the resource groups of a subscription that hold
 // VMs (the shared networking group excluded).
 func (f *Fleet) ResourceGroups(subscription string) []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.idx.RLock()
+	defer f.idx.RUnlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return nil
@@ -707,19 +669,15 @@ func (f *Fleet) ResourceGroups(subscription string) []string {
 }
 
 // Len returns the number of VMs, scale-set instances included.
-func (f *Fleet) Len() int {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return len(f.byVMID)
-}
+func (f *Fleet) Len() int { return f.idx.Len() }
 
 // VMs returns every VM: per subscription (in Subscriptions order) the
 // standalone VMs in list order, then the instances of each uniform scale
 // set.
 func (f *Fleet) VMs() []VMInfo {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]VMInfo, 0, len(f.byVMID))
+	f.idx.RLock()
+	defer f.idx.RUnlock()
+	out := make([]VMInfo, 0, f.idx.Count())
 	for _, id := range f.order {
 		s := f.subs[id]
 		for _, v := range s.vms {
@@ -735,15 +693,7 @@ func (f *Fleet) VMs() []VMInfo {
 }
 
 // VM returns one VM by vmId.
-func (f *Fleet) VM(vmID string) (VMInfo, bool) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	v, ok := f.byVMID[vmID]
-	if !ok {
-		return VMInfo{}, false
-	}
-	return v.info(), true
-}
+func (f *Fleet) VM(vmID string) (VMInfo, bool) { return cloudsim.Snapshot(f.idx, vmID, (*vm).info) }
 
 // orderedNICs returns the NICs in the plugin's order: primary first.
 func (v *vm) orderedNICs() []*nic {
@@ -812,17 +762,6 @@ func (v *vm) info() VMInfo {
 	return i
 }
 
-// mutate runs fn on VM vmID under the write lock.
-func (f *Fleet) mutate(vmID string, fn func(*vm) error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.byVMID[vmID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoVM, vmID)
-	}
-	return fn(v)
-}
-
 // SetPowerState moves a VM to a power state (running, starting, stopping,
 // stopped, deallocating, deallocated). A deallocated VM releases its
 // dynamic public IPs and its NICs' MAC addresses; running again, it gets
@@ -831,7 +770,7 @@ func (f *Fleet) SetPowerState(vmID, state string) error {
 	if _, ok := powerDisplay[state]; !ok {
 		return fmt.Errorf("azuresim: unknown power state %q", state)
 	}
-	return f.mutate(vmID, func(v *vm) error {
+	return f.idx.Mutate(vmID, func(v *vm) error {
 		v.power = state
 		return nil
 	})
@@ -840,7 +779,7 @@ func (f *Fleet) SetPowerState(vmID, state string) error {
 // SetProvisioningState sets a VM's provisioning state (Succeeded, Failed,
 // Updating, ...).
 func (f *Fleet) SetProvisioningState(vmID, state string) error {
-	return f.mutate(vmID, func(v *vm) error {
+	return f.idx.Mutate(vmID, func(v *vm) error {
 		v.provisioning = state
 		return nil
 	})
@@ -848,22 +787,16 @@ func (f *Fleet) SetProvisioningState(vmID, state string) error {
 
 // SetTag sets (adds or replaces) a tag.
 func (f *Fleet) SetTag(vmID, key, value string) error {
-	return f.mutate(vmID, func(v *vm) error {
-		for i := range v.tags {
-			if v.tags[i].Key == key {
-				v.tags[i].Value = value
-				return nil
-			}
-		}
-		v.tags = append(v.tags, Tag{key, value})
+	return f.idx.Mutate(vmID, func(v *vm) error {
+		v.tags = cloudsim.SetTag(v.tags, key, value)
 		return nil
 	})
 }
 
 // DeleteTag removes a tag if the VM has it.
 func (f *Fleet) DeleteTag(vmID, key string) error {
-	return f.mutate(vmID, func(v *vm) error {
-		v.tags = slices.DeleteFunc(v.tags, func(t Tag) bool { return t.Key == key })
+	return f.idx.Mutate(vmID, func(v *vm) error {
+		v.tags = cloudsim.DeleteTag(v.tags, key)
 		return nil
 	})
 }
@@ -871,22 +804,18 @@ func (f *Fleet) DeleteTag(vmID, key string) error {
 // Remove deletes a VM with its NICs and public IPs (deleteOption Delete),
 // or a scale-set instance.
 func (f *Fleet) Remove(vmID string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.byVMID[vmID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoVM, vmID)
-	}
-	delete(f.byVMID, vmID)
-	if v.ss != nil {
-		v.ss.instances = slices.DeleteFunc(v.ss.instances, func(x *vm) bool { return x == v })
+	return f.idx.Mutate(vmID, func(v *vm) error {
+		f.idx.Delete(vmID)
+		if v.ss != nil {
+			v.ss.instances = slices.DeleteFunc(v.ss.instances, func(x *vm) bool { return x == v })
+			return nil
+		}
+		s := v.sub
+		s.vms = slices.DeleteFunc(s.vms, func(x *vm) bool { return x == v })
+		s.nics = slices.DeleteFunc(s.nics, func(n *nic) bool { return n.vm == v })
+		s.pips = slices.DeleteFunc(s.pips, func(p *pip) bool { return p.nic != nil && p.nic.vm == v })
 		return nil
-	}
-	s := v.sub
-	s.vms = slices.DeleteFunc(s.vms, func(x *vm) bool { return x == v })
-	s.nics = slices.DeleteFunc(s.nics, func(n *nic) bool { return n.vm == v })
-	s.pips = slices.DeleteFunc(s.pips, func(p *pip) bool { return p.nic != nil && p.nic.vm == v })
-	return nil
+	})
 }
 
 // Add creates a running standalone VM in a subscription's resource group
@@ -894,8 +823,8 @@ func (f *Fleet) Remove(vmID string) error {
 // in map-key order, otherwise tags are generated. It is listed after every
 // existing VM of the subscription.
 func (f *Fleet) Add(subscription, resourceGroup string, tags map[string]string) (VMInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.idx.Lock()
+	defer f.idx.Unlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return VMInfo{}, fmt.Errorf("azuresim: subscription %q is not served", subscription)
@@ -907,26 +836,14 @@ func (f *Fleet) Add(subscription, resourceGroup string, tags map[string]string) 
 	if !slices.Contains(s.groups, rg) {
 		s.groups = append(s.groups, rg)
 	}
-	var tl []Tag
-	if tags != nil {
-		tl = []Tag{}
-		keys := make([]string, 0, len(tags))
-		for k := range tags {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			tl = append(tl, Tag{k, tags[k]})
-		}
-	}
-	return f.addVM(f.rng, s, rg, tl, false).info(), nil
+	return f.addVM(f.rng, s, rg, cloudsim.TagsOf(tags), false).info(), nil
 }
 
 // AddScaleSetInstance adds a running instance to the uniform scale set
 // named name in subscription.
 func (f *Fleet) AddScaleSetInstance(subscription, name string) (VMInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.idx.Lock()
+	defer f.idx.Unlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return VMInfo{}, fmt.Errorf("azuresim: subscription %q is not served", subscription)
@@ -948,8 +865,8 @@ type ScaleSetInfo struct {
 
 // ScaleSets returns every scale set, per subscription in creation order.
 func (f *Fleet) ScaleSets() []ScaleSetInfo {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.idx.RLock()
+	defer f.idx.RUnlock()
 	var out []ScaleSetInfo
 	for _, id := range f.order {
 		s := f.subs[id]
@@ -971,44 +888,21 @@ func (f *Fleet) ScaleSets() []ScaleSetInfo {
 
 // helpers
 
-const hexDigits = "0123456789abcdef"
-
+// guid draws a version 4 GUID from two r.Uint64().
 func guid(r *rand.Rand) string {
 	a, b := r.Uint64(), r.Uint64()
-	var buf [36]byte
-	j := 0
-	for i := range 32 {
-		if i == 8 || i == 12 || i == 16 || i == 20 {
-			buf[j] = '-'
-			j++
-		}
-		var nib uint64
-		if i < 16 {
-			nib = a >> (60 - 4*i) & 0xf
-		} else {
-			nib = b >> (60 - 4*(i-16)) & 0xf
-		}
-		switch i {
-		case 12:
-			nib = 4 // version 4
-		case 16:
-			nib = nib&0x3 | 0x8 // variant
-		}
-		buf[j] = hexDigits[nib]
-		j++
-	}
-	return string(buf[:])
+	return cloudsim.FormatUUID(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, a), b))
 }
 
 func hex32(r *rand.Rand) string {
-	a, b := r.Uint64(), r.Uint64()
-	return fmt.Sprintf("%016x%016x", a, b)
+	a := cloudsim.Hex64(r)
+	return a + cloudsim.Hex64(r)
 }
 
 // mac formats like Azure: upper-case hex pairs joined by dashes, in
 // Microsoft's 00-0D-3A prefix.
 func mac(r *rand.Rand) string {
-	return fmt.Sprintf("00-0D-3A-%02X-%02X-%02X", r.IntN(256), r.IntN(256), r.IntN(256))
+	return strings.ToUpper(strings.ReplaceAll(cloudsim.MAC(r, "00:0d:3a"), ":", "-"))
 }
 
 func privateIP(r *rand.Rand, s *subscription, location string) string {
