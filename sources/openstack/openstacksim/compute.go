@@ -361,25 +361,25 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 		return
 	}
 	fl := s.fleet
-	fl.mu.RLock()
+	fl.idx.RLock()
 	rs := fl.byRegion[q.region]
 	start := len(rs.list) - 1
 	if marker := query.Get("marker"); marker != "" {
 		seq, found := uint64(0), false
-		if x, ok := fl.byID[marker]; ok && x.region == rs {
+		if x, ok := fl.idx.Get(marker); ok && x.region == rs {
 			seq, found = x.seq, true
 		} else if g, ok := fl.gone[marker]; ok {
 			seq, found = g, true
 		}
 		if !found {
-			fl.mu.RUnlock()
+			fl.idx.RUnlock()
 			q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
 			return
 		}
 		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 		start = i - 1
 		if _, failed := answers.FailPage(s.inj, Call{Op: OpServers, Scope: q.region}, s.pageNumber(rs, start, limit, filters)); failed {
-			fl.mu.RUnlock()
+			fl.idx.RUnlock()
 			q.novaError(http.StatusInternalServerError, "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.")
 			return
 		}
@@ -412,7 +412,7 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 		w.endObj()
 		w.endArr()
 	}
-	fl.mu.RUnlock()
+	fl.idx.RUnlock()
 	w.endObj()
 	q.writeJSON(http.StatusOK, w.b)
 }
@@ -445,7 +445,7 @@ func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin
 	w.str("user_id", x.userID)
 	w.obj("metadata")
 	for _, m := range x.metadata {
-		w.str(m.k, m.v)
+		w.str(m.Key, m.Value)
 	}
 	w.endObj()
 	w.str("hostId", x.hostID)

@@ -91,7 +91,7 @@ func (s *Server) listImages(q *request, t *token) {
 		}
 		limit = min(n, s.maxLimit)
 	}
-	s.fleet.mu.RLock()
+	s.fleet.idx.RLock()
 	rs := s.fleet.byRegion[q.region]
 	var visible []*Image
 	for _, img := range rs.images {
@@ -99,7 +99,7 @@ func (s *Server) listImages(q *request, t *token) {
 			visible = append(visible, img)
 		}
 	}
-	s.fleet.mu.RUnlock()
+	s.fleet.idx.RUnlock()
 	start := 0
 	if marker := query.Get("marker"); marker != "" {
 		i := slices.IndexFunc(visible, func(img *Image) bool { return img.ID == marker })

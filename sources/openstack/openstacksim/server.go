@@ -184,9 +184,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) regionServed(q *request, region string) bool {
-	s.fleet.mu.RLock()
+	s.fleet.idx.RLock()
 	ok := s.fleet.byRegion[region] != nil
-	s.fleet.mu.RUnlock()
+	s.fleet.idx.RUnlock()
 	if !ok {
 		q.plainError(http.StatusNotFound, "The resource could not be found.")
 	}
@@ -230,7 +230,7 @@ func (q *request) writeJSON(status int, body []byte) {
 	h := q.w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Openstack-Request-Id", "req-"+formatUUID(randomBytes()))
+	h.Set("X-Openstack-Request-Id", "req-"+cloudsim.FormatUUID(randomBytes()))
 	q.status = status
 	q.w.WriteHeader(status)
 	_, _ = q.w.Write(body)
