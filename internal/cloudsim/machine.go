@@ -244,6 +244,23 @@ func Scatter24(n *int, prefix uint32, prefixBits int) (used int, x uint32) {
 	}
 }
 
+// PublicIP is a machine's public address. A dynamic one is released
+// while the machine is stopped (deallocated, terminated) and comes back
+// when it runs; a static one stays.
+type PublicIP struct {
+	Addr   string
+	Static bool
+}
+
+// Shown is the address the cloud shows, while the machine holds its
+// dynamic resources (held) or not.
+func (p PublicIP) Shown(held bool) string {
+	if held || p.Static {
+		return p.Addr
+	}
+	return ""
+}
+
 // IPv4 is first.x, with x a 24-bit host part.
 func IPv4(first int, x uint32) string {
 	return fmt.Sprintf("%d.%d.%d.%d", first, x>>16, x>>8&255, x&255)

@@ -84,7 +84,7 @@ type instance struct {
 	subnetID   string
 	privateIP  string
 	privateDNS string
-	publicIP   string // the address the instance holds while it is running
+	public     cloudsim.PublicIP // released while the instance is not running
 	publicDNS  string
 	mac        string
 	eniID      string
@@ -107,16 +107,13 @@ type instance struct {
 	profileID     string
 }
 
-func (in *instance) hasPublic() bool {
-	if in.publicIP == "" {
-		return false
-	}
-	switch in.state {
-	case "running", "stopping", "shutting-down":
-		return true
-	}
-	return false
+// publicIP is the public address the instance shows now: EC2 releases it
+// when the instance stops.
+func (in *instance) publicIP() string {
+	return in.public.Shown(in.state == "running" || in.state == "stopping" || in.state == "shutting-down")
 }
+
+func (in *instance) hasPublic() bool { return in.publicIP() != "" }
 
 func (in *instance) terminated() bool { return in.state == "terminated" }
 
@@ -145,7 +142,7 @@ func (in *instance) info() InstanceInfo {
 		info.VPCID, info.SubnetID = in.vpcID, in.subnetID
 	}
 	if in.hasPublic() {
-		info.PublicIP, info.PublicDNS = in.publicIP, in.publicDNS
+		info.PublicIP, info.PublicDNS = in.publicIP(), in.publicDNS
 	}
 	return info
 }
@@ -421,8 +418,8 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 		in.privateIP = fmt.Sprintf("10.%d.%d.%d", octet2, az*64+host/256, host%256)
 		in.privateDNS = fmt.Sprintf("ip-10-%d-%d-%d.%s", octet2, az*64+host/256, host%256, privateDNSSuffix(rs.name))
 		if r.Float64() < 0.6 {
-			in.publicIP = publicAddress(rs)
-			in.publicDNS = "ec2-" + dashed(in.publicIP) + "." + publicDNSSuffix(rs.name)
+			in.public.Addr = publicAddress(rs)
+			in.publicDNS = "ec2-" + dashed(in.public.Addr) + "." + publicDNSSuffix(rs.name)
 		}
 		first := "app-internal"
 		switch role {

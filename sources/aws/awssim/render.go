@@ -238,7 +238,7 @@ func (w *xmlw) instance(in *instance, account string) {
 		w.raw("privateIpAddress", in.privateIP)
 	}
 	if public {
-		w.raw("ipAddress", in.publicIP)
+		w.raw("ipAddress", in.publicIP())
 	}
 	if !dead {
 		w.bool("sourceDestCheck", in.sourceDest)
@@ -339,7 +339,7 @@ func (w *xmlw) networkInterface(in *instance, public bool) {
 	assoc := func() {
 		if public {
 			w.open("association")
-			w.raw("publicIp", in.publicIP)
+			w.raw("publicIp", in.publicIP())
 			w.raw("publicDnsName", in.publicDNS)
 			w.raw("ipOwnerId", "amazon")
 			w.close("association")

@@ -217,9 +217,8 @@ type pip struct {
 	rg       string
 	name     string
 	location string
-	address  string // the address it holds while allocated
-	static   bool
-	label    string // DNS label; "" = none
+	ip       cloudsim.PublicIP // a dynamic one is released while its VM is deallocated
+	label    string            // DNS label; "" = none
 	guid     string
 	zones    []string
 	nic      *nic
@@ -236,10 +235,7 @@ func (p *pip) id() string {
 // ipAddress is the address the public IP shows now: a dynamic address is
 // released while its VM is deallocated.
 func (p *pip) ipAddress() string {
-	if !p.static && p.nic != nil && p.nic.vm != nil && !p.nic.vm.allocated() {
-		return ""
-	}
-	return p.address
+	return p.ip.Shown(p.nic == nil || p.nic.vm == nil || p.nic.vm.allocated())
 }
 
 func (p *pip) fqdn() string {
@@ -280,8 +276,8 @@ func NewFleet(seed int64, size, scaleSets int, subscriptions []string) *Fleet {
 		subscriptions = DefaultSubscriptions
 	}
 	f := &Fleet{
-		seed:   seed,
-		rng:    rand.New(rand.NewPCG(uint64(seed), 0xadd)),
+		seed:  seed,
+		rng:   rand.New(rand.NewPCG(uint64(seed), 0xadd)),
 		subs:  map[string]*subscription{},
 		idx:   cloudsim.NewIndex[string, vm](ErrNoVM),
 		names: cloudsim.Namer{},
@@ -322,7 +318,9 @@ var (
 	windowsImage = image{publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2022-datacenter-azure-edition", version: "latest", exact: "20348.2527.240606", osType: "Windows"}
 	// extraTags follow Env, Role and Team on some VMs.
 	extraTags = []cloudsim.Extra{
-		{Chance: 0.3, Key: "vm_name", Value: func(_ *rand.Rand, m cloudsim.Machine) string { return strings.ReplaceAll(m.Name, "-", "") + ".example.net" }},
+		{Chance: 0.3, Key: "vm_name", Value: func(_ *rand.Rand, m cloudsim.Machine) string {
+			return strings.ReplaceAll(m.Name, "-", "") + ".example.net"
+		}},
 		{Chance: 0.2, Key: "sometag", Value: cloudsim.OneOf([]string{"blue", "green", "canary"})},
 		{Chance: 0.1, Key: "Cost Center", Value: cloudsim.OneOf(cloudsim.CostCenters)},
 		{Chance: 0.03, Key: "Owner", Value: cloudsim.OneOf(cloudsim.Owners)},
@@ -510,7 +508,7 @@ func (f *Fleet) newNIC(r *rand.Rand, s *subscription, rg string, v *vm, role str
 		ipc := &ipConfig{name: "ipconfig" + strconv.Itoa(k+1), privateIP: privateIP(r, s, v.location), subnetID: subnet, primary: k == 0}
 		if k == 0 && primary && r.Float64() < 0.45 {
 			p := f.newPIP(r, s, rg, v.name+"-ip", v.location, n, ipc)
-			p.static = r.Float64() < 0.6
+			p.ip.Static = r.Float64() < 0.6
 			if r.Float64() < 0.5 {
 				p.label = strings.ToLower(v.name) + "-" + cloudsim.ID(r, cloudsim.LowerAlnum, 4)
 			}
@@ -532,7 +530,7 @@ func (f *Fleet) newPIP(r *rand.Rand, s *subscription, rg, name, location string,
 		rg:       rg,
 		name:     name,
 		location: location,
-		address:  publicIP(r, s),
+		ip:       cloudsim.PublicIP{Addr: publicIP(r, s)},
 		guid:     guid(r),
 		nic:      n,
 		ipc:      ipc,

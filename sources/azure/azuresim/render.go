@@ -412,7 +412,7 @@ func (w *jw) pipModel(p *pip) {
 	w.str("resourceGuid", p.guid)
 	w.strOpt("ipAddress", p.ipAddress())
 	w.str("publicIPAddressVersion", "IPv4")
-	if p.static {
+	if p.ip.Static {
 		w.str("publicIPAllocationMethod", "Static")
 	} else {
 		w.str("publicIPAllocationMethod", "Dynamic")
@@ -435,7 +435,7 @@ func (w *jw) pipModel(p *pip) {
 	w.str("type", "Microsoft.Network/publicIPAddresses")
 	w.key("sku")
 	w.obj()
-	if p.static {
+	if p.ip.Static {
 		w.str("name", "Standard")
 	} else {
 		w.str("name", "Basic")

@@ -81,8 +81,7 @@ type instance struct {
 	network     string
 	subnetwork  string
 	networkIP   string
-	natIP       string // the external address it holds while running
-	staticIP    bool   // keeps natIP while stopped
+	ext         cloudsim.PublicIP // its access config's external address
 	nicFP       string
 	diskName    string
 	diskSize    int
@@ -97,17 +96,10 @@ type instance struct {
 	ipForward   bool
 }
 
-// showsNAT reports whether the access config carries natIP now: an
-// ephemeral address is released when the instance stops.
-func (in *instance) showsNAT() bool {
-	if in.natIP == "" {
-		return false
-	}
-	switch in.status {
-	case "TERMINATED", "SUSPENDED":
-		return in.staticIP
-	}
-	return true
+// natIP is the external address the access config carries now: an
+// ephemeral one is released when the instance stops.
+func (in *instance) natIP() string {
+	return in.ext.Shown(in.status != "TERMINATED" && in.status != "SUSPENDED")
 }
 
 func (in *instance) labelMap() map[string]string {
@@ -139,9 +131,7 @@ func (in *instance) info() InstanceInfo {
 		Spot:        in.spot,
 		Created:     in.created,
 	}
-	if in.showsNAT() {
-		i.PublicIP = in.natIP
-	}
+	i.PublicIP = in.natIP()
 	return i
 }
 
@@ -413,8 +403,8 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 	}
 	in.networkIP = fmt.Sprintf("10.%d.%d.%d", (base+c/(254*256))%256, c/254%256, c%254+2)
 	if r.Float64() < 0.7 {
-		in.natIP = f.publicAddress()
-		in.staticIP = r.Float64() < 0.1
+		in.ext.Addr = f.publicAddress()
+		in.ext.Static = r.Float64() < 0.1
 	}
 
 	created := cloudsim.Epoch.Add(-cloudsim.Age(r, cloudsim.TwoYears)).Truncate(time.Millisecond)
