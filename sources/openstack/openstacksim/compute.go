@@ -54,21 +54,8 @@ func (s *Server) compute(q *request, rest string) {
 		}
 		return
 	}
-	var op string
-	switch rest {
-	case "/v2.1/servers/detail":
-		op = OpServers
-	case "/v2.1/flavors/detail":
-		op = OpFlavors
-	default:
-		q.novaError(http.StatusNotFound, "The resource could not be found.")
-		return
-	}
-	if q.r.Method != http.MethodGet {
-		q.novaError(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL.")
-		return
-	}
-	t, ok := s.authorize(q)
+	op := map[string]string{"/v2.1/servers/detail": OpServers, "/v2.1/flavors/detail": OpFlavors}[rest]
+	t, ok := s.listing(q, op != "", q.novaError)
 	if !ok {
 		return
 	}
@@ -101,19 +88,7 @@ func (s *Server) novaVersions(q *request, all bool) []byte {
 	w.str("version", "2."+strconv.Itoa(s.maxMinor))
 	w.str("min_version", "2.1")
 	w.str("updated", "2013-07-23T11:33:21Z")
-	w.arr("links")
-	w.obj("")
-	w.str("rel", "self")
-	w.str("href", q.base+computePath+q.region+"/v2.1/")
-	w.endObj()
-	w.endArr()
-	w.arr("media-types")
-	w.obj("")
-	w.str("base", "application/json")
-	w.str("type", "application/vnd.openstack.compute+json;version=2.1")
-	w.endObj()
-	w.endArr()
-	w.endObj()
+	w.versionEnd(q.base+computePath+q.region+"/v2.1/", "application/vnd.openstack.compute+json;version=2.1")
 	if all {
 		w.endArr()
 	}
@@ -454,12 +429,7 @@ func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin
 	} else {
 		w.obj("image")
 		w.str("id", x.imageID)
-		w.arr("links")
-		w.obj("")
-		w.str("rel", "bookmark")
-		w.strCat("href", compute, "/images/", x.imageID)
-		w.endObj()
-		w.endArr()
+		w.links("bookmark", compute, "/images/", x.imageID)
 		w.endObj()
 	}
 	fl := x.flavor
@@ -478,12 +448,7 @@ func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin
 		w.endObj()
 	} else {
 		w.str("id", fl.ID)
-		w.arr("links")
-		w.obj("")
-		w.str("rel", "bookmark")
-		w.strCat("href", compute, "/flavors/", fl.ID)
-		w.endObj()
-		w.endArr()
+		w.links("bookmark", compute, "/flavors/", fl.ID)
 	}
 	w.endObj()
 	w.time("created", x.created, "2006-01-02T15:04:05Z")
@@ -505,14 +470,8 @@ func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin
 	w.str("accessIPv4", "")
 	w.str("accessIPv6", "")
 	w.arr("links")
-	w.obj("")
-	w.str("rel", "self")
-	w.strCat("href", compute, "/v2.1/servers/", x.id)
-	w.endObj()
-	w.obj("")
-	w.str("rel", "bookmark")
-	w.strCat("href", compute, "/servers/", x.id)
-	w.endObj()
+	w.link("self", compute, "/v2.1/servers/", x.id)
+	w.link("bookmark", compute, "/servers/", x.id)
 	w.endArr()
 	w.str("OS-DCF:diskConfig", x.diskCfg)
 	if x.status == "BUILD" {
@@ -693,14 +652,8 @@ func (s *Server) listFlavors(q *request, minor int) {
 			w.endObj()
 		}
 		w.arr("links")
-		w.obj("")
-		w.str("rel", "self")
-		w.str("href", compute+"/v2.1/flavors/"+f.ID)
-		w.endObj()
-		w.obj("")
-		w.str("rel", "bookmark")
-		w.str("href", compute+"/flavors/"+f.ID)
-		w.endObj()
+		w.link("self", compute, "/v2.1/flavors/", f.ID)
+		w.link("bookmark", compute, "/flavors/", f.ID)
 		w.endArr()
 		w.endObj()
 	}

@@ -173,19 +173,7 @@ func (s *Server) keystoneVersions(q *request, all bool) []byte {
 	w.str("id", "v3.14")
 	w.str("status", "stable")
 	w.str("updated", "2020-04-07T00:00:00Z")
-	w.arr("links")
-	w.obj("")
-	w.str("rel", "self")
-	w.str("href", q.base+IdentityPath+"/v3/")
-	w.endObj()
-	w.endArr()
-	w.arr("media-types")
-	w.obj("")
-	w.str("base", "application/json")
-	w.str("type", "application/vnd.openstack.identity-v3+json")
-	w.endObj()
-	w.endArr()
-	w.endObj()
+	w.versionEnd(q.base+IdentityPath+"/v3/", "application/vnd.openstack.identity-v3+json")
 	if all {
 		w.endArr()
 		w.endObj()
@@ -385,31 +373,31 @@ func (s *Server) scopeProject(q *request, u *userRec, raw json.RawMessage) (*pro
 
 func (u *userRec) memberOf(p *project) bool { return u.projects == nil || u.projects[p.id] }
 
+// domainObj opens object k of a user or project of the default domain,
+// with its id and name; the caller closes it.
+func (w *jw) domainObj(k, id, name string) {
+	w.obj(k)
+	w.obj("domain")
+	w.str("id", DefaultDomainID)
+	w.str("name", DefaultDomainName)
+	w.endObj()
+	w.str("id", id)
+	w.str("name", name)
+}
+
 func (s *Server) renderToken(q *request, t *token, noCatalog bool) []byte {
 	w := getW()
 	defer putW(w)
 	w.obj("")
 	w.obj("token")
 	w.strs("methods", t.methods)
-	w.obj("user")
-	w.obj("domain")
-	w.str("id", DefaultDomainID)
-	w.str("name", DefaultDomainName)
-	w.endObj()
-	w.str("id", t.user.id)
-	w.str("name", t.user.name)
+	w.domainObj("user", t.user.id, t.user.name)
 	w.null("password_expires_at")
 	w.endObj()
 	w.strs("audit_ids", []string{base64.RawURLEncoding.EncodeToString(randomBytes())})
 	w.str("expires_at", t.expires.Format("2006-01-02T15:04:05.000000Z"))
 	w.str("issued_at", t.issued.Format("2006-01-02T15:04:05.000000Z"))
-	w.obj("project")
-	w.obj("domain")
-	w.str("id", DefaultDomainID)
-	w.str("name", DefaultDomainName)
-	w.endObj()
-	w.str("id", t.project.id)
-	w.str("name", t.project.name)
+	w.domainObj("project", t.project.id, t.project.name)
 	w.endObj()
 	w.bool("is_domain", false)
 	if t.app != nil {

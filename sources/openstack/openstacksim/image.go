@@ -17,20 +17,9 @@ func (s *Server) image(q *request, rest string) {
 			q.writeJSON(http.StatusMultipleChoices, s.glanceVersions(q))
 		}
 		return
-	case "/v2/images":
-	default:
-		q.glanceError(http.StatusNotFound, "The resource could not be found.")
-		return
 	}
-	if q.r.Method != http.MethodGet {
-		q.glanceError(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL.")
-		return
-	}
-	t, ok := s.authorize(q)
-	if !ok {
-		return
-	}
-	if q.admit(OpImages, q.glanceError) {
+	t, ok := s.listing(q, rest == "/v2/images", q.glanceError)
+	if ok && q.admit(OpImages, q.glanceError) {
 		s.listImages(q, t)
 	}
 }
@@ -64,12 +53,7 @@ func (s *Server) glanceVersions(q *request) []byte {
 		} else {
 			w.str("status", "SUPPORTED")
 		}
-		w.arr("links")
-		w.obj("")
-		w.str("rel", "self")
-		w.str("href", q.base+imagePath+q.region+"/v2/")
-		w.endObj()
-		w.endArr()
+		w.links("self", q.base, imagePath, q.region, "/v2/")
 		w.endObj()
 	}
 	w.endArr()

@@ -81,6 +81,34 @@ func (w *jw) strCat(k string, parts ...string) {
 	w.b = append(w.b, '"')
 }
 
+// link writes one {"rel":rel,"href":href...} item of a links array.
+func (w *jw) link(rel string, href ...string) {
+	w.obj("")
+	w.str("rel", rel)
+	w.strCat("href", href...)
+	w.endObj()
+}
+
+// links writes a links array of one link.
+func (w *jw) links(rel string, href ...string) {
+	w.arr("links")
+	w.link(rel, href...)
+	w.endArr()
+}
+
+// versionEnd writes the end of a version document, its self link and its
+// media type, and closes the version.
+func (w *jw) versionEnd(self, mediaType string) {
+	w.links("self", self)
+	w.arr("media-types")
+	w.obj("")
+	w.str("base", "application/json")
+	w.str("type", mediaType)
+	w.endObj()
+	w.endArr()
+	w.endObj()
+}
+
 // time writes t formatted with layout.
 func (w *jw) time(k string, t time.Time, layout string) {
 	w.key(k)

@@ -165,32 +165,41 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case p == IdentityPath || strings.HasPrefix(p, IdentityPath+"/"):
 		s.identity(q, strings.TrimPrefix(p, IdentityPath))
 	case strings.HasPrefix(p, computePath):
-		region, rest, _ := strings.Cut(strings.TrimPrefix(p, computePath), "/")
-		if !s.regionServed(q, region) {
-			return
-		}
-		q.region = region
-		s.compute(q, "/"+rest)
+		s.regional(q, strings.TrimPrefix(p, computePath), s.compute)
 	case strings.HasPrefix(p, imagePath):
-		region, rest, _ := strings.Cut(strings.TrimPrefix(p, imagePath), "/")
-		if !s.regionServed(q, region) {
-			return
-		}
-		q.region = region
-		s.image(q, "/"+rest)
+		s.regional(q, strings.TrimPrefix(p, imagePath), s.image)
 	default:
 		q.plainError(http.StatusNotFound, "The resource could not be found.")
 	}
 }
 
-func (s *Server) regionServed(q *request, region string) bool {
+// listing admits a GET of a known listing (Nova's, Glance's) with a valid
+// token; errf answers the rest in the service's error format.
+func (s *Server) listing(q *request, known bool, errf func(status int, msg string)) (*token, bool) {
+	switch {
+	case !known:
+		errf(http.StatusNotFound, "The resource could not be found.")
+	case q.r.Method != http.MethodGet:
+		errf(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL.")
+	default:
+		return s.authorize(q)
+	}
+	return nil, false
+}
+
+// regional serves path (REGION/rest) of a regional service: service
+// answers /rest in a region the fleet serves.
+func (s *Server) regional(q *request, path string, service func(q *request, rest string)) {
+	region, rest, _ := strings.Cut(path, "/")
 	s.fleet.idx.RLock()
 	ok := s.fleet.byRegion[region] != nil
 	s.fleet.idx.RUnlock()
 	if !ok {
 		q.plainError(http.StatusNotFound, "The resource could not be found.")
+		return
 	}
-	return ok
+	q.region = region
+	service(q, "/"+rest)
 }
 
 func baseURL(r *http.Request) string {
