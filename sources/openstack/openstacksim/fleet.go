@@ -525,20 +525,20 @@ func (f *Fleet) ProjectID(name string) (string, bool) {
 
 // Projects returns the project names, in order.
 func (f *Fleet) Projects() []string {
-	return names(f, f.projects, func(p *project) string { return p.name })
+	return names(f, func() []*project { return f.projects }, func(p *project) string { return p.name })
 }
 
 // Regions returns the region names, in order.
 func (f *Fleet) Regions() []string {
-	return names(f, f.regions, func(rs *regionSet) string { return rs.name })
+	return names(f, func() []*regionSet { return f.regions }, func(rs *regionSet) string { return rs.name })
 }
 
-// names lists the name of each of list, under f's read lock.
-func names[T any](f *Fleet, list []T, name func(T) string) []string {
+// names lists the name of each of list(), under f's read lock.
+func names[T any](f *Fleet, list func() []T, name func(T) string) []string {
 	f.idx.RLock()
 	defer f.idx.RUnlock()
-	out := make([]string, len(list))
-	for i, x := range list {
+	out := make([]string, len(list()))
+	for i, x := range list() {
 		out[i] = name(x)
 	}
 	return out
