@@ -2,6 +2,7 @@ package cloudsim
 
 import (
 	"fmt"
+	"iter"
 	"sync"
 )
 
@@ -72,6 +73,37 @@ func (x *Index[K, M]) Mutate(id K, fn func(*M) error) error {
 		return err
 	}
 	return fn(m)
+}
+
+// SetTag sets (adds or replaces) a tag of machine id, whose tags are at
+// tags, under the write lock.
+func (x *Index[K, M]) SetTag(id K, tags func(*M) *[]Tag, key, value string) error {
+	return x.Mutate(id, func(m *M) error {
+		t := tags(m)
+		*t = SetTag(*t, key, value)
+		return nil
+	})
+}
+
+// DeleteTag removes a tag of machine id if it has it, under the write lock.
+func (x *Index[K, M]) DeleteTag(id K, tags func(*M) *[]Tag, key string) error {
+	return x.Mutate(id, func(m *M) error {
+		t := tags(m)
+		*t = DeleteTag(*t, key)
+		return nil
+	})
+}
+
+// Collect returns what info makes of every machine, in the order all
+// (the cloud's list order) yields them, under the read lock.
+func Collect[K comparable, M, I any](x *Index[K, M], all iter.Seq[*M], info func(*M) I) []I {
+	x.RLock()
+	defer x.RUnlock()
+	out := make([]I, 0, len(x.byID))
+	for m := range all {
+		out = append(out, info(m))
+	}
+	return out
 }
 
 // Snapshot returns what info makes of machine id, under the read lock.

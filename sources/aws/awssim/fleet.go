@@ -508,15 +508,18 @@ func (f *Fleet) Len() int { return f.idx.Len() }
 // Instances returns every instance, terminated ones included, by region
 // (in Regions order) and then in the order DescribeInstances lists them.
 func (f *Fleet) Instances() []InstanceInfo {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
-	out := make([]InstanceInfo, 0, f.idx.Count())
+	return cloudsim.Collect(f.idx, f.all, (*instance).info)
+}
+
+// all yields every instance, region by region.
+func (f *Fleet) all(yield func(*instance) bool) {
 	for _, name := range f.order {
 		for _, in := range f.regions[name].list {
-			out = append(out, in.info())
+			if !yield(in) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // Instance returns one instance by id.
@@ -554,19 +557,15 @@ func (f *Fleet) Remove(id string) error {
 
 // SetTag sets (adds or replaces) a tag; SetTag(id, "Name", x) renames.
 func (f *Fleet) SetTag(id, key, value string) error {
-	return f.idx.Mutate(id, func(in *instance) error {
-		in.tags = cloudsim.SetTag(in.tags, key, value)
-		return nil
-	})
+	return f.idx.SetTag(id, (*instance).tagList, key, value)
 }
 
 // DeleteTag removes a tag if the instance has it.
 func (f *Fleet) DeleteTag(id, key string) error {
-	return f.idx.Mutate(id, func(in *instance) error {
-		in.tags = cloudsim.DeleteTag(in.tags, key)
-		return nil
-	})
+	return f.idx.DeleteTag(id, (*instance).tagList, key)
 }
+
+func (in *instance) tagList() *[]Tag { return &in.tags }
 
 // Add launches a new running instance in region (one of the fleet's
 // regions or DefaultRegions). tags, when non-nil, are its tags (Name first,

@@ -672,22 +672,25 @@ func (f *Fleet) Len() int { return f.idx.Len() }
 // VMs returns every VM: per subscription (in Subscriptions order) the
 // standalone VMs in list order, then the instances of each uniform scale
 // set.
-func (f *Fleet) VMs() []VMInfo {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
-	out := make([]VMInfo, 0, f.idx.Count())
+func (f *Fleet) VMs() []VMInfo { return cloudsim.Collect(f.idx, f.all, (*vm).info) }
+
+// all yields every VM, subscription by subscription: the standalone ones,
+// then the instances of each uniform scale set.
+func (f *Fleet) all(yield func(*vm) bool) {
 	for _, id := range f.order {
 		s := f.subs[id]
-		for _, v := range s.vms {
-			out = append(out, v.info())
-		}
+		lists := [][]*vm{s.vms}
 		for _, ss := range s.scaleSets {
-			for _, v := range ss.instances {
-				out = append(out, v.info())
+			lists = append(lists, ss.instances)
+		}
+		for _, list := range lists {
+			for _, v := range list {
+				if !yield(v) {
+					return
+				}
 			}
 		}
 	}
-	return out
 }
 
 // VM returns one VM by vmId.
@@ -785,19 +788,15 @@ func (f *Fleet) SetProvisioningState(vmID, state string) error {
 
 // SetTag sets (adds or replaces) a tag.
 func (f *Fleet) SetTag(vmID, key, value string) error {
-	return f.idx.Mutate(vmID, func(v *vm) error {
-		v.tags = cloudsim.SetTag(v.tags, key, value)
-		return nil
-	})
+	return f.idx.SetTag(vmID, (*vm).tagList, key, value)
 }
 
 // DeleteTag removes a tag if the VM has it.
 func (f *Fleet) DeleteTag(vmID, key string) error {
-	return f.idx.Mutate(vmID, func(v *vm) error {
-		v.tags = cloudsim.DeleteTag(v.tags, key)
-		return nil
-	})
+	return f.idx.DeleteTag(vmID, (*vm).tagList, key)
 }
+
+func (v *vm) tagList() *[]Tag { return &v.tags }
 
 // Remove deletes a VM with its NICs and public IPs (deleteOption Delete),
 // or a scale-set instance.

@@ -491,17 +491,18 @@ func (f *Fleet) Len() int { return f.idx.Len() }
 // Instances returns every instance, by project (in Projects order), then
 // in the order an aggregated list returns them (zone, then name).
 func (f *Fleet) Instances() []InstanceInfo {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
-	out := make([]InstanceInfo, 0, f.idx.Count())
+	return cloudsim.Collect(f.idx, f.all, (*instance).info)
+}
+
+// all yields every instance, project by project, zone by zone.
+func (f *Fleet) all(yield func(*instance) bool) {
 	for _, name := range f.order {
-		for _, list := range f.projects[name].zones {
-			for _, in := range list {
-				out = append(out, in.info())
+		for _, in := range slices.Concat(f.projects[name].zones...) {
+			if !yield(in) {
+				return
 			}
 		}
 	}
-	return out
 }
 
 // Instance returns one instance by id.

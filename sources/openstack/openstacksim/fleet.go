@@ -564,16 +564,17 @@ func (f *Fleet) Len() int { return f.idx.Len() }
 
 // Servers returns every server by region (in Regions order) and then in
 // creation order (Nova lists the newest first).
-func (f *Fleet) Servers() []ServerInfo {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
-	out := make([]ServerInfo, 0, f.idx.Count())
+func (f *Fleet) Servers() []ServerInfo { return cloudsim.Collect(f.idx, f.all, (*server).info) }
+
+// all yields every server, region by region.
+func (f *Fleet) all(yield func(*server) bool) {
 	for _, rs := range f.regions {
 		for _, s := range rs.list {
-			out = append(out, s.info())
+			if !yield(s) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // Server returns one server by id.
