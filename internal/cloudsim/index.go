@@ -75,21 +75,32 @@ func (x *Index[K, M]) Mutate(id K, fn func(*M) error) error {
 	return fn(m)
 }
 
-// SetTag sets (adds or replaces) a tag of machine id, whose tags are at
-// tags, under the write lock.
-func (x *Index[K, M]) SetTag(id K, tags func(*M) *[]Tag, key, value string) error {
-	return x.Mutate(id, func(m *M) error {
-		t := tags(m)
-		*t = SetTag(*t, key, value)
+// Tagger gives a fleet whose machines carry ordered tags its SetTag and
+// DeleteTag methods (embed it).
+type Tagger[M any] struct {
+	idx  *Index[string, M]
+	tags func(*M) *[]Tag
+}
+
+// NewTagger edits the tags of idx's machines, found at tags.
+func NewTagger[M any](idx *Index[string, M], tags func(*M) *[]Tag) Tagger[M] {
+	return Tagger[M]{idx: idx, tags: tags}
+}
+
+// SetTag sets (adds or replaces) a tag of machine id; a new tag comes last.
+func (t Tagger[M]) SetTag(id, key, value string) error {
+	return t.idx.Mutate(id, func(m *M) error {
+		tags := t.tags(m)
+		*tags = SetTag(*tags, key, value)
 		return nil
 	})
 }
 
-// DeleteTag removes a tag of machine id if it has it, under the write lock.
-func (x *Index[K, M]) DeleteTag(id K, tags func(*M) *[]Tag, key string) error {
-	return x.Mutate(id, func(m *M) error {
-		t := tags(m)
-		*t = DeleteTag(*t, key)
+// DeleteTag removes a tag of machine id if it has it.
+func (t Tagger[M]) DeleteTag(id, key string) error {
+	return t.idx.Mutate(id, func(m *M) error {
+		tags := t.tags(m)
+		*tags = DeleteTag(*tags, key)
 		return nil
 	})
 }

@@ -187,7 +187,7 @@ func (f *Fleet) newRegionSet(name string) *regionSet {
 		name:    name,
 		index:   len(f.order),
 		zones:   regionZones(name),
-		res:     rand.New(rand.NewPCG(uint64(f.seed), cloudsim.HashString(name))),
+		res:     cloudsim.ScopeStream(f.seed, name),
 		subnets: map[[2]int]string{},
 		groups:  map[int][]secGroup{},
 	}
@@ -246,11 +246,17 @@ func (rs *regionSet) after(seq uint64) int {
 	return i
 }
 
+type tagger = cloudsim.Tagger[instance]
+
 // Fleet is a deterministic set of simulated EC2 instances spread over
 // regions. It is safe for concurrent use; mutations are seen by the next
-// request.
+// request. SetTag(id, key, value) and DeleteTag(id, key), from
+// cloudsim.Tagger, edit an instance's tags; SetTag(id, "Name", x) renames.
 type Fleet struct {
-	idx     *cloudsim.Index[string, instance]
+	idx *cloudsim.Index[string, instance]
+	// tagger: SetTag and DeleteTag.
+	tagger
+
 	seed    int64
 	account string
 	rng     *rand.Rand // for instances added after generation
@@ -268,14 +274,11 @@ func NewFleet(seed int64, size int, regions []string) *Fleet {
 }
 
 func newFleet(seed int64, size int, regions []string, account string) *Fleet {
-	if len(regions) == 0 {
-		regions = DefaultRegions
-	}
-	regions = cloudsim.Uniq(regions)
+	regions = cloudsim.Scopes(regions, DefaultRegions)
 	f := &Fleet{
 		seed:    seed,
 		account: account,
-		rng:     rand.New(rand.NewPCG(uint64(seed), 0xadd)),
+		rng:     cloudsim.Stream(seed, cloudsim.AddStream),
 		regions: map[string]*regionSet{},
 		idx:     cloudsim.NewIndex[string, instance](ErrNoInstance),
 		names:   cloudsim.Namer{},
@@ -283,6 +286,7 @@ func newFleet(seed int64, size int, regions []string, account string) *Fleet {
 	for _, r := range regions {
 		f.newRegionSet(r)
 	}
+	f.tagger = cloudsim.NewTagger(f.idx, (*instance).tagList)
 	f.generate(size, regions)
 	return f
 }
@@ -291,7 +295,7 @@ func newFleet(seed int64, size int, regions []string, account string) *Fleet {
 // first reservations go round-robin so every region gets some; the rest
 // favour the first regions, like a real estate does.
 func (f *Fleet) generate(size int, regions []string) {
-	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
+	r := cloudsim.Stream(f.seed, cloudsim.FleetStream)
 	spread := cloudsim.NewSpread(len(regions), 0.25)
 	for n, made := 0, 0; made < size; n++ {
 		region := regions[spread.Nth(r, n)]
@@ -553,16 +557,6 @@ func (f *Fleet) Remove(id string) error {
 		f.idx.Delete(id)
 		return nil
 	})
-}
-
-// SetTag sets (adds or replaces) a tag; SetTag(id, "Name", x) renames.
-func (f *Fleet) SetTag(id, key, value string) error {
-	return f.idx.SetTag(id, (*instance).tagList, key, value)
-}
-
-// DeleteTag removes a tag if the instance has it.
-func (f *Fleet) DeleteTag(id, key string) error {
-	return f.idx.DeleteTag(id, (*instance).tagList, key)
 }
 
 func (in *instance) tagList() *[]Tag { return &in.tags }

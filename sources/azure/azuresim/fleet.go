@@ -80,18 +80,22 @@ type VMInfo struct {
 // Tag returns the value of tag key and whether the VM has it.
 func (v VMInfo) Tag(key string) (string, bool) { return cloudsim.LookupTag(v.Tags, key) }
 
+type tagger = cloudsim.Tagger[vm]
+
 // Fleet is a deterministic set of simulated Azure virtual machines, with
 // their network interfaces, public IP addresses and scale sets, spread over
 // subscriptions. It is safe for concurrent use; mutations are seen by the
-// next request.
+// next request. SetTag(vmID, key, value) and DeleteTag(vmID, key), from
+// cloudsim.Tagger, edit a VM's tags.
 type Fleet struct {
-	idx   *cloudsim.Index[string, vm] // by vmId
-	seed  int64
-	rng   *rand.Rand // for resources added after generation
-	seq   uint64
-	order []string // subscription ids, in creation order
-	subs  map[string]*subscription
-	names cloudsim.Namer // per name stem, for unique names
+	idx    *cloudsim.Index[string, vm] // by vmId
+	tagger                             // SetTag, DeleteTag
+	seed   int64
+	rng    *rand.Rand // for resources added after generation
+	seq    uint64
+	order  []string // subscription ids, in creation order
+	subs   map[string]*subscription
+	names  cloudsim.Namer // per name stem, for unique names
 }
 
 // subscription holds one subscription's resources, each list ordered by
@@ -277,7 +281,7 @@ func NewFleet(seed int64, size, scaleSets int, subscriptions []string) *Fleet {
 	}
 	f := &Fleet{
 		seed:  seed,
-		rng:   rand.New(rand.NewPCG(uint64(seed), 0xadd)),
+		rng:   cloudsim.Stream(seed, cloudsim.AddStream),
 		subs:  map[string]*subscription{},
 		idx:   cloudsim.NewIndex[string, vm](ErrNoVM),
 		names: cloudsim.Namer{},
@@ -289,6 +293,7 @@ func NewFleet(seed int64, size, scaleSets int, subscriptions []string) *Fleet {
 		}
 		f.newSubscription(key)
 	}
+	f.tagger = cloudsim.NewTagger(f.idx, (*vm).tagList)
 	f.generate(size, scaleSets)
 	return f
 }
@@ -334,7 +339,7 @@ var (
 )
 
 func (f *Fleet) newSubscription(id string) *subscription {
-	s := &subscription{id: id, index: len(f.order), res: rand.New(rand.NewPCG(uint64(f.seed), cloudsim.HashString(id)))}
+	s := &subscription{id: id, index: len(f.order), res: cloudsim.ScopeStream(f.seed, id)}
 	s.locations = locationSets[s.index%len(locationSets)]
 	for _, app := range apps {
 		env := cloudsim.Pick(s.res, profile.Envs)
@@ -350,7 +355,7 @@ func (f *Fleet) newSubscription(id string) *subscription {
 // generate creates the standalone VMs (the first round-robin over the
 // subscriptions, the rest favouring the first ones), then the scale sets.
 func (f *Fleet) generate(size, scaleSets int) {
-	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
+	r := cloudsim.Stream(f.seed, cloudsim.FleetStream)
 	spread := cloudsim.NewSpread(len(f.order), 0.1)
 	pickSub := func(n int) *subscription { return f.subs[f.order[spread.Nth(r, n)]] }
 	for n := range size {
@@ -784,16 +789,6 @@ func (f *Fleet) SetProvisioningState(vmID, state string) error {
 		v.provisioning = state
 		return nil
 	})
-}
-
-// SetTag sets (adds or replaces) a tag.
-func (f *Fleet) SetTag(vmID, key, value string) error {
-	return f.idx.SetTag(vmID, (*vm).tagList, key, value)
-}
-
-// DeleteTag removes a tag if the VM has it.
-func (f *Fleet) DeleteTag(vmID, key string) error {
-	return f.idx.DeleteTag(vmID, (*vm).tagList, key)
 }
 
 func (v *vm) tagList() *[]Tag { return &v.tags }

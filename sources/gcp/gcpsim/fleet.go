@@ -259,13 +259,7 @@ var projectPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 // give the same fleet. Zones must look like REGION-LETTER; zones outside
 // the built-in catalog of real zones are added to it.
 func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
-	if len(projects) == 0 {
-		projects = DefaultProjects
-	}
-	if len(zones) == 0 {
-		zones = DefaultZones
-	}
-	projects, zones = cloudsim.Uniq(projects), cloudsim.Uniq(zones)
+	projects, zones = cloudsim.Scopes(projects, DefaultProjects), cloudsim.Scopes(zones, DefaultZones)
 	for _, p := range projects {
 		if !projectPattern.MatchString(p) {
 			return nil, fmt.Errorf("gcpsim: %q is not a project id (6-30 lower-case letters, digits and dashes)", p)
@@ -278,7 +272,7 @@ func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
 	}
 	f := &Fleet{
 		seed:     seed,
-		rng:      rand.New(rand.NewPCG(uint64(seed), 0xadd)),
+		rng:      cloudsim.Stream(seed, cloudsim.AddStream),
 		catalog:  newZoneCatalog(zones),
 		projects: map[string]*projectSet{},
 		idx:      cloudsim.NewIndex[uint64, instance](ErrNoInstance),
@@ -311,7 +305,7 @@ func (f *Fleet) addProject(name string) *projectSet {
 // projects and zones so that each gets some; the rest favour the first
 // projects and zones, like a real estate does.
 func (f *Fleet) generate(size int) {
-	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
+	r := cloudsim.Stream(f.seed, cloudsim.FleetStream)
 	pw := cloudsim.NewSpread(len(f.order), 0.3)
 	zw := cloudsim.NewSpread(len(f.zones), 0.2)
 	for n := range size {

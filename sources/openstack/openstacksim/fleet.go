@@ -222,15 +222,9 @@ type Fleet struct {
 // and projects (DefaultProjects when empty). The same arguments always
 // give the same fleet.
 func NewFleet(seed int64, size int, regions, projects []string) *Fleet {
-	if len(regions) == 0 {
-		regions = DefaultRegions
-	}
-	if len(projects) == 0 {
-		projects = DefaultProjects
-	}
 	f := &Fleet{
 		seed:     seed,
-		rng:      rand.New(rand.NewPCG(uint64(seed), 0xadd)),
+		rng:      cloudsim.Stream(seed, cloudsim.AddStream),
 		byRegion: map[string]*regionSet{},
 		byProj:   map[string]*project{},
 		idx:      cloudsim.NewIndex[string, server](ErrNoServer),
@@ -238,12 +232,12 @@ func NewFleet(seed int64, size int, regions, projects []string) *Fleet {
 		names:    cloudsim.Namer{},
 		clock:    cloudsim.Epoch,
 	}
-	for _, name := range cloudsim.Uniq(projects) {
+	for _, name := range cloudsim.Scopes(projects, DefaultProjects) {
 		p := &project{index: len(f.projects), name: name, id: stableID(seed, "project", name)}
 		f.projects = append(f.projects, p)
 		f.byProj[name] = p
 	}
-	for _, name := range cloudsim.Uniq(regions) {
+	for _, name := range cloudsim.Scopes(regions, DefaultRegions) {
 		f.newRegion(name)
 	}
 	f.generate(size)
@@ -297,7 +291,7 @@ var (
 // generate creates size servers. The first go round-robin over the
 // regions so every region gets some; the rest favour the first regions.
 func (f *Fleet) generate(size int) {
-	r := rand.New(rand.NewPCG(uint64(f.seed), 0x5e7))
+	r := cloudsim.Stream(f.seed, 0x5e7) // its own stream, not FleetStream: a seed keeps the fleet it always gave
 	spread := cloudsim.NewSpread(len(f.regions), 0.2)
 	for n := range size {
 		rs := f.regions[spread.Nth(r, n)]
