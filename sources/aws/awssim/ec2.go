@@ -132,7 +132,7 @@ func validInstanceID(id string) bool {
 }
 
 func (s *Server) describeInstances(q *request) {
-	form := q.r.Form
+	form := q.R.Form
 	specs := parseFilters(form)
 	ids := listParam(form, "InstanceId")
 	maxStr := form.Get("MaxResults")
@@ -275,7 +275,7 @@ func recordMatches(rec map[string]string, fs []recordFilter) bool {
 var regionFilterNames = map[string]bool{"region-name": true, "endpoint": true, "opt-in-status": true}
 
 func (s *Server) describeRegions(q *request) {
-	form := q.r.Form
+	form := q.R.Form
 	specs := parseFilters(form)
 	if !q.checkFilters(specs, regionFilterNames) {
 		return
@@ -329,7 +329,7 @@ var zoneFilterNames = map[string]bool{
 }
 
 func (s *Server) describeAvailabilityZones(q *request) {
-	form := q.r.Form
+	form := q.R.Form
 	specs := parseFilters(form)
 	if !q.checkFilters(specs, zoneFilterNames) {
 		return

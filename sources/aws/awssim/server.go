@@ -2,9 +2,7 @@ package awssim
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -116,11 +114,9 @@ func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(
 
 // request is one request being answered.
 type request struct {
+	cloudsim.Exchange
 	s      *Server
-	w      http.ResponseWriter
-	r      *http.Request
 	id     string
-	start  time.Time
 	sts    bool
 	action string
 	region string
@@ -156,7 +152,7 @@ func isSTSAction(a string) bool { return a == "AssumeRole" || a == "GetCallerIde
 // ServeHTTP answers one Query API request: authentication and region
 // checks, fault injection, then the action.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := &request{s: s, w: w, r: r, id: newRequestID(), start: time.Now()}
+	q := &request{Exchange: cloudsim.NewExchange(w, r), s: s, id: cloudsim.RequestID()}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		s.inj.Reject("")
 		q.fail(http.StatusMethodNotAllowed, "InvalidAction", "The HTTP method "+r.Method+" is not supported.")
@@ -223,7 +219,7 @@ func (s *Server) dispatch(q *request) {
 		s.reject(q, http.StatusBadRequest, "InvalidAction", msg)
 		return
 	}
-	f, ok := answers.Admit(q.r.Context(), s.inj, Call{Op: q.action, Scope: q.region})
+	f, ok := answers.Admit(q.R.Context(), s.inj, Call{Op: q.action, Scope: q.region})
 	if !ok {
 		return
 	}
@@ -231,7 +227,7 @@ func (s *Server) dispatch(q *request) {
 		q.fail(f.status, f.code, f.message)
 		return
 	}
-	if !q.sts && q.r.Form.Get("DryRun") == "true" {
+	if !q.sts && q.R.Form.Get("DryRun") == "true" {
 		q.fail(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 		return
 	}
@@ -313,17 +309,8 @@ func (q *request) write(status int, body []byte, code string) {
 	if d := q.s.settle; d > 0 {
 		time.Sleep(d)
 	}
-	h := q.w.Header()
-	h.Set("Content-Type", "text/xml;charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Amzn-Requestid", q.id)
-	q.w.WriteHeader(status)
-	_, _ = q.w.Write(body)
+	q.W.Header().Set("X-Amzn-Requestid", q.id)
+	q.Reply(status, "text/xml;charset=UTF-8", body)
 	q.s.log.Debug("awssim request", "action", q.action, "region", q.region, "status", status,
-		"code", code, "bytes", len(body), "duration", time.Since(q.start))
-}
-
-func newRequestID() string {
-	a, b := rand.Uint64(), rand.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
+		"code", code, "bytes", len(body), "duration", q.Elapsed())
 }

@@ -93,7 +93,7 @@ func (s *Server) serveARM(q *request, segs []string) {
 	if !s.checkToken(q) {
 		return
 	}
-	query := q.r.URL.Query()
+	query := q.R.URL.Query()
 	version := query.Get("api-version")
 	switch {
 	case version == "":
@@ -119,8 +119,8 @@ func (s *Server) serveARM(q *request, segs []string) {
 		q.reject(http.StatusNotFound, "InvalidResourceType", "The resource type '"+strings.Join(segs[2:], "/")+"' could not be found for api version '"+version+"'.")
 		return
 	}
-	if q.r.Method != http.MethodGet {
-		q.reject(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '"+q.r.Method+"'.")
+	if q.R.Method != http.MethodGet {
+		q.reject(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '"+q.R.Method+"'.")
 		return
 	}
 	statusOnly := strings.EqualFold(query.Get("statusOnly"), "true")
@@ -361,7 +361,7 @@ type lister struct {
 // paging exact when the fleet changes between pages.
 func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render func(*jw, int)) {
 	q := l.q
-	hash := cloudsim.HashString(strings.ToLower(q.r.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
+	hash := cloudsim.HashString(strings.ToLower(q.R.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
 	tok := cloudsim.PageToken{Query: hash}
 	if st := l.query.Get("$skiptoken"); st != "" {
 		t, ok := cloudsim.DecodePageToken(st)
@@ -403,7 +403,7 @@ func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render f
 			}
 		}
 		v.Set("$skiptoken", cloudsim.PageToken{Page: tok.Page + 1, LastSeq: seq(next) - 1, Query: hash}.Encode())
-		w.str("nextLink", q.base()+q.r.URL.EscapedPath()+"?"+v.Encode())
+		w.str("nextLink", q.base()+q.R.URL.EscapedPath()+"?"+v.Encode())
 	}
 	w.endObj()
 	q.ok(w.b)

@@ -2,9 +2,7 @@ package azuresim
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -162,19 +160,17 @@ func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(
 
 // request is one request being answered.
 type request struct {
-	s     *Server
-	w     http.ResponseWriter
-	r     *http.Request
-	id    string
-	start time.Time
-	op    string
-	sub   string
+	cloudsim.Exchange
+	s   *Server
+	id  string
+	op  string
+	sub string
 }
 
 // ServeHTTP answers one request: the identity endpoints, or an ARM
 // operation under /subscriptions/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := &request{s: s, w: w, r: r, id: newRequestID(), start: time.Now()}
+	q := &request{Exchange: cloudsim.NewExchange(w, r), s: s, id: cloudsim.RequestID()}
 	segs := splitPath(r.URL.Path)
 	if len(segs) > 0 && strings.EqualFold(segs[0], "subscriptions") {
 		s.serveARM(q, segs)
@@ -202,7 +198,7 @@ func splitPath(p string) []string {
 // request is answered.
 func (q *request) admit(op, sub string) bool {
 	q.op, q.sub = op, sub
-	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op, Scope: sub})
+	f, ok := answers.Admit(q.R.Context(), q.s.inj, Call{Op: op, Scope: sub})
 	if !ok {
 		return false
 	}
@@ -234,7 +230,7 @@ func (q *request) armError(status int, code, message string) {
 
 func (q *request) armFault(f *fault) {
 	if f.retryAfter > 0 {
-		h := q.w.Header()
+		h := q.W.Header()
 		h.Set("Retry-After", retrySeconds(f.retryAfter))
 		if f.retryAfter%time.Second != 0 {
 			h.Set("x-ms-retry-after-ms", strconv.FormatInt(f.retryAfter.Milliseconds(), 10))
@@ -252,21 +248,13 @@ func retrySeconds(d time.Duration) string {
 func (q *request) ok(body []byte) { q.write(http.StatusOK, body, "") }
 
 func (q *request) write(status int, body []byte, code string) {
-	h := q.w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h := q.W.Header()
 	h.Set("x-ms-request-id", q.id)
 	h.Set("x-ms-correlation-request-id", q.id)
-	if c := q.r.Header.Get("x-ms-client-request-id"); c != "" {
+	if c := q.R.Header.Get("x-ms-client-request-id"); c != "" {
 		h.Set("x-ms-client-request-id", c)
 	}
-	q.w.WriteHeader(status)
-	_, _ = q.w.Write(body)
-	q.s.log.Debug("azuresim request", "method", q.r.Method, "op", q.op, "subscription", q.sub, "status", status,
-		"code", code, "bytes", len(body), "duration", time.Since(q.start))
-}
-
-func newRequestID() string {
-	a, b := rand.Uint64(), rand.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
+	q.Reply(status, "application/json; charset=utf-8", body)
+	q.s.log.Debug("azuresim request", "method", q.R.Method, "op", q.op, "subscription", q.sub, "status", status,
+		"code", code, "bytes", len(body), "duration", q.Elapsed())
 }

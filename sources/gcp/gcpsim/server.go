@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/rosterhq/roster/internal/cloudsim"
 )
@@ -129,10 +128,8 @@ func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(
 
 // request is one Compute request being answered.
 type request struct {
+	cloudsim.Exchange
 	s       *Server
-	w       http.ResponseWriter
-	r       *http.Request
-	start   time.Time
 	method  string
 	project string
 	zone    *zoneInfo // for MethodList
@@ -144,7 +141,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.token(w, r)
 		return
 	}
-	q := &request{s: s, w: w, r: r, start: time.Now()}
+	q := &request{Exchange: cloudsim.NewExchange(w, r), s: s}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
 	case len(parts) == 6 && parts[0] == "compute" && parts[1] == "v1" && parts[2] == "projects" && parts[4] == "aggregated" && parts[5] == "instances":
@@ -198,9 +195,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (q *request) fail(e *apiError) {
-	writeComputeError(q.w, e)
+	writeComputeError(q.W, e)
 	q.s.log.Debug("gcpsim request", "method", q.method, "project", q.project, "status", e.code,
-		"reason", e.reason, "duration", time.Since(q.start))
+		"reason", e.reason, "duration", q.Elapsed())
 }
 
 // cursor is where a page starts: after instance name in zone index zone.
@@ -235,7 +232,7 @@ func parsePageToken(tok, bind string) (cursor, bool) {
 
 // list answers the three list methods: parameters, the page, rendering.
 func (s *Server) list(q *request) {
-	form := q.r.URL.Query()
+	form := q.R.URL.Query()
 	size := DefaultPageSize
 	if v := form.Get("maxResults"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -320,13 +317,9 @@ func (s *Server) list(q *request) {
 	}
 	w.b = append(w.b, '}')
 
-	h := q.w.Header()
-	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(w.b)))
-	q.w.WriteHeader(http.StatusOK)
-	q.w.Write(w.b)
+	q.Reply(http.StatusOK, "application/json; charset=UTF-8", w.b)
 	s.log.Debug("gcpsim request", "method", q.method, "project", q.project, "page", cur.page, "instances", len(page),
-		"more", more, "bytes", len(w.b), "duration", time.Since(q.start))
+		"more", more, "bytes", len(w.b), "duration", q.Elapsed())
 }
 
 // renderAggregated writes an aggregated list's head and items: one entry

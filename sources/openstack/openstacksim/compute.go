@@ -33,7 +33,7 @@ func (q *request) novaError(status int, msg string) {
 	w.obj(name)
 	w.int("code", status)
 	w.str("message", msg)
-	if ra := q.w.Header().Get("Retry-After"); ra != "" && name == "overLimit" {
+	if ra := q.W.Header().Get("Retry-After"); ra != "" && name == "overLimit" {
 		w.str("retryAfter", ra)
 	}
 	w.endObj()
@@ -100,7 +100,7 @@ func (s *Server) novaVersions(q *request, all bool) []byte {
 // header) and echoes it in the response headers, as Nova does.
 func (s *Server) microversion(q *request) (int, bool) {
 	v := ""
-	if h := q.r.Header.Get("OpenStack-API-Version"); h != "" {
+	if h := q.R.Header.Get("OpenStack-API-Version"); h != "" {
 		for part := range strings.SplitSeq(h, ",") {
 			if svc, ver, ok := strings.Cut(strings.TrimSpace(part), " "); ok && svc == "compute" {
 				v = strings.TrimSpace(ver)
@@ -108,7 +108,7 @@ func (s *Server) microversion(q *request) (int, bool) {
 		}
 	}
 	if v == "" {
-		v = q.r.Header.Get("X-OpenStack-Nova-API-Version")
+		v = q.R.Header.Get("X-OpenStack-Nova-API-Version")
 	}
 	minor := 1
 	switch {
@@ -127,7 +127,7 @@ func (s *Server) microversion(q *request) (int, bool) {
 		}
 		minor = m
 	}
-	h := q.w.Header()
+	h := q.W.Header()
 	mv := "2." + strconv.Itoa(minor)
 	h.Set("OpenStack-API-Version", "compute "+mv)
 	h.Set("X-OpenStack-Nova-API-Version", mv)
@@ -326,7 +326,7 @@ func (s *Server) pageLimit(q *request, query url.Values) (int, bool) {
 // listServers answers servers/detail: the newest first, limit/marker
 // paging with a next link when a page is full, as Nova does.
 func (s *Server) listServers(q *request, t *token, minor int) {
-	query := q.r.URL.Query()
+	query := q.R.URL.Query()
 	limit, ok := s.pageLimit(q, query)
 	if !ok {
 		return
@@ -605,7 +605,7 @@ func mapKeysStr(m map[string]string) func(func(string) bool) {
 // listFlavors answers flavors/detail, paged by limit and marker (a
 // flavor id) with a flavors_links next link when a page is full.
 func (s *Server) listFlavors(q *request, minor int) {
-	query := q.r.URL.Query()
+	query := q.R.URL.Query()
 	limit, ok := s.pageLimit(q, query)
 	if !ok {
 		return

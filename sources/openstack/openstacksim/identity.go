@@ -148,7 +148,7 @@ func (s *Server) identity(q *request, rest string) {
 		if q.admit(OpVersions, q.keystoneError) {
 			q.writeJSON(http.StatusOK, s.keystoneVersions(q, false))
 		}
-	case rest == "/v3/auth/tokens" && q.r.Method == http.MethodPost:
+	case rest == "/v3/auth/tokens" && q.R.Method == http.MethodPost:
 		if q.admit(OpAuth, q.keystoneError) {
 			s.issueToken(q)
 		}
@@ -185,7 +185,7 @@ func (s *Server) keystoneVersions(q *request, all bool) []byte {
 // keystoneError answers in Keystone's error format.
 func (q *request) keystoneError(status int, msg string) {
 	if status == http.StatusUnauthorized {
-		q.w.Header().Set("WWW-Authenticate", `Keystone uri="`+q.base+IdentityPath+`"`)
+		q.W.Header().Set("WWW-Authenticate", `Keystone uri="`+q.base+IdentityPath+`"`)
 	}
 	q.plainError(status, msg)
 }
@@ -240,7 +240,7 @@ const needAuth = "The request you have made requires authentication."
 // issueToken answers POST /v3/auth/tokens.
 func (s *Server) issueToken(q *request) {
 	var req authRequest
-	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, 64<<10))
+	body, err := io.ReadAll(http.MaxBytesReader(q.W, q.R.Body, 64<<10))
 	if err == nil {
 		err = json.Unmarshal(body, &req)
 	}
@@ -300,8 +300,8 @@ func (s *Server) issueToken(q *request) {
 	s.tokens[tokenID] = t
 	s.mu.Unlock()
 	s.inj.Count(func(st *Stats) { st.TokensIssued++ })
-	q.w.Header().Set("X-Subject-Token", tokenID)
-	q.writeJSON(http.StatusCreated, s.renderToken(q, t, q.r.URL.Query().Has("nocatalog")))
+	q.W.Header().Set("X-Subject-Token", tokenID)
+	q.writeJSON(http.StatusCreated, s.renderToken(q, t, q.R.URL.Query().Has("nocatalog")))
 }
 
 func (s *Server) checkPassword(ref userRef) *userRec {
@@ -474,7 +474,7 @@ func (s *Server) renderCatalog(w *jw, base string) {
 // authorize checks the X-Auth-Token of a service request, answering 401
 // itself when it is missing, unknown or expired.
 func (s *Server) authorize(q *request) (*token, bool) {
-	id := q.r.Header.Get("X-Auth-Token")
+	id := q.R.Header.Get("X-Auth-Token")
 	limit := s.inj.Faults().ExpireTokensAfter
 	s.mu.Lock()
 	t := s.tokens[id]

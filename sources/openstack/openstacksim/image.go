@@ -65,7 +65,7 @@ func (s *Server) glanceVersions(q *request) []byte {
 // own (every image for an admin), limit/marker paging with a relative next
 // link while a page is full.
 func (s *Server) listImages(q *request, t *token) {
-	query := q.r.URL.Query()
+	query := q.R.URL.Query()
 	limit := glanceDefaultLimit
 	if v := query.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -146,19 +146,16 @@ func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(
 
 // request is one request being answered.
 type request struct {
+	cloudsim.Exchange
 	s      *Server
-	w      http.ResponseWriter
-	r      *http.Request
-	start  time.Time
 	op     string
 	region string
 	base   string // scheme://host of the request, for links and the catalog
-	status int
 }
 
 // ServeHTTP routes a request to Keystone, Nova or Glance.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := &request{s: s, w: w, r: r, start: time.Now(), base: baseURL(r)}
+	q := &request{Exchange: cloudsim.NewExchange(w, r), s: s, base: baseURL(r)}
 	defer q.logLine()
 	p := r.URL.Path
 	switch {
@@ -179,7 +176,7 @@ func (s *Server) listing(q *request, known bool, errf func(status int, msg strin
 	switch {
 	case !known:
 		errf(http.StatusNotFound, "The resource could not be found.")
-	case q.r.Method != http.MethodGet:
+	case q.R.Method != http.MethodGet:
 		errf(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL.")
 	default:
 		return s.authorize(q)
@@ -215,7 +212,7 @@ func baseURL(r *http.Request) string {
 // service's error format.
 func (q *request) admit(op string, fail func(status int, msg string)) bool {
 	q.op = op
-	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op, Scope: q.region})
+	f, ok := answers.Admit(q.R.Context(), q.s.inj, Call{Op: op, Scope: q.region})
 	if !ok {
 		return false
 	}
@@ -223,7 +220,7 @@ func (q *request) admit(op string, fail func(status int, msg string)) bool {
 		return true
 	}
 	if f.retryAfter > 0 {
-		q.w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+		q.W.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
 	}
 	switch f.status {
 	case 413, 429:
@@ -236,13 +233,8 @@ func (q *request) admit(op string, fail func(status int, msg string)) bool {
 
 // writeJSON answers status with a JSON body.
 func (q *request) writeJSON(status int, body []byte) {
-	h := q.w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Openstack-Request-Id", "req-"+cloudsim.FormatUUID(randomBytes()))
-	q.status = status
-	q.w.WriteHeader(status)
-	_, _ = q.w.Write(body)
+	q.W.Header().Set("X-Openstack-Request-Id", "req-"+cloudsim.FormatUUID(randomBytes()))
+	q.Reply(status, "application/json", body)
 }
 
 // plainError answers an error outside any service's own format.
@@ -260,6 +252,6 @@ func (q *request) plainError(status int, msg string) {
 }
 
 func (q *request) logLine() {
-	q.s.log.Debug("openstacksim request", "method", q.r.Method, "path", q.r.URL.Path, "op", q.op,
-		"region", q.region, "status", q.status, "duration", time.Since(q.start))
+	q.s.log.Debug("openstacksim request", "method", q.R.Method, "path", q.R.URL.Path, "op", q.op,
+		"region", q.region, "status", q.Status, "duration", q.Elapsed())
 }
