@@ -1,7 +1,6 @@
 package awssim
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -42,7 +41,8 @@ type Options struct {
 
 // Server simulates EC2 (DescribeRegions, DescribeAvailabilityZones,
 // DescribeInstances) and STS (AssumeRole, GetCallerIdentity) over the Query
-// protocol on one endpoint serving every region. It is an http.Handler.
+// protocol on one endpoint serving every region. It is an http.Handler;
+// Start serves it, at a url that is the SDK's BaseEndpoint.
 type Server struct {
 	account string
 	fleet   *Fleet
@@ -50,6 +50,8 @@ type Server struct {
 	keys    map[string]bool
 	// Controls: SetFaults, Faults, Stats, ResetStats.
 	cloudsim.Controls
+	// Endpoint: Start.
+	cloudsim.Endpoint
 	inj    *cloudsim.Injector
 	log    *slog.Logger
 	settle time.Duration
@@ -85,6 +87,7 @@ func New(opts Options) *Server {
 		settle:  opts.SettleDelay,
 	}
 	s.Controls = s.inj.Controls()
+	s.Endpoint = cloudsim.NewEndpoint(cloudsim.Server{Name: "awssim", Handler: s, Logger: s.log})
 	if s.settle == 0 {
 		s.settle = DefaultSettleDelay
 	}
@@ -105,12 +108,6 @@ func (s *Server) AccountID() string { return s.account }
 
 // Regions returns the enabled regions, in DescribeRegions order.
 func (s *Server) Regions() []string { return slices.Clone(s.catalog.enabled) }
-
-// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
-// is done. url is the base endpoint for the SDK's BaseEndpoint.
-func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	return cloudsim.Server{Name: "awssim", Handler: s, Logger: s.log}.Start(ctx, addr)
-}
 
 // request is one request being answered.
 type request struct {

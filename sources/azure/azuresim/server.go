@@ -1,7 +1,6 @@
 package azuresim
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -64,7 +63,9 @@ type Options struct {
 // list operations) and of the Microsoft identity platform (OpenID
 // configuration, instance discovery, the client-credentials token
 // endpoint) that Roster's Azure source uses, on one HTTPS endpoint. It is
-// an http.Handler.
+// an http.Handler; Start serves it over HTTPS, at a url (https://HOST:PORT)
+// that is both the authority host and the Resource Manager endpoint;
+// clients must trust CACertificatePEM (Client and Transport do).
 type Server struct {
 	fleet    *Fleet
 	pageSize int
@@ -75,6 +76,8 @@ type Server struct {
 	certs    *cloudsim.CA
 	// Controls: SetFaults, Faults, Stats, ResetStats.
 	cloudsim.Controls
+	// Endpoint: Start.
+	cloudsim.Endpoint
 	inj *cloudsim.Injector
 	log *slog.Logger
 
@@ -115,6 +118,7 @@ func New(opts Options) *Server {
 		tokens:   map[string]issuedToken{},
 	}
 	s.Controls = s.inj.Controls()
+	s.Endpoint = cloudsim.NewEndpoint(cloudsim.Server{Name: "azuresim", Handler: s, TLS: s.TLSConfig(), Logger: s.log})
 	if s.pageSize <= 0 {
 		s.pageSize = DefaultPageSize
 	}
@@ -148,14 +152,6 @@ func (s *Server) ExpireTokens() {
 	for k := range s.tokens {
 		s.tokens[k] = issuedToken{expires: time.Now().Add(-time.Second)}
 	}
-}
-
-// Start serves HTTPS on addr (e.g. "127.0.0.1:0") until stop is called or
-// ctx is done. url (https://HOST:PORT) is both the authority host and the
-// Resource Manager endpoint; clients must trust CACertificatePEM (Client
-// and Transport do).
-func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	return cloudsim.Server{Name: "azuresim", Handler: s, TLS: s.TLSConfig(), Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one request being answered.

@@ -1,7 +1,6 @@
 package gcpsim
 
 import (
-	"context"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
@@ -47,13 +46,16 @@ type Options struct {
 // Server simulates the Compute Engine API's instances.aggregatedList,
 // instances.list and disks.aggregatedList, and Google's OAuth2 token
 // endpoint for service accounts (the JWT-bearer grant), on one endpoint.
-// It is an http.Handler.
+// It is an http.Handler; Start serves it, at a url to give a Compute
+// client (the token endpoint is url + TokenPath).
 type Server struct {
 	fleet    *Fleet
 	accounts map[string]*ServiceAccount
 	first    *ServiceAccount
 	// Controls: SetFaults, Faults, Stats, ResetStats.
 	cloudsim.Controls
+	// Endpoint: Start.
+	cloudsim.Endpoint
 	inj *cloudsim.Injector
 	log *slog.Logger
 
@@ -92,6 +94,7 @@ func New(opts Options) (*Server, error) {
 		tokens:   map[string]*accessToken{},
 	}
 	s.Controls = s.inj.Controls()
+	s.Endpoint = cloudsim.NewEndpoint(cloudsim.Server{Name: "gcpsim", Handler: s, Logger: s.log})
 	for _, sa := range accounts {
 		s.accounts[sa.Email] = sa
 	}
@@ -117,13 +120,6 @@ func (s *Server) RevokeTokens() {
 	s.mu.Lock()
 	clear(s.tokens)
 	s.mu.Unlock()
-}
-
-// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
-// is done. url is the endpoint to give a Compute client (the token
-// endpoint is url + TokenPath).
-func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	return cloudsim.Server{Name: "gcpsim", Handler: s, Logger: s.log}.Start(ctx, addr)
 }
 
 // request is one Compute request being answered.

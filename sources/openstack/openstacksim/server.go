@@ -1,7 +1,6 @@
 package openstacksim
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -67,12 +66,15 @@ type Options struct {
 // Server simulates Keystone v3 (token issue with passwords and
 // application credentials, a service catalog), Nova (servers/detail,
 // flavors/detail, microversions) and Glance (image list) on one HTTP
-// endpoint serving every region. It is an http.Handler.
+// endpoint serving every region. It is an http.Handler; Start serves it,
+// at a base url whose AuthURL(url) is what clients authenticate at.
 type Server struct {
 	seed  int64
 	fleet *Fleet
 	// Controls: SetFaults, Faults, Stats, ResetStats.
 	cloudsim.Controls
+	// Endpoint: Start.
+	cloudsim.Endpoint
 	inj      *cloudsim.Injector
 	log      *slog.Logger
 	maxMinor int
@@ -116,6 +118,7 @@ func New(opts Options) *Server {
 		tokens:   map[string]*token{},
 	}
 	s.Controls = s.inj.Controls()
+	s.Endpoint = cloudsim.NewEndpoint(cloudsim.Server{Name: "openstacksim", Handler: s, Logger: s.log})
 	if s.maxLimit <= 0 {
 		s.maxLimit = DefaultMaxLimit
 	}
@@ -136,13 +139,6 @@ func New(opts Options) *Server {
 
 // Fleet returns the served fleet; mutate it to change what requests see.
 func (s *Server) Fleet() *Fleet { return s.fleet }
-
-// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
-// is done. url is the base URL; AuthURL(url) is what clients authenticate
-// at.
-func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	return cloudsim.Server{Name: "openstacksim", Handler: s, Logger: s.log}.Start(ctx, addr)
-}
 
 // request is one request being answered.
 type request struct {
