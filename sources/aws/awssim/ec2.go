@@ -188,7 +188,7 @@ func (s *Server) describeInstances(q *request) {
 	w := getW()
 	defer putW(w)
 	fl := s.fleet
-	fl.idx.RLock()
+	fl.core.RLock()
 	var page []*instance
 	var next *instance // the first match after a full page
 	if len(ids) > 0 {
@@ -199,7 +199,7 @@ func (s *Server) describeInstances(q *request) {
 				continue
 			}
 			seen[id] = true
-			in, ok := fl.idx.Get(id)
+			in, ok := fl.core.Get(id)
 			if !ok || in.region != q.region {
 				missing = append(missing, id)
 				continue
@@ -209,7 +209,7 @@ func (s *Server) describeInstances(q *request) {
 			}
 		}
 		if len(missing) > 0 {
-			fl.idx.RUnlock()
+			fl.core.RUnlock()
 			msg := "The instance ID '" + missing[0] + "' does not exist"
 			if len(missing) > 1 {
 				msg = "The instance IDs '" + strings.Join(missing, ", ") + "' do not exist"
@@ -240,7 +240,7 @@ func (s *Server) describeInstances(q *request) {
 		// Resume at the match already found, so no instance is scanned twice.
 		w.raw("nextToken", cloudsim.PageToken{Page: tok.Page + 1, LastSeq: next.seq - 1, Query: hash, Scope: q.region}.Encode())
 	}
-	fl.idx.RUnlock()
+	fl.core.RUnlock()
 	w.ec2End("DescribeInstances")
 	q.ok(w.b)
 }

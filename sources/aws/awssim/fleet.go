@@ -187,7 +187,7 @@ func (f *Fleet) newRegionSet(name string) *regionSet {
 		name:    name,
 		index:   len(f.order),
 		zones:   regionZones(name),
-		res:     cloudsim.ScopeStream(f.seed, name),
+		res:     cloudsim.ScopeStream(f.core.Seed, name),
 		subnets: map[[2]int]string{},
 		groups:  map[int][]secGroup{},
 	}
@@ -253,14 +253,12 @@ type tagger = cloudsim.Tagger[instance]
 // request. SetTag(id, key, value) and DeleteTag(id, key), from
 // cloudsim.Tagger, edit an instance's tags; SetTag(id, "Name", x) renames.
 type Fleet struct {
-	idx *cloudsim.Index[string, instance]
+	core *cloudsim.Core[string, instance]
 	// tagger: SetTag and DeleteTag.
 	tagger
 
-	seed    int64
 	account string
-	rng     *rand.Rand // for instances added after generation
-	order   []string   // regions in creation order
+	order   []string // regions in creation order
 	regions map[string]*regionSet
 	seq     uint64
 	names   cloudsim.Namer // Name tags, per role
@@ -276,17 +274,15 @@ func NewFleet(seed int64, size int, regions []string) *Fleet {
 func newFleet(seed int64, size int, regions []string, account string) *Fleet {
 	regions = cloudsim.Scopes(regions, DefaultRegions)
 	f := &Fleet{
-		seed:    seed,
 		account: account,
-		rng:     cloudsim.Stream(seed, cloudsim.AddStream),
 		regions: map[string]*regionSet{},
-		idx:     cloudsim.NewIndex[string, instance](ErrNoInstance),
+		core:    cloudsim.NewCore[string, instance](seed, ErrNoInstance),
 		names:   cloudsim.Namer{},
 	}
 	for _, r := range regions {
 		f.newRegionSet(r)
 	}
-	f.tagger = cloudsim.NewTagger(f.idx, (*instance).tagList)
+	f.tagger = cloudsim.NewTagger(f.core, (*instance).tagList)
 	f.generate(size, regions)
 	return f
 }
@@ -295,7 +291,7 @@ func newFleet(seed int64, size int, regions []string, account string) *Fleet {
 // first reservations go round-robin so every region gets some; the rest
 // favour the first regions, like a real estate does.
 func (f *Fleet) generate(size int, regions []string) {
-	r := cloudsim.Stream(f.seed, cloudsim.FleetStream)
+	r := cloudsim.Stream(f.core.Seed, cloudsim.FleetStream)
 	spread := cloudsim.NewSpread(len(regions), 0.25)
 	for n, made := 0, 0; made < size; n++ {
 		region := regions[spread.Nth(r, n)]
@@ -450,7 +446,7 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 		}
 		in.setState(state, at)
 		rs.list = append(rs.list, in)
-		f.idx.Put(in.id, in)
+		f.core.Put(in.id, in)
 		made = append(made, in)
 	}
 	return made
@@ -461,7 +457,7 @@ func (f *Fleet) generateTags(r *rand.Rand, rs *regionSet, wl cloudsim.Machine) [
 	switch p := r.Float64(); {
 	case p < 0.02:
 		// No Name tag: the hostname falls back to another preference.
-	case p < 0.03 && f.idx.Count() > 0:
+	case p < 0.03 && f.core.Count() > 0:
 		// A name also used in another region (copied from an earlier instance).
 		if other := f.someInstanceOutside(r, rs.name); other != nil && other.name() != "" {
 			tags = append(tags, Tag{Key: "Name", Value: other.name()})
@@ -487,7 +483,7 @@ func (f *Fleet) someInstanceOutside(r *rand.Rand, region string) *instance {
 }
 
 func (f *Fleet) newInstanceID(r *rand.Rand) string {
-	return f.idx.Fresh(func() string { return "i-0" + cloudsim.Hex64(r) })
+	return f.core.Fresh(func() string { return "i-0" + cloudsim.Hex64(r) })
 }
 
 // publicAddress hands out a unique public IPv4 address from a pool that
@@ -501,18 +497,18 @@ func publicAddress(rs *regionSet) string {
 // Regions returns the regions the fleet has instances in (or was created
 // with), in order.
 func (f *Fleet) Regions() []string {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	return slices.Clone(f.order)
 }
 
 // Len returns the number of instances, terminated ones included.
-func (f *Fleet) Len() int { return f.idx.Len() }
+func (f *Fleet) Len() int { return f.core.Len() }
 
 // Instances returns every instance, terminated ones included, by region
 // (in Regions order) and then in the order DescribeInstances lists them.
 func (f *Fleet) Instances() []InstanceInfo {
-	return cloudsim.Collect(f.idx, f.all, (*instance).info)
+	return cloudsim.Collect(f.core, f.all, (*instance).info)
 }
 
 // all yields every instance, region by region.
@@ -528,7 +524,7 @@ func (f *Fleet) all(yield func(*instance) bool) {
 
 // Instance returns one instance by id.
 func (f *Fleet) Instance(id string) (InstanceInfo, bool) {
-	return cloudsim.Snapshot(f.idx, id, (*instance).info)
+	return cloudsim.Snapshot(f.core, id, (*instance).info)
 }
 
 // SetState moves an instance to state (pending, running, stopping, stopped,
@@ -538,7 +534,7 @@ func (f *Fleet) SetState(id, state string) error {
 	if _, ok := stateCodes[state]; !ok {
 		return fmt.Errorf("awssim: unknown instance state %q", state)
 	}
-	return f.idx.Mutate(id, func(in *instance) error {
+	return f.core.Mutate(id, func(in *instance) error {
 		in.setState(state, time.Now())
 		return nil
 	})
@@ -550,11 +546,11 @@ func (f *Fleet) Terminate(id string) error { return f.SetState(id, "terminated")
 
 // Remove deletes an instance, as EC2 does about an hour after termination.
 func (f *Fleet) Remove(id string) error {
-	return f.idx.Mutate(id, func(in *instance) error {
+	return f.core.Mutate(id, func(in *instance) error {
 		rs := f.regions[in.region]
 		i := rs.after(in.seq - 1)
 		rs.list = slices.Delete(rs.list, i, i+1)
-		f.idx.Delete(id)
+		f.core.Delete(id)
 		return nil
 	})
 }
@@ -566,8 +562,8 @@ func (in *instance) tagList() *[]Tag { return &in.tags }
 // then the others by key); otherwise tags are generated. It is listed after
 // every existing instance of its region.
 func (f *Fleet) Add(region string, tags map[string]string) (InstanceInfo, error) {
-	f.idx.Lock()
-	defer f.idx.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	rs, ok := f.regions[region]
 	if !ok {
 		if !slices.Contains(DefaultRegions, region) {
@@ -575,7 +571,7 @@ func (f *Fleet) Add(region string, tags map[string]string) (InstanceInfo, error)
 		}
 		rs = f.newRegionSet(region)
 	}
-	in := f.addReservation(f.rng, rs, 1, cloudsim.TagsOf(tags, "Name"), time.Now().UTC().Truncate(time.Second), false)[0]
+	in := f.addReservation(f.core.Added, rs, 1, cloudsim.TagsOf(tags, "Name"), time.Now().UTC().Truncate(time.Second), false)[0]
 	return in.info(), nil
 }
 

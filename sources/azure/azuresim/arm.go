@@ -107,9 +107,9 @@ func (s *Server) serveARM(q *request, segs []string) {
 		q.reject(http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '"+version+"'.")
 		return
 	}
-	s.fleet.idx.RLock()
+	s.fleet.core.RLock()
 	sub := s.fleet.subs[strings.ToLower(segs[1])]
-	s.fleet.idx.RUnlock()
+	s.fleet.core.RUnlock()
 	if sub == nil {
 		q.reject(http.StatusNotFound, "SubscriptionNotFound", "The subscription '"+segs[1]+"' could not be found.")
 		return
@@ -135,8 +135,8 @@ func (s *Server) serveARM(q *request, segs []string) {
 		return
 	}
 	l := &lister{s: s, q: q, sub: sub, version: version, query: query, rt: rt}
-	s.fleet.idx.RLock()
-	defer s.fleet.idx.RUnlock()
+	s.fleet.core.RLock()
+	defer s.fleet.core.RUnlock()
 	if rt.rg != "" && !sub.hasGroup(rt.rg) {
 		q.armError(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '"+rt.rg+"' could not be found.")
 		return

@@ -88,10 +88,8 @@ type tagger = cloudsim.Tagger[vm]
 // next request. SetTag(vmID, key, value) and DeleteTag(vmID, key), from
 // cloudsim.Tagger, edit a VM's tags.
 type Fleet struct {
-	idx    *cloudsim.Index[string, vm] // by vmId
-	tagger                             // SetTag, DeleteTag
-	seed   int64
-	rng    *rand.Rand // for resources added after generation
+	core   *cloudsim.Core[string, vm] // by vmId
+	tagger                            // SetTag, DeleteTag
 	seq    uint64
 	order  []string // subscription ids, in creation order
 	subs   map[string]*subscription
@@ -280,10 +278,8 @@ func NewFleet(seed int64, size, scaleSets int, subscriptions []string) *Fleet {
 		subscriptions = DefaultSubscriptions
 	}
 	f := &Fleet{
-		seed:  seed,
-		rng:   cloudsim.Stream(seed, cloudsim.AddStream),
 		subs:  map[string]*subscription{},
-		idx:   cloudsim.NewIndex[string, vm](ErrNoVM),
+		core:  cloudsim.NewCore[string, vm](seed, ErrNoVM),
 		names: cloudsim.Namer{},
 	}
 	for _, id := range subscriptions {
@@ -293,7 +289,7 @@ func NewFleet(seed int64, size, scaleSets int, subscriptions []string) *Fleet {
 		}
 		f.newSubscription(key)
 	}
-	f.tagger = cloudsim.NewTagger(f.idx, (*vm).tagList)
+	f.tagger = cloudsim.NewTagger(f.core, (*vm).tagList)
 	f.generate(size, scaleSets)
 	return f
 }
@@ -339,7 +335,7 @@ var (
 )
 
 func (f *Fleet) newSubscription(id string) *subscription {
-	s := &subscription{id: id, index: len(f.order), res: cloudsim.ScopeStream(f.seed, id)}
+	s := &subscription{id: id, index: len(f.order), res: cloudsim.ScopeStream(f.core.Seed, id)}
 	s.locations = locationSets[s.index%len(locationSets)]
 	for _, app := range apps {
 		env := cloudsim.Pick(s.res, profile.Envs)
@@ -355,7 +351,7 @@ func (f *Fleet) newSubscription(id string) *subscription {
 // generate creates the standalone VMs (the first round-robin over the
 // subscriptions, the rest favouring the first ones), then the scale sets.
 func (f *Fleet) generate(size, scaleSets int) {
-	r := cloudsim.Stream(f.seed, cloudsim.FleetStream)
+	r := cloudsim.Stream(f.core.Seed, cloudsim.FleetStream)
 	spread := cloudsim.NewSpread(len(f.order), 0.1)
 	pickSub := func(n int) *subscription { return f.subs[f.order[spread.Nth(r, n)]] }
 	for n := range size {
@@ -384,7 +380,7 @@ func (f *Fleet) uniqueName(r *rand.Rand, stem string) string {
 }
 
 func (f *Fleet) newVMID(r *rand.Rand) string {
-	return f.idx.Fresh(func() string { return guid(r) })
+	return f.core.Fresh(func() string { return guid(r) })
 }
 
 // addVM creates a standalone VM in resource group rg with one or two
@@ -479,7 +475,7 @@ func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, init
 		slices.Reverse(v.nics) // the primary NIC is not always first
 	}
 	s.vms = append(s.vms, v)
-	f.idx.Put(v.vmID, v)
+	f.core.Put(v.vmID, v)
 	return v
 }
 
@@ -639,7 +635,7 @@ func (f *Fleet) addInstance(r *rand.Rand, ss *scaleSet, initial bool) *vm {
 	n.ipConfigs = []*ipConfig{ipc}
 	v.nics = []*nic{n}
 	ss.instances = append(ss.instances, v)
-	f.idx.Put(v.vmID, v)
+	f.core.Put(v.vmID, v)
 	return v
 }
 
@@ -654,16 +650,16 @@ func generateTags(r *rand.Rand, m cloudsim.Machine) []Tag {
 
 // Subscriptions returns the fleet's subscription ids, in creation order.
 func (f *Fleet) Subscriptions() []string {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	return slices.Clone(f.order)
 }
 
 // ResourceGroups returns the resource groups of a subscription that hold
 // VMs (the shared networking group excluded).
 func (f *Fleet) ResourceGroups(subscription string) []string {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return nil
@@ -672,12 +668,12 @@ func (f *Fleet) ResourceGroups(subscription string) []string {
 }
 
 // Len returns the number of VMs, scale-set instances included.
-func (f *Fleet) Len() int { return f.idx.Len() }
+func (f *Fleet) Len() int { return f.core.Len() }
 
 // VMs returns every VM: per subscription (in Subscriptions order) the
 // standalone VMs in list order, then the instances of each uniform scale
 // set.
-func (f *Fleet) VMs() []VMInfo { return cloudsim.Collect(f.idx, f.all, (*vm).info) }
+func (f *Fleet) VMs() []VMInfo { return cloudsim.Collect(f.core, f.all, (*vm).info) }
 
 // all yields every VM, subscription by subscription: the standalone ones,
 // then the instances of each uniform scale set.
@@ -699,7 +695,7 @@ func (f *Fleet) all(yield func(*vm) bool) {
 }
 
 // VM returns one VM by vmId.
-func (f *Fleet) VM(vmID string) (VMInfo, bool) { return cloudsim.Snapshot(f.idx, vmID, (*vm).info) }
+func (f *Fleet) VM(vmID string) (VMInfo, bool) { return cloudsim.Snapshot(f.core, vmID, (*vm).info) }
 
 // orderedNICs returns the NICs in the plugin's order: primary first.
 func (v *vm) orderedNICs() []*nic {
@@ -776,7 +772,7 @@ func (f *Fleet) SetPowerState(vmID, state string) error {
 	if _, ok := powerDisplay[state]; !ok {
 		return fmt.Errorf("azuresim: unknown power state %q", state)
 	}
-	return f.idx.Mutate(vmID, func(v *vm) error {
+	return f.core.Mutate(vmID, func(v *vm) error {
 		v.power = state
 		return nil
 	})
@@ -785,7 +781,7 @@ func (f *Fleet) SetPowerState(vmID, state string) error {
 // SetProvisioningState sets a VM's provisioning state (Succeeded, Failed,
 // Updating, ...).
 func (f *Fleet) SetProvisioningState(vmID, state string) error {
-	return f.idx.Mutate(vmID, func(v *vm) error {
+	return f.core.Mutate(vmID, func(v *vm) error {
 		v.provisioning = state
 		return nil
 	})
@@ -796,8 +792,8 @@ func (v *vm) tagList() *[]Tag { return &v.tags }
 // Remove deletes a VM with its NICs and public IPs (deleteOption Delete),
 // or a scale-set instance.
 func (f *Fleet) Remove(vmID string) error {
-	return f.idx.Mutate(vmID, func(v *vm) error {
-		f.idx.Delete(vmID)
+	return f.core.Mutate(vmID, func(v *vm) error {
+		f.core.Delete(vmID)
 		if v.ss != nil {
 			v.ss.instances = slices.DeleteFunc(v.ss.instances, func(x *vm) bool { return x == v })
 			return nil
@@ -815,8 +811,8 @@ func (f *Fleet) Remove(vmID string) error {
 // in map-key order, otherwise tags are generated. It is listed after every
 // existing VM of the subscription.
 func (f *Fleet) Add(subscription, resourceGroup string, tags map[string]string) (VMInfo, error) {
-	f.idx.Lock()
-	defer f.idx.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return VMInfo{}, fmt.Errorf("azuresim: subscription %q is not served", subscription)
@@ -828,21 +824,21 @@ func (f *Fleet) Add(subscription, resourceGroup string, tags map[string]string) 
 	if !slices.Contains(s.groups, rg) {
 		s.groups = append(s.groups, rg)
 	}
-	return f.addVM(f.rng, s, rg, cloudsim.TagsOf(tags), false).info(), nil
+	return f.addVM(f.core.Added, s, rg, cloudsim.TagsOf(tags), false).info(), nil
 }
 
 // AddScaleSetInstance adds a running instance to the uniform scale set
 // named name in subscription.
 func (f *Fleet) AddScaleSetInstance(subscription, name string) (VMInfo, error) {
-	f.idx.Lock()
-	defer f.idx.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return VMInfo{}, fmt.Errorf("azuresim: subscription %q is not served", subscription)
 	}
 	for _, ss := range s.scaleSets {
 		if strings.EqualFold(ss.name, name) && !ss.flexible {
-			return f.addInstance(f.rng, ss, false).info(), nil
+			return f.addInstance(f.core.Added, ss, false).info(), nil
 		}
 	}
 	return VMInfo{}, fmt.Errorf("azuresim: no uniform scale set %q in %s", name, subscription)
@@ -857,8 +853,8 @@ type ScaleSetInfo struct {
 
 // ScaleSets returns every scale set, per subscription in creation order.
 func (f *Fleet) ScaleSets() []ScaleSetInfo {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	var out []ScaleSetInfo
 	for _, id := range f.order {
 		s := f.subs[id]

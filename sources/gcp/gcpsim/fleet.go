@@ -242,9 +242,7 @@ func (p *projectSet) named(zone *zoneInfo, name string) *instance {
 // spread over projects and zones. It is safe for concurrent use;
 // mutations are seen by the next request.
 type Fleet struct {
-	idx      *cloudsim.Index[uint64, instance]
-	seed     int64
-	rng      *rand.Rand // for instances added after generation
+	core     *cloudsim.Core[uint64, instance]
 	catalog  *zoneCatalog
 	zones    []*zoneInfo // the zones instances are generated in
 	order    []string
@@ -271,11 +269,9 @@ func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
 		}
 	}
 	f := &Fleet{
-		seed:     seed,
-		rng:      cloudsim.Stream(seed, cloudsim.AddStream),
 		catalog:  newZoneCatalog(zones),
 		projects: map[string]*projectSet{},
-		idx:      cloudsim.NewIndex[uint64, instance](ErrNoInstance),
+		core:     cloudsim.NewCore[uint64, instance](seed, ErrNoInstance),
 	}
 	for _, z := range zones {
 		f.zones = append(f.zones, f.catalog.byName[z])
@@ -290,7 +286,7 @@ func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
 func (f *Fleet) addProject(name string) *projectSet {
 	p := &projectSet{
 		name:    name,
-		number:  strconv.FormatUint(100000000000+(cloudsim.HashString(name)^uint64(f.seed))%899999999999, 10),
+		number:  strconv.FormatUint(100000000000+(cloudsim.HashString(name)^uint64(f.core.Seed))%899999999999, 10),
 		index:   len(f.order),
 		zones:   make([][]*instance, len(f.catalog.list)),
 		names:   cloudsim.Namer{},
@@ -305,7 +301,7 @@ func (f *Fleet) addProject(name string) *projectSet {
 // projects and zones so that each gets some; the rest favour the first
 // projects and zones, like a real estate does.
 func (f *Fleet) generate(size int) {
-	r := cloudsim.Stream(f.seed, cloudsim.FleetStream)
+	r := cloudsim.Stream(f.core.Seed, cloudsim.FleetStream)
 	pw := cloudsim.NewSpread(len(f.order), 0.3)
 	zw := cloudsim.NewSpread(len(f.zones), 0.2)
 	for n := range size {
@@ -417,7 +413,7 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 	in.lastStart = formatTime(started)
 	in.setStatus(status, started.Add(time.Duration(r.Int64N(int64(48*time.Hour)))))
 	p.insert(in)
-	f.idx.Put(in.id, in)
+	f.core.Put(in.id, in)
 	return in
 }
 
@@ -442,7 +438,7 @@ func (in *instance) cpu() string {
 }
 
 func (f *Fleet) newID(r *rand.Rand) uint64 {
-	return f.idx.Fresh(func() uint64 { return 1<<62 | r.Uint64()>>2 }) // 19 decimal digits, like real ids
+	return f.core.Fresh(func() uint64 { return 1<<62 | r.Uint64()>>2 }) // 19 decimal digits, like real ids
 }
 
 // publicAddress hands out a unique external IPv4 address from ranges that
@@ -463,15 +459,15 @@ func fingerprint(r *rand.Rand) string {
 
 // Projects returns the fleet's projects, in order.
 func (f *Fleet) Projects() []string {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	return slices.Clone(f.order)
 }
 
 // Zones returns the zones the fleet was generated in.
 func (f *Fleet) Zones() []string {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	out := make([]string, len(f.zones))
 	for i, z := range f.zones {
 		out[i] = z.name
@@ -480,12 +476,12 @@ func (f *Fleet) Zones() []string {
 }
 
 // Len returns the number of instances.
-func (f *Fleet) Len() int { return f.idx.Len() }
+func (f *Fleet) Len() int { return f.core.Len() }
 
 // Instances returns every instance, by project (in Projects order), then
 // in the order an aggregated list returns them (zone, then name).
 func (f *Fleet) Instances() []InstanceInfo {
-	return cloudsim.Collect(f.idx, f.all, (*instance).info)
+	return cloudsim.Collect(f.core, f.all, (*instance).info)
 }
 
 // all yields every instance, project by project, zone by zone.
@@ -505,7 +501,7 @@ func (f *Fleet) Instance(id string) (InstanceInfo, bool) {
 	if err != nil {
 		return InstanceInfo{}, false
 	}
-	return cloudsim.Snapshot(f.idx, n, (*instance).info)
+	return cloudsim.Snapshot(f.core, n, (*instance).info)
 }
 
 // mutate runs fn on instance id (decimal) under the write lock.
@@ -514,7 +510,7 @@ func (f *Fleet) mutate(id string, fn func(*instance) error) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s", ErrNoInstance, id)
 	}
-	return f.idx.Mutate(n, fn)
+	return f.core.Mutate(n, fn)
 }
 
 // SetStatus moves an instance to a status (RUNNING, TERMINATED, ...). A
@@ -570,7 +566,7 @@ func (f *Fleet) DeleteLabel(id, key string) error {
 func (f *Fleet) Remove(id string) error {
 	return f.mutate(id, func(in *instance) error {
 		in.project.remove(in)
-		f.idx.Delete(in.id)
+		f.core.Delete(in.id)
 		return nil
 	})
 }
@@ -579,8 +575,8 @@ func (f *Fleet) Remove(id string) error {
 // zones; a new project is created when needed). labels, when non-nil, are
 // its labels; otherwise labels are generated.
 func (f *Fleet) Add(project, zone string, labels map[string]string) (InstanceInfo, error) {
-	f.idx.Lock()
-	defer f.idx.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	z := f.catalog.byName[zone]
 	if z == nil {
 		return InstanceInfo{}, fmt.Errorf("gcpsim: zone %q is not served", zone)
@@ -592,5 +588,5 @@ func (f *Fleet) Add(project, zone string, labels map[string]string) (InstanceInf
 		}
 		p = f.addProject(project)
 	}
-	return f.newInstance(f.rng, p, z, labels, false).info(), nil
+	return f.newInstance(f.core.Added, p, z, labels, false).info(), nil
 }

@@ -163,9 +163,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.fail(err)
 		return
 	}
-	s.fleet.idx.RLock()
+	s.fleet.core.RLock()
 	_, known := s.fleet.projects[q.project]
-	s.fleet.idx.RUnlock()
+	s.fleet.core.RUnlock()
 	if !known {
 		s.inj.Reject(q.method)
 		q.fail(errNotFound("projects/" + q.project))
@@ -273,7 +273,7 @@ func (s *Server) list(q *request) {
 
 	w := getJW()
 	defer putJW(w)
-	s.fleet.idx.RLock()
+	s.fleet.core.RLock()
 	page, next, more := s.fleet.page(q.project, q.zone, cur, size, flt)
 	switch q.method {
 	case MethodAggregatedList:
@@ -297,7 +297,7 @@ func (s *Server) list(q *request) {
 			w.b = append(w.b, ']')
 		}
 	}
-	s.fleet.idx.RUnlock()
+	s.fleet.core.RUnlock()
 	if more {
 		next.page = cur.page + 1
 		w.raw(false, "nextPageToken", pageToken(next, bind))

@@ -336,25 +336,25 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 		return
 	}
 	fl := s.fleet
-	fl.idx.RLock()
+	fl.core.RLock()
 	rs := fl.byRegion[q.region]
 	start := len(rs.list) - 1
 	if marker := query.Get("marker"); marker != "" {
 		seq, found := uint64(0), false
-		if x, ok := fl.idx.Get(marker); ok && x.region == rs {
+		if x, ok := fl.core.Get(marker); ok && x.region == rs {
 			seq, found = x.seq, true
 		} else if g, ok := fl.gone[marker]; ok {
 			seq, found = g, true
 		}
 		if !found {
-			fl.idx.RUnlock()
+			fl.core.RUnlock()
 			q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
 			return
 		}
 		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 		start = i - 1
 		if _, failed := answers.FailPage(s.inj, Call{Op: OpServers, Scope: q.region}, s.pageNumber(rs, start, limit, filters)); failed {
-			fl.idx.RUnlock()
+			fl.core.RUnlock()
 			q.novaError(http.StatusInternalServerError, "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.")
 			return
 		}
@@ -387,7 +387,7 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 		w.endObj()
 		w.endArr()
 	}
-	fl.idx.RUnlock()
+	fl.core.RUnlock()
 	w.endObj()
 	q.writeJSON(http.StatusOK, w.b)
 }

@@ -205,9 +205,7 @@ type regionSet struct {
 // regions and projects. It is safe for concurrent use; mutations are seen
 // by the next request.
 type Fleet struct {
-	idx      *cloudsim.Index[string, server]
-	seed     int64
-	rng      *rand.Rand // for servers added after generation
+	core     *cloudsim.Core[string, server]
 	regions  []*regionSet
 	byRegion map[string]*regionSet
 	projects []*project
@@ -223,11 +221,9 @@ type Fleet struct {
 // give the same fleet.
 func NewFleet(seed int64, size int, regions, projects []string) *Fleet {
 	f := &Fleet{
-		seed:     seed,
-		rng:      cloudsim.Stream(seed, cloudsim.AddStream),
 		byRegion: map[string]*regionSet{},
 		byProj:   map[string]*project{},
-		idx:      cloudsim.NewIndex[string, server](ErrNoServer),
+		core:     cloudsim.NewCore[string, server](seed, ErrNoServer),
 		gone:     map[string]uint64{},
 		names:    cloudsim.Namer{},
 		clock:    cloudsim.Epoch,
@@ -254,11 +250,11 @@ func (f *Fleet) newRegion(name string) *regionSet {
 	}
 	created := cloudsim.Epoch.AddDate(-2, 0, rs.index).Format("2006-01-02T15:04:05Z")
 	for i, n := range publicImages {
-		rs.addImage(&Image{ID: stableUUID(f.seed, "image", name+"/"+n), Name: n, Region: name, Visibility: "public",
-			Owner: stableID(f.seed, "project", "admin"), MinDisk: 1 + i%3*9, Size: int64(12716032 + i*734003200), created: created})
+		rs.addImage(&Image{ID: stableUUID(f.core.Seed, "image", name+"/"+n), Name: n, Region: name, Visibility: "public",
+			Owner: stableID(f.core.Seed, "project", "admin"), MinDisk: 1 + i%3*9, Size: int64(12716032 + i*734003200), created: created})
 	}
 	for _, p := range f.projects {
-		rs.addImage(&Image{ID: stableUUID(f.seed, "image", name+"/"+p.name+"-golden"), Name: p.name + "-golden-image", Region: name,
+		rs.addImage(&Image{ID: stableUUID(f.core.Seed, "image", name+"/"+p.name+"-golden"), Name: p.name + "-golden-image", Region: name,
 			Visibility: "private", Owner: p.id, MinDisk: 20, Size: 2147483648, created: created})
 	}
 	f.regions = append(f.regions, rs)
@@ -291,7 +287,7 @@ var (
 // generate creates size servers. The first go round-robin over the
 // regions so every region gets some; the rest favour the first regions.
 func (f *Fleet) generate(size int) {
-	r := cloudsim.Stream(f.seed, 0x5e7) // its own stream, not FleetStream: a seed keeps the fleet it always gave
+	r := cloudsim.Stream(f.core.Seed, 0x5e7) // its own stream, not FleetStream: a seed keeps the fleet it always gave
 	spread := cloudsim.NewSpread(len(f.regions), 0.2)
 	for n := range size {
 		rs := f.regions[spread.Nth(r, n)]
@@ -320,7 +316,7 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 	case p < 0.08:
 		// booted from a volume: no image
 	case p < 0.11:
-		s.imageID = stableUUID(f.seed, "deleted-image", fmt.Sprint(r.Uint64()))
+		s.imageID = stableUUID(f.core.Seed, "deleted-image", fmt.Sprint(r.Uint64()))
 	case p < 0.2:
 		s.imageID = rs.images[len(publicImages)+s.project.index].ID // the project's private image
 	default:
@@ -336,10 +332,10 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 		s.tags = append(s.tags, "backup")
 	}
 	if r.Float64() < 0.1 {
-		s.volumes = append(s.volumes, stableUUID(f.seed, "volume", fmt.Sprint(r.Uint64())))
+		s.volumes = append(s.volumes, stableUUID(f.core.Seed, "volume", fmt.Sprint(r.Uint64())))
 	}
 	if s.imageID == "" {
-		s.volumes = append([]string{stableUUID(f.seed, "root-volume", fmt.Sprint(r.Uint64()))}, s.volumes...)
+		s.volumes = append([]string{stableUUID(f.core.Seed, "root-volume", fmt.Sprint(r.Uint64()))}, s.volumes...)
 	}
 	s.cfgDrive = r.Float64() < 0.1
 	if r.Float64() < 0.2 {
@@ -368,7 +364,7 @@ func (f *Fleet) finish(r *rand.Rand, s *server, plan addressPlan) {
 	f.seq++
 	s.seq = f.seq
 	s.id = f.newServerID(r)
-	s.userID = stableID(f.seed, "user", "demo")
+	s.userID = stableID(f.core.Seed, "user", "demo")
 	if s.status != "BUILD" {
 		s.launched = s.created.Add(time.Duration(20+r.IntN(90)) * time.Second)
 	}
@@ -423,7 +419,7 @@ func (f *Fleet) finish(r *rand.Rand, s *server, plan addressPlan) {
 		}
 	}
 	rs.list = append(rs.list, s)
-	f.idx.Put(s.id, s)
+	f.core.Put(s.id, s)
 }
 
 func (s *server) addAddress(a Address) {
@@ -459,7 +455,7 @@ func (f *Fleet) generateName(r *rand.Rand, rs *regionSet, p *project, role strin
 				return other.name
 			}
 		}
-	case x < 0.03 && f.idx.Count() > 0:
+	case x < 0.03 && f.core.Count() > 0:
 		other := f.regions[r.IntN(len(f.regions))]
 		if len(other.list) > 0 {
 			if s := other.list[r.IntN(len(other.list))]; s.region != rs || s.project != p {
@@ -503,13 +499,13 @@ func (rs *regionSet) nextIP(pool string, p *project) string {
 }
 
 func (f *Fleet) newServerID(r *rand.Rand) string {
-	return f.idx.Fresh(func() string { return uuid(r) })
+	return f.core.Fresh(func() string { return uuid(r) })
 }
 
 // ProjectID returns the id of a project of the fleet.
 func (f *Fleet) ProjectID(name string) (string, bool) {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	p, ok := f.byProj[name]
 	if !ok {
 		return "", false
@@ -529,8 +525,8 @@ func (f *Fleet) Regions() []string {
 
 // names lists the name of each of list(), under f's read lock.
 func names[T any](f *Fleet, list func() []T, name func(T) string) []string {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	out := make([]string, len(list()))
 	for i, x := range list() {
 		out[i] = name(x)
@@ -540,8 +536,8 @@ func names[T any](f *Fleet, list func() []T, name func(T) string) []string {
 
 // Images returns the images of a region, public first.
 func (f *Fleet) Images(region string) []Image {
-	f.idx.RLock()
-	defer f.idx.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	rs := f.byRegion[region]
 	if rs == nil {
 		return nil
@@ -554,11 +550,11 @@ func (f *Fleet) Images(region string) []Image {
 }
 
 // Len returns the number of servers.
-func (f *Fleet) Len() int { return f.idx.Len() }
+func (f *Fleet) Len() int { return f.core.Len() }
 
 // Servers returns every server by region (in Regions order) and then in
 // creation order (Nova lists the newest first).
-func (f *Fleet) Servers() []ServerInfo { return cloudsim.Collect(f.idx, f.all, (*server).info) }
+func (f *Fleet) Servers() []ServerInfo { return cloudsim.Collect(f.core, f.all, (*server).info) }
 
 // all yields every server, region by region.
 func (f *Fleet) all(yield func(*server) bool) {
@@ -573,7 +569,7 @@ func (f *Fleet) all(yield func(*server) bool) {
 
 // Server returns one server by id.
 func (f *Fleet) Server(id string) (ServerInfo, bool) {
-	return cloudsim.Snapshot(f.idx, id, (*server).info)
+	return cloudsim.Snapshot(f.core, id, (*server).info)
 }
 
 func (s *server) info() ServerInfo {
@@ -598,7 +594,7 @@ func (s *server) info() ServerInfo {
 // mutate runs fn on server id under the write lock, and stamps it
 // updated.
 func (f *Fleet) mutate(id string, fn func(*server) error) error {
-	return f.idx.Mutate(id, func(s *server) error {
+	return f.core.Mutate(id, func(s *server) error {
 		if err := fn(s); err != nil {
 			return err
 		}
@@ -681,11 +677,11 @@ func (f *Fleet) SetFloatingIP(id, addr string) error {
 // Delete removes a server. Like Nova, a deleted server's id still works as
 // a pagination marker.
 func (f *Fleet) Delete(id string) error {
-	return f.idx.Mutate(id, func(s *server) error {
+	return f.core.Mutate(id, func(s *server) error {
 		rs := s.region
 		i, _ := slices.BinarySearchFunc(rs.list, s.seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 		rs.list = slices.Delete(rs.list, i, i+1)
-		f.idx.Delete(id)
+		f.core.Delete(id)
 		f.gone[id] = s.seq
 		return nil
 	})
@@ -716,8 +712,8 @@ type ServerSpec struct {
 // Add creates a server from spec. It is listed first (Nova lists the
 // newest first).
 func (f *Fleet) Add(spec ServerSpec) (ServerInfo, error) {
-	f.idx.Lock()
-	defer f.idx.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	rs := f.regions[0]
 	if spec.Region != "" {
 		if rs = f.byRegion[spec.Region]; rs == nil {
@@ -745,7 +741,7 @@ func (f *Fleet) Add(spec ServerSpec) (ServerInfo, error) {
 	if fl == nil {
 		return ServerInfo{}, fmt.Errorf("openstacksim: unknown flavor %q", flavorID)
 	}
-	r := f.rng
+	r := f.core.Added
 	s := &server{
 		region: rs, project: p, status: status, az: spec.AvailabilityZone, flavor: fl,
 		imageID: spec.ImageID, keyName: spec.KeyName, name: spec.Name, diskCfg: "MANUAL",

@@ -75,7 +75,7 @@ func (s *Server) listImages(q *request, t *token) {
 		}
 		limit = min(n, s.maxLimit)
 	}
-	s.fleet.idx.RLock()
+	s.fleet.core.RLock()
 	rs := s.fleet.byRegion[q.region]
 	var visible []*Image
 	for _, img := range rs.images {
@@ -83,7 +83,7 @@ func (s *Server) listImages(q *request, t *token) {
 			visible = append(visible, img)
 		}
 	}
-	s.fleet.idx.RUnlock()
+	s.fleet.core.RUnlock()
 	start := 0
 	if marker := query.Get("marker"); marker != "" {
 		i := slices.IndexFunc(visible, func(img *Image) bool { return img.ID == marker })

@@ -108,7 +108,7 @@ func New(opts Options) *Server {
 		maxMinor = m
 	}
 	s := &Server{
-		seed:     fleet.seed,
+		seed:     fleet.core.Seed,
 		fleet:    fleet,
 		inj:      newInjector(opts.Seed, opts.Faults),
 		log:      log,
@@ -184,9 +184,9 @@ func (s *Server) listing(q *request, known bool, errf func(status int, msg strin
 // answers /rest in a region the fleet serves.
 func (s *Server) regional(q *request, path string, service func(q *request, rest string)) {
 	region, rest, _ := strings.Cut(path, "/")
-	s.fleet.idx.RLock()
+	s.fleet.core.RLock()
 	ok := s.fleet.byRegion[region] != nil
-	s.fleet.idx.RUnlock()
+	s.fleet.core.RUnlock()
 	if !ok {
 		q.plainError(http.StatusNotFound, "The resource could not be found.")
 		return
