@@ -252,6 +252,16 @@ type recordFilter struct {
 	values patterns
 }
 
+// recordFilters reads the request's filters over records with the names
+// known, answering an unknown one itself.
+func (q *request) recordFilters(known map[string]bool) ([]recordFilter, bool) {
+	specs := parseFilters(q.R.Form)
+	if !q.checkFilters(specs, known) {
+		return nil, false
+	}
+	return compileRecordFilters(specs), true
+}
+
 func compileRecordFilters(specs []filterSpec) []recordFilter {
 	out := make([]recordFilter, len(specs))
 	for i, s := range specs {
@@ -276,11 +286,10 @@ var regionFilterNames = map[string]bool{"region-name": true, "endpoint": true, "
 
 func (s *Server) describeRegions(q *request) {
 	form := q.R.Form
-	specs := parseFilters(form)
-	if !q.checkFilters(specs, regionFilterNames) {
+	filters, ok := q.recordFilters(regionFilterNames)
+	if !ok {
 		return
 	}
-	filters := compileRecordFilters(specs)
 	all := form.Get("AllRegions") == "true"
 	status := map[string]string{}
 	var candidates []string
@@ -330,11 +339,10 @@ var zoneFilterNames = map[string]bool{
 
 func (s *Server) describeAvailabilityZones(q *request) {
 	form := q.R.Form
-	specs := parseFilters(form)
-	if !q.checkFilters(specs, zoneFilterNames) {
+	filters, ok := q.recordFilters(zoneFilterNames)
+	if !ok {
 		return
 	}
-	filters := compileRecordFilters(specs)
 	zones := regionZones(q.region)
 	names, zoneIDs := listParam(form, "ZoneName"), listParam(form, "ZoneId")
 	for _, n := range names {

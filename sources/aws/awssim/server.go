@@ -120,31 +120,23 @@ type request struct {
 	akid   string
 }
 
-type handler func(*request)
+// handler answers an action.
+type handler func(*Server, *request)
 
-func (s *Server) ec2Handler(action string) handler {
-	switch action {
-	case "DescribeInstances":
-		return s.describeInstances
-	case "DescribeRegions":
-		return s.describeRegions
-	case "DescribeAvailabilityZones":
-		return s.describeAvailabilityZones
+// The actions each protocol answers.
+var (
+	ec2Actions = map[string]handler{
+		"DescribeInstances":         (*Server).describeInstances,
+		"DescribeRegions":           (*Server).describeRegions,
+		"DescribeAvailabilityZones": (*Server).describeAvailabilityZones,
 	}
-	return nil
-}
-
-func (s *Server) stsHandler(action string) handler {
-	switch action {
-	case "AssumeRole":
-		return s.assumeRole
-	case "GetCallerIdentity":
-		return s.getCallerIdentity
+	stsActions = map[string]handler{
+		"AssumeRole":        (*Server).assumeRole,
+		"GetCallerIdentity": (*Server).getCallerIdentity,
 	}
-	return nil
-}
+)
 
-func isSTSAction(a string) bool { return a == "AssumeRole" || a == "GetCallerIdentity" }
+func isSTSAction(a string) bool { return stsActions[a] != nil }
 
 // ServeHTTP answers one Query API request: authentication and region
 // checks, fault injection, then the action.
@@ -202,12 +194,11 @@ func (s *Server) reject(q *request, status int, code, message string) {
 }
 
 func (s *Server) dispatch(q *request) {
-	var h handler
+	actions := ec2Actions
 	if q.sts {
-		h = s.stsHandler(q.action)
-	} else {
-		h = s.ec2Handler(q.action)
+		actions = stsActions
 	}
+	h := actions[q.action]
 	if h == nil {
 		msg := "The action " + q.action + " is not valid for this web service."
 		if q.sts {
@@ -228,7 +219,7 @@ func (s *Server) dispatch(q *request) {
 		q.fail(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 		return
 	}
-	h(q)
+	h(s, q)
 }
 
 func (s *Server) keyAccepted(akid string) bool {
