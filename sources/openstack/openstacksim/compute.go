@@ -74,26 +74,13 @@ func (s *Server) compute(q *request, rest string) {
 }
 
 func (s *Server) novaVersions(q *request, all bool) []byte {
-	w := getW()
-	defer putW(w)
-	w.obj("")
-	if all {
-		w.arr("versions")
-		w.obj("")
-	} else {
-		w.obj("version")
-	}
-	w.str("id", "v2.1")
-	w.str("status", "CURRENT")
-	w.str("version", "2."+strconv.Itoa(s.maxMinor))
-	w.str("min_version", "2.1")
-	w.str("updated", "2013-07-23T11:33:21Z")
-	w.versionEnd(q.base+computePath+q.region+"/v2.1/", "application/vnd.openstack.compute+json;version=2.1")
-	if all {
-		w.endArr()
-	}
-	w.endObj()
-	return append([]byte(nil), w.b...)
+	return versionDoc(all, q.base+computePath+q.region+"/v2.1/", "application/vnd.openstack.compute+json;version=2.1", func(w *jw) {
+		w.str("id", "v2.1")
+		w.str("status", "CURRENT")
+		w.str("version", "2."+strconv.Itoa(s.maxMinor))
+		w.str("min_version", "2.1")
+		w.str("updated", "2013-07-23T11:33:21Z")
+	}, "versions")
 }
 
 // microversion reads the requested compute microversion (2.1 without a
@@ -610,16 +597,12 @@ func (s *Server) listFlavors(q *request, minor int) {
 	if !ok {
 		return
 	}
-	start := 0
-	if marker := query.Get("marker"); marker != "" {
-		i := slices.IndexFunc(flavors, func(f Flavor) bool { return f.ID == marker })
-		if i < 0 {
-			q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
-			return
-		}
-		start = i + 1
+	marker := query.Get("marker")
+	start, end, ok := markerPage(flavors, marker, limit, func(f Flavor) string { return f.ID })
+	if !ok {
+		q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
+		return
 	}
-	end := min(len(flavors), start+limit)
 	compute := q.base + computePath + q.region
 	w := getW()
 	defer putW(w)

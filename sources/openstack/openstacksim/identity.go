@@ -160,26 +160,11 @@ func (s *Server) identity(q *request, rest string) {
 }
 
 func (s *Server) keystoneVersions(q *request, all bool) []byte {
-	w := getW()
-	defer putW(w)
-	w.obj("")
-	if all {
-		w.obj("versions")
-		w.arr("values")
-		w.obj("")
-	} else {
-		w.obj("version")
-	}
-	w.str("id", "v3.14")
-	w.str("status", "stable")
-	w.str("updated", "2020-04-07T00:00:00Z")
-	w.versionEnd(q.base+IdentityPath+"/v3/", "application/vnd.openstack.identity-v3+json")
-	if all {
-		w.endArr()
-		w.endObj()
-	}
-	w.endObj()
-	return append([]byte(nil), w.b...)
+	return versionDoc(all, q.base+IdentityPath+"/v3/", "application/vnd.openstack.identity-v3+json", func(w *jw) {
+		w.str("id", "v3.14")
+		w.str("status", "stable")
+		w.str("updated", "2020-04-07T00:00:00Z")
+	}, "versions", "values")
 }
 
 // keystoneError answers in Keystone's error format.

@@ -3,7 +3,6 @@ package openstacksim
 import (
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 )
 
@@ -84,16 +83,11 @@ func (s *Server) listImages(q *request, t *token) {
 		}
 	}
 	s.fleet.core.RUnlock()
-	start := 0
-	if marker := query.Get("marker"); marker != "" {
-		i := slices.IndexFunc(visible, func(img *Image) bool { return img.ID == marker })
-		if i < 0 {
-			q.glanceError(http.StatusBadRequest, "marker not found")
-			return
-		}
-		start = i + 1
+	start, end, ok := markerPage(visible, query.Get("marker"), limit, func(img *Image) string { return img.ID })
+	if !ok {
+		q.glanceError(http.StatusBadRequest, "marker not found")
+		return
 	}
-	end := min(len(visible), start+limit)
 	w := getW()
 	defer putW(w)
 	w.obj("")

@@ -1,6 +1,7 @@
 package openstacksim
 
 import (
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -96,9 +97,25 @@ func (w *jw) links(rel string, href ...string) {
 	w.endArr()
 }
 
-// versionEnd writes the end of a version document, its self link and its
-// media type, and closes the version.
-func (w *jw) versionEnd(self, mediaType string) {
+// versionDoc is a service's version document: {"version": {...}}, or for
+// all the list of versions at path (objects down to an array: Nova's
+// "versions", Keystone's "versions", "values") holding it. fields writes
+// the version's own fields; its self link and media type follow.
+func versionDoc(all bool, self, mediaType string, fields func(*jw), path ...string) []byte {
+	w := getW()
+	defer putW(w)
+	w.obj("")
+	outer := path[:len(path)-1]
+	if all {
+		for _, k := range outer {
+			w.obj(k)
+		}
+		w.arr(path[len(path)-1])
+		w.obj("")
+	} else {
+		w.obj("version")
+	}
+	fields(w)
 	w.links("self", self)
 	w.arr("media-types")
 	w.obj("")
@@ -107,6 +124,28 @@ func (w *jw) versionEnd(self, mediaType string) {
 	w.endObj()
 	w.endArr()
 	w.endObj()
+	if all {
+		w.endArr()
+		for range outer {
+			w.endObj()
+		}
+	}
+	w.endObj()
+	return append([]byte(nil), w.b...)
+}
+
+// markerPage is the page of list after the element whose id is marker (from
+// the start when marker is ""), at most limit long: list[start:end]; ok is
+// false when no element has the marker's id.
+func markerPage[T any](list []T, marker string, limit int, id func(T) string) (start, end int, ok bool) {
+	if marker != "" {
+		i := slices.IndexFunc(list, func(x T) bool { return id(x) == marker })
+		if i < 0 {
+			return 0, 0, false
+		}
+		start = i + 1
+	}
+	return start, min(len(list), start+limit), true
 }
 
 // time writes t formatted with layout.
