@@ -231,25 +231,19 @@ func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
 		w.member("osProfile")
 		w.str("computerName", v.computerName)
 		w.str("adminUsername", v.adminUser)
+		config, flags, patchMode := "linuxConfiguration", []string{"disablePasswordAuthentication", "provisionVMAgent"}, "ImageDefault"
 		if v.img.osType == "Windows" {
-			w.member("windowsConfiguration")
-			w.flag("provisionVMAgent", true)
-			w.flag("enableAutomaticUpdates", true)
-			w.member("patchSettings")
-			w.str("patchMode", "AutomaticByOS")
-			w.str("assessmentMode", "ImageDefault")
-			w.endObj()
-			w.endObj()
-		} else {
-			w.member("linuxConfiguration")
-			w.flag("disablePasswordAuthentication", true)
-			w.flag("provisionVMAgent", true)
-			w.member("patchSettings")
-			w.str("patchMode", "ImageDefault")
-			w.str("assessmentMode", "ImageDefault")
-			w.endObj()
-			w.endObj()
+			config, flags, patchMode = "windowsConfiguration", []string{"provisionVMAgent", "enableAutomaticUpdates"}, "AutomaticByOS"
 		}
+		w.member(config)
+		for _, f := range flags {
+			w.flag(f, true)
+		}
+		w.member("patchSettings")
+		w.str("patchMode", patchMode)
+		w.str("assessmentMode", "ImageDefault")
+		w.endObj()
+		w.endObj()
 		w.key("secrets")
 		w.arr()
 		w.endArr()

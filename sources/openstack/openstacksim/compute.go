@@ -362,14 +362,10 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 	}
 	w.endArr()
 	if len(page) == limit && limit > 0 {
-		next := url.Values{}
-		for k, v := range query {
-			next[k] = v
-		}
-		next.Set("marker", page[len(page)-1].id)
+		next := nextQuery(query, page[len(page)-1].id)
 		w.arr("servers_links")
 		w.obj("")
-		w.str("href", q.base+computePath+q.region+"/v2.1/servers/detail?"+next.Encode())
+		w.str("href", q.base+computePath+q.region+"/v2.1/servers/detail?"+next)
 		w.str("rel", "next")
 		w.endObj()
 		w.endArr()
@@ -399,9 +395,7 @@ func (s *Server) pageNumber(rs *regionSet, start, limit int, filters []serverFil
 // URL its links start with.
 func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin bool) {
 	st := statusStates[x.status]
-	w.obj("")
-	w.str("id", x.id)
-	w.str("name", x.name)
+	w.named("", x.id, x.name)
 	w.str("status", x.status)
 	w.str("tenant_id", x.project.id)
 	w.str("user_id", x.userID)
@@ -609,9 +603,7 @@ func (s *Server) listFlavors(q *request, minor int) {
 	w.obj("")
 	w.arr("flavors")
 	for _, f := range flavors[start:end] {
-		w.obj("")
-		w.str("id", f.ID)
-		w.str("name", f.Name)
+		w.named("", f.ID, f.Name)
 		w.int("ram", f.RAM)
 		w.int("disk", f.Disk)
 		w.int("vcpus", f.VCPUs)
@@ -642,14 +634,10 @@ func (s *Server) listFlavors(q *request, minor int) {
 	}
 	w.endArr()
 	if end-start == limit && limit > 0 {
-		next := url.Values{}
-		for k, v := range query {
-			next[k] = v
-		}
-		next.Set("marker", flavors[end-1].ID)
+		next := nextQuery(query, flavors[end-1].ID)
 		w.arr("flavors_links")
 		w.obj("")
-		w.str("href", compute+"/v2.1/flavors/detail?"+next.Encode())
+		w.str("href", compute+"/v2.1/flavors/detail?"+next)
 		w.str("rel", "next")
 		w.endObj()
 		w.endArr()

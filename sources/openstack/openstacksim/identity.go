@@ -362,9 +362,7 @@ func (u *userRec) memberOf(p *project) bool { return u.projects == nil || u.proj
 // with its id and name; the caller closes it.
 func (w *jw) domainObj(k, id, name string) {
 	w.obj(k)
-	w.obj("domain")
-	w.str("id", DefaultDomainID)
-	w.str("name", DefaultDomainName)
+	w.named("domain", DefaultDomainID, DefaultDomainName)
 	w.endObj()
 	w.str("id", id)
 	w.str("name", name)
@@ -386,17 +384,13 @@ func (s *Server) renderToken(q *request, t *token, noCatalog bool) []byte {
 	w.endObj()
 	w.bool("is_domain", false)
 	if t.app != nil {
-		w.obj("application_credential")
-		w.str("id", t.app.id)
-		w.str("name", t.app.name)
+		w.named("application_credential", t.app.id, t.app.name)
 		w.bool("restricted", true)
 		w.endObj()
 	}
 	w.arr("roles")
 	for _, r := range t.roles() {
-		w.obj("")
-		w.str("id", stableID(s.seed, "role", r))
-		w.str("name", r)
+		w.named("", stableID(s.seed, "role", r), r)
 		w.endObj()
 	}
 	w.endArr()

@@ -2,7 +2,6 @@ package openstacksim
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 )
 
@@ -93,9 +92,7 @@ func (s *Server) listImages(q *request, t *token) {
 	w.obj("")
 	w.arr("images")
 	for _, img := range visible[start:end] {
-		w.obj("")
-		w.str("id", img.ID)
-		w.str("name", img.Name)
+		w.named("", img.ID, img.Name)
 		w.str("status", "active")
 		w.str("visibility", img.Visibility)
 		w.str("owner", img.Owner)
@@ -122,12 +119,8 @@ func (s *Server) listImages(q *request, t *token) {
 	w.str("first", "/v2/images")
 	w.str("schema", "/v2/schemas/images")
 	if end-start == limit && limit > 0 && end < len(visible) {
-		next := url.Values{}
-		for k, v := range query {
-			next[k] = v
-		}
-		next.Set("marker", visible[end-1].ID)
-		w.str("next", "/v2/images?"+next.Encode())
+		next := nextQuery(query, visible[end-1].ID)
+		w.str("next", "/v2/images?"+next)
 	}
 	w.endObj()
 	q.writeJSON(http.StatusOK, w.b)

@@ -1,6 +1,7 @@
 package openstacksim
 
 import (
+	"net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -132,6 +133,23 @@ func versionDoc(all bool, self, mediaType string, fields func(*jw), path ...stri
 	}
 	w.endObj()
 	return append([]byte(nil), w.b...)
+}
+
+// named opens object k (an array item for "") with an id and a name.
+func (w *jw) named(k, id, name string) {
+	w.obj(k)
+	w.str("id", id)
+	w.str("name", name)
+}
+
+// nextQuery is query with marker set, encoded: the next page's.
+func nextQuery(query url.Values, marker string) string {
+	next := url.Values{}
+	for k, v := range query {
+		next[k] = v
+	}
+	next.Set("marker", marker)
+	return next.Encode()
 }
 
 // markerPage is the page of list after the element whose id is marker (from
