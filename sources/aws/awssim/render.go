@@ -231,10 +231,7 @@ func (w *xmlw) instance(in *instance, account string) {
 	w.int("amiLaunchIndex", in.launchIndex)
 	w.raw("instanceType", in.instanceType)
 	w.raw("launchTime", in.launchStr)
-	w.open("placement")
-	w.raw("availabilityZone", in.az)
-	w.raw("tenancy", "default")
-	w.close("placement")
+	w.pair("placement", "availabilityZone", in.az, "tenancy", "default")
 	if in.platform != "" {
 		w.raw("platform", in.platform)
 	}

@@ -354,8 +354,7 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 	}
 	w := getW()
 	defer putW(w)
-	w.obj("")
-	w.arr("servers")
+	w.list("servers")
 	compute := q.base + computePath + q.region
 	for _, x := range page {
 		s.renderServer(w, compute, x, minor, t.admin)
@@ -600,8 +599,7 @@ func (s *Server) listFlavors(q *request, minor int) {
 	compute := q.base + computePath + q.region
 	w := getW()
 	defer putW(w)
-	w.obj("")
-	w.arr("flavors")
+	w.list("flavors")
 	for _, f := range flavors[start:end] {
 		w.named("", f.ID, f.Name)
 		w.int("ram", f.RAM)

@@ -41,8 +41,7 @@ func (q *request) glanceError(status int, msg string) {
 func (s *Server) glanceVersions(q *request) []byte {
 	w := getW()
 	defer putW(w)
-	w.obj("")
-	w.arr("versions")
+	w.list("versions")
 	for i, v := range []string{"v2.16", "v2.15", "v2.9"} {
 		w.obj("")
 		w.str("id", v)
@@ -89,8 +88,7 @@ func (s *Server) listImages(q *request, t *token) {
 	}
 	w := getW()
 	defer putW(w)
-	w.obj("")
-	w.arr("images")
+	w.list("images")
 	for _, img := range visible[start:end] {
 		w.named("", img.ID, img.Name)
 		w.str("status", "active")

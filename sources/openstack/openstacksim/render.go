@@ -135,6 +135,12 @@ func versionDoc(all bool, self, mediaType string, fields func(*jw), path ...stri
 	return append([]byte(nil), w.b...)
 }
 
+// list opens a document {"key": [...]} at its list.
+func (w *jw) list(key string) {
+	w.obj("")
+	w.arr(key)
+}
+
 // named opens object k (an array item for "") with an id and a name.
 func (w *jw) named(k, id, name string) {
 	w.obj(k)
