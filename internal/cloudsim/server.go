@@ -26,6 +26,15 @@ type Server struct {
 	Logger *slog.Logger
 }
 
+// OrDiscard is log, or a logger that discards when log is nil: a
+// simulator's Options.Logger.
+func OrDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}
+
 // Endpoint gives a simulator's Server its Start method (embed it and set
 // it in New): one lifecycle, with the simulator's name, handler and TLS.
 type Endpoint struct{ srv Server }
@@ -45,10 +54,7 @@ func (e Endpoint) Start(ctx context.Context, addr string) (url string, stop func
 // is done, whichever comes first; stop waits for the server to end. url is
 // the base URL, scheme://host:port.
 func (s Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	log := s.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := OrDiscard(s.Logger)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: listen on %s: %w", s.Name, addr, err)

@@ -73,10 +73,7 @@ func New(opts Options) *Server {
 	} else {
 		account = fleet.account
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cloudsim.OrDiscard(opts.Logger)
 	s := &Server{
 		account: account,
 		fleet:   fleet,

@@ -96,10 +96,7 @@ func New(opts Options) *Server {
 	if fleet == nil {
 		fleet = NewFleet(opts.Seed, opts.Size, opts.ScaleSets, opts.Subscriptions)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cloudsim.OrDiscard(opts.Logger)
 	c, err := newCerts(opts.Hosts)
 	if err != nil {
 		// Only a broken crypto/rand gets here.

@@ -81,10 +81,7 @@ func New(opts Options) (*Server, error) {
 		}
 		accounts = []*ServiceAccount{sa}
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cloudsim.OrDiscard(opts.Logger)
 	s := &Server{
 		fleet:    fleet,
 		accounts: map[string]*ServiceAccount{},

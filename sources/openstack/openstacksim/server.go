@@ -95,10 +95,7 @@ func New(opts Options) *Server {
 	if fleet == nil {
 		fleet = NewFleet(opts.Seed, opts.Size, opts.Regions, opts.Projects)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cloudsim.OrDiscard(opts.Logger)
 	maxMinor := 96
 	if opts.MaxMicroversion != "" {
 		m, ok := parseMicroversion(opts.MaxMicroversion)
