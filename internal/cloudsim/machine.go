@@ -12,7 +12,7 @@ import (
 // in its own shapes (an EC2 instance, a Compute Engine instance, an Azure
 // VM, a Nova server): what it is for (Machine), when it was made (Epoch,
 // Age), the state it is in (Odds), its name (Namer), its tags (Tag,
-// Extra), its ids (Hex64, Bytes, FormatUUID, Index.Fresh) and addresses
+// Extra), its ids (Hex64, Bytes, FormatUUID, Core.Fresh) and addresses
 // (Scatter24, MAC). Each draw takes the cloud's stream and consumes it the
 // same way on every run, so a seed gives the same fleet, byte for byte.
 
