@@ -11,13 +11,22 @@
 //     only per-cloud part: how a Deny, Throttle, Error or failed page is
 //     answered on its wire (EC2's XML error, ARM's JSON error, a Nova
 //     overLimit).
-//   - Server.Start: one server lifecycle (127.0.0.1 or any address,
-//     optional TLS, shutdown on stop or when the context ends); NewCA: the
-//     throwaway CA of the HTTPS simulators and the intercepting proxy.
-//   - PageToken: the opaque page token format; Spread, Pick, ID, Uniq and
-//     HashString: the seeded draws of the fleet generators; JSONStrings:
-//     the JSON string escaping of the hand-written renderers.
+//   - Endpoint (Server.Start underneath): one server lifecycle (127.0.0.1
+//     or any address, optional TLS, shutdown on stop or when the context
+//     ends), embedded in every simulator's Server; Exchange: what every
+//     request carries and how it replies; NewCA: the throwaway CA of the
+//     HTTPS simulators and the intercepting proxy.
+//   - One deterministic fleet generator: the seed's streams (Stream,
+//     ScopeStream), Scopes, Spread, Profile.Machine (the neutral machine
+//     a cloud renders in its shapes), Odds, Namer, Age before Epoch, Tag
+//     lists and Extra tables, Hex64, Bytes, FormatUUID, MAC, Scatter24,
+//     PublicIP; Core, the part of every fleet that is not its cloud's (its
+//     machines by id under its lock, its seed, the stream of machines
+//     added later), and Tagger.
+//   - PageToken: the opaque page token format; JSONStrings: the JSON
+//     string escaping of the hand-written renderers.
 //
 // What stays in a simulator is what is truly its cloud's: routes,
-// authentication, wire formats, filters and its fleet's shape.
+// authentication, wire formats, filters, its fleet's shape and vocabulary,
+// and the order it draws in (which keeps a seed's fleet byte-identical).
 package cloudsim

@@ -9,6 +9,30 @@ import "math/rand/v2"
 // cloud's shapes. A change here changes every fleet, and the golden files
 // and parity tests that pin them.
 
+// The streams of a seed. A fleet is generated from FleetStream, machines
+// added later come from AddStream, and a scope's own resources (images,
+// networks, resource groups) from its ScopeStream: each is the same
+// whatever the others draw.
+const (
+	FleetStream = 0xf1ee7
+	AddStream   = 0xadd
+)
+
+// Stream is the random stream number stream of seed.
+func Stream(seed int64, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(uint64(seed), stream)) }
+
+// ScopeStream is the stream of seed for the scope named name.
+func ScopeStream(seed int64, name string) *rand.Rand { return Stream(seed, HashString(name)) }
+
+// Scopes are the scopes a fleet spreads over: given, or defaults when none
+// are given, each once.
+func Scopes(given, defaults []string) []string {
+	if len(given) == 0 {
+		given = defaults
+	}
+	return Uniq(given)
+}
+
 // LowerAlnum is the alphabet of the clouds' lower-case random ids.
 const LowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
 

@@ -26,14 +26,35 @@ type Server struct {
 	Logger *slog.Logger
 }
 
+// OrDiscard is log, or a logger that discards when log is nil: a
+// simulator's Options.Logger.
+func OrDiscard(log *slog.Logger) *slog.Logger {
+	if log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return log
+}
+
+// Endpoint gives a simulator's Server its Start method (embed it and set
+// it in New): one lifecycle, with the simulator's name, handler and TLS.
+type Endpoint struct{ srv Server }
+
+// NewEndpoint serves as srv says.
+func NewEndpoint(srv Server) Endpoint { return Endpoint{srv: srv} }
+
+// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
+// is done, whichever comes first; stop waits for the server to end. url is
+// the base URL, scheme://host:port (the simulator's Server says what its
+// clients make of it).
+func (e Endpoint) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
+	return e.srv.Start(ctx, addr)
+}
+
 // Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
 // is done, whichever comes first; stop waits for the server to end. url is
 // the base URL, scheme://host:port.
 func (s Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	log := s.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := OrDiscard(s.Logger)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: listen on %s: %w", s.Name, addr, err)

@@ -132,7 +132,7 @@ func validInstanceID(id string) bool {
 }
 
 func (s *Server) describeInstances(q *request) {
-	form := q.r.Form
+	form := q.R.Form
 	specs := parseFilters(form)
 	ids := listParam(form, "InstanceId")
 	maxStr := form.Get("MaxResults")
@@ -188,7 +188,7 @@ func (s *Server) describeInstances(q *request) {
 	w := getW()
 	defer putW(w)
 	fl := s.fleet
-	fl.mu.RLock()
+	fl.core.RLock()
 	var page []*instance
 	var next *instance // the first match after a full page
 	if len(ids) > 0 {
@@ -199,7 +199,7 @@ func (s *Server) describeInstances(q *request) {
 				continue
 			}
 			seen[id] = true
-			in, ok := fl.byID[id]
+			in, ok := fl.core.Get(id)
 			if !ok || in.region != q.region {
 				missing = append(missing, id)
 				continue
@@ -209,7 +209,7 @@ func (s *Server) describeInstances(q *request) {
 			}
 		}
 		if len(missing) > 0 {
-			fl.mu.RUnlock()
+			fl.core.RUnlock()
 			msg := "The instance ID '" + missing[0] + "' does not exist"
 			if len(missing) > 1 {
 				msg = "The instance IDs '" + strings.Join(missing, ", ") + "' do not exist"
@@ -240,7 +240,7 @@ func (s *Server) describeInstances(q *request) {
 		// Resume at the match already found, so no instance is scanned twice.
 		w.raw("nextToken", cloudsim.PageToken{Page: tok.Page + 1, LastSeq: next.seq - 1, Query: hash, Scope: q.region}.Encode())
 	}
-	fl.mu.RUnlock()
+	fl.core.RUnlock()
 	w.ec2End("DescribeInstances")
 	q.ok(w.b)
 }
@@ -250,6 +250,16 @@ func (s *Server) describeInstances(q *request) {
 type recordFilter struct {
 	name   string
 	values patterns
+}
+
+// recordFilters reads the request's filters over records with the names
+// known, answering an unknown one itself.
+func (q *request) recordFilters(known map[string]bool) ([]recordFilter, bool) {
+	specs := parseFilters(q.R.Form)
+	if !q.checkFilters(specs, known) {
+		return nil, false
+	}
+	return compileRecordFilters(specs), true
 }
 
 func compileRecordFilters(specs []filterSpec) []recordFilter {
@@ -275,12 +285,11 @@ func recordMatches(rec map[string]string, fs []recordFilter) bool {
 var regionFilterNames = map[string]bool{"region-name": true, "endpoint": true, "opt-in-status": true}
 
 func (s *Server) describeRegions(q *request) {
-	form := q.r.Form
-	specs := parseFilters(form)
-	if !q.checkFilters(specs, regionFilterNames) {
+	form := q.R.Form
+	filters, ok := q.recordFilters(regionFilterNames)
+	if !ok {
 		return
 	}
-	filters := compileRecordFilters(specs)
 	all := form.Get("AllRegions") == "true"
 	status := map[string]string{}
 	var candidates []string
@@ -329,12 +338,11 @@ var zoneFilterNames = map[string]bool{
 }
 
 func (s *Server) describeAvailabilityZones(q *request) {
-	form := q.r.Form
-	specs := parseFilters(form)
-	if !q.checkFilters(specs, zoneFilterNames) {
+	form := q.R.Form
+	filters, ok := q.recordFilters(zoneFilterNames)
+	if !ok {
 		return
 	}
-	filters := compileRecordFilters(specs)
 	zones := regionZones(q.region)
 	names, zoneIDs := listParam(form, "ZoneName"), listParam(form, "ZoneId")
 	for _, n := range names {

@@ -200,10 +200,10 @@ var instanceFilters = map[string]func(*instance, patterns) bool{
 	"block-device-mapping.volume-id":                 alive(func(in *instance) string { return in.volumeID }),
 	"block-device-mapping.device-name":               alive(func(in *instance) string { return in.rootDevice }),
 	"ip-address": func(in *instance, ps patterns) bool {
-		return in.hasPublic() && ps.any(in.publicIP)
+		return in.hasPublic() && ps.any(in.publicIP())
 	},
 	"network-interface.addresses.association.public-ip": func(in *instance, ps patterns) bool {
-		return in.hasPublic() && ps.any(in.publicIP)
+		return in.hasPublic() && ps.any(in.publicIP())
 	},
 	"dns-name": func(in *instance, ps patterns) bool {
 		return in.hasPublic() && ps.any(in.publicDNS)

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster/internal/cloudsim"
@@ -16,9 +15,6 @@ import (
 // DefaultAccountID is the account that owns the simulated instances when
 // Options.AccountID is empty.
 const DefaultAccountID = "123456789012"
-
-// simEpoch anchors generated times, so a fleet is the same on every run.
-var simEpoch = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // ErrNoInstance is returned by Fleet mutations for an unknown instance id.
 var ErrNoInstance = errors.New("awssim: no such instance")
@@ -34,9 +30,7 @@ var stateCodes = map[string]int{
 }
 
 // Tag is one EC2 tag.
-type Tag struct {
-	Key, Value string
-}
+type Tag = cloudsim.Tag
 
 // InstanceInfo is a snapshot of one simulated instance, for tests that
 // compute what a sync should produce.
@@ -62,14 +56,7 @@ type InstanceInfo struct {
 }
 
 // Tag returns the value of tag key and whether the instance has it.
-func (i InstanceInfo) Tag(key string) (string, bool) {
-	for _, t := range i.Tags {
-		if t.Key == key {
-			return t.Value, true
-		}
-	}
-	return "", false
-}
+func (i InstanceInfo) Tag(key string) (string, bool) { return cloudsim.LookupTag(i.Tags, key) }
 
 // instance is the simulator's record of one instance. Every field is
 // precomputed so rendering a page is only appends.
@@ -97,7 +84,7 @@ type instance struct {
 	subnetID   string
 	privateIP  string
 	privateDNS string
-	publicIP   string // the address the instance holds while it is running
+	public     cloudsim.PublicIP // released while the instance is not running
 	publicDNS  string
 	mac        string
 	eniID      string
@@ -120,26 +107,19 @@ type instance struct {
 	profileID     string
 }
 
-func (in *instance) hasPublic() bool {
-	if in.publicIP == "" {
-		return false
-	}
-	switch in.state {
-	case "running", "stopping", "shutting-down":
-		return true
-	}
-	return false
+// publicIP is the public address the instance shows now: EC2 releases it
+// when the instance stops.
+func (in *instance) publicIP() string {
+	return in.public.Shown(in.state == "running" || in.state == "stopping" || in.state == "shutting-down")
 }
+
+func (in *instance) hasPublic() bool { return in.publicIP() != "" }
 
 func (in *instance) terminated() bool { return in.state == "terminated" }
 
 func (in *instance) name() string {
-	for _, t := range in.tags {
-		if t.Key == "Name" {
-			return t.Value
-		}
-	}
-	return ""
+	name, _ := cloudsim.LookupTag(in.tags, "Name")
+	return name
 }
 
 func (in *instance) info() InstanceInfo {
@@ -162,7 +142,7 @@ func (in *instance) info() InstanceInfo {
 		info.VPCID, info.SubnetID = in.vpcID, in.subnetID
 	}
 	if in.hasPublic() {
-		info.PublicIP, info.PublicDNS = in.publicIP, in.publicDNS
+		info.PublicIP, info.PublicDNS = in.publicIP(), in.publicDNS
 	}
 	return info
 }
@@ -207,7 +187,7 @@ func (f *Fleet) newRegionSet(name string) *regionSet {
 		name:    name,
 		index:   len(f.order),
 		zones:   regionZones(name),
-		res:     rand.New(rand.NewPCG(uint64(f.seed), cloudsim.HashString(name))),
+		res:     cloudsim.ScopeStream(f.core.Seed, name),
 		subnets: map[[2]int]string{},
 		groups:  map[int][]secGroup{},
 	}
@@ -215,7 +195,7 @@ func (f *Fleet) newRegionSet(name string) *regionSet {
 	for _, spec := range []struct{ arch, platform string }{
 		{"x86_64", ""}, {"x86_64", ""}, {"x86_64", ""}, {"arm64", ""}, {"arm64", ""}, {"x86_64", "windows"},
 	} {
-		rs.images = append(rs.images, image{id: "ami-0" + hex16(rs.res), arch: spec.arch, platform: spec.platform})
+		rs.images = append(rs.images, image{id: "ami-0" + cloudsim.Hex64(rs.res), arch: spec.arch, platform: spec.platform})
 	}
 	f.order = append(f.order, name)
 	f.regions[name] = rs
@@ -224,7 +204,7 @@ func (f *Fleet) newRegionSet(name string) *regionSet {
 
 func (rs *regionSet) vpc(v int) string {
 	for len(rs.vpcs) <= v {
-		rs.vpcs = append(rs.vpcs, "vpc-0"+hex16(rs.res))
+		rs.vpcs = append(rs.vpcs, "vpc-0"+cloudsim.Hex64(rs.res))
 	}
 	return rs.vpcs[v]
 }
@@ -234,7 +214,7 @@ func (rs *regionSet) subnet(v, az int) string {
 	if s, ok := rs.subnets[k]; ok {
 		return s
 	}
-	s := "subnet-0" + hex16(rs.res)
+	s := "subnet-0" + cloudsim.Hex64(rs.res)
 	rs.subnets[k] = s
 	return s
 }
@@ -245,7 +225,7 @@ func (rs *regionSet) group(v int, name string) secGroup {
 	gs, ok := rs.groups[v]
 	if !ok {
 		for _, n := range groupNames {
-			gs = append(gs, secGroup{id: "sg-0" + hex16(rs.res), name: n})
+			gs = append(gs, secGroup{id: "sg-0" + cloudsim.Hex64(rs.res), name: n})
 		}
 		rs.groups[v] = gs
 	}
@@ -266,19 +246,22 @@ func (rs *regionSet) after(seq uint64) int {
 	return i
 }
 
+type tagger = cloudsim.Tagger[instance]
+
 // Fleet is a deterministic set of simulated EC2 instances spread over
 // regions. It is safe for concurrent use; mutations are seen by the next
-// request.
+// request. SetTag(id, key, value) and DeleteTag(id, key), from
+// cloudsim.Tagger, edit an instance's tags; SetTag(id, "Name", x) renames.
 type Fleet struct {
-	mu      sync.RWMutex
-	seed    int64
+	core *cloudsim.Core[string, instance]
+	// tagger: SetTag and DeleteTag.
+	tagger
+
 	account string
-	rng     *rand.Rand // for instances added after generation
-	order   []string   // regions in creation order
+	order   []string // regions in creation order
 	regions map[string]*regionSet
-	byID    map[string]*instance
 	seq     uint64
-	roleCnt map[string]int
+	names   cloudsim.Namer // Name tags, per role
 }
 
 // NewFleet generates size instances over regions (DefaultRegions when
@@ -289,21 +272,17 @@ func NewFleet(seed int64, size int, regions []string) *Fleet {
 }
 
 func newFleet(seed int64, size int, regions []string, account string) *Fleet {
-	if len(regions) == 0 {
-		regions = DefaultRegions
-	}
-	regions = cloudsim.Uniq(regions)
+	regions = cloudsim.Scopes(regions, DefaultRegions)
 	f := &Fleet{
-		seed:    seed,
 		account: account,
-		rng:     rand.New(rand.NewPCG(uint64(seed), 0xadd)),
 		regions: map[string]*regionSet{},
-		byID:    map[string]*instance{},
-		roleCnt: map[string]int{},
+		core:    cloudsim.NewCore[string, instance](seed, ErrNoInstance),
+		names:   cloudsim.Namer{},
 	}
 	for _, r := range regions {
 		f.newRegionSet(r)
 	}
+	f.tagger = cloudsim.NewTagger(f.core, (*instance).tagList)
 	f.generate(size, regions)
 	return f
 }
@@ -312,22 +291,22 @@ func newFleet(seed int64, size int, regions []string, account string) *Fleet {
 // first reservations go round-robin so every region gets some; the rest
 // favour the first regions, like a real estate does.
 func (f *Fleet) generate(size int, regions []string) {
-	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
+	r := cloudsim.Stream(f.core.Seed, cloudsim.FleetStream)
 	spread := cloudsim.NewSpread(len(regions), 0.25)
 	for n, made := 0, 0; made < size; n++ {
 		region := regions[spread.Nth(r, n)]
-		count := 1
-		switch p := r.Float64(); {
-		case p < 0.05:
-			count = 3
-		case p < 0.15:
-			count = 2
-		}
-		count = min(count, size-made)
-		f.addReservation(r, f.regions[region], count, nil, simEpoch.Add(-time.Duration(r.Int64N(int64(730*24*time.Hour))).Truncate(time.Second)), true)
+		count := min(reservationSizes.Draw(r), size-made)
+		f.addReservation(r, f.regions[region], count, nil, cloudsim.Epoch.Add(-cloudsim.Age(r, cloudsim.TwoYears).Truncate(time.Second)), true)
 		made += count
 	}
 }
+
+// reservationSizes: most launches are of one instance.
+var reservationSizes = cloudsim.NewOdds([]int{3, 2, 1}, 0.05, 0.15)
+
+// initialStates are the states of generated instances.
+var initialStates = cloudsim.NewOdds([]string{"running", "stopped", "pending", "stopping", "shutting-down", "terminated"},
+	0.80, 0.95, 0.965, 0.975, 0.985)
 
 var instanceTypes = []struct {
 	name           string
@@ -343,19 +322,22 @@ var instanceTypes = []struct {
 	{"c7g.xlarge", "arm64", 4, 1}, {"r7g.large", "arm64", 2, 1},
 }
 
-var (
-	roles     = []string{"web", "api", "worker", "db", "cache", "queue", "bastion", "batch", "search", "monitor"}
-	teams     = []string{"platform", "payments", "search", "data", "identity", "growth"}
-	apps      = []string{"checkout", "catalog", "billing", "reporting", "auth", "storefront"}
-	costCodes = []string{"R&D / 42", "Ops & Infra / 7", "Sales <EMEA> 'north'", "Marketing \"Q3\""}
-	owners    = []string{"Jörg Müller <jorg@example.com>", "ops-team@example.com", "Zoë Ávila"}
-)
+// profile is what EC2 instances are for.
+var profile = cloudsim.Profile{Roles: cloudsim.Roles, Envs: cloudsim.EnvsByWeight, Teams: cloudsim.Teams}
+
+// extraTags follow Name, Env, Role and Team on some instances.
+var extraTags = []cloudsim.Extra{
+	{Chance: 0.3, Key: "Application", Value: cloudsim.OneOf(cloudsim.Apps)},
+	{Chance: 0.1, Key: "Cost Center", Value: cloudsim.OneOf(cloudsim.CostCenters)},
+	{Chance: 0.1, Key: "aws:autoscaling:groupName", Value: func(_ *rand.Rand, w cloudsim.Machine) string { return w.Role + "-" + w.Env + "-asg" }},
+	{Chance: 0.03, Key: "Owner", Value: cloudsim.OneOf(cloudsim.Owners)},
+}
 
 // addReservation creates count instances launched together in one region.
 // tags, when non-nil, replaces the generated tags. initial instances get a
 // random state; added ones start running.
 func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Tag, launch time.Time, initial bool) []*instance {
-	reservation := "r-0" + hex16(r)
+	reservation := "r-0" + cloudsim.Hex64(r)
 	az := r.IntN(len(rs.zones))
 	it := instanceTypes[r.IntN(len(instanceTypes))]
 	platform := ""
@@ -369,9 +351,8 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 			break
 		}
 	}
-	role := roles[r.IntN(len(roles))]
-	env := cloudsim.Pick(r, []string{"prod", "prod", "prod", "prod", "prod", "staging", "staging", "staging", "dev", "dev"})
-	team := teams[r.IntN(len(teams))]
+	wl := profile.Machine(r)
+	role, env := wl.Role, wl.Env
 	keyName := ""
 	if r.Float64() < 0.9 {
 		keyName = "ops-" + env
@@ -409,9 +390,9 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 			launchStr:     launch.Format("2006-01-02T15:04:05.000Z"),
 			launchIndex:   k,
 			rootDevice:    rootDevice,
-			eniID:         "eni-0" + hex16(r),
-			attachID:      "eni-attach-0" + hex16(r),
-			volumeID:      "vol-0" + hex16(r),
+			eniID:         "eni-0" + cloudsim.Hex64(r),
+			attachID:      "eni-attach-0" + cloudsim.Hex64(r),
+			volumeID:      "vol-0" + cloudsim.Hex64(r),
 			mac:           fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", 0x02|r.IntN(4)<<2, r.IntN(256), r.IntN(256), r.IntN(256), r.IntN(256), r.IntN(256)),
 			monitoring:    monitoring,
 			ebsOptimized:  it.name[0] != 't',
@@ -437,8 +418,8 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 		in.privateIP = fmt.Sprintf("10.%d.%d.%d", octet2, az*64+host/256, host%256)
 		in.privateDNS = fmt.Sprintf("ip-10-%d-%d-%d.%s", octet2, az*64+host/256, host%256, privateDNSSuffix(rs.name))
 		if r.Float64() < 0.6 {
-			in.publicIP = publicAddress(rs)
-			in.publicDNS = "ec2-" + dashed(in.publicIP) + "." + publicDNSSuffix(rs.name)
+			in.public.Addr = publicAddress(rs)
+			in.publicDNS = "ec2-" + dashed(in.public.Addr) + "." + publicDNSSuffix(rs.name)
 		}
 		first := "app-internal"
 		switch role {
@@ -456,66 +437,38 @@ func (f *Fleet) addReservation(r *rand.Rand, rs *regionSet, count int, tags []Ta
 		if tags != nil {
 			in.tags = slices.Clone(tags)
 		} else {
-			in.tags = f.generateTags(r, rs, role, env, team)
+			in.tags = f.generateTags(r, rs, wl)
 		}
-		state := "running"
+		state, at := "running", launch
 		if initial {
-			switch p := r.Float64(); {
-			case p < 0.80:
-			case p < 0.95:
-				state = "stopped"
-			case p < 0.965:
-				state = "pending"
-			case p < 0.975:
-				state = "stopping"
-			case p < 0.985:
-				state = "shutting-down"
-			default:
-				state = "terminated"
-			}
-		}
-		at := launch
-		if initial {
-			at = launch.Add(time.Duration(r.Int64N(int64(simEpoch.Sub(launch)) + 1)))
+			state = initialStates.Draw(r)
+			at = launch.Add(time.Duration(r.Int64N(int64(cloudsim.Epoch.Sub(launch)) + 1)))
 		}
 		in.setState(state, at)
 		rs.list = append(rs.list, in)
-		f.byID[in.id] = in
+		f.core.Put(in.id, in)
 		made = append(made, in)
 	}
 	return made
 }
 
-func (f *Fleet) generateTags(r *rand.Rand, rs *regionSet, role, env, team string) []Tag {
+func (f *Fleet) generateTags(r *rand.Rand, rs *regionSet, wl cloudsim.Machine) []Tag {
 	tags := make([]Tag, 0, 7)
 	switch p := r.Float64(); {
 	case p < 0.02:
 		// No Name tag: the hostname falls back to another preference.
-	case p < 0.03 && len(f.byID) > 0:
+	case p < 0.03 && f.core.Count() > 0:
 		// A name also used in another region (copied from an earlier instance).
 		if other := f.someInstanceOutside(r, rs.name); other != nil && other.name() != "" {
-			tags = append(tags, Tag{"Name", other.name()})
+			tags = append(tags, Tag{Key: "Name", Value: other.name()})
 			break
 		}
 		fallthrough
 	default:
-		f.roleCnt[role]++
-		tags = append(tags, Tag{"Name", fmt.Sprintf("%s-%04d", role, f.roleCnt[role])})
+		tags = append(tags, Tag{Key: "Name", Value: f.names.Next(wl.Role)})
 	}
-	tags = append(tags, Tag{"Env", env}, Tag{"Role", role}, Tag{"Team", team})
-	if r.Float64() < 0.3 {
-		tags = append(tags, Tag{"Application", cloudsim.Pick(r, apps)})
-	}
-	if r.Float64() < 0.1 {
-		tags = append(tags, Tag{"Cost Center", cloudsim.Pick(r, costCodes)})
-	}
-	if r.Float64() < 0.1 {
-		tags = append(tags, Tag{"aws:autoscaling:groupName", role + "-" + env + "-asg"})
-	}
-	if r.Float64() < 0.03 {
-		tags = append(tags, Tag{"Owner", cloudsim.Pick(r, owners)})
-	}
-	return tags
+	tags = append(tags, Tag{Key: "Env", Value: wl.Env}, Tag{Key: "Role", Value: wl.Role}, Tag{Key: "Team", Value: wl.Team})
+	return cloudsim.AppendExtras(r, tags, wl, extraTags)
 }
 
 func (f *Fleet) someInstanceOutside(r *rand.Rand, region string) *instance {
@@ -530,80 +483,48 @@ func (f *Fleet) someInstanceOutside(r *rand.Rand, region string) *instance {
 }
 
 func (f *Fleet) newInstanceID(r *rand.Rand) string {
-	for {
-		id := "i-0" + hex16(r)
-		if _, dup := f.byID[id]; !dup {
-			return id
-		}
-	}
+	return f.core.Fresh(func() string { return "i-0" + cloudsim.Hex64(r) })
 }
 
 // publicAddress hands out a unique public IPv4 address from a pool that
 // looks like an AWS range for the region.
 func publicAddress(rs *regionSet) string {
 	pools := []int{3, 13, 18, 34, 35, 44, 52, 54}
-	var x uint32
-	for {
-		n := rs.ipCnt
-		rs.ipCnt++
-		x = uint32((rs.index/len(pools))&3)<<22 | uint32(n)&(1<<22-1)
-		x = (x*0x9E3779 + 0x5A17) & (1<<24 - 1) // a bijection on 24 bits
-		if last := x & 255; last != 0 && last != 255 {
-			break
-		}
-	}
-	return fmt.Sprintf("%d.%d.%d.%d", pools[rs.index%len(pools)], x>>16, x>>8&255, x&255)
+	_, x := cloudsim.Scatter24(&rs.ipCnt, uint32((rs.index/len(pools))&3), 2)
+	return cloudsim.IPv4(pools[rs.index%len(pools)], x)
 }
 
 // Regions returns the regions the fleet has instances in (or was created
 // with), in order.
 func (f *Fleet) Regions() []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	return slices.Clone(f.order)
 }
 
 // Len returns the number of instances, terminated ones included.
-func (f *Fleet) Len() int {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return len(f.byID)
-}
+func (f *Fleet) Len() int { return f.core.Len() }
 
 // Instances returns every instance, terminated ones included, by region
 // (in Regions order) and then in the order DescribeInstances lists them.
 func (f *Fleet) Instances() []InstanceInfo {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]InstanceInfo, 0, len(f.byID))
+	return cloudsim.Collect(f.core, f.all, (*instance).info)
+}
+
+// all yields every instance, region by region.
+func (f *Fleet) all(yield func(*instance) bool) {
 	for _, name := range f.order {
 		for _, in := range f.regions[name].list {
-			out = append(out, in.info())
+			if !yield(in) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // Instance returns one instance by id.
 func (f *Fleet) Instance(id string) (InstanceInfo, bool) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	in, ok := f.byID[id]
-	if !ok {
-		return InstanceInfo{}, false
-	}
-	return in.info(), true
-}
-
-// mutate runs fn on instance id under the write lock.
-func (f *Fleet) mutate(id string, fn func(*instance) error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	in, ok := f.byID[id]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoInstance, id)
-	}
-	return fn(in)
+	return cloudsim.Snapshot(f.core, id, (*instance).info)
 }
 
 // SetState moves an instance to state (pending, running, stopping, stopped,
@@ -613,7 +534,7 @@ func (f *Fleet) SetState(id, state string) error {
 	if _, ok := stateCodes[state]; !ok {
 		return fmt.Errorf("awssim: unknown instance state %q", state)
 	}
-	return f.mutate(id, func(in *instance) error {
+	return f.core.Mutate(id, func(in *instance) error {
 		in.setState(state, time.Now())
 		return nil
 	})
@@ -625,48 +546,24 @@ func (f *Fleet) Terminate(id string) error { return f.SetState(id, "terminated")
 
 // Remove deletes an instance, as EC2 does about an hour after termination.
 func (f *Fleet) Remove(id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	in, ok := f.byID[id]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoInstance, id)
-	}
-	rs := f.regions[in.region]
-	i := rs.after(in.seq - 1)
-	rs.list = slices.Delete(rs.list, i, i+1)
-	delete(f.byID, id)
-	return nil
-}
-
-// SetTag sets (adds or replaces) a tag; SetTag(id, "Name", x) renames.
-func (f *Fleet) SetTag(id, key, value string) error {
-	return f.mutate(id, func(in *instance) error {
-		for i := range in.tags {
-			if in.tags[i].Key == key {
-				in.tags[i].Value = value
-				return nil
-			}
-		}
-		in.tags = append(in.tags, Tag{key, value})
+	return f.core.Mutate(id, func(in *instance) error {
+		rs := f.regions[in.region]
+		i := rs.after(in.seq - 1)
+		rs.list = slices.Delete(rs.list, i, i+1)
+		f.core.Delete(id)
 		return nil
 	})
 }
 
-// DeleteTag removes a tag if the instance has it.
-func (f *Fleet) DeleteTag(id, key string) error {
-	return f.mutate(id, func(in *instance) error {
-		in.tags = slices.DeleteFunc(in.tags, func(t Tag) bool { return t.Key == key })
-		return nil
-	})
-}
+func (in *instance) tagList() *[]Tag { return &in.tags }
 
 // Add launches a new running instance in region (one of the fleet's
 // regions or DefaultRegions). tags, when non-nil, are its tags (Name first,
 // then the others by key); otherwise tags are generated. It is listed after
 // every existing instance of its region.
 func (f *Fleet) Add(region string, tags map[string]string) (InstanceInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	rs, ok := f.regions[region]
 	if !ok {
 		if !slices.Contains(DefaultRegions, region) {
@@ -674,29 +571,8 @@ func (f *Fleet) Add(region string, tags map[string]string) (InstanceInfo, error)
 		}
 		rs = f.newRegionSet(region)
 	}
-	var tl []Tag
-	if tags != nil {
-		tl = []Tag{}
-		if v, ok := tags["Name"]; ok {
-			tl = append(tl, Tag{"Name", v})
-		}
-		keys := make([]string, 0, len(tags))
-		for k := range tags {
-			if k != "Name" {
-				keys = append(keys, k)
-			}
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			tl = append(tl, Tag{k, tags[k]})
-		}
-	}
-	in := f.addReservation(f.rng, rs, 1, tl, time.Now().UTC().Truncate(time.Second), false)[0]
+	in := f.addReservation(f.core.Added, rs, 1, cloudsim.TagsOf(tags, "Name"), time.Now().UTC().Truncate(time.Second), false)[0]
 	return in.info(), nil
-}
-
-func hex16(r *rand.Rand) string {
-	return fmt.Sprintf("%016x", r.Uint64())
 }
 
 const upperAlnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"

@@ -57,6 +57,15 @@ func (w *xmlw) text(tag, v string) {
 	w.close(tag)
 }
 
+// pair writes <tag><k1>v1</k1><k2>v2</k2></tag>, the values escaped: a
+// tag, a group, a state reason, an instance profile.
+func (w *xmlw) pair(tag, k1, v1, k2, v2 string) {
+	w.open(tag)
+	w.text(k1, v1)
+	w.text(k2, v2)
+	w.close(tag)
+}
+
 // textOrEmpty writes <tag/> for an empty value, as EC2 does.
 func (w *xmlw) textOrEmpty(tag, v string) {
 	if v == "" {
@@ -222,10 +231,7 @@ func (w *xmlw) instance(in *instance, account string) {
 	w.int("amiLaunchIndex", in.launchIndex)
 	w.raw("instanceType", in.instanceType)
 	w.raw("launchTime", in.launchStr)
-	w.open("placement")
-	w.raw("availabilityZone", in.az)
-	w.raw("tenancy", "default")
-	w.close("placement")
+	w.pair("placement", "availabilityZone", in.az, "tenancy", "default")
 	if in.platform != "" {
 		w.raw("platform", in.platform)
 	}
@@ -238,7 +244,7 @@ func (w *xmlw) instance(in *instance, account string) {
 		w.raw("privateIpAddress", in.privateIP)
 	}
 	if public {
-		w.raw("ipAddress", in.publicIP)
+		w.raw("ipAddress", in.publicIP())
 	}
 	if !dead {
 		w.bool("sourceDestCheck", in.sourceDest)
@@ -247,10 +253,7 @@ func (w *xmlw) instance(in *instance, account string) {
 		w.empty("groupSet")
 	}
 	if in.reasonCode != "" {
-		w.open("stateReason")
-		w.raw("code", in.reasonCode)
-		w.text("message", in.reasonMsg)
-		w.close("stateReason")
+		w.pair("stateReason", "code", in.reasonCode, "message", in.reasonMsg)
 	}
 	w.raw("architecture", in.arch)
 	w.raw("rootDeviceType", "ebs")
@@ -276,10 +279,7 @@ func (w *xmlw) instance(in *instance, account string) {
 	if len(in.tags) > 0 {
 		w.open("tagSet")
 		for _, t := range in.tags {
-			w.open("item")
-			w.text("key", t.Key)
-			w.text("value", t.Value)
-			w.close("item")
+			w.pair("item", "key", t.Key, "value", t.Value)
 		}
 		w.close("tagSet")
 	}
@@ -290,10 +290,7 @@ func (w *xmlw) instance(in *instance, account string) {
 		w.networkInterface(in, public)
 	}
 	if in.profileArn != "" {
-		w.open("iamInstanceProfile")
-		w.text("arn", in.profileArn)
-		w.raw("id", in.profileID)
-		w.close("iamInstanceProfile")
+		w.pair("iamInstanceProfile", "arn", in.profileArn, "id", in.profileID)
 	}
 	w.bool("ebsOptimized", in.ebsOptimized)
 	w.raw("enaSupport", "true")
@@ -322,10 +319,7 @@ func (w *xmlw) instance(in *instance, account string) {
 func (w *xmlw) groupSet(groups []secGroup) {
 	w.open("groupSet")
 	for _, g := range groups {
-		w.open("item")
-		w.raw("groupId", g.id)
-		w.text("groupName", g.name)
-		w.close("item")
+		w.pair("item", "groupId", g.id, "groupName", g.name)
 	}
 	w.close("groupSet")
 }
@@ -339,7 +333,7 @@ func (w *xmlw) networkInterface(in *instance, public bool) {
 	assoc := func() {
 		if public {
 			w.open("association")
-			w.raw("publicIp", in.publicIP)
+			w.raw("publicIp", in.publicIP())
 			w.raw("publicDnsName", in.publicDNS)
 			w.raw("ipOwnerId", "amazon")
 			w.close("association")

@@ -1,10 +1,7 @@
 package awssim
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -44,7 +41,8 @@ type Options struct {
 
 // Server simulates EC2 (DescribeRegions, DescribeAvailabilityZones,
 // DescribeInstances) and STS (AssumeRole, GetCallerIdentity) over the Query
-// protocol on one endpoint serving every region. It is an http.Handler.
+// protocol on one endpoint serving every region. It is an http.Handler;
+// Start serves it, at a url that is the SDK's BaseEndpoint.
 type Server struct {
 	account string
 	fleet   *Fleet
@@ -52,6 +50,8 @@ type Server struct {
 	keys    map[string]bool
 	// Controls: SetFaults, Faults, Stats, ResetStats.
 	cloudsim.Controls
+	// Endpoint: Start.
+	cloudsim.Endpoint
 	inj    *cloudsim.Injector
 	log    *slog.Logger
 	settle time.Duration
@@ -73,10 +73,7 @@ func New(opts Options) *Server {
 	} else {
 		account = fleet.account
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cloudsim.OrDiscard(opts.Logger)
 	s := &Server{
 		account: account,
 		fleet:   fleet,
@@ -87,6 +84,7 @@ func New(opts Options) *Server {
 		settle:  opts.SettleDelay,
 	}
 	s.Controls = s.inj.Controls()
+	s.Endpoint = cloudsim.NewEndpoint(cloudsim.Server{Name: "awssim", Handler: s, Logger: s.log})
 	if s.settle == 0 {
 		s.settle = DefaultSettleDelay
 	}
@@ -108,55 +106,39 @@ func (s *Server) AccountID() string { return s.account }
 // Regions returns the enabled regions, in DescribeRegions order.
 func (s *Server) Regions() []string { return slices.Clone(s.catalog.enabled) }
 
-// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
-// is done. url is the base endpoint for the SDK's BaseEndpoint.
-func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	return cloudsim.Server{Name: "awssim", Handler: s, Logger: s.log}.Start(ctx, addr)
-}
-
 // request is one request being answered.
 type request struct {
+	cloudsim.Exchange
 	s      *Server
-	w      http.ResponseWriter
-	r      *http.Request
 	id     string
-	start  time.Time
 	sts    bool
 	action string
 	region string
 	akid   string
 }
 
-type handler func(*request)
+// handler answers an action.
+type handler func(*Server, *request)
 
-func (s *Server) ec2Handler(action string) handler {
-	switch action {
-	case "DescribeInstances":
-		return s.describeInstances
-	case "DescribeRegions":
-		return s.describeRegions
-	case "DescribeAvailabilityZones":
-		return s.describeAvailabilityZones
+// The actions each protocol answers.
+var (
+	ec2Actions = map[string]handler{
+		"DescribeInstances":         (*Server).describeInstances,
+		"DescribeRegions":           (*Server).describeRegions,
+		"DescribeAvailabilityZones": (*Server).describeAvailabilityZones,
 	}
-	return nil
-}
-
-func (s *Server) stsHandler(action string) handler {
-	switch action {
-	case "AssumeRole":
-		return s.assumeRole
-	case "GetCallerIdentity":
-		return s.getCallerIdentity
+	stsActions = map[string]handler{
+		"AssumeRole":        (*Server).assumeRole,
+		"GetCallerIdentity": (*Server).getCallerIdentity,
 	}
-	return nil
-}
+)
 
-func isSTSAction(a string) bool { return a == "AssumeRole" || a == "GetCallerIdentity" }
+func isSTSAction(a string) bool { return stsActions[a] != nil }
 
 // ServeHTTP answers one Query API request: authentication and region
 // checks, fault injection, then the action.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := &request{s: s, w: w, r: r, id: newRequestID(), start: time.Now()}
+	q := &request{Exchange: cloudsim.NewExchange(w, r), s: s, id: cloudsim.RequestID()}
 	if r.Method != http.MethodPost && r.Method != http.MethodGet {
 		s.inj.Reject("")
 		q.fail(http.StatusMethodNotAllowed, "InvalidAction", "The HTTP method "+r.Method+" is not supported.")
@@ -209,12 +191,11 @@ func (s *Server) reject(q *request, status int, code, message string) {
 }
 
 func (s *Server) dispatch(q *request) {
-	var h handler
+	actions := ec2Actions
 	if q.sts {
-		h = s.stsHandler(q.action)
-	} else {
-		h = s.ec2Handler(q.action)
+		actions = stsActions
 	}
+	h := actions[q.action]
 	if h == nil {
 		msg := "The action " + q.action + " is not valid for this web service."
 		if q.sts {
@@ -223,7 +204,7 @@ func (s *Server) dispatch(q *request) {
 		s.reject(q, http.StatusBadRequest, "InvalidAction", msg)
 		return
 	}
-	f, ok := answers.Admit(q.r.Context(), s.inj, Call{Op: q.action, Scope: q.region})
+	f, ok := answers.Admit(q.R.Context(), s.inj, Call{Op: q.action, Scope: q.region})
 	if !ok {
 		return
 	}
@@ -231,11 +212,11 @@ func (s *Server) dispatch(q *request) {
 		q.fail(f.status, f.code, f.message)
 		return
 	}
-	if !q.sts && q.r.Form.Get("DryRun") == "true" {
+	if !q.sts && q.R.Form.Get("DryRun") == "true" {
 		q.fail(http.StatusPreconditionFailed, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.")
 		return
 	}
-	h(q)
+	h(s, q)
 }
 
 func (s *Server) keyAccepted(akid string) bool {
@@ -313,17 +294,8 @@ func (q *request) write(status int, body []byte, code string) {
 	if d := q.s.settle; d > 0 {
 		time.Sleep(d)
 	}
-	h := q.w.Header()
-	h.Set("Content-Type", "text/xml;charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Amzn-Requestid", q.id)
-	q.w.WriteHeader(status)
-	_, _ = q.w.Write(body)
+	q.W.Header().Set("X-Amzn-Requestid", q.id)
+	q.Reply(status, "text/xml;charset=UTF-8", body)
 	q.s.log.Debug("awssim request", "action", q.action, "region", q.region, "status", status,
-		"code", code, "bytes", len(body), "duration", time.Since(q.start))
-}
-
-func newRequestID() string {
-	a, b := rand.Uint64(), rand.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
+		"code", code, "bytes", len(body), "duration", q.Elapsed())
 }

@@ -48,7 +48,7 @@ var (
 )
 
 func (s *Server) assumeRole(q *request) {
-	form := q.r.Form
+	form := q.R.Form
 	roleARN, session := form.Get("RoleArn"), form.Get("RoleSessionName")
 	invalid := func(msg string) { q.fail(http.StatusBadRequest, "ValidationError", msg) }
 	switch {

@@ -93,7 +93,7 @@ func (s *Server) serveARM(q *request, segs []string) {
 	if !s.checkToken(q) {
 		return
 	}
-	query := q.r.URL.Query()
+	query := q.R.URL.Query()
 	version := query.Get("api-version")
 	switch {
 	case version == "":
@@ -107,9 +107,9 @@ func (s *Server) serveARM(q *request, segs []string) {
 		q.reject(http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '"+version+"'.")
 		return
 	}
-	s.fleet.mu.RLock()
+	s.fleet.core.RLock()
 	sub := s.fleet.subs[strings.ToLower(segs[1])]
-	s.fleet.mu.RUnlock()
+	s.fleet.core.RUnlock()
 	if sub == nil {
 		q.reject(http.StatusNotFound, "SubscriptionNotFound", "The subscription '"+segs[1]+"' could not be found.")
 		return
@@ -119,8 +119,8 @@ func (s *Server) serveARM(q *request, segs []string) {
 		q.reject(http.StatusNotFound, "InvalidResourceType", "The resource type '"+strings.Join(segs[2:], "/")+"' could not be found for api version '"+version+"'.")
 		return
 	}
-	if q.r.Method != http.MethodGet {
-		q.reject(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '"+q.r.Method+"'.")
+	if q.R.Method != http.MethodGet {
+		q.reject(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '"+q.R.Method+"'.")
 		return
 	}
 	statusOnly := strings.EqualFold(query.Get("statusOnly"), "true")
@@ -135,8 +135,8 @@ func (s *Server) serveARM(q *request, segs []string) {
 		return
 	}
 	l := &lister{s: s, q: q, sub: sub, version: version, query: query, rt: rt}
-	s.fleet.mu.RLock()
-	defer s.fleet.mu.RUnlock()
+	s.fleet.core.RLock()
+	defer s.fleet.core.RUnlock()
 	if rt.rg != "" && !sub.hasGroup(rt.rg) {
 		q.armError(http.StatusNotFound, "ResourceGroupNotFound", "Resource group '"+rt.rg+"' could not be found.")
 		return
@@ -221,35 +221,45 @@ func (s *Server) serveARM(q *request, segs []string) {
 			return
 		}
 		s.listScaleSet(l, ss)
-	case OpNICListAll, OpNICList:
-		l.list(len(sub.nics), func(i int) uint64 { return sub.nics[i].seq }, func(i int) bool {
-			return rt.rg == "" || strings.EqualFold(sub.nics[i].rg, rt.rg)
-		}, func(w *jw, i int) { w.nicModel(sub.nics[i]) })
-	case OpNICGet:
-		i := slices.IndexFunc(sub.nics, func(n *nic) bool { return strings.EqualFold(n.rg, rt.rg) && strings.EqualFold(n.name, rt.name) })
-		if i < 0 {
-			q.notFound("Microsoft.Network/networkInterfaces", rt.name, rt.rg)
-			return
-		}
-		w := getW()
-		defer putW(w)
-		w.nicModel(sub.nics[i])
-		q.ok(w.b)
-	case OpPublicIPListAll, OpPublicIPList:
-		l.list(len(sub.pips), func(i int) uint64 { return sub.pips[i].seq }, func(i int) bool {
-			return rt.rg == "" || strings.EqualFold(sub.pips[i].rg, rt.rg)
-		}, func(w *jw, i int) { w.pipModel(sub.pips[i]) })
-	case OpPublicIPGet:
-		i := slices.IndexFunc(sub.pips, func(p *pip) bool { return strings.EqualFold(p.rg, rt.rg) && strings.EqualFold(p.name, rt.name) })
-		if i < 0 {
-			q.notFound("Microsoft.Network/publicIPAddresses", rt.name, rt.rg)
-			return
-		}
-		w := getW()
-		defer putW(w)
-		w.pipModel(sub.pips[i])
-		q.ok(w.b)
+	case OpNICListAll, OpNICList, OpNICGet:
+		serveNetwork(l, sub.nics, rt.op == OpNICGet, "Microsoft.Network/networkInterfaces", (*jw).nicModel)
+	case OpPublicIPListAll, OpPublicIPList, OpPublicIPGet:
+		serveNetwork(l, sub.pips, rt.op == OpPublicIPGet, "Microsoft.Network/publicIPAddresses", (*jw).pipModel)
 	}
+}
+
+// networkResource is a standalone NIC or public IP: listed in creation
+// order, got by resource group and name.
+type networkResource interface {
+	place() (seq uint64, rg, name string)
+}
+
+func (n *nic) place() (uint64, string, string) { return n.seq, n.rg, n.name }
+func (p *pip) place() (uint64, string, string) { return p.seq, p.rg, p.name }
+
+// serveNetwork lists list (in the route's resource group, if any) or, for
+// get, answers the one the route names, a resource of type typ.
+func serveNetwork[T networkResource](l *lister, list []T, get bool, typ string, render func(*jw, T)) {
+	rt := l.rt
+	if !get {
+		l.list(len(list), func(i int) uint64 { seq, _, _ := list[i].place(); return seq }, func(i int) bool {
+			_, rg, _ := list[i].place()
+			return rt.rg == "" || strings.EqualFold(rg, rt.rg)
+		}, func(w *jw, i int) { render(w, list[i]) })
+		return
+	}
+	i := slices.IndexFunc(list, func(x T) bool {
+		_, rg, name := x.place()
+		return strings.EqualFold(rg, rt.rg) && strings.EqualFold(name, rt.name)
+	})
+	if i < 0 {
+		l.q.notFound(typ, rt.name, rt.rg)
+		return
+	}
+	w := getW()
+	defer putW(w)
+	render(w, list[i])
+	l.q.ok(w.b)
 }
 
 func (s *Server) listScaleSet(l *lister, ss *scaleSet) {
@@ -351,7 +361,7 @@ type lister struct {
 // paging exact when the fleet changes between pages.
 func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render func(*jw, int)) {
 	q := l.q
-	hash := cloudsim.HashString(strings.ToLower(q.r.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
+	hash := cloudsim.HashString(strings.ToLower(q.R.URL.Path) + "\x00" + l.query.Get("statusOnly") + "\x00" + strings.ToLower(l.query.Get("$expand")))
 	tok := cloudsim.PageToken{Query: hash}
 	if st := l.query.Get("$skiptoken"); st != "" {
 		t, ok := cloudsim.DecodePageToken(st)
@@ -393,7 +403,7 @@ func (l *lister) list(n int, seq func(int) uint64, keep func(int) bool, render f
 			}
 		}
 		v.Set("$skiptoken", cloudsim.PageToken{Page: tok.Page + 1, LastSeq: seq(next) - 1, Query: hash}.Encode())
-		w.str("nextLink", q.base()+q.r.URL.EscapedPath()+"?"+v.Encode())
+		w.str("nextLink", q.base()+q.R.URL.EscapedPath()+"?"+v.Encode())
 	}
 	w.endObj()
 	q.ok(w.b)

@@ -23,11 +23,11 @@ func (s *Server) serveBatch(q *request) {
 	if !s.checkToken(q) {
 		return
 	}
-	if q.r.Method != http.MethodPost {
-		q.reject(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '"+q.r.Method+"'.")
+	if q.R.Method != http.MethodPost {
+		q.reject(http.StatusMethodNotAllowed, "MethodNotAllowed", "The requested resource does not support http method '"+q.R.Method+"'.")
 		return
 	}
-	if q.r.URL.Query().Get("api-version") == "" {
+	if q.R.URL.Query().Get("api-version") == "" {
 		q.reject(http.StatusBadRequest, "MissingApiVersionParameter", "The api-version query parameter (?api-version=) is required for all requests.")
 		return
 	}
@@ -38,7 +38,7 @@ func (s *Server) serveBatch(q *request) {
 			URL        string `json:"url"`
 		} `json:"requests"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(q.w, q.r.Body, 4<<20)).Decode(&body); err != nil {
+	if err := json.NewDecoder(http.MaxBytesReader(q.W, q.R.Body, 4<<20)).Decode(&body); err != nil {
 		q.reject(http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized: "+err.Error())
 		return
 	}
@@ -65,10 +65,10 @@ func (s *Server) serveBatch(q *request) {
 				Content: json.RawMessage(msg), ContentLength: len(msg)})
 			continue
 		}
-		sub, _ := http.NewRequestWithContext(q.r.Context(), http.MethodGet, u.RequestURI(), nil)
-		sub.Host = q.r.Host
-		sub.TLS = q.r.TLS
-		sub.Header.Set("Authorization", q.r.Header.Get("Authorization"))
+		sub, _ := http.NewRequestWithContext(q.R.Context(), http.MethodGet, u.RequestURI(), nil)
+		sub.Host = q.R.Host
+		sub.TLS = q.R.TLS
+		sub.Header.Set("Authorization", q.R.Header.Get("Authorization"))
 		s.ServeHTTP(rec, sub)
 		a := answer{Name: in.Name, Status: rec.Code, Headers: map[string]string{}, ContentLength: rec.Body.Len()}
 		if id := rec.Header().Get("x-ms-request-id"); id != "" {

@@ -1,13 +1,13 @@
 package azuresim
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster/internal/cloudsim"
@@ -20,9 +20,6 @@ var DefaultSubscriptions = []string{
 	"6d2b3c1e-0f4a-4e8b-9a6c-1b2d3e4f5a02",
 	"6d2b3c1e-0f4a-4e8b-9a6c-1b2d3e4f5a03",
 }
-
-// simEpoch anchors generated times, so a fleet is the same on every run.
-var simEpoch = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // ErrNoVM is returned by Fleet mutations for an unknown vmId.
 var ErrNoVM = errors.New("azuresim: no such virtual machine")
@@ -40,9 +37,7 @@ var powerDisplay = map[string]string{
 }
 
 // Tag is one Azure resource tag.
-type Tag struct {
-	Key, Value string
-}
+type Tag = cloudsim.Tag
 
 // VMInfo is a snapshot of one simulated virtual machine (a standalone VM
 // or a scale-set instance), for tests that compute what a sync should
@@ -83,28 +78,22 @@ type VMInfo struct {
 }
 
 // Tag returns the value of tag key and whether the VM has it.
-func (v VMInfo) Tag(key string) (string, bool) {
-	for _, t := range v.Tags {
-		if t.Key == key {
-			return t.Value, true
-		}
-	}
-	return "", false
-}
+func (v VMInfo) Tag(key string) (string, bool) { return cloudsim.LookupTag(v.Tags, key) }
+
+type tagger = cloudsim.Tagger[vm]
 
 // Fleet is a deterministic set of simulated Azure virtual machines, with
 // their network interfaces, public IP addresses and scale sets, spread over
 // subscriptions. It is safe for concurrent use; mutations are seen by the
-// next request.
+// next request. SetTag(vmID, key, value) and DeleteTag(vmID, key), from
+// cloudsim.Tagger, edit a VM's tags.
 type Fleet struct {
-	mu     sync.RWMutex
-	seed   int64
-	rng    *rand.Rand // for resources added after generation
+	core   *cloudsim.Core[string, vm] // by vmId
+	tagger                            // SetTag, DeleteTag
 	seq    uint64
 	order  []string // subscription ids, in creation order
 	subs   map[string]*subscription
-	byVMID map[string]*vm
-	names  map[string]int // name stem → count, for unique names
+	names  cloudsim.Namer // per name stem, for unique names
 }
 
 // subscription holds one subscription's resources, each list ordered by
@@ -230,9 +219,8 @@ type pip struct {
 	rg       string
 	name     string
 	location string
-	address  string // the address it holds while allocated
-	static   bool
-	label    string // DNS label; "" = none
+	ip       cloudsim.PublicIP // a dynamic one is released while its VM is deallocated
+	label    string            // DNS label; "" = none
 	guid     string
 	zones    []string
 	nic      *nic
@@ -249,10 +237,7 @@ func (p *pip) id() string {
 // ipAddress is the address the public IP shows now: a dynamic address is
 // released while its VM is deallocated.
 func (p *pip) ipAddress() string {
-	if !p.static && p.nic != nil && p.nic.vm != nil && !p.nic.vm.allocated() {
-		return ""
-	}
-	return p.address
+	return p.ip.Shown(p.nic == nil || p.nic.vm == nil || p.nic.vm.allocated())
 }
 
 func (p *pip) fqdn() string {
@@ -293,11 +278,9 @@ func NewFleet(seed int64, size, scaleSets int, subscriptions []string) *Fleet {
 		subscriptions = DefaultSubscriptions
 	}
 	f := &Fleet{
-		seed:   seed,
-		rng:    rand.New(rand.NewPCG(uint64(seed), 0xadd)),
-		subs:   map[string]*subscription{},
-		byVMID: map[string]*vm{},
-		names:  map[string]int{},
+		subs:  map[string]*subscription{},
+		core:  cloudsim.NewCore[string, vm](seed, ErrNoVM),
+		names: cloudsim.Namer{},
 	}
 	for _, id := range subscriptions {
 		key := strings.ToLower(id)
@@ -306,6 +289,7 @@ func NewFleet(seed int64, size, scaleSets int, subscriptions []string) *Fleet {
 		}
 		f.newSubscription(key)
 	}
+	f.tagger = cloudsim.NewTagger(f.core, (*vm).tagList)
 	f.generate(size, scaleSets)
 	return f
 }
@@ -315,10 +299,13 @@ var (
 		{"eastus", "westus2"}, {"westeurope", "northeurope"}, {"southeastasia", "australiaeast"},
 		{"uksouth", "ukwest"}, {"centralus", "eastus2"}, {"japaneast", "koreacentral"},
 	}
-	apps  = []string{"web", "api", "data", "batch", "identity", "search"}
-	envs  = []string{"prod", "prod", "prod", "staging", "dev"}
-	roles = []string{"web", "api", "worker", "db", "cache", "queue", "bastion", "search", "monitor"}
-	teams = []string{"platform", "payments", "search", "data", "identity", "growth"}
+	apps = []string{"web", "api", "data", "batch", "identity", "search"} // of resource groups
+	// profile is what VMs and scale sets are for: no batch role; the team
+	// is drawn with the tags.
+	profile = cloudsim.Profile{
+		Roles: []string{"web", "api", "worker", "db", "cache", "queue", "bastion", "search", "monitor"},
+		Envs:  []string{"prod", "prod", "prod", "staging", "dev"},
+	}
 	sizes = []string{
 		"Standard_B2s", "Standard_B2ms", "Standard_D2s_v5", "Standard_D4s_v5", "Standard_D8s_v5",
 		"Standard_E4s_v5", "Standard_F4s_v2", "Standard_D2as_v5", "Standard_D4ds_v5", "Standard_B1ms",
@@ -330,15 +317,28 @@ var (
 		{publisher: "Debian", offer: "debian-12", sku: "12-gen2", version: "0.20240701.1788", exact: "0.20240701.1788", osType: "Linux"},
 	}
 	windowsImage = image{publisher: "MicrosoftWindowsServer", offer: "WindowsServer", sku: "2022-datacenter-azure-edition", version: "latest", exact: "20348.2527.240606", osType: "Windows"}
-	costCodes    = []string{"R&D / 42", "Ops & Infra / 7", "Sales <EMEA> 'north'", "Marketing \"Q3\""}
-	owners       = []string{"Jörg Müller <jorg@example.com>", "ops-team@example.com", "Zoë Ávila"}
+	// extraTags follow Env, Role and Team on some VMs.
+	extraTags = []cloudsim.Extra{
+		{Chance: 0.3, Key: "vm_name", Value: func(_ *rand.Rand, m cloudsim.Machine) string {
+			return strings.ReplaceAll(m.Name, "-", "") + ".example.net"
+		}},
+		{Chance: 0.2, Key: "sometag", Value: cloudsim.OneOf([]string{"blue", "green", "canary"})},
+		{Chance: 0.1, Key: "Cost Center", Value: cloudsim.OneOf(cloudsim.CostCenters)},
+		{Chance: 0.03, Key: "Owner", Value: cloudsim.OneOf(cloudsim.Owners)},
+	}
+	// initialPower and instancePower are the power states of generated
+	// standalone VMs and scale-set instances; initialProvisioning their
+	// provisioning states.
+	initialPower        = cloudsim.NewOdds([]string{"running", "deallocated", "stopped", "starting", "stopping", "deallocating"}, 0.78, 0.90, 0.95, 0.97, 0.98)
+	instancePower       = cloudsim.NewOdds([]string{"running", "deallocated", "stopped"}, 0.85, 0.95)
+	initialProvisioning = cloudsim.NewOdds([]string{"Failed", "Updating", "Succeeded"}, 0.015, 0.03)
 )
 
 func (f *Fleet) newSubscription(id string) *subscription {
-	s := &subscription{id: id, index: len(f.order), res: rand.New(rand.NewPCG(uint64(f.seed), cloudsim.HashString(id)))}
+	s := &subscription{id: id, index: len(f.order), res: cloudsim.ScopeStream(f.core.Seed, id)}
 	s.locations = locationSets[s.index%len(locationSets)]
 	for _, app := range apps {
-		env := envs[s.res.IntN(len(envs))]
+		env := cloudsim.Pick(s.res, profile.Envs)
 		s.groups = append(s.groups, "rg-"+app+"-"+env)
 	}
 	s.groups = cloudsim.Uniq(s.groups)
@@ -351,7 +351,7 @@ func (f *Fleet) newSubscription(id string) *subscription {
 // generate creates the standalone VMs (the first round-robin over the
 // subscriptions, the rest favouring the first ones), then the scale sets.
 func (f *Fleet) generate(size, scaleSets int) {
-	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
+	r := cloudsim.Stream(f.core.Seed, cloudsim.FleetStream)
 	spread := cloudsim.NewSpread(len(f.order), 0.1)
 	pickSub := func(n int) *subscription { return f.subs[f.order[spread.Nth(r, n)]] }
 	for n := range size {
@@ -372,29 +372,23 @@ func (f *Fleet) nextSeq() uint64 {
 // except that about 1% of names repeat an earlier one (in another
 // resource group or subscription), as real estates do.
 func (f *Fleet) uniqueName(r *rand.Rand, stem string) string {
-	f.names[stem]++
-	n := f.names[stem]
+	n := f.names.Bump(stem)
 	if n > 10 && r.Float64() < 0.01 {
 		n = 1 + r.IntN(n-1)
 	}
-	return fmt.Sprintf("%s-%04d", stem, n)
+	return cloudsim.Name(stem, n)
 }
 
 func (f *Fleet) newVMID(r *rand.Rand) string {
-	for {
-		id := guid(r)
-		if _, dup := f.byVMID[id]; !dup {
-			return id
-		}
-	}
+	return f.core.Fresh(func() string { return guid(r) })
 }
 
 // addVM creates a standalone VM in resource group rg with one or two
 // NICs (and their public IPs). tags, when non-nil, replace generated tags;
 // initial VMs get a random power and provisioning state, added ones run.
 func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, initial bool) *vm {
-	role := roles[r.IntN(len(roles))]
-	env := cloudsim.Pick(r, envs)
+	m := profile.Machine(r)
+	role, env := m.Role, m.Env
 	v := &vm{
 		seq:          f.nextSeq(),
 		sub:          s,
@@ -411,6 +405,7 @@ func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, init
 		v.location = s.locations[1]
 	}
 	v.name = f.uniqueName(r, role+"-"+env)
+	m.Name = v.name
 	switch p := r.Float64(); {
 	case p < 0.08:
 		v.img = windowsImage
@@ -449,30 +444,13 @@ func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, init
 	if tags != nil {
 		v.tags = slices.Clone(tags)
 	} else {
-		v.tags = generateTags(r, role, env, v.name)
+		v.tags = generateTags(r, m)
 	}
-	v.created = simEpoch.Add(-time.Duration(r.Int64N(int64(730 * 24 * time.Hour))))
+	v.created = cloudsim.Epoch.Add(-cloudsim.Age(r, cloudsim.TwoYears))
 	v.createdStr = azureTime(v.created)
 	if initial {
-		switch p := r.Float64(); {
-		case p < 0.78:
-		case p < 0.90:
-			v.power = "deallocated"
-		case p < 0.95:
-			v.power = "stopped"
-		case p < 0.97:
-			v.power = "starting"
-		case p < 0.98:
-			v.power = "stopping"
-		default:
-			v.power = "deallocating"
-		}
-		switch p := r.Float64(); {
-		case p < 0.015:
-			v.provisioning = "Failed"
-		case p < 0.03:
-			v.provisioning = "Updating"
-		}
+		v.power = initialPower.Draw(r)
+		v.provisioning = initialProvisioning.Draw(r)
 	}
 
 	// Network: one NIC, or two (about 12%); the primary one is sometimes
@@ -497,7 +475,7 @@ func (f *Fleet) addVM(r *rand.Rand, s *subscription, rg string, tags []Tag, init
 		slices.Reverse(v.nics) // the primary NIC is not always first
 	}
 	s.vms = append(s.vms, v)
-	f.byVMID[v.vmID] = v
+	f.core.Put(v.vmID, v)
 	return v
 }
 
@@ -531,7 +509,7 @@ func (f *Fleet) newNIC(r *rand.Rand, s *subscription, rg string, v *vm, role str
 		ipc := &ipConfig{name: "ipconfig" + strconv.Itoa(k+1), privateIP: privateIP(r, s, v.location), subnetID: subnet, primary: k == 0}
 		if k == 0 && primary && r.Float64() < 0.45 {
 			p := f.newPIP(r, s, rg, v.name+"-ip", v.location, n, ipc)
-			p.static = r.Float64() < 0.6
+			p.ip.Static = r.Float64() < 0.6
 			if r.Float64() < 0.5 {
 				p.label = strings.ToLower(v.name) + "-" + cloudsim.ID(r, cloudsim.LowerAlnum, 4)
 			}
@@ -553,7 +531,7 @@ func (f *Fleet) newPIP(r *rand.Rand, s *subscription, rg, name, location string,
 		rg:       rg,
 		name:     name,
 		location: location,
-		address:  publicIP(r, s),
+		ip:       cloudsim.PublicIP{Addr: publicIP(r, s)},
 		guid:     guid(r),
 		nic:      n,
 		ipc:      ipc,
@@ -568,8 +546,8 @@ func (f *Fleet) newPIP(r *rand.Rand, s *subscription, rg, name, location string,
 // subscription's standalone VMs become its members), the rest uniform
 // with 2 to 8 instances of their own.
 func (f *Fleet) addScaleSet(r *rand.Rand, s *subscription) {
-	role := roles[r.IntN(len(roles))]
-	env := cloudsim.Pick(r, envs)
+	m := profile.Machine(r)
+	role, env := m.Role, m.Env
 	ss := &scaleSet{
 		seq:      f.nextSeq(),
 		sub:      s,
@@ -580,14 +558,14 @@ func (f *Fleet) addScaleSet(r *rand.Rand, s *subscription) {
 		guid:     guid(r),
 		img:      linuxImages[r.IntN(len(linuxImages))],
 		publicIP: r.Float64() < 0.3,
-		tags:     []Tag{{"Env", env}, {"Role", role}},
+		tags:     []Tag{{Key: "Env", Value: env}, {Key: "Role", Value: role}},
 	}
 	ss.name = f.uniqueName(r, "vmss-"+role+"-"+env)
 	ss.prefix = strings.ReplaceAll(ss.name[len("vmss-"):], "-", "")
 	if len(ss.prefix) > 9 {
 		ss.prefix = ss.prefix[:9]
 	}
-	ss.created = simEpoch.Add(-time.Duration(r.Int64N(int64(365 * 24 * time.Hour))))
+	ss.created = cloudsim.Epoch.Add(-cloudsim.Age(r, cloudsim.TwoYears/2))
 	ss.createdStr = azureTime(ss.created)
 	s.scaleSets = append(s.scaleSets, ss)
 	if ss.flexible {
@@ -632,13 +610,7 @@ func (f *Fleet) addInstance(r *rand.Rand, ss *scaleSet, initial bool) *vm {
 	v.created = ss.created.Add(time.Duration(id) * time.Minute)
 	v.createdStr = azureTime(v.created)
 	if initial {
-		switch p := r.Float64(); {
-		case p < 0.85:
-		case p < 0.95:
-			v.power = "deallocated"
-		default:
-			v.power = "stopped"
-		}
+		v.power = instancePower.Draw(r)
 	}
 	n := &nic{
 		seq:      f.nextSeq(),
@@ -663,42 +635,31 @@ func (f *Fleet) addInstance(r *rand.Rand, ss *scaleSet, initial bool) *vm {
 	n.ipConfigs = []*ipConfig{ipc}
 	v.nics = []*nic{n}
 	ss.instances = append(ss.instances, v)
-	f.byVMID[v.vmID] = v
+	f.core.Put(v.vmID, v)
 	return v
 }
 
-func generateTags(r *rand.Rand, role, env, name string) []Tag {
+func generateTags(r *rand.Rand, m cloudsim.Machine) []Tag {
 	if r.Float64() < 0.03 {
 		return nil // no tags at all
 	}
-	tags := []Tag{{"Env", env}, {"Role", role}, {"Team", teams[r.IntN(len(teams))]}}
-	if r.Float64() < 0.3 {
-		tags = append(tags, Tag{"vm_name", strings.ReplaceAll(name, "-", "") + ".example.net"})
-	}
-	if r.Float64() < 0.2 {
-		tags = append(tags, Tag{"sometag", cloudsim.Pick(r, []string{"blue", "green", "canary"})})
-	}
-	if r.Float64() < 0.1 {
-		tags = append(tags, Tag{"Cost Center", cloudsim.Pick(r, costCodes)})
-	}
-	if r.Float64() < 0.03 {
-		tags = append(tags, Tag{"Owner", cloudsim.Pick(r, owners)})
-	}
-	return tags
+	m.Team = cloudsim.Pick(r, cloudsim.Teams)
+	tags := []Tag{{Key: "Env", Value: m.Env}, {Key: "Role", Value: m.Role}, {Key: "Team", Value: m.Team}}
+	return cloudsim.AppendExtras(r, tags, m, extraTags)
 }
 
 // Subscriptions returns the fleet's subscription ids, in creation order.
 func (f *Fleet) Subscriptions() []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	return slices.Clone(f.order)
 }
 
 // ResourceGroups returns the resource groups of a subscription that hold
 // VMs (the shared networking group excluded).
 func (f *Fleet) ResourceGroups(subscription string) []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return nil
@@ -707,43 +668,34 @@ func (f *Fleet) ResourceGroups(subscription string) []string {
 }
 
 // Len returns the number of VMs, scale-set instances included.
-func (f *Fleet) Len() int {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return len(f.byVMID)
-}
+func (f *Fleet) Len() int { return f.core.Len() }
 
 // VMs returns every VM: per subscription (in Subscriptions order) the
 // standalone VMs in list order, then the instances of each uniform scale
 // set.
-func (f *Fleet) VMs() []VMInfo {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]VMInfo, 0, len(f.byVMID))
+func (f *Fleet) VMs() []VMInfo { return cloudsim.Collect(f.core, f.all, (*vm).info) }
+
+// all yields every VM, subscription by subscription: the standalone ones,
+// then the instances of each uniform scale set.
+func (f *Fleet) all(yield func(*vm) bool) {
 	for _, id := range f.order {
 		s := f.subs[id]
-		for _, v := range s.vms {
-			out = append(out, v.info())
-		}
+		lists := [][]*vm{s.vms}
 		for _, ss := range s.scaleSets {
-			for _, v := range ss.instances {
-				out = append(out, v.info())
+			lists = append(lists, ss.instances)
+		}
+		for _, list := range lists {
+			for _, v := range list {
+				if !yield(v) {
+					return
+				}
 			}
 		}
 	}
-	return out
 }
 
 // VM returns one VM by vmId.
-func (f *Fleet) VM(vmID string) (VMInfo, bool) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	v, ok := f.byVMID[vmID]
-	if !ok {
-		return VMInfo{}, false
-	}
-	return v.info(), true
-}
+func (f *Fleet) VM(vmID string) (VMInfo, bool) { return cloudsim.Snapshot(f.core, vmID, (*vm).info) }
 
 // orderedNICs returns the NICs in the plugin's order: primary first.
 func (v *vm) orderedNICs() []*nic {
@@ -812,17 +764,6 @@ func (v *vm) info() VMInfo {
 	return i
 }
 
-// mutate runs fn on VM vmID under the write lock.
-func (f *Fleet) mutate(vmID string, fn func(*vm) error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.byVMID[vmID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoVM, vmID)
-	}
-	return fn(v)
-}
-
 // SetPowerState moves a VM to a power state (running, starting, stopping,
 // stopped, deallocating, deallocated). A deallocated VM releases its
 // dynamic public IPs and its NICs' MAC addresses; running again, it gets
@@ -831,7 +772,7 @@ func (f *Fleet) SetPowerState(vmID, state string) error {
 	if _, ok := powerDisplay[state]; !ok {
 		return fmt.Errorf("azuresim: unknown power state %q", state)
 	}
-	return f.mutate(vmID, func(v *vm) error {
+	return f.core.Mutate(vmID, func(v *vm) error {
 		v.power = state
 		return nil
 	})
@@ -840,53 +781,29 @@ func (f *Fleet) SetPowerState(vmID, state string) error {
 // SetProvisioningState sets a VM's provisioning state (Succeeded, Failed,
 // Updating, ...).
 func (f *Fleet) SetProvisioningState(vmID, state string) error {
-	return f.mutate(vmID, func(v *vm) error {
+	return f.core.Mutate(vmID, func(v *vm) error {
 		v.provisioning = state
 		return nil
 	})
 }
 
-// SetTag sets (adds or replaces) a tag.
-func (f *Fleet) SetTag(vmID, key, value string) error {
-	return f.mutate(vmID, func(v *vm) error {
-		for i := range v.tags {
-			if v.tags[i].Key == key {
-				v.tags[i].Value = value
-				return nil
-			}
-		}
-		v.tags = append(v.tags, Tag{key, value})
-		return nil
-	})
-}
-
-// DeleteTag removes a tag if the VM has it.
-func (f *Fleet) DeleteTag(vmID, key string) error {
-	return f.mutate(vmID, func(v *vm) error {
-		v.tags = slices.DeleteFunc(v.tags, func(t Tag) bool { return t.Key == key })
-		return nil
-	})
-}
+func (v *vm) tagList() *[]Tag { return &v.tags }
 
 // Remove deletes a VM with its NICs and public IPs (deleteOption Delete),
 // or a scale-set instance.
 func (f *Fleet) Remove(vmID string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	v, ok := f.byVMID[vmID]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoVM, vmID)
-	}
-	delete(f.byVMID, vmID)
-	if v.ss != nil {
-		v.ss.instances = slices.DeleteFunc(v.ss.instances, func(x *vm) bool { return x == v })
+	return f.core.Mutate(vmID, func(v *vm) error {
+		f.core.Delete(vmID)
+		if v.ss != nil {
+			v.ss.instances = slices.DeleteFunc(v.ss.instances, func(x *vm) bool { return x == v })
+			return nil
+		}
+		s := v.sub
+		s.vms = slices.DeleteFunc(s.vms, func(x *vm) bool { return x == v })
+		s.nics = slices.DeleteFunc(s.nics, func(n *nic) bool { return n.vm == v })
+		s.pips = slices.DeleteFunc(s.pips, func(p *pip) bool { return p.nic != nil && p.nic.vm == v })
 		return nil
-	}
-	s := v.sub
-	s.vms = slices.DeleteFunc(s.vms, func(x *vm) bool { return x == v })
-	s.nics = slices.DeleteFunc(s.nics, func(n *nic) bool { return n.vm == v })
-	s.pips = slices.DeleteFunc(s.pips, func(p *pip) bool { return p.nic != nil && p.nic.vm == v })
-	return nil
+	})
 }
 
 // Add creates a running standalone VM in a subscription's resource group
@@ -894,8 +811,8 @@ func (f *Fleet) Remove(vmID string) error {
 // in map-key order, otherwise tags are generated. It is listed after every
 // existing VM of the subscription.
 func (f *Fleet) Add(subscription, resourceGroup string, tags map[string]string) (VMInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return VMInfo{}, fmt.Errorf("azuresim: subscription %q is not served", subscription)
@@ -907,33 +824,21 @@ func (f *Fleet) Add(subscription, resourceGroup string, tags map[string]string) 
 	if !slices.Contains(s.groups, rg) {
 		s.groups = append(s.groups, rg)
 	}
-	var tl []Tag
-	if tags != nil {
-		tl = []Tag{}
-		keys := make([]string, 0, len(tags))
-		for k := range tags {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			tl = append(tl, Tag{k, tags[k]})
-		}
-	}
-	return f.addVM(f.rng, s, rg, tl, false).info(), nil
+	return f.addVM(f.core.Added, s, rg, cloudsim.TagsOf(tags), false).info(), nil
 }
 
 // AddScaleSetInstance adds a running instance to the uniform scale set
 // named name in subscription.
 func (f *Fleet) AddScaleSetInstance(subscription, name string) (VMInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	s := f.subs[strings.ToLower(subscription)]
 	if s == nil {
 		return VMInfo{}, fmt.Errorf("azuresim: subscription %q is not served", subscription)
 	}
 	for _, ss := range s.scaleSets {
 		if strings.EqualFold(ss.name, name) && !ss.flexible {
-			return f.addInstance(f.rng, ss, false).info(), nil
+			return f.addInstance(f.core.Added, ss, false).info(), nil
 		}
 	}
 	return VMInfo{}, fmt.Errorf("azuresim: no uniform scale set %q in %s", name, subscription)
@@ -948,8 +853,8 @@ type ScaleSetInfo struct {
 
 // ScaleSets returns every scale set, per subscription in creation order.
 func (f *Fleet) ScaleSets() []ScaleSetInfo {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	var out []ScaleSetInfo
 	for _, id := range f.order {
 		s := f.subs[id]
@@ -971,44 +876,21 @@ func (f *Fleet) ScaleSets() []ScaleSetInfo {
 
 // helpers
 
-const hexDigits = "0123456789abcdef"
-
+// guid draws a version 4 GUID from two r.Uint64().
 func guid(r *rand.Rand) string {
 	a, b := r.Uint64(), r.Uint64()
-	var buf [36]byte
-	j := 0
-	for i := range 32 {
-		if i == 8 || i == 12 || i == 16 || i == 20 {
-			buf[j] = '-'
-			j++
-		}
-		var nib uint64
-		if i < 16 {
-			nib = a >> (60 - 4*i) & 0xf
-		} else {
-			nib = b >> (60 - 4*(i-16)) & 0xf
-		}
-		switch i {
-		case 12:
-			nib = 4 // version 4
-		case 16:
-			nib = nib&0x3 | 0x8 // variant
-		}
-		buf[j] = hexDigits[nib]
-		j++
-	}
-	return string(buf[:])
+	return cloudsim.FormatUUID(binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, a), b))
 }
 
 func hex32(r *rand.Rand) string {
-	a, b := r.Uint64(), r.Uint64()
-	return fmt.Sprintf("%016x%016x", a, b)
+	a := cloudsim.Hex64(r)
+	return a + cloudsim.Hex64(r)
 }
 
 // mac formats like Azure: upper-case hex pairs joined by dashes, in
 // Microsoft's 00-0D-3A prefix.
 func mac(r *rand.Rand) string {
-	return fmt.Sprintf("00-0D-3A-%02X-%02X-%02X", r.IntN(256), r.IntN(256), r.IntN(256))
+	return strings.ToUpper(strings.ReplaceAll(cloudsim.MAC(r, "00:0d:3a"), ":", "-"))
 }
 
 func privateIP(r *rand.Rand, s *subscription, location string) string {

@@ -54,7 +54,7 @@ func (s *Server) serveIdentity(q *request, segs []string) {
 }
 
 func (q *request) identityMethod(m string) bool {
-	if q.r.Method == m {
+	if q.R.Method == m {
 		return true
 	}
 	q.s.inj.Reject("")
@@ -67,13 +67,13 @@ func (q *request) identityMethod(m string) bool {
 // operation).
 func (q *request) admitIdentity(op string) bool {
 	q.op = op
-	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op})
+	f, ok := answers.Admit(q.R.Context(), q.s.inj, Call{Op: op})
 	if !ok {
 		return false
 	}
 	if f != nil {
 		if f.retryAfter > 0 {
-			q.w.Header().Set("Retry-After", retrySeconds(f.retryAfter))
+			q.W.Header().Set("Retry-After", retrySeconds(f.retryAfter))
 		}
 		q.oauthError(f.status, "temporarily_unavailable", 90033, f.message)
 		return false
@@ -92,10 +92,10 @@ func (s *Server) knownTenant(q *request, tenant string) bool {
 }
 
 // base is the scheme and host this request reached the server at.
-func (q *request) base() string { return "https://" + q.r.Host }
+func (q *request) base() string { return "https://" + q.R.Host }
 
 func (s *Server) instanceDiscovery(q *request) {
-	host := q.r.Host
+	host := q.R.Host
 	w := getW()
 	defer putW(w)
 	w.obj()
@@ -145,8 +145,8 @@ func (s *Server) openIDConfiguration(q *request, tenant string) {
 // named by "resource" rather than a "/.default" scope, and the answer's
 // numbers are strings, with the resource and an expires_on.
 func (s *Server) token(q *request, v1 bool) {
-	r := q.r
-	r.Body = http.MaxBytesReader(q.w, r.Body, 64<<10)
+	r := q.R
+	r.Body = http.MaxBytesReader(q.W, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
 		s.inj.Reject("")
 		q.oauthError(http.StatusBadRequest, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
@@ -247,7 +247,7 @@ func (s *Server) token(q *request, v1 bool) {
 	}
 	w.str("access_token", tok)
 	w.endObj()
-	q.w.Header().Set("Cache-Control", "no-store, no-cache")
+	q.W.Header().Set("Cache-Control", "no-store, no-cache")
 	q.ok(w.b)
 }
 
@@ -271,7 +271,7 @@ func newToken() string {
 // checkToken validates an ARM request's bearer token; it answers the 401
 // itself and returns false when the token is missing, unknown or expired.
 func (s *Server) checkToken(q *request) bool {
-	h := q.r.Header.Get("Authorization")
+	h := q.R.Header.Get("Authorization")
 	if h == "" {
 		q.reject(http.StatusUnauthorized, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.")
 		return false

@@ -73,6 +73,17 @@ func (w *jw) int(n int)       { w.sep(); w.b = strconv.AppendInt(w.b, int64(n), 
 func (w *jw) bool(v bool)     { w.sep(); w.b = strconv.AppendBool(w.b, v) }
 
 // field writers.
+
+// member opens object member k.
+func (w *jw) member(k string) { w.key(k); w.obj() }
+
+// resource opens a resource's object with its name and id.
+func (w *jw) resource(name, id string) {
+	w.obj()
+	w.str("name", name)
+	w.str("id", id)
+}
+
 func (w *jw) str(k, v string) { w.key(k); w.string(v) }
 
 func (w *jw) strOpt(k, v string) {
@@ -96,8 +107,7 @@ func (w *jw) tags(tags []Tag) {
 	if len(tags) == 0 {
 		return
 	}
-	w.key("tags")
-	w.obj()
+	w.member("tags")
 	for _, t := range tags {
 		w.str(t.Key, t.Value)
 	}
@@ -169,17 +179,13 @@ func (w *jw) instanceView(v *vm) {
 // list operations return it. statusOnly gives the statusOnly=true shape:
 // identity and run-time status, no model.
 func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
-	w.obj()
-	w.str("name", v.name)
-	w.str("id", v.id())
+	w.resource(v.name, v.id())
 	w.str("type", v.typ())
 	w.str("location", v.location)
 	if statusOnly {
-		w.key("properties")
-		w.obj()
+		w.member("properties")
 		w.str("vmId", v.vmID)
-		w.key("instanceView")
-		w.obj()
+		w.member("instanceView")
 		w.vmStatuses(v)
 		w.endObj()
 		w.endObj()
@@ -190,22 +196,19 @@ func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
 	w.strings("zones", v.zones)
 	if v.ss != nil {
 		w.str("instanceId", v.instanceID)
-		w.key("sku")
-		w.obj()
+		w.member("sku")
 		w.str("name", v.size)
 		w.str("tier", "Standard")
 		w.endObj()
 	}
 	if v.plan != nil {
-		w.key("plan")
-		w.obj()
+		w.member("plan")
 		w.str("name", v.plan.name)
 		w.str("publisher", v.plan.publisher)
 		w.str("product", v.plan.product)
 		w.endObj()
 	}
-	w.key("properties")
-	w.obj()
+	w.member("properties")
 	if v.ss != nil {
 		w.flag("latestModelApplied", true)
 		w.str("modelDefinitionApplied", "VirtualMachineScaleSet")
@@ -216,8 +219,7 @@ func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
 		w.instanceView(v)
 	}
 	if v.ss == nil {
-		w.key("hardwareProfile")
-		w.obj()
+		w.member("hardwareProfile")
 		w.str("vmSize", v.size)
 		w.endObj()
 	}
@@ -226,33 +228,22 @@ func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
 	}
 	w.storageProfile(v)
 	if v.hasOSProfile {
-		w.key("osProfile")
-		w.obj()
+		w.member("osProfile")
 		w.str("computerName", v.computerName)
 		w.str("adminUsername", v.adminUser)
+		config, flags, patchMode := "linuxConfiguration", []string{"disablePasswordAuthentication", "provisionVMAgent"}, "ImageDefault"
 		if v.img.osType == "Windows" {
-			w.key("windowsConfiguration")
-			w.obj()
-			w.flag("provisionVMAgent", true)
-			w.flag("enableAutomaticUpdates", true)
-			w.key("patchSettings")
-			w.obj()
-			w.str("patchMode", "AutomaticByOS")
-			w.str("assessmentMode", "ImageDefault")
-			w.endObj()
-			w.endObj()
-		} else {
-			w.key("linuxConfiguration")
-			w.obj()
-			w.flag("disablePasswordAuthentication", true)
-			w.flag("provisionVMAgent", true)
-			w.key("patchSettings")
-			w.obj()
-			w.str("patchMode", "ImageDefault")
-			w.str("assessmentMode", "ImageDefault")
-			w.endObj()
-			w.endObj()
+			config, flags, patchMode = "windowsConfiguration", []string{"provisionVMAgent", "enableAutomaticUpdates"}, "AutomaticByOS"
 		}
+		w.member(config)
+		for _, f := range flags {
+			w.flag(f, true)
+		}
+		w.member("patchSettings")
+		w.str("patchMode", patchMode)
+		w.str("assessmentMode", "ImageDefault")
+		w.endObj()
+		w.endObj()
 		w.key("secrets")
 		w.arr()
 		w.endArr()
@@ -260,16 +251,14 @@ func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
 		w.flag("requireGuestProvisionSignal", true)
 		w.endObj()
 	}
-	w.key("networkProfile")
-	w.obj()
+	w.member("networkProfile")
 	w.key("networkInterfaces")
 	w.arr()
 	for _, n := range v.nics {
 		w.obj()
 		w.str("id", n.refID())
 		if v.primaryFlag {
-			w.key("properties")
-			w.obj()
+			w.member("properties")
 			w.flag("primary", n.primary)
 			w.endObj()
 		}
@@ -277,10 +266,8 @@ func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
 	}
 	w.endArr()
 	w.endObj()
-	w.key("diagnosticsProfile")
-	w.obj()
-	w.key("bootDiagnostics")
-	w.obj()
+	w.member("diagnosticsProfile")
+	w.member("bootDiagnostics")
 	w.flag("enabled", true)
 	w.endObj()
 	w.endObj()
@@ -292,10 +279,8 @@ func (w *jw) vmModel(v *vm, statusOnly, expand bool) {
 }
 
 func (w *jw) storageProfile(v *vm) {
-	w.key("storageProfile")
-	w.obj()
-	w.key("imageReference")
-	w.obj()
+	w.member("storageProfile")
+	w.member("imageReference")
 	if v.img.id != "" {
 		w.str("id", v.img.id)
 	} else {
@@ -306,14 +291,12 @@ func (w *jw) storageProfile(v *vm) {
 		w.str("exactVersion", v.img.exact)
 	}
 	w.endObj()
-	w.key("osDisk")
-	w.obj()
+	w.member("osDisk")
 	w.str("osType", v.img.osType)
 	w.str("name", v.osDisk.name)
 	w.str("createOption", "FromImage")
 	w.str("caching", "ReadWrite")
-	w.key("managedDisk")
-	w.obj()
+	w.member("managedDisk")
 	w.str("storageAccountType", v.osDisk.account)
 	w.str("id", v.osDisk.id)
 	w.endObj()
@@ -328,8 +311,7 @@ func (w *jw) storageProfile(v *vm) {
 		w.str("name", d.name)
 		w.str("createOption", "Attach")
 		w.str("caching", "None")
-		w.key("managedDisk")
-		w.obj()
+		w.member("managedDisk")
 		w.str("storageAccountType", d.account)
 		w.str("id", d.id)
 		w.endObj()
@@ -347,26 +329,20 @@ func (w *jw) storageProfile(v *vm) {
 // return it.
 func (w *jw) nicModel(n *nic) {
 	id := n.id()
-	w.obj()
-	w.str("name", n.name)
-	w.str("id", id)
+	w.resource(n.name, id)
 	w.str("etag", `W/"`+n.guid+`"`)
 	w.str("type", "Microsoft.Network/networkInterfaces")
 	w.str("location", n.location)
-	w.key("properties")
-	w.obj()
+	w.member("properties")
 	w.str("provisioningState", "Succeeded")
 	w.str("resourceGuid", n.guid)
 	w.key("ipConfigurations")
 	w.arr()
 	for _, c := range n.ipConfigs {
-		w.obj()
-		w.str("name", c.name)
-		w.str("id", id+"/ipConfigurations/"+c.name)
+		w.resource(c.name, id+"/ipConfigurations/"+c.name)
 		w.str("etag", `W/"`+n.guid+`"`)
 		w.str("type", "Microsoft.Network/networkInterfaces/ipConfigurations")
-		w.key("properties")
-		w.obj()
+		w.member("properties")
 		w.str("provisioningState", "Succeeded")
 		w.str("privateIPAddress", c.privateIP)
 		w.str("privateIPAllocationMethod", "Dynamic")
@@ -400,27 +376,23 @@ func (w *jw) nicModel(n *nic) {
 // pipModel writes a public IP address as the network list operations
 // return it.
 func (w *jw) pipModel(p *pip) {
-	w.obj()
-	w.str("name", p.name)
-	w.str("id", p.id())
+	w.resource(p.name, p.id())
 	w.str("etag", `W/"`+p.guid+`"`)
 	w.str("location", p.location)
 	w.strings("zones", p.zones)
-	w.key("properties")
-	w.obj()
+	w.member("properties")
 	w.str("provisioningState", "Succeeded")
 	w.str("resourceGuid", p.guid)
 	w.strOpt("ipAddress", p.ipAddress())
 	w.str("publicIPAddressVersion", "IPv4")
-	if p.static {
+	if p.ip.Static {
 		w.str("publicIPAllocationMethod", "Static")
 	} else {
 		w.str("publicIPAllocationMethod", "Dynamic")
 	}
 	w.num("idleTimeoutInMinutes", 4)
 	if p.label != "" {
-		w.key("dnsSettings")
-		w.obj()
+		w.member("dnsSettings")
 		w.str("domainNameLabel", p.label)
 		w.str("fqdn", p.fqdn())
 		w.endObj()
@@ -433,9 +405,8 @@ func (w *jw) pipModel(p *pip) {
 	}
 	w.endObj()
 	w.str("type", "Microsoft.Network/publicIPAddresses")
-	w.key("sku")
-	w.obj()
-	if p.static {
+	w.member("sku")
+	if p.ip.Static {
 		w.str("name", "Standard")
 	} else {
 		w.str("name", "Basic")
@@ -446,37 +417,30 @@ func (w *jw) pipModel(p *pip) {
 }
 
 func (w *jw) scaleSetModel(ss *scaleSet) {
-	w.obj()
-	w.str("name", ss.name)
-	w.str("id", ss.id())
+	w.resource(ss.name, ss.id())
 	w.str("type", "Microsoft.Compute/virtualMachineScaleSets")
 	w.str("location", ss.location)
 	w.tags(ss.tags)
 	if !ss.flexible {
-		w.key("sku")
-		w.obj()
+		w.member("sku")
 		w.str("name", ss.size)
 		w.str("tier", "Standard")
 		w.num("capacity", len(ss.instances))
 		w.endObj()
 	}
-	w.key("properties")
-	w.obj()
+	w.member("properties")
 	if ss.flexible {
 		w.str("orchestrationMode", "Flexible")
 		w.num("platformFaultDomainCount", 1)
 	} else {
 		w.str("orchestrationMode", "Uniform")
 		w.flag("singlePlacementGroup", false)
-		w.key("upgradePolicy")
-		w.obj()
+		w.member("upgradePolicy")
 		w.str("mode", "Manual")
 		w.endObj()
 		w.flag("overprovision", true)
-		w.key("virtualMachineProfile")
-		w.obj()
-		w.key("osProfile")
-		w.obj()
+		w.member("virtualMachineProfile")
+		w.member("osProfile")
 		w.str("computerNamePrefix", ss.prefix)
 		w.str("adminUsername", "azureuser")
 		w.endObj()

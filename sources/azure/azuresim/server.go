@@ -1,10 +1,7 @@
 package azuresim
 
 import (
-	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,7 +63,9 @@ type Options struct {
 // list operations) and of the Microsoft identity platform (OpenID
 // configuration, instance discovery, the client-credentials token
 // endpoint) that Roster's Azure source uses, on one HTTPS endpoint. It is
-// an http.Handler.
+// an http.Handler; Start serves it over HTTPS, at a url (https://HOST:PORT)
+// that is both the authority host and the Resource Manager endpoint;
+// clients must trust CACertificatePEM (Client and Transport do).
 type Server struct {
 	fleet    *Fleet
 	pageSize int
@@ -77,6 +76,8 @@ type Server struct {
 	certs    *cloudsim.CA
 	// Controls: SetFaults, Faults, Stats, ResetStats.
 	cloudsim.Controls
+	// Endpoint: Start.
+	cloudsim.Endpoint
 	inj *cloudsim.Injector
 	log *slog.Logger
 
@@ -95,10 +96,7 @@ func New(opts Options) *Server {
 	if fleet == nil {
 		fleet = NewFleet(opts.Seed, opts.Size, opts.ScaleSets, opts.Subscriptions)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cloudsim.OrDiscard(opts.Logger)
 	c, err := newCerts(opts.Hosts)
 	if err != nil {
 		// Only a broken crypto/rand gets here.
@@ -117,6 +115,7 @@ func New(opts Options) *Server {
 		tokens:   map[string]issuedToken{},
 	}
 	s.Controls = s.inj.Controls()
+	s.Endpoint = cloudsim.NewEndpoint(cloudsim.Server{Name: "azuresim", Handler: s, TLS: s.TLSConfig(), Logger: s.log})
 	if s.pageSize <= 0 {
 		s.pageSize = DefaultPageSize
 	}
@@ -152,29 +151,19 @@ func (s *Server) ExpireTokens() {
 	}
 }
 
-// Start serves HTTPS on addr (e.g. "127.0.0.1:0") until stop is called or
-// ctx is done. url (https://HOST:PORT) is both the authority host and the
-// Resource Manager endpoint; clients must trust CACertificatePEM (Client
-// and Transport do).
-func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	return cloudsim.Server{Name: "azuresim", Handler: s, TLS: s.TLSConfig(), Logger: s.log}.Start(ctx, addr)
-}
-
 // request is one request being answered.
 type request struct {
-	s     *Server
-	w     http.ResponseWriter
-	r     *http.Request
-	id    string
-	start time.Time
-	op    string
-	sub   string
+	cloudsim.Exchange
+	s   *Server
+	id  string
+	op  string
+	sub string
 }
 
 // ServeHTTP answers one request: the identity endpoints, or an ARM
 // operation under /subscriptions/.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := &request{s: s, w: w, r: r, id: newRequestID(), start: time.Now()}
+	q := &request{Exchange: cloudsim.NewExchange(w, r), s: s, id: cloudsim.RequestID()}
 	segs := splitPath(r.URL.Path)
 	if len(segs) > 0 && strings.EqualFold(segs[0], "subscriptions") {
 		s.serveARM(q, segs)
@@ -202,7 +191,7 @@ func splitPath(p string) []string {
 // request is answered.
 func (q *request) admit(op, sub string) bool {
 	q.op, q.sub = op, sub
-	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op, Scope: sub})
+	f, ok := answers.Admit(q.R.Context(), q.s.inj, Call{Op: op, Scope: sub})
 	if !ok {
 		return false
 	}
@@ -234,7 +223,7 @@ func (q *request) armError(status int, code, message string) {
 
 func (q *request) armFault(f *fault) {
 	if f.retryAfter > 0 {
-		h := q.w.Header()
+		h := q.W.Header()
 		h.Set("Retry-After", retrySeconds(f.retryAfter))
 		if f.retryAfter%time.Second != 0 {
 			h.Set("x-ms-retry-after-ms", strconv.FormatInt(f.retryAfter.Milliseconds(), 10))
@@ -252,21 +241,13 @@ func retrySeconds(d time.Duration) string {
 func (q *request) ok(body []byte) { q.write(http.StatusOK, body, "") }
 
 func (q *request) write(status int, body []byte, code string) {
-	h := q.w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h := q.W.Header()
 	h.Set("x-ms-request-id", q.id)
 	h.Set("x-ms-correlation-request-id", q.id)
-	if c := q.r.Header.Get("x-ms-client-request-id"); c != "" {
+	if c := q.R.Header.Get("x-ms-client-request-id"); c != "" {
 		h.Set("x-ms-client-request-id", c)
 	}
-	q.w.WriteHeader(status)
-	_, _ = q.w.Write(body)
-	q.s.log.Debug("azuresim request", "method", q.r.Method, "op", q.op, "subscription", q.sub, "status", status,
-		"code", code, "bytes", len(body), "duration", time.Since(q.start))
-}
-
-func newRequestID() string {
-	a, b := rand.Uint64(), rand.Uint64()
-	return fmt.Sprintf("%08x-%04x-4%03x-%04x-%012x", a>>32, a>>16&0xffff, a&0xfff, b>>48&0x3fff|0x8000, b&0xffffffffffff)
+	q.Reply(status, "application/json; charset=utf-8", body)
+	q.s.log.Debug("azuresim request", "method", q.R.Method, "op", q.op, "subscription", q.sub, "status", status,
+		"code", code, "bytes", len(body), "duration", q.Elapsed())
 }

@@ -148,8 +148,8 @@ func (in *instance) values(field string) []string {
 	case "networkInterfaces.subnetwork":
 		return u("projects/", in.netProject, "/regions/", in.zone.region, "/subnetworks/", in.subnetwork)
 	case "networkInterfaces.accessConfigs.natIP":
-		if in.showsNAT() {
-			return []string{in.natIP}
+		if ip := in.natIP(); ip != "" {
+			return []string{ip}
 		}
 		return nil
 	case "serviceAccounts.email":

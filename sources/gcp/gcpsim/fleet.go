@@ -4,13 +4,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster/internal/cloudsim"
@@ -18,9 +16,6 @@ import (
 
 // ErrNoInstance is returned by Fleet mutations for an unknown instance id.
 var ErrNoInstance = errors.New("gcpsim: no such instance")
-
-// simEpoch anchors generated times, so a fleet is the same on every run.
-var simEpoch = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // pacific is the offset Compute Engine's timestamps carry (it prints them
 // in US Pacific time; the simulator does not model daylight saving).
@@ -34,9 +29,7 @@ var statuses = []string{"PROVISIONING", "STAGING", "RUNNING", "STOPPING", "SUSPE
 const SharedVPCHost = "roster-net-host"
 
 // Label is one instance label or metadata item.
-type Label struct {
-	Key, Value string
-}
+type Label = cloudsim.Tag
 
 // InstanceInfo is a snapshot of one simulated instance, for tests that
 // compute what a sync should produce.
@@ -88,8 +81,7 @@ type instance struct {
 	network     string
 	subnetwork  string
 	networkIP   string
-	natIP       string // the external address it holds while running
-	staticIP    bool   // keeps natIP while stopped
+	ext         cloudsim.PublicIP // its access config's external address
 	nicFP       string
 	diskName    string
 	diskSize    int
@@ -104,17 +96,10 @@ type instance struct {
 	ipForward   bool
 }
 
-// showsNAT reports whether the access config carries natIP now: an
-// ephemeral address is released when the instance stops.
-func (in *instance) showsNAT() bool {
-	if in.natIP == "" {
-		return false
-	}
-	switch in.status {
-	case "TERMINATED", "SUSPENDED":
-		return in.staticIP
-	}
-	return true
+// natIP is the external address the access config carries now: an
+// ephemeral one is released when the instance stops.
+func (in *instance) natIP() string {
+	return in.ext.Shown(in.status != "TERMINATED" && in.status != "SUSPENDED")
 }
 
 func (in *instance) labelMap() map[string]string {
@@ -146,9 +131,7 @@ func (in *instance) info() InstanceInfo {
 		Spot:        in.spot,
 		Created:     in.created,
 	}
-	if in.showsNAT() {
-		i.PublicIP = in.natIP
-	}
+	i.PublicIP = in.natIP()
 	return i
 }
 
@@ -188,13 +171,27 @@ var machineTypes = []struct {
 	{"t2a-standard-2", "ARM64", []string{"Ampere Altra"}},
 }
 
-var (
-	roles        = []string{"web", "api", "worker", "db", "cache", "queue", "bastion", "batch", "search", "monitor"}
-	teams        = []string{"platform", "payments", "search", "data", "identity", "growth"}
-	apps         = []string{"checkout", "catalog", "billing", "reporting", "auth", "storefront"}
-	descriptions = []string{"", "", "", "", "", "", "Managed by Terraform", "Jörg's \"canary\" box <do not delete>", "migrated from on-prem\ttab & co"}
-	owners       = []string{"Jörg Müller <jorg@example.com>", "ops-team@example.com", "Zoë Ávila"}
-)
+// profile is what Compute Engine instances are for.
+var profile = cloudsim.Profile{Roles: cloudsim.Roles, Envs: cloudsim.EnvsByWeight, Teams: cloudsim.Teams}
+
+var descriptions = []string{"", "", "", "", "", "", "Managed by Terraform", "Jörg's \"canary\" box <do not delete>", "migrated from on-prem\ttab & co"}
+
+// extraLabels follow env, role and team on some instances.
+var extraLabels = []cloudsim.Extra{
+	{Chance: 0.3, Key: "app", Value: cloudsim.OneOf(cloudsim.Apps)},
+	{Chance: 0.1, Key: "goog-ops-agent-policy", Value: cloudsim.Fixed("v2-x86-template-1-4-0")},
+}
+
+// metadataItems are the metadata some instances carry.
+var metadataItems = []cloudsim.Extra{
+	{Chance: 0.85, Key: "enable-oslogin", Value: cloudsim.Fixed("TRUE")},
+	{Chance: 0.3, Key: "startup-script", Value: cloudsim.Fixed("#!/bin/bash\nset -e\napt-get update && apt-get install -y nginx\n")},
+	{Chance: 0.03, Key: "owner", Value: cloudsim.OneOf(cloudsim.Owners)},
+}
+
+// initialStatuses are the statuses of generated instances.
+var initialStatuses = cloudsim.NewOdds([]string{"RUNNING", "TERMINATED", "STAGING", "PROVISIONING", "STOPPING", "SUSPENDED", "REPAIRING"},
+	0.80, 0.94, 0.955, 0.965, 0.975, 0.99)
 
 // legacyScopes are the default scopes of an instance's service account in
 // the console's "Allow default access" mode.
@@ -213,8 +210,8 @@ type projectSet struct {
 	name    string
 	number  string
 	index   int
-	zones   [][]*instance // by zoneInfo.index
-	roleCnt map[string]int
+	zones   [][]*instance  // by zoneInfo.index
+	names   cloudsim.Namer // instance names, per role
 	privCnt map[string]int // addresses handed out per region
 }
 
@@ -245,14 +242,11 @@ func (p *projectSet) named(zone *zoneInfo, name string) *instance {
 // spread over projects and zones. It is safe for concurrent use;
 // mutations are seen by the next request.
 type Fleet struct {
-	mu       sync.RWMutex
-	seed     int64
-	rng      *rand.Rand // for instances added after generation
+	core     *cloudsim.Core[uint64, instance]
 	catalog  *zoneCatalog
 	zones    []*zoneInfo // the zones instances are generated in
 	order    []string
 	projects map[string]*projectSet
-	byID     map[uint64]*instance
 	ipCnt    int
 }
 
@@ -263,13 +257,7 @@ var projectPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 // give the same fleet. Zones must look like REGION-LETTER; zones outside
 // the built-in catalog of real zones are added to it.
 func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
-	if len(projects) == 0 {
-		projects = DefaultProjects
-	}
-	if len(zones) == 0 {
-		zones = DefaultZones
-	}
-	projects, zones = cloudsim.Uniq(projects), cloudsim.Uniq(zones)
+	projects, zones = cloudsim.Scopes(projects, DefaultProjects), cloudsim.Scopes(zones, DefaultZones)
 	for _, p := range projects {
 		if !projectPattern.MatchString(p) {
 			return nil, fmt.Errorf("gcpsim: %q is not a project id (6-30 lower-case letters, digits and dashes)", p)
@@ -281,11 +269,9 @@ func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
 		}
 	}
 	f := &Fleet{
-		seed:     seed,
-		rng:      rand.New(rand.NewPCG(uint64(seed), 0xadd)),
 		catalog:  newZoneCatalog(zones),
 		projects: map[string]*projectSet{},
-		byID:     map[uint64]*instance{},
+		core:     cloudsim.NewCore[uint64, instance](seed, ErrNoInstance),
 	}
 	for _, z := range zones {
 		f.zones = append(f.zones, f.catalog.byName[z])
@@ -300,10 +286,10 @@ func NewFleet(seed int64, size int, projects, zones []string) (*Fleet, error) {
 func (f *Fleet) addProject(name string) *projectSet {
 	p := &projectSet{
 		name:    name,
-		number:  strconv.FormatUint(100000000000+(cloudsim.HashString(name)^uint64(f.seed))%899999999999, 10),
+		number:  strconv.FormatUint(100000000000+(cloudsim.HashString(name)^uint64(f.core.Seed))%899999999999, 10),
 		index:   len(f.order),
 		zones:   make([][]*instance, len(f.catalog.list)),
-		roleCnt: map[string]int{},
+		names:   cloudsim.Namer{},
 		privCnt: map[string]int{},
 	}
 	f.order = append(f.order, name)
@@ -315,7 +301,7 @@ func (f *Fleet) addProject(name string) *projectSet {
 // projects and zones so that each gets some; the rest favour the first
 // projects and zones, like a real estate does.
 func (f *Fleet) generate(size int) {
-	r := rand.New(rand.NewPCG(uint64(f.seed), 0xf1ee7))
+	r := cloudsim.Stream(f.core.Seed, cloudsim.FleetStream)
 	pw := cloudsim.NewSpread(len(f.order), 0.3)
 	zw := cloudsim.NewSpread(len(f.zones), 0.2)
 	for n := range size {
@@ -331,9 +317,8 @@ func (f *Fleet) generate(size int) {
 // non-nil, replace the generated labels. initial instances get a random
 // status and creation time; added ones are created running, now.
 func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map[string]string, initial bool) *instance {
-	role := cloudsim.Pick(r, roles)
-	env := cloudsim.Pick(r, []string{"prod", "prod", "prod", "prod", "prod", "staging", "staging", "staging", "dev", "dev"})
-	team := cloudsim.Pick(r, teams)
+	wl := profile.Machine(r)
+	role, env := wl.Role, wl.Env
 	mt := machineTypes[r.IntN(len(machineTypes))]
 	var img *osImage
 	for _, i := range r.Perm(len(images)) {
@@ -342,12 +327,11 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 			break
 		}
 	}
-	p.roleCnt[role]++
 	in := &instance{
 		id:          f.newID(r),
 		project:     p,
 		zone:        z,
-		name:        fmt.Sprintf("%s-%04d", role, p.roleCnt[role]),
+		name:        p.names.Next(role),
 		description: cloudsim.Pick(r, descriptions),
 		machineType: mt.name,
 		arch:        mt.arch,
@@ -386,28 +370,13 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 		}
 	}
 	if labels != nil {
-		for _, k := range slices.Sorted(maps.Keys(labels)) {
-			in.labels = append(in.labels, Label{k, labels[k]})
-		}
+		in.labels = cloudsim.TagsOf(labels)
 	} else if r.Float64() >= 0.04 { // a few instances carry no labels at all
-		in.labels = []Label{{"env", env}, {"role", role}, {"team", team}}
-		if r.Float64() < 0.3 {
-			in.labels = append(in.labels, Label{"app", cloudsim.Pick(r, apps)})
-		}
-		if r.Float64() < 0.1 {
-			in.labels = append(in.labels, Label{"goog-ops-agent-policy", "v2-x86-template-1-4-0"})
-		}
+		in.labels = []Label{{Key: "env", Value: env}, {Key: "role", Value: role}, {Key: "team", Value: wl.Team}}
+		in.labels = cloudsim.AppendExtras(r, in.labels, wl, extraLabels)
 		slices.SortFunc(in.labels, func(a, b Label) int { return strings.Compare(a.Key, b.Key) })
 	}
-	if r.Float64() < 0.85 {
-		in.metadata = append(in.metadata, Label{"enable-oslogin", "TRUE"})
-	}
-	if r.Float64() < 0.3 {
-		in.metadata = append(in.metadata, Label{"startup-script", "#!/bin/bash\nset -e\napt-get update && apt-get install -y nginx\n"})
-	}
-	if r.Float64() < 0.03 {
-		in.metadata = append(in.metadata, Label{"owner", cloudsim.Pick(r, owners)})
-	}
+	in.metadata = cloudsim.AppendExtras(r, nil, wl, metadataItems)
 	if r.Float64() < 0.15 {
 		in.hostname = in.name + "." + env + ".internal.example.com"
 	}
@@ -424,28 +393,14 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 	}
 	in.networkIP = fmt.Sprintf("10.%d.%d.%d", (base+c/(254*256))%256, c/254%256, c%254+2)
 	if r.Float64() < 0.7 {
-		in.natIP = f.publicAddress()
-		in.staticIP = r.Float64() < 0.1
+		in.ext.Addr = f.publicAddress()
+		in.ext.Static = r.Float64() < 0.1
 	}
 
-	created := simEpoch.Add(-time.Duration(r.Int64N(int64(730 * 24 * time.Hour)))).Truncate(time.Millisecond)
+	created := cloudsim.Epoch.Add(-cloudsim.Age(r, cloudsim.TwoYears)).Truncate(time.Millisecond)
 	status := "RUNNING"
 	if initial {
-		switch x := r.Float64(); {
-		case x < 0.80:
-		case x < 0.94:
-			status = "TERMINATED"
-		case x < 0.955:
-			status = "STAGING"
-		case x < 0.965:
-			status = "PROVISIONING"
-		case x < 0.975:
-			status = "STOPPING"
-		case x < 0.99:
-			status = "SUSPENDED"
-		default:
-			status = "REPAIRING"
-		}
+		status = initialStatuses.Draw(r)
 	} else {
 		created = time.Now().Truncate(time.Millisecond)
 	}
@@ -453,12 +408,12 @@ func (f *Fleet) newInstance(r *rand.Rand, p *projectSet, z *zoneInfo, labels map
 	in.createdStr = formatTime(created)
 	started := created.Add(7 * time.Second)
 	if initial {
-		started = created.Add(time.Duration(r.Int64N(int64(simEpoch.Sub(created))/2 + 1))).Truncate(time.Millisecond)
+		started = created.Add(time.Duration(r.Int64N(int64(cloudsim.Epoch.Sub(created))/2 + 1))).Truncate(time.Millisecond)
 	}
 	in.lastStart = formatTime(started)
 	in.setStatus(status, started.Add(time.Duration(r.Int64N(int64(48*time.Hour)))))
 	p.insert(in)
-	f.byID[in.id] = in
+	f.core.Put(in.id, in)
 	return in
 }
 
@@ -483,27 +438,15 @@ func (in *instance) cpu() string {
 }
 
 func (f *Fleet) newID(r *rand.Rand) uint64 {
-	for {
-		id := 1<<62 | r.Uint64()>>2 // 19 decimal digits, like real ids
-		if _, dup := f.byID[id]; !dup {
-			return id
-		}
-	}
+	return f.core.Fresh(func() uint64 { return 1<<62 | r.Uint64()>>2 }) // 19 decimal digits, like real ids
 }
 
 // publicAddress hands out a unique external IPv4 address from ranges that
 // look like Google's.
 func (f *Fleet) publicAddress() string {
 	pools := []int{34, 35, 104, 130}
-	for {
-		n := f.ipCnt
-		f.ipCnt++
-		x := uint32(n) & (1<<24 - 1)
-		x = (x*0x9E3779 + 0x5A17) & (1<<24 - 1) // a bijection on 24 bits
-		if last := x & 255; last != 0 && last != 255 {
-			return fmt.Sprintf("%d.%d.%d.%d", pools[n>>24%len(pools)], x>>16, x>>8&255, x&255)
-		}
-	}
+	n, x := cloudsim.Scatter24(&f.ipCnt, 0, 0)
+	return cloudsim.IPv4(pools[n>>24%len(pools)], x)
 }
 
 func formatTime(t time.Time) string {
@@ -511,24 +454,20 @@ func formatTime(t time.Time) string {
 }
 
 func fingerprint(r *rand.Rand) string {
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return base64.StdEncoding.EncodeToString(b[:])
+	return base64.StdEncoding.EncodeToString(cloudsim.Bytes(r, 8))
 }
 
 // Projects returns the fleet's projects, in order.
 func (f *Fleet) Projects() []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	return slices.Clone(f.order)
 }
 
 // Zones returns the zones the fleet was generated in.
 func (f *Fleet) Zones() []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	out := make([]string, len(f.zones))
 	for i, z := range f.zones {
 		out[i] = z.name
@@ -537,56 +476,41 @@ func (f *Fleet) Zones() []string {
 }
 
 // Len returns the number of instances.
-func (f *Fleet) Len() int {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return len(f.byID)
-}
+func (f *Fleet) Len() int { return f.core.Len() }
 
 // Instances returns every instance, by project (in Projects order), then
 // in the order an aggregated list returns them (zone, then name).
 func (f *Fleet) Instances() []InstanceInfo {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]InstanceInfo, 0, len(f.byID))
+	return cloudsim.Collect(f.core, f.all, (*instance).info)
+}
+
+// all yields every instance, project by project, zone by zone.
+func (f *Fleet) all(yield func(*instance) bool) {
 	for _, name := range f.order {
-		for _, list := range f.projects[name].zones {
-			for _, in := range list {
-				out = append(out, in.info())
+		for _, in := range slices.Concat(f.projects[name].zones...) {
+			if !yield(in) {
+				return
 			}
 		}
 	}
-	return out
 }
 
 // Instance returns one instance by id.
 func (f *Fleet) Instance(id string) (InstanceInfo, bool) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	in := f.lookup(id)
-	if in == nil {
-		return InstanceInfo{}, false
-	}
-	return in.info(), true
-}
-
-func (f *Fleet) lookup(id string) *instance {
 	n, err := strconv.ParseUint(id, 10, 64)
 	if err != nil {
-		return nil
+		return InstanceInfo{}, false
 	}
-	return f.byID[n]
+	return cloudsim.Snapshot(f.core, n, (*instance).info)
 }
 
-// mutate runs fn on instance id under the write lock.
+// mutate runs fn on instance id (decimal) under the write lock.
 func (f *Fleet) mutate(id string, fn func(*instance) error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	in := f.lookup(id)
-	if in == nil {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
 		return fmt.Errorf("%w: %s", ErrNoInstance, id)
 	}
-	return fn(in)
+	return f.core.Mutate(n, fn)
 }
 
 // SetStatus moves an instance to a status (RUNNING, TERMINATED, ...). A
@@ -623,7 +547,7 @@ func (f *Fleet) SetLabel(id, key, value string) error {
 		if ok {
 			labels[i].Value = value
 		} else {
-			labels = slices.Insert(labels, i, Label{key, value})
+			labels = slices.Insert(labels, i, Label{Key: key, Value: value})
 		}
 		in.labels = labels
 		return nil
@@ -642,7 +566,7 @@ func (f *Fleet) DeleteLabel(id, key string) error {
 func (f *Fleet) Remove(id string) error {
 	return f.mutate(id, func(in *instance) error {
 		in.project.remove(in)
-		delete(f.byID, in.id)
+		f.core.Delete(in.id)
 		return nil
 	})
 }
@@ -651,8 +575,8 @@ func (f *Fleet) Remove(id string) error {
 // zones; a new project is created when needed). labels, when non-nil, are
 // its labels; otherwise labels are generated.
 func (f *Fleet) Add(project, zone string, labels map[string]string) (InstanceInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	z := f.catalog.byName[zone]
 	if z == nil {
 		return InstanceInfo{}, fmt.Errorf("gcpsim: zone %q is not served", zone)
@@ -664,5 +588,5 @@ func (f *Fleet) Add(project, zone string, labels map[string]string) (InstanceInf
 		}
 		p = f.addProject(project)
 	}
-	return f.newInstance(f.rng, p, z, labels, false).info(), nil
+	return f.newInstance(f.core.Added, p, z, labels, false).info(), nil
 }

@@ -115,10 +115,10 @@ func (w *jsonw) instance(in *instance) {
 	w.url(false, "subnetwork", "projects/", in.netProject, "/regions/", in.zone.region, "/subnetworks/", in.subnetwork)
 	w.raw(false, "networkIP", in.networkIP)
 	w.b = append(w.b, `,"name":"nic0"`...)
-	if in.natIP != "" {
+	if in.ext.Addr != "" {
 		w.b = append(w.b, `,"accessConfigs":[{"kind":"compute#accessConfig","type":"ONE_TO_ONE_NAT","name":"External NAT"`...)
-		if in.showsNAT() {
-			w.raw(false, "natIP", in.natIP)
+		if ip := in.natIP(); ip != "" {
+			w.raw(false, "natIP", ip)
 		}
 		w.b = append(w.b, `,"networkTier":"PREMIUM"}]`...)
 	}

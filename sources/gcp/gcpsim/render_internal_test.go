@@ -39,10 +39,10 @@ func TestAppendStringIsValidJSON(t *testing.T) {
 func renderPage(s *Server, project string, size int) []byte {
 	w := getJW()
 	defer putJW(w)
-	s.fleet.mu.RLock()
+	s.fleet.core.RLock()
 	page, _, _ := s.fleet.page(project, nil, cursor{page: 1}, size, nil)
 	s.renderAggregated(w, project, page, "instances", "compute#instanceAggregatedList", (*jsonw).instance)
-	s.fleet.mu.RUnlock()
+	s.fleet.core.RUnlock()
 	w.b = append(w.b, '}')
 	return append([]byte(nil), w.b...)
 }

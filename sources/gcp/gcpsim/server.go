@@ -1,7 +1,6 @@
 package gcpsim
 
 import (
-	"context"
 	"encoding/base64"
 	"log/slog"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/rosterhq/roster/internal/cloudsim"
 )
@@ -48,13 +46,16 @@ type Options struct {
 // Server simulates the Compute Engine API's instances.aggregatedList,
 // instances.list and disks.aggregatedList, and Google's OAuth2 token
 // endpoint for service accounts (the JWT-bearer grant), on one endpoint.
-// It is an http.Handler.
+// It is an http.Handler; Start serves it, at a url to give a Compute
+// client (the token endpoint is url + TokenPath).
 type Server struct {
 	fleet    *Fleet
 	accounts map[string]*ServiceAccount
 	first    *ServiceAccount
 	// Controls: SetFaults, Faults, Stats, ResetStats.
 	cloudsim.Controls
+	// Endpoint: Start.
+	cloudsim.Endpoint
 	inj *cloudsim.Injector
 	log *slog.Logger
 
@@ -80,10 +81,7 @@ func New(opts Options) (*Server, error) {
 		}
 		accounts = []*ServiceAccount{sa}
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cloudsim.OrDiscard(opts.Logger)
 	s := &Server{
 		fleet:    fleet,
 		accounts: map[string]*ServiceAccount{},
@@ -93,6 +91,7 @@ func New(opts Options) (*Server, error) {
 		tokens:   map[string]*accessToken{},
 	}
 	s.Controls = s.inj.Controls()
+	s.Endpoint = cloudsim.NewEndpoint(cloudsim.Server{Name: "gcpsim", Handler: s, Logger: s.log})
 	for _, sa := range accounts {
 		s.accounts[sa.Email] = sa
 	}
@@ -120,19 +119,10 @@ func (s *Server) RevokeTokens() {
 	s.mu.Unlock()
 }
 
-// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
-// is done. url is the endpoint to give a Compute client (the token
-// endpoint is url + TokenPath).
-func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	return cloudsim.Server{Name: "gcpsim", Handler: s, Logger: s.log}.Start(ctx, addr)
-}
-
 // request is one Compute request being answered.
 type request struct {
+	cloudsim.Exchange
 	s       *Server
-	w       http.ResponseWriter
-	r       *http.Request
-	start   time.Time
 	method  string
 	project string
 	zone    *zoneInfo // for MethodList
@@ -144,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.token(w, r)
 		return
 	}
-	q := &request{s: s, w: w, r: r, start: time.Now()}
+	q := &request{Exchange: cloudsim.NewExchange(w, r), s: s}
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	switch {
 	case len(parts) == 6 && parts[0] == "compute" && parts[1] == "v1" && parts[2] == "projects" && parts[4] == "aggregated" && parts[5] == "instances":
@@ -170,9 +160,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		q.fail(err)
 		return
 	}
-	s.fleet.mu.RLock()
+	s.fleet.core.RLock()
 	_, known := s.fleet.projects[q.project]
-	s.fleet.mu.RUnlock()
+	s.fleet.core.RUnlock()
 	if !known {
 		s.inj.Reject(q.method)
 		q.fail(errNotFound("projects/" + q.project))
@@ -198,9 +188,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (q *request) fail(e *apiError) {
-	writeComputeError(q.w, e)
+	writeComputeError(q.W, e)
 	q.s.log.Debug("gcpsim request", "method", q.method, "project", q.project, "status", e.code,
-		"reason", e.reason, "duration", time.Since(q.start))
+		"reason", e.reason, "duration", q.Elapsed())
 }
 
 // cursor is where a page starts: after instance name in zone index zone.
@@ -235,7 +225,7 @@ func parsePageToken(tok, bind string) (cursor, bool) {
 
 // list answers the three list methods: parameters, the page, rendering.
 func (s *Server) list(q *request) {
-	form := q.r.URL.Query()
+	form := q.R.URL.Query()
 	size := DefaultPageSize
 	if v := form.Get("maxResults"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -280,7 +270,7 @@ func (s *Server) list(q *request) {
 
 	w := getJW()
 	defer putJW(w)
-	s.fleet.mu.RLock()
+	s.fleet.core.RLock()
 	page, next, more := s.fleet.page(q.project, q.zone, cur, size, flt)
 	switch q.method {
 	case MethodAggregatedList:
@@ -304,7 +294,7 @@ func (s *Server) list(q *request) {
 			w.b = append(w.b, ']')
 		}
 	}
-	s.fleet.mu.RUnlock()
+	s.fleet.core.RUnlock()
 	if more {
 		next.page = cur.page + 1
 		w.raw(false, "nextPageToken", pageToken(next, bind))
@@ -320,13 +310,9 @@ func (s *Server) list(q *request) {
 	}
 	w.b = append(w.b, '}')
 
-	h := q.w.Header()
-	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(w.b)))
-	q.w.WriteHeader(http.StatusOK)
-	q.w.Write(w.b)
+	q.Reply(http.StatusOK, "application/json; charset=UTF-8", w.b)
 	s.log.Debug("gcpsim request", "method", q.method, "project", q.project, "page", cur.page, "instances", len(page),
-		"more", more, "bytes", len(w.b), "duration", time.Since(q.start))
+		"more", more, "bytes", len(w.b), "duration", q.Elapsed())
 }
 
 // renderAggregated writes an aggregated list's head and items: one entry

@@ -33,7 +33,7 @@ func (q *request) novaError(status int, msg string) {
 	w.obj(name)
 	w.int("code", status)
 	w.str("message", msg)
-	if ra := q.w.Header().Get("Retry-After"); ra != "" && name == "overLimit" {
+	if ra := q.W.Header().Get("Retry-After"); ra != "" && name == "overLimit" {
 		w.str("retryAfter", ra)
 	}
 	w.endObj()
@@ -54,21 +54,8 @@ func (s *Server) compute(q *request, rest string) {
 		}
 		return
 	}
-	var op string
-	switch rest {
-	case "/v2.1/servers/detail":
-		op = OpServers
-	case "/v2.1/flavors/detail":
-		op = OpFlavors
-	default:
-		q.novaError(http.StatusNotFound, "The resource could not be found.")
-		return
-	}
-	if q.r.Method != http.MethodGet {
-		q.novaError(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL.")
-		return
-	}
-	t, ok := s.authorize(q)
+	op := map[string]string{"/v2.1/servers/detail": OpServers, "/v2.1/flavors/detail": OpFlavors}[rest]
+	t, ok := s.listing(q, op != "", q.novaError)
 	if !ok {
 		return
 	}
@@ -87,45 +74,20 @@ func (s *Server) compute(q *request, rest string) {
 }
 
 func (s *Server) novaVersions(q *request, all bool) []byte {
-	w := getW()
-	defer putW(w)
-	w.obj("")
-	if all {
-		w.arr("versions")
-		w.obj("")
-	} else {
-		w.obj("version")
-	}
-	w.str("id", "v2.1")
-	w.str("status", "CURRENT")
-	w.str("version", "2."+strconv.Itoa(s.maxMinor))
-	w.str("min_version", "2.1")
-	w.str("updated", "2013-07-23T11:33:21Z")
-	w.arr("links")
-	w.obj("")
-	w.str("rel", "self")
-	w.str("href", q.base+computePath+q.region+"/v2.1/")
-	w.endObj()
-	w.endArr()
-	w.arr("media-types")
-	w.obj("")
-	w.str("base", "application/json")
-	w.str("type", "application/vnd.openstack.compute+json;version=2.1")
-	w.endObj()
-	w.endArr()
-	w.endObj()
-	if all {
-		w.endArr()
-	}
-	w.endObj()
-	return append([]byte(nil), w.b...)
+	return versionDoc(all, q.base+computePath+q.region+"/v2.1/", "application/vnd.openstack.compute+json;version=2.1", func(w *jw) {
+		w.str("id", "v2.1")
+		w.str("status", "CURRENT")
+		w.str("version", "2."+strconv.Itoa(s.maxMinor))
+		w.str("min_version", "2.1")
+		w.str("updated", "2013-07-23T11:33:21Z")
+	}, "versions")
 }
 
 // microversion reads the requested compute microversion (2.1 without a
 // header) and echoes it in the response headers, as Nova does.
 func (s *Server) microversion(q *request) (int, bool) {
 	v := ""
-	if h := q.r.Header.Get("OpenStack-API-Version"); h != "" {
+	if h := q.R.Header.Get("OpenStack-API-Version"); h != "" {
 		for part := range strings.SplitSeq(h, ",") {
 			if svc, ver, ok := strings.Cut(strings.TrimSpace(part), " "); ok && svc == "compute" {
 				v = strings.TrimSpace(ver)
@@ -133,7 +95,7 @@ func (s *Server) microversion(q *request) (int, bool) {
 		}
 	}
 	if v == "" {
-		v = q.r.Header.Get("X-OpenStack-Nova-API-Version")
+		v = q.R.Header.Get("X-OpenStack-Nova-API-Version")
 	}
 	minor := 1
 	switch {
@@ -152,7 +114,7 @@ func (s *Server) microversion(q *request) (int, bool) {
 		}
 		minor = m
 	}
-	h := q.w.Header()
+	h := q.W.Header()
 	mv := "2." + strconv.Itoa(minor)
 	h.Set("OpenStack-API-Version", "compute "+mv)
 	h.Set("X-OpenStack-Nova-API-Version", mv)
@@ -351,7 +313,7 @@ func (s *Server) pageLimit(q *request, query url.Values) (int, bool) {
 // listServers answers servers/detail: the newest first, limit/marker
 // paging with a next link when a page is full, as Nova does.
 func (s *Server) listServers(q *request, t *token, minor int) {
-	query := q.r.URL.Query()
+	query := q.R.URL.Query()
 	limit, ok := s.pageLimit(q, query)
 	if !ok {
 		return
@@ -361,25 +323,25 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 		return
 	}
 	fl := s.fleet
-	fl.mu.RLock()
+	fl.core.RLock()
 	rs := fl.byRegion[q.region]
 	start := len(rs.list) - 1
 	if marker := query.Get("marker"); marker != "" {
 		seq, found := uint64(0), false
-		if x, ok := fl.byID[marker]; ok && x.region == rs {
+		if x, ok := fl.core.Get(marker); ok && x.region == rs {
 			seq, found = x.seq, true
 		} else if g, ok := fl.gone[marker]; ok {
 			seq, found = g, true
 		}
 		if !found {
-			fl.mu.RUnlock()
+			fl.core.RUnlock()
 			q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
 			return
 		}
 		i, _ := slices.BinarySearchFunc(rs.list, seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
 		start = i - 1
 		if _, failed := answers.FailPage(s.inj, Call{Op: OpServers, Scope: q.region}, s.pageNumber(rs, start, limit, filters)); failed {
-			fl.mu.RUnlock()
+			fl.core.RUnlock()
 			q.novaError(http.StatusInternalServerError, "Unexpected API Error. Please report this at http://bugs.launchpad.net/nova/ and attach the Nova API log if possible.")
 			return
 		}
@@ -392,27 +354,22 @@ func (s *Server) listServers(q *request, t *token, minor int) {
 	}
 	w := getW()
 	defer putW(w)
-	w.obj("")
-	w.arr("servers")
+	w.list("servers")
 	compute := q.base + computePath + q.region
 	for _, x := range page {
 		s.renderServer(w, compute, x, minor, t.admin)
 	}
 	w.endArr()
 	if len(page) == limit && limit > 0 {
-		next := url.Values{}
-		for k, v := range query {
-			next[k] = v
-		}
-		next.Set("marker", page[len(page)-1].id)
+		next := nextQuery(query, page[len(page)-1].id)
 		w.arr("servers_links")
 		w.obj("")
-		w.str("href", q.base+computePath+q.region+"/v2.1/servers/detail?"+next.Encode())
+		w.str("href", q.base+computePath+q.region+"/v2.1/servers/detail?"+next)
 		w.str("rel", "next")
 		w.endObj()
 		w.endArr()
 	}
-	fl.mu.RUnlock()
+	fl.core.RUnlock()
 	w.endObj()
 	q.writeJSON(http.StatusOK, w.b)
 }
@@ -437,15 +394,13 @@ func (s *Server) pageNumber(rs *regionSet, start, limit int, filters []serverFil
 // URL its links start with.
 func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin bool) {
 	st := statusStates[x.status]
-	w.obj("")
-	w.str("id", x.id)
-	w.str("name", x.name)
+	w.named("", x.id, x.name)
 	w.str("status", x.status)
 	w.str("tenant_id", x.project.id)
 	w.str("user_id", x.userID)
 	w.obj("metadata")
 	for _, m := range x.metadata {
-		w.str(m.k, m.v)
+		w.str(m.Key, m.Value)
 	}
 	w.endObj()
 	w.str("hostId", x.hostID)
@@ -454,12 +409,7 @@ func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin
 	} else {
 		w.obj("image")
 		w.str("id", x.imageID)
-		w.arr("links")
-		w.obj("")
-		w.str("rel", "bookmark")
-		w.strCat("href", compute, "/images/", x.imageID)
-		w.endObj()
-		w.endArr()
+		w.links("bookmark", compute, "/images/", x.imageID)
 		w.endObj()
 	}
 	fl := x.flavor
@@ -478,12 +428,7 @@ func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin
 		w.endObj()
 	} else {
 		w.str("id", fl.ID)
-		w.arr("links")
-		w.obj("")
-		w.str("rel", "bookmark")
-		w.strCat("href", compute, "/flavors/", fl.ID)
-		w.endObj()
-		w.endArr()
+		w.links("bookmark", compute, "/flavors/", fl.ID)
 	}
 	w.endObj()
 	w.time("created", x.created, "2006-01-02T15:04:05Z")
@@ -505,14 +450,8 @@ func (s *Server) renderServer(w *jw, compute string, x *server, minor int, admin
 	w.str("accessIPv4", "")
 	w.str("accessIPv6", "")
 	w.arr("links")
-	w.obj("")
-	w.str("rel", "self")
-	w.strCat("href", compute, "/v2.1/servers/", x.id)
-	w.endObj()
-	w.obj("")
-	w.str("rel", "bookmark")
-	w.strCat("href", compute, "/servers/", x.id)
-	w.endObj()
+	w.link("self", compute, "/v2.1/servers/", x.id)
+	w.link("bookmark", compute, "/servers/", x.id)
 	w.endArr()
 	w.str("OS-DCF:diskConfig", x.diskCfg)
 	if x.status == "BUILD" {
@@ -646,30 +585,23 @@ func mapKeysStr(m map[string]string) func(func(string) bool) {
 // listFlavors answers flavors/detail, paged by limit and marker (a
 // flavor id) with a flavors_links next link when a page is full.
 func (s *Server) listFlavors(q *request, minor int) {
-	query := q.r.URL.Query()
+	query := q.R.URL.Query()
 	limit, ok := s.pageLimit(q, query)
 	if !ok {
 		return
 	}
-	start := 0
-	if marker := query.Get("marker"); marker != "" {
-		i := slices.IndexFunc(flavors, func(f Flavor) bool { return f.ID == marker })
-		if i < 0 {
-			q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
-			return
-		}
-		start = i + 1
+	marker := query.Get("marker")
+	start, end, ok := markerPage(flavors, marker, limit, func(f Flavor) string { return f.ID })
+	if !ok {
+		q.novaError(http.StatusBadRequest, "marker ["+marker+"] not found")
+		return
 	}
-	end := min(len(flavors), start+limit)
 	compute := q.base + computePath + q.region
 	w := getW()
 	defer putW(w)
-	w.obj("")
-	w.arr("flavors")
+	w.list("flavors")
 	for _, f := range flavors[start:end] {
-		w.obj("")
-		w.str("id", f.ID)
-		w.str("name", f.Name)
+		w.named("", f.ID, f.Name)
 		w.int("ram", f.RAM)
 		w.int("disk", f.Disk)
 		w.int("vcpus", f.VCPUs)
@@ -693,27 +625,17 @@ func (s *Server) listFlavors(q *request, minor int) {
 			w.endObj()
 		}
 		w.arr("links")
-		w.obj("")
-		w.str("rel", "self")
-		w.str("href", compute+"/v2.1/flavors/"+f.ID)
-		w.endObj()
-		w.obj("")
-		w.str("rel", "bookmark")
-		w.str("href", compute+"/flavors/"+f.ID)
-		w.endObj()
+		w.link("self", compute, "/v2.1/flavors/", f.ID)
+		w.link("bookmark", compute, "/flavors/", f.ID)
 		w.endArr()
 		w.endObj()
 	}
 	w.endArr()
 	if end-start == limit && limit > 0 {
-		next := url.Values{}
-		for k, v := range query {
-			next[k] = v
-		}
-		next.Set("marker", flavors[end-1].ID)
+		next := nextQuery(query, flavors[end-1].ID)
 		w.arr("flavors_links")
 		w.obj("")
-		w.str("href", compute+"/v2.1/flavors/detail?"+next.Encode())
+		w.str("href", compute+"/v2.1/flavors/detail?"+next)
 		w.str("rel", "next")
 		w.endObj()
 		w.endArr()

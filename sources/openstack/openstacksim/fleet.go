@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rosterhq/roster/internal/cloudsim"
@@ -32,10 +31,6 @@ const (
 
 // ErrNoServer is returned by fleet mutations given an unknown server id.
 var ErrNoServer = errors.New("openstacksim: no such server")
-
-// simEpoch is "now" for generated fleets, so that a seed always gives the
-// same timestamps.
-var simEpoch = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // Statuses are the server statuses a generated fleet uses, with the
 // vm_state, power_state and task_state Nova reports for each.
@@ -158,8 +153,6 @@ type network struct {
 	addrs []Address
 }
 
-type kv struct{ k, v string }
-
 type server struct {
 	seq       uint64
 	id, name  string
@@ -175,7 +168,7 @@ type server struct {
 	updated   time.Time
 	launched  time.Time
 	nets      []network
-	metadata  []kv
+	metadata  []cloudsim.Tag
 	tags      []string
 	secGroups []string
 	volumes   []string
@@ -212,46 +205,35 @@ type regionSet struct {
 // regions and projects. It is safe for concurrent use; mutations are seen
 // by the next request.
 type Fleet struct {
-	mu       sync.RWMutex
-	seed     int64
-	rng      *rand.Rand // for servers added after generation
+	core     *cloudsim.Core[string, server]
 	regions  []*regionSet
 	byRegion map[string]*regionSet
 	projects []*project
 	byProj   map[string]*project
-	byID     map[string]*server
 	gone     map[string]uint64 // deleted server id → seq (Nova keeps deleted rows: a marker still works)
 	seq      uint64
-	clock    time.Time // the time of the last mutation; advances a minute each
-	roleCnt  map[string]int
+	clock    time.Time      // the time of the last mutation; advances a minute each
+	names    cloudsim.Namer // per role
 }
 
 // NewFleet generates size servers over regions (DefaultRegions when empty)
 // and projects (DefaultProjects when empty). The same arguments always
 // give the same fleet.
 func NewFleet(seed int64, size int, regions, projects []string) *Fleet {
-	if len(regions) == 0 {
-		regions = DefaultRegions
-	}
-	if len(projects) == 0 {
-		projects = DefaultProjects
-	}
 	f := &Fleet{
-		seed:     seed,
-		rng:      rand.New(rand.NewPCG(uint64(seed), 0xadd)),
 		byRegion: map[string]*regionSet{},
 		byProj:   map[string]*project{},
-		byID:     map[string]*server{},
+		core:     cloudsim.NewCore[string, server](seed, ErrNoServer),
 		gone:     map[string]uint64{},
-		roleCnt:  map[string]int{},
-		clock:    simEpoch,
+		names:    cloudsim.Namer{},
+		clock:    cloudsim.Epoch,
 	}
-	for _, name := range cloudsim.Uniq(projects) {
+	for _, name := range cloudsim.Scopes(projects, DefaultProjects) {
 		p := &project{index: len(f.projects), name: name, id: stableID(seed, "project", name)}
 		f.projects = append(f.projects, p)
 		f.byProj[name] = p
 	}
-	for _, name := range cloudsim.Uniq(regions) {
+	for _, name := range cloudsim.Scopes(regions, DefaultRegions) {
 		f.newRegion(name)
 	}
 	f.generate(size)
@@ -266,13 +248,13 @@ func (f *Fleet) newRegion(name string) *regionSet {
 		base := strings.ToLower(name)
 		rs.zones = []string{base + "-a", base + "-b"}
 	}
-	created := simEpoch.AddDate(-2, 0, rs.index).Format("2006-01-02T15:04:05Z")
+	created := cloudsim.Epoch.AddDate(-2, 0, rs.index).Format("2006-01-02T15:04:05Z")
 	for i, n := range publicImages {
-		rs.addImage(&Image{ID: stableUUID(f.seed, "image", name+"/"+n), Name: n, Region: name, Visibility: "public",
-			Owner: stableID(f.seed, "project", "admin"), MinDisk: 1 + i%3*9, Size: int64(12716032 + i*734003200), created: created})
+		rs.addImage(&Image{ID: stableUUID(f.core.Seed, "image", name+"/"+n), Name: n, Region: name, Visibility: "public",
+			Owner: stableID(f.core.Seed, "project", "admin"), MinDisk: 1 + i%3*9, Size: int64(12716032 + i*734003200), created: created})
 	}
 	for _, p := range f.projects {
-		rs.addImage(&Image{ID: stableUUID(f.seed, "image", name+"/"+p.name+"-golden"), Name: p.name + "-golden-image", Region: name,
+		rs.addImage(&Image{ID: stableUUID(f.core.Seed, "image", name+"/"+p.name+"-golden"), Name: p.name + "-golden-image", Region: name,
 			Visibility: "private", Owner: p.id, MinDisk: 20, Size: 2147483648, created: created})
 	}
 	f.regions = append(f.regions, rs)
@@ -288,14 +270,24 @@ func (rs *regionSet) addImage(img *Image) {
 }
 
 var (
-	roles = []string{"web", "api", "worker", "db", "cache", "queue", "bastion", "batch", "search", "monitor"}
-	teams = []string{"platform", "payments", "search", "data", "identity"}
+	// profile is what servers are for.
+	profile = cloudsim.Profile{Roles: cloudsim.Roles, Envs: []string{"prod", "prod", "prod", "staging", "staging", "dev"}}
+	teams   = []string{"platform", "payments", "search", "data", "identity"}
+	// extraMetadata follows env and role on some servers.
+	extraMetadata = []cloudsim.Extra{
+		{Chance: 0.2, Key: "group", Value: func(_ *rand.Rand, m cloudsim.Machine) string { return m.Role + "-servers" }},
+		{Chance: 0.1, Key: "groups", Value: func(r *rand.Rand, _ cloudsim.Machine) string { return cloudsim.Pick(r, teams) + ",monitored, backup" }},
+		{Chance: 0.05, Key: "Cost Center", Value: cloudsim.OneOf([]string{"R&D / 42", "Ops & Infra", "Sales <EMEA>"})},
+	}
+	// initialStatuses are the statuses of generated servers.
+	initialStatuses = cloudsim.NewOdds([]string{"ACTIVE", "SHUTOFF", "ERROR", "BUILD", "PAUSED", "SUSPENDED", "SHELVED_OFFLOADED"},
+		0.85, 0.94, 0.96, 0.975, 0.985, 0.995)
 )
 
 // generate creates size servers. The first go round-robin over the
 // regions so every region gets some; the rest favour the first regions.
 func (f *Fleet) generate(size int) {
-	r := rand.New(rand.NewPCG(uint64(f.seed), 0x5e7))
+	r := cloudsim.Stream(f.core.Seed, 0x5e7) // its own stream, not FleetStream: a seed keeps the fleet it always gave
 	spread := cloudsim.NewSpread(len(f.regions), 0.2)
 	for n := range size {
 		rs := f.regions[spread.Nth(r, n)]
@@ -308,9 +300,9 @@ func (f *Fleet) generate(size int) {
 }
 
 func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server {
-	role := roles[r.IntN(len(roles))]
-	env := cloudsim.Pick(r, []string{"prod", "prod", "prod", "staging", "staging", "dev"})
-	created := simEpoch.Add(-time.Duration(r.Int64N(int64(730 * 24 * time.Hour)))).Truncate(time.Second)
+	m := profile.Machine(r)
+	role, env := m.Role, m.Env
+	created := cloudsim.Epoch.Add(-cloudsim.Age(r, cloudsim.TwoYears)).Truncate(time.Second)
 	s := &server{
 		region:  rs,
 		project: p,
@@ -319,12 +311,12 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 		created: created,
 		diskCfg: cloudsim.Pick(r, []string{"MANUAL", "AUTO"}),
 	}
-	s.status = pickStatus(r)
+	s.status = initialStatuses.Draw(r)
 	switch p := r.Float64(); {
 	case p < 0.08:
 		// booted from a volume: no image
 	case p < 0.11:
-		s.imageID = stableUUID(f.seed, "deleted-image", fmt.Sprint(r.Uint64()))
+		s.imageID = stableUUID(f.core.Seed, "deleted-image", fmt.Sprint(r.Uint64()))
 	case p < 0.2:
 		s.imageID = rs.images[len(publicImages)+s.project.index].ID // the project's private image
 	default:
@@ -334,25 +326,16 @@ func (f *Fleet) generateServer(r *rand.Rand, rs *regionSet, p *project) *server 
 		s.keyName = "ops-" + env
 	}
 	s.name = f.generateName(r, rs, p, role)
-	s.metadata = []kv{{"env", env}, {"role", role}}
-	if r.Float64() < 0.2 {
-		s.metadata = append(s.metadata, kv{"group", role + "-servers"})
-	}
-	if r.Float64() < 0.1 {
-		s.metadata = append(s.metadata, kv{"groups", cloudsim.Pick(r, teams) + ",monitored, backup"})
-	}
-	if r.Float64() < 0.05 {
-		s.metadata = append(s.metadata, kv{"Cost Center", cloudsim.Pick(r, []string{"R&D / 42", "Ops & Infra", "Sales <EMEA>"})})
-	}
+	s.metadata = cloudsim.AppendExtras(r, []cloudsim.Tag{{Key: "env", Value: env}, {Key: "role", Value: role}}, m, extraMetadata)
 	s.tags = []string{env, role}
 	if r.Float64() < 0.15 {
 		s.tags = append(s.tags, "backup")
 	}
 	if r.Float64() < 0.1 {
-		s.volumes = append(s.volumes, stableUUID(f.seed, "volume", fmt.Sprint(r.Uint64())))
+		s.volumes = append(s.volumes, stableUUID(f.core.Seed, "volume", fmt.Sprint(r.Uint64())))
 	}
 	if s.imageID == "" {
-		s.volumes = append([]string{stableUUID(f.seed, "root-volume", fmt.Sprint(r.Uint64()))}, s.volumes...)
+		s.volumes = append([]string{stableUUID(f.core.Seed, "root-volume", fmt.Sprint(r.Uint64()))}, s.volumes...)
 	}
 	s.cfgDrive = r.Float64() < 0.1
 	if r.Float64() < 0.2 {
@@ -381,12 +364,12 @@ func (f *Fleet) finish(r *rand.Rand, s *server, plan addressPlan) {
 	f.seq++
 	s.seq = f.seq
 	s.id = f.newServerID(r)
-	s.userID = stableID(f.seed, "user", "demo")
+	s.userID = stableID(f.core.Seed, "user", "demo")
 	if s.status != "BUILD" {
 		s.launched = s.created.Add(time.Duration(20+r.IntN(90)) * time.Second)
 	}
 	s.updated = s.created
-	if d := simEpoch.Sub(s.created); d > 0 {
+	if d := cloudsim.Epoch.Sub(s.created); d > 0 {
 		s.updated = s.created.Add(time.Duration(r.Int64N(int64(d)))).Truncate(time.Second)
 	}
 	if s.updated.Before(s.launched) {
@@ -436,7 +419,7 @@ func (f *Fleet) finish(r *rand.Rand, s *server, plan addressPlan) {
 		}
 	}
 	rs.list = append(rs.list, s)
-	f.byID[s.id] = s
+	f.core.Put(s.id, s)
 }
 
 func (s *server) addAddress(a Address) {
@@ -447,24 +430,6 @@ func (s *server) addAddress(a Address) {
 		}
 	}
 	s.nets = append(s.nets, network{name: a.Network, addrs: []Address{a}})
-}
-
-func pickStatus(r *rand.Rand) string {
-	switch p := r.Float64(); {
-	case p < 0.85:
-		return "ACTIVE"
-	case p < 0.94:
-		return "SHUTOFF"
-	case p < 0.96:
-		return "ERROR"
-	case p < 0.975:
-		return "BUILD"
-	case p < 0.985:
-		return "PAUSED"
-	case p < 0.995:
-		return "SUSPENDED"
-	}
-	return "SHELVED_OFFLOADED"
 }
 
 // addresslessStatus decides whether a server of status has no address
@@ -490,7 +455,7 @@ func (f *Fleet) generateName(r *rand.Rand, rs *regionSet, p *project, role strin
 				return other.name
 			}
 		}
-	case x < 0.03 && len(f.byID) > 0:
+	case x < 0.03 && f.core.Count() > 0:
 		other := f.regions[r.IntN(len(f.regions))]
 		if len(other.list) > 0 {
 			if s := other.list[r.IntN(len(other.list))]; s.region != rs || s.project != p {
@@ -498,8 +463,7 @@ func (f *Fleet) generateName(r *rand.Rand, rs *regionSet, p *project, role strin
 			}
 		}
 	}
-	f.roleCnt[role]++
-	return fmt.Sprintf("%s-%04d", role, f.roleCnt[role])
+	return f.names.Next(role)
 }
 
 // nextIP hands out the next address of a pool: fixed addresses per
@@ -535,18 +499,13 @@ func (rs *regionSet) nextIP(pool string, p *project) string {
 }
 
 func (f *Fleet) newServerID(r *rand.Rand) string {
-	for {
-		id := uuid(r)
-		if _, dup := f.byID[id]; !dup {
-			return id
-		}
-	}
+	return f.core.Fresh(func() string { return uuid(r) })
 }
 
 // ProjectID returns the id of a project of the fleet.
 func (f *Fleet) ProjectID(name string) (string, bool) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	p, ok := f.byProj[name]
 	if !ok {
 		return "", false
@@ -556,30 +515,29 @@ func (f *Fleet) ProjectID(name string) (string, bool) {
 
 // Projects returns the project names, in order.
 func (f *Fleet) Projects() []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]string, len(f.projects))
-	for i, p := range f.projects {
-		out[i] = p.name
-	}
-	return out
+	return names(f, func() []*project { return f.projects }, func(p *project) string { return p.name })
 }
 
 // Regions returns the region names, in order.
 func (f *Fleet) Regions() []string {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]string, len(f.regions))
-	for i, r := range f.regions {
-		out[i] = r.name
+	return names(f, func() []*regionSet { return f.regions }, func(rs *regionSet) string { return rs.name })
+}
+
+// names lists the name of each of list(), under f's read lock.
+func names[T any](f *Fleet, list func() []T, name func(T) string) []string {
+	f.core.RLock()
+	defer f.core.RUnlock()
+	out := make([]string, len(list()))
+	for i, x := range list() {
+		out[i] = name(x)
 	}
 	return out
 }
 
 // Images returns the images of a region, public first.
 func (f *Fleet) Images(region string) []Image {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
+	f.core.RLock()
+	defer f.core.RUnlock()
 	rs := f.byRegion[region]
 	if rs == nil {
 		return nil
@@ -592,35 +550,26 @@ func (f *Fleet) Images(region string) []Image {
 }
 
 // Len returns the number of servers.
-func (f *Fleet) Len() int {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	return len(f.byID)
-}
+func (f *Fleet) Len() int { return f.core.Len() }
 
 // Servers returns every server by region (in Regions order) and then in
 // creation order (Nova lists the newest first).
-func (f *Fleet) Servers() []ServerInfo {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	out := make([]ServerInfo, 0, len(f.byID))
+func (f *Fleet) Servers() []ServerInfo { return cloudsim.Collect(f.core, f.all, (*server).info) }
+
+// all yields every server, region by region.
+func (f *Fleet) all(yield func(*server) bool) {
 	for _, rs := range f.regions {
 		for _, s := range rs.list {
-			out = append(out, s.info())
+			if !yield(s) {
+				return
+			}
 		}
 	}
-	return out
 }
 
 // Server returns one server by id.
 func (f *Fleet) Server(id string) (ServerInfo, bool) {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	s, ok := f.byID[id]
-	if !ok {
-		return ServerInfo{}, false
-	}
-	return s.info(), true
+	return cloudsim.Snapshot(f.core, id, (*server).info)
 }
 
 func (s *server) info() ServerInfo {
@@ -637,24 +586,21 @@ func (s *server) info() ServerInfo {
 		in.Addresses = append(in.Addresses, n.addrs...)
 	}
 	for _, m := range s.metadata {
-		in.Metadata[m.k] = m.v
+		in.Metadata[m.Key] = m.Value
 	}
 	return in
 }
 
-// mutate runs fn on server id under the write lock.
+// mutate runs fn on server id under the write lock, and stamps it
+// updated.
 func (f *Fleet) mutate(id string, fn func(*server) error) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.byID[id]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoServer, id)
-	}
-	if err := fn(s); err != nil {
-		return err
-	}
-	s.updated = f.tick()
-	return nil
+	return f.core.Mutate(id, func(s *server) error {
+		if err := fn(s); err != nil {
+			return err
+		}
+		s.updated = f.tick()
+		return nil
+	})
 }
 
 // tick advances the fleet's clock: mutations and added servers get
@@ -692,13 +638,7 @@ func (f *Fleet) Rename(id, name string) error {
 // SetMetadata sets (adds or replaces) a metadata item.
 func (f *Fleet) SetMetadata(id, key, value string) error {
 	return f.mutate(id, func(s *server) error {
-		for i := range s.metadata {
-			if s.metadata[i].k == key {
-				s.metadata[i].v = value
-				return nil
-			}
-		}
-		s.metadata = append(s.metadata, kv{key, value})
+		s.metadata = cloudsim.SetTag(s.metadata, key, value)
 		return nil
 	})
 }
@@ -706,7 +646,7 @@ func (f *Fleet) SetMetadata(id, key, value string) error {
 // DeleteMetadata removes a metadata item if the server has it.
 func (f *Fleet) DeleteMetadata(id, key string) error {
 	return f.mutate(id, func(s *server) error {
-		s.metadata = slices.DeleteFunc(s.metadata, func(m kv) bool { return m.k == key })
+		s.metadata = cloudsim.DeleteTag(s.metadata, key)
 		return nil
 	})
 }
@@ -737,18 +677,14 @@ func (f *Fleet) SetFloatingIP(id, addr string) error {
 // Delete removes a server. Like Nova, a deleted server's id still works as
 // a pagination marker.
 func (f *Fleet) Delete(id string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	s, ok := f.byID[id]
-	if !ok {
-		return fmt.Errorf("%w: %s", ErrNoServer, id)
-	}
-	rs := s.region
-	i, _ := slices.BinarySearchFunc(rs.list, s.seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
-	rs.list = slices.Delete(rs.list, i, i+1)
-	delete(f.byID, id)
-	f.gone[id] = s.seq
-	return nil
+	return f.core.Mutate(id, func(s *server) error {
+		rs := s.region
+		i, _ := slices.BinarySearchFunc(rs.list, s.seq, func(x *server, seq uint64) int { return cmp.Compare(x.seq, seq) })
+		rs.list = slices.Delete(rs.list, i, i+1)
+		f.core.Delete(id)
+		f.gone[id] = s.seq
+		return nil
+	})
 }
 
 // ServerSpec describes a server to add. Zero fields get defaults.
@@ -776,8 +712,8 @@ type ServerSpec struct {
 // Add creates a server from spec. It is listed first (Nova lists the
 // newest first).
 func (f *Fleet) Add(spec ServerSpec) (ServerInfo, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.core.Lock()
+	defer f.core.Unlock()
 	rs := f.regions[0]
 	if spec.Region != "" {
 		if rs = f.byRegion[spec.Region]; rs == nil {
@@ -805,7 +741,7 @@ func (f *Fleet) Add(spec ServerSpec) (ServerInfo, error) {
 	if fl == nil {
 		return ServerInfo{}, fmt.Errorf("openstacksim: unknown flavor %q", flavorID)
 	}
-	r := f.rng
+	r := f.core.Added
 	s := &server{
 		region: rs, project: p, status: status, az: spec.AvailabilityZone, flavor: fl,
 		imageID: spec.ImageID, keyName: spec.KeyName, name: spec.Name, diskCfg: "MANUAL",
@@ -822,13 +758,13 @@ func (f *Fleet) Add(spec ServerSpec) (ServerInfo, error) {
 		s.volumes = []string{uuid(r)}
 	}
 	if s.name == "" {
-		s.name = f.generateName(r, rs, p, roles[r.IntN(len(roles))])
+		s.name = f.generateName(r, rs, p, cloudsim.Pick(r, profile.Roles))
 	}
 	if s.tags == nil {
 		s.tags = []string{}
 	}
-	for _, k := range slices.Sorted(maps.Keys(spec.Metadata)) {
-		s.metadata = append(s.metadata, kv{k, spec.Metadata[k]})
+	if len(spec.Metadata) > 0 {
+		s.metadata = cloudsim.TagsOf(spec.Metadata)
 	}
 	plan := addressPlan{}
 	if spec.Addresses != nil {
@@ -879,26 +815,10 @@ func stableID(seed int64, kind, name string) string {
 // stableUUID is stableID formatted as a version 4 UUID.
 func stableUUID(seed int64, kind, name string) string {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%s", seed, kind, name)))
-	return formatUUID(sum[:16])
+	return cloudsim.FormatUUID(sum[:16])
 }
 
-func uuid(r *rand.Rand) string {
-	var b [16]byte
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return formatUUID(b[:])
-}
+func uuid(r *rand.Rand) string { return cloudsim.FormatUUID(cloudsim.Bytes(r, 16)) }
 
-func formatUUID(b []byte) string {
-	var u [16]byte
-	copy(u[:], b)
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	h := hex.EncodeToString(u[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-func newMAC(r *rand.Rand) string {
-	return fmt.Sprintf("fa:16:3e:%02x:%02x:%02x", r.IntN(256), r.IntN(256), r.IntN(256))
-}
+// newMAC draws an address in the prefix Nova gives its ports.
+func newMAC(r *rand.Rand) string { return cloudsim.MAC(r, "fa:16:3e") }

@@ -148,7 +148,7 @@ func (s *Server) identity(q *request, rest string) {
 		if q.admit(OpVersions, q.keystoneError) {
 			q.writeJSON(http.StatusOK, s.keystoneVersions(q, false))
 		}
-	case rest == "/v3/auth/tokens" && q.r.Method == http.MethodPost:
+	case rest == "/v3/auth/tokens" && q.R.Method == http.MethodPost:
 		if q.admit(OpAuth, q.keystoneError) {
 			s.issueToken(q)
 		}
@@ -160,44 +160,17 @@ func (s *Server) identity(q *request, rest string) {
 }
 
 func (s *Server) keystoneVersions(q *request, all bool) []byte {
-	w := getW()
-	defer putW(w)
-	w.obj("")
-	if all {
-		w.obj("versions")
-		w.arr("values")
-		w.obj("")
-	} else {
-		w.obj("version")
-	}
-	w.str("id", "v3.14")
-	w.str("status", "stable")
-	w.str("updated", "2020-04-07T00:00:00Z")
-	w.arr("links")
-	w.obj("")
-	w.str("rel", "self")
-	w.str("href", q.base+IdentityPath+"/v3/")
-	w.endObj()
-	w.endArr()
-	w.arr("media-types")
-	w.obj("")
-	w.str("base", "application/json")
-	w.str("type", "application/vnd.openstack.identity-v3+json")
-	w.endObj()
-	w.endArr()
-	w.endObj()
-	if all {
-		w.endArr()
-		w.endObj()
-	}
-	w.endObj()
-	return append([]byte(nil), w.b...)
+	return versionDoc(all, q.base+IdentityPath+"/v3/", "application/vnd.openstack.identity-v3+json", func(w *jw) {
+		w.str("id", "v3.14")
+		w.str("status", "stable")
+		w.str("updated", "2020-04-07T00:00:00Z")
+	}, "versions", "values")
 }
 
 // keystoneError answers in Keystone's error format.
 func (q *request) keystoneError(status int, msg string) {
 	if status == http.StatusUnauthorized {
-		q.w.Header().Set("WWW-Authenticate", `Keystone uri="`+q.base+IdentityPath+`"`)
+		q.W.Header().Set("WWW-Authenticate", `Keystone uri="`+q.base+IdentityPath+`"`)
 	}
 	q.plainError(status, msg)
 }
@@ -252,7 +225,7 @@ const needAuth = "The request you have made requires authentication."
 // issueToken answers POST /v3/auth/tokens.
 func (s *Server) issueToken(q *request) {
 	var req authRequest
-	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, 64<<10))
+	body, err := io.ReadAll(http.MaxBytesReader(q.W, q.R.Body, 64<<10))
 	if err == nil {
 		err = json.Unmarshal(body, &req)
 	}
@@ -312,8 +285,8 @@ func (s *Server) issueToken(q *request) {
 	s.tokens[tokenID] = t
 	s.mu.Unlock()
 	s.inj.Count(func(st *Stats) { st.TokensIssued++ })
-	q.w.Header().Set("X-Subject-Token", tokenID)
-	q.writeJSON(http.StatusCreated, s.renderToken(q, t, q.r.URL.Query().Has("nocatalog")))
+	q.W.Header().Set("X-Subject-Token", tokenID)
+	q.writeJSON(http.StatusCreated, s.renderToken(q, t, q.R.URL.Query().Has("nocatalog")))
 }
 
 func (s *Server) checkPassword(ref userRef) *userRec {
@@ -385,45 +358,39 @@ func (s *Server) scopeProject(q *request, u *userRec, raw json.RawMessage) (*pro
 
 func (u *userRec) memberOf(p *project) bool { return u.projects == nil || u.projects[p.id] }
 
+// domainObj opens object k of a user or project of the default domain,
+// with its id and name; the caller closes it.
+func (w *jw) domainObj(k, id, name string) {
+	w.obj(k)
+	w.named("domain", DefaultDomainID, DefaultDomainName)
+	w.endObj()
+	w.str("id", id)
+	w.str("name", name)
+}
+
 func (s *Server) renderToken(q *request, t *token, noCatalog bool) []byte {
 	w := getW()
 	defer putW(w)
 	w.obj("")
 	w.obj("token")
 	w.strs("methods", t.methods)
-	w.obj("user")
-	w.obj("domain")
-	w.str("id", DefaultDomainID)
-	w.str("name", DefaultDomainName)
-	w.endObj()
-	w.str("id", t.user.id)
-	w.str("name", t.user.name)
+	w.domainObj("user", t.user.id, t.user.name)
 	w.null("password_expires_at")
 	w.endObj()
 	w.strs("audit_ids", []string{base64.RawURLEncoding.EncodeToString(randomBytes())})
 	w.str("expires_at", t.expires.Format("2006-01-02T15:04:05.000000Z"))
 	w.str("issued_at", t.issued.Format("2006-01-02T15:04:05.000000Z"))
-	w.obj("project")
-	w.obj("domain")
-	w.str("id", DefaultDomainID)
-	w.str("name", DefaultDomainName)
-	w.endObj()
-	w.str("id", t.project.id)
-	w.str("name", t.project.name)
+	w.domainObj("project", t.project.id, t.project.name)
 	w.endObj()
 	w.bool("is_domain", false)
 	if t.app != nil {
-		w.obj("application_credential")
-		w.str("id", t.app.id)
-		w.str("name", t.app.name)
+		w.named("application_credential", t.app.id, t.app.name)
 		w.bool("restricted", true)
 		w.endObj()
 	}
 	w.arr("roles")
 	for _, r := range t.roles() {
-		w.obj("")
-		w.str("id", stableID(s.seed, "role", r))
-		w.str("name", r)
+		w.named("", stableID(s.seed, "role", r), r)
 		w.endObj()
 	}
 	w.endArr()
@@ -486,7 +453,7 @@ func (s *Server) renderCatalog(w *jw, base string) {
 // authorize checks the X-Auth-Token of a service request, answering 401
 // itself when it is missing, unknown or expired.
 func (s *Server) authorize(q *request) (*token, bool) {
-	id := q.r.Header.Get("X-Auth-Token")
+	id := q.R.Header.Get("X-Auth-Token")
 	limit := s.inj.Faults().ExpireTokensAfter
 	s.mu.Lock()
 	t := s.tokens[id]

@@ -2,8 +2,6 @@ package openstacksim
 
 import (
 	"net/http"
-	"net/url"
-	"slices"
 	"strconv"
 )
 
@@ -17,20 +15,9 @@ func (s *Server) image(q *request, rest string) {
 			q.writeJSON(http.StatusMultipleChoices, s.glanceVersions(q))
 		}
 		return
-	case "/v2/images":
-	default:
-		q.glanceError(http.StatusNotFound, "The resource could not be found.")
-		return
 	}
-	if q.r.Method != http.MethodGet {
-		q.glanceError(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL.")
-		return
-	}
-	t, ok := s.authorize(q)
-	if !ok {
-		return
-	}
-	if q.admit(OpImages, q.glanceError) {
+	t, ok := s.listing(q, rest == "/v2/images", q.glanceError)
+	if ok && q.admit(OpImages, q.glanceError) {
 		s.listImages(q, t)
 	}
 }
@@ -54,8 +41,7 @@ func (q *request) glanceError(status int, msg string) {
 func (s *Server) glanceVersions(q *request) []byte {
 	w := getW()
 	defer putW(w)
-	w.obj("")
-	w.arr("versions")
+	w.list("versions")
 	for i, v := range []string{"v2.16", "v2.15", "v2.9"} {
 		w.obj("")
 		w.str("id", v)
@@ -64,12 +50,7 @@ func (s *Server) glanceVersions(q *request) []byte {
 		} else {
 			w.str("status", "SUPPORTED")
 		}
-		w.arr("links")
-		w.obj("")
-		w.str("rel", "self")
-		w.str("href", q.base+imagePath+q.region+"/v2/")
-		w.endObj()
-		w.endArr()
+		w.links("self", q.base, imagePath, q.region, "/v2/")
 		w.endObj()
 	}
 	w.endArr()
@@ -81,7 +62,7 @@ func (s *Server) glanceVersions(q *request) []byte {
 // own (every image for an admin), limit/marker paging with a relative next
 // link while a page is full.
 func (s *Server) listImages(q *request, t *token) {
-	query := q.r.URL.Query()
+	query := q.R.URL.Query()
 	limit := glanceDefaultLimit
 	if v := query.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -91,7 +72,7 @@ func (s *Server) listImages(q *request, t *token) {
 		}
 		limit = min(n, s.maxLimit)
 	}
-	s.fleet.mu.RLock()
+	s.fleet.core.RLock()
 	rs := s.fleet.byRegion[q.region]
 	var visible []*Image
 	for _, img := range rs.images {
@@ -99,25 +80,17 @@ func (s *Server) listImages(q *request, t *token) {
 			visible = append(visible, img)
 		}
 	}
-	s.fleet.mu.RUnlock()
-	start := 0
-	if marker := query.Get("marker"); marker != "" {
-		i := slices.IndexFunc(visible, func(img *Image) bool { return img.ID == marker })
-		if i < 0 {
-			q.glanceError(http.StatusBadRequest, "marker not found")
-			return
-		}
-		start = i + 1
+	s.fleet.core.RUnlock()
+	start, end, ok := markerPage(visible, query.Get("marker"), limit, func(img *Image) string { return img.ID })
+	if !ok {
+		q.glanceError(http.StatusBadRequest, "marker not found")
+		return
 	}
-	end := min(len(visible), start+limit)
 	w := getW()
 	defer putW(w)
-	w.obj("")
-	w.arr("images")
+	w.list("images")
 	for _, img := range visible[start:end] {
-		w.obj("")
-		w.str("id", img.ID)
-		w.str("name", img.Name)
+		w.named("", img.ID, img.Name)
 		w.str("status", "active")
 		w.str("visibility", img.Visibility)
 		w.str("owner", img.Owner)
@@ -144,12 +117,8 @@ func (s *Server) listImages(q *request, t *token) {
 	w.str("first", "/v2/images")
 	w.str("schema", "/v2/schemas/images")
 	if end-start == limit && limit > 0 && end < len(visible) {
-		next := url.Values{}
-		for k, v := range query {
-			next[k] = v
-		}
-		next.Set("marker", visible[end-1].ID)
-		w.str("next", "/v2/images?"+next.Encode())
+		next := nextQuery(query, visible[end-1].ID)
+		w.str("next", "/v2/images?"+next)
 	}
 	w.endObj()
 	q.writeJSON(http.StatusOK, w.b)

@@ -1,6 +1,8 @@
 package openstacksim
 
 import (
+	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -79,6 +81,95 @@ func (w *jw) strCat(k string, parts ...string) {
 		w.b = cloudsim.JSON.AppendBody(w.b, p)
 	}
 	w.b = append(w.b, '"')
+}
+
+// link writes one {"rel":rel,"href":href...} item of a links array.
+func (w *jw) link(rel string, href ...string) {
+	w.obj("")
+	w.str("rel", rel)
+	w.strCat("href", href...)
+	w.endObj()
+}
+
+// links writes a links array of one link.
+func (w *jw) links(rel string, href ...string) {
+	w.arr("links")
+	w.link(rel, href...)
+	w.endArr()
+}
+
+// versionDoc is a service's version document: {"version": {...}}, or for
+// all the list of versions at path (objects down to an array: Nova's
+// "versions", Keystone's "versions", "values") holding it. fields writes
+// the version's own fields; its self link and media type follow.
+func versionDoc(all bool, self, mediaType string, fields func(*jw), path ...string) []byte {
+	w := getW()
+	defer putW(w)
+	w.obj("")
+	outer := path[:len(path)-1]
+	if all {
+		for _, k := range outer {
+			w.obj(k)
+		}
+		w.arr(path[len(path)-1])
+		w.obj("")
+	} else {
+		w.obj("version")
+	}
+	fields(w)
+	w.links("self", self)
+	w.arr("media-types")
+	w.obj("")
+	w.str("base", "application/json")
+	w.str("type", mediaType)
+	w.endObj()
+	w.endArr()
+	w.endObj()
+	if all {
+		w.endArr()
+		for range outer {
+			w.endObj()
+		}
+	}
+	w.endObj()
+	return append([]byte(nil), w.b...)
+}
+
+// list opens a document {"key": [...]} at its list.
+func (w *jw) list(key string) {
+	w.obj("")
+	w.arr(key)
+}
+
+// named opens object k (an array item for "") with an id and a name.
+func (w *jw) named(k, id, name string) {
+	w.obj(k)
+	w.str("id", id)
+	w.str("name", name)
+}
+
+// nextQuery is query with marker set, encoded: the next page's.
+func nextQuery(query url.Values, marker string) string {
+	next := url.Values{}
+	for k, v := range query {
+		next[k] = v
+	}
+	next.Set("marker", marker)
+	return next.Encode()
+}
+
+// markerPage is the page of list after the element whose id is marker (from
+// the start when marker is ""), at most limit long: list[start:end]; ok is
+// false when no element has the marker's id.
+func markerPage[T any](list []T, marker string, limit int, id func(T) string) (start, end int, ok bool) {
+	if marker != "" {
+		i := slices.IndexFunc(list, func(x T) bool { return id(x) == marker })
+		if i < 0 {
+			return 0, 0, false
+		}
+		start = i + 1
+	}
+	return start, min(len(list), start+limit), true
 }
 
 // time writes t formatted with layout.

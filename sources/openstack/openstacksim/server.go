@@ -1,7 +1,6 @@
 package openstacksim
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -67,12 +66,15 @@ type Options struct {
 // Server simulates Keystone v3 (token issue with passwords and
 // application credentials, a service catalog), Nova (servers/detail,
 // flavors/detail, microversions) and Glance (image list) on one HTTP
-// endpoint serving every region. It is an http.Handler.
+// endpoint serving every region. It is an http.Handler; Start serves it,
+// at a base url whose AuthURL(url) is what clients authenticate at.
 type Server struct {
 	seed  int64
 	fleet *Fleet
 	// Controls: SetFaults, Faults, Stats, ResetStats.
 	cloudsim.Controls
+	// Endpoint: Start.
+	cloudsim.Endpoint
 	inj      *cloudsim.Injector
 	log      *slog.Logger
 	maxMinor int
@@ -93,10 +95,7 @@ func New(opts Options) *Server {
 	if fleet == nil {
 		fleet = NewFleet(opts.Seed, opts.Size, opts.Regions, opts.Projects)
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := cloudsim.OrDiscard(opts.Logger)
 	maxMinor := 96
 	if opts.MaxMicroversion != "" {
 		m, ok := parseMicroversion(opts.MaxMicroversion)
@@ -106,7 +105,7 @@ func New(opts Options) *Server {
 		maxMinor = m
 	}
 	s := &Server{
-		seed:     fleet.seed,
+		seed:     fleet.core.Seed,
 		fleet:    fleet,
 		inj:      newInjector(opts.Seed, opts.Faults),
 		log:      log,
@@ -116,6 +115,7 @@ func New(opts Options) *Server {
 		tokens:   map[string]*token{},
 	}
 	s.Controls = s.inj.Controls()
+	s.Endpoint = cloudsim.NewEndpoint(cloudsim.Server{Name: "openstacksim", Handler: s, Logger: s.log})
 	if s.maxLimit <= 0 {
 		s.maxLimit = DefaultMaxLimit
 	}
@@ -137,60 +137,59 @@ func New(opts Options) *Server {
 // Fleet returns the served fleet; mutate it to change what requests see.
 func (s *Server) Fleet() *Fleet { return s.fleet }
 
-// Start serves on addr (e.g. "127.0.0.1:0") until stop is called or ctx
-// is done. url is the base URL; AuthURL(url) is what clients authenticate
-// at.
-func (s *Server) Start(ctx context.Context, addr string) (url string, stop func(), err error) {
-	return cloudsim.Server{Name: "openstacksim", Handler: s, Logger: s.log}.Start(ctx, addr)
-}
-
 // request is one request being answered.
 type request struct {
+	cloudsim.Exchange
 	s      *Server
-	w      http.ResponseWriter
-	r      *http.Request
-	start  time.Time
 	op     string
 	region string
 	base   string // scheme://host of the request, for links and the catalog
-	status int
 }
 
 // ServeHTTP routes a request to Keystone, Nova or Glance.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := &request{s: s, w: w, r: r, start: time.Now(), base: baseURL(r)}
+	q := &request{Exchange: cloudsim.NewExchange(w, r), s: s, base: baseURL(r)}
 	defer q.logLine()
 	p := r.URL.Path
 	switch {
 	case p == IdentityPath || strings.HasPrefix(p, IdentityPath+"/"):
 		s.identity(q, strings.TrimPrefix(p, IdentityPath))
 	case strings.HasPrefix(p, computePath):
-		region, rest, _ := strings.Cut(strings.TrimPrefix(p, computePath), "/")
-		if !s.regionServed(q, region) {
-			return
-		}
-		q.region = region
-		s.compute(q, "/"+rest)
+		s.regional(q, strings.TrimPrefix(p, computePath), s.compute)
 	case strings.HasPrefix(p, imagePath):
-		region, rest, _ := strings.Cut(strings.TrimPrefix(p, imagePath), "/")
-		if !s.regionServed(q, region) {
-			return
-		}
-		q.region = region
-		s.image(q, "/"+rest)
+		s.regional(q, strings.TrimPrefix(p, imagePath), s.image)
 	default:
 		q.plainError(http.StatusNotFound, "The resource could not be found.")
 	}
 }
 
-func (s *Server) regionServed(q *request, region string) bool {
-	s.fleet.mu.RLock()
+// listing admits a GET of a known listing (Nova's, Glance's) with a valid
+// token; errf answers the rest in the service's error format.
+func (s *Server) listing(q *request, known bool, errf func(status int, msg string)) (*token, bool) {
+	switch {
+	case !known:
+		errf(http.StatusNotFound, "The resource could not be found.")
+	case q.R.Method != http.MethodGet:
+		errf(http.StatusMethodNotAllowed, "The method is not allowed for the requested URL.")
+	default:
+		return s.authorize(q)
+	}
+	return nil, false
+}
+
+// regional serves path (REGION/rest) of a regional service: service
+// answers /rest in a region the fleet serves.
+func (s *Server) regional(q *request, path string, service func(q *request, rest string)) {
+	region, rest, _ := strings.Cut(path, "/")
+	s.fleet.core.RLock()
 	ok := s.fleet.byRegion[region] != nil
-	s.fleet.mu.RUnlock()
+	s.fleet.core.RUnlock()
 	if !ok {
 		q.plainError(http.StatusNotFound, "The resource could not be found.")
+		return
 	}
-	return ok
+	q.region = region
+	service(q, "/"+rest)
 }
 
 func baseURL(r *http.Request) string {
@@ -206,7 +205,7 @@ func baseURL(r *http.Request) string {
 // service's error format.
 func (q *request) admit(op string, fail func(status int, msg string)) bool {
 	q.op = op
-	f, ok := answers.Admit(q.r.Context(), q.s.inj, Call{Op: op, Scope: q.region})
+	f, ok := answers.Admit(q.R.Context(), q.s.inj, Call{Op: op, Scope: q.region})
 	if !ok {
 		return false
 	}
@@ -214,7 +213,7 @@ func (q *request) admit(op string, fail func(status int, msg string)) bool {
 		return true
 	}
 	if f.retryAfter > 0 {
-		q.w.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
+		q.W.Header().Set("Retry-After", strconv.Itoa(f.retryAfter))
 	}
 	switch f.status {
 	case 413, 429:
@@ -227,13 +226,8 @@ func (q *request) admit(op string, fail func(status int, msg string)) bool {
 
 // writeJSON answers status with a JSON body.
 func (q *request) writeJSON(status int, body []byte) {
-	h := q.w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Openstack-Request-Id", "req-"+formatUUID(randomBytes()))
-	q.status = status
-	q.w.WriteHeader(status)
-	_, _ = q.w.Write(body)
+	q.W.Header().Set("X-Openstack-Request-Id", "req-"+cloudsim.FormatUUID(randomBytes()))
+	q.Reply(status, "application/json", body)
 }
 
 // plainError answers an error outside any service's own format.
@@ -251,6 +245,6 @@ func (q *request) plainError(status int, msg string) {
 }
 
 func (q *request) logLine() {
-	q.s.log.Debug("openstacksim request", "method", q.r.Method, "path", q.r.URL.Path, "op", q.op,
-		"region", q.region, "status", q.status, "duration", time.Since(q.start))
+	q.s.log.Debug("openstacksim request", "method", q.R.Method, "path", q.R.URL.Path, "op", q.op,
+		"region", q.region, "status", q.Status, "duration", q.Elapsed())
 }
