@@ -59,6 +59,11 @@ type dialect struct {
 	// elements is a table of one column, value, holding the elements of
 	// the list bound to param; pgType names their type in PostgreSQL.
 	elements func(param, pgType string) string
+	// lockRows is the locking clause of a SELECT in mode ("UPDATE",
+	// "KEY SHARE", "UPDATE SKIP LOCKED" …), with a leading space:
+	// PostgreSQL's row locks. SQLite has none (its one writer holds the
+	// whole database): "".
+	lockRows func(mode string) string
 }
 
 var (
@@ -67,12 +72,14 @@ var (
 		greatest: "max",
 		anyOf:    func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" },
 		elements: func(p, _ string) string { return "json_each(" + p + ")" },
+		lockRows: func(string) string { return "" },
 	}
 	postgresDialect = dialect{
 		name:     "postgres",
 		greatest: "greatest",
 		anyOf:    func(p string) string { return "= ANY(" + p + ")" },
 		elements: func(p, t string) string { return "unnest(" + p + "::" + t + "[]) AS l(value)" },
+		lockRows: func(mode string) string { return " FOR " + mode },
 	}
 )
 
@@ -159,3 +166,10 @@ var (
 // A method that writes a caller's time into the caller's struct uses it, so
 // the struct equals what a read returns.
 func storedTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// nullList is a nullable list of strings in one column: text[] in
+// PostgreSQL, a JSON array (text) in SQLite. As an argument nil is NULL;
+// scanned (*nullList), NULL is nil and any other value a list, empty but
+// not nil when it holds nothing. (A []string argument is a list to match
+// against, which SQLite never binds as NULL.)
+type nullList []string

@@ -92,6 +92,11 @@ func sqliteArg(a any) (any, bool) {
 		return listJSON(v), true
 	case []int64:
 		return listJSON(v), true
+	case nullList:
+		if v == nil {
+			return nil, true
+		}
+		return listJSON(v), true
 	}
 	return nil, false
 }
@@ -118,6 +123,8 @@ func sqliteDests(dest []any) []any {
 			w = microsDuration{v}
 		case *json.RawMessage:
 			w = textJSON{v}
+		case *nullList:
+			w = jsonList{v}
 		default:
 			continue
 		}
@@ -227,3 +234,29 @@ func (r sqliteRows) Next() bool             { return r.rs.Next() }
 func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDests(dest)...) }
 func (r sqliteRows) Err() error             { return r.explain(r.rs.Err()) }
 func (r sqliteRows) Close()                 { r.rs.Close() }
+
+type jsonList struct{ l *nullList }
+
+func (d jsonList) Scan(src any) error {
+	var text []byte
+	switch v := src.(type) {
+	case nil:
+		*d.l = nil
+		return nil
+	case string:
+		text = []byte(v)
+	case []byte:
+		text = v
+	default:
+		return fmt.Errorf("list stored as %T", src)
+	}
+	var l []string
+	if err := json.Unmarshal(text, &l); err != nil {
+		return fmt.Errorf("list stored as %q: %w", text, err)
+	}
+	if l == nil {
+		l = []string{} // "[]" and "null" hold nothing
+	}
+	*d.l = l
+	return nil
+}
