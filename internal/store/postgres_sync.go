@@ -19,6 +19,8 @@ import (
 // pgBulk is the bulkWriter of a PostgreSQL write transaction.
 type pgBulk struct{ tx pgx.Tx }
 
+var _ bulkConn = pgConn{}
+
 // bulk implements bulkConn for the conn of a write transaction.
 func (c pgConn) bulk() bulkWriter { return pgBulk{c.q.(pgx.Tx)} }
 

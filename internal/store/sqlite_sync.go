@@ -22,6 +22,8 @@ type sqliteBulk struct {
 	tx *sql.Tx
 }
 
+var _ bulkConn = sqliteConn{}
+
 // bulk implements bulkConn for the conn of a write transaction.
 func (c sqliteConn) bulk() bulkWriter { return sqliteBulk{c, c.q.(*sql.Tx)} }
 
@@ -160,19 +162,17 @@ func (b sqliteBulk) insertEdges(ctx context.Context, run *roster.SyncRun, edges 
 }
 
 func (b sqliteBulk) recordRemoved(ctx context.Context, run *roster.SyncRun, ids []int64, now time.Time) error {
-	for ids := range chunks(ids, batch) {
-		in, args := inList(ids)
-		if err := recordRemoved(ctx, b.tx, run, in, args, micros(now)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return inLists(ids, func(in string, args []any) error { return recordRemoved(ctx, b.tx, run, in, args, micros(now)) })
 }
 
 func (b sqliteBulk) recordDisabled(ctx context.Context, run *roster.SyncRun, ids []int64, now time.Time) error {
+	return inLists(ids, func(in string, args []any) error { return recordDisabled(ctx, b.tx, run, in, args, micros(now)) })
+}
+
+// inLists calls fn with the IN lists of ids, batch at a time.
+func inLists(ids []int64, fn func(in string, args []any) error) error {
 	for ids := range chunks(ids, batch) {
-		in, args := inList(ids)
-		if err := recordDisabled(ctx, b.tx, run, in, args, micros(now)); err != nil {
+		if err := fn(inList(ids)); err != nil {
 			return err
 		}
 	}
