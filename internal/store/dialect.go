@@ -206,3 +206,10 @@ func insertRows(ctx context.Context, c conn, table string, cols []string, n int,
 // isPrimaryKey reports a primary-key violation of either database (a
 // unique violation too: isUnique also reports it).
 func isPrimaryKey(err error) bool { return sqliteIsPrimaryKey(err) || pgIsPrimaryKey(err) }
+
+// nullList is a nullable list of strings in one column: text[] in
+// PostgreSQL, a JSON array (text) in SQLite. As an argument nil is NULL;
+// scanned (*nullList), NULL is nil and any other value a list, empty but
+// not nil when it holds nothing. (A []string argument is a list to match
+// against, which SQLite never binds as NULL.)
+type nullList []string

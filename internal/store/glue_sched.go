@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -164,44 +163,4 @@ func nextSyncArgs(n *roster.ScheduledSync) (tick, due *time.Time) {
 		return nil, nil
 	}
 	return &n.Tick, &n.Due
-}
-
-// syncRunInsert is the statement that records a new run (syncRunArgs),
-// doing nothing when a unique index forbids it (onConflict names it).
-func syncRunInsert(onConflict string) string {
-	return `INSERT INTO sync_runs (` + runCols + `) VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7, $8, '', $9, $10, $11, $12, $13, $14, $15, NULL)
-		ON CONFLICT ` + onConflict + ` DO NOTHING`
-}
-
-func syncRunArgs(run *roster.SyncRun) []any {
-	scopes, counts, warnings := runDetails(run)
-	return []any{run.ID, run.SourceID, run.InventoryID, string(run.Trigger), string(run.Status), run.CreatedAt, scopes, counts, warnings,
-		run.ScheduledFor, max(run.Attempt, 1), nullString(run.RetryOf), run.NotBefore, run.Holder, run.LeaseUntil}
-}
-
-func scanSyncRun(r row) (*roster.SyncRun, error) {
-	var run roster.SyncRun
-	var scopes, counts, warnings []byte
-	var retryOf *string
-	var next *int
-	if err := r.Scan(&run.ID, &run.SourceID, &run.InventoryID, &run.Trigger, &run.Status, &run.CreatedAt, &run.StartedAt, &run.FinishedAt,
-		&scopes, &counts, &run.Error, &warnings, &run.ScheduledFor, &run.Attempt, &retryOf, &run.NotBefore, &run.Holder, &run.LeaseUntil, &next); err != nil {
-		return nil, err
-	}
-	if next != nil {
-		run.NextAttempt = *next
-	}
-	if retryOf != nil {
-		run.RetryOf = *retryOf
-	}
-	var ss []storedScope
-	var sc storedCounts
-	if err := errors.Join(json.Unmarshal(scopes, &ss), json.Unmarshal(counts, &sc), json.Unmarshal(warnings, &run.Warnings)); err != nil {
-		return nil, err
-	}
-	run.Counts = roster.SyncCounts(sc)
-	for _, s := range ss {
-		run.Scopes = append(run.Scopes, roster.ScopeResult{Name: s.Name, Status: roster.ScopeStatus(s.Status), Hosts: s.Hosts, Error: s.Error, Duration: time.Duration(s.DurationUS) * time.Microsecond})
-	}
-	return &run, nil
 }

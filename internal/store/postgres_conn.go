@@ -75,6 +75,8 @@ func pgArgs(args []any) []any {
 			}
 		case time.Duration:
 			v = pgDuration(a)
+		case nullList:
+			v = []string(a)
 		default:
 			continue
 		}
@@ -101,6 +103,8 @@ func pgDests(dest []any) []any {
 			w = &pgNullTimeDest{v}
 		case *time.Duration:
 			w = &pgDurationDest{v}
+		case *nullList:
+			w = (*[]string)(v)
 		default:
 			continue
 		}

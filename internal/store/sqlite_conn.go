@@ -96,6 +96,11 @@ func sqliteArg(a any) (any, bool) {
 		return listJSON(v), true
 	case []int64:
 		return listJSON(v), true
+	case nullList:
+		if v == nil {
+			return nil, true
+		}
+		return listJSON(v), true
 	}
 	return nil, false
 }
@@ -124,6 +129,8 @@ func sqliteDests(dest []any) []any {
 			w = textJSON{v}
 		case *[]string:
 			w = jsonList{v}
+		case *nullList:
+			w = nullJSONList{v}
 		default:
 			continue
 		}
@@ -284,4 +291,24 @@ func (c sqliteConn) insertRows(ctx context.Context, table string, cols []string,
 func sqliteIsPrimaryKey(err error) bool {
 	var e *sqlite.Error
 	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// nullJSONList scans a nullable list (nullList): NULL is nil, any other
+// value a list, empty but not nil when it holds nothing ("[]", "null").
+type nullJSONList struct{ l *nullList }
+
+func (d nullJSONList) Scan(src any) error {
+	if src == nil {
+		*d.l = nil
+		return nil
+	}
+	var l []string
+	if err := (jsonList{&l}).Scan(src); err != nil {
+		return err
+	}
+	if l == nil {
+		l = []string{}
+	}
+	*d.l = l
+	return nil
 }

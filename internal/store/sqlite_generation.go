@@ -4,9 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
-
-	"github.com/rosterhq/roster"
 )
 
 // bumpGeneration moves an inventory's generation and returns the new one
@@ -18,23 +15,6 @@ func bumpGeneration(ctx context.Context, tx *sql.Tx, inventoryID string) (int64,
 		return 0, nil
 	}
 	return gen, err
-}
-
-// applyChangesBumping applies a sync's changes and moves its inventory's
-// generation when they change what the inventory's documents show.
-func applyChangesBumping(ctx context.Context, tx *sql.Tx, run *roster.SyncRun, c *roster.HostChanges, now time.Time) error {
-	shown, err := changesShown(c, func() ([]roster.GroupEdge, error) {
-		rows, err := tx.QueryContext(ctx, `SELECT parent, child FROM group_edges WHERE source_id = ?`, run.SourceID)
-		return collectRows(rows, err, scanEdge)
-	})
-	if err != nil {
-		return err
-	}
-	if err := applyChanges(ctx, tx, run, c, now); err != nil || !shown {
-		return err
-	}
-	_, err = bumpGeneration(ctx, tx, run.InventoryID)
-	return err
 }
 
 // inventoryGeneration reads an inventory's generation in q's snapshot;
