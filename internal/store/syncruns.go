@@ -312,4 +312,3 @@ func (s *db) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roster.Sy
 	}
 	return runs, next, nil
 }
-
