@@ -109,7 +109,11 @@ func listJSON[T any](l []T) string {
 }
 
 // sqliteDests wraps destinations whose stored form differs.
-func sqliteDests(dest []any) []any {
+func sqliteDests(dest []any) []any { return sqliteDestsIn(nil, dest) }
+
+// sqliteDestsIn is sqliteDests in *buf (when buf is not nil), which a
+// Scan of every row reuses.
+func sqliteDestsIn(buf *[]any, dest []any) []any {
 	var out []any
 	for i, d := range dest {
 		var w any
@@ -128,7 +132,7 @@ func sqliteDests(dest []any) []any {
 			continue
 		}
 		if out == nil {
-			out = append([]any(nil), dest...)
+			out = copyDests(buf, dest)
 		}
 		out[i] = w
 	}
@@ -210,7 +214,7 @@ func (c sqliteConn) query(ctx context.Context, q string, args ...any) (rows, err
 	if err != nil {
 		return nil, c.explain(err)
 	}
-	return sqliteRows{rs, c.explain}, nil
+	return sqliteRows{rs, c.explain, new([]any)}, nil
 }
 
 func (c sqliteConn) queryRow(ctx context.Context, q string, args ...any) row {
@@ -227,10 +231,11 @@ func (r sqliteRow) Scan(dest ...any) error { return r.explain(r.r.Scan(sqliteDes
 type sqliteRows struct {
 	rs      *sql.Rows
 	explain func(error) error
+	dests   *[]any // of Scan, reused
 }
 
 func (r sqliteRows) Next() bool             { return r.rs.Next() }
-func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDests(dest)...) }
+func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDestsIn(r.dests, dest)...) }
 func (r sqliteRows) Err() error             { return r.explain(r.rs.Err()) }
 func (r sqliteRows) Close()                 { r.rs.Close() }
 
@@ -284,4 +289,13 @@ func (c sqliteConn) insertRows(ctx context.Context, table string, cols []string,
 func sqliteIsPrimaryKey(err error) bool {
 	var e *sqlite.Error
 	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// copyDests copies dest into *buf (when buf is not nil), or a new slice.
+func copyDests(buf *[]any, dest []any) []any {
+	if buf == nil {
+		return append([]any(nil), dest...)
+	}
+	*buf = append((*buf)[:0], dest...)
+	return *buf
 }
