@@ -82,30 +82,22 @@ func (s *db) GroupsFirst(ctx context.Context, inventoryID string, n int) ([]*ros
 // scanGroupCounts passes each (group_name, hosts) row of rs to f and
 // returns how many there were.
 func scanGroupCounts(rs rows, err error, f func(name string, hosts int)) (int, error) {
-	if err != nil {
-		return 0, err
-	}
-	defer rs.Close()
+	var name string
+	var hosts int
 	n := 0
-	for ; rs.Next(); n++ {
-		var name string
-		var hosts int
-		if err := rs.Scan(&name, &hosts); err != nil {
-			return n, err
-		}
+	err = eachRow(rs, err, []any{&name, &hosts}, func() error {
 		f(name, hosts)
-	}
-	return n, rs.Err()
+		n++
+		return nil
+	})
+	return n, err
 }
 
 // groupStructure loads the children and vars of an inventory's groups.
 func groupStructure(ctx context.Context, c conn, inventoryID string, get func(string) *roster.Group) error {
+	var parent, child string
 	rs, err := c.query(ctx, `SELECT DISTINCT parent, child FROM group_edges WHERE inventory_id = $1 ORDER BY parent, child`, inventoryID)
-	err = eachRow(rs, err, func(r row) error {
-		var parent, child string
-		if err := r.Scan(&parent, &child); err != nil {
-			return err
-		}
+	err = eachRow(rs, err, []any{&parent, &child}, func() error {
 		g := get(parent)
 		g.Children = append(g.Children, child)
 		get(child)
@@ -114,26 +106,28 @@ func groupStructure(ctx context.Context, c conn, inventoryID string, get func(st
 	if err != nil {
 		return err
 	}
+	var name string
+	var vars []byte
 	rs, err = c.query(ctx, `SELECT name, vars FROM group_vars WHERE inventory_id = $1`, inventoryID)
-	return eachRow(rs, err, func(r row) error {
-		var name string
-		var vars []byte
-		if err := r.Scan(&name, &vars); err != nil {
-			return err
-		}
+	return eachRow(rs, err, []any{&name, &vars}, func() error {
 		get(name).Vars = vars
 		return nil
 	})
 }
 
-// eachRow calls f with every row of rs, as scanAll without collecting.
-func eachRow(rs rows, err error, f func(row) error) error {
+// eachRow scans every row of rs into dest, then calls f; as pgx's
+// ForEachRow, one dest serves all rows (a scan into a []byte makes a new
+// one).
+func eachRow(rs rows, err error, dest []any, f func() error) error {
 	if err != nil {
 		return err
 	}
 	defer rs.Close()
 	for rs.Next() {
-		if err := f(rs); err != nil {
+		if err := rs.Scan(dest...); err != nil {
+			return err
+		}
+		if err := f(); err != nil {
 			return err
 		}
 	}

@@ -201,19 +201,16 @@ func walkHosts(ctx context.Context, c conn, inventoryID string, host func(*roste
 func (s *db) HostNamesOfOtherSources(ctx context.Context, inventoryID, sourceID string) (map[string]string, error) {
 	rs, err := s.r.query(ctx, `SELECT h.name, min(s.name) FROM hosts h JOIN sources s ON s.id = h.source_id
 		WHERE h.inventory_id = $1 AND h.source_id <> $2 GROUP BY h.name`, inventoryID, sourceID)
+	out := make(map[string]string)
+	var host, source string
+	err = eachRow(rs, err, []any{&host, &source}, func() error {
+		out[host] = source
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer rs.Close()
-	out := make(map[string]string)
-	for rs.Next() {
-		var host, source string
-		if err := rs.Scan(&host, &source); err != nil {
-			return nil, err
-		}
-		out[host] = source
-	}
-	return out, rs.Err()
+	return out, nil
 }
 
 // HostNameConflicts implements roster.HostStore.
@@ -226,18 +223,11 @@ func (s *db) HostNameConflicts(ctx context.Context, inventoryID string, limit in
 			return err
 		}
 		rs, err := c.query(ctx, conflictSources, inventoryID, limit)
-		if err != nil {
-			return err
-		}
-		defer rs.Close()
-		for rs.Next() {
-			var host, source string
-			if err := rs.Scan(&host, &source); err != nil {
-				return err
-			}
+		var host, source string
+		return eachRow(rs, err, []any{&host, &source}, func() error {
 			out = appendConflict(out, host, source)
-		}
-		return rs.Err()
+			return nil
+		})
 	})
 	return out, total, err
 }
@@ -245,9 +235,14 @@ func (s *db) HostNameConflicts(ctx context.Context, inventoryID string, limit in
 // HostStates implements roster.HostStore.
 func (s *db) HostStates(ctx context.Context, sourceID string) ([]roster.HostState, error) {
 	rs, err := s.r.query(ctx, `SELECT id, external_id, scope, name, hash, enabled, missing_since IS NOT NULL FROM hosts WHERE source_id = $1`, sourceID)
-	return scanAll(rs, err, func(r row) (roster.HostState, error) {
-		var st roster.HostState
-		err := r.Scan(&st.ID, &st.ExternalID, &st.Scope, &st.Name, &st.Hash, &st.Enabled, &st.Missing)
-		return st, err
+	var out []roster.HostState
+	var st roster.HostState
+	err = eachRow(rs, err, []any{&st.ID, &st.ExternalID, &st.Scope, &st.Name, &st.Hash, &st.Enabled, &st.Missing}, func() error {
+		out = append(out, st)
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
