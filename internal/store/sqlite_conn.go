@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -256,7 +257,10 @@ func (d jsonList) Scan(src any) error {
 	default:
 		return fmt.Errorf("list stored as %T, not JSON", src)
 	}
-	*d.l = nil
+	// Room for every element at once (a comma inside one only adds
+	// room): decoding appends without growing the list, a host's groups
+	// in one allocation rather than three.
+	*d.l = make([]string, 0, bytes.Count(text, []byte(","))+1)
 	return json.Unmarshal(text, d.l)
 }
 
