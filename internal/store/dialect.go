@@ -76,6 +76,22 @@ type dialect struct {
 	// deliveryDuration names webhook_deliveries' duration column (SQLite's
 	// name says its unit).
 	deliveryDuration string
+	// emptyList is the stored form of an empty list (hosts.groups) as a
+	// literal, which a partial index names.
+	emptyList string
+	// byteOrder follows a text column of an ORDER BY to order it by bytes.
+	byteOrder string
+	// rowCompare is the condition "(a, b) op (pa, pb)" in lexical order,
+	// op ">" or "<=", as each database's planner serves it from an index
+	// on (a, b).
+	rowCompare func(a, b, op, pa, pb string) string
+	// wildcard is the operator and the pattern to bind that match a text
+	// column against filter, in which '*' matches any run of characters.
+	wildcard func(filter string) (op, pattern string)
+	// varIs is the condition "the JSON object in column has a top-level
+	// key whose value is the string value, or a number or boolean whose
+	// JSON text is value", its arguments bound with arg.
+	varIs func(column string, arg func(any) string, key, value string) string
 }
 
 var (
@@ -88,6 +104,12 @@ var (
 		typed:            func(p, _ string) string { return p },
 		xactLock:         "",
 		deliveryDuration: "duration_us",
+		emptyList:        `'[]'`,
+		rowCompare: func(a, b, op, pa, pb string) string {
+			return "(" + a + " " + op[:1] + " " + pa + " OR (" + a + " = " + pa + " AND " + b + " " + op + " " + pb + "))"
+		},
+		wildcard: func(f string) (string, string) { return "GLOB", globPattern(f) },
+		varIs:    sqliteVarIs,
 	}
 	postgresDialect = dialect{
 		name:             "postgres",
@@ -98,6 +120,13 @@ var (
 		typed:            func(p, t string) string { return p + "::" + t },
 		xactLock:         `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`,
 		deliveryDuration: "duration",
+		emptyList:        `'{}'`,
+		byteOrder:        ` COLLATE "C"`,
+		rowCompare: func(a, b, op, pa, pb string) string {
+			return "(" + a + ", " + b + ") " + op + " (" + pa + ", " + pb + ")"
+		},
+		wildcard: func(f string) (string, string) { return "LIKE", likePattern(f) },
+		varIs:    postgresVarIs,
 	}
 )
 
@@ -213,3 +242,20 @@ func isPrimaryKey(err error) bool { return sqliteIsPrimaryKey(err) || pgIsPrimar
 // not nil when it holds nothing. (A []string argument is a list to match
 // against, which SQLite never binds as NULL.)
 type nullList []string
+
+// sqliteVarIs is varIs of SQLite: a string's value, or a number's or
+// boolean's JSON text (-> keeps a number's text as written: "1.50" stays
+// "1.50").
+func sqliteVarIs(column string, arg func(any) string, key, value string) string {
+	path := arg(`$."` + key + `"`)
+	return `CASE json_type(` + column + `, ` + path + `) WHEN 'text' THEN ` + column + ` ->> ` + path +
+		` WHEN 'integer' THEN ` + column + ` -> ` + path + ` WHEN 'real' THEN ` + column + ` -> ` + path +
+		` WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' END = ` + arg(value)
+}
+
+// postgresVarIs is varIs of PostgreSQL. The column is json, not jsonb:
+// ->> gives a number's text as written, as SQLite's -> does.
+func postgresVarIs(column string, arg func(any) string, key, value string) string {
+	k := arg(key)
+	return `json_typeof(` + column + ` -> ` + k + `) IN ('string', 'number', 'boolean') AND ` + column + ` ->> ` + k + ` = ` + arg(value)
+}

@@ -33,7 +33,7 @@ func (c pgConn) query(ctx context.Context, q string, args ...any) (rows, error) 
 	if err != nil {
 		return nil, explainPostgres(c.where, err)
 	}
-	return pgRows{rs, c.where}, nil
+	return pgRows{rs, c.where, new([]any)}, nil
 }
 
 func (c pgConn) queryRow(ctx context.Context, q string, args ...any) row {
@@ -46,16 +46,17 @@ type pgConnRow struct {
 }
 
 func (r pgConnRow) Scan(dest ...any) error {
-	return explainPostgres(r.where, r.r.Scan(pgDests(dest)...))
+	return explainPostgres(r.where, r.r.Scan(pgDests(nil, dest)...))
 }
 
 type pgRows struct {
 	rs    pgx.Rows
 	where string
+	dests *[]any // of Scan, reused
 }
 
 func (r pgRows) Next() bool             { return r.rs.Next() }
-func (r pgRows) Scan(dest ...any) error { return r.rs.Scan(pgDests(dest)...) }
+func (r pgRows) Scan(dest ...any) error { return r.rs.Scan(pgDests(r.dests, dest)...) }
 func (r pgRows) Err() error             { return explainPostgres(r.where, r.rs.Err()) }
 func (r pgRows) Close()                 { r.rs.Close() }
 
@@ -91,25 +92,27 @@ func pgArgs(args []any) []any {
 	return out
 }
 
-// pgDests wraps destinations whose stored form differs.
-func pgDests(dest []any) []any {
+// pgDests wraps destinations whose stored form differs, in *buf when buf
+// is not nil (see copyDests). The wrappers are values: boxing one
+// allocates nothing.
+func pgDests(buf *[]any, dest []any) []any {
 	var out []any
 	for i, d := range dest {
 		var w any
 		switch v := d.(type) {
 		case *time.Time:
-			w = &pgTimeDest{v}
+			w = pgTimeDest{v}
 		case **time.Time:
-			w = &pgNullTimeDest{v}
+			w = pgNullTimeDest{v}
 		case *time.Duration:
-			w = &pgDurationDest{v}
+			w = pgDurationDest{v}
 		case *nullList:
 			w = (*[]string)(v)
 		default:
 			continue
 		}
 		if out == nil {
-			out = append([]any(nil), dest...)
+			out = copyDests(buf, dest)
 		}
 		out[i] = w
 	}
@@ -122,7 +125,7 @@ func pgDests(dest []any) []any {
 // pgTimeDest scans a timestamptz as UTC (pgx gives local time).
 type pgTimeDest struct{ t *time.Time }
 
-func (d *pgTimeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
+func (d pgTimeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
 	if !v.Valid {
 		return errNullTime
 	}
@@ -132,7 +135,7 @@ func (d *pgTimeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
 
 type pgNullTimeDest struct{ t **time.Time }
 
-func (d *pgNullTimeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
+func (d pgNullTimeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
 	if !v.Valid {
 		*d.t = nil
 		return nil
@@ -144,7 +147,7 @@ func (d *pgNullTimeDest) ScanTimestamptz(v pgtype.Timestamptz) error {
 
 type pgDurationDest struct{ d *time.Duration }
 
-func (d *pgDurationDest) ScanInterval(v pgtype.Interval) error {
+func (d pgDurationDest) ScanInterval(v pgtype.Interval) error {
 	if !v.Valid {
 		return errNullDuration
 	}

@@ -53,20 +53,16 @@ func hostIDs(hosts []*roster.Host) []int64 {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// conflictingNames selects the host names of inventory ? that hosts of
+// conflictingNames selects the host names of inventory $1 that hosts of
 // more than one source have. The hosts_inventory_name index serves it.
-const conflictingNames = `SELECT name FROM hosts WHERE inventory_id = ? GROUP BY name HAVING count(DISTINCT source_id) > 1`
+const conflictingNames = `SELECT name FROM hosts WHERE inventory_id = $1 GROUP BY name HAVING count(DISTINCT source_id) > 1`
 
-// conflictSources selects (host name, source name) of the first limit
-// conflicting names of an inventory, by name, then by the first host of
-// each source: the arguments are the placeholders of the inventory (twice)
-// and of the limit.
-func conflictSources(inv1, inv2, limit string) string {
-	return `SELECT h.name, s.name FROM hosts h JOIN sources s ON s.id = h.source_id
-		WHERE h.inventory_id = ` + inv1 + ` AND h.name IN (` +
-		strings.Replace(conflictingNames, "?", inv2, 1) + ` ORDER BY name LIMIT ` + limit + `)
+// conflictSources selects (host name, source name) of the first $2
+// conflicting names of inventory $1, by name, then by the first host of
+// each source.
+const conflictSources = `SELECT h.name, s.name FROM hosts h JOIN sources s ON s.id = h.source_id
+		WHERE h.inventory_id = $1 AND h.name IN (` + conflictingNames + ` ORDER BY name LIMIT $2)
 		GROUP BY h.name, s.name ORDER BY h.name, min(h.id)`
-}
 
 // appendConflict adds a (host name, source name) row, in conflictSources'
 // order, to out.

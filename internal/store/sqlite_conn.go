@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -114,7 +115,11 @@ func listJSON[T any](l []T) string {
 }
 
 // sqliteDests wraps destinations whose stored form differs.
-func sqliteDests(dest []any) []any {
+func sqliteDests(dest []any) []any { return sqliteDestsIn(nil, dest) }
+
+// sqliteDestsIn is sqliteDests in *buf (when buf is not nil), which a
+// Scan of every row reuses.
+func sqliteDestsIn(buf *[]any, dest []any) []any {
 	var out []any
 	for i, d := range dest {
 		var w any
@@ -135,7 +140,7 @@ func sqliteDests(dest []any) []any {
 			continue
 		}
 		if out == nil {
-			out = append([]any(nil), dest...)
+			out = copyDests(buf, dest)
 		}
 		out[i] = w
 	}
@@ -217,7 +222,7 @@ func (c sqliteConn) query(ctx context.Context, q string, args ...any) (rows, err
 	if err != nil {
 		return nil, c.explain(err)
 	}
-	return sqliteRows{rs, c.explain}, nil
+	return sqliteRows{rs, c.explain, new([]any)}, nil
 }
 
 func (c sqliteConn) queryRow(ctx context.Context, q string, args ...any) row {
@@ -234,10 +239,11 @@ func (r sqliteRow) Scan(dest ...any) error { return r.explain(r.r.Scan(sqliteDes
 type sqliteRows struct {
 	rs      *sql.Rows
 	explain func(error) error
+	dests   *[]any // of Scan, reused
 }
 
 func (r sqliteRows) Next() bool             { return r.rs.Next() }
-func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDests(dest)...) }
+func (r sqliteRows) Scan(dest ...any) error { return r.rs.Scan(sqliteDestsIn(r.dests, dest)...) }
 func (r sqliteRows) Err() error             { return r.explain(r.rs.Err()) }
 func (r sqliteRows) Close()                 { r.rs.Close() }
 
@@ -258,7 +264,10 @@ func (d jsonList) Scan(src any) error {
 	default:
 		return fmt.Errorf("list stored as %T, not JSON", src)
 	}
-	*d.l = nil
+	// Room for every element at once (a comma inside one only adds
+	// room): decoding appends without growing the list, a host's groups
+	// in one allocation rather than three.
+	*d.l = make([]string, 0, bytes.Count(text, []byte(","))+1)
 	return json.Unmarshal(text, d.l)
 }
 
@@ -311,4 +320,13 @@ func (d nullJSONList) Scan(src any) error {
 	}
 	*d.l = l
 	return nil
+}
+
+// copyDests copies dest into *buf (when buf is not nil), or a new slice.
+func copyDests(buf *[]any, dest []any) []any {
+	if buf == nil {
+		return append([]any(nil), dest...)
+	}
+	*buf = append((*buf)[:0], dest...)
+	return *buf
 }
