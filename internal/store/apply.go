@@ -13,8 +13,7 @@ import (
 
 // bulkWriter writes a sync's rows in bulk: PostgreSQL copies them in
 // (COPY) and binds arrays (unnest), SQLite runs multi-row statements under
-// its limit of variables. The change history's records (changes.go) are
-// among them: they read and write as many rows as the writes they record.
+// its limit of variables.
 type bulkWriter interface {
 	// reserveHostIDs takes n new host ids, in increasing order, from the
 	// hosts' sequence (never reused).
@@ -38,15 +37,6 @@ type bulkWriter interface {
 	// insertEdges inserts the group edges of run's source that are not
 	// stored yet.
 	insertEdges(ctx context.Context, run *roster.SyncRun, edges []roster.GroupEdge) error
-
-	// recordRemoved and recordDisabled record what removing or disabling
-	// the hosts of ids does, before it is done; recordUpdated the updates
-	// of hosts, before they are written; recordAdded the addition of
-	// hosts, once they are.
-	recordRemoved(ctx context.Context, run *roster.SyncRun, ids []int64, now time.Time) error
-	recordDisabled(ctx context.Context, run *roster.SyncRun, ids []int64, now time.Time) error
-	recordUpdated(ctx context.Context, run *roster.SyncRun, hosts []*roster.Host, now time.Time) error
-	recordAdded(ctx context.Context, run *roster.SyncRun, hosts []*roster.Host, now time.Time) error
 }
 
 // bulkConn is what the conn of a write transaction (inTx) is too.
@@ -105,7 +95,7 @@ func (s *db) applyChanges(ctx context.Context, c conn, run *roster.SyncRun, ch *
 	tally := groupTally{}
 	if len(ch.Remove) > 0 {
 		if ch.Record {
-			if err := w.recordRemoved(ctx, run, ch.Remove, now); err != nil {
+			if err := s.recordRemoved(ctx, c, run, ch.Remove, now); err != nil {
 				return err
 			}
 		}
@@ -118,7 +108,7 @@ func (s *db) applyChanges(ctx context.Context, c conn, run *roster.SyncRun, ch *
 	}
 	if len(ch.Disable) > 0 {
 		if ch.Record {
-			if err := w.recordDisabled(ctx, run, ch.Disable, now); err != nil {
+			if err := s.recordDisabled(ctx, c, run, ch.Disable, now); err != nil {
 				return err
 			}
 		}
@@ -127,10 +117,10 @@ func (s *db) applyChanges(ctx context.Context, c conn, run *roster.SyncRun, ch *
 			return err
 		}
 	}
-	if err := s.updateHosts(ctx, w, run, ch, now, tally); err != nil {
+	if err := s.updateHosts(ctx, c, w, run, ch, now, tally); err != nil {
 		return err
 	}
-	if err := s.addHosts(ctx, w, run, ch, now, tally); err != nil {
+	if err := s.addHosts(ctx, c, w, run, ch, now, tally); err != nil {
 		return err
 	}
 	if err := s.writeGroupCounts(ctx, c, run.InventoryID, tally); err != nil {
@@ -157,7 +147,7 @@ func (s *db) applyChanges(ctx context.Context, c conn, run *roster.SyncRun, ch *
 
 // updateHosts writes the updated hosts of ch a batch at a time, a host
 // listed twice as its last listing, and replaces their memberships.
-func (s *db) updateHosts(ctx context.Context, w bulkWriter, run *roster.SyncRun, ch *roster.HostChanges, now time.Time, tally groupTally) error {
+func (s *db) updateHosts(ctx context.Context, c conn, w bulkWriter, run *roster.SyncRun, ch *roster.HostChanges, now time.Time, tally groupTally) error {
 	if len(ch.Update) == 0 {
 		return nil
 	}
@@ -166,7 +156,7 @@ func (s *db) updateHosts(ctx context.Context, w bulkWriter, run *roster.SyncRun,
 			return err
 		}
 		if ch.Record {
-			if err := w.recordUpdated(ctx, run, hosts, now); err != nil {
+			if err := s.recordUpdated(ctx, c, run, hosts, now); err != nil {
 				return err
 			}
 		}
@@ -186,7 +176,7 @@ func (s *db) updateHosts(ctx context.Context, w bulkWriter, run *roster.SyncRun,
 
 // addHosts gives the new hosts of ch ids and writes them and their
 // memberships.
-func (s *db) addHosts(ctx context.Context, w bulkWriter, run *roster.SyncRun, ch *roster.HostChanges, now time.Time, tally groupTally) error {
+func (s *db) addHosts(ctx context.Context, c conn, w bulkWriter, run *roster.SyncRun, ch *roster.HostChanges, now time.Time, tally groupTally) error {
 	if len(ch.Add) == 0 {
 		return nil
 	}
@@ -214,7 +204,7 @@ func (s *db) addHosts(ctx context.Context, w bulkWriter, run *roster.SyncRun, ch
 			return err
 		}
 		if ch.Record {
-			if err := w.recordAdded(ctx, run, hosts, now); err != nil {
+			if err := s.recordAdded(ctx, c, run, hosts, now); err != nil {
 				return err
 			}
 		}

@@ -118,12 +118,8 @@ const changePurgeBatch = 5000
 
 const changeCols = `id, run_id, inventory_id, source_id, host_id, host_name, kind, keys, diff, truncated, at`
 
-// changeInsertCols are the columns of a change as written (insertChanges);
-// addedInsertCols those of an added host's (recordAdded).
-var (
-	changeInsertCols = []string{"run_id", "inventory_id", "source_id", "host_id", "host_name", "kind", "keys", "diff", "truncated", "at"}
-	addedInsertCols  = []string{"run_id", "inventory_id", "source_id", "host_id", "host_name", "kind", "at"}
-)
+// changeInsertCols are the columns of a change as written (insertChanges).
+var changeInsertCols = []string{"run_id", "inventory_id", "source_id", "host_id", "host_name", "kind", "keys", "diff", "truncated", "at"}
 
 // changeRow is a change as listed, with its id for the cursor.
 type changeRow struct {
@@ -208,12 +204,13 @@ func (s *db) recordDisabled(ctx context.Context, c conn, run *roster.SyncRun, id
 }
 
 // recordAdded records, in c's transaction, the addition of hosts (a
-// batch just written).
+// batch just written, whose ids are increasing: the ids between the first
+// and the last of the source's hosts are theirs).
 func (s *db) recordAdded(ctx context.Context, c conn, run *roster.SyncRun, hosts []*roster.Host, now time.Time) error {
-	return insertRows(ctx, c, "host_changes", addedInsertCols, len(hosts), func(i int) ([]any, error) {
-		h := hosts[i]
-		return []any{run.ID, run.InventoryID, run.SourceID, h.ID, h.Name, string(roster.ChangeAdded), now}, nil
-	})
+	_, err := c.exec(ctx, `INSERT INTO host_changes (run_id, inventory_id, source_id, host_id, host_name, kind, at)
+		SELECT $1, inventory_id, source_id, id, name, 'added', $2 FROM hosts WHERE source_id = $3 AND id BETWEEN $4 AND $5 ORDER BY id`,
+		run.ID, now, run.SourceID, hosts[0].ID, hosts[len(hosts)-1].ID)
+	return err
 }
 
 // recordUpdated records, in c's transaction, the updates of hosts (a

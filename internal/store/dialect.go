@@ -259,3 +259,34 @@ func postgresVarIs(column string, arg func(any) string, key, value string) strin
 	k := arg(key)
 	return `json_typeof(` + column + ` -> ` + k + `) IN ('string', 'number', 'boolean') AND ` + column + ` ->> ` + k + ` = ` + arg(value)
 }
+
+// mapValues returns vals with each value f maps replaced by its mapping
+// (f reports whether it maps one): vals itself when f maps none, else a
+// copy, in *buf when buf is not nil (a Scan of every row reuses one).
+// Each conn maps its arguments and scan destinations so.
+func mapValues(buf *[]any, vals []any, f func(any) (any, bool)) []any {
+	var out []any
+	for i, v := range vals {
+		m, ok := f(v)
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = copyDests(buf, vals)
+		}
+		out[i] = m
+	}
+	if out == nil {
+		return vals
+	}
+	return out
+}
+
+// copyDests copies dest into *buf (when buf is not nil), or a new slice.
+func copyDests(buf *[]any, dest []any) []any {
+	if buf == nil {
+		return append([]any(nil), dest...)
+	}
+	*buf = append((*buf)[:0], dest...)
+	return *buf
+}

@@ -152,7 +152,7 @@ func (s *db) SetGroupVars(ctx context.Context, inventoryID, group string, vars j
 		case err != nil:
 			return err
 		}
-		_, err = bumpGenerationOn(ctx, c, inventoryID)
+		_, err = s.bumpGeneration(ctx, c, inventoryID)
 		return err
 	})
 }

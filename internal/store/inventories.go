@@ -118,7 +118,7 @@ func (s *db) UpdateInventory(ctx context.Context, id string, upd roster.Inventor
 			return inventoryError(err, inv)
 		}
 		if shown {
-			inv.Generation, err = bumpGenerationOn(ctx, c, id)
+			inv.Generation, err = s.bumpGeneration(ctx, c, id)
 		}
 		return err
 	})

@@ -162,11 +162,6 @@ type pgQuerier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
-// tx runs fn in a read-committed transaction.
-func (s *Postgres) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return explainPostgres(s.pool.where, pgx.BeginFunc(ctx, s.pool, fn))
-}
-
 // pgCode returns the SQLSTATE of a PostgreSQL error, "" for other errors.
 func pgCode(err error) string {
 	var e *pgconn.PgError
@@ -185,19 +180,6 @@ func pgIsForeignKey(err error) bool {
 	return code == "23503" || code == "23001"
 }
 
-func utc(t time.Time) time.Time { return t.UTC() }
-
-// pgTime is the stored form of a time: timestamptz keeps microseconds.
-func pgTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
 // pgDuration is the stored form of a source's duration: an interval of
 // whole microseconds, every negative duration (a marker, such as
 // roster.DefaultJitter) as -1 microsecond, as durationMicros.
@@ -213,23 +195,6 @@ func fromPGDuration(iv pgtype.Interval) time.Duration { return fromDurationMicro
 func intervalMicros(iv pgtype.Interval) int64 {
 	const day = 24 * 60 * 60 * 1_000_000
 	return iv.Microseconds + int64(iv.Days)*day + int64(iv.Months)*30*day
-}
-
-// collect scans every row with scan.
-func collect[T any](rows pgx.Rows, err error, scan func(pgx.Rows) (T, error)) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // likePattern turns a host-name filter ('*' matches any run) into a LIKE

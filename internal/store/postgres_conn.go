@@ -61,65 +61,42 @@ func (r pgRows) Err() error             { return explainPostgres(r.where, r.rs.E
 func (r pgRows) Close()                 { r.rs.Close() }
 
 // pgArgs maps arguments to PostgreSQL's stored forms.
-func pgArgs(args []any) []any {
-	var out []any
-	for i, a := range args {
-		var v any
-		switch a := a.(type) {
-		case time.Time:
-			v = pgTime(a)
-		case *time.Time:
-			if a == nil {
-				v = nil
-			} else {
-				v = pgTime(*a)
-			}
-		case time.Duration:
-			v = pgDuration(a)
-		case nullList:
-			v = []string(a)
-		default:
-			continue
+func pgArgs(args []any) []any { return mapValues(nil, args, pgArg) }
+
+func pgArg(a any) (any, bool) {
+	switch a := a.(type) {
+	case time.Time:
+		return storedTime(a), true
+	case *time.Time:
+		if a == nil {
+			return nil, true
 		}
-		if out == nil {
-			out = append([]any(nil), args...)
-		}
-		out[i] = v
+		return storedTime(*a), true
+	case time.Duration:
+		return pgDuration(a), true
+	case nullList:
+		return []string(a), true
 	}
-	if out == nil {
-		return args
-	}
-	return out
+	return nil, false
 }
 
 // pgDests wraps destinations whose stored form differs, in *buf when buf
-// is not nil (see copyDests). The wrappers are values: boxing one
+// is not nil (see mapValues). The wrappers are values: boxing one
 // allocates nothing.
-func pgDests(buf *[]any, dest []any) []any {
-	var out []any
-	for i, d := range dest {
-		var w any
-		switch v := d.(type) {
-		case *time.Time:
-			w = pgTimeDest{v}
-		case **time.Time:
-			w = pgNullTimeDest{v}
-		case *time.Duration:
-			w = pgDurationDest{v}
-		case *nullList:
-			w = (*[]string)(v)
-		default:
-			continue
-		}
-		if out == nil {
-			out = copyDests(buf, dest)
-		}
-		out[i] = w
+func pgDests(buf *[]any, dest []any) []any { return mapValues(buf, dest, pgDest) }
+
+func pgDest(d any) (any, bool) {
+	switch v := d.(type) {
+	case *time.Time:
+		return pgTimeDest{v}, true
+	case **time.Time:
+		return pgNullTimeDest{v}, true
+	case *time.Duration:
+		return pgDurationDest{v}, true
+	case *nullList:
+		return (*[]string)(v), true
 	}
-	if out == nil {
-		return dest
-	}
-	return out
+	return nil, false
 }
 
 // pgTimeDest scans a timestamptz as UTC (pgx gives local time).

@@ -120,22 +120,6 @@ func (b pgBulk) insertEdges(ctx context.Context, run *roster.SyncRun, edges []ro
 	return err
 }
 
-func (b pgBulk) recordRemoved(ctx context.Context, run *roster.SyncRun, ids []int64, now time.Time) error {
-	return pgRecordRemoved(ctx, b.tx, run, ids, now)
-}
-
-func (b pgBulk) recordDisabled(ctx context.Context, run *roster.SyncRun, ids []int64, now time.Time) error {
-	return pgRecordDisabled(ctx, b.tx, run, ids, now)
-}
-
-func (b pgBulk) recordUpdated(ctx context.Context, run *roster.SyncRun, hosts []*roster.Host, now time.Time) error {
-	return pgRecordUpdated(ctx, b.tx, run, hosts, now)
-}
-
-func (b pgBulk) recordAdded(ctx context.Context, run *roster.SyncRun, hosts []*roster.Host, now time.Time) error {
-	return pgRecordAdded(ctx, b.tx, run, hosts, now)
-}
-
 // hostVars is the stored form of a host's vars: JSON, so never empty.
 func hostVars(v json.RawMessage) []byte {
 	if len(v) == 0 {
@@ -172,26 +156,3 @@ func (w *pgWhere) limit(n int) string {
 // ---- the forms of the helpers above that code not yet written once
 // (postgres.go, postgres_schedule.go) still calls: remove with their
 // callers.
-
-const pgRunCols = runCols
-
-func pgInsertRun(onConflict string) string { return syncRunInsert(onConflict) }
-
-func pgRunInsertArgs(run *roster.SyncRun) []any { return pgArgs(syncRunArgs(run)) }
-
-func pgScanRun(r pgx.Row) (*roster.SyncRun, error) { return scanSyncRun(pgConnRow{r: r}) }
-
-func pgScanRunRows(rows pgx.Rows) (*roster.SyncRun, error) { return pgScanRun(rows) }
-
-// pgDeleteMemberships deletes the memberships that where (with args)
-// selects, and counts them down in t.
-func pgDeleteMemberships(ctx context.Context, tx pgx.Tx, t groupTally, where string, args ...any) error {
-	return pgBulk{tx}.deleteMemberships(ctx, t, where, args...)
-}
-
-// pgWriteGroupCounts applies t to inventoryID's group host counts, in
-// the order of the groups' names (see groupTally).
-func pgWriteGroupCounts(ctx context.Context, tx pgx.Tx, inventoryID string, t groupTally) error {
-	d := newDB(postgresDialect)
-	return d.writeGroupCounts(ctx, pgConn{q: tx}, inventoryID, t)
-}

@@ -115,7 +115,7 @@ func (s *db) UpdateSource(ctx context.Context, id string, upd roster.SourceUpdat
 		}
 		if upd.Name != nil && *upd.Name != src.Name {
 			// Documents name a host's source (Prometheus's __meta_roster_source).
-			if _, err := bumpGenerationOn(ctx, c, src.InventoryID); err != nil {
+			if _, err := s.bumpGeneration(ctx, c, src.InventoryID); err != nil {
 				return err
 			}
 		}
@@ -181,7 +181,7 @@ func (s *db) DeleteSource(ctx context.Context, id string) error {
 			return err
 		}
 		tally := groupTally{}
-		if err := deleteSourceMemberships(ctx, c, tally, id); err != nil {
+		if err := bulk(c).deleteMemberships(ctx, tally, `host_id IN (SELECT id FROM hosts WHERE source_id = $1)`, id); err != nil {
 			return err
 		}
 		var inventoryID string
@@ -191,10 +191,10 @@ func (s *db) DeleteSource(ctx context.Context, id string) error {
 		} else if err != nil {
 			return err
 		}
-		if err := writeGroupCountsOn(ctx, c, inventoryID, tally); err != nil {
+		if err := s.writeGroupCounts(ctx, c, inventoryID, tally); err != nil {
 			return err
 		}
-		_, err = bumpGenerationOn(ctx, c, inventoryID)
+		_, err = s.bumpGeneration(ctx, c, inventoryID)
 		return err
 	})
 }

@@ -21,15 +21,6 @@ func chunks[T any](s []T, n int) iter.Seq[[]T] {
 	}
 }
 
-// inList returns "?, ?, ?" for ids and the ids as arguments.
-func inList[T any](ids []T) (string, []any) {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	return strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", "), args
-}
-
 // repeatTuple returns n copies of tuple joined by commas.
 func repeatTuple(n int, tuple string) string {
 	var b strings.Builder

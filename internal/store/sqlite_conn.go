@@ -62,23 +62,7 @@ func rewritePlaceholders(q string) string {
 }
 
 // sqliteArgs maps arguments to SQLite's stored forms.
-func sqliteArgs(args []any) []any {
-	var out []any
-	for i, a := range args {
-		v, ok := sqliteArg(a)
-		if !ok {
-			continue
-		}
-		if out == nil {
-			out = append([]any(nil), args...)
-		}
-		out[i] = v
-	}
-	if out == nil {
-		return args
-	}
-	return out
-}
+func sqliteArgs(args []any) []any { return mapValues(nil, args, sqliteArg) }
 
 func sqliteArg(a any) (any, bool) {
 	switch v := a.(type) {
@@ -119,35 +103,24 @@ func sqliteDests(dest []any) []any { return sqliteDestsIn(nil, dest) }
 
 // sqliteDestsIn is sqliteDests in *buf (when buf is not nil), which a
 // Scan of every row reuses.
-func sqliteDestsIn(buf *[]any, dest []any) []any {
-	var out []any
-	for i, d := range dest {
-		var w any
-		switch v := d.(type) {
-		case *time.Time:
-			w = microsTime{v}
-		case **time.Time:
-			w = nullMicrosTime{v}
-		case *time.Duration:
-			w = microsDuration{v}
-		case *json.RawMessage:
-			w = textJSON{v}
-		case *[]string:
-			w = jsonList{v}
-		case *nullList:
-			w = nullJSONList{v}
-		default:
-			continue
-		}
-		if out == nil {
-			out = copyDests(buf, dest)
-		}
-		out[i] = w
+func sqliteDestsIn(buf *[]any, dest []any) []any { return mapValues(buf, dest, sqliteDest) }
+
+func sqliteDest(d any) (any, bool) {
+	switch v := d.(type) {
+	case *time.Time:
+		return microsTime{v}, true
+	case **time.Time:
+		return nullMicrosTime{v}, true
+	case *time.Duration:
+		return microsDuration{v}, true
+	case *json.RawMessage:
+		return textJSON{v}, true
+	case *[]string:
+		return jsonList{v}, true
+	case *nullList:
+		return nullJSONList{v}, true
 	}
-	if out == nil {
-		return dest
-	}
-	return out
+	return nil, false
 }
 
 type microsTime struct{ t *time.Time }
@@ -320,13 +293,4 @@ func (d nullJSONList) Scan(src any) error {
 	}
 	*d.l = l
 	return nil
-}
-
-// copyDests copies dest into *buf (when buf is not nil), or a new slice.
-func copyDests(buf *[]any, dest []any) []any {
-	if buf == nil {
-		return append([]any(nil), dest...)
-	}
-	*buf = append((*buf)[:0], dest...)
-	return *buf
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"time"
 
 	"github.com/rosterhq/roster"
@@ -161,65 +160,5 @@ func (b sqliteBulk) insertEdges(ctx context.Context, run *roster.SyncRun, edges 
 	return nil
 }
 
-func (b sqliteBulk) recordRemoved(ctx context.Context, run *roster.SyncRun, ids []int64, now time.Time) error {
-	return inLists(ids, func(in string, args []any) error { return recordRemoved(ctx, b.tx, run, in, args, micros(now)) })
-}
-
-func (b sqliteBulk) recordDisabled(ctx context.Context, run *roster.SyncRun, ids []int64, now time.Time) error {
-	return inLists(ids, func(in string, args []any) error { return recordDisabled(ctx, b.tx, run, in, args, micros(now)) })
-}
-
-// inLists calls fn with the IN lists of ids, batch at a time.
-func inLists(ids []int64, fn func(in string, args []any) error) error {
-	for ids := range chunks(ids, batch) {
-		if err := fn(inList(ids)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (b sqliteBulk) recordUpdated(ctx context.Context, run *roster.SyncRun, hosts []*roster.Host, now time.Time) error {
-	return recordUpdated(ctx, b.tx, run, hosts, micros(now))
-}
-
-// recordAdded records hosts by the range of their ids: reserveHostIDs
-// gave them one block, in order.
-func (b sqliteBulk) recordAdded(ctx context.Context, run *roster.SyncRun, hosts []*roster.Host, now time.Time) error {
-	return recordAdded(ctx, b.tx, run, hosts[0].ID-1, hosts[len(hosts)-1].ID, micros(now))
-}
-
 // ---- the forms of the helpers above that code not yet written once
 // (sqlite.go, sqlite_schedule.go) still calls: remove with their callers.
-
-func unmarshalJSON(s string, v any) error { return json.Unmarshal([]byte(s), v) }
-
-func insertRun(onConflict string) string { return sqliteText(syncRunInsert(onConflict)) }
-
-func runInsertArgs(run *roster.SyncRun) []any { return sqliteArgs(syncRunArgs(run)) }
-
-func scanRun(r interface{ Scan(...any) error }) (*roster.SyncRun, error) {
-	return scanSyncRun(sqliteScanner{r})
-}
-
-// sqliteScanner scans a row of database/sql in the stored forms of SQLite.
-type sqliteScanner struct {
-	r interface{ Scan(...any) error }
-}
-
-func (s sqliteScanner) Scan(dest ...any) error { return s.r.Scan(sqliteDests(dest)...) }
-
-// deleteMemberships deletes the memberships of the hosts whose ids the
-// query in (with args) selects, and counts them down in t.
-func deleteMemberships(ctx context.Context, tx *sql.Tx, t groupTally, in string, args ...any) error {
-	return sqliteConn{tx, unexplained}.bulk().deleteMemberships(ctx, t, `host_id IN (`+in+`)`, args...)
-}
-
-// writeGroupCounts applies t to inventoryID's group host counts.
-func writeGroupCounts(ctx context.Context, tx *sql.Tx, inventoryID string, t groupTally) error {
-	d := newDB(sqliteDialect)
-	return d.writeGroupCounts(ctx, sqliteConn{tx, unexplained}, inventoryID, t)
-}
-
-// unexplained leaves errors to the transaction to explain.
-func unexplained(err error) error { return err }

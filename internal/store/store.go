@@ -30,14 +30,6 @@ func nullMicros(t *time.Time) any {
 	return t.UnixMicro()
 }
 
-func fromNullMicros(us *int64) *time.Time {
-	if us == nil {
-		return nil
-	}
-	t := fromMicros(*us)
-	return &t
-}
-
 // durationMicros is the stored form of a duration (negative durations are
 // markers, such as roster.DefaultJitter, and keep their sign).
 func durationMicros(d time.Duration) int64 {
@@ -52,21 +44,6 @@ func fromDurationMicros(us int64) time.Duration {
 		return roster.DefaultJitter
 	}
 	return time.Duration(us) * time.Microsecond
-}
-
-// nextSyncMicros is the stored form of a source's next scheduled sync.
-func nextSyncMicros(n *roster.ScheduledSync) (tick, due any) {
-	if n == nil {
-		return nil, nil
-	}
-	return micros(n.Tick), micros(n.Due)
-}
-
-func scheduledSync(tick, due *int64) *roster.ScheduledSync {
-	if tick == nil || due == nil {
-		return nil
-	}
-	return &roster.ScheduledSync{Tick: fromMicros(*tick), Due: fromMicros(*due)}
 }
 
 // nullJSON is the stored form of optional JSON: NULL when absent or null.
