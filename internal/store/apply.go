@@ -31,6 +31,9 @@ type bulkWriter interface {
 	// written with $N placeholders, bound to args) selects, and counts
 	// them down in t.
 	deleteMemberships(ctx context.Context, t groupTally, where string, args ...any) error
+	// deleteHostMemberships deletes the memberships of the hosts of ids
+	// and counts them down in t.
+	deleteHostMemberships(ctx context.Context, t groupTally, ids []int64) error
 	// addGroupCounts adds deltas to the host counts of the groups names
 	// (sorted) of inventoryID, in that order.
 	addGroupCounts(ctx context.Context, inventoryID string, names []string, deltas []int64) error
@@ -99,7 +102,7 @@ func (s *db) applyChanges(ctx context.Context, c conn, run *roster.SyncRun, ch *
 				return err
 			}
 		}
-		if err := w.deleteMemberships(ctx, tally, `host_id `+s.anyOf("$1"), ch.Remove); err != nil {
+		if err := w.deleteHostMemberships(ctx, tally, ch.Remove); err != nil {
 			return err
 		}
 		if _, err := c.exec(ctx, `DELETE FROM hosts WHERE source_id = $1 AND id `+s.anyOf("$2"), run.SourceID, ch.Remove); err != nil {
@@ -163,7 +166,7 @@ func (s *db) updateHosts(ctx context.Context, c conn, w bulkWriter, run *roster.
 		if err := w.updateHosts(ctx, run.SourceID, hosts, now); err != nil {
 			return err
 		}
-		if err := w.deleteMemberships(ctx, tally, `host_id `+s.anyOf("$1"), hostIDs(hosts)); err != nil {
+		if err := w.deleteHostMemberships(ctx, tally, hostIDs(hosts)); err != nil {
 			return err
 		}
 		tally.addHosts(hosts)

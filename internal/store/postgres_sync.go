@@ -86,6 +86,10 @@ func (b pgBulk) insertMemberships(ctx context.Context, inventoryID string, hosts
 	return err
 }
 
+func (b pgBulk) deleteHostMemberships(ctx context.Context, t groupTally, ids []int64) error {
+	return b.deleteMemberships(ctx, t, `host_id = ANY($1)`, ids)
+}
+
 func (b pgBulk) deleteMemberships(ctx context.Context, t groupTally, where string, args ...any) error {
 	rows, err := b.tx.Query(ctx, `WITH gone AS (DELETE FROM host_groups WHERE `+where+` RETURNING group_name)
 		SELECT group_name, count(*) FROM gone GROUP BY group_name`, pgArgs(args)...)

@@ -64,3 +64,15 @@ func appendConflict(out []roster.NameConflict, host, source string) []roster.Nam
 	}
 	return append(out, roster.NameConflict{Name: host, Sources: []string{source}})
 }
+
+// placeholders returns "$1, $2, … $n".
+func placeholders(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("$" + strconv.Itoa(i+1))
+	}
+	return b.String()
+}
