@@ -126,12 +126,19 @@ func sqliteDest(d any) (any, bool) {
 type microsTime struct{ t *time.Time }
 
 func (d microsTime) Scan(src any) error {
+	us, err := storedMicros("time", src)
+	*d.t = fromMicros(us)
+	return err
+}
+
+// storedMicros is src, what SQLite stores of a time or a duration (what
+// names which).
+func storedMicros(what string, src any) (int64, error) {
 	us, ok := src.(int64)
 	if !ok {
-		return fmt.Errorf("time stored as %T, not microseconds", src)
+		return 0, fmt.Errorf("%s stored as %T, not microseconds", what, src)
 	}
-	*d.t = fromMicros(us)
-	return nil
+	return us, nil
 }
 
 type nullMicrosTime struct{ t **time.Time }
@@ -152,12 +159,9 @@ func (d nullMicrosTime) Scan(src any) error {
 type microsDuration struct{ d *time.Duration }
 
 func (d microsDuration) Scan(src any) error {
-	us, ok := src.(int64)
-	if !ok {
-		return fmt.Errorf("duration stored as %T, not microseconds", src)
-	}
+	us, err := storedMicros("duration", src)
 	*d.d = fromDurationMicros(us)
-	return nil
+	return err
 }
 
 type textJSON struct{ j *json.RawMessage }
