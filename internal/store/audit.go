@@ -208,7 +208,7 @@ func scanAuditEvent(r row) (*roster.AuditEvent, error) {
 
 // AuditEvents implements roster.AuditStore.
 func (s *db) AuditEvents(ctx context.Context, f roster.AuditFilter) ([]*roster.AuditEvent, string, error) {
-	var w pgWhere
+	var w whereClause
 	if f.Actor != "" {
 		w.add(`actor = ?`, f.Actor)
 	}
@@ -226,7 +226,7 @@ func (s *db) AuditEvents(ctx context.Context, f roster.AuditFilter) ([]*roster.A
 // them, w holds its conditions, after is the cursor the page before gave
 // ("": the first page) and limit the caller's. It gives the page and the
 // cursor of the next one ("": none).
-func idPage[T any](ctx context.Context, c conn, sel string, w *pgWhere, after string, limit int,
+func idPage[T any](ctx context.Context, c conn, sel string, w *whereClause, after string, limit int,
 	scan func(row) (T, error), id func(T) string) ([]T, string, error) {
 	limit = pageLimit(limit)
 	if after != "" {

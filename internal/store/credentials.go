@@ -154,7 +154,7 @@ func (s *db) CreateGrant(ctx context.Context, g *roster.Grant) error {
 
 // Grants implements roster.GrantStore.
 func (s *db) Grants(ctx context.Context, f roster.GrantFilter) ([]*roster.Grant, error) {
-	var w pgWhere
+	var w whereClause
 	for _, c := range []struct{ col, v string }{{"token_id", f.TokenID}, {"credential_id", f.CredentialID}, {"inventory_id", f.InventoryID}} {
 		if c.v != "" {
 			w.add(c.col+" = ?", c.v)

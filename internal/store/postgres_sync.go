@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -130,31 +128,6 @@ func hostVars(v json.RawMessage) []byte {
 		return []byte("{}")
 	}
 	return v
-}
-
-// pgWhere builds a WHERE clause of "column = $n" conditions.
-type pgWhere struct {
-	conds []string
-	args  []any
-}
-
-// add adds the condition cond, in which "?" stands for v's placeholder.
-func (w *pgWhere) add(cond string, v any) {
-	w.args = append(w.args, v)
-	w.conds = append(w.conds, strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1))
-}
-
-func (w *pgWhere) String() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return ` WHERE ` + strings.Join(w.conds, ` AND `)
-}
-
-// limit returns the placeholder of a LIMIT of n.
-func (w *pgWhere) limit(n int) string {
-	w.args = append(w.args, n)
-	return ` LIMIT $` + strconv.Itoa(len(w.args))
 }
 
 // ---- the forms of the helpers above that code not yet written once

@@ -76,3 +76,29 @@ func placeholders(n int) string {
 	}
 	return b.String()
 }
+
+// whereClause builds a WHERE clause of conditions on placeholders $1, $2 … (both
+// databases: see dialect.go).
+type whereClause struct {
+	conds []string
+	args  []any
+}
+
+// add adds the condition cond, in which "?" stands for v's placeholder.
+func (w *whereClause) add(cond string, v any) {
+	w.args = append(w.args, v)
+	w.conds = append(w.conds, strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1))
+}
+
+func (w *whereClause) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return ` WHERE ` + strings.Join(w.conds, ` AND `)
+}
+
+// limit returns the placeholder of a LIMIT of n.
+func (w *whereClause) limit(n int) string {
+	w.args = append(w.args, n)
+	return ` LIMIT $` + strconv.Itoa(len(w.args))
+}

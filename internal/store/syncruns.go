@@ -285,7 +285,7 @@ func (s *db) SyncRun(ctx context.Context, id string) (*roster.SyncRun, error) {
 // SyncRuns implements roster.SyncRunStore.
 func (s *db) SyncRuns(ctx context.Context, f roster.SyncRunFilter) ([]*roster.SyncRun, string, error) {
 	limit := pageLimit(f.Limit)
-	var w pgWhere
+	var w whereClause
 	if f.SourceID != "" {
 		w.add(`source_id = ?`, f.SourceID)
 	}

@@ -110,7 +110,7 @@ func (s *db) Webhook(ctx context.Context, id string) (*roster.Webhook, error) {
 
 // Webhooks implements roster.WebhookStore.
 func (s *db) Webhooks(ctx context.Context, f roster.WebhookFilter) ([]*roster.Webhook, error) {
-	var w pgWhere
+	var w whereClause
 	if f.InventoryID != "" {
 		w.add(`inventory_id = ?`, f.InventoryID)
 	}
@@ -223,7 +223,7 @@ func scanDelivery(r row) (*roster.WebhookDelivery, error) {
 
 // WebhookDeliveries implements roster.WebhookStore.
 func (s *db) WebhookDeliveries(ctx context.Context, f roster.DeliveryFilter) ([]*roster.WebhookDelivery, string, error) {
-	var w pgWhere
+	var w whereClause
 	if f.WebhookID != "" {
 		w.add(`webhook_id = ?`, f.WebhookID)
 	}
