@@ -59,11 +59,7 @@ func (s *db) CreateCredential(ctx context.Context, c *roster.Credential) error {
 
 // Credential implements roster.CredentialStore.
 func (s *db) Credential(ctx context.Context, idOrName string) (*roster.Credential, error) {
-	c, err := scanCredential(s.r.queryRow(ctx, `SELECT `+credentialCols+` FROM credentials WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
-	if isNoRows(err) {
-		return nil, notFound("credential", idOrName)
-	}
-	return c, err
+	return byIDOrName(ctx, s.r, "credentials", credentialCols, "credential", idOrName, scanCredential)
 }
 
 // Credentials implements roster.CredentialStore.

@@ -177,6 +177,20 @@ func (s *db) deleteByID(ctx context.Context, table, what, id string) error {
 	return nil
 }
 
+// byIDOrName reads, with scan, the row of table (its columns cols) whose id
+// is idOrName, else whose name is; not found names what.
+func byIDOrName[T any](ctx context.Context, c conn, table, cols, what, idOrName string, scan func(row) (T, error)) (T, error) {
+	v, err := scan(c.queryRow(ctx, `SELECT `+cols+` FROM `+table+` WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
+	if err != nil {
+		var none T
+		if isNoRows(err) {
+			err = notFound(what, idOrName)
+		}
+		return none, err
+	}
+	return v, nil
+}
+
 // scanAll scans every row with scan.
 func scanAll[T any](rs rows, err error, scan func(row) (T, error)) ([]T, error) {
 	if err != nil {

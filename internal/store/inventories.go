@@ -60,10 +60,8 @@ func (s *db) CreateInventory(ctx context.Context, inv *roster.Inventory) error {
 
 // Inventory implements roster.InventoryStore.
 func (s *db) Inventory(ctx context.Context, idOrName string) (*roster.Inventory, error) {
-	inv, err := scanInventory(s.r.queryRow(ctx, `SELECT `+inventorySelect+` FROM inventories WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
-	if isNoRows(err) {
-		return nil, notFound("inventory", idOrName)
-	} else if err != nil {
+	inv, err := byIDOrName(ctx, s.r, "inventories", inventorySelect, "inventory", idOrName, scanInventory)
+	if err != nil {
 		return nil, err
 	}
 	return inv, s.loadInputs(ctx, s.r, inv)

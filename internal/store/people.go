@@ -38,11 +38,7 @@ func (s *db) CreateUser(ctx context.Context, u *roster.User) error {
 
 // User implements roster.UserStore.
 func (s *db) User(ctx context.Context, idOrName string) (*roster.User, error) {
-	u, err := scanUser(s.r.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
-	if isNoRows(err) {
-		return nil, notFound("user", idOrName)
-	}
-	return u, err
+	return byIDOrName(ctx, s.r, "users", userCols, "user", idOrName, scanUser)
 }
 
 // Users implements roster.UserStore.
@@ -182,11 +178,7 @@ func (s *db) CreateTeam(ctx context.Context, t *roster.Team) error {
 
 // Team implements roster.TeamStore.
 func (s *db) Team(ctx context.Context, idOrName string) (*roster.Team, error) {
-	t, err := scanTeam(s.r.queryRow(ctx, `SELECT `+teamCols+` FROM teams WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
-	if isNoRows(err) {
-		return nil, notFound("team", idOrName)
-	}
-	return t, err
+	return byIDOrName(ctx, s.r, "teams", teamCols, "team", idOrName, scanTeam)
 }
 
 // Teams implements roster.TeamStore.

@@ -26,7 +26,7 @@ var postgresMigrations embed.FS
 // unique indexes, conditional statements and row locks.
 type Postgres struct {
 	db
-	pool *pgPool
+	pool *pgxpool.Pool
 }
 
 var _ roster.Store = (*Postgres)(nil)
@@ -64,8 +64,8 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...PostgresOption) (*Pos
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
-	s.pool = &pgPool{Pool: pool, where: PostgresDisplayName(cfg.ConnConfig)}
-	where := s.pool.where
+	where := PostgresDisplayName(cfg.ConnConfig)
+	s.pool = pool
 	s.db.r = pgConn{pool, where}
 	s.db.w = s.db.r
 	s.begin = func(ctx context.Context, fn func(conn) error) error {
@@ -90,7 +90,7 @@ func (s *Postgres) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 // Pool returns the store's connection pool, for what shares the database
 // (the job queue's River driver). The store keeps owning it: Close closes
 // it, and no one else should.
-func (s *Postgres) Pool() *pgxpool.Pool { return s.pool.Pool }
+func (s *Postgres) Pool() *pgxpool.Pool { return s.pool }
 
 // PostgresDisplayName names a database for messages: host, port and name, never the
 // password.

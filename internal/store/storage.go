@@ -1,13 +1,10 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"syscall"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -98,32 +95,3 @@ func explainPostgres(where string, err error) error {
 	}
 	return err
 }
-
-// pgPool is the store's connection pool with its statements' errors
-// explained: the methods the store calls are the pool's own, so its code
-// reads as plain pgx.
-type pgPool struct {
-	*pgxpool.Pool
-	where string
-}
-
-func (p *pgPool) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	tag, err := p.Pool.Exec(ctx, sql, args...)
-	return tag, explainPostgres(p.where, err)
-}
-
-func (p *pgPool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	rows, err := p.Pool.Query(ctx, sql, args...)
-	return rows, explainPostgres(p.where, err)
-}
-
-func (p *pgPool) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return pgRow{p.Pool.QueryRow(ctx, sql, args...), p.where}
-}
-
-type pgRow struct {
-	pgx.Row
-	where string
-}
-
-func (r pgRow) Scan(dest ...any) error { return explainPostgres(r.where, r.Row.Scan(dest...)) }

@@ -47,11 +47,7 @@ func (s *db) TokenByHash(ctx context.Context, hash string) (*roster.Token, error
 
 // Token implements roster.TokenStore.
 func (s *db) Token(ctx context.Context, idOrName string) (*roster.Token, error) {
-	t, err := scanToken(s.r.queryRow(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = $1 OR name = $1 ORDER BY id = $1 DESC LIMIT 1`, idOrName))
-	if isNoRows(err) {
-		return nil, notFound("token", idOrName)
-	}
-	return t, err
+	return byIDOrName(ctx, s.r, "tokens", tokenCols, "token", idOrName, scanToken)
 }
 
 // Tokens implements roster.TokenStore.
