@@ -127,7 +127,9 @@ type microsTime struct{ t *time.Time }
 
 func (d microsTime) Scan(src any) error {
 	us, err := storedMicros("time", src)
-	*d.t = fromMicros(us)
+	if err == nil {
+		*d.t = fromMicros(us)
+	}
 	return err
 }
 
@@ -160,7 +162,9 @@ type microsDuration struct{ d *time.Duration }
 
 func (d microsDuration) Scan(src any) error {
 	us, err := storedMicros("duration", src)
-	*d.d = fromDurationMicros(us)
+	if err == nil {
+		*d.d = fromDurationMicros(us)
+	}
 	return err
 }
 
