@@ -18,11 +18,13 @@ type ScheduleArgs struct{}
 // Kind implements river.JobArgs.
 func (ScheduleArgs) Kind() string { return "roster.schedule" }
 
-// InsertOpts implements river.JobArgsWithInsertOpts: a missed tick is
-// not retried, the next one does its work.
-func (ScheduleArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 1}
-}
+// InsertOpts implements river.JobArgsWithInsertOpts.
+func (ScheduleArgs) InsertOpts() river.InsertOpts { return periodicOpts }
+
+// periodicOpts are the insert options of the jobs River's leader queues
+// periodically (ScheduleArgs, MaintenanceArgs): a missed run is not
+// retried, the next one does its work.
+var periodicOpts = river.InsertOpts{Queue: QueueDefault, MaxAttempts: 1}
 
 type scheduleWorker struct {
 	river.WorkerDefaults[ScheduleArgs]
@@ -179,9 +181,7 @@ type MaintenanceArgs struct{}
 func (MaintenanceArgs) Kind() string { return "roster.maintenance" }
 
 // InsertOpts implements river.JobArgsWithInsertOpts.
-func (MaintenanceArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueDefault, MaxAttempts: 1}
-}
+func (MaintenanceArgs) InsertOpts() river.InsertOpts { return periodicOpts }
 
 type maintenanceWorker struct {
 	river.WorkerDefaults[MaintenanceArgs]
