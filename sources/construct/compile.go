@@ -539,10 +539,8 @@ func (c *compiler) expr(n nodes.Node) (node, error) {
 			return nil, err
 		}
 		switch x.Operator.Token.Type {
-		case tokens.And:
-			return &andNode{l: l, r: r}, nil
-		case tokens.Or:
-			return &orNode{l: l, r: r}, nil
+		case tokens.And, tokens.Or:
+			return &boolOpNode{l: l, r: r, or: x.Operator.Token.Type == tokens.Or}, nil
 		}
 		op, ok := binOps[x.Operator.Token.Type]
 		if !ok {

@@ -43,9 +43,7 @@ func children(n node) []node {
 		add(x.then, x.cond, x.els)
 	case *notNode:
 		add(x.x)
-	case *andNode:
-		add(x.l, x.r)
-	case *orNode:
+	case *boolOpNode:
 		add(x.l, x.r)
 	case *unaryNode:
 		add(x.x)

@@ -18,7 +18,7 @@ func Keys() []string {
 // Constructor applies one source's constructed options to hosts.
 type Constructor struct {
 	compose []composeEntry
-	groups  []groupEntry
+	groups  []namedExpr // names sanitised; expressions are conditionals
 	keyed   []keyedEntry
 	strict  bool
 	// strictCompose: a compose error fails whatever strict says.
@@ -28,15 +28,16 @@ type Constructor struct {
 	limits        Limits
 }
 
-type composeEntry struct {
-	name, src string
-	expr      node
-	text      bool // the expression is a filter making text (makesText)
+// namedExpr is an entry of an option that maps names to expressions
+// (compose, groups).
+type namedExpr struct {
+	name, field, src string // field: "compose.name"
+	expr             node
 }
 
-type groupEntry struct {
-	name, field, src string // name is sanitised
-	cond             node
+type composeEntry struct {
+	namedExpr
+	text bool // the expression is a filter making text (makesText)
 }
 
 type keyedEntry struct {
@@ -212,52 +213,46 @@ func jsonType(v any) string {
 }
 
 func (c *Constructor) parseCompose(v any, noFast bool, fe *roster.FieldErrors) {
-	if v == nil {
-		return
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		fe.Add("compose", "must be a mapping of variable names to expressions")
-		return
-	}
-	for _, name := range sortedNames(m) {
-		field := "compose." + name
-		if name == "" {
-			fe.Add(field, "variable name must not be empty")
-			continue
-		}
-		src, n, msg := c.exprSource(m[name], noFast)
-		if msg != "" {
-			fe.Add(field, "%s", msg)
-			continue
-		}
-		c.compose = append(c.compose, composeEntry{name: name, src: src, expr: n, text: makesText(n)})
+	same := func(name string) string { return name }
+	for _, x := range c.parseNamedExprs(v, "compose", "variable", "expressions", same, noFast, fe) {
+		c.compose = append(c.compose, composeEntry{namedExpr: x, text: makesText(x.expr)})
 	}
 }
 
 func (c *Constructor) parseGroups(v any, noFast bool, fe *roster.FieldErrors) {
+	c.groups = c.parseNamedExprs(v, "groups", "group", "conditionals", SafeGroupName, noFast, fe)
+}
+
+// parseNamedExprs compiles an option that maps names to expressions, in
+// name order. nameOf gives the name a key stands for; names and exprs say
+// in errors what the names name and what the expressions are. An entry
+// whose name is empty or whose expression does not compile is noted and
+// left out.
+func (c *Constructor) parseNamedExprs(v any, option, names, exprs string, nameOf func(string) string, noFast bool, fe *roster.FieldErrors) []namedExpr {
 	if v == nil {
-		return
+		return nil
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		fe.Add("groups", "must be a mapping of group names to conditionals")
-		return
+		fe.Add(option, "must be a mapping of %s names to %s", names, exprs)
+		return nil
 	}
-	for _, name := range sortedNames(m) {
-		field := "groups." + name
-		safe := SafeGroupName(name)
-		if safe == "" {
-			fe.Add(field, "group name must not be empty")
+	var out []namedExpr
+	for _, key := range sortedNames(m) {
+		field := option + "." + key
+		name := nameOf(key)
+		if name == "" {
+			fe.Add(field, "%s name must not be empty", names)
 			continue
 		}
-		src, n, msg := c.exprSource(m[name], noFast)
+		src, n, msg := c.exprSource(m[key], noFast)
 		if msg != "" {
 			fe.Add(field, "%s", msg)
 			continue
 		}
-		c.groups = append(c.groups, groupEntry{name: safe, field: field, src: src, cond: n})
+		out = append(out, namedExpr{name: name, field: field, src: src, expr: n})
 	}
+	return out
 }
 
 var keyedKeys = []string{"key", "prefix", "separator", "default_value", "trailing_separator", "parent_group", "leading_separator"}
@@ -460,9 +455,9 @@ func (c *Constructor) apply(vars, hidden map[string]any, batch *Batch) (Result, 
 		}
 		if err != nil {
 			if c.strictCompose {
-				return Result{}, &EvalError{Field: "compose." + ce.name, Expr: ce.src, Err: err}
+				return Result{}, &EvalError{Field: ce.field, Expr: ce.src, Err: err}
 			}
-			if err := fail("compose."+ce.name, ce.src, err); err != nil {
+			if err := fail(ce.field, ce.src, err); err != nil {
 				return Result{}, err
 			}
 			continue
@@ -487,7 +482,7 @@ func (c *Constructor) apply(vars, hidden map[string]any, batch *Batch) (Result, 
 	}
 	for i := range c.groups {
 		g := &c.groups[i]
-		v, err := c.eval(e, g.cond)
+		v, err := c.eval(e, g.expr)
 		var ok bool
 		if err == nil {
 			ok, err = truth(v)

@@ -540,11 +540,7 @@ type condNode struct {
 }
 
 func (n *condNode) eval(e *env) (any, error) {
-	c, err := n.cond.eval(e)
-	if err != nil {
-		return nil, err
-	}
-	ok, err := truth(c)
+	ok, err := e.truthOf(n.cond)
 	if err != nil {
 		return nil, err
 	}
@@ -560,37 +556,38 @@ func (n *condNode) eval(e *env) (any, error) {
 type notNode struct{ x node }
 
 func (n *notNode) eval(e *env) (any, error) {
-	v, err := n.x.eval(e)
+	t, err := e.truthOf(n.x)
 	if err != nil {
 		return nil, err
 	}
-	t, err := truth(v)
-	return !t, err
+	return !t, nil
 }
 
-type andNode struct{ l, r node }
+// truthOf evaluates a condition (an inline if, a not, an {% if %}, a for
+// loop's filter) to its Python truth.
+func (e *env) truthOf(n node) (bool, error) {
+	v, err := n.eval(e)
+	if err != nil {
+		return false, err
+	}
+	return truth(v)
+}
 
-func (n *andNode) eval(e *env) (any, error) {
+// boolOpNode is Python's "and" and "or" (ast.BoolOp): the left operand
+// when its truth decides the result (false for and, true for or), else
+// the right one, which is evaluated only then.
+type boolOpNode struct {
+	l, r node
+	or   bool
+}
+
+func (n *boolOpNode) eval(e *env) (any, error) {
 	l, err := n.l.eval(e)
 	if err != nil {
 		return nil, err
 	}
 	t, err := truth(l)
-	if err != nil || !t {
-		return l, err
-	}
-	return n.r.eval(e)
-}
-
-type orNode struct{ l, r node }
-
-func (n *orNode) eval(e *env) (any, error) {
-	l, err := n.l.eval(e)
-	if err != nil {
-		return nil, err
-	}
-	t, err := truth(l)
-	if err != nil || t {
+	if err != nil || t == n.or {
 		return l, err
 	}
 	return n.r.eval(e)
@@ -1029,11 +1026,7 @@ type ifNode struct {
 
 func (t *ifNode) render(e *env, b *strings.Builder) error {
 	for i, c := range t.conds {
-		v, err := c.eval(e)
-		if err != nil {
-			return err
-		}
-		ok, err := truth(v)
+		ok, err := e.truthOf(c)
 		if err != nil {
 			return err
 		}
@@ -1074,11 +1067,7 @@ func (t *forNode) render(e *env, b *strings.Builder) error {
 				return err
 			}
 			e.locals = e.bind(base, t.key, t.value, it)
-			v, err := t.filter.eval(e)
-			if err != nil {
-				return err
-			}
-			ok, err := truth(v)
+			ok, err := e.truthOf(t.filter)
 			if err != nil {
 				return err
 			}

@@ -70,6 +70,7 @@ func TestExpressions(t *testing.T) {
 		// comparisons and logic
 		{"n == 16.0", true}, {"t == 1", true}, {"'a' < 'b'", true}, {"[1, 2] < [1, 3]", true},
 		{"n > 3 and n < 20", true}, {"none or 'fallback'", "fallback"}, {"'' and 'x'", ""},
+		{"n and 'x'", "x"}, {"t or missing", true}, {"0 and missing", int64(0)}, // short-circuit
 		{"not tags.Empty", true},
 		{"'web' in tags.Name", true}, {"'Role' in tags", true}, {"'x' not in list", true},
 		{"'devel' in (tags|list)", false}, {"'Name' in (tags|list)", true},
@@ -197,6 +198,8 @@ func TestExpressionErrors(t *testing.T) {
 		{"missing | lower", "'missing' is undefined"},
 		{"missing | length", "'missing' is undefined"},
 		{"missing + 1", "'missing' is undefined"},
+		{"missing and 1", "'missing' is undefined"}, {"0 or missing", "'missing' is undefined"},
+		{"not missing", "'missing' is undefined"}, {"1 if missing else 2", "'missing' is undefined"},
 		{"'x' in missing", "'missing' is undefined"},
 		{"[missing]", "'missing' is undefined"},
 		{"{'a': missing}", "'missing' is undefined"},

@@ -37,7 +37,9 @@ func TestParseFieldErrors(t *testing.T) {
 		want   map[string]string // field -> message fragment
 	}{
 		{"compose not a mapping", map[string]any{"compose": []any{"a"}},
-			map[string]string{"compose": "must be a mapping"}},
+			map[string]string{"compose": "must be a mapping of variable names to expressions"}},
+		{"compose empty name", map[string]any{"compose": map[string]any{"": "a |"}},
+			map[string]string{"compose.": "variable name must not be empty"}},
 		{"compose syntax error", map[string]any{"compose": map[string]any{"ansible_host": "private_ip_address |", "ok": "a"}},
 			map[string]string{"compose.ansible_host": "syntax error"}},
 		{"compose list value", map[string]any{"compose": map[string]any{"x": []any{1}}},
@@ -47,7 +49,9 @@ func TestParseFieldErrors(t *testing.T) {
 		{"groups syntax error", map[string]any{"groups": map[string]any{"web": "tags.Role ==", "db": "true"}},
 			map[string]string{"groups.web": "syntax error"}},
 		{"groups empty name", map[string]any{"groups": map[string]any{"": "true"}},
-			map[string]string{"groups.": "must not be empty"}},
+			map[string]string{"groups.": "group name must not be empty"}},
+		{"groups not a mapping", map[string]any{"groups": "web"},
+			map[string]string{"groups": "must be a mapping of group names to conditionals"}},
 		{"keyed_groups not a list", map[string]any{"keyed_groups": map[string]any{"key": "a"}},
 			map[string]string{"keyed_groups": "must be a list"}},
 		{"keyed_groups entry not a mapping", map[string]any{"keyed_groups": []any{"tags"}},

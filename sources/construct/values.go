@@ -1,6 +1,7 @@
 package construct
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -283,7 +284,7 @@ func pyCompare(a, b any) (int, error) {
 		ai, aok := toInt(a)
 		bi, bok := toInt(b)
 		if aok && bok {
-			return cmpInt(ai, bi), nil
+			return cmp.Compare(ai, bi), nil
 		}
 		af, _ := toFloat(a)
 		bf, _ := toFloat(b)
@@ -306,20 +307,10 @@ func pyCompare(a, b any) (int, error) {
 					return pyCompare(al[i], bl[i])
 				}
 			}
-			return cmpInt(int64(len(al)), int64(len(bl))), nil
+			return cmp.Compare(len(al), len(bl)), nil
 		}
 	}
 	return 0, errorf("'<' not supported between instances of '%s' and '%s'", typeName(a), typeName(b))
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // pyStr is Python's str(v).

@@ -260,6 +260,8 @@ func (c *comparison) match(in *instance) bool {
 	})
 }
 
+// compareFloat orders two numbers. Unlike cmp.Compare, it finds a NaN
+// (a filter may say "id < NaN") equal to every number.
 func compareFloat(a, b float64) int {
 	switch {
 	case a < b:
