@@ -59,6 +59,20 @@ func CheckConcurrency(errs *roster.FieldErrors, concurrency int) {
 	}
 }
 
+// FirstDuplicate returns the first string of list that an earlier one
+// repeats, "" when none does: a list option (regions, projects) names
+// each scope once.
+func FirstDuplicate(list []string) string {
+	seen := make(map[string]bool, len(list))
+	for _, s := range list {
+		if seen[s] {
+			return s
+		}
+		seen[s] = true
+	}
+	return ""
+}
+
 // RejectSecrets refuses options that would put a secret into a source's
 // stored configuration, and removes them from config so that the rest of
 // a driver's parse neither sees nor reports them again. Credentials come

@@ -140,7 +140,7 @@ func parseOptions(config map[string]any) (*Options, error) {
 			errs.Add(fmt.Sprintf("regions[%d]", i), "%q is not an AWS region name (like us-east-1)", r)
 		}
 	}
-	if dup := firstDuplicate(o.Regions); dup != "" {
+	if dup := sources.FirstDuplicate(o.Regions); dup != "" {
 		errs.Add("regions", "region %q is listed twice", dup)
 	}
 	checkFilters(&errs, "filters", o.Filters)
@@ -238,17 +238,6 @@ func checkPreference(p string) string {
 	}
 	if strings.TrimSpace(p) == "" {
 		return "a hostname preference must not be empty"
-	}
-	return ""
-}
-
-func firstDuplicate(list []string) string {
-	seen := make(map[string]bool, len(list))
-	for _, s := range list {
-		if seen[s] {
-			return s
-		}
-		seen[s] = true
 	}
 	return ""
 }

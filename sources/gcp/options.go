@@ -107,7 +107,7 @@ func parseOptions(config map[string]any) (*Options, error) {
 			errs.Add(fmt.Sprintf("projects[%d]", i), "%q is not a project id (6-30 lower-case letters, digits and dashes, starting with a letter, like my-project-123)", p)
 		}
 	}
-	if dup := firstDuplicate(o.Projects); dup != "" {
+	if dup := sources.FirstDuplicate(o.Projects); dup != "" {
 		errs.Add("projects", "project %q is listed twice", dup)
 	}
 	for i, z := range o.Zones {
@@ -115,7 +115,7 @@ func parseOptions(config map[string]any) (*Options, error) {
 			errs.Add(fmt.Sprintf("zones[%d]", i), "%q is not a zone name (like us-central1-a)", z)
 		}
 	}
-	if dup := firstDuplicate(o.Zones); dup != "" {
+	if dup := sources.FirstDuplicate(o.Zones); dup != "" {
 		errs.Add("zones", "zone %q is listed twice", dup)
 	}
 	for i, f := range o.Filters {
@@ -284,15 +284,4 @@ func scanParens(f string, closed func(i, depth int) bool) (depth int, quote byte
 		}
 	}
 	return depth, quote, true
-}
-
-func firstDuplicate(list []string) string {
-	seen := make(map[string]bool, len(list))
-	for _, s := range list {
-		if seen[s] {
-			return s
-		}
-		seen[s] = true
-	}
-	return ""
 }
