@@ -47,6 +47,32 @@ func DecodeOptions(config map[string]any, o any, secrets []string, aliases map[s
 	return errs, errs.Merge("", Decode(config, o))
 }
 
+// MaxScopeConcurrency is the most scopes a source's concurrency option
+// may ask to fetch at once.
+const MaxScopeConcurrency = 64
+
+// CheckConcurrency adds to errs the error of a concurrency option out of
+// range: it is 0 (DefaultScopeConcurrency) or 1 to MaxScopeConcurrency.
+func CheckConcurrency(errs *roster.FieldErrors, concurrency int) {
+	if concurrency < 0 || concurrency > MaxScopeConcurrency {
+		errs.Add("concurrency", "must be between 1 and %d (0 for the default, %d)", MaxScopeConcurrency, DefaultScopeConcurrency)
+	}
+}
+
+// FirstDuplicate returns the first string of list that an earlier one
+// repeats, "" when none does: a list option (regions, projects) names
+// each scope once.
+func FirstDuplicate(list []string) string {
+	seen := make(map[string]bool, len(list))
+	for _, s := range list {
+		if seen[s] {
+			return s
+		}
+		seen[s] = true
+	}
+	return ""
+}
+
 // RejectSecrets refuses options that would put a secret into a source's
 // stored configuration, and removes them from config so that the rest of
 // a driver's parse neither sees nor reports them again. Credentials come
@@ -92,6 +118,36 @@ func NoEffect(option, why string) string {
 // per option, for a config Validate accepts (nil otherwise).
 type Warner interface {
 	Warnings(config map[string]any) []string
+}
+
+// NoEffects collects, while a driver parses a source's options, the
+// options given that have no effect in Roster, each with why. A driver's
+// Options embed it; OptionWarnings hands them to the registry.
+type NoEffects struct{ warnings []string }
+
+// Warn records that option has no effect, and why (see NoEffect).
+func (n *NoEffects) Warn(option, why string) {
+	n.warnings = append(n.warnings, NoEffect(option, why))
+}
+
+// Warnings lists the options recorded by Warn, in order.
+func (n *NoEffects) Warnings() []string { return n.warnings }
+
+// ValidateOptions is a driver's Validate: the errors of its parse of
+// config.
+func ValidateOptions[O any](parse func(map[string]any) (O, error), config map[string]any) error {
+	_, err := parse(config)
+	return err
+}
+
+// OptionWarnings is a driver's Warnings (see Warner): what its parse of
+// config says has no effect, nil when config is invalid.
+func OptionWarnings[O interface{ Warnings() []string }](parse func(map[string]any) (O, error), config map[string]any) []string {
+	o, err := parse(config)
+	if err != nil {
+		return nil
+	}
+	return o.Warnings()
 }
 
 // CacheOptions are the inventory_cache options every plugin documents.

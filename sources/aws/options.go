@@ -64,8 +64,8 @@ type Options struct {
 	// Concurrency bounds the regions fetched at once (Roster's own option).
 	Concurrency int `json:"concurrency"`
 
-	// warnings say which options given have no effect, and why.
-	warnings []string
+	// NoEffects says which options given have no effect, and why.
+	sources.NoEffects
 }
 
 var aliases = map[string]string{
@@ -140,7 +140,7 @@ func parseOptions(config map[string]any) (*Options, error) {
 			errs.Add(fmt.Sprintf("regions[%d]", i), "%q is not an AWS region name (like us-east-1)", r)
 		}
 	}
-	if dup := firstDuplicate(o.Regions); dup != "" {
+	if dup := sources.FirstDuplicate(o.Regions); dup != "" {
 		errs.Add("regions", "region %q is listed twice", dup)
 	}
 	checkFilters(&errs, "filters", o.Filters)
@@ -187,28 +187,22 @@ func parseOptions(config map[string]any) (*Options, error) {
 		errs.Add("iam_role_arn", "must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
 	}
 	if o.StrictPermissions != nil && !*o.StrictPermissions {
-		o.warn("strict_permissions", "a region answering 403 (Forbidden) fails, keeps its stored hosts and marks the run partial; it is never read as empty")
+		o.Warn("strict_permissions", "a region answering 403 (Forbidden) fails, keeps its stored hosts and marks the run partial; it is never read as empty")
 	}
 	if o.UseContribScriptCompatibleSanitization {
-		o.warn("use_contrib_script_compatible_sanitization", sources.SanitizationReason)
+		o.Warn("use_contrib_script_compatible_sanitization", sources.SanitizationReason)
 	}
 	if o.IncludeExtraAPICalls {
-		o.warn("include_extra_api_calls", "Roster makes no per-instance calls; hosts have no persistent or events vars")
+		o.Warn("include_extra_api_calls", "Roster makes no per-instance calls; hosts have no persistent or events vars")
 	}
 	if o.UseSSMInventory {
-		o.warn("use_ssm_inventory", "Systems Manager inventory is not fetched; hosts have no ssm_inventory var")
+		o.Warn("use_ssm_inventory", "Systems Manager inventory is not fetched; hosts have no ssm_inventory var")
 	}
-	if o.Concurrency < 0 || o.Concurrency > 64 {
-		errs.Add("concurrency", "must be between 1 and 64 (0 for the default, %d)", sources.DefaultScopeConcurrency)
-	}
+	sources.CheckConcurrency(&errs, o.Concurrency)
 	if len(o.Hostnames) == 0 {
 		o.Hostnames = defaultHostnames
 	}
 	return &o, errs.Err()
-}
-
-func (o *Options) warn(option, why string) {
-	o.warnings = append(o.warnings, sources.NoEffect(option, why))
 }
 
 func checkFilters(errs *roster.FieldErrors, field string, f Filters) {
@@ -244,17 +238,6 @@ func checkPreference(p string) string {
 	}
 	if strings.TrimSpace(p) == "" {
 		return "a hostname preference must not be empty"
-	}
-	return ""
-}
-
-func firstDuplicate(list []string) string {
-	seen := make(map[string]bool, len(list))
-	for _, s := range list {
-		if seen[s] {
-			return s
-		}
-		seen[s] = true
 	}
 	return ""
 }

@@ -68,10 +68,11 @@ type Options struct {
 	// option; 0 = sources.DefaultScopeConcurrency).
 	Concurrency int `json:"concurrency"`
 
+	sources.NoEffects // options given that have no effect, and why
+
 	hostnames []hostnameExpr
 	exclude   []hostFilter // exclude_host_filters, then default_host_filters
 	include   []hostFilter // nil: every VM
-	warnings  []string     // options given that have no effect, and why
 	allVMRGs  bool
 	vmss      bool
 	allVMSSRG bool
@@ -151,6 +152,7 @@ var clouds = map[string]string{
 // collecting all field errors.
 func parseOptions(config map[string]any) (*Options, error) {
 	config = maps.Clone(config)
+	var o Options
 	var errs roster.FieldErrors
 	errs.Merge("", sources.RejectSecrets(config, secretOptions...))
 	for _, name := range slices.Sorted(maps.Keys(refused)) {
@@ -159,10 +161,9 @@ func parseOptions(config map[string]any) (*Options, error) {
 			delete(config, name)
 		}
 	}
-	var warnings []string
 	for _, name := range slices.Sorted(maps.Keys(inert)) {
 		if _, ok := config[name]; ok {
-			warnings = append(warnings, sources.NoEffect(name, inert[name]))
+			o.Warn(name, inert[name])
 			delete(config, name)
 		}
 	}
@@ -173,13 +174,11 @@ func parseOptions(config map[string]any) (*Options, error) {
 		}
 	}
 	errs.Merge("", sources.Aliases(config, aliases))
-	var o Options
 	if !errs.Merge("", sources.Decode(config, &o)) {
 		return nil, errs.Err()
 	}
-	o.warnings = warnings
 	if o.UseContribScriptCompatibleSanitization {
-		o.warnings = append(o.warnings, sources.NoEffect("use_contrib_script_compatible_sanitization", sources.SanitizationReason))
+		o.Warn("use_contrib_script_compatible_sanitization", sources.SanitizationReason)
 	}
 	o.exclude = compileFilters(&errs, "exclude_host_filters", o.ExcludeHostFilters)
 	if o.DefaultHostFilters != nil {
@@ -242,9 +241,7 @@ func parseOptions(config map[string]any) (*Options, error) {
 	default:
 		errs.Add("auth_source", "%q is not supported: %s", o.AuthSource, credentialReason)
 	}
-	if o.Concurrency < 0 || o.Concurrency > 64 {
-		errs.Add("concurrency", "must be between 1 and 64 (0 for the default, %d)", sources.DefaultScopeConcurrency)
-	}
+	sources.CheckConcurrency(&errs, o.Concurrency)
 	return &o, errs.Err()
 }
 

@@ -95,17 +95,12 @@ func (Driver) CredentialRoutingOptions() []string {
 
 // Validate implements sources.Driver.
 func (Driver) Validate(config map[string]any) error {
-	_, err := parseOptions(config)
-	return err
+	return sources.ValidateOptions(parseOptions, config)
 }
 
 // Warnings implements sources.Warner.
 func (Driver) Warnings(config map[string]any) []string {
-	o, err := parseOptions(config)
-	if err != nil {
-		return nil
-	}
-	return o.warnings
+	return sources.OptionWarnings(parseOptions, config)
 }
 
 // Open implements sources.Driver. It reads and checks the service account

@@ -59,8 +59,8 @@ type Options struct {
 	// Concurrency bounds the projects fetched at once (Roster's own).
 	Concurrency int `json:"concurrency"`
 
-	// warnings say which options given have no effect, and why.
-	warnings []string
+	// NoEffects says which options given have no effect, and why.
+	sources.NoEffects
 }
 
 var aliases = map[string]string{
@@ -107,7 +107,7 @@ func parseOptions(config map[string]any) (*Options, error) {
 			errs.Add(fmt.Sprintf("projects[%d]", i), "%q is not a project id (6-30 lower-case letters, digits and dashes, starting with a letter, like my-project-123)", p)
 		}
 	}
-	if dup := firstDuplicate(o.Projects); dup != "" {
+	if dup := sources.FirstDuplicate(o.Projects); dup != "" {
 		errs.Add("projects", "project %q is listed twice", dup)
 	}
 	for i, z := range o.Zones {
@@ -115,7 +115,7 @@ func parseOptions(config map[string]any) (*Options, error) {
 			errs.Add(fmt.Sprintf("zones[%d]", i), "%q is not a zone name (like us-central1-a)", z)
 		}
 	}
-	if dup := firstDuplicate(o.Zones); dup != "" {
+	if dup := sources.FirstDuplicate(o.Zones); dup != "" {
 		errs.Add("zones", "zone %q is listed twice", dup)
 	}
 	for i, f := range o.Filters {
@@ -136,10 +136,10 @@ func parseOptions(config map[string]any) (*Options, error) {
 		errs.Add("auth_kind", "must be serviceaccount or application, not %q", o.AuthKind)
 	}
 	if o.ServiceAccountFile != "" {
-		o.warn("service_account_file", "a source does not name files on the server; Roster reads the service account key from the source's credential or, without one, the file GOOGLE_APPLICATION_CREDENTIALS names")
+		o.Warn("service_account_file", "a source does not name files on the server; Roster reads the service account key from the source's credential or, without one, the file GOOGLE_APPLICATION_CREDENTIALS names")
 	}
 	if o.ServiceAccountEmail != "" {
-		o.warn("service_account_email", "it only serves auth_kind machineaccount, which Roster does not support")
+		o.Warn("service_account_email", "it only serves auth_kind machineaccount, which Roster does not support")
 	}
 	if len(o.Folders) > 0 {
 		errs.Add("folders", "not supported yet: list the projects in projects")
@@ -150,13 +150,11 @@ func parseOptions(config map[string]any) (*Options, error) {
 		}
 	}
 	if o.UseContribScriptCompatibleSanitization {
-		o.warn("use_contrib_script_compatible_sanitization", sources.SanitizationReason)
+		o.Warn("use_contrib_script_compatible_sanitization", sources.SanitizationReason)
 	}
 	checkEndpoint(&errs, "endpoint_url", o.EndpointURL)
 	checkEndpoint(&errs, "token_uri", o.TokenURI)
-	if o.Concurrency < 0 || o.Concurrency > 64 {
-		errs.Add("concurrency", "must be between 1 and 64 (0 for the default, %d)", sources.DefaultScopeConcurrency)
-	}
+	sources.CheckConcurrency(&errs, o.Concurrency)
 	if len(o.Hostnames) == 0 {
 		o.Hostnames = defaultHostnames
 	}
@@ -164,10 +162,6 @@ func parseOptions(config map[string]any) (*Options, error) {
 		o.Scopes = defaultScopes
 	}
 	return &o, errs.Err()
-}
-
-func (o *Options) warn(option, why string) {
-	o.warnings = append(o.warnings, sources.NoEffect(option, why))
 }
 
 // checkEndpoint accepts an https URL, or a plain http one on a loopback
@@ -290,15 +284,4 @@ func scanParens(f string, closed func(i, depth int) bool) (depth int, quote byte
 		}
 	}
 	return depth, quote, true
-}
-
-func firstDuplicate(list []string) string {
-	seen := make(map[string]bool, len(list))
-	for _, s := range list {
-		if seen[s] {
-			return s
-		}
-		seen[s] = true
-	}
-	return ""
 }

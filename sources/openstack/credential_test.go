@@ -47,3 +47,35 @@ func TestBrokerCredential(t *testing.T) {
 		t.Fatalf("a cloud at another auth_url synced with the credential (err %v)", err)
 	}
 }
+
+// TestAuthOptionsUserDomain: a user given by name is looked up in its
+// domain by name when the cloud names one, else by id, whether it logs in
+// with a password or an application credential; domain_name stands in for
+// user_domain_name.
+func TestAuthOptionsUserDomain(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		auth             authConfig
+		wantID, wantName string
+	}{
+		{"password, domain id", authConfig{userDomainID: "d1"}, "d1", ""},
+		{"password, domain name wins", authConfig{userDomainID: "d1", userDomainName: "Default"}, "", "Default"},
+		{"password, domain_name", authConfig{domainName: "Shared"}, "", "Shared"},
+		{"app credential, domain id", authConfig{appCredName: "ci", userDomainID: "d1"}, "d1", ""},
+		{"app credential, domain name wins", authConfig{appCredName: "ci", userDomainID: "d1", userDomainName: "Default"}, "", "Default"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := tc.auth
+			a.authURL, a.username = "https://keystone.example.com:5000/v3", "demo"
+			a.hasPassword, a.password = true, "pw"
+			a.hasAppCredSecret, a.appCredSecret = true, "secret"
+			ao, err := authOptions(&cloudConfig{name: "c", auth: a}, projectRef{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ao.Username != "demo" || ao.DomainID != tc.wantID || ao.DomainName != tc.wantName {
+				t.Errorf("user %q in domain id %q name %q, want demo in %q %q", ao.Username, ao.DomainID, ao.DomainName, tc.wantID, tc.wantName)
+			}
+		})
+	}
+}

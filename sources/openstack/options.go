@@ -64,8 +64,9 @@ type Options struct {
 	// Concurrency bounds the scopes fetched at once (Roster's own).
 	Concurrency int `json:"concurrency"`
 
-	clouds   map[string]*cloudConfig // parsed Clouds plus the inline cloud
-	warnings []string                // options given that have no effect, and why
+	sources.NoEffects // options given that have no effect, and why
+
+	clouds map[string]*cloudConfig // parsed Clouds plus the inline cloud
 }
 
 // defaultInlineCloud names the cloud of top-level auth settings.
@@ -160,14 +161,12 @@ func parseOptions(config map[string]any) (*Options, error) {
 		errs.Add("inventory_hostname", "must be name or uuid")
 	}
 	if o.ExpandHostvars {
-		o.warnings = append(o.warnings, sources.NoEffect("expand_hostvars", "Roster does not query Cinder and Neutron for each server; hosts have the host vars of expand_hostvars false"))
+		o.Warn("expand_hostvars", "Roster does not query Cinder and Neutron for each server; hosts have the host vars of expand_hostvars false")
 	}
 	if o.FailOnErrors {
-		o.warnings = append(o.warnings, sources.NoEffect("fail_on_errors", "a cloud, region or project that fails keeps its stored hosts and marks the run partial; Roster never drops hosts it could not see"))
+		o.Warn("fail_on_errors", "a cloud, region or project that fails keeps its stored hosts and marks the run partial; Roster never drops hosts it could not see")
 	}
-	if o.Concurrency < 0 || o.Concurrency > 64 {
-		errs.Add("concurrency", "must be between 1 and 64 (0 for the default, %d)", sources.DefaultScopeConcurrency)
-	}
+	sources.CheckConcurrency(&errs, o.Concurrency)
 	return &o, errs.Err()
 }
 

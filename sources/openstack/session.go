@@ -146,10 +146,7 @@ func authOptions(c *cloudConfig, proj projectRef) (gophercloud.AuthOptions, erro
 			ao.ApplicationCredentialName = a.appCredName
 			ao.UserID, ao.Username = a.userID, a.username
 			if a.userID == "" {
-				ao.DomainID, ao.DomainName = userDomainID, userDomainName
-				if ao.DomainName != "" {
-					ao.DomainID = ""
-				}
+				setUserDomain(&ao, userDomainID, userDomainName)
 			}
 		default:
 			return ao, fmt.Errorf("cloud %q: an application credential needs application_credential_id, or application_credential_name and the user", c.name)
@@ -165,11 +162,7 @@ func authOptions(c *cloudConfig, proj projectRef) (gophercloud.AuthOptions, erro
 		ao.UserID = a.userID
 	case a.username != "":
 		ao.Username = a.username
-		if userDomainName != "" {
-			ao.DomainName = userDomainName
-		} else {
-			ao.DomainID = userDomainID
-		}
+		setUserDomain(&ao, userDomainID, userDomainName)
 		if ao.DomainName == "" && ao.DomainID == "" {
 			return ao, fmt.Errorf("cloud %q: username needs user_domain_name or user_domain_id (or domain_name)", c.name)
 		}
@@ -198,6 +191,16 @@ func authOptions(c *cloudConfig, proj projectRef) (gophercloud.AuthOptions, erro
 		ao.Scope = &gophercloud.AuthScope{} // the user's default project
 	}
 	return ao, nil
+}
+
+// setUserDomain names the domain a user given by name is looked up in:
+// by its name when it has one, else by its id (Keystone takes one).
+func setUserDomain(ao *gophercloud.AuthOptions, id, name string) {
+	if name != "" {
+		ao.DomainName = name
+	} else {
+		ao.DomainID = id
+	}
 }
 
 func first(s ...string) string {
