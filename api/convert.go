@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -8,9 +9,15 @@ import (
 	"github.com/rosterhq/roster"
 )
 
-func inventoryOut(inv *roster.Inventory) Inventory {
-	return Inventory{Id: inv.ID, Name: inv.Name, Description: inv.Description, PrometheusSd: mappingOut(inv.PrometheusSD),
+// inventoryOut converts an inventory for the wire, with the definition
+// of a derived one.
+func (s *Server) inventoryOut(ctx context.Context, inv *roster.Inventory) (Inventory, error) {
+	out := Inventory{Id: inv.ID, Name: inv.Name, Description: inv.Description, PrometheusSd: mappingOut(inv.PrometheusSD),
 		NamePolicy: NamePolicy(inv.NamePolicy), CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt}
+	if err := s.derivedOut(ctx, inv, &out); err != nil {
+		return Inventory{}, err
+	}
+	return out, nil
 }
 
 // sourceOut converts a source for the wire, with the warnings of its

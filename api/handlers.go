@@ -48,8 +48,7 @@ func (s *Server) ListInventories(ctx context.Context, _ ListInventoriesRequestOb
 	}
 	out := ListInventories200JSONResponse{Items: make([]Inventory, len(invs))}
 	for i, inv := range invs {
-		out.Items[i] = inventoryOut(inv)
-		if err := s.derivedOut(ctx, inv, &out.Items[i]); err != nil {
+		if out.Items[i], err = s.inventoryOut(ctx, inv); err != nil {
 			return nil, err
 		}
 	}
@@ -86,8 +85,8 @@ func (s *Server) CreateInventory(ctx context.Context, req CreateInventoryRequest
 		return nil, err
 	}
 	s.auditChange(ctx, "inventory.create", "inventory", inv.ID, inv.Name, inv.ID, nil)
-	out := inventoryOut(inv)
-	if err := s.derivedOut(ctx, inv, &out); err != nil {
+	out, err := s.inventoryOut(ctx, inv)
+	if err != nil {
 		return nil, err
 	}
 	return CreateInventory201JSONResponse(out), nil
@@ -99,8 +98,8 @@ func (s *Server) GetInventory(ctx context.Context, req GetInventoryRequestObject
 	if err != nil {
 		return nil, err
 	}
-	out := inventoryOut(inv)
-	if err := s.derivedOut(ctx, inv, &out); err != nil {
+	out, err := s.inventoryOut(ctx, inv)
+	if err != nil {
 		return nil, err
 	}
 	return GetInventory200JSONResponse(out), nil
@@ -159,8 +158,8 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 		}
 	}
 	s.auditChange(ctx, "inventory.update", "inventory", inv.ID, inv.Name, inv.ID, nil)
-	out := inventoryOut(inv)
-	if err := s.derivedOut(ctx, inv, &out); err != nil {
+	out, err := s.inventoryOut(ctx, inv)
+	if err != nil {
 		return nil, err
 	}
 	return UpdateInventory200JSONResponse(out), nil
@@ -168,17 +167,13 @@ func (s *Server) UpdateInventory(ctx context.Context, req UpdateInventoryRequest
 
 // ListNameConflicts implements StrictServerInterface.
 func (s *Server) ListNameConflicts(ctx context.Context, req ListNameConflictsRequestObject) (ListNameConflictsResponseObject, error) {
-	inv, err := s.inventory(ctx, req.Inventory)
+	inv, view, err := s.inventoryHosts(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
 	limit := 100 // openapi.yaml's default
 	if req.Params.Limit != nil {
 		limit = *req.Params.Limit
-	}
-	view, err := s.hostsOf(ctx, inv)
-	if err != nil {
-		return nil, err
 	}
 	conflicts, total, err := s.store.HostNameConflicts(ctx, inv.ID, limit)
 	if inv.Kind.Derived() {
@@ -546,11 +541,7 @@ func (s *Server) ListHosts(ctx context.Context, req ListHostsRequestObject) (Lis
 
 // GetHost implements StrictServerInterface.
 func (s *Server) GetHost(ctx context.Context, req GetHostRequestObject) (GetHostResponseObject, error) {
-	inv, err := s.inventory(ctx, req.Inventory)
-	if err != nil {
-		return nil, err
-	}
-	view, err := s.hostsOf(ctx, inv)
+	inv, view, err := s.inventoryHosts(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}
@@ -563,11 +554,7 @@ func (s *Server) GetHost(ctx context.Context, req GetHostRequestObject) (GetHost
 
 // ListGroups implements StrictServerInterface.
 func (s *Server) ListGroups(ctx context.Context, req ListGroupsRequestObject) (ListGroupsResponseObject, error) {
-	inv, err := s.inventory(ctx, req.Inventory)
-	if err != nil {
-		return nil, err
-	}
-	view, err := s.hostsOf(ctx, inv)
+	inv, view, err := s.inventoryHosts(ctx, req.Inventory)
 	if err != nil {
 		return nil, err
 	}

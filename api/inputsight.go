@@ -57,6 +57,20 @@ func (s *Server) hostsOf(ctx context.Context, inv *roster.Inventory) (*hostView,
 	return &hostView{HostStore: s.store, allowed: allowed, key: hex.EncodeToString(sum[:6])}, nil
 }
 
+// inventoryHosts resolves an inventory by its id or name and the view
+// of its hosts the request's caller has.
+func (s *Server) inventoryHosts(ctx context.Context, ref string) (*roster.Inventory, *hostView, error) {
+	inv, err := s.inventory(ctx, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	view, err := s.hostsOf(ctx, inv)
+	if err != nil {
+		return nil, nil, err
+	}
+	return inv, view, nil
+}
+
 // partial reports whether the view leaves hosts out.
 func (v *hostView) partial() bool { return v.allowed != nil }
 

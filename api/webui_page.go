@@ -185,3 +185,13 @@ func cursorParam(q url.Values, name string) (string, error) {
 
 // errBadCursor is a page link whose cursor is no store's.
 var errBadCursor = roster.Errorf(roster.EINVALID, "the page link is not valid: start from the first page")
+
+// uiPageFail answers a failed read of a listing's page: the store refuses
+// a cursor it did not make as invalid, a page link gone stale or altered.
+func (s *Server) uiPageFail(w http.ResponseWriter, p *uiRequest, err error) {
+	if roster.ErrorCode(err) == roster.EINVALID {
+		s.uiError(w, p, http.StatusBadRequest, "Refused", "The page link is not valid: start from the first page.")
+		return
+	}
+	s.uiFail(w, p, err)
+}

@@ -53,6 +53,16 @@ func (s *Server) may(p *uiRequest, op string, params map[string]string) bool {
 // sourceRef is the API's reference of the source a page's path names.
 func sourceRef(r *http.Request) string { return r.PathValue("inv") + "/" + r.PathValue("src") }
 
+// uiSource finds the source of the request's path for operation (an API
+// operation id), as uiInventory finds an inventory.
+func (s *Server) uiSource(p *uiRequest, r *http.Request, operation string) (*roster.Source, error) {
+	ref := sourceRef(r)
+	if err := s.authorizeRequest(p.ctx, operation, map[string]string{"source": ref}); err != nil {
+		return nil, err
+	}
+	return s.source(p.ctx, ref)
+}
+
 // ---- the list of sources
 
 // inventorySources is an inventory with its sources.
@@ -135,17 +145,12 @@ func (s *Server) serveSources(w http.ResponseWriter, r *http.Request, p *uiReque
 const sourceRuns = 10
 
 func (s *Server) serveSource(w http.ResponseWriter, r *http.Request, p *uiRequest) {
-	ref := sourceRef(r)
-	params := map[string]string{"source": ref}
-	if err := s.authorizeRequest(p.ctx, "GetSource", params); err != nil {
-		s.uiFail(w, p, err)
-		return
-	}
-	src, err := s.source(p.ctx, ref)
+	src, err := s.uiSource(p, r, "GetSource")
 	if err != nil {
 		s.uiFail(w, p, err)
 		return
 	}
+	params := map[string]string{"source": sourceRef(r)}
 	inv, err := s.store.Inventory(p.ctx, src.InventoryID)
 	if err != nil {
 		s.uiFail(w, p, err)
@@ -489,12 +494,7 @@ func (s *Server) editorRefused(w http.ResponseWriter, p *uiRequest, ed ui.Source
 }
 
 func (s *Server) serveEditSource(w http.ResponseWriter, r *http.Request, p *uiRequest) {
-	ref := sourceRef(r)
-	if err := s.authorizeRequest(p.ctx, "UpdateSource", map[string]string{"source": ref}); err != nil {
-		s.uiFail(w, p, err)
-		return
-	}
-	src, err := s.source(p.ctx, ref)
+	src, err := s.uiSource(p, r, "UpdateSource")
 	if err != nil {
 		s.uiFail(w, p, err)
 		return
@@ -514,12 +514,7 @@ func (s *Server) serveUpdateSource(w http.ResponseWriter, r *http.Request, p *ui
 	if !s.uiForm(w, r, p, sourceFormMax) {
 		return
 	}
-	ref := sourceRef(r)
-	if err := s.authorizeRequest(p.ctx, "UpdateSource", map[string]string{"source": ref}); err != nil {
-		s.uiFail(w, p, err)
-		return
-	}
-	src, err := s.source(p.ctx, ref)
+	src, err := s.uiSource(p, r, "UpdateSource")
 	if err != nil {
 		s.uiFail(w, p, err)
 		return
@@ -844,11 +839,7 @@ func (s *Server) serveRuns(w http.ResponseWriter, r *http.Request, p *uiRequest)
 			f.Limit = runsPage - len(page.Runs)
 			runs, after, err := s.store.SyncRuns(p.ctx, f)
 			if err != nil {
-				if roster.ErrorCode(err) == roster.EINVALID {
-					s.uiError(w, p, http.StatusBadRequest, "Refused", "The page link is not valid: start from the first page.")
-					return
-				}
-				s.uiFail(w, p, err)
+				s.uiPageFail(w, p, err)
 				return
 			}
 			for _, run := range runs {
@@ -877,17 +868,22 @@ func (s *Server) serveRuns(w http.ResponseWriter, r *http.Request, p *uiRequest)
 	s.render(w, http.StatusOK, "runs", page)
 }
 
+// readableRun finds run id for the caller of ctx as GetSyncRun would: one
+// it may not see is not found, one it sees but may not read is refused.
+func (s *Server) readableRun(ctx context.Context, id string) (*roster.SyncRun, error) {
+	if err := s.authorizeRequest(ctx, "GetSyncRun", map[string]string{"run": id}); err != nil {
+		return nil, err
+	}
+	return s.syncRun(ctx, id)
+}
+
 // changesPage is how many host changes a run's page shows at once.
 const changesPage = 50
 
 func (s *Server) serveRun(w http.ResponseWriter, r *http.Request, p *uiRequest) {
 	id := r.PathValue("run")
 	params := map[string]string{"run": id}
-	if err := s.authorizeRequest(p.ctx, "GetSyncRun", params); err != nil {
-		s.uiFail(w, p, err)
-		return
-	}
-	run, err := s.syncRun(p.ctx, id)
+	run, err := s.readableRun(p.ctx, id)
 	if err != nil {
 		s.uiFail(w, p, err)
 		return
@@ -920,11 +916,7 @@ func (s *Server) serveRun(w http.ResponseWriter, r *http.Request, p *uiRequest) 
 		}
 		changes, next, err := s.store.HostChanges(p.ctx, roster.HostChangeFilter{RunID: run.ID, Kind: roster.ChangeKind(page.Kind), After: after, Limit: changesPage})
 		if err != nil {
-			if roster.ErrorCode(err) == roster.EINVALID {
-				s.uiError(w, p, http.StatusBadRequest, "Refused", "The page link is not valid: start from the first page.")
-				return
-			}
-			s.uiFail(w, p, err)
+			s.uiPageFail(w, p, err)
 			return
 		}
 		for _, c := range changes {
@@ -1187,10 +1179,7 @@ func (l *liveStreams) serve(w http.ResponseWriter, r *http.Request) {
 			return nil, nil, err
 		}
 		ctx := withCaller(r.Context(), c)
-		if err := s.authorizeRequest(ctx, "GetSyncRun", map[string]string{"run": id}); err != nil {
-			return nil, nil, err
-		}
-		run, err := s.syncRun(ctx, id)
+		run, err := s.readableRun(ctx, id)
 		return ctx, run, err
 	}
 	ctx, run, err := allowed(true)

@@ -18,20 +18,24 @@ import (
 	"github.com/rosterhq/roster/internal/client"
 )
 
-// loginTarget is the context roster login and logout work on: named by
-// --context, ROSTER_CONTEXT or the file's current context, else
-// "default".
-func loginTarget(cmd *cobra.Command, f *contextsFile) string {
+// loginTarget reads the contexts file (f, at path) and names the context
+// roster login and logout work on: --context, ROSTER_CONTEXT or the
+// file's current context, else "default".
+func loginTarget(cmd *cobra.Command) (f *contextsFile, path, target string, err error) {
+	f, path, err = readContexts()
+	if err != nil {
+		return nil, "", "", err
+	}
 	if name, ok := flagValue(cmd, "context"); ok {
-		return name
+		return f, path, name, nil
 	}
 	if name := envContext(); name != "" {
-		return name
+		return f, path, name, nil
 	}
 	if f.CurrentContext != "" {
-		return f.CurrentContext
+		return f, path, f.CurrentContext, nil
 	}
-	return "default"
+	return f, path, "default", nil
 }
 
 // contextTLS is how a context trusts its server, its files resolved as
@@ -114,11 +118,10 @@ code and approve; the command waits for it (10 minutes at most).`,
   roster logout`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, path, err := readContexts()
+			f, path, target, err := loginTarget(cmd)
 			if err != nil {
 				return err
 			}
-			target := loginTarget(cmd, f)
 			if fe := roster.ValidateName("--context", target); fe != nil {
 				return fmt.Errorf("%s %s", fe.Field, fe.Message)
 			}
@@ -287,11 +290,10 @@ login kept) and removes it from the context. A service token is not revoked
 this way: an admin deletes it (roster token delete).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, path, err := readContexts()
+			f, path, target, err := loginTarget(cmd)
 			if err != nil {
 				return err
 			}
-			target := loginTarget(cmd, f)
 			c := f.Contexts[target]
 			if c == nil {
 				return fmt.Errorf("no context %q in %s: nothing to sign out of", target, path)

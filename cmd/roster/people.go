@@ -58,16 +58,7 @@ func readPassword(cmd *cobra.Command, path string) (string, error) {
 
 func newUserCommand() *cobra.Command {
 	return resourceCommand("user", "Users (recorded ahead of sign-in): list, get, create, update, delete",
-		&cobra.Command{
-			Use: "list", Short: "List users (never their passwords)", Args: cobra.NoArgs,
-			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-				l, err := fetchList[client.User](func(*string) (*http.Response, error) { return c.ListUsers(cmd.Context()) }, 0)
-				if err != nil {
-					return err
-				}
-				return printList(cmd, l, userColumns)
-			}),
-		},
+		listCommand("List users (never their passwords)", userColumns, (*client.Client).ListUsers),
 		&cobra.Command{
 			Use: "get USER", Short: "Show a user (by name or id)", Args: cobra.ExactArgs(1),
 			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {
@@ -173,16 +164,7 @@ var teamColumns = columns[client.Team]{
 
 func newTeamCommand() *cobra.Command {
 	return resourceCommand("team", "Teams of users: list, get, create, update, delete, member add|remove|list",
-		&cobra.Command{
-			Use: "list", Short: "List teams", Args: cobra.NoArgs,
-			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-				l, err := fetchList[client.Team](func(*string) (*http.Response, error) { return c.ListTeams(cmd.Context()) }, 0)
-				if err != nil {
-					return err
-				}
-				return printList(cmd, l, teamColumns)
-			}),
-		},
+		listCommand("List teams", teamColumns, (*client.Client).ListTeams),
 		&cobra.Command{
 			Use: "get TEAM", Short: "Show a team (by name or id)", Args: cobra.ExactArgs(1),
 			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, args []string) error {

@@ -29,16 +29,7 @@ var credentialColumns = columns[client.Credential]{
 
 func newCredentialCommand() *cobra.Command {
 	return resourceCommand("credential", "Brokered credentials: list, get, create, update, delete (never their secret values)",
-		&cobra.Command{
-			Use: "list", Short: "List credentials (never their secret values)", Args: cobra.NoArgs,
-			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-				l, err := fetchList[client.Credential](func(*string) (*http.Response, error) { return c.ListCredentials(cmd.Context()) }, 0)
-				if err != nil {
-					return err
-				}
-				return printList(cmd, l, credentialColumns)
-			}),
-		},
+		listCommand("List credentials (never their secret values)", credentialColumns, (*client.Client).ListCredentials),
 		&cobra.Command{
 			Use: "get CREDENTIAL", Short: "Show a credential's metadata (by name or id)", Args: cobra.ExactArgs(1),
 			ValidArgsFunction: completeCredentials,

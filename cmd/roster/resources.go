@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -34,6 +35,25 @@ func withAPI(fn apiRun) func(*cobra.Command, []string) error {
 			return err
 		}
 		return fn(cmd, c, args)
+	}
+}
+
+// listOperation is a list operation of the API that takes no parameters,
+// as a method expression such as (*client.Client).ListUsers.
+type listOperation func(*client.Client, context.Context, ...client.RequestEditorFn) (*http.Response, error)
+
+// listCommand is a kind's "list": every object the operation returns,
+// printed as -o says.
+func listCommand[T any](short string, cols columns[T], list listOperation) *cobra.Command {
+	return &cobra.Command{
+		Use: "list", Short: short, Args: cobra.NoArgs,
+		RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
+			l, err := fetchList[T](func(*string) (*http.Response, error) { return list(c, cmd.Context()) }, 0)
+			if err != nil {
+				return err
+			}
+			return printList(cmd, l, cols)
+		}),
 	}
 }
 
@@ -75,16 +95,7 @@ var inventoryColumns = columns[client.Inventory]{
 
 func newInventoryCommand() *cobra.Command {
 	cmd := resourceCommand("inventory", "Inventories: list, get, create, update, delete (and --list / --host for Ansible)",
-		&cobra.Command{
-			Use: "list", Short: "List inventories", Args: cobra.NoArgs,
-			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-				l, err := fetchList[client.Inventory](func(*string) (*http.Response, error) { return c.ListInventories(cmd.Context()) }, 0)
-				if err != nil {
-					return err
-				}
-				return printList(cmd, l, inventoryColumns)
-			}),
-		},
+		listCommand("List inventories", inventoryColumns, (*client.Client).ListInventories),
 		&cobra.Command{
 			Use: "get INVENTORY", Short: "Show an inventory (by name or id)", Args: cobra.ExactArgs(1),
 			ValidArgsFunction: completeInventories,

@@ -65,16 +65,7 @@ func sinkCall[T any](use, short string, call func(*cobra.Command, *client.Client
 
 func newSinkCommand() *cobra.Command {
 	return resourceCommand("sink", "Event sinks forwarding audit records, sync runs and logs: list, get, create, update, delete, test, status",
-		&cobra.Command{
-			Use: "list", Short: "List event sinks (admin only)", Args: cobra.NoArgs,
-			RunE: withAPI(func(cmd *cobra.Command, c *client.Client, _ []string) error {
-				l, err := fetchList[client.EventSink](func(*string) (*http.Response, error) { return c.ListEventSinks(cmd.Context()) }, 0)
-				if err != nil {
-					return err
-				}
-				return printList(cmd, l, sinkColumns)
-			}),
-		},
+		listCommand("List event sinks (admin only)", sinkColumns, (*client.Client).ListEventSinks),
 		sinkCall("get SINK", "Show an event sink (by name or id; never its secrets)",
 			func(cmd *cobra.Command, c *client.Client, ref string) (*http.Response, error) {
 				return c.GetEventSink(cmd.Context(), ref)
