@@ -703,15 +703,8 @@ func nodeValue(n *yaml.Node, budget *int) (any, error) {
 		if err := n.Decode(&v); err != nil {
 			return nil, &nodeError{n.Line, err.Error()}
 		}
-		switch x := v.(type) {
-		case nil, string, bool, float64:
-			return x, nil
-		case int:
-			return float64(x), nil
-		case int64:
-			return float64(x), nil
-		case uint64:
-			return float64(x), nil
+		if s, ok := gitops.JSONScalar(v); ok {
+			return s, nil
 		}
 		return nil, &nodeError{n.Line, fmt.Sprintf("a %T is not a value a source's option may hold", v)}
 	}

@@ -683,8 +683,6 @@ func (d *Document) rebaseFiles(dir string) {
 // dropped (a merge patch could not store them).
 func jsonValue(v any) (any, error) {
 	switch x := v.(type) {
-	case nil:
-		return nil, nil
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
@@ -725,14 +723,26 @@ func jsonValue(v any) (any, error) {
 			out[i] = j
 		}
 		return out, nil
-	case int:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case uint64:
-		return float64(x), nil
-	case float64, string, bool:
-		return x, nil
+	}
+	if s, ok := JSONScalar(v); ok {
+		return s, nil
 	}
 	return nil, fmt.Errorf("a %T is not a JSON value", v)
+}
+
+// JSONScalar is what JSON holds for a scalar YAML decoded: nil, a string,
+// a bool or a float64 (YAML's integers become float64, as a JSON decoder
+// would make them); ok is false for any other type.
+func JSONScalar(v any) (s any, ok bool) {
+	switch x := v.(type) {
+	case nil, string, bool, float64:
+		return x, true
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	}
+	return nil, false
 }
