@@ -3,11 +3,8 @@ package store_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rosterhq/roster"
 	"github.com/rosterhq/roster/internal/store"
@@ -25,13 +22,7 @@ const readHosts = 20_000
 // inventory.
 func readStores(b *testing.B, bench func(b *testing.B, s roster.Store, inventoryID string)) {
 	open := map[string]func(b *testing.B) roster.Store{
-		"sqlite": func(b *testing.B) roster.Store {
-			s, err := store.OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "roster.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			return s
-		},
+		"sqlite": func(b *testing.B) roster.Store { return benchSQLite(b) },
 		"postgres": func(b *testing.B) roster.Store {
 			s, err := store.OpenPostgres(context.Background(), testenv.Postgres(b).CreateDatabase(b))
 			if err != nil {
@@ -61,39 +52,22 @@ func loop(b *testing.B, read func()) {
 	}
 }
 
-// syncReadFleet writes the inventory read and returns its id.
+// syncReadFleet writes the inventory read and returns its id: readHosts
+// hosts as benchFleet's with smaller vars, one in ten disabled.
 func syncReadFleet(b *testing.B, s roster.Store) string {
-	ctx := context.Background()
 	vars, _ := json.Marshal(map[string]any{"blob": strings.Repeat("x", 400), "instance_type": "t3.micro", "cpus": 2})
-	inv := &roster.Inventory{Name: "bench"}
-	if err := s.CreateInventory(ctx, inv); err != nil {
-		b.Fatal(err)
+	src := benchSource(b, s, roster.OnMissingRemove)
+	hosts := benchFleet(readHosts, vars)
+	for i, h := range hosts {
+		h.Enabled = i%10 != 0
 	}
-	src := &roster.Source{InventoryID: inv.ID, Name: "s", Provider: "aws", OnMissing: roster.OnMissingRemove}
-	if err := s.CreateSource(ctx, src); err != nil {
-		b.Fatal(err)
-	}
-	run := &roster.SyncRun{SourceID: src.ID, InventoryID: inv.ID, Trigger: roster.TriggerCLI}
-	if _, err := s.CreateSyncRun(ctx, run); err != nil {
-		b.Fatal(err)
-	}
-	hosts := make([]*roster.Host, readHosts)
-	for i := range hosts {
-		hosts[i] = &roster.Host{ExternalID: fmt.Sprintf("i-%08d", i), Scope: "r", Name: fmt.Sprintf("host-%06d", i), Enabled: i%10 != 0,
-			Groups: []string{"aws_ec2", "arch_x86_64", fmt.Sprintf("tag_Name_host_%d", i), "env_prod", "role_web", "instance_type_t3_micro", "sg_1", "sg_2"},
-			Vars:   vars, Hash: "h"}
-	}
-	now := time.Now()
-	run.StartedAt, run.Status = &now, roster.SyncSucceeded
-	if err := s.FinishSyncRun(ctx, run, &roster.HostChanges{Add: hosts, Scopes: []string{"r"}}); err != nil {
-		b.Fatal(err)
-	}
+	finishRun(b, s, startRun(b, s, src), &roster.HostChanges{Add: hosts, Scopes: []string{"r"}})
 	for _, g := range []string{"parent_a", "parent_b"} {
-		if err := s.SetGroupVars(ctx, inv.ID, g, json.RawMessage(`{"tier":"`+g+`"}`)); err != nil {
+		if err := s.SetGroupVars(context.Background(), src.InventoryID, g, json.RawMessage(`{"tier":"`+g+`"}`)); err != nil {
 			b.Fatal(err)
 		}
 	}
-	return inv.ID
+	return src.InventoryID
 }
 
 // BenchmarkWalkInventory reads every host and group of the inventory in
