@@ -133,13 +133,6 @@ func (n *NoEffects) Warn(option, why string) {
 // Warnings lists the options recorded by Warn, in order.
 func (n *NoEffects) Warnings() []string { return n.warnings }
 
-// ValidateOptions is a driver's Validate: the errors of its parse of
-// config.
-func ValidateOptions[O any](parse func(map[string]any) (O, error), config map[string]any) error {
-	_, err := parse(config)
-	return err
-}
-
 // OptionWarnings is a driver's Warnings (see Warner): what its parse of
 // config says has no effect, nil when config is invalid.
 func OptionWarnings[O interface{ Warnings() []string }](parse func(map[string]any) (O, error), config map[string]any) []string {

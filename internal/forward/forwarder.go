@@ -248,9 +248,10 @@ func (f *Forwarder) Status(id string) (Status, bool) {
 	return s, true
 }
 
-// lockOpen begins Set or Close: it takes setMu, then mu, and reports true.
-// Once the forwarder is closed there is nothing left to change: it takes
-// neither and reports false.
+// lockOpen begins Set or Close: it takes setMu, then mu, and reports true;
+// the caller unlocks mu once done with the sinks and setMu at its end.
+// Once the forwarder is closed there is nothing left to change: it reports
+// false holding neither lock.
 func (f *Forwarder) lockOpen() bool {
 	f.setMu.Lock()
 	f.mu.Lock()

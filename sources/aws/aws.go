@@ -103,7 +103,8 @@ func (Driver) CredentialRoutingOptions() []string {
 
 // Validate implements sources.Driver.
 func (Driver) Validate(config map[string]any) error {
-	return sources.ValidateOptions(parseOptions, config)
+	_, err := parseOptions(config)
+	return err
 }
 
 // Warnings implements sources.Warner.
