@@ -49,8 +49,6 @@ type rows interface {
 
 // dialect holds the SQL fragments the databases spell differently.
 type dialect struct {
-	// name is "sqlite" or "postgres".
-	name string
 	// greatest names the function of the largest of its arguments.
 	greatest string
 	// anyOf is the condition "is one of the list bound to param" (a
@@ -96,7 +94,6 @@ type dialect struct {
 
 var (
 	sqliteDialect = dialect{
-		name:             "sqlite",
 		greatest:         "max",
 		anyOf:            func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" },
 		elements:         func(p, _ string) string { return "json_each(" + p + ")" },
@@ -112,7 +109,6 @@ var (
 		varIs:    sqliteVarIs,
 	}
 	postgresDialect = dialect{
-		name:             "postgres",
 		greatest:         "greatest",
 		anyOf:            func(p string) string { return "= ANY(" + p + ")" },
 		elements:         func(p, t string) string { return "unnest(" + p + "::" + t + "[]) AS l(value)" },

@@ -4,35 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"slices"
-	"strings"
 
 	"github.com/rosterhq/roster"
 )
 
 // ---- groups
-
-// groupSet collects the groups of an inventory by name.
-type groupSet map[string]*roster.Group
-
-func (gs groupSet) get(name string) *roster.Group {
-	g := gs[name]
-	if g == nil {
-		g = &roster.Group{Name: name}
-		gs[name] = g
-	}
-	return g
-}
-
-// sorted returns the groups ordered by name.
-func (gs groupSet) sorted() []*roster.Group {
-	out := make([]*roster.Group, 0, len(gs))
-	for _, g := range gs {
-		out = append(out, g)
-	}
-	slices.SortFunc(out, func(a, b *roster.Group) int { return strings.Compare(a.Name, b.Name) })
-	return out
-}
 
 // Groups implements roster.HostStore.
 func (s *db) Groups(ctx context.Context, inventoryID string) ([]*roster.Group, error) {

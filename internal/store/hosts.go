@@ -163,7 +163,7 @@ func (s *db) WalkInventory(ctx context.Context, inventoryID string, host func(*r
 		if err := walkHosts(ctx, c, inventoryID, host); err != nil {
 			return err
 		}
-		groups := groupSet{}
+		var groups groupList
 		if err := groupStructure(ctx, c, inventoryID, groups.get); err != nil {
 			return err
 		}
@@ -187,6 +187,7 @@ func walkHosts(ctx context.Context, c conn, inventoryID string, host func(*roste
 	defer rs.Close()
 	var h roster.Host
 	for rs.Next() {
+		h.Groups = h.Groups[:0] // decoded in place (jsonList): the host is only valid during the call
 		if err := scanHost(rs, &h); err != nil {
 			return err
 		}

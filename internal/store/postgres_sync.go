@@ -129,7 +129,3 @@ func hostVars(v json.RawMessage) []byte {
 	}
 	return v
 }
-
-// ---- the forms of the helpers above that code not yet written once
-// (postgres.go, postgres_schedule.go) still calls: remove with their
-// callers.

@@ -191,8 +191,8 @@ func sqliteIsUnique(err error) bool {
 	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-// collectRows scans every row of a query with scan, as collect does on
-// PostgreSQL.
+// collectRows scans every row of a query on a *sql.Rows with scan (the
+// reads of migrate.go, outside the conns).
 func collectRows[T any](rows *sql.Rows, err error, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
 	if err != nil {
 		return nil, err

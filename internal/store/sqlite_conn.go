@@ -19,8 +19,9 @@ import (
 // SQLite's side of the seam (dialect.go): placeholders, stored forms, conn.
 
 // sqliteText rewrites a statement's $N placeholders to SQLite's ?N, outside
-// string literals and quoted names. Texts are remembered (up to a bound:
-// statements of variable shape, such as batches, are rewritten each time).
+// string literals and quoted names. Texts are remembered, up to a bound;
+// statements of a shape of their own (a batch's list) go around it
+// (sqliteBulk).
 func sqliteText(q string) string {
 	if v, ok := sqliteTexts.Load(q); ok {
 		return v.(string)
@@ -245,10 +246,14 @@ func (d jsonList) Scan(src any) error {
 	default:
 		return fmt.Errorf("list stored as %T, not JSON", src)
 	}
-	// Room for every element at once (a comma inside one only adds
-	// room): decoding appends without growing the list, a host's groups
-	// in one allocation rather than three.
-	*d.l = make([]string, 0, bytes.Count(text, []byte(","))+1)
+	// A list its caller emptied ([:0]) is decoded into in place
+	// (walkHosts reuses one host's groups); any other gets room for every
+	// element at once (a comma inside one only adds room): decoding
+	// appends without growing the list, a host's groups in one allocation
+	// rather than three.
+	if len(*d.l) > 0 || cap(*d.l) == 0 {
+		*d.l = make([]string, 0, bytes.Count(text, []byte(","))+1)
+	}
 	return json.Unmarshal(text, d.l)
 }
 

@@ -125,9 +125,11 @@ func (b sqliteBulk) deleteHostMemberships(ctx context.Context, t groupTally, ids
 }
 
 // deleteMemberships counts the memberships it deletes first: SQLite has
-// no DELETE in a WITH.
+// no DELETE in a WITH. Its statements are rewritten here, not remembered
+// by sqliteText: deleteHostMemberships' lists give each a shape of its own.
 func (b sqliteBulk) deleteMemberships(ctx context.Context, t groupTally, where string, args ...any) error {
-	rs, err := b.c.query(ctx, `SELECT group_name, count(*) FROM host_groups WHERE `+where+` GROUP BY group_name`, args...)
+	where = rewritePlaceholders(where)
+	rs, err := b.tx.QueryContext(ctx, `SELECT group_name, count(*) FROM host_groups WHERE `+where+` GROUP BY group_name`, args...)
 	if err != nil {
 		return err
 	}
@@ -143,7 +145,7 @@ func (b sqliteBulk) deleteMemberships(ctx context.Context, t groupTally, where s
 	if err := rs.Err(); err != nil {
 		return err
 	}
-	_, err = b.c.exec(ctx, `DELETE FROM host_groups WHERE `+where, args...)
+	_, err = b.tx.ExecContext(ctx, `DELETE FROM host_groups WHERE `+where, args...)
 	return err
 }
 
@@ -175,6 +177,3 @@ func (b sqliteBulk) insertEdges(ctx context.Context, run *roster.SyncRun, edges 
 	}
 	return nil
 }
-
-// ---- the forms of the helpers above that code not yet written once
-// (sqlite.go, sqlite_schedule.go) still calls: remove with their callers.
