@@ -733,13 +733,6 @@ func (s *Server) DeleteToken(ctx context.Context, req DeleteTokenRequestObject) 
 
 // ---- helpers
 
-func validateName(field, name string) error {
-	if fe := roster.ValidateName(field, name); fe != nil {
-		return roster.Invalid(*fe)
-	}
-	return nil
-}
-
 func actor(ctx context.Context) string {
 	if c := callerFrom(ctx); c != nil {
 		return c.name()

@@ -71,10 +71,13 @@ func (f *Forwarder) Node() string { return f.node }
 // in flight to end: that happens after the lock is released, so Publish
 // never waits for it.
 func (f *Forwarder) Set(sinks []Sink) {
-	if !f.lockOpen() {
+	f.setMu.Lock()
+	defer f.setMu.Unlock()
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
 		return
 	}
-	defer f.setMu.Unlock()
 	type handover struct{ old, new *entry }
 	var handovers []handover
 	keep := map[string]bool{}
@@ -248,28 +251,16 @@ func (f *Forwarder) Status(id string) (Status, bool) {
 	return s, true
 }
 
-// lockOpen begins Set or Close: it takes setMu, then mu, and reports true;
-// the caller unlocks mu once done with the sinks and setMu at its end.
-// Once the forwarder is closed there is nothing left to change: it reports
-// false holding neither lock.
-func (f *Forwarder) lockOpen() bool {
-	f.setMu.Lock()
-	f.mu.Lock()
-	if f.closed {
-		f.mu.Unlock()
-		f.setMu.Unlock()
-		return false
-	}
-	return true
-}
-
 // Close sends what the queues hold until ctx ends, then stops every
 // runner; what is left counts as dropped.
 func (f *Forwarder) Close(ctx context.Context) {
-	if !f.lockOpen() {
+	f.setMu.Lock()
+	defer f.setMu.Unlock()
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
 		return
 	}
-	defer f.setMu.Unlock()
 	f.closed = true
 	entries := make([]*entry, 0, len(f.sinks))
 	for _, e := range f.sinks {

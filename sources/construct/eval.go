@@ -467,11 +467,6 @@ func (n *dictNode) eval(e *env) (any, error) {
 	return out, m.done()
 }
 
-// dictKey turns a Python dict key into a JSON object key.
-func dictKey(k any) string {
-	return pyStr(k)
-}
-
 type kwArg struct {
 	name string
 	val  node

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // apiError is an error answer of the Compute API:
@@ -88,8 +90,8 @@ func errThrottled(project string, retryAfter time.Duration) *apiError {
 	}
 }
 
-// writeComputeError renders e in the Compute API's error format.
-func writeComputeError(w http.ResponseWriter, e *apiError) {
+// writeComputeError answers x with e in the Compute API's error format.
+func writeComputeError(x *cloudsim.Exchange, e *apiError) {
 	jw := getJW()
 	defer putJW(jw)
 	b := jw.b
@@ -124,12 +126,8 @@ func writeComputeError(w http.ResponseWriter, e *apiError) {
 	}
 	b = append(b, "}}"...)
 	jw.b = b
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=UTF-8")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
 	if e.retryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
+		x.W.Header().Set("Retry-After", strconv.Itoa(cloudsim.RetryAfterSeconds(e.retryAfter)))
 	}
-	w.WriteHeader(e.code)
-	w.Write(b)
+	x.Reply(e.code, "application/json; charset=UTF-8", b)
 }

@@ -188,7 +188,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (q *request) fail(e *apiError) {
-	writeComputeError(q.W, e)
+	writeComputeError(&q.Exchange, e)
 	q.s.log.Debug("gcpsim request", "method", q.method, "project", q.project, "status", e.code,
 		"reason", e.reason, "duration", q.Elapsed())
 }

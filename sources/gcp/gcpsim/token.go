@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/rosterhq/roster/internal/cloudsim"
 )
 
 // TokenPath is the path of the OAuth2 token endpoint on a Server.
@@ -95,7 +97,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f != nil {
-		writeComputeError(w, f)
+		x := cloudsim.NewExchange(w, r)
+		writeComputeError(&x, f)
 		return
 	}
 	tok, err := s.verifyAssertion(r, r.PostForm.Get("assertion"))

@@ -41,6 +41,9 @@ func (q *request) novaError(status int, msg string) {
 	q.writeJSON(status, w.b)
 }
 
+// novaListings are the operations of Nova's listings, by path.
+var novaListings = map[string]string{"/v2.1/servers/detail": OpServers, "/v2.1/flavors/detail": OpFlavors}
+
 func (s *Server) compute(q *request, rest string) {
 	switch rest {
 	case "/":
@@ -54,7 +57,7 @@ func (s *Server) compute(q *request, rest string) {
 		}
 		return
 	}
-	op := map[string]string{"/v2.1/servers/detail": OpServers, "/v2.1/flavors/detail": OpFlavors}[rest]
+	op := novaListings[rest]
 	t, ok := s.listing(q, op != "", q.novaError)
 	if !ok {
 		return

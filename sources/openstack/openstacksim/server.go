@@ -226,7 +226,7 @@ func (q *request) admit(op string, fail func(status int, msg string)) bool {
 
 // writeJSON answers status with a JSON body.
 func (q *request) writeJSON(status int, body []byte) {
-	q.W.Header().Set("X-Openstack-Request-Id", "req-"+cloudsim.FormatUUID(randomBytes()))
+	q.W.Header().Set("X-Openstack-Request-Id", "req-"+cloudsim.RequestID())
 	q.Reply(status, "application/json", body)
 }
 
